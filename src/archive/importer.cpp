@@ -1,0 +1,144 @@
+#include "archive/importer.hpp"
+
+#include "layer/unpack.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+
+#include <atomic>
+#include <exception>
+#include <fcntl.h>
+#include <mutex>
+#include <thread>
+#include <unistd.h>
+
+namespace gantry::archive {
+
+bool running_as_real_root() {
+    if (::geteuid() != 0) return false;
+    try { // in a user namespace, uid 0 is not the host's root
+        std::string map = fs::read_file("/proc/self/uid_map");
+        return map.find("4294967295") != std::string::npos;
+    } catch (...) {
+        return false;
+    }
+}
+
+Importer::Importer(store::Store& store, ImportOptions opt) : store_(store), opt_(opt) {
+    if (opt_.jobs == 0) opt_.jobs = std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::string Importer::json_blob(const oci::Digest& d, const std::function<std::string()>& fetch) {
+    if (store_.has_blob(d)) {
+        try {
+            return store_.read_blob(d);
+        } catch (const Error& e) {
+            if (e.code() != Errc::invalid) throw;
+            log::warn(e.message() + "; replacing it");
+        }
+    }
+    std::string data = fetch();
+    store_.put_blob(data, d);
+    return data;
+}
+
+LayerDone Importer::one_layer(const LayerJob& job) {
+    bool have_blob = job.blob && store_.has_blob(*job.blob);
+    bool have_layer = store_.has_layer(job.diff_id);
+    if (have_blob && have_layer) {
+        LayerDone d{*job.blob, static_cast<std::int64_t>(store_.blob_size(*job.blob)), {}};
+        auto meta = oci::parse_json(fs::read_file(store_.layer_dir(job.diff_id) / "meta.json"),
+                                    "layer metadata");
+        if (meta.value("compression", "") == "gzip") d.compression = oci::Compression::gzip;
+        if (meta.value("compression", "") == "zstd") d.compression = oci::Compression::zstd;
+        return d;
+    }
+    std::unique_ptr<layer::Reader> src;
+    std::unique_ptr<layer::Reader> from_store;
+    Fd stored_fd;
+    if (have_blob) { // re-unpack from our own copy (verified again on the way)
+        stored_fd.reset(::open(store_.blob_path(*job.blob).c_str(), O_RDONLY | O_CLOEXEC));
+        if (!stored_fd) throw_errno("cannot open blob " + job.blob->str());
+        src = std::make_unique<layer::FdReader>(stored_fd.get(), "blob " + job.blob->str());
+    } else {
+        src = job.open();
+    }
+    std::optional<store::PendingBlob> pblob;
+    if (!have_blob) pblob.emplace(store_.begin_blob());
+    std::optional<store::PendingLayer> player;
+    if (!have_layer) player.emplace(store_.begin_layer());
+
+    layer::ExtractOptions xo{job.what, opt_.privileged};
+    auto r =
+        layer::unpack_layer(*src, pblob ? pblob->fd() : -1, player ? player->rootfs_fd() : -1, xo);
+    if (job.blob && r.blob_hex != job.blob->hex())
+        throw Error(Errc::invalid,
+                    job.what + ": digest mismatch: expected " + job.blob->str() +
+                        ", got sha256:" + r.blob_hex,
+                    "the blob is corrupt or was tampered with; fetch or export the image again");
+    if (r.diff_hex != job.diff_id.hex())
+        throw Error(Errc::invalid,
+                    job.what + ": uncompressed content hashes to sha256:" + r.diff_hex +
+                        " but the image config lists diff_id " + job.diff_id.str(),
+                    "the image is inconsistent or corrupt; rebuild or export it again");
+    LayerDone done{oci::Digest::from_hex(r.blob_hex), static_cast<std::int64_t>(r.blob_size),
+                   r.compression};
+    if (pblob) pblob->commit(done.blob);
+    if (player) {
+        oci::json meta{{"diff_id", job.diff_id.str()},
+                       {"blob", done.blob.str()},
+                       {"compression", oci::to_string(r.compression)},
+                       {"size", r.diff_size},
+                       {"entries", r.stats.entries},
+                       {"files", r.stats.files},
+                       {"content_bytes", r.stats.bytes},
+                       {"skipped_devices", r.stats.skipped_devices},
+                       {"privileged", opt_.privileged}};
+        player->commit(job.diff_id, meta.dump(2) + "\n");
+    }
+    if (r.stats.skipped_devices)
+        log::note(job.what + ": skipped " + std::to_string(r.stats.skipped_devices) +
+                  " device node(s): only root can create them");
+    if (r.stats.stripped_setid)
+        log::debug(job.what + ": dropped setuid/setgid bits of " +
+                   std::to_string(r.stats.stripped_setid) + " file(s) (rootless)");
+    return done;
+}
+
+std::vector<LayerDone> Importer::layers(const std::vector<LayerJob>& jobs) {
+    std::vector<LayerDone> out(jobs.size());
+    std::atomic<std::size_t> next{0};
+    std::exception_ptr first;
+    std::mutex mu;
+    auto worker = [&] {
+        for (;;) {
+            std::size_t i = next++;
+            if (i >= jobs.size()) return;
+            {
+                std::lock_guard l(mu);
+                if (first) return;
+            }
+            try {
+                out[i] = one_layer(jobs[i]);
+            } catch (...) {
+                std::lock_guard l(mu);
+                if (!first) first = std::current_exception();
+            }
+        }
+    };
+    unsigned n = std::min<unsigned>(opt_.jobs, static_cast<unsigned>(jobs.size()));
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < n; ++i) threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
+    if (first) std::rethrow_exception(first);
+    return out;
+}
+
+void Importer::tag(const std::vector<std::string>& refs, const oci::Digest& manifest) {
+    store_.update_refs([&](store::RefMap& m) {
+        for (auto& r : refs) m[r] = manifest;
+    });
+}
+
+} // namespace gantry::archive

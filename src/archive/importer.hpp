@@ -1,0 +1,58 @@
+// Importer: brings verified blobs and unpacked layers into the store. Shared by `load` (archives)
+// and `pull` (registries): each layer is streamed once through hash -> decompress -> extract,
+// several layers at a time, and committed only when both its blob digest and diffID match.
+#pragma once
+
+#include "layer/stream.hpp"
+#include "oci/image.hpp"
+#include "store/store.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gantry::archive {
+
+struct ImportOptions {
+    bool privileged = false; // real root: keep owners, devices, setuid bits
+    unsigned jobs = 0;       // layers processed at once; 0 = number of CPUs
+};
+
+struct LayerJob {
+    std::optional<oci::Digest> blob; // expected blob digest (unknown for docker-archive members)
+    oci::Digest diff_id;             // from the image config: always verified
+    std::string what;                // "layer 2/5 (sha256:ab12…)"
+    std::function<std::unique_ptr<layer::Reader>()> open;
+};
+
+struct LayerDone {
+    oci::Digest blob;
+    std::int64_t size = 0;
+    oci::Compression compression = oci::Compression::none;
+};
+
+class Importer {
+  public:
+    Importer(store::Store& store, ImportOptions opt);
+
+    // Returns the blob's text, storing it first if missing; digest verified both ways.
+    std::string json_blob(const oci::Digest& d, const std::function<std::string()>& fetch);
+
+    // Ensures every layer's blob and unpacked tree are present; runs jobs in parallel. The first
+    // failure is rethrown after all workers stopped; verified layers stay (prune collects them).
+    std::vector<LayerDone> layers(const std::vector<LayerJob>& jobs);
+
+    // Points each reference at the manifest (store must hold the manifest and all it names).
+    void tag(const std::vector<std::string>& refs, const oci::Digest& manifest);
+
+  private:
+    LayerDone one_layer(const LayerJob& job);
+    store::Store& store_;
+    ImportOptions opt_;
+};
+
+bool running_as_real_root();
+
+} // namespace gantry::archive

@@ -1,0 +1,305 @@
+#include "archive/save.hpp"
+
+#include "layer/stream.hpp"
+#include "oci/reference.hpp"
+#include "store/images.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <cstring>
+#include <fcntl.h>
+#include <map>
+#include <set>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace gantry::archive {
+
+using oci::Descriptor;
+using oci::Digest;
+using oci::json;
+
+SaveFormat parse_save_format(const std::string& t) {
+    if (t == "docker-archive" || t == "docker") return SaveFormat::docker_archive;
+    if (t == "oci-archive") return SaveFormat::oci_archive;
+    if (t == "oci-dir" || t == "oci") return SaveFormat::oci_dir;
+    throw Error(Errc::usage, "unknown save format \"" + t + "\"",
+                "use docker-archive, oci-archive or oci-dir");
+}
+
+namespace {
+
+// Where the output's entries go: a tar stream or a directory.
+class Sink {
+  public:
+    virtual ~Sink() = default;
+    virtual bool has(const std::string& name) const = 0;
+    virtual void add(const std::string& name, std::uint64_t size, layer::Reader& data) = 0;
+    void add_text(const std::string& name, const std::string& text) {
+        struct StrReader : layer::Reader {
+            const std::string& s;
+            std::size_t pos = 0;
+            explicit StrReader(const std::string& t) : s(t) {}
+            std::size_t read(void* b, std::size_t n) override {
+                n = std::min(n, s.size() - pos);
+                std::memcpy(b, s.data() + pos, n);
+                pos += n;
+                return n;
+            }
+        } r(text);
+        add(name, text.size(), r);
+    }
+    virtual void finish() = 0;
+    std::uint64_t bytes = 0;
+};
+
+class TarSink final : public Sink {
+  public:
+    TarSink(const std::filesystem::path& out)
+        : out_(out), tmp_(out.string() + ".tmp-" + fs::unique_name()),
+          a_(archive_write_new(), archive_write_free) {
+        fd_.reset(::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        if (!fd_) throw_errno("cannot create " + tmp_.string());
+        archive_write_set_format_pax_restricted(a_.get());
+        archive_write_set_bytes_in_last_block(a_.get(), 1);
+        if (archive_write_open_fd(a_.get(), fd_.get()) != ARCHIVE_OK) fail();
+    }
+    ~TarSink() override {
+        if (!done_) ::unlink(tmp_.c_str());
+    }
+    bool has(const std::string& name) const override { return names_.count(name); }
+    void add(const std::string& name, std::uint64_t size, layer::Reader& data) override {
+        if (!names_.insert(name).second) return;
+        std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(),
+                                                                   archive_entry_free);
+        archive_entry_set_pathname(e.get(), name.c_str());
+        archive_entry_set_filetype(e.get(), AE_IFREG);
+        archive_entry_set_perm(e.get(), 0644);
+        archive_entry_set_size(e.get(), static_cast<la_int64_t>(size));
+        archive_entry_set_mtime(e.get(), 0, 0);
+        if (archive_write_header(a_.get(), e.get()) != ARCHIVE_OK) fail();
+        std::vector<char> buf(1 << 20);
+        std::uint64_t left = size;
+        while (left > 0) {
+            std::size_t n = data.read(buf.data(), std::min<std::uint64_t>(buf.size(), left));
+            if (n == 0) throw Error(Errc::internal, "short read while saving " + name);
+            if (archive_write_data(a_.get(), buf.data(), n) < 0) fail();
+            left -= n;
+        }
+        if (data.read(buf.data(), 1) != 0)
+            throw Error(Errc::internal,
+                        name + " is larger than recorded; run `gantry system fsck`");
+        bytes += size;
+    }
+    void finish() override {
+        if (archive_write_close(a_.get()) != ARCHIVE_OK) fail();
+        fd_.reset();
+        if (::rename(tmp_.c_str(), out_.c_str()) != 0) throw_errno("cannot write " + out_.string());
+        done_ = true;
+    }
+
+  private:
+    [[noreturn]] void fail() {
+        const char* m = archive_error_string(a_.get());
+        int err = archive_errno(a_.get());
+        if (err > 0) throw sys_error(err, "cannot write " + out_.string());
+        throw Error(Errc::io, "cannot write " + out_.string() + ": " + (m ? m : "tar error"));
+    }
+    std::filesystem::path out_, tmp_;
+    Fd fd_;
+    std::unique_ptr<struct archive, int (*)(struct archive*)> a_;
+    std::set<std::string> names_;
+    bool done_ = false;
+};
+
+class DirSink final : public Sink {
+  public:
+    explicit DirSink(const std::filesystem::path& out)
+        : out_(out), tmp_(out.string() + ".tmp-" + fs::unique_name()) {
+        fs::make_dirs(tmp_ / "blobs/sha256");
+    }
+    ~DirSink() override {
+        if (!done_) try {
+                fs::remove_tree(tmp_);
+            } catch (...) {
+            }
+    }
+    bool has(const std::string& name) const override { return names_.count(name); }
+    void add(const std::string& name, std::uint64_t size, layer::Reader& data) override {
+        if (!names_.insert(name).second) return;
+        Fd fd(::open((tmp_ / name).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        if (!fd) throw_errno("cannot create " + (out_ / name).string());
+        std::vector<char> buf(1 << 20);
+        while (std::size_t n = data.read(buf.data(), buf.size()))
+            fs::write_all(fd.get(), buf.data(), n, (out_ / name).string());
+        bytes += size;
+    }
+    void finish() override {
+        if (::rename(tmp_.c_str(), out_.c_str()) != 0)
+            throw_errno("cannot create " + out_.string(),
+                        "the output directory must not exist yet (or be empty)");
+        done_ = true;
+    }
+
+  private:
+    std::filesystem::path out_, tmp_;
+    std::set<std::string> names_;
+    bool done_ = false;
+};
+
+struct Named {
+    store::Image image;
+    std::vector<std::string> refs; // references to record in the output
+};
+
+std::string convert_media_type(const std::string& mt) {
+    if (mt == oci::media::docker_manifest) return oci::media::oci_manifest;
+    if (mt == oci::media::docker_config) return oci::media::oci_config;
+    if (mt == oci::media::docker_layer) return oci::media::oci_layer;
+    if (mt == oci::media::docker_layer_gzip) return oci::media::oci_layer_gzip;
+    return mt;
+}
+
+void add_blob(const store::Store& store, Sink& sink, const Digest& d) {
+    std::string name = "blobs/sha256/" + d.hex();
+    if (sink.has(name)) return;
+    Fd fd(::open(store.blob_path(d).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd)
+        throw_errno("blob " + d.str() + " is missing from the store",
+                    "run `gantry system fsck`, then load or pull the image again");
+    layer::FdReader r(fd.get(), "blob " + d.str());
+    sink.add(name, store.blob_size(d), r);
+}
+
+void write_oci(const store::Store& store, const std::vector<Named>& images, Sink& sink) {
+    sink.add_text("oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+    oci::Index index;
+    index.media_type = oci::media::oci_index;
+    for (auto& n : images) {
+        oci::Manifest m = n.image.manifest;
+        std::string text;
+        if (m.media_type == oci::media::docker_manifest) {
+            m.media_type = convert_media_type(m.media_type);
+            m.config.media_type = convert_media_type(m.config.media_type);
+            for (auto& l : m.layers) l.media_type = convert_media_type(l.media_type);
+            text = m.to_json().dump();
+        } else {
+            text = store.read_blob(n.image.manifest_digest);
+        }
+        Digest md = Digest::of(text);
+        add_blob(store, sink, m.config.digest);
+        for (auto& l : m.layers) add_blob(store, sink, l.digest);
+        if (!sink.has("blobs/sha256/" + md.hex())) sink.add_text("blobs/sha256/" + md.hex(), text);
+        auto plat = n.image.config.platform;
+        for (const std::string& ref : n.refs.empty() ? std::vector<std::string>{""} : n.refs) {
+            Descriptor d{oci::media::oci_manifest,
+                         md,
+                         static_cast<std::int64_t>(text.size()),
+                         {},
+                         std::nullopt,
+                         {}};
+            if (!plat.os.empty()) d.platform = plat;
+            if (!ref.empty()) {
+                auto r = oci::Reference::parse(ref);
+                d.annotations["io.containerd.image.name"] = r.str();
+                if (!r.tag.empty()) d.annotations["org.opencontainers.image.ref.name"] = r.tag;
+            }
+            index.manifests.push_back(d);
+        }
+    }
+    sink.add_text("index.json", index.to_json().dump());
+}
+
+void write_docker(const store::Store& store, const std::vector<Named>& images, Sink& sink) {
+    json manifest = json::array();
+    for (auto& n : images) {
+        const auto& m = n.image.manifest;
+        json entry;
+        entry["Config"] = m.config.digest.hex() + ".json";
+        if (!sink.has(entry["Config"])) {
+            std::string cfg = store.read_blob(m.config.digest);
+            sink.add_text(entry["Config"], cfg);
+        }
+        entry["RepoTags"] = json::array();
+        for (auto& r : n.refs) {
+            auto ref = oci::Reference::parse(r);
+            if (!ref.tag.empty()) entry["RepoTags"].push_back(ref.repository() + ":" + ref.tag);
+        }
+        entry["Layers"] = json::array();
+        const auto& diff_ids = n.image.config.diff_ids;
+        for (size_t i = 0; i < m.layers.size(); ++i) {
+            const Digest& diff = diff_ids.at(i);
+            std::string name = diff.hex() + ".tar";
+            entry["Layers"].push_back(name);
+            if (sink.has(name)) continue;
+            const Descriptor& l = m.layers[i];
+            Fd fd(::open(store.blob_path(l.digest).c_str(), O_RDONLY | O_CLOEXEC));
+            if (!fd) throw_errno("blob " + l.digest.str() + " is missing from the store");
+            layer::FdReader raw(fd.get(), "blob " + l.digest.str());
+            auto comp = oci::layer_compression(l.media_type);
+            std::uint64_t size = static_cast<std::uint64_t>(l.size);
+            if (comp != oci::Compression::none) { // docker archives hold uncompressed layers
+                auto meta = oci::parse_json(fs::read_file(store.layer_dir(diff) / "meta.json"),
+                                            "layer metadata");
+                size = meta.at("size").get<std::uint64_t>();
+            }
+            auto plain = layer::make_decompressor(comp, raw, "blob " + l.digest.str());
+            sink.add(name, size, *plain);
+        }
+        manifest.push_back(entry);
+    }
+    sink.add_text("manifest.json", manifest.dump());
+}
+
+} // namespace
+
+SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
+                const std::filesystem::path& out, SaveFormat format) {
+    if (refs.empty()) throw Error(Errc::usage, "save needs at least one image");
+    std::vector<Named> images;
+    std::map<Digest, size_t> seen;
+    for (auto& text : refs) {
+        Digest md = store::resolve(store, text);
+        std::string ref;
+        try {
+            auto r = oci::Reference::parse(text);
+            if (store.refs().count(r.str())) ref = r.str();
+        } catch (const Error&) {
+        }
+        auto it = seen.find(md);
+        if (it == seen.end()) {
+            Named n{store::read_image(store, md), {}};
+            if (ref.empty()) n.refs = n.image.refs; // by ID: keep all its names
+            seen[md] = images.size();
+            images.push_back(std::move(n));
+            it = seen.find(md);
+        }
+        if (!ref.empty()) images[it->second].refs.push_back(ref);
+    }
+    struct stat st {};
+    if (::lstat(out.c_str(), &st) == 0) {
+        bool empty_dir = S_ISDIR(st.st_mode) && std::filesystem::is_empty(out);
+        if (!(format == SaveFormat::oci_dir && empty_dir) && format == SaveFormat::oci_dir)
+            throw Error(Errc::conflict, out.string() + " already exists",
+                        "remove it or choose another output directory");
+        if (empty_dir) std::filesystem::remove(out);
+        if (S_ISDIR(st.st_mode) && format != SaveFormat::oci_dir)
+            throw Error(Errc::conflict, out.string() + " is a directory",
+                        "give a file name for archives, or use --format oci-dir");
+    }
+    std::unique_ptr<Sink> sink;
+    if (format == SaveFormat::oci_dir)
+        sink = std::make_unique<DirSink>(out);
+    else
+        sink = std::make_unique<TarSink>(out);
+    if (format == SaveFormat::docker_archive)
+        write_docker(store, images, *sink);
+    else
+        write_oci(store, images, *sink);
+    sink->finish();
+    return SaveResult{images.size(), sink->bytes};
+}
+
+} // namespace gantry::archive

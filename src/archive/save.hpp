@@ -1,0 +1,27 @@
+// save: images from the store to a docker-archive, an OCI archive or an OCI layout directory,
+// readable by docker/podman load, skopeo and umoci. Output is written under a temporary name
+// and renamed into place when complete. Docker schema 2 manifests are converted to OCI for the
+// OCI formats (as skopeo does); docker archives carry uncompressed layers (as docker save does).
+#pragma once
+
+#include "store/store.hpp"
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace gantry::archive {
+
+enum class SaveFormat { docker_archive, oci_archive, oci_dir };
+SaveFormat parse_save_format(const std::string& text); // Error(usage) for unknown formats
+
+struct SaveResult {
+    std::uint64_t images = 0;
+    std::uint64_t bytes = 0;
+};
+
+// refs: what the user typed (names or IDs); each is resolved in the store.
+SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
+                const std::filesystem::path& out, SaveFormat format);
+
+} // namespace gantry::archive

@@ -1,0 +1,71 @@
+#include "cli/context.hpp"
+#include "oci/reference.hpp"
+#include "store/images.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+#include <cstdio>
+
+namespace gantry::cli {
+
+void register_images(CLI::App& app, Context& ctx) {
+    struct Opts {
+        bool json = false, digests = false, quiet = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("images", "List images in the store");
+    cmd->alias("ls");
+    cmd->add_flag("--json", o->json, "Print JSON");
+    cmd->add_flag("--digests", o->digests, "Show manifest digests");
+    cmd->add_flag("-q,--quiet", o->quiet, "Print image IDs only");
+    cmd->callback([&ctx, o] {
+        ctx.action = [&ctx, o] {
+            auto& store = ctx.store();
+            oci::json out = oci::json::array();
+            std::vector<std::vector<std::string>> rows;
+            rows.push_back({"REPOSITORY", "TAG"});
+            if (o->digests) rows[0].push_back("DIGEST");
+            for (auto h : {"IMAGE ID", "CREATED", "PLATFORM", "SIZE"}) rows[0].push_back(h);
+            for (auto& [ref, md] : store.refs()) {
+                store::Image img;
+                try {
+                    img = store::read_image(store, md);
+                } catch (const Error& e) {
+                    log::warn(ref + ": " + e.message() + " (run `gantry system fsck`)");
+                    continue;
+                }
+                auto r = oci::Reference::parse(ref);
+                std::string created = img.config.created.substr(0, 19);
+                if (o->quiet) {
+                    std::printf("%s\n", img.id().short_id().c_str());
+                    continue;
+                }
+                if (o->json) {
+                    out.push_back({{"reference", ref},
+                                   {"repository", r.repository()},
+                                   {"tag", r.tag},
+                                   {"id", img.id().str()},
+                                   {"digest", md.str()},
+                                   {"created", img.config.created},
+                                   {"platform", img.config.platform.str()},
+                                   {"size", img.compressed_size()}});
+                    continue;
+                }
+                std::vector<std::string> row{r.repository(), r.tag.empty() ? "<none>" : r.tag};
+                if (o->digests) row.push_back(md.str());
+                row.push_back(img.id().short_id());
+                row.push_back(created.empty() ? "-" : created);
+                row.push_back(img.config.platform.str());
+                row.push_back(human_size(static_cast<std::uint64_t>(img.compressed_size())));
+                rows.push_back(row);
+            }
+            if (o->json)
+                std::printf("%s\n", out.dump(2).c_str());
+            else if (!o->quiet)
+                print_table(rows);
+            return 0;
+        };
+    });
+}
+
+} // namespace gantry::cli

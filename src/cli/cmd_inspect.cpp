@@ -1,0 +1,122 @@
+#include "cli/context.hpp"
+#include "store/images.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+#include <cstdio>
+
+namespace gantry::cli {
+
+namespace {
+
+oci::json describe(store::Store& store, const std::string& ref) {
+    auto md = store::resolve(store, ref);
+    auto img = store::read_image(store, md);
+    oci::json layers = oci::json::array();
+    std::int64_t unpacked_total = 0;
+    for (size_t i = 0; i < img.manifest.layers.size(); ++i) {
+        const auto& l = img.manifest.layers[i];
+        const auto& diff = img.config.diff_ids.at(i);
+        oci::json e{{"digest", l.digest.str()},
+                    {"diff_id", diff.str()},
+                    {"media_type", l.media_type},
+                    {"size", l.size}};
+        try {
+            auto meta = oci::parse_json(fs::read_file(store.layer_dir(diff) / "meta.json"),
+                                        "layer metadata");
+            e["unpacked_size"] = meta.value("size", std::int64_t{0});
+            e["files"] = meta.value("files", std::int64_t{0});
+            unpacked_total += meta.value("size", std::int64_t{0});
+        } catch (const Error&) {
+            e["unpacked_size"] = nullptr; // not unpacked: fsck reports it
+        }
+        layers.push_back(e);
+    }
+    oci::json history = oci::json::array();
+    for (auto& h : img.config.history)
+        history.push_back({{"created", h.created},
+                           {"created_by", h.created_by},
+                           {"empty_layer", h.empty_layer},
+                           {"comment", h.comment}});
+    const auto& raw = img.config.raw;
+    return {{"id", img.id().str()},
+            {"digest", md.str()},
+            {"references", img.refs},
+            {"media_type", img.manifest.media_type},
+            {"created", img.config.created},
+            {"platform", img.config.platform.str()},
+            {"size", img.compressed_size()},
+            {"unpacked_size", unpacked_total},
+            {"config", raw.contains("config") ? raw["config"] : oci::json::object()},
+            {"layers", layers},
+            {"history", history},
+            {"manifest", img.manifest.to_json()}};
+}
+
+} // namespace
+
+void register_inspect(CLI::App& app, Context& ctx) {
+    struct Opts {
+        std::vector<std::string> refs;
+        bool json = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd =
+        app.add_subcommand("inspect", "Show an image's manifest, config, layers and history");
+    cmd->add_option("image", o->refs, "Images (names or IDs)")->required();
+    cmd->add_flag("--json", o->json, "Print JSON");
+    cmd->callback([&ctx, o] {
+        ctx.action = [&ctx, o] {
+            oci::json all = oci::json::array();
+            for (auto& r : o->refs) all.push_back(describe(ctx.store(), r));
+            if (o->json) {
+                std::printf("%s\n", all.dump(2).c_str());
+                return 0;
+            }
+            for (auto& d : all) {
+                std::printf("Image:      %s\n",
+                            d["references"].empty()
+                                ? "<none>"
+                                : d["references"][0].get<std::string>().c_str());
+                for (size_t i = 1; i < d["references"].size(); ++i)
+                    std::printf("            %s\n", d["references"][i].get<std::string>().c_str());
+                std::printf("ID:         %s\nDigest:     %s\nMedia type: %s\nPlatform:   %s\n"
+                            "Created:    %s\nSize:       %s compressed, %s unpacked\n",
+                            d["id"].get<std::string>().c_str(),
+                            d["digest"].get<std::string>().c_str(),
+                            d["media_type"].get<std::string>().c_str(),
+                            d["platform"].get<std::string>().c_str(),
+                            d["created"].get<std::string>().c_str(),
+                            human_size(d["size"].get<std::uint64_t>()).c_str(),
+                            human_size(d["unpacked_size"].get<std::uint64_t>()).c_str());
+                const auto& c = d["config"];
+                for (auto key : {"Entrypoint", "Cmd", "WorkingDir", "User", "Env"})
+                    if (c.contains(key) && !c[key].is_null())
+                        std::printf("%-11s %s\n", (std::string(key) + ":").c_str(),
+                                    c[key].dump().c_str());
+                std::vector<std::vector<std::string>> rows{
+                    {"LAYER", "DIGEST", "SIZE", "UNPACKED", "FILES"}};
+                int i = 0;
+                for (auto& l : d["layers"])
+                    rows.push_back(
+                        {std::to_string(++i), l["digest"].get<std::string>().substr(0, 19),
+                         human_size(l["size"].get<std::uint64_t>()),
+                         l["unpacked_size"].is_null()
+                             ? "missing"
+                             : human_size(l["unpacked_size"].get<std::uint64_t>()),
+                         l.contains("files") ? std::to_string(l["files"].get<long>()) : "-"});
+                std::printf("\n");
+                print_table(rows);
+                if (!d["history"].empty()) {
+                    std::printf("\nHistory:\n");
+                    for (auto& h : d["history"])
+                        std::printf("  %s%s\n", h["created_by"].get<std::string>().c_str(),
+                                    h["empty_layer"].get<bool>() ? "  (no layer)" : "");
+                }
+            }
+            return 0;
+        };
+    });
+}
+
+} // namespace gantry::cli

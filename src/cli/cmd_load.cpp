@@ -1,0 +1,46 @@
+#include "archive/importer.hpp"
+#include "archive/load.hpp"
+#include "cli/context.hpp"
+
+#include <chrono>
+#include <cstdio>
+
+namespace gantry::cli {
+
+void register_load(CLI::App& app, Context& ctx) {
+    struct Opts {
+        std::string path, platform, name;
+        unsigned jobs = 0;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand(
+        "load",
+        "Load images from a docker save archive, an OCI archive or an OCI layout directory");
+    cmd->add_option("path", o->path, "Archive file or OCI layout directory")->required();
+    cmd->add_option("-i,--input", o->path, "Same as PATH (docker compatibility)");
+    cmd->add_option("--platform", o->platform, "OS/ARCH[/VARIANT] to pick from an index");
+    cmd->add_option("--name", o->name, "Repository for images the archive names only by tag");
+    cmd->add_option("-j,--jobs", o->jobs, "Layers unpacked at once (default: CPUs)");
+    cmd->callback([&ctx, o] {
+        ctx.action = [&ctx, o] {
+            archive::LoadOptions lo;
+            if (!o->platform.empty()) lo.platform = oci::Platform::parse(o->platform);
+            lo.name = o->name;
+            lo.jobs = o->jobs;
+            lo.privileged = archive::running_as_real_root();
+            auto t0 = std::chrono::steady_clock::now();
+            auto images = archive::load(ctx.store(), o->path, lo);
+            double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            for (auto& img : images) {
+                for (auto& r : img.refs) std::printf("Loaded image: %s\n", r.c_str());
+                if (!ctx.quiet)
+                    std::fprintf(stderr, "  id %s, manifest %s (%s, %.2fs)\n",
+                                 img.config.short_id().c_str(), img.manifest.str().c_str(),
+                                 img.format.c_str(), s);
+            }
+            return 0;
+        };
+    });
+}
+
+} // namespace gantry::cli

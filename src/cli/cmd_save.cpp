@@ -1,0 +1,33 @@
+#include "archive/save.hpp"
+#include "cli/context.hpp"
+
+#include <cstdio>
+
+namespace gantry::cli {
+
+void register_save(CLI::App& app, Context& ctx) {
+    struct Opts {
+        std::vector<std::string> refs;
+        std::string output, format = "docker-archive";
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd =
+        app.add_subcommand("save", "Save images to a docker-archive, oci-archive or oci-dir");
+    cmd->add_option("image", o->refs, "Images (names or IDs)")->required();
+    cmd->add_option("-o,--output", o->output, "Output file (archives) or directory (oci-dir)")
+        ->required();
+    cmd->add_option("--format", o->format, "docker-archive (default), oci-archive or oci-dir");
+    cmd->callback([&ctx, o] {
+        ctx.action = [&ctx, o] {
+            auto fmt = archive::parse_save_format(o->format);
+            auto r = archive::save(ctx.store(), o->refs, o->output, fmt);
+            if (!ctx.quiet)
+                std::fprintf(stderr, "Saved %llu image(s) to %s (%s)\n",
+                             static_cast<unsigned long long>(r.images), o->output.c_str(),
+                             human_size(r.bytes).c_str());
+            return 0;
+        };
+    });
+}
+
+} // namespace gantry::cli

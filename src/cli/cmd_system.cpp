@@ -1,0 +1,101 @@
+#include "cli/context.hpp"
+#include "oci/image.hpp"
+#include "store/gc.hpp"
+#include "util/error.hpp"
+
+#include <cstdio>
+
+namespace gantry::cli {
+
+void register_system(CLI::App& app, Context& ctx) {
+    auto* sys = app.add_subcommand("system", "Manage the image store");
+    sys->require_subcommand(1);
+
+    auto json_df = std::make_shared<bool>(false);
+    auto* df = sys->add_subcommand("df", "Show the store's disk usage");
+    df->add_flag("--json", *json_df, "Print JSON");
+    df->callback([&ctx, json_df] {
+        ctx.action = [&ctx, json_df] {
+            auto u = store::disk_usage(ctx.store());
+            if (*json_df) {
+                oci::json j{{"root", ctx.store().root().string()},
+                            {"images", u.images},
+                            {"blobs",
+                             {{"count", u.blobs},
+                              {"bytes", u.blob_bytes},
+                              {"unused", u.unused_blobs},
+                              {"unused_bytes", u.unused_blob_bytes}}},
+                            {"layers",
+                             {{"count", u.layers},
+                              {"bytes", u.layer_bytes},
+                              {"unused", u.unused_layers},
+                              {"unused_bytes", u.unused_layer_bytes}}},
+                            {"tmp_bytes", u.tmp_bytes}};
+                std::printf("%s\n", j.dump(2).c_str());
+                return 0;
+            }
+            std::printf("Store: %s\n", ctx.store().root().string().c_str());
+            print_table(
+                {{"TYPE", "TOTAL", "SIZE", "RECLAIMABLE"},
+                 {"Images", std::to_string(u.images), "-", "-"},
+                 {"Blobs", std::to_string(u.blobs), human_size(u.blob_bytes),
+                  human_size(u.unused_blob_bytes) + " (" + std::to_string(u.unused_blobs) + ")"},
+                 {"Unpacked layers", std::to_string(u.layers), human_size(u.layer_bytes),
+                  human_size(u.unused_layer_bytes) + " (" + std::to_string(u.unused_layers) + ")"},
+                 {"Temporary", "-", human_size(u.tmp_bytes), human_size(u.tmp_bytes)}});
+            return 0;
+        };
+    });
+
+    auto* prune =
+        sys->add_subcommand("prune", "Remove unreferenced blobs, layer trees and leftovers");
+    prune->callback([&ctx] {
+        ctx.action = [&ctx] {
+            auto r = store::prune(ctx.store());
+            std::printf(
+                "Removed %llu blob(s), %llu layer tree(s), %llu temporary entr%s; reclaimed %s\n",
+                static_cast<unsigned long long>(r.blobs), static_cast<unsigned long long>(r.layers),
+                static_cast<unsigned long long>(r.tmp_entries), r.tmp_entries == 1 ? "y" : "ies",
+                human_size(r.bytes).c_str());
+            return 0;
+        };
+    });
+
+    struct FsckOpts {
+        bool repair = false, json = false;
+    };
+    auto fo = std::make_shared<FsckOpts>();
+    auto* fsck = sys->add_subcommand("fsck", "Re-verify every blob and the layers images need");
+    fsck->add_flag("--repair", fo->repair, "Remove corrupt blobs (load or pull the images again)");
+    fsck->add_flag("--json", fo->json, "Print JSON");
+    fsck->callback([&ctx, fo] {
+        ctx.action = [&ctx, fo] {
+            auto rep = store::fsck(ctx.store(), fo->repair);
+            if (fo->json) {
+                oci::json probs = oci::json::array();
+                for (auto& p : rep.problems)
+                    probs.push_back({{"kind", p.kind},
+                                     {"object", p.object},
+                                     {"detail", p.detail},
+                                     {"repaired", p.repaired}});
+                std::printf("%s\n", oci::json{{"blobs_checked", rep.blobs_checked},
+                                              {"bytes_checked", rep.bytes_checked},
+                                              {"problems", probs}}
+                                        .dump(2)
+                                        .c_str());
+            } else {
+                for (auto& p : rep.problems)
+                    std::printf("%s %s: %s%s\n", p.kind.c_str(), p.object.c_str(), p.detail.c_str(),
+                                p.repaired ? " (removed)" : "");
+                std::printf("Checked %llu blob(s), %s: %zu problem(s)\n",
+                            static_cast<unsigned long long>(rep.blobs_checked),
+                            human_size(rep.bytes_checked).c_str(), rep.problems.size());
+            }
+            bool unrepaired = false;
+            for (auto& p : rep.problems) unrepaired |= !p.repaired;
+            return unrepaired ? exit_status(Errc::invalid) : 0;
+        };
+    });
+}
+
+} // namespace gantry::cli

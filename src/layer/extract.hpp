@@ -1,0 +1,50 @@
+// Safe extraction of one layer tar stream into its own directory.
+//
+// Nothing is ever written outside root_fd: names with ".." are refused, absolute names are made
+// relative, parent directories are resolved with openat2(RESOLVE_IN_ROOT) (so a symlink planted by
+// an earlier entry can only lead back inside the layer), leaves are created with O_EXCL/O_NOFOLLOW
+// relative to a directory fd, and hard links must name an existing non-directory inside the layer.
+// OCI whiteouts become overlayfs whiteouts (char 0:0) and opaque markers (user.overlay.opaque=y),
+// so the unpacked layers stack with overlayfs ("userxattr" mount option).
+#pragma once
+
+#include "layer/stream.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gantry::layer {
+
+struct ExtractOptions {
+    std::string what;        // names the layer in messages, e.g. "layer sha256:ab12…"
+    bool privileged = false; // real root: chown, device nodes, setuid/setgid bits, security.*
+};
+
+struct ExtractStats {
+    std::uint64_t entries = 0;
+    std::uint64_t files = 0;
+    std::uint64_t dirs = 0;
+    std::uint64_t symlinks = 0;
+    std::uint64_t hardlinks = 0;
+    std::uint64_t whiteouts = 0;
+    std::uint64_t bytes = 0; // file content bytes written
+    std::uint64_t skipped_devices = 0;
+    std::uint64_t dropped_xattrs = 0;
+    std::uint64_t stripped_setid = 0;
+};
+
+// The xattr that records an entry's owner ("uid:gid") when it cannot be applied (rootless).
+inline constexpr const char* kOwnerXattr = "user.gantry.owner";
+// overlayfs opaque-directory marker in the user namespace (mount with -o userxattr).
+inline constexpr const char* kOpaqueXattr = "user.overlay.opaque";
+
+// Extracts the (uncompressed) tar stream `in` into the directory root_fd. Throws Error(invalid)
+// for hostile or corrupt entries; the caller discards root_fd's tree on failure.
+ExtractStats extract_tar(Reader& in, int root_fd, const ExtractOptions& opt);
+
+// Normalises a tar member name: strips leading "/" and "./", drops "." and empty components.
+// Returns false if a ".." component is present. Exposed for tests.
+bool normalize_entry_path(const std::string& name, std::vector<std::string>& out);
+
+} // namespace gantry::layer

@@ -1,0 +1,27 @@
+// One streaming pass over a layer blob: read -> sha256 (-> copy to the blob file) -> decompress
+// -> sha256 of the tar (the diffID) -> safe extraction.
+#pragma once
+
+#include "layer/extract.hpp"
+#include "layer/stream.hpp"
+#include "oci/image.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace gantry::layer {
+
+struct UnpackResult {
+    std::string blob_hex; // sha256 of the bytes read from src
+    std::uint64_t blob_size = 0;
+    std::string diff_hex; // sha256 of the uncompressed tar
+    std::uint64_t diff_size = 0;
+    oci::Compression compression = oci::Compression::none; // as sniffed from the content
+    ExtractStats stats;
+};
+
+// tee_fd >= 0 receives a copy of every byte of src; root_fd >= 0 receives the extracted tree
+// (root_fd < 0: decompress and hash only). Compression is sniffed from the content.
+UnpackResult unpack_layer(Reader& src, int tee_fd, int root_fd, const ExtractOptions& opt);
+
+} // namespace gantry::layer

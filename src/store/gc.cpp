@@ -1,0 +1,214 @@
+#include "store/gc.hpp"
+
+#include "oci/image.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <vector>
+
+namespace gantry::store {
+
+namespace {
+
+struct Live {
+    std::set<std::string> blobs;  // hex
+    std::set<std::string> layers; // diffID hex
+    std::uint64_t images = 0;
+    std::vector<FsckProblem> problems;
+};
+
+Live live_set(const Store& store) {
+    Live live;
+    std::set<Digest> roots;
+    for (auto& [k, v] : store.refs()) roots.insert(v);
+    for (auto& [k, v] : store.holds()) roots.insert(v);
+    live.images = roots.size();
+    for (auto& md : roots) {
+        live.blobs.insert(md.hex());
+        try {
+            auto m = oci::Manifest::parse(store.read_blob(md));
+            live.blobs.insert(m.config.digest.hex());
+            for (auto& l : m.layers) live.blobs.insert(l.digest.hex());
+            auto c = oci::ImageConfig::parse(store.read_blob(m.config.digest));
+            for (auto& d : c.diff_ids) live.layers.insert(d.hex());
+        } catch (const Error& e) {
+            live.problems.push_back({"bad-manifest", md.str(), e.message(), false});
+        }
+    }
+    return live;
+}
+
+std::vector<std::string> entries(const stdfs::path& dir) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (auto& e : stdfs::directory_iterator(dir, ec)) out.push_back(e.path().filename().string());
+    return out;
+}
+
+std::uint64_t file_bytes(const stdfs::path& p) {
+    std::error_code ec;
+    auto n = stdfs::file_size(p, ec);
+    return ec ? 0 : n;
+}
+
+std::uint64_t layer_bytes(const stdfs::path& dir) {
+    try { // the size recorded at unpack time; du of a big tree is slow
+        auto meta = oci::parse_json(fs::read_file(dir / "meta.json"), "layer metadata");
+        return meta.value("size", std::uint64_t{0});
+    } catch (const Error&) {
+        return fs::disk_usage(dir);
+    }
+}
+
+} // namespace
+
+Usage disk_usage(const Store& store) {
+    Usage u;
+    Live live = live_set(store);
+    u.images = live.images;
+    for (auto& hex : entries(store.root() / "blobs/sha256")) {
+        auto n = file_bytes(store.root() / "blobs/sha256" / hex);
+        ++u.blobs;
+        u.blob_bytes += n;
+        if (!live.blobs.count(hex)) {
+            ++u.unused_blobs;
+            u.unused_blob_bytes += n;
+        }
+    }
+    for (auto& hex : entries(store.root() / "layers/sha256")) {
+        auto n = layer_bytes(store.root() / "layers/sha256" / hex);
+        ++u.layers;
+        u.layer_bytes += n;
+        if (!live.layers.count(hex)) {
+            ++u.unused_layers;
+            u.unused_layer_bytes += n;
+        }
+    }
+    for (auto& name : entries(store.tmp_dir()))
+        u.tmp_bytes += fs::disk_usage(store.tmp_dir() / name);
+    return u;
+}
+
+namespace {
+void remove_layer_dir(Store& store, const std::string& hex) {
+    auto p = store.root() / "layers/sha256" / hex;
+    // Rename first so a half-removed tree is never mistaken for a complete layer.
+    auto doomed = store.tmp_dir() / ("doomed-" + fs::unique_name());
+    if (::rename(p.c_str(), doomed.c_str()) == 0) fs::remove_tree(doomed);
+}
+} // namespace
+
+PruneResult collect(Store& store, const std::set<Digest>& manifests) {
+    PruneResult r;
+    std::set<std::string> blobs, layers;
+    for (auto& md : manifests) {
+        blobs.insert(md.hex());
+        try {
+            auto m = oci::Manifest::parse(store.read_blob(md));
+            blobs.insert(m.config.digest.hex());
+            for (auto& l : m.layers) blobs.insert(l.digest.hex());
+            auto c = oci::ImageConfig::parse(store.read_blob(m.config.digest));
+            for (auto& d : c.diff_ids) layers.insert(d.hex());
+        } catch (const Error&) { // damaged: `system prune` collects what it can
+        }
+    }
+    auto lock = store.gc_lock();
+    Live live = live_set(store);
+    for (auto& hex : blobs) {
+        if (live.blobs.count(hex)) continue;
+        auto p = store.root() / "blobs/sha256" / hex;
+        r.bytes += file_bytes(p);
+        if (::unlink(p.c_str()) == 0) ++r.blobs;
+    }
+    for (auto& hex : layers) {
+        if (live.layers.count(hex) || !store.has_layer(Digest::from_hex(hex))) continue;
+        r.bytes += layer_bytes(store.root() / "layers/sha256" / hex);
+        remove_layer_dir(store, hex);
+        ++r.layers;
+    }
+    return r;
+}
+
+PruneResult prune(Store& store) {
+    auto lock = store.gc_lock();
+    PruneResult r;
+    Live live = live_set(store);
+    for (auto& name : entries(store.tmp_dir())) {
+        auto p = store.tmp_dir() / name;
+        r.bytes += fs::disk_usage(p);
+        fs::remove_tree(p);
+        ++r.tmp_entries;
+    }
+    for (auto& hex : entries(store.root() / "blobs/sha256")) {
+        if (live.blobs.count(hex)) continue;
+        auto p = store.root() / "blobs/sha256" / hex;
+        r.bytes += file_bytes(p);
+        fs::remove_tree(p);
+        ++r.blobs;
+    }
+    for (auto& hex : entries(store.root() / "layers/sha256")) {
+        if (live.layers.count(hex)) continue;
+        auto p = store.root() / "layers/sha256" / hex;
+        r.bytes += layer_bytes(p);
+        remove_layer_dir(store, hex);
+        ++r.layers;
+    }
+    return r;
+}
+
+FsckReport fsck(Store& store, bool repair) {
+    auto lock = store.gc_lock();
+    FsckReport rep;
+    Live live = live_set(store);
+    rep.problems = live.problems;
+    std::vector<char> buf(1 << 20);
+    std::set<std::string> corrupt;
+    for (auto& hex : entries(store.root() / "blobs/sha256")) {
+        auto p = store.root() / "blobs/sha256" / hex;
+        Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) continue;
+        Sha256 h;
+        ssize_t n;
+        while ((n = ::read(fd.get(), buf.data(), buf.size())) > 0) {
+            h.update(buf.data(), static_cast<std::size_t>(n));
+            rep.bytes_checked += static_cast<std::uint64_t>(n);
+        }
+        ++rep.blobs_checked;
+        std::string actual = h.hex_final();
+        if (n < 0 || actual != hex) {
+            FsckProblem pr{"corrupt-blob", "sha256:" + hex,
+                           n < 0 ? "unreadable" : "content hashes to sha256:" + actual, false};
+            if (repair) {
+                ::unlink(p.c_str());
+                pr.repaired = true;
+            }
+            corrupt.insert(hex);
+            rep.problems.push_back(pr);
+        }
+    }
+    for (auto& hex : live.blobs)
+        if (!corrupt.count(hex) && !store.has_blob(Digest::from_hex(hex)))
+            rep.problems.push_back(
+                {"missing-blob", "sha256:" + hex, "referenced by an image but absent", false});
+    for (auto& hex : live.layers) {
+        auto dir = store.root() / "layers/sha256" / hex;
+        if (!store.has_layer(Digest::from_hex(hex))) {
+            rep.problems.push_back({"missing-layer", "sha256:" + hex,
+                                    "unpacked tree absent; load or pull the image again", false});
+            continue;
+        }
+        if (!repair) continue;
+        try { // a tree unpacked from a now-removed corrupt blob is suspect too
+            auto meta = oci::parse_json(fs::read_file(dir / "meta.json"), "layer metadata");
+            std::string blob = meta.value("blob", "");
+            if (blob.size() == 71 && corrupt.count(blob.substr(7))) remove_layer_dir(store, hex);
+        } catch (const Error&) {
+        }
+    }
+    return rep;
+}
+
+} // namespace gantry::store

@@ -1,0 +1,47 @@
+// Space accounting, garbage collection and verification of the store.
+#pragma once
+
+#include "store/store.hpp"
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace gantry::store {
+
+struct Usage {
+    std::uint64_t images = 0;
+    std::uint64_t blobs = 0, blob_bytes = 0, unused_blobs = 0, unused_blob_bytes = 0;
+    std::uint64_t layers = 0, layer_bytes = 0, unused_layers = 0, unused_layer_bytes = 0;
+    std::uint64_t tmp_bytes = 0;
+};
+Usage disk_usage(const Store& store);
+
+struct PruneResult {
+    std::uint64_t blobs = 0, layers = 0, tmp_entries = 0, bytes = 0;
+};
+// Removes blobs and layer trees no reference or hold needs, and everything in tmp/.
+// Takes the gc lock exclusively: waits for running imports to finish.
+PruneResult prune(Store& store);
+
+// Removes the blobs and layer trees of these manifests that nothing else needs any more
+// (what `rmi` frees). Takes the gc lock exclusively.
+PruneResult collect(Store& store, const std::set<Digest>& manifests);
+
+struct FsckProblem {
+    std::string kind;   // "corrupt-blob", "missing-blob", "missing-layer", "bad-manifest"
+    std::string object; // digest or path
+    std::string detail;
+    bool repaired = false;
+};
+struct FsckReport {
+    std::uint64_t blobs_checked = 0;
+    std::uint64_t bytes_checked = 0;
+    std::vector<FsckProblem> problems;
+};
+// Re-hashes every blob; checks that every referenced image has its blobs and layer trees.
+// With repair, corrupt blobs (and layer trees unpacked from them) are removed.
+FsckReport fsck(Store& store, bool repair);
+
+} // namespace gantry::store

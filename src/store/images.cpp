@@ -1,0 +1,81 @@
+#include "store/images.hpp"
+
+#include "oci/reference.hpp"
+#include "util/error.hpp"
+
+#include <set>
+
+namespace gantry::store {
+
+std::int64_t Image::compressed_size() const {
+    std::int64_t s = manifest.config.size;
+    for (auto& l : manifest.layers) s += l.size;
+    return s;
+}
+
+std::string normalize(const std::string& ref) {
+    return oci::Reference::parse(ref).str();
+}
+
+Digest resolve(const Store& store, const std::string& text) {
+    RefMap refs = store.refs();
+    std::string id = text;
+    if (id.rfind("sha256:", 0) == 0) id = id.substr(7);
+    bool hexlike = id.size() >= 4 && id.size() <= 64 &&
+                   id.find_first_not_of("0123456789abcdef") == std::string::npos;
+    if (!hexlike || text.find('/') != std::string::npos) {
+        oci::Reference r;
+        try {
+            r = oci::Reference::parse(text);
+        } catch (const Error&) {
+            if (!hexlike) throw;
+        }
+        if (!r.path.empty()) {
+            if (auto it = refs.find(r.str()); it != refs.end()) return it->second;
+            if (!r.digest.empty()) {
+                Digest d = Digest::parse(r.digest);
+                for (auto& [k, v] : refs)
+                    if (v == d && k.rfind(r.repository() + ":", 0) == 0) return d;
+            }
+            if (!hexlike)
+                throw Error(Errc::not_found, "image " + r.str() + " is not in the store",
+                            "load it with `gantry load FILE` or pull it; `gantry images` lists "
+                            "what is there");
+        }
+    }
+    std::set<Digest> matches;
+    for (auto& [k, v] : refs) {
+        if (v.hex().rfind(id, 0) == 0) matches.insert(v);
+        try {
+            auto m = oci::Manifest::parse(store.read_blob(v));
+            if (m.config.digest.hex().rfind(id, 0) == 0) matches.insert(v);
+        } catch (const Error&) {
+        }
+    }
+    if (matches.size() == 1) return *matches.begin();
+    if (matches.empty())
+        throw Error(Errc::not_found, "no image matches \"" + text + "\"",
+                    "`gantry images` lists the images in the store");
+    throw Error(Errc::conflict, "image ID prefix \"" + text + "\" matches several images",
+                "give more digits of the ID");
+}
+
+Image read_image(const Store& store, const Digest& manifest) {
+    Image img;
+    img.manifest_digest = manifest;
+    img.manifest = oci::Manifest::parse(store.read_blob(manifest));
+    img.config = oci::ImageConfig::parse(store.read_blob(img.manifest.config.digest));
+    for (auto& [k, v] : store.refs())
+        if (v == manifest) img.refs.push_back(k);
+    return img;
+}
+
+std::vector<Image> list_images(const Store& store) {
+    std::set<Digest> seen;
+    std::vector<Image> out;
+    for (auto& [k, v] : store.refs())
+        if (seen.insert(v).second) out.push_back(read_image(store, v));
+    return out;
+}
+
+} // namespace gantry::store

@@ -1,0 +1,31 @@
+// Images in the store: resolving what a user typed (name, name:tag, name@digest, image ID
+// prefix) to a manifest, reading an image's manifest and config, and listing images.
+#pragma once
+
+#include "oci/image.hpp"
+#include "store/store.hpp"
+
+#include <string>
+#include <vector>
+
+namespace gantry::store {
+
+struct Image {
+    Digest manifest_digest;
+    oci::Manifest manifest;
+    oci::ImageConfig config;
+    std::vector<std::string> refs; // every reference pointing at it
+    Digest id() const { return manifest.config.digest; }
+    std::int64_t compressed_size() const; // sum of layer blob sizes + config
+};
+
+// Resolves a user-given image reference; Error(not_found) with a hint when nothing matches and
+// Error(conflict) when an ID prefix matches several images.
+Digest resolve(const Store& store, const std::string& ref_or_id);
+Image read_image(const Store& store, const Digest& manifest);
+std::vector<Image> list_images(const Store& store);
+
+// Normalised reference string for user input ("busybox" -> "docker.io/library/busybox:latest").
+std::string normalize(const std::string& ref);
+
+} // namespace gantry::store

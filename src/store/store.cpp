@@ -1,0 +1,203 @@
+#include "store/store.hpp"
+
+#include "oci/image.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace gantry::store {
+
+stdfs::path default_root() {
+    if (const char* r = std::getenv("GANTRY_ROOT"); r && *r) return r;
+    if (::geteuid() == 0) return "/var/lib/gantry";
+    if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return stdfs::path(x) / "gantry";
+    const char* home = std::getenv("HOME");
+    std::string h = home && *home ? home : "";
+    if (h.empty())
+        if (auto* pw = ::getpwuid(::geteuid())) h = pw->pw_dir;
+    if (h.empty())
+        throw Error(Errc::usage, "cannot find a home directory for the image store",
+                    "set GANTRY_ROOT or pass --root DIR");
+    return stdfs::path(h) / ".local/share/gantry";
+}
+
+Store::Store(stdfs::path root) : root_(std::move(root)) {
+    for (auto sub : {"blobs/sha256", "layers/sha256", "tmp", "locks", "holds"})
+        fs::make_dirs(root_ / sub);
+}
+
+stdfs::path Store::blob_path(const Digest& d) const {
+    return root_ / "blobs/sha256" / d.hex();
+}
+
+bool Store::has_blob(const Digest& d) const {
+    struct stat st {};
+    return ::stat(blob_path(d).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::uint64_t Store::blob_size(const Digest& d) const {
+    struct stat st {};
+    if (::stat(blob_path(d).c_str(), &st) != 0) throw_errno("blob " + d.str());
+    return static_cast<std::uint64_t>(st.st_size);
+}
+
+std::string Store::read_blob(const Digest& d, std::uint64_t max_size) const {
+    std::string data;
+    try {
+        data = fs::read_file(blob_path(d), max_size);
+    } catch (const Error& e) {
+        if (e.code() == Errc::not_found)
+            throw Error(Errc::not_found, "blob " + d.str() + " is missing from the store",
+                        "load or pull the image again");
+        throw;
+    }
+    std::string actual = Sha256::hex_of(data);
+    if (actual != d.hex())
+        throw Error(Errc::invalid,
+                    "blob " + d.str() +
+                        " in the store is corrupt: its content hashes to sha256:" + actual,
+                    "run `gantry system fsck --repair`, then load or pull the image again");
+    return data;
+}
+
+Digest Store::put_blob(std::string_view data, const std::optional<Digest>& expected) {
+    Digest d = Digest::of(data);
+    if (expected && *expected != d)
+        throw Error(Errc::invalid,
+                    "blob " + expected->str() + " has the wrong content: it hashes to " + d.str(),
+                    "the source is corrupt or was modified; fetch or export it again");
+    if (has_blob(d)) return d;
+    auto p = begin_blob();
+    fs::write_all(p.fd(), data.data(), data.size(), "blob " + d.str());
+    p.commit(d);
+    return d;
+}
+
+PendingBlob Store::begin_blob() {
+    auto tmp = tmp_dir() / ("blob-" + fs::unique_name());
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!fd) throw_errno("cannot create a temporary blob in " + tmp_dir().string());
+    return PendingBlob(tmp, std::move(fd), root_ / "blobs/sha256");
+}
+
+PendingBlob::~PendingBlob() {
+    if (!done_ && !tmp_.empty()) ::unlink(tmp_.c_str());
+}
+
+void PendingBlob::commit(const Digest& d) {
+    fd_.reset();
+    auto dst = blobs_ / d.hex();
+    if (::rename(tmp_.c_str(), dst.c_str()) != 0) throw_errno("cannot store blob " + d.str());
+    done_ = true;
+}
+
+stdfs::path Store::layer_dir(const Digest& id) const {
+    return root_ / "layers/sha256" / id.hex();
+}
+stdfs::path Store::layer_rootfs(const Digest& id) const {
+    return layer_dir(id) / "rootfs";
+}
+
+bool Store::has_layer(const Digest& id) const {
+    struct stat st {};
+    return ::stat((layer_dir(id) / "meta.json").c_str(), &st) == 0;
+}
+
+PendingLayer Store::begin_layer() {
+    auto tmp = tmp_dir() / ("layer-" + fs::unique_name());
+    if (::mkdir(tmp.c_str(), 0755) != 0 || ::mkdir((tmp / "rootfs").c_str(), 0755) != 0)
+        throw_errno("cannot create a temporary layer directory in " + tmp_dir().string());
+    Fd fd(::open((tmp / "rootfs").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw_errno("cannot open " + tmp.string());
+    return PendingLayer(tmp, std::move(fd), root_ / "layers/sha256");
+}
+
+PendingLayer::~PendingLayer() {
+    if (!done_ && !tmp_.empty()) {
+        try {
+            fs::remove_tree(tmp_);
+        } catch (...) { // leftovers in tmp/ are removed by `gantry system prune`
+        }
+    }
+}
+
+void PendingLayer::commit(const Digest& id, const std::string& meta) {
+    rootfs_.reset();
+    fs::write_atomic(tmp_ / "meta.json", meta);
+    auto dst = layers_ / id.hex();
+    if (::rename(tmp_.c_str(), dst.c_str()) != 0) {
+        if (errno == EEXIST || errno == ENOTEMPTY) return; // another process won: ours is dropped
+        throw_errno("cannot store layer " + id.str());
+    }
+    done_ = true;
+}
+
+RefMap Store::refs() const {
+    RefMap out;
+    std::string text;
+    try {
+        text = fs::read_file(root_ / "refs.json");
+    } catch (const Error& e) {
+        if (e.code() == Errc::not_found) return out;
+        throw;
+    }
+    auto doc = oci::parse_json(text, (root_ / "refs.json").string());
+    auto it = doc.find("refs");
+    if (it == doc.end() || !it->is_object())
+        throw Error(Errc::invalid, (root_ / "refs.json").string() + " has no \"refs\" object",
+                    "restore it or remove it and load your images again");
+    for (auto& [k, v] : it->items())
+        if (v.is_string()) out[k] = Digest::parse(v.get<std::string>());
+    return out;
+}
+
+void Store::update_refs(const std::function<void(RefMap&)>& change) {
+    FileLock lock(root_ / "locks/refs", FileLock::Mode::exclusive);
+    RefMap m = refs();
+    change(m);
+    oci::json doc;
+    doc["refs"] = oci::json::object();
+    for (auto& [k, v] : m) doc["refs"][k] = v.str();
+    fs::write_atomic(root_ / "refs.json", doc.dump(2) + "\n");
+}
+
+void Store::add_hold(const std::string& name, const Digest& manifest) {
+    fs::write_atomic(root_ / "holds" / name, manifest.str() + "\n");
+}
+
+void Store::remove_hold(const std::string& name) {
+    if (::unlink((root_ / "holds" / name).c_str()) != 0 && errno != ENOENT)
+        throw_errno("cannot remove hold " + name);
+}
+
+std::map<std::string, Digest> Store::holds() const {
+    std::map<std::string, Digest> out;
+    std::error_code ec;
+    for (auto& e : stdfs::directory_iterator(root_ / "holds", ec)) {
+        auto name = e.path().filename().string();
+        if (name.find(".tmp-") != std::string::npos) continue;
+        try {
+            std::string t = fs::read_file(e.path(), 4096);
+            while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+            out[name] = Digest::parse(t);
+        } catch (const Error&) { // a hold being written or damaged: ignore it
+        }
+    }
+    return out;
+}
+
+FileLock Store::writer_lock() const {
+    return FileLock(root_ / "locks/gc", FileLock::Mode::shared);
+}
+FileLock Store::gc_lock() const {
+    return FileLock(root_ / "locks/gc", FileLock::Mode::exclusive);
+}
+
+} // namespace gantry::store

@@ -1,0 +1,114 @@
+// Store: gantry's content-addressed image store.
+//
+//   ROOT/blobs/sha256/<hex>           verified blobs (manifests, configs, layer blobs)
+//   ROOT/layers/sha256/<diffid>/      one unpacked layer: rootfs/ (the tree) + meta.json
+//   ROOT/refs.json                    {"refs": {"docker.io/library/busybox:latest": "sha256:…"}}
+//   ROOT/tmp/                         work in progress; renamed into place when verified
+//   ROOT/locks/{refs,gc}              flock files
+//   ROOT/holds/<name>                 containers using an image (kept from rmi and prune)
+//
+// Every write goes to tmp/ and is renamed into place only after its digest was verified, so a
+// crash (even kill -9) leaves either the old or the new state. Writers hold the gc lock shared
+// for their whole run; garbage collection takes it exclusively, so it never deletes what an
+// import in flight is about to reference.
+#pragma once
+
+#include "oci/digest.hpp"
+#include "util/fd.hpp"
+#include "util/lock.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace gantry::store {
+
+namespace stdfs = std::filesystem;
+using oci::Digest;
+using RefMap = std::map<std::string, Digest>; // full reference -> manifest digest
+
+// $GANTRY_ROOT, else /var/lib/gantry for root, else ${XDG_DATA_HOME:-~/.local/share}/gantry.
+stdfs::path default_root();
+
+// A blob being written: bytes go to a temp file; commit() verifies and renames it into place.
+class PendingBlob {
+  public:
+    PendingBlob(PendingBlob&&) noexcept = default;
+    ~PendingBlob();
+    int fd() const { return fd_.get(); }
+    // Renames the temp file to blobs/sha256/<hex>. The caller has verified the digest.
+    void commit(const Digest& d);
+
+  private:
+    friend class Store;
+    PendingBlob(stdfs::path tmp, Fd fd, stdfs::path blobs) noexcept
+        : tmp_(std::move(tmp)), fd_(std::move(fd)), blobs_(std::move(blobs)) {}
+    stdfs::path tmp_;
+    Fd fd_;
+    stdfs::path blobs_;
+    bool done_ = false;
+};
+
+// A layer tree being unpacked into tmp/; commit() renames it to layers/sha256/<diffid>.
+class PendingLayer {
+  public:
+    PendingLayer(PendingLayer&&) noexcept = default;
+    ~PendingLayer();
+    int rootfs_fd() const { return rootfs_.get(); }
+    // meta: JSON text stored beside the tree (sizes, counts). Another process may have
+    // committed the same layer meanwhile; then this copy is discarded.
+    void commit(const Digest& diff_id, const std::string& meta);
+
+  private:
+    friend class Store;
+    PendingLayer(stdfs::path tmp, Fd rootfs, stdfs::path layers) noexcept
+        : tmp_(std::move(tmp)), rootfs_(std::move(rootfs)), layers_(std::move(layers)) {}
+    stdfs::path tmp_;
+    Fd rootfs_;
+    stdfs::path layers_;
+    bool done_ = false;
+};
+
+class Store {
+  public:
+    explicit Store(stdfs::path root); // creates the layout if missing
+    const stdfs::path& root() const { return root_; }
+
+    stdfs::path blob_path(const Digest& d) const;
+    bool has_blob(const Digest& d) const;
+    std::uint64_t blob_size(const Digest& d) const;
+    // Reads a (small) blob and verifies its digest: Error(not_found) or Error(invalid) naming
+    // the expected and actual digests, with `gantry system fsck` as the fix.
+    std::string read_blob(const Digest& d, std::uint64_t max_size = 64u << 20) const;
+    // Stores data; if `expected` is given, its digest must match (Error(invalid) otherwise).
+    Digest put_blob(std::string_view data, const std::optional<Digest>& expected = {});
+    PendingBlob begin_blob();
+
+    stdfs::path layer_dir(const Digest& diff_id) const;    // layers/sha256/<hex>
+    stdfs::path layer_rootfs(const Digest& diff_id) const; // .../rootfs
+    bool has_layer(const Digest& diff_id) const;
+    PendingLayer begin_layer();
+
+    RefMap refs() const; // a consistent snapshot (no lock needed: refs.json is replaced atomically)
+    // Read-modify-write of the references under the refs lock.
+    void update_refs(const std::function<void(RefMap&)>& change);
+
+    // Holds: named users of an image (containers) that keep it from removal and collection.
+    // ROOT/holds/<name> contains the manifest digest.
+    void add_hold(const std::string& name, const Digest& manifest);
+    void remove_hold(const std::string& name);
+    std::map<std::string, Digest> holds() const;
+
+    // Held (shared) by every command that adds to the store; exclusive for garbage collection.
+    FileLock writer_lock() const;
+    FileLock gc_lock() const;
+    stdfs::path tmp_dir() const { return root_ / "tmp"; }
+
+  private:
+    stdfs::path root_;
+};
+
+} // namespace gantry::store

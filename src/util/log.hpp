@@ -1,0 +1,16 @@
+// Minimal logging to stderr: notes and warnings for users, debug output with --debug.
+#pragma once
+
+#include <string>
+
+namespace gantry::log {
+
+enum class Level { quiet, normal, debug };
+void set_level(Level level);
+Level level();
+
+void debug(const std::string& msg); // "gantry: debug: ..." only at Level::debug
+void note(const std::string& msg);  // "gantry: ..." unless quiet
+void warn(const std::string& msg);  // "gantry: warning: ..." always
+
+} // namespace gantry::log
