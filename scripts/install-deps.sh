@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package gantry needs to build, test, demo and benchmark.
+# Idempotent and non-interactive: packages already present are not touched.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  build-essential cmake ninja-build pkg-config clang-format
+  nlohmann-json3-dev libarchive-dev libzstd-dev libisal-dev libcli11-dev libssl-dev
+  libgtest-dev libgmock-dev libseccomp-dev libcap-dev libcurl4-openssl-dev libyaml-cpp-dev
+  # tests and demo: sample images, peers for interoperability
+  python3 python3-pytest busybox-static zstd pigz util-linux attr
+  skopeo umoci uidmap
+  # benchmarks
+  hyperfine
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

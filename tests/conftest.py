@@ -1,0 +1,141 @@
+"""Shared pytest fixtures for gantry's end-to-end tests.
+
+Tests drive the built binary (GANTRY_BIN, default build/gantry) as a user would, each with its
+own store under pytest's tmp_path. Sample images come from tests/fixtures/mkimage.py.
+Run with Debian's interpreter: /usr/bin/python3 -m pytest tests/e2e
+"""
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+sys.path.insert(0, str(TESTS))
+
+from fixtures import mkimage  # noqa: E402
+
+GANTRY = Path(os.environ.get("GANTRY_BIN", REPO / "build" / "gantry")).resolve()
+IN_CI = os.environ.get("CI") == "true"
+NOBODY = pwd.getpwnam("nobody")
+
+
+def need_tool(name):
+    """Skip (outside CI only) when a peer tool is missing; in CI a missing tool is a failure."""
+    if shutil.which(name):
+        return
+    if IN_CI:
+        pytest.fail(f"{name} is required in CI but is not installed")
+    pytest.skip(f"{name} is not installed")
+
+
+class Result:
+    def __init__(self, proc):
+        self.code = proc.returncode
+        self.out = proc.stdout
+        self.err = proc.stderr
+
+    def json(self):
+        return json.loads(self.out)
+
+    def __repr__(self):
+        return f"<exit {self.code}\nstdout: {self.out}\nstderr: {self.err}>"
+
+
+class Gantry:
+    """Runs the gantry binary against one store; as root or as an unprivileged user."""
+
+    def __init__(self, root, user=None, env=None):
+        self.root = Path(root)
+        self.user = user  # None = current user, else a pwd entry (tests run as root in CI)
+        self.env = dict(env or {})
+
+    def cmd(self, *args):
+        argv = [str(GANTRY), *map(str, args)]
+        if self.user is not None:
+            argv = ["setpriv", f"--reuid={self.user.pw_uid}", f"--regid={self.user.pw_gid}",
+                    "--clear-groups", "--"] + argv
+        return argv
+
+    def environ(self):
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GANTRY_ROOT": str(self.root),
+               "LANG": "C.UTF-8"}
+        if self.user is not None:
+            env["HOME"] = str(self.root.parent)
+        env.update(self.env)
+        return env
+
+    def run(self, *args, check=True, timeout=300, input=None):
+        proc = subprocess.run(self.cmd(*args), capture_output=True, text=True,
+                              env=self.environ(), timeout=timeout, input=input)
+        res = Result(proc)
+        if check and res.code != 0:
+            raise AssertionError(f"gantry {' '.join(map(str, args))} failed: {res!r}")
+        return res
+
+    def fail(self, *args, code=None, timeout=300):
+        res = self.run(*args, check=False, timeout=timeout)
+        assert res.code != 0, f"gantry {' '.join(map(str, args))} should have failed: {res!r}"
+        if code is not None:
+            assert res.code == code, f"expected exit {code}: {res!r}"
+        return res
+
+    def popen(self, *args, **kw):
+        return subprocess.Popen(self.cmd(*args), env=self.environ(), **kw)
+
+    def refs(self):
+        p = self.root / "refs.json"
+        return json.loads(p.read_text())["refs"] if p.exists() else {}
+
+
+@pytest.fixture(scope="session")
+def gantry_bin():
+    assert GANTRY.exists(), f"{GANTRY} is missing: build first (make build)"
+    return GANTRY
+
+
+@pytest.fixture
+def g(tmp_path, gantry_bin):
+    """gantry as the current user (root in CI) with a fresh store."""
+    return Gantry(tmp_path / "store")
+
+
+@pytest.fixture
+def rootless(gantry_bin):
+    """gantry as the unprivileged user 'nobody' with a fresh store it owns.
+
+    `rootless.base` is a directory nobody can read and write: put input archives there
+    (pytest's tmp_path is private to root)."""
+    base = Path(tempfile.mkdtemp(prefix="gantry-rootless-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    if os.geteuid() == 0:
+        os.chown(base, NOBODY.pw_uid, NOBODY.pw_gid)
+        gan = Gantry(base / "store", user=NOBODY)
+    else:
+        gan = Gantry(base / "store")
+    gan.base = base
+    yield gan
+    subprocess.run(["chmod", "-R", "u+rwX", str(base)], capture_output=True)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def mk():
+    return mkimage
+
+
+def store_files(root):
+    """Every path under a store (for "nothing half-written" assertions)."""
+    root = Path(root)
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
+
+
+def tmp_entries(root):
+    t = Path(root) / "tmp"
+    return sorted(os.listdir(t)) if t.exists() else []
