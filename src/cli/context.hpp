@@ -36,5 +36,7 @@ void register_inspect(CLI::App& app, Context& ctx);
 void register_tag(CLI::App& app, Context& ctx);
 void register_rmi(CLI::App& app, Context& ctx);
 void register_system(CLI::App& app, Context& ctx);
+void register_run(CLI::App& app, Context& ctx);
+void register_bundle(CLI::App& app, Context& ctx);
 
 } // namespace gantry::cli

@@ -81,6 +81,8 @@ int main(int argc, char** argv) {
     cli::register_tag(app, ctx);
     cli::register_rmi(app, ctx);
     cli::register_system(app, ctx);
+    cli::register_run(app, ctx);
+    cli::register_bundle(app, ctx);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

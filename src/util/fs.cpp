@@ -67,10 +67,17 @@ std::string read_file(const stdfs::path& path, std::uint64_t max_size) {
         throw Error(Errc::invalid, path.string() + " is " + std::to_string(st.st_size) +
                                        " bytes, more than the limit of " +
                                        std::to_string(max_size));
+    // Read to EOF: procfs and sysfs files report a size of 0.
     std::string out;
-    out.resize(static_cast<size_t>(st.st_size));
+    out.resize(st.st_size > 0 ? static_cast<size_t>(st.st_size) : 4096);
     size_t got = 0;
-    while (got < out.size()) {
+    for (;;) {
+        if (got == out.size()) {
+            if (out.size() >= max_size)
+                throw Error(Errc::invalid, path.string() + " is larger than the limit of " +
+                                               std::to_string(max_size) + " bytes");
+            out.resize(std::min<std::uint64_t>(out.size() * 2, max_size));
+        }
         ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
         if (n < 0) {
             if (errno == EINTR) continue;

@@ -1,0 +1,225 @@
+#include "archive/importer.hpp"
+#include "cli/context.hpp"
+#include "rootfs/rootfs.hpp"
+#include "runtime/launcher.hpp"
+#include "spec/builder.hpp"
+#include "store/images.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+#include <unistd.h>
+
+namespace gantry::cli {
+
+namespace {
+
+struct RunFlags {
+    std::vector<std::string> env, env_files, volumes, mounts, tmpfs, security_opt;
+    std::string workdir, user, hostname, network = "host", entrypoint, write_warn = "1GiB";
+    bool entrypoint_set = false, rm = false, interactive = false, tty = false, init = false,
+         read_only = false;
+};
+
+std::uint64_t parse_size(const std::string& s) {
+    size_t pos = 0;
+    double v = 0;
+    try {
+        v = std::stod(s, &pos);
+    } catch (...) {
+        throw Error(Errc::usage, "invalid size \"" + s + "\"", "use e.g. 512MiB, 1GiB, 2G");
+    }
+    std::string unit = s.substr(pos);
+    for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    double m = 1;
+    if (unit == "" || unit == "b")
+        m = 1;
+    else if (unit == "k" || unit == "kb")
+        m = 1e3;
+    else if (unit == "kib")
+        m = 1024;
+    else if (unit == "m" || unit == "mb")
+        m = 1e6;
+    else if (unit == "mib")
+        m = 1024.0 * 1024;
+    else if (unit == "g" || unit == "gb")
+        m = 1e9;
+    else if (unit == "gib")
+        m = 1024.0 * 1024 * 1024;
+    else
+        throw Error(Errc::usage, "invalid size unit in \"" + s + "\"", "use e.g. 512MiB, 1GiB, 2G");
+    return static_cast<std::uint64_t>(v * m);
+}
+
+std::string random_id() {
+    static const char* hex = "0123456789abcdef";
+    std::random_device rd;
+    std::string id;
+    for (int i = 0; i < 12; ++i) id += hex[rd() % 16];
+    return id;
+}
+
+// Reports a large container layer with the -v that would have avoided the copy-on-write cost.
+void report_writes(const std::string& upper, std::uint64_t threshold) {
+    std::uint64_t total = fs::disk_usage(upper);
+    if (total < threshold) return;
+    std::vector<std::pair<std::uint64_t, std::string>> dirs;
+    std::error_code ec;
+    for (auto& top : fs::stdfs::directory_iterator(upper, ec)) {
+        if (top.is_directory(ec) && !top.is_symlink(ec)) {
+            for (auto& sub : fs::stdfs::directory_iterator(top.path(), ec))
+                dirs.push_back(
+                    {fs::disk_usage(sub.path()),
+                     "/" + top.path().filename().string() + "/" + sub.path().filename().string()});
+        } else {
+            dirs.push_back({fs::disk_usage(top.path()), "/" + top.path().filename().string()});
+        }
+    }
+    std::sort(dirs.rbegin(), dirs.rend());
+    std::string where = dirs.empty() ? "/" : dirs[0].second;
+    log::warn("this run wrote " + human_size(total) + " into the container's writable layer (" +
+              where + ": " + human_size(dirs.empty() ? total : dirs[0].first) +
+              "); copy-on-write storage is slow for bulk data: bind-mount a host directory there "
+              "instead, e.g. -v /scratch/out:" +
+              where);
+}
+
+int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string>& rest) {
+    if (rest.empty())
+        throw Error(Errc::usage, "run needs an image", "gantry run IMAGE [COMMAND...]");
+    auto& store = ctx.store();
+    auto md = store::resolve(store, rest[0]);
+    auto img = store::read_image(store, md);
+    auto host = oci::Platform::host();
+    if (!img.config.platform.architecture.empty() && !host.accepts(img.config.platform))
+        throw Error(Errc::run_failed,
+                    "image " + rest[0] + " is built for " + img.config.platform.str() +
+                        ", this host is " + host.str(),
+                    "use an image for " + host.str());
+
+    spec::RunOptions o;
+    o.command.assign(rest.begin() + 1, rest.end());
+    if (f.entrypoint_set) o.entrypoint = f.entrypoint;
+    o.env = f.env;
+    o.env_files = f.env_files;
+    o.workdir = f.workdir;
+    o.user = f.user;
+    o.hostname = f.hostname;
+    for (auto& v : f.volumes) o.binds.push_back(spec::parse_volume(v));
+    for (auto& m : f.mounts) o.binds.push_back(spec::parse_mount(m));
+    o.tmpfs = f.tmpfs;
+    o.read_only = f.read_only;
+    if (f.network != "host" && f.network != "none")
+        throw Error(Errc::usage, "unsupported --network \"" + f.network + "\"", "use host or none");
+    o.network_none = f.network == "none";
+    o.tty = f.tty;
+    for (auto& so : f.security_opt) {
+        if (so == "seccomp=unconfined" || so == "seccomp:unconfined")
+            o.seccomp = false;
+        else if (so == "no-new-privileges" || so == "no-new-privileges=true") {
+        } else
+            throw Error(Errc::usage, "unsupported --security-opt \"" + so + "\"",
+                        "gantry supports seccomp=unconfined and no-new-privileges");
+    }
+    o.privileged_user = archive::running_as_real_root();
+    o.host_uid = ::geteuid();
+    o.host_gid = ::getegid();
+    std::string passwd = rootfs::read_image_file(store, img.config.diff_ids, "etc/passwd");
+    auto spec = spec::build(img.config.raw, o, passwd);
+
+    std::string id = random_id();
+    auto dir = store.root() / "containers" / id;
+    fs::make_dirs(dir / "upper");
+    fs::make_dirs(dir / "work");
+    fs::make_dirs(dir / "merged");
+    fs::write_atomic(dir / "hostname", spec.hostname + "\n");
+    store.add_hold(id, md);
+    struct Cleanup {
+        store::Store& s;
+        fs::stdfs::path d;
+        std::string id;
+        ~Cleanup() {
+            try {
+                fs::remove_tree(d);
+                s.remove_hold(id);
+            } catch (...) {
+            }
+        }
+    } cleanup{store, dir, id};
+
+    runtime::Launch l;
+    l.spec = spec;
+    l.rootfs = (dir / "merged").string();
+    l.hostname_file = (dir / "hostname").string();
+    l.init = f.init;
+    auto st = rootfs::stack(store, img.config.diff_ids);
+    l.overlay =
+        runtime::Overlay{st.layers_dir, st.lower, f.read_only ? "" : (dir / "upper").string(),
+                         f.read_only ? "" : (dir / "work").string()};
+    int status;
+    try {
+        status = runtime::run(l);
+    } catch (const runtime::OverlayUnavailable& e) {
+        log::note(std::string(e.what()) +
+                  "; using a flattened copy of the image instead (slower start)");
+        rootfs::flatten(store, img.config.diff_ids, (dir / "flat").string(), o.privileged_user);
+        l.overlay.reset();
+        l.rootfs = (dir / "flat").string();
+        status = runtime::run(l);
+    }
+    if (!f.read_only) report_writes((dir / "upper").string(), parse_size(f.write_warn));
+    return status;
+}
+
+} // namespace
+
+void register_run(CLI::App& app, Context& ctx) {
+    auto f = std::make_shared<RunFlags>();
+    auto* cmd = app.add_subcommand("run", "Run a command in a new container from an image");
+    cmd->prefix_command(); // everything after IMAGE belongs to the command
+    cmd->add_option("-e,--env", f->env,
+                    "Set an environment variable (K=V, or K to copy from the host)")
+        ->allow_extra_args(false);
+    cmd->add_option("--env-file", f->env_files, "Read environment variables from a file")
+        ->allow_extra_args(false);
+    cmd->add_option("-w,--workdir", f->workdir, "Working directory inside the container");
+    cmd->add_option("-u,--user", f->user, "UID[:GID] or user name to run as");
+    cmd->add_option("--hostname", f->hostname, "Container host name");
+    cmd->add_option("-v,--volume", f->volumes, "Bind mount SRC:DST[:ro|rw]")
+        ->allow_extra_args(false);
+    cmd->add_option("--mount", f->mounts, "Bind mount type=bind,src=...,dst=...[,readonly]")
+        ->allow_extra_args(false);
+    cmd->add_option("--tmpfs", f->tmpfs, "Mount a tmpfs at DST[:options]")->allow_extra_args(false);
+    cmd->add_option("--network,--net", f->network, "host (default) or none");
+    cmd->add_option("--entrypoint", f->entrypoint, "Override the image's ENTRYPOINT")
+        ->each([f](const std::string&) { f->entrypoint_set = true; });
+    cmd->add_option("--security-opt", f->security_opt, "seccomp=unconfined to disable seccomp")
+        ->allow_extra_args(false);
+    cmd->add_option(
+        "--write-warn", f->write_warn,
+        "Warn when a run writes more than this into the container layer (default 1GiB)");
+    cmd->add_flag("--rm", f->rm,
+                  "Remove the container at exit (the default; for docker compatibility)");
+    cmd->add_flag("-i,--interactive", f->interactive, "Keep stdin open (stdin is always passed)");
+    cmd->add_flag("-t,--tty", f->tty, "Allocate a terminal");
+    cmd->add_flag("--init", f->init,
+                  "Run a tiny init as PID 1 that reaps zombies and forwards signals");
+    cmd->add_flag("--read-only", f->read_only, "Mount the root filesystem read-only");
+    cmd->callback([&ctx, f, cmd] {
+        auto rest = cmd->remaining();
+        ctx.action = [&ctx, f, rest] {
+            try {
+                return run_container(ctx, *f, rest);
+            } catch (const Error& e) {
+                if (static_cast<int>(e.code()) >= 125) throw;
+                throw Error(e.code() == Errc::usage ? Errc::usage : Errc::run_failed, e.message(),
+                            e.hint());
+            }
+        };
+    });
+}
+
+} // namespace gantry::cli

@@ -1,0 +1,229 @@
+#include "oci/runtime_spec.hpp"
+
+#include "util/error.hpp"
+
+#include <algorithm>
+
+namespace gantry::oci {
+
+using json = nlohmann::json;
+
+const std::vector<std::string>& default_capabilities() {
+    static const std::vector<std::string> caps = {
+        "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+        "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+        "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+        "CAP_KILL",    "CAP_AUDIT_WRITE"};
+    return caps;
+}
+
+const std::vector<std::string>& seccomp_denylist() {
+    static const std::vector<std::string> names = {"acct",
+                                                   "add_key",
+                                                   "bpf",
+                                                   "clock_adjtime",
+                                                   "clock_settime",
+                                                   "create_module",
+                                                   "delete_module",
+                                                   "finit_module",
+                                                   "fanotify_init",
+                                                   "fsconfig",
+                                                   "fsmount",
+                                                   "fsopen",
+                                                   "fspick",
+                                                   "get_kernel_syms",
+                                                   "init_module",
+                                                   "ioperm",
+                                                   "iopl",
+                                                   "kcmp",
+                                                   "kexec_file_load",
+                                                   "kexec_load",
+                                                   "keyctl",
+                                                   "lookup_dcookie",
+                                                   "mount",
+                                                   "mount_setattr",
+                                                   "move_mount",
+                                                   "name_to_handle_at",
+                                                   "nfsservctl",
+                                                   "open_by_handle_at",
+                                                   "open_tree",
+                                                   "perf_event_open",
+                                                   "pivot_root",
+                                                   "process_vm_readv",
+                                                   "process_vm_writev",
+                                                   "query_module",
+                                                   "quotactl",
+                                                   "quotactl_fd",
+                                                   "reboot",
+                                                   "request_key",
+                                                   "setns",
+                                                   "settimeofday",
+                                                   "stime",
+                                                   "swapoff",
+                                                   "swapon",
+                                                   "_sysctl",
+                                                   "sysfs",
+                                                   "syslog",
+                                                   "umount",
+                                                   "umount2",
+                                                   "unshare",
+                                                   "uselib",
+                                                   "userfaultfd",
+                                                   "ustat",
+                                                   "vm86",
+                                                   "vm86old"};
+    return names;
+}
+
+const std::vector<std::string>& default_masked_paths() {
+    static const std::vector<std::string> p = {"/proc/asound",
+                                               "/proc/acpi",
+                                               "/proc/kcore",
+                                               "/proc/keys",
+                                               "/proc/latency_stats",
+                                               "/proc/timer_list",
+                                               "/proc/timer_stats",
+                                               "/proc/sched_debug",
+                                               "/proc/scsi",
+                                               "/sys/firmware",
+                                               "/sys/devices/virtual/powercap"};
+    return p;
+}
+
+const std::vector<std::string>& default_readonly_paths() {
+    static const std::vector<std::string> p = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                                               "/proc/sysrq-trigger"};
+    return p;
+}
+
+bool RuntimeSpec::has_namespace(const std::string& ns) const {
+    return std::find(namespaces.begin(), namespaces.end(), ns) != namespaces.end();
+}
+
+json RuntimeSpec::to_json() const {
+    json j;
+    j["ociVersion"] = "1.0.2";
+    json proc;
+    proc["terminal"] = terminal;
+    proc["user"] = {{"uid", uid}, {"gid", gid}};
+    if (!additional_gids.empty()) proc["user"]["additionalGids"] = additional_gids;
+    proc["args"] = args;
+    proc["env"] = env;
+    proc["cwd"] = cwd;
+    proc["capabilities"] = {
+        {"bounding", capabilities}, {"effective", capabilities}, {"permitted", capabilities}};
+    proc["noNewPrivileges"] = no_new_privileges;
+    j["process"] = proc;
+    j["root"] = {{"path", root_path}, {"readonly", root_readonly}};
+    if (!hostname.empty()) j["hostname"] = hostname;
+    j["mounts"] = json::array();
+    for (auto& m : mounts) {
+        json e{{"destination", m.destination}, {"type", m.type}, {"source", m.source}};
+        if (!m.options.empty()) e["options"] = m.options;
+        j["mounts"].push_back(e);
+    }
+    json lin;
+    lin["namespaces"] = json::array();
+    for (auto& n : namespaces) lin["namespaces"].push_back({{"type", n}});
+    auto maps = [](const std::vector<IdMapping>& v) {
+        json a = json::array();
+        for (auto& m : v)
+            a.push_back({{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.size}});
+        return a;
+    };
+    if (!uid_mappings.empty()) lin["uidMappings"] = maps(uid_mappings);
+    if (!gid_mappings.empty()) lin["gidMappings"] = maps(gid_mappings);
+    if (!devices.empty()) {
+        lin["devices"] = json::array();
+        for (auto& d : devices)
+            lin["devices"].push_back({{"path", d.path},
+                                      {"type", std::string(1, d.type)},
+                                      {"major", d.major},
+                                      {"minor", d.minor},
+                                      {"fileMode", d.file_mode},
+                                      {"uid", d.uid},
+                                      {"gid", d.gid}});
+    }
+    lin["maskedPaths"] = masked_paths;
+    lin["readonlyPaths"] = readonly_paths;
+    json res = json::object();
+    if (memory_limit) res["memory"] = {{"limit", *memory_limit}};
+    if (pids_limit) res["pids"] = {{"limit", *pids_limit}};
+    if (cpus)
+        res["cpu"] = {{"quota", static_cast<std::int64_t>(*cpus * 100000)}, {"period", 100000}};
+    if (!res.empty()) lin["resources"] = res;
+    if (seccomp)
+        lin["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                          {"syscalls", json::array({{{"names", seccomp_denylist()},
+                                                     {"action", "SCMP_ACT_ERRNO"},
+                                                     {"errnoRet", 1}}})}};
+    j["linux"] = lin;
+    if (!hooks.empty()) {
+        json h;
+        for (auto& [stage, list] : hooks) {
+            h[stage] = json::array();
+            for (auto& k : list) {
+                json e{{"path", k.path}};
+                if (!k.args.empty()) e["args"] = k.args;
+                if (!k.env.empty()) e["env"] = k.env;
+                if (k.timeout) e["timeout"] = *k.timeout;
+                h[stage].push_back(e);
+            }
+        }
+        j["hooks"] = h;
+    }
+    if (!annotations.empty()) j["annotations"] = annotations;
+    return j;
+}
+
+RuntimeSpec RuntimeSpec::from_json(const json& j) {
+    try {
+        RuntimeSpec s;
+        const json& p = j.at("process");
+        s.args = p.at("args").get<std::vector<std::string>>();
+        s.env = p.value("env", std::vector<std::string>{});
+        s.cwd = p.value("cwd", std::string("/"));
+        s.terminal = p.value("terminal", false);
+        s.no_new_privileges = p.value("noNewPrivileges", false);
+        if (p.contains("user")) {
+            s.uid = p["user"].value("uid", 0u);
+            s.gid = p["user"].value("gid", 0u);
+            s.additional_gids = p["user"].value("additionalGids", std::vector<std::uint32_t>{});
+        }
+        if (p.contains("capabilities"))
+            s.capabilities = p["capabilities"].value("bounding", std::vector<std::string>{});
+        s.root_path = j.at("root").at("path").get<std::string>();
+        s.root_readonly = j.at("root").value("readonly", false);
+        s.hostname = j.value("hostname", std::string());
+        for (auto& m : j.value("mounts", json::array()))
+            s.mounts.push_back({m.at("destination"), m.value("type", std::string("bind")),
+                                m.value("source", std::string()),
+                                m.value("options", std::vector<std::string>{})});
+        if (j.contains("linux")) {
+            const json& l = j["linux"];
+            for (auto& n : l.value("namespaces", json::array()))
+                s.namespaces.push_back(n.at("type"));
+            auto maps = [](const json& a) {
+                std::vector<IdMapping> v;
+                for (auto& m : a) v.push_back({m.at("containerID"), m.at("hostID"), m.at("size")});
+                return v;
+            };
+            if (l.contains("uidMappings")) s.uid_mappings = maps(l["uidMappings"]);
+            if (l.contains("gidMappings")) s.gid_mappings = maps(l["gidMappings"]);
+            s.masked_paths = l.value("maskedPaths", std::vector<std::string>{});
+            s.readonly_paths = l.value("readonlyPaths", std::vector<std::string>{});
+            for (auto& d : l.value("devices", json::array()))
+                s.devices.push_back({d.at("path"), d.value("type", std::string("c"))[0],
+                                     d.value("major", std::int64_t{0}),
+                                     d.value("minor", std::int64_t{0}), d.value("fileMode", 0666u),
+                                     d.value("uid", 0u), d.value("gid", 0u)});
+            s.seccomp = l.contains("seccomp");
+        }
+        s.annotations = j.value("annotations", std::map<std::string, std::string>{});
+        return s;
+    } catch (const json::exception& e) {
+        throw Error(Errc::invalid, std::string("invalid runtime spec: ") + e.what());
+    }
+}
+
+} // namespace gantry::oci

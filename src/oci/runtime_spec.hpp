@@ -1,0 +1,83 @@
+// The OCI runtime-spec model (config.json) that everything launching converges on: `gantry
+// bundle` writes it for runc/crun, gantry's own launcher executes it, CDI edits apply to it.
+// Only the fields gantry produces or consumes are modelled; to_json() emits valid runtime-spec
+// 1.0.2 that runc and crun accept.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gantry::oci {
+
+struct Mount {
+    std::string destination;
+    std::string type; // "bind", "proc", "tmpfs", "devpts", "mqueue", "sysfs", ...
+    std::string source;
+    std::vector<std::string> options;
+};
+
+struct IdMapping {
+    std::uint32_t container_id = 0;
+    std::uint32_t host_id = 0;
+    std::uint32_t size = 1;
+};
+
+struct DeviceNode {
+    std::string path;
+    char type = 'c';
+    std::int64_t major = 0, minor = 0;
+    std::uint32_t file_mode = 0666;
+    std::uint32_t uid = 0, gid = 0;
+};
+
+struct Hook {
+    std::string path;
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::optional<int> timeout;
+};
+
+struct RuntimeSpec {
+    // process
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::string cwd = "/";
+    std::uint32_t uid = 0, gid = 0;
+    std::vector<std::uint32_t> additional_gids;
+    bool terminal = false;
+    bool no_new_privileges = true;
+    std::vector<std::string> capabilities; // "CAP_CHOWN", ... (bounding = effective = permitted)
+    // root
+    std::string root_path = "rootfs";
+    bool root_readonly = false;
+    std::string hostname;
+    std::vector<Mount> mounts;
+    // linux
+    std::vector<std::string> namespaces; // "pid", "mount", "ipc", "uts", "user", "network"
+    std::vector<IdMapping> uid_mappings, gid_mappings;
+    std::vector<DeviceNode> devices;
+    std::vector<std::string> masked_paths, readonly_paths;
+    bool seccomp = true; // gantry's default profile (emitted as linux.seccomp in bundles)
+    std::optional<std::int64_t> memory_limit, pids_limit;
+    std::optional<double> cpus;
+    std::map<std::string, std::vector<Hook>> hooks; // "createContainer", "prestart", ...
+    std::map<std::string, std::string> annotations;
+
+    nlohmann::json to_json() const;
+    static RuntimeSpec from_json(const nlohmann::json& j);
+    bool has_namespace(const std::string& ns) const;
+};
+
+// Docker's default capability set (moby oci/caps/defaults.go).
+const std::vector<std::string>& default_capabilities();
+// Syscalls gantry's default seccomp profile refuses with EPERM (see runtime/seccomp.hpp).
+const std::vector<std::string>& seccomp_denylist();
+// Docker's default masked and read-only paths.
+const std::vector<std::string>& default_masked_paths();
+const std::vector<std::string>& default_readonly_paths();
+
+} // namespace gantry::oci

@@ -1,0 +1,183 @@
+#include "rootfs/rootfs.hpp"
+
+#include "layer/extract.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+
+#include <cerrno>
+#include <dirent.h>
+#include <fcntl.h>
+#include <map>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+namespace gantry::rootfs {
+
+LayerStack stack(const store::Store& store, const std::vector<oci::Digest>& diff_ids) {
+    LayerStack s;
+    s.layers_dir = (store.root() / "layers/sha256").string();
+    for (auto it = diff_ids.rbegin(); it != diff_ids.rend(); ++it) {
+        if (!store.has_layer(*it))
+            throw Error(Errc::not_found, "layer " + it->str() + " is not unpacked in the store",
+                        "run `gantry system fsck`, then load or pull the image again");
+        s.lower.push_back(it->hex() + "/rootfs");
+    }
+    return s;
+}
+
+namespace {
+
+bool is_whiteout(const struct stat& st) {
+    return S_ISCHR(st.st_mode) && major(st.st_rdev) == 0 && minor(st.st_rdev) == 0;
+}
+
+class Copier {
+  public:
+    explicit Copier(bool privileged) : privileged_(privileged) {}
+
+    // Copies the children of src (a directory fd) into dst (a directory fd).
+    void dir(int src, int dst, const std::string& where) {
+        int dup = ::fcntl(src, F_DUPFD_CLOEXEC, 0);
+        DIR* d = ::fdopendir(dup);
+        if (!d) throw_errno("cannot read " + where);
+        std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
+        ::rewinddir(d);
+        while (dirent* e = ::readdir(d)) {
+            std::string name = e->d_name;
+            if (name == "." || name == "..") continue;
+            entry(src, dst, name, where + "/" + name);
+        }
+    }
+
+  private:
+    void remove(int dst, const std::string& name) {
+        struct stat st {};
+        if (::fstatat(dst, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+        if (S_ISDIR(st.st_mode)) {
+            std::string p = "/proc/self/fd/" + std::to_string(dst) + "/" + name;
+            fs::remove_tree(p);
+        } else {
+            ::unlinkat(dst, name.c_str(), 0);
+        }
+    }
+
+    void meta(int dst, const std::string& name, const struct stat& st, bool symlink) {
+        if (privileged_) ::fchownat(dst, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW);
+        if (!symlink) ::fchmodat(dst, name.c_str(), st.st_mode & 07777, 0);
+        struct timespec ts[2] = {st.st_atim, st.st_mtim};
+        ::utimensat(dst, name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+    }
+
+    void entry(int src, int dst, const std::string& name, const std::string& where) {
+        struct stat st {};
+        if (::fstatat(src, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+            throw_errno("cannot stat " + where);
+        if (is_whiteout(st)) {
+            remove(dst, name);
+            return;
+        }
+        struct stat cur {};
+        bool exists = ::fstatat(dst, name.c_str(), &cur, AT_SYMLINK_NOFOLLOW) == 0;
+        if (S_ISDIR(st.st_mode)) {
+            Fd s(::openat(src, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            char v[4] = {};
+            bool opaque = ::fgetxattr(s.get(), layer::kOpaqueXattr, v, sizeof v) > 0 && v[0] == 'y';
+            if (exists && (!S_ISDIR(cur.st_mode) || opaque)) {
+                remove(dst, name);
+                exists = false;
+            }
+            if (!exists && ::mkdirat(dst, name.c_str(), 0700) != 0)
+                throw_errno("cannot create " + where);
+            Fd d(::openat(dst, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!d) throw_errno("cannot open " + where);
+            ::fchmod(d.get(), 0700);
+            dir(s.get(), d.get(), where);
+            meta(dst, name, st, false);
+            return;
+        }
+        if (exists) remove(dst, name);
+        if (S_ISREG(st.st_mode)) {
+            if (st.st_nlink > 1) {
+                auto it = links_.find({st.st_dev, st.st_ino});
+                if (it != links_.end() &&
+                    ::linkat(AT_FDCWD, it->second.c_str(), dst, name.c_str(), 0) == 0)
+                    return;
+            }
+            Fd in(::openat(src, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+            Fd out(::openat(dst, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                            0600));
+            if (!in || !out) throw_errno("cannot copy " + where);
+            off_t left = st.st_size;
+            while (left > 0) {
+                ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr,
+                                              static_cast<size_t>(left), 0);
+                if (n <= 0) throw_errno("cannot copy " + where);
+                left -= n;
+            }
+            char owner[64];
+            ssize_t on = ::fgetxattr(in.get(), layer::kOwnerXattr, owner, sizeof owner);
+            if (on > 0)
+                ::fsetxattr(out.get(), layer::kOwnerXattr, owner, static_cast<size_t>(on), 0);
+            if (st.st_nlink > 1)
+                links_[{st.st_dev, st.st_ino}] =
+                    "/proc/self/fd/" + std::to_string(dst) + "/" + name;
+        } else if (S_ISLNK(st.st_mode)) {
+            std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+            ssize_t n = ::readlinkat(src, name.c_str(), target.data(), target.size());
+            if (n < 0) throw_errno("cannot read link " + where);
+            target.resize(static_cast<size_t>(n));
+            if (::symlinkat(target.c_str(), dst, name.c_str()) != 0)
+                throw_errno("cannot create " + where);
+            meta(dst, name, st, true);
+            return;
+        } else if (::mknodat(dst, name.c_str(), st.st_mode, st.st_rdev) != 0) {
+            if (errno == EPERM) return; // device nodes need real root
+            throw_errno("cannot create " + where);
+        }
+        meta(dst, name, st, false);
+    }
+
+    bool privileged_;
+    std::map<std::pair<dev_t, ino_t>, std::string> links_;
+};
+
+} // namespace
+
+void flatten(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
+             const std::string& dest, bool privileged) {
+    fs::make_dirs(dest);
+    Fd dst(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dst) throw_errno("cannot open " + dest);
+    for (auto& id : diff_ids) {
+        if (!store.has_layer(id))
+            throw Error(Errc::not_found, "layer " + id.str() + " is not unpacked in the store",
+                        "run `gantry system fsck`, then load or pull the image again");
+        Fd src(::open(store.layer_rootfs(id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!src) throw_errno("cannot open layer " + id.str());
+        Copier(privileged).dir(src.get(), dst.get(), dest);
+        struct stat st {};
+        if (::fstat(src.get(), &st) == 0) ::fchmod(dst.get(), st.st_mode & 07777);
+    }
+}
+
+std::string read_image_file(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
+                            const std::string& path) {
+    for (auto it = diff_ids.rbegin(); it != diff_ids.rend(); ++it) {
+        Fd root(::open(store.layer_rootfs(*it).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root) continue;
+        Fd f(fs::openat_in_root(root.get(), path, O_RDONLY));
+        if (f) {
+            struct stat st {};
+            ::fstat(f.get(), &st);
+            if (is_whiteout(st)) return {};
+            if (!S_ISREG(st.st_mode)) return {};
+            return fs::read_file("/proc/self/fd/" + std::to_string(f.get()), 1 << 20);
+        }
+    }
+    return {};
+}
+
+} // namespace gantry::rootfs

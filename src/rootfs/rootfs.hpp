@@ -1,0 +1,31 @@
+// Materialising a container root from an image's unpacked layers: the overlayfs lower-dir stack
+// (top layer first, relative to the store's layer directory), or a flattened copy with the
+// whiteouts applied (for bundles, and where overlayfs is unavailable).
+#pragma once
+
+#include "oci/digest.hpp"
+#include "store/store.hpp"
+
+#include <string>
+#include <vector>
+
+namespace gantry::rootfs {
+
+struct LayerStack {
+    std::string layers_dir;         // ROOT/layers/sha256
+    std::vector<std::string> lower; // "<diffid hex>/rootfs", top layer first
+};
+
+// Throws Error(not_found) naming the layer and the fix when a tree is missing.
+LayerStack stack(const store::Store& store, const std::vector<oci::Digest>& diff_ids);
+
+// Copies the layers (bottom first) into dest, applying overlay whiteouts (char 0:0) and opaque
+// directories. Owners are applied when running as real root.
+void flatten(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
+             const std::string& dest, bool privileged);
+
+// Reads a small file from the top-most layer that has it ("" if absent or whited out).
+std::string read_image_file(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
+                            const std::string& path);
+
+} // namespace gantry::rootfs

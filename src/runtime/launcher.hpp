@@ -1,0 +1,46 @@
+// The launcher: executes an OCI runtime spec rootless (or as root, through the same code).
+//
+// clone(user, mount, pid, ipc, uts[, net]) -> parent writes the id maps -> child: private mount
+// propagation, rootfs (overlay of the layer trees, or a directory), spec mounts with every target
+// resolved in-root and created fd-relative, masked/read-only paths, pivot_root, hostname, cwd
+// (verified inside the root), user, capabilities, no_new_privs, seccomp, fds > 2 closed, exec.
+// The parent forwards signals and returns the workload's exit status (128+N for signal N).
+#pragma once
+
+#include "oci/runtime_spec.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gantry::runtime {
+
+struct Overlay {
+    std::string layers_dir;         // lower dirs are relative to it (keeps mount options short)
+    std::vector<std::string> lower; // top layer first
+    std::string upper, work;        // empty upper: read-only root
+};
+
+struct Launch {
+    oci::RuntimeSpec spec;
+    std::string rootfs;             // absolute directory that becomes "/"
+    std::optional<Overlay> overlay; // mounted on rootfs inside the new namespaces
+    std::string hostname_file;      // host file bind-mounted at /etc/hostname ("" = none)
+    bool init = false;              // a tiny PID 1 that reaps zombies and forwards signals
+};
+
+// Runs the container to completion. Errors before the workload starts throw Error with code
+// run_failed (125), cannot_invoke (126) or cmd_not_found (127); overlay_unavailable() tells
+// the caller to retry with a flattened root.
+int run(const Launch& launch);
+
+class OverlayUnavailable : public std::exception {
+  public:
+    explicit OverlayUnavailable(std::string why) : why_(std::move(why)) {}
+    const char* what() const noexcept override { return why_.c_str(); }
+
+  private:
+    std::string why_;
+};
+
+} // namespace gantry::runtime

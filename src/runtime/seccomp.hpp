@@ -1,0 +1,18 @@
+// gantry's default seccomp profile: allow by default, refuse (EPERM) the syscalls docker's
+// default profile refuses to unprivileged containers: kernel modules, kexec, keyrings, bpf,
+// perf, namespace creation (user namespaces included), mount/pivot_root, clock and swap
+// control, cross-process memory access, and obsolete calls. NUMA policy calls and ptrace of
+// one's own children stay allowed (HPC codes and debuggers need them). clone3 returns ENOSYS so
+// libc falls back to clone, whose namespace flags can be checked.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace gantry::runtime {
+
+const std::vector<std::string>& seccomp_denied_syscalls();
+// Loads the profile into the calling thread (no_new_privs must be set). Throws Error.
+void load_default_seccomp();
+
+} // namespace gantry::runtime

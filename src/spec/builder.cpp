@@ -1,0 +1,316 @@
+#include "spec/builder.hpp"
+
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <unistd.h>
+
+namespace gantry::spec {
+
+using nlohmann::json;
+
+namespace {
+
+std::vector<std::string> split(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    std::string cur;
+    std::istringstream in(s);
+    while (std::getline(in, cur, sep)) out.push_back(cur);
+    if (!s.empty() && s.back() == sep) out.emplace_back();
+    return out;
+}
+
+std::string absolute_source(const std::string& src, const std::string& what) {
+    if (src.empty()) throw Error(Errc::usage, what + ": empty source path");
+    if (src[0] != '/' && src[0] != '.')
+        throw Error(Errc::usage, what + ": named volumes are not supported (\"" + src + "\")",
+                    "give a host path: an absolute path or one starting with ./");
+    std::error_code ec;
+    auto p = std::filesystem::absolute(src, ec).lexically_normal().string();
+    if (!std::filesystem::exists(p, ec))
+        throw Error(Errc::not_found, what + ": host path " + p + " does not exist",
+                    "create it first (docker would create a directory; gantry does not guess)");
+    return p;
+}
+
+void check_destination(const std::string& dst, const std::string& what) {
+    if (dst.empty() || dst[0] != '/')
+        throw Error(Errc::usage, what + ": destination \"" + dst + "\" must be an absolute path");
+}
+
+// Reads "name:x:uid:gid:...:home:shell" lines.
+struct PasswdEntry {
+    std::string name;
+    std::uint32_t uid = 0, gid = 0;
+    std::string home;
+};
+
+std::vector<PasswdEntry> parse_passwd(const std::string& text) {
+    std::vector<PasswdEntry> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        auto f = split(line, ':');
+        if (f.size() < 6) continue;
+        try {
+            out.push_back({f[0], static_cast<std::uint32_t>(std::stoul(f[2])),
+                           static_cast<std::uint32_t>(std::stoul(f[3])), f[5]});
+        } catch (...) {
+        }
+    }
+    return out;
+}
+
+bool all_digits(const std::string& s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+void set_env(std::vector<std::string>& env, const std::string& kv) {
+    auto eq = kv.find('=');
+    std::string key = kv.substr(0, eq);
+    for (auto& e : env)
+        if (e.compare(0, key.size() + 1, key + "=") == 0) {
+            e = kv;
+            return;
+        }
+    env.push_back(kv);
+}
+
+bool has_env(const std::vector<std::string>& env, const std::string& key) {
+    for (auto& e : env)
+        if (e.compare(0, key.size() + 1, key + "=") == 0) return true;
+    return false;
+}
+
+// "-e K=V" as given; "-e K" takes K from the host environment (skipped if unset, as docker).
+void add_user_env(std::vector<std::string>& env, const std::string& item) {
+    if (item.find('=') != std::string::npos) {
+        if (item[0] == '=')
+            throw Error(Errc::usage, "invalid environment variable \"" + item + "\"");
+        set_env(env, item);
+    } else if (const char* v = std::getenv(item.c_str())) {
+        set_env(env, item + "=" + v);
+    }
+}
+
+} // namespace
+
+BindMount parse_volume(const std::string& text) {
+    auto parts = split(text, ':');
+    if (parts.size() < 2 || parts.size() > 3)
+        throw Error(Errc::usage, "invalid volume \"" + text + "\"", "use -v SRC:DST[:ro|rw]");
+    BindMount b;
+    b.source = absolute_source(parts[0], "-v " + text);
+    b.destination = parts[1];
+    check_destination(b.destination, "-v " + text);
+    if (parts.size() == 3) {
+        for (auto& o : split(parts[2], ',')) {
+            if (o == "ro")
+                b.readonly = true;
+            else if (o == "rw")
+                b.readonly = false;
+            else if (o == "z" || o == "Z" || o.empty()) {
+            } else
+                throw Error(Errc::usage, "unknown volume option \"" + o + "\" in \"" + text + "\"",
+                            "use ro or rw");
+        }
+    }
+    return b;
+}
+
+BindMount parse_mount(const std::string& text) {
+    BindMount b;
+    std::string type;
+    for (auto& kv : split(text, ',')) {
+        auto eq = kv.find('=');
+        std::string k = kv.substr(0, eq), v = eq == std::string::npos ? "" : kv.substr(eq + 1);
+        if (k == "type")
+            type = v;
+        else if (k == "src" || k == "source")
+            b.source = v;
+        else if (k == "dst" || k == "destination" || k == "target")
+            b.destination = v;
+        else if (k == "readonly" || k == "ro")
+            b.readonly = v.empty() || v == "true" || v == "1";
+        else if (k == "bind-propagation" || k == "consistency") {
+        } else
+            throw Error(Errc::usage, "unknown --mount key \"" + k + "\" in \"" + text + "\"");
+    }
+    if (type != "bind")
+        throw Error(Errc::unsupported, "--mount type \"" + type + "\" is not supported",
+                    "use type=bind (or --tmpfs for tmpfs mounts)");
+    b.source = absolute_source(b.source, "--mount " + text);
+    check_destination(b.destination, "--mount " + text);
+    return b;
+}
+
+std::vector<std::string> read_env_file(const std::string& path) {
+    std::string text = fs::read_file(path, 1 << 20);
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+        size_t s = line.find_first_not_of(" \t");
+        if (s == std::string::npos || line[s] == '#') continue;
+        out.push_back(line.substr(s));
+    }
+    return out;
+}
+
+oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const std::string& passwd,
+                       const std::string&) {
+    const json cfg = image_config.contains("config") && image_config["config"].is_object()
+                         ? image_config["config"]
+                         : json::object();
+    auto strings = [&](const char* key) {
+        std::vector<std::string> v;
+        if (cfg.contains(key) && cfg[key].is_array())
+            for (auto& s : cfg[key])
+                if (s.is_string()) v.push_back(s.get<std::string>());
+        return v;
+    };
+    oci::RuntimeSpec s;
+
+    // Entrypoint and command, with docker's override rules.
+    std::vector<std::string> entry = strings("Entrypoint");
+    std::vector<std::string> cmd = strings("Cmd");
+    if (opt.entrypoint) {
+        entry = opt.entrypoint->empty() ? std::vector<std::string>{}
+                                        : std::vector<std::string>{*opt.entrypoint};
+        cmd.clear(); // docker: --entrypoint discards the image's CMD
+    }
+    if (!opt.command.empty()) cmd = opt.command;
+    s.args = entry;
+    s.args.insert(s.args.end(), cmd.begin(), cmd.end());
+    if (s.args.empty())
+        throw Error(Errc::run_failed, "no command specified: the image has no ENTRYPOINT or CMD",
+                    "give a command after the image name");
+
+    // Environment: image Env, then --env-file, then -e (later wins).
+    for (auto& e : strings("Env")) set_env(s.env, e);
+    if (!has_env(s.env, "PATH"))
+        set_env(s.env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for (auto& f : opt.env_files)
+        for (auto& e : read_env_file(f)) add_user_env(s.env, e);
+    for (auto& e : opt.env) add_user_env(s.env, e);
+
+    // User.
+    std::string user = !opt.user.empty() ? opt.user : cfg.value("User", std::string());
+    auto users = parse_passwd(passwd);
+    std::string home;
+    if (!user.empty()) {
+        auto colon = user.find(':');
+        std::string u = user.substr(0, colon),
+                    gs = colon == std::string::npos ? "" : user.substr(colon + 1);
+        bool found = false;
+        if (all_digits(u)) {
+            s.uid = static_cast<std::uint32_t>(std::stoul(u));
+            s.gid = s.uid;
+            for (auto& p : users)
+                if (p.uid == s.uid) {
+                    s.gid = p.gid;
+                    home = p.home;
+                    break;
+                }
+            found = true;
+        } else {
+            for (auto& p : users)
+                if (p.name == u) {
+                    s.uid = p.uid;
+                    s.gid = p.gid;
+                    home = p.home;
+                    found = true;
+                }
+        }
+        if (!found)
+            throw Error(Errc::run_failed, "user \"" + u + "\" is not in the image's /etc/passwd",
+                        "use a numeric -u UID[:GID]");
+        if (!gs.empty()) {
+            if (!all_digits(gs))
+                throw Error(Errc::usage, "group \"" + gs + "\" must be numeric", "use -u UID:GID");
+            s.gid = static_cast<std::uint32_t>(std::stoul(gs));
+        }
+    } else {
+        for (auto& p : users)
+            if (p.uid == 0) home = p.home;
+    }
+    if (!has_env(s.env, "HOME"))
+        set_env(s.env, "HOME=" + (home.empty() ? (s.uid == 0 ? "/root" : "/") : home));
+    s.hostname = opt.hostname;
+    if (s.hostname.empty()) {
+        char buf[256] = {};
+        ::gethostname(buf, sizeof buf - 1);
+        s.hostname = opt.network_none ? "gantry" : buf;
+    }
+    if (!has_env(s.env, "HOSTNAME")) set_env(s.env, "HOSTNAME=" + s.hostname);
+    if (opt.tty && !has_env(s.env, "TERM")) set_env(s.env, "TERM=xterm");
+
+    s.cwd = !opt.workdir.empty() ? opt.workdir : cfg.value("WorkingDir", std::string());
+    if (s.cwd.empty()) s.cwd = "/";
+    if (s.cwd[0] != '/')
+        throw Error(Errc::usage, "working directory \"" + s.cwd + "\" must be an absolute path");
+    s.terminal = opt.tty;
+    s.capabilities = oci::default_capabilities();
+    s.no_new_privileges = true;
+    s.seccomp = opt.seccomp;
+    s.root_readonly = opt.read_only;
+
+    s.namespaces = {"pid", "ipc", "uts", "mount", "user"};
+    if (opt.network_none) s.namespaces.push_back("network");
+    if (opt.privileged_user) {
+        s.uid_mappings = {{0, 0, 4294967295u}};
+        s.gid_mappings = {{0, 0, 4294967295u}};
+    } else {
+        s.uid_mappings = {{0, opt.host_uid, 1}};
+        s.gid_mappings = {{0, opt.host_gid, 1}};
+    }
+
+    using M = oci::Mount;
+    s.mounts.push_back(M{"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}});
+    s.mounts.push_back(
+        M{"/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}});
+    s.mounts.push_back(M{"/dev/pts",
+                         "devpts",
+                         "devpts",
+                         {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}});
+    s.mounts.push_back(
+        M{"/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}});
+    s.mounts.push_back(M{"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}});
+    if (opt.network_none)
+        s.mounts.push_back(M{"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}});
+    else // sysfs can only be mounted by the owner of the network namespace: bind the host's
+        s.mounts.push_back(M{"/sys", "bind", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"}});
+    for (const char* dev : {"null", "zero", "full", "random", "urandom", "tty"})
+        s.mounts.push_back(M{std::string("/dev/") + dev,
+                             "bind",
+                             std::string("/dev/") + dev,
+                             {"bind", "nosuid", "noexec"}});
+    for (const char* f : {"/etc/hosts", "/etc/resolv.conf"})
+        if (::access(f, R_OK) == 0)
+            s.mounts.push_back(M{f, "bind", f, {"bind", "nosuid", "nodev", "noexec", "ro"}});
+    for (auto& b : opt.binds) {
+        std::vector<std::string> o{"rbind"};
+        if (b.readonly) o.push_back("ro");
+        s.mounts.push_back(M{b.destination, "bind", b.source, o});
+    }
+    for (auto& t : opt.tmpfs) {
+        auto colon = t.find(':');
+        std::string dst = t.substr(0, colon);
+        check_destination(dst, "--tmpfs " + t);
+        std::vector<std::string> o{"nosuid", "nodev"};
+        if (colon != std::string::npos)
+            for (auto& x : split(t.substr(colon + 1), ','))
+                if (!x.empty()) o.push_back(x);
+        s.mounts.push_back(M{dst, "tmpfs", "tmpfs", o});
+    }
+    s.masked_paths = oci::default_masked_paths();
+    s.readonly_paths = oci::default_readonly_paths();
+    return s;
+}
+
+} // namespace gantry::spec

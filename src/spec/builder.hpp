@@ -1,0 +1,52 @@
+// Builds the OCI runtime spec for `gantry run` / `gantry bundle` from an image config and docker
+// style run options: entrypoint/cmd override rules, env precedence, user, workdir, the default
+// mounts (proc, dev, pts, shm, mqueue, sys, hosts/resolv.conf/hostname), binds and tmpfs.
+#pragma once
+
+#include "oci/runtime_spec.hpp"
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gantry::spec {
+
+struct BindMount {
+    std::string source; // host path (absolute)
+    std::string destination;
+    bool readonly = false;
+};
+
+struct RunOptions {
+    std::vector<std::string> command;      // COMMAND [ARG...] after the image
+    std::optional<std::string> entrypoint; // --entrypoint ("" clears it)
+    std::vector<std::string> env;          // -e K=V or -e K (taken from host_env)
+    std::vector<std::string> env_files;    // --env-file
+    std::string workdir;                   // -w
+    std::string user;                      // -u UID[:GID]
+    std::string hostname;                  // --hostname
+    std::vector<BindMount> binds;          // -v / --mount type=bind
+    std::vector<std::string> tmpfs;        // --tmpfs DST[:opts]
+    bool read_only = false;                // --read-only
+    bool network_none = false;             // --network none
+    bool tty = false;                      // -t
+    bool seccomp = true;                   // --security-opt seccomp=unconfined turns it off
+    bool privileged_user = false;          // running as real root (full id mapping)
+    std::uint32_t host_uid = 0, host_gid = 0;
+};
+
+// Parses "-v SRC:DST[:ro|rw]" (SRC must be absolute or ./relative; made absolute).
+BindMount parse_volume(const std::string& text);
+// Parses "--mount type=bind,src=...,dst=...[,readonly]".
+BindMount parse_mount(const std::string& text);
+// Reads KEY=VALUE lines from an --env-file (comments and blank lines skipped; "KEY" alone
+// takes the host's value, as docker does).
+std::vector<std::string> read_env_file(const std::string& path);
+
+// image_config: the image config document (its "config" object holds Env, Cmd, ...).
+// passwd: the container's /etc/passwd text ("" if absent), for user names and HOME.
+oci::RuntimeSpec build(const nlohmann::json& image_config, const RunOptions& opt,
+                       const std::string& passwd = {}, const std::string& group = {});
+
+} // namespace gantry::spec
