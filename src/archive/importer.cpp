@@ -38,7 +38,11 @@ std::string Importer::json_blob(const oci::Digest& d, const std::function<std::s
         }
     }
     std::string data = fetch();
-    store_.put_blob(data, d);
+    if (oci::Digest::of(data) != d)
+        throw Error(Errc::invalid,
+                    "blob " + d.str() + " has the wrong content: it hashes to " +
+                        oci::Digest::of(data).str(),
+                    "the source is corrupt or was modified; fetch or export it again");
     return data;
 }
 

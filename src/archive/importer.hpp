@@ -37,8 +37,10 @@ class Importer {
   public:
     Importer(store::Store& store, ImportOptions opt);
 
-    // Returns the blob's text, storing it first if missing; digest verified both ways.
+    // Returns the blob's text from the store, or fetched and verified against d (not stored:
+    // the caller stores it with store().put_blob once everything it names is in).
     std::string json_blob(const oci::Digest& d, const std::function<std::string()>& fetch);
+    store::Store& store() { return store_; }
 
     // Ensures every layer's blob and unpacked tree are present; runs jobs in parallel. The first
     // failure is rethrown after all workers stopped; verified layers stay (prune collects them).

@@ -332,6 +332,8 @@ class Loader {
             jobs.push_back(std::move(job));
         }
         importer_.layers(jobs);
+        store_.put_blob(cfg_text, m.config.digest); // only now: a refused image leaves nothing
+        store_.put_blob(text, d.digest);
         return LoadedImage{{}, d.digest, m.config.digest, {}};
     }
 

@@ -158,6 +158,7 @@ class Extractor {
         }
         if (::unlinkat(parent, leaf.c_str(), 0) != 0)
             throw_errno(opt_.what + ": cannot replace " + leaf);
+        if (S_ISLNK(st.st_mode)) cache_.clear(); // cached paths may have gone through it
         return false;
     }
 
@@ -177,7 +178,7 @@ class Extractor {
         mode_t type = archive_entry_filetype(e);
         const char* hardlink = archive_entry_hardlink(e);
         if (comps.empty()) { // the layer root itself ("./")
-            if (type == AE_IFDIR) dirs_.push_back({"", perm(e, true), archive_entry_mtime(e)});
+            if (type == AE_IFDIR) defer_dir("", perm(e, true), archive_entry_mtime(e));
             return;
         }
         const std::string& leaf = comps.back();
@@ -209,7 +210,7 @@ class Extractor {
             } else {
                 owner(e, -1, parent, leaf, false);
             }
-            dirs_.push_back({path, perm(e, true), archive_entry_mtime(e)});
+            defer_dir(path, perm(e, true), archive_entry_mtime(e));
             ++st_.dirs;
             break;
         }
@@ -247,6 +248,16 @@ class Extractor {
         default: // sockets and unknown types carry no content
             break;
         }
+    }
+
+    // Directory modes and times are applied at the end (children first), the last entry for a
+    // path winning as in tar; a read-only directory must not block its own children.
+    void defer_dir(const std::string& path, mode_t mode, time_t mtime) {
+        auto [it, fresh] = dir_index_.emplace(path, dirs_.size());
+        if (fresh)
+            dirs_.push_back({path, mode, mtime});
+        else
+            dirs_[it->second] = {path, mode, mtime};
     }
 
     mode_t perm(struct archive_entry* e, bool is_dir) {
@@ -381,8 +392,7 @@ class Extractor {
     void finish_dirs() {
         for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
             Fd d(it->path.empty() ? ::openat(root_, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                                  : fs::openat_in_root(root_, it->path, O_RDONLY | O_DIRECTORY, 0,
-                                                       RESOLVE_NO_SYMLINKS));
+                                  : fs::openat_in_root(root_, it->path, O_RDONLY | O_DIRECTORY));
             if (!d) continue; // replaced by a later entry
             if (::fchmod(d.get(), it->mode) != 0)
                 throw_errno(opt_.what + ": cannot chmod directory " + it->path);
@@ -402,6 +412,7 @@ class Extractor {
     ExtractStats st_;
     std::unordered_map<std::string, Fd> cache_;
     std::vector<DirMeta> dirs_;
+    std::unordered_map<std::string, size_t> dir_index_;
 };
 
 } // namespace

@@ -163,7 +163,7 @@ class ZstdReader final : public Reader {
     std::vector<char> in_;
     ZSTD_inBuffer ib_{nullptr, 0, 0};
     ZSTD_DStream* ds_ = nullptr;
-    std::size_t last_ = 0;
+    std::size_t last_ = 1; // non-zero until a frame completes: empty input is truncated
 };
 
 } // namespace

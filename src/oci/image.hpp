@@ -46,8 +46,8 @@ bool is_manifest(std::string_view mt);
 enum class Compression { none, gzip, zstd };
 const char* to_string(Compression c);
 
-// Compression of a layer from its media type; throws Error(unsupported) for foreign or
-// non-distributable layers and Error(invalid) for media types that are not layers.
+// Compression of a layer from its media type; throws Error(unsupported) for foreign,
+// non-distributable and unknown layer media types.
 Compression layer_compression(std::string_view media_type);
 
 // Sniffs compression from the first bytes of a blob (gzip 1f 8b, zstd 28 b5 2f fd).

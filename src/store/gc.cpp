@@ -117,6 +117,7 @@ PruneResult collect(Store& store, const std::set<Digest>& manifests) {
     }
     auto lock = store.gc_lock();
     Live live = live_set(store);
+    if (!live.problems.empty()) return r; // unsure what is live: leave it to prune after fsck
     for (auto& hex : blobs) {
         if (live.blobs.count(hex)) continue;
         auto p = store.root() / "blobs/sha256" / hex;
@@ -136,6 +137,13 @@ PruneResult prune(Store& store) {
     auto lock = store.gc_lock();
     PruneResult r;
     Live live = live_set(store);
+    if (!live.problems.empty())
+        throw Error(Errc::invalid,
+                    "cannot prune: image " + live.problems.front().object + " is damaged (" +
+                        live.problems.front().detail +
+                        "), so what it uses is unknown; nothing was removed",
+                    "run `gantry system fsck`, then remove the damaged image with `gantry rmi` or "
+                    "load it again");
     for (auto& name : entries(store.tmp_dir())) {
         auto p = store.tmp_dir() / name;
         r.bytes += fs::disk_usage(p);

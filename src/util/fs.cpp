@@ -73,9 +73,13 @@ std::string read_file(const stdfs::path& path, std::uint64_t max_size) {
     size_t got = 0;
     for (;;) {
         if (got == out.size()) {
-            if (out.size() >= max_size)
+            if (out.size() >= max_size) {
+                char probe;
+                ssize_t more = ::read(fd.get(), &probe, 1);
+                if (more == 0) break;
                 throw Error(Errc::invalid, path.string() + " is larger than the limit of " +
                                                std::to_string(max_size) + " bytes");
+            }
             out.resize(std::min<std::uint64_t>(out.size() * 2, max_size));
         }
         ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
