@@ -104,6 +104,13 @@ class Loader {
             if (!e.is_object() || !e.contains("Config") || !e["Config"].is_string() ||
                 !e.contains("Layers") || !e["Layers"].is_array())
                 throw Error(Errc::invalid, where + " lacks Config or Layers");
+            if (e.contains("LayerSources") && e["LayerSources"].is_object() &&
+                !e["LayerSources"].empty())
+                throw Error(
+                    Errc::unsupported,
+                    where + " has foreign layers (LayerSources): their content lives outside the "
+                            "archive",
+                    "use an image built on a Linux base, or export it with the layers included");
             std::string cfg_name = e["Config"].get<std::string>();
             std::string cfg_text = src_->read(cfg_name);
             Digest cfg = Digest::of(cfg_text);
@@ -115,10 +122,11 @@ class Loader {
             auto config = oci::ImageConfig::parse(cfg_text);
             const json& layers = e["Layers"];
             if (layers.size() != config.diff_ids.size())
-                throw Error(Errc::invalid, where + ": " + std::to_string(layers.size()) +
-                                               " layers but the config lists " +
-                                               std::to_string(config.diff_ids.size()) +
-                                               " diff_ids");
+                throw Error(Errc::invalid,
+                            where + ": " + std::to_string(layers.size()) +
+                                " layers but the config lists " +
+                                std::to_string(config.diff_ids.size()) + " diff_ids",
+                            "the image is inconsistent; export it again");
             std::vector<LayerJob> jobs;
             for (size_t l = 0; l < layers.size(); ++l) {
                 if (!layers[l].is_string())
@@ -193,7 +201,13 @@ class Loader {
                         "it is not a complete OCI image layout; export it again");
         json layout = oci::parse_json(src_->read("oci-layout"), path_.string() + ": oci-layout");
         if (!layout.is_object() || !layout.contains("imageLayoutVersion"))
-            throw Error(Errc::invalid, path_.string() + ": oci-layout has no imageLayoutVersion");
+            throw Error(Errc::invalid, path_.string() + ": oci-layout has no imageLayoutVersion",
+                        "it is not a valid OCI image layout; export it again");
+        if (layout["imageLayoutVersion"] != "1.0.0")
+            throw Error(Errc::unsupported,
+                        path_.string() + ": unsupported OCI layout version " +
+                            layout["imageLayoutVersion"].dump(),
+                        "gantry reads image layout version 1.0.0");
         auto index = oci::Index::parse(src_->read("index.json"));
         if (index.manifests.empty())
             throw Error(Errc::invalid, path_.string() + ": index.json lists no images",
@@ -210,6 +224,10 @@ class Loader {
                 groups[key].push_back(std::move(c));
             }
         }
+        if (groups.empty())
+            throw Error(Errc::unsupported,
+                        path_.string() + ": index.json names no image manifest gantry can read",
+                        "gantry reads OCI image manifests and Docker schema 2 manifests");
         std::vector<LoadedImage> out;
         for (auto& [key, cands] : groups) {
             const Candidate& c = choose(cands);
@@ -310,10 +328,11 @@ class Loader {
                             opt_.platform->str(),
                         "drop --platform or pick the image's own platform");
         if (m.layers.size() != config.diff_ids.size())
-            throw Error(Errc::invalid, path_.string() + ": manifest " + d.digest.str() + " has " +
-                                           std::to_string(m.layers.size()) +
-                                           " layers but its config lists " +
-                                           std::to_string(config.diff_ids.size()) + " diff_ids");
+            throw Error(Errc::invalid,
+                        path_.string() + ": manifest " + d.digest.str() + " has " +
+                            std::to_string(m.layers.size()) + " layers but its config lists " +
+                            std::to_string(config.diff_ids.size()) + " diff_ids",
+                        "the image is inconsistent; export it again");
         std::vector<LayerJob> jobs;
         for (size_t i = 0; i < m.layers.size(); ++i) {
             const Descriptor& l = m.layers[i];

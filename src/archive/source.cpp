@@ -109,7 +109,8 @@ class TarSource final : public Source {
         archive_read_support_format_gnutar(a.get());
         ::lseek(fd_.get(), 0, SEEK_SET);
         if (archive_read_open_fd(a.get(), fd_.get(), 1 << 16) != ARCHIVE_OK)
-            throw Error(Errc::invalid, path_ + " cannot be read as a tar archive");
+            throw Error(Errc::invalid, path_ + " cannot be read as a tar archive",
+                        "give a `docker save` archive, an OCI archive or an OCI layout directory");
         for (;;) {
             struct archive_entry* e = nullptr;
             int rc = archive_read_next_header(a.get(), &e);

@@ -51,7 +51,8 @@ json parse_json(std::string_view text, const std::string& what) {
     try {
         return json::parse(text);
     } catch (const json::parse_error& e) {
-        throw Error(Errc::invalid, what + " is not valid JSON: " + e.what());
+        throw Error(Errc::invalid, what + " is not valid JSON: " + e.what(),
+                    "the file is damaged or not what it claims to be; export or fetch it again");
     }
 }
 
@@ -276,7 +277,9 @@ json Index::to_json() const {
 ImageConfig ImageConfig::parse(std::string_view text) {
     ImageConfig c;
     c.raw = parse_json(text, "image config");
-    if (!c.raw.is_object()) throw Error(Errc::invalid, "image config is not a JSON object");
+    if (!c.raw.is_object())
+        throw Error(Errc::invalid, "image config is not a JSON object",
+                    "the image is damaged; export or fetch it again");
     c.platform = Platform::from_json(c.raw);
     c.created = opt_string(c.raw, "created");
     const json& rootfs = require(c.raw, "rootfs", json::value_t::object, "image config");

@@ -1,0 +1,214 @@
+"""gantry run: exit codes, docker's entrypoint and env rules, mounts, isolation and the escape
+reproductions that apply to a runtime (CVE-2024-21626 working directory, symlinked mount
+targets), as root and as an unprivileged user."""
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import need_tool
+
+
+def load_busybox(gan, mk, where, **image_kw):
+    img = mk.busybox_image(**image_kw)
+    archive = Path(where) / "bb.tar"
+    mk.write_docker_archive(archive, [(img, ["sample:latest"])])
+    os.chmod(archive, 0o644)
+    gan.run("load", archive)
+    return "sample:latest"
+
+
+@pytest.fixture(params=["root", "rootless"])
+def runner(request, g, rootless, mk, tmp_path):
+    if request.param == "root":
+        if os.geteuid() != 0:
+            pytest.skip("needs root")
+        gan, where = g, tmp_path
+    else:
+        gan, where = rootless, rootless.base
+    gan.image = load_busybox(gan, mk, where)
+    gan.where = Path(where)
+    return gan
+
+
+def test_exit_codes(runner):
+    img = runner.image
+    assert runner.run("run", img, "true").code == 0
+    assert runner.run("run", img, "sh", "-c", "exit 42", check=False).code == 42
+    r = runner.run("run", img, "no-such-command", check=False)
+    assert r.code == 127 and "executable file not found" in r.err
+    r = runner.run("run", img, "/etc/passwd", check=False)
+    assert r.code == 126 and "permission denied" in r.err.lower()
+    # PID 1 ignores signals it has no handler for (as in docker), so kill from PID 2
+    r = runner.run("run", "--init", img, "sh", "-c", "kill -KILL $$", check=False)
+    assert r.code == 128 + 9
+    r = runner.run("run", "no-such-image:1", "true", check=False)
+    assert r.code == 125 and "not in the store" in r.err
+
+
+def test_output_and_isolation(runner):
+    out = runner.run("run", runner.image, "sh", "-c",
+                     "echo pid=$$; cat /proc/self/uid_map; hostname; ls /proc/self/fd | wc -l").out
+    lines = out.split()
+    assert lines[0] == "pid=1"  # a new PID namespace
+    assert lines[1] == "0"  # uid 0 inside
+    # fds 0,1,2 plus the one ls opens for reading the directory: nothing leaked
+    assert lines[-1] == "4"
+
+
+def test_env_precedence(runner, tmp_path):
+    envfile = runner.where / "env.list"
+    envfile.write_text("# comment\nFROM_FILE=file\nBOTH=file\n")
+    os.chmod(envfile, 0o644)
+    out = runner.run("run", "--env-file", envfile, "-e", "BOTH=cli", "-e", "ONLY=cli",
+                     runner.image, "env").out
+    env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    assert env["FROM_FILE"] == "file"
+    assert env["BOTH"] == "cli"
+    assert env["ONLY"] == "cli"
+    assert env["PATH"].startswith("/usr/local/sbin")
+    assert env["HOME"] == "/root"
+
+
+def test_entrypoint_rules(g, mk, tmp_path):
+    img = mk.busybox_image(entrypoint=["/bin/echo", "ep"], cmd=["default-cmd"])
+    archive = tmp_path / "ep.tar"
+    mk.write_docker_archive(archive, [(img, ["ep:1"])])
+    g.run("load", archive)
+    assert g.run("run", "ep:1").out.strip() == "ep default-cmd"
+    assert g.run("run", "ep:1", "a", "b").out.strip() == "ep a b"
+    # --entrypoint replaces ENTRYPOINT and discards the image's CMD (docker)
+    assert g.run("run", "--entrypoint", "/bin/echo", "ep:1").out.strip() == ""
+    assert g.run("run", "--entrypoint", "/bin/echo", "ep:1", "x").out.strip() == "x"
+    r = g.run("run", "--entrypoint", "", "ep:1", check=False)
+    assert r.code == 125 and "no command" in r.err.lower()
+
+
+def test_workdir_created_inside_root(runner):
+    out = runner.run("run", "-w", "/new/work/dir", runner.image, "pwd").out.strip()
+    assert out == "/new/work/dir"
+
+
+@pytest.mark.parametrize("fd", [3, 4, 5, 6, 7, 8])
+def test_cve_2024_21626_workdir_proc_self_fd(runner, fd):
+    # A working directory through a leaked fd would land in the host's mount namespace.
+    r = runner.run("run", "-w", f"/proc/self/fd/{fd}", runner.image, "sh", "-c",
+                   "pwd; ls /", check=False)
+    if r.code == 0:
+        assert "bin" in r.out and not r.out.startswith("(unreachable)")
+        assert "/proc/self/fd" in r.out.splitlines()[0]  # created inside the container
+    else:
+        assert r.code == 125
+
+
+def test_bind_mounts_and_read_only(runner):
+    vol = runner.where / "vol"
+    vol.mkdir()
+    (vol / "f").write_text("data")
+    os.chmod(vol, 0o777)
+    r = runner.run("run", "-v", f"{vol}:/data:ro", runner.image, "sh", "-c",
+                   "cat /data/f; echo x > /data/g", check=False)
+    assert r.code != 0 and "data" in r.out and "Read-only" in r.err
+    assert not (vol / "g").exists()
+    runner.run("run", "--mount", f"type=bind,src={vol},dst=/rw", runner.image, "sh", "-c",
+               "echo hi > /rw/h")
+    assert (vol / "h").read_text() == "hi\n"
+    r = runner.run("run", "--read-only", runner.image, "touch", "/x", check=False)
+    assert r.code != 0 and "Read-only" in r.err
+    assert runner.run("run", "--read-only", "--tmpfs", "/scratch", runner.image, "sh", "-c",
+                      "echo ok > /scratch/x && cat /scratch/x").out.strip() == "ok"
+
+
+def test_masked_and_readonly_paths(runner):
+    masked = [p for p in ("/proc/keys", "/proc/timer_list", "/proc/kcore") if os.path.exists(p)]
+    assert masked, "the host has none of the masked /proc files"
+    for p in masked:
+        assert runner.run("run", runner.image, "cat", p).out == ""
+    r = runner.run("run", runner.image, "sh", "-c", "echo x > /proc/sys/kernel/domainname",
+                   check=False)
+    assert r.code != 0 and "Read-only" in r.err
+
+
+def test_network_none_has_only_loopback(runner):
+    out = runner.run("run", "--network", "none", runner.image, "cat", "/proc/net/dev").out
+    ifaces = [line.split(":")[0].strip() for line in out.splitlines()[2:]]
+    assert ifaces == ["lo"]
+
+
+def test_container_layer_is_private_and_ephemeral(runner):
+    runner.run("run", runner.image, "sh", "-c", "echo x > /etc/leak")
+    r = runner.run("run", runner.image, "cat", "/etc/leak", check=False)
+    assert r.code != 0
+    containers = runner.root / "containers"
+    assert not containers.exists() or list(containers.iterdir()) == []
+    assert list((runner.root / "holds").iterdir()) == []
+
+
+def test_init_reaps_and_forwards(runner):
+    # Orphans are reaped by gantry's init; without --init the shell would leave zombies.
+    out = runner.run("run", "--init", runner.image, "sh", "-c",
+                     "for i in 1 2 3; do (sleep 0.05 &) ; done; sleep 0.3; ps -o stat | grep -c Z || true").out
+    assert out.strip().splitlines()[-1] == "0"
+
+
+def test_signals_reach_the_workload(runner):
+    p = runner.popen("run", "--init", runner.image, "sh", "-c",
+                     "trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done",
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=10) == 7
+
+
+def test_large_writes_get_a_bind_mount_hint(runner):
+    r = runner.run("run", "--write-warn", "1MiB", runner.image, "sh", "-c",
+                   "mkdir -p /out/ckpt && dd if=/dev/zero of=/out/ckpt/big bs=1024 count=3000 2>/dev/null")
+    assert "wrote" in r.err and "/out/ckpt" in r.err and "-v" in r.err
+
+
+def test_symlinked_mount_target_stays_inside(g, mk, tmp_path):
+    # The image makes /data a symlink to a host path; a -v onto /data/x must land inside.
+    victim = Path("/tmp") / f"gantry-victim-{os.getpid()}"
+    victim.mkdir(exist_ok=True)
+    try:
+        layer = mk.Layer([mk.Entry.symlink("data", str(victim))], compression="none")
+        img = mk.busybox_image(extra_layers=[layer])
+        archive = tmp_path / "sym.tar"
+        mk.write_docker_archive(archive, [(img, ["sym:1"])])
+        g.run("load", archive)
+        vol = tmp_path / "vol"
+        vol.mkdir()
+        r = g.run("run", "-v", f"{vol}:/data/x", "sym:1", "true", check=False)
+        # Refused (the symlink leads nowhere inside the root) or contained: never on the host.
+        assert r.code in (0, 125), r
+        assert list(victim.iterdir()) == []
+    finally:
+        for p in victim.iterdir():
+            p.rmdir() if p.is_dir() else p.unlink()
+        victim.rmdir()
+
+
+def test_host_binary_not_writable_from_container(runner):
+    import hashlib
+    from conftest import GANTRY
+    h = hashlib.sha256(GANTRY.read_bytes()).hexdigest()
+    # CVE-2019-5736 shape: try to open every visible process' exe for writing.
+    runner.run("run", "--init", runner.image, "sh", "-c",
+               "for p in /proc/[0-9]*; do echo x > $p/exe 2>/dev/null; done; true")
+    assert hashlib.sha256(GANTRY.read_bytes()).hexdigest() == h
+
+
+def test_bundle_runs_under_runc(g, mk, tmp_path):
+    need_tool("runc")
+    load_busybox(g, mk, tmp_path)
+    b = tmp_path / "bundle"
+    g.run("bundle", "--cmd", "/bin/sh", "--cmd", "-c", "--cmd", "echo from-runc; exit 3",
+          "sample:latest", b)
+    assert (b / "config.json").exists() and (b / "rootfs/bin/busybox").exists()
+    r = subprocess.run(["runc", "--root", str(tmp_path / "runc-state"), "run", "--bundle", str(b),
+                        f"gantry-test-{os.getpid()}"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 3, r.stderr
+    assert "from-runc" in r.stdout
