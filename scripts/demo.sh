@@ -15,6 +15,7 @@ echo "Building a sample image from /usr/bin/busybox (busybox-static) ..."
 step "$G" load "$work/busybox.tar"
 step "$G" images
 step "$G" inspect demo/busybox:1.0
+step "$G" run --rm demo/busybox:1.0 sh -c 'echo "hello from PID $$ as uid $(id -u) in $(uname -s)"; ls /'
 step "$G" save demo/busybox:1.0 --format oci-archive -o "$work/busybox-oci.tar"
 step "$G" system df
 echo
