@@ -51,13 +51,14 @@ class Result:
 class Gantry:
     """Runs the gantry binary against one store; as root or as an unprivileged user."""
 
-    def __init__(self, root, user=None, env=None):
+    def __init__(self, root, user=None, env=None, binary=None):
         self.root = Path(root)
+        self.bin = Path(binary or GANTRY)
         self.user = user  # None = current user, else a pwd entry (tests run as root in CI)
         self.env = dict(env or {})
 
     def cmd(self, *args):
-        argv = [str(GANTRY), *map(str, args)]
+        argv = [str(self.bin), *map(str, args)]
         if self.user is not None:
             argv = ["setpriv", f"--reuid={self.user.pw_uid}", f"--regid={self.user.pw_gid}",
                     "--clear-groups", "--"] + argv
@@ -115,14 +116,21 @@ def rootless(gantry_bin):
     base = Path(tempfile.mkdtemp(prefix="gantry-rootless-", dir="/tmp"))
     os.chmod(base, 0o755)
     if os.geteuid() == 0:
+        # a copy nobody can execute, wherever the checkout lives (it may be under a 0700 home)
+        bindir = Path(str(base) + "-bin")  # beside base: tests check base holds only the store
+        bindir.mkdir(mode=0o755)
+        binary = bindir / "gantry"
+        shutil.copy2(GANTRY, binary)
+        os.chmod(binary, 0o755)
         os.chown(base, NOBODY.pw_uid, NOBODY.pw_gid)
-        gan = Gantry(base / "store", user=NOBODY)
+        gan = Gantry(base / "store", user=NOBODY, binary=binary)
     else:
         gan = Gantry(base / "store")
     gan.base = base
     yield gan
     subprocess.run(["chmod", "-R", "u+rwX", str(base)], capture_output=True)
     shutil.rmtree(base, ignore_errors=True)
+    shutil.rmtree(str(base) + "-bin", ignore_errors=True)
 
 
 @pytest.fixture

@@ -193,12 +193,11 @@ def test_symlinked_mount_target_stays_inside(g, mk, tmp_path):
 
 def test_host_binary_not_writable_from_container(runner):
     import hashlib
-    from conftest import GANTRY
-    h = hashlib.sha256(GANTRY.read_bytes()).hexdigest()
+    h = hashlib.sha256(runner.bin.read_bytes()).hexdigest()
     # CVE-2019-5736 shape: try to open every visible process' exe for writing.
     runner.run("run", "--init", runner.image, "sh", "-c",
                "for p in /proc/[0-9]*; do echo x > $p/exe 2>/dev/null; done; true")
-    assert hashlib.sha256(GANTRY.read_bytes()).hexdigest() == h
+    assert hashlib.sha256(runner.bin.read_bytes()).hexdigest() == h
 
 
 def test_bundle_runs_under_runc(g, mk, tmp_path):

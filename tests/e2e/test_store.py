@@ -544,8 +544,8 @@ def test_fsck_clean_store(g, images):
 # (4) where the store lives
 # --------------------------------------------------------------------------------------------
 
-def run_bin(args, env, user=None):
-    argv = [str(GANTRY), *map(str, args)]
+def run_bin(args, env, user=None, binary=None):
+    argv = [str(binary or GANTRY), *map(str, args)]
     if user is not None:
         argv = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}",
                 "--clear-groups", "--"] + argv
@@ -607,11 +607,11 @@ def nobody_archive(rootless, images):
 def test_rootless_default_uses_xdg_data_home(nobody_home, nobody_archive, images):
     xdg = nobody_home / "xdg-data"
     env = {"HOME": str(nobody_home), "XDG_DATA_HOME": str(xdg)}
-    r = run_bin(["load", nobody_archive], env, NOBODY)
+    r = run_bin(["load", nobody_archive], env, NOBODY, Path(str(nobody_archive.parent) + "-bin") / "gantry")
     assert r.returncode == 0, r
     assert loaded_into(xdg / "gantry", images["small"].oci_ref)
     assert not (nobody_home / ".local").exists(), "XDG_DATA_HOME must win over ~/.local/share"
-    r = run_bin(["system", "df", "--json"], env, NOBODY)
+    r = run_bin(["system", "df", "--json"], env, NOBODY, Path(str(nobody_archive.parent) + "-bin") / "gantry")
     assert json.loads(r.stdout)["root"] == str(xdg / "gantry")
     assert json.loads(r.stdout)["images"] == 1
 
@@ -621,11 +621,11 @@ def test_rootless_default_home_local_share(nobody_home, nobody_archive, images, 
     env = {"HOME": str(nobody_home)}
     if xdg is not None:
         env["XDG_DATA_HOME"] = xdg  # empty counts as unset: ${XDG_DATA_HOME:-~/.local/share}
-    r = run_bin(["load", nobody_archive], env, NOBODY)
+    r = run_bin(["load", nobody_archive], env, NOBODY, Path(str(nobody_archive.parent) + "-bin") / "gantry")
     assert r.returncode == 0, r
     store = nobody_home / ".local" / "share" / "gantry"
     assert loaded_into(store, images["small"].oci_ref)
-    r = run_bin(["images", "--json"], env, NOBODY)
+    r = run_bin(["images", "--json"], env, NOBODY, Path(str(nobody_archive.parent) + "-bin") / "gantry")
     assert r.returncode == 0, r
     assert [i["reference"] for i in json.loads(r.stdout)] == [images["small"].oci_ref]
     st = os.stat(store / "blobs")
@@ -636,7 +636,7 @@ def test_rootless_gantry_root_wins_over_xdg(nobody_home, nobody_archive, images)
     env_root = nobody_home / "env-root"
     env = {"HOME": str(nobody_home), "XDG_DATA_HOME": str(nobody_home / "xdg"),
            "GANTRY_ROOT": str(env_root)}
-    r = run_bin(["load", nobody_archive], env, NOBODY)
+    r = run_bin(["load", nobody_archive], env, NOBODY, Path(str(nobody_archive.parent) + "-bin") / "gantry")
     assert r.returncode == 0, r
     assert loaded_into(env_root, images["small"].oci_ref)
     assert not (nobody_home / "xdg").exists()
