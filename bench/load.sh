@@ -14,6 +14,11 @@
 # and prints medians and the ratios the issue asks for, with PASS/MISS. A measurement, not a
 # test: exits 0 whatever the ratios are, non-zero only if a command fails.
 #
+#   --quick    a ~100 MB image of the same shape (smoke run, e.g. in CI)
+#   --runs N   hyperfine runs per command (default 3, no warmup)
+#   --keep     keep the run directory (and the tmpfs mount) for inspection
+# Results (table, hyperfine JSON) go to $BENCH_DIR/results/.
+#
 # Environment:
 #   BENCH_DIR=/var/tmp/gantry-bench   work dir: image cache, stores, results (ext4 here)
 #   BENCH_TMPFS=1                     put the source copies and all outputs on a tmpfs mounted
@@ -38,6 +43,8 @@ while (($#)); do
     esac
     shift
 done
+
+[[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "load.sh: --runs needs a positive number, not '$runs'" >&2; exit 2; }
 
 BENCH_DIR=${BENCH_DIR:-/var/tmp/gantry-bench}
 BENCH_TMPFS=${BENCH_TMPFS:-0}
@@ -67,17 +74,24 @@ info=$img/info.json
 mnt=
 cleanup() {
     local rc=$?
-    if ((keep == 0)) && [[ -n ${T:-} && -d $T ]]; then rm -rf "$T"; fi
-    if [[ -n $mnt ]]; then umount "$mnt" 2>/dev/null || true; rmdir "$mnt" 2>/dev/null || true; fi
+    if ((keep)); then
+        [[ -n ${T:-} ]] && echo "kept: $T${mnt:+ (tmpfs still mounted at $mnt: umount it when done)}" >&2
+    else
+        if [[ -n ${T:-} && -d $T ]]; then rm -rf "$T"; fi
+        if [[ -n $mnt ]]; then umount "$mnt" 2>/dev/null || true; rmdir "$mnt" 2>/dev/null || true; fi
+    fi
     exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
+trap 'echo "load.sh: failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 if [[ $BENCH_TMPFS == 1 ]]; then
     (($(id -u) == 0)) || die "BENCH_TMPFS=1 mounts a tmpfs and needs root (or point BENCH_DIR at a tmpfs)"
-    mnt=$BENCH_DIR/tmpfs
-    mkdir -p "$mnt"
-    mountpoint -q "$mnt" && die "$mnt is already a mount point (a previous run still going?)"
-    mount -t tmpfs -o size=16g,mode=0755 gantry-bench "$mnt"
+    tmnt=$BENCH_DIR/tmpfs
+    mkdir -p "$tmnt"
+    mountpoint -q "$tmnt" && die "$tmnt is already a mount point (a previous run still going, or kept with --keep?)"
+    mount -t tmpfs -o size=16g,mode=0755 gantry-bench "$tmnt"
+    mnt=$tmnt
     T=$mnt/run
 else
     T=$BENCH_DIR/run-$profile
@@ -89,7 +103,11 @@ fsdev=$(df --output=source "$T" | tail -1)
 
 # Time a private copy of the binary, so that a rebuild of build/gantry during the run
 # (a developer's `make`) neither breaks the run nor mixes two versions in one table.
-gantry_version="$("$GANTRY" --version 2>&1 | head -1) ($(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$here/.." diff --quiet HEAD -- src 2>/dev/null || echo ', src modified'))"
+gantry_version="$("$GANTRY" --version 2>&1 | head -1)"
+if rev=$(git -C "$here/.." rev-parse --short HEAD 2>/dev/null); then
+    git -C "$here/.." diff --quiet HEAD -- src 2>/dev/null || rev+=", src modified"
+    gantry_version+=" (commit $rev)"
+fi
 cp "$GANTRY" "$T/gantry"
 GANTRY=$T/gantry
 
@@ -115,7 +133,7 @@ tag=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["tag"])' "$i
 # Cold-ish caches: drop the page cache before every run when we may.
 drop=0
 if (($(id -u) == 0)) && { sync && echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then drop=1; fi
-prepare="rm -rf '$T/out' && mkdir -p '$T/out' && sync"
+prepare="rm -rf $(printf %q "$T/out") && mkdir -p $(printf %q "$T/out") && sync"
 ((drop)) && prepare+=" && echo 3 > /proc/sys/vm/drop_caches"
 
 q() { printf '%q' "$1"; }
