@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config clang-format
-  nlohmann-json3-dev libarchive-dev libzstd-dev libisal-dev libcli11-dev libssl-dev
+  nlohmann-json3-dev libarchive-dev libzstd-dev libisal-dev libcli11-dev nettle-dev
   libgtest-dev libgmock-dev libseccomp-dev libcap-dev libcurl4-openssl-dev libyaml-cpp-dev
   # tests and demo: sample images, peers for interoperability
   python3 python3-pytest busybox-static zstd pigz util-linux attr

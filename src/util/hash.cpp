@@ -1,36 +1,33 @@
 #include "util/hash.hpp"
 
-#include "util/error.hpp"
-
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 
 namespace gantry {
 
+// Nettle (Debian builds it "fat": SHA-NI where the CPU has it). It replaced OpenSSL's libcrypto,
+// whose ~3,400 symbol relocations cost ~1.5 ms at every start of the binary, for ~12% less hash
+// throughput (measured 1.6 vs 1.8 GB/s here).
 struct Sha256::Impl {
-    EVP_MD_CTX* ctx = nullptr;
-    ~Impl() { EVP_MD_CTX_free(ctx); }
+    sha256_ctx ctx;
 };
 
 Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
-    impl_->ctx = EVP_MD_CTX_new();
-    if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1)
-        throw Error(Errc::internal, "OpenSSL cannot initialise SHA-256");
+    sha256_init(&impl_->ctx);
 }
 Sha256::~Sha256() = default;
 Sha256::Sha256(Sha256&&) noexcept = default;
 Sha256& Sha256::operator=(Sha256&&) noexcept = default;
 
 void Sha256::update(const void* data, std::size_t n) {
-    if (n) EVP_DigestUpdate(impl_->ctx, data, n);
+    if (n) sha256_update(&impl_->ctx, n, static_cast<const std::uint8_t*>(data));
 }
 
 std::string Sha256::hex_final() {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(impl_->ctx, md, &len);
+    std::uint8_t md[SHA256_DIGEST_SIZE];
+    sha256_digest(&impl_->ctx, SHA256_DIGEST_SIZE, md);
     static const char* digits = "0123456789abcdef";
-    std::string out(len * 2, '0');
-    for (unsigned i = 0; i < len; ++i) {
+    std::string out(SHA256_DIGEST_SIZE * 2, '0');
+    for (unsigned i = 0; i < SHA256_DIGEST_SIZE; ++i) {
         out[2 * i] = digits[md[i] >> 4];
         out[2 * i + 1] = digits[md[i] & 15];
     }
