@@ -2,6 +2,7 @@
 #include "cli/context.hpp"
 #include "rootfs/rootfs.hpp"
 #include "runtime/launcher.hpp"
+#include "runtime/state.hpp"
 #include "spec/builder.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
@@ -10,7 +11,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fcntl.h>
+#include <optional>
 #include <random>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace gantry::cli {
@@ -19,9 +23,9 @@ namespace {
 
 struct RunFlags {
     std::vector<std::string> env, env_files, volumes, mounts, tmpfs, security_opt;
-    std::string workdir, user, hostname, network = "host", entrypoint, write_warn = "1GiB";
+    std::string workdir, user, hostname, network = "host", entrypoint, write_warn = "1GiB", name;
     bool entrypoint_set = false, rm = false, interactive = false, tty = false, init = false,
-         read_only = false;
+         read_only = false, detach = false;
 };
 
 std::uint64_t parse_size(const std::string& s) {
@@ -137,18 +141,51 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     fs::make_dirs(dir / "merged");
     fs::write_atomic(dir / "hostname", spec.hostname + "\n");
     store.add_hold(id, md);
+    bool keep = false; // set once a detached container runs: it stays until `gantry rm`
     struct Cleanup {
         store::Store& s;
         fs::stdfs::path d;
         std::string id;
+        bool& keep;
         ~Cleanup() {
+            if (keep) return;
             try {
                 fs::remove_tree(d);
                 s.remove_hold(id);
             } catch (...) {
             }
         }
-    } cleanup{store, dir, id};
+    } cleanup{store, dir, id, keep};
+
+    // Named or detached containers are recorded so exec, ps, stop and rm can find them.
+    std::optional<runtime::StateDir> states;
+    runtime::ContainerState cs;
+    if (!f.name.empty() || f.detach) {
+        states.emplace();
+        cs.name = f.name.empty() ? id : f.name;
+        cs.id = id;
+        cs.image = rest[0];
+        cs.manifest = md.str();
+        cs.store_root = store.root().string();
+        cs.container_dir = dir.string();
+        cs.command = spec.args;
+        cs.detached = f.detach;
+        cs.created = runtime::now_rfc3339();
+        cs.monitor = ::getpid();
+        cs.spec = spec;
+        states->create(cs);
+    }
+    struct Unrecord {
+        std::optional<runtime::StateDir>& st;
+        std::string name;
+        bool& keep;
+        ~Unrecord() {
+            if (st && !keep) try {
+                    st->remove(name);
+                } catch (...) {
+                }
+        }
+    } unrecord{states, cs.name, keep};
 
     runtime::Launch l;
     l.spec = spec;
@@ -159,19 +196,97 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     l.overlay =
         runtime::Overlay{st.layers_dir, st.lower, f.read_only ? "" : (dir / "upper").string(),
                          f.read_only ? "" : (dir / "work").string()};
-    int status;
-    try {
-        status = runtime::run(l);
-    } catch (const runtime::OverlayUnavailable& e) {
-        log::note(std::string(e.what()) +
-                  "; using a flattened copy of the image instead (slower start)");
-        rootfs::flatten(store, img.config.diff_ids, (dir / "flat").string(), o.privileged_user);
-        l.overlay.reset();
-        l.rootfs = (dir / "flat").string();
-        status = runtime::run(l);
+    int ready_w = -1;
+    l.on_started = [&](pid_t pid) {
+        if (states) {
+            cs.pid = pid;
+            cs.pid_start = runtime::process_start_time(pid);
+            cs.monitor = ::getpid();
+            cs.status = "running";
+            states->save(cs);
+        }
+        if (ready_w >= 0) {
+            ssize_t n = ::write(ready_w, "ok", 2);
+            (void)n;
+            ::close(ready_w);
+            ready_w = -1;
+        }
+    };
+    auto launch = [&]() {
+        int status;
+        try {
+            status = runtime::run(l);
+        } catch (const runtime::OverlayUnavailable& e) {
+            log::note(std::string(e.what()) +
+                      "; using a flattened copy of the image instead (slower start)");
+            rootfs::flatten(store, img.config.diff_ids, (dir / "flat").string(), o.privileged_user);
+            l.overlay.reset();
+            l.rootfs = (dir / "flat").string();
+            status = runtime::run(l);
+        }
+        if (states) {
+            cs.status = "exited";
+            cs.exit_code = status;
+            cs.finished = runtime::now_rfc3339();
+            if (fs::stdfs::exists(states->dir() / cs.name)) states->save(cs); // unless rm'ed
+        }
+        return status;
+    };
+    if (!f.detach) {
+        int status = launch();
+        if (!f.read_only) report_writes((dir / "upper").string(), parse_size(f.write_warn));
+        return status;
     }
-    if (!f.read_only) report_writes((dir / "upper").string(), parse_size(f.write_warn));
-    return status;
+
+    // Detached: a monitor process (in its own session, output to the container's log file)
+    // supervises the container; we return once the workload runs, or with its start error.
+    int ready[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0) throw_errno("pipe failed");
+    pid_t monitor = ::fork();
+    if (monitor < 0) throw_errno("fork failed");
+    if (monitor == 0) {
+        ::close(ready[0]);
+        ready_w = ready[1];
+        ::setsid();
+        int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int logfd = ::open((dir / "log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (null >= 0) ::dup2(null, 0);
+        if (logfd >= 0) {
+            ::dup2(logfd, 1);
+            ::dup2(logfd, 2);
+        }
+        try {
+            launch();
+        } catch (const Error& e) {
+            if (ready_w >= 0) {
+                std::string m = std::to_string(static_cast<int>(e.code())) + " " + e.message() +
+                                "\n" + e.hint();
+                ssize_t n = ::write(ready_w, m.data(), m.size());
+                (void)n;
+            }
+            keep = false;
+        } catch (...) {
+        }
+        ::_exit(0);
+    }
+    ::close(ready[1]);
+    std::string msg;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(ready[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<size_t>(n));
+    ::close(ready[0]);
+    if (msg != "ok") {
+        ::waitpid(monitor, nullptr, 0);
+        keep = false;
+        if (msg.empty()) throw Error(Errc::run_failed, "the container did not start");
+        auto sp = msg.find(' '), nl = msg.find('\n');
+        throw Error(static_cast<Errc>(std::atoi(msg.substr(0, sp).c_str())),
+                    msg.substr(sp + 1, nl - sp - 1),
+                    nl == std::string::npos ? "" : msg.substr(nl + 1));
+    }
+    keep = true;
+    std::printf("%s\n", id.c_str());
+    return 0;
 }
 
 } // namespace
@@ -201,6 +316,8 @@ void register_run(CLI::App& app, Context& ctx) {
     cmd->add_option(
         "--write-warn", f->write_warn,
         "Warn when a run writes more than this into the container layer (default 1GiB)");
+    cmd->add_flag("-d,--detach", f->detach, "Run in the background; print the container ID");
+    cmd->add_option("--name", f->name, "Name the container so exec, ps, stop and rm can find it");
     cmd->add_flag("--rm", f->rm,
                   "Remove the container at exit (the default; for docker compatibility)");
     cmd->add_flag("-i,--interactive", f->interactive, "Keep stdin open (stdin is always passed)");

@@ -38,5 +38,9 @@ void register_rmi(CLI::App& app, Context& ctx);
 void register_system(CLI::App& app, Context& ctx);
 void register_run(CLI::App& app, Context& ctx);
 void register_bundle(CLI::App& app, Context& ctx);
+void register_exec(CLI::App& app, Context& ctx);
+void register_ps(CLI::App& app, Context& ctx);
+void register_stop(CLI::App& app, Context& ctx);
+void register_rm(CLI::App& app, Context& ctx);
 
 } // namespace gantry::cli

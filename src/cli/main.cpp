@@ -83,6 +83,10 @@ int main(int argc, char** argv) {
     cli::register_system(app, ctx);
     cli::register_run(app, ctx);
     cli::register_bundle(app, ctx);
+    cli::register_exec(app, ctx);
+    cli::register_ps(app, ctx);
+    cli::register_stop(app, ctx);
+    cli::register_rm(app, ctx);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

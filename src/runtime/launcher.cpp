@@ -1,6 +1,6 @@
 #include "runtime/launcher.hpp"
 
-#include "runtime/seccomp.hpp"
+#include "runtime/process.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -29,61 +29,7 @@ namespace gantry::runtime {
 
 namespace {
 
-// ---- child side: errors are reported over a pipe as "<exit code> <message>\n<hint>" ----
-
-struct ChildFail {
-    Errc code;
-    std::string message, hint;
-};
-
-[[noreturn]] void fail(Errc code, const std::string& msg, const std::string& hint = {}) {
-    throw ChildFail{code, msg, hint};
-}
-[[noreturn]] void fail_errno(const std::string& msg, const std::string& hint = {}) {
-    fail(Errc::run_failed, msg + ": " + std::strerror(errno), hint);
-}
-
-std::string fd_path(int fd) {
-    return "/proc/self/fd/" + std::to_string(fd);
-}
-
-// Opens (creating if missing) the mount target `dest` inside the root, fd-relative and in-root:
-// no component can lead outside, whatever symlinks the image planted.
-Fd ensure_target(int rootfd, const std::string& dest, bool dir) {
-    std::vector<std::string> comps;
-    std::string cur;
-    for (char c : dest + "/") {
-        if (c == '/') {
-            if (!cur.empty() && cur != ".") comps.push_back(cur);
-            if (cur == "..")
-                fail(Errc::run_failed, "mount destination " + dest + " contains \"..\"");
-            cur.clear();
-        } else
-            cur += c;
-    }
-    std::string prefix;
-    Fd parent(::fcntl(rootfd, F_DUPFD_CLOEXEC, 0));
-    for (size_t i = 0; i < comps.size(); ++i) {
-        prefix += (prefix.empty() ? "" : "/") + comps[i];
-        bool last = i + 1 == comps.size();
-        int fd = fs::openat_in_root(rootfd, prefix, O_PATH);
-        if (fd < 0 && errno == ENOENT) {
-            if (!last || dir) {
-                if (::mkdirat(parent.get(), comps[i].c_str(), 0755) != 0 && errno != EEXIST)
-                    fail_errno("cannot create mount point " + dest);
-            } else {
-                int f = ::openat(parent.get(), comps[i].c_str(),
-                                 O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-                if (f < 0 && errno != EEXIST) fail_errno("cannot create mount point " + dest);
-                if (f >= 0) ::close(f);
-            }
-            fd = fs::openat_in_root(rootfd, prefix, O_PATH);
-        }
-        if (fd < 0) fail_errno("cannot open mount point " + dest + " inside the container");
-        parent.reset(fd);
-    }
-    return parent;
-}
+using namespace detail;
 
 struct Flags {
     unsigned long flags = 0;
@@ -243,130 +189,11 @@ void enter_root(const Launch& l) {
     }
 }
 
-void enter_cwd(const std::string& cwd) {
-    Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    Fd dir = ensure_target(root.get(), cwd, true);
-    if (::fchdir(dir.get()) != 0) fail_errno("cannot enter the working directory " + cwd);
-    char buf[4096];
-    if (!::getcwd(buf, sizeof buf) || buf[0] != '/')
-        fail(Errc::run_failed, "working directory " + cwd + " lies outside the container");
-}
-
-void set_user(const oci::RuntimeSpec& s, bool single_id) {
-    if (!single_id) {
-        std::vector<gid_t> g(s.additional_gids.begin(), s.additional_gids.end());
-        if (::setgroups(g.size(), g.data()) != 0) fail_errno("setgroups failed");
-    } else if (!s.additional_gids.empty()) {
-        fail(Errc::run_failed, "supplementary groups cannot be set in a single-ID user namespace");
-    }
-    if (::setresgid(s.gid, s.gid, s.gid) != 0)
-        fail(Errc::run_failed,
-             "group " + std::to_string(s.gid) + " is not mapped in the container's user namespace",
-             single_id ? "rootless containers map only your own id (as 0); run as -u 0" : "");
-    if (::setresuid(s.uid, s.uid, s.uid) != 0)
-        fail(Errc::run_failed,
-             "user " + std::to_string(s.uid) + " is not mapped in the container's user namespace",
-             single_id ? "rootless containers map only your own id (as 0); run as -u 0" : "");
-}
-
-void set_capabilities(const std::vector<std::string>& names) {
-    std::vector<cap_value_t> keep;
-    for (auto& n : names) {
-        cap_value_t v;
-        std::string lower = n;
-        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (cap_from_name(lower.c_str(), &v) == 0) keep.push_back(v);
-    }
-    for (cap_value_t c = 0; c <= CAP_LAST_CAP; ++c) {
-        bool k = std::find(keep.begin(), keep.end(), c) != keep.end();
-        if (!k && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL)
-            fail_errno("cannot drop capability " + std::to_string(c));
-    }
-    ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-    cap_t caps = cap_init();
-    if (!keep.empty()) {
-        cap_set_flag(caps, CAP_EFFECTIVE, static_cast<int>(keep.size()), keep.data(), CAP_SET);
-        cap_set_flag(caps, CAP_PERMITTED, static_cast<int>(keep.size()), keep.data(), CAP_SET);
-    }
-    int rc = cap_set_proc(caps);
-    cap_free(caps);
-    if (rc != 0) fail_errno("cannot set capabilities");
-}
-
-std::string env_value(const std::vector<std::string>& env, const std::string& key) {
-    for (auto& e : env)
-        if (e.compare(0, key.size() + 1, key + "=") == 0) return e.substr(key.size() + 1);
-    return {};
-}
-
-[[noreturn]] void exec_workload(const oci::RuntimeSpec& s) {
-    std::vector<char*> argv, envp;
-    for (auto& a : s.args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    for (auto& e : s.env) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
-    const std::string& file = s.args.at(0);
-    int err = ENOENT;
-    if (file.find('/') != std::string::npos) {
-        ::execve(file.c_str(), argv.data(), envp.data());
-        err = errno;
-    } else {
-        std::string path = env_value(s.env, "PATH");
-        bool eacces = false;
-        size_t start = 0;
-        while (start <= path.size()) {
-            size_t colon = path.find(':', start);
-            std::string dir =
-                path.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
-            std::string cand = (dir.empty() ? "." : dir) + "/" + file;
-            ::execve(cand.c_str(), argv.data(), envp.data());
-            if (errno == EACCES)
-                eacces = true;
-            else if (errno != ENOENT && errno != ENOTDIR) {
-                err = errno;
-                break;
-            }
-            if (colon == std::string::npos) break;
-            start = colon + 1;
-        }
-        if (err == ENOENT && eacces) err = EACCES;
-    }
-    if (err == ENOENT)
-        fail(Errc::cmd_not_found,
-             "exec: \"" + file + "\": executable file not found" +
-                 (file.find('/') == std::string::npos ? " in $PATH" : ""),
-             "check the command and the image's PATH");
-    fail(Errc::cannot_invoke, "exec: \"" + file + "\": " + std::strerror(err),
-         err == ENOEXEC ? "the file is not an executable for this platform"
-                        : "check its permissions");
-}
-
-void finish_process(const Launch& l, bool single_id) {
-    const auto& s = l.spec;
-    enter_cwd(s.cwd);
-    set_user(s, single_id);
-    set_capabilities(s.capabilities);
-    if (s.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        fail_errno("cannot set no_new_privs");
-    if (s.seccomp) {
-        try {
-            load_default_seccomp();
-        } catch (const Error& e) {
-            fail(Errc::run_failed, e.message(), e.hint());
-        }
-    }
-    ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    exec_workload(s);
-}
-
 // PID 1 for --init: runs the workload as its child, forwards signals, reaps every zombie.
 [[noreturn]] void init_main(const Launch& l, bool single_id, int err_fd) {
     pid_t child = ::fork();
     if (child < 0) fail_errno("fork failed");
-    if (child == 0) finish_process(l, single_id);
+    if (child == 0) finish_process(l.spec, single_id);
     ::close(err_fd);
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); // /proc/1/exe must not be reachable (CVE-2019-5736)
     sigset_t all;
@@ -385,15 +212,30 @@ void finish_process(const Launch& l, bool single_id) {
     }
 }
 
-[[noreturn]] void child_main(const Launch& l, int sync_fd, int err_fd, bool single_id) {
+[[noreturn]] void child_main(const Launch& l, int sync_fd, int err_fd, bool single_id, int tty) {
     try {
         char c = 0;
         if (::read(sync_fd, &c, 1) != 1) ::_exit(125); // the parent died
         ::close(sync_fd);
+        if (tty >= 0) become_terminal_session(tty);
+        if (tty > 2) ::close(tty);
+    } catch (const ChildFail& f) {
+        write_failure(err_fd, static_cast<int>(f.code), f.message, f.hint);
+        ::_exit(125);
+    }
+    try {
         ::setresgid(0, 0, 0);
         ::setresuid(0, 0, 0);
         if (l.spec.has_namespace("network")) loopback_up();
         setup_rootfs(l);
+    } catch (const OverlayUnavailable& o) {
+        write_failure(err_fd, 0, o.what(), "");
+        ::_exit(125);
+    } catch (const ChildFail& f) {
+        write_failure(err_fd, static_cast<int>(f.code), f.message, f.hint);
+        ::_exit(static_cast<int>(f.code));
+    }
+    child_guard(err_fd, [&] {
         Fd root(::open(l.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!root) fail_errno("cannot open the container root");
         for (auto& m : l.spec.mounts) do_mount(root.get(), m);
@@ -408,22 +250,8 @@ void finish_process(const Launch& l, bool single_id) {
         if (!l.spec.hostname.empty() && l.spec.has_namespace("uts"))
             ::sethostname(l.spec.hostname.c_str(), l.spec.hostname.size());
         if (l.init) init_main(l, single_id, err_fd);
-        finish_process(l, single_id);
-    } catch (const ChildFail& f) {
-        std::string msg =
-            std::to_string(static_cast<int>(f.code)) + " " + f.message + "\n" + f.hint;
-        ::write(err_fd, msg.data(), msg.size());
-        ::_exit(static_cast<int>(f.code));
-    } catch (const OverlayUnavailable& o) {
-        std::string msg = "0 " + std::string(o.what()) + "\n";
-        ::write(err_fd, msg.data(), msg.size());
-        ::_exit(125);
-    } catch (const std::exception& e) {
-        std::string msg = "125 " + std::string(e.what()) + "\n";
-        ::write(err_fd, msg.data(), msg.size());
-        ::_exit(125);
-    }
-    ::_exit(125);
+        finish_process(l.spec, single_id);
+    });
 }
 
 // ---- parent side ----
@@ -459,18 +287,20 @@ int run(const Launch& l) {
     int sync[2], errp[2];
     if (::pipe2(sync, O_CLOEXEC) != 0 || ::pipe2(errp, O_CLOEXEC) != 0) throw_errno("pipe failed");
     Fd sync_r(sync[0]), sync_w(sync[1]), err_r(errp[0]), err_w(errp[1]);
+    std::optional<Pty> pty;
+    if (l.spec.terminal) pty = Pty::open_pair();
 
-    sigset_t fwd, old;
-    sigemptyset(&fwd);
-    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGWINCH, SIGCONT})
-        sigaddset(&fwd, s);
+    sigset_t fwd = forwarded_signals(), old;
     ::sigprocmask(SIG_BLOCK, &fwd, &old);
+    struct Restore {
+        sigset_t* old;
+        ~Restore() { ::sigprocmask(SIG_SETMASK, old, nullptr); }
+    } restore{&old};
 
     long pid =
         ::syscall(SYS_clone, clone_flags(l.spec) | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
     if (pid < 0) {
         int err = errno;
-        ::sigprocmask(SIG_SETMASK, &old, nullptr);
         throw Error(
             Errc::run_failed,
             std::string("cannot create the container's namespaces: ") + std::strerror(err),
@@ -481,65 +311,45 @@ int run(const Launch& l) {
     if (pid == 0) {
         sync_w.reset();
         err_r.reset();
-        child_main(l, sync_r.release(), err_w.release(), single_id);
+        if (pty) pty->master.reset();
+        child_main(l, sync_r.release(), err_w.release(), single_id,
+                   pty ? pty->slave.release() : -1);
     }
     sync_r.reset();
     err_w.reset();
-    auto reap = [&] {
+    if (pty) pty->slave.reset();
+    auto kill_and_reap = [&] {
+        ::kill(static_cast<pid_t>(pid), SIGKILL);
         int st = 0;
         while (::waitpid(static_cast<pid_t>(pid), &st, 0) < 0 && errno == EINTR) {
         }
-        ::sigprocmask(SIG_SETMASK, &old, nullptr);
-        return st;
     };
     try {
         if (l.spec.has_namespace("user")) {
             if (single_id) {
                 Fd sg(::open(("/proc/" + std::to_string(pid) + "/setgroups").c_str(),
                              O_WRONLY | O_CLOEXEC));
-                if (sg) ::write(sg.get(), "deny", 4);
+                if (sg && ::write(sg.get(), "deny", 4) != 4) throw_errno("cannot write setgroups");
             }
             write_map(static_cast<pid_t>(pid), "uid_map", l.spec.uid_mappings);
             write_map(static_cast<pid_t>(pid), "gid_map", l.spec.gid_mappings);
         }
+        if (l.on_created) l.on_created(static_cast<pid_t>(pid));
+        if (::write(sync_w.get(), "g", 1) != 1) throw_errno("cannot start the container");
+        sync_w.reset();
+        std::string overlay = read_failure(err_r.get());
+        if (!overlay.empty()) {
+            kill_and_reap();
+            throw OverlayUnavailable(overlay);
+        }
+    } catch (const OverlayUnavailable&) {
+        throw;
     } catch (...) {
-        ::kill(static_cast<pid_t>(pid), SIGKILL);
-        reap();
+        kill_and_reap();
         throw;
     }
-    if (::write(sync_w.get(), "g", 1) != 1) throw_errno("cannot start the container");
-    sync_w.reset();
-
-    std::string msg;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(err_r.get(), buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-        if (n > 0) msg.append(buf, static_cast<size_t>(n));
-    if (!msg.empty()) {
-        reap();
-        auto sp = msg.find(' ');
-        auto nl = msg.find('\n');
-        int code = std::atoi(msg.substr(0, sp).c_str());
-        std::string text = msg.substr(sp + 1, nl - sp - 1);
-        std::string hint = nl == std::string::npos ? "" : msg.substr(nl + 1);
-        if (code == 0) throw OverlayUnavailable(text);
-        throw Error(static_cast<Errc>(code), text, hint);
-    }
-    for (;;) {
-        siginfo_t si{};
-        int sig = ::sigwaitinfo(&fwd, &si);
-        if (sig < 0) continue;
-        if (sig == SIGCHLD) {
-            int st = 0;
-            pid_t r = ::waitpid(static_cast<pid_t>(pid), &st, WNOHANG);
-            if (r == pid) {
-                ::sigprocmask(SIG_SETMASK, &old, nullptr);
-                return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            }
-        } else {
-            ::kill(static_cast<pid_t>(pid), sig);
-        }
-    }
+    if (l.on_started) l.on_started(static_cast<pid_t>(pid));
+    return supervise(static_cast<pid_t>(pid), fwd, pty ? pty->master.get() : -1);
 }
 
 } // namespace gantry::runtime

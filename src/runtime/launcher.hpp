@@ -9,8 +9,10 @@
 
 #include "oci/runtime_spec.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace gantry::runtime {
@@ -27,6 +29,9 @@ struct Launch {
     std::optional<Overlay> overlay; // mounted on rootfs inside the new namespaces
     std::string hostname_file;      // host file bind-mounted at /etc/hostname ("" = none)
     bool init = false;              // a tiny PID 1 that reaps zombies and forwards signals
+    // Called with the host pid of the container's first process: after the id maps are written
+    // (the cgroup can be joined here), and once the workload was exec'ed.
+    std::function<void(pid_t)> on_created, on_started;
 };
 
 // Runs the container to completion. Errors before the workload starts throw Error with code

@@ -211,3 +211,98 @@ def test_bundle_runs_under_runc(g, mk, tmp_path):
                         f"gantry-test-{os.getpid()}"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 3, r.stderr
     assert "from-runc" in r.stdout
+
+
+def test_detached_exec_ps_stop_rm(runner):
+    name = f"svc{os.getpid()}"
+    cid = runner.run("run", "-d", "--name", name, runner.image, "sh", "-c",
+                     "echo started; trap 'echo bye; exit 5' TERM; while :; do sleep 0.05; done").out.strip()
+    try:
+        assert len(cid) == 12
+        ps = runner.run("ps", "--json").json()
+        mine = [c for c in ps if c["name"] == name]
+        assert mine and mine[0]["status"] == "running" and mine[0]["id"] == cid
+        # exec joins the container: same PID namespace (sees PID 1), env and cwd overrides
+        out = runner.run("exec", "-e", "X=42", "-w", "/tmp", name, "sh", "-c",
+                         "echo $X; pwd; cat /proc/1/cmdline | tr '\\0' ' '; echo; ls /proc/self/fd | wc -l").out.split("\n")
+        assert out[0] == "42" and out[1] == "/tmp"
+        assert out[2].startswith("sh -c echo started")
+        assert out[3].strip() == "4"  # 0,1,2 and ls's own: no leaked fds
+        assert runner.run("exec", name, "sh", "-c", "exit 9", check=False).code == 9
+        r = runner.run("run", "-d", "--name", name, runner.image, "true", check=False)
+        assert r.code == 125 and "in use" in r.err  # docker: run fails with 125
+        r = runner.run("rm", name, check=False)
+        assert r.code == 5 and "running" in r.err
+        t0 = time.monotonic()
+        runner.run("stop", "-t", "5", name)
+        assert time.monotonic() - t0 < 4  # the trap made it exit on SIGTERM
+        for _ in range(100):
+            st = [c for c in runner.run("ps", "-a", "--json").json() if c["name"] == name][0]
+            if st["status"] == "exited":
+                break
+            time.sleep(0.02)
+        assert st["status"] == "exited" and st["exit_code"] == 5
+        r = runner.run("exec", name, "true", check=False)
+        assert r.code == 5 and "not running" in r.err
+    finally:
+        runner.run("rm", "-f", name, check=False)
+    assert [c for c in runner.run("ps", "-a", "--json").json() if c["name"] == name] == []
+    assert list((runner.root / "holds").iterdir()) == []
+    assert list((runner.root / "containers").iterdir()) == []
+
+
+def test_stop_kills_after_timeout(runner):
+    name = f"stubborn{os.getpid()}"
+    runner.run("run", "-d", "--name", name, runner.image, "sh", "-c", "trap '' TERM; sleep 60")
+    try:
+        t0 = time.monotonic()
+        runner.run("stop", "-t", "0.5", name)
+        assert 0.4 < time.monotonic() - t0 < 5
+    finally:
+        runner.run("rm", "-f", name, check=False)
+
+
+def test_detached_start_failure_is_reported(runner):
+    r = runner.run("run", "-d", "--name", f"bad{os.getpid()}", runner.image, "no-such-cmd",
+                   check=False)
+    assert r.code == 127 and "executable file not found" in r.err
+    assert runner.run("ps", "-a", "--json").json() == [] or all(
+        c["name"] != f"bad{os.getpid()}" for c in runner.run("ps", "-a", "--json").json())
+    assert list((runner.root / "containers").iterdir()) == []
+
+
+def test_tty_is_a_real_terminal_with_window_size(g, mk, tmp_path):
+    load_busybox(g, mk, tmp_path)
+    cmd = " ".join(g.cmd("run", "-t", "sample:latest", "sh", "-c",
+                         "'test -t 0 && test -t 1 && echo both-tty; stty size'"))
+    env = g.environ()
+    r = subprocess.run(["script", "-qec", f"stty rows 33 cols 97; {cmd}", "/dev/null"],
+                       capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
+    assert "both-tty" in r.stdout, r
+    assert "33 97" in r.stdout, r
+
+
+def test_interactive_stdin(runner):
+    r = runner.run("run", "-i", runner.image, "sh", input="echo from-stdin\nexit 3\n", check=False)
+    assert r.code == 3 and "from-stdin" in r.out
+
+
+def mounts_and_procs():
+    mounts = Path("/proc/self/mountinfo").read_text().count("\n")
+    procs = sum(1 for p in Path("/proc").iterdir() if p.name.isdigit())
+    return mounts, procs
+
+
+def test_leak_1000_runs(g, mk, tmp_path):
+    load_busybox(g, mk, tmp_path)
+    before = mounts_and_procs()
+    script = f'for i in $(seq 1000); do "{g.bin}" run sample:latest true || exit 1; done'
+    r = subprocess.run(["bash", "-c", script], env=g.environ(), capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    after = mounts_and_procs()
+    assert after[0] == before[0], "mounts left behind"
+    assert after[1] <= before[1] + 3, "processes left behind"
+    assert list((g.root / "containers").iterdir()) == []
+    assert list((g.root / "holds").iterdir()) == []
+    assert list((g.root / "tmp").iterdir()) == []

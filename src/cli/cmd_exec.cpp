@@ -1,0 +1,71 @@
+#include "cli/context.hpp"
+#include "runtime/exec.hpp"
+#include "runtime/state.hpp"
+#include "util/error.hpp"
+
+namespace gantry::cli {
+
+void register_exec(CLI::App& app, Context& ctx) {
+    struct Opts {
+        std::vector<std::string> env;
+        std::string workdir, user;
+        bool interactive = false, tty = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("exec", "Run a command in a running container");
+    cmd->prefix_command();
+    cmd->add_option("-e,--env", o->env, "Set an environment variable (K=V)")
+        ->allow_extra_args(false);
+    cmd->add_option("-w,--workdir", o->workdir, "Working directory inside the container");
+    cmd->add_option("-u,--user", o->user, "UID[:GID] to run as");
+    cmd->add_flag("-i,--interactive", o->interactive, "Keep stdin open (stdin is always passed)");
+    cmd->add_flag("-t,--tty", o->tty, "Allocate a terminal");
+    cmd->callback([&ctx, o, cmd] {
+        auto rest = cmd->remaining();
+        ctx.action = [o, rest] {
+            if (rest.size() < 2)
+                throw Error(Errc::usage, "exec needs a container and a command",
+                            "gantry exec [-it] NAME COMMAND [ARG...]");
+            runtime::StateDir states;
+            auto s = states.get(rest[0]);
+            if (!s.running())
+                throw Error(Errc::conflict, "container " + s.name + " is not running",
+                            "start it again with `gantry run -d --name " + s.name + " ...`");
+            oci::RuntimeSpec spec = s.spec;
+            spec.args.assign(rest.begin() + 1, rest.end());
+            spec.terminal = o->tty;
+            for (auto& e : o->env) {
+                auto eq = e.find('=');
+                if (eq == std::string::npos || eq == 0)
+                    throw Error(Errc::usage, "invalid environment variable \"" + e + "\"",
+                                "use -e K=V");
+                std::string key = e.substr(0, eq + 1);
+                std::erase_if(spec.env, [&](const std::string& x) { return x.rfind(key, 0) == 0; });
+                spec.env.push_back(e);
+            }
+            if (!o->workdir.empty()) {
+                if (o->workdir[0] != '/')
+                    throw Error(Errc::usage,
+                                "working directory \"" + o->workdir + "\" must be absolute");
+                spec.cwd = o->workdir;
+            }
+            if (!o->user.empty()) {
+                auto colon = o->user.find(':');
+                try {
+                    spec.uid = static_cast<std::uint32_t>(std::stoul(o->user.substr(0, colon)));
+                    spec.gid =
+                        colon == std::string::npos
+                            ? spec.uid
+                            : static_cast<std::uint32_t>(std::stoul(o->user.substr(colon + 1)));
+                } catch (const std::exception&) {
+                    throw Error(Errc::usage, "exec -u takes a numeric UID[:GID]",
+                                "e.g. -u 0 or -u 1000:1000");
+                }
+            }
+            bool single_id = spec.uid_mappings.size() == 1 && spec.uid_mappings[0].size == 1;
+            return runtime::exec_in(s.pid, spec, single_id);
+        };
+    });
+}
+
+} // namespace gantry::cli

@@ -1,0 +1,107 @@
+#include "runtime/exec.hpp"
+
+#include "runtime/process.hpp"
+#include "util/error.hpp"
+
+#include <fcntl.h>
+#include <optional>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace gantry::runtime {
+
+using namespace detail;
+
+namespace {
+
+struct Ns {
+    const char* name;
+    int flag;
+};
+constexpr Ns kOrder[] = {{"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
+                         {"net", CLONE_NEWNET},   {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS}};
+
+bool same_ns(pid_t pid, const char* name) {
+    struct stat a {
+    }, b{};
+    std::string mine = std::string("/proc/self/ns/") + name;
+    std::string theirs = "/proc/" + std::to_string(pid) + "/ns/" + name;
+    return ::stat(mine.c_str(), &a) == 0 && ::stat(theirs.c_str(), &b) == 0 &&
+           a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+} // namespace
+
+int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
+    // Open every namespace first: the container may exit meanwhile, but its fds stay valid.
+    std::vector<std::pair<Fd, int>> fds;
+    for (auto& ns : kOrder) {
+        if (same_ns(pid, ns.name)) continue;
+        std::string p = "/proc/" + std::to_string(pid) + "/ns/" + ns.name;
+        Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) throw sys_error(errno, "cannot open " + p, "is the container still running?");
+        fds.emplace_back(std::move(fd), ns.flag);
+    }
+    int errp[2], pidp[2];
+    if (::pipe2(errp, O_CLOEXEC) != 0 || ::pipe2(pidp, O_CLOEXEC) != 0) throw_errno("pipe failed");
+    Fd err_r(errp[0]), err_w(errp[1]), pid_r(pidp[0]), pid_w(pidp[1]);
+    std::optional<Pty> pty;
+    if (spec.terminal) pty = Pty::open_pair();
+
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); // the worker's child becomes ours
+    sigset_t fwd = forwarded_signals(), old;
+    ::sigprocmask(SIG_BLOCK, &fwd, &old);
+    struct Restore {
+        sigset_t* old;
+        ~Restore() { ::sigprocmask(SIG_SETMASK, old, nullptr); }
+    } restore{&old};
+
+    pid_t worker = ::fork();
+    if (worker < 0) throw_errno("fork failed");
+    if (worker == 0) {
+        err_r.reset();
+        pid_r.reset();
+        child_guard(err_w.get(), [&] {
+            ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+            for (auto& [fd, flag] : fds)
+                if (::setns(fd.get(), flag) != 0)
+                    fail_errno("cannot join the container's namespaces");
+            pid_t inner = ::fork(); // entering the PID namespace takes effect for children
+            if (inner < 0) fail_errno("fork failed");
+            if (inner > 0) {
+                ssize_t n = ::write(pid_w.get(), &inner, sizeof inner);
+                (void)n;
+                ::_exit(0);
+            }
+            if (pty) {
+                pty->master.reset();
+                become_terminal_session(pty->slave.get());
+                pty->slave.reset();
+            }
+            finish_process(spec, single_id);
+        });
+    }
+    err_w.reset();
+    pid_w.reset();
+    if (pty) pty->slave.reset();
+    pid_t inner = -1;
+    ssize_t n = ::read(pid_r.get(), &inner, sizeof inner);
+    int st = 0;
+    ::waitpid(worker, &st, 0);
+    try {
+        read_failure(err_r.get());
+    } catch (...) {
+        if (n == sizeof inner && inner > 0) ::waitpid(inner, &st, 0);
+        throw;
+    }
+    if (n != sizeof inner || inner <= 0)
+        throw Error(Errc::run_failed, "could not start the process in the container",
+                    "is the container still running?");
+    return supervise(inner, fwd, pty ? pty->master.get() : -1);
+}
+
+} // namespace gantry::runtime

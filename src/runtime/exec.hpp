@@ -1,0 +1,19 @@
+// exec: start a process inside a running container by joining its namespaces. The joining
+// process makes itself non-dumpable before it enters (so /proc/PID/exe of gantry is never
+// reachable from the container: CVE-2019-5736), and then takes the same last steps as the
+// container's first process (cwd verified inside the root, user, capabilities, no_new_privs,
+// seccomp, fds closed).
+#pragma once
+
+#include "oci/runtime_spec.hpp"
+
+#include <sys/types.h>
+
+namespace gantry::runtime {
+
+// pid: host pid of a process in the container; spec: the process to start (args, env, cwd,
+// user, capabilities, seccomp, terminal). Returns its exit status; errors before it started
+// throw Error (125/126/127 as for run).
+int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id);
+
+} // namespace gantry::runtime

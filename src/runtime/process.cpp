@@ -1,0 +1,321 @@
+#include "runtime/process.hpp"
+
+#include "runtime/seccomp.hpp"
+#include "util/fs.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/close_range.h>
+#include <poll.h>
+#include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+#include <vector>
+
+namespace gantry::runtime::detail {
+
+[[noreturn]] void fail(Errc code, const std::string& msg, const std::string& hint) {
+    throw ChildFail{code, msg, hint};
+}
+[[noreturn]] void fail_errno(const std::string& msg, const std::string& hint) {
+    fail(Errc::run_failed, msg + ": " + std::strerror(errno), hint);
+}
+
+std::string fd_path(int fd) {
+    return "/proc/self/fd/" + std::to_string(fd);
+}
+
+// Opens (creating if missing) the mount target `dest` inside the root, fd-relative and in-root:
+// no component can lead outside, whatever symlinks the image planted.
+Fd ensure_target(int rootfd, const std::string& dest, bool dir) {
+    std::vector<std::string> comps;
+    std::string cur;
+    for (char c : dest + "/") {
+        if (c == '/') {
+            if (!cur.empty() && cur != ".") comps.push_back(cur);
+            if (cur == "..")
+                fail(Errc::run_failed, "mount destination " + dest + " contains \"..\"");
+            cur.clear();
+        } else
+            cur += c;
+    }
+    std::string prefix;
+    Fd parent(::fcntl(rootfd, F_DUPFD_CLOEXEC, 0));
+    for (size_t i = 0; i < comps.size(); ++i) {
+        prefix += (prefix.empty() ? "" : "/") + comps[i];
+        bool last = i + 1 == comps.size();
+        int fd = fs::openat_in_root(rootfd, prefix, O_PATH);
+        if (fd < 0 && errno == ENOENT) {
+            if (!last || dir) {
+                if (::mkdirat(parent.get(), comps[i].c_str(), 0755) != 0 && errno != EEXIST)
+                    fail_errno("cannot create mount point " + dest);
+            } else {
+                int f = ::openat(parent.get(), comps[i].c_str(),
+                                 O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+                if (f < 0 && errno != EEXIST) fail_errno("cannot create mount point " + dest);
+                if (f >= 0) ::close(f);
+            }
+            fd = fs::openat_in_root(rootfd, prefix, O_PATH);
+        }
+        if (fd < 0) fail_errno("cannot open mount point " + dest + " inside the container");
+        parent.reset(fd);
+    }
+    return parent;
+}
+
+void enter_cwd(const std::string& cwd) {
+    Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    Fd dir = ensure_target(root.get(), cwd, true);
+    if (::fchdir(dir.get()) != 0) fail_errno("cannot enter the working directory " + cwd);
+    char buf[4096];
+    if (!::getcwd(buf, sizeof buf) || buf[0] != '/')
+        fail(Errc::run_failed, "working directory " + cwd + " lies outside the container");
+}
+
+void set_user(const oci::RuntimeSpec& s, bool single_id) {
+    if (!single_id) {
+        std::vector<gid_t> g(s.additional_gids.begin(), s.additional_gids.end());
+        if (::setgroups(g.size(), g.data()) != 0) fail_errno("setgroups failed");
+    } else if (!s.additional_gids.empty()) {
+        fail(Errc::run_failed, "supplementary groups cannot be set in a single-ID user namespace");
+    }
+    if (::setresgid(s.gid, s.gid, s.gid) != 0)
+        fail(Errc::run_failed,
+             "group " + std::to_string(s.gid) + " is not mapped in the container's user namespace",
+             single_id ? "rootless containers map only your own id (as 0); run as -u 0" : "");
+    if (::setresuid(s.uid, s.uid, s.uid) != 0)
+        fail(Errc::run_failed,
+             "user " + std::to_string(s.uid) + " is not mapped in the container's user namespace",
+             single_id ? "rootless containers map only your own id (as 0); run as -u 0" : "");
+}
+
+void set_capabilities(const std::vector<std::string>& names) {
+    std::vector<cap_value_t> keep;
+    for (auto& n : names) {
+        cap_value_t v;
+        std::string lower = n;
+        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (cap_from_name(lower.c_str(), &v) == 0) keep.push_back(v);
+    }
+    for (cap_value_t c = 0; c <= CAP_LAST_CAP; ++c) {
+        bool k = std::find(keep.begin(), keep.end(), c) != keep.end();
+        if (!k && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL)
+            fail_errno("cannot drop capability " + std::to_string(c));
+    }
+    ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    cap_t caps = cap_init();
+    if (!keep.empty()) {
+        cap_set_flag(caps, CAP_EFFECTIVE, static_cast<int>(keep.size()), keep.data(), CAP_SET);
+        cap_set_flag(caps, CAP_PERMITTED, static_cast<int>(keep.size()), keep.data(), CAP_SET);
+    }
+    int rc = cap_set_proc(caps);
+    cap_free(caps);
+    if (rc != 0) fail_errno("cannot set capabilities");
+}
+
+std::string env_value(const std::vector<std::string>& env, const std::string& key) {
+    for (auto& e : env)
+        if (e.compare(0, key.size() + 1, key + "=") == 0) return e.substr(key.size() + 1);
+    return {};
+}
+
+[[noreturn]] void exec_workload(const oci::RuntimeSpec& s) {
+    std::vector<char*> argv, envp;
+    for (auto& a : s.args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (auto& e : s.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    const std::string& file = s.args.at(0);
+    int err = ENOENT;
+    if (file.find('/') != std::string::npos) {
+        ::execve(file.c_str(), argv.data(), envp.data());
+        err = errno;
+    } else {
+        std::string path = env_value(s.env, "PATH");
+        bool eacces = false;
+        size_t start = 0;
+        while (start <= path.size()) {
+            size_t colon = path.find(':', start);
+            std::string dir =
+                path.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+            std::string cand = (dir.empty() ? "." : dir) + "/" + file;
+            ::execve(cand.c_str(), argv.data(), envp.data());
+            if (errno == EACCES)
+                eacces = true;
+            else if (errno != ENOENT && errno != ENOTDIR) {
+                err = errno;
+                break;
+            }
+            if (colon == std::string::npos) break;
+            start = colon + 1;
+        }
+        if (err == ENOENT && eacces) err = EACCES;
+    }
+    if (err == ENOENT)
+        fail(Errc::cmd_not_found,
+             "exec: \"" + file + "\": executable file not found" +
+                 (file.find('/') == std::string::npos ? " in $PATH" : ""),
+             "check the command and the image's PATH");
+    fail(Errc::cannot_invoke, "exec: \"" + file + "\": " + std::strerror(err),
+         err == ENOEXEC ? "the file is not an executable for this platform"
+                        : "check its permissions");
+}
+
+[[noreturn]] void finish_process(const oci::RuntimeSpec& s, bool single_id) {
+    enter_cwd(s.cwd);
+    set_user(s, single_id);
+    set_capabilities(s.capabilities);
+    if (s.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        fail_errno("cannot set no_new_privs");
+    if (s.seccomp) {
+        try {
+            load_default_seccomp();
+        } catch (const Error& e) {
+            fail(Errc::run_failed, e.message(), e.hint());
+        }
+    }
+    ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    exec_workload(s);
+}
+
+void write_failure(int err_fd, int code, const std::string& message, const std::string& hint) {
+    std::string msg = std::to_string(code) + " " + message + "\n" + hint;
+    ssize_t n = ::write(err_fd, msg.data(), msg.size());
+    (void)n;
+}
+
+std::string read_failure(int err_r) {
+    std::string msg;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(err_r, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0) msg.append(buf, static_cast<size_t>(n));
+    if (msg.empty()) return {};
+    auto sp = msg.find(' ');
+    auto nl = msg.find('\n');
+    int code = std::atoi(msg.substr(0, sp).c_str());
+    std::string text =
+        msg.substr(sp + 1, nl == std::string::npos ? std::string::npos : nl - sp - 1);
+    std::string hint = nl == std::string::npos ? "" : msg.substr(nl + 1);
+    if (code == 0) return text;
+    throw Error(static_cast<Errc>(code), text, hint);
+}
+
+Pty Pty::open_pair() {
+    Pty p;
+    p.master.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!p.master || ::grantpt(p.master.get()) != 0 || ::unlockpt(p.master.get()) != 0)
+        throw_errno("cannot allocate a terminal");
+    char name[128];
+    if (::ptsname_r(p.master.get(), name, sizeof name) != 0)
+        throw_errno("cannot name the terminal");
+    p.slave.reset(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!p.slave) throw_errno(std::string("cannot open ") + name);
+    struct winsize ws {};
+    if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) ::ioctl(p.master.get(), TIOCSWINSZ, &ws);
+    return p;
+}
+
+void become_terminal_session(int slave) {
+    if (::setsid() < 0) fail_errno("setsid failed");
+    if (::ioctl(slave, TIOCSCTTY, 0) != 0) fail_errno("cannot set the controlling terminal");
+    for (int fd = 0; fd < 3; ++fd)
+        if (::dup2(slave, fd) < 0) fail_errno("cannot attach the terminal");
+}
+
+sigset_t forwarded_signals() {
+    sigset_t s;
+    sigemptyset(&s);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCHLD, SIGWINCH, SIGCONT})
+        sigaddset(&s, sig);
+    return s;
+}
+
+namespace {
+
+struct RawMode {
+    bool on = false;
+    struct termios saved {};
+    void enable() {
+        if (!::isatty(STDIN_FILENO) || ::tcgetattr(STDIN_FILENO, &saved) != 0) return;
+        struct termios raw = saved;
+        ::cfmakeraw(&raw);
+        if (::tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0) on = true;
+    }
+    ~RawMode() {
+        if (on) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    }
+};
+
+bool pump(int from, int to) {
+    char buf[16384];
+    ssize_t n = ::read(from, buf, sizeof buf);
+    if (n <= 0) return false;
+    const char* p = buf;
+    while (n > 0) {
+        ssize_t w = ::write(to, p, static_cast<size_t>(n));
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        p += w;
+        n -= w;
+    }
+    return true;
+}
+
+} // namespace
+
+int supervise(pid_t pid, const sigset_t& fwd, int pty_master) {
+    Fd sfd(::signalfd(-1, &fwd, SFD_CLOEXEC));
+    if (!sfd) throw_errno("signalfd failed");
+    RawMode raw;
+    if (pty_master >= 0) raw.enable();
+    bool stdin_open = pty_master >= 0;
+    bool master_open = pty_master >= 0;
+    for (;;) {
+        struct pollfd pfd[3] = {{sfd.get(), POLLIN, 0},
+                                {stdin_open ? STDIN_FILENO : -1, POLLIN, 0},
+                                {master_open ? pty_master : -1, POLLIN, 0}};
+        if (::poll(pfd, 3, -1) < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("poll failed");
+        }
+        if (pfd[2].revents & (POLLIN | POLLHUP | POLLERR))
+            if (!pump(pty_master, STDOUT_FILENO)) master_open = false;
+        if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
+            if (!pump(STDIN_FILENO, pty_master)) stdin_open = false;
+        if (!(pfd[0].revents & POLLIN)) continue;
+        struct signalfd_siginfo si {};
+        if (::read(sfd.get(), &si, sizeof si) != sizeof si) continue;
+        int sig = static_cast<int>(si.ssi_signo);
+        if (sig == SIGCHLD) {
+            int st = 0;
+            pid_t r = ::waitpid(pid, &st, WNOHANG);
+            if (r == pid) {
+                while (master_open && pump(pty_master, STDOUT_FILENO)) {
+                }
+                return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            }
+        } else if (sig == SIGWINCH && pty_master >= 0) {
+            struct winsize ws {};
+            if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) ::ioctl(pty_master, TIOCSWINSZ, &ws);
+        } else {
+            ::kill(pid, sig);
+        }
+    }
+}
+
+} // namespace gantry::runtime::detail

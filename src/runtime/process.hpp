@@ -1,0 +1,73 @@
+// Pieces shared by the launcher (`run`) and `exec`: in-root mount targets, the last steps of a
+// container process (cwd, user, capabilities, no_new_privs, seccomp, closing fds, exec), child
+// error reporting over a pipe, terminals, and the parent's supervision loop.
+#pragma once
+
+#include "oci/runtime_spec.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+
+#include <signal.h>
+#include <string>
+#include <sys/types.h>
+
+namespace gantry::runtime::detail {
+
+// Thrown inside a forked child; reported to the parent as "<exit code> <message>\n<hint>".
+struct ChildFail {
+    Errc code;
+    std::string message, hint;
+};
+[[noreturn]] void fail(Errc code, const std::string& msg, const std::string& hint = {});
+[[noreturn]] void fail_errno(const std::string& msg, const std::string& hint = {});
+std::string fd_path(int fd);
+
+// Opens (creating if missing) `dest` inside the root, fd-relative and in-root.
+Fd ensure_target(int rootfd, const std::string& dest, bool dir);
+
+// cwd (created in-root, verified), user, capabilities, no_new_privs, seccomp, fds > 2 closed on
+// exec, signal mask cleared, then exec of the spec's args with the spec's env.
+[[noreturn]] void finish_process(const oci::RuntimeSpec& s, bool single_id);
+
+// Runs `body` in a child; any failure is written to err_fd and the child exits with its code.
+template <class F>
+[[noreturn]] void child_guard(int err_fd, F&& body);
+void write_failure(int err_fd, int code, const std::string& message, const std::string& hint);
+
+// Reads the child's failure report (empty when it exec'ed); throws Error for a report.
+// Returns "overlay" for an OverlayUnavailable report (code 0) so the caller can retry.
+std::string read_failure(int err_r);
+
+// A pseudo-terminal pair for -t; the child makes the slave its controlling terminal.
+struct Pty {
+    Fd master, slave;
+    static Pty open_pair();
+};
+void become_terminal_session(int slave_fd);
+
+// Forwards the signals in `fwd` (blocked by the caller) to pid, proxies a terminal when
+// pty_master >= 0 (raw mode on our stdin if it is a tty, window size on SIGWINCH), and returns
+// the exit status of pid (128+N when killed by signal N).
+int supervise(pid_t pid, const sigset_t& fwd, int pty_master);
+
+// The signals gantry forwards to a container.
+sigset_t forwarded_signals();
+
+} // namespace gantry::runtime::detail
+
+template <class F>
+[[noreturn]] void gantry::runtime::detail::child_guard(int err_fd, F&& body) {
+    try {
+        body();
+    } catch (const ChildFail& f) {
+        write_failure(err_fd, static_cast<int>(f.code), f.message, f.hint);
+        ::_exit(static_cast<int>(f.code));
+    } catch (const Error& e) {
+        write_failure(err_fd, static_cast<int>(Errc::run_failed), e.message(), e.hint());
+        ::_exit(125);
+    } catch (const std::exception& e) {
+        write_failure(err_fd, 125, e.what(), "");
+        ::_exit(125);
+    }
+    ::_exit(125);
+}

@@ -1,0 +1,186 @@
+#include "runtime/state.hpp"
+
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace gantry::runtime {
+
+using nlohmann::json;
+
+std::filesystem::path runtime_dir() {
+    if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x && ::geteuid() != 0)
+        return std::filesystem::path(x) / "gantry";
+    if (::geteuid() == 0) return "/run/gantry";
+    return "/tmp/gantry-" + std::to_string(::geteuid());
+}
+
+unsigned long long process_start_time(pid_t pid) {
+    if (pid <= 0) return 0;
+    std::string stat;
+    try {
+        stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+    } catch (const Error&) {
+        return 0;
+    }
+    auto rp = stat.rfind(')'); // comm may contain spaces and parentheses
+    if (rp == std::string::npos) return 0;
+    size_t pos = rp + 2;
+    for (int field = 3; field < 22; ++field) {
+        pos = stat.find(' ', pos);
+        if (pos == std::string::npos) return 0;
+        ++pos;
+    }
+    return std::strtoull(stat.c_str() + pos, nullptr, 10);
+}
+
+std::string now_rfc3339() {
+    auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    struct tm tm {};
+    ::gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+bool ContainerState::running() const {
+    return status == "running" && pid > 0 && process_start_time(pid) == pid_start;
+}
+
+bool valid_container_name(const std::string& n) {
+    if (n.empty() || n.size() > 128 || !std::isalnum(static_cast<unsigned char>(n[0])))
+        return false;
+    for (char c : n)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-')
+            return false;
+    return true;
+}
+
+namespace {
+
+json to_json(const ContainerState& s) {
+    return {{"name", s.name},
+            {"id", s.id},
+            {"image", s.image},
+            {"manifest", s.manifest},
+            {"store_root", s.store_root},
+            {"container_dir", s.container_dir},
+            {"command", s.command},
+            {"pid", s.pid},
+            {"pid_start", s.pid_start},
+            {"monitor", s.monitor},
+            {"detached", s.detached},
+            {"status", s.status},
+            {"exit_code", s.exit_code},
+            {"created", s.created},
+            {"finished", s.finished},
+            {"spec", s.spec.to_json()}};
+}
+
+ContainerState from_json(const json& j) {
+    ContainerState s;
+    s.name = j.value("name", "");
+    s.id = j.value("id", "");
+    s.image = j.value("image", "");
+    s.manifest = j.value("manifest", "");
+    s.store_root = j.value("store_root", "");
+    s.container_dir = j.value("container_dir", "");
+    s.command = j.value("command", std::vector<std::string>{});
+    s.pid = j.value("pid", 0);
+    s.pid_start = j.value("pid_start", 0ull);
+    s.monitor = j.value("monitor", 0);
+    s.detached = j.value("detached", false);
+    s.status = j.value("status", "created");
+    s.exit_code = j.value("exit_code", 0);
+    s.created = j.value("created", "");
+    s.finished = j.value("finished", "");
+    if (j.contains("spec")) s.spec = oci::RuntimeSpec::from_json(j["spec"]);
+    return s;
+}
+
+} // namespace
+
+StateDir::StateDir() : StateDir(runtime_dir()) {}
+
+StateDir::StateDir(std::filesystem::path dir) : dir_(std::move(dir)) {
+    fs::make_dirs(dir_);
+    ::chmod(dir_.c_str(), 0700);
+}
+
+void StateDir::create(const ContainerState& s) {
+    if (!valid_container_name(s.name))
+        throw Error(Errc::usage, "invalid container name \"" + s.name + "\"",
+                    "names match [a-zA-Z0-9][a-zA-Z0-9_.-]*");
+    auto d = dir_ / s.name;
+    if (::mkdir(d.c_str(), 0700) != 0) {
+        if (errno != EEXIST) throw_errno("cannot create container state " + d.string());
+        auto old = find(s.name);
+        if (old &&
+            (old->running() || (old->status == "created" && process_start_time(old->monitor) != 0)))
+            throw Error(Errc::conflict,
+                        "the container name \"" + s.name + "\" is in use by container " + old->id,
+                        "stop and remove it (`gantry rm -f " + s.name +
+                            "`) or choose another name");
+        if (old && old->status == "exited")
+            throw Error(Errc::conflict,
+                        "the container name \"" + s.name + "\" is used by exited container " +
+                            old->id,
+                        "remove it with `gantry rm " + s.name + "`");
+        fs::remove_tree(d); // debris of a crashed gantry
+        if (::mkdir(d.c_str(), 0700) != 0)
+            throw_errno("cannot create container state " + d.string());
+    }
+    save(s);
+}
+
+void StateDir::save(const ContainerState& s) {
+    fs::write_atomic(dir_ / s.name / "state.json", to_json(s).dump(2) + "\n", 0600);
+}
+
+std::optional<ContainerState> StateDir::find(const std::string& key) const {
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+        try {
+            auto s = from_json(json::parse(fs::read_file(e.path() / "state.json", 1 << 20)));
+            if (s.name == key || (key.size() >= 4 && s.id.rfind(key, 0) == 0)) {
+                // a monitor that died without recording the end leaves "running": correct it
+                if (s.status == "running" && !s.running()) s.status = "exited";
+                return s;
+            }
+        } catch (...) {
+        }
+    }
+    return std::nullopt;
+}
+
+ContainerState StateDir::get(const std::string& key) const {
+    auto s = find(key);
+    if (!s)
+        throw Error(
+            Errc::not_found, "no container named \"" + key + "\"",
+            "`gantry ps -a` lists containers; start one with `gantry run -d --name NAME IMAGE`");
+    return *s;
+}
+
+std::vector<ContainerState> StateDir::list() const {
+    std::vector<ContainerState> out;
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+        auto s = find(e.path().filename().string());
+        if (s) out.push_back(*s);
+    }
+    return out;
+}
+
+void StateDir::remove(const std::string& name) {
+    fs::remove_tree(dir_ / name);
+}
+
+} // namespace gantry::runtime

@@ -1,0 +1,62 @@
+// Named containers: their state under the runtime directory, so `exec`, `ps`, `stop` and `rm`
+// can find them. One directory per name holding state.json (replaced atomically). A container
+// whose recorded processes are gone (gantry crashed, machine rebooted) is "exited" and never
+// blocks a new container of the same name from being created once removed.
+#pragma once
+
+#include "oci/runtime_spec.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace gantry::runtime {
+
+struct ContainerState {
+    std::string name, id;
+    std::string image;      // what the user typed
+    std::string manifest;   // digest of the image manifest
+    std::string store_root; // the store holding the image and the container's layer
+    std::string container_dir;
+    std::vector<std::string> command;
+    pid_t pid = 0;                    // host pid of the container's first process
+    unsigned long long pid_start = 0; // its start time (field 22 of /proc/PID/stat)
+    pid_t monitor = 0;                // the gantry process supervising it
+    bool detached = false;
+    std::string status = "created"; // created, running, exited
+    int exit_code = 0;
+    std::string created, finished; // RFC 3339 UTC
+    oci::RuntimeSpec spec;         // the process settings exec starts from
+
+    bool running() const; // status running and its pid alive with the recorded start time
+};
+
+// $XDG_RUNTIME_DIR/gantry, else /run/gantry for root, else /tmp/gantry-<uid> (mode 0700).
+std::filesystem::path runtime_dir();
+
+unsigned long long process_start_time(pid_t pid); // 0 if the process does not exist
+std::string now_rfc3339();
+
+class StateDir {
+  public:
+    StateDir(); // runtime_dir()
+    explicit StateDir(std::filesystem::path dir);
+    // Claims a name: Error(conflict) if a live container has it; a dead one is cleared.
+    void create(const ContainerState& s);
+    void save(const ContainerState& s);
+    std::optional<ContainerState> find(const std::string& name_or_id) const;
+    ContainerState get(const std::string& name_or_id) const; // Error(not_found) with a hint
+    std::vector<ContainerState> list() const;
+    void remove(const std::string& name);
+    const std::filesystem::path& dir() const { return dir_; }
+
+  private:
+    std::filesystem::path dir_;
+};
+
+// Docker's name rule: [a-zA-Z0-9][a-zA-Z0-9_.-]*
+bool valid_container_name(const std::string& name);
+
+} // namespace gantry::runtime
