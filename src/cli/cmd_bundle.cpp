@@ -52,6 +52,12 @@ void register_bundle(CLI::App& app, Context& ctx) {
             ro.hostname = "gantry";
             auto passwd = rootfs::read_image_file(store, img.config.diff_ids, "etc/passwd");
             auto spec = spec::build(img.config.raw, ro, passwd);
+            // runc and crun provide the default device nodes themselves (bind-mounted when
+            // rootless); gantry's own launcher binds them, so drop those mounts here.
+            std::erase_if(spec.mounts, [](const oci::Mount& m) {
+                return m.type == "bind" && m.source == m.destination &&
+                       m.destination.rfind("/dev/", 0) == 0;
+            });
             if (ro.privileged_user) { // runc/crun as root: no user namespace, like docker
                 spec.namespaces.erase(
                     std::remove(spec.namespaces.begin(), spec.namespaces.end(), "user"),

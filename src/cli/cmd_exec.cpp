@@ -1,5 +1,6 @@
 #include "cli/context.hpp"
 #include "runtime/exec.hpp"
+#include "runtime/idmap.hpp"
 #include "runtime/state.hpp"
 #include "util/error.hpp"
 
@@ -62,7 +63,7 @@ void register_exec(CLI::App& app, Context& ctx) {
                                 "e.g. -u 0 or -u 1000:1000");
                 }
             }
-            bool single_id = spec.uid_mappings.size() == 1 && spec.uid_mappings[0].size == 1;
+            bool single_id = runtime::is_single_id(spec.gid_mappings);
             return runtime::exec_in(s.pid, spec, single_id);
         };
     });

@@ -1,6 +1,8 @@
 #include "archive/importer.hpp"
 #include "cli/context.hpp"
 #include "rootfs/rootfs.hpp"
+#include "runtime/cgroup.hpp"
+#include "runtime/idmap.hpp"
 #include "runtime/launcher.hpp"
 #include "runtime/state.hpp"
 #include "spec/builder.hpp"
@@ -23,7 +25,8 @@ namespace {
 
 struct RunFlags {
     std::vector<std::string> env, env_files, volumes, mounts, tmpfs, security_opt;
-    std::string workdir, user, hostname, network = "host", entrypoint, write_warn = "1GiB", name;
+    std::string workdir, user, hostname, network = "host", entrypoint, write_warn = "1GiB", name,
+                                         userns = "auto", memory, cpus, pids_limit;
     bool entrypoint_set = false, rm = false, interactive = false, tty = false, init = false,
          read_only = false, detach = false;
 };
@@ -131,6 +134,18 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     o.privileged_user = archive::running_as_real_root();
     o.host_uid = ::geteuid();
     o.host_gid = ::getegid();
+    if (f.userns != "auto" && f.userns != "single" && f.userns != "subid")
+        throw Error(Errc::usage, "unknown --userns \"" + f.userns + "\"",
+                    "use auto, single or subid");
+    if (!o.privileged_user) {
+        runtime::unprivileged_maps(o.host_uid, o.host_gid, f.userns != "single", o.uid_maps,
+                                   o.gid_maps);
+        if (f.userns == "subid" && o.uid_maps.size() < 2)
+            throw Error(Errc::run_failed,
+                        "no subordinate ids for this user (or newuidmap/newgidmap missing)",
+                        "add a range to /etc/subuid and /etc/subgid (usermod --add-subuids) and "
+                        "install the uidmap package");
+    }
     std::string passwd = rootfs::read_image_file(store, img.config.diff_ids, "etc/passwd");
     auto spec = spec::build(img.config.raw, o, passwd);
 
@@ -187,8 +202,16 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         }
     } unrecord{states, cs.name, keep};
 
+    runtime::Resources res;
+    if (!f.memory.empty()) res.memory = runtime::parse_memory(f.memory);
+    if (!f.cpus.empty()) res.cpus = runtime::parse_cpus(f.cpus);
+    if (!f.pids_limit.empty()) res.pids = runtime::parse_pids(f.pids_limit);
+    std::optional<runtime::Cgroup> cgroup;
+    if (res.any()) cgroup.emplace(runtime::Cgroup::create("gantry-" + id, res));
+
     runtime::Launch l;
     l.spec = spec;
+    if (cgroup) l.on_created = [&](pid_t pid) { cgroup->add(pid); };
     l.rootfs = (dir / "merged").string();
     l.hostname_file = (dir / "hostname").string();
     l.init = f.init;
@@ -316,6 +339,13 @@ void register_run(CLI::App& app, Context& ctx) {
     cmd->add_option(
         "--write-warn", f->write_warn,
         "Warn when a run writes more than this into the container layer (default 1GiB)");
+    cmd->add_option("--userns", f->userns,
+                    "auto (subordinate ids from /etc/subuid when newuidmap allows, else your id "
+                    "only), single or subid");
+    cmd->add_option("-m,--memory", f->memory, "Memory limit (e.g. 512m, 2g) through cgroup v2");
+    cmd->add_option("--cpus", f->cpus, "CPU limit (e.g. 1.5) through cgroup v2");
+    cmd->add_option("--pids-limit", f->pids_limit,
+                    "Process limit (-1: unlimited) through cgroup v2");
     cmd->add_flag("-d,--detach", f->detach, "Run in the background; print the container ID");
     cmd->add_option("--name", f->name, "Name the container so exec, ps, stop and rm can find it");
     cmd->add_flag("--rm", f->rm,

@@ -1,5 +1,6 @@
 #include "runtime/launcher.hpp"
 
+#include "runtime/idmap.hpp"
 #include "runtime/process.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -256,19 +257,6 @@ void enter_root(const Launch& l) {
 
 // ---- parent side ----
 
-void write_map(pid_t pid, const char* file, const std::vector<oci::IdMapping>& maps) {
-    std::string text;
-    for (auto& m : maps)
-        text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
-                std::to_string(m.size) + "\n";
-    std::string path = "/proc/" + std::to_string(pid) + "/" + file;
-    Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-        throw sys_error(errno, "cannot write " + path,
-                        "unprivileged user namespaces must be enabled "
-                        "(sysctl kernel.unprivileged_userns_clone=1)");
-}
-
 int clone_flags(const oci::RuntimeSpec& s) {
     int f = 0;
     if (s.has_namespace("user")) f |= CLONE_NEWUSER;
@@ -283,7 +271,7 @@ int clone_flags(const oci::RuntimeSpec& s) {
 } // namespace
 
 int run(const Launch& l) {
-    bool single_id = l.spec.uid_mappings.size() == 1 && l.spec.uid_mappings[0].size == 1;
+    bool single_id = is_single_id(l.spec.gid_mappings);
     int sync[2], errp[2];
     if (::pipe2(sync, O_CLOEXEC) != 0 || ::pipe2(errp, O_CLOEXEC) != 0) throw_errno("pipe failed");
     Fd sync_r(sync[0]), sync_w(sync[1]), err_r(errp[0]), err_w(errp[1]);
@@ -325,15 +313,8 @@ int run(const Launch& l) {
         }
     };
     try {
-        if (l.spec.has_namespace("user")) {
-            if (single_id) {
-                Fd sg(::open(("/proc/" + std::to_string(pid) + "/setgroups").c_str(),
-                             O_WRONLY | O_CLOEXEC));
-                if (sg && ::write(sg.get(), "deny", 4) != 4) throw_errno("cannot write setgroups");
-            }
-            write_map(static_cast<pid_t>(pid), "uid_map", l.spec.uid_mappings);
-            write_map(static_cast<pid_t>(pid), "gid_map", l.spec.gid_mappings);
-        }
+        if (l.spec.has_namespace("user"))
+            write_id_maps(static_cast<pid_t>(pid), l.spec.uid_mappings, l.spec.gid_mappings);
         if (l.on_created) l.on_created(static_cast<pid_t>(pid));
         if (::write(sync_w.get(), "g", 1) != 1) throw_errno("cannot start the container");
         sync_w.reset();

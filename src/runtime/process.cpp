@@ -98,7 +98,7 @@ void set_user(const oci::RuntimeSpec& s, bool single_id) {
              single_id ? "rootless containers map only your own id (as 0); run as -u 0" : "");
 }
 
-void set_capabilities(const std::vector<std::string>& names) {
+std::vector<cap_value_t> cap_values(const std::vector<std::string>& names) {
     std::vector<cap_value_t> keep;
     for (auto& n : names) {
         cap_value_t v;
@@ -106,14 +106,23 @@ void set_capabilities(const std::vector<std::string>& names) {
         for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         if (cap_from_name(lower.c_str(), &v) == 0) keep.push_back(v);
     }
+    return keep;
+}
+
+// Runs while still uid 0 in the namespace: dropping from the bounding set needs CAP_SETPCAP.
+void drop_bounding(const std::vector<cap_value_t>& keep) {
     for (cap_value_t c = 0; c <= CAP_LAST_CAP; ++c) {
         bool k = std::find(keep.begin(), keep.end(), c) != keep.end();
         if (!k && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL)
             fail_errno("cannot drop capability " + std::to_string(c));
     }
     ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+}
+
+// After the user switch: uid 0 keeps exactly `keep`; other users have none (as in docker).
+void set_process_caps(const std::vector<cap_value_t>& keep, std::uint32_t uid) {
     cap_t caps = cap_init();
-    if (!keep.empty()) {
+    if (uid == 0 && !keep.empty()) {
         cap_set_flag(caps, CAP_EFFECTIVE, static_cast<int>(keep.size()), keep.data(), CAP_SET);
         cap_set_flag(caps, CAP_PERMITTED, static_cast<int>(keep.size()), keep.data(), CAP_SET);
     }
@@ -172,8 +181,10 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
 
 [[noreturn]] void finish_process(const oci::RuntimeSpec& s, bool single_id) {
     enter_cwd(s.cwd);
+    auto keep = cap_values(s.capabilities);
+    drop_bounding(keep);
     set_user(s, single_id);
-    set_capabilities(s.capabilities);
+    set_process_caps(keep, s.uid);
     if (s.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         fail_errno("cannot set no_new_privs");
     if (s.seccomp) {

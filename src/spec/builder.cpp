@@ -265,6 +265,9 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
     if (opt.privileged_user) {
         s.uid_mappings = {{0, 0, 4294967295u}};
         s.gid_mappings = {{0, 0, 4294967295u}};
+    } else if (!opt.uid_maps.empty() && !opt.gid_maps.empty()) {
+        s.uid_mappings = opt.uid_maps;
+        s.gid_mappings = opt.gid_maps;
     } else {
         s.uid_mappings = {{0, opt.host_uid, 1}};
         s.gid_mappings = {{0, opt.host_gid, 1}};

@@ -34,6 +34,9 @@ struct RunOptions {
     bool seccomp = true;                   // --security-opt seccomp=unconfined turns it off
     bool privileged_user = false;          // running as real root (full id mapping)
     std::uint32_t host_uid = 0, host_gid = 0;
+    // Id maps for the user namespace (empty: single-ID map of host_uid/host_gid, or identity
+    // for privileged_user).
+    std::vector<oci::IdMapping> uid_maps, gid_maps;
 };
 
 // Parses "-v SRC:DST[:ro|rw]" (SRC must be absolute or ./relative; made absolute).

@@ -1,0 +1,117 @@
+#include "runtime/idmap.hpp"
+
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace gantry::runtime {
+
+namespace {
+const char* kNewUidMap = "/usr/bin/newuidmap";
+const char* kNewGidMap = "/usr/bin/newgidmap";
+
+void write_direct(pid_t pid, const char* file, const std::vector<oci::IdMapping>& maps) {
+    std::string text;
+    for (auto& m : maps)
+        text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
+                std::to_string(m.size) + "\n";
+    std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+    Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+        throw sys_error(
+            errno, "cannot write " + path,
+            "unprivileged user namespaces must be enabled "
+            "(sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)");
+}
+
+void run_helper(const char* helper, pid_t pid, const std::vector<oci::IdMapping>& maps) {
+    std::vector<std::string> args{helper, std::to_string(pid)};
+    for (auto& m : maps)
+        for (auto v : {m.container_id, m.host_id, m.size}) args.push_back(std::to_string(v));
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t c = ::fork();
+    if (c < 0) throw_errno("fork failed");
+    if (c == 0) {
+        char* envp[] = {nullptr};
+        ::execve(helper, argv.data(), envp);
+        ::_exit(127);
+    }
+    int st = 0;
+    while (::waitpid(c, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        throw Error(Errc::run_failed, std::string(helper) + " refused the subordinate id map",
+                    "check /etc/subuid and /etc/subgid, or run with --userns=single");
+}
+} // namespace
+
+bool is_single_id(const std::vector<oci::IdMapping>& maps) {
+    return maps.size() == 1 && maps[0].size == 1;
+}
+
+std::optional<SubIdRange> find_subid_range(const std::string& file, const std::string& name,
+                                           std::uint32_t id) {
+    std::string text;
+    try {
+        text = fs::read_file(file, 1 << 20);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+        auto a = line.find(':'), b = line.rfind(':');
+        if (a == std::string::npos || a == b) continue;
+        std::string who = line.substr(0, a);
+        if (who != name && who != std::to_string(id)) continue;
+        try {
+            SubIdRange r{static_cast<std::uint32_t>(std::stoul(line.substr(a + 1, b - a - 1))),
+                         static_cast<std::uint32_t>(std::stoul(line.substr(b + 1)))};
+            if (r.count > 0) return r;
+        } catch (...) {
+        }
+    }
+    return std::nullopt;
+}
+
+void unprivileged_maps(std::uint32_t uid, std::uint32_t gid, bool want_subids,
+                       std::vector<oci::IdMapping>& uids, std::vector<oci::IdMapping>& gids) {
+    uids = {{0, uid, 1}};
+    gids = {{0, gid, 1}};
+    if (!want_subids || ::access(kNewUidMap, X_OK) != 0 || ::access(kNewGidMap, X_OK) != 0) return;
+    std::string name;
+    if (auto* pw = ::getpwuid(uid)) name = pw->pw_name;
+    auto su = find_subid_range("/etc/subuid", name, uid);
+    auto sg = find_subid_range("/etc/subgid", name, uid);
+    if (!su || !sg) return;
+    uids.push_back({1, su->start, su->count});
+    gids.push_back({1, sg->start, sg->count});
+}
+
+void write_id_maps(pid_t pid, const std::vector<oci::IdMapping>& uids,
+                   const std::vector<oci::IdMapping>& gids) {
+    bool helpers = ::geteuid() != 0 && !(is_single_id(uids) && is_single_id(gids));
+    if (helpers) {
+        run_helper(kNewUidMap, pid, uids);
+        run_helper(kNewGidMap, pid, gids);
+        return;
+    }
+    if (::geteuid() != 0 && is_single_id(gids)) {
+        Fd sg(
+            ::open(("/proc/" + std::to_string(pid) + "/setgroups").c_str(), O_WRONLY | O_CLOEXEC));
+        if (sg && ::write(sg.get(), "deny", 4) != 4) throw_errno("cannot write setgroups");
+    }
+    write_direct(pid, "uid_map", uids);
+    write_direct(pid, "gid_map", gids);
+}
+
+} // namespace gantry::runtime

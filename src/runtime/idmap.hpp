@@ -1,0 +1,36 @@
+// User-namespace id maps: the single-ID map any user may write (own uid as 0), the identity map
+// of real root, and full subordinate-ID maps from /etc/subuid and /etc/subgid written through the
+// setuid helpers newuidmap/newgidmap (shadow's uidmap package) when they allow it.
+#pragma once
+
+#include "oci/runtime_spec.hpp"
+
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace gantry::runtime {
+
+struct SubIdRange {
+    std::uint32_t start = 0, count = 0;
+};
+
+// The first range for (name or uid) in a subuid/subgid file; nullopt if none.
+std::optional<SubIdRange> find_subid_range(const std::string& file, const std::string& name,
+                                           std::uint32_t id);
+
+// Maps for an unprivileged user: [0 -> uid] plus [1.. -> subordinate range] when both files have
+// a range for the user and newuidmap/newgidmap are installed; else the single-ID map.
+// want_subids = false forces the single-ID map.
+void unprivileged_maps(std::uint32_t uid, std::uint32_t gid, bool want_subids,
+                       std::vector<oci::IdMapping>& uids, std::vector<oci::IdMapping>& gids);
+
+// Writes the maps of a child that has just unshared its user namespace: directly when the
+// process may (root, or the single own-id map with setgroups denied), else with newuidmap.
+void write_id_maps(pid_t pid, const std::vector<oci::IdMapping>& uids,
+                   const std::vector<oci::IdMapping>& gids);
+
+bool is_single_id(const std::vector<oci::IdMapping>& maps);
+
+} // namespace gantry::runtime
