@@ -213,7 +213,7 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
             s.masked_paths = l.value("maskedPaths", std::vector<std::string>{});
             s.readonly_paths = l.value("readonlyPaths", std::vector<std::string>{});
             for (auto& d : l.value("devices", json::array()))
-                s.devices.push_back({d.at("path"), d.value("type", std::string("c"))[0],
+                s.devices.push_back({d.at("path"), "", d.value("type", std::string("c"))[0],
                                      d.value("major", std::int64_t{0}),
                                      d.value("minor", std::int64_t{0}), d.value("fileMode", 0666u),
                                      d.value("uid", 0u), d.value("gid", 0u)});

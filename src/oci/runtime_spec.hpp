@@ -28,6 +28,8 @@ struct IdMapping {
 
 struct DeviceNode {
     std::string path;
+    std::string host_path; // gantry: the host node to bind-mount (rootless cannot mknod); not in
+                           // config.json, where runc/crun create nodes from type/major/minor
     char type = 'c';
     std::int64_t major = 0, minor = 0;
     std::uint32_t file_mode = 0666;
@@ -39,6 +41,20 @@ struct Hook {
     std::vector<std::string> args;
     std::vector<std::string> env;
     std::optional<int> timeout;
+};
+
+// gantry extension (not part of config.json): steps inside the container's root that are not
+// mounts: symlinks created in-root before pivot_root, then (after it, as the container's root user
+// with the workload's privileges) ld.so.conf.d drop-ins written and the dynamic linker cache
+// rebuilt.
+struct ContainerSetup {
+    std::vector<std::pair<std::string, std::string>> symlinks; // (link path, target)
+    std::vector<std::pair<std::string, std::string>> ld_conf;  // (drop-in file, content)
+    bool ldconfig = false; // run ldconfig inside the container after pivot_root
+    std::string
+        host_ldconfig; // used when the image has none (a static binary, e.g. /sbin/ldconfig)
+    std::vector<std::pair<std::string, std::string>> overlays; // (host file, container path):
+                                                               // bind read-only if the path exists
 };
 
 struct RuntimeSpec {
@@ -66,6 +82,7 @@ struct RuntimeSpec {
     std::optional<double> cpus;
     std::map<std::string, std::vector<Hook>> hooks; // "createContainer", "prestart", ...
     std::map<std::string, std::string> annotations;
+    ContainerSetup setup; // gantry's own launcher only
 
     nlohmann::json to_json() const;
     static RuntimeSpec from_json(const nlohmann::json& j);

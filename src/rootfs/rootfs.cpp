@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <map>
+#include <set>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -178,6 +179,47 @@ std::string read_image_file(const store::Store& store, const std::vector<oci::Di
         }
     }
     return {};
+}
+
+bool image_has(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
+               const std::string& path) {
+    for (auto it = diff_ids.rbegin(); it != diff_ids.rend(); ++it) {
+        Fd root(::open(store.layer_rootfs(*it).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root) continue;
+        Fd f(fs::openat_in_root(root.get(), path, O_PATH | O_NOFOLLOW));
+        if (!f) continue;
+        struct stat st {};
+        ::fstat(f.get(), &st);
+        return !is_whiteout(st);
+    }
+    return false;
+}
+
+std::vector<std::string> list_image_dir(const store::Store& store,
+                                        const std::vector<oci::Digest>& diff_ids,
+                                        const std::string& dir) {
+    std::set<std::string> names, hidden;
+    for (auto it = diff_ids.rbegin(); it != diff_ids.rend(); ++it) {
+        Fd root(::open(store.layer_rootfs(*it).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root) continue;
+        Fd d(fs::openat_in_root(root.get(), dir, O_RDONLY | O_DIRECTORY));
+        if (!d) continue;
+        DIR* dp = ::fdopendir(::fcntl(d.get(), F_DUPFD_CLOEXEC, 0));
+        if (!dp) continue;
+        while (dirent* e = ::readdir(dp)) {
+            std::string n = e->d_name;
+            if (n == "." || n == ".." || hidden.count(n)) continue;
+            struct stat st {};
+            if (::fstatat(d.get(), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && is_whiteout(st))
+                hidden.insert(n);
+            else
+                names.insert(n);
+        }
+        ::closedir(dp);
+        char v[4] = {};
+        if (::fgetxattr(d.get(), layer::kOpaqueXattr, v, sizeof v) > 0 && v[0] == 'y') break;
+    }
+    return {names.begin(), names.end()};
 }
 
 } // namespace gantry::rootfs

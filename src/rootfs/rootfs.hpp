@@ -28,4 +28,13 @@ void flatten(const store::Store& store, const std::vector<oci::Digest>& diff_ids
 std::string read_image_file(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
                             const std::string& path);
 
+// Whether a path exists in the image's merged view (whiteouts and opaque directories honoured).
+bool image_has(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
+               const std::string& path);
+
+// Names in a directory of the image's merged view.
+std::vector<std::string> list_image_dir(const store::Store& store,
+                                        const std::vector<oci::Digest>& diff_ids,
+                                        const std::string& dir);
+
 } // namespace gantry::rootfs

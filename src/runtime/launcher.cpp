@@ -128,6 +128,66 @@ void mask_paths(int rootfd, const oci::RuntimeSpec& s) {
     }
 }
 
+// Creates link -> target inside the root (fd-relative, in-root), replacing a file or link that
+// is there (an image's own stub libcuda.so.1, say) but never a directory.
+void make_symlink(int rootfd, const std::string& link, const std::string& target) {
+    auto slash = link.rfind('/');
+    std::string dir = link.substr(0, slash), base = link.substr(slash + 1);
+    Fd parent = ensure_target(rootfd, dir.empty() ? "/" : dir, true);
+    struct stat st {};
+    if (::fstatat(parent.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISDIR(st.st_mode))
+            fail(Errc::run_failed, "cannot create " + link + ": a directory is in the way");
+        if (::unlinkat(parent.get(), base.c_str(), 0) != 0) fail_errno("cannot replace " + link);
+    }
+    if (::symlinkat(target.c_str(), parent.get(), base.c_str()) != 0)
+        fail_errno("cannot create symlink " + link);
+}
+
+// After pivot_root: writes a small file inside the container (ld.so.conf.d drop-ins).
+void write_in_root(const std::string& path, const std::string& content) {
+    Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    auto slash = path.rfind('/');
+    Fd dir = ensure_target(root.get(), path.substr(0, slash), true);
+    std::string base = path.substr(slash + 1);
+    ::unlinkat(dir.get(), base.c_str(), 0);
+    Fd f(::openat(dir.get(), base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0644));
+    if (!f) fail_errno("cannot write " + path);
+    fs::write_all(f.get(), content.data(), content.size(), path);
+}
+
+// Rebuilds the container's dynamic linker cache with the container's own ldconfig (or the
+// host's static one when the image has none), as the container's root with the workload's
+// capability set and no_new_privs: nothing from the image runs with more privilege.
+void run_ldconfig(const oci::RuntimeSpec& spec, int host_ldconfig) {
+    bool own = ::access("/sbin/ldconfig", X_OK) == 0;
+    if (!own && host_ldconfig < 0) return;
+    pid_t c = ::fork();
+    if (c < 0) fail_errno("fork failed");
+    if (c == 0) {
+        restrict_helper(spec.capabilities);
+        int null = ::open("/dev/null", O_RDWR);
+        if (null >= 0) ::dup2(null, 1);
+        char* argv[] = {const_cast<char*>("ldconfig"), nullptr};
+        char* envp[] = {nullptr};
+        if (own)
+            ::execve("/sbin/ldconfig", argv, envp);
+        else
+            ::syscall(SYS_execveat, host_ldconfig, "", argv, envp, AT_EMPTY_PATH);
+        ::_exit(127);
+    }
+    int st = 0;
+    while (::waitpid(c, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        std::string m = "gantry: warning: ldconfig in the container failed; injected libraries are "
+                        "found only through the default search path\n";
+        ssize_t n = ::write(2, m.data(), m.size());
+        (void)n;
+    }
+}
+
 void dev_links(int rootfd) {
     Fd dev(fs::openat_in_root(rootfd, "dev", O_PATH | O_DIRECTORY));
     if (!dev) return;
@@ -244,12 +304,29 @@ void enter_root(const Launch& l) {
             do_mount(
                 root.get(),
                 {"/etc/hostname", "bind", l.hostname_file, {"bind", "nosuid", "nodev", "noexec"}});
+        for (auto& d : l.spec.devices) // rootless cannot mknod: bind the host's node
+            do_mount(root.get(), {d.path,
+                                  "bind",
+                                  d.host_path.empty() ? d.path : d.host_path,
+                                  {"bind", "nosuid", "noexec"}});
         dev_links(root.get());
+        for (auto& [link, target] : l.spec.setup.symlinks) make_symlink(root.get(), link, target);
+        for (auto& [host, cpath] : l.spec.setup.overlays) {
+            Fd t(fs::openat_in_root(root.get(), cpath, O_PATH | O_NOFOLLOW));
+            if (t)
+                do_mount(root.get(),
+                         {cpath, "bind", host, {"bind", "ro", "nosuid", "nodev", "noexec"}});
+        }
+        Fd host_ldconfig;
+        if (l.spec.setup.ldconfig && !l.spec.setup.host_ldconfig.empty())
+            host_ldconfig.reset(::open(l.spec.setup.host_ldconfig.c_str(), O_PATH | O_CLOEXEC));
         mask_paths(root.get(), l.spec);
         root.reset();
         enter_root(l);
         if (!l.spec.hostname.empty() && l.spec.has_namespace("uts"))
             ::sethostname(l.spec.hostname.c_str(), l.spec.hostname.size());
+        for (auto& [file, content] : l.spec.setup.ld_conf) write_in_root(file, content);
+        if (l.spec.setup.ldconfig) run_ldconfig(l.spec, host_ldconfig.get());
         if (l.init) init_main(l, single_id, err_fd);
         finish_process(l.spec, single_id);
     });

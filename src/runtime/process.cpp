@@ -201,6 +201,11 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
     exec_workload(s);
 }
 
+void restrict_helper(const std::vector<std::string>& caps) {
+    drop_bounding(cap_values(caps));
+    ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
 void write_failure(int err_fd, int code, const std::string& message, const std::string& hint) {
     std::string msg = std::to_string(code) + " " + message + "\n" + hint;
     ssize_t n = ::write(err_fd, msg.data(), msg.size());

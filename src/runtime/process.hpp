@@ -29,6 +29,10 @@ Fd ensure_target(int rootfd, const std::string& dest, bool dir);
 // exec, signal mask cleared, then exec of the spec's args with the spec's env.
 [[noreturn]] void finish_process(const oci::RuntimeSpec& s, bool single_id);
 
+// Drops the capability bounding set to `caps` and sets no_new_privs (for helpers the runtime
+// runs inside the container before the workload, such as ldconfig).
+void restrict_helper(const std::vector<std::string>& caps);
+
 // Runs `body` in a child; any failure is written to err_fd and the child exits with its code.
 template <class F>
 [[noreturn]] void child_guard(int err_fd, F&& body);

@@ -1,0 +1,241 @@
+#include "gpu/request.hpp"
+
+#include "util/error.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace gantry::gpu {
+
+namespace {
+
+std::string trim(const std::string& s) {
+    size_t a = s.find_first_not_of(" \t\"'"), b = s.find_last_not_of(" \t\"'");
+    return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= s.size()) {
+        size_t c = s.find(',', start);
+        std::string t =
+            trim(s.substr(start, c == std::string::npos ? std::string::npos : c - start));
+        if (!t.empty()) out.push_back(t);
+        if (c == std::string::npos) break;
+        start = c + 1;
+    }
+    return out;
+}
+
+std::optional<std::string> env_get(const std::vector<std::string>& env, const std::string& key) {
+    std::optional<std::string> v;
+    for (auto& e : env)
+        if (e.compare(0, key.size() + 1, key + "=") == 0) v = e.substr(key.size() + 1);
+    return v;
+}
+
+std::string lower(std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+Capabilities parse_caps(const std::string& value, const std::string& what) {
+    Capabilities caps;
+    for (auto& t : split_list(value)) {
+        if (t == "all") return all_capabilities();
+        auto c = capability_from_string(t);
+        if (!c)
+            throw Error(
+                Errc::usage, what + ": unsupported driver capability \"" + t + "\"",
+                "use a comma-separated list of compute, compat32, graphics, utility, video, "
+                "display, ngx, or all");
+        caps.insert(*c);
+    }
+    return caps;
+}
+
+void set_devices(Request& r, const std::string& value) {
+    auto toks = split_list(value);
+    if (toks.empty() || std::find(toks.begin(), toks.end(), "void") != toks.end()) {
+        r.inject = false; // "" and "void": nothing injected
+        return;
+    }
+    r.inject = true;
+    if (std::find(toks.begin(), toks.end(), "all") != toks.end()) {
+        r.all = true;
+        return;
+    }
+    if (toks.size() == 1 && toks[0] == "none") return; // driver without devices
+    for (auto& t : toks)
+        if (t != "none") r.devices.push_back(t);
+}
+
+} // namespace
+
+std::optional<bool> parse_bool(const std::string& s) {
+    if (s == "1" || s == "t" || s == "T" || s == "TRUE" || s == "true" || s == "True") return true;
+    if (s == "0" || s == "f" || s == "F" || s == "FALSE" || s == "false" || s == "False")
+        return false;
+    return std::nullopt;
+}
+
+Request parse_request(const std::vector<std::string>& env, const std::optional<std::string>& gpus) {
+    Request r;
+    bool legacy = env_get(env, "CUDA_VERSION").has_value() &&
+                  !env_get(env, "NVIDIA_REQUIRE_CUDA").has_value();
+    std::optional<Capabilities> flag_caps;
+    if (gpus) {
+        r.source = "--gpus";
+        // docker: all | N | device=LIST | count=N | capabilities=LIST, comma-separated keys
+        std::string v = trim(*gpus);
+        std::vector<std::string> parts;
+        // "device=0,2" keeps its commas: split on keys instead
+        size_t pos = 0;
+        while (pos < v.size()) {
+            size_t next = std::string::npos;
+            for (const char* key : {",device=", ",count=", ",capabilities=", ",driver="}) {
+                size_t k = v.find(key, pos + 1);
+                if (k != std::string::npos && k < next) next = k;
+            }
+            parts.push_back(
+                trim(v.substr(pos, next == std::string::npos ? std::string::npos : next - pos)));
+            if (next == std::string::npos) break;
+            pos = next + 1;
+        }
+        bool any_devices = false;
+        for (auto& p : parts) {
+            if (p == "all") {
+                r.inject = r.all = true;
+                any_devices = true;
+            } else if (!p.empty() && std::all_of(p.begin(), p.end(), ::isdigit)) {
+                r.inject = true;
+                any_devices = true;
+                int n = std::stoi(p);
+                for (int i = 0; i < n; ++i) r.devices.push_back(std::to_string(i));
+            } else if (p.rfind("device=", 0) == 0) {
+                set_devices(r, p.substr(7));
+                any_devices = true;
+            } else if (p.rfind("count=", 0) == 0) {
+                std::string n = p.substr(6);
+                r.inject = true;
+                any_devices = true;
+                if (n == "all")
+                    r.all = true;
+                else if (!n.empty() && std::all_of(n.begin(), n.end(), ::isdigit))
+                    for (int i = 0; i < std::stoi(n); ++i) r.devices.push_back(std::to_string(i));
+                else
+                    throw Error(Errc::usage, "--gpus: invalid count \"" + n + "\"",
+                                "use count=N or count=all");
+            } else if (p.rfind("capabilities=", 0) == 0) {
+                flag_caps = parse_caps(p.substr(13), "--gpus");
+            } else if (p.rfind("driver=", 0) == 0) {
+                if (p.substr(7) != "nvidia")
+                    throw Error(Errc::unsupported, "--gpus: only the nvidia driver is supported");
+            } else if (p.rfind("GPU-", 0) == 0 || p.rfind("MIG-", 0) == 0) {
+                set_devices(r, p);
+                any_devices = true;
+            } else {
+                throw Error(
+                    Errc::usage, "--gpus: cannot parse \"" + p + "\"",
+                    "use all, a count, device=0,2, a GPU-/MIG- UUID, or count=N,capabilities=...");
+            }
+        }
+        if (!any_devices) r.inject = r.all = true; // capabilities=... alone means all GPUs
+    } else if (auto v = env_get(env, "NVIDIA_VISIBLE_DEVICES")) {
+        r.source = "NVIDIA_VISIBLE_DEVICES";
+        set_devices(r, *v);
+    } else if (legacy) {
+        r.source = "CUDA_VERSION (legacy image)";
+        r.inject = r.all = true;
+    }
+    auto cv = env_get(env, "NVIDIA_DRIVER_CAPABILITIES");
+    if (flag_caps)
+        r.caps = *flag_caps;
+    else if (cv && !trim(*cv).empty())
+        r.caps = parse_caps(*cv, "NVIDIA_DRIVER_CAPABILITIES");
+    else if (legacy && !cv)
+        r.caps = all_capabilities();
+    else
+        r.caps = {Capability::utility, Capability::compute};
+
+    for (auto& e : env) {
+        auto eq = e.find('=');
+        std::string k = e.substr(0, eq);
+        if (k.rfind("NVIDIA_REQUIRE_", 0) == 0 && k != "NVIDIA_REQUIRE_JETPACK") {
+            auto it = std::find_if(r.requirements.begin(), r.requirements.end(),
+                                   [&](auto& p) { return p.first == k; });
+            if (it != r.requirements.end())
+                it->second = e.substr(eq + 1);
+            else
+                r.requirements.emplace_back(k, e.substr(eq + 1));
+        }
+    }
+    if (legacy) {
+        std::string cv2 = *env_get(env, "CUDA_VERSION");
+        auto d1 = cv2.find('.');
+        auto d2 = d1 == std::string::npos ? std::string::npos : cv2.find('.', d1 + 1);
+        r.requirements.emplace_back("CUDA_VERSION", "cuda>=" + cv2.substr(0, d2));
+    }
+    if (auto d = env_get(env, "NVIDIA_DISABLE_REQUIRE"))
+        r.disable_require = parse_bool(*d).value_or(false);
+    return r;
+}
+
+Selection select(const Host& host, const Request& req) {
+    Selection s;
+    auto add_gpu = [&](const Device* d) {
+        if (std::find(s.gpus.begin(), s.gpus.end(), d) == s.gpus.end()) s.gpus.push_back(d);
+    };
+    if (!req.inject) return s;
+    if (req.all) {
+        for (auto& d : host.devices) {
+            add_gpu(&d);
+            for (auto& m : d.migs) s.migs.push_back(&m);
+        }
+        s.whole_gpu_requested = !host.devices.empty();
+        return s;
+    }
+    auto known = [&] {
+        std::string k;
+        for (auto& d : host.devices) {
+            k += (k.empty() ? "" : ", ") + std::to_string(d.index) + " (" + d.uuid + ")";
+            for (size_t i = 0; i < d.migs.size(); ++i)
+                k += ", " + std::to_string(d.index) + ":" + std::to_string(i) + " (" +
+                     d.migs[i].uuid + ")";
+        }
+        return k.empty() ? std::string("none") : k;
+    };
+    for (auto& tok : req.devices) {
+        bool found = false;
+        for (auto& d : host.devices) {
+            std::string bus = lower(d.pci_bus_id);
+            std::string t = lower(tok);
+            bool bus_match = !bus.empty() && (t == bus || (bus.size() > 4 && t == bus.substr(4)) ||
+                                              (bus.size() > 9 && t == bus.substr(9)));
+            if (tok == std::to_string(d.index) || lower(d.uuid) == t || bus_match) {
+                add_gpu(&d);
+                s.whole_gpu_requested = true;
+                found = true;
+                break;
+            }
+            for (size_t i = 0; i < d.migs.size() && !found; ++i) {
+                if (tok == std::to_string(d.index) + ":" + std::to_string(i) ||
+                    lower(d.migs[i].uuid) == t) {
+                    add_gpu(&d);
+                    s.migs.push_back(&d.migs[i]);
+                    found = true;
+                }
+            }
+            if (found) break;
+        }
+        if (!found)
+            throw Error(Errc::not_found,
+                        req.source + ": unknown GPU \"" + tok + "\"; this host has " + known(),
+                        "use an index, a GPU-/MIG- UUID or i:j for a MIG device (`gantry doctor` "
+                        "lists them)");
+    }
+    return s;
+}
+
+} // namespace gantry::gpu

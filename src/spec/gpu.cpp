@@ -1,0 +1,164 @@
+#include "spec/gpu.hpp"
+
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+#include <algorithm>
+#include <set>
+#include <unistd.h>
+
+namespace gantry::spec {
+
+namespace {
+
+bool wanted(const gpu::Capabilities& have, const gpu::Capabilities& want) {
+    if (have.empty()) return true;
+    for (auto c : have)
+        if (want.count(c)) return true;
+    return false;
+}
+
+int major_of(const std::string& version) {
+    try {
+        return std::stoi(version.substr(0, version.find('.')));
+    } catch (...) {
+        return 0;
+    }
+}
+
+void add_device(oci::RuntimeSpec& spec, const gpu::DeviceNode& n, const std::string& what,
+                bool required) {
+    if (!n.present) {
+        if (!required) return;
+        throw Error(
+            Errc::run_failed, what + " has no device node " + n.host_path,
+            "load the NVIDIA kernel modules (nvidia-modprobe, or nvidia-smi as root) or point "
+            "--dev-root at the directory holding dev/nvidia*");
+    }
+    if (::access(n.host_path.c_str(), R_OK | W_OK) != 0)
+        throw Error(Errc::run_failed,
+                    what + ": device node " + n.host_path + " is not readable and writable by you",
+                    "ask the administrator for access to the NVIDIA devices (mode 0666 or your "
+                    "group on /dev/nvidia*)");
+    for (auto& d : spec.devices)
+        if (d.path == n.path) return;
+    oci::DeviceNode d;
+    d.path = n.path;
+    d.host_path = n.host_path;
+    d.type = n.type;
+    d.major = n.major;
+    d.minor = n.minor;
+    d.file_mode = n.mode;
+    spec.devices.push_back(d);
+}
+
+void add_bind(oci::RuntimeSpec& spec, const std::string& host, const std::string& dst,
+              std::vector<std::string> opts) {
+    for (auto& m : spec.mounts)
+        if (m.destination == dst) return;
+    spec.mounts.push_back(oci::Mount{dst, "bind", host, std::move(opts)});
+}
+
+} // namespace
+
+bool compat_applies(const std::string& compat, const std::string& host) {
+    int c = major_of(compat), h = major_of(host);
+    return c > 0 && h > 0 && c > h;
+}
+
+void inject_gpus(oci::RuntimeSpec& spec, const gpu::Host& host, const gpu::Selection& sel,
+                 const gpu::Capabilities& caps, const ImageGpuLayout& layout,
+                 const std::string& state_dir) {
+    if (!host.has_driver())
+        throw Error(Errc::run_failed,
+                    "no NVIDIA driver found under driver root " + host.driver_root +
+                        (host.notes.empty() ? "" : " (" + host.notes.front() + ")"),
+                    "install the NVIDIA driver, or point --driver-root at it");
+    const std::vector<std::string> lib_opts{"bind", "ro", "nosuid", "nodev"};
+    // Device nodes: the control node, the selected GPUs and MIG capabilities, uvm for compute.
+    add_device(spec, host.ctl, "the NVIDIA control device", true);
+    for (auto* d : sel.gpus)
+        add_device(spec, d->node, "GPU " + std::to_string(d->index) + " (" + d->uuid + ")", true);
+    for (auto* m : sel.migs) {
+        add_device(spec, m->gi_cap, "MIG device " + m->uuid, true);
+        add_device(spec, m->ci_cap, "MIG device " + m->uuid, true);
+    }
+    if (caps.count(gpu::Capability::compute)) {
+        add_device(spec, host.uvm, "nvidia-uvm", false);
+        add_device(spec, host.uvm_tools, "nvidia-uvm-tools", false);
+    }
+    if (caps.count(gpu::Capability::display))
+        add_device(spec, host.modeset, "nvidia-modeset", false);
+
+    // Libraries, with their SONAME links and the few .so links applications dlopen.
+    bool any_lib = false;
+    for (auto& lib : host.libraries) {
+        if (lib.lib32 && !caps.count(gpu::Capability::compat32)) continue;
+        if (!wanted(lib.caps, caps)) continue;
+        const std::string& dir = lib.lib32 ? layout.lib32_dir : layout.lib_dir;
+        std::string dst = dir + "/" + lib.name;
+        add_bind(spec, lib.host_path, dst, lib_opts);
+        any_lib = true;
+        if (!lib.soname.empty() && lib.soname != lib.name)
+            spec.setup.symlinks.emplace_back(dir + "/" + lib.soname, lib.name);
+        if (lib.soname == "libcuda.so.1")
+            spec.setup.symlinks.emplace_back(dir + "/libcuda.so", "libcuda.so.1");
+        if (lib.soname == "libnvidia-opticalflow.so.1")
+            spec.setup.symlinks.emplace_back(dir + "/libnvidia-opticalflow.so", lib.soname);
+        if (lib.name.rfind("libGLX_nvidia.so.", 0) == 0)
+            spec.setup.symlinks.emplace_back(dir + "/libGLX_indirect.so.0", lib.name);
+    }
+    for (auto& b : host.binaries)
+        if (wanted(b.caps, caps)) add_bind(spec, b.host_path, b.container_path, lib_opts);
+    for (auto& f : host.firmware) add_bind(spec, f.host_path, f.container_path, lib_opts);
+    for (auto& s : host.ipc)
+        if (caps.count(s.cap))
+            add_bind(spec, s.host_path, s.container_path, {"bind", "nosuid", "nodev", "noexec"});
+
+    // The driver must not create or chmod device nodes on the container's behalf.
+    if (!host.proc_root.empty()) {
+        std::string params;
+        try {
+            params = fs::read_file(host.proc_root + "/driver/nvidia/params", 1 << 20);
+        } catch (const Error&) {
+        }
+        if (!params.empty()) {
+            auto pos = params.find("ModifyDeviceFiles: 1");
+            if (pos != std::string::npos) params.replace(pos, 20, "ModifyDeviceFiles: 0");
+            std::string copy = state_dir + "/nvidia-params";
+            fs::write_atomic(copy, params, 0444);
+            spec.setup.overlays.emplace_back(copy, "/proc/driver/nvidia/params");
+        }
+    }
+
+    // Forward compatibility: a drop-in, never a mount of files the image controls.
+    if (!layout.compat_libcuda.empty()) {
+        std::string ver = layout.compat_libcuda.substr(layout.compat_libcuda.rfind(".so.") + 4);
+        if (compat_applies(ver, host.driver_version)) {
+            std::string dir = layout.compat_libcuda.substr(0, layout.compat_libcuda.rfind('/'));
+            spec.setup.ld_conf.emplace_back("/etc/ld.so.conf.d/00-cuda-compat-gantry.conf",
+                                            dir + "\n");
+        }
+    }
+    if (any_lib) {
+        spec.setup.ldconfig = true;
+        for (const char* p : {"/sbin/ldconfig", "/usr/sbin/ldconfig"})
+            if (::access(p, X_OK) == 0) {
+                spec.setup.host_ldconfig = p;
+                break;
+            }
+    }
+    // A downstream NVIDIA hook (if any) must not inject a second time.
+    spec.env.erase(std::remove_if(spec.env.begin(), spec.env.end(),
+                                  [](const std::string& e) {
+                                      return e.rfind("NVIDIA_VISIBLE_DEVICES=", 0) == 0;
+                                  }),
+                   spec.env.end());
+    std::string visible;
+    for (auto* d : sel.gpus) visible += (visible.empty() ? "" : ",") + d->uuid;
+    for (auto* m : sel.migs) visible += (visible.empty() ? "" : ",") + m->uuid;
+    spec.env.push_back("NVIDIA_VISIBLE_DEVICES=" +
+                       (visible.empty() ? std::string("void") : visible));
+}
+
+} // namespace gantry::spec

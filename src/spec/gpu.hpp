@@ -1,0 +1,36 @@
+// GPU injection as edits of the runtime spec, native and without vendor hooks: the selected
+// device nodes (bind-mounted: rootless cannot mknod), the driver files of the requested
+// capabilities bind-mounted read-only (libs ro,nosuid,nodev; IPC sockets also noexec), SONAME
+// and .so links created in-root, the container's linker cache rebuilt after entering its root,
+// /proc/driver/nvidia/params overlaid with ModifyDeviceFiles: 0, and the image's CUDA
+// forward-compat libraries enabled by an ld.so.conf.d drop-in only when they can work (never
+// mounted: CVE-2024-0132 / CVE-2025-23359).
+#pragma once
+
+#include "gpu/host.hpp"
+#include "gpu/request.hpp"
+#include "oci/runtime_spec.hpp"
+
+#include <string>
+#include <vector>
+
+namespace gantry::spec {
+
+struct ImageGpuLayout {
+    std::string lib_dir = "/usr/lib/x86_64-linux-gnu"; // where driver libraries go
+    std::string lib32_dir = "/usr/lib/i386-linux-gnu";
+    std::string compat_libcuda; // e.g. /usr/local/cuda/compat/libcuda.so.580.95.05 ("" if none)
+};
+
+// Adds the injection to spec (mounts, devices, env, setup). state_dir receives generated host
+// files (the params copy). Throws Error(run_failed) naming a missing device node and the fix.
+void inject_gpus(oci::RuntimeSpec& spec, const gpu::Host& host, const gpu::Selection& sel,
+                 const gpu::Capabilities& caps, const ImageGpuLayout& layout,
+                 const std::string& state_dir);
+
+// Whether forward-compat libraries with this driver version should be used on the host
+// (reference nvidia-driver.md §3.6: the compat major must be newer than the host driver's).
+bool compat_applies(const std::string& compat_driver_version,
+                    const std::string& host_driver_version);
+
+} // namespace gantry::spec
