@@ -42,5 +42,6 @@ void register_exec(CLI::App& app, Context& ctx);
 void register_ps(CLI::App& app, Context& ctx);
 void register_stop(CLI::App& app, Context& ctx);
 void register_rm(CLI::App& app, Context& ctx);
+void register_hook(CLI::App& app, Context& ctx);
 
 } // namespace gantry::cli

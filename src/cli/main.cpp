@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
     cli::register_ps(app, ctx);
     cli::register_stop(app, ctx);
     cli::register_rm(app, ctx);
+    cli::register_hook(app, ctx);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -128,35 +128,6 @@ void mask_paths(int rootfd, const oci::RuntimeSpec& s) {
     }
 }
 
-// Creates link -> target inside the root (fd-relative, in-root), replacing a file or link that
-// is there (an image's own stub libcuda.so.1, say) but never a directory.
-void make_symlink(int rootfd, const std::string& link, const std::string& target) {
-    auto slash = link.rfind('/');
-    std::string dir = link.substr(0, slash), base = link.substr(slash + 1);
-    Fd parent = ensure_target(rootfd, dir.empty() ? "/" : dir, true);
-    struct stat st {};
-    if (::fstatat(parent.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        if (S_ISDIR(st.st_mode))
-            fail(Errc::run_failed, "cannot create " + link + ": a directory is in the way");
-        if (::unlinkat(parent.get(), base.c_str(), 0) != 0) fail_errno("cannot replace " + link);
-    }
-    if (::symlinkat(target.c_str(), parent.get(), base.c_str()) != 0)
-        fail_errno("cannot create symlink " + link);
-}
-
-// After pivot_root: writes a small file inside the container (ld.so.conf.d drop-ins).
-void write_in_root(const std::string& path, const std::string& content) {
-    Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    auto slash = path.rfind('/');
-    Fd dir = ensure_target(root.get(), path.substr(0, slash), true);
-    std::string base = path.substr(slash + 1);
-    ::unlinkat(dir.get(), base.c_str(), 0);
-    Fd f(::openat(dir.get(), base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                  0644));
-    if (!f) fail_errno("cannot write " + path);
-    fs::write_all(f.get(), content.data(), content.size(), path);
-}
-
 // Rebuilds the container's dynamic linker cache with the container's own ldconfig (or the
 // host's static one when the image has none), as the container's root with the workload's
 // capability set and no_new_privs: nothing from the image runs with more privilege.
@@ -310,7 +281,8 @@ void enter_root(const Launch& l) {
                                   d.host_path.empty() ? d.path : d.host_path,
                                   {"bind", "nosuid", "noexec"}});
         dev_links(root.get());
-        for (auto& [link, target] : l.spec.setup.symlinks) make_symlink(root.get(), link, target);
+        for (auto& [link, target] : l.spec.setup.symlinks)
+            make_symlink_in_root(root.get(), link, target);
         for (auto& [host, cpath] : l.spec.setup.overlays) {
             Fd t(fs::openat_in_root(root.get(), cpath, O_PATH | O_NOFOLLOW));
             if (t)
@@ -325,7 +297,10 @@ void enter_root(const Launch& l) {
         enter_root(l);
         if (!l.spec.hostname.empty() && l.spec.has_namespace("uts"))
             ::sethostname(l.spec.hostname.c_str(), l.spec.hostname.size());
-        for (auto& [file, content] : l.spec.setup.ld_conf) write_in_root(file, content);
+        for (auto& [file, content] : l.spec.setup.ld_conf) {
+            Fd r(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+            write_file_in_root(r.get(), file, content);
+        }
         if (l.spec.setup.ldconfig) run_ldconfig(l.spec, host_ldconfig.get());
         if (l.init) init_main(l, single_id, err_fd);
         finish_process(l.spec, single_id);

@@ -206,6 +206,35 @@ void restrict_helper(const std::vector<std::string>& caps) {
     ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 
+// Creates link -> target inside the root (fd-relative, in-root), replacing a file or link that
+// is there (an image's own stub libcuda.so.1, say) but never a directory.
+void make_symlink_in_root(int rootfd, const std::string& link, const std::string& target) {
+    auto slash = link.rfind('/');
+    std::string dir = link.substr(0, slash), base = link.substr(slash + 1);
+    Fd parent = ensure_target(rootfd, dir.empty() ? "/" : dir, true);
+    struct stat st {};
+    if (::fstatat(parent.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISDIR(st.st_mode))
+            fail(Errc::run_failed, "cannot create " + link + ": a directory is in the way");
+        if (::unlinkat(parent.get(), base.c_str(), 0) != 0) fail_errno("cannot replace " + link);
+    }
+    if (::symlinkat(target.c_str(), parent.get(), base.c_str()) != 0)
+        fail_errno("cannot create symlink " + link);
+}
+
+// Writes a small file inside a root (fd-relative, in-root), replacing a file that is there.
+void write_file_in_root(int rootfd, const std::string& path, const std::string& content) {
+    auto slash = path.rfind('/');
+    Fd dir =
+        ensure_target(rootfd, path.substr(0, slash).empty() ? "/" : path.substr(0, slash), true);
+    std::string base = path.substr(slash + 1);
+    ::unlinkat(dir.get(), base.c_str(), 0);
+    Fd f(::openat(dir.get(), base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                  0644));
+    if (!f) fail_errno("cannot write " + path);
+    fs::write_all(f.get(), content.data(), content.size(), path);
+}
+
 void write_failure(int err_fd, int code, const std::string& message, const std::string& hint) {
     std::string msg = std::to_string(code) + " " + message + "\n" + hint;
     ssize_t n = ::write(err_fd, msg.data(), msg.size());

@@ -25,6 +25,11 @@ std::string fd_path(int fd);
 // Opens (creating if missing) `dest` inside the root, fd-relative and in-root.
 Fd ensure_target(int rootfd, const std::string& dest, bool dir);
 
+// Creates link -> target inside the root, replacing a file or link there (never a directory).
+void make_symlink_in_root(int rootfd, const std::string& link, const std::string& target);
+// Writes a small file inside the root, replacing a file there.
+void write_file_in_root(int rootfd, const std::string& path, const std::string& content);
+
 // cwd (created in-root, verified), user, capabilities, no_new_privs, seccomp, fds > 2 closed on
 // exec, signal mask cleared, then exec of the spec's args with the spec's env.
 [[noreturn]] void finish_process(const oci::RuntimeSpec& s, bool single_id);

@@ -1,0 +1,131 @@
+#include "runtime/hooks.hpp"
+
+#include "runtime/process.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace gantry::runtime {
+
+using namespace detail;
+
+namespace {
+template <class F>
+void guarded(const std::string& what, F&& f) {
+    try {
+        f();
+    } catch (const ChildFail& c) {
+        throw Error(Errc::run_failed, what + ": " + c.message, c.hint);
+    }
+}
+} // namespace
+
+std::string root_from_state(const std::string& state_json) {
+    nlohmann::json st;
+    try {
+        st = nlohmann::json::parse(state_json);
+    } catch (const std::exception& e) {
+        throw Error(Errc::invalid,
+                    std::string("hook: the container state on stdin is not JSON: ") + e.what(),
+                    "gantry hooks are run by an OCI runtime, which writes the state to stdin");
+    }
+    std::string bundle = st.value("bundle", "");
+    if (bundle.empty()) throw Error(Errc::invalid, "hook: the container state has no \"bundle\"");
+    auto cfg = nlohmann::json::parse(fs::read_file(bundle + "/config.json"), nullptr, false);
+    if (cfg.is_discarded() || !cfg.contains("root") || !cfg["root"].contains("path"))
+        throw Error(Errc::invalid, "hook: " + bundle + "/config.json has no root.path");
+    std::string root = cfg["root"]["path"].get<std::string>();
+    if (root.empty() || root[0] != '/') root = bundle + "/" + root;
+    return root;
+}
+
+void hook_create_symlinks(const std::string& root,
+                          const std::vector<std::pair<std::string, std::string>>& links) {
+    Fd rootfd = fs::open_dir(root);
+    guarded("create-symlinks", [&] {
+        for (auto& [target, link] : links) make_symlink_in_root(rootfd.get(), link, target);
+    });
+}
+
+void hook_update_ldcache(const std::string& root, const std::vector<std::string>& folders,
+                         const std::string& host_ldconfig) {
+    Fd ldconfig(::open(host_ldconfig.c_str(), O_PATH | O_CLOEXEC));
+    if (!ldconfig) throw_errno("hook update-ldcache: cannot open " + host_ldconfig);
+    pid_t c = ::fork();
+    if (c < 0) throw_errno("fork failed");
+    if (c == 0) {
+        try {
+            if (::unshare(CLONE_NEWNS) != 0) fail_errno("unshare(CLONE_NEWNS) failed");
+            if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+                fail_errno("cannot make mounts private");
+            if (::mount(root.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+                fail_errno("cannot bind the container root");
+            if (::chdir(root.c_str()) != 0) fail_errno("cannot enter the container root");
+            if (::syscall(SYS_pivot_root, ".", ".") != 0) fail_errno("pivot_root failed");
+            if (::umount2(".", MNT_DETACH) != 0) fail_errno("cannot detach the old root");
+            ::chdir("/");
+            Fd r(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+            if (!folders.empty()) {
+                std::string content;
+                for (auto& f : folders) content += f + "\n";
+                write_file_in_root(r.get(), "/etc/ld.so.conf.d/00-gantry-cdi.conf", content);
+            }
+            restrict_helper({"CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_CHOWN"});
+            int null = ::open("/dev/null", O_RDWR);
+            if (null >= 0) ::dup2(null, 1);
+            char* argv[] = {const_cast<char*>("ldconfig"), nullptr};
+            char* envp[] = {nullptr};
+            ::syscall(SYS_execveat, ldconfig.get(), "", argv, envp, AT_EMPTY_PATH);
+            fail_errno("cannot run " + host_ldconfig);
+        } catch (const ChildFail& f) {
+            std::string m = "gantry hook update-ldcache: " + f.message + "\n";
+            ssize_t n = ::write(2, m.data(), m.size());
+            (void)n;
+            ::_exit(1);
+        }
+    }
+    int st = 0;
+    while (::waitpid(c, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        throw Error(Errc::run_failed, "hook update-ldcache: ldconfig in the container failed");
+}
+
+void hook_disable_device_node_modification(const std::string& root,
+                                           const std::string& host_params) {
+    std::string params;
+    try {
+        params = fs::read_file(host_params, 1 << 20);
+    } catch (const Error&) {
+        return; // no driver params on this host: nothing to disable
+    }
+    auto pos = params.find("ModifyDeviceFiles: 1");
+    if (pos == std::string::npos) return;
+    params.replace(pos, 20, "ModifyDeviceFiles: 0");
+    Fd rootfd = fs::open_dir(root);
+    Fd target(fs::openat_in_root(rootfd.get(), "proc/driver/nvidia/params", O_PATH | O_NOFOLLOW));
+    if (!target) return; // the container's /proc has no NVIDIA driver directory
+    Fd tmp(::open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0444));
+    if (!tmp) tmp.reset(::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0444));
+    if (!tmp) throw_errno("hook: cannot create a temporary params file");
+    fs::write_all(tmp.get(), params.data(), params.size(), "params copy");
+    std::string src = "/proc/self/fd/" + std::to_string(tmp.get());
+    std::string dst = "/proc/self/fd/" + std::to_string(target.get());
+    if (::mount(src.c_str(), dst.c_str(), nullptr, MS_BIND, nullptr) != 0)
+        throw_errno("hook: cannot overlay /proc/driver/nvidia/params");
+    ::mount(nullptr, dst.c_str(), nullptr,
+            MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV | MS_NOSUID | MS_NOEXEC, nullptr);
+}
+
+} // namespace gantry::runtime
