@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <optional>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,8 +51,14 @@ int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
     int errp[2], pidp[2];
     if (::pipe2(errp, O_CLOEXEC) != 0 || ::pipe2(pidp, O_CLOEXEC) != 0) throw_errno("pipe failed");
     Fd err_r(errp[0]), err_w(errp[1]), pid_r(pidp[0]), pid_w(pidp[1]);
-    std::optional<Pty> pty;
-    if (spec.terminal) pty = Pty::open_pair();
+    Fd tty_parent, tty_child; // the worker passes the container terminal's master back
+    if (spec.terminal) {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+            throw_errno("socketpair failed");
+        tty_parent.reset(sv[0]);
+        tty_child.reset(sv[1]);
+    }
 
     ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); // the worker's child becomes ours
     sigset_t fwd = forwarded_signals(), old;
@@ -70,6 +78,12 @@ int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
             for (auto& [fd, flag] : fds)
                 if (::setns(fd.get(), flag) != 0)
                     fail_errno("cannot join the container's namespaces");
+            Fd slave;
+            if (tty_child) {
+                Pty pty = open_container_pty(-1, "/dev/pts/ptmx");
+                send_fd(tty_child.get(), pty.master.get());
+                slave = std::move(pty.slave);
+            }
             pid_t inner = ::fork(); // entering the PID namespace takes effect for children
             if (inner < 0) fail_errno("fork failed");
             if (inner > 0) {
@@ -77,17 +91,23 @@ int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
                 (void)n;
                 ::_exit(0);
             }
-            if (pty) {
-                pty->master.reset();
-                become_terminal_session(pty->slave.get());
-                pty->slave.reset();
+            if (slave) {
+                become_terminal_session(slave.get());
+                slave.reset();
             }
             finish_process(spec, single_id);
         });
     }
     err_w.reset();
     pid_w.reset();
-    if (pty) pty->slave.reset();
+    tty_child.reset();
+    Fd master;
+    if (tty_parent) {
+        master.reset(recv_fd(tty_parent.get()));
+        struct winsize ws {};
+        if (master && ::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+            ::ioctl(master.get(), TIOCSWINSZ, &ws);
+    }
     pid_t inner = -1;
     ssize_t n = ::read(pid_r.get(), &inner, sizeof inner);
     int st = 0;
@@ -101,7 +121,7 @@ int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
     if (n != sizeof inner || inner <= 0)
         throw Error(Errc::run_failed, "could not start the process in the container",
                     "is the container still running?");
-    return supervise(inner, fwd, pty ? pty->master.get() : -1);
+    return supervise(inner, fwd, master ? master.get() : -1);
 }
 
 } // namespace gantry::runtime

@@ -244,17 +244,11 @@ void enter_root(const Launch& l) {
     }
 }
 
-[[noreturn]] void child_main(const Launch& l, int sync_fd, int err_fd, bool single_id, int tty) {
-    try {
-        char c = 0;
-        if (::read(sync_fd, &c, 1) != 1) ::_exit(125); // the parent died
-        ::close(sync_fd);
-        if (tty >= 0) become_terminal_session(tty);
-        if (tty > 2) ::close(tty);
-    } catch (const ChildFail& f) {
-        write_failure(err_fd, static_cast<int>(f.code), f.message, f.hint);
-        ::_exit(125);
-    }
+[[noreturn]] void child_main(const Launch& l, int sync_fd, int err_fd, bool single_id,
+                             int tty_sock) {
+    char c = 0;
+    if (::read(sync_fd, &c, 1) != 1) ::_exit(125); // the parent died
+    ::close(sync_fd);
     try {
         ::setresgid(0, 0, 0);
         ::setresuid(0, 0, 0);
@@ -281,6 +275,13 @@ void enter_root(const Launch& l) {
                                   d.host_path.empty() ? d.path : d.host_path,
                                   {"bind", "nosuid", "noexec"}});
         dev_links(root.get());
+        Fd slave;
+        if (tty_sock >= 0) { // a terminal from the container's own devpts
+            Pty pty = open_container_pty(root.get(), "dev/pts/ptmx");
+            send_fd(tty_sock, pty.master.get());
+            ::close(tty_sock);
+            slave = std::move(pty.slave);
+        }
         for (auto& [link, target] : l.spec.setup.symlinks)
             make_symlink_in_root(root.get(), link, target);
         for (auto& [host, cpath] : l.spec.setup.overlays) {
@@ -295,6 +296,10 @@ void enter_root(const Launch& l) {
         mask_paths(root.get(), l.spec);
         root.reset();
         enter_root(l);
+        if (slave) {
+            become_terminal_session(slave.get());
+            slave.reset();
+        }
         if (!l.spec.hostname.empty() && l.spec.has_namespace("uts"))
             ::sethostname(l.spec.hostname.c_str(), l.spec.hostname.size());
         for (auto& [file, content] : l.spec.setup.ld_conf) {
@@ -327,8 +332,14 @@ int run(const Launch& l) {
     int sync[2], errp[2];
     if (::pipe2(sync, O_CLOEXEC) != 0 || ::pipe2(errp, O_CLOEXEC) != 0) throw_errno("pipe failed");
     Fd sync_r(sync[0]), sync_w(sync[1]), err_r(errp[0]), err_w(errp[1]);
-    std::optional<Pty> pty;
-    if (l.spec.terminal) pty = Pty::open_pair();
+    Fd tty_parent, tty_child; // the child passes the terminal's master over this socket
+    if (l.spec.terminal) {
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+            throw_errno("socketpair failed");
+        tty_parent.reset(sv[0]);
+        tty_child.reset(sv[1]);
+    }
 
     sigset_t fwd = forwarded_signals(), old;
     ::sigprocmask(SIG_BLOCK, &fwd, &old);
@@ -351,13 +362,14 @@ int run(const Launch& l) {
     if (pid == 0) {
         sync_w.reset();
         err_r.reset();
-        if (pty) pty->master.reset();
+        tty_parent.reset();
         child_main(l, sync_r.release(), err_w.release(), single_id,
-                   pty ? pty->slave.release() : -1);
+                   tty_child ? tty_child.release() : -1);
     }
     sync_r.reset();
     err_w.reset();
-    if (pty) pty->slave.reset();
+    tty_child.reset();
+    Fd master;
     auto kill_and_reap = [&] {
         ::kill(static_cast<pid_t>(pid), SIGKILL);
         int st = 0;
@@ -370,6 +382,12 @@ int run(const Launch& l) {
         if (l.on_created) l.on_created(static_cast<pid_t>(pid));
         if (::write(sync_w.get(), "g", 1) != 1) throw_errno("cannot start the container");
         sync_w.reset();
+        if (tty_parent) {
+            master.reset(recv_fd(tty_parent.get()));
+            struct winsize ws {};
+            if (master && ::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+                ::ioctl(master.get(), TIOCSWINSZ, &ws);
+        }
         std::string overlay = read_failure(err_r.get());
         if (!overlay.empty()) {
             kill_and_reap();
@@ -382,7 +400,7 @@ int run(const Launch& l) {
         throw;
     }
     if (l.on_started) l.on_started(static_cast<pid_t>(pid));
-    return supervise(static_cast<pid_t>(pid), fwd, pty ? pty->master.get() : -1);
+    return supervise(static_cast<pid_t>(pid), fwd, master ? master.get() : -1);
 }
 
 } // namespace gantry::runtime

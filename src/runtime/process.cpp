@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -278,6 +279,59 @@ void become_terminal_session(int slave) {
     if (::ioctl(slave, TIOCSCTTY, 0) != 0) fail_errno("cannot set the controlling terminal");
     for (int fd = 0; fd < 3; ++fd)
         if (::dup2(slave, fd) < 0) fail_errno("cannot attach the terminal");
+}
+
+Pty open_container_pty(int rootfd, const std::string& ptmx_path) {
+    Pty p;
+    p.master.reset(rootfd >= 0 ? fs::openat_in_root(rootfd, ptmx_path, O_RDWR | O_NOCTTY)
+                               : ::open(ptmx_path.c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!p.master) fail_errno("cannot open the container's " + ptmx_path);
+    int unlock = 0;
+    if (::ioctl(p.master.get(), TIOCSPTLCK, &unlock) != 0) fail_errno("cannot unlock the terminal");
+    p.slave.reset(::ioctl(p.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (!p.slave) fail_errno("cannot open the terminal's peer");
+    return p;
+}
+
+void send_fd(int sock, int fd) {
+    char data = 't';
+    struct iovec iov {
+        &data, 1
+    };
+    alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = buf;
+    msg.msg_controllen = sizeof buf;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    if (::sendmsg(sock, &msg, 0) < 0) fail_errno("cannot pass the terminal to gantry");
+}
+
+int recv_fd(int sock) {
+    char data;
+    struct iovec iov {
+        &data, 1
+    };
+    alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = buf;
+    msg.msg_controllen = sizeof buf;
+    ssize_t n;
+    while ((n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+    }
+    if (n <= 0) return -1;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_type != SCM_RIGHTS) return -1;
+    int fd;
+    std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    return fd;
 }
 
 sigset_t forwarded_signals() {

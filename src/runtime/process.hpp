@@ -53,6 +53,12 @@ struct Pty {
     static Pty open_pair();
 };
 void become_terminal_session(int slave_fd);
+// A pseudo-terminal from the container's own devpts instance (ptmx at `ptmx_path`, resolved
+// in-root when rootfd >= 0), so the workload's ttyname() names a /dev/pts entry it can see.
+Pty open_container_pty(int rootfd, const std::string& ptmx_path);
+// Passes a file descriptor over a unix socket (SCM_RIGHTS); recv_fd returns -1 at EOF.
+void send_fd(int sock, int fd);
+int recv_fd(int sock);
 
 // Forwards the signals in `fwd` (blocked by the caller) to pid, proxies a terminal when
 // pty_master >= 0 (raw mode on our stdin if it is a tty, window size on SIGWINCH), and returns
