@@ -1,11 +1,13 @@
 #include "archive/importer.hpp"
 #include "cli/context.hpp"
+#include "gpu/request.hpp"
 #include "rootfs/rootfs.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/idmap.hpp"
 #include "runtime/launcher.hpp"
 #include "runtime/state.hpp"
 #include "spec/builder.hpp"
+#include "spec/gpu.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -26,7 +28,9 @@ namespace {
 struct RunFlags {
     std::vector<std::string> env, env_files, volumes, mounts, tmpfs, security_opt;
     std::string workdir, user, hostname, network = "host", entrypoint, write_warn = "1GiB", name,
-                                         userns = "auto", memory, cpus, pids_limit;
+                                         userns = "auto", memory, cpus, pids_limit,
+                                         driver_root = "/", dev_root = "/";
+    std::optional<std::string> gpus;
     bool entrypoint_set = false, rm = false, interactive = false, tty = false, init = false,
          read_only = false, detach = false;
 };
@@ -171,6 +175,24 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
             }
         }
     } cleanup{store, dir, id, keep};
+
+    // GPUs: the --gpus flag or the image's NVIDIA_VISIBLE_DEVICES contract.
+    auto request = gpu::parse_request(spec.env, f.gpus);
+    if (request.inject) {
+        auto gpu_host = gpu::discover({f.driver_root, f.dev_root, true});
+        auto sel = gpu::select(gpu_host, request);
+        spec::ImageGpuLayout layout;
+        const auto& ids = img.config.diff_ids;
+        if (!rootfs::image_has(store, ids, "etc/debian_version") &&
+            !rootfs::image_has(store, ids, "usr/lib/x86_64-linux-gnu")) {
+            layout.lib_dir = "/usr/lib64";
+            layout.lib32_dir = "/usr/lib";
+        }
+        for (auto& n : rootfs::list_image_dir(store, ids, "usr/local/cuda/compat"))
+            if (n.rfind("libcuda.so.", 0) == 0 && std::count(n.begin(), n.end(), '.') >= 4)
+                layout.compat_libcuda = "/usr/local/cuda/compat/" + n;
+        spec::inject_gpus(spec, gpu_host, sel, request.caps, layout, dir.string());
+    }
 
     // Named or detached containers are recorded so exec, ps, stop and rm can find them.
     std::optional<runtime::StateDir> states;
@@ -346,6 +368,11 @@ void register_run(CLI::App& app, Context& ctx) {
     cmd->add_option("--cpus", f->cpus, "CPU limit (e.g. 1.5) through cgroup v2");
     cmd->add_option("--pids-limit", f->pids_limit,
                     "Process limit (-1: unlimited) through cgroup v2");
+    cmd->add_option("--gpus", f->gpus,
+                    "GPUs to add: all, N, device=0,2, GPU-/MIG- UUIDs (docker syntax)");
+    cmd->add_option("--driver-root", f->driver_root,
+                    "Root of the NVIDIA driver installation (default /)");
+    cmd->add_option("--dev-root", f->dev_root, "Root holding dev/nvidia* device nodes (default /)");
     cmd->add_flag("-d,--detach", f->detach, "Run in the background; print the container ID");
     cmd->add_option("--name", f->name, "Name the container so exec, ps, stop and rm can find it");
     cmd->add_flag("--rm", f->rm,

@@ -43,5 +43,7 @@ void register_ps(CLI::App& app, Context& ctx);
 void register_stop(CLI::App& app, Context& ctx);
 void register_rm(CLI::App& app, Context& ctx);
 void register_hook(CLI::App& app, Context& ctx);
+void register_doctor(CLI::App& app, Context& ctx);
+void register_cdi(CLI::App& app, Context& ctx);
 
 } // namespace gantry::cli

@@ -88,6 +88,8 @@ int main(int argc, char** argv) {
     cli::register_stop(app, ctx);
     cli::register_rm(app, ctx);
     cli::register_hook(app, ctx);
+    cli::register_doctor(app, ctx);
+    cli::register_cdi(app, ctx);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -1,0 +1,171 @@
+// gantry doctor: proves before launch that an image's GPU code can run on this host. For now only
+// `gantry doctor --fatbin FILE [--json]`: the fat binary table of one file (every container
+// wherever it sits, each entry's kind, arch, compression and sizes). Host and image rules follow.
+#include "cli/context.hpp"
+#include "compat/fatbin.hpp"
+#include "oci/image.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+#include <cstdio>
+#include <map>
+
+namespace gantry::cli {
+
+void register_doctor(CLI::App& app, Context& ctx);
+
+namespace {
+
+std::string version_column(const compat::FatbinEntry& e) {
+    if (e.is_ptx()) return std::to_string(e.code_major) + "." + std::to_string(e.code_minor);
+    if (e.is_sass() && e.toolkit)
+        return std::to_string(e.toolkit / 10) + "." + std::to_string(e.toolkit % 10);
+    return "-";
+}
+
+std::string kind_column(const compat::FatbinEntry& e) {
+    std::string k = e.kind == compat::EntryKind::unknown ? "kind" + std::to_string(e.raw_kind)
+                                                         : compat::to_string(e.kind);
+    if (e.relocatable) k += " (rdc)";
+    return k;
+}
+
+struct Total {
+    std::uint64_t entries = 0, size = 0, uncompressed = 0;
+};
+
+int print_fatbin(const std::string& path, bool json) {
+    compat::FatbinOptions opts;
+    opts.cubin = compat::FatbinOptions::Cubin::all;
+    auto fb = compat::scan_fatbin_file(path, opts);
+
+    // Totals per arch name, in order of first appearance.
+    std::vector<std::string> order;
+    std::map<std::string, Total> totals;
+    Total all;
+    for (auto& e : fb.entries) {
+        if (e.stub) continue;
+        auto name = e.arch_name() + (e.relocatable ? " (rdc)" : "");
+        if (!totals.count(name)) order.push_back(name);
+        auto& t = totals[name];
+        for (auto* x : {&t, &all}) {
+            x->entries += 1;
+            x->size += e.disk_size();
+            x->uncompressed += e.uncompressed_size;
+        }
+    }
+
+    if (json) {
+        oci::json out;
+        out["path"] = fb.path;
+        out["file_size"] = fb.file_size;
+        out["elf"] = fb.elf;
+        out["containers"] = oci::json::array();
+        for (auto& c : fb.containers) {
+            oci::json j{{"offset", c.offset},           {"size", c.size},
+                        {"declared_size", c.declared},  {"section", c.region},
+                        {"relocatable", c.relocatable}, {"nvlink_stub", c.stub},
+                        {"entries", c.entry_count}};
+            if (!c.error.empty()) j["error"] = c.error;
+            out["containers"].push_back(std::move(j));
+        }
+        out["entries"] = oci::json::array();
+        for (auto& e : fb.entries) {
+            oci::json j{{"kind", compat::to_string(e.kind)},
+                        {"arch", e.arch_name()},
+                        {"sm", e.arch},
+                        {"variant", e.variant == compat::ArchVariant::a   ? "a"
+                                    : e.variant == compat::ArchVariant::f ? "f"
+                                                                          : ""},
+                        {"compression", compat::to_string(e.compression)},
+                        {"offset", e.offset},
+                        {"size", e.disk_size()},
+                        {"payload_size", e.size},
+                        {"uncompressed_size", e.uncompressed_size},
+                        {"flags", e.flags},
+                        {"container", e.container},
+                        {"section", fb.containers[e.container].region},
+                        {"relocatable", e.relocatable},
+                        {"nvlink_stub", e.stub}};
+            if (e.is_ptx())
+                j["ptx_isa"] = std::to_string(e.code_major) + "." + std::to_string(e.code_minor);
+            if (e.is_sass() && e.toolkit) j["toolkit"] = version_column(e);
+            if (e.is_sass() && e.cubin_sm) j["cubin_sm"] = e.cubin_sm;
+            if (!e.cubin_error.empty()) j["cubin_error"] = e.cubin_error;
+            out["entries"].push_back(std::move(j));
+        }
+        out["totals"] = oci::json::array();
+        for (auto& name : order) {
+            auto& t = totals[name];
+            out["totals"].push_back({{"arch", name},
+                                     {"entries", t.entries},
+                                     {"size", t.size},
+                                     {"uncompressed_size", t.uncompressed}});
+        }
+        out["problems"] = fb.problems;
+        std::printf("%s\n", out.dump(2).c_str());
+        return 0;
+    }
+
+    for (auto& p : fb.problems) log::warn(path + ": " + p);
+    const std::size_t stubs = fb.stub_containers();
+    std::printf("%s: %zu fatbin container%s", path.c_str(), fb.containers.size(),
+                fb.containers.size() == 1 ? "" : "s");
+    if (stubs)
+        std::printf(" (%zu nvlink stub%s without code skipped)", stubs, stubs == 1 ? "" : "s");
+    std::printf(", %llu entr%s\n", static_cast<unsigned long long>(all.entries),
+                all.entries == 1 ? "y" : "ies");
+    if (all.entries == 0) return 0;
+
+    std::vector<std::vector<std::string>> rows;
+    rows.push_back(
+        {"KIND", "ARCH", "COMPRESSION", "SIZE", "UNCOMPRESSED", "PTX-ISA/TOOLKIT", "SECTION"});
+    for (auto& e : fb.entries) {
+        if (e.stub) continue;
+        rows.push_back({kind_column(e), e.arch_name(), compat::to_string(e.compression),
+                        std::to_string(e.disk_size()), std::to_string(e.uncompressed_size),
+                        version_column(e), fb.containers[e.container].region});
+    }
+    std::printf("\n");
+    print_table(rows);
+
+    rows.clear();
+    rows.push_back({"ARCH", "ENTRIES", "SIZE", "UNCOMPRESSED"});
+    for (auto& name : order) {
+        auto& t = totals[name];
+        rows.push_back({name, std::to_string(t.entries), std::to_string(t.size),
+                        std::to_string(t.uncompressed)});
+    }
+    rows.push_back({"total", std::to_string(all.entries), std::to_string(all.size),
+                    std::to_string(all.uncompressed)});
+    std::printf("\n");
+    print_table(rows);
+    return 0;
+}
+
+} // namespace
+
+void register_doctor(CLI::App& app, Context& ctx) {
+    struct Opts {
+        std::string fatbin;
+        bool json = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("doctor", "Check that GPU code can run on this host");
+    cmd->add_option("--fatbin", o->fatbin,
+                    "List the CUDA fat binaries in FILE (an ELF library, executable or object, "
+                    "or a raw .fatbin)")
+        ->type_name("FILE");
+    cmd->add_flag("--json", o->json, "Print JSON");
+    cmd->callback([&ctx, o] {
+        ctx.action = [o] {
+            if (o->fatbin.empty())
+                throw Error(Errc::unsupported,
+                            "doctor: host and image checks are not implemented yet",
+                            "`gantry doctor --fatbin FILE` lists the GPU code in one file");
+            return print_fatbin(o->fatbin, o->json);
+        };
+    });
+}
+
+} // namespace gantry::cli
