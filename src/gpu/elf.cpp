@@ -1,0 +1,301 @@
+#include "gpu/elf.hpp"
+
+#include "util/error.hpp"
+#include "util/fd.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace gantry::gpu::elf {
+
+namespace {
+
+constexpr std::uint32_t pt_load = 1, pt_dynamic = 2, pt_note = 4;
+constexpr std::uint64_t dt_null = 0, dt_needed = 1, dt_hash = 4, dt_strtab = 5, dt_symtab = 6,
+                        dt_strsz = 10, dt_soname = 14, dt_gnu_hash = 0x6ffffef5;
+constexpr std::uint32_t nt_gnu_abi_tag = 1;
+constexpr std::uint32_t max_phnum = 4096;          // real objects have about ten
+constexpr std::uint64_t max_dyn = 1u << 16;        // dynamic entries examined
+constexpr std::uint64_t max_string = 4096;         // longest SONAME/NEEDED accepted
+constexpr std::uint64_t max_note_bytes = 1u << 16; // note segment bytes examined
+
+// Random access to the object's bytes: memory or pread on a file.
+class Source {
+  public:
+    virtual ~Source() = default;
+    virtual std::uint64_t size() const = 0;
+    // Fills buf with n bytes at off, or throws Error(invalid) if they are not all there.
+    virtual void read(std::uint64_t off, void* buf, std::size_t n) const = 0;
+};
+
+class MemorySource final : public Source {
+  public:
+    explicit MemorySource(std::string_view d) : d_(d) {}
+    std::uint64_t size() const override { return d_.size(); }
+    void read(std::uint64_t off, void* buf, std::size_t n) const override {
+        if (off > d_.size() || n > d_.size() - off)
+            throw Error(Errc::invalid, "ELF data is truncated");
+        std::memcpy(buf, d_.data() + off, n);
+    }
+
+  private:
+    std::string_view d_;
+};
+
+// pread with the file's first 16 KiB read once: headers, and in small objects everything else,
+// come from there.
+class FileSource final : public Source {
+  public:
+    FileSource(int fd, std::uint64_t size) : fd_(fd), size_(size) {
+        head_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(size, 16384)));
+        pread_all(0, head_.data(), head_.size());
+    }
+    std::uint64_t size() const override { return size_; }
+    void read(std::uint64_t off, void* buf, std::size_t n) const override {
+        if (off > size_ || n > size_ - off) throw Error(Errc::invalid, "ELF file is truncated");
+        if (off + n <= head_.size()) {
+            std::memcpy(buf, head_.data() + off, n);
+            return;
+        }
+        pread_all(off, buf, n);
+    }
+
+  private:
+    void pread_all(std::uint64_t off, void* buf, std::size_t n) const {
+        auto p = static_cast<char*>(buf);
+        while (n > 0) {
+            ssize_t r = ::pread(fd_, p, n, static_cast<off_t>(off));
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) throw sys_error(errno, "cannot read ELF file");
+            if (r == 0) throw Error(Errc::invalid, "ELF file is truncated");
+            p += r;
+            off += static_cast<std::uint64_t>(r);
+            n -= static_cast<std::size_t>(r);
+        }
+    }
+
+    int fd_;
+    std::uint64_t size_;
+    std::string head_;
+};
+
+bool host_little() {
+    const std::uint16_t probe = 1;
+    unsigned char b;
+    std::memcpy(&b, &probe, 1);
+    return b == 1;
+}
+
+class Reader {
+  public:
+    Reader(const Source& src, bool little) : src_(src), swap_(little != host_little()) {}
+
+    template <typename T>
+    T get(std::uint64_t off) const {
+        T v;
+        src_.read(off, &v, sizeof v);
+        if (swap_) {
+            unsigned char b[sizeof v];
+            std::memcpy(b, &v, sizeof v);
+            for (std::size_t i = 0; i < sizeof v / 2; ++i) std::swap(b[i], b[sizeof v - 1 - i]);
+            std::memcpy(&v, b, sizeof v);
+        }
+        return v;
+    }
+    // A word of the object's class: 4 bytes for ELF32, 8 for ELF64.
+    std::uint64_t word(std::uint64_t off, bool is64) const {
+        return is64 ? get<std::uint64_t>(off) : get<std::uint32_t>(off);
+    }
+    // The NUL-terminated string at off, not past limit.
+    std::string cstr(std::uint64_t off, std::uint64_t limit) const {
+        if (off >= limit || off >= src_.size())
+            throw Error(Errc::invalid, "ELF string offset out of range");
+        std::uint64_t n = std::min({limit - off, src_.size() - off, max_string + 1});
+        std::string s(static_cast<std::size_t>(n), '\0');
+        src_.read(off, s.data(), s.size());
+        auto nul = s.find('\0');
+        if (nul == std::string::npos) throw Error(Errc::invalid, "ELF string is unterminated");
+        s.resize(nul);
+        return s;
+    }
+    const Source& src() const { return src_; }
+
+  private:
+    const Source& src_;
+    bool swap_;
+};
+
+struct Phdr {
+    std::uint32_t type = 0;
+    std::uint64_t offset = 0, vaddr = 0, filesz = 0, align = 0;
+};
+
+std::uint64_t vaddr_to_offset(const std::vector<Phdr>& ph, std::uint64_t vaddr) {
+    for (const auto& p : ph) {
+        if (p.type == pt_load && vaddr >= p.vaddr && vaddr - p.vaddr < p.filesz &&
+            p.offset + (vaddr - p.vaddr) >= p.offset)
+            return p.offset + (vaddr - p.vaddr);
+    }
+    throw Error(Errc::invalid, "ELF dynamic string table lies outside every loadable segment");
+}
+
+void read_notes(const Reader& r, const Phdr& p, Info& info) {
+    std::uint64_t align = p.align == 8 ? 8 : 4;
+    std::uint64_t end = p.offset + std::min({p.filesz, max_note_bytes, r.src().size() - p.offset});
+    auto pad = [align](std::uint64_t n) { return (n + align - 1) & ~(align - 1); };
+    for (std::uint64_t at = p.offset; at + 12 <= end;) {
+        std::uint64_t namesz = r.get<std::uint32_t>(at);
+        std::uint64_t descsz = r.get<std::uint32_t>(at + 4);
+        std::uint32_t type = r.get<std::uint32_t>(at + 8);
+        std::uint64_t name_at = at + 12, desc_at = name_at + pad(namesz);
+        std::uint64_t next = desc_at + pad(descsz);
+        if (next > end) return; // malformed tail: ignore, notes are optional
+        if (type == nt_gnu_abi_tag && namesz == 4 && descsz >= 16) {
+            char name[4];
+            r.src().read(name_at, name, 4);
+            if (std::memcmp(name, "GNU", 4) == 0) {
+                AbiTag t;
+                t.os = r.get<std::uint32_t>(desc_at);
+                t.major = r.get<std::uint32_t>(desc_at + 4);
+                t.minor = r.get<std::uint32_t>(desc_at + 8);
+                t.patch = r.get<std::uint32_t>(desc_at + 12);
+                info.abi_tag = t;
+                return;
+            }
+        }
+        at = next;
+    }
+}
+
+Info parse(const Source& src) {
+    unsigned char ident[16];
+    if (src.size() < 16) throw Error(Errc::invalid, "not an ELF file (too short)");
+    src.read(0, ident, 16);
+    if (std::memcmp(ident,
+                    "\x7f"
+                    "ELF",
+                    4) != 0)
+        throw Error(Errc::invalid, "not an ELF file");
+    if (ident[4] != 1 && ident[4] != 2) throw Error(Errc::invalid, "ELF class is unknown");
+    if (ident[5] != 1 && ident[5] != 2) throw Error(Errc::invalid, "ELF byte order is unknown");
+    Info info;
+    const bool is64 = ident[4] == 2;
+    info.bits = is64 ? 64 : 32;
+    info.little_endian = ident[5] == 1;
+    Reader r(src, info.little_endian);
+    info.type = r.get<std::uint16_t>(16);
+    info.machine = r.get<std::uint16_t>(18);
+    std::uint64_t phoff = r.word(is64 ? 32 : 28, is64);
+    std::uint16_t phentsize = r.get<std::uint16_t>(is64 ? 54 : 42);
+    std::uint16_t phnum = r.get<std::uint16_t>(is64 ? 56 : 44);
+    if (phnum == 0) return info;
+    if (phnum > max_phnum) throw Error(Errc::invalid, "ELF has too many program headers");
+    if (phentsize < (is64 ? 56u : 32u)) throw Error(Errc::invalid, "ELF program header too small");
+
+    if (phoff > src.size() || std::uint64_t{phnum} * phentsize > src.size() - phoff)
+        throw Error(Errc::invalid, "ELF program headers lie past the end of the file");
+    std::vector<Phdr> ph(phnum);
+    for (std::uint16_t i = 0; i < phnum; ++i) {
+        std::uint64_t at = phoff + std::uint64_t{i} * phentsize;
+        Phdr& p = ph[i];
+        p.type = r.get<std::uint32_t>(at);
+        p.offset = r.word(at + (is64 ? 8 : 4), is64);
+        p.vaddr = r.word(at + (is64 ? 16 : 8), is64);
+        p.filesz = r.word(at + (is64 ? 32 : 16), is64);
+        p.align = r.word(at + (is64 ? 48 : 28), is64);
+    }
+    for (const auto& p : ph) {
+        if (p.type == pt_note && !info.abi_tag && p.offset < src.size()) read_notes(r, p, info);
+    }
+
+    const Phdr* dyn = nullptr;
+    for (const auto& p : ph) {
+        if (p.type == pt_dynamic) dyn = &p;
+    }
+    if (!dyn) return info; // static or not loadable: no SONAME
+    const std::uint64_t entsize = is64 ? 16 : 8;
+    if (dyn->offset >= src.size()) throw Error(Errc::invalid, "ELF dynamic segment out of range");
+    std::uint64_t count = std::min({dyn->filesz, src.size() - dyn->offset}) / entsize;
+    count = std::min(count, max_dyn);
+    std::uint64_t strtab = 0, strsz = 0;
+    bool have_strtab = false, have_symtab = false, have_hash = false;
+    std::vector<std::uint64_t> needed;
+    std::optional<std::uint64_t> soname;
+    for (std::uint64_t i = 0; i < count; ++i) {
+        std::uint64_t at = dyn->offset + i * entsize;
+        std::uint64_t tag = r.word(at, is64);
+        std::uint64_t val = r.word(at + entsize / 2, is64);
+        if (tag == dt_null) break;
+        if (tag == dt_strtab) strtab = val, have_strtab = true;
+        if (tag == dt_strsz) strsz = val;
+        if (tag == dt_soname) soname = val;
+        if (tag == dt_symtab) have_symtab = true;
+        if (tag == dt_hash || tag == dt_gnu_hash) have_hash = true;
+        if (tag == dt_needed && needed.size() < 1024) needed.push_back(val);
+    }
+    info.has_symtab = have_strtab && have_symtab && have_hash;
+    if (!soname && needed.empty()) return info;
+    if (!have_strtab) throw Error(Errc::invalid, "ELF has a dynamic section without DT_STRTAB");
+    std::uint64_t str_off = vaddr_to_offset(ph, strtab);
+    if (str_off >= src.size()) throw Error(Errc::invalid, "ELF string table out of range");
+    std::uint64_t limit = src.size();
+    if (strsz > 0 && strsz < src.size() - str_off) limit = str_off + strsz;
+    if (soname) {
+        if (*soname >= limit - str_off) throw Error(Errc::invalid, "ELF DT_SONAME out of range");
+        info.soname = r.cstr(str_off + *soname, limit);
+    }
+    for (std::uint64_t n : needed) {
+        if (n >= limit - str_off) throw Error(Errc::invalid, "ELF DT_NEEDED out of range");
+        info.needed.push_back(r.cstr(str_off + n, limit));
+    }
+    return info;
+}
+
+} // namespace
+
+std::string AbiTag::to_string() const {
+    static const char* const names[] = {"Linux",   "Hurd",   "Solaris",
+                                        "FreeBSD", "NetBSD", "Syllable"};
+    std::string s = os < 6 ? names[os] : "OS" + std::to_string(os);
+    return s + " " + std::to_string(major) + "." + std::to_string(minor) + "." +
+           std::to_string(patch);
+}
+
+std::uint16_t native_machine() {
+#if defined(__x86_64__)
+    return em_x86_64;
+#elif defined(__aarch64__)
+    return em_aarch64;
+#elif defined(__i386__)
+    return em_386;
+#else
+    return 0;
+#endif
+}
+
+int native_bits() {
+    return static_cast<int>(sizeof(void*) * 8);
+}
+
+Info read(std::string_view data) {
+    return parse(MemorySource(data));
+}
+
+Info read_file(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (!fd) throw sys_error(errno, "cannot open " + path);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw sys_error(errno, "cannot stat " + path);
+    if (!S_ISREG(st.st_mode)) throw Error(Errc::invalid, path + " is not a regular file");
+    try {
+        return parse(FileSource(fd.get(), static_cast<std::uint64_t>(st.st_size)));
+    } catch (const Error& e) {
+        throw e.with_context(path);
+    }
+}
+
+} // namespace gantry::gpu::elf

@@ -1,0 +1,49 @@
+// gpu::elf: the little of an ELF shared object discovery needs — DT_SONAME, DT_NEEDED and the
+// GNU ABI tag note — read from ELF32 or ELF64 of either byte order. The reader touches only the
+// headers, the dynamic segment and the strings it names (driver libraries are 100 MB files), and
+// checks every offset: a truncated or hostile file is an Error, never a read out of bounds.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gantry::gpu::elf {
+
+inline constexpr std::uint16_t em_386 = 3;
+inline constexpr std::uint16_t em_x86_64 = 62;
+inline constexpr std::uint16_t em_aarch64 = 183;
+
+// NT_GNU_ABI_TAG: the oldest kernel the object supports; `ldconfig -p` shows it as
+// "OS ABI: Linux 2.3.99". os is 0 for Linux.
+struct AbiTag {
+    std::uint32_t os = 0, major = 0, minor = 0, patch = 0;
+    std::string to_string() const; // "Linux 2.3.99"
+    bool operator==(const AbiTag&) const = default;
+};
+
+struct Info {
+    int bits = 0; // 32 or 64
+    bool little_endian = true;
+    std::uint16_t type = 0; // ET_DYN = 3, ET_EXEC = 2
+    std::uint16_t machine = 0;
+    std::string soname;              // DT_SONAME; empty when the object has none
+    std::vector<std::string> needed; // DT_NEEDED, in order
+    std::optional<AbiTag> abi_tag;
+    bool has_symtab = false; // DT_SYMTAB and a hash table (DT_HASH or DT_GNU_HASH): what the
+                             // dynamic loader needs before it is safe to dlopen the object
+};
+
+// The machine this build runs on (em_x86_64, em_aarch64, ...), and its word size.
+std::uint16_t native_machine();
+int native_bits();
+
+// Parses an object held in memory. Throws Error(invalid) naming what is wrong.
+Info read(std::string_view data);
+
+// Reads only the parts it needs from a file. Throws Error (not_found, io, invalid).
+Info read_file(const std::string& path);
+
+} // namespace gantry::gpu::elf
