@@ -1,4 +1,5 @@
 #include "archive/importer.hpp"
+#include "cdi/registry.hpp"
 #include "cli/context.hpp"
 #include "gpu/request.hpp"
 #include "rootfs/rootfs.hpp"
@@ -31,6 +32,7 @@ struct RunFlags {
                                          userns = "auto", memory, cpus, pids_limit,
                                          driver_root = "/", dev_root = "/";
     std::optional<std::string> gpus;
+    std::vector<std::string> cdi_devices, cdi_dirs;
     bool entrypoint_set = false, rm = false, interactive = false, tty = false, init = false,
          read_only = false, detach = false;
 };
@@ -194,6 +196,26 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         spec::inject_gpus(spec, gpu_host, sel, request.caps, layout, dir.string());
     }
 
+    // CDI devices from any vendor's specs; their hooks run with exactly their declared env.
+    if (!f.cdi_devices.empty()) {
+        auto dirs = cdi::default_spec_dirs();
+        dirs.insert(dirs.end(), f.cdi_dirs.begin(), f.cdi_dirs.end());
+        cdi::Registry reg(dirs);
+        for (auto& name : f.cdi_devices)
+            if (name.find('=') == std::string::npos || name[0] == '/')
+                throw Error(Errc::usage, "--device " + name + ": not a CDI device name",
+                            "use vendor.com/class=name, e.g. nvidia.com/gpu=0 (`gantry cdi list`)");
+        auto res = reg.apply(spec, f.cdi_devices, cdi::ApplyOptions{false, true});
+        for (auto& w : res.warnings) log::warn(w);
+        for (auto& h : res.hooks)
+            spec.hooks[h.hook_name].push_back(oci::Hook{h.path, h.args, h.env, h.timeout});
+        if (!spec.hooks.empty()) {
+            auto cfg = spec.to_json();
+            cfg["root"]["path"] = (dir / "merged").string();
+            fs::write_atomic(dir / "config.json", cfg.dump(2) + "\n");
+        }
+    }
+
     // Named or detached containers are recorded so exec, ps, stop and rm can find them.
     std::optional<runtime::StateDir> states;
     runtime::ContainerState cs;
@@ -236,6 +258,8 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     if (cgroup) l.on_created = [&](pid_t pid) { cgroup->add(pid); };
     l.rootfs = (dir / "merged").string();
     l.hostname_file = (dir / "hostname").string();
+    l.id = id;
+    l.bundle = dir.string();
     l.init = f.init;
     auto st = rootfs::stack(store, img.config.diff_ids);
     l.overlay =
@@ -373,6 +397,11 @@ void register_run(CLI::App& app, Context& ctx) {
     cmd->add_option("--driver-root", f->driver_root,
                     "Root of the NVIDIA driver installation (default /)");
     cmd->add_option("--dev-root", f->dev_root, "Root holding dev/nvidia* device nodes (default /)");
+    cmd->add_option("--device", f->cdi_devices, "CDI device vendor.com/class=name (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option("--cdi-spec-dir", f->cdi_dirs,
+                    "Also read CDI specs from this directory (after /etc/cdi and /var/run/cdi)")
+        ->allow_extra_args(false);
     cmd->add_flag("-d,--detach", f->detach, "Run in the background; print the container ID");
     cmd->add_option("--name", f->name, "Name the container so exec, ps, stop and rm can find it");
     cmd->add_flag("--rm", f->rm,

@@ -7,12 +7,14 @@
 #include "util/fs.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
 #include <net/if.h>
+#include <nlohmann/json.hpp>
 #include <sched.h>
 #include <signal.h>
 #include <sys/capability.h>
@@ -159,6 +161,13 @@ void run_ldconfig(const oci::RuntimeSpec& spec, int host_ldconfig) {
     }
 }
 
+std::string hook_state(const Launch& l, pid_t pid, const char* status) {
+    nlohmann::json st{{"ociVersion", "1.0.2"}, {"id", l.id},
+                      {"status", status},      {"pid", pid},
+                      {"bundle", l.bundle},    {"annotations", l.spec.annotations}};
+    return st.dump();
+}
+
 void dev_links(int rootfd) {
     Fd dev(fs::openat_in_root(rootfd, "dev", O_PATH | O_DIRECTORY));
     if (!dev) return;
@@ -294,6 +303,14 @@ void enter_root(const Launch& l) {
         if (l.spec.setup.ldconfig && !l.spec.setup.host_ldconfig.empty())
             host_ldconfig.reset(::open(l.spec.setup.host_ldconfig.c_str(), O_PATH | O_CLOEXEC));
         mask_paths(root.get(), l.spec);
+        for (const char* stage : {"prestart", "createRuntime", "createContainer"}) {
+            auto it = l.spec.hooks.find(stage);
+            if (it == l.spec.hooks.end()) continue;
+            char self[32] = {};
+            ssize_t n = ::readlink("/proc/self", self, sizeof self - 1); // the host pid
+            std::string state = hook_state(l, n > 0 ? std::atoi(self) : 0, "creating");
+            for (auto& h : it->second) run_hook(stage, h, state);
+        }
         root.reset();
         enter_root(l);
         if (slave) {
@@ -400,7 +417,16 @@ int run(const Launch& l) {
         throw;
     }
     if (l.on_started) l.on_started(static_cast<pid_t>(pid));
-    return supervise(static_cast<pid_t>(pid), fwd, master ? master.get() : -1);
+    int status = supervise(static_cast<pid_t>(pid), fwd, master ? master.get() : -1);
+    if (auto it = l.spec.hooks.find("poststop"); it != l.spec.hooks.end())
+        for (auto& h : it->second) {
+            try {
+                run_hook("poststop", h, hook_state(l, 0, "stopped"));
+            } catch (const Error& e) { // poststop failures are reported, not fatal (OCI)
+                std::fprintf(stderr, "gantry: warning: %s\n", e.message().c_str());
+            }
+        }
+    return status;
 }
 
 } // namespace gantry::runtime

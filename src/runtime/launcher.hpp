@@ -28,6 +28,8 @@ struct Launch {
     std::string rootfs;             // absolute directory that becomes "/"
     std::optional<Overlay> overlay; // mounted on rootfs inside the new namespaces
     std::string hostname_file;      // host file bind-mounted at /etc/hostname ("" = none)
+    std::string id;                 // container id (for hooks' state)
+    std::string bundle;             // directory holding config.json (for hooks' state)
     bool init = false;              // a tiny PID 1 that reaps zombies and forwards signals
     // Called with the host pid of the container's first process: after the id maps are written
     // (the cgroup can be joined here), and once the workload was exec'ed.

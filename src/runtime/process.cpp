@@ -334,6 +334,58 @@ int recv_fd(int sock) {
     return fd;
 }
 
+void run_hook(const std::string& stage, const oci::Hook& hook, const std::string& state_json) {
+    std::string what = stage + " hook " + hook.path;
+    if (hook.path.empty() || hook.path[0] != '/')
+        throw Error(Errc::run_failed, what + ": the hook path must be absolute");
+    int in[2];
+    if (::pipe2(in, O_CLOEXEC) != 0) throw_errno("pipe failed");
+    Fd rd(in[0]), wr(in[1]);
+    std::vector<std::string> args =
+        hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
+    std::vector<char*> argv, envp;
+    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (auto& e : hook.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    pid_t c = ::fork();
+    if (c < 0) throw_errno("fork failed");
+    if (c == 0) {
+        ::dup2(rd.get(), 0);
+        ::syscall(SYS_close_range, 3, ~0U, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        if (::chdir("/") != 0) ::_exit(126);
+        ::execve(hook.path.c_str(), argv.data(), envp.data());
+        ::_exit(127);
+    }
+    rd.reset();
+    ::signal(SIGPIPE, SIG_IGN);
+    fs::write_all(wr.get(), state_json.data(), state_json.size(), "hook stdin");
+    wr.reset();
+    int timeout_ms = (hook.timeout && *hook.timeout > 0 ? *hook.timeout : 30) * 1000;
+    int st = 0;
+    for (int waited = 0;; waited += 5) {
+        pid_t r = ::waitpid(c, &st, WNOHANG);
+        if (r == c) break;
+        if (waited >= timeout_ms) {
+            ::kill(c, SIGKILL);
+            ::waitpid(c, &st, 0);
+            throw Error(Errc::run_failed,
+                        what + " timed out after " + std::to_string(timeout_ms / 1000) + " s",
+                        "fix the hook or raise its timeout in the CDI spec");
+        }
+        ::usleep(5000);
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        throw Error(Errc::run_failed,
+                    what + (WIFEXITED(st)
+                                ? " exited with status " + std::to_string(WEXITSTATUS(st))
+                                : " was killed by signal " + std::to_string(WTERMSIG(st))),
+                    "see the hook's output above; the device's CDI spec names it");
+}
+
 sigset_t forwarded_signals() {
     sigset_t s;
     sigemptyset(&s);

@@ -65,6 +65,11 @@ int recv_fd(int sock);
 // the exit status of pid (128+N when killed by signal N).
 int supervise(pid_t pid, const sigset_t& fwd, int pty_master);
 
+// Runs an OCI hook: exactly its declared env (nothing inherited), cwd "/", its absolute path,
+// no fds but the state on stdin and stdout/stderr, killed after its timeout (default 30 s).
+// Throws Error(run_failed) naming the hook when it fails or times out.
+void run_hook(const std::string& stage, const oci::Hook& hook, const std::string& state_json);
+
 // The signals gantry forwards to a container.
 sigset_t forwarded_signals();
 

@@ -178,7 +178,7 @@ bool build_so(const stdfs::path& out, const std::string& soname, const std::stri
     return ok;
 }
 
-// ldconfig -r ROOT writes ROOT/etc/ld.so.cache (it chroots: root only).
+// ldconfig -r ROOT writes ROOT/etc/ld.so.cache, reading paths under ROOT (no chroot needed).
 bool run_ldconfig(const std::string& root, const std::string& format = "new") {
     std::string cmd = "ldconfig -X -c " + format + " -r '" + root + "' 2>/dev/null";
     return std::system(cmd.c_str()) == 0 && stdfs::exists(root + "/etc/ld.so.cache");
@@ -299,7 +299,7 @@ class LdCacheFormats : public ::testing::TestWithParam<std::string> {};
 TEST_P(LdCacheFormats, MatchesWhatLdconfigPrints) {
     GpuTempDir t;
     lay_out_libraries(t.str());
-    if (!run_ldconfig(t.str(), GetParam())) GTEST_SKIP() << "ldconfig -r needs root";
+    if (!run_ldconfig(t.str(), GetParam())) GTEST_SKIP() << "ldconfig -r failed";
     std::string path = t.str() + "/etc/ld.so.cache";
     ldcache::Cache c = ldcache::load(path);
     ldcache::Format want = GetParam() == "new"      ? ldcache::Format::new_only
@@ -342,7 +342,7 @@ TEST(GpuLdCache, TruncatedAndHostileCachesFailCleanly) {
     lay_out_libraries(t.str());
     for (std::string format : {"new", "compat", "old"}) {
         stdfs::remove(t / "etc/ld.so.cache");
-        if (!run_ldconfig(t.str(), format)) GTEST_SKIP() << "ldconfig -r needs root";
+        if (!run_ldconfig(t.str(), format)) GTEST_SKIP() << "ldconfig -r failed";
         const std::string good = slurp(t.str() + "/etc/ld.so.cache");
         const std::size_t n = ldcache::parse(good).entries.size();
         for (std::size_t len = 0; len < good.size(); ++len) {
