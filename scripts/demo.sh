@@ -12,11 +12,32 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 echo "Building a sample image from /usr/bin/busybox (busybox-static) ..."
 /usr/bin/python3 "$here/tests/fixtures/mkimage.py" busybox --format docker-archive \
   --compression gzip --tag demo/busybox:1.0 "$work/busybox.tar"
+mkdir -p "$work/cdi"
 step "$G" load "$work/busybox.tar"
 step "$G" images
 step "$G" inspect demo/busybox:1.0
 step "$G" run --rm demo/busybox:1.0 sh -c 'echo "hello from PID $$ as uid $(id -u) in $(uname -s)"; ls /'
 step "$G" save demo/busybox:1.0 --format oci-archive -o "$work/busybox-oci.tar"
 step "$G" system df
+
+# A GPU container. With no NVIDIA driver on this machine, use a simulated GPU host: a driver root
+# and a dev root laid out like a real one, with fake libcuda/NVML/nvidia-smi that answer only for
+# the device nodes a container was given.
+if [ -r /proc/driver/nvidia/version ]; then
+  echo; echo "NVIDIA driver found: running on the real GPUs."
+  gpu_flags=()
+else
+  echo; echo "No NVIDIA driver on this machine: using a SIMULATED 2-GPU host (tests/fixtures/gpuhost)."
+  /usr/bin/python3 "$here/tests/fixtures/gpuhost/gpuhost.py" build --gpus 2 --cc 8.0 "$work/gpuhost" >/dev/null
+  gpu_flags=(--driver-root "$work/gpuhost/driver" --dev-root "$work/gpuhost/dev")
+  export FAKE_DEVICE_ROOT="$work/gpuhost/dev"
+fi
+/usr/bin/python3 "$here/tests/fixtures/gpuhost/cuda_image.py" --variant cuda-probe --tag demo/cuda-probe:1 \
+  "$work/cuda-probe.tar" >/dev/null
+step "$G" load "$work/cuda-probe.tar"
+step "$G" run --gpus all "${gpu_flags[@]}" demo/cuda-probe:1 sh -c 'cuda_probe && nvidia-smi -L'
+step "$G" run --gpus device=1 "${gpu_flags[@]}" demo/cuda-probe:1 sh -c 'nvidia-smi -L; ls /dev/nvidia*'
+step "$G" cdi generate "${gpu_flags[@]}" --output "$work/cdi/nvidia.yaml"
+step "$G" run --cdi-spec-dir "$work/cdi" --device nvidia.com/gpu=0 demo/cuda-probe:1 cuda_probe
 echo
 echo "Demo store: $GANTRY_ROOT (remove it with: rm -rf $work)"

@@ -208,7 +208,11 @@ void setup_rootfs(const Launch& l) {
             if (data.size() > 4000)
                 fail(Errc::run_failed, "the image has too many layers for one overlay mount",
                      "squash the image (gantry slim --squash) or use fewer layers");
-            if (::mount("overlay", l.rootfs.c_str(), "overlay", 0, data.c_str()) != 0)
+            // "volatile": the container layer is private and discarded, so skip the sync of
+            // the upper filesystem at unmount (1-2 ms per run); older kernels lack it.
+            std::string fast = o.upper.empty() ? data : data + ",volatile";
+            if (::mount("overlay", l.rootfs.c_str(), "overlay", 0, fast.c_str()) != 0 &&
+                ::mount("overlay", l.rootfs.c_str(), "overlay", 0, data.c_str()) != 0)
                 throw OverlayUnavailable(std::string("overlayfs mount failed: ") +
                                          std::strerror(errno));
         }
