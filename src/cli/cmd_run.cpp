@@ -1,6 +1,7 @@
 #include "archive/importer.hpp"
 #include "cdi/registry.hpp"
 #include "cli/context.hpp"
+#include "gpu/ldcache.hpp"
 #include "gpu/request.hpp"
 #include "rootfs/rootfs.hpp"
 #include "runtime/cgroup.hpp"
@@ -193,6 +194,21 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         for (auto& n : rootfs::list_image_dir(store, ids, "usr/local/cuda/compat"))
             if (n.rfind("libcuda.so.", 0) == 0 && std::count(n.begin(), n.end(), '.') >= 4)
                 layout.compat_libcuda = "/usr/local/cuda/compat/" + n;
+        std::string cache;
+        try {
+            cache = rootfs::read_image_file(store, ids, "etc/ld.so.cache");
+        } catch (const Error&) {
+            cache = "unreadable"; // parse fails below: ldconfig rebuilds it
+        }
+        if (!cache.empty()) {
+            layout.cached_sonames.emplace();
+            try {
+                for (auto& e : gpu::ldcache::parse(cache).entries)
+                    layout.cached_sonames->insert(e.key);
+            } catch (const Error&) { // unreadable cache: let ldconfig rebuild it
+                layout.cached_sonames->insert("libcuda.so.1");
+            }
+        }
         spec::inject_gpus(spec, gpu_host, sel, request.caps, layout, dir.string());
     }
 

@@ -92,6 +92,7 @@ void inject_gpus(oci::RuntimeSpec& spec, const gpu::Host& host, const gpu::Selec
 
     // Libraries, with their SONAME links and the few .so links applications dlopen.
     bool any_lib = false;
+    bool cache_shadows = false; // the image's cache names a SONAME we inject
     for (auto& lib : host.libraries) {
         if (lib.lib32 && !caps.count(gpu::Capability::compat32)) continue;
         if (!wanted(lib.caps, caps)) continue;
@@ -99,6 +100,9 @@ void inject_gpus(oci::RuntimeSpec& spec, const gpu::Host& host, const gpu::Selec
         std::string dst = dir + "/" + lib.name;
         add_bind(spec, lib.host_path, dst, lib_opts);
         any_lib = true;
+        if (layout.cached_sonames &&
+            (layout.cached_sonames->count(lib.soname) || layout.cached_sonames->count(lib.name)))
+            cache_shadows = true;
         if (!lib.soname.empty() && lib.soname != lib.name)
             spec.setup.symlinks.emplace_back(dir + "/" + lib.soname, lib.name);
         if (lib.soname == "libcuda.so.1")
@@ -140,7 +144,14 @@ void inject_gpus(oci::RuntimeSpec& spec, const gpu::Host& host, const gpu::Selec
                                             dir + "\n");
         }
     }
-    if (any_lib) {
+    // An image whose cache already names a driver SONAME (a stub libcuda, an old driver copy)
+    // gets a drop-in that sorts first, so the host driver's directory wins in the new cache.
+    if (cache_shadows)
+        spec.setup.ld_conf.emplace_back("/etc/ld.so.conf.d/00-gantry-driver.conf",
+                                        layout.lib_dir + "\n" + layout.lib32_dir + "\n");
+    if (any_lib && (cache_shadows || !spec.setup.ld_conf.empty() ||
+                    (layout.cached_sonames && layout.lib_dir != "/usr/lib/x86_64-linux-gnu" &&
+                     layout.lib_dir != "/usr/lib64"))) {
         spec.setup.ldconfig = true;
         for (const char* p : {"/sbin/ldconfig", "/usr/sbin/ldconfig"})
             if (::access(p, X_OK) == 0) {

@@ -11,6 +11,8 @@
 #include "gpu/request.hpp"
 #include "oci/runtime_spec.hpp"
 
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,10 @@ struct ImageGpuLayout {
     std::string lib_dir = "/usr/lib/x86_64-linux-gnu"; // where driver libraries go
     std::string lib32_dir = "/usr/lib/i386-linux-gnu";
     std::string compat_libcuda; // e.g. /usr/local/cuda/compat/libcuda.so.580.95.05 ("" if none)
+    // SONAMEs the image's own /etc/ld.so.cache lists (nullopt: no cache). The loader consults
+    // the cache before the default directories, so ldconfig is needed only when the cache
+    // names an injected SONAME (an image's stub libcuda) or a drop-in is written.
+    std::optional<std::set<std::string>> cached_sonames;
 };
 
 // Adds the injection to spec (mounts, devices, env, setup). state_dir receives generated host
