@@ -8,7 +8,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 runs=50
 [ "${1:-}" = "--runs" ] && runs=$2
 command -v hyperfine >/dev/null || { echo "bench/gpu.sh: hyperfine is missing (apt-get install hyperfine)"; exit 1; }
-work=$(mktemp -d /tmp/gantry-gpubench-XXXXXX)
+# The store goes on tmpfs: on this VM ext4 with online discard makes directory creation and
+# removal (one container layer per run) cost milliseconds of noise (set BENCH_DIR to change).
+work=$(mktemp -d "${BENCH_DIR:-/dev/shm}/gantry-gpubench-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 G="$work/gantry"
 cp "$here/build/gantry" "$G"
@@ -19,7 +21,7 @@ export GANTRY_ROOT="$work/store"
 export FAKE_DEVICE_ROOT="$work/host/dev"
 flags=(--driver-root "$work/host/driver" --dev-root "$work/host/dev")
 libs=$(find "$work/host/driver" -name '*.so.*' -type f | wc -l)
-echo "simulated host: 8 GPUs, $libs driver libraries; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "store on $(df --output=fstype "$work" | tail -1) ($work); simulated host: 8 GPUs, $libs driver libraries; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$G" run --gpus all "${flags[@]}" probe:1 cuda_probe | sed -n 3p
 hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/hf.json" \
   -n "run /bin/true" "$G run probe:1 /bin/true" \
