@@ -10,7 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libseccomp-dev libcap-dev libcurl4-openssl-dev libyaml-cpp-dev
   # tests and demo: sample images, peers for interoperability
   python3 python3-pytest busybox-static zstd pigz util-linux attr
-  skopeo umoci uidmap runc crun
+  skopeo umoci uidmap runc crun podman
   # benchmarks
   hyperfine
 )

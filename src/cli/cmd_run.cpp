@@ -1,6 +1,8 @@
 #include "archive/importer.hpp"
 #include "cdi/registry.hpp"
 #include "cli/context.hpp"
+#include "compat/require.hpp"
+#include "gpu/cache.hpp"
 #include "gpu/ldcache.hpp"
 #include "gpu/request.hpp"
 #include "rootfs/rootfs.hpp"
@@ -35,7 +37,7 @@ struct RunFlags {
     std::optional<std::string> gpus;
     std::vector<std::string> cdi_devices, cdi_dirs;
     bool entrypoint_set = false, rm = false, interactive = false, tty = false, init = false,
-         read_only = false, detach = false;
+         read_only = false, detach = false, no_require = false;
 };
 
 std::uint64_t parse_size(const std::string& s) {
@@ -182,8 +184,29 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     // GPUs: the --gpus flag or the image's NVIDIA_VISIBLE_DEVICES contract.
     auto request = gpu::parse_request(spec.env, f.gpus);
     if (request.inject) {
-        auto gpu_host = gpu::discover({f.driver_root, f.dev_root, true});
+        auto gpu_host = gpu::discover_cached({f.driver_root, f.dev_root, true},
+                                             (runtime::runtime_dir() / "gpu-cache").string());
         auto sel = gpu::select(gpu_host, request);
+        // NVIDIA_REQUIRE_* against the host driver and each selected GPU, before any namespace.
+        compat::RequireHost rh{gpu_host.cuda_version, gpu_host.driver_version, {}};
+        for (auto* d : sel.gpus)
+            rh.gpus.push_back({d->index, d->cc_major, d->cc_minor, d->brand, d->name});
+        auto env = compat::env_map(spec.env);
+        if (f.no_require) {
+            env.erase("NVIDIA_DISABLE_REQUIRE");
+            env["NVIDIA_DISABLE_REQUIRE"] = "true";
+        }
+        auto req = compat::check_requirements(env, rh);
+        bool has_reqs = std::any_of(env.begin(), env.end(), [](auto& kv) {
+            return kv.first.rfind("NVIDIA_REQUIRE_", 0) == 0 || kv.first == "CUDA_VERSION";
+        });
+        if (req.disabled && has_reqs)
+            log::warn("requirements not checked (" +
+                      std::string(f.no_require ? "--no-require" : "NVIDIA_DISABLE_REQUIRE") + ")");
+        if (!req.disabled && !req.ok())
+            throw Error(Errc::run_failed, req.failures.front().message,
+                        "use a newer NVIDIA driver or an image built for an older CUDA; "
+                        "--no-require (or NVIDIA_DISABLE_REQUIRE=true) skips the check");
         spec::ImageGpuLayout layout;
         const auto& ids = img.config.diff_ids;
         if (!rootfs::image_has(store, ids, "etc/debian_version") &&
@@ -418,6 +441,8 @@ void register_run(CLI::App& app, Context& ctx) {
     cmd->add_option("--cdi-spec-dir", f->cdi_dirs,
                     "Also read CDI specs from this directory (after /etc/cdi and /var/run/cdi)")
         ->allow_extra_args(false);
+    cmd->add_flag("--no-require", f->no_require,
+                  "Do not check NVIDIA_REQUIRE_* against the host driver (warns instead)");
     cmd->add_flag("-d,--detach", f->detach, "Run in the background; print the container ID");
     cmd->add_option("--name", f->name, "Name the container so exec, ps, stop and rm can find it");
     cmd->add_flag("--rm", f->rm,

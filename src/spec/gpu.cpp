@@ -27,7 +27,7 @@ int major_of(const std::string& version) {
 }
 
 void add_device(oci::RuntimeSpec& spec, const gpu::DeviceNode& n, const std::string& what,
-                bool required) {
+                bool required, int access = R_OK | W_OK) {
     if (!n.present) {
         if (!required) return;
         throw Error(
@@ -35,9 +35,10 @@ void add_device(oci::RuntimeSpec& spec, const gpu::DeviceNode& n, const std::str
             "load the NVIDIA kernel modules (nvidia-modprobe, or nvidia-smi as root) or point "
             "--dev-root at the directory holding dev/nvidia*");
     }
-    if (::access(n.host_path.c_str(), R_OK | W_OK) != 0)
+    if (::access(n.host_path.c_str(), access) != 0)
         throw Error(Errc::run_failed,
-                    what + ": device node " + n.host_path + " is not readable and writable by you",
+                    what + ": device node " + n.host_path + " is not " +
+                        (access & W_OK ? "readable and writable" : "readable") + " by you",
                     "ask the administrator for access to the NVIDIA devices (mode 0666 or your "
                     "group on /dev/nvidia*)");
     for (auto& d : spec.devices)
@@ -80,8 +81,9 @@ void inject_gpus(oci::RuntimeSpec& spec, const gpu::Host& host, const gpu::Selec
     for (auto* d : sel.gpus)
         add_device(spec, d->node, "GPU " + std::to_string(d->index) + " (" + d->uuid + ")", true);
     for (auto* m : sel.migs) {
-        add_device(spec, m->gi_cap, "MIG device " + m->uuid, true);
-        add_device(spec, m->ci_cap, "MIG device " + m->uuid, true);
+        // capability nodes are 0444 by design: clients open them read-only
+        add_device(spec, m->gi_cap, "MIG device " + m->uuid, true, R_OK);
+        add_device(spec, m->ci_cap, "MIG device " + m->uuid, true, R_OK);
     }
     if (caps.count(gpu::Capability::compute)) {
         add_device(spec, host.uvm, "nvidia-uvm", false);
@@ -115,6 +117,8 @@ void inject_gpus(oci::RuntimeSpec& spec, const gpu::Host& host, const gpu::Selec
     for (auto& b : host.binaries)
         if (wanted(b.caps, caps)) add_bind(spec, b.host_path, b.container_path, lib_opts);
     for (auto& f : host.firmware) add_bind(spec, f.host_path, f.container_path, lib_opts);
+    for (auto& c : host.configs) // Vulkan/EGL/OpenCL vendor files for graphics, video, compute
+        if (c.selected_by(caps)) add_bind(spec, c.host_path, c.container_path, lib_opts);
     for (auto& s : host.ipc)
         if (caps.count(s.cap))
             add_bind(spec, s.host_path, s.container_path, {"bind", "nosuid", "nodev", "noexec"});
@@ -159,17 +163,13 @@ void inject_gpus(oci::RuntimeSpec& spec, const gpu::Host& host, const gpu::Selec
                 break;
             }
     }
-    // A downstream NVIDIA hook (if any) must not inject a second time.
+    // A downstream NVIDIA hook (if any) must not inject a second time (reference §7.6).
     spec.env.erase(std::remove_if(spec.env.begin(), spec.env.end(),
                                   [](const std::string& e) {
                                       return e.rfind("NVIDIA_VISIBLE_DEVICES=", 0) == 0;
                                   }),
                    spec.env.end());
-    std::string visible;
-    for (auto* d : sel.gpus) visible += (visible.empty() ? "" : ",") + d->uuid;
-    for (auto* m : sel.migs) visible += (visible.empty() ? "" : ",") + m->uuid;
-    spec.env.push_back("NVIDIA_VISIBLE_DEVICES=" +
-                       (visible.empty() ? std::string("void") : visible));
+    spec.env.push_back("NVIDIA_VISIBLE_DEVICES=void");
 }
 
 } // namespace gantry::spec

@@ -1,0 +1,258 @@
+#include "gpu/cache.hpp"
+
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <dirent.h>
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+#include <vector>
+
+namespace gantry::gpu {
+
+using nlohmann::json;
+
+namespace {
+
+json caps_json(const Capabilities& c) {
+    json a = json::array();
+    for (auto x : c) a.push_back(to_string(x));
+    return a;
+}
+Capabilities caps_from(const json& a) {
+    Capabilities c;
+    for (auto& x : a)
+        if (auto v = capability_from_string(x.get<std::string>())) c.insert(*v);
+    return c;
+}
+json node_json(const DeviceNode& n) {
+    return {{"path", n.path},
+            {"host_path", n.host_path},
+            {"type", std::string(1, n.type)},
+            {"major", n.major},
+            {"minor", n.minor},
+            {"mode", n.mode},
+            {"uid", n.uid},
+            {"gid", n.gid},
+            {"present", n.present}};
+}
+DeviceNode node_from(const json& j) {
+    DeviceNode n;
+    n.path = j.at("path");
+    n.host_path = j.at("host_path");
+    n.type = j.at("type").get<std::string>().at(0);
+    n.major = j.at("major");
+    n.minor = j.at("minor");
+    n.mode = j.at("mode");
+    n.uid = j.at("uid");
+    n.gid = j.at("gid");
+    n.present = j.at("present");
+    return n;
+}
+json files_json(const std::vector<HostFile>& v) {
+    json a = json::array();
+    for (auto& f : v)
+        a.push_back({{"host_path", f.host_path},
+                     {"container_path", f.container_path},
+                     {"caps", caps_json(f.caps)}});
+    return a;
+}
+std::vector<HostFile> files_from(const json& a) {
+    std::vector<HostFile> v;
+    for (auto& f : a)
+        v.push_back({f.at("host_path"), f.at("container_path"), caps_from(f.at("caps"))});
+    return v;
+}
+
+void stat_into(Sha256& h, const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+        h.update("missing:" + path + "\n");
+        return;
+    }
+    h.update(path + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+             std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
+             std::to_string(st.st_mode) + ":" + std::to_string(st.st_rdev) + "\n");
+}
+
+void file_into(Sha256& h, const std::string& path) {
+    try {
+        h.update(path + "=" + fs::read_file(path, 1 << 20) + "\n");
+    } catch (const Error&) {
+        h.update("missing:" + path + "\n");
+    }
+}
+
+void dir_into(Sha256& h, const std::string& dir, const std::string& prefix) {
+    std::vector<std::string> names;
+    if (DIR* d = ::opendir(dir.c_str())) {
+        while (dirent* e = ::readdir(d))
+            if (std::string(e->d_name).rfind(prefix, 0) == 0) names.push_back(e->d_name);
+        ::closedir(d);
+    }
+    std::sort(names.begin(), names.end());
+    for (auto& n : names) stat_into(h, dir + "/" + n);
+}
+
+std::string cache_key(const DiscoverOptions& opt) {
+    Sha256 h;
+    h.update("gantry-host-cache-1\n" + opt.driver_root + "\n" + opt.dev_root + "\n" +
+             (opt.use_nvml ? "nvml\n" : "no-nvml\n"));
+    std::string root = opt.driver_root == "/" ? "" : opt.driver_root;
+    for (auto p : {root + "/proc/driver/nvidia/version", std::string("/proc/driver/nvidia/version"),
+                   root + "/proc/driver/nvidia-caps/mig-minors",
+                   std::string("/proc/driver/nvidia-caps/mig-minors")})
+        file_into(h, p);
+    for (auto p : {root + "/etc/ld.so.cache", root + "/usr/lib/wsl/lib"}) stat_into(h, p);
+    std::string dev = (opt.dev_root == "/" ? "" : opt.dev_root) + "/dev";
+    dir_into(h, dev, "nvidia");
+    dir_into(h, dev + "/nvidia-caps", "nvidia-cap");
+    if (const char* f = std::getenv("FAKE_DEVICE_ROOT")) h.update(std::string("fake:") + f + "\n");
+    return h.hex_final();
+}
+
+} // namespace
+
+std::string host_to_json(const Host& h) {
+    json j;
+    j["driver_root"] = h.driver_root;
+    j["dev_root"] = h.dev_root;
+    j["driver_version"] = h.driver_version;
+    j["cuda_version"] = h.cuda_version;
+    j["nvml_loaded"] = h.nvml_loaded;
+    j["wsl"] = h.wsl;
+    j["devices"] = json::array();
+    for (auto& d : h.devices) {
+        json migs = json::array();
+        for (auto& m : d.migs)
+            migs.push_back({{"gpu_index", m.gpu_index},
+                            {"gi", m.gi},
+                            {"ci", m.ci},
+                            {"uuid", m.uuid},
+                            {"profile", m.profile},
+                            {"memory", m.memory},
+                            {"gi_cap", node_json(m.gi_cap)},
+                            {"ci_cap", node_json(m.ci_cap)}});
+        j["devices"].push_back({{"index", d.index},
+                                {"minor", d.minor},
+                                {"uuid", d.uuid},
+                                {"name", d.name},
+                                {"brand", d.brand},
+                                {"pci_bus_id", d.pci_bus_id},
+                                {"cc_major", d.cc_major},
+                                {"cc_minor", d.cc_minor},
+                                {"memory", d.memory},
+                                {"mig_enabled", d.mig_enabled},
+                                {"migs", migs},
+                                {"node", node_json(d.node)},
+                                {"proc_dir", d.proc_dir}});
+    }
+    j["libraries"] = json::array();
+    for (auto& l : h.libraries)
+        j["libraries"].push_back({{"host_path", l.host_path},
+                                  {"name", l.name},
+                                  {"soname", l.soname},
+                                  {"lib32", l.lib32},
+                                  {"caps", caps_json(l.caps)}});
+    j["binaries"] = files_json(h.binaries);
+    j["firmware"] = files_json(h.firmware);
+    j["configs"] = files_json(h.configs);
+    j["ipc"] = json::array();
+    for (auto& s : h.ipc)
+        j["ipc"].push_back({{"host_path", s.host_path},
+                            {"container_path", s.container_path},
+                            {"cap", to_string(s.cap)}});
+    j["ctl"] = node_json(h.ctl);
+    j["uvm"] = node_json(h.uvm);
+    j["uvm_tools"] = node_json(h.uvm_tools);
+    j["modeset"] = node_json(h.modeset);
+    j["dxg"] = node_json(h.dxg);
+    j["mig_config_caps"] = json::array();
+    for (auto& n : h.mig_config_caps) j["mig_config_caps"].push_back(node_json(n));
+    j["proc_root"] = h.proc_root;
+    j["notes"] = h.notes;
+    j["ldcache_path"] = h.ldcache_path;
+    j["nvml_path"] = h.nvml_path;
+    j["wsl_driver_store"] = h.wsl_driver_store;
+    return j.dump();
+}
+
+Host host_from_json(const std::string& text) {
+    try {
+        json j = json::parse(text);
+        Host h;
+        h.driver_root = j.at("driver_root");
+        h.dev_root = j.at("dev_root");
+        h.driver_version = j.at("driver_version");
+        h.cuda_version = j.at("cuda_version");
+        h.nvml_loaded = j.at("nvml_loaded");
+        h.wsl = j.at("wsl");
+        for (auto& d : j.at("devices")) {
+            Device x;
+            x.index = d.at("index");
+            x.minor = d.at("minor");
+            x.uuid = d.at("uuid");
+            x.name = d.at("name");
+            x.brand = d.at("brand");
+            x.pci_bus_id = d.at("pci_bus_id");
+            x.cc_major = d.at("cc_major");
+            x.cc_minor = d.at("cc_minor");
+            x.memory = d.at("memory");
+            x.mig_enabled = d.at("mig_enabled");
+            for (auto& m : d.at("migs"))
+                x.migs.push_back({m.at("gpu_index"), m.at("gi"), m.at("ci"), m.at("uuid"),
+                                  m.at("profile"), m.at("memory"), node_from(m.at("gi_cap")),
+                                  node_from(m.at("ci_cap"))});
+            x.node = node_from(d.at("node"));
+            x.proc_dir = d.at("proc_dir");
+            h.devices.push_back(std::move(x));
+        }
+        for (auto& l : j.at("libraries"))
+            h.libraries.push_back({l.at("host_path"), l.at("name"), l.at("soname"), l.at("lib32"),
+                                   caps_from(l.at("caps"))});
+        h.binaries = files_from(j.at("binaries"));
+        h.firmware = files_from(j.at("firmware"));
+        h.configs = files_from(j.at("configs"));
+        for (auto& s : j.at("ipc"))
+            h.ipc.push_back({s.at("host_path"), s.at("container_path"),
+                             capability_from_string(s.at("cap").get<std::string>())
+                                 .value_or(Capability::utility)});
+        h.ctl = node_from(j.at("ctl"));
+        h.uvm = node_from(j.at("uvm"));
+        h.uvm_tools = node_from(j.at("uvm_tools"));
+        h.modeset = node_from(j.at("modeset"));
+        h.dxg = node_from(j.at("dxg"));
+        for (auto& n : j.at("mig_config_caps")) h.mig_config_caps.push_back(node_from(n));
+        h.proc_root = j.at("proc_root");
+        h.notes = j.at("notes").get<std::vector<std::string>>();
+        h.ldcache_path = j.at("ldcache_path");
+        h.nvml_path = j.at("nvml_path");
+        h.wsl_driver_store = j.at("wsl_driver_store").get<std::vector<std::string>>();
+        return h;
+    } catch (const json::exception& e) {
+        throw Error(Errc::invalid, std::string("damaged GPU host cache entry: ") + e.what());
+    }
+}
+
+Host discover_cached(const DiscoverOptions& opt, const std::string& cache_dir) {
+    if (cache_dir.empty()) return discover(opt);
+    std::string path = cache_dir + "/host-" + cache_key(opt) + ".json";
+    try {
+        return host_from_json(fs::read_file(path, 16 << 20));
+    } catch (const Error&) { // missing or damaged: discover afresh
+    }
+    Host h = discover(opt);
+    if (h.has_driver()) {
+        try {
+            fs::make_dirs(cache_dir);
+            fs::write_atomic(path, host_to_json(h), 0600);
+        } catch (const Error&) { // caching is an optimisation only
+        }
+    }
+    return h;
+}
+
+} // namespace gantry::gpu
