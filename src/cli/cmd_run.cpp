@@ -1,6 +1,7 @@
 #include "archive/importer.hpp"
 #include "cdi/registry.hpp"
 #include "cli/context.hpp"
+#include "compat/fatbin.hpp"
 #include "compat/require.hpp"
 #include "gpu/cache.hpp"
 #include "gpu/ldcache.hpp"
@@ -14,6 +15,7 @@
 #include "spec/gpu.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
 
@@ -217,6 +219,15 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         for (auto& n : rootfs::list_image_dir(store, ids, "usr/local/cuda/compat"))
             if (n.rfind("libcuda.so.", 0) == 0 && std::count(n.begin(), n.end(), '.') >= 4)
                 layout.compat_libcuda = "/usr/local/cuda/compat/" + n;
+        if (!layout.compat_libcuda.empty()) {
+            Fd lib(rootfs::open_image_file(store, ids, layout.compat_libcuda.substr(1)));
+            if (lib) try {
+                    layout.compat_note =
+                        compat::cuda_fwd_compat_note("/proc/self/fd/" + std::to_string(lib.get()))
+                            .value_or("");
+                } catch (const Error&) {
+                }
+        }
         std::string cache;
         try {
             cache = rootfs::read_image_file(store, ids, "etc/ld.so.cache");

@@ -181,6 +181,21 @@ std::string read_image_file(const store::Store& store, const std::vector<oci::Di
     return {};
 }
 
+int open_image_file(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
+                    const std::string& path) {
+    for (auto it = diff_ids.rbegin(); it != diff_ids.rend(); ++it) {
+        Fd root(::open(store.layer_rootfs(*it).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root) continue;
+        Fd f(fs::openat_in_root(root.get(), path, O_RDONLY));
+        if (!f) continue;
+        struct stat st {};
+        ::fstat(f.get(), &st);
+        if (is_whiteout(st) || !S_ISREG(st.st_mode)) return -1;
+        return f.release();
+    }
+    return -1;
+}
+
 bool image_has(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
                const std::string& path) {
     for (auto it = diff_ids.rbegin(); it != diff_ids.rend(); ++it) {

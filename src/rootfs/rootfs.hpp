@@ -28,6 +28,10 @@ void flatten(const store::Store& store, const std::vector<oci::Digest>& diff_ids
 std::string read_image_file(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
                             const std::string& path);
 
+// Opens a file of the image's merged view for reading (in-root in its layer); -1 if absent.
+int open_image_file(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
+                    const std::string& path);
+
 // Whether a path exists in the image's merged view (whiteouts and opaque directories honoured).
 bool image_has(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
                const std::string& path);

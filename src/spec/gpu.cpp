@@ -4,6 +4,8 @@
 #include "util/fs.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <unistd.h>
 
@@ -62,8 +64,22 @@ void add_bind(oci::RuntimeSpec& spec, const std::string& host, const std::string
 
 } // namespace
 
-bool compat_applies(const std::string& compat, const std::string& host) {
+bool compat_applies(const std::string& compat, const std::string& host, const std::string& note,
+                    int host_cuda) {
     int c = major_of(compat), h = major_of(host);
+    if (!note.empty()) {
+        auto j = nlohmann::json::parse(note, nullptr, false);
+        if (j.is_object() && j.contains("Driver") && j["Driver"].is_array() &&
+            j.contains("CUDA Version") && j["CUDA Version"].is_string()) {
+            bool listed = false;
+            for (auto& b : j["Driver"])
+                if (b.is_number_integer() && b.get<int>() == h) listed = true;
+            std::string v = j["CUDA Version"];
+            int major = 0, minor = 0;
+            if (std::sscanf(v.c_str(), "%d.%d", &major, &minor) < 1) return false;
+            return listed && host_cuda > 0 && major * 1000 + minor * 10 > host_cuda;
+        }
+    }
     return c > 0 && h > 0 && c > h;
 }
 
@@ -142,7 +158,7 @@ void inject_gpus(oci::RuntimeSpec& spec, const gpu::Host& host, const gpu::Selec
     // Forward compatibility: a drop-in, never a mount of files the image controls.
     if (!layout.compat_libcuda.empty()) {
         std::string ver = layout.compat_libcuda.substr(layout.compat_libcuda.rfind(".so.") + 4);
-        if (compat_applies(ver, host.driver_version)) {
+        if (compat_applies(ver, host.driver_version, layout.compat_note, host.cuda_version)) {
             std::string dir = layout.compat_libcuda.substr(0, layout.compat_libcuda.rfind('/'));
             spec.setup.ld_conf.emplace_back("/etc/ld.so.conf.d/00-cuda-compat-gantry.conf",
                                             dir + "\n");

@@ -22,6 +22,7 @@ struct ImageGpuLayout {
     std::string lib_dir = "/usr/lib/x86_64-linux-gnu"; // where driver libraries go
     std::string lib32_dir = "/usr/lib/i386-linux-gnu";
     std::string compat_libcuda; // e.g. /usr/local/cuda/compat/libcuda.so.580.95.05 ("" if none)
+    std::string compat_note;    // its .note.cuda.fwd_compatibility JSON ("" if none)
     // SONAMEs the image's own /etc/ld.so.cache lists (nullopt: no cache). The loader consults
     // the cache before the default directories, so ldconfig is needed only when the cache
     // names an injected SONAME (an image's stub libcuda) or a drop-in is written.
@@ -34,9 +35,12 @@ void inject_gpus(oci::RuntimeSpec& spec, const gpu::Host& host, const gpu::Selec
                  const gpu::Capabilities& caps, const ImageGpuLayout& layout,
                  const std::string& state_dir);
 
-// Whether forward-compat libraries with this driver version should be used on the host
-// (reference nvidia-driver.md §3.6: the compat major must be newer than the host driver's).
+// Whether the image's forward-compat libraries should be used on this host (reference
+// nvidia-driver.md §7.7, NCT's enable-cuda-compat): with the ELF note, when the host driver's
+// branch is listed and the compat CUDA version is newer than the host's; without it, when the
+// compat driver's major is newer than the host driver's.
 bool compat_applies(const std::string& compat_driver_version,
-                    const std::string& host_driver_version);
+                    const std::string& host_driver_version, const std::string& note_json = {},
+                    int host_cuda_version = 0);
 
 } // namespace gantry::spec
