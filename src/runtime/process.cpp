@@ -86,9 +86,9 @@ void set_user(const oci::RuntimeSpec& s, bool single_id) {
     if (!single_id) {
         std::vector<gid_t> g(s.additional_gids.begin(), s.additional_gids.end());
         if (::setgroups(g.size(), g.data()) != 0) fail_errno("setgroups failed");
-    } else if (!s.additional_gids.empty()) {
-        fail(Errc::run_failed, "supplementary groups cannot be set in a single-ID user namespace");
     }
+    // In a single-ID namespace setgroups(2) is denied; the process keeps the user's own host
+    // groups, which is what grants access to group-owned device nodes (CDI additionalGids).
     if (::setresgid(s.gid, s.gid, s.gid) != 0)
         fail(Errc::run_failed,
              "group " + std::to_string(s.gid) + " is not mapped in the container's user namespace",
