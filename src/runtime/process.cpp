@@ -49,6 +49,28 @@ Fd ensure_target(int rootfd, const std::string& dest, bool dir) {
         } else
             cur += c;
     }
+    // Fast paths (most targets exist, or only their leaf is missing): one or two in-root opens
+    // instead of one per component. Both stay in-root; the walk below handles the rest.
+    std::string full;
+    for (auto& c : comps) full += (full.empty() ? "" : "/") + c;
+    if (!comps.empty()) {
+        if (int fd = fs::openat_in_root(rootfd, full, O_PATH); fd >= 0) return Fd(fd);
+        if (errno == ENOENT && comps.size() > 1) {
+            std::string up = full.substr(0, full.rfind('/'));
+            Fd pdir(fs::openat_in_root(rootfd, up, O_PATH | O_DIRECTORY));
+            if (pdir) {
+                const std::string& leaf = comps.back();
+                bool made = dir ? ::mkdirat(pdir.get(), leaf.c_str(), 0755) == 0 : [&] {
+                    int f = ::openat(pdir.get(), leaf.c_str(),
+                                     O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+                    if (f >= 0) ::close(f);
+                    return f >= 0;
+                }();
+                if (made || errno == EEXIST)
+                    if (int fd = fs::openat_in_root(rootfd, full, O_PATH); fd >= 0) return Fd(fd);
+            }
+        }
+    }
     std::string prefix;
     Fd parent(::fcntl(rootfd, F_DUPFD_CLOEXEC, 0));
     for (size_t i = 0; i < comps.size(); ++i) {
