@@ -110,6 +110,9 @@ std::string cache_key(const DiscoverOptions& opt) {
     std::string dev = (opt.dev_root == "/" ? "" : opt.dev_root) + "/dev";
     dir_into(h, dev, "nvidia");
     dir_into(h, dev + "/nvidia-caps", "nvidia-cap");
+    // The simulated host's fake NVML (tests/fixtures/gpuhost) also looks for nodes under
+    // $FAKE_DEVICE_ROOT, so its answers depend on it; a real NVML ignores the variable and the
+    // key merely gains a constant.
     if (const char* f = std::getenv("FAKE_DEVICE_ROOT")) h.update(std::string("fake:") + f + "\n");
     return h.hex_final();
 }
