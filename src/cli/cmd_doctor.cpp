@@ -2,8 +2,14 @@
 // `gantry doctor --fatbin FILE [--json]`: the fat binary table of one file (every container
 // wherever it sits, each entry's kind, arch, compression and sizes). Host and image rules follow.
 #include "cli/context.hpp"
+#include "compat/doctor.hpp"
 #include "compat/fatbin.hpp"
+#include "gpu/cache.hpp"
+#include "gpu/request.hpp"
 #include "oci/image.hpp"
+#include "rootfs/rootfs.hpp"
+#include "runtime/state.hpp"
+#include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -145,9 +151,40 @@ int print_fatbin(const std::string& path, bool json) {
 
 } // namespace
 
+namespace {
+
+int report(const std::vector<compat::Finding>& findings, bool json) {
+    if (json) {
+        oci::json a = oci::json::array();
+        for (auto& f : findings)
+            a.push_back({{"id", f.id},
+                         {"severity", compat::to_string(f.severity)},
+                         {"message", f.message},
+                         {"fix", f.fix}});
+        std::printf("%s\n", oci::json{{"result", compat::to_string(compat::worst(findings))},
+                                      {"findings", a}}
+                                .dump(2)
+                                .c_str());
+    } else {
+        for (auto sev : {compat::Severity::fail, compat::Severity::warn, compat::Severity::info,
+                         compat::Severity::pass})
+            for (auto& f : findings) {
+                if (f.severity != sev) continue;
+                std::printf("%-5s %-26s %s\n", compat::to_string(f.severity), f.id.c_str(),
+                            f.message.c_str());
+                if (!f.fix.empty()) std::printf("      %-26s fix: %s\n", "", f.fix.c_str());
+            }
+    }
+    return compat::worst(findings) == compat::Severity::fail ? 10 : 0;
+}
+
+} // namespace
+
 void register_doctor(CLI::App& app, Context& ctx) {
     struct Opts {
-        std::string fatbin;
+        std::string fatbin, image, driver_root = "/", dev_root = "/";
+        std::optional<std::string> gpus;
+        std::vector<std::string> env;
         bool json = false;
     };
     auto o = std::make_shared<Opts>();
@@ -157,13 +194,44 @@ void register_doctor(CLI::App& app, Context& ctx) {
                     "or a raw .fatbin)")
         ->type_name("FILE");
     cmd->add_flag("--json", o->json, "Print JSON");
+    cmd->add_option("image", o->image, "Image to check against this host (optional)");
+    cmd->add_option("--gpus", o->gpus, "GPUs the container would get (docker syntax)");
+    cmd->add_option("-e,--env", o->env, "Environment the container would get (K=V)")
+        ->allow_extra_args(false);
+    cmd->add_option("--driver-root", o->driver_root, "Root of the NVIDIA driver installation");
+    cmd->add_option("--dev-root", o->dev_root, "Root holding dev/nvidia* device nodes");
     cmd->callback([&ctx, o] {
-        ctx.action = [o] {
-            if (o->fatbin.empty())
-                throw Error(Errc::unsupported,
-                            "doctor: host and image checks are not implemented yet",
-                            "`gantry doctor --fatbin FILE` lists the GPU code in one file");
-            return print_fatbin(o->fatbin, o->json);
+        ctx.action = [&ctx, o] {
+            if (!o->fatbin.empty()) return print_fatbin(o->fatbin, o->json);
+            auto host = gpu::discover_cached({o->driver_root, o->dev_root, true},
+                                             (runtime::runtime_dir() / "gpu-cache").string());
+            auto findings = compat::check_host(host);
+            if (!o->image.empty()) {
+                auto& store = ctx.store();
+                auto img = store::read_image(store, store::resolve(store, o->image));
+                compat::ImageFacts facts;
+                facts.ref = o->image;
+                facts.platform = img.config.platform;
+                const auto& cfg = img.config.raw;
+                if (cfg.contains("config") && cfg["config"].contains("Env") &&
+                    cfg["config"]["Env"].is_array())
+                    for (auto& e : cfg["config"]["Env"])
+                        if (e.is_string()) facts.env.push_back(e.get<std::string>());
+                facts.env.insert(facts.env.end(), o->env.begin(), o->env.end());
+                facts.cuda_version_json = rootfs::read_image_file(store, img.config.diff_ids,
+                                                                  "usr/local/cuda/version.json");
+                auto req = gpu::parse_request(facts.env, o->gpus);
+                gpu::Selection sel;
+                try {
+                    sel = gpu::select(host, req);
+                } catch (const Error& e) {
+                    findings.push_back(
+                        {"GPU-UNKNOWN", compat::Severity::fail, e.message(), e.hint()});
+                }
+                auto more = compat::check_image(host, facts, req, sel);
+                findings.insert(findings.end(), more.begin(), more.end());
+            }
+            return report(findings, o->json);
         };
     });
 }

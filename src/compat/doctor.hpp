@@ -1,0 +1,44 @@
+// gantry doctor's rules: facts about the host (gpu::Host) and an image (its config and a few
+// files) in, findings out. Each finding has a stable ID, a severity, one sentence naming the
+// thing, and the fix. Nothing from the image is executed.
+#pragma once
+
+#include "gpu/host.hpp"
+#include "gpu/request.hpp"
+#include "oci/image.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gantry::compat {
+
+enum class Severity { pass, info, warn, fail };
+const char* to_string(Severity s);
+
+struct Finding {
+    std::string id; // stable, e.g. "HOST-NO-DRIVER", "CUDA-DRIVER-TOO-OLD"
+    Severity severity = Severity::pass;
+    std::string message;
+    std::string fix;
+};
+
+struct ImageFacts {
+    std::string ref;
+    oci::Platform platform;
+    std::vector<std::string> env;  // the container's environment (image Env + -e)
+    std::string cuda_version_json; // /usr/local/cuda/version.json ("" if absent)
+};
+
+// The image's CUDA version: config env CUDA_VERSION, else version.json's cuda.version.
+std::optional<std::string> image_cuda_version(const ImageFacts& img);
+
+std::vector<Finding> check_host(const gpu::Host& host);
+// sel: the GPUs the container would get (from the request).
+std::vector<Finding> check_image(const gpu::Host& host, const ImageFacts& img,
+                                 const gpu::Request& req, const gpu::Selection& sel);
+
+// The worst severity among the findings.
+Severity worst(const std::vector<Finding>& f);
+
+} // namespace gantry::compat

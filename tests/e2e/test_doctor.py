@@ -1,0 +1,119 @@
+"""gantry doctor: host and image rules on simulated GPU hosts (first rules of issue 5)."""
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "gpuhost"))
+import gpuhost  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory):
+    base = tmp_path_factory.mktemp("doctor-hosts")
+    return {
+        "two": gpuhost.build_host(base / "two", gpuhost.preset(2, cc="8.0")),
+        "mig": gpuhost.build_host(base / "mig", gpuhost.preset(2, cc="8.0", mig=[1])),
+    }
+
+
+def doctor(g, host, *args, check_code=None, nvml=True):
+    # the fake NVML sees nodes under FAKE_DEVICE_ROOT; without it discovery reads /proc
+    if nvml:
+        g.env["FAKE_DEVICE_ROOT"] = str(host.dev_root)
+    else:
+        g.env.pop("FAKE_DEVICE_ROOT", None)
+    res = g.run("doctor", "--json", "--driver-root", host.driver_root, "--dev-root", host.dev_root,
+                *args, check=False)
+    if check_code is not None:
+        assert res.code == check_code, res
+    return res, {f["id"]: f for f in res.json()["findings"]}
+
+
+def image(g, mk, tmp_path, name, env):
+    img = mk.busybox_image(env=["PATH=/bin"] + env)
+    archive = tmp_path / f"{name}.tar"
+    mk.write_docker_archive(archive, [(img, [f"{name}:1"])])
+    g.run("load", archive)
+    return f"{name}:1"
+
+
+def test_host_passes_and_lists_gpus(g, hosts):
+    res, f = doctor(g, hosts["two"], check_code=0)
+    assert f["HOST-DRIVER"]["severity"] == "pass"
+    assert "580.95.05" in f["HOST-DRIVER"]["message"] and "13.0" in f["HOST-DRIVER"]["message"]
+    assert res.json()["result"] == "info"
+
+
+def test_no_driver_fails_with_the_fix(g, tmp_path):
+    res = g.run("doctor", "--driver-root", tmp_path / "nothing", check=False)
+    assert res.code == 10
+    assert "HOST-NO-DRIVER" in res.out and "--driver-root" in res.out
+
+
+def test_missing_gpu_node_fails(g, hosts, tmp_path):
+    host = hosts["two"]
+    node = Path(host.dev_root) / "dev/nvidia1"
+    saved = tmp_path / "saved-node"
+    shutil.move(node, saved)
+    try:
+        # /proc still lists GPU 1 (the driver knows it); its node is gone
+        res, f = doctor(g, host, check_code=10, nvml=False)
+        assert f["HOST-NODE-GPU"]["severity"] == "fail" and "nvidia1" in f["HOST-NODE-GPU"]["message"]
+        assert f["HOST-NVML"]["severity"] == "warn"
+    finally:
+        shutil.move(saved, node)
+
+
+def test_cuda_newer_than_the_driver(g, mk, hosts, tmp_path):
+    ref = image(g, mk, tmp_path, "cuda131", ["CUDA_VERSION=13.1.0", "NVIDIA_VISIBLE_DEVICES=all"])
+    res, f = doctor(g, hosts["two"], ref, check_code=10)
+    assert f["REQUIRE-UNSATISFIED"]["severity"] == "fail"
+    assert "cuda>=13.1" in f["REQUIRE-UNSATISFIED"]["message"]
+    # minor-version compatibility: it runs, with the PTX caveat and the exact minimum
+    assert f["CUDA-MINOR-VERSION-COMPAT"]["severity"] == "warn"
+    assert "590.44.01" in f["CUDA-MINOR-VERSION-COMPAT"]["message"]
+    # near miss: CUDA 13.0 on a 580 driver is fully supported
+    ref = image(g, mk, tmp_path, "cuda130", ["CUDA_VERSION=13.0.1", "NVIDIA_VISIBLE_DEVICES=all"])
+    res, f = doctor(g, hosts["two"], ref, check_code=0)
+    assert f["CUDA-DRIVER"]["severity"] == "pass"
+    assert "REQUIRE-UNSATISFIED" not in f
+
+
+def test_cuda_12_needs_525(g, mk, hosts, tmp_path):
+    ref = image(g, mk, tmp_path, "cuda118", ["CUDA_VERSION=11.8.0", "NVIDIA_VISIBLE_DEVICES=all",
+                                            "NVIDIA_REQUIRE_CUDA=cuda>=11.8"])
+    res, f = doctor(g, hosts["two"], ref, check_code=0)
+    assert f["CUDA-DRIVER"]["severity"] == "pass"
+
+
+def test_capabilities_without_compute(g, mk, hosts, tmp_path):
+    ref = image(g, mk, tmp_path, "nocompute", ["CUDA_VERSION=13.0.0", "NVIDIA_VISIBLE_DEVICES=all",
+                                              "NVIDIA_DRIVER_CAPABILITIES=utility"])
+    res, f = doctor(g, hosts["two"], ref)
+    assert f["CAPS-NO-COMPUTE"]["severity"] == "warn"
+    res, f = doctor(g, hosts["two"], ref, "-e", "NVIDIA_DRIVER_CAPABILITIES=compute,utility")
+    assert "CAPS-NO-COMPUTE" not in f
+
+
+def test_mig_enabled_whole_gpu(g, mk, hosts, tmp_path):
+    ref = image(g, mk, tmp_path, "mig", ["CUDA_VERSION=13.0.0"])
+    res, f = doctor(g, hosts["mig"], ref, "--gpus", "device=1")
+    assert f["MIG-WHOLE-GPU"]["severity"] == "warn" and "GPU 1" in f["MIG-WHOLE-GPU"]["message"]
+    res, f = doctor(g, hosts["mig"], ref, "--gpus", "device=0")
+    assert "MIG-WHOLE-GPU" not in f
+
+
+def test_unknown_gpu_and_platform(g, mk, hosts, tmp_path):
+    ref = image(g, mk, tmp_path, "plain", ["CUDA_VERSION=13.0.0"])
+    res, f = doctor(g, hosts["two"], ref, "--gpus", "device=7", check_code=10)
+    assert "GPU-UNKNOWN" in f and "7" in f["GPU-UNKNOWN"]["message"]
+    img = mk.busybox_image(arch="arm64", variant="v8")
+    archive = tmp_path / "arm.tar"
+    mk.write_docker_archive(archive, [(img, ["arm:1"])])
+    g.run("load", archive)
+    res, f = doctor(g, hosts["two"], "arm:1", check_code=10)
+    assert f["IMAGE-PLATFORM"]["severity"] == "fail" and "arm64" in f["IMAGE-PLATFORM"]["message"]
