@@ -11,10 +11,14 @@
 #include "runtime/state.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
 #include "util/log.hpp"
 
 #include <cstdio>
+#include <cstring>
+#include <fcntl.h>
 #include <map>
+#include <unistd.h>
 
 namespace gantry::cli {
 
@@ -182,7 +186,7 @@ int report(const std::vector<compat::Finding>& findings, bool json) {
 
 void register_doctor(CLI::App& app, Context& ctx) {
     struct Opts {
-        std::string fatbin, image, driver_root = "/", dev_root = "/";
+        std::string fatbin, image, driver_root = "/", dev_root = "/", path;
         std::optional<std::string> gpus;
         std::vector<std::string> env;
         bool json = false;
@@ -195,6 +199,8 @@ void register_doctor(CLI::App& app, Context& ctx) {
         ->type_name("FILE");
     cmd->add_flag("--json", o->json, "Print JSON");
     cmd->add_option("image", o->image, "Image to check against this host (optional)");
+    cmd->add_option("--path", o->path,
+                    "Scan only image files under this path for GPU code (e.g. usr/lib)");
     cmd->add_option("--gpus", o->gpus, "GPUs the container would get (docker syntax)");
     cmd->add_option("-e,--env", o->env, "Environment the container would get (K=V)")
         ->allow_extra_args(false);
@@ -230,6 +236,29 @@ void register_doctor(CLI::App& app, Context& ctx) {
                 }
                 auto more = compat::check_image(host, facts, req, sel);
                 findings.insert(findings.end(), more.begin(), more.end());
+                // GPU code of every ELF file in the image (or under --path), against the GPUs.
+                std::vector<compat::ImageBinary> binaries;
+                rootfs::walk_image_files(
+                    store, img.config.diff_ids,
+                    [&](const std::string& path, const std::string& host_path) {
+                        if (!o->path.empty() && path.rfind(o->path, 0) != 0) return;
+                        Fd fd(::open(host_path.c_str(), O_RDONLY | O_CLOEXEC));
+                        char magic[4] = {};
+                        if (!fd || ::read(fd.get(), magic, 4) != 4 ||
+                            std::memcmp(magic,
+                                        "\x7f"
+                                        "ELF",
+                                        4) != 0)
+                            return;
+                        try {
+                            auto fb = compat::scan_fatbin_file(host_path);
+                            auto k = fb.kernel_entries();
+                            if (!k.empty()) binaries.push_back({path, std::move(k)});
+                        } catch (const Error&) {
+                        }
+                    });
+                auto kern = compat::check_kernels(host, sel, binaries);
+                findings.insert(findings.end(), kern.begin(), kern.end());
             }
             return report(findings, o->json);
         };

@@ -1,10 +1,12 @@
 #include "compat/doctor.hpp"
 
+#include "compat/kernels.hpp"
 #include "compat/require.hpp"
 #include "compat/version.hpp"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <unistd.h>
 
 namespace gantry::compat {
@@ -160,6 +162,46 @@ std::vector<Finding> check_image(const gpu::Host& host, const ImageFacts& img,
         out.push_back({"NO-GPU-REQUESTED", Severity::info,
                        img.ref + " is a CUDA image but no GPU was requested",
                        "add --gpus all (or set NVIDIA_VISIBLE_DEVICES)"});
+    return out;
+}
+
+std::vector<Finding> check_kernels(const gpu::Host& host, const gpu::Selection& sel,
+                                   const std::vector<ImageBinary>& binaries) {
+    std::vector<Finding> out;
+    std::set<std::pair<int, int>> ccs;
+    for (auto* d : sel.gpus)
+        if (d->cc_major) ccs.insert({d->cc_major, d->cc_minor});
+    if (ccs.empty() || binaries.empty()) return out;
+    std::size_t ok_files = 0;
+    for (auto& b : binaries) {
+        bool all_ok = true;
+        for (auto [ma, mi] : ccs) {
+            auto k = can_run(b.kernels, ma, mi, host.cuda_version);
+            if (k.ok) continue;
+            all_ok = false;
+            std::string archs;
+            for (auto& e : b.kernels)
+                if (archs.find(e.arch_name()) == std::string::npos)
+                    archs += (archs.empty() ? "" : ", ") + e.arch_name();
+            out.push_back(
+                {k.ptx_too_new ? "KERNEL-PTX-TOO-NEW" : "KERNEL-NO-IMAGE", Severity::fail,
+                 "/" + b.path + " has no kernels for compute capability " + std::to_string(ma) +
+                     "." + std::to_string(mi) + " (it has " + archs + "): " + k.reason,
+                 k.ptx_too_new
+                     ? "upgrade the driver to one that can JIT this PTX, or rebuild with SASS "
+                       "for sm_" +
+                           std::to_string(ma) + std::to_string(mi)
+                     : "rebuild with -gencode arch=compute_" + std::to_string(ma) +
+                           std::to_string(mi) + ",code=sm_" + std::to_string(ma) +
+                           std::to_string(mi) + " (or ship PTX), or use a build for this GPU"});
+        }
+        if (all_ok) ++ok_files;
+    }
+    if (ok_files)
+        out.push_back({"KERNELS", Severity::pass,
+                       std::to_string(ok_files) +
+                           " file(s) with GPU code have kernels for the selected GPU(s)",
+                       ""});
     return out;
 }
 

@@ -3,6 +3,7 @@
 // thing, and the fix. Nothing from the image is executed.
 #pragma once
 
+#include "compat/fatbin.hpp"
 #include "gpu/host.hpp"
 #include "gpu/request.hpp"
 #include "oci/image.hpp"
@@ -37,6 +38,16 @@ std::vector<Finding> check_host(const gpu::Host& host);
 // sel: the GPUs the container would get (from the request).
 std::vector<Finding> check_image(const gpu::Host& host, const ImageFacts& img,
                                  const gpu::Request& req, const gpu::Selection& sel);
+
+// GPU code of one file of the image: its path in the image and the fatbin entries with kernels.
+struct ImageBinary {
+    std::string path;
+    std::vector<FatbinEntry> kernels;
+};
+// For every binary with GPU code and every selected GPU's compute capability: SASS for the GPU or
+// PTX the driver can JIT; a fail naming the file, the arches it has and the GPU otherwise.
+std::vector<Finding> check_kernels(const gpu::Host& host, const gpu::Selection& sel,
+                                   const std::vector<ImageBinary>& binaries);
 
 // The worst severity among the findings.
 Severity worst(const std::vector<Finding>& f);

@@ -196,6 +196,48 @@ int open_image_file(const store::Store& store, const std::vector<oci::Digest>& d
     return -1;
 }
 
+void walk_image_files(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
+                      const std::function<void(const std::string&, const std::string&)>& fn) {
+    std::set<std::string> seen;   // paths decided by an upper layer (files, whiteouts)
+    std::set<std::string> opaque; // directories an upper layer made opaque
+    for (auto it = diff_ids.rbegin(); it != diff_ids.rend(); ++it) {
+        std::string base = store.layer_rootfs(*it).string();
+        std::vector<std::string> stack{""};
+        std::set<std::string> new_opaque;
+        while (!stack.empty()) {
+            std::string rel = stack.back();
+            stack.pop_back();
+            std::string dir = rel.empty() ? base : base + "/" + rel;
+            DIR* d = ::opendir(dir.c_str());
+            if (!d) continue;
+            while (dirent* e = ::readdir(d)) {
+                std::string n = e->d_name;
+                if (n == "." || n == "..") continue;
+                std::string p = rel.empty() ? n : rel + "/" + n;
+                bool hidden = seen.count(p) > 0;
+                for (auto& o : opaque)
+                    if (p.compare(0, o.size() + 1, o + "/") == 0) hidden = true;
+                struct stat st {};
+                if (::lstat((dir + "/" + n).c_str(), &st) != 0) continue;
+                if (S_ISDIR(st.st_mode)) {
+                    char v[4] = {};
+                    if (::lgetxattr((dir + "/" + n).c_str(), layer::kOpaqueXattr, v, sizeof v) >
+                            0 &&
+                        v[0] == 'y')
+                        new_opaque.insert(p);
+                    if (!hidden) stack.push_back(p);
+                    continue;
+                }
+                if (hidden) continue;
+                seen.insert(p);
+                if (S_ISREG(st.st_mode)) fn(p, dir + "/" + n);
+            }
+            ::closedir(d);
+        }
+        opaque.insert(new_opaque.begin(), new_opaque.end());
+    }
+}
+
 bool image_has(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
                const std::string& path) {
     for (auto it = diff_ids.rbegin(); it != diff_ids.rend(); ++it) {

@@ -6,6 +6,7 @@
 #include "oci/digest.hpp"
 #include "store/store.hpp"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,11 @@ std::string read_image_file(const store::Store& store, const std::vector<oci::Di
 // Opens a file of the image's merged view for reading (in-root in its layer); -1 if absent.
 int open_image_file(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
                     const std::string& path);
+
+// Calls fn(path, host_path) for every regular file of the image's merged view (upper layers
+// hide lower ones; whiteouts and opaque directories honoured), paths relative to the image root.
+void walk_image_files(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
+                      const std::function<void(const std::string&, const std::string&)>& fn);
 
 // Whether a path exists in the image's merged view (whiteouts and opaque directories honoured).
 bool image_has(const store::Store& store, const std::vector<oci::Digest>& diff_ids,

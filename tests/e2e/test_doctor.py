@@ -117,3 +117,59 @@ def test_unknown_gpu_and_platform(g, mk, hosts, tmp_path):
     g.run("load", archive)
     res, f = doctor(g, hosts["two"], "arm:1", check_code=10)
     assert f["IMAGE-PLATFORM"]["severity"] == "fail" and "arm64" in f["IMAGE-PLATFORM"]["message"]
+
+
+NVCC = Path("/usr/local/cuda/bin/nvcc")
+
+
+@pytest.fixture(scope="module")
+def kernels(tmp_path_factory):
+    """Shared objects compiled with nvcc for chosen targets (the CUDA toolkit is on this machine)."""
+    if not NVCC.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail("nvcc is required in CI")
+        pytest.skip("the CUDA toolkit (nvcc) is not installed")
+    import subprocess
+    d = tmp_path_factory.mktemp("kernels")
+    (d / "k.cu").write_text("__global__ void k(int *p) { p[0] = 1; }\n"
+                            "extern \"C\" void launch(int *p) { k<<<1, 1>>>(p); }\n")
+    out = {}
+    for name, flags in {"sm90": ["-gencode", "arch=compute_90,code=sm_90"],
+                        "ptx80": ["-gencode", "arch=compute_80,code=compute_80"]}.items():
+        so = d / f"lib{name}.so"
+        subprocess.run([str(NVCC), "-shared", "-Xcompiler", "-fPIC", *flags, "-o", str(so),
+                        str(d / "k.cu")], check=True, capture_output=True, timeout=300)
+        out[name] = so.read_bytes()
+    return out
+
+
+def kernel_image(g, mk, tmp_path, name, so_bytes):
+    layer = mk.Layer([mk.Entry.dir("usr"), mk.Entry.dir("usr/lib"),
+                      mk.Entry.file("usr/lib/libkern.so", so_bytes, mode=0o755)], compression="gzip")
+    img = mk.busybox_image(extra_layers=[layer], env=["PATH=/bin", "CUDA_VERSION=13.0.0",
+                                                        "NVIDIA_VISIBLE_DEVICES=all"])
+    archive = tmp_path / f"{name}.tar"
+    mk.write_docker_archive(archive, [(img, [f"{name}:1"])])
+    g.run("load", archive)
+    return f"{name}:1"
+
+
+def test_no_kernel_image_for_the_gpu(g, mk, hosts, tmp_path, kernels, tmp_path_factory):
+    ref = kernel_image(g, mk, tmp_path, "sm90only", kernels["sm90"])
+    res, f = doctor(g, hosts["two"], ref, check_code=10)  # A100s: compute capability 8.0
+    k = f["KERNEL-NO-IMAGE"]
+    assert k["severity"] == "fail" and "/usr/lib/libkern.so" in k["message"]
+    assert "sm_90" in k["message"] and "8.0" in k["message"] and "sm_80" in k["fix"]
+    # near miss: the same image on an H100 host (9.0) has its kernels
+    h100 = gpuhost.build_host(tmp_path_factory.mktemp("h100") / "h", gpuhost.preset(1, cc="9.0"))
+    res, f = doctor(g, h100, ref, check_code=0)
+    assert f["KERNELS"]["severity"] == "pass" and "KERNEL-NO-IMAGE" not in f
+    # --path restricts the scan
+    res, f = doctor(g, hosts["two"], ref, "--path", "opt/")
+    assert "KERNEL-NO-IMAGE" not in f
+
+
+def test_ptx_is_jit_compiled(g, mk, hosts, tmp_path, kernels):
+    ref = kernel_image(g, mk, tmp_path, "ptx80", kernels["ptx80"])
+    res, f = doctor(g, hosts["two"], ref, check_code=0)
+    assert f["KERNELS"]["severity"] == "pass"
