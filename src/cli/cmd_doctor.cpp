@@ -2,6 +2,7 @@
 // `gantry doctor --fatbin FILE [--json]`: the fat binary table of one file (every container
 // wherever it sits, each entry's kind, arch, compression and sizes). Host and image rules follow.
 #include "cli/context.hpp"
+#include "cli/gpu_checks.hpp"
 #include "compat/doctor.hpp"
 #include "compat/fatbin.hpp"
 #include "gpu/cache.hpp"
@@ -215,18 +216,14 @@ void register_doctor(CLI::App& app, Context& ctx) {
             if (!o->image.empty()) {
                 auto& store = ctx.store();
                 auto img = store::read_image(store, store::resolve(store, o->image));
-                compat::ImageFacts facts;
-                facts.ref = o->image;
-                facts.platform = img.config.platform;
                 const auto& cfg = img.config.raw;
+                std::vector<std::string> env;
                 if (cfg.contains("config") && cfg["config"].contains("Env") &&
                     cfg["config"]["Env"].is_array())
                     for (auto& e : cfg["config"]["Env"])
-                        if (e.is_string()) facts.env.push_back(e.get<std::string>());
-                facts.env.insert(facts.env.end(), o->env.begin(), o->env.end());
-                facts.cuda_version_json = rootfs::read_image_file(store, img.config.diff_ids,
-                                                                  "usr/local/cuda/version.json");
-                auto req = gpu::parse_request(facts.env, o->gpus);
+                        if (e.is_string()) env.push_back(e.get<std::string>());
+                env.insert(env.end(), o->env.begin(), o->env.end());
+                auto req = gpu::parse_request(env, o->gpus);
                 gpu::Selection sel;
                 try {
                     sel = gpu::select(host, req);
@@ -234,31 +231,8 @@ void register_doctor(CLI::App& app, Context& ctx) {
                     findings.push_back(
                         {"GPU-UNKNOWN", compat::Severity::fail, e.message(), e.hint()});
                 }
-                auto more = compat::check_image(host, facts, req, sel);
+                auto more = image_findings(store, img, o->image, env, host, req, sel, o->path);
                 findings.insert(findings.end(), more.begin(), more.end());
-                // GPU code of every ELF file in the image (or under --path), against the GPUs.
-                std::vector<compat::ImageBinary> binaries;
-                rootfs::walk_image_files(
-                    store, img.config.diff_ids,
-                    [&](const std::string& path, const std::string& host_path) {
-                        if (!o->path.empty() && path.rfind(o->path, 0) != 0) return;
-                        Fd fd(::open(host_path.c_str(), O_RDONLY | O_CLOEXEC));
-                        char magic[4] = {};
-                        if (!fd || ::read(fd.get(), magic, 4) != 4 ||
-                            std::memcmp(magic,
-                                        "\x7f"
-                                        "ELF",
-                                        4) != 0)
-                            return;
-                        try {
-                            auto fb = compat::scan_fatbin_file(host_path);
-                            auto k = fb.kernel_entries();
-                            if (!k.empty()) binaries.push_back({path, std::move(k)});
-                        } catch (const Error&) {
-                        }
-                    });
-                auto kern = compat::check_kernels(host, sel, binaries);
-                findings.insert(findings.end(), kern.begin(), kern.end());
             }
             return report(findings, o->json);
         };

@@ -1,8 +1,8 @@
 #include "archive/importer.hpp"
 #include "cdi/registry.hpp"
 #include "cli/context.hpp"
+#include "cli/gpu_checks.hpp"
 #include "compat/fatbin.hpp"
-#include "compat/require.hpp"
 #include "gpu/cache.hpp"
 #include "gpu/ldcache.hpp"
 #include "gpu/request.hpp"
@@ -189,26 +189,22 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         auto gpu_host = gpu::discover_cached({f.driver_root, f.dev_root, true},
                                              (runtime::runtime_dir() / "gpu-cache").string());
         auto sel = gpu::select(gpu_host, request);
-        // NVIDIA_REQUIRE_* against the host driver and each selected GPU, before any namespace.
-        compat::RequireHost rh{gpu_host.cuda_version, gpu_host.driver_version, {}};
-        for (auto* d : sel.gpus)
-            rh.gpus.push_back({d->index, d->cc_major, d->cc_minor, d->brand, d->name});
-        auto env = compat::env_map(spec.env);
-        if (f.no_require) {
-            env.erase("NVIDIA_DISABLE_REQUIRE");
-            env["NVIDIA_DISABLE_REQUIRE"] = "true";
+        // gantry doctor's rules (driver vs the image's CUDA, NVIDIA_REQUIRE_*, kernels for the
+        // selected GPUs, ...) before any namespace exists; cached per image, driver and GPUs.
+        auto findings = image_findings_cached(store, img, rest[0], spec.env, gpu_host, request, sel,
+                                              (runtime::runtime_dir() / "doctor-cache").string());
+        bool overridden = f.no_require || request.disable_require;
+        for (auto& fd : findings) {
+            if (fd.severity == compat::Severity::fail && !overridden)
+                throw Error(Errc::run_failed, fd.message,
+                            fd.fix + (fd.fix.empty() ? "" : "; ") +
+                                "--no-require (or NVIDIA_DISABLE_REQUIRE=true) runs it anyway");
+            if (fd.severity == compat::Severity::fail)
+                log::warn(fd.message + " (requirements not checked: " +
+                          (f.no_require ? "--no-require" : "NVIDIA_DISABLE_REQUIRE") + ")");
+            else if (fd.severity == compat::Severity::warn)
+                log::warn(fd.message);
         }
-        auto req = compat::check_requirements(env, rh);
-        bool has_reqs = std::any_of(env.begin(), env.end(), [](auto& kv) {
-            return kv.first.rfind("NVIDIA_REQUIRE_", 0) == 0 || kv.first == "CUDA_VERSION";
-        });
-        if (req.disabled && has_reqs)
-            log::warn("requirements not checked (" +
-                      std::string(f.no_require ? "--no-require" : "NVIDIA_DISABLE_REQUIRE") + ")");
-        if (!req.disabled && !req.ok())
-            throw Error(Errc::run_failed, req.failures.front().message,
-                        "use a newer NVIDIA driver or an image built for an older CUDA; "
-                        "--no-require (or NVIDIA_DISABLE_REQUIRE=true) skips the check");
         spec::ImageGpuLayout layout;
         const auto& ids = img.config.diff_ids;
         if (!rootfs::image_has(store, ids, "etc/debian_version") &&

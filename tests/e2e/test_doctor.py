@@ -173,3 +173,18 @@ def test_ptx_is_jit_compiled(g, mk, hosts, tmp_path, kernels):
     ref = kernel_image(g, mk, tmp_path, "ptx80", kernels["ptx80"])
     res, f = doctor(g, hosts["two"], ref, check_code=0)
     assert f["KERNELS"]["severity"] == "pass"
+
+
+def test_run_refuses_a_doomed_launch(g, mk, hosts, tmp_path, kernels):
+    ref = kernel_image(g, mk, tmp_path, "doomed", kernels["sm90"])
+    host = hosts["two"]
+    g.env["FAKE_DEVICE_ROOT"] = str(host.dev_root)
+    flags = ["--gpus", "all", "--driver-root", host.driver_root, "--dev-root", host.dev_root]
+    res = g.run("run", *flags, ref, "echo", "started", check=False)
+    assert res.code == 125 and "started" not in res.out
+    assert "libkern.so" in res.err and "8.0" in res.err and "hint:" in res.err
+    res = g.run("run", "--no-require", *flags, ref, "echo", "started")
+    assert "started" in res.out and "libkern.so" in res.err  # one warning line instead
+    # the verdict is cached per image, driver and GPUs: the check is not repeated
+    if os.geteuid() == 0:  # root's runtime dir
+        assert list(Path("/run/gantry/doctor-cache").glob("doctor-*.json")), "no cached verdict"
