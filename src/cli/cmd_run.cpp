@@ -20,6 +20,7 @@
 #include "util/log.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fcntl.h>
 #include <optional>
@@ -184,6 +185,14 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     } cleanup{store, dir, id, keep};
 
     // GPUs: the --gpus flag or the image's NVIDIA_VISIBLE_DEVICES contract.
+    auto t0 = std::chrono::steady_clock::now();
+    auto phase = [&t0](const char* what) { // --debug: where a GPU start spends its time
+        auto now = std::chrono::steady_clock::now();
+        log::debug(std::string(what) + ": " +
+                   std::to_string(std::chrono::duration<double, std::milli>(now - t0).count()) +
+                   " ms");
+        t0 = now;
+    };
     auto request = gpu::parse_request(spec.env, f.gpus);
     if (request.inject) {
         auto gpu_host = gpu::discover_cached({f.driver_root, f.dev_root, true},
@@ -191,6 +200,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         auto sel = gpu::select(gpu_host, request);
         // gantry doctor's rules (driver vs the image's CUDA, NVIDIA_REQUIRE_*, kernels for the
         // selected GPUs, ...) before any namespace exists; cached per image, driver and GPUs.
+        phase("gpu discovery");
         auto findings = image_findings_cached(store, img, rest[0], spec.env, gpu_host, request, sel,
                                               (runtime::runtime_dir() / "doctor-cache").string());
         bool overridden = f.no_require || request.disable_require;
@@ -239,7 +249,9 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
                 layout.cached_sonames->insert("libcuda.so.1");
             }
         }
+        phase("pre-launch checks and image layout");
         spec::inject_gpus(spec, gpu_host, sel, request.caps, layout, dir.string());
+        phase("injection plan");
     }
 
     // CDI devices from any vendor's specs; their hooks run with exactly their declared env.
