@@ -12,14 +12,10 @@
 #include "runtime/state.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
-#include "util/fd.hpp"
 #include "util/log.hpp"
 
 #include <cstdio>
-#include <cstring>
-#include <fcntl.h>
 #include <map>
-#include <unistd.h>
 
 namespace gantry::cli {
 
