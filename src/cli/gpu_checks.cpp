@@ -23,10 +23,23 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
     facts.env = env;
     facts.cuda_version_json =
         rootfs::read_image_file(store, img.config.diff_ids, "usr/local/cuda/version.json");
-    auto out = compat::check_image(host, facts, req, sel);
     std::vector<compat::ImageBinary> binaries;
+    // One walk over the merged image: CUDA library names, PyTorch's version.py, and the GPU code
+    // of every ELF file (under path_prefix when given).
     rootfs::walk_image_files(
         store, img.config.diff_ids, [&](const std::string& path, const std::string& host_path) {
+            std::string name = path.substr(path.rfind('/') + 1);
+            for (const char* p : {"libcudart.so", "libcudnn", "libnccl.so", "libcublas"})
+                if (name.rfind(p, 0) == 0) facts.lib_names.push_back(name);
+            if (facts.torch_version_py.empty() && path.size() > 16 &&
+                path.compare(path.size() - 16, 16, "torch/version.py") == 0 &&
+                path.find("-packages/") != std::string::npos) {
+                try {
+                    facts.torch_version_py = fs::read_file(host_path, 1 << 16);
+                    facts.torch_path = "/" + path;
+                } catch (const Error&) {
+                }
+            }
             if (!path_prefix.empty() && path.rfind(path_prefix, 0) != 0) return;
             Fd fd(::open(host_path.c_str(), O_RDONLY | O_CLOEXEC));
             char magic[4] = {};
@@ -42,6 +55,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
             } catch (const Error&) { // an unreadable ELF file carries no verdict
             }
         });
+    auto out = compat::check_image(host, facts, req, sel);
     auto kern = compat::check_kernels(host, sel, binaries);
     out.insert(out.end(), kern.begin(), kern.end());
     return out;

@@ -5,6 +5,7 @@
 #include "compat/version.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <unistd.h>
@@ -107,6 +108,33 @@ std::optional<std::string> image_cuda_version(const ImageFacts& img) {
     return std::nullopt;
 }
 
+std::optional<TorchInfo> parse_torch_version(const std::string& py) {
+    // __version__ = '2.4.0+cu121' and cuda: Optional[str] = '12.1' (or = None)
+    auto value_of = [&](const std::string& key) -> std::optional<std::string> {
+        size_t at = 0;
+        while ((at = py.find(key, at)) != std::string::npos) {
+            bool line_start = at == 0 || py[at - 1] == '\n';
+            size_t eq = py.find('=', at);
+            size_t nl = py.find('\n', at);
+            if (line_start && eq != std::string::npos && eq < nl) {
+                std::string v =
+                    py.substr(eq + 1, nl == std::string::npos ? std::string::npos : nl - eq - 1);
+                size_t a = v.find_first_of("'\""), b = v.find_last_of("'\"");
+                if (a != std::string::npos && b > a) return v.substr(a + 1, b - a - 1);
+                return std::string(); // None
+            }
+            at += key.size();
+        }
+        return std::nullopt;
+    };
+    auto v = value_of("__version__");
+    if (!v || v->empty()) return std::nullopt;
+    TorchInfo t;
+    t.version = *v;
+    t.cuda = value_of("cuda").value_or("");
+    return t;
+}
+
 std::vector<Finding> check_image(const gpu::Host& host, const ImageFacts& img,
                                  const gpu::Request& req, const gpu::Selection& sel) {
     std::vector<Finding> out;
@@ -157,6 +185,57 @@ std::vector<Finding> check_image(const gpu::Host& host, const ImageFacts& img,
                                    "CUDA sees only the MIG instances also given",
                                "request MIG devices (e.g. --gpus device=" +
                                    std::to_string(d->index) + ":0) or disable MIG on that GPU"});
+    }
+    if (auto torch = parse_torch_version(img.torch_version_py); torch && req.inject) {
+        auto has = [&](const char* prefix) {
+            return std::any_of(img.lib_names.begin(), img.lib_names.end(),
+                               [&](const std::string& n) { return n.rfind(prefix, 0) == 0; });
+        };
+        std::string where = " (" + img.torch_path + ")";
+        if (torch->cuda.empty()) {
+            out.push_back({"TORCH-CPU-ONLY", Severity::warn,
+                           "PyTorch " + torch->version + where +
+                               " is a CPU-only build: torch.cuda.is_available() will be False",
+                           "install a CUDA build, e.g. pip install torch --index-url "
+                           "https://download.pytorch.org/whl/cu126"});
+        } else {
+            if (host.has_driver()) {
+                auto c = check_driver(torch->cuda, host.driver_version);
+                if (c.status == DriverStatus::too_old)
+                    out.push_back(
+                        {"TORCH-CUDA-TOO-NEW", Severity::fail,
+                         "PyTorch " + torch->version + where + " is built for CUDA " + torch->cuda +
+                             ": " + c.message,
+                         "upgrade the driver to " +
+                             (c.minimum ? c.minimum->text : std::string("a newer branch")) +
+                             " or newer, or install a torch build for an older CUDA"});
+            }
+            int tmajor = std::atoi(torch->cuda.c_str());
+            for (auto& n : img.lib_names)
+                if (n.rfind("libcudart.so.", 0) == 0) {
+                    int m = std::atoi(n.c_str() + 13);
+                    if (m && tmajor && m != tmajor)
+                        out.push_back({"TORCH-CUDA-MISMATCH", Severity::warn,
+                                       "PyTorch " + torch->version + where + " is built for CUDA " +
+                                           torch->cuda + " but the image ships " + n,
+                                       "install a torch build matching the image's CUDA " +
+                                           std::to_string(m) + ", or the nvidia-*-cu" +
+                                           std::to_string(tmajor) + " wheels torch expects"});
+                }
+            if (!has("libcudnn.so") && !has("libcudnn_"))
+                out.push_back({"CUDNN-MISSING", Severity::fail,
+                               "PyTorch " + torch->version + where +
+                                   " needs cuDNN but the image has no libcudnn",
+                               "install the nvidia-cudnn wheel torch pins (pip install torch pulls "
+                               "it), or use a "
+                               "cudnn image flavour"});
+            if (!has("libnccl.so"))
+                out.push_back({"NCCL-MISSING", Severity::warn,
+                               "PyTorch " + torch->version + where +
+                                   " is a CUDA build but the image has no libnccl: distributed "
+                                   "training fails",
+                               "install the nvidia-nccl wheel torch pins"});
+        }
     }
     if (!req.inject && cuda)
         out.push_back({"NO-GPU-REQUESTED", Severity::info,

@@ -29,7 +29,17 @@ struct ImageFacts {
     oci::Platform platform;
     std::vector<std::string> env;  // the container's environment (image Env + -e)
     std::string cuda_version_json; // /usr/local/cuda/version.json ("" if absent)
+    std::string torch_version_py;  // .../site-packages/torch/version.py ("" if absent)
+    std::string torch_path;        // where it was found, for messages
+    // file names of CUDA libraries in the image (libcudart*, libcudnn*, libnccl*, libcublas*)
+    std::vector<std::string> lib_names;
 };
+
+struct TorchInfo {
+    std::string version; // "2.4.0+cu121"
+    std::string cuda;    // "12.1"; empty for CPU-only builds
+};
+std::optional<TorchInfo> parse_torch_version(const std::string& version_py);
 
 // The image's CUDA version: config env CUDA_VERSION, else version.json's cuda.version.
 std::optional<std::string> image_cuda_version(const ImageFacts& img);

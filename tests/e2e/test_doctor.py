@@ -188,3 +188,56 @@ def test_run_refuses_a_doomed_launch(g, mk, hosts, tmp_path, kernels):
     # the verdict is cached per image, driver and GPUs: the check is not repeated
     if os.geteuid() == 0:  # root's runtime dir
         assert list(Path("/run/gantry/doctor-cache").glob("doctor-*.json")), "no cached verdict"
+
+
+SITE = "usr/local/lib/python3.12/dist-packages"
+
+
+def torch_image(g, mk, tmp_path, name, version, cuda, libs=()):
+    cuda_line = f"cuda: Optional[str] = '{cuda}'" if cuda else "cuda: Optional[str] = None"
+    py = f"__version__ = '{version}'\ndebug = False\n{cuda_line}\ngit_version = 'abc'\n"
+    entries = [mk.Entry.file(f"{SITE}/torch/version.py", py.encode())]
+    entries += [mk.Entry.file(f"{SITE}/nvidia/lib/{lib}", b"\0") for lib in libs]
+    layer = mk.Layer(entries, compression="gzip")
+    img = mk.busybox_image(extra_layers=[layer], env=["PATH=/bin", "NVIDIA_VISIBLE_DEVICES=all"])
+    archive = tmp_path / f"{name}.tar"
+    mk.write_docker_archive(archive, [(img, [f"{name}:1"])])
+    g.run("load", archive)
+    return f"{name}:1"
+
+
+def test_torch_cpu_only(g, mk, hosts, tmp_path):
+    ref = torch_image(g, mk, tmp_path, "torchcpu", "2.4.0+cpu", None)
+    res, f = doctor(g, hosts["two"], ref, check_code=0)
+    assert f["TORCH-CPU-ONLY"]["severity"] == "warn" and "2.4.0+cpu" in f["TORCH-CPU-ONLY"]["message"]
+    assert "torch/version.py" in f["TORCH-CPU-ONLY"]["message"]
+
+
+def test_torch_cuda_build_checks(g, mk, hosts, tmp_path):
+    good = ["libcudart.so.12", "libcudnn.so.9", "libnccl.so.2"]
+    ref = torch_image(g, mk, tmp_path, "torch128", "2.7.0+cu128", "12.8", good)
+    res, f = doctor(g, hosts["two"], ref, check_code=0)  # 580 serves 12.8
+    assert not any(k.startswith(("TORCH-", "CUDNN", "NCCL")) for k in f)
+    # cuDNN and NCCL missing
+    ref = torch_image(g, mk, tmp_path, "torchnocudnn", "2.7.0+cu128", "12.8", ["libcudart.so.12"])
+    res, f = doctor(g, hosts["two"], ref, check_code=10)
+    assert f["CUDNN-MISSING"]["severity"] == "fail" and f["NCCL-MISSING"]["severity"] == "warn"
+    # the image's CUDA runtime is a different major than torch's tag
+    ref = torch_image(g, mk, tmp_path, "torchmix", "2.9.0+cu130", "13.0",
+                      ["libcudart.so.12", "libcudnn.so.9", "libnccl.so.2"])
+    res, f = doctor(g, hosts["two"], ref)
+    assert f["TORCH-CUDA-MISMATCH"]["severity"] == "warn" and "libcudart.so.12" in f["TORCH-CUDA-MISMATCH"]["message"]
+
+
+def test_torch_newer_than_the_driver(g, mk, hosts, tmp_path, tmp_path_factory):
+    old = gpuhost.build_host(tmp_path_factory.mktemp("drv550") / "h",
+                             gpuhost.preset(1, cc="8.0", driver="550.54.15"))
+    ref = torch_image(g, mk, tmp_path, "torch128b", "2.7.0+cu128", "12.8",
+                      ["libcudart.so.12", "libcudnn.so.9", "libnccl.so.2"])
+    res, f = doctor(g, old, ref)
+    # 550 serves 12.4: 12.8 runs only through minor-version compatibility (>= 525.60.13)
+    assert "TORCH-CUDA-TOO-NEW" not in f
+    ref = torch_image(g, mk, tmp_path, "torch130", "2.9.0+cu130", "13.0",
+                      ["libcudart.so.13", "libcudnn.so.9", "libnccl.so.2"])
+    res, f = doctor(g, old, ref, check_code=10)
+    assert f["TORCH-CUDA-TOO-NEW"]["severity"] == "fail" and "580.65.06" in f["TORCH-CUDA-TOO-NEW"]["fix"]
