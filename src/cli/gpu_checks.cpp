@@ -1,13 +1,17 @@
 #include "cli/gpu_checks.hpp"
 
 #include "rootfs/rootfs.hpp"
+#include "spec/gpu.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <fcntl.h>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
@@ -24,11 +28,20 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
     facts.cuda_version_json =
         rootfs::read_image_file(store, img.config.diff_ids, "usr/local/cuda/version.json");
     std::vector<compat::ImageBinary> binaries;
+    std::vector<std::string> compat_libs;
+    std::map<std::string, std::string> compat_hosts;
     // One walk over the merged image: CUDA library names, PyTorch's version.py, and the GPU code
     // of every ELF file (under path_prefix when given).
     rootfs::walk_image_files(
         store, img.config.diff_ids, [&](const std::string& path, const std::string& host_path) {
             std::string name = path.substr(path.rfind('/') + 1);
+            if (name.rfind("libcuda.so.", 0) == 0 &&
+                std::count(name.begin(), name.end(), '.') >= 4 &&
+                path.rfind("usr/local/cuda", 0) == 0 &&
+                path.find("/compat/") != std::string::npos) {
+                compat_libs.push_back(path);
+                compat_hosts[path] = host_path;
+            }
             for (const char* p : {"libcudart.so", "libcudnn", "libnccl.so", "libcublas"})
                 if (name.rfind(p, 0) == 0) facts.lib_names.push_back(name);
             if (facts.torch_version_py.empty() && path.size() > 16 &&
@@ -56,6 +69,42 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
             }
         });
     auto out = compat::check_image(host, facts, req, sel);
+    // Forward-compat libraries (cuda-compat): will gantry enable them here, and can they work?
+    for (auto& compat_path : compat_libs) {
+        std::string name = compat_path.substr(compat_path.rfind('/') + 1);
+        std::string ver = name.substr(11); // after "libcuda.so."
+        std::string note;
+        try {
+            note = compat::cuda_fwd_compat_note(compat_hosts[compat_path]).value_or("");
+        } catch (const Error&) {
+        }
+        if (!host.has_driver() || !req.inject) break;
+        bool used = spec::compat_applies(ver, host.driver_version, note, host.cuda_version);
+        if (!used) {
+            out.push_back(
+                {"FWD-COMPAT-UNUSED", compat::Severity::info,
+                 "/" + compat_path + " (driver " + ver + ") is not used with host driver " +
+                     host.driver_version +
+                     (note.empty() ? ""
+                                   : " (its note does not list this branch, or the host is newer)"),
+                 ""});
+            break;
+        }
+        for (auto* d : sel.gpus) {
+            std::string b = d->brand;
+            for (auto& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            if (b.find("geforce") != std::string::npos || b.find("titan") != std::string::npos)
+                out.push_back(
+                    {"FWD-COMPAT-UNSUPPORTED-GPU", compat::Severity::fail,
+                     "/" + compat_path + " would be used, but GPU " + std::to_string(d->index) +
+                         " (" + d->name + ", brand " + d->brand +
+                         ") does not support CUDA forward compatibility: CUDA fails with error 804",
+                     "upgrade the host driver to serve the image's CUDA, or remove "
+                     "/usr/local/cuda/compat "
+                     "from the image"});
+        }
+        break;
+    }
     auto kern = compat::check_kernels(host, sel, binaries);
     out.insert(out.end(), kern.begin(), kern.end());
     return out;

@@ -241,3 +241,27 @@ def test_torch_newer_than_the_driver(g, mk, hosts, tmp_path, tmp_path_factory):
                       ["libcudart.so.13", "libcudnn.so.9", "libnccl.so.2"])
     res, f = doctor(g, old, ref, check_code=10)
     assert f["TORCH-CUDA-TOO-NEW"]["severity"] == "fail" and "580.65.06" in f["TORCH-CUDA-TOO-NEW"]["fix"]
+
+
+def test_forward_compat_libraries(g, mk, hosts, tmp_path, tmp_path_factory):
+    layer = mk.Layer([mk.Entry.file("usr/local/cuda/compat/libcuda.so.590.44.01", b"\0"),
+                      mk.Entry.symlink("usr/local/cuda/compat/libcuda.so.1", "libcuda.so.590.44.01")],
+                     compression="gzip")
+    img = mk.busybox_image(extra_layers=[layer], env=["PATH=/bin", "CUDA_VERSION=13.0.0",
+                                                        "NVIDIA_VISIBLE_DEVICES=all"])
+    archive = tmp_path / "compat.tar"
+    mk.write_docker_archive(archive, [(img, ["compat:1"])])
+    g.run("load", archive)
+    # data-center GPUs on 580: the 590 compat driver would be used, and can be
+    res, f = doctor(g, hosts["two"], "compat:1", check_code=0)
+    assert "FWD-COMPAT-UNSUPPORTED-GPU" not in f and "FWD-COMPAT-UNUSED" not in f
+    # a GeForce GPU cannot use forward compatibility (CUDA error 804)
+    base = tmp_path_factory.mktemp("geforce")
+    geforce = gpuhost.build_host(base / "h", gpuhost.preset(1, cc="8.6"))
+    assert "geforce" in json.dumps(geforce.desc).lower(), geforce.desc
+    res, f = doctor(g, geforce, "compat:1", check_code=10)
+    assert f["FWD-COMPAT-UNSUPPORTED-GPU"]["severity"] == "fail" and "804" in f["FWD-COMPAT-UNSUPPORTED-GPU"]["message"]
+    # a newer host driver ignores the compat libraries
+    newer = gpuhost.build_host(base / "n", gpuhost.preset(1, cc="8.0", driver="595.45.04"))
+    res, f = doctor(g, newer, "compat:1", check_code=0)
+    assert f["FWD-COMPAT-UNUSED"]["severity"] == "info"
