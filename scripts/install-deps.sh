@@ -11,6 +11,7 @@ PACKAGES=(
   # tests and demo: sample images, peers for interoperability
   python3 python3-pytest busybox-static zstd pigz util-linux attr
   skopeo umoci uidmap runc crun podman
+  docker-registry apache2-utils openssl chromium binutils
   # benchmarks
   hyperfine
 )

@@ -45,5 +45,11 @@ void register_rm(CLI::App& app, Context& ctx);
 void register_hook(CLI::App& app, Context& ctx);
 void register_doctor(CLI::App& app, Context& ctx);
 void register_cdi(CLI::App& app, Context& ctx);
+void register_pull(CLI::App& app, Context& ctx);
+void register_push(CLI::App& app, Context& ctx);
+void register_login(CLI::App& app, Context& ctx); // login and logout
+void register_analyze(CLI::App& app, Context& ctx);
+void register_slim(CLI::App& app, Context& ctx);
+void register_lint(CLI::App& app, Context& ctx);
 
 } // namespace gantry::cli

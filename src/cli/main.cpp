@@ -74,6 +74,9 @@ int main(int argc, char** argv) {
     app.add_flag("-q,--quiet", ctx.quiet, "Print only errors");
     app.footer("Exit status: 0 ok, 2 usage, 3 not found, 4 invalid input, 5 conflict, 6 I/O, "
                "7 unsupported (see docs/exit-codes.md)");
+    cli::register_pull(app, ctx);
+    cli::register_push(app, ctx);
+    cli::register_login(app, ctx);
     cli::register_load(app, ctx);
     cli::register_save(app, ctx);
     cli::register_images(app, ctx);
@@ -90,6 +93,9 @@ int main(int argc, char** argv) {
     cli::register_hook(app, ctx);
     cli::register_doctor(app, ctx);
     cli::register_cdi(app, ctx);
+    cli::register_analyze(app, ctx);
+    cli::register_slim(app, ctx);
+    cli::register_lint(app, ctx);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
