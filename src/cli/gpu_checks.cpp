@@ -1,5 +1,7 @@
 #include "cli/gpu_checks.hpp"
 
+#include "compat/version.hpp"
+#include "gpu/elf.hpp"
 #include "rootfs/rootfs.hpp"
 #include "spec/gpu.hpp"
 #include "util/error.hpp"
@@ -17,6 +19,61 @@
 
 namespace gantry::cli {
 
+namespace {
+
+// libc.so.6 (or glibc < 2.34's libc-2.NN.so it links to) in a library directory of the image.
+bool is_libc(const std::string& path, const std::string& name) {
+    bool named = name == "libc.so.6" || (name.rfind("libc-2.", 0) == 0 && name.size() < 16 &&
+                                         name.compare(name.size() - 3, 3, ".so") == 0);
+    if (!named) return false;
+    auto dir = path.substr(0, path.size() - name.size());
+    for (const char* d : {"lib/", "lib64/", "usr/lib/", "usr/lib64/"})
+        if (dir == d) return true;
+    for (const char* d : {"lib/", "usr/lib/"})
+        if (dir.rfind(d, 0) == 0 && dir.size() > std::strlen(d) + 1 &&
+            dir.find('/', std::strlen(d)) == dir.size() - 1 &&
+            dir.find("-linux-gnu") != std::string::npos)
+            return true;
+    return false;
+}
+
+// The image's cuda-compat libcuda will be used on data-center GPUs: a CUDA the host driver is
+// too old for runs if the compat driver serves it (its note's "CUDA Version", else its branch).
+void rescue_by_forward_compat(std::vector<compat::Finding>& out, const std::string& compat_path,
+                              const std::string& compat_version, const std::string& note) {
+    int served = 0;
+    if (!note.empty()) {
+        auto j = nlohmann::json::parse(note, nullptr, false);
+        if (j.is_object() && j.contains("CUDA Version") && j["CUDA Version"].is_string())
+            if (auto v = compat::CudaVersion::parse(j["CUDA Version"].get<std::string>()))
+                served = v->encoded();
+    }
+    if (!served)
+        if (auto d = compat::DriverVersion::parse(compat_version))
+            served = compat::max_cuda_for_driver(*d);
+    if (!served) return;
+    for (auto& f : out) {
+        if (f.id != "CUDA-DRIVER-TOO-OLD" && f.id != "TORCH-CUDA-TOO-NEW") continue;
+        // "... CUDA 13.0.1 needs NVIDIA driver ..." : the version the rule was about
+        auto at = f.message.find("CUDA ");
+        std::optional<compat::CudaVersion> v;
+        while (at != std::string::npos && !v) {
+            auto end = f.message.find_first_of(" ):,", at + 5);
+            v = compat::CudaVersion::parse(f.message.substr(at + 5, end - at - 5));
+            if (!v) at = f.message.find("CUDA ", at + 5);
+        }
+        if (!v || v->encoded() > served) continue;
+        f.id = f.id == "CUDA-DRIVER-TOO-OLD" ? "CUDA-FORWARD-COMPAT" : "TORCH-FORWARD-COMPAT";
+        f.severity = compat::Severity::warn;
+        f.message += "; the image's forward-compatibility library " + compat_path + " (CUDA " +
+                     compat::cuda_string(served) + ") makes it run on this data-center GPU";
+        f.fix = "upgrade the host driver to drop the dependency on forward compatibility "
+                "(it works only on data-center GPUs and supported driver branches)";
+    }
+}
+
+} // namespace
+
 std::vector<compat::Finding>
 image_findings(const store::Store& store, const store::Image& img, const std::string& ref,
                const std::vector<std::string>& env, const gpu::Host& host, const gpu::Request& req,
@@ -30,6 +87,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
     std::vector<compat::ImageBinary> binaries;
     std::vector<std::string> compat_libs;
     std::map<std::string, std::string> compat_hosts;
+    std::vector<std::pair<std::string, std::string>> libc_candidates; // (path, host path)
     // One walk over the merged image: CUDA library names, PyTorch's version.py, and the GPU code
     // of every ELF file (under path_prefix when given).
     rootfs::walk_image_files(
@@ -42,17 +100,14 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
                 compat_libs.push_back(path);
                 compat_hosts[path] = host_path;
             }
-            for (const char* p : {"libcudart.so", "libcudnn", "libnccl.so", "libcublas"})
-                if (name.rfind(p, 0) == 0) facts.lib_names.push_back(name);
-            if (facts.torch_version_py.empty() && path.size() > 16 &&
-                path.compare(path.size() - 16, 16, "torch/version.py") == 0 &&
-                path.find("-packages/") != std::string::npos) {
-                try {
-                    facts.torch_version_py = fs::read_file(host_path, 1 << 16);
-                    facts.torch_path = "/" + path;
-                } catch (const Error&) {
+            std::string text;
+            if (compat::wants_contents(path)) try {
+                    text = fs::read_file(host_path,
+                                         path == "var/lib/dpkg/status" ? 64 << 20 : 1 << 20);
+                } catch (const Error&) { // too large or unreadable: no evidence
                 }
-            }
+            compat::add_file_facts(facts, path, text);
+            if (is_libc(path, name)) libc_candidates.push_back({path, host_path});
             if (!path_prefix.empty() && path.rfind(path_prefix, 0) != 0) return;
             Fd fd(::open(host_path.c_str(), O_RDONLY | O_CLOEXEC));
             char magic[4] = {};
@@ -68,7 +123,39 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
             } catch (const Error&) { // an unreadable ELF file carries no verdict
             }
         });
+    // The image's glibc: the GLIBC_x.y its libc.so.6 defines (what the dynamic loader checks),
+    // the native-architecture one first; else the libc6 version in the dpkg database.
+    for (auto& [path, host_path] : libc_candidates) {
+        try {
+            auto info = gpu::elf::read_file(host_path, true);
+            if (info.machine != gpu::elf::native_machine() || info.bits != gpu::elf::native_bits())
+                continue;
+            auto v = gpu::elf::max_glibc_version(info.version_defs);
+            if (v.first == 0) continue;
+            facts.glibc = std::to_string(v.first) + "." + std::to_string(v.second);
+            facts.glibc_source = "/" + path;
+            facts.glibc_defs.clear();
+            for (auto& d : info.version_defs)
+                if (d.rfind("GLIBC_", 0) == 0) facts.glibc_defs.push_back(d);
+            break;
+        } catch (const Error&) { // not an ELF object we can read: try the next
+        }
+    }
+    compat::add_env_facts(facts);
     auto out = compat::check_image(host, facts, req, sel);
+    if (req.inject && host.has_driver() && !facts.glibc.empty()) {
+        std::vector<compat::GlibcNeed> needs;
+        for (auto& lib : host.libraries) {
+            if (lib.lib32 || !lib.selected_by(req.caps)) continue;
+            try {
+                auto info = gpu::elf::read_file(lib.host_path, true);
+                needs.push_back({lib.host_path, gpu::elf::max_glibc_version(info.version_needs)});
+            } catch (const Error&) { // discovery already vetted the file; nothing to add
+            }
+        }
+        auto g = compat::check_glibc(facts, needs);
+        out.insert(out.end(), g.begin(), g.end());
+    }
     // Forward-compat libraries (cuda-compat): will gantry enable them here, and can they work?
     for (auto& compat_path : compat_libs) {
         std::string name = compat_path.substr(compat_path.rfind('/') + 1);
@@ -90,6 +177,14 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
                  ""});
             break;
         }
+        bool unsupported = false;
+        for (auto* d : sel.gpus) {
+            std::string b = d->brand;
+            for (auto& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            if (b.find("geforce") != std::string::npos || b.find("titan") != std::string::npos)
+                unsupported = true;
+        }
+        if (!unsupported) rescue_by_forward_compat(out, "/" + compat_path, ver, note);
         for (auto* d : sel.gpus) {
             std::string b = d->brand;
             for (auto& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -118,7 +213,7 @@ std::vector<compat::Finding> image_findings_cached(const store::Store& store,
                                                    const std::string& cache_dir) {
     if (cache_dir.empty()) return image_findings(store, img, ref, env, host, req, sel);
     Sha256 h;
-    h.update("doctor-1\n" + img.manifest_digest.str() + "\n" + host.driver_version + "\n" +
+    h.update("doctor-2\n" + img.manifest_digest.str() + "\n" + host.driver_version + "\n" +
              std::to_string(host.cuda_version) + "\n");
     for (auto* d : sel.gpus)
         h.update(d->uuid + ":" + std::to_string(d->cc_major) + "." + std::to_string(d->cc_minor) +

@@ -5,6 +5,7 @@
 #include "compat/version.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -93,19 +94,151 @@ std::vector<Finding> check_host(const gpu::Host& host) {
                                           : ""),
                        ""});
     }
+    auto p = check_persistence(host);
+    out.insert(out.end(), p.begin(), p.end());
     return out;
 }
 
-std::optional<std::string> image_cuda_version(const ImageFacts& img) {
+std::vector<Evidence> image_cuda_versions(const ImageFacts& img) {
+    std::vector<Evidence> all;
     std::string v = env_get(img.env, "CUDA_VERSION");
-    if (!v.empty()) return v;
+    if (!v.empty()) all.push_back({v, "CUDA_VERSION=" + v, 0});
     if (!img.cuda_version_json.empty()) {
         auto j = nlohmann::json::parse(img.cuda_version_json, nullptr, false);
         if (j.is_object() && j.contains("cuda") && j["cuda"].is_object() &&
             j["cuda"].contains("version") && j["cuda"]["version"].is_string())
-            return j["cuda"]["version"].get<std::string>();
+            all.push_back(
+                {j["cuda"]["version"].get<std::string>(), "/usr/local/cuda/version.json", 0});
     }
-    return std::nullopt;
+    all.insert(all.end(), img.cuda.begin(), img.cuda.end());
+    std::vector<Evidence> out;
+    std::set<std::pair<int, int>> seen;
+    for (auto& e : all) {
+        auto c = CudaVersion::parse(e.version);
+        if (!c || !seen.insert({c->major, c->minor}).second) continue;
+        Evidence x = e;
+        x.cuda_major = c->major;
+        out.push_back(std::move(x));
+    }
+    return out;
+}
+
+std::optional<std::string> image_cuda_version(const ImageFacts& img) {
+    auto all = image_cuda_versions(img);
+    if (all.empty()) return std::nullopt;
+    return all.front().version;
+}
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string base_name(const std::string& path) {
+    return path.substr(path.rfind('/') + 1);
+}
+
+// The dist-info directory of a METADATA path, lower case: "nvidia_cudnn_cu12-9.1.0.70.dist-info".
+std::string dist_info_dir(const std::string& path) {
+    auto end = path.rfind('/');
+    if (end == std::string::npos) return {};
+    auto start = path.rfind('/', end - 1);
+    std::string d = path.substr(start == std::string::npos ? 0 : start + 1,
+                                end - (start == std::string::npos ? 0 : start + 1));
+    for (auto& c : d) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return d;
+}
+
+void add_evidence(std::vector<Evidence>& to, Evidence e) {
+    for (auto& x : to)
+        if (x.version == e.version && x.source == e.source) return;
+    if (to.size() < 64) to.push_back(std::move(e));
+}
+
+} // namespace
+
+bool wants_contents(const std::string& path) {
+    std::string name = base_name(path);
+    if (name == "METADATA" && path.find("-packages/") != std::string::npos) {
+        std::string d = dist_info_dir(path);
+        return ends_with(d, ".dist-info") &&
+               (d.rfind("nvidia", 0) == 0 || d.rfind("torch-", 0) == 0 ||
+                d.rfind("tensorrt", 0) == 0);
+    }
+    if (name == "version.py" && ends_with(path, "torch/version.py") &&
+        path.find("-packages/") != std::string::npos)
+        return true;
+    return name == "cudnn_version.h" || name == "NvInferVersion.h" || name == "nccl.h" ||
+           path == "var/lib/dpkg/status";
+}
+
+void add_file_facts(ImageFacts& img, const std::string& path, const std::string& text) {
+    const std::string name = base_name(path), where = "/" + path;
+    for (const char* p : {"libcudart.so", "libcudnn", "libnccl.so", "libcublas", "libnvinfer.so"})
+        if (name.rfind(p, 0) == 0 && img.lib_names.size() < 4096) img.lib_names.push_back(name);
+    if (auto v = file_name_version(name, "libcudart.so.", 3))
+        if (auto mm = major_minor(*v))
+            add_evidence(img.cuda, {std::to_string(mm->first) + "." + std::to_string(mm->second),
+                                    where, mm->first});
+    if (auto v = file_name_version(name, "libcudnn.so.", 3))
+        add_evidence(img.cudnn, {*v, where, 0});
+    if (auto v = file_name_version(name, "libnccl.so.", 3)) add_evidence(img.nccl, {*v, where, 0});
+    if (auto v = file_name_version(name, "libnvinfer.so.", 3))
+        add_evidence(img.tensorrt, {*v, where, 0});
+    if (text.empty()) return;
+    if (name == "METADATA") {
+        auto p = parse_pip_metadata(text, where);
+        if (!p || img.pip.size() >= 256) return;
+        std::string src = "pip " + p->name + " " + p->version;
+        int tag = cuda_tag_major(p->name);
+        auto mm = major_minor(p->version);
+        auto starts = [&](const char* prefix) { return p->name.rfind(prefix, 0) == 0; };
+        if (starts("nvidia-cuda-runtime") && mm && mm->first >= 7)
+            add_evidence(img.cuda, {std::to_string(mm->first) + "." + std::to_string(mm->second),
+                                    src, tag ? tag : mm->first});
+        if (starts("nvidia-cudnn") && mm && mm->first > 0)
+            add_evidence(img.cudnn, {p->version, src, tag});
+        if (starts("nvidia-nccl") && mm && mm->first > 0)
+            add_evidence(img.nccl, {p->version, src, tag});
+        if (starts("tensorrt") && mm && mm->first > 0)
+            add_evidence(img.tensorrt, {p->version, src, tag});
+        img.pip.push_back(std::move(*p));
+    } else if (name == "version.py") {
+        if (img.torch_version_py.empty()) {
+            img.torch_version_py = text;
+            img.torch_path = where;
+        }
+    } else if (name == "cudnn_version.h") {
+        if (auto v = parse_cudnn_version_h(text)) add_evidence(img.cudnn, {*v, where, 0});
+    } else if (name == "nccl.h") {
+        if (auto v = parse_nccl_h(text)) add_evidence(img.nccl, {*v, where, 0});
+    } else if (name == "NvInferVersion.h") {
+        if (auto v = parse_tensorrt_version_h(text)) add_evidence(img.tensorrt, {*v, where, 0});
+    } else if (path == "var/lib/dpkg/status") {
+        if (auto v = dpkg_package_version(text, "libc6"); v && img.glibc_defs.empty()) {
+            if (auto mm = major_minor(*v)) {
+                img.glibc = std::to_string(mm->first) + "." + std::to_string(mm->second);
+                img.glibc_source = where + " (libc6 " + *v + ")";
+            }
+        }
+    }
+}
+
+void add_env_facts(ImageFacts& img) {
+    auto env = [&](const char* k) { return env_get(img.env, k); };
+    if (auto v = env("NV_CUDNN_VERSION"); !v.empty() && major_minor(v)) {
+        int tag = cuda_tag_major(env("NV_CUDNN_PACKAGE_NAME"));
+        add_evidence(img.cudnn, {v.substr(0, v.find('-')), "NV_CUDNN_VERSION=" + v, tag});
+    }
+    if (auto v = env("NCCL_VERSION"); !v.empty() && major_minor(v)) {
+        int tag = cuda_tag_major(env("NV_LIBNCCL_PACKAGE"));
+        add_evidence(img.nccl, {v.substr(0, v.find('-')), "NCCL_VERSION=" + v, tag});
+    }
+    if (auto v = env("NV_TENSORRT_VERSION"); !v.empty() && major_minor(v))
+        add_evidence(img.tensorrt,
+                     {v.substr(0, v.find('-')), "NV_TENSORRT_VERSION=" + v, cuda_tag_major(v)});
 }
 
 std::optional<TorchInfo> parse_torch_version(const std::string& py) {
@@ -135,6 +268,204 @@ std::optional<TorchInfo> parse_torch_version(const std::string& py) {
     return t;
 }
 
+namespace {
+
+bool has_lib(const ImageFacts& img, const char* prefix) {
+    return std::any_of(img.lib_names.begin(), img.lib_names.end(),
+                       [&](const std::string& n) { return n.rfind(prefix, 0) == 0; });
+}
+
+const PipPackage* pip_package(const ImageFacts& img, const std::string& name) {
+    for (auto& p : img.pip)
+        if (p.name == name) return &p;
+    return nullptr;
+}
+
+bool has_pip(const ImageFacts& img, const char* prefix) {
+    return std::any_of(img.pip.begin(), img.pip.end(),
+                       [&](const PipPackage& p) { return p.name.rfind(prefix, 0) == 0; });
+}
+
+void check_torch(std::vector<Finding>& out, const gpu::Host& host, const ImageFacts& img,
+                 const TorchInfo& torch) {
+    std::string where = " (" + img.torch_path + ")";
+    std::string who = "PyTorch " + torch.version + where;
+    if (torch.cuda.empty()) {
+        out.push_back({"TORCH-CPU-ONLY", Severity::warn,
+                       who + " is a CPU-only build: torch.cuda.is_available() will be False",
+                       "install a CUDA build, e.g. pip install torch --index-url "
+                       "https://download.pytorch.org/whl/cu126"});
+        return;
+    }
+    auto tv = CudaVersion::parse(torch.cuda);
+    if (host.has_driver() && tv) {
+        if (auto dv = DriverVersion::parse(host.driver_version)) {
+            auto c = check_driver(*tv, *dv);
+            if (c.status == DriverStatus::too_old)
+                out.push_back({"TORCH-CUDA-TOO-NEW", Severity::fail,
+                               who + " is built for CUDA " + torch.cuda + ": " + c.message,
+                               "upgrade the driver to " +
+                                   (c.minimum ? c.minimum->text : std::string("a newer branch")) +
+                                   " or newer, or install a torch build for an older CUDA"});
+        }
+    }
+    // The CUDA runtime the image ships next to torch: bare libcudart.so.N names (major only),
+    // then wheels and versioned file names (major.minor).
+    std::set<std::string> reported;
+    if (tv) {
+        auto mismatch = [&](const std::string& what, int major, int minor) {
+            if (!reported.insert(what).second) return;
+            bool other_major = major != tv->major;
+            bool older = !other_major && minor >= 0 && minor < tv->minor;
+            if (!other_major && !older) return;
+            out.push_back(
+                {"TORCH-CUDA-MISMATCH", Severity::warn,
+                 who + " is built for CUDA " + torch.cuda + " but the image ships " + what +
+                     (older ? ", an older CUDA " + std::to_string(major) + " runtime" : ""),
+                 other_major ? "install a torch build matching the image's CUDA " +
+                                   std::to_string(major) + ", or the nvidia-*-cu" +
+                                   std::to_string(tv->major) + " wheels torch expects"
+                             : "install the CUDA runtime torch pins (pip install "
+                               "nvidia-cuda-runtime-cu" +
+                                   std::to_string(tv->major) + "==" + torch.cuda +
+                                   ".*) or a torch build for CUDA " + std::to_string(major) + "." +
+                                   std::to_string(minor)});
+        };
+        for (auto& n : img.lib_names)
+            if (n.rfind("libcudart.so.", 0) == 0 && !file_name_version(n, "libcudart.so.", 3)) {
+                int m = std::atoi(n.c_str() + 13);
+                if (m) mismatch(n, m, -1);
+            }
+        for (auto& e : img.cuda)
+            if (auto mm = major_minor(e.version)) mismatch(e.source, mm->first, mm->second);
+    }
+    // Exact pins of torch's own wheel (Requires-Dist nvidia-cudnn-cu12==9.1.0.70).
+    if (auto* t = pip_package(img, "torch"))
+        for (auto& [name, version] : t->pins) {
+            if (name.rfind("nvidia-", 0) != 0) continue;
+            auto* have = pip_package(img, name);
+            if (have && have->version != version)
+                out.push_back({"TORCH-WHEEL-MISMATCH", Severity::warn,
+                               who + " pins " + name + "==" + version + " but " + have->path +
+                                   " is version " + have->version,
+                               "pip install " + name + "==" + version +
+                                   " (or reinstall torch so pip resolves its pins)"});
+        }
+    if (!has_lib(img, "libcudnn.so") && !has_lib(img, "libcudnn_") && !has_pip(img, "nvidia-cudnn"))
+        out.push_back({"CUDNN-MISSING", Severity::fail,
+                       who + " needs cuDNN but the image has no libcudnn (no libcudnn.so* file, "
+                             "no nvidia-cudnn wheel)",
+                       "install the nvidia-cudnn wheel torch pins (pip install torch pulls it), "
+                       "or use a cudnn image flavour"});
+    if (!has_lib(img, "libnccl.so") && !has_pip(img, "nvidia-nccl"))
+        out.push_back({"NCCL-MISSING", Severity::warn,
+                       who + " is a CUDA build but the image has no libnccl (no libnccl.so* "
+                             "file, no nvidia-nccl wheel): distributed training fails",
+                       "install the nvidia-nccl wheel torch pins"});
+}
+
+// cuDNN, NCCL or TensorRT built for another CUDA major than the image's CUDA.
+void check_lib_cuda(std::vector<Finding>& out, const ImageFacts& img,
+                    const std::vector<Evidence>& cudas) {
+    if (cudas.empty() || !cudas.front().cuda_major) return;
+    const Evidence& c = cudas.front();
+    auto check = [&](const char* what, const std::vector<Evidence>& evs, const char* fix) {
+        for (auto& e : evs) {
+            if (!e.cuda_major || e.cuda_major == c.cuda_major) continue;
+            out.push_back(
+                {"LIB-CUDA-MISMATCH", Severity::warn,
+                 std::string(what) + " " + e.version + " (" + e.source + ") is built for CUDA " +
+                     std::to_string(e.cuda_major) + " but the image's CUDA is " + c.version + " (" +
+                     c.source + "): it fails to load or falls back",
+                 std::string("install the CUDA ") + std::to_string(c.cuda_major) + " build of " +
+                     what + " (" + fix + std::to_string(c.cuda_major) + ")"});
+            return;
+        }
+    };
+    check("cuDNN", img.cudnn, "nvidia-cudnn-cu");
+    check("NCCL", img.nccl, "nvidia-nccl-cu");
+    check("TensorRT", img.tensorrt, "tensorrt-cu");
+}
+
+std::string components(const ImageFacts& img, const std::vector<Evidence>& cudas) {
+    std::string s;
+    auto add = [&](const char* what, const std::vector<Evidence>& evs) {
+        for (auto& e : evs) {
+            if (!s.empty()) s += "; ";
+            s += std::string(what) + " " + e.version + " (" + e.source + ")";
+        }
+    };
+    add("CUDA", cudas);
+    add("cuDNN", img.cudnn);
+    add("NCCL", img.nccl);
+    add("TensorRT", img.tensorrt);
+    if (auto t = parse_torch_version(img.torch_version_py)) {
+        if (!s.empty()) s += "; ";
+        s += "PyTorch " + t->version + " (" + img.torch_path + ")";
+    }
+    if (!img.glibc.empty()) {
+        if (!s.empty()) s += "; ";
+        s += "glibc " + img.glibc + " (" + img.glibc_source + ")";
+    }
+    return s;
+}
+
+std::string glibc_string(std::pair<int, int> v) {
+    return std::to_string(v.first) + "." + std::to_string(v.second);
+}
+
+} // namespace
+
+std::vector<Finding> check_glibc(const ImageFacts& img, const std::vector<GlibcNeed>& needs) {
+    std::vector<Finding> out;
+    if (img.glibc.empty()) return out;
+    auto have = major_minor(img.glibc);
+    if (!have) return out;
+    std::set<std::string> defs(img.glibc_defs.begin(), img.glibc_defs.end());
+    const GlibcNeed* worst_lib = nullptr;
+    std::size_t count = 0;
+    for (auto& n : needs) {
+        if (n.glibc.first == 0) continue;
+        // libc.so.6 defines every GLIBC_x.y up to its release that added symbols; when its
+        // definitions are known, the dynamic loader's own test applies.
+        bool missing = defs.empty()
+                           ? n.glibc > *have
+                           : n.glibc > *have && !defs.count("GLIBC_" + glibc_string(n.glibc));
+        if (!missing) continue;
+        ++count;
+        if (!worst_lib || n.glibc > worst_lib->glibc) worst_lib = &n;
+    }
+    if (!worst_lib) return out;
+    std::string need = glibc_string(worst_lib->glibc);
+    out.push_back({"GLIBC-TOO-OLD", Severity::fail,
+                   img.ref + " has glibc " + img.glibc + " (" + img.glibc_source +
+                       ") but the injected driver library " + worst_lib->path + " needs GLIBC_" +
+                       need +
+                       (count > 1 ? " (" + std::to_string(count) +
+                                        " injected libraries need "
+                                        "more than " +
+                                        img.glibc + ")"
+                                  : "") +
+                       ": the dynamic loader fails with \"version `GLIBC_" + need + "' not found\"",
+                   "use an image based on glibc " + need +
+                       " or newer (e.g. Ubuntu 22.04, Debian 12, RHEL 9), or a host driver built "
+                       "for an older glibc"});
+    return out;
+}
+
+std::vector<Finding> check_persistence(const gpu::Host& host) {
+    std::vector<Finding> out;
+    for (auto& d : host.devices)
+        if (d.persistence == 0)
+            out.push_back({"HOST-PERSISTENCE-OFF", Severity::warn,
+                           "GPU " + std::to_string(d.index) + " (" + d.name +
+                               ") has persistence mode disabled: the driver tears the GPU down "
+                               "when the last process exits, so every container start pays "
+                               "GPU initialisation again",
+                           "run nvidia-persistenced on the host (or nvidia-smi -pm 1 as root)"});
+    return out;
+}
+
 std::vector<Finding> check_image(const gpu::Host& host, const ImageFacts& img,
                                  const gpu::Request& req, const gpu::Selection& sel) {
     std::vector<Finding> out;
@@ -144,23 +475,32 @@ std::vector<Finding> check_image(const gpu::Host& host, const ImageFacts& img,
             {"IMAGE-PLATFORM", Severity::fail,
              img.ref + " is built for " + img.platform.str() + ", this host is " + here.str(),
              "use an image for " + here.str()});
-    auto cuda = image_cuda_version(img);
-    if (cuda && host.has_driver()) {
-        auto c = check_driver(*cuda, host.driver_version);
+    auto cudas = image_cuda_versions(img);
+    std::optional<std::string> cuda;
+    if (!cudas.empty()) cuda = cudas.front().version;
+    for (auto& ev : cudas) {
+        if (!host.has_driver()) break;
+        auto cv = CudaVersion::parse(ev.version);
+        auto dv = DriverVersion::parse(host.driver_version);
+        if (!cv || !dv) continue;
+        auto c = check_driver(*cv, *dv);
         Severity s = c.status == DriverStatus::too_old                   ? Severity::fail
                      : c.status == DriverStatus::ok_minor_version_compat ? Severity::warn
                      : c.status == DriverStatus::ok                      ? Severity::pass
                                                                          : Severity::warn;
+        std::string fix;
+        if (s == Severity::fail) {
+            fix = "upgrade the host driver to " +
+                  (c.minimum ? c.minimum->text : std::string("a newer branch")) +
+                  " or newer, or use an image built for an older CUDA";
+            if (!c.caveats.empty()) fix += " (" + c.caveats.front() + ")";
+        } else if (s == Severity::warn && !c.caveats.empty()) {
+            fix = c.caveats.front();
+        }
         out.push_back({s == Severity::fail   ? "CUDA-DRIVER-TOO-OLD"
                        : s == Severity::warn ? "CUDA-MINOR-VERSION-COMPAT"
                                              : "CUDA-DRIVER",
-                       s, img.ref + ": CUDA " + *cuda + ": " + c.message,
-                       s == Severity::fail
-                           ? "upgrade the host driver to " +
-                                 (c.minimum ? c.minimum->text : std::string("a newer branch")) +
-                                 " or newer, or use an image built for an older CUDA"
-                       : s == Severity::warn && !c.caveats.empty() ? c.caveats.front()
-                                                                   : ""});
+                       s, img.ref + " (" + ev.source + "): " + c.message, fix});
     }
     if (req.inject && !req.caps.count(gpu::Capability::compute) && cuda)
         out.push_back({"CAPS-NO-COMPUTE", Severity::warn,
@@ -186,57 +526,11 @@ std::vector<Finding> check_image(const gpu::Host& host, const ImageFacts& img,
                                "request MIG devices (e.g. --gpus device=" +
                                    std::to_string(d->index) + ":0) or disable MIG on that GPU"});
     }
-    if (auto torch = parse_torch_version(img.torch_version_py); torch && req.inject) {
-        auto has = [&](const char* prefix) {
-            return std::any_of(img.lib_names.begin(), img.lib_names.end(),
-                               [&](const std::string& n) { return n.rfind(prefix, 0) == 0; });
-        };
-        std::string where = " (" + img.torch_path + ")";
-        if (torch->cuda.empty()) {
-            out.push_back({"TORCH-CPU-ONLY", Severity::warn,
-                           "PyTorch " + torch->version + where +
-                               " is a CPU-only build: torch.cuda.is_available() will be False",
-                           "install a CUDA build, e.g. pip install torch --index-url "
-                           "https://download.pytorch.org/whl/cu126"});
-        } else {
-            if (host.has_driver()) {
-                auto c = check_driver(torch->cuda, host.driver_version);
-                if (c.status == DriverStatus::too_old)
-                    out.push_back(
-                        {"TORCH-CUDA-TOO-NEW", Severity::fail,
-                         "PyTorch " + torch->version + where + " is built for CUDA " + torch->cuda +
-                             ": " + c.message,
-                         "upgrade the driver to " +
-                             (c.minimum ? c.minimum->text : std::string("a newer branch")) +
-                             " or newer, or install a torch build for an older CUDA"});
-            }
-            int tmajor = std::atoi(torch->cuda.c_str());
-            for (auto& n : img.lib_names)
-                if (n.rfind("libcudart.so.", 0) == 0) {
-                    int m = std::atoi(n.c_str() + 13);
-                    if (m && tmajor && m != tmajor)
-                        out.push_back({"TORCH-CUDA-MISMATCH", Severity::warn,
-                                       "PyTorch " + torch->version + where + " is built for CUDA " +
-                                           torch->cuda + " but the image ships " + n,
-                                       "install a torch build matching the image's CUDA " +
-                                           std::to_string(m) + ", or the nvidia-*-cu" +
-                                           std::to_string(tmajor) + " wheels torch expects"});
-                }
-            if (!has("libcudnn.so") && !has("libcudnn_"))
-                out.push_back({"CUDNN-MISSING", Severity::fail,
-                               "PyTorch " + torch->version + where +
-                                   " needs cuDNN but the image has no libcudnn",
-                               "install the nvidia-cudnn wheel torch pins (pip install torch pulls "
-                               "it), or use a "
-                               "cudnn image flavour"});
-            if (!has("libnccl.so"))
-                out.push_back({"NCCL-MISSING", Severity::warn,
-                               "PyTorch " + torch->version + where +
-                                   " is a CUDA build but the image has no libnccl: distributed "
-                                   "training fails",
-                               "install the nvidia-nccl wheel torch pins"});
-        }
-    }
+    if (auto torch = parse_torch_version(img.torch_version_py); torch && req.inject)
+        check_torch(out, host, img, *torch);
+    check_lib_cuda(out, img, cudas);
+    if (auto summary = components(img, cudas); !summary.empty())
+        out.push_back({"IMAGE-COMPONENTS", Severity::info, img.ref + ": " + summary, ""});
     if (!req.inject && cuda)
         out.push_back({"NO-GPU-REQUESTED", Severity::info,
                        img.ref + " is a CUDA image but no GPU was requested",

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "compat/fatbin.hpp"
+#include "compat/image_facts.hpp"
 #include "gpu/host.hpp"
 #include "gpu/request.hpp"
 #include "oci/image.hpp"
@@ -33,7 +34,23 @@ struct ImageFacts {
     std::string torch_path;        // where it was found, for messages
     // file names of CUDA libraries in the image (libcudart*, libcudnn*, libnccl*, libcublas*)
     std::vector<std::string> lib_names;
+    // Versions found in the image beyond the config env and version.json: CUDA runtimes
+    // (nvidia-cuda-runtime wheels, libcudart.so.X.Y.Z), cuDNN, NCCL and TensorRT (wheels,
+    // headers, versioned file names), in the order found; see gather_* in image_facts.hpp.
+    std::vector<Evidence> cuda, cudnn, nccl, tensorrt;
+    std::vector<PipPackage> pip; // nvidia-*, torch, tensorrt* wheels
+    std::string glibc;           // "2.36"; empty when the image has no (readable) glibc
+    std::string glibc_source;    // "/lib/x86_64-linux-gnu/libc.so.6", "/var/lib/dpkg/status"
+    std::vector<std::string> glibc_defs; // GLIBC_x.y its libc.so.6 defines (empty: from dpkg)
 };
+
+// Adds what one image file says to the facts: path is relative to the image root
+// ("usr/include/cudnn_version.h"), text its contents (only for the files wants_contents names).
+bool wants_contents(const std::string& path);
+void add_file_facts(ImageFacts& img, const std::string& path, const std::string& text);
+// Adds the env-var evidence (NV_CUDNN_VERSION, NCCL_VERSION, NV_TENSORRT_VERSION ...) and
+// sorts nothing: call once after the walk.
+void add_env_facts(ImageFacts& img);
 
 struct TorchInfo {
     std::string version; // "2.4.0+cu121"
@@ -41,8 +58,22 @@ struct TorchInfo {
 };
 std::optional<TorchInfo> parse_torch_version(const std::string& version_py);
 
-// The image's CUDA version: config env CUDA_VERSION, else version.json's cuda.version.
+// The image's CUDA version: config env CUDA_VERSION, else version.json's cuda.version, else the
+// first CUDA runtime found (wheel METADATA, libcudart.so.X.Y.Z).
 std::optional<std::string> image_cuda_version(const ImageFacts& img);
+// Every distinct CUDA major.minor of the image with where it was read, the config env first.
+std::vector<Evidence> image_cuda_versions(const ImageFacts& img);
+
+// The GLIBC_x.y a host driver library needs (from its .gnu.version_r).
+struct GlibcNeed {
+    std::string path;          // host path of the library
+    std::pair<int, int> glibc; // highest GLIBC_x.y it needs, {0, 0}: none
+};
+// GLIBC-TOO-OLD: the driver libraries gantry injects need a newer glibc than the image has.
+std::vector<Finding> check_glibc(const ImageFacts& img, const std::vector<GlibcNeed>& needs);
+
+// HOST-PERSISTENCE-OFF for GPUs whose persistence mode NVML reports disabled.
+std::vector<Finding> check_persistence(const gpu::Host& host);
 
 std::vector<Finding> check_host(const gpu::Host& host);
 // sel: the GPUs the container would get (from the request).

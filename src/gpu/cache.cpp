@@ -99,7 +99,7 @@ void dir_into(Sha256& h, const std::string& dir, const std::string& prefix) {
 
 std::string cache_key(const DiscoverOptions& opt) {
     Sha256 h;
-    h.update("gantry-host-cache-1\n" + opt.driver_root + "\n" + opt.dev_root + "\n" +
+    h.update("gantry-host-cache-2\n" + opt.driver_root + "\n" + opt.dev_root + "\n" +
              (opt.use_nvml ? "nvml\n" : "no-nvml\n"));
     std::string root = opt.driver_root == "/" ? "" : opt.driver_root;
     for (auto p : {root + "/proc/driver/nvidia/version", std::string("/proc/driver/nvidia/version"),
@@ -149,6 +149,7 @@ std::string host_to_json(const Host& h) {
                                 {"cc_minor", d.cc_minor},
                                 {"memory", d.memory},
                                 {"mig_enabled", d.mig_enabled},
+                                {"persistence", d.persistence},
                                 {"migs", migs},
                                 {"node", node_json(d.node)},
                                 {"proc_dir", d.proc_dir}});
@@ -205,6 +206,7 @@ Host host_from_json(const std::string& text) {
             x.cc_minor = d.at("cc_minor");
             x.memory = d.at("memory");
             x.mig_enabled = d.at("mig_enabled");
+            x.persistence = d.value("persistence", -1);
             for (auto& m : d.at("migs"))
                 x.migs.push_back({m.at("gpu_index"), m.at("gi"), m.at("ci"), m.at("uuid"),
                                   m.at("profile"), m.at("memory"), node_from(m.at("gi_cap")),

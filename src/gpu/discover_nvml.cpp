@@ -207,6 +207,7 @@ bool query_nvml(const std::string& path, NvmlReport& out) {
     auto cc_fn =
         n.sym<nvmlReturn_t (*)(nvmlDevice_t, int*, int*)>({"nvmlDeviceGetCudaComputeCapability"});
     auto brand_fn = n.sym<nvmlReturn_t (*)(nvmlDevice_t, int*)>({"nvmlDeviceGetBrand"});
+    auto persist_fn = n.sym<nvmlReturn_t (*)(nvmlDevice_t, int*)>({"nvmlDeviceGetPersistenceMode"});
     for (unsigned i = 0; i < count && i < 1024; ++i) {
         nvmlDevice_t d = nullptr;
         if (nvmlReturn_t rc = handle_fn(i, &d); rc != nvml_success) {
@@ -231,6 +232,10 @@ bool query_nvml(const std::string& path, NvmlReport& out) {
         if (brand_fn && brand_fn(d, &brand) == nvml_success && brand >= 0 &&
             brand < static_cast<int>(std::size(brand_names)))
             dev.brand = brand_names[brand];
+        if (persist_fn) {
+            int mode = 0; // nvmlEnableState_t
+            if (persist_fn(d, &mode) == nvml_success) dev.persistence = mode ? 1 : 0;
+        }
         query_migs(n, d, dev, out);
         out.devices.push_back(std::move(dev));
     }

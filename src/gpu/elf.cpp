@@ -5,8 +5,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,7 +18,10 @@ namespace {
 
 constexpr std::uint32_t pt_load = 1, pt_dynamic = 2, pt_note = 4;
 constexpr std::uint64_t dt_null = 0, dt_needed = 1, dt_hash = 4, dt_strtab = 5, dt_symtab = 6,
-                        dt_strsz = 10, dt_soname = 14, dt_gnu_hash = 0x6ffffef5;
+                        dt_strsz = 10, dt_soname = 14, dt_gnu_hash = 0x6ffffef5,
+                        dt_verdef = 0x6ffffffc, dt_verdefnum = 0x6ffffffd, dt_verneed = 0x6ffffffe,
+                        dt_verneednum = 0x6fffffff;
+constexpr std::uint64_t max_versions = 4096; // version entries examined (glibc has ~50)
 constexpr std::uint32_t nt_gnu_abi_tag = 1;
 constexpr std::uint32_t max_phnum = 4096;          // real objects have about ten
 constexpr std::uint64_t max_dyn = 1u << 16;        // dynamic entries examined
@@ -171,7 +176,48 @@ void read_notes(const Reader& r, const Phdr& p, Info& info) {
     }
 }
 
-Info parse(const Source& src) {
+// .gnu.version_d / .gnu.version_r: the structures are the same size in ELF32 and ELF64.
+void read_versions(const Reader& r, const std::vector<Phdr>& ph, std::uint64_t str_off,
+                   std::uint64_t limit, std::optional<std::uint64_t> verdef, std::uint64_t ndef,
+                   std::optional<std::uint64_t> verneed, std::uint64_t nneed, Info& info) {
+    auto name_at = [&](std::uint64_t n) {
+        if (n >= limit - str_off) throw Error(Errc::invalid, "ELF version name out of range");
+        return r.cstr(str_off + n, limit);
+    };
+    std::uint64_t budget = max_versions;
+    if (verdef) {
+        std::uint64_t at = vaddr_to_offset(ph, *verdef);
+        for (std::uint64_t i = 0; i < std::min(ndef, max_versions) && budget; ++i, --budget) {
+            auto aux = r.get<std::uint32_t>(at + 12);
+            auto next = r.get<std::uint32_t>(at + 16);
+            // vd_flags VER_FLG_BASE (1) marks the entry naming the object itself
+            if ((r.get<std::uint16_t>(at + 2) & 1) == 0)
+                info.version_defs.push_back(name_at(r.get<std::uint32_t>(at + aux)));
+            if (next == 0) break;
+            at += next;
+        }
+    }
+    if (verneed) {
+        std::uint64_t at = vaddr_to_offset(ph, *verneed);
+        for (std::uint64_t i = 0; i < std::min(nneed, max_versions) && budget; ++i) {
+            auto cnt = r.get<std::uint16_t>(at + 2);
+            std::string file = name_at(r.get<std::uint32_t>(at + 4));
+            auto aux = r.get<std::uint32_t>(at + 8);
+            auto next = r.get<std::uint32_t>(at + 12);
+            std::uint64_t a = at + aux;
+            for (std::uint16_t k = 0; k < cnt && budget; ++k, --budget) {
+                info.version_needs.push_back(file + ":" + name_at(r.get<std::uint32_t>(a + 8)));
+                auto anext = r.get<std::uint32_t>(a + 12);
+                if (anext == 0) break;
+                a += anext;
+            }
+            if (next == 0) break;
+            at += next;
+        }
+    }
+}
+
+Info parse(const Source& src, bool versions) {
     unsigned char ident[16];
     if (src.size() < 16) throw Error(Errc::invalid, "not an ELF file (too short)");
     src.read(0, ident, 16);
@@ -224,7 +270,8 @@ Info parse(const Source& src) {
     std::uint64_t strtab = 0, strsz = 0;
     bool have_strtab = false, have_symtab = false, have_hash = false;
     std::vector<std::uint64_t> needed;
-    std::optional<std::uint64_t> soname;
+    std::optional<std::uint64_t> soname, verdef, verneed;
+    std::uint64_t verdefnum = 0, verneednum = 0;
     for (std::uint64_t i = 0; i < count; ++i) {
         std::uint64_t at = dyn->offset + i * entsize;
         std::uint64_t tag = r.word(at, is64);
@@ -236,9 +283,14 @@ Info parse(const Source& src) {
         if (tag == dt_symtab) have_symtab = true;
         if (tag == dt_hash || tag == dt_gnu_hash) have_hash = true;
         if (tag == dt_needed && needed.size() < 1024) needed.push_back(val);
+        if (tag == dt_verdef) verdef = val;
+        if (tag == dt_verdefnum) verdefnum = val;
+        if (tag == dt_verneed) verneed = val;
+        if (tag == dt_verneednum) verneednum = val;
     }
+    if (!versions) verdef = verneed = std::nullopt;
     info.has_symtab = have_strtab && have_symtab && have_hash;
-    if (!soname && needed.empty()) return info;
+    if (!soname && needed.empty() && !verdef && !verneed) return info;
     if (!have_strtab) throw Error(Errc::invalid, "ELF has a dynamic section without DT_STRTAB");
     std::uint64_t str_off = vaddr_to_offset(ph, strtab);
     if (str_off >= src.size()) throw Error(Errc::invalid, "ELF string table out of range");
@@ -252,6 +304,8 @@ Info parse(const Source& src) {
         if (n >= limit - str_off) throw Error(Errc::invalid, "ELF DT_NEEDED out of range");
         info.needed.push_back(r.cstr(str_off + n, limit));
     }
+    if (verdef || verneed)
+        read_versions(r, ph, str_off, limit, verdef, verdefnum, verneed, verneednum, info);
     return info;
 }
 
@@ -281,18 +335,36 @@ int native_bits() {
     return static_cast<int>(sizeof(void*) * 8);
 }
 
-Info read(std::string_view data) {
-    return parse(MemorySource(data));
+Info read(std::string_view data, bool versions) {
+    return parse(MemorySource(data), versions);
 }
 
-Info read_file(const std::string& path) {
+std::pair<int, int> max_glibc_version(const std::vector<std::string>& names) {
+    std::pair<int, int> best{0, 0};
+    for (const auto& n : names) {
+        auto at = n.find("GLIBC_");
+        if (at == std::string::npos || (at != 0 && n[at - 1] != ':')) continue;
+        const char* p = n.c_str() + at + 6;
+        char* end = nullptr;
+        long major = std::strtol(p, &end, 10);
+        if (end == p || *end != '.' || major < 0 || major > 99) continue;
+        const char* q = end + 1;
+        long minor = std::strtol(q, &end, 10);
+        if (end == q || minor < 0 || minor > 999) continue;
+        best =
+            std::max(best, std::pair<int, int>(static_cast<int>(major), static_cast<int>(minor)));
+    }
+    return best;
+}
+
+Info read_file(const std::string& path, bool versions) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (!fd) throw sys_error(errno, "cannot open " + path);
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) throw sys_error(errno, "cannot stat " + path);
     if (!S_ISREG(st.st_mode)) throw Error(Errc::invalid, path + " is not a regular file");
     try {
-        return parse(FileSource(fd.get(), static_cast<std::uint64_t>(st.st_size)));
+        return parse(FileSource(fd.get(), static_cast<std::uint64_t>(st.st_size)), versions);
     } catch (const Error& e) {
         throw e.with_context(path);
     }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace gantry::gpu::elf {
@@ -34,6 +35,11 @@ struct Info {
     std::optional<AbiTag> abi_tag;
     bool has_symtab = false; // DT_SYMTAB and a hash table (DT_HASH or DT_GNU_HASH): what the
                              // dynamic loader needs before it is safe to dlopen the object
+    // Symbol versions, read only when asked (read_file(path, true)): the names this object
+    // defines (.gnu.version_d, "GLIBC_2.34" in libc.so.6) and the ones it needs from other
+    // objects (.gnu.version_r), each as "file:name" ("libc.so.6:GLIBC_2.34").
+    std::vector<std::string> version_defs;
+    std::vector<std::string> version_needs;
 };
 
 // The machine this build runs on (em_x86_64, em_aarch64, ...), and its word size.
@@ -41,9 +47,13 @@ std::uint16_t native_machine();
 int native_bits();
 
 // Parses an object held in memory. Throws Error(invalid) naming what is wrong.
-Info read(std::string_view data);
+Info read(std::string_view data, bool versions = false);
 
 // Reads only the parts it needs from a file. Throws Error (not_found, io, invalid).
-Info read_file(const std::string& path);
+Info read_file(const std::string& path, bool versions = false);
+
+// The highest GLIBC_x.y among version names ("GLIBC_2.34", "libc.so.6:GLIBC_2.17"), as
+// {x, y}; {0, 0} when there is none. GLIBC_PRIVATE and other names are ignored.
+std::pair<int, int> max_glibc_version(const std::vector<std::string>& names);
 
 } // namespace gantry::gpu::elf

@@ -49,6 +49,7 @@ struct Device {
     int cc_major = 0, cc_minor = 0; // compute capability
     std::uint64_t memory = 0;       // bytes
     bool mig_enabled = false;
+    int persistence = -1; // NVML persistence mode: 1 enabled, 0 disabled, -1 unknown
     std::vector<MigDevice> migs;
     DeviceNode node;      // /dev/nvidia<minor>
     std::string proc_dir; // host /proc/driver/nvidia/gpus/<bus id> (for injection), may be empty
