@@ -1,14 +1,234 @@
-// Placeholder: replaced by the implementation of `gantry slim`.
+// gantry slim IMAGE -t NEWREF: a smaller image (chosen finding classes and paths removed,
+// optional debug stripping, all layers squashed), a before/after report, and an optional
+// --check command run in the new image that must succeed before NEWREF is tagged.
+#include "analyze/analyze.hpp"
+#include "archive/importer.hpp"
 #include "cli/context.hpp"
+#include "slim/slim.hpp"
+#include "store/images.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
+
+#include <cstdio>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+extern char** environ;
 
 namespace gantry::cli {
 
+namespace {
+
+std::vector<std::string> split_list(const std::vector<std::string>& in) {
+    std::vector<std::string> out;
+    for (auto& s : in) {
+        std::size_t i = 0;
+        while (i <= s.size()) {
+            std::size_t j = s.find(',', i);
+            if (j == std::string::npos) j = s.size();
+            if (j > i) out.push_back(s.substr(i, j - i));
+            i = j + 1;
+        }
+    }
+    return out;
+}
+
+// Runs `gantry --root ROOT run --rm [opts] REF sh -c CMD` (this very binary); returns its status.
+int run_check(const std::string& root, const std::string& ref, const std::vector<std::string>& opts,
+              const std::string& cmd, bool quiet) {
+    std::vector<std::string> args = {"/proc/self/exe", "--root", root, "run", "--rm"};
+    for (auto& o : opts) args.push_back(o);
+    args.push_back(ref);
+    args.insert(args.end(), {"/bin/sh", "-c", cmd});
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    if (quiet)
+        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    else
+        posix_spawn_file_actions_adddup2(&fa, 2, 1); // the check's output goes to stderr
+    pid_t pid;
+    int rc = posix_spawn(&pid, "/proc/self/exe", &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) throw sys_error(rc, "cannot start the check");
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) throw_errno("waitpid");
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+} // namespace
+
 void register_slim(CLI::App& app, Context& ctx) {
-    auto* cmd = app.add_subcommand("slim", "(not implemented yet)");
-    cmd->callback([&ctx] {
-        ctx.action = []() -> int {
-            throw Error(Errc::unsupported, "gantry slim is not implemented yet");
+    struct Opts {
+        std::string image, tag, check;
+        std::vector<std::string> remove, remove_paths, keep, check_opts, keep_arch;
+        bool strip = false, json = false, dry_run = false;
+        unsigned jobs = 0;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand(
+        "slim", "Make a smaller image: remove finding classes and paths, strip, squash layers");
+    cmd->add_option("image", o->image, "Image to slim (name, name:tag, digest or ID)")->required();
+    cmd->add_option("-t,--tag", o->tag, "Name of the new image")->required();
+    cmd->add_option("--remove", o->remove,
+                    "Classes to remove (comma-separated, repeatable): toolchain, headers, static, "
+                    "apt, pip, conda, pycache, site-extras, docs, model-cache; \"default\" = all "
+                    "but model-cache (the default), \"none\" = only squash");
+    cmd->add_option("--remove-path", o->remove_paths, "Also remove this path or glob (repeatable)");
+    cmd->add_option("--keep", o->keep, "Never remove this path or glob (repeatable; wins)");
+    cmd->add_flag("--strip", o->strip,
+                  "Strip debug sections of ELF files (strip --strip-debug; dynamic symbols kept)");
+    cmd->add_option("--keep-arch", o->keep_arch,
+                    "Keep only these GPU architectures in fat binaries (not supported: see "
+                    "docs/analyze.md)");
+    cmd->add_option("--check", o->check,
+                    "Shell command run in the new image (gantry run --rm IMAGE /bin/sh -c CMD); "
+                    "the image is tagged only if it exits 0");
+    cmd->add_option("--check-opt", o->check_opts,
+                    "Extra `gantry run` option for the check, e.g. --check-opt=--gpus=all")
+        ->allow_extra_args(false);
+    cmd->add_flag("--dry-run", o->dry_run, "Print the plan (what would be removed); write nothing");
+    cmd->add_flag("--json", o->json, "Print the report as JSON");
+    cmd->add_option("-j,--jobs", o->jobs, "Layers analysed at once (default: CPUs)");
+    cmd->callback([&ctx, o] {
+        ctx.action = [&ctx, o]() -> int {
+            if (!o->keep_arch.empty())
+                throw Error(Errc::unsupported,
+                            "--keep-arch: pruning GPU architectures from fat binaries is not done",
+                            "nvprune only rewrites object files and static libraries, and gantry "
+                            "does not rewrite fat binaries inside shared libraries without a proof "
+                            "that the result still loads; rebuild with the -gencode list you need "
+                            "(`gantry analyze` shows what each architecture costs)");
+            slim::SlimOptions so;
+            auto classes = split_list(o->remove);
+            if (classes.empty()) classes = {"default"};
+            for (auto& c : classes) {
+                if (c == "default")
+                    so.remove.insert(slim::default_classes().begin(),
+                                     slim::default_classes().end());
+                else if (c == "all")
+                    so.remove.insert(slim::all_classes().begin(), slim::all_classes().end());
+                else if (c != "none")
+                    so.remove.insert(c);
+            }
+            slim::check_classes(so.remove);
+            so.remove_paths = o->remove_paths;
+            so.keep = o->keep;
+            so.strip = o->strip;
+            so.privileged = archive::running_as_real_root();
+            std::string newref = store::normalize(o->tag);
+            so.note = "gantry slim " + o->image + " -t " + o->tag;
+            auto& store = ctx.store();
+            auto lock = store.writer_lock();
+            auto img = store::read_image(store, store::resolve(store, o->image));
+            analyze::AnalyzeOptions ao;
+            ao.jobs = o->jobs;
+            auto an = analyze::analyze_image(store, img, o->image, ao);
+            if (o->dry_run) {
+                std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> plan;
+                nlohmann::json paths = nlohmann::json::array();
+                for (auto& [path, ref] : an.view.final) {
+                    const auto& e = an.scans[ref.layer].entries[ref.index];
+                    auto cls = slim::removal_class(so, path, e.kind);
+                    if (cls.empty()) continue;
+                    auto& p = plan[cls];
+                    ++p.first;
+                    if (e.kind == analyze::Kind::file) p.second += e.size;
+                    if (paths.size() < 1000)
+                        paths.push_back({{"path", "/" + path}, {"class", cls}});
+                }
+                if (o->json) {
+                    nlohmann::json j{{"remove", nlohmann::json::object()}, {"paths", paths}};
+                    for (auto& [c, p] : plan)
+                        j["remove"][c] = {{"files", p.first}, {"bytes", p.second}};
+                    std::puts(
+                        j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+                } else {
+                    std::vector<std::vector<std::string>> rows{{"CLASS", "FILES", "BYTES"}};
+                    for (auto& [c, p] : plan)
+                        rows.push_back({c, std::to_string(p.first), human_size(p.second)});
+                    print_table(rows);
+                }
+                return 0;
+            }
+            auto res = slim::slim_image(store, img, an, so);
+            int rc = 0;
+            std::string check_line;
+            if (!o->check.empty()) {
+                std::string tmpref = "localhost/gantry-slim-check:" + fs::unique_name();
+                archive::Importer imp(store, {});
+                imp.tag({tmpref}, res.manifest);
+                int st = 0;
+                try {
+                    st = run_check(store.root().string(), tmpref, o->check_opts, o->check, o->json);
+                } catch (...) {
+                    store.update_refs([&](store::RefMap& m) { m.erase(tmpref); });
+                    throw;
+                }
+                store.update_refs([&](store::RefMap& m) { m.erase(tmpref); });
+                if (st != 0) {
+                    check_line = "check failed: `" + o->check + "` exited " + std::to_string(st);
+                    rc = 10;
+                } else
+                    check_line = "check passed: `" + o->check + "`";
+            }
+            if (rc == 0) {
+                archive::Importer imp(store, {});
+                imp.tag({newref}, res.manifest);
+            }
+            if (o->json) {
+                auto j = slim::to_json(res);
+                j["image"] = o->image;
+                j["tag"] = rc == 0 ? nlohmann::json(newref) : nlohmann::json(nullptr);
+                if (!o->check.empty()) j["check"] = {{"command", o->check}, {"passed", rc == 0}};
+                std::puts(j.dump(2).c_str());
+            } else {
+                auto pct = [](std::uint64_t a, std::uint64_t b) {
+                    char buf[32];
+                    std::snprintf(buf, sizeof buf, "%.1f%%", b ? 100.0 * a / b : 100.0);
+                    return std::string(buf);
+                };
+                std::vector<std::vector<std::string>> rows{{"", "BEFORE", "AFTER", "RATIO"}};
+                rows.push_back({"layers", std::to_string(res.before_layers), "1", ""});
+                rows.push_back({"compressed", human_size(res.before_compressed),
+                                human_size(res.after_compressed),
+                                pct(res.after_compressed, res.before_compressed)});
+                rows.push_back({"files", human_size(res.before_bytes), human_size(res.after_bytes),
+                                pct(res.after_bytes, res.before_bytes)});
+                print_table(rows);
+                std::printf("\nsquashed away (deleted/overwritten in later layers): %s\n",
+                            human_size(res.dropped_layer_bytes).c_str());
+                for (auto& [c, s] : res.removed)
+                    std::printf("removed %-12s %6llu file(s)  %s\n", c.c_str(),
+                                static_cast<unsigned long long>(s.files),
+                                human_size(s.bytes).c_str());
+                if (res.kept_by_rule)
+                    std::printf("kept by --keep: %llu file(s)\n",
+                                static_cast<unsigned long long>(res.kept_by_rule));
+                if (o->strip)
+                    std::printf("stripped %llu ELF file(s), %s saved (%llu kept unstripped)\n",
+                                static_cast<unsigned long long>(res.stripped_files),
+                                human_size(res.stripped_bytes).c_str(),
+                                static_cast<unsigned long long>(res.strip_failures));
+                for (auto& w : res.warnings)
+                    std::fprintf(stderr, "gantry: warning: %s\n", w.c_str());
+                if (!check_line.empty()) std::printf("%s\n", check_line.c_str());
+                if (rc == 0)
+                    std::printf("Tagged %s (id %s)\n", newref.c_str(),
+                                res.config.str().substr(7, 12).c_str());
+            }
+            if (rc != 0) {
+                std::fprintf(stderr,
+                             "gantry: error: %s; %s was not tagged\nhint: fix the plan (--keep "
+                             "PATH, fewer --remove classes) and slim again; `gantry system prune` "
+                             "removes the untagged layer\n",
+                             check_line.c_str(), newref.c_str());
+            }
+            return rc;
         };
     });
 }

@@ -1,0 +1,111 @@
+#include "analyze/analyze.hpp"
+
+#include "util/error.hpp"
+
+#include <atomic>
+#include <exception>
+#include <fcntl.h>
+#include <mutex>
+#include <thread>
+
+namespace gantry::analyze {
+
+std::vector<const LayerScan*> Analysis::ptrs() const {
+    std::vector<const LayerScan*> v;
+    for (auto& s : scans) v.push_back(&s);
+    return v;
+}
+
+Analysis analyze_image(const store::Store& store, const store::Image& img, const std::string& name,
+                       const AnalyzeOptions& opt) {
+    Analysis a;
+    const auto& layers = img.manifest.layers;
+    if (layers.size() != img.config.diff_ids.size())
+        throw Error(Errc::invalid,
+                    "image " + name + " lists " + std::to_string(layers.size()) +
+                        " layers but its config " + std::to_string(img.config.diff_ids.size()) +
+                        " diff_ids",
+                    "the image is inconsistent; load or pull it again");
+    a.scans.resize(layers.size());
+    std::atomic<std::size_t> next{0};
+    std::exception_ptr first;
+    std::mutex mu;
+    auto worker = [&] {
+        for (;;) {
+            std::size_t i = next++;
+            if (i >= layers.size()) return;
+            try {
+                const auto& d = layers[i].digest;
+                Fd fd(::open(store.blob_path(d).c_str(), O_RDONLY | O_CLOEXEC));
+                if (!fd)
+                    throw sys_error(errno, "cannot open layer blob " + d.str(),
+                                    "run `gantry system fsck --repair` or load the image again");
+                std::string what = "layer " + std::to_string(i + 1) + "/" +
+                                   std::to_string(layers.size()) + " (" + d.str().substr(0, 19) +
+                                   "…)";
+                layer::FdReader rd(fd.get(), what);
+                ScanOptions so;
+                so.what = what;
+                a.scans[i] = scan_layer(rd, so);
+                if (a.scans[i].blob_hex != d.hex())
+                    throw Error(Errc::invalid,
+                                what + ": blob hashes to sha256:" + a.scans[i].blob_hex,
+                                "the store is damaged; run `gantry system fsck --repair`");
+                if (a.scans[i].diff_hex != img.config.diff_ids[i].hex())
+                    throw Error(Errc::invalid,
+                                what + ": content does not match diff_id " +
+                                    img.config.diff_ids[i].str(),
+                                "the store is damaged; run `gantry system fsck --repair`");
+            } catch (...) {
+                std::lock_guard l(mu);
+                if (!first) first = std::current_exception();
+                next = layers.size();
+            }
+        }
+    };
+    unsigned jobs = opt.jobs ? opt.jobs : std::max(1u, std::thread::hardware_concurrency());
+    jobs = std::min<unsigned>(jobs, static_cast<unsigned>(std::max<std::size_t>(1, layers.size())));
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < jobs; ++i) threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
+    if (first) std::rethrow_exception(first);
+
+    auto ptrs = a.ptrs();
+    Report& r = a.report;
+    r.image = name;
+    r.manifest_digest = img.manifest_digest.str();
+    r.id = img.id().str();
+    // History: dive's walk, skipping empty_layer entries.
+    const auto& hist = img.config.history;
+    std::size_t h = 0;
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+        LayerInfo li;
+        li.diff_id = img.config.diff_ids[i].str();
+        li.blob = layers[i].digest.str();
+        li.compressed = a.scans[i].blob_size;
+        li.uncompressed = a.scans[i].tar_size;
+        li.size = a.scans[i].entry_bytes;
+        li.files = a.scans[i].files;
+        li.entries = a.scans[i].entries.size();
+        while (h < hist.size() && hist[h].empty_layer) ++h;
+        if (h < hist.size()) {
+            li.created_by = hist[h].created_by.empty() ? "(none)" : hist[h].created_by;
+            li.comment = hist[h].comment;
+            ++h;
+        }
+        r.compressed_bytes += li.compressed;
+        r.layers.push_back(std::move(li));
+    }
+    r.dive = dive_metrics(ptrs);
+    a.view = merge(ptrs);
+    for (auto& [p, ref] : a.view.final) {
+        const Entry& e = a.scans[ref.layer].entries[ref.index];
+        if (e.kind == Kind::file) r.final_bytes += e.size, ++r.final_files;
+    }
+    r.findings = find(ptrs, a.view, img.config.raw, opt.find);
+    r.treemap = treemap(ptrs, r.layers);
+    return a;
+}
+
+} // namespace gantry::analyze

@@ -1,0 +1,164 @@
+// dive-compatible CI rules: thresholds from flags or a .dive-ci YAML file, evaluated on the
+// metrics exactly as dive does (reference peers.md §4.1).
+#include "analyze/analyze.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <yaml-cpp/yaml.h>
+
+namespace gantry::analyze {
+
+namespace {
+
+bool disabled(std::string v) {
+    for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return v.empty() || v == "disabled" || v == "off" || v == "false";
+}
+
+std::string trim(const std::string& s) {
+    auto b = s.find_first_not_of(" \t");
+    auto e = s.find_last_not_of(" \t");
+    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+} // namespace
+
+std::optional<double> parse_ratio(const std::string& key, const std::string& value) {
+    std::string v = trim(value);
+    if (disabled(v)) return std::nullopt;
+    char* end = nullptr;
+    double d = std::strtod(v.c_str(), &end);
+    if (end == v.c_str() || *end != '\0' || std::isnan(d))
+        throw Error(Errc::usage, key + ": \"" + value + "\" is not a number",
+                    "give a ratio between 0 and 1 (e.g. 0.9), or \"disabled\"");
+    if (d < 0 || d > 1)
+        throw Error(Errc::usage, key + ": " + v + " is outside [0, 1]",
+                    "ratios are fractions: 0.9 means 90%");
+    return d;
+}
+
+std::optional<std::uint64_t> parse_bytes(const std::string& key, const std::string& value) {
+    std::string v = trim(value);
+    if (disabled(v)) return std::nullopt;
+    char* end = nullptr;
+    double d = std::strtod(v.c_str(), &end);
+    if (end == v.c_str() || std::isnan(d) || d < 0)
+        throw Error(Errc::usage, key + ": \"" + value + "\" is not a size",
+                    "give bytes with an optional unit: 20MB, 1.5GiB, 1000");
+    std::string unit = trim(end);
+    for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    // go-humanize ParseBytes: SI (k, kb = 1000) and IEC (ki, kib = 1024) prefixes
+    static const std::pair<const char*, double> units[] = {{"", 1},
+                                                           {"b", 1},
+                                                           {"k", 1e3},
+                                                           {"kb", 1e3},
+                                                           {"ki", 1024.0},
+                                                           {"kib", 1024.0},
+                                                           {"m", 1e6},
+                                                           {"mb", 1e6},
+                                                           {"mi", 1048576.0},
+                                                           {"mib", 1048576.0},
+                                                           {"g", 1e9},
+                                                           {"gb", 1e9},
+                                                           {"gi", 1073741824.0},
+                                                           {"gib", 1073741824.0},
+                                                           {"t", 1e12},
+                                                           {"tb", 1e12},
+                                                           {"ti", 1099511627776.0},
+                                                           {"tib", 1099511627776.0}};
+    for (auto& [u, m] : units)
+        if (unit == u) return static_cast<std::uint64_t>(d * m);
+    throw Error(Errc::usage, key + ": unknown unit \"" + unit + "\" in \"" + value + "\"",
+                "use B, kB, MB, GB, TB or KiB, MiB, GiB, TiB");
+}
+
+void load_ci_config(const std::string& path, CiRules& rules) {
+    std::string text = fs::read_file(path, 1 << 20);
+    YAML::Node doc;
+    try {
+        doc = YAML::Load(text);
+    } catch (const YAML::Exception& e) {
+        throw Error(Errc::invalid, path + " is not valid YAML: " + e.what(),
+                    "see docs/analyze.md for the format (dive's .dive-ci)");
+    }
+    if (!doc || doc.IsNull()) return;
+    YAML::Node r = doc.IsMap() && doc["rules"] ? doc["rules"] : YAML::Node();
+    if (!r || !r.IsMap())
+        throw Error(Errc::invalid, path + " has no `rules:` mapping",
+                    "write e.g.\nrules:\n  lowestEfficiency: 0.95\n  highestWastedBytes: 20MB\n"
+                    "  highestUserWastedPercent: 0.1");
+    for (auto it : r) {
+        std::string k = it.first.as<std::string>("");
+        if (!it.second.IsScalar())
+            throw Error(Errc::invalid, path + ": rule " + k + " must be a scalar");
+        std::string v = it.second.as<std::string>("");
+        std::string where = path + ": " + k;
+        if (k == "lowestEfficiency" || k == "lowest-efficiency")
+            rules.lowest_efficiency = parse_ratio(where, v);
+        else if (k == "highestWastedBytes" || k == "highest-wasted-bytes")
+            rules.highest_wasted_bytes = parse_bytes(where, v);
+        else if (k == "highestUserWastedPercent" || k == "highest-user-wasted-percent")
+            rules.highest_user_wasted_percent = parse_ratio(where, v);
+        else
+            throw Error(Errc::invalid, path + ": unknown rule \"" + k + "\"",
+                        "known rules: lowestEfficiency, highestWastedBytes, "
+                        "highestUserWastedPercent (or their kebab-case forms)");
+    }
+}
+
+CiResult evaluate_ci(const DiveMetrics& m, const CiRules& rules) {
+    CiResult r;
+    char buf[512];
+    if (rules.lowest_efficiency) {
+        double t = *rules.lowest_efficiency;
+        if (t > m.efficiency) {
+            std::snprintf(buf, sizeof buf,
+                          "FAIL: lowestEfficiency: image efficiency is too low (efficiency=%.4f < "
+                          "threshold=%.4f)",
+                          m.efficiency, t);
+            r.pass = false;
+        } else
+            std::snprintf(buf, sizeof buf, "PASS: lowestEfficiency (efficiency=%.4f >= %.4f)",
+                          m.efficiency, t);
+        r.lines.push_back(buf);
+    } else
+        r.lines.push_back("SKIP: lowestEfficiency: rule disabled");
+    if (rules.highest_wasted_bytes) {
+        auto t = *rules.highest_wasted_bytes;
+        if (m.wasted_bytes > t) {
+            std::snprintf(buf, sizeof buf,
+                          "FAIL: highestWastedBytes: too many bytes wasted (wasted-bytes=%llu > "
+                          "threshold=%llu)",
+                          static_cast<unsigned long long>(m.wasted_bytes),
+                          static_cast<unsigned long long>(t));
+            r.pass = false;
+        } else
+            std::snprintf(buf, sizeof buf, "PASS: highestWastedBytes (wasted-bytes=%llu <= %llu)",
+                          static_cast<unsigned long long>(m.wasted_bytes),
+                          static_cast<unsigned long long>(t));
+        r.lines.push_back(buf);
+    } else
+        r.lines.push_back("SKIP: highestWastedBytes: rule disabled");
+    if (rules.highest_user_wasted_percent) {
+        double t = *rules.highest_user_wasted_percent;
+        // as in Go: NaN > t is false (passes), +Inf > t fails
+        if (m.user_wasted_percent > t) {
+            std::snprintf(buf, sizeof buf,
+                          "FAIL: highestUserWastedPercent: too many bytes wasted, relative to the "
+                          "user bytes added (%%-user-wasted-bytes=%.4f > threshold=%.4f)",
+                          m.user_wasted_percent, t);
+            r.pass = false;
+        } else
+            std::snprintf(buf, sizeof buf,
+                          "PASS: highestUserWastedPercent (%%-user-wasted-bytes=%.4f <= %.4f)",
+                          m.user_wasted_percent, t);
+        r.lines.push_back(buf);
+    } else
+        r.lines.push_back("SKIP: highestUserWastedPercent: rule disabled");
+    return r;
+}
+
+} // namespace gantry::analyze

@@ -1,0 +1,427 @@
+// Findings: what makes an image bigger than it needs to be, with the bytes attached.
+#include "analyze/model.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+#include <unordered_map>
+
+namespace gantry::analyze {
+
+namespace {
+
+bool ends_with(std::string_view s, std::string_view suf) {
+    return s.ends_with(suf);
+}
+
+std::string_view basename(std::string_view p) {
+    auto s = p.rfind('/');
+    return s == std::string_view::npos ? p : p.substr(s + 1);
+}
+
+// Components of a path (views into it).
+std::vector<std::string_view> comps(std::string_view p) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i <= p.size()) {
+        std::size_t j = p.find('/', i);
+        if (j == std::string_view::npos) j = p.size();
+        out.push_back(p.substr(i, j - i));
+        i = j + 1;
+    }
+    return out;
+}
+
+bool contains(std::string_view p, std::string_view needle) {
+    return p.find(needle) != std::string_view::npos;
+}
+
+bool is_compiler(std::string_view b) {
+    static const std::set<std::string_view> cuda = {
+        "nvcc",    "ptxas",    "nvlink",         "fatbinary",         "cudafe++",     "cicc",
+        "bin2c",   "nvdisasm", "cuobjdump",      "nvprune",           "cu++filt",     "ncu",
+        "nsys",    "cuda-gdb", "cuda-gdbserver", "compute-sanitizer", "nvcc.profile", "cc1",
+        "cc1plus", "lto1",     "collect2",       "lto-wrapper"};
+    if (cuda.count(b)) return true;
+    std::string_view s = b;
+    if (s.starts_with("x86_64-linux-gnu-")) s.remove_prefix(17);
+    if (s.starts_with("aarch64-linux-gnu-")) s.remove_prefix(18);
+    for (std::string_view c : {"gcc", "g++", "c++", "cpp", "gfortran"}) {
+        if (s == c) return true;
+        if (s.starts_with(c) && s.size() > c.size() + 1 && s[c.size()] == '-' &&
+            std::all_of(s.begin() + c.size() + 1, s.end(),
+                        [](char ch) { return ch >= '0' && ch <= '9'; }))
+            return true;
+    }
+    return false;
+}
+
+} // namespace
+
+std::string path_class(const std::string& path, Kind kind) {
+    if (kind == Kind::dir || kind == Kind::whiteout || kind == Kind::opaque) return {};
+    std::string_view p = path;
+    std::string_view b = basename(p);
+    auto cs = comps(p);
+    bool in_home_cache = false;
+    for (std::size_t i = 0; i + 1 < cs.size(); ++i) {
+        if (cs[i] == "__pycache__") return "pycache";
+        if (cs[i] == ".cache" && i + 2 < cs.size() + 1) {
+            in_home_cache = true;
+            std::string_view next = cs[i + 1];
+            if (next == "pip") return "pip";
+            if (next == "huggingface" || next == "torch" || next == "clip" || next == "whisper")
+                return "model-cache";
+        }
+        if (cs[i] == ".keras" && cs[i + 1] == "models") return "model-cache";
+    }
+    (void)in_home_cache;
+    if (ends_with(b, ".pyc") || ends_with(b, ".pyo")) return "pycache";
+    if (p.starts_with("var/lib/apt/lists/") && b != "lock") return "apt";
+    if (p.starts_with("var/cache/apt/") && (ends_with(b, ".deb") || ends_with(b, ".bin")))
+        return "apt";
+    for (std::size_t i = 0; i + 1 < cs.size(); ++i) {
+        if (cs[i + 1] == "pkgs" && i + 2 < cs.size() &&
+            (contains(cs[i], "conda") || contains(cs[i], "mamba") || contains(cs[i], "forge")))
+            return "conda";
+        if ((cs[i] == "site-packages" || cs[i] == "dist-packages") && i + 2 < cs.size()) {
+            // a directory inside a package (never the file name itself)
+            for (std::size_t k = i + 2; k + 1 < cs.size(); ++k) {
+                std::string_view c = cs[k];
+                if (c == "tests" || c == "test" || c == "examples" || c == "example" ||
+                    c == "docs" || c == "doc" || c == "benchmarks")
+                    return "site-extras";
+            }
+        }
+    }
+    if ((p.starts_with("usr/share/doc/") || p.starts_with("usr/share/man/") ||
+         p.starts_with("usr/share/info/") || p.starts_with("usr/local/share/man/")) &&
+        b != "copyright")
+        return "docs";
+    bool in_include = false;
+    for (std::size_t i = 0; i + 1 < cs.size(); ++i)
+        if (cs[i] == "include") in_include = true;
+    if (in_include && (ends_with(b, ".h") || ends_with(b, ".hpp") || ends_with(b, ".hh") ||
+                       ends_with(b, ".hxx") || ends_with(b, ".cuh") || ends_with(b, ".inl")))
+        return "headers";
+    if (kind == Kind::file && ends_with(b, ".a") && b.size() > 2) return "static";
+    bool in_bin = cs.size() >= 2 && (cs[cs.size() - 2] == "bin" || cs[cs.size() - 2] == "sbin");
+    bool in_gcc = contains(p, "lib/gcc/") || contains(p, "libexec/gcc/");
+    if ((in_bin || in_gcc) && is_compiler(b)) return "toolchain";
+    if (contains(p, "nvvm/bin/") || contains(p, "nsight-compute") || contains(p, "nsight-systems"))
+        return "toolchain";
+    return {};
+}
+
+namespace {
+
+struct ClassInfo {
+    const char* id;
+    const char* title;
+    const char* fix;
+};
+
+const std::map<std::string, ClassInfo>& classes() {
+    static const std::map<std::string, ClassInfo> m = {
+        {"toolchain",
+         {"DEVEL-TOOLCHAIN", "compilers and CUDA developer tools in the final image",
+          "build in a -devel stage and copy only the built artefacts into a -runtime base "
+          "(multi-stage build), or `gantry slim --remove toolchain`"}},
+        {"headers",
+         {"DEVEL-HEADERS", "C/C++/CUDA headers",
+          "use a -runtime base for the final stage, or `gantry slim --remove headers`"}},
+        {"static",
+         {"DEVEL-STATIC-LIBS", "static libraries (e.g. libcudart_static.a)",
+          "static libraries are only needed to link; `gantry slim --remove static`"}},
+        {"apt",
+         {"APT-LISTS", "apt package lists and downloaded .deb caches",
+          "end the RUN with `rm -rf /var/lib/apt/lists/*` (and `apt-get clean`)"}},
+        {"pip",
+         {"PIP-CACHE", "pip's download/wheel cache",
+          "pip install --no-cache-dir, or a cache mount: RUN "
+          "--mount=type=cache,target=/root/.cache/pip"}},
+        {"conda",
+         {"CONDA-CACHE", "conda package cache (pkgs/)",
+          "run `conda clean -afy` in the same RUN as the install"}},
+        {"pycache",
+         {"PYCACHE", "Python bytecode caches (__pycache__, *.pyc)",
+          "set PYTHONDONTWRITEBYTECODE=1 while building, or `gantry slim --remove pycache`"}},
+        {"site-extras",
+         {"SITE-PACKAGES-EXTRAS", "tests, examples and docs inside site-packages",
+          "`gantry slim --remove site-extras` (check the app with --check)"}},
+        {"docs",
+         {"DOCS", "documentation (/usr/share/doc, man, info)",
+          "install with --no-install-recommends and a dpkg path-exclude, or `gantry slim "
+          "--remove docs` (copyright files are kept)"}},
+        {"model-cache",
+         {"MODEL-CACHE", "model caches baked into the image (~/.cache/huggingface, torch hub, ...)",
+          "download models at run time into a mounted volume (-v cache:/root/.cache/huggingface)"}},
+    };
+    return m;
+}
+
+std::string human(std::uint64_t b) {
+    const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+    double v = static_cast<double>(b);
+    int u = 0;
+    while (v >= 1000 && u < 4) v /= 1000, ++u;
+    char buf[32];
+    if (u == 0)
+        std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
+    else
+        std::snprintf(buf, sizeof buf, v < 10 ? "%.2f %s" : "%.1f %s", v, units[u]);
+    return buf;
+}
+
+void keep_top(std::vector<std::pair<std::string, std::uint64_t>>& v, std::size_t n = 10) {
+    std::sort(v.begin(), v.end(), [](auto& a, auto& b) {
+        return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    if (v.size() > n) v.resize(n);
+}
+
+std::string severity(std::uint64_t bytes) {
+    return bytes >= 10'000'000 ? "warn" : "info";
+}
+
+// "repo:tag" or "repo@sha256:..." -> (tag, pinned)
+void judge_base(const std::string& name, bool has_digest, std::vector<Finding>& out,
+                const std::string& source) {
+    std::string n = name;
+    bool pinned = has_digest || n.find("@sha256:") != std::string::npos;
+    auto at = n.find('@');
+    std::string ref = at == std::string::npos ? n : n.substr(0, at);
+    auto slash = ref.rfind('/');
+    auto colon = ref.rfind(':');
+    std::string tag = colon != std::string::npos && (slash == std::string::npos || colon > slash)
+                          ? ref.substr(colon + 1)
+                          : "";
+    if (!pinned && (tag.empty() || tag == "latest")) {
+        Finding f{"BASE-LATEST", "warn", "the base image is `latest` (or has no tag)"};
+        f.message = "base " + n + " (from " + source + ") floats: every rebuild may get a " +
+                    "different CUDA, driver requirement or library set";
+        f.fix = "pin the base to a version tag and a digest: FROM repo:tag@sha256:…";
+        f.details = {{"base", n}, {"source", source}};
+        out.push_back(f);
+    } else if (!pinned) {
+        Finding f{"BASE-UNPINNED", "info", "the base image is not pinned by digest"};
+        f.message = "base " + n + " (from " + source + ") is named by tag only; the tag can move";
+        f.fix = "add the digest: FROM " + ref + "@sha256:…";
+        f.details = {{"base", n}, {"source", source}};
+        out.push_back(f);
+    }
+}
+
+} // namespace
+
+std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const MergedView& view,
+                          const nlohmann::json& config, const FindOptions& opt) {
+    std::vector<Finding> out;
+    auto entry = [&](const Ref& r) -> const Entry& { return layers[r.layer]->entries[r.index]; };
+
+    // Path classes over the final view.
+    std::map<std::string, Finding> by_class;
+    Finding unstripped{"UNSTRIPPED-ELF", "", "ELF files with debug information"};
+    Finding large{"LARGE-FILE", "info", "large single files"};
+    std::map<std::string, std::uint64_t> arch_bytes;
+    std::uint64_t fat_total = 0, fat_files = 0;
+    std::vector<std::pair<std::string, std::uint64_t>> fat_paths;
+    std::unordered_map<std::uint64_t, std::vector<const Entry*>> dups; // (size^hash) buckets
+    for (auto& [path, ref] : view.final) {
+        const Entry& e = entry(ref);
+        if (e.kind != Kind::file) continue;
+        std::string cls = path_class(path, e.kind);
+        if (!cls.empty()) {
+            auto [it, fresh] = by_class.try_emplace(cls);
+            Finding& f = it->second;
+            if (fresh) {
+                auto& ci = classes().at(cls);
+                f.id = ci.id, f.title = ci.title, f.fix = ci.fix, f.slim_class = cls;
+            }
+            f.bytes += e.size;
+            ++f.count;
+            f.paths.emplace_back(path, e.size);
+            if (f.paths.size() > 200) keep_top(f.paths, 50);
+        }
+        if (e.debug) {
+            unstripped.bytes += e.debug;
+            ++unstripped.count;
+            unstripped.paths.emplace_back(path, e.debug);
+        }
+        if (e.size >= opt.large_file) {
+            large.bytes += e.size;
+            ++large.count;
+            large.paths.emplace_back(path, e.size);
+        }
+        if (!e.fatbin.empty()) {
+            std::uint64_t t = 0;
+            for (auto& [a, n] : e.fatbin) arch_bytes[a] += n, t += n;
+            fat_total += t;
+            ++fat_files;
+            fat_paths.emplace_back(path, t);
+        }
+        if (e.size >= opt.duplicate_min && e.hash)
+            dups[e.hash ^ (e.size * 0x9E3779B97F4A7C15ull)].push_back(&e);
+    }
+    for (auto& [cls, f] : by_class) {
+        f.severity = severity(f.bytes);
+        keep_top(f.paths);
+        f.message = std::to_string(f.count) + " file(s), " + human(f.bytes) + ": " + f.title;
+        out.push_back(std::move(f));
+    }
+    if (unstripped.count) {
+        unstripped.severity = severity(unstripped.bytes);
+        keep_top(unstripped.paths);
+        unstripped.message = std::to_string(unstripped.count) + " ELF file(s) carry " +
+                             human(unstripped.bytes) + " of .debug_* sections";
+        unstripped.fix = "strip --strip-debug in the build (keeps .dynsym: Python extensions "
+                         "still load), or `gantry slim --strip`";
+        unstripped.slim_class = "strip";
+        out.push_back(std::move(unstripped));
+    }
+    if (large.count) {
+        keep_top(large.paths);
+        large.message = std::to_string(large.count) + " file(s) of at least " +
+                        human(opt.large_file) + ", " + human(large.bytes) + " in all";
+        large.fix = "datasets and checkpoints belong in a mounted volume, not in the image";
+        large.details = {{"threshold", opt.large_file}};
+        out.push_back(std::move(large));
+    }
+
+    // Bytes lost between layers.
+    auto lost = [&](const std::vector<Lost>& v, const char* id, const char* title,
+                    const char* verb) {
+        if (v.empty()) return;
+        Finding f{id, "", title};
+        for (auto& l : v) {
+            f.bytes += l.bytes;
+            ++f.count;
+            f.paths.emplace_back(l.path + " (layer " + std::to_string(l.layer + 1) + ", " + verb +
+                                     " in layer " + std::to_string(l.by + 1) + ")",
+                                 l.bytes);
+        }
+        keep_top(f.paths);
+        f.severity = severity(f.bytes);
+        f.message = std::to_string(f.count) + " file(s), " + human(f.bytes) + " " + verb +
+                    " by a later layer but still shipped in the earlier one";
+        f.fix = "create and remove temporary files in the same RUN (or a multi-stage build); "
+                "`gantry slim` squashes them away";
+        f.slim_class = "squash";
+        out.push_back(std::move(f));
+    };
+    lost(view.deleted, "LAYER-DELETED", "files deleted in a later layer", "deleted");
+    lost(view.overwritten, "LAYER-OVERWRITTEN", "files overwritten in a later layer",
+         "overwritten");
+
+    // Identical contents at several paths.
+    {
+        Finding f{"DUPLICATE-FILES", "", "identical files at several paths"};
+        nlohmann::json groups = nlohmann::json::array();
+        std::vector<std::vector<const Entry*>> gs;
+        for (auto& [k, v] : dups)
+            if (v.size() >= 2) gs.push_back(v);
+        std::sort(gs.begin(), gs.end(), [](auto& a, auto& b) {
+            auto wa = a[0]->size * (a.size() - 1), wb = b[0]->size * (b.size() - 1);
+            return wa != wb ? wa > wb : a[0]->path < b[0]->path;
+        });
+        for (auto& g : gs) {
+            std::uint64_t w = g[0]->size * (g.size() - 1);
+            f.bytes += w;
+            f.count += g.size();
+            std::vector<std::string> ps;
+            for (auto* e : g) ps.push_back(e->path);
+            std::sort(ps.begin(), ps.end());
+            if (groups.size() < 20) groups.push_back({{"size", g[0]->size}, {"paths", ps}});
+            if (f.paths.size() < 10)
+                f.paths.emplace_back(ps[0] + " (+" + std::to_string(ps.size() - 1) + " copies)", w);
+        }
+        if (!gs.empty()) {
+            f.severity = severity(f.bytes);
+            f.message = std::to_string(gs.size()) + " group(s) of identical files; the extra " +
+                        "copies take " + human(f.bytes);
+            f.fix = "copy once and use symlinks or hard links (e.g. versioned .so copies instead "
+                    "of links)";
+            f.details = {{"groups", groups}};
+            out.push_back(std::move(f));
+        }
+    }
+
+    // Fat binaries: bytes per GPU architecture.
+    if (arch_bytes.size() >= 2) {
+        Finding f{"FATBIN-ARCHES", "", "GPU code for several architectures"};
+        std::string best;
+        unsigned best_sm = 0;
+        nlohmann::json per = nlohmann::json::object(), saves = nlohmann::json::object();
+        for (auto& [a, n] : arch_bytes) {
+            per[a] = n;
+            if (a.starts_with("sm_")) {
+                saves[a] = fat_total - n;
+                unsigned sm = static_cast<unsigned>(std::atoi(a.c_str() + 3));
+                if (sm >= best_sm) best_sm = sm, best = a;
+            }
+        }
+        std::vector<std::pair<std::string, std::uint64_t>> sorted(arch_bytes.begin(),
+                                                                  arch_bytes.end());
+        keep_top(sorted, 100);
+        std::string list;
+        for (auto& [a, n] : sorted) list += (list.empty() ? "" : ", ") + a + " " + human(n);
+        f.bytes = best.empty() ? 0 : fat_total - arch_bytes[best];
+        f.count = fat_files;
+        f.paths = fat_paths;
+        keep_top(f.paths);
+        f.severity = severity(f.bytes);
+        f.message = std::to_string(fat_files) + " file(s) hold " + human(fat_total) +
+                    " of GPU code for " + std::to_string(arch_bytes.size()) + " architectures (" +
+                    list + ")";
+        if (!best.empty()) f.message += "; keeping only " + best + " saves " + human(f.bytes);
+        f.fix = "build for the GPUs you deploy on (-gencode arch=compute_XX,code=sm_XX, "
+                "TORCH_CUDA_ARCH_LIST), or prune with nvprune at build time";
+        f.details = {{"total", fat_total}, {"bytes_per_arch", per}, {"saves_keeping_only", saves}};
+        out.push_back(std::move(f));
+    }
+
+    // Config: base image and GPU capabilities.
+    const auto& cfg = config.contains("config") && config["config"].is_object()
+                          ? config["config"]
+                          : nlohmann::json::object();
+    if (cfg.contains("Env") && cfg["Env"].is_array())
+        for (auto& v : cfg["Env"])
+            if (v.is_string() && v.get<std::string>() == "NVIDIA_DRIVER_CAPABILITIES=all") {
+                Finding f{"NVIDIA-CAPS-ALL", "warn", "NVIDIA_DRIVER_CAPABILITIES=all"};
+                f.message = "the image asks for every driver capability (graphics, video, "
+                            "display, ...): more host files are mounted into every container";
+                f.fix = "set NVIDIA_DRIVER_CAPABILITIES=compute,utility (add video or graphics "
+                        "only if the app uses them)";
+                out.push_back(f);
+            }
+    bool judged = false;
+    if (cfg.contains("Labels") && cfg["Labels"].is_object()) {
+        auto& l = cfg["Labels"];
+        auto it = l.find("org.opencontainers.image.base.name");
+        if (it != l.end() && it->is_string()) {
+            judge_base(it->get<std::string>(), l.contains("org.opencontainers.image.base.digest"),
+                       out, "label org.opencontainers.image.base.name");
+            judged = true;
+        }
+    }
+    if (!judged && config.contains("history") && config["history"].is_array())
+        for (auto& h : config["history"]) {
+            if (!h.is_object() || !h.contains("created_by") || !h["created_by"].is_string())
+                continue;
+            std::string cb = h["created_by"].get<std::string>();
+            auto pos = cb.find("FROM ");
+            if (pos != 0 && cb.find("#(nop) FROM ") == std::string::npos) continue;
+            std::string rest = cb.substr(cb.find("FROM ") + 5);
+            auto sp = rest.find_first_of(" \t");
+            judge_base(rest.substr(0, sp), false, out, "history");
+            break;
+        }
+
+    std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
+        if (a.bytes != b.bytes) return a.bytes > b.bytes;
+        return a.id < b.id;
+    });
+    return out;
+}
+
+} // namespace gantry::analyze

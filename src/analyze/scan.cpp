@@ -1,0 +1,259 @@
+#include "analyze/scan.hpp"
+
+#include "analyze/tarin.hpp"
+#include "compat/fatbin.hpp"
+#include "util/error.hpp"
+
+#include <cstring>
+#include <elf.h>
+
+namespace gantry::analyze {
+
+const char* to_string(Kind k) {
+    switch (k) {
+    case Kind::file:
+        return "file";
+    case Kind::dir:
+        return "dir";
+    case Kind::symlink:
+        return "symlink";
+    case Kind::hardlink:
+        return "hardlink";
+    case Kind::whiteout:
+        return "whiteout";
+    case Kind::opaque:
+        return "opaque";
+    default:
+        return "other";
+    }
+}
+
+namespace {
+
+inline std::uint64_t rotl(std::uint64_t x, int r) {
+    return (x << r) | (x >> (64 - r));
+}
+inline std::uint64_t load64(const unsigned char* p) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+}
+constexpr std::uint64_t kP1 = 0x9E3779B185EBCA87ull, kP2 = 0xC2B2AE3D27D4EB4Full;
+inline std::uint64_t round(std::uint64_t acc, std::uint64_t in) {
+    acc += in * kP2;
+    return rotl(acc, 31) * kP1;
+}
+
+} // namespace
+
+void FastHash::update(const void* data, std::size_t n) {
+    auto* p = static_cast<const unsigned char*>(data);
+    total_ += n;
+    if (tail_len_) {
+        std::size_t k = std::min(n, sizeof tail_ - tail_len_);
+        std::memcpy(tail_ + tail_len_, p, k);
+        tail_len_ += k;
+        p += k;
+        n -= k;
+        if (tail_len_ < sizeof tail_) return;
+        for (int i = 0; i < 4; ++i) lanes_[i] = round(lanes_[i], load64(tail_ + 8 * i));
+        tail_len_ = 0;
+    }
+    while (n >= 32) {
+        lanes_[0] = round(lanes_[0], load64(p));
+        lanes_[1] = round(lanes_[1], load64(p + 8));
+        lanes_[2] = round(lanes_[2], load64(p + 16));
+        lanes_[3] = round(lanes_[3], load64(p + 24));
+        p += 32;
+        n -= 32;
+    }
+    std::memcpy(tail_, p, n);
+    tail_len_ = n;
+}
+
+std::uint64_t FastHash::final() const {
+    std::uint64_t h = rotl(lanes_[0], 1) + rotl(lanes_[1], 7) + rotl(lanes_[2], 12) +
+                      rotl(lanes_[3], 18) + total_;
+    for (std::size_t i = 0; i < tail_len_; ++i) h = rotl(h ^ (tail_[i] * kP1), 11) * kP2;
+    h ^= h >> 33;
+    h *= kP2;
+    h ^= h >> 29;
+    h *= kP1;
+    h ^= h >> 32;
+    return h ? h : 1;
+}
+
+std::uint64_t elf_debug_bytes(std::string_view d) {
+    if (d.size() < sizeof(Elf64_Ehdr) || std::memcmp(d.data(), ELFMAG, SELFMAG) != 0) return 0;
+    bool is64 = d[EI_CLASS] == ELFCLASS64;
+    if (!is64 && d[EI_CLASS] != ELFCLASS32) return 0;
+    if (d[EI_DATA] != ELFDATA2LSB) return 0; // big-endian images are not inspected
+    std::uint64_t shoff, shentsize, shnum, shstrndx;
+    if (is64) {
+        Elf64_Ehdr h;
+        std::memcpy(&h, d.data(), sizeof h);
+        shoff = h.e_shoff, shentsize = h.e_shentsize, shnum = h.e_shnum, shstrndx = h.e_shstrndx;
+    } else {
+        Elf32_Ehdr h;
+        std::memcpy(&h, d.data(), sizeof h);
+        shoff = h.e_shoff, shentsize = h.e_shentsize, shnum = h.e_shnum, shstrndx = h.e_shstrndx;
+    }
+    std::size_t want = is64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
+    if (shoff == 0 || shnum == 0 || shentsize < want || shstrndx >= shnum) return 0;
+    if (shoff > d.size() || shnum > (d.size() - shoff) / shentsize) return 0;
+    auto section = [&](std::uint64_t i, std::uint64_t& name, std::uint64_t& type,
+                       std::uint64_t& off, std::uint64_t& size) {
+        const char* p = d.data() + shoff + i * shentsize;
+        if (is64) {
+            Elf64_Shdr s;
+            std::memcpy(&s, p, sizeof s);
+            name = s.sh_name, type = s.sh_type, off = s.sh_offset, size = s.sh_size;
+        } else {
+            Elf32_Shdr s;
+            std::memcpy(&s, p, sizeof s);
+            name = s.sh_name, type = s.sh_type, off = s.sh_offset, size = s.sh_size;
+        }
+    };
+    std::uint64_t sn, st, so, ss;
+    section(shstrndx, sn, st, so, ss);
+    if (so > d.size() || ss > d.size() - so) return 0;
+    std::string_view strtab = d.substr(so, ss);
+    std::uint64_t total = 0;
+    for (std::uint64_t i = 1; i < shnum; ++i) {
+        std::uint64_t name, type, off, size;
+        section(i, name, type, off, size);
+        if (name >= strtab.size() || type == SHT_NOBITS) continue;
+        std::string_view nm = strtab.substr(name);
+        nm = nm.substr(0, nm.find('\0'));
+        if (nm.starts_with(".debug_") || nm.starts_with(".zdebug_")) {
+            if (off > d.size() || size > d.size() - off) continue; // lies about its extent
+            total += size;
+        }
+    }
+    return total;
+}
+
+LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
+    LayerScan r;
+    layer::HashingReader blob(src);
+    std::vector<unsigned char> head(4096);
+    std::size_t got = 0;
+    while (got < head.size()) {
+        std::size_t n = blob.read(head.data() + got, head.size() - got);
+        if (n == 0) break;
+        got += n;
+    }
+    head.resize(got);
+    r.compression = oci::sniff_compression(head.data(), head.size());
+    layer::PrefixedReader prefixed(std::move(head), blob);
+    auto plain = layer::make_decompressor(r.compression, prefixed, opt.what);
+    layer::HashingReader tar(*plain);
+    {
+        TarIn in(tar, opt.what);
+        std::string name, buf;
+        while (archive_entry* ae = in.next()) {
+            if (!normalize_name(archive_entry_pathname(ae), name))
+                throw Error(Errc::invalid,
+                            opt.what + ": entry \"" + archive_entry_pathname(ae) +
+                                "\" has a \"..\" component",
+                            "the image contains a path that would escape its layer; do not use it");
+            std::uint64_t size =
+                archive_entry_size(ae) > 0 ? static_cast<std::uint64_t>(archive_entry_size(ae)) : 0;
+            r.entry_bytes += size;
+            if (name.empty()) {
+                in.skip();
+                continue;
+            }
+            Entry e;
+            e.mode = archive_entry_mode(ae) & 07777;
+            std::size_t slash = name.rfind('/');
+            std::string_view base = slash == std::string::npos
+                                        ? std::string_view(name)
+                                        : std::string_view(name).substr(slash + 1);
+            std::string dir = slash == std::string::npos ? std::string() : name.substr(0, slash);
+            if (base.starts_with(".wh.")) {
+                in.skip();
+                if (base == ".wh..wh..opq") {
+                    e.kind = Kind::opaque;
+                    e.path = dir;
+                } else if (base.starts_with(".wh..wh.")) {
+                    continue; // aufs metadata (plinks): not part of the image's contents
+                } else {
+                    e.kind = Kind::whiteout;
+                    e.path = dir.empty() ? std::string(base.substr(4))
+                                         : dir + "/" + std::string(base.substr(4));
+                }
+                r.entries.push_back(std::move(e));
+                continue;
+            }
+            e.path = name;
+            e.size = size;
+            if (const char* hl = archive_entry_hardlink(ae)) {
+                e.kind = Kind::hardlink;
+                if (!normalize_name(hl, e.link)) e.link.clear();
+                in.skip();
+                r.entries.push_back(std::move(e));
+                continue;
+            }
+            switch (archive_entry_filetype(ae)) {
+            case AE_IFREG:
+                e.kind = Kind::file;
+                break;
+            case AE_IFDIR:
+                e.kind = Kind::dir;
+                break;
+            case AE_IFLNK:
+                e.kind = Kind::symlink;
+                if (const char* t = archive_entry_symlink(ae)) e.link = t;
+                break;
+            default:
+                e.kind = Kind::other;
+            }
+            if (e.kind != Kind::file) {
+                in.skip();
+                r.entries.push_back(std::move(e));
+                continue;
+            }
+            ++r.files;
+            FastHash h;
+            const void* data;
+            std::size_t n;
+            std::int64_t off;
+            bool first = true, keep = false;
+            buf.clear();
+            while (in.block(data, n, off)) {
+                if (n == 0) continue;
+                if (first) {
+                    first = false;
+                    keep = opt.inspect_elf && off == 0 && n >= 4 &&
+                           std::memcmp(data, ELFMAG, SELFMAG) == 0;
+                    e.elf = keep;
+                    if (keep && size > opt.max_elf) keep = false;
+                    if (keep) buf.assign(size, '\0');
+                }
+                h.update(data, n);
+                if (keep && off >= 0 && static_cast<std::uint64_t>(off) <= size &&
+                    n <= size - static_cast<std::uint64_t>(off))
+                    std::memcpy(buf.data() + off, data, n);
+            }
+            if (size) e.hash = h.final();
+            if (keep) {
+                e.debug = elf_debug_bytes(buf);
+                compat::FatbinOptions fo;
+                fo.cubin = compat::FatbinOptions::Cubin::none;
+                auto fb = compat::scan_fatbin_bytes(buf, fo);
+                for (auto& fe : fb.entries) e.fatbin[fe.arch_name()] += fe.disk_size();
+            }
+            r.entries.push_back(std::move(e));
+        }
+    }
+    layer::drain(tar);
+    layer::drain(blob);
+    r.blob_hex = blob.hex_final();
+    r.blob_size = blob.count();
+    r.diff_hex = tar.hex_final();
+    r.tar_size = tar.count();
+    return r;
+}
+
+} // namespace gantry::analyze

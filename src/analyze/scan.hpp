@@ -1,0 +1,73 @@
+// analyze/scan: one streaming pass over a layer blob (compressed bytes -> decompress -> tar
+// headers and contents), recording every entry with what the report needs: its tar size, a fast
+// content hash (duplicates), and for ELF files the bytes of debug sections and of every CUDA
+// fat-binary entry per GPU architecture. Nothing is written to disk. Layer contents are hostile:
+// names are normalised (no "..", no leading "/"), ELF headers are bounds-checked, fat binaries go
+// through compat/fatbin's bounded reader.
+#pragma once
+
+#include "layer/stream.hpp"
+#include "oci/image.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gantry::analyze {
+
+enum class Kind : std::uint8_t { file, dir, symlink, hardlink, whiteout, opaque, other };
+const char* to_string(Kind k);
+
+struct Entry {
+    std::string path; // normalised: "usr/bin/x"; whiteout: the path it hides; opaque: the dir
+    Kind kind = Kind::other;
+    std::uint64_t size = 0; // tar header size (0 for dirs, links, whiteouts)
+    std::uint32_t mode = 0;
+    std::string link;        // symlink or hard link target (normalised for hard links)
+    std::uint64_t hash = 0;  // content hash of regular files (0 when empty)
+    std::uint64_t debug = 0; // ELF: bytes of .debug_* / .zdebug_* sections
+    bool elf = false;        // regular file starting with the ELF magic
+    std::map<std::string, std::uint64_t> fatbin; // ELF: fat-binary bytes per arch ("sm_90")
+};
+
+struct LayerScan {
+    std::string blob_hex; // sha256 of the blob bytes read
+    std::uint64_t blob_size = 0;
+    std::string diff_hex; // sha256 of the uncompressed tar
+    std::uint64_t tar_size = 0;
+    oci::Compression compression = oci::Compression::none;
+    std::uint64_t entry_bytes = 0; // sum of tar header sizes (dive's layer size)
+    std::uint64_t files = 0;       // regular files
+    std::vector<Entry> entries;    // in tar order
+};
+
+struct ScanOptions {
+    std::string what;                   // "layer 2/5 (sha256:ab12…)" for messages
+    std::uint64_t max_elf = 4ull << 30; // ELF files larger than this are not inspected
+    bool inspect_elf = true;            // debug sections and fat binaries
+};
+
+// Scans one layer blob (compression sniffed from the content). Throws Error(invalid) for
+// corrupt or non-tar data, naming opt.what.
+LayerScan scan_layer(layer::Reader& blob, const ScanOptions& opt);
+
+// Bytes of .debug_* and .zdebug_* sections of an ELF image in memory (0 when not ELF or when
+// the section table is malformed). Exposed for tests.
+std::uint64_t elf_debug_bytes(std::string_view data);
+
+// A fast incremental 64-bit content hash (not cryptographic: it only groups duplicates).
+class FastHash {
+  public:
+    void update(const void* p, std::size_t n);
+    std::uint64_t final() const;
+
+  private:
+    std::uint64_t lanes_[4] = {0x9E3779B97F4A7C15ull, 0xC2B2AE3D27D4EB4Full, 0x165667B19E3779F9ull,
+                               0x27D4EB2F165667C5ull};
+    unsigned char tail_[32] = {};
+    std::size_t tail_len_ = 0;
+    std::uint64_t total_ = 0;
+};
+
+} // namespace gantry::analyze

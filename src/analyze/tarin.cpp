@@ -1,0 +1,90 @@
+#include "analyze/tarin.hpp"
+
+#include "util/error.hpp"
+
+#include <cerrno>
+
+namespace gantry::analyze {
+
+bool normalize_name(const char* name, std::string& out) {
+    out.clear();
+    if (!name) return true;
+    std::string_view s(name);
+    std::size_t i = 0;
+    while (i <= s.size()) {
+        std::size_t j = s.find('/', i);
+        if (j == std::string_view::npos) j = s.size();
+        std::string_view comp = s.substr(i, j - i);
+        if (comp == "..") return false;
+        if (!comp.empty() && comp != ".") {
+            if (!out.empty()) out += '/';
+            out.append(comp);
+        }
+        i = j + 1;
+    }
+    return true;
+}
+
+la_ssize_t TarIn::read_cb(struct archive* a, void* p, const void** out) {
+    auto* self = static_cast<TarIn*>(p);
+    try {
+        std::size_t n = self->in_.read(self->buf_.data(), self->buf_.size());
+        *out = self->buf_.data();
+        return static_cast<la_ssize_t>(n);
+    } catch (...) {
+        self->error_ = std::current_exception();
+        archive_set_error(a, EIO, "stream read failed");
+        return -1;
+    }
+}
+
+TarIn::TarIn(layer::Reader& in, std::string what)
+    : in_(in), what_(std::move(what)), buf_(1 << 18), a_(archive_read_new()) {
+    if (!a_) throw Error(Errc::internal, "cannot create a tar reader");
+    archive_read_support_format_tar(a_);
+    archive_read_support_format_gnutar(a_);
+    archive_read_support_filter_none(a_);
+    if (archive_read_open(a_, this, nullptr, read_cb, nullptr) != ARCHIVE_OK) fail();
+}
+
+TarIn::~TarIn() {
+    archive_read_free(a_);
+}
+
+void TarIn::fail() {
+    if (error_) std::rethrow_exception(error_);
+    const char* msg = archive_error_string(a_);
+    throw Error(Errc::invalid,
+                what_ + ": corrupt or truncated tar data (" +
+                    (msg ? msg : "unknown libarchive error") + ")",
+                "the layer is damaged; fetch or export the image again");
+}
+
+archive_entry* TarIn::next() {
+    archive_entry* e = nullptr;
+    int rc = archive_read_next_header(a_, &e);
+    if (rc == ARCHIVE_EOF) return nullptr;
+    if (rc < ARCHIVE_WARN) {
+        if (!any_ && !error_ && archive_errno(a_) == EILSEQ)
+            throw Error(Errc::invalid, what_ + " is not a tar archive",
+                        "layers must be tar streams (plain, gzip or zstd)");
+        fail();
+    }
+    any_ = true;
+    return e;
+}
+
+bool TarIn::block(const void*& data, std::size_t& size, std::int64_t& offset) {
+    la_int64_t off = 0;
+    int rc = archive_read_data_block(a_, &data, &size, &off);
+    if (rc == ARCHIVE_EOF) return false;
+    if (rc < ARCHIVE_WARN) fail();
+    offset = off;
+    return true;
+}
+
+void TarIn::skip() {
+    if (archive_read_data_skip(a_) < ARCHIVE_WARN) fail();
+}
+
+} // namespace gantry::analyze

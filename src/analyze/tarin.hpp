@@ -1,0 +1,47 @@
+// analyze/tarin: a libarchive tar reader over a layer::Reader (uncompressed tar stream), with
+// errors that name the layer. Shared by the analyzer (headers, contents) and slim (copying
+// entries into a new layer).
+#pragma once
+
+#include "layer/stream.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace gantry::analyze {
+
+class TarIn {
+  public:
+    TarIn(layer::Reader& in, std::string what);
+    ~TarIn();
+    TarIn(const TarIn&) = delete;
+    TarIn& operator=(const TarIn&) = delete;
+
+    // The next entry, or nullptr at the end of the archive.
+    archive_entry* next();
+    // The next block of the current entry's data (false at its end); offset for sparse files.
+    bool block(const void*& data, std::size_t& size, std::int64_t& offset);
+    void skip();
+    struct archive* handle() {
+        return a_;
+    }
+
+  private:
+    [[noreturn]] void fail();
+    layer::Reader& in_;
+    std::string what_;
+    std::vector<char> buf_;
+    std::exception_ptr error_;
+    struct archive* a_ = nullptr;
+    bool any_ = false;
+    static la_ssize_t read_cb(struct archive* a, void* p, const void** out);
+};
+
+// Normalised entry name ("./usr//bin/" -> "usr/bin"); false when a ".." component is present.
+bool normalize_name(const char* name, std::string& out);
+
+} // namespace gantry::analyze

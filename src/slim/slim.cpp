@@ -1,0 +1,351 @@
+#include "slim/slim.hpp"
+
+#include "analyze/tarin.hpp"
+#include "archive/importer.hpp"
+#include "slim/strip.hpp"
+#include "slim/writer.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <elf.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <unordered_map>
+
+namespace gantry::slim {
+
+using analyze::Kind;
+
+const std::vector<std::string>& all_classes() {
+    static const std::vector<std::string> v = {"toolchain", "headers",    "static",  "apt",
+                                               "pip",       "conda",      "pycache", "site-extras",
+                                               "docs",      "model-cache"};
+    return v;
+}
+
+const std::vector<std::string>& default_classes() {
+    static const std::vector<std::string> v = {"toolchain", "headers", "static",      "apt", "pip",
+                                               "conda",     "pycache", "site-extras", "docs"};
+    return v;
+}
+
+void check_classes(const std::set<std::string>& classes) {
+    for (auto& c : classes)
+        if (std::find(all_classes().begin(), all_classes().end(), c) == all_classes().end()) {
+            std::string known;
+            for (auto& k : all_classes()) known += (known.empty() ? "" : ", ") + k;
+            throw Error(Errc::usage, "unknown class \"" + c + "\" for --remove",
+                        "known classes: " + known + " (or \"default\", \"none\")");
+        }
+}
+
+bool matches(const std::string& pattern, const std::string& path) {
+    std::string p = pattern;
+    while (p.starts_with("/")) p.erase(0, 1);
+    while (p.size() > 1 && p.ends_with("/")) p.pop_back();
+    if (p.empty()) return true; // "/" keeps everything
+    if (path == p || (path.size() > p.size() && path.starts_with(p) && path[p.size()] == '/'))
+        return true;
+    if (::fnmatch(p.c_str(), path.c_str(), FNM_PATHNAME) == 0) return true;
+    // a glob naming a directory covers what is under it
+    for (std::size_t s = path.find('/'); s != std::string::npos; s = path.find('/', s + 1))
+        if (::fnmatch(p.c_str(), path.substr(0, s).c_str(), FNM_PATHNAME) == 0) return true;
+    return false;
+}
+
+std::string removal_class(const SlimOptions& opt, const std::string& path, Kind kind,
+                          bool* kept_by_rule) {
+    if (kind == Kind::dir) return {};
+    std::string cls;
+    std::string c = analyze::path_class(path, kind);
+    if (!c.empty() && opt.remove.count(c)) cls = c;
+    if (cls.empty())
+        for (auto& r : opt.remove_paths)
+            if (matches(r, path)) {
+                cls = "path";
+                break;
+            }
+    if (cls.empty()) return {};
+    for (auto& k : opt.keep)
+        if (matches(k, path)) {
+            if (kept_by_rule) *kept_by_rule = true;
+            return {};
+        }
+    return cls;
+}
+
+namespace {
+
+// The scan records every tar member except the root ("." / "") and aufs ".wh..wh.*" metadata;
+// the same rule maps a member of the second pass to its scanned index.
+bool recorded(const std::string& name) {
+    if (name.empty()) return false;
+    auto s = name.rfind('/');
+    std::string_view base =
+        s == std::string::npos ? std::string_view(name) : std::string_view(name).substr(s + 1);
+    return !(base.starts_with(".wh..wh.") && base != ".wh..wh..opq");
+}
+
+struct Plan {
+    std::vector<std::vector<std::uint8_t>> emit; // [layer][index]: 1 = copy as is
+    // hard links whose target is not emitted from the same layer: the target's content is
+    // written under the first such link's path; later links point there
+    std::vector<std::unordered_map<std::uint32_t, std::string>> promote; // [layer]: idx -> path
+    std::vector<std::unordered_map<std::uint32_t, std::string>> relink;  // [layer]: idx -> target
+};
+
+} // namespace
+
+SlimResult slim_image(store::Store& store, const store::Image& img, const analyze::Analysis& an,
+                      const SlimOptions& opt) {
+    SlimResult res;
+    const auto& scans = an.scans;
+    res.before_layers = scans.size();
+    res.before_compressed = an.report.compressed_bytes;
+    res.before_bytes = an.report.final_bytes;
+    for (auto& l : an.view.deleted) res.dropped_layer_bytes += l.bytes;
+    for (auto& l : an.view.overwritten) res.dropped_layer_bytes += l.bytes;
+
+    Plan plan;
+    plan.emit.resize(scans.size());
+    plan.promote.resize(scans.size());
+    plan.relink.resize(scans.size());
+    for (std::size_t i = 0; i < scans.size(); ++i) plan.emit[i].assign(scans[i].entries.size(), 0);
+    std::set<std::string> removed_paths;
+    for (auto& [path, ref] : an.view.final) {
+        const auto& e = scans[ref.layer].entries[ref.index];
+        bool kept = false;
+        std::string cls = removal_class(opt, path, e.kind, &kept);
+        if (kept) ++res.kept_by_rule;
+        if (!cls.empty()) {
+            auto& st = res.removed[cls];
+            ++st.files;
+            if (e.kind == Kind::file) st.bytes += e.size;
+            removed_paths.insert(path);
+            continue;
+        }
+        plan.emit[ref.layer][ref.index] = 1;
+    }
+    // Hard links: the target must be emitted from the same layer at the entry the link names.
+    for (std::uint32_t i = 0; i < scans.size(); ++i) {
+        const auto& es = scans[i].entries;
+        std::unordered_map<std::string, std::uint32_t> last; // path -> latest index so far
+        std::unordered_map<std::uint32_t, std::string> promoted_to;
+        for (std::uint32_t k = 0; k < es.size(); ++k) {
+            const auto& e = es[k];
+            if (e.kind == Kind::hardlink && plan.emit[i][k]) {
+                auto it = last.find(e.link);
+                if (it == last.end() || es[it->second].kind != Kind::file) {
+                    plan.emit[i][k] = 0; // nothing to link to: the importer refuses those too
+                    res.warnings.push_back("dropped hard link /" + e.path + ": its target /" +
+                                           e.link + " is not a file of the same layer");
+                    continue;
+                }
+                std::uint32_t t = it->second;
+                if (plan.emit[i][t]) continue; // target copied as is: keep the link
+                if (auto p = promoted_to.find(t); p != promoted_to.end()) {
+                    plan.relink[i][k] = p->second;
+                } else {
+                    promoted_to[t] = e.path;
+                    plan.promote[i][t] = e.path;
+                    plan.emit[i][k] = 0; // the promoted file takes this path
+                }
+            }
+            if (!e.path.empty()) last[e.path] = k;
+        }
+    }
+
+    std::unique_ptr<Stripper> stripper;
+    if (opt.strip) stripper = std::make_unique<Stripper>(opt.strip_tool, store.tmp_dir());
+
+    LayerWriter out(store);
+    for (std::uint32_t i = 0; i < scans.size(); ++i) {
+        const auto& d = img.manifest.layers[i].digest;
+        Fd fd(::open(store.blob_path(d).c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) throw sys_error(errno, "cannot open layer blob " + d.str());
+        std::string what = "layer " + std::to_string(i + 1) + " (" + d.str().substr(0, 19) + "…)";
+        layer::FdReader raw(fd.get(), what);
+        std::vector<unsigned char> head(4096);
+        std::size_t got = 0;
+        while (got < head.size()) {
+            std::size_t n = raw.read(head.data() + got, head.size() - got);
+            if (n == 0) break;
+            got += n;
+        }
+        head.resize(got);
+        auto comp = oci::sniff_compression(head.data(), head.size());
+        layer::PrefixedReader pre(std::move(head), raw);
+        auto plain = layer::make_decompressor(comp, pre, what);
+        analyze::TarIn in(*plain, what);
+        std::uint32_t k = 0;
+        std::string name;
+        const auto& es = scans[i].entries;
+        while (archive_entry* ae = in.next()) {
+            if (!analyze::normalize_name(archive_entry_pathname(ae), name))
+                throw Error(Errc::invalid, what + ": entry with \"..\"");
+            if (!recorded(name)) {
+                in.skip();
+                continue;
+            }
+            if (k >= es.size() || es[k].path != name)
+                throw Error(Errc::invalid,
+                            what + " changed between two reads (entry " + std::to_string(k) + ")",
+                            "run `gantry system fsck`");
+            std::uint32_t idx = k++;
+            const auto& e = es[idx];
+            std::string as_path;
+            if (plan.emit[i][idx])
+                as_path = e.path;
+            else if (auto p = plan.promote[i].find(idx); p != plan.promote[i].end())
+                as_path = p->second;
+            if (as_path.empty()) {
+                in.skip();
+                continue;
+            }
+            archive_entry_set_pathname(ae, as_path.c_str());
+            if (e.kind == Kind::hardlink) {
+                auto r = plan.relink[i].find(idx);
+                archive_entry_set_hardlink(ae, r != plan.relink[i].end() ? r->second.c_str()
+                                                                         : e.link.c_str());
+                archive_entry_set_size(ae, 0);
+                out.header(ae);
+                in.skip();
+                continue;
+            }
+            if (e.kind != Kind::file) {
+                archive_entry_set_hardlink(ae, nullptr);
+                out.header(ae);
+                in.skip();
+                continue;
+            }
+            archive_entry_set_hardlink(ae, nullptr);
+            archive_entry_sparse_clear(ae);
+            if (stripper && e.elf && e.debug > 0) {
+                std::string data(e.size, '\0');
+                const void* p;
+                std::size_t n;
+                std::int64_t off;
+                while (in.block(p, n, off))
+                    if (off >= 0 && static_cast<std::uint64_t>(off) <= e.size &&
+                        n <= e.size - static_cast<std::uint64_t>(off))
+                        std::memcpy(data.data() + off, p, n);
+                std::string why;
+                if (auto s = stripper->strip(data, why)) {
+                    res.stripped_bytes += data.size() - s->size();
+                    ++res.stripped_files;
+                    data = std::move(*s);
+                } else {
+                    ++res.strip_failures;
+                    res.warnings.push_back("kept /" + e.path + " unstripped: " + why);
+                }
+                archive_entry_set_size(ae, static_cast<la_int64_t>(data.size()));
+                out.header(ae);
+                out.data(data.data(), data.size());
+                continue;
+            }
+            out.header(ae);
+            const void* p;
+            std::size_t n;
+            std::int64_t off, pos = 0;
+            static const std::vector<char> zeros(1 << 16, 0);
+            while (in.block(p, n, off)) {
+                while (pos < off) { // sparse hole: written out as zeros
+                    std::size_t z = static_cast<std::size_t>(
+                        std::min<std::int64_t>(off - pos, static_cast<std::int64_t>(zeros.size())));
+                    out.data(zeros.data(), z);
+                    pos += static_cast<std::int64_t>(z);
+                }
+                out.data(p, n);
+                pos += static_cast<std::int64_t>(n);
+            }
+            while (static_cast<std::uint64_t>(pos) < e.size) {
+                std::size_t z = static_cast<std::size_t>(std::min<std::uint64_t>(
+                    e.size - static_cast<std::uint64_t>(pos), zeros.size()));
+                out.data(zeros.data(), z);
+                pos += static_cast<std::int64_t>(z);
+            }
+        }
+    }
+    auto [blob, diff] = out.finish();
+    res.layer_blob = blob;
+    res.diff_id = diff;
+    res.after_compressed = out.blob_size();
+
+    // Unpack it like any loaded layer (verified again on the way in).
+    archive::Importer importer(store, archive::ImportOptions{opt.privileged, 1});
+    archive::LayerJob job{blob, diff, "slimmed layer (" + blob.str().substr(0, 19) + "…)",
+                          []() -> std::unique_ptr<layer::Reader> {
+                              throw Error(Errc::internal, "the new layer blob vanished");
+                          }};
+    importer.layers({job});
+
+    // Config: same settings, one layer; the old history stays (as empty layers) for the record.
+    nlohmann::json cfg = img.config.raw;
+    cfg["rootfs"] = {{"type", "layers"}, {"diff_ids", {diff.str()}}};
+    nlohmann::json hist = nlohmann::json::array();
+    if (cfg.contains("history") && cfg["history"].is_array())
+        for (auto h : cfg["history"]) {
+            if (!h.is_object()) continue;
+            h["empty_layer"] = true;
+            hist.push_back(h);
+        }
+    nlohmann::json mine{{"created_by", opt.note.empty() ? "gantry slim" : opt.note},
+                        {"comment", "gantry slim: squashed " + std::to_string(scans.size()) +
+                                        " layer(s) into one"}};
+    if (cfg.contains("created")) mine["created"] = cfg["created"];
+    hist.push_back(mine);
+    cfg["history"] = hist;
+    std::string cfg_text = cfg.dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
+    bool docker = img.manifest.media_type == oci::media::docker_manifest;
+    oci::Manifest m;
+    m.media_type = docker ? oci::media::docker_manifest : oci::media::oci_manifest;
+    m.config.media_type = docker ? oci::media::docker_config : oci::media::oci_config;
+    m.config.digest = oci::Digest::of(cfg_text);
+    m.config.size = static_cast<std::int64_t>(cfg_text.size());
+    oci::Descriptor ld;
+    ld.media_type = docker ? oci::media::docker_layer_gzip : oci::media::oci_layer_gzip;
+    ld.digest = blob;
+    ld.size = static_cast<std::int64_t>(out.blob_size());
+    m.layers.push_back(ld);
+    store.put_blob(cfg_text, m.config.digest);
+    res.config = m.config.digest;
+    res.manifest = store.put_blob(m.to_json().dump());
+    for (auto& [path, ref] : an.view.final) {
+        const auto& e = scans[ref.layer].entries[ref.index];
+        if (e.kind == Kind::file && !removed_paths.count(path)) res.after_bytes += e.size;
+    }
+    res.after_bytes -= std::min(res.after_bytes, res.stripped_bytes);
+    return res;
+}
+
+nlohmann::json to_json(const SlimResult& r) {
+    nlohmann::json removed = nlohmann::json::object();
+    for (auto& [c, s] : r.removed) removed[c] = {{"files", s.files}, {"bytes", s.bytes}};
+    auto ratio = [](std::uint64_t a, std::uint64_t b) {
+        return b ? static_cast<double>(a) / static_cast<double>(b) : 1.0;
+    };
+    return {{"manifest_digest", r.manifest.str()},
+            {"id", r.config.str()},
+            {"layers", {{"before", r.before_layers}, {"after", 1}}},
+            {"compressed",
+             {{"before", r.before_compressed},
+              {"after", r.after_compressed},
+              {"ratio", ratio(r.after_compressed, r.before_compressed)}}},
+            {"files_bytes",
+             {{"before", r.before_bytes},
+              {"after", r.after_bytes},
+              {"ratio", ratio(r.after_bytes, r.before_bytes)}}},
+            {"squashed_away_bytes", r.dropped_layer_bytes},
+            {"removed", removed},
+            {"kept_by_rule", r.kept_by_rule},
+            {"stripped",
+             {{"files", r.stripped_files},
+              {"bytes", r.stripped_bytes},
+              {"failures", r.strip_failures}}},
+            {"warnings", r.warnings}};
+}
+
+} // namespace gantry::slim

@@ -1,0 +1,43 @@
+// slim/writer: writes a gzip-compressed tar layer into a store blob in one pass: tar (libarchive,
+// pax) -> sha256 (the diffID) -> igzip deflate -> sha256 (the blob digest) -> the pending blob.
+#pragma once
+
+#include "store/store.hpp"
+#include "util/hash.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <cstdint>
+#include <isa-l/igzip_lib.h>
+#include <string>
+#include <vector>
+
+namespace gantry::slim {
+
+class LayerWriter {
+  public:
+    explicit LayerWriter(store::Store& store);
+    ~LayerWriter();
+    LayerWriter(const LayerWriter&) = delete;
+    LayerWriter& operator=(const LayerWriter&) = delete;
+
+    void header(archive_entry* e);
+    void data(const void* p, std::size_t n);
+    // Closes the tar, commits the blob; returns {blob digest, diff id}.
+    std::pair<oci::Digest, oci::Digest> finish();
+    std::uint64_t blob_size() const { return blob_size_; }
+    std::uint64_t tar_size() const { return tar_size_; }
+
+  private:
+    [[noreturn]] void fail();
+    void deflate(const void* p, std::size_t n, bool end);
+    static la_ssize_t write_cb(struct archive*, void* self, const void* buf, std::size_t n);
+    store::PendingBlob blob_;
+    struct archive* a_ = nullptr;
+    Sha256 tar_hash_, blob_hash_;
+    std::uint64_t tar_size_ = 0, blob_size_ = 0;
+    isal_zstream zs_{};
+    std::vector<std::uint8_t> level_buf_, out_;
+};
+
+} // namespace gantry::slim
