@@ -68,7 +68,7 @@ LayerDone Importer::one_layer(const LayerJob& job) {
         src = job.open();
     }
     std::optional<store::PendingBlob> pblob;
-    if (!have_blob) pblob.emplace(store_.begin_blob());
+    if (!have_blob && !job.adopt_blob) pblob.emplace(store_.begin_blob());
     std::optional<store::PendingLayer> player;
     if (!have_layer) player.emplace(store_.begin_layer());
 
@@ -88,6 +88,7 @@ LayerDone Importer::one_layer(const LayerJob& job) {
     LayerDone done{oci::Digest::from_hex(r.blob_hex), static_cast<std::int64_t>(r.blob_size),
                    r.compression};
     if (pblob) pblob->commit(done.blob);
+    if (!have_blob && job.adopt_blob) job.adopt_blob(done.blob);
     if (player) {
         oci::json meta{{"diff_id", job.diff_id.str()},
                        {"blob", done.blob.str()},

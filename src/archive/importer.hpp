@@ -25,6 +25,9 @@ struct LayerJob {
     oci::Digest diff_id;             // from the image config: always verified
     std::string what;                // "layer 2/5 (sha256:ab12…)"
     std::function<std::unique_ptr<layer::Reader>()> open;
+    // Set when open()'s reader keeps its own copy of the bytes in the store's tmp/ (a registry
+    // download): called with the verified digest instead of copying them to a new blob file.
+    std::function<void(const oci::Digest&)> adopt_blob;
 };
 
 struct LayerDone {

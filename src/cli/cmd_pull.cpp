@@ -1,14 +1,95 @@
-// Placeholder: replaced by the implementation of `gantry pull`.
+#include "archive/importer.hpp"
 #include "cli/context.hpp"
+#include "registry/pull.hpp"
 #include "util/error.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <unistd.h>
 
 namespace gantry::cli {
 
+// Flags shared by pull, push and login (defined here, declared where used).
+struct RegistryFlags {
+    bool tls_verify = true;
+    std::string cert_dir, creds, authfile;
+    unsigned retries = 3;
+    double retry_delay = 1.0;
+    CLI::App* cmd = nullptr;
+};
+
+void add_registry_flags(CLI::App* cmd, RegistryFlags& f, bool transfer) {
+    f.cmd = cmd;
+    cmd->add_flag("--tls-verify", f.tls_verify,
+                  "Verify the registry's TLS certificate (--tls-verify=false: also allow plain "
+                  "http; default: verify unless listed in registries.json)");
+    cmd->add_option("--cert-dir", f.cert_dir,
+                    "Directory with CA certificates (*.crt) and client.cert/client.key");
+    cmd->add_option("--authfile", f.authfile, "Auth file to use instead of the default ones");
+    if (!transfer) return;
+    cmd->add_option("--creds", f.creds, "USER[:PASSWORD] for the registry (no login needed)");
+    cmd->add_option("--retry", f.retries, "Extra attempts after network errors, 5xx and 429")
+        ->capture_default_str();
+    cmd->add_option("--retry-delay", f.retry_delay,
+                    "Seconds before the first retry (doubled each time)")
+        ->capture_default_str();
+}
+
+registry::ClientOptions client_options(const RegistryFlags& f) {
+    registry::ClientOptions o;
+    if (f.cmd && f.cmd->count("--tls-verify")) o.tls_verify = f.tls_verify;
+    o.cert_dir = f.cert_dir;
+    o.authfile = f.authfile;
+    o.retries = f.retries;
+    o.retry_delay = f.retry_delay;
+    if (!f.creds.empty()) {
+        auto colon = f.creds.find(':');
+        registry::Credentials c{f.creds.substr(0, colon),
+                                colon == std::string::npos ? "" : f.creds.substr(colon + 1),
+                                "--creds"};
+        if (c.username.empty())
+            throw Error(Errc::usage, "--creds needs USER[:PASSWORD]",
+                        "for example --creds alice:secret");
+        o.creds = c;
+    }
+    return o;
+}
+
 void register_pull(CLI::App& app, Context& ctx) {
-    auto* cmd = app.add_subcommand("pull", "(not implemented yet)");
-    cmd->callback([&ctx] {
-        ctx.action = []() -> int {
-            throw Error(Errc::unsupported, "gantry pull is not implemented yet");
+    struct Opts {
+        std::string ref, platform;
+        unsigned jobs = 0;
+        bool quiet = false;
+        RegistryFlags reg;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("pull", "Pull an image from a registry into the store");
+    cmd->add_option("image", o->ref, "Image reference: [REGISTRY/]REPO[:TAG|@sha256:DIGEST]")
+        ->required();
+    cmd->add_option("--platform", o->platform,
+                    "OS/ARCH[/VARIANT] to pick from a multi-platform image (default: this host)");
+    cmd->add_option("-j,--jobs", o->jobs,
+                    "Layers downloaded and unpacked at once (default: 3 or the CPUs)");
+    cmd->add_flag("-q,--quiet", o->quiet, "No progress output");
+    add_registry_flags(cmd, o->reg, true);
+    cmd->callback([&ctx, o] {
+        ctx.action = [&ctx, o] {
+            registry::PullOptions po;
+            po.client = client_options(o->reg);
+            if (!o->platform.empty()) po.platform = oci::Platform::parse(o->platform);
+            po.jobs = o->jobs;
+            po.quiet = ctx.quiet || o->quiet;
+            po.tty = ::isatty(2) == 1;
+            po.privileged = archive::running_as_real_root();
+            auto t0 = std::chrono::steady_clock::now();
+            auto r = registry::pull(ctx.store(), o->ref, po);
+            double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            if (!po.quiet)
+                std::fprintf(stderr, "%zu of %zu layers fetched (%s) in %.2fs\n", r.layers_fetched,
+                             r.layers,
+                             human_size(static_cast<std::uint64_t>(r.fetched_bytes)).c_str(), s);
+            std::printf("Pulled image: %s\nDigest: %s\n", r.ref.c_str(), r.manifest.str().c_str());
+            return 0;
         };
     });
 }

@@ -1,14 +1,58 @@
-// Placeholder: replaced by the implementation of `gantry push`.
 #include "cli/context.hpp"
+#include "registry/push.hpp"
 #include "util/error.hpp"
+
+#include <cstdio>
+#include <unistd.h>
 
 namespace gantry::cli {
 
+struct RegistryFlags {
+    bool tls_verify = true;
+    std::string cert_dir, creds, authfile;
+    unsigned retries = 3;
+    double retry_delay = 1.0;
+    CLI::App* cmd = nullptr;
+};
+void add_registry_flags(CLI::App* cmd, RegistryFlags& f, bool transfer);
+registry::ClientOptions client_options(const RegistryFlags& f);
+
 void register_push(CLI::App& app, Context& ctx) {
-    auto* cmd = app.add_subcommand("push", "(not implemented yet)");
-    cmd->callback([&ctx] {
-        ctx.action = []() -> int {
-            throw Error(Errc::unsupported, "gantry push is not implemented yet");
+    struct Opts {
+        std::string src, dest;
+        std::uint64_t chunk_mb = 64;
+        unsigned jobs = 3;
+        bool quiet = false;
+        RegistryFlags reg;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("push", "Push an image of the store to a registry");
+    cmd->add_option("image", o->src, "Image in the store (name or ID)")->required();
+    cmd->add_option("destination", o->dest,
+                    "Registry reference to push to (default: the image's own name)");
+    cmd->add_option("--chunk-size", o->chunk_mb,
+                    "Blobs larger than this many MiB are uploaded in chunks of this size")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1 << 20));
+    cmd->add_option("-j,--jobs", o->jobs, "Blobs uploaded at once")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 64));
+    cmd->add_flag("-q,--quiet", o->quiet, "No progress output");
+    add_registry_flags(cmd, o->reg, true);
+    cmd->callback([&ctx, o] {
+        ctx.action = [&ctx, o] {
+            registry::PushOptions po;
+            po.client = client_options(o->reg);
+            po.chunk_size = o->chunk_mb << 20;
+            po.jobs = o->jobs;
+            po.quiet = ctx.quiet || o->quiet;
+            po.tty = ::isatty(2) == 1;
+            auto r = registry::push(ctx.store(), o->src, o->dest, po);
+            if (!po.quiet)
+                std::fprintf(stderr, "%zu blobs: %zu uploaded, %zu already there, %zu mounted\n",
+                             r.blobs, r.uploaded, r.existing, r.mounted);
+            std::printf("Pushed image: %s\nDigest: %s\n", r.ref.c_str(), r.manifest.str().c_str());
+            return 0;
         };
     });
 }

@@ -1,0 +1,199 @@
+#include "registry/pull.hpp"
+
+#include "archive/importer.hpp"
+#include "oci/reference.hpp"
+#include "registry/blob.hpp"
+#include "registry/progress.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+#include <algorithm>
+#include <thread>
+
+namespace gantry::registry {
+
+using oci::Descriptor;
+using oci::Digest;
+
+const char* const kManifestAccept = "Accept: application/vnd.oci.image.index.v1+json, "
+                                    "application/vnd.docker.distribution.manifest.list.v2+json, "
+                                    "application/vnd.oci.image.manifest.v1+json, "
+                                    "application/vnd.docker.distribution.manifest.v2+json";
+
+const Descriptor& choose_platform(const oci::Index& idx, const oci::Platform& want,
+                                  const std::string& what) {
+    // same rule as `load --platform`: the first manifest whose platform the wanted one accepts
+    for (auto& d : idx.manifests)
+        if (!oci::media::is_index(d.media_type) && (!d.platform || want.accepts(*d.platform)))
+            return d;
+    std::string avail;
+    for (auto& d : idx.manifests)
+        if (d.platform && d.platform->os != "unknown")
+            avail += (avail.empty() ? "" : ", ") + d.platform->str();
+    throw Error(Errc::not_found,
+                what + " has no image for platform " + want.str() + " (it has " +
+                    (avail.empty() ? "none" : avail) + ")",
+                "pick one with --platform OS/ARCH");
+}
+
+namespace {
+
+struct Fetched {
+    std::string body;
+    std::string media_type;
+};
+
+Fetched get_manifest(Client& c, const std::string& repo, const std::string& ref,
+                     const std::string& what, const std::optional<Digest>& expect) {
+    Request req;
+    req.headers.push_back(kManifestAccept);
+    req.max_body = 4u << 20;
+    auto r = c.call(req, "/v2/" + repo + "/manifests/" + ref, {"repository:" + repo + ":pull"});
+    if (r.status != 200) c.fail(r, what, repo);
+    Digest actual = Digest::of(r.body);
+    if (expect && actual != *expect)
+        throw Error(Errc::invalid,
+                    what + ": the registry sent a manifest whose digest is " + actual.str() +
+                        ", not the pinned " + expect->str(),
+                    "the pin is wrong or the registry is compromised; check the digest");
+    std::string hdr = r.header("docker-content-digest");
+    if (!expect && !hdr.empty() && Digest::valid(hdr) && Digest::parse(hdr) != actual)
+        throw Error(
+            Errc::invalid,
+            what + ": the manifest hashes to " + actual.str() + " but the registry says " + hdr,
+            "the registry or a proxy altered the manifest; retry, or report it to the operator");
+    std::string mt = r.header("content-type");
+    if (auto semi = mt.find(';'); semi != std::string::npos) mt.resize(semi);
+    auto doc = oci::parse_json(r.body, what);
+    std::string declared = oci::declared_media_type(doc);
+    return {std::move(r.body), declared.empty() ? mt : declared};
+}
+
+} // namespace
+
+PullResult pull(store::Store& store, const std::string& text, const PullOptions& opt) {
+    auto ref = oci::Reference::parse(text);
+    Client client(ref.domain, opt.client);
+    const std::string repo = ref.path;
+    const std::string name = ref.familiar();
+    auto lock = store.writer_lock();
+
+    std::optional<Digest> pin;
+    if (!ref.digest.empty()) pin = Digest::parse(ref.digest);
+    std::string tag_or_digest = pin ? pin->str() : ref.tag_or_latest();
+    auto top = get_manifest(client, repo, tag_or_digest, "image " + name, pin);
+    if (top.media_type == oci::media::docker_schema1 ||
+        top.media_type == oci::media::docker_schema1_signed)
+        throw Error(
+            Errc::unsupported,
+            "image " + name +
+                " uses the Docker schema 1 manifest format, which gantry does not read",
+            "push the image again with a current docker, podman or skopeo (schema 2 or OCI)");
+    Digest mdigest = Digest::of(top.body);
+    std::string mtext = std::move(top.body);
+    std::string mtype = top.media_type;
+    std::optional<std::string> index_text;
+    if (oci::media::is_index(mtype) ||
+        (mtype.empty() && oci::parse_json(mtext, name).contains("manifests"))) {
+        auto idx = oci::Index::parse(mtext, mtype);
+        oci::Platform want = opt.platform ? *opt.platform : oci::Platform::host();
+        const Descriptor& d = choose_platform(idx, want, "image " + name);
+        log::debug("image " + name + ": index " + mdigest.str() + " -> " + d.digest.str() +
+                   " for " + want.str());
+        index_text = std::move(mtext);
+        auto m = get_manifest(client, repo, d.digest.str(),
+                              "image " + name + " (" + want.str() + ")", d.digest);
+        mdigest = d.digest;
+        mtext = std::move(m.body);
+        mtype = m.media_type.empty() ? d.media_type : m.media_type;
+    } else if (opt.platform) {
+        // checked against the config below
+    }
+    auto manifest = oci::Manifest::parse(mtext, mtype);
+    for (auto& l : manifest.layers) (void)oci::layer_compression(l.media_type); // refuse early
+
+    archive::Importer importer(
+        store, archive::ImportOptions{
+                   opt.privileged,
+                   opt.jobs ? opt.jobs : std::max(3u, std::thread::hardware_concurrency())});
+    std::string cfg_text = importer.json_blob(manifest.config.digest, [&] {
+        Request req;
+        req.max_body = 32u << 20;
+        auto r = client.call(req, "/v2/" + repo + "/blobs/" + manifest.config.digest.str(),
+                             {"repository:" + repo + ":pull"});
+        if (r.status == 404)
+            throw Error(Errc::not_found,
+                        "image " + name + ": its manifest names the config blob " +
+                            manifest.config.digest.str() + ", which registry " + ref.domain +
+                            " does not have",
+                        "the image in the registry is incomplete; push it again");
+        if (r.status != 200)
+            client.fail(r, "config blob " + manifest.config.digest.str() + " of " + name, repo);
+        return std::move(r.body);
+    });
+    auto config = oci::ImageConfig::parse(cfg_text);
+    if (opt.platform && !config.platform.os.empty() && !opt.platform->accepts(config.platform))
+        throw Error(Errc::not_found,
+                    "image " + name + " is for " + config.platform.str() + ", not " +
+                        opt.platform->str(),
+                    "drop --platform or pick the image's own platform");
+    if (manifest.layers.size() != config.diff_ids.size())
+        throw Error(Errc::invalid,
+                    "image " + name + ": the manifest has " +
+                        std::to_string(manifest.layers.size()) + " layers but its config lists " +
+                        std::to_string(config.diff_ids.size()) + " diff_ids",
+                    "the image in the registry is inconsistent; rebuild and push it again");
+
+    bool isatty_ok = opt.tty;
+    Progress progress("Copying", opt.quiet, isatty_ok);
+    PullResult res;
+    res.layers = manifest.layers.size();
+    std::vector<archive::LayerJob> jobs;
+    std::vector<Progress::Bar*> bars;
+    std::atomic<std::size_t> fetched{0};
+    for (std::size_t i = 0; i < manifest.layers.size(); ++i) {
+        const Descriptor& l = manifest.layers[i];
+        auto* bar = progress.add(l.digest.str().substr(0, 19), l.size);
+        bars.push_back(bar);
+        auto holder = std::make_shared<BlobDownload*>(nullptr);
+        archive::LayerJob job;
+        job.blob = l.digest;
+        job.diff_id = config.diff_ids[i];
+        job.what = "layer " + std::to_string(i + 1) + "/" + std::to_string(manifest.layers.size()) +
+                   " (" + l.digest.str().substr(0, 19) + ")";
+        job.open = [&, l, bar, holder] {
+            auto d =
+                std::make_unique<BlobDownload>(client, repo, l, store.tmp_dir(), &progress, bar);
+            *holder = d.get();
+            ++fetched;
+            return std::unique_ptr<layer::Reader>(std::move(d));
+        };
+        job.adopt_blob = [&store, holder](const Digest& d) {
+            (*holder)->adopt(store.blob_path(d));
+        };
+        jobs.push_back(std::move(job));
+    }
+    for (std::size_t i = 0; i < manifest.layers.size(); ++i)
+        if (store.has_blob(manifest.layers[i].digest) && store.has_layer(config.diff_ids[i]))
+            progress.finish(bars[i], Progress::State::skipped, "already in the store");
+    try {
+        importer.layers(jobs);
+    } catch (const Error& e) {
+        progress.stop();
+        throw e.with_context("pulling " + name);
+    }
+    progress.stop();
+    for (auto* b : bars) res.fetched_bytes += b->bytes;
+    res.layers_fetched = fetched;
+
+    store.put_blob(cfg_text, manifest.config.digest); // only now: a failed pull adds no image
+    store.put_blob(mtext, mdigest);
+    if (index_text) store.put_blob(*index_text);
+    res.ref = ref.str();
+    res.manifest = mdigest;
+    res.config = manifest.config.digest;
+    importer.tag({res.ref}, mdigest);
+    return res;
+}
+
+} // namespace gantry::registry

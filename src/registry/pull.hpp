@@ -1,0 +1,43 @@
+// pull: an image from a registry into the store. The manifest (or index: one platform picked)
+// is fetched and verified against a @sha256 pin or the registry's Docker-Content-Digest; layers
+// stream download -> sha256 -> decompress -> extract, several at once, through the importer
+// shared with `load`; blobs and layers already in the store are not fetched. The reference
+// is added only when the whole image is in.
+#pragma once
+
+#include "oci/image.hpp"
+#include "registry/client.hpp"
+#include "store/store.hpp"
+
+#include <optional>
+#include <string>
+
+namespace gantry::registry {
+
+struct PullOptions {
+    ClientOptions client;
+    std::optional<oci::Platform> platform; // default: the host's
+    unsigned jobs = 0;                     // layers at once (0: 3, or more CPUs)
+    bool privileged = false;
+    bool quiet = false;
+    bool tty = false; // progress bars instead of lines
+};
+
+struct PullResult {
+    std::string ref; // normalised reference now pointing at the image
+    oci::Digest manifest;
+    oci::Digest config;
+    std::int64_t fetched_bytes = 0; // layer bytes transferred in this run
+    std::size_t layers = 0, layers_fetched = 0;
+};
+
+PullResult pull(store::Store& store, const std::string& ref, const PullOptions& opt);
+
+// Accept header for manifests and indexes of both OCI and Docker schema 2.
+extern const char* const kManifestAccept;
+
+// Picks the manifest for `want` from an index (no platform = usable anywhere).
+const oci::Descriptor& choose_platform(const oci::Index& idx, const oci::Platform& want,
+                                       const std::string& what);
+
+} // namespace gantry::registry

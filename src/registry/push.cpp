@@ -1,0 +1,242 @@
+#include "registry/push.hpp"
+
+#include "oci/image.hpp"
+#include "oci/reference.hpp"
+#include "registry/progress.hpp"
+#include "store/images.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+#include <atomic>
+#include <fcntl.h>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace gantry::registry {
+
+using oci::Descriptor;
+using oci::Digest;
+
+namespace {
+
+enum class Outcome { uploaded, existing, mounted };
+
+class Pusher {
+  public:
+    Pusher(store::Store& store, Client& client, std::string repo, const PushOptions& opt,
+           Progress& progress)
+        : store_(store), client_(client), repo_(std::move(repo)), opt_(opt), progress_(progress) {}
+
+    // Repositories of the same registry whose images (in the store) hold each blob.
+    void find_mount_sources() {
+        for (auto& [name, md] : store_.refs()) {
+            oci::Reference r;
+            try {
+                r = oci::Reference::parse(name);
+            } catch (const Error&) {
+                continue;
+            }
+            if (r.domain != client_.domain() || r.path == repo_) continue;
+            try {
+                auto m = oci::Manifest::parse(store_.read_blob(md));
+                sources_.emplace(m.config.digest, r.path);
+                for (auto& l : m.layers) sources_.emplace(l.digest, r.path);
+            } catch (const Error&) {
+            }
+        }
+    }
+
+    Outcome blob(const Descriptor& d, Progress::Bar* bar) {
+        const std::string what = "blob " + d.digest.str();
+        Request head;
+        head.method = "HEAD";
+        auto r = client_.call(head, "/v2/" + repo_ + "/blobs/" + d.digest.str(), scopes());
+        if (r.status == 200) {
+            progress_.finish(bar, Progress::State::skipped, "already in the registry");
+            return Outcome::existing;
+        }
+        if (r.status != 404) client_.fail(r, what + " (HEAD)", repo_);
+
+        std::string location;
+        auto src = sources_.find(d.digest);
+        if (src != sources_.end()) {
+            Request post;
+            post.method = "POST";
+            auto m = client_.call(
+                post,
+                "/v2/" + repo_ + "/blobs/uploads/?mount=" + d.digest.str() +
+                    "&from=" + url_escape(src->second),
+                {"repository:" + repo_ + ":pull,push", "repository:" + src->second + ":pull"});
+            if (m.status == 201) {
+                progress_.finish(bar, Progress::State::skipped, "mounted from " + src->second);
+                return Outcome::mounted;
+            }
+            if (m.status == 202)
+                location = m.header("location");
+            else
+                log::debug(what + ": mount from " + src->second + " refused (HTTP " +
+                           std::to_string(m.status) + ")");
+        }
+        if (location.empty()) {
+            Request post;
+            post.method = "POST";
+            auto p = client_.call(post, "/v2/" + repo_ + "/blobs/uploads/", scopes());
+            if (p.status != 202) client_.fail(p, "upload of " + what, repo_);
+            location = p.header("location");
+        }
+        if (location.empty())
+            throw Error(Errc::invalid,
+                        "registry " + client_.domain() + " started an upload without a Location",
+                        "the registry does not follow the distribution API");
+
+        Fd fd(::open(store_.blob_path(d.digest).c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) throw_errno(what + " is missing from the store", "pull or load the image again");
+        std::uint64_t size = store_.blob_size(d.digest);
+        progress_.start(bar);
+        std::uint64_t off = 0;
+        if (size > opt_.chunk_size) {
+            while (off < size) {
+                std::uint64_t len = std::min<std::uint64_t>(opt_.chunk_size, size - off);
+                Request patch;
+                patch.method = "PATCH";
+                patch.body_fd = fd.get();
+                patch.body_offset = off;
+                patch.body_length = len;
+                patch.headers = {"Content-Type: application/octet-stream",
+                                 "Content-Range: " + std::to_string(off) + "-" +
+                                     std::to_string(off + len - 1)};
+                auto pr = client_.call(patch, absolute(location), scopes(), Retry::status_only);
+                if (pr.status != 202)
+                    client_.fail(pr, "chunk at " + std::to_string(off) + " of " + what, repo_);
+                if (!pr.header("location").empty()) location = pr.header("location");
+                off += len;
+                bar->bytes += static_cast<std::int64_t>(len);
+            }
+        }
+        Request put;
+        put.method = "PUT";
+        put.headers = {"Content-Type: application/octet-stream"};
+        if (off < size) {
+            put.body_fd = fd.get();
+            put.body_offset = 0;
+            put.body_length = size;
+        }
+        std::string url = absolute(location);
+        url += (url.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") +
+               url_escape(d.digest.str());
+        auto pr = client_.call(put, url, scopes(), Retry::status_only);
+        if (pr.status != 201 && pr.status != 204) client_.fail(pr, "upload of " + what, repo_);
+        bar->bytes = static_cast<std::int64_t>(size);
+        progress_.finish(bar, Progress::State::done);
+        return Outcome::uploaded;
+    }
+
+    std::vector<std::string> scopes() const { return {"repository:" + repo_ + ":pull,push"}; }
+
+    std::string absolute(const std::string& loc) {
+        if (loc.rfind("http://", 0) == 0 || loc.rfind("https://", 0) == 0) return loc;
+        return client_.base() + (loc.rfind('/', 0) == 0 ? "" : "/") + loc;
+    }
+
+  private:
+    store::Store& store_;
+    Client& client_;
+    std::string repo_;
+    const PushOptions& opt_;
+    Progress& progress_;
+    std::map<Digest, std::string> sources_;
+};
+
+} // namespace
+
+PushResult push(store::Store& store, const std::string& src, const std::string& dest_text,
+                const PushOptions& opt) {
+    Digest md = store::resolve(store, src);
+    std::string mtext = store.read_blob(md);
+    auto manifest = oci::Manifest::parse(mtext);
+    oci::Reference dest;
+    if (!dest_text.empty()) {
+        dest = oci::Reference::parse(dest_text);
+    } else {
+        dest = oci::Reference::parse(src);
+        if (dest.domain == "docker.io" && src.find("docker.io") == std::string::npos)
+            log::debug("pushing to Docker Hub: " + dest.str());
+    }
+    Client client(dest.domain, opt.client);
+    const std::string repo = dest.path;
+    std::vector<Descriptor> blobs = manifest.layers;
+    blobs.push_back(manifest.config);
+
+    Progress progress("Pushing", opt.quiet, opt.tty);
+    Pusher pusher(store, client, repo, opt, progress);
+    pusher.find_mount_sources();
+    std::vector<Progress::Bar*> bars;
+    for (auto& b : blobs) bars.push_back(progress.add(b.digest.str().substr(0, 19), b.size));
+
+    PushResult res;
+    res.blobs = blobs.size();
+    std::atomic<std::size_t> next{0};
+    std::mutex mu;
+    std::exception_ptr first;
+    auto worker = [&] {
+        for (;;) {
+            std::size_t i = next++;
+            if (i >= blobs.size()) return;
+            {
+                std::lock_guard l(mu);
+                if (first) return;
+            }
+            try {
+                Outcome o = pusher.blob(blobs[i], bars[i]);
+                std::lock_guard l(mu);
+                (o == Outcome::uploaded   ? res.uploaded
+                 : o == Outcome::existing ? res.existing
+                                          : res.mounted)++;
+            } catch (...) {
+                progress.finish(bars[i], Progress::State::failed);
+                std::lock_guard l(mu);
+                if (!first) first = std::current_exception();
+            }
+        }
+    };
+    std::vector<std::thread> threads;
+    unsigned n = std::max(1u, std::min<unsigned>(opt.jobs, static_cast<unsigned>(blobs.size())));
+    for (unsigned i = 1; i < n; ++i) threads.emplace_back(worker);
+    worker();
+    for (auto& t : threads) t.join();
+    progress.stop();
+    if (first) {
+        try {
+            std::rethrow_exception(first);
+        } catch (const Error& e) {
+            throw e.with_context("pushing to " + dest.familiar());
+        }
+    }
+
+    std::string mt = manifest.media_type.empty() ? oci::media::oci_manifest : manifest.media_type;
+    std::string target = dest.digest.empty() ? dest.tag_or_latest() : dest.digest;
+    if (!dest.digest.empty() && Digest::parse(dest.digest) != md)
+        throw Error(Errc::invalid,
+                    "destination " + dest.familiar() + " pins " + dest.digest +
+                        " but the image's manifest is " + md.str(),
+                    "push to a tag, or pin the manifest's own digest");
+    Request put;
+    put.method = "PUT";
+    put.body = mtext;
+    put.headers = {"Content-Type: " + mt};
+    auto r = client.call(put, "/v2/" + repo + "/manifests/" + target,
+                         {"repository:" + repo + ":pull,push"});
+    if (r.status != 201 && r.status != 200) client.fail(r, "manifest " + dest.familiar(), repo);
+    std::string got = r.header("docker-content-digest");
+    if (!got.empty() && got != md.str())
+        throw Error(Errc::invalid,
+                    "registry " + dest.domain + " stored the manifest as " + got + ", expected " +
+                        md.str(),
+                    "the registry rewrote the manifest; report it to its operator");
+    res.ref = dest.str();
+    res.manifest = md;
+    return res;
+}
+
+} // namespace gantry::registry

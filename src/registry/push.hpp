@@ -1,0 +1,34 @@
+// push: an image of the store to a registry. Each blob (config and layers, in parallel) is
+// checked with HEAD and skipped when the registry has it, mounted from another repository of the
+// same registry when the store holds an image of that repository with the blob, else uploaded
+// (one PUT up to chunk_size, PATCH chunks beyond); then the manifest is put, byte for byte as
+// stored, so its digest is unchanged.
+#pragma once
+
+#include "oci/digest.hpp"
+#include "registry/client.hpp"
+#include "store/store.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace gantry::registry {
+
+struct PushOptions {
+    ClientOptions client;
+    std::uint64_t chunk_size = 64u << 20; // blobs above this go up in PATCH chunks of this size
+    unsigned jobs = 3;
+    bool quiet = false;
+    bool tty = false;
+};
+
+struct PushResult {
+    std::string ref; // destination, normalised
+    oci::Digest manifest;
+    std::size_t blobs = 0, uploaded = 0, existing = 0, mounted = 0;
+};
+
+PushResult push(store::Store& store, const std::string& src, const std::string& dest,
+                const PushOptions& opt);
+
+} // namespace gantry::registry

@@ -1,0 +1,454 @@
+"""gantry pull / push / login / logout against a real docker-registry on 127.0.0.1 (started per
+test by tests/fixtures/registry/harness.py): skopeo pushes the sample images, a fault-injecting
+proxy logs every request and corrupts, truncates, drops or answers 401/404/429/500."""
+import json
+import os
+import shutil
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Gantry, need_tool, store_files, tmp_entries
+from fixtures.registry import harness
+from fixtures.registry.harness import Proxy, Registry, make_ca, skopeo_push
+
+INSECURE = "--tls-verify=false"
+
+
+@pytest.fixture(autouse=True)
+def _tools():
+    for t in ("docker-registry", "skopeo", "openssl", "htpasswd"):
+        need_tool(t)
+
+
+@pytest.fixture
+def gr(tmp_path, gantry_bin):
+    """gantry with a fresh store and private HOME / XDG_CONFIG_HOME (auth files, certs)."""
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    gan = Gantry(tmp_path / "store", env={"HOME": str(home),
+                                          "XDG_CONFIG_HOME": str(home / ".config")})
+    gan.home = home
+    return gan
+
+
+@pytest.fixture
+def reg(tmp_path):
+    r = Registry(tmp_path / "reg").start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def proxy(tmp_path, reg):
+    p = Proxy(tmp_path / "proxy", reg.addr).start()
+    yield p
+    p.kill()
+
+
+def publish(mk, tmp_path, dest, image=None, name="img", tag="latest"):
+    """Writes an OCI layout with mkimage and copies it into the registry with skopeo."""
+    image = image or mk.busybox_image(cmd=["/bin/sh"])
+    d = tmp_path / f"layout-{name}-{tag}"
+    mk.write_oci_layout(d, [(image, [tag])])
+    skopeo_push(d, dest, tag)
+    return image
+
+
+def blob_gets(px, digest=None):
+    return [r for r in px.requests() if r["method"] == "GET" and "/blobs/" in r["path"]
+            and (digest is None or digest in r["path"])]
+
+
+def store_blobs(g):
+    d = g.root / "blobs" / "sha256"
+    return sorted(os.listdir(d)) if d.exists() else []
+
+
+# ---- pull --------------------------------------------------------------------------------
+
+def test_pull_single_arch_is_runnable(gr, reg, mk, tmp_path):
+    img = publish(mk, tmp_path, f"{reg.addr}/sample/busybox:1.0")
+    r = gr.run("pull", INSECURE, f"{reg.addr}/sample/busybox:1.0")
+    assert f"Pulled image: {reg.addr}/sample/busybox:1.0" in r.out
+    assert f"Digest: {img.digest}" in r.out
+    assert gr.refs() == {f"{reg.addr}/sample/busybox:1.0": img.digest}
+    assert gr.run("run", f"{reg.addr}/sample/busybox:1.0", "echo", "hello").out.strip() == "hello"
+    assert tmp_entries(gr.root) == []
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd", "none"])
+def test_pull_layer_compressions(gr, reg, mk, tmp_path, compression):
+    need_tool("zstd")
+    base = mk.busybox_layer(compression=compression)
+    extra = mk.Layer.from_files({"etc/motd": f"{compression} layer\n"}, compression=compression)
+    img = mk.Image([base, extra], cmd=["/bin/sh"])
+    publish(mk, tmp_path, f"{reg.addr}/comp/{compression}:v1", img)
+    r = gr.run("pull", INSECURE, f"{reg.addr}/comp/{compression}:v1")
+    assert f"Digest: {img.digest}" in r.out
+    layers = gr.run("inspect", "--json", f"{reg.addr}/comp/{compression}:v1").json()
+    meta = [json.loads((gr.root / "layers/sha256" / l.diff_id[7:] / "meta.json").read_text())
+            for l in img.layers]
+    assert {m["compression"] for m in meta} == {compression}
+    assert layers
+    out = gr.run("run", f"{reg.addr}/comp/{compression}:v1", "cat", "/etc/motd").out
+    assert out == f"{compression} layer\n"
+
+
+def test_pull_multiarch_index_with_platform(gr, reg, mk, tmp_path):
+    index = mk.multiarch_index()
+    d = tmp_path / "multi"
+    mk.write_oci_layout(d, [(index, ["latest"])])
+    harness.skopeo_push_all(d, f"{reg.addr}/multi/app:latest")
+    arm = gr.run("pull", INSECURE, "--platform", "linux/arm64", f"{reg.addr}/multi/app")
+    cfg = gr.run("inspect", "--json", f"{reg.addr}/multi/app").json()
+    text = json.dumps(cfg)
+    assert "arm64" in text
+    arm_digest = [m for m in index.manifests if m.architecture == "arm64"][0].digest
+    assert f"Digest: {arm_digest}" in arm.out
+    amd = gr.run("pull", INSECURE, f"{reg.addr}/multi/app:latest")  # default: the host (amd64)
+    amd_digest = [m for m in index.manifests if m.architecture == "amd64"][0].digest
+    assert f"Digest: {amd_digest}" in amd.out
+    bad = gr.fail("pull", INSECURE, "--platform", "linux/s390x", f"{reg.addr}/multi/app", code=3)
+    assert "no image for platform linux/s390x" in bad.err and "--platform" in bad.err
+    # pinning the index digest picks the platform inside it
+    pin = gr.run("pull", INSECURE, "--platform", "linux/arm64", f"{reg.addr}/multi/app@{index.digest}")
+    assert f"Digest: {arm_digest}" in pin.out
+
+
+def test_pull_digest_pins(gr, reg, proxy, mk, tmp_path):
+    img = publish(mk, tmp_path, f"{reg.addr}/pin/app:1")
+    ok = gr.run("pull", INSECURE, f"{proxy.addr}/pin/app@{img.digest}")
+    assert f"Digest: {img.digest}" in ok.out
+    assert gr.refs() == {f"{proxy.addr}/pin/app@{img.digest}": img.digest}
+    wrong = "sha256:" + "0" * 64
+    r = gr.fail("pull", INSECURE, f"{proxy.addr}/pin/app@{wrong}", code=3)
+    assert "not found" in r.err and "MANIFEST_UNKNOWN" in r.err
+    # a proxy that alters the manifest served for a pinned digest is caught
+    g2 = Gantry(tmp_path / "store2", env=gr.env)
+    proxy.set_faults([{"method": "GET", "path": "/manifests/", "action": "corrupt", "offset": 5}])
+    r = g2.fail("pull", INSECURE, f"{proxy.addr}/pin/app@{img.digest}", code=4)
+    assert "not the pinned" in r.err
+    assert g2.refs() == {} and store_blobs(g2) == []
+
+
+def test_blobs_in_store_are_not_fetched_again(gr, reg, proxy, mk, tmp_path):
+    img = publish(mk, tmp_path, f"{reg.addr}/again/app:1")
+    gr.run("pull", INSECURE, f"{proxy.addr}/again/app:1")
+    assert len(blob_gets(proxy)) == 1 + len(img.layers)  # config + layers
+    proxy.clear_log()
+    r = gr.run("pull", INSECURE, f"{proxy.addr}/again/app:1")
+    assert blob_gets(proxy) == []
+    assert "0 of 1 layers fetched" in r.err
+
+
+# ---- push --------------------------------------------------------------------------------
+
+def test_push_read_back_by_skopeo_then_pull_and_run(gr, reg, proxy, mk, tmp_path):
+    img = mk.busybox_image(cmd=["/bin/sh"], extra_layers=[
+        mk.Layer.from_files({"data/blob": os.urandom(3 << 20)})])
+    mk.write_oci_layout(tmp_path / "src", [(img, ["v1"])])
+    gr.run("load", "--name", "localhost/pushme", tmp_path / "src")
+    # chunk size 1 MiB: the 3 MiB layer goes up in PATCH chunks, the others in one PUT
+    r = gr.run("push", INSECURE, "--chunk-size", "1", "localhost/pushme:v1",
+               f"{proxy.addr}/pushed/app:v1")
+    assert f"Digest: {img.digest}" in r.out
+    patches = [q for q in proxy.requests() if q["method"] == "PATCH"]
+    assert len(patches) >= 3
+    out = subprocess.run(["skopeo", "inspect", "--tls-verify=false", "--raw",
+                          f"docker://{reg.addr}/pushed/app:v1"], capture_output=True, check=True)
+    assert "sha256:" + __import__("hashlib").sha256(out.stdout).hexdigest() == img.digest
+    subprocess.run(["skopeo", "copy", "-q", "--src-tls-verify=false",
+                    f"docker://{reg.addr}/pushed/app:v1", f"oci:{tmp_path}/back:v1"],
+                   check=True, capture_output=True)
+    assert (tmp_path / "back/blobs/sha256" / img.digest[7:]).exists()
+    # a second push finds every blob in the registry
+    proxy.clear_log()
+    r = gr.run("push", INSECURE, "localhost/pushme:v1", f"{proxy.addr}/pushed/app:v1")
+    assert "already there" in r.err
+    assert not [q for q in proxy.requests() if q["method"] in ("PUT", "PATCH", "POST")
+                and "/blobs/" in q["path"]]
+    # pulled into an empty store, the pushed image runs
+    g2 = Gantry(tmp_path / "store2", env=gr.env)
+    g2.run("pull", INSECURE, f"{reg.addr}/pushed/app:v1")
+    assert g2.run("run", f"{reg.addr}/pushed/app:v1", "sh", "-c", "wc -c < /data/blob").out.strip() == str(3 << 20)
+
+
+def test_push_mounts_blobs_across_repositories(gr, reg, proxy, mk, tmp_path):
+    publish(mk, tmp_path, f"{reg.addr}/mount/src:1")
+    gr.run("pull", INSECURE, f"{proxy.addr}/mount/src:1")
+    proxy.clear_log()
+    r = gr.run("push", INSECURE, f"{proxy.addr}/mount/src:1", f"{proxy.addr}/mount/dst:1")
+    mounts = [q for q in proxy.requests() if q["method"] == "POST" and "mount=" in q["path"]]
+    assert mounts and all(q["status"] == 201 for q in mounts)
+    assert "mounted" in r.err
+    assert not [q for q in proxy.requests() if q["method"] in ("PUT", "PATCH") and "/blobs/" in q["path"]]
+    subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"docker://{reg.addr}/mount/dst:1"],
+                   check=True, capture_output=True)
+
+
+# ---- authentication -----------------------------------------------------------------------
+
+def test_basic_auth_login_logout_and_docker_config(gr, tmp_path, mk):
+    reg = Registry(tmp_path / "reg", htpasswd={"alice": "s3cret"}).start()
+    try:
+        publish_dir = tmp_path / "lay"
+        mk.write_oci_layout(publish_dir, [(mk.busybox_image(), ["latest"])])
+        skopeo_push(publish_dir, f"{reg.addr}/priv/app:1", creds="alice:s3cret")
+        ref = f"{reg.addr}/priv/app:1"
+        r = gr.fail("pull", INSECURE, ref, code=9)
+        assert "requires authentication" in r.err and f"gantry login {reg.addr}" in r.err
+        bad = gr.run("login", INSECURE, "-u", "alice", "--password-stdin", reg.addr,
+                     input="wrong\n", check=False)
+        assert bad.code == 9, bad
+        auth = gr.home / ".config/gantry/auth.json"
+        assert not auth.exists()
+        ok = gr.run("login", INSECURE, "-u", "alice", "--password-stdin", reg.addr, input="s3cret\n")
+        assert "Login Succeeded" in ok.out
+        assert stat.S_IMODE(auth.stat().st_mode) == 0o600
+        assert reg.addr in json.loads(auth.read_text())["auths"]
+        gr.run("pull", INSECURE, ref)
+        gr.run("logout", reg.addr)
+        assert json.loads(auth.read_text())["auths"] == {}
+        gr.fail("logout", reg.addr, code=3)
+        g2 = Gantry(tmp_path / "store2", env=gr.env)
+        g2.fail("pull", INSECURE, ref, code=9)
+        # docker's config.json is read
+        (gr.home / ".docker").mkdir()
+        import base64
+        (gr.home / ".docker/config.json").write_text(json.dumps(
+            {"auths": {reg.addr: {"auth": base64.b64encode(b"alice:s3cret").decode()}}}))
+        g2.run("pull", INSECURE, ref)
+        r = g2.fail("logout", reg.addr, code=3)
+        assert "config.json" in r.err
+        # wrong credentials from docker's file: exit 9 naming the user
+        (gr.home / ".docker/config.json").write_text(json.dumps(
+            {"auths": {reg.addr: {"auth": base64.b64encode(b"alice:nope").decode()}}}))
+        g3 = Gantry(tmp_path / "store3", env=gr.env)
+        r = g3.fail("pull", INSECURE, ref, code=9)
+        assert "alice" in r.err
+    finally:
+        reg.stop()
+
+
+def test_bearer_token_flow(gr, tmp_path, mk):
+    from fixtures.registry.token_server import TokenServer
+    ts = TokenServer(tmp_path / "token", users={"alice": "pw", "bob": "pw2"},
+                     grants={"private/*": {"alice": ["pull", "push"]},
+                             "public/*": {"*": ["pull"], "alice": ["pull", "push"]}})
+    reg = Registry(tmp_path / "reg", token=ts).start()
+    try:
+        lay = tmp_path / "lay"
+        img = mk.busybox_image(extra_layers=[mk.Layer.from_files({"a": "1"})])
+        mk.write_oci_layout(lay, [(img, ["latest"])])
+        skopeo_push(lay, f"{reg.addr}/public/app:1", creds="alice:pw")
+        skopeo_push(lay, f"{reg.addr}/private/app:1", creds="alice:pw")
+        ts.requests.clear()
+        gr.run("pull", INSECURE, f"{reg.addr}/public/app:1")
+        # one anonymous token for the repository, reused for the manifest, config and 2 layers
+        assert len(ts.requests) == 1, ts.requests
+        assert ts.requests[0]["account"] is None
+        assert ts.requests[0]["scope"] == ["repository:public/app:pull"]
+        r = gr.fail("pull", INSECURE, f"{reg.addr}/private/app:1", code=9)
+        assert "gantry login" in r.err
+        gr.fail("login", INSECURE, "-u", "alice", "--password-stdin", reg.addr, code=9) \
+            if False else None
+        bad = gr.run("login", INSECURE, "-u", "alice", "--password-stdin", reg.addr,
+                     input="nope", check=False)
+        assert bad.code == 9, bad
+        gr.run("login", INSECURE, "-u", "alice", "--password-stdin", reg.addr, input="pw")
+        ts.requests.clear()
+        g2 = Gantry(tmp_path / "store2", env=gr.env)
+        g2.run("pull", INSECURE, f"{reg.addr}/private/app:1")
+        assert [q["account"] for q in ts.requests] == ["alice"]
+        assert ts.requests[0]["scope"] == ["repository:private/app:pull"]
+        # bob may not read private/*: the registry denies with his valid token
+        g3 = Gantry(tmp_path / "store3", env=gr.env)
+        r = g3.fail("pull", INSECURE, "--creds", "bob:pw2", f"{reg.addr}/private/app:1", code=9)
+        assert "bob" in r.err
+        # push with a token scoped pull,push
+        ts.requests.clear()
+        g2.run("push", INSECURE, f"{reg.addr}/private/app:1", f"{reg.addr}/private/copy:1")
+        assert any("repository:private/copy:pull,push" in q["scope"] for q in ts.requests)
+    finally:
+        reg.stop()
+        ts.stop()
+
+
+# ---- TLS ------------------------------------------------------------------------------------
+
+def test_tls_self_signed_ca(gr, tmp_path, mk):
+    certs = make_ca(tmp_path / "ca")
+    reg = Registry(tmp_path / "reg", tls=certs).start()
+    try:
+        lay = tmp_path / "lay"
+        mk.write_oci_layout(lay, [(mk.busybox_image(), ["latest"])])
+        skopeo_push(lay, f"{reg.addr}/tls/app:1")
+        ref = f"{reg.addr}/tls/app:1"
+        r = gr.fail("pull", "--retry", "0", ref, code=8)
+        assert "certificate" in r.err.lower() and "certs.d" in r.err
+        gr.run("pull", INSECURE, ref)
+        # trusting the CA: --cert-dir, then gantry's certs.d
+        g2 = Gantry(tmp_path / "s2", env=gr.env)
+        cdir = tmp_path / "cdir"
+        cdir.mkdir()
+        shutil.copy(certs["ca"], cdir / "ca.crt")
+        g2.run("pull", "--cert-dir", cdir, ref)
+        g3 = Gantry(tmp_path / "s3", env=gr.env)
+        d = gr.home / ".config/gantry/certs.d" / reg.addr
+        d.mkdir(parents=True)
+        shutil.copy(certs["ca"], d / "ca.crt")
+        g3.run("pull", ref)
+    finally:
+        reg.stop()
+
+
+def test_plain_http_only_for_insecure_registries(gr, reg, mk, tmp_path):
+    publish(mk, tmp_path, f"{reg.addr}/http/app:1")
+    r = gr.fail("pull", "--retry", "0", f"{reg.addr}/http/app:1", code=8)
+    assert "tls-verify=false" in r.err
+    cfg = gr.home / ".config/gantry/registries.json"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text(json.dumps({"insecure-registries": [reg.addr]}))
+    gr.run("pull", f"{reg.addr}/http/app:1")
+
+
+# ---- faults -------------------------------------------------------------------------------
+
+def test_registry_killed_mid_pull_resumes(gr, tmp_path, mk):
+    big = mk.Layer.from_files({"big/random": os.urandom(6 << 20)}, compression="none")
+    small = mk.Layer.from_files({"small/file": "x"})
+    img = mk.Image([mk.busybox_layer(), small, big], cmd=["/bin/sh"])
+    reg = Registry(tmp_path / "reg").start()
+    px = Proxy(tmp_path / "px", reg.addr).start()
+    try:
+        publish(mk, tmp_path, f"{reg.addr}/kill/app:1", img)
+        px.set_faults([{"method": "GET", "path": big.digest, "action": "throttle", "rate": 1 << 20}])
+        p = gr.popen("pull", INSECURE, "--retry", "0", f"{px.addr}/kill/app:1",
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        partial = gr.root / "tmp" / f"pull-{big.digest[7:]}.partial"
+        end = time.time() + 30
+        while time.time() < end and not (partial.exists() and partial.stat().st_size > (2 << 20)):
+            time.sleep(0.05)
+        assert partial.exists(), "the download never started"
+        reg.kill()
+        px.kill()
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 8, err
+        assert "pull again to resume" in err
+        kept = partial.stat().st_size
+        assert 0 < kept < len(big.blob())
+        assert gr.refs() == {}
+        first = {r["path"] for r in px.requests() if r["method"] == "GET" and "/blobs/" in r["path"]}
+        done_before = {l.digest for l in img.layers if (gr.root / "blobs/sha256" / l.digest[7:]).exists()}
+        assert big.digest not in done_before and done_before, "the small layers should be in"
+        # restart both on the same ports and storage; the next pull fetches only what is missing
+        reg = Registry(tmp_path / "reg", port=reg.port).start()
+        px2 = Proxy(tmp_path / "px", reg.addr, port=px.port).start()
+        px2.clear_log()
+        r = gr.run("pull", INSECURE, f"{px.addr}/kill/app:1")
+        gets = blob_gets(px2)
+        fetched = [q for q in gets if "/blobs/sha256:" in q["path"]]
+        assert not [q for q in fetched if any(d in q["path"] for d in done_before)]
+        big_gets = [q for q in fetched if big.digest in q["path"]]
+        assert len(big_gets) == 1 and big_gets[0]["range"] == f"bytes={kept}-"
+        assert big_gets[0]["sent"] == len(big.blob()) - kept
+        assert f"Digest: {img.digest}" in r.out
+        assert tmp_entries(gr.root) == []
+        assert first  # the first run did fetch blobs
+        px2.kill()
+    finally:
+        reg.stop()
+        px.kill()
+
+
+def test_corrupt_blob_stores_nothing(gr, reg, proxy, mk, tmp_path):
+    img = publish(mk, tmp_path, f"{reg.addr}/bad/app:1")
+    layer = img.layers[0].digest
+    proxy.set_faults([{"method": "GET", "path": layer, "action": "corrupt", "offset": 1000}])
+    r = gr.fail("pull", INSECURE, f"{proxy.addr}/bad/app:1", code=4)
+    assert "digest mismatch" in r.err or "corrupt" in r.err
+    assert gr.run("images", "-q").out.strip() == ""
+    assert store_blobs(gr) == [] and tmp_entries(gr.root) == []
+    assert os.listdir(gr.root / "layers/sha256") == []
+
+
+def test_truncated_blob_is_resumed_or_reported(gr, reg, proxy, mk, tmp_path):
+    img = publish(mk, tmp_path, f"{reg.addr}/trunc/app:1")
+    layer = img.layers[0].digest
+    # cut once: the pull resumes the same blob with a Range request and succeeds
+    proxy.set_faults([{"method": "GET", "path": layer, "action": "truncate", "offset": 50000,
+                       "times": 1}])
+    gr.run("pull", INSECURE, "--retry-delay", "0.1", f"{proxy.addr}/trunc/app:1")
+    gets = blob_gets(proxy, layer)
+    assert [q["range"] for q in gets] == [None, "bytes=50000-"]
+    # cut every time with no retries: exit 8, nothing stored but the partial bytes in tmp/
+    g2 = Gantry(tmp_path / "store2", env=gr.env)
+    proxy.set_faults([{"method": "GET", "path": layer, "action": "truncate", "offset": 50000}])
+    r = g2.fail("pull", INSECURE, "--retry", "0", f"{proxy.addr}/trunc/app:1", code=8)
+    assert "pull again to resume" in r.err
+    assert g2.refs() == {} and store_blobs(g2) == []
+    assert tmp_entries(g2.root) == [f"pull-{layer[7:]}.partial"]
+
+
+def test_dropped_connection_is_retried(gr, reg, proxy, mk, tmp_path):
+    publish(mk, tmp_path, f"{reg.addr}/drop/app:1")
+    proxy.set_faults([{"method": "GET", "path": "/manifests/", "action": "drop", "times": 1}])
+    gr.run("pull", INSECURE, "--retry-delay", "0.1", f"{proxy.addr}/drop/app:1")
+    assert [q["fault"] for q in proxy.requests() if "/manifests/" in q["path"]][:2] == ["drop", None]
+
+
+@pytest.mark.parametrize("status,code,words", [
+    (401, 9, "gantry login"), (403, 9, "denied"), (404, 3, "not found"),
+    (429, 8, "rate-limiting"), (500, 8, "HTTP 500")])
+def test_http_errors_are_explained(gr, reg, proxy, mk, tmp_path, status, code, words):
+    publish(mk, tmp_path, f"{reg.addr}/err/app:1")
+    proxy.set_faults([{"method": "GET", "path": "/manifests/", "action": "status", "status": status,
+                       "headers": {"Retry-After": "0"},
+                       "body": json.dumps({"errors": [{"code": "TEST", "message": "injected"}]})}])
+    r = gr.fail("pull", INSECURE, "--retry", "1", "--retry-delay", "0.1",
+                f"{proxy.addr}/err/app:1", code=code)
+    assert words in r.err and "injected" in r.err
+    n = len([q for q in proxy.requests() if "/manifests/" in q["path"]])
+    assert n == (2 if status in (429, 500) else 1)
+
+
+def test_429_retry_after_and_500_are_retried(gr, reg, proxy, mk, tmp_path):
+    img = publish(mk, tmp_path, f"{reg.addr}/retry/app:1")
+    proxy.set_faults([
+        {"method": "GET", "path": "/manifests/", "action": "status", "status": 429,
+         "headers": {"Retry-After": "1"}, "times": 1},
+        {"method": "GET", "path": img.layers[0].digest, "action": "status", "status": 503, "times": 2}])
+    t0 = time.time()
+    gr.run("pull", INSECURE, "--retry-delay", "0.1", f"{proxy.addr}/retry/app:1")
+    assert time.time() - t0 >= 1.0  # Retry-After honoured
+    statuses = [q["status"] for q in blob_gets(proxy, img.layers[0].digest)]
+    assert statuses == [503, 503, 200]
+
+
+def test_manifest_with_missing_config(gr, reg, mk, tmp_path):
+    img = publish(mk, tmp_path, f"{reg.addr}/noconf/app:1")
+    cfg = img.config_digest
+    # remove the config blob from the registry's storage (docker-registry keeps blob data here)
+    data = reg.storage / "docker/registry/v2/blobs/sha256" / cfg[7:9] / cfg[7:]
+    assert data.exists()
+    shutil.rmtree(data)
+    r = gr.fail("pull", INSECURE, f"{reg.addr}/noconf/app:1", code=3)
+    assert cfg in r.err and "push it again" in r.err
+    assert gr.refs() == {}
+
+
+def test_unknown_repository_and_unreachable_registry(gr, reg):
+    r = gr.fail("pull", INSECURE, f"{reg.addr}/nope/nothing:1", code=3)
+    assert "not found" in r.err and "check the repository name" in r.err
+    port = harness.free_port()
+    r = gr.fail("pull", INSECURE, "--retry", "0", f"127.0.0.1:{port}/x/y:1", code=8)
+    assert f"127.0.0.1:{port}" in r.err
+
+
+def test_gantry_binary_does_not_link_libcurl(gantry_bin):
+    out = subprocess.run(["ldd", str(gantry_bin)], capture_output=True, text=True).stdout
+    assert "libcurl" not in out and "libssl" not in out
