@@ -27,7 +27,7 @@ Entry whiteout(const std::string& p) {
     e.path = p, e.kind = Kind::whiteout;
     return e;
 }
-LayerScan layer(std::vector<Entry> es) {
+LayerScan mklayer(std::vector<Entry> es) {
     LayerScan l;
     l.entries = std::move(es);
     for (auto& e : l.entries) l.entry_bytes += e.size;
@@ -43,8 +43,8 @@ std::vector<const LayerScan*> ptrs(const std::vector<LayerScan>& v) {
 
 TEST(AnalyzeDive, PeersWorkedExample) {
     // layer0 = 100 B base; layer1 adds /a (10 B); layer2 deletes /a
-    std::vector<LayerScan> ls{layer({file("base", 100)}), layer({file("a", 10)}),
-                              layer({whiteout("a")})};
+    std::vector<LayerScan> ls{mklayer({file("base", 100)}), mklayer({file("a", 10)}),
+                              mklayer({whiteout("a")})};
     auto m = dive_metrics(ptrs(ls));
     EXPECT_DOUBLE_EQ(m.efficiency, 100.0 / 110.0);
     EXPECT_EQ(m.wasted_bytes, 10u);
@@ -59,9 +59,9 @@ TEST(AnalyzeDive, PeersWorkedExample) {
 
 TEST(AnalyzeDive, HandComputedThreeLayers) {
     std::vector<LayerScan> ls{
-        layer({dir("etc"), file("etc/passwd", 50), file("bin/sh", 1000)}),
-        layer({file("etc/passwd", 60), file("tmp/big", 500), dir("opt"), file("opt/x", 30)}),
-        layer({whiteout("tmp/big"), whiteout("opt"), file("bin/sh", 1000)})};
+        mklayer({dir("etc"), file("etc/passwd", 50), file("bin/sh", 1000)}),
+        mklayer({file("etc/passwd", 60), file("tmp/big", 500), dir("opt"), file("opt/x", 30)}),
+        mklayer({whiteout("tmp/big"), whiteout("opt"), file("bin/sh", 1000)})};
     auto m = dive_metrics(ptrs(ls));
     // paths: etc/passwd 50+60 (min 50), bin/sh 1000+1000 (min 1000), tmp/big 500+0 (min 0),
     // opt/x 30, opt: whiteout of a directory = its subtree below (30)
@@ -80,7 +80,7 @@ TEST(AnalyzeDive, HandComputedThreeLayers) {
 TEST(AnalyzeDive, ImpliedDirectoryWhiteoutWeighsNothingAsInDive) {
     // dive's stacked tree gives implied directories an empty payload (not a directory), so a
     // whiteout of a directory that only appeared implicitly counts 0 bytes
-    std::vector<LayerScan> ls{layer({file("d/f", 40)}), layer({whiteout("d")})};
+    std::vector<LayerScan> ls{mklayer({file("d/f", 40)}), mklayer({whiteout("d")})};
     auto m = dive_metrics(ptrs(ls));
     EXPECT_DOUBLE_EQ(m.efficiency, 1.0);
     EXPECT_EQ(m.wasted_bytes, 0u);
@@ -89,7 +89,7 @@ TEST(AnalyzeDive, ImpliedDirectoryWhiteoutWeighsNothingAsInDive) {
 }
 
 TEST(AnalyzeDive, EmptyImageScoresOne) {
-    std::vector<LayerScan> ls{layer({dir("x")})};
+    std::vector<LayerScan> ls{mklayer({dir("x")})};
     auto m = dive_metrics(ptrs(ls));
     EXPECT_DOUBLE_EQ(m.efficiency, 1.0);
     EXPECT_EQ(m.wasted_bytes, 0u);
@@ -99,9 +99,9 @@ TEST(AnalyzeMerge, DeletedOverwrittenAndOpaque) {
     Entry opq;
     opq.path = "cache", opq.kind = Kind::opaque;
     std::vector<LayerScan> ls{
-        layer({file("a", 10), file("b", 20), dir("cache"), file("cache/x", 5), dir("d"),
-               file("d/y", 7)}),
-        layer({whiteout("a"), file("b", 21), opq, file("cache/z", 1), file("d", 3)})};
+        mklayer({file("a", 10), file("b", 20), dir("cache"), file("cache/x", 5), dir("d"),
+                 file("d/y", 7)}),
+        mklayer({whiteout("a"), file("b", 21), opq, file("cache/z", 1), file("d", 3)})};
     auto v = merge(ptrs(ls));
     EXPECT_FALSE(v.final.count("a"));
     EXPECT_EQ(v.final.at("b").layer, 1u);
@@ -161,9 +161,9 @@ TEST(AnalyzeClasses, EachClassFiresAndNearMissesDoNot) {
 }
 
 TEST(AnalyzeFindings, LayerAndConfigFindings) {
-    std::vector<LayerScan> ls{layer({file("usr/local/cuda/bin/nvcc", 30'000'000),
-                                     file("tmp/x", 5'000'000), file("big.bin", 200'000'000)}),
-                              layer({whiteout("tmp/x")})};
+    std::vector<LayerScan> ls{mklayer({file("usr/local/cuda/bin/nvcc", 30'000'000),
+                                       file("tmp/x", 5'000'000), file("big.bin", 200'000'000)}),
+                              mklayer({whiteout("tmp/x")})};
     auto p = ptrs(ls);
     auto v = merge(p);
     nlohmann::json cfg = {
@@ -204,7 +204,7 @@ TEST(AnalyzeFindings, DuplicatesAndFatbinArches) {
     a.hash = b.hash = 42, c.hash = 43;
     Entry k = file("lib/k.so", 9'000);
     k.fatbin = {{"sm_80", 3'000}, {"sm_90", 4'000}, {"compute_90", 2'000}};
-    std::vector<LayerScan> ls{layer({a, b, c, k})};
+    std::vector<LayerScan> ls{mklayer({a, b, c, k})};
     auto p = ptrs(ls);
     auto fs = find(p, merge(p), nlohmann::json::object(), FindOptions{});
     std::map<std::string, Finding> by;
@@ -279,8 +279,9 @@ TEST(AnalyzeScan, ElfDebugBytes) {
     // this test binary is built with debug info; busybox-static ships stripped
     std::string self = fs::read_file("/proc/self/exe", 1ull << 31);
     EXPECT_GT(elf_debug_bytes(self), 0u);
-    if (std::filesystem::exists("/usr/bin/busybox"))
+    if (std::filesystem::exists("/usr/bin/busybox")) {
         EXPECT_EQ(elf_debug_bytes(fs::read_file("/usr/bin/busybox", 1ull << 31)), 0u);
+    }
     EXPECT_EQ(elf_debug_bytes("not an elf"), 0u);
     std::string cut = self.substr(0, 200); // section table points past the end: no crash
     EXPECT_EQ(elf_debug_bytes(cut), 0u);
