@@ -1,14 +1,172 @@
-// Placeholder: replaced by the implementation of `gantry lint`.
+// gantry lint: GPU-aware Dockerfile rules with IDs, line numbers and fixes (see docs/lint.md).
 #include "cli/context.hpp"
+#include "lint/dockerfile.hpp"
+#include "lint/lint.hpp"
+#include "lint/report.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <unistd.h>
 
 namespace gantry::cli {
 
+namespace {
+
+constexpr std::uint64_t kMaxDockerfile = 16u << 20;
+
+std::string read_stdin() {
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(0, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("cannot read the Dockerfile from stdin");
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+        if (out.size() > kMaxDockerfile)
+            throw Error(Errc::invalid, "stdin: more than 16 MiB, not a Dockerfile");
+    }
+    return out;
+}
+
+void add_codes(std::set<std::string>& into, const std::vector<std::string>& items) {
+    for (auto& item : items) {
+        std::string cur;
+        for (char c : item + ",") {
+            if (c == ',') {
+                if (!cur.empty()) into.insert(cur);
+                cur.clear();
+            } else if (c != ' ') {
+                cur += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            }
+        }
+    }
+}
+
+void check_codes(const std::set<std::string>& codes, const char* flag) {
+    for (auto& c : codes) {
+        bool known = false;
+        for (auto& r : lint::rules()) known |= c == r.code;
+        if (!known)
+            throw Error(Errc::usage, std::string(flag) + " " + c + ": no such rule",
+                        "`gantry lint --rules` lists the rules");
+    }
+}
+
+} // namespace
+
 void register_lint(CLI::App& app, Context& ctx) {
-    auto* cmd = app.add_subcommand("lint", "(not implemented yet)");
-    cmd->callback([&ctx] {
-        ctx.action = []() -> int {
-            throw Error(Errc::unsupported, "gantry lint is not implemented yet");
+    struct Opts {
+        std::vector<std::string> files;
+        std::string format = "tty", threshold = "info", target, file_name, context;
+        std::vector<std::string> ignore, errors, warnings, infos, build_args;
+        bool json = false, no_color = false, list_rules = false;
+        std::uint64_t large_mb = 100;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("lint", "Check a Dockerfile for GPU image bloat and pitfalls");
+    cmd->add_option("dockerfile", o->files, "Dockerfile(s) to check; - reads stdin")
+        ->type_name("FILE");
+    cmd->add_option("--format,-f", o->format,
+                    "Output: tty (default), json, gnu, checkstyle, sarif");
+    cmd->add_flag("--json", o->json, "Same as --format json");
+    cmd->add_option("--failure-threshold,-t", o->threshold,
+                    "Exit 10 when a finding is at least this severe: error, warning, info "
+                    "(default) or none");
+    cmd->add_option("--ignore", o->ignore, "Skip these rules (repeatable, or GL001,GL002)")
+        ->type_name("CODE");
+    cmd->add_option("--error", o->errors, "Report these rules as errors")->type_name("CODE");
+    cmd->add_option("--warning", o->warnings, "Report these rules as warnings")->type_name("CODE");
+    cmd->add_option("--info", o->infos, "Report these rules as info")->type_name("CODE");
+    cmd->add_option("--build-arg", o->build_args, "Value of an ARG (NAME=VALUE), as docker build")
+        ->type_name("NAME=VALUE");
+    cmd->add_option("--target", o->target, "The stage that ships (default: the last one)");
+    cmd->add_option("--context", o->context,
+                    "Build context, to size COPY sources (default: the Dockerfile's directory; "
+                    "none for stdin)")
+        ->type_name("DIR");
+    cmd->add_option("--large-mb", o->large_mb,
+                    "A COPY source larger than this many MB is reported (default 100)");
+    cmd->add_option("--file-name", o->file_name, "Name shown for the file (useful with -)");
+    cmd->add_flag("--no-color", o->no_color, "No colors, even on a terminal");
+    cmd->add_flag("--rules", o->list_rules, "List the rules and exit");
+    cmd->callback([&ctx, o] {
+        ctx.action = [o]() -> int {
+            if (o->list_rules) {
+                for (auto& r : lint::rules())
+                    std::printf("%s  %-7s  %s\n", r.code, lint::to_string(r.level), r.title);
+                return 0;
+            }
+            if (o->files.empty())
+                throw Error(Errc::usage, "gantry lint needs a Dockerfile",
+                            "gantry lint Dockerfile (or - for stdin)");
+            auto format = lint::parse_format(o->json ? "json" : o->format);
+            std::optional<lint::Level> threshold;
+            if (o->threshold != "none") threshold = lint::parse_level(o->threshold);
+            lint::Options opt;
+            add_codes(opt.ignore, o->ignore);
+            check_codes(opt.ignore, "--ignore");
+            for (auto [list, level] : {std::pair{&o->errors, lint::Level::error},
+                                       std::pair{&o->warnings, lint::Level::warning},
+                                       std::pair{&o->infos, lint::Level::info}}) {
+                std::set<std::string> codes;
+                add_codes(codes, *list);
+                check_codes(codes, "severity override");
+                for (auto& c : codes) opt.severity[c] = level;
+            }
+            for (auto& a : o->build_args) {
+                auto eq = a.find('=');
+                if (eq == std::string::npos || eq == 0) {
+                    // docker build --build-arg NAME takes the value from the environment
+                    const char* v = std::getenv(a.c_str());
+                    if (a.empty() || !v)
+                        throw Error(Errc::usage, "--build-arg " + a + ": expected NAME=VALUE");
+                    opt.build.build_args[a] = v;
+                } else {
+                    opt.build.build_args[a.substr(0, eq)] = a.substr(eq + 1);
+                }
+            }
+            opt.build.target = o->target;
+            opt.large_bytes = o->large_mb * 1000 * 1000;
+
+            std::vector<lint::FileResult> results;
+            for (auto& file : o->files) {
+                std::string text;
+                std::filesystem::path path = file;
+                if (file == "-") {
+                    text = read_stdin();
+                } else {
+                    if (std::filesystem::is_directory(path)) path /= "Dockerfile";
+                    text = fs::read_file(path, kMaxDockerfile);
+                }
+                lint::FileResult r;
+                r.file = !o->file_name.empty() ? o->file_name : file == "-" ? "-" : path.string();
+                opt.context.reset();
+                if (!o->context.empty())
+                    opt.context = o->context;
+                else if (file != "-")
+                    opt.context = path.parent_path().empty() ? "." : path.parent_path();
+                try {
+                    auto df = lint::parse_dockerfile(text);
+                    r.findings = lint::lint(df, opt);
+                } catch (const Error& e) {
+                    if (e.code() == Errc::usage) throw;
+                    throw e.with_context(r.file);
+                }
+                results.push_back(std::move(r));
+            }
+            bool color = format == lint::Format::tty && !o->no_color && ::isatty(1) &&
+                         !std::getenv("NO_COLOR");
+            std::fputs(lint::render(results, format, color).c_str(), stdout);
+            std::fflush(stdout);
+            for (auto& r : results)
+                if (lint::fails(r.findings, threshold)) return 10;
+            return 0;
         };
     });
 }

@@ -1,0 +1,162 @@
+#include "lint/report.hpp"
+
+#include "util/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace gantry::lint {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::string xml_escape(const std::string& s) {
+    std::string r;
+    for (char c : s) {
+        switch (c) {
+        case '&':
+            r += "&amp;";
+            break;
+        case '<':
+            r += "&lt;";
+            break;
+        case '>':
+            r += "&gt;";
+            break;
+        case '"':
+            r += "&quot;";
+            break;
+        case '\'':
+            r += "&apos;";
+            break;
+        default:
+            // control characters are not allowed in XML 1.0
+            if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n')
+                r += ' ';
+            else
+                r += c;
+        }
+    }
+    return r;
+}
+
+const char* color_of(Level l) {
+    switch (l) {
+    case Level::error:
+        return "\033[1;31m";
+    case Level::warning:
+        return "\033[1;33m";
+    case Level::info:
+        return "\033[1;36m";
+    }
+    return "";
+}
+
+std::string tty(const std::vector<FileResult>& results, bool color) {
+    std::string out;
+    for (auto& r : results)
+        for (auto& f : r.findings) {
+            std::string level = to_string(f.level);
+            if (color) level = color_of(f.level) + level + "\033[0m";
+            out += r.file + ":" + std::to_string(f.line) + " " + f.code + " " + level + ": " +
+                   f.message + "\n";
+            if (!f.fix.empty()) out += "  fix: " + f.fix + "\n";
+        }
+    return out;
+}
+
+json as_json(const std::vector<FileResult>& results) {
+    json a = json::array();
+    for (auto& r : results)
+        for (auto& f : r.findings)
+            a.push_back({{"file", r.file},
+                         {"line", f.line},
+                         {"column", f.column},
+                         {"code", f.code},
+                         {"level", to_string(f.level)},
+                         {"message", f.message},
+                         {"fix", f.fix},
+                         {"stage", f.stage}});
+    return a;
+}
+
+std::string gnu(const std::vector<FileResult>& results) {
+    std::string out;
+    for (auto& r : results)
+        for (auto& f : r.findings)
+            out += r.file + ":" + std::to_string(f.line) + ":" + std::to_string(f.column) + ": " +
+                   to_string(f.level) + ": " + f.code + " " + f.message + "\n";
+    return out;
+}
+
+std::string checkstyle(const std::vector<FileResult>& results) {
+    std::string out = "<?xml version='1.0' encoding='UTF-8'?>\n<checkstyle version='4.3'>\n";
+    for (auto& r : results) {
+        out += "  <file name='" + xml_escape(r.file) + "'>\n";
+        for (auto& f : r.findings)
+            out += "    <error line='" + std::to_string(f.line) + "' column='" +
+                   std::to_string(f.column) + "' severity='" + to_string(f.level) + "' message='" +
+                   xml_escape(f.message + " (fix: " + f.fix + ")") + "' source='" + f.code +
+                   "'/>\n";
+        out += "  </file>\n";
+    }
+    return out + "</checkstyle>\n";
+}
+
+std::string sarif(const std::vector<FileResult>& results) {
+    auto level = [](Level l) { return l == Level::info ? "note" : to_string(l); };
+    json rule_list = json::array();
+    for (auto& r : rules())
+        rule_list.push_back({{"id", r.code},
+                             {"shortDescription", {{"text", r.title}}},
+                             {"defaultConfiguration", {{"level", level(r.level)}}}});
+    json res = json::array();
+    for (auto& r : results)
+        for (auto& f : r.findings)
+            res.push_back(
+                {{"ruleId", f.code},
+                 {"level", level(f.level)},
+                 {"message", {{"text", f.message + " Fix: " + f.fix}}},
+                 {"locations",
+                  json::array(
+                      {{{"physicalLocation",
+                         {{"artifactLocation", {{"uri", r.file}}},
+                          {"region", {{"startLine", f.line}, {"startColumn", f.column}}}}}}})}});
+    json doc = {
+        {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+        {"version", "2.1.0"},
+        {"runs",
+         json::array({{{"tool", {{"driver", {{"name", "gantry lint"}, {"rules", rule_list}}}}},
+                       {"results", res}}})}};
+    return doc.dump(2) + "\n";
+}
+
+} // namespace
+
+Format parse_format(const std::string& s) {
+    if (s == "tty" || s == "text") return Format::tty;
+    if (s == "json") return Format::json;
+    if (s == "gnu") return Format::gnu;
+    if (s == "checkstyle") return Format::checkstyle;
+    if (s == "sarif") return Format::sarif;
+    throw Error(Errc::usage, "unknown --format \"" + s + "\"",
+                "use tty, json, gnu, checkstyle or sarif");
+}
+
+std::string render(const std::vector<FileResult>& results, Format f, bool color) {
+    switch (f) {
+    case Format::tty:
+        return tty(results, color);
+    case Format::json:
+        return as_json(results).dump(2) + "\n";
+    case Format::gnu:
+        return gnu(results);
+    case Format::checkstyle:
+        return checkstyle(results);
+    case Format::sarif:
+        return sarif(results);
+    }
+    return {};
+}
+
+} // namespace gantry::lint

@@ -1,0 +1,55 @@
+// Internal to lint/: the rule groups and the command recognisers they share.
+#pragma once
+
+#include "lint/lint.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gantry::lint {
+
+struct RuleContext {
+    const Build& build;
+    const Options& opt;
+    std::vector<Finding>& out;
+
+    void add(const char* code, const Stage& st, const Step* step, std::string message,
+             std::string fix) const;
+};
+
+void rules_base(const RuleContext& cx);     // GL001 GL003 GL004
+void rules_packages(const RuleContext& cx); // GL002 GL005 GL006 GL007 GL012
+void rules_gpu(const RuleContext& cx);      // GL008 GL009 GL013 GL014 GL015 GL016
+void rules_copy(const RuleContext& cx);     // GL010 GL011
+
+// apt-get / apt / aptitude: subcommand, options and operands.
+struct AptCall {
+    std::string sub; // "install", "update", ...
+    std::vector<std::string> options;
+    std::vector<std::string> packages;
+};
+std::optional<AptCall> parse_apt(const Command& c);
+
+// Other system package managers' installs (apk add, dnf/yum/microdnf install, zypper in).
+std::optional<std::vector<std::string>> parse_other_install(const Command& c);
+
+// pip install / python -m pip install / uv pip install.
+struct PipCall {
+    bool uv = false;
+    bool no_cache = false;
+    std::vector<std::string> packages;     // requirement specifiers and paths
+    std::vector<std::string> requirements; // -r files
+    std::vector<std::string> index_urls;   // -i, --index-url, --extra-index-url, -f
+};
+std::optional<PipCall> parse_pip(const Command& c);
+
+// conda / mamba / micromamba: subcommand ("install", "create", "env create", "clean").
+std::optional<std::string> parse_conda(const Command& c, std::vector<std::string>* args = nullptr);
+
+// A cache (or tmpfs) mount of RUN whose target is path or contains it.
+bool has_cache_mount(const Step& s, std::string_view target_suffix);
+
+std::string join(const std::vector<std::string>& v, const char* sep = " ");
+
+} // namespace gantry::lint

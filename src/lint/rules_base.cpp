@@ -1,0 +1,74 @@
+// Base image rules: GL001 devel base shipped, GL003 untagged/latest, GL004 no digest.
+#include "lint/rules.hpp"
+
+#include <regex>
+
+namespace gantry::lint {
+
+namespace {
+
+bool is_gpu_repo(const std::string& name) {
+    for (const char* k : {"cuda", "cudnn", "pytorch", "torch", "tensorflow", "nvidia", "tensorrt",
+                          "triton", "jax", "paddle", "mxnet", "rocm"})
+        if (name.find(k) != std::string::npos) return true;
+    return false;
+}
+
+bool is_devel(const BaseImage& b) {
+    static const std::regex devel(R"((^|[-_.])devel([-_.]|$))", std::regex::icase);
+    return b.known && b.stage_ref < 0 && !b.scratch && is_gpu_repo(b.name) &&
+           std::regex_search(b.tag, devel);
+}
+
+std::string runtime_tag(const BaseImage& b) {
+    static const std::regex tf(R"(-devel(-gpu)?)");
+    static const std::regex devel(R"(devel)");
+    if (b.name.find("tensorflow") != std::string::npos) return std::regex_replace(b.tag, tf, "$1");
+    return std::regex_replace(b.tag, devel, "runtime");
+}
+
+std::string shown(const BaseImage& b) {
+    std::string s = b.resolved;
+    if (b.written != b.resolved) s += " (from " + b.written + ")";
+    return s;
+}
+
+} // namespace
+
+void rules_base(const RuleContext& cx) {
+    const auto& stages = cx.build.stages;
+    // GL001: the external base at the bottom of the shipped chain
+    auto chain = cx.build.chain();
+    const Stage& bottom = stages[chain.back()];
+    if (is_devel(bottom.base)) {
+        const Stage& target = stages[cx.build.target];
+        std::string via = chain.size() > 1 ? " (through FROM " + target.from->args + ")" : "";
+        std::string repo = bottom.base.resolved.substr(0, bottom.base.resolved.rfind(':'));
+        cx.add("GL001", bottom, nullptr,
+               "the shipped stage " + target.label() + " is built on " + shown(bottom.base) + via +
+                   ", a devel image: the compilers, headers and static CUDA libraries "
+                   "(several GB) end up in the final image",
+               "build in a devel stage and COPY --from=<that stage> only the artifacts into a "
+               "stage FROM " +
+                   repo + ":" + runtime_tag(bottom.base));
+    }
+    for (const auto& st : stages) {
+        const auto& b = st.base;
+        if (!b.known || b.stage_ref >= 0 || b.scratch) continue;
+        if (b.digest.empty() && (b.tag.empty() || b.tag == "latest")) {
+            cx.add("GL003", st, nullptr,
+                   "base image " + shown(b) +
+                       (b.tag.empty() ? " has no tag, so it means :latest"
+                                      : " uses the moving tag latest") +
+                       ": every build may get a different OS, CUDA and driver requirement",
+                   "pin a version tag (FROM " + b.name + ":<version>) or a digest (@sha256:...)");
+        } else if (b.digest.empty()) {
+            cx.add("GL004", st, nullptr,
+                   "base image " + shown(b) + " is pinned by tag only; the tag can be re-pushed",
+                   "append the digest: FROM " + b.resolved +
+                       "@sha256:<digest> (skopeo inspect docker://" + b.resolved + " prints it)");
+        }
+    }
+}
+
+} // namespace gantry::lint

@@ -1,0 +1,164 @@
+// Package-manager rules: GL002 toolchain shipped, GL005 apt recommends, GL006 apt lists,
+// GL007 pip cache, GL012 conda cache.
+#include "lint/rules.hpp"
+
+#include <regex>
+
+namespace gantry::lint {
+
+namespace {
+
+std::string package_name(std::string p) {
+    // apt "pkg=1.2", "pkg:amd64"; pip "pkg==1.2", "pkg[extra]>=1"; conda "pkg=1.2"
+    auto cut = p.find_first_of("=:<>[~!; ");
+    if (cut != std::string::npos) p.resize(cut);
+    for (auto& c : p) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return p;
+}
+
+bool is_toolchain(const std::string& pkg) {
+    static const std::regex re(
+        R"(^(build-essential|build-base|gcc|g\+\+|gcc-c\+\+|gfortran|clang|cc|c\+\+)(-\d+(\.\d+)*)?$|)"
+        R"(^(cuda|cuda-toolkit|cuda-nvcc|cuda-compiler|cuda-libraries-dev|cuda-cudart-dev|)"
+        R"(cuda-minimal-build|cuda-command-line-tools|cudatoolkit-dev|nvidia-cuda-toolkit)"
+        R"()(-\d+(-\d+)?)?$|^libcudnn\d*-dev(-cuda-\d+)?$|^nvidia-cuda-nvcc(-cu\d+)?$|)"
+        R"(^devtoolset-\d+(-gcc.*)?$)");
+    return std::regex_match(pkg, re);
+}
+
+bool env_true(const Env& env, const std::vector<std::string>& assigns, const std::string& name) {
+    std::string v;
+    if (auto it = env.find(name); it != env.end()) v = it->second;
+    for (auto& a : assigns)
+        if (a.rfind(name + "=", 0) == 0) v = a.substr(name.size() + 1);
+    for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return !v.empty() && v != "0" && v != "false" && v != "no" && v != "off";
+}
+
+std::string list3(const std::vector<std::string>& v) {
+    std::vector<std::string> head(
+        v.begin(), v.begin() + static_cast<long>(std::min<std::size_t>(3, v.size())));
+    return join(head, ", ") + (v.size() > 3 ? ", ..." : "");
+}
+
+bool removes(const Step& s, const std::string& prefix) {
+    for (auto& c : s.commands)
+        if (c.name() == "rm")
+            for (auto& a : c.argv)
+                if (a.rfind(prefix, 0) == 0) return true;
+    return false;
+}
+
+// "APT::Install-Recommends false" configured by an earlier instruction of the chain.
+bool recommends_off_before(const RuleContext& cx, const Stage& st, const Step& step) {
+    static const std::regex re(R"(Install-Recommends\W{0,4}(false|0)\b)", std::regex::icase);
+    for (int s = st.index; s >= 0; s = cx.build.stages[s].base.stage_ref)
+        for (auto& other : cx.build.stages[s].steps) {
+            if (s == st.index && other.index >= step.index) break;
+            std::string text = other.in->original;
+            for (auto& h : other.in->heredocs) text += "\n" + h.content;
+            if (std::regex_search(text, re)) return true;
+        }
+    return false;
+}
+
+} // namespace
+
+void rules_packages(const RuleContext& cx) {
+    const auto& stages = cx.build.stages;
+    for (const auto& st : stages) {
+        for (const auto& step : st.steps) {
+            if (step.in->keyword != "RUN") continue;
+            bool apt_used = false;
+            std::vector<std::string> tools;
+            bool conda_used = false, conda_cleaned = false;
+            for (const auto& c : step.commands) {
+                if (auto a = parse_apt(c)) {
+                    if (a->sub == "install" || a->sub == "update" || a->sub == "upgrade" ||
+                        a->sub == "dist-upgrade" || a->sub == "full-upgrade")
+                        apt_used = true;
+                    if (a->sub == "install") {
+                        for (auto& p : a->packages)
+                            if (is_toolchain(package_name(p))) tools.push_back(p);
+                        bool ok = false;
+                        for (auto& o : a->options)
+                            if (o == "--no-install-recommends" ||
+                                std::regex_search(o, std::regex(R"(Install-Recommends=(false|0))",
+                                                                std::regex::icase)))
+                                ok = true;
+                        if (!ok && !recommends_off_before(cx, st, step))
+                            cx.add("GL005", st, &step,
+                                   c.name() + " install of " +
+                                       (a->packages.empty() ? std::string("packages")
+                                                            : list3(a->packages)) +
+                                       " without --no-install-recommends also installs every "
+                                       "recommended package",
+                                   "add --no-install-recommends (and list what you need "
+                                   "explicitly)");
+                    }
+                } else if (auto other = parse_other_install(c)) {
+                    for (auto& p : *other)
+                        if (is_toolchain(package_name(p))) tools.push_back(p);
+                } else if (auto sub = parse_conda(c)) {
+                    std::vector<std::string> args;
+                    parse_conda(c, &args);
+                    if (*sub == "install" || *sub == "create" || *sub == "update" ||
+                        *sub == "env create" || *sub == "env update") {
+                        conda_used = true;
+                        for (auto& p : args)
+                            if (p[0] != '-' && is_toolchain(package_name(p))) tools.push_back(p);
+                    }
+                    if (*sub == "clean") conda_cleaned = true;
+                } else if (auto pip = parse_pip(c)) {
+                    for (auto& p : pip->packages)
+                        if (is_toolchain(package_name(p))) tools.push_back(p);
+                    if (!st.ships) continue;
+                    bool ok = pip->no_cache ||
+                              (pip->uv ? env_true(step.env, c.assigns, "UV_NO_CACHE") ||
+                                             has_cache_mount(step, ".cache/uv")
+                                       : env_true(step.env, c.assigns, "PIP_NO_CACHE_DIR") ||
+                                             has_cache_mount(step, ".cache/pip"));
+                    if (!ok)
+                        cx.add("GL007", st, &step,
+                               std::string(pip->uv ? "uv pip" : "pip") + " install of " +
+                                   (pip->packages.empty() ? join(pip->requirements, ", ")
+                                                          : list3(pip->packages)) +
+                                   " keeps its download cache (often hundreds of MB for CUDA "
+                                   "wheels) in the layer",
+                               pip->uv ? "add --no-cache, or RUN --mount=type=cache,target=/root/"
+                                         ".cache/uv"
+                                       : "add --no-cache-dir, or RUN --mount=type=cache,target="
+                                         "/root/.cache/pip, or ENV PIP_NO_CACHE_DIR=1");
+                }
+            }
+            if (!st.ships) continue;
+            if (apt_used && !removes(step, "/var/lib/apt/lists") &&
+                !has_cache_mount(step, "/var/lib/apt/lists"))
+                cx.add("GL006", st, &step,
+                       "this RUN runs apt-get but leaves /var/lib/apt/lists (tens of MB) in its "
+                       "layer; removing it in a later RUN does not shrink the image",
+                       "end the same RUN with && rm -rf /var/lib/apt/lists/*, or use RUN "
+                       "--mount=type=cache,target=/var/lib/apt/lists");
+            if (conda_used && !conda_cleaned && !removes(step, "/opt/conda/pkgs") &&
+                !has_cache_mount(step, "/opt/conda/pkgs"))
+                cx.add("GL012", st, &step,
+                       "conda install without conda clean leaves the package tarballs and "
+                       "extracted packages (/opt/conda/pkgs, often GBs with CUDA) in the layer",
+                       "end the same RUN with && conda clean -afy, or use RUN "
+                       "--mount=type=cache,target=/opt/conda/pkgs");
+            if (!tools.empty() && !step.onbuild) {
+                bool single = stages.size() == 1;
+                cx.add("GL002", st, &step,
+                       "compiler toolchain " + list3(tools) + " installed in " +
+                           (single
+                                ? std::string("a single-stage build")
+                                : "stage " + st.label() + ", which the final image is built from") +
+                           ": it ships in the final image",
+                       "use a multi-stage build: compile in a builder stage (FROM ...-devel AS "
+                       "build) and COPY --from=build only the artifacts into a runtime stage");
+            }
+        }
+    }
+}
+
+} // namespace gantry::lint
