@@ -79,12 +79,20 @@ void register_lint(CLI::App& app, Context& ctx) {
                     "Exit 10 when a finding is at least this severe: error, warning, info "
                     "(default) or none");
     cmd->add_option("--ignore", o->ignore, "Skip these rules (repeatable, or GL001,GL002)")
-        ->type_name("CODE");
-    cmd->add_option("--error", o->errors, "Report these rules as errors")->type_name("CODE");
-    cmd->add_option("--warning", o->warnings, "Report these rules as warnings")->type_name("CODE");
-    cmd->add_option("--info", o->infos, "Report these rules as info")->type_name("CODE");
+        ->type_name("CODE")
+        ->allow_extra_args(false);
+    cmd->add_option("--error", o->errors, "Report these rules as errors")
+        ->type_name("CODE")
+        ->allow_extra_args(false);
+    cmd->add_option("--warning", o->warnings, "Report these rules as warnings")
+        ->type_name("CODE")
+        ->allow_extra_args(false);
+    cmd->add_option("--info", o->infos, "Report these rules as info")
+        ->type_name("CODE")
+        ->allow_extra_args(false);
     cmd->add_option("--build-arg", o->build_args, "Value of an ARG (NAME=VALUE), as docker build")
-        ->type_name("NAME=VALUE");
+        ->type_name("NAME=VALUE")
+        ->allow_extra_args(false);
     cmd->add_option("--target", o->target, "The stage that ships (default: the last one)");
     cmd->add_option("--context", o->context,
                     "Build context, to size COPY sources (default: the Dockerfile's directory; "
