@@ -14,7 +14,7 @@ export GANTRY_ROOT=$work/store
 /usr/bin/python3 "$here/../tests/fixtures/devel_image.py" --tag devel:1 "$work/devel.tar"
 "$GANTRY" load "$work/devel.tar" >/dev/null
 s=$(date +%s.%N)
-"$GANTRY" slim devel:1 -t devel:slim --strip --json \
+"$GANTRY" slim devel:1 -t devel:slim --strip --json --check-opt=--env=NVIDIA_VISIBLE_DEVICES=void \
     --check '/app/devel-app | grep -q "devel-app: started"' >"$work/slim.json"
 e=$(date +%s.%N)
 /usr/bin/python3 - "$work/slim.json" "$(echo "$e - $s" | bc)" <<'PY'
@@ -27,4 +27,4 @@ for k in ("compressed", "files_bytes"):
 print(f"layers {r['layers']['before']} -> {r['layers']['after']}; stripped {r['stripped']['files']} ELF "
       f"file(s); check passed: {r['check']['passed']}; slim took {float(sys.argv[2]):.2f} s")
 PY
-"$GANTRY" run --rm devel:slim
+"$GANTRY" run --rm -e NVIDIA_VISIBLE_DEVICES=void devel:slim

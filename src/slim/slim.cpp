@@ -190,7 +190,12 @@ SlimResult slim_image(store::Store& store, const store::Image& img, const analyz
                 in.skip();
                 continue;
             }
-            if (k >= es.size() || es[k].path != name)
+            bool wh = name.find(".wh.") != std::string::npos;
+            bool same =
+                k < es.size() &&
+                ((es[k].kind == Kind::whiteout || es[k].kind == Kind::opaque) ? wh
+                                                                              : es[k].path == name);
+            if (!same)
                 throw Error(Errc::invalid,
                             what + " changed between two reads (entry " + std::to_string(k) + ")",
                             "run `gantry system fsck`");

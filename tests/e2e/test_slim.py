@@ -10,6 +10,11 @@ import pytest
 from conftest import IN_CI, need_tool
 
 
+# The devel image asks for every GPU (NVIDIA_VISIBLE_DEVICES=all, as CUDA images do); this host
+# has no driver, so runs and checks opt out of GPU injection.
+NO_GPU = "--check-opt=--env=NVIDIA_VISIBLE_DEVICES=void"
+
+
 def need_nvcc():
     if os.path.exists("/usr/local/cuda/bin/nvcc"):
         return
@@ -38,7 +43,7 @@ def test_devel_image_slims_to_40_percent_and_still_runs(g, devel_archive):
                 "PYCACHE", "SITE-PACKAGES-EXTRAS", "DOCS", "LAYER-DELETED", "UNSTRIPPED-ELF",
                 "FATBIN-ARCHES", "NVIDIA-CAPS-ALL", "BASE-LATEST"):
         assert fid in before, (fid, sorted(before))
-    res = g.run("slim", "devel:1", "-t", "devel:slim", "--strip", "--json",
+    res = g.run("slim", "devel:1", "-t", "devel:slim", "--strip", "--json", NO_GPU,
                 "--check", f"{dv.APP} | grep -q '{dv.APP_OK}'")
     r = res.json()
     assert r["tag"] == "docker.io/library/devel:slim" and r["check"]["passed"]
@@ -49,7 +54,7 @@ def test_devel_image_slims_to_40_percent_and_still_runs(g, devel_archive):
     assert r["removed"]["toolchain"]["bytes"] > 50_000_000
     assert r["squashed_away_bytes"] >= 8_000_000
     # the app runs from the new image (no GPU here: it reports cudaGetDeviceCount's error)
-    out = g.run("run", "--rm", "devel:slim").out
+    out = g.run("run", "--rm", "-e", "NVIDIA_VISIBLE_DEVICES=void", "devel:slim").out
     assert dv.APP_OK in out and "cudaGetDeviceCount ->" in out
     after = findings(g, "devel:slim")
     gone = {"DEVEL-TOOLCHAIN", "DEVEL-HEADERS", "DEVEL-STATIC-LIBS", "APT-LISTS", "PIP-CACHE",
@@ -57,7 +62,7 @@ def test_devel_image_slims_to_40_percent_and_still_runs(g, devel_archive):
     assert not gone & set(after), sorted(after)
     assert "FATBIN-ARCHES" in after  # the kernels are still there (no arch pruning)
     # copyright files and the apt lock stay; config (Cmd, Env) is kept
-    out = g.run("run", "--rm", "devel:slim", "/bin/sh", "-c",
+    out = g.run("run", "--rm", "-e", "NVIDIA_VISIBLE_DEVICES=void", "devel:slim", "/bin/sh", "-c",
                 "cat /usr/share/doc/demo/copyright; ls /var/lib/apt/lists; echo $CUDA_VERSION").out
     assert "license" in out and "lock" in out and "13.0.1" in out
     inspect = g.run("inspect", "devel:slim", "--json").json()
@@ -68,7 +73,7 @@ def test_check_failure_is_not_tagged(g, devel_archive):
     from fixtures import devel_image as dv
     g.run("load", devel_archive)
     res = g.run("slim", "devel:1", "-t", "devel:broken", "--remove-path", "/usr/local/cuda/lib",
-                "--check", dv.APP, check=False)
+                NO_GPU, "--check", dv.APP, check=False)
     assert res.code == 10, res
     assert "check failed" in res.err and "was not tagged" in res.err
     assert "docker.io/library/devel:broken" not in g.refs()
@@ -76,9 +81,9 @@ def test_check_failure_is_not_tagged(g, devel_archive):
     # --keep wins over the class and the path rule
     res = g.run("slim", "devel:1", "-t", "devel:keep", "--remove-path", "/usr/local/cuda/lib",
                 "--keep", "/usr/local/cuda/lib/libcudart.so*", "--keep",
-                "/usr/local/cuda/include/cuda_runtime.h", "--check", dv.APP)
+                "/usr/local/cuda/include/cuda_runtime.h", NO_GPU, "--check", dv.APP)
     assert "kept by --keep" in res.out
-    out = g.run("run", "--rm", "devel:keep", "/bin/sh", "-c",
+    out = g.run("run", "--rm", "-e", "NVIDIA_VISIBLE_DEVICES=void", "devel:keep", "/bin/sh", "-c",
                 "ls /usr/local/cuda/include /usr/local/cuda/lib").out.split()
     assert out.count("cuda_runtime.h") == 1 and "cuda.h" not in out
     assert any(n.startswith("libcudart.so") for n in out) and "libcudart_static.a" not in out
