@@ -245,8 +245,7 @@ Response Client::call(Request req, const std::string& target,
         release(std::move(s));
         if (r.status == 401 && !auth_tried) {
             auth_tried = true;
-            authenticate(r, scopes, !auth.empty());
-            continue;
+            if (authenticate(r, scopes, !auth.empty())) continue;
         }
         if (retryable_status(r.status) && retry != Retry::none && attempt < opt_.retries) {
             log::debug(req.method + " " + req.url + ": HTTP " + std::to_string(r.status));
@@ -257,7 +256,7 @@ Response Client::call(Request req, const std::string& target,
     }
 }
 
-void Client::authenticate(const Response& r, const std::vector<std::string>& scopes,
+bool Client::authenticate(const Response& r, const std::vector<std::string>& scopes,
                           bool had_auth) {
     auto challenges = parse_challenges(r.header("www-authenticate"));
     const Challenge* bearer = nullptr;
@@ -267,17 +266,16 @@ void Client::authenticate(const Response& r, const std::vector<std::string>& sco
         if (c.scheme == "basic") basic = &c;
     }
     if (bearer) {
-        if (had_auth && bearer->param("error") == "insufficient_scope") return; // caller reports
+        if (had_auth && bearer->param("error") == "insufficient_scope") return false;
         fetch_token(*bearer, scopes);
-        return;
+        return true;
     }
-    if (basic) {
-        if (!creds()) return; // the 401 is reported by the caller: log in first
+    if (basic && creds() && !had_auth) { // else: no login, or the credentials were refused
         std::lock_guard l(mu_);
-        if (basic_) return; // the credentials were sent and refused
         basic_ = true;
-        return;
+        return true;
     }
+    return false;
 }
 
 void Client::fetch_token(const Challenge& c, const std::vector<std::string>& scopes) {

@@ -67,7 +67,7 @@ class Client {
     std::unique_ptr<Session> acquire();
     void release(std::unique_ptr<Session> s);
     std::string auth_header(const std::vector<std::string>& scopes);
-    void authenticate(const Response& r, const std::vector<std::string>& scopes, bool had_auth);
+    bool authenticate(const Response& r, const std::vector<std::string>& scopes, bool had_auth);
     void fetch_token(const Challenge& c, const std::vector<std::string>& scopes);
     const std::optional<Credentials>& creds();
     void decide_scheme();
