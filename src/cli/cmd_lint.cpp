@@ -1,5 +1,6 @@
 // gantry lint: GPU-aware Dockerfile rules with IDs, line numbers and fixes (see docs/lint.md).
 #include "cli/context.hpp"
+#include "lint/config.hpp"
 #include "lint/dockerfile.hpp"
 #include "lint/lint.hpp"
 #include "lint/report.hpp"
@@ -48,12 +49,13 @@ void add_codes(std::set<std::string>& into, const std::vector<std::string>& item
     }
 }
 
-void check_codes(const std::set<std::string>& codes, const char* flag) {
+void check_codes(const std::set<std::string>& codes, const std::string& flag,
+                 Errc code = Errc::usage) {
     for (auto& c : codes) {
         bool known = false;
         for (auto& r : lint::rules()) known |= c == r.code;
         if (!known)
-            throw Error(Errc::usage, std::string(flag) + " " + c + ": no such rule",
+            throw Error(code, flag + " " + c + ": no such rule",
                         "`gantry lint --rules` lists the rules");
     }
 }
@@ -63,7 +65,7 @@ void check_codes(const std::set<std::string>& codes, const char* flag) {
 void register_lint(CLI::App& app, Context& ctx) {
     struct Opts {
         std::vector<std::string> files;
-        std::string format = "tty", threshold = "info", target, file_name, context;
+        std::string format = "tty", threshold, target, file_name, context, config;
         std::vector<std::string> ignore, errors, warnings, infos, build_args;
         bool json = false, no_color = false, list_rules = false;
         std::uint64_t large_mb = 100;
@@ -101,6 +103,9 @@ void register_lint(CLI::App& app, Context& ctx) {
     cmd->add_option("--large-mb", o->large_mb,
                     "A COPY source larger than this many MB is reported (default 100)");
     cmd->add_option("--file-name", o->file_name, "Name shown for the file (useful with -)");
+    cmd->add_option("--config", o->config,
+                    "YAML file with failure-threshold, ignored and override (as .hadolint.yaml)")
+        ->type_name("FILE");
     cmd->add_flag("--no-color", o->no_color, "No colors, even on a terminal");
     cmd->add_flag("--rules", o->list_rules, "List the rules and exit");
     cmd->callback([&ctx, o] {
@@ -114,9 +119,21 @@ void register_lint(CLI::App& app, Context& ctx) {
                 throw Error(Errc::usage, "gantry lint needs a Dockerfile",
                             "gantry lint Dockerfile (or - for stdin)");
             auto format = lint::parse_format(o->json ? "json" : o->format);
-            std::optional<lint::Level> threshold;
-            if (o->threshold != "none") threshold = lint::parse_level(o->threshold);
             lint::Options opt;
+            std::string threshold_name = o->threshold;
+            if (!o->config.empty()) {
+                auto cfg = lint::load_config(o->config);
+                check_codes(cfg.ignored, o->config + ": ignored:", Errc::invalid);
+                opt.ignore = cfg.ignored;
+                for (auto& [code, level] : cfg.severity) {
+                    check_codes({code}, o->config + ": override:", Errc::invalid);
+                    opt.severity[code] = level;
+                }
+                if (threshold_name.empty()) threshold_name = cfg.threshold;
+            }
+            if (threshold_name.empty()) threshold_name = "info";
+            std::optional<lint::Level> threshold;
+            if (threshold_name != "none") threshold = lint::parse_level(threshold_name);
             add_codes(opt.ignore, o->ignore);
             check_codes(opt.ignore, "--ignore");
             for (auto [list, level] : {std::pair{&o->errors, lint::Level::error},

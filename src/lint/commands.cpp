@@ -1,5 +1,6 @@
 // Recognisers for the package-manager commands the rules look at.
 #include "lint/rules.hpp"
+#include "lint/rx.hpp"
 
 #include <regex>
 #include <set>
@@ -76,8 +77,8 @@ std::optional<PipCall> parse_pip(const Command& c) {
     auto n = c.name();
     PipCall p;
     std::size_t i = 1;
-    if (std::regex_match(n, pip_name)) {
-    } else if (std::regex_match(n, python_name)) {
+    if (rx_match(n, pip_name)) {
+    } else if (rx_match(n, python_name)) {
         for (; i < v.size() && v[i] != "-m"; ++i)
             if (v[i].empty() || v[i][0] != '-') return std::nullopt;
         if (i + 1 >= v.size() || v[i + 1] != "pip") return std::nullopt;

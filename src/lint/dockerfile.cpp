@@ -61,7 +61,8 @@ Error parse_error(int line, const std::string& msg, std::string hint = {}) {
     if (hint.empty())
         hint = "fix the Dockerfile syntax (see "
                "https://docs.docker.com/reference/dockerfile/)";
-    return Error(Errc::invalid, "line " + std::to_string(line) + ": " + msg, std::move(hint));
+    std::string m = msg.size() > 200 ? msg.substr(0, 200) + "..." : msg;
+    return Error(Errc::invalid, "line " + std::to_string(line) + ": " + m, std::move(hint));
 }
 
 bool is_space(char c) {
@@ -214,7 +215,14 @@ bool valid_stage_name(std::string_view n) {
 
 void check_args(Instruction& in, char esc) {
     const auto& kw = in.keyword;
-    auto words = split_words(in.args, esc);
+    static const std::set<std::string> worded = {"FROM", "COPY",  "ADD", "HEALTHCHECK",
+                                                 "ENV",  "LABEL", "ARG"};
+    // shell-form RUN/CMD/... go to a shell as they are: their quotes are not ours to check
+    std::vector<std::string> words;
+    if (worded.count(kw) && !in.json)
+        words = split_words(in.args, esc);
+    else if (!trim(in.args).empty())
+        words = {in.args};
     auto need = [&](bool ok, const std::string& what) {
         if (!ok) throw parse_error(in.line, kw + " requires " + what);
     };
@@ -280,6 +288,9 @@ Instruction parse_instruction(std::string_view logical, int line, char esc, bool
     std::string args(ltrim(s.substr(k)));
     if (in.keyword == "ONBUILD") {
         if (trim(args).empty()) throw parse_error(line, "ONBUILD requires an instruction");
+        auto sub = upper(args.substr(0, args.find_first_of(" \t")));
+        if (sub == "ONBUILD" || sub == "FROM" || sub == "MAINTAINER")
+            throw parse_error(line, "ONBUILD " + sub + " is not allowed");
         auto child = parse_instruction(args, line, esc, true);
         if (child.keyword == "ONBUILD" || child.keyword == "FROM" || child.keyword == "MAINTAINER")
             throw parse_error(line, "ONBUILD " + child.keyword + " is not allowed");

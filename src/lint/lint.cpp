@@ -1,6 +1,7 @@
 #include "lint/lint.hpp"
 
 #include "lint/rules.hpp"
+#include "lint/rx.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -73,7 +74,7 @@ bool pragma(const std::string& comment, bool& global, std::set<std::string>& cod
     static const std::regex re(R"(^gantry-lint\s+(global\s+)?ignore\s*=\s*([A-Za-z0-9_,\s]+)$)",
                                std::regex::icase);
     std::smatch m;
-    if (!std::regex_match(comment, m, re)) return false;
+    if (!rx_match(comment, m, re)) return false;
     global = m[1].matched;
     std::string list = m[2];
     std::string cur;

@@ -1,5 +1,6 @@
 #include "lint/model.hpp"
 
+#include "lint/rx.hpp"
 #include "oci/reference.hpp"
 #include "util/error.hpp"
 
@@ -101,7 +102,7 @@ std::optional<std::pair<int, int>> Build::cuda_version(int stage) const {
                 apply_env(*it->in, file->escape, env, only);
                 if (auto v = only.find("CUDA_VERSION"); v != only.end()) {
                     std::smatch m;
-                    if (std::regex_search(v->second, m, leading))
+                    if (rx_search(v->second, m, leading))
                         from_env = std::pair{std::stoi(m[1]), std::stoi(m[2])};
                     break;
                 }
@@ -111,11 +112,10 @@ std::optional<std::pair<int, int>> Build::cuda_version(int stage) const {
         std::smatch m;
         auto n = st.base.name;
         bool cuda_repo = n.size() >= 4 && n.compare(n.size() - 4, 4, "cuda") == 0;
-        if (cuda_repo && std::regex_search(tag, m, leading))
+        if (cuda_repo && rx_search(tag, m, leading))
             return std::pair{std::stoi(m[1]), std::stoi(m[2])};
-        if (std::regex_search(tag, m, embedded)) return std::pair{std::stoi(m[1]), std::stoi(m[2])};
-        if (std::regex_search(tag, m, short_form))
-            return std::pair{std::stoi(m[1]), std::stoi(m[2])};
+        if (rx_search(tag, m, embedded)) return std::pair{std::stoi(m[1]), std::stoi(m[2])};
+        if (rx_search(tag, m, short_form)) return std::pair{std::stoi(m[1]), std::stoi(m[2])};
         break;
     }
     return from_env;
@@ -175,40 +175,43 @@ Build model_build(const Dockerfile& df, const BuildOptions& opt) {
                    {"BUILDVARIANT", ""}};
     std::vector<Env> env_only; // ENV values per stage, inherited by FROM <stage>
     Env env;
-    for (std::size_t i = 0; i < df.instructions.size(); ++i) {
-        const auto& in = df.instructions[i];
-        if (in.keyword == "FROM") {
-            Stage st;
-            st.index = static_cast<int>(b.stages.size());
-            st.from = &in;
-            auto words = split_words(in.args, esc);
-            if (words.size() == 3) st.name = lower(words[2]);
-            st.base = resolve_base(in, esc, globals, b.stages);
-            env_only.push_back(st.base.stage_ref >= 0 ? env_only[st.base.stage_ref] : Env{});
-            env = env_only.back();
-            b.stages.push_back(std::move(st));
-            continue;
+    for (std::size_t i = 0; i < df.instructions.size(); ++i) try {
+            const auto& in = df.instructions[i];
+            if (in.keyword == "FROM") {
+                Stage st;
+                st.index = static_cast<int>(b.stages.size());
+                st.from = &in;
+                auto words = split_words(in.args, esc);
+                if (words.size() == 3) st.name = lower(words[2]);
+                st.base = resolve_base(in, esc, globals, b.stages);
+                env_only.push_back(st.base.stage_ref >= 0 ? env_only[st.base.stage_ref] : Env{});
+                env = env_only.back();
+                b.stages.push_back(std::move(st));
+                continue;
+            }
+            if (b.stages.empty()) { // ARG before the first FROM
+                apply_arg(in, esc, globals, opt.build_args, nullptr);
+                continue;
+            }
+            Step step;
+            step.index = i;
+            step.onbuild = in.keyword == "ONBUILD";
+            step.in = step.onbuild ? in.child.get() : &in;
+            step.env = env;
+            if (step.in->keyword == "RUN") {
+                step.commands = run_commands(*step.in);
+                for (auto* f : step.in->flags_named("mount"))
+                    step.mounts.push_back(parse_mount(f->value));
+            }
+            if (!step.onbuild) {
+                if (in.keyword == "ARG") apply_arg(in, esc, env, opt.build_args, &globals);
+                if (in.keyword == "ENV") apply_env(in, esc, env, env_only.back());
+            }
+            b.stages.back().steps.push_back(std::move(step));
+        } catch (const Error& e) {
+            if (e.message().rfind("line ", 0) == 0) throw;
+            throw e.with_context("line " + std::to_string(df.instructions[i].line));
         }
-        if (b.stages.empty()) { // ARG before the first FROM
-            apply_arg(in, esc, globals, opt.build_args, nullptr);
-            continue;
-        }
-        Step step;
-        step.index = i;
-        step.onbuild = in.keyword == "ONBUILD";
-        step.in = step.onbuild ? in.child.get() : &in;
-        step.env = env;
-        if (step.in->keyword == "RUN") {
-            step.commands = run_commands(*step.in);
-            for (auto* f : step.in->flags_named("mount"))
-                step.mounts.push_back(parse_mount(f->value));
-        }
-        if (!step.onbuild) {
-            if (in.keyword == "ARG") apply_arg(in, esc, env, opt.build_args, &globals);
-            if (in.keyword == "ENV") apply_env(in, esc, env, env_only.back());
-        }
-        b.stages.back().steps.push_back(std::move(step));
-    }
     if (b.stages.empty())
         throw Error(Errc::invalid, "no FROM instruction", "a Dockerfile needs a FROM instruction");
     b.target = static_cast<int>(b.stages.size()) - 1;

@@ -1,5 +1,6 @@
 // Base image rules: GL001 devel base shipped, GL003 untagged/latest, GL004 no digest.
 #include "lint/rules.hpp"
+#include "lint/rx.hpp"
 
 #include <regex>
 
@@ -17,7 +18,7 @@ bool is_gpu_repo(const std::string& name) {
 bool is_devel(const BaseImage& b) {
     static const std::regex devel(R"((^|[-_.])devel([-_.]|$))", std::regex::icase);
     return b.known && b.stage_ref < 0 && !b.scratch && is_gpu_repo(b.name) &&
-           std::regex_search(b.tag, devel);
+           rx_search(b.tag, devel);
 }
 
 std::string runtime_tag(const BaseImage& b) {

@@ -1,5 +1,6 @@
 // COPY/ADD rules: GL010 datasets and weights baked in, GL011 whole context before dependencies.
 #include "lint/rules.hpp"
+#include "lint/rx.hpp"
 #include "util/error.hpp"
 
 #include <filesystem>
@@ -43,8 +44,8 @@ std::string data_kind(const std::string& src) {
     std::string s = lower(src);
     while (s.size() > 1 && s.back() == '/') s.pop_back();
     std::smatch m;
-    if (std::regex_search(s, m, ext)) return "model weights or data (" + m.str(0) + ")";
-    if (std::regex_search(s, bin)) return "model weights (.bin)";
+    if (rx_search(s, m, ext)) return "model weights or data (" + m.str(0) + ")";
+    if (rx_search(s, bin)) return "model weights (.bin)";
     std::string comp;
     std::vector<std::string> comps;
     for (char c : s + "/") {

@@ -1,6 +1,7 @@
 // GPU rules: GL008 torch CUDA build vs base, GL009 capabilities=all, GL013 GPU at build time,
 // GL014 weights downloaded by RUN, GL015 driver stubs at run time, GL016 CUDA_VISIBLE_DEVICES.
 #include "lint/rules.hpp"
+#include "lint/rx.hpp"
 
 #include <regex>
 
@@ -44,7 +45,7 @@ void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const 
         auto p = expanded(raw, step.env);
         std::smatch m;
         if (p.rfind("torch", 0) == 0) torch = true;
-        if (std::regex_match(p, m, spec)) {
+        if (rx_match(p, m, spec)) {
             found = m[4];
             what = p;
         }
@@ -53,7 +54,7 @@ void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const 
         for (auto& raw : pip->index_urls) {
             auto u = expanded(raw, step.env);
             std::smatch m;
-            if (std::regex_search(u, m, index) && torch) {
+            if (rx_search(u, m, index) && torch) {
                 found = m[1];
                 what = "--index-url " + u;
             }
@@ -96,10 +97,10 @@ bool downloads_weights(const Command& c) {
             if (a.find("huggingface.co/") != std::string::npos) return true;
     if (n == "wget" || n == "curl" || n == "aria2c" || n == "gsutil" || n == "aws")
         for (auto& a : c.argv)
-            if (std::regex_match(a, weights_url)) return true;
+            if (rx_match(a, weights_url)) return true;
     if (n.rfind("python", 0) == 0)
         for (auto& a : c.argv)
-            if (std::regex_search(a, hub_call)) return true;
+            if (rx_search(a, hub_call)) return true;
     return false;
 }
 
@@ -129,16 +130,16 @@ void rules_gpu(const RuleContext& cx) {
                                "mount the weights at run time (gantry run -v /models:/models:ro) "
                                "or fetch them into a volume when the container starts");
                 }
-                if (st.ships && std::regex_search(step.in->original, std::regex(R"(/stubs\b)")) &&
-                    std::regex_search(step.in->original,
-                                      std::regex(R"(ld\.so\.conf|libcuda\.so\.1)")))
-                    cx.add(
-                        "GL015", st, &step,
-                        "RUN makes the CUDA driver stub libraries visible at run time (ld.so.conf "
-                        "or libcuda.so.1): the stub shadows the host driver and every CUDA "
-                        "call fails",
-                        "link against the stubs only while building (-L/usr/local/cuda/lib64/"
-                        "stubs or LIBRARY_PATH), never through ld.so.conf or libcuda.so.1");
+                const auto& text = step.in->original;
+                if (st.ships && text.find("/stubs") != std::string::npos &&
+                    (text.find("ld.so.conf") != std::string::npos ||
+                     text.find("libcuda.so.1") != std::string::npos))
+                    cx.add("GL015", st, &step,
+                           "RUN makes the CUDA driver stub libraries visible at run time "
+                           "(ld.so.conf or libcuda.so.1): the stub shadows the host driver and "
+                           "every CUDA call fails",
+                           "link against the stubs only while building (-L/usr/local/cuda/lib64/"
+                           "stubs or LIBRARY_PATH), never through ld.so.conf or libcuda.so.1");
             }
             if (kw != "ENV" || !st.ships) continue;
             for (auto& [k, v] : env_pairs(*step.in, esc, step.env)) {
@@ -155,7 +156,7 @@ void rules_gpu(const RuleContext& cx) {
                     }
                     if (all)
                         cx.add("GL009", st, &step,
-                               "NVIDIA_DRIVER_CAPABILITIES=" + v +
+                               "NVIDIA_DRIVER_CAPABILITIES=" + v.substr(0, 80) +
                                    " mounts every driver library (graphics, video, display, "
                                    "ngx...) into every container of this image",
                                "list only what the workload needs, e.g. "
@@ -168,7 +169,7 @@ void rules_gpu(const RuleContext& cx) {
                             part += ch;
                             continue;
                         }
-                        if (std::regex_search(part, stubs))
+                        if (rx_search(part, stubs))
                             cx.add("GL015", st, &step,
                                    "LD_LIBRARY_PATH includes the CUDA driver stubs (" + part +
                                        "): their libcuda.so shadows the host driver's at run "
@@ -183,7 +184,7 @@ void rules_gpu(const RuleContext& cx) {
                 }
                 if (k == "CUDA_VISIBLE_DEVICES")
                     cx.add("GL016", st, &step,
-                           "CUDA_VISIBLE_DEVICES=" + v +
+                           "CUDA_VISIBLE_DEVICES=" + v.substr(0, 80) +
                                " is fixed in the image: it hides GPUs whatever the container "
                                "is given",
                            "remove it and choose GPUs at run time (gantry run --gpus "

@@ -1,6 +1,7 @@
 // Package-manager rules: GL002 toolchain shipped, GL005 apt recommends, GL006 apt lists,
 // GL007 pip cache, GL012 conda cache.
 #include "lint/rules.hpp"
+#include "lint/rx.hpp"
 
 #include <regex>
 
@@ -23,7 +24,7 @@ bool is_toolchain(const std::string& pkg) {
         R"(cuda-minimal-build|cuda-command-line-tools|cudatoolkit-dev|nvidia-cuda-toolkit)"
         R"()(-\d+(-\d+)?)?$|^libcudnn\d*-dev(-cuda-\d+)?$|^nvidia-cuda-nvcc(-cu\d+)?$|)"
         R"(^devtoolset-\d+(-gcc.*)?$)");
-    return std::regex_match(pkg, re);
+    return rx_match(pkg, re);
 }
 
 bool env_true(const Env& env, const std::vector<std::string>& assigns, const std::string& name) {
@@ -57,7 +58,9 @@ bool recommends_off_before(const RuleContext& cx, const Stage& st, const Step& s
             if (s == st.index && other.index >= step.index) break;
             std::string text = other.in->original;
             for (auto& h : other.in->heredocs) text += "\n" + h.content;
-            if (std::regex_search(text, re)) return true;
+            for (auto at = text.find("Install-Recommends"); at != std::string::npos;
+                 at = text.find("Install-Recommends", at + 1))
+                if (rx_search(text.substr(at, 40), re)) return true;
         }
     return false;
 }
@@ -65,6 +68,7 @@ bool recommends_off_before(const RuleContext& cx, const Stage& st, const Step& s
 } // namespace
 
 void rules_packages(const RuleContext& cx) {
+    static const std::regex recommends_opt(R"(Install-Recommends=(false|0))", std::regex::icase);
     const auto& stages = cx.build.stages;
     for (const auto& st : stages) {
         for (const auto& step : st.steps) {
@@ -82,9 +86,7 @@ void rules_packages(const RuleContext& cx) {
                             if (is_toolchain(package_name(p))) tools.push_back(p);
                         bool ok = false;
                         for (auto& o : a->options)
-                            if (o == "--no-install-recommends" ||
-                                std::regex_search(o, std::regex(R"(Install-Recommends=(false|0))",
-                                                                std::regex::icase)))
+                            if (o == "--no-install-recommends" || rx_search(o, recommends_opt))
                                 ok = true;
                         if (!ok && !recommends_off_before(cx, st, step))
                             cx.add("GL005", st, &step,

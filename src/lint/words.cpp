@@ -140,7 +140,10 @@ class Expander {
             return {};
         }
         i_ = op + 1;
+        if (++depth_ > 16)
+            throw Error(Errc::invalid, "variable substitution nested more than 16 levels deep");
         std::string alt = word(close, out);
+        --depth_;
         i_ = close + 1;
         bool empty_or_unset = !set || (colon && val.empty());
         switch (m) {
@@ -158,6 +161,7 @@ class Expander {
     const Env& env_;
     char esc_;
     std::size_t i_ = 0;
+    int depth_ = 0;
 };
 
 } // namespace
@@ -202,7 +206,8 @@ std::vector<std::string> split_words(std::string_view s, char escape) {
     if (quote)
         throw Error(Errc::invalid, std::string("unterminated ") +
                                        (quote == '"' ? "double" : "single") + " quote in \"" +
-                                       std::string(s) + "\"");
+                                       std::string(s.substr(0, 60)) +
+                                       (s.size() > 60 ? "...\"" : "\""));
     if (in_word) words.push_back(std::move(cur));
     return words;
 }

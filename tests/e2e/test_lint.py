@@ -216,3 +216,48 @@ def test_windows_backtick_escape_with_crlf(g, tmp_path):
                    b"RUN dir C:\\app\r\n")
     r = lint(g, "--json", df)
     assert sorted((f["line"], f["code"]) for f in r.json()) == [(2, "GL004"), (3, "GL010")]
+
+
+def test_config_file(g, tmp_path):
+    cfg = tmp_path / "lint.yaml"
+    cfg.write_text("failure-threshold: error\nignored: [GL004, gl009]\n"
+                   "override:\n  error: [GL013]\n  info: [GL001]\n")
+    r = lint(g, "--json", "--config", cfg, BAD)
+    found = {(f["line"], f["code"]): f["level"] for f in r.json()}
+    assert (2, "GL004") not in found and (4, "GL009") not in found
+    assert found[(12, "GL013")] == "error" and found[(2, "GL001")] == "info"
+    assert r.code == 10  # GL008 and GL013 are errors
+    r = lint(g, "--config", cfg, "--ignore", "GL008,GL013", BAD)
+    assert r.code == 0, r  # threshold error from the file, no error left
+    r = lint(g, "--config", cfg, "-t", "info", "--ignore", "GL008,GL013", BAD)
+    assert r.code == 10  # the command line wins over the file
+    cfg.write_text("ignored: [GL042]\n")
+    r = lint(g, "--config", cfg, BAD)
+    assert r.code == 4 and "GL042" in r.err and str(cfg) in r.err
+    cfg.write_text("failure-treshold: error\n")
+    r = lint(g, "--config", cfg, BAD)
+    assert r.code == 4 and "unknown key \"failure-treshold\"" in r.err
+    cfg.write_text("ignored: [GL001\n")
+    r = lint(g, "--config", cfg, BAD)
+    assert r.code == 4 and "line" in r.err
+    assert lint(g, "--config", tmp_path / "none.yaml", BAD).code == 3
+
+
+def test_hostile_input_is_refused_or_linted_without_crashing(g):
+    huge_word = "FROM x:1\nRUN wget https://a/" + "a" * 2_000_000 + ".pt\n"
+    r = lint(g, "--json", "-", input=huge_word)
+    assert r.code == 10 and [f["code"] for f in r.json()] == ["GL004"]
+    deep = "ARG A=" + "${B:-" * 5000 + "x" + "}" * 5000 + "\nFROM x:$A\n"
+    r = lint(g, "-", input=deep)
+    assert r.code == 4 and "line 1: variable substitution nested" in r.err
+    onbuild = "FROM x:1\n" + "ONBUILD " * 100_000 + "RUN x\n"
+    r = lint(g, "-", input=onbuild)
+    assert r.code == 4 and "line 2: ONBUILD ONBUILD is not allowed" in r.err
+    pragma = "# gantry-lint ignore=" + "GL001," * 300_000 + "\nFROM x:1\n"
+    assert lint(g, "-", input=pragma).code == 10
+    nul = "FROM x:1\nRUN echo \0\n"
+    r = lint(g, "-", input=nul)
+    assert r.code == 4 and "NUL" in r.err
+    # a long bad word is not echoed whole
+    r = lint(g, "-", input="FROM x\nENV A=\"" + "b" * 100_000 + "\n")
+    assert r.code == 4 and len(r.err) < 1000

@@ -118,7 +118,7 @@ TEST(LintParser, FlagsAndMounts) {
     EXPECT_NE(parse_failure("FROM x\nRUN --mount=type=nfs,target=/x echo\n").find("unknown type"),
               std::string::npos);
     EXPECT_NE(parse_failure("FROM --platform x\n").find("needs a value"), std::string::npos);
-    EXPECT_NE(parse_failure("FROM x\nENV --foo=1 A=b\n").find("ENV takes no flags"),
+    EXPECT_NE(parse_failure("FROM x\nENV --foo=1 A=b\n").find("line 2: unknown flag --foo for ENV"),
               std::string::npos);
 }
 
@@ -164,7 +164,8 @@ TEST(LintParser, Heredocs) {
 }
 
 TEST(LintParser, OnbuildAndStructureErrors) {
-    auto df = parse_dockerfile("FROM x:1\nONBUILD RUN --mount=type=cache,target=/c pip install y\n");
+    auto df =
+        parse_dockerfile("FROM x:1\nONBUILD RUN --mount=type=cache,target=/c pip install y\n");
     auto& ob = df.instructions[1];
     ASSERT_TRUE(ob.child);
     EXPECT_EQ(ob.child->keyword, "RUN");
@@ -184,6 +185,8 @@ TEST(LintParser, OnbuildAndStructureErrors) {
     EXPECT_NE(parse_failure("# only a comment\n\n").find("no instructions"), std::string::npos);
     EXPECT_NE(parse_failure("FROM x\nRUN\n").find("line 2: RUN requires"), std::string::npos);
     EXPECT_EQ(parse_failure("ARG V=1\nFROM x:${V}\n"), "");
+    // shell-form RUN text goes to a shell as it is: an odd quote is the shell's business
+    EXPECT_EQ(parse_failure("FROM x\nRUN echo \"it's\nCMD echo 'a\n"), "");
 }
 
 TEST(LintWords, Expansion) {
@@ -224,7 +227,8 @@ TEST(LintShell, WrappersAssignmentsAndNestedShells) {
     EXPECT_EQ(c[0].assigns, V{"DEBIAN_FRONTEND=noninteractive"});
     EXPECT_EQ(c[1].argv, (V{"pip", "install", "y"}));
     EXPECT_EQ(c[1].assigns, V{"PIP_NO_CACHE_DIR=1"});
-    EXPECT_EQ(argvs({c[2], c[3]}), (VV{{"conda", "install", "-y", "z"}, {"conda", "clean", "-afy"}}));
+    EXPECT_EQ(argvs({c[2], c[3]}),
+              (VV{{"conda", "install", "-y", "z"}, {"conda", "clean", "-afy"}}));
     auto e = commands_from_argv({"/bin/sh", "-c", "apt-get update; rm -rf /var/lib/apt/lists"});
     EXPECT_EQ(argvs(e), (VV{{"apt-get", "update"}, {"rm", "-rf", "/var/lib/apt/lists"}}));
 }
@@ -238,7 +242,8 @@ TEST(LintModel, RunHeredocScriptsAreAnalysed) {
     auto df = parse_dockerfile("FROM x:1\nRUN <<EOF\napt-get update\npip install y\nEOF\n"
                                "RUN bash -e <<EOF\nconda install z\nEOF\n"
                                "RUN cat > /f <<EOF\napt-get install not-a-command\nEOF\n");
-    EXPECT_EQ(argvs(run_commands(df.instructions[1])), (VV{{"apt-get", "update"}, {"pip", "install", "y"}}));
+    EXPECT_EQ(argvs(run_commands(df.instructions[1])),
+              (VV{{"apt-get", "update"}, {"pip", "install", "y"}}));
     EXPECT_EQ(argvs(run_commands(df.instructions[2])), (VV{{"conda", "install", "z"}}));
     EXPECT_EQ(argvs(run_commands(df.instructions[3])), (VV{{"cat"}}));
 }

@@ -27,15 +27,13 @@ std::vector<int> lines(const std::string& text, const std::string& code, const O
 }
 
 using L = std::vector<int>;
-const std::string kPinned =
-    "nvidia/cuda:12.1.0-runtime-ubuntu22.04@sha256:"
-    "0000000000000000000000000000000000000000000000000000000000000000";
+const std::string kPinned = "nvidia/cuda:12.1.0-runtime-ubuntu22.04@sha256:"
+                            "0000000000000000000000000000000000000000000000000000000000000000";
 
 } // namespace
 
 TEST(LintRules, GL001DevelBaseInFinalStage) {
-    EXPECT_EQ(lines("FROM nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04\nRUN make\n", "GL001"),
-              L{1});
+    EXPECT_EQ(lines("FROM nvidia/cuda:12.1.0-cudnn8-devel-ubuntu22.04\nRUN make\n", "GL001"), L{1});
     // through a stage reference, ARG-substituted
     EXPECT_EQ(lines("ARG T=2.1.0-cuda12.1-cudnn8-devel\nFROM pytorch/pytorch:${T} AS base\n"
                     "FROM base\n",
@@ -66,12 +64,14 @@ TEST(LintRules, GL002CompilerWithoutMultiStage) {
                         "    build-essential cuda-nvcc-12-1 && rm -rf /var/lib/apt/lists/*\n",
                     "GL002"),
               L{2});
-    EXPECT_EQ(lines("FROM " + kPinned + "\nRUN conda install -y -c nvidia cuda-nvcc && conda clean -afy\n",
+    EXPECT_EQ(lines("FROM " + kPinned +
+                        "\nRUN conda install -y -c nvidia cuda-nvcc && conda clean -afy\n",
                     "GL002"),
               L{2});
     // near-miss: the compiler lives in a builder stage only; libgcc-s1 is not a compiler
     EXPECT_EQ(lines("FROM ubuntu:22.04 AS build\nRUN apt-get install -y gcc g++-12\n"
-                    "FROM " + kPinned +
+                    "FROM " +
+                        kPinned +
                         "\nRUN apt-get install -y --no-install-recommends libgcc-s1 && rm -rf "
                         "/var/lib/apt/lists/*\n",
                     "GL002"),
@@ -79,15 +79,18 @@ TEST(LintRules, GL002CompilerWithoutMultiStage) {
 }
 
 TEST(LintRules, GL003And004BaseImagePinning) {
-    std::string df = "ARG TAG=latest\n"
-                     "FROM ubuntu AS a\n"            // 2: untagged
-                     "FROM nvidia/cuda:${TAG} AS b\n" // 3: latest through ARG
-                     "FROM ubuntu:22.04 AS c\n"      // 4: tag only -> GL004
-                     "FROM a\n"                      // 5: stage reference
-                     "FROM scratch\n"                // 6: scratch
-                     "FROM " + kPinned + "\n"        // 7: digest
-                     "FROM busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000\n"
-                     "FROM x/y:${UNSET}\n";          // 9: not resolvable
+    std::string df =
+        "ARG TAG=latest\n"
+        "FROM ubuntu AS a\n"             // 2: untagged
+        "FROM nvidia/cuda:${TAG} AS b\n" // 3: latest through ARG
+        "FROM ubuntu:22.04 AS c\n"       // 4: tag only -> GL004
+        "FROM a\n"                       // 5: stage reference
+        "FROM scratch\n"                 // 6: scratch
+        "FROM " +
+        kPinned +
+        "\n" // 7: digest
+        "FROM busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000\n"
+        "FROM x/y:${UNSET}\n"; // 9: not resolvable
     EXPECT_EQ(lines(df, "GL003"), (L{2, 3}));
     EXPECT_EQ(lines(df, "GL004"), L{4});
     Options opt;
@@ -128,9 +131,9 @@ TEST(LintRules, GL006AptListsRemoved) {
                     "GL006"),
               L{});
     // a cache mount of /var/cache/apt only does not cover the lists
-    EXPECT_EQ(lines("FROM x:1\nRUN --mount=type=cache,target=/var/cache/apt apt-get update\n",
-                    "GL006"),
-              L{2});
+    EXPECT_EQ(
+        lines("FROM x:1\nRUN --mount=type=cache,target=/var/cache/apt apt-get update\n", "GL006"),
+        L{2});
 }
 
 TEST(LintRules, GL007PipCache) {
@@ -147,9 +150,9 @@ TEST(LintRules, GL007PipCache) {
               L{});
     EXPECT_EQ(lines("FROM x:1\nENV PIP_NO_CACHE_DIR=1\nRUN pip install torch\n", "GL007"), L{});
     // ENV is inherited by FROM <stage>
-    EXPECT_EQ(lines("FROM x:1 AS base\nENV PIP_NO_CACHE_DIR=on\nFROM base\nRUN pip install a\n",
-                    "GL007"),
-              L{});
+    EXPECT_EQ(
+        lines("FROM x:1 AS base\nENV PIP_NO_CACHE_DIR=on\nFROM base\nRUN pip install a\n", "GL007"),
+        L{});
 }
 
 TEST(LintRules, GL008TorchCudaMismatch) {
@@ -174,9 +177,9 @@ TEST(LintRules, GL008TorchCudaMismatch) {
                     "https://download.pytorch.org/whl/cu121\n",
                     "GL008"),
               L{});
-    EXPECT_EQ(lines("FROM python:3.11\nRUN pip install --no-cache-dir torch==2.1.0+cu118\n",
-                    "GL008"),
-              L{});
+    EXPECT_EQ(
+        lines("FROM python:3.11\nRUN pip install --no-cache-dir torch==2.1.0+cu118\n", "GL008"),
+        L{});
     // the version can come from ENV CUDA_VERSION when the tag does not tell
     EXPECT_EQ(lines("FROM mycorp/base:3\nENV CUDA_VERSION=12.4.1\n"
                     "RUN pip install --no-cache-dir torch==2.1.0+cu118\n",
@@ -186,9 +189,9 @@ TEST(LintRules, GL008TorchCudaMismatch) {
 
 TEST(LintRules, GL009DriverCapabilitiesAll) {
     EXPECT_EQ(lines("FROM x:1\nENV A=1 \\\n    NVIDIA_DRIVER_CAPABILITIES=all\n", "GL009"), L{2});
-    EXPECT_EQ(lines("FROM x:1\nARG CAPS=compute,all\nENV NVIDIA_DRIVER_CAPABILITIES $CAPS\n",
-                    "GL009"),
-              L{3});
+    EXPECT_EQ(
+        lines("FROM x:1\nARG CAPS=compute,all\nENV NVIDIA_DRIVER_CAPABILITIES $CAPS\n", "GL009"),
+        L{3});
     EXPECT_EQ(lines("FROM x:1\nENV NVIDIA_DRIVER_CAPABILITIES=compute,utility\n"
                     "LABEL NVIDIA_DRIVER_CAPABILITIES=all\n",
                     "GL009"),
@@ -243,16 +246,16 @@ TEST(LintRules, GL011WholeContextBeforeInstall) {
             EXPECT_NE(x.message.find("line 4"), std::string::npos) << x.message;
         }
     EXPECT_TRUE(found);
-    EXPECT_EQ(lines("FROM x:1\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r "
-                    "requirements.txt\nCOPY . .\nRUN pip install --no-cache-dir --no-deps .\n"
-                    "FROM x:1\nCOPY --from=0 / /\nRUN apt-get install -y --no-install-recommends x\n",
-                    "GL011"),
-              L{});
+    EXPECT_EQ(
+        lines("FROM x:1\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r "
+              "requirements.txt\nCOPY . .\nRUN pip install --no-cache-dir --no-deps .\n"
+              "FROM x:1\nCOPY --from=0 / /\nRUN apt-get install -y --no-install-recommends x\n",
+              "GL011"),
+        L{});
 }
 
 TEST(LintRules, GL012CondaClean) {
-    EXPECT_EQ(lines("FROM x:1\nRUN conda install -y numpy\nRUN conda clean -afy\n", "GL012"),
-              L{2});
+    EXPECT_EQ(lines("FROM x:1\nRUN conda install -y numpy\nRUN conda clean -afy\n", "GL012"), L{2});
     EXPECT_EQ(lines("FROM x:1\nRUN conda env create -f env.yml && conda clean -afy\n"
                     "RUN --mount=type=cache,target=/opt/conda/pkgs mamba install -y scipy\n"
                     "RUN conda info\n",
