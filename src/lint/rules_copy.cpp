@@ -143,9 +143,8 @@ void rules_copy(const RuleContext& cx) {
                            kw + " " + src + " bakes " + kind +
                                " into the image: every rebuild re-ships it and it cannot be "
                                "swapped without a new image",
-                           "mount it at run time (gantry run -v /path/" + src +
-                               ":/mnt:ro), or "
-                               "for build-time use only RUN --mount=type=bind,source=" +
+                           "mount it at run time (gantry run -v HOST_DIR:/models:ro), or for "
+                           "build-time use only RUN --mount=type=bind,source=" +
                                src + ",target=/mnt; exclude it in .dockerignore");
                 }
             }
