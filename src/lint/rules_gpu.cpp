@@ -31,7 +31,32 @@ std::string base_text(const Build& b, int stage) {
     return "?";
 }
 
+// conda: pytorch-cuda=11.8 / cudatoolkit=11.8 / cuda-version=12.1 against the base image.
+void conda_cuda_rule(const RuleContext& cx, const Stage& st, const Step& step, const Command& c) {
+    std::vector<std::string> args;
+    auto sub = parse_conda(c, &args);
+    if (!sub || (*sub != "install" && *sub != "create")) return;
+    static const std::regex pin(
+        R"(^(pytorch-cuda|cudatoolkit|cuda-version)=+(\d+)\.(\d+)(\..*)?$)");
+    for (auto& raw : args) {
+        auto a = expanded(raw, step.env);
+        std::smatch m;
+        if (!rx_match(a, m, pin)) continue;
+        auto base = cx.build.cuda_version(st.index);
+        std::pair<int, int> want{std::stoi(m[2]), std::stoi(m[3])};
+        if (!base || want == *base) return;
+        cx.add("GL008", st, &step,
+               c.name() + " " + *sub + " " + a + " brings CUDA " + ver(want) +
+                   " but the base image " + base_text(cx.build, st.index) + " has CUDA " +
+                   ver(*base) + ": the image carries two CUDA runtimes",
+               "pin " + std::string(m[1]) + "=" + ver(*base) + " or use a CUDA " + ver(want) +
+                   " base image");
+        return;
+    }
+}
+
 void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const Command& c) {
+    conda_cuda_rule(cx, st, step, c);
     auto pip = parse_pip(c);
     if (!pip) return;
     static const std::regex spec(

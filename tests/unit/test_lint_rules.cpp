@@ -180,6 +180,13 @@ TEST(LintRules, GL008TorchCudaMismatch) {
     EXPECT_EQ(
         lines("FROM python:3.11\nRUN pip install --no-cache-dir torch==2.1.0+cu118\n", "GL008"),
         L{});
+    // conda's CUDA pins
+    EXPECT_EQ(lines("FROM nvidia/cuda:12.1.0-runtime-ubuntu22.04\n"
+                    "RUN conda install -y pytorch pytorch-cuda=11.8 -c pytorch -c nvidia && "
+                    "conda clean -afy\n"
+                    "RUN mamba install -y pytorch-cuda=12.1 && conda clean -afy\n",
+                    "GL008"),
+              L{2});
     // the version can come from ENV CUDA_VERSION when the tag does not tell
     EXPECT_EQ(lines("FROM mycorp/base:3\nENV CUDA_VERSION=12.4.1\n"
                     "RUN pip install --no-cache-dir torch==2.1.0+cu118\n",
