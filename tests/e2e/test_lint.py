@@ -4,12 +4,12 @@ The rules themselves are covered case by case (fires / near-miss) in tests/unit/
 here the sample Dockerfiles of tests/fixtures/dockerfiles/ are linted by the built binary.
 """
 import json
-import os
 import re
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
+from conftest import need_tool
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "dockerfiles"
 BAD = FIX / "gpu-bad.Dockerfile"
@@ -261,3 +261,26 @@ def test_hostile_input_is_refused_or_linted_without_crashing(g):
     # a long bad word is not echoed whole
     r = lint(g, "-", input="FROM x\nENV A=\"" + "b" * 100_000 + "\n")
     assert r.code == 4 and len(r.err) < 1000
+
+
+def test_colors_only_on_a_terminal(g):
+    need_tool("script")  # util-linux: runs the command on a pseudo-terminal
+    cmd = f"{g.bin} lint {BAD}"
+    env = g.environ()
+    out = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True,
+                         env=env).stdout
+    assert "GL001 \x1b[1;31merror\x1b[0m: " in out
+    out = subprocess.run(["script", "-qec", cmd + " --no-color", "/dev/null"],
+                         capture_output=True, text=True, env=env).stdout
+    assert "GL001 error: " in out and "\x1b[" not in out
+    out = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True,
+                         env={**env, "NO_COLOR": "1"}).stdout
+    assert "\x1b[" not in out
+
+
+def test_several_files(g):
+    r = lint(g, "--json", BAD, GOOD)
+    assert r.code == 10
+    assert {f["file"] for f in r.json()} == {str(BAD)}
+    assert len(r.json()) == len(BAD_FINDINGS)
+    assert lint(g, GOOD, FIX / "syntax.Dockerfile").code == 0
