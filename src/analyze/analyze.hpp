@@ -12,7 +12,8 @@
 namespace gantry::analyze {
 
 struct AnalyzeOptions {
-    unsigned jobs = 0; // layers scanned at once; 0 = CPUs
+    unsigned jobs = 0;   // layers scanned at once; 0 = CPUs
+    bool verify = false; // re-check every blob digest and diffID (the store did at import)
     FindOptions find;
 };
 

@@ -30,6 +30,26 @@ const char* to_string(Kind k) {
 
 namespace {
 
+// Counts bytes, and hashes them only when asked to.
+class Counter final : public layer::Reader {
+  public:
+    Counter(layer::Reader& src, bool hash) : src_(src), hash_(hash) {}
+    std::size_t read(void* buf, std::size_t n) override {
+        std::size_t got = src_.read(buf, n);
+        count_ += got;
+        if (hash_ && got) sha_.update(buf, got);
+        return got;
+    }
+    std::uint64_t count() const { return count_; }
+    std::string hex() { return hash_ ? sha_.hex_final() : std::string(); }
+
+  private:
+    layer::Reader& src_;
+    bool hash_;
+    Sha256 sha_;
+    std::uint64_t count_ = 0;
+};
+
 inline std::uint64_t rotl(std::uint64_t x, int r) {
     return (x << r) | (x >> (64 - r));
 }
@@ -135,7 +155,7 @@ std::uint64_t elf_debug_bytes(std::string_view d) {
 
 LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
     LayerScan r;
-    layer::HashingReader blob(src);
+    Counter blob(src, opt.verify);
     std::vector<unsigned char> head(4096);
     std::size_t got = 0;
     while (got < head.size()) {
@@ -147,7 +167,7 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
     r.compression = oci::sniff_compression(head.data(), head.size());
     layer::PrefixedReader prefixed(std::move(head), blob);
     auto plain = layer::make_decompressor(r.compression, prefixed, opt.what);
-    layer::HashingReader tar(*plain);
+    Counter tar(*plain, opt.verify);
     {
         TarIn in(tar, opt.what);
         std::string name, buf;
@@ -249,9 +269,9 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
     }
     layer::drain(tar);
     layer::drain(blob);
-    r.blob_hex = blob.hex_final();
+    r.blob_hex = blob.hex();
     r.blob_size = blob.count();
-    r.diff_hex = tar.hex_final();
+    r.diff_hex = tar.hex();
     r.tar_size = tar.count();
     return r;
 }

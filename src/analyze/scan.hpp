@@ -46,6 +46,7 @@ struct ScanOptions {
     std::string what;                   // "layer 2/5 (sha256:ab12…)" for messages
     std::uint64_t max_elf = 4ull << 30; // ELF files larger than this are not inspected
     bool inspect_elf = true;            // debug sections and fat binaries
+    bool verify = true; // sha256 of the blob and of the tar (blob_hex, diff_hex): ~2 more passes
 };
 
 // Scans one layer blob (compression sniffed from the content). Throws Error(invalid) for

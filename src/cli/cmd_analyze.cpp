@@ -14,7 +14,7 @@ namespace gantry::cli {
 void register_analyze(CLI::App& app, Context& ctx) {
     struct Opts {
         std::string image, html, ci_config, lowest_eff, highest_wasted, highest_user, large;
-        bool json = false, ci = false;
+        bool json = false, ci = false, verify = false;
         unsigned jobs = 0;
         std::size_t paths = 3;
     };
@@ -37,10 +37,14 @@ void register_analyze(CLI::App& app, Context& ctx) {
     cmd->add_option("--large-file", o->large, "LARGE-FILE threshold (default 100MB)");
     cmd->add_option("--paths", o->paths, "Example paths shown per finding (default 3)");
     cmd->add_option("-j,--jobs", o->jobs, "Layers scanned at once (default: CPUs)");
+    cmd->add_flag(
+        "--verify", o->verify,
+        "Also re-check every layer's digest and diffID (the store checked them at import)");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o]() -> int {
             analyze::AnalyzeOptions ao;
             ao.jobs = o->jobs;
+            ao.verify = o->verify;
             if (!o->large.empty()) {
                 auto v = analyze::parse_bytes("--large-file", o->large);
                 if (!v) throw Error(Errc::usage, "--large-file cannot be disabled", "give a size");
