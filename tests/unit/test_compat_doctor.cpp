@@ -213,7 +213,8 @@ TEST(CompatDoctorRules, LibrariesBuiltForAnotherCuda) {
     // TensorRT from the NVIDIA image env, built for CUDA 12 in a CUDA 13 image
     ImageFacts trt;
     trt.env = {"CUDA_VERSION=13.0.1", "NV_TENSORRT_VERSION=10.13.2.6-1+cuda12.9"};
-    m = with_id(s.run(trt), "LIB-CUDA-MISMATCH");
+    auto ft = s.run(trt);
+    m = with_id(ft, "LIB-CUDA-MISMATCH");
     ASSERT_EQ(m.size(), 1u);
     EXPECT_NE(m[0]->message.find("TensorRT 10.13.2.6"), std::string::npos);
     // near miss: the cu13 builds
