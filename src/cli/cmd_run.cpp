@@ -14,10 +14,12 @@
 #include "spec/builder.hpp"
 #include "spec/gpu.hpp"
 #include "store/images.hpp"
+#include "store/scratch.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
+#include "util/units.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -43,67 +45,12 @@ struct RunFlags {
          read_only = false, detach = false, no_require = false;
 };
 
-std::uint64_t parse_size(const std::string& s) {
-    size_t pos = 0;
-    double v = 0;
-    try {
-        v = std::stod(s, &pos);
-    } catch (...) {
-        throw Error(Errc::usage, "invalid size \"" + s + "\"", "use e.g. 512MiB, 1GiB, 2G");
-    }
-    std::string unit = s.substr(pos);
-    for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    double m = 1;
-    if (unit == "" || unit == "b")
-        m = 1;
-    else if (unit == "k" || unit == "kb")
-        m = 1e3;
-    else if (unit == "kib")
-        m = 1024;
-    else if (unit == "m" || unit == "mb")
-        m = 1e6;
-    else if (unit == "mib")
-        m = 1024.0 * 1024;
-    else if (unit == "g" || unit == "gb")
-        m = 1e9;
-    else if (unit == "gib")
-        m = 1024.0 * 1024 * 1024;
-    else
-        throw Error(Errc::usage, "invalid size unit in \"" + s + "\"", "use e.g. 512MiB, 1GiB, 2G");
-    return static_cast<std::uint64_t>(v * m);
-}
-
 std::string random_id() {
     static const char* hex = "0123456789abcdef";
     std::random_device rd;
     std::string id;
     for (int i = 0; i < 12; ++i) id += hex[rd() % 16];
     return id;
-}
-
-// Reports a large container layer with the -v that would have avoided the copy-on-write cost.
-void report_writes(const std::string& upper, std::uint64_t threshold) {
-    std::uint64_t total = fs::disk_usage(upper);
-    if (total < threshold) return;
-    std::vector<std::pair<std::uint64_t, std::string>> dirs;
-    std::error_code ec;
-    for (auto& top : fs::stdfs::directory_iterator(upper, ec)) {
-        if (top.is_directory(ec) && !top.is_symlink(ec)) {
-            for (auto& sub : fs::stdfs::directory_iterator(top.path(), ec))
-                dirs.push_back(
-                    {fs::disk_usage(sub.path()),
-                     "/" + top.path().filename().string() + "/" + sub.path().filename().string()});
-        } else {
-            dirs.push_back({fs::disk_usage(top.path()), "/" + top.path().filename().string()});
-        }
-    }
-    std::sort(dirs.rbegin(), dirs.rend());
-    std::string where = dirs.empty() ? "/" : dirs[0].second;
-    log::warn("this run wrote " + human_size(total) + " into the container's writable layer (" +
-              where + ": " + human_size(dirs.empty() ? total : dirs[0].first) +
-              "); copy-on-write storage is slow for bulk data: bind-mount a host directory there "
-              "instead, e.g. -v /scratch/out:" +
-              where);
 }
 
 int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string>& rest) {
@@ -162,27 +109,22 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     auto spec = spec::build(img.config.raw, o, passwd);
 
     std::string id = random_id();
-    auto dir = store.root() / "containers" / id;
-    fs::make_dirs(dir / "upper");
-    fs::make_dirs(dir / "work");
-    fs::make_dirs(dir / "merged");
-    fs::write_atomic(dir / "hostname", spec.hostname + "\n");
+    store::Scratch scratch(store.root(), id, spec.hostname, !f.read_only);
+    const auto& dir = scratch.dir();
     store.add_hold(id, md);
-    bool keep = false; // set once a detached container runs: it stays until `gantry rm`
-    struct Cleanup {
+    struct Unhold { // after the scratch directory went to the trash (members die in reverse)
         store::Store& s;
-        fs::stdfs::path d;
         std::string id;
-        bool& keep;
-        ~Cleanup() {
-            if (keep) return;
+        store::Scratch& scratch;
+        ~Unhold() {
+            if (scratch.kept()) return;
+            scratch.discard();
             try {
-                fs::remove_tree(d);
                 s.remove_hold(id);
             } catch (...) {
             }
         }
-    } cleanup{store, dir, id, keep};
+    } unhold{store, id, scratch};
 
     // GPUs: the --gpus flag or the image's NVIDIA_VISIBLE_DEVICES contract.
     auto t0 = std::chrono::steady_clock::now();
@@ -269,7 +211,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
             spec.hooks[h.hook_name].push_back(oci::Hook{h.path, h.args, h.env, h.timeout});
         if (!spec.hooks.empty()) {
             auto cfg = spec.to_json();
-            cfg["root"]["path"] = (dir / "merged").string();
+            cfg["root"]["path"] = scratch.merged().string();
             fs::write_atomic(dir / "config.json", cfg.dump(2) + "\n");
         }
     }
@@ -295,14 +237,14 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     struct Unrecord {
         std::optional<runtime::StateDir>& st;
         std::string name;
-        bool& keep;
+        store::Scratch& scratch;
         ~Unrecord() {
-            if (st && !keep) try {
+            if (st && !scratch.kept()) try {
                     st->remove(name);
                 } catch (...) {
                 }
         }
-    } unrecord{states, cs.name, keep};
+    } unrecord{states, cs.name, scratch};
 
     runtime::Resources res;
     if (!f.memory.empty()) res.memory = runtime::parse_memory(f.memory);
@@ -314,15 +256,15 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     runtime::Launch l;
     l.spec = spec;
     if (cgroup) l.on_created = [&](pid_t pid) { cgroup->add(pid); };
-    l.rootfs = (dir / "merged").string();
-    l.hostname_file = (dir / "hostname").string();
+    l.rootfs = scratch.merged().string();
+    l.hostname_file = scratch.hostname_file().string();
     l.id = id;
     l.bundle = dir.string();
     l.init = f.init;
     auto st = rootfs::stack(store, img.config.diff_ids);
     l.overlay =
-        runtime::Overlay{st.layers_dir, st.lower, f.read_only ? "" : (dir / "upper").string(),
-                         f.read_only ? "" : (dir / "work").string()};
+        runtime::Overlay{st.layers_dir, st.lower, f.read_only ? "" : scratch.upper().string(),
+                         f.read_only ? "" : scratch.work().string()};
     int ready_w = -1;
     l.on_started = [&](pid_t pid) {
         if (states) {
@@ -361,7 +303,9 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     };
     if (!f.detach) {
         int status = launch();
-        if (!f.read_only) report_writes((dir / "upper").string(), parse_size(f.write_warn));
+        if (!f.read_only)
+            if (auto w = store::write_report(scratch.upper(), units::parse_size(f.write_warn)))
+                log::warn(*w);
         return status;
     }
 
@@ -391,7 +335,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
                 ssize_t n = ::write(ready_w, m.data(), m.size());
                 (void)n;
             }
-            keep = false;
+            scratch.release();
         } catch (...) {
         }
         ::_exit(0);
@@ -404,14 +348,14 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     ::close(ready[0]);
     if (msg != "ok") {
         ::waitpid(monitor, nullptr, 0);
-        keep = false;
+        scratch.release();
         if (msg.empty()) throw Error(Errc::run_failed, "the container did not start");
         auto sp = msg.find(' '), nl = msg.find('\n');
         throw Error(static_cast<Errc>(std::atoi(msg.substr(0, sp).c_str())),
                     msg.substr(sp + 1, nl - sp - 1),
                     nl == std::string::npos ? "" : msg.substr(nl + 1));
     }
-    keep = true;
+    scratch.keep();
     std::printf("%s\n", id.c_str());
     return 0;
 }

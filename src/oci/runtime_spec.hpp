@@ -4,6 +4,8 @@
 // 1.0.2 that runc and crun accept.
 #pragma once
 
+#include "oci/seccomp_profile.hpp"
+
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -91,8 +93,6 @@ struct RuntimeSpec {
 
 // Docker's default capability set (moby oci/caps/defaults.go).
 const std::vector<std::string>& default_capabilities();
-// Syscalls gantry's default seccomp profile refuses with EPERM (see runtime/seccomp.hpp).
-const std::vector<std::string>& seccomp_denylist();
 // Docker's default masked and read-only paths.
 const std::vector<std::string>& default_masked_paths();
 const std::vector<std::string>& default_readonly_paths();

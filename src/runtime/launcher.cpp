@@ -307,12 +307,15 @@ void enter_root(const Launch& l) {
         if (l.spec.setup.ldconfig && !l.spec.setup.host_ldconfig.empty())
             host_ldconfig.reset(::open(l.spec.setup.host_ldconfig.c_str(), O_PATH | O_CLOEXEC));
         mask_paths(root.get(), l.spec);
+        pid_t host_pid = 0; // as the hooks' state reports it: seen from the host
+        if (!l.spec.hooks.empty()) {
+            char self[32] = {};
+            if (::readlink("/proc/self", self, sizeof self - 1) > 0) host_pid = std::atoi(self);
+        }
         for (const char* stage : {"prestart", "createRuntime", "createContainer"}) {
             auto it = l.spec.hooks.find(stage);
             if (it == l.spec.hooks.end()) continue;
-            char self[32] = {};
-            ssize_t n = ::readlink("/proc/self", self, sizeof self - 1); // the host pid
-            std::string state = hook_state(l, n > 0 ? std::atoi(self) : 0, "creating");
+            std::string state = hook_state(l, host_pid, "creating");
             for (auto& h : it->second) run_hook(stage, h, state);
         }
         root.reset();
@@ -328,6 +331,11 @@ void enter_root(const Launch& l) {
             write_file_in_root(r.get(), file, content);
         }
         if (l.spec.setup.ldconfig) run_ldconfig(l.spec, host_ldconfig.get());
+        // OCI: startContainer hooks run in the container (its root, its namespaces) just
+        // before the user's program; their path is resolved there.
+        if (auto it = l.spec.hooks.find("startContainer"); it != l.spec.hooks.end())
+            for (auto& h : it->second)
+                run_hook("startContainer", h, hook_state(l, host_pid, "created"));
         if (l.init) init_main(l, single_id, err_fd);
         finish_process(l.spec, single_id);
     });
@@ -420,6 +428,16 @@ int run(const Launch& l) {
         kill_and_reap();
         throw;
     }
+    // OCI: poststart hooks run once the user's program was started (the error pipe closed on
+    // its exec); a failing one is a warning and the container goes on.
+    if (auto it = l.spec.hooks.find("poststart"); it != l.spec.hooks.end())
+        for (auto& h : it->second) {
+            try {
+                run_hook("poststart", h, hook_state(l, static_cast<pid_t>(pid), "running"));
+            } catch (const Error& e) {
+                std::fprintf(stderr, "gantry: warning: %s\n", e.message().c_str());
+            }
+        }
     if (l.on_started) l.on_started(static_cast<pid_t>(pid));
     int status = supervise(static_cast<pid_t>(pid), fwd, master ? master.get() : -1);
     if (auto it = l.spec.hooks.find("poststop"); it != l.spec.hooks.end())

@@ -1,6 +1,7 @@
 #include "store/gc.hpp"
 
 #include "oci/image.hpp"
+#include "store/scratch.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -89,6 +90,8 @@ Usage disk_usage(const Store& store) {
     }
     for (auto& name : entries(store.tmp_dir()))
         u.tmp_bytes += fs::disk_usage(store.tmp_dir() / name);
+    for (auto& name : entries(store.root() / "trash"))
+        u.tmp_bytes += fs::disk_usage(store.root() / "trash" / name);
     return u;
 }
 
@@ -150,6 +153,10 @@ PruneResult prune(Store& store) {
         fs::remove_tree(p);
         ++r.tmp_entries;
     }
+    // Ephemeral containers' directories a reaper has not deleted yet (see store/scratch.hpp).
+    for (auto& name : entries(store.root() / "trash"))
+        r.bytes += fs::disk_usage(store.root() / "trash" / name);
+    r.tmp_entries += reap_trash(store.root());
     for (auto& hex : entries(store.root() / "blobs/sha256")) {
         if (live.blobs.count(hex)) continue;
         auto p = store.root() / "blobs/sha256" / hex;

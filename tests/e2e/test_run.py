@@ -2,6 +2,7 @@
 reproductions that apply to a runtime (CVE-2024-21626 working directory, symlinked mount
 targets), as root and as an unprivileged user."""
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -145,6 +146,74 @@ def test_container_layer_is_private_and_ephemeral(runner):
     containers = runner.root / "containers"
     assert not containers.exists() or list(containers.iterdir()) == []
     assert list((runner.root / "holds").iterdir()) == []
+    wait_trash_reaped(runner.root)
+
+
+def wait_trash_reaped(store, timeout=60):
+    """Ephemeral containers' directories go to STORE/trash at exit and a detached reaper deletes
+    them: assert it does, and that no reaper is left running."""
+    trash = store / "trash"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        left = list(trash.iterdir()) if trash.exists() else []
+        if not left and not reapers(store):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"trash not reaped after {timeout}s: {left[:5]}")
+
+
+def reapers(store):
+    """Processes with the trash directory of this store open (a reaper holds its lock there)."""
+    found = []
+    trash = str(store / "trash")
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            fds = list((p / "fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd) == trash:
+                    found.append(p.name)
+            except OSError:
+                pass
+    return found
+
+
+def test_cleanup_is_off_the_callers_path(runner):
+    """The reaper closes gantry's stdout/stderr at once: a caller reading the output to EOF (a
+    shell's $(...), subprocess pipes) returns with the workload, not when the deletion ends."""
+    trash = runner.root / "trash"
+    runner.run("run", runner.image, "true")
+    wait_trash_reaped(runner.root)
+    # a big leftover in the trash keeps the next reaper busy for a while
+    heavy = trash / "heavy"
+    heavy.mkdir(parents=True, exist_ok=True)
+    for i in range(400):
+        d = heavy / f"d{i}"
+        d.mkdir()
+        for j in range(25):
+            (d / f"f{j}").write_bytes(b"x" * 100)
+    if runner.user is not None:
+        subprocess.run(["chown", "-R", f"{runner.user.pw_uid}:{runner.user.pw_gid}", str(trash)],
+                       check=True)
+    out = subprocess.run(runner.cmd("run", runner.image, "echo", "done"), env=runner.environ(),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout == "done\n", out
+    assert heavy.exists(), "the caller waited for the reaper (it finished before we returned)"
+    wait_trash_reaped(runner.root)
+    assert not trash.exists() or list(trash.iterdir()) == []
+
+
+def test_prune_reaps_leftover_trash(g, mk, tmp_path):
+    load_busybox(g, mk, tmp_path)
+    (g.root / "trash" / "crashed" / "upper" / "x").mkdir(parents=True)
+    (g.root / "trash" / "crashed" / "upper" / "x" / "f").write_bytes(b"y" * 10000)
+    out = g.run("system", "prune").out
+    assert not (g.root / "trash" / "crashed").exists()
+    assert "1 temporary entry" in out, out
 
 
 def test_init_reaps_and_forwards(runner):
@@ -287,10 +356,10 @@ def test_interactive_stdin(runner):
     assert r.code == 3 and "from-stdin" in r.out
 
 
-def mounts_and_procs(store):
+def mounts_and_procs(store, binary):
     """Mounts in our namespace, and processes still tied to gantry or to the store (exe, cwd or
     root there): a machine-wide process count would see unrelated work."""
-    mounts = Path("/proc/self/mountinfo").read_text().count("\n")
+    mounts = {line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()}
     tied = []
     for p in Path("/proc").iterdir():
         if not p.name.isdigit() or int(p.name) == os.getpid():
@@ -300,20 +369,23 @@ def mounts_and_procs(store):
                 target = os.readlink(p / link)
             except OSError:
                 continue
-            if target.startswith(str(store)) or Path(target).name == "gantry":
+            if target.startswith(str(store)) or (link == "exe" and target == str(binary)):
                 tied.append((p.name, link, target))
     return mounts, tied
 
 
 def test_leak_1000_runs(g, mk, tmp_path):
     load_busybox(g, mk, tmp_path)
-    before = mounts_and_procs(g.root)
+    before = mounts_and_procs(g.root, g.bin)
     script = f'for i in $(seq 1000); do "{g.bin}" run sample:latest true || exit 1; done'
     r = subprocess.run(["bash", "-c", script], env=g.environ(), capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
-    after = mounts_and_procs(g.root)
-    assert after[0] == before[0], "mounts left behind"
+    wait_trash_reaped(g.root)  # deletion is deferred to a detached reaper: it must finish
+    after = mounts_and_procs(g.root, g.bin)
+    # mount points that appeared meanwhile, by gantry (other work on the machine may mount too)
+    new = [m for m in after[0] - before[0] if str(g.root) in m]
+    assert new == [], f"mounts left behind: {new}"
     assert after[1] == [], f"processes left behind: {after[1]}"
     assert list((g.root / "containers").iterdir()) == []
     assert list((g.root / "holds").iterdir()) == []
@@ -496,3 +568,101 @@ def test_bundle_runs_under_oci_runtimes(runner, runtime):
     assert r.returncode == 3, r.stderr
     assert f"from-{runtime}" in r.stdout and "/dev/null" in r.stdout
     assert r.stdout.split()[1] == "0"
+
+
+HOOK_LOG_PY = r"""
+import json, os, sys
+state = json.loads(sys.stdin.read())
+with open(sys.argv[1], "a") as f:
+    f.write(json.dumps({"stage": sys.argv[2], "status": state["status"], "pid": state["pid"],
+                        "id": state["id"], "alive": os.path.exists(f"/proc/{state['pid']}")}) + "\n")
+sys.exit(int(sys.argv[3]) if len(sys.argv) > 3 else 0)
+"""
+
+
+def test_oci_hook_lifecycle(runner):
+    """All six OCI hook stages from a CDI spec, in order, with the state each must see:
+    startContainer runs inside the container (its path resolved there) before the program;
+    poststart after the program started (a failing one only warns); poststop at the end."""
+    need_tool("python3")
+    work = runner.where / "hooks"
+    work.mkdir()
+    os.chmod(work, 0o777)
+    log = work / "log.jsonl"
+    py = "/usr/bin/python3"
+    host = lambda stage, *rc: {"hookName": stage, "path": py,
+                               "args": ["python3", "-c", HOOK_LOG_PY, str(log), stage, *rc]}
+    edits = {"mounts": [{"hostPath": str(work), "containerPath": "/hooklog",
+                         "options": ["rbind", "rw"]}],
+             "hooks": [host("prestart"), host("createRuntime"), host("createContainer"),
+                       {"hookName": "startContainer", "path": "/bin/sh",
+                        "args": ["sh", "-c", "cat > /hooklog/start.json; "
+                                 "echo started-in-container > /hooklog/start.txt; "
+                                 "test -e /hooklog/start.json"]},
+                       host("poststart"), host("poststart", "3"), host("poststop")]}
+    spec = {"cdiVersion": "0.5.0", "kind": "example.com/hooks",
+            "devices": [{"name": "all", "containerEdits": edits}]}
+    (work / "hooks.json").write_text(__import__("json").dumps(spec))
+    os.chmod(work / "hooks.json", 0o644)
+    r = runner.run("run", "--cdi-spec-dir", work, "--device", "example.com/hooks=all",
+                   runner.image, "sh", "-c",
+                   "cat /hooklog/start.txt; sleep 0.3; echo program >> /hooklog/order")
+    assert r.out == "started-in-container\n", r
+    assert "poststart hook" in r.err and "warning" in r.err, r  # the failing one, non-fatal
+    import json
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    stages = [e["stage"] for e in entries]
+    assert stages == ["prestart", "createRuntime", "createContainer", "poststart", "poststart",
+                      "poststop"], entries
+    by = {e["stage"]: e for e in entries}
+    assert by["createContainer"]["status"] == "creating" and by["createContainer"]["pid"] > 0
+    assert by["poststart"]["status"] == "running" and by["poststart"]["alive"], entries
+    assert by["poststop"]["status"] == "stopped", entries
+    start = json.loads((work / "start.json").read_text())
+    assert start["status"] == "created" and start["id"] == by["prestart"]["id"], start
+    # a failing startContainer hook stops the launch before the program runs
+    bad = dict(edits, hooks=[{"hookName": "startContainer", "path": "/bin/sh",
+                              "args": ["sh", "-c", "exit 9"]}])
+    spec["devices"][0]["containerEdits"] = bad
+    (work / "hooks.json").write_text(json.dumps(spec))
+    r = runner.run("run", "--cdi-spec-dir", work, "--device", "example.com/hooks=all",
+                   runner.image, "sh", "-c", "echo ran > /hooklog/ran", check=False)
+    assert r.code == 125 and "startContainer hook" in r.err, r
+    assert not (work / "ran").exists()
+
+
+def test_cve_2024_45310_racing_shared_volume(runner):
+    """runc CVE-2024-45310: container A flips vol/x between a directory and a symlink to a host
+    path while container B mounts onto vol/x/y/z. A runtime creating mount targets with host-side
+    path strings follows the link and creates y/z on the host. gantry resolves targets inside the
+    container's root (openat2 RESOLVE_IN_ROOT): the link can only lead into B's own root."""
+    vol = runner.where / "shared-vol"
+    vol.mkdir()
+    src = runner.where / "src"
+    src.mkdir()
+    escape = Path("/tmp") / f"gantry-45310-{os.getpid()}-{runner.user is not None}"
+    escape.mkdir()
+    os.chmod(escape, 0o777)  # writable by anyone: a naive runtime would succeed in writing here
+    for p in (vol, src):
+        os.chmod(p, 0o777)
+    flip = (f"while :; do rm -rf /vol/x; mkdir -p /vol/x/y; rm -rf /vol/x; "
+            f"ln -s {escape} /vol/x; done")
+    name = f"flipper-{os.getpid()}"
+    runner.run("run", "-d", "--name", name, "-v", f"{vol}:/vol", runner.image, "sh", "-c", flip)
+    try:
+        outcomes = {"ok": 0, "refused": 0}
+        for _ in range(60):
+            r = runner.run("run", "-v", f"{vol}:/vol", "-v", f"{src}:/vol/x/y/z", runner.image,
+                           "true", check=False)
+            # Either the target was created inside the root (the volume or, through the link,
+            # B's own root) or the mount was refused with a clear error; never anything else.
+            assert r.code in (0, 125), r
+            outcomes["ok" if r.code == 0 else "refused"] += 1
+            if r.code == 125:
+                assert "vol/x" in r.err or "mount" in r.err, r
+        assert list(escape.iterdir()) == [], "a mount target was created on the host"
+        assert not Path("/y").exists()
+        assert outcomes["ok"] > 0, outcomes
+    finally:
+        runner.run("rm", "-f", name, check=False)
+        shutil.rmtree(escape, ignore_errors=True)

@@ -1,0 +1,146 @@
+#include "store/scratch.hpp"
+
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+#include "util/units.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <vector>
+
+namespace gantry::store {
+
+namespace stdfs = std::filesystem;
+
+namespace {
+
+void mkdir_or_throw(const stdfs::path& p) {
+    if (::mkdir(p.c_str(), 0755) != 0) throw_errno("cannot create " + p.string());
+}
+
+// A detached child deletes trash/: its own session, stdio on /dev/null (so a caller waiting for
+// EOF on gantry's output, like a shell's $(...), does not wait for it), low CPU and I/O priority.
+void spawn_reaper(const stdfs::path& store_root) noexcept {
+    pid_t pid = ::fork();
+    if (pid != 0) return; // parent (or fork failed: the next run or `system prune` reaps)
+    int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        ::dup2(null, 0);
+        ::dup2(null, 1);
+        ::dup2(null, 2);
+    }
+    ::close_range(3, ~0U, 0);
+    ::setsid();
+    if (::fork() != 0) ::_exit(0); // the grandchild is reparented: no zombie for the caller
+    (void)::setpriority(PRIO_PROCESS, 0, 10);
+    try {
+        reap_trash(store_root);
+    } catch (...) {
+    }
+    ::_exit(0);
+}
+
+} // namespace
+
+Scratch::Scratch(const stdfs::path& store_root, const std::string& id, const std::string& hostname,
+                 bool writable)
+    : root_(store_root), dir_(store_root / "containers" / id) {
+    if (::mkdir(dir_.c_str(), 0700) != 0) {
+        if (errno != ENOENT) throw_errno("cannot create " + dir_.string());
+        fs::make_dirs(dir_.parent_path());
+        mkdir_or_throw(dir_);
+    }
+    try {
+        mkdir_or_throw(merged());
+        if (writable) {
+            mkdir_or_throw(upper());
+            mkdir_or_throw(work());
+        }
+        // A fresh private directory: nobody can see a partial file, so no temp-and-rename.
+        Fd f(::open(hostname_file().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        if (!f) throw_errno("cannot create " + hostname_file().string());
+        std::string line = hostname + "\n";
+        fs::write_all(f.get(), line.data(), line.size(), hostname_file().string());
+    } catch (...) {
+        discard_dir(root_, dir_, false);
+        fs::remove_tree(root_ / "trash");
+        throw;
+    }
+}
+
+Scratch::~Scratch() {
+    if (!keep_) discard();
+}
+
+void Scratch::discard() noexcept {
+    if (gone_) return;
+    gone_ = true;
+    discard_dir(root_, dir_);
+}
+
+void discard_dir(const stdfs::path& store_root, const stdfs::path& dir, bool reap) noexcept {
+    auto trash = store_root / "trash";
+    auto to = trash / dir.filename();
+    bool moved = ::rename(dir.c_str(), to.c_str()) == 0;
+    if (!moved && errno == ENOENT && (::mkdir(trash.c_str(), 0700) == 0 || errno == EEXIST))
+        moved = ::rename(dir.c_str(), to.c_str()) == 0;
+    if (!moved) {
+        try { // cannot move it (gone already, or trash/ unusable): delete it here and now
+            fs::remove_tree(dir);
+        } catch (...) {
+        }
+        return;
+    }
+    if (reap) spawn_reaper(store_root);
+}
+
+std::uint64_t reap_trash(const stdfs::path& store_root) {
+    auto trash = store_root / "trash";
+    Fd dir(::open(trash.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) return 0;
+    if (::flock(dir.get(), LOCK_EX | LOCK_NB) != 0) return 0; // another reaper is at work
+    std::uint64_t n = 0;
+    for (;;) { // until empty: containers may be discarded while we delete
+        std::vector<stdfs::path> doomed;
+        std::error_code ec;
+        for (auto& e : stdfs::directory_iterator(trash, ec)) doomed.push_back(e.path());
+        if (doomed.empty()) break;
+        for (auto& p : doomed) {
+            fs::remove_tree(p);
+            ++n;
+        }
+    }
+    return n;
+}
+
+std::optional<std::string> write_report(const stdfs::path& upper, std::uint64_t threshold) {
+    std::uint64_t total = fs::disk_usage(upper);
+    if (total < threshold) return std::nullopt;
+    std::vector<std::pair<std::uint64_t, std::string>> dirs;
+    std::error_code ec;
+    for (auto& top : stdfs::directory_iterator(upper, ec)) {
+        if (top.is_directory(ec) && !top.is_symlink(ec)) {
+            for (auto& sub : stdfs::directory_iterator(top.path(), ec))
+                dirs.push_back(
+                    {fs::disk_usage(sub.path()),
+                     "/" + top.path().filename().string() + "/" + sub.path().filename().string()});
+        } else {
+            dirs.push_back({fs::disk_usage(top.path()), "/" + top.path().filename().string()});
+        }
+    }
+    std::sort(dirs.rbegin(), dirs.rend());
+    std::string where = dirs.empty() ? "/" : dirs[0].second;
+    return "this run wrote " + units::human_size(total) + " into the container's writable layer (" +
+           where + ": " + units::human_size(dirs.empty() ? total : dirs[0].first) +
+           "); copy-on-write storage is slow for bulk data: bind-mount a host directory there "
+           "instead, e.g. -v /scratch/out:" +
+           where;
+}
+
+} // namespace gantry::store
