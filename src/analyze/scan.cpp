@@ -4,8 +4,10 @@
 #include "compat/fatbin.hpp"
 #include "util/error.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <elf.h>
+#include <memory>
 
 namespace gantry::analyze {
 
@@ -170,7 +172,9 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
     Counter tar(*plain, opt.verify);
     {
         TarIn in(tar, opt.what);
-        std::string name, buf;
+        std::string name;
+        std::unique_ptr<char[]> buf; // reused: grows, never zero-filled (holes are)
+        std::size_t cap = 0;
         while (archive_entry* ae = in.next()) {
             if (!normalize_name(archive_entry_pathname(ae), name))
                 throw Error(Errc::invalid,
@@ -240,7 +244,7 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
             std::size_t n;
             std::int64_t off;
             bool first = true, keep = false;
-            buf.clear();
+            std::size_t filled = 0;
             while (in.block(data, n, off)) {
                 if (n == 0) continue;
                 if (first) {
@@ -249,19 +253,28 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
                            std::memcmp(data, ELFMAG, SELFMAG) == 0;
                     e.elf = keep;
                     if (keep && size > opt.max_elf) keep = false;
-                    if (keep) buf.assign(size, '\0');
+                    if (keep && size > cap) {
+                        cap = std::max<std::size_t>(size, cap * 2);
+                        buf.reset(new char[cap]);
+                    }
                 }
                 h.update(data, n);
                 if (keep && off >= 0 && static_cast<std::uint64_t>(off) <= size &&
-                    n <= size - static_cast<std::uint64_t>(off))
-                    std::memcpy(buf.data() + off, data, n);
+                    n <= size - static_cast<std::uint64_t>(off)) {
+                    auto o = static_cast<std::size_t>(off);
+                    if (o > filled) std::memset(buf.get() + filled, 0, o - filled); // a hole
+                    std::memcpy(buf.get() + o, data, n);
+                    filled = std::max(filled, o + n);
+                }
             }
+            if (keep && filled < size) std::memset(buf.get() + filled, 0, size - filled);
             if (size) e.hash = h.final();
             if (keep) {
-                e.debug = elf_debug_bytes(buf);
+                std::string_view view(buf.get(), size);
+                e.debug = elf_debug_bytes(view);
                 compat::FatbinOptions fo;
                 fo.cubin = compat::FatbinOptions::Cubin::none;
-                auto fb = compat::scan_fatbin_bytes(buf, fo);
+                auto fb = compat::scan_fatbin_bytes(view, fo);
                 for (auto& fe : fb.entries) e.fatbin[fe.arch_name()] += fe.disk_size();
             }
             r.entries.push_back(std::move(e));
