@@ -471,3 +471,11 @@ def test_unknown_repository_and_unreachable_registry(gr, reg):
 def test_gantry_binary_does_not_link_libcurl(gantry_bin):
     out = subprocess.run(["ldd", str(gantry_bin)], capture_output=True, text=True).stdout
     assert "libcurl" not in out and "libssl" not in out
+
+
+def test_rootless_pull_and_run(rootless, reg, mk, tmp_path):
+    img = publish(mk, tmp_path, f"{reg.addr}/rootless/app:1")
+    r = rootless.run("pull", INSECURE, f"{reg.addr}/rootless/app:1")
+    assert f"Digest: {img.digest}" in r.out
+    out = rootless.run("run", f"{reg.addr}/rootless/app:1", "echo", "ok").out
+    assert out.strip() == "ok"
