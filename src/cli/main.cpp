@@ -6,6 +6,7 @@
 #include "util/log.hpp"
 #include "util/units.hpp"
 
+#include <algorithm>
 #include <clocale>
 #include <cstdio>
 #include <cstdlib>
@@ -52,7 +53,6 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
 
 int main(int argc, char** argv) {
     using namespace gantry;
-    std::setlocale(LC_CTYPE, "C.UTF-8");
     cli::Context ctx;
     CLI::App app{"gantry: a rootless, daemonless GPU container engine", "gantry"};
     app.require_subcommand(1);
@@ -112,6 +112,12 @@ int main(int argc, char** argv) {
         }
         break;
     }
+    // libarchive converts pax (UTF-8) names through the locale's charset; the launcher and
+    // the other container commands never do, and loading locale data is start-up time.
+    static constexpr std::string_view no_locale[] = {"run", "exec", "ps", "stop", "rm", "hook"};
+    if (!only || std::find(std::begin(no_locale), std::end(no_locale),
+                           std::string_view(only->names)) == std::end(no_locale))
+        std::setlocale(LC_CTYPE, "C.UTF-8");
     if (only)
         only->add(app, ctx);
     else
