@@ -72,6 +72,8 @@ void register_lint(CLI::App& app, Context& ctx) {
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("lint", "Check a Dockerfile for GPU image bloat and pitfalls");
+    cmd->footer("Exit status: 0 nothing at or above the threshold, 10 findings at or above it, "
+                "2 usage, 3 file not found, 4 malformed Dockerfile or config (docs/lint.md)");
     cmd->add_option("dockerfile", o->files, "Dockerfile(s) to check; - reads stdin")
         ->type_name("FILE");
     cmd->add_option("--format,-f", o->format,
