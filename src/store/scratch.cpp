@@ -68,8 +68,10 @@ Scratch::Scratch(const stdfs::path& store_root, const std::string& id, const std
         std::string line = hostname + "\n";
         fs::write_all(f.get(), line.data(), line.size(), hostname_file().string());
     } catch (...) {
-        discard_dir(root_, dir_, false);
-        fs::remove_tree(root_ / "trash");
+        try { // an error path: delete it here and now
+            fs::remove_tree(dir_);
+        } catch (...) {
+        }
         throw;
     }
 }
@@ -84,7 +86,7 @@ void Scratch::discard() noexcept {
     discard_dir(root_, dir_);
 }
 
-void discard_dir(const stdfs::path& store_root, const stdfs::path& dir, bool reap) noexcept {
+void discard_dir(const stdfs::path& store_root, const stdfs::path& dir) noexcept {
     auto trash = store_root / "trash";
     auto to = trash / dir.filename();
     bool moved = ::rename(dir.c_str(), to.c_str()) == 0;
@@ -97,7 +99,7 @@ void discard_dir(const stdfs::path& store_root, const stdfs::path& dir, bool rea
         }
         return;
     }
-    if (reap) spawn_reaper(store_root);
+    spawn_reaper(store_root);
 }
 
 std::uint64_t reap_trash(const stdfs::path& store_root) {

@@ -43,9 +43,9 @@ class Scratch {
 };
 
 // Renames dir into STORE/trash/ (or removes it in place if that fails) and starts a detached
-// reaper unless `reap` is false. Never throws: cleanup must not mask the workload's status.
-void discard_dir(const std::filesystem::path& store_root, const std::filesystem::path& dir,
-                 bool reap = true) noexcept;
+// reaper. Never throws: cleanup must not mask the workload's status.
+void discard_dir(const std::filesystem::path& store_root,
+                 const std::filesystem::path& dir) noexcept;
 
 // Deletes everything in STORE/trash/ now (one reaper at a time: others return at once).
 // Returns the number of entries removed.

@@ -1,0 +1,129 @@
+// A container's scratch directory (store/scratch): layout, deferred deletion through trash/,
+// one reaper at a time, the write report; and the size units used by run's flags.
+#include "store/scratch.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/units.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <string>
+#include <sys/file.h>
+#include <thread>
+#include <unistd.h>
+
+namespace stdfs = std::filesystem;
+using gantry::Errc;
+using gantry::Error;
+using gantry::store::Scratch;
+
+namespace {
+
+struct TempDir {
+    stdfs::path path;
+    TempDir() {
+        char tmpl[] = "/tmp/gantry-scratch-XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~TempDir() { stdfs::remove_all(path); }
+};
+
+bool empty_dir(const stdfs::path& p) {
+    return !stdfs::exists(p) || stdfs::is_empty(p);
+}
+
+void write_bytes(const stdfs::path& p, std::size_t n) {
+    std::ofstream(p) << std::string(n, 'x');
+}
+
+} // namespace
+
+TEST(Scratch, CreatesTheLayoutAndMovesItToTheTrash) {
+    TempDir t;
+    {
+        Scratch s(t.path, "abc123", "myhost", true);
+        EXPECT_TRUE(stdfs::is_directory(s.upper()));
+        EXPECT_TRUE(stdfs::is_directory(s.work()));
+        EXPECT_TRUE(stdfs::is_directory(s.merged()));
+        std::ifstream h(s.hostname_file());
+        std::string line;
+        std::getline(h, line);
+        EXPECT_EQ(line, "myhost");
+        write_bytes(s.upper() / "f", 10);
+    }
+    EXPECT_FALSE(stdfs::exists(t.path / "containers/abc123"));
+    // the reaper runs detached: wait for it (bounded)
+    for (int i = 0; i < 200 && !empty_dir(t.path / "trash"); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_TRUE(empty_dir(t.path / "trash"));
+}
+
+TEST(Scratch, ReadOnlyHasNoWritableLayerAndKeptStays) {
+    TempDir t;
+    {
+        Scratch s(t.path, "ro1", "h", false);
+        EXPECT_FALSE(stdfs::exists(s.upper()));
+        EXPECT_TRUE(stdfs::is_directory(s.merged()));
+        s.keep();
+    }
+    EXPECT_TRUE(stdfs::is_directory(t.path / "containers/ro1"));
+}
+
+TEST(Scratch, AnExistingIdIsAConflictNotAReuse) {
+    TempDir t;
+    Scratch a(t.path, "same", "h", true);
+    a.keep();
+    EXPECT_THROW(Scratch(t.path, "same", "h", true), Error);
+    EXPECT_TRUE(stdfs::is_directory(a.upper())); // the first one is untouched
+}
+
+TEST(Scratch, OneReaperAtATime) {
+    TempDir t;
+    stdfs::create_directories(t.path / "trash/x/y");
+    gantry::Fd lock(::open((t.path / "trash").c_str(), O_RDONLY | O_DIRECTORY));
+    ASSERT_EQ(::flock(lock.get(), LOCK_EX), 0);
+    EXPECT_EQ(gantry::store::reap_trash(t.path), 0u); // busy: returns at once
+    EXPECT_TRUE(stdfs::exists(t.path / "trash/x/y"));
+    ::flock(lock.get(), LOCK_UN);
+    EXPECT_EQ(gantry::store::reap_trash(t.path), 1u);
+    EXPECT_TRUE(empty_dir(t.path / "trash"));
+    EXPECT_EQ(gantry::store::reap_trash(t.path / "missing"), 0u);
+}
+
+TEST(Scratch, WriteReportNamesTheBiggestDirectory) {
+    TempDir t;
+    stdfs::create_directories(t.path / "upper/out/ckpt");
+    stdfs::create_directories(t.path / "upper/tmp");
+    write_bytes(t.path / "upper/out/ckpt/big", 300000);
+    write_bytes(t.path / "upper/tmp/small", 5000);
+    EXPECT_FALSE(gantry::store::write_report(t.path / "upper", 10u << 20));
+    auto r = gantry::store::write_report(t.path / "upper", 100000);
+    ASSERT_TRUE(r);
+    EXPECT_NE(r->find("/out/ckpt"), std::string::npos) << *r;
+    EXPECT_NE(r->find("-v /scratch/out:/out/ckpt"), std::string::npos) << *r;
+}
+
+TEST(Units, ParseAndPrint) {
+    using gantry::units::human_size;
+    using gantry::units::parse_size;
+    EXPECT_EQ(parse_size("1024"), 1024u);
+    EXPECT_EQ(parse_size("1k"), 1000u);
+    EXPECT_EQ(parse_size("1KiB"), 1024u);
+    EXPECT_EQ(parse_size("1.5G"), 1500000000u);
+    EXPECT_EQ(parse_size("2GiB"), 2ull << 30);
+    for (const char* bad : {"", "x", "12 parsecs", "1QB"}) {
+        try {
+            parse_size(bad);
+            ADD_FAILURE() << bad;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), Errc::usage) << bad;
+        }
+    }
+    EXPECT_EQ(human_size(999), "999 B");
+    EXPECT_EQ(human_size(1500), "1.50 kB");
+    EXPECT_EQ(human_size(1500000000), "1.50 GB");
+}
