@@ -39,5 +39,9 @@ step "$G" run --gpus all "${gpu_flags[@]}" demo/cuda-probe:1 sh -c 'cuda_probe &
 step "$G" run --gpus device=1 "${gpu_flags[@]}" demo/cuda-probe:1 sh -c 'nvidia-smi -L; ls /dev/nvidia*'
 step "$G" cdi generate "${gpu_flags[@]}" --output "$work/cdi/nvidia.yaml"
 step "$G" run --cdi-spec-dir "$work/cdi" --device nvidia.com/gpu=0 demo/cuda-probe:1 cuda_probe
+step "$G" doctor "${gpu_flags[@]}" demo/cuda-probe:1 || true  # exit 10 when a check fails
+echo; echo "Where an image's bytes go, and a Dockerfile with the usual GPU-image mistakes:"
+step "$G" analyze demo/cuda-probe:1
+step "$G" lint --failure-threshold none "$here/tests/fixtures/dockerfiles/gpu-bad.Dockerfile"
 echo
 echo "Demo store: $GANTRY_ROOT (remove it with: rm -rf $work)"
