@@ -25,6 +25,9 @@ int main(int argc, char** argv) {
     std::unique_ptr<void, void (*)(scmp_filter_ctx)> ctx(seccomp_init(SCMP_ACT_ALLOW),
                                                          seccomp_release);
     if (!ctx) return 1;
+    // A binary tree of syscall numbers instead of a linear list: every syscall the workload
+    // makes runs the filter, so its depth is paid for the container's whole life.
+    seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
     auto die = [](const std::string& what) {
         std::fprintf(stderr, "seccomp_bpf: %s\n", what.c_str());
         return 1;

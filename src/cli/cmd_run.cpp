@@ -26,7 +26,7 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <optional>
-#include <random>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -45,11 +45,16 @@ struct RunFlags {
          read_only = false, detach = false, no_require = false;
 };
 
-std::string random_id() {
+std::string random_id() { // getrandom(2): std::random_device probes the CPU (a VM trap here)
     static const char* hex = "0123456789abcdef";
-    std::random_device rd;
+    unsigned char b[6] = {};
+    if (::getrandom(b, sizeof b, 0) != static_cast<ssize_t>(sizeof b))
+        throw_errno("cannot get random bytes for the container id");
     std::string id;
-    for (int i = 0; i < 12; ++i) id += hex[rd() % 16];
+    for (auto c : b) {
+        id += hex[c >> 4];
+        id += hex[c & 15];
+    }
     return id;
 }
 
