@@ -1,12 +1,9 @@
 #include "analyze/analyze.hpp"
 
 #include "util/error.hpp"
+#include "util/parallel.hpp"
 
-#include <atomic>
-#include <exception>
 #include <fcntl.h>
-#include <mutex>
-#include <thread>
 
 namespace gantry::analyze {
 
@@ -27,50 +24,27 @@ Analysis analyze_image(const store::Store& store, const store::Image& img, const
                         " diff_ids",
                     "the image is inconsistent; load or pull it again");
     a.scans.resize(layers.size());
-    std::atomic<std::size_t> next{0};
-    std::exception_ptr first;
-    std::mutex mu;
-    auto worker = [&] {
-        for (;;) {
-            std::size_t i = next++;
-            if (i >= layers.size()) return;
-            try {
-                const auto& d = layers[i].digest;
-                Fd fd(::open(store.blob_path(d).c_str(), O_RDONLY | O_CLOEXEC));
-                if (!fd)
-                    throw sys_error(errno, "cannot open layer blob " + d.str(),
-                                    "run `gantry system fsck --repair` or load the image again");
-                std::string what = "layer " + std::to_string(i + 1) + "/" +
-                                   std::to_string(layers.size()) + " (" + d.str().substr(0, 19) +
-                                   "…)";
-                layer::FdReader rd(fd.get(), what);
-                ScanOptions so;
-                so.what = what;
-                so.verify = opt.verify;
-                a.scans[i] = scan_layer(rd, so);
-                if (opt.verify && a.scans[i].blob_hex != d.hex())
-                    throw Error(Errc::invalid,
-                                what + ": blob hashes to sha256:" + a.scans[i].blob_hex,
-                                "the store is damaged; run `gantry system fsck --repair`");
-                if (opt.verify && a.scans[i].diff_hex != img.config.diff_ids[i].hex())
-                    throw Error(Errc::invalid,
-                                what + ": content does not match diff_id " +
-                                    img.config.diff_ids[i].str(),
-                                "the store is damaged; run `gantry system fsck --repair`");
-            } catch (...) {
-                std::lock_guard l(mu);
-                if (!first) first = std::current_exception();
-                next = layers.size();
-            }
-        }
-    };
-    unsigned jobs = opt.jobs ? opt.jobs : std::max(1u, std::thread::hardware_concurrency());
-    jobs = std::min<unsigned>(jobs, static_cast<unsigned>(std::max<std::size_t>(1, layers.size())));
-    std::vector<std::thread> threads;
-    for (unsigned i = 1; i < jobs; ++i) threads.emplace_back(worker);
-    worker();
-    for (auto& t : threads) t.join();
-    if (first) std::rethrow_exception(first);
+    parallel_for(layers.size(), opt.jobs, [&](std::size_t i) {
+        const auto& d = layers[i].digest;
+        Fd fd(::open(store.blob_path(d).c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd)
+            throw sys_error(errno, "cannot open layer blob " + d.str(),
+                            "run `gantry system fsck --repair` or load the image again");
+        std::string what = "layer " + std::to_string(i + 1) + "/" + std::to_string(layers.size()) +
+                           " (" + d.str().substr(0, 19) + "…)";
+        layer::FdReader rd(fd.get(), what);
+        ScanOptions so;
+        so.what = what;
+        so.verify = opt.verify;
+        a.scans[i] = scan_layer(rd, so);
+        if (opt.verify && a.scans[i].blob_hex != d.hex())
+            throw Error(Errc::invalid, what + ": blob hashes to sha256:" + a.scans[i].blob_hex,
+                        "the store is damaged; run `gantry system fsck --repair`");
+        if (opt.verify && a.scans[i].diff_hex != img.config.diff_ids[i].hex())
+            throw Error(Errc::invalid,
+                        what + ": content does not match diff_id " + img.config.diff_ids[i].str(),
+                        "the store is damaged; run `gantry system fsck --repair`");
+    });
 
     auto ptrs = a.ptrs();
     Report& r = a.report;

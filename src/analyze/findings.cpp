@@ -1,5 +1,6 @@
 // Findings: what makes an image bigger than it needs to be, with the bytes attached.
 #include "analyze/model.hpp"
+#include "util/units.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -161,16 +162,7 @@ const std::map<std::string, ClassInfo>& classes() {
 }
 
 std::string human(std::uint64_t b) {
-    const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-    double v = static_cast<double>(b);
-    int u = 0;
-    while (v >= 1000 && u < 4) v /= 1000, ++u;
-    char buf[32];
-    if (u == 0)
-        std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
-    else
-        std::snprintf(buf, sizeof buf, v < 10 ? "%.2f %s" : "%.1f %s", v, units[u]);
-    return buf;
+    return units::human_size(b);
 }
 
 void keep_top(std::vector<std::pair<std::string, std::uint64_t>>& v, std::size_t n = 10) {

@@ -1,5 +1,6 @@
 // Renderings of a report: the aligned table, JSON, and the treemap data the HTML page draws.
 #include "analyze/analyze.hpp"
+#include "util/units.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -11,16 +12,7 @@ namespace gantry::analyze {
 namespace {
 
 std::string human(std::uint64_t b) {
-    const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-    double v = static_cast<double>(b);
-    int u = 0;
-    while (v >= 1000 && u < 4) v /= 1000, ++u;
-    char buf[32];
-    if (u == 0)
-        std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
-    else
-        std::snprintf(buf, sizeof buf, v < 10 ? "%.2f %s" : "%.1f %s", v, units[u]);
-    return buf;
+    return units::human_size(b);
 }
 
 std::string pct(double r) {

@@ -158,18 +158,9 @@ std::uint64_t elf_debug_bytes(std::string_view d) {
 LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
     LayerScan r;
     Counter blob(src, opt.verify);
-    std::vector<unsigned char> head(4096);
-    std::size_t got = 0;
-    while (got < head.size()) {
-        std::size_t n = blob.read(head.data() + got, head.size() - got);
-        if (n == 0) break;
-        got += n;
-    }
-    head.resize(got);
-    r.compression = oci::sniff_compression(head.data(), head.size());
-    layer::PrefixedReader prefixed(std::move(head), blob);
-    auto plain = layer::make_decompressor(r.compression, prefixed, opt.what);
-    Counter tar(*plain, opt.verify);
+    layer::SniffedStream sniffed(blob, opt.what);
+    r.compression = sniffed.compression();
+    Counter tar(sniffed.plain(), opt.verify);
     {
         TarIn in(tar, opt.what);
         std::string name;

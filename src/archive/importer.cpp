@@ -4,11 +4,9 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
+#include "util/parallel.hpp"
 
-#include <atomic>
-#include <exception>
 #include <fcntl.h>
-#include <mutex>
 #include <thread>
 #include <unistd.h>
 
@@ -112,31 +110,7 @@ LayerDone Importer::one_layer(const LayerJob& job) {
 
 std::vector<LayerDone> Importer::layers(const std::vector<LayerJob>& jobs) {
     std::vector<LayerDone> out(jobs.size());
-    std::atomic<std::size_t> next{0};
-    std::exception_ptr first;
-    std::mutex mu;
-    auto worker = [&] {
-        for (;;) {
-            std::size_t i = next++;
-            if (i >= jobs.size()) return;
-            {
-                std::lock_guard l(mu);
-                if (first) return;
-            }
-            try {
-                out[i] = one_layer(jobs[i]);
-            } catch (...) {
-                std::lock_guard l(mu);
-                if (!first) first = std::current_exception();
-            }
-        }
-    };
-    unsigned n = std::min<unsigned>(opt_.jobs, static_cast<unsigned>(jobs.size()));
-    std::vector<std::thread> threads;
-    for (unsigned i = 1; i < n; ++i) threads.emplace_back(worker);
-    worker();
-    for (auto& t : threads) t.join();
-    if (first) std::rethrow_exception(first);
+    parallel_for(jobs.size(), opt_.jobs, [&](std::size_t i) { out[i] = one_layer(jobs[i]); });
     return out;
 }
 

@@ -1,5 +1,6 @@
 #include "archive/importer.hpp"
 #include "cli/context.hpp"
+#include "cli/registry_flags.hpp"
 #include "registry/pull.hpp"
 #include "util/error.hpp"
 
@@ -8,15 +9,6 @@
 #include <unistd.h>
 
 namespace gantry::cli {
-
-// Flags shared by pull, push and login (defined here, declared where used).
-struct RegistryFlags {
-    bool tls_verify = true;
-    std::string cert_dir, creds, authfile;
-    unsigned retries = 3;
-    double retry_delay = 1.0;
-    CLI::App* cmd = nullptr;
-};
 
 void add_registry_flags(CLI::App* cmd, RegistryFlags& f, bool transfer) {
     f.cmd = cmd;

@@ -1,4 +1,5 @@
 #include "cli/context.hpp"
+#include "cli/registry_flags.hpp"
 #include "registry/push.hpp"
 #include "util/error.hpp"
 
@@ -6,16 +7,6 @@
 #include <unistd.h>
 
 namespace gantry::cli {
-
-struct RegistryFlags {
-    bool tls_verify = true;
-    std::string cert_dir, creds, authfile;
-    unsigned retries = 3;
-    double retry_delay = 1.0;
-    CLI::App* cmd = nullptr;
-};
-void add_registry_flags(CLI::App* cmd, RegistryFlags& f, bool transfer);
-registry::ClientOptions client_options(const RegistryFlags& f);
 
 void register_push(CLI::App& app, Context& ctx) {
     struct Opts {

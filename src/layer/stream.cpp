@@ -55,6 +55,22 @@ std::size_t PrefixedReader::read(void* buf, std::size_t n) {
     return src_.read(buf, n);
 }
 
+std::vector<unsigned char> SniffedStream::head(Reader& blob) {
+    std::vector<unsigned char> h(4096);
+    std::size_t got = 0;
+    while (got < h.size()) {
+        std::size_t n = blob.read(h.data() + got, h.size() - got);
+        if (n == 0) break;
+        got += n;
+    }
+    h.resize(got);
+    return h;
+}
+
+SniffedStream::SniffedStream(Reader& blob, const std::string& what)
+    : head_(head(blob)), compression_(oci::sniff_compression(head_.data(), head_.size())),
+      prefixed_(std::move(head_), blob), plain_(make_decompressor(compression_, prefixed_, what)) {}
+
 std::uint64_t drain(Reader& r) {
     std::vector<char> buf(1 << 16);
     std::uint64_t total = 0;

@@ -66,6 +66,25 @@ class PrefixedReader final : public Reader {
 // Truncated or corrupt input throws Error(invalid) naming `what`.
 std::unique_ptr<Reader> make_decompressor(oci::Compression c, Reader& src, std::string what);
 
+// The decompressed content of a layer blob whose compression is sniffed from its first bytes
+// (gzip, zstd or a plain tar, whatever the media type claims). Neither copyable nor movable:
+// the decompressor reads through the prefix reader held here.
+class SniffedStream {
+  public:
+    SniffedStream(Reader& blob, const std::string& what);
+    SniffedStream(const SniffedStream&) = delete;
+    SniffedStream& operator=(const SniffedStream&) = delete;
+    oci::Compression compression() const { return compression_; }
+    Reader& plain() { return *plain_; }
+
+  private:
+    static std::vector<unsigned char> head(Reader& blob);
+    std::vector<unsigned char> head_;
+    oci::Compression compression_;
+    PrefixedReader prefixed_;
+    std::unique_ptr<Reader> plain_;
+};
+
 // Reads and discards the rest of a stream; returns the byte count.
 std::uint64_t drain(Reader& r);
 

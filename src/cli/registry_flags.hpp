@@ -1,0 +1,22 @@
+// Flags shared by pull, push and login/logout (defined in cmd_pull.cpp).
+#pragma once
+
+#include "registry/client.hpp"
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace gantry::cli {
+
+struct RegistryFlags {
+    bool tls_verify = true;
+    std::string cert_dir, creds, authfile;
+    unsigned retries = 3;
+    double retry_delay = 1.0;
+    CLI::App* cmd = nullptr;
+};
+// transfer: also the flags of pull and push (retries), not only those of login.
+void add_registry_flags(CLI::App* cmd, RegistryFlags& f, bool transfer);
+registry::ClientOptions client_options(const RegistryFlags& f);
+
+} // namespace gantry::cli
