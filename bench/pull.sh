@@ -52,7 +52,7 @@ T=$BENCH_DIR/pull-$profile
 reg_pid=
 cleanup() {
     local rc=$?
-    [[ -n $reg_pid ]] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null
+    if [[ -n $reg_pid ]]; then kill "$reg_pid" 2>/dev/null; wait "$reg_pid" 2>/dev/null || true; fi
     if ((keep)); then echo "kept: $T" >&2; else rm -rf "$T"; fi
     exit "$rc"
 }
