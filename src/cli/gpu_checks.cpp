@@ -54,15 +54,7 @@ void rescue_by_forward_compat(std::vector<compat::Finding>& out, const std::stri
     if (!served) return;
     for (auto& f : out) {
         if (f.id != "CUDA-DRIVER-TOO-OLD" && f.id != "TORCH-CUDA-TOO-NEW") continue;
-        // "... CUDA 13.0.1 needs NVIDIA driver ..." : the version the rule was about
-        auto at = f.message.find("CUDA ");
-        std::optional<compat::CudaVersion> v;
-        while (at != std::string::npos && !v) {
-            auto end = f.message.find_first_of(" ):,", at + 5);
-            v = compat::CudaVersion::parse(f.message.substr(at + 5, end - at - 5));
-            if (!v) at = f.message.find("CUDA ", at + 5);
-        }
-        if (!v || v->encoded() > served) continue;
+        if (f.cuda == 0 || f.cuda > served) continue; // the CUDA version the rule was about
         f.id = f.id == "CUDA-DRIVER-TOO-OLD" ? "CUDA-FORWARD-COMPAT" : "TORCH-FORWARD-COMPAT";
         f.severity = compat::Severity::warn;
         f.message += "; the image's forward-compatibility library " + compat_path + " (CUDA " +

@@ -306,7 +306,8 @@ void check_torch(std::vector<Finding>& out, const gpu::Host& host, const ImageFa
                                who + " is built for CUDA " + torch.cuda + ": " + c.message,
                                "upgrade the driver to " +
                                    (c.minimum ? c.minimum->text : std::string("a newer branch")) +
-                                   " or newer, or install a torch build for an older CUDA"});
+                                   " or newer, or install a torch build for an older CUDA",
+                               tv->encoded()});
         }
     }
     // The CUDA runtime the image ships next to torch: bare libcudart.so.N names (major only),
@@ -500,7 +501,7 @@ std::vector<Finding> check_image(const gpu::Host& host, const ImageFacts& img,
         out.push_back({s == Severity::fail   ? "CUDA-DRIVER-TOO-OLD"
                        : s == Severity::warn ? "CUDA-MINOR-VERSION-COMPAT"
                                              : "CUDA-DRIVER",
-                       s, img.ref + " (" + ev.source + "): " + c.message, fix});
+                       s, img.ref + " (" + ev.source + "): " + c.message, fix, cv->encoded()});
     }
     if (req.inject && !req.caps.count(gpu::Capability::compute) && cuda)
         out.push_back({"CAPS-NO-COMPUTE", Severity::warn,

@@ -23,6 +23,7 @@ struct Finding {
     Severity severity = Severity::pass;
     std::string message;
     std::string fix;
+    int cuda = 0; // the CUDA version (CudaVersion::encoded) a driver rule was about; 0: none
 };
 
 struct ImageFacts {
