@@ -5,9 +5,17 @@
 #include "util/error.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
 #include <elf.h>
+#include <exception>
 #include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <sys/mman.h>
+#include <thread>
+#include <utility>
 
 namespace gantry::analyze {
 
@@ -50,6 +58,129 @@ class Counter final : public layer::Reader {
     bool hash_;
     Sha256 sha_;
     std::uint64_t count_ = 0;
+};
+
+// Decompression on a second thread: a producer reads the stream ahead into a few fixed slots,
+// read() hands them out in order. Each slot is one read of kChunk bytes, the size TarIn asks for,
+// so the consumer sees the very same sequence of chunks (and of errors: a producer exception is
+// rethrown by read() once the chunks before it were consumed) as when reading src directly.
+class ReadAhead final : public layer::Reader {
+  public:
+    static constexpr std::size_t kChunk = 1 << 18, kSlots = 8; // 2 MiB in flight at most
+
+    explicit ReadAhead(layer::Reader& src) : src_(src) {
+        for (auto& s : slots_) s.data.reset(new char[kChunk]);
+        thread_ = std::thread([this] { produce(); });
+    }
+    ~ReadAhead() override {
+        {
+            std::lock_guard lk(m_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        thread_.join();
+    }
+    ReadAhead(const ReadAhead&) = delete;
+    ReadAhead& operator=(const ReadAhead&) = delete;
+
+    std::size_t read(void* buf, std::size_t n) override {
+        if (n == 0) return 0;
+        std::unique_lock lk(m_);
+        cv_.wait(lk, [&] { return filled_ > 0 || done_; });
+        if (filled_ == 0) {
+            if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+            return 0;
+        }
+        Slot& s = slots_[head_];
+        lk.unlock(); // the producer does not touch a filled slot
+        std::size_t k = std::min(n, s.len - pos_);
+        std::memcpy(buf, s.data.get() + pos_, k);
+        pos_ += k;
+        if (pos_ == s.len) {
+            pos_ = 0;
+            head_ = (head_ + 1) % kSlots;
+            lk.lock();
+            --filled_;
+            lk.unlock();
+            cv_.notify_all();
+        }
+        return k;
+    }
+
+  private:
+    struct Slot {
+        std::unique_ptr<char[]> data;
+        std::size_t len = 0;
+    };
+    void produce() {
+        std::size_t tail = 0;
+        try {
+            for (;;) {
+                {
+                    std::unique_lock lk(m_);
+                    cv_.wait(lk, [&] { return filled_ < kSlots || stop_; });
+                    if (stop_) return;
+                }
+                Slot& s = slots_[tail];
+                s.len = src_.read(s.data.get(), kChunk);
+                if (s.len == 0) break;
+                tail = (tail + 1) % kSlots;
+                {
+                    std::lock_guard lk(m_);
+                    ++filled_;
+                }
+                cv_.notify_all();
+            }
+        } catch (...) {
+            std::lock_guard lk(m_);
+            error_ = std::current_exception();
+        }
+        {
+            std::lock_guard lk(m_);
+            done_ = true;
+        }
+        cv_.notify_all();
+    }
+
+    layer::Reader& src_;
+    Slot slots_[kSlots];
+    std::size_t head_ = 0, pos_ = 0; // consumer side
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::size_t filled_ = 0; // slots ready for the consumer (under m_)
+    bool done_ = false, stop_ = false;
+    std::exception_ptr error_;
+    std::thread thread_; // last: started once everything above exists
+};
+
+// The ELF copy buffer: anonymous memory that grows with mremap (pages already touched stay, no
+// new fault or zeroing for them) and asks for transparent huge pages (one fault per 2 MiB).
+class ElfBuffer {
+  public:
+    ElfBuffer() = default;
+    ElfBuffer(const ElfBuffer&) = delete;
+    ElfBuffer& operator=(const ElfBuffer&) = delete;
+    ~ElfBuffer() {
+        if (p_) ::munmap(p_, cap_);
+    }
+    char* get() const { return static_cast<char*>(p_); }
+    void reserve(std::size_t n) {
+        if (n <= cap_) return;
+        constexpr std::size_t kHuge = 2u << 20;
+        std::size_t want = std::max(n, cap_ * 2);
+        want = (want + kHuge - 1) / kHuge * kHuge;
+        void* q =
+            p_ ? ::mremap(p_, cap_, want, MREMAP_MAYMOVE)
+               : ::mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (q == MAP_FAILED) throw std::bad_alloc();
+        ::madvise(q, want, MADV_HUGEPAGE); // advice only: fine when THP is off
+        p_ = q;
+        cap_ = want;
+    }
+
+  private:
+    void* p_ = nullptr;
+    std::size_t cap_ = 0;
 };
 
 inline std::uint64_t rotl(std::uint64_t x, int r) {
@@ -160,12 +291,16 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
     Counter blob(src, opt.verify);
     layer::SniffedStream sniffed(blob, opt.what);
     r.compression = sniffed.compression();
-    Counter tar(sniffed.plain(), opt.verify);
+    // Two threads when there are two CPUs: reading and decompressing the blob on one, tar
+    // parsing, hashing and ELF inspection on this one.
+    std::optional<ReadAhead> ahead;
+    if (opt.threads == 2 || (opt.threads == 0 && std::thread::hardware_concurrency() > 1))
+        ahead.emplace(sniffed.plain());
+    Counter tar(ahead ? static_cast<layer::Reader&>(*ahead) : sniffed.plain(), opt.verify);
     {
         TarIn in(tar, opt.what);
         std::string name;
-        std::unique_ptr<char[]> buf; // reused: grows, never zero-filled (holes are)
-        std::size_t cap = 0;
+        ElfBuffer buf; // reused: grows, never zero-filled (holes are)
         while (archive_entry* ae = in.next()) {
             if (!normalize_name(archive_entry_pathname(ae), name))
                 throw Error(Errc::invalid,
@@ -244,10 +379,7 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
                            std::memcmp(data, ELFMAG, SELFMAG) == 0;
                     e.elf = keep;
                     if (keep && size > opt.max_elf) keep = false;
-                    if (keep && size > cap) {
-                        cap = std::max<std::size_t>(size, cap * 2);
-                        buf.reset(new char[cap]);
-                    }
+                    if (keep) buf.reserve(size);
                 }
                 h.update(data, n);
                 if (keep && off >= 0 && static_cast<std::uint64_t>(off) <= size &&
@@ -272,6 +404,7 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
         }
     }
     layer::drain(tar);
+    ahead.reset(); // joins the producer: blob is this thread's again
     layer::drain(blob);
     r.blob_hex = blob.hex();
     r.blob_size = blob.count();

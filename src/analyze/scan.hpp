@@ -47,6 +47,9 @@ struct ScanOptions {
     std::uint64_t max_elf = 4ull << 30; // ELF files larger than this are not inspected
     bool inspect_elf = true;            // debug sections and fat binaries
     bool verify = true; // sha256 of the blob and of the tar (blob_hex, diff_hex): ~2 more passes
+    // 1: everything on the calling thread; 2: reading and decompressing the blob on a second
+    // thread; 0: 2 when there are 2+ CPUs. The results are the same.
+    unsigned threads = 0;
 };
 
 // Scans one layer blob (compression sniffed from the content). Throws Error(invalid) for
