@@ -9,6 +9,7 @@
 #include <cstring>
 #include <elf.h>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -16,6 +17,11 @@
 #include <sys/mman.h>
 #include <thread>
 #include <utility>
+#include <vector>
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 // Linux 5.14
+#endif
 
 namespace gantry::analyze {
 
@@ -60,17 +66,30 @@ class Counter final : public layer::Reader {
     std::uint64_t count_ = 0;
 };
 
-// Decompression on a second thread: a producer reads the stream ahead into a few fixed slots,
-// read() hands them out in order. Each slot is one read of kChunk bytes, the size TarIn asks for,
-// so the consumer sees the very same sequence of chunks (and of errors: a producer exception is
-// rethrown by read() once the chunks before it were consumed) as when reading src directly.
+// Decompression on a second thread: a producer reads the stream ahead into a ring of fixed
+// slots (8 MiB, allocated once), read() hands them out in order. Each slot is one read of kChunk
+// bytes, the size TarIn asks for, so the consumer sees the very same sequence of chunks (and of
+// errors: a producer exception is rethrown by read() once the chunks before it were consumed) as
+// when reading src directly.
 class ReadAhead final : public layer::Reader {
   public:
-    static constexpr std::size_t kChunk = 1 << 18, kSlots = 8; // 2 MiB in flight at most
+    static constexpr std::size_t kChunk = 1 << 18;
+    static constexpr std::size_t kSlots = 32; // 8 MiB ahead: covers the inspection of a big ELF
 
-    explicit ReadAhead(layer::Reader& src) : src_(src) {
-        for (auto& s : slots_) s.data.reset(new char[kChunk]);
-        thread_ = std::thread([this] { produce(); });
+    // idle: work for the producer while the slots are full (returns false when it has none).
+    ReadAhead(layer::Reader& src, std::function<bool()> idle) : src_(src), idle_(std::move(idle)) {
+        void* p = ::mmap(nullptr, kSlots * kChunk, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw std::bad_alloc();
+        ::madvise(p, kSlots * kChunk, MADV_HUGEPAGE);
+        ring_ = static_cast<char*>(p);
+        try {
+            len_.resize(kSlots);
+            thread_ = std::thread([this] { produce(); });
+        } catch (...) {
+            ::munmap(ring_, kSlots * kChunk);
+            throw;
+        }
     }
     ~ReadAhead() override {
         {
@@ -79,6 +98,7 @@ class ReadAhead final : public layer::Reader {
         }
         cv_.notify_all();
         thread_.join();
+        ::munmap(ring_, kSlots * kChunk);
     }
     ReadAhead(const ReadAhead&) = delete;
     ReadAhead& operator=(const ReadAhead&) = delete;
@@ -91,12 +111,12 @@ class ReadAhead final : public layer::Reader {
             if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
             return 0;
         }
-        Slot& s = slots_[head_];
+        std::size_t len = len_[head_];
         lk.unlock(); // the producer does not touch a filled slot
-        std::size_t k = std::min(n, s.len - pos_);
-        std::memcpy(buf, s.data.get() + pos_, k);
+        std::size_t k = std::min(n, len - pos_);
+        std::memcpy(buf, ring_ + head_ * kChunk + pos_, k);
         pos_ += k;
-        if (pos_ == s.len) {
+        if (pos_ == len) {
             pos_ = 0;
             head_ = (head_ + 1) % kSlots;
             lk.lock();
@@ -108,22 +128,23 @@ class ReadAhead final : public layer::Reader {
     }
 
   private:
-    struct Slot {
-        std::unique_ptr<char[]> data;
-        std::size_t len = 0;
-    };
     void produce() {
         std::size_t tail = 0;
         try {
             for (;;) {
                 {
                     std::unique_lock lk(m_);
-                    cv_.wait(lk, [&] { return filled_ < kSlots || stop_; });
+                    while (filled_ == kSlots && !stop_) {
+                        lk.unlock();
+                        bool worked = idle_ && idle_();
+                        lk.lock();
+                        if (!worked) cv_.wait(lk, [&] { return filled_ < kSlots || stop_; });
+                    }
                     if (stop_) return;
                 }
-                Slot& s = slots_[tail];
-                s.len = src_.read(s.data.get(), kChunk);
-                if (s.len == 0) break;
+                std::size_t& len = len_[tail];
+                len = src_.read(ring_ + tail * kChunk, kChunk);
+                if (len == 0) break;
                 tail = (tail + 1) % kSlots;
                 {
                     std::lock_guard lk(m_);
@@ -143,7 +164,9 @@ class ReadAhead final : public layer::Reader {
     }
 
     layer::Reader& src_;
-    Slot slots_[kSlots];
+    std::function<bool()> idle_;
+    char* ring_ = nullptr;           // kSlots chunks
+    std::vector<std::size_t> len_;   // bytes in each
     std::size_t head_ = 0, pos_ = 0; // consumer side
     std::mutex m_;
     std::condition_variable cv_;
@@ -154,7 +177,9 @@ class ReadAhead final : public layer::Reader {
 };
 
 // The ELF copy buffer: anonymous memory that grows with mremap (pages already touched stay, no
-// new fault or zeroing for them) and asks for transparent huge pages (one fault per 2 MiB).
+// new fault or zeroing for them). Fresh pages are this pass's largest cost after decompression
+// (the kernel zeroes each one on its first touch), so the read-ahead thread populates them
+// ahead of the copy when it has nothing else to do (populate_some).
 class ElfBuffer {
   public:
     ElfBuffer() = default;
@@ -164,23 +189,42 @@ class ElfBuffer {
         if (p_) ::munmap(p_, cap_);
     }
     char* get() const { return static_cast<char*>(p_); }
+    // Makes room for n bytes; get() changes. Only the scanning thread calls this.
     void reserve(std::size_t n) {
-        if (n <= cap_) return;
-        constexpr std::size_t kHuge = 2u << 20;
-        std::size_t want = std::max(n, cap_ * 2);
-        want = (want + kHuge - 1) / kHuge * kHuge;
-        void* q =
-            p_ ? ::mremap(p_, cap_, want, MREMAP_MAYMOVE)
-               : ::mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (q == MAP_FAILED) throw std::bad_alloc();
-        ::madvise(q, want, MADV_HUGEPAGE); // advice only: fine when THP is off
-        p_ = q;
-        cap_ = want;
+        std::lock_guard lk(m_);
+        if (n > cap_) {
+            std::size_t want = std::max(n, cap_ * 2);
+            want = (want + kStep - 1) / kStep * kStep;
+            void* q = p_ ? ::mremap(p_, cap_, want, MREMAP_MAYMOVE)
+                         : ::mmap(nullptr, want, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (q == MAP_FAILED) throw std::bad_alloc();
+            ::madvise(q, want, MADV_HUGEPAGE); // advice only: fine when THP is off
+            p_ = q;
+            cap_ = want;
+        }
+        want_ = std::max(want_, n);
+    }
+    // Populates the next step of pages the buffer will need; false when there is none.
+    bool populate_some() {
+        std::lock_guard lk(m_);
+        if (!populate_ || populated_ >= want_) return false;
+        std::size_t len = std::min<std::size_t>(kPopulate, cap_ - populated_);
+        if (::madvise(get() + populated_, len, MADV_POPULATE_WRITE) != 0) {
+            populate_ = false; // kernel < 5.14: the copy faults the pages in
+            return false;
+        }
+        populated_ += len;
+        return true;
     }
 
   private:
+    static constexpr std::size_t kStep = 2u << 20;
+    static constexpr std::size_t kPopulate = 256u << 10; // short: the producer stays responsive
+    std::mutex m_; // reserve (moves the mapping) against populate_some
     void* p_ = nullptr;
-    std::size_t cap_ = 0;
+    std::size_t cap_ = 0, want_ = 0, populated_ = 0;
+    bool populate_ = true;
 };
 
 inline std::uint64_t rotl(std::uint64_t x, int r) {
@@ -293,14 +337,14 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
     r.compression = sniffed.compression();
     // Two threads when there are two CPUs: reading and decompressing the blob on one, tar
     // parsing, hashing and ELF inspection on this one.
+    ElfBuffer buf; // reused: grows, never zero-filled (holes are)
     std::optional<ReadAhead> ahead;
     if (opt.threads == 2 || (opt.threads == 0 && std::thread::hardware_concurrency() > 1))
-        ahead.emplace(sniffed.plain());
+        ahead.emplace(sniffed.plain(), [&buf] { return buf.populate_some(); });
     Counter tar(ahead ? static_cast<layer::Reader&>(*ahead) : sniffed.plain(), opt.verify);
     {
         TarIn in(tar, opt.what);
         std::string name;
-        ElfBuffer buf; // reused: grows, never zero-filled (holes are)
         while (archive_entry* ae = in.next()) {
             if (!normalize_name(archive_entry_pathname(ae), name))
                 throw Error(Errc::invalid,
