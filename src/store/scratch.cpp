@@ -25,7 +25,8 @@ void mkdir_or_throw(const stdfs::path& p) {
 }
 
 // A detached child deletes trash/: its own session, stdio on /dev/null (so a caller waiting for
-// EOF on gantry's output, like a shell's $(...), does not wait for it), low CPU and I/O priority.
+// EOF on gantry's output, like a shell's $(...), does not wait for it), low CPU priority. It is
+// not waited for: when gantry exits it is reparented, like any orphan.
 void spawn_reaper(const stdfs::path& store_root) noexcept {
     pid_t pid = ::fork();
     if (pid != 0) return; // parent (or fork failed: the next run or `system prune` reaps)
@@ -37,7 +38,6 @@ void spawn_reaper(const stdfs::path& store_root) noexcept {
     }
     ::close_range(3, ~0U, 0);
     ::setsid();
-    if (::fork() != 0) ::_exit(0); // the grandchild is reparented: no zombie for the caller
     (void)::setpriority(PRIO_PROCESS, 0, 10);
     try {
         reap_trash(store_root);
