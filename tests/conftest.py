@@ -35,6 +35,15 @@ def need_tool(name):
     pytest.skip(f"{name} is not installed")
 
 
+def need_nvcc():
+    """The CUDA toolkit's nvcc: required in CI; elsewhere its absence skips (saying so)."""
+    if os.path.exists("/usr/local/cuda/bin/nvcc"):
+        return
+    if IN_CI:
+        pytest.fail("nvcc (/usr/local/cuda/bin/nvcc) is required in CI")
+    pytest.skip("the CUDA toolkit (nvcc) is not installed")
+
+
 class Result:
     def __init__(self, proc):
         self.code = proc.returncode

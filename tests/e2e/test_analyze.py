@@ -9,16 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import IN_CI, need_tool
-
-
-def need_nvcc():
-    """nvcc is required in CI; elsewhere its absence skips (saying so)."""
-    if os.path.exists("/usr/local/cuda/bin/nvcc"):
-        return
-    if IN_CI:
-        pytest.fail("nvcc (/usr/local/cuda/bin/nvcc) is required in CI")
-    pytest.skip("the CUDA toolkit (nvcc) is not installed")
+from conftest import need_nvcc, need_tool
 
 
 def load(g, mk, tmp_path, image, tag):

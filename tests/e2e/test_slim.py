@@ -7,20 +7,12 @@ import subprocess
 
 import pytest
 
-from conftest import IN_CI, need_tool
+from conftest import need_nvcc, need_tool
 
 
 # The devel image asks for every GPU (NVIDIA_VISIBLE_DEVICES=all, as CUDA images do); this host
 # has no driver, so runs and checks opt out of GPU injection.
 NO_GPU = "--check-opt=--env=NVIDIA_VISIBLE_DEVICES=void"
-
-
-def need_nvcc():
-    if os.path.exists("/usr/local/cuda/bin/nvcc"):
-        return
-    if IN_CI:
-        pytest.fail("nvcc (/usr/local/cuda/bin/nvcc) is required in CI")
-    pytest.skip("the CUDA toolkit (nvcc) is not installed")
 
 
 @pytest.fixture(scope="module")
