@@ -332,10 +332,11 @@ void enter_root(const Launch& l) {
         }
         if (l.spec.setup.ldconfig) run_ldconfig(l.spec, host_ldconfig.get());
         // OCI: startContainer hooks run in the container (its root, its namespaces) just
-        // before the user's program; their path is resolved there.
+        // before the user's program; their path is resolved there, so the file is the image's.
         if (auto it = l.spec.hooks.find("startContainer"); it != l.spec.hooks.end())
-            for (auto& h : it->second)
-                run_hook("startContainer", h, hook_state(l, host_pid, "created"));
+            for (auto& h : it->second) // with no more privilege than the program will have
+                run_hook("startContainer", h, hook_state(l, host_pid, "created"),
+                         &l.spec.capabilities);
         if (l.init) init_main(l, single_id, err_fd);
         finish_process(l.spec, single_id);
     });

@@ -356,7 +356,8 @@ int recv_fd(int sock) {
     return fd;
 }
 
-void run_hook(const std::string& stage, const oci::Hook& hook, const std::string& state_json) {
+void run_hook(const std::string& stage, const oci::Hook& hook, const std::string& state_json,
+              const std::vector<std::string>* restrict_caps) {
     std::string what = stage + " hook " + hook.path;
     if (hook.path.empty() || hook.path[0] != '/')
         throw Error(Errc::run_failed, what + ": the hook path must be absolute");
@@ -379,6 +380,7 @@ void run_hook(const std::string& stage, const oci::Hook& hook, const std::string
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         if (::chdir("/") != 0) ::_exit(126);
+        if (restrict_caps) restrict_helper(*restrict_caps);
         ::execve(hook.path.c_str(), argv.data(), envp.data());
         ::_exit(127);
     }

@@ -68,7 +68,10 @@ int supervise(pid_t pid, const sigset_t& fwd, int pty_master);
 // Runs an OCI hook: exactly its declared env (nothing inherited), cwd "/", its absolute path,
 // no fds but the state on stdin and stdout/stderr, killed after its timeout (default 30 s).
 // Throws Error(run_failed) naming the hook when it fails or times out.
-void run_hook(const std::string& stage, const oci::Hook& hook, const std::string& state_json);
+// restrict_caps: run it with no more than the workload's privileges (capability bounding set
+// and no_new_privs), for hooks executed from inside the container (startContainer).
+void run_hook(const std::string& stage, const oci::Hook& hook, const std::string& state_json,
+              const std::vector<std::string>* restrict_caps = nullptr);
 
 // The signals gantry forwards to a container.
 sigset_t forwarded_signals();

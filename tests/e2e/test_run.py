@@ -597,6 +597,8 @@ def test_oci_hook_lifecycle(runner):
              "hooks": [host("prestart"), host("createRuntime"), host("createContainer"),
                        {"hookName": "startContainer", "path": "/bin/sh",
                         "args": ["sh", "-c", "cat > /hooklog/start.json; "
+                                 "grep -E '^CapBnd|^NoNewPrivs' /proc/self/status "
+                                 "> /hooklog/start.status; "
                                  "echo started-in-container > /hooklog/start.txt; "
                                  "test -e /hooklog/start.json"]},
                        host("poststart"), host("poststart", "3"), host("poststop")]}
@@ -618,6 +620,9 @@ def test_oci_hook_lifecycle(runner):
     assert by["createContainer"]["status"] == "creating" and by["createContainer"]["pid"] > 0
     assert by["poststart"]["status"] == "running" and by["poststart"]["alive"], entries
     assert by["poststop"]["status"] == "stopped", entries
+    # an image's file runs as the hook: no more privilege than the program (docker's set, nnp)
+    status = dict(line.split(":\t") for line in (work / "start.status").read_text().splitlines())
+    assert status["CapBnd"] == "00000000a80425fb" and status["NoNewPrivs"] == "1", status
     start = json.loads((work / "start.json").read_text())
     assert start["status"] == "created" and start["id"] == by["prestart"]["id"], start
     # a failing startContainer hook stops the launch before the program runs
