@@ -216,7 +216,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
             spec.hooks[h.hook_name].push_back(oci::Hook{h.path, h.args, h.env, h.timeout});
         if (!spec.hooks.empty()) {
             auto cfg = spec.to_json();
-            cfg["root"]["path"] = scratch.merged().string();
+            cfg["root"]["path"] = scratch.mount_point().string();
             fs::write_atomic(dir / "config.json", cfg.dump(2) + "\n");
         }
     }
@@ -261,7 +261,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     runtime::Launch l;
     l.spec = spec;
     if (cgroup) l.on_created = [&](pid_t pid) { cgroup->add(pid); };
-    l.rootfs = scratch.merged().string();
+    l.rootfs = scratch.mount_point().string();
     l.hostname_file = scratch.hostname_file().string();
     l.id = id;
     l.bundle = dir.string();

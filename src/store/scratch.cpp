@@ -57,7 +57,8 @@ Scratch::Scratch(const stdfs::path& store_root, const std::string& id, const std
         mkdir_or_throw(dir_);
     }
     try {
-        mkdir_or_throw(merged());
+        if (::mkdir(mount_point().c_str(), 0755) != 0 && errno != EEXIST)
+            throw_errno("cannot create " + mount_point().string());
         if (writable) {
             mkdir_or_throw(upper());
             mkdir_or_throw(work());

@@ -1,5 +1,7 @@
 // Scratch: a container's working directory in the store, STORE/containers/<id>/ with upper/ and
-// work/ (the overlay's writable layer), merged/ (the root's mount point) and hostname.
+// work/ (the overlay's writable layer) and hostname. The root is mounted on STORE/mnt, one
+// directory shared by every container: each mounts its root there inside its own mount
+// namespace, so nobody else sees it, and no mount point is created or deleted per run.
 //
 // Ephemeral containers are not deleted on the critical path. On a filesystem that discards
 // freed blocks synchronously (ext4 -o discard, as on many cloud VMs) removing the half-dozen
@@ -18,7 +20,8 @@ namespace gantry::store {
 
 class Scratch {
   public:
-    // Creates STORE/containers/<id>/ with merged/, hostname and, when writable, upper/ and work/.
+    // Creates STORE/containers/<id>/ with hostname and, when writable, upper/ and work/ (and
+    // STORE/mnt the first time).
     Scratch(const std::filesystem::path& store_root, const std::string& id,
             const std::string& hostname, bool writable);
     Scratch(const Scratch&) = delete;
@@ -28,7 +31,7 @@ class Scratch {
     const std::filesystem::path& dir() const { return dir_; }
     std::filesystem::path upper() const { return dir_ / "upper"; }
     std::filesystem::path work() const { return dir_ / "work"; }
-    std::filesystem::path merged() const { return dir_ / "merged"; }
+    std::filesystem::path mount_point() const { return root_ / "mnt"; }
     std::filesystem::path hostname_file() const { return dir_ / "hostname"; }
 
     void keep() { keep_ = true; } // a detached container: stays until `gantry rm`

@@ -48,7 +48,7 @@ TEST(Scratch, CreatesTheLayoutAndMovesItToTheTrash) {
         Scratch s(t.path, "abc123", "myhost", true);
         EXPECT_TRUE(stdfs::is_directory(s.upper()));
         EXPECT_TRUE(stdfs::is_directory(s.work()));
-        EXPECT_TRUE(stdfs::is_directory(s.merged()));
+        EXPECT_TRUE(stdfs::is_directory(s.mount_point()));
         std::ifstream h(s.hostname_file());
         std::string line;
         std::getline(h, line);
@@ -67,7 +67,7 @@ TEST(Scratch, ReadOnlyHasNoWritableLayerAndKeptStays) {
     {
         Scratch s(t.path, "ro1", "h", false);
         EXPECT_FALSE(stdfs::exists(s.upper()));
-        EXPECT_TRUE(stdfs::is_directory(s.merged()));
+        EXPECT_TRUE(stdfs::is_directory(s.mount_point()));
         s.keep();
     }
     EXPECT_TRUE(stdfs::is_directory(t.path / "containers/ro1"));
