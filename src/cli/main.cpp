@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
     app.add_flag("--debug", ctx.debug, "Print debug messages");
     app.add_flag("-q,--quiet", ctx.quiet, "Print only errors");
     app.footer("Exit status: 0 ok, 2 usage, 3 not found, 4 invalid input, 5 conflict, 6 I/O, "
-               "7 unsupported (see docs/exit-codes.md)");
+               "7 unsupported, 8 network, 9 registry auth, 10 a check failed (doctor, lint, "
+               "analyze --ci, slim --check), 125/126/127 run (see docs/exit-codes.md)");
     // Only the invoked command is built: CLI11 constructing all ~25 command trees is measurable
     // start-up time on every `gantry run`. Help, --version and unknown names get all of them.
     struct Command {
