@@ -3,6 +3,7 @@
 #include "analyze/analyze.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/units.hpp"
 
 #include <cctype>
 #include <cmath>
@@ -41,38 +42,8 @@ std::optional<double> parse_ratio(const std::string& key, const std::string& val
 }
 
 std::optional<std::uint64_t> parse_bytes(const std::string& key, const std::string& value) {
-    std::string v = trim(value);
-    if (disabled(v)) return std::nullopt;
-    char* end = nullptr;
-    double d = std::strtod(v.c_str(), &end);
-    if (end == v.c_str() || std::isnan(d) || d < 0)
-        throw Error(Errc::usage, key + ": \"" + value + "\" is not a size",
-                    "give bytes with an optional unit: 20MB, 1.5GiB, 1000");
-    std::string unit = trim(end);
-    for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    // go-humanize ParseBytes: SI (k, kb = 1000) and IEC (ki, kib = 1024) prefixes
-    static const std::pair<const char*, double> units[] = {{"", 1},
-                                                           {"b", 1},
-                                                           {"k", 1e3},
-                                                           {"kb", 1e3},
-                                                           {"ki", 1024.0},
-                                                           {"kib", 1024.0},
-                                                           {"m", 1e6},
-                                                           {"mb", 1e6},
-                                                           {"mi", 1048576.0},
-                                                           {"mib", 1048576.0},
-                                                           {"g", 1e9},
-                                                           {"gb", 1e9},
-                                                           {"gi", 1073741824.0},
-                                                           {"gib", 1073741824.0},
-                                                           {"t", 1e12},
-                                                           {"tb", 1e12},
-                                                           {"ti", 1099511627776.0},
-                                                           {"tib", 1099511627776.0}};
-    for (auto& [u, m] : units)
-        if (unit == u) return static_cast<std::uint64_t>(d * m);
-    throw Error(Errc::usage, key + ": unknown unit \"" + unit + "\" in \"" + value + "\"",
-                "use B, kB, MB, GB, TB or KiB, MiB, GiB, TiB");
+    if (disabled(trim(value))) return std::nullopt;
+    return units::parse_size(value, key);
 }
 
 void load_ci_config(const std::string& path, CiRules& rules) {

@@ -47,7 +47,8 @@ void register_exec(CLI::App& app, Context& ctx) {
             if (!o->workdir.empty()) {
                 if (o->workdir[0] != '/')
                     throw Error(Errc::usage,
-                                "working directory \"" + o->workdir + "\" must be absolute");
+                                "-w: working directory \"" + o->workdir + "\" must be absolute",
+                                "give the directory inside the container from /, e.g. -w /tmp");
                 spec.cwd = o->workdir;
             }
             if (!o->user.empty()) {

@@ -61,6 +61,8 @@ std::string random_id() { // getrandom(2): std::random_device probes the CPU (a 
 int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string>& rest) {
     if (rest.empty())
         throw Error(Errc::usage, "run needs an image", "gantry run IMAGE [COMMAND...]");
+    const std::uint64_t write_warn =
+        units::parse_size(f.write_warn, "--write-warn"); // before launch
     auto& store = ctx.store();
     auto md = store::resolve(store, rest[0]);
     auto img = store::read_image(store, md);
@@ -309,8 +311,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     if (!f.detach) {
         int status = launch();
         if (!f.read_only)
-            if (auto w = store::write_report(scratch.upper(), units::parse_size(f.write_warn)))
-                log::warn(*w);
+            if (auto w = store::write_report(scratch.upper(), write_warn)) log::warn(*w);
         return status;
     }
 

@@ -39,7 +39,8 @@ std::string absolute_source(const std::string& src, const std::string& what) {
 
 void check_destination(const std::string& dst, const std::string& what) {
     if (dst.empty() || dst[0] != '/')
-        throw Error(Errc::usage, what + ": destination \"" + dst + "\" must be an absolute path");
+        throw Error(Errc::usage, what + ": destination \"" + dst + "\" must be an absolute path",
+                    "name the path inside the container from /, e.g. /data");
 }
 
 // Reads "name:x:uid:gid:...:home:shell" lines.
@@ -253,7 +254,10 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
     s.cwd = !opt.workdir.empty() ? opt.workdir : cfg.value("WorkingDir", std::string());
     if (s.cwd.empty()) s.cwd = "/";
     if (s.cwd[0] != '/')
-        throw Error(Errc::usage, "working directory \"" + s.cwd + "\" must be an absolute path");
+        throw Error(Errc::usage,
+                    std::string(opt.workdir.empty() ? "the image's WorkingDir" : "-w") + " \"" +
+                        s.cwd + "\" is not an absolute path",
+                    "give the directory inside the container from /, e.g. -w /workspace");
     s.terminal = opt.tty;
     s.capabilities = oci::default_capabilities();
     s.no_new_privileges = true;

@@ -3,7 +3,10 @@
 #include "util/error.hpp"
 
 #include <cctype>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <utility>
 
 namespace gantry::units {
 
@@ -23,34 +26,27 @@ std::string human_size(std::uint64_t b) {
     return buf;
 }
 
-std::uint64_t parse_size(const std::string& s) {
-    size_t pos = 0;
-    double v = 0;
-    try {
-        v = std::stod(s, &pos);
-    } catch (...) {
-        throw Error(Errc::usage, "invalid size \"" + s + "\"", "use e.g. 512MiB, 1GiB, 2G");
-    }
-    std::string unit = s.substr(pos);
+std::uint64_t parse_size(const std::string& text, const std::string& what) {
+    std::size_t b = text.find_first_not_of(" \t"), e = text.find_last_not_of(" \t");
+    std::string v = b == std::string::npos ? "" : text.substr(b, e - b + 1);
+    char* end = nullptr;
+    double d = std::strtod(v.c_str(), &end);
+    if (end == v.c_str() || !std::isfinite(d) || d < 0)
+        throw Error(Errc::usage, what + ": \"" + text + "\" is not a size",
+                    "give bytes with an optional unit: 512MiB, 1.5GB, 1000");
+    std::string unit(end);
+    unit.erase(0, unit.find_first_not_of(" \t"));
     for (auto& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    double m = 1;
-    if (unit == "" || unit == "b")
-        m = 1;
-    else if (unit == "k" || unit == "kb")
-        m = 1e3;
-    else if (unit == "kib")
-        m = 1024;
-    else if (unit == "m" || unit == "mb")
-        m = 1e6;
-    else if (unit == "mib")
-        m = 1024.0 * 1024;
-    else if (unit == "g" || unit == "gb")
-        m = 1e9;
-    else if (unit == "gib")
-        m = 1024.0 * 1024 * 1024;
-    else
-        throw Error(Errc::usage, "invalid size unit in \"" + s + "\"", "use e.g. 512MiB, 1GiB, 2G");
-    return static_cast<std::uint64_t>(v * m);
+    // go-humanize's ParseBytes (dive's CI files use it): SI k/kb = 1000, IEC ki/kib = 1024
+    static const std::pair<const char*, double> units[] = {
+        {"", 1},         {"b", 1},       {"k", 1e3},     {"kb", 1e3},     {"ki", 1024.0},
+        {"kib", 1024.0}, {"m", 1e6},     {"mb", 1e6},    {"mi", 0x1p20},  {"mib", 0x1p20},
+        {"g", 1e9},      {"gb", 1e9},    {"gi", 0x1p30}, {"gib", 0x1p30}, {"t", 1e12},
+        {"tb", 1e12},    {"ti", 0x1p40}, {"tib", 0x1p40}};
+    for (auto& [u, m] : units)
+        if (unit == u) return static_cast<std::uint64_t>(d * m);
+    throw Error(Errc::usage, what + ": unknown unit \"" + unit + "\" in \"" + text + "\"",
+                "use B, kB, MB, GB, TB or KiB, MiB, GiB, TiB");
 }
 
 } // namespace gantry::units

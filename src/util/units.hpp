@@ -8,8 +8,9 @@ namespace gantry::units {
 
 std::string human_size(std::uint64_t bytes);
 
-// "1024", "512k", "512KiB", "1.5G", "2GiB" (case-insensitive; k/m/g decimal, KiB/MiB/GiB
-// binary). Throws Error(usage) naming the text.
-std::uint64_t parse_size(const std::string& text);
+// "1024", "512k", "512KiB", "1.5G", "2GiB", "20 MB" (case-insensitive): SI k/m/g/t = 1000^n,
+// IEC ki/mi/gi/ti (with or without "b") = 1024^n, as go-humanize's ParseBytes. Throws
+// Error(usage) naming `what` (the flag or key) and the text.
+std::uint64_t parse_size(const std::string& text, const std::string& what = "size");
 
 } // namespace gantry::units

@@ -524,6 +524,9 @@ def test_rootless_single_id_when_no_subids(rootless, mk):
     (["run", "-v", "relative:/x", "sample:latest", "true"], 2, "named volumes"),
     (["run", "-v", "/no/such/dir:/x", "sample:latest", "true"], 125, "does not exist"),
     (["run", "-w", "rel", "sample:latest", "true"], 2, "absolute"),
+    # checked before the launch: the workload would print "ran"
+    (["run", "--write-warn", "lots", "sample:latest", "echo", "ran"], 2, "--write-warn"),
+    (["run", "--write-warn", "-1G", "sample:latest", "echo", "ran"], 2, "not a size"),
     (["exec", "no-such-container", "true"], 3, "no container named"),
     (["stop", "no-such-container"], 3, "no container named"),
     (["hook", "create-symlinks", "--link", "missing-separator"], 2, "--link"),
@@ -534,7 +537,8 @@ def test_user_errors_name_the_flag_and_the_fix(g, mk, tmp_path, args, code, need
     load_busybox(g, mk, tmp_path)
     r = g.run(*args, check=False, input="")
     assert r.code == code, r
-    assert needle in r.err and "gantry: error:" in r.err, r
+    assert needle in r.err and "gantry: error:" in r.err and "hint:" in r.err, r
+    assert "ran" not in r.out, r
 
 
 def crun_hybrid_workaround():
@@ -656,7 +660,10 @@ def test_cve_2024_45310_racing_shared_volume(runner):
     runner.run("run", "-d", "--name", name, "-v", f"{vol}:/vol", runner.image, "sh", "-c", flip)
     try:
         outcomes = {"ok": 0, "refused": 0}
+        seen = set()  # the race must really run: vol/x seen as a link and as a directory
         for _ in range(60):
+            x = vol / "x"
+            seen.add("link" if x.is_symlink() else "dir" if x.is_dir() else "none")
             r = runner.run("run", "-v", f"{vol}:/vol", "-v", f"{src}:/vol/x/y/z", runner.image,
                            "true", check=False)
             # Either the target was created inside the root (the volume or, through the link,
@@ -668,6 +675,7 @@ def test_cve_2024_45310_racing_shared_volume(runner):
         assert list(escape.iterdir()) == [], "a mount target was created on the host"
         assert not Path("/y").exists()
         assert outcomes["ok"] > 0, outcomes
+        assert {"link", "dir"} <= seen, f"the flipper did not flip: {seen}"
     finally:
         runner.run("rm", "-f", name, check=False)
         shutil.rmtree(escape, ignore_errors=True)

@@ -115,12 +115,16 @@ TEST(Units, ParseAndPrint) {
     EXPECT_EQ(parse_size("1KiB"), 1024u);
     EXPECT_EQ(parse_size("1.5G"), 1500000000u);
     EXPECT_EQ(parse_size("2GiB"), 2ull << 30);
-    for (const char* bad : {"", "x", "12 parsecs", "1QB"}) {
+    EXPECT_EQ(parse_size("20 MB"), 20000000u);
+    EXPECT_EQ(parse_size("1Ti"), 1ull << 40);
+    for (const char* bad : {"", "x", "12 parsecs", "1QB", "-5", "nan", "inf"}) {
         try {
-            parse_size(bad);
+            parse_size(bad, "--write-warn");
             ADD_FAILURE() << bad;
         } catch (const Error& e) {
             EXPECT_EQ(e.code(), Errc::usage) << bad;
+            EXPECT_NE(e.message().find("--write-warn"), std::string::npos) << e.message();
+            EXPECT_FALSE(e.hint().empty()) << bad;
         }
     }
     EXPECT_EQ(human_size(999), "999 B");
