@@ -116,22 +116,8 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     auto spec = spec::build(img.config.raw, o, passwd);
 
     std::string id = random_id();
-    store::Scratch scratch(store.root(), id, spec.hostname, !f.read_only);
+    store::Scratch scratch(store, id, spec.hostname, !f.read_only, md);
     const auto& dir = scratch.dir();
-    store.add_hold(id, md);
-    struct Unhold { // after the scratch directory went to the trash (members die in reverse)
-        store::Store& s;
-        std::string id;
-        store::Scratch& scratch;
-        ~Unhold() {
-            if (scratch.kept()) return;
-            scratch.discard();
-            try {
-                s.remove_hold(id);
-            } catch (...) {
-            }
-        }
-    } unhold{store, id, scratch};
 
     // GPUs: the --gpus flag or the image's NVIDIA_VISIBLE_DEVICES contract.
     auto t0 = std::chrono::steady_clock::now();

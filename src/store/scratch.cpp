@@ -48,9 +48,9 @@ void spawn_reaper(const stdfs::path& store_root) noexcept {
 
 } // namespace
 
-Scratch::Scratch(const stdfs::path& store_root, const std::string& id, const std::string& hostname,
-                 bool writable)
-    : root_(store_root), dir_(store_root / "containers" / id) {
+Scratch::Scratch(Store& store, const std::string& id, const std::string& hostname, bool writable,
+                 const oci::Digest& image)
+    : store_(store), id_(id), root_(store.root()), dir_(store.root() / "containers" / id) {
     if (::mkdir(dir_.c_str(), 0700) != 0) {
         if (errno != ENOENT) throw_errno("cannot create " + dir_.string());
         fs::make_dirs(dir_.parent_path());
@@ -68,6 +68,7 @@ Scratch::Scratch(const stdfs::path& store_root, const std::string& id, const std
         if (!f) throw_errno("cannot create " + hostname_file().string());
         std::string line = hostname + "\n";
         fs::write_all(f.get(), line.data(), line.size(), hostname_file().string());
+        store_.add_hold(id_, image);
     } catch (...) {
         try { // an error path: delete it here and now
             fs::remove_tree(dir_);
@@ -84,7 +85,11 @@ Scratch::~Scratch() {
 void Scratch::discard() noexcept {
     if (gone_) return;
     gone_ = true;
-    discard_dir(root_, dir_);
+    discard_dir(root_, dir_); // first: the hold protects the layers the overlay used
+    try {
+        store_.remove_hold(id_);
+    } catch (...) {
+    }
 }
 
 void discard_dir(const stdfs::path& store_root, const stdfs::path& dir) noexcept {

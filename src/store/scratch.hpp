@@ -11,6 +11,8 @@
 // half-way leaves trash/ for the next one or for `gantry system prune`.
 #pragma once
 
+#include "store/store.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -21,9 +23,10 @@ namespace gantry::store {
 class Scratch {
   public:
     // Creates STORE/containers/<id>/ with hostname and, when writable, upper/ and work/ (and
-    // STORE/mnt the first time).
-    Scratch(const std::filesystem::path& store_root, const std::string& id,
-            const std::string& hostname, bool writable);
+    // STORE/mnt the first time), and holds `image` (a manifest digest) so that rmi and prune
+    // leave it alone while the container runs; discard() releases the hold.
+    Scratch(Store& store, const std::string& id, const std::string& hostname, bool writable,
+            const oci::Digest& image);
     Scratch(const Scratch&) = delete;
     Scratch& operator=(const Scratch&) = delete;
     ~Scratch(); // discard() unless kept
@@ -37,10 +40,12 @@ class Scratch {
     void keep() { keep_ = true; } // a detached container: stays until `gantry rm`
     void release() { keep_ = false; }
     bool kept() const { return keep_; }
-    // Moves the directory into trash/ and starts a reaper; idempotent.
+    // Moves the directory into trash/, starts a reaper and releases the hold; idempotent.
     void discard() noexcept;
 
   private:
+    Store& store_;
+    std::string id_;
     std::filesystem::path root_, dir_;
     bool keep_ = false, gone_ = false;
 };

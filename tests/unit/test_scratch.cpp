@@ -1,6 +1,8 @@
 // A container's scratch directory (store/scratch): layout, deferred deletion through trash/,
 // one reaper at a time, the write report; and the size units used by run's flags.
+#include "oci/digest.hpp"
 #include "store/scratch.hpp"
+#include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/units.hpp"
@@ -32,6 +34,8 @@ struct TempDir {
     ~TempDir() { stdfs::remove_all(path); }
 };
 
+const gantry::oci::Digest kImage = gantry::oci::Digest::parse("sha256:" + std::string(64, 'a'));
+
 bool empty_dir(const stdfs::path& p) {
     return !stdfs::exists(p) || stdfs::is_empty(p);
 }
@@ -44,8 +48,10 @@ void write_bytes(const stdfs::path& p, std::size_t n) {
 
 TEST(Scratch, CreatesTheLayoutAndMovesItToTheTrash) {
     TempDir t;
+    gantry::store::Store st(t.path);
     {
-        Scratch s(t.path, "abc123", "myhost", true);
+        Scratch s(st, "abc123", "myhost", true, kImage);
+        EXPECT_EQ(st.holds().count("abc123"), 1u); // the image is held while it runs
         EXPECT_TRUE(stdfs::is_directory(s.upper()));
         EXPECT_TRUE(stdfs::is_directory(s.work()));
         EXPECT_TRUE(stdfs::is_directory(s.mount_point()));
@@ -56,6 +62,7 @@ TEST(Scratch, CreatesTheLayoutAndMovesItToTheTrash) {
         write_bytes(s.upper() / "f", 10);
     }
     EXPECT_FALSE(stdfs::exists(t.path / "containers/abc123"));
+    EXPECT_TRUE(st.holds().empty());
     // the reaper runs detached: wait for it (bounded)
     for (int i = 0; i < 200 && !empty_dir(t.path / "trash"); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -64,20 +71,23 @@ TEST(Scratch, CreatesTheLayoutAndMovesItToTheTrash) {
 
 TEST(Scratch, ReadOnlyHasNoWritableLayerAndKeptStays) {
     TempDir t;
+    gantry::store::Store st(t.path);
     {
-        Scratch s(t.path, "ro1", "h", false);
+        Scratch s(st, "ro1", "h", false, kImage);
         EXPECT_FALSE(stdfs::exists(s.upper()));
         EXPECT_TRUE(stdfs::is_directory(s.mount_point()));
         s.keep();
     }
     EXPECT_TRUE(stdfs::is_directory(t.path / "containers/ro1"));
+    EXPECT_EQ(st.holds().count("ro1"), 1u); // kept: `gantry rm` releases it
 }
 
 TEST(Scratch, AnExistingIdIsAConflictNotAReuse) {
     TempDir t;
-    Scratch a(t.path, "same", "h", true);
+    gantry::store::Store st(t.path);
+    Scratch a(st, "same", "h", true, kImage);
     a.keep();
-    EXPECT_THROW(Scratch(t.path, "same", "h", true), Error);
+    EXPECT_THROW(Scratch(st, "same", "h", true, kImage), Error);
     EXPECT_TRUE(stdfs::is_directory(a.upper())); // the first one is untouched
 }
 
