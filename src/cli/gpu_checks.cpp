@@ -1,5 +1,6 @@
 #include "cli/gpu_checks.hpp"
 
+#include "compat/forward_compat.hpp"
 #include "compat/version.hpp"
 #include "gpu/elf.hpp"
 #include "rootfs/rootfs.hpp"
@@ -35,33 +36,6 @@ bool is_libc(const std::string& path, const std::string& name) {
             dir.find("-linux-gnu") != std::string::npos)
             return true;
     return false;
-}
-
-// The image's cuda-compat libcuda will be used on data-center GPUs: a CUDA the host driver is
-// too old for runs if the compat driver serves it (its note's "CUDA Version", else its branch).
-void rescue_by_forward_compat(std::vector<compat::Finding>& out, const std::string& compat_path,
-                              const std::string& compat_version, const std::string& note) {
-    int served = 0;
-    if (!note.empty()) {
-        auto j = nlohmann::json::parse(note, nullptr, false);
-        if (j.is_object() && j.contains("CUDA Version") && j["CUDA Version"].is_string())
-            if (auto v = compat::CudaVersion::parse(j["CUDA Version"].get<std::string>()))
-                served = v->encoded();
-    }
-    if (!served)
-        if (auto d = compat::DriverVersion::parse(compat_version))
-            served = compat::max_cuda_for_driver(*d);
-    if (!served) return;
-    for (auto& f : out) {
-        if (f.id != "CUDA-DRIVER-TOO-OLD" && f.id != "TORCH-CUDA-TOO-NEW") continue;
-        if (f.cuda == 0 || f.cuda > served) continue; // the CUDA version the rule was about
-        f.id = f.id == "CUDA-DRIVER-TOO-OLD" ? "CUDA-FORWARD-COMPAT" : "TORCH-FORWARD-COMPAT";
-        f.severity = compat::Severity::warn;
-        f.message += "; the image's forward-compatibility library " + compat_path + " (CUDA " +
-                     compat::cuda_string(served) + ") makes it run on this data-center GPU";
-        f.fix = "upgrade the host driver to drop the dependency on forward compatibility "
-                "(it works only on data-center GPUs and supported driver branches)";
-    }
 }
 
 } // namespace
@@ -176,7 +150,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
             if (b.find("geforce") != std::string::npos || b.find("titan") != std::string::npos)
                 unsupported = true;
         }
-        if (!unsupported) rescue_by_forward_compat(out, "/" + compat_path, ver, note);
+        if (!unsupported) compat::apply_forward_compat(out, "/" + compat_path, ver, note);
         for (auto* d : sel.gpus) {
             std::string b = d->brand;
             for (auto& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -2,6 +2,7 @@
 // symbol versions) and the rules built on them (cuDNN/NCCL/TensorRT vs the image's CUDA, torch's
 // pins and CUDA runtime, glibc of the image vs the injected driver libraries, persistence mode).
 #include "compat/doctor.hpp"
+#include "compat/forward_compat.hpp"
 #include "compat/image_facts.hpp"
 #include "compat/version.hpp"
 #include "gpu/elf.hpp"
@@ -326,4 +327,31 @@ TEST(CompatDoctorElf, SymbolVersions) {
     EXPECT_EQ(user.version_needs[0].rfind("libc.so.6:GLIBC_", 0), 0u);
     EXPECT_GE(gpu::elf::max_glibc_version(user.version_needs), (std::pair<int, int>{2, 2}));
     std::filesystem::remove_all(dir);
+}
+
+TEST(CompatDoctorRules, ForwardCompatRescuesOnlyWhatTheCompatDriverServes) {
+    auto too_old = [](const char* id, int cuda) {
+        return Finding{id, Severity::fail, "CUDA " + cuda_string(cuda) + " needs a newer driver",
+                       "upgrade", cuda};
+    };
+    std::vector<Finding> f = {too_old("CUDA-DRIVER-TOO-OLD", 13000),
+                              too_old("TORCH-CUDA-TOO-NEW", 13000),
+                              too_old("CUDA-DRIVER-TOO-OLD", 13010), // newer than it serves
+                              {"CUDA-DRIVER-TOO-OLD", Severity::fail, "no version", "upgrade"}};
+    apply_forward_compat(f, "/usr/local/cuda/compat/libcuda.so.580.65.06", "580.65.06",
+                         R"({"CUDA Version": "13.0"})");
+    EXPECT_EQ(f[0].id, "CUDA-FORWARD-COMPAT");
+    EXPECT_EQ(f[0].severity, Severity::warn);
+    EXPECT_NE(f[0].message.find("/usr/local/cuda/compat/libcuda.so.580.65.06"), std::string::npos);
+    EXPECT_EQ(f[1].id, "TORCH-FORWARD-COMPAT");
+    EXPECT_EQ(f[2].id, "CUDA-DRIVER-TOO-OLD");
+    EXPECT_EQ(f[2].severity, Severity::fail);
+    EXPECT_EQ(f[3].id, "CUDA-DRIVER-TOO-OLD"); // no version to compare: left as it is
+    // without a note, the compat driver's branch decides (R580 serves CUDA 13.0)
+    std::vector<Finding> g = {too_old("CUDA-DRIVER-TOO-OLD", 13000)};
+    apply_forward_compat(g, "/c/libcuda.so.580.65.06", "580.65.06", "");
+    EXPECT_EQ(g[0].id, "CUDA-FORWARD-COMPAT");
+    std::vector<Finding> h = {too_old("CUDA-DRIVER-TOO-OLD", 13000)};
+    apply_forward_compat(h, "/c/libcuda.so.570.86.10", "570.86.10", "");
+    EXPECT_EQ(h[0].id, "CUDA-DRIVER-TOO-OLD");
 }
