@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fcntl.h>
 #include <optional>
 #include <sys/random.h>
@@ -38,7 +39,7 @@ struct RunFlags {
     std::vector<std::string> env, env_files, volumes, mounts, tmpfs, security_opt;
     std::string workdir, user, hostname, network = "host", entrypoint, write_warn = "1GiB", name,
                                          userns = "auto", memory, cpus, pids_limit,
-                                         driver_root = "/", dev_root = "/";
+                                         driver_root = "/", dev_root = "/", writable_layer;
     std::optional<std::string> gpus;
     std::vector<std::string> cdi_devices, cdi_dirs;
     bool entrypoint_set = false, rm = false, interactive = false, tty = false, init = false,
@@ -56,6 +57,38 @@ std::string random_id() { // getrandom(2): std::random_device probes the CPU (a 
         id += hex[c & 15];
     }
     return id;
+}
+
+// --writable-layer (or GANTRY_WRITABLE_LAYER): memory[:SIZE], the default where the kernel's
+// tmpfs takes the overlay's user.* xattrs (Linux 6.6; as real root any kernel), else disk.
+struct LayerChoice {
+    store::Layer layer = store::Layer::none;
+    std::uint64_t size = 0; // memory: the tmpfs size limit (0: the kernel's default)
+};
+
+LayerChoice writable_layer(const RunFlags& f) {
+    if (f.read_only) return {};
+    std::string want = f.writable_layer;
+    if (want.empty())
+        if (const char* e = std::getenv("GANTRY_WRITABLE_LAYER"); e && *e) want = e;
+    bool memory_ok = archive::running_as_real_root() || runtime::tmpfs_has_user_xattrs();
+    if (want.empty() || want == "auto")
+        return {memory_ok ? store::Layer::memory : store::Layer::disk};
+    if (want == "disk") return {store::Layer::disk};
+    if (want.rfind("memory", 0) != 0 || (want.size() > 6 && want[6] != ':'))
+        throw Error(Errc::usage, "unknown --writable-layer \"" + want + "\"",
+                    "use memory, memory:SIZE (e.g. memory:8g), disk or auto");
+    if (!memory_ok)
+        throw Error(Errc::run_failed,
+                    "a writable layer in memory needs Linux 6.6 or newer when rootless (tmpfs "
+                    "user.* xattrs)",
+                    "use --writable-layer disk");
+    LayerChoice c{store::Layer::memory};
+    if (want.size() > 7) c.size = units::parse_size(want.substr(7), "--writable-layer memory:SIZE");
+    if (want.size() > 6 && c.size == 0)
+        throw Error(Errc::usage, "--writable-layer memory: needs a size above zero",
+                    "e.g. --writable-layer memory:8g, or plain memory for the kernel's default");
+    return c;
 }
 
 int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string>& rest) {
@@ -116,8 +149,8 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     auto spec = spec::build(img.config.raw, o, passwd);
 
     std::string id = random_id();
-    store::Scratch scratch(store, id, spec.hostname, !f.read_only, md);
-    const auto& dir = scratch.dir();
+    auto layer = writable_layer(f);
+    store::Scratch scratch(store, id, layer.layer, md);
 
     // GPUs: the --gpus flag or the image's NVIDIA_VISIBLE_DEVICES contract.
     auto t0 = std::chrono::steady_clock::now();
@@ -185,7 +218,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
             }
         }
         phase("pre-launch checks and image layout");
-        spec::inject_gpus(spec, gpu_host, sel, request.caps, layout, dir.string());
+        spec::inject_gpus(spec, gpu_host, sel, request.caps, layout, scratch.dir().string());
         phase("injection plan");
     }
 
@@ -204,8 +237,8 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
             spec.hooks[h.hook_name].push_back(oci::Hook{h.path, h.args, h.env, h.timeout});
         if (!spec.hooks.empty()) {
             auto cfg = spec.to_json();
-            cfg["root"]["path"] = scratch.mount_point().string();
-            fs::write_atomic(dir / "config.json", cfg.dump(2) + "\n");
+            cfg["root"]["path"] = (scratch.mount_point() / "root").string();
+            fs::write_atomic(scratch.dir() / "config.json", cfg.dump(2) + "\n");
         }
     }
 
@@ -219,7 +252,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         cs.image = rest[0];
         cs.manifest = md.str();
         cs.store_root = store.root().string();
-        cs.container_dir = dir.string();
+        cs.container_dir = scratch.dir().string();
         cs.command = spec.args;
         cs.detached = f.detach;
         cs.created = runtime::now_rfc3339();
@@ -249,15 +282,22 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     runtime::Launch l;
     l.spec = spec;
     if (cgroup) l.on_created = [&](pid_t pid) { cgroup->add(pid); };
-    l.rootfs = scratch.mount_point().string();
-    l.hostname_file = scratch.hostname_file().string();
+    l.mount_point = scratch.mount_point().string();
+    l.hostname = spec.hostname;
     l.id = id;
-    l.bundle = dir.string();
+    l.bundle = spec.hooks.empty() ? "" : scratch.dir().string();
     l.init = f.init;
     auto st = rootfs::stack(store, img.config.diff_ids);
-    l.overlay =
-        runtime::Overlay{st.layers_dir, st.lower, f.read_only ? "" : scratch.upper().string(),
-                         f.read_only ? "" : scratch.work().string()};
+    bool on_disk = scratch.layer() == store::Layer::disk;
+    l.overlay = runtime::Overlay{st.layers_dir,
+                                 st.lower,
+                                 on_disk ? scratch.upper().string() : "",
+                                 on_disk ? scratch.work().string() : "",
+                                 scratch.layer() == store::Layer::memory,
+                                 layer.size};
+    Fd tmpfs; // the container's private tmpfs, to measure an in-memory layer after the run
+    if (scratch.layer() == store::Layer::memory)
+        l.on_scratch = [&](Fd fd) { tmpfs = std::move(fd); };
     int ready_w = -1;
     l.on_started = [&](pid_t pid) {
         if (states) {
@@ -281,9 +321,10 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         } catch (const runtime::OverlayUnavailable& e) {
             log::note(std::string(e.what()) +
                       "; using a flattened copy of the image instead (slower start)");
-            rootfs::flatten(store, img.config.diff_ids, (dir / "flat").string(), o.privileged_user);
+            auto flat = scratch.dir() / "flat";
+            rootfs::flatten(store, img.config.diff_ids, flat.string(), o.privileged_user);
             l.overlay.reset();
-            l.rootfs = (dir / "flat").string();
+            l.rootfs = flat.string();
             status = runtime::run(l);
         }
         if (states) {
@@ -296,8 +337,15 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     };
     if (!f.detach) {
         int status = launch();
-        if (!f.read_only)
+        if (scratch.layer() == store::Layer::disk) {
             if (auto w = store::write_report(scratch.upper(), write_warn)) log::warn(*w);
+        } else if (tmpfs && l.overlay) {
+            if (auto w =
+                    store::write_report("/proc/self/fd/" + std::to_string(tmpfs.get()) + "/upper",
+                                        write_warn, store::Layer::memory))
+                log::warn(*w);
+            if (auto w = store::full_report(tmpfs.get())) log::warn(*w);
+        }
         return status;
     }
 
@@ -312,7 +360,8 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         ready_w = ready[1];
         ::setsid();
         int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        int logfd = ::open((dir / "log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        int logfd = ::open((scratch.dir() / "log").c_str(),
+                           O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (null >= 0) ::dup2(null, 0);
         if (logfd >= 0) {
             ::dup2(logfd, 1);
@@ -407,6 +456,10 @@ void register_run(CLI::App& app, Context& ctx) {
     cmd->add_flag("--init", f->init,
                   "Run a tiny init as PID 1 that reaps zombies and forwards signals");
     cmd->add_flag("--read-only", f->read_only, "Mount the root filesystem read-only");
+    cmd->add_option("--writable-layer", f->writable_layer,
+                    "Where the container's writes go: memory[:SIZE] (default; a private tmpfs "
+                    "freed at exit, by default up to half the RAM), disk (the store), or auto; "
+                    "the default comes from GANTRY_WRITABLE_LAYER");
     cmd->callback([&ctx, f, cmd] {
         auto rest = cmd->remaining();
         ctx.action = [&ctx, f, rest] {

@@ -81,7 +81,7 @@ int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
             Fd slave;
             if (tty_child) {
                 Pty pty = open_container_pty(-1, "/dev/pts/ptmx");
-                send_fd(tty_child.get(), pty.master.get());
+                send_fd(tty_child.get(), pty.master.get(), "the terminal");
                 slave = std::move(pty.slave);
             }
             pid_t inner = ::fork(); // entering the PID namespace takes effect for children

@@ -19,12 +19,14 @@
 #include <signal.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -190,41 +192,72 @@ void loopback_up() {
     }
 }
 
-void setup_rootfs(const Launch& l) {
+// The container's private tmpfs on the mount point: /etc/hostname, and the overlay's upper and
+// work dirs for an in-memory writable layer. Nobody else sees it (our mount namespace only);
+// after pivot_root only the overlay and the hostname bind still reach it. Its descriptor goes
+// to the parent (fd_sock) when the parent measures what the run wrote.
+void setup_scratch(const Launch& l, int fd_sock) {
+    const char* mp = l.mount_point.c_str();
+    std::string opts = "mode=0700";
+    if (l.overlay && l.overlay->memory && l.overlay->memory_size)
+        opts += ",size=" + std::to_string(l.overlay->memory_size);
+    if (::mount("tmpfs", mp, "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) != 0)
+        fail_errno("cannot mount the container's tmpfs on " + l.mount_point);
+    Fd dir(::open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) fail_errno("cannot open the container's tmpfs");
+    // 0755 whatever the umask: the root, and the upper dir whose mode "/" takes.
+    for (const char* d : {"root", "upper", "work"}) {
+        if (d[0] != 'r' && !(l.overlay && l.overlay->memory)) break;
+        if (::mkdirat(dir.get(), d, 0755) != 0 || ::fchmodat(dir.get(), d, 0755, 0) != 0)
+            fail_errno(std::string("cannot create ") + d + " in the container's tmpfs");
+    }
+    if (!l.hostname.empty()) {
+        Fd f(::openat(dir.get(), "hostname", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        std::string line = l.hostname + "\n";
+        if (!f || ::write(f.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+            fail_errno("cannot write the container's /etc/hostname");
+    }
+    if (fd_sock >= 0) send_fd(fd_sock, dir.get(), "the container's tmpfs");
+}
+
+void setup_rootfs(const Launch& l, int fd_sock) {
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
         fail_errno("cannot make the mount namespace private");
+    setup_scratch(l, fd_sock);
+    std::string root = l.root_path();
     if (l.overlay) {
         const Overlay& o = *l.overlay;
         if (::chdir(o.layers_dir.c_str()) != 0) fail_errno("cannot enter " + o.layers_dir);
         std::string lower;
         for (auto& d : o.lower) lower += (lower.empty() ? "" : ":") + d;
-        if (o.upper.empty() && o.lower.size() == 1) {
-            if (::mount(o.lower[0].c_str(), l.rootfs.c_str(), nullptr, MS_BIND, nullptr) != 0)
+        std::string upper = o.memory ? l.mount_point + "/upper" : o.upper;
+        std::string work = o.memory ? l.mount_point + "/work" : o.work;
+        if (upper.empty() && o.lower.size() == 1) {
+            if (::mount(o.lower[0].c_str(), root.c_str(), nullptr, MS_BIND, nullptr) != 0)
                 fail_errno("cannot bind the image root");
         } else {
             std::string data = "lowerdir=" + lower;
-            if (!o.upper.empty()) data += ",upperdir=" + o.upper + ",workdir=" + o.work;
+            if (!upper.empty()) data += ",upperdir=" + upper + ",workdir=" + work;
             data += ",userxattr";
             if (data.size() > 4000)
                 fail(Errc::run_failed, "the image has too many layers for one overlay mount",
                      "squash the image (gantry slim --squash) or use fewer layers");
             // "volatile": the container layer is private and discarded, so skip the sync of
-            // the upper filesystem at unmount (1-2 ms per run); older kernels lack it.
-            std::string fast = o.upper.empty() ? data : data + ",volatile";
-            if (::mount("overlay", l.rootfs.c_str(), "overlay", 0, fast.c_str()) != 0 &&
-                ::mount("overlay", l.rootfs.c_str(), "overlay", 0, data.c_str()) != 0)
+            // the upper filesystem at unmount (1-2 ms per run on disk); older kernels lack it.
+            std::string fast = upper.empty() ? data : data + ",volatile";
+            if (::mount("overlay", root.c_str(), "overlay", 0, fast.c_str()) != 0 &&
+                ::mount("overlay", root.c_str(), "overlay", 0, data.c_str()) != 0)
                 throw OverlayUnavailable(std::string("overlayfs mount failed: ") +
                                          std::strerror(errno));
         }
         ::chdir("/");
-    } else if (::mount(l.rootfs.c_str(), l.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) !=
-               0) {
+    } else if (::mount(l.rootfs.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
         fail_errno("cannot bind the root directory " + l.rootfs);
     }
 }
 
 void enter_root(const Launch& l) {
-    if (::chdir(l.rootfs.c_str()) != 0) fail_errno("cannot enter the root " + l.rootfs);
+    if (::chdir(l.root_path().c_str()) != 0) fail_errno("cannot enter the root");
     if (::syscall(SYS_pivot_root, ".", ".") != 0) fail_errno("pivot_root failed");
     if (::umount2(".", MNT_DETACH) != 0) fail_errno("cannot detach the old root");
     if (::chdir("/") != 0) fail_errno("chdir / failed");
@@ -257,16 +290,19 @@ void enter_root(const Launch& l) {
     }
 }
 
+// fd_sock: where the child passes the tmpfs (when l.on_scratch) and then the terminal (-t).
 [[noreturn]] void child_main(const Launch& l, int sync_fd, int err_fd, bool single_id,
-                             int tty_sock) {
-    char c = 0;
-    if (::read(sync_fd, &c, 1) != 1) ::_exit(125); // the parent died
-    ::close(sync_fd);
+                             int fd_sock) {
+    if (sync_fd >= 0) { // the parent writes our id maps, then lets us go
+        char c = 0;
+        if (::read(sync_fd, &c, 1) != 1) ::_exit(125); // the parent died
+        ::close(sync_fd);
+    }
     try {
         ::setresgid(0, 0, 0);
         ::setresuid(0, 0, 0);
         if (l.spec.has_namespace("network")) loopback_up();
-        setup_rootfs(l);
+        setup_rootfs(l, l.on_scratch ? fd_sock : -1);
     } catch (const OverlayUnavailable& o) {
         write_failure(err_fd, 0, o.what(), "");
         ::_exit(125);
@@ -275,13 +311,14 @@ void enter_root(const Launch& l) {
         ::_exit(static_cast<int>(f.code));
     }
     child_guard(err_fd, [&] {
-        Fd root(::open(l.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        Fd root(::open(l.root_path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!root) fail_errno("cannot open the container root");
         for (auto& m : l.spec.mounts) do_mount(root.get(), m);
-        if (!l.hostname_file.empty())
-            do_mount(
-                root.get(),
-                {"/etc/hostname", "bind", l.hostname_file, {"bind", "nosuid", "nodev", "noexec"}});
+        if (!l.hostname.empty())
+            do_mount(root.get(), {"/etc/hostname",
+                                  "bind",
+                                  l.mount_point + "/hostname",
+                                  {"bind", "nosuid", "nodev", "noexec"}});
         for (auto& d : l.spec.devices) // rootless cannot mknod: bind the host's node
             do_mount(root.get(), {d.path,
                                   "bind",
@@ -289,12 +326,12 @@ void enter_root(const Launch& l) {
                                   {"bind", "nosuid", "noexec"}});
         dev_links(root.get());
         Fd slave;
-        if (tty_sock >= 0) { // a terminal from the container's own devpts
+        if (l.spec.terminal) { // a terminal from the container's own devpts
             Pty pty = open_container_pty(root.get(), "dev/pts/ptmx");
-            send_fd(tty_sock, pty.master.get());
-            ::close(tty_sock);
+            send_fd(fd_sock, pty.master.get(), "the terminal");
             slave = std::move(pty.slave);
         }
+        if (fd_sock >= 0) ::close(fd_sock);
         for (auto& [link, target] : l.spec.setup.symlinks)
             make_symlink_in_root(root.get(), link, target);
         for (auto& [host, cpath] : l.spec.setup.overlays) {
@@ -344,6 +381,64 @@ void enter_root(const Launch& l) {
 
 // ---- parent side ----
 
+// The fast start: clone(CLONE_VM | CLONE_VFORK) like posix_spawn. The child runs on its own
+// stack in the parent's memory while the parent sleeps until the workload is exec'ed (or the
+// child exited): no page tables copied, no copy-on-write faults on either side, no hand-over
+// through a pipe. It needs nothing from the parent after the clone, so it is used when the
+// child can write its own id maps (a rootless single-id map: the kernel lets a process map
+// just its own uid and gid) and no cgroup is joined from outside; PID 1 for --init never
+// execs, so it keeps the fork. The child only reads the parent's objects (the Launch is const)
+// and closes descriptors by number: the parent finds everything as it left it.
+struct SharedChild {
+    const Launch* l;
+    int err_fd, fd_sock;
+    bool single_id;
+    uid_t uid;
+    gid_t gid;
+};
+
+void write_self(const char* file, const std::string& text) {
+    Fd f(::open(file, O_WRONLY | O_CLOEXEC));
+    if (!f || ::write(f.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+        fail_errno(std::string("cannot write ") + file,
+                   "unprivileged user namespaces must be enabled (user.max_user_namespaces > 0)");
+}
+
+int shared_child_main(void* arg) {
+    auto* a = static_cast<SharedChild*>(arg);
+    try {
+        write_self("/proc/self/setgroups", "deny");
+        write_self("/proc/self/uid_map", "0 " + std::to_string(a->uid) + " 1\n");
+        write_self("/proc/self/gid_map", "0 " + std::to_string(a->gid) + " 1\n");
+    } catch (const ChildFail& f) {
+        write_failure(a->err_fd, static_cast<int>(f.code), f.message, f.hint);
+        ::_exit(static_cast<int>(f.code));
+    }
+    child_main(*a->l, -1, a->err_fd, a->single_id, a->fd_sock);
+}
+
+bool can_share_memory(const Launch& l) {
+    const auto& s = l.spec;
+    return !l.init && !l.on_created && s.has_namespace("user") && ::geteuid() != 0 &&
+           s.uid_mappings.size() == 1 && s.uid_mappings[0].size == 1 &&
+           s.uid_mappings[0].host_id == ::geteuid() && is_single_id(s.gid_mappings) &&
+           s.gid_mappings[0].host_id == ::getegid();
+}
+
+// A stack for the shared-memory child, with a guard page below it.
+struct ChildStack {
+    static constexpr size_t kSize = 1 << 20, kGuard = 4096;
+    void* base = MAP_FAILED;
+    ChildStack() {
+        base = ::mmap(nullptr, kSize + kGuard, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+        if (base == MAP_FAILED) throw_errno("cannot allocate a stack for the container process");
+        ::mprotect(base, kGuard, PROT_NONE);
+    }
+    ~ChildStack() { ::munmap(base, kSize + kGuard); }
+    void* top() const { return static_cast<char*>(base) + kSize + kGuard; }
+};
+
 int clone_flags(const oci::RuntimeSpec& s) {
     int f = 0;
     if (s.has_namespace("user")) f |= CLONE_NEWUSER;
@@ -357,18 +452,26 @@ int clone_flags(const oci::RuntimeSpec& s) {
 
 } // namespace
 
+bool tmpfs_has_user_xattrs() {
+    struct utsname u {};
+    if (::uname(&u) != 0) return false;
+    int major = 0, minor = 0;
+    if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+    return major > 6 || (major == 6 && minor >= 6);
+}
+
 int run(const Launch& l) {
     bool single_id = is_single_id(l.spec.gid_mappings);
     int sync[2], errp[2];
     if (::pipe2(sync, O_CLOEXEC) != 0 || ::pipe2(errp, O_CLOEXEC) != 0) throw_errno("pipe failed");
     Fd sync_r(sync[0]), sync_w(sync[1]), err_r(errp[0]), err_w(errp[1]);
-    Fd tty_parent, tty_child; // the child passes the terminal's master over this socket
-    if (l.spec.terminal) {
+    Fd fds_parent, fds_child; // the child passes its tmpfs and the terminal's master over this
+    if (l.spec.terminal || l.on_scratch) {
         int sv[2];
         if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
             throw_errno("socketpair failed");
-        tty_parent.reset(sv[0]);
-        tty_child.reset(sv[1]);
+        fds_parent.reset(sv[0]);
+        fds_child.reset(sv[1]);
     }
 
     sigset_t fwd = forwarded_signals(), old;
@@ -378,8 +481,19 @@ int run(const Launch& l) {
         ~Restore() { ::sigprocmask(SIG_SETMASK, old, nullptr); }
     } restore{&old};
 
-    long pid =
-        ::syscall(SYS_clone, clone_flags(l.spec) | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+    const bool shared = can_share_memory(l);
+    long pid;
+    if (shared) {
+        ChildStack stack;
+        SharedChild arg{&l,        err_w.get(), fds_child ? fds_child.get() : -1,
+                        single_id, ::geteuid(), ::getegid()};
+        // returns once the child exec'ed the workload or exited
+        pid = ::clone(shared_child_main, stack.top(),
+                      clone_flags(l.spec) | CLONE_VM | CLONE_VFORK | SIGCHLD, &arg);
+    } else {
+        pid =
+            ::syscall(SYS_clone, clone_flags(l.spec) | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+    }
     if (pid < 0) {
         int err = errno;
         throw Error(
@@ -392,13 +506,13 @@ int run(const Launch& l) {
     if (pid == 0) {
         sync_w.reset();
         err_r.reset();
-        tty_parent.reset();
+        fds_parent.reset();
         child_main(l, sync_r.release(), err_w.release(), single_id,
-                   tty_child ? tty_child.release() : -1);
+                   fds_child ? fds_child.release() : -1);
     }
     sync_r.reset();
     err_w.reset();
-    tty_child.reset();
+    fds_child.reset();
     Fd master;
     auto kill_and_reap = [&] {
         ::kill(static_cast<pid_t>(pid), SIGKILL);
@@ -407,13 +521,19 @@ int run(const Launch& l) {
         }
     };
     try {
-        if (l.spec.has_namespace("user"))
-            write_id_maps(static_cast<pid_t>(pid), l.spec.uid_mappings, l.spec.gid_mappings);
-        if (l.on_created) l.on_created(static_cast<pid_t>(pid));
-        if (::write(sync_w.get(), "g", 1) != 1) throw_errno("cannot start the container");
+        if (!shared) {
+            if (l.spec.has_namespace("user"))
+                write_id_maps(static_cast<pid_t>(pid), l.spec.uid_mappings, l.spec.gid_mappings);
+            if (l.on_created) l.on_created(static_cast<pid_t>(pid));
+            if (::write(sync_w.get(), "g", 1) != 1) throw_errno("cannot start the container");
+        }
         sync_w.reset();
-        if (tty_parent) {
-            master.reset(recv_fd(tty_parent.get()));
+        if (l.on_scratch) {
+            Fd scratch(recv_fd(fds_parent.get()));
+            if (scratch) l.on_scratch(std::move(scratch));
+        }
+        if (l.spec.terminal) {
+            master.reset(recv_fd(fds_parent.get()));
             struct winsize ws {};
             if (master && ::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
                 ::ioctl(master.get(), TIOCSWINSZ, &ws);

@@ -1,14 +1,18 @@
 // The launcher: executes an OCI runtime spec rootless (or as root, through the same code).
 //
 // clone(user, mount, pid, ipc, uts[, net]) -> parent writes the id maps -> child: private mount
-// propagation, rootfs (overlay of the layer trees, or a directory), spec mounts with every target
+// propagation, a private tmpfs on the mount point (the container's /etc/hostname and, for an
+// in-memory writable layer, the overlay's upper and work dirs), rootfs (overlay of the layer
+// trees, or a directory) on MOUNT_POINT/root, spec mounts with every target
 // resolved in-root and created fd-relative, masked/read-only paths, pivot_root, hostname, cwd
 // (verified inside the root), user, capabilities, no_new_privs, seccomp, fds > 2 closed, exec.
 // The parent forwards signals and returns the workload's exit status (128+N for signal N).
 #pragma once
 
 #include "oci/runtime_spec.hpp"
+#include "util/fd.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -20,21 +24,36 @@ namespace gantry::runtime {
 struct Overlay {
     std::string layers_dir;         // lower dirs are relative to it (keeps mount options short)
     std::vector<std::string> lower; // top layer first
-    std::string upper, work;        // empty upper: read-only root
+    std::string upper, work;        // a writable layer on disk (both empty: none, or memory)
+    bool memory = false;            // the writable layer in the container's private tmpfs
+    std::uint64_t memory_size = 0;  // its size limit in bytes (0: the kernel's, half the RAM)
 };
 
 struct Launch {
     oci::RuntimeSpec spec;
-    std::string rootfs;             // absolute directory that becomes "/"
-    std::optional<Overlay> overlay; // mounted on rootfs inside the new namespaces
-    std::string hostname_file;      // host file bind-mounted at /etc/hostname ("" = none)
+    // An empty directory: the container's private tmpfs is mounted there, inside its mount
+    // namespace only, and the root on MOUNT_POINT/root (root_path()).
+    std::string mount_point;
+    std::string rootfs;             // without an overlay: the directory that becomes "/"
+    std::optional<Overlay> overlay; // the root, stacked inside the new namespaces
+    std::string hostname;           // the content of /etc/hostname ("" = none)
     std::string id;                 // container id (for hooks' state)
     std::string bundle;             // directory holding config.json (for hooks' state)
     bool init = false;              // a tiny PID 1 that reaps zombies and forwards signals
     // Called with the host pid of the container's first process: after the id maps are written
     // (the cgroup can be joined here), and once the workload was exec'ed.
     std::function<void(pid_t)> on_created, on_started;
+    // Called, before on_started, with a descriptor of the container's private tmpfs (an
+    // in-memory writable layer is its upper/): it outlives the container, so what the run
+    // wrote can be measured after it exited. The tmpfs is freed when the descriptor is closed.
+    std::function<void(Fd)> on_scratch;
+
+    std::string root_path() const { return mount_point + "/root"; }
 };
+
+// Whether this kernel's tmpfs stores user.* xattrs (Linux 6.6), which a rootless overlay
+// (userxattr) needs on its upper dir for an in-memory writable layer.
+bool tmpfs_has_user_xattrs();
 
 // Runs the container to completion. Errors before the workload starts throw Error with code
 // run_failed (125), cannot_invoke (126) or cmd_not_found (127); overlay_unavailable() tells

@@ -315,7 +315,7 @@ Pty open_container_pty(int rootfd, const std::string& ptmx_path) {
     return p;
 }
 
-void send_fd(int sock, int fd) {
+void send_fd(int sock, int fd, const char* what) {
     char data = 't';
     struct iovec iov {
         &data, 1
@@ -331,7 +331,7 @@ void send_fd(int sock, int fd) {
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    if (::sendmsg(sock, &msg, 0) < 0) fail_errno("cannot pass the terminal to gantry");
+    if (::sendmsg(sock, &msg, 0) < 0) fail_errno(std::string("cannot pass ") + what + " to gantry");
 }
 
 int recv_fd(int sock) {

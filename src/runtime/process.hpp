@@ -56,8 +56,9 @@ void become_terminal_session(int slave_fd);
 // A pseudo-terminal from the container's own devpts instance (ptmx at `ptmx_path`, resolved
 // in-root when rootfd >= 0), so the workload's ttyname() names a /dev/pts entry it can see.
 Pty open_container_pty(int rootfd, const std::string& ptmx_path);
-// Passes a file descriptor over a unix socket (SCM_RIGHTS); recv_fd returns -1 at EOF.
-void send_fd(int sock, int fd);
+// Passes a file descriptor (`what`, for the error) over a unix socket (SCM_RIGHTS); recv_fd
+// returns -1 at EOF.
+void send_fd(int sock, int fd, const char* what);
 int recv_fd(int sock);
 
 // Forwards the signals in `fwd` (blocked by the caller) to pid, proxies a terminal when

@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <vector>
 
@@ -46,36 +47,47 @@ void spawn_reaper(const stdfs::path& store_root) noexcept {
     ::_exit(0);
 }
 
+// Whether trash/ holds a full batch. Its entries are directories, so on filesystems that count
+// subdirectories in a directory's link count (ext4, xfs, tmpfs) one stat answers; where the
+// count is not kept (btrfs reports 1) every discard starts a reaper, as if the batch were 1.
+bool batch_full(const stdfs::path& trash) {
+    struct stat st {};
+    if (::stat(trash.c_str(), &st) != 0) return false;
+    return st.st_nlink < 2 || st.st_nlink - 2 >= kReapBatch;
+}
+
 } // namespace
 
-Scratch::Scratch(Store& store, const std::string& id, const std::string& hostname, bool writable,
-                 const oci::Digest& image)
-    : store_(store), id_(id), root_(store.root()), dir_(store.root() / "containers" / id) {
+Scratch::Scratch(Store& store, const std::string& id, Layer layer, const oci::Digest& image)
+    : store_(store), id_(id), root_(store.root()), dir_(store.root() / "containers" / id),
+      layer_(layer) {
+    if (::mkdir(mount_point().c_str(), 0755) != 0 && errno != EEXIST)
+        throw_errno("cannot create " + mount_point().string());
+    try {
+        if (layer_ == Layer::disk) {
+            dir(); // fails on an id in use, before anything of that container is touched
+            mkdir_or_throw(upper());
+            mkdir_or_throw(work());
+        }
+        store_.add_hold(id_, image);
+    } catch (...) {
+        try { // an error path: delete what we created here and now
+            if (made_) fs::remove_tree(dir_);
+        } catch (...) {
+        }
+        throw;
+    }
+}
+
+const stdfs::path& Scratch::dir() {
+    if (made_) return dir_;
     if (::mkdir(dir_.c_str(), 0700) != 0) {
         if (errno != ENOENT) throw_errno("cannot create " + dir_.string());
         fs::make_dirs(dir_.parent_path());
         mkdir_or_throw(dir_);
     }
-    try {
-        if (::mkdir(mount_point().c_str(), 0755) != 0 && errno != EEXIST)
-            throw_errno("cannot create " + mount_point().string());
-        if (writable) {
-            mkdir_or_throw(upper());
-            mkdir_or_throw(work());
-        }
-        // A fresh private directory: nobody can see a partial file, so no temp-and-rename.
-        Fd f(::open(hostname_file().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-        if (!f) throw_errno("cannot create " + hostname_file().string());
-        std::string line = hostname + "\n";
-        fs::write_all(f.get(), line.data(), line.size(), hostname_file().string());
-        store_.add_hold(id_, image);
-    } catch (...) {
-        try { // an error path: delete it here and now
-            fs::remove_tree(dir_);
-        } catch (...) {
-        }
-        throw;
-    }
+    made_ = true;
+    return dir_;
 }
 
 Scratch::~Scratch() {
@@ -85,7 +97,7 @@ Scratch::~Scratch() {
 void Scratch::discard() noexcept {
     if (gone_) return;
     gone_ = true;
-    discard_dir(root_, dir_); // first: the hold protects the layers the overlay used
+    if (made_) discard_dir(root_, dir_); // first: the hold protects the layers the overlay used
     try {
         store_.remove_hold(id_);
     } catch (...) {
@@ -105,7 +117,7 @@ void discard_dir(const stdfs::path& store_root, const stdfs::path& dir) noexcept
         }
         return;
     }
-    spawn_reaper(store_root);
+    if (batch_full(trash)) spawn_reaper(store_root);
 }
 
 std::uint64_t reap_trash(const stdfs::path& store_root) {
@@ -127,7 +139,8 @@ std::uint64_t reap_trash(const stdfs::path& store_root) {
     return n;
 }
 
-std::optional<std::string> write_report(const stdfs::path& upper, std::uint64_t threshold) {
+std::optional<std::string> write_report(const stdfs::path& upper, std::uint64_t threshold,
+                                        Layer layer) {
     std::uint64_t total = fs::disk_usage(upper);
     if (total < threshold) return std::nullopt;
     std::vector<std::pair<std::uint64_t, std::string>> dirs;
@@ -144,11 +157,29 @@ std::optional<std::string> write_report(const stdfs::path& upper, std::uint64_t 
     }
     std::sort(dirs.rbegin(), dirs.rend());
     std::string where = dirs.empty() ? "/" : dirs[0].second;
+    std::string amount = units::human_size(dirs.empty() ? total : dirs[0].first);
+    if (layer == Layer::memory)
+        return "this run wrote " + units::human_size(total) +
+               " into the container's writable layer, which is held in memory (" + where + ": " +
+               amount +
+               "); bind-mount a host directory there instead, e.g. -v /scratch/out:" + where +
+               " (or use --writable-layer disk)";
     return "this run wrote " + units::human_size(total) + " into the container's writable layer (" +
-           where + ": " + units::human_size(dirs.empty() ? total : dirs[0].first) +
+           where + ": " + amount +
            "); copy-on-write storage is slow for bulk data: bind-mount a host directory there "
            "instead, e.g. -v /scratch/out:" +
            where;
+}
+
+std::optional<std::string> full_report(int tmpfs) {
+    struct statfs st {};
+    if (::fstatfs(tmpfs, &st) != 0 || st.f_blocks == 0) return std::nullopt;
+    // full: less than one block per thousand left (what tmpfs keeps back is below that)
+    if (st.f_bavail > st.f_blocks / 1000) return std::nullopt;
+    return "the container's writable layer, held in memory, filled up (" +
+           units::human_size(static_cast<std::uint64_t>(st.f_blocks) * st.f_bsize) +
+           "): writes into the container failed with \"No space left on device\"; bind-mount a "
+           "host directory for the output with -v, or use --writable-layer disk";
 }
 
 } // namespace gantry::store

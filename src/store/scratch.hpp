@@ -1,14 +1,19 @@
-// Scratch: a container's working directory in the store, STORE/containers/<id>/ with upper/ and
-// work/ (the overlay's writable layer) and hostname. The root is mounted on STORE/mnt, one
-// directory shared by every container: each mounts its root there inside its own mount
-// namespace, so nobody else sees it, and no mount point is created or deleted per run.
+// Scratch: what a container keeps in the store. Its root is mounted on STORE/mnt, one directory
+// shared by every container: each mounts its private tmpfs there (and its root on mnt/root)
+// inside its own mount namespace, so nobody else sees it, and no mount point is created or
+// deleted per run. The writable layer lives in that tmpfs (Layer::memory, the default) or on
+// disk in STORE/containers/<id>/upper and work/ (Layer::disk). STORE/containers/<id>/ exists
+// only when something needs it (a disk layer, a detached container's state and log, GPU or CDI
+// files, a flattened root): a default run creates nothing there but its hold.
 //
 // Ephemeral containers are not deleted on the critical path. On a filesystem that discards
 // freed blocks synchronously (ext4 -o discard, as on many cloud VMs) removing the half-dozen
 // directories of a container costs more than starting it. discard() therefore renames the
-// directory into STORE/trash/ (one rename: it is gone from containers/ at once) and a detached
-// reaper process deletes whatever trash/ holds after gantry has exited. A reaper killed
-// half-way leaves trash/ for the next one or for `gantry system prune`.
+// directory into STORE/trash/ (one rename: it is gone from containers/ at once). Once trash/
+// holds kReapBatch entries, a detached reaper process deletes all of them after gantry has
+// exited: one fork per batch rather than per container (a fork of gantry costs about as much
+// as the rest of a short container's exit). A reaper killed half-way, or a batch not yet full,
+// is left for the next reaper or for `gantry system prune`.
 #pragma once
 
 #include "store/store.hpp"
@@ -20,38 +25,46 @@
 
 namespace gantry::store {
 
+// Where a container's writable layer lives: none (--read-only), in its private tmpfs, on disk.
+enum class Layer { none, memory, disk };
+
 class Scratch {
   public:
-    // Creates STORE/containers/<id>/ with hostname and, when writable, upper/ and work/ (and
-    // STORE/mnt the first time), and holds `image` (a manifest digest) so that rmi and prune
-    // leave it alone while the container runs; discard() releases the hold.
-    Scratch(Store& store, const std::string& id, const std::string& hostname, bool writable,
-            const oci::Digest& image);
+    // Holds `image` (a manifest digest) so that rmi and prune leave it alone while the
+    // container runs (discard() releases the hold), creates STORE/mnt the first time and, for
+    // Layer::disk, STORE/containers/<id>/upper and work/.
+    Scratch(Store& store, const std::string& id, Layer layer, const oci::Digest& image);
     Scratch(const Scratch&) = delete;
     Scratch& operator=(const Scratch&) = delete;
     ~Scratch(); // discard() unless kept
 
-    const std::filesystem::path& dir() const { return dir_; }
-    std::filesystem::path upper() const { return dir_ / "upper"; }
+    // STORE/containers/<id>/, created by the first call.
+    const std::filesystem::path& dir();
+    std::filesystem::path upper() const { return dir_ / "upper"; } // Layer::disk
     std::filesystem::path work() const { return dir_ / "work"; }
     std::filesystem::path mount_point() const { return root_ / "mnt"; }
-    std::filesystem::path hostname_file() const { return dir_ / "hostname"; }
+    Layer layer() const { return layer_; }
 
     void keep() { keep_ = true; } // a detached container: stays until `gantry rm`
     void release() { keep_ = false; }
     bool kept() const { return keep_; }
-    // Moves the directory into trash/, starts a reaper and releases the hold; idempotent.
+    // Moves the directory into trash/ (see discard_dir) and releases the hold; idempotent.
     void discard() noexcept;
 
   private:
     Store& store_;
     std::string id_;
     std::filesystem::path root_, dir_;
-    bool keep_ = false, gone_ = false;
+    Layer layer_;
+    bool made_ = false, keep_ = false, gone_ = false;
 };
 
+// How many discarded directories trash/ collects before a reaper is started.
+inline constexpr unsigned kReapBatch = 16;
+
 // Renames dir into STORE/trash/ (or removes it in place if that fails) and starts a detached
-// reaper. Never throws: cleanup must not mask the workload's status.
+// reaper when trash/ holds kReapBatch entries or more (or when the filesystem cannot say how
+// many it holds). Never throws: cleanup must not mask the workload's status.
 void discard_dir(const std::filesystem::path& store_root,
                  const std::filesystem::path& dir) noexcept;
 
@@ -60,8 +73,13 @@ void discard_dir(const std::filesystem::path& store_root,
 std::uint64_t reap_trash(const std::filesystem::path& store_root);
 
 // What a run wrote into its writable layer, when that is at least `threshold` bytes: a warning
-// naming the amount, the directory that took most of it and the -v that would have avoided it.
-std::optional<std::string> write_report(const std::filesystem::path& upper,
-                                        std::uint64_t threshold);
+// naming the amount, the directory that took most of it and the -v that would have avoided it
+// (and, for a layer in memory, --writable-layer disk).
+std::optional<std::string> write_report(const std::filesystem::path& upper, std::uint64_t threshold,
+                                        Layer layer = Layer::disk);
+
+// For a layer in memory (`tmpfs`: a descriptor of the container's tmpfs): a warning when it
+// filled up, so writes failed with "No space left on device", naming its size and the fixes.
+std::optional<std::string> full_report(int tmpfs);
 
 } // namespace gantry::store

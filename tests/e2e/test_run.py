@@ -2,6 +2,7 @@
 reproductions that apply to a runtime (CVE-2024-21626 working directory, symlinked mount
 targets), as root and as an unprivileged user."""
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -146,20 +147,25 @@ def test_container_layer_is_private_and_ephemeral(runner):
     containers = runner.root / "containers"
     assert not containers.exists() or list(containers.iterdir()) == []
     assert list((runner.root / "holds").iterdir()) == []
-    wait_trash_reaped(runner.root)
+    trash_settled(runner.root)
 
 
-def wait_trash_reaped(store, timeout=60):
-    """Ephemeral containers' directories go to STORE/trash at exit and a detached reaper deletes
-    them: assert it does, and that no reaper is left running."""
+REAP_BATCH = 16  # store/scratch.hpp kReapBatch
+
+
+def trash_settled(store, timeout=60):
+    """Discarded containers' directories collect in STORE/trash until a batch of REAP_BATCH is
+    full, then a detached reaper deletes them all: wait for any reaper to finish and assert no
+    full batch was left behind. Returns what is left."""
     trash = store / "trash"
     deadline = time.time() + timeout
     while time.time() < deadline:
         left = list(trash.iterdir()) if trash.exists() else []
-        if not left and not reapers(store):
-            return
+        if not reapers(store):
+            assert len(left) < REAP_BATCH, f"a full batch was not reaped: {len(left)} entries"
+            return left
         time.sleep(0.05)
-    raise AssertionError(f"trash not reaped after {timeout}s: {left[:5]}")
+    raise AssertionError(f"a reaper still runs after {timeout}s")
 
 
 def reapers(store):
@@ -182,13 +188,35 @@ def reapers(store):
     return found
 
 
+def fill_trash(runner, names):
+    trash = runner.root / "trash"
+    for n in names:
+        (trash / n / "upper").mkdir(parents=True, exist_ok=True)
+    if runner.user is not None:
+        subprocess.run(["chown", "-R", f"{runner.user.pw_uid}:{runner.user.pw_gid}", str(trash)],
+                       check=True)
+
+
+def test_disk_layer_directories_are_reaped_in_batches(runner):
+    """A disk layer's directory goes to STORE/trash at exit; the run that completes a batch of
+    REAP_BATCH starts the one reaper that deletes them all."""
+    trash = runner.root / "trash"
+    assert trash_settled(runner.root) == []
+    for i in range(REAP_BATCH - 1):
+        runner.run("run", "--writable-layer", "disk", runner.image, "true")
+    left = trash_settled(runner.root)
+    assert len(left) == REAP_BATCH - 1, left  # no reaper yet: the batch is not full
+    assert all((e / "upper").is_dir() for e in left)
+    runner.run("run", "--writable-layer", "disk", runner.image, "true")
+    assert trash_settled(runner.root) == []  # the 16th started it, and it deleted all 16
+
+
 def test_cleanup_is_off_the_callers_path(runner):
     """The reaper closes gantry's stdout/stderr at once: a caller reading the output to EOF (a
     shell's $(...), subprocess pipes) returns with the workload, not when the deletion ends."""
     trash = runner.root / "trash"
-    runner.run("run", runner.image, "true")
-    wait_trash_reaped(runner.root)
-    # a big leftover in the trash keeps the next reaper busy for a while
+    trash_settled(runner.root)
+    # a big leftover in the trash keeps the reaper busy for a while; the run completes the batch
     heavy = trash / "heavy"
     heavy.mkdir(parents=True, exist_ok=True)
     for i in range(400):
@@ -196,15 +224,13 @@ def test_cleanup_is_off_the_callers_path(runner):
         d.mkdir()
         for j in range(25):
             (d / f"f{j}").write_bytes(b"x" * 100)
-    if runner.user is not None:
-        subprocess.run(["chown", "-R", f"{runner.user.pw_uid}:{runner.user.pw_gid}", str(trash)],
-                       check=True)
-    out = subprocess.run(runner.cmd("run", runner.image, "echo", "done"), env=runner.environ(),
-                         capture_output=True, text=True, timeout=60)
+    have = len(list(trash.iterdir()))
+    fill_trash(runner, [f"pad{i}" for i in range(REAP_BATCH - 1 - have)])
+    out = subprocess.run(runner.cmd("run", "--writable-layer", "disk", runner.image, "echo", "done"),
+                         env=runner.environ(), capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout == "done\n", out
     assert heavy.exists(), "the caller waited for the reaper (it finished before we returned)"
-    wait_trash_reaped(runner.root)
-    assert not trash.exists() or list(trash.iterdir()) == []
+    assert trash_settled(runner.root) == []
 
 
 def test_prune_reaps_leftover_trash(g, mk, tmp_path):
@@ -232,10 +258,61 @@ def test_signals_reach_the_workload(runner):
     assert p.wait(timeout=10) == 7
 
 
-def test_large_writes_get_a_bind_mount_hint(runner):
-    r = runner.run("run", "--write-warn", "1MiB", runner.image, "sh", "-c",
+@pytest.mark.parametrize("layer", ["memory", "disk"])
+def test_large_writes_get_a_bind_mount_hint(runner, layer):
+    r = runner.run("run", "--writable-layer", layer, "--write-warn", "1MiB", runner.image, "sh",
+                   "-c",
                    "mkdir -p /out/ckpt && dd if=/dev/zero of=/out/ckpt/big bs=1024 count=3000 2>/dev/null")
-    assert "wrote" in r.err and "/out/ckpt" in r.err and "-v" in r.err
+    assert re.search(r"wrote 3\.\d\d MB", r.err), r.err  # 3000 KiB, in blocks used
+    assert "/out/ckpt" in r.err and "-v /scratch/out:/out/ckpt" in r.err
+    assert ("held in memory" in r.err) == (layer == "memory"), r.err
+    small = runner.run("run", "--writable-layer", layer, "--write-warn", "1MiB", runner.image,
+                       "sh", "-c", "dd if=/dev/zero of=/x bs=1024 count=100 2>/dev/null")
+    assert "wrote" not in small.err
+
+
+def root_upperdir(runner, *flags, env=None):
+    saved = dict(runner.env)
+    runner.env.update(env or {})
+    try:
+        info = runner.run("run", *flags, runner.image, "cat", "/proc/self/mountinfo").out
+    finally:
+        runner.env = saved
+    root = [line for line in info.splitlines() if line.split()[4] == "/"][0]
+    opts = root.split(" - ")[1].split()[2].split(",")
+    return next((o.split("=", 1)[1] for o in opts if o.startswith("upperdir=")), None)
+
+
+def test_writable_layer_in_memory_by_default(runner):
+    """The writable layer is a private tmpfs on STORE/mnt, seen only in the container's mount
+    namespace; --writable-layer disk (or GANTRY_WRITABLE_LAYER=disk) puts it in the store."""
+    assert root_upperdir(runner) == f"{runner.root}/mnt/upper"
+    assert root_upperdir(runner, "--writable-layer", "memory:64m") == f"{runner.root}/mnt/upper"
+    disk = root_upperdir(runner, "--writable-layer", "disk")
+    assert disk.startswith(f"{runner.root}/containers/") and disk.endswith("/upper"), disk
+    env = root_upperdir(runner, env={"GANTRY_WRITABLE_LAYER": "disk"})
+    assert env.startswith(f"{runner.root}/containers/"), env
+    assert root_upperdir(runner, "--read-only") is None
+    # nothing of the memory layer is visible on the host, during or after the run
+    out = runner.run("run", runner.image, "sh", "-c", "echo data > /f; cat /f").out
+    assert out == "data\n"
+    assert not any(p.name == "f" for p in runner.root.rglob("f"))
+    assert list((runner.root / "mnt").iterdir()) == []
+    # the root directory keeps its mode whatever the umask
+    mode = runner.run("run", runner.image, "stat", "-c", "%a", "/").out.strip()
+    assert mode == "755"
+
+
+def test_memory_layer_size_and_full_layer_are_explained(runner):
+    r = runner.run("run", "--writable-layer", "memory:1MiB", runner.image, "sh", "-c",
+                   "dd if=/dev/zero of=/big bs=1024 count=3000", check=False)
+    assert r.code == 1, r  # dd's own failure
+    assert "No space left on device" in r.err
+    assert "filled up (1.05 MB)" in r.err and "--writable-layer disk" in r.err, r.err
+    for bad, code in (("memory:0", 2), ("memory:lots", 2), ("ram", 2)):
+        res = runner.run("run", "--writable-layer", bad, runner.image, "echo", "ran", check=False)
+        assert res.code == code and "--writable-layer" in res.err and "hint:" in res.err, res
+        assert "ran" not in res.out
 
 
 def test_symlinked_mount_target_stays_inside(g, mk, tmp_path):
@@ -381,13 +458,14 @@ def test_leak_1000_runs(g, mk, tmp_path):
     r = subprocess.run(["bash", "-c", script], env=g.environ(), capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
-    wait_trash_reaped(g.root)  # deletion is deferred to a detached reaper: it must finish
+    trash_settled(g.root)  # deletion is deferred to a detached reaper: it must finish
     after = mounts_and_procs(g.root, g.bin)
     # mount points that appeared meanwhile, by gantry (other work on the machine may mount too)
     new = [m for m in after[0] - before[0] if str(g.root) in m]
     assert new == [], f"mounts left behind: {new}"
     assert after[1] == [], f"processes left behind: {after[1]}"
-    assert list((g.root / "containers").iterdir()) == []
+    containers = g.root / "containers"
+    assert not containers.exists() or list(containers.iterdir()) == []
     assert list((g.root / "holds").iterdir()) == []
     assert list((g.root / "tmp").iterdir()) == []
 

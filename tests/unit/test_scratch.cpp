@@ -1,5 +1,6 @@
-// A container's scratch directory (store/scratch): layout, deferred deletion through trash/,
-// one reaper at a time, the write report; and the size units used by run's flags.
+// A container's scratch directory (store/scratch): layout, deferred deletion through trash/ in
+// batches, one reaper at a time, the write and full-layer reports; and the size units used by
+// run's flags.
 #include "oci/digest.hpp"
 #include "store/scratch.hpp"
 #include "store/store.hpp"
@@ -21,6 +22,7 @@
 namespace stdfs = std::filesystem;
 using gantry::Errc;
 using gantry::Error;
+using gantry::store::Layer;
 using gantry::store::Scratch;
 
 namespace {
@@ -46,36 +48,65 @@ void write_bytes(const stdfs::path& p, std::size_t n) {
 
 } // namespace
 
-TEST(Scratch, CreatesTheLayoutAndMovesItToTheTrash) {
+TEST(Scratch, DiskLayerLayoutGoesToTheTrash) {
     TempDir t;
     gantry::store::Store st(t.path);
     {
-        Scratch s(st, "abc123", "myhost", true, kImage);
+        Scratch s(st, "abc123", Layer::disk, kImage);
         EXPECT_EQ(st.holds().count("abc123"), 1u); // the image is held while it runs
         EXPECT_TRUE(stdfs::is_directory(s.upper()));
         EXPECT_TRUE(stdfs::is_directory(s.work()));
         EXPECT_TRUE(stdfs::is_directory(s.mount_point()));
-        std::ifstream h(s.hostname_file());
-        std::string line;
-        std::getline(h, line);
-        EXPECT_EQ(line, "myhost");
         write_bytes(s.upper() / "f", 10);
     }
     EXPECT_FALSE(stdfs::exists(t.path / "containers/abc123"));
     EXPECT_TRUE(st.holds().empty());
-    // the reaper runs detached: wait for it (bounded)
-    for (int i = 0; i < 200 && !empty_dir(t.path / "trash"); ++i)
+    // one container: below the batch, it waits in the trash for the next reaper
+    EXPECT_TRUE(stdfs::exists(t.path / "trash/abc123/upper/f"));
+}
+
+TEST(Scratch, MemoryLayerCreatesNothingButTheHold) {
+    TempDir t;
+    gantry::store::Store st(t.path);
+    {
+        Scratch s(st, "mem1", Layer::memory, kImage);
+        EXPECT_EQ(st.holds().count("mem1"), 1u);
+        EXPECT_TRUE(stdfs::is_directory(s.mount_point()));
+        EXPECT_FALSE(stdfs::exists(t.path / "containers/mem1"));
+        // GPU files, CDI's config.json, a flattened root: the directory appears when asked for
+        EXPECT_TRUE(stdfs::is_directory(s.dir()));
+    }
+    EXPECT_FALSE(stdfs::exists(t.path / "containers/mem1"));
+    EXPECT_TRUE(stdfs::exists(t.path / "trash/mem1")); // what it held is deleted with the rest
+    EXPECT_TRUE(st.holds().empty());
+    { Scratch s(st, "mem2", Layer::memory, kImage); }
+    EXPECT_FALSE(stdfs::exists(t.path / "trash/mem2")); // never created, nothing to delete
+}
+
+TEST(Scratch, AFullBatchStartsOneReaper) {
+    TempDir t;
+    gantry::store::Store st(t.path);
+    for (unsigned i = 0; i + 1 < gantry::store::kReapBatch; ++i) {
+        Scratch s(st, "c" + std::to_string(i), Layer::disk, kImage);
+    }
+    // a reaper is detached: give one (wrongly) started the time to empty the trash
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_EQ(std::distance(stdfs::directory_iterator(t.path / "trash"), {}),
+              gantry::store::kReapBatch - 1);
+    { Scratch s(st, "last", Layer::disk, kImage); }
+    for (int i = 0; i < 250 && !empty_dir(t.path / "trash"); ++i)
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    EXPECT_TRUE(empty_dir(t.path / "trash"));
+    EXPECT_TRUE(empty_dir(t.path / "trash")); // the batch is full: all of it was deleted
 }
 
 TEST(Scratch, ReadOnlyHasNoWritableLayerAndKeptStays) {
     TempDir t;
     gantry::store::Store st(t.path);
     {
-        Scratch s(st, "ro1", "h", false, kImage);
+        Scratch s(st, "ro1", Layer::none, kImage);
         EXPECT_FALSE(stdfs::exists(s.upper()));
         EXPECT_TRUE(stdfs::is_directory(s.mount_point()));
+        s.dir();
         s.keep();
     }
     EXPECT_TRUE(stdfs::is_directory(t.path / "containers/ro1"));
@@ -85,9 +116,9 @@ TEST(Scratch, ReadOnlyHasNoWritableLayerAndKeptStays) {
 TEST(Scratch, AnExistingIdIsAConflictNotAReuse) {
     TempDir t;
     gantry::store::Store st(t.path);
-    Scratch a(st, "same", "h", true, kImage);
+    Scratch a(st, "same", Layer::disk, kImage);
     a.keep();
-    EXPECT_THROW(Scratch(st, "same", "h", true, kImage), Error);
+    EXPECT_THROW(Scratch(st, "same", Layer::disk, kImage), Error);
     EXPECT_TRUE(stdfs::is_directory(a.upper())); // the first one is untouched
 }
 
@@ -115,6 +146,13 @@ TEST(Scratch, WriteReportNamesTheBiggestDirectory) {
     ASSERT_TRUE(r);
     EXPECT_NE(r->find("/out/ckpt"), std::string::npos) << *r;
     EXPECT_NE(r->find("-v /scratch/out:/out/ckpt"), std::string::npos) << *r;
+    auto m = gantry::store::write_report(t.path / "upper", 100000, Layer::memory);
+    ASSERT_TRUE(m);
+    EXPECT_NE(m->find("held in memory"), std::string::npos) << *m;
+    EXPECT_NE(m->find("--writable-layer disk"), std::string::npos) << *m;
+    // a directory is not a full tmpfs: no report (a full one is tested end to end)
+    gantry::Fd d(::open(t.path.c_str(), O_RDONLY | O_DIRECTORY));
+    EXPECT_FALSE(gantry::store::full_report(d.get()));
 }
 
 TEST(Units, ParseAndPrint) {
