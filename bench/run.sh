@@ -12,6 +12,8 @@
 #   gantry run sample /bin/true                              default: overlay root, seccomp
 #   gantry run --security-opt seccomp=unconfined ...         without the seccomp filter
 #   gantry run --read-only ...                               no writable upper dir
+#   gantry run --writable-layer disk ...                     the writable layer in the store
+#                                                            (the default is a private tmpfs)
 # and prints medians and the ratios against unshare+chroot and ch-run, with the targets of
 # the issue (gantry <= ch-run; gantry <= 1.5x unshare+chroot) marked PASS/MISS. A peer that
 # cannot run here is reported with the reason and left out. A measurement, not a test: exits
@@ -76,7 +78,7 @@ stage2() {
     # shellcheck disable=SC2016
     probe+=' mounts=$(wc -l </proc/mounts)"; touch /.rw 2>/dev/null && echo writable || echo read-only'
     local gflags name facts
-    for gflags in "" "--security-opt seccomp=unconfined" "--read-only"; do
+    for gflags in "" "--security-opt seccomp=unconfined" "--read-only" "--writable-layer disk"; do
         # shellcheck disable=SC2086
         if facts=$("$G" run $gflags sample /bin/sh -c "$probe" 2>&1); then
             m "gantry_facts_$((++nfacts))" "gantry run ${gflags:-(default)}: $(tr '\n' ' ' <<<"$facts")"
@@ -121,6 +123,8 @@ stage2() {
         die "gantry run --security-opt seccomp=unconfined failed: $CHECK_ERR"
     check "gantry run --read-only" "$G" run --read-only sample /bin/true ||
         die "gantry run --read-only failed: $CHECK_ERR"
+    check "gantry run --writable-layer disk" "$G" run --writable-layer disk sample /bin/true ||
+        die "gantry run --writable-layer disk failed: $CHECK_ERR"
 
     if command -v crun >/dev/null; then
         if ! check "crun run" crun --root "$W/state/crun" run --bundle "$W/bundle" bench-crun; then
@@ -494,7 +498,8 @@ def verdict(ok):
     return "PASS" if ok else "MISS"
 
 p("targets (issue 3): gantry at or below ch-run, and within 1.5x of unshare+chroot")
-for name in ("gantry run", "gantry run, seccomp=unconfined", "gantry run --read-only"):
+for name in ("gantry run", "gantry run, seccomp=unconfined", "gantry run --read-only",
+             "gantry run --writable-layer disk"):
     g = med(name)
     if g is None:
         continue

@@ -1,16 +1,16 @@
 #include "cli/context.hpp"
 #include "runtime/hooks.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
-#include <iostream>
-#include <iterator>
 #include <unistd.h>
 
 namespace gantry::cli {
 
 namespace {
-std::string read_stdin() {
-    return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+// The container state an OCI runtime passes a hook on stdin (a small JSON document).
+std::string read_state() {
+    return fs::read_stream(0, 1 << 20, "the container state on stdin");
 }
 } // namespace
 
@@ -31,7 +31,7 @@ void register_hook(CLI::App& app, Context& ctx) {
                                 "use --link TARGET::/ABSOLUTE/LINK");
                 pairs.emplace_back(l.substr(0, sep), l.substr(sep + 2));
             }
-            runtime::hook_create_symlinks(runtime::root_from_state(read_stdin()), pairs);
+            runtime::hook_create_symlinks(runtime::root_from_state(read_state()), pairs);
             return 0;
         };
     });
@@ -47,7 +47,7 @@ void register_hook(CLI::App& app, Context& ctx) {
     ld->add_option("--ldconfig-path", lo->ldconfig, "The host's ldconfig (default /sbin/ldconfig)");
     ld->callback([&ctx, lo] {
         ctx.action = [lo] {
-            runtime::hook_update_ldcache(runtime::root_from_state(read_stdin()), lo->folders,
+            runtime::hook_update_ldcache(runtime::root_from_state(read_state()), lo->folders,
                                          lo->ldconfig);
             return 0;
         };
@@ -59,7 +59,7 @@ void register_hook(CLI::App& app, Context& ctx) {
     dm->add_option("--params", *params, "The host's params file");
     dm->callback([&ctx, params] {
         ctx.action = [params] {
-            runtime::hook_disable_device_node_modification(runtime::root_from_state(read_stdin()),
+            runtime::hook_disable_device_node_modification(runtime::root_from_state(read_state()),
                                                            *params);
             return 0;
         };

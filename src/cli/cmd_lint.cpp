@@ -18,23 +18,6 @@ namespace {
 
 constexpr std::uint64_t kMaxDockerfile = 16u << 20;
 
-std::string read_stdin() {
-    std::string out;
-    char buf[65536];
-    for (;;) {
-        ssize_t n = ::read(0, buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw_errno("cannot read the Dockerfile from stdin");
-        }
-        if (n == 0) break;
-        out.append(buf, static_cast<std::size_t>(n));
-        if (out.size() > kMaxDockerfile)
-            throw Error(Errc::invalid, "stdin: more than 16 MiB, not a Dockerfile");
-    }
-    return out;
-}
-
 void add_codes(std::set<std::string>& into, const std::vector<std::string>& items) {
     for (auto& item : items) {
         std::string cur;
@@ -166,7 +149,7 @@ void register_lint(CLI::App& app, Context& ctx) {
                 std::string text;
                 std::filesystem::path path = file;
                 if (file == "-") {
-                    text = read_stdin();
+                    text = fs::read_stream(0, kMaxDockerfile, "the Dockerfile on stdin");
                 } else {
                     if (std::filesystem::is_directory(path)) path /= "Dockerfile";
                     text = fs::read_file(path, kMaxDockerfile);

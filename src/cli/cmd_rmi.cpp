@@ -24,6 +24,9 @@ std::optional<oci::Digest> remove_one(store::Store& store, const std::string& ar
         if (d == md && !force)
             throw Error(Errc::conflict, "image " + arg + " is used by container " + holder,
                         "remove the container first (`gantry rm " + holder + "`), or use --force");
+    if (!force && store.images_in_use().count(md))
+        throw Error(Errc::conflict, "image " + arg + " is used by a running container",
+                    "wait for it to exit (`gantry ps` lists named ones), or use --force");
     std::vector<std::string> names;
     for (auto& [k, v] : store.refs())
         if (v == md) names.push_back(k);
@@ -63,18 +66,22 @@ void register_rmi(CLI::App& app, Context& ctx) {
         ctx.action = [&ctx, o] {
             std::set<oci::Digest> freed;
             int status = 0;
-            std::optional<Error> first;
+            std::optional<Error> only; // one image: its error is reported once, by main
             for (auto& r : o->refs) {
                 try {
                     if (auto md = remove_one(ctx.store(), r, o->force)) freed.insert(*md);
                 } catch (const Error& e) {
-                    if (!first) first = e;
+                    if (o->refs.size() == 1) {
+                        only = e;
+                        break;
+                    }
                     std::fprintf(stderr, "gantry: error: %s\n", e.message().c_str());
+                    if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
                     status = exit_status(e.code());
                 }
             }
             if (!freed.empty()) store::collect(ctx.store(), freed);
-            if (first && o->refs.size() == 1) throw *first;
+            if (only) throw *only;
             return status;
         };
     });

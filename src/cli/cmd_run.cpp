@@ -150,7 +150,8 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
 
     std::string id = random_id();
     auto layer = writable_layer(f);
-    store::Scratch scratch(store, id, layer.layer, md);
+    // a detached container outlives this process: its hold is a file, released by `gantry rm`
+    store::Scratch scratch(store, id, layer.layer, md, f.detach);
 
     // GPUs: the --gpus flag or the image's NVIDIA_VISIBLE_DEVICES contract.
     auto t0 = std::chrono::steady_clock::now();

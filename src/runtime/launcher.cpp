@@ -293,6 +293,10 @@ void enter_root(const Launch& l) {
 // fd_sock: where the child passes the tmpfs (when l.on_scratch) and then the terminal (-t).
 [[noreturn]] void child_main(const Launch& l, int sync_fd, int err_fd, bool single_id,
                              int fd_sock) {
+    // The container dies with its supervisor (gantry, or a detached container's monitor): a
+    // killed gantry leaves no orphan running without anyone to reap it, clean up, or hold its
+    // image. SIGKILL from the parent's (ancestor) namespace reaches even PID 1.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     if (sync_fd >= 0) { // the parent writes our id maps, then lets us go
         char c = 0;
         if (::read(sync_fd, &c, 1) != 1) ::_exit(125); // the parent died

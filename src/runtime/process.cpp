@@ -59,14 +59,22 @@ Fd ensure_target(int rootfd, const std::string& dest, bool dir) {
             std::string up = full.substr(0, full.rfind('/'));
             Fd pdir(fs::openat_in_root(rootfd, up, O_PATH | O_DIRECTORY));
             if (pdir) {
-                const std::string& leaf = comps.back();
-                bool made = dir ? ::mkdirat(pdir.get(), leaf.c_str(), 0755) == 0 : [&] {
-                    int f = ::openat(pdir.get(), leaf.c_str(),
-                                     O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-                    if (f >= 0) ::close(f);
-                    return f >= 0;
-                }();
-                if (made || errno == EEXIST)
+                // The leaf is one component created (or opened) relative to a parent resolved
+                // in-root, never followed if a link: what we get is the target itself.
+                const char* leaf = comps.back().c_str();
+                if (dir) {
+                    if (::mkdirat(pdir.get(), leaf, 0755) == 0 || errno == EEXIST)
+                        if (int fd = ::openat(pdir.get(), leaf,
+                                              O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                            fd >= 0)
+                            return Fd(fd);
+                } else if (int fd =
+                               ::openat(pdir.get(), leaf,
+                                        O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+                           fd >= 0) {
+                    return Fd(fd);
+                }
+                if (errno == EEXIST) // created meanwhile: open it in-root like any target
                     if (int fd = fs::openat_in_root(rootfd, full, O_PATH); fd >= 0) return Fd(fd);
             }
         }

@@ -26,6 +26,7 @@ Live live_set(const Store& store) {
     std::set<Digest> roots;
     for (auto& [k, v] : store.refs()) roots.insert(v);
     for (auto& [k, v] : store.holds()) roots.insert(v);
+    for (auto& d : store.images_in_use()) roots.insert(d);
     live.images = roots.size();
     for (auto& md : roots) {
         live.blobs.insert(md.hex());

@@ -58,9 +58,10 @@ bool batch_full(const stdfs::path& trash) {
 
 } // namespace
 
-Scratch::Scratch(Store& store, const std::string& id, Layer layer, const oci::Digest& image)
+Scratch::Scratch(Store& store, const std::string& id, Layer layer, const oci::Digest& image,
+                 bool recorded)
     : store_(store), id_(id), root_(store.root()), dir_(store.root() / "containers" / id),
-      layer_(layer) {
+      layer_(layer), recorded_(recorded) {
     if (::mkdir(mount_point().c_str(), 0755) != 0 && errno != EEXIST)
         throw_errno("cannot create " + mount_point().string());
     try {
@@ -69,7 +70,10 @@ Scratch::Scratch(Store& store, const std::string& id, Layer layer, const oci::Di
             mkdir_or_throw(upper());
             mkdir_or_throw(work());
         }
-        store_.add_hold(id_, image);
+        if (recorded_)
+            store_.add_hold(id_, image);
+        else
+            use_ = store_.use_image(image);
     } catch (...) {
         try { // an error path: delete what we created here and now
             if (made_) fs::remove_tree(dir_);
@@ -98,10 +102,11 @@ void Scratch::discard() noexcept {
     if (gone_) return;
     gone_ = true;
     if (made_) discard_dir(root_, dir_); // first: the hold protects the layers the overlay used
-    try {
-        store_.remove_hold(id_);
-    } catch (...) {
-    }
+    use_.unlock();
+    if (recorded_) try {
+            store_.remove_hold(id_);
+        } catch (...) {
+        }
 }
 
 void discard_dir(const stdfs::path& store_root, const stdfs::path& dir) noexcept {

@@ -31,9 +31,12 @@ enum class Layer { none, memory, disk };
 class Scratch {
   public:
     // Holds `image` (a manifest digest) so that rmi and prune leave it alone while the
-    // container runs (discard() releases the hold), creates STORE/mnt the first time and, for
-    // Layer::disk, STORE/containers/<id>/upper and work/.
-    Scratch(Store& store, const std::string& id, Layer layer, const oci::Digest& image);
+    // container runs, creates STORE/mnt the first time and, for Layer::disk,
+    // STORE/containers/<id>/upper and work/. The hold is a use hold (Store::use_image, gone with
+    // this process) unless `recorded`: then a file in STORE/holds/ that outlives this process,
+    // for a container that stays until `gantry rm` (released by discard()).
+    Scratch(Store& store, const std::string& id, Layer layer, const oci::Digest& image,
+            bool recorded = false);
     Scratch(const Scratch&) = delete;
     Scratch& operator=(const Scratch&) = delete;
     ~Scratch(); // discard() unless kept
@@ -56,7 +59,8 @@ class Scratch {
     std::string id_;
     std::filesystem::path root_, dir_;
     Layer layer_;
-    bool made_ = false, keep_ = false, gone_ = false;
+    FileLock use_;
+    bool recorded_, made_ = false, keep_ = false, gone_ = false;
 };
 
 // How many discarded directories trash/ collects before a reaper is started.

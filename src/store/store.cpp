@@ -193,6 +193,25 @@ std::map<std::string, Digest> Store::holds() const {
     return out;
 }
 
+FileLock Store::use_image(const Digest& manifest) const {
+    return FileLock(root_ / "locks" / ("image-" + manifest.hex()), FileLock::Mode::shared);
+}
+
+std::set<Digest> Store::images_in_use() const {
+    std::set<Digest> out;
+    std::error_code ec;
+    for (auto& e : stdfs::directory_iterator(root_ / "locks", ec)) {
+        auto name = e.path().filename().string();
+        if (name.rfind("image-", 0) != 0) continue;
+        try {
+            Digest d = Digest::from_hex(name.substr(6));
+            if (!FileLock::try_lock(e.path(), FileLock::Mode::exclusive).held()) out.insert(d);
+        } catch (const Error&) { // not ours (a stray file): ignore it
+        }
+    }
+    return out;
+}
+
 FileLock Store::writer_lock() const {
     return FileLock(root_ / "locks/gc", FileLock::Mode::shared);
 }

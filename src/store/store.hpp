@@ -5,7 +5,8 @@
 //   ROOT/refs.json                    {"refs": {"docker.io/library/busybox:latest": "sha256:…"}}
 //   ROOT/tmp/                         work in progress; renamed into place when verified
 //   ROOT/locks/{refs,gc}              flock files
-//   ROOT/holds/<name>                 containers using an image (kept from rmi and prune)
+//   ROOT/locks/image-<hex>            use holds: shared flocks of running containers' images
+//   ROOT/holds/<name>                 detached containers using an image (kept until `rm`)
 //
 // Every write goes to tmp/ and is renamed into place only after its digest was verified, so a
 // crash (even kill -9) leaves either the old or the new state. Writers hold the gc lock shared
@@ -22,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace gantry::store {
@@ -101,6 +103,14 @@ class Store {
     void add_hold(const std::string& name, const Digest& manifest);
     void remove_hold(const std::string& name);
     std::map<std::string, Digest> holds() const;
+
+    // Use holds: a running process keeps an image from removal and collection by holding a
+    // shared flock on ROOT/locks/image-<hex> for as long as the returned lock lives. The kernel
+    // drops it when the process dies, so a crash (even kill -9) leaves no hold behind, and
+    // taking one writes nothing (the lock file is created by an image's first use).
+    FileLock use_image(const Digest& manifest) const;
+    // The manifests some process holds with use_image() right now.
+    std::set<Digest> images_in_use() const;
 
     // Held (shared) by every command that adds to the store; exclusive for garbage collection.
     FileLock writer_lock() const;

@@ -62,6 +62,23 @@ void write_all(int fd, const void* data, std::size_t n, const std::string& what)
     }
 }
 
+std::string read_stream(int fd, std::uint64_t max_size, const std::string& what) {
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("cannot read " + what);
+        }
+        if (n == 0) return out;
+        out.append(buf, static_cast<std::size_t>(n));
+        if (out.size() > max_size)
+            throw Error(Errc::invalid, what + " holds more than the limit of " +
+                                           std::to_string(max_size) + " bytes");
+    }
+}
+
 std::string read_file(const stdfs::path& path, std::uint64_t max_size) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw_errno("cannot open " + path.string());

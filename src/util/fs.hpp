@@ -26,6 +26,10 @@ void write_all(int fd, const void* data, std::size_t n, const std::string& what)
 // Reads a whole file; throws Error(not_found/io) naming the path; refuses files over max_size.
 std::string read_file(const stdfs::path& path, std::uint64_t max_size = 64u << 20);
 
+// Reads fd (a pipe, stdin) to EOF; throws Error naming `what` on a read error or when it holds
+// more than max_size bytes.
+std::string read_stream(int fd, std::uint64_t max_size, const std::string& what);
+
 // Removes a tree even when it holds read-only directories (extracted layers often do).
 // A missing path is not an error.
 void remove_tree(const stdfs::path& path);

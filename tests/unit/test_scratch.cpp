@@ -53,14 +53,16 @@ TEST(Scratch, DiskLayerLayoutGoesToTheTrash) {
     gantry::store::Store st(t.path);
     {
         Scratch s(st, "abc123", Layer::disk, kImage);
-        EXPECT_EQ(st.holds().count("abc123"), 1u); // the image is held while it runs
+        // the image is held while it runs: a use hold, nothing written for it
+        EXPECT_EQ(st.images_in_use().count(kImage), 1u);
+        EXPECT_TRUE(st.holds().empty());
         EXPECT_TRUE(stdfs::is_directory(s.upper()));
         EXPECT_TRUE(stdfs::is_directory(s.work()));
         EXPECT_TRUE(stdfs::is_directory(s.mount_point()));
         write_bytes(s.upper() / "f", 10);
     }
     EXPECT_FALSE(stdfs::exists(t.path / "containers/abc123"));
-    EXPECT_TRUE(st.holds().empty());
+    EXPECT_TRUE(st.images_in_use().empty());
     // one container: below the batch, it waits in the trash for the next reaper
     EXPECT_TRUE(stdfs::exists(t.path / "trash/abc123/upper/f"));
 }
@@ -70,7 +72,7 @@ TEST(Scratch, MemoryLayerCreatesNothingButTheHold) {
     gantry::store::Store st(t.path);
     {
         Scratch s(st, "mem1", Layer::memory, kImage);
-        EXPECT_EQ(st.holds().count("mem1"), 1u);
+        EXPECT_EQ(st.images_in_use().count(kImage), 1u);
         EXPECT_TRUE(stdfs::is_directory(s.mount_point()));
         EXPECT_FALSE(stdfs::exists(t.path / "containers/mem1"));
         // GPU files, CDI's config.json, a flattened root: the directory appears when asked for
@@ -78,7 +80,7 @@ TEST(Scratch, MemoryLayerCreatesNothingButTheHold) {
     }
     EXPECT_FALSE(stdfs::exists(t.path / "containers/mem1"));
     EXPECT_TRUE(stdfs::exists(t.path / "trash/mem1")); // what it held is deleted with the rest
-    EXPECT_TRUE(st.holds().empty());
+    EXPECT_TRUE(st.images_in_use().empty());
     { Scratch s(st, "mem2", Layer::memory, kImage); }
     EXPECT_FALSE(stdfs::exists(t.path / "trash/mem2")); // never created, nothing to delete
 }
@@ -103,14 +105,15 @@ TEST(Scratch, ReadOnlyHasNoWritableLayerAndKeptStays) {
     TempDir t;
     gantry::store::Store st(t.path);
     {
-        Scratch s(st, "ro1", Layer::none, kImage);
+        Scratch s(st, "ro1", Layer::none, kImage, /*recorded=*/true); // a detached container
         EXPECT_FALSE(stdfs::exists(s.upper()));
         EXPECT_TRUE(stdfs::is_directory(s.mount_point()));
         s.dir();
         s.keep();
     }
     EXPECT_TRUE(stdfs::is_directory(t.path / "containers/ro1"));
-    EXPECT_EQ(st.holds().count("ro1"), 1u); // kept: `gantry rm` releases it
+    EXPECT_EQ(st.holds().count("ro1"), 1u);  // kept: `gantry rm` releases it
+    EXPECT_TRUE(st.images_in_use().empty()); // a file hold, not this process's lock
 }
 
 TEST(Scratch, AnExistingIdIsAConflictNotAReuse) {
