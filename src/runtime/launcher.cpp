@@ -205,11 +205,16 @@ void setup_scratch(const Launch& l, int fd_sock) {
         fail_errno("cannot mount the container's tmpfs on " + l.mount_point);
     Fd dir(::open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dir) fail_errno("cannot open the container's tmpfs");
-    // 0755 whatever the umask: the root, and the upper dir whose mode "/" takes.
-    for (const char* d : {"root", "upper", "work"}) {
-        if (d[0] != 'r' && !(l.overlay && l.overlay->memory)) break;
+    // 0755 whatever the umask: the mount point of the root, and the upper dir whose mode "/"
+    // takes; upper/ and work/ only for an in-memory writable layer.
+    auto mkdir_0755 = [&](const char* d) {
         if (::mkdirat(dir.get(), d, 0755) != 0 || ::fchmodat(dir.get(), d, 0755, 0) != 0)
             fail_errno(std::string("cannot create ") + d + " in the container's tmpfs");
+    };
+    mkdir_0755("root");
+    if (l.overlay && l.overlay->memory) {
+        mkdir_0755("upper");
+        mkdir_0755("work");
     }
     if (!l.hostname.empty()) {
         Fd f(::openat(dir.get(), "hostname", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
@@ -466,8 +471,10 @@ bool tmpfs_has_user_xattrs() {
 
 int run(const Launch& l) {
     bool single_id = is_single_id(l.spec.gid_mappings);
-    int sync[2], errp[2];
-    if (::pipe2(sync, O_CLOEXEC) != 0 || ::pipe2(errp, O_CLOEXEC) != 0) throw_errno("pipe failed");
+    const bool shared = can_share_memory(l); // no hand-over: no sync pipe
+    int sync[2] = {-1, -1}, errp[2];
+    if ((!shared && ::pipe2(sync, O_CLOEXEC) != 0) || ::pipe2(errp, O_CLOEXEC) != 0)
+        throw_errno("pipe failed");
     Fd sync_r(sync[0]), sync_w(sync[1]), err_r(errp[0]), err_w(errp[1]);
     Fd fds_parent, fds_child; // the child passes its tmpfs and the terminal's master over this
     if (l.spec.terminal || l.on_scratch) {
@@ -485,7 +492,6 @@ int run(const Launch& l) {
         ~Restore() { ::sigprocmask(SIG_SETMASK, old, nullptr); }
     } restore{&old};
 
-    const bool shared = can_share_memory(l);
     long pid;
     if (shared) {
         ChildStack stack;
