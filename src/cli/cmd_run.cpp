@@ -60,7 +60,8 @@ std::string random_id() { // getrandom(2): std::random_device probes the CPU (a 
 }
 
 // --writable-layer (or GANTRY_WRITABLE_LAYER): memory[:SIZE], the default where the kernel's
-// tmpfs takes the overlay's user.* xattrs (Linux 6.6; as real root any kernel), else disk.
+// tmpfs takes the overlay's user.* xattrs (Linux 6.6), else disk. Root too: the overlay is
+// mounted inside the container's user namespace, with userxattr, as root or not.
 struct LayerChoice {
     store::Layer layer = store::Layer::none;
     std::uint64_t size = 0; // memory: the tmpfs size limit (0: the kernel's default)
@@ -71,7 +72,7 @@ LayerChoice writable_layer(const RunFlags& f) {
     std::string want = f.writable_layer;
     if (want.empty())
         if (const char* e = std::getenv("GANTRY_WRITABLE_LAYER"); e && *e) want = e;
-    bool memory_ok = archive::running_as_real_root() || runtime::tmpfs_has_user_xattrs();
+    bool memory_ok = runtime::tmpfs_has_user_xattrs();
     if (want.empty() || want == "auto")
         return {memory_ok ? store::Layer::memory : store::Layer::disk};
     if (want == "disk") return {store::Layer::disk};
@@ -80,8 +81,8 @@ LayerChoice writable_layer(const RunFlags& f) {
                     "use memory, memory:SIZE (e.g. memory:8g), disk or auto");
     if (!memory_ok)
         throw Error(Errc::run_failed,
-                    "a writable layer in memory needs Linux 6.6 or newer when rootless (tmpfs "
-                    "user.* xattrs)",
+                    "a writable layer in memory needs Linux 6.6 or newer (tmpfs user.* xattrs "
+                    "for the overlay)",
                     "use --writable-layer disk");
     LayerChoice c{store::Layer::memory};
     if (want.size() > 7) c.size = units::parse_size(want.substr(7), "--writable-layer memory:SIZE");
