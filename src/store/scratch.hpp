@@ -4,7 +4,8 @@
 // deleted per run. The writable layer lives in that tmpfs (Layer::memory, the default) or on
 // disk in STORE/containers/<id>/upper and work/ (Layer::disk). STORE/containers/<id>/ exists
 // only when something needs it (a disk layer, a detached container's state and log, GPU or CDI
-// files, a flattened root): a default run creates nothing there but its hold.
+// files, a flattened root): a default run creates nothing in the store (its hold is a flock on
+// STORE/locks/image-<hex>, made by the image's first run).
 //
 // Ephemeral containers are not deleted on the critical path. On a filesystem that discards
 // freed blocks synchronously (ext4 -o discard, as on many cloud VMs) removing the half-dozen
