@@ -18,18 +18,25 @@ namespace {
 const char* kNewUidMap = "/usr/bin/newuidmap";
 const char* kNewGidMap = "/usr/bin/newgidmap";
 
-void write_direct(pid_t pid, const char* file, const std::vector<oci::IdMapping>& maps) {
+// proc: "/proc/<pid>" or "/proc/self"
+void write_direct(const std::string& proc, const char* file,
+                  const std::vector<oci::IdMapping>& maps) {
     std::string text;
     for (auto& m : maps)
         text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
                 std::to_string(m.size) + "\n";
-    std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+    std::string path = proc + "/" + file;
     Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
         throw sys_error(
             errno, "cannot write " + path,
             "unprivileged user namespaces must be enabled "
             "(sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)");
+}
+
+void deny_setgroups(const std::string& proc) {
+    Fd sg(::open((proc + "/setgroups").c_str(), O_WRONLY | O_CLOEXEC));
+    if (sg && ::write(sg.get(), "deny", 4) != 4) throw_errno("cannot write setgroups");
 }
 
 void run_helper(const char* helper, pid_t pid, const std::vector<oci::IdMapping>& maps) {
@@ -110,13 +117,16 @@ void write_id_maps(pid_t pid, const std::vector<oci::IdMapping>& uids,
         run_helper(kNewGidMap, pid, gids);
         return;
     }
-    if (::geteuid() != 0 && is_single_id(gids)) {
-        Fd sg(
-            ::open(("/proc/" + std::to_string(pid) + "/setgroups").c_str(), O_WRONLY | O_CLOEXEC));
-        if (sg && ::write(sg.get(), "deny", 4) != 4) throw_errno("cannot write setgroups");
-    }
-    write_direct(pid, "uid_map", uids);
-    write_direct(pid, "gid_map", gids);
+    std::string proc = "/proc/" + std::to_string(pid);
+    if (::geteuid() != 0 && is_single_id(gids)) deny_setgroups(proc);
+    write_direct(proc, "uid_map", uids);
+    write_direct(proc, "gid_map", gids);
+}
+
+void write_own_id_maps(uid_t uid, gid_t gid) {
+    deny_setgroups("/proc/self");
+    write_direct("/proc/self", "uid_map", {{0, uid, 1}});
+    write_direct("/proc/self", "gid_map", {{0, gid, 1}});
 }
 
 } // namespace gantry::runtime

@@ -31,6 +31,10 @@ void unprivileged_maps(std::uint32_t uid, std::uint32_t gid, bool want_subids,
 void write_id_maps(pid_t pid, const std::vector<oci::IdMapping>& uids,
                    const std::vector<oci::IdMapping>& gids);
 
+// The calling process, just moved into a new user namespace, maps its own uid and gid to 0
+// (setgroups denied first): the one map the kernel lets a process write for itself.
+void write_own_id_maps(uid_t uid, gid_t gid);
+
 bool is_single_id(const std::vector<oci::IdMapping>& maps);
 
 } // namespace gantry::runtime

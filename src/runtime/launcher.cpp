@@ -406,22 +406,13 @@ struct SharedChild {
     gid_t gid;
 };
 
-void write_self(const char* file, const std::string& text) {
-    Fd f(::open(file, O_WRONLY | O_CLOEXEC));
-    if (!f || ::write(f.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-        fail_errno(std::string("cannot write ") + file,
-                   "unprivileged user namespaces must be enabled (user.max_user_namespaces > 0)");
-}
-
 int shared_child_main(void* arg) {
     auto* a = static_cast<SharedChild*>(arg);
     try {
-        write_self("/proc/self/setgroups", "deny");
-        write_self("/proc/self/uid_map", "0 " + std::to_string(a->uid) + " 1\n");
-        write_self("/proc/self/gid_map", "0 " + std::to_string(a->gid) + " 1\n");
-    } catch (const ChildFail& f) {
-        write_failure(a->err_fd, static_cast<int>(f.code), f.message, f.hint);
-        ::_exit(static_cast<int>(f.code));
+        write_own_id_maps(a->uid, a->gid);
+    } catch (const Error& e) {
+        write_failure(a->err_fd, static_cast<int>(Errc::run_failed), e.message(), e.hint());
+        ::_exit(static_cast<int>(Errc::run_failed));
     }
     child_main(*a->l, -1, a->err_fd, a->single_id, a->fd_sock);
 }
