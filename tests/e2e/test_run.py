@@ -267,6 +267,11 @@ def test_running_image_is_held_and_a_crash_leaves_no_hold(runner):
         assert r.code == 5, r
         assert r.err.count("gantry: error:") == 1 and "used by a running container" in r.err, r
         assert "hint:" in r.err
+        # several images: each error (with its hint) once, the others still removed
+        r = runner.run("rmi", "no-such-image:1", runner.image, check=False)
+        assert r.code == 5, r
+        assert r.err.count("gantry: error:") == 2 and r.err.count("hint:") == 2, r.err
+        assert "not in the store" in r.err and "used by a running container" in r.err, r.err
         runner.run("system", "prune")
         assert sorted(q.name for q in (runner.root / "layers/sha256").iterdir()) == layers
         assert list((runner.root / "holds").iterdir()) == []  # nothing was written for it
