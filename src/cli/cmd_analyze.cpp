@@ -69,7 +69,7 @@ void register_analyze(CLI::App& app, Context& ctx) {
                         analyze::parse_ratio("--highest-user-wasted-percent", o->highest_user);
             }
             auto& store = ctx.store();
-            auto img = store::read_image(store, store::resolve(store, o->image));
+            auto img = store::find_image(store, o->image);
             auto a = analyze::analyze_image(store, img, o->image, ao);
             if (!o->html.empty()) fs::write_atomic(o->html, analyze::render_html(a.report));
             std::optional<analyze::CiResult> res;

@@ -33,8 +33,7 @@ void register_bundle(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             auto& store = ctx.store();
-            auto md = store::resolve(store, o->image);
-            auto img = store::read_image(store, md);
+            auto img = store::find_image(store, o->image);
             struct stat st {};
             if (::lstat(o->dir.c_str(), &st) == 0 &&
                 !(S_ISDIR(st.st_mode) && fs::stdfs::is_empty(o->dir)))

@@ -211,7 +211,7 @@ void register_doctor(CLI::App& app, Context& ctx) {
             auto findings = compat::check_host(host);
             if (!o->image.empty()) {
                 auto& store = ctx.store();
-                auto img = store::read_image(store, store::resolve(store, o->image));
+                auto img = store::find_image(store, o->image);
                 const auto& cfg = img.config.raw;
                 std::vector<std::string> env;
                 if (cfg.contains("config") && cfg["config"].contains("Env") &&

@@ -10,8 +10,8 @@ namespace gantry::cli {
 namespace {
 
 oci::json describe(store::Store& store, const std::string& ref) {
-    auto md = store::resolve(store, ref);
-    auto img = store::read_image(store, md);
+    auto img = store::find_image(store, ref);
+    const auto& md = img.manifest_digest;
     oci::json layers = oci::json::array();
     std::int64_t unpacked_total = 0;
     for (size_t i = 0; i < img.manifest.layers.size(); ++i) {

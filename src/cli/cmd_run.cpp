@@ -98,8 +98,8 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     const std::uint64_t write_warn =
         units::parse_size(f.write_warn, "--write-warn"); // before launch
     auto& store = ctx.store();
-    auto md = store::resolve(store, rest[0]);
-    auto img = store::read_image(store, md);
+    auto img = store::find_image(store, rest[0]);
+    const auto& md = img.manifest_digest;
     auto host = oci::Platform::host();
     if (!img.config.platform.architecture.empty() && !host.accepts(img.config.platform))
         throw Error(Errc::run_failed,

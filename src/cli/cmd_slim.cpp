@@ -124,7 +124,7 @@ void register_slim(CLI::App& app, Context& ctx) {
             so.note = "gantry slim " + o->image + " -t " + o->tag;
             auto& store = ctx.store();
             auto lock = store.writer_lock();
-            auto img = store::read_image(store, store::resolve(store, o->image));
+            auto img = store::find_image(store, o->image);
             analyze::AnalyzeOptions ao;
             ao.jobs = o->jobs;
             auto an = analyze::analyze_image(store, img, o->image, ao);

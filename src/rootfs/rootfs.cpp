@@ -166,19 +166,8 @@ void flatten(const store::Store& store, const std::vector<oci::Digest>& diff_ids
 
 std::string read_image_file(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
                             const std::string& path) {
-    for (auto it = diff_ids.rbegin(); it != diff_ids.rend(); ++it) {
-        Fd root(::open(store.layer_rootfs(*it).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        if (!root) continue;
-        Fd f(fs::openat_in_root(root.get(), path, O_RDONLY));
-        if (f) {
-            struct stat st {};
-            ::fstat(f.get(), &st);
-            if (is_whiteout(st)) return {};
-            if (!S_ISREG(st.st_mode)) return {};
-            return fs::read_file("/proc/self/fd/" + std::to_string(f.get()), 1 << 20);
-        }
-    }
-    return {};
+    Fd f(open_image_file(store, diff_ids, path));
+    return f ? fs::read_stream(f.get(), 1 << 20, path + " in the image") : std::string();
 }
 
 int open_image_file(const store::Store& store, const std::vector<oci::Digest>& diff_ids,

@@ -17,8 +17,9 @@ std::string normalize(const std::string& ref) {
     return oci::Reference::parse(ref).str();
 }
 
-Digest resolve(const Store& store, const std::string& text) {
-    RefMap refs = store.refs();
+namespace {
+
+Digest resolve_in(const Store& store, const RefMap& refs, const std::string& text) {
     std::string id = text;
     if (id.rfind("sha256:", 0) == 0) id = id.substr(7);
     bool hexlike = id.size() >= 4 && id.size() <= 64 &&
@@ -60,14 +61,29 @@ Digest resolve(const Store& store, const std::string& text) {
                 "give more digits of the ID");
 }
 
-Image read_image(const Store& store, const Digest& manifest) {
+Image read_in(const Store& store, const RefMap& refs, const Digest& manifest) {
     Image img;
     img.manifest_digest = manifest;
     img.manifest = oci::Manifest::parse(store.read_blob(manifest));
     img.config = oci::ImageConfig::parse(store.read_blob(img.manifest.config.digest));
-    for (auto& [k, v] : store.refs())
+    for (auto& [k, v] : refs)
         if (v == manifest) img.refs.push_back(k);
     return img;
+}
+
+} // namespace
+
+Digest resolve(const Store& store, const std::string& text) {
+    return resolve_in(store, store.refs(), text);
+}
+
+Image read_image(const Store& store, const Digest& manifest) {
+    return read_in(store, store.refs(), manifest);
+}
+
+Image find_image(const Store& store, const std::string& text) {
+    RefMap refs = store.refs();
+    return read_in(store, refs, resolve_in(store, refs, text));
 }
 
 std::vector<Image> list_images(const Store& store) {
