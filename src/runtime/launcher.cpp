@@ -1,6 +1,7 @@
 #include "runtime/launcher.hpp"
 
 #include "runtime/idmap.hpp"
+#include "runtime/keeper.hpp"
 #include "runtime/process.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -79,31 +80,41 @@ void set_attr(int fd, unsigned long attr, bool recursive, const std::string& wha
         fail_errno("cannot set mount flags on " + what);
 }
 
-void do_mount(int rootfd, const oci::Mount& m) {
+// A detached copy of the mount tree at `path` (relative to dirfd; "" for dirfd itself), to be
+// configured with set_attr and placed with attach: nothing resolved twice, nothing via /proc.
+Fd clone_tree(int dirfd, const char* path, bool recursive) {
+    unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) |
+                     (*path ? 0 : AT_EMPTY_PATH);
+    return Fd(static_cast<int>(::syscall(SYS_open_tree, dirfd, path, flags)));
+}
+
+void attach(int tree, int target, const std::string& what) {
+    if (::syscall(SYS_move_mount, tree, "", target, "",
+                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+        fail_errno("cannot mount on " + what);
+}
+
+void do_mount(int rootfd, const oci::Mount& m, TargetDir& last) {
     Flags f = parse_options(m.options);
-    bool bind = m.type == "bind" || m.type.empty();
-    bool dir = true;
-    if (bind) {
+    if (m.type == "bind" || m.type.empty()) {
+        Fd tree = clone_tree(AT_FDCWD, m.source.c_str(), f.recursive);
+        if (!tree && errno == EINVAL) // a non-recursive bind of a tree holding locked mounts
+            fail_errno("cannot bind " + m.source + " to " + m.destination,
+                       "use rbind: mounts under " + m.source + " cannot be hidden");
+        if (!tree) fail_errno("bind mount source " + m.source + " is not accessible");
         struct stat st {};
-        if (::stat(m.source.c_str(), &st) != 0)
-            fail_errno("bind mount source " + m.source + " is not accessible");
-        dir = S_ISDIR(st.st_mode);
+        if (::fstat(tree.get(), &st) != 0) fail_errno("cannot stat " + m.source);
+        set_attr(tree.get(), f.attr, true, m.destination);
+        Fd target = ensure_target(rootfd, m.destination, S_ISDIR(st.st_mode), &last);
+        attach(tree.get(), target.get(), m.destination);
+    } else {
+        Fd target = ensure_target(rootfd, m.destination, true, &last);
+        unsigned long flags = f.flags | (f.readonly ? MS_RDONLY : 0);
+        if (::mount(m.source.c_str(), fd_path(target.get()).c_str(), m.type.c_str(), flags,
+                    f.data.empty() ? nullptr : f.data.c_str()) != 0)
+            fail_errno("cannot mount " + m.type + " on " + m.destination);
     }
-    Fd target = ensure_target(rootfd, m.destination, dir);
-    std::string tp = fd_path(target.get());
-    if (bind) {
-        if (::mount(m.source.c_str(), tp.c_str(), nullptr, MS_BIND | (f.recursive ? MS_REC : 0),
-                    nullptr) != 0)
-            fail_errno("cannot bind " + m.source + " to " + m.destination);
-        Fd mnt(fs::openat_in_root(rootfd, m.destination, O_PATH));
-        if (!mnt) fail_errno("cannot reopen " + m.destination);
-        set_attr(mnt.get(), f.attr, true, m.destination);
-        return;
-    }
-    unsigned long flags = f.flags | (f.readonly ? MS_RDONLY : 0);
-    if (::mount(m.source.c_str(), tp.c_str(), m.type.c_str(), flags,
-                f.data.empty() ? nullptr : f.data.c_str()) != 0)
-        fail_errno("cannot mount " + m.type + " on " + m.destination);
+    last.mounted_on(m.destination);
 }
 
 void mask_paths(int rootfd, const oci::RuntimeSpec& s) {
@@ -124,11 +135,10 @@ void mask_paths(int rootfd, const oci::RuntimeSpec& s) {
     for (auto& p : s.readonly_paths) {
         Fd fd(fs::openat_in_root(rootfd, p, O_PATH | O_NOFOLLOW));
         if (!fd) continue;
-        std::string tp = fd_path(fd.get());
-        if (::mount(tp.c_str(), tp.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
-            fail_errno("cannot make " + p + " read-only");
-        Fd again(fs::openat_in_root(rootfd, p, O_PATH | O_NOFOLLOW));
-        set_attr(again.get(), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true, p);
+        Fd tree = clone_tree(fd.get(), "", true);
+        if (!tree) fail_errno("cannot make " + p + " read-only");
+        set_attr(tree.get(), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true, p);
+        attach(tree.get(), fd.get(), p);
     }
 }
 
@@ -322,17 +332,22 @@ void enter_root(const Launch& l) {
     child_guard(err_fd, [&] {
         Fd root(::open(l.root_path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!root) fail_errno("cannot open the container root");
-        for (auto& m : l.spec.mounts) do_mount(root.get(), m);
+        TargetDir last;
+        for (auto& m : l.spec.mounts) do_mount(root.get(), m, last);
         if (!l.hostname.empty())
-            do_mount(root.get(), {"/etc/hostname",
-                                  "bind",
-                                  l.mount_point + "/hostname",
-                                  {"bind", "nosuid", "nodev", "noexec"}});
+            do_mount(root.get(),
+                     {"/etc/hostname",
+                      "bind",
+                      l.mount_point + "/hostname",
+                      {"bind", "nosuid", "nodev", "noexec"}},
+                     last);
         for (auto& d : l.spec.devices) // rootless cannot mknod: bind the host's node
-            do_mount(root.get(), {d.path,
-                                  "bind",
-                                  d.host_path.empty() ? d.path : d.host_path,
-                                  {"bind", "nosuid", "noexec"}});
+            do_mount(root.get(),
+                     {d.path,
+                      "bind",
+                      d.host_path.empty() ? d.path : d.host_path,
+                      {"bind", "nosuid", "noexec"}},
+                     last);
         dev_links(root.get());
         Fd slave;
         if (l.spec.terminal) { // a terminal from the container's own devpts
@@ -343,12 +358,14 @@ void enter_root(const Launch& l) {
         if (fd_sock >= 0) ::close(fd_sock);
         for (auto& [link, target] : l.spec.setup.symlinks)
             make_symlink_in_root(root.get(), link, target);
+        last = TargetDir{}; // the links may stand where it was
         for (auto& [host, cpath] : l.spec.setup.overlays) {
             Fd t(fs::openat_in_root(root.get(), cpath, O_PATH | O_NOFOLLOW));
             if (t)
                 do_mount(root.get(),
-                         {cpath, "bind", host, {"bind", "ro", "nosuid", "nodev", "noexec"}});
+                         {cpath, "bind", host, {"bind", "ro", "nosuid", "nodev", "noexec"}}, last);
         }
+        last = TargetDir{};
         Fd host_ldconfig;
         if (l.spec.setup.ldconfig && !l.spec.setup.host_ldconfig.empty())
             host_ldconfig.reset(::open(l.spec.setup.host_ldconfig.c_str(), O_PATH | O_CLOEXEC));
@@ -560,6 +577,8 @@ int run(const Launch& l) {
                 std::fprintf(stderr, "gantry: warning: %s\n", e.message().c_str());
             }
         }
+    // the mount namespace's teardown at the container's exit happens after we returned
+    keep_mount_namespace(static_cast<pid_t>(pid));
     if (l.on_started) l.on_started(static_cast<pid_t>(pid));
     int status = supervise(static_cast<pid_t>(pid), fwd, master ? master.get() : -1);
     if (auto it = l.spec.hooks.find("poststop"); it != l.spec.hooks.end())

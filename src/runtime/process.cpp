@@ -35,9 +35,33 @@ std::string fd_path(int fd) {
     return "/proc/self/fd/" + std::to_string(fd);
 }
 
+void TargetDir::mounted_on(const std::string& dest) {
+    size_t b = dest.find_first_not_of('/');
+    std::string m = b == std::string::npos ? "" : dest.substr(b);
+    while (!m.empty() && m.back() == '/') m.pop_back();
+    if (m.empty() || path == m || path.rfind(m + "/", 0) == 0) {
+        fd.reset();
+        path.clear();
+    }
+}
+
+namespace {
+
+// Creates `leaf` in the directory dirfd (a directory, or an empty file) and opens it, never
+// following a link planted there; an invalid Fd (errno set) when it exists or cannot be made.
+Fd create_leaf(int dirfd, const char* leaf, bool dir) {
+    if (!dir)
+        return Fd(
+            ::openat(dirfd, leaf, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (::mkdirat(dirfd, leaf, 0755) != 0 && errno != EEXIST) return Fd();
+    return Fd(::openat(dirfd, leaf, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+}
+
+} // namespace
+
 // Opens (creating if missing) the mount target `dest` inside the root, fd-relative and in-root:
 // no component can lead outside, whatever symlinks the image planted.
-Fd ensure_target(int rootfd, const std::string& dest, bool dir) {
+Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache) {
     std::vector<std::string> comps;
     std::string cur;
     for (char c : dest + "/") {
@@ -50,31 +74,29 @@ Fd ensure_target(int rootfd, const std::string& dest, bool dir) {
             cur += c;
     }
     // Fast paths (most targets exist, or only their leaf is missing): one or two in-root opens
-    // instead of one per component. Both stay in-root; the walk below handles the rest.
+    // instead of one per component, or a single create relative to the directory the last
+    // target was created in. All stay in-root; the walk below handles the rest.
     std::string full;
     for (auto& c : comps) full += (full.empty() ? "" : "/") + c;
     if (!comps.empty()) {
+        std::string up = comps.size() > 1 ? full.substr(0, full.rfind('/')) : "";
+        const char* leaf = comps.back().c_str();
+        if (cache && cache->fd && comps.size() > 1 && cache->path == up)
+            if (Fd t = create_leaf(cache->fd.get(), leaf, dir)) return t;
         if (int fd = fs::openat_in_root(rootfd, full, O_PATH); fd >= 0) return Fd(fd);
         if (errno == ENOENT && comps.size() > 1) {
-            std::string up = full.substr(0, full.rfind('/'));
             Fd pdir(fs::openat_in_root(rootfd, up, O_PATH | O_DIRECTORY));
             if (pdir) {
                 // The leaf is one component created (or opened) relative to a parent resolved
                 // in-root, never followed if a link: what we get is the target itself.
-                const char* leaf = comps.back().c_str();
-                if (dir) {
-                    if (::mkdirat(pdir.get(), leaf, 0755) == 0 || errno == EEXIST)
-                        if (int fd = ::openat(pdir.get(), leaf,
-                                              O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                            fd >= 0)
-                            return Fd(fd);
-                } else if (int fd =
-                               ::openat(pdir.get(), leaf,
-                                        O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-                           fd >= 0) {
-                    return Fd(fd);
+                Fd t = create_leaf(pdir.get(), leaf, dir);
+                int err = errno;
+                if (cache) {
+                    cache->path = up;
+                    cache->fd = std::move(pdir);
                 }
-                if (errno == EEXIST) // created meanwhile: open it in-root like any target
+                if (t) return t;
+                if (err == EEXIST) // created meanwhile: open it in-root like any target
                     if (int fd = fs::openat_in_root(rootfd, full, O_PATH); fd >= 0) return Fd(fd);
             }
         }

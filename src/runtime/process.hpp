@@ -22,8 +22,18 @@ struct ChildFail {
 [[noreturn]] void fail_errno(const std::string& msg, const std::string& hint = {});
 std::string fd_path(int fd);
 
+// The directory in which ensure_target last had to create a target, kept open: the next
+// missing targets there (/dev/null, /dev/zero, ...) are created relative to it, one call
+// each. A mount on that directory or above it hides what the descriptor sees: the caller
+// reports every mount it makes with mounted_on().
+struct TargetDir {
+    std::string path; // in-root, without the leading "/"
+    Fd fd;
+    void mounted_on(const std::string& dest);
+};
+
 // Opens (creating if missing) `dest` inside the root, fd-relative and in-root.
-Fd ensure_target(int rootfd, const std::string& dest, bool dir);
+Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache = nullptr);
 
 // Creates link -> target inside the root, replacing a file or link there (never a directory).
 void make_symlink_in_root(int rootfd, const std::string& link, const std::string& target);

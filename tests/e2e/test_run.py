@@ -293,6 +293,67 @@ def test_running_image_is_held_and_a_crash_leaves_no_hold(runner):
     assert list((runner.root / "layers/sha256").iterdir()) == []
 
 
+def children(pid):
+    """pids whose parent is pid."""
+    found = []
+    for q in Path("/proc").iterdir():
+        try:
+            if q.name.isdigit() and (q / "stat").read_text().rsplit(")", 1)[1].split()[1] == str(pid):
+                found.append(int(q.name))
+        except (OSError, IndexError):
+            pass
+    return found
+
+
+def fd_links(pid):
+    out = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            out.append(os.readlink(fd))
+        except OSError:
+            pass
+    return sorted(out)
+
+
+@pytest.mark.parametrize("end", ["container exits", "gantry killed"])
+def test_keeper_holds_only_the_namespace_and_ends_with_gantry(runner, end):
+    """The container's mount namespace is torn down by a keeper after gantry returned (see
+    runtime/keeper.hpp). It shares gantry's memory, so it must hold nothing of gantry's (its
+    stdout, pipes, a terminal) but that namespace and a pidfd, and end with gantry."""
+    p = runner.popen("run", runner.image, "sh", "-c", "echo up; exec sleep 38",
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "up"
+        [container] = sleepers(b"38")
+        deadline = time.time() + 10
+        while len(children(p.pid)) < 2 and time.time() < deadline:
+            time.sleep(0.01)
+        [keeper] = [c for c in children(p.pid) if c != int(container)]
+        assert os.readlink(f"/proc/{keeper}/exe") == str(runner.bin)
+        assert fd_links(keeper) == sorted([os.readlink(f"/proc/{container}/ns/mnt"),
+                                           "anon_inode:[pidfd]"])
+        assert os.readlink(f"/proc/{container}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+        if end == "container exits":
+            os.kill(int(container), signal.SIGKILL)
+            assert p.wait(timeout=10) == 128 + signal.SIGKILL
+        else:
+            p.kill()
+            p.wait(timeout=10)
+    finally:
+        p.kill()
+        p.wait(timeout=10)
+    deadline = time.time() + 10
+    while Path(f"/proc/{keeper}").exists() and time.time() < deadline:
+        try:  # a zombie until whoever inherited it reaps it: gone as far as resources go
+            if (Path(f"/proc/{keeper}/stat").read_text().rsplit(")", 1)[1].split()[0]) == "Z":
+                break
+        except OSError:
+            break
+        time.sleep(0.01)
+    assert not Path(f"/proc/{keeper}/fd").exists() or fd_links(keeper) == [], "keeper outlived gantry"
+    assert not sleepers(b"38")
+
+
 def test_init_reaps_and_forwards(runner):
     # Orphans are reaped by gantry's init; without --init the shell would leave zombies.
     out = runner.run("run", "--init", runner.image, "sh", "-c",

@@ -1,0 +1,101 @@
+#include "runtime/keeper.hpp"
+
+#include <cstdio>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace gantry::runtime {
+
+namespace {
+
+// System calls without libc: no errno (gantry's thread-local storage, which the keeper must
+// not write), no cancellation points, nothing that could take a lock gantry holds.
+#if defined(__x86_64__)
+constexpr bool kRaw = true;
+long raw(long n, long a = 0, long b = 0, long c = 0, long d = 0) {
+    long ret;
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+#elif defined(__aarch64__)
+constexpr bool kRaw = true;
+long raw(long n, long a = 0, long b = 0, long c = 0, long d = 0) {
+    register long x8 __asm__("x8") = n;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    register long x3 __asm__("x3") = d;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    return x0;
+}
+#else
+constexpr bool kRaw = false;
+long raw(long, long = 0, long = 0, long = 0, long = 0) {
+    return -1;
+}
+#endif
+
+// Lives at the bottom of the keeper's own mapping, which nothing ever unmaps: gantry may have
+// returned from keep_mount_namespace (or exited) before the keeper reads it.
+struct Args {
+    int ns, gantry; // the namespace, a pidfd of gantry
+};
+
+constexpr size_t kMapping = 16 * 1024; // Args, then the stack (a few hundred bytes used)
+
+__attribute__((no_stack_protector)) int keeper_main(void* p) {
+    const auto* a = static_cast<const Args*>(p);
+    unsigned long all = ~0UL; // SIGINT from the terminal and the like wait for our exit
+    raw(SYS_rt_sigprocmask, SIG_BLOCK, reinterpret_cast<long>(&all), 0, sizeof all);
+    // gantry's descriptors (its stdout, a terminal, pipes) must not outlive gantry through us
+    int lo = a->ns < a->gantry ? a->ns : a->gantry, hi = a->ns < a->gantry ? a->gantry : a->ns;
+    if (lo > 0) raw(SYS_close_range, 0, lo - 1, 0);
+    if (hi > lo + 1) raw(SYS_close_range, lo + 1, hi - 1, 0);
+    raw(SYS_close_range, hi + 1, ~0U, 0);
+    struct pollfd pf {
+        a->gantry, POLLIN, 0
+    };
+    while (raw(SYS_poll, reinterpret_cast<long>(&pf), 1, -1) <= 0) {
+    }
+    raw(SYS_exit, 0); // the namespace's last reference goes here
+    return 0;
+}
+
+} // namespace
+
+bool keep_mount_namespace(pid_t container) {
+    if (!kRaw) return false;
+    char path[48];
+    std::snprintf(path, sizeof path, "/proc/%d/ns/mnt", static_cast<int>(container));
+    int ns = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (ns < 0) return false; // already gone: the teardown happened on our path, as before
+    int self = static_cast<int>(::syscall(SYS_pidfd_open, ::getpid(), 0));
+    bool started = false;
+    if (self >= 0) {
+        void* m = ::mmap(nullptr, kMapping, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (m != MAP_FAILED) {
+            auto* a = static_cast<Args*>(m);
+            a->ns = ns;
+            a->gantry = self;
+            // exit signal 0: gantry's waitpid(-1) never sees it; it is reaped by whoever
+            // inherits it when gantry exits
+            started = ::clone(keeper_main, static_cast<char*>(m) + kMapping, CLONE_VM, a) > 0;
+            if (!started) ::munmap(m, kMapping);
+        }
+        ::close(self);
+    }
+    ::close(ns);
+    return started;
+}
+
+} // namespace gantry::runtime
