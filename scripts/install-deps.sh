@@ -7,7 +7,7 @@ PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config clang-format
   nlohmann-json3-dev libarchive-dev libzstd-dev libisal-dev libcli11-dev nettle-dev
-  libgtest-dev libgmock-dev libseccomp-dev libcap-dev libcurl4-openssl-dev libyaml-cpp-dev
+  libgtest-dev libgmock-dev libseccomp-dev libcap-dev libcurl4-openssl-dev libyaml-dev
   # tests and demo: sample images, peers for interoperability
   python3 python3-pytest busybox-static zstd pigz util-linux attr
   skopeo umoci uidmap runc crun podman

@@ -4,11 +4,11 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/units.hpp"
+#include "util/yaml.hpp"
 
 #include <cctype>
 #include <cmath>
 #include <cstdio>
-#include <yaml-cpp/yaml.h>
 
 namespace gantry::analyze {
 
@@ -48,24 +48,28 @@ std::optional<std::uint64_t> parse_bytes(const std::string& key, const std::stri
 
 void load_ci_config(const std::string& path, CiRules& rules) {
     std::string text = fs::read_file(path, 1 << 20);
-    YAML::Node doc;
+    yaml::Node doc;
     try {
-        doc = YAML::Load(text);
-    } catch (const YAML::Exception& e) {
-        throw Error(Errc::invalid, path + " is not valid YAML: " + e.what(),
+        doc = yaml::parse(text);
+    } catch (const yaml::SyntaxError& e) {
+        throw Error(Errc::invalid,
+                    path + " is not valid YAML: line " + std::to_string(e.line) + ", column " +
+                        std::to_string(e.column) + ": " + e.message,
                     "see docs/analyze.md for the format (dive's .dive-ci)");
+    } catch (const Error& e) {
+        throw Error(e.code(), path + ": " + e.message(), e.hint());
     }
-    if (!doc || doc.IsNull()) return;
-    YAML::Node r = doc.IsMap() && doc["rules"] ? doc["rules"] : YAML::Node();
-    if (!r || !r.IsMap())
+    if (doc.is_null()) return;
+    const yaml::Node* r = doc.is_map() ? doc.find("rules") : nullptr;
+    if (!r || !r->is_map())
         throw Error(Errc::invalid, path + " has no `rules:` mapping",
                     "write e.g.\nrules:\n  lowestEfficiency: 0.95\n  highestWastedBytes: 20MB\n"
                     "  highestUserWastedPercent: 0.1");
-    for (auto it : r) {
-        std::string k = it.first.as<std::string>("");
-        if (!it.second.IsScalar())
+    for (const auto& [key, val] : r->entries) {
+        const std::string& k = key.value;
+        if (!val.is_scalar())
             throw Error(Errc::invalid, path + ": rule " + k + " must be a scalar");
-        std::string v = it.second.as<std::string>("");
+        const std::string& v = val.value;
         std::string where = path + ": " + k;
         if (k == "lowestEfficiency" || k == "lowest-efficiency")
             rules.lowest_efficiency = parse_ratio(where, v);

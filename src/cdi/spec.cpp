@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/yaml.hpp"
 
 #include <algorithm>
 #include <array>
@@ -10,7 +11,6 @@
 #include <cstdlib>
 #include <functional>
 #include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
 
 namespace gantry::cdi {
 
@@ -104,34 +104,32 @@ void resolve_plain(Raw& r) {
     r.kind = Raw::Kind::str;
 }
 
-Raw from_yaml(const YAML::Node& n) {
+Raw from_yaml(const yaml::Node& n) {
     Raw r;
-    if (!n.Mark().is_null()) r.line = n.Mark().line + 1;
-    switch (n.Type()) {
-    case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null:
+    r.line = n.line;
+    switch (n.kind) {
+    case yaml::Node::Kind::null:
         break;
-    case YAML::NodeType::Scalar: {
-        r.text = n.Scalar();
-        const std::string& tag = n.Tag();
-        if (tag == "!" || tag == "tag:yaml.org,2002:str") {
+    case yaml::Node::Kind::scalar:
+        r.text = n.value;
+        // quoted (or tagged !!str / !): a string whatever it looks like; else typed by its text
+        if ((!n.plain && n.tag.empty()) || n.tag == "!" || n.tag == "tag:yaml.org,2002:str") {
             r.kind = Raw::Kind::str;
         } else {
             r.plain = true;
             resolve_plain(r);
         }
         break;
-    }
-    case YAML::NodeType::Sequence:
+    case yaml::Node::Kind::seq:
         r.kind = Raw::Kind::seq;
-        for (const auto& item : n) r.items.push_back(from_yaml(item));
+        for (const auto& item : n.items) r.items.push_back(from_yaml(item));
         break;
-    case YAML::NodeType::Map:
+    case yaml::Node::Kind::map:
         r.kind = Raw::Kind::map;
-        for (auto it = n.begin(); it != n.end(); ++it) {
-            Raw v = from_yaml(it->second);
-            v.key = it->first.IsScalar() ? it->first.Scalar() : std::string("?");
-            v.key_line = it->first.Mark().is_null() ? v.line : it->first.Mark().line + 1;
+        for (const auto& [k, val] : n.entries) {
+            Raw v = from_yaml(val);
+            v.key = k.is_scalar() ? k.value : std::string("?");
+            v.key_line = k.line;
             r.items.push_back(std::move(v));
         }
         break;
@@ -877,12 +875,14 @@ Spec parse(std::string_view text, Format format, const std::string& origin, bool
         root = std::move(b.root);
     } else {
         try {
-            root = from_yaml(YAML::Load(std::string(text)));
-        } catch (const YAML::Exception& e) {
+            root = from_yaml(yaml::parse(text));
+        } catch (const yaml::SyntaxError& e) {
             throw Error(Errc::invalid,
-                        where + "invalid YAML at line " + std::to_string(e.mark.line + 1) +
-                            ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg,
+                        where + "invalid YAML at line " + std::to_string(e.line) + ", column " +
+                            std::to_string(e.column) + ": " + e.message,
                         "fix the YAML syntax (indentation, quotes, brackets)");
+        } catch (const Error& e) {
+            throw Error(e.code(), where + e.message(), e.hint());
         }
     }
     Spec s = Reader(origin).spec(root);

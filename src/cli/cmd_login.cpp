@@ -3,10 +3,10 @@
 #include "registry/auth.hpp"
 #include "registry/client.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
 #include <cstdio>
 #include <fcntl.h>
-#include <iostream>
 #include <termios.h>
 #include <unistd.h>
 
@@ -82,8 +82,7 @@ void register_login(CLI::App& app, Context& ctx) {
             }
             if (o->username.empty()) throw Error(Errc::usage, "no user name given", "pass -u USER");
             if (o->password_stdin) {
-                std::string all((std::istreambuf_iterator<char>(std::cin)),
-                                std::istreambuf_iterator<char>());
+                std::string all = fs::read_stream(STDIN_FILENO, 64 * 1024, "standard input");
                 while (!all.empty() && (all.back() == '\n' || all.back() == '\r')) all.pop_back();
                 o->password = all;
             } else if (o->password.empty()) {

@@ -342,11 +342,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         if (scratch.layer() == store::Layer::disk) {
             if (auto w = store::write_report(scratch.upper(), write_warn)) log::warn(*w);
         } else if (tmpfs && l.overlay) {
-            if (auto w =
-                    store::write_report("/proc/self/fd/" + std::to_string(tmpfs.get()) + "/upper",
-                                        write_warn, store::Layer::memory))
-                log::warn(*w);
-            if (auto w = store::full_report(tmpfs.get())) log::warn(*w);
+            for (auto& w : store::memory_layer_reports(tmpfs.get(), write_warn)) log::warn(w);
         }
         return status;
     }

@@ -1,9 +1,9 @@
 // What every command shares: global flags, the store, and output helpers.
 #pragma once
 
+#include "cli/cli11.hpp"
 #include "store/store.hpp"
 
-#include <CLI/CLI.hpp>
 #include <functional>
 #include <memory>
 #include <optional>

@@ -126,10 +126,13 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
+        std::ios_base::Init streams; // CLI11 prints with std::cout (see cli/cli11.hpp)
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
+        std::ios_base::Init streams;
         return app.exit(e);
     } catch (const CLI::CallForVersion& e) {
+        std::ios_base::Init streams;
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         std::fprintf(stderr, "gantry: error: %s\nhint: see `gantry --help`\n", e.what());

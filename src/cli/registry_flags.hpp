@@ -1,9 +1,9 @@
 // Flags shared by pull, push and login/logout (defined in cmd_pull.cpp).
 #pragma once
 
+#include "cli/cli11.hpp"
 #include "registry/client.hpp"
 
-#include <CLI/CLI.hpp>
 #include <string>
 
 namespace gantry::cli {

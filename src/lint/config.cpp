@@ -2,24 +2,23 @@
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
-
-#include <yaml-cpp/yaml.h>
+#include "util/yaml.hpp"
 
 namespace gantry::lint {
 
 namespace {
 
-std::set<std::string> codes(const YAML::Node& n, const std::string& where,
+std::set<std::string> codes(const yaml::Node& n, const std::string& where,
                             const std::string& file) {
     std::set<std::string> out;
-    if (n.IsNull()) return out;
-    if (!n.IsSequence())
+    if (n.is_null()) return out;
+    if (!n.is_seq())
         throw Error(Errc::invalid, file + ": " + where + " must be a list of rule codes",
                     "write " + where + ": [GL004, GL016]");
-    for (const auto& c : n) {
-        if (!c.IsScalar())
+    for (const auto& c : n.items) {
+        if (!c.is_scalar())
             throw Error(Errc::invalid, file + ": " + where + " must be a list of rule codes");
-        std::string s = c.as<std::string>();
+        std::string s = c.value;
         for (auto& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
         out.insert(s);
     }
@@ -31,26 +30,26 @@ std::set<std::string> codes(const YAML::Node& n, const std::string& where,
 Config load_config(const std::filesystem::path& path) {
     const std::string file = path.string();
     std::string text = fs::read_file(path, 1u << 20);
-    YAML::Node root;
+    yaml::Node root;
     try {
-        root = YAML::Load(text);
-    } catch (const YAML::Exception& e) {
-        throw Error(Errc::invalid,
-                    file + ": line " + std::to_string(e.mark.line + 1) + ": " + e.msg,
+        root = yaml::parse(text);
+    } catch (const yaml::SyntaxError& e) {
+        throw Error(Errc::invalid, file + ": line " + std::to_string(e.line) + ": " + e.message,
                     "fix the YAML syntax of the configuration file");
+    } catch (const Error& e) {
+        throw Error(e.code(), file + ": " + e.message(), e.hint());
     }
     Config c;
-    if (root.IsNull()) return c;
-    if (!root.IsMap())
+    if (root.is_null()) return c;
+    if (!root.is_map())
         throw Error(Errc::invalid,
                     file + ": expected a mapping (failure-threshold, ignored, override)");
-    for (const auto& kv : root) {
-        auto key = kv.first.as<std::string>();
-        const auto& v = kv.second;
+    for (const auto& [k, v] : root.entries) {
+        const std::string& key = k.value;
         if (key == "failure-threshold") {
-            if (!v.IsScalar())
+            if (!v.is_scalar())
                 throw Error(Errc::invalid, file + ": failure-threshold must be a string");
-            c.threshold = v.as<std::string>();
+            c.threshold = v.value;
             if (c.threshold != "none") try {
                     parse_level(c.threshold);
                 } catch (const Error& e) {
@@ -60,11 +59,11 @@ Config load_config(const std::filesystem::path& path) {
         } else if (key == "ignored") {
             c.ignored = codes(v, "ignored", file);
         } else if (key == "override") {
-            if (!v.IsMap())
+            if (!v.is_map())
                 throw Error(Errc::invalid,
                             file + ": override must map error/warning/info to lists");
-            for (const auto& lv : v) {
-                auto level = lv.first.as<std::string>();
+            for (const auto& [lk, lv] : v.entries) {
+                const std::string& level = lk.value;
                 Level l;
                 try {
                     l = parse_level(level);
@@ -73,7 +72,7 @@ Config load_config(const std::filesystem::path& path) {
                                 file + ": override: unknown severity \"" + level + "\"",
                                 "use error, warning or info");
                 }
-                for (auto& code : codes(lv.second, "override." + level, file)) c.severity[code] = l;
+                for (auto& code : codes(lv, "override." + level, file)) c.severity[code] = l;
             }
         } else {
             throw Error(Errc::invalid, file + ": unknown key \"" + key + "\"",

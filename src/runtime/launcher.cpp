@@ -118,19 +118,23 @@ void do_mount(int rootfd, const oci::Mount& m, TargetDir& last) {
 }
 
 void mask_paths(int rootfd, const oci::RuntimeSpec& s) {
+    Fd empty; // the first masked directory's empty read-only tmpfs, cloned for the others
     for (auto& p : s.masked_paths) {
         Fd fd(fs::openat_in_root(rootfd, p, O_PATH | O_NOFOLLOW));
         if (!fd) continue;
         struct stat st {};
         ::fstat(fd.get(), &st);
-        std::string tp = fd_path(fd.get());
-        if (S_ISDIR(st.st_mode)) {
-            if (::mount("tmpfs", tp.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                        "size=0") != 0)
+        if (S_ISDIR(st.st_mode) && !empty) {
+            if (::mount("tmpfs", fd_path(fd.get()).c_str(), "tmpfs",
+                        MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") != 0)
                 fail_errno("cannot mask " + p);
-        } else if (::mount("/dev/null", tp.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-            fail_errno("cannot mask " + p);
+            empty.reset(fs::openat_in_root(rootfd, p, O_PATH | O_NOFOLLOW));
+            continue;
         }
+        Fd tree = S_ISDIR(st.st_mode) ? clone_tree(empty.get(), "", false)
+                                      : clone_tree(AT_FDCWD, "/dev/null", false);
+        if (!tree) fail_errno("cannot mask " + p);
+        attach(tree.get(), fd.get(), p);
     }
     for (auto& p : s.readonly_paths) {
         Fd fd(fs::openat_in_root(rootfd, p, O_PATH | O_NOFOLLOW));

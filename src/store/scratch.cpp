@@ -176,15 +176,23 @@ std::optional<std::string> write_report(const stdfs::path& upper, std::uint64_t 
            where;
 }
 
-std::optional<std::string> full_report(int tmpfs) {
+std::vector<std::string> memory_layer_reports(int tmpfs, std::uint64_t threshold) {
+    std::vector<std::string> out;
     struct statfs st {};
-    if (::fstatfs(tmpfs, &st) != 0 || st.f_blocks == 0) return std::nullopt;
+    if (::fstatfs(tmpfs, &st) != 0 || st.f_blocks == 0) return out;
+    auto used = static_cast<std::uint64_t>(st.f_blocks - st.f_bfree) * st.f_bsize;
+    if (used >= threshold)
+        if (auto w = write_report("/proc/self/fd/" + std::to_string(tmpfs) + "/upper", threshold,
+                                  Layer::memory))
+            out.push_back(*w);
     // full: less than one block per thousand left (what tmpfs keeps back is below that)
-    if (st.f_bavail > st.f_blocks / 1000) return std::nullopt;
-    return "the container's writable layer, held in memory, filled up (" +
-           units::human_size(static_cast<std::uint64_t>(st.f_blocks) * st.f_bsize) +
-           "): writes into the container failed with \"No space left on device\"; bind-mount a "
-           "host directory for the output with -v, or use --writable-layer disk";
+    if (st.f_bavail <= st.f_blocks / 1000)
+        out.push_back("the container's writable layer, held in memory, filled up (" +
+                      units::human_size(static_cast<std::uint64_t>(st.f_blocks) * st.f_bsize) +
+                      "): writes into the container failed with \"No space left on device\"; "
+                      "bind-mount a host directory for the output with -v, or use "
+                      "--writable-layer disk");
+    return out;
 }
 
 } // namespace gantry::store

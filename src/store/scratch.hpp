@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace gantry::store {
 
@@ -83,8 +84,10 @@ std::uint64_t reap_trash(const std::filesystem::path& store_root);
 std::optional<std::string> write_report(const std::filesystem::path& upper, std::uint64_t threshold,
                                         Layer layer = Layer::disk);
 
-// For a layer in memory (`tmpfs`: a descriptor of the container's tmpfs): a warning when it
-// filled up, so writes failed with "No space left on device", naming its size and the fixes.
-std::optional<std::string> full_report(int tmpfs);
+// For a layer in memory (`tmpfs`: a descriptor of the container's tmpfs): write_report of its
+// upper/ (walked only when the whole tmpfs holds at least `threshold` bytes: usually it does
+// not, and statfs is one call), then a warning when it filled up, so writes failed with "No
+// space left on device", naming its size and the fixes.
+std::vector<std::string> memory_layer_reports(int tmpfs, std::uint64_t threshold);
 
 } // namespace gantry::store

@@ -153,9 +153,14 @@ TEST(Scratch, WriteReportNamesTheBiggestDirectory) {
     ASSERT_TRUE(m);
     EXPECT_NE(m->find("held in memory"), std::string::npos) << *m;
     EXPECT_NE(m->find("--writable-layer disk"), std::string::npos) << *m;
-    // a directory is not a full tmpfs: no report (a full one is tested end to end)
+    // the reports for a layer in memory, given its filesystem's descriptor: here a directory
+    // whose filesystem is nowhere near full (a full tmpfs is tested end to end)
     gantry::Fd d(::open(t.path.c_str(), O_RDONLY | O_DIRECTORY));
-    EXPECT_FALSE(gantry::store::full_report(d.get()));
+    auto reports = gantry::store::memory_layer_reports(d.get(), 100000);
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_NE(reports[0].find("/out/ckpt"), std::string::npos) << reports[0];
+    EXPECT_NE(reports[0].find("held in memory"), std::string::npos) << reports[0];
+    EXPECT_TRUE(gantry::store::memory_layer_reports(d.get(), 1ull << 60).empty());
 }
 
 TEST(Units, ParseAndPrint) {
