@@ -1,11 +1,11 @@
 #include "layer/stream.hpp"
 
+#include "layer/igzip.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
 #include <cerrno>
 #include <cstring>
-#include <isa-l/igzip_lib.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -116,7 +116,7 @@ class GzipReader final : public Reader {
                 throw Error(Errc::invalid, what_ + ": gzip stream is truncated",
                             "the blob was cut short; fetch or export it again");
             }
-            int rc = isal_inflate(&st_);
+            int rc = igzip::api().inflate(&st_);
             if (rc != ISAL_DECOMP_OK)
                 throw Error(Errc::invalid,
                             what_ + ": corrupt gzip data (igzip error " + std::to_string(rc) + ")",
@@ -133,7 +133,7 @@ class GzipReader final : public Reader {
         return n > 0;
     }
     void reset() {
-        isal_inflate_init(&st_);
+        igzip::api().inflate_init(&st_);
         st_.crc_flag = ISAL_GZIP;
     }
     Reader& src_;

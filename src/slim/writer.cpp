@@ -1,5 +1,6 @@
 #include "slim/writer.hpp"
 
+#include "layer/igzip.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -11,7 +12,7 @@ LayerWriter::LayerWriter(store::Store& store)
     : blob_(store.begin_blob()), a_(archive_write_new()), level_buf_(ISAL_DEF_LVL3_DEFAULT),
       out_(1 << 20) {
     if (!a_) throw Error(Errc::internal, "cannot create a tar writer");
-    isal_deflate_init(&zs_);
+    layer::igzip::api().deflate_init(&zs_);
     zs_.level = 3;
     zs_.level_buf = level_buf_.data();
     zs_.level_buf_size = static_cast<std::uint32_t>(level_buf_.size());
@@ -56,7 +57,7 @@ void LayerWriter::deflate(const void* p, std::size_t n, bool end) {
     do {
         zs_.next_out = out_.data();
         zs_.avail_out = static_cast<std::uint32_t>(out_.size());
-        if (isal_deflate(&zs_) != COMP_OK)
+        if (layer::igzip::api().deflate(&zs_) != COMP_OK)
             throw Error(Errc::internal, "igzip could not compress the new layer");
         std::size_t got = out_.size() - zs_.avail_out;
         if (got) {
