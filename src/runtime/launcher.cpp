@@ -114,7 +114,7 @@ void do_mount(int rootfd, const oci::Mount& m, TargetDir& last) {
                     f.data.empty() ? nullptr : f.data.c_str()) != 0)
             fail_errno("cannot mount " + m.type + " on " + m.destination);
     }
-    last.mounted_on(m.destination);
+    last.mounted();
 }
 
 void mask_paths(int rootfd, const oci::RuntimeSpec& s) {

@@ -35,14 +35,12 @@ std::string fd_path(int fd) {
     return "/proc/self/fd/" + std::to_string(fd);
 }
 
-void TargetDir::mounted_on(const std::string& dest) {
-    size_t b = dest.find_first_not_of('/');
-    std::string m = b == std::string::npos ? "" : dest.substr(b);
-    while (!m.empty() && m.back() == '/') m.pop_back();
-    if (m.empty() || path == m || path.rfind(m + "/", 0) == 0) {
+void TargetDir::mounted() {
+    if (!target_in_it) {
         fd.reset();
         path.clear();
     }
+    target_in_it = false;
 }
 
 namespace {
@@ -81,8 +79,12 @@ Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache
     if (!comps.empty()) {
         std::string up = comps.size() > 1 ? full.substr(0, full.rfind('/')) : "";
         const char* leaf = comps.back().c_str();
+        if (cache) cache->target_in_it = false;
         if (cache && cache->fd && comps.size() > 1 && cache->path == up)
-            if (Fd t = create_leaf(cache->fd.get(), leaf, dir)) return t;
+            if (Fd t = create_leaf(cache->fd.get(), leaf, dir)) {
+                cache->target_in_it = true;
+                return t;
+            }
         if (int fd = fs::openat_in_root(rootfd, full, O_PATH); fd >= 0) return Fd(fd);
         if (errno == ENOENT && comps.size() > 1) {
             Fd pdir(fs::openat_in_root(rootfd, up, O_PATH | O_DIRECTORY));
@@ -94,6 +96,7 @@ Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache
                 if (cache) {
                     cache->path = up;
                     cache->fd = std::move(pdir);
+                    cache->target_in_it = static_cast<bool>(t);
                 }
                 if (t) return t;
                 if (err == EEXIST) // created meanwhile: open it in-root like any target

@@ -24,12 +24,15 @@ std::string fd_path(int fd);
 
 // The directory in which ensure_target last had to create a target, kept open: the next
 // missing targets there (/dev/null, /dev/zero, ...) are created relative to it, one call
-// each. A mount on that directory or above it hides what the descriptor sees: the caller
-// reports every mount it makes with mounted_on().
+// each. A mount can hide what the descriptor sees (a mount on the directory itself, on an
+// ancestor, or on a link that leads to either): the caller reports every mount it makes with
+// mounted(), which keeps the directory only when the target was an entry ensure_target had just
+// created (or found, never through a link) in it.
 struct TargetDir {
     std::string path; // in-root, without the leading "/"
     Fd fd;
-    void mounted_on(const std::string& dest);
+    bool target_in_it = false; // the last target returned is an entry of this directory
+    void mounted();
 };
 
 // Opens (creating if missing) `dest` inside the root, fd-relative and in-root.

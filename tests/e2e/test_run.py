@@ -449,6 +449,21 @@ def test_symlinked_mount_target_stays_inside(g, mk, tmp_path):
         victim.rmdir()
 
 
+def test_mount_over_a_link_to_the_targets_directory(g, mk, tmp_path):
+    """Mount targets created one after the other in a directory reuse its descriptor
+    (runtime/process.hpp, TargetDir); a mount in between that covers that directory through a
+    link (/data/up -> /data) must not send the next target into the covered directory."""
+    layer = mk.Layer([mk.Entry.dir("data"), mk.Entry.symlink("data/up", "/data")],
+                     compression="none")
+    archive = tmp_path / "up.tar"
+    mk.write_docker_archive(archive, [(mk.busybox_image(extra_layers=[layer]), ["up:1"])])
+    g.run("load", archive)
+    out = g.run("run", "--tmpfs", "/data/a", "--tmpfs", "/data/up", "--tmpfs", "/data/b", "up:1",
+                "sh", "-c", "stat -f -c %T /data/b; ls /data").out.split()
+    # /data is now the tmpfs mounted through the link; /data/b was made in it, /data/a is below
+    assert out == ["tmpfs", "b"], out
+
+
 def test_host_binary_not_writable_from_container(runner):
     import hashlib
     h = hashlib.sha256(runner.bin.read_bytes()).hexdigest()
