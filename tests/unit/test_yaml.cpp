@@ -83,25 +83,30 @@ TEST(Yaml, SyntaxErrorsSayWhere) {
     }
 }
 
-TEST(Yaml, AliasBombIsRefused) {
-    // each level doubles the one before: 2^30 nodes once expanded
+namespace {
+
+// a0 is a pair; each next level is a pair of the level before: 2^(levels+1) scalars expanded
+std::string doubling_aliases(int levels) {
     std::string doc = "a0: &a0 [x, x]\n";
-    for (int i = 1; i <= 30; ++i)
-        doc += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" +
-               std::to_string(i - 1) + ", *a" + std::to_string(i - 1) + "]\n";
+    for (int i = 1; i <= levels; ++i) {
+        std::string n = std::to_string(i), prev = std::to_string(i - 1);
+        doc += "a" + n + ": &a" + n + " [*a" + prev + ", *a" + prev + "]\n";
+    }
+    return doc;
+}
+
+} // namespace
+
+TEST(Yaml, AliasBombIsRefused) {
     try {
-        parse(doc);
+        parse(doubling_aliases(30));
         FAIL() << "an alias bomb expanded";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), Errc::invalid);
         EXPECT_NE(e.message().find("nodes"), std::string::npos) << e.message();
     }
     // well under the limit: accepted
-    std::string small = "a0: &a0 [x, x]\n";
-    for (int i = 1; i <= 8; ++i)
-        small += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" +
-                 std::to_string(i - 1) + ", *a" + std::to_string(i - 1) + "]\n";
-    EXPECT_EQ(parse(small).find("a8")->items.size(), 2u);
+    EXPECT_EQ(parse(doubling_aliases(8)).find("a8")->items.size(), 2u);
 }
 
 TEST(Yaml, DeepNestingIsRefused) {
