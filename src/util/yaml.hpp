@@ -12,6 +12,7 @@
 
 #include "util/error.hpp"
 
+#include <exception>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,9 +42,11 @@ struct Node {
 };
 
 // A syntax error: where (1-based) and libyaml's description.
-struct SyntaxError {
+struct SyntaxError : std::exception {
     int line = 0, column = 0;
     std::string message;
+    SyntaxError(int l, int c, std::string m) : line(l), column(c), message(std::move(m)) {}
+    const char* what() const noexcept override { return message.c_str(); }
 };
 
 // Parses the first document of `text` (empty text: a null node). A plain empty scalar, "~" and
