@@ -7,6 +7,7 @@
 #include "gpu/ldcache.hpp"
 #include "gpu/request.hpp"
 #include "rootfs/rootfs.hpp"
+#include "rootfs/run_view.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/idmap.hpp"
 #include "runtime/launcher.hpp"
@@ -98,7 +99,8 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     const std::uint64_t write_warn =
         units::parse_size(f.write_warn, "--write-warn"); // before launch
     auto& store = ctx.store();
-    auto img = store::find_image(store, rest[0]);
+    auto view = rootfs::find_run_view(store, rest[0]);
+    const auto& img = view.image;
     const auto& md = img.manifest_digest;
     auto host = oci::Platform::host();
     if (!img.config.platform.architecture.empty() && !host.accepts(img.config.platform))
@@ -146,8 +148,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
                         "add a range to /etc/subuid and /etc/subgid (usermod --add-subuids) and "
                         "install the uidmap package");
     }
-    std::string passwd = rootfs::read_image_file(store, img.config.diff_ids, "etc/passwd");
-    auto spec = spec::build(img.config.raw, o, passwd);
+    auto spec = spec::build(img.config.raw, o, view.passwd);
 
     std::string id = random_id();
     auto layer = writable_layer(f);

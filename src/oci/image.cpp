@@ -275,8 +275,12 @@ json Index::to_json() const {
 }
 
 ImageConfig ImageConfig::parse(std::string_view text) {
+    return from_json(parse_json(text, "image config"));
+}
+
+ImageConfig ImageConfig::from_json(json doc) {
     ImageConfig c;
-    c.raw = parse_json(text, "image config");
+    c.raw = std::move(doc);
     if (!c.raw.is_object())
         throw Error(Errc::invalid, "image config is not a JSON object",
                     "the image is damaged; export or fetch it again");

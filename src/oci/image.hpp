@@ -115,6 +115,7 @@ struct ImageConfig {
     json raw; // the whole document, for run-time settings (Env, Entrypoint, Cmd, ...)
 
     static ImageConfig parse(std::string_view text);
+    static ImageConfig from_json(json doc); // the same, from a parsed document
 };
 
 // Parses JSON text; throws Error(invalid, "<what> is not valid JSON: <detail>").

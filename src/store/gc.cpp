@@ -134,6 +134,9 @@ PruneResult collect(Store& store, const std::set<Digest>& manifests) {
         remove_layer_dir(store, hex);
         ++r.layers;
     }
+    for (auto& md : manifests)
+        if (!live.blobs.count(md.hex()))
+            ::unlink((store.views_dir() / (md.hex() + ".json")).c_str());
     return r;
 }
 
@@ -171,6 +174,16 @@ PruneResult prune(Store& store) {
         r.bytes += layer_bytes(p);
         remove_layer_dir(store, hex);
         ++r.layers;
+    }
+    // run views (rootfs/run_view.hpp) of images no longer here, and half-written ones
+    for (auto& name : entries(store.views_dir())) {
+        auto dot = name.find('.');
+        if (name.size() == dot + 5 && name.substr(dot) == ".json" &&
+            live.blobs.count(name.substr(0, dot)))
+            continue;
+        auto p = store.views_dir() / name;
+        r.bytes += file_bytes(p);
+        if (::unlink(p.c_str()) == 0) ++r.tmp_entries;
     }
     return r;
 }

@@ -116,6 +116,8 @@ class Store {
     FileLock writer_lock() const;
     FileLock gc_lock() const;
     stdfs::path tmp_dir() const { return root_ / "tmp"; }
+    // views/<hex>.json: what `run` reads of an image (rootfs/run_view.hpp); derived, removable
+    stdfs::path views_dir() const { return root_ / "views"; }
 
   private:
     stdfs::path root_;

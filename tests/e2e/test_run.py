@@ -1,6 +1,7 @@
 """gantry run: exit codes, docker's entrypoint and env rules, mounts, isolation and the escape
 reproductions that apply to a runtime (CVE-2024-21626 working directory, symlinked mount
 targets), as root and as an unprivileged user."""
+import json
 import os
 import re
 import shutil
@@ -462,6 +463,45 @@ def test_mount_over_a_link_to_the_targets_directory(g, mk, tmp_path):
                 "sh", "-c", "stat -f -c %T /data/b; ls /data").out.split()
     # /data is now the tmpfs mounted through the link; /data/b was made in it, /data/a is below
     assert out == ["tmpfs", "b"], out
+
+
+def view_files(store):
+    d = Path(store) / "views"
+    return sorted(q.name for q in d.iterdir()) if d.exists() else []
+
+
+def test_run_view_is_written_once_used_and_rebuilt_when_damaged(g, mk, tmp_path):
+    """`run` reads the image through a run view (rootfs/run_view.hpp): the config without its
+    history and etc/passwd, one file per manifest, built at the first run. A damaged view, or
+    one naming another manifest, is rebuilt; rmi and prune remove views of images gone."""
+    load_busybox(g, mk, tmp_path)
+    manifest = g.refs()["docker.io/library/sample:latest"]
+    assert view_files(g.root) == []
+    assert g.run("run", "sample:latest", "true").code == 0
+    assert view_files(g.root) == [manifest[7:] + ".json"]
+    view = g.root / "views" / (manifest[7:] + ".json")
+    doc = json.loads(view.read_text())
+    assert doc["manifest"] == manifest and "history" not in doc["config"]
+    assert doc["passwd"].startswith("root:x:0:0:")
+    # used: what the view says is what runs (here: an Env only the view has)
+    doc["config"]["config"]["Env"].append("FROM_VIEW=1")
+    view.write_text(json.dumps(doc))
+    assert "FROM_VIEW=1" in g.run("run", "sample:latest", "env").out
+    # damaged, or of another manifest: built again from the blobs and layers
+    for bad in ("{not json", json.dumps(dict(doc, manifest="sha256:" + "0" * 64)),
+                json.dumps(dict(doc, format=99)), json.dumps(dict(doc, passwd=None))):
+        view.write_text(bad)
+        out = g.run("run", "-w", "/tmp", "sample:latest", "sh", "-c", "env; pwd").out
+        assert "FROM_VIEW" not in out and "/tmp" in out
+        rebuilt = json.loads(view.read_text())
+        assert rebuilt["manifest"] == manifest and rebuilt["format"] == 1
+    # gc: prune removes views of images gone and leftovers of interrupted writes
+    (g.root / "views" / ("f" * 64 + ".json")).write_text("{}")
+    (g.root / "views" / (manifest[7:] + ".json.tmp-x")).write_text("{}")
+    g.run("system", "prune")
+    assert view_files(g.root) == [manifest[7:] + ".json"]
+    g.run("rmi", "sample:latest")
+    assert view_files(g.root) == []
 
 
 def test_host_binary_not_writable_from_container(runner):
