@@ -6,6 +6,7 @@
 #include "util/log.hpp"
 
 #include <cerrno>
+#include <optional>
 #include <sys/stat.h>
 
 namespace gantry::rootfs {

@@ -46,7 +46,6 @@ struct Extent {
 struct Open {
     Node node;
     std::optional<Node> key;
-    Extent key_extent;
     std::string anchor;
     Extent extent;
 };
@@ -74,7 +73,6 @@ class Builder {
             top.node.items.push_back(std::move(n));
         } else if (!top.key) {
             top.key = std::move(n);
-            top.key_extent = x;
         } else {
             top.node.entries.emplace_back(std::move(*top.key), std::move(n));
             top.key.reset();
