@@ -177,9 +177,8 @@ PruneResult prune(Store& store) {
     }
     // run views (rootfs/run_view.hpp) of images no longer here, and half-written ones
     for (auto& name : entries(store.views_dir())) {
-        auto dot = name.find('.');
-        if (name.size() == dot + 5 && name.substr(dot) == ".json" &&
-            live.blobs.count(name.substr(0, dot)))
+        std::string_view n = name;
+        if (n.ends_with(".json") && live.blobs.count(std::string(n.substr(0, n.size() - 5))))
             continue;
         auto p = store.views_dir() / name;
         r.bytes += file_bytes(p);
