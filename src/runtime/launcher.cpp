@@ -99,8 +99,11 @@ void do_mount(int rootfd, const oci::Mount& m, TargetDir& last) {
     if (m.type == "bind" || m.type.empty()) {
         Fd tree = clone_tree(AT_FDCWD, m.source.c_str(), f.recursive);
         if (!tree && errno == EINVAL) // a non-recursive bind of a tree holding locked mounts
-            fail_errno("cannot bind " + m.source + " to " + m.destination,
-                       "use rbind: mounts under " + m.source + " cannot be hidden");
+            fail_errno("cannot bind " + m.source + " to " + m.destination +
+                           " without the mounts under it",
+                       "give this mount the rbind option (a user namespace may not hide the "
+                       "host's mounts below " +
+                           m.source + ")");
         if (!tree) fail_errno("bind mount source " + m.source + " is not accessible");
         struct stat st {};
         if (::fstat(tree.get(), &st) != 0) fail_errno("cannot stat " + m.source);

@@ -498,10 +498,34 @@ def test_run_view_is_written_once_used_and_rebuilt_when_damaged(g, mk, tmp_path)
     # gc: prune removes views of images gone and leftovers of interrupted writes
     (g.root / "views" / ("f" * 64 + ".json")).write_text("{}")
     (g.root / "views" / (manifest[7:] + ".json.tmp-x")).write_text("{}")
+    (g.root / "views" / "junk").write_text("{}")
     g.run("system", "prune")
     assert view_files(g.root) == [manifest[7:] + ".json"]
     g.run("rmi", "sample:latest")
     assert view_files(g.root) == []
+
+
+def test_non_recursive_bind_of_locked_mounts_is_explained(rootless, mk, tmp_path):
+    """A CDI spec may bind a host tree without "rbind"; rootless, the kernel refuses to leave
+    out the host's mounts below it (/sys holds the cgroup hierarchies): the error names the
+    mount and the option that fixes it, and nothing runs."""
+    load_busybox(rootless, mk, rootless.base)
+    specs = Path(rootless.base) / "cdi"
+    specs.mkdir()
+    spec = specs / "t.yaml"
+    spec.write_text("cdiVersion: 0.6.0\nkind: test.example/x\ndevices:\n  - name: a\n"
+                    "    containerEdits:\n      mounts:\n        - hostPath: /sys\n"
+                    "          containerPath: /hostsys\n          options: [bind, ro]\n")
+    os.chmod(specs, 0o755)
+    os.chmod(spec, 0o644)
+    r = rootless.fail("run", "--cdi-spec-dir", specs, "--device", "test.example/x=a",
+                      "sample:latest", "echo", "ran", code=125)
+    assert "cannot bind /sys to /hostsys without the mounts under it" in r.err, r.err
+    assert "hint:" in r.err and "rbind" in r.err, r.err
+    assert "ran" not in r.out
+    spec.write_text(spec.read_text().replace("[bind, ro]", "[rbind, ro]"))
+    assert rootless.run("run", "--cdi-spec-dir", specs, "--device", "test.example/x=a",
+                        "sample:latest", "ls", "/hostsys/fs").code == 0
 
 
 def test_host_binary_not_writable_from_container(runner):
