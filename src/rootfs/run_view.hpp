@@ -4,10 +4,10 @@
 // WorkingDir, User ...) and its etc/passwd (to resolve -u NAME). Read from scratch that is the
 // manifest and the config blob, each hashed and parsed (the config with its whole build
 // history: a 12 KB config shaped like a CUDA image's takes ~65 us to parse), then a search of
-// the layers, top down, for etc/passwd. The view holds the config without its history and the passwd text, in
-// STORE/views/<manifest hex>.json, written atomically the first time the image runs. It is
-// derived from verified blobs and from layers, all immutable for a manifest digest; a view
-// that is missing, unreadable, of another format or of another manifest is rebuilt, and gc
+// the layers, top down, for etc/passwd. The view holds the config without its history and the
+// passwd text, in STORE/views/<manifest hex>.json, written atomically the first time the image
+// runs. It is derived from verified blobs and from layers, all immutable for a manifest digest; a
+// view that is missing, unreadable, of another format or of another manifest is rebuilt, and gc
 // removes the views of images no longer in the store.
 #pragma once
 
