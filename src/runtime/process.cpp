@@ -13,6 +13,7 @@
 #include <sys/capability.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,8 +29,27 @@ namespace gantry::runtime::detail {
     throw ChildFail{code, msg, hint};
 }
 [[noreturn]] void fail_errno(const std::string& msg, const std::string& hint) {
+    if (errno == ENOSYS && hint.empty()) // the mount API (open_tree, move_mount, mount_setattr)
+        fail(Errc::run_failed, msg + ": " + std::strerror(errno),
+             "gantry run needs Linux 5.12 or newer (mount_setattr); where the kernel is newer, a "
+             "seccomp profile around gantry (an outer container's) refuses these system calls");
     fail(Errc::run_failed, msg + ": " + std::strerror(errno), hint);
 }
+
+namespace {
+
+// Every fd above 2 is closed at the next exec. close_range does it in one call; where it
+// is refused (an outer container's seccomp profile), each fd up to the limit is marked instead.
+void close_on_exec_from_3() {
+    if (::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+    struct rlimit rl {};
+    long limit = 1 << 20; // the kernel's default nr_open
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY)
+        limit = static_cast<long>(std::min<rlim_t>(rl.rlim_max, limit));
+    for (long fd = 3; fd < limit; ++fd) ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
+}
+
+} // namespace
 
 std::string fd_path(int fd) {
     return "/proc/self/fd/" + std::to_string(fd);
@@ -250,7 +270,7 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
             fail(Errc::run_failed, e.message(), e.hint());
         }
     }
-    ::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+    close_on_exec_from_3();
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -408,7 +428,7 @@ void run_hook(const std::string& stage, const oci::Hook& hook, const std::string
     if (c < 0) throw_errno("fork failed");
     if (c == 0) {
         ::dup2(rd.get(), 0);
-        ::syscall(SYS_close_range, 3, ~0U, 0);
+        close_on_exec_from_3();
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -1,6 +1,7 @@
 """gantry run: exit codes, docker's entrypoint and env rules, mounts, isolation and the escape
 reproductions that apply to a runtime (CVE-2024-21626 working directory, symlinked mount
 targets), as root and as an unprivileged user."""
+import errno
 import json
 import os
 import re
@@ -50,6 +51,60 @@ def test_exit_codes(runner):
     assert r.code == 128 + 9
     r = runner.run("run", "no-such-image:1", "true", check=False)
     assert r.code == 125 and "not in the store" in r.err
+
+
+def refusing(errors):
+    """A preexec_fn that installs a seccomp filter failing the given system calls (number ->
+    errno), as an outer container's older profile does. The numbers used here (>= 424) are the
+    same on every architecture."""
+    import ctypes
+
+    class Insn(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte),
+                    ("k", ctypes.c_uint)]
+
+    class Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Insn))]
+
+    insns = [Insn(0x20, 0, 0, 0)]  # A = seccomp_data.nr
+    for nr, err in errors.items():
+        insns += [Insn(0x15, 0, 1, nr), Insn(0x06, 0, 0, 0x00050000 | err)]  # ERRNO(err)
+    insns.append(Insn(0x06, 0, 0, 0x7FFF0000))  # ALLOW
+    table = (Insn * len(insns))(*insns)
+    prog = Prog(len(insns), table)
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def install():
+        if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, ctypes.byref(prog), 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "seccomp")
+    return install
+
+
+CLOSE_RANGE, PIDFD_OPEN, MOUNT_SETATTR = 436, 434, 442
+
+
+def test_run_under_a_seccomp_profile_without_close_range_or_pidfd_open(runner):
+    """gantry inside a container whose seccomp profile predates close_range and pidfd_open:
+    an fd the caller leaked to gantry still does not reach the workload (each fd is marked
+    close-on-exec instead), and the run works without the keeper (which needs a pidfd)."""
+    rd, wr = os.pipe()
+    try:
+        p = subprocess.run(runner.cmd("run", runner.image, "ls", "/proc/self/fd"), pass_fds=(wr,),
+                           env=runner.environ(), capture_output=True, text=True, timeout=60,
+                           preexec_fn=refusing({CLOSE_RANGE: errno.EPERM, PIDFD_OPEN: errno.ENOSYS}))
+    finally:
+        os.close(rd)
+        os.close(wr)
+    assert p.returncode == 0, p.stderr
+    assert sorted(int(x) for x in p.stdout.split()) == [0, 1, 2, 3], p.stdout  # 3: ls's own
+
+
+def test_run_on_a_kernel_without_mount_setattr_says_which_kernel(runner):
+    p = subprocess.run(runner.cmd("run", runner.image, "true"), env=runner.environ(),
+                       capture_output=True, text=True, timeout=60,
+                       preexec_fn=refusing({MOUNT_SETATTR: errno.ENOSYS}))
+    assert p.returncode == 125, p
+    assert "Function not implemented" in p.stderr and "Linux 5.12 or newer" in p.stderr, p.stderr
 
 
 def test_output_and_isolation(runner):
