@@ -4,7 +4,7 @@ executes them, which CMakeLists.txt hands to lld (--symbol-ordering-file) so tha
 together at the start of .text.
 
 Why: the kernel maps a binary's text 64 KB at a time on a page fault. Left where the linker puts
-them, the ~500 functions a run executes (gantry's, CLI11's, nlohmann's, libstdc++'s) are spread
+them, the ~600 functions a run executes (gantry's, CLI11's, nlohmann's, libstdc++'s) are spread
 over 4.5 MB and cost ~35 more page faults at every start (~3 us each here). See bench/README.md.
 
 How: tools/trace_ips.c single-steps gantry (and its container child until the workload's exec)

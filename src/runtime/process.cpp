@@ -29,17 +29,19 @@ namespace gantry::runtime::detail {
     throw ChildFail{code, msg, hint};
 }
 [[noreturn]] void fail_errno(const std::string& msg, const std::string& hint) {
-    if (errno == ENOSYS && hint.empty()) // the mount API (open_tree, move_mount, mount_setattr)
+    if (errno == ENOSYS && hint.empty()) // e.g. the mount API: open_tree, move_mount, mount_setattr
         fail(Errc::run_failed, msg + ": " + std::strerror(errno),
-             "gantry run needs Linux 5.12 or newer (mount_setattr); where the kernel is newer, a "
-             "seccomp profile around gantry (an outer container's) refuses these system calls");
+             "gantry run needs Linux 5.12 or newer (mount_setattr, open_tree, move_mount, "
+             "openat2); on a newer kernel, a seccomp profile around gantry (an outer "
+             "container's) refuses the call");
     fail(Errc::run_failed, msg + ": " + std::strerror(errno), hint);
 }
 
 namespace {
 
 // Every fd above 2 is closed at the next exec. close_range does it in one call; where it
-// is refused (an outer container's seccomp profile), each fd up to the limit is marked instead.
+// is refused (an outer container's seccomp profile), each fd up to the hard limit is marked
+// instead (~0.2 s for the usual 2^20, on that path only).
 void close_on_exec_from_3() {
     if (::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
     struct rlimit rl {};
