@@ -23,6 +23,7 @@ import argparse
 import bisect
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -104,6 +105,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="gantry-order-", dir="/var/tmp") as tmp:
         tmp = Path(tmp)
         os.chmod(tmp, 0o755)
+        # a copy every user can execute, wherever the checkout lives (same bytes, same offsets)
+        binary = tmp / "gantry"
+        shutil.copy2(gantry, binary)
+        os.chmod(binary, 0o755)
         tracer = tmp / "trace_ips"
         subprocess.run([os.environ.get("CC", "cc"), "-O2", "-o", str(tracer), str(HERE / "trace_ips.c")],
                        check=True)
@@ -133,10 +138,10 @@ def main() -> int:
             if user.pw_uid != os.geteuid():
                 prefix = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
                           "--"]
-            subprocess.run(prefix + [str(gantry), "load", str(image)], env=env, check=True,
+            subprocess.run(prefix + [str(binary), "load", str(image)], env=env, check=True,
                            stdout=subprocess.DEVNULL)
             for scenario in (ROOT_SCENARIOS if user.pw_uid == 0 and len(users) > 1 else SCENARIOS):
-                r = subprocess.run(prefix + [str(tracer), str(trace), str(gantry)] + scenario, env=env,
+                r = subprocess.run(prefix + [str(tracer), str(trace), str(binary)] + scenario, env=env,
                                    capture_output=True, text=True)
                 expected = 1 if scenario[-1] == "false" else 0
                 if r.returncode != expected:
