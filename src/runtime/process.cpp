@@ -37,22 +37,6 @@ namespace gantry::runtime::detail {
     fail(Errc::run_failed, msg + ": " + std::strerror(errno), hint);
 }
 
-namespace {
-
-// Every fd above 2 is closed at the next exec. close_range does it in one call; where it
-// is refused (an outer container's seccomp profile), each fd up to the hard limit is marked
-// instead (~0.2 s for the usual 2^20, on that path only).
-void close_on_exec_from_3() {
-    if (::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
-    struct rlimit rl {};
-    long limit = 1 << 20; // the kernel's default nr_open
-    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY)
-        limit = static_cast<long>(std::min<rlim_t>(rl.rlim_max, limit));
-    for (long fd = 3; fd < limit; ++fd) ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
-}
-
-} // namespace
-
 std::string fd_path(int fd) {
     return "/proc/self/fd/" + std::to_string(fd);
 }
@@ -66,6 +50,19 @@ void TargetDir::mounted() {
 }
 
 namespace {
+
+// Every fd above 2 is closed at the next exec. close_range does it in one call; where it
+// is refused (an outer container's seccomp profile), each fd up to the hard limit is marked
+// instead (~0.35 us an fd here: +7 ms a run with a hard limit of 20,000, ~0.4 s with 2^20; on
+// that path only).
+void close_on_exec_from_3() {
+    if (::syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+    struct rlimit rl {};
+    long limit = 1 << 20; // the kernel's default nr_open
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY)
+        limit = static_cast<long>(std::min<rlim_t>(rl.rlim_max, limit));
+    for (long fd = 3; fd < limit; ++fd) ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
+}
 
 // Creates `leaf` in the directory dirfd (a directory, or an empty file) and opens it, never
 // following a link planted there; an invalid Fd (errno set) when it exists or cannot be made.
