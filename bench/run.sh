@@ -7,6 +7,9 @@
 # no intermediate shell) over:
 #   unshare -Urpf --mount-proc chroot ROOTFS /bin/true      baseline
 #   ch-run ROOTFS -- /bin/true                               Charliecloud, unpacked directory
+#   floor ROOTFS SCRATCH /bin/true                           bench/floor.c: gantry's isolation
+#                                                            (namespaces, overlay, mounts, caps,
+#                                                            seccomp) in the least C it takes
 #   crun run / runc run                                      on `gantry bundle` output
 #   podman run --rm --network none ... /bin/true             image loaded with `podman load`
 #   gantry run sample /bin/true                              default: overlay root, seccomp
@@ -112,6 +115,14 @@ stage2() {
         check "ch-run (directory)" ch-run "$rootfs" -- /bin/true || skip "ch-run (directory)" "$CHECK_ERR"
     else
         skip "ch-run (directory)" "ch-run not installed (apt-get install charliecloud)"
+    fi
+
+    if [[ -x $W/bin/floor ]]; then
+        mkdir -p "$W/floor-mnt"
+        check "isolation floor (bench/floor.c)" "$W/bin/floor" "$rootfs" "$W/floor-mnt" /bin/true ||
+            skip "isolation floor (bench/floor.c)" "$CHECK_ERR"
+    else
+        skip "isolation floor (bench/floor.c)" "$(cat "$W/bin/floor.skip" 2>/dev/null || echo "not built")"
     fi
 
     # hyperfine times the rows in this order, one command after the other: the light ones
@@ -364,6 +375,18 @@ fi
 cp "$GANTRY" "$W/bin/gantry"
 chmod 0755 "$W/bin" "$W/bin/gantry"
 gantry_version+=", binary sha256 $(sha256sum "$W/bin/gantry" | cut -c1-12)"
+# The isolation floor: bench/floor.c with the seccomp filter of the build the binary comes from.
+rm -f "$W/bin/floor" "$W/bin/floor.skip"
+floor_inc=$(dirname "$GANTRY")/generated
+if [[ ! -f $floor_inc/seccomp_default.inc ]]; then
+    echo "no $floor_inc/seccomp_default.inc (GANTRY is not in a build directory)" >"$W/bin/floor.skip"
+elif ! command -v cc >/dev/null; then
+    echo "no C compiler (apt-get install gcc)" >"$W/bin/floor.skip"
+elif ! cc -O2 -Wall -I "$floor_inc" -o "$W/bin/floor" "$here/floor.c" 2>"$W/bin/floor.skip"; then
+    sed -i '1s/^/cannot compile bench\/floor.c: /' "$W/bin/floor.skip"
+else
+    chmod 0755 "$W/bin/floor"
+fi
 
 # ---- the image: busybox, deterministic (tests/fixtures/mkimage.py) -------------------------
 "$PY" -B - "$here/../tests" "$W/src/archive.tar" <<'EOF'
@@ -515,6 +538,11 @@ for name in ("gantry run", "gantry run, seccomp=unconfined", "gantry run --read-
         parts.append("/ unshare+chroot: not measured")
     tag = "" if name == "gantry run" else "  (information)"
     p(f"  {name:<32} {'   '.join(parts)}{tag}")
+floor = med("isolation floor (bench/floor.c)")
+if floor and med("gantry run"):
+    g = med("gantry run")
+    p(f"gantry run / isolation floor: {g / floor:.2f}x ({(g - floor) * 1e3:+.2f} ms): what gantry adds "
+      "to the cost of the same isolation (information)")
 EOF
 echo
 echo "results: $res/start-$stamp.{txt,json}"

@@ -380,6 +380,9 @@ def test_keeper_holds_only_the_namespace_and_ends_with_gantry(runner, end):
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline().strip() == "up"
+        deadline = time.time() + 10  # "up" is printed before the shell execs sleep
+        while not sleepers(b"38") and time.time() < deadline:
+            time.sleep(0.01)
         [container] = sleepers(b"38")
         deadline = time.time() + 10
         while len(children(p.pid)) < 2 and time.time() < deadline:
@@ -1057,3 +1060,43 @@ def test_run_path_functions_are_laid_out_together(g):
     span = max(addrs) - min(addrs)
     text = max(a for v in where.values() for a, _ in v) - min(a for v in where.values() for a, _ in v)
     assert span < 1.5 * size + 65536 and span < text / 4, (span, size, text)
+
+
+def test_isolation_floor_builds_gantrys_container(rootless, mk):
+    """bench/floor.c, the benchmark's "isolation floor", must build the container a default
+    rootless `gantry run` builds (else the floor row measures something else): the same mount
+    points, capability sets, seccomp filter mode, no_new_privs, PID 1, /dev entries and new
+    namespaces. Fails when either side changes without the other."""
+    need_tool("cc")
+    from conftest import GANTRY, NOBODY
+    image = load_busybox(rootless, mk, rootless.base)
+    bundle = rootless.base / "bundle"
+    rootless.run("bundle", image, bundle)
+    bindir = Path(str(rootless.base) + "-bin")  # executable by nobody (the fixture's copy of gantry)
+    floor = bindir / "floor"
+    subprocess.run(["cc", "-O2", "-Wall", "-Werror", "-I", str(GANTRY.parent / "generated"),
+                    "-o", str(floor), str(REPO / "bench/floor.c")], check=True)
+    os.chmod(floor, 0o755)
+    scratch = rootless.base / "floor-mnt"
+    scratch.mkdir()
+    if os.geteuid() == 0:
+        os.chown(scratch, NOBODY.pw_uid, NOBODY.pw_gid)
+    from conftest import Gantry
+    as_floor = Gantry(rootless.root, user=rootless.user, binary=floor)
+    probe = ("cut -d' ' -f5 /proc/self/mountinfo | sort; "
+             "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|Seccomp|NoNewPrivs):' /proc/self/status; "
+             "echo pid=$$; ls -A /dev; "
+             "for n in user mnt pid ipc uts net cgroup; do echo $n $(readlink /proc/self/ns/$n); done")
+    got = {}
+    for who, res in (("gantry", rootless.run("run", image, "sh", "-c", probe)),
+                     ("floor", as_floor.run(bundle / "rootfs", scratch, "/bin/sh", "-c", probe))):
+        got[who] = res.out.splitlines()
+    ns = {}
+    for who, lines in got.items():
+        ns[who] = {l.split()[0] for l in lines if re.match(r"^(user|mnt|pid|ipc|uts|net|cgroup) ", l)
+                   and l.split()[1] != os.readlink(f"/proc/self/ns/{l.split()[0]}")}
+        got[who] = [l for l in lines if not re.match(r"^(user|mnt|pid|ipc|uts|net|cgroup) ", l)]
+    assert ns["gantry"] == ns["floor"] == {"user", "mnt", "pid", "ipc", "uts"}, ns
+    assert got["gantry"] == got["floor"]
+    assert "pid=1" in got["floor"] and "Seccomp:\t2" in got["floor"]
+    assert len([l for l in got["floor"] if l.startswith("/")]) > 30  # the mount points
