@@ -2,13 +2,22 @@
 
 #include "oci/image.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
 #include "util/fs.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
 #include <nettle/base64.h>
 #include <pwd.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
+#include <utility>
 
 namespace gantry::registry {
 
@@ -52,8 +61,125 @@ oci::json read_auth_doc(const stdfs::path& p, bool must_exist) {
     return doc;
 }
 
+// The server a credential helper is asked about: what `docker login` stored it under.
+std::string helper_server(const std::string& domain) {
+    std::string k = auth_key(domain);
+    return k == "docker.io" ? "https://index.docker.io/v1/" : k;
+}
+
+// Runs `docker-credential-NAME get` with `server` on stdin and returns its stdout and exit
+// status. The helper inherits our environment (it may need a keyring, gpg-agent, a cloud
+// SDK's config) and stderr (its prompts and errors); nothing else of ours.
+std::pair<std::string, int> run_helper(const std::string& program, const std::string& server,
+                                       const std::string& what) {
+    // stdin is a socket so that a helper exiting without reading it costs an EPIPE, not a
+    // SIGPIPE (MSG_NOSIGNAL)
+    int in[2], out[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0)
+        throw_errno("socket for " + program);
+    Fd in_r(in[0]), in_w(in[1]);
+    if (::pipe2(out, O_CLOEXEC) != 0) throw_errno("pipe for " + program);
+    Fd out_r(out[0]), out_w(out[1]);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in_r.get(), 0);
+    posix_spawn_file_actions_adddup2(&fa, out_w.get(), 1);
+    char* argv[] = {const_cast<char*>(program.c_str()), const_cast<char*>("get"), nullptr};
+    pid_t pid = -1;
+    int rc = ::posix_spawnp(&pid, program.c_str(), &fa, nullptr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        if (rc == ENOENT)
+            throw Error(Errc::auth,
+                        what + " names the credential helper " + program +
+                            ", which is not installed (not found in PATH)",
+                        "install " + program + " or remove it from that file");
+        throw Error(Errc::auth,
+                    "cannot run the credential helper " + program + ": " + std::strerror(rc));
+    }
+    in_r.reset();
+    out_w.reset();
+    // a few hundred bytes: within the pipe's buffer, so writing before reading cannot block
+    std::string line = server + "\n";
+    [[maybe_unused]] auto n = ::send(in_w.get(), line.data(), line.size(), MSG_NOSIGNAL);
+    in_w.reset();
+    std::string text;
+    char buf[4096];
+    for (ssize_t k; (k = ::read(out_r.get(), buf, sizeof buf)) != 0;) {
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0 || text.size() > (1u << 20)) break; // a helper has no business printing more
+        text.append(buf, static_cast<size_t>(k));
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return {text, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)};
+}
+
+// docker's credential helpers (docker-credential-helpers' protocol): `get` prints
+// {"ServerURL", "Username", "Secret"}; "credentials not found" (exit 1) means none.
+std::optional<Credentials> from_helper(const std::string& name, const std::string& domain,
+                                       const std::string& what) {
+    bool plain = !name.empty() && name.size() < 64 &&
+                 std::all_of(name.begin(), name.end(), [](unsigned char c) {
+                     return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+                 });
+    if (!plain || name[0] == '.')
+        throw Error(Errc::invalid,
+                    what + ": \"" + name +
+                        "\" is not a credential helper name (letters, digits, "
+                        "'-', '_' and '.')",
+                    "fix that entry: it names the program docker-credential-NAME");
+    std::string program = "docker-credential-" + name;
+    std::string server = helper_server(domain);
+    auto [text, status] = run_helper(program, server, what);
+    std::string trimmed = text.substr(0, text.find_last_not_of(" \t\r\n") + 1);
+    if (status != 0) {
+        if (trimmed.find("credentials not found") != std::string::npos) return std::nullopt;
+        throw Error(Errc::auth,
+                    program + " get " + server + " failed (exit " + std::to_string(status) + ")" +
+                        (trimmed.empty() ? "" : ": " + trimmed.substr(0, 200)),
+                    "check the helper (" + program + " list) or log in with `gantry login " +
+                        auth_key(domain) + "`");
+    }
+    oci::json doc;
+    try {
+        doc = oci::parse_json(text, program);
+    } catch (const Error&) {
+        doc = nullptr;
+    }
+    auto field = [&doc](const char* k) {
+        auto it = doc.is_object() ? doc.find(k) : doc.end();
+        return doc.is_object() && it != doc.end() && it->is_string() ? it->get<std::string>()
+                                                                     : std::string();
+    };
+    std::string user = field("Username"), secret = field("Secret");
+    if (!doc.is_object() || secret.empty())
+        throw Error(Errc::invalid, program + " get " + server + " printed no credentials",
+                    "expected {\"Username\": ..., \"Secret\": ...}; check the helper (" + program +
+                        " list)");
+    if (user == "<token>")
+        throw Error(Errc::unsupported,
+                    program + " holds an identity token for " + server +
+                        " (an OAuth refresh token from a browser login), which gantry cannot use",
+                    "log in with a password or an access token: gantry login " + auth_key(domain));
+    return Credentials{user, secret, program + " (" + what + ")"};
+}
+
+// One auth file: docker's order, credHelpers[registry], then credsStore, then "auths".
 std::optional<Credentials> from_doc(const oci::json& doc, const std::string& domain,
                                     const std::string& source) {
+    auto helper = [&doc](const char* k) {
+        auto it = doc.find(k);
+        return it != doc.end() ? &*it : nullptr;
+    };
+    if (auto* hs = helper("credHelpers"); hs && hs->is_object())
+        for (auto& key : keys_for(domain))
+            if (auto it = hs->find(key); it != hs->end() && it->is_string())
+                return from_helper(it->get<std::string>(), domain,
+                                   source + " (credHelpers \"" + key + "\")");
+    if (auto* st = helper("credsStore"); st && st->is_string() && !st->get<std::string>().empty())
+        return from_helper(st->get<std::string>(), domain, source + " (credsStore)");
     auto auths = doc.find("auths");
     if (auths == doc.end() || !auths->is_object()) return std::nullopt;
     for (auto& key : keys_for(domain)) {

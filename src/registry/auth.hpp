@@ -5,8 +5,11 @@
 //   2. gantry's own file: $GANTRY_AUTH_FILE, else ${XDG_CONFIG_HOME:-~/.config}/gantry/auth.json
 //      (written by `gantry login`, mode 0600, replaced atomically)
 //   3. $REGISTRY_AUTH_FILE, ${XDG_RUNTIME_DIR}/containers/auth.json (podman, skopeo; read only)
-//   4. ${DOCKER_CONFIG:-~/.docker}/config.json "auths" (docker; read only)
-// All use docker's format: {"auths": {"HOST[:PORT]": {"auth": base64("user:password")}}}.
+//   4. ${DOCKER_CONFIG:-~/.docker}/config.json (docker; read only)
+// All use docker's format: {"auths": {"HOST[:PORT]": {"auth": base64("user:password")}}}; in
+// each file, as docker does, "credHelpers": {"HOST": "NAME"} and then "credsStore": "NAME" come
+// first: the program docker-credential-NAME is asked (`get`, the server on stdin) and its
+// answer is final for that file ("credentials not found" means none).
 #pragma once
 
 #include <filesystem>

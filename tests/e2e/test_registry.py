@@ -255,6 +255,75 @@ def test_basic_auth_login_logout_and_docker_config(gr, tmp_path, mk):
         reg.stop()
 
 
+def test_docker_credential_helpers(gr, tmp_path, mk):
+    """docker's credHelpers and credsStore: the program docker-credential-NAME is asked
+    (`get`, the server on stdin), before the file's own "auths", as docker does; its failures
+    are explained."""
+    reg = Registry(tmp_path / "reg", htpasswd={"alice": "s3cret"}).start()
+    try:
+        publish_dir = tmp_path / "lay"
+        mk.write_oci_layout(publish_dir, [(mk.busybox_image(), ["latest"])])
+        skopeo_push(publish_dir, f"{reg.addr}/priv/app:1", creds="alice:s3cret")
+        ref = f"{reg.addr}/priv/app:1"
+        bindir = tmp_path / "helpers"
+        bindir.mkdir()
+        asked = tmp_path / "asked.log"
+
+        def helper(name, body):
+            p = bindir / f"docker-credential-{name}"
+            p.write_text("#!/bin/sh\n" + body)
+            p.chmod(0o755)
+
+        # answers for our registry only, as a keychain holding one login would
+        helper("fake", f'line=$(cat); echo "$1 $line" >> {asked}\n'
+                       f'if [ "$1" = get ] && [ "$line" = "{reg.addr}" ]; then\n'
+                       '  printf \'{"ServerURL":"%s","Username":"alice","Secret":"s3cret"}\\n\' "$line"\n'
+                       "else echo 'credentials not found in native keychain'; exit 1; fi\n")
+        helper("empty", "cat >/dev/null; echo 'credentials not found in native keychain'; exit 1\n")
+        helper("broken", "cat >/dev/null; echo 'gpg: decryption failed: No secret key'; exit 3\n")
+        helper("token", 'cat >/dev/null; echo \'{"ServerURL":"x","Username":"<token>","Secret":"r"}\'\n')
+        (gr.home / ".docker").mkdir()
+        config = gr.home / ".docker/config.json"
+        n = iter(range(100))
+
+        def pull(cfg, code=None):
+            config.write_text(json.dumps(cfg))
+            g = Gantry(tmp_path / f"store{next(n)}",
+                       env={**gr.env, "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}"})
+            return g.run("pull", INSECURE, ref) if code is None else g.fail("pull", INSECURE, ref,
+                                                                             code=code)
+
+        import base64
+        wrong = {reg.addr: {"auth": base64.b64encode(b"alice:nope").decode()}}
+        # credHelpers for this registry wins over the file's own (wrong) credentials
+        pull({"credHelpers": {reg.addr: "fake"}, "auths": wrong})
+        assert f"get {reg.addr}" in asked.read_text()
+        # credsStore: docker's own "auths" then hold empty placeholders
+        asked.unlink()
+        pull({"credsStore": "fake", "auths": {reg.addr: {}}})
+        assert asked.read_text().splitlines() == [f"get {reg.addr}"]
+        # a credHelpers entry for another registry does not apply; credsStore does
+        pull({"credHelpers": {"other.example:5000": "broken"}, "credsStore": "fake"})
+        # the helper has nothing for this registry: anonymous, then "requires authentication"
+        r = pull({"credsStore": "empty"}, code=9)
+        assert "requires authentication" in r.err, r.err
+        # not installed: named, with the file it comes from
+        r = pull({"credsStore": "missing"}, code=9)
+        assert "docker-credential-missing" in r.err and "config.json" in r.err, r.err
+        assert "not installed" in r.err and "hint:" in r.err
+        # its own failure is reported with what it said
+        r = pull({"credHelpers": {reg.addr: "broken"}}, code=9)
+        assert "docker-credential-broken" in r.err and "No secret key" in r.err, r.err
+        # an identity token (OAuth refresh token) cannot be used: said so
+        r = pull({"credsStore": "token"}, code=7)
+        assert "identity token" in r.err and "gantry login" in r.err, r.err
+        # a name that is not a program name is refused before anything runs
+        r = pull({"credHelpers": {reg.addr: "../fake"}}, code=4)
+        assert "not a credential helper name" in r.err, r.err
+    finally:
+        reg.stop()
+
+
 def test_bearer_token_flow(gr, tmp_path, mk):
     from fixtures.registry.token_server import TokenServer
     ts = TokenServer(tmp_path / "token", users={"alice": "pw", "bob": "pw2"},
