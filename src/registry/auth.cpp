@@ -158,11 +158,8 @@ std::optional<Credentials> from_helper(const std::string& name, const std::strin
         throw Error(Errc::invalid, program + " get " + server + " printed no credentials",
                     "expected {\"Username\": ..., \"Secret\": ...}; check the helper (" + program +
                         " list)");
-    if (user == "<token>")
-        throw Error(Errc::unsupported,
-                    program + " holds an identity token for " + server +
-                        " (an OAuth refresh token from a browser login), which gantry cannot use",
-                    "log in with a password or an access token: gantry login " + auth_key(domain));
+    if (user == "<token>") // docker's marker for an identity token
+        return Credentials{{}, secret, program + " (" + what + ")", true};
     return Credentials{user, secret, program + " (" + what + ")"};
 }
 

@@ -9,7 +9,8 @@
 // All use docker's format: {"auths": {"HOST[:PORT]": {"auth": base64("user:password")}}}; in
 // each file, as docker does, "credHelpers": {"HOST": "NAME"} and then "credsStore": "NAME" come
 // first: the program docker-credential-NAME is asked (`get`, the server on stdin) and its
-// answer is final for that file ("credentials not found" means none).
+// answer is final for that file ("credentials not found" means none; username "<token>" means
+// an identity token, see Credentials).
 #pragma once
 
 #include <filesystem>
@@ -24,6 +25,9 @@ struct Credentials {
     std::string username;
     std::string password;
     std::string source; // the file they came from (for messages)
+    // `password` is an identity token (an OAuth2 refresh token: what a credential helper
+    // returns for username "<token>"), usable only with a registry's bearer token service
+    bool identity_token = false;
 };
 
 // The key a registry domain has in auth files ("docker.io" for Docker Hub, else host[:port]).

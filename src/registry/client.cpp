@@ -152,8 +152,10 @@ const std::optional<Credentials>& Client::creds() {
         creds_ = opt_.creds ? opt_.creds : find_credentials(domain_, opt_.authfile);
         creds_loaded_ = true;
         if (creds_)
-            log::debug("registry " + domain_ + ": credentials of " + creds_->username + " from " +
-                       creds_->source);
+            log::debug("registry " + domain_ + ": " +
+                       (creds_->identity_token ? "an identity token"
+                                               : "credentials of " + creds_->username) +
+                       " from " + creds_->source);
     }
     return creds_;
 }
@@ -204,7 +206,7 @@ std::string Client::auth_header(const std::vector<std::string>& scopes) {
         if (!basic_) return {};
     }
     auto& c = creds();
-    if (!c) return {};
+    if (!c || c->identity_token) return {};
     return "Authorization: Basic " + base64_encode(c->username + ":" + c->password);
 }
 
@@ -270,6 +272,15 @@ bool Client::authenticate(const Response& r, const std::vector<std::string>& sco
         fetch_token(*bearer, scopes);
         return true;
     }
+    if (basic && creds() && creds()->identity_token)
+        throw Error(Errc::auth,
+                    "registry " + domain_ +
+                        " asks for a password (basic auth), and the login for it is an identity "
+                        "token (from " +
+                        creds()->source + ")",
+                    "an identity token works only with a token service; log in with a password: "
+                    "gantry login " +
+                        auth_key(domain_));
     if (basic && creds() && !had_auth) { // else: no login, or the credentials were refused
         std::lock_guard l(mu_);
         basic_ = true;
@@ -292,15 +303,27 @@ void Client::fetch_token(const Challenge& c, const std::vector<std::string>& sco
     if (std::string cs = c.param("scope");
         !cs.empty() && std::find(all.begin(), all.end(), cs) == all.end())
         all.push_back(cs);
-    for (auto& s : all) q.push_back("scope=" + url_escape(s));
     auto& cr = creds();
-    if (cr) q.push_back("account=" + url_escape(cr->username));
-    url += join(q, "&");
     Request req;
-    req.url = url;
-    if (cr)
-        req.headers.push_back("Authorization: Basic " +
-                              base64_encode(cr->username + ":" + cr->password));
+    if (cr && cr->identity_token) {
+        // OAuth2 refresh-token grant (the distribution token spec's POST /token), as docker
+        // does with an identity token: one space-separated scope, the secret in the body
+        q.push_back("scope=" + url_escape(join(all, " ")));
+        q.push_back("grant_type=refresh_token");
+        q.push_back("client_id=gantry");
+        q.push_back("refresh_token=" + url_escape(cr->password));
+        req.method = "POST";
+        req.url = realm;
+        req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
+        req.body = join(q, "&");
+    } else {
+        for (auto& s : all) q.push_back("scope=" + url_escape(s));
+        if (cr) q.push_back("account=" + url_escape(cr->username));
+        req.url = url + join(q, "&");
+        if (cr)
+            req.headers.push_back("Authorization: Basic " +
+                                  base64_encode(cr->username + ":" + cr->password));
+    }
     Response r;
     unsigned attempt = 0;
     for (;;) {
@@ -322,6 +345,12 @@ void Client::fetch_token(const Challenge& c, const std::vector<std::string>& sco
         break;
     }
     if (r.status == 401 || r.status == 403) {
+        if (cr && cr->identity_token)
+            throw Error(Errc::auth,
+                        "registry " + domain_ + " refused the identity token from " + cr->source,
+                        "it may have expired or been revoked: log in again with the tool that "
+                        "stored it, or use gantry login " +
+                            auth_key(domain_));
         if (cr)
             throw Error(Errc::auth,
                         "registry " + domain_ + " refused the credentials of \"" + cr->username +

@@ -314,9 +314,9 @@ def test_docker_credential_helpers(gr, tmp_path, mk):
         # its own failure is reported with what it said
         r = pull({"credHelpers": {reg.addr: "broken"}}, code=9)
         assert "docker-credential-broken" in r.err and "No secret key" in r.err, r.err
-        # an identity token (OAuth refresh token) cannot be used: said so
-        r = pull({"credsStore": "token"}, code=7)
-        assert "identity token" in r.err and "gantry login" in r.err, r.err
+        # an identity token (an OAuth refresh token) needs a token service, not basic auth
+        r = pull({"credsStore": "token"}, code=9)
+        assert "identity token" in r.err and "password" in r.err, r.err
         # a name that is not a program name is refused before anything runs
         r = pull({"credHelpers": {reg.addr: "../fake"}}, code=4)
         assert "not a credential helper name" in r.err, r.err
@@ -361,6 +361,42 @@ def test_bearer_token_flow(gr, tmp_path, mk):
         ts.requests.clear()
         g2.run("push", INSECURE, f"{reg.addr}/private/app:1", f"{reg.addr}/private/copy:1")
         assert any("repository:private/copy:pull,push" in q["scope"] for q in ts.requests)
+    finally:
+        reg.stop()
+        ts.stop()
+
+
+def test_identity_token_from_a_credential_helper(gr, tmp_path, mk):
+    """A credential helper's identity token (username "<token>") is exchanged at the token
+    service with the OAuth2 refresh-token grant (POST, the token in the body), as docker does;
+    a refused one exits 9 saying so."""
+    from fixtures.registry.token_server import TokenServer
+    ts = TokenServer(tmp_path / "token", users={"alice": "pw"},
+                     grants={"private/*": {"alice": ["pull", "push"]}},
+                     refresh_tokens={"rt-alice-1": "alice"})
+    reg = Registry(tmp_path / "reg", token=ts).start()
+    try:
+        lay = tmp_path / "lay"
+        mk.write_oci_layout(lay, [(mk.busybox_image(), ["latest"])])
+        skopeo_push(lay, f"{reg.addr}/private/app:1", creds="alice:pw")
+        bindir = tmp_path / "helpers"
+        bindir.mkdir()
+        for name, secret in (("good", "rt-alice-1"), ("stale", "rt-revoked")):
+            p = bindir / f"docker-credential-{name}"
+            p.write_text("#!/bin/sh\ncat >/dev/null\n"
+                         f'echo \'{{"ServerURL":"x","Username":"<token>","Secret":"{secret}"}}\'\n')
+            p.chmod(0o755)
+        (gr.home / ".docker").mkdir()
+        env = {**gr.env, "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+        (gr.home / ".docker/config.json").write_text(json.dumps({"credsStore": "good"}))
+        ts.requests.clear()
+        Gantry(tmp_path / "s1", env=env).run("pull", INSECURE, f"{reg.addr}/private/app:1")
+        assert [(q["account"], q["grant"]) for q in ts.requests] == [("alice", "refresh_token")]
+        assert ts.requests[0]["scope"] == ["repository:private/app:pull"]
+        (gr.home / ".docker/config.json").write_text(json.dumps({"credsStore": "stale"}))
+        r = Gantry(tmp_path / "s2", env=env).fail("pull", INSECURE, f"{reg.addr}/private/app:1",
+                                                  code=9)
+        assert "refused the identity token" in r.err and "docker-credential-stale" in r.err, r.err
     finally:
         reg.stop()
         ts.stop()
