@@ -316,6 +316,7 @@ void Client::fetch_token(const Challenge& c, const std::vector<std::string>& sco
         req.url = realm;
         req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
         req.body = join(q, "&");
+        req.follow_redirects = false; // a redirect would carry the body to another host
     } else {
         for (auto& s : all) q.push_back("scope=" + url_escape(s));
         if (cr) q.push_back("account=" + url_escape(cr->username));
