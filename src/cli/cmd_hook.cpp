@@ -1,4 +1,5 @@
 #include "cli/context.hpp"
+#include "gpu/host.hpp"
 #include "runtime/hooks.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -59,8 +60,13 @@ void register_hook(CLI::App& app, Context& ctx) {
     dm->add_option("--params", *params, "The host's params file");
     dm->callback([&ctx, params] {
         ctx.action = [params] {
-            runtime::hook_disable_device_node_modification(runtime::root_from_state(read_state()),
-                                                           *params);
+            std::string root = runtime::root_from_state(read_state()); // read it in any case
+            std::optional<std::string> text;
+            try {
+                text = gpu::params_for_container(fs::read_file(*params, 1 << 20));
+            } catch (const Error&) { // no driver params on this host: nothing to disable
+            }
+            if (text) runtime::hook_overlay_file(root, "proc/driver/nvidia/params", *text);
             return 0;
         };
     });

@@ -287,4 +287,14 @@ std::string to_string(const Host& h) {
     return o.str();
 }
 
+std::optional<std::string> params_for_container(std::string params) {
+    static constexpr std::string_view on = "ModifyDeviceFiles: 1";
+    for (size_t pos = 0; (pos = params.find(on, pos)) != std::string::npos; pos += on.size())
+        if (pos == 0 || params[pos - 1] == '\n') {
+            params[pos + on.size() - 1] = '0';
+            return params;
+        }
+    return std::nullopt;
+}
+
 } // namespace gantry::gpu

@@ -152,5 +152,10 @@ std::map<std::string, std::string> parse_information(const std::string& text);
 std::string normalize_pci_bus_id(const std::string& id);
 // "NVIDIA A100-SXM4-80GB MIG 1g.10gb" -> "1g.10gb"; "" when the name has no MIG part.
 std::string mig_profile_from_name(const std::string& name);
+// The driver's /proc/driver/nvidia/params as a container should see it: "ModifyDeviceFiles: 1"
+// turned to 0, so that the driver never creates or chmods device nodes on the container's
+// behalf (nvidia-ctk's disable-device-node-modification). nullopt when there is nothing to
+// turn off.
+std::optional<std::string> params_for_container(std::string params);
 
 } // namespace gantry::gpu

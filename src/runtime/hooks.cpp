@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,30 +103,40 @@ void hook_update_ldcache(const std::string& root, const std::vector<std::string>
         throw Error(Errc::run_failed, "hook update-ldcache: ldconfig in the container failed");
 }
 
-void hook_disable_device_node_modification(const std::string& root,
-                                           const std::string& host_params) {
-    std::string params;
-    try {
-        params = fs::read_file(host_params, 1 << 20);
-    } catch (const Error&) {
-        return; // no driver params on this host: nothing to disable
-    }
-    auto pos = params.find("ModifyDeviceFiles: 1");
-    if (pos == std::string::npos) return;
-    params.replace(pos, 20, "ModifyDeviceFiles: 0");
+void hook_overlay_file(const std::string& root, const std::string& path,
+                       const std::string& content) {
     Fd rootfd = fs::open_dir(root);
-    Fd target(fs::openat_in_root(rootfd.get(), "proc/driver/nvidia/params", O_PATH | O_NOFOLLOW));
-    if (!target) return; // the container's /proc has no NVIDIA driver directory
-    Fd tmp(::open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC, 0444));
-    if (!tmp) tmp.reset(::open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0444));
-    if (!tmp) throw_errno("hook: cannot create a temporary params file");
-    fs::write_all(tmp.get(), params.data(), params.size(), "params copy");
-    std::string src = "/proc/self/fd/" + std::to_string(tmp.get());
-    std::string dst = "/proc/self/fd/" + std::to_string(target.get());
-    if (::mount(src.c_str(), dst.c_str(), nullptr, MS_BIND, nullptr) != 0)
-        throw_errno("hook: cannot overlay /proc/driver/nvidia/params");
-    ::mount(nullptr, dst.c_str(), nullptr,
-            MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NODEV | MS_NOSUID | MS_NOEXEC, nullptr);
+    Fd target(fs::openat_in_root(rootfd.get(), path, O_PATH | O_NOFOLLOW));
+    struct stat st {};
+    if (!target || ::fstat(target.get(), &st) != 0 || !S_ISREG(st.st_mode))
+        return; // not in this container (its /proc has no such entry), or not a plain file
+    // A named copy: the kernel does not bind-mount an unlinked file (O_TMPFILE: ENOENT, a
+    // memfd: EINVAL). Its name goes once the mount holds it.
+    std::string copy;
+    Fd tmp;
+    for (const char* dir : {"/dev/shm", "/tmp"}) {
+        copy = std::string(dir) + "/gantry-hook-XXXXXX";
+        tmp.reset(::mkostemp(copy.data(), O_CLOEXEC));
+        if (tmp) break;
+    }
+    if (!tmp) throw_errno("hook: cannot create a temporary file for " + path);
+    struct Unlink {
+        const std::string& name;
+        ~Unlink() { ::unlink(name.c_str()); }
+    } unlink_copy{copy};
+    fs::write_all(tmp.get(), content.data(), content.size(), path + " copy");
+    if (::fchmod(tmp.get(), 0444) != 0) throw_errno("hook: cannot chmod the copy of " + path);
+    // detached, made read-only, then placed: the container never sees it writable
+    Fd tree(static_cast<int>(
+        ::syscall(SYS_open_tree, AT_FDCWD, copy.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
+    if (!tree) throw_errno("hook: cannot clone the copy of " + path);
+    struct mount_attr attr {};
+    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if (::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0)
+        throw_errno("hook: cannot make the copy of " + path + " read-only");
+    if (::syscall(SYS_move_mount, tree.get(), "", target.get(), "",
+                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+        throw_errno("hook: cannot overlay " + path);
 }
 
 } // namespace gantry::runtime

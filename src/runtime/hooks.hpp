@@ -18,7 +18,9 @@ void hook_create_symlinks(const std::string& root,
                           const std::vector<std::pair<std::string, std::string>>& links);
 void hook_update_ldcache(const std::string& root, const std::vector<std::string>& folders,
                          const std::string& host_ldconfig);
-// Overlays the container's /proc/driver/nvidia/params with ModifyDeviceFiles: 0 (if present).
-void hook_disable_device_node_modification(const std::string& root, const std::string& host_params);
+// Binds a read-only copy of `content` over `path` in the container's root (resolved in it,
+// the last component not followed) when that path exists; nothing when it does not.
+void hook_overlay_file(const std::string& root, const std::string& path,
+                       const std::string& content);
 
 } // namespace gantry::runtime

@@ -141,16 +141,15 @@ void inject_gpus(oci::RuntimeSpec& spec, const gpu::Host& host, const gpu::Selec
 
     // The driver must not create or chmod device nodes on the container's behalf.
     if (!host.proc_root.empty()) {
-        std::string params;
+        std::optional<std::string> params;
         try {
-            params = fs::read_file(host.proc_root + "/driver/nvidia/params", 1 << 20);
-        } catch (const Error&) {
+            params = gpu::params_for_container(
+                fs::read_file(host.proc_root + "/driver/nvidia/params", 1 << 20));
+        } catch (const Error&) { // no driver params on this host: nothing to turn off
         }
-        if (!params.empty()) {
-            auto pos = params.find("ModifyDeviceFiles: 1");
-            if (pos != std::string::npos) params.replace(pos, 20, "ModifyDeviceFiles: 0");
+        if (params) {
             std::string copy = state_dir + "/nvidia-params";
-            fs::write_atomic(copy, params, 0444);
+            fs::write_atomic(copy, *params, 0444);
             spec.setup.overlays.emplace_back(copy, "/proc/driver/nvidia/params");
         }
     }

@@ -1100,3 +1100,56 @@ def test_isolation_floor_builds_gantrys_container(rootless, mk):
     assert got["gantry"] == got["floor"]
     assert "pid=1" in got["floor"] and "Seccomp:\t2" in got["floor"]
     assert len([l for l in got["floor"] if l.startswith("/")]) > 30  # the mount points
+
+
+def test_disable_device_node_modification_hook(g, tmp_path):
+    """`gantry hook disable-device-node-modification` (in every CDI spec gantry writes) binds a
+    read-only copy of the host's /proc/driver/nvidia/params with ModifyDeviceFiles: 0 over the
+    container's; nothing when the host's is already 0, missing, or the container has no such
+    file; a symlink planted there is not followed out of the root. Root: it mounts, in a
+    private mount namespace here (unshare -m)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (the hook bind-mounts in the container's mount namespace)")
+    need_tool("unshare")
+    bundle = tmp_path / "bundle"
+    target = bundle / "rootfs/proc/driver/nvidia/params"
+    target.parent.mkdir(parents=True)
+    (bundle / "config.json").write_text(json.dumps({"root": {"path": "rootfs"}}))
+    state = json.dumps({"ociVersion": "1.0.2", "id": "c", "status": "creating", "pid": 1,
+                        "bundle": str(bundle)})
+    host = tmp_path / "host-params"
+    outside = tmp_path / "outside"
+
+    def hook_then(*shell):
+        """Runs the hook, then `shell` in the same private mount namespace."""
+        script = (f"{g.bin} hook disable-device-node-modification --params {host} && "
+                  + " ".join(shell))
+        return subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+                              input=state, capture_output=True, text=True, timeout=60)
+
+    target.write_text("ModifyDeviceFiles: 1\nDeviceFileMode: 438\n")
+    host.write_text("ResmanDebugLevel: 4294967295\nModifyDeviceFiles: 1\nDeviceFileMode: 438\n")
+    r = hook_then(f"cat {target}; (echo x > {target}) 2>/dev/null && echo writable; true")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("ResmanDebugLevel: 4294967295\nModifyDeviceFiles: 0\n"), r.stdout
+    assert "writable" not in r.stdout  # read-only
+    assert target.read_text() == "ModifyDeviceFiles: 1\nDeviceFileMode: 438\n"  # only covered
+    # nothing to turn off, no host file, no such file in the container: exit 0, no mount
+    for host_text, present in (("ModifyDeviceFiles: 0\n", True), (None, True),
+                               ("ModifyDeviceFiles: 1\n", False)):
+        host.unlink(missing_ok=True)
+        if host_text is not None:
+            host.write_text(host_text)
+        target.unlink(missing_ok=True)
+        if present:
+            target.write_text("original\n")
+        r = hook_then(f"grep -c ' {target.parent}' /proc/self/mountinfo || true")
+        assert r.returncode == 0 and r.stdout.strip() == "0", (host_text, present, r)
+    # a symlink in its place (an image cannot plant one under a real /proc; a root the hook is
+    # pointed at can): the file it names outside the root stays as it was
+    host.write_text("ModifyDeviceFiles: 1\n")
+    outside.write_text("outside\n")
+    target.unlink(missing_ok=True)
+    target.symlink_to(outside)
+    r = hook_then(f"cat {outside}")
+    assert r.stdout == "outside\n", r

@@ -560,6 +560,17 @@ TEST(GpuParse, ProcFiles) {
     EXPECT_EQ(gpu::mig_profile_from_name("NVIDIA A100-SXM4-80GB"), "");
 }
 
+TEST(GpuParse, ParamsForContainerTurnOffDeviceFileModification) {
+    EXPECT_EQ(gpu::params_for_container("ModifyDeviceFiles: 1\nDeviceFileMode: 438\n"),
+              "ModifyDeviceFiles: 0\nDeviceFileMode: 438\n");
+    EXPECT_EQ(gpu::params_for_container("ResmanDebugLevel: 4294967295\nModifyDeviceFiles: 1\n"),
+              "ResmanDebugLevel: 4294967295\nModifyDeviceFiles: 0\n");
+    // only the parameter itself, at the start of a line; nothing to change: nullopt
+    EXPECT_EQ(gpu::params_for_container("XModifyDeviceFiles: 1\n"), std::nullopt);
+    EXPECT_EQ(gpu::params_for_container("ModifyDeviceFiles: 0\n"), std::nullopt);
+    EXPECT_EQ(gpu::params_for_container(""), std::nullopt);
+}
+
 // ---------------------------------------------------------------------------------------------
 // In-root resolution
 
