@@ -5,9 +5,11 @@
 #include "util/fs.hpp"
 
 #include <cerrno>
+#include <charconv>
 #include <fcntl.h>
 #include <pwd.h>
 #include <sstream>
+#include <string_view>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -81,12 +83,16 @@ std::optional<SubIdRange> find_subid_range(const std::string& file, const std::s
         if (a == std::string::npos || a == b) continue;
         std::string who = line.substr(0, a);
         if (who != name && who != std::to_string(id)) continue;
-        try {
-            SubIdRange r{static_cast<std::uint32_t>(std::stoul(line.substr(a + 1, b - a - 1))),
-                         static_cast<std::uint32_t>(std::stoul(line.substr(b + 1)))};
-            if (r.count > 0) return r;
-        } catch (...) {
-        }
+        // whole decimal numbers only (no sign, space or suffix), a range that fits in 32 bits
+        auto number = [](std::string_view v, std::uint32_t& out) {
+            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+            return ec == std::errc() && end == v.data() + v.size() && !v.empty();
+        };
+        SubIdRange r;
+        std::string_view l(line);
+        if (number(l.substr(a + 1, b - a - 1), r.start) && number(l.substr(b + 1), r.count) &&
+            r.count > 0 && std::uint64_t(r.start) + r.count <= (std::uint64_t(1) << 32))
+            return r;
     }
     return std::nullopt;
 }

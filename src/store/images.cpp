@@ -86,12 +86,4 @@ Image find_image(const Store& store, const std::string& text) {
     return read_in(store, refs, resolve_in(store, refs, text));
 }
 
-std::vector<Image> list_images(const Store& store) {
-    std::set<Digest> seen;
-    std::vector<Image> out;
-    for (auto& [k, v] : store.refs())
-        if (seen.insert(v).second) out.push_back(read_image(store, v));
-    return out;
-}
-
 } // namespace gantry::store

@@ -25,7 +25,6 @@ Digest resolve(const Store& store, const std::string& ref_or_id);
 Image read_image(const Store& store, const Digest& manifest);
 // Both from one snapshot of the references (refs.json is read once).
 Image find_image(const Store& store, const std::string& ref_or_id);
-std::vector<Image> list_images(const Store& store);
 
 // Normalised reference string for user input ("busybox" -> "docker.io/library/busybox:latest").
 std::string normalize(const std::string& ref);

@@ -1,6 +1,7 @@
 """gantry doctor: host and image rules on simulated GPU hosts (first rules of issue 5)."""
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -265,3 +266,41 @@ def test_forward_compat_libraries(g, mk, hosts, tmp_path, tmp_path_factory):
     newer = gpuhost.build_host(base / "n", gpuhost.preset(1, cc="8.0", driver="595.45.04"))
     res, f = doctor(g, newer, "compat:1", check_code=0)
     assert f["FWD-COMPAT-UNUSED"]["severity"] == "info"
+
+
+def test_doctor_fatbin_lists_every_entry(g, tmp_path, kernels):
+    """`gantry doctor --fatbin FILE`: each SASS/PTX entry of a real nvcc output with its arch,
+    compression and sizes, nvlink's empty stub containers skipped, totals per arch; --json the
+    same; a file without CUDA code has none; a missing file exits 3."""
+    import subprocess
+    so, src = tmp_path / "libboth.so", tmp_path / "k.cu"
+    src.write_text("__global__ void k(int *p) { p[0] = 1; }\n")
+    subprocess.run([str(NVCC), "-shared", "-Xcompiler", "-fPIC",
+                    "-gencode", "arch=compute_80,code=sm_80",
+                    "-gencode", "arch=compute_90,code=compute_90", "-o", str(so), str(src)],
+                   check=True, capture_output=True, timeout=300)
+    doc = g.run("doctor", "--fatbin", so, "--json").json()
+    assert doc["elf"] is True and doc["path"] == str(so)
+    code = [e for e in doc["entries"] if not e["nvlink_stub"]]
+    assert [(e["kind"], e["arch"]) for e in code] == [("sass", "sm_80"), ("ptx", "compute_90")]
+    sass, ptx = code
+    assert sass["cubin_sm"] == 80 and re.fullmatch(r"\d+\.\d", sass["toolkit"])
+    assert re.fullmatch(r"\d+\.\d", ptx["ptx_isa"]) and "toolkit" not in ptx
+    for e in code:
+        assert e["size"] > 0 and e["uncompressed_size"] > 0 and e["section"] == ".nv_fatbin"
+        assert e["compression"] in ("none", "lz4", "zstd")
+    totals = {t["arch"]: t for t in doc["totals"]}
+    assert set(totals) == {"sm_80", "compute_90"}
+    assert totals["sm_80"]["size"] == sass["size"] and totals["compute_90"]["entries"] == 1
+    assert doc["problems"] == []
+    text = g.run("doctor", "--fatbin", so).out
+    assert "2 entries" in text and "KIND" in text, text
+    rows = {line.split()[1]: line.split() for line in text.splitlines()
+            if line.startswith(("sass ", "ptx "))}
+    assert rows["sm_80"][0] == "sass" and rows["compute_90"][0] == "ptx"
+    assert rows["compute_90"][5] == ptx["ptx_isa"] and rows["sm_80"][5] == sass["toolkit"]
+    assert re.search(r"^total\s+2\s+%d\s" % (sass["size"] + ptx["size"]), text, re.M), text
+    # no CUDA code, no file
+    assert "0 fatbin containers, 0 entries" in g.run("doctor", "--fatbin", "/bin/true").out
+    r = g.fail("doctor", "--fatbin", tmp_path / "missing.so", code=3)
+    assert "missing.so" in r.err
