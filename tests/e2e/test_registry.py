@@ -213,115 +213,114 @@ def test_push_mounts_blobs_across_repositories(gr, reg, proxy, mk, tmp_path):
 
 # ---- authentication -----------------------------------------------------------------------
 
-def test_basic_auth_login_logout_and_docker_config(gr, tmp_path, mk):
+@pytest.fixture
+def basic_reg(tmp_path, mk):
+    """A registry that wants alice:s3cret (basic auth), holding the sample as priv/app:1."""
     reg = Registry(tmp_path / "reg", htpasswd={"alice": "s3cret"}).start()
     try:
         publish_dir = tmp_path / "lay"
         mk.write_oci_layout(publish_dir, [(mk.busybox_image(), ["latest"])])
         skopeo_push(publish_dir, f"{reg.addr}/priv/app:1", creds="alice:s3cret")
-        ref = f"{reg.addr}/priv/app:1"
-        r = gr.fail("pull", INSECURE, ref, code=9)
-        assert "requires authentication" in r.err and f"gantry login {reg.addr}" in r.err
-        bad = gr.run("login", INSECURE, "-u", "alice", "--password-stdin", reg.addr,
-                     input="wrong\n", check=False)
-        assert bad.code == 9, bad
-        auth = gr.home / ".config/gantry/auth.json"
-        assert not auth.exists()
-        ok = gr.run("login", INSECURE, "-u", "alice", "--password-stdin", reg.addr, input="s3cret\n")
-        assert "Login Succeeded" in ok.out
-        assert stat.S_IMODE(auth.stat().st_mode) == 0o600
-        assert reg.addr in json.loads(auth.read_text())["auths"]
-        gr.run("pull", INSECURE, ref)
-        gr.run("logout", reg.addr)
-        assert json.loads(auth.read_text())["auths"] == {}
-        gr.fail("logout", reg.addr, code=3)
-        g2 = Gantry(tmp_path / "store2", env=gr.env)
-        g2.fail("pull", INSECURE, ref, code=9)
-        # docker's config.json is read
-        (gr.home / ".docker").mkdir()
-        import base64
-        (gr.home / ".docker/config.json").write_text(json.dumps(
-            {"auths": {reg.addr: {"auth": base64.b64encode(b"alice:s3cret").decode()}}}))
-        g2.run("pull", INSECURE, ref)
-        r = g2.fail("logout", reg.addr, code=3)
-        assert "config.json" in r.err
-        # wrong credentials from docker's file: exit 9 naming the user
-        (gr.home / ".docker/config.json").write_text(json.dumps(
-            {"auths": {reg.addr: {"auth": base64.b64encode(b"alice:nope").decode()}}}))
-        g3 = Gantry(tmp_path / "store3", env=gr.env)
-        r = g3.fail("pull", INSECURE, ref, code=9)
-        assert "alice" in r.err
+        reg.ref = f"{reg.addr}/priv/app:1"
+        yield reg
     finally:
         reg.stop()
 
+def test_basic_auth_login_logout_and_docker_config(gr, tmp_path, basic_reg):
+    reg, ref = basic_reg, basic_reg.ref
+    r = gr.fail("pull", INSECURE, ref, code=9)
+    assert "requires authentication" in r.err and f"gantry login {reg.addr}" in r.err
+    bad = gr.run("login", INSECURE, "-u", "alice", "--password-stdin", reg.addr,
+                 input="wrong\n", check=False)
+    assert bad.code == 9, bad
+    auth = gr.home / ".config/gantry/auth.json"
+    assert not auth.exists()
+    ok = gr.run("login", INSECURE, "-u", "alice", "--password-stdin", reg.addr, input="s3cret\n")
+    assert "Login Succeeded" in ok.out
+    assert stat.S_IMODE(auth.stat().st_mode) == 0o600
+    assert reg.addr in json.loads(auth.read_text())["auths"]
+    gr.run("pull", INSECURE, ref)
+    gr.run("logout", reg.addr)
+    assert json.loads(auth.read_text())["auths"] == {}
+    gr.fail("logout", reg.addr, code=3)
+    g2 = Gantry(tmp_path / "store2", env=gr.env)
+    g2.fail("pull", INSECURE, ref, code=9)
+    # docker's config.json is read
+    (gr.home / ".docker").mkdir()
+    import base64
+    (gr.home / ".docker/config.json").write_text(json.dumps(
+        {"auths": {reg.addr: {"auth": base64.b64encode(b"alice:s3cret").decode()}}}))
+    g2.run("pull", INSECURE, ref)
+    r = g2.fail("logout", reg.addr, code=3)
+    assert "config.json" in r.err
+    # wrong credentials from docker's file: exit 9 naming the user
+    (gr.home / ".docker/config.json").write_text(json.dumps(
+        {"auths": {reg.addr: {"auth": base64.b64encode(b"alice:nope").decode()}}}))
+    g3 = Gantry(tmp_path / "store3", env=gr.env)
+    r = g3.fail("pull", INSECURE, ref, code=9)
+    assert "alice" in r.err
 
-def test_docker_credential_helpers(gr, tmp_path, mk):
+
+def test_docker_credential_helpers(gr, tmp_path, basic_reg):
     """docker's credHelpers and credsStore: the program docker-credential-NAME is asked
     (`get`, the server on stdin), before the file's own "auths", as docker does; its failures
     are explained."""
-    reg = Registry(tmp_path / "reg", htpasswd={"alice": "s3cret"}).start()
-    try:
-        publish_dir = tmp_path / "lay"
-        mk.write_oci_layout(publish_dir, [(mk.busybox_image(), ["latest"])])
-        skopeo_push(publish_dir, f"{reg.addr}/priv/app:1", creds="alice:s3cret")
-        ref = f"{reg.addr}/priv/app:1"
-        bindir = tmp_path / "helpers"
-        bindir.mkdir()
-        asked = tmp_path / "asked.log"
+    reg, ref = basic_reg, basic_reg.ref
+    bindir = tmp_path / "helpers"
+    bindir.mkdir()
+    asked = tmp_path / "asked.log"
 
-        def helper(name, body):
-            p = bindir / f"docker-credential-{name}"
-            p.write_text("#!/bin/sh\n" + body)
-            p.chmod(0o755)
+    def helper(name, body):
+        p = bindir / f"docker-credential-{name}"
+        p.write_text("#!/bin/sh\n" + body)
+        p.chmod(0o755)
 
-        # answers for our registry only, as a keychain holding one login would
-        helper("fake", f'line=$(cat); echo "$1 $line" >> {asked}\n'
-                       f'if [ "$1" = get ] && [ "$line" = "{reg.addr}" ]; then\n'
-                       '  printf \'{"ServerURL":"%s","Username":"alice","Secret":"s3cret"}\\n\' "$line"\n'
-                       "else echo 'credentials not found in native keychain'; exit 1; fi\n")
-        helper("empty", "cat >/dev/null; echo 'credentials not found in native keychain'; exit 1\n")
-        helper("broken", "cat >/dev/null; echo 'gpg: decryption failed: No secret key'; exit 3\n")
-        helper("token", 'cat >/dev/null; echo \'{"ServerURL":"x","Username":"<token>","Secret":"r"}\'\n')
-        (gr.home / ".docker").mkdir()
-        config = gr.home / ".docker/config.json"
-        n = iter(range(100))
+    # answers for our registry only, as a keychain holding one login would
+    helper("fake", f'line=$(cat); echo "$1 $line" >> {asked}\n'
+                   f'if [ "$1" = get ] && [ "$line" = "{reg.addr}" ]; then\n'
+                   '  printf \'{"ServerURL":"%s","Username":"alice","Secret":"s3cret"}\\n\' "$line"\n'
+                   "else echo 'credentials not found in native keychain'; exit 1; fi\n")
+    helper("empty", "cat >/dev/null; echo 'credentials not found in native keychain'; exit 1\n")
+    helper("broken", "cat >/dev/null; echo 'gpg: decryption failed: No secret key'; exit 3\n")
+    helper("token", 'cat >/dev/null; echo \'{"ServerURL":"x","Username":"<token>","Secret":"r"}\'\n')
+    (gr.home / ".docker").mkdir()
+    config = gr.home / ".docker/config.json"
+    n = iter(range(100))
 
-        def pull(cfg, code=None):
-            config.write_text(json.dumps(cfg))
-            g = Gantry(tmp_path / f"store{next(n)}",
-                       env={**gr.env, "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}"})
-            return g.run("pull", INSECURE, ref) if code is None else g.fail("pull", INSECURE, ref,
-                                                                             code=code)
+    def pull(cfg, code=None):
+        config.write_text(json.dumps(cfg))
+        g = Gantry(tmp_path / f"store{next(n)}",
+                   env={**gr.env, "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}"})
+        return g.run("pull", INSECURE, ref) if code is None else g.fail("pull", INSECURE, ref,
+                                                                         code=code)
 
-        import base64
-        wrong = {reg.addr: {"auth": base64.b64encode(b"alice:nope").decode()}}
-        # credHelpers for this registry wins over the file's own (wrong) credentials
-        pull({"credHelpers": {reg.addr: "fake"}, "auths": wrong})
-        assert f"get {reg.addr}" in asked.read_text()
-        # credsStore: docker's own "auths" then hold empty placeholders
-        asked.unlink()
-        pull({"credsStore": "fake", "auths": {reg.addr: {}}})
-        assert asked.read_text().splitlines() == [f"get {reg.addr}"]
-        # a credHelpers entry for another registry does not apply; credsStore does
-        pull({"credHelpers": {"other.example:5000": "broken"}, "credsStore": "fake"})
-        # the helper has nothing for this registry: anonymous, then "requires authentication"
-        r = pull({"credsStore": "empty"}, code=9)
-        assert "requires authentication" in r.err, r.err
-        # not installed: named, with the file it comes from
-        r = pull({"credsStore": "missing"}, code=9)
-        assert "docker-credential-missing" in r.err and "config.json" in r.err, r.err
-        assert "not installed" in r.err and "hint:" in r.err
-        # its own failure is reported with what it said
-        r = pull({"credHelpers": {reg.addr: "broken"}}, code=9)
-        assert "docker-credential-broken" in r.err and "No secret key" in r.err, r.err
-        # an identity token (an OAuth refresh token) needs a token service, not basic auth
-        r = pull({"credsStore": "token"}, code=9)
-        assert "identity token" in r.err and "password" in r.err, r.err
-        # a name that is not a program name is refused before anything runs
-        r = pull({"credHelpers": {reg.addr: "../fake"}}, code=4)
-        assert "not a credential helper name" in r.err, r.err
-    finally:
-        reg.stop()
+    import base64
+    wrong = {reg.addr: {"auth": base64.b64encode(b"alice:nope").decode()}}
+    # credHelpers for this registry wins over the file's own (wrong) credentials
+    pull({"credHelpers": {reg.addr: "fake"}, "auths": wrong})
+    assert f"get {reg.addr}" in asked.read_text()
+    # credsStore: docker's own "auths" then hold empty placeholders
+    asked.unlink()
+    pull({"credsStore": "fake", "auths": {reg.addr: {}}})
+    assert asked.read_text().splitlines() == [f"get {reg.addr}"]
+    # a credHelpers entry for another registry does not apply; credsStore does
+    pull({"credHelpers": {"other.example:5000": "broken"}, "credsStore": "fake"})
+    # the helper has nothing for this registry: anonymous, then "requires authentication"
+    r = pull({"credsStore": "empty"}, code=9)
+    assert "requires authentication" in r.err, r.err
+    # not installed: named, with the file it comes from
+    r = pull({"credsStore": "missing"}, code=9)
+    assert "docker-credential-missing" in r.err and "config.json" in r.err, r.err
+    assert "not installed" in r.err and "hint:" in r.err
+    # its own failure is reported with what it said
+    r = pull({"credHelpers": {reg.addr: "broken"}}, code=9)
+    assert "docker-credential-broken" in r.err and "No secret key" in r.err, r.err
+    # an identity token (an OAuth refresh token) needs a token service, not basic auth
+    r = pull({"credsStore": "token"}, code=9)
+    assert "identity token" in r.err and "password" in r.err, r.err
+    # a name that is not a program name is refused before anything runs
+    r = pull({"credHelpers": {reg.addr: "../fake"}}, code=4)
+    assert "not a credential helper name" in r.err, r.err
 
 
 def test_bearer_token_flow(gr, tmp_path, mk):
