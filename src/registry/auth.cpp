@@ -99,7 +99,7 @@ std::pair<std::string, int> run_helper(const std::string& program, const std::st
     }
     in_r.reset();
     out_w.reset();
-    // a few hundred bytes: within the pipe's buffer, so writing before reading cannot block
+    // a few hundred bytes: within the socket's buffer, so writing before reading cannot block
     std::string line = server + "\n";
     [[maybe_unused]] auto n = ::send(in_w.get(), line.data(), line.size(), MSG_NOSIGNAL);
     in_w.reset();
@@ -110,6 +110,7 @@ std::pair<std::string, int> run_helper(const std::string& program, const std::st
         if (k < 0 || text.size() > (1u << 20)) break; // a helper has no business printing more
         text.append(buf, static_cast<size_t>(k));
     }
+    out_r.reset(); // a helper still writing after we stopped reading gets EPIPE, not a hang
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }

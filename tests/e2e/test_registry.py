@@ -283,6 +283,7 @@ def test_docker_credential_helpers(gr, tmp_path, basic_reg):
     helper("empty", "cat >/dev/null; echo 'credentials not found in native keychain'; exit 1\n")
     helper("broken", "cat >/dev/null; echo 'gpg: decryption failed: No secret key'; exit 3\n")
     helper("token", 'cat >/dev/null; echo \'{"ServerURL":"x","Username":"<token>","Secret":"r"}\'\n')
+    helper("flood", "cat >/dev/null; head -c 3000000 /dev/zero | tr '\\0' x\n")
     (gr.home / ".docker").mkdir()
     config = gr.home / ".docker/config.json"
     n = iter(range(100))
@@ -318,6 +319,9 @@ def test_docker_credential_helpers(gr, tmp_path, basic_reg):
     # an identity token (an OAuth refresh token) needs a token service, not basic auth
     r = pull({"credsStore": "token"}, code=9)
     assert "identity token" in r.err and "password" in r.err, r.err
+    # one printing megabytes is cut off (it gets EPIPE rather than gantry waiting for ever)
+    r = pull({"credsStore": "flood"}, code=9)
+    assert "docker-credential-flood" in r.err and "failed" in r.err, r.err
     # a name that is not a program name is refused before anything runs
     r = pull({"credHelpers": {reg.addr: "../fake"}}, code=4)
     assert "not a credential helper name" in r.err, r.err
