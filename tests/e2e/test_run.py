@@ -1073,6 +1073,7 @@ def test_isolation_floor_builds_gantrys_container(rootless, mk):
     bundle = rootless.base / "bundle"
     rootless.run("bundle", image, bundle)
     bindir = Path(str(rootless.base) + "-bin")  # executable by nobody (the fixture's copy of gantry)
+    bindir.mkdir(mode=0o755, exist_ok=True)  # the fixture makes it only when run as root
     floor = bindir / "floor"
     subprocess.run(["cc", "-O2", "-Wall", "-Werror", "-I", str(GANTRY.parent / "generated"),
                     "-o", str(floor), str(REPO / "bench/floor.c")], check=True)
