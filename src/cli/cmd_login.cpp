@@ -122,7 +122,12 @@ void register_login(CLI::App& app, Context& ctx) {
                 std::printf("Removed login credentials for %s\n", domain.c_str());
                 return 0;
             }
-            if (auto c = registry::find_credentials(domain))
+            std::optional<registry::Credentials> c;
+            try { // only for the message: a broken credential helper must not change the answer
+                c = registry::find_credentials(domain);
+            } catch (const Error&) {
+            }
+            if (c)
                 throw Error(
                     Errc::not_found,
                     "gantry holds no credentials for " + domain + "; the ones in use come from " +

@@ -313,6 +313,10 @@ def test_docker_credential_helpers(gr, tmp_path, basic_reg):
     r = pull({"credsStore": "missing"}, code=9)
     assert "docker-credential-missing" in r.err and "config.json" in r.err, r.err
     assert "not installed" in r.err and "hint:" in r.err
+    # logout has nothing of gantry's to remove, whatever the helper does
+    r = Gantry(tmp_path / "storeL", env={**gr.env, "PATH": f"{bindir}:/usr/bin:/bin"}).fail(
+        "logout", reg.addr, code=3)
+    assert "not logged in" in r.err, r.err
     # its own failure is reported with what it said
     r = pull({"credHelpers": {reg.addr: "broken"}}, code=9)
     assert "docker-credential-broken" in r.err and "No secret key" in r.err, r.err
