@@ -10,6 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures" / "gpuhost"))
 import gpuhost  # noqa: E402
+from conftest import need_nvcc  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -126,10 +127,7 @@ NVCC = Path("/usr/local/cuda/bin/nvcc")
 @pytest.fixture(scope="module")
 def kernels(tmp_path_factory):
     """Shared objects compiled with nvcc for chosen targets (the CUDA toolkit is on this machine)."""
-    if not NVCC.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail("nvcc is required in CI")
-        pytest.skip("the CUDA toolkit (nvcc) is not installed")
+    need_nvcc()
     import subprocess
     d = tmp_path_factory.mktemp("kernels")
     (d / "k.cu").write_text("__global__ void k(int *p) { p[0] = 1; }\n"
@@ -268,11 +266,12 @@ def test_forward_compat_libraries(g, mk, hosts, tmp_path, tmp_path_factory):
     assert f["FWD-COMPAT-UNUSED"]["severity"] == "info"
 
 
-def test_doctor_fatbin_lists_every_entry(g, tmp_path, kernels):
+def test_doctor_fatbin_lists_every_entry(g, tmp_path):
     """`gantry doctor --fatbin FILE`: each SASS/PTX entry of a real nvcc output with its arch,
     compression and sizes, nvlink's empty stub containers skipped, totals per arch; --json the
     same; a file without CUDA code has none; a missing file exits 3."""
     import subprocess
+    need_nvcc()
     so, src = tmp_path / "libboth.so", tmp_path / "k.cu"
     src.write_text("__global__ void k(int *p) { p[0] = 1; }\n")
     subprocess.run([str(NVCC), "-shared", "-Xcompiler", "-fPIC",
