@@ -96,6 +96,9 @@ LayerChoice writable_layer(const RunFlags& f) {
 int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string>& rest) {
     if (rest.empty())
         throw Error(Errc::usage, "run needs an image", "gantry run IMAGE [COMMAND...]");
+    if (rest[0].size() > 1 && rest[0][0] == '-') // CLI11 passes an unknown option on as IMAGE
+        throw Error(Errc::usage, "unknown option " + rest[0].substr(0, rest[0].find('=')),
+                    "see `gantry run --help`; options go before IMAGE");
     const std::uint64_t write_warn =
         units::parse_size(f.write_warn, "--write-warn"); // before launch
     auto& store = ctx.store();
@@ -406,66 +409,56 @@ void register_run(CLI::App& app, Context& ctx) {
     auto f = std::make_shared<RunFlags>();
     auto* cmd = app.add_subcommand("run", "Run a command in a new container from an image");
     cmd->prefix_command(); // everything after IMAGE belongs to the command
-    // Grouped for --help; CLI11 also checks each new option's names against its group's only,
-    // which makes building this command (at every `gantry run`) a fraction cheaper.
-    auto* proc = cmd->add_option_group("Process");
-    auto* files = cmd->add_option_group("Filesystem");
-    auto* iso = cmd->add_option_group("Isolation and limits");
-    auto* gpu = cmd->add_option_group("GPUs and devices");
-    proc->add_option("-e,--env", f->env,
-                     "Set an environment variable (K=V, or K to copy from the host)")
-        ->allow_extra_args(false);
-    proc->add_option("--env-file", f->env_files, "Read environment variables from a file")
-        ->allow_extra_args(false);
-    proc->add_option("-w,--workdir", f->workdir, "Working directory inside the container");
-    proc->add_option("-u,--user", f->user, "UID[:GID] or user name to run as");
-    proc->add_option("--hostname", f->hostname, "Container host name");
-    files->add_option("-v,--volume", f->volumes, "Bind mount SRC:DST[:ro|rw]")
-        ->allow_extra_args(false);
-    files->add_option("--mount", f->mounts, "Bind mount type=bind,src=...,dst=...[,readonly]")
-        ->allow_extra_args(false);
-    files->add_option("--tmpfs", f->tmpfs, "Mount a tmpfs at DST[:options]")
-        ->allow_extra_args(false);
-    iso->add_option("--network,--net", f->network, "host (default) or none");
-    proc->add_option("--entrypoint", f->entrypoint, "Override the image's ENTRYPOINT")
-        ->each([f](const std::string&) { f->entrypoint_set = true; });
-    iso->add_option("--security-opt", f->security_opt, "seccomp=unconfined to disable seccomp")
-        ->allow_extra_args(false);
-    files->add_option(
-        "--write-warn", f->write_warn,
-        "Warn when a run writes more than this into the container layer (default 1GiB)");
-    iso->add_option("--userns", f->userns,
-                    "auto (subordinate ids from /etc/subuid when newuidmap allows, else your id "
-                    "only), single or subid");
-    iso->add_option("-m,--memory", f->memory, "Memory limit (e.g. 512m, 2g) through cgroup v2");
-    iso->add_option("--cpus", f->cpus, "CPU limit (e.g. 1.5) through cgroup v2");
-    iso->add_option("--pids-limit", f->pids_limit,
-                    "Process limit (-1: unlimited) through cgroup v2");
-    gpu->add_option("--gpus", f->gpus,
-                    "GPUs to add: all, N, device=0,2, GPU-/MIG- UUIDs (docker syntax)");
-    gpu->add_option("--driver-root", f->driver_root,
-                    "Root of the NVIDIA driver installation (default /)");
-    gpu->add_option("--dev-root", f->dev_root, "Root holding dev/nvidia* device nodes (default /)");
-    gpu->add_option("--device", f->cdi_devices, "CDI device vendor.com/class=name (repeatable)")
-        ->allow_extra_args(false);
-    gpu->add_option("--cdi-spec-dir", f->cdi_dirs,
-                    "Also read CDI specs from this directory (after /etc/cdi and /var/run/cdi)")
-        ->allow_extra_args(false);
-    gpu->add_flag("--no-require", f->no_require,
-                  "Do not check NVIDIA_REQUIRE_* against the host driver (warns instead)");
-    proc->add_flag("-d,--detach", f->detach, "Run in the background; print the container ID");
-    proc->add_option("--name", f->name, "Name the container so exec, ps, stop and rm can find it");
-    proc->add_flag("--rm", f->rm,
-                   "Remove the container at exit (the default; for docker compatibility)");
-    proc->add_flag("-i,--interactive", f->interactive, "Keep stdin open (stdin is always passed)");
-    proc->add_flag("-t,--tty", f->tty, "Allocate a terminal");
-    proc->add_flag("--init", f->init,
-                   "Run a tiny init as PID 1 that reaps zombies and forwards signals");
-    files->add_flag("--read-only", f->read_only, "Mount the root filesystem read-only");
-    files->add_option("--writable-layer", f->writable_layer,
-                      "Where the container's writes go: memory[:SIZE] (default; a private tmpfs "
-                      "freed at exit, by default up to half the RAM), disk (the store), or auto; "
-                      "the default comes from GANTRY_WRITABLE_LAYER");
+    // Only the options this command line names are built (LazyOptions), in --help's groups.
+    LazyOptions o(cmd, ctx.args);
+    auto* proc = o.group("Process");
+    auto* files = o.group("Filesystem");
+    auto* iso = o.group("Isolation and limits");
+    auto* gpu = o.group("GPUs and devices");
+    o.list(proc, "-e,--env", f->env,
+           "Set an environment variable (K=V, or K to copy from the host)");
+    o.list(proc, "--env-file", f->env_files, "Read environment variables from a file");
+    o.option(proc, "-w,--workdir", f->workdir, "Working directory inside the container");
+    o.option(proc, "-u,--user", f->user, "UID[:GID] or user name to run as");
+    o.option(proc, "--hostname", f->hostname, "Container host name");
+    o.list(files, "-v,--volume", f->volumes, "Bind mount SRC:DST[:ro|rw]");
+    o.list(files, "--mount", f->mounts, "Bind mount type=bind,src=...,dst=...[,readonly]");
+    o.list(files, "--tmpfs", f->tmpfs, "Mount a tmpfs at DST[:options]");
+    o.option(iso, "--network,--net", f->network, "host (default) or none");
+    if (auto* e = o.option(proc, "--entrypoint", f->entrypoint, "Override the image's ENTRYPOINT"))
+        e->each([f](const std::string&) { f->entrypoint_set = true; });
+    o.list(iso, "--security-opt", f->security_opt, "seccomp=unconfined to disable seccomp");
+    o.option(files, "--write-warn", f->write_warn,
+             "Warn when a run writes more than this into the container layer (default 1GiB)");
+    o.option(iso, "--userns", f->userns,
+             "auto (subordinate ids from /etc/subuid when newuidmap allows, else your id only), "
+             "single or subid");
+    o.option(iso, "-m,--memory", f->memory, "Memory limit (e.g. 512m, 2g) through cgroup v2");
+    o.option(iso, "--cpus", f->cpus, "CPU limit (e.g. 1.5) through cgroup v2");
+    o.option(iso, "--pids-limit", f->pids_limit, "Process limit (-1: unlimited) through cgroup v2");
+    o.option(gpu, "--gpus", f->gpus,
+             "GPUs to add: all, N, device=0,2, GPU-/MIG- UUIDs (docker syntax)");
+    o.option(gpu, "--driver-root", f->driver_root,
+             "Root of the NVIDIA driver installation (default /)");
+    o.option(gpu, "--dev-root", f->dev_root, "Root holding dev/nvidia* device nodes (default /)");
+    o.list(gpu, "--device", f->cdi_devices, "CDI device vendor.com/class=name (repeatable)");
+    o.list(gpu, "--cdi-spec-dir", f->cdi_dirs,
+           "Also read CDI specs from this directory (after /etc/cdi and /var/run/cdi)");
+    o.flag(gpu, "--no-require", f->no_require,
+           "Do not check NVIDIA_REQUIRE_* against the host driver (warns instead)");
+    o.flag(proc, "-d,--detach", f->detach, "Run in the background; print the container ID");
+    o.option(proc, "--name", f->name, "Name the container so exec, ps, stop and rm can find it");
+    o.flag(proc, "--rm", f->rm,
+           "Remove the container at exit (the default; for docker compatibility)");
+    o.flag(proc, "-i,--interactive", f->interactive, "Keep stdin open (stdin is always passed)");
+    o.flag(proc, "-t,--tty", f->tty, "Allocate a terminal");
+    o.flag(proc, "--init", f->init,
+           "Run a tiny init as PID 1 that reaps zombies and forwards signals");
+    o.flag(files, "--read-only", f->read_only, "Mount the root filesystem read-only");
+    o.option(files, "--writable-layer", f->writable_layer,
+             "Where the container's writes go: memory[:SIZE] (default; a private tmpfs freed at "
+             "exit, by default up to half the RAM), disk (the store), or auto; the default comes "
+             "from GANTRY_WRITABLE_LAYER");
     cmd->callback([&ctx, f, cmd] {
         auto rest = cmd->remaining();
         ctx.action = [&ctx, f, rest] {

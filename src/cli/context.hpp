@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gantry::cli {
@@ -16,12 +17,43 @@ struct Context {
     std::string root; // --root (GANTRY_ROOT wins, as documented)
     bool debug = false;
     bool quiet = false;
-    std::function<int()> action; // set by the chosen subcommand, run after parsing
+    std::function<int()> action;        // set by the chosen subcommand, run after parsing
+    std::vector<std::string_view> args; // the command line, program name left out
 
     store::Store& store();
 
   private:
     std::unique_ptr<store::Store> store_;
+};
+
+// Builds a command's options only when its command line can name them. CLI11 spends ~10k
+// instructions on each option it builds (names split, trimmed and checked against the others'),
+// and `gantry run` has 35, built at every start: a line naming none of them builds none.
+// A token "--NAME[=VALUE]" can name --NAME, a token "-abc" any option whose short name is a, b
+// or c (a cluster, or -a with the value "bc"); every other token is a value or a positional. So
+// an option left out cannot have been given, and CLI11 parses the line as it would with all of
+// them. With -h or --help anywhere, all are built, in the groups their help lists them under.
+class LazyOptions {
+  public:
+    LazyOptions(CLI::App* cmd, const std::vector<std::string_view>& args);
+    // A new option group under --help (it only titles the listing), else the command itself.
+    CLI::App* group(const std::string& name);
+    // CLI11's add_option on TO when NAMES (CLI11's "-e,--env") may be on the line, else null.
+    template <class T>
+    CLI::Option* option(CLI::App* to, const std::string& names, T& var, const std::string& help) {
+        return may_name(names) ? to->add_option(names, var, help) : nullptr;
+    }
+    // A repeatable option: each occurrence takes exactly one value.
+    CLI::Option* list(CLI::App* to, const std::string& names, std::vector<std::string>& var,
+                      const std::string& help);
+    CLI::Option* flag(CLI::App* to, const std::string& names, bool& var, const std::string& help);
+    bool may_name(std::string_view names) const;
+
+  private:
+    CLI::App* cmd_;
+    bool all_ = false;
+    std::vector<std::string_view> longs_; // "env" for "--env=x"
+    std::string shorts_;                  // every letter after the dash of every "-abc"
 };
 
 // Human-readable sizes ("1.5 GB" in decimal units, like docker).

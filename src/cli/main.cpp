@@ -28,6 +28,52 @@ store::Store& Context::store() {
     return *store_;
 }
 
+LazyOptions::LazyOptions(CLI::App* cmd, const std::vector<std::string_view>& args) : cmd_(cmd) {
+    for (auto a : args) {
+        if (a.size() < 2 || a[0] != '-' || a == "--") continue;
+        if (a[1] != '-') {
+            shorts_.append(a.substr(1));
+            continue;
+        }
+        auto name = a.substr(2, a.find('=') == a.npos ? a.npos : a.find('=') - 2);
+        if (name.starts_with("help")) all_ = true;
+        longs_.push_back(name);
+    }
+    if (shorts_.find('h') != std::string::npos) all_ = true;
+}
+
+CLI::App* LazyOptions::group(const std::string& name) {
+    return all_ ? cmd_->add_option_group(name) : cmd_;
+}
+
+CLI::Option* LazyOptions::list(CLI::App* to, const std::string& names,
+                               std::vector<std::string>& var, const std::string& help) {
+    auto* o = option(to, names, var, help);
+    if (o) o->allow_extra_args(false);
+    return o;
+}
+
+CLI::Option* LazyOptions::flag(CLI::App* to, const std::string& names, bool& var,
+                               const std::string& help) {
+    return may_name(names) ? to->add_flag(names, var, help) : nullptr;
+}
+
+bool LazyOptions::may_name(std::string_view names) const {
+    if (all_) return true;
+    for (size_t p = 0; p < names.size();) {
+        size_t q = std::min(names.find(',', p), names.size());
+        auto n = names.substr(p, q - p);
+        p = q + 1;
+        if (n.starts_with("--")) {
+            if (std::find(longs_.begin(), longs_.end(), n.substr(2)) != longs_.end()) return true;
+        } else if (n.size() == 2 && n[0] == '-') {
+            if (shorts_.find(n[1]) != std::string::npos) return true;
+        } else
+            return true; // a form the scan does not know (a positional, "-long"): built
+    }
+    return false;
+}
+
 std::string human_size(std::uint64_t b) {
     return units::human_size(b);
 }
@@ -54,6 +100,7 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
 int main(int argc, char** argv) {
     using namespace gantry;
     cli::Context ctx;
+    ctx.args.assign(argv + 1, argv + argc);
     CLI::App app{"gantry: a rootless, daemonless GPU container engine", "gantry"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "gantry 0.1.0");

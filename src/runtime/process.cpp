@@ -74,11 +74,19 @@ Fd create_leaf(int dirfd, const char* leaf, bool dir) {
     return Fd(::openat(dirfd, leaf, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
 }
 
+// For a target that could not be created because the root is read-only (--read-only).
+std::string ro_hint() {
+    return errno == EROFS ? "the container's root is read-only: use a path the image has, or "
+                            "bind a directory there with -v"
+                          : "";
+}
+
 } // namespace
 
 // Opens (creating if missing) the mount target `dest` inside the root, fd-relative and in-root:
 // no component can lead outside, whatever symlinks the image planted.
-Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache) {
+Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache,
+                 const char* what) {
     std::vector<std::string> comps;
     std::string cur;
     for (char c : dest + "/") {
@@ -132,16 +140,18 @@ Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache
         if (fd < 0 && errno == ENOENT) {
             if (!last || dir) {
                 if (::mkdirat(parent.get(), comps[i].c_str(), 0755) != 0 && errno != EEXIST)
-                    fail_errno("cannot create mount point " + dest);
+                    fail_errno(std::string("cannot create ") + what + " " + dest, ro_hint());
             } else {
                 int f = ::openat(parent.get(), comps[i].c_str(),
                                  O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-                if (f < 0 && errno != EEXIST) fail_errno("cannot create mount point " + dest);
+                if (f < 0 && errno != EEXIST)
+                    fail_errno(std::string("cannot create ") + what + " " + dest, ro_hint());
                 if (f >= 0) ::close(f);
             }
             fd = fs::openat_in_root(rootfd, prefix, O_PATH);
         }
-        if (fd < 0) fail_errno("cannot open mount point " + dest + " inside the container");
+        if (fd < 0)
+            fail_errno(std::string("cannot open ") + what + " " + dest + " inside the container");
         parent.reset(fd);
     }
     return parent;
@@ -149,7 +159,7 @@ Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache
 
 void enter_cwd(const std::string& cwd) {
     Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    Fd dir = ensure_target(root.get(), cwd, true);
+    Fd dir = ensure_target(root.get(), cwd, true, nullptr, "working directory");
     if (::fchdir(dir.get()) != 0) fail_errno("cannot enter the working directory " + cwd);
     char buf[4096];
     if (!::getcwd(buf, sizeof buf) || buf[0] != '/')

@@ -36,7 +36,9 @@ struct TargetDir {
 };
 
 // Opens (creating if missing) `dest` inside the root, fd-relative and in-root.
-Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache = nullptr);
+// WHAT names DEST in errors. A target that cannot be created on a read-only root is EROFS.
+Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache = nullptr,
+                 const char* what = "mount point");
 
 // Creates link -> target inside the root, replacing a file or link there (never a directory).
 void make_symlink_in_root(int rootfd, const std::string& link, const std::string& target);

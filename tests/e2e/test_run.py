@@ -131,6 +131,29 @@ def test_env_precedence(runner, tmp_path):
     assert env["HOME"] == "/root"
 
 
+def test_option_spellings(runner):
+    """run builds only the options its command line can name (cli::LazyOptions): every way of
+    writing an option must still reach it. A short option clustered with a flag and its value
+    attached, a long option with =, a value in the next token."""
+    out = runner.run("run", "-ieA=1", "--env=B=2", "-e", "C=3", "-w/tmp/wd", "--hostname=h1",
+                     "--user=0:0", "--tmpfs=/scratch", runner.image, "sh", "-c",
+                     "echo $A $B $C; pwd; hostname; id -u; grep -c ' /scratch tmpfs' /proc/mounts"
+                     ).out
+    assert out.split() == ["1", "2", "3", "/tmp/wd", "h1", "0", "1"]
+    # a working directory that would have to be created on a read-only root is named as such
+    r = runner.fail("run", "--read-only", "-w/new/wd", runner.image, "pwd", code=125)
+    assert "cannot create working directory /new/wd" in r.err and "read-only" in r.err
+    # help anywhere on the line lists every option, in its group, even in a cluster
+    for line in (["--help"], ["-ih"], ["-e", "A=1", "--help", runner.image]):
+        help_text = runner.run("run", *line).out
+        for name in ("-e,--env", "--env-file", "-v,--volume", "--gpus", "--cdi-spec-dir",
+                     "--writable-layer", "-t,--tty", "--no-require", "GPUs and devices"):
+            assert name in help_text, (line, name)
+    # an option run does not have is named as such (CLI11 would pass it on as the image)
+    r = runner.fail("run", "--bogus=1", runner.image, "true", code=2)
+    assert "unknown option --bogus" in r.err and "gantry run --help" in r.err
+
+
 def test_entrypoint_rules(g, mk, tmp_path):
     img = mk.busybox_image(entrypoint=["/bin/echo", "ep"], cmd=["default-cmd"])
     archive = tmp_path / "ep.tar"
