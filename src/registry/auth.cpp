@@ -4,6 +4,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/nettle.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -11,7 +12,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <nettle/base64.h>
 #include <pwd.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -271,18 +271,20 @@ std::size_t remove_all_credentials(const std::string& file) {
 
 std::string base64_encode(const std::string& s) {
     std::string out(BASE64_ENCODE_RAW_LENGTH(s.size()), '\0');
-    nettle_base64_encode_raw(out.data(), s.size(), reinterpret_cast<const uint8_t*>(s.data()));
+    nettle::api().base64_encode_raw(out.data(), s.size(),
+                                    reinterpret_cast<const uint8_t*>(s.data()));
     return out;
 }
 
 std::optional<std::string> base64_decode(const std::string& s) {
+    const auto& lib = nettle::api();
     base64_decode_ctx ctx;
-    nettle_base64_decode_init(&ctx);
+    lib.base64_decode_init(&ctx);
     std::string out(BASE64_DECODE_LENGTH(s.size()), '\0');
     std::size_t n = out.size();
-    if (!nettle_base64_decode_update(&ctx, &n, reinterpret_cast<uint8_t*>(out.data()), s.size(),
-                                     s.data()) ||
-        !nettle_base64_decode_final(&ctx))
+    if (!lib.base64_decode_update(&ctx, &n, reinterpret_cast<uint8_t*>(out.data()), s.size(),
+                                  s.data()) ||
+        !lib.base64_decode_final(&ctx))
         return std::nullopt;
     out.resize(n);
     return out;

@@ -1,4 +1,5 @@
-// Streaming SHA-256 (OpenSSL EVP: uses the CPU's SHA extensions where present).
+// Streaming SHA-256: Nettle, loaded on first use (util/nettle.hpp), with the CPU's SHA
+// extensions where present. Throws Error(unsupported) where Nettle cannot be loaded.
 #pragma once
 
 #include <array>

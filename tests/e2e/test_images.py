@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import store_files, tmp_entries
+from conftest import need_tool, store_files, tmp_entries
 from fixtures import mkimage as mk
 
 HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
@@ -145,23 +145,28 @@ def test_load_docker_archive(g, tmp_path, style, compression):
     assert tmp_entries(g.root) == []
 
 
-def test_gzip_without_isal_names_the_package_and_other_work_goes_on(g, tmp_path):
-    """ISA-L is loaded with dlopen by the gzip code only. Where libisal.so.2 cannot be loaded
-    (here an empty file is bound over it in a private mount namespace), loading a gzip layer
-    fails with exit 7 naming the package and stores nothing; an uncompressed image still loads
-    and runs (run never loads ISA-L)."""
+def hiding(g, soname):
+    """Runs gantry with SONAME made unloadable: an empty file bound over it in a private mount
+    namespace. Returns a function running gantry ARGS that returns (exit code, output)."""
     if os.geteuid() != 0:
-        pytest.skip("hiding libisal.so.2 in a private mount namespace needs root")
-    ctypes.CDLL("libisal.so.2")  # where the loader finds it
+        pytest.skip(f"hiding {soname} in a private mount namespace needs root")
+    ctypes.CDLL(soname)  # where the loader finds it
     lib = next(line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()
-               if "/libisal.so" in line)
+               if f"/{soname.split('.so')[0]}.so" in line)
 
     def hidden(*args):
         argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
                 'mount --bind /dev/null "$0" && exec "$@"', lib, *g.cmd(*args)]
         p = subprocess.run(argv, capture_output=True, text=True, env=g.environ(), timeout=120)
         return p.returncode, p.stderr + p.stdout
+    return hidden
 
+
+def test_gzip_without_isal_names_the_package_and_other_work_goes_on(g, tmp_path):
+    """ISA-L is loaded with dlopen by the gzip code only. Where libisal.so.2 cannot be loaded,
+    loading a gzip layer fails with exit 7 naming the package and stores nothing; an
+    uncompressed image still loads and runs (run never loads ISA-L)."""
+    hidden = hiding(g, "libisal.so.2")
     gz = tmp_path / "gz.tar"
     mk.write_docker_archive(gz, [(mk.busybox_image(compression="gzip"), ["gz:1"])],
                             layer_compression="gzip")
@@ -179,6 +184,33 @@ def test_gzip_without_isal_names_the_package_and_other_work_goes_on(g, tmp_path)
     # and with the library back, the gzip image loads
     g.run("load", gz)
     assert set(g.refs()) == {"docker.io/library/plain:1", "docker.io/library/gz:1"}
+
+
+def test_hashing_without_nettle_names_the_package_and_run_goes_on(g, tmp_path):
+    """Nettle is loaded with dlopen by the code that hashes: linked in, its fat build's
+    constructor executed CPUID (a hypervisor trap in a VM) at every start. Where libnettle.so.8
+    cannot be loaded, a load (which verifies every digest) fails with exit 7 naming the
+    package and stores nothing. A run hashes nothing once the image's run view exists (its
+    first run reads the manifest and config, verified, to write it), so it starts as before."""
+    plain = tmp_path / "plain.tar"
+    mk.write_docker_archive(plain, [(mk.busybox_image(compression="none"), ["plain:1"])])
+    g.run("load", plain)
+    g.run("run", "plain:1", "true")
+    hidden = hiding(g, "libnettle.so.8")
+    other = tmp_path / "other.tar"
+    mk.write_docker_archive(other, [(mk.busybox_image(compression="none", cmd=["true"]),
+                                     ["other:1"])])
+    code, err = hidden("load", other)
+    assert code == 7, err
+    assert "hashing needs Nettle" in err and "apt-get install libnettle8" in err, err
+    assert set(g.refs()) == {"docker.io/library/plain:1"}
+    assert tmp_entries(g.root) == []
+    code, out = hidden("run", "plain:1", "echo", "ran")
+    assert code == 0 and "ran" in out, out
+    # the binary has none of Nettle's code, so nothing of it runs at start
+    need_tool("nm")
+    syms = subprocess.run(["nm", str(g.bin)], capture_output=True, text=True, check=True).stdout
+    assert "_nettle_cpuid" not in syms and "nettle_sha256_update" not in syms
 
 
 def test_load_docker_archive_same_image_twice_is_idempotent(g, tmp_path):

@@ -1,0 +1,31 @@
+#include "util/nettle.hpp"
+
+#include "util/library.hpp"
+
+namespace gantry::nettle {
+
+namespace {
+
+Api load() {
+    Library lib("libnettle.so.8", "hashing needs Nettle",
+                "install Nettle 3.6 or newer (Debian/Ubuntu: apt-get install libnettle8; "
+                "Fedora: dnf install nettle)");
+    Api a;
+    lib.bind(a.sha256_init, "nettle_sha256_init");
+    lib.bind(a.sha256_update, "nettle_sha256_update");
+    lib.bind(a.sha256_digest, "nettle_sha256_digest");
+    lib.bind(a.base64_encode_raw, "nettle_base64_encode_raw");
+    lib.bind(a.base64_decode_init, "nettle_base64_decode_init");
+    lib.bind(a.base64_decode_update, "nettle_base64_decode_update");
+    lib.bind(a.base64_decode_final, "nettle_base64_decode_final");
+    return a;
+}
+
+} // namespace
+
+const Api& api() {
+    static const Api loaded = load(); // a throw leaves it unset: the next call tries again
+    return loaded;
+}
+
+} // namespace gantry::nettle

@@ -1,0 +1,27 @@
+// Nettle (SHA-256, base64), loaded with dlopen("libnettle.so.8") on first use. Debian's build is
+// "fat": a constructor probes the CPU (3 CPUID instructions, ~7 us each in a VM, where CPUID
+// traps to the hypervisor) to pick SHA-NI code. Linked in, that ran at every start of the
+// binary, `gantry run` included, which hashes nothing; loaded, it runs only in the commands
+// that hash (load, pull, push, save, verify, slim...) or decode credentials.
+#pragma once
+
+#include <nettle/base64.h>
+#include <nettle/sha2.h>
+
+namespace gantry::nettle {
+
+struct Api {
+    decltype(&::nettle_sha256_init) sha256_init = nullptr;
+    decltype(&::nettle_sha256_update) sha256_update = nullptr;
+    decltype(&::nettle_sha256_digest) sha256_digest = nullptr;
+    decltype(&::nettle_base64_encode_raw) base64_encode_raw = nullptr;
+    decltype(&::nettle_base64_decode_init) base64_decode_init = nullptr;
+    decltype(&::nettle_base64_decode_update) base64_decode_update = nullptr;
+    decltype(&::nettle_base64_decode_final) base64_decode_final = nullptr;
+};
+
+// The loaded library (thread-safe, loaded once). Throws Error(unsupported) naming the package
+// when libnettle.so.8 or one of its symbols is missing.
+const Api& api();
+
+} // namespace gantry::nettle
