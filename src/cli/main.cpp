@@ -103,12 +103,13 @@ int main(int argc, char** argv) {
     ctx.args.assign(argv + 1, argv + argc);
     CLI::App app{"gantry: a rootless, daemonless GPU container engine", "gantry"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", "gantry 0.1.0");
-    app.add_option("--root", ctx.root,
-                   "Image store directory (default: $GANTRY_ROOT, /var/lib/gantry for root, "
-                   "~/.local/share/gantry otherwise)");
-    app.add_flag("--debug", ctx.debug, "Print debug messages");
-    app.add_flag("-q,--quiet", ctx.quiet, "Print only errors");
+    cli::LazyOptions global(&app, ctx.args);
+    if (global.may_name("--version")) app.set_version_flag("--version", "gantry 0.1.0");
+    global.option(&app, "--root", ctx.root,
+                  "Image store directory (default: $GANTRY_ROOT, /var/lib/gantry for root, "
+                  "~/.local/share/gantry otherwise)");
+    global.flag(&app, "--debug", ctx.debug, "Print debug messages");
+    global.flag(&app, "-q,--quiet", ctx.quiet, "Print only errors");
     app.footer("Exit status: 0 ok, 2 usage, 3 not found, 4 invalid input, 5 conflict, 6 I/O, "
                "7 unsupported, 8 network, 9 registry auth, 10 a check failed (doctor, lint, "
                "analyze --ci, slim --check), 125/126/127 run (see docs/exit-codes.md)");

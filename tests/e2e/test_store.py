@@ -586,6 +586,36 @@ def test_root_flag_used_without_gantry_root(tmp_path, images):
     assert r.returncode == 0 and json.loads(r.stdout)["root"] == str(flag_root), r
 
 
+def test_global_flags_in_every_spelling(tmp_path, images):
+    """The global options are built only when the command line names them (cli::LazyOptions),
+    so each spelling must still reach them: --root=DIR, --debug, -q, --version, --help."""
+    small = images["small"]
+    root = tmp_path / "r"
+    r = run_bin([f"--root={root}", "load", small.oci], {"HOME": str(tmp_path)})
+    assert r.returncode == 0 and loaded_into(root, small.oci_ref), r
+    assert "manifest sha256:" in r.stderr, r  # the id line, on stderr
+    r = run_bin(["-q", "--root", root, "load", small.oci], {"HOME": str(tmp_path)})
+    assert r.returncode == 0 and "manifest sha256:" not in r.stderr, r
+    # --debug: a run whose view cannot be saved (views/ is a file here) says so, and runs
+    bb = tmp_path / "bb.tar"
+    mk.write_docker_archive(bb, [(mk.busybox_image(compression="none"), ["bb:1"])])
+    assert run_bin(["--root", root, "load", bb], {"HOME": str(tmp_path)}).returncode == 0
+    shutil.rmtree(root / "views", ignore_errors=True)
+    (root / "views").write_text("")
+    # (--debug wins over --quiet)
+    for flags, said in ((["--debug"], True), ([], False), (["--quiet", "--debug"], True)):
+        r = run_bin([*flags, "--root", root, "run", "bb:1", "echo", "ran"], {"HOME": str(tmp_path)})
+        assert r.returncode == 0 and r.stdout == "ran\n", r
+        assert ("run view not saved" in r.stderr) == said, (flags, r)
+    assert run_bin(["--version"], {}).stdout.strip() == "gantry 0.1.0"
+    for line in (["--help"], ["-h"], ["--root", root, "--help"]):
+        out = run_bin(line, {}).stdout
+        for name in ("--version", "--root", "--debug", "-q,--quiet", "run", "pull"):
+            assert name in out, (line, name)
+    r = run_bin(["--bogus", "images"], {"HOME": str(tmp_path)})
+    assert r.returncode == 2 and "--bogus" in r.stderr, r
+
+
 @pytest.fixture
 def nobody_home(rootless):
     if os.geteuid() != 0:
