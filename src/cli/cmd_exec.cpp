@@ -15,15 +15,17 @@ void register_exec(CLI::App& app, Context& ctx) {
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("exec", "Run a command in a running container");
     cmd->prefix_command();
-    cmd->add_option("-e,--env", o->env, "Set an environment variable (K=V)")
-        ->allow_extra_args(false);
-    cmd->add_option("-w,--workdir", o->workdir, "Working directory inside the container");
-    cmd->add_option("-u,--user", o->user, "UID[:GID] to run as");
-    cmd->add_flag("-i,--interactive", o->interactive, "Keep stdin open (stdin is always passed)");
-    cmd->add_flag("-t,--tty", o->tty, "Allocate a terminal");
+    LazyOptions opts(cmd, ctx.args);
+    opts.usage("CONTAINER COMMAND [ARG...]");
+    opts.list(cmd, "-e,--env", o->env, "Set an environment variable (K=V)");
+    opts.option(cmd, "-w,--workdir", o->workdir, "Working directory inside the container");
+    opts.option(cmd, "-u,--user", o->user, "UID[:GID] to run as");
+    opts.flag(cmd, "-i,--interactive", o->interactive, "Keep stdin open (stdin is always passed)");
+    opts.flag(cmd, "-t,--tty", o->tty, "Allocate a terminal");
     cmd->callback([&ctx, o, cmd] {
         auto rest = cmd->remaining();
         ctx.action = [o, rest] {
+            LazyOptions::reject_unknown_option(rest, "exec");
             if (rest.size() < 2)
                 throw Error(Errc::usage, "exec needs a container and a command",
                             "gantry exec [-it] NAME COMMAND [ARG...]");

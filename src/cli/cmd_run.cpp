@@ -96,9 +96,7 @@ LayerChoice writable_layer(const RunFlags& f) {
 int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string>& rest) {
     if (rest.empty())
         throw Error(Errc::usage, "run needs an image", "gantry run IMAGE [COMMAND...]");
-    if (rest[0].size() > 1 && rest[0][0] == '-') // CLI11 passes an unknown option on as IMAGE
-        throw Error(Errc::usage, "unknown option " + rest[0].substr(0, rest[0].find('=')),
-                    "see `gantry run --help`; options go before IMAGE");
+    LazyOptions::reject_unknown_option(rest, "run");
     const std::uint64_t write_warn =
         units::parse_size(f.write_warn, "--write-warn"); // before launch
     auto& store = ctx.store();
@@ -411,6 +409,7 @@ void register_run(CLI::App& app, Context& ctx) {
     cmd->prefix_command(); // everything after IMAGE belongs to the command
     // Only the options this command line names are built (LazyOptions), in --help's groups.
     LazyOptions o(cmd, ctx.args);
+    o.usage("IMAGE [COMMAND [ARG...]]");
     auto* proc = o.group("Process");
     auto* files = o.group("Filesystem");
     auto* iso = o.group("Isolation and limits");

@@ -58,6 +58,27 @@ CLI::Option* LazyOptions::flag(CLI::App* to, const std::string& names, bool& var
     return may_name(names) ? to->add_flag(names, var, help) : nullptr;
 }
 
+void LazyOptions::usage(const std::string& operands) {
+    struct WithOperands : CLI::Formatter {
+        std::string operands;
+        std::string make_usage(const CLI::App* app, std::string name) const override {
+            auto line = CLI::Formatter::make_usage(app, std::move(name)); // "Usage: ...\n"
+            auto end = line.find_last_not_of('\n') + 1;
+            return line.substr(0, end) + " " + operands + line.substr(end);
+        }
+    };
+    if (!all_) return;
+    auto f = std::make_shared<WithOperands>(); // its own: the parent's is shared
+    f->operands = operands;
+    cmd_->formatter(f);
+}
+
+void LazyOptions::reject_unknown_option(const std::vector<std::string>& rest, const char* command) {
+    if (!rest.empty() && rest[0].size() > 1 && rest[0][0] == '-')
+        throw Error(Errc::usage, "unknown option " + rest[0].substr(0, rest[0].find('=')),
+                    std::string("see `gantry ") + command + " --help`; options go first");
+}
+
 bool LazyOptions::may_name(std::string_view names) const {
     if (all_) return true;
     for (size_t p = 0; p < names.size();) {

@@ -146,6 +146,7 @@ def test_option_spellings(runner):
     # help anywhere on the line lists every option, in its group, even in a cluster
     for line in (["--help"], ["-ih"], ["-e", "A=1", "--help", runner.image]):
         help_text = runner.run("run", *line).out
+        assert "Usage: gantry run [OPTIONS] IMAGE [COMMAND [ARG...]]" in help_text
         for name in ("-e,--env", "--env-file", "-v,--volume", "--gpus", "--cdi-spec-dir",
                      "--writable-layer", "-t,--tty", "--no-require", "GPUs and devices"):
             assert name in help_text, (line, name)
@@ -651,6 +652,15 @@ def test_detached_exec_ps_stop_rm(runner):
         assert out[2].startswith("sh -c echo started")
         assert out[3].strip() == "4"  # 0,1,2 and ls's own: no leaked fds
         assert runner.run("exec", name, "sh", "-c", "exit 9", check=False).code == 9
+        # exec builds only the options its line names too: attached values and = reach them
+        out = runner.run("exec", "-eX=1", "--env=Y=2", "-w/tmp", "--user=0", name, "sh", "-c",
+                         "echo $X $Y; pwd; id -u").out.split()
+        assert out == ["1", "2", "/tmp", "0"]
+        r = runner.fail("exec", "--bogus", name, "true", code=2)
+        assert "unknown option --bogus" in r.err and "gantry exec --help" in r.err
+        help_text = runner.run("exec", "--help").out
+        assert "gantry exec [OPTIONS] CONTAINER COMMAND [ARG...]" in help_text
+        assert all(n in help_text for n in ("-e,--env", "-w,--workdir", "-u,--user", "-t,--tty"))
         r = runner.run("run", "-d", "--name", name, runner.image, "true", check=False)
         assert r.code == 125 and "in use" in r.err  # docker: run fails with 125
         r = runner.run("rm", name, check=False)
