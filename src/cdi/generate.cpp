@@ -11,9 +11,11 @@ namespace gantry::cdi {
 
 namespace {
 
-const std::vector<std::string> kLibOptions = {"ro", "nosuid", "nodev", "rbind", "rprivate"};
-const std::vector<std::string> kIpcOptions = {"nosuid", "nodev", "rbind", "rprivate", "noexec"};
-const std::vector<std::string> kProcOptions = {"ro", "nosuid", "nodev", "noexec", "bind"};
+// Arrays of literals, not vectors of strings: nothing to build at every start of the binary.
+using Options = std::initializer_list<const char*>;
+constexpr Options kLibOptions = {"ro", "nosuid", "nodev", "rbind", "rprivate"};
+constexpr Options kIpcOptions = {"nosuid", "nodev", "rbind", "rprivate", "noexec"};
+constexpr Options kProcOptions = {"ro", "nosuid", "nodev", "noexec", "bind"};
 
 std::string trim_root(std::string r) {
     while (r.size() > 1 && r.back() == '/') r.pop_back();
@@ -74,6 +76,11 @@ void add_mount(ContainerEdits& e, const std::string& host, const std::string& cp
     for (const auto& m : e.mounts)
         if (m.container_path == cpath) return;
     e.mounts.push_back({host, cpath, options, {}});
+}
+
+void add_mount(ContainerEdits& e, const std::string& host, const std::string& cpath,
+               Options options) {
+    add_mount(e, host, cpath, std::vector<std::string>(options.begin(), options.end()));
 }
 
 void add_proc_dir(ContainerEdits& e, const gpu::Device& g) {

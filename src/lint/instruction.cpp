@@ -52,10 +52,14 @@ const std::map<std::string, std::vector<FlagSpec>>& flag_specs() {
     return m;
 }
 
-const std::set<std::string> kInstructions = {
-    "ADD",    "ARG",   "CMD",         "COPY",  "ENTRYPOINT", "ENV",
-    "EXPOSE", "FROM",  "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD",
-    "RUN",    "SHELL", "STOPSIGNAL",  "USER",  "VOLUME",     "WORKDIR"};
+// Built on first use: a namespace-scope set would be built at every start of the binary.
+const std::set<std::string>& instructions() {
+    static const std::set<std::string> s = {
+        "ADD",    "ARG",   "CMD",         "COPY",  "ENTRYPOINT", "ENV",
+        "EXPOSE", "FROM",  "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD",
+        "RUN",    "SHELL", "STOPSIGNAL",  "USER",  "VOLUME",     "WORKDIR"};
+    return s;
+}
 
 // Leading "--name[=value]" words (BuildKit's extractBuilderFlags); "--" ends the flags.
 std::vector<Flag> extract_flags(std::string& args, int line) {
@@ -222,7 +226,7 @@ Instruction parse_instruction(std::string_view logical, int line, char esc) {
     std::size_t k = 0;
     while (k < s.size() && !is_space(s[k])) ++k;
     in.keyword = upper(s.substr(0, k));
-    if (!kInstructions.count(in.keyword))
+    if (!instructions().count(in.keyword))
         throw parse_error(line, "unknown instruction: " + std::string(s.substr(0, k)),
                           "instructions are FROM, RUN, COPY, ADD, ENV, ARG, ... (is a line "
                           "continuation missing on the line before?)");
