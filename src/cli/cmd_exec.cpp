@@ -2,6 +2,7 @@
 #include "runtime/exec.hpp"
 #include "runtime/idmap.hpp"
 #include "runtime/state.hpp"
+#include "spec/builder.hpp"
 #include "util/error.hpp"
 
 namespace gantry::cli {
@@ -54,17 +55,16 @@ void register_exec(CLI::App& app, Context& ctx) {
                 spec.cwd = o->workdir;
             }
             if (!o->user.empty()) {
-                auto colon = o->user.find(':');
-                try {
-                    spec.uid = static_cast<std::uint32_t>(std::stoul(o->user.substr(0, colon)));
-                    spec.gid =
-                        colon == std::string::npos
-                            ? spec.uid
-                            : static_cast<std::uint32_t>(std::stoul(o->user.substr(colon + 1)));
-                } catch (const std::exception&) {
+                std::string_view user = o->user;
+                auto colon = user.find(':');
+                auto uid = user.substr(0, colon);
+                auto gid = colon == user.npos ? uid : user.substr(colon + 1);
+                if (uid.empty() || uid.find_first_not_of("0123456789") != uid.npos || gid.empty() ||
+                    gid.find_first_not_of("0123456789") != gid.npos)
                     throw Error(Errc::usage, "exec -u takes a numeric UID[:GID]",
                                 "e.g. -u 0 or -u 1000:1000");
-                }
+                spec.uid = spec::numeric_id(uid, "user ID");
+                spec.gid = spec::numeric_id(gid, "group ID");
             }
             bool single_id = runtime::is_single_id(spec.gid_mappings);
             return runtime::exec_in(s.pid, spec, single_id);

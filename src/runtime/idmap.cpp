@@ -3,12 +3,11 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <cerrno>
-#include <charconv>
 #include <fcntl.h>
 #include <pwd.h>
-#include <sstream>
 #include <string_view>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -70,29 +69,22 @@ bool is_single_id(const std::vector<oci::IdMapping>& maps) {
 
 std::optional<SubIdRange> find_subid_range(const std::string& file, const std::string& name,
                                            std::uint32_t id) {
-    std::string text;
+    std::string content;
     try {
-        text = fs::read_file(file, 1 << 20);
+        content = fs::read_file(file, 1 << 20);
     } catch (const Error&) {
         return std::nullopt;
     }
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
+    for (auto line : text::lines(content)) {
         auto a = line.find(':'), b = line.rfind(':');
-        if (a == std::string::npos || a == b) continue;
-        std::string who = line.substr(0, a);
+        if (a == line.npos || a == b) continue;
+        auto who = line.substr(0, a);
         if (who != name && who != std::to_string(id)) continue;
         // whole decimal numbers only (no sign, space or suffix), a range that fits in 32 bits
-        auto number = [](std::string_view v, std::uint32_t& out) {
-            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-            return ec == std::errc() && end == v.data() + v.size() && !v.empty();
-        };
-        SubIdRange r;
-        std::string_view l(line);
-        if (number(l.substr(a + 1, b - a - 1), r.start) && number(l.substr(b + 1), r.count) &&
-            r.count > 0 && std::uint64_t(r.start) + r.count <= (std::uint64_t(1) << 32))
-            return r;
+        auto start = text::to_u32(line.substr(a + 1, b - a - 1));
+        auto count = text::to_u32(line.substr(b + 1));
+        if (start && count && *count > 0 && std::uint64_t(*start) + *count <= (1ull << 32))
+            return SubIdRange{*start, *count};
     }
     return std::nullopt;
 }

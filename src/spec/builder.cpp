@@ -2,11 +2,11 @@
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <cstdlib>
 #include <filesystem>
 #include <map>
-#include <sstream>
 #include <unistd.h>
 
 namespace gantry::spec {
@@ -16,12 +16,8 @@ using nlohmann::json;
 namespace {
 
 std::vector<std::string> split(const std::string& s, char sep) {
-    std::vector<std::string> out;
-    std::string cur;
-    std::istringstream in(s);
-    while (std::getline(in, cur, sep)) out.push_back(cur);
-    if (!s.empty() && s.back() == sep) out.emplace_back();
-    return out;
+    auto fields = text::split(s, sep);
+    return {fields.begin(), fields.end()};
 }
 
 std::string absolute_source(const std::string& src, const std::string& what) {
@@ -50,18 +46,13 @@ struct PasswdEntry {
     std::string home;
 };
 
-std::vector<PasswdEntry> parse_passwd(const std::string& text) {
+std::vector<PasswdEntry> parse_passwd(const std::string& passwd) {
     std::vector<PasswdEntry> out;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-        auto f = split(line, ':');
+    for (auto line : text::lines(passwd)) {
+        auto f = text::split(line, ':');
         if (f.size() < 6) continue;
-        try {
-            out.push_back({f[0], static_cast<std::uint32_t>(std::stoul(f[2])),
-                           static_cast<std::uint32_t>(std::stoul(f[3])), f[5]});
-        } catch (...) {
-        }
+        auto uid = text::to_u32(f[2]), gid = text::to_u32(f[3]); // "-1", "10x": not an entry
+        if (uid && gid) out.push_back({std::string(f[0]), *uid, *gid, std::string(f[5])});
     }
     return out;
 }
@@ -123,6 +114,14 @@ BindMount parse_volume(const std::string& text) {
     return b;
 }
 
+std::uint32_t numeric_id(std::string_view v, const char* what) {
+    auto n = text::to_u32(v);
+    if (!n || *n == 4294967295u)
+        throw Error(Errc::usage, std::string(what) + " " + std::string(v) + " is out of range",
+                    "user and group IDs go from 0 to 4294967294");
+    return *n;
+}
+
 BindMount parse_mount(const std::string& text) {
     BindMount b;
     std::string type;
@@ -150,15 +149,13 @@ BindMount parse_mount(const std::string& text) {
 }
 
 std::vector<std::string> read_env_file(const std::string& path) {
-    std::string text = fs::read_file(path, 1 << 20);
+    std::string content = fs::read_file(path, 1 << 20);
     std::vector<std::string> out;
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) {
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    for (auto line : text::lines(content)) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
         size_t s = line.find_first_not_of(" \t");
         if (s == std::string::npos || line[s] == '#') continue;
-        out.push_back(line.substr(s));
+        out.emplace_back(line.substr(s));
     }
     return out;
 }
@@ -210,7 +207,7 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
                     gs = colon == std::string::npos ? "" : user.substr(colon + 1);
         bool found = false;
         if (all_digits(u)) {
-            s.uid = static_cast<std::uint32_t>(std::stoul(u));
+            s.uid = numeric_id(u, "user ID");
             s.gid = s.uid;
             for (auto& p : users)
                 if (p.uid == s.uid) {
@@ -234,7 +231,7 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
         if (!gs.empty()) {
             if (!all_digits(gs))
                 throw Error(Errc::usage, "group \"" + gs + "\" must be numeric", "use -u UID:GID");
-            s.gid = static_cast<std::uint32_t>(std::stoul(gs));
+            s.gid = numeric_id(gs, "group ID");
         }
     } else {
         for (auto& p : users)

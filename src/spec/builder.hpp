@@ -5,9 +5,11 @@
 
 #include "oci/runtime_spec.hpp"
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gantry::spec {
@@ -43,6 +45,10 @@ struct RunOptions {
 BindMount parse_volume(const std::string& text);
 // Parses "--mount type=bind,src=...,dst=...[,readonly]".
 BindMount parse_mount(const std::string& text);
+// A numeric user or group ID of -u (WHAT: "user ID", "group ID"): 0 to 4294967294. Throws
+// Error(usage) for anything else: 4294967296 must not wrap around to 0 (root), and 4294967295
+// is (uid_t)-1, which the kernel reads as "no ID".
+std::uint32_t numeric_id(std::string_view text, const char* what);
 // Reads KEY=VALUE lines from an --env-file (comments and blank lines skipped; "KEY" alone
 // takes the host's value, as docker does).
 std::vector<std::string> read_env_file(const std::string& path);

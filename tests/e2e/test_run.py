@@ -155,6 +155,42 @@ def test_option_spellings(runner):
     assert "unknown option --bogus" in r.err and "gantry run --help" in r.err
 
 
+def test_user_ids_never_wrap_around_to_root(runner, mk):
+    """IDs are 32-bit: `-u 4294967296` ran as uid 0 (root) and `exec -u -5` as 4294967291.
+    A number out of range is a usage error, (uid_t)-1 too; an /etc/passwd entry whose IDs are
+    not whole numbers ("-1", "10x", 4294967296) is no entry."""
+    passwd = (b"root:x:0:0:root:/root:/bin/sh\n"
+              b"neg:x:-1:0::/:/bin/sh\nhex:x:10x:0::/:/bin/sh\nbig:x:4294967296:0::/:/bin/sh\n"
+              b"ok:x:1234:5678::/home/ok:/bin/sh\n")
+    layer = mk.Layer([mk.Entry.file("etc/passwd", passwd)], "none")
+    img = load_busybox(runner, mk, runner.where, extra_layers=[layer])
+    for user in ("4294967296", "4294967295", "0:4294967296", "99999999999999999999999"):
+        r = runner.fail("run", "-u", user, img, "id", code=2)
+        assert "out of range" in r.err and "0 to 4294967294" in r.err, (user, r)
+    for user in ("neg", "hex", "big"):
+        r = runner.fail("run", "-u", user, img, "id", code=125)
+        assert "not in the image's /etc/passwd" in r.err, (user, r)
+    # every ID is mapped as root; rootless with a single-ID map, only 0 is
+    all_ids = runner.run("run", img, "cat", "/proc/self/uid_map").out.split() == \
+        ["0", "0", "4294967295"]
+    if all_ids:
+        assert runner.run("run", "-u", "4294967294", img, "id", "-u").out.split() == \
+            ["4294967294"]
+        assert runner.run("run", "-u", "ok", img, "sh", "-c",
+                          "id -u; id -g; echo $HOME").out.split() == ["1234", "5678", "/home/ok"]
+    name = f"ids{os.getpid()}"
+    runner.run("run", "-d", "--name", name, img, "sleep", "30")
+    try:
+        for user in ("4294967296", "-5", "1:-5", "10x", ":1"):
+            r = runner.fail("exec", "-u", user, name, "id", code=2)
+            assert "out of range" in r.err or "numeric UID[:GID]" in r.err, (user, r)
+        if all_ids:
+            assert runner.run("exec", "-u", "7:8", name, "id").out.split()[:2] == \
+                ["uid=7", "gid=8"]
+    finally:
+        runner.run("rm", "-f", name, check=False)
+
+
 def test_entrypoint_rules(g, mk, tmp_path):
     img = mk.busybox_image(entrypoint=["/bin/echo", "ep"], cmd=["default-cmd"])
     archive = tmp_path / "ep.tar"
