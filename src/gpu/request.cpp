@@ -1,6 +1,7 @@
 #include "gpu/request.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -71,6 +72,17 @@ void set_devices(Request& r, const std::string& value) {
         if (t != "none") r.devices.push_back(t);
 }
 
+// --gpus N and count=N: the first N GPUs. No host has thousands: a larger N is a typo, and
+// must not make gantry build billions of names (or overflow an int).
+void first_gpus(Request& r, const std::string& n) {
+    constexpr std::uint32_t kMax = 1024;
+    auto count = text::to_u32(n);
+    if (!count || *count > kMax)
+        throw Error(Errc::usage, "--gpus: " + n + " GPUs is more than a host has",
+                    "give at most " + std::to_string(kMax) + ", or all");
+    for (std::uint32_t i = 0; i < *count; ++i) r.devices.push_back(std::to_string(i));
+}
+
 } // namespace
 
 std::optional<bool> parse_bool(const std::string& s) {
@@ -111,8 +123,7 @@ Request parse_request(const std::vector<std::string>& env, const std::optional<s
             } else if (!p.empty() && std::all_of(p.begin(), p.end(), ::isdigit)) {
                 r.inject = true;
                 any_devices = true;
-                int n = std::stoi(p);
-                for (int i = 0; i < n; ++i) r.devices.push_back(std::to_string(i));
+                first_gpus(r, p);
             } else if (p.rfind("device=", 0) == 0) {
                 set_devices(r, p.substr(7));
                 any_devices = true;
@@ -123,7 +134,7 @@ Request parse_request(const std::vector<std::string>& env, const std::optional<s
                 if (n == "all")
                     r.all = true;
                 else if (!n.empty() && std::all_of(n.begin(), n.end(), ::isdigit))
-                    for (int i = 0; i < std::stoi(n); ++i) r.devices.push_back(std::to_string(i));
+                    first_gpus(r, n);
                 else
                     throw Error(Errc::usage, "--gpus: invalid count \"" + n + "\"",
                                 "use count=N or count=all");
