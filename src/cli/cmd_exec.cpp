@@ -18,11 +18,12 @@ void register_exec(CLI::App& app, Context& ctx) {
     cmd->prefix_command();
     LazyOptions opts(cmd, ctx.args);
     opts.usage("CONTAINER COMMAND [ARG...]");
-    opts.list(cmd, "-e,--env", o->env, "Set an environment variable (K=V)");
-    opts.option(cmd, "-w,--workdir", o->workdir, "Working directory inside the container");
-    opts.option(cmd, "-u,--user", o->user, "UID[:GID] to run as");
-    opts.flag(cmd, "-i,--interactive", o->interactive, "Keep stdin open (stdin is always passed)");
-    opts.flag(cmd, "-t,--tty", o->tty, "Allocate a terminal");
+    opts.list(nullptr, "-e,--env", o->env, "Set an environment variable (K=V)");
+    opts.option(nullptr, "-w,--workdir", o->workdir, "Working directory inside the container");
+    opts.option(nullptr, "-u,--user", o->user, "UID[:GID] to run as");
+    opts.flag(nullptr, "-i,--interactive", o->interactive,
+              "Keep stdin open (stdin is always passed)");
+    opts.flag(nullptr, "-t,--tty", o->tty, "Allocate a terminal");
     cmd->callback([&ctx, o, cmd] {
         auto rest = cmd->remaining();
         ctx.action = [o, rest] {

@@ -410,10 +410,10 @@ void register_run(CLI::App& app, Context& ctx) {
     // Only the options this command line names are built (LazyOptions), in --help's groups.
     LazyOptions o(cmd, ctx.args);
     o.usage("IMAGE [COMMAND [ARG...]]");
-    auto* proc = o.group("Process");
-    auto* files = o.group("Filesystem");
-    auto* iso = o.group("Isolation and limits");
-    auto* gpu = o.group("GPUs and devices");
+    const char* proc = "Process";
+    const char* files = "Filesystem";
+    const char* iso = "Isolation and limits";
+    const char* gpu = "GPUs and devices";
     o.list(proc, "-e,--env", f->env,
            "Set an environment variable (K=V, or K to copy from the host)");
     o.list(proc, "--env-file", f->env_files, "Read environment variables from a file");

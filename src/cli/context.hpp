@@ -32,21 +32,25 @@ struct Context {
 // A token "--NAME[=VALUE]" can name --NAME, a token "-abc" any option whose short name is a, b
 // or c (a cluster, or -a with the value "bc"); every other token is a value or a positional. So
 // an option left out cannot have been given, and CLI11 parses the line as it would with all of
-// them. With -h or --help anywhere, all are built, in the groups their help lists them under.
+// them. With -h or --help anywhere, all are built.
+//
+// GROUP titles an option's section of --help (CLI11's Option::group; null: "Options"). Not
+// CLI11's option groups: those are nameless sub-commands, and an empty argument ("") matches
+// them as a sub-command name, which sent CLI11 2.1 into an endless loop (`run '' --cpus 1`).
 class LazyOptions {
   public:
     LazyOptions(CLI::App* cmd, const std::vector<std::string_view>& args);
-    // A new option group under --help (it only titles the listing), else the command itself.
-    CLI::App* group(const std::string& name);
-    // CLI11's add_option on TO when NAMES (CLI11's "-e,--env") may be on the line, else null.
+    // CLI11's add_option when NAMES (CLI11's "-e,--env") may be on the line, else null.
     template <class T>
-    CLI::Option* option(CLI::App* to, const std::string& names, T& var, const std::string& help) {
-        return may_name(names) ? to->add_option(names, var, help) : nullptr;
+    CLI::Option* option(const char* group, const std::string& names, T& var,
+                        const std::string& help) {
+        return may_name(names) ? grouped(group, cmd_->add_option(names, var, help)) : nullptr;
     }
     // A repeatable option: each occurrence takes exactly one value.
-    CLI::Option* list(CLI::App* to, const std::string& names, std::vector<std::string>& var,
+    CLI::Option* list(const char* group, const std::string& names, std::vector<std::string>& var,
                       const std::string& help);
-    CLI::Option* flag(CLI::App* to, const std::string& names, bool& var, const std::string& help);
+    CLI::Option* flag(const char* group, const std::string& names, bool& var,
+                      const std::string& help);
     bool may_name(std::string_view names) const;
     // Under --help, the usage line also names OPERANDS ("IMAGE [COMMAND [ARG...]]"): a prefix
     // command's are not options CLI11 knows, so it would print "[OPTIONS]" alone.
@@ -56,6 +60,7 @@ class LazyOptions {
     static void reject_unknown_option(const std::vector<std::string>& rest, const char* command);
 
   private:
+    static CLI::Option* grouped(const char* group, CLI::Option* o);
     CLI::App* cmd_;
     bool all_ = false;
     std::vector<std::string_view> longs_; // "env" for "--env=x"

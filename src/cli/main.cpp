@@ -42,20 +42,21 @@ LazyOptions::LazyOptions(CLI::App* cmd, const std::vector<std::string_view>& arg
     if (shorts_.find('h') != std::string::npos) all_ = true;
 }
 
-CLI::App* LazyOptions::group(const std::string& name) {
-    return all_ ? cmd_->add_option_group(name) : cmd_;
+CLI::Option* LazyOptions::grouped(const char* group, CLI::Option* o) {
+    if (group) o->group(group);
+    return o;
 }
 
-CLI::Option* LazyOptions::list(CLI::App* to, const std::string& names,
+CLI::Option* LazyOptions::list(const char* group, const std::string& names,
                                std::vector<std::string>& var, const std::string& help) {
-    auto* o = option(to, names, var, help);
+    auto* o = option(group, names, var, help);
     if (o) o->allow_extra_args(false);
     return o;
 }
 
-CLI::Option* LazyOptions::flag(CLI::App* to, const std::string& names, bool& var,
+CLI::Option* LazyOptions::flag(const char* group, const std::string& names, bool& var,
                                const std::string& help) {
-    return may_name(names) ? to->add_flag(names, var, help) : nullptr;
+    return may_name(names) ? grouped(group, cmd_->add_flag(names, var, help)) : nullptr;
 }
 
 void LazyOptions::usage(const std::string& operands) {
@@ -126,11 +127,11 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     cli::LazyOptions global(&app, ctx.args);
     if (global.may_name("--version")) app.set_version_flag("--version", "gantry 0.1.0");
-    global.option(&app, "--root", ctx.root,
+    global.option(nullptr, "--root", ctx.root,
                   "Image store directory (default: $GANTRY_ROOT, /var/lib/gantry for root, "
                   "~/.local/share/gantry otherwise)");
-    global.flag(&app, "--debug", ctx.debug, "Print debug messages");
-    global.flag(&app, "-q,--quiet", ctx.quiet, "Print only errors");
+    global.flag(nullptr, "--debug", ctx.debug, "Print debug messages");
+    global.flag(nullptr, "-q,--quiet", ctx.quiet, "Print only errors");
     app.footer("Exit status: 0 ok, 2 usage, 3 not found, 4 invalid input, 5 conflict, 6 I/O, "
                "7 unsupported, 8 network, 9 registry auth, 10 a check failed (doctor, lint, "
                "analyze --ci, slim --check), 125/126/127 run (see docs/exit-codes.md)");

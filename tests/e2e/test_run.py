@@ -150,6 +150,11 @@ def test_option_spellings(runner):
         for name in ("-e,--env", "--env-file", "-v,--volume", "--gpus", "--cdi-spec-dir",
                      "--writable-layer", "-t,--tty", "--no-require", "GPUs and devices"):
             assert name in help_text, (line, name)
+    # an empty argument is an (invalid) image, never a sub-command: CLI11 2.1 took it for one
+    # of its nameless option groups and looped forever when an option of that group followed
+    for line in (["", "--pids-limit=10"], ["", "--cpus", "1", "--help"], [""]):
+        r = runner.fail("run", *line, timeout=20)
+        assert r.code == 125 and 'invalid image reference ""' in r.err, (line, r)
     # an option run does not have is named as such (CLI11 would pass it on as the image)
     r = runner.fail("run", "--bogus=1", runner.image, "true", code=2)
     assert "unknown option --bogus" in r.err and "gantry run --help" in r.err
