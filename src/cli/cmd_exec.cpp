@@ -15,7 +15,12 @@ void register_exec(CLI::App& app, Context& ctx) {
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("exec", "Run a command in a running container");
-    cmd->prefix_command();
+    // CONTAINER and everything after it belong to the command; "--" before CONTAINER ends
+    // exec's options.
+    auto rest = std::make_shared<std::vector<std::string>>();
+    cmd->add_option("CONTAINER", *rest, "The container, then the command and its arguments")
+        ->expected(1, -1);
+    cmd->positionals_at_end();
     LazyOptions opts(cmd, ctx.args);
     opts.usage("CONTAINER COMMAND [ARG...]");
     opts.list(nullptr, "-e,--env", o->env, "Set an environment variable (K=V)");
@@ -24,10 +29,8 @@ void register_exec(CLI::App& app, Context& ctx) {
     opts.flag(nullptr, "-i,--interactive", o->interactive,
               "Keep stdin open (stdin is always passed)");
     opts.flag(nullptr, "-t,--tty", o->tty, "Allocate a terminal");
-    cmd->callback([&ctx, o, cmd] {
-        auto rest = cmd->remaining();
-        ctx.action = [o, rest] {
-            LazyOptions::reject_unknown_option(rest, "exec");
+    cmd->callback([&ctx, o, rest] {
+        ctx.action = [o, rest = *rest] {
             if (rest.size() < 2)
                 throw Error(Errc::usage, "exec needs a container and a command",
                             "gantry exec [-it] NAME COMMAND [ARG...]");

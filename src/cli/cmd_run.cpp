@@ -96,7 +96,6 @@ LayerChoice writable_layer(const RunFlags& f) {
 int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string>& rest) {
     if (rest.empty())
         throw Error(Errc::usage, "run needs an image", "gantry run IMAGE [COMMAND...]");
-    LazyOptions::reject_unknown_option(rest, "run");
     const std::uint64_t write_warn =
         units::parse_size(f.write_warn, "--write-warn"); // before launch
     auto& store = ctx.store();
@@ -406,7 +405,12 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
 void register_run(CLI::App& app, Context& ctx) {
     auto f = std::make_shared<RunFlags>();
     auto* cmd = app.add_subcommand("run", "Run a command in a new container from an image");
-    cmd->prefix_command(); // everything after IMAGE belongs to the command
+    // IMAGE and everything after it belong to the command, options that look like run's
+    // included; a "--" before IMAGE ends run's options (as docker's).
+    auto rest = std::make_shared<std::vector<std::string>>();
+    cmd->add_option("IMAGE", *rest, "The image, then the command and its arguments")
+        ->expected(1, -1);
+    cmd->positionals_at_end();
     // Only the options this command line names are built (LazyOptions), in --help's groups.
     LazyOptions o(cmd, ctx.args);
     o.usage("IMAGE [COMMAND [ARG...]]");
@@ -458,9 +462,8 @@ void register_run(CLI::App& app, Context& ctx) {
              "Where the container's writes go: memory[:SIZE] (default; a private tmpfs freed at "
              "exit, by default up to half the RAM), disk (the store), or auto; the default comes "
              "from GANTRY_WRITABLE_LAYER");
-    cmd->callback([&ctx, f, cmd] {
-        auto rest = cmd->remaining();
-        ctx.action = [&ctx, f, rest] {
+    cmd->callback([&ctx, f, rest] {
+        ctx.action = [&ctx, f, rest = *rest] {
             try {
                 return run_container(ctx, *f, rest);
             } catch (const Error& e) {

@@ -52,12 +52,9 @@ class LazyOptions {
     CLI::Option* flag(const char* group, const std::string& names, bool& var,
                       const std::string& help);
     bool may_name(std::string_view names) const;
-    // Under --help, the usage line also names OPERANDS ("IMAGE [COMMAND [ARG...]]"): a prefix
-    // command's are not options CLI11 knows, so it would print "[OPTIONS]" alone.
+    // Under --help, the usage line reads "[OPTIONS] OPERANDS" ("IMAGE [COMMAND [ARG...]]"):
+    // CLI11 would name the one positional that takes the operands, "[IMAGE...]".
     void usage(const std::string& operands);
-    // The first word a prefix command left over: an unknown option, when it starts with '-'
-    // (CLI11 passes it on as an operand), is a usage error naming it.
-    static void reject_unknown_option(const std::vector<std::string>& rest, const char* command);
 
   private:
     static CLI::Option* grouped(const char* group, CLI::Option* o);

@@ -62,22 +62,15 @@ CLI::Option* LazyOptions::flag(const char* group, const std::string& names, bool
 void LazyOptions::usage(const std::string& operands) {
     struct WithOperands : CLI::Formatter {
         std::string operands;
-        std::string make_usage(const CLI::App* app, std::string name) const override {
-            auto line = CLI::Formatter::make_usage(app, std::move(name)); // "Usage: ...\n"
-            auto end = line.find_last_not_of('\n') + 1;
-            return line.substr(0, end) + " " + operands + line.substr(end);
+        std::string make_usage(const CLI::App*, std::string name) const override {
+            return get_label("Usage") + ": " + name + " [" + get_label("OPTIONS") + "] " +
+                   operands + "\n";
         }
     };
     if (!all_) return;
     auto f = std::make_shared<WithOperands>(); // its own: the parent's is shared
     f->operands = operands;
     cmd_->formatter(f);
-}
-
-void LazyOptions::reject_unknown_option(const std::vector<std::string>& rest, const char* command) {
-    if (!rest.empty() && rest[0].size() > 1 && rest[0][0] == '-')
-        throw Error(Errc::usage, "unknown option " + rest[0].substr(0, rest[0].find('=')),
-                    std::string("see `gantry ") + command + " --help`; options go first");
 }
 
 bool LazyOptions::may_name(std::string_view names) const {
@@ -166,6 +159,7 @@ int main(int argc, char** argv) {
         {"lint", cli::register_lint},
     };
     const Command* only = nullptr;
+    std::string_view named; // the command's name as the line spells it (an alias too)
     for (int i = 1; i < argc; ++i) {
         std::string_view a = argv[i];
         if (a == "--root") {
@@ -177,7 +171,10 @@ int main(int argc, char** argv) {
             std::string_view names = c.names;
             for (size_t p = 0; p != std::string_view::npos;) {
                 size_t q = names.find(' ', p);
-                if (names.substr(p, q == std::string_view::npos ? q : q - p) == a) only = &c;
+                if (names.substr(p, q == std::string_view::npos ? q : q - p) == a) {
+                    only = &c;
+                    named = a;
+                }
                 p = q == std::string_view::npos ? q : q + 1;
             }
         }
@@ -205,7 +202,9 @@ int main(int argc, char** argv) {
         std::ios_base::Init streams;
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        std::fprintf(stderr, "gantry: error: %s\nhint: see `gantry --help`\n", e.what());
+        std::string help = "gantry "; // the command's own help when the line names one
+        if (only) help.append(named).append(" ");
+        std::fprintf(stderr, "gantry: error: %s\nhint: see `%s--help`\n", e.what(), help.c_str());
         return exit_status(Errc::usage);
     }
     log::set_level(ctx.debug   ? log::Level::debug

@@ -155,9 +155,16 @@ def test_option_spellings(runner):
     for line in (["", "--pids-limit=10"], ["", "--cpus", "1", "--help"], [""]):
         r = runner.fail("run", *line, timeout=20)
         assert r.code == 125 and 'invalid image reference ""' in r.err, (line, r)
-    # an option run does not have is named as such (CLI11 would pass it on as the image)
+    # an option run does not have is named as such (it was passed on as the image), with
+    # run's own help in the hint
     r = runner.fail("run", "--bogus=1", runner.image, "true", code=2)
-    assert "unknown option --bogus" in r.err and "gantry run --help" in r.err
+    assert "not expected: --bogus" in r.err and "see `gantry run --help`" in r.err, r
+    # "--" ends run's options (as docker's); after IMAGE, everything is the command's
+    out = runner.run("run", "-e", "A=1", "--", runner.image, "sh", "-c", "echo $A $0 $1", "-e",
+                     "--help").out
+    assert out.split() == ["1", "-e", "--help"]
+    r = runner.fail("run", runner.image, "--", "true", code=127)  # "--" is the command here
+    assert 'exec: "--"' in r.err
 
 
 def test_user_ids_never_wrap_around_to_root(runner, mk):
@@ -698,7 +705,8 @@ def test_detached_exec_ps_stop_rm(runner):
                          "echo $X $Y; pwd; id -u").out.split()
         assert out == ["1", "2", "/tmp", "0"]
         r = runner.fail("exec", "--bogus", name, "true", code=2)
-        assert "unknown option --bogus" in r.err and "gantry exec --help" in r.err
+        assert "not expected: --bogus" in r.err and "see `gantry exec --help`" in r.err, r
+        assert runner.run("exec", "-e", "Z=3", "--", name, "sh", "-c", "echo $Z").out == "3\n"
         help_text = runner.run("exec", "--help").out
         assert "gantry exec [OPTIONS] CONTAINER COMMAND [ARG...]" in help_text
         assert all(n in help_text for n in ("-e,--env", "-w,--workdir", "-u,--user", "-t,--tty"))
