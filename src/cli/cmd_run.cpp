@@ -311,8 +311,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
             states->save(cs);
         }
         if (ready_w >= 0) {
-            ssize_t n = ::write(ready_w, "ok", 2);
-            (void)n;
+            runtime::report_start(ready_w, nullptr);
             ::close(ready_w);
             ready_w = -1;
         }
@@ -369,31 +368,20 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         try {
             launch();
         } catch (const Error& e) {
-            if (ready_w >= 0) {
-                std::string m = std::to_string(static_cast<int>(e.code())) + " " + e.message() +
-                                "\n" + e.hint();
-                ssize_t n = ::write(ready_w, m.data(), m.size());
-                (void)n;
-            }
+            if (ready_w >= 0) runtime::report_start(ready_w, &e);
             scratch.release();
         } catch (...) {
         }
         ::_exit(0);
     }
     ::close(ready[1]);
-    std::string msg;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(ready[0], buf, sizeof buf)) > 0) msg.append(buf, static_cast<size_t>(n));
-    ::close(ready[0]);
-    if (msg != "ok") {
+    Fd ready_r(ready[0]);
+    try {
+        runtime::await_start(ready_r.get());
+    } catch (const Error&) {
         ::waitpid(monitor, nullptr, 0);
         scratch.release();
-        if (msg.empty()) throw Error(Errc::run_failed, "the container did not start");
-        auto sp = msg.find(' '), nl = msg.find('\n');
-        throw Error(static_cast<Errc>(std::atoi(msg.substr(0, sp).c_str())),
-                    msg.substr(sp + 1, nl - sp - 1),
-                    nl == std::string::npos ? "" : msg.substr(nl + 1));
+        throw;
     }
     scratch.keep();
     std::printf("%s\n", id.c_str());

@@ -476,6 +476,17 @@ int clone_flags(const oci::RuntimeSpec& s) {
 
 } // namespace
 
+void report_start(int fd, const Error* failure) {
+    if (failure)
+        write_failure(fd, static_cast<int>(failure->code()), failure->message(), failure->hint());
+    else
+        write_failure(fd, 0, "ok", ""); // code 0: a report that is no error
+}
+
+void await_start(int fd) {
+    if (read_failure(fd) != "ok") throw Error(Errc::run_failed, "the container did not start");
+}
+
 bool tmpfs_has_user_xattrs() {
     struct utsname u {};
     if (::uname(&u) != 0) return false;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "oci/runtime_spec.hpp"
+#include "util/error.hpp"
 #include "util/fd.hpp"
 
 #include <cstdint>
@@ -59,6 +60,14 @@ bool tmpfs_has_user_xattrs();
 // run_failed (125), cannot_invoke (126) or cmd_not_found (127); overlay_unavailable() tells
 // the caller to retry with a flattened root.
 int run(const Launch& launch);
+
+// A background start (`run -d`): the process that supervises the container reports to the one
+// that started it, over a pipe, once: "ok" when the workload runs (FAILURE null), or the
+// error that stopped it, in the form a container child reports its own.
+void report_start(int fd, const Error* failure);
+// Reads that report from FD: returns on "ok"; throws the reported Error, or Error(run_failed)
+// when the reporter ended without one.
+void await_start(int fd);
 
 class OverlayUnavailable : public std::exception {
   public:

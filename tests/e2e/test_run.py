@@ -747,6 +747,7 @@ def test_detached_start_failure_is_reported(runner):
     r = runner.run("run", "-d", "--name", f"bad{os.getpid()}", runner.image, "no-such-cmd",
                    check=False)
     assert r.code == 127 and "executable file not found" in r.err
+    assert "hint: check the command and the image's PATH" in r.err  # the hint travels too
     assert runner.run("ps", "-a", "--json").json() == [] or all(
         c["name"] != f"bad{os.getpid()}" for c in runner.run("ps", "-a", "--json").json())
     assert list((runner.root / "containers").iterdir()) == []
