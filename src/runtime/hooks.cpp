@@ -127,16 +127,13 @@ void hook_overlay_file(const std::string& root, const std::string& path,
     fs::write_all(tmp.get(), content.data(), content.size(), path + " copy");
     if (::fchmod(tmp.get(), 0444) != 0) throw_errno("hook: cannot chmod the copy of " + path);
     // detached, made read-only, then placed: the container never sees it writable
-    Fd tree(static_cast<int>(
-        ::syscall(SYS_open_tree, AT_FDCWD, copy.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)));
+    Fd tree = detail::clone_tree(AT_FDCWD, copy.c_str(), false);
     if (!tree) throw_errno("hook: cannot clone the copy of " + path);
-    struct mount_attr attr {};
-    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-    if (::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0)
+    if (!detail::set_mount_attr(
+            tree.get(),
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, false))
         throw_errno("hook: cannot make the copy of " + path + " read-only");
-    if (::syscall(SYS_move_mount, tree.get(), "", target.get(), "",
-                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
-        throw_errno("hook: cannot overlay " + path);
+    if (!detail::move_tree(tree.get(), target.get())) throw_errno("hook: cannot overlay " + path);
 }
 
 } // namespace gantry::runtime

@@ -72,26 +72,12 @@ Flags parse_options(const std::vector<std::string>& opts) {
 }
 
 void set_attr(int fd, unsigned long attr, bool recursive, const std::string& what) {
-    if (!attr) return;
-    struct mount_attr a {};
-    a.attr_set = attr;
-    if (::syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a,
-                  sizeof a) != 0)
+    if (attr && !set_mount_attr(fd, attr, recursive))
         fail_errno("cannot set mount flags on " + what);
 }
 
-// A detached copy of the mount tree at `path` (relative to dirfd; "" for dirfd itself), to be
-// configured with set_attr and placed with attach: nothing resolved twice, nothing via /proc.
-Fd clone_tree(int dirfd, const char* path, bool recursive) {
-    unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) |
-                     (*path ? 0 : AT_EMPTY_PATH);
-    return Fd(static_cast<int>(::syscall(SYS_open_tree, dirfd, path, flags)));
-}
-
 void attach(int tree, int target, const std::string& what) {
-    if (::syscall(SYS_move_mount, tree, "", target, "",
-                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
-        fail_errno("cannot mount on " + what);
+    if (!move_tree(tree, target)) fail_errno("cannot mount on " + what);
 }
 
 void do_mount(int rootfd, const oci::Mount& m, TargetDir& last) {

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <linux/mount.h>
 #include <poll.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
@@ -155,6 +156,24 @@ Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache
         parent.reset(fd);
     }
     return parent;
+}
+
+Fd clone_tree(int dirfd, const char* path, bool recursive) {
+    unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) |
+                     (*path ? 0 : AT_EMPTY_PATH);
+    return Fd(static_cast<int>(::syscall(SYS_open_tree, dirfd, path, flags)));
+}
+
+bool set_mount_attr(int tree, unsigned long attr, bool recursive) {
+    struct mount_attr a {};
+    a.attr_set = attr;
+    return ::syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0),
+                     &a, sizeof a) == 0;
+}
+
+bool move_tree(int tree, int target) {
+    return ::syscall(SYS_move_mount, tree, "", target, "",
+                     MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) == 0;
 }
 
 void enter_cwd(const std::string& cwd) {

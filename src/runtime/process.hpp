@@ -40,6 +40,13 @@ struct TargetDir {
 Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache = nullptr,
                  const char* what = "mount point");
 
+// The new mount API, errors left to the caller (errno): a detached copy of the mount tree at
+// PATH (relative to DIRFD; "" for DIRFD itself), configured with set_mount_attr and placed on
+// TARGET with move_tree. Nothing is resolved twice, nothing goes through /proc.
+Fd clone_tree(int dirfd, const char* path, bool recursive);
+bool set_mount_attr(int tree, unsigned long attr, bool recursive);
+bool move_tree(int tree, int target);
+
 // Creates link -> target inside the root, replacing a file or link there (never a directory).
 void make_symlink_in_root(int rootfd, const std::string& link, const std::string& target);
 // Writes a small file inside the root, replacing a file there.
