@@ -15,14 +15,9 @@ void register_exec(CLI::App& app, Context& ctx) {
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("exec", "Run a command in a running container");
-    // CONTAINER and everything after it belong to the command; "--" before CONTAINER ends
-    // exec's options.
-    auto rest = std::make_shared<std::vector<std::string>>();
-    cmd->add_option("CONTAINER", *rest, "The container, then the command and its arguments")
-        ->expected(1, -1);
-    cmd->positionals_at_end();
     LazyOptions opts(cmd, ctx.args);
-    opts.usage("CONTAINER COMMAND [ARG...]");
+    auto rest = opts.operands("CONTAINER", "The container, then the command and its arguments",
+                              "CONTAINER COMMAND [ARG...]");
     opts.list(nullptr, "-e,--env", o->env, "Set an environment variable (K=V)");
     opts.option(nullptr, "-w,--workdir", o->workdir, "Working directory inside the container");
     opts.option(nullptr, "-u,--user", o->user, "UID[:GID] to run as");

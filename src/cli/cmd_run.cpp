@@ -393,15 +393,10 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
 void register_run(CLI::App& app, Context& ctx) {
     auto f = std::make_shared<RunFlags>();
     auto* cmd = app.add_subcommand("run", "Run a command in a new container from an image");
-    // IMAGE and everything after it belong to the command, options that look like run's
-    // included; a "--" before IMAGE ends run's options (as docker's).
-    auto rest = std::make_shared<std::vector<std::string>>();
-    cmd->add_option("IMAGE", *rest, "The image, then the command and its arguments")
-        ->expected(1, -1);
-    cmd->positionals_at_end();
     // Only the options this command line names are built (LazyOptions), in --help's groups.
     LazyOptions o(cmd, ctx.args);
-    o.usage("IMAGE [COMMAND [ARG...]]");
+    auto rest = o.operands("IMAGE", "The image, then the command and its arguments",
+                           "IMAGE [COMMAND [ARG...]]");
     const char* proc = "Process";
     const char* files = "Filesystem";
     const char* iso = "Isolation and limits";

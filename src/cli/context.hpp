@@ -52,9 +52,12 @@ class LazyOptions {
     CLI::Option* flag(const char* group, const std::string& names, bool& var,
                       const std::string& help);
     bool may_name(std::string_view names) const;
-    // Under --help, the usage line reads "[OPTIONS] OPERANDS" ("IMAGE [COMMAND [ARG...]]"):
-    // CLI11 would name the one positional that takes the operands, "[IMAGE...]".
-    void usage(const std::string& operands);
+    // The command's operands: NAME (IMAGE, CONTAINER) and every word after it, run's or
+    // exec's options look-alikes included; a "--" before NAME ends the options (as docker's).
+    // Under --help the usage line reads "[OPTIONS] USAGE" ("IMAGE [COMMAND [ARG...]]"), where
+    // CLI11 would print "[IMAGE...]". The words are in the vector once the line is parsed.
+    std::shared_ptr<std::vector<std::string>>
+    operands(const std::string& name, const std::string& help, const std::string& usage);
 
   private:
     static CLI::Option* grouped(const char* group, CLI::Option* o);

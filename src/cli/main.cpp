@@ -59,7 +59,12 @@ CLI::Option* LazyOptions::flag(const char* group, const std::string& names, bool
     return may_name(names) ? grouped(group, cmd_->add_flag(names, var, help)) : nullptr;
 }
 
-void LazyOptions::usage(const std::string& operands) {
+std::shared_ptr<std::vector<std::string>>
+LazyOptions::operands(const std::string& name, const std::string& help, const std::string& usage) {
+    auto words = std::make_shared<std::vector<std::string>>();
+    cmd_->add_option(name, *words, help)->expected(1, -1);
+    cmd_->positionals_at_end();
+    if (!all_) return words;
     struct WithOperands : CLI::Formatter {
         std::string operands;
         std::string make_usage(const CLI::App*, std::string name) const override {
@@ -67,10 +72,10 @@ void LazyOptions::usage(const std::string& operands) {
                    operands + "\n";
         }
     };
-    if (!all_) return;
     auto f = std::make_shared<WithOperands>(); // its own: the parent's is shared
-    f->operands = operands;
+    f->operands = usage;
     cmd_->formatter(f);
+    return words;
 }
 
 bool LazyOptions::may_name(std::string_view names) const {
