@@ -1117,6 +1117,13 @@ def test_start_up_loads_no_iostream_initializer_and_no_shared_library(g):
     ctors = sorted({line.split()[-1] for line in plain.splitlines()
                     if " _GLOBAL__sub_I_" in line and not line.endswith((".cc", ".cold"))})
     assert len(ctors) == 1 and ctors[0].startswith("_GLOBAL__sub_I__ZN6gantry3cli"), ctors
+    # the PIE's relative relocations are packed (DT_RELR, lld-16): ld.so reads under a KB of
+    # them, not the ~118 KB of RELA entries
+    dyn = subprocess.run(["readelf", "-dW", str(g.bin)], capture_output=True, text=True,
+                         check=True).stdout
+    assert "(RELR)" in dyn, "gantry was linked without -z pack-relative-relocs (lld-16)"
+    rela = [line.split() for line in dyn.splitlines() if "(RELASZ)" in line]
+    assert rela and int(rela[0][2]) < 8192, rela
     assert g.run("--version").out.strip() == "gantry 0.1.0"
     assert "--writable-layer" in g.run("run", "--help").out
     assert "Usage" in g.run("--help").out
