@@ -36,6 +36,16 @@ namespace gantry::cli {
 
 namespace {
 
+// The options that take a run off the launcher's shared-memory path, or change its namespaces
+// or ids: a line that may name one gets no early start (prestart_run).
+constexpr const char* kDetach = "-d,--detach";
+constexpr const char* kInit = "--init";
+constexpr const char* kNetwork = "--network,--net";
+constexpr const char* kUserns = "--userns";
+constexpr const char* kMemory = "-m,--memory";
+constexpr const char* kCpus = "--cpus";
+constexpr const char* kPidsLimit = "--pids-limit";
+
 struct RunFlags {
     std::vector<std::string> env, env_files, volumes, mounts, tmpfs, security_opt;
     std::string workdir, user, hostname, network = "host", entrypoint, write_warn = "1GiB", name,
@@ -98,41 +108,10 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         throw Error(Errc::usage, "run needs an image", "gantry run IMAGE [COMMAND...]");
     const std::uint64_t write_warn =
         units::parse_size(f.write_warn, "--write-warn"); // before launch
-    auto& store = ctx.store();
-    auto view = rootfs::find_run_view(store, rest[0]);
-    const auto& img = view.image;
-    const auto& md = img.manifest_digest;
-    auto host = oci::Platform::host();
-    if (!img.config.platform.architecture.empty() && !host.accepts(img.config.platform))
-        throw Error(Errc::run_failed,
-                    "image " + rest[0] + " is built for " + img.config.platform.str() +
-                        ", this host is " + host.str(),
-                    "use an image for " + host.str());
-
     spec::RunOptions o;
-    o.command.assign(rest.begin() + 1, rest.end());
-    if (f.entrypoint_set) o.entrypoint = f.entrypoint;
-    o.env = f.env;
-    o.env_files = f.env_files;
-    o.workdir = f.workdir;
-    o.user = f.user;
-    o.hostname = f.hostname;
-    for (auto& v : f.volumes) o.binds.push_back(spec::parse_volume(v));
-    for (auto& m : f.mounts) o.binds.push_back(spec::parse_mount(m));
-    o.tmpfs = f.tmpfs;
-    o.read_only = f.read_only;
     if (f.network != "host" && f.network != "none")
         throw Error(Errc::usage, "unsupported --network \"" + f.network + "\"", "use host or none");
     o.network_none = f.network == "none";
-    o.tty = f.tty;
-    for (auto& so : f.security_opt) {
-        if (so == "seccomp=unconfined" || so == "seccomp:unconfined")
-            o.seccomp = false;
-        else if (so == "no-new-privileges" || so == "no-new-privileges=true") {
-        } else
-            throw Error(Errc::usage, "unsupported --security-opt \"" + so + "\"",
-                        "gantry supports seccomp=unconfined and no-new-privileges");
-    }
     o.privileged_user = archive::running_as_real_root();
     o.host_uid = ::geteuid();
     o.host_gid = ::getegid();
@@ -147,6 +126,39 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
                         "no subordinate ids for this user (or newuidmap/newgidmap missing)",
                         "add a range to /etc/subuid and /etc/subgid (usermod --add-subuids) and "
                         "install the uidmap package");
+    }
+    auto early = std::move(ctx.early_start); // run() takes it over, or cancels it
+    if (f.detach) early.reset();             // the monitor process launches, not us
+    auto& store = ctx.store();
+    auto view = rootfs::find_run_view(store, rest[0]);
+    const auto& img = view.image;
+    const auto& md = img.manifest_digest;
+    auto host = oci::Platform::host();
+    if (!img.config.platform.architecture.empty() && !host.accepts(img.config.platform))
+        throw Error(Errc::run_failed,
+                    "image " + rest[0] + " is built for " + img.config.platform.str() +
+                        ", this host is " + host.str(),
+                    "use an image for " + host.str());
+
+    o.command.assign(rest.begin() + 1, rest.end());
+    if (f.entrypoint_set) o.entrypoint = f.entrypoint;
+    o.env = f.env;
+    o.env_files = f.env_files;
+    o.workdir = f.workdir;
+    o.user = f.user;
+    o.hostname = f.hostname;
+    for (auto& v : f.volumes) o.binds.push_back(spec::parse_volume(v));
+    for (auto& m : f.mounts) o.binds.push_back(spec::parse_mount(m));
+    o.tmpfs = f.tmpfs;
+    o.read_only = f.read_only;
+    o.tty = f.tty;
+    for (auto& so : f.security_opt) {
+        if (so == "seccomp=unconfined" || so == "seccomp:unconfined")
+            o.seccomp = false;
+        else if (so == "no-new-privileges" || so == "no-new-privileges=true") {
+        } else
+            throw Error(Errc::usage, "unsupported --security-opt \"" + so + "\"",
+                        "gantry supports seccomp=unconfined and no-new-privileges");
     }
     auto spec = spec::build(img.config.raw, o, view.passwd);
 
@@ -290,6 +302,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     l.id = id;
     l.bundle = spec.hooks.empty() ? "" : scratch.dir().string();
     l.init = f.init;
+    l.early = early.get();
     auto st = rootfs::stack(store, img.config.diff_ids);
     bool on_disk = scratch.layer() == store::Layer::disk;
     l.overlay = runtime::Overlay{st.layers_dir,
@@ -339,6 +352,9 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     };
     if (!f.detach) {
         int status = launch();
+        log::debug(early && early->used()
+                       ? "the container process was started early, beside the image lookup"
+                       : "the container process was started after the spec was built");
         if (scratch.layer() == store::Layer::disk) {
             if (auto w = store::write_report(scratch.upper(), write_warn)) log::warn(*w);
         } else if (tmpfs && l.overlay) {
@@ -390,6 +406,21 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
 
 } // namespace
 
+void prestart_run(Context& ctx) {
+    // Root takes the plain path (the launcher writes its identity map from outside), and so
+    // does a line that may name an option that changes the path; whatever the line turns out
+    // to say, run_container and runtime::run check the parsed options against the early start
+    // and cancel it when they differ.
+    if (::geteuid() == 0) return;
+    LazyOptions line(nullptr, ctx.args); // only scans the line (with --help: names all)
+    for (auto* names : {kDetach, kInit, kNetwork, kUserns, kMemory, kCpus, kPidsLimit})
+        if (line.may_name(names)) return;
+    std::vector<oci::IdMapping> uids, gids;
+    runtime::unprivileged_maps(::geteuid(), ::getegid(), true, uids, gids);
+    if (!runtime::is_single_id(uids) || !runtime::is_single_id(gids)) return;
+    ctx.early_start = runtime::EarlyStart::begin(spec::namespaces({}), ::geteuid(), ::getegid());
+}
+
 void register_run(CLI::App& app, Context& ctx) {
     auto f = std::make_shared<RunFlags>();
     auto* cmd = app.add_subcommand("run", "Run a command in a new container from an image");
@@ -410,18 +441,18 @@ void register_run(CLI::App& app, Context& ctx) {
     o.list(files, "-v,--volume", f->volumes, "Bind mount SRC:DST[:ro|rw]");
     o.list(files, "--mount", f->mounts, "Bind mount type=bind,src=...,dst=...[,readonly]");
     o.list(files, "--tmpfs", f->tmpfs, "Mount a tmpfs at DST[:options]");
-    o.option(iso, "--network,--net", f->network, "host (default) or none");
+    o.option(iso, kNetwork, f->network, "host (default) or none");
     if (auto* e = o.option(proc, "--entrypoint", f->entrypoint, "Override the image's ENTRYPOINT"))
         e->each([f](const std::string&) { f->entrypoint_set = true; });
     o.list(iso, "--security-opt", f->security_opt, "seccomp=unconfined to disable seccomp");
     o.option(files, "--write-warn", f->write_warn,
              "Warn when a run writes more than this into the container layer (default 1GiB)");
-    o.option(iso, "--userns", f->userns,
+    o.option(iso, kUserns, f->userns,
              "auto (subordinate ids from /etc/subuid when newuidmap allows, else your id only), "
              "single or subid");
-    o.option(iso, "-m,--memory", f->memory, "Memory limit (e.g. 512m, 2g) through cgroup v2");
-    o.option(iso, "--cpus", f->cpus, "CPU limit (e.g. 1.5) through cgroup v2");
-    o.option(iso, "--pids-limit", f->pids_limit, "Process limit (-1: unlimited) through cgroup v2");
+    o.option(iso, kMemory, f->memory, "Memory limit (e.g. 512m, 2g) through cgroup v2");
+    o.option(iso, kCpus, f->cpus, "CPU limit (e.g. 1.5) through cgroup v2");
+    o.option(iso, kPidsLimit, f->pids_limit, "Process limit (-1: unlimited) through cgroup v2");
     o.option(gpu, "--gpus", f->gpus,
              "GPUs to add: all, N, device=0,2, GPU-/MIG- UUIDs (docker syntax)");
     o.option(gpu, "--driver-root", f->driver_root,
@@ -432,13 +463,13 @@ void register_run(CLI::App& app, Context& ctx) {
            "Also read CDI specs from this directory (after /etc/cdi and /var/run/cdi)");
     o.flag(gpu, "--no-require", f->no_require,
            "Do not check NVIDIA_REQUIRE_* against the host driver (warns instead)");
-    o.flag(proc, "-d,--detach", f->detach, "Run in the background; print the container ID");
+    o.flag(proc, kDetach, f->detach, "Run in the background; print the container ID");
     o.option(proc, "--name", f->name, "Name the container so exec, ps, stop and rm can find it");
     o.flag(proc, "--rm", f->rm,
            "Remove the container at exit (the default; for docker compatibility)");
     o.flag(proc, "-i,--interactive", f->interactive, "Keep stdin open (stdin is always passed)");
     o.flag(proc, "-t,--tty", f->tty, "Allocate a terminal");
-    o.flag(proc, "--init", f->init,
+    o.flag(proc, kInit, f->init,
            "Run a tiny init as PID 1 that reaps zombies and forwards signals");
     o.flag(files, "--read-only", f->read_only, "Mount the root filesystem read-only");
     o.option(files, "--writable-layer", f->writable_layer,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "cli/cli11.hpp"
+#include "runtime/launcher.hpp"
 #include "store/store.hpp"
 
 #include <functional>
@@ -19,6 +20,8 @@ struct Context {
     bool quiet = false;
     std::function<int()> action;        // set by the chosen subcommand, run after parsing
     std::vector<std::string_view> args; // the command line, program name left out
+    // Begun by prestart_run before the line is parsed; run_container takes it over.
+    std::unique_ptr<runtime::EarlyStart> early_start;
 
     store::Store& store();
 
@@ -80,6 +83,9 @@ void register_tag(CLI::App& app, Context& ctx);
 void register_rmi(CLI::App& app, Context& ctx);
 void register_system(CLI::App& app, Context& ctx);
 void register_run(CLI::App& app, Context& ctx);
+// Before CLI11 is built and the line parsed: begins the early start of the container process
+// (runtime::EarlyStart) for a `run` line that cannot name an option taking it off that path.
+void prestart_run(Context& ctx);
 void register_bundle(CLI::App& app, Context& ctx);
 void register_exec(CLI::App& app, Context& ctx);
 void register_ps(CLI::App& app, Context& ctx);

@@ -121,23 +121,12 @@ int main(int argc, char** argv) {
     using namespace gantry;
     cli::Context ctx;
     ctx.args.assign(argv + 1, argv + argc);
-    CLI::App app{"gantry: a rootless, daemonless GPU container engine", "gantry"};
-    app.require_subcommand(1);
-    cli::LazyOptions global(&app, ctx.args);
-    if (global.may_name("--version")) app.set_version_flag("--version", "gantry 0.1.0");
-    global.option(nullptr, "--root", ctx.root,
-                  "Image store directory (default: $GANTRY_ROOT, /var/lib/gantry for root, "
-                  "~/.local/share/gantry otherwise)");
-    global.flag(nullptr, "--debug", ctx.debug, "Print debug messages");
-    global.flag(nullptr, "-q,--quiet", ctx.quiet, "Print only errors");
-    app.footer("Exit status: 0 ok, 2 usage, 3 not found, 4 invalid input, 5 conflict, 6 I/O, "
-               "7 unsupported, 8 network, 9 registry auth, 10 a check failed (doctor, lint, "
-               "analyze --ci, slim --check), 125/126/127 run (see docs/exit-codes.md)");
     // Only the invoked command is built: CLI11 constructing all ~25 command trees is measurable
     // start-up time on every `gantry run`. Help, --version and unknown names get all of them.
     struct Command {
         const char* names; // space-separated, aliases included
         void (*add)(CLI::App&, cli::Context&);
+        void (*prestart)(cli::Context&) = nullptr; // work begun before CLI11 is built
     };
     static constexpr Command commands[] = {
         {"pull", cli::register_pull},
@@ -150,7 +139,7 @@ int main(int argc, char** argv) {
         {"tag", cli::register_tag},
         {"rmi", cli::register_rmi},
         {"system", cli::register_system},
-        {"run", cli::register_run},
+        {"run", cli::register_run, cli::prestart_run},
         {"bundle", cli::register_bundle},
         {"exec", cli::register_exec},
         {"ps", cli::register_ps},
@@ -185,6 +174,20 @@ int main(int argc, char** argv) {
         }
         break;
     }
+    // Before anything else, so its work overlaps ours: the run's early start.
+    if (only && only->prestart) only->prestart(ctx);
+    CLI::App app{"gantry: a rootless, daemonless GPU container engine", "gantry"};
+    app.require_subcommand(1);
+    cli::LazyOptions global(&app, ctx.args);
+    if (global.may_name("--version")) app.set_version_flag("--version", "gantry 0.1.0");
+    global.option(nullptr, "--root", ctx.root,
+                  "Image store directory (default: $GANTRY_ROOT, /var/lib/gantry for root, "
+                  "~/.local/share/gantry otherwise)");
+    global.flag(nullptr, "--debug", ctx.debug, "Print debug messages");
+    global.flag(nullptr, "-q,--quiet", ctx.quiet, "Print only errors");
+    app.footer("Exit status: 0 ok, 2 usage, 3 not found, 4 invalid input, 5 conflict, 6 I/O, "
+               "7 unsupported, 8 network, 9 registry auth, 10 a check failed (doctor, lint, "
+               "analyze --ci, slim --check), 125/126/127 run (see docs/exit-codes.md)");
     // libarchive converts pax (UTF-8) names through the locale's charset; the launcher and
     // the other container commands never do, and loading locale data is start-up time.
     static constexpr std::string_view no_locale[] = {"run", "exec", "ps", "stop", "rm", "hook"};

@@ -19,6 +19,14 @@ namespace {
 const char* kNewUidMap = "/usr/bin/newuidmap";
 const char* kNewGidMap = "/usr/bin/newgidmap";
 
+// The error of writing PATH (".../setgroups", ".../uid_map" or ".../gid_map") with ERR.
+Error map_error(int err, const std::string& path) {
+    if (path.ends_with("/setgroups")) return sys_error(err, "cannot write setgroups");
+    return sys_error(err, "cannot write " + path,
+                     "unprivileged user namespaces must be enabled "
+                     "(sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)");
+}
+
 // proc: "/proc/<pid>" or "/proc/self"
 void write_direct(const std::string& proc, const char* file,
                   const std::vector<oci::IdMapping>& maps) {
@@ -29,15 +37,12 @@ void write_direct(const std::string& proc, const char* file,
     std::string path = proc + "/" + file;
     Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-        throw sys_error(
-            errno, "cannot write " + path,
-            "unprivileged user namespaces must be enabled "
-            "(sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)");
+        throw map_error(errno, path);
 }
 
 void deny_setgroups(const std::string& proc) {
     Fd sg(::open((proc + "/setgroups").c_str(), O_WRONLY | O_CLOEXEC));
-    if (sg && ::write(sg.get(), "deny", 4) != 4) throw_errno("cannot write setgroups");
+    if (sg && ::write(sg.get(), "deny", 4) != 4) throw map_error(errno, proc + "/setgroups");
 }
 
 void run_helper(const char* helper, pid_t pid, const std::vector<oci::IdMapping>& maps) {
@@ -119,6 +124,10 @@ void write_id_maps(pid_t pid, const std::vector<oci::IdMapping>& uids,
     if (::geteuid() != 0 && is_single_id(gids)) deny_setgroups(proc);
     write_direct(proc, "uid_map", uids);
     write_direct(proc, "gid_map", gids);
+}
+
+Error own_id_map_error(const char* file, int err) {
+    return map_error(err, std::string("/proc/self/") + file);
 }
 
 void write_own_id_maps(uid_t uid, gid_t gid) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "oci/runtime_spec.hpp"
+#include "util/error.hpp"
 
 #include <optional>
 #include <string>
@@ -34,6 +35,9 @@ void write_id_maps(pid_t pid, const std::vector<oci::IdMapping>& uids,
 // The calling process, just moved into a new user namespace, maps its own uid and gid to 0
 // (setgroups denied first): the one map the kernel lets a process write for itself.
 void write_own_id_maps(uid_t uid, gid_t gid);
+// What write_own_id_maps throws when writing /proc/self/FILE ("setgroups", "uid_map" or
+// "gid_map") failed with ERR (for a process that wrote its maps without libc).
+Error own_id_map_error(const char* file, int err);
 
 bool is_single_id(const std::vector<oci::IdMapping>& maps);
 

@@ -1,5 +1,7 @@
 #include "runtime/keeper.hpp"
 
+#include "runtime/raw_syscall.hpp"
+
 #include <cstdio>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,36 +15,7 @@ namespace gantry::runtime {
 
 namespace {
 
-// System calls without libc: no errno (gantry's thread-local storage, which the keeper must
-// not write), no cancellation points, nothing that could take a lock gantry holds.
-#if defined(__x86_64__)
-constexpr bool kRaw = true;
-long raw(long n, long a = 0, long b = 0, long c = 0, long d = 0) {
-    long ret;
-    register long r10 __asm__("r10") = d;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
-#elif defined(__aarch64__)
-constexpr bool kRaw = true;
-long raw(long n, long a = 0, long b = 0, long c = 0, long d = 0) {
-    register long x8 __asm__("x8") = n;
-    register long x0 __asm__("x0") = a;
-    register long x1 __asm__("x1") = b;
-    register long x2 __asm__("x2") = c;
-    register long x3 __asm__("x3") = d;
-    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
-    return x0;
-}
-#else
-constexpr bool kRaw = false;
-long raw(long, long = 0, long = 0, long = 0, long = 0) {
-    return -1;
-}
-#endif
+using detail::raw;
 
 // Lives at the bottom of the keeper's own mapping, which nothing ever unmaps: gantry may have
 // returned from keep_mount_namespace (or exited) before the keeper reads it.
@@ -73,7 +46,7 @@ __attribute__((no_stack_protector)) int keeper_main(void* p) {
 } // namespace
 
 bool keep_mount_namespace(pid_t container) {
-    if (!kRaw) return false;
+    if (!detail::kRawSyscalls) return false;
     char path[48];
     std::snprintf(path, sizeof path, "/proc/%d/ns/mnt", static_cast<int>(container));
     int ns = ::open(path, O_RDONLY | O_CLOEXEC);

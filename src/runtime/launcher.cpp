@@ -3,6 +3,7 @@
 #include "runtime/idmap.hpp"
 #include "runtime/keeper.hpp"
 #include "runtime/process.hpp"
+#include "runtime/raw_syscall.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/futex.h>
 #include <linux/mount.h>
 #include <linux/openat2.h>
 #include <net/if.h>
@@ -449,18 +451,246 @@ struct ChildStack {
     void* top() const { return static_cast<char*>(base) + kSize + kGuard; }
 };
 
-int clone_flags(const oci::RuntimeSpec& s) {
+int clone_flags(const std::vector<std::string>& namespaces) {
     int f = 0;
-    if (s.has_namespace("user")) f |= CLONE_NEWUSER;
-    if (s.has_namespace("mount")) f |= CLONE_NEWNS;
-    if (s.has_namespace("pid")) f |= CLONE_NEWPID;
-    if (s.has_namespace("ipc")) f |= CLONE_NEWIPC;
-    if (s.has_namespace("uts")) f |= CLONE_NEWUTS;
-    if (s.has_namespace("network")) f |= CLONE_NEWNET;
+    for (auto& n : namespaces)
+        f |= n == "user"      ? CLONE_NEWUSER
+             : n == "mount"   ? CLONE_NEWNS
+             : n == "pid"     ? CLONE_NEWPID
+             : n == "ipc"     ? CLONE_NEWIPC
+             : n == "uts"     ? CLONE_NEWUTS
+             : n == "network" ? CLONE_NEWNET
+                              : 0;
     return f;
 }
 
+Error namespaces_error(int err) {
+    return Error(Errc::run_failed,
+                 std::string("cannot create the container's namespaces: ") + std::strerror(err),
+                 err == EPERM || err == ENOSPC
+                     ? "unprivileged user namespaces must be enabled (user.max_user_namespaces > 0)"
+                     : "");
+}
+
+// ---- the early start (EarlyStart) ----
+
+// In the early start's own mapping, shared by gantry, the helper and the container process.
+// Until the handover the helper and the process read it and their stacks, nothing else.
+struct EarlyShared {
+    enum : int { kCreated, kRunning, kReady, kFailed };
+    // written by begin(), before the helper exists
+    int flags = 0; // CLONE_NEW*
+    void* child_stack = nullptr;
+    int parent_sock = -1, child_sock = -1, err_w = -1; // descriptor numbers in the process
+    unsigned long sigmask = 0; // the process's signal mask (the kernel's 64 bits)
+    cpu_set_t cpus{};          // ours: the process undoes the helper's pinning
+    char maps[3][32] = {};     // what the process writes to kMapFiles
+    long map_len[3] = {};
+    // written by the helper
+    int child_pid = 0; // the process, or -errno of its clone
+    int helper_done = 0;
+    // written by the process; tid by the kernel too (CLONE_CHILD_CLEARTID): 0 once the
+    // process exec'ed or exited, which is when run() goes on, as after vfork
+    int state = kCreated, fail_step = 0, fail_errno = 0;
+    int tid = -1;
+    // written by gantry at the handover
+    const Launch* launch = nullptr;
+    bool single_id = false;
+    int go = 0; // then a byte on the socket, for a process that stopped watching
+};
+
+constexpr long kSpinNs = 200 * 1000;
+
+constexpr const char* kMapFiles[3] = {"/proc/self/setgroups", "/proc/self/uid_map",
+                                      "/proc/self/gid_map"};
+constexpr const char* kMapNames[3] = {"setgroups", "uid_map", "gid_map"};
+
+// The process once gantry handed it the launch: gantry sleeps until we exec or exit, so its
+// memory and libc are ours, as in a vfork child.
+[[noreturn]] void early_handed_over(EarlyShared* s) {
+    if (s->state == EarlyShared::kFailed) {
+        Error e = own_id_map_error(kMapNames[s->fail_step], s->fail_errno);
+        write_failure(s->err_w, static_cast<int>(Errc::run_failed), e.message(), e.hint());
+        ::_exit(static_cast<int>(Errc::run_failed));
+    }
+    child_main(*s->launch, -1, s->err_w, s->single_id, s->child_sock);
+}
+
+// The container process, in its new namespaces, beside a running gantry: raw system calls
+// only until the handover.
+__attribute__((no_stack_protector)) int early_process(void* p) {
+    auto* s = static_cast<EarlyShared*>(p);
+    // the helper's pinning is not the workload's
+    raw(SYS_sched_setaffinity, 0, sizeof s->cpus, reinterpret_cast<long>(&s->cpus));
+    __atomic_store_n(&s->state, EarlyShared::kRunning, __ATOMIC_RELEASE);
+    raw(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+    raw(SYS_close, s->parent_sock); // gantry's end: its exit reads as EOF below
+    raw(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&s->sigmask), 0, sizeof s->sigmask);
+    int state = EarlyShared::kReady;
+    for (int i = 0; i < 3; ++i) { // write_own_id_maps, without libc
+        long fd =
+            raw(SYS_openat, AT_FDCWD, reinterpret_cast<long>(kMapFiles[i]), O_WRONLY | O_CLOEXEC);
+        if (fd < 0 && i == 0) continue; // no setgroups (Linux < 3.19): nothing to deny
+        long n =
+            fd < 0 ? fd : raw(SYS_write, fd, reinterpret_cast<long>(s->maps[i]), s->map_len[i]);
+        if (fd >= 0) raw(SYS_close, fd);
+        if (n != s->map_len[i]) {
+            s->fail_step = i;
+            s->fail_errno = n < 0 ? static_cast<int>(-n) : EIO;
+            state = EarlyShared::kFailed;
+            break;
+        }
+    }
+    __atomic_store_n(&s->state, state, __ATOMIC_RELEASE);
+    // gantry is usually a few tens of microseconds from the handover now; a CPU that went
+    // idle takes about as long to wake (a VM exit): watch for it a little before sleeping
+    struct timespec t0 {
+    }, t{};
+    raw(SYS_clock_gettime, CLOCK_MONOTONIC, reinterpret_cast<long>(&t0));
+    for (int i = 1; !__atomic_load_n(&s->go, __ATOMIC_ACQUIRE); ++i) {
+        cpu_relax();
+        if (i % 64) continue;
+        raw(SYS_clock_gettime, CLOCK_MONOTONIC, reinterpret_cast<long>(&t));
+        if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < kSpinNs) continue;
+        char go = 0;
+        if (raw(SYS_read, s->child_sock, reinterpret_cast<long>(&go), 1) != 1)
+            raw(SYS_exit_group, 125); // cancelled, or gantry is gone
+        break;
+    }
+    early_handed_over(s);
+}
+
+// The helper: creates the process (the clone's namespace work happens here, on its CPU) as a
+// child of gantry's, then exits.
+__attribute__((no_stack_protector)) int early_helper(void* p) {
+    auto* s = static_cast<EarlyShared*>(p);
+    unsigned long all = ~0UL;
+    raw(SYS_rt_sigprocmask, SIG_BLOCK, reinterpret_cast<long>(&all), 0, sizeof all);
+    // CLONE_PARENT: the process's exit signal is ours, SIGCHLD
+    long pid = raw_clone(static_cast<unsigned long>(s->flags) | CLONE_VM | CLONE_PARENT |
+                             CLONE_CHILD_CLEARTID,
+                         s->child_stack, &s->tid, early_process, s);
+    __atomic_store_n(&s->child_pid, static_cast<int>(pid), __ATOMIC_RELEASE);
+    __atomic_store_n(&s->helper_done, 1, __ATOMIC_RELEASE);
+    return 0;
+}
+
+// The mapping: guard page, the process's stack, guard page, the helper's stack, EarlyShared.
+constexpr size_t kGuard = 4096, kProcessStack = 1 << 20, kHelperStack = 16 * 1024;
+constexpr size_t kEarlyMapping = kGuard + kProcessStack + kGuard + kHelperStack + 4096;
+static_assert(sizeof(EarlyShared) <= 4096);
+
 } // namespace
+
+struct EarlyStart::State {
+    void* map = MAP_FAILED;
+    EarlyShared* sh = nullptr;
+    pid_t helper = -1;
+    bool pinned = false; // the helper was moved off our CPU
+    bool taken = false;  // handed over or cancelled
+    bool handed = false; // handed over
+    Fd err_r, sock;      // our ends: the error pipe; the socket (go, then tmpfs and terminal)
+
+    // Waits for the helper, first letting it onto our CPU if it has not run yet.
+    void reap_helper() {
+        if (helper <= 0) return;
+        if (pinned && !__atomic_load_n(&sh->helper_done, __ATOMIC_ACQUIRE))
+            ::sched_setaffinity(helper, sizeof sh->cpus, &sh->cpus);
+        int st = 0;
+        while (::waitpid(helper, &st, 0) < 0 && errno == EINTR) {
+        }
+        helper = -1;
+    }
+    void cancel() {
+        if (taken) return;
+        taken = true;
+        reap_helper();
+        if (pid_t pid = sh->child_pid; pid > 0) {
+            ::kill(pid, SIGKILL);
+            int st = 0;
+            while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+            }
+        }
+    }
+    // Hands the launch over through GO_SOCK (our end, which run() took) and returns once the
+    // process exec'ed the workload or exited.
+    pid_t hand_over(const Launch& l, bool single_id, int go_sock) {
+        reap_helper();
+        taken = handed = true;
+        EarlyShared* s = sh;
+        if (s->child_pid < 0) throw namespaces_error(-s->child_pid);
+        if (s->child_pid == 0)
+            throw Error(Errc::run_failed, "the container process was not created");
+        if (pinned && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == EarlyShared::kCreated)
+            ::sched_setaffinity(s->child_pid, sizeof s->cpus, &s->cpus);
+        s->launch = &l;
+        s->single_id = single_id;
+        __atomic_store_n(&s->go, 1, __ATOMIC_RELEASE);
+        // a process that died already (killed) reads nothing: its tid is 0 below
+        (void)::send(go_sock, "g", 1, MSG_NOSIGNAL);
+        for (int v; (v = __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE)) != 0;) // the kernel's wake
+            ::syscall(SYS_futex, &s->tid, FUTEX_WAIT, v, nullptr, nullptr, 0);
+        return s->child_pid;
+    }
+    ~State() {
+        if (sh) cancel();
+        if (map != MAP_FAILED) ::munmap(map, kEarlyMapping);
+    }
+};
+
+EarlyStart::EarlyStart(std::unique_ptr<State> st) : st_(std::move(st)) {}
+EarlyStart::~EarlyStart() = default;
+bool EarlyStart::used() const {
+    return st_->handed;
+}
+
+std::unique_ptr<EarlyStart> EarlyStart::begin(const std::vector<std::string>& namespaces, uid_t uid,
+                                              gid_t gid) {
+    // The helper runs on a CPU of ours we are not on: left to the scheduler it waits on ours
+    // until we block (measured: no overlap at all). With one CPU there is nothing to overlap.
+    cpu_set_t cpus;
+    int cpu = ::sched_getcpu();
+    if (!kRawClone || ::sched_getaffinity(0, sizeof cpus, &cpus) != 0 || cpu < 0 ||
+        !CPU_ISSET(cpu, &cpus) || CPU_COUNT(&cpus) < 2)
+        return nullptr;
+    auto st = std::make_unique<State>();
+    st->map = ::mmap(nullptr, kEarlyMapping, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+    if (st->map == MAP_FAILED) return nullptr;
+    char* base = static_cast<char*>(st->map);
+    ::mprotect(base, kGuard, PROT_NONE);
+    ::mprotect(base + kGuard + kProcessStack, kGuard, PROT_NONE);
+    char* helper_top = base + kGuard + kProcessStack + kGuard + kHelperStack;
+    auto* s = st->sh = new (helper_top) EarlyShared{};
+    s->flags = clone_flags(namespaces);
+    s->child_stack = base + kGuard + kProcessStack;
+    int errp[2], sv[2];
+    if (::pipe2(errp, O_CLOEXEC) != 0) return nullptr;
+    st->err_r.reset(errp[0]);
+    Fd err_w(errp[1]);
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return nullptr;
+    st->sock.reset(sv[0]);
+    Fd child_sock(sv[1]);
+    s->parent_sock = sv[0];
+    s->child_sock = sv[1];
+    s->err_w = errp[1];
+    s->map_len[0] = std::snprintf(s->maps[0], sizeof s->maps[0], "deny");
+    s->map_len[1] = std::snprintf(s->maps[1], sizeof s->maps[1], "0 %u 1\n", uid);
+    s->map_len[2] = std::snprintf(s->maps[2], sizeof s->maps[2], "0 %u 1\n", gid);
+    // the process's signal mask: ours with the forwarded signals blocked, as run() clones
+    sigset_t mask, fwd = forwarded_signals();
+    ::sigprocmask(SIG_BLOCK, nullptr, &mask);
+    sigorset(&mask, &mask, &fwd);
+    std::memcpy(&s->sigmask, &mask, sizeof s->sigmask);
+    s->cpus = cpus; // the process takes all of them back
+    pid_t h = ::clone(early_helper, helper_top, CLONE_VM | SIGCHLD, s);
+    if (h < 0) return nullptr;
+    st->helper = h;
+    cpu_set_t other = cpus;
+    CPU_CLR(cpu, &other);
+    st->pinned = ::sched_setaffinity(h, sizeof other, &other) == 0;
+    return std::unique_ptr<EarlyStart>(new EarlyStart(std::move(st)));
+}
 
 void report_start(int fd, const Error* failure) {
     if (failure)
@@ -484,17 +714,34 @@ bool tmpfs_has_user_xattrs() {
 int run(const Launch& l) {
     bool single_id = is_single_id(l.spec.gid_mappings);
     const bool shared = can_share_memory(l); // no hand-over: no sync pipe
-    int sync[2] = {-1, -1}, errp[2];
-    if ((!shared && ::pipe2(sync, O_CLOEXEC) != 0) || ::pipe2(errp, O_CLOEXEC) != 0)
-        throw_errno("pipe failed");
-    Fd sync_r(sync[0]), sync_w(sync[1]), err_r(errp[0]), err_w(errp[1]);
+    EarlyStart::State* early = nullptr;      // taken over, or cancelled
+    if (l.early) {
+        auto& e = *l.early->st_;
+        if (!e.taken && shared && e.sh->flags == clone_flags(l.spec.namespaces))
+            early = &e;
+        else
+            e.cancel();
+    }
+    Fd sync_r, sync_w, err_r, err_w;
     Fd fds_parent, fds_child; // the child passes its tmpfs and the terminal's master over this
-    if (l.spec.terminal || l.on_scratch) {
-        int sv[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-            throw_errno("socketpair failed");
-        fds_parent.reset(sv[0]);
-        fds_child.reset(sv[1]);
+    if (early) {
+        err_r = std::move(early->err_r);
+        fds_parent = std::move(early->sock);
+    } else {
+        int sync[2] = {-1, -1}, errp[2];
+        if ((!shared && ::pipe2(sync, O_CLOEXEC) != 0) || ::pipe2(errp, O_CLOEXEC) != 0)
+            throw_errno("pipe failed");
+        sync_r.reset(sync[0]);
+        sync_w.reset(sync[1]);
+        err_r.reset(errp[0]);
+        err_w.reset(errp[1]);
+        if (l.spec.terminal || l.on_scratch) {
+            int sv[2];
+            if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+                throw_errno("socketpair failed");
+            fds_parent.reset(sv[0]);
+            fds_child.reset(sv[1]);
+        }
     }
 
     sigset_t fwd = forwarded_signals(), old;
@@ -505,26 +752,21 @@ int run(const Launch& l) {
     } restore{&old};
 
     long pid;
-    if (shared) {
+    if (early) {
+        // returns once the child exec'ed or exited
+        pid = early->hand_over(l, single_id, fds_parent.get());
+    } else if (shared) {
         ChildStack stack;
         SharedChild arg{&l,        err_w.get(), fds_child ? fds_child.get() : -1,
                         single_id, ::geteuid(), ::getegid()};
         // returns once the child exec'ed the workload or exited
         pid = ::clone(shared_child_main, stack.top(),
-                      clone_flags(l.spec) | CLONE_VM | CLONE_VFORK | SIGCHLD, &arg);
+                      clone_flags(l.spec.namespaces) | CLONE_VM | CLONE_VFORK | SIGCHLD, &arg);
     } else {
-        pid =
-            ::syscall(SYS_clone, clone_flags(l.spec) | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+        pid = ::syscall(SYS_clone, clone_flags(l.spec.namespaces) | SIGCHLD, nullptr, nullptr,
+                        nullptr, nullptr);
     }
-    if (pid < 0) {
-        int err = errno;
-        throw Error(
-            Errc::run_failed,
-            std::string("cannot create the container's namespaces: ") + std::strerror(err),
-            err == EPERM || err == ENOSPC
-                ? "unprivileged user namespaces must be enabled (user.max_user_namespaces > 0)"
-                : "");
-    }
+    if (pid < 0) throw namespaces_error(errno);
     if (pid == 0) {
         sync_w.reset();
         err_r.reset();

@@ -160,6 +160,12 @@ std::vector<std::string> read_env_file(const std::string& path) {
     return out;
 }
 
+std::vector<std::string> namespaces(const RunOptions& opt) {
+    std::vector<std::string> ns{"pid", "ipc", "uts", "mount", "user"};
+    if (opt.network_none) ns.push_back("network");
+    return ns;
+}
+
 oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const std::string& passwd,
                        const std::string&) {
     const json cfg = image_config.contains("config") && image_config["config"].is_object()
@@ -261,8 +267,7 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
     s.seccomp = opt.seccomp;
     s.root_readonly = opt.read_only;
 
-    s.namespaces = {"pid", "ipc", "uts", "mount", "user"};
-    if (opt.network_none) s.namespaces.push_back("network");
+    s.namespaces = namespaces(opt);
     if (opt.privileged_user) {
         s.uid_mappings = {{0, 0, 4294967295u}};
         s.gid_mappings = {{0, 0, 4294967295u}};

@@ -53,6 +53,10 @@ std::uint32_t numeric_id(std::string_view text, const char* what);
 // takes the host's value, as docker does).
 std::vector<std::string> read_env_file(const std::string& path);
 
+// The namespaces of a container run with OPT (build puts them in the spec): known before the
+// image is read, so the launch can start creating them early (runtime::EarlyStart).
+std::vector<std::string> namespaces(const RunOptions& opt);
+
 // image_config: the image config document (its "config" object holds Env, Cmd, ...).
 // passwd: the container's /etc/passwd text ("" if absent), for user names and HOME.
 oci::RuntimeSpec build(const nlohmann::json& image_config, const RunOptions& opt,

@@ -5,6 +5,7 @@ import errno
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -804,6 +805,87 @@ def test_leak_1000_runs(g, mk, tmp_path):
     assert not containers.exists() or list(containers.iterdir()) == []
     assert list((g.root / "holds").iterdir()) == []
     assert list((g.root / "tmp").iterdir()) == []
+
+
+def test_rootless_runs_that_fail_anywhere_leave_nothing_behind(rootless, mk):
+    """A rootless run's container process is made before the command line is even parsed
+    (the early start, runtime::EarlyStart): every run that then fails (a usage error, a missing
+    image, a bad user, an unreadable env-file) must kill and reap it, and one that succeeds or
+    whose command fails must leave nothing either."""
+    img = load_busybox(rootless, mk, rootless.base)
+    before = mounts_and_procs(rootless.root, rootless.bin)
+    g = shlex.quote(str(rootless.bin))
+    checks = [(f"{g} run {img} true", 0), (f"{g} run {img} sh -c 'exit 3'", 3),
+              (f"{g} run {img} no-such-command", 127), (f"{g} run missing:1 true", 125),
+              (f"{g} run -u nosuchuser {img} true", 125), (f"{g} run --bogus {img} true", 2),
+              (f"{g} run --env-file /nonexistent {img} true", 125)]
+    body = "; ".join(f'{c} 2>/dev/null; r=$?; [ $r -eq {code} ] || {{ echo "{c}: $r"; exit 1; }}'
+                     for c, code in checks)
+    script = f"for i in $(seq 60); do {body}; done"
+    argv = ["bash", "-c", script]
+    if rootless.user is not None:
+        argv = ["setpriv", f"--reuid={rootless.user.pw_uid}", f"--regid={rootless.user.pw_gid}",
+                "--clear-groups", "--"] + argv
+    r = subprocess.run(argv, env=rootless.environ(), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr[-2000:]
+    after = mounts_and_procs(rootless.root, rootless.bin)
+    assert [m for m in after[0] - before[0] if str(rootless.root) in m] == []
+    assert after[1] == [], f"processes left behind: {after[1]}"
+
+
+def test_rootless_start_overlaps_the_image_lookup_and_hands_the_workload_our_cpus(rootless, mk):
+    """With a second CPU, a rootless run makes its container process (namespaces, id maps) on
+    it while the image is read; the helper that made it was pinned there, and the workload
+    must still get every CPU the caller may use, an empty signal mask and uid 0. A line that
+    may name an option off that path (--init, --network, --userns; limits and -d too), or a
+    caller with one CPU, starts after the spec, as before."""
+    img = load_busybox(rootless, mk, rootless.base)
+    probe = ["sh", "-c", "grep -E '^(Cpus_allowed_list|SigBlk|Uid):' /proc/self/status"]
+
+    def status(prefix=(), *args):
+        argv = list(prefix) + rootless.cmd("--debug", "run", *args, img, *probe)
+        p = subprocess.run(argv, env=rootless.environ(), capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 0, p.stderr
+        return dict(line.split(":\t") for line in p.stdout.splitlines()), p.stderr
+
+    mine = dict(line.split(":\t") for line in Path("/proc/self/status").read_text().splitlines()
+                if line.startswith("Cpus_allowed_list"))["Cpus_allowed_list"]
+    st, err = status()
+    early = len(os.sched_getaffinity(0)) >= 2
+    assert ("started early" in err) == early, err
+    assert ("started after the spec" in err) != early, err
+    assert st["Cpus_allowed_list"] == mine
+    assert st["SigBlk"] == "0000000000000000"
+    assert st["Uid"].split()[0] == "0"
+    for extra in (["--init"], ["--network", "none"], ["--userns", "single"]):
+        st, err = status((), *extra)
+        assert "started after the spec" in err and "started early" not in err, (extra, err)
+        assert st["Cpus_allowed_list"] == mine
+    need_tool("taskset")
+    one = str(min(os.sched_getaffinity(0)))
+    st, err = status(["taskset", "-c", one])
+    assert "started after the spec" in err, err
+    assert st["Cpus_allowed_list"] == one
+
+
+def test_no_user_namespaces_left_is_one_clear_error(g, mk, tmp_path):
+    """A host that allows no more user namespaces (user.max_user_namespaces, here 1 in a
+    namespace of our own, already used by the caller's): the run says so and how to fix it,
+    whether the namespaces are made early by a helper (the plain rootless line) or at the
+    launch (--init)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (to set the limit in a user namespace of its own)")
+    need_tool("unshare")
+    load_busybox(g, mk, tmp_path)
+    for extra in ([], ["--init"]):
+        line = " ".join(shlex.quote(a) for a in g.cmd("run", *extra, "sample:latest", "true"))
+        p = subprocess.run(["unshare", "-U", "--map-root-user", "sh", "-c",
+                            f"echo 1 > /proc/sys/user/max_user_namespaces && exec unshare -U {line}"],
+                           env=g.environ(), capture_output=True, text=True, timeout=60)
+        assert p.returncode == 125, p.stderr
+        assert "cannot create the container's namespaces: No space left on device" in p.stderr
+        assert "user.max_user_namespaces" in p.stderr
 
 
 def test_default_capabilities_match_docker(runner):
