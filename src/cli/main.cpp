@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <clocale>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
@@ -119,6 +120,9 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
 
 int main(int argc, char** argv) {
     using namespace gantry;
+    // A caller may have left SIGCHLD ignored (exec keeps SIG_IGN): the kernel would then reap
+    // our children itself, and waiting for the container, a hook or a helper would hang.
+    std::signal(SIGCHLD, SIG_DFL);
     cli::Context ctx;
     ctx.args.assign(argv + 1, argv + argc);
     // Only the invoked command is built: CLI11 constructing all ~25 command trees is measurable

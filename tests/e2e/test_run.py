@@ -888,6 +888,15 @@ def test_no_user_namespaces_left_is_one_clear_error(g, mk, tmp_path):
         assert "user.max_user_namespaces" in p.stderr
 
 
+def test_a_caller_that_ignores_sigchld_still_gets_the_exit_status(runner):
+    """exec keeps an ignored SIGCHLD (some process managers and `trap '' CHLD` shells leave it
+    so): the kernel would reap the container itself, and gantry waited forever for it."""
+    p = subprocess.run(runner.cmd("run", runner.image, "sh", "-c", "exit 7"),
+                       env=runner.environ(), capture_output=True, text=True, timeout=60,
+                       preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
+    assert p.returncode == 7, p.stderr
+
+
 def test_default_capabilities_match_docker(runner):
     caps = dict(line.split(":\t") for line in runner.run(
         "run", runner.image, "grep", "^Cap", "/proc/self/status").out.splitlines())
