@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Start-time benchmark of gantry (issue 3, "Benchmark"): see bench/README.md.
 #
-#   bench/run.sh [--quick] [--runs N] [--warmup N] [--keep]
+#   bench/run.sh [--quick] [--runs N] [--warmup N] [--rounds N] [--keep]
 #
-# Times start-to-exit of /bin/true in a busybox image, rootless, with ONE hyperfine run (-N,
-# no intermediate shell) over:
+# Times start-to-exit of /bin/true in a busybox image, rootless, with hyperfine (-N, no
+# intermediate shell), in ROUNDS: each round one hyperfine run over all of:
 #   unshare -Urpf --mount-proc chroot ROOTFS /bin/true      baseline
 #   ch-run ROOTFS -- /bin/true                               Charliecloud, unpacked directory
 #   floor ROOTFS SCRATCH /bin/true                           bench/floor.c: gantry's isolation
@@ -29,10 +29,13 @@
 #   --quick      10 runs, 2 warmup runs (smoke run); default 100 runs, 5 warmup runs
 #   --runs N     hyperfine runs per command
 #   --warmup N   hyperfine warmup runs per command
+#   --rounds N   hyperfine runs over all the commands (default 3): a VM drifts by 10-20%
+#                between the rows of one run, so the ratios are taken from each command's
+#                median of its round medians
 #   --keep       keep the run directory for inspection
 #   --wait-quiet[=SECONDS]  before timing, wait (default up to 600 s) until the CPUs are less
 #                than $BENCH_QUIET_PCT % (default 10) busy for 5 s in a row
-# Results (table, hyperfine JSON) go to $BENCH_DIR/results/start-*.
+# Results (table, hyperfine JSON per round) go to $BENCH_DIR/results/start-*.
 #
 # Environment:
 #   BENCH_DIR=/var/tmp/gantry-bench   work dir (the run directory is $BENCH_DIR/start-run)
@@ -52,10 +55,10 @@ die() { echo "run.sh: $*" >&2; exit 1; }
 # =========================================================================================
 # Stage 2: everything that runs as the unprivileged user (`run.sh --stage2 W`).
 # Prepares stores/bundle, checks every command once, then the one hyperfine run.
-# Writes W/out/{hyperfine.json,rows.tsv,meta.env}; the report is printed by stage 1.
+# Writes W/out/{hyperfine-ROUND.json,rows.tsv,meta.env}; the report is printed by stage 1.
 # =========================================================================================
 stage2() {
-    local W=$1 runs=$2 warmup=$3
+    local W=$1 runs=$2 warmup=$3 rounds=$4
     cd "$W"
     local out=$W/out meta=$W/out/meta.env rows=$W/out/rows.tsv
     mkdir -p "$out" "$W/state/crun" "$W/state/runc" "$W/tmp"
@@ -205,7 +208,7 @@ EOF
 
     awk -F'\t' '$2 == "ok" {print "  " $1 ": ok"}' "$rows"
 
-    # ---- the one hyperfine run ---------------------------------------------------------------
+    # ---- the hyperfine rounds ----------------------------------------------------------------
     local -a hf=()
     while IFS=$'\t' read -r name status cmd; do
         [[ $status == ok ]] && hf+=(-n "$name" "$cmd")
@@ -225,12 +228,17 @@ EOF
     busy_before=$(cpu_busy 2)
     m loadavg "$(cut -d' ' -f1-3 /proc/loadavg)"
     m busy_before "$busy_before"
-    echo "== timing: hyperfine -N --runs $runs --warmup $warmup, as $(id -un) =="
+    echo "== timing: $rounds rounds of hyperfine -N --runs $runs --warmup $warmup, as $(id -un) =="
     echo "load average before timing: $(cut -d' ' -f1-3 /proc/loadavg); CPUs busy (2 s sample): ${busy_before}% of $(nproc) CPUs (other work on the machine skews the figures)"
     local s0 s1
     s0=$(cpu_ticks)
     # -i: a command that fails now and then is timed anyway; the report counts its failures.
-    hyperfine -N -i --runs "$runs" --warmup "$warmup" --export-json "$out/hyperfine.json" "${hf[@]}"
+    local r
+    for ((r = 1; r <= rounds; r++)); do
+        echo "-- round $r of $rounds"
+        hyperfine -N -i --runs "$runs" --warmup "$warmup" --export-json "$out/hyperfine-$r.json" \
+            "${hf[@]}"
+    done
     s1=$(cpu_ticks)
     m loadavg_after "$(cut -d' ' -f1-3 /proc/loadavg)"
     m busy_during "$(busy_between "$s0" "$s1")"
@@ -256,8 +264,8 @@ cpu_busy() { # SECONDS -> percent of all CPUs busy over that time
 if [[ ${1:-} == --stage2 ]]; then
     PY=${BENCH_PYTHON:-/usr/bin/python3}
     QUIET_PCT=${BENCH_QUIET_PCT:-10}
-    wait_quiet=$5
-    stage2 "$2" "$3" "$4"
+    wait_quiet=$6
+    stage2 "$2" "$3" "$4" "$5"
     exit 0
 fi
 
@@ -266,6 +274,7 @@ fi
 # =========================================================================================
 runs=100
 warmup=5
+rounds=3
 keep=0
 wait_quiet=0
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
@@ -276,6 +285,8 @@ while (($#)); do
     --runs=*) runs=${1#--runs=} ;;
     --warmup) warmup=${2:?--warmup needs a number}; shift ;;
     --warmup=*) warmup=${1#--warmup=} ;;
+    --rounds) rounds=${2:?--rounds needs a number}; shift ;;
+    --rounds=*) rounds=${1#--rounds=} ;;
     --keep) keep=1 ;;
     --wait-quiet) wait_quiet=600 ;;
     --wait-quiet=*) wait_quiet=${1#--wait-quiet=} ;;
@@ -286,6 +297,7 @@ while (($#)); do
 done
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "--runs needs a positive number, not '$runs'"
 [[ $warmup =~ ^[0-9]+$ ]] || die "--warmup needs a number, not '$warmup'"
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds needs a positive number, not '$rounds'"
 [[ $wait_quiet =~ ^[0-9]+$ ]] || die "--wait-quiet needs a number of seconds, not '$wait_quiet'"
 
 BENCH_DIR=${BENCH_DIR:-/var/tmp/gantry-bench}
@@ -405,6 +417,7 @@ meta=$W/out/meta.env
     echo "gantry=$gantry_version"
     echo "runs=$runs"
     echo "warmup=$warmup"
+    echo "rounds=$rounds"
     echo "image=busybox-static $(dpkg-query -W -f '${Version}' busybox-static 2>/dev/null || echo '?') single layer ($(stat -c %s "$W/src/archive.tar") byte docker archive, tests/fixtures/mkimage.py)"
     v() { command -v "$1" >/dev/null && "$@" 2>&1 | head -1 | tr -s ' ' || echo "$1 not installed"; }
     echo "tools=$(v hyperfine --version), $(v unshare --version), ch-run $(USER=x v ch-run --version), $(v crun --version), $(v runc --version), $(v podman --version)"
@@ -436,7 +449,7 @@ stage_env=(env -i "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
     "XDG_RUNTIME_DIR=$W/run" "XDG_CONFIG_HOME=$W/home/.config" "XDG_DATA_HOME=$W/home/.local/share"
     "XDG_CACHE_HOME=$W/home/.cache" "GANTRY_ROOT=$W/store" "BENCH_PYTHON=$PY"
     "BENCH_QUIET_PCT=${BENCH_QUIET_PCT:-10}")
-stage2_cmd=(bash "$self" --stage2 "$W" "$runs" "$warmup" "$wait_quiet")
+stage2_cmd=(bash "$self" --stage2 "$W" "$runs" "$warmup" "$rounds" "$wait_quiet")
 echo "gantry start-to-exit benchmark: $(sed -n 's/^how=//p' "$meta")"
 if ((as_root)); then
     priv=(setpriv --reuid="$buid" --regid="$bgid" --clear-groups --)
@@ -456,26 +469,34 @@ fi
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 res=$BENCH_DIR/results
 mkdir -p "$res"
-cp "$W/out/hyperfine.json" "$res/start-$stamp.json"
+round_files=()
+for ((r = 1; r <= rounds; r++)); do
+    round_files+=("$W/out/hyperfine-$r.json")
+    cp "$W/out/hyperfine-$r.json" "$res/start-$stamp-round$r.json"
+done
 echo
-"$PY" -B - "$W/out/hyperfine.json" "$W/out/rows.tsv" "$meta" <<'EOF' | tee "$res/start-$stamp.txt"
+"$PY" -B - "$W/out/rows.tsv" "$meta" "${round_files[@]}" <<'EOF' | tee "$res/start-$stamp.txt"
 import json, statistics, sys
 
 CH_TARGET = 1.0       # gantry / ch-run <= this
 BASE_TARGET = 1.5     # gantry / unshare+chroot <= this
 
-res = json.load(open(sys.argv[1]))["results"]
-rows = [l.rstrip("\n").split("\t", 2) for l in open(sys.argv[2]) if l.strip()]
+rounds = [json.load(open(f))["results"] for f in sys.argv[3:]]
+rows = [l.rstrip("\n").split("\t", 2) for l in open(sys.argv[1]) if l.strip()]
 env = {}
-for line in open(sys.argv[3]):
+for line in open(sys.argv[2]):
     if "=" in line:
         k, v = line.rstrip("\n").split("=", 1)
         env[k] = v
-by = {r["command"]: r for r in res}
+res = rounds[0]  # the commands, in hyperfine's order
+per = {r["command"]: [next(x for x in rnd if x["command"] == r["command"]) for rnd in rounds]
+       for r in res}
 
-def med(name):
-    r = by.get(name)
-    return statistics.median(r["times"]) if r else None
+
+def med(name):  # the median of the command's round medians
+    if name not in per:
+        return None
+    return statistics.median(statistics.median(x["times"]) for x in per[name])
 
 p = print
 p(f"gantry start-to-exit benchmark (/bin/true, busybox image, rootless), {env['date']}")
@@ -500,17 +521,22 @@ for k, v in env.items():
 p("")
 base, ch = med("unshare+chroot"), med("ch-run (directory)")
 w = max(len(r["command"]) for r in res) + 2
-p(f"hyperfine -N, {env['runs']} runs, {env['warmup']} warmup".ljust(w)
-  + f"{'median':>9} {'mean':>9} {'± sd':>7} {'min':>8} {'max':>8}  {'vs unshare':>10} {'vs ch-run':>9}")
+p(f"hyperfine -N, {len(rounds)} rounds of {env['runs']} runs, {env['warmup']} warmup; median: of "
+  "the round medians; mean, sd, min, max: of all runs")
+p("".ljust(w) + f"{'median':>9} {'mean':>9} {'± sd':>7} {'min':>8} {'max':>8}  {'vs unshare':>10} "
+  f"{'vs ch-run':>9}  round medians")
 for r in res:
-    m = statistics.median(r["times"])
-    fails = sum(1 for c in (r.get("exit_codes") or []) if c)
+    m = med(r["command"])
+    times = [t for x in per[r["command"]] for t in x["times"]]
+    fails = sum(1 for x in per[r["command"]] for c in (x.get("exit_codes") or []) if c)
     vb = f"{m / base:9.2f}x" if base else f"{'-':>10}"
     vc = f"{m / ch:8.2f}x" if ch else f"{'-':>9}"
-    line = (r["command"].ljust(w) + f"{m * 1e3:6.2f} ms {r['mean'] * 1e3:6.2f} ms "
-            f"{r['stddev'] * 1e3:5.2f}  {r['min'] * 1e3:5.2f} ms {r['max'] * 1e3:5.2f} ms  {vb} {vc}")
+    sd = statistics.stdev(times) if len(times) > 1 else 0.0
+    rm = " ".join(f"{statistics.median(x['times']) * 1e3:.2f}" for x in per[r["command"]])
+    line = (r["command"].ljust(w) + f"{m * 1e3:6.2f} ms {statistics.mean(times) * 1e3:6.2f} ms "
+            f"{sd * 1e3:5.2f}  {min(times) * 1e3:5.2f} ms {max(times) * 1e3:5.2f} ms  {vb} {vc}  {rm}")
     if fails:
-        line += f"  ({fails} of {len(r['times'])} runs failed)"
+        line += f"  ({fails} of {len(times)} runs failed)"
     p(line)
 for name, status, why in rows:
     if status != "ok":

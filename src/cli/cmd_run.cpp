@@ -127,8 +127,16 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
                         "add a range to /etc/subuid and /etc/subgid (usermod --add-subuids) and "
                         "install the uidmap package");
     }
-    auto early = std::move(ctx.early_start); // run() takes it over, or cancels it
-    if (f.detach) early.reset();             // the monitor process launches, not us
+    // The early start (runtime::EarlyStart): begun before the parse when the line allowed,
+    // else now that the options are known (a command's own "-m" or "-d" kept it from the scan,
+    // as in `python -m ...`); runtime::run takes it over or cancels it.
+    auto early = std::move(ctx.early_start);
+    if (f.detach)
+        early.reset(); // the monitor process launches, not us
+    else if (!early && !o.privileged_user && !f.init && f.memory.empty() && f.cpus.empty() &&
+             f.pids_limit.empty() && runtime::is_single_id(o.uid_maps) &&
+             runtime::is_single_id(o.gid_maps))
+        early = runtime::EarlyStart::begin(spec::namespaces(o), o.host_uid, o.host_gid);
     auto& store = ctx.store();
     auto view = rootfs::find_run_view(store, rest[0]);
     const auto& img = view.image;
@@ -295,12 +303,12 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     if (res.any()) cgroup.emplace(runtime::Cgroup::create("gantry-" + id, res));
 
     runtime::Launch l;
-    l.spec = spec;
+    l.hostname = spec.hostname;
+    l.bundle = spec.hooks.empty() ? "" : scratch.dir().string();
+    l.spec = std::move(spec); // not used below: the launch's copy is the one
     if (cgroup) l.on_created = [&](pid_t pid) { cgroup->add(pid); };
     l.mount_point = scratch.mount_point().string();
-    l.hostname = spec.hostname;
     l.id = id;
-    l.bundle = spec.hooks.empty() ? "" : scratch.dir().string();
     l.init = f.init;
     l.early = early.get();
     auto st = rootfs::stack(store, img.config.diff_ids);

@@ -616,11 +616,12 @@ struct EarlyStart::State {
     // process exec'ed the workload or exited.
     pid_t hand_over(const Launch& l, bool single_id, int go_sock) {
         reap_helper();
-        taken = handed = true;
+        taken = true;
         EarlyShared* s = sh;
         if (s->child_pid < 0) throw namespaces_error(-s->child_pid);
         if (s->child_pid == 0)
             throw Error(Errc::run_failed, "the container process was not created");
+        handed = true;
         if (pinned && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == EarlyShared::kCreated)
             ::sched_setaffinity(s->child_pid, sizeof s->cpus, &s->cpus);
         s->launch = &l;

@@ -835,15 +835,15 @@ def test_rootless_runs_that_fail_anywhere_leave_nothing_behind(rootless, mk):
 
 def test_rootless_start_overlaps_the_image_lookup_and_hands_the_workload_our_cpus(rootless, mk):
     """With a second CPU, a rootless run makes its container process (namespaces, id maps) on
-    it while the image is read; the helper that made it was pinned there, and the workload
-    must still get every CPU the caller may use, an empty signal mask and uid 0. A line that
-    may name an option off that path (--init, --network, --userns; limits and -d too), or a
-    caller with one CPU, starts after the spec, as before."""
+    it while the image is read (runtime::EarlyStart): before the line is parsed when a scan
+    of it allows, else right after. The helper that made it was pinned to that CPU, and the
+    workload must still get every CPU the caller may use, an empty signal mask and uid 0.
+    --init (PID 1 forks) and a caller with one CPU start after the spec, as before."""
     img = load_busybox(rootless, mk, rootless.base)
     probe = ["sh", "-c", "grep -E '^(Cpus_allowed_list|SigBlk|Uid):' /proc/self/status"]
 
-    def status(prefix=(), *args):
-        argv = list(prefix) + rootless.cmd("--debug", "run", *args, img, *probe)
+    def status(prefix, *args, command=()):
+        argv = list(prefix) + rootless.cmd("--debug", "run", *args, img, *probe, *command)
         p = subprocess.run(argv, env=rootless.environ(), capture_output=True, text=True,
                            timeout=60)
         assert p.returncode == 0, p.stderr
@@ -851,17 +851,20 @@ def test_rootless_start_overlaps_the_image_lookup_and_hands_the_workload_our_cpu
 
     mine = dict(line.split(":\t") for line in Path("/proc/self/status").read_text().splitlines()
                 if line.startswith("Cpus_allowed_list"))["Cpus_allowed_list"]
-    st, err = status()
     early = len(os.sched_getaffinity(0)) >= 2
-    assert ("started early" in err) == early, err
-    assert ("started after the spec" in err) != early, err
-    assert st["Cpus_allowed_list"] == mine
-    assert st["SigBlk"] == "0000000000000000"
-    assert st["Uid"].split()[0] == "0"
-    for extra in (["--init"], ["--network", "none"], ["--userns", "single"]):
-        st, err = status((), *extra)
-        assert "started after the spec" in err and "started early" not in err, (extra, err)
+    # before the parse; after it (--network and --userns change the namespaces and ids, and a
+    # "-d" in the command's own arguments keeps the scan from telling it from run's -d)
+    for args, command in (([], ()), (["--network", "none"], ()), (["--userns", "single"], ()),
+                          ([], ("-d",))):
+        st, err = status((), *args, command=command)
+        assert ("started early" in err) == early, (args, command, err)
+        assert ("started after the spec" in err) != early, (args, command, err)
         assert st["Cpus_allowed_list"] == mine
+        assert st["SigBlk"] == "0000000000000000"
+        assert st["Uid"].split()[0] == "0"
+    st, err = status((), "--init")
+    assert "started after the spec" in err and "started early" not in err, err
+    assert st["Cpus_allowed_list"] == mine
     need_tool("taskset")
     one = str(min(os.sched_getaffinity(0)))
     st, err = status(["taskset", "-c", one])
