@@ -571,4 +571,4 @@ if floor and med("gantry run"):
       "to the cost of the same isolation (information)")
 EOF
 echo
-echo "results: $res/start-$stamp.{txt,json}"
+echo "results: $res/start-$stamp.txt, $res/start-$stamp-round*.json"

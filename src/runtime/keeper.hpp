@@ -6,11 +6,12 @@
 // The keeper is a process that holds a reference to that namespace until gantry has exited,
 // so the namespace dies with the keeper instead, after gantry returned the exit status.
 //
-// It costs no copy of gantry: it is cloned with CLONE_VM (gantry's memory, shared, on a stack
-// of its own) and runs only raw system calls: block signals, close every descriptor but the
-// namespace's and a pidfd of gantry, poll that pidfd, exit. It touches no memory gantry uses
-// and no libc state (not even errno), so gantry may exit or free anything meanwhile. Killing
-// it at any time only moves the teardown back into its own exit.
+// (A rootless run's early start makes its container process through a helper that then stays
+// as this keeper: runtime::EarlyStart.) It costs no copy of gantry: it is cloned with CLONE_VM
+// (gantry's memory, shared, on a stack of its own) and runs only raw system calls: block signals,
+// close every descriptor but the namespace's and a pidfd of gantry, poll that pidfd, exit. It
+// touches no memory gantry uses and no libc state (not even errno), so gantry may exit or free
+// anything meanwhile. Killing it at any time only moves the teardown back into its own exit.
 #pragma once
 
 #include <sys/types.h>

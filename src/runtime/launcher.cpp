@@ -18,6 +18,7 @@
 #include <linux/openat2.h>
 #include <net/if.h>
 #include <nlohmann/json.hpp>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/capability.h>
@@ -486,8 +487,10 @@ struct EarlyShared {
     cpu_set_t cpus{};          // ours: the process undoes the helper's pinning
     char maps[3][32] = {};     // what the process writes to kMapFiles
     long map_len[3] = {};
+    pid_t gantry = 0; // our pid
     // written by the helper
     int child_pid = 0; // the process, or -errno of its clone
+    int keeping = 0;   // the helper stays, as the keeper of the process's mount namespace
     int helper_done = 0;
     // written by the process; tid by the kernel too (CLONE_CHILD_CLEARTID): 0 once the
     // process exec'ed or exited, which is when run() goes on, as after vfork
@@ -560,19 +563,56 @@ __attribute__((no_stack_protector)) int early_process(void* p) {
     early_handed_over(s);
 }
 
+// "/proc/<pid>/ns/mnt" without libc.
+void ns_path(char (&path)[40], long pid) {
+    char digits[24];
+    int n = 0;
+    do digits[n++] = static_cast<char>('0' + pid % 10);
+    while ((pid /= 10) > 0);
+    int i = 0;
+    for (const char* p = "/proc/"; *p;) path[i++] = *p++;
+    while (n > 0) path[i++] = digits[--n];
+    for (const char* p = "/ns/mnt"; *p;) path[i++] = *p++;
+    path[i] = 0;
+}
+
 // The helper: creates the process (the clone's namespace work happens here, on its CPU) as a
-// child of gantry's, then exits.
+// child of gantry's, then stays as the keeper of its mount namespace (keeper.hpp): it holds
+// the namespace until gantry has exited, so the container's teardown is off gantry's path,
+// and gantry does not start a keeper of its own after the workload's exec.
 __attribute__((no_stack_protector)) int early_helper(void* p) {
     auto* s = static_cast<EarlyShared*>(p);
-    unsigned long all = ~0UL;
+    unsigned long all = ~0UL; // SIGINT from the terminal and the like wait for gantry's exit
     raw(SYS_rt_sigprocmask, SIG_BLOCK, reinterpret_cast<long>(&all), 0, sizeof all);
     // CLONE_PARENT: the process's exit signal is ours, SIGCHLD
     long pid = raw_clone(static_cast<unsigned long>(s->flags) | CLONE_VM | CLONE_PARENT |
                              CLONE_CHILD_CLEARTID,
                          s->child_stack, &s->tid, early_process, s);
+    long ns = -1, gantry = -1;
+    if (pid > 0) {
+        char path[40];
+        ns_path(path, pid);
+        ns = raw(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), O_RDONLY | O_CLOEXEC);
+        gantry = raw(SYS_pidfd_open, s->gantry, 0);
+    }
+    const bool keep = ns >= 0 && gantry >= 0;
+    if (keep) { // gantry's descriptors (the error pipe above all) must not live on in us
+        long lo = ns < gantry ? ns : gantry, hi = ns < gantry ? gantry : ns;
+        if (lo > 0) raw(SYS_close_range, 0, lo - 1, 0);
+        if (hi > lo + 1) raw(SYS_close_range, lo + 1, hi - 1, 0);
+        raw(SYS_close_range, hi + 1, ~0U, 0);
+    }
+    __atomic_store_n(&s->keeping, keep ? 1 : 0, __ATOMIC_RELEASE);
     __atomic_store_n(&s->child_pid, static_cast<int>(pid), __ATOMIC_RELEASE);
     __atomic_store_n(&s->helper_done, 1, __ATOMIC_RELEASE);
-    return 0;
+    raw(SYS_futex, reinterpret_cast<long>(&s->helper_done), FUTEX_WAKE, 1);
+    if (!keep) return 0; // gantry reaps us, and starts a keeper itself
+    struct pollfd pf {
+        static_cast<int>(gantry), POLLIN, 0
+    };
+    while (raw(SYS_poll, reinterpret_cast<long>(&pf), 1, -1) <= 0) {
+    }
+    return 0; // the namespace's last reference goes here
 }
 
 // The mapping: guard page, the process's stack, guard page, the helper's stack, EarlyShared.
@@ -591,31 +631,54 @@ struct EarlyStart::State {
     bool handed = false; // handed over
     Fd err_r, sock;      // our ends: the error pipe; the socket (go, then tmpfs and terminal)
 
-    // Waits for the helper, first letting it onto our CPU if it has not run yet.
-    void reap_helper() {
+    // Waits until the helper made the process (first letting it onto our CPU if it has not
+    // run yet), and reaps it unless it stays as the keeper.
+    void await_helper() {
         if (helper <= 0) return;
-        if (pinned && !__atomic_load_n(&sh->helper_done, __ATOMIC_ACQUIRE))
-            ::sched_setaffinity(helper, sizeof sh->cpus, &sh->cpus);
-        int st = 0;
-        while (::waitpid(helper, &st, 0) < 0 && errno == EINTR) {
+        auto done = [this] { return __atomic_load_n(&sh->helper_done, __ATOMIC_ACQUIRE) != 0; };
+        if (pinned && !done()) ::sched_setaffinity(helper, sizeof sh->cpus, &sh->cpus);
+        while (!done()) { // its futex wake, or (killed meanwhile) its exit
+            struct timespec tick {
+                0, 10'000'000
+            };
+            ::syscall(SYS_futex, &sh->helper_done, FUTEX_WAIT, 0, &tick, nullptr, 0);
+            siginfo_t si{};
+            if (!done() &&
+                ::waitid(P_PID, static_cast<id_t>(helper), &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                si.si_pid == helper) {
+                __atomic_store_n(&sh->keeping, 0, __ATOMIC_RELEASE);
+                break;
+            }
         }
-        helper = -1;
+        if (!keeping()) {
+            reap(helper);
+            helper = -1;
+        }
     }
+    static void reap(pid_t pid) {
+        int st = 0;
+        while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+    }
+    bool keeping() const { return __atomic_load_n(&sh->keeping, __ATOMIC_ACQUIRE) != 0; }
     void cancel() {
         if (taken) return;
         taken = true;
-        reap_helper();
+        await_helper();
         if (pid_t pid = sh->child_pid; pid > 0) {
             ::kill(pid, SIGKILL);
-            int st = 0;
-            while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-            }
+            reap(pid);
+        }
+        if (keeping() && helper > 0) { // of a namespace nobody needs: the teardown is ours now
+            ::kill(helper, SIGKILL);
+            reap(helper);
+            __atomic_store_n(&sh->keeping, 0, __ATOMIC_RELEASE);
         }
     }
     // Hands the launch over through GO_SOCK (our end, which run() took) and returns once the
     // process exec'ed the workload or exited.
     pid_t hand_over(const Launch& l, bool single_id, int go_sock) {
-        reap_helper();
+        await_helper();
         taken = true;
         EarlyShared* s = sh;
         if (s->child_pid < 0) throw namespaces_error(-s->child_pid);
@@ -635,7 +698,9 @@ struct EarlyStart::State {
     }
     ~State() {
         if (sh) cancel();
-        if (map != MAP_FAILED) ::munmap(map, kEarlyMapping);
+        // a keeping helper lives on its stack in there until our exit: left mapped, as the
+        // keeper's own mapping is
+        if (map != MAP_FAILED && !keeping()) ::munmap(map, kEarlyMapping);
     }
 };
 
@@ -684,6 +749,7 @@ std::unique_ptr<EarlyStart> EarlyStart::begin(const std::vector<std::string>& na
     sigorset(&mask, &mask, &fwd);
     std::memcpy(&s->sigmask, &mask, sizeof s->sigmask);
     s->cpus = cpus; // the process takes all of them back
+    s->gantry = ::getpid();
     pid_t h = ::clone(early_helper, helper_top, CLONE_VM | SIGCHLD, s);
     if (h < 0) return nullptr;
     st->helper = h;
@@ -825,7 +891,7 @@ int run(const Launch& l) {
             }
         }
     // the mount namespace's teardown at the container's exit happens after we returned
-    keep_mount_namespace(static_cast<pid_t>(pid));
+    if (!early || !early->keeping()) keep_mount_namespace(static_cast<pid_t>(pid));
     if (l.on_started) l.on_started(static_cast<pid_t>(pid));
     int status = supervise(static_cast<pid_t>(pid), fwd, master ? master.get() : -1);
     if (auto it = l.spec.hooks.find("poststop"); it != l.spec.hooks.end())
