@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
+#include <unistd.h>
 
 namespace gantry::cli {
 
@@ -118,6 +119,10 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
 
 } // namespace gantry::cli
 
+#ifdef GANTRY_COVERAGE
+extern "C" void __gcov_dump(); // gcov.h: writes the counters, as exit() would
+#endif
+
 int main(int argc, char** argv) {
     using namespace gantry;
     // A caller may have left SIGCHLD ignored (exec keeps SIG_IGN): the kernel would then reap
@@ -222,8 +227,9 @@ int main(int argc, char** argv) {
     log::set_level(ctx.debug   ? log::Level::debug
                    : ctx.quiet ? log::Level::quiet
                                : log::Level::normal);
+    int status = 0;
     try {
-        return ctx.action ? ctx.action() : 0;
+        status = ctx.action ? ctx.action() : 0;
     } catch (const Error& e) {
         std::fprintf(stderr, "gantry: error: %s\n", e.message().c_str());
         if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
@@ -232,4 +238,12 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "gantry: internal error: %s\n", e.what());
         return exit_status(Errc::internal);
     }
+    // The command is done, and what is left to destroy (the option tree, the store's paths,
+    // the heap) has no effect outside this process: exit without destructors, as compilers
+    // do (clang's -disable-free). ~40 us of every `gantry run`, after the workload's exit.
+    std::fflush(nullptr);
+#ifdef GANTRY_COVERAGE
+    __gcov_dump();
+#endif
+    ::_exit(status);
 }
