@@ -133,9 +133,9 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     auto early = std::move(ctx.early_start);
     if (f.detach)
         early.reset(); // the monitor process launches, not us
-    else if (!early && !o.privileged_user && !f.init && f.memory.empty() && f.cpus.empty() &&
-             f.pids_limit.empty() && runtime::is_single_id(o.uid_maps) &&
-             runtime::is_single_id(o.gid_maps))
+    else if (!early && !o.privileged_user && ::geteuid() != 0 && !f.init && f.memory.empty() &&
+             f.cpus.empty() && f.pids_limit.empty() && runtime::is_single_id(o.uid_maps) &&
+             runtime::is_single_id(o.gid_maps)) // uid 0 in a user namespace: the plain path
         early = runtime::EarlyStart::begin(spec::namespaces(o), o.host_uid, o.host_gid);
     auto& store = ctx.store();
     auto view = rootfs::find_run_view(store, rest[0]);
