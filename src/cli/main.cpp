@@ -240,7 +240,7 @@ int main(int argc, char** argv) {
     }
     // The command is done, and what is left to destroy (the option tree, the store's paths,
     // the heap) has no effect outside this process: exit without destructors, as compilers
-    // do (clang's -disable-free). ~40 us of every `gantry run`, after the workload's exit.
+X
     std::fflush(nullptr);
 #ifdef GANTRY_COVERAGE
     __gcov_dump();
