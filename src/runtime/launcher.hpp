@@ -56,7 +56,8 @@ class EarlyStart {
     // one CPU only, an architecture without raw_clone, no memory): the plain path then.
     static std::unique_ptr<EarlyStart> begin(const std::vector<std::string>& namespaces, uid_t uid,
                                              gid_t gid);
-    // Not handed over: the process is killed and reaped, the helper reaped.
+    // Not handed over: the process and the helper are killed and reaped. Handed over: a helper
+    // that keeps the mount namespace lives on until our exit.
     ~EarlyStart();
     EarlyStart(const EarlyStart&) = delete;
     EarlyStart& operator=(const EarlyStart&) = delete;
