@@ -119,8 +119,13 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         throw Error(Errc::usage, "unknown --userns \"" + f.userns + "\"",
                     "use auto, single or subid");
     if (!o.privileged_user) {
-        runtime::unprivileged_maps(o.host_uid, o.host_gid, f.userns != "single", o.uid_maps,
-                                   o.gid_maps);
+        if (ctx.run_id_maps && f.userns != "single") { // prestart_run's (--userns not given)
+            o.uid_maps = std::move((*ctx.run_id_maps)[0]);
+            o.gid_maps = std::move((*ctx.run_id_maps)[1]);
+        } else {
+            runtime::unprivileged_maps(o.host_uid, o.host_gid, f.userns != "single", o.uid_maps,
+                                       o.gid_maps);
+        }
         if (f.userns == "subid" && o.uid_maps.size() < 2)
             throw Error(Errc::run_failed,
                         "no subordinate ids for this user (or newuidmap/newgidmap missing)",
@@ -423,9 +428,9 @@ void prestart_run(Context& ctx) {
     LazyOptions line(nullptr, ctx.args); // only scans the line (with --help: names all)
     for (auto* names : {kDetach, kInit, kNetwork, kUserns, kMemory, kCpus, kPidsLimit})
         if (line.may_name(names)) return;
-    std::vector<oci::IdMapping> uids, gids;
-    runtime::unprivileged_maps(::geteuid(), ::getegid(), true, uids, gids);
-    if (!runtime::is_single_id(uids) || !runtime::is_single_id(gids)) return;
+    auto& maps = ctx.run_id_maps.emplace();
+    runtime::unprivileged_maps(::geteuid(), ::getegid(), true, maps[0], maps[1]);
+    if (!runtime::is_single_id(maps[0]) || !runtime::is_single_id(maps[1])) return;
     ctx.early_start = runtime::EarlyStart::begin(spec::namespaces({}), ::geteuid(), ::getegid());
 }
 

@@ -5,6 +5,7 @@
 #include "runtime/launcher.hpp"
 #include "store/store.hpp"
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -20,8 +21,11 @@ struct Context {
     bool quiet = false;
     std::function<int()> action;        // set by the chosen subcommand, run after parsing
     std::vector<std::string_view> args; // the command line, program name left out
-    // Begun by prestart_run before the line is parsed; run_container takes it over.
+    // Found by prestart_run before the line is parsed, for run_container to take: the early
+    // start it began, and the user's id maps (runtime::unprivileged_maps, subordinate ids
+    // allowed), which are not looked up twice.
     std::unique_ptr<runtime::EarlyStart> early_start;
+    std::optional<std::array<std::vector<oci::IdMapping>, 2>> run_id_maps;
 
     store::Store& store();
 
