@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <fcntl.h>
+#include <optional>
 #include <pwd.h>
 #include <string_view>
 #include <sys/stat.h>
@@ -66,7 +67,50 @@ void run_helper(const char* helper, pid_t pid, const std::vector<oci::IdMapping>
         throw Error(Errc::run_failed, std::string(helper) + " refused the subordinate id map",
                     "check /etc/subuid and /etc/subgid, or run with --userns=single");
 }
+
+// The first line of PROC/REL without its newline; nullopt when it cannot be read.
+std::optional<std::string> proc_value(const std::string& proc, const char* rel) {
+    Fd fd(::open((proc + "/" + rel).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return std::nullopt;
+    char buf[256];
+    ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+    if (n < 0) return std::nullopt;
+    std::string v(buf, static_cast<size_t>(n));
+    return v.substr(0, v.find('\n'));
+}
+
 } // namespace
+
+UsernsDiagnosis diagnose_userns(int err, const std::string& proc) {
+    if (err == ENOSPC || err == EUSERS) { // the kernel checks the limits first
+        auto max = proc_value(proc, "sys/user/max_user_namespaces");
+        if (max && *max == "0")
+            return {"user namespaces are disabled (user.max_user_namespaces = 0)",
+                    "enable them, as root: sysctl -w user.max_user_namespaces=15000"};
+        return {"the limit of user namespaces is reached (user.max_user_namespaces" +
+                    (max ? " = " + *max : std::string()) +
+                    " here, or a lower one in an outer namespace; at most 32 levels of nesting)",
+                "raise the limit, as root: sysctl -w user.max_user_namespaces=15000 (in the "
+                "namespace that sets it), or end containers that hold user namespaces"};
+    }
+    if (err != EPERM) return {};
+    if (auto map = proc_value(proc, "self/uid_map"); map && map->empty())
+        return {"gantry runs in a user namespace that maps no user ID (such as unshare -U "
+                "without a mapping), and a user without an ID there cannot create one",
+                "map your ID in that namespace (unshare -r, or --map-current-user) or run gantry "
+                "outside it"};
+    if (proc_value(proc, "sys/kernel/unprivileged_userns_clone") == "0")
+        return {"unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0)",
+                "enable them, as root: sysctl -w kernel.unprivileged_userns_clone=1"};
+    if (proc_value(proc, "sys/kernel/apparmor_restrict_unprivileged_userns") == "1")
+        return {"AppArmor lets only programs with a profile that allows it create user namespaces "
+                "(kernel.apparmor_restrict_unprivileged_userns = 1)",
+                "give gantry an AppArmor profile with the userns rule, as Ubuntu does for other "
+                "container tools, or, as root: sysctl -w "
+                "kernel.apparmor_restrict_unprivileged_userns=0"};
+    return {"", "user namespaces may be forbidden here by a seccomp filter or a security module "
+                "(inside another container, for instance); gantry needs them, rootless or not"};
+}
 
 bool is_single_id(const std::vector<oci::IdMapping>& maps) {
     return maps.size() == 1 && maps[0].size == 1;

@@ -466,11 +466,10 @@ int clone_flags(const std::vector<std::string>& namespaces) {
 }
 
 Error namespaces_error(int err) {
-    return Error(Errc::run_failed,
-                 std::string("cannot create the container's namespaces: ") + std::strerror(err),
-                 err == EPERM || err == ENOSPC
-                     ? "unprivileged user namespaces must be enabled (user.max_user_namespaces > 0)"
-                     : "");
+    std::string what =
+        std::string("cannot create the container's namespaces: ") + std::strerror(err);
+    auto d = diagnose_userns(err);
+    return Error(Errc::run_failed, d.why.empty() ? what : what + ": " + d.why, d.hint);
 }
 
 // ---- the early start (EarlyStart) ----

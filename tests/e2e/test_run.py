@@ -887,8 +887,28 @@ def test_no_user_namespaces_left_is_one_clear_error(g, mk, tmp_path):
                             f"echo 1 > /proc/sys/user/max_user_namespaces && exec unshare -U {line}"],
                            env=g.environ(), capture_output=True, text=True, timeout=60)
         assert p.returncode == 125, p.stderr
-        assert "cannot create the container's namespaces: No space left on device" in p.stderr
-        assert "user.max_user_namespaces" in p.stderr
+        # the limit (1) is the outer namespace's: the caller's own reads the default
+        assert "cannot create the container's namespaces: No space left on device: the limit " \
+               "of user namespaces is reached (user.max_user_namespaces" in p.stderr, p.stderr
+        assert "or a lower one in an outer namespace" in p.stderr, p.stderr
+        assert "hint: raise the limit" in p.stderr, p.stderr
+
+
+def test_a_caller_with_no_id_in_its_user_namespace_is_told_so(g, mk, tmp_path):
+    """`unshare -U` without a mapping leaves the caller's own ID unmapped, and the kernel lets
+    no such process create a user namespace (EPERM). gantry used to blame a disabled sysctl;
+    it names the cause and the fix, from the early start (plain line) and the launch (--init)
+    alike."""
+    need_tool("unshare")
+    load_busybox(g, mk, tmp_path)
+    for extra in ([], ["--init"]):
+        p = subprocess.run(["unshare", "-U", *g.cmd("run", *extra, "sample:latest", "true")],
+                           env=g.environ(), capture_output=True, text=True, timeout=60)
+        assert p.returncode == 125, p.stderr
+        assert "cannot create the container's namespaces: Operation not permitted: gantry runs " \
+               "in a user namespace that maps no user ID" in p.stderr, p.stderr
+        assert "hint: map your ID in that namespace (unshare -r" in p.stderr, p.stderr
+        assert "max_user_namespaces" not in p.stderr, p.stderr
 
 
 def test_a_caller_that_ignores_sigchld_still_gets_the_exit_status(runner):

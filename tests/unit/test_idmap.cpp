@@ -1,12 +1,15 @@
 // runtime/idmap: the subordinate-id ranges read from /etc/subuid and /etc/subgid style files.
 #include "runtime/idmap.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <string>
 #include <unistd.h>
+#include <utility>
+#include <vector>
 
 using namespace gantry;
 
@@ -59,4 +62,78 @@ TEST(SubIds, MalformedRangesAreSkipped) {
     // the whole 32-bit space is still a valid range
     SubIdFile edge("alice:4294967295:1\n");
     EXPECT_TRUE(is(runtime::find_subid_range(edge.path, "alice", 1000), 4294967295u, 1));
+}
+
+namespace {
+
+// A fake proc tree: FILES maps paths under it ("self/uid_map", "sys/user/...") to contents.
+struct FakeProc {
+    std::filesystem::path dir;
+    explicit FakeProc(const std::vector<std::pair<std::string, std::string>>& files)
+        : dir(std::filesystem::temp_directory_path() /
+              ("gantry-proc-" + std::to_string(::getpid()) + "-" + std::to_string(++n))) {
+        for (auto& [rel, text] : files) {
+            std::filesystem::create_directories((dir / rel).parent_path());
+            std::ofstream(dir / rel) << text;
+        }
+    }
+    ~FakeProc() { std::filesystem::remove_all(dir); }
+    runtime::UsernsDiagnosis diagnose(int err) const {
+        return runtime::diagnose_userns(err, dir.string());
+    }
+    static inline int n = 0;
+};
+
+const std::pair<std::string, std::string> kMapped{"self/uid_map", "0 1000 1\n"};
+
+} // namespace
+
+TEST(UsernsDiagnosis, AnUnmappedCallerIsNamedBeforeAnySysctl) {
+    FakeProc p({{"self/uid_map", ""}, {"sys/kernel/unprivileged_userns_clone", "0\n"}});
+    auto d = p.diagnose(EPERM);
+    EXPECT_NE(d.why.find("maps no user ID"), std::string::npos) << d.why;
+    EXPECT_NE(d.hint.find("unshare -r"), std::string::npos) << d.hint;
+    // the kernel checks the limit first: ENOSPC is the limit even for an unmapped caller
+    EXPECT_NE(p.diagnose(ENOSPC).why.find("limit of user namespaces is reached"),
+              std::string::npos);
+}
+
+TEST(UsernsDiagnosis, DisabledOrExhaustedLimitShowsItsValue) {
+    FakeProc off({kMapped, {"sys/user/max_user_namespaces", "0\n"}});
+    EXPECT_NE(off.diagnose(ENOSPC).why.find("disabled (user.max_user_namespaces = 0)"),
+              std::string::npos);
+    FakeProc full({kMapped, {"sys/user/max_user_namespaces", "7\n"}});
+    auto d = full.diagnose(ENOSPC);
+    EXPECT_NE(d.why.find("limit of user namespaces is reached (user.max_user_namespaces = 7"),
+              std::string::npos)
+        << d.why;
+    EXPECT_NE(d.hint.find("sysctl -w user.max_user_namespaces="), std::string::npos);
+    // EUSERS: an older kernel's answer past 32 levels of nesting
+    EXPECT_NE(full.diagnose(EUSERS).why.find("32 levels"), std::string::npos);
+}
+
+TEST(UsernsDiagnosis, DistributionSwitchesAreNamedForPermissionErrors) {
+    FakeProc debian({kMapped,
+                     {"sys/user/max_user_namespaces", "15000\n"},
+                     {"sys/kernel/unprivileged_userns_clone", "0\n"}});
+    auto d = debian.diagnose(EPERM);
+    EXPECT_NE(d.why.find("kernel.unprivileged_userns_clone = 0"), std::string::npos) << d.why;
+    EXPECT_NE(d.hint.find("sysctl -w kernel.unprivileged_userns_clone=1"), std::string::npos);
+    FakeProc ubuntu({kMapped,
+                     {"sys/kernel/unprivileged_userns_clone", "1\n"},
+                     {"sys/kernel/apparmor_restrict_unprivileged_userns", "1\n"}});
+    d = ubuntu.diagnose(EPERM);
+    EXPECT_NE(d.why.find("AppArmor"), std::string::npos) << d.why;
+    EXPECT_NE(d.hint.find("apparmor_restrict_unprivileged_userns=0"), std::string::npos);
+}
+
+TEST(UsernsDiagnosis, UnknownCausesKeepTheSystemErrorAndSayWhereToLook) {
+    FakeProc p({kMapped, {"sys/kernel/apparmor_restrict_unprivileged_userns", "0\n"}});
+    auto d = p.diagnose(EPERM);
+    EXPECT_TRUE(d.why.empty());
+    EXPECT_NE(d.hint.find("seccomp"), std::string::npos) << d.hint;
+    // errors that are not about permission or limits get no guess at all
+    EXPECT_TRUE(p.diagnose(EINVAL).why.empty());
+    EXPECT_TRUE(p.diagnose(EINVAL).hint.empty());
+    EXPECT_TRUE(p.diagnose(ENOMEM).hint.empty());
 }
