@@ -682,7 +682,9 @@ struct EarlyStart::State {
         EarlyShared* s = sh;
         if (s->child_pid < 0) throw namespaces_error(-s->child_pid);
         if (s->child_pid == 0)
-            throw Error(Errc::run_failed, "the container process was not created");
+            throw Error(Errc::run_failed, "the container process was not created",
+                        "the helper that creates it was killed first (by a signal from outside "
+                        "or the OOM killer); run the command again");
         handed = true;
         if (pinned && __atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == EarlyShared::kCreated)
             ::sched_setaffinity(s->child_pid, sizeof s->cpus, &s->cpus);
