@@ -288,11 +288,15 @@ def trash_settled(store, timeout=60):
     full batch was left behind. Returns what is left."""
     trash = store / "trash"
     deadline = time.time() + timeout
+    left = []
     while time.time() < deadline:
-        left = list(trash.iterdir()) if trash.exists() else []
-        # a reaper just started may not have opened trash/ yet: a full batch means "wait"
-        if not reapers(store) and len(left) < REAP_BATCH:
-            return left
+        # no reaper first, then the listing: listed the other way round, a reaper that ends
+        # between the two leaves a stale list of what it was still deleting
+        if not reapers(store):
+            left = list(trash.iterdir()) if trash.exists() else []
+            # a reaper just started may not have opened trash/ yet: a full batch means "wait"
+            if len(left) < REAP_BATCH:
+                return left
         time.sleep(0.05)
     raise AssertionError(f"after {timeout}s: {len(left)} entries in the trash (a full batch was "
                          f"not reaped) or a reaper still runs: {reapers(store)}")
