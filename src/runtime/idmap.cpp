@@ -81,7 +81,7 @@ std::optional<std::string> proc_value(const std::string& proc, const char* rel) 
 
 } // namespace
 
-UsernsDiagnosis diagnose_userns(int err, const std::string& proc) {
+UsernsDiagnosis diagnose_userns(int err, uid_t euid, const std::string& proc) {
     if (err == ENOSPC || err == EUSERS) { // the kernel checks the limits first
         auto max = proc_value(proc, "sys/user/max_user_namespaces");
         if (max && *max == "0")
@@ -99,10 +99,11 @@ UsernsDiagnosis diagnose_userns(int err, const std::string& proc) {
                 "without a mapping), and a user without an ID there cannot create one",
                 "map your ID in that namespace (unshare -r, or --map-current-user) or run gantry "
                 "outside it"};
-    if (proc_value(proc, "sys/kernel/unprivileged_userns_clone") == "0")
+    // both switches leave root (CAP_SYS_ADMIN) alone
+    if (euid != 0 && proc_value(proc, "sys/kernel/unprivileged_userns_clone") == "0")
         return {"unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0)",
                 "enable them, as root: sysctl -w kernel.unprivileged_userns_clone=1"};
-    if (proc_value(proc, "sys/kernel/apparmor_restrict_unprivileged_userns") == "1")
+    if (euid != 0 && proc_value(proc, "sys/kernel/apparmor_restrict_unprivileged_userns") == "1")
         return {"AppArmor lets only programs with a profile that allows it create user namespaces "
                 "(kernel.apparmor_restrict_unprivileged_userns = 1)",
                 "give gantry an AppArmor profile with the userns rule, as Ubuntu does for other "

@@ -468,7 +468,7 @@ int clone_flags(const std::vector<std::string>& namespaces) {
 Error namespaces_error(int err) {
     std::string what =
         std::string("cannot create the container's namespaces: ") + std::strerror(err);
-    auto d = diagnose_userns(err);
+    auto d = diagnose_userns(err, ::geteuid());
     return Error(Errc::run_failed, d.why.empty() ? what : what + ": " + d.why, d.hint);
 }
 

@@ -78,8 +78,8 @@ struct FakeProc {
         }
     }
     ~FakeProc() { std::filesystem::remove_all(dir); }
-    runtime::UsernsDiagnosis diagnose(int err) const {
-        return runtime::diagnose_userns(err, dir.string());
+    runtime::UsernsDiagnosis diagnose(int err, uid_t euid = 1000) const {
+        return runtime::diagnose_userns(err, euid, dir.string());
     }
     static inline int n = 0;
 };
@@ -125,6 +125,10 @@ TEST(UsernsDiagnosis, DistributionSwitchesAreNamedForPermissionErrors) {
     d = ubuntu.diagnose(EPERM);
     EXPECT_NE(d.why.find("AppArmor"), std::string::npos) << d.why;
     EXPECT_NE(d.hint.find("apparmor_restrict_unprivileged_userns=0"), std::string::npos);
+    // neither switch applies to root: its EPERM has another cause
+    EXPECT_TRUE(debian.diagnose(EPERM, 0).why.empty());
+    EXPECT_TRUE(ubuntu.diagnose(EPERM, 0).why.empty());
+    EXPECT_NE(ubuntu.diagnose(EPERM, 0).hint.find("seccomp"), std::string::npos);
 }
 
 TEST(UsernsDiagnosis, UnknownCausesKeepTheSystemErrorAndSayWhereToLook) {
