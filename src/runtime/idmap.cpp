@@ -94,11 +94,18 @@ UsernsDiagnosis diagnose_userns(int err, uid_t euid, const std::string& proc) {
                 "namespace that sets it), or end containers that hold user namespaces"};
     }
     if (err != EPERM) return {};
-    if (auto map = proc_value(proc, "self/uid_map"); map && map->empty())
-        return {"gantry runs in a user namespace that maps no user ID (such as unshare -U "
-                "without a mapping), and a user without an ID there cannot create one",
-                "map your ID in that namespace (unshare -r, or --map-current-user) or run gantry "
-                "outside it"};
+    // the kernel wants both of the caller's IDs mapped in its namespace
+    auto uids = proc_value(proc, "self/uid_map"), gids = proc_value(proc, "self/gid_map");
+    bool no_uid = uids && uids->empty(), no_gid = gids && gids->empty();
+    if (no_uid || no_gid)
+        return {std::string("gantry runs in a user namespace that maps no ") +
+                    (no_uid && no_gid ? "user or group ID"
+                     : no_uid         ? "user ID"
+                                      : "group ID") +
+                    " (such as unshare -U without a mapping), and a process whose IDs are not "
+                    "both mapped there cannot create one",
+                "map your user and group IDs in that namespace (unshare -r, or "
+                "--map-current-user with --map-group) or run gantry outside it"};
     // both switches leave root (CAP_SYS_ADMIN) alone
     if (euid != 0 && proc_value(proc, "sys/kernel/unprivileged_userns_clone") == "0")
         return {"unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0)",

@@ -910,9 +910,16 @@ def test_a_caller_with_no_id_in_its_user_namespace_is_told_so(g, mk, tmp_path):
                            env=g.environ(), capture_output=True, text=True, timeout=60)
         assert p.returncode == 125, p.stderr
         assert "cannot create the container's namespaces: Operation not permitted: gantry runs " \
-               "in a user namespace that maps no user ID" in p.stderr, p.stderr
-        assert "hint: map your ID in that namespace (unshare -r" in p.stderr, p.stderr
+               "in a user namespace that maps no user or group ID" in p.stderr, p.stderr
+        assert "hint: map your user and group IDs in that namespace (unshare -r" in p.stderr
         assert "max_user_namespaces" not in p.stderr, p.stderr
+    # the user ID mapped, the group ID not: refused all the same
+    uid = os.geteuid()
+    p = subprocess.run(["unshare", "-U", f"--map-user={uid}",
+                        *g.cmd("run", "sample:latest", "true")],
+                       env=g.environ(), capture_output=True, text=True, timeout=60)
+    assert p.returncode == 125, p.stderr
+    assert "maps no group ID" in p.stderr, p.stderr
 
 
 def test_a_caller_that_ignores_sigchld_still_gets_the_exit_status(runner):

@@ -84,15 +84,23 @@ struct FakeProc {
     static inline int n = 0;
 };
 
+// gid_map left out: a file that cannot be read tells nothing, so only uid_map counts
 const std::pair<std::string, std::string> kMapped{"self/uid_map", "0 1000 1\n"};
 
 } // namespace
 
 TEST(UsernsDiagnosis, AnUnmappedCallerIsNamedBeforeAnySysctl) {
-    FakeProc p({{"self/uid_map", ""}, {"sys/kernel/unprivileged_userns_clone", "0\n"}});
+    FakeProc p({{"self/uid_map", ""},
+                {"self/gid_map", ""},
+                {"sys/kernel/unprivileged_userns_clone", "0\n"}});
     auto d = p.diagnose(EPERM);
-    EXPECT_NE(d.why.find("maps no user ID"), std::string::npos) << d.why;
+    EXPECT_NE(d.why.find("maps no user or group ID"), std::string::npos) << d.why;
     EXPECT_NE(d.hint.find("unshare -r"), std::string::npos) << d.hint;
+    // one of the two unmapped is enough to be refused (unshare --map-user without --map-group)
+    FakeProc uid_only({{"self/uid_map", "0 1000 1\n"}, {"self/gid_map", ""}});
+    EXPECT_NE(uid_only.diagnose(EPERM).why.find("maps no group ID"), std::string::npos);
+    FakeProc gid_only({{"self/uid_map", ""}, {"self/gid_map", "0 1000 1\n"}});
+    EXPECT_NE(gid_only.diagnose(EPERM).why.find("maps no user ID"), std::string::npos);
     // the kernel checks the limit first: ENOSPC is the limit even for an unmapped caller
     EXPECT_NE(p.diagnose(ENOSPC).why.find("limit of user namespaces is reached"),
               std::string::npos);
