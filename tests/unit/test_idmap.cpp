@@ -1,4 +1,5 @@
-// runtime/idmap: the subordinate-id ranges read from /etc/subuid and /etc/subgid style files.
+// runtime/idmap: the subordinate-id ranges read from /etc/subuid and /etc/subgid style files,
+// and why a user namespace could not be made (read from a fake proc tree).
 #include "runtime/idmap.hpp"
 
 #include <cerrno>
