@@ -569,6 +569,12 @@ if floor and med("gantry run"):
     g = med("gantry run")
     p(f"gantry run / isolation floor: {g / floor:.2f}x ({(g - floor) * 1e3:+.2f} ms): what gantry adds "
       "to the cost of the same isolation (information)")
+if floor and ch:
+    # ch-run isolates less (no PID namespace, /proc, /dev, overlay or seccomp): when the
+    # floor alone is slower than ch-run, the ch-run target cannot be met on this machine.
+    why = ("the isolation the target asks for costs more than ch-run's whole run here"
+           if floor > ch else "the ch-run target is within reach of a runtime here")
+    p(f"isolation floor / ch-run: {floor / ch:.2f}x: {why} (information)")
 EOF
 echo
 echo "results: $res/start-$stamp.txt, $res/start-$stamp-round*.json"

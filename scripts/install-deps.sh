@@ -13,7 +13,7 @@ PACKAGES=(
   skopeo umoci uidmap runc crun podman
   docker-registry apache2-utils openssl chromium binutils
   # benchmarks
-  hyperfine
+  hyperfine charliecloud
 )
 
 missing=()
