@@ -147,6 +147,16 @@ def mk():
     return mkimage
 
 
+def load_busybox(gan, mk, where, **image_kw):
+    """Loads the busybox sample image as sample:latest (the archive goes to WHERE)."""
+    img = mk.busybox_image(**image_kw)
+    archive = Path(where) / "bb.tar"
+    mk.write_docker_archive(archive, [(img, ["sample:latest"])])
+    os.chmod(archive, 0o644)
+    gan.run("load", archive)
+    return "sample:latest"
+
+
 def store_files(root):
     """Every path under a store (for "nothing half-written" assertions)."""
     root = Path(root)

@@ -1,13 +1,16 @@
 #include "runtime/state.hpp"
 
 #include "util/error.hpp"
+#include "util/fd.hpp"
 #include "util/fs.hpp"
 
 #include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,11 +18,53 @@ namespace gantry::runtime {
 
 using nlohmann::json;
 
+std::filesystem::path private_dir(const std::filesystem::path& dir, uid_t owner) {
+    const std::string hint = "set XDG_RUNTIME_DIR to a directory of yours (mode 0700), or "
+                             "remove " +
+                             dir.string() + " if nobody else uses it";
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        throw Error(Errc::io,
+                    "cannot create the runtime directory " + dir.string() + ": " +
+                        std::strerror(errno),
+                    "set XDG_RUNTIME_DIR to a directory of yours (mode 0700)");
+    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd && (errno == ELOOP || errno == ENOTDIR))
+        throw Error(Errc::conflict,
+                    "the runtime directory " + dir.string() +
+                        " is a symbolic link or a file, not a directory of yours",
+                    hint);
+    if (!fd)
+        throw Error(Errc::io,
+                    "cannot open the runtime directory " + dir.string() + ": " +
+                        std::strerror(errno),
+                    hint);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + dir.string());
+    if (st.st_uid != owner)
+        throw Error(Errc::conflict,
+                    "the runtime directory " + dir.string() + " belongs to uid " +
+                        std::to_string(st.st_uid) + ", not to you (uid " + std::to_string(owner) +
+                        "): gantry keeps container state and GPU caches there, and will not "
+                        "trust a directory somebody else can change",
+                    hint);
+    if ((st.st_mode & 077) != 0 && ::fchmod(fd.get(), 0700) != 0)
+        throw_errno("cannot make the runtime directory " + dir.string() + " private");
+    return dir;
+}
+
 std::filesystem::path runtime_dir() {
-    if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x && ::geteuid() != 0)
-        return std::filesystem::path(x) / "gantry";
-    if (::geteuid() == 0) return "/run/gantry";
-    return "/tmp/gantry-" + std::to_string(::geteuid());
+    const uid_t uid = ::geteuid();
+    if (uid == 0) return private_dir("/run/gantry", 0);
+    if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x == '/') { // relative: ignored
+        std::error_code ec; // the user's own setting: made if missing, as before
+        std::filesystem::create_directories(x, ec);
+        return private_dir(std::filesystem::path(x) / "gantry", uid);
+    }
+    const std::string login = "/run/user/" + std::to_string(uid);
+    struct stat st {};
+    if (::lstat(login.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid)
+        return private_dir(login + "/gantry", uid);
+    return private_dir("/tmp/gantry-" + std::to_string(uid), uid);
 }
 
 unsigned long long process_start_time(pid_t pid) {

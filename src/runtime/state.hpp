@@ -33,8 +33,18 @@ struct ContainerState {
     bool running() const; // status running and its pid alive with the recorded start time
 };
 
-// $XDG_RUNTIME_DIR/gantry, else /run/gantry for root, else /tmp/gantry-<uid> (mode 0700).
+// Where container state and the GPU and doctor caches live (nothing that must survive a
+// reboot): /run/gantry for root; else $XDG_RUNTIME_DIR/gantry (if absolute); else
+// /run/user/<uid>/gantry when the login manager made /run/user/<uid> (what XDG_RUNTIME_DIR names in
+// a login session); else /tmp/gantry-<uid>. Made (0700) when missing, and checked as private_dir
+// does: gantry trusts what it finds there (a container's pid, the driver files to bind), so a
+// directory another user made first, such as /tmp/gantry-<uid>, must not be used.
 std::filesystem::path runtime_dir();
+
+// The directory DIR, made 0700 if missing, once proven to be the caller's own: a directory
+// (not a symbolic link) owned by OWNER; group and other permissions are then removed. Anything
+// else is Error(conflict) naming the directory, its owner and the fix.
+std::filesystem::path private_dir(const std::filesystem::path& dir, uid_t owner);
 
 unsigned long long process_start_time(pid_t pid); // 0 if the process does not exist
 std::string now_rfc3339();

@@ -14,16 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, need_tool
-
-
-def load_busybox(gan, mk, where, **image_kw):
-    img = mk.busybox_image(**image_kw)
-    archive = Path(where) / "bb.tar"
-    mk.write_docker_archive(archive, [(img, ["sample:latest"])])
-    os.chmod(archive, 0o644)
-    gan.run("load", archive)
-    return "sample:latest"
+from conftest import REPO, load_busybox, need_tool
 
 
 @pytest.fixture(params=["root", "rootless"])
