@@ -126,8 +126,9 @@ void hook_overlay_file(const std::string& root, const std::string& path,
     } unlink_copy{copy};
     fs::write_all(tmp.get(), content.data(), content.size(), path + " copy");
     if (::fchmod(tmp.get(), 0444) != 0) throw_errno("hook: cannot chmod the copy of " + path);
-    // detached, made read-only, then placed: the container never sees it writable
-    Fd tree = detail::clone_tree(AT_FDCWD, copy.c_str(), false);
+    // detached (from our descriptor, not the name in a shared directory), made read-only,
+    // then placed: the container never sees it writable
+    Fd tree = detail::clone_tree(tmp.get(), "", false);
     if (!tree) throw_errno("hook: cannot clone the copy of " + path);
     if (!detail::set_mount_attr(
             tree.get(),
