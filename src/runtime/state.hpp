@@ -43,7 +43,8 @@ std::filesystem::path runtime_dir();
 
 // The directory DIR, made 0700 if missing, once proven to be the caller's own: a directory
 // (not a symbolic link) owned by OWNER; group and other permissions are then removed. Anything
-// else is Error(conflict) naming the directory, its owner and the fix.
+// else is Error(conflict) naming the directory, its owner and the fix; a directory that cannot
+// be made or opened is Error(io).
 std::filesystem::path private_dir(const std::filesystem::path& dir, uid_t owner);
 
 unsigned long long process_start_time(pid_t pid); // 0 if the process does not exist
