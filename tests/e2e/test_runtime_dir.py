@@ -5,6 +5,7 @@ is /tmp/gantry-<uid>, a name any other user can take first; these tests take it 
 a symlink there) and check gantry refuses it with the fix, and uses nothing found in it."""
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -107,7 +108,7 @@ def test_own_runtime_dir_others_could_write_is_made_private(lab):
 def test_default_tmp_runtime_dir_taken_first_is_refused(rootless):
     """The real attack: another user makes /tmp/gantry-<uid> before the victim's first run.
     The victim here is `games` (uid 5), whom no other test uses; nobody is the attacker."""
-    games = __import__("pwd").getpwnam("games")
+    games = pwd.getpwnam("games")
     victim_dir = Path(f"/tmp/gantry-{games.pw_uid}")
     login_dir = Path(f"/run/user/{games.pw_uid}")
     if victim_dir.exists() or victim_dir.is_symlink() or login_dir.exists():
