@@ -11,6 +11,7 @@ void register_load(CLI::App& app, Context& ctx) {
     struct Opts {
         std::string path, platform, name;
         unsigned jobs = 0;
+        bool quiet = false;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand(
@@ -21,6 +22,8 @@ void register_load(CLI::App& app, Context& ctx) {
     cmd->add_option("--platform", o->platform, "OS/ARCH[/VARIANT] to pick from an index");
     cmd->add_option("--name", o->name, "Repository for images the archive names only by tag");
     cmd->add_option("-j,--jobs", o->jobs, "Layers unpacked at once (default: CPUs)");
+    cmd->add_flag("-q,--quiet", o->quiet,
+                  "Print only the \"Loaded image\" lines (as docker load -q)");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             archive::LoadOptions lo;
@@ -33,7 +36,7 @@ void register_load(CLI::App& app, Context& ctx) {
             double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             for (auto& img : images) {
                 for (auto& r : img.refs) std::printf("Loaded image: %s\n", r.c_str());
-                if (!ctx.quiet)
+                if (!ctx.quiet && !o->quiet)
                     std::fprintf(stderr, "  id %s, manifest %s (%s, %.2fs)\n",
                                  img.config.short_id().c_str(), img.manifest.str().c_str(),
                                  img.format.c_str(), s);

@@ -213,6 +213,18 @@ def test_hashing_without_nettle_names_the_package_and_run_goes_on(g, tmp_path):
     assert "_nettle_cpuid" not in syms and "nettle_sha256_update" not in syms
 
 
+@pytest.mark.parametrize("quiet", [["load", "-q"], ["load", "--quiet"], ["-q", "load"]])
+def test_load_quiet_prints_only_the_loaded_lines(g, tmp_path, quiet):
+    img = mk.busybox_image(compression="gzip")
+    path = tmp_path / "sample.tar"
+    mk.write_docker_archive(path, [(img, ["sample:latest"])], layer_compression="gzip")
+    loud = g.run("load", path)
+    assert "id " in loud.err, loud  # the per-image detail the quiet forms leave out
+    res = g.run(*quiet, path)
+    assert res.out == "Loaded image: docker.io/library/sample:latest\n", res
+    assert res.err == "", res
+
+
 def test_load_docker_archive_same_image_twice_is_idempotent(g, tmp_path):
     img = mk.busybox_image(compression="gzip")
     path = tmp_path / "sample.tar"
