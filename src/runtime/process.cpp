@@ -466,12 +466,31 @@ void run_hook(const std::string& stage, const oci::Hook& hook, const std::string
         ::_exit(127);
     }
     rd.reset();
+    // The state is fed as the hook reads it, within its timeout: a hook that reads none of it
+    // (or stops) must neither block gantry past the timeout nor fail for that (EPIPE), as runc.
     ::signal(SIGPIPE, SIG_IGN);
-    fs::write_all(wr.get(), state_json.data(), state_json.size(), "hook stdin");
-    wr.reset();
+    ::fcntl(wr.get(), F_SETFL, O_NONBLOCK);
+    std::size_t fed = 0;
+    auto feed = [&] {
+        while (wr && fed < state_json.size()) {
+            ssize_t n = ::write(wr.get(), state_json.data() + fed, state_json.size() - fed);
+            if (n > 0) {
+                fed += static_cast<std::size_t>(n);
+            } else if (n < 0 && errno == EINTR) {
+                continue;
+            } else if (n < 0 && errno == EAGAIN) {
+                return; // the pipe is full: more once the hook has read
+            } else {
+                break; // EPIPE: the hook closed its stdin or exited
+            }
+        }
+        wr.reset(); // all of it written (the hook sees EOF), or the hook will not read it
+    };
+    feed();
     int timeout_ms = (hook.timeout && *hook.timeout > 0 ? *hook.timeout : 30) * 1000;
     int st = 0;
     for (int waited = 0;; waited += 5) {
+        feed();
         pid_t r = ::waitpid(c, &st, WNOHANG);
         if (r == c) break;
         if (waited >= timeout_ms) {
