@@ -396,6 +396,13 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         }
         try {
             launch();
+            if (f.rm) { // docker's run -d --rm: gone once it exits, as `gantry rm` would do
+                if (states) try {
+                        states->remove(cs.name);
+                    } catch (...) {
+                    }
+                scratch.discard();
+            }
         } catch (const Error& e) {
             if (ready_w >= 0) runtime::report_start(ready_w, &e);
             scratch.release();
@@ -479,7 +486,8 @@ void register_run(CLI::App& app, Context& ctx) {
     o.flag(proc, kDetach, f->detach, "Run in the background; print the container ID");
     o.option(proc, "--name", f->name, "Name the container so exec, ps, stop and rm can find it");
     o.flag(proc, "--rm", f->rm,
-           "Remove the container at exit (the default; for docker compatibility)");
+           "Remove the container at exit (the default, but for -d, whose container stays for "
+           "`gantry logs` and `ps -a` until `gantry rm`)");
     o.flag(proc, "-i,--interactive", f->interactive, "Keep stdin open (stdin is always passed)");
     o.flag(proc, "-t,--tty", f->tty, "Allocate a terminal");
     o.flag(proc, kInit, f->init,

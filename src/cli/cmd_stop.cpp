@@ -16,7 +16,7 @@ namespace {
 
 bool wait_gone(const runtime::ContainerState& s, double seconds) {
     auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (runtime::process_start_time(s.pid) == s.pid_start) {
+    while (runtime::process_running(s.pid, s.pid_start)) {
         if (std::chrono::steady_clock::now() >= end) return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }

@@ -154,6 +154,7 @@ int main(int argc, char** argv) {
         {"ps", cli::register_ps},
         {"stop", cli::register_stop},
         {"rm", cli::register_rm},
+        {"logs", cli::register_logs},
         {"hook", cli::register_hook},
         {"doctor", cli::register_doctor},
         {"cdi", cli::register_cdi},

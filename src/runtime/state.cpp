@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
+#include <optional>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -67,23 +68,45 @@ std::filesystem::path runtime_dir() {
     return private_dir("/tmp/gantry-" + std::to_string(uid), uid);
 }
 
-unsigned long long process_start_time(pid_t pid) {
-    if (pid <= 0) return 0;
+namespace {
+
+struct ProcStat {
+    char state = 0;               // field 3: R, S, D, Z (exited, not yet reaped), ...
+    unsigned long long start = 0; // field 22
+};
+
+std::optional<ProcStat> proc_stat(pid_t pid) {
+    if (pid <= 0) return std::nullopt;
     std::string stat;
     try {
         stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
     } catch (const Error&) {
-        return 0;
+        return std::nullopt;
     }
     auto rp = stat.rfind(')'); // comm may contain spaces and parentheses
-    if (rp == std::string::npos) return 0;
+    if (rp == std::string::npos || rp + 2 >= stat.size()) return std::nullopt;
+    ProcStat ps;
+    ps.state = stat[rp + 2];
     size_t pos = rp + 2;
     for (int field = 3; field < 22; ++field) {
         pos = stat.find(' ', pos);
-        if (pos == std::string::npos) return 0;
+        if (pos == std::string::npos) return std::nullopt;
         ++pos;
     }
-    return std::strtoull(stat.c_str() + pos, nullptr, 10);
+    ps.start = std::strtoull(stat.c_str() + pos, nullptr, 10);
+    return ps;
+}
+
+} // namespace
+
+unsigned long long process_start_time(pid_t pid) {
+    auto ps = proc_stat(pid);
+    return ps ? ps->start : 0;
+}
+
+bool process_running(pid_t pid, unsigned long long start) {
+    auto ps = proc_stat(pid);
+    return start != 0 && ps && ps->start == start && ps->state != 'Z' && ps->state != 'X';
 }
 
 std::string now_rfc3339() {
@@ -96,7 +119,7 @@ std::string now_rfc3339() {
 }
 
 bool ContainerState::running() const {
-    return status == "running" && pid > 0 && process_start_time(pid) == pid_start;
+    return status == "running" && process_running(pid, pid_start);
 }
 
 bool valid_container_name(const std::string& n) {

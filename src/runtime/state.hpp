@@ -30,7 +30,7 @@ struct ContainerState {
     std::string created, finished; // RFC 3339 UTC
     oci::RuntimeSpec spec;         // the process settings exec starts from
 
-    bool running() const; // status running and its pid alive with the recorded start time
+    bool running() const; // status running and process_running(pid, pid_start)
 };
 
 // Where container state and the GPU and doctor caches live (nothing that must survive a
@@ -48,6 +48,9 @@ std::filesystem::path runtime_dir();
 std::filesystem::path private_dir(const std::filesystem::path& dir, uid_t owner);
 
 unsigned long long process_start_time(pid_t pid); // 0 if the process does not exist
+// PID is the process that started at START (not a later one given the same pid) and has not
+// exited: a zombie, exited but not yet reaped by its parent (or, orphaned, by init), is not.
+bool process_running(pid_t pid, unsigned long long start);
 std::string now_rfc3339();
 
 class StateDir {

@@ -739,6 +739,98 @@ def test_stop_kills_after_timeout(runner):
         runner.run("rm", "-f", name, check=False)
 
 
+def test_logs_of_a_detached_container(runner):
+    name = f"talker{os.getpid()}"
+    gate = runner.where / f"gate-{name}"
+    gate.mkdir()
+    os.chmod(gate, 0o777)
+    # writes, waits for the test to open the gate, writes more (some without a newline), exits 3
+    script = ("echo out-1; echo err-1 >&2; echo out-2; "
+              "while [ ! -e /gate/open ]; do sleep 0.02; done; "
+              "for i in 3 4 5; do echo out-$i; sleep 0.1; done; printf tail; exit 3")
+    runner.run("run", "-d", "--name", name, "-v", f"{gate}:/gate", runner.image, "sh", "-c", script)
+    try:
+        for _ in range(250):
+            if runner.run("logs", name).out == "out-1\nerr-1\nout-2\n":
+                break
+            time.sleep(0.02)
+        assert runner.run("logs", name).out == "out-1\nerr-1\nout-2\n"  # both streams, in order
+        assert runner.run("logs", "--tail", "1", name).out == "out-2\n"
+        assert runner.run("logs", "-n", "0", name).out == ""
+        # -f: what was there, then what comes, and it returns only once the container has exited
+        follow = runner.popen("logs", "-f", "-n", "2", name, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+        assert follow.poll() is None, follow.communicate()  # still following a live container
+        (gate / "open").touch()
+        out, err = follow.communicate(timeout=30)
+        assert follow.returncode == 0, err
+        assert out == "err-1\nout-2\nout-3\nout-4\nout-5\ntail", out
+        st = [c for c in runner.run("ps", "-a", "--json").json() if c["name"] == name][0]
+        assert st["status"] == "exited" and st["exit_code"] == 3
+        assert runner.run("logs", "--tail", "all", name).out.endswith("out-5\ntail")
+        assert runner.run("logs", "--tail", "2", name).out == "out-5\ntail"
+        # docker's options gantry cannot honour, each refused with the reason
+        r = runner.fail("logs", "-t", name, code=7)
+        assert "without timestamps" in r.err, r
+        r = runner.fail("logs", "--since", "10m", name, code=7)
+        r = runner.fail("logs", "--tail", "-1", name, code=2)
+        assert "not a number of lines" in r.err, r
+    finally:
+        runner.run("rm", "-f", name, check=False)
+    r = runner.fail("logs", name, code=3)
+    assert "no container named" in r.err, r
+
+
+def test_logs_follow_ends_when_the_container_is_removed(runner):
+    name = f"quiet{os.getpid()}"
+    runner.run("run", "-d", "--name", name, runner.image, "sh", "-c", "echo up; sleep 60")
+    follow = runner.popen("logs", "-f", name, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True)
+    try:
+        time.sleep(0.3)
+        assert follow.poll() is None
+        runner.run("rm", "-f", name)
+        out, err = follow.communicate(timeout=30)
+        assert (follow.returncode, out) == (0, "up\n"), err
+    finally:
+        follow.kill()
+        runner.run("rm", "-f", name, check=False)
+
+
+def test_logs_of_a_foreground_container_says_nothing_was_kept(runner):
+    name = f"fg{os.getpid()}"
+    cid = runner.run("run", "-d", "--name", f"{name}-d", runner.image, "sleep", "60").out.strip()
+    # a foreground container that is still running (exec into it would work)
+    fg = runner.popen("run", "--name", name, runner.image, "sleep", "60",
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(250):
+            if any(c["name"] == name for c in runner.run("ps", "--json").json()):
+                break
+            time.sleep(0.02)
+        r = runner.fail("logs", name, code=3)
+        assert "started in the foreground" in r.err and "gantry run -d" in r.err, r
+        assert runner.run("logs", cid).out == ""  # by ID prefix too; nothing written yet
+    finally:
+        runner.run("rm", "-f", name, check=False)
+        runner.run("rm", "-f", f"{name}-d", check=False)
+        fg.wait(timeout=30)
+
+
+def test_detached_rm_removes_the_container_when_it_exits(runner):
+    name = f"gone{os.getpid()}"
+    runner.run("run", "-d", "--rm", "--name", name, runner.image, "sh", "-c", "echo bye")
+    for _ in range(250):
+        if not any(c["name"] == name for c in runner.run("ps", "-a", "--json").json()):
+            break
+        time.sleep(0.02)
+    assert not any(c["name"] == name for c in runner.run("ps", "-a", "--json").json())
+    assert list((runner.root / "holds").iterdir()) == []
+    assert list((runner.root / "containers").iterdir()) == []
+    runner.fail("logs", name, code=3)
+
+
 def test_detached_start_failure_is_reported(runner):
     r = runner.run("run", "-d", "--name", f"bad{os.getpid()}", runner.image, "no-such-cmd",
                    check=False)

@@ -1,0 +1,105 @@
+#include "cli/context.hpp"
+#include "runtime/output.hpp"
+#include "runtime/state.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fcntl.h>
+#include <functional>
+#include <optional>
+
+namespace gantry::cli {
+
+namespace {
+
+// docker's --tail: "all" or a number of lines
+std::optional<std::size_t> parse_tail(const std::string& v) {
+    if (v == "all") return std::nullopt;
+    std::size_t n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (v.empty() || ec != std::errc{} || end != v.data() + v.size())
+        throw Error(Errc::usage, "--tail \"" + v + "\" is not a number of lines",
+                    "give a number, e.g. --tail 20, or --tail all");
+    return n;
+}
+
+// What may still write to a container's output: its workload, and then its monitor recording
+// how it ended. Start times tell a live process from a later one given the same pid.
+struct Writers {
+    pid_t pid = 0, monitor = 0;
+    unsigned long long pid_start = 0, monitor_start = 0;
+
+    explicit Writers(const runtime::ContainerState& s)
+        : pid(s.pid), monitor(s.monitor), pid_start(s.pid_start) {
+        auto m = monitor > 0 ? runtime::process_start_time(monitor) : 0;
+        if (m != 0 && m <= pid_start) monitor_start = m; // else not the monitor: pid reused
+    }
+    bool alive() const {
+        return runtime::process_running(pid, pid_start) ||
+               runtime::process_running(monitor, monitor_start);
+    }
+};
+
+} // namespace
+
+void register_logs(CLI::App& app, Context& ctx) {
+    struct Opts {
+        std::string name, tail = "all";
+        bool follow = false, timestamps = false;
+        std::string since, until;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand(
+        "logs", "Print a detached container's output (stdout and stderr, as they were written)");
+    cmd->add_option("container", o->name, "Container name or ID")->required();
+    cmd->add_flag("-f,--follow", o->follow, "Keep printing new output until the container exits");
+    cmd->add_option("-n,--tail", o->tail, "Print only the last N lines (default: all)");
+    // docker's, refused with the reason rather than as unknown options
+    cmd->add_flag("-t,--timestamps", o->timestamps, "Not available: no timestamps are recorded");
+    cmd->add_option("--since", o->since, "Not available: no timestamps are recorded");
+    cmd->add_option("--until", o->until, "Not available: no timestamps are recorded");
+    cmd->footer("The output is the file `run -d` opened as the container's stdout and stderr, "
+                "with no copying process in between: the two streams are interleaved as "
+                "written, and no timestamps are recorded (so no -t, --since or --until).");
+    cmd->callback([&ctx, o] {
+        ctx.action = [o] {
+            if (o->timestamps || !o->since.empty() || !o->until.empty())
+                throw Error(Errc::unsupported,
+                            "gantry records a container's output without timestamps, so it "
+                            "cannot print or select them (-t, --since, --until)",
+                            "use --tail N for the last lines, or have the workload stamp its own "
+                            "lines");
+            auto tail = parse_tail(o->tail);
+            runtime::StateDir states;
+            auto s = states.get(o->name);
+            if (!s.detached)
+                throw Error(Errc::not_found,
+                            "container " + s.name +
+                                " was started in the foreground: its output goes to the "
+                                "terminal that started it, and gantry keeps no copy",
+                            "start it with `gantry run -d` to read its output with `gantry logs`");
+            auto path = s.container_dir + "/log";
+            Fd log(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+            if (!log && errno == ENOENT)
+                throw Error(Errc::not_found,
+                            "container " + s.name + " has no output file (" + path + ")",
+                            "it was removed while being read, or the store moved; `gantry ps -a` "
+                            "lists containers");
+            if (!log)
+                throw_errno("cannot open the output of container " + s.name + " (" + path + ")");
+            off_t from = tail ? runtime::tail_offset(log.get(), *tail) : 0;
+            std::function<bool()> follow;
+            if (o->follow)
+                follow = [&states, id = s.id, writers = Writers(s)] {
+                    return writers.alive() && states.find(id).has_value(); // until exit or rm
+                };
+            runtime::copy_output(log.get(), from, 1, follow);
+            return 0;
+        };
+    });
+}
+
+} // namespace gantry::cli
