@@ -26,23 +26,6 @@ std::optional<std::size_t> parse_tail(const std::string& v) {
     return n;
 }
 
-// What may still write to a container's output: its workload, and then its monitor recording
-// how it ended. Start times tell a live process from a later one given the same pid.
-struct Writers {
-    pid_t pid = 0, monitor = 0;
-    unsigned long long pid_start = 0, monitor_start = 0;
-
-    explicit Writers(const runtime::ContainerState& s)
-        : pid(s.pid), monitor(s.monitor), pid_start(s.pid_start) {
-        auto m = monitor > 0 ? runtime::process_start_time(monitor) : 0;
-        if (m != 0 && m <= pid_start) monitor_start = m; // else not the monitor: pid reused
-    }
-    bool alive() const {
-        return runtime::process_running(pid, pid_start) ||
-               runtime::process_running(monitor, monitor_start);
-    }
-};
-
 } // namespace
 
 void register_logs(CLI::App& app, Context& ctx) {
@@ -93,8 +76,9 @@ void register_logs(CLI::App& app, Context& ctx) {
             off_t from = tail ? runtime::tail_offset(log.get(), *tail) : 0;
             std::function<bool()> follow;
             if (o->follow)
-                follow = [&states, id = s.id, writers = Writers(s)] {
-                    return writers.alive() && states.find(id).has_value(); // until exit or rm
+                follow = [&states, id = s.id] { // its workload, then its monitor; or rm'ed
+                    auto now = states.find(id);
+                    return now && (now->running() || now->monitor_alive());
                 };
             runtime::copy_output(log.get(), from, 1, follow);
             return 0;

@@ -14,24 +14,32 @@ namespace gantry::cli {
 
 namespace {
 
-bool wait_gone(const runtime::ContainerState& s, double seconds) {
+template <class Done>
+bool wait_for(Done done, double seconds) {
     auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (runtime::process_running(s.pid, s.pid_start)) {
+    while (!done()) {
         if (std::chrono::steady_clock::now() >= end) return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return true;
 }
 
-// SIGTERM, then SIGKILL after `timeout` seconds (docker's stop).
+// SIGTERM, then SIGKILL after `timeout` seconds (docker's stop). Returns once its monitor has
+// recorded the end too (or, for a --rm container, removed it), so that `ps`, `rm` or a new
+// container of the same name that follow never race with it.
 void stop_container(const runtime::ContainerState& s, double timeout) {
-    if (!s.running()) return;
-    ::kill(s.pid, SIGTERM);
-    if (wait_gone(s, timeout)) return;
-    ::kill(s.pid, SIGKILL);
-    if (!wait_gone(s, 10))
-        throw Error(Errc::internal, "container " + s.name + " (pid " + std::to_string(s.pid) +
-                                        ") did not exit after SIGKILL");
+    auto gone = [&] { return !runtime::process_running(s.pid, s.pid_start); };
+    if (s.running()) {
+        ::kill(s.pid, SIGTERM);
+        if (!wait_for(gone, timeout)) {
+            ::kill(s.pid, SIGKILL);
+            if (!wait_for(gone, 10))
+                throw Error(Errc::internal, "container " + s.name + " (pid " +
+                                                std::to_string(s.pid) +
+                                                ") did not exit after SIGKILL");
+        }
+    }
+    wait_for([&] { return !s.monitor_alive(); }, 10);
 }
 
 } // namespace
@@ -72,12 +80,11 @@ void register_rm(CLI::App& app, Context& ctx) {
             runtime::StateDir states;
             for (auto& n : o->names) {
                 auto s = states.get(n);
-                if (s.running()) {
-                    if (!o->force)
-                        throw Error(Errc::conflict, "container " + s.name + " is running",
-                                    "stop it first (`gantry stop " + s.name + "`) or use rm -f");
-                    stop_container(s, 0);
-                }
+                if (s.running() && !o->force)
+                    throw Error(Errc::conflict, "container " + s.name + " is running",
+                                "stop it first (`gantry stop " + s.name + "`) or use rm -f");
+                stop_container(s, 0); // kills it (-f), and lets its monitor finish
+
                 states.remove(s.name);
                 if (!s.container_dir.empty()) fs::remove_tree(s.container_dir);
                 if (!s.store_root.empty()) store::Store(s.store_root).remove_hold(s.id);

@@ -155,6 +155,7 @@ int main(int argc, char** argv) {
         {"stop", cli::register_stop},
         {"rm", cli::register_rm},
         {"logs", cli::register_logs},
+        {"wait", cli::register_wait},
         {"hook", cli::register_hook},
         {"doctor", cli::register_doctor},
         {"cdi", cli::register_cdi},

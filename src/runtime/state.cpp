@@ -12,7 +12,9 @@
 #include <ctime>
 #include <fcntl.h>
 #include <optional>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace gantry::runtime {
@@ -109,6 +111,15 @@ bool process_running(pid_t pid, unsigned long long start) {
     return start != 0 && ps && ps->start == start && ps->state != 'Z' && ps->state != 'X';
 }
 
+void await_exit(pid_t pid, unsigned long long start) {
+    Fd pidfd(pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1);
+    // opened first, checked second: a pidfd of a later process with the same pid is not used
+    while (process_running(pid, start)) {
+        pollfd p{pidfd.get(), POLLIN, 0};
+        if (!pidfd || ::poll(&p, 1, -1) < 0) ::usleep(100 * 1000);
+    }
+}
+
 std::string now_rfc3339() {
     auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
     struct tm tm {};
@@ -120,6 +131,11 @@ std::string now_rfc3339() {
 
 bool ContainerState::running() const {
     return status == "running" && process_running(pid, pid_start);
+}
+
+bool ContainerState::monitor_alive() const {
+    auto started = process_start_time(monitor);
+    return process_running(monitor, started) && (pid_start == 0 || started <= pid_start);
 }
 
 bool valid_container_name(const std::string& n) {
@@ -190,8 +206,7 @@ void StateDir::create(const ContainerState& s) {
     if (::mkdir(d.c_str(), 0700) != 0) {
         if (errno != EEXIST) throw_errno("cannot create container state " + d.string());
         auto old = find(s.name);
-        if (old &&
-            (old->running() || (old->status == "created" && process_start_time(old->monitor) != 0)))
+        if (old && (old->running() || (old->status != "exited" && old->monitor_alive())))
             throw Error(Errc::conflict,
                         "the container name \"" + s.name + "\" is in use by container " + old->id,
                         "stop and remove it (`gantry rm -f " + s.name +
@@ -218,8 +233,13 @@ std::optional<ContainerState> StateDir::find(const std::string& key) const {
         try {
             auto s = from_json(json::parse(fs::read_file(e.path() / "state.json", 1 << 20)));
             if (s.name == key || (key.size() >= 4 && s.id.rfind(key, 0) == 0)) {
-                // a monitor that died without recording the end leaves "running": correct it
-                if (s.status == "running" && !s.running()) s.status = "exited";
+                // A monitor that died without recording the end leaves "running": correct it
+                // (its exit status is unknown: 255, as docker reports such a container). While
+                // the monitor lives, it is about to record the end.
+                if (s.status == "running" && !s.running() && !s.monitor_alive()) {
+                    s.status = "exited";
+                    s.exit_code = 255;
+                }
                 return s;
             }
         } catch (...) {

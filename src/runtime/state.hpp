@@ -31,6 +31,9 @@ struct ContainerState {
     oci::RuntimeSpec spec;         // the process settings exec starts from
 
     bool running() const; // status running and process_running(pid, pid_start)
+    // Its monitor is still at work: starting the workload, or recording how it ended (a pid
+    // that started after the workload is another process's).
+    bool monitor_alive() const;
 };
 
 // Where container state and the GPU and doctor caches live (nothing that must survive a
@@ -51,6 +54,9 @@ unsigned long long process_start_time(pid_t pid); // 0 if the process does not e
 // PID is the process that started at START (not a later one given the same pid) and has not
 // exited: a zombie, exited but not yet reaped by its parent (or, orphaned, by init), is not.
 bool process_running(pid_t pid, unsigned long long start);
+// Blocks until process_running(PID, START) is false: asleep on a pidfd (polling every 100 ms
+// where pidfd_open is refused).
+void await_exit(pid_t pid, unsigned long long start);
 std::string now_rfc3339();
 
 class StateDir {

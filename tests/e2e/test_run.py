@@ -831,6 +831,74 @@ def test_detached_rm_removes_the_container_when_it_exits(runner):
     runner.fail("logs", name, code=3)
 
 
+def proc_stat(pid):
+    """(comm, state, ppid, session) of a process, from /proc/PID/stat."""
+    raw = Path(f"/proc/{pid}/stat").read_text()
+    comm = raw[raw.index("(") + 1:raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2:].split()
+    return comm, fields[0], int(fields[1]), int(fields[3])
+
+
+def test_a_container_whose_monitor_died_is_exited_255(runner):
+    """kill -9 of a detached container's monitor: the container dies with it, and is reported
+    exited with status 255 (unknown, as docker), not 0; the name is free once removed."""
+    name = f"orphan{os.getpid()}"
+    runner.run("run", "-d", "--name", name, runner.image, "sleep", "60")
+    try:
+        [c] = [c for c in runner.run("ps", "--json").json() if c["name"] == name]
+        monitor = c["pid"]
+        while True:  # up from the workload to the monitor: gantry, leading its own session
+            monitor = proc_stat(monitor)[2]
+            comm, _, _, session = proc_stat(monitor)
+            assert monitor > 1, "no monitor found"
+            if comm == "gantry" and session == monitor:
+                break
+        os.kill(monitor, signal.SIGKILL)
+        for _ in range(500):
+            [c] = [c for c in runner.run("ps", "-a", "--json").json() if c["name"] == name]
+            if c["status"] == "exited":
+                break
+            time.sleep(0.02)
+        assert (c["status"], c["exit_code"]) == ("exited", 255), c
+        runner.run("rm", name)
+        runner.run("run", "-d", "--name", name, runner.image, "true")
+    finally:
+        runner.run("rm", "-f", name, check=False)
+
+
+def test_wait_prints_exit_codes_once_containers_end(runner):
+    a, b, c = (f"{x}{os.getpid()}" for x in ("wa", "wb", "wc"))
+    gate = runner.where / f"gate-{a}"
+    gate.mkdir()
+    os.chmod(gate, 0o777)
+    runner.run("run", "-d", "--name", a, "-v", f"{gate}:/gate", runner.image, "sh", "-c",
+               "while [ ! -e /gate/open ]; do sleep 0.02; done; exit 7")
+    runner.run("run", "-d", "--name", b, runner.image, "sh", "-c", "exit 3")
+    runner.run("run", "-d", "--name", c, runner.image, "sh", "-c", "trap '' TERM; sleep 60")
+    try:
+        waiter = runner.popen("wait", a, b, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+        time.sleep(0.3)
+        assert waiter.poll() is None  # a still runs
+        (gate / "open").touch()
+        out, err = waiter.communicate(timeout=30)
+        assert (waiter.returncode, out) == (0, "7\n3\n"), err
+        # killed by stop's SIGKILL after the timeout: 128 + 9, recorded before stop returns
+        runner.run("stop", "-t", "0.2", c)
+        assert runner.run("wait", c).out == "137\n"
+        r = runner.fail("wait", f"nosuch{os.getpid()}", code=3)
+        assert "no container named" in r.err, r
+    finally:
+        runner.run("rm", "-f", a, b, c, check=False)
+
+
+def test_wait_on_a_removed_container_says_its_status_is_gone(runner):
+    name = f"brief{os.getpid()}"
+    runner.run("run", "-d", "--rm", "--name", name, runner.image, "sh", "-c", "sleep 0.5; exit 4")
+    r = runner.fail("wait", name, code=3)
+    assert "was removed when it ended" in r.err and "without --rm" in r.err, r
+
+
 def test_detached_start_failure_is_reported(runner):
     r = runner.run("run", "-d", "--name", f"bad{os.getpid()}", runner.image, "no-such-cmd",
                    check=False)

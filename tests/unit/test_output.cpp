@@ -1,5 +1,5 @@
 // A detached container's output read back (runtime/output.hpp: the last lines, following it),
-// and process_running (runtime/state.hpp), which says when the writers are gone.
+// and process_running / await_exit (runtime/state.hpp), which say when the writers are gone.
 #include "runtime/output.hpp"
 #include "runtime/state.hpp"
 
@@ -137,4 +137,26 @@ TEST(ProcessRunning, TellsALiveProcessFromAnExitedOrLaterOne) {
     ASSERT_EQ(::waitpid(child, nullptr, 0), child);
     EXPECT_EQ(process_start_time(child), 0u);
     EXPECT_FALSE(process_running(child, start));
+}
+
+TEST(ProcessRunning, AwaitExitReturnsOnceTheProcessHasExited) {
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::pause();
+        ::_exit(0);
+    }
+    auto start = process_start_time(child);
+    gantry::runtime::await_exit(child, start + 1); // another process: returns at once
+    std::atomic<bool> killed{false};
+    std::thread killer([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        killed = true;
+        ::kill(child, SIGKILL);
+    });
+    gantry::runtime::await_exit(child, start);
+    EXPECT_TRUE(killed.load());
+    EXPECT_FALSE(process_running(child, start));
+    killer.join();
+    ::waitpid(child, nullptr, 0);
 }
