@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <grp.h>
@@ -487,20 +488,32 @@ void run_hook(const std::string& stage, const oci::Hook& hook, const std::string
         wr.reset(); // all of it written (the hook sees EOF), or the hook will not read it
     };
     feed();
-    int timeout_ms = (hook.timeout && *hook.timeout > 0 ? *hook.timeout : 30) * 1000;
+    int timeout_s = hook.timeout && *hook.timeout > 0 ? *hook.timeout : 30;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    // asleep until the hook exits or can take more of its state (every 5 ms without a pidfd)
+    Fd exited(static_cast<int>(::syscall(SYS_pidfd_open, c, 0)));
     int st = 0;
-    for (int waited = 0;; waited += 5) {
+    for (;;) {
         feed();
         pid_t r = ::waitpid(c, &st, WNOHANG);
         if (r == c) break;
-        if (waited >= timeout_ms) {
+        if (r < 0 && errno != EINTR) throw_errno("cannot wait for " + what);
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        deadline - std::chrono::steady_clock::now())
+                        .count();
+        if (left <= 0) {
             ::kill(c, SIGKILL);
             ::waitpid(c, &st, 0);
             throw Error(Errc::run_failed,
-                        what + " timed out after " + std::to_string(timeout_ms / 1000) + " s",
+                        what + " timed out after " + std::to_string(timeout_s) + " s",
                         "fix the hook or raise its timeout in the CDI spec");
         }
-        ::usleep(5000);
+        if (exited) {
+            pollfd p[2] = {{exited.get(), POLLIN, 0}, {wr ? wr.get() : -1, POLLOUT, 0}};
+            ::poll(p, 2, static_cast<int>(std::min<long long>(left, 60'000)));
+        } else {
+            ::usleep(static_cast<useconds_t>(std::min<long long>(left, 5)) * 1000);
+        }
     }
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         throw Error(Errc::run_failed,
