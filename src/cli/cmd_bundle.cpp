@@ -16,8 +16,8 @@ namespace gantry::cli {
 void register_bundle(CLI::App& app, Context& ctx) {
     struct Opts {
         std::string image, dir;
-        std::vector<std::string> command, env, volumes;
-        std::string workdir, user;
+        std::vector<std::string> command, env, volumes, ulimits;
+        std::string workdir, user, shm_size;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand(
@@ -30,6 +30,9 @@ void register_bundle(CLI::App& app, Context& ctx) {
     cmd->add_option("-v,--volume", o->volumes, "Bind mount SRC:DST[:ro|rw]")
         ->allow_extra_args(false);
     cmd->add_option("--cmd", o->command, "Command (replaces the image's CMD)");
+    cmd->add_option("--ulimit", o->ulimits, "Resource limit NAME=SOFT[:HARD] (process.rlimits)")
+        ->allow_extra_args(false);
+    cmd->add_option("--shm-size", o->shm_size, "Size of /dev/shm (default 64m)");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             auto& store = ctx.store();
@@ -45,6 +48,8 @@ void register_bundle(CLI::App& app, Context& ctx) {
             ro.workdir = o->workdir;
             ro.user = o->user;
             for (auto& v : o->volumes) ro.binds.push_back(spec::parse_volume(v));
+            ro.rlimits = spec::parse_ulimits(o->ulimits);
+            if (!o->shm_size.empty()) ro.shm_size = shm_size_flag(o->shm_size);
             ro.privileged_user = archive::running_as_real_root();
             ro.host_uid = ::geteuid();
             ro.host_gid = ::getegid();

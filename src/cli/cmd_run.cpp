@@ -45,9 +45,11 @@ constexpr const char* kUserns = "--userns";
 constexpr const char* kMemory = "-m,--memory";
 constexpr const char* kCpus = "--cpus";
 constexpr const char* kPidsLimit = "--pids-limit";
+constexpr const char* kIpc = "--ipc";
 
 struct RunFlags {
-    std::vector<std::string> env, env_files, volumes, mounts, tmpfs, security_opt;
+    std::vector<std::string> env, env_files, volumes, mounts, tmpfs, security_opt, ulimits, publish;
+    std::string ipc = "private", shm_size;
     std::string workdir, user, hostname, network = "host", entrypoint, write_warn = "1GiB", name,
                                          userns = "auto", memory, cpus, pids_limit,
                                          driver_root = "/", dev_root = "/", writable_layer;
@@ -103,6 +105,34 @@ LayerChoice writable_layer(const RunFlags& f) {
     return c;
 }
 
+// docker's -p [IP:][HOST:]CONTAINER[/PROTO]: a container in the host's network serves its ports
+// on the host as they are, so a port published to itself is accepted (with a note) and any
+// other mapping is refused: there is no port forwarding to do it.
+void check_publish(const std::string& p, bool network_none) {
+    if (network_none)
+        throw Error(Errc::usage, "-p " + p + ": a container with --network none has no network",
+                    "drop --network none (gantry uses the host's network) or -p");
+    std::string ports = p.substr(0, p.find('/'));
+    auto colon = ports.rfind(':');
+    std::string inside = ports.substr(colon == std::string::npos ? 0 : colon + 1);
+    std::string host = colon == std::string::npos ? "" : ports.substr(0, colon);
+    host = host.substr(host.rfind(':') == std::string::npos ? 0 : host.rfind(':') + 1); // no IP
+    if (inside.empty() || inside.find_first_not_of("0123456789-") != std::string::npos ||
+        host.find_first_not_of("0123456789-") != std::string::npos)
+        throw Error(Errc::usage, "invalid -p \"" + p + "\"",
+                    "use -p [IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL], e.g. -p 8888:8888");
+    if (!host.empty() && host != inside)
+        throw Error(Errc::usage,
+                    "-p " + p + ": cannot publish container port " + inside + " as host port " +
+                        host +
+                        ": gantry runs containers in the host's network, with no port "
+                        "forwarding",
+                    "have the program listen on port " + host + " itself, or use -p " + inside +
+                        ":" + inside);
+    log::note("-p " + p + ": the container shares the host's network, so port " + inside +
+              " is served on the host as it is (-p is not needed)");
+}
+
 int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string>& rest) {
     if (rest.empty())
         throw Error(Errc::usage, "run needs an image", "gantry run IMAGE [COMMAND...]");
@@ -112,6 +142,21 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     if (f.network != "host" && f.network != "none")
         throw Error(Errc::usage, "unsupported --network \"" + f.network + "\"", "use host or none");
     o.network_none = f.network == "none";
+    if (f.ipc == "host")
+        o.ipc_host = true;
+    else if (f.ipc != "private" && f.ipc != "shareable")
+        throw Error(Errc::usage, "unsupported --ipc \"" + f.ipc + "\"",
+                    f.ipc.rfind("container:", 0) == 0
+                        ? "gantry cannot join another container's IPC namespace; use --ipc host "
+                          "for both, or run both programs in one container (gantry exec)"
+                        : "use private (the default) or host");
+    if (!f.shm_size.empty()) {
+        if (o.ipc_host)
+            throw Error(Errc::usage, "--shm-size has no effect with --ipc host",
+                        "the container uses the host's /dev/shm as it is: drop one of the two");
+        o.shm_size = shm_size_flag(f.shm_size);
+    }
+    for (auto& p : f.publish) check_publish(p, o.network_none);
     o.privileged_user = archive::running_as_real_root();
     o.host_uid = ::geteuid();
     o.host_gid = ::getegid();
@@ -173,6 +218,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
             throw Error(Errc::usage, "unsupported --security-opt \"" + so + "\"",
                         "gantry supports seccomp=unconfined and no-new-privileges");
     }
+    o.rlimits = spec::parse_ulimits(f.ulimits);
     auto spec = spec::build(img.config.raw, o, view.passwd);
 
     std::string id = random_id();
@@ -426,6 +472,12 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
 
 } // namespace
 
+std::uint64_t shm_size_flag(const std::string& value) {
+    auto bytes = runtime::parse_ram_size(value, "--shm-size");
+    if (bytes <= 0) throw Error(Errc::usage, "--shm-size must be above zero", "e.g. --shm-size 8g");
+    return static_cast<std::uint64_t>(bytes);
+}
+
 void prestart_run(Context& ctx) {
     // Root takes the plain path (the launcher writes its identity map from outside), and so
     // does a line that may name an option that changes the path; whatever the line turns out
@@ -433,7 +485,7 @@ void prestart_run(Context& ctx) {
     // and cancel it when they differ.
     if (::geteuid() == 0) return;
     LazyOptions line(nullptr, ctx.args); // only scans the line (with --help: names all)
-    for (auto* names : {kDetach, kInit, kNetwork, kUserns, kMemory, kCpus, kPidsLimit})
+    for (auto* names : {kDetach, kInit, kNetwork, kUserns, kMemory, kCpus, kPidsLimit, kIpc})
         if (line.may_name(names)) return;
     auto& maps = ctx.run_id_maps.emplace();
     runtime::unprivileged_maps(::geteuid(), ::getegid(), true, maps[0], maps[1]);
@@ -473,6 +525,15 @@ void register_run(CLI::App& app, Context& ctx) {
     o.option(iso, kMemory, f->memory, "Memory limit (e.g. 512m, 2g) through cgroup v2");
     o.option(iso, kCpus, f->cpus, "CPU limit (e.g. 1.5) through cgroup v2");
     o.option(iso, kPidsLimit, f->pids_limit, "Process limit (-1: unlimited) through cgroup v2");
+    o.list(iso, "--ulimit", f->ulimits,
+           "Resource limit NAME=SOFT[:HARD] (nofile, memlock, stack, core, nproc, ...; -1: "
+           "unlimited); raising a hard limit needs root");
+    o.option(iso, kIpc, f->ipc,
+             "private (default: own IPC namespace and /dev/shm) or host (the host's, as NGC "
+             "images recommend for PyTorch)");
+    o.option(iso, "--shm-size", f->shm_size, "Size of the private /dev/shm (default 64m)");
+    o.list(iso, "-p,--publish", f->publish,
+           "Accepted for a port published as itself (-p 8888:8888): the host's network is used");
     o.option(gpu, "--gpus", f->gpus,
              "GPUs to add: all, N, device=0,2, GPU-/MIG- UUIDs (docker syntax)");
     o.option(gpu, "--driver-root", f->driver_root,

@@ -90,6 +90,8 @@ void register_run(CLI::App& app, Context& ctx);
 // Before CLI11 is built and the line parsed: begins the early start of the container process
 // (runtime::EarlyStart) for a `run` line that cannot name an option taking it off that path.
 void prestart_run(Context& ctx);
+// --shm-size of run and bundle: a size in docker's binary units ("64m", "8g"), above zero.
+std::uint64_t shm_size_flag(const std::string& value);
 void register_bundle(CLI::App& app, Context& ctx);
 void register_exec(CLI::App& app, Context& ctx);
 void register_ps(CLI::App& app, Context& ctx);

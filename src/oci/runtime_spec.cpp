@@ -55,6 +55,11 @@ json RuntimeSpec::to_json() const {
     proc["capabilities"] = {
         {"bounding", capabilities}, {"effective", capabilities}, {"permitted", capabilities}};
     proc["noNewPrivileges"] = no_new_privileges;
+    if (!rlimits.empty()) {
+        proc["rlimits"] = json::array();
+        for (auto& r : rlimits)
+            proc["rlimits"].push_back({{"type", r.type}, {"soft", r.soft}, {"hard", r.hard}});
+    }
     j["process"] = proc;
     j["root"] = {{"path", root_path}, {"readonly", root_readonly}};
     if (!hostname.empty()) j["hostname"] = hostname;
@@ -134,6 +139,9 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
         }
         if (p.contains("capabilities"))
             s.capabilities = p["capabilities"].value("bounding", std::vector<std::string>{});
+        for (auto& r : p.value("rlimits", json::array()))
+            s.rlimits.push_back({r.at("type").get<std::string>(), r.at("soft").get<std::uint64_t>(),
+                                 r.at("hard").get<std::uint64_t>()});
         s.root_path = j.at("root").at("path").get<std::string>();
         s.root_readonly = j.at("root").value("readonly", false);
         s.hostname = j.value("hostname", std::string());

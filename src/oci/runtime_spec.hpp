@@ -38,6 +38,13 @@ struct DeviceNode {
     std::uint32_t uid = 0, gid = 0;
 };
 
+// process.rlimits: TYPE is "RLIMIT_NOFILE", ...; RLIM_INFINITY (2^64 - 1) is unlimited.
+struct Rlimit {
+    std::string type;
+    std::uint64_t soft = 0, hard = 0;
+    bool operator==(const Rlimit&) const = default;
+};
+
 struct Hook {
     std::string path;
     std::vector<std::string> args;
@@ -69,6 +76,7 @@ struct RuntimeSpec {
     bool terminal = false;
     bool no_new_privileges = true;
     std::vector<std::string> capabilities; // "CAP_CHOWN", ... (bounding = effective = permitted)
+    std::vector<Rlimit> rlimits;
     // root
     std::string root_path = "rootfs";
     bool root_readonly = false;

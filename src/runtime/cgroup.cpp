@@ -456,17 +456,17 @@ void enable_controllers(const Context& ctx, const std::string& base, bool simula
 
 // --- flag values -----------------------------------------------------------------------------
 
-std::int64_t parse_memory(const std::string& value) {
+std::int64_t parse_ram_size(const std::string& value, const std::string& flag) {
     static const char* expected = "a size such as 512m or 2g (units b, k, m, g, t, p; 1k = 1024)";
     size_t i = 0, nint = 0, nfrac = 0;
     std::uint64_t whole = 0, frac = 0;
     const bool fits = parse_digits(value, i, whole, nint);
-    if (nint == 0) bad_flag("--memory", value, expected);
+    if (nint == 0) bad_flag(flag, value, expected);
     std::string frac_digits;
     if (i < value.size() && value[i] == '.') {
         size_t start = ++i;
         parse_digits(value, i, frac, nfrac); // only the text of the digits is used
-        if (nfrac == 0) bad_flag("--memory", value, expected);
+        if (nfrac == 0) bad_flag(flag, value, expected);
         frac_digits = value.substr(start, nfrac);
     }
     if (i < value.size() && value[i] == ' ') ++i;
@@ -481,20 +481,24 @@ std::int64_t parse_memory(const std::string& value) {
         }
     }
     if (i < value.size() && lower(value[i]) == 'b') ++i;
-    if (i != value.size()) bad_flag("--memory", value, expected);
+    if (i != value.size()) bad_flag(flag, value, expected);
 
     const std::uint64_t mult = std::uint64_t{1} << shift;
     const auto max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
     if (!fits || whole > max / mult)
-        throw Error(Errc::usage, "--memory: " + value + " is too large");
+        throw Error(Errc::usage, flag + ": " + value + " is too large");
     std::uint64_t bytes = whole * mult;
     if (!frac_digits.empty()) {
         long double f = std::strtold(("0." + frac_digits).c_str(), nullptr);
         auto extra = static_cast<std::uint64_t>(f * static_cast<long double>(mult));
-        if (bytes > max - extra) throw Error(Errc::usage, "--memory: " + value + " is too large");
+        if (bytes > max - extra) throw Error(Errc::usage, flag + ": " + value + " is too large");
         bytes += extra;
     }
-    auto result = static_cast<std::int64_t>(bytes);
+    return static_cast<std::int64_t>(bytes);
+}
+
+std::int64_t parse_memory(const std::string& value) {
+    auto result = parse_ram_size(value, "--memory");
     if (result != 0 && result < kMinMemory)
         throw Error(Errc::usage, "--memory: " + value +
                                      " is below the minimum memory limit of 6MB (0 = unlimited)");

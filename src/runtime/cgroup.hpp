@@ -27,6 +27,8 @@ struct Resources {
 // --memory: a size with an optional unit b, k, m, g, t or p (binary: 1k = 1024; "512m", "1.5g",
 // "2GiB", "1024"); 0 means unlimited; otherwise at least 6 MiB (docker's minimum).
 std::int64_t parse_memory(const std::string& value);
+// The same sizes (binary units, as docker's RAMInBytes) for another flag: --shm-size.
+std::int64_t parse_ram_size(const std::string& value, const std::string& flag);
 // --cpus: a decimal number of CPUs ("1.5", ".5"), at most 9 decimals; 0 means unlimited;
 // otherwise from 0.01 up to the number of CPUs this process may run on (docker's range).
 double parse_cpus(const std::string& value);

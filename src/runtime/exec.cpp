@@ -75,6 +75,8 @@ int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
         pid_r.reset();
         child_guard(err_w.get(), [&] {
             ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+            // before joining the user namespace, where root could not raise a hard limit
+            if (auto e = apply_rlimits(spec.rlimits, 0)) fail(e->code(), e->message(), e->hint());
             for (auto& [fd, flag] : fds)
                 if (::setns(fd.get(), flag) != 0)
                     fail_errno("cannot join the container's namespaces");

@@ -856,6 +856,9 @@ int run(const Launch& l) {
         if (!shared) {
             if (l.spec.has_namespace("user"))
                 write_id_maps(static_cast<pid_t>(pid), l.spec.uid_mappings, l.spec.gid_mappings);
+            // from outside its user namespace: raising a hard limit needs init's privilege
+            if (::geteuid() == 0)
+                if (auto e = apply_rlimits(l.spec.rlimits, static_cast<pid_t>(pid))) throw *e;
             if (l.on_created) l.on_created(static_cast<pid_t>(pid));
             if (::write(sync_w.get(), "g", 1) != 1) throw_errno("cannot start the container");
         }

@@ -7,6 +7,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
+#include <optional>
 #include <signal.h>
 #include <string>
 #include <sys/types.h>
@@ -95,6 +96,13 @@ int supervise(pid_t pid, const sigset_t& fwd, int pty_master);
 // and no_new_privs), for hooks executed from inside the container (startContainer).
 void run_hook(const std::string& stage, const oci::Hook& hook, const std::string& state_json,
               const std::vector<std::string>* restrict_caps = nullptr);
+
+// Sets process.rlimits on process PID (0: this one), in order. Raising a hard limit takes
+// CAP_SYS_RESOURCE in the initial user namespace: root's gantry sets them on the container
+// process from outside before it goes on (prlimit), and the container process sets them again
+// itself (a no-op then; for a user other than root, the only way). Returns the first failure
+// as an Error(run_failed) naming the --ulimit and the fix, or nothing.
+std::optional<Error> apply_rlimits(const std::vector<oci::Rlimit>& limits, pid_t pid);
 
 // The signals gantry forwards to a container.
 sigset_t forwarded_signals();

@@ -4,9 +4,11 @@
 #include "util/fs.hpp"
 #include "util/text.hpp"
 
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 namespace gantry::spec {
@@ -14,6 +16,8 @@ namespace gantry::spec {
 using nlohmann::json;
 
 namespace {
+
+constexpr long kMqueueMagic = 0x19800202; // the mqueue filesystem's (ipc/mqueue.c)
 
 std::vector<std::string> split(const std::string& s, char sep) {
     auto fields = text::split(s, sep);
@@ -160,8 +164,67 @@ std::vector<std::string> read_env_file(const std::string& path) {
     return out;
 }
 
+oci::Rlimit parse_ulimit(const std::string& text) {
+    static const std::map<std::string, std::string> names = {{"as", "RLIMIT_AS"},
+                                                             {"core", "RLIMIT_CORE"},
+                                                             {"cpu", "RLIMIT_CPU"},
+                                                             {"data", "RLIMIT_DATA"},
+                                                             {"fsize", "RLIMIT_FSIZE"},
+                                                             {"locks", "RLIMIT_LOCKS"},
+                                                             {"memlock", "RLIMIT_MEMLOCK"},
+                                                             {"msgqueue", "RLIMIT_MSGQUEUE"},
+                                                             {"nice", "RLIMIT_NICE"},
+                                                             {"nofile", "RLIMIT_NOFILE"},
+                                                             {"nproc", "RLIMIT_NPROC"},
+                                                             {"rss", "RLIMIT_RSS"},
+                                                             {"rtprio", "RLIMIT_RTPRIO"},
+                                                             {"rttime", "RLIMIT_RTTIME"},
+                                                             {"sigpending", "RLIMIT_SIGPENDING"},
+                                                             {"stack", "RLIMIT_STACK"}};
+    const std::string usage = "use --ulimit NAME=SOFT[:HARD], e.g. --ulimit memlock=-1 or "
+                              "--ulimit nofile=1024:4096 (-1: unlimited)";
+    auto eq = text.find('=');
+    std::string name = text.substr(0, eq);
+    auto it = names.find(name);
+    if (eq == std::string::npos || it == names.end()) {
+        std::string known;
+        for (auto& [n, r] : names) known += (known.empty() ? "" : ", ") + n;
+        throw Error(Errc::usage,
+                    eq == std::string::npos ? "invalid --ulimit \"" + text + "\""
+                                            : "unknown --ulimit \"" + name + "\" (" + known + ")",
+                    usage);
+    }
+    auto value = [&](const std::string& v) -> std::uint64_t {
+        if (v == "-1" || v == "unlimited") return ~std::uint64_t{0}; // RLIM_INFINITY
+        std::uint64_t n = 0;
+        auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (v.empty() || ec != std::errc{} || end != v.data() + v.size())
+            throw Error(Errc::usage, "invalid --ulimit " + name + " value \"" + v + "\"", usage);
+        return n;
+    };
+    auto limits = text.substr(eq + 1);
+    auto colon = limits.find(':');
+    oci::Rlimit r{it->second, value(limits.substr(0, colon)), 0};
+    r.hard = colon == std::string::npos ? r.soft : value(limits.substr(colon + 1));
+    if (r.soft > r.hard)
+        throw Error(Errc::usage, "--ulimit " + text + ": the soft limit is above the hard limit",
+                    "give SOFT:HARD with SOFT <= HARD, or one value for both");
+    return r;
+}
+
+std::vector<oci::Rlimit> parse_ulimits(const std::vector<std::string>& texts) {
+    std::vector<oci::Rlimit> out;
+    for (auto& t : texts) {
+        auto r = parse_ulimit(t);
+        std::erase_if(out, [&](const oci::Rlimit& x) { return x.type == r.type; });
+        out.push_back(r);
+    }
+    return out;
+}
+
 std::vector<std::string> namespaces(const RunOptions& opt) {
-    std::vector<std::string> ns{"pid", "ipc", "uts", "mount", "user"};
+    std::vector<std::string> ns{"pid", "uts", "mount", "user"};
+    if (!opt.ipc_host) ns.insert(ns.begin() + 1, "ipc");
     if (opt.network_none) ns.push_back("network");
     return ns;
 }
@@ -287,9 +350,21 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
                          "devpts",
                          "devpts",
                          {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}});
-    s.mounts.push_back(
-        M{"/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}});
-    s.mounts.push_back(M{"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}});
+    if (opt.ipc_host) { // docker's --ipc host: the host's /dev/shm (and POSIX queues) as they are
+        s.mounts.push_back(
+            M{"/dev/shm", "bind", "/dev/shm", {"rbind", "nosuid", "nodev", "noexec"}});
+        if (struct statfs st{}; ::statfs("/dev/mqueue", &st) == 0 && st.f_type == kMqueueMagic)
+            s.mounts.push_back(
+                M{"/dev/mqueue", "bind", "/dev/mqueue", {"rbind", "nosuid", "nodev", "noexec"}});
+    } else {
+        s.mounts.push_back(
+            M{"/dev/shm",
+              "tmpfs",
+              "shm",
+              {"nosuid", "noexec", "nodev", "mode=1777",
+               "size=" + (opt.shm_size ? std::to_string(*opt.shm_size) : std::string("65536k"))}});
+        s.mounts.push_back(M{"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}});
+    }
     if (opt.network_none)
         s.mounts.push_back(M{"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}});
     else // sysfs can only be mounted by the owner of the network namespace: bind the host's
@@ -317,6 +392,7 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
                 if (!x.empty()) o.push_back(x);
         s.mounts.push_back(M{dst, "tmpfs", "tmpfs", o});
     }
+    s.rlimits = opt.rlimits;
     s.masked_paths = oci::default_masked_paths();
     s.readonly_paths = oci::default_readonly_paths();
     return s;

@@ -31,6 +31,9 @@ struct RunOptions {
     std::vector<BindMount> binds;          // -v / --mount type=bind
     std::vector<std::string> tmpfs;        // --tmpfs DST[:opts]
     bool read_only = false;                // --read-only
+    bool ipc_host = false;                 // --ipc host: the host's IPC namespace and /dev/shm
+    std::optional<std::uint64_t> shm_size; // --shm-size in bytes (default 64 MiB, as docker)
+    std::vector<oci::Rlimit> rlimits;      // --ulimit
     bool network_none = false;             // --network none
     bool tty = false;                      // -t
     bool seccomp = true;                   // --security-opt seccomp=unconfined turns it off
@@ -49,6 +52,11 @@ BindMount parse_mount(const std::string& text);
 // Error(usage) for anything else: 4294967296 must not wrap around to 0 (root), and 4294967295
 // is (uid_t)-1, which the kernel reads as "no ID".
 std::uint32_t numeric_id(std::string_view text, const char* what);
+// Parses docker's "--ulimit NAME=SOFT[:HARD]" (NAME: nofile, memlock, stack, core, nproc, ...;
+// -1 or "unlimited" for no limit; HARD defaults to SOFT, and SOFT may not exceed it).
+oci::Rlimit parse_ulimit(const std::string& text);
+// Every --ulimit of a command line; of several for one NAME the last wins, as in docker.
+std::vector<oci::Rlimit> parse_ulimits(const std::vector<std::string>& texts);
 // Reads KEY=VALUE lines from an --env-file (comments and blank lines skipped; "KEY" alone
 // takes the host's value, as docker does).
 std::vector<std::string> read_env_file(const std::string& path);

@@ -899,6 +899,96 @@ def test_wait_on_a_removed_container_says_its_status_is_gone(runner):
     assert "was removed when it ended" in r.err and "without --rm" in r.err, r
 
 
+def has_cap_sys_resource():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("CapEff:"):
+            return bool(int(line.split()[1], 16) >> 24 & 1)  # CAP_SYS_RESOURCE is bit 24
+    return False
+
+
+def test_ulimits_apply_to_the_workload_and_to_exec(runner):
+    """docker's --ulimit: lowering, a soft limit up to the hard one, and both at once; exec'ed
+    processes get them too (as in docker, where they are the container's)."""
+    import resource
+    memlock_hard = resource.getrlimit(resource.RLIMIT_MEMLOCK)[1]
+    memlock = 4 << 20 if memlock_hard == resource.RLIM_INFINITY else memlock_hard // 2
+    name = f"limits{os.getpid()}"
+    show = "echo $(ulimit -n) $(ulimit -Hn) $(ulimit -s) $(ulimit -l)"
+    want = f"1024 2048 65536 {memlock // 1024}\n"
+    limits = ["--ulimit", "nofile=1024:2048", "--ulimit", "stack=67108864",
+              "--ulimit", f"memlock={memlock}"]
+    assert runner.run("run", *limits, runner.image, "sh", "-c", show).out == want
+    runner.run("run", "-d", "--name", name, *limits, runner.image, "sleep", "60")
+    try:
+        assert runner.run("exec", name, "sh", "-c", show).out == want
+    finally:
+        runner.run("rm", "-f", name, check=False)
+    r = runner.fail("run", "--ulimit", "nofile=4096:1024", runner.image, "true", code=2)
+    assert "soft limit is above the hard limit" in r.err, r
+    r = runner.fail("run", "--ulimit", "files=1", runner.image, "true", code=2)
+    assert "unknown --ulimit" in r.err and "nofile" in r.err, r
+
+
+def test_ulimit_above_the_hard_limit_needs_cap_sys_resource(runner):
+    """NGC's `--ulimit memlock=-1` raises the hard limit: root with CAP_SYS_RESOURCE gets it (from
+    outside the user namespace, where only it may); anyone else gets the reason and the fix.
+    gantry is started with a 1 MiB hard limit, so the request raises it on any host."""
+    import resource
+
+    def low_memlock():
+        resource.setrlimit(resource.RLIMIT_MEMLOCK, (1 << 20, 1 << 20))
+
+    r = subprocess.run(runner.cmd("run", "--ulimit", "memlock=-1", runner.image, "sh", "-c",
+                                  "ulimit -Hl"), capture_output=True, text=True,
+                       env=runner.environ(), timeout=60, preexec_fn=low_memlock)
+    if runner.user is None and has_cap_sys_resource():
+        assert (r.returncode, r.stdout) == (0, "unlimited\n"), r.stderr
+    else:
+        assert r.returncode == 125, r
+        assert "cannot set --ulimit memlock=unlimited:unlimited: the hard limit here is 1048576" \
+            in r.stderr and "CAP_SYS_RESOURCE" in r.stderr and "limits.conf" in r.stderr, r.stderr
+
+
+def test_ipc_host_shares_the_hosts_ipc_namespace_and_shm(runner):
+    marker = Path("/dev/shm") / f"gantry-ipc-{os.getpid()}"
+    marker.write_text("from the host\n")
+    os.chmod(marker, 0o644)
+    try:
+        show = f"readlink /proc/self/ns/ipc; cat /dev/shm/{marker.name} 2>/dev/null || echo none"
+        host_ns = os.readlink("/proc/self/ns/ipc")
+        assert runner.run("run", "--ipc", "host", runner.image, "sh", "-c", show).out == \
+            f"{host_ns}\nfrom the host\n"
+        own = runner.run("run", runner.image, "sh", "-c", show).out.split("\n")
+        assert own[0] != host_ns and own[1] == "none"  # private by default
+    finally:
+        marker.unlink()
+    r = runner.fail("run", "--ipc", "host", "--shm-size", "1g", runner.image, "true", code=2)
+    assert "--shm-size has no effect with --ipc host" in r.err, r
+    r = runner.fail("run", "--ipc", "container:other", runner.image, "true", code=2)
+    assert "cannot join another container's IPC namespace" in r.err, r
+
+
+def test_shm_size_sizes_the_private_dev_shm(runner):
+    df = "df -k /dev/shm | tail -1"
+    assert runner.run("run", runner.image, "sh", "-c", df).out.split()[1] == "65536"  # docker's
+    assert runner.run("run", "--shm-size", "256m", runner.image, "sh", "-c",
+                      df).out.split()[1] == "262144"
+    r = runner.fail("run", "--shm-size", "0", runner.image, "true", code=2)
+    assert "--shm-size must be above zero" in r.err, r
+
+
+def test_publish_is_accepted_only_as_the_hosts_own_port(runner):
+    r = runner.run("run", "-p", "8888:8888", "-p", "127.0.0.1:6006:6006/tcp", runner.image, "true")
+    assert "port 8888 is served on the host as it is" in r.err, r
+    r = runner.fail("run", "-p", "8080:8888", runner.image, "true", code=2)
+    assert "cannot publish container port 8888 as host port 8080" in r.err, r
+    assert "-p 8888:8888" in r.err  # the fix
+    r = runner.fail("run", "--network", "none", "-p", "80", runner.image, "true", code=2)
+    assert "--network none has no network" in r.err, r
+    r = runner.fail("run", "-p", "http", runner.image, "true", code=2)
+    assert "invalid -p" in r.err, r
+
+
 def test_detached_start_failure_is_reported(runner):
     r = runner.run("run", "-d", "--name", f"bad{os.getpid()}", runner.image, "no-such-cmd",
                    check=False)
@@ -1249,8 +1339,10 @@ def test_bundle_runs_under_oci_runtimes(runner, runtime):
     if runtime == "crun":
         crun_hybrid_workaround()
     b = runner.where / f"bundle-{runtime}"
-    runner.run("bundle", "--cmd", "/bin/sh", "--cmd", "-c", "--cmd",
-               f"echo from-{runtime}; id -u; ls /dev/null; exit 3", runner.image, b)
+    runner.run("bundle", "--ulimit", "nofile=512:1024", "--shm-size", "128m", "--cmd", "/bin/sh",
+               "--cmd", "-c", "--cmd",
+               f"echo from-{runtime}; id -u; ls /dev/null; ulimit -n; ulimit -Hn; "
+               "df -k /dev/shm | tail -1; exit 3", runner.image, b)
     state = runner.where / f"state-{runtime}"
     argv = [runtime, "--root", str(state), "run", "--bundle", str(b), f"gt{os.getpid()}"]
     if runner.user is not None:
@@ -1261,7 +1353,10 @@ def test_bundle_runs_under_oci_runtimes(runner, runtime):
                        stdin=subprocess.DEVNULL)
     assert r.returncode == 3, r.stderr
     assert f"from-{runtime}" in r.stdout and "/dev/null" in r.stdout
-    assert r.stdout.split()[1] == "0"
+    out = r.stdout.split()
+    assert out[1] == "0"
+    assert out[3:5] == ["512", "1024"], r.stdout  # process.rlimits from --ulimit
+    assert out[6] == "131072", r.stdout  # /dev/shm of --shm-size 128m, in KiB
 
 
 HOOK_LOG_PY = r"""

@@ -1,0 +1,133 @@
+// docker's --ulimit, --ipc and --shm-size in the OCI spec (spec/builder.hpp): parsing, the
+// namespaces and /dev/shm mounts they give, and process.rlimits in config.json.
+#include "oci/runtime_spec.hpp"
+#include "runtime/cgroup.hpp"
+#include "spec/builder.hpp"
+#include "util/error.hpp"
+
+#include <algorithm>
+#include <gtest/gtest.h>
+#include <string>
+
+using gantry::Errc;
+using gantry::Error;
+using gantry::oci::Mount;
+using gantry::oci::Rlimit;
+using gantry::oci::RuntimeSpec;
+namespace spec = gantry::spec;
+
+namespace {
+
+constexpr std::uint64_t kUnlimited = ~std::uint64_t{0};
+
+// The message of the Error(usage) parse_ulimit throws (fails the test when there is none).
+std::string refused(const std::string& text) {
+    try {
+        spec::parse_ulimit(text);
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::usage) << text;
+        return e.message();
+    }
+    ADD_FAILURE() << text << " was accepted";
+    return "";
+}
+
+const Mount* mount_at(const RuntimeSpec& s, const std::string& dst) {
+    auto it = std::find_if(s.mounts.begin(), s.mounts.end(),
+                           [&](const Mount& m) { return m.destination == dst; });
+    return it == s.mounts.end() ? nullptr : &*it;
+}
+
+RuntimeSpec build(const spec::RunOptions& o) {
+    return spec::build(nlohmann::json{{"config", {{"Cmd", {"sh"}}}}}, o);
+}
+
+} // namespace
+
+TEST(Ulimit, ParsesDockersForms) {
+    EXPECT_EQ(spec::parse_ulimit("nofile=1024:4096"), (Rlimit{"RLIMIT_NOFILE", 1024, 4096}));
+    EXPECT_EQ(spec::parse_ulimit("stack=67108864"),
+              (Rlimit{"RLIMIT_STACK", 67108864, 67108864})); // one value: soft and hard
+    EXPECT_EQ(spec::parse_ulimit("memlock=-1"), (Rlimit{"RLIMIT_MEMLOCK", kUnlimited, kUnlimited}));
+    EXPECT_EQ(spec::parse_ulimit("core=0:unlimited"), (Rlimit{"RLIMIT_CORE", 0, kUnlimited}));
+}
+
+TEST(Ulimit, RefusesWhatDockerRefuses) {
+    EXPECT_NE(refused("nofile").find("invalid --ulimit"), std::string::npos);
+    EXPECT_NE(refused("files=10").find("unknown --ulimit \"files\""), std::string::npos);
+    EXPECT_NE(refused("files=10").find("nofile"), std::string::npos); // names the known ones
+    EXPECT_NE(refused("nofile=ten").find("value \"ten\""), std::string::npos);
+    EXPECT_NE(refused("nofile=-2").find("value \"-2\""), std::string::npos);
+    EXPECT_NE(refused("nofile=10:").find("value \"\""), std::string::npos);
+    EXPECT_NE(refused("nofile=4096:1024").find("soft limit is above the hard"), std::string::npos);
+    EXPECT_NE(refused("nofile=-1:1024").find("soft limit is above the hard"), std::string::npos);
+}
+
+TEST(Ulimit, TheLastOfANameWins) {
+    auto all = spec::parse_ulimits({"nofile=10", "memlock=-1", "nofile=20:30"});
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0], (Rlimit{"RLIMIT_MEMLOCK", kUnlimited, kUnlimited}));
+    EXPECT_EQ(all[1], (Rlimit{"RLIMIT_NOFILE", 20, 30}));
+}
+
+TEST(Ulimit, RlimitsRoundTripThroughConfigJson) {
+    spec::RunOptions o;
+    o.rlimits = spec::parse_ulimits({"memlock=-1", "nofile=1024:2048"});
+    auto s = build(o);
+    auto j = s.to_json();
+    ASSERT_TRUE(j["process"].contains("rlimits"));
+    EXPECT_EQ(j["process"]["rlimits"][0]["type"], "RLIMIT_MEMLOCK");
+    EXPECT_EQ(j["process"]["rlimits"][0]["hard"].get<std::uint64_t>(), kUnlimited);
+    EXPECT_EQ(j["process"]["rlimits"][1]["soft"].get<std::uint64_t>(), 1024u);
+    EXPECT_EQ(RuntimeSpec::from_json(j).rlimits, o.rlimits);
+    EXPECT_FALSE(build({}).to_json()["process"].contains("rlimits")); // none by default
+}
+
+TEST(Ipc, PrivateByDefaultWithA64MiBShm) {
+    spec::RunOptions o;
+    auto s = build(o);
+    EXPECT_TRUE(s.has_namespace("ipc"));
+    const Mount* shm = mount_at(s, "/dev/shm");
+    ASSERT_NE(shm, nullptr);
+    EXPECT_EQ(shm->type, "tmpfs");
+    EXPECT_NE(std::find(shm->options.begin(), shm->options.end(), "size=65536k"),
+              shm->options.end());
+    ASSERT_NE(mount_at(s, "/dev/mqueue"), nullptr);
+    EXPECT_EQ(mount_at(s, "/dev/mqueue")->type, "mqueue");
+}
+
+TEST(Ipc, ShmSizeSetsTheTmpfsSize) {
+    spec::RunOptions o;
+    o.shm_size = gantry::runtime::parse_ram_size("8g", "--shm-size");
+    EXPECT_EQ(*o.shm_size, 8ull << 30); // docker's binary units
+    const Mount* shm = mount_at(build(o), "/dev/shm");
+    ASSERT_NE(shm, nullptr);
+    EXPECT_NE(std::find(shm->options.begin(), shm->options.end(), "size=8589934592"),
+              shm->options.end());
+}
+
+TEST(Ipc, HostSharesTheNamespaceAndTheHostsShm) {
+    spec::RunOptions o;
+    o.ipc_host = true;
+    auto s = build(o);
+    EXPECT_FALSE(s.has_namespace("ipc"));
+    EXPECT_EQ(spec::namespaces(o), s.namespaces); // what the early start creates
+    const Mount* shm = mount_at(s, "/dev/shm");
+    ASSERT_NE(shm, nullptr);
+    EXPECT_EQ(shm->type, "bind");
+    EXPECT_EQ(shm->source, "/dev/shm");
+    // a fresh mqueue would belong to the host's IPC namespace, which a user namespace cannot
+    // mount: the host's own is bound when it has one, else there is none
+    if (const Mount* mq = mount_at(s, "/dev/mqueue")) {
+        EXPECT_EQ(mq->type, "bind");
+    }
+}
+
+TEST(Ipc, ShmSizeNamesItsFlag) {
+    try {
+        gantry::runtime::parse_ram_size("lots", "--shm-size");
+        ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.message().rfind("--shm-size: invalid value \"lots\"", 0), 0u) << e.message();
+    }
+}
