@@ -84,7 +84,6 @@ void register_rm(CLI::App& app, Context& ctx) {
                     throw Error(Errc::conflict, "container " + s.name + " is running",
                                 "stop it first (`gantry stop " + s.name + "`) or use rm -f");
                 stop_container(s, 0); // kills it (-f), and lets its monitor finish
-
                 states.remove(s.name);
                 if (!s.container_dir.empty()) fs::remove_tree(s.container_dir);
                 if (!s.store_root.empty()) store::Store(s.store_root).remove_hold(s.id);
