@@ -47,6 +47,16 @@ std::string tail(const std::string& content, std::size_t lines) {
     return content.substr(static_cast<std::size_t>(tail_offset(f.fd, lines)));
 }
 
+// A child that waits for a signal (-1 if fork failed).
+pid_t paused_child() {
+    pid_t child = ::fork();
+    if (child == 0) {
+        ::pause();
+        ::_exit(0);
+    }
+    return child;
+}
+
 } // namespace
 
 TEST(Output, TailCountsLinesFromTheEnd) {
@@ -117,12 +127,8 @@ TEST(Output, FollowDoesNotWaitWhenNothingWrites) {
 }
 
 TEST(ProcessRunning, TellsALiveProcessFromAnExitedOrLaterOne) {
-    pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-        ::pause();
-        ::_exit(0);
-    }
+    pid_t child = paused_child();
+    ASSERT_GT(child, 0);
     auto start = process_start_time(child);
     ASSERT_NE(start, 0u);
     EXPECT_TRUE(process_running(child, start));
@@ -140,12 +146,8 @@ TEST(ProcessRunning, TellsALiveProcessFromAnExitedOrLaterOne) {
 }
 
 TEST(ProcessRunning, AwaitExitReturnsOnceTheProcessHasExited) {
-    pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-        ::pause();
-        ::_exit(0);
-    }
+    pid_t child = paused_child();
+    ASSERT_GT(child, 0);
     auto start = process_start_time(child);
     gantry::runtime::await_exit(child, start + 1); // another process: returns at once
     std::atomic<bool> killed{false};
