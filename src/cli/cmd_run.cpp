@@ -409,16 +409,20 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         }
         return status;
     };
-    if (!f.detach) {
-        int status = launch();
-        log::debug(early && early->used()
-                       ? "the container process was started early, beside the image lookup"
-                       : "the container process was started after the spec was built");
+    // what the run wrote into the container layer, when it is more than --write-warn
+    auto report_writes = [&] {
         if (scratch.layer() == store::Layer::disk) {
             if (auto w = store::write_report(scratch.upper(), write_warn)) log::warn(*w);
         } else if (tmpfs && l.overlay) {
             for (auto& w : store::memory_layer_reports(tmpfs.get(), write_warn)) log::warn(w);
         }
+    };
+    if (!f.detach) {
+        int status = launch();
+        log::debug(early && early->used()
+                       ? "the container process was started early, beside the image lookup"
+                       : "the container process was started after the spec was built");
+        report_writes();
         return status;
     }
 
@@ -442,7 +446,8 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         }
         try {
             launch();
-            if (f.rm) { // docker's run -d --rm: gone once it exits, as `gantry rm` would do
+            report_writes(); // into the container's log, where `gantry logs` shows it
+            if (f.rm) {      // docker's run -d --rm: gone once it exits, as `gantry rm` would do
                 if (states) try {
                         states->remove(cs.name);
                     } catch (...) {

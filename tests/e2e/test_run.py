@@ -512,6 +512,17 @@ def test_large_writes_get_a_bind_mount_hint(runner, layer):
     small = runner.run("run", "--writable-layer", layer, "--write-warn", "1MiB", runner.image,
                        "sh", "-c", "dd if=/dev/zero of=/x bs=1024 count=100 2>/dev/null")
     assert "wrote" not in small.err
+    # a detached run's report goes where its output goes: gantry logs
+    name = f"writer{os.getpid()}"
+    runner.run("run", "-d", "--name", name, "--writable-layer", layer, "--write-warn", "1MiB",
+               runner.image, "sh", "-c",
+               "mkdir -p /out/ckpt && dd if=/dev/zero of=/out/ckpt/big bs=1024 count=3000 2>/dev/null")
+    try:
+        assert runner.run("wait", name).out == "0\n"
+        log = runner.run("logs", name).out
+        assert re.search(r"wrote 3\.\d\d MB", log) and "-v /scratch/out:/out/ckpt" in log, log
+    finally:
+        runner.run("rm", "-f", name, check=False)
 
 
 def root_upperdir(runner, *flags, env=None):
