@@ -1,10 +1,25 @@
 #include "cli/context.hpp"
 #include "oci/image.hpp"
 #include "runtime/state.hpp"
+#include "util/units.hpp"
 
+#include <cstdint>
 #include <cstdio>
+#include <ctime>
 
 namespace gantry::cli {
+
+namespace {
+
+// How long ago an RFC 3339 UTC time of gantry's state was, in docker's words ("" if unreadable).
+std::string ago(const std::string& when) {
+    struct tm tm {};
+    const char* end = ::strptime(when.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!end || *end) return "";
+    return units::human_duration(static_cast<std::int64_t>(std::time(nullptr) - ::timegm(&tm)));
+}
+
+} // namespace
 
 void register_ps(CLI::App& app, Context& ctx) {
     struct Opts {
@@ -24,9 +39,12 @@ void register_ps(CLI::App& app, Context& ctx) {
             for (auto& s : states.list()) {
                 bool up = s.running();
                 if (!up && !o->all) continue;
-                std::string status = up ? "running"
+                // docker's words: "Up 5 minutes", "Exited (0) 2 hours ago"
+                std::string since = ago(s.created), ended = ago(s.finished);
+                std::string status = up ? (since.empty() ? "Up" : "Up " + since)
                                      : s.status == "exited"
-                                         ? "exited (" + std::to_string(s.exit_code) + ")"
+                                         ? "Exited (" + std::to_string(s.exit_code) + ")" +
+                                               (ended.empty() ? "" : " " + ended + " ago")
                                          : s.status;
                 std::string command;
                 for (auto& a : s.command) command += (command.empty() ? "" : " ") + a;
@@ -45,8 +63,8 @@ void register_ps(CLI::App& app, Context& ctx) {
                                    {"finished", s.finished}});
                 } else {
                     if (command.size() > 30) command = command.substr(0, 27) + "...";
-                    rows.push_back(
-                        {s.id, s.image, "\"" + command + "\"", s.created, status, s.name});
+                    rows.push_back({s.id, s.image, "\"" + command + "\"",
+                                    since.empty() ? s.created : since + " ago", status, s.name});
                 }
             }
             if (o->json)

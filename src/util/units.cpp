@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <utility>
 
 namespace gantry::units {
@@ -24,6 +25,23 @@ std::string human_size(std::uint64_t b) {
     else
         std::snprintf(buf, sizeof buf, v < 10 ? "%.2f %s" : "%.1f %s", v, units[u]);
     return buf;
+}
+
+std::string human_duration(std::int64_t seconds) {
+    auto n = [](std::int64_t v, const char* unit) { return std::to_string(v) + " " + unit; };
+    if (seconds < 1) return "Less than a second";
+    if (seconds == 1) return "1 second";
+    if (seconds < 60) return n(seconds, "seconds");
+    const std::int64_t minutes = seconds / 60;
+    if (minutes == 1) return "About a minute";
+    if (minutes < 60) return n(minutes, "minutes");
+    const std::int64_t hours = (seconds + 1800) / 3600; // to the nearest hour
+    if (hours == 1) return "About an hour";
+    if (hours < 48) return n(hours, "hours");
+    if (hours < 24 * 14) return n(hours / 24, "days");
+    if (hours < 24 * 60) return n(hours / (24 * 7), "weeks");
+    if (hours < 24 * 730) return n(hours / (24 * 30), "months");
+    return n(seconds / (3600 * 24 * 365), "years");
 }
 
 std::uint64_t parse_size(const std::string& text, const std::string& what) {

@@ -8,6 +8,11 @@ namespace gantry::units {
 
 std::string human_size(std::uint64_t bytes);
 
+// A duration for people, at docker's steps: "Less than a second", "1 second", "42 seconds",
+// "About a minute", "12 minutes", "About an hour", "5 hours" (under 48), "3 days" (under two
+// weeks), "5 weeks" (under two months), "7 months" (under two years), "3 years".
+std::string human_duration(std::int64_t seconds);
+
 // "1024", "512k", "512KiB", "1.5G", "2GiB", "20 MB" (case-insensitive): SI k/m/g/t = 1000^n,
 // IEC ki/mi/gi/ti (with or without "b") = 1024^n, as go-humanize's ParseBytes. Throws
 // Error(usage) naming `what` (the flag or key) and the text.

@@ -894,6 +894,10 @@ def test_wait_prints_exit_codes_once_containers_end(runner):
         (gate / "open").touch()
         out, err = waiter.communicate(timeout=30)
         assert (waiter.returncode, out) == (0, "7\n3\n"), err
+        # ps in docker's words: "Up 2 seconds", "Exited (7) 1 second ago"
+        rows = {line.split()[-1]: line for line in runner.run("ps", "-a").out.splitlines()[1:]}
+        assert re.search(r"Exited \(7\) (Less than a second|\d+ seconds?) ago", rows[a]), rows
+        assert re.search(r"  Up (Less than a second|\d+ seconds?)  ", rows[c]), rows
         # killed by stop's SIGKILL after the timeout: 128 + 9, recorded before stop returns
         runner.run("stop", "-t", "0.2", c)
         assert runner.run("wait", c).out == "137\n"

@@ -1,4 +1,5 @@
 #include "util/text.hpp"
+#include "util/units.hpp"
 
 #include <gtest/gtest.h>
 #include <string>
@@ -42,4 +43,27 @@ TEST(Text, ToU32TakesWholeDecimalNumbersOnly) {
     EXPECT_EQ(to_u32("4294967295"), 4294967295u);
     for (const char* bad : {"", "-5", "+5", " 7", "7 ", "10x", "0x10", "4294967296", "1e3"})
         EXPECT_FALSE(to_u32(bad).has_value()) << bad;
+}
+
+TEST(Units, HumanDurationTakesDockersSteps) {
+    using gantry::units::human_duration;
+    EXPECT_EQ(human_duration(0), "Less than a second");
+    EXPECT_EQ(human_duration(-5), "Less than a second"); // a clock stepped back
+    EXPECT_EQ(human_duration(1), "1 second");
+    EXPECT_EQ(human_duration(59), "59 seconds");
+    EXPECT_EQ(human_duration(60), "About a minute");
+    EXPECT_EQ(human_duration(119), "About a minute");
+    EXPECT_EQ(human_duration(120), "2 minutes");
+    EXPECT_EQ(human_duration(3599), "59 minutes");
+    EXPECT_EQ(human_duration(3600), "About an hour");
+    EXPECT_EQ(human_duration(5399), "About an hour"); // 1.5 h rounds to 2 from here
+    EXPECT_EQ(human_duration(5400), "2 hours");
+    EXPECT_EQ(human_duration(47 * 3600), "47 hours");
+    EXPECT_EQ(human_duration(48 * 3600), "2 days");
+    EXPECT_EQ(human_duration(13 * 86400), "13 days");
+    EXPECT_EQ(human_duration(14 * 86400), "2 weeks");
+    EXPECT_EQ(human_duration(59 * 86400), "8 weeks");
+    EXPECT_EQ(human_duration(60 * 86400), "2 months");
+    EXPECT_EQ(human_duration(729 * 86400), "24 months");
+    EXPECT_EQ(human_duration(730 * 86400), "2 years");
 }
