@@ -3,6 +3,7 @@
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/units.hpp"
 
 #include <cstdio>
 
@@ -35,7 +36,8 @@ void register_images(CLI::App& app, Context& ctx) {
                     continue;
                 }
                 auto r = oci::Reference::parse(ref);
-                std::string created = img.config.created.substr(0, 19);
+                std::string created = // docker's words
+                    units::human_ago(img.config.created, img.config.created.substr(0, 19));
                 if (o->quiet) {
                     std::printf("%s\n", img.id().short_id().c_str());
                     continue;

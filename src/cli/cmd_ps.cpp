@@ -3,23 +3,9 @@
 #include "runtime/state.hpp"
 #include "util/units.hpp"
 
-#include <cstdint>
 #include <cstdio>
-#include <ctime>
 
 namespace gantry::cli {
-
-namespace {
-
-// How long ago an RFC 3339 UTC time of gantry's state was, in docker's words ("" if unreadable).
-std::string ago(const std::string& when) {
-    struct tm tm {};
-    const char* end = ::strptime(when.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    if (!end || *end) return "";
-    return units::human_duration(static_cast<std::int64_t>(std::time(nullptr) - ::timegm(&tm)));
-}
-
-} // namespace
 
 void register_ps(CLI::App& app, Context& ctx) {
     struct Opts {
@@ -40,12 +26,16 @@ void register_ps(CLI::App& app, Context& ctx) {
                 bool up = s.running();
                 if (!up && !o->all) continue;
                 // docker's words: "Up 5 minutes", "Exited (0) 2 hours ago"
-                std::string since = ago(s.created), ended = ago(s.finished);
-                std::string status = up ? (since.empty() ? "Up" : "Up " + since)
-                                     : s.status == "exited"
-                                         ? "Exited (" + std::to_string(s.exit_code) + ")" +
-                                               (ended.empty() ? "" : " " + ended + " ago")
-                                         : s.status;
+                std::string status = s.status;
+                if (up) {
+                    status = "Up";
+                    if (auto t = units::seconds_since(s.created))
+                        status += " " + units::human_duration(*t);
+                } else if (s.status == "exited") {
+                    status = "Exited (" + std::to_string(s.exit_code) + ")";
+                    if (auto t = units::seconds_since(s.finished))
+                        status += " " + units::human_duration(*t) + " ago";
+                }
                 std::string command;
                 for (auto& a : s.command) command += (command.empty() ? "" : " ") + a;
                 if (o->quiet) {
@@ -64,7 +54,7 @@ void register_ps(CLI::App& app, Context& ctx) {
                 } else {
                     if (command.size() > 30) command = command.substr(0, 27) + "...";
                     rows.push_back({s.id, s.image, "\"" + command + "\"",
-                                    since.empty() ? s.created : since + " ago", status, s.name});
+                                    units::human_ago(s.created, s.created), status, s.name});
                 }
             }
             if (o->json)

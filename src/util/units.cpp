@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <string>
 #include <utility>
 
@@ -42,6 +43,32 @@ std::string human_duration(std::int64_t seconds) {
     if (hours < 24 * 60) return n(hours / (24 * 7), "weeks");
     if (hours < 24 * 730) return n(hours / (24 * 30), "months");
     return n(seconds / (3600 * 24 * 365), "years");
+}
+
+std::optional<std::int64_t> seconds_since(const std::string& time) {
+    struct tm tm {};
+    const char* p = ::strptime(time.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!p) return std::nullopt;
+    if (*p == '.')
+        for (++p; std::isdigit(static_cast<unsigned char>(*p));) ++p;
+    long offset = 0; // seconds east of UTC
+    if ((*p == '+' || *p == '-') && std::isdigit(static_cast<unsigned char>(p[1])) &&
+        std::isdigit(static_cast<unsigned char>(p[2])) && p[3] == ':' &&
+        std::isdigit(static_cast<unsigned char>(p[4])) &&
+        std::isdigit(static_cast<unsigned char>(p[5])) && p[6] == 0) {
+        offset =
+            ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+        if (*p == '-') offset = -offset;
+    } else if (!((*p == 'Z' || *p == 'z') && p[1] == 0)) {
+        return std::nullopt;
+    }
+    auto at = static_cast<std::int64_t>(::timegm(&tm)) - offset;
+    return static_cast<std::int64_t>(std::time(nullptr)) - at;
+}
+
+std::string human_ago(const std::string& time, const std::string& fallback) {
+    auto s = seconds_since(time);
+    return s ? human_duration(*s) + " ago" : fallback;
 }
 
 std::uint64_t parse_size(const std::string& text, const std::string& what) {

@@ -1,6 +1,7 @@
 #include "util/text.hpp"
 #include "util/units.hpp"
 
+#include <ctime>
 #include <gtest/gtest.h>
 #include <string>
 #include <vector>
@@ -66,4 +67,21 @@ TEST(Units, HumanDurationTakesDockersSteps) {
     EXPECT_EQ(human_duration(60 * 86400), "2 months");
     EXPECT_EQ(human_duration(729 * 86400), "24 months");
     EXPECT_EQ(human_duration(730 * 86400), "2 years");
+}
+
+TEST(Units, SecondsSinceReadsRfc3339) {
+    using gantry::units::seconds_since;
+    auto now = static_cast<std::int64_t>(std::time(nullptr));
+    auto epoch = seconds_since("1970-01-01T00:00:00Z");
+    ASSERT_TRUE(epoch);
+    EXPECT_NEAR(static_cast<double>(*epoch), static_cast<double>(now), 2);
+    // fractions of a second, and an offset: 01:00+01:00 is midnight UTC
+    EXPECT_NEAR(static_cast<double>(*seconds_since("1970-01-01T01:00:00.123456789+01:00")),
+                static_cast<double>(now), 2);
+    EXPECT_NEAR(static_cast<double>(*seconds_since("1969-12-31T23:30:00-00:30")),
+                static_cast<double>(now), 2);
+    for (const char* bad : {"", "yesterday", "2024-05-01", "2024-05-01T12:34:56",
+                            "2024-05-01T12:34:56+0100", "2024-05-01T12:34:56Zjunk"})
+        EXPECT_FALSE(seconds_since(bad)) << bad;
+    EXPECT_EQ(gantry::units::human_ago("nonsense", "-"), "-");
 }
