@@ -11,6 +11,7 @@
 #include "runtime/cgroup.hpp"
 #include "runtime/idmap.hpp"
 #include "runtime/launcher.hpp"
+#include "runtime/seccomp.hpp"
 #include "runtime/state.hpp"
 #include "spec/builder.hpp"
 #include "spec/gpu.hpp"
@@ -48,7 +49,8 @@ constexpr const char* kPidsLimit = "--pids-limit";
 constexpr const char* kIpc = "--ipc";
 
 struct RunFlags {
-    std::vector<std::string> env, env_files, volumes, mounts, tmpfs, security_opt, ulimits, publish;
+    std::vector<std::string> env, env_files, volumes, mounts, tmpfs, security_opt, ulimits, publish,
+        cap_add, cap_drop;
     std::string ipc = "private", shm_size;
     std::string workdir, user, hostname, network = "host", entrypoint, write_warn = "1GiB", name,
                                          userns = "auto", memory, cpus, pids_limit,
@@ -219,6 +221,8 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
                         "gantry supports seccomp=unconfined and no-new-privileges");
     }
     o.rlimits = spec::parse_ulimits(f.ulimits);
+    o.cap_add = f.cap_add;
+    o.cap_drop = f.cap_drop;
     auto spec = spec::build(img.config.raw, o, view.passwd);
 
     std::string id = random_id();
@@ -357,6 +361,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     l.hostname = spec.hostname;
     l.bundle = spec.hooks.empty() ? "" : scratch.dir().string();
     l.spec = std::move(spec); // not used below: the launch's copy is the one
+    if (l.spec.seccomp) l.seccomp = runtime::seccomp_program(l.spec.capabilities);
     if (cgroup) l.on_created = [&](pid_t pid) { cgroup->add(pid); };
     l.mount_point = scratch.mount_point().string();
     l.id = id;
@@ -533,6 +538,10 @@ void register_run(CLI::App& app, Context& ctx) {
     o.list(iso, "--ulimit", f->ulimits,
            "Resource limit NAME=SOFT[:HARD] (nofile, memlock, stack, core, nproc, ...; -1: "
            "unlimited); raising a hard limit needs root");
+    o.list(iso, "--cap-add", f->cap_add,
+           "Add a capability (SYS_PTRACE, IPC_LOCK, ..., ALL), in the container's user namespace; "
+           "the seccomp profile then allows its syscalls, as docker's");
+    o.list(iso, "--cap-drop", f->cap_drop, "Drop a capability of the default set (or ALL)");
     o.option(iso, kIpc, f->ipc,
              "private (default: own IPC namespace and /dev/shm) or host (the host's, as NGC "
              "images recommend for PyTorch)");

@@ -8,6 +8,51 @@ namespace gantry::oci {
 
 using json = nlohmann::json;
 
+const std::vector<std::string>& all_capabilities() {
+    static const std::vector<std::string> caps = {"CAP_CHOWN",
+                                                  "CAP_DAC_OVERRIDE",
+                                                  "CAP_DAC_READ_SEARCH",
+                                                  "CAP_FOWNER",
+                                                  "CAP_FSETID",
+                                                  "CAP_KILL",
+                                                  "CAP_SETGID",
+                                                  "CAP_SETUID",
+                                                  "CAP_SETPCAP",
+                                                  "CAP_LINUX_IMMUTABLE",
+                                                  "CAP_NET_BIND_SERVICE",
+                                                  "CAP_NET_BROADCAST",
+                                                  "CAP_NET_ADMIN",
+                                                  "CAP_NET_RAW",
+                                                  "CAP_IPC_LOCK",
+                                                  "CAP_IPC_OWNER",
+                                                  "CAP_SYS_MODULE",
+                                                  "CAP_SYS_RAWIO",
+                                                  "CAP_SYS_CHROOT",
+                                                  "CAP_SYS_PTRACE",
+                                                  "CAP_SYS_PACCT",
+                                                  "CAP_SYS_ADMIN",
+                                                  "CAP_SYS_BOOT",
+                                                  "CAP_SYS_NICE",
+                                                  "CAP_SYS_RESOURCE",
+                                                  "CAP_SYS_TIME",
+                                                  "CAP_SYS_TTY_CONFIG",
+                                                  "CAP_MKNOD",
+                                                  "CAP_LEASE",
+                                                  "CAP_AUDIT_WRITE",
+                                                  "CAP_AUDIT_CONTROL",
+                                                  "CAP_SETFCAP",
+                                                  "CAP_MAC_OVERRIDE",
+                                                  "CAP_MAC_ADMIN",
+                                                  "CAP_SYSLOG",
+                                                  "CAP_WAKE_ALARM",
+                                                  "CAP_BLOCK_SUSPEND",
+                                                  "CAP_AUDIT_READ",
+                                                  "CAP_PERFMON",
+                                                  "CAP_BPF",
+                                                  "CAP_CHECKPOINT_RESTORE"};
+    return caps;
+}
+
 const std::vector<std::string>& default_capabilities() {
     static const std::vector<std::string> caps = {
         "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
@@ -100,10 +145,11 @@ json RuntimeSpec::to_json() const {
         res["cpu"] = {{"quota", static_cast<std::int64_t>(*cpus * 100000)}, {"period", 100000}};
     if (!res.empty()) lin["resources"] = res;
     if (seccomp)
-        lin["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"},
-                          {"syscalls", json::array({{{"names", seccomp_denylist()},
-                                                     {"action", "SCMP_ACT_ERRNO"},
-                                                     {"errnoRet", 1}}})}};
+        lin["seccomp"] = {
+            {"defaultAction", "SCMP_ACT_ALLOW"},
+            {"syscalls", json::array({{{"names", seccomp_profile(capabilities).denied},
+                                       {"action", "SCMP_ACT_ERRNO"},
+                                       {"errnoRet", 1}}})}};
     j["linux"] = lin;
     if (!hooks.empty()) {
         json h;

@@ -101,6 +101,8 @@ struct RuntimeSpec {
 
 // Docker's default capability set (moby oci/caps/defaults.go).
 const std::vector<std::string>& default_capabilities();
+// Every capability Linux defines (CAP_CHOWN ... CAP_CHECKPOINT_RESTORE), in number order.
+const std::vector<std::string>& all_capabilities();
 // Docker's default masked and read-only paths.
 const std::vector<std::string>& default_masked_paths();
 const std::vector<std::string>& default_readonly_paths();

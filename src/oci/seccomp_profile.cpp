@@ -1,5 +1,7 @@
 #include "oci/seccomp_profile.hpp"
 
+#include <initializer_list>
+
 namespace gantry::oci {
 
 const std::vector<std::string>& seccomp_denylist() {
@@ -58,6 +60,57 @@ const std::vector<std::string>& seccomp_denylist() {
                                                    "vm86",
                                                    "vm86old"};
     return names;
+}
+
+namespace {
+
+struct Unlock {
+    const char* cap;
+    std::initializer_list<const char*> syscalls;
+};
+// Of the syscalls refused by default, those docker's profile allows with a capability (constant
+// data: nothing is built at gantry's start for it).
+constexpr Unlock kUnlocked[] = {
+    {"CAP_DAC_READ_SEARCH", {"open_by_handle_at"}},
+    {"CAP_SYS_ADMIN",
+     {"bpf", "fanotify_init", "fsconfig", "fsmount", "fsopen", "fspick", "lookup_dcookie", "mount",
+      "mount_setattr", "move_mount", "open_tree", "perf_event_open", "quotactl", "quotactl_fd",
+      "setns", "syslog", "umount", "umount2", "unshare"}},
+    {"CAP_SYS_BOOT", {"reboot"}},
+    {"CAP_SYS_MODULE", {"delete_module", "init_module", "finit_module"}},
+    {"CAP_SYS_PACCT", {"acct"}},
+    {"CAP_SYS_PTRACE", {"kcmp", "process_vm_readv", "process_vm_writev"}},
+    {"CAP_SYS_RAWIO", {"iopl", "ioperm"}},
+    {"CAP_SYS_TIME", {"settimeofday", "stime", "clock_settime"}},
+    {"CAP_SYSLOG", {"syslog"}},
+    {"CAP_BPF", {"bpf"}},
+    {"CAP_PERFMON", {"perf_event_open"}}};
+
+} // namespace
+
+bool seccomp_profile_is_default(const std::vector<std::string>& caps) {
+    for (auto& c : caps)
+        for (auto& u : kUnlocked)
+            if (c == u.cap) return false;
+    return true;
+}
+
+SeccompProfile seccomp_profile(const std::vector<std::string>& caps) {
+    auto has = [&](const std::string& c) {
+        for (auto& x : caps)
+            if (x == c) return true;
+        return false;
+    };
+    SeccompProfile p;
+    p.confine_namespaces = !has("CAP_SYS_ADMIN");
+    for (auto& name : seccomp_denylist()) {
+        bool allowed = false;
+        for (auto& u : kUnlocked)
+            for (const char* n : u.syscalls)
+                if (name == n && has(u.cap)) allowed = true;
+        if (!allowed) p.denied.push_back(name);
+    }
+    return p;
 }
 
 } // namespace gantry::oci

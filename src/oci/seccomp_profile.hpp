@@ -11,4 +11,19 @@ namespace gantry::oci {
 // Syscalls gantry's default seccomp profile refuses with EPERM (see runtime/seccomp.hpp).
 const std::vector<std::string>& seccomp_denylist();
 
+// The profile for a process whose capabilities are CAPS ("CAP_SYS_PTRACE", ...). As in docker's
+// default profile, a syscall that only a capability makes useful is allowed when the process has
+// that capability: CAP_SYS_PTRACE allows process_vm_readv/writev and kcmp, CAP_SYS_ADMIN mount,
+// setns, unshare and namespace creation, ... With docker's default capabilities it is the
+// default profile, the one compiled at build time.
+struct SeccompProfile {
+    std::vector<std::string> denied; // EPERM, in seccomp_denylist()'s order
+    bool confine_namespaces = true;  // clone's namespace flags EPERM, clone3 ENOSYS
+    bool operator==(const SeccompProfile&) const = default;
+};
+SeccompProfile seccomp_profile(const std::vector<std::string>& caps);
+// Whether seccomp_profile(CAPS) is the default profile (no capability in CAPS unlocks a syscall):
+// the question each run asks, answered without building the profile.
+bool seccomp_profile_is_default(const std::vector<std::string>& caps);
+
 } // namespace gantry::oci

@@ -1,6 +1,7 @@
 #include "runtime/exec.hpp"
 
 #include "runtime/process.hpp"
+#include "runtime/seccomp.hpp"
 #include "util/error.hpp"
 
 #include <fcntl.h>
@@ -39,6 +40,9 @@ bool same_ns(pid_t pid, const char* name) {
 } // namespace
 
 int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
+    // the container's filter (its process's capabilities), built before the fork
+    const auto seccomp =
+        spec.seccomp ? seccomp_program(spec.capabilities) : std::vector<sock_filter>{};
     // Open every namespace first: the container may exit meanwhile, but its fds stay valid.
     std::vector<std::pair<Fd, int>> fds;
     for (auto& ns : kOrder) {
@@ -97,7 +101,7 @@ int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
                 become_terminal_session(slave.get());
                 slave.reset();
             }
-            finish_process(spec, single_id);
+            finish_process(spec, single_id, seccomp);
         });
     }
     err_w.reset();

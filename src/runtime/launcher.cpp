@@ -282,7 +282,7 @@ void enter_root(const Launch& l) {
 [[noreturn]] void init_main(const Launch& l, bool single_id, int err_fd) {
     pid_t child = ::fork();
     if (child < 0) fail_errno("fork failed");
-    if (child == 0) finish_process(l.spec, single_id);
+    if (child == 0) finish_process(l.spec, single_id, l.seccomp);
     ::close(err_fd);
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); // /proc/1/exe must not be reachable (CVE-2019-5736)
     sigset_t all;
@@ -397,7 +397,7 @@ void enter_root(const Launch& l) {
                 run_hook("startContainer", h, hook_state(l, host_pid, "created"),
                          &l.spec.capabilities);
         if (l.init) init_main(l, single_id, err_fd);
-        finish_process(l.spec, single_id);
+        finish_process(l.spec, single_id, l.seccomp);
     });
 }
 

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <linux/filter.h>
 #include <memory>
 #include <optional>
 #include <string>
@@ -74,6 +75,8 @@ class EarlyStart {
 
 struct Launch {
     oci::RuntimeSpec spec;
+    // seccomp_program(spec.capabilities) when spec.seccomp: empty for the default profile
+    std::vector<sock_filter> seccomp;
     // An empty directory: the container's private tmpfs is mounted there, inside its mount
     // namespace only, and the root on MOUNT_POINT/root (root_path()).
     std::string mount_point;

@@ -7,6 +7,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
+#include <linux/filter.h>
 #include <optional>
 #include <signal.h>
 #include <string>
@@ -55,7 +56,9 @@ void write_file_in_root(int rootfd, const std::string& path, const std::string& 
 
 // cwd (created in-root, verified), user, capabilities, no_new_privs, seccomp, fds > 2 closed on
 // exec, signal mask cleared, then exec of the spec's args with the spec's env.
-[[noreturn]] void finish_process(const oci::RuntimeSpec& s, bool single_id);
+// SECCOMP: the filter when s.seccomp (runtime::seccomp_program; empty: the default profile).
+[[noreturn]] void finish_process(const oci::RuntimeSpec& s, bool single_id,
+                                 const std::vector<sock_filter>& seccomp);
 
 // Drops the capability bounding set to `caps` and sets no_new_privs (for helpers the runtime
 // runs inside the container before the workload, such as ldconfig).

@@ -1,12 +1,15 @@
 #include "runtime/seccomp.hpp"
 
 #include "oci/seccomp_profile.hpp"
+#include "runtime/seccomp_compile.hpp"
 #include "util/error.hpp"
+#include "util/library.hpp"
 
 #include <cerrno>
 #include <cstring>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <stdexcept>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -21,9 +24,37 @@ const std::vector<std::string>& seccomp_denied_syscalls() {
     return oci::seccomp_denylist();
 }
 
-void load_default_seccomp() {
-    sock_fprog prog{static_cast<unsigned short>(sizeof kDefaultSeccomp / sizeof kDefaultSeccomp[0]),
-                    const_cast<sock_filter*>(kDefaultSeccomp)};
+std::vector<sock_filter> seccomp_program(const std::vector<std::string>& caps) {
+    if (oci::seccomp_profile_is_default(caps)) return {};
+    auto profile = oci::seccomp_profile(caps);
+    static const Library lib("libseccomp.so.2",
+                             "a seccomp profile for the added capabilities needs libseccomp",
+                             "install the libseccomp2 package, or run with --security-opt "
+                             "seccomp=unconfined");
+    SeccompApi api{};
+    lib.bind(api.init, "seccomp_init");
+    lib.bind(api.release, "seccomp_release");
+    lib.bind(api.attr_set, "seccomp_attr_set");
+    lib.bind(api.resolve_name, "seccomp_syscall_resolve_name");
+    lib.bind(api.rule_add_array, "seccomp_rule_add_array");
+    lib.bind(api.export_bpf, "seccomp_export_bpf");
+    try {
+        return compile_seccomp(api, profile);
+    } catch (const std::runtime_error& e) {
+        throw Error(Errc::run_failed, e.what(),
+                    "run with --security-opt seccomp=unconfined to start without it");
+    }
+}
+
+void load_seccomp(const std::vector<sock_filter>& program) {
+    sock_fprog prog{};
+    if (program.empty()) {
+        prog = {static_cast<unsigned short>(sizeof kDefaultSeccomp / sizeof kDefaultSeccomp[0]),
+                const_cast<sock_filter*>(kDefaultSeccomp)};
+    } else {
+        prog = {static_cast<unsigned short>(program.size()),
+                const_cast<sock_filter*>(program.data())};
+    }
     if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
         throw Error(Errc::run_failed,
                     std::string("cannot load the seccomp profile: ") + std::strerror(errno),

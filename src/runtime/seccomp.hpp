@@ -6,13 +6,20 @@
 // libc falls back to clone, whose namespace flags can be checked.
 #pragma once
 
+#include <linux/filter.h>
 #include <string>
 #include <vector>
 
 namespace gantry::runtime {
 
 const std::vector<std::string>& seccomp_denied_syscalls();
-// Loads the profile into the calling thread (no_new_privs must be set). Throws Error.
-void load_default_seccomp();
+
+// The filter for a process with capabilities CAPS (oci::seccomp_profile): empty for the default
+// profile, which was compiled at build time; else compiled now with libseccomp, loaded with
+// dlopen (Error(unsupported) naming the package when it cannot be).
+std::vector<sock_filter> seccomp_program(const std::vector<std::string>& caps);
+// Loads PROGRAM (empty: the default profile) into the calling thread (no_new_privs must be
+// set). Throws Error.
+void load_seccomp(const std::vector<sock_filter>& program);
 
 } // namespace gantry::runtime

@@ -4,6 +4,8 @@
 #include "util/fs.hpp"
 #include "util/text.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -212,6 +214,42 @@ oci::Rlimit parse_ulimit(const std::string& text) {
     return r;
 }
 
+std::vector<std::string> capabilities(const std::vector<std::string>& add,
+                                      const std::vector<std::string>& drop) {
+    const auto& all = oci::all_capabilities();
+    auto normal = [&](const std::string& flag, const std::string& name) {
+        std::string n;
+        for (char c : name) n += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        if (n == "ALL") return n;
+        if (n.rfind("CAP_", 0) != 0) n = "CAP_" + n;
+        if (std::find(all.begin(), all.end(), n) == all.end())
+            throw Error(Errc::usage, flag + ": unknown capability \"" + name + "\"",
+                        "use a name from capabilities(7) such as SYS_PTRACE or IPC_LOCK, or ALL");
+        return n;
+    };
+    std::vector<std::string> adds, drops;
+    for (auto& a : add) adds.push_back(normal("--cap-add", a));
+    for (auto& d : drop) drops.push_back(normal("--cap-drop", d));
+    auto in = [](const std::vector<std::string>& v, const std::string& x) {
+        return std::find(v.begin(), v.end(), x) != v.end();
+    };
+    std::vector<std::string> caps;
+    auto put = [&](const std::string& c) {
+        if (c != "ALL" && !in(caps, c)) caps.push_back(c);
+    };
+    if (in(adds, "ALL")) {
+        for (auto& c : all)
+            if (!in(drops, c)) put(c);
+    } else if (in(drops, "ALL")) {
+        for (auto& c : adds) put(c);
+    } else {
+        for (auto& c : oci::default_capabilities())
+            if (!in(drops, c)) put(c);
+        for (auto& c : adds) put(c);
+    }
+    return caps;
+}
+
 std::vector<oci::Rlimit> parse_ulimits(const std::vector<std::string>& texts) {
     std::vector<oci::Rlimit> out;
     for (auto& t : texts) {
@@ -325,7 +363,9 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
                         s.cwd + "\" is not an absolute path",
                     "give the directory inside the container from /, e.g. -w /workspace");
     s.terminal = opt.tty;
-    s.capabilities = oci::default_capabilities();
+    s.capabilities = opt.cap_add.empty() && opt.cap_drop.empty()
+                         ? oci::default_capabilities()
+                         : capabilities(opt.cap_add, opt.cap_drop);
     s.no_new_privileges = true;
     s.seccomp = opt.seccomp;
     s.root_readonly = opt.read_only;

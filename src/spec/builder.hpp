@@ -21,23 +21,24 @@ struct BindMount {
 };
 
 struct RunOptions {
-    std::vector<std::string> command;      // COMMAND [ARG...] after the image
-    std::optional<std::string> entrypoint; // --entrypoint ("" clears it)
-    std::vector<std::string> env;          // -e K=V or -e K (taken from host_env)
-    std::vector<std::string> env_files;    // --env-file
-    std::string workdir;                   // -w
-    std::string user;                      // -u UID[:GID]
-    std::string hostname;                  // --hostname
-    std::vector<BindMount> binds;          // -v / --mount type=bind
-    std::vector<std::string> tmpfs;        // --tmpfs DST[:opts]
-    bool read_only = false;                // --read-only
-    bool ipc_host = false;                 // --ipc host: the host's IPC namespace and /dev/shm
-    std::optional<std::uint64_t> shm_size; // --shm-size in bytes (default 64 MiB, as docker)
-    std::vector<oci::Rlimit> rlimits;      // --ulimit
-    bool network_none = false;             // --network none
-    bool tty = false;                      // -t
-    bool seccomp = true;                   // --security-opt seccomp=unconfined turns it off
-    bool privileged_user = false;          // running as real root (full id mapping)
+    std::vector<std::string> command;           // COMMAND [ARG...] after the image
+    std::optional<std::string> entrypoint;      // --entrypoint ("" clears it)
+    std::vector<std::string> env;               // -e K=V or -e K (taken from host_env)
+    std::vector<std::string> env_files;         // --env-file
+    std::string workdir;                        // -w
+    std::string user;                           // -u UID[:GID]
+    std::string hostname;                       // --hostname
+    std::vector<BindMount> binds;               // -v / --mount type=bind
+    std::vector<std::string> tmpfs;             // --tmpfs DST[:opts]
+    bool read_only = false;                     // --read-only
+    bool ipc_host = false;                      // --ipc host: the host's IPC namespace and /dev/shm
+    std::optional<std::uint64_t> shm_size;      // --shm-size in bytes (default 64 MiB, as docker)
+    std::vector<oci::Rlimit> rlimits;           // --ulimit
+    std::vector<std::string> cap_add, cap_drop; // --cap-add / --cap-drop: SYS_PTRACE, ALL, ...
+    bool network_none = false;                  // --network none
+    bool tty = false;                           // -t
+    bool seccomp = true;                        // --security-opt seccomp=unconfined turns it off
+    bool privileged_user = false;               // running as real root (full id mapping)
     std::uint32_t host_uid = 0, host_gid = 0;
     // Id maps for the user namespace (empty: single-ID map of host_uid/host_gid, or identity
     // for privileged_user).
@@ -55,6 +56,11 @@ std::uint32_t numeric_id(std::string_view text, const char* what);
 // Parses docker's "--ulimit NAME=SOFT[:HARD]" (NAME: nofile, memlock, stack, core, nproc, ...;
 // -1 or "unlimited" for no limit; HARD defaults to SOFT, and SOFT may not exceed it).
 oci::Rlimit parse_ulimit(const std::string& text);
+// The process's capabilities, as docker computes them: the default set less --cap-drop, plus
+// --cap-add; "ALL" in --cap-add is every capability but those dropped, in --cap-drop only what
+// --cap-add names. Names with or without CAP_, in any case. Error(usage) for an unknown one.
+std::vector<std::string> capabilities(const std::vector<std::string>& add,
+                                      const std::vector<std::string>& drop);
 // Every --ulimit of a command line; of several for one NAME the last wins, as in docker.
 std::vector<oci::Rlimit> parse_ulimits(const std::vector<std::string>& texts);
 // Reads KEY=VALUE lines from an --env-file (comments and blank lines skipped; "KEY" alone

@@ -1004,6 +1004,38 @@ def test_publish_is_accepted_only_as_the_hosts_own_port(runner):
     assert "invalid -p" in r.err, r
 
 
+def cap_eff(out):
+    return int(re.search(r"CapEff:\s+([0-9a-f]+)", out).group(1), 16)
+
+
+def test_cap_add_and_cap_drop(runner):
+    """docker's --cap-add/--cap-drop: the capability sets, and the seccomp profile that follows
+    them (CAP_SYS_ADMIN unlocks unshare and mount, which the default profile refuses), for run
+    and for exec."""
+    img, caps = runner.image, "grep CapEff /proc/self/status"
+    default = cap_eff(runner.run("run", img, "sh", "-c", caps).out)
+    assert default == 0xa80425fb  # docker's default set
+    assert cap_eff(runner.run("run", "--cap-add", "SYS_PTRACE", img, "sh", "-c", caps).out) \
+        == default | 1 << 19
+    assert cap_eff(runner.run("run", "--cap-drop", "ALL", img, "sh", "-c", caps).out) == 0
+    locked = "echo x > /tmp/f; chmod 000 /tmp/f; cat /tmp/f >/dev/null 2>&1; echo $?"
+    assert runner.run("run", img, "sh", "-c", locked).out == "0\n"  # root reads a mode-000 file
+    assert runner.run("run", "--cap-drop", "dac_override", img, "sh", "-c", locked).out == "1\n"
+    tries = "unshare -m true 2>/dev/null; echo $?; mkdir -p /mnt/t; mount -t tmpfs none /mnt/t " \
+            "2>/dev/null; echo $?"
+    assert runner.run("run", img, "sh", "-c", tries).out.split() == ["1", "1"]
+    assert runner.run("run", "--cap-add", "sys_admin", img, "sh", "-c", tries).out.split() == \
+        ["0", "0"]
+    name = f"admin{os.getpid()}"
+    runner.run("run", "-d", "--name", name, "--cap-add", "SYS_ADMIN", img, "sleep", "60")
+    try:
+        assert runner.run("exec", name, "sh", "-c", "unshare -m true; echo $?").out == "0\n"
+    finally:
+        runner.run("rm", "-f", name, check=False)
+    r = runner.fail("run", "--cap-add", "SYS_WIZARD", img, "true", code=2)
+    assert "unknown capability" in r.err and "SYS_PTRACE" in r.err, r
+
+
 def test_detached_start_failure_is_reported(runner):
     r = runner.run("run", "-d", "--name", f"bad{os.getpid()}", runner.image, "no-such-cmd",
                    check=False)

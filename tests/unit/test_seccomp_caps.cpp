@@ -1,0 +1,108 @@
+// --cap-add / --cap-drop (spec::capabilities) and the seccomp profile that follows the
+// capabilities (oci::seccomp_profile, runtime::seccomp_program), as docker's default profile.
+#include "oci/runtime_spec.hpp"
+#include "oci/seccomp_profile.hpp"
+#include "runtime/seccomp.hpp"
+#include "spec/builder.hpp"
+#include "util/error.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <gtest/gtest.h>
+#include <string>
+#include <sys/prctl.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+using gantry::Errc;
+using gantry::Error;
+namespace oci = gantry::oci;
+namespace spec = gantry::spec;
+using Caps = std::vector<std::string>;
+
+namespace {
+
+bool has(const Caps& caps, const std::string& c) {
+    return std::find(caps.begin(), caps.end(), c) != caps.end();
+}
+
+// In a child with no_new_privs: loads PROGRAM, then reads its own memory with process_vm_readv;
+// the errno that call failed with, or 0.
+int process_vm_readv_errno(const std::vector<sock_filter>& program) {
+    pid_t child = ::fork();
+    if (child == 0) {
+        ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        try {
+            gantry::runtime::load_seccomp(program);
+        } catch (...) {
+            ::_exit(100);
+        }
+        char from[8] = "secret", to[8] = {};
+        iovec local{to, sizeof to}, remote{from, sizeof from};
+        ssize_t n = ::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0);
+        ::_exit(n == static_cast<ssize_t>(sizeof from) ? 0 : errno);
+    }
+    int st = 0;
+    ::waitpid(child, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+} // namespace
+
+TEST(Capabilities, DockersArithmetic) {
+    const auto& def = oci::default_capabilities();
+    EXPECT_EQ(spec::capabilities({}, {}), def);
+    auto c = spec::capabilities({"sys_ptrace", "CAP_IPC_LOCK"}, {"chown", "NET_RAW"});
+    EXPECT_TRUE(has(c, "CAP_SYS_PTRACE") && has(c, "CAP_IPC_LOCK"));
+    EXPECT_FALSE(has(c, "CAP_CHOWN") || has(c, "CAP_NET_RAW"));
+    EXPECT_EQ(c.size(), def.size()); // two dropped, two added
+    EXPECT_EQ(spec::capabilities({}, {"ALL"}), Caps{});
+    EXPECT_EQ(spec::capabilities({"KILL"}, {"all"}), Caps{"CAP_KILL"});
+    auto all = spec::capabilities({"ALL"}, {"SYS_ADMIN"});
+    EXPECT_EQ(all.size(), oci::all_capabilities().size() - 1);
+    EXPECT_FALSE(has(all, "CAP_SYS_ADMIN"));
+    EXPECT_EQ(spec::capabilities({"CHOWN", "chown"}, {}), def); // no duplicates
+    try {
+        spec::capabilities({"SYS_WIZARD"}, {});
+        ADD_FAILURE() << "accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::usage);
+        EXPECT_NE(e.message().find("--cap-add: unknown capability \"SYS_WIZARD\""),
+                  std::string::npos);
+    }
+}
+
+TEST(SeccompProfile, DockersDefaultCapabilitiesGetTheCompiledProfile) {
+    EXPECT_TRUE(oci::seccomp_profile_is_default(oci::default_capabilities()));
+    EXPECT_EQ(oci::seccomp_profile(oci::default_capabilities()), oci::seccomp_profile({}));
+    EXPECT_EQ(oci::seccomp_profile({}).denied, oci::seccomp_denylist());
+    EXPECT_TRUE(oci::seccomp_profile({}).confine_namespaces);
+    EXPECT_TRUE(gantry::runtime::seccomp_program(oci::default_capabilities()).empty());
+}
+
+TEST(SeccompProfile, ACapabilityAllowsItsSyscalls) {
+    auto ptrace = oci::seccomp_profile({"CAP_SYS_PTRACE"});
+    EXPECT_FALSE(oci::seccomp_profile_is_default({"CAP_SYS_PTRACE"}));
+    for (const char* n : {"process_vm_readv", "process_vm_writev", "kcmp"})
+        EXPECT_FALSE(has(ptrace.denied, n)) << n;
+    EXPECT_TRUE(has(ptrace.denied, "mount"));
+    EXPECT_TRUE(ptrace.confine_namespaces);
+    auto admin = oci::seccomp_profile({"CAP_SYS_ADMIN"});
+    for (const char* n : {"mount", "umount2", "unshare", "setns", "open_tree", "move_mount"})
+        EXPECT_FALSE(has(admin.denied, n)) << n;
+    EXPECT_FALSE(admin.confine_namespaces);
+    for (const char* n : {"kexec_load", "init_module", "keyctl", "process_vm_readv"})
+        EXPECT_TRUE(has(admin.denied, n)) << n; // never, or another capability's
+    EXPECT_TRUE(has(oci::seccomp_profile({"CAP_IPC_LOCK"}).denied, "mount"));
+    EXPECT_TRUE(oci::seccomp_profile_is_default({"CAP_IPC_LOCK"}));
+}
+
+TEST(SeccompProfile, TheProgramCompiledAtRunTimeAllowsWhatItShould) {
+    EXPECT_EQ(process_vm_readv_errno({}), EPERM); // the default profile, compiled at build time
+    auto program = gantry::runtime::seccomp_program({"CAP_SYS_PTRACE"});
+    ASSERT_FALSE(program.empty());
+    EXPECT_EQ(process_vm_readv_errno(program), 0);
+    EXPECT_EQ(process_vm_readv_errno(gantry::runtime::seccomp_program({"CAP_SYS_ADMIN"})), EPERM);
+}
