@@ -223,6 +223,9 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     o.rlimits = spec::parse_ulimits(f.ulimits);
     o.cap_add = f.cap_add;
     o.cap_drop = f.cap_drop;
+    for (auto& d : f.cdi_devices) // docker's host devices; the others are CDI names (below)
+        if (!d.empty() && d[0] == '/')
+            for (auto& n : spec::host_devices(d)) o.devices.push_back(n);
     auto spec = spec::build(img.config.raw, o, view.passwd);
 
     std::string id = random_id();
@@ -301,15 +304,19 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     }
 
     // CDI devices from any vendor's specs; their hooks run with exactly their declared env.
-    if (!f.cdi_devices.empty()) {
+    std::vector<std::string> cdi_names;
+    for (auto& name : f.cdi_devices)
+        if (name.empty() || name[0] != '/') cdi_names.push_back(name);
+    if (!cdi_names.empty()) {
         auto dirs = cdi::default_spec_dirs();
         dirs.insert(dirs.end(), f.cdi_dirs.begin(), f.cdi_dirs.end());
         cdi::Registry reg(dirs);
-        for (auto& name : f.cdi_devices)
-            if (name.find('=') == std::string::npos || name[0] == '/')
+        for (auto& name : cdi_names)
+            if (name.find('=') == std::string::npos)
                 throw Error(Errc::usage, "--device " + name + ": not a CDI device name",
-                            "use vendor.com/class=name, e.g. nvidia.com/gpu=0 (`gantry cdi list`)");
-        auto res = reg.apply(spec, f.cdi_devices, cdi::ApplyOptions{false, true});
+                            "use vendor.com/class=name, e.g. nvidia.com/gpu=0 (`gantry cdi list`), "
+                            "or a host device path such as /dev/fuse");
+        auto res = reg.apply(spec, cdi_names, cdi::ApplyOptions{false, true});
         for (auto& w : res.warnings) log::warn(w);
         for (auto& h : res.hooks)
             spec.hooks[h.hook_name].push_back(oci::Hook{h.path, h.args, h.env, h.timeout});
@@ -553,7 +560,9 @@ void register_run(CLI::App& app, Context& ctx) {
     o.option(gpu, "--driver-root", f->driver_root,
              "Root of the NVIDIA driver installation (default /)");
     o.option(gpu, "--dev-root", f->dev_root, "Root holding dev/nvidia* device nodes (default /)");
-    o.list(gpu, "--device", f->cdi_devices, "CDI device vendor.com/class=name (repeatable)");
+    o.list(gpu, "--device", f->cdi_devices,
+           "CDI device vendor.com/class=name, or a host device /dev/X[:/dev/Y] (a directory "
+           "such as /dev/infiniband gives all its devices)");
     o.list(gpu, "--cdi-spec-dir", f->cdi_dirs,
            "Also read CDI specs from this directory (after /etc/cdi and /var/run/cdi)");
     o.flag(gpu, "--no-require", f->no_require,

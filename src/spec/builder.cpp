@@ -10,7 +10,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 namespace gantry::spec {
@@ -162,6 +164,72 @@ std::vector<std::string> read_env_file(const std::string& path) {
         size_t s = line.find_first_not_of(" \t");
         if (s == std::string::npos || line[s] == '#') continue;
         out.emplace_back(line.substr(s));
+    }
+    return out;
+}
+
+std::vector<oci::DeviceNode> host_devices(const std::string& text) {
+    auto parts = split(text, ':');
+    const std::string what = "--device " + text;
+    if (parts.size() > 3 || parts[0].empty() || parts[0][0] != '/')
+        throw Error(
+            Errc::usage, what + ": not a host device",
+            "use --device /dev/HOST[:/dev/CONTAINER[:rwm]], or a CDI name vendor.com/class=name");
+    std::string host = parts[0], inside = parts.size() > 1 && !parts[1].empty() ? parts[1] : host;
+    check_destination(inside, what);
+    if (parts.size() == 3) {
+        const auto& perms = parts[2];
+        if (perms.empty() || perms.find_first_not_of("rwm") != std::string::npos)
+            throw Error(Errc::usage, what + ": permissions \"" + perms + "\" are not r, w, m",
+                        "give rwm (the default), rw, or leave them out");
+        if (perms.find('w') == std::string::npos)
+            throw Error(Errc::usage,
+                        what + ": gantry cannot make a device read-only: there is no device "
+                               "cgroup to enforce it, and a read-only mount does not stop writes "
+                               "to a device",
+                        "give rw (or leave the permissions out) and have the program open it "
+                        "read-only");
+    }
+    std::error_code ec;
+    auto status = std::filesystem::status(host, ec); // a link is followed, as docker does
+    if (ec || !std::filesystem::exists(status))
+        throw Error(Errc::not_found, what + ": " + host + " does not exist on the host",
+                    "check the path (ls -l " + host + ")");
+    auto node = [&](const std::filesystem::path& from, const std::string& to) {
+        struct stat st {};
+        if (::stat(from.c_str(), &st) != 0) throw_errno(what + ": cannot stat " + from.string());
+        oci::DeviceNode d;
+        d.path = to;
+        d.host_path = from.string();
+        d.type = S_ISBLK(st.st_mode) ? 'b' : 'c';
+        d.major = major(st.st_rdev);
+        d.minor = minor(st.st_rdev);
+        d.file_mode = st.st_mode & 07777;
+        return d;
+    };
+    auto is_device = [](std::filesystem::file_type t) {
+        return t == std::filesystem::file_type::character || t == std::filesystem::file_type::block;
+    };
+    std::vector<oci::DeviceNode> out;
+    if (is_device(status.type())) {
+        out.push_back(node(host, inside));
+    } else if (std::filesystem::is_directory(status)) {
+        std::vector<std::filesystem::path> found;
+        for (auto it = std::filesystem::recursive_directory_iterator(host, ec);
+             !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+            if (!it->is_symlink() && is_device(it->symlink_status().type()))
+                found.push_back(it->path());
+        if (ec) throw Error(Errc::io, what + ": cannot list " + host + ": " + ec.message());
+        std::sort(found.begin(), found.end());
+        for (auto& f : found)
+            out.push_back(node(
+                f, (std::filesystem::path(inside) / std::filesystem::relative(f, host)).string()));
+        if (out.empty())
+            throw Error(Errc::usage, what + ": " + host + " holds no device nodes",
+                        "name a device, or a directory of devices such as /dev/infiniband");
+    } else {
+        throw Error(Errc::usage, what + ": " + host + " is not a device",
+                    "bind files and directories with -v " + host + ":" + inside);
     }
     return out;
 }
@@ -433,6 +501,10 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
         s.mounts.push_back(M{dst, "tmpfs", "tmpfs", o});
     }
     s.rlimits = opt.rlimits;
+    for (auto& d : opt.devices) {
+        std::erase_if(s.devices, [&](const oci::DeviceNode& x) { return x.path == d.path; });
+        s.devices.push_back(d);
+    }
     s.masked_paths = oci::default_masked_paths();
     s.readonly_paths = oci::default_readonly_paths();
     return s;

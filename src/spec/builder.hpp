@@ -35,6 +35,7 @@ struct RunOptions {
     std::optional<std::uint64_t> shm_size;      // --shm-size in bytes (default 64 MiB, as docker)
     std::vector<oci::Rlimit> rlimits;           // --ulimit
     std::vector<std::string> cap_add, cap_drop; // --cap-add / --cap-drop: SYS_PTRACE, ALL, ...
+    std::vector<oci::DeviceNode> devices;       // --device HOST[:CONTAINER] (host_devices)
     bool network_none = false;                  // --network none
     bool tty = false;                           // -t
     bool seccomp = true;                        // --security-opt seccomp=unconfined turns it off
@@ -49,6 +50,12 @@ struct RunOptions {
 BindMount parse_volume(const std::string& text);
 // Parses "--mount type=bind,src=...,dst=...[,readonly]".
 BindMount parse_mount(const std::string& text);
+// docker's --device HOST[:CONTAINER[:PERMS]] for a host device: HOST a character or block device
+// (a link to one is followed), or a directory whose devices are all taken, at the same places
+// under CONTAINER (e.g. /dev/infiniband). The nodes are bound (a user namespace cannot mknod).
+// PERMS must allow writing: without a device cgroup (rootless) a read-only device cannot be
+// enforced. Error(usage) for a path that is no device, Error(not_found) for a missing one.
+std::vector<oci::DeviceNode> host_devices(const std::string& text);
 // A numeric user or group ID of -u (WHAT: "user ID", "group ID"): 0 to 4294967294. Throws
 // Error(usage) for anything else: 4294967296 must not wrap around to 0 (root), and 4294967295
 // is (uid_t)-1, which the kernel reads as "no ID".

@@ -8,6 +8,7 @@ import re
 import shlex
 import shutil
 import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -1034,6 +1035,47 @@ def test_cap_add_and_cap_drop(runner):
         runner.run("rm", "-f", name, check=False)
     r = runner.fail("run", "--cap-add", "SYS_WIZARD", img, "true", code=2)
     assert "unknown capability" in r.err and "SYS_PTRACE" in r.err, r
+
+
+@pytest.fixture
+def host_devices():
+    """A directory of device nodes made for the test (root): mydev is the host's /dev/full
+    (1,7), ib/uverbs0 /dev/zero (1,5), ib/sub/rdma_cm /dev/null (1,3); link -> mydev."""
+    if os.geteuid() != 0:
+        pytest.skip("making device nodes needs root")
+    import tempfile
+    d = Path(tempfile.mkdtemp(prefix="gantry-dev-", dir="/tmp"))
+    os.chmod(d, 0o755)
+    (d / "ib" / "sub").mkdir(parents=True)
+    for rel, minor in (("mydev", 7), ("ib/uverbs0", 5), ("ib/sub/rdma_cm", 3)):
+        os.mknod(d / rel, 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+        os.chmod(d / rel, 0o666)
+    (d / "link").symlink_to(d / "mydev")
+    (d / "plain").write_text("not a device\n")
+    yield d
+    shutil.rmtree(d)
+
+
+def test_device_binds_host_devices(runner, host_devices):
+    """docker's --device HOST[:CONTAINER]: a node (a link to one followed), or every node under
+    a directory such as /dev/infiniband, at the same places."""
+    d = host_devices
+    show = ("stat -c '%F %t,%T' /dev/full2 /dev/lnk; find /dev/ib | sort; "
+            "echo x > /dev/full2 2>/dev/null; echo $?; head -c 4 /dev/ib/uverbs0 | wc -c")
+    out = runner.run("run", "--device", f"{d}/mydev:/dev/full2", "--device", f"{d}/link:/dev/lnk",
+                     "--device", f"{d}/ib:/dev/ib:rwm", runner.image, "sh", "-c", show).out
+    lines = out.split("\n")
+    assert lines[0:2] == ["character special file 1,7"] * 2, out
+    assert lines[2:6] == ["/dev/ib", "/dev/ib/sub", "/dev/ib/sub/rdma_cm", "/dev/ib/uverbs0"], out
+    assert lines[6] == "1" and lines[7].strip() == "4", out  # /dev/full: ENOSPC; /dev/zero reads
+    r = runner.fail("run", "--device", f"{d}/plain", runner.image, "true", code=2)
+    assert "is not a device" in r.err and "-v " in r.err, r
+    r = runner.fail("run", "--device", f"{d}/absent", runner.image, "true", code=125)
+    assert "does not exist on the host" in r.err, r
+    r = runner.fail("run", "--device", f"{d}/mydev:/dev/x:r", runner.image, "true", code=2)
+    assert "cannot make a device read-only" in r.err, r
+    r = runner.fail("run", "--device", "nvidia", runner.image, "true", code=2)
+    assert "not a CDI device name" in r.err and "host device path" in r.err, r
 
 
 def test_detached_start_failure_is_reported(runner):
