@@ -51,7 +51,7 @@ constexpr const char* kIpc = "--ipc";
 struct RunFlags {
     std::vector<std::string> env, env_files, volumes, mounts, tmpfs, security_opt, ulimits, publish,
         cap_add, cap_drop;
-    std::string ipc = "private", shm_size;
+    std::string ipc = "private", shm_size, runtime;
     std::string workdir, user, hostname, network = "host", entrypoint, write_warn = "1GiB", name,
                                          userns = "auto", memory, cpus, pids_limit,
                                          driver_root = "/", dev_root = "/", writable_layer;
@@ -159,6 +159,10 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         o.shm_size = shm_size_flag(f.shm_size);
     }
     for (auto& p : f.publish) check_publish(p, o.network_none);
+    if (!f.runtime.empty() && f.runtime != "nvidia") // nvidia-docker's --runtime=nvidia
+        throw Error(Errc::usage, "--runtime " + f.runtime + ": gantry runs the container itself",
+                    "drop --runtime; `gantry bundle IMAGE DIR` writes a bundle that runc and crun "
+                    "run");
     o.privileged_user = archive::running_as_real_root();
     o.host_uid = ::geteuid();
     o.host_gid = ::getegid();
@@ -560,6 +564,9 @@ void register_run(CLI::App& app, Context& ctx) {
     o.option(gpu, "--driver-root", f->driver_root,
              "Root of the NVIDIA driver installation (default /)");
     o.option(gpu, "--dev-root", f->dev_root, "Root holding dev/nvidia* device nodes (default /)");
+    o.option(gpu, "--runtime", f->runtime,
+             "nvidia is accepted (nvidia-docker's): GPUs follow --gpus or the image's "
+             "NVIDIA_VISIBLE_DEVICES either way");
     o.list(gpu, "--device", f->cdi_devices,
            "CDI device vendor.com/class=name, or a host device /dev/X[:/dev/Y] (a directory "
            "such as /dev/infiniband gives all its devices)");

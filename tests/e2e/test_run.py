@@ -1078,6 +1078,12 @@ def test_device_binds_host_devices(runner, host_devices):
     assert "not a CDI device name" in r.err and "host device path" in r.err, r
 
 
+def test_runtime_flag_of_nvidia_docker(runner):
+    assert runner.run("run", "--runtime=nvidia", runner.image, "echo", "ok").out == "ok\n"
+    r = runner.fail("run", "--runtime", "runc", runner.image, "true", code=2)
+    assert "gantry runs the container itself" in r.err and "gantry bundle" in r.err, r
+
+
 def test_detached_start_failure_is_reported(runner):
     r = runner.run("run", "-d", "--name", f"bad{os.getpid()}", runner.image, "no-such-cmd",
                    check=False)
