@@ -24,22 +24,33 @@ const std::vector<std::string>& seccomp_denied_syscalls() {
     return oci::seccomp_denylist();
 }
 
+namespace {
+
+// libseccomp's functions, loaded on first use: only a profile other than the default needs them.
+const SeccompApi& libseccomp() {
+    static const SeccompApi api = [] {
+        Library lib("libseccomp.so.2",
+                    "a seccomp profile for the added capabilities needs libseccomp",
+                    "install the libseccomp2 package, or run with --security-opt "
+                    "seccomp=unconfined");
+        SeccompApi a{};
+        lib.bind(a.init, "seccomp_init");
+        lib.bind(a.release, "seccomp_release");
+        lib.bind(a.attr_set, "seccomp_attr_set");
+        lib.bind(a.resolve_name, "seccomp_syscall_resolve_name");
+        lib.bind(a.rule_add_array, "seccomp_rule_add_array");
+        lib.bind(a.export_bpf, "seccomp_export_bpf");
+        return a;
+    }();
+    return api;
+}
+
+} // namespace
+
 std::vector<sock_filter> seccomp_program(const std::vector<std::string>& caps) {
     if (oci::seccomp_profile_is_default(caps)) return {};
-    auto profile = oci::seccomp_profile(caps);
-    static const Library lib("libseccomp.so.2",
-                             "a seccomp profile for the added capabilities needs libseccomp",
-                             "install the libseccomp2 package, or run with --security-opt "
-                             "seccomp=unconfined");
-    SeccompApi api{};
-    lib.bind(api.init, "seccomp_init");
-    lib.bind(api.release, "seccomp_release");
-    lib.bind(api.attr_set, "seccomp_attr_set");
-    lib.bind(api.resolve_name, "seccomp_syscall_resolve_name");
-    lib.bind(api.rule_add_array, "seccomp_rule_add_array");
-    lib.bind(api.export_bpf, "seccomp_export_bpf");
     try {
-        return compile_seccomp(api, profile);
+        return compile_seccomp(libseccomp(), oci::seccomp_profile(caps));
     } catch (const std::runtime_error& e) {
         throw Error(Errc::run_failed, e.what(),
                     "run with --security-opt seccomp=unconfined to start without it");
