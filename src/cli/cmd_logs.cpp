@@ -3,6 +3,7 @@
 #include "runtime/state.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/fs.hpp"
 
 #include <cerrno>
 #include <charconv>
@@ -76,9 +77,12 @@ void register_logs(CLI::App& app, Context& ctx) {
             off_t from = tail ? runtime::tail_offset(log.get(), *tail) : 0;
             std::function<bool()> follow;
             if (o->follow)
-                follow = [&states, id = s.id] { // its workload, then its monitor; or rm'ed
-                    auto now = states.find(id);
-                    return now && (now->running() || now->monitor_alive());
+                // its workload, then its monitor recording the end; until then, or its removal
+                // (the pids and start times are the container's for its whole life: no need to
+                // read every container's state again at each wake)
+                follow = [&states, s] {
+                    return (s.running() || s.monitor_alive()) &&
+                           fs::stdfs::exists(states.dir() / s.name / "state.json");
                 };
             runtime::copy_output(log.get(), from, 1, follow);
             return 0;

@@ -21,8 +21,7 @@ void register_wait(CLI::App& app, Context& ctx) {
                 auto s = states.get(n);
                 // the workload, then its monitor recording how it ended
                 runtime::await_exit(s.pid, s.pid_start);
-                runtime::await_exit(s.monitor,
-                                    s.monitor_alive() ? runtime::process_start_time(s.monitor) : 0);
+                runtime::await_exit(s.monitor, s.monitor_start());
                 auto end = states.find(s.id);
                 if (!end)
                     throw Error(Errc::not_found,

@@ -133,9 +133,10 @@ bool ContainerState::running() const {
     return status == "running" && process_running(pid, pid_start);
 }
 
-bool ContainerState::monitor_alive() const {
+unsigned long long ContainerState::monitor_start() const {
     auto started = process_start_time(monitor);
-    return process_running(monitor, started) && (pid_start == 0 || started <= pid_start);
+    bool ours = process_running(monitor, started) && (pid_start == 0 || started <= pid_start);
+    return ours ? started : 0;
 }
 
 bool valid_container_name(const std::string& n) {

@@ -31,9 +31,11 @@ struct ContainerState {
     oci::RuntimeSpec spec;         // the process settings exec starts from
 
     bool running() const; // status running and process_running(pid, pid_start)
-    // Its monitor is still at work: starting the workload, or recording how it ended (a pid
-    // that started after the workload is another process's).
-    bool monitor_alive() const;
+    // The start time of its monitor while that is still at work (starting the workload, or
+    // recording how it ended), else 0; a pid that started after the workload is another
+    // process's.
+    unsigned long long monitor_start() const;
+    bool monitor_alive() const { return monitor_start() != 0; }
 };
 
 // Where container state and the GPU and doctor caches live (nothing that must survive a

@@ -1052,6 +1052,7 @@ def host_devices():
         os.chmod(d / rel, 0o666)
     (d / "link").symlink_to(d / "mydev")
     (d / "plain").write_text("not a device\n")
+    (d / "empty").mkdir()
     yield d
     shutil.rmtree(d)
 
@@ -1070,6 +1071,8 @@ def test_device_binds_host_devices(runner, host_devices):
     assert lines[6] == "1" and lines[7].strip() == "4", out  # /dev/full: ENOSPC; /dev/zero reads
     r = runner.fail("run", "--device", f"{d}/plain", runner.image, "true", code=2)
     assert "is not a device" in r.err and "-v " in r.err, r
+    r = runner.fail("run", "--device", f"{d}/empty:/dev/ib", runner.image, "true", code=2)
+    assert "holds no device nodes" in r.err and "/dev/infiniband" in r.err, r
     r = runner.fail("run", "--device", f"{d}/absent", runner.image, "true", code=125)
     assert "does not exist on the host" in r.err, r
     r = runner.fail("run", "--device", f"{d}/mydev:/dev/x:r", runner.image, "true", code=2)
