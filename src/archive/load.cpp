@@ -1,8 +1,8 @@
 #include "archive/load.hpp"
 
-#include "archive/importer.hpp"
 #include "archive/source.hpp"
 #include "oci/reference.hpp"
+#include "store/importer.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -71,7 +71,7 @@ class Loader {
   public:
     Loader(store::Store& store, const std::filesystem::path& path, const LoadOptions& opt)
         : store_(store), path_(path), opt_(opt),
-          importer_(store, ImportOptions{opt.privileged, opt.jobs}) {}
+          importer_(store, store::ImportOptions{opt.privileged, opt.jobs}) {}
 
     std::vector<LoadedImage> run() {
         auto lock = store_.writer_lock();
@@ -127,12 +127,12 @@ class Loader {
                                 " layers but the config lists " +
                                 std::to_string(config.diff_ids.size()) + " diff_ids",
                             "the image is inconsistent; export it again");
-            std::vector<LayerJob> jobs;
+            std::vector<store::LayerJob> jobs;
             for (size_t l = 0; l < layers.size(); ++l) {
                 if (!layers[l].is_string())
                     throw Error(Errc::invalid, where + ": layer names must be strings");
                 std::string member = layers[l].get<std::string>();
-                LayerJob job;
+                store::LayerJob job;
                 job.diff_id = config.diff_ids[l];
                 job.what = "layer " + std::to_string(l + 1) + "/" + std::to_string(layers.size()) +
                            " (" + member + ")";
@@ -333,14 +333,15 @@ class Loader {
                             std::to_string(m.layers.size()) + " layers but its config lists " +
                             std::to_string(config.diff_ids.size()) + " diff_ids",
                         "the image is inconsistent; export it again");
-        std::vector<LayerJob> jobs;
+        std::vector<store::LayerJob> jobs;
         for (size_t i = 0; i < m.layers.size(); ++i) {
             const Descriptor& l = m.layers[i];
             std::string lm = blob_member(l.digest);
-            LayerJob job{l.digest, config.diff_ids[i],
-                         "layer " + std::to_string(i + 1) + "/" + std::to_string(m.layers.size()) +
-                             " (" + l.digest.str().substr(0, 19) + ")",
-                         [this, lm] { return src_->open(lm); }};
+            store::LayerJob job{l.digest, config.diff_ids[i],
+                                "layer " + std::to_string(i + 1) + "/" +
+                                    std::to_string(m.layers.size()) + " (" +
+                                    l.digest.str().substr(0, 19) + ")",
+                                [this, lm] { return src_->open(lm); }};
             if (!store_.has_blob(l.digest)) {
                 if (!src_->has(lm))
                     throw Error(Errc::not_found,
@@ -359,7 +360,7 @@ class Loader {
     store::Store& store_;
     std::filesystem::path path_;
     const LoadOptions& opt_;
-    Importer importer_;
+    store::Importer importer_;
     std::unique_ptr<Source> src_;
 };
 

@@ -1,10 +1,11 @@
-#include "archive/importer.hpp"
 #include "cli/context.hpp"
 #include "rootfs/rootfs.hpp"
-#include "spec/builder.hpp"
+#include "runspec/builder.hpp"
 #include "store/images.hpp"
+#include "store/importer.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/identity.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -42,20 +43,20 @@ void register_bundle(CLI::App& app, Context& ctx) {
                 !(S_ISDIR(st.st_mode) && fs::stdfs::is_empty(o->dir)))
                 throw Error(Errc::conflict, o->dir + " already exists and is not empty",
                             "give a new directory for the bundle");
-            spec::RunOptions ro;
+            runspec::RunOptions ro;
             ro.command = o->command;
             ro.env = o->env;
             ro.workdir = o->workdir;
             ro.user = o->user;
-            for (auto& v : o->volumes) ro.binds.push_back(spec::parse_volume(v));
-            ro.rlimits = spec::parse_ulimits(o->ulimits);
+            for (auto& v : o->volumes) ro.binds.push_back(runspec::parse_volume(v));
+            ro.rlimits = runspec::parse_ulimits(o->ulimits);
             if (!o->shm_size.empty()) ro.shm_size = shm_size_flag(o->shm_size);
-            ro.privileged_user = archive::running_as_real_root();
+            ro.privileged_user = running_as_real_root();
             ro.host_uid = ::geteuid();
             ro.host_gid = ::getegid();
             ro.hostname = "gantry";
             auto passwd = rootfs::read_image_file(store, img.config.diff_ids, "etc/passwd");
-            auto spec = spec::build(img.config.raw, ro, passwd);
+            auto spec = runspec::build(img.config.raw, ro, passwd);
             // runc and crun provide the default device nodes themselves (bind-mounted when
             // rootless); gantry's own launcher binds them, so drop those mounts here.
             std::erase_if(spec.mounts, [](const oci::Mount& m) {

@@ -1,8 +1,8 @@
 #include "cli/context.hpp"
+#include "runspec/builder.hpp"
 #include "runtime/exec.hpp"
 #include "runtime/idmap.hpp"
 #include "runtime/state.hpp"
-#include "spec/builder.hpp"
 #include "util/error.hpp"
 
 namespace gantry::cli {
@@ -62,8 +62,8 @@ void register_exec(CLI::App& app, Context& ctx) {
                     gid.find_first_not_of("0123456789") != gid.npos)
                     throw Error(Errc::usage, "exec -u takes a numeric UID[:GID]",
                                 "e.g. -u 0 or -u 1000:1000");
-                spec.uid = spec::numeric_id(uid, "user ID");
-                spec.gid = spec::numeric_id(gid, "group ID");
+                spec.uid = runspec::numeric_id(uid, "user ID");
+                spec.gid = runspec::numeric_id(gid, "group ID");
             }
             bool single_id = runtime::is_single_id(spec.gid_mappings);
             return runtime::exec_in(s.pid, spec, single_id);

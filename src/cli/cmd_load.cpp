@@ -1,6 +1,7 @@
-#include "archive/importer.hpp"
 #include "archive/load.hpp"
 #include "cli/context.hpp"
+#include "store/importer.hpp"
+#include "util/identity.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -30,7 +31,7 @@ void register_load(CLI::App& app, Context& ctx) {
             if (!o->platform.empty()) lo.platform = oci::Platform::parse(o->platform);
             lo.name = o->name;
             lo.jobs = o->jobs;
-            lo.privileged = archive::running_as_real_root();
+            lo.privileged = running_as_real_root();
             auto t0 = std::chrono::steady_clock::now();
             auto images = archive::load(ctx.store(), o->path, lo);
             double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

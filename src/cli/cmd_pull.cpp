@@ -1,8 +1,9 @@
-#include "archive/importer.hpp"
 #include "cli/context.hpp"
 #include "cli/registry_flags.hpp"
 #include "registry/pull.hpp"
+#include "store/importer.hpp"
 #include "util/error.hpp"
+#include "util/identity.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -72,7 +73,7 @@ void register_pull(CLI::App& app, Context& ctx) {
             po.jobs = o->jobs;
             po.quiet = ctx.quiet || o->quiet;
             po.tty = ::isatty(2) == 1;
-            po.privileged = archive::running_as_real_root();
+            po.privileged = running_as_real_root();
             auto t0 = std::chrono::steady_clock::now();
             auto r = registry::pull(ctx.store(), o->ref, po);
             double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

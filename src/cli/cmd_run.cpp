@@ -1,4 +1,3 @@
-#include "archive/importer.hpp"
 #include "cdi/registry.hpp"
 #include "cli/context.hpp"
 #include "cli/gpu_checks.hpp"
@@ -8,18 +7,20 @@
 #include "gpu/request.hpp"
 #include "rootfs/rootfs.hpp"
 #include "rootfs/run_view.hpp"
+#include "runspec/builder.hpp"
+#include "runspec/gpu.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/idmap.hpp"
 #include "runtime/launcher.hpp"
 #include "runtime/seccomp.hpp"
 #include "runtime/state.hpp"
-#include "spec/builder.hpp"
-#include "spec/gpu.hpp"
 #include "store/images.hpp"
+#include "store/importer.hpp"
 #include "store/scratch.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/identity.hpp"
 #include "util/log.hpp"
 #include "util/units.hpp"
 
@@ -140,7 +141,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         throw Error(Errc::usage, "run needs an image", "gantry run IMAGE [COMMAND...]");
     const std::uint64_t write_warn =
         units::parse_size(f.write_warn, "--write-warn"); // before launch
-    spec::RunOptions o;
+    runspec::RunOptions o;
     if (f.network != "host" && f.network != "none")
         throw Error(Errc::usage, "unsupported --network \"" + f.network + "\"", "use host or none");
     o.network_none = f.network == "none";
@@ -163,7 +164,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
         throw Error(Errc::usage, "--runtime " + f.runtime + ": gantry runs the container itself",
                     "drop --runtime; `gantry bundle IMAGE DIR` writes a bundle that runc and crun "
                     "run");
-    o.privileged_user = archive::running_as_real_root();
+    o.privileged_user = running_as_real_root();
     o.host_uid = ::geteuid();
     o.host_gid = ::getegid();
     if (f.userns != "auto" && f.userns != "single" && f.userns != "subid")
@@ -192,7 +193,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     else if (!early && !o.privileged_user && ::geteuid() != 0 && !f.init && f.memory.empty() &&
              f.cpus.empty() && f.pids_limit.empty() && runtime::is_single_id(o.uid_maps) &&
              runtime::is_single_id(o.gid_maps)) // uid 0 in a user namespace: the plain path
-        early = runtime::EarlyStart::begin(spec::namespaces(o), o.host_uid, o.host_gid);
+        early = runtime::EarlyStart::begin(runspec::namespaces(o), o.host_uid, o.host_gid);
     auto& store = ctx.store();
     auto view = rootfs::find_run_view(store, rest[0]);
     const auto& img = view.image;
@@ -211,8 +212,8 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
     o.workdir = f.workdir;
     o.user = f.user;
     o.hostname = f.hostname;
-    for (auto& v : f.volumes) o.binds.push_back(spec::parse_volume(v));
-    for (auto& m : f.mounts) o.binds.push_back(spec::parse_mount(m));
+    for (auto& v : f.volumes) o.binds.push_back(runspec::parse_volume(v));
+    for (auto& m : f.mounts) o.binds.push_back(runspec::parse_mount(m));
     o.tmpfs = f.tmpfs;
     o.read_only = f.read_only;
     o.tty = f.tty;
@@ -224,13 +225,13 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
             throw Error(Errc::usage, "unsupported --security-opt \"" + so + "\"",
                         "gantry supports seccomp=unconfined and no-new-privileges");
     }
-    o.rlimits = spec::parse_ulimits(f.ulimits);
+    o.rlimits = runspec::parse_ulimits(f.ulimits);
     o.cap_add = f.cap_add;
     o.cap_drop = f.cap_drop;
     for (auto& d : f.cdi_devices) // docker's host devices; the others are CDI names (below)
         if (!d.empty() && d[0] == '/')
-            for (auto& n : spec::host_devices(d)) o.devices.push_back(n);
-    auto spec = spec::build(img.config.raw, o, view.passwd);
+            for (auto& n : runspec::host_devices(d)) o.devices.push_back(n);
+    auto spec = runspec::build(img.config.raw, o, view.passwd);
 
     std::string id = random_id();
     auto layer = writable_layer(f);
@@ -268,7 +269,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
             else if (fd.severity == compat::Severity::warn)
                 log::warn(fd.message);
         }
-        spec::ImageGpuLayout layout;
+        runspec::ImageGpuLayout layout;
         const auto& ids = img.config.diff_ids;
         if (!rootfs::image_has(store, ids, "etc/debian_version") &&
             !rootfs::image_has(store, ids, "usr/lib/x86_64-linux-gnu")) {
@@ -303,7 +304,7 @@ int run_container(Context& ctx, const RunFlags& f, const std::vector<std::string
             }
         }
         phase("pre-launch checks and image layout");
-        spec::inject_gpus(spec, gpu_host, sel, request.caps, layout, scratch.dir().string());
+        runspec::inject_gpus(spec, gpu_host, sel, request.caps, layout, scratch.dir().string());
         phase("injection plan");
     }
 
@@ -511,7 +512,7 @@ void prestart_run(Context& ctx) {
     auto& maps = ctx.run_id_maps.emplace();
     runtime::unprivileged_maps(::geteuid(), ::getegid(), true, maps[0], maps[1]);
     if (!runtime::is_single_id(maps[0]) || !runtime::is_single_id(maps[1])) return;
-    ctx.early_start = runtime::EarlyStart::begin(spec::namespaces({}), ::geteuid(), ::getegid());
+    ctx.early_start = runtime::EarlyStart::begin(runspec::namespaces({}), ::geteuid(), ::getegid());
 }
 
 void register_run(CLI::App& app, Context& ctx) {

@@ -2,12 +2,13 @@
 // optional debug stripping, all layers squashed), a before/after report, and an optional
 // --check command run in the new image that must succeed before NEWREF is tagged.
 #include "analyze/analyze.hpp"
-#include "archive/importer.hpp"
 #include "cli/context.hpp"
 #include "slim/slim.hpp"
 #include "store/images.hpp"
+#include "store/importer.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/identity.hpp"
 
 #include <cstdio>
 #include <fcntl.h>
@@ -119,7 +120,7 @@ void register_slim(CLI::App& app, Context& ctx) {
             so.remove_paths = o->remove_paths;
             so.keep = o->keep;
             so.strip = o->strip;
-            so.privileged = archive::running_as_real_root();
+            so.privileged = running_as_real_root();
             std::string newref = store::normalize(o->tag);
             so.note = "gantry slim " + o->image + " -t " + o->tag;
             auto& store = ctx.store();
@@ -160,7 +161,7 @@ void register_slim(CLI::App& app, Context& ctx) {
             std::string check_line;
             if (!o->check.empty()) {
                 std::string tmpref = "localhost/gantry-slim-check:" + fs::unique_name();
-                archive::Importer imp(store, {});
+                store::Importer imp(store, {});
                 imp.tag({tmpref}, res.manifest);
                 int st = 0;
                 try {
@@ -177,7 +178,7 @@ void register_slim(CLI::App& app, Context& ctx) {
                     check_line = "check passed: `" + o->check + "`";
             }
             if (rc == 0) {
-                archive::Importer imp(store, {});
+                store::Importer imp(store, {});
                 imp.tag({newref}, res.manifest);
             }
             if (o->json) {

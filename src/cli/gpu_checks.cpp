@@ -4,7 +4,7 @@
 #include "compat/version.hpp"
 #include "gpu/elf.hpp"
 #include "rootfs/rootfs.hpp"
-#include "spec/gpu.hpp"
+#include "runspec/gpu.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -132,7 +132,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
         } catch (const Error&) {
         }
         if (!host.has_driver() || !req.inject) break;
-        bool used = spec::compat_applies(ver, host.driver_version, note, host.cuda_version);
+        bool used = runspec::compat_applies(ver, host.driver_version, note, host.cuda_version);
         if (!used) {
             out.push_back(
                 {"FWD-COMPAT-UNUSED", compat::Severity::info,

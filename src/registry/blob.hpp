@@ -1,4 +1,4 @@
-// A layer blob streamed from a registry for the one-pass import (archive::Importer).
+// A layer blob streamed from a registry for the one-pass import (store::Importer).
 //
 // A thread downloads the blob into ROOT/tmp/pull-<hex>.partial; the importer reads the same file
 // behind it (so decompression overlaps the transfer), from byte 0: bytes kept from an earlier,

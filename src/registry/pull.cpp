@@ -1,9 +1,9 @@
 #include "registry/pull.hpp"
 
-#include "archive/importer.hpp"
 #include "oci/reference.hpp"
 #include "registry/blob.hpp"
 #include "registry/progress.hpp"
+#include "store/importer.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -112,10 +112,10 @@ PullResult pull(store::Store& store, const std::string& text, const PullOptions&
     auto manifest = oci::Manifest::parse(mtext, mtype);
     for (auto& l : manifest.layers) (void)oci::layer_compression(l.media_type); // refuse early
 
-    archive::Importer importer(
-        store, archive::ImportOptions{
-                   opt.privileged,
-                   opt.jobs ? opt.jobs : std::max(3u, std::thread::hardware_concurrency())});
+    store::Importer importer(
+        store, store::ImportOptions{opt.privileged,
+                                    opt.jobs ? opt.jobs
+                                             : std::max(3u, std::thread::hardware_concurrency())});
     std::string cfg_text = importer.json_blob(manifest.config.digest, [&] {
         Request req;
         req.max_body = 32u << 20;
@@ -148,7 +148,7 @@ PullResult pull(store::Store& store, const std::string& text, const PullOptions&
     Progress progress("Copying", opt.quiet, isatty_ok);
     PullResult res;
     res.layers = manifest.layers.size();
-    std::vector<archive::LayerJob> jobs;
+    std::vector<store::LayerJob> jobs;
     std::vector<Progress::Bar*> bars;
     std::atomic<std::size_t> fetched{0};
     for (std::size_t i = 0; i < manifest.layers.size(); ++i) {
@@ -156,7 +156,7 @@ PullResult pull(store::Store& store, const std::string& text, const PullOptions&
         auto* bar = progress.add(l.digest.str().substr(0, 19), l.size);
         bars.push_back(bar);
         auto holder = std::make_shared<BlobDownload*>(nullptr);
-        archive::LayerJob job;
+        store::LayerJob job;
         job.blob = l.digest;
         job.diff_id = config.diff_ids[i];
         job.what = "layer " + std::to_string(i + 1) + "/" + std::to_string(manifest.layers.size()) +

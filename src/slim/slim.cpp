@@ -1,9 +1,9 @@
 #include "slim/slim.hpp"
 
 #include "analyze/tarin.hpp"
-#include "archive/importer.hpp"
 #include "slim/strip.hpp"
 #include "slim/writer.hpp"
+#include "store/importer.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -280,11 +280,11 @@ SlimResult slim_image(store::Store& store, const store::Image& img, const analyz
     res.after_compressed = out.blob_size();
 
     // Unpack it like any loaded layer (verified again on the way in).
-    archive::Importer importer(store, archive::ImportOptions{opt.privileged, 1});
-    archive::LayerJob job{blob, diff, "slimmed layer (" + blob.str().substr(0, 19) + "…)",
-                          []() -> std::unique_ptr<layer::Reader> {
-                              throw Error(Errc::internal, "the new layer blob vanished");
-                          }};
+    store::Importer importer(store, store::ImportOptions{opt.privileged, 1});
+    store::LayerJob job{blob, diff, "slimmed layer (" + blob.str().substr(0, 19) + "…)",
+                        []() -> std::unique_ptr<layer::Reader> {
+                            throw Error(Errc::internal, "the new layer blob vanished");
+                        }};
     importer.layers({job});
 
     // Config: same settings, one layer; the old history stays (as empty layers) for the record.

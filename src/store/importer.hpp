@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace gantry::archive {
+namespace gantry::store {
 
 struct ImportOptions {
     bool privileged = false; // real root: keep owners, devices, setuid bits
@@ -58,6 +58,4 @@ class Importer {
     ImportOptions opt_;
 };
 
-bool running_as_real_root();
-
-} // namespace gantry::archive
+} // namespace gantry::store

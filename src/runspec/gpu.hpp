@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace gantry::spec {
+namespace gantry::runspec {
 
 struct ImageGpuLayout {
     std::string lib_dir = "/usr/lib/x86_64-linux-gnu"; // where driver libraries go
@@ -43,4 +43,4 @@ bool compat_applies(const std::string& compat_driver_version,
                     const std::string& host_driver_version, const std::string& note_json = {},
                     int host_cuda_version = 0);
 
-} // namespace gantry::spec
+} // namespace gantry::runspec

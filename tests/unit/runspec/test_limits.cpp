@@ -1,8 +1,8 @@
 // docker's --ulimit, --ipc and --shm-size in the OCI spec (spec/builder.hpp): parsing, the
 // namespaces and /dev/shm mounts they give, and process.rlimits in config.json.
 #include "oci/runtime_spec.hpp"
+#include "runspec/builder.hpp"
 #include "runtime/cgroup.hpp"
-#include "spec/builder.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -14,7 +14,7 @@ using gantry::Error;
 using gantry::oci::Mount;
 using gantry::oci::Rlimit;
 using gantry::oci::RuntimeSpec;
-namespace spec = gantry::spec;
+namespace runspec = gantry::runspec;
 
 namespace {
 
@@ -23,7 +23,7 @@ constexpr std::uint64_t kUnlimited = ~std::uint64_t{0};
 // The message of the Error(usage) parse_ulimit throws (fails the test when there is none).
 std::string refused(const std::string& text) {
     try {
-        spec::parse_ulimit(text);
+        runspec::parse_ulimit(text);
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), Errc::usage) << text;
         return e.message();
@@ -38,18 +38,19 @@ const Mount* mount_at(const RuntimeSpec& s, const std::string& dst) {
     return it == s.mounts.end() ? nullptr : &*it;
 }
 
-RuntimeSpec build(const spec::RunOptions& o) {
-    return spec::build(nlohmann::json{{"config", {{"Cmd", {"sh"}}}}}, o);
+RuntimeSpec build(const runspec::RunOptions& o) {
+    return runspec::build(nlohmann::json{{"config", {{"Cmd", {"sh"}}}}}, o);
 }
 
 } // namespace
 
 TEST(Ulimit, ParsesDockersForms) {
-    EXPECT_EQ(spec::parse_ulimit("nofile=1024:4096"), (Rlimit{"RLIMIT_NOFILE", 1024, 4096}));
-    EXPECT_EQ(spec::parse_ulimit("stack=67108864"),
+    EXPECT_EQ(runspec::parse_ulimit("nofile=1024:4096"), (Rlimit{"RLIMIT_NOFILE", 1024, 4096}));
+    EXPECT_EQ(runspec::parse_ulimit("stack=67108864"),
               (Rlimit{"RLIMIT_STACK", 67108864, 67108864})); // one value: soft and hard
-    EXPECT_EQ(spec::parse_ulimit("memlock=-1"), (Rlimit{"RLIMIT_MEMLOCK", kUnlimited, kUnlimited}));
-    EXPECT_EQ(spec::parse_ulimit("core=0:unlimited"), (Rlimit{"RLIMIT_CORE", 0, kUnlimited}));
+    EXPECT_EQ(runspec::parse_ulimit("memlock=-1"),
+              (Rlimit{"RLIMIT_MEMLOCK", kUnlimited, kUnlimited}));
+    EXPECT_EQ(runspec::parse_ulimit("core=0:unlimited"), (Rlimit{"RLIMIT_CORE", 0, kUnlimited}));
 }
 
 TEST(Ulimit, RefusesWhatDockerRefuses) {
@@ -64,15 +65,15 @@ TEST(Ulimit, RefusesWhatDockerRefuses) {
 }
 
 TEST(Ulimit, TheLastOfANameWins) {
-    auto all = spec::parse_ulimits({"nofile=10", "memlock=-1", "nofile=20:30"});
+    auto all = runspec::parse_ulimits({"nofile=10", "memlock=-1", "nofile=20:30"});
     ASSERT_EQ(all.size(), 2u);
     EXPECT_EQ(all[0], (Rlimit{"RLIMIT_MEMLOCK", kUnlimited, kUnlimited}));
     EXPECT_EQ(all[1], (Rlimit{"RLIMIT_NOFILE", 20, 30}));
 }
 
 TEST(Ulimit, RlimitsRoundTripThroughConfigJson) {
-    spec::RunOptions o;
-    o.rlimits = spec::parse_ulimits({"memlock=-1", "nofile=1024:2048"});
+    runspec::RunOptions o;
+    o.rlimits = runspec::parse_ulimits({"memlock=-1", "nofile=1024:2048"});
     auto s = build(o);
     auto j = s.to_json();
     ASSERT_TRUE(j["process"].contains("rlimits"));
@@ -84,7 +85,7 @@ TEST(Ulimit, RlimitsRoundTripThroughConfigJson) {
 }
 
 TEST(Ipc, PrivateByDefaultWithA64MiBShm) {
-    spec::RunOptions o;
+    runspec::RunOptions o;
     auto s = build(o);
     EXPECT_TRUE(s.has_namespace("ipc"));
     const Mount* shm = mount_at(s, "/dev/shm");
@@ -97,7 +98,7 @@ TEST(Ipc, PrivateByDefaultWithA64MiBShm) {
 }
 
 TEST(Ipc, ShmSizeSetsTheTmpfsSize) {
-    spec::RunOptions o;
+    runspec::RunOptions o;
     o.shm_size = gantry::runtime::parse_ram_size("8g", "--shm-size");
     EXPECT_EQ(*o.shm_size, 8ull << 30); // docker's binary units
     const Mount* shm = mount_at(build(o), "/dev/shm");
@@ -107,11 +108,11 @@ TEST(Ipc, ShmSizeSetsTheTmpfsSize) {
 }
 
 TEST(Ipc, HostSharesTheNamespaceAndTheHostsShm) {
-    spec::RunOptions o;
+    runspec::RunOptions o;
     o.ipc_host = true;
     auto s = build(o);
     EXPECT_FALSE(s.has_namespace("ipc"));
-    EXPECT_EQ(spec::namespaces(o), s.namespaces); // what the early start creates
+    EXPECT_EQ(runspec::namespaces(o), s.namespaces); // what the early start creates
     const Mount* shm = mount_at(s, "/dev/shm");
     ASSERT_NE(shm, nullptr);
     EXPECT_EQ(shm->type, "bind");

@@ -1,4 +1,4 @@
-#include "archive/importer.hpp"
+#include "store/importer.hpp"
 
 #include "layer/unpack.hpp"
 #include "util/error.hpp"
@@ -10,17 +10,7 @@
 #include <thread>
 #include <unistd.h>
 
-namespace gantry::archive {
-
-bool running_as_real_root() {
-    if (::geteuid() != 0) return false;
-    try { // in a user namespace, uid 0 is not the host's root
-        std::string map = fs::read_file("/proc/self/uid_map");
-        return map.find("4294967295") != std::string::npos;
-    } catch (...) {
-        return false;
-    }
-}
+namespace gantry::store {
 
 Importer::Importer(store::Store& store, ImportOptions opt) : store_(store), opt_(opt) {
     if (opt_.jobs == 0) opt_.jobs = std::max(1u, std::thread::hardware_concurrency());
@@ -120,4 +110,4 @@ void Importer::tag(const std::vector<std::string>& refs, const oci::Digest& mani
     });
 }
 
-} // namespace gantry::archive
+} // namespace gantry::store

@@ -1,9 +1,9 @@
-// --cap-add / --cap-drop (spec::capabilities) and the seccomp profile that follows the
+// --cap-add / --cap-drop (runspec::capabilities) and the seccomp profile that follows the
 // capabilities (oci::seccomp_profile, runtime::seccomp_program), as docker's default profile.
 #include "oci/runtime_spec.hpp"
 #include "oci/seccomp_profile.hpp"
+#include "runspec/builder.hpp"
 #include "runtime/seccomp.hpp"
-#include "spec/builder.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -19,7 +19,7 @@
 using gantry::Errc;
 using gantry::Error;
 namespace oci = gantry::oci;
-namespace spec = gantry::spec;
+namespace runspec = gantry::runspec;
 using Caps = std::vector<std::string>;
 
 namespace {
@@ -53,19 +53,19 @@ int process_vm_readv_errno(const std::vector<sock_filter>& program) {
 
 TEST(Capabilities, DockersArithmetic) {
     const auto& def = oci::default_capabilities();
-    EXPECT_EQ(spec::capabilities({}, {}), def);
-    auto c = spec::capabilities({"sys_ptrace", "CAP_IPC_LOCK"}, {"chown", "NET_RAW"});
+    EXPECT_EQ(runspec::capabilities({}, {}), def);
+    auto c = runspec::capabilities({"sys_ptrace", "CAP_IPC_LOCK"}, {"chown", "NET_RAW"});
     EXPECT_TRUE(has(c, "CAP_SYS_PTRACE") && has(c, "CAP_IPC_LOCK"));
     EXPECT_FALSE(has(c, "CAP_CHOWN") || has(c, "CAP_NET_RAW"));
     EXPECT_EQ(c.size(), def.size()); // two dropped, two added
-    EXPECT_EQ(spec::capabilities({}, {"ALL"}), Caps{});
-    EXPECT_EQ(spec::capabilities({"KILL"}, {"all"}), Caps{"CAP_KILL"});
-    auto all = spec::capabilities({"ALL"}, {"SYS_ADMIN"});
+    EXPECT_EQ(runspec::capabilities({}, {"ALL"}), Caps{});
+    EXPECT_EQ(runspec::capabilities({"KILL"}, {"all"}), Caps{"CAP_KILL"});
+    auto all = runspec::capabilities({"ALL"}, {"SYS_ADMIN"});
     EXPECT_EQ(all.size(), oci::all_capabilities().size() - 1);
     EXPECT_FALSE(has(all, "CAP_SYS_ADMIN"));
-    EXPECT_EQ(spec::capabilities({"CHOWN", "chown"}, {}), def); // no duplicates
+    EXPECT_EQ(runspec::capabilities({"CHOWN", "chown"}, {}), def); // no duplicates
     try {
-        spec::capabilities({"SYS_WIZARD"}, {});
+        runspec::capabilities({"SYS_WIZARD"}, {});
         ADD_FAILURE() << "accepted";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), Errc::usage);

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace gantry::spec {
+namespace gantry::runspec {
 
 struct BindMount {
     std::string source; // host path (absolute)
@@ -83,4 +83,4 @@ std::vector<std::string> namespaces(const RunOptions& opt);
 oci::RuntimeSpec build(const nlohmann::json& image_config, const RunOptions& opt,
                        const std::string& passwd = {}, const std::string& group = {});
 
-} // namespace gantry::spec
+} // namespace gantry::runspec

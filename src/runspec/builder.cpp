@@ -1,4 +1,4 @@
-#include "spec/builder.hpp"
+#include "runspec/builder.hpp"
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -15,7 +15,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-namespace gantry::spec {
+namespace gantry::runspec {
 
 using nlohmann::json;
 
@@ -510,4 +510,4 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
     return s;
 }
 
-} // namespace gantry::spec
+} // namespace gantry::runspec

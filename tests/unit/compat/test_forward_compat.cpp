@@ -1,5 +1,5 @@
 #include "compat/fatbin.hpp"
-#include "spec/gpu.hpp"
+#include "runspec/gpu.hpp"
 #include "util/fs.hpp"
 
 #include <cstdint>
@@ -67,13 +67,13 @@ TEST(CudaCompat, ReadsTheForwardCompatibilityNote) {
 TEST(CudaCompat, RuleFollowsTheNoteThenTheMajor) {
     std::string note = R"({"Format":1,"CUDA Version":"13.1","Driver":[535,550,570,575,580,590]})";
     // listed branch and a newer CUDA: used
-    EXPECT_TRUE(spec::compat_applies("590.44.01", "580.95.05", note, 13000));
+    EXPECT_TRUE(runspec::compat_applies("590.44.01", "580.95.05", note, 13000));
     // listed branch but the host already serves 13.1: not used
-    EXPECT_FALSE(spec::compat_applies("590.44.01", "590.48.01", note, 13010));
+    EXPECT_FALSE(runspec::compat_applies("590.44.01", "590.48.01", note, 13010));
     // branch not listed (565): not used, although the compat major is newer
-    EXPECT_FALSE(spec::compat_applies("590.44.01", "565.57.01", note, 12070));
+    EXPECT_FALSE(runspec::compat_applies("590.44.01", "565.57.01", note, 12070));
     // no note: the compat major must be newer than the host's
-    EXPECT_TRUE(spec::compat_applies("590.44.01", "580.95.05"));
-    EXPECT_FALSE(spec::compat_applies("575.57.08", "580.95.05"));
-    EXPECT_FALSE(spec::compat_applies("580.65.06", "580.95.05"));
+    EXPECT_TRUE(runspec::compat_applies("590.44.01", "580.95.05"));
+    EXPECT_FALSE(runspec::compat_applies("575.57.08", "580.95.05"));
+    EXPECT_FALSE(runspec::compat_applies("580.65.06", "580.95.05"));
 }

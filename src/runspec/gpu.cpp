@@ -1,4 +1,4 @@
-#include "spec/gpu.hpp"
+#include "runspec/gpu.hpp"
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -9,7 +9,7 @@
 #include <set>
 #include <unistd.h>
 
-namespace gantry::spec {
+namespace gantry::runspec {
 
 namespace {
 
@@ -187,4 +187,4 @@ void inject_gpus(oci::RuntimeSpec& spec, const gpu::Host& host, const gpu::Selec
     spec.env.push_back("NVIDIA_VISIBLE_DEVICES=void");
 }
 
-} // namespace gantry::spec
+} // namespace gantry::runspec
