@@ -335,6 +335,23 @@ std::vector<std::string> namespaces(const RunOptions& opt) {
     return ns;
 }
 
+std::vector<std::string> environment(const json& image_config, const RunOptions& opt) {
+    std::vector<std::string> env;
+    // image Env, then --env-file, then -e (later wins)
+    if (image_config.contains("config") && image_config["config"].is_object()) {
+        const auto& cfg = image_config["config"];
+        if (cfg.contains("Env") && cfg["Env"].is_array())
+            for (auto& e : cfg["Env"])
+                if (e.is_string()) set_env(env, e.get<std::string>());
+    }
+    if (!has_env(env, "PATH"))
+        set_env(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for (auto& f : opt.env_files)
+        for (auto& e : read_env_file(f)) add_user_env(env, e);
+    for (auto& e : opt.env) add_user_env(env, e);
+    return env;
+}
+
 oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const std::string& passwd,
                        const std::string&) {
     const json cfg = image_config.contains("config") && image_config["config"].is_object()
@@ -364,13 +381,7 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
         throw Error(Errc::run_failed, "no command specified: the image has no ENTRYPOINT or CMD",
                     "give a command after the image name");
 
-    // Environment: image Env, then --env-file, then -e (later wins).
-    for (auto& e : strings("Env")) set_env(s.env, e);
-    if (!has_env(s.env, "PATH"))
-        set_env(s.env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    for (auto& f : opt.env_files)
-        for (auto& e : read_env_file(f)) add_user_env(s.env, e);
-    for (auto& e : opt.env) add_user_env(s.env, e);
+    s.env = opt.environment ? *opt.environment : environment(image_config, opt);
 
     // User.
     std::string user = !opt.user.empty() ? opt.user : cfg.value("User", std::string());

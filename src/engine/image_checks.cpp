@@ -1,4 +1,4 @@
-#include "cli/gpu_checks.hpp"
+#include "engine/image_checks.hpp"
 
 #include "compat/forward_compat.hpp"
 #include "compat/version.hpp"
@@ -8,7 +8,6 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
-#include "util/hash.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -18,7 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-namespace gantry::cli {
+namespace gantry::engine {
 
 namespace {
 
@@ -36,6 +35,13 @@ bool is_libc(const std::string& path, const std::string& name) {
             dir.find("-linux-gnu") != std::string::npos)
             return true;
     return false;
+}
+
+// GeForce and TITAN GPUs do not support CUDA forward compatibility (error 804).
+bool no_forward_compat(const gpu::Device* d) {
+    std::string b = d->brand;
+    for (auto& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return b.find("geforce") != std::string::npos || b.find("titan") != std::string::npos;
 }
 
 } // namespace
@@ -143,18 +149,10 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
                  ""});
             break;
         }
-        bool unsupported = false;
-        for (auto* d : sel.gpus) {
-            std::string b = d->brand;
-            for (auto& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            if (b.find("geforce") != std::string::npos || b.find("titan") != std::string::npos)
-                unsupported = true;
-        }
+        bool unsupported = std::any_of(sel.gpus.begin(), sel.gpus.end(), no_forward_compat);
         if (!unsupported) compat::apply_forward_compat(out, "/" + compat_path, ver, note);
         for (auto* d : sel.gpus) {
-            std::string b = d->brand;
-            for (auto& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            if (b.find("geforce") != std::string::npos || b.find("titan") != std::string::npos)
+            if (no_forward_compat(d))
                 out.push_back(
                     {"FWD-COMPAT-UNSUPPORTED-GPU", compat::Severity::fail,
                      "/" + compat_path + " would be used, but GPU " + std::to_string(d->index) +
@@ -171,45 +169,4 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
     return out;
 }
 
-std::vector<compat::Finding> image_findings_cached(const store::Store& store,
-                                                   const store::Image& img, const std::string& ref,
-                                                   const std::vector<std::string>& env,
-                                                   const gpu::Host& host, const gpu::Request& req,
-                                                   const gpu::Selection& sel,
-                                                   const std::string& cache_dir) {
-    if (cache_dir.empty()) return image_findings(store, img, ref, env, host, req, sel);
-    Sha256 h;
-    h.update("doctor-2\n" + img.manifest_digest.str() + "\n" + host.driver_version + "\n" +
-             std::to_string(host.cuda_version) + "\n");
-    for (auto* d : sel.gpus)
-        h.update(d->uuid + ":" + std::to_string(d->cc_major) + "." + std::to_string(d->cc_minor) +
-                 ":" + d->brand + ":" + (d->mig_enabled ? "mig" : "") + "\n");
-    h.update(sel.whole_gpu_requested ? "whole\n" : "\n");
-    for (auto c : req.caps) h.update(std::string(gpu::to_string(c)) + ",");
-    for (auto& e : env) h.update(e + "\n");
-    std::string path = cache_dir + "/doctor-" + h.hex_final() + ".json";
-    try {
-        auto j = nlohmann::json::parse(fs::read_file(path, 4 << 20));
-        std::vector<compat::Finding> out;
-        for (auto& f : j)
-            out.push_back({f.at("id"), static_cast<compat::Severity>(f.at("severity").get<int>()),
-                           f.at("message"), f.at("fix")});
-        return out;
-    } catch (const std::exception&) { // missing or damaged: check afresh
-    }
-    auto out = image_findings(store, img, ref, env, host, req, sel);
-    nlohmann::json j = nlohmann::json::array();
-    for (auto& f : out)
-        j.push_back({{"id", f.id},
-                     {"severity", static_cast<int>(f.severity)},
-                     {"message", f.message},
-                     {"fix", f.fix}});
-    try {
-        fs::make_dirs(cache_dir);
-        fs::write_atomic(path, j.dump(), 0600);
-    } catch (const Error&) {
-    }
-    return out;
-}
-
-} // namespace gantry::cli
+} // namespace gantry::engine
