@@ -43,7 +43,7 @@ void register_exec(CLI::App& app, Context& ctx) {
                     throw Error(Errc::usage, "invalid environment variable \"" + e + "\"",
                                 "use -e K=V");
                 std::string key = e.substr(0, eq + 1);
-                std::erase_if(spec.env, [&](const std::string& x) { return x.rfind(key, 0) == 0; });
+                std::erase_if(spec.env, [&](const std::string& x) { return x.starts_with(key); });
                 spec.env.push_back(e);
             }
             if (!o->workdir.empty()) {

@@ -16,8 +16,8 @@ namespace {
 
 // "https://host:5000/v2/" -> "host:5000"; "" -> "docker.io"
 std::string registry_domain(std::string s) {
-    for (const char* p : {"https://", "http://"})
-        if (s.rfind(p, 0) == 0) s = s.substr(std::string(p).size());
+    for (std::string_view scheme : {"https://", "http://"})
+        if (s.starts_with(scheme)) s.erase(0, scheme.size());
     if (auto slash = s.find('/'); slash != std::string::npos) s.resize(slash);
     if (s.empty() || s == "index.docker.io" || s == "registry-1.docker.io") return "docker.io";
     if (s.find_first_of(" \t@") != std::string::npos)

@@ -202,7 +202,7 @@ std::set<Digest> Store::images_in_use() const {
     std::error_code ec;
     for (auto& e : stdfs::directory_iterator(root_ / "locks", ec)) {
         auto name = e.path().filename().string();
-        if (name.rfind("image-", 0) != 0) continue;
+        if (!name.starts_with("image-")) continue;
         try {
             Digest d = Digest::from_hex(name.substr(6));
             if (!FileLock::try_lock(e.path(), FileLock::Mode::exclusive).held()) out.insert(d);
