@@ -4,6 +4,7 @@
 #include "registry/client.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <cstdio>
 #include <fcntl.h>
@@ -83,8 +84,7 @@ void register_login(CLI::App& app, Context& ctx) {
             if (o->username.empty()) throw Error(Errc::usage, "no user name given", "pass -u USER");
             if (o->password_stdin) {
                 std::string all = fs::read_stream(STDIN_FILENO, 64 * 1024, "standard input");
-                while (!all.empty() && (all.back() == '\n' || all.back() == '\r')) all.pop_back();
-                o->password = all;
+                o->password = text::trim_right(all, "\r\n");
             } else if (o->password.empty()) {
                 o->password = prompt("Password", true);
             }

@@ -146,8 +146,7 @@ Dockerfile parse_dockerfile(std::string_view text) {
                 while (i < n) {
                     std::string body = lines[i++];
                     std::string_view term = body;
-                    if (h.chomp)
-                        while (!term.empty() && term.front() == '\t') term.remove_prefix(1);
+                    if (h.chomp) term = text::trim_left(term, "\t");
                     if (term == h.name) {
                         done = true;
                         break;

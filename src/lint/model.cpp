@@ -123,9 +123,9 @@ std::vector<std::pair<std::string, std::string>> env_pairs(const Instruction& in
     auto words = split_words(in.args, esc);
     if (words.empty()) return out;
     if (words[0].find('=') == std::string::npos) { // legacy ENV KEY VALUE
-        std::string value = in.args.substr(std::min(in.args.size(), words[0].size()));
-        auto b = value.find_first_not_of(" \t");
-        value = b == std::string::npos ? "" : value.substr(b);
+        std::string_view rest =
+            std::string_view(in.args).substr(std::min(in.args.size(), words[0].size()));
+        std::string value(text::trim_left(rest, " \t"));
         out.emplace_back(words[0], expand_word(value, env, esc).value);
         return out;
     }

@@ -1,6 +1,7 @@
 #include "lint/shell.hpp"
 
 #include "lint/words.hpp"
+#include "util/text.hpp"
 
 #include <set>
 
@@ -195,8 +196,7 @@ class Lexer {
                 auto end = nl == std::string_view::npos ? s_.size() : nl;
                 std::string_view line = s_.substr(i_, end - i_);
                 i_ = end + (nl == std::string_view::npos ? 0 : 1);
-                if (chomp)
-                    while (!line.empty() && line.front() == '\t') line.remove_prefix(1);
+                if (chomp) line = text::trim_left(line, "\t");
                 if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
                 if (line == delim) break;
             }

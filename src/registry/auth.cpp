@@ -135,7 +135,7 @@ std::optional<Credentials> from_helper(const std::string& name, const std::strin
     std::string program = "docker-credential-" + name;
     std::string server = helper_server(domain);
     auto [text, status] = run_helper(program, server, what);
-    std::string trimmed = text.substr(0, text.find_last_not_of(" \t\r\n") + 1);
+    std::string trimmed(text::trim_right(text, " \t\r\n"));
     if (status != 0) {
         if (trimmed.find("credentials not found") != std::string::npos) return std::nullopt;
         throw Error(Errc::auth,

@@ -48,8 +48,7 @@ struct Exchange {
 
 std::size_t on_header(char* p, std::size_t size, std::size_t n, void* ud) {
     auto* x = static_cast<Exchange*>(ud);
-    std::string line(p, size * n);
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    std::string line(text::trim_right(std::string_view(p, size * n), "\r\n"));
     if (line.starts_with("HTTP/")) { // a new response (redirect, 100-continue): start over
         x->resp->headers.clear();
         return size * n;
