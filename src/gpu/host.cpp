@@ -20,14 +20,9 @@ constexpr const char* cap_names[] = {"compute", "utility", "video",   "graphics"
 // The blanks trimmed from the fields of the driver's files (text::whitespace less \v and \f).
 constexpr std::string_view kBlanks = " \t\r\n";
 
-bool all_digits(std::string_view s) {
-    return !s.empty() &&
-           std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
-}
-
 // Parses a decimal number (no sign, at most 18 digits).
 std::optional<std::int64_t> to_int(std::string_view s) {
-    if (!all_digits(s) || s.size() > 18) return std::nullopt;
+    if (!text::all_digits(s) || s.size() > 18) return std::nullopt;
     std::int64_t v = 0;
     for (char c : s) v = v * 10 + (c - '0');
     return v;
@@ -125,7 +120,7 @@ bool is_driver_version(const std::string& v) {
     }
     if (parts.size() < 2 || parts.size() > 3) return false;
     for (auto p : parts) {
-        if (!all_digits(p) || p.size() > 6) return false;
+        if (!text::all_digits(p) || p.size() > 6) return false;
     }
     return to_int(parts[0]).value_or(0) >= 100;
 }

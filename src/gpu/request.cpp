@@ -4,7 +4,6 @@
 #include "util/text.hpp"
 
 #include <algorithm>
-#include <cctype>
 
 namespace gantry::gpu {
 
@@ -108,7 +107,7 @@ Request parse_request(const std::vector<std::string>& env, const std::optional<s
             if (p == "all") {
                 r.inject = r.all = true;
                 any_devices = true;
-            } else if (!p.empty() && std::all_of(p.begin(), p.end(), ::isdigit)) {
+            } else if (text::all_digits(p)) {
                 r.inject = true;
                 any_devices = true;
                 first_gpus(r, p);
@@ -121,7 +120,7 @@ Request parse_request(const std::vector<std::string>& env, const std::optional<s
                 any_devices = true;
                 if (n == "all")
                     r.all = true;
-                else if (!n.empty() && std::all_of(n.begin(), n.end(), ::isdigit))
+                else if (text::all_digits(n))
                     first_gpus(r, n);
                 else
                     throw Error(Errc::usage, "--gpus: invalid count \"" + n + "\"",

@@ -13,13 +13,6 @@ bool is_blank(char c) {
     return c == ' ' || c == '\t' || c == '\r';
 }
 
-bool all_digits(const std::string& s) {
-    if (s.empty()) return false;
-    for (char c : s)
-        if (c < '0' || c > '9') return false;
-    return true;
-}
-
 bool is_assignment(const std::string& w) {
     auto eq = w.find('=');
     return eq != std::string::npos && eq > 0 && is_var_name(std::string_view(w).substr(0, eq));
@@ -74,7 +67,7 @@ class Lexer {
                 end_command();
                 ++i_;
                 skip_heredoc_bodies();
-            } else if ((c == '<' || c == '>') && (!in_word_ || all_digits(word_))) {
+            } else if ((c == '<' || c == '>') && (!in_word_ || text::all_digits(word_))) {
                 word_.clear();
                 in_word_ = false;
                 redirect();

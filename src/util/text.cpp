@@ -90,6 +90,10 @@ std::string join_english(std::span<const std::string> items) {
     return out;
 }
 
+bool all_digits(std::string_view s) {
+    return !s.empty() && std::ranges::all_of(s, [](char c) { return c >= '0' && c <= '9'; });
+}
+
 std::optional<std::uint32_t> to_u32(std::string_view s) {
     std::uint32_t v = 0;
     auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);

@@ -46,6 +46,9 @@ std::string join(std::span<const std::string> items, std::string_view sep);
 // ITEMS as a person lists them: "a", "a and b", "a, b and c" (no Oxford comma); {} -> "".
 std::string join_english(std::span<const std::string> items);
 
+// S is one or more of 0-9 and nothing else: "007" yes; "", "-1", "1.5" or " 1" no.
+bool all_digits(std::string_view s);
+
 // A whole unsigned decimal number that fits in 32 bits; nullopt for "", "-5", "+5", " 7",
 // "10x" or 4294967296.
 std::optional<std::uint32_t> to_u32(std::string_view s);

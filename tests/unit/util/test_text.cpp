@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+using gantry::text::all_digits;
 using gantry::text::contains;
 using gantry::text::iequals;
 using gantry::text::join;
@@ -136,6 +137,14 @@ TEST(Text, JoinEnglishListsAsAPersonDoes) {
     EXPECT_EQ(join_english(V{"cpu", "memory"}), "cpu and memory");
     EXPECT_EQ(join_english(V{"cpu", "memory", "pids"}), "cpu, memory and pids");
     EXPECT_EQ(join_english(V{"a", "b", "c", "d"}), "a, b, c and d");
+}
+
+TEST(Text, AllDigitsWantsAtLeastOneAndOnlyDigits) {
+    EXPECT_TRUE(all_digits("0"));
+    EXPECT_TRUE(all_digits("007"));
+    EXPECT_TRUE(all_digits("123456789012345678901234567890")); // no range: a shape test
+    for (const char* no : {"", "-1", "+1", "1.5", " 1", "1 ", "0x1", "1e3", "\xD9\xA1"})
+        EXPECT_FALSE(all_digits(no)) << no;
 }
 
 TEST(Text, ToU32TakesWholeDecimalNumbersOnly) {
