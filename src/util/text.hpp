@@ -2,7 +2,7 @@
 // and lines, trimming, ASCII case, joining lists, and strict numbers. No stream (an istringstream
 // builds an ios_base and copies a locale, at every use on the run path) and no locale: case and
 // white space are ASCII's, which is what <cctype> gives in the "C" and "C.UTF-8" locales gantry
-// runs in (every byte checked), without a locale lookup per character.
+// runs in (a unit test checks every byte), without a locale lookup per character.
 // Prefixes and suffixes need no helper: std::string(_view)::starts_with / ends_with.
 #pragma once
 
