@@ -56,13 +56,12 @@ bool may_start_early(const Request& request, Caller& caller);
 // a command line that names none of them runs with their defaults, so the early start can begin
 // before the line is parsed (cli's prestart).
 inline constexpr std::array<std::string_view, 8> kStartPathFlags = {
-    "-d,--detach", "--init", "--network,--net", "--userns", "-m,--memory", "--cpus",
-    "--pids-limit", "--ipc"};
+    "-d,--detach", "--init", "--network,--net", "--userns",
+    "-m,--memory", "--cpus", "--pids-limit",    "--ipc"};
 // Begins the early start for REQUEST, whose flags check_flags put in OPTIONS (null when it may
 // not or cannot start early).
-std::unique_ptr<runtime::EarlyStart> start_early(const Request& request,
-                                                 const runspec::RunOptions& options,
-                                                 Caller& caller);
+std::unique_ptr<runtime::EarlyStart>
+start_early(const Request& request, const runspec::RunOptions& options, Caller& caller);
 
 // Where the writable layer goes and its size limit (Layer::none for --read-only).
 struct WritableLayer {

@@ -44,8 +44,7 @@ runspec::ImageGpuLayout image_gpu_layout(const store::Store& store, const store:
     if (!cache.empty()) {
         layout.cached_sonames.emplace();
         try {
-            for (auto& e : gpu::ldcache::parse(cache).entries)
-                layout.cached_sonames->insert(e.key);
+            for (auto& e : gpu::ldcache::parse(cache).entries) layout.cached_sonames->insert(e.key);
         } catch (const Error&) { // unreadable cache: let ldconfig rebuild it
             layout.cached_sonames->insert("libcuda.so.1");
         }

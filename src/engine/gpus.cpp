@@ -45,9 +45,9 @@ void add_gpus(Prepared& p, const gpu::Request& request) {
     auto facts =
         image_gpu_facts_cached(*p.store, img, r.image, *p.options.environment, gpu_host, request,
                                sel, (runtime::runtime_dir() / "doctor-cache").string());
-    apply_doctor_policy(facts.findings, r.no_require           ? "--no-require"
-                                  : request.disable_require ? "NVIDIA_DISABLE_REQUIRE"
-                                                            : nullptr);
+    apply_doctor_policy(facts.findings, r.no_require              ? "--no-require"
+                                        : request.disable_require ? "NVIDIA_DISABLE_REQUIRE"
+                                                                  : nullptr);
     phase("pre-launch checks and image layout");
     runspec::inject_gpus(p.spec, gpu_host, sel, request.caps, facts.layout,
                          p.scratch->dir().string());

@@ -4,8 +4,8 @@
 // namespace exists, and the injection as edits of the runtime spec (runspec/gpu.hpp).
 #pragma once
 
-#include "engine/engine.hpp"
 #include "compat/doctor.hpp"
+#include "engine/engine.hpp"
 #include "gpu/request.hpp"
 
 #include <string>

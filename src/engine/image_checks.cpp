@@ -8,9 +8,9 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <fcntl.h>
 #include <map>
@@ -23,14 +23,14 @@ namespace {
 
 // libc.so.6 (or glibc < 2.34's libc-2.NN.so it links to) in a library directory of the image.
 bool is_libc(const std::string& path, const std::string& name) {
-    bool named = name == "libc.so.6" || (name.rfind("libc-2.", 0) == 0 && name.size() < 16 &&
-                                         name.compare(name.size() - 3, 3, ".so") == 0);
+    bool named = name == "libc.so.6" ||
+                 (name.starts_with("libc-2.") && name.size() < 16 && name.ends_with(".so"));
     if (!named) return false;
     auto dir = path.substr(0, path.size() - name.size());
     for (const char* d : {"lib/", "lib64/", "usr/lib/", "usr/lib64/"})
         if (dir == d) return true;
     for (const char* d : {"lib/", "usr/lib/"})
-        if (dir.rfind(d, 0) == 0 && dir.size() > std::strlen(d) + 1 &&
+        if (dir.starts_with(d) && dir.size() > std::strlen(d) + 1 &&
             dir.find('/', std::strlen(d)) == dir.size() - 1 &&
             dir.find("-linux-gnu") != std::string::npos)
             return true;
@@ -39,8 +39,7 @@ bool is_libc(const std::string& path, const std::string& name) {
 
 // GeForce and TITAN GPUs do not support CUDA forward compatibility (error 804).
 bool no_forward_compat(const gpu::Device* d) {
-    std::string b = d->brand;
-    for (auto& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string b = text::lower(d->brand);
     return b.find("geforce") != std::string::npos || b.find("titan") != std::string::npos;
 }
 
@@ -65,10 +64,8 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
     rootfs::walk_image_files(
         store, img.config.diff_ids, [&](const std::string& path, const std::string& host_path) {
             std::string name = path.substr(path.rfind('/') + 1);
-            if (name.rfind("libcuda.so.", 0) == 0 &&
-                std::count(name.begin(), name.end(), '.') >= 4 &&
-                path.rfind("usr/local/cuda", 0) == 0 &&
-                path.find("/compat/") != std::string::npos) {
+            if (name.starts_with("libcuda.so.") && std::count(name.begin(), name.end(), '.') >= 4 &&
+                path.starts_with("usr/local/cuda") && path.find("/compat/") != std::string::npos) {
                 compat_libs.push_back(path);
                 compat_hosts[path] = host_path;
             }
@@ -80,7 +77,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
                 }
             compat::add_file_facts(facts, path, text);
             if (is_libc(path, name)) libc_candidates.push_back({path, host_path});
-            if (!path_prefix.empty() && path.rfind(path_prefix, 0) != 0) return;
+            if (!path.starts_with(path_prefix)) return;
             Fd fd(::open(host_path.c_str(), O_RDONLY | O_CLOEXEC));
             char magic[4] = {};
             if (!fd || ::read(fd.get(), magic, 4) != 4 ||
@@ -108,7 +105,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
             facts.glibc_source = "/" + path;
             facts.glibc_defs.clear();
             for (auto& d : info.version_defs)
-                if (d.rfind("GLIBC_", 0) == 0) facts.glibc_defs.push_back(d);
+                if (d.starts_with("GLIBC_")) facts.glibc_defs.push_back(d);
             break;
         } catch (const Error&) { // not an ELF object we can read: try the next
         }

@@ -83,7 +83,7 @@ struct Launcher {
     Record record;
     std::optional<runtime::Cgroup> cgroup;
     runtime::Launch l;
-    Fd tmpfs;        // the container's private tmpfs, to measure an in-memory layer after the run
+    Fd tmpfs;         // the container's private tmpfs, to measure an in-memory layer after the run
     int ready_w = -1; // -d: the pipe to the waiting `gantry run`
 
     explicit Launcher(Prepared& prepared) : p(prepared), record(prepared) {

@@ -43,8 +43,7 @@ void check_publish(const std::string& p, bool network_none) {
 
 void check_flags(const Request& r, runspec::RunOptions& o) {
     if (r.network != "host" && r.network != "none")
-        throw Error(Errc::usage, "unsupported --network \"" + r.network + "\"",
-                    "use host or none");
+        throw Error(Errc::usage, "unsupported --network \"" + r.network + "\"", "use host or none");
     o.network_none = r.network == "none";
     if (r.ipc == "host")
         o.ipc_host = true;

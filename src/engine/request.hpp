@@ -16,8 +16,8 @@ struct Request {
     std::optional<std::string> entrypoint; // --entrypoint ("" clears the image's)
 
     // The process
-    std::vector<std::string> env;       // -e K=V, or K to take the host's value
-    std::vector<std::string> env_files; // --env-file
+    std::vector<std::string> env;        // -e K=V, or K to take the host's value
+    std::vector<std::string> env_files;  // --env-file
     std::string workdir, user, hostname; // -w, -u UID[:GID] or NAME, --hostname
     bool tty = false;                    // -t
     bool interactive = false;            // -i (stdin is always passed)
@@ -33,10 +33,10 @@ struct Request {
     std::string write_warn = "1GiB"; // --write-warn: report writes above this size
 
     // Isolation and limits
-    std::string network = "host"; // host or none
-    std::string ipc = "private";  // private (or shareable) or host
-    std::string userns = "auto";  // auto, single or subid
-    std::string shm_size;         // --shm-size ("": 64 MiB)
+    std::string network = "host";          // host or none
+    std::string ipc = "private";           // private (or shareable) or host
+    std::string userns = "auto";           // auto, single or subid
+    std::string shm_size;                  // --shm-size ("": 64 MiB)
     std::string memory, cpus, pids_limit;  // cgroup v2 limits, as given
     std::vector<std::string> ulimits;      // --ulimit NAME=SOFT[:HARD]
     std::vector<std::string> security_opt; // seccomp=unconfined, no-new-privileges

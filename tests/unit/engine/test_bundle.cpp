@@ -42,7 +42,7 @@ TEST(EngineBundle, WritesConfigAndRootfs) {
     bool user_ns = false;
     for (auto& ns : cfg["linux"]["namespaces"]) user_ns |= ns["type"] == "user";
     EXPECT_EQ(user_ns, !caller.real_root); // runc and crun as root: no user namespace
-    for (auto& m : cfg["mounts"]) { // the runtimes make their own device nodes
+    for (auto& m : cfg["mounts"]) {        // the runtimes make their own device nodes
         bool dev_bind = m.value("type", "") == "bind" &&
                         m.value("destination", "").starts_with("/dev/") &&
                         m.value("source", "") == m.value("destination", "");
@@ -50,8 +50,7 @@ TEST(EngineBundle, WritesConfigAndRootfs) {
     }
     // nothing but the bundle is left beside it
     for (auto& e : stdfs::directory_iterator(fx.dir()))
-        EXPECT_TRUE(e.path().filename() == "bundle" || e.path().filename() == "store")
-            << e.path();
+        EXPECT_TRUE(e.path().filename() == "bundle" || e.path().filename() == "store") << e.path();
 }
 
 TEST(EngineBundle, RefusesANonEmptyDirectoryAndLeavesIt) {

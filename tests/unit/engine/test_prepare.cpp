@@ -210,7 +210,7 @@ TEST(EngineStart, OneDecisionForTheEarlyStart) {
     auto subids = user_caller();
     subids.subid_maps->at(0).push_back({1, 100000, 65536});
     EXPECT_FALSE(engine::may_start_early(r, subids)); // newuidmap writes those maps
-    r.userns = "single";                                // ... unless the user asks for one id
+    r.userns = "single";                              // ... unless the user asks for one id
     EXPECT_TRUE(engine::may_start_early(r, subids));
 }
 
@@ -218,8 +218,8 @@ TEST(EngineStart, EveryFlagTheDecisionReadsIsAStartPathFlag) {
     // A line that names none of kStartPathFlags must get the default Request's answer: each
     // field may_start_early or the namespaces read has its flag in the list.
     std::vector<std::string> flags(engine::kStartPathFlags.begin(), engine::kStartPathFlags.end());
-    for (auto* want : {"-d,--detach", "--init", "-m,--memory", "--cpus", "--pids-limit",
-                       "--userns", "--network,--net", "--ipc"})
+    for (auto* want : {"-d,--detach", "--init", "-m,--memory", "--cpus", "--pids-limit", "--userns",
+                       "--network,--net", "--ipc"})
         EXPECT_TRUE(has(flags, want)) << want;
 }
 
