@@ -9,8 +9,12 @@
 // continues after them. Decompression is bounded by the entry's declared size and a cap.
 #pragma once
 
+// Transitional: cuda_fwd_compat_note moved to compat/forward_compat.hpp, and src/cli/cmd_run.cpp
+// still finds it through this header. Drop this line once cmd_run.cpp (or its engine/ successor)
+// includes compat/forward_compat.hpp itself.
+#include "compat/forward_compat.hpp"
+
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -96,14 +100,5 @@ FatbinFile scan_fatbin_file(const std::string& path, const FatbinOptions& opts =
 
 // Scans bytes already in memory (an ELF image, a raw fatbin, or arbitrary bytes).
 FatbinFile scan_fatbin_bytes(std::string_view data, const FatbinOptions& opts = {});
-
-// Decodes a raw LZ4 block (no frame) into exactly `out_size` bytes; false when the input is
-// malformed or does not produce exactly that many bytes. Exposed for tests.
-bool lz4_block_decompress(std::string_view in, std::string& out, std::size_t out_size);
-
-// The JSON description of a cuda-compat libcuda's `.note.cuda.fwd_compatibility` section (owner
-// "NVIDIA Corporation"), e.g. {"Format":1,"CUDA Version":"13.1","Driver":[535,...],...}; nullopt
-// when the file has none. Bounds-checked; throws Error for an unreadable file.
-std::optional<std::string> cuda_fwd_compat_note(const std::string& path);
 
 } // namespace gantry::compat

@@ -140,7 +140,7 @@ TEST(CdiGenerate, OneGpu) {
     std::vector<std::string> cpaths;
     for (auto& m : c.mounts) {
         cpaths.push_back(m.container_path);
-        EXPECT_EQ(m.host_path.rfind("/run/", 0) == 0 ? m.host_path : m.host_path.substr(drv.size()),
+        EXPECT_EQ(m.host_path.starts_with("/run/") ? m.host_path : m.host_path.substr(drv.size()),
                   m.container_path);
     }
     EXPECT_EQ(cpaths, (std::vector<std::string>{
