@@ -9,11 +9,6 @@
 // continues after them. Decompression is bounded by the entry's declared size and a cap.
 #pragma once
 
-// Transitional: cuda_fwd_compat_note moved to compat/forward_compat.hpp, and src/cli/cmd_run.cpp
-// still finds it through this header. Drop this line once cmd_run.cpp (or its engine/ successor)
-// includes compat/forward_compat.hpp itself.
-#include "compat/forward_compat.hpp"
-
 #include <cstdint>
 #include <string>
 #include <string_view>

@@ -1,6 +1,5 @@
 #include "compat/forward_compat.hpp"
 
-#include "compat/doctor.hpp"
 #include "compat/elf_bytes.hpp"
 #include "compat/version.hpp"
 #include "util/error.hpp"

@@ -4,14 +4,14 @@
 // verdicts about a too-old driver into warnings when the compat library covers them.
 #pragma once
 
+#include "compat/doctor.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace gantry::compat {
-
-struct Finding; // compat/doctor.hpp
 
 // The JSON description of a cuda-compat libcuda's `.note.cuda.fwd_compatibility` section (owner
 // "NVIDIA Corporation"), e.g. {"Format":1,"CUDA Version":"13.1","Driver":[535,...],...}; nullopt
