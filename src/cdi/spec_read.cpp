@@ -6,6 +6,7 @@
 #include "cdi/spec_document.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -17,17 +18,6 @@ using detail::index;
 using detail::join;
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
 
 const char* describe(const Raw& r) {
     switch (r.kind) {
@@ -77,7 +67,7 @@ class Reader {
                 if (v.key == k) canon = k;
             if (!canon)
                 for (auto* k : known)
-                    if (iequals(v.key, k)) canon = k;
+                    if (text::iequals(v.key, k)) canon = k;
             if (!canon) fail(fp, "unknown field", v.key_line);
             if (std::find(seen.begin(), seen.end(), canon) != seen.end())
                 fail(fp, "duplicate field", v.key_line);
