@@ -1,5 +1,7 @@
 #include "cdi/generate.hpp"
 
+#include "cdi/spec_read.hpp"
+#include "cdi/spec_versions.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>

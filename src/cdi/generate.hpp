@@ -16,7 +16,7 @@
 // so cdiVersion (the lowest the content needs) stays as low as possible.
 #pragma once
 
-#include "cdi/spec.hpp"
+#include "cdi/spec_model.hpp"
 #include "gpu/host.hpp"
 
 #include <optional>

@@ -1,5 +1,6 @@
 #include "cdi/registry.hpp"
 
+#include "cdi/spec_read.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>

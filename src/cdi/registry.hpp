@@ -13,7 +13,7 @@
 // timeout and no inherited fds. No idmap/ridmap mount options are added (gantry is rootless).
 #pragma once
 
-#include "cdi/spec.hpp"
+#include "cdi/spec_model.hpp"
 #include "oci/runtime_spec.hpp"
 
 #include <map>

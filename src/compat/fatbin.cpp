@@ -1,14 +1,14 @@
 #include "compat/fatbin.hpp"
 
+#include "compat/elf_bytes.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/lz4.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <functional>
-#include <memory>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <zstd.h>
@@ -25,132 +25,13 @@ constexpr std::uint64_t kFlagLz4 = 0x2000, kFlagZstd = 0x8000;
 constexpr std::uint64_t kFlagArchSpecific = 0x100000, kFlagFamily = 0x200000;
 constexpr std::uint64_t kCheapDecompress = 64u << 10;
 
-constexpr std::uint32_t kShtNote = 7, kShtNobits = 8, kPtLoad = 1;
 constexpr std::uint64_t kShfExecinstr = 0x4;
 constexpr std::uint16_t kEmCuda = 190;
-
-// Bounds-checked little-endian reads over a byte range. Every accessor fails (returns false)
-// instead of reading outside [0, n).
-struct Bytes {
-    const unsigned char* p = nullptr;
-    std::uint64_t n = 0;
-
-    bool has(std::uint64_t off, std::uint64_t len) const { return off <= n && len <= n - off; }
-    template <typename T>
-    bool rd(std::uint64_t off, T& out) const {
-        if (!has(off, sizeof(T))) return false;
-        std::memcpy(&out, p + off, sizeof(T)); // hosts are little-endian (x86_64, aarch64)
-        return true;
-    }
-    template <typename T>
-    T get(std::uint64_t off) const { // 0 when out of range (for callers that checked has())
-        T v{};
-        rd(off, v);
-        return v;
-    }
-    Bytes sub(std::uint64_t off, std::uint64_t len) const {
-        if (!has(off, len)) return {};
-        return {p + off, len};
-    }
-};
 
 std::string hex(std::uint64_t v) {
     char buf[24];
     std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
     return buf;
-}
-
-struct Region {
-    std::uint64_t off, len;
-    std::string name;
-};
-
-bool is_elf64le(Bytes f) {
-    return f.has(0, 64) &&
-           std::memcmp(f.p,
-                       "\x7f"
-                       "ELF",
-                       4) == 0 &&
-           f.p[4] == 2 && f.p[5] == 1;
-}
-
-// Regions of an ELF64 file worth scanning: sections with file contents, else PT_LOAD segments.
-// Overlaps are trimmed so no byte is scanned twice.
-std::vector<Region> elf_regions(Bytes f, std::vector<std::string>& problems) {
-    std::vector<Region> out;
-    std::uint64_t shoff = f.get<std::uint64_t>(0x28);
-    std::uint16_t shentsize = f.get<std::uint16_t>(0x3a);
-    std::uint64_t shnum = f.get<std::uint16_t>(0x3c);
-    std::uint32_t shstrndx = f.get<std::uint16_t>(0x3e);
-    if (shoff && shentsize >= 64 && f.has(shoff, 64)) {
-        if (shnum == 0) shnum = f.get<std::uint64_t>(shoff + 32);            // extended numbering
-        if (shstrndx == 0xffff) shstrndx = f.get<std::uint32_t>(shoff + 40); // SHN_XINDEX
-        std::uint64_t fits = (f.n - shoff) / shentsize;
-        if (shnum > fits) {
-            problems.push_back("section header table is truncated (" + std::to_string(shnum) +
-                               " headers declared, " + std::to_string(fits) + " fit)");
-            shnum = fits;
-        }
-        Bytes strtab;
-        if (shstrndx < shnum) {
-            std::uint64_t h = shoff + std::uint64_t{shstrndx} * shentsize;
-            strtab = f.sub(f.get<std::uint64_t>(h + 24), f.get<std::uint64_t>(h + 32));
-        }
-        for (std::uint64_t i = 1; i < shnum; ++i) {
-            std::uint64_t h = shoff + i * shentsize;
-            auto type = f.get<std::uint32_t>(h + 4);
-            auto off = f.get<std::uint64_t>(h + 24);
-            auto size = f.get<std::uint64_t>(h + 32);
-            if (type == 0 || type == kShtNobits || size == 0) continue;
-            std::string name;
-            auto name_off = f.get<std::uint32_t>(h);
-            if (name_off < strtab.n) {
-                auto* s = reinterpret_cast<const char*>(strtab.p + name_off);
-                name.assign(s, strnlen(s, strtab.n - name_off));
-            }
-            if (name.empty()) name = "section[" + std::to_string(i) + "]";
-            if (off >= f.n) {
-                problems.push_back(name + " lies outside the file");
-                continue;
-            }
-            if (size > f.n - off) {
-                problems.push_back(name + " extends past the end of the file");
-                size = f.n - off;
-            }
-            out.push_back({off, size, name});
-        }
-    }
-    if (out.empty()) {
-        std::uint64_t phoff = f.get<std::uint64_t>(0x20);
-        std::uint16_t phentsize = f.get<std::uint16_t>(0x36);
-        std::uint64_t phnum = f.get<std::uint16_t>(0x38);
-        if (phoff && phentsize >= 56 && phoff < f.n) {
-            phnum = std::min<std::uint64_t>(phnum, (f.n - phoff) / phentsize);
-            for (std::uint64_t i = 0; i < phnum; ++i) {
-                std::uint64_t h = phoff + i * phentsize;
-                if (f.get<std::uint32_t>(h) != kPtLoad) continue;
-                auto off = f.get<std::uint64_t>(h + 8);
-                auto size = f.get<std::uint64_t>(h + 32);
-                if (off >= f.n || size == 0) continue;
-                size = std::min(size, f.n - off);
-                out.push_back({off, size, "PT_LOAD[" + std::to_string(i) + "]"});
-            }
-        }
-    }
-    std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.off < b.off; });
-    std::uint64_t covered = 0;
-    std::vector<Region> trimmed;
-    for (auto& r : out) {
-        std::uint64_t end = r.off + r.len;
-        if (end <= covered) continue;
-        if (r.off < covered) {
-            r.len = end - covered;
-            r.off = covered;
-        }
-        covered = end;
-        trimmed.push_back(std::move(r));
-    }
-    return trimmed;
 }
 
 struct CubinInfo {
@@ -418,7 +299,7 @@ class Scanner {
     }
 
     bool decompress(Compression c, std::string_view src, std::uint64_t out_size) {
-        if (c == Compression::lz4) return lz4_block_decompress(src, buf_, out_size);
+        if (c == Compression::lz4) return lz4::decompress_block(src, buf_, out_size);
         if (!reset_dctx()) return false;
         if (buf_.size() < out_size) buf_.resize(out_size);
         size_t r = ZSTD_decompressDCtx(dctx_, buf_.data(), out_size, src.data(), src.size());
@@ -584,45 +465,6 @@ std::size_t FatbinFile::stub_containers() const {
         std::count_if(containers.begin(), containers.end(), [](auto& c) { return c.stub; }));
 }
 
-bool lz4_block_decompress(std::string_view in, std::string& out, std::size_t out_size) {
-    out.resize(out_size);
-    auto* dst = reinterpret_cast<unsigned char*>(out.data());
-    auto* src = reinterpret_cast<const unsigned char*>(in.data());
-    const std::size_t n = in.size();
-    std::size_t ip = 0, op = 0;
-    auto extend = [&](std::size_t& len) {
-        unsigned char b;
-        do {
-            if (ip >= n) return false;
-            b = src[ip++];
-            len += b;
-            if (len > out_size) return false;
-        } while (b == 255);
-        return true;
-    };
-    while (ip < n) {
-        unsigned char token = src[ip++];
-        std::size_t lit = token >> 4;
-        if (lit == 15 && !extend(lit)) return false;
-        if (lit > n - ip || lit > out_size - op) return false;
-        std::memcpy(dst + op, src + ip, lit);
-        ip += lit;
-        op += lit;
-        if (ip == n) break; // the last sequence has literals only
-        if (n - ip < 2) return false;
-        std::size_t offset = src[ip] | (std::size_t{src[ip + 1]} << 8);
-        ip += 2;
-        if (offset == 0 || offset > op) return false;
-        std::size_t match = token & 15;
-        if (match == 15 && !extend(match)) return false;
-        match += 4;
-        if (match > out_size - op) return false;
-        for (std::size_t i = 0; i < match; ++i) dst[op + i] = dst[op - offset + i];
-        op += match;
-    }
-    return op == out_size;
-}
-
 FatbinFile scan_fatbin_bytes(std::string_view data, const FatbinOptions& opts) {
     return scan({reinterpret_cast<const unsigned char*>(data.data()), data.size()}, opts);
 }
@@ -648,37 +490,6 @@ FatbinFile scan_fatbin_file(const std::string& path, const FatbinOptions& opts) 
     out.path = path;
     out.file_size = static_cast<std::uint64_t>(st.st_size);
     return out;
-}
-
-std::optional<std::string> cuda_fwd_compat_note(const std::string& path) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw sys_error(errno, "opening " + path);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0 || st.st_size <= 0) return std::nullopt;
-    auto len = static_cast<std::uint64_t>(st.st_size);
-    void* m = ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE, fd.get(), 0);
-    if (m == MAP_FAILED) throw sys_error(errno, "reading " + path);
-    std::unique_ptr<void, std::function<void(void*)>> unmap(m,
-                                                            [len](void* q) { ::munmap(q, len); });
-    Bytes f{static_cast<const unsigned char*>(m), len};
-    if (!is_elf64le(f)) return std::nullopt;
-    std::vector<std::string> problems;
-    for (auto& r : elf_regions(f, problems)) {
-        if (r.name != ".note.cuda.fwd_compatibility") continue;
-        Bytes n = f.sub(r.off, r.len);
-        for (std::uint64_t at = 0; n.has(at, 12);) {
-            std::uint64_t namesz = n.get<std::uint32_t>(at), descsz = n.get<std::uint32_t>(at + 4);
-            std::uint64_t name_at = at + 12, desc_at = name_at + ((namesz + 3) & ~std::uint64_t{3});
-            if (!n.has(name_at, namesz) || !n.has(desc_at, descsz)) break;
-            std::string owner(reinterpret_cast<const char*>(n.p + name_at), namesz);
-            while (!owner.empty() && owner.back() == '\0') owner.pop_back();
-            std::string desc(reinterpret_cast<const char*>(n.p + desc_at), descsz);
-            while (!desc.empty() && desc.back() == '\0') desc.pop_back();
-            if (owner == "NVIDIA Corporation") return desc;
-            at = desc_at + ((descsz + 3) & ~std::uint64_t{3});
-        }
-    }
-    return std::nullopt;
 }
 
 } // namespace gantry::compat

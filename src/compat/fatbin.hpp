@@ -10,7 +10,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -96,14 +95,5 @@ FatbinFile scan_fatbin_file(const std::string& path, const FatbinOptions& opts =
 
 // Scans bytes already in memory (an ELF image, a raw fatbin, or arbitrary bytes).
 FatbinFile scan_fatbin_bytes(std::string_view data, const FatbinOptions& opts = {});
-
-// Decodes a raw LZ4 block (no frame) into exactly `out_size` bytes; false when the input is
-// malformed or does not produce exactly that many bytes. Exposed for tests.
-bool lz4_block_decompress(std::string_view in, std::string& out, std::size_t out_size);
-
-// The JSON description of a cuda-compat libcuda's `.note.cuda.fwd_compatibility` section (owner
-// "NVIDIA Corporation"), e.g. {"Format":1,"CUDA Version":"13.1","Driver":[535,...],...}; nullopt
-// when the file has none. Bounds-checked; throws Error for an unreadable file.
-std::optional<std::string> cuda_fwd_compat_note(const std::string& path);
 
 } // namespace gantry::compat

@@ -1,8 +1,15 @@
 #include "compat/forward_compat.hpp"
 
+#include "compat/elf_bytes.hpp"
 #include "compat/version.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
 
+#include <cerrno>
+#include <fcntl.h>
 #include <nlohmann/json.hpp>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 namespace gantry::compat {
 
@@ -30,6 +37,44 @@ void apply_forward_compat(std::vector<Finding>& out, const std::string& compat_p
         f.fix = "upgrade the host driver to drop the dependency on forward compatibility "
                 "(it works only on data-center GPUs and supported driver branches)";
     }
+}
+
+std::optional<std::string> cuda_fwd_compat_note_bytes(std::string_view elf) {
+    Bytes f{reinterpret_cast<const unsigned char*>(elf.data()), elf.size()};
+    if (!is_elf64le(f)) return std::nullopt;
+    std::vector<std::string> problems;
+    for (auto& r : elf_regions(f, problems)) {
+        if (r.name != ".note.cuda.fwd_compatibility") continue;
+        Bytes n = f.sub(r.off, r.len);
+        for (std::uint64_t at = 0; n.has(at, 12);) {
+            std::uint64_t namesz = n.get<std::uint32_t>(at), descsz = n.get<std::uint32_t>(at + 4);
+            std::uint64_t name_at = at + 12, desc_at = name_at + ((namesz + 3) & ~std::uint64_t{3});
+            if (!n.has(name_at, namesz) || !n.has(desc_at, descsz)) break;
+            std::string owner(reinterpret_cast<const char*>(n.p + name_at), namesz);
+            while (!owner.empty() && owner.back() == '\0') owner.pop_back();
+            std::string desc(reinterpret_cast<const char*>(n.p + desc_at), descsz);
+            while (!desc.empty() && desc.back() == '\0') desc.pop_back();
+            if (owner == "NVIDIA Corporation") return desc;
+            at = desc_at + ((descsz + 3) & ~std::uint64_t{3});
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> cuda_fwd_compat_note(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw sys_error(errno, "opening " + path);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0 || st.st_size <= 0) return std::nullopt;
+    auto len = static_cast<std::uint64_t>(st.st_size);
+    void* m = ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+    if (m == MAP_FAILED) throw sys_error(errno, "reading " + path);
+    struct Unmap {
+        void* p;
+        std::size_t n;
+        ~Unmap() { ::munmap(p, n); }
+    } unmap{m, len};
+    return cuda_fwd_compat_note_bytes({static_cast<const char*>(m), len});
 }
 
 } // namespace gantry::compat

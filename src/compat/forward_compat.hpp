@@ -1,14 +1,24 @@
-// Forward compatibility in doctor's verdicts: an image's cuda-compat libcuda is used on
-// data-center GPUs, so a CUDA the host driver is too old for still runs when the compat driver
-// serves it.
+// Forward compatibility (cuda-compat): an image's cuda-compat libcuda is used on data-center
+// GPUs, so a CUDA the host driver is too old for still runs when the compat driver serves it.
+// This file reads what a compat libcuda says it serves (its ELF note), and turns doctor's
+// verdicts about a too-old driver into warnings when the compat library covers them.
 #pragma once
 
 #include "compat/doctor.hpp"
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gantry::compat {
+
+// The JSON description of a cuda-compat libcuda's `.note.cuda.fwd_compatibility` section (owner
+// "NVIDIA Corporation"), e.g. {"Format":1,"CUDA Version":"13.1","Driver":[535,...],...}; nullopt
+// when the file has none. Bounds-checked; throws Error for an unreadable file.
+std::optional<std::string> cuda_fwd_compat_note(const std::string& path);
+// The same for an ELF file already in memory (any bytes: nullopt when they are not ELF64).
+std::optional<std::string> cuda_fwd_compat_note_bytes(std::string_view elf);
 
 // Turns CUDA-DRIVER-TOO-OLD / TORCH-CUDA-TOO-NEW findings whose CUDA version (Finding::cuda) the
 // compat library serves into CUDA-/TORCH-FORWARD-COMPAT warnings naming compat_path. What it

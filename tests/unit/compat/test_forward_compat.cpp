@@ -1,4 +1,4 @@
-#include "compat/fatbin.hpp"
+#include "compat/forward_compat.hpp"
 #include "runspec/gpu.hpp"
 #include "util/fs.hpp"
 
@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <random>
+#include <string>
+#include <string_view>
 
 using namespace gantry;
 
@@ -61,6 +64,20 @@ TEST(CudaCompat, ReadsTheForwardCompatibilityNote) {
     std::filesystem::copy_file(so, dir / "cut.so");
     std::filesystem::resize_file(dir / "cut.so", 200);
     EXPECT_NO_THROW(compat::cuda_fwd_compat_note((dir / "cut.so").string()));
+    // From bytes: the same note; every truncation and random damage read without a crash.
+    std::ifstream in(so, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_EQ(compat::cuda_fwd_compat_note_bytes(bytes), json);
+    EXPECT_FALSE(compat::cuda_fwd_compat_note_bytes({}).has_value());
+    for (size_t n = 0; n < bytes.size(); n += 7)
+        compat::cuda_fwd_compat_note_bytes(std::string_view(bytes).substr(0, n));
+    std::mt19937_64 rng(3);
+    for (int i = 0; i < 2000; ++i) {
+        std::string s = bytes;
+        for (int k = 0; k < 4; ++k) s[rng() % 128] = static_cast<char>(rng()); // the ELF header
+        for (int k = 0; k < 4; ++k) s[rng() % s.size()] = static_cast<char>(rng());
+        compat::cuda_fwd_compat_note_bytes(s);
+    }
     fs::remove_tree(dir);
 }
 
