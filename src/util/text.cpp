@@ -33,4 +33,40 @@ std::optional<std::uint32_t> to_u32(std::string_view s) {
     return v;
 }
 
+// ---- lists of words ----
+
+std::vector<std::string_view> words(std::string_view s) {
+    constexpr std::string_view kSpace = " \t\n\v\f\r";
+    std::vector<std::string_view> out;
+    for (std::size_t p = s.find_first_not_of(kSpace); p != s.npos;
+         p = s.find_first_not_of(kSpace, p)) {
+        std::size_t q = std::min(s.find_first_of(kSpace, p), s.size());
+        out.push_back(s.substr(p, q - p));
+        p = q;
+    }
+    return out;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+    std::string out;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) out += sep;
+        out += items[i];
+    }
+    return out;
+}
+
+std::string join_english(const std::vector<std::string>& items) {
+    std::string out;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) out += (i + 1 == items.size()) ? " and " : ", ";
+        out += items[i];
+    }
+    return out;
+}
+
+bool contains(const std::vector<std::string>& items, std::string_view s) {
+    return std::find(items.begin(), items.end(), s) != items.end();
+}
+
 } // namespace gantry::text
