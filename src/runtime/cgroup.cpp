@@ -52,36 +52,36 @@ int write_interface(const std::string& file, const std::string& value, bool simu
 
 // "No internal processes": a non-root cgroup with processes cannot enable controllers for its
 // children. Moves its processes (this one included) into its leaf "init".
-void move_into_leaf(const CgroupRequest& ctx, const std::string& base, bool simulated) {
+void move_into_leaf(const CgroupRequest& request, const std::string& base, bool simulated) {
     const std::string leaf = base + "/" + kLeaf;
     if (::mkdir(leaf.c_str(), 0755) != 0 && errno != EEXIST)
-        ctx.fail_errno(errno, "cannot create " + leaf, kDelegateHint);
+        request.fail_errno(errno, "cannot create " + leaf, kDelegateHint);
     std::string procs;
     try {
         procs = fs::read_file(base + "/cgroup.procs");
     } catch (const Error& e) {
-        ctx.fail(e.message());
+        request.fail(e.message());
     }
     for (std::string_view pid : text::words(procs)) {
         int err = write_interface(leaf + "/cgroup.procs", std::string(pid), simulated, true);
         if (err != 0 && err != ESRCH) // ESRCH: it exited meanwhile
-            ctx.fail_errno(err, "cannot move process " + std::string(pid) + " into " + leaf,
-                           kDelegateHint);
+            request.fail_errno(err, "cannot move process " + std::string(pid) + " into " + leaf,
+                               kDelegateHint);
     }
     if (simulated) write_interface(base + "/cgroup.procs", "", true); // as if they moved
 }
 
-void enable_controllers(const CgroupRequest& ctx, const std::string& base, bool simulated) {
+void enable_controllers(const CgroupRequest& request, const std::string& base, bool simulated) {
     const std::string file = base + "/cgroup.subtree_control";
     auto enabled = read_cgroup_list(file);
     std::vector<std::string> todo;
-    for (const auto& c : ctx.needed)
+    for (const auto& c : request.needed)
         if (!text::contains(enabled, c)) todo.push_back(c);
     if (todo.empty()) return;
 
     // The root cgroup has no cgroup.type and is exempt from the rule.
     if (path_exists(base + "/cgroup.type") && !read_cgroup_list(base + "/cgroup.procs").empty())
-        move_into_leaf(ctx, base, simulated);
+        move_into_leaf(request, base, simulated);
 
     std::string value;
     if (simulated) { // the kernel's view after the write: the union
@@ -94,12 +94,12 @@ void enable_controllers(const CgroupRequest& ctx, const std::string& base, bool 
         int err = write_interface(file, value, simulated);
         if (err == 0) return;
         if (err == EBUSY && attempt < 3) { // processes arrived meanwhile
-            move_into_leaf(ctx, base, simulated);
+            move_into_leaf(request, base, simulated);
             continue;
         }
         std::string hint = err == EACCES || err == EPERM ? kDelegateHint : "";
         if (err == ENOENT) hint = "the controller is not listed in " + base + "/cgroup.controllers";
-        ctx.fail_errno(err, "writing \"" + value + "\" to " + file, hint);
+        request.fail_errno(err, "writing \"" + value + "\" to " + file, hint);
     }
 }
 
@@ -110,34 +110,34 @@ Cgroup Cgroup::create(const std::string& name, const Resources& r) {
 }
 
 Cgroup Cgroup::create(const std::string& name, const Resources& r, const CgroupProbe& probe) {
-    const CgroupRequest ctx(r);
+    const CgroupRequest request(r);
     if (name.empty() || name == "." || name == ".." || name == kLeaf ||
         name.find_first_of("/\n") != std::string::npos)
         throw Error(Errc::invalid, "invalid cgroup name \"" + name + "\"");
 
-    const std::string base = writable_cgroup_parent(ctx, probe);
+    const std::string base = writable_cgroup_parent(request, probe);
     const bool simulated = !on_cgroup2(base);
-    enable_controllers(ctx, base, simulated);
+    enable_controllers(request, base, simulated);
 
     const std::string dir = base + "/" + name;
     if (::mkdir(dir.c_str(), 0755) != 0) {
-        if (errno != EEXIST) ctx.fail_errno(errno, "cannot create " + dir, kDelegateHint);
+        if (errno != EEXIST) request.fail_errno(errno, "cannot create " + dir, kDelegateHint);
         // Left by a run that crashed: replace it if no process is in it.
         std::vector<std::string> procs = read_cgroup_list(dir + "/cgroup.procs");
         if (!procs.empty())
-            ctx.fail("cgroup " + dir + " already exists and holds processes (" +
-                         text::join(procs, " ") + ")",
-                     "stop the container that uses it, or choose another name");
+            request.fail("cgroup " + dir + " already exists and holds processes (" +
+                             text::join(procs, " ") + ")",
+                         "stop the container that uses it, or choose another name");
         if (simulated) {
             try {
                 fs::remove_tree(dir);
             } catch (const Error& e) {
-                ctx.fail(e.message());
+                request.fail(e.message());
             }
         } else if (::rmdir(dir.c_str()) != 0) {
-            ctx.fail_errno(errno, "cannot remove the stale cgroup " + dir);
+            request.fail_errno(errno, "cannot remove the stale cgroup " + dir);
         }
-        if (::mkdir(dir.c_str(), 0755) != 0) ctx.fail_errno(errno, "cannot create " + dir);
+        if (::mkdir(dir.c_str(), 0755) != 0) request.fail_errno(errno, "cannot create " + dir);
     }
     Cgroup cg(dir, simulated); // from here on, a failure removes the directory
     if (simulated) write_interface(dir + "/cgroup.procs", "", true);
@@ -146,7 +146,7 @@ Cgroup Cgroup::create(const std::string& name, const Resources& r, const CgroupP
         int err = write_interface(dir + "/" + file, value, simulated);
         if (err == 0) return true;
         if (optional && err == ENOENT) return false;
-        ctx.fail_errno(err, "writing \"" + value + "\" to " + dir + "/" + file);
+        request.fail_errno(err, "writing \"" + value + "\" to " + dir + "/" + file);
     };
     if (r.memory) {
         std::string v = *r.memory > 0 ? std::to_string(*r.memory) : "max";

@@ -90,9 +90,9 @@ std::string unescape_mount(const std::string& s) {
     return out;
 }
 
-std::vector<MountEntry> parse_mountinfo(const std::string& text) {
+std::vector<MountEntry> parse_mountinfo(const std::string& mountinfo) {
     std::vector<MountEntry> out;
-    for (std::string_view line : text::lines(text)) {
+    for (std::string_view line : text::lines(mountinfo)) {
         auto f = text::words(line);
         // id parent major:minor root mountpoint options [optional...] - fstype source superopts
         auto sep = std::find(f.begin(), f.end(), "-");
@@ -114,8 +114,8 @@ std::vector<MountEntry> parse_mountinfo(const std::string& text) {
 }
 
 // The "0::/path" line of /proc/self/cgroup, or nullopt.
-std::optional<std::string> v2_path(const std::string& text) {
-    for (std::string_view line : text::lines(text))
+std::optional<std::string> v2_path(const std::string& proc_cgroup) {
+    for (std::string_view line : text::lines(proc_cgroup))
         if (line.starts_with("0::")) return std::string(line.substr(3));
     return std::nullopt;
 }
@@ -158,14 +158,14 @@ struct Place {
     bool read_only = false; // the mount refused writing, not the permissions
 };
 
-Place locate(const CgroupRequest& ctx, const CgroupProbe& probe,
+Place locate(const CgroupRequest& request, const CgroupProbe& probe,
              const std::vector<MountEntry>& mounts, const std::map<std::string, std::string>& v1) {
     Place p;
     if (!probe.root.empty()) {
         if (!is_dir(probe.root) || !path_exists(probe.root + "/cgroup.controllers"))
-            ctx.fail("GANTRY_CGROUP_ROOT=" + probe.root +
-                         " is not a cgroup v2 directory (it has no cgroup.controllers)",
-                     "point GANTRY_CGROUP_ROOT at a cgroup v2 directory, or unset it");
+            request.fail("GANTRY_CGROUP_ROOT=" + probe.root +
+                             " is not a cgroup v2 directory (it has no cgroup.controllers)",
+                         "point GANTRY_CGROUP_ROOT at a cgroup v2 directory, or unset it");
         p.own = p.top = probe.root;
         p.override = true;
         if (writable_cgroup(p.own)) p.base = p.own;
@@ -183,14 +183,15 @@ Place locate(const CgroupRequest& ctx, const CgroupProbe& probe,
             for (const auto& [c, mp] : v1) where.push_back(c + " at " + mp);
             why += " (this host has cgroup v1 only: " + text::join_english(where) + ")";
         }
-        ctx.fail(why, "gantry sets limits through cgroup v2 only: boot with "
-                      "systemd.unified_cgroup_hierarchy=1, or mount -t cgroup2 none /sys/fs/cgroup "
-                      "on a host without cgroup v1 hierarchies");
+        request.fail(why,
+                     "gantry sets limits through cgroup v2 only: boot with "
+                     "systemd.unified_cgroup_hierarchy=1, or mount -t cgroup2 none /sys/fs/cgroup "
+                     "on a host without cgroup v1 hierarchies");
     }
 
     auto path = v2_path(probe.proc_cgroup);
     if (!path)
-        ctx.fail(
+        request.fail(
             "/proc/self/cgroup has no cgroup v2 (\"0::\") entry although cgroup2 is mounted at " +
             cg2.front()->mountpoint);
     // The last matching mount wins: a later mount may hide an earlier one.
@@ -212,9 +213,9 @@ Place locate(const CgroupRequest& ctx, const CgroupProbe& probe,
     if (p.own.empty()) {
         std::vector<std::string> mps;
         for (const MountEntry* m : cg2) mps.push_back(m->mountpoint + " (root " + m->root + ")");
-        ctx.fail("this process's cgroup v2 path " + *path +
-                 " (from /proc/self/cgroup) is not visible under any cgroup2 mount: " +
-                 text::join_english(mps));
+        request.fail("this process's cgroup v2 path " + *path +
+                     " (from /proc/self/cgroup) is not visible under any cgroup2 mount: " +
+                     text::join_english(mps));
     }
     // Its own cgroup, else the nearest writable ancestor: a delegated subtree.
     for (std::string dir = p.own;; dir = parent_dir(dir)) {
@@ -228,12 +229,12 @@ Place locate(const CgroupRequest& ctx, const CgroupProbe& probe,
     return p;
 }
 
-void check_controllers(const CgroupRequest& ctx, const Place& p,
+void check_controllers(const CgroupRequest& request, const Place& p,
                        const std::map<std::string, std::string>& v1) {
     const std::string dir = p.base.empty() ? p.own : p.base;
     const auto avail = read_cgroup_list(dir + "/cgroup.controllers");
     std::vector<std::string> missing;
-    for (const auto& c : ctx.needed)
+    for (const auto& c : request.needed)
         if (!text::contains(avail, c)) missing.push_back(c);
     if (missing.empty()) return;
 
@@ -297,7 +298,7 @@ void check_controllers(const CgroupRequest& ctx, const Place& p,
 
 } // namespace
 
-std::string writable_cgroup_parent(const CgroupRequest& ctx, const CgroupProbe& probe) {
+std::string writable_cgroup_parent(const CgroupRequest& request, const CgroupProbe& probe) {
     const auto mounts = parse_mountinfo(probe.mountinfo);
     std::map<std::string, std::string> v1; // controller -> v1 mount point
     for (const auto& m : mounts) {
@@ -306,21 +307,21 @@ std::string writable_cgroup_parent(const CgroupRequest& ctx, const CgroupProbe& 
             if ((o == "memory" || o == "cpu" || o == "pids") && !v1.count(o)) v1[o] = m.mountpoint;
     }
 
-    const Place place = locate(ctx, probe, mounts, v1);
-    check_controllers(ctx, place, v1);
+    const Place place = locate(request, probe, mounts, v1);
+    check_controllers(request, place, v1);
     if (place.base.empty()) {
         const std::string uid = std::to_string(::geteuid());
         if (place.read_only)
-            ctx.fail("the cgroup2 filesystem at " + place.top + " is mounted read-only",
-                     "run where cgroup2 is mounted read-write (a container engine mounts it "
-                     "read-only unless given a private cgroup namespace with write access)");
+            request.fail("the cgroup2 filesystem at " + place.top + " is mounted read-only",
+                         "run where cgroup2 is mounted read-write (a container engine mounts it "
+                         "read-only unless given a private cgroup namespace with write access)");
         if (place.override)
-            ctx.fail("GANTRY_CGROUP_ROOT=" + place.own + " is not writable by uid " + uid,
+            request.fail("GANTRY_CGROUP_ROOT=" + place.own + " is not writable by uid " + uid,
+                         kDelegateHint);
+        request.fail("no cgroup v2 directory is writable by uid " + uid +
+                         ": not this process's cgroup " + place.own +
+                         (place.own == place.top ? "" : " nor any parent up to " + place.top),
                      kDelegateHint);
-        ctx.fail("no cgroup v2 directory is writable by uid " + uid +
-                     ": not this process's cgroup " + place.own +
-                     (place.own == place.top ? "" : " nor any parent up to " + place.top),
-                 kDelegateHint);
     }
     return place.base;
 }

@@ -203,8 +203,8 @@ std::uint64_t parse_size(const std::string& text, const std::string& what) {
         if (!known)
             not_a_size(what, text,
                        "unknown unit \"" + std::string(unit) + "\": use b, k, m, g, t or p");
-        if (letter != kLetters.npos)
-            multiplier = std::ldexp(1.0, 10 * static_cast<int>(letter + 1));
+        if (letter != kLetters.npos) // 1024^(letter + 1), exactly (ldexp would bring in libm)
+            multiplier = static_cast<double>(std::uint64_t{1} << (10 * (letter + 1)));
     }
     const double bytes = *value * multiplier;
     if (!(bytes < 0x1p63)) // docker's int64: 8 EiB and more do not fit
