@@ -34,7 +34,7 @@ struct ChildState {
     const Launch& l;
     bool single_id;
     int err_fd;
-    Fd root;            // the container's root, until enter_root
+    Fd root;            // the container's root, until pivot_to_root
     TargetDir last;     // ensure_target's cache for the mounts in it
     Fd terminal;        // the slave side of the container's terminal (-t)
     Fd host_ldconfig;   // the host's static ldconfig, for an image without one
@@ -50,9 +50,10 @@ void die_with_supervisor() {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 }
 
+// The plain path: the parent writes our id maps, then lets us go.
 void await_id_maps(int sync_fd) {
     if (sync_fd < 0) return;
-    char c = 0;                                    // the parent writes our id maps, then lets us go
+    char c = 0;
     if (::read(sync_fd, &c, 1) != 1) ::_exit(125); // the parent died
     ::close(sync_fd);
 }

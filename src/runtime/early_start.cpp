@@ -1,3 +1,8 @@
+// The early start (EarlyStart, launcher.hpp): one private mapping holds a guard page, the
+// container process's stack, a guard page, the helper's stack and EarlyShared, the page they
+// share with gantry. The helper (early_helper) and the process (early_process) run in gantry's
+// memory beside it (CLONE_VM) and use raw system calls only (raw_syscall.hpp) until the
+// handover; then the process follows child_main while gantry sleeps, as after vfork.
 #include "runtime/early_start.hpp"
 
 #include "runtime/child.hpp"

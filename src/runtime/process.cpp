@@ -95,7 +95,7 @@ void set_process_caps(const std::vector<cap_value_t>& keep, std::uint32_t uid) {
 
 std::string env_value(const std::vector<std::string>& env, const std::string& key) {
     for (auto& e : env)
-        if (e.compare(0, key.size() + 1, key + "=") == 0) return e.substr(key.size() + 1);
+        if (e.starts_with(key + "=")) return e.substr(key.size() + 1);
     return {};
 }
 

@@ -38,7 +38,7 @@ std::string limit_text(std::uint64_t v) {
 
 std::optional<Error> apply_rlimits(const std::vector<oci::Rlimit>& limits, pid_t pid) {
     for (auto& l : limits) {
-        std::string name = l.type.rfind("RLIMIT_", 0) == 0 ? l.type.substr(7) : l.type;
+        std::string name = l.type.starts_with("RLIMIT_") ? l.type.substr(7) : l.type;
         for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         std::string what = "--ulimit " + name + "=" + limit_text(l.soft) + ":" + limit_text(l.hard);
         int res = rlimit_resource(l.type);

@@ -266,7 +266,7 @@ TEST(CgroupHost, RealCgroup2WithoutControllers) {
     {
         std::istringstream in(probe.proc_cgroup);
         for (std::string line; std::getline(in, line);)
-            if (line.rfind("0::", 0) == 0) own = line.substr(3);
+            if (line.starts_with("0::")) own = line.substr(3);
     }
     if (own.empty() || probe.mountinfo.find(" - cgroup2 ") == std::string::npos)
         GTEST_SKIP() << "no cgroup2 here";

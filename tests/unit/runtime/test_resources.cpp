@@ -31,7 +31,7 @@ void expect_usage(F f, const std::string& value, const std::string& flag) {
         ADD_FAILURE() << "accepted " << flag << " \"" << value << "\"";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), Errc::usage) << value;
-        EXPECT_EQ(e.message().rfind(flag + ": ", 0), 0u) << e.message();
+        EXPECT_TRUE(e.message().starts_with(flag + ": ")) << e.message();
     }
 }
 

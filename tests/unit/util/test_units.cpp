@@ -91,9 +91,8 @@ TEST(Units, ParseSizeRefusesJunkNamingTheFlagAndTheGrammar) {
           "0x",   "0x1p", "1__0",   "_1",   "1_",   "1_.5",       "1e_5",  "1,000",    "1k1"}) {
         Error e = size_error(v);
         EXPECT_EQ(e.code(), Errc::usage) << v;
-        EXPECT_EQ(e.message().rfind(
-                      std::string("--write-warn: invalid value \"") + v + "\": not a size", 0),
-                  0u)
+        EXPECT_TRUE(e.message().starts_with(std::string("--write-warn: invalid value \"") + v +
+                                            "\": not a size"))
             << e.message();
         EXPECT_NE(e.hint().find("512k = 512 KiB, 8g = 8 GiB"), std::string::npos) << e.hint();
     }
