@@ -3,10 +3,10 @@
 #include "analyze/analyze.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 #include "util/units.hpp"
 #include "util/yaml.hpp"
 
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -14,21 +14,15 @@ namespace gantry::analyze {
 
 namespace {
 
-bool disabled(std::string v) {
-    for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+bool disabled(std::string_view value) {
+    std::string v = text::lower(value);
     return v.empty() || v == "disabled" || v == "off" || v == "false";
-}
-
-std::string trim(const std::string& s) {
-    auto b = s.find_first_not_of(" \t");
-    auto e = s.find_last_not_of(" \t");
-    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
 }
 
 } // namespace
 
 std::optional<double> parse_ratio(const std::string& key, const std::string& value) {
-    std::string v = trim(value);
+    std::string v(text::trim(value, " \t"));
     if (disabled(v)) return std::nullopt;
     char* end = nullptr;
     double d = std::strtod(v.c_str(), &end);
@@ -42,7 +36,7 @@ std::optional<double> parse_ratio(const std::string& key, const std::string& val
 }
 
 std::optional<std::uint64_t> parse_bytes(const std::string& key, const std::string& value) {
-    if (disabled(trim(value))) return std::nullopt;
+    if (disabled(text::trim(value, " \t"))) return std::nullopt;
     return units::parse_dive_size(value, key);
 }
 

@@ -71,7 +71,7 @@ void erase_subtree(std::map<std::string, StackNode>& s, const std::string& p) {
     s.erase(p);
     std::string pre = p + "/";
     auto it = s.lower_bound(pre);
-    while (it != s.end() && it->first.compare(0, pre.size(), pre) == 0) it = s.erase(it);
+    while (it != s.end() && it->first.starts_with(pre)) it = s.erase(it);
 }
 
 } // namespace
@@ -100,7 +100,7 @@ DiveMetrics dive_metrics(const std::vector<const LayerScan*>& layers) {
                     size = it->second.size;
                     std::string pre = key + "/";
                     for (auto c = stack.lower_bound(pre);
-                         c != stack.end() && c->first.compare(0, pre.size(), pre) == 0; ++c)
+                         c != stack.end() && c->first.starts_with(pre); ++c)
                         size += c->second.size;
                 }
             }
@@ -155,7 +155,7 @@ MergedView merge(const std::vector<const LayerScan*>& layers) {
             }
         std::string pre = p.empty() ? std::string() : p + "/";
         auto it = fin.lower_bound(pre);
-        while (it != fin.end() && it->first.compare(0, pre.size(), pre) == 0) {
+        while (it != fin.end() && it->first.starts_with(pre)) {
             record(it->second);
             it = fin.erase(it);
         }

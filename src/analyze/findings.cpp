@@ -1,5 +1,6 @@
 // Findings: what makes an image bigger than it needs to be, with the bytes attached.
 #include "analyze/model.hpp"
+#include "util/text.hpp"
 #include "util/units.hpp"
 
 #include <algorithm>
@@ -10,10 +11,6 @@
 namespace gantry::analyze {
 
 namespace {
-
-bool ends_with(std::string_view s, std::string_view suf) {
-    return s.ends_with(suf);
-}
 
 std::string_view basename(std::string_view p) {
     auto s = p.rfind('/');
@@ -31,10 +28,6 @@ std::vector<std::string_view> comps(std::string_view p) {
         i = j + 1;
     }
     return out;
-}
-
-bool contains(std::string_view p, std::string_view needle) {
-    return p.find(needle) != std::string_view::npos;
 }
 
 bool is_compiler(std::string_view b) {
@@ -77,13 +70,14 @@ std::string path_class(const std::string& path, Kind kind) {
         if (cs[i] == ".keras" && cs[i + 1] == "models") return "model-cache";
     }
     (void)in_home_cache;
-    if (ends_with(b, ".pyc") || ends_with(b, ".pyo")) return "pycache";
+    if (b.ends_with(".pyc") || b.ends_with(".pyo")) return "pycache";
     if (p.starts_with("var/lib/apt/lists/") && b != "lock") return "apt";
-    if (p.starts_with("var/cache/apt/") && (ends_with(b, ".deb") || ends_with(b, ".bin")))
+    if (p.starts_with("var/cache/apt/") && (b.ends_with(".deb") || b.ends_with(".bin")))
         return "apt";
     for (std::size_t i = 0; i + 1 < cs.size(); ++i) {
         if (cs[i + 1] == "pkgs" && i + 2 < cs.size() &&
-            (contains(cs[i], "conda") || contains(cs[i], "mamba") || contains(cs[i], "forge")))
+            (text::contains(cs[i], "conda") || text::contains(cs[i], "mamba") ||
+             text::contains(cs[i], "forge")))
             return "conda";
         if ((cs[i] == "site-packages" || cs[i] == "dist-packages") && i + 2 < cs.size()) {
             // a directory inside a package (never the file name itself)
@@ -102,14 +96,15 @@ std::string path_class(const std::string& path, Kind kind) {
     bool in_include = false;
     for (std::size_t i = 0; i + 1 < cs.size(); ++i)
         if (cs[i] == "include") in_include = true;
-    if (in_include && (ends_with(b, ".h") || ends_with(b, ".hpp") || ends_with(b, ".hh") ||
-                       ends_with(b, ".hxx") || ends_with(b, ".cuh") || ends_with(b, ".inl")))
+    if (in_include && (b.ends_with(".h") || b.ends_with(".hpp") || b.ends_with(".hh") ||
+                       b.ends_with(".hxx") || b.ends_with(".cuh") || b.ends_with(".inl")))
         return "headers";
-    if (kind == Kind::file && ends_with(b, ".a") && b.size() > 2) return "static";
+    if (kind == Kind::file && b.ends_with(".a") && b.size() > 2) return "static";
     bool in_bin = cs.size() >= 2 && (cs[cs.size() - 2] == "bin" || cs[cs.size() - 2] == "sbin");
-    bool in_gcc = contains(p, "lib/gcc/") || contains(p, "libexec/gcc/");
+    bool in_gcc = text::contains(p, "lib/gcc/") || text::contains(p, "libexec/gcc/");
     if ((in_bin || in_gcc) && is_compiler(b)) return "toolchain";
-    if (contains(p, "nvvm/bin/") || contains(p, "nsight-compute") || contains(p, "nsight-systems"))
+    if (text::contains(p, "nvvm/bin/") || text::contains(p, "nsight-compute") ||
+        text::contains(p, "nsight-systems"))
         return "toolchain";
     return {};
 }

@@ -5,6 +5,7 @@
 #include "store/importer.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -26,10 +27,8 @@ std::string fallback_repository(const std::filesystem::path& path, const std::st
         if (base.size() > std::strlen(ext) && base.ends_with(ext))
             base.resize(base.size() - std::strlen(ext));
     std::string clean;
-    for (char c : base) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char c : text::lower(base))
         clean += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.') ? c : '-';
-    }
     while (!clean.empty() && !std::isalnum(static_cast<unsigned char>(clean.front())))
         clean.erase(0, 1);
     while (!clean.empty() && !std::isalnum(static_cast<unsigned char>(clean.back())))
@@ -46,7 +45,7 @@ std::string normalise_ref(const std::string& text) {
 // when that hex is a content digest (docker's v1 layer IDs are not, so only blobs/ and .json).
 std::optional<Digest> digest_in_name(const std::string& name) {
     std::string hex;
-    if (name.rfind("blobs/sha256/", 0) == 0)
+    if (name.starts_with("blobs/sha256/"))
         hex = name.substr(13);
     else if (name.ends_with(".json") && name.size() == 69)
         hex = name.substr(0, 64);

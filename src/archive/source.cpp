@@ -4,6 +4,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -30,9 +31,7 @@ class OwnedFdReader final : public layer::Reader {
 std::string clean_name(const std::string& name) {
     std::vector<std::string> comps;
     if (!layer::normalize_entry_path(name, comps)) return {};
-    std::string s;
-    for (auto& c : comps) s += (s.empty() ? "" : "/") + c;
-    return s;
+    return text::join(comps, "/");
 }
 
 class TarSource final : public Source {

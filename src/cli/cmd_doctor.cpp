@@ -2,9 +2,9 @@
 // `gantry doctor --fatbin FILE [--json]`: the fat binary table of one file (every container
 // wherever it sits, each entry's kind, arch, compression and sizes). Host and image rules follow.
 #include "cli/context.hpp"
-#include "cli/gpu_checks.hpp"
 #include "compat/doctor.hpp"
 #include "compat/fatbin.hpp"
+#include "engine/image_checks.hpp"
 #include "gpu/cache.hpp"
 #include "gpu/request.hpp"
 #include "oci/image.hpp"
@@ -227,7 +227,8 @@ void register_doctor(CLI::App& app, Context& ctx) {
                     findings.push_back(
                         {"GPU-UNKNOWN", compat::Severity::fail, e.message(), e.hint()});
                 }
-                auto more = image_findings(store, img, o->image, env, host, req, sel, o->path);
+                auto more =
+                    engine::image_findings(store, img, o->image, env, host, req, sel, o->path);
                 findings.insert(findings.end(), more.begin(), more.end());
             }
             return report(findings, o->json);

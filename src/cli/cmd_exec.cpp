@@ -4,6 +4,7 @@
 #include "runtime/idmap.hpp"
 #include "runtime/state.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 namespace gantry::cli {
 
@@ -43,7 +44,7 @@ void register_exec(CLI::App& app, Context& ctx) {
                     throw Error(Errc::usage, "invalid environment variable \"" + e + "\"",
                                 "use -e K=V");
                 std::string key = e.substr(0, eq + 1);
-                std::erase_if(spec.env, [&](const std::string& x) { return x.rfind(key, 0) == 0; });
+                std::erase_if(spec.env, [&](const std::string& x) { return x.starts_with(key); });
                 spec.env.push_back(e);
             }
             if (!o->workdir.empty()) {
@@ -58,8 +59,7 @@ void register_exec(CLI::App& app, Context& ctx) {
                 auto colon = user.find(':');
                 auto uid = user.substr(0, colon);
                 auto gid = colon == user.npos ? uid : user.substr(colon + 1);
-                if (uid.empty() || uid.find_first_not_of("0123456789") != uid.npos || gid.empty() ||
-                    gid.find_first_not_of("0123456789") != gid.npos)
+                if (!text::all_digits(uid) || !text::all_digits(gid))
                     throw Error(Errc::usage, "exec -u takes a numeric UID[:GID]",
                                 "e.g. -u 0 or -u 1000:1000");
                 spec.uid = runspec::numeric_id(uid, "user ID");

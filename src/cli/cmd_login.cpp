@@ -4,6 +4,7 @@
 #include "registry/client.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <cstdio>
 #include <fcntl.h>
@@ -16,8 +17,8 @@ namespace {
 
 // "https://host:5000/v2/" -> "host:5000"; "" -> "docker.io"
 std::string registry_domain(std::string s) {
-    for (const char* p : {"https://", "http://"})
-        if (s.rfind(p, 0) == 0) s = s.substr(std::string(p).size());
+    for (std::string_view scheme : {"https://", "http://"})
+        if (s.starts_with(scheme)) s.erase(0, scheme.size());
     if (auto slash = s.find('/'); slash != std::string::npos) s.resize(slash);
     if (s.empty() || s == "index.docker.io" || s == "registry-1.docker.io") return "docker.io";
     if (s.find_first_of(" \t@") != std::string::npos)
@@ -83,8 +84,7 @@ void register_login(CLI::App& app, Context& ctx) {
             if (o->username.empty()) throw Error(Errc::usage, "no user name given", "pass -u USER");
             if (o->password_stdin) {
                 std::string all = fs::read_stream(STDIN_FILENO, 64 * 1024, "standard input");
-                while (!all.empty() && (all.back() == '\n' || all.back() == '\r')) all.pop_back();
-                o->password = all;
+                o->password = text::trim_right(all, "\r\n");
             } else if (o->password.empty()) {
                 o->password = prompt("Password", true);
             }

@@ -9,6 +9,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/identity.hpp"
+#include "util/text.hpp"
 
 #include <cstdio>
 #include <fcntl.h>
@@ -23,15 +24,9 @@ namespace {
 
 std::vector<std::string> split_list(const std::vector<std::string>& in) {
     std::vector<std::string> out;
-    for (auto& s : in) {
-        std::size_t i = 0;
-        while (i <= s.size()) {
-            std::size_t j = s.find(',', i);
-            if (j == std::string::npos) j = s.size();
-            if (j > i) out.push_back(s.substr(i, j - i));
-            i = j + 1;
-        }
-    }
+    for (auto& s : in)
+        for (std::string_view item : text::split(s, ','))
+            if (!item.empty()) out.emplace_back(item);
     return out;
 }
 

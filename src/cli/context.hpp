@@ -2,7 +2,7 @@
 #pragma once
 
 #include "cli/cli11.hpp"
-#include "runtime/launcher.hpp"
+#include "engine/engine.hpp"
 #include "store/store.hpp"
 
 #include <array>
@@ -21,11 +21,10 @@ struct Context {
     bool quiet = false;
     std::function<int()> action;        // set by the chosen subcommand, run after parsing
     std::vector<std::string_view> args; // the command line, program name left out
-    // Found by prestart_run before the line is parsed, for run_container to take: the early
-    // start it began, and the user's id maps (runtime::unprivileged_maps, subordinate ids
-    // allowed), which are not looked up twice.
+    // Found by prestart_run before the line is parsed, for `run` to take: the early start it
+    // began, and the caller with the id maps it looked up (not looked up twice).
     std::unique_ptr<runtime::EarlyStart> early_start;
-    std::optional<std::array<std::vector<oci::IdMapping>, 2>> run_id_maps;
+    std::optional<engine::Caller> caller;
 
     store::Store& store();
 
@@ -90,8 +89,6 @@ void register_run(CLI::App& app, Context& ctx);
 // Before CLI11 is built and the line parsed: begins the early start of the container process
 // (runtime::EarlyStart) for a `run` line that cannot name an option taking it off that path.
 void prestart_run(Context& ctx);
-// --shm-size of run and bundle: a size in docker's binary units ("64m", "8g"), above zero.
-std::uint64_t shm_size_flag(const std::string& value);
 void register_bundle(CLI::App& app, Context& ctx);
 void register_exec(CLI::App& app, Context& ctx);
 void register_ps(CLI::App& app, Context& ctx);

@@ -1,5 +1,7 @@
 #include "compat/image_facts.hpp"
 
+#include "util/text.hpp"
+
 #include <cctype>
 #include <cstdlib>
 #include <string_view>
@@ -10,17 +12,6 @@ namespace {
 
 bool is_digit(char c) {
     return c >= '0' && c <= '9';
-}
-
-std::string trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return std::string(s);
-}
-
-std::string lower(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
 }
 
 // Lines of text (without '\n' or a trailing '\r'), bounded: headers and METADATA are small.
@@ -72,8 +63,8 @@ std::optional<PipPackage> parse_pip_metadata(const std::string& text, const std:
         if (line.empty() || ++lines > 10000) return false; // the body follows the headers
         auto colon = line.find(':');
         if (colon == std::string_view::npos || line[0] == ' ' || line[0] == '\t') return true;
-        std::string key = lower(std::string(line.substr(0, colon)));
-        std::string value = trim(line.substr(colon + 1));
+        std::string key = text::lower(line.substr(0, colon));
+        std::string value(text::trim(line.substr(colon + 1)));
         if (key == "name" && name.empty()) name = value;
         if (key == "version" && version.empty()) version = value;
         if (key == "requires-dist" && p.pins.size() < 256) {
@@ -81,9 +72,10 @@ std::optional<PipPackage> parse_pip_metadata(const std::string& text, const std:
             std::string req = value.substr(0, value.find(';'));
             auto eq = req.find("==");
             if (eq != std::string::npos && req.find_first_of("<>!~,", 0) == std::string::npos) {
-                std::string n = trim(req.substr(0, eq)), v = trim(req.substr(eq + 2));
+                std::string n(text::trim(std::string_view(req).substr(0, eq)));
+                std::string v(text::trim(std::string_view(req).substr(eq + 2)));
                 auto bracket = n.find('[');
-                if (bracket != std::string::npos) n = trim(n.substr(0, bracket));
+                if (bracket != std::string::npos) n = text::trim(n.substr(0, bracket));
                 if (!n.empty() && valid_version(v)) p.pins.emplace_back(normalize_pip_name(n), v);
             }
         }
@@ -98,23 +90,23 @@ std::optional<PipPackage> parse_pip_metadata(const std::string& text, const std:
 std::optional<long> header_define(const std::string& text, const std::string& name) {
     std::optional<long> out;
     for_lines(text, [&](std::string_view line) {
-        std::string l = trim(line);
-        if (l.rfind("#", 0) != 0) return true;
+        std::string l(text::trim(line));
+        if (!l.starts_with("#")) return true;
         std::string_view rest(l);
         rest.remove_prefix(1);
-        while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t'))
-            rest.remove_prefix(1);
-        if (rest.rfind("define", 0) != 0) return true;
+        rest = text::trim_left(rest, " \t");
+        if (!rest.starts_with("define")) return true;
         rest.remove_prefix(6);
         if (rest.empty() || (rest.front() != ' ' && rest.front() != '\t')) return true;
-        while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t'))
-            rest.remove_prefix(1);
-        if (rest.rfind(name, 0) != 0) return true;
+        rest = text::trim_left(rest, " \t");
+        if (!rest.starts_with(name)) return true;
         rest.remove_prefix(name.size());
         if (rest.empty() || (rest.front() != ' ' && rest.front() != '\t')) return true;
-        std::string value = trim(rest);
-        if (auto c = value.find("//"); c != std::string::npos) value = trim(value.substr(0, c));
-        if (auto c = value.find("/*"); c != std::string::npos) value = trim(value.substr(0, c));
+        std::string value(text::trim(rest));
+        if (auto c = value.find("//"); c != std::string::npos)
+            value = text::trim(value.substr(0, c));
+        if (auto c = value.find("/*"); c != std::string::npos)
+            value = text::trim(value.substr(0, c));
         if (value.empty() || value.size() > 9) return true;
         for (char ch : value)
             if (!is_digit(ch)) return true;
@@ -150,7 +142,7 @@ std::optional<std::string> parse_tensorrt_version_h(const std::string& text) {
 
 std::optional<std::string> file_name_version(const std::string& name, const std::string& stem,
                                              int min_components) {
-    if (name.size() <= stem.size() || name.compare(0, stem.size(), stem) != 0) return std::nullopt;
+    if (name.size() <= stem.size() || !name.starts_with(stem)) return std::nullopt;
     std::string v = name.substr(stem.size());
     if (v.size() > 32) return std::nullopt;
     int comps = 1;
@@ -167,7 +159,7 @@ std::optional<std::string> file_name_version(const std::string& name, const std:
 }
 
 int cuda_tag_major(const std::string& text) {
-    std::string t = lower(text);
+    std::string t = text::lower(text);
     for (const char* tag : {"+cuda", "-cuda-", "-cuda", "-cu", "_cu", "+cu"}) {
         std::size_t at = 0;
         while ((at = t.find(tag, at)) != std::string::npos) {
@@ -192,8 +184,7 @@ std::optional<std::string> dpkg_package_version(const std::string& status, const
     std::optional<std::string> out;
     std::string package, version, state;
     auto finish = [&] {
-        if (package == pkg && !version.empty() && state.size() >= 9 &&
-            state.compare(state.size() - 9, 9, "installed") == 0 && !out)
+        if (package == pkg && !version.empty() && state.ends_with("installed") && !out)
             out = version;
         package.clear();
         version.clear();
@@ -208,12 +199,12 @@ std::optional<std::string> dpkg_package_version(const std::string& status, const
         auto colon = line.find(':');
         if (colon == std::string_view::npos) return true;
         std::string key(line.substr(0, colon));
-        if (key == "Package") package = trim(line.substr(colon + 1));
+        if (key == "Package") package = text::trim(line.substr(colon + 1));
         // "libc6:amd64" in some multi-arch databases
         if (key == "Package" && package.find(':') != std::string::npos)
             package = package.substr(0, package.find(':'));
-        if (key == "Version") version = trim(line.substr(colon + 1));
-        if (key == "Status") state = trim(line.substr(colon + 1));
+        if (key == "Version") version = text::trim(line.substr(colon + 1));
+        if (key == "Status") state = text::trim(line.substr(colon + 1));
         return true;
     });
     finish();

@@ -1,6 +1,7 @@
 #include "compat/kernels.hpp"
 
 #include "compat/version.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <tuple>
@@ -165,8 +166,7 @@ KernelCheck can_run(const std::vector<FatbinEntry>& entries, int cc_major, int c
                         ", and the runtime never loads those";
         return k;
     }
-    std::string list;
-    for (auto& a : loadable) list += (list.empty() ? "" : ", ") + a;
+    std::string list = text::join(loadable, ", ");
     if (k.ptx_too_new) {
         k.reason = "no SASS for compute capability " + cc +
                    " and its PTX is too new for the "

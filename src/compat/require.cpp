@@ -1,29 +1,14 @@
 #include "compat/require.hpp"
 
 #include "compat/version.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdint>
 
 namespace gantry::compat {
 
 namespace {
-
-bool ieq(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    return true;
-}
-
-std::string lower(std::string_view s) {
-    std::string r(s);
-    for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return r;
-}
 
 constexpr std::string_view kOps = "<>=!";
 // dsl.c's operator table, in its order.
@@ -219,35 +204,23 @@ int evaluate_constraint(std::string_view expr, const RequireFacts& f, std::strin
     std::string_view span = rest.substr(0, opn);
     std::string_view op;
     for (auto o : kOperators) // strncmp(ptr, op, n): span must be a prefix of the operator
-        if (span.size() <= o.size() && o.substr(0, span.size()) == span) {
+        if (o.starts_with(span)) {
             op = o;
             break;
         }
     std::string_view val = rest.substr(opn);
     if (op.empty() || val.empty()) return -1;
-    property = lower(name);
+    property = text::lower(name);
     if (property == "cuda") return f.cuda ? compare_version(*f.cuda, op, val) : 1;
     if (property == "driver") return f.driver ? compare_version(*f.driver, op, val) : 1;
     if (property == "arch") return f.arch ? compare_version(*f.arch, op, val) : 1;
     if (property == "brand") {
         if (!f.brand) return 1;
-        if (op == "=") return ieq(*f.brand, val);
-        if (op == "!=") return !ieq(*f.brand, val);
+        if (op == "=") return text::iequals(*f.brand, val);
+        if (op == "!=") return !text::iequals(*f.brand, val);
         return -1;
     }
     return -1;
-}
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-    std::vector<std::string_view> out;
-    size_t start = 0;
-    while (true) {
-        size_t p = s.find(sep, start);
-        out.push_back(s.substr(start, p == std::string_view::npos ? p : p - start));
-        if (p == std::string_view::npos) break;
-        start = p + 1;
-    }
-    return out;
 }
 
 } // namespace
@@ -255,7 +228,7 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 ExprResult evaluate_expression(std::string_view expr, const RequireFacts& facts) {
     ExprResult r;
     bool ret = true, done = false;
-    for (auto or_expr : split(expr, ' ')) {
+    for (auto or_expr : text::split(expr, ' ')) {
         if (or_expr.empty()) continue;
         TermResult t;
         t.text = std::string(or_expr);
@@ -265,7 +238,7 @@ ExprResult evaluate_expression(std::string_view expr, const RequireFacts& facts)
         }
         t.evaluated = true;
         bool all = true;
-        for (auto and_expr : split(or_expr, ',')) {
+        for (auto and_expr : text::split(or_expr, ',')) {
             if (and_expr.empty()) continue;
             std::string property;
             int v = evaluate_constraint(and_expr, facts, property);

@@ -90,7 +90,7 @@ void dir_into(Sha256& h, const std::string& dir, const std::string& prefix) {
     std::vector<std::string> names;
     if (DIR* d = ::opendir(dir.c_str())) {
         while (dirent* e = ::readdir(d))
-            if (std::string(e->d_name).rfind(prefix, 0) == 0) names.push_back(e->d_name);
+            if (std::string_view(e->d_name).starts_with(prefix)) names.push_back(e->d_name);
         ::closedir(d);
     }
     std::sort(names.begin(), names.end());

@@ -3,6 +3,7 @@
 // there.
 #include "gpu/discover_detail.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -162,8 +163,7 @@ class Discovery {
             d.pci_bus_id = normalize_pci_bus_id(info["Bus Location"]);
             if (d.pci_bus_id.empty()) d.pci_bus_id = normalize_pci_bus_id(bus);
             const std::string& minor = info["Device Minor"];
-            if (minor.empty() || minor.size() > 6 ||
-                !std::all_of(minor.begin(), minor.end(), ::isdigit)) {
+            if (minor.size() > 6 || !text::all_digits(minor)) {
                 h_.notes.push_back(dir + "/" + bus + "/information has no Device Minor: skipped");
                 continue;
             }

@@ -74,13 +74,6 @@ std::optional<std::string> resolve_from(const std::string& root, std::string cur
     return cur.empty() ? "/" : cur;
 }
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.rfind(prefix, 0) == 0;
-}
-
 #if defined(__aarch64__)
 constexpr const char* triplet = "aarch64-linux-gnu";
 #else
@@ -134,7 +127,7 @@ void add_libraries(Host& h, Resolver& res, const std::vector<Candidate>& cands) 
     const elf::AbiTag tls_abi{0, 2, 3, 99};
     for (bool is32 : {false, true}) {
         auto is_tls = [&](const auto& l) {
-            return l.first.lib32 == is32 && starts_with(l.first.name, "libnvidia-tls.so");
+            return l.first.lib32 == is32 && l.first.name.starts_with("libnvidia-tls.so");
         };
         auto n = std::count_if(libs.begin(), libs.end(), is_tls);
         bool have_new = std::any_of(libs.begin(), libs.end(), [&](const auto& l) {
@@ -246,7 +239,7 @@ std::string version_from_libraries(Resolver& res, const ldcache::Cache* cache, s
     static const std::string prefixes[] = {"libcuda.so.", "libnvidia-ml.so."};
     auto version_of = [](const std::string& name) -> std::string {
         for (const std::string& p : prefixes) {
-            if (starts_with(name, p) && is_driver_version(name.substr(p.size())))
+            if (name.starts_with(p) && is_driver_version(name.substr(p.size())))
                 return name.substr(p.size());
         }
         return {};
@@ -254,7 +247,7 @@ std::string version_from_libraries(Resolver& res, const ldcache::Cache* cache, s
     if (cache) {
         for (const auto& e : cache->entries) {
             if (!is_native(e) ||
-                (!starts_with(e.key, "libcuda.so") && !starts_with(e.key, "libnvidia-ml.so")))
+                (!e.key.starts_with("libcuda.so") && !e.key.starts_with("libnvidia-ml.so")))
                 continue;
             auto r = res.regular_file(e.value);
             if (!r) continue;
@@ -304,7 +297,7 @@ std::string find_nvml(const Host& h, Resolver& res, const ldcache::Cache* cache)
 void find_libraries(Host& h, Resolver& res, const ldcache::Cache* cache) {
     const std::string suffix = ".so." + h.driver_version;
     auto wanted = [&](const std::string& name) {
-        return ends_with(name, suffix) || starts_with(name, "libnvidia-nvvm70.so.");
+        return name.ends_with(suffix) || name.starts_with("libnvidia-nvvm70.so.");
     };
     std::vector<Candidate> cands;
     std::set<std::string> seen;
@@ -347,7 +340,7 @@ void find_wsl_files(Host& h, Resolver& res) {
     std::vector<Candidate> cands;
     std::set<std::string> seen;
     for (const std::string& name : list_dir(res.host(dir))) {
-        if (!starts_with(name, "lib") || name.find(".so") == std::string::npos) continue;
+        if (!name.starts_with("lib") || name.find(".so") == std::string::npos) continue;
         auto r = res.regular_file(dir + "/" + name);
         if (r && seen.insert(*r).second) cands.push_back({*r, false});
     }
@@ -359,8 +352,8 @@ void find_wsl_files(Host& h, Resolver& res) {
         if (!r || !is_dir(res.host(*r))) continue;
         auto files = list_dir(res.host(*r));
         bool nvidia = std::any_of(files.begin(), files.end(), [](const std::string& f) {
-            return starts_with(f, "libcuda.so") || f == "nvidia-smi" ||
-                   starts_with(f, "libnvidia-ml.so");
+            return f.starts_with("libcuda.so") || f == "nvidia-smi" ||
+                   f.starts_with("libnvidia-ml.so");
         });
         if (nvidia) h.wsl_driver_store.push_back(res.host(*r));
     }
@@ -417,8 +410,7 @@ void find_firmware(Host& h, Resolver& res) {
         auto rd = res.resolve(dir);
         if (!rd) continue;
         for (const std::string& name : list_dir(res.host(*rd))) {
-            if (!starts_with(name, "gsp") || !ends_with(name, ".bin") || names.count(name))
-                continue;
+            if (!name.starts_with("gsp") || !name.ends_with(".bin") || names.count(name)) continue;
             if (auto r = res.regular_file(join_root(*rd, name))) {
                 names.insert(name);
                 h.firmware.push_back(

@@ -2,6 +2,8 @@
 // the driver-branch -> CUDA table and the per-capability library lists.
 #include "gpu/host.hpp"
 
+#include "util/text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -15,35 +17,15 @@ namespace {
 constexpr const char* cap_names[] = {"compute", "utility", "video",   "graphics",
                                      "display", "ngx",     "compat32"};
 
-std::string trim(std::string_view s) {
-    auto b = s.find_first_not_of(" \t\r\n");
-    if (b == std::string_view::npos) return {};
-    auto e = s.find_last_not_of(" \t\r\n");
-    return std::string(s.substr(b, e - b + 1));
-}
-
-bool all_digits(std::string_view s) {
-    return !s.empty() &&
-           std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
-}
+// The blanks trimmed from the fields of the driver's files (text::whitespace less \v and \f).
+constexpr std::string_view kBlanks = " \t\r\n";
 
 // Parses a decimal number (no sign, at most 18 digits).
 std::optional<std::int64_t> to_int(std::string_view s) {
-    if (!all_digits(s) || s.size() > 18) return std::nullopt;
+    if (!text::all_digits(s) || s.size() > 18) return std::nullopt;
     std::int64_t v = 0;
     for (char c : s) v = v * 10 + (c - '0');
     return v;
-}
-
-std::vector<std::string_view> lines(std::string_view text) {
-    std::vector<std::string_view> out;
-    while (!text.empty()) {
-        auto nl = text.find('\n');
-        out.push_back(text.substr(0, nl));
-        if (nl == std::string_view::npos) break;
-        text.remove_prefix(nl + 1);
-    }
-    return out;
 }
 
 // LNC's per-capability lists (src/nvc_info.c), by library name up to ".so".
@@ -114,8 +96,8 @@ bool HostFile::selected_by(const Capabilities& requested) const {
 }
 
 std::string parse_proc_version(const std::string& text) {
-    for (std::string_view line : lines(text)) {
-        if (line.rfind("NVRM version:", 0) != 0) continue;
+    for (std::string_view line : text::lines(text)) {
+        if (!line.starts_with("NVRM version:")) continue;
         auto m = line.find("Module");
         if (m == std::string_view::npos) continue;
         std::istringstream in{std::string(line.substr(m + 6))};
@@ -138,7 +120,7 @@ bool is_driver_version(const std::string& v) {
     }
     if (parts.size() < 2 || parts.size() > 3) return false;
     for (auto p : parts) {
-        if (!all_digits(p) || p.size() > 6) return false;
+        if (!text::all_digits(p) || p.size() > 6) return false;
     }
     return to_int(parts[0]).value_or(0) >= 100;
 }
@@ -188,8 +170,8 @@ Capabilities library_capabilities(const std::string& file_name) {
 std::map<std::string, std::int64_t> parse_proc_devices(const std::string& text) {
     std::map<std::string, std::int64_t> out;
     bool chars = false;
-    for (std::string_view line : lines(text)) {
-        std::string t = trim(line);
+    for (std::string_view line : text::lines(text)) {
+        std::string t(text::trim(line, kBlanks));
         if (t == "Character devices:")
             chars = true;
         else if (t == "Block devices:")
@@ -198,7 +180,7 @@ std::map<std::string, std::int64_t> parse_proc_devices(const std::string& text) 
             auto sp = t.find_first_of(" \t");
             if (sp == std::string::npos) continue;
             auto major = to_int(t.substr(0, sp));
-            std::string name = trim(t.substr(sp));
+            std::string name(text::trim(std::string_view(t).substr(sp), kBlanks));
             if (major && !name.empty()) out.emplace(name, *major);
         }
     }
@@ -207,12 +189,12 @@ std::map<std::string, std::int64_t> parse_proc_devices(const std::string& text) 
 
 std::map<std::string, std::int64_t> parse_mig_minors(const std::string& text) {
     std::map<std::string, std::int64_t> out;
-    for (std::string_view line : lines(text)) {
-        std::string t = trim(line);
+    for (std::string_view line : text::lines(text)) {
+        std::string t(text::trim(line, kBlanks));
         auto sp = t.find_last_of(" \t");
         if (sp == std::string::npos) continue;
         auto minor = to_int(t.substr(sp + 1));
-        std::string key = trim(t.substr(0, sp));
+        std::string key(text::trim(std::string_view(t).substr(0, sp), kBlanks));
         if (minor && !key.empty()) out[key] = *minor;
     }
     return out;
@@ -220,18 +202,18 @@ std::map<std::string, std::int64_t> parse_mig_minors(const std::string& text) {
 
 std::map<std::string, std::string> parse_information(const std::string& text) {
     std::map<std::string, std::string> out;
-    for (std::string_view line : lines(text)) {
+    for (std::string_view line : text::lines(text)) {
         auto colon = line.find(':');
         if (colon == std::string_view::npos) continue;
-        std::string key = trim(line.substr(0, colon));
-        if (!key.empty()) out.emplace(key, trim(line.substr(colon + 1)));
+        std::string key(text::trim(line.substr(0, colon), kBlanks));
+        if (!key.empty()) out.emplace(key, text::trim(line.substr(colon + 1), kBlanks));
     }
     return out;
 }
 
 std::string normalize_pci_bus_id(const std::string& id) {
     // domain ":" bus ":" device "." function, all hexadecimal.
-    std::string t = trim(id);
+    std::string t(text::trim(id, kBlanks));
     unsigned v[4] = {};
     const char seps[] = {':', ':', '.', '\0'};
     const std::size_t max_digits[] = {8, 2, 2, 1};
@@ -255,7 +237,7 @@ std::string normalize_pci_bus_id(const std::string& id) {
 std::string mig_profile_from_name(const std::string& name) {
     auto at = name.rfind(" MIG ");
     if (at == std::string::npos) return {};
-    return trim(std::string_view(name).substr(at + 5));
+    return std::string(text::trim(std::string_view(name).substr(at + 5), kBlanks));
 }
 
 std::string to_string(const Host& h) {

@@ -4,41 +4,27 @@
 #include "util/text.hpp"
 
 #include <algorithm>
-#include <cctype>
 
 namespace gantry::gpu {
 
 namespace {
 
-std::string trim(const std::string& s) {
-    size_t a = s.find_first_not_of(" \t\"'"), b = s.find_last_not_of(" \t\"'");
-    return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
-}
+// Blanks and the quotes of a value written as "compute,utility" or 'all'.
+constexpr std::string_view kBlanksAndQuotes = " \t\"'";
 
-std::vector<std::string> split_list(const std::string& s) {
+// The items of a comma-separated list, blanks and quotes trimmed, empty ones dropped.
+std::vector<std::string> split_list(std::string_view s) {
     std::vector<std::string> out;
-    size_t start = 0;
-    while (start <= s.size()) {
-        size_t c = s.find(',', start);
-        std::string t =
-            trim(s.substr(start, c == std::string::npos ? std::string::npos : c - start));
-        if (!t.empty()) out.push_back(t);
-        if (c == std::string::npos) break;
-        start = c + 1;
-    }
+    for (std::string_view item : text::split(s, ','))
+        if (auto t = text::trim(item, kBlanksAndQuotes); !t.empty()) out.emplace_back(t);
     return out;
 }
 
 std::optional<std::string> env_get(const std::vector<std::string>& env, const std::string& key) {
     std::optional<std::string> v;
     for (auto& e : env)
-        if (e.compare(0, key.size() + 1, key + "=") == 0) v = e.substr(key.size() + 1);
+        if (e.starts_with(key + "=")) v = e.substr(key.size() + 1);
     return v;
-}
-
-std::string lower(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
 }
 
 Capabilities parse_caps(const std::string& value, const std::string& what) {
@@ -100,7 +86,7 @@ Request parse_request(const std::vector<std::string>& env, const std::optional<s
     if (gpus) {
         r.source = "--gpus";
         // docker: all | N | device=LIST | count=N | capabilities=LIST, comma-separated keys
-        std::string v = trim(*gpus);
+        std::string v(text::trim(*gpus, kBlanksAndQuotes));
         std::vector<std::string> parts;
         // "device=0,2" keeps its commas: split on keys instead
         size_t pos = 0;
@@ -110,8 +96,9 @@ Request parse_request(const std::vector<std::string>& env, const std::optional<s
                 size_t k = v.find(key, pos + 1);
                 if (k != std::string::npos && k < next) next = k;
             }
-            parts.push_back(
-                trim(v.substr(pos, next == std::string::npos ? std::string::npos : next - pos)));
+            parts.emplace_back(
+                text::trim(std::string_view(v).substr(pos, next == v.npos ? v.npos : next - pos),
+                           kBlanksAndQuotes));
             if (next == std::string::npos) break;
             pos = next + 1;
         }
@@ -120,30 +107,30 @@ Request parse_request(const std::vector<std::string>& env, const std::optional<s
             if (p == "all") {
                 r.inject = r.all = true;
                 any_devices = true;
-            } else if (!p.empty() && std::all_of(p.begin(), p.end(), ::isdigit)) {
+            } else if (text::all_digits(p)) {
                 r.inject = true;
                 any_devices = true;
                 first_gpus(r, p);
-            } else if (p.rfind("device=", 0) == 0) {
+            } else if (p.starts_with("device=")) {
                 set_devices(r, p.substr(7));
                 any_devices = true;
-            } else if (p.rfind("count=", 0) == 0) {
+            } else if (p.starts_with("count=")) {
                 std::string n = p.substr(6);
                 r.inject = true;
                 any_devices = true;
                 if (n == "all")
                     r.all = true;
-                else if (!n.empty() && std::all_of(n.begin(), n.end(), ::isdigit))
+                else if (text::all_digits(n))
                     first_gpus(r, n);
                 else
                     throw Error(Errc::usage, "--gpus: invalid count \"" + n + "\"",
                                 "use count=N or count=all");
-            } else if (p.rfind("capabilities=", 0) == 0) {
+            } else if (p.starts_with("capabilities=")) {
                 flag_caps = parse_caps(p.substr(13), "--gpus");
-            } else if (p.rfind("driver=", 0) == 0) {
+            } else if (p.starts_with("driver=")) {
                 if (p.substr(7) != "nvidia")
                     throw Error(Errc::unsupported, "--gpus: only the nvidia driver is supported");
-            } else if (p.rfind("GPU-", 0) == 0 || p.rfind("MIG-", 0) == 0) {
+            } else if (p.starts_with("GPU-") || p.starts_with("MIG-")) {
                 set_devices(r, p);
                 any_devices = true;
             } else {
@@ -163,7 +150,7 @@ Request parse_request(const std::vector<std::string>& env, const std::optional<s
     auto cv = env_get(env, "NVIDIA_DRIVER_CAPABILITIES");
     if (flag_caps)
         r.caps = *flag_caps;
-    else if (cv && !trim(*cv).empty())
+    else if (cv && !text::trim(*cv, kBlanksAndQuotes).empty())
         r.caps = parse_caps(*cv, "NVIDIA_DRIVER_CAPABILITIES");
     else if (legacy && !cv)
         r.caps = all_capabilities();
@@ -173,7 +160,7 @@ Request parse_request(const std::vector<std::string>& env, const std::optional<s
     for (auto& e : env) {
         auto eq = e.find('=');
         std::string k = e.substr(0, eq);
-        if (k.rfind("NVIDIA_REQUIRE_", 0) == 0 && k != "NVIDIA_REQUIRE_JETPACK") {
+        if (k.starts_with("NVIDIA_REQUIRE_") && k != "NVIDIA_REQUIRE_JETPACK") {
             auto it = std::find_if(r.requirements.begin(), r.requirements.end(),
                                    [&](auto& p) { return p.first == k; });
             if (it != r.requirements.end())
@@ -220,11 +207,11 @@ Selection select(const Host& host, const Request& req) {
     for (auto& tok : req.devices) {
         bool found = false;
         for (auto& d : host.devices) {
-            std::string bus = lower(d.pci_bus_id);
-            std::string t = lower(tok);
+            std::string bus = text::lower(d.pci_bus_id);
+            std::string t = text::lower(tok);
             bool bus_match = !bus.empty() && (t == bus || (bus.size() > 4 && t == bus.substr(4)) ||
                                               (bus.size() > 9 && t == bus.substr(9)));
-            if (tok == std::to_string(d.index) || lower(d.uuid) == t || bus_match) {
+            if (tok == std::to_string(d.index) || text::lower(d.uuid) == t || bus_match) {
                 add_gpu(&d);
                 s.whole_gpu_requested = true;
                 found = true;
@@ -232,7 +219,7 @@ Selection select(const Host& host, const Request& req) {
             }
             for (size_t i = 0; i < d.migs.size() && !found; ++i) {
                 if (tok == std::to_string(d.index) + ":" + std::to_string(i) ||
-                    lower(d.migs[i].uuid) == t) {
+                    text::lower(d.migs[i].uuid) == t) {
                     add_gpu(&d);
                     s.migs.push_back(&d.migs[i]);
                     found = true;

@@ -3,6 +3,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -34,15 +35,6 @@ bool normalize_entry_path(const std::string& name, std::vector<std::string>& out
 }
 
 namespace {
-
-std::string join(const std::vector<std::string>& comps, size_t n) {
-    std::string s;
-    for (size_t i = 0; i < n; ++i) {
-        if (i) s += '/';
-        s += comps[i];
-    }
-    return s;
-}
 
 struct ReadCtx {
     Reader* reader;
@@ -117,7 +109,7 @@ class Extractor {
     // fd of the directory comps[0..n), created (0755) where missing, resolved in-root.
     int dir_fd(const std::vector<std::string>& comps, size_t n, const std::string& entry_name) {
         if (n == 0) return root_;
-        std::string key = join(comps, n);
+        std::string key = text::join(std::span(comps).first(n), "/");
         if (auto it = cache_.find(key); it != cache_.end()) return it->second.get();
         int fd = fs::openat_in_root(root_, key, O_PATH | O_DIRECTORY);
         if (fd < 0 && errno == ENOENT) {
@@ -184,7 +176,7 @@ class Extractor {
         const std::string& leaf = comps.back();
         int parent = dir_fd(comps, comps.size() - 1, name);
 
-        if (leaf.rfind(".wh.", 0) == 0) {
+        if (leaf.starts_with(".wh.")) {
             whiteout(parent, leaf, name);
             return;
         }
@@ -200,7 +192,7 @@ class Extractor {
             clear_slot(parent, leaf, true);
             if (::mkdirat(parent, leaf.c_str(), 0700) != 0 && errno != EEXIST)
                 throw_errno(opt_.what + ": cannot create directory " + name);
-            std::string path = join(comps, comps.size());
+            std::string path = text::join(comps, "/");
             if (!opt_.privileged || archive_entry_xattr_count(e) > 0) {
                 Fd d(::openat(parent, leaf.c_str(),
                               O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -279,7 +271,7 @@ class Extractor {
             return;
         }
         std::string target = leaf.substr(4);
-        if (target.empty() || target == "." || target == ".." || target.rfind(".wh.", 0) == 0)
+        if (target.empty() || target == "." || target == ".." || target.starts_with(".wh."))
             hostile(name, "is a malformed whiteout");
         clear_slot(parent, target, false);
         if (::mknodat(parent, target.c_str(), S_IFCHR | 0, makedev(0, 0)) != 0)
@@ -293,7 +285,7 @@ class Extractor {
         std::vector<std::string> t;
         if (!normalize_entry_path(target, t) || t.empty())
             hostile(name, "is a hard link to \"" + target + "\", outside the layer");
-        std::string tdir = join(t, t.size() - 1);
+        std::string tdir = text::join(std::span(t).first(t.size() - 1), "/");
         Fd tparent(tdir.empty() ? ::fcntl(root_, F_DUPFD_CLOEXEC, 0)
                                 : fs::openat_in_root(root_, tdir, O_PATH | O_DIRECTORY, 0,
                                                      RESOLVE_NO_SYMLINKS));
@@ -373,8 +365,8 @@ class Extractor {
         size_t size = 0;
         while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
             std::string_view n = name;
-            bool user = n.rfind("user.", 0) == 0 && n.rfind("user.overlay.", 0) != 0 &&
-                        n.rfind("user.gantry.", 0) != 0;
+            bool user = n.starts_with("user.") && !n.starts_with("user.overlay.") &&
+                        !n.starts_with("user.gantry.");
             bool cap = opt_.privileged && n == "security.capability";
             if (!user && !cap) {
                 ++st_.dropped_xattrs;

@@ -7,17 +7,6 @@
 
 namespace gantry::lint {
 
-namespace {
-
-bool starts_with(std::string_view s, std::string_view p) {
-    return s.substr(0, p.size()) == p;
-}
-bool ends_with(std::string_view s, std::string_view p) {
-    return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
-}
-
-} // namespace
-
 std::string join(const std::vector<std::string>& v, const char* sep) {
     std::string r;
     for (auto& s : v) r += (r.empty() ? "" : sep) + s;
@@ -190,14 +179,14 @@ bool has_cache_mount(const Step& s, std::string_view path) {
         if (m.type != "cache" && m.type != "tmpfs") continue;
         std::string t = m.target;
         while (t.size() > 1 && t.back() == '/') t.pop_back();
-        if (starts_with(path, "/")) {
-            if (path == t || starts_with(path, t + "/")) return true;
+        if (path.starts_with("/")) {
+            if (path == t || path.starts_with(t + "/")) return true;
             continue;
         }
         // a path relative to some home directory (".cache/pip"): any ancestor as a suffix
         std::string_view p = path;
         for (;;) {
-            if (ends_with(t, "/" + std::string(p))) return true;
+            if (t.ends_with("/" + std::string(p))) return true;
             auto slash = p.find_last_of('/');
             if (slash == std::string_view::npos) break;
             p = p.substr(0, slash);

@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 #include "util/yaml.hpp"
 
 namespace gantry::lint {
@@ -18,9 +19,7 @@ std::set<std::string> codes(const yaml::Node& n, const std::string& where,
     for (const auto& c : n.items) {
         if (!c.is_scalar())
             throw Error(Errc::invalid, file + ": " + where + " must be a list of rule codes");
-        std::string s = c.value;
-        for (auto& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-        out.insert(s);
+        out.insert(text::upper(c.value));
     }
     return out;
 }

@@ -3,6 +3,7 @@
 #include "lint/instruction.hpp"
 #include "lint/text.hpp"
 #include "lint/words.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -20,10 +21,10 @@ bool match_directive(std::string_view line, std::string& key, std::string& value
     std::size_t k0 = i;
     if (i >= line.size() || !std::isalpha(static_cast<unsigned char>(line[i]))) return false;
     while (i < line.size() && std::isalnum(static_cast<unsigned char>(line[i]))) ++i;
-    key = lower(line.substr(k0, i - k0));
+    key = text::lower(line.substr(k0, i - k0));
     while (i < line.size() && is_space(line[i])) ++i;
     if (i >= line.size() || line[i] != '=') return false;
-    value = std::string(trim(line.substr(i + 1)));
+    value = std::string(text::trim(line.substr(i + 1)));
     return !value.empty();
 }
 
@@ -75,7 +76,7 @@ std::vector<Heredoc> heredoc_markers(const std::string& args) {
 } // namespace
 
 Dockerfile parse_dockerfile(std::string_view text) {
-    if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+    if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
     if (text.find('\0') != std::string_view::npos)
         throw Error(Errc::invalid, "not a text file (it contains NUL bytes)",
                     "pass the path of a Dockerfile");
@@ -95,7 +96,7 @@ Dockerfile parse_dockerfile(std::string_view text) {
     const int n = static_cast<int>(lines.size());
     for (int i = 0; i < n;) {
         const int lineno = i + 1;
-        std::string_view s = ltrim(lines[i]);
+        std::string_view s = text::trim_left(lines[i]);
         if (!directives_done) {
             std::string key, value;
             if (match_directive(s, key, value) &&
@@ -119,7 +120,7 @@ Dockerfile parse_dockerfile(std::string_view text) {
             continue;
         }
         if (s[0] == '#') {
-            comments.emplace_back(trim(s.substr(1)));
+            comments.emplace_back(text::trim(s.substr(1)));
             ++i;
             continue;
         }
@@ -128,7 +129,7 @@ Dockerfile parse_dockerfile(std::string_view text) {
         ++i;
         while (cont && i < n) {
             std::string next = lines[i++];
-            auto t = ltrim(next);
+            auto t = text::trim_left(next);
             if (t.empty() || t[0] == '#') continue; // comment or empty line in a continuation
             cont = trim_continuation(next, df.escape);
             logical += next;
@@ -145,8 +146,7 @@ Dockerfile parse_dockerfile(std::string_view text) {
                 while (i < n) {
                     std::string body = lines[i++];
                     std::string_view term = body;
-                    if (h.chomp)
-                        while (!term.empty() && term.front() == '\t') term.remove_prefix(1);
+                    if (h.chomp) term = text::trim_left(term, "\t");
                     if (term == h.name) {
                         done = true;
                         break;
@@ -176,7 +176,7 @@ Dockerfile parse_dockerfile(std::string_view text) {
         if (in.keyword == "FROM") {
             seen_from = true;
             auto w = split_words(in.args, df.escape);
-            if (w.size() == 3 && !stages.insert(lower(w[2])).second)
+            if (w.size() == 3 && !stages.insert(text::lower(w[2])).second)
                 throw parse_error(in.line, "duplicate stage name \"" + w[2] + "\"",
                                   "give every stage its own name");
         } else if (!seen_from && in.keyword != "ARG") {

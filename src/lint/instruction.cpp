@@ -2,6 +2,7 @@
 
 #include "lint/text.hpp"
 #include "lint/words.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <map>
@@ -67,7 +68,7 @@ std::vector<Flag> extract_flags(std::string& args, int line) {
     std::size_t i = 0;
     for (;;) {
         while (i < args.size() && is_space(args[i])) ++i;
-        if (args.compare(i, 2, "--") != 0) break;
+        if (!std::string_view(args).substr(i).starts_with("--")) break;
         std::string word;
         char quote = 0;
         std::size_t j = i;
@@ -99,7 +100,7 @@ std::vector<Flag> extract_flags(std::string& args, int line) {
         if (f.name.empty()) throw parse_error(line, "empty flag name in \"" + word + "\"");
         flags.push_back(std::move(f));
     }
-    args = std::string(ltrim(std::string_view(args).substr(i)));
+    args = std::string(text::trim_left(std::string_view(args).substr(i)));
     return flags;
 }
 
@@ -134,7 +135,7 @@ void check_flags(const std::string& kw, const std::vector<Flag>& flags, int line
 }
 
 bool parse_json_args(std::string_view args, std::vector<std::string>& out) {
-    auto t = trim(args);
+    auto t = text::trim(args);
     if (t.empty() || t.front() != '[' || t.back() != ']') return false;
     auto j = nlohmann::json::parse(t, nullptr, false);
     if (j.is_discarded() || !j.is_array()) return false;
@@ -164,7 +165,7 @@ void check_args(Instruction& in, char esc) {
     std::vector<std::string> words;
     if (worded.count(kw) && !in.json)
         words = split_words(in.args, esc);
-    else if (!trim(in.args).empty())
+    else if (!text::trim(in.args).empty())
         words = {in.args};
     auto need = [&](bool ok, const std::string& what) {
         if (!ok) throw parse_error(in.line, kw + " requires " + what);
@@ -173,10 +174,10 @@ void check_args(Instruction& in, char esc) {
         need(words.size() == 1 || words.size() == 3,
              "either one or three arguments (FROM image [AS name])");
         if (words.size() == 3) {
-            if (lower(words[1]) != "as")
+            if (text::lower(words[1]) != "as")
                 throw parse_error(in.line, "FROM expects \"AS\" as its second word, not \"" +
                                                words[1] + "\"");
-            if (!valid_stage_name(lower(words[2])))
+            if (!valid_stage_name(text::lower(words[2])))
                 throw parse_error(in.line, "invalid stage name \"" + words[2] + "\"",
                                   "stage names start with a letter and contain only letters, "
                                   "digits, '-', '_' and '.'");
@@ -187,9 +188,9 @@ void check_args(Instruction& in, char esc) {
     } else if (kw == "SHELL") {
         need(in.json && !in.json_args.empty(), "a JSON array (SHELL [\"executable\", ...])");
     } else if (kw == "HEALTHCHECK") {
-        need(!words.empty() && (upper(words[0]) == "NONE" || upper(words[0]) == "CMD"),
+        need(!words.empty() && (text::upper(words[0]) == "NONE" || text::upper(words[0]) == "CMD"),
              "NONE or CMD command");
-        if (upper(words[0]) == "NONE")
+        if (text::upper(words[0]) == "NONE")
             need(words.size() == 1 && in.flags.empty(), "no other argument after NONE");
         else
             need(words.size() >= 2, "a command after CMD");
@@ -222,18 +223,18 @@ Instruction parse_instruction(std::string_view logical, int line, char esc) {
     Instruction in;
     in.line = in.end_line = line;
     in.original = std::string(logical);
-    auto s = ltrim(logical);
+    auto s = text::trim_left(logical);
     std::size_t k = 0;
     while (k < s.size() && !is_space(s[k])) ++k;
-    in.keyword = upper(s.substr(0, k));
+    in.keyword = text::upper(s.substr(0, k));
     if (!instructions().count(in.keyword))
         throw parse_error(line, "unknown instruction: " + std::string(s.substr(0, k)),
                           "instructions are FROM, RUN, COPY, ADD, ENV, ARG, ... (is a line "
                           "continuation missing on the line before?)");
-    std::string args(ltrim(s.substr(k)));
+    std::string args(text::trim_left(s.substr(k)));
     if (in.keyword == "ONBUILD") {
-        if (trim(args).empty()) throw parse_error(line, "ONBUILD requires an instruction");
-        auto sub = upper(args.substr(0, args.find_first_of(" \t")));
+        if (text::trim(args).empty()) throw parse_error(line, "ONBUILD requires an instruction");
+        auto sub = text::upper(args.substr(0, args.find_first_of(" \t")));
         if (sub == "ONBUILD" || sub == "FROM" || sub == "MAINTAINER")
             throw parse_error(line, "ONBUILD " + sub + " is not allowed");
         auto child = parse_instruction(args, line, esc);
@@ -245,14 +246,14 @@ Instruction parse_instruction(std::string_view logical, int line, char esc) {
     }
     in.flags = extract_flags(args, line);
     check_flags(in.keyword, in.flags, line);
-    in.args = std::string(rtrim(args));
+    in.args = std::string(text::trim_right(args));
     static const std::set<std::string> json_capable = {"RUN",  "CMD", "ENTRYPOINT", "SHELL",
                                                        "COPY", "ADD", "VOLUME"};
     if (json_capable.count(in.keyword)) in.json = parse_json_args(in.args, in.json_args);
     try {
         check_args(in, esc);
     } catch (const Error& e) {
-        if (e.message().rfind("line ", 0) == 0) throw;
+        if (e.message().starts_with("line ")) throw;
         throw parse_error(line, in.keyword + ": " + e.message());
     }
     return in;
@@ -292,7 +293,7 @@ Mount parse_mount(std::string_view value) {
         ++i;
         if (field.empty()) continue;
         auto eq = field.find('=');
-        std::string key = lower(field.substr(0, eq));
+        std::string key = text::lower(field.substr(0, eq));
         std::string val = eq == std::string::npos ? "" : field.substr(eq + 1);
         if (key == "type") {
             m.type = val;

@@ -3,6 +3,7 @@
 #include "lint/rx.hpp"
 #include "oci/reference.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <regex>
@@ -11,11 +12,6 @@
 namespace gantry::lint {
 
 namespace {
-
-std::string lower(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
 
 Error line_error(int line, const std::string& msg, std::string hint) {
     return Error(Errc::invalid, "line " + std::to_string(line) + ": " + msg, std::move(hint));
@@ -50,7 +46,7 @@ BaseImage resolve_base(const Instruction& from, char esc, const Env& globals,
     b.resolved = e.value;
     b.known = e.resolved;
     if (!b.known) return b;
-    std::string l = lower(b.resolved);
+    std::string l = text::lower(b.resolved);
     for (auto& s : stages)
         if (!s.name.empty() && s.name == l) {
             b.stage_ref = s.index;
@@ -74,7 +70,7 @@ BaseImage resolve_base(const Instruction& from, char esc, const Env& globals,
     b.tag = colon == std::string::npos ? "" : name_part.substr(colon + 1);
     b.digest = at == std::string::npos ? "" : b.resolved.substr(at + 1);
     b.name = ref.domain == oci::kDefaultDomain ? ref.path : ref.domain + "/" + ref.path;
-    if (b.name.rfind("library/", 0) == 0) b.name = b.name.substr(8);
+    if (b.name.starts_with("library/")) b.name = b.name.substr(8);
     return b;
 }
 
@@ -111,7 +107,7 @@ std::optional<std::pair<int, int>> Build::cuda_version(int stage) const {
         const auto& tag = st.base.tag;
         std::smatch m;
         auto n = st.base.name;
-        bool cuda_repo = n.size() >= 4 && n.compare(n.size() - 4, 4, "cuda") == 0;
+        bool cuda_repo = n.ends_with("cuda");
         if (cuda_repo && rx_search(tag, m, leading))
             return std::pair{std::stoi(m[1]), std::stoi(m[2])};
         if (rx_search(tag, m, embedded)) return std::pair{std::stoi(m[1]), std::stoi(m[2])};
@@ -127,9 +123,9 @@ std::vector<std::pair<std::string, std::string>> env_pairs(const Instruction& in
     auto words = split_words(in.args, esc);
     if (words.empty()) return out;
     if (words[0].find('=') == std::string::npos) { // legacy ENV KEY VALUE
-        std::string value = in.args.substr(std::min(in.args.size(), words[0].size()));
-        auto b = value.find_first_not_of(" \t");
-        value = b == std::string::npos ? "" : value.substr(b);
+        std::string_view rest =
+            std::string_view(in.args).substr(std::min(in.args.size(), words[0].size()));
+        std::string value(text::trim_left(rest, " \t"));
         out.emplace_back(words[0], expand_word(value, env, esc).value);
         return out;
     }
@@ -182,7 +178,7 @@ Build model_build(const Dockerfile& df, const BuildOptions& opt) {
                 st.index = static_cast<int>(b.stages.size());
                 st.from = &in;
                 auto words = split_words(in.args, esc);
-                if (words.size() == 3) st.name = lower(words[2]);
+                if (words.size() == 3) st.name = text::lower(words[2]);
                 st.base = resolve_base(in, esc, globals, b.stages);
                 env_only.push_back(st.base.stage_ref >= 0 ? env_only[st.base.stage_ref] : Env{});
                 env = env_only.back();
@@ -209,7 +205,7 @@ Build model_build(const Dockerfile& df, const BuildOptions& opt) {
             }
             b.stages.back().steps.push_back(std::move(step));
         } catch (const Error& e) {
-            if (e.message().rfind("line ", 0) == 0) throw;
+            if (e.message().starts_with("line ")) throw;
             throw e.with_context("line " + std::to_string(df.instructions[i].line));
         }
     if (b.stages.empty())
@@ -218,7 +214,7 @@ Build model_build(const Dockerfile& df, const BuildOptions& opt) {
     if (!opt.target.empty()) {
         b.target = -1;
         for (auto& s : b.stages)
-            if (s.name == lower(opt.target)) b.target = s.index;
+            if (s.name == text::lower(opt.target)) b.target = s.index;
         if (b.target < 0)
             throw Error(Errc::usage, "--target " + opt.target + ": no stage of that name",
                         "name a stage with FROM image AS name");

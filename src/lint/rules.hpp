@@ -50,6 +50,8 @@ std::optional<std::string> parse_conda(const Command& c, std::vector<std::string
 // A cache (or tmpfs) mount of RUN whose target is path or contains it.
 bool has_cache_mount(const Step& s, std::string_view target_suffix);
 
+// Not text::join: empty words at the front add no separator ({"", "a"} -> "a"), which the GL007
+// message of `pip install --editable= x` shows.
 std::string join(const std::vector<std::string>& v, const char* sep = " ");
 
 } // namespace gantry::lint

@@ -2,6 +2,7 @@
 #include "lint/rules.hpp"
 #include "lint/rx.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <filesystem>
 #include <regex>
@@ -14,11 +15,6 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-std::string lower(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
-
 // Sources of COPY/ADD (the destination and heredoc sources dropped), variables expanded.
 std::vector<std::string> sources(const Step& step, char esc) {
     const auto& in = *step.in;
@@ -26,7 +22,7 @@ std::vector<std::string> sources(const Step& step, char esc) {
     if (!words.empty()) words.pop_back();
     std::vector<std::string> out;
     for (auto& w : words) {
-        if (w.rfind("<<", 0) == 0) continue;
+        if (w.starts_with("<<")) continue;
         out.push_back(in.json ? w : expand_word(w, step.env, esc).value);
     }
     return out;
@@ -41,7 +37,7 @@ std::string data_kind(const std::string& src) {
     static const std::set<std::string> dirs = {
         "data",  "dataset", "datasets",   "checkpoints", "checkpoint", "ckpt",
         "ckpts", "weights", "pretrained", "hf_cache",    "huggingface"};
-    std::string s = lower(src);
+    std::string s = text::lower(src);
     while (s.size() > 1 && s.back() == '/') s.pop_back();
     std::smatch m;
     if (rx_search(s, m, ext)) return "model weights or data (" + m.str(0) + ")";

@@ -69,7 +69,7 @@ void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const 
     for (auto& raw : pip->packages) {
         auto p = expanded(raw, step.env);
         std::smatch m;
-        if (p.rfind("torch", 0) == 0) torch = true;
+        if (p.starts_with("torch")) torch = true;
         if (rx_match(p, m, spec)) {
             found = m[4];
             what = p;
@@ -123,7 +123,7 @@ bool downloads_weights(const Command& c) {
     if (n == "wget" || n == "curl" || n == "aria2c" || n == "gsutil" || n == "aws")
         for (auto& a : c.argv)
             if (rx_match(a, weights_url)) return true;
-    if (n.rfind("python", 0) == 0)
+    if (n.starts_with("python"))
         for (auto& a : c.argv)
             if (rx_search(a, hub_call)) return true;
     return false;

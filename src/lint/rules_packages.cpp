@@ -2,6 +2,7 @@
 // GL007 pip cache, GL012 conda cache.
 #include "lint/rules.hpp"
 #include "lint/rx.hpp"
+#include "util/text.hpp"
 
 #include <regex>
 
@@ -9,12 +10,9 @@ namespace gantry::lint {
 
 namespace {
 
-std::string package_name(std::string p) {
+std::string package_name(std::string_view p) {
     // apt "pkg=1.2", "pkg:amd64"; pip "pkg==1.2", "pkg[extra]>=1"; conda "pkg=1.2"
-    auto cut = p.find_first_of("=:<>[~!; ");
-    if (cut != std::string::npos) p.resize(cut);
-    for (auto& c : p) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return p;
+    return text::lower(p.substr(0, p.find_first_of("=:<>[~!; ")));
 }
 
 bool is_toolchain(const std::string& pkg) {
@@ -31,8 +29,8 @@ bool env_true(const Env& env, const std::vector<std::string>& assigns, const std
     std::string v;
     if (auto it = env.find(name); it != env.end()) v = it->second;
     for (auto& a : assigns)
-        if (a.rfind(name + "=", 0) == 0) v = a.substr(name.size() + 1);
-    for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (a.starts_with(name + "=")) v = a.substr(name.size() + 1);
+    v = text::lower(v);
     return !v.empty() && v != "0" && v != "false" && v != "no" && v != "off";
 }
 
@@ -46,7 +44,7 @@ bool removes(const Step& s, const std::string& prefix) {
     for (auto& c : s.commands)
         if (c.name() == "rm")
             for (auto& a : c.argv)
-                if (a.rfind(prefix, 0) == 0) return true;
+                if (a.starts_with(prefix)) return true;
     return false;
 }
 

@@ -1,6 +1,7 @@
 #include "lint/shell.hpp"
 
 #include "lint/words.hpp"
+#include "util/text.hpp"
 
 #include <set>
 
@@ -10,13 +11,6 @@ namespace {
 
 bool is_blank(char c) {
     return c == ' ' || c == '\t' || c == '\r';
-}
-
-bool all_digits(const std::string& s) {
-    if (s.empty()) return false;
-    for (char c : s)
-        if (c < '0' || c > '9') return false;
-    return true;
 }
 
 bool is_assignment(const std::string& w) {
@@ -73,7 +67,7 @@ class Lexer {
                 end_command();
                 ++i_;
                 skip_heredoc_bodies();
-            } else if ((c == '<' || c == '>') && (!in_word_ || all_digits(word_))) {
+            } else if ((c == '<' || c == '>') && (!in_word_ || text::all_digits(word_))) {
                 word_.clear();
                 in_word_ = false;
                 redirect();
@@ -195,8 +189,7 @@ class Lexer {
                 auto end = nl == std::string_view::npos ? s_.size() : nl;
                 std::string_view line = s_.substr(i_, end - i_);
                 i_ = end + (nl == std::string_view::npos ? 0 : 1);
-                if (chomp)
-                    while (!line.empty() && line.front() == '\t') line.remove_prefix(1);
+                if (chomp) line = text::trim_left(line, "\t");
                 if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
                 if (line == delim) break;
             }

@@ -1,14 +1,12 @@
 #include "lint/words.hpp"
 
+#include "lint/text.hpp"
 #include "util/error.hpp"
 
 namespace gantry::lint {
 
 namespace {
 
-bool is_space(char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
-}
 bool is_name_start(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }

@@ -15,7 +15,7 @@ bool is_hex64(std::string_view s) {
 } // namespace
 
 bool Digest::valid(std::string_view text) noexcept {
-    return text.size() == 71 && text.substr(0, 7) == "sha256:" && is_hex64(text.substr(7));
+    return text.size() == 71 && text.starts_with("sha256:") && is_hex64(text.substr(7));
 }
 
 Digest Digest::parse(std::string_view text) {

@@ -153,7 +153,7 @@ Platform Platform::host() {
         p.architecture = "s390x";
     else if (m == "riscv64")
         p.architecture = "riscv64";
-    else if (m.rfind("armv7", 0) == 0) {
+    else if (m.starts_with("armv7")) {
         p.architecture = "arm";
         p.variant = "v7";
     } else

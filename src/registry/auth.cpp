@@ -5,6 +5,7 @@
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/nettle.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -134,7 +135,7 @@ std::optional<Credentials> from_helper(const std::string& name, const std::strin
     std::string program = "docker-credential-" + name;
     std::string server = helper_server(domain);
     auto [text, status] = run_helper(program, server, what);
-    std::string trimmed = text.substr(0, text.find_last_not_of(" \t\r\n") + 1);
+    std::string trimmed(text::trim_right(text, " \t\r\n"));
     if (status != 0) {
         if (trimmed.find("credentials not found") != std::string::npos) return std::nullopt;
         throw Error(Errc::auth,
@@ -304,9 +305,7 @@ std::vector<Challenge> parse_challenges(const std::string& h) {
     auto token = [&] {
         std::size_t b = i;
         while (i < n && h[i] != ' ' && h[i] != '\t' && h[i] != '=' && h[i] != ',') ++i;
-        std::string t = h.substr(b, i - b);
-        for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        return t;
+        return text::lower(std::string_view(h).substr(b, i - b));
     };
     while (i < n) {
         skip_ws();

@@ -4,6 +4,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -42,12 +43,6 @@ std::vector<stdfs::path> cert_dirs(const std::string& host, const std::string& e
 
 bool retryable_status(long s) {
     return s == 429 || s == 500 || s == 502 || s == 503 || s == 504 || s == 408;
-}
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-    std::string out;
-    for (auto& s : v) out += (out.empty() ? "" : sep) + s;
-    return out;
 }
 
 } // namespace
@@ -197,7 +192,7 @@ std::string Client::base() {
 }
 
 std::string Client::auth_header(const std::vector<std::string>& scopes) {
-    std::string key = join(scopes, " ");
+    std::string key = text::join(scopes, " ");
     {
         std::lock_guard l(mu_);
         auto it = tokens_.find(key);
@@ -225,7 +220,7 @@ void Client::sleep_before_retry(unsigned attempt, const Response* r) const {
 
 Response Client::call(Request req, const std::string& target,
                       const std::vector<std::string>& scopes, Retry retry) {
-    bool absolute = target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0;
+    bool absolute = target.starts_with("http://") || target.starts_with("https://");
     req.url = absolute ? target : base() + target;
     auto plain_headers = req.headers;
     bool auth_tried = false;
@@ -291,7 +286,7 @@ bool Client::authenticate(const Response& r, const std::vector<std::string>& sco
 
 void Client::fetch_token(const Challenge& c, const std::vector<std::string>& scopes) {
     std::string realm = c.param("realm");
-    if (realm.rfind("https://", 0) != 0 && realm.rfind("http://", 0) != 0)
+    if (!realm.starts_with("https://") && !realm.starts_with("http://"))
         throw Error(Errc::auth,
                     "registry " + domain_ + " sent a bearer challenge without a usable realm (\"" +
                         realm + "\")",
@@ -308,19 +303,19 @@ void Client::fetch_token(const Challenge& c, const std::vector<std::string>& sco
     if (cr && cr->identity_token) {
         // OAuth2 refresh-token grant (the distribution token spec's POST /token), as docker
         // does with an identity token: one space-separated scope, the secret in the body
-        q.push_back("scope=" + url_escape(join(all, " ")));
+        q.push_back("scope=" + url_escape(text::join(all, " ")));
         q.push_back("grant_type=refresh_token");
         q.push_back("client_id=gantry");
         q.push_back("refresh_token=" + url_escape(cr->password));
         req.method = "POST";
         req.url = realm;
         req.headers.push_back("Content-Type: application/x-www-form-urlencoded");
-        req.body = join(q, "&");
+        req.body = text::join(q, "&");
         req.follow_redirects = false; // a redirect would carry the body to another host
     } else {
         for (auto& s : all) q.push_back("scope=" + url_escape(s));
         if (cr) q.push_back("account=" + url_escape(cr->username));
-        req.url = url + join(q, "&");
+        req.url = url + text::join(q, "&");
         if (cr)
             req.headers.push_back("Authorization: Basic " +
                                   base64_encode(cr->username + ":" + cr->password));
@@ -382,10 +377,11 @@ void Client::fetch_token(const Challenge& c, const std::vector<std::string>& sco
     if (token.empty())
         throw Error(Errc::auth, "token service of " + domain_ + " returned no token",
                     "the registry's token service is misconfigured");
-    log::debug("registry " + domain_ + ": token for \"" + join(scopes, " ") + "\", valid " +
+    log::debug("registry " + domain_ + ": token for \"" + text::join(scopes, " ") + "\", valid " +
                std::to_string(expires_in) + "s");
     std::lock_guard l(mu_);
-    tokens_[join(scopes, " ")] = Token{token, clk::now() + std::chrono::seconds(expires_in - 5)};
+    tokens_[text::join(scopes, " ")] =
+        Token{token, clk::now() + std::chrono::seconds(expires_in - 5)};
 }
 
 void Client::login_check() {

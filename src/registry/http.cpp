@@ -1,6 +1,7 @@
 #include "registry/http.hpp"
 
 #include "registry/curl.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -47,21 +48,15 @@ struct Exchange {
 
 std::size_t on_header(char* p, std::size_t size, std::size_t n, void* ud) {
     auto* x = static_cast<Exchange*>(ud);
-    std::string line(p, size * n);
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-    if (line.rfind("HTTP/", 0) == 0) { // a new response (redirect, 100-continue): start over
+    std::string line(text::trim_right(std::string_view(p, size * n), "\r\n"));
+    if (line.starts_with("HTTP/")) { // a new response (redirect, 100-continue): start over
         x->resp->headers.clear();
         return size * n;
     }
     auto colon = line.find(':');
     if (colon == std::string::npos) return size * n;
-    std::string name = line.substr(0, colon);
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    std::string value = line.substr(colon + 1);
-    auto b = value.find_first_not_of(" \t");
-    value = b == std::string::npos ? "" : value.substr(b);
-    x->resp->headers[name] = value;
+    std::string name = text::lower(std::string_view(line).substr(0, colon));
+    x->resp->headers[name] = text::trim_left(std::string_view(line).substr(colon + 1), " \t");
     return size * n;
 }
 

@@ -135,8 +135,8 @@ class Pusher {
     std::vector<std::string> scopes() const { return {"repository:" + repo_ + ":pull,push"}; }
 
     std::string absolute(const std::string& loc) {
-        if (loc.rfind("http://", 0) == 0 || loc.rfind("https://", 0) == 0) return loc;
-        return client_.base() + (loc.rfind('/', 0) == 0 ? "" : "/") + loc;
+        if (loc.starts_with("http://") || loc.starts_with("https://")) return loc;
+        return client_.base() + (loc.starts_with('/') ? "" : "/") + loc;
     }
 
   private:

@@ -205,7 +205,7 @@ void walk_image_files(const store::Store& store, const std::vector<oci::Digest>&
                 std::string p = rel.empty() ? n : rel + "/" + n;
                 bool hidden = seen.count(p) > 0;
                 for (auto& o : opaque)
-                    if (p.compare(0, o.size() + 1, o + "/") == 0) hidden = true;
+                    if (p.starts_with(o + "/")) hidden = true;
                 struct stat st {};
                 if (::lstat((dir + "/" + n).c_str(), &st) != 0) continue;
                 if (S_ISDIR(st.st_mode)) {

@@ -65,15 +65,11 @@ std::vector<PasswdEntry> parse_passwd(const std::string& passwd) {
     return out;
 }
 
-bool all_digits(const std::string& s) {
-    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
-}
-
 void set_env(std::vector<std::string>& env, const std::string& kv) {
     auto eq = kv.find('=');
     std::string key = kv.substr(0, eq);
     for (auto& e : env)
-        if (e.compare(0, key.size() + 1, key + "=") == 0) {
+        if (e.starts_with(key + "=")) {
             e = kv;
             return;
         }
@@ -82,7 +78,7 @@ void set_env(std::vector<std::string>& env, const std::string& kv) {
 
 bool has_env(const std::vector<std::string>& env, const std::string& key) {
     for (auto& e : env)
-        if (e.compare(0, key.size() + 1, key + "=") == 0) return true;
+        if (e.starts_with(key + "=")) return true;
     return false;
 }
 
@@ -286,10 +282,9 @@ std::vector<std::string> capabilities(const std::vector<std::string>& add,
                                       const std::vector<std::string>& drop) {
     const auto& all = oci::all_capabilities();
     auto normal = [&](const std::string& flag, const std::string& name) {
-        std::string n;
-        for (char c : name) n += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        std::string n = text::upper(name);
         if (n == "ALL") return n;
-        if (n.rfind("CAP_", 0) != 0) n = "CAP_" + n;
+        if (!n.starts_with("CAP_")) n = "CAP_" + n;
         if (std::find(all.begin(), all.end(), n) == all.end())
             throw Error(Errc::usage, flag + ": unknown capability \"" + name + "\"",
                         "use a name from capabilities(7) such as SYS_PTRACE or IPC_LOCK, or ALL");
@@ -335,6 +330,23 @@ std::vector<std::string> namespaces(const RunOptions& opt) {
     return ns;
 }
 
+std::vector<std::string> environment(const json& image_config, const RunOptions& opt) {
+    std::vector<std::string> env;
+    // image Env, then --env-file, then -e (later wins)
+    if (image_config.contains("config") && image_config["config"].is_object()) {
+        const auto& cfg = image_config["config"];
+        if (cfg.contains("Env") && cfg["Env"].is_array())
+            for (auto& e : cfg["Env"])
+                if (e.is_string()) set_env(env, e.get<std::string>());
+    }
+    if (!has_env(env, "PATH"))
+        set_env(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for (auto& f : opt.env_files)
+        for (auto& e : read_env_file(f)) add_user_env(env, e);
+    for (auto& e : opt.env) add_user_env(env, e);
+    return env;
+}
+
 oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const std::string& passwd,
                        const std::string&) {
     const json cfg = image_config.contains("config") && image_config["config"].is_object()
@@ -364,13 +376,7 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
         throw Error(Errc::run_failed, "no command specified: the image has no ENTRYPOINT or CMD",
                     "give a command after the image name");
 
-    // Environment: image Env, then --env-file, then -e (later wins).
-    for (auto& e : strings("Env")) set_env(s.env, e);
-    if (!has_env(s.env, "PATH"))
-        set_env(s.env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-    for (auto& f : opt.env_files)
-        for (auto& e : read_env_file(f)) add_user_env(s.env, e);
-    for (auto& e : opt.env) add_user_env(s.env, e);
+    s.env = opt.environment ? *opt.environment : environment(image_config, opt);
 
     // User.
     std::string user = !opt.user.empty() ? opt.user : cfg.value("User", std::string());
@@ -381,7 +387,7 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
         std::string u = user.substr(0, colon),
                     gs = colon == std::string::npos ? "" : user.substr(colon + 1);
         bool found = false;
-        if (all_digits(u)) {
+        if (text::all_digits(u)) {
             s.uid = numeric_id(u, "user ID");
             s.gid = s.uid;
             for (auto& p : users)
@@ -404,7 +410,7 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
             throw Error(Errc::run_failed, "user \"" + u + "\" is not in the image's /etc/passwd",
                         "use a numeric -u UID[:GID]");
         if (!gs.empty()) {
-            if (!all_digits(gs))
+            if (!text::all_digits(gs))
                 throw Error(Errc::usage, "group \"" + gs + "\" must be numeric", "use -u UID:GID");
             s.gid = numeric_id(gs, "group ID");
         }

@@ -21,10 +21,13 @@ struct BindMount {
 };
 
 struct RunOptions {
-    std::vector<std::string> command;           // COMMAND [ARG...] after the image
-    std::optional<std::string> entrypoint;      // --entrypoint ("" clears it)
-    std::vector<std::string> env;               // -e K=V or -e K (taken from host_env)
-    std::vector<std::string> env_files;         // --env-file
+    std::vector<std::string> command;      // COMMAND [ARG...] after the image
+    std::optional<std::string> entrypoint; // --entrypoint ("" clears it)
+    std::vector<std::string> env;          // -e K=V or -e K (taken from host_env)
+    std::vector<std::string> env_files;    // --env-file
+    // environment(): computed once by a caller that reads it before the spec is built (the
+    // GPU request), then used by build as it is (nullopt: build computes it).
+    std::optional<std::vector<std::string>> environment;
     std::string workdir;                        // -w
     std::string user;                           // -u UID[:GID]
     std::string hostname;                       // --hostname
@@ -77,6 +80,11 @@ std::vector<std::string> read_env_file(const std::string& path);
 // The namespaces of a container run with OPT (build puts them in the spec): known before the
 // image is read, so the launch can start creating them early (runtime::EarlyStart).
 std::vector<std::string> namespaces(const RunOptions& opt);
+
+// The container's environment before the user's identity is known: the image's Env, PATH's
+// default, then --env-file, then -e (later wins; "-e K" takes K from the host, skipped when
+// unset). build adds HOME, HOSTNAME and TERM when missing.
+std::vector<std::string> environment(const nlohmann::json& image_config, const RunOptions& opt);
 
 // image_config: the image config document (its "config" object holds Env, Cmd, ...).
 // passwd: the container's /etc/passwd text ("" if absent), for user names and HOME.

@@ -127,7 +127,7 @@ void inject_gpus(oci::RuntimeSpec& spec, const gpu::Host& host, const gpu::Selec
             spec.setup.symlinks.emplace_back(dir + "/libcuda.so", "libcuda.so.1");
         if (lib.soname == "libnvidia-opticalflow.so.1")
             spec.setup.symlinks.emplace_back(dir + "/libnvidia-opticalflow.so", lib.soname);
-        if (lib.name.rfind("libGLX_nvidia.so.", 0) == 0)
+        if (lib.name.starts_with("libGLX_nvidia.so."))
             spec.setup.symlinks.emplace_back(dir + "/libGLX_indirect.so.0", lib.name);
     }
     for (auto& b : host.binaries)
@@ -181,7 +181,7 @@ void inject_gpus(oci::RuntimeSpec& spec, const gpu::Host& host, const gpu::Selec
     // A downstream NVIDIA hook (if any) must not inject a second time (reference §7.6).
     spec.env.erase(std::remove_if(spec.env.begin(), spec.env.end(),
                                   [](const std::string& e) {
-                                      return e.rfind("NVIDIA_VISIBLE_DEVICES=", 0) == 0;
+                                      return e.starts_with("NVIDIA_VISIBLE_DEVICES=");
                                   }),
                    spec.env.end());
     spec.env.push_back("NVIDIA_VISIBLE_DEVICES=void");

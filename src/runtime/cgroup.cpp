@@ -6,6 +6,7 @@
 #include "util/log.hpp"
 #include "util/text.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -76,7 +77,7 @@ void enable_controllers(const CgroupRequest& request, const std::string& base, b
     auto enabled = read_cgroup_list(file);
     std::vector<std::string> todo;
     for (const auto& c : request.needed)
-        if (!text::contains(enabled, c)) todo.push_back(c);
+        if (std::ranges::find(enabled, c) == enabled.end()) todo.push_back(c);
     if (todo.empty()) return;
 
     // The root cgroup has no cgroup.type and is exempt from the rule.

@@ -53,7 +53,7 @@ std::vector<std::string> read_cgroup_list(const std::string& file) {
         const std::string content = fs::read_file(file);
         for (std::string_view w : text::words(content)) {
             if (!w.empty() && (w[0] == '+' || w[0] == '-')) w.remove_prefix(1); // fake trees
-            if (!w.empty() && !text::contains(out, w)) out.emplace_back(w);
+            if (!w.empty() && std::ranges::find(out, w) == out.end()) out.emplace_back(w);
         }
     } catch (const Error&) {
     }
@@ -235,13 +235,13 @@ void check_controllers(const CgroupRequest& request, const Place& p,
     const auto avail = read_cgroup_list(dir + "/cgroup.controllers");
     std::vector<std::string> missing;
     for (const auto& c : request.needed)
-        if (!text::contains(avail, c)) missing.push_back(c);
+        if (std::ranges::find(avail, c) == avail.end()) missing.push_back(c);
     if (missing.empty()) return;
 
     const auto top_avail = dir == p.top ? avail : read_cgroup_list(p.top + "/cgroup.controllers");
     std::vector<std::string> in_v1, where_v1, absent;
     for (const auto& c : missing) {
-        if (text::contains(top_avail, c)) continue;
+        if (std::ranges::find(top_avail, c) != top_avail.end()) continue;
         auto it = v1.find(c);
         if (it != v1.end()) {
             in_v1.push_back(c);

@@ -7,6 +7,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -35,10 +36,9 @@ const std::vector<std::string>& default_classes() {
 void check_classes(const std::set<std::string>& classes) {
     for (auto& c : classes)
         if (std::find(all_classes().begin(), all_classes().end(), c) == all_classes().end()) {
-            std::string known;
-            for (auto& k : all_classes()) known += (known.empty() ? "" : ", ") + k;
             throw Error(Errc::usage, "unknown class \"" + c + "\" for --remove",
-                        "known classes: " + known + " (or \"default\", \"none\")");
+                        "known classes: " + text::join(all_classes(), ", ") +
+                            " (or \"default\", \"none\")");
         }
 }
 

@@ -21,7 +21,7 @@ namespace {
 
 Digest resolve_in(const Store& store, const RefMap& refs, const std::string& text) {
     std::string id = text;
-    if (id.rfind("sha256:", 0) == 0) id = id.substr(7);
+    if (id.starts_with("sha256:")) id = id.substr(7);
     bool hexlike = id.size() >= 4 && id.size() <= 64 &&
                    id.find_first_not_of("0123456789abcdef") == std::string::npos;
     if (!hexlike || text.find('/') != std::string::npos) {
@@ -36,7 +36,7 @@ Digest resolve_in(const Store& store, const RefMap& refs, const std::string& tex
             if (!r.digest.empty()) {
                 Digest d = Digest::parse(r.digest);
                 for (auto& [k, v] : refs)
-                    if (v == d && k.rfind(r.repository() + ":", 0) == 0) return d;
+                    if (v == d && k.starts_with(r.repository() + ":")) return d;
             }
             if (!hexlike)
                 throw Error(Errc::not_found, "image " + r.str() + " is not in the store",
@@ -46,10 +46,10 @@ Digest resolve_in(const Store& store, const RefMap& refs, const std::string& tex
     }
     std::set<Digest> matches;
     for (auto& [k, v] : refs) {
-        if (v.hex().rfind(id, 0) == 0) matches.insert(v);
+        if (v.hex().starts_with(id)) matches.insert(v);
         try {
             auto m = oci::Manifest::parse(store.read_blob(v));
-            if (m.config.digest.hex().rfind(id, 0) == 0) matches.insert(v);
+            if (m.config.digest.hex().starts_with(id)) matches.insert(v);
         } catch (const Error&) {
         }
     }

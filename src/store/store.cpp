@@ -4,6 +4,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
+#include "util/text.hpp"
 
 #include <cerrno>
 #include <cstdlib>
@@ -185,8 +186,7 @@ std::map<std::string, Digest> Store::holds() const {
         if (name.find(".tmp-") != std::string::npos) continue;
         try {
             std::string t = fs::read_file(e.path(), 4096);
-            while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
-            out[name] = Digest::parse(t);
+            out[name] = Digest::parse(text::trim_right(t, "\n "));
         } catch (const Error&) { // a hold being written or damaged: ignore it
         }
     }
@@ -202,7 +202,7 @@ std::set<Digest> Store::images_in_use() const {
     std::error_code ec;
     for (auto& e : stdfs::directory_iterator(root_ / "locks", ec)) {
         auto name = e.path().filename().string();
-        if (name.rfind("image-", 0) != 0) continue;
+        if (!name.starts_with("image-")) continue;
         try {
             Digest d = Digest::from_hex(name.substr(6));
             if (!FileLock::try_lock(e.path(), FileLock::Mode::exclusive).held()) out.insert(d);

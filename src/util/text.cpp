@@ -26,28 +26,53 @@ std::vector<std::string_view> lines(std::string_view s) {
     return out;
 }
 
-std::optional<std::uint32_t> to_u32(std::string_view s) {
-    std::uint32_t v = 0;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
-    return v;
+std::string_view trim_left(std::string_view s, std::string_view chars) {
+    std::size_t first = s.find_first_not_of(chars);
+    return first == s.npos ? std::string_view() : s.substr(first);
 }
 
-// ---- lists of words ----
+std::string_view trim_right(std::string_view s, std::string_view chars) {
+    std::size_t last = s.find_last_not_of(chars);
+    return last == s.npos ? std::string_view() : s.substr(0, last + 1);
+}
 
-std::vector<std::string_view> words(std::string_view s) {
-    constexpr std::string_view kSpace = " \t\n\v\f\r";
-    std::vector<std::string_view> out;
-    for (std::size_t p = s.find_first_not_of(kSpace); p != s.npos;
-         p = s.find_first_not_of(kSpace, p)) {
-        std::size_t q = std::min(s.find_first_of(kSpace, p), s.size());
-        out.push_back(s.substr(p, q - p));
-        p = q;
-    }
+std::string_view trim(std::string_view s, std::string_view chars) {
+    return trim_right(trim_left(s, chars), chars);
+}
+
+namespace {
+
+char lower_ascii(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+char upper_ascii(char c) {
+    return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+}
+
+} // namespace
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = lower_ascii(c);
     return out;
 }
 
-std::string join(const std::vector<std::string>& items, std::string_view sep) {
+std::string upper(std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = upper_ascii(c);
+    return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    return std::ranges::equal(a, b, {}, lower_ascii, lower_ascii);
+}
+
+bool contains(std::string_view s, std::string_view needle) {
+    return s.find(needle) != s.npos;
+}
+
+std::string join(std::span<const std::string> items, std::string_view sep) {
     std::string out;
     for (std::size_t i = 0; i < items.size(); ++i) {
         if (i > 0) out += sep;
@@ -56,17 +81,37 @@ std::string join(const std::vector<std::string>& items, std::string_view sep) {
     return out;
 }
 
-std::string join_english(const std::vector<std::string>& items) {
+std::string join_english(std::span<const std::string> items) {
     std::string out;
     for (std::size_t i = 0; i < items.size(); ++i) {
-        if (i > 0) out += (i + 1 == items.size()) ? " and " : ", ";
+        if (i > 0) out += i + 1 == items.size() ? " and " : ", ";
         out += items[i];
     }
     return out;
 }
 
-bool contains(const std::vector<std::string>& items, std::string_view s) {
-    return std::find(items.begin(), items.end(), s) != items.end();
+bool all_digits(std::string_view s) {
+    return !s.empty() && std::ranges::all_of(s, [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::optional<std::uint32_t> to_u32(std::string_view s) {
+    std::uint32_t v = 0;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+    return v;
+}
+
+// ---- words ----
+
+std::vector<std::string_view> words(std::string_view s) {
+    std::vector<std::string_view> out;
+    for (std::size_t p = s.find_first_not_of(whitespace); p != s.npos;
+         p = s.find_first_not_of(whitespace, p)) {
+        std::size_t q = std::min(s.find_first_of(whitespace, p), s.size());
+        out.push_back(s.substr(p, q - p));
+        p = q;
+    }
+    return out;
 }
 
 } // namespace gantry::text

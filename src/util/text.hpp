@@ -1,10 +1,14 @@
-// Splitting text into fields and lines, and strict numbers, on string_views: no stream (an
-// istringstream builds an ios_base and copies a locale, at every use on the run path); lists of
-// words, split and joined.
+// Text on string_views, the one home of gantry's general string helpers: splitting into fields
+// and lines, trimming, ASCII case, joining lists, and strict numbers. No stream (an istringstream
+// builds an ios_base and copies a locale, at every use on the run path) and no locale: case and
+// white space are ASCII's, which is what <cctype> gives in the "C" and "C.UTF-8" locales gantry
+// runs in (a unit test checks every byte), without a locale lookup per character.
+// Prefixes and suffixes need no helper: std::string(_view)::starts_with / ends_with.
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,23 +21,42 @@ std::vector<std::string_view> split(std::string_view s, char sep);
 // The lines of S without their '\n': "a\nb" and "a\nb\n" -> a, b; "\n" -> one empty; "" -> none.
 std::vector<std::string_view> lines(std::string_view s);
 
+// White space as std::isspace has it in the "C" locale.
+inline constexpr std::string_view whitespace = " \t\n\v\f\r";
+
+// S without the characters of CHARS (white space unless given) at its start, its end, or both:
+// a view into S, so S must outlive it. trim(" a b\n") -> "a b"; trim("'x' ", " '") -> "x".
+std::string_view trim_left(std::string_view s, std::string_view chars = whitespace);
+std::string_view trim_right(std::string_view s, std::string_view chars = whitespace);
+std::string_view trim(std::string_view s, std::string_view chars = whitespace);
+
+// S with A-Z lowered (or a-z raised); every other byte, UTF-8 included, as it is.
+std::string lower(std::string_view s);
+std::string upper(std::string_view s);
+
+// A and B are equal but for the case of ASCII letters: "NVIDIA" and "nvidia".
+bool iequals(std::string_view a, std::string_view b);
+
+// NEEDLE occurs in S (every S contains "").
+bool contains(std::string_view s, std::string_view needle);
+
+// ITEMS with SEP between each two: {"a", "b"} and ", " -> "a, b"; {"", "a"} -> ", a"; {} -> "".
+std::string join(std::span<const std::string> items, std::string_view sep);
+
+// ITEMS as a person lists them: "a", "a and b", "a, b and c" (no Oxford comma); {} -> "".
+std::string join_english(std::span<const std::string> items);
+
+// S is one or more of 0-9 and nothing else: "007" yes; "", "-1", "1.5" or " 1" no.
+bool all_digits(std::string_view s);
+
 // A whole unsigned decimal number that fits in 32 bits; nullopt for "", "-5", "+5", " 7",
 // "10x" or 4294967296.
 std::optional<std::uint32_t> to_u32(std::string_view s);
 
-// ---- lists of words (cgroup's messages and interface files) ----
+// ---- words (cgroup's interface files and mountinfo) ----
 
-// The words of S between runs of whitespace (space, \t, \n, \v, \f, \r), as `stream >> word`
-// reads them: " a  b\n" -> a, b.
+// The words of S between runs of white space, as `stream >> word` reads them: " a  b\n" -> a, b;
+// "" and " \n" -> none.
 std::vector<std::string_view> words(std::string_view s);
-
-// ITEMS with SEP between them: join({"a", "b"}, " ") = "a b"; none: "".
-std::string join(const std::vector<std::string>& items, std::string_view sep);
-
-// ITEMS as an English list: "a", "a and b", "a, b and c"; none: "".
-std::string join_english(const std::vector<std::string>& items);
-
-// Whether ITEMS holds S.
-bool contains(const std::vector<std::string>& items, std::string_view s);
 
 } // namespace gantry::text

@@ -1,6 +1,7 @@
 #include "util/units.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <cctype>
 #include <cmath>
@@ -192,8 +193,7 @@ std::uint64_t parse_size(const std::string& text, const std::string& what) {
     if (*value < 0) not_a_size(what, text, "a size cannot be negative");
     double multiplier = 1;
     if (!unit.empty()) {
-        std::string u;
-        for (char c : unit) u += ascii_lower(c);
+        const std::string u = text::lower(unit);
         static constexpr std::string_view kLetters = "kmgtp";
         const auto letter = kLetters.find(u[0]);
         const bool known =

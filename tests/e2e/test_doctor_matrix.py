@@ -413,8 +413,8 @@ def test_rules_are_documented():
     repo = Path(__file__).resolve().parents[2]
     doc = (repo / "docs/doctor.md").read_text()
     ids = set()
-    for src in list((repo / "src/compat").glob("*.cpp")) + [repo / "src/cli/gpu_checks.cpp",
-                                                              repo / "src/cli/cmd_doctor.cpp"]:
+    for src in (list((repo / "src/compat").glob("*.cpp")) + list((repo / "src/engine").glob("*.cpp"))
+                + [repo / "src/cli/cmd_doctor.cpp"]):
         text = src.read_text()
         import re
         ids |= set(re.findall(r'"((?:[A-Z0-9]+-)+[A-Z0-9]+)"', text))

@@ -1,4 +1,4 @@
-#include "cli/gpu_checks.hpp"
+#include "engine/image_checks.hpp"
 
 #include "compat/forward_compat.hpp"
 #include "compat/version.hpp"
@@ -8,34 +8,39 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
-#include "util/hash.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <fcntl.h>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-namespace gantry::cli {
+namespace gantry::engine {
 
 namespace {
 
 // libc.so.6 (or glibc < 2.34's libc-2.NN.so it links to) in a library directory of the image.
 bool is_libc(const std::string& path, const std::string& name) {
-    bool named = name == "libc.so.6" || (name.rfind("libc-2.", 0) == 0 && name.size() < 16 &&
-                                         name.compare(name.size() - 3, 3, ".so") == 0);
+    bool named = name == "libc.so.6" ||
+                 (name.starts_with("libc-2.") && name.size() < 16 && name.ends_with(".so"));
     if (!named) return false;
     auto dir = path.substr(0, path.size() - name.size());
     for (const char* d : {"lib/", "lib64/", "usr/lib/", "usr/lib64/"})
         if (dir == d) return true;
     for (const char* d : {"lib/", "usr/lib/"})
-        if (dir.rfind(d, 0) == 0 && dir.size() > std::strlen(d) + 1 &&
+        if (dir.starts_with(d) && dir.size() > std::strlen(d) + 1 &&
             dir.find('/', std::strlen(d)) == dir.size() - 1 &&
             dir.find("-linux-gnu") != std::string::npos)
             return true;
     return false;
+}
+
+// GeForce and TITAN GPUs do not support CUDA forward compatibility (error 804).
+bool no_forward_compat(const gpu::Device* d) {
+    std::string b = text::lower(d->brand);
+    return b.find("geforce") != std::string::npos || b.find("titan") != std::string::npos;
 }
 
 } // namespace
@@ -59,10 +64,8 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
     rootfs::walk_image_files(
         store, img.config.diff_ids, [&](const std::string& path, const std::string& host_path) {
             std::string name = path.substr(path.rfind('/') + 1);
-            if (name.rfind("libcuda.so.", 0) == 0 &&
-                std::count(name.begin(), name.end(), '.') >= 4 &&
-                path.rfind("usr/local/cuda", 0) == 0 &&
-                path.find("/compat/") != std::string::npos) {
+            if (name.starts_with("libcuda.so.") && std::count(name.begin(), name.end(), '.') >= 4 &&
+                path.starts_with("usr/local/cuda") && path.find("/compat/") != std::string::npos) {
                 compat_libs.push_back(path);
                 compat_hosts[path] = host_path;
             }
@@ -74,7 +77,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
                 }
             compat::add_file_facts(facts, path, text);
             if (is_libc(path, name)) libc_candidates.push_back({path, host_path});
-            if (!path_prefix.empty() && path.rfind(path_prefix, 0) != 0) return;
+            if (!path.starts_with(path_prefix)) return;
             Fd fd(::open(host_path.c_str(), O_RDONLY | O_CLOEXEC));
             char magic[4] = {};
             if (!fd || ::read(fd.get(), magic, 4) != 4 ||
@@ -102,7 +105,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
             facts.glibc_source = "/" + path;
             facts.glibc_defs.clear();
             for (auto& d : info.version_defs)
-                if (d.rfind("GLIBC_", 0) == 0) facts.glibc_defs.push_back(d);
+                if (d.starts_with("GLIBC_")) facts.glibc_defs.push_back(d);
             break;
         } catch (const Error&) { // not an ELF object we can read: try the next
         }
@@ -143,18 +146,10 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
                  ""});
             break;
         }
-        bool unsupported = false;
-        for (auto* d : sel.gpus) {
-            std::string b = d->brand;
-            for (auto& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            if (b.find("geforce") != std::string::npos || b.find("titan") != std::string::npos)
-                unsupported = true;
-        }
+        bool unsupported = std::any_of(sel.gpus.begin(), sel.gpus.end(), no_forward_compat);
         if (!unsupported) compat::apply_forward_compat(out, "/" + compat_path, ver, note);
         for (auto* d : sel.gpus) {
-            std::string b = d->brand;
-            for (auto& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-            if (b.find("geforce") != std::string::npos || b.find("titan") != std::string::npos)
+            if (no_forward_compat(d))
                 out.push_back(
                     {"FWD-COMPAT-UNSUPPORTED-GPU", compat::Severity::fail,
                      "/" + compat_path + " would be used, but GPU " + std::to_string(d->index) +
@@ -171,45 +166,4 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
     return out;
 }
 
-std::vector<compat::Finding> image_findings_cached(const store::Store& store,
-                                                   const store::Image& img, const std::string& ref,
-                                                   const std::vector<std::string>& env,
-                                                   const gpu::Host& host, const gpu::Request& req,
-                                                   const gpu::Selection& sel,
-                                                   const std::string& cache_dir) {
-    if (cache_dir.empty()) return image_findings(store, img, ref, env, host, req, sel);
-    Sha256 h;
-    h.update("doctor-2\n" + img.manifest_digest.str() + "\n" + host.driver_version + "\n" +
-             std::to_string(host.cuda_version) + "\n");
-    for (auto* d : sel.gpus)
-        h.update(d->uuid + ":" + std::to_string(d->cc_major) + "." + std::to_string(d->cc_minor) +
-                 ":" + d->brand + ":" + (d->mig_enabled ? "mig" : "") + "\n");
-    h.update(sel.whole_gpu_requested ? "whole\n" : "\n");
-    for (auto c : req.caps) h.update(std::string(gpu::to_string(c)) + ",");
-    for (auto& e : env) h.update(e + "\n");
-    std::string path = cache_dir + "/doctor-" + h.hex_final() + ".json";
-    try {
-        auto j = nlohmann::json::parse(fs::read_file(path, 4 << 20));
-        std::vector<compat::Finding> out;
-        for (auto& f : j)
-            out.push_back({f.at("id"), static_cast<compat::Severity>(f.at("severity").get<int>()),
-                           f.at("message"), f.at("fix")});
-        return out;
-    } catch (const std::exception&) { // missing or damaged: check afresh
-    }
-    auto out = image_findings(store, img, ref, env, host, req, sel);
-    nlohmann::json j = nlohmann::json::array();
-    for (auto& f : out)
-        j.push_back({{"id", f.id},
-                     {"severity", static_cast<int>(f.severity)},
-                     {"message", f.message},
-                     {"fix", f.fix}});
-    try {
-        fs::make_dirs(cache_dir);
-        fs::write_atomic(path, j.dump(), 0600);
-    } catch (const Error&) {
-    }
-    return out;
-}
-
-} // namespace gantry::cli
+} // namespace gantry::engine

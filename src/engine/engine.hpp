@@ -1,0 +1,111 @@
+// The engine: preparing and running a container from an image, as one recipe of named steps.
+//
+//   prepare(store, request, caller)   check the request; the early start; the image's run view;
+//                                     the runtime spec; the scratch (writable layer); the GPUs
+//                                     (discovery, the doctor's policy, injection); CDI devices and
+//                                     their hooks
+//   run(prepared)                     the state record (named or detached); the cgroup; the
+//                                     launch, with the overlay -> flattened-root fallback; the
+//                                     write report; -d: a monitor process that supervises it
+//
+// Everything that starts a container goes through here: `gantry run` (cli/cmd_run.cpp only
+// registers flags and calls execute), `gantry bundle` (write_bundle builds the same spec), and
+// the Slurm plugin, the OCI runtime CLI and `gantry build`'s RUN steps that build on it. The
+// runtime below (runtime/) knows nothing of stores or GPUs: it executes the spec prepare made.
+#pragma once
+
+#include "engine/request.hpp"
+#include "oci/runtime_spec.hpp"
+#include "rootfs/run_view.hpp"
+#include "runspec/builder.hpp"
+#include "runtime/cgroup.hpp"
+#include "runtime/launcher.hpp"
+#include "store/scratch.hpp"
+#include "store/store.hpp"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace gantry::engine {
+
+// Who starts the container: looked up once per process (before the command line is parsed, for
+// the early start) and passed to prepare.
+struct Caller {
+    bool real_root = false; // the host's root: full id mapping, owners kept
+    uid_t uid = 0;
+    gid_t gid = 0;
+    // The user's id maps with subordinate ids when /etc/subuid and newuidmap allow them
+    // (runtime::unprivileged_maps); looked up when first needed. Unused for real root.
+    std::optional<std::array<std::vector<oci::IdMapping>, 2>> subid_maps;
+
+    static Caller current();
+    // The maps a run with --userns USERNS uses (empty for real root).
+    std::array<std::vector<oci::IdMapping>, 2> id_maps(const std::string& userns);
+};
+
+// The one decision whether a run may begin its container process early (runtime::EarlyStart):
+// rootless with a single-id map, in the foreground, without --init or cgroup limits.
+bool may_start_early(const Request& request, Caller& caller);
+// The Request fields that decision and the early start's namespaces depend on, by their flags:
+// a command line that names none of them runs with their defaults, so the early start can begin
+// before the line is parsed (cli's prestart).
+inline constexpr std::array<std::string_view, 8> kStartPathFlags = {
+    "-d,--detach", "--init", "--network,--net", "--userns",
+    "-m,--memory", "--cpus", "--pids-limit",    "--ipc"};
+// Begins the early start for REQUEST, whose flags check_flags put in OPTIONS (null when it may
+// not or cannot start early).
+std::unique_ptr<runtime::EarlyStart>
+start_early(const Request& request, const runspec::RunOptions& options, Caller& caller);
+
+// Where the writable layer goes and its size limit (Layer::none for --read-only).
+struct WritableLayer {
+    store::Layer layer = store::Layer::none;
+    std::uint64_t size = 0; // memory: the tmpfs size limit (0: the kernel's default)
+};
+
+// A container ready to run: everything a user could get wrong has been checked.
+struct Prepared {
+    Request request;
+    Caller caller;
+    store::Store* store = nullptr;
+    rootfs::RunView view;        // the image's config and passwd
+    runspec::RunOptions options; // the request, parsed
+    oci::RuntimeSpec spec;       // with GPU and CDI edits
+    std::string id;              // 12 hex digits
+    WritableLayer layer;
+    std::uint64_t write_warn = 0;
+    runtime::Resources resources;
+    // taken over by the launch, or cancelled; after the scratch is gone (declared before it)
+    std::unique_ptr<runtime::EarlyStart> early;
+    std::unique_ptr<store::Scratch> scratch;
+};
+
+// EARLY: an early start begun before the command line was parsed (or null); prepare keeps it
+// only when may_start_early agrees, and begins one itself when it may.
+Prepared prepare(store::Store& store, Request request, Caller caller,
+                 std::unique_ptr<runtime::EarlyStart> early = nullptr);
+
+struct Outcome {
+    int status = 0;          // the workload's exit status (128+N for signal N); 0 when detached
+    std::string detached_id; // -d: the container's id, once its workload runs
+};
+Outcome run(Prepared& prepared);
+
+// prepare then run.
+Outcome execute(store::Store& store, Request request, Caller caller,
+                std::unique_ptr<runtime::EarlyStart> early = nullptr);
+
+// An OCI runtime bundle in DIR (config.json + rootfs/) that runc and crun run: the spec of a run
+// of REQUEST (image, command, env, workdir, user, volumes, ulimits, shm_size), without the
+// device binds those runtimes make themselves and, for root, without a user namespace. DIR must
+// be new or empty; it is written beside it and renamed into place.
+void write_bundle(store::Store& store, const Request& request, const std::string& dir,
+                  Caller caller);
+
+} // namespace gantry::engine

@@ -1,0 +1,37 @@
+// What a GPU run needs to know of its image, found once per image, host driver, selected GPUs
+// and environment and cached in the runtime directory, so a repeated launch reads nothing of the
+// image: the doctor's findings (engine/image_checks.hpp) and the image's GPU layout (where its
+// libraries live, its CUDA forward-compat libcuda, what its linker cache lists).
+#pragma once
+
+#include "compat/doctor.hpp"
+#include "gpu/host.hpp"
+#include "gpu/request.hpp"
+#include "runspec/gpu.hpp"
+#include "store/images.hpp"
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace gantry::engine {
+
+struct ImageGpuFacts {
+    std::vector<compat::Finding> findings;
+    runspec::ImageGpuLayout layout;
+};
+
+// The image's GPU layout, read from the store.
+runspec::ImageGpuLayout image_gpu_layout(const store::Store& store, const store::Image& img);
+
+// Both, cached in CACHE_DIR ("" disables the cache); a missing or damaged entry is found again.
+ImageGpuFacts image_gpu_facts_cached(const store::Store& store, const store::Image& img,
+                                     const std::string& ref, const std::vector<std::string>& env,
+                                     const gpu::Host& host, const gpu::Request& req,
+                                     const gpu::Selection& sel, const std::string& cache_dir);
+
+// The cache entry's JSON form, and back (Error or nlohmann's exceptions for a damaged one).
+nlohmann::json to_json(const ImageGpuFacts& facts);
+ImageGpuFacts gpu_facts_from_json(const nlohmann::json& j);
+
+} // namespace gantry::engine

@@ -1,0 +1,220 @@
+// run(): a prepared container from launch to exit. The state record (named and detached
+// containers, for exec, ps, stop, logs and rm), the cgroup, the launch with its fallback to a
+// flattened root where the kernel refuses the overlay, the write report, and for -d the monitor
+// process that supervises the container after `gantry run` returned.
+#include "engine/engine.hpp"
+#include "rootfs/rootfs.hpp"
+#include "runtime/seccomp.hpp"
+#include "runtime/state.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+
+#include <fcntl.h>
+#include <optional>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace gantry::engine {
+
+namespace {
+
+// A container that exec, ps, stop and rm can find: recorded in the runtime directory from its
+// creation, and removed again when the run ends without keeping it.
+class Record {
+  public:
+    explicit Record(Prepared& p) : scratch_(*p.scratch) {
+        if (p.request.name.empty() && !p.request.detach) return;
+        states_.emplace();
+        cs_.name = p.request.name.empty() ? p.id : p.request.name;
+        cs_.id = p.id;
+        cs_.image = p.request.image;
+        cs_.manifest = p.view.image.manifest_digest.str();
+        cs_.store_root = p.store->root().string();
+        cs_.container_dir = p.scratch->dir().string();
+        cs_.command = p.spec.args;
+        cs_.detached = p.request.detach;
+        cs_.created = runtime::now_rfc3339();
+        cs_.monitor = ::getpid();
+        cs_.spec = p.spec;
+        states_->create(cs_);
+    }
+    ~Record() {
+        if (states_ && !scratch_.kept()) try {
+                states_->remove(cs_.name);
+            } catch (...) {
+            }
+    }
+    Record(const Record&) = delete;
+    Record& operator=(const Record&) = delete;
+
+    void started(pid_t pid) {
+        if (!states_) return;
+        cs_.pid = pid;
+        cs_.pid_start = runtime::process_start_time(pid);
+        cs_.monitor = ::getpid();
+        cs_.status = "running";
+        states_->save(cs_);
+    }
+    void exited(int status) {
+        if (!states_) return;
+        cs_.status = "exited";
+        cs_.exit_code = status;
+        cs_.finished = runtime::now_rfc3339();
+        if (fs::stdfs::exists(states_->dir() / cs_.name)) states_->save(cs_); // unless rm'ed
+    }
+    void remove() noexcept {
+        if (states_) try {
+                states_->remove(cs_.name);
+            } catch (...) {
+            }
+    }
+
+  private:
+    store::Scratch& scratch_;
+    std::optional<runtime::StateDir> states_;
+    runtime::ContainerState cs_;
+};
+
+// One container's launch: the runtime's Launch, filled from the prepared container.
+struct Launcher {
+    Prepared& p;
+    Record record;
+    std::optional<runtime::Cgroup> cgroup;
+    runtime::Launch l;
+    Fd tmpfs;         // the container's private tmpfs, to measure an in-memory layer after the run
+    int ready_w = -1; // -d: the pipe to the waiting `gantry run`
+
+    explicit Launcher(Prepared& prepared) : p(prepared), record(prepared) {
+        if (p.resources.any())
+            cgroup.emplace(runtime::Cgroup::create("gantry-" + p.id, p.resources));
+        auto& scratch = *p.scratch;
+        l.hostname = p.spec.hostname;
+        l.bundle = p.spec.hooks.empty() ? "" : scratch.dir().string();
+        l.spec = std::move(p.spec); // the launch's copy is the one from here on
+        if (l.spec.seccomp) l.seccomp = runtime::seccomp_program(l.spec.capabilities);
+        if (cgroup) l.on_created = [this](pid_t pid) { cgroup->add(pid); };
+        l.mount_point = scratch.mount_point().string();
+        l.id = p.id;
+        l.init = p.request.init;
+        l.early = p.early.get();
+        auto st = rootfs::stack(*p.store, p.view.image.config.diff_ids);
+        bool on_disk = scratch.layer() == store::Layer::disk;
+        l.overlay = runtime::Overlay{st.layers_dir,
+                                     st.lower,
+                                     on_disk ? scratch.upper().string() : "",
+                                     on_disk ? scratch.work().string() : "",
+                                     scratch.layer() == store::Layer::memory,
+                                     p.layer.size};
+        if (scratch.layer() == store::Layer::memory)
+            l.on_scratch = [this](Fd fd) { tmpfs = std::move(fd); };
+        l.on_started = [this](pid_t pid) {
+            record.started(pid);
+            if (ready_w >= 0) {
+                runtime::report_start(ready_w, nullptr);
+                ::close(ready_w);
+                ready_w = -1;
+            }
+        };
+    }
+
+    // The launch, retried on a flattened copy of the image where the overlay is refused.
+    int launch() {
+        int status;
+        try {
+            status = runtime::run(l);
+        } catch (const runtime::OverlayUnavailable& e) {
+            log::note(std::string(e.what()) +
+                      "; using a flattened copy of the image instead (slower start)");
+            auto flat = p.scratch->dir() / "flat";
+            rootfs::flatten(*p.store, p.view.image.config.diff_ids, flat.string(),
+                            p.options.privileged_user);
+            l.overlay.reset();
+            l.rootfs = flat.string();
+            status = runtime::run(l);
+        }
+        record.exited(status);
+        return status;
+    }
+
+    // What the run wrote into the container layer, when it is more than --write-warn.
+    void report_writes() {
+        auto& scratch = *p.scratch;
+        if (scratch.layer() == store::Layer::disk) {
+            if (auto w = store::write_report(scratch.upper(), p.write_warn)) log::warn(*w);
+        } else if (tmpfs && l.overlay) {
+            for (auto& w : store::memory_layer_reports(tmpfs.get(), p.write_warn)) log::warn(w);
+        }
+    }
+
+    // -d: a monitor process (in its own session, output to the container's log file)
+    // supervises the container; we return once the workload runs, or with its start error.
+    std::string detach() {
+        auto& scratch = *p.scratch;
+        int ready[2];
+        if (::pipe2(ready, O_CLOEXEC) != 0) throw_errno("pipe failed");
+        pid_t monitor = ::fork();
+        if (monitor < 0) throw_errno("fork failed");
+        if (monitor == 0) {
+            ::close(ready[0]);
+            ready_w = ready[1];
+            ::setsid();
+            int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+            int logfd = ::open((scratch.dir() / "log").c_str(),
+                               O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+            if (null >= 0) ::dup2(null, 0);
+            if (logfd >= 0) {
+                ::dup2(logfd, 1);
+                ::dup2(logfd, 2);
+            }
+            try {
+                launch();
+                report_writes(); // into the container's log, where `gantry logs` shows it
+                // docker's run -d --rm: gone once it exits, as `gantry rm` does; the state goes
+                // last, so once `ps -a` no longer lists it, its hold and directory are gone too
+                if (p.request.rm) {
+                    scratch.discard();
+                    record.remove();
+                }
+            } catch (const Error& e) {
+                if (ready_w >= 0) runtime::report_start(ready_w, &e);
+                scratch.release();
+            } catch (...) {
+            }
+            ::_exit(0);
+        }
+        ::close(ready[1]);
+        Fd ready_r(ready[0]);
+        try {
+            runtime::await_start(ready_r.get());
+        } catch (const Error&) {
+            ::waitpid(monitor, nullptr, 0);
+            scratch.release();
+            throw;
+        }
+        scratch.keep();
+        return p.id;
+    }
+};
+
+} // namespace
+
+Outcome run(Prepared& p) {
+    Launcher launcher(p);
+    if (p.request.detach) return {0, launcher.detach()};
+    int status = launcher.launch();
+    log::debug(p.early && p.early->used()
+                   ? "the container process was started early, beside the image lookup"
+                   : "the container process was started after the spec was built");
+    launcher.report_writes();
+    return {status, {}};
+}
+
+Outcome execute(store::Store& store, Request request, Caller caller,
+                std::unique_ptr<runtime::EarlyStart> early) {
+    auto p = prepare(store, std::move(request), std::move(caller), std::move(early));
+    return run(p);
+}
+
+} // namespace gantry::engine

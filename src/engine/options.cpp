@@ -1,0 +1,140 @@
+#include "engine/options.hpp"
+
+#include "runtime/cgroup.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+#include "util/units.hpp"
+
+#include <cstdlib>
+
+namespace gantry::engine {
+
+namespace {
+
+// docker's -p [IP:][HOST:]CONTAINER[/PROTO]: a container in the host's network serves its ports
+// on the host as they are, so a port published to itself is accepted (with a note) and any
+// other mapping is refused: there is no port forwarding to do it.
+void check_publish(const std::string& p, bool network_none) {
+    if (network_none)
+        throw Error(Errc::usage, "-p " + p + ": a container with --network none has no network",
+                    "drop --network none (gantry uses the host's network) or -p");
+    std::string ports = p.substr(0, p.find('/'));
+    auto colon = ports.rfind(':');
+    std::string inside = ports.substr(colon == std::string::npos ? 0 : colon + 1);
+    std::string host = colon == std::string::npos ? "" : ports.substr(0, colon);
+    host = host.substr(host.rfind(':') == std::string::npos ? 0 : host.rfind(':') + 1); // no IP
+    if (inside.empty() || inside.find_first_not_of("0123456789-") != std::string::npos ||
+        host.find_first_not_of("0123456789-") != std::string::npos)
+        throw Error(Errc::usage, "invalid -p \"" + p + "\"",
+                    "use -p [IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL], e.g. -p 8888:8888");
+    if (!host.empty() && host != inside)
+        throw Error(Errc::usage,
+                    "-p " + p + ": cannot publish container port " + inside + " as host port " +
+                        host +
+                        ": gantry runs containers in the host's network, with no port "
+                        "forwarding",
+                    "have the program listen on port " + host + " itself, or use -p " + inside +
+                        ":" + inside);
+    log::note("-p " + p + ": the container shares the host's network, so port " + inside +
+              " is served on the host as it is (-p is not needed)");
+}
+
+} // namespace
+
+void check_flags(const Request& r, runspec::RunOptions& o) {
+    if (r.network != "host" && r.network != "none")
+        throw Error(Errc::usage, "unsupported --network \"" + r.network + "\"", "use host or none");
+    o.network_none = r.network == "none";
+    if (r.ipc == "host")
+        o.ipc_host = true;
+    else if (r.ipc != "private" && r.ipc != "shareable")
+        throw Error(Errc::usage, "unsupported --ipc \"" + r.ipc + "\"",
+                    r.ipc.starts_with("container:")
+                        ? "gantry cannot join another container's IPC namespace; use --ipc host "
+                          "for both, or run both programs in one container (gantry exec)"
+                        : "use private (the default) or host");
+    if (!r.shm_size.empty()) {
+        if (o.ipc_host)
+            throw Error(Errc::usage, "--shm-size has no effect with --ipc host",
+                        "the container uses the host's /dev/shm as it is: drop one of the two");
+        o.shm_size = shm_size(r.shm_size);
+    }
+    for (auto& p : r.publish) check_publish(p, o.network_none);
+    if (!r.runtime.empty() && r.runtime != "nvidia") // nvidia-docker's --runtime=nvidia
+        throw Error(Errc::usage, "--runtime " + r.runtime + ": gantry runs the container itself",
+                    "drop --runtime; `gantry bundle IMAGE DIR` writes a bundle that runc and crun "
+                    "run");
+    if (r.userns != "auto" && r.userns != "single" && r.userns != "subid")
+        throw Error(Errc::usage, "unknown --userns \"" + r.userns + "\"",
+                    "use auto, single or subid");
+    for (auto& so : r.security_opt) {
+        if (so == "seccomp=unconfined" || so == "seccomp:unconfined")
+            o.seccomp = false;
+        else if (so == "no-new-privileges" || so == "no-new-privileges=true") {
+        } else
+            throw Error(Errc::usage, "unsupported --security-opt \"" + so + "\"",
+                        "gantry supports seccomp=unconfined and no-new-privileges");
+    }
+}
+
+void add_options(const Request& r, runspec::RunOptions& o) {
+    o.command = r.command;
+    o.entrypoint = r.entrypoint;
+    o.env = r.env;
+    o.env_files = r.env_files;
+    o.workdir = r.workdir;
+    o.user = r.user;
+    o.hostname = r.hostname;
+    for (auto& v : r.volumes) o.binds.push_back(runspec::parse_volume(v));
+    for (auto& m : r.mounts) o.binds.push_back(runspec::parse_mount(m));
+    o.tmpfs = r.tmpfs;
+    o.read_only = r.read_only;
+    o.tty = r.tty;
+    o.rlimits = runspec::parse_ulimits(r.ulimits);
+    o.cap_add = r.cap_add;
+    o.cap_drop = r.cap_drop;
+    for (auto& d : r.devices) // docker's host devices; the others are CDI names (cdi.cpp)
+        if (d.starts_with('/'))
+            for (auto& n : runspec::host_devices(d)) o.devices.push_back(n);
+}
+
+WritableLayer writable_layer(const Request& r) {
+    if (r.read_only) return {};
+    std::string want = r.writable_layer;
+    if (want.empty())
+        if (const char* e = std::getenv("GANTRY_WRITABLE_LAYER"); e && *e) want = e;
+    bool memory_ok = runtime::tmpfs_has_user_xattrs();
+    if (want.empty() || want == "auto")
+        return {memory_ok ? store::Layer::memory : store::Layer::disk};
+    if (want == "disk") return {store::Layer::disk};
+    if (!want.starts_with("memory") || (want.size() > 6 && want[6] != ':'))
+        throw Error(Errc::usage, "unknown --writable-layer \"" + want + "\"",
+                    "use memory, memory:SIZE (e.g. memory:8g), disk or auto");
+    if (!memory_ok)
+        throw Error(Errc::run_failed,
+                    "a writable layer in memory needs Linux 6.6 or newer (tmpfs user.* xattrs "
+                    "for the overlay)",
+                    "use --writable-layer disk");
+    WritableLayer c{store::Layer::memory};
+    if (want.size() > 7) c.size = units::parse_size(want.substr(7), "--writable-layer memory:SIZE");
+    if (want.size() > 6 && c.size == 0)
+        throw Error(Errc::usage, "--writable-layer memory: needs a size above zero",
+                    "e.g. --writable-layer memory:8g, or plain memory for the kernel's default");
+    return c;
+}
+
+runtime::Resources resources(const Request& r) {
+    runtime::Resources res;
+    if (!r.memory.empty()) res.memory = runtime::parse_memory(r.memory);
+    if (!r.cpus.empty()) res.cpus = runtime::parse_cpus(r.cpus);
+    if (!r.pids_limit.empty()) res.pids = runtime::parse_pids(r.pids_limit);
+    return res;
+}
+
+std::uint64_t shm_size(const std::string& value) {
+    auto bytes = runtime::parse_ram_size(value, "--shm-size");
+    if (bytes <= 0) throw Error(Errc::usage, "--shm-size must be above zero", "e.g. --shm-size 8g");
+    return static_cast<std::uint64_t>(bytes);
+}
+
+} // namespace gantry::engine

@@ -1,0 +1,150 @@
+// prepare(): the recipe that turns a Request into a container ready to launch. Each step is a
+// function below, in the order they run; what a user can get wrong is checked before anything
+// is started, and the early start is begun as soon as its namespaces are known, so that the
+// container process is created while the image is read and the spec built.
+#include "cdi/registry.hpp"
+#include "engine/engine.hpp"
+#include "engine/gpus.hpp"
+#include "engine/options.hpp"
+#include "gpu/request.hpp"
+#include "oci/image.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+#include "util/units.hpp"
+
+#include <sys/random.h>
+
+namespace gantry::engine {
+
+namespace {
+
+std::string random_id() { // getrandom(2): std::random_device probes the CPU (a VM trap here)
+    static const char* hex = "0123456789abcdef";
+    unsigned char b[6] = {};
+    if (::getrandom(b, sizeof b, 0) != static_cast<ssize_t>(sizeof b))
+        throw_errno("cannot get random bytes for the container id");
+    std::string id;
+    for (auto c : b) {
+        id += hex[c >> 4];
+        id += hex[c & 15];
+    }
+    return id;
+}
+
+// The flags, before anything is started or read.
+void check_request(Prepared& p) {
+    const auto& r = p.request;
+    p.write_warn = units::parse_size(r.write_warn, "--write-warn");
+    check_flags(r, p.options);
+    p.resources = resources(r);
+}
+
+// The user namespace's id maps: the caller's, or the host's own for real root.
+void map_ids(Prepared& p) {
+    auto& o = p.options;
+    o.privileged_user = p.caller.real_root;
+    o.host_uid = p.caller.uid;
+    o.host_gid = p.caller.gid;
+    if (o.privileged_user) return;
+    auto maps = p.caller.id_maps(p.request.userns);
+    o.uid_maps = std::move(maps[0]);
+    o.gid_maps = std::move(maps[1]);
+    if (p.request.userns == "subid" && o.uid_maps.size() < 2)
+        throw Error(Errc::run_failed,
+                    "no subordinate ids for this user (or newuidmap/newgidmap missing)",
+                    "add a range to /etc/subuid and /etc/subgid (usermod --add-subuids) and "
+                    "install the uidmap package");
+}
+
+// The early start (runtime::EarlyStart): begun before the command line was parsed when the line
+// allowed it, else now that the options are known (a command's own "-m" or "-d" kept it from
+// the line's scan, as in `python -m ...`). The launch takes it over or cancels it.
+void start_process_early(Prepared& p, std::unique_ptr<runtime::EarlyStart> early) {
+    if (early && may_start_early(p.request, p.caller))
+        p.early = std::move(early);
+    else if (!early)
+        p.early = start_early(p.request, p.options, p.caller);
+}
+
+// The image's run view (config and passwd), and whether this host can run it.
+void read_image(Prepared& p) {
+    p.view = rootfs::find_run_view(*p.store, p.request.image);
+    const auto& platform = p.view.image.config.platform;
+    auto host = oci::Platform::host();
+    if (!platform.architecture.empty() && !host.accepts(platform))
+        throw Error(Errc::run_failed,
+                    "image " + p.request.image + " is built for " + platform.str() +
+                        ", this host is " + host.str(),
+                    "use an image for " + host.str());
+}
+
+// The runtime spec, from the image config and the request; the GPU request from the same
+// environment the spec gets.
+gpu::Request build_spec(Prepared& p) {
+    add_options(p.request, p.options);
+    const auto& config = p.view.image.config.raw;
+    p.options.environment = runspec::environment(config, p.options);
+    auto gpus = gpu::parse_request(*p.options.environment, p.request.gpus);
+    p.spec = runspec::build(config, p.options, p.view.passwd);
+    return gpus;
+}
+
+// The container's id and its scratch: the writable layer and, when needed, a directory in the
+// store. A detached container outlives this process: its hold is a file, released by `gantry rm`.
+void make_scratch(Prepared& p) {
+    p.id = random_id();
+    p.layer = writable_layer(p.request);
+    p.scratch = std::make_unique<store::Scratch>(*p.store, p.id, p.layer.layer,
+                                                 p.view.image.manifest_digest, p.request.detach);
+}
+
+// CDI devices from any vendor's specs; their hooks run with exactly their declared env.
+void add_cdi_devices(Prepared& p) {
+    std::vector<std::string> names;
+    for (auto& name : p.request.devices)
+        if (!name.starts_with('/')) names.push_back(name);
+    if (names.empty()) return;
+    auto dirs = cdi::default_spec_dirs();
+    dirs.insert(dirs.end(), p.request.cdi_dirs.begin(), p.request.cdi_dirs.end());
+    cdi::Registry reg(dirs);
+    for (auto& name : names)
+        if (name.find('=') == std::string::npos)
+            throw Error(Errc::usage, "--device " + name + ": not a CDI device name",
+                        "use vendor.com/class=name, e.g. nvidia.com/gpu=0 (`gantry cdi list`), "
+                        "or a host device path such as /dev/fuse");
+    auto res = reg.apply(p.spec, names, cdi::ApplyOptions{false, true});
+    for (auto& w : res.warnings) log::warn(w);
+    for (auto& h : res.hooks)
+        p.spec.hooks[h.hook_name].push_back(oci::Hook{h.path, h.args, h.env, h.timeout});
+}
+
+// OCI hooks are given the bundle's directory: its config.json is the spec they see.
+void write_hook_bundle(Prepared& p) {
+    if (p.spec.hooks.empty()) return;
+    auto cfg = p.spec.to_json();
+    cfg["root"]["path"] = (p.scratch->mount_point() / "root").string();
+    fs::write_atomic(p.scratch->dir() / "config.json", cfg.dump(2) + "\n");
+}
+
+} // namespace
+
+Prepared prepare(store::Store& store, Request request, Caller caller,
+                 std::unique_ptr<runtime::EarlyStart> early) {
+    Prepared p;
+    p.request = std::move(request);
+    p.caller = std::move(caller);
+    p.store = &store;
+    check_request(p);
+    map_ids(p);
+    start_process_early(p, std::move(early));
+    read_image(p);
+    auto gpus = build_spec(p);
+    make_scratch(p);
+    add_gpus(p, gpus);
+    add_cdi_devices(p);
+    write_hook_bundle(p);
+    return p;
+}
+
+} // namespace gantry::engine

@@ -1,0 +1,48 @@
+// Who starts a container (Caller) and the one decision on its early start.
+#include "engine/engine.hpp"
+#include "engine/options.hpp"
+#include "runtime/idmap.hpp"
+#include "util/identity.hpp"
+
+#include <unistd.h>
+
+namespace gantry::engine {
+
+Caller Caller::current() {
+    Caller c;
+    c.real_root = running_as_real_root();
+    c.uid = ::geteuid();
+    c.gid = ::getegid();
+    return c;
+}
+
+std::array<std::vector<oci::IdMapping>, 2> Caller::id_maps(const std::string& userns) {
+    if (real_root) return {};
+    std::array<std::vector<oci::IdMapping>, 2> maps;
+    if (userns == "single") {
+        runtime::unprivileged_maps(uid, gid, false, maps[0], maps[1]);
+        return maps;
+    }
+    if (!subid_maps) {
+        auto& m = subid_maps.emplace();
+        runtime::unprivileged_maps(uid, gid, true, m[0], m[1]);
+    }
+    return *subid_maps;
+}
+
+bool may_start_early(const Request& r, Caller& c) {
+    // uid 0 in a user namespace: the plain path (the launcher writes root's maps from outside)
+    if (c.real_root || c.uid == 0 || r.detach || r.init || !r.memory.empty() || !r.cpus.empty() ||
+        !r.pids_limit.empty())
+        return false;
+    auto maps = c.id_maps(r.userns);
+    return runtime::is_single_id(maps[0]) && runtime::is_single_id(maps[1]);
+}
+
+std::unique_ptr<runtime::EarlyStart> start_early(const Request& r, const runspec::RunOptions& o,
+                                                 Caller& c) {
+    if (!may_start_early(r, c)) return nullptr;
+    return runtime::EarlyStart::begin(runspec::namespaces(o), c.uid, c.gid);
+}
+
+} // namespace gantry::engine
