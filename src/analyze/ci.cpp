@@ -37,7 +37,7 @@ std::optional<double> parse_ratio(const std::string& key, const std::string& val
 
 std::optional<std::uint64_t> parse_bytes(const std::string& key, const std::string& value) {
     if (disabled(text::trim(value, " \t"))) return std::nullopt;
-    return units::parse_size(value, key);
+    return units::parse_dive_size(value, key);
 }
 
 void load_ci_config(const std::string& path, CiRules& rules) {

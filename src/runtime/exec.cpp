@@ -1,7 +1,12 @@
 #include "runtime/exec.hpp"
 
+#include "runtime/child_failure.hpp"
+#include "runtime/fd_passing.hpp"
 #include "runtime/process.hpp"
+#include "runtime/rlimits.hpp"
 #include "runtime/seccomp.hpp"
+#include "runtime/supervisor.hpp"
+#include "runtime/terminal.hpp"
 #include "util/error.hpp"
 
 #include <fcntl.h>

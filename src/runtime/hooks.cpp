@@ -1,5 +1,7 @@
 #include "runtime/hooks.hpp"
 
+#include "runtime/child_failure.hpp"
+#include "runtime/in_root.hpp"
 #include "runtime/process.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"

@@ -7,6 +7,11 @@
 // resolved in-root and created fd-relative, masked/read-only paths, pivot_root, hostname, cwd
 // (verified inside the root), user, capabilities, no_new_privs, seccomp, fds > 2 closed, exec.
 // The parent forwards signals and returns the workload's exit status (128+N for signal N).
+//
+// This header is the launcher's interface; its parts live beside it: the clone (clone.hpp),
+// the early start (early_start.cpp), the container process's recipe (child.hpp), its mounts
+// (mounts.hpp, in_root.hpp), its last steps (process.hpp), and the parent's supervision
+// (supervisor.hpp); launcher.cpp's run() ties them together.
 #pragma once
 
 #include "oci/runtime_spec.hpp"

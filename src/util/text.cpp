@@ -101,4 +101,17 @@ std::optional<std::uint32_t> to_u32(std::string_view s) {
     return v;
 }
 
+// ---- words ----
+
+std::vector<std::string_view> words(std::string_view s) {
+    std::vector<std::string_view> out;
+    for (std::size_t p = s.find_first_not_of(whitespace); p != s.npos;
+         p = s.find_first_not_of(whitespace, p)) {
+        std::size_t q = std::min(s.find_first_of(whitespace, p), s.size());
+        out.push_back(s.substr(p, q - p));
+        p = q;
+    }
+    return out;
+}
+
 } // namespace gantry::text

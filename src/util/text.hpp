@@ -53,4 +53,10 @@ bool all_digits(std::string_view s);
 // "10x" or 4294967296.
 std::optional<std::uint32_t> to_u32(std::string_view s);
 
+// ---- words (cgroup's interface files and mountinfo) ----
+
+// The words of S between runs of white space, as `stream >> word` reads them: " a  b\n" -> a, b;
+// "" and " \n" -> none.
+std::vector<std::string_view> words(std::string_view s);
+
 } // namespace gantry::text

@@ -1,12 +1,14 @@
 #include "util/units.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <limits>
 #include <string>
 #include <utility>
 
@@ -71,7 +73,147 @@ std::string human_ago(const std::string& time, const std::string& fallback) {
     return s ? human_duration(*s) + " ago" : fallback;
 }
 
+namespace {
+
+bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+char ascii_lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+bool is_hex_letter(char c) {
+    return ascii_lower(c) >= 'a' && ascii_lower(c) <= 'f';
+}
+
+// Go's rule for '_' in a number (strconv's underscoreOK): only between digits, or between a
+// base prefix and a digit.
+bool go_underscores_ok(std::string_view s) {
+    char saw = '^'; // ^ the start, 0 a digit or base prefix, _ an underscore, ! anything else
+    std::size_t i = 0;
+    if (!s.empty() && (s[0] == '+' || s[0] == '-')) s.remove_prefix(1);
+    bool hex = false;
+    if (s.size() >= 2 && s[0] == '0' &&
+        (ascii_lower(s[1]) == 'b' || ascii_lower(s[1]) == 'o' || ascii_lower(s[1]) == 'x')) {
+        i = 2;
+        saw = '0';
+        hex = ascii_lower(s[1]) == 'x';
+    }
+    for (; i < s.size(); ++i) {
+        if (is_digit(s[i]) || (hex && is_hex_letter(s[i]))) {
+            saw = '0';
+        } else if (s[i] == '_') {
+            if (saw != '0') return false;
+            saw = '_';
+        } else {
+            if (saw == '_') return false;
+            saw = '!';
+        }
+    }
+    return saw != '_';
+}
+
+// A number in the syntax of Go's strconv.ParseFloat, with which docker's RAMInBytes reads it:
+// an optional sign; decimal digits with an optional '.' and e-exponent ("1", "1.", ".5",
+// "1.5e3"), or 0x and hex digits with a mandatory p-exponent ("0x1p10"); '_' between digits.
+// Nothing for anything else, NaN and the infinities included (no size). Converted with strtod
+// (gantry never changes LC_NUMERIC): a number too large for a double is HUGE_VAL, as Go's
+// range error; one too small to tell from zero is zero, as in Go.
+std::optional<double> parse_go_float(std::string_view s) {
+    std::size_t i = 0;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    bool hex = false;
+    if (i + 2 < s.size() && s[i] == '0' && ascii_lower(s[i + 1]) == 'x') {
+        hex = true;
+        i += 2;
+    }
+    bool underscores = false, dot = false, digits = false;
+    for (; i < s.size(); ++i) {
+        const char c = s[i];
+        if (c == '_') {
+            underscores = true;
+        } else if (c == '.') {
+            if (dot) break;
+            dot = true;
+        } else if (is_digit(c) || (hex && is_hex_letter(c))) {
+            digits = true;
+        } else {
+            break;
+        }
+    }
+    if (!digits) return std::nullopt;
+    if (i < s.size() && ascii_lower(s[i]) == (hex ? 'p' : 'e')) {
+        ++i;
+        if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+        if (i >= s.size() || !is_digit(s[i])) return std::nullopt;
+        for (; i < s.size() && (is_digit(s[i]) || s[i] == '_'); ++i)
+            if (s[i] == '_') underscores = true;
+    } else if (hex) {
+        return std::nullopt; // a hex number needs its exponent
+    }
+    if (i != s.size() || (underscores && !go_underscores_ok(s))) return std::nullopt;
+    std::string plain;
+    for (char c : s)
+        if (c != '_') plain += c;
+    char* end = nullptr;
+    const double v = std::strtod(plain.c_str(), &end);
+    if (end != plain.c_str() + plain.size()) return std::nullopt;
+    return v;
+}
+
+const char* const kSizeHint =
+    "sizes use docker's binary units: a number and an optional unit b, k, m, g, t or p "
+    "(1k = 1024; kb and kib alike), e.g. 512k = 512 KiB, 8g = 8 GiB";
+
+[[noreturn]] void not_a_size(const std::string& what, const std::string& text,
+                             const std::string& why = {}) {
+    throw Error(Errc::usage,
+                what + ": invalid value \"" + text + "\": not a size" +
+                    (why.empty() ? "" : " (" + why + ")"),
+                kSizeHint);
+}
+
+} // namespace
+
 std::uint64_t parse_size(const std::string& text, const std::string& what) {
+    // docker's go-units parseSize: the number ends at the first space, or else at the last
+    // digit or '.'; what follows it is the unit.
+    const std::string_view s = text;
+    std::string_view number, unit;
+    if (auto space = s.find(' '); space != s.npos) {
+        number = s.substr(0, space);
+        unit = s.substr(space + 1);
+    } else {
+        auto last = s.find_last_of("0123456789.");
+        if (last == s.npos) not_a_size(what, text);
+        number = s.substr(0, last + 1);
+        unit = s.substr(last + 1);
+    }
+    const std::optional<double> value = parse_go_float(number);
+    if (!value) not_a_size(what, text);
+    if (*value < 0) not_a_size(what, text, "a size cannot be negative");
+    double multiplier = 1;
+    if (!unit.empty()) {
+        const std::string u = text::lower(unit);
+        static constexpr std::string_view kLetters = "kmgtp";
+        const auto letter = kLetters.find(u[0]);
+        const bool known =
+            u.size() <= 3 && (u == "b" || (letter != kLetters.npos &&
+                                           (u.size() == 1 || (u.size() == 2 && u[1] == 'b') ||
+                                            u.substr(1) == "ib")));
+        if (!known)
+            not_a_size(what, text,
+                       "unknown unit \"" + std::string(unit) + "\": use b, k, m, g, t or p");
+        if (letter != kLetters.npos) // 1024^(letter + 1), exactly (ldexp would bring in libm)
+            multiplier = static_cast<double>(std::uint64_t{1} << (10 * (letter + 1)));
+    }
+    const double bytes = *value * multiplier;
+    if (!(bytes < 0x1p63)) // docker's int64: 8 EiB and more do not fit
+        throw Error(Errc::usage, what + ": " + text + " is too large",
+                    "a size is less than 2^63 bytes (8192p); " + std::string(kSizeHint));
+    return static_cast<std::uint64_t>(bytes); // whole bytes, truncated as docker's int64()
+}
+
+std::uint64_t parse_dive_size(const std::string& text, const std::string& what) {
     std::size_t b = text.find_first_not_of(" \t"), e = text.find_last_not_of(" \t");
     std::string v = b == std::string::npos ? "" : text.substr(b, e - b + 1);
     char* end = nullptr;
@@ -92,6 +234,23 @@ std::uint64_t parse_size(const std::string& text, const std::string& what) {
         if (unit == u) return static_cast<std::uint64_t>(d * m);
     throw Error(Errc::usage, what + ": unknown unit \"" + unit + "\" in \"" + text + "\"",
                 "use B, kB, MB, GB, TB or KiB, MiB, GiB, TiB");
+}
+
+bool consume_digits(std::string_view s, std::size_t& i, std::uint64_t& v, std::size_t& ndigits) {
+    constexpr std::uint64_t max = std::numeric_limits<std::uint64_t>::max();
+    bool ok = true;
+    v = 0;
+    ndigits = 0;
+    for (; i < s.size() && is_digit(s[i]); ++i, ++ndigits) {
+        std::uint64_t d = static_cast<std::uint64_t>(s[i] - '0');
+        if (!ok || v > (max - d) / 10) {
+            ok = false;
+            v = max;
+        } else {
+            v = v * 10 + d;
+        }
+    }
+    return ok;
 }
 
 } // namespace gantry::units

@@ -1,12 +1,11 @@
 // A container's scratch directory (store/scratch): layout, deferred deletion through trash/ in
-// batches, one reaper at a time, the write and full-layer reports; and the size units used by
-// run's flags.
+// batches, one reaper at a time, the write and full-layer reports (the size units used by run's
+// flags are tests/unit/util/test_units.cpp's).
 #include "oci/digest.hpp"
 #include "store/scratch.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
-#include "util/units.hpp"
 
 #include <chrono>
 #include <cstdlib>
@@ -161,29 +160,4 @@ TEST(Scratch, WriteReportNamesTheBiggestDirectory) {
     EXPECT_NE(reports[0].find("/out/ckpt"), std::string::npos) << reports[0];
     EXPECT_NE(reports[0].find("held in memory"), std::string::npos) << reports[0];
     EXPECT_TRUE(gantry::store::memory_layer_reports(d.get(), 1ull << 60).empty());
-}
-
-TEST(Units, ParseAndPrint) {
-    using gantry::units::human_size;
-    using gantry::units::parse_size;
-    EXPECT_EQ(parse_size("1024"), 1024u);
-    EXPECT_EQ(parse_size("1k"), 1000u);
-    EXPECT_EQ(parse_size("1KiB"), 1024u);
-    EXPECT_EQ(parse_size("1.5G"), 1500000000u);
-    EXPECT_EQ(parse_size("2GiB"), 2ull << 30);
-    EXPECT_EQ(parse_size("20 MB"), 20000000u);
-    EXPECT_EQ(parse_size("1Ti"), 1ull << 40);
-    for (const char* bad : {"", "x", "12 parsecs", "1QB", "-5", "nan", "inf"}) {
-        try {
-            parse_size(bad, "--write-warn");
-            ADD_FAILURE() << bad;
-        } catch (const Error& e) {
-            EXPECT_EQ(e.code(), Errc::usage) << bad;
-            EXPECT_NE(e.message().find("--write-warn"), std::string::npos) << e.message();
-            EXPECT_FALSE(e.hint().empty()) << bad;
-        }
-    }
-    EXPECT_EQ(human_size(999), "999 B");
-    EXPECT_EQ(human_size(1500), "1.50 kB");
-    EXPECT_EQ(human_size(1500000000), "1.50 GB");
 }

@@ -1,6 +1,6 @@
-// runtime::run_hook (process.hpp): the OCI state on the hook's stdin, its exit status and its
+// runtime::run_hook (hook_runner.hpp): the OCI state on the hook's stdin, its exit status and its
 // timeout, for hooks that read all of their state, none of it, or stop reading.
-#include "runtime/process.hpp"
+#include "runtime/hook_runner.hpp"
 #include "util/error.hpp"
 
 #include <cstdio>

@@ -1,0 +1,299 @@
+#include "runtime/child.hpp"
+
+#include "runtime/child_failure.hpp"
+#include "runtime/fd_passing.hpp"
+#include "runtime/hook_runner.hpp"
+#include "runtime/in_root.hpp"
+#include "runtime/launcher.hpp"
+#include "runtime/mounts.hpp"
+#include "runtime/process.hpp"
+#include "runtime/terminal.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <string>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace gantry::runtime::detail {
+
+namespace {
+
+// What the container child carries from one step to the next.
+struct ChildState {
+    const Launch& l;
+    bool single_id;
+    int err_fd;
+    Fd root;            // the container's root, until pivot_to_root
+    TargetDir last;     // ensure_target's cache for the mounts in it
+    Fd terminal;        // the slave side of the container's terminal (-t)
+    Fd host_ldconfig;   // the host's static ldconfig, for an image without one
+    pid_t host_pid = 0; // as the hooks' state reports it: seen from the host
+};
+
+// ---- before the root is mounted ----
+
+// The container dies with its supervisor (gantry, or a detached container's monitor): a
+// killed gantry leaves no orphan running without anyone to reap it, clean up, or hold its
+// image. SIGKILL from the parent's (ancestor) namespace reaches even PID 1.
+void die_with_supervisor() {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+}
+
+// The plain path: the parent writes our id maps, then lets us go.
+void await_id_maps(int sync_fd) {
+    if (sync_fd < 0) return;
+    char c = 0;
+    if (::read(sync_fd, &c, 1) != 1) ::_exit(125); // the parent died
+    ::close(sync_fd);
+}
+
+void loopback_up() {
+    Fd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!s) return;
+    struct ifreq ifr {};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) == 0) {
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        ::ioctl(s.get(), SIOCSIFFLAGS, &ifr);
+    }
+}
+
+// Root in the user namespace, the loopback device up in a new network namespace, and the
+// container's tmpfs and root mounted. An overlay the kernel refuses is reported with code 0,
+// which tells run() to retry with a flattened root.
+void become_root_and_mount_root(const Launch& l, int err_fd, int fd_sock) {
+    try {
+        ::setresgid(0, 0, 0);
+        ::setresuid(0, 0, 0);
+        if (l.spec.has_namespace("network")) loopback_up();
+        mount_root(l, l.on_scratch ? fd_sock : -1);
+    } catch (const OverlayUnavailable& o) {
+        write_failure(err_fd, 0, o.what(), "");
+        ::_exit(125);
+    } catch (const ChildFail& f) {
+        write_failure(err_fd, static_cast<int>(f.code), f.message, f.hint);
+        ::_exit(static_cast<int>(f.code));
+    }
+}
+
+// ---- inside the root, before pivot_root ----
+
+void open_root(ChildState& c) {
+    c.root.reset(::open(c.l.root_path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!c.root) fail_errno("cannot open the container root");
+}
+
+// The spec's mounts, then the container's /etc/hostname from its tmpfs.
+void mount_spec(ChildState& c) {
+    const Launch& l = c.l;
+    for (auto& m : l.spec.mounts) mount_in_root(c.root.get(), m, c.last);
+    if (!l.hostname.empty())
+        mount_in_root(c.root.get(),
+                      {"/etc/hostname",
+                       "bind",
+                       l.mount_point + "/hostname",
+                       {"bind", "nosuid", "nodev", "noexec"}},
+                      c.last);
+}
+
+void dev_links(int rootfd) {
+    Fd dev(fs::openat_in_root(rootfd, "dev", O_PATH | O_DIRECTORY));
+    if (!dev) return;
+    const std::pair<const char*, const char*> links[] = {{"pts/ptmx", "ptmx"},
+                                                         {"/proc/self/fd", "fd"},
+                                                         {"/proc/self/fd/0", "stdin"},
+                                                         {"/proc/self/fd/1", "stdout"},
+                                                         {"/proc/self/fd/2", "stderr"}};
+    for (auto& [target, name] : links) ::symlinkat(target, dev.get(), name);
+}
+
+// The spec's device nodes, and /dev's usual links.
+void bind_devices(ChildState& c) {
+    for (auto& d : c.l.spec.devices) // rootless cannot mknod: bind the host's node
+        mount_in_root(c.root.get(),
+                      {d.path,
+                       "bind",
+                       d.host_path.empty() ? d.path : d.host_path,
+                       {"bind", "nosuid", "noexec"}},
+                      c.last);
+    dev_links(c.root.get());
+}
+
+// -t: a terminal from the container's own devpts, its master passed to gantry over FD_SOCK,
+// which is closed then either way.
+void pass_terminal(ChildState& c, int fd_sock) {
+    if (c.l.spec.terminal) {
+        Pty pty = open_container_pty(c.root.get(), "dev/pts/ptmx");
+        send_fd(fd_sock, pty.master.get(), "the terminal");
+        c.terminal = std::move(pty.slave);
+    }
+    if (fd_sock >= 0) ::close(fd_sock);
+}
+
+// The spec's setup in the root: the injected libraries' links, the host files bound read-only
+// over paths the image has, and the host's ldconfig opened while the host is still reachable.
+void set_up_linker_in_root(ChildState& c) {
+    const oci::ContainerSetup& setup = c.l.spec.setup;
+    for (auto& [link, target] : setup.symlinks) make_symlink_in_root(c.root.get(), link, target);
+    c.last = TargetDir{}; // the links may stand where it was
+    for (auto& [host, cpath] : setup.overlays) {
+        Fd t(fs::openat_in_root(c.root.get(), cpath, O_PATH | O_NOFOLLOW));
+        if (t)
+            mount_in_root(c.root.get(),
+                          {cpath, "bind", host, {"bind", "ro", "nosuid", "nodev", "noexec"}},
+                          c.last);
+    }
+    c.last = TargetDir{};
+    if (setup.ldconfig && !setup.host_ldconfig.empty())
+        c.host_ldconfig.reset(::open(setup.host_ldconfig.c_str(), O_PATH | O_CLOEXEC));
+}
+
+// OCI: prestart, createRuntime and createContainer hooks, before pivot_root.
+void run_create_hooks(ChildState& c) {
+    const Launch& l = c.l;
+    if (!l.spec.hooks.empty()) {
+        char self[32] = {};
+        if (::readlink("/proc/self", self, sizeof self - 1) > 0) c.host_pid = std::atoi(self);
+    }
+    for (const char* stage : {"prestart", "createRuntime", "createContainer"}) {
+        auto it = l.spec.hooks.find(stage);
+        if (it == l.spec.hooks.end()) continue;
+        std::string state = hook_state(l, c.host_pid, "creating");
+        for (auto& h : it->second) run_hook(stage, h, state);
+    }
+}
+
+// ---- in the root ----
+
+void pivot_to_root(ChildState& c) {
+    c.root.reset();
+    enter_root(c.l);
+}
+
+// The terminal as the controlling terminal of a new session, and the hostname.
+void configure_process(ChildState& c) {
+    if (c.terminal) {
+        become_terminal_session(c.terminal.get());
+        c.terminal.reset();
+    }
+    const oci::RuntimeSpec& spec = c.l.spec;
+    if (!spec.hostname.empty() && spec.has_namespace("uts"))
+        ::sethostname(spec.hostname.c_str(), spec.hostname.size());
+}
+
+// Rebuilds the container's dynamic linker cache with the container's own ldconfig (or the
+// host's static one when the image has none), as the container's root with the workload's
+// capability set and no_new_privs: nothing from the image runs with more privilege.
+void run_ldconfig(const oci::RuntimeSpec& spec, int host_ldconfig) {
+    bool own = ::access("/sbin/ldconfig", X_OK) == 0;
+    if (!own && host_ldconfig < 0) return;
+    pid_t c = ::fork();
+    if (c < 0) fail_errno("fork failed");
+    if (c == 0) {
+        restrict_helper(spec.capabilities);
+        int null = ::open("/dev/null", O_RDWR);
+        if (null >= 0) ::dup2(null, 1);
+        char* argv[] = {const_cast<char*>("ldconfig"), nullptr};
+        char* envp[] = {nullptr};
+        if (own)
+            ::execve("/sbin/ldconfig", argv, envp);
+        else
+            ::syscall(SYS_execveat, host_ldconfig, "", argv, envp, AT_EMPTY_PATH);
+        ::_exit(127);
+    }
+    int st = 0;
+    while (::waitpid(c, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        std::string m = "gantry: warning: ldconfig in the container failed; injected libraries are "
+                        "found only through the default search path\n";
+        ssize_t n = ::write(2, m.data(), m.size());
+        (void)n;
+    }
+}
+
+// The spec's ld.so.conf.d drop-ins, then ldconfig when the spec asks for it.
+void update_linker_cache(ChildState& c) {
+    const oci::ContainerSetup& setup = c.l.spec.setup;
+    for (auto& [file, content] : setup.ld_conf) {
+        Fd r(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        write_file_in_root(r.get(), file, content);
+    }
+    if (setup.ldconfig) run_ldconfig(c.l.spec, c.host_ldconfig.get());
+}
+
+// OCI: startContainer hooks run in the container (its root, its namespaces) just
+// before the user's program; their path is resolved there, so the file is the image's.
+void run_start_hooks(ChildState& c) {
+    const Launch& l = c.l;
+    if (auto it = l.spec.hooks.find("startContainer"); it != l.spec.hooks.end())
+        for (auto& h : it->second) // with no more privilege than the program will have
+            run_hook("startContainer", h, hook_state(l, c.host_pid, "created"),
+                     &l.spec.capabilities);
+}
+
+// PID 1 for --init: runs the workload as its child, forwards signals, reaps every zombie.
+[[noreturn]] void init_main(const Launch& l, bool single_id, int err_fd) {
+    pid_t child = ::fork();
+    if (child < 0) fail_errno("fork failed");
+    if (child == 0) finish_process(l.spec, single_id, l.seccomp);
+    ::close(err_fd);
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); // /proc/1/exe must not be reachable (CVE-2019-5736)
+    sigset_t all;
+    sigfillset(&all);
+    for (;;) {
+        siginfo_t si{};
+        int sig = ::sigwaitinfo(&all, &si);
+        if (sig == SIGCHLD) {
+            int st = 0;
+            pid_t p;
+            while ((p = ::waitpid(-1, &st, WNOHANG)) > 0)
+                if (p == child) ::_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+        } else if (sig > 0) {
+            ::kill(child, sig);
+        }
+    }
+}
+
+// The workload's exec, under a tiny PID 1 for --init.
+[[noreturn]] void finish(ChildState& c) {
+    if (c.l.init) init_main(c.l, c.single_id, c.err_fd);
+    finish_process(c.l.spec, c.single_id, c.l.seccomp);
+}
+
+} // namespace
+
+[[noreturn]] void child_main(const Launch& l, int sync_fd, int err_fd, bool single_id,
+                             int fd_sock) {
+    die_with_supervisor();
+    await_id_maps(sync_fd);
+    become_root_and_mount_root(l, err_fd, fd_sock);
+    child_guard(err_fd, [&] {
+        ChildState c{l, single_id, err_fd};
+        open_root(c);
+        mount_spec(c);
+        bind_devices(c);
+        pass_terminal(c, fd_sock);
+        set_up_linker_in_root(c);
+        mask_paths(c.root.get(), l.spec);
+        run_create_hooks(c);
+        pivot_to_root(c);
+        configure_process(c);
+        update_linker_cache(c);
+        run_start_hooks(c);
+        finish(c);
+    });
+}
+
+} // namespace gantry::runtime::detail

@@ -1,0 +1,30 @@
+// Running the OCI hooks of a spec (prestart, createRuntime, createContainer, startContainer,
+// poststart, poststop), as crun and runc do: the container's state on the hook's stdin, exactly
+// its declared env, cwd "/", its absolute path, no other descriptors, a timeout.
+#pragma once
+
+#include "oci/runtime_spec.hpp"
+
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace gantry::runtime {
+struct Launch;
+}
+
+namespace gantry::runtime::detail {
+
+// Runs an OCI hook: exactly its declared env (nothing inherited), cwd "/", its absolute path,
+// no fds but the state on stdin and stdout/stderr, killed after its timeout (default 30 s).
+// Throws Error(run_failed) naming the hook when it fails or times out.
+// restrict_caps: run it with no more than the workload's privileges (capability bounding set
+// and no_new_privs), for hooks executed from inside the container (startContainer).
+void run_hook(const std::string& stage, const oci::Hook& hook, const std::string& state_json,
+              const std::vector<std::string>* restrict_caps = nullptr);
+
+// The OCI state of the container LAUNCH starts, as its hooks read it: PID as seen from the
+// host, STATUS "creating", "created", "running" or "stopped".
+std::string hook_state(const Launch& launch, pid_t pid, const char* status);
+
+} // namespace gantry::runtime::detail

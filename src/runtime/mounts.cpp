@@ -1,0 +1,204 @@
+#include "runtime/mounts.hpp"
+
+#include "runtime/child_failure.hpp"
+#include "runtime/fd_passing.hpp"
+#include "runtime/launcher.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <string>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <vector>
+
+namespace gantry::runtime::detail {
+
+namespace {
+
+struct Flags {
+    unsigned long flags = 0;
+    std::string data;
+    bool readonly = false, recursive = false;
+    unsigned long attr = 0; // MOUNT_ATTR_* for binds
+};
+
+Flags parse_options(const std::vector<std::string>& opts) {
+    Flags f;
+    for (auto& o : opts) {
+        if (o == "ro")
+            f.readonly = true;
+        else if (o == "rw") {
+        } else if (o == "nosuid") {
+            f.flags |= MS_NOSUID;
+            f.attr |= MOUNT_ATTR_NOSUID;
+        } else if (o == "nodev") {
+            f.flags |= MS_NODEV;
+            f.attr |= MOUNT_ATTR_NODEV;
+        } else if (o == "noexec") {
+            f.flags |= MS_NOEXEC;
+            f.attr |= MOUNT_ATTR_NOEXEC;
+        } else if (o == "strictatime")
+            f.flags |= MS_STRICTATIME;
+        else if (o == "rbind")
+            f.recursive = true;
+        else if (o == "bind" || o == "rprivate" || o == "private") {
+        } else
+            f.data += (f.data.empty() ? "" : ",") + o;
+    }
+    if (f.readonly) f.attr |= MOUNT_ATTR_RDONLY;
+    return f;
+}
+
+void set_attr(int fd, unsigned long attr, bool recursive, const std::string& what) {
+    if (attr && !set_mount_attr(fd, attr, recursive))
+        fail_errno("cannot set mount flags on " + what);
+}
+
+void attach(int tree, int target, const std::string& what) {
+    if (!move_tree(tree, target)) fail_errno("cannot mount on " + what);
+}
+
+// The container's private tmpfs on the mount point: /etc/hostname, and the overlay's upper and
+// work dirs for an in-memory writable layer. Nobody else sees it (our mount namespace only);
+// after pivot_root only the overlay and the hostname bind still reach it. Its descriptor goes
+// to the parent (fd_sock) when the parent measures what the run wrote.
+void mount_scratch(const Launch& l, int fd_sock) {
+    const char* mp = l.mount_point.c_str();
+    std::string opts = "mode=0700";
+    if (l.overlay && l.overlay->memory && l.overlay->memory_size)
+        opts += ",size=" + std::to_string(l.overlay->memory_size);
+    if (::mount("tmpfs", mp, "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) != 0)
+        fail_errno("cannot mount the container's tmpfs on " + l.mount_point);
+    Fd dir(::open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) fail_errno("cannot open the container's tmpfs");
+    // 0755 whatever the umask: the mount point of the root, and the upper dir whose mode "/"
+    // takes; upper/ and work/ only for an in-memory writable layer.
+    auto mkdir_0755 = [&](const char* d) {
+        if (::mkdirat(dir.get(), d, 0755) != 0 || ::fchmodat(dir.get(), d, 0755, 0) != 0)
+            fail_errno(std::string("cannot create ") + d + " in the container's tmpfs");
+    };
+    mkdir_0755("root");
+    if (l.overlay && l.overlay->memory) {
+        mkdir_0755("upper");
+        mkdir_0755("work");
+    }
+    if (!l.hostname.empty()) {
+        Fd f(::openat(dir.get(), "hostname", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        std::string line = l.hostname + "\n";
+        if (!f || ::write(f.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+            fail_errno("cannot write the container's /etc/hostname");
+    }
+    if (fd_sock >= 0) send_fd(fd_sock, dir.get(), "the container's tmpfs");
+}
+
+} // namespace
+
+void mount_root(const Launch& l, int fd_sock) {
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+        fail_errno("cannot make the mount namespace private");
+    mount_scratch(l, fd_sock);
+    std::string root = l.root_path();
+    if (l.overlay) {
+        const Overlay& o = *l.overlay;
+        if (::chdir(o.layers_dir.c_str()) != 0) fail_errno("cannot enter " + o.layers_dir);
+        std::string lower;
+        for (auto& d : o.lower) lower += (lower.empty() ? "" : ":") + d;
+        std::string upper = o.memory ? l.mount_point + "/upper" : o.upper;
+        std::string work = o.memory ? l.mount_point + "/work" : o.work;
+        if (upper.empty() && o.lower.size() == 1) {
+            if (::mount(o.lower[0].c_str(), root.c_str(), nullptr, MS_BIND, nullptr) != 0)
+                fail_errno("cannot bind the image root");
+        } else {
+            std::string data = "lowerdir=" + lower;
+            if (!upper.empty()) data += ",upperdir=" + upper + ",workdir=" + work;
+            data += ",userxattr";
+            if (data.size() > 4000)
+                fail(Errc::run_failed, "the image has too many layers for one overlay mount",
+                     "squash the image (gantry slim --squash) or use fewer layers");
+            // "volatile": the container layer is private and discarded, so skip the sync of
+            // the upper filesystem at unmount (1-2 ms per run on disk); older kernels lack it.
+            std::string fast = upper.empty() ? data : data + ",volatile";
+            if (::mount("overlay", root.c_str(), "overlay", 0, fast.c_str()) != 0 &&
+                ::mount("overlay", root.c_str(), "overlay", 0, data.c_str()) != 0)
+                throw OverlayUnavailable(std::string("overlayfs mount failed: ") +
+                                         std::strerror(errno));
+        }
+        ::chdir("/");
+    } else if (::mount(l.rootfs.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+        fail_errno("cannot bind the root directory " + l.rootfs);
+    }
+}
+
+void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last) {
+    Flags f = parse_options(m.options);
+    if (m.type == "bind" || m.type.empty()) {
+        Fd tree = clone_tree(AT_FDCWD, m.source.c_str(), f.recursive);
+        if (!tree && errno == EINVAL) // a non-recursive bind of a tree holding locked mounts
+            fail_errno("cannot bind " + m.source + " to " + m.destination +
+                           " without the mounts under it",
+                       "give this mount the rbind option (a user namespace may not hide the "
+                       "host's mounts below " +
+                           m.source + ")");
+        if (!tree) fail_errno("bind mount source " + m.source + " is not accessible");
+        struct stat st {};
+        if (::fstat(tree.get(), &st) != 0) fail_errno("cannot stat " + m.source);
+        set_attr(tree.get(), f.attr, true, m.destination);
+        Fd target = ensure_target(rootfd, m.destination, S_ISDIR(st.st_mode), &last);
+        attach(tree.get(), target.get(), m.destination);
+    } else {
+        Fd target = ensure_target(rootfd, m.destination, true, &last);
+        unsigned long flags = f.flags | (f.readonly ? MS_RDONLY : 0);
+        if (::mount(m.source.c_str(), fd_path(target.get()).c_str(), m.type.c_str(), flags,
+                    f.data.empty() ? nullptr : f.data.c_str()) != 0)
+            fail_errno("cannot mount " + m.type + " on " + m.destination);
+    }
+    last.mounted();
+}
+
+void mask_paths(int rootfd, const oci::RuntimeSpec& s) {
+    Fd empty; // the first masked directory's empty read-only tmpfs, cloned for the others
+    for (auto& p : s.masked_paths) {
+        Fd fd(fs::openat_in_root(rootfd, p, O_PATH | O_NOFOLLOW));
+        if (!fd) continue;
+        struct stat st {};
+        ::fstat(fd.get(), &st);
+        if (S_ISDIR(st.st_mode) && !empty) {
+            if (::mount("tmpfs", fd_path(fd.get()).c_str(), "tmpfs",
+                        MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") != 0)
+                fail_errno("cannot mask " + p);
+            empty.reset(fs::openat_in_root(rootfd, p, O_PATH | O_NOFOLLOW));
+            continue;
+        }
+        Fd tree = S_ISDIR(st.st_mode) ? clone_tree(empty.get(), "", false)
+                                      : clone_tree(AT_FDCWD, "/dev/null", false);
+        if (!tree) fail_errno("cannot mask " + p);
+        attach(tree.get(), fd.get(), p);
+    }
+    for (auto& p : s.readonly_paths) {
+        Fd fd(fs::openat_in_root(rootfd, p, O_PATH | O_NOFOLLOW));
+        if (!fd) continue;
+        Fd tree = clone_tree(fd.get(), "", true);
+        if (!tree) fail_errno("cannot make " + p + " read-only");
+        set_attr(tree.get(), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true, p);
+        attach(tree.get(), fd.get(), p);
+    }
+}
+
+void enter_root(const Launch& l) {
+    if (::chdir(l.root_path().c_str()) != 0) fail_errno("cannot enter the root");
+    if (::syscall(SYS_pivot_root, ".", ".") != 0) fail_errno("pivot_root failed");
+    if (::umount2(".", MNT_DETACH) != 0) fail_errno("cannot detach the old root");
+    if (::chdir("/") != 0) fail_errno("chdir / failed");
+    if (l.spec.root_readonly) {
+        Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        set_attr(root.get(), MOUNT_ATTR_RDONLY, false, "/");
+    }
+}
+
+} // namespace gantry::runtime::detail

@@ -1,0 +1,34 @@
+// The container's mounts, made by its child inside the new mount namespace: mount propagation
+// made private, the container's private tmpfs on the mount point (its /etc/hostname and, for an
+// in-memory writable layer, the overlay's upper and work dirs), the root (an overlay of the
+// layer trees, or a bound directory) on MOUNT_POINT/root, the spec's mounts with every target
+// resolved in-root and created fd-relative (in_root.hpp), masked and read-only paths, and
+// pivot_root into the root. Failures throw ChildFail; an overlay the kernel refuses throws
+// OverlayUnavailable, so that the caller can retry with a flattened root.
+#pragma once
+
+#include "oci/runtime_spec.hpp"
+#include "runtime/in_root.hpp"
+
+namespace gantry::runtime {
+struct Launch;
+}
+
+namespace gantry::runtime::detail {
+
+// Makes the mount namespace private, mounts the container's private tmpfs on l.mount_point
+// (its descriptor passed over FD_SOCK when >= 0) and the root on l.root_path().
+void mount_root(const Launch& l, int fd_sock);
+
+// Mounts M (a bind, or a filesystem of M's type) inside the root ROOTFD, its target resolved
+// in-root; LAST is ensure_target's cache of the directory it last created a target in.
+void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last);
+
+// The spec's maskedPaths (an empty read-only tmpfs on a directory, /dev/null on a file) and
+// readonlyPaths (bound read-only onto themselves), each resolved in-root; missing ones skipped.
+void mask_paths(int rootfd, const oci::RuntimeSpec& s);
+
+// pivot_root into l.root_path(), the old root detached; "/" read-only for spec.root_readonly.
+void enter_root(const Launch& l);
+
+} // namespace gantry::runtime::detail

@@ -1,0 +1,18 @@
+// The parent's side of a running container (`run`, and `exec`'s process): the signals it
+// forwards to the container, a terminal it proxies, and the wait for the exit status.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+namespace gantry::runtime::detail {
+
+// The signals gantry forwards to a container.
+sigset_t forwarded_signals();
+
+// Forwards the signals in `fwd` (blocked by the caller) to pid, proxies a terminal when
+// pty_master >= 0 (raw mode on our stdin if it is a tty, window size on SIGWINCH), and returns
+// the exit status of pid (128+N when killed by signal N).
+int supervise(pid_t pid, const sigset_t& fwd, int pty_master);
+
+} // namespace gantry::runtime::detail

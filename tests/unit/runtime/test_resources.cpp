@@ -1,0 +1,159 @@
+// docker's --memory, --cpus and --pids-limit values (runtime/resources.hpp); the size grammar
+// itself is util/units' (tests/unit/util/test_units.cpp).
+#include "runtime/resources.hpp"
+#include "util/error.hpp"
+
+#include <gtest/gtest.h>
+#include <sched.h>
+#include <string>
+#include <unistd.h>
+
+using gantry::Errc;
+using gantry::Error;
+using gantry::runtime::parse_cpus;
+using gantry::runtime::parse_memory;
+using gantry::runtime::parse_pids;
+using gantry::runtime::Resources;
+
+namespace {
+
+int cpus_available() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+    return static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+template <class F>
+void expect_usage(F f, const std::string& value, const std::string& flag) {
+    try {
+        f(value);
+        ADD_FAILURE() << "accepted " << flag << " \"" << value << "\"";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::usage) << value;
+        EXPECT_TRUE(e.message().starts_with(flag + ": ")) << e.message();
+    }
+}
+
+} // namespace
+
+TEST(Resources, AnyIsTrueWhenOneLimitIsSet) {
+    Resources r;
+    EXPECT_FALSE(r.any());
+    r.pids = -1;
+    EXPECT_TRUE(r.any());
+    EXPECT_TRUE(Resources{.memory = 0}.any());
+    EXPECT_TRUE(Resources{.cpus = 0.5}.any());
+}
+
+TEST(ResourceFlags, MemoryUsesDockerBinaryUnits) {
+    EXPECT_EQ(parse_memory("512m"), 512ll << 20);
+    EXPECT_EQ(parse_memory("512M"), 512ll << 20);
+    EXPECT_EQ(parse_memory("512mb"), 512ll << 20);
+    EXPECT_EQ(parse_memory("512MiB"), 512ll << 20);
+    EXPECT_EQ(parse_memory("512 m"), 512ll << 20);
+    EXPECT_EQ(parse_memory("1g"), 1ll << 30);
+    EXPECT_EQ(parse_memory("2GB"), 2ll << 30);
+    EXPECT_EQ(parse_memory("1.5g"), 3ll << 29);
+    EXPECT_EQ(parse_memory("8192k"), 8ll << 20);
+    EXPECT_EQ(parse_memory("1t"), 1ll << 40);
+    EXPECT_EQ(parse_memory("1p"), 1ll << 50);
+    EXPECT_EQ(parse_memory("10000000"), 10000000);
+    EXPECT_EQ(parse_memory("10000000b"), 10000000);
+    EXPECT_EQ(parse_memory("6m"), 6ll << 20); // docker's minimum
+    EXPECT_EQ(parse_memory("0"), 0);          // unlimited
+    EXPECT_EQ(parse_memory("1.000000000000000000000000001g"), 1ll << 30);
+    // docker's RAMInBytes reads the number as Go's ParseFloat does
+    EXPECT_EQ(parse_memory(".5g"), 1ll << 29);
+    EXPECT_EQ(parse_memory("1.g"), 1ll << 30);
+    EXPECT_EQ(parse_memory("1e9"), 1000000000);
+}
+
+TEST(ResourceFlags, ShmSizeIsTheSameGrammarWithoutAMinimum) {
+    using gantry::runtime::parse_ram_size;
+    EXPECT_EQ(parse_ram_size("8g", "--shm-size"), 8ll << 30);
+    EXPECT_EQ(parse_ram_size("1k", "--shm-size"), 1024);
+    EXPECT_EQ(parse_ram_size("0", "--shm-size"), 0); // the caller refuses it
+    expect_usage([](const std::string& v) { return parse_ram_size(v, "--shm-size"); }, "8x",
+                 "--shm-size");
+}
+
+TEST(ResourceFlags, MemoryRejectsBadValuesNamingTheFlag) {
+    for (const char* v : {"", "abc", "-1", "512x", "m", ".", "1..2m", "1.2.3m", "512mm", " 512m",
+                          "0x100", "512mbb", "512ki", "512m b", "inf", "nan"})
+        expect_usage(parse_memory, v, "--memory");
+    expect_usage(parse_memory, "99999999999p", "--memory");         // does not fit int64
+    expect_usage(parse_memory, "99999999999999999999", "--memory"); // nor uint64
+    try {
+        parse_memory("99999999999999999999k");
+        ADD_FAILURE();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.message(), "--memory: 99999999999999999999k is too large");
+        EXPECT_NE(e.hint().find("8192p"), std::string::npos) << e.hint();
+    }
+    try {
+        parse_memory("4m");
+        ADD_FAILURE();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.message(), "--memory: 4m is below the minimum memory limit of 6MB (0 = "
+                               "unlimited)");
+    }
+    try {
+        parse_memory("lots");
+        ADD_FAILURE();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.message(), "--memory: invalid value \"lots\": not a size");
+        EXPECT_EQ(e.hint(), "sizes use docker's binary units: a number and an optional unit b, k, "
+                            "m, g, t or p (1k = 1024; kb and kib alike), e.g. 512k = 512 KiB, "
+                            "8g = 8 GiB");
+    }
+}
+
+TEST(ResourceFlags, CpusIsADecimalInDockersRange) {
+    EXPECT_DOUBLE_EQ(parse_cpus("1"), 1.0);
+    EXPECT_DOUBLE_EQ(parse_cpus("0.5"), 0.5);
+    EXPECT_DOUBLE_EQ(parse_cpus(".5"), 0.5);
+    EXPECT_DOUBLE_EQ(parse_cpus("1."), 1.0);
+    EXPECT_DOUBLE_EQ(parse_cpus("0.01"), 0.01);
+    EXPECT_DOUBLE_EQ(parse_cpus("0.000000000"), 0.0); // unlimited
+    EXPECT_DOUBLE_EQ(parse_cpus("0"), 0.0);
+    const int n = cpus_available();
+    EXPECT_DOUBLE_EQ(parse_cpus(std::to_string(n)), n);
+    if (n >= 2) {
+        EXPECT_DOUBLE_EQ(parse_cpus("1.5"), 1.5);
+    }
+}
+
+TEST(ResourceFlags, CpusRejectsBadValuesNamingTheFlag) {
+    for (const char* v : {"", "abc", "-1", "1.5.2", "1e3", ".", "1,5", "3/2", " 1", "1 "})
+        expect_usage(parse_cpus, v, "--cpus");
+    const int n = cpus_available();
+    const std::string range = "--cpus: range of CPUs is from 0.01 to " + std::to_string(n) +
+                              ".00, as there are only " + std::to_string(n) + " CPUs available";
+    for (const std::string& v : {std::string("0.001"), std::to_string(n) + ".5",
+                                 std::to_string(n + 1), std::string("99999999999999999999999")}) {
+        try {
+            parse_cpus(v);
+            ADD_FAILURE() << v;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), Errc::usage);
+            EXPECT_EQ(e.message(), range) << v;
+        }
+    }
+    try {
+        parse_cpus("0.0000000001");
+        ADD_FAILURE();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.message(), "--cpus: 0.0000000001 is too precise (at most 9 decimals)");
+    }
+}
+
+TEST(ResourceFlags, PidsLimitMinusOneAndZeroMeanUnlimited) {
+    EXPECT_EQ(parse_pids("100"), 100);
+    EXPECT_EQ(parse_pids("1"), 1);
+    EXPECT_EQ(parse_pids("-1"), -1);
+    EXPECT_EQ(parse_pids("0"), -1);
+    EXPECT_EQ(parse_pids("9223372036854775807"), 9223372036854775807ll);
+    for (const char* v : {"", "abc", "1.5", "+5", " 5", "5 ", "-2", "99999999999999999999"})
+        expect_usage(parse_pids, v, "--pids-limit");
+}
