@@ -594,7 +594,7 @@ def test_symlinked_mount_target_stays_inside(g, mk, tmp_path):
 
 def test_mount_over_a_link_to_the_targets_directory(g, mk, tmp_path):
     """Mount targets created one after the other in a directory reuse its descriptor
-    (runtime/process.hpp, TargetDir); a mount in between that covers that directory through a
+    (runtime/in_root.hpp, TargetDir); a mount in between that covers that directory through a
     link (/data/up -> /data) must not send the next target into the covered directory."""
     layer = mk.Layer([mk.Entry.dir("data"), mk.Entry.symlink("data/up", "/data")],
                      compression="none")
