@@ -78,55 +78,47 @@ void load_ci_config(const std::string& path, CiRules& rules) {
     }
 }
 
+namespace {
+
+// One rule's line: SKIP when it is disabled, else FAIL (and the result fails) or PASS, with the
+// value and the threshold printed by the given printf formats (dive's wording).
+template <class T, class V>
+void rule_line(CiResult& r, const char* name, const std::optional<T>& threshold, V value,
+               bool (*fails)(V, T), const char* fail_fmt, const char* pass_fmt) {
+    if (!threshold) {
+        r.lines.push_back(std::string("SKIP: ") + name + ": rule disabled");
+        return;
+    }
+    char buf[512];
+    bool failed = fails(value, *threshold);
+    std::snprintf(buf, sizeof buf, failed ? fail_fmt : pass_fmt, value, *threshold);
+    if (failed) r.pass = false;
+    r.lines.push_back(buf);
+}
+
+} // namespace
+
 CiResult evaluate_ci(const DiveMetrics& m, const CiRules& rules) {
     CiResult r;
-    char buf[512];
-    if (rules.lowest_efficiency) {
-        double t = *rules.lowest_efficiency;
-        if (t > m.efficiency) {
-            std::snprintf(buf, sizeof buf,
-                          "FAIL: lowestEfficiency: image efficiency is too low (efficiency=%.4f < "
-                          "threshold=%.4f)",
-                          m.efficiency, t);
-            r.pass = false;
-        } else
-            std::snprintf(buf, sizeof buf, "PASS: lowestEfficiency (efficiency=%.4f >= %.4f)",
-                          m.efficiency, t);
-        r.lines.push_back(buf);
-    } else
-        r.lines.push_back("SKIP: lowestEfficiency: rule disabled");
-    if (rules.highest_wasted_bytes) {
-        auto t = *rules.highest_wasted_bytes;
-        if (m.wasted_bytes > t) {
-            std::snprintf(buf, sizeof buf,
-                          "FAIL: highestWastedBytes: too many bytes wasted (wasted-bytes=%llu > "
-                          "threshold=%llu)",
-                          static_cast<unsigned long long>(m.wasted_bytes),
-                          static_cast<unsigned long long>(t));
-            r.pass = false;
-        } else
-            std::snprintf(buf, sizeof buf, "PASS: highestWastedBytes (wasted-bytes=%llu <= %llu)",
-                          static_cast<unsigned long long>(m.wasted_bytes),
-                          static_cast<unsigned long long>(t));
-        r.lines.push_back(buf);
-    } else
-        r.lines.push_back("SKIP: highestWastedBytes: rule disabled");
-    if (rules.highest_user_wasted_percent) {
-        double t = *rules.highest_user_wasted_percent;
-        // as in Go: NaN > t is false (passes), +Inf > t fails
-        if (m.user_wasted_percent > t) {
-            std::snprintf(buf, sizeof buf,
-                          "FAIL: highestUserWastedPercent: too many bytes wasted, relative to the "
-                          "user bytes added (%%-user-wasted-bytes=%.4f > threshold=%.4f)",
-                          m.user_wasted_percent, t);
-            r.pass = false;
-        } else
-            std::snprintf(buf, sizeof buf,
-                          "PASS: highestUserWastedPercent (%%-user-wasted-bytes=%.4f <= %.4f)",
-                          m.user_wasted_percent, t);
-        r.lines.push_back(buf);
-    } else
-        r.lines.push_back("SKIP: highestUserWastedPercent: rule disabled");
+    rule_line<double, double>(
+        r, "lowestEfficiency", rules.lowest_efficiency, m.efficiency,
+        [](double v, double t) { return t > v; },
+        "FAIL: lowestEfficiency: image efficiency is too low (efficiency=%.4f < threshold=%.4f)",
+        "PASS: lowestEfficiency (efficiency=%.4f >= %.4f)");
+    std::optional<unsigned long long> wasted;
+    if (rules.highest_wasted_bytes) wasted = *rules.highest_wasted_bytes;
+    rule_line<unsigned long long, unsigned long long>(
+        r, "highestWastedBytes", wasted, static_cast<unsigned long long>(m.wasted_bytes),
+        [](unsigned long long v, unsigned long long t) { return v > t; },
+        "FAIL: highestWastedBytes: too many bytes wasted (wasted-bytes=%llu > threshold=%llu)",
+        "PASS: highestWastedBytes (wasted-bytes=%llu <= %llu)");
+    // as in Go: NaN > t is false (passes), +Inf > t fails
+    rule_line<double, double>(
+        r, "highestUserWastedPercent", rules.highest_user_wasted_percent, m.user_wasted_percent,
+        [](double v, double t) { return v > t; },
+        "FAIL: highestUserWastedPercent: too many bytes wasted, relative to the user bytes added "
+        "(%%-user-wasted-bytes=%.4f > threshold=%.4f)",
+        "PASS: highestUserWastedPercent (%%-user-wasted-bytes=%.4f <= %.4f)");
     return r;
 }
 

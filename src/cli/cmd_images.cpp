@@ -61,11 +61,7 @@ void register_images(CLI::App& app, Context& ctx) {
                 row.push_back(human_size(static_cast<std::uint64_t>(img.compressed_size())));
                 rows.push_back(row);
             }
-            if (o->json)
-                std::printf("%s\n", out.dump(2).c_str());
-            else if (!o->quiet)
-                print_table(rows);
-            return 0;
+            return print_listing(o->json, o->quiet, out, rows);
         };
     });
 }

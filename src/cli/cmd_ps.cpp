@@ -57,11 +57,7 @@ void register_ps(CLI::App& app, Context& ctx) {
                                     units::human_ago(s.created, s.created), status, s.name});
                 }
             }
-            if (o->json)
-                std::printf("%s\n", out.dump(2).c_str());
-            else if (!o->quiet)
-                print_table(rows);
-            return 0;
+            return print_listing(o->json, o->quiet, out, rows);
         };
     });
 }

@@ -8,6 +8,7 @@
 #include <array>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,6 +78,10 @@ class LazyOptions {
 std::string human_size(std::uint64_t bytes);
 // Prints rows as aligned columns (first row = header).
 void print_table(const std::vector<std::vector<std::string>>& rows);
+// A listing command's output: the JSON array with --json, else the table (nothing with -q,
+// whose lines were printed as they came). Returns the exit status, 0.
+int print_listing(bool json, bool quiet, const nlohmann::json& items,
+                  const std::vector<std::vector<std::string>>& rows);
 
 void register_load(CLI::App& app, Context& ctx);
 void register_save(CLI::App& app, Context& ctx);

@@ -100,6 +100,15 @@ std::string human_size(std::uint64_t b) {
     return units::human_size(b);
 }
 
+int print_listing(bool json, bool quiet, const nlohmann::json& items,
+                  const std::vector<std::vector<std::string>>& rows) {
+    if (json)
+        std::printf("%s\n", items.dump(2).c_str());
+    else if (!quiet)
+        print_table(rows);
+    return 0;
+}
+
 void print_table(const std::vector<std::vector<std::string>>& rows) {
     std::vector<size_t> w;
     for (auto& r : rows)

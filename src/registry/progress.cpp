@@ -1,19 +1,15 @@
 #include "registry/progress.hpp"
 
+#include "util/units.hpp"
+
 #include <cstdio>
 
 namespace gantry::registry {
 
 std::string human_bytes(std::int64_t n) {
-    const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-    double v = static_cast<double>(n);
-    int u = 0;
-    while (v >= 1000 && u < 4) {
-        v /= 1000;
-        ++u;
-    }
+    auto s = units::decimal_scaled(static_cast<double>(n));
     char buf[32];
-    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+    std::snprintf(buf, sizeof buf, s.whole_bytes ? "%.0f %s" : "%.1f %s", s.value, s.unit);
     return buf;
 }
 

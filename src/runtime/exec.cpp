@@ -70,12 +70,7 @@ int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
     }
 
     ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); // the worker's child becomes ours
-    sigset_t fwd = forwarded_signals(), old;
-    ::sigprocmask(SIG_BLOCK, &fwd, &old);
-    struct Restore {
-        sigset_t* old;
-        ~Restore() { ::sigprocmask(SIG_SETMASK, old, nullptr); }
-    } restore{&old};
+    ForwardedSignalsBlocked blocked;
 
     pid_t worker = ::fork();
     if (worker < 0) throw_errno("fork failed");
@@ -132,7 +127,7 @@ int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
     if (n != sizeof inner || inner <= 0)
         throw Error(Errc::run_failed, "could not start the process in the container",
                     "is the container still running?");
-    return supervise(inner, fwd, master ? master.get() : -1);
+    return supervise(inner, blocked.set(), master ? master.get() : -1);
 }
 
 } // namespace gantry::runtime

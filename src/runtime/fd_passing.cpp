@@ -9,17 +9,31 @@
 
 namespace gantry::runtime::detail {
 
-void send_fd(int sock, int fd, const char* what) {
+namespace {
+
+// One byte of data and room for one descriptor: the message both ends pass.
+struct FdMessage {
     char data = 't';
     struct iovec iov {
         &data, 1
     };
     alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
     struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = buf;
-    msg.msg_controllen = sizeof buf;
+    FdMessage() {
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = buf;
+        msg.msg_controllen = sizeof buf;
+    }
+    FdMessage(const FdMessage&) = delete;
+    FdMessage& operator=(const FdMessage&) = delete;
+};
+
+} // namespace
+
+void send_fd(int sock, int fd, const char* what) {
+    FdMessage m;
+    auto& msg = m.msg;
     struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
@@ -29,16 +43,8 @@ void send_fd(int sock, int fd, const char* what) {
 }
 
 int recv_fd(int sock) {
-    char data;
-    struct iovec iov {
-        &data, 1
-    };
-    alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = buf;
-    msg.msg_controllen = sizeof buf;
+    FdMessage m;
+    auto& msg = m.msg;
     ssize_t n;
     while ((n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
     }

@@ -195,12 +195,7 @@ int run(const Launch& l) {
         take_early_start(l.early ? l.early->st_.get() : nullptr, l, shared);
     Channels ch = open_channels(l, shared, early);
 
-    sigset_t fwd = forwarded_signals(), old;
-    ::sigprocmask(SIG_BLOCK, &fwd, &old);
-    struct Restore {
-        sigset_t* old;
-        ~Restore() { ::sigprocmask(SIG_SETMASK, old, nullptr); }
-    } restore{&old};
+    ForwardedSignalsBlocked blocked;
 
     const pid_t pid = start_process(l, early, shared, single_id, ch);
     Fd master = await_workload(l, pid, shared, ch);
@@ -210,7 +205,7 @@ int run(const Launch& l) {
     // the mount namespace's teardown at the container's exit happens after we returned
     if (!early || !early->keeping()) keep_mount_namespace(pid);
     if (l.on_started) l.on_started(pid);
-    int status = supervise(pid, fwd, master ? master.get() : -1);
+    int status = supervise(pid, blocked.set(), master ? master.get() : -1);
     // poststop failures are reported, not fatal (OCI)
     run_hooks_warning_on_failure(l, "poststop", 0, "stopped");
     return status;

@@ -10,6 +10,22 @@ namespace gantry::runtime::detail {
 // The signals gantry forwards to a container.
 sigset_t forwarded_signals();
 
+// The forwarded signals blocked for a scope (before the container process exists, so none is
+// lost before supervise() waits for them), and the caller's mask restored at its end.
+class ForwardedSignalsBlocked {
+  public:
+    ForwardedSignalsBlocked() : set_(forwarded_signals()) {
+        ::sigprocmask(SIG_BLOCK, &set_, &old_);
+    }
+    ~ForwardedSignalsBlocked() { ::sigprocmask(SIG_SETMASK, &old_, nullptr); }
+    ForwardedSignalsBlocked(const ForwardedSignalsBlocked&) = delete;
+    ForwardedSignalsBlocked& operator=(const ForwardedSignalsBlocked&) = delete;
+    const sigset_t& set() const { return set_; }
+
+  private:
+    sigset_t set_, old_;
+};
+
 // Forwards the signals in `fwd` (blocked by the caller) to pid, proxies a terminal when
 // pty_master >= 0 (raw mode on our stdin if it is a tty, window size on SIGWINCH), and returns
 // the exit status of pid (128+N when killed by signal N).

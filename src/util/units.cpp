@@ -14,19 +14,23 @@
 
 namespace gantry::units {
 
-std::string human_size(std::uint64_t b) {
-    const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-    double v = static_cast<double>(b);
+DecimalScaled decimal_scaled(double bytes) {
+    static const char* const units[] = {"B", "kB", "MB", "GB", "TB"};
     int u = 0;
-    while (v >= 1000 && u < 4) {
-        v /= 1000;
+    while (bytes >= 1000 && u < 4) {
+        bytes /= 1000;
         ++u;
     }
+    return {bytes, units[u], u == 0};
+}
+
+std::string human_size(std::uint64_t b) {
+    auto s = decimal_scaled(static_cast<double>(b));
     char buf[32];
-    if (u == 0)
+    if (s.whole_bytes)
         std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(b));
     else
-        std::snprintf(buf, sizeof buf, v < 10 ? "%.2f %s" : "%.1f %s", v, units[u]);
+        std::snprintf(buf, sizeof buf, s.value < 10 ? "%.2f %s" : "%.1f %s", s.value, s.unit);
     return buf;
 }
 

@@ -11,6 +11,14 @@
 namespace gantry::units {
 
 std::string human_size(std::uint64_t bytes);
+// BYTES in the largest decimal unit (B, kB, MB, GB, TB) it reaches: what human_size and the
+// transfer progress print, each with its own precision. whole_bytes: the unit is B.
+struct DecimalScaled {
+    double value;
+    const char* unit;
+    bool whole_bytes;
+};
+DecimalScaled decimal_scaled(double bytes);
 
 // A duration for people, at docker's steps: "Less than a second", "1 second", "42 seconds",
 // "About a minute", "12 minutes", "About an hour", "5 hours" (under 48), "3 days" (under two

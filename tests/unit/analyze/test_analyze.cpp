@@ -57,6 +57,41 @@ TEST(AnalyzeDive, PeersWorkedExample) {
     EXPECT_EQ(r.lines[2].rfind("FAIL: highestUserWastedPercent", 0), 0u) << r.lines[2];
 }
 
+TEST(AnalyzeDive, CiLinesInDivesWords) {
+    DiveMetrics m;
+    m.efficiency = 0.5;
+    m.wasted_bytes = 2048;
+    m.user_wasted_percent = 0.25;
+    CiRules rules;
+    rules.lowest_efficiency = 0.9;
+    rules.highest_wasted_bytes = 1024;
+    rules.highest_user_wasted_percent.reset();
+    CiResult r = evaluate_ci(m, rules);
+    EXPECT_FALSE(r.pass);
+    ASSERT_EQ(r.lines.size(), 3u);
+    EXPECT_EQ(r.lines[0], "FAIL: lowestEfficiency: image efficiency is too low "
+                          "(efficiency=0.5000 < threshold=0.9000)");
+    EXPECT_EQ(r.lines[1], "FAIL: highestWastedBytes: too many bytes wasted (wasted-bytes=2048 > "
+                          "threshold=1024)");
+    EXPECT_EQ(r.lines[2], "SKIP: highestUserWastedPercent: rule disabled");
+    rules = CiRules{};
+    rules.lowest_efficiency = 0.25;
+    rules.highest_wasted_bytes = 4096;
+    rules.highest_user_wasted_percent = 0.5;
+    r = evaluate_ci(m, rules);
+    EXPECT_TRUE(r.pass);
+    EXPECT_EQ(r.lines[0], "PASS: lowestEfficiency (efficiency=0.5000 >= 0.2500)");
+    EXPECT_EQ(r.lines[1], "PASS: highestWastedBytes (wasted-bytes=2048 <= 4096)");
+    EXPECT_EQ(r.lines[2], "PASS: highestUserWastedPercent (%-user-wasted-bytes=0.2500 <= 0.5000)");
+    rules.lowest_efficiency.reset();
+    rules.highest_wasted_bytes.reset();
+    rules.highest_user_wasted_percent = 0.1;
+    r = evaluate_ci(m, rules);
+    EXPECT_EQ(r.lines[0], "SKIP: lowestEfficiency: rule disabled");
+    EXPECT_EQ(r.lines[2], "FAIL: highestUserWastedPercent: too many bytes wasted, relative to the "
+                          "user bytes added (%-user-wasted-bytes=0.2500 > threshold=0.1000)");
+}
+
 TEST(AnalyzeDive, HandComputedThreeLayers) {
     std::vector<LayerScan> ls{
         mklayer({dir("etc"), file("etc/passwd", 50), file("bin/sh", 1000)}),
