@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Start-time benchmark of gantry (issue 3, "Benchmark"): see bench/README.md.
+# Start-time benchmark of gantry (issues 3 and 21): see bench/README.md.
 #
 #   bench/run.sh [--quick] [--runs N] [--warmup N] [--rounds N] [--keep]
+#                [--load N] [--concurrent N] [--scenarios LIST]
+#                [--baseline PATH] [--gantry NAME=PATH]... [--all-rows | --core-rows]
 #
 # Times start-to-exit of /bin/true in a busybox image, rootless, with hyperfine (-N, no
 # intermediate shell), in ROUNDS: each round one hyperfine run over all of:
@@ -10,17 +12,18 @@
 #   floor ROOTFS SCRATCH /bin/true                           bench/floor.c: gantry's isolation
 #                                                            (namespaces, overlay, mounts, caps,
 #                                                            seccomp) in the least C it takes
-#   crun run / runc run                                      on `gantry bundle` output
-#   podman run --rm --network none ... /bin/true             image loaded with `podman load`
 #   gantry run sample /bin/true                              default: overlay root, seccomp
 #   gantry run --security-opt seccomp=unconfined ...         without the seccomp filter
 #   gantry run --read-only ...                               no writable upper dir
 #   gantry run --writable-layer disk ...                     the writable layer in the store
 #                                                            (the default is a private tmpfs)
-# and prints medians and the ratios against unshare+chroot and ch-run, with the targets of
-# the issue (gantry <= ch-run; gantry <= 1.5x unshare+chroot) marked PASS/MISS. A peer that
-# cannot run here is reported with the reason and left out. A measurement, not a test: exits
-# 0 whatever the ratios are, non-zero only if the setup or gantry itself fails.
+#   crun run / runc run                                      on `gantry bundle` output
+#   podman run --rm --network none ... /bin/true             image loaded with `podman load`
+# and prints, per row, the wall time (median, spread) and the CPU time (user+sys of the command
+# and of everything it started, the processes it left behind included), the ratios against
+# unshare+chroot, ch-run and the floor, and the targets of the issues marked PASS/MISS. A peer
+# that cannot run here is reported with the reason and left out. A measurement, not a test:
+# exits 0 whatever the ratios are, non-zero only if the setup or gantry itself fails.
 #
 # Run as root, the whole comparison runs as the unprivileged user `nobody` (setpriv), with a
 # HOME and XDG dirs it owns in the run directory; run as another user, as that user.
@@ -35,7 +38,21 @@
 #   --keep       keep the run directory for inspection
 #   --wait-quiet[=SECONDS]  before timing, wait (default up to 600 s) until the CPUs are less
 #                than $BENCH_QUIET_PCT % (default 10) busy for 5 s in a row
-# Results (table, hyperfine JSON per round) go to $BENCH_DIR/results/start-*.
+# Loaded mode (issue 21), built on bench/startload.c:
+#   --load N        N busy loops (pinned nowhere) run while the rows are timed
+#   --concurrent N  each timed command is a batch of N concurrent starts (`startload batch N`:
+#                   forked at once, the batch's wall and CPU time include what its starts
+#                   leave behind)
+#   --scenarios LIST  several of those in one run, alternated round by round: a comma list of
+#                   quiet, loadN, concN and loadN+concM (e.g. quiet,load2,conc8); --load and
+#                   --concurrent make a list of one
+#   --baseline PATH   also time this gantry binary ("gantry run [base]"), e.g. a build of
+#                   main: the quiet target "no worse than before" compares against it
+#   --gantry NAME=PATH  also time this gantry binary as "gantry run [NAME]" (NAME: 1-8 of a-z0-9_-; repeatable:
+#                   prototypes, timed alternately with the others in the same run)
+#   --all-rows / --core-rows  all rows above, or only unshare+chroot, ch-run, the floor and the
+#                   default `gantry run` of each binary (the default when a scenario is not quiet)
+# Results (table, hyperfine JSON per scenario and round) go to $BENCH_DIR/results/start-*.
 #
 # Environment:
 #   BENCH_DIR=/var/tmp/gantry-bench   work dir (the run directory is $BENCH_DIR/start-run)
@@ -51,22 +68,28 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 self=$here/$(basename "${BASH_SOURCE[0]}")
 die() { echo "run.sh: $*" >&2; exit 1; }
+# shellcheck source=bench/start_lib.sh
+. "$here/start_lib.sh"
 
 # =========================================================================================
-# Stage 2: everything that runs as the unprivileged user (`run.sh --stage2 W`).
-# Prepares stores/bundle, checks every command once, then the one hyperfine run.
-# Writes W/out/{hyperfine-ROUND.json,rows.tsv,meta.env}; the report is printed by stage 1.
+# Stage 2: everything that runs as the unprivileged user (`run.sh --stage2 W ...`).
+# Prepares stores/bundle, checks every command once, then the hyperfine rounds.
+# Writes W/out/{hf-SCENARIO-ROUND.json,left-SCENARIO-ROUND.tsv,spin-SCENARIO-ROUND.txt,rows.tsv,
+# meta.env}; the report (bench/start_report.py) is printed by stage 1.
 # =========================================================================================
 stage2() {
-    local W=$1 runs=$2 warmup=$3 rounds=$4
+    local W=$1 runs=$2 warmup=$3 rounds=$4 scenarios=$5 rowset=$6
     cd "$W"
     local out=$W/out meta=$W/out/meta.env rows=$W/out/rows.tsv
     mkdir -p "$out" "$W/state/crun" "$W/state/runc" "$W/tmp"
     : >"$rows"
-    # meta.env: key=value facts for the report; rows.tsv: name<TAB>status<TAB>command-or-reason
+    # meta.env: key=value facts for the report
+    # rows.tsv: name<TAB>status<TAB>class<TAB>command-or-reason; class: unshare, ch-run, floor,
+    # gantry (a binary's default run), variant (other flags), peer (crun, runc, podman)
     m() { printf '%s=%s\n' "$1" "$2" >>"$meta"; }
-    row() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$rows"; }
-    local G=$W/bin/gantry rootfs=$W/bundle/rootfs nfacts=0
+    row() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$rows"; }
+    local G=$W/bin/gantry rootfs=$W/bundle/rootfs nfacts=0 SL=""
+    [[ -x $W/bin/startload ]] && SL=$W/bin/startload
 
     m user "$(id -un) (uid $(id -u), gid $(id -g))"
     echo "== preparing, as $(id -un) (uid $(id -u)) =="
@@ -85,6 +108,7 @@ stage2() {
     probe+=' mounts=$(wc -l </proc/mounts)"; touch /.rw 2>/dev/null && echo writable || echo read-only'
     local gflags name facts
     for gflags in "" "--security-opt seccomp=unconfined" "--read-only" "--writable-layer disk"; do
+        [[ $rowset == all || -z $gflags ]] || continue
         # shellcheck disable=SC2086
         if facts=$("$G" run $gflags sample /bin/sh -c "$probe" 2>&1); then
             m "gantry_facts_$((++nfacts))" "gantry run ${gflags:-(default)}: $(tr '\n' ' ' <<<"$facts")"
@@ -94,11 +118,11 @@ stage2() {
     done
 
     # ---- check each command once; keep those that work ------------------------------------
-    check() { # name, command...: runs it twice (the first run may be a cold start)
-        local name=$1 err
-        shift
+    check() { # name, class, command...: runs it twice (the first run may be a cold start)
+        local name=$1 class=$2 err
+        shift 2
         if err=$("$@" 2>&1 </dev/null) && err=$("$@" 2>&1 </dev/null); then
-            row "$name" ok "$*"
+            row "$name" ok "$class" "$*"
             return 0
         fi
         # the last message, without logrus' time=... level=... msg="..." wrapping
@@ -107,113 +131,52 @@ stage2() {
         CHECK_ERR=${CHECK_ERR:-exit status non-zero, no message}
         return 1
     }
-    skip() { row "$1" skip "$2"; echo "  $1: NOT timed: $2"; }
+    skip() { row "$1" skip "$2" "$3"; echo "  $1: NOT timed: $3"; }
     echo
     echo "== checking each command once (untimed) =="
 
-    check "unshare+chroot" unshare -Urpf --mount-proc chroot "$rootfs" /bin/true ||
-        skip "unshare+chroot" "$CHECK_ERR"
+    check "unshare+chroot" unshare unshare -Urpf --mount-proc chroot "$rootfs" /bin/true ||
+        skip "unshare+chroot" unshare "$CHECK_ERR"
 
     if command -v ch-run >/dev/null; then
-        check "ch-run (directory)" ch-run "$rootfs" -- /bin/true || skip "ch-run (directory)" "$CHECK_ERR"
+        check "ch-run (directory)" ch-run ch-run "$rootfs" -- /bin/true ||
+            skip "ch-run (directory)" ch-run "$CHECK_ERR"
     else
-        skip "ch-run (directory)" "ch-run not installed (apt-get install charliecloud)"
+        skip "ch-run (directory)" ch-run "ch-run not installed (apt-get install charliecloud)"
     fi
 
     if [[ -x $W/bin/floor ]]; then
         mkdir -p "$W/floor-mnt"
-        check "isolation floor (bench/floor.c)" "$W/bin/floor" "$rootfs" "$W/floor-mnt" /bin/true ||
-            skip "isolation floor (bench/floor.c)" "$CHECK_ERR"
+        check "isolation floor (bench/floor.c)" floor "$W/bin/floor" "$rootfs" "$W/floor-mnt" /bin/true ||
+            skip "isolation floor (bench/floor.c)" floor "$CHECK_ERR"
     else
-        skip "isolation floor (bench/floor.c)" "$(head -1 "$W/bin/floor.skip" 2>/dev/null || echo "not built")"
+        skip "isolation floor (bench/floor.c)" floor "$(head -1 "$W/bin/floor.skip" 2>/dev/null || echo "not built")"
     fi
 
-    # hyperfine times the rows in this order, one command after the other: the light ones
-    # first, podman last (the heaviest: several threads, a vfs copy of the rootfs written and
-    # deleted per run, conmon and a pause process left to exit or be reaped), so that its
-    # I/O and leftovers cannot spill into another command's runs.
-    check "gantry run" "$G" run sample /bin/true || die "gantry run failed: $CHECK_ERR"
-    check "gantry run, seccomp=unconfined" "$G" run --security-opt seccomp=unconfined sample /bin/true ||
-        die "gantry run --security-opt seccomp=unconfined failed: $CHECK_ERR"
-    check "gantry run --read-only" "$G" run --read-only sample /bin/true ||
-        die "gantry run --read-only failed: $CHECK_ERR"
-    check "gantry run --writable-layer disk" "$G" run --writable-layer disk sample /bin/true ||
-        die "gantry run --writable-layer disk failed: $CHECK_ERR"
-
-    if command -v crun >/dev/null; then
-        if ! check "crun run" crun --root "$W/state/crun" run --bundle "$W/bundle" bench-crun; then
-            if [[ $CHECK_ERR == *"hybrid mode"* ]]; then
-                skip "crun run" "$CHECK_ERR (crun 1.8 refuses cgroup hybrid hosts; run bench/run.sh as root with BENCH_MASK_CGROUP2=auto, or move hugetlb to v1: this-machine.md)"
-            else
-                skip "crun run" "$CHECK_ERR"
-            fi
-        fi
-    else
-        skip "crun run" "crun not installed (apt-get install crun)"
-    fi
-
-    if command -v runc >/dev/null; then
-        if ! check "runc run" runc --root "$W/state/runc" run --bundle "$W/bundle" bench-runc; then
-            local err1=$CHECK_ERR
-            if [[ $err1 == */dev/tty* ]]; then
-                # runc creates /dev/tty itself (a default device); in a user namespace it
-                # bind-mounts it, opening the target first, and the target is already gantry's
-                # /dev/tty bind of the host's: ENXIO without a controlling terminal.
-                mkdir -p "$W/bundle-runc"
-                "$PY" -B - "$W/bundle/config.json" "$W/bundle-runc/config.json" "$rootfs" <<'EOF'
-import json, sys
-c = json.load(open(sys.argv[1]))
-c["mounts"] = [x for x in c["mounts"] if x["destination"] != "/dev/tty"]
-c["root"]["path"] = sys.argv[3]
-json.dump(c, open(sys.argv[2], "w"), indent=1)
-EOF
-                if check "runc run" runc --root "$W/state/runc" run --bundle "$W/bundle-runc" bench-runc; then
-                    m runc_note "runc cannot run gantry's bundle unchanged here ($err1); timed on a copy of config.json without the /dev/tty bind mount (runc adds /dev/tty itself), same rootfs"
-                    echo "  runc run: the unchanged bundle fails ($err1); timing a config.json without the /dev/tty bind"
-                else
-                    skip "runc run" "$err1; without the /dev/tty bind: $CHECK_ERR"
-                fi
-            else
-                skip "runc run" "$err1"
-            fi
-        fi
-    else
-        skip "runc run" "runc not installed (apt-get install runc)"
-    fi
-
-    if command -v podman >/dev/null; then
-        # this-machine.md: explicit rlimits (podman's defaults cannot be set here), no network
-        # (slirp4netns cannot open /dev/net/tun); limits clamped to our hard limits.
-        local nofile=20000 nproc=32768 perr h
-        h=$(ulimit -Hn); [[ $h == unlimited ]] || ((h >= nofile)) || nofile=$h
-        h=$(ulimit -Hu); [[ $h == unlimited ]] || ((h >= nproc)) || nproc=$h
-        local -a pflags=(--rm --network none --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc")
-        if perr=$(podman load -q -i "$W/src/archive.tar" 2>&1); then
-            if check "podman run --rm" podman run "${pflags[@]}" localhost/sample:latest /bin/true; then
-                :
-            elif [[ $CHECK_ERR == *"hybrid mode"* ]] && command -v runc >/dev/null &&
-                check "podman run --rm" podman run --runtime runc "${pflags[@]}" localhost/sample:latest /bin/true; then
-                m podman_note "podman's default runtime crun refuses this cgroup hybrid host: timed with --runtime runc"
-                echo "  podman: crun refuses the hybrid cgroup layout; timing podman --runtime runc"
-            else
-                skip "podman run --rm" "$CHECK_ERR"
-            fi
-            m podman_info "$(podman info --format '{{.Store.GraphDriverName}} storage, {{.Host.CgroupManager}} cgroup manager (cgroup {{.Host.CgroupsVersion}}), runtime {{.Host.OCIRuntime.Name}}' 2>/dev/null || echo '?')"
-        else
-            skip "podman run --rm" "podman load failed: $(tail -1 <<<"$perr")"
-        fi
-    else
-        skip "podman run --rm" "podman not installed (apt-get install podman uidmap)"
+    # Every gantry row runs the binary under a name of its own (a hard link or a copy), so that
+    # what it leaves behind (its keeper) is told apart by the process name.
+    check "gantry run" gantry "$G" run sample /bin/true || die "gantry run failed: $CHECK_ERR"
+    local alt
+    for alt in "$W"/bin/gantry.*; do
+        [[ -x $alt && $alt != *.disk && $alt != *.ro && $alt != *.unconf ]] || continue
+        name="gantry run [${alt##*/gantry.}]"
+        check "$name" gantry "$alt" run sample /bin/true || skip "$name" gantry "$CHECK_ERR"
+    done
+    if [[ $rowset == all ]]; then
+        local v
+        for v in unconf ro disk; do ln -f "$G" "$W/bin/gantry.$v"; done
+        check "gantry run, seccomp=unconfined" variant "$W/bin/gantry.unconf" run --security-opt seccomp=unconfined sample /bin/true ||
+            die "gantry run --security-opt seccomp=unconfined failed: $CHECK_ERR"
+        check "gantry run --read-only" variant "$W/bin/gantry.ro" run --read-only sample /bin/true ||
+            die "gantry run --read-only failed: $CHECK_ERR"
+        check "gantry run --writable-layer disk" variant "$W/bin/gantry.disk" run --writable-layer disk sample /bin/true ||
+            die "gantry run --writable-layer disk failed: $CHECK_ERR"
+        check_peers
     fi
 
     awk -F'\t' '$2 == "ok" {print "  " $1 ": ok"}' "$rows"
 
     # ---- the hyperfine rounds ----------------------------------------------------------------
-    local -a hf=()
-    while IFS=$'\t' read -r name status cmd; do
-        [[ $status == ok ]] && hf+=(-n "$name" "$cmd")
-    done <"$rows"
-    echo
     if ((wait_quiet > 0)); then
         local deadline=$((SECONDS + wait_quiet)) calm=0 b
         echo "waiting (up to ${wait_quiet}s) for the CPUs to be < ${QUIET_PCT}% busy for 5 s in a row..."
@@ -228,44 +191,66 @@ EOF
     busy_before=$(cpu_busy 2)
     m loadavg "$(cut -d' ' -f1-3 /proc/loadavg)"
     m busy_before "$busy_before"
-    echo "== timing: $rounds rounds of hyperfine -N --runs $runs --warmup $warmup, as $(id -un) =="
+    echo "== timing: $rounds rounds of hyperfine -N --runs $runs --warmup $warmup, as $(id -un); scenarios: $scenarios =="
     echo "load average before timing: $(cut -d' ' -f1-3 /proc/loadavg); CPUs busy (2 s sample): ${busy_before}% of $(nproc) CPUs (other work on the machine skews the figures)"
-    local s0 s1
+    # hyperfine times the rows one command after the other: the light ones first, the peers
+    # last (podman is the heaviest: several threads, a vfs copy of the rootfs written and
+    # deleted per run, conmon and a pause process left to exit or be reaped), so that their
+    # I/O and leftovers cannot spill into another command's runs.
+    local -a light=() heavy=() order=() scn=() hf=() reap=()
+    local class cmd s0 s1 r i load conc sid t0 b0
+    spin_pid=""
+    while IFS=$'\t' read -r name status class cmd; do
+        [[ $status == ok ]] || continue
+        if [[ $class == peer ]]; then heavy+=("$name"$'\t'"$cmd"); else light+=("$name"$'\t'"$cmd"); fi
+    done <"$rows"
+    trap stop_load EXIT
+    IFS=, read -ra scn <<<"$scenarios"
     s0=$(cpu_ticks)
-    # -i: a command that fails now and then is timed anyway; the report counts its failures.
-    local r
     for ((r = 1; r <= rounds; r++)); do
-        echo "-- round $r of $rounds"
-        hyperfine -N -i --runs "$runs" --warmup "$warmup" --export-json "$out/hyperfine-$r.json" \
-            "${hf[@]}"
+        # the light rows in the opposite order every other round: no row always follows the same one
+        order=("${light[@]}")
+        if ((r % 2 == 0)); then
+            order=()
+            for ((i = ${#light[@]} - 1; i >= 0; i--)); do order+=("${light[i]}"); done
+        fi
+        order+=("${heavy[@]}")
+        for sid in "${scn[@]}"; do
+            read -r load conc <<<"$(scenario_parts "$sid")"
+            hf=()
+            for i in "${order[@]}"; do
+                name=${i%%$'\t'*}
+                cmd=${i#*$'\t'}
+                ((conc > 0)) && cmd="$SL batch $conc $cmd"
+                hf+=(-n "$name" "$cmd")
+            done
+            echo "-- round $r of $rounds, scenario $sid"
+            if ((load > 0)); then
+                "$SL" spin "$load" >"$out/spin-$sid-$r.txt" &
+                spin_pid=$!
+                sleep 0.3 # the loops are running
+            fi
+            t0=$(cut -d' ' -f1 /proc/loadavg)
+            b0=$(cpu_ticks)
+            reap=()
+            [[ -n $SL ]] && reap=("$SL" reap "$out/left-$sid-$r.tsv")
+            # -i: a command that fails now and then is timed anyway; the report counts its failures.
+            "${reap[@]}" hyperfine -N -i --runs "$runs" --warmup "$warmup" \
+                --export-json "$out/hf-$sid-$r.json" "${hf[@]}"
+            m "during_${sid}_$r" "load average $t0 -> $(cut -d' ' -f1 /proc/loadavg), CPUs $(busy_between "$b0" "$(cpu_ticks)")% busy"
+            stop_load
+        done
     done
     s1=$(cpu_ticks)
     m loadavg_after "$(cut -d' ' -f1-3 /proc/loadavg)"
     m busy_during "$(busy_between "$s0" "$s1")"
 }
 
-# CPU ticks from /proc/stat: "busy total" (idle and iowait count as not busy)
-cpu_ticks() {
-    awk '/^cpu /{t=0; for (i=2; i<=NF; i++) t+=$i; print t-$5-$6, t; exit}' /proc/stat
-}
-busy_between() { # "busy total" "busy total" -> percent of all CPUs busy in between
-    local -a a b
-    read -ra a <<<"$1"
-    read -ra b <<<"$2"
-    echo $(((b[0] - a[0]) * 100 / (b[1] - a[1] > 0 ? b[1] - a[1] : 1)))
-}
-cpu_busy() { # SECONDS -> percent of all CPUs busy over that time
-    local s0
-    s0=$(cpu_ticks)
-    sleep "$1"
-    busy_between "$s0" "$(cpu_ticks)"
-}
-
 if [[ ${1:-} == --stage2 ]]; then
     PY=${BENCH_PYTHON:-/usr/bin/python3}
     QUIET_PCT=${BENCH_QUIET_PCT:-10}
     wait_quiet=$6
-    stage2 "$2" "$3" "$4" "$5"
+    stage2 "$2" "$3" "$4" "$5" "$7" "$8"
     exit 0
 fi
 
@@ -277,6 +262,12 @@ warmup=5
 rounds=3
 keep=0
 wait_quiet=0
+load=0
+concurrent=0
+scenarios=""
+rowset=""
+baseline=""
+alts=()
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 while (($#)); do
     case $1 in
@@ -290,6 +281,18 @@ while (($#)); do
     --keep) keep=1 ;;
     --wait-quiet) wait_quiet=600 ;;
     --wait-quiet=*) wait_quiet=${1#--wait-quiet=} ;;
+    --load) load=${2:?--load needs a number}; shift ;;
+    --load=*) load=${1#--load=} ;;
+    --concurrent) concurrent=${2:?--concurrent needs a number}; shift ;;
+    --concurrent=*) concurrent=${1#--concurrent=} ;;
+    --scenarios) scenarios=${2:?--scenarios needs a list}; shift ;;
+    --scenarios=*) scenarios=${1#--scenarios=} ;;
+    --baseline) baseline=${2:?--baseline needs a path}; shift ;;
+    --baseline=*) baseline=${1#--baseline=} ;;
+    --gantry) alts+=("${2:?--gantry needs NAME=PATH}"); shift ;;
+    --gantry=*) alts+=("${1#--gantry=}") ;;
+    --all-rows) rowset=all ;;
+    --core-rows) rowset=core ;;
     -h | --help) usage; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
@@ -299,6 +302,33 @@ done
 [[ $warmup =~ ^[0-9]+$ ]] || die "--warmup needs a number, not '$warmup'"
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds needs a positive number, not '$rounds'"
 [[ $wait_quiet =~ ^[0-9]+$ ]] || die "--wait-quiet needs a number of seconds, not '$wait_quiet'"
+[[ $load =~ ^[0-9]+$ ]] || die "--load needs a number of busy loops, not '$load'"
+[[ $concurrent =~ ^[0-9]+$ ]] || die "--concurrent needs a number of starts, not '$concurrent'"
+if [[ -z $scenarios ]]; then
+    scenarios=quiet
+    ((load > 0)) && scenarios=load$load
+    ((concurrent > 0)) && scenarios=conc$concurrent
+    ((load > 0 && concurrent > 0)) && scenarios=load$load+conc$concurrent
+elif ((load > 0 || concurrent > 0)); then
+    die "--scenarios names the loads and concurrencies itself: leave out --load and --concurrent"
+fi
+IFS=, read -ra scenario_list <<<"$scenarios"
+for s in "${scenario_list[@]}"; do
+    scenario_parts "$s" >/dev/null || die "unknown scenario '$s' (quiet, loadN, concN, loadN+concM)"
+done
+[[ -n $rowset ]] || { [[ $scenarios == quiet ]] && rowset=all || rowset=core; }
+loaded=0
+[[ $scenarios == quiet ]] || loaded=1
+declare -A alt_path=()
+for a in "${alts[@]}"; do
+    [[ $a =~ ^([a-z0-9_-]{1,8})=(.+)$ ]] ||
+        die "--gantry wants NAME=PATH with a NAME of 1-8 of a-z 0-9 _ - (not '$a')"
+    [[ ${BASH_REMATCH[1]} != @(unconf|ro|disk|base) ]] || die "--gantry: the name '${BASH_REMATCH[1]}' is taken"
+    [[ -x ${BASH_REMATCH[2]} ]] || die "--gantry: no executable at ${BASH_REMATCH[2]}"
+    alt_path[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
+done
+[[ -z $baseline || -x $baseline ]] || die "--baseline: no executable at $baseline"
+[[ -z $baseline ]] || alt_path[base]=$baseline
 
 BENCH_DIR=${BENCH_DIR:-/var/tmp/gantry-bench}
 GANTRY=${GANTRY:-$here/../build/gantry}
@@ -378,26 +408,50 @@ chmod 0700 "$W/run"
 fstype=$(df --output=fstype "$W" | tail -1)
 fsdev=$(df --output=source "$W" | tail -1)
 
-# A private copy of the binary: a rebuild of build/gantry during the run does no harm.
-gantry_version="$("$GANTRY" --version 2>&1 | head -1)"
-if rev=$(git -C "$here/.." rev-parse --short HEAD 2>/dev/null); then
-    git -C "$here/.." diff --quiet HEAD -- src 2>/dev/null || rev+=", src modified"
-    gantry_version+=" (commit $rev)"
-fi
+others_start=$(others)
+# Private copies of the binaries: a rebuild of build/gantry during the run does no harm.
+describe() { # a gantry binary -> its version, commit and sha256
+    local d rev v
+    v="$("$1" --version 2>&1 | head -1)"
+    d=$(dirname "$1")
+    if rev=$(git -C "$d" rev-parse --short HEAD 2>/dev/null); then
+        git -C "$d" diff --quiet HEAD -- src 2>/dev/null || rev+=", src modified"
+        v+=" (commit $rev)"
+    fi
+    echo "$v, binary sha256 $(sha256sum "$1" | cut -c1-12)"
+}
+gantry_version=$(describe "$GANTRY")
 cp "$GANTRY" "$W/bin/gantry"
 chmod 0755 "$W/bin" "$W/bin/gantry"
-gantry_version+=", binary sha256 $(sha256sum "$W/bin/gantry" | cut -c1-12)"
+alt_versions=""
+for a in "${!alt_path[@]}"; do
+    cp "${alt_path[$a]}" "$W/bin/gantry.$a"
+    chmod 0755 "$W/bin/gantry.$a"
+    alt_versions+="gantry_$a=${alt_path[$a]}: $(describe "${alt_path[$a]}")"$'\n'
+done
 # The isolation floor: bench/floor.c with the seccomp filter of the build the binary comes from.
 rm -f "$W/bin/floor" "$W/bin/floor.skip"
+# (a binary outside a build directory: the filter of this checkout's build/)
 floor_inc=$(dirname "$GANTRY")/generated
+[[ -f $floor_inc/seccomp_default.inc ]] || floor_inc=$here/../build/generated
 if [[ ! -f $floor_inc/seccomp_default.inc ]]; then
-    echo "no $floor_inc/seccomp_default.inc (GANTRY is not in a build directory)" >"$W/bin/floor.skip"
+    echo "no seccomp_default.inc next to GANTRY or in build/generated (build gantry first)" >"$W/bin/floor.skip"
 elif ! command -v cc >/dev/null; then
     echo "no C compiler (apt-get install gcc)" >"$W/bin/floor.skip"
 elif ! cc -O2 -Wall -I "$floor_inc" -o "$W/bin/floor" "$here/floor.c" 2>"$W/bin/floor.skip"; then
     sed -i '1s/^/cannot compile bench\/floor.c: /' "$W/bin/floor.skip"
 else
     chmod 0755 "$W/bin/floor"
+fi
+# bench/startload.c: busy loops, concurrent batches, the CPU of what a start leaves behind.
+# Static when libc.a is there (a batch's own exec is then cheaper).
+if command -v cc >/dev/null && { cc -O2 -Wall -static -o "$W/bin/startload" "$here/startload.c" 2>/dev/null ||
+    cc -O2 -Wall -o "$W/bin/startload" "$here/startload.c"; }; then
+    chmod 0755 "$W/bin/startload"
+elif ((loaded)); then
+    die "cannot compile bench/startload.c, which --load, --concurrent and --scenarios need"
+else
+    echo "run.sh: cannot compile bench/startload.c: the CPU of processes a start leaves behind is not counted" >&2
 fi
 
 # ---- the image: busybox, deterministic (tests/fixtures/mkimage.py) -------------------------
@@ -418,6 +472,9 @@ meta=$W/out/meta.env
     echo "runs=$runs"
     echo "warmup=$warmup"
     echo "rounds=$rounds"
+    echo "scenarios=$scenarios"
+    echo "others_start=$others_start"
+    printf '%s' "$alt_versions"
     echo "image=busybox-static $(dpkg-query -W -f '${Version}' busybox-static 2>/dev/null || echo '?') single layer ($(stat -c %s "$W/src/archive.tar") byte docker archive, tests/fixtures/mkimage.py)"
     v() { command -v "$1" >/dev/null && "$@" 2>&1 | head -1 | tr -s ' ' || echo "$1 not installed"; }
     echo "tools=$(v hyperfine --version), $(v unshare --version), ch-run $(USER=x v ch-run --version), $(v crun --version), $(v runc --version), $(v podman --version)"
@@ -449,7 +506,7 @@ stage_env=(env -i "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
     "XDG_RUNTIME_DIR=$W/run" "XDG_CONFIG_HOME=$W/home/.config" "XDG_DATA_HOME=$W/home/.local/share"
     "XDG_CACHE_HOME=$W/home/.cache" "GANTRY_ROOT=$W/store" "BENCH_PYTHON=$PY"
     "BENCH_QUIET_PCT=${BENCH_QUIET_PCT:-10}")
-stage2_cmd=(bash "$self" --stage2 "$W" "$runs" "$warmup" "$rounds" "$wait_quiet")
+stage2_cmd=(bash "$self" --stage2 "$W" "$runs" "$warmup" "$rounds" "$wait_quiet" "$scenarios" "$rowset")
 echo "gantry start-to-exit benchmark: $(sed -n 's/^how=//p' "$meta")"
 if ((as_root)); then
     priv=(setpriv --reuid="$buid" --regid="$bgid" --clear-groups --)
@@ -465,116 +522,17 @@ else
     "${stage_env[@]}" "${stage2_cmd[@]}"
 fi
 
+echo "others_end=$(others)" >>"$meta"
+
 # ---- report -----------------------------------------------------------------------------------
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 res=$BENCH_DIR/results
 mkdir -p "$res"
-round_files=()
-for ((r = 1; r <= rounds; r++)); do
-    round_files+=("$W/out/hyperfine-$r.json")
-    cp "$W/out/hyperfine-$r.json" "$res/start-$stamp-round$r.json"
+for f in "$W"/out/hf-*.json; do
+    b=${f##*/hf-}
+    cp "$f" "$res/start-$stamp-${b%-*}-round${b##*-}"
 done
 echo
-"$PY" -B - "$W/out/rows.tsv" "$meta" "${round_files[@]}" <<'EOF' | tee "$res/start-$stamp.txt"
-import json, statistics, sys
-
-CH_TARGET = 1.0       # gantry / ch-run <= this
-BASE_TARGET = 1.5     # gantry / unshare+chroot <= this
-
-rounds = [json.load(open(f))["results"] for f in sys.argv[3:]]
-rows = [l.rstrip("\n").split("\t", 2) for l in open(sys.argv[1]) if l.strip()]
-env = {}
-for line in open(sys.argv[2]):
-    if "=" in line:
-        k, v = line.rstrip("\n").split("=", 1)
-        env[k] = v
-res = rounds[0]  # the commands, in hyperfine's order
-per = {r["command"]: [next(x for x in rnd if x["command"] == r["command"]) for rnd in rounds]
-       for r in res}
-
-
-def med(name):  # the median of the command's round medians
-    if name not in per:
-        return None
-    return statistics.median(statistics.median(x["times"]) for x in per[name])
-
-p = print
-p(f"gantry start-to-exit benchmark (/bin/true, busybox image, rootless), {env['date']}")
-p(f"machine: {env['host']}")
-p(f"user: {env['user']}; {env['how']}")
-p(f"filesystem: {env['fs']}")
-p(f"cgroup: {env['cgroup']}")
-p(f"load average before timing: {env['loadavg']} (after: {env['loadavg_after']}); CPUs busy: "
-  f"{env['busy_before']}% in the 2 s before timing, {env['busy_during']}% during it "
-  "(all processes, the benchmark's own included; other work on the machine skews the figures)")
-p(f"gantry: {env['gantry']}")
-p(f"tools: {env['tools']}")
-p(f"image: {env['image']}")
-if env.get("podman_info"):
-    p(f"podman: {env['podman_info']}")
-for k in ("runc_note", "podman_note"):
-    if env.get(k):
-        p(f"note: {env[k]}")
-for k, v in env.items():
-    if k.startswith("gantry_facts_"):
-        p(v.strip())
-p("")
-base, ch = med("unshare+chroot"), med("ch-run (directory)")
-w = max(len(r["command"]) for r in res) + 2
-p(f"hyperfine -N, {len(rounds)} rounds of {env['runs']} runs, {env['warmup']} warmup; median: of "
-  "the round medians; mean, sd, min, max: of all runs")
-p("".ljust(w) + f"{'median':>9} {'mean':>9} {'± sd':>7} {'min':>8} {'max':>8}  {'vs unshare':>10} "
-  f"{'vs ch-run':>9}  round medians")
-for r in res:
-    m = med(r["command"])
-    times = [t for x in per[r["command"]] for t in x["times"]]
-    fails = sum(1 for x in per[r["command"]] for c in (x.get("exit_codes") or []) if c)
-    vb = f"{m / base:9.2f}x" if base else f"{'-':>10}"
-    vc = f"{m / ch:8.2f}x" if ch else f"{'-':>9}"
-    sd = statistics.stdev(times) if len(times) > 1 else 0.0
-    rm = " ".join(f"{statistics.median(x['times']) * 1e3:.2f}" for x in per[r["command"]])
-    line = (r["command"].ljust(w) + f"{m * 1e3:6.2f} ms {statistics.mean(times) * 1e3:6.2f} ms "
-            f"{sd * 1e3:5.2f}  {min(times) * 1e3:5.2f} ms {max(times) * 1e3:5.2f} ms  {vb} {vc}  {rm}")
-    if fails:
-        line += f"  ({fails} of {len(times)} runs failed)"
-    p(line)
-for name, status, why in rows:
-    if status != "ok":
-        p(f"{name.ljust(w)}not timed: {why}")
-p("")
-
-def verdict(ok):
-    return "PASS" if ok else "MISS"
-
-p("targets (issue 3): gantry at or below ch-run, and within 1.5x of unshare+chroot")
-for name in ("gantry run", "gantry run, seccomp=unconfined", "gantry run --read-only",
-             "gantry run --writable-layer disk"):
-    g = med(name)
-    if g is None:
-        continue
-    parts = []
-    if ch:
-        parts.append(f"/ ch-run {g / ch:5.2f}x (<= {CH_TARGET:.1f}x) {verdict(g / ch <= CH_TARGET)}")
-    else:
-        parts.append("/ ch-run: not measured")
-    if base:
-        parts.append(f"/ unshare+chroot {g / base:5.2f}x (<= {BASE_TARGET:.1f}x) "
-                     f"{verdict(g / base <= BASE_TARGET)}")
-    else:
-        parts.append("/ unshare+chroot: not measured")
-    tag = "" if name == "gantry run" else "  (information)"
-    p(f"  {name:<32} {'   '.join(parts)}{tag}")
-floor = med("isolation floor (bench/floor.c)")
-if floor and med("gantry run"):
-    g = med("gantry run")
-    p(f"gantry run / isolation floor: {g / floor:.2f}x ({(g - floor) * 1e3:+.2f} ms): what gantry adds "
-      "to the cost of the same isolation (information)")
-if floor and ch:
-    # ch-run isolates less (no PID namespace, /proc, /dev, overlay or seccomp): when the
-    # floor alone is slower than ch-run, the ch-run target cannot be met on this machine.
-    why = ("the isolation the target asks for costs more than ch-run's whole run here"
-           if floor > ch else "the ch-run target is within reach of a runtime here")
-    p(f"isolation floor / ch-run: {floor / ch:.2f}x: {why} (information)")
-EOF
+"$PY" -B "$here/start_report.py" "$W/out" | tee "$res/start-$stamp.txt"
 echo
-echo "results: $res/start-$stamp.txt, $res/start-$stamp-round*.json"
+echo "results: $res/start-$stamp.txt, $res/start-$stamp-*-round*.json"

@@ -57,14 +57,11 @@ struct EarlyShared {
     // written by gantry at the handover
     const Launch* launch = nullptr;
     bool single_id = false;
-    int go = 0; // then a byte on the socket, for a process that stopped watching
 };
 
 } // namespace detail
 
 namespace {
-
-constexpr long kSpinNs = 200 * 1000;
 
 constexpr const char* kMapFiles[3] = {"/proc/self/setgroups", "/proc/self/uid_map",
                                       "/proc/self/gid_map"};
@@ -107,21 +104,12 @@ __attribute__((no_stack_protector)) int early_process(void* p) {
         }
     }
     __atomic_store_n(&s->state, state, __ATOMIC_RELEASE);
-    // gantry is usually a few tens of microseconds from the handover now; a CPU that went
-    // idle takes about as long to wake (a VM exit): watch for it a little before sleeping
-    struct timespec t0 {
-    }, t{};
-    raw(SYS_clock_gettime, CLOCK_MONOTONIC, reinterpret_cast<long>(&t0));
-    for (int i = 1; !__atomic_load_n(&s->go, __ATOMIC_ACQUIRE); ++i) {
-        cpu_relax();
-        if (i % 64) continue;
-        raw(SYS_clock_gettime, CLOCK_MONOTONIC, reinterpret_cast<long>(&t));
-        if ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < kSpinNs) continue;
-        char go = 0;
-        if (raw(SYS_read, s->child_sock, reinterpret_cast<long>(&go), 1) != 1)
-            raw(SYS_exit_group, 125); // cancelled, or gantry is gone
-        break;
-    }
+    // Sleep until the handover. Watching for it in a spin (up to 0.2 ms, for an idle CPU that
+    // takes ~40 us to wake) burned that CPU time on every start, and on a busy machine it took
+    // it from gantry itself, the one that hands over (bench/README.md, session 12).
+    char go = 0;
+    if (raw(SYS_read, s->child_sock, reinterpret_cast<long>(&go), 1) != 1)
+        raw(SYS_exit_group, 125); // cancelled, or gantry is gone
     early_handed_over(s);
 }
 
@@ -250,7 +238,6 @@ pid_t EarlyStart::State::hand_over(const Launch& l, bool single_id, int go_sock)
         ::sched_setaffinity(s->child_pid, sizeof s->cpus, &s->cpus);
     s->launch = &l;
     s->single_id = single_id;
-    __atomic_store_n(&s->go, 1, __ATOMIC_RELEASE);
     // a process that died already (killed) reads nothing: its tid is 0 below
     (void)::send(go_sock, "g", 1, MSG_NOSIGNAL);
     for (int v; (v = __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE)) != 0;) // the kernel's wake

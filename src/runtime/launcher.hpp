@@ -48,8 +48,7 @@ int run(const Launch& launch);
 // spec. begin() instead clones a helper that shares our memory (CLONE_VM, raw system calls
 // only), moves it to another CPU we may use, and returns: the helper makes the container
 // process with the namespaces (CLONE_PARENT: it is our child, as on the plain path), which
-// maps its ids and waits for the handover, watching for it for up to 0.2 ms before it sleeps
-// (an idle CPU of a VM takes ~40 us to wake). The helper then stays as the keeper of the
+// maps its ids and sleeps until the handover. The helper then stays as the keeper of the
 // container's mount namespace (keeper.hpp), so gantry starts none after the exec. run() hands
 // the process the Launch and sleeps, as after vfork, until it exec'ed the workload or exited.
 // Until the handover neither touches memory or libc state we use. Only for the shared-memory path

@@ -8,15 +8,6 @@
 
 namespace gantry::runtime::detail {
 
-// A spin-wait's pause: lets the sibling hyperthread (or the hypervisor) have the core.
-inline void cpu_relax() {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ volatile("yield");
-#endif
-}
-
 #if defined(__x86_64__)
 inline constexpr bool kRawSyscalls = true;
 inline long raw(long n, long a = 0, long b = 0, long c = 0, long d = 0) {
