@@ -25,17 +25,7 @@ void register_ps(CLI::App& app, Context& ctx) {
             for (auto& s : states.list()) {
                 bool up = s.running();
                 if (!up && !o->all) continue;
-                // docker's words: "Up 5 minutes", "Exited (0) 2 hours ago"
-                std::string status = s.status;
-                if (up) {
-                    status = "Up";
-                    if (auto t = units::seconds_since(s.created))
-                        status += " " + units::human_duration(*t);
-                } else if (s.status == "exited") {
-                    status = "Exited (" + std::to_string(s.exit_code) + ")";
-                    if (auto t = units::seconds_since(s.finished))
-                        status += " " + units::human_duration(*t) + " ago";
-                }
+                std::string status = runtime::status_text(s, up);
                 std::string command;
                 for (auto& a : s.command) command += (command.empty() ? "" : " ") + a;
                 if (o->quiet) {

@@ -3,6 +3,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/units.hpp"
 
 #include <cctype>
 #include <cerrno>
@@ -270,6 +271,19 @@ std::vector<ContainerState> StateDir::list() const {
 
 void StateDir::remove(const std::string& name) {
     fs::remove_tree(dir_ / name);
+}
+
+std::string status_text(const ContainerState& s, bool up) {
+    std::string status = s.status;
+    if (up) {
+        status = "Up";
+        if (auto t = units::seconds_since(s.created)) status += " " + units::human_duration(*t);
+    } else if (s.status == "exited") {
+        status = "Exited (" + std::to_string(s.exit_code) + ")";
+        if (auto t = units::seconds_since(s.finished))
+            status += " " + units::human_duration(*t) + " ago";
+    }
+    return status;
 }
 
 } // namespace gantry::runtime

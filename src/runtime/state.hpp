@@ -38,6 +38,10 @@ struct ContainerState {
     bool monitor_alive() const { return monitor_start() != 0; }
 };
 
+// STATUS in docker's words, as `ps` shows it: "Up 5 minutes" for a running container (UP),
+// "Exited (0) 2 hours ago" for an exited one, else the recorded status ("created").
+std::string status_text(const ContainerState& s, bool up);
+
 // Where container state and the GPU and doctor caches live (nothing that must survive a
 // reboot): /run/gantry for root; else $XDG_RUNTIME_DIR/gantry (if absolute); else
 // /run/user/<uid>/gantry when the login manager made /run/user/<uid> (what XDG_RUNTIME_DIR names in

@@ -151,3 +151,17 @@ TEST(RuntimeDir, XdgRuntimeDirIsUsedWhenAbsoluteAndMade) {
     EnvVar rel("XDG_RUNTIME_DIR", "relative/dir"); // not absolute: ignored, as XDG says
     EXPECT_NE(gantry::runtime::runtime_dir().string().rfind("relative", 0), 0u);
 }
+
+TEST(StatusText, DockersWords) {
+    gantry::runtime::ContainerState s;
+    s.created = gantry::runtime::now_rfc3339();
+    EXPECT_EQ(gantry::runtime::status_text(s, false), "created");
+    EXPECT_TRUE(gantry::runtime::status_text(s, true).starts_with("Up ")) << status_text(s, true);
+    s.status = "exited";
+    s.exit_code = 7;
+    s.finished = "2020-01-01T00:00:00Z";
+    auto t = gantry::runtime::status_text(s, false);
+    EXPECT_TRUE(t.starts_with("Exited (7) ") && t.ends_with(" years ago")) << t;
+    s.finished = "not a time";
+    EXPECT_EQ(gantry::runtime::status_text(s, false), "Exited (7)");
+}
