@@ -47,18 +47,20 @@ void register_run(CLI::App& app, Context& ctx) {
     o.list(files, "-v,--volume", f->volumes, "Bind mount SRC:DST[:ro|rw]");
     o.list(files, "--mount", f->mounts, "Bind mount type=bind,src=...,dst=...[,readonly]");
     o.list(files, "--tmpfs", f->tmpfs, "Mount a tmpfs at DST[:options]");
-    o.option(iso, "--network,--net", f->network, "host (default) or none");
+    o.option(iso, engine::flags::kNetwork, f->network, "host (default) or none");
     if (auto* e = o.option(proc, "--entrypoint", *entrypoint, "Override the image's ENTRYPOINT"))
         e->each([f](const std::string& v) { f->entrypoint = v; });
     o.list(iso, "--security-opt", f->security_opt, "seccomp=unconfined to disable seccomp");
     o.option(files, "--write-warn", f->write_warn,
              "Warn when a run writes more than this into the container layer (default 1GiB)");
-    o.option(iso, "--userns", f->userns,
+    o.option(iso, engine::flags::kUserns, f->userns,
              "auto (subordinate ids from /etc/subuid when newuidmap allows, else your id only), "
              "single or subid");
-    o.option(iso, "-m,--memory", f->memory, "Memory limit (e.g. 512m, 2g) through cgroup v2");
-    o.option(iso, "--cpus", f->cpus, "CPU limit (e.g. 1.5) through cgroup v2");
-    o.option(iso, "--pids-limit", f->pids_limit, "Process limit (-1: unlimited) through cgroup v2");
+    o.option(iso, engine::flags::kMemory, f->memory,
+             "Memory limit (e.g. 512m, 2g) through cgroup v2");
+    o.option(iso, engine::flags::kCpus, f->cpus, "CPU limit (e.g. 1.5) through cgroup v2");
+    o.option(iso, engine::flags::kPidsLimit, f->pids_limit,
+             "Process limit (-1: unlimited) through cgroup v2");
     o.list(iso, "--ulimit", f->ulimits,
            "Resource limit NAME=SOFT[:HARD] (nofile, memlock, stack, core, nproc, ...; -1: "
            "unlimited); raising a hard limit needs root");
@@ -66,7 +68,7 @@ void register_run(CLI::App& app, Context& ctx) {
            "Add a capability (SYS_PTRACE, IPC_LOCK, ..., ALL), in the container's user namespace; "
            "the seccomp profile then allows its syscalls, as docker's");
     o.list(iso, "--cap-drop", f->cap_drop, "Drop a capability of the default set (or ALL)");
-    o.option(iso, "--ipc", f->ipc,
+    o.option(iso, engine::flags::kIpc, f->ipc,
              "private (default: own IPC namespace and /dev/shm) or host (the host's, as NGC "
              "images recommend for PyTorch)");
     o.option(iso, "--shm-size", f->shm_size, "Size of the private /dev/shm (default 64m)");
@@ -87,14 +89,15 @@ void register_run(CLI::App& app, Context& ctx) {
            "Also read CDI specs from this directory (after /etc/cdi and /var/run/cdi)");
     o.flag(gpu, "--no-require", f->no_require,
            "Do not check NVIDIA_REQUIRE_* against the host driver (warns instead)");
-    o.flag(proc, "-d,--detach", f->detach, "Run in the background; print the container ID");
+    o.flag(proc, engine::flags::kDetach, f->detach,
+           "Run in the background; print the container ID");
     o.option(proc, "--name", f->name, "Name the container so exec, ps, stop and rm can find it");
     o.flag(proc, "--rm", f->rm,
            "Remove the container at exit (the default, but for -d, whose container stays for "
            "`gantry logs` and `ps -a` until `gantry rm`)");
     o.flag(proc, "-i,--interactive", f->interactive, "Keep stdin open (stdin is always passed)");
     o.flag(proc, "-t,--tty", f->tty, "Allocate a terminal");
-    o.flag(proc, "--init", f->init,
+    o.flag(proc, engine::flags::kInit, f->init,
            "Run a tiny init as PID 1 that reaps zombies and forwards signals");
     o.flag(files, "--read-only", f->read_only, "Mount the root filesystem read-only");
     o.option(files, "--writable-layer", f->writable_layer,

@@ -55,9 +55,20 @@ bool may_start_early(const Request& request, Caller& caller);
 // The Request fields that decision and the early start's namespaces depend on, by their flags:
 // a command line that names none of them runs with their defaults, so the early start can begin
 // before the line is parsed (cli's prestart).
+// `gantry run` registers these options under the same names, so the scan and the parser agree.
+namespace flags {
+inline constexpr const char* kDetach = "-d,--detach";
+inline constexpr const char* kInit = "--init";
+inline constexpr const char* kNetwork = "--network,--net";
+inline constexpr const char* kUserns = "--userns";
+inline constexpr const char* kMemory = "-m,--memory";
+inline constexpr const char* kCpus = "--cpus";
+inline constexpr const char* kPidsLimit = "--pids-limit";
+inline constexpr const char* kIpc = "--ipc";
+} // namespace flags
 inline constexpr std::array<std::string_view, 8> kStartPathFlags = {
-    "-d,--detach", "--init", "--network,--net", "--userns",
-    "-m,--memory", "--cpus", "--pids-limit",    "--ipc"};
+    flags::kDetach, flags::kInit, flags::kNetwork,   flags::kUserns,
+    flags::kMemory, flags::kCpus, flags::kPidsLimit, flags::kIpc};
 // Begins the early start for REQUEST, whose flags check_flags put in OPTIONS (null when it may
 // not or cannot start early).
 std::unique_ptr<runtime::EarlyStart>
