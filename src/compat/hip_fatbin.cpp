@@ -94,8 +94,9 @@ void split_entry_id(HipBundleEntry& e) {
         e.kind = OffloadKind::openmp;
     if (dash == std::string::npos) return;
     std::string rest = e.id.substr(dash + 1);
+    // Only dashes before the features count: "xnack-" ends in one.
     std::vector<std::size_t> dashes;
-    for (std::size_t i = 0; i < rest.size(); ++i)
+    for (std::size_t i = 0; i < rest.size() && rest[i] != ':'; ++i)
         if (rest[i] == '-') dashes.push_back(i);
     std::size_t triple_end = std::string::npos;
     if (dashes.size() >= 4) {

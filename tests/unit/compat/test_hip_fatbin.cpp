@@ -82,6 +82,29 @@ TEST(HipFatbin, XnackOnCodeObjectDecodes) {
     EXPECT_EQ(f.entries[2].header.target.xnack, TargetFeature::off);
 }
 
+TEST(HipFatbin, EntryIdsWithOlderAndGenericForms) {
+    HipFatbin f = read(bundle({{"host-x86_64-unknown-linux-gnu", ""},
+                               {"hip-amdgcn-amd-amdhsa-gfx906:xnack-", code_object(0x22f, 64)},
+                               {kPrefix + "gfx9-4-generic:xnack+", code_object(0x33f, 64)},
+                               {"openmp-amdgcn-amd-amdhsa--gfx90a", code_object(0x53f, 64)},
+                               {"sycl-spir64-unknown-unknown", "spirv"}}));
+    ASSERT_EQ(f.entries.size(), 5u);
+    EXPECT_EQ(f.entries[0].triple, "x86_64-unknown-linux-gnu");
+    EXPECT_EQ(f.entries[0].target_id, "");
+    EXPECT_EQ(f.entries[1].kind, OffloadKind::hip);
+    EXPECT_EQ(f.entries[1].triple, "amdgcn-amd-amdhsa");
+    EXPECT_EQ(f.entries[1].target_id, "gfx906:xnack-");
+    EXPECT_EQ(f.entries[2].triple, "amdgcn-amd-amdhsa-");
+    EXPECT_EQ(f.entries[2].target.processor, "gfx9-4-generic");
+    EXPECT_EQ(f.entries[2].target.xnack, TargetFeature::on);
+    EXPECT_EQ(f.entries[3].kind, OffloadKind::openmp);
+    EXPECT_FALSE(f.entries[3].is_device_code()); // not loaded by the HIP runtime
+    EXPECT_EQ(f.entries[4].kind, OffloadKind::unknown);
+    EXPECT_EQ(f.entries[4].kind_name, "sycl");
+    EXPECT_FALSE(f.entries[4].header.is_amdgpu);
+    EXPECT_EQ(f.targets(), (std::vector<std::string>{"gfx906:xnack-", "gfx9-4-generic:xnack+"}));
+}
+
 TEST(HipFatbin, CodeObjectHeaderVersionsAndUnknownMach) {
     auto v3 = decode_amdgpu_header(code_object(0x33f, 64, 1)); // v3: xnack and sramecc bits
     EXPECT_TRUE(v3.is_amdgpu);
