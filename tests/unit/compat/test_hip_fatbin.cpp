@@ -307,6 +307,12 @@ TEST(HipFatbin, RealClangHipObject) {
         EXPECT_EQ(e.header.target.processor, e.target.processor);
         EXPECT_EQ(e.offset % 4096, 0u);
     }
+    // Debian's clang 14 writes what rocm.md saw from hipcc 5.2: code object v4, 0x36 and 0x63f,
+    // and a section one NUL longer than its last code object.
+    EXPECT_EQ(f.entries[1].header.e_flags, 0x36u);
+    EXPECT_EQ(f.entries[2].header.e_flags, 0x63fu);
+    EXPECT_EQ(f.entries[2].header.code_object_version, 4u);
+    EXPECT_EQ(f.section_size, f.entries[2].offset + f.entries[2].size + 1);
     EXPECT_EQ(f.entries[2].header.target.xnack, TargetFeature::off);
     EXPECT_EQ(match_hip_device(f, "gfx90a:sramecc+:xnack-").runnable,
               (std::vector<std::size_t>{2}));
