@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format lld lld-16
   nlohmann-json3-dev libarchive-dev libzstd-dev libisal-dev libcli11-dev nettle-dev
   libgtest-dev libgmock-dev libseccomp-dev libcap-dev libcurl4-openssl-dev libyaml-dev
-  liblz4-dev
+  liblz4-dev zlib1g-dev
   # tests and demo: sample images, peers for interoperability
   python3 python3-pytest busybox-static zstd pigz util-linux attr
   skopeo umoci uidmap runc crun podman
