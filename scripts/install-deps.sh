@@ -9,8 +9,9 @@ PACKAGES=(
   nlohmann-json3-dev libarchive-dev libzstd-dev libisal-dev libcli11-dev nettle-dev
   libgtest-dev libgmock-dev libseccomp-dev libcap-dev libcurl4-openssl-dev libyaml-dev
   liblz4-dev zlib1g-dev
-  # tests and demo: sample images, peers for interoperability
-  python3 python3-pytest busybox-static zstd pigz util-linux attr
+  # tests and demo: sample images, peers for interoperability; clang builds a real HIP object
+  # for the HIP fat-binary reader's unit test (no ROCm needed)
+  python3 python3-pytest busybox-static zstd pigz util-linux attr clang
   skopeo umoci uidmap runc crun podman
   docker-registry apache2-utils openssl chromium binutils
   # benchmarks
