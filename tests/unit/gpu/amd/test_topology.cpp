@@ -7,9 +7,11 @@
 #include "util/fs.hpp"
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -405,4 +407,49 @@ TEST(AmdTopology, SymlinkOutOfRootIsNotFollowed) {
     stdfs::remove(file);
     stdfs::create_symlink("../../../../../../../../../../../../outside-properties", file);
     EXPECT_NE(error_of([&] { t.discover(); }).find("does not exist"), std::string::npos);
+}
+
+// A tree made by the Python builder (tests/fixtures/amdhost/amdhost.py) reads as its host.json
+// says. Python runs when the test runs, never at build time; no Python: skipped.
+TEST(AmdTopology, SimulatedAmdHostFixture) {
+    const stdfs::path script =
+        stdfs::path(__FILE__).parent_path().parent_path().parent_path().parent_path() /
+        "fixtures/amdhost/amdhost.py";
+    const std::string python =
+        stdfs::exists("/usr/bin/python3") ? "/usr/bin/python3" : std::string("python3");
+    if (!stdfs::exists(script) || std::system((python + " --version >/dev/null 2>&1").c_str()) != 0)
+        GTEST_SKIP() << "no amdhost.py or python3";
+    for (const char* shape : {"mi300x", "mi250x", "rx7900"}) {
+        TempTree t;
+        const std::string out = (t.dir / shape).string();
+        const std::string cmd = python + " '" + script.string() + "' build --shape " + shape +
+                                " --kfd-major 242 '" + out + "' >/dev/null 2>&1";
+        ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+        auto want = nlohmann::json::parse(fs::read_file(out + "/host.json"));
+        auto h = amd::discover({out + "/sys", out + "/dev"});
+        ASSERT_TRUE(h.usable) << shape << ": " << h.unusable_reason;
+        EXPECT_EQ(h.driver_version, "6.12.12");
+        EXPECT_EQ(h.cpu_nodes, want["cpu_nodes"].get<unsigned>());
+        if (want["real_nodes"].get<bool>()) {
+            EXPECT_EQ(h.kfd.type, 'c');
+            EXPECT_EQ(h.kfd.major, 242);
+        }
+        ASSERT_EQ(h.gpus.size(), want["gpus"].size()) << shape;
+        for (std::size_t i = 0; i < h.gpus.size(); ++i) {
+            const auto& g = h.gpus[i];
+            const auto& w = want["gpus"][i];
+            EXPECT_EQ(g.index, w["index"].get<int>());
+            EXPECT_EQ(g.node, w["node"].get<unsigned>());
+            EXPECT_EQ(g.uuid, w["uuid"].get<std::string>());
+            EXPECT_EQ(g.gfx_target, w["gfx_target"].get<std::string>());
+            EXPECT_EQ(g.pci_bus_id, w["bdf"].get<std::string>());
+            EXPECT_EQ(g.num_xcc, w["num_xcc"].get<unsigned>());
+            EXPECT_EQ(g.marketing_name, w["marketing_name"].get<std::string>());
+            EXPECT_EQ(g.render.path, w["render"].get<std::string>());
+            EXPECT_TRUE(g.render.present);
+            EXPECT_TRUE(g.card_matched) << shape << " GPU " << i;
+            EXPECT_EQ(g.card.path, w["card"].get<std::string>());
+            EXPECT_EQ(g.render.mode, 0660u);
+        }
+    }
 }
