@@ -105,12 +105,28 @@ class Root {
         while (dirent* e = ::readdir(dir)) {
             std::string_view name = e->d_name;
             if (name == "." || name == "..") continue;
+            if (names.size() == max_topology_nodes) {
+                ::closedir(dir);
+                throw Error(Errc::invalid,
+                            host(in_root) + " holds more than " +
+                                std::to_string(max_topology_nodes) + " entries",
+                            sysfs_hint);
+            }
             names.emplace_back(name);
-            if (names.size() > max_topology_nodes) break; // hostile: bounded
         }
         ::closedir(dir);
         std::sort(names.begin(), names.end());
         return names;
+    }
+
+    // The target of the symlink DIR/NAME (DIR resolved in the root); nullopt when it is not one.
+    std::optional<std::string> link_target(const std::string& dir, const char* name) const {
+        Fd dir_fd(fs::openat_in_root(fd_.get(), dir, O_PATH | O_DIRECTORY));
+        if (!dir_fd) return std::nullopt;
+        std::array<char, 4096> buf{};
+        ssize_t n = ::readlinkat(dir_fd.get(), name, buf.data(), buf.size());
+        if (n <= 0 || static_cast<std::size_t>(n) >= buf.size()) return std::nullopt;
+        return std::string(buf.data(), static_cast<std::size_t>(n));
     }
 
     // stat of a device node (following no link out of the root); present=false when missing.
@@ -164,11 +180,17 @@ std::optional<std::uint64_t> read_number(const Root& root, const std::string& in
     return v;
 }
 
-// The card node of a render node, through sysfs: class/drm/renderD<N>/device is the PCI device,
-// whose drm/ directory holds card<M> and renderD<N> (the layout AMD's toolkit globs).
-std::optional<std::string> card_of(const Root& sys, std::uint32_t render_minor) {
-    std::string dir = "sys/class/drm/renderD" + std::to_string(render_minor) + "/device/drm";
-    auto names = sys.list(dir);
+// The card node of a render node, through sysfs: class/drm/renderD<N>/device is the PCI device
+// (a link whose last component is the BDF the topology gives), whose drm/ directory holds
+// card<M> and renderD<N> (the layout AMD's toolkit globs). nullopt when any of it does not hold:
+// a partition's platform device (amdgpu_xcp_*) has no card node.
+std::optional<std::string> card_of(const Root& sys, std::uint32_t render_minor,
+                                   const std::string& pci_bus_id) {
+    std::string render_dir = "sys/class/drm/renderD" + std::to_string(render_minor);
+    auto device = sys.link_target(render_dir, "device");
+    if (!device || !(*device == pci_bus_id || device->ends_with("/" + pci_bus_id)))
+        return std::nullopt;
+    auto names = sys.list(render_dir + "/device/drm");
     if (!names) return std::nullopt;
     bool has_render = false;
     std::optional<std::string> card;
@@ -332,6 +354,15 @@ Host discover(const DiscoverOptions& options) {
         h.gpus.push_back(read_gpu(sys, *node, node_dir, props, sys.host(file)));
     }
 
+    for (std::size_t i = 0; i < h.gpus.size(); ++i)
+        for (std::size_t j = i + 1; j < h.gpus.size(); ++j)
+            if (h.gpus[i].drm_render_minor == h.gpus[j].drm_render_minor)
+                throw Error(Errc::invalid,
+                            sys.host(nodes_dir) + ": nodes " + std::to_string(h.gpus[i].node) +
+                                " and " + std::to_string(h.gpus[j].node) +
+                                " have the same drm_render_minor " +
+                                std::to_string(h.gpus[i].drm_render_minor),
+                            sysfs_hint);
     // AMD's container toolkit numbers GPUs in unique_id order; nodes without one go last, by node.
     std::stable_sort(h.gpus.begin(), h.gpus.end(), [](const Gpu& a, const Gpu& b) {
         if (a.unique_id.has_value() != b.unique_id.has_value()) return a.unique_id.has_value();
@@ -349,13 +380,14 @@ Host discover(const DiscoverOptions& options) {
         if (!g.render.present)
             h.notes.push_back("GPU " + std::to_string(g.index) + ": " + g.render.host_path +
                               " does not exist");
-        if (auto card = card_of(sys, g.drm_render_minor)) {
+        if (auto card = card_of(sys, g.drm_render_minor, g.pci_bus_id)) {
             g.card = dev.node("/dev/dri/" + *card);
             g.card_matched = true;
         } else {
-            h.notes.push_back("GPU " + std::to_string(g.index) + ": no card node matched through " +
-                              sys.host("sys/class/drm/renderD" +
-                                       std::to_string(g.drm_render_minor) + "/device/drm"));
+            h.notes.push_back(
+                "GPU " + std::to_string(g.index) + ": no card node matched: " +
+                sys.host("sys/class/drm/renderD" + std::to_string(g.drm_render_minor) + "/device") +
+                " is not PCI device " + g.pci_bus_id + " with one drm/card*");
         }
         if (!xnack_noted) {
             h.notes.push_back("xnack and sramecc: the KFD topology does not state them; unknown");

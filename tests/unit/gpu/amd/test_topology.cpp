@@ -356,6 +356,29 @@ TEST(AmdTopology, UnmatchedCardKeepsRenderNode) {
     EXPECT_FALSE(h.gpus[0].card_matched);
 }
 
+TEST(AmdTopology, CardOfAnotherPciDeviceIsNotMatched) {
+    TempTree t;
+    t.build(rx7900());
+    // renderD128's device link points at the iGPU's PCI device: the BDFs disagree.
+    auto link = t.sys() / "sys/devices/pci0000:00/0000:03:00.0/drm/renderD128/device";
+    stdfs::remove(link);
+    stdfs::create_directory_symlink("../../../0000:12:00.0", link);
+    auto h = t.discover();
+    EXPECT_TRUE(h.gpus[0].render.present);
+    EXPECT_FALSE(h.gpus[0].card_matched);
+    EXPECT_TRUE(h.gpus[1].card_matched);
+}
+
+TEST(AmdTopology, DuplicateRenderMinorRefused) {
+    TempTree t;
+    auto nodes = rx7900();
+    t.build(nodes);
+    nodes[1].render_minor = 128; // the iGPU claims the discrete card's render node
+    write(t.topo() / "nodes/1/properties", properties(nodes[1]));
+    auto msg = error_of([&] { t.discover(); });
+    EXPECT_NE(msg.find("same drm_render_minor 128"), std::string::npos) << msg;
+}
+
 TEST(AmdTopology, MissingFieldNamesTheFile) {
     TempTree t;
     t.build(rx7900());
