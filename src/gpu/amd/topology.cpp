@@ -1,3 +1,5 @@
+// AMD host discovery (see topology.hpp): one in-root reader per root (sys, dev) with bounded
+// reads, the strict properties parser, and the walk over KFD nodes, DRM nodes and device nodes.
 #include "gpu/amd/topology.hpp"
 
 #include "util/error.hpp"
@@ -9,7 +11,7 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
-#include <cstring>
+#include <cstdio>
 #include <dirent.h>
 #include <fcntl.h>
 #include <filesystem>
@@ -26,8 +28,8 @@ constexpr std::string_view topology_dir = "sys/class/kfd/kfd/topology";
 constexpr std::size_t max_sysfs_file = 64 * 1024;
 constexpr std::size_t max_topology_nodes = 4096;
 
-const std::string sysfs_hint = "the KFD sysfs topology under --sys-root is damaged or not the "
-                               "kernel's; check the amdgpu driver (dmesg) or the --sys-root given";
+const std::string sysfs_hint = "the KFD sysfs topology under the sys root is damaged or not the "
+                               "kernel's; check the amdgpu driver (dmesg) or the sys root given";
 
 std::string normalize_root(const std::string& root) {
     if (root.empty()) return "/";
