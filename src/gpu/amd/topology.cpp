@@ -27,6 +27,9 @@ constexpr std::string_view topology_dir = "sys/class/kfd/kfd/topology";
 // A properties file is ~1.5 KiB (about 45 short lines); sysfs attributes are at most a page.
 constexpr std::size_t max_sysfs_file = 64 * 1024;
 constexpr std::size_t max_topology_nodes = 4096;
+// kfd_topology.h HSA_CAP_SRAM_EDCSUPPORTED (the old 0x00080000 is reserved, "old buggy user mode
+// depends on this being 0").
+constexpr std::uint64_t hsa_cap_sram_edc = 0x04000000;
 
 const std::string sysfs_hint = "the KFD sysfs topology under the sys root is damaged or not the "
                                "kernel's; check the amdgpu driver (dmesg) or the sys root given";
@@ -230,6 +233,11 @@ Gpu read_gpu(const Root& sys, std::uint32_t node, const std::string& node_dir,
         g.unique_id = it->second;
         g.uuid = uuid_of(it->second);
     }
+    if (auto it = props.find("capability"); it != props.end()) {
+        g.capability = it->second;
+        if (has_sramecc_feature(g.gfx_target))
+            g.sramecc = g.gfx_target == "gfx908" || (it->second & hsa_cap_sram_edc) != 0;
+    }
     if (props.contains("num_xcc")) g.num_xcc = require_u32(props, "num_xcc", file);
     if (auto id = read_number(sys, node_dir + "/gpu_id")) {
         if (*id > UINT32_MAX)
@@ -290,6 +298,13 @@ std::string uuid_of(std::uint64_t unique_id) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "GPU-%016llx", static_cast<unsigned long long>(unique_id));
     return buf;
+}
+
+bool has_sramecc_feature(std::string_view gfx_target) {
+    for (std::string_view t :
+         {"gfx906", "gfx908", "gfx90a", "gfx940", "gfx941", "gfx942", "gfx950"})
+        if (gfx_target == t) return true;
+    return false;
 }
 
 std::string marketing_name(std::uint32_t device_id) {
@@ -392,7 +407,8 @@ Host discover(const DiscoverOptions& options) {
                 " is not PCI device " + g.pci_bus_id + " with one drm/card*");
         }
         if (!xnack_noted) {
-            h.notes.push_back("xnack and sramecc: the KFD topology does not state them; unknown");
+            h.notes.push_back("xnack: not in the KFD topology (ROCr takes the process's mode, "
+                              "HSA_XNACK); unknown");
             xnack_noted = true;
         }
     }

@@ -29,9 +29,12 @@ struct Gpu {
     std::string uuid;                     // "GPU-" + 16 hex digits of unique_id, as rocminfo prints
     std::uint32_t gfx_target_version = 0; // e.g. 90402
     std::string gfx_target;               // e.g. "gfx942"
-    // xnack/sramecc: the properties file states neither (xnack is a per-process mode, and the
-    // capability bit for SRAM ECC is not verified in rocm.md), so both stay unknown for now.
+    // Target features as ROCr derives them (amd_gpu_agent.cpp): sramecc from the capability bit
+    // HSA_CAP_SRAM_EDCSUPPORTED (0x04000000, kfd_topology.h) on targets that have the feature
+    // (gfx906/908/90a/94x/950; gfx908 is always on), nullopt elsewhere or without a capability
+    // line. xnack is not in the topology: ROCr takes the process's mode (HSA_XNACK), so nullopt.
     std::optional<bool> xnack, sramecc;
+    std::uint64_t capability = 0;               // the properties' capability word
     std::uint32_t vendor_id = 0, device_id = 0; // PCI IDs (AMD: 0x1002)
     std::uint32_t domain = 0, location_id = 0;  // PCI domain and bus<<8 | dev<<3 | fn
     std::string pci_bus_id;                     // "dddd:bb:dd.f"
@@ -82,6 +85,9 @@ std::string pci_bdf(std::uint32_t domain, std::uint32_t location_id);
 
 // unique_id -> "GPU-" + 16 lower-case hex digits (rocminfo's Uuid line).
 std::string uuid_of(std::uint64_t unique_id);
+
+// The target has the sramecc feature (so its ISA name carries :sramecc+ or :sramecc-).
+bool has_sramecc_feature(std::string_view gfx_target);
 
 // Marketing name for an AMD PCI device ID, "" when not in the table.
 std::string marketing_name(std::uint32_t device_id);

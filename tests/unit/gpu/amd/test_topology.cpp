@@ -28,7 +28,8 @@ struct NodeDesc {
     std::uint64_t simd_count = 0; // 0: a CPU node
     std::uint64_t gfx = 0, device_id = 0, location_id = 0, domain = 0, render_minor = 0;
     std::uint64_t unique_id = 0, num_xcc = 1, gpu_id = 0;
-    int card = -1; // card<M> under the PCI device's drm/, -1: none
+    std::uint64_t capability = 0x2807a280; // SVM, debug firmware; | 0x04000000: SRAM ECC on
+    int card = -1;                         // card<M> under the PCI device's drm/, -1: none
     std::string name;
 };
 
@@ -62,9 +63,10 @@ std::string properties(const NodeDesc& n) {
                           "num_sdma_queues_per_engine", "num_cp_queues"})
         line(k, gpu ? 2 : 0);
     if (gpu) {
-        for (const char* k : {"max_engine_clk_fcompute", "local_mem_size", "fw_version",
-                              "capability", "capability2", "debug_prop", "sdma_fw_version"})
+        for (const char* k : {"max_engine_clk_fcompute", "local_mem_size", "fw_version"})
             line(k, 1);
+        line("capability", n.capability);
+        for (const char* k : {"capability2", "debug_prop", "sdma_fw_version"}) line(k, 1);
         line("unique_id", n.unique_id);
         line("num_xcc", n.num_xcc);
     }
@@ -146,6 +148,7 @@ std::vector<NodeDesc> mi300x() {
         g.card = i;
         g.unique_id = 0x9000000000000000ull - static_cast<std::uint64_t>(i) * 0x1111;
         g.num_xcc = 8;
+        g.capability |= 0x04000000;
         g.gpu_id = 1000 + static_cast<unsigned>(i);
         nodes.push_back(g);
     }
@@ -269,6 +272,7 @@ TEST(AmdTopology, EightMi300x) {
         EXPECT_TRUE(g.card_matched);
         EXPECT_EQ(g.card.path, "/dev/dri/card" + std::to_string(g.drm_render_minor - 128));
         EXPECT_FALSE(g.xnack.has_value());
+        EXPECT_EQ(g.sramecc, true);
         if (g.render.type == 'c') {
             EXPECT_EQ(g.render.major, 226);
             EXPECT_EQ(g.render.minor, g.drm_render_minor);
@@ -289,6 +293,7 @@ TEST(AmdTopology, FourMi250xAreEightGcds) {
     EXPECT_EQ(h.gpus[0].pci_bus_id, "0000:c1:00.0");
     EXPECT_EQ(h.gpus[1].pci_bus_id, "0000:c2:00.0");
     EXPECT_EQ(h.gpus[0].num_xcc, 1u);
+    EXPECT_EQ(h.gpus[0].sramecc, false); // gfx90a has the feature; this capability lacks the bit
     EXPECT_EQ(h.gpus[0].marketing_name, "AMD Instinct MI250X / MI250");
 }
 
@@ -302,6 +307,7 @@ TEST(AmdTopology, Rx7900WithIgpu) {
     EXPECT_EQ(h.gpus[0].gfx_target, "gfx1100");
     EXPECT_EQ(h.gpus[0].marketing_name, "AMD Radeon RX 7900 XTX");
     EXPECT_EQ(h.gpus[0].render.path, "/dev/dri/renderD128");
+    EXPECT_FALSE(h.gpus[0].sramecc.has_value()); // gfx1100 has no sramecc feature
     EXPECT_EQ(h.gpus[1].gfx_target, "gfx1036");
     EXPECT_EQ(h.gpus[1].marketing_name, "");
     EXPECT_EQ(h.gpus[1].card.path, "/dev/dri/card1");
@@ -473,6 +479,10 @@ TEST(AmdTopology, SimulatedAmdHostFixture) {
             EXPECT_TRUE(g.card_matched) << shape << " GPU " << i;
             EXPECT_EQ(g.card.path, w["card"].get<std::string>());
             EXPECT_EQ(g.render.mode, 0660u);
+            if (w["sramecc"].is_null())
+                EXPECT_FALSE(g.sramecc.has_value());
+            else
+                EXPECT_EQ(g.sramecc, w["sramecc"].get<bool>());
         }
     }
 }
