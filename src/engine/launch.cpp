@@ -41,10 +41,7 @@ class Record {
         states_->create(cs_);
     }
     ~Record() {
-        if (states_ && !scratch_.kept()) try {
-                states_->remove(cs_.name);
-            } catch (...) {
-            }
+        if (!scratch_.kept()) remove();
     }
     Record(const Record&) = delete;
     Record& operator=(const Record&) = delete;

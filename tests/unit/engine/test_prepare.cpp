@@ -2,6 +2,7 @@
 // the errors a user can cause (each before anything is left behind), and the early start's one
 // decision.
 #include "engine/engine.hpp"
+#include "engine/gpus.hpp"
 #include "engine/options.hpp"
 #include "fixture_store.hpp"
 #include "util/error.hpp"
@@ -214,13 +215,21 @@ TEST(EngineStart, OneDecisionForTheEarlyStart) {
     EXPECT_TRUE(engine::may_start_early(r, subids));
 }
 
-TEST(EngineStart, EveryFlagTheDecisionReadsIsAStartPathFlag) {
-    // A line that names none of kStartPathFlags must get the default Request's answer: each
-    // field may_start_early or the namespaces read has its flag in the list.
-    std::vector<std::string> flags(engine::kStartPathFlags.begin(), engine::kStartPathFlags.end());
-    for (auto* want : {"-d,--detach", "--init", "-m,--memory", "--cpus", "--pids-limit", "--userns",
-                       "--network,--net", "--ipc"})
-        EXPECT_TRUE(has(flags, want)) << want;
+TEST(EngineGpus, DoctorFailuresStopTheRunUnlessOverridden) {
+    std::vector<gantry::compat::Finding> findings = {
+        {"CUDA-DRIVER-TOO-OLD", gantry::compat::Severity::fail, "the driver is too old",
+         "upgrade the driver"},
+        {"SOME-WARNING", gantry::compat::Severity::warn, "a warning", ""}};
+    auto e = error_of([&] { engine::apply_doctor_policy(findings, nullptr); });
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->code(), Errc::run_failed);
+    EXPECT_EQ(e->message(), "the driver is too old");
+    // the hint names the finding's fix and the way to run anyway
+    EXPECT_EQ(e->hint(), "upgrade the driver; --no-require (or NVIDIA_DISABLE_REQUIRE=true) runs "
+                         "it anyway");
+    EXPECT_FALSE(error_of([&] { engine::apply_doctor_policy(findings, "--no-require"); }));
+    findings.erase(findings.begin()); // warnings alone never stop a run
+    EXPECT_FALSE(error_of([&] { engine::apply_doctor_policy(findings, nullptr); }));
 }
 
 TEST(EngineOptions, WritableLayerGrammar) {
