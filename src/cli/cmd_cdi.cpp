@@ -1,13 +1,12 @@
-// gantry cdi generate | list | validate: CDI specs for this host's NVIDIA GPUs, the devices the
-// spec directories offer, and strict checks of spec files.
-#include "cdi/generate.hpp"
+// gantry cdi generate | list | validate: CDI specs for this host's GPUs (any vendor's backend), the
+// devices the spec directories offer, and strict checks of spec files.
 #include "cdi/registry.hpp"
 #include "cdi/spec.hpp"
 #include "cli/context.hpp"
-#include "gpu/host.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
+#include "vendor/backend.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -30,8 +29,8 @@ std::string self_path() {
 }
 
 // --output: a file, or a directory (/etc/cdi, /var/run/cdi or any existing one) that gets
-// nvidia.<ext> inside.
-stdfs::path output_path(const std::string& out, cdi::Format fmt) {
+// VENDOR.<ext> inside.
+stdfs::path output_path(const std::string& out, cdi::Format fmt, const std::string& vendor) {
     stdfs::path p(out);
     std::string clean = p.lexically_normal().string();
     while (clean.size() > 1 && clean.back() == '/') clean.pop_back();
@@ -39,29 +38,37 @@ stdfs::path output_path(const std::string& out, cdi::Format fmt) {
     bool spec_dir = clean == "/etc/cdi" || clean == "/var/run/cdi" || clean == "/run/cdi";
     if (spec_dir || stdfs::is_directory(p, ec)) {
         if (spec_dir) fs::make_dirs(clean, 0755);
-        return stdfs::path(clean) / (fmt == cdi::Format::json ? "nvidia.json" : "nvidia.yaml");
+        return stdfs::path(clean) / (vendor + (fmt == cdi::Format::json ? ".json" : ".yaml"));
     }
     return p;
 }
 
 void register_generate(CLI::App& parent, Context& ctx) {
     struct Opts {
-        std::string driver_root = "/", dev_root = "/", format, output;
+        vendor::Roots roots;
+        std::optional<std::string> vendor;
+        std::string format, output;
         std::vector<std::string> naming;
     };
     auto o = std::make_shared<Opts>();
-    auto* cmd = parent.add_subcommand("generate", "Write a CDI spec for this host's NVIDIA GPUs");
-    cmd->add_option("--driver-root", o->driver_root,
-                    "Root of the driver installation (libraries, binaries, firmware)")
+    auto* cmd = parent.add_subcommand("generate", "Write a CDI spec for this host's GPUs");
+    cmd->add_option("--vendor", o->vendor,
+                    "nvidia or amd (default: the vendor whose driver the host has; nvidia when "
+                    "both)");
+    cmd->add_option("--driver-root", o->roots.driver_root,
+                    "Root of the NVIDIA driver installation (libraries, binaries, firmware)")
         ->capture_default_str();
-    cmd->add_option("--dev-root", o->dev_root, "Root under which /dev holds the device nodes")
+    cmd->add_option("--dev-root", o->roots.dev_root, "Root under which /dev holds the device nodes")
+        ->capture_default_str();
+    cmd->add_option("--sys-root", o->roots.sys_root,
+                    "Root under which /sys holds AMD's KFD topology")
         ->capture_default_str();
     cmd->add_option("--format", o->format,
                     "yaml or json (default: by --output's extension, else yaml)")
         ->check(CLI::IsMember({"yaml", "json"}));
     cmd->add_option("-o,--output", o->output,
                     "File to write atomically (default: stdout); /etc/cdi or /var/run/cdi "
-                    "writes nvidia.yaml there");
+                    "writes VENDOR.yaml there");
     cmd->add_option("--device-name-strategy", o->naming,
                     "index (0, 0:1) or uuid (GPU-…, MIG-…); repeatable (default: both)")
         ->delimiter(',')
@@ -73,28 +80,22 @@ void register_generate(CLI::App& parent, Context& ctx) {
                 fmt = o->format == "json" ? cdi::Format::json : cdi::Format::yaml;
             else if (!o->output.empty())
                 fmt = cdi::format_for(o->output);
-            gpu::DiscoverOptions dopt;
-            dopt.driver_root = stdfs::absolute(o->driver_root).lexically_normal().string();
-            dopt.dev_root = stdfs::absolute(o->dev_root).lexically_normal().string();
-            gpu::Host host = gpu::discover(dopt);
-            for (const auto& n : host.notes) log::debug("discovery: " + n);
-            cdi::GenerateOptions gopt;
-            gopt.gantry_path = self_path();
-            gopt.driver_root = dopt.driver_root;
-            gopt.dev_root = dopt.dev_root;
-            if (!o->naming.empty()) {
-                gopt.naming.clear();
-                for (const auto& n : o->naming) gopt.naming.push_back(*cdi::naming_from_string(n));
-            }
+            vendor::Roots roots;
+            for (auto [from, to] : {std::pair{&o->roots.driver_root, &roots.driver_root},
+                                    {&o->roots.dev_root, &roots.dev_root},
+                                    {&o->roots.sys_root, &roots.sys_root}})
+                *to = stdfs::absolute(*from).lexically_normal().string();
+            const auto& backend = vendor::choose(roots, o->vendor);
+            vendor::CdiOptions copt{o->naming, self_path()};
             std::vector<std::string> warnings;
-            cdi::Spec spec = cdi::generate(host, gopt, &warnings);
+            cdi::Spec spec = backend.generate_cdi(roots, copt, &warnings);
             for (const auto& w : warnings) log::warn(w);
             std::string text = cdi::serialize(spec, fmt);
             if (o->output.empty() || o->output == "-") {
                 std::fwrite(text.data(), 1, text.size(), stdout);
                 return 0;
             }
-            auto path = output_path(o->output, fmt);
+            auto path = output_path(o->output, fmt, std::string(backend.name()));
             fs::write_atomic(path, text, 0644);
             log::note("wrote " + path.string() + " (cdiVersion " + spec.cdi_version + ", " +
                       std::to_string(spec.devices.size()) + " devices of kind " + spec.kind + ")");

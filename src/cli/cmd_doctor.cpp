@@ -1,18 +1,19 @@
-// gantry doctor: proves before launch that an image's GPU code can run on this host. For now only
-// `gantry doctor --fatbin FILE [--json]`: the fat binary table of one file (every container
-// wherever it sits, each entry's kind, arch, compression and sizes). Host and image rules follow.
+// gantry doctor: proves before launch that an image's GPU code can run on this host. `doctor
+// [IMAGE]` prints the chosen vendor's findings (vendor/backend.hpp: host rules, and the image's
+// rules for the GPUs the request would get); `doctor --fatbin FILE [--json]` the fat binary table
+// of one file (every container wherever it sits, each entry's kind, arch, compression and sizes).
 #include "cli/context.hpp"
 #include "compat/doctor.hpp"
 #include "compat/fatbin.hpp"
-#include "engine/image_checks.hpp"
-#include "gpu/cache.hpp"
-#include "gpu/request.hpp"
+#include "engine/engine.hpp"
 #include "oci/image.hpp"
 #include "rootfs/rootfs.hpp"
+#include "runspec/builder.hpp"
 #include "runtime/state.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "vendor/backend.hpp"
 
 #include <cstdio>
 #include <map>
@@ -183,8 +184,9 @@ int report(const std::vector<compat::Finding>& findings, bool json) {
 
 void register_doctor(CLI::App& app, Context& ctx) {
     struct Opts {
-        std::string fatbin, image, driver_root = "/", dev_root = "/", path;
-        std::optional<std::string> gpus;
+        std::string fatbin, image, path;
+        vendor::Roots roots;
+        std::optional<std::string> gpus, gpu_vendor;
         std::vector<std::string> env;
         bool json = false;
     };
@@ -201,37 +203,36 @@ void register_doctor(CLI::App& app, Context& ctx) {
     cmd->add_option("--gpus", o->gpus, "GPUs the container would get (docker syntax)");
     cmd->add_option("-e,--env", o->env, "Environment the container would get (K=V)")
         ->allow_extra_args(false);
-    cmd->add_option("--driver-root", o->driver_root, "Root of the NVIDIA driver installation");
-    cmd->add_option("--dev-root", o->dev_root, "Root holding dev/nvidia* device nodes");
+    cmd->add_option("--driver-root", o->roots.driver_root,
+                    "Root of the NVIDIA driver installation");
+    cmd->add_option("--dev-root", o->roots.dev_root, "Root holding dev/ (GPU device nodes)");
+    cmd->add_option("--sys-root", o->roots.sys_root,
+                    "Root holding sys/ (AMD's KFD topology and amdgpu version)");
+    cmd->add_option("--gpu-vendor", o->gpu_vendor,
+                    "nvidia or amd (default: the vendor whose driver the host has; nvidia when "
+                    "both)");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             if (!o->fatbin.empty()) return print_fatbin(o->fatbin, o->json);
-            auto host = gpu::discover_cached({o->driver_root, o->dev_root, true},
-                                             (runtime::runtime_dir() / "gpu-cache").string());
-            auto findings = compat::check_host(host);
+            const auto& backend = vendor::choose(o->roots, o->gpu_vendor);
+            vendor::DoctorContext dctx{o->roots};
+            dctx.cache_dir = runtime::runtime_dir().string();
+            dctx.gpus = o->gpus;
+            dctx.path_prefix = o->path;
+            auto caller = engine::Caller::current();
+            dctx.caller = {caller.real_root, caller.uid, caller.gid, false};
+            store::Image img;
             if (!o->image.empty()) {
                 auto& store = ctx.store();
-                auto img = store::find_image(store, o->image);
-                const auto& cfg = img.config.raw;
-                std::vector<std::string> env;
-                if (cfg.contains("config") && cfg["config"].contains("Env") &&
-                    cfg["config"]["Env"].is_array())
-                    for (auto& e : cfg["config"]["Env"])
-                        if (e.is_string()) env.push_back(e.get<std::string>());
-                env.insert(env.end(), o->env.begin(), o->env.end());
-                auto req = gpu::parse_request(env, o->gpus);
-                gpu::Selection sel;
-                try {
-                    sel = gpu::select(host, req);
-                } catch (const Error& e) {
-                    findings.push_back(
-                        {"GPU-UNKNOWN", compat::Severity::fail, e.message(), e.hint()});
-                }
-                auto more =
-                    engine::image_findings(store, img, o->image, env, host, req, sel, o->path);
-                findings.insert(findings.end(), more.begin(), more.end());
+                img = store::find_image(store, o->image);
+                dctx.store = &store;
+                dctx.image = &img;
+                dctx.ref = o->image;
+                runspec::RunOptions ro; // the environment exactly as a run computes it
+                ro.env = o->env;
+                dctx.env = runspec::environment(img.config.raw, ro);
             }
-            return report(findings, o->json);
+            return report(backend.doctor(dctx), o->json);
         };
     });
 }

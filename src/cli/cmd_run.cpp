@@ -75,10 +75,14 @@ void register_run(CLI::App& app, Context& ctx) {
     o.list(iso, "-p,--publish", f->publish,
            "Accepted for a port published as itself (-p 8888:8888): the host's network is used");
     o.option(gpu, "--gpus", f->gpus,
-             "GPUs to add: all, N, device=0,2, GPU-/MIG- UUIDs (docker syntax)");
+             "GPUs to add: all, N, device=0,2, GPU- (and MIG-) UUIDs (docker syntax)");
     o.option(gpu, "--driver-root", f->driver_root,
              "Root of the NVIDIA driver installation (default /)");
-    o.option(gpu, "--dev-root", f->dev_root, "Root holding dev/nvidia* device nodes (default /)");
+    o.option(gpu, "--dev-root", f->dev_root, "Root holding dev/ (GPU device nodes; default /)");
+    o.option(gpu, "--sys-root", f->sys_root,
+             "Root holding sys/ (AMD's KFD topology and amdgpu version; default /)");
+    o.option(gpu, "--gpu-vendor", f->gpu_vendor,
+             "nvidia or amd (default: the vendor whose driver the host has; nvidia when both)");
     o.option(gpu, "--runtime", f->runtime,
              "nvidia is accepted (nvidia-docker's): GPUs follow --gpus or the image's "
              "NVIDIA_VISIBLE_DEVICES either way");

@@ -6,7 +6,6 @@
 #include "engine/engine.hpp"
 #include "engine/gpus.hpp"
 #include "engine/options.hpp"
-#include "gpu/request.hpp"
 #include "oci/image.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -79,15 +78,13 @@ void read_image(Prepared& p) {
                     "use an image for " + host.str());
 }
 
-// The runtime spec, from the image config and the request; the GPU request from the same
-// environment the spec gets.
-gpu::Request build_spec(Prepared& p) {
+// The runtime spec, from the image config and the request; its environment computed once, for
+// the spec and for the GPU step.
+void build_spec(Prepared& p) {
     add_options(p.request, p.options);
     const auto& config = p.view.image.config.raw;
     p.options.environment = runspec::environment(config, p.options);
-    auto gpus = gpu::parse_request(*p.options.environment, p.request.gpus);
     p.spec = runspec::build(config, p.options, p.view.passwd);
-    return gpus;
 }
 
 // The container's id and its scratch: the writable layer and, when needed, a directory in the
@@ -139,9 +136,9 @@ Prepared prepare(store::Store& store, Request request, Caller caller,
     map_ids(p);
     start_process_early(p, std::move(early));
     read_image(p);
-    auto gpus = build_spec(p);
+    build_spec(p);
     make_scratch(p);
-    add_gpus(p, gpus);
+    add_gpus(p);
     add_cdi_devices(p);
     write_hook_bundle(p);
     return p;

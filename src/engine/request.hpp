@@ -44,10 +44,12 @@ struct Request {
     std::vector<std::string> publish; // -p: accepted only for a port published as itself
 
     // GPUs and devices
-    std::optional<std::string> gpus; // --gpus (docker's syntax); unset: the image's contract
-    std::string driver_root = "/";   // where the NVIDIA driver is installed
-    std::string dev_root = "/";      // where dev/nvidia* are
-    std::string runtime;             // --runtime: only nvidia (nvidia-docker's line) is accepted
+    std::optional<std::string> gpus;       // --gpus (docker's syntax); unset: the image's contract
+    std::string driver_root = "/";         // where the NVIDIA driver is installed
+    std::string dev_root = "/";            // where dev/ (device nodes) is
+    std::string sys_root = "/";            // where sys/ is (AMD: the KFD topology)
+    std::optional<std::string> gpu_vendor; // --gpu-vendor nvidia|amd; unset: from the host
+    std::string runtime; // --runtime: only nvidia (nvidia-docker's line) is accepted
     // --device: CDI names (vendor.com/class=name) and host devices (/dev/X[:/dev/Y[:rwm]])
     std::vector<std::string> devices;
     std::vector<std::string> cdi_dirs; // --cdi-spec-dir, after /etc/cdi and /var/run/cdi

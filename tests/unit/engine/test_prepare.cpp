@@ -2,7 +2,6 @@
 // the errors a user can cause (each before anything is left behind), and the early start's one
 // decision.
 #include "engine/engine.hpp"
-#include "engine/gpus.hpp"
 #include "engine/options.hpp"
 #include "fixture_store.hpp"
 #include "util/error.hpp"
@@ -213,23 +212,6 @@ TEST(EngineStart, OneDecisionForTheEarlyStart) {
     EXPECT_FALSE(engine::may_start_early(r, subids)); // newuidmap writes those maps
     r.userns = "single";                              // ... unless the user asks for one id
     EXPECT_TRUE(engine::may_start_early(r, subids));
-}
-
-TEST(EngineGpus, DoctorFailuresStopTheRunUnlessOverridden) {
-    std::vector<gantry::compat::Finding> findings = {
-        {"CUDA-DRIVER-TOO-OLD", gantry::compat::Severity::fail, "the driver is too old",
-         "upgrade the driver"},
-        {"SOME-WARNING", gantry::compat::Severity::warn, "a warning", ""}};
-    auto e = error_of([&] { engine::apply_doctor_policy(findings, nullptr); });
-    ASSERT_TRUE(e);
-    EXPECT_EQ(e->code(), Errc::run_failed);
-    EXPECT_EQ(e->message(), "the driver is too old");
-    // the hint names the finding's fix and the way to run anyway
-    EXPECT_EQ(e->hint(), "upgrade the driver; --no-require (or NVIDIA_DISABLE_REQUIRE=true) runs "
-                         "it anyway");
-    EXPECT_FALSE(error_of([&] { engine::apply_doctor_policy(findings, "--no-require"); }));
-    findings.erase(findings.begin()); // warnings alone never stop a run
-    EXPECT_FALSE(error_of([&] { engine::apply_doctor_policy(findings, nullptr); }));
 }
 
 TEST(EngineOptions, WritableLayerGrammar) {

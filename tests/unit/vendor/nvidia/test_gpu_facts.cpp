@@ -1,13 +1,13 @@
-// engine/gpu_facts: the image's GPU layout read from a fixture store, and the cache entry that
-// lets a repeated GPU launch read nothing of the image.
-#include "engine/gpu_facts.hpp"
-#include "fixture_store.hpp"
+// vendor/nvidia/gpu_facts: the image's GPU layout read from a fixture store, and the cache entry
+// that lets a repeated GPU launch read nothing of the image.
+#include "../../engine/fixture_store.hpp"
+#include "vendor/nvidia/gpu_facts.hpp"
 
 #include <gtest/gtest.h>
 
-using gantry::engine::ImageGpuFacts;
 using gantry::testing::FixtureStore;
-namespace engine = gantry::engine;
+using gantry::vendor::nvidia::ImageGpuFacts;
+namespace nv = gantry::vendor::nvidia;
 
 namespace {
 
@@ -17,23 +17,23 @@ gantry::store::Image image(FixtureStore& fx, const std::string& ref) {
 
 } // namespace
 
-TEST(EngineGpuFacts, LayoutOfADebianImage) {
+TEST(NvidiaGpuFacts, LayoutOfADebianImage) {
     FixtureStore fx;
     fx.add_image("deb:1", {}, {{"etc/debian_version", "12.5\n"}, {"bin/sh", "#!"}});
-    auto l = engine::image_gpu_layout(fx.store(), image(fx, "deb:1"));
+    auto l = nv::image_gpu_layout(fx.store(), image(fx, "deb:1"));
     EXPECT_EQ(l.lib_dir, "/usr/lib/x86_64-linux-gnu");
     EXPECT_EQ(l.lib32_dir, "/usr/lib/i386-linux-gnu");
     EXPECT_EQ(l.compat_libcuda, "");
     EXPECT_FALSE(l.cached_sonames); // no linker cache: nothing to rebuild
 }
 
-TEST(EngineGpuFacts, LayoutOfAnotherImage) {
+TEST(NvidiaGpuFacts, LayoutOfAnotherImage) {
     FixtureStore fx;
     fx.add_image("rh:1", {},
                  {{"etc/redhat-release", "x"},
                   {"usr/local/cuda/compat/libcuda.so.580.95.05", "not an ELF file"},
                   {"etc/ld.so.cache", "not a cache"}});
-    auto l = engine::image_gpu_layout(fx.store(), image(fx, "rh:1"));
+    auto l = nv::image_gpu_layout(fx.store(), image(fx, "rh:1"));
     EXPECT_EQ(l.lib_dir, "/usr/lib64");
     EXPECT_EQ(l.lib32_dir, "/usr/lib");
     EXPECT_EQ(l.compat_libcuda, "/usr/local/cuda/compat/libcuda.so.580.95.05");
@@ -43,7 +43,7 @@ TEST(EngineGpuFacts, LayoutOfAnotherImage) {
     EXPECT_EQ(*l.cached_sonames, (std::set<std::string>{"libcuda.so.1"}));
 }
 
-TEST(EngineGpuFacts, CacheEntryRoundTrips) {
+TEST(NvidiaGpuFacts, CacheEntryRoundTrips) {
     ImageGpuFacts f;
     f.findings.push_back({"CUDA-DRIVER-TOO-OLD", gantry::compat::Severity::fail, "m", "fix it"});
     f.findings.push_back({"INFO", gantry::compat::Severity::info, "i", ""});
@@ -51,7 +51,7 @@ TEST(EngineGpuFacts, CacheEntryRoundTrips) {
     f.layout.compat_libcuda = "/usr/local/cuda/compat/libcuda.so.580.1.2";
     f.layout.compat_note = "{\"a\":1}";
     f.layout.cached_sonames = std::set<std::string>{"libc.so.6", "libcuda.so.1"};
-    auto back = engine::gpu_facts_from_json(nlohmann::json::parse(engine::to_json(f).dump()));
+    auto back = nv::gpu_facts_from_json(nlohmann::json::parse(nv::to_json(f).dump()));
     ASSERT_EQ(back.findings.size(), 2u);
     EXPECT_EQ(back.findings[0].id, "CUDA-DRIVER-TOO-OLD");
     EXPECT_EQ(back.findings[0].severity, gantry::compat::Severity::fail);
@@ -61,9 +61,9 @@ TEST(EngineGpuFacts, CacheEntryRoundTrips) {
     EXPECT_EQ(back.layout.compat_note, f.layout.compat_note);
     EXPECT_EQ(back.layout.cached_sonames, f.layout.cached_sonames);
     f.layout.cached_sonames.reset(); // "no cache" stays distinct from an empty one
-    back = engine::gpu_facts_from_json(engine::to_json(f));
+    back = nv::gpu_facts_from_json(nv::to_json(f));
     EXPECT_FALSE(back.layout.cached_sonames);
     // a damaged entry is refused (and found afresh by the caller)
-    EXPECT_ANY_THROW(engine::gpu_facts_from_json(nlohmann::json::array()));
-    EXPECT_ANY_THROW(engine::gpu_facts_from_json({{"findings", 1}}));
+    EXPECT_ANY_THROW(nv::gpu_facts_from_json(nlohmann::json::array()));
+    EXPECT_ANY_THROW(nv::gpu_facts_from_json({{"findings", 1}}));
 }

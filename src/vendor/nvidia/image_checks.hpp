@@ -1,7 +1,7 @@
 // The doctor's image rules as `doctor IMAGE` and `run`'s pre-launch check use them: facts read
 // from the store in one walk of the image's merged view (config env, version.json, the glibc,
 // CUDA forward-compat libraries, every ELF file's fat binaries), checked against the host's
-// driver and the selected GPUs. `run` caches them (engine/gpu_facts.hpp).
+// driver and the selected GPUs. `run` caches them (vendor/nvidia/gpu_facts.hpp).
 #pragma once
 
 #include "compat/doctor.hpp"
@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-namespace gantry::engine {
+namespace gantry::vendor::nvidia {
 
 std::vector<compat::Finding>
 image_findings(const store::Store& store, const store::Image& img, const std::string& ref,
                const std::vector<std::string>& env, const gpu::Host& host, const gpu::Request& req,
                const gpu::Selection& sel, const std::string& path_prefix = {});
 
-} // namespace gantry::engine
+} // namespace gantry::vendor::nvidia

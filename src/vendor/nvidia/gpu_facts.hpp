@@ -1,7 +1,7 @@
 // What a GPU run needs to know of its image, found once per image, host driver, selected GPUs
 // and environment and cached in the runtime directory, so a repeated launch reads nothing of the
-// image: the doctor's findings (engine/image_checks.hpp) and the image's GPU layout (where its
-// libraries live, its CUDA forward-compat libcuda, what its linker cache lists).
+// image: the doctor's findings (vendor/nvidia/image_checks.hpp) and the image's GPU layout (where
+// its libraries live, its CUDA forward-compat libcuda, what its linker cache lists).
 #pragma once
 
 #include "compat/doctor.hpp"
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace gantry::engine {
+namespace gantry::vendor::nvidia {
 
 struct ImageGpuFacts {
     std::vector<compat::Finding> findings;
@@ -34,4 +34,4 @@ ImageGpuFacts image_gpu_facts_cached(const store::Store& store, const store::Ima
 nlohmann::json to_json(const ImageGpuFacts& facts);
 ImageGpuFacts gpu_facts_from_json(const nlohmann::json& j);
 
-} // namespace gantry::engine
+} // namespace gantry::vendor::nvidia

@@ -1,4 +1,4 @@
-#include "engine/image_checks.hpp"
+#include "vendor/nvidia/image_checks.hpp"
 
 #include "compat/forward_compat.hpp"
 #include "compat/version.hpp"
@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-namespace gantry::engine {
+namespace gantry::vendor::nvidia {
 
 namespace {
 
@@ -166,4 +166,4 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
     return out;
 }
 
-} // namespace gantry::engine
+} // namespace gantry::vendor::nvidia

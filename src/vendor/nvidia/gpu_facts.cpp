@@ -1,17 +1,17 @@
-#include "engine/gpu_facts.hpp"
+#include "vendor/nvidia/gpu_facts.hpp"
 
 #include "compat/forward_compat.hpp"
-#include "engine/image_checks.hpp"
 #include "gpu/ldcache.hpp"
 #include "rootfs/rootfs.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
+#include "vendor/nvidia/image_checks.hpp"
 
 #include <algorithm>
 
-namespace gantry::engine {
+namespace gantry::vendor::nvidia {
 
 // Where the image keeps its libraries, its CUDA forward-compat libcuda and what its linker cache
 // lists: where the driver's files go and whether ldconfig must run.
@@ -120,4 +120,4 @@ ImageGpuFacts image_gpu_facts_cached(const store::Store& store, const store::Ima
     return facts;
 }
 
-} // namespace gantry::engine
+} // namespace gantry::vendor::nvidia

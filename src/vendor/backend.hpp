@@ -1,0 +1,122 @@
+// The vendor-neutral GPU layer. Each GPU vendor is a Backend in its own folder (vendor/nvidia/,
+// vendor/amd/) that owns everything vendor-shaped: discovering the host (cached), reading the
+// container's request (the --gpus flag and the vendor's environment contract), planning the
+// container edits on the one OCI spec, its CDI spec, and its doctor rules. `run` (engine's GPU
+// step), `cdi generate`, `doctor` and `bundle` reach GPUs only through this header; the CLI
+// parses and prints. A third vendor is a new folder and one line in vendor/registry.cpp.
+//
+// Choosing a vendor (choose()): --gpu-vendor when given; else the one vendor whose kernel driver
+// the host has; on a host with several, or none, NVIDIA (docker's --gpus has always meant it).
+// A run that asks for no GPU (no --gpus, no vendor variable in its environment) never looks at
+// the host at all.
+#pragma once
+
+#include "cdi/spec_model.hpp"
+#include "compat/doctor.hpp"
+#include "oci/runtime_spec.hpp"
+#include "store/images.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace gantry::vendor {
+
+// Where the host's driver, device nodes and sysfs are, like nvidia-ctk's --driver-root and
+// --dev-root: "/" on a real host, a simulated host's directories in tests.
+struct Roots {
+    std::string driver_root = "/"; // NVIDIA: the driver's user-space installation
+    std::string dev_root = "/";    // holds dev/ (device nodes)
+    std::string sys_root = "/";    // holds sys/ (AMD: the KFD topology, amdgpu's version)
+};
+
+// Who the container's process will be on the host, for device access checks and groups.
+struct CallerIds {
+    bool real_root = false; // the host's root: nodes can be created, every gid is mapped
+    uid_t uid = 0;
+    gid_t gid = 0;
+    bool subid_maps = false; // rootless with subordinate ids (a full map; setgroups allowed)
+};
+
+// What a run gives its GPU step.
+struct RunContext {
+    const store::Store& store;
+    const store::Image& image;
+    const std::string& ref;                 // the image as the user named it
+    const std::vector<std::string>& env;    // the container's final environment
+    const std::optional<std::string>& gpus; // --gpus, when given
+    const Roots& roots;
+    CallerIds caller;
+    bool no_require = false; // --no-require: the doctor's failures only warn
+    std::string cache_dir;   // per-boot cache root (runtime dir); "" disables caching
+    std::string state_dir;   // the container's scratch directory, for generated host files
+};
+
+// What `gantry doctor` gives a backend. Without an image only the host rules run.
+struct DoctorContext {
+    const Roots& roots;
+    const store::Store* store = nullptr; // null: no image
+    const store::Image* image = nullptr;
+    std::string ref;
+    std::vector<std::string> env; // the image's Env, then -e
+    std::optional<std::string> gpus;
+    std::string path_prefix; // --path: scan only image files under it
+    std::string cache_dir;
+    CallerIds caller;
+};
+
+// What `gantry cdi generate` gives a backend.
+struct CdiOptions {
+    std::vector<std::string> naming; // device name strategies ("index", "uuid"); empty: default
+    std::string gantry_path;         // absolute path of the gantry binary hooks call
+};
+
+class Backend {
+  public:
+    virtual ~Backend() = default;
+    // --gpu-vendor's word ("nvidia", "amd"), also the CDI spec file's base name.
+    virtual std::string_view name() const = 0;
+    // The CDI kind of its GPUs ("nvidia.com/gpu", "amd.com/gpu").
+    virtual std::string_view cdi_kind() const = 0;
+    // A stat or two: whether the host has this vendor's kernel driver. Never throws.
+    virtual bool present(const Roots& roots) const = 0;
+    // Whether the container asks for GPUs: --gpus, or the vendor's environment contract
+    // (NVIDIA_VISIBLE_DEVICES, AMD_VISIBLE_DEVICES). String checks only, no discovery.
+    virtual bool asked(const std::vector<std::string>& env,
+                       const std::optional<std::string>& gpus) const = 0;
+    // run's GPU step: discovery (cached per boot), the request resolved to devices, the doctor's
+    // verdict applied as policy (apply_policy, before any namespace exists), and the injection
+    // as edits of SPEC. Nothing when the request selects no device. Throws Error (usage for a
+    // malformed request, not_found for an unknown device, run_failed for a doomed launch).
+    virtual void add_to_run(const RunContext& ctx, oci::RuntimeSpec& spec) const = 0;
+    // `gantry cdi generate`: the host's GPUs as a CDI spec. Error(not_found) when it has none.
+    virtual cdi::Spec generate_cdi(const Roots& roots, const CdiOptions& options,
+                                   std::vector<std::string>* warnings) const = 0;
+    // `gantry doctor`: the host rules, and with an image the image's rules for the GPUs the
+    // request would get.
+    virtual std::vector<compat::Finding> doctor(const DoctorContext& ctx) const = 0;
+};
+
+// Every backend, in registry order (NVIDIA first).
+const std::vector<const Backend*>& backends();
+// The backend named NAME; Error(usage) listing the names when there is none.
+const Backend& find(std::string_view name);
+// The vendor for this host: WANTED (--gpu-vendor) when given, else as the header says.
+const Backend& choose(const Roots& roots, const std::optional<std::string>& wanted);
+// The backend a run's GPU step goes to, or null when the container asks for no GPU of any
+// vendor (then nothing of the host is read).
+const Backend* for_run(const Roots& roots, const std::optional<std::string>& wanted,
+                       const std::vector<std::string>& env, const std::optional<std::string>& gpus);
+
+// Applies the doctor's findings as a run's policy: a failure stops the run (Error(run_failed)
+// with the finding's fix and HOW_TO_OVERRIDE in its hint) unless OVERRIDE_BY names what overrides
+// it (--no-require, NVIDIA_DISABLE_REQUIRE), when it is a warning; warnings are logged.
+void apply_policy(const std::vector<compat::Finding>& findings, const char* override_by,
+                  std::string_view how_to_override = "--no-require runs it anyway");
+
+// The last value of KEY in ENV ("KEY=value" entries), if any.
+std::optional<std::string> env_value(const std::vector<std::string>& env, std::string_view key);
+
+} // namespace gantry::vendor

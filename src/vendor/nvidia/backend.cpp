@@ -1,0 +1,125 @@
+#include "vendor/nvidia/backend.hpp"
+
+#include "cdi/generate.hpp"
+#include "gpu/cache.hpp"
+#include "gpu/request.hpp"
+#include "runspec/gpu.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+#include "vendor/nvidia/gpu_facts.hpp"
+#include "vendor/nvidia/image_checks.hpp"
+
+#include <chrono>
+#include <sys/stat.h>
+
+namespace gantry::vendor::nvidia {
+
+namespace {
+
+gpu::DiscoverOptions discover_options(const Roots& roots) {
+    return {roots.driver_root, roots.dev_root, true};
+}
+
+std::string cache_below(const std::string& root, const char* name) {
+    return root.empty() ? std::string() : root + "/" + name;
+}
+
+class Nvidia final : public Backend {
+  public:
+    std::string_view name() const override { return "nvidia"; }
+    std::string_view cdi_kind() const override { return "nvidia.com/gpu"; }
+
+    bool present(const Roots& roots) const override {
+        // The kernel module's proc tree (under the driver root on simulated hosts), or its
+        // control node.
+        struct stat st {};
+        for (auto& p : {gpu::join_root(roots.driver_root, "/proc/driver/nvidia/version"),
+                        std::string("/proc/driver/nvidia/version"),
+                        gpu::join_root(roots.dev_root, "/dev/nvidiactl")})
+            if (::stat(p.c_str(), &st) == 0) return true;
+        return false;
+    }
+
+    bool asked(const std::vector<std::string>& env,
+               const std::optional<std::string>& gpus) const override {
+        // CUDA_VERSION: a legacy image (before NVIDIA_REQUIRE_CUDA) gets every GPU
+        return gpus || env_value(env, "NVIDIA_VISIBLE_DEVICES") || env_value(env, "CUDA_VERSION");
+    }
+
+    void add_to_run(const RunContext& ctx, oci::RuntimeSpec& spec) const override {
+        auto request = gpu::parse_request(ctx.env, ctx.gpus);
+        if (!request.inject) return;
+        auto t0 = std::chrono::steady_clock::now();
+        auto phase = [&t0](const char* what) { // --debug: where a GPU start spends its time
+            auto now = std::chrono::steady_clock::now();
+            log::debug(std::string(what) + ": " +
+                       std::to_string(std::chrono::duration<double, std::milli>(now - t0).count()) +
+                       " ms");
+            t0 = now;
+        };
+        auto host = gpu::discover_cached(discover_options(ctx.roots),
+                                         cache_below(ctx.cache_dir, "gpu-cache"));
+        auto sel = gpu::select(host, request);
+        // gantry doctor's rules (driver vs the image's CUDA, NVIDIA_REQUIRE_*, kernels for the
+        // selected GPUs, ...) before any namespace exists; cached per image, driver and GPUs.
+        phase("gpu discovery");
+        auto facts = image_gpu_facts_cached(ctx.store, ctx.image, ctx.ref, ctx.env, host, request,
+                                            sel, cache_below(ctx.cache_dir, "doctor-cache"));
+        apply_policy(facts.findings,
+                     ctx.no_require            ? "--no-require"
+                     : request.disable_require ? "NVIDIA_DISABLE_REQUIRE"
+                                               : nullptr,
+                     "--no-require (or NVIDIA_DISABLE_REQUIRE=true) runs it anyway");
+        phase("pre-launch checks and image layout");
+        runspec::inject_gpus(spec, host, sel, request.caps, facts.layout, ctx.state_dir);
+        phase("injection plan");
+    }
+
+    cdi::Spec generate_cdi(const Roots& roots, const CdiOptions& options,
+                           std::vector<std::string>* warnings) const override {
+        gpu::Host host = gpu::discover(discover_options(roots));
+        for (const auto& n : host.notes) log::debug("discovery: " + n);
+        cdi::GenerateOptions gopt;
+        gopt.gantry_path = options.gantry_path;
+        gopt.driver_root = roots.driver_root;
+        gopt.dev_root = roots.dev_root;
+        if (!options.naming.empty()) {
+            gopt.naming.clear();
+            for (const auto& n : options.naming) {
+                auto naming = cdi::naming_from_string(n);
+                if (!naming)
+                    throw Error(Errc::usage, "unknown device name strategy \"" + n + "\"",
+                                "use index or uuid");
+                gopt.naming.push_back(*naming);
+            }
+        }
+        return cdi::generate(host, gopt, warnings);
+    }
+
+    std::vector<compat::Finding> doctor(const DoctorContext& ctx) const override {
+        auto host = gpu::discover_cached(discover_options(ctx.roots),
+                                         cache_below(ctx.cache_dir, "gpu-cache"));
+        auto findings = compat::check_host(host);
+        if (!ctx.image) return findings;
+        auto req = gpu::parse_request(ctx.env, ctx.gpus);
+        gpu::Selection sel;
+        try {
+            sel = gpu::select(host, req);
+        } catch (const Error& e) {
+            findings.push_back({"GPU-UNKNOWN", compat::Severity::fail, e.message(), e.hint()});
+        }
+        auto more = image_findings(*ctx.store, *ctx.image, ctx.ref, ctx.env, host, req, sel,
+                                   ctx.path_prefix);
+        findings.insert(findings.end(), more.begin(), more.end());
+        return findings;
+    }
+};
+
+} // namespace
+
+const Backend& backend() {
+    static const Nvidia instance;
+    return instance;
+}
+
+} // namespace gantry::vendor::nvidia

@@ -1,0 +1,68 @@
+// The list of GPU vendors, how one is chosen for a host, and the run policy they share.
+#include "util/error.hpp"
+#include "util/log.hpp"
+#include "util/text.hpp"
+#include "vendor/amd/backend.hpp"
+#include "vendor/backend.hpp"
+#include "vendor/nvidia/backend.hpp"
+
+namespace gantry::vendor {
+
+const std::vector<const Backend*>& backends() {
+    // One line per vendor; NVIDIA first: it is the default where several are present.
+    static const std::vector<const Backend*> all = {&nvidia::backend(), &amd::backend()};
+    return all;
+}
+
+const Backend& find(std::string_view name) {
+    std::vector<std::string> names;
+    for (const Backend* b : backends()) {
+        if (b->name() == name) return *b;
+        names.emplace_back(b->name());
+    }
+    throw Error(Errc::usage, "unknown GPU vendor \"" + std::string(name) + "\"",
+                "use " + text::join(names, " or "));
+}
+
+const Backend& choose(const Roots& roots, const std::optional<std::string>& wanted) {
+    if (wanted) return find(*wanted);
+    const Backend* only = nullptr;
+    for (const Backend* b : backends()) {
+        if (!b->present(roots)) continue;
+        if (only) return *backends().front(); // several: the default
+        only = b;
+    }
+    return only ? *only : *backends().front();
+}
+
+const Backend* for_run(const Roots& roots, const std::optional<std::string>& wanted,
+                       const std::vector<std::string>& env,
+                       const std::optional<std::string>& gpus) {
+    for (const Backend* b : backends())
+        if (b->asked(env, gpus)) return &choose(roots, wanted);
+    if (wanted) find(*wanted); // a misspelt --gpu-vendor is an error even without GPUs
+    return nullptr;
+}
+
+void apply_policy(const std::vector<compat::Finding>& findings, const char* override_by,
+                  std::string_view how_to_override) {
+    for (auto& fd : findings) {
+        if (fd.severity == compat::Severity::fail && !override_by)
+            throw Error(Errc::run_failed, fd.message,
+                        fd.fix + (fd.fix.empty() ? "" : "; ") + std::string(how_to_override));
+        if (fd.severity == compat::Severity::fail)
+            log::warn(fd.message + " (requirements not checked: " + override_by + ")");
+        else if (fd.severity == compat::Severity::warn)
+            log::warn(fd.message);
+    }
+}
+
+std::optional<std::string> env_value(const std::vector<std::string>& env, std::string_view key) {
+    std::optional<std::string> v;
+    for (auto& e : env)
+        if (e.size() > key.size() && e.starts_with(key) && e[key.size()] == '=')
+            v = e.substr(key.size() + 1);
+    return v;
+}
+
+} // namespace gantry::vendor
