@@ -26,6 +26,13 @@ void register_bundle(CLI::App& app, Context& ctx) {
     cmd->add_option("--ulimit", r.ulimits, "Resource limit NAME=SOFT[:HARD] (process.rlimits)")
         ->allow_extra_args(false);
     cmd->add_option("--shm-size", r.shm_size, "Size of /dev/shm (default 64m)");
+    cmd->add_option("--gpus", r.gpus,
+                    "GPUs to add (docker syntax), as the vendor's CDI edits with their hooks");
+    cmd->add_option("--gpu-vendor", r.gpu_vendor,
+                    "nvidia or amd (default: the vendor whose driver the host has)");
+    cmd->add_option("--driver-root", r.driver_root, "Root of the NVIDIA driver installation");
+    cmd->add_option("--dev-root", r.dev_root, "Root holding dev/ (GPU device nodes)");
+    cmd->add_option("--sys-root", r.sys_root, "Root holding sys/ (AMD's KFD topology)");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             engine::write_bundle(ctx.store(), o->request, o->dir, engine::Caller::current());

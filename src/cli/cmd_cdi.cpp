@@ -18,16 +18,6 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-// The hooks call the running binary by its absolute path.
-std::string self_path() {
-    std::error_code ec;
-    auto p = stdfs::read_symlink("/proc/self/exe", ec);
-    if (ec || p.empty() || !p.is_absolute())
-        throw Error(Errc::internal, "cannot resolve /proc/self/exe: " + ec.message(),
-                    "is /proc mounted?");
-    return p.string();
-}
-
 // --output: a file, or a directory (/etc/cdi, /var/run/cdi or any existing one) that gets
 // VENDOR.<ext> inside.
 stdfs::path output_path(const std::string& out, cdi::Format fmt, const std::string& vendor) {
@@ -86,7 +76,7 @@ void register_generate(CLI::App& parent, Context& ctx) {
                                     {&o->roots.sys_root, &roots.sys_root}})
                 *to = stdfs::absolute(*from).lexically_normal().string();
             const auto& backend = vendor::choose(roots, o->vendor);
-            vendor::CdiOptions copt{o->naming, self_path()};
+            vendor::CdiOptions copt{o->naming, fs::self_exe()};
             std::vector<std::string> warnings;
             cdi::Spec spec = backend.generate_cdi(roots, copt, &warnings);
             for (const auto& w : warnings) log::warn(w);

@@ -1,11 +1,13 @@
 // write_bundle(): `gantry bundle`, the spec of a run written for another OCI runtime (runc,
-// crun) beside a flattened copy of the image.
+// crun) beside a flattened copy of the image; GPUs as the vendor's CDI edits.
 #include "engine/engine.hpp"
 #include "engine/options.hpp"
 #include "rootfs/rootfs.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/log.hpp"
+#include "vendor/backend.hpp"
 
 #include <algorithm>
 #include <sys/stat.h>
@@ -32,7 +34,13 @@ void write_bundle(store::Store& store, const Request& r, const std::string& dir,
     ro.host_gid = caller.gid;
     ro.hostname = "gantry";
     auto passwd = rootfs::read_image_file(store, img.config.diff_ids, "etc/passwd");
+    ro.environment = runspec::environment(img.config.raw, ro);
     auto spec = runspec::build(img.config.raw, ro, passwd);
+    // GPUs: the chosen vendor's CDI edits, hooks included (runc and crun run them).
+    std::vector<std::string> warnings;
+    vendor::add_to_bundle(spec, {r.driver_root, r.dev_root, r.sys_root}, r.gpu_vendor,
+                          *ro.environment, r.gpus, fs::self_exe(), &warnings);
+    for (auto& w : warnings) log::warn(w);
     // runc and crun provide the default device nodes themselves (bind-mounted when rootless);
     // gantry's own launcher binds them, so drop those mounts here.
     std::erase_if(spec.mounts, [](const oci::Mount& m) {

@@ -113,7 +113,8 @@ Outcome execute(store::Store& store, Request request, Caller caller,
                 std::unique_ptr<runtime::EarlyStart> early = nullptr);
 
 // An OCI runtime bundle in DIR (config.json + rootfs/) that runc and crun run: the spec of a run
-// of REQUEST (image, command, env, workdir, user, volumes, ulimits, shm_size), without the
+// of REQUEST (image, command, env, workdir, user, volumes, ulimits, shm_size, and the GPUs as
+// the vendor's CDI edits: vendor::add_to_bundle), without the
 // device binds those runtimes make themselves and, for root, without a user namespace. DIR must
 // be new or empty; it is written beside it and renamed into place.
 void write_bundle(store::Store& store, const Request& request, const std::string& dir,

@@ -17,6 +17,15 @@
 
 namespace gantry::fs {
 
+std::string self_exe() {
+    std::error_code ec;
+    auto p = stdfs::read_symlink("/proc/self/exe", ec);
+    if (ec || p.empty() || !p.is_absolute())
+        throw Error(Errc::internal, "cannot resolve /proc/self/exe: " + ec.message(),
+                    "is /proc mounted?");
+    return p.string();
+}
+
 std::string unique_name() {
     static std::atomic<unsigned> counter{0};
     static const unsigned seed = [] { // getrandom(2): std::random_device probes the CPU

@@ -16,6 +16,10 @@ namespace stdfs = std::filesystem;
 // A name unique to this process and call, for temporary files: "<pid>-<counter>-<random>".
 std::string unique_name();
 
+// The running binary's absolute path (/proc/self/exe resolved), for hooks that call gantry back.
+// Error(internal) when /proc is not mounted.
+std::string self_exe();
+
 // Writes data to "<path>.tmp-<unique>" in the same directory, then renames it over path.
 // Readers see either the old or the new content, never a partial one.
 void write_atomic(const stdfs::path& path, std::string_view data, mode_t mode = 0644);

@@ -97,6 +97,12 @@ class Backend {
     // `gantry doctor`: the host rules, and with an image the image's rules for the GPUs the
     // request would get.
     virtual std::vector<compat::Finding> doctor(const DoctorContext& ctx) const = 0;
+    // `gantry bundle`: the names, in generate_cdi's spec with every naming strategy, of the
+    // devices the request (ENV's contract, GPUS) selects on the host; empty when it asks for
+    // none. Error(unsupported) from a backend that cannot say.
+    virtual std::vector<std::string> cdi_devices(const Roots& roots,
+                                                 const std::vector<std::string>& env,
+                                                 const std::optional<std::string>& gpus) const;
 };
 
 // Every backend, in registry order (NVIDIA first).
@@ -115,6 +121,15 @@ const Backend* for_run(const Roots& roots, const std::optional<std::string>& wan
 // it (--no-require, NVIDIA_DISABLE_REQUIRE), when it is a warning; warnings are logged.
 void apply_policy(const std::vector<compat::Finding>& findings, const char* override_by,
                   std::string_view how_to_override = "--no-require runs it anyway");
+
+// The GPUs of a `gantry bundle`: the request's devices taken from the chosen vendor's CDI spec
+// (generated in memory, every naming strategy, hooks calling GANTRY_PATH) and applied to SPEC
+// with their hooks in it, for runc and crun to run. Returns the devices' qualified names
+// (nothing when the request asks for no GPU); warnings go to WARNINGS.
+std::vector<std::string>
+add_to_bundle(oci::RuntimeSpec& spec, const Roots& roots, const std::optional<std::string>& wanted,
+              const std::vector<std::string>& env, const std::optional<std::string>& gpus,
+              const std::string& gantry_path, std::vector<std::string>* warnings);
 
 // The last value of KEY in ENV ("KEY=value" entries), if any.
 std::optional<std::string> env_value(const std::vector<std::string>& env, std::string_view key);

@@ -1,10 +1,14 @@
 // The list of GPU vendors, how one is chosen for a host, and the run policy they share.
+#include "cdi/registry.hpp"
+
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
 #include "vendor/amd/backend.hpp"
 #include "vendor/backend.hpp"
 #include "vendor/nvidia/backend.hpp"
+
+#include <algorithm>
 
 namespace gantry::vendor {
 
@@ -42,6 +46,38 @@ const Backend* for_run(const Roots& roots, const std::optional<std::string>& wan
         if (b->asked(env, gpus)) return &choose(roots, wanted);
     if (wanted) find(*wanted); // a misspelt --gpu-vendor is an error even without GPUs
     return nullptr;
+}
+
+std::vector<std::string> Backend::cdi_devices(const Roots&, const std::vector<std::string>&,
+                                              const std::optional<std::string>&) const {
+    throw Error(Errc::unsupported, "gantry bundle cannot add " + std::string(name()) + " GPUs yet",
+                "use `gantry cdi generate` and give the runtime the CDI devices");
+}
+
+std::vector<std::string>
+add_to_bundle(oci::RuntimeSpec& spec, const Roots& roots, const std::optional<std::string>& wanted,
+              const std::vector<std::string>& env, const std::optional<std::string>& gpus,
+              const std::string& gantry_path, std::vector<std::string>* warnings) {
+    const Backend* backend = for_run(roots, wanted, env, gpus);
+    if (!backend) return {};
+    auto names = backend->cdi_devices(roots, env, gpus);
+    if (names.empty()) return {};
+    cdi::Spec generated = backend->generate_cdi(roots, {{"index", "uuid"}, gantry_path}, warnings);
+    std::vector<cdi::Selected> selected;
+    for (auto& n : names) {
+        auto it = std::find_if(generated.devices.begin(), generated.devices.end(),
+                               [&](const cdi::Device& d) { return d.name == n; });
+        if (it == generated.devices.end())
+            throw Error(Errc::not_found,
+                        std::string(backend->cdi_kind()) + "=" + n +
+                            ": not in the spec generated for this host",
+                        "`gantry cdi generate --vendor " + std::string(backend->name()) +
+                            "` lists what it has");
+        selected.push_back({&generated, &*it, "generated"});
+    }
+    auto result = cdi::apply(spec, selected, cdi::ApplyOptions{true, true});
+    if (warnings) warnings->insert(warnings->end(), result.warnings.begin(), result.warnings.end());
+    return result.devices;
 }
 
 void apply_policy(const std::vector<compat::Finding>& findings, const char* override_by,

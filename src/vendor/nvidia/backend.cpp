@@ -96,6 +96,25 @@ class Nvidia final : public Backend {
         return cdi::generate(host, gopt, warnings);
     }
 
+    std::vector<std::string> cdi_devices(const Roots& roots, const std::vector<std::string>& env,
+                                         const std::optional<std::string>& gpus) const override {
+        auto request = gpu::parse_request(env, gpus);
+        if (!request.inject) return {};
+        auto host = gpu::discover(discover_options(roots));
+        auto sel = gpu::select(host, request);
+        // Whole GPUs by index; MIG devices as "i:j" (their parent's node comes with them, as
+        // it does in a run).
+        std::vector<std::string> names;
+        if (sel.whole_gpu_requested)
+            for (auto* d : sel.gpus) names.push_back(std::to_string(d->index));
+        for (auto* m : sel.migs)
+            for (auto& d : host.devices)
+                if (!d.migs.empty() && m >= &d.migs.front() && m <= &d.migs.back())
+                    names.push_back(std::to_string(d.index) + ":" +
+                                    std::to_string(m - &d.migs.front()));
+        return names;
+    }
+
     std::vector<compat::Finding> doctor(const DoctorContext& ctx) const override {
         auto host = gpu::discover_cached(discover_options(ctx.roots),
                                          cache_below(ctx.cache_dir, "gpu-cache"));
