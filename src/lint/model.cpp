@@ -85,7 +85,7 @@ std::vector<int> Build::chain() const {
 }
 
 std::optional<int> version_number(std::string_view d) {
-    if (d.empty() || d.size() > 6) return std::nullopt;
+    if (d.empty() || d.size() > 6 || d[0] < '0' || d[0] > '9') return std::nullopt;
     int v = 0;
     auto [p, ec] = std::from_chars(d.data(), d.data() + d.size(), v);
     if (ec != std::errc() || p != d.data() + d.size()) return std::nullopt;
