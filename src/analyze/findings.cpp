@@ -1,4 +1,5 @@
-// Findings: what makes an image bigger than it needs to be, with the bytes attached.
+// Findings: what makes an image bigger than it needs to be, with the bytes attached (CUDA fat
+// binaries per sm_XX, HIP code objects per gfx target, ROCm development content included).
 #include "analyze/model.hpp"
 #include "util/text.hpp"
 #include "util/units.hpp"
@@ -171,6 +172,70 @@ std::string severity(std::uint64_t bytes) {
     return bytes >= 10'000'000 ? "warn" : "info";
 }
 
+// ROCm development content in the final view: /opt/rocm*/llvm (the compiler), /opt/rocm*/include
+// (headers) and static libraries under /opt/rocm*. One finding with the bytes of each part; the
+// headers and static libraries are also counted by DEVEL-HEADERS / DEVEL-STATIC-LIBS.
+struct RocmDevel {
+    struct Part {
+        std::uint64_t bytes = 0, count = 0;
+    };
+    Part llvm, headers, statics;
+    std::vector<std::pair<std::string, std::uint64_t>> paths;
+    std::set<std::string> roots; // "opt/rocm-6.1.2"
+
+    void add(const std::string& path, std::uint64_t size) {
+        std::string_view p = path;
+        if (!p.starts_with("opt/rocm")) return;
+        auto slash = p.find('/', 4);
+        if (slash == std::string_view::npos) return;
+        std::string_view root = p.substr(0, slash), rest = p.substr(slash + 1);
+        // opt/rocm, opt/rocm-6.1.2 (not opt/rocmfoo)
+        if (root.size() > 8 && root[8] != '-') return;
+        Part* part = nullptr;
+        if (rest.starts_with("llvm/"))
+            part = &llvm;
+        else if (rest.starts_with("include/"))
+            part = &headers;
+        else if (basename(rest).ends_with(".a") && basename(rest).size() > 2)
+            part = &statics;
+        if (!part) return;
+        part->bytes += size;
+        ++part->count;
+        roots.emplace(root);
+        paths.emplace_back(path, size);
+        if (paths.size() > 200) keep_top(paths, 50);
+    }
+
+    void report(std::vector<Finding>& out) {
+        std::uint64_t total = llvm.bytes + headers.bytes + statics.bytes;
+        std::uint64_t n = llvm.count + headers.count + statics.count;
+        if (!n) return;
+        Finding f{"ROCM-DEVEL", severity(total), "ROCm development content in the final image"};
+        f.bytes = total;
+        f.count = n;
+        keep_top(paths);
+        f.paths = paths;
+        std::string where;
+        for (auto& r : roots) where += (where.empty() ? "/" : ", /") + r;
+        f.message = std::to_string(n) + " file(s), " + human(total) + " of ROCm development " +
+                    "content under " + where + ": compiler (llvm/) " + human(llvm.bytes) +
+                    ", headers (include/) " + human(headers.bytes) + ", static libraries " +
+                    human(statics.bytes) + "; none of it is needed to run built HIP code";
+        f.fix = "build in a rocm/dev-* (or -complete) stage and COPY --from=<it> only the "
+                "artifacts into a stage that installs rocm-hip-runtime and the libraries the app "
+                "links; `gantry slim --remove headers,static` removes the headers and static "
+                "libraries";
+        auto part = [](const Part& p) {
+            return nlohmann::json{{"bytes", p.bytes}, {"files", p.count}};
+        };
+        f.details = {{"llvm", part(llvm)},
+                     {"headers", part(headers)},
+                     {"static", part(statics)},
+                     {"roots", roots}};
+        out.push_back(std::move(f));
+    }
+};
+
 // "repo:tag" or "repo@sha256:..." -> (tag, pinned)
 void judge_base(const std::string& name, bool has_digest, std::vector<Finding>& out,
                 const std::string& source) {
@@ -199,6 +264,49 @@ void judge_base(const std::string& name, bool has_digest, std::vector<Finding>& 
     }
 }
 
+// HIP code objects: bytes per gfx target ID, as FATBIN-ARCHES does for CUDA. No target is
+// "newest" across AMD's families (gfx1100 is a Radeon, gfx942 an Instinct), so the headline
+// keeps the target found in the most files (ties: the most bytes, then the name); the saving of
+// keeping each target alone is in details.saves_keeping_only.
+void hip_arches(const std::map<std::string, std::uint64_t>& bytes,
+                const std::map<std::string, std::uint64_t>& files, std::uint64_t total,
+                std::uint64_t nfiles, std::vector<std::pair<std::string, std::uint64_t>> paths,
+                std::vector<Finding>& out) {
+    if (bytes.size() < 2) return;
+    Finding f{"HIP-FATBIN-ARCHES", "", "HIP GPU code for several AMD GPU targets"};
+    std::string best;
+    nlohmann::json per = nlohmann::json::object(), saves = nlohmann::json::object(),
+                   in_files = nlohmann::json::object();
+    for (auto& [t, n] : bytes) {
+        per[t] = n;
+        saves[t] = total - n;
+        in_files[t] = files.at(t);
+        if (best.empty() || files.at(t) > files.at(best) ||
+            (files.at(t) == files.at(best) && n > bytes.at(best)))
+            best = t;
+    }
+    std::vector<std::pair<std::string, std::uint64_t>> sorted(bytes.begin(), bytes.end());
+    keep_top(sorted, 100);
+    std::string list;
+    for (auto& [t, n] : sorted) list += (list.empty() ? "" : ", ") + t + " " + human(n);
+    f.bytes = total - bytes.at(best);
+    f.count = nfiles;
+    f.paths = std::move(paths);
+    keep_top(f.paths);
+    f.severity = severity(f.bytes);
+    f.message = std::to_string(nfiles) + " file(s) hold " + human(total) +
+                " of HIP code objects for " + std::to_string(bytes.size()) + " GPU targets (" +
+                list + "); keeping only " + best + " saves " + human(f.bytes);
+    f.fix = "build for the GPUs you deploy on (--offload-arch=gfxXXX, GPU_TARGETS / "
+            "AMDGPU_TARGETS, PYTORCH_ROCM_ARCH); a target with :xnack-/:xnack+ runs only in that "
+            "mode, one without features runs in both";
+    f.details = {{"total", total},
+                 {"bytes_per_target", per},
+                 {"files_per_target", in_files},
+                 {"saves_keeping_only", saves}};
+    out.push_back(std::move(f));
+}
+
 } // namespace
 
 std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const MergedView& view,
@@ -213,6 +321,11 @@ std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const Mer
     std::map<std::string, std::uint64_t> arch_bytes;
     std::uint64_t fat_total = 0, fat_files = 0;
     std::vector<std::pair<std::string, std::uint64_t>> fat_paths;
+    std::map<std::string, std::uint64_t> hip_bytes; // per HIP target ID
+    std::uint64_t hip_total = 0, hip_files = 0;
+    std::vector<std::pair<std::string, std::uint64_t>> hip_paths;
+    std::map<std::string, std::uint64_t> hip_target_files;
+    RocmDevel rocm;
     std::unordered_map<std::uint64_t, std::vector<const Entry*>> dups; // (size^hash) buckets
     for (auto& [path, ref] : view.final) {
         const Entry& e = entry(ref);
@@ -247,6 +360,14 @@ std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const Mer
             ++fat_files;
             fat_paths.emplace_back(path, t);
         }
+        if (!e.hipfat.empty()) {
+            std::uint64_t t = 0;
+            for (auto& [a, n] : e.hipfat) hip_bytes[a] += n, t += n, ++hip_target_files[a];
+            hip_total += t;
+            ++hip_files;
+            hip_paths.emplace_back(path, t);
+        }
+        rocm.add(path, e.size);
         if (e.size >= opt.duplicate_min && e.hash)
             dups[e.hash ^ (e.size * 0x9E3779B97F4A7C15ull)].push_back(&e);
     }
@@ -366,6 +487,9 @@ std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const Mer
         f.details = {{"total", fat_total}, {"bytes_per_arch", per}, {"saves_keeping_only", saves}};
         out.push_back(std::move(f));
     }
+
+    hip_arches(hip_bytes, hip_target_files, hip_total, hip_files, hip_paths, out);
+    rocm.report(out);
 
     // Config: base image and GPU capabilities.
     const auto& cfg = config.contains("config") && config["config"].is_object()

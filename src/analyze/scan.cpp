@@ -2,6 +2,7 @@
 
 #include "analyze/tarin.hpp"
 #include "compat/fatbin.hpp"
+#include "compat/hip_fatbin.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -243,6 +244,35 @@ inline std::uint64_t round(std::uint64_t acc, std::uint64_t in) {
 
 } // namespace
 
+std::map<std::string, std::uint64_t> hip_target_bytes(std::string_view elf,
+                                                      const std::string& name) {
+    std::map<std::string, std::uint64_t> out;
+    compat::HipFatbin hf;
+    try {
+        hf = compat::read_hip_fatbin_bytes(elf, name);
+    } catch (const Error&) {
+        return out; // a damaged bundle is doctor's business; the size report goes on
+    }
+    if (!hf.found) return out;
+    for (const auto& b : hf.bundles) {
+        std::uint64_t inflated = 0;
+        for (std::size_t i = b.first_entry; i < b.first_entry + b.entry_count; ++i)
+            if (i < hf.entries.size() && hf.entries[i].is_device_code())
+                inflated += hf.entries[i].size;
+        for (std::size_t i = b.first_entry; i < b.first_entry + b.entry_count; ++i) {
+            if (i >= hf.entries.size() || !hf.entries[i].is_device_code()) continue;
+            const auto& e = hf.entries[i];
+            std::string target = e.target_id.empty() ? e.target.str() : e.target_id;
+            std::uint64_t bytes = e.size;
+            if (b.compression != compat::BundleCompression::none && inflated)
+                bytes = static_cast<std::uint64_t>(static_cast<long double>(b.size) * e.size /
+                                                   inflated);
+            out[target] += bytes;
+        }
+    }
+    return out;
+}
+
 void FastHash::update(const void* data, std::size_t n) {
     auto* p = static_cast<const unsigned char*>(data);
     total_ += n;
@@ -443,6 +473,7 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
                 fo.cubin = compat::FatbinOptions::Cubin::none;
                 auto fb = compat::scan_fatbin_bytes(view, fo);
                 for (auto& fe : fb.entries) e.fatbin[fe.arch_name()] += fe.disk_size();
+                e.hipfat = hip_target_bytes(view, e.path);
             }
             r.entries.push_back(std::move(e));
         }

@@ -1,7 +1,8 @@
 // analyze/scan: one streaming pass over a layer blob (compressed bytes -> decompress -> tar
 // headers and contents), recording every entry with what the report needs: its tar size, a fast
 // content hash (duplicates), and for ELF files the bytes of debug sections and of every CUDA
-// fat-binary entry per GPU architecture. Nothing is written to disk. Layer contents are hostile:
+// fat-binary entry per GPU architecture, and of every HIP code object per gfx target (through
+// compat/hip_fatbin's bounded reader). Nothing is written to disk. Layer contents are hostile:
 // names are normalised (no "..", no leading "/"), ELF headers are bounds-checked, fat binaries go
 // through compat/fatbin's bounded reader.
 #pragma once
@@ -29,6 +30,9 @@ struct Entry {
     std::uint64_t debug = 0; // ELF: bytes of .debug_* / .zdebug_* sections
     bool elf = false;        // regular file starting with the ELF magic
     std::map<std::string, std::uint64_t> fatbin; // ELF: fat-binary bytes per arch ("sm_90")
+    // ELF with a .hip_fatbin section: bytes of HIP code objects per target ID ("gfx90a:xnack-");
+    // a compressed bundle's bytes are shared among its code objects by their inflated sizes.
+    std::map<std::string, std::uint64_t> hipfat;
 };
 
 struct LayerScan {
@@ -59,6 +63,11 @@ LayerScan scan_layer(layer::Reader& blob, const ScanOptions& opt);
 // Bytes of .debug_* and .zdebug_* sections of an ELF image in memory (0 when not ELF or when
 // the section table is malformed). Exposed for tests.
 std::uint64_t elf_debug_bytes(std::string_view data);
+
+// Bytes of HIP code objects per target ID in an ELF image in memory (empty when it has no
+// .hip_fatbin section or the bundle is damaged). Exposed for tests.
+std::map<std::string, std::uint64_t> hip_target_bytes(std::string_view elf,
+                                                      const std::string& name);
 
 // A fast incremental 64-bit content hash (not cryptographic: it only groups duplicates).
 class FastHash {

@@ -31,22 +31,28 @@ Level parse_level(std::string_view s) {
 
 const std::vector<RuleInfo>& rules() {
     static const std::vector<RuleInfo> r = {
-        {"GL001", Level::error, "the shipped stage is built on a CUDA devel image"},
-        {"GL002", Level::warning, "a compiler or CUDA toolkit is installed in the shipped stage"},
+        {"GL001", Level::error,
+         "the shipped stage is built on a CUDA devel or ROCm development image"},
+        {"GL002", Level::warning,
+         "a compiler, CUDA toolkit or ROCm SDK is installed in the shipped stage"},
         {"GL003", Level::warning, "base image untagged or tagged latest"},
         {"GL004", Level::info, "base image not pinned by digest"},
         {"GL005", Level::warning, "apt-get install without --no-install-recommends"},
         {"GL006", Level::warning, "apt lists not removed in the RUN that creates them"},
         {"GL007", Level::warning, "pip install without --no-cache-dir or a cache mount"},
-        {"GL008", Level::error, "torch CUDA build does not match the base image's CUDA"},
+        {"GL008", Level::error,
+         "torch/jaxlib GPU build does not match the base image's CUDA or ROCm"},
         {"GL009", Level::warning, "NVIDIA_DRIVER_CAPABILITIES=all"},
         {"GL010", Level::warning, "dataset or model weights copied into the image"},
         {"GL011", Level::warning, "whole build context copied before dependencies are installed"},
         {"GL012", Level::warning, "conda install without conda clean or a cache mount"},
-        {"GL013", Level::warning, "GPU used at build time (nvidia-smi in RUN)"},
+        {"GL013", Level::warning, "GPU used at build time (nvidia-smi, rocminfo, /dev/kfd in RUN)"},
         {"GL014", Level::warning, "model weights downloaded into the image by RUN"},
         {"GL015", Level::error, "CUDA driver stubs on LD_LIBRARY_PATH"},
-        {"GL016", Level::info, "CUDA_VISIBLE_DEVICES fixed in the image"},
+        {"GL016", Level::info,
+         "CUDA_VISIBLE_DEVICES (or HIP_/ROCR_VISIBLE_DEVICES) fixed in the image"},
+        {"GL017", Level::warning,
+         "PYTORCH_ROCM_ARCH / GPU_TARGETS / AMDGPU_TARGETS lists disagree"},
     };
     return r;
 }
@@ -99,6 +105,7 @@ std::vector<Finding> lint(const Dockerfile& df, const Options& opt) {
     rules_packages(cx);
     rules_gpu(cx);
     rules_copy(cx);
+    rules_arch(cx);
 
     std::set<std::string> global_ignore;
     std::vector<std::set<std::string>> local(df.instructions.size());

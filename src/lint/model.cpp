@@ -6,6 +6,7 @@
 #include "util/text.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <regex>
 #include <set>
 
@@ -83,38 +84,96 @@ std::vector<int> Build::chain() const {
     return c;
 }
 
-std::optional<std::pair<int, int>> Build::cuda_version(int stage) const {
+std::optional<int> version_number(std::string_view d) {
+    if (d.empty() || d.size() > 6 || d[0] < '0' || d[0] > '9') return std::nullopt;
+    int v = 0;
+    auto [p, ec] = std::from_chars(d.data(), d.data() + d.size(), v);
+    if (ec != std::errc() || p != d.data() + d.size()) return std::nullopt;
+    return v;
+}
+
+std::optional<std::pair<int, int>> version_pair(std::string_view major, std::string_view minor) {
+    auto a = version_number(major), b = version_number(minor);
+    if (!a || !b) return std::nullopt;
+    return std::pair{*a, *b};
+}
+
+namespace {
+
+std::optional<std::pair<int, int>> pair_of(const std::smatch& m) {
+    return version_pair(m[1].str(), m[2].str());
+}
+
+// The version a stage's chain states: the first base tag form that matches (tag_forms, which
+// see the repository name and the tag), else the last ENV `env_name` in the chain.
+template <class TagForms>
+std::optional<std::pair<int, int>> chain_version(const Build& b, int stage, const char* env_name,
+                                                 TagForms tag_forms) {
     static const std::regex leading(R"(^(\d+)\.(\d+))");
-    static const std::regex embedded(R"((?:^|[-_.])cuda[-_]?(\d+)\.(\d+))");
-    static const std::regex short_form(R"((?:^|[-_.])cu(\d)(\d{1,2})(?:[-_.]|$))");
     std::optional<std::pair<int, int>> from_env;
-    for (int s = stage; s >= 0; s = stages[s].base.stage_ref) {
-        auto& st = stages[s];
+    for (int s = stage; s >= 0; s = b.stages[s].base.stage_ref) {
+        auto& st = b.stages[s];
         if (!from_env)
             for (auto it = st.steps.rbegin(); it != st.steps.rend(); ++it) {
                 if (it->in->keyword != "ENV" || it->onbuild) continue;
                 // the env of the step after this ENV is not stored: re-read the value
                 Env env = it->env, only;
-                apply_env(*it->in, file->escape, env, only);
-                if (auto v = only.find("CUDA_VERSION"); v != only.end()) {
+                apply_env(*it->in, b.file->escape, env, only);
+                if (auto v = only.find(env_name); v != only.end()) {
                     std::smatch m;
-                    if (rx_search(v->second, m, leading))
-                        from_env = std::pair{std::stoi(m[1]), std::stoi(m[2])};
+                    if (rx_search(v->second, m, leading)) from_env = pair_of(m);
                     break;
                 }
             }
         if (st.base.stage_ref >= 0) continue;
-        const auto& tag = st.base.tag;
-        std::smatch m;
-        auto n = st.base.name;
-        bool cuda_repo = n.ends_with("cuda");
-        if (cuda_repo && rx_search(tag, m, leading))
-            return std::pair{std::stoi(m[1]), std::stoi(m[2])};
-        if (rx_search(tag, m, embedded)) return std::pair{std::stoi(m[1]), std::stoi(m[2])};
-        if (rx_search(tag, m, short_form)) return std::pair{std::stoi(m[1]), std::stoi(m[2])};
+        if (auto v = tag_forms(st.base.name, st.base.tag)) return v;
         break;
     }
     return from_env;
+}
+
+} // namespace
+
+std::optional<std::pair<int, int>> Build::cuda_version(int stage) const {
+    return chain_version(
+        *this, stage, "CUDA_VERSION",
+        [](const std::string& n, const std::string& tag) -> std::optional<std::pair<int, int>> {
+            static const std::regex leading(R"(^(\d+)\.(\d+))");
+            static const std::regex embedded(R"((?:^|[-_.])cuda[-_]?(\d+)\.(\d+))");
+            static const std::regex short_form(R"((?:^|[-_.])cu(\d)(\d{1,2})(?:[-_.]|$))");
+            std::smatch m;
+            std::optional<std::pair<int, int>> v;
+            if (n.ends_with("cuda") && rx_search(tag, m, leading) && (v = pair_of(m))) return v;
+            if (rx_search(tag, m, embedded) && (v = pair_of(m))) return v;
+            if (rx_search(tag, m, short_form) && (v = pair_of(m))) return v;
+            return std::nullopt;
+        });
+}
+
+// AMD's tag forms (ROCm/ROCm-docker build_all.sh and dev/Dockerfile-*; ROCm/jax release notes;
+// rocm/pytorch's published tags): rocm/dev-<os>:<ROCm>[-complete], rocm/rocm-terminal:<ROCm>,
+// rocm/pytorch:rocm<ROCm>_<os>_py<X>_pytorch_..., rocm/jax:rocm<ROCm>-jax<V>-py<X>.
+std::optional<std::pair<int, int>> Build::rocm_version(int stage) const {
+    return chain_version(
+        *this, stage, "ROCM_VERSION",
+        [](const std::string& n, const std::string& tag) -> std::optional<std::pair<int, int>> {
+            static const std::regex leading(R"(^(\d+)\.(\d+))");
+            static const std::regex embedded(R"((?:^|[-_.])rocm[-_]?(\d+)\.(\d+))");
+            std::smatch m;
+            std::optional<std::pair<int, int>> v;
+            bool amd_devel = n.starts_with("rocm/dev-") || n == "rocm/rocm-terminal";
+            if (amd_devel && rx_search(tag, m, leading) && (v = pair_of(m))) return v;
+            if (rx_search(tag, m, embedded) && (v = pair_of(m))) return v;
+            return std::nullopt;
+        });
+}
+
+bool Build::is_rocm(int stage) const {
+    if (rocm_version(stage)) return true;
+    for (int s = stage; s >= 0; s = stages[s].base.stage_ref)
+        if (stages[s].base.stage_ref < 0)
+            return stages[s].base.name.find("rocm") != std::string::npos;
+    return false;
 }
 
 std::vector<std::pair<std::string, std::string>> env_pairs(const Instruction& in, char esc,

@@ -20,8 +20,9 @@ struct RuleContext {
 
 void rules_base(const RuleContext& cx);     // GL001 GL003 GL004
 void rules_packages(const RuleContext& cx); // GL002 GL005 GL006 GL007 GL012
-void rules_gpu(const RuleContext& cx);      // GL008 GL009 GL013 GL014 GL015 GL016
+void rules_gpu(const RuleContext& cx);      // GL008 GL009 GL013 GL014 GL015 GL016 (NVIDIA and AMD)
 void rules_copy(const RuleContext& cx);     // GL010 GL011
+void rules_arch(const RuleContext& cx);     // GL017
 
 // apt-get / apt / aptitude: subcommand, options and operands.
 struct AptCall {

@@ -1,4 +1,5 @@
-// Base image rules: GL001 devel base shipped, GL003 untagged/latest, GL004 no digest.
+// Base image rules: GL001 devel base shipped (nvidia/cuda devel, rocm/dev-*, -complete), GL003
+// untagged/latest, GL004 no digest.
 #include "lint/rules.hpp"
 #include "lint/rx.hpp"
 
@@ -15,10 +16,30 @@ bool is_gpu_repo(const std::string& name) {
     return false;
 }
 
+// AMD's development images (ROCm/ROCm-docker: dev/Dockerfile-<os>[-complete] install rocm-dev,
+// and -complete adds rocm-libs; rocm-terminal/Dockerfile-* is FROM rocm/dev-<os>): every tag of
+// rocm/dev-<os> (6.1, 6.1.2-complete, latest) and of rocm/rocm-terminal is a devel image. Any
+// other ROCm repository is one when its tag says -complete or devel. rocm/pytorch and rocm/jax
+// tags (rocm6.1_ubuntu22.04_py3.10_pytorch_2.1.2) carry no variant, and AMD publishes no
+// runtime variant to point to, so they are left alone unless the tag says devel.
+bool is_rocm_devel(const BaseImage& b) {
+    static const std::regex complete(R"((^|[-_.])complete([-_.]|$))", std::regex::icase);
+    if (b.name.starts_with("rocm/dev-") || b.name == "rocm/rocm-terminal") return true;
+    return b.name.find("rocm") != std::string::npos && rx_search(b.tag, complete);
+}
+
 bool is_devel(const BaseImage& b) {
     static const std::regex devel(R"((^|[-_.])devel([-_.]|$))", std::regex::icase);
-    return b.known && b.stage_ref < 0 && !b.scratch && is_gpu_repo(b.name) &&
-           rx_search(b.tag, devel);
+    if (!b.known || b.stage_ref >= 0 || b.scratch) return false;
+    return (is_gpu_repo(b.name) && rx_search(b.tag, devel)) || is_rocm_devel(b);
+}
+
+// The plain OS image under an AMD dev image: rocm/dev-ubuntu-22.04 -> ubuntu:22.04.
+std::string rocm_os_base(const BaseImage& b) {
+    static const std::regex os(R"(^rocm/dev-([a-z]+)-([0-9][0-9.]*)$)");
+    std::smatch m;
+    if (rx_match(b.name, m, os)) return m[1].str() + ":" + m[2].str();
+    return "<your OS image>";
 }
 
 std::string runtime_tag(const BaseImage& b) {
@@ -45,13 +66,28 @@ void rules_base(const RuleContext& cx) {
         const Stage& target = stages[cx.build.target];
         std::string via = chain.size() > 1 ? " (through FROM " + target.from->args + ")" : "";
         std::string repo = bottom.base.resolved.substr(0, bottom.base.resolved.rfind(':'));
-        cx.add("GL001", bottom, nullptr,
-               "the shipped stage " + target.label() + " is built on " + shown(bottom.base) + via +
-                   ", a devel image: the compilers, headers and static CUDA libraries "
-                   "(several GB) end up in the final image",
-               "build in a devel stage and COPY --from=<that stage> only the artifacts into a "
-               "stage FROM " +
-                   repo + ":" + runtime_tag(bottom.base));
+        if (is_rocm_devel(bottom.base))
+            cx.add("GL001", bottom, nullptr,
+                   "the shipped stage " + target.label() + " is built on " + shown(bottom.base) +
+                       via +
+                       ", a ROCm development image: the compilers (/opt/rocm/llvm, hipcc), "
+                       "headers and static ROCm libraries (several GB) end up in the final "
+                       "image",
+                   "build in a stage FROM " + bottom.base.resolved +
+                       " AS build and COPY --from=build only the artifacts into a stage FROM " +
+                       rocm_os_base(bottom.base) +
+                       " that installs only the run-time packages (apt-get install "
+                       "--no-install-recommends rocm-hip-runtime, plus the libraries the app "
+                       "links); AMD publishes no runtime tag of its dev images");
+        else
+            cx.add("GL001", bottom, nullptr,
+                   "the shipped stage " + target.label() + " is built on " + shown(bottom.base) +
+                       via +
+                       ", a devel image: the compilers, headers and static CUDA libraries "
+                       "(several GB) end up in the final image",
+                   "build in a devel stage and COPY --from=<that stage> only the artifacts into a "
+                   "stage FROM " +
+                       repo + ":" + runtime_tag(bottom.base));
     }
     for (const auto& st : stages) {
         const auto& b = st.base;
@@ -61,7 +97,8 @@ void rules_base(const RuleContext& cx) {
                    "base image " + shown(b) +
                        (b.tag.empty() ? " has no tag, so it means :latest"
                                       : " uses the moving tag latest") +
-                       ": every build may get a different OS, CUDA and driver requirement",
+                       ": every build may get a different OS, " + gpu_stack(cx.build, st.index) +
+                       " and driver requirement",
                    "pin a version tag (FROM " + b.name + ":<version>) or a digest (@sha256:...)");
         } else if (b.digest.empty()) {
             cx.add("GL004", st, nullptr,

@@ -1,7 +1,10 @@
-// GPU rules: GL008 torch CUDA build vs base, GL009 capabilities=all, GL013 GPU at build time,
-// GL014 weights downloaded by RUN, GL015 driver stubs at run time, GL016 CUDA_VISIBLE_DEVICES.
+// GPU rules, NVIDIA and AMD: GL008 framework build (torch, jaxlib) vs the base's CUDA or ROCm,
+// GL009 capabilities=all, GL013 GPU at build time (nvidia-smi, rocminfo, /dev/kfd), GL014
+// weights downloaded by RUN, GL015 driver stubs at run time, GL016 CUDA_VISIBLE_DEVICES and
+// ROCm's HIP_/ROCR_VISIBLE_DEVICES, GPU_DEVICE_ORDINAL fixed in the image.
 #include "lint/rules.hpp"
 #include "lint/rx.hpp"
+#include "util/text.hpp"
 
 #include <regex>
 
@@ -15,10 +18,39 @@ std::string expanded(const std::string& w, const Env& env) {
     return e.resolved ? e.value : w;
 }
 
-// "cu121" -> (12, 1); "cu118" -> (11, 8)
-std::pair<int, int> cu_version(const std::string& tag) {
-    int n = std::stoi(tag.substr(2, 5));
-    return {n / 10, n % 10};
+// A framework wheel's GPU stack, from its local version: "cu121" -> CUDA 12.1, "cpu",
+// "rocm6.1" / "rocm6.2.4" (torch) -> ROCm 6.1 / 6.2, "rocm611" / "rocm550" (jaxlib, ROCm/jax's
+// release wheels: one digit per component) -> ROCm 6.1 / 5.5. nullopt for anything else, also
+// for numbers too long to be a version.
+struct WheelStack {
+    enum Kind { cpu, cuda, rocm } kind = cpu;
+    std::pair<int, int> v{0, 0};
+    std::string local; // as written: "cu121", "rocm6.1"
+};
+
+std::optional<WheelStack> wheel_stack(const std::string& local) {
+    static const std::regex cu(R"(^cu(\d{2,4})$)", std::regex::icase);
+    static const std::regex rocm_dotted(R"(^rocm(\d+)\.(\d+)(?:\.\d+)?$)", std::regex::icase);
+    static const std::regex rocm_compact(R"(^rocm(\d)(\d)\d?$)", std::regex::icase);
+    WheelStack w;
+    w.local = local;
+    std::smatch m;
+    if (text::lower(local) == "cpu") return w;
+    if (rx_match(local, m, cu)) {
+        auto n = version_number(m[1].str());
+        if (!n) return std::nullopt;
+        w.kind = WheelStack::cuda;
+        w.v = {*n / 10, *n % 10};
+        return w;
+    }
+    if (rx_match(local, m, rocm_dotted) || rx_match(local, m, rocm_compact)) {
+        auto v = version_pair(m[1].str(), m[2].str());
+        if (!v) return std::nullopt;
+        w.kind = WheelStack::rocm;
+        w.v = *v;
+        return w;
+    }
+    return std::nullopt;
 }
 
 std::string ver(std::pair<int, int> v) {
@@ -43,7 +75,9 @@ void conda_cuda_rule(const RuleContext& cx, const Stage& st, const Step& step, c
         std::smatch m;
         if (!rx_match(a, m, pin)) continue;
         auto base = cx.build.cuda_version(st.index);
-        std::pair<int, int> want{std::stoi(m[2]), std::stoi(m[3])};
+        auto parsed = version_pair(m[2].str(), m[3].str());
+        if (!parsed) return; // not a version anyone publishes (and no number to compare)
+        std::pair<int, int> want = *parsed;
         if (!base || want == *base) return;
         cx.add("GL008", st, &step,
                c.name() + " " + *sub + " " + a + " brings CUDA " + ver(want) +
@@ -55,23 +89,67 @@ void conda_cuda_rule(const RuleContext& cx, const Stage& st, const Step& step, c
     }
 }
 
+// A framework wheel on a ROCm base image.
+void rocm_wheel(const RuleContext& cx, const Stage& st, const Step& step, const WheelStack& w,
+                const std::string& what, const std::string& image, std::pair<int, int> base) {
+    std::string want = "rocm" + ver(base);
+    std::string how = "install the " + want + " build (torch: --index-url " +
+                      "https://download.pytorch.org/whl/" + want + ", torch==<version>+" + want +
+                      "; jaxlib: the +rocm" + std::to_string(base.first) +
+                      std::to_string(base.second) + "x wheel of ROCm/jax)";
+    switch (w.kind) {
+    case WheelStack::cpu:
+        cx.add("GL008", st, &step,
+               what + " is a CPU-only build on the ROCm " + ver(base) + " base image " + image +
+                   ": the GPU is never used and the ROCm libraries are dead weight",
+               how + " or use a non-ROCm base image");
+        return;
+    case WheelStack::cuda:
+        cx.add("GL008", st, &step,
+               what + " is a CUDA (NVIDIA) build on the ROCm " + ver(base) + " base image " +
+                   image + ": it cannot use AMD GPUs and brings its own CUDA libraries",
+               how + " or use a CUDA " + ver(w.v) + " base image");
+        return;
+    case WheelStack::rocm:
+        if (w.v == base) return;
+        cx.add("GL008", st, &step,
+               what + " is built for ROCm " + ver(w.v) + " but the base image " + image +
+                   " has ROCm " + ver(base) +
+                   ": the image carries two ROCm user spaces (or the wheel loads libraries of "
+                   "another ROCm release than it was built for)",
+               how + " or use a ROCm " + ver(w.v) + " base image");
+        return;
+    }
+}
+
+// torch/torchvision/torchaudio/jaxlib pins, wheel URLs and wheel indexes, against the base
+// image's CUDA or ROCm.
 void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const Command& c) {
     conda_cuda_rule(cx, st, step, c);
     auto pip = parse_pip(c);
     if (!pip) return;
     static const std::regex spec(
-        R"(^(torch|torchvision|torchaudio)(\[[^\]]*\])?\s*(===?|~=|>=)?\s*[0-9][0-9a-z.]*\+(cu\d{2,4}|cpu)$)",
+        R"(^(torch|torchvision|torchaudio|jaxlib)(\[[^\]]*\])?\s*(===?|~=|>=)?\s*[0-9][0-9a-z.]*\+(cu\d{2,4}|cpu|rocm[0-9.]{2,12})$)",
+        std::regex::icase);
+    // a wheel named by URL or path: .../jaxlib-0.4.30+rocm611-cp310-cp310-manylinux2014_x86_64.whl
+    static const std::regex wheel(
+        R"((?:^|/)(torch|torchvision|torchaudio|jaxlib)-[0-9][0-9a-z.]*\+(cu\d{2,4}|cpu|rocm[0-9.]{2,12})-[^/]*\.whl$)",
         std::regex::icase);
     static const std::regex index(
-        R"(download\.pytorch\.org/whl/(?:nightly/|test/)?(cu\d{2,4}|cpu))");
+        R"(download\.pytorch\.org/whl/(?:nightly/|test/)?(cu\d{2,4}|cpu|rocm\d+\.\d+(?:\.\d+)?))");
     bool torch = !pip->requirements.empty();
     std::string found, what;
     for (auto& raw : pip->packages) {
         auto p = expanded(raw, step.env);
+        for (auto at = p.find("%2B"); at != std::string::npos; at = p.find("%2B"))
+            p.replace(at, 3, "+");
         std::smatch m;
-        if (p.starts_with("torch")) torch = true;
+        if (p.starts_with("torch") || p.starts_with("jaxlib")) torch = true;
         if (rx_match(p, m, spec)) {
             found = m[4];
+            what = p;
+        } else if (rx_search(p, m, wheel)) {
+            found = m[2];
             what = p;
         }
     }
@@ -85,11 +163,17 @@ void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const 
             }
         }
     if (found.empty()) return;
+    auto stack = wheel_stack(found);
+    if (!stack) return;
+    std::string image = base_text(cx.build, st.index);
+    if (auto rocm = cx.build.rocm_version(st.index)) {
+        rocm_wheel(cx, st, step, *stack, what, image, *rocm);
+        return;
+    }
     auto base = cx.build.cuda_version(st.index);
     if (!base) return;
-    std::string image = base_text(cx.build, st.index);
     std::string want = "cu" + std::to_string(base->first) + std::to_string(base->second);
-    if (found == "cpu") {
+    if (stack->kind == WheelStack::cpu) {
         cx.add("GL008", st, &step,
                what + " is a CPU-only torch build on the CUDA " + ver(*base) + " base image " +
                    image + ": the GPU is never used and the CUDA libraries are dead weight",
@@ -97,15 +181,23 @@ void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const 
                    want + ") or use a non-CUDA base image");
         return;
     }
-    auto wheel = cu_version(found);
-    if (wheel == *base) return;
+    if (stack->kind == WheelStack::rocm) {
+        cx.add("GL008", st, &step,
+               what + " is a ROCm (AMD) build on the CUDA " + ver(*base) + " base image " + image +
+                   ": it cannot use NVIDIA GPUs and brings its own ROCm libraries",
+               "install the " + want + " build (--index-url https://download.pytorch.org/whl/" +
+                   want + ") or use a ROCm " + ver(stack->v) + " base image");
+        return;
+    }
+    auto wheel_v = stack->v;
+    if (wheel_v == *base) return;
     cx.add("GL008", st, &step,
-           what + " is built for CUDA " + ver(wheel) + " but the base image " + image +
+           what + " is built for CUDA " + ver(wheel_v) + " but the base image " + image +
                " has CUDA " + ver(*base) +
                ": the image carries two CUDA runtimes and needs a driver for CUDA " +
-               ver(std::max(wheel, *base)),
+               ver(std::max(wheel_v, *base)),
            "install the " + want + " build (--index-url https://download.pytorch.org/whl/" + want +
-               ", torch==<version>+" + want + ") or use a CUDA " + ver(wheel) + " base image");
+               ", torch==<version>+" + want + ") or use a CUDA " + ver(wheel_v) + " base image");
 }
 
 bool downloads_weights(const Command& c) {
@@ -129,6 +221,39 @@ bool downloads_weights(const Command& c) {
     return false;
 }
 
+// GL013 for AMD: ROCm's GPU probes in RUN, or /dev/kfd used by a RUN, while no GPU exists.
+// BuildKit's RUN --device takes a CDI device name (amd.com/gpu=all), never a device path.
+void amd_gpu_at_build(const RuleContext& cx, const Stage& st, const Step& step, const Command& c) {
+    static const char* const probes[] = {"rocminfo", "rocm-smi", "amd-smi",
+                                         "rocm_agent_enumerator"};
+    const Flag* dev = step.in->flag("device");
+    bool cdi = dev && dev->value.find('=') != std::string::npos && !dev->value.starts_with("/");
+    std::string n = c.name();
+    for (const char* p : probes)
+        if (n == p && !cdi) {
+            cx.add("GL013", st, &step,
+                   "RUN " + n +
+                       ": no GPU is available while the image builds, so this fails (\"ROCk "
+                       "module is NOT loaded\", HSA_STATUS_ERROR_OUT_OF_RESOURCES) or only "
+                       "describes the build machine",
+                   "check GPUs when the container starts (gantry doctor IMAGE, or the "
+                   "entrypoint), not in RUN; give GPU targets explicitly (PYTORCH_ROCM_ARCH, "
+                   "GPU_TARGETS) instead of detecting them");
+            return;
+        }
+    bool kfd = dev && dev->value.starts_with("/dev/kfd");
+    for (std::size_t i = 1; i < c.argv.size() && !kfd; ++i)
+        kfd = c.argv[i].find("/dev/kfd") != std::string::npos;
+    if (!kfd) return;
+    cx.add("GL013", st, &step,
+           "RUN uses /dev/kfd: the ROCm compute device does not exist while the image builds" +
+               std::string(dev && dev->value.starts_with("/")
+                               ? " (RUN --device takes a CDI device name, not a path)"
+                               : ""),
+           "use the GPU when the container runs (gantry run --gpus all, or --device "
+           "amd.com/gpu=all), not in RUN");
+}
+
 } // namespace
 
 void rules_gpu(const RuleContext& cx) {
@@ -146,6 +271,7 @@ void rules_gpu(const RuleContext& cx) {
                                "this fails or only describes the build machine",
                                "check GPUs when the container starts (gantry doctor IMAGE, or "
                                "the entrypoint), not in RUN");
+                    amd_gpu_at_build(cx, st, step, c);
                     if (st.ships && downloads_weights(c) &&
                         !has_cache_mount(step, ".cache/huggingface"))
                         cx.add("GL014", st, &step,
@@ -207,9 +333,12 @@ void rules_gpu(const RuleContext& cx) {
                         part.clear();
                     }
                 }
-                if (k == "CUDA_VISIBLE_DEVICES")
+                // ROCm reads CUDA_VISIBLE_DEVICES too (as HIP_VISIBLE_DEVICES), and its own
+                // three: reference rocm.md §1 "Restricting to one GPU".
+                if (k == "CUDA_VISIBLE_DEVICES" || k == "HIP_VISIBLE_DEVICES" ||
+                    k == "ROCR_VISIBLE_DEVICES" || k == "GPU_DEVICE_ORDINAL")
                     cx.add("GL016", st, &step,
-                           "CUDA_VISIBLE_DEVICES=" + v.substr(0, 80) +
+                           k + "=" + v.substr(0, 80) +
                                " is fixed in the image: it hides GPUs whatever the container "
                                "is given",
                            "remove it and choose GPUs at run time (gantry run --gpus "

@@ -22,7 +22,35 @@ bool is_toolchain(const std::string& pkg) {
         R"(cuda-minimal-build|cuda-command-line-tools|cudatoolkit-dev|nvidia-cuda-toolkit)"
         R"()(-\d+(-\d+)?)?$|^libcudnn\d*-dev(-cuda-\d+)?$|^nvidia-cuda-nvcc(-cu\d+)?$|)"
         R"(^devtoolset-\d+(-gcc.*)?$)");
-    return rx_match(pkg, re);
+    // ROCm's SDK meta packages (versioned forms append the release: rocm-hip-sdk6.1.2), the
+    // HIP compiler driver and HIP headers; not the run-time metas (rocm-hip-runtime,
+    // rocm-language-runtime, rocm-hip-libraries). Names: AMD's package-manager-integration page.
+    static const std::regex rocm(
+        R"(^(rocm|rocm-dev|rocm-hip-sdk|rocm-ml-sdk|rocm-opencl-sdk|rocm-openmp-sdk|)"
+        R"(rocm-developer-tools|hipcc|hip-dev|hip-devel)(\d+(\.\d+)*)?$)");
+    return rx_match(pkg, re) || rx_match(pkg, rocm);
+}
+
+// amdgpu-install --usecase=rocm,hiplibsdk: the use cases that install the ROCm SDK (AMD's
+// `amdgpu-install --list-usecase`: rocm, rocmdev, rocmdevtools and every *sdk). The default
+// (graphics,opencl,hip) and the run-time ones (hip, lrt, opencl, mllib, dkms) are not.
+std::vector<std::string> amdgpu_install_sdk(const Command& c) {
+    std::vector<std::string> out;
+    if (c.name() != "amdgpu-install") return out;
+    for (std::size_t i = 1; i < c.argv.size(); ++i) {
+        std::string list;
+        if (c.argv[i].starts_with("--usecase="))
+            list = c.argv[i].substr(10);
+        else if (c.argv[i] == "--usecase" && i + 1 < c.argv.size())
+            list = c.argv[++i];
+        for (auto& u : text::split(list, ',')) {
+            std::string v(text::trim(u));
+            if (v == "rocm" || v == "rocmdev" || v == "rocmdevtools" ||
+                (v.ends_with("sdk") && v.size() > 3))
+                out.push_back("amdgpu-install --usecase=" + v);
+        }
+    }
+    return out;
 }
 
 bool env_true(const Env& env, const std::vector<std::string>& assigns, const std::string& name) {
@@ -75,6 +103,7 @@ void rules_packages(const RuleContext& cx) {
             std::vector<std::string> tools;
             bool conda_used = false, conda_cleaned = false;
             for (const auto& c : step.commands) {
+                for (auto& u : amdgpu_install_sdk(c)) tools.push_back(u);
                 if (auto a = parse_apt(c)) {
                     if (a->sub == "install" || a->sub == "update" || a->sub == "upgrade" ||
                         a->sub == "dist-upgrade" || a->sub == "full-upgrade")
@@ -123,8 +152,8 @@ void rules_packages(const RuleContext& cx) {
                                std::string(pip->uv ? "uv pip" : "pip") + " install of " +
                                    (pip->packages.empty() ? join(pip->requirements, ", ")
                                                           : list3(pip->packages)) +
-                                   " keeps its download cache (often hundreds of MB for CUDA "
-                                   "wheels) in the layer",
+                                   " keeps its download cache (often hundreds of MB for " +
+                                   gpu_stack(cx.build, st.index) + " wheels) in the layer",
                                pip->uv ? "add --no-cache, or RUN --mount=type=cache,target=/root/"
                                          ".cache/uv"
                                        : "add --no-cache-dir, or RUN --mount=type=cache,target="
@@ -143,7 +172,8 @@ void rules_packages(const RuleContext& cx) {
                 !has_cache_mount(step, "/opt/conda/pkgs"))
                 cx.add("GL012", st, &step,
                        "conda install without conda clean leaves the package tarballs and "
-                       "extracted packages (/opt/conda/pkgs, often GBs with CUDA) in the layer",
+                       "extracted packages (/opt/conda/pkgs, often GBs with " +
+                           std::string(gpu_stack(cx.build, st.index)) + ") in the layer",
                        "end the same RUN with && conda clean -afy, or use RUN "
                        "--mount=type=cache,target=/opt/conda/pkgs");
             if (!tools.empty() && !step.onbuild) {
@@ -154,8 +184,13 @@ void rules_packages(const RuleContext& cx) {
                                 ? std::string("a single-stage build")
                                 : "stage " + st.label() + ", which the final image is built from") +
                            ": it ships in the final image",
-                       "use a multi-stage build: compile in a builder stage (FROM ...-devel AS "
-                       "build) and COPY --from=build only the artifacts into a runtime stage");
+                       cx.build.is_rocm(st.index)
+                           ? "use a multi-stage build: compile in a builder stage (FROM "
+                             "rocm/dev-<os>:<ROCm> AS build) and COPY --from=build only the "
+                             "artifacts into a stage that installs only rocm-hip-runtime"
+                           : "use a multi-stage build: compile in a builder stage (FROM "
+                             "...-devel AS build) and COPY --from=build only the artifacts "
+                             "into a runtime stage");
             }
         }
     }
