@@ -5,6 +5,7 @@
 #include "amdhost_fixture.hpp"
 #include "gpu/amd/topology.hpp"
 
+#include <filesystem>
 #include <gtest/gtest.h>
 #include <set>
 #include <string>
@@ -92,5 +93,37 @@ TEST(AmdPartitions, UnpartitionedShapesHaveNoPartitions) {
         auto h = amd::discover({f.sys(), f.dev()});
         ASSERT_FALSE(h.gpus.empty());
         for (const auto& g : h.gpus) EXPECT_FALSE(g.partition.has_value()) << shape;
+    }
+}
+
+// Mainline kernels give even an unpartitioned (SPX) MI300 its render node on an amdgpu_xcp_<k>
+// platform device: its card is found there, and one node on its PCI device is no partition. A
+// platform device of another name is not trusted (near miss).
+TEST(AmdPartitions, RenderNodeOnAPlatformDevice) {
+    if (auto why = AmdHostFixture::unavailable(); !why.empty()) GTEST_SKIP() << why;
+    namespace stdfs = std::filesystem;
+    for (const std::string name : {"amdgpu_xcp_3", "amdgpu_xcpX"}) {
+        AmdHostFixture f("rx7900", "--devices files");
+        ASSERT_TRUE(f.ok());
+        const stdfs::path sys = f.sys();
+        auto plat = sys / "sys/devices/platform" / name / "drm";
+        stdfs::create_directories(plat / "renderD128");
+        stdfs::create_directories(plat / "card9");
+        stdfs::create_directory_symlink("../../../" + name, plat / "renderD128" / "device");
+        stdfs::remove(sys / "sys/class/drm/renderD128");
+        stdfs::create_directory_symlink("../../devices/platform/" + name + "/drm/renderD128",
+                                        sys / "sys/class/drm/renderD128");
+        auto h = amd::discover({f.sys(), f.dev()});
+        const amd::Gpu* g = nullptr;
+        for (const auto& x : h.gpus)
+            if (x.drm_render_minor == 128) g = &x;
+        ASSERT_NE(g, nullptr);
+        EXPECT_FALSE(g->partition.has_value()) << name;
+        if (name == "amdgpu_xcp_3") {
+            EXPECT_TRUE(g->card_matched);
+            EXPECT_EQ(g->card.path, "/dev/dri/card9");
+        } else {
+            EXPECT_FALSE(g->card_matched);
+        }
     }
 }
