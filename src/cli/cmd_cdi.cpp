@@ -60,7 +60,8 @@ void register_generate(CLI::App& parent, Context& ctx) {
                     "File to write atomically (default: stdout); /etc/cdi or /var/run/cdi "
                     "writes VENDOR.yaml there");
     cmd->add_option("--device-name-strategy", o->naming,
-                    "index (0, 0:1) or uuid (GPU-…, MIG-…); repeatable (default: both)")
+                    "index (0, 0:1) or uuid (GPU-…, MIG-…); repeatable (default: both for nvidia, "
+                    "index for amd, as their vendors' tools)")
         ->delimiter(',')
         ->check(CLI::IsMember({"index", "uuid"}));
     cmd->callback([&ctx, o] {

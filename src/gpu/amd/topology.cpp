@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -17,6 +18,7 @@
 #include <filesystem>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <tuple>
 #include <unistd.h>
 
 namespace gantry::gpu::amd {
@@ -185,28 +187,93 @@ std::optional<std::uint64_t> read_number(const Root& root, const std::string& in
     return v;
 }
 
-// The card node of a render node, through sysfs: class/drm/renderD<N>/device is the PCI device
-// (a link whose last component is the BDF the topology gives), whose drm/ directory holds
-// card<M> and renderD<N> (the layout AMD's toolkit globs). nullopt when any of it does not hold:
-// a partition's platform device (amdgpu_xcp_*) has no card node.
-std::optional<std::string> card_of(const Root& sys, std::uint32_t render_minor,
-                                   const std::string& pci_bus_id) {
-    std::string render_dir = "sys/class/drm/renderD" + std::to_string(render_minor);
-    auto device = sys.link_target(render_dir, "device");
-    if (!device || !(*device == pci_bus_id || device->ends_with("/" + pci_bus_id)))
-        return std::nullopt;
-    auto names = sys.list(render_dir + "/device/drm");
+// Where a render node's DRM device sits in sysfs, through class/drm/renderD<N>/device: the PCI
+// device (a link whose last component is the BDF the topology gives) or a partition's platform
+// device (amdgpu_xcp_<k>); its drm/ directory holds card<M> and renderD<N> (the layout AMD's
+// toolkit globs). card is nullopt when any of it does not hold.
+struct DrmPlace {
+    std::optional<std::string> card;
+    std::string platform_device; // "amdgpu_xcp_<k>", "" for the PCI device
+};
+
+bool is_xcp_name(std::string_view name) {
+    constexpr std::string_view prefix = "amdgpu_xcp_";
+    return name.starts_with(prefix) && text::to_u32(name.substr(prefix.size())).has_value();
+}
+
+// The one card<M> beside renderD<RENDER_MINOR> (when given) in DIR; nullopt when there is none
+// or two, or the render node is not there.
+std::optional<std::string> card_in(const Root& sys, const std::string& dir,
+                                   std::optional<std::uint32_t> render_minor) {
+    auto names = sys.list(dir);
     if (!names) return std::nullopt;
-    bool has_render = false;
+    bool has_render = !render_minor;
     std::optional<std::string> card;
     for (const auto& name : *names) {
-        if (name == "renderD" + std::to_string(render_minor)) has_render = true;
+        if (render_minor && name == "renderD" + std::to_string(*render_minor)) has_render = true;
         if (name.starts_with("card") && text::to_u32(std::string_view(name).substr(4))) {
-            if (card) return std::nullopt; // two cards on one PCI device: ambiguous
+            if (card) return std::nullopt; // two cards on one device: ambiguous
             card = name;
         }
     }
     return has_render ? card : std::nullopt;
+}
+
+DrmPlace place_of(const Root& sys, std::uint32_t render_minor, const std::string& pci_bus_id) {
+    std::string render_dir = "sys/class/drm/renderD" + std::to_string(render_minor);
+    DrmPlace p;
+    auto device = sys.link_target(render_dir, "device");
+    if (!device) return p;
+    auto slash = device->rfind('/');
+    std::string_view last = slash == std::string::npos
+                                ? std::string_view(*device)
+                                : std::string_view(*device).substr(slash + 1);
+    if (last == pci_bus_id) {
+        p.card = card_in(sys, render_dir + "/device/drm", render_minor);
+    } else if (is_xcp_name(last)) {
+        p.platform_device = std::string(last);
+        p.card = card_in(sys, render_dir + "/device/drm", render_minor);
+    }
+    return p;
+}
+
+// A short word from a sysfs attribute (a partition mode such as "CPX"); "" when absent or not
+// one word of at most 16 letters and digits.
+std::string mode_word(const Root& sys, const std::string& in_root) {
+    auto content = sys.read(in_root);
+    if (!content) return {};
+    auto w = text::trim(*content);
+    if (w.empty() || w.size() > 16 || !std::all_of(w.begin(), w.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c));
+        }))
+        return {};
+    return std::string(w);
+}
+
+// Partitions: GPU nodes sharing one PCI device (domain and location_id). Each gets its index
+// by render minor, the group's size, the PCI device's card node and partition modes (read from
+// sys/module/amdgpu/drivers/pci:amdgpu/<bdf>/, where AMD's toolkit reads them).
+void mark_partitions(const Root& sys, const Root& dev, std::vector<Gpu>& gpus) {
+    std::map<std::pair<std::uint32_t, std::uint32_t>, std::vector<Gpu*>> groups;
+    for (auto& g : gpus) groups[{g.domain, g.location_id}].push_back(&g);
+    for (auto& [where, members] : groups) {
+        if (members.size() < 2) continue;
+        std::sort(members.begin(), members.end(), [](const Gpu* a, const Gpu* b) {
+            return a->drm_render_minor < b->drm_render_minor;
+        });
+        std::string pci_dir = "sys/module/amdgpu/drivers/pci:amdgpu/" + members[0]->pci_bus_id;
+        Partition base;
+        base.count = static_cast<int>(members.size());
+        base.compute_mode = mode_word(sys, pci_dir + "/current_compute_partition");
+        base.memory_mode = mode_word(sys, pci_dir + "/current_memory_partition");
+        if (auto card = card_in(sys, pci_dir + "/drm", std::nullopt))
+            base.parent_card = dev.node("/dev/dri/" + *card);
+        for (std::size_t i = 0; i < members.size(); ++i) {
+            Partition p = base;
+            p.index = static_cast<int>(i);
+            members[i]->partition = p;
+        }
+    }
 }
 
 Gpu read_gpu(const Root& sys, std::uint32_t node, const std::string& node_dir,
@@ -380,31 +447,52 @@ Host discover(const DiscoverOptions& options) {
                                 " have the same drm_render_minor " +
                                 std::to_string(h.gpus[i].drm_render_minor),
                             sysfs_hint);
-    // AMD's container toolkit numbers GPUs in unique_id order; nodes without one go last, by node.
-    std::stable_sort(h.gpus.begin(), h.gpus.end(), [](const Gpu& a, const Gpu& b) {
-        if (a.unique_id.has_value() != b.unique_id.has_value()) return a.unique_id.has_value();
-        if (a.unique_id && *a.unique_id != *b.unique_id) return *a.unique_id < *b.unique_id;
-        return a.node < b.node;
-    });
+    // GPUs in unique_id order (nodes without one last, by node); a partitioned GPU's partitions
+    // stay together, ordered by partition, at the place of their smallest unique_id. (AMD's
+    // amd-ctk numbers its CDI devices by PCI address instead: internal/amdgpu/amdgpu.go walks
+    // pci:amdgpu/<bdf> in glob order; the slice it keeps is named uniqueIds but holds addresses.)
+    mark_partitions(sys, dev, h.gpus);
+    std::map<std::pair<std::uint32_t, std::uint32_t>, std::optional<std::uint64_t>> group_id;
+    for (const auto& g : h.gpus) {
+        auto& id = group_id[{g.domain, g.location_id}];
+        if (g.unique_id && (!id || *g.unique_id < *id)) id = g.unique_id;
+    }
+    auto key = [&](const Gpu& g) {
+        auto id = g.partition ? group_id[{g.domain, g.location_id}] : g.unique_id;
+        return std::tuple(!id.has_value(), id.value_or(0), g.partition ? g.pci_bus_id : "",
+                          g.partition ? g.partition->index : 0, g.node);
+    };
+    std::stable_sort(h.gpus.begin(), h.gpus.end(),
+                     [&](const Gpu& a, const Gpu& b) { return key(a) < key(b); });
     bool xnack_noted = false;
+    std::map<std::string, int> uuid_users;
+    for (const auto& g : h.gpus)
+        if (!g.uuid.empty()) ++uuid_users[g.uuid];
     for (std::size_t i = 0; i < h.gpus.size(); ++i) {
         Gpu& g = h.gpus[i];
         g.index = static_cast<int>(i);
         if (!g.unique_id)
             h.notes.push_back("GPU node " + std::to_string(g.node) +
                               " has no unique_id (kernel too old?): no UUID");
+        else if (uuid_users[g.uuid] > 1)
+            h.notes.push_back("GPU " + std::to_string(g.index) + ": UUID " + g.uuid +
+                              " is shared with another partition of its GPU (a kernel that "
+                              "gives partitions their parent's unique_id)");
         g.render = dev.node("/dev/dri/renderD" + std::to_string(g.drm_render_minor));
         if (!g.render.present)
             h.notes.push_back("GPU " + std::to_string(g.index) + ": " + g.render.host_path +
                               " does not exist");
-        if (auto card = card_of(sys, g.drm_render_minor, g.pci_bus_id)) {
-            g.card = dev.node("/dev/dri/" + *card);
+        auto place = place_of(sys, g.drm_render_minor, g.pci_bus_id);
+        if (g.partition) g.partition->platform_device = place.platform_device;
+        if (place.card) {
+            g.card = dev.node("/dev/dri/" + *place.card);
             g.card_matched = true;
         } else {
             h.notes.push_back(
                 "GPU " + std::to_string(g.index) + ": no card node matched: " +
                 sys.host("sys/class/drm/renderD" + std::to_string(g.drm_render_minor) + "/device") +
-                " is not PCI device " + g.pci_bus_id + " with one drm/card*");
+                " is not PCI device " + g.pci_bus_id +
+                " (or a partition's amdgpu_xcp_<k>) with one drm/card*");
         }
         if (!xnack_noted) {
             h.notes.push_back("xnack: not in the KFD topology (ROCr takes the process's mode, "

@@ -3,9 +3,10 @@
 // topology/generation_id, sys/module/amdgpu/version, sys/class/drm/renderD<N>/device/drm/card*)
 // and the device nodes under a dev root (dev/kfd, dev/dri/renderD<N>, dev/dri/card<M>), as
 // libhsakmt and AMD's container toolkit read them (facts and sources: shared/reference/rocm.md
-// §1-§2). Every sysfs file is untrusted: reads are bounded, paths are resolved inside their root
-// (openat2 RESOLVE_IN_ROOT), numbers are parsed strictly. Like the rest of gpu/, it only
-// describes the host; it is not wired into `run` yet (issue 22).
+// §1-§2), including the compute partitions of MI300-class GPUs (see Partition). Every sysfs file is
+// untrusted: reads are bounded, paths are resolved inside their root (openat2 RESOLVE_IN_ROOT),
+// numbers are parsed strictly. Like the rest of gpu/, it only describes the host; it is not wired
+// into `run` yet (issue 22).
 #pragma once
 
 #include "gpu/host.hpp"
@@ -19,9 +20,31 @@
 
 namespace gantry::gpu::amd {
 
-// One GPU (or GCD: an MI250X is two KFD nodes) of the KFD topology.
+// One compute partition of a partitioned MI300-class GPU (CPX mode: 8 per MI300X).
+// Verified from sources: each partition is its own KFD topology node whose drm_render_minor is
+// the partition's render node (kfd_topology.c: `gpu->xcp ? gpu->xcp->ddev->render->index`) and
+// whose location_id/domain are the parent PCI device's; partitions other than the first are
+// platform devices /sys/devices/platform/amdgpu_xcp_<k> (amdgpu_xcp_drv.c, k global across
+// GPUs) whose drm/ holds a card<M> and a renderD<N> of their own (the DRM core allocates a
+// primary minor for every device without DRIVER_COMPUTE_ACCEL; AMD's toolkit fixtures list
+// amdgpu_xcp_0/drm/{card1,renderD129}); in ROCm's driver partition 0 keeps the PCI device's
+// nodes ("xcp #0 shares drm device setting with adev"), mainline gives every partition a platform
+// device. unique_id is the parent's on older kernels and the partition's own XCD id on newer ones
+// (kfd_topology.c node_show). AMD's toolkit groups partitions under their PCI device and orders
+// them by render minor; so does discovery. Inferred, not verified: that render minors rise with
+// the partition number (the kernel allocates the xcp devices in order).
+struct Partition {
+    int index = 0;               // within its GPU, by render minor
+    int count = 1;               // partitions of that GPU in the topology
+    std::string platform_device; // "amdgpu_xcp_<k>", "" when its nodes are the PCI device's
+    std::string compute_mode;    // the PCI device's current_compute_partition ("CPX"), or ""
+    std::string memory_mode;     // current_memory_partition ("NPS4"), or ""
+    DeviceNode parent_card;      // the PCI device's card node (the whole GPU), when matched
+};
+
+// One GPU (or GCD: an MI250X is two KFD nodes; or a compute partition) of the KFD topology.
 struct Gpu {
-    int index = 0;            // ordered by unique_id, as AMD's container toolkit does
+    int index = 0; // by unique_id, a GPU's partitions together (AMD's amd-ctk: by PCI address)
     std::uint32_t node = 0;   // KFD topology node number (nodes/<node>)
     std::uint32_t gpu_id = 0; // nodes/<node>/gpu_id (KFD's hash, 0 on CPU nodes)
     std::string kfd_name;     // nodes/<node>/name, e.g. "ip discovery" or "aldebaran"
@@ -45,6 +68,7 @@ struct Gpu {
     DeviceNode render;                  // /dev/dri/renderD<N>
     DeviceNode card;                    // /dev/dri/card<M> when matched through sysfs
     bool card_matched = false;
+    std::optional<Partition> partition; // set when this is one partition of a partitioned GPU
 };
 
 struct Host {
