@@ -447,20 +447,14 @@ Host discover(const DiscoverOptions& options) {
                                 " have the same drm_render_minor " +
                                 std::to_string(h.gpus[i].drm_render_minor),
                             sysfs_hint);
-    // GPUs in unique_id order (nodes without one last, by node); a partitioned GPU's partitions
-    // stay together, ordered by partition, at the place of their smallest unique_id. (AMD's
-    // amd-ctk numbers its CDI devices by PCI address instead: internal/amdgpu/amdgpu.go walks
-    // pci:amdgpu/<bdf> in glob order; the slice it keeps is named uniqueIds but holds addresses.)
+    // GPUs in PCI address order, a partitioned GPU's partitions together by partition, as AMD's
+    // amd-ctk numbers its CDI devices and reads AMD_VISIBLE_DEVICES indices (its
+    // internal/amdgpu/amdgpu.go walks pci:amdgpu/<bdf> in glob order; the slice it keeps is named
+    // uniqueIds but holds addresses) and as the kernel probes them on most hosts (the KFD node
+    // order ROCr enumerates). Ties (a damaged topology) by node.
     mark_partitions(sys, dev, h.gpus);
-    std::map<std::pair<std::uint32_t, std::uint32_t>, std::optional<std::uint64_t>> group_id;
-    for (const auto& g : h.gpus) {
-        auto& id = group_id[{g.domain, g.location_id}];
-        if (g.unique_id && (!id || *g.unique_id < *id)) id = g.unique_id;
-    }
-    auto key = [&](const Gpu& g) {
-        auto id = g.partition ? group_id[{g.domain, g.location_id}] : g.unique_id;
-        return std::tuple(!id.has_value(), id.value_or(0), g.partition ? g.pci_bus_id : "",
-                          g.partition ? g.partition->index : 0, g.node);
+    auto key = [](const Gpu& g) {
+        return std::tuple(g.domain, g.location_id, g.partition ? g.partition->index : 0, g.node);
     };
     std::stable_sort(h.gpus.begin(), h.gpus.end(),
                      [&](const Gpu& a, const Gpu& b) { return key(a) < key(b); });

@@ -5,8 +5,8 @@
 // libhsakmt and AMD's container toolkit read them (facts and sources: shared/reference/rocm.md
 // §1-§2), including the compute partitions of MI300-class GPUs (see Partition). Every sysfs file is
 // untrusted: reads are bounded, paths are resolved inside their root (openat2 RESOLVE_IN_ROOT),
-// numbers are parsed strictly. Like the rest of gpu/, it only describes the host; it is not wired
-// into `run` yet (issue 22).
+// numbers are parsed strictly. Like the rest of gpu/, it only describes the host; the AMD backend
+// (vendor/amd/) uses it.
 #pragma once
 
 #include "gpu/host.hpp"
@@ -44,7 +44,7 @@ struct Partition {
 
 // One GPU (or GCD: an MI250X is two KFD nodes; or a compute partition) of the KFD topology.
 struct Gpu {
-    int index = 0; // by unique_id, a GPU's partitions together (AMD's amd-ctk: by PCI address)
+    int index = 0; // PCI address order, a GPU's partitions together by partition (as amd-ctk)
     std::uint32_t node = 0;   // KFD topology node number (nodes/<node>)
     std::uint32_t gpu_id = 0; // nodes/<node>/gpu_id (KFD's hash, 0 on CPU nodes)
     std::string kfd_name;     // nodes/<node>/name, e.g. "ip discovery" or "aldebaran"

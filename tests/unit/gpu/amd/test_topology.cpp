@@ -135,9 +135,9 @@ NodeDesc cpu() {
 }
 
 std::vector<NodeDesc> mi300x() {
-    // Two CPU sockets, then eight gfx942 GPUs; unique_ids deliberately not in node order.
+    // Two CPU sockets, then eight gfx942 GPUs; PCI addresses deliberately not in node order.
     std::vector<NodeDesc> nodes{cpu(), cpu()};
-    const unsigned buses[] = {0x05, 0x15, 0x65, 0x75, 0x85, 0x95, 0xe5, 0xf5};
+    const unsigned buses[] = {0xf5, 0xe5, 0x95, 0x85, 0x75, 0x65, 0x15, 0x05};
     for (int i = 0; i < 8; ++i) {
         NodeDesc g;
         g.simd_count = 1216;
@@ -256,7 +256,7 @@ TEST(AmdTopology, EightMi300x) {
     if (h.kfd.type == 'c') {
         EXPECT_EQ(h.kfd.major, 509); // dynamic major, read from stat
     }
-    // unique_ids fall with node number, so index 0 is the last node.
+    // PCI addresses fall with node number, so index 0 is the last node (amd-ctk's order).
     EXPECT_EQ(h.gpus[0].node, 9u);
     EXPECT_EQ(h.gpus[7].node, 2u);
     for (std::size_t i = 0; i < 8; ++i) {
@@ -278,7 +278,8 @@ TEST(AmdTopology, EightMi300x) {
             EXPECT_EQ(g.render.minor, g.drm_render_minor);
         }
     }
-    EXPECT_EQ(h.gpus[7].pci_bus_id, "0000:05:00.0");
+    EXPECT_EQ(h.gpus[0].pci_bus_id, "0000:05:00.0");
+    EXPECT_EQ(h.gpus[7].pci_bus_id, "0000:f5:00.0");
     EXPECT_EQ(h.gpus[7].gpu_id, 1000u);
 }
 
@@ -303,7 +304,7 @@ TEST(AmdTopology, Rx7900WithIgpu) {
     auto h = t.discover();
     ASSERT_TRUE(h.usable);
     ASSERT_EQ(h.gpus.size(), 2u);
-    // unique_id order: the discrete card (0x1111) before the iGPU (0x2222).
+    // PCI order: the discrete card (bus 03) before the iGPU (bus 12), whose KFD node is first.
     EXPECT_EQ(h.gpus[0].gfx_target, "gfx1100");
     EXPECT_EQ(h.gpus[0].marketing_name, "AMD Radeon RX 7900 XTX");
     EXPECT_EQ(h.gpus[0].render.path, "/dev/dri/renderD128");
