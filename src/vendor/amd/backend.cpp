@@ -72,7 +72,7 @@ class Amd final : public Backend {
         if (sel.gpus.empty()) return;
         // The caller must be able to open the nodes: said before the doctor's rules, which
         // could only say it less precisely.
-        check_access(host.kfd, "/dev/kfd", ctx.caller);
+        check_access(host.kfd, "the ROCm compute node", ctx.caller);
         auto findings = host_findings(host, ctx.caller);
         auto more = image_findings_cached(ctx.store, ctx.image, ctx.ref, ctx.env, host, sel.gpus,
                                           cache_below(ctx.cache_dir, "amd-doctor-cache"));

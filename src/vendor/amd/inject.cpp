@@ -56,15 +56,16 @@ void check_access(const gpu::DeviceNode& node, const std::string& what, const Ca
     int err = errno;
     std::string name = group_name(node.gid);
     std::string group =
-        (name.empty() ? "group " : "group " + name + ", ") + "gid " + std::to_string(node.gid);
+        (name.empty() ? "" : "group " + name + ", ") + "gid " + std::to_string(node.gid);
     std::string fix = name.empty()
                           ? "have the administrator add you to gid " + std::to_string(node.gid)
                           : "add yourself to the " + name + " group (sudo usermod -aG " + name +
                                 " $USER, then log in again)";
+    std::string at = node.host_path == node.path ? "" : " (on the host " + node.host_path + ")";
     throw Error(Errc::run_failed,
-                what + " " + node.host_path + " (mode " + octal(node.mode) + ", " + group +
-                    ") cannot be opened read-write by you (uid " + std::to_string(caller.uid) +
-                    "): " + std::strerror(err),
+                what + " " + node.path + at + " is mode " + octal(node.mode) + ", " + group +
+                    ": you (uid " + std::to_string(caller.uid) +
+                    ") cannot open it read-write: " + std::strerror(err),
                 fix + ", or have the administrator open the AMD nodes to all users with a udev "
                       "rule: KERNEL==\"kfd\", MODE=\"0666\" and SUBSYSTEM==\"drm\", "
                       "KERNEL==\"renderD*\", MODE=\"0666\"");
@@ -73,7 +74,7 @@ void check_access(const gpu::DeviceNode& node, const std::string& what, const Ca
 void inject(oci::RuntimeSpec& spec, const gpu::amd::Host& host,
             const std::vector<const gpu::amd::Gpu*>& gpus, const CallerIds& caller) {
     // libhsakmt opens /dev/kfd and each GPU's render node read-write: check both before launch.
-    check_access(host.kfd, "/dev/kfd", caller);
+    check_access(host.kfd, "the ROCm compute node", caller);
     for (auto* g : gpus)
         check_access(g->render,
                      "GPU " + std::to_string(g->index) +

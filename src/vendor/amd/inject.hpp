@@ -21,7 +21,8 @@ namespace gantry::vendor::amd {
 inline constexpr const char* kKeepGroupsAnnotation = "run.oci.keep_original_groups";
 
 // Error(run_failed) unless the caller can open NODE read-write (WHAT names it in the message:
-// "/dev/kfd", "GPU 0's render node"); the message names the node, its group and gid, and the fix.
+// "the ROCm compute node", "GPU 0's render node"); the message names the node, its group and gid,
+// and the fix.
 void check_access(const gpu::DeviceNode& node, const std::string& what, const CallerIds& caller);
 
 // Adds the injection of GPUS (a subset of HOST's) to SPEC. Throws Error(run_failed) when a node
