@@ -44,7 +44,11 @@ void enter_cwd(const std::string& cwd) {
 }
 
 void set_user(const oci::RuntimeSpec& s, bool single_id) {
-    if (!single_id) {
+    // run.oci.keep_original_groups (crun's annotation, podman's keep-groups): the process keeps
+    // the caller's supplementary groups, e.g. the host's render group under subordinate-id maps.
+    auto keep = s.annotations.find("run.oci.keep_original_groups");
+    bool keep_groups = keep != s.annotations.end() && keep->second == "1";
+    if (!single_id && !keep_groups) {
         std::vector<gid_t> g(s.additional_gids.begin(), s.additional_gids.end());
         if (::setgroups(g.size(), g.data()) != 0) fail_errno("setgroups failed");
     }

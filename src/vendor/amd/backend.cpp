@@ -1,13 +1,16 @@
-// SKELETON (issue 22): the amd-run branch completes add_to_run (request, selection, cached
-// discovery, injection) and doctor()'s selection.
 #include "vendor/amd/backend.hpp"
 
+#include "gpu/amd/cache.hpp"
+#include "gpu/amd/request.hpp"
 #include "gpu/amd/topology.hpp"
 #include "gpu/host.hpp"
 #include "util/error.hpp"
+#include "util/log.hpp"
 #include "vendor/amd/cdi.hpp"
 #include "vendor/amd/doctor.hpp"
+#include "vendor/amd/inject.hpp"
 
+#include <chrono>
 #include <sys/stat.h>
 
 namespace gantry::vendor::amd {
@@ -16,6 +19,22 @@ namespace {
 
 gpu::amd::DiscoverOptions discover_options(const Roots& roots) {
     return {roots.sys_root, roots.dev_root};
+}
+
+std::string cache_below(const std::string& root, const char* name) {
+    return root.empty() ? std::string() : root + "/" + name;
+}
+
+// A request for GPUs on a host without a usable AMD GPU cannot run as asked.
+void require_usable(const gpu::amd::Host& host, const gpu::amd::Request& req) {
+    if (host.usable) return;
+    throw Error(Errc::run_failed,
+                req.source + " asks for AMD GPUs, but " +
+                    (host.unusable_reason.empty() ? std::string("this host has none")
+                                                  : host.unusable_reason),
+                "load the amdgpu kernel module (modprobe amdgpu), point --sys-root and --dev-root "
+                "at a host that has one, or run without " +
+                    req.source);
 }
 
 class Amd final : public Backend {
@@ -34,8 +53,34 @@ class Amd final : public Backend {
         return gpus || env_value(env, "AMD_VISIBLE_DEVICES");
     }
 
-    void add_to_run(const RunContext&, oci::RuntimeSpec&) const override {
-        throw Error(Errc::unsupported, "AMD GPU injection is not built yet");
+    void add_to_run(const RunContext& ctx, oci::RuntimeSpec& spec) const override {
+        auto request = gpu::amd::parse_request(ctx.env, ctx.gpus);
+        if (!request.inject) return;
+        auto t0 = std::chrono::steady_clock::now();
+        auto phase = [&t0](const char* what) { // --debug: where a GPU start spends its time
+            auto now = std::chrono::steady_clock::now();
+            log::debug(std::string(what) + ": " +
+                       std::to_string(std::chrono::duration<double, std::milli>(now - t0).count()) +
+                       " ms");
+            t0 = now;
+        };
+        auto host = gpu::amd::discover_cached(discover_options(ctx.roots),
+                                              cache_below(ctx.cache_dir, "amd-gpu-cache"));
+        require_usable(host, request);
+        auto sel = gpu::amd::select(host, request);
+        phase("amd gpu discovery");
+        if (sel.gpus.empty()) return;
+        // The caller must be able to open the nodes: said before the doctor's rules, which
+        // could only say it less precisely.
+        check_access(host.kfd, "the ROCm compute node", ctx.caller);
+        auto findings = host_findings(host, ctx.caller);
+        auto more = image_findings_cached(ctx.store, ctx.image, ctx.ref, ctx.env, host, sel.gpus,
+                                          cache_below(ctx.cache_dir, "amd-doctor-cache"));
+        findings.insert(findings.end(), more.begin(), more.end());
+        apply_policy(findings, ctx.no_require ? "--no-require" : nullptr);
+        phase("pre-launch checks");
+        inject(spec, host, sel.gpus, ctx.caller);
+        phase("injection plan");
     }
 
     cdi::Spec generate_cdi(const Roots& roots, const CdiOptions& options,
@@ -44,12 +89,20 @@ class Amd final : public Backend {
     }
 
     std::vector<compat::Finding> doctor(const DoctorContext& ctx) const override {
-        auto host = gpu::amd::discover(discover_options(ctx.roots));
+        auto host = gpu::amd::discover_cached(discover_options(ctx.roots),
+                                              cache_below(ctx.cache_dir, "amd-gpu-cache"));
         auto findings = host_findings(host, ctx.caller);
         if (!ctx.image) return findings;
-        std::vector<const gpu::amd::Gpu*> selected;
-        for (auto& g : host.gpus) selected.push_back(&g);
-        auto more = image_findings(*ctx.store, *ctx.image, ctx.ref, ctx.env, host, selected,
+        gpu::amd::Selection sel;
+        try {
+            auto req = gpu::amd::parse_request(ctx.env, ctx.gpus);
+            // A doctor run with no request checks the image against every GPU of the host.
+            if (!req.inject) req.inject = req.all = true;
+            sel = gpu::amd::select(host, req);
+        } catch (const Error& e) {
+            findings.push_back({"GPU-UNKNOWN", compat::Severity::fail, e.message(), e.hint()});
+        }
+        auto more = image_findings(*ctx.store, *ctx.image, ctx.ref, ctx.env, host, sel.gpus,
                                    ctx.path_prefix);
         findings.insert(findings.end(), more.begin(), more.end());
         return findings;

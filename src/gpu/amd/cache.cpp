@@ -1,0 +1,219 @@
+#include "gpu/amd/cache.hpp"
+
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+
+#include <algorithm>
+#include <dirent.h>
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+#include <vector>
+
+namespace gantry::gpu::amd {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::uint64_t kMaxEntry = 4u << 20;
+
+json node_json(const DeviceNode& n) {
+    return {{"path", n.path},
+            {"host_path", n.host_path},
+            {"type", std::string(1, n.type)},
+            {"major", n.major},
+            {"minor", n.minor},
+            {"mode", n.mode},
+            {"uid", n.uid},
+            {"gid", n.gid},
+            {"present", n.present}};
+}
+
+DeviceNode node_from(const json& j) {
+    DeviceNode n;
+    n.path = j.at("path");
+    n.host_path = j.at("host_path");
+    n.type = j.at("type").get<std::string>().at(0);
+    n.major = j.at("major");
+    n.minor = j.at("minor");
+    n.mode = j.at("mode");
+    n.uid = j.at("uid");
+    n.gid = j.at("gid");
+    n.present = j.at("present");
+    return n;
+}
+
+template <class T>
+json opt_json(const std::optional<T>& v) {
+    return v ? json(*v) : json(nullptr);
+}
+template <class T>
+std::optional<T> opt_from(const json& j) {
+    if (j.is_null()) return std::nullopt;
+    return j.get<T>();
+}
+
+json gpu_json(const Gpu& g) {
+    return {{"index", g.index},
+            {"node", g.node},
+            {"gpu_id", g.gpu_id},
+            {"kfd_name", g.kfd_name},
+            {"unique_id", opt_json(g.unique_id)},
+            {"uuid", g.uuid},
+            {"gfx_target_version", g.gfx_target_version},
+            {"gfx_target", g.gfx_target},
+            {"xnack", opt_json(g.xnack)},
+            {"sramecc", opt_json(g.sramecc)},
+            {"capability", g.capability},
+            {"vendor_id", g.vendor_id},
+            {"device_id", g.device_id},
+            {"domain", g.domain},
+            {"location_id", g.location_id},
+            {"pci_bus_id", g.pci_bus_id},
+            {"simd_count", g.simd_count},
+            {"num_xcc", g.num_xcc},
+            {"drm_render_minor", g.drm_render_minor},
+            {"marketing_name", g.marketing_name},
+            {"render", node_json(g.render)},
+            {"card", node_json(g.card)},
+            {"card_matched", g.card_matched}};
+}
+
+Gpu gpu_from(const json& j) {
+    Gpu g;
+    g.index = j.at("index");
+    g.node = j.at("node");
+    g.gpu_id = j.at("gpu_id");
+    g.kfd_name = j.at("kfd_name");
+    g.unique_id = opt_from<std::uint64_t>(j.at("unique_id"));
+    g.uuid = j.at("uuid");
+    g.gfx_target_version = j.at("gfx_target_version");
+    g.gfx_target = j.at("gfx_target");
+    g.xnack = opt_from<bool>(j.at("xnack"));
+    g.sramecc = opt_from<bool>(j.at("sramecc"));
+    g.capability = j.at("capability");
+    g.vendor_id = j.at("vendor_id");
+    g.device_id = j.at("device_id");
+    g.domain = j.at("domain");
+    g.location_id = j.at("location_id");
+    g.pci_bus_id = j.at("pci_bus_id");
+    g.simd_count = j.at("simd_count");
+    g.num_xcc = j.at("num_xcc");
+    g.drm_render_minor = j.at("drm_render_minor");
+    g.marketing_name = j.at("marketing_name");
+    g.render = node_from(j.at("render"));
+    g.card = node_from(j.at("card"));
+    g.card_matched = j.at("card_matched");
+    return g;
+}
+
+// Identity, type, numbers, mode, owner and times: chmod and chown change ctime, not mtime.
+void stat_into(Sha256& h, const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) {
+        h.update("missing:" + path + "\n");
+        return;
+    }
+    h.update(path + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_mode) + ":" +
+             std::to_string(st.st_rdev) + ":" + std::to_string(st.st_uid) + ":" +
+             std::to_string(st.st_gid) + ":" + std::to_string(st.st_size) + ":" +
+             std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
+             std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec) + "\n");
+}
+
+void file_into(Sha256& h, const std::string& path) {
+    try {
+        h.update(path + "=" + fs::read_file(path, 64 << 10) + "\n");
+    } catch (const Error&) {
+        h.update("missing:" + path + "\n");
+    }
+}
+
+void dir_into(Sha256& h, const std::string& dir) {
+    std::vector<std::string> names;
+    if (DIR* d = ::opendir(dir.c_str())) {
+        while (dirent* e = ::readdir(d)) {
+            std::string_view n = e->d_name;
+            if (n.starts_with("card") || n.starts_with("renderD")) names.emplace_back(n);
+            if (names.size() > 4096) break; // a hostile tree: the key stays bounded
+        }
+        ::closedir(d);
+    } else {
+        h.update("missing:" + dir + "\n");
+    }
+    std::sort(names.begin(), names.end());
+    for (auto& n : names) stat_into(h, dir + "/" + n);
+}
+
+std::string cache_key(const DiscoverOptions& opt) {
+    Sha256 h;
+    h.update("gantry-amd-host-cache-1\n" + opt.sys_root + "\n" + opt.dev_root + "\n");
+    file_into(h, join_root(opt.sys_root, "/sys/class/kfd/kfd/topology/generation_id"));
+    file_into(h, join_root(opt.sys_root, "/sys/module/amdgpu/version"));
+    stat_into(h, join_root(opt.dev_root, "/dev/kfd"));
+    dir_into(h, join_root(opt.dev_root, "/dev/dri"));
+    return h.hex_final();
+}
+
+} // namespace
+
+std::string cache_entry_name(const DiscoverOptions& opt) {
+    return "amd-host-" + cache_key(opt) + ".json";
+}
+
+std::string host_to_json(const Host& h) {
+    json j;
+    j["sys_root"] = h.sys_root;
+    j["dev_root"] = h.dev_root;
+    j["usable"] = h.usable;
+    j["unusable_reason"] = h.unusable_reason;
+    j["generation_id"] = opt_json(h.generation_id);
+    j["driver_version"] = h.driver_version;
+    j["kfd"] = node_json(h.kfd);
+    j["gpus"] = json::array();
+    for (auto& g : h.gpus) j["gpus"].push_back(gpu_json(g));
+    j["cpu_nodes"] = h.cpu_nodes;
+    j["notes"] = h.notes;
+    return j.dump();
+}
+
+Host host_from_json(const std::string& text) {
+    try {
+        json j = json::parse(text);
+        Host h;
+        h.sys_root = j.at("sys_root");
+        h.dev_root = j.at("dev_root");
+        h.usable = j.at("usable");
+        h.unusable_reason = j.at("unusable_reason");
+        h.generation_id = opt_from<std::uint64_t>(j.at("generation_id"));
+        h.driver_version = j.at("driver_version");
+        h.kfd = node_from(j.at("kfd"));
+        for (auto& g : j.at("gpus")) h.gpus.push_back(gpu_from(g));
+        h.cpu_nodes = j.at("cpu_nodes");
+        h.notes = j.at("notes").get<std::vector<std::string>>();
+        return h;
+    } catch (const json::exception& e) {
+        throw Error(Errc::invalid, std::string("damaged AMD GPU host cache entry: ") + e.what());
+    }
+}
+
+Host discover_cached(const DiscoverOptions& opt, const std::string& cache_dir) {
+    if (cache_dir.empty()) return discover(opt);
+    std::string path = cache_dir + "/" + cache_entry_name(opt);
+    try {
+        return host_from_json(fs::read_file(path, kMaxEntry));
+    } catch (const Error&) { // missing or damaged: discover afresh
+    }
+    Host h = discover(opt);
+    if (h.usable) {
+        try {
+            fs::make_dirs(cache_dir, 0700);
+            fs::write_atomic(path, host_to_json(h), 0600);
+        } catch (const Error&) { // caching is an optimisation only
+        }
+    }
+    return h;
+}
+
+} // namespace gantry::gpu::amd
