@@ -33,8 +33,9 @@ constexpr std::size_t max_topology_nodes = 4096;
 // depends on this being 0").
 constexpr std::uint64_t hsa_cap_sram_edc = 0x04000000;
 
-const std::string sysfs_hint = "the KFD sysfs topology under the sys root is damaged or not the "
-                               "kernel's; check the amdgpu driver (dmesg) or the sys root given";
+constexpr const char* sysfs_hint =
+    "the KFD sysfs topology under the sys root is damaged or not the "
+    "kernel's; check the amdgpu driver (dmesg) or the sys root given";
 
 std::string normalize_root(const std::string& root) {
     if (root.empty()) return "/";
