@@ -195,7 +195,8 @@ std::vector<Finding> image_findings_cached(const store::Store& store, const stor
     std::string path = cache_dir + "/amd-doctor-" + h.hex_final() + ".json";
     try {
         std::vector<Finding> out;
-        for (const auto& f : nlohmann::json::parse(fs::read_file(path, 4 << 20)).at("findings")) {
+        auto entry = nlohmann::json::parse(fs::read_file(path, 4 << 20));
+        for (const auto& f : entry.at("findings")) {
             int sev = f.at("severity").get<int>();
             if (sev < 0 || sev > static_cast<int>(Severity::fail)) throw Error(Errc::invalid, path);
             out.push_back({f.at("id"), static_cast<Severity>(sev), f.at("message"), f.at("fix")});
