@@ -226,20 +226,24 @@ std::vector<Finding> check_hip_code(const RocmHostFacts& host, const RocmImageFa
     // PYTORCH_ROCM_ARCH: the targets the image says it was built for.
     if (img.pytorch_rocm_arch) {
         auto list = parse_arch_list(*img.pytorch_rocm_arch);
+        std::vector<std::string> unlisted, targets;
         for (const auto& g : host.gpus) {
             auto t = runtime_target(g, img);
             auto generic = generic_target_of(t.processor);
             bool listed = std::find(list.begin(), list.end(), t.processor) != list.end() ||
                           (generic && std::find(list.begin(), list.end(), *generic) != list.end());
-            if (!listed)
-                out.push_back(
-                    {"ROCM-ARCH-LIST", Severity::warn,
-                     "PYTORCH_ROCM_ARCH=" + img.pytorch_rocm_arch->substr(0, 200) +
-                         " (the targets the image says its PyTorch was built for) does "
-                         "not list " +
-                         gpu_words(g, t),
-                     "use an image built with PYTORCH_ROCM_ARCH including " + t.processor});
+            if (listed) continue;
+            unlisted.push_back(gpu_words(g, t));
+            if (std::find(targets.begin(), targets.end(), t.processor) == targets.end())
+                targets.push_back(t.processor);
         }
+        if (!unlisted.empty())
+            out.push_back({"ROCM-ARCH-LIST", Severity::warn,
+                           "PYTORCH_ROCM_ARCH=" + img.pytorch_rocm_arch->substr(0, 200) +
+                               " (the targets the image says its PyTorch was built for) does "
+                               "not list " +
+                               join(unlisted),
+                           "use an image built with PYTORCH_ROCM_ARCH including " + join(targets)});
     }
     return out;
 }
