@@ -104,11 +104,11 @@ void print_hip_text(const std::string& path, const compat::HipFatbin& h) {
                 h.bundles.size(), h.bundles.size() == 1 ? "" : "s", code, code == 1 ? "" : "s");
     if (code == 0) return;
     std::vector<std::vector<std::string>> rows;
-    rows.push_back({"KIND", "TARGET-ID", "CODE-OBJECT", "COMPRESSION", "SIZE", "BUNDLE"});
+    rows.push_back({"KIND", "TARGET", "VERSION", "COMPRESSION", "SIZE", "BUNDLE"});
     for (const auto& e : h.entries) {
         if (!e.is_device_code()) continue;
         const auto& b = h.bundles[e.bundle];
-        std::string co = e.header.is_amdgpu ? "v" + std::to_string(e.header.code_object_version)
+        std::string co = e.header.is_amdgpu ? "co v" + std::to_string(e.header.code_object_version)
                                             : "? (" + e.header.error + ")";
         std::string comp = compat::to_string(b.compression);
         if (b.ccob_version) comp += " (CCOB v" + std::to_string(b.ccob_version) + ")";

@@ -232,7 +232,7 @@ def test_doctor_fatbin_lists_hip_code_objects(g, hip, tmp_path):
     assert {t["target_id"] for t in h["totals"]} == {"gfx1030", "gfx90a:xnack-"}
     assert doc["entries"] == []  # no CUDA in it
     text = g.run("doctor", "--fatbin", so).out
-    assert "2 HIP code objects" in text and "TARGET-ID" in text and "gfx90a:xnack-" in text, text
+    assert "2 HIP code objects" in text and "TARGET" in text and "gfx90a:xnack-" in text, text
     # the raw section, as objcopy extracts it, reads the same
     need_tool("objcopy")
     raw = tmp_path / "fatbin.bin"
@@ -241,6 +241,21 @@ def test_doctor_fatbin_lists_hip_code_objects(g, hip, tmp_path):
     doc = g.run("doctor", "--fatbin", raw, "--json").json()
     assert sorted(e["target_id"] for e in doc["hip"]["entries"] if e["device_code"]) == \
         ["gfx1030", "gfx90a:xnack-"]
+    # the same bundle compressed as clang's --offload-compress writes it (CCOB v2, zlib)
+    import hashlib
+    import struct
+    import zlib
+    plain = raw.read_bytes()
+    packed = zlib.compress(plain, 9)
+    header = b"CCOB" + struct.pack("<HHII", 2, 0, 24 + len(packed), len(plain))
+    ccob = tmp_path / "ccob.bin"
+    ccob.write_bytes(header + hashlib.md5(plain).digest()[:8] + packed)
+    doc = g.run("doctor", "--fatbin", ccob, "--json").json()["hip"]
+    assert doc["bundles"][0]["compression"] == "zlib" and doc["bundles"][0]["ccob_version"] == 2
+    assert doc["bundles"][0]["uncompressed_size"] == len(plain)
+    assert sorted(e["target_id"] for e in doc["entries"] if e["device_code"]) == \
+        ["gfx1030", "gfx90a:xnack-"]
+    assert "zlib (CCOB v2)" in g.run("doctor", "--fatbin", ccob).out
     # a hostile bundle (an entry offset far outside it) fails cleanly, naming the file
     data = bytearray(raw.read_bytes())
     data[32:40] = b"\xff" * 8
