@@ -1,10 +1,13 @@
 // gantry doctor: proves before launch that an image's GPU code can run on this host. `doctor
 // [IMAGE]` prints the chosen vendor's findings (vendor/backend.hpp: host rules, and the image's
 // rules for the GPUs the request would get); `doctor --fatbin FILE [--json]` the fat binary table
-// of one file (every container wherever it sits, each entry's kind, arch, compression and sizes).
+// of one file (every container wherever it sits, each entry's kind, arch, compression and sizes)
+// and its HIP code objects (each offload bundle entry's target ID, code object version, size and
+// compression).
 #include "cli/context.hpp"
 #include "compat/doctor.hpp"
 #include "compat/fatbin.hpp"
+#include "compat/hip_fatbin.hpp"
 #include "engine/engine.hpp"
 #include "oci/image.hpp"
 #include "rootfs/rootfs.hpp"
@@ -42,7 +45,82 @@ struct Total {
     std::uint64_t entries = 0, size = 0, uncompressed = 0;
 };
 
+// HIP code objects (.hip_fatbin offload bundles) of the same file, beside the CUDA entries.
+std::string hip_target(const compat::HipBundleEntry& e) {
+    return e.target_id.empty() ? e.target.str() : e.target_id;
+}
+
+oci::json hip_json(const compat::HipFatbin& h) {
+    oci::json out{
+        {"found", h.found}, {"section_offset", h.section_offset}, {"section_size", h.section_size}};
+    out["bundles"] = oci::json::array();
+    for (const auto& b : h.bundles)
+        out["bundles"].push_back({{"offset", b.offset},
+                                  {"size", b.size},
+                                  {"compression", compat::to_string(b.compression)},
+                                  {"ccob_version", b.ccob_version},
+                                  {"uncompressed_size", b.uncompressed_size},
+                                  {"entries", b.entry_count}});
+    out["entries"] = oci::json::array();
+    std::vector<std::string> order;
+    std::map<std::string, Total> totals;
+    for (const auto& e : h.entries) {
+        oci::json j{{"id", e.id},
+                    {"kind", e.kind_name},
+                    {"triple", e.triple},
+                    {"target_id", hip_target(e)},
+                    {"offset", e.offset},
+                    {"size", e.size},
+                    {"bundle", e.bundle},
+                    {"compression", compat::to_string(h.bundles[e.bundle].compression)},
+                    {"device_code", e.is_device_code()}};
+        if (e.size > 0 && e.header.is_amdgpu) {
+            j["processor"] = e.header.target.processor;
+            j["code_object_version"] = e.header.code_object_version;
+            j["e_flags"] = e.header.e_flags;
+            j["xnack"] = compat::to_string(e.header.target.xnack);
+            j["sramecc"] = compat::to_string(e.header.target.sramecc);
+        } else if (e.size > 0) {
+            j["header_error"] = e.header.error;
+        }
+        out["entries"].push_back(std::move(j));
+        if (!e.is_device_code()) continue;
+        auto t = hip_target(e);
+        if (!totals.count(t)) order.push_back(t);
+        totals[t].entries += 1;
+        totals[t].size += e.size;
+    }
+    out["totals"] = oci::json::array();
+    for (const auto& t : order)
+        out["totals"].push_back(
+            {{"target_id", t}, {"entries", totals[t].entries}, {"size", totals[t].size}});
+    return out;
+}
+
+void print_hip_text(const std::string& path, const compat::HipFatbin& h) {
+    std::size_t code = 0;
+    for (const auto& e : h.entries) code += e.is_device_code() ? 1 : 0;
+    std::printf("%s: .hip_fatbin with %zu offload bundle%s, %zu HIP code object%s\n", path.c_str(),
+                h.bundles.size(), h.bundles.size() == 1 ? "" : "s", code, code == 1 ? "" : "s");
+    if (code == 0) return;
+    std::vector<std::vector<std::string>> rows;
+    rows.push_back({"KIND", "TARGET", "VERSION", "COMPRESSION", "SIZE", "BUNDLE"});
+    for (const auto& e : h.entries) {
+        if (!e.is_device_code()) continue;
+        const auto& b = h.bundles[e.bundle];
+        std::string co = e.header.is_amdgpu ? "co v" + std::to_string(e.header.code_object_version)
+                                            : "? (" + e.header.error + ")";
+        std::string comp = compat::to_string(b.compression);
+        if (b.ccob_version) comp += " (CCOB v" + std::to_string(b.ccob_version) + ")";
+        rows.push_back({e.kind_name, hip_target(e), co, comp, std::to_string(e.size),
+                        std::to_string(e.bundle)});
+    }
+    std::printf("\n");
+    print_table(rows);
+}
+
 int print_fatbin(const std::string& path, bool json) {
+    auto hip = compat::read_hip_fatbin_file(path);
     compat::FatbinOptions opts;
     opts.cubin = compat::FatbinOptions::Cubin::all;
     auto fb = compat::scan_fatbin_file(path, opts);
@@ -111,11 +189,17 @@ int print_fatbin(const std::string& path, bool json) {
                                      {"uncompressed_size", t.uncompressed}});
         }
         out["problems"] = fb.problems;
+        out["hip"] = hip_json(hip);
         std::printf("%s\n", out.dump(2).c_str());
         return 0;
     }
 
     for (auto& p : fb.problems) log::warn(path + ": " + p);
+    if (hip.found) {
+        print_hip_text(path, hip);
+        if (fb.containers.empty()) return 0; // a HIP-only file: no empty CUDA table
+        std::printf("\n");
+    }
     const std::size_t stubs = fb.stub_containers();
     std::printf("%s: %zu fatbin container%s", path.c_str(), fb.containers.size(),
                 fb.containers.size() == 1 ? "" : "s");
@@ -193,8 +277,8 @@ void register_doctor(CLI::App& app, Context& ctx) {
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("doctor", "Check that GPU code can run on this host");
     cmd->add_option("--fatbin", o->fatbin,
-                    "List the CUDA fat binaries in FILE (an ELF library, executable or object, "
-                    "or a raw .fatbin)")
+                    "List the CUDA fat binaries and HIP code objects in FILE (an ELF library, "
+                    "executable or object, a raw .fatbin or a raw HIP offload bundle)")
         ->type_name("FILE");
     cmd->add_flag("--json", o->json, "Print JSON");
     cmd->add_option("image", o->image, "Image to check against this host (optional)");

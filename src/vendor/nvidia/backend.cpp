@@ -6,6 +6,7 @@
 #include "runspec/gpu.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "vendor/amd/doctor.hpp"
 #include "vendor/nvidia/gpu_facts.hpp"
 #include "vendor/nvidia/image_checks.hpp"
 
@@ -130,6 +131,9 @@ class Nvidia final : public Backend {
         auto more = image_findings(*ctx.store, *ctx.image, ctx.ref, ctx.env, host, req, sel,
                                    ctx.path_prefix);
         findings.insert(findings.end(), more.begin(), more.end());
+        // A ROCm image on a host without AMD GPUs (doctor only: run's path never reads this).
+        if (auto f = amd::rocm_image_without_amd(*ctx.store, *ctx.image, ctx.roots.sys_root))
+            findings.push_back(std::move(*f));
         return findings;
     }
 };

@@ -1,0 +1,103 @@
+// The ROCm image facts: one walk of the image's merged view in the store (nothing extracted,
+// nothing executed). Small text files go to compat::add_rocm_file_facts; every ELF executable and
+// shared library has its .hip_fatbin read through compat/hip_fatbin.hpp (mapped, only the pages
+// of the section headers and the bundle are touched).
+#include "compat/hip_fatbin.hpp"
+#include "gpu/host.hpp"
+#include "rootfs/rootfs.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+#include "vendor/amd/doctor.hpp"
+
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace gantry::vendor::amd {
+
+std::optional<compat::HipCodeFile> scan_hip_file(const std::string& host_path,
+                                                 const std::string& path) {
+    // ELF64 header: magic, class, data ... e_type at 16. Executables (2) and shared objects
+    // (3) only: the HIP runtime never loads a relocatable object (1) left in an image.
+    unsigned char head[18] = {};
+    {
+        Fd fd(::open(host_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        if (!fd || ::read(fd.get(), head, sizeof head) != static_cast<ssize_t>(sizeof head))
+            return std::nullopt;
+    }
+    if (std::memcmp(head,
+                    "\x7f"
+                    "ELF",
+                    4) != 0)
+        return std::nullopt;
+    unsigned type = head[5] == 2 ? (head[16] << 8 | head[17]) : (head[16] | head[17] << 8);
+    if (type != 2 && type != 3) return std::nullopt;
+    compat::HipCodeFile out;
+    out.path = "/" + path;
+    try {
+        auto fb = compat::read_hip_fatbin_file(host_path);
+        if (!fb.found) return std::nullopt;
+        for (const auto& e : fb.entries) {
+            if (!e.is_device_code() || !e.triple.starts_with("amdgcn-amd-amdhsa")) continue;
+            std::string text = e.target_id.empty() ? e.target.str() : e.target_id;
+            if (std::find(out.texts.begin(), out.texts.end(), text) != out.texts.end()) continue;
+            out.targets.push_back(e.target);
+            out.texts.push_back(std::move(text));
+        }
+    } catch (const Error& e) {
+        out.error = e.message();
+        out.targets.clear();
+        out.texts.clear();
+    }
+    return out;
+}
+
+compat::RocmImageFacts gather_image_facts(const store::Store& store, const store::Image& image,
+                                          const std::vector<std::string>& env,
+                                          const std::string& path_prefix) {
+    compat::RocmImageFacts facts;
+    constexpr std::size_t kMaxHipFiles = 100000;
+    rootfs::walk_image_files(
+        store, image.config.diff_ids, [&](const std::string& path, const std::string& host_path) {
+            std::string text;
+            if (compat::rocm_wants_contents(path)) try {
+                    text = fs::read_file(host_path, 1 << 20);
+                } catch (const Error&) { // too large or unreadable: no evidence
+                }
+            compat::add_rocm_file_facts(facts, path, text);
+            if (!path.starts_with(path_prefix) || facts.hip.size() >= kMaxHipFiles) return;
+            ++facts.elf_files;
+            if (auto f = scan_hip_file(host_path, path)) facts.hip.push_back(std::move(*f));
+        });
+    compat::add_rocm_env_facts(facts, env);
+    return facts;
+}
+
+std::optional<compat::Finding> rocm_image_without_amd(const store::Store& store,
+                                                      const store::Image& image,
+                                                      const std::string& sys_root) {
+    struct stat st {};
+    auto kfd = gpu::join_root(sys_root, "/sys/class/kfd/kfd/topology/nodes");
+    if (::stat(kfd.c_str(), &st) == 0) return std::nullopt; // the host has AMD GPUs
+    std::string where;
+    const auto& ids = image.config.diff_ids;
+    if (rootfs::image_has(store, ids, "opt/rocm"))
+        where = "/opt/rocm";
+    else
+        for (const auto& n : rootfs::list_image_dir(store, ids, "opt"))
+            if (compat::rocm_from_dir_name(n)) {
+                where = "/opt/" + n;
+                break;
+            }
+    if (where.empty()) return std::nullopt;
+    return compat::Finding{"ROCM-IMAGE-NO-AMD", compat::Severity::fail,
+                           "the image carries AMD's ROCm (" + where +
+                               ") and this host has no AMD GPU (no KFD topology): its GPU code "
+                               "cannot run on NVIDIA GPUs",
+                           "use a CUDA build of the image, or run it on an AMD GPU host "
+                           "(--gpu-vendor amd)"};
+}
+
+} // namespace gantry::vendor::amd
