@@ -174,24 +174,49 @@ std::vector<Finding> check_hip_code(const RocmHostFacts& host, const RocmImageFa
         }
 
     // Every file with HIP code needs a code object for every selected GPU (as the runtime will
-    // see it): else hipErrorNoBinaryForGpu.
+    // see it). How doomed a launch is depends on the file: the HIP runtime registers a file's
+    // fat binary at load but extracts its code objects when the first of its kernels is launched
+    // (HIP_ENABLE_DEFERRED_LOADING=1, the default), so a library without code for the GPU fails
+    // only if its kernels are used (ROCm images carry such libraries: hipSPARSELt is built for
+    // gfx942 alone). It fails the launch when the file is a program (its kernels are its work),
+    // PyTorch's core HIP library (every GPU tensor op), or when no file of the image has a code
+    // object for the GPU at all; it warns otherwise.
     const char* id = ov ? "HSA-OVERRIDE-NO-CODE" : "HIP-NO-CODE-OBJECT";
+    std::vector<std::string> covered; // GPUs (target words) some file has code for
+    for (const auto& g : host.gpus) {
+        TargetId t = runtime_target(g, img);
+        for (const auto& f : img.hip)
+            if (f.error.empty() && file_fits(f, t)) {
+                covered.push_back(gpu_words(g, t));
+                break;
+            }
+    }
+    auto core = [](const HipCodeFile& f) {
+        return f.program || f.path.ends_with("/torch/lib/libtorch_hip.so") ||
+               f.path.ends_with("/torch/lib/libc10_hip.so");
+    };
     std::size_t failing = 0, checked = 0;
-    std::vector<std::string> seen_targets;
+    bool more_doomed = false;
     for (const auto& f : img.hip) {
         if (!f.error.empty()) continue;
         ++checked;
         std::vector<std::string> missing, missing_targets;
+        bool doomed = core(f);
         for (const auto& g : host.gpus) {
             TargetId t = runtime_target(g, img);
             if (file_fits(f, t)) continue;
             missing.push_back(gpu_words(g, t));
+            if (std::find(covered.begin(), covered.end(), missing.back()) == covered.end())
+                doomed = true;
             if (std::find(missing_targets.begin(), missing_targets.end(), t.processor) ==
                 missing_targets.end())
                 missing_targets.push_back(t.processor);
         }
         if (missing.empty()) continue;
-        if (++failing > kMaxFileFindings) continue;
+        if (++failing > kMaxFileFindings) {
+            more_doomed = more_doomed || doomed;
+            continue;
+        }
         std::string why = ov ? " (HSA_OVERRIDE_GFX_VERSION=" + *img.hsa_override + ")" : "";
         std::string fix =
             ov ? "unset HSA_OVERRIDE_GFX_VERSION, or set it to a target the file has code for (" +
@@ -200,14 +225,17 @@ std::vector<Finding> check_hip_code(const RocmHostFacts& host, const RocmImageFa
                      " (hipcc/clang --offload-arch=" + missing_targets.front() +
                      ", PYTORCH_ROCM_ARCH or GPU_TARGETS), or select GPUs it has code for "
                      "(--gpus)";
-        out.push_back({id, Severity::fail,
+        std::string when = doomed ? "; the HIP runtime fails with hipErrorNoBinaryForGpu"
+                                  : "; the first of its kernels that runs fails with "
+                                    "hipErrorNoBinaryForGpu (the HIP runtime loads a library's "
+                                    "code objects on first use; other files have code for the GPU)";
+        out.push_back({id, doomed ? Severity::fail : Severity::warn,
                        f.path + " has no code object for " + join(missing) + why + ": it has " +
-                           (f.texts.empty() ? "none" : join(f.texts)) +
-                           "; the HIP runtime fails with hipErrorNoBinaryForGpu",
+                           (f.texts.empty() ? "none" : join(f.texts)) + when,
                        fix});
     }
     if (failing > kMaxFileFindings)
-        out.push_back({id, Severity::fail,
+        out.push_back({id, more_doomed ? Severity::fail : Severity::warn,
                        "and " + std::to_string(failing - kMaxFileFindings) +
                            " more files without code objects for the selected GPUs",
                        "gantry doctor --fatbin FILE lists a file's code objects"});

@@ -21,6 +21,7 @@ struct HipCodeFile {
     std::vector<TargetId> targets;  // each device code object's target, in order
     std::vector<std::string> texts; // the same as written ("gfx90a:xnack-")
     std::string error;              // the bundle could not be read (then targets is empty)
+    bool program = false;           // an executable (ET_EXEC, or PIE with an interpreter)
 };
 
 struct RocmImageFacts {

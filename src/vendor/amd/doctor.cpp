@@ -186,7 +186,7 @@ std::vector<Finding> image_findings_cached(const store::Store& store, const stor
     // driver, whether NVIDIA's driver is there too, each selected GPU's target, the env).
     auto hf = host_facts(host, selected);
     Sha256 h;
-    h.update("amd-doctor-1\n" + image.manifest_digest.str() + "\n" + hf.driver_version + "\n" +
+    h.update("amd-doctor-2\n" + image.manifest_digest.str() + "\n" + hf.driver_version + "\n" +
              (hf.nvidia_driver ? "nvidia\n" : "\n"));
     for (const auto& g : hf.gpus)
         h.update(std::to_string(g.index) + ":" + g.target.str() + ":" +

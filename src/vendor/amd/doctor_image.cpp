@@ -17,15 +17,39 @@
 
 namespace gantry::vendor::amd {
 
+namespace {
+
+// A position-independent executable: an ELF64 little-endian shared object with a PT_INTERP
+// program header (a shared library has none). HEAD is the file's first 64 bytes.
+bool is_program(int fd, const unsigned char* head) {
+    if (head[4] != 2 || head[5] != 1) return false; // ELFCLASS64, ELFDATA2LSB
+    auto u16 = [&](int at) { return static_cast<unsigned>(head[at] | head[at + 1] << 8); };
+    std::uint64_t phoff = 0;
+    for (int i = 7; i >= 0; --i) phoff = phoff << 8 | head[32 + i];
+    unsigned entsize = u16(54), count = u16(56);
+    if (entsize < 4 || count == 0 || count > 256 || phoff > (1ull << 32)) return false;
+    for (unsigned i = 0; i < count; ++i) {
+        unsigned char type[4];
+        if (::pread(fd, type, 4, static_cast<off_t>(phoff + std::uint64_t(i) * entsize)) != 4)
+            return false;
+        if ((type[0] | type[1] << 8 | type[2] << 16 | unsigned(type[3]) << 24) == 3) return true;
+    }
+    return false;
+}
+
+} // namespace
+
 std::optional<compat::HipCodeFile> scan_hip_file(const std::string& host_path,
                                                  const std::string& path) {
     // ELF64 header: magic, class, data ... e_type at 16. Executables (2) and shared objects
     // (3) only: the HIP runtime never loads a relocatable object (1) left in an image.
-    unsigned char head[18] = {};
+    unsigned char head[64] = {};
+    bool program = false;
     {
         Fd fd(::open(host_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
         if (!fd || ::read(fd.get(), head, sizeof head) != static_cast<ssize_t>(sizeof head))
             return std::nullopt;
+        program = is_program(fd.get(), head);
     }
     if (std::memcmp(head,
                     "\x7f"
@@ -36,6 +60,7 @@ std::optional<compat::HipCodeFile> scan_hip_file(const std::string& host_path,
     if (type != 2 && type != 3) return std::nullopt;
     compat::HipCodeFile out;
     out.path = "/" + path;
+    out.program = program || type == 2;
     try {
         auto fb = compat::read_hip_fatbin_file(host_path);
         if (!fb.found) return std::nullopt;

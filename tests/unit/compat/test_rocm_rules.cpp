@@ -149,6 +149,19 @@ TEST(RocmRules, NoCodeObjectForASelectedGpu) {
     EXPECT_FALSE(f.count("HIP-NO-CODE-OBJECT"));
 }
 
+TEST(RocmRules, PyTorchsCoreLibraryWithoutCodeFails) {
+    RocmImageFacts img = rocm_image("6.1.2");
+    img.hip.push_back(code("/usr/lib/librocblas.so", {"gfx90a", "gfx1100"}));
+    img.hip.push_back(code("/opt/venv/torch/lib/libtorch_hip.so", {"gfx90a"}));
+    auto f = by_id(check_hip_code(host("", {gpu(0, "gfx1100")}), img));
+    ASSERT_TRUE(f.count("HIP-NO-CODE-OBJECT"));
+    EXPECT_EQ(f["HIP-NO-CODE-OBJECT"].severity, Severity::fail); // every GPU op goes through it
+    // near miss: another library of the same image only warns
+    img.hip[1] = code("/opt/venv/torch/lib/libhipsparselt.so", {"gfx942"});
+    f = by_id(check_hip_code(host("", {gpu(0, "gfx1100")}), img));
+    EXPECT_EQ(f["HIP-NO-CODE-OBJECT"].severity, Severity::warn);
+}
+
 TEST(RocmRules, ManyFailingFilesAreSummed) {
     RocmImageFacts img;
     for (int i = 0; i < 14; ++i)

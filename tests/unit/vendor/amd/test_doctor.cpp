@@ -64,8 +64,9 @@ std::vector<const topo::Gpu*> all(const topo::Host& h) {
     return v;
 }
 
-// A HIP shared library built by clang for TARGETS ("" and a reason when clang cannot).
-std::string build_hip_so(const std::string& targets, std::string* why) {
+// A HIP shared library (or, with PROGRAM, a PIE executable whose HIP runtime calls stay
+// unresolved) built by clang for TARGETS ("" and a reason when clang cannot).
+std::string build_hip_so(const std::string& targets, std::string* why, bool program = false) {
     char tmpl[] = "/tmp/gantry-hip-XXXXXX";
     std::string dir = ::mkdtemp(tmpl);
     {
@@ -75,12 +76,15 @@ std::string build_hip_so(const std::string& targets, std::string* why) {
                "extern \"C\" int hipLaunchKernel(const void*, dim3, dim3, void**, unsigned long,"
                " hipStream_t);\n"
                "__attribute__((global)) void k(float* x) { x[0] = 1; }\n";
+        if (program) src << "int main() { return 0; }\n";
     }
     std::string arch;
     std::stringstream ss(targets);
     for (std::string t; std::getline(ss, t, ',');) arch += " --offload-arch=" + t;
-    std::string cmd = "cd " + dir + " && clang++ -x hip" + arch +
-                      " -nogpulib -nogpuinc -shared -fPIC k.hip -o k.so >clang.log 2>&1";
+    std::string cmd =
+        "cd " + dir + " && clang++ -x hip" + arch + " -nogpulib -nogpuinc " +
+        (program ? "-fPIE -pie -Wl,--unresolved-symbols=ignore-all" : "-shared -fPIC") +
+        " k.hip -o k.so >clang.log 2>&1";
     int rc = std::system(cmd.c_str());
     std::stringstream bytes;
     if (rc == 0)
@@ -254,4 +258,40 @@ TEST(AmdDoctorImage, HostileBundleIsADamagedFileNotACrash) {
     std::ofstream(path, std::ios::binary | std::ios::trunc) << so;
     EXPECT_FALSE(amd::scan_hip_file(path, "usr/lib/truncated.so"));
     EXPECT_FALSE(amd::scan_hip_file((fx.dir() / "nonexistent").string(), "x"));
+}
+
+TEST(AmdDoctorImage, AProgramWithoutCodeFailsALibraryOnlyWarnsWhenOthersHaveCode) {
+    std::string why;
+    auto good = build_hip_so("gfx90a", &why);
+    if (good.empty()) GTEST_SKIP() << why;
+    auto other = build_hip_so("gfx1030", &why);
+    auto app = build_hip_so("gfx1030", &why, true);
+    ASSERT_FALSE(other.empty() || app.empty()) << why;
+    FixtureStore fx;
+    fx.add_image("libs:1", {}, {{"usr/lib/libgood.so", good}, {"usr/lib/libsparse.so", other}});
+    fx.add_image("app:1", {}, {{"usr/lib/libgood.so", good}, {"usr/bin/app", app}});
+    auto h = mi250x_like("");
+    // a library for other GPUs, beside one with code for these: its kernels fail when used
+    auto img = gantry::store::find_image(fx.store(), "libs:1");
+    auto f = by_id(amd::image_findings(fx.store(), img, "libs:1", {}, h, all(h)));
+    ASSERT_TRUE(f.count("HIP-NO-CODE-OBJECT"));
+    EXPECT_EQ(f["HIP-NO-CODE-OBJECT"].severity, Severity::warn);
+    EXPECT_NE(f["HIP-NO-CODE-OBJECT"].message.find("/usr/lib/libsparse.so"), std::string::npos);
+    EXPECT_NE(f["HIP-NO-CODE-OBJECT"].message.find("first of its kernels"), std::string::npos);
+    // a program without code for the GPU fails, whatever the libraries have
+    img = gantry::store::find_image(fx.store(), "app:1");
+    f = by_id(amd::image_findings(fx.store(), img, "app:1", {}, h, all(h)));
+    ASSERT_TRUE(f.count("HIP-NO-CODE-OBJECT"));
+    EXPECT_EQ(f["HIP-NO-CODE-OBJECT"].severity, Severity::fail);
+    EXPECT_NE(f["HIP-NO-CODE-OBJECT"].message.find("/usr/bin/app"), std::string::npos);
+    // the scan tells a PIE program from a library by its interpreter
+    auto path = (fx.dir() / "app").string();
+    std::ofstream(path, std::ios::binary) << app;
+    auto file = amd::scan_hip_file(path, "usr/bin/app");
+    ASSERT_TRUE(file);
+    EXPECT_TRUE(file->program);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << good;
+    file = amd::scan_hip_file(path, "usr/lib/libgood.so");
+    ASSERT_TRUE(file);
+    EXPECT_FALSE(file->program);
 }
