@@ -221,3 +221,33 @@ def test_gantry_run_takes_a_partition(lab):
     res = lab.gan.run("run", "--device", "amd.com/gpu=9", "--cdi-spec-dir", spec_dir, IMAGE,
                       "sh", "-c", LIST)
     assert listed(res.out) == expected(host, part), res
+
+
+def test_bundle_takes_the_requested_gpus_from_the_amd_spec(lab):
+    """`gantry bundle --gpus` on an AMD host: the selected GPUs' nodes and /dev/kfd from the spec
+    `cdi generate --vendor amd` writes (generated in memory), and runc runs it."""
+    out, host = lab.hosts["mi300x"]
+    roots = ["--gpu-vendor", "amd", "--sys-root", out / "sys", "--dev-root", out / "dev"]
+    b = lab.base / "bundle-amd"
+    lab.gan.run("bundle", "--gpus", "device=2,6", *roots, "--cmd", "/bin/sh", "--cmd", "-c",
+                "--cmd", LIST, IMAGE, b)
+    cfg = json.loads((b / "config.json").read_text())
+    paths = sorted(d["path"] for d in cfg["linux"]["devices"])
+    want = [g for g in host["gpus"] if g["index"] in (2, 6)]
+    assert paths == sorted(["/dev/kfd"] + [g[k] for g in want for k in ("card", "render")])
+    assert not cfg.get("hooks")  # AMD's edits are device nodes only
+    # AMD_VISIBLE_DEVICES in the image's environment asks the same way
+    b2 = lab.base / "bundle-amd-env"
+    lab.gan.run("bundle", "-e", "AMD_VISIBLE_DEVICES=3", *roots, IMAGE, b2)
+    cfg = json.loads((b2 / "config.json").read_text())
+    g3 = [g for g in host["gpus"] if g["index"] == 3][0]
+    assert g3["render"] in [d["path"] for d in cfg["linux"]["devices"]]
+    # an index the host does not have: not found, and no bundle
+    res = lab.gan.run("bundle", "--gpus", "device=8", *roots, IMAGE, lab.base / "b8", check=False)
+    assert res.code == 3 and not (lab.base / "b8").exists(), res
+    need_tool("runc")
+    r = subprocess.run(["runc", "--root", str(lab.base / "runc-state"), "run", "--bundle", str(b),
+                        f"gtamd{os.getpid()}"], capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert listed(r.stdout) == expected(host, want), r.stdout

@@ -88,6 +88,18 @@ class Amd final : public Backend {
         return amd::generate_cdi(gpu::amd::discover(discover_options(roots)), options, warnings);
     }
 
+    std::vector<std::string> cdi_devices(const Roots& roots, const std::vector<std::string>& env,
+                                         const std::optional<std::string>& gpus) const override {
+        auto request = gpu::amd::parse_request(env, gpus);
+        if (!request.inject) return {};
+        auto host = gpu::amd::discover(discover_options(roots));
+        require_usable(host, request);
+        std::vector<std::string> names; // generate_cdi names devices by the GPUs' indices
+        for (const auto* g : gpu::amd::select(host, request).gpus)
+            names.push_back(std::to_string(g->index));
+        return names;
+    }
+
     std::vector<compat::Finding> doctor(const DoctorContext& ctx) const override {
         auto host = gpu::amd::discover_cached(discover_options(ctx.roots),
                                               cache_below(ctx.cache_dir, "amd-gpu-cache"));
