@@ -40,6 +40,28 @@ step "$G" run --gpus device=1 "${gpu_flags[@]}" demo/cuda-probe:1 sh -c 'nvidia-
 step "$G" cdi generate "${gpu_flags[@]}" --output "$work/cdi/nvidia.yaml"
 step "$G" run --cdi-spec-dir "$work/cdi" --device nvidia.com/gpu=0 demo/cuda-probe:1 cuda_probe
 step "$G" doctor "${gpu_flags[@]}" demo/cuda-probe:1 || true  # exit 10 when a check fails
+
+# An AMD GPU container beside it, through the same GPU layer. With no amdgpu driver here, a
+# SIMULATED host: 8x MI300X in the kernel's KFD sysfs format, /dev/kfd with a non-standard major
+# and /dev/dri nodes (tests/fixtures/amdhost). amd_probe does what ROCm's libhsakmt does at start:
+# it reads the topology (bound in at /amdsys: a container's /sys is the real host's), opens
+# /dev/kfd and every render node, and prints what it could open.
+if [ -d /sys/class/kfd/kfd/topology/nodes ]; then
+  echo; echo "amdgpu driver found: running on the real GPUs."
+  amd_flags=(--gpu-vendor amd); amd_sys=/
+else
+  echo; echo "No amdgpu driver on this machine: using a SIMULATED 8x MI300X host (tests/fixtures/amdhost)."
+  /usr/bin/python3 "$here/tests/fixtures/amdhost/amdhost.py" build --shape mi300x "$work/amdhost" >/dev/null
+  amd_flags=(--gpu-vendor amd --sys-root "$work/amdhost/sys" --dev-root "$work/amdhost/dev")
+  amd_sys="$work/amdhost/sys"
+fi
+/usr/bin/python3 "$here/tests/fixtures/amdhost/amd_image.py" --tag demo/amd-probe:1 "$work/amd-probe.tar" >/dev/null
+step "$G" load "$work/amd-probe.tar"
+step "$G" run --gpus device=0,3 "${amd_flags[@]}" -v "$amd_sys:/amdsys:ro" -e AMDPROBE_SYS=/amdsys \
+  demo/amd-probe:1 amd_probe
+step "$G" cdi generate "${amd_flags[@]/--gpu-vendor/--vendor}" --output "$work/cdi/amd.yaml"
+step "$G" run --cdi-spec-dir "$work/cdi" --device amd.com/gpu=1 demo/amd-probe:1 sh -c 'ls -l /dev/kfd /dev/dri'
+step "$G" doctor "${amd_flags[@]}" demo/amd-probe:1 || true
 echo; echo "Where an image's bytes go, and a Dockerfile with the usual GPU-image mistakes:"
 step "$G" analyze demo/cuda-probe:1
 step "$G" lint --failure-threshold none "$here/tests/fixtures/dockerfiles/gpu-bad.Dockerfile"
