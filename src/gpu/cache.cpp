@@ -28,30 +28,6 @@ Capabilities caps_from(const json& a) {
         if (auto v = capability_from_string(x.get<std::string>())) c.insert(*v);
     return c;
 }
-json node_json(const DeviceNode& n) {
-    return {{"path", n.path},
-            {"host_path", n.host_path},
-            {"type", std::string(1, n.type)},
-            {"major", n.major},
-            {"minor", n.minor},
-            {"mode", n.mode},
-            {"uid", n.uid},
-            {"gid", n.gid},
-            {"present", n.present}};
-}
-DeviceNode node_from(const json& j) {
-    DeviceNode n;
-    n.path = j.at("path");
-    n.host_path = j.at("host_path");
-    n.type = j.at("type").get<std::string>().at(0);
-    n.major = j.at("major");
-    n.minor = j.at("minor");
-    n.mode = j.at("mode");
-    n.uid = j.at("uid");
-    n.gid = j.at("gid");
-    n.present = j.at("present");
-    return n;
-}
 json files_json(const std::vector<HostFile>& v) {
     json a = json::array();
     for (auto& f : v)
@@ -137,8 +113,8 @@ std::string host_to_json(const Host& h) {
                             {"uuid", m.uuid},
                             {"profile", m.profile},
                             {"memory", m.memory},
-                            {"gi_cap", node_json(m.gi_cap)},
-                            {"ci_cap", node_json(m.ci_cap)}});
+                            {"gi_cap", device_node_to_json(m.gi_cap)},
+                            {"ci_cap", device_node_to_json(m.ci_cap)}});
         j["devices"].push_back({{"index", d.index},
                                 {"minor", d.minor},
                                 {"uuid", d.uuid},
@@ -151,7 +127,7 @@ std::string host_to_json(const Host& h) {
                                 {"mig_enabled", d.mig_enabled},
                                 {"persistence", d.persistence},
                                 {"migs", migs},
-                                {"node", node_json(d.node)},
+                                {"node", device_node_to_json(d.node)},
                                 {"proc_dir", d.proc_dir}});
     }
     j["libraries"] = json::array();
@@ -169,13 +145,13 @@ std::string host_to_json(const Host& h) {
         j["ipc"].push_back({{"host_path", s.host_path},
                             {"container_path", s.container_path},
                             {"cap", to_string(s.cap)}});
-    j["ctl"] = node_json(h.ctl);
-    j["uvm"] = node_json(h.uvm);
-    j["uvm_tools"] = node_json(h.uvm_tools);
-    j["modeset"] = node_json(h.modeset);
-    j["dxg"] = node_json(h.dxg);
+    j["ctl"] = device_node_to_json(h.ctl);
+    j["uvm"] = device_node_to_json(h.uvm);
+    j["uvm_tools"] = device_node_to_json(h.uvm_tools);
+    j["modeset"] = device_node_to_json(h.modeset);
+    j["dxg"] = device_node_to_json(h.dxg);
     j["mig_config_caps"] = json::array();
-    for (auto& n : h.mig_config_caps) j["mig_config_caps"].push_back(node_json(n));
+    for (auto& n : h.mig_config_caps) j["mig_config_caps"].push_back(device_node_to_json(n));
     j["proc_root"] = h.proc_root;
     j["notes"] = h.notes;
     j["ldcache_path"] = h.ldcache_path;
@@ -209,9 +185,10 @@ Host host_from_json(const std::string& text) {
             x.persistence = d.value("persistence", -1);
             for (auto& m : d.at("migs"))
                 x.migs.push_back({m.at("gpu_index"), m.at("gi"), m.at("ci"), m.at("uuid"),
-                                  m.at("profile"), m.at("memory"), node_from(m.at("gi_cap")),
-                                  node_from(m.at("ci_cap"))});
-            x.node = node_from(d.at("node"));
+                                  m.at("profile"), m.at("memory"),
+                                  device_node_from_json(m.at("gi_cap")),
+                                  device_node_from_json(m.at("ci_cap"))});
+            x.node = device_node_from_json(d.at("node"));
             x.proc_dir = d.at("proc_dir");
             h.devices.push_back(std::move(x));
         }
@@ -225,12 +202,13 @@ Host host_from_json(const std::string& text) {
             h.ipc.push_back({s.at("host_path"), s.at("container_path"),
                              capability_from_string(s.at("cap").get<std::string>())
                                  .value_or(Capability::utility)});
-        h.ctl = node_from(j.at("ctl"));
-        h.uvm = node_from(j.at("uvm"));
-        h.uvm_tools = node_from(j.at("uvm_tools"));
-        h.modeset = node_from(j.at("modeset"));
-        h.dxg = node_from(j.at("dxg"));
-        for (auto& n : j.at("mig_config_caps")) h.mig_config_caps.push_back(node_from(n));
+        h.ctl = device_node_from_json(j.at("ctl"));
+        h.uvm = device_node_from_json(j.at("uvm"));
+        h.uvm_tools = device_node_from_json(j.at("uvm_tools"));
+        h.modeset = device_node_from_json(j.at("modeset"));
+        h.dxg = device_node_from_json(j.at("dxg"));
+        for (auto& n : j.at("mig_config_caps"))
+            h.mig_config_caps.push_back(device_node_from_json(n));
         h.proc_root = j.at("proc_root");
         h.notes = j.at("notes").get<std::vector<std::string>>();
         h.ldcache_path = j.at("ldcache_path");
@@ -240,6 +218,32 @@ Host host_from_json(const std::string& text) {
     } catch (const json::exception& e) {
         throw Error(Errc::invalid, std::string("damaged GPU host cache entry: ") + e.what());
     }
+}
+
+json device_node_to_json(const DeviceNode& n) {
+    return {{"path", n.path},
+            {"host_path", n.host_path},
+            {"type", std::string(1, n.type)},
+            {"major", n.major},
+            {"minor", n.minor},
+            {"mode", n.mode},
+            {"uid", n.uid},
+            {"gid", n.gid},
+            {"present", n.present}};
+}
+
+DeviceNode device_node_from_json(const json& j) {
+    DeviceNode n;
+    n.path = j.at("path");
+    n.host_path = j.at("host_path");
+    n.type = j.at("type").get<std::string>().at(0);
+    n.major = j.at("major");
+    n.minor = j.at("minor");
+    n.mode = j.at("mode");
+    n.uid = j.at("uid");
+    n.gid = j.at("gid");
+    n.present = j.at("present");
+    return n;
 }
 
 Host discover_cached(const DiscoverOptions& opt, const std::string& cache_dir) {

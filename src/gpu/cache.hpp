@@ -7,6 +7,7 @@
 
 #include "gpu/host.hpp"
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 namespace gantry::gpu {
@@ -16,5 +17,10 @@ Host discover_cached(const DiscoverOptions& opt, const std::string& cache_dir);
 
 std::string host_to_json(const Host& h);
 Host host_from_json(const std::string& text); // throws Error(invalid)
+
+// A device node's entry in a cache (also the AMD host cache's, gpu/amd/cache.hpp); reading throws
+// nlohmann's exceptions for a damaged one.
+nlohmann::json device_node_to_json(const DeviceNode& n);
+DeviceNode device_node_from_json(const nlohmann::json& j);
 
 } // namespace gantry::gpu

@@ -1,5 +1,6 @@
 #include "gpu/amd/cache.hpp"
 
+#include "gpu/cache.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -18,32 +19,6 @@ namespace {
 
 constexpr std::uint64_t kMaxEntry = 4u << 20;
 
-json node_json(const DeviceNode& n) {
-    return {{"path", n.path},
-            {"host_path", n.host_path},
-            {"type", std::string(1, n.type)},
-            {"major", n.major},
-            {"minor", n.minor},
-            {"mode", n.mode},
-            {"uid", n.uid},
-            {"gid", n.gid},
-            {"present", n.present}};
-}
-
-DeviceNode node_from(const json& j) {
-    DeviceNode n;
-    n.path = j.at("path");
-    n.host_path = j.at("host_path");
-    n.type = j.at("type").get<std::string>().at(0);
-    n.major = j.at("major");
-    n.minor = j.at("minor");
-    n.mode = j.at("mode");
-    n.uid = j.at("uid");
-    n.gid = j.at("gid");
-    n.present = j.at("present");
-    return n;
-}
-
 template <class T>
 json opt_json(const std::optional<T>& v) {
     return v ? json(*v) : json(nullptr);
@@ -52,6 +27,26 @@ template <class T>
 std::optional<T> opt_from(const json& j) {
     if (j.is_null()) return std::nullopt;
     return j.get<T>();
+}
+
+json partition_json(const Partition& p) {
+    return {{"index", p.index},
+            {"count", p.count},
+            {"platform_device", p.platform_device},
+            {"compute_mode", p.compute_mode},
+            {"memory_mode", p.memory_mode},
+            {"parent_card", device_node_to_json(p.parent_card)}};
+}
+
+Partition partition_from(const json& j) {
+    Partition p;
+    p.index = j.at("index");
+    p.count = j.at("count");
+    p.platform_device = j.at("platform_device");
+    p.compute_mode = j.at("compute_mode");
+    p.memory_mode = j.at("memory_mode");
+    p.parent_card = device_node_from_json(j.at("parent_card"));
+    return p;
 }
 
 json gpu_json(const Gpu& g) {
@@ -75,9 +70,10 @@ json gpu_json(const Gpu& g) {
             {"num_xcc", g.num_xcc},
             {"drm_render_minor", g.drm_render_minor},
             {"marketing_name", g.marketing_name},
-            {"render", node_json(g.render)},
-            {"card", node_json(g.card)},
-            {"card_matched", g.card_matched}};
+            {"render", device_node_to_json(g.render)},
+            {"card", device_node_to_json(g.card)},
+            {"card_matched", g.card_matched},
+            {"partition", g.partition ? partition_json(*g.partition) : json(nullptr)}};
 }
 
 Gpu gpu_from(const json& j) {
@@ -102,9 +98,10 @@ Gpu gpu_from(const json& j) {
     g.num_xcc = j.at("num_xcc");
     g.drm_render_minor = j.at("drm_render_minor");
     g.marketing_name = j.at("marketing_name");
-    g.render = node_from(j.at("render"));
-    g.card = node_from(j.at("card"));
+    g.render = device_node_from_json(j.at("render"));
+    g.card = device_node_from_json(j.at("card"));
     g.card_matched = j.at("card_matched");
+    if (const auto& p = j.at("partition"); !p.is_null()) g.partition = partition_from(p);
     return g;
 }
 
@@ -148,7 +145,7 @@ void dir_into(Sha256& h, const std::string& dir) {
 
 std::string cache_key(const DiscoverOptions& opt) {
     Sha256 h;
-    h.update("gantry-amd-host-cache-1\n" + opt.sys_root + "\n" + opt.dev_root + "\n");
+    h.update("gantry-amd-host-cache-2\n" + opt.sys_root + "\n" + opt.dev_root + "\n");
     file_into(h, join_root(opt.sys_root, "/sys/class/kfd/kfd/topology/generation_id"));
     file_into(h, join_root(opt.sys_root, "/sys/module/amdgpu/version"));
     stat_into(h, join_root(opt.dev_root, "/dev/kfd"));
@@ -170,7 +167,7 @@ std::string host_to_json(const Host& h) {
     j["unusable_reason"] = h.unusable_reason;
     j["generation_id"] = opt_json(h.generation_id);
     j["driver_version"] = h.driver_version;
-    j["kfd"] = node_json(h.kfd);
+    j["kfd"] = device_node_to_json(h.kfd);
     j["gpus"] = json::array();
     for (auto& g : h.gpus) j["gpus"].push_back(gpu_json(g));
     j["cpu_nodes"] = h.cpu_nodes;
@@ -188,7 +185,7 @@ Host host_from_json(const std::string& text) {
         h.unusable_reason = j.at("unusable_reason");
         h.generation_id = opt_from<std::uint64_t>(j.at("generation_id"));
         h.driver_version = j.at("driver_version");
-        h.kfd = node_from(j.at("kfd"));
+        h.kfd = device_node_from_json(j.at("kfd"));
         for (auto& g : j.at("gpus")) h.gpus.push_back(gpu_from(g));
         h.cpu_nodes = j.at("cpu_nodes");
         h.notes = j.at("notes").get<std::vector<std::string>>();

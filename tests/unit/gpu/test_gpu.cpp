@@ -859,9 +859,7 @@ TEST(GpuDiscover, GpusAndMigFromNvml) {
 // The shared simulated host (tests/fixtures/gpuhost): 8 MIG GPUs, its real fake NVML, real nodes
 // when root. FAKE_DEVICE_ROOT is the test's business (the fake NVML looks there), not gantry's.
 TEST(GpuDiscover, SimulatedHostFixture) {
-    // tests/unit/gpu/test_gpu.cpp -> tests/fixtures/gpuhost/gpuhost.py
-    const stdfs::path script = stdfs::path(__FILE__).parent_path().parent_path().parent_path() /
-                               "fixtures/gpuhost/gpuhost.py";
+    const stdfs::path script = stdfs::path(GANTRY_TESTS_DIR) / "fixtures/gpuhost/gpuhost.py";
     if (!stdfs::exists(script) || std::system("python3 --version >/dev/null 2>&1") != 0 ||
         !have_cc())
         GTEST_SKIP() << "no gpuhost.py, python3 or C compiler";

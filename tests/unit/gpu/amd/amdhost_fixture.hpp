@@ -15,13 +15,7 @@ namespace gantry::testing {
 class AmdHostFixture {
   public:
     static std::filesystem::path script() {
-        // tests/unit/gpu/amd/ -> tests/fixtures/amdhost/amdhost.py
-        return std::filesystem::path(__FILE__)
-                   .parent_path()
-                   .parent_path()
-                   .parent_path()
-                   .parent_path() /
-               "fixtures/amdhost/amdhost.py";
+        return std::filesystem::path(GANTRY_TESTS_DIR) / "fixtures/amdhost/amdhost.py";
     }
     static std::string python() {
         return std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";

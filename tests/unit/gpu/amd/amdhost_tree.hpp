@@ -15,9 +15,7 @@ class AmdHostTree {
     // SHAPE: mi300x, mi250x or rx7900. available() is false when Python or the script is missing.
     explicit AmdHostTree(const std::string& shape, const std::string& extra_args = "") {
         namespace stdfs = std::filesystem;
-        const stdfs::path script =
-            stdfs::path(__FILE__).parent_path().parent_path().parent_path().parent_path() /
-            "fixtures/amdhost/amdhost.py";
+        const stdfs::path script = stdfs::path(GANTRY_TESTS_DIR) / "fixtures/amdhost/amdhost.py";
         char tmpl[] = "/tmp/gantry-amdhost-XXXXXX";
         if (!::mkdtemp(tmpl)) return;
         base_ = tmpl;

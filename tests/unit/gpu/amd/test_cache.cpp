@@ -45,6 +45,28 @@ TEST(AmdCache, JsonRoundTrip) {
     EXPECT_THROW(amd::host_from_json("not json"), Error);
 }
 
+TEST(AmdCache, PartitionsSurviveTheRoundTrip) {
+    amdtest::AmdHostTree t("mi300x-cpx");
+    if (!t.available()) GTEST_SKIP() << "needs /usr/bin/python3 and amdhost.py";
+    auto h = amd::discover({t.sys_root(), t.dev_root()});
+    ASSERT_TRUE(h.usable);
+    auto back = amd::host_from_json(amd::host_to_json(h));
+    ASSERT_EQ(back.gpus.size(), h.gpus.size());
+    for (std::size_t i = 0; i < h.gpus.size(); ++i) {
+        ASSERT_EQ(back.gpus[i].partition.has_value(), h.gpus[i].partition.has_value()) << i;
+        if (!h.gpus[i].partition) continue;
+        const auto &a = *h.gpus[i].partition, &b = *back.gpus[i].partition;
+        EXPECT_EQ(b.index, a.index);
+        EXPECT_EQ(b.count, a.count);
+        EXPECT_EQ(b.platform_device, a.platform_device);
+        EXPECT_EQ(b.compute_mode, a.compute_mode);
+        EXPECT_EQ(b.memory_mode, a.memory_mode);
+        EXPECT_EQ(b.parent_card.path, a.parent_card.path);
+    }
+    EXPECT_TRUE(back.gpus[9].partition); // CPX: every GPU node is a partition
+    EXPECT_EQ(back.gpus[9].partition->index, 1);
+}
+
 TEST(AmdCache, HitReadsNoTopologyUntilGenerationChanges) {
     amdtest::AmdHostTree t("mi300x");
     if (!t.available()) GTEST_SKIP() << "needs /usr/bin/python3 and amdhost.py";

@@ -442,9 +442,7 @@ TEST(AmdTopology, SymlinkOutOfRootIsNotFollowed) {
 // A tree made by the Python builder (tests/fixtures/amdhost/amdhost.py) reads as its host.json
 // says. Python runs when the test runs, never at build time; no Python: skipped.
 TEST(AmdTopology, SimulatedAmdHostFixture) {
-    const stdfs::path script =
-        stdfs::path(__FILE__).parent_path().parent_path().parent_path().parent_path() /
-        "fixtures/amdhost/amdhost.py";
+    const stdfs::path script = stdfs::path(GANTRY_TESTS_DIR) / "fixtures/amdhost/amdhost.py";
     const std::string python =
         stdfs::exists("/usr/bin/python3") ? "/usr/bin/python3" : std::string("python3");
     if (!stdfs::exists(script) || std::system((python + " --version >/dev/null 2>&1").c_str()) != 0)
