@@ -167,7 +167,7 @@ def test_gpus_all(lab, who, shape):
     n = len(lab.hosts[shape][1]["gpus"])
     assert rep["kfd"] == "ok"
     assert sorted(rep["visible"]) == sorted(uuids(lab, shape)) and len(rep["visible"]) == n
-    assert rep["rocr"] == uuids(lab, shape)  # index order (by unique_id)
+    assert rep["rocr"] == uuids(lab, shape)  # index order (by PCI address)
     assert sorted(rep["dri"]) == nodes_of(lab, shape, range(n))
     # the NUMA calls ROCm's thunk makes pass gantry's seccomp profile (docker's needs SYS_NICE)
     assert rep["numa"]["get_mempolicy"] == "ok" and rep["numa"]["mbind"] == "ok", rep["numa"]

@@ -4,10 +4,9 @@
 //           each device's edits are device nodes only, its card<M> and renderD<N> then /dev/kfd
 //           ("all": every device's DRM nodes, then /dev/kfd once), with type, live major and
 //           minor (the kfd major is dynamic), fileMode (permission bits), permissions "rwm",
-//           uid and gid from the host node.
-//   differs: indices are discovery's (by unique_id, a GPU's partitions together), the ones
-//           `gantry run --gpus` and AMD_VISIBLE_DEVICES use; amd-ctk numbers by PCI address.
-//           uid is the node's owner (amd-ctk writes 0 always). hostPath appears when the host
+//           uid and gid from the host node; indices by PCI address (a GPU's partitions
+//           together), the ones `gantry run --gpus` and AMD_VISIBLE_DEVICES use.
+//   differs: uid is the node's owner (amd-ctk writes 0 always). hostPath appears when the host
 //           node lies elsewhere (a simulated --dev-root). --device-name-strategy uuid adds
 //           "GPU-<hex unique_id>" names (amd-ctk has index names only, the default here too).
 //           cdiVersion is the lowest the content needs (0.5.0 for names that start with a digit
