@@ -197,7 +197,9 @@ void check_args(Instruction& in, char esc) {
     } else if (kw == "ENV" || kw == "LABEL") {
         need(!words.empty(), "at least one argument");
         if (words[0].find('=') == std::string::npos) {
-            need(kw == "ENV" && words.size() >= 2, "KEY=VALUE pairs (or the legacy ENV KEY VALUE)");
+            // the legacy "ENV KEY VALUE" / "LABEL KEY VALUE": BuildKit's parseNameVal takes
+            // both (with a LegacyKeyValueFormat warning); the value is the rest of the line
+            need(words.size() >= 2, "KEY=VALUE pairs (or the legacy " + kw + " KEY VALUE)");
         } else {
             for (auto& w : words)
                 if (w.find('=') == std::string::npos || w[0] == '=')
