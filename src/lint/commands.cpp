@@ -165,6 +165,7 @@ std::optional<PipCall> parse_pip(const Command& c) {
     }
     if (sub != "install" && !(p.uv && sub == "sync")) return std::nullopt;
     p.verb = !p.uv ? "pip install" : v[1] == "sync" ? "uv sync" : "uv pip " + sub;
+    if (p.verb == "uv sync") p.packages.clear(); // operands of its options (--extra gen)
     return p;
 }
 

@@ -195,8 +195,9 @@ void rules_packages(const RuleContext& cx) {
                 std::vector<std::string> what;
                 for (auto& p : calls)
                     for (auto& w : p.packages.empty() ? p.requirements : p.packages)
-                        if (w != "{}" && std::find(what.begin(), what.end(), w) == what.end())
-                            what.push_back(w); // {}: the files of find -exec, unnamed
+                        if (w.find("{}") == std::string::npos && // find -exec's files
+                            std::find(what.begin(), what.end(), w) == what.end())
+                            what.push_back(w);
                 std::string msg = calls[0].verb;
                 if (!what.empty()) msg += " of " + shown_list(what, step.env);
                 if (calls.size() > 1)
