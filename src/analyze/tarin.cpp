@@ -1,5 +1,6 @@
 #include "analyze/tarin.hpp"
 
+#include "layer/tar_header.hpp"
 #include "util/error.hpp"
 
 #include <cerrno>
@@ -64,6 +65,7 @@ archive_entry* TarIn::next() {
     archive_entry* e = nullptr;
     int rc = archive_read_next_header(a_, &e);
     if (rc == ARCHIVE_EOF) return nullptr;
+    if (!error_) layer::check_tar_header(a_, rc, what_);
     if (rc < ARCHIVE_WARN) {
         if (!any_ && !error_ && archive_errno(a_) == EILSEQ)
             throw Error(Errc::invalid, what_ + " is not a tar archive",

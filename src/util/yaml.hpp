@@ -5,6 +5,10 @@
 // libyaml is a C library: no static initializers, so nothing of it runs at gantry's start-up
 // (a C++ YAML library brought <iostream>'s initializer into every `gantry run`).
 //
+// Explicit tags must fit their node: the core schema's (!!str, !!int, !!float, !!bool, !!null on
+// scalars whose text is of that type, !!seq, !!map) and the non-specific "!"; any other tag is
+// an error naming the node's path and line.
+//
 // Untrusted input: aliases are expanded (a copy per use) up to kMaxNodes nodes in all, and
 // nesting is limited to kMaxDepth, so neither an alias bomb nor a deep document can exhaust
 // memory or the stack of whoever walks the tree.
