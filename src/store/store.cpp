@@ -12,6 +12,7 @@
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace gantry::store {
 
@@ -210,6 +211,37 @@ std::set<Digest> Store::images_in_use() const {
         }
     }
     return out;
+}
+
+std::pair<std::string, FileLock> Store::temporary_ref() const {
+    std::string tag = fs::unique_name();
+    FileLock lock(root_ / "locks" / ("tmpref-" + tag), FileLock::Mode::exclusive);
+    return {std::string(kTemporaryRepository) + ":" + tag, std::move(lock)};
+}
+
+std::size_t Store::drop_stale_temporary_refs() {
+    std::string prefix = std::string(kTemporaryRepository) + ":";
+    std::vector<std::string> stale;
+    for (auto& [ref, d] : refs()) {
+        if (!ref.starts_with(prefix)) continue;
+        auto lock = root_ / "locks" / ("tmpref-" + ref.substr(prefix.size()));
+        // no lock file: made by a gantry before these locks; its command is long gone too
+        struct stat st {};
+        if (::stat(lock.c_str(), &st) != 0 ||
+            FileLock::try_lock(lock, FileLock::Mode::exclusive).held())
+            stale.push_back(ref);
+    }
+    if (!stale.empty())
+        update_refs([&](RefMap& m) {
+            for (auto& r : stale) m.erase(r);
+        });
+    // lock files of finished commands and of the references just dropped: nobody holds them
+    std::error_code ec;
+    for (auto& e : stdfs::directory_iterator(root_ / "locks", ec))
+        if (e.path().filename().string().starts_with("tmpref-") &&
+            FileLock::try_lock(e.path(), FileLock::Mode::exclusive).held())
+            ::unlink(e.path().c_str());
+    return stale.size();
 }
 
 FileLock Store::writer_lock() const {
