@@ -7,6 +7,7 @@
 #include "util/text.hpp"
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
 #include <pwd.h>
@@ -242,6 +243,34 @@ std::size_t Store::drop_stale_temporary_refs() {
             FileLock::try_lock(e.path(), FileLock::Mode::exclusive).held())
             ::unlink(e.path().c_str());
     return stale.size();
+}
+
+namespace {
+// fs::unique_name() begins with the writer's pid: NAME.tmp-<pid>-<n>-<seed>
+bool writer_gone(const std::string& name) {
+    auto at = name.find(".tmp-");
+    if (at == std::string::npos) return false;
+    auto digits = name.substr(at + 5, name.find('-', at + 5) - at - 5);
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
+        digits.size() > 9)
+        return false;
+    return ::kill(static_cast<pid_t>(std::stol(digits)), 0) != 0 && errno == ESRCH;
+}
+} // namespace
+
+std::size_t Store::remove_half_written() {
+    std::size_t n = 0;
+    std::error_code ec;
+    {
+        FileLock lock(root_ / "locks/refs", FileLock::Mode::exclusive);
+        for (auto& e : stdfs::directory_iterator(root_, ec))
+            if (e.path().filename().string().starts_with("refs.json.tmp-") &&
+                ::unlink(e.path().c_str()) == 0)
+                ++n;
+    }
+    for (auto& e : stdfs::directory_iterator(root_ / "holds", ec))
+        if (writer_gone(e.path().filename().string()) && ::unlink(e.path().c_str()) == 0) ++n;
+    return n;
 }
 
 FileLock Store::writer_lock() const {

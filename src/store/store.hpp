@@ -122,6 +122,11 @@ class Store {
     // Removes the temporary references whose command is gone; returns how many.
     std::size_t drop_stale_temporary_refs();
 
+    // Removes what an atomic write killed half-way left outside tmp/ (fs::write_atomic's
+    // NAME.tmp-<pid>-…): refs.json's (under the refs lock, so none is being written), and holds'
+    // whose writer is no longer running. Returns how many.
+    std::size_t remove_half_written();
+
     // Held (shared) by every command that adds to the store; exclusive for garbage collection.
     FileLock writer_lock() const;
     FileLock gc_lock() const;

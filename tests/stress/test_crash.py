@@ -219,6 +219,34 @@ def test_slim_killed_during_check_leaves_no_name(g, samples):
     assert "docker.io/library/big:slim" in g.refs()
 
 
+def dead_pid():
+    """A pid no process has (the one of a child that has exited and been reaped)."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def test_prune_removes_what_killed_atomic_writes_left(g, samples):
+    """Regression: a kill while refs.json (or a hold) was being replaced left
+    refs.json.tmp-<pid>-… in the store's root (found by test_kill9_rmi); prune never removed it.
+    Prune now removes refs.json's under the refs lock, and a hold's once its writer is gone; a
+    hold being written by a live process stays."""
+    g.run("load", samples["small"].archive)
+    pid = dead_pid()
+    (g.root / f"refs.json.tmp-{pid}-0-1").write_text('{"refs": {')
+    (g.root / "holds" / f"c1.tmp-{pid}-3-7").write_text("sha256:")
+    live = g.root / "holds" / f"c2.tmp-{os.getpid()}-0-1"
+    live.write_text("sha256:")
+    check_store(g, "with leftovers")  # they never confuse a reader
+    g.run("system", "prune")
+    assert not (g.root / f"refs.json.tmp-{pid}-0-1").exists()
+    assert not (g.root / "holds" / f"c1.tmp-{pid}-3-7").exists()
+    assert live.exists(), "prune removed a hold a live process is writing"
+    live.unlink()
+    check_pruned(g, "after prune")
+    assert list(g.refs()) == [samples["small"].ref]
+
+
 def test_kill9_rmi(g, samples):
     rng = rng_for("rmi")
     a, b = samples["a"], samples["b"]  # they share two big layers
