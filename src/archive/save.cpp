@@ -106,7 +106,14 @@ class TarSink final : public Sink {
         if (archive_write_close(a_.get()) != ARCHIVE_OK) fail();
         if (unnamed_) { // linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; /proc/self/fd does not
             auto self = "/proc/self/fd/" + std::to_string(fd_.get());
-            if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, tmp_.c_str(), AT_SYMLINK_FOLLOW) != 0)
+            // straight to the output when it does not exist yet (no window at all), else beside
+            // it and renamed over it
+            if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, out_.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+                done_ = true;
+                return;
+            }
+            if (errno != EEXIST ||
+                ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, tmp_.c_str(), AT_SYMLINK_FOLLOW) != 0)
                 throw_errno("cannot write " + out_.string());
         }
         fd_.reset();

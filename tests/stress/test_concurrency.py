@@ -121,15 +121,29 @@ def test_detached_runs_with_one_name(g, samples):
     """Four `run -d --name N` at once: one runs, three say the name is in use. Regression: the
     claim of a name (runtime::StateDir::create) took a directory without state.json for a
     crashed run's debris, so a claim in progress was deleted by the next claimant: one failed
-    with "cannot create .../state.json.tmp-…: No such file or directory", or two ran as N."""
+    with "cannot create .../state.json.tmp-…: No such file or directory"; and once the first
+    run's parent had returned, its state named that dead parent as the monitor until the -d
+    monitor saved its own pid, so the next claimant took it for debris and two ran as N."""
     small = samples["small"]
     g.run("load", small.archive)
+    cleanup = []
+    try:
+        detached_rounds(g, small, cleanup)
+    finally:
+        for cid in cleanup:
+            g.run("rm", "-f", cid, check=False)
+
+
+def detached_rounds(g, small, cleanup):
     for rnd in range(max(4, TRIALS // 3)):
         name = f"stress{os.getpid()}-{rnd}"  # the runtime directory is shared machine-wide
         cmd = " ".join(shlex.quote(a) for a in g.cmd("run", "-d", "--name", name, small.ref,
                                                       "sleep", "30"))
         procs = [shell(g, cmd) for _ in range(4)]
         res = [(p.communicate(timeout=60), p.returncode) for p in procs]
+        for (out, _), code in res:  # whatever the asserts below say, stop what started
+            if code == 0:
+                cleanup.append(out.strip())
         ok = [r for r in res if r[1] == 0]
         bad = [r for r in res if r[1] != 0]
         assert len(ok) == 1, f"round {rnd}: {res}"
@@ -139,4 +153,5 @@ def test_detached_runs_with_one_name(g, samples):
         ps = g.run("ps", "--json").json()
         assert [c["name"] for c in ps if c["name"].startswith(name)] == [name], ps
         g.run("rm", "-f", name)  # sleep as PID 1 ignores SIGTERM: no 10 s stop per round
+        cleanup.clear()
     assert_no_leaks(g)
