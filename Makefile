@@ -4,7 +4,7 @@ BUILD ?= build
 PYTEST ?= /usr/bin/python3 -m pytest
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test unit e2e format format-check bench lint-corpus clean
+.PHONY: all deps build demo test unit e2e stress format format-check bench lint-corpus clean
 
 all: build
 
@@ -24,7 +24,11 @@ unit: build
 e2e: build
 	$(PYTEST) -p no:cacheprovider -q -ra tests/e2e tests/fixtures
 
-test: format-check unit e2e
+# kill -9, full-disk and concurrency suites (docs/stress.md); STRESS_TRIALS=N runs longer
+stress: build
+	$(PYTEST) -p no:cacheprovider -q -ra tests/stress
+
+test: format-check unit e2e stress
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.c' '*.h')
