@@ -24,7 +24,9 @@ unit: build
 e2e: build
 	$(PYTEST) -p no:cacheprovider -q -ra tests/e2e tests/fixtures
 
-test: format-check unit e2e
+# fuzz-smoke: every fuzz target FUZZ_SMOKE_SECONDS, so no harness rots (~4-5 min on 2 idle
+# cores with a cold ccache: fuzz/README.md "CI")
+test: format-check unit e2e fuzz-smoke
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.c' '*.h')
