@@ -45,7 +45,17 @@ TarIn::TarIn(layer::Reader& in, std::string what)
     archive_read_support_format_tar(a_);
     archive_read_support_format_gnutar(a_);
     archive_read_support_filter_none(a_);
-    if (archive_read_open(a_, this, nullptr, read_cb, nullptr) != ARCHIVE_OK) fail();
+    if (archive_read_open(a_, this, nullptr, read_cb, nullptr) != ARCHIVE_OK) {
+        // a constructor that throws runs no destructor: free the reader here (found by
+        // fuzz/fuzz_analyze_layer: an empty blob leaked it on every refusal)
+        try {
+            fail();
+        } catch (...) {
+            archive_read_free(a_);
+            a_ = nullptr;
+            throw;
+        }
+    }
 }
 
 TarIn::~TarIn() {

@@ -48,7 +48,8 @@ json parse(std::string_view text, const std::string& what, std::size_t max_depth
     DepthLimited sax(out, max_depth);
     try {
         json::sax_parse(text, &sax);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) { // parse_error, and out_of_range for 1e999 (found by
+                                         // fuzz/fuzz_auth_file escaping as an internal error)
         throw Error(Errc::invalid, what + " is not valid JSON: " + e.what(),
                     "the file is damaged or not what it claims to be; export or fetch it again");
     }

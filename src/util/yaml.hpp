@@ -37,6 +37,10 @@ struct Node {
     std::vector<Node> items;                    // a sequence's items
     std::vector<std::pair<Node, Node>> entries; // a mapping's keys and values, in order
 
+    // Declared so that clang (14, with libstdc++ 12) does not need pair<Node, Node> complete
+    // while it computes the implicit constructor's noexcept inside this class (the fuzz build).
+    Node() = default;
+
     bool is_null() const { return kind == Kind::null; }
     bool is_scalar() const { return kind == Kind::scalar; }
     bool is_seq() const { return kind == Kind::seq; }
