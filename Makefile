@@ -4,7 +4,7 @@ BUILD ?= build
 PYTEST ?= /usr/bin/python3 -m pytest
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test unit e2e format format-check bench clean
+.PHONY: all deps build demo test unit e2e format format-check bench clean build-asan test-asan
 
 all: build
 
@@ -25,6 +25,19 @@ e2e: build
 	$(PYTEST) -p no:cacheprovider -q -ra tests/e2e tests/fixtures
 
 test: format-check unit e2e
+
+# ASan + UBSan (docs/sanitizers.md): gantry and the unit tests instrumented, in their own build
+# directory; the unit suite, then the e2e suite against that binary (ASAN_E2E: which tests).
+ASAN_BUILD ?= build-asan
+ASAN_E2E ?= tests/e2e
+
+build-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGANTRY_SANITIZE=ON >/dev/null
+	ninja -C $(ASAN_BUILD) -j $(JOBS)
+
+test-asan: build-asan
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+	GANTRY_BIN=$(ASAN_BUILD)/gantry $(PYTEST) -p no:cacheprovider -q -ra $(ASAN_E2E)
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.c' '*.h')
