@@ -38,7 +38,7 @@ def _is_sanitized(binary):
 
 SANITIZED = _is_sanitized(GANTRY)
 # A sanitizer report (ASan, UBSan, LeakSanitizer) fails the test whose gantry wrote it: every
-# gantry process writes its reports to SANITIZER_REPORTS/<tool>.<pid> (docs/sanitizers.md),
+# gantry process writes its reports to SANITIZER_REPORTS/report.<pid> (docs/sanitizers.md),
 # checked after each test, and Gantry.run also looks for one in the stderr it captured (a
 # process in a container's root after pivot_root cannot open the report file and says so there).
 SANITIZER_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
@@ -48,10 +48,10 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
 if SANITIZED:
     SANITIZER_REPORTS = Path(tempfile.mkdtemp(prefix="gantry-sanitizer-", dir="/tmp"))
     os.chmod(SANITIZER_REPORTS, 0o1777)  # rootless tests run gantry as nobody
-    for var, tool in zip(SANITIZER_ENV, ("asan", "ubsan", "lsan")):
+    for var in SANITIZER_ENV:  # one runtime reads all three; the last log_path wins
         opts = os.environ.get(var, "")
-        os.environ[var] = f"{opts}:log_path={SANITIZER_REPORTS}/{tool}" if opts else \
-            f"log_path={SANITIZER_REPORTS}/{tool}"
+        os.environ[var] = f"{opts}:log_path={SANITIZER_REPORTS}/report" if opts else \
+            f"log_path={SANITIZER_REPORTS}/report"
 
 
 def pytest_configure(config):

@@ -19,5 +19,7 @@ const char* __ubsan_default_options() {
     return "halt_on_error=1:print_stacktrace=1:exitcode=86";
 }
 
-const char* __lsan_default_options() { return "exitcode=86"; }
+const char* __lsan_default_options() {
+    return "exitcode=86";
+}
 }
