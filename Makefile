@@ -4,7 +4,7 @@ BUILD ?= build
 PYTEST ?= /usr/bin/python3 -m pytest
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test unit e2e stress format format-check bench lint-corpus clean fuzz-build fuzz fuzz-smoke
+.PHONY: all deps build demo test unit e2e stress format format-check bench lint-corpus clean fuzz-build fuzz fuzz-smoke build-asan test-asan
 
 all: build
 
@@ -31,6 +31,19 @@ stress: build
 # fuzz-smoke: every fuzz target FUZZ_SMOKE_SECONDS, so no harness rots (~4-5 min on 2 idle
 # cores with a cold ccache: fuzz/README.md "CI")
 test: format-check unit e2e stress fuzz-smoke
+
+# ASan + UBSan (docs/sanitizers.md): gantry and the unit tests instrumented, in their own build
+# directory; the unit suite, then the e2e suite against that binary (ASAN_E2E: which tests).
+ASAN_BUILD ?= build-asan
+ASAN_E2E ?= tests/e2e
+
+build-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGANTRY_SANITIZE=ON >/dev/null
+	ninja -C $(ASAN_BUILD) -j $(JOBS)
+
+test-asan: build-asan
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
+	GANTRY_BIN=$(ASAN_BUILD)/gantry $(PYTEST) -p no:cacheprovider -q -ra $(ASAN_E2E)
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.c' '*.h')

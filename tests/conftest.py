@@ -26,6 +26,73 @@ IN_CI = os.environ.get("CI") == "true"
 NOBODY = pwd.getpwnam("nobody")
 
 
+def _is_sanitized(binary):
+    """Whether BINARY was built with AddressSanitizer (cmake -DGANTRY_SANITIZE=ON, make test-asan):
+    its instrumented code calls the ASan runtime's __asan_init."""
+    try:
+        with open(binary, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+SANITIZED = _is_sanitized(GANTRY)
+# A sanitizer report (ASan, UBSan, LeakSanitizer) fails the test whose gantry wrote it: every
+# gantry process writes its reports to SANITIZER_REPORTS/report.<pid> (docs/sanitizers.md),
+# checked after each test, and Gantry.run also looks for one in the stderr it captured (a
+# process in a container's root after pivot_root cannot open the report file and says so there).
+SANITIZER_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
+SANITIZER_REPORTS = None
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "UndefinedBehaviorSanitizer", "AddressSanitizer:", "Can't open file: ")
+if SANITIZED:
+    SANITIZER_REPORTS = Path(tempfile.mkdtemp(prefix="gantry-sanitizer-", dir="/tmp"))
+    os.chmod(SANITIZER_REPORTS, 0o1777)  # rootless tests run gantry as nobody
+    for var in SANITIZER_ENV:  # one runtime reads all three; the last log_path wins
+        opts = os.environ.get(var, "")
+        os.environ[var] = f"{opts}:log_path={SANITIZER_REPORTS}/report" if opts else \
+            f"log_path={SANITIZER_REPORTS}/report"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "not_under_sanitizer(reason): skip only when GANTRY_BIN is an ASan+UBSan "
+        "build (make test-asan); REASON says which property of the plain build it measures")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not SANITIZED:
+        return
+    for item in items:
+        mark = item.get_closest_marker("not_under_sanitizer")
+        if mark is not None:
+            reason = mark.args[0] if mark.args else mark.kwargs["reason"]
+            item.add_marker(pytest.mark.skip(reason=f"under ASan+UBSan: {reason}"))
+
+
+def sanitizer_report(text):
+    """The first sanitizer report line in TEXT, or None."""
+    for line in (text or "").splitlines():
+        if any(m in line for m in SANITIZER_MARKS):
+            return line
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _no_sanitizer_report():
+    """Under a sanitizer build: fails the test during which any gantry wrote a report."""
+    if SANITIZER_REPORTS is None:
+        yield
+        return
+    before = set(os.listdir(SANITIZER_REPORTS))
+    yield
+    new = sorted(set(os.listdir(SANITIZER_REPORTS)) - before)
+    if new:
+        texts = [(SANITIZER_REPORTS / n).read_text(errors="replace") for n in new]
+        pytest.fail(f"sanitizer report(s) {', '.join(new)} in {SANITIZER_REPORTS}:\n"
+                    + "\n".join(texts)[:20000], pytrace=False)
+
+
 def need_tool(name):
     """Skip (outside CI only) when a peer tool is missing; in CI a missing tool is a failure."""
     if shutil.which(name):
@@ -76,6 +143,7 @@ class Gantry:
     def environ(self):
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GANTRY_ROOT": str(self.root),
                "LANG": "C.UTF-8"}
+        env.update({v: os.environ[v] for v in SANITIZER_ENV if v in os.environ})
         if self.user is not None:
             env["HOME"] = str(self.root.parent)
         env.update(self.env)
@@ -85,6 +153,8 @@ class Gantry:
         proc = subprocess.run(self.cmd(*args), capture_output=True, text=True,
                               env=self.environ(), timeout=timeout, input=input)
         res = Result(proc)
+        if SANITIZED and sanitizer_report(res.err):
+            raise AssertionError(f"gantry {' '.join(map(str, args))}: sanitizer report: {res!r}")
         if check and res.code != 0:
             raise AssertionError(f"gantry {' '.join(map(str, args))} failed: {res!r}")
         return res

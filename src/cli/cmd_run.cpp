@@ -48,8 +48,10 @@ void register_run(CLI::App& app, Context& ctx) {
     o.list(files, "--mount", f->mounts, "Bind mount type=bind,src=...,dst=...[,readonly]");
     o.list(files, "--tmpfs", f->tmpfs, "Mount a tmpfs at DST[:options]");
     o.option(iso, engine::flags::kNetwork, f->network, "host (default) or none");
+    // CLI11 writes the value into *entrypoint while parsing, after this function returned:
+    // the option's callback holds it (it was freed here, a heap use-after-free, make test-asan)
     if (auto* e = o.option(proc, "--entrypoint", *entrypoint, "Override the image's ENTRYPOINT"))
-        e->each([f](const std::string& v) { f->entrypoint = v; });
+        e->each([f, entrypoint](const std::string& v) { f->entrypoint = v; });
     o.list(iso, "--security-opt", f->security_opt, "seccomp=unconfined to disable seccomp");
     o.option(files, "--write-warn", f->write_warn,
              "Warn when a run writes more than this into the container layer (default 1GiB)");

@@ -131,6 +131,9 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
 #ifdef GANTRY_COVERAGE
 extern "C" void __gcov_dump(); // gcov.h: writes the counters, as exit() would
 #endif
+#ifdef GANTRY_SANITIZE
+#include <sanitizer/lsan_interface.h> // the ASan build (make test-asan)
+#endif
 
 int main(int argc, char** argv) {
     using namespace gantry;
@@ -256,6 +259,9 @@ int main(int argc, char** argv) {
     std::fflush(nullptr);
 #ifdef GANTRY_COVERAGE
     __gcov_dump();
+#endif
+#ifdef GANTRY_SANITIZE
+    __lsan_do_leak_check(); // as LeakSanitizer does at exit(), which _exit skips
 #endif
     ::_exit(status);
 }

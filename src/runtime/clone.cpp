@@ -4,6 +4,7 @@
 #include "runtime/child_failure.hpp"
 #include "runtime/idmap.hpp"
 #include "runtime/launcher.hpp"
+#include "runtime/sanitizer_stack.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -24,10 +25,12 @@ struct SharedChild {
     bool single_id;
     uid_t uid;
     gid_t gid;
+    SanitizerStack asan{};
 };
 
 int shared_child_main(void* arg) {
     auto* a = static_cast<SharedChild*>(arg);
+    sanitizer_stack_entered(a->asan);
     try {
         write_own_id_maps(a->uid, a->gid);
     } catch (const Error& e) {
@@ -47,7 +50,10 @@ struct ChildStack {
         if (base == MAP_FAILED) throw_errno("cannot allocate a stack for the container process");
         ::mprotect(base, kGuard, PROT_NONE);
     }
-    ~ChildStack() { ::munmap(base, kSize + kGuard); }
+    ~ChildStack() {
+        sanitizer_forget(static_cast<char*>(base) + kGuard, kSize);
+        ::munmap(base, kSize + kGuard);
+    }
     void* top() const { return static_cast<char*>(base) + kSize + kGuard; }
 };
 
@@ -88,9 +94,12 @@ long clone_sharing_memory(const Launch& l, int err_fd, int fd_sock, bool single_
         ChildStack stack;
         SharedChild arg{&l, err_fd, fd_sock, single_id, ::geteuid(), ::getegid()};
         // returns once the child exec'ed the workload or exited
+        sanitizer_stack_enter(static_cast<char*>(stack.base) + ChildStack::kGuard,
+                              ChildStack::kSize);
         pid = ::clone(shared_child_main, stack.top(),
                       clone_flags(l.spec.namespaces) | CLONE_VM | CLONE_VFORK | SIGCHLD, &arg);
         err = errno;
+        sanitizer_stack_back(arg.asan);
     }
     errno = err; // the clone's, not the stack's munmap
     return pid;

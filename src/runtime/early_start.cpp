@@ -10,6 +10,7 @@
 #include "runtime/clone.hpp"
 #include "runtime/idmap.hpp"
 #include "runtime/raw_syscall.hpp"
+#include "runtime/sanitizer_stack.hpp"
 #include "runtime/supervisor.hpp"
 
 #include <cerrno>
@@ -57,6 +58,7 @@ struct EarlyShared {
     // written by gantry at the handover
     const Launch* launch = nullptr;
     bool single_id = false;
+    SanitizerStack asan{}; // the process's, after the handover
 };
 
 } // namespace detail
@@ -70,6 +72,7 @@ constexpr const char* kMapNames[3] = {"setgroups", "uid_map", "gid_map"};
 // The process once gantry handed it the launch: gantry sleeps until we exec or exit, so its
 // memory and libc are ours, as in a vfork child.
 [[noreturn]] void early_handed_over(EarlyShared* s) {
+    sanitizer_stack_entered(s->asan);
     if (s->state == EarlyShared::kFailed) {
         Error e = own_id_map_error(kMapNames[s->fail_step], s->fail_errno);
         write_failure(s->err_w, static_cast<int>(Errc::run_failed), e.message(), e.hint());
@@ -238,10 +241,12 @@ pid_t EarlyStart::State::hand_over(const Launch& l, bool single_id, int go_sock)
         ::sched_setaffinity(s->child_pid, sizeof s->cpus, &s->cpus);
     s->launch = &l;
     s->single_id = single_id;
+    sanitizer_stack_enter(static_cast<char*>(map) + kGuard, kProcessStack);
     // a process that died already (killed) reads nothing: its tid is 0 below
     (void)::send(go_sock, "g", 1, MSG_NOSIGNAL);
     for (int v; (v = __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE)) != 0;) // the kernel's wake
         ::syscall(SYS_futex, &s->tid, FUTEX_WAIT, v, nullptr, nullptr, 0);
+    sanitizer_stack_back(s->asan);
     return s->child_pid;
 }
 
@@ -249,7 +254,10 @@ EarlyStart::State::~State() {
     if (sh) cancel();
     // a keeping helper lives on its stack in there until our exit: left mapped, as the
     // keeper's own mapping is
-    if (map != MAP_FAILED && !keeping()) ::munmap(map, kEarlyMapping);
+    if (map != MAP_FAILED && !keeping()) {
+        sanitizer_forget(map, kEarlyMapping);
+        ::munmap(map, kEarlyMapping);
+    }
 }
 
 EarlyStart::EarlyStart(std::unique_ptr<State> st) : st_(std::move(st)) {}

@@ -1564,6 +1564,8 @@ def test_cve_2024_45310_racing_shared_volume(runner):
         shutil.rmtree(escape, ignore_errors=True)
 
 
+@pytest.mark.not_under_sanitizer("the ASan build links libasan and libubsan and registers "
+                                  "every object's globals with a static initializer")
 def test_start_up_loads_no_iostream_initializer_and_no_shared_library(g):
     """What every start pays for is kept out: <iostream>'s static initializer (the eight
     streams and the classic locale, ~0.1 ms; gantry prints with stdio, CLI11 comes in through

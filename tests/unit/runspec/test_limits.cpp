@@ -37,6 +37,8 @@ const Mount* mount_at(const RuntimeSpec& s, const std::string& dst) {
                            [&](const Mount& m) { return m.destination == dst; });
     return it == s.mounts.end() ? nullptr : &*it;
 }
+// A pointer into a spec destroyed at the end of the statement: refused at compile time.
+const Mount* mount_at(RuntimeSpec&& s, const std::string& dst) = delete;
 
 RuntimeSpec build(const runspec::RunOptions& o) {
     return runspec::build(nlohmann::json{{"config", {{"Cmd", {"sh"}}}}}, o);
@@ -101,7 +103,8 @@ TEST(Ipc, ShmSizeSetsTheTmpfsSize) {
     runspec::RunOptions o;
     o.shm_size = gantry::runtime::parse_ram_size("8g", "--shm-size");
     EXPECT_EQ(*o.shm_size, 8ull << 30); // docker's binary units
-    const Mount* shm = mount_at(build(o), "/dev/shm");
+    auto s = build(o); // kept: shm points into it (make test-asan found it read freed)
+    const Mount* shm = mount_at(s, "/dev/shm");
     ASSERT_NE(shm, nullptr);
     EXPECT_NE(std::find(shm->options.begin(), shm->options.end(), "size=8589934592"),
               shm->options.end());
