@@ -226,8 +226,10 @@ max_engine_clk_ccompute 3000
 
 
 def seeds() -> dict[str, list]:
+    # the fixture Dockerfiles (not the lint corpus' directory beside them)
     dockerfiles = [open(p).read() for p in
-                   sorted(glob.glob(os.path.join(REPO, "tests/fixtures/dockerfiles/*")))]
+                   sorted(glob.glob(os.path.join(REPO, "tests/fixtures/dockerfiles/*")))
+                   if os.path.isfile(p)]
     lint_tests = ["tests/unit/lint/*.cpp"]
     run_lines = [m.group(1) for d in dockerfiles
                  for m in re.finditer(r"^RUN\s+(.*(?:\\\n.*)*)", d, re.M)]
