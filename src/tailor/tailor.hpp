@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gantry::tailor {
@@ -58,6 +59,9 @@ struct FileReport {
     // "sm_90", "sm_90a", "compute_120" (PTX), "gfx90a:xnack-".
     std::map<std::string, std::uint64_t> arch_before, arch_after;
     std::uint64_t entries_before = 0, entries_after = 0;
+    // Where the dropped entries / code objects were in the original file (offset, bytes), in file
+    // order: what a compressor no longer sees (analyze's prediction compresses these ranges).
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> dropped;
     std::vector<std::string> left_alone; // fat binaries not touched, with why (one line each)
     std::string refused;                 // Outcome::refused: why
 };
