@@ -103,6 +103,11 @@ class Backend {
     virtual std::vector<std::string> cdi_devices(const Roots& roots,
                                                  const std::vector<std::string>& env,
                                                  const std::optional<std::string>& gpus) const;
+    // `--keep-arch host`: the device-code target of each of the host's GPUs, as --keep-arch
+    // takes them ("sm_90"; "gfx942:sramecc+", a feature the host cannot tell left out), in
+    // device order, repeated targets once. Empty when the host has none of this vendor's GPUs;
+    // Error(not_found) when it has GPUs whose target cannot be read (the fix names --keep-arch).
+    virtual std::vector<std::string> device_targets(const Roots& roots) const = 0;
 };
 
 // Every backend, in registry order (NVIDIA first).
@@ -115,6 +120,18 @@ const Backend& choose(const Roots& roots, const std::optional<std::string>& want
 // vendor (then nothing of the host is read).
 const Backend* for_run(const Roots& roots, const std::optional<std::string>& wanted,
                        const std::vector<std::string>& env, const std::optional<std::string>& gpus);
+
+// The device-code targets of every GPU on the host, every vendor whose driver is present (see
+// Backend::device_targets). Error(not_found) when there is none.
+std::vector<std::string> host_targets(const Roots& roots);
+
+// The doctor's failures for AFTER, on the host with every GPU of each vendor present, whose ID
+// BEFORE does not fail with: what a rewrite of BEFORE (tailoring) broke for this host. Both
+// images are checked with the environment a run would give them and no -e.
+std::vector<compat::Finding> doctor_regressions(const Roots& roots, const store::Store& store,
+                                                const store::Image& before,
+                                                const store::Image& after, CallerIds caller,
+                                                const std::string& cache_dir);
 
 // Applies the doctor's findings as a run's policy: a failure stops the run (Error(run_failed)
 // with the finding's fix and HOW_TO_OVERRIDE in its hint) unless OVERRIDE_BY names what overrides

@@ -1,6 +1,7 @@
 // The list of GPU vendors, how one is chosen for a host, and the run policy they share.
 #include "cdi/registry.hpp"
 
+#include "runspec/builder.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
@@ -46,6 +47,50 @@ const Backend* for_run(const Roots& roots, const std::optional<std::string>& wan
         if (b->asked(env, gpus)) return &choose(roots, wanted);
     if (wanted) find(*wanted); // a misspelt --gpu-vendor is an error even without GPUs
     return nullptr;
+}
+
+std::vector<std::string> host_targets(const Roots& roots) {
+    std::vector<std::string> all;
+    for (const Backend* b : backends()) {
+        if (!b->present(roots)) continue;
+        for (auto& t : b->device_targets(roots))
+            if (std::find(all.begin(), all.end(), t) == all.end()) all.push_back(t);
+    }
+    if (all.empty())
+        throw Error(Errc::not_found, "--keep-arch host: this host has no GPU",
+                    "name the GPUs to keep code for: --keep-arch sm_90 (CUDA) or --keep-arch "
+                    "gfx942 (AMD); --driver-root, --dev-root and --sys-root point at another host");
+    return all;
+}
+
+std::vector<compat::Finding> doctor_regressions(const Roots& roots, const store::Store& store,
+                                                const store::Image& before,
+                                                const store::Image& after, CallerIds caller,
+                                                const std::string& cache_dir) {
+    std::vector<compat::Finding> out;
+    for (const Backend* b : backends()) {
+        if (!b->present(roots)) continue;
+        auto failing = [&](const store::Image& img, const std::string& ref) {
+            DoctorContext ctx{roots};
+            ctx.store = &store;
+            ctx.image = &img;
+            ctx.ref = ref;
+            ctx.env = runspec::environment(img.config.raw, runspec::RunOptions{});
+            ctx.gpus = "all";
+            ctx.cache_dir = cache_dir;
+            ctx.caller = caller;
+            std::vector<compat::Finding> fails;
+            for (auto& f : b->doctor(ctx))
+                if (f.severity == compat::Severity::fail) fails.push_back(std::move(f));
+            return fails;
+        };
+        auto was = failing(before, before.id().str());
+        for (auto& f : failing(after, after.id().str()))
+            if (std::none_of(was.begin(), was.end(),
+                             [&](const compat::Finding& w) { return w.id == f.id; }))
+                out.push_back(std::move(f));
+    }
+    return out;
 }
 
 std::vector<std::string> Backend::cdi_devices(const Roots&, const std::vector<std::string>&,

@@ -10,6 +10,7 @@
 #include "vendor/amd/doctor.hpp"
 #include "vendor/amd/inject.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <sys/stat.h>
 
@@ -98,6 +99,26 @@ class Amd final : public Backend {
         for (const auto* g : gpu::amd::select(host, request).gpus)
             names.push_back(std::to_string(g->index));
         return names;
+    }
+
+    std::vector<std::string> device_targets(const Roots& roots) const override {
+        auto host = gpu::amd::discover(discover_options(roots));
+        std::vector<std::string> out;
+        for (const auto& g : host.gpus) {
+            if (g.gfx_target.empty())
+                throw Error(Errc::not_found,
+                            "--keep-arch host: the GPU target of AMD GPU " +
+                                std::to_string(g.index) + " (KFD node " + std::to_string(g.node) +
+                                ") is not known",
+                            "its gfx_target_version is " + std::to_string(g.gfx_target_version) +
+                                "; name the target instead, e.g. --keep-arch gfx942");
+            // sramecc as ROCr derives it; xnack is the process's mode (HSA_XNACK), so it is left
+            // out and code objects for either mode are kept.
+            std::string t = g.gfx_target;
+            if (g.sramecc) t += *g.sramecc ? ":sramecc+" : ":sramecc-";
+            if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+        }
+        return out;
     }
 
     std::vector<compat::Finding> doctor(const DoctorContext& ctx) const override {

@@ -10,6 +10,7 @@
 #include "vendor/nvidia/gpu_facts.hpp"
 #include "vendor/nvidia/image_checks.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <sys/stat.h>
 
@@ -114,6 +115,22 @@ class Nvidia final : public Backend {
                     names.push_back(std::to_string(d.index) + ":" +
                                     std::to_string(m - &d.migs.front()));
         return names;
+    }
+
+    std::vector<std::string> device_targets(const Roots& roots) const override {
+        auto host = gpu::discover(discover_options(roots));
+        std::vector<std::string> out;
+        for (const auto& d : host.devices) {
+            if (d.cc_major <= 0 || d.cc_minor < 0 || d.cc_minor > 9)
+                throw Error(Errc::not_found,
+                            "--keep-arch host: the compute capability of GPU " +
+                                std::to_string(d.index) + " (" + d.name + ") cannot be read",
+                            "NVML did not report it; name the architecture instead, e.g. "
+                            "--keep-arch sm_90");
+            std::string t = "sm_" + std::to_string(d.cc_major) + std::to_string(d.cc_minor);
+            if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+        }
+        return out;
     }
 
     std::vector<compat::Finding> doctor(const DoctorContext& ctx) const override {
