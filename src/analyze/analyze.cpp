@@ -36,6 +36,7 @@ Analysis analyze_image(const store::Store& store, const store::Image& img, const
         ScanOptions so;
         so.what = what;
         so.verify = opt.verify;
+        if (opt.keep_arch) so.keep = &*opt.keep_arch;
         a.scans[i] = scan_layer(rd, so);
         if (opt.verify && a.scans[i].blob_hex != d.hex())
             throw Error(Errc::invalid, what + ": blob hashes to sha256:" + a.scans[i].blob_hex,
@@ -79,6 +80,7 @@ Analysis analyze_image(const store::Store& store, const store::Image& img, const
         if (e.kind == Kind::file) r.final_bytes += e.size, ++r.final_files;
     }
     r.findings = find(ptrs, a.view, img.config.raw, opt.find);
+    if (opt.keep_arch) r.tailor = predict_tailoring(*opt.keep_arch, ptrs, a.view);
     r.treemap = treemap(ptrs, r.layers);
     return a;
 }

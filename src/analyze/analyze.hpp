@@ -15,6 +15,7 @@ struct AnalyzeOptions {
     unsigned jobs = 0;   // layers scanned at once; 0 = CPUs
     bool verify = false; // re-check every blob digest and diffID (the store did at import)
     FindOptions find;
+    std::optional<tailor::KeepSet> keep_arch; // also predict what --keep-arch would do
 };
 
 // The scans stay available for callers that need more than the report (slim).

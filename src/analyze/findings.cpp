@@ -297,9 +297,10 @@ void hip_arches(const std::map<std::string, std::uint64_t>& bytes,
     f.message = std::to_string(nfiles) + " file(s) hold " + human(total) +
                 " of HIP code objects for " + std::to_string(bytes.size()) + " GPU targets (" +
                 list + "); keeping only " + best + " saves " + human(f.bytes);
-    f.fix = "build for the GPUs you deploy on (--offload-arch=gfxXXX, GPU_TARGETS / "
-            "AMDGPU_TARGETS, PYTORCH_ROCM_ARCH); a target with :xnack-/:xnack+ runs only in that "
-            "mode, one without features runs in both";
+    f.fix = "`gantry tailor IMAGE -t NEW` on the GPU host (or `gantry slim IMAGE -t NEW "
+            "--keep-arch gfxXXX`) keeps only the code objects your GPUs run, without a rebuild; "
+            "at build time: --offload-arch=gfxXXX (GPU_TARGETS, PYTORCH_ROCM_ARCH); a target with "
+            ":xnack-/:xnack+ runs only in that mode, one without features runs in both";
     f.details = {{"total", total},
                  {"bytes_per_target", per},
                  {"files_per_target", in_files},
@@ -482,8 +483,9 @@ std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const Mer
                     " of GPU code for " + std::to_string(arch_bytes.size()) + " architectures (" +
                     list + ")";
         if (!best.empty()) f.message += "; keeping only " + best + " saves " + human(f.bytes);
-        f.fix = "build for the GPUs you deploy on (-gencode arch=compute_XX,code=sm_XX, "
-                "TORCH_CUDA_ARCH_LIST), or prune with nvprune at build time";
+        f.fix = "`gantry tailor IMAGE -t NEW` on the GPU host (or `gantry slim IMAGE -t NEW "
+                "--keep-arch sm_XX`) keeps only the code your GPUs run, without a rebuild; "
+                "`gantry analyze --keep-arch sm_XX` predicts the saving";
         f.details = {{"total", fat_total}, {"bytes_per_arch", per}, {"saves_keeping_only", saves}};
         out.push_back(std::move(f));
     }

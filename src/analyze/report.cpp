@@ -167,16 +167,18 @@ nlohmann::json to_json(const Report& r) {
               {"user_wasted_percent", num(r.dive.user_wasted_percent)},
               {"inefficiencies", ineff}};
     if (!wasted_user.empty()) dive["user_wasted_percent_special"] = wasted_user;
-    return {{"image", r.image},
-            {"id", r.id},
-            {"manifest_digest", r.manifest_digest},
-            {"compressed_size", r.compressed_bytes},
-            {"final_size", r.final_bytes},
-            {"final_files", r.final_files},
-            {"layers", layers},
-            {"dive", dive},
-            {"findings", findings},
-            {"treemap", r.treemap}};
+    json out{{"image", r.image},
+             {"id", r.id},
+             {"manifest_digest", r.manifest_digest},
+             {"compressed_size", r.compressed_bytes},
+             {"final_size", r.final_bytes},
+             {"final_files", r.final_files},
+             {"layers", layers},
+             {"dive", dive},
+             {"findings", findings},
+             {"treemap", r.treemap}};
+    if (r.tailor) out["tailor"] = to_json(*r.tailor);
+    return out;
 }
 
 std::string render_text(const Report& r, std::size_t max_paths) {
@@ -208,6 +210,7 @@ std::string render_text(const Report& r, std::size_t max_paths) {
         }
         if (ir.size() > 1) o += table(ir);
     }
+    if (r.tailor) o += "\n" + render_text(*r.tailor);
     if (r.findings.empty()) {
         o += "\nNo findings.\n";
         return o;

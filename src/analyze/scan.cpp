@@ -482,6 +482,10 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
                 auto fb = compat::scan_fatbin_bytes(view, fo);
                 for (auto& fe : fb.entries) e.fatbin[fe.arch_name()] += fe.disk_size();
                 e.hipfat = hip_target_bytes(view, e.path);
+                if (opt.keep && (!e.fatbin.empty() || !e.hipfat.empty()))
+                    r.tailor.push_back(
+                        plan_tailoring(view, *opt.keep, "/" + e.path,
+                                       static_cast<std::uint32_t>(r.entries.size())));
             }
             r.entries.push_back(std::move(e));
         }

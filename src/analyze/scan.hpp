@@ -7,6 +7,7 @@
 // through compat/fatbin's bounded reader.
 #pragma once
 
+#include "analyze/tailor_plan.hpp"
 #include "layer/stream.hpp"
 #include "oci/image.hpp"
 
@@ -41,15 +42,17 @@ struct LayerScan {
     std::string diff_hex; // sha256 of the uncompressed tar
     std::uint64_t tar_size = 0;
     oci::Compression compression = oci::Compression::none;
-    std::uint64_t entry_bytes = 0; // sum of tar header sizes (dive's layer size)
-    std::uint64_t files = 0;       // regular files
-    std::vector<Entry> entries;    // in tar order
+    std::uint64_t entry_bytes = 0;      // sum of tar header sizes (dive's layer size)
+    std::uint64_t files = 0;            // regular files
+    std::vector<Entry> entries;         // in tar order
+    std::vector<TailorFilePlan> tailor; // with ScanOptions::keep: files with device code
 };
 
 struct ScanOptions {
-    std::string what;                   // "layer 2/5 (sha256:ab12…)" for messages
-    std::uint64_t max_elf = 4ull << 30; // ELF files larger than this are not inspected
-    bool inspect_elf = true;            // debug sections and fat binaries
+    std::string what;                      // "layer 2/5 (sha256:ab12…)" for messages
+    std::uint64_t max_elf = 4ull << 30;    // ELF files larger than this are not inspected
+    bool inspect_elf = true;               // debug sections and fat binaries
+    const tailor::KeepSet* keep = nullptr; // also plan tailoring of files with device code
     bool verify = true; // sha256 of the blob and of the tar (blob_hex, diff_hex): ~2 more passes
     // 1: everything on the calling thread; 2: reading and decompressing the blob on a second
     // thread; 0: 2 when there are 2+ CPUs. The results are the same.

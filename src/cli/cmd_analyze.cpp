@@ -3,8 +3,10 @@
 #include "analyze/analyze.hpp"
 #include "cli/context.hpp"
 #include "store/images.hpp"
+#include "tailor/tailor.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "vendor/backend.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -14,7 +16,9 @@ namespace gantry::cli {
 void register_analyze(CLI::App& app, Context& ctx) {
     struct Opts {
         std::string image, html, ci_config, lowest_eff, highest_wasted, highest_user, large;
-        bool json = false, ci = false, verify = false;
+        std::string keep_arch;
+        vendor::Roots roots;
+        bool json = false, ci = false, verify = false, no_ptx = false;
         unsigned jobs = 0;
         std::size_t paths = 3;
     };
@@ -40,11 +44,24 @@ void register_analyze(CLI::App& app, Context& ctx) {
     cmd->add_flag(
         "--verify", o->verify,
         "Also re-check every layer's digest and diffID (the store checked them at import)");
+    cmd->add_option("--keep-arch", o->keep_arch,
+                    "Also predict what `slim --keep-arch` would save: `host` or a list like "
+                    "sm_80,sm_90 or gfx90a,gfx942");
+    cmd->add_flag("--no-ptx", o->no_ptx, "With --keep-arch: as slim --no-ptx");
+    cmd->add_option("--driver-root", o->roots.driver_root,
+                    "For --keep-arch host: root of the NVIDIA driver installation");
+    cmd->add_option("--dev-root", o->roots.dev_root, "For --keep-arch host: root holding dev/");
+    cmd->add_option("--sys-root", o->roots.sys_root, "For --keep-arch host: root holding sys/");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o]() -> int {
             analyze::AnalyzeOptions ao;
             ao.jobs = o->jobs;
             ao.verify = o->verify;
+            if (!o->keep_arch.empty()) {
+                ao.keep_arch =
+                    tailor::parse_keep_list(vendor::keep_arch_list(o->keep_arch, o->roots));
+                ao.keep_arch->ptx = !o->no_ptx;
+            }
             if (!o->large.empty()) {
                 auto v = analyze::parse_bytes("--large-file", o->large);
                 if (!v) throw Error(Errc::usage, "--large-file cannot be disabled", "give a size");

@@ -1,15 +1,22 @@
 // gantry slim IMAGE -t NEWREF: a smaller image (chosen finding classes and paths removed,
-// optional debug stripping, all layers squashed), a before/after report, and an optional
-// --check command run in the new image that must succeed before NEWREF is tagged.
+// optional debug stripping, --keep-arch tailoring of fat binaries, all layers squashed), a
+// before/after report, and an optional --check command run in the new image that must succeed
+// before NEWREF is tagged. gantry tailor IMAGE -t NEWREF: the same with --keep-arch host and
+// nothing else removed.
 #include "analyze/analyze.hpp"
 #include "cli/context.hpp"
+#include "engine/engine.hpp"
+#include "runtime/state.hpp"
 #include "slim/slim.hpp"
+#include "slim/tailor_record.hpp"
 #include "store/images.hpp"
 #include "store/importer.hpp"
+#include "tailor/tailor.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/identity.hpp"
 #include "util/text.hpp"
+#include "vendor/backend.hpp"
 
 #include <cstdio>
 #include <fcntl.h>
@@ -56,20 +63,193 @@ int run_check(const std::string& root, const std::string& ref, const std::vector
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+struct SlimOpts {
+    std::string image, tag, check;
+    std::vector<std::string> remove, remove_paths, keep, check_opts;
+    std::string keep_arch; // "host" or a list
+    vendor::Roots roots;
+    bool strip = false, json = false, dry_run = false, no_ptx = false;
+    unsigned jobs = 0;
+    bool tailor_cmd = false;
+};
+
+// The kept set: the host's GPUs, or the list.
+tailor::KeepSet keep_set(const SlimOpts& o) {
+    auto k = tailor::parse_keep_list(vendor::keep_arch_list(o.keep_arch, o.roots));
+    k.ptx = !o.no_ptx;
+    return k;
+}
+
+void print_plan(const slim::SlimOptions& so, const analyze::Analysis& an, bool json) {
+    auto plan = slim::plan(so, an);
+    if (json) {
+        std::puts(plan.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+        return;
+    }
+    std::vector<std::vector<std::string>> rows{{"CLASS", "FILES", "BYTES"}};
+    for (auto& [c, p] : plan["remove"].items())
+        rows.push_back({c, std::to_string(p["files"].template get<std::uint64_t>()),
+                        human_size(p["bytes"].template get<std::uint64_t>())});
+    if (rows.size() > 1) print_table(rows);
+    if (an.report.tailor) std::fputs(analyze::render_text(*an.report.tailor).c_str(), stdout);
+}
+
+void print_result(const SlimOpts& o, const slim::SlimResult& res, const std::string& newref,
+                  const std::string& check_line, int rc) {
+    auto pct = [](std::uint64_t a, std::uint64_t b) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.1f%%", b ? 100.0 * a / b : 100.0);
+        return std::string(buf);
+    };
+    std::vector<std::vector<std::string>> rows{{"", "BEFORE", "AFTER", "RATIO"}};
+    rows.push_back({"layers", std::to_string(res.before_layers), "1", ""});
+    rows.push_back({"compressed", human_size(res.before_compressed),
+                    human_size(res.after_compressed),
+                    pct(res.after_compressed, res.before_compressed)});
+    rows.push_back({"files", human_size(res.before_bytes), human_size(res.after_bytes),
+                    pct(res.after_bytes, res.before_bytes)});
+    print_table(rows);
+    std::printf("\nsquashed away (deleted/overwritten in later layers): %s\n",
+                human_size(res.dropped_layer_bytes).c_str());
+    for (auto& [c, s] : res.removed)
+        std::printf("removed %-12s %6llu file(s)  %s\n", c.c_str(),
+                    static_cast<unsigned long long>(s.files), human_size(s.bytes).c_str());
+    if (res.kept_by_rule)
+        std::printf("kept by --keep: %llu file(s)\n",
+                    static_cast<unsigned long long>(res.kept_by_rule));
+    if (o.strip)
+        std::printf("stripped %llu ELF file(s), %s saved (%llu kept unstripped)\n",
+                    static_cast<unsigned long long>(res.stripped_files),
+                    human_size(res.stripped_bytes).c_str(),
+                    static_cast<unsigned long long>(res.strip_failures));
+    if (!res.keep_arch.empty())
+        std::fputs(slim::render_tailor(res.keep_arch, res.tailored).c_str(), stdout);
+    for (auto& w : res.warnings) std::fprintf(stderr, "gantry: warning: %s\n", w.c_str());
+    if (!check_line.empty()) std::printf("%s\n", check_line.c_str());
+    if (rc == 0)
+        std::printf("Tagged %s (id %s)\n", newref.c_str(), res.config.str().substr(7, 12).c_str());
+}
+
+int slim_action(Context& ctx, const SlimOpts& o) {
+    slim::SlimOptions so;
+    auto classes = split_list(o.remove);
+    if (classes.empty()) classes = {o.tailor_cmd ? "none" : "default"};
+    for (auto& c : classes) {
+        if (c == "default")
+            so.remove.insert(slim::default_classes().begin(), slim::default_classes().end());
+        else if (c == "all")
+            so.remove.insert(slim::all_classes().begin(), slim::all_classes().end());
+        else if (c != "none")
+            so.remove.insert(c);
+    }
+    slim::check_classes(so.remove);
+    so.remove_paths = o.remove_paths;
+    so.keep = o.keep;
+    so.strip = o.strip;
+    so.privileged = running_as_real_root();
+    if (!o.keep_arch.empty()) so.keep_arch = keep_set(o);
+    std::string newref = store::normalize(o.tag);
+    so.note = std::string(o.tailor_cmd ? "gantry tailor " : "gantry slim ") + o.image + " -t " +
+              o.tag + (o.keep_arch.empty() ? "" : " --keep-arch " + so.keep_arch->str());
+    auto& store = ctx.store();
+    auto lock = store.writer_lock();
+    auto img = store::find_image(store, o.image);
+    analyze::AnalyzeOptions ao;
+    ao.jobs = o.jobs;
+    if (o.dry_run) ao.keep_arch = so.keep_arch; // the prediction is the plan
+    auto an = analyze::analyze_image(store, img, o.image, ao);
+    if (o.dry_run) {
+        print_plan(so, an, o.json);
+        return 0;
+    }
+    auto res = slim::slim_image(store, img, an, so);
+    int rc = 0;
+    std::string check_line;
+    // Tailored for this host: the doctor must pass on the new image wherever it passed on the
+    // original (a kernel image for every GPU, nothing else lost).
+    if (so.keep_arch && o.keep_arch == "host") {
+        auto caller = engine::Caller::current();
+        auto after = store::read_image(store, res.manifest);
+        auto broke = vendor::doctor_regressions(o.roots, store, img, after,
+                                                {caller.real_root, caller.uid, caller.gid, false},
+                                                runtime::runtime_dir().string());
+        for (auto& f : broke) {
+            check_line += (check_line.empty() ? "doctor: " : "; ") + f.id + ": " + f.message;
+            rc = 10;
+        }
+    }
+    if (rc == 0 && !o.check.empty()) {
+        auto [tmpref, held] = store.temporary_ref(); // prune drops it if we die
+        store::Importer imp(store, {});
+        imp.tag({tmpref}, res.manifest);
+        int st = 0;
+        try {
+            st = run_check(store.root().string(), tmpref, o.check_opts, o.check, o.json);
+        } catch (...) {
+            store.update_refs([&](store::RefMap& m) { m.erase(tmpref); });
+            throw;
+        }
+        store.update_refs([&](store::RefMap& m) { m.erase(tmpref); });
+        if (st != 0) {
+            check_line = "check failed: `" + o.check + "` exited " + std::to_string(st);
+            rc = 10;
+        } else
+            check_line = "check passed: `" + o.check + "`";
+    }
+    if (rc == 0) {
+        store::Importer imp(store, {});
+        imp.tag({newref}, res.manifest);
+    }
+    if (o.json) {
+        auto j = slim::to_json(res);
+        j["image"] = o.image;
+        j["tag"] = rc == 0 ? nlohmann::json(newref) : nlohmann::json(nullptr);
+        if (!o.check.empty()) j["check"] = {{"command", o.check}, {"passed", rc == 0}};
+        if (rc != 0) j["failed"] = check_line;
+        std::puts(j.dump(2).c_str());
+    } else
+        print_result(o, res, newref, check_line, rc);
+    if (rc != 0)
+        std::fprintf(stderr,
+                     "gantry: error: %s; %s was not tagged\nhint: fix the plan (--keep PATH, fewer "
+                     "--remove classes, more --keep-arch targets) and slim again; `gantry system "
+                     "prune` removes the untagged layer\n",
+                     check_line.c_str(), newref.c_str());
+    return rc;
+}
+
+void add_common(CLI::App* cmd, SlimOpts& o) {
+    cmd->add_option("image", o.image, "Image to slim (name, name:tag, digest or ID)")->required();
+    cmd->add_option("-t,--tag", o.tag, "Name of the new image")->required();
+    cmd->add_flag("--no-ptx", o.no_ptx,
+                  "With --keep-arch: drop PTX newer than the kept GPUs too (no JIT path for "
+                  "newer GPUs)");
+    cmd->add_option("--driver-root", o.roots.driver_root,
+                    "For --keep-arch host: root of the NVIDIA driver installation");
+    cmd->add_option("--dev-root", o.roots.dev_root,
+                    "For --keep-arch host: root holding dev/ (GPU device nodes)");
+    cmd->add_option("--sys-root", o.roots.sys_root,
+                    "For --keep-arch host: root holding sys/ (AMD's KFD topology)");
+    cmd->add_option("--check", o.check,
+                    "Shell command run in the new image (gantry run --rm IMAGE /bin/sh -c CMD); "
+                    "the image is tagged only if it exits 0");
+    cmd->add_option("--check-opt", o.check_opts,
+                    "Extra `gantry run` option for the check, e.g. --check-opt=--gpus=all")
+        ->allow_extra_args(false);
+    cmd->add_flag("--dry-run", o.dry_run,
+                  "Print the plan (what would be removed, what tailoring would save); write "
+                  "nothing");
+    cmd->add_flag("--json", o.json, "Print the report as JSON");
+    cmd->add_option("-j,--jobs", o.jobs, "Layers analysed at once (default: CPUs)");
+}
+
 } // namespace
 
 void register_slim(CLI::App& app, Context& ctx) {
-    struct Opts {
-        std::string image, tag, check;
-        std::vector<std::string> remove, remove_paths, keep, check_opts, keep_arch;
-        bool strip = false, json = false, dry_run = false;
-        unsigned jobs = 0;
-    };
-    auto o = std::make_shared<Opts>();
-    auto* cmd = app.add_subcommand(
-        "slim", "Make a smaller image: remove finding classes and paths, strip, squash layers");
-    cmd->add_option("image", o->image, "Image to slim (name, name:tag, digest or ID)")->required();
-    cmd->add_option("-t,--tag", o->tag, "Name of the new image")->required();
+    auto o = std::make_shared<SlimOpts>();
+    auto* cmd = app.add_subcommand("slim", "Make a smaller image: remove finding classes and "
+                                           "paths, keep only the GPU code you run, strip, squash");
+    add_common(cmd, *o);
     cmd->add_option("--remove", o->remove,
                     "Classes to remove (comma-separated, repeatable): toolchain, headers, static, "
                     "apt, pip, conda, pycache, site-extras, docs, model-cache; \"default\" = all "
@@ -79,154 +259,22 @@ void register_slim(CLI::App& app, Context& ctx) {
     cmd->add_flag("--strip", o->strip,
                   "Strip debug sections of ELF files (strip --strip-debug; dynamic symbols kept)");
     cmd->add_option("--keep-arch", o->keep_arch,
-                    "Keep only these GPU architectures in fat binaries (not supported: see "
-                    "docs/analyze.md)");
-    cmd->add_option("--check", o->check,
-                    "Shell command run in the new image (gantry run --rm IMAGE /bin/sh -c CMD); "
-                    "the image is tagged only if it exits 0");
-    cmd->add_option("--check-opt", o->check_opts,
-                    "Extra `gantry run` option for the check, e.g. --check-opt=--gpus=all")
-        ->allow_extra_args(false);
-    cmd->add_flag("--dry-run", o->dry_run, "Print the plan (what would be removed); write nothing");
-    cmd->add_flag("--json", o->json, "Print the report as JSON");
-    cmd->add_option("-j,--jobs", o->jobs, "Layers analysed at once (default: CPUs)");
-    cmd->callback([&ctx, o] {
-        ctx.action = [&ctx, o]() -> int {
-            if (!o->keep_arch.empty())
-                throw Error(Errc::unsupported,
-                            "--keep-arch: pruning GPU architectures from fat binaries is not done",
-                            "nvprune only rewrites object files and static libraries, and gantry "
-                            "does not rewrite fat binaries inside shared libraries without a proof "
-                            "that the result still loads; rebuild with the -gencode list you need "
-                            "(`gantry analyze` shows what each architecture costs)");
-            slim::SlimOptions so;
-            auto classes = split_list(o->remove);
-            if (classes.empty()) classes = {"default"};
-            for (auto& c : classes) {
-                if (c == "default")
-                    so.remove.insert(slim::default_classes().begin(),
-                                     slim::default_classes().end());
-                else if (c == "all")
-                    so.remove.insert(slim::all_classes().begin(), slim::all_classes().end());
-                else if (c != "none")
-                    so.remove.insert(c);
-            }
-            slim::check_classes(so.remove);
-            so.remove_paths = o->remove_paths;
-            so.keep = o->keep;
-            so.strip = o->strip;
-            so.privileged = running_as_real_root();
-            std::string newref = store::normalize(o->tag);
-            so.note = "gantry slim " + o->image + " -t " + o->tag;
-            auto& store = ctx.store();
-            auto lock = store.writer_lock();
-            auto img = store::find_image(store, o->image);
-            analyze::AnalyzeOptions ao;
-            ao.jobs = o->jobs;
-            auto an = analyze::analyze_image(store, img, o->image, ao);
-            if (o->dry_run) {
-                std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> plan;
-                nlohmann::json paths = nlohmann::json::array();
-                for (auto& [path, ref] : an.view.final) {
-                    const auto& e = an.scans[ref.layer].entries[ref.index];
-                    auto cls = slim::removal_class(so, path, e.kind);
-                    if (cls.empty()) continue;
-                    auto& p = plan[cls];
-                    ++p.first;
-                    if (e.kind == analyze::Kind::file) p.second += e.size;
-                    if (paths.size() < 1000)
-                        paths.push_back({{"path", "/" + path}, {"class", cls}});
-                }
-                if (o->json) {
-                    nlohmann::json j{{"remove", nlohmann::json::object()}, {"paths", paths}};
-                    for (auto& [c, p] : plan)
-                        j["remove"][c] = {{"files", p.first}, {"bytes", p.second}};
-                    std::puts(
-                        j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
-                } else {
-                    std::vector<std::vector<std::string>> rows{{"CLASS", "FILES", "BYTES"}};
-                    for (auto& [c, p] : plan)
-                        rows.push_back({c, std::to_string(p.first), human_size(p.second)});
-                    print_table(rows);
-                }
-                return 0;
-            }
-            auto res = slim::slim_image(store, img, an, so);
-            int rc = 0;
-            std::string check_line;
-            if (!o->check.empty()) {
-                auto [tmpref, held] = store.temporary_ref(); // prune drops it if we die
-                store::Importer imp(store, {});
-                imp.tag({tmpref}, res.manifest);
-                int st = 0;
-                try {
-                    st = run_check(store.root().string(), tmpref, o->check_opts, o->check, o->json);
-                } catch (...) {
-                    store.update_refs([&](store::RefMap& m) { m.erase(tmpref); });
-                    throw;
-                }
-                store.update_refs([&](store::RefMap& m) { m.erase(tmpref); });
-                if (st != 0) {
-                    check_line = "check failed: `" + o->check + "` exited " + std::to_string(st);
-                    rc = 10;
-                } else
-                    check_line = "check passed: `" + o->check + "`";
-            }
-            if (rc == 0) {
-                store::Importer imp(store, {});
-                imp.tag({newref}, res.manifest);
-            }
-            if (o->json) {
-                auto j = slim::to_json(res);
-                j["image"] = o->image;
-                j["tag"] = rc == 0 ? nlohmann::json(newref) : nlohmann::json(nullptr);
-                if (!o->check.empty()) j["check"] = {{"command", o->check}, {"passed", rc == 0}};
-                std::puts(j.dump(2).c_str());
-            } else {
-                auto pct = [](std::uint64_t a, std::uint64_t b) {
-                    char buf[32];
-                    std::snprintf(buf, sizeof buf, "%.1f%%", b ? 100.0 * a / b : 100.0);
-                    return std::string(buf);
-                };
-                std::vector<std::vector<std::string>> rows{{"", "BEFORE", "AFTER", "RATIO"}};
-                rows.push_back({"layers", std::to_string(res.before_layers), "1", ""});
-                rows.push_back({"compressed", human_size(res.before_compressed),
-                                human_size(res.after_compressed),
-                                pct(res.after_compressed, res.before_compressed)});
-                rows.push_back({"files", human_size(res.before_bytes), human_size(res.after_bytes),
-                                pct(res.after_bytes, res.before_bytes)});
-                print_table(rows);
-                std::printf("\nsquashed away (deleted/overwritten in later layers): %s\n",
-                            human_size(res.dropped_layer_bytes).c_str());
-                for (auto& [c, s] : res.removed)
-                    std::printf("removed %-12s %6llu file(s)  %s\n", c.c_str(),
-                                static_cast<unsigned long long>(s.files),
-                                human_size(s.bytes).c_str());
-                if (res.kept_by_rule)
-                    std::printf("kept by --keep: %llu file(s)\n",
-                                static_cast<unsigned long long>(res.kept_by_rule));
-                if (o->strip)
-                    std::printf("stripped %llu ELF file(s), %s saved (%llu kept unstripped)\n",
-                                static_cast<unsigned long long>(res.stripped_files),
-                                human_size(res.stripped_bytes).c_str(),
-                                static_cast<unsigned long long>(res.strip_failures));
-                for (auto& w : res.warnings)
-                    std::fprintf(stderr, "gantry: warning: %s\n", w.c_str());
-                if (!check_line.empty()) std::printf("%s\n", check_line.c_str());
-                if (rc == 0)
-                    std::printf("Tagged %s (id %s)\n", newref.c_str(),
-                                res.config.str().substr(7, 12).c_str());
-            }
-            if (rc != 0) {
-                std::fprintf(stderr,
-                             "gantry: error: %s; %s was not tagged\nhint: fix the plan (--keep "
-                             "PATH, fewer --remove classes) and slim again; `gantry system prune` "
-                             "removes the untagged layer\n",
-                             check_line.c_str(), newref.c_str());
-            }
-            return rc;
-        };
-    });
+                    "Keep only the device code these GPUs run in fat binaries: `host` (this "
+                    "machine's GPUs) or a list like sm_80,sm_90 or gfx90a,gfx942 (docs/tailor.md)");
+    cmd->callback([&ctx, o] { ctx.action = [&ctx, o]() -> int { return slim_action(ctx, *o); }; });
+}
+
+void register_tailor(CLI::App& app, Context& ctx) {
+    auto o = std::make_shared<SlimOpts>();
+    o->tailor_cmd = true;
+    o->keep_arch = "host";
+    auto* cmd = app.add_subcommand(
+        "tailor", "Keep only the GPU device code this host's GPUs run (slim --keep-arch host "
+                  "--remove none)");
+    add_common(cmd, *o);
+    cmd->add_option("--keep-arch", o->keep_arch,
+                    "The GPUs to keep code for (default: host): a list like sm_90 or gfx942");
+    cmd->callback([&ctx, o] { ctx.action = [&ctx, o]() -> int { return slim_action(ctx, *o); }; });
 }
 
 } // namespace gantry::cli

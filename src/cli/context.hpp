@@ -109,6 +109,7 @@ void register_push(CLI::App& app, Context& ctx);
 void register_login(CLI::App& app, Context& ctx); // login and logout
 void register_analyze(CLI::App& app, Context& ctx);
 void register_slim(CLI::App& app, Context& ctx);
+void register_tailor(CLI::App& app, Context& ctx);
 void register_lint(CLI::App& app, Context& ctx);
 
 } // namespace gantry::cli

@@ -173,6 +173,7 @@ int main(int argc, char** argv) {
         {"cdi", cli::register_cdi},
         {"analyze", cli::register_analyze},
         {"slim", cli::register_slim},
+        {"tailor", cli::register_tailor},
         {"lint", cli::register_lint},
     };
     const Command* only = nullptr;

@@ -2,8 +2,10 @@
 
 #include "analyze/tarin.hpp"
 #include "slim/strip.hpp"
+#include "slim/tailor_record.hpp"
 #include "slim/writer.hpp"
 #include "store/importer.hpp"
+#include "tailor/file.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -78,6 +80,28 @@ std::string removal_class(const SlimOptions& opt, const std::string& path, Kind 
 }
 
 namespace {
+
+// The tailoring's record in the new layer: /.gantry/ and the report (root-owned, world-readable,
+// mtime 0 so the same tailoring gives the same layer).
+void write_tailor_record(LayerWriter& out, const tailor::KeepSet& keep, SlimResult& res) {
+    res.keep_arch = keep.str();
+    std::string text = tailor_json(res.keep_arch, res.tailored).dump(2) + "\n";
+    std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(),
+                                                               archive_entry_free);
+    archive_entry_set_pathname(e.get(), ".gantry");
+    archive_entry_set_filetype(e.get(), AE_IFDIR);
+    archive_entry_set_perm(e.get(), 0755);
+    archive_entry_set_mtime(e.get(), 0, 0);
+    out.header(e.get());
+    archive_entry_clear(e.get());
+    archive_entry_set_pathname(e.get(), kTailorReportPath);
+    archive_entry_set_filetype(e.get(), AE_IFREG);
+    archive_entry_set_perm(e.get(), 0644);
+    archive_entry_set_size(e.get(), static_cast<la_int64_t>(text.size()));
+    archive_entry_set_mtime(e.get(), 0, 0);
+    out.header(e.get());
+    out.data(text.data(), text.size());
+}
 
 // The scan records every tar member except the root ("." / "") and aufs ".wh..wh.*" metadata;
 // the same rule maps a member of the second pass to its scanned index.
@@ -206,8 +230,9 @@ SlimResult slim_image(store::Store& store, const store::Image& img, const analyz
                 as_path = e.path;
             else if (auto p = plan.promote[i].find(idx); p != plan.promote[i].end())
                 as_path = p->second;
-            if (as_path.empty()) {
-                in.skip();
+            if (as_path.empty() ||
+                (opt.keep_arch && (as_path == ".gantry" || as_path == kTailorReportPath))) {
+                in.skip(); // a tailoring writes its own record (below)
                 continue;
             }
             archive_entry_set_pathname(ae, as_path.c_str());
@@ -228,7 +253,9 @@ SlimResult slim_image(store::Store& store, const store::Image& img, const analyz
             }
             archive_entry_set_hardlink(ae, nullptr);
             archive_entry_sparse_clear(ae);
-            if (stripper && e.elf && e.debug > 0) {
+            bool tailor = opt.keep_arch && e.elf && (!e.fatbin.empty() || !e.hipfat.empty());
+            bool strip = stripper && e.elf && e.debug > 0;
+            if (tailor || strip) {
                 std::string data(e.size, '\0');
                 const void* p;
                 std::size_t n;
@@ -237,7 +264,15 @@ SlimResult slim_image(store::Store& store, const store::Image& img, const analyz
                     if (off >= 0 && static_cast<std::uint64_t>(off) <= e.size &&
                         n <= e.size - static_cast<std::uint64_t>(off))
                         std::memcpy(data.data() + off, p, n);
+                if (tailor)
+                    for (auto& r : tailor::tailor_file(data, *opt.keep_arch, "/" + as_path))
+                        res.tailored.push_back(std::move(r));
                 std::string why;
+                if (!strip) {
+                    out.header(ae);
+                    out.data(data.data(), data.size());
+                    continue;
+                }
                 if (auto s = stripper->strip(data, why)) {
                     res.stripped_bytes += data.size() - s->size();
                     ++res.stripped_files;
@@ -274,6 +309,7 @@ SlimResult slim_image(store::Store& store, const store::Image& img, const analyz
             }
         }
     }
+    if (opt.keep_arch) write_tailor_record(out, *opt.keep_arch, res);
     auto [blob, diff] = out.finish();
     res.layer_blob = blob;
     res.diff_id = diff;
@@ -297,12 +333,27 @@ SlimResult slim_image(store::Store& store, const store::Image& img, const analyz
             h["empty_layer"] = true;
             hist.push_back(h);
         }
+    std::string comment =
+        "gantry slim: squashed " + std::to_string(scans.size()) + " layer(s) into one";
+    if (opt.keep_arch) {
+        auto t = totals(res.tailored);
+        comment += "; tailored to " + res.keep_arch + " (" + std::to_string(t.changed) +
+                   " rewrite(s), " + std::to_string(t.zeroed) + " bytes of device code zeroed)";
+    }
     nlohmann::json mine{{"created_by", opt.note.empty() ? "gantry slim" : opt.note},
-                        {"comment", "gantry slim: squashed " + std::to_string(scans.size()) +
-                                        " layer(s) into one"}};
+                        {"comment", comment}};
     if (cfg.contains("created")) mine["created"] = cfg["created"];
     hist.push_back(mine);
     cfg["history"] = hist;
+    if (opt.keep_arch) {
+        auto& c = cfg["config"];
+        if (!c.is_object()) c = nlohmann::json::object();
+        if (!c.contains("Labels") || !c["Labels"].is_object())
+            c["Labels"] = nlohmann::json::object();
+        c["Labels"][kLabelKeepArch] = res.keep_arch;
+        c["Labels"][kLabelRemoved] = removed_label(res.tailored);
+        c["Labels"][kLabelReport] = std::string("/") + kTailorReportPath;
+    }
     std::string cfg_text = cfg.dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
     bool docker = img.manifest.media_type == oci::media::docker_manifest;
     oci::Manifest m;
@@ -326,31 +377,52 @@ SlimResult slim_image(store::Store& store, const store::Image& img, const analyz
     return res;
 }
 
+nlohmann::json plan(const SlimOptions& opt, const analyze::Analysis& an) {
+    std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> by_class;
+    nlohmann::json paths = nlohmann::json::array();
+    for (auto& [path, ref] : an.view.final) {
+        const auto& e = an.scans[ref.layer].entries[ref.index];
+        auto cls = removal_class(opt, path, e.kind);
+        if (cls.empty()) continue;
+        auto& p = by_class[cls];
+        ++p.first;
+        if (e.kind == Kind::file) p.second += e.size;
+        if (paths.size() < 1000) paths.push_back({{"path", "/" + path}, {"class", cls}});
+    }
+    nlohmann::json j{{"remove", nlohmann::json::object()}, {"paths", paths}};
+    for (auto& [c, p] : by_class) j["remove"][c] = {{"files", p.first}, {"bytes", p.second}};
+    if (an.report.tailor) j["tailor"] = analyze::to_json(*an.report.tailor);
+    return j;
+}
+
 nlohmann::json to_json(const SlimResult& r) {
     nlohmann::json removed = nlohmann::json::object();
     for (auto& [c, s] : r.removed) removed[c] = {{"files", s.files}, {"bytes", s.bytes}};
     auto ratio = [](std::uint64_t a, std::uint64_t b) {
         return b ? static_cast<double>(a) / static_cast<double>(b) : 1.0;
     };
-    return {{"manifest_digest", r.manifest.str()},
-            {"id", r.config.str()},
-            {"layers", {{"before", r.before_layers}, {"after", 1}}},
-            {"compressed",
-             {{"before", r.before_compressed},
-              {"after", r.after_compressed},
-              {"ratio", ratio(r.after_compressed, r.before_compressed)}}},
-            {"files_bytes",
-             {{"before", r.before_bytes},
-              {"after", r.after_bytes},
-              {"ratio", ratio(r.after_bytes, r.before_bytes)}}},
-            {"squashed_away_bytes", r.dropped_layer_bytes},
-            {"removed", removed},
-            {"kept_by_rule", r.kept_by_rule},
-            {"stripped",
-             {{"files", r.stripped_files},
-              {"bytes", r.stripped_bytes},
-              {"failures", r.strip_failures}}},
-            {"warnings", r.warnings}};
+    nlohmann::json out{{"manifest_digest", r.manifest.str()},
+                       {"id", r.config.str()},
+                       {"layer", {{"digest", r.layer_blob.str()}, {"diff_id", r.diff_id.str()}}},
+                       {"layers", {{"before", r.before_layers}, {"after", 1}}},
+                       {"compressed",
+                        {{"before", r.before_compressed},
+                         {"after", r.after_compressed},
+                         {"ratio", ratio(r.after_compressed, r.before_compressed)}}},
+                       {"files_bytes",
+                        {{"before", r.before_bytes},
+                         {"after", r.after_bytes},
+                         {"ratio", ratio(r.after_bytes, r.before_bytes)}}},
+                       {"squashed_away_bytes", r.dropped_layer_bytes},
+                       {"removed", removed},
+                       {"kept_by_rule", r.kept_by_rule},
+                       {"stripped",
+                        {{"files", r.stripped_files},
+                         {"bytes", r.stripped_bytes},
+                         {"failures", r.strip_failures}}},
+                       {"warnings", r.warnings}};
+    if (!r.keep_arch.empty()) out["tailor"] = tailor_json(r.keep_arch, r.tailored);
+    return out;
 }
 
 } // namespace gantry::slim

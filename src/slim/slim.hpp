@@ -9,7 +9,9 @@
 
 #include "analyze/analyze.hpp"
 #include "store/images.hpp"
+#include "tailor/tailor.hpp"
 
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -28,6 +30,8 @@ struct SlimOptions {
     std::string strip_tool = "strip"; // found on PATH
     std::string note;                 // the command line, for the history entry
     bool privileged = false;          // unpack the new layer as real root
+    // Keep only the device code these GPUs run in ELF files' fat binaries (tailor/), in place.
+    std::optional<tailor::KeepSet> keep_arch;
 };
 
 struct ClassStats {
@@ -43,6 +47,8 @@ struct SlimResult {
     std::map<std::string, ClassStats> removed; // by class ("path" for --remove-path)
     std::uint64_t kept_by_rule = 0;            // files --keep saved from removal
     std::uint64_t stripped_files = 0, stripped_bytes = 0, strip_failures = 0;
+    std::string keep_arch;                    // KeepSet::str() of a tailoring
+    std::vector<tailor::FileReport> tailored; // with keep_arch: every file with device code
     std::vector<std::string> warnings;
 };
 
@@ -55,6 +61,10 @@ bool matches(const std::string& pattern, const std::string& path);
 // Decides, for one final-view entry, the class that removes it ("" = kept). Exposed for tests.
 std::string removal_class(const SlimOptions& opt, const std::string& path, analyze::Kind kind,
                           bool* kept_by_rule = nullptr);
+
+// The dry-run plan: {"remove": {class: {files, bytes}}, "paths": [{path, class}] (first 1000)},
+// plus "tailor" (analyze's prediction) when the analysis was made with keep_arch.
+nlohmann::json plan(const SlimOptions& opt, const analyze::Analysis& analysis);
 
 SlimResult slim_image(store::Store& store, const store::Image& image,
                       const analyze::Analysis& analysis, const SlimOptions& opt);

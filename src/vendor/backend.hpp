@@ -124,6 +124,9 @@ const Backend* for_run(const Roots& roots, const std::optional<std::string>& wan
 // The device-code targets of every GPU on the host, every vendor whose driver is present (see
 // Backend::device_targets). Error(not_found) when there is none.
 std::vector<std::string> host_targets(const Roots& roots);
+// A --keep-arch value as a list: "host" becomes host_targets joined with ','; anything else is
+// returned as given (tailor::parse_keep_list checks it).
+std::string keep_arch_list(const std::string& value, const Roots& roots);
 
 // The doctor's failures for AFTER, on the host with every GPU of each vendor present, whose ID
 // BEFORE does not fail with: what a rewrite of BEFORE (tailoring) broke for this host. Both

@@ -63,6 +63,10 @@ std::vector<std::string> host_targets(const Roots& roots) {
     return all;
 }
 
+std::string keep_arch_list(const std::string& value, const Roots& roots) {
+    return value == "host" ? text::join(host_targets(roots), ",") : value;
+}
+
 std::vector<compat::Finding> doctor_regressions(const Roots& roots, const store::Store& store,
                                                 const store::Image& before,
                                                 const store::Image& after, CallerIds caller,

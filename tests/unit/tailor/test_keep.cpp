@@ -1,0 +1,65 @@
+// tailor/keep: the --keep-arch list: CUDA architectures in their three spellings, AMD target IDs,
+// duplicates once, and every malformed item refused with the item named.
+#include "tailor/tailor.hpp"
+#include "util/error.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace gantry;
+using namespace gantry::tailor;
+
+namespace {
+
+std::vector<unsigned> sms(const KeepSet& k) {
+    std::vector<unsigned> v;
+    for (auto& c : k.cuda) v.push_back(c.sm);
+    return v;
+}
+
+std::string usage_error(const std::string& list) {
+    try {
+        parse_keep_list(list);
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::usage) << list;
+        return e.message();
+    }
+    ADD_FAILURE() << "accepted: " << list;
+    return {};
+}
+
+} // namespace
+
+TEST(KeepList, CudaSpellings) {
+    auto k = parse_keep_list("sm_90, compute_80,8.6,sm_90a,sm_100f,12.0");
+    EXPECT_EQ(sms(k), (std::vector<unsigned>{80, 86, 90, 100, 120}));
+    EXPECT_TRUE(k.amd.empty());
+    EXPECT_TRUE(k.ptx);
+    EXPECT_EQ(k.str(), "sm_80,sm_86,sm_90,sm_100,sm_120 (+newest PTX)");
+    k.ptx = false;
+    EXPECT_EQ(k.str(), "sm_80,sm_86,sm_90,sm_100,sm_120 (no PTX)");
+    EXPECT_EQ(sms(parse_keep_list("SM_75")), (std::vector<unsigned>{75}));
+}
+
+TEST(KeepList, AmdTargets) {
+    auto k = parse_keep_list("gfx90a,gfx942:sramecc+:xnack-,gfx90a,amdgcn-amd-amdhsa--gfx1030");
+    ASSERT_EQ(k.amd.size(), 3u);
+    EXPECT_EQ(k.amd[0].str(), "gfx90a");
+    EXPECT_EQ(k.amd[1].str(), "gfx942:sramecc+:xnack-");
+    EXPECT_EQ(k.amd[2].str(), "gfx1030");
+    EXPECT_TRUE(k.cuda.empty());
+    EXPECT_EQ(k.str(), "gfx90a,gfx942:sramecc+:xnack-,gfx1030");
+    auto both = parse_keep_list("gfx90a,sm_90");
+    EXPECT_EQ(both.str(), "sm_90,gfx90a (+newest PTX)");
+}
+
+TEST(KeepList, Refused) {
+    EXPECT_NE(usage_error("sm_8x").find("\"sm_8x\" is neither"), std::string::npos);
+    EXPECT_NE(usage_error("sm_9").find("\"sm_9\""), std::string::npos);
+    EXPECT_NE(usage_error("9.10").find("\"9.10\""), std::string::npos);
+    EXPECT_NE(usage_error("sm_90,gfx90a:xnack").find("\"gfx90a:xnack\""), std::string::npos);
+    EXPECT_NE(usage_error("volta").find("\"volta\""), std::string::npos);
+    EXPECT_NE(usage_error("host").find("\"host\""), std::string::npos); // resolved by vendor/
+    EXPECT_NE(usage_error("").find("empty"), std::string::npos);
+    EXPECT_NE(usage_error(" , ,").find("empty"), std::string::npos);
+    EXPECT_NE(usage_error("sm_5000").find("\"sm_5000\""), std::string::npos);
+}
