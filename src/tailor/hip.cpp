@@ -129,10 +129,12 @@ struct Plan {
 };
 
 std::string where(const Plan& p) {
-    return std::string(p.compressed ? "compressed bundle (CCOB v" + std::to_string(p.version) +
-                                          (p.method == 0 ? ", zlib)" : ", zstd)")
-                                    : "offload bundle") +
-           " at offset " + hex(p.at);
+    std::string what = "offload bundle";
+    if (p.compressed && p.version == 0) what = "compressed bundle (CCOB)";
+    if (p.compressed && p.version > 0)
+        what = "compressed bundle (CCOB v" + std::to_string(p.version) +
+               (p.method == 0 ? ", zlib)" : ", zstd)");
+    return what + " at offset " + hex(p.at);
 }
 
 // Every bundle in the section, parsed strictly (the walk is compat's: bundles follow each other,
