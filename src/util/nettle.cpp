@@ -14,6 +14,9 @@ Api load() {
     lib.bind(a.sha256_init, "nettle_sha256_init");
     lib.bind(a.sha256_update, "nettle_sha256_update");
     lib.bind(a.sha256_digest, "nettle_sha256_digest");
+    lib.bind(a.md5_init, "nettle_md5_init");
+    lib.bind(a.md5_update, "nettle_md5_update");
+    lib.bind(a.md5_digest, "nettle_md5_digest");
     lib.bind(a.base64_encode_raw, "nettle_base64_encode_raw");
     lib.bind(a.base64_decode_init, "nettle_base64_decode_init");
     lib.bind(a.base64_decode_update, "nettle_base64_decode_update");

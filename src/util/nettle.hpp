@@ -1,11 +1,12 @@
-// Nettle (SHA-256, base64), loaded with dlopen("libnettle.so.8") on first use. Debian's build is
-// "fat": a constructor probes the CPU (3 CPUID instructions, ~7 us each in a VM, where CPUID
+// Nettle (SHA-256, MD5, base64), loaded with dlopen("libnettle.so.8") on first use. Debian's build
+// is "fat": a constructor probes the CPU (3 CPUID instructions, ~7 us each in a VM, where CPUID
 // traps to the hypervisor) to pick SHA-NI code. Linked in, that ran at every start of the
 // binary, `gantry run` included, which hashes nothing; loaded, it runs only in the commands
 // that hash (load, pull, push, save, verify, slim...) or decode credentials.
 #pragma once
 
 #include <nettle/base64.h>
+#include <nettle/md5.h>
 #include <nettle/sha2.h>
 
 namespace gantry::nettle {
@@ -14,6 +15,10 @@ struct Api {
     decltype(&::nettle_sha256_init) sha256_init = nullptr;
     decltype(&::nettle_sha256_update) sha256_update = nullptr;
     decltype(&::nettle_sha256_digest) sha256_digest = nullptr;
+    // MD5: only where a format defines its checksum with it (clang's compressed offload bundles)
+    decltype(&::nettle_md5_init) md5_init = nullptr;
+    decltype(&::nettle_md5_update) md5_update = nullptr;
+    decltype(&::nettle_md5_digest) md5_digest = nullptr;
     decltype(&::nettle_base64_encode_raw) base64_encode_raw = nullptr;
     decltype(&::nettle_base64_decode_init) base64_decode_init = nullptr;
     decltype(&::nettle_base64_decode_update) base64_decode_update = nullptr;
