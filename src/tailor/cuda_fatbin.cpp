@@ -55,7 +55,8 @@ std::string parse_exact(std::string_view f, std::uint64_t off, std::uint64_t siz
         }
         const std::string at = "container at " + hex(p) + " in " + name;
         if ((p - off) % 8 != 0 || p % 8 != 0)
-            return "bytes at " + hex(p) + " in " + name + " are not an 8-aligned container";
+            return "non-zero bytes at " + hex(p) + " in " + name +
+                   " where only zeros or an 8-aligned container may start";
         if (end - p < kContainerHeader)
             return "bytes at " + hex(p) + " in " + name + " are not a container (" +
                    std::to_string(end - p) + " bytes before the section ends)";
