@@ -257,7 +257,7 @@ FileReport tailor_cuda(std::string& elf, const KeepSet& keep, const std::string&
         refused.vendor = "cuda";
         refused.file_size = elf.size();
         refused.outcome = FileReport::Outcome::refused;
-        refused.refused = std::string("could not be read: ") + e.what();
+        refused.refused = std::string("not tailored (nothing was written): ") + e.what();
         return refused;
     }
     return r;
