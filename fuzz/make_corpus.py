@@ -261,7 +261,8 @@ def seeds() -> dict[str, list]:
         "kfd_properties": [KFD_NODE, KFD_NODE.replace("90402", "90010"), "simd_count 0\n"],
         "layer_tar": layer_tars(),
         "analyze_layer": layer_tars(),
-        "fatbin": [], "hip_bundle": [], "tailor_hip": [], "gpu_elf": [], "ldcache": [],
+        "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "gpu_elf": [],
+        "ldcache": [],
     }
 
 
