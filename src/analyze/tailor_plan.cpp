@@ -136,7 +136,8 @@ std::string render_text(const TailorPrediction& p) {
     std::string s = "Tailoring to " + p.keep + ": " + std::to_string(p.changed) + " of " +
                     std::to_string(p.files) + " file(s) with device code change";
     if (p.refused) s += ", " + std::to_string(p.refused) + " refused (left as they are)";
-    s += "; " + units::human_size(p.zeroed) + " of device code become zeros, the layer shrinks by ~" +
+    s += "; " + units::human_size(p.zeroed) +
+         " of device code become zeros, the layer shrinks by ~" +
          units::human_size(p.compressed_saving) + " compressed\n";
     for (auto& [a, n] : p.arch) {
         char line[160];
