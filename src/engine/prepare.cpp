@@ -99,7 +99,8 @@ void make_scratch(Prepared& p) {
     p.id = random_id();
     p.layer = writable_layer(p.request);
     p.scratch = std::make_unique<store::Scratch>(*p.store, p.id, p.layer.layer,
-                                                 p.view.image.manifest_digest, p.request.detach);
+                                                 p.view.image.manifest_digest, p.request.detach,
+                                                 p.sqsh == nullptr);
 }
 
 // CDI devices from any vendor's specs; their hooks run with exactly their declared env.

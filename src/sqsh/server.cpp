@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <sys/stat.h>
 
 namespace gantry::sqsh {
@@ -49,8 +50,15 @@ void fix(struct stat& st, sqfs_ll* ll) {
     st.st_gid = v.gid(st.st_gid);
 }
 
+// Debian's libsquashfuse 0.1.105 shares its block caches between threads without locks: two
+// concurrent reads crashed in sqfs_block_read (seen here on the first run, exec of a 2 MB
+// binary). The loop stays multi-threaded (the kernel's requests are read and answered
+// concurrently), the library's work is done one request at a time.
+std::mutex library_lock;
+
 // squashfuse's getattr and lookup, with the owners the container can see.
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+    std::lock_guard hold(library_lock);
     const Api& a = api();
     sqfs_ll_i lli;
     if (a.ll_iget(req, &lli, ino) != SQFS_OK) return; // it replied ENOENT
@@ -65,6 +73,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    std::lock_guard hold(library_lock);
     const Api& a = api();
     sqfs_ll_i lli;
     if (a.ll_iget(req, &lli, parent) != SQFS_OK) return;
@@ -101,6 +110,52 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     a.reply_entry(req, &e);
 }
 
+// The library's other operations, under the lock.
+void op_forget(fuse_req_t r, fuse_ino_t i, uint64_t n) {
+    std::lock_guard hold(library_lock);
+    api().op_forget(r, i, n);
+}
+void op_opendir(fuse_req_t r, fuse_ino_t i, fuse_file_info* f) {
+    std::lock_guard hold(library_lock);
+    api().op_opendir(r, i, f);
+}
+void op_releasedir(fuse_req_t r, fuse_ino_t i, fuse_file_info* f) {
+    std::lock_guard hold(library_lock);
+    api().op_releasedir(r, i, f);
+}
+void op_readdir(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, fuse_file_info* f) {
+    std::lock_guard hold(library_lock);
+    api().op_readdir(r, i, s, o, f);
+}
+void op_open(fuse_req_t r, fuse_ino_t i, fuse_file_info* f) {
+    std::lock_guard hold(library_lock);
+    api().op_open(r, i, f);
+}
+void op_release(fuse_req_t r, fuse_ino_t i, fuse_file_info* f) {
+    std::lock_guard hold(library_lock);
+    api().op_release(r, i, f);
+}
+void op_read(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, fuse_file_info* f) {
+    std::lock_guard hold(library_lock);
+    api().op_read(r, i, s, o, f);
+}
+void op_readlink(fuse_req_t r, fuse_ino_t i) {
+    std::lock_guard hold(library_lock);
+    api().op_readlink(r, i);
+}
+void op_listxattr(fuse_req_t r, fuse_ino_t i, size_t s) {
+    std::lock_guard hold(library_lock);
+    api().op_listxattr(r, i, s);
+}
+void op_getxattr(fuse_req_t r, fuse_ino_t i, const char* n, size_t s) {
+    std::lock_guard hold(library_lock);
+    api().op_getxattr(r, i, n, s);
+}
+void op_statfs(fuse_req_t r, fuse_ino_t i) {
+    std::lock_guard hold(library_lock);
+    api().op_statfs(r, i);
+}
+
 } // namespace
 
 Server::Server(std::shared_ptr<Image> image, IdView ids) : st_(std::make_shared<State>()) {
@@ -126,17 +181,17 @@ void Server::serve(Fd dev) {
     fuse_lowlevel_ops ops{};
     ops.lookup = op_lookup;
     ops.getattr = op_getattr;
-    ops.forget = a.op_forget;
-    ops.opendir = a.op_opendir;
-    ops.releasedir = a.op_releasedir;
-    ops.readdir = a.op_readdir;
-    ops.open = a.op_open;
-    ops.release = a.op_release;
-    ops.read = a.op_read;
-    ops.readlink = a.op_readlink;
-    ops.listxattr = a.op_listxattr;
-    ops.getxattr = a.op_getxattr;
-    ops.statfs = a.op_statfs;
+    ops.forget = op_forget;
+    ops.opendir = op_opendir;
+    ops.releasedir = op_releasedir;
+    ops.readdir = op_readdir;
+    ops.open = op_open;
+    ops.release = op_release;
+    ops.read = op_read;
+    ops.readlink = op_readlink;
+    ops.listxattr = op_listxattr;
+    ops.getxattr = op_getxattr;
+    ops.statfs = op_statfs;
     char arg0[] = "gantry";
     char* argv[] = {arg0, nullptr};
     fuse_args args = FUSE_ARGS_INIT(1, argv);
