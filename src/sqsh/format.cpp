@@ -121,7 +121,7 @@ Superblock check_superblock(std::string_view head, std::uint64_t file_size,
     s.fragment_table = le<std::uint64_t>(head, 80);
     s.export_table = le<std::uint64_t>(head, 88);
     if (s.block_size < 4096 || s.block_size > (1u << 20) || !std::has_single_bit(s.block_size) ||
-        (1u << block_log) != s.block_size)
+        block_log > 20 || (1u << block_log) != s.block_size) // (a shift past 31 is UB: fuzzed)
         fail("block size " + std::to_string(s.block_size) + " is invalid");
     // what libsquashfuse decodes (Debian's 0.1.105: zlib, xz, lzma, lzo, lz4, zstd)
     if (compression_name(s.compression) == "unknown")

@@ -63,6 +63,8 @@ TEST(Superblock, RefusesWhatDoesNotFit) {
     c = b;
     c[22] = 16; // block log disagrees with the block size
     expect_refused(c, 1114112, "block size");
+    c[22] = 40; // a log no shift may take (fuzz/fuzz_sqsh_header found the UB)
+    expect_refused(c, 1114112, "block size");
     c = b;
     c[20] = 9;
     expect_refused(c, 1114112, "unknown compressor");
