@@ -287,3 +287,25 @@ def test_missing_dev_fuse_access_is_a_clear_error(rootless, mk):
         assert "/dev/fuse" in r.err and "chmod 0666 /dev/fuse" in r.err
     finally:
         os.chmod("/dev/fuse", mode)
+
+
+def test_gpus_on_a_sqsh_image(g, tmp_path, fuse_open):
+    """--gpus on a simulated one-GPU host: the driver is injected into a .sqsh root as into a
+    store image's (the GPU step needs only the rootfs and the config)."""
+    need_tool("tar2sqfs")
+    import test_gpu as tg
+    host = tg.gh.build_host(tmp_path / "host", tg.gh.preset(1), devices="auto")
+    archive = tmp_path / "cuda.tar"
+    imgs = [i for i in tg._image_set() if i[1] == ["gt/cuda-probe:1"]]
+    tg.mk.write_docker_archive(archive, imgs)
+    g.run("load", archive)
+    out = tmp_path / "cuda.sqsh"
+    g.run("save", "gt/cuda-probe:1", "--format", "squashfs", "-o", out)
+    gpu = tg.Gantry(g.root, env={"FAKE_DEVICE_ROOT": str(host.dev_root)})
+    res = gpu.run("run", "--driver-root", host.driver_root, "--dev-root", host.dev_root,
+                  "--gpus", "all", out, "sh", "-c", tg.PROBE)
+    tg.check_visible(res, host, [0], [], "--gpus all on a .sqsh")
+    # near miss: without --gpus nothing of the driver is there
+    res = gpu.run("run", "--driver-root", host.driver_root, "--dev-root", host.dev_root, out,
+                  "sh", "-c", "ls /dev | grep -c nvidia || true")
+    assert res.out.strip() == "0"
