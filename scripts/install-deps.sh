@@ -9,6 +9,10 @@ PACKAGES=(
   nlohmann-json3-dev libarchive-dev libzstd-dev libisal-dev libcli11-dev nettle-dev
   libgtest-dev libgmock-dev libseccomp-dev libcap-dev libcurl4-openssl-dev libyaml-dev
   liblz4-dev zlib1g-dev
+  # squashfs images (src/sqsh/): the FUSE server's headers (the libraries are dlopen'ed at
+  # run time: libsquashfuse0, libfuse3-3), tar2sqfs for `save --format squashfs`, and the
+  # peers the tests compare with (unsquashfs, mksquashfs, squashfuse)
+  libsquashfuse-dev libfuse3-dev squashfs-tools-ng squashfs-tools squashfuse
   # tests and demo: sample images, peers for interoperability; clang builds a real HIP object
   # for the HIP fat-binary reader's unit test (no ROCm needed)
   python3 python3-pytest busybox-static zstd pigz util-linux attr clang

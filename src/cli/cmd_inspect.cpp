@@ -1,4 +1,5 @@
 #include "cli/context.hpp"
+#include "sqsh/image_ref.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -9,7 +10,33 @@ namespace gantry::cli {
 
 namespace {
 
+// A squashfs file: its header's config (empty for a squashfs gantry did not write).
+oci::json describe_file(const std::string& path) {
+    sqsh::Image img(path);
+    auto h = img.header();
+    auto& sb = img.super();
+    oci::json raw = h ? oci::parse_json(h->config, path + "'s config") : oci::json::object();
+    oci::json diffs = oci::json::array();
+    if (h)
+        for (auto& d : h->diff_ids) diffs.push_back(d.str());
+    return {{"file", path},
+            {"format", h ? "gantry squashfs" : "squashfs (no gantry header: empty config)"},
+            {"digest", h ? oci::json(h->manifest.str()) : oci::json(nullptr)},
+            {"id", h ? oci::json(h->config_digest.str()) : oci::json(nullptr)},
+            {"references", oci::json::array()},
+            {"created", raw.value("created", "")},
+            {"platform", oci::Platform::from_json(raw).str()},
+            {"size", sb.bytes_used},
+            {"squashfs",
+             {{"compression", sqsh::compression_name(sb.compression)},
+              {"block_size", sb.block_size},
+              {"inodes", sb.inodes}}},
+            {"config", raw.contains("config") ? raw["config"] : oci::json::object()},
+            {"diff_ids", diffs}};
+}
+
 oci::json describe(store::Store& store, const std::string& ref) {
+    if (auto file = sqsh::file_of(ref)) return describe_file(*file);
     auto img = store::find_image(store, ref);
     const auto& md = img.manifest_digest;
     oci::json layers = oci::json::array();
@@ -53,6 +80,25 @@ oci::json describe(store::Store& store, const std::string& ref) {
             {"manifest", img.manifest.to_json()}};
 }
 
+void print_file(const oci::json& d) {
+    auto str = [&](const char* k) {
+        return d[k].is_null() ? std::string("<none>") : d[k].get<std::string>();
+    };
+    const auto& s = d["squashfs"];
+    std::printf("File:       %s\nFormat:     %s\nDigest:     %s\nID:         %s\n"
+                "Platform:   %s\nCreated:    %s\nSize:       %s (%s, %s blocks, %llu inodes)\n",
+                str("file").c_str(), str("format").c_str(), str("digest").c_str(),
+                str("id").c_str(), str("platform").c_str(), str("created").c_str(),
+                human_size(d["size"].get<std::uint64_t>()).c_str(),
+                s["compression"].get<std::string>().c_str(),
+                human_size(s["block_size"].get<std::uint64_t>()).c_str(),
+                static_cast<unsigned long long>(s["inodes"].get<std::uint64_t>()));
+    const auto& c = d["config"];
+    for (auto key : {"Entrypoint", "Cmd", "WorkingDir", "User", "Env"})
+        if (c.contains(key) && !c[key].is_null())
+            std::printf("%-11s %s\n", (std::string(key) + ":").c_str(), c[key].dump().c_str());
+}
+
 } // namespace
 
 void register_inspect(CLI::App& app, Context& ctx) {
@@ -74,6 +120,10 @@ void register_inspect(CLI::App& app, Context& ctx) {
                 return 0;
             }
             for (auto& d : all) {
+                if (d.contains("file")) {
+                    print_file(d);
+                    continue;
+                }
                 std::printf("Image:      %s\n",
                             d["references"].empty()
                                 ? "<none>"

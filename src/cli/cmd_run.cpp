@@ -3,6 +3,7 @@
 #include "cli/context.hpp"
 #include "engine/engine.hpp"
 #include "engine/options.hpp"
+#include "sqsh/image_ref.hpp"
 #include "util/error.hpp"
 
 #include <cstdio>
@@ -124,6 +125,8 @@ void register_run(CLI::App& app, Context& ctx) {
                 return out.status;
             } catch (const Error& e) {
                 if (static_cast<int>(e.code()) >= 125) throw;
+                // a damaged squashfs file is the file's fault, not the run's: 4, as inspect says
+                if (e.code() == Errc::invalid && !rest.empty() && sqsh::file_of(rest[0])) throw;
                 throw Error(e.code() == Errc::usage ? Errc::usage : Errc::run_failed, e.message(),
                             e.hint());
             }

@@ -1,5 +1,6 @@
 #include "archive/save.hpp"
 #include "cli/context.hpp"
+#include "sqsh/write.hpp"
 
 #include <cstdio>
 
@@ -16,9 +17,23 @@ void register_save(CLI::App& app, Context& ctx) {
     cmd->add_option("image", o->refs, "Images (names or IDs)")->required();
     cmd->add_option("-o,--output", o->output, "Output file (archives) or directory (oci-dir)")
         ->required();
-    cmd->add_option("--format", o->format, "docker-archive (default), oci-archive or oci-dir");
+    cmd->add_option("--format", o->format,
+                    "docker-archive (default), oci-archive, oci-dir or squashfs (one image, "
+                    "flattened, for `gantry run FILE.sqsh`)");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
+            if (o->format == "squashfs" || o->format == "sqsh") {
+                if (o->refs.size() != 1)
+                    throw Error(Errc::usage, "--format squashfs saves one image per file",
+                                "run gantry save once per image");
+                auto r = sqsh::save(ctx.store(), o->refs[0], o->output);
+                if (!ctx.quiet)
+                    std::fprintf(stderr, "Saved %s to %s (squashfs, %llu entries, %s)\n",
+                                 o->refs[0].c_str(), o->output.c_str(),
+                                 static_cast<unsigned long long>(r.entries),
+                                 human_size(r.bytes).c_str());
+                return 0;
+            }
             auto fmt = archive::parse_save_format(o->format);
             auto r = archive::save(ctx.store(), o->refs, o->output, fmt);
             if (!ctx.quiet)

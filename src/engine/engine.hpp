@@ -20,6 +20,7 @@
 #include "runspec/builder.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/launcher.hpp"
+#include "sqsh/squashfuse.hpp"
 #include "store/scratch.hpp"
 #include "store/store.hpp"
 
@@ -85,10 +86,11 @@ struct Prepared {
     Request request;
     Caller caller;
     store::Store* store = nullptr;
-    rootfs::RunView view;        // the image's config and passwd
-    runspec::RunOptions options; // the request, parsed
-    oci::RuntimeSpec spec;       // with GPU and CDI edits
-    std::string id;              // 12 hex digits
+    rootfs::RunView view;              // the image's config and passwd
+    std::shared_ptr<sqsh::Image> sqsh; // a squashfs file's image (sqsh:FILE), else null
+    runspec::RunOptions options;       // the request, parsed
+    oci::RuntimeSpec spec;             // with GPU and CDI edits
+    std::string id;                    // 12 hex digits
     WritableLayer layer;
     std::uint64_t write_warn = 0;
     runtime::Resources resources;

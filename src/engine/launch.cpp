@@ -6,6 +6,7 @@
 #include "rootfs/rootfs.hpp"
 #include "runtime/seccomp.hpp"
 #include "runtime/state.hpp"
+#include "sqsh/server.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -88,8 +89,9 @@ struct Launcher {
     Record record;
     std::optional<runtime::Cgroup> cgroup;
     runtime::Launch l;
-    Fd tmpfs;         // the container's private tmpfs, to measure an in-memory layer after the run
-    int ready_w = -1; // -d: the pipe to the waiting `gantry run`
+    Fd tmpfs; // the container's private tmpfs, to measure an in-memory layer after the run
+    std::unique_ptr<sqsh::Server> server; // a squashfs image's FUSE server
+    int ready_w = -1;                     // -d: the pipe to the waiting `gantry run`
 
     explicit Launcher(Prepared& prepared) : p(prepared), record(prepared) {
         if (p.resources.any())
@@ -104,7 +106,16 @@ struct Launcher {
         l.id = p.id;
         l.init = p.request.init;
         l.early = p.early.get();
-        auto st = rootfs::stack(*p.store, p.view.image.config.diff_ids);
+        rootfs::LayerStack st;
+        if (p.sqsh) { // served over FUSE on MOUNT_POINT/lower by this process
+            server = std::make_unique<sqsh::Server>(
+                p.sqsh, sqsh::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
+            l.fuse_serve = [this](Fd dev) { server->serve(std::move(dev)); };
+            l.fuse_options = sqsh::Server::mount_options;
+            st = {l.mount_point, {"lower"}};
+        } else {
+            st = rootfs::stack(*p.store, p.view.image.config.diff_ids);
+        }
         bool on_disk = scratch.layer() == store::Layer::disk;
         l.overlay = runtime::Overlay{st.layers_dir,
                                      st.lower,
@@ -130,6 +141,11 @@ struct Launcher {
         try {
             status = runtime::run(l);
         } catch (const runtime::OverlayUnavailable& e) {
+            if (p.sqsh)
+                throw Error(Errc::run_failed,
+                            std::string(e.what()) + " (on the FUSE mount of " + p.sqsh->path() +
+                                ")",
+                            "unpack the image instead: gantry load " + p.sqsh->path());
             log::note(std::string(e.what()) +
                       "; using a flattened copy of the image instead (slower start)");
             auto flat = p.scratch->dir() / "flat";

@@ -7,6 +7,7 @@
 #include "engine/gpus.hpp"
 #include "engine/options.hpp"
 #include "oci/image.hpp"
+#include "sqsh/image_ref.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -68,7 +69,12 @@ void start_process_early(Prepared& p, std::unique_ptr<runtime::EarlyStart> early
 
 // The image's run view (config and passwd), and whether this host can run it.
 void read_image(Prepared& p) {
-    p.view = rootfs::find_run_view(*p.store, p.request.image);
+    if (auto file = sqsh::file_of(p.request.image)) {
+        p.sqsh = std::make_shared<sqsh::Image>(*file);
+        p.view = sqsh::run_view(*p.sqsh);
+    } else {
+        p.view = rootfs::find_run_view(*p.store, p.request.image);
+    }
     const auto& platform = p.view.image.config.platform;
     auto host = oci::Platform::host();
     if (!platform.architecture.empty() && !host.accepts(platform))
@@ -93,7 +99,8 @@ void make_scratch(Prepared& p) {
     p.id = random_id();
     p.layer = writable_layer(p.request);
     p.scratch = std::make_unique<store::Scratch>(*p.store, p.id, p.layer.layer,
-                                                 p.view.image.manifest_digest, p.request.detach);
+                                                 p.view.image.manifest_digest, p.request.detach,
+                                                 p.sqsh == nullptr);
 }
 
 // CDI devices from any vendor's specs; their hooks run with exactly their declared env.

@@ -77,7 +77,7 @@ void become_root_and_mount_root(const Launch& l, int err_fd, int fd_sock) {
         ::setresgid(0, 0, 0);
         ::setresuid(0, 0, 0);
         if (l.spec.has_namespace("network")) loopback_up();
-        mount_root(l, l.on_scratch ? fd_sock : -1);
+        mount_root(l, fd_sock);
     } catch (const OverlayUnavailable& o) {
         write_failure(err_fd, 0, o.what(), "");
         ::_exit(125);

@@ -81,8 +81,8 @@ Error namespaces_error(int err) {
 
 bool can_share_memory(const Launch& l) {
     const auto& s = l.spec;
-    return !l.init && !l.on_created && s.has_namespace("user") && ::geteuid() != 0 &&
-           s.uid_mappings.size() == 1 && s.uid_mappings[0].size == 1 &&
+    return !l.init && !l.on_created && !l.fuse_serve && s.has_namespace("user") &&
+           ::geteuid() != 0 && s.uid_mappings.size() == 1 && s.uid_mappings[0].size == 1 &&
            s.uid_mappings[0].host_id == ::geteuid() && is_single_id(s.gid_mappings) &&
            s.gid_mappings[0].host_id == ::getegid();
 }

@@ -66,7 +66,7 @@ Channels open_channels(const Launch& l, bool shared, EarlyStart::State* early) {
     ch.sync_w.reset(sync[1]);
     ch.err_r.reset(errp[0]);
     ch.err_w.reset(errp[1]);
-    if (l.spec.terminal || l.on_scratch) {
+    if (l.spec.terminal || l.on_scratch || l.fuse_serve) {
         int sv[2];
         if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
             throw_errno("socketpair failed");
@@ -131,6 +131,10 @@ Fd await_workload(const Launch& l, pid_t pid, bool shared, Channels& ch) {
         if (l.on_scratch) {
             Fd scratch(recv_fd(ch.fds_parent.get()));
             if (scratch) l.on_scratch(std::move(scratch));
+        }
+        if (l.fuse_serve) {
+            Fd dev(recv_fd(ch.fds_parent.get()));
+            if (dev) l.fuse_serve(std::move(dev)); // else the child failed: its report follows
         }
         if (l.spec.terminal) {
             master.reset(recv_fd(ch.fds_parent.get()));

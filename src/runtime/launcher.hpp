@@ -97,6 +97,14 @@ struct Launch {
     // in-memory writable layer is its upper/): it outlives the container, so what the run
     // wrote can be measured after it exited. The tmpfs is freed when the descriptor is closed.
     std::function<void(Fd)> on_scratch;
+    // A root served over FUSE by this process (a squashfs image, sqsh/server.hpp): the
+    // container's process opens /dev/fuse inside its user namespace, mounts it (type
+    // "fuse.gantry", data fuse_options(fd)) on MOUNT_POINT/lower, passes the descriptor here
+    // and mounts the root on that (the overlay's lower dir is then "lower" in mount_point).
+    // fuse_serve gets the descriptor and must answer it from now on: the child's next mount
+    // waits on it. Both set or neither; never on the shared-memory path (we must not sleep).
+    std::function<void(Fd)> fuse_serve;
+    std::function<std::string(int)> fuse_options;
     // Started for this launch by EarlyStart::begin (or null). run() takes it over when the spec
     // takes the shared-memory path with the same namespaces, and cancels it otherwise.
     EarlyStart* early = nullptr;

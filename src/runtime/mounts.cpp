@@ -94,7 +94,35 @@ void mount_scratch(const Launch& l, int fd_sock) {
         if (!f || ::write(f.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
             fail_errno("cannot write the container's /etc/hostname");
     }
-    if (fd_sock >= 0) send_fd(fd_sock, dir.get(), "the container's tmpfs");
+    if (l.fuse_serve) mkdir_0755("lower");
+    if (fd_sock >= 0 && l.on_scratch) send_fd(fd_sock, dir.get(), "the container's tmpfs");
+}
+
+// The image served over FUSE by gantry (Launch::fuse_serve) on MOUNT_POINT/lower: /dev/fuse is
+// opened here, inside the container's user namespace (the kernel requires the mounter's), and
+// its descriptor goes to gantry, which answers the requests the overlay mount makes next.
+void mount_fuse_lower(const Launch& l, int fd_sock) {
+    Fd dev(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
+    if (!dev) {
+        int e = errno;
+        if (e == ENOENT || e == ENXIO || e == ENODEV)
+            fail(Errc::run_failed, "/dev/fuse is missing: a squashfs image is mounted through FUSE",
+                 "load the fuse module (modprobe fuse) and create the node (mknod -m 0666 "
+                 "/dev/fuse c 10 229), or unpack the image: gantry load FILE.sqsh");
+        fail(Errc::run_failed,
+             std::string("cannot open /dev/fuse (") + std::strerror(e) +
+                 "): a squashfs image is mounted through FUSE",
+             "make it usable by everyone as distributions ship it (chmod 0666 /dev/fuse), or "
+             "unpack the image: gantry load FILE.sqsh");
+    }
+    std::string target = l.mount_point + "/lower";
+    std::string data = l.fuse_options(dev.get());
+    if (::mount("gantry", target.c_str(), "fuse.gantry", MS_NOSUID | MS_NODEV | MS_RDONLY,
+                data.c_str()) != 0)
+        fail_errno("cannot mount the image through FUSE on " + target,
+                   "check that FUSE works here (grep fuse /proc/filesystems)");
+    if (fd_sock < 0) fail(Errc::internal, "no socket to pass the FUSE descriptor over");
+    send_fd(fd_sock, dev.get(), "the FUSE descriptor");
 }
 
 } // namespace
@@ -103,6 +131,7 @@ void mount_root(const Launch& l, int fd_sock) {
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
         fail_errno("cannot make the mount namespace private");
     mount_scratch(l, fd_sock);
+    if (l.fuse_serve) mount_fuse_lower(l, fd_sock);
     std::string root = l.root_path();
     if (l.overlay) {
         const Overlay& o = *l.overlay;

@@ -59,9 +59,9 @@ bool batch_full(const stdfs::path& trash) {
 } // namespace
 
 Scratch::Scratch(Store& store, const std::string& id, Layer layer, const oci::Digest& image,
-                 bool recorded)
+                 bool recorded, bool in_store)
     : store_(store), id_(id), root_(store.root()), dir_(store.root() / "containers" / id),
-      layer_(layer), recorded_(recorded) {
+      layer_(layer), recorded_(recorded && in_store) {
     if (::mkdir(mount_point().c_str(), 0755) != 0 && errno != EEXIST)
         throw_errno("cannot create " + mount_point().string());
     try {
@@ -73,6 +73,7 @@ Scratch::Scratch(Store& store, const std::string& id, Layer layer, const oci::Di
         // Under the writer lock: a collection in progress (rmi, prune) finishes first, and one
         // that starts later sees the hold. What one finished before is reported as such, not as
         // a damaged store later ("layer not unpacked, run fsck").
+        if (!in_store) return;
         auto writing = store_.writer_lock();
         if (recorded_)
             store_.add_hold(id_, image);

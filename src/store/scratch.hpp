@@ -37,8 +37,9 @@ class Scratch {
     // STORE/containers/<id>/upper and work/. The hold is a use hold (Store::use_image, gone with
     // this process) unless `recorded`: then a file in STORE/holds/ that outlives this process,
     // for a container that stays until `gantry rm` (released by discard()).
+    // An image that is not the store's (a squashfs file: `in_store` false) is not held.
     Scratch(Store& store, const std::string& id, Layer layer, const oci::Digest& image,
-            bool recorded = false);
+            bool recorded = false, bool in_store = true);
     Scratch(const Scratch&) = delete;
     Scratch& operator=(const Scratch&) = delete;
     ~Scratch(); // discard() unless kept

@@ -1,0 +1,27 @@
+// sqsh/image_ref: a run's IMAGE that names a squashfs file, and its run view (config and
+// passwd) read from the file itself, without the store.
+//
+// `gantry run sqsh:FILE` always means the file; a plain IMAGE means a file only when it
+// looks like a path (a '/' in it, or a .sqsh/.sqfs/.squashfs name) AND is an existing regular
+// file: "busybox" or "localhost:5000/app" stay image references unless such a file exists.
+#pragma once
+
+#include "rootfs/run_view.hpp"
+#include "sqsh/squashfuse.hpp"
+
+#include <optional>
+#include <string>
+
+namespace gantry::sqsh {
+
+// The file IMAGE names, or nullopt for an image of the store. "sqsh:" with nothing after it is
+// Error(usage).
+std::optional<std::string> file_of(const std::string& image);
+
+// The run view of an opened image: the config from its header (an empty config for a squashfs
+// without one), no layers (its diff IDs are not in the store), etc/passwd from the file. The
+// manifest digest is the header's, or for a foreign squashfs the sha256 of "sqsh:" + its
+// absolute path (a stable name for the container's image hold and state).
+rootfs::RunView run_view(Image& image);
+
+} // namespace gantry::sqsh

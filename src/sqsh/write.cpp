@@ -1,0 +1,371 @@
+#include "sqsh/write.hpp"
+
+#include "analyze/tarin.hpp"
+#include "layer/stream.hpp"
+#include "sqsh/flatten.hpp"
+#include "sqsh/format.hpp"
+#include "store/images.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <memory>
+#include <sched.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+extern char** environ;
+
+namespace gantry::sqsh {
+
+namespace {
+
+using Entry = std::unique_ptr<archive_entry, void (*)(archive_entry*)>;
+
+std::string find_tar2sqfs() {
+    const char* path = std::getenv("PATH");
+    std::string p = path && *path ? path : "/usr/local/bin:/usr/bin:/bin";
+    for (std::size_t i = 0; i <= p.size();) {
+        auto j = p.find(':', i);
+        if (j == std::string::npos) j = p.size();
+        std::string cand = p.substr(i, j - i) + "/tar2sqfs";
+        if (j > i && ::access(cand.c_str(), X_OK) == 0) return cand;
+        i = j + 1;
+    }
+    throw Error(Errc::unsupported, "saving a squashfs image needs tar2sqfs, which is not on PATH",
+                "install squashfs-tools-ng (apt-get install squashfs-tools-ng)");
+}
+
+unsigned cpus() {
+    cpu_set_t set;
+    if (::sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+    return 1;
+}
+
+// tar2sqfs reading our tar on its stdin and writing the squashfs into OUT (fd 3 in it); its
+// stderr kept in a memfd for the error message.
+struct Packer {
+    pid_t pid = -1;
+    Fd in;  // the tar stream's write end
+    Fd err; // tar2sqfs's stderr
+
+    Packer(const std::string& exe, int out, const SaveOptions& opt) {
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe failed");
+        Fd r(p[0]);
+        in.reset(p[1]);
+        err.reset(::memfd_create("tar2sqfs-stderr", MFD_CLOEXEC));
+        if (!err) throw_errno("memfd_create failed");
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, r.get(), 0);
+        posix_spawn_file_actions_adddup2(&fa, out, 3);
+        posix_spawn_file_actions_adddup2(&fa, err.get(), 1);
+        posix_spawn_file_actions_adddup2(&fa, err.get(), 2);
+        std::string jobs = std::to_string(opt.jobs ? opt.jobs : cpus());
+        std::string level = "level=" + std::to_string(opt.level);
+        std::vector<std::string> args = {exe,
+                                         "--compressor",
+                                         "zstd",
+                                         "--comp-extra",
+                                         level,
+                                         "--block-size",
+                                         std::to_string(kBlockSize),
+                                         "--num-jobs",
+                                         jobs,
+                                         "--no-skip",
+                                         "--quiet",
+                                         "--force",
+                                         "/dev/fd/3"};
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        int rc = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (rc != 0) throw sys_error(rc, "cannot start " + exe);
+    }
+    ~Packer() {
+        if (pid > 0) {
+            ::kill(pid, SIGKILL);
+            wait();
+        }
+    }
+    int wait() {
+        int st = 0;
+        while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        pid = -1;
+        return st;
+    }
+    std::string stderr_text() {
+        std::string s(4096, '\0');
+        ssize_t n = ::pread(err.get(), s.data(), s.size(), 0);
+        s.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+        return s;
+    }
+};
+
+// SIGPIPE ignored while we write into tar2sqfs: its early exit is an error, not our death.
+struct NoSigpipe {
+    struct sigaction old {};
+    NoSigpipe() {
+        struct sigaction ign {};
+        ign.sa_handler = SIG_IGN;
+        ::sigaction(SIGPIPE, &ign, &old);
+    }
+    ~NoSigpipe() { ::sigaction(SIGPIPE, &old, nullptr); }
+};
+
+// The flattened stream: entries copied from the layers into one pax tar.
+class Stream {
+  public:
+    explicit Stream(int fd) : a_(archive_write_new(), archive_write_free) {
+        if (!a_) throw Error(Errc::internal, "cannot create a tar writer");
+        archive_write_set_format_pax_restricted(a_.get());
+        archive_write_set_bytes_in_last_block(a_.get(), 1);
+        if (archive_write_open_fd(a_.get(), fd) != ARCHIVE_OK) fail();
+    }
+    void header(archive_entry* e) {
+        if (archive_write_header(a_.get(), e) != ARCHIVE_OK) fail();
+    }
+    void data(const void* p, std::size_t n) {
+        if (archive_write_data(a_.get(), p, n) < 0) fail();
+    }
+    void close() {
+        if (archive_write_close(a_.get()) != ARCHIVE_OK) fail();
+    }
+    [[noreturn]] void fail() {
+        const char* m = archive_error_string(a_.get());
+        throw Error(Errc::io, std::string("writing the image into tar2sqfs failed: ") +
+                                  (m ? m : "unknown error"));
+    }
+
+  private:
+    std::unique_ptr<struct archive, int (*)(struct archive*)> a_;
+};
+
+// The xattrs of E without overlayfs's own (a lower layer's markers must not act again) and,
+// on the root, without user.gantry.* (the header is ours to write).
+void filter_xattrs(archive_entry* e, bool root) {
+    struct X {
+        std::string name;
+        std::string value;
+    };
+    std::vector<X> keep;
+    const char* name;
+    const void* value;
+    std::size_t size;
+    archive_entry_xattr_reset(e);
+    while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+        std::string_view n(name);
+        if (n.starts_with("trusted.overlay.") || n.starts_with("user.overlay.")) continue;
+        if (root && n.starts_with("user.gantry.")) continue;
+        keep.push_back({std::string(n), std::string(static_cast<const char*>(value), size)});
+    }
+    archive_entry_xattr_clear(e);
+    for (auto& x : keep)
+        archive_entry_xattr_add_entry(e, x.name.c_str(), x.value.data(), x.value.size());
+}
+
+void copy_data(analyze::TarIn& in, Stream& out, std::uint64_t& bytes) {
+    std::vector<char> buf(1 << 17);
+    for (;;) {
+        la_ssize_t n = archive_read_data(in.handle(), buf.data(), buf.size());
+        if (n < 0)
+            throw Error(Errc::invalid, std::string("a layer's tar data is damaged: ") +
+                                           archive_error_string(in.handle()));
+        if (n == 0) return;
+        out.data(buf.data(), static_cast<std::size_t>(n));
+        bytes += static_cast<std::uint64_t>(n);
+    }
+}
+
+// A hard link whose target an upper layer replaced: the link keeps the lower file's content,
+// which the store holds unpacked; it becomes a regular file of that content.
+void write_detached_link(const store::Store& store, const oci::Digest& diff, archive_entry* e,
+                         const std::string& target, Stream& out) {
+    Fd root(::open(store.layer_rootfs(diff).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root)
+        throw Error(Errc::not_found,
+                    "hard link " + std::string(archive_entry_pathname(e)) +
+                        ": its target's layer is not unpacked in the store",
+                    "pull the image again");
+    Fd f(fs::openat_in_root(root.get(), target, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st {};
+    if (!f || ::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode))
+        throw Error(Errc::invalid, "hard link target " + target + " is not a regular file");
+    archive_entry_set_hardlink(e, nullptr);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_size(e, st.st_size);
+    out.header(e);
+    std::vector<char> buf(1 << 17);
+    for (;;) {
+        ssize_t n = ::read(f.get(), buf.data(), buf.size());
+        if (n < 0) throw_errno("cannot read " + target);
+        if (n == 0) break;
+        out.data(buf.data(), static_cast<std::size_t>(n));
+    }
+}
+
+struct Totals {
+    std::uint64_t entries = 0, bytes = 0;
+};
+
+void stream_layer(const store::Store& store, const oci::Descriptor& blob, const oci::Digest& diff,
+                  Flattener& flat, Stream& out, Entry& root, Totals& t) {
+    std::string what = "layer " + diff.str();
+    Fd fd(::open(store.blob_path(blob.digest).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd)
+        throw Error(Errc::not_found, what + ": its blob is not in the store",
+                    "pull the image again");
+    layer::FdReader file(fd.get(), what);
+    layer::HashingReader hashed(file);
+    {
+        layer::SniffedStream plain(hashed, what);
+        analyze::TarIn in(plain.plain(), what);
+        std::string path, target, link;
+        while (archive_entry* e = in.next()) {
+            if (!analyze::normalize_name(archive_entry_pathname(e), path))
+                throw Error(Errc::invalid, what + ": entry " + archive_entry_pathname(e) +
+                                               " leaves the root (..)");
+            if (path.empty()) { // the root: the top-most layer's attributes
+                if (!root) {
+                    root.reset(archive_entry_clone(e));
+                    filter_xattrs(root.get(), true);
+                }
+                continue;
+            }
+            auto m = Flattener::marker(path, target);
+            if (m == Flattener::Marker::whiteout) {
+                if (!target.empty()) flat.whiteout(target);
+                continue;
+            }
+            if (m == Flattener::Marker::opaque) {
+                flat.opaque(target);
+                continue;
+            }
+            bool dir = archive_entry_filetype(e) == AE_IFDIR;
+            if (!flat.keep(path, dir)) continue;
+            archive_entry_set_pathname(e, path.c_str());
+            archive_entry_sparse_clear(e);
+            filter_xattrs(e, false);
+            if (const char* hl = archive_entry_hardlink(e)) {
+                if (!analyze::normalize_name(hl, link) || link.empty())
+                    throw Error(Errc::invalid, what + ": hard link " + path + " leaves the root");
+                if (flat.kept_here(link)) {
+                    archive_entry_set_hardlink(e, link.c_str());
+                    archive_entry_set_size(e, 0);
+                    out.header(e);
+                } else {
+                    write_detached_link(store, diff, e, link, out);
+                }
+            } else {
+                out.header(e);
+                if (archive_entry_filetype(e) == AE_IFREG) copy_data(in, out, t.bytes);
+            }
+            ++t.entries;
+        }
+    }
+    layer::drain(hashed);
+    if ("sha256:" + hashed.hex_final() != blob.digest.str())
+        throw Error(Errc::invalid,
+                    what + ": its blob does not match its digest " + blob.digest.str(),
+                    "the store is damaged: remove the image and pull it again");
+    flat.next_layer();
+}
+
+void write_root(Entry& root, const Header& h, Stream& out) {
+    if (!root) {
+        root.reset(archive_entry_new());
+        archive_entry_set_perm(root.get(), 0755);
+        archive_entry_set_mtime(root.get(), 0, 0);
+    }
+    archive_entry_set_pathname(root.get(), "./");
+    archive_entry_set_filetype(root.get(), AE_IFDIR);
+    archive_entry_set_size(root.get(), 0);
+    std::string v = header_json(h);
+    archive_entry_xattr_add_entry(root.get(), kHeaderXattr, v.data(), v.size());
+    out.header(root.get());
+}
+
+// The finished file under its name: linked into DIR under a temporary name, renamed over OUT.
+void publish(int tmp, const std::string& out) {
+    if (::fsync(tmp) != 0) throw_errno("cannot write " + out);
+    auto target = fs::stdfs::absolute(out);
+    auto dir = target.parent_path();
+    std::string staged =
+        (dir / ("." + target.filename().string() + ".tmp-" + fs::unique_name())).string();
+    std::string self = "/proc/self/fd/" + std::to_string(tmp);
+    if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, staged.c_str(), AT_SYMLINK_FOLLOW) != 0)
+        throw_errno("cannot create " + out);
+    if (::rename(staged.c_str(), target.c_str()) != 0) {
+        int e = errno;
+        ::unlink(staged.c_str());
+        throw sys_error(e, "cannot create " + out);
+    }
+    Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (d) ::fsync(d.get());
+}
+
+} // namespace
+
+SaveResult save(const store::Store& store, const std::string& ref, const std::string& out,
+                const SaveOptions& opt) {
+    auto exe = find_tar2sqfs();
+    auto img = store::find_image(store, ref);
+    Header h;
+    h.manifest = img.manifest_digest;
+    h.config_digest = img.manifest.config.digest;
+    h.diff_ids = img.config.diff_ids;
+    h.config = store.read_blob(h.config_digest, kMaxHeader / 2);
+    if (img.manifest.layers.size() != h.diff_ids.size())
+        throw Error(Errc::invalid, "image " + ref +
+                                       ": its manifest and config disagree on the "
+                                       "number of layers");
+    auto dir = fs::stdfs::absolute(out).parent_path();
+    Fd tmp(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0644));
+    if (!tmp)
+        throw_errno("cannot create a file in " + dir.string(),
+                    "choose an -o in a directory you can write, on a filesystem with O_TMPFILE");
+    Totals t;
+    {
+        NoSigpipe quiet;
+        Packer pack(exe, tmp.get(), opt);
+        try {
+            Stream s(pack.in.get());
+            Flattener flat;
+            Entry root(nullptr, archive_entry_free);
+            for (std::size_t i = h.diff_ids.size(); i-- > 0;)
+                stream_layer(store, img.manifest.layers[i], h.diff_ids[i], flat, s, root, t);
+            write_root(root, h, s);
+            s.close();
+        } catch (const Error& e) {
+            pack.in.reset();
+            int st = pack.wait();
+            if (e.code() == Errc::io && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+                throw Error(Errc::io, "tar2sqfs failed: " + pack.stderr_text());
+            throw;
+        }
+        pack.in.reset();
+        int st = pack.wait();
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            throw Error(Errc::io, "tar2sqfs failed: " + pack.stderr_text(),
+                        "check the space left in " + dir.string());
+    }
+    struct stat st {};
+    ::fstat(tmp.get(), &st);
+    publish(tmp.get(), out);
+    return {t.entries, static_cast<std::uint64_t>(st.st_size)};
+}
+
+} // namespace gantry::sqsh

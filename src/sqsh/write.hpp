@@ -1,0 +1,36 @@
+// sqsh/write: `gantry save REF --format squashfs -o FILE`, a store image as one squashfs file.
+//
+// The image's layer blobs stream top layer first, each read once (digest verified, decompressed
+// in-process), through the Flattener (whiteouts and opaque directories resolved, lower entries
+// an upper one hides dropped); the surviving entries, with their recorded owners, modes, xattrs,
+// hard links and device nodes, go as one pax tar stream into squashfs-tools-ng's tar2sqfs
+// (Debian's squashfs-tools-ng), which builds the squashfs with zstd and 128 KiB blocks on every
+// CPU. The root entry comes last and carries the gantry header (format.hpp). Nothing is
+// unpacked: the only copy is the output. The output is an unnamed file (O_TMPFILE) in FILE's
+// directory, given a name only when complete: an error or a kill leaves nothing behind, and
+// FILE is replaced in one rename.
+#pragma once
+
+#include "store/store.hpp"
+
+#include <cstdint>
+#include <string>
+
+namespace gantry::sqsh {
+
+struct SaveOptions {
+    int level = 3;     // zstd level (tar2sqfs's default, 15, is ~4x slower for ~5% smaller files)
+    unsigned jobs = 0; // compressor threads (0: one per CPU we may use)
+};
+
+struct SaveResult {
+    std::uint64_t entries = 0; // in the flattened root
+    std::uint64_t bytes = 0;   // of the squashfs file
+};
+
+// Throws Error(unsupported) when tar2sqfs is missing (naming the package), Error(invalid) for a
+// damaged layer blob, Error(io) when the file cannot be written.
+SaveResult save(const store::Store& store, const std::string& ref, const std::string& out,
+                const SaveOptions& opt = {});
+
+} // namespace gantry::sqsh
