@@ -77,7 +77,8 @@ Analysis analyze_image(const store::Store& store, const store::Image& img, const
     a.view = merge(ptrs);
     for (auto& [p, ref] : a.view.final) {
         const Entry& e = a.scans[ref.layer].entries[ref.index];
-        if (e.kind == Kind::file) r.final_bytes += e.size, ++r.final_files;
+        if (e.kind == Kind::file)
+            r.final_bytes += e.size, r.final_allocated += e.allocated, ++r.final_files;
     }
     r.findings = find(ptrs, a.view, img.config.raw, opt.find);
     if (opt.keep_arch) r.tailor = predict_tailoring(*opt.keep_arch, ptrs, a.view);

@@ -90,8 +90,9 @@ struct Report {
     std::vector<Finding> findings; // largest savings first
     std::uint64_t final_bytes = 0; // regular file bytes of the merged view
     std::uint64_t final_files = 0;
-    std::uint64_t compressed_bytes = 0;     // sum of layer blobs
-    nlohmann::json treemap;                 // {name, size, children:[...]}: layers -> directories
+    std::uint64_t final_allocated = 0;  // what those files allocate unpacked (zero runs are holes)
+    std::uint64_t compressed_bytes = 0; // sum of layer blobs
+    nlohmann::json treemap;             // {name, size, children:[...]}: layers -> directories
     std::optional<TailorPrediction> tailor; // with --keep-arch
 };
 

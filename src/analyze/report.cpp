@@ -173,6 +173,8 @@ nlohmann::json to_json(const Report& r) {
              {"compressed_size", r.compressed_bytes},
              {"final_size", r.final_bytes},
              {"final_files", r.final_files},
+             {"final_apparent_size", r.final_bytes},
+             {"final_allocated_size", r.final_allocated},
              {"layers", layers},
              {"dive", dive},
              {"findings", findings},
@@ -197,7 +199,7 @@ std::string render_text(const Report& r, std::size_t max_paths) {
     o += buf;
     o += "Image size: " + human(r.dive.size_bytes) + " (" + human(r.compressed_bytes) +
          " compressed; " + human(r.final_bytes) + " in " + std::to_string(r.final_files) +
-         " files as a container sees it)\n";
+         " files as a container sees it, " + human(r.final_allocated) + " allocated unpacked)\n";
     o += "Potential wasted space (dive): " + human(r.dive.wasted_bytes) + "\n";
     o += "User wasted percent: " + pct(r.dive.user_wasted_percent) + "\n";
     if (!r.dive.inefficiencies.empty()) {

@@ -4,6 +4,7 @@
 #include "compat/fatbin.hpp"
 #include "compat/hip_fatbin.hpp"
 #include "util/error.hpp"
+#include "util/zeros.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -448,6 +449,7 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
             }
             ++r.files;
             FastHash h;
+            zeros::BlockCounter blocks;
             const void* data;
             std::size_t n;
             std::int64_t off;
@@ -464,6 +466,8 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
                     if (keep) buf.reserve(size);
                 }
                 h.update(data, n);
+                if (off >= 0)
+                    blocks.add(static_cast<const char*>(data), n, static_cast<std::uint64_t>(off));
                 if (keep && off >= 0 && static_cast<std::uint64_t>(off) <= size &&
                     n <= size - static_cast<std::uint64_t>(off)) {
                     auto o = static_cast<std::size_t>(off);
@@ -474,6 +478,7 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
             }
             if (keep && filled < size) std::memset(buf.get() + filled, 0, size - filled);
             if (size) e.hash = h.final();
+            e.allocated = blocks.bytes();
             if (keep) {
                 std::string_view view(buf.get(), size);
                 e.debug = elf_debug_bytes(view);

@@ -24,7 +24,8 @@ const char* to_string(Kind k);
 struct Entry {
     std::string path; // normalised: "usr/bin/x"; whiteout: the path it hides; opaque: the dir
     Kind kind = Kind::other;
-    std::uint64_t size = 0; // tar header size (0 for dirs, links, whiteouts)
+    std::uint64_t size = 0;      // tar header size (0 for dirs, links, whiteouts)
+    std::uint64_t allocated = 0; // regular files: bytes of 4 KiB blocks holding data (holes out)
     std::uint32_t mode = 0;
     std::string link;        // symlink or hard link target (normalised for hard links)
     std::uint64_t hash = 0;  // content hash of regular files (0 when empty)

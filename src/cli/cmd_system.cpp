@@ -28,8 +28,11 @@ void register_system(CLI::App& app, Context& ctx) {
                             {"layers",
                              {{"count", u.layers},
                               {"bytes", u.layer_bytes},
+                              {"apparent_bytes", u.layer_bytes},
+                              {"allocated_bytes", u.layer_allocated_bytes},
                               {"unused", u.unused_layers},
-                              {"unused_bytes", u.unused_layer_bytes}}},
+                              {"unused_bytes", u.unused_layer_bytes},
+                              {"unused_allocated_bytes", u.unused_layer_allocated_bytes}}},
                             {"tmp_bytes", u.tmp_bytes}};
                 std::printf("%s\n", j.dump(2).c_str());
                 return 0;
@@ -40,7 +43,9 @@ void register_system(CLI::App& app, Context& ctx) {
                  {"Images", std::to_string(u.images), "-", "-"},
                  {"Blobs", std::to_string(u.blobs), human_size(u.blob_bytes),
                   human_size(u.unused_blob_bytes) + " (" + std::to_string(u.unused_blobs) + ")"},
-                 {"Unpacked layers", std::to_string(u.layers), human_size(u.layer_bytes),
+                 {"Unpacked layers", std::to_string(u.layers),
+                  human_size(u.layer_bytes) + " (" + human_size(u.layer_allocated_bytes) +
+                      " on disk)",
                   human_size(u.unused_layer_bytes) + " (" + std::to_string(u.unused_layers) + ")"},
                  {"Temporary", "-", human_size(u.tmp_bytes), human_size(u.tmp_bytes)}});
             return 0;

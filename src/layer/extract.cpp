@@ -5,11 +5,13 @@
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
+#include "util/zeros.hpp"
 
 #include <algorithm>
 #include <archive.h>
 #include <archive_entry.h>
 #include <cerrno>
+#include <cstring>
 #include <exception>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -21,6 +23,9 @@
 #include <unordered_map>
 
 namespace gantry::layer {
+
+using zeros::all_zero;
+inline constexpr std::size_t kHoleBlock = zeros::kBlock;
 
 bool normalize_entry_path(const std::string& name, std::vector<std::string>& out) {
     out.clear();
@@ -311,6 +316,47 @@ class Extractor {
         ++st_.hardlinks;
     }
 
+    // Writes SIZE bytes of data at OFFSET into a file created empty here, leaving every zero
+    // chunk (a 4 KiB-aligned block, or its part inside this buffer) unwritten: the file is new,
+    // so what is not written reads back as zeros, and a block nothing is written to takes no disk
+    // (a hole; ftruncate sets the size when the file ends in one). Tailored libraries (zeroed
+    // device code) and zero-filled files cost nothing. On a filesystem without holes the
+    // skipped ranges still read back as zeros.
+    void write_sparse(int fd, const char* p, std::size_t size, std::uint64_t offset,
+                      const std::string& name) {
+        std::size_t at = 0;
+        while (at < size) {
+            // Skip zero chunks, then gather the chunks up to the next zero one.
+            auto chunk = [&](std::size_t from) {
+                std::size_t into = static_cast<std::size_t>((offset + from) % kHoleBlock);
+                return std::min<std::size_t>(kHoleBlock - into, size - from);
+            };
+            while (at < size && all_zero(p + at, chunk(at))) at += chunk(at);
+            std::size_t run = at;
+            while (run < size && !all_zero(p + run, chunk(run))) run += chunk(run);
+            // Blocks this run touches, the first one unless a previous write counted it.
+            std::uint64_t first = (offset + at) / kHoleBlock,
+                          last = (offset + run - 1) / kHoleBlock;
+            if (run > at) {
+                if (first == last_block_) ++first;
+                if (last >= first) st_.allocated += (last - first + 1) * kHoleBlock;
+                last_block_ = last;
+            }
+            for (std::size_t done = at; done < run;) {
+                ssize_t w = ::pwrite(fd, p + done, run - done, static_cast<off_t>(offset + done));
+                if (w < 0) {
+                    if (errno == EINTR) continue;
+                    throw_errno(opt_.what + ": cannot write " + name);
+                }
+                done += static_cast<std::size_t>(w);
+            }
+            at = run;
+        }
+    }
+
+    std::uint64_t last_block_ = ~std::uint64_t{0}; // the file's last block counted in allocated
+
+
     void file(struct archive* a, struct archive_entry* e, ReadCtx& ctx, int parent,
               const std::string& leaf, const std::string& name) {
         clear_slot(parent, leaf, false);
@@ -320,29 +366,21 @@ class Extractor {
         const void* buf = nullptr;
         size_t size = 0;
         la_int64_t offset = 0;
+        std::int64_t end = 0; // the file's size: the data's end or the header's size
+        last_block_ = ~std::uint64_t{0};
         for (;;) {
             int rc = archive_read_data_block(a, &buf, &size, &offset);
             if (rc == ARCHIVE_EOF) break;
             if (rc < ARCHIVE_WARN) fail_archive(a, ctx);
-            const char* p = static_cast<const char*>(buf);
-            while (size > 0) {
-                ssize_t w = ::pwrite(fd.get(), p, size, offset);
-                if (w < 0) {
-                    if (errno == EINTR) continue;
-                    throw_errno(opt_.what + ": cannot write " + name);
-                }
-                p += w;
-                offset += w;
-                size -= static_cast<size_t>(w);
-                st_.bytes += static_cast<std::uint64_t>(w);
-            }
+            write_sparse(fd.get(), static_cast<const char*>(buf), size,
+                         static_cast<std::uint64_t>(offset), name);
+            st_.bytes += size;
+            end = std::max<std::int64_t>(end, offset + static_cast<la_int64_t>(size));
         }
-        if (archive_entry_size_is_set(e)) {
-            struct stat st {};
-            if (::fstat(fd.get(), &st) == 0 && st.st_size < archive_entry_size(e))
-                if (::ftruncate(fd.get(), archive_entry_size(e)) != 0)
-                    throw_errno(opt_.what + ": cannot size " + name);
-        }
+        if (archive_entry_size_is_set(e)) end = std::max<std::int64_t>(end, archive_entry_size(e));
+        struct stat st {};
+        if (::fstat(fd.get(), &st) == 0 && st.st_size < end)
+            if (::ftruncate(fd.get(), end) != 0) throw_errno(opt_.what + ": cannot size " + name);
         owner(e, fd.get(), parent, leaf, false);
         xattrs(e, fd.get());
         if (::fchmod(fd.get(), perm(e, false)) != 0)

@@ -28,7 +28,8 @@ struct ExtractStats {
     std::uint64_t symlinks = 0;
     std::uint64_t hardlinks = 0;
     std::uint64_t whiteouts = 0;
-    std::uint64_t bytes = 0; // file content bytes written
+    std::uint64_t bytes = 0;     // file content bytes (zero runs included)
+    std::uint64_t allocated = 0; // bytes of the 4 KiB blocks that hold data (holes excluded)
     std::uint64_t skipped_devices = 0;
     std::uint64_t dropped_xattrs = 0;
     std::uint64_t stripped_setid = 0;

@@ -72,6 +72,7 @@ std::string removed_label(const std::vector<tailor::FileReport>& reports) {
 std::string render_tailor(const std::string& keep, const std::vector<tailor::FileReport>& reports,
                           std::size_t max_notes) {
     auto t = totals(reports);
+    if (t.files == 0) return "tailored to " + keep + ": no file holds device code\n";
     std::string s = "tailored to " + keep + ": " + std::to_string(t.changed) + " rewrite(s) in " +
                     std::to_string(t.files) + " file(s) with device code";
     if (t.refused) s += ", " + std::to_string(t.refused) + " refused (left as they were)";

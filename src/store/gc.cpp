@@ -56,13 +56,20 @@ std::uint64_t file_bytes(const stdfs::path& p) {
     return ec ? 0 : n;
 }
 
-std::uint64_t layer_bytes(const stdfs::path& dir) {
-    try { // the size recorded at unpack time; du of a big tree is slow
+// {apparent, allocated} as recorded at unpack time (du of a big tree is slow).
+std::pair<std::uint64_t, std::uint64_t> layer_sizes(const stdfs::path& dir) {
+    try {
         auto meta = oci::parse_json(fs::read_file(dir / "meta.json"), "layer metadata");
-        return meta.value("size", std::uint64_t{0});
+        auto size = meta.value("size", std::uint64_t{0});
+        return {size, meta.value("allocated_bytes", size)};
     } catch (const Error&) {
-        return fs::disk_usage(dir);
+        auto n = fs::disk_usage(dir);
+        return {n, n};
     }
+}
+
+std::uint64_t layer_bytes(const stdfs::path& dir) {
+    return layer_sizes(dir).first;
 }
 
 } // namespace
@@ -81,12 +88,14 @@ Usage disk_usage(const Store& store) {
         }
     }
     for (auto& hex : entries(store.root() / "layers/sha256")) {
-        auto n = layer_bytes(store.root() / "layers/sha256" / hex);
+        auto [n, allocated] = layer_sizes(store.root() / "layers/sha256" / hex);
         ++u.layers;
         u.layer_bytes += n;
+        u.layer_allocated_bytes += allocated;
         if (!live.layers.count(hex)) {
             ++u.unused_layers;
             u.unused_layer_bytes += n;
+            u.unused_layer_allocated_bytes += allocated;
         }
     }
     for (auto& name : entries(store.tmp_dir()))

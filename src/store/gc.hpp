@@ -14,6 +14,10 @@ struct Usage {
     std::uint64_t images = 0;
     std::uint64_t blobs = 0, blob_bytes = 0, unused_blobs = 0, unused_blob_bytes = 0;
     std::uint64_t layers = 0, layer_bytes = 0, unused_layers = 0, unused_layer_bytes = 0;
+    // What the unpacked layers' file data allocates: zero runs are holes (layer/extract), so a
+    // tailored image's zeroed device code costs nothing. Layers unpacked before it was recorded
+    // count their apparent size.
+    std::uint64_t layer_allocated_bytes = 0, unused_layer_allocated_bytes = 0;
     std::uint64_t tmp_bytes = 0;
 };
 Usage disk_usage(const Store& store);

@@ -85,6 +85,7 @@ LayerDone Importer::one_layer(const LayerJob& job) {
                        {"entries", r.stats.entries},
                        {"files", r.stats.files},
                        {"content_bytes", r.stats.bytes},
+                       {"allocated_bytes", r.stats.allocated},
                        {"skipped_devices", r.stats.skipped_devices},
                        {"privileged", opt_.privileged}};
         player->commit(job.diff_id, meta.dump(2) + "\n");
