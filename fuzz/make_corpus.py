@@ -262,7 +262,7 @@ def seeds() -> dict[str, list]:
         "layer_tar": layer_tars(),
         "analyze_layer": layer_tars(),
         "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "gpu_elf": [],
-        "ldcache": [],
+        "ldcache": [], "sqsh_header": [],
     }
 
 
