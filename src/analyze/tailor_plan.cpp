@@ -15,50 +15,39 @@ std::uint64_t deflated_size(std::string_view data,
                             const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges) {
     if (ranges.empty()) return 0;
     const auto& z = layer::igzip::api();
-    std::vector<std::uint8_t> level_buf(ISAL_DEF_LVL3_DEFAULT), out(1 << 16);
+    std::vector<std::uint8_t> level_buf(ISAL_DEF_LVL3_DEFAULT);
     isal_zstream zs{};
     z.deflate_init(&zs);
     zs.level = 3;
     zs.level_buf = level_buf.data();
     zs.level_buf_size = static_cast<std::uint32_t>(level_buf.size());
     std::uint64_t total = 0;
-    // One stream over the ranges in order, as they would follow each other in a layer (the
-    // bytes between them stay and compress as before).
-    for (std::size_t i = 0; i < ranges.size(); ++i) {
-        auto [off, len] = ranges[i];
-        if (off > data.size() || len > data.size() - off) continue;
-        std::uint64_t done = 0;
-        bool last_range = i + 1 == ranges.size();
+    std::vector<std::uint8_t> out_buf(1 << 16);
+    // Feeds AVAIL bytes at IN (end: the last of the stream) and counts what comes out.
+    auto feed = [&](const char* in, std::uint32_t avail, bool end) {
+        zs.next_in = reinterpret_cast<std::uint8_t*>(const_cast<char*>(in));
+        zs.avail_in = avail;
+        zs.end_of_stream = end ? 1 : 0;
+        zs.flush = NO_FLUSH;
         do {
-            std::uint64_t chunk = std::min<std::uint64_t>(len - done, 1u << 30);
-            zs.next_in =
-                reinterpret_cast<std::uint8_t*>(const_cast<char*>(data.data() + off + done));
-            zs.avail_in = static_cast<std::uint32_t>(chunk);
-            done += chunk;
-            zs.end_of_stream = last_range && done == len ? 1 : 0;
-            zs.flush = NO_FLUSH;
-            do {
-                zs.next_out = out.data();
-                zs.avail_out = static_cast<std::uint32_t>(out.size());
-                if (z.deflate(&zs) != COMP_OK)
-                    throw Error(Errc::internal, "igzip failed while predicting a tailored size");
-                total += out.size() - zs.avail_out;
-            } while (zs.avail_in > 0 ||
-                     (zs.end_of_stream && zs.internal_state.state != ZSTATE_END));
-        } while (done < len);
-    }
-    if (zs.internal_state.state != ZSTATE_END) { // the last range was out of bounds: close
-        zs.next_in = nullptr;
-        zs.avail_in = 0;
-        zs.end_of_stream = 1;
-        do {
-            zs.next_out = out.data();
-            zs.avail_out = static_cast<std::uint32_t>(out.size());
+            zs.next_out = out_buf.data();
+            zs.avail_out = static_cast<std::uint32_t>(out_buf.size());
             if (z.deflate(&zs) != COMP_OK)
                 throw Error(Errc::internal, "igzip failed while predicting a tailored size");
-            total += out.size() - zs.avail_out;
-        } while (zs.internal_state.state != ZSTATE_END);
+            total += out_buf.size() - zs.avail_out;
+        } while (zs.avail_in > 0 || (end && zs.internal_state.state != ZSTATE_END));
+    };
+    // One stream over the ranges in order, as they would follow each other in a layer (the
+    // bytes between them stay and compress as before).
+    for (auto [off, len] : ranges) {
+        if (off > data.size() || len > data.size() - off) continue;
+        for (std::uint64_t done = 0; done < len;) {
+            auto chunk = static_cast<std::uint32_t>(std::min<std::uint64_t>(len - done, 1u << 30));
+            feed(data.data() + off + done, chunk, false);
+            done += chunk;
+        }
     }
+    feed(nullptr, 0, true);
     return total;
 }
 
