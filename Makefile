@@ -4,7 +4,7 @@ BUILD ?= build
 PYTEST ?= /usr/bin/python3 -m pytest
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test unit e2e format format-check bench clean build-asan test-asan test-asan-ci
+.PHONY: all deps build demo test unit e2e stress format format-check bench lint-corpus clean fuzz-build fuzz fuzz-smoke build-asan test-asan test-asan-ci
 
 all: build
 
@@ -24,7 +24,14 @@ unit: build
 e2e: build
 	$(PYTEST) -p no:cacheprovider -q -ra tests/e2e tests/fixtures
 
-test: format-check unit e2e test-asan-ci
+# kill -9, full-disk and concurrency suites (docs/stress.md); STRESS_TRIALS=N runs longer
+stress: build
+	$(PYTEST) -p no:cacheprovider -q -ra tests/stress
+
+# fuzz-smoke: every fuzz target FUZZ_SMOKE_SECONDS, so no harness rots (~4-5 min on 2 idle
+# cores with a cold ccache: fuzz/README.md "CI")
+# test-asan-ci: the unit suite and an e2e subset under ASan+UBSan (docs/sanitizers.md "CI")
+test: format-check unit e2e stress fuzz-smoke test-asan-ci
 
 # ASan + UBSan (docs/sanitizers.md): gantry and the unit tests instrumented, in their own build
 # directory; the unit suite, then the e2e suite against that binary (ASAN_E2E: which tests).
@@ -56,8 +63,35 @@ format:
 format-check:
 	clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp' '*.c' '*.h')
 
+# libFuzzer harnesses (fuzz/README.md): clang, ASan+UBSan, in a build directory of their own.
+# `make fuzz` runs each target FUZZ_SECONDS (default 60), `make fuzz-smoke` FUZZ_SMOKE_SECONDS;
+# FUZZ_TARGETS="tar cdi_spec" picks targets. A finding fails the target and the run.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_TARGETS ?=
+FUZZ_CCACHE := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+
+fuzz-build: deps
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DGANTRY_FUZZ=ON -DBUILD_TESTING=OFF \
+	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" \
+	  "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" $(FUZZ_CCACHE) >/dev/null
+	ninja -C $(FUZZ_BUILD) -j $(JOBS) fuzz_all
+
+fuzz: fuzz-build
+	./fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: fuzz-build
+	./fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+
 bench: build
 	./bench/load.sh
+
+# gantry lint on 43 public GPU projects' Dockerfiles against hand-labelled findings: a precision
+# measurement, not part of `test` (the files are not committed; tests/corpus/test_lint_corpus.py).
+lint-corpus: build
+	$(PYTEST) -p no:cacheprovider -q -s tests/corpus
 
 clean:
 	rm -rf $(BUILD)

@@ -403,9 +403,17 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
                 } else if (base.starts_with(".wh..wh.")) {
                     continue; // aufs metadata (plinks): not part of the image's contents
                 } else {
+                    // ".wh.", ".wh.." and ".wh..." name no entry (they would become "dir/",
+                    // "dir/." or "dir/.."): refused, as extraction refuses them (found by
+                    // fuzz/fuzz_analyze_layer)
+                    std::string_view target = base.substr(4);
+                    if (target.empty() || target == "." || target == "..")
+                        throw Error(Errc::invalid,
+                                    opt.what + ": entry \"" + name +
+                                        "\" is a malformed whiteout; refusing the layer",
+                                    "the layer is damaged or hostile; do not use the image");
                     e.kind = Kind::whiteout;
-                    e.path = dir.empty() ? std::string(base.substr(4))
-                                         : dir + "/" + std::string(base.substr(4));
+                    e.path = dir.empty() ? std::string(target) : dir + "/" + std::string(target);
                 }
                 r.entries.push_back(std::move(e));
                 continue;

@@ -1,5 +1,6 @@
 #include "analyze/tarin.hpp"
 
+#include "layer/tar_header.hpp"
 #include "util/error.hpp"
 
 #include <cerrno>
@@ -44,7 +45,17 @@ TarIn::TarIn(layer::Reader& in, std::string what)
     archive_read_support_format_tar(a_);
     archive_read_support_format_gnutar(a_);
     archive_read_support_filter_none(a_);
-    if (archive_read_open(a_, this, nullptr, read_cb, nullptr) != ARCHIVE_OK) fail();
+    if (archive_read_open(a_, this, nullptr, read_cb, nullptr) != ARCHIVE_OK) {
+        // a constructor that throws runs no destructor: free the reader here (found by
+        // fuzz/fuzz_analyze_layer: an empty blob leaked it on every refusal)
+        try {
+            fail();
+        } catch (...) {
+            archive_read_free(a_);
+            a_ = nullptr;
+            throw;
+        }
+    }
 }
 
 TarIn::~TarIn() {
@@ -64,6 +75,7 @@ archive_entry* TarIn::next() {
     archive_entry* e = nullptr;
     int rc = archive_read_next_header(a_, &e);
     if (rc == ARCHIVE_EOF) return nullptr;
+    if (!error_) layer::check_tar_header(a_, rc, what_);
     if (rc < ARCHIVE_WARN) {
         if (!any_ && !error_ && archive_errno(a_) == EILSEQ)
             throw Error(Errc::invalid, what_ + " is not a tar archive",

@@ -182,10 +182,20 @@ class Loader {
                     if (t.is_string()) img.refs.push_back(normalise_ref(t.get<std::string>()));
             if (img.refs.empty())
                 img.refs.push_back(fallback_repository(path_, opt_.name) + ":latest");
-            importer_.tag(img.refs, md);
             out.push_back(std::move(img));
         }
+        tag_all(out);
         return out;
+    }
+
+    // Names every loaded image in one update of refs.json, once all of them are in: a load that
+    // fails on a later image leaves no tag behind (docker and podman keep the images before it;
+    // their blobs stay here too, unreferenced, until `system prune`).
+    void tag_all(const std::vector<LoadedImage>& images) {
+        store_.update_refs([&](store::RefMap& m) {
+            for (const auto& img : images)
+                for (const auto& r : img.refs) m[r] = img.manifest;
+        });
     }
 
     struct Candidate {
@@ -238,10 +248,10 @@ class Loader {
                     log::warn("several unnamed images in " + path_.string() + "; each was tagged " +
                               img.refs.front() + " in turn");
             }
-            importer_.tag(img.refs, img.manifest);
             img.format = src_->is_directory() ? "oci-dir" : "oci-archive";
             out.push_back(std::move(img));
         }
+        tag_all(out);
         return out;
     }
 

@@ -8,6 +8,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <map>
@@ -57,17 +58,25 @@ class Sink {
 
 class TarSink final : public Sink {
   public:
+    // The archive is written to an unnamed file (O_TMPFILE) in the output's directory and
+    // linked into place only when complete: a save killed at any moment (even kill -9) leaves
+    // nothing behind. A filesystem without O_TMPFILE gets a named temporary, removed on errors.
     TarSink(const std::filesystem::path& out)
         : out_(out), tmp_(out.string() + ".tmp-" + fs::unique_name()),
           a_(archive_write_new(), archive_write_free) {
-        fd_.reset(::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        auto dir = out.parent_path().empty() ? std::filesystem::path(".") : out.parent_path();
+        fd_.reset(::open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644));
+        unnamed_ = static_cast<bool>(fd_);
+        if (!fd_ && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+            throw_errno("cannot create " + out_.string());
+        if (!fd_) fd_.reset(::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
         if (!fd_) throw_errno("cannot create " + tmp_.string());
         archive_write_set_format_pax_restricted(a_.get());
         archive_write_set_bytes_in_last_block(a_.get(), 1);
         if (archive_write_open_fd(a_.get(), fd_.get()) != ARCHIVE_OK) fail();
     }
     ~TarSink() override {
-        if (!done_) ::unlink(tmp_.c_str());
+        if (!done_) ::unlink(tmp_.c_str()); // the unnamed file vanishes with its descriptor
     }
     bool has(const std::string& name) const override { return names_.count(name); }
     void add(const std::string& name, std::uint64_t size, layer::Reader& data) override {
@@ -95,8 +104,24 @@ class TarSink final : public Sink {
     }
     void finish() override {
         if (archive_write_close(a_.get()) != ARCHIVE_OK) fail();
+        if (unnamed_) { // linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; /proc/self/fd does not
+            auto self = "/proc/self/fd/" + std::to_string(fd_.get());
+            // straight to the output when it does not exist yet (no window at all), else beside
+            // it and renamed over it
+            if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, out_.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+                done_ = true;
+                return;
+            }
+            if (errno != EEXIST ||
+                ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, tmp_.c_str(), AT_SYMLINK_FOLLOW) != 0)
+                throw_errno("cannot write " + out_.string());
+        }
         fd_.reset();
-        if (::rename(tmp_.c_str(), out_.c_str()) != 0) throw_errno("cannot write " + out_.string());
+        if (::rename(tmp_.c_str(), out_.c_str()) != 0) {
+            int err = errno;
+            ::unlink(tmp_.c_str());
+            throw sys_error(err, "cannot write " + out_.string());
+        }
         done_ = true;
     }
 
@@ -112,6 +137,7 @@ class TarSink final : public Sink {
     std::unique_ptr<struct archive, int (*)(struct archive*)> a_;
     std::set<std::string> names_;
     bool done_ = false;
+    bool unnamed_ = false; // fd_ is an O_TMPFILE file, linked as tmp_ only in finish()
 };
 
 class DirSink final : public Sink {

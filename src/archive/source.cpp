@@ -1,6 +1,7 @@
 #include "archive/source.hpp"
 
 #include "layer/extract.hpp"
+#include "layer/tar_header.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -107,13 +108,19 @@ class TarSource final : public Source {
         archive_read_support_format_tar(a.get());
         archive_read_support_format_gnutar(a.get());
         ::lseek(fd_.get(), 0, SEEK_SET);
-        if (archive_read_open_fd(a.get(), fd_.get(), 1 << 16) != ARCHIVE_OK)
+        if (archive_read_open_fd(a.get(), fd_.get(), 1 << 16) != ARCHIVE_OK) {
+            std::string first(layer::kTarBlock, '\0');
+            ssize_t got = ::pread(fd_.get(), first.data(), first.size(), 0);
+            first.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+            layer::check_first_tar_header(first, path_);
             throw Error(Errc::invalid, path_ + " cannot be read as a tar archive",
                         "give a `docker save` archive, an OCI archive or an OCI layout directory");
+        }
         for (;;) {
             struct archive_entry* e = nullptr;
             int rc = archive_read_next_header(a.get(), &e);
             if (rc == ARCHIVE_EOF) break;
+            layer::check_tar_header(a.get(), rc, path_);
             if (rc < ARCHIVE_WARN) {
                 const char* msg = archive_error_string(a.get());
                 if (members_.empty() && archive_errno(a.get()) == EILSEQ)

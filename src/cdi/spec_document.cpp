@@ -2,6 +2,7 @@
 
 #include "cdi/spec_detail.hpp"
 #include "util/error.hpp"
+#include "util/json.hpp"
 #include "util/yaml.hpp"
 
 #include <algorithm>
@@ -181,6 +182,11 @@ class JsonBuilder : public nlohmann::json_sax<nlohmann::json> {
         return true;
     }
     bool open(Raw::Kind k) {
+        // the Raw tree is walked (and freed) recursively: bound it as util/json does
+        if (stack_.size() >= safe_json::kMaxDepth) {
+            error = "the document " + safe_json::too_deep_message();
+            return false;
+        }
         Raw r;
         r.kind = k;
         stack_.push_back(place(std::move(r)));

@@ -124,6 +124,8 @@ int print_fatbin(const std::string& path, bool json) {
     compat::FatbinOptions opts;
     opts.cubin = compat::FatbinOptions::Cubin::all;
     auto fb = compat::scan_fatbin_file(path, opts);
+    // a damaged container is invalid input: listed, then exit 4 (what was readable still shows)
+    const int damaged = fb.problems.empty() ? 0 : exit_status(Errc::invalid);
 
     // Totals per arch name, in order of first appearance.
     std::vector<std::string> order;
@@ -191,13 +193,13 @@ int print_fatbin(const std::string& path, bool json) {
         out["problems"] = fb.problems;
         out["hip"] = hip_json(hip);
         std::printf("%s\n", out.dump(2).c_str());
-        return 0;
+        return damaged;
     }
 
     for (auto& p : fb.problems) log::warn(path + ": " + p);
     if (hip.found) {
         print_hip_text(path, hip);
-        if (fb.containers.empty()) return 0; // a HIP-only file: no empty CUDA table
+        if (fb.containers.empty()) return damaged; // a HIP-only file: no empty CUDA table
         std::printf("\n");
     }
     const std::size_t stubs = fb.stub_containers();
@@ -207,7 +209,7 @@ int print_fatbin(const std::string& path, bool json) {
         std::printf(" (%zu nvlink stub%s without code skipped)", stubs, stubs == 1 ? "" : "s");
     std::printf(", %llu entr%s\n", static_cast<unsigned long long>(all.entries),
                 all.entries == 1 ? "y" : "ies");
-    if (all.entries == 0) return 0;
+    if (all.entries == 0) return damaged;
 
     std::vector<std::vector<std::string>> rows;
     rows.push_back(
@@ -232,7 +234,7 @@ int print_fatbin(const std::string& path, bool json) {
                     std::to_string(all.uncompressed)});
     std::printf("\n");
     print_table(rows);
-    return 0;
+    return damaged;
 }
 
 } // namespace

@@ -155,7 +155,7 @@ void register_slim(CLI::App& app, Context& ctx) {
             int rc = 0;
             std::string check_line;
             if (!o->check.empty()) {
-                std::string tmpref = "localhost/gantry-slim-check:" + fs::unique_name();
+                auto [tmpref, held] = store.temporary_ref(); // prune drops it if we die
                 store::Importer imp(store, {});
                 imp.tag({tmpref}, res.manifest);
                 int st = 0;

@@ -1,6 +1,7 @@
 #include "compat/doctor_facts.hpp"
 
 #include "compat/version.hpp"
+#include "util/json.hpp"
 
 #include <cctype>
 #include <nlohmann/json.hpp>
@@ -45,7 +46,7 @@ std::vector<Evidence> image_cuda_versions(const ImageFacts& img) {
     std::string v = env_get(img.env, "CUDA_VERSION");
     if (!v.empty()) all.push_back({v, "CUDA_VERSION=" + v, 0});
     if (!img.cuda_version_json.empty()) {
-        auto j = nlohmann::json::parse(img.cuda_version_json, nullptr, false);
+        auto j = safe_json::parse_or_discarded(img.cuda_version_json);
         if (j.is_object() && j.contains("cuda") && j["cuda"].is_object() &&
             j["cuda"].contains("version") && j["cuda"]["version"].is_string())
             all.push_back(

@@ -21,6 +21,7 @@ constexpr std::uint32_t kFatbinMagic = 0xBA55ED50;
 constexpr char kMagicBytes[4] = {'\x50', '\xED', '\x55', '\xBA'};
 constexpr std::uint16_t kEntryVersion = 0x0101;
 constexpr std::uint32_t kMinEntryHeader = 64, kMaxEntryHeader = 512;
+constexpr std::uint16_t kContainerHeader = 16; // what nvcc/fatbinary write
 constexpr std::uint64_t kFlagLz4 = 0x2000, kFlagZstd = 0x8000;
 constexpr std::uint64_t kFlagArchSpecific = 0x100000, kFlagFamily = 0x200000;
 constexpr std::uint64_t kCheapDecompress = 64u << 10;
@@ -125,7 +126,9 @@ class Scanner {
 
   private:
     // Walks the container at `off`; returns where scanning continues. A candidate that is not a
-    // container (no valid first entry) is skipped without a trace.
+    // container (no valid first entry) is skipped without a trace, unless its header is the
+    // real one (magic, version 1, header size 16): then a damaged or cut first entry is a
+    // damaged container, reported (fuzzing found those skipped silently: "0 containers").
     std::uint64_t walk_container(Bytes reg, const Region& r, std::uint64_t off) {
         if (reg.get<std::uint32_t>(off) != kFatbinMagic || reg.get<std::uint16_t>(off + 4) != 1)
             return off + 1;
@@ -135,7 +138,26 @@ class Scanner {
         std::uint64_t first = off + hs;
         std::uint64_t avail = reg.n - first;
         // A real container's first entry must be valid (or the container empty).
-        if (fat != 0 && !valid_entry(reg, first, first + std::min(fat, avail))) return off + 1;
+        std::string first_bad;
+        if (fat != 0 && !valid_entry(reg, first, first + std::min(fat, avail), &first_bad)) {
+            if (hs != kContainerHeader) return off + 1;
+            FatbinContainer c;
+            c.offset = r.off + off;
+            c.declared = std::uint64_t{hs} + fat;
+            c.size = hs;
+            c.region = r.name;
+            c.relocatable = r.name == "__nv_relfatbin";
+            c.first_entry = out_.entries.size();
+            c.error = "entry at " + hex(r.off + first) + ": " + first_bad;
+            if (fat > avail)
+                c.error += " (the container declares " + std::to_string(fat) +
+                           " bytes of entries but only " + std::to_string(avail) + " remain in " +
+                           r.name + ")";
+            out_.problems.push_back("fatbin container at " + hex(c.offset) + " in " + r.name +
+                                    ": " + c.error);
+            out_.containers.push_back(std::move(c));
+            return first;
+        }
 
         FatbinContainer c;
         c.offset = r.off + off;

@@ -4,6 +4,7 @@
 #include "compat/version.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/json.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -19,7 +20,7 @@ void apply_forward_compat(std::vector<Finding>& out, const std::string& compat_p
                           const std::string& compat_version, const std::string& note) {
     int served = 0;
     if (!note.empty()) {
-        auto j = nlohmann::json::parse(note, nullptr, false);
+        auto j = safe_json::parse_or_discarded(note);
         if (j.is_object() && j.contains("CUDA Version") && j["CUDA Version"].is_string())
             if (auto v = CudaVersion::parse(j["CUDA Version"].get<std::string>()))
                 served = v->encoded();

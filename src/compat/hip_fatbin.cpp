@@ -5,6 +5,7 @@
 #include "util/fd.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <fcntl.h>
@@ -375,7 +376,13 @@ std::optional<TargetId> parse_target_id(std::string_view text) {
     TargetId t;
     auto colon = text.find(':');
     t.processor = std::string(text.substr(0, colon));
-    if (t.processor.empty()) return std::nullopt;
+    // LLVM processor names: "gfx90a", "gfx1030", "gfx9-4-generic". Anything else (control
+    // characters, blanks, a second "--") would reach messages and never match a device (found
+    // by fuzz/fuzz_hip_bundle: "x--y--gfx90a" printed as "y--gfx90a", which reads back as gfx90a).
+    if (t.processor.empty() || t.processor.find("--") != std::string::npos ||
+        !std::all_of(t.processor.begin(), t.processor.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; }))
+        return std::nullopt;
     bool seen_xnack = false, seen_sramecc = false;
     while (colon != std::string_view::npos) {
         text = text.substr(colon + 1);

@@ -35,7 +35,8 @@ struct TargetId {
 };
 
 // Parses "gfx90a", "gfx90a:xnack-", "gfx90a:sramecc+:xnack-", also with the agent ISA prefix
-// ("amdgcn-amd-amdhsa--gfx90a:xnack-"). nullopt for an empty processor, a feature other than
+// ("amdgcn-amd-amdhsa--gfx90a:xnack-"). nullopt for an empty processor or one with characters
+// other than letters, digits, '-' and '_' (or a second "--"), a feature other than
 // xnack/sramecc, one without +/-, or a feature given twice.
 std::optional<TargetId> parse_target_id(std::string_view text);
 

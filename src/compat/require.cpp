@@ -31,7 +31,8 @@ bool read_number(std::string_view s, size_t& i, std::uint64_t& out) {
         ++i;
     }
     out = v;
-    return i > start;
+    // dsl_compare_version: strtoumax(...) == UINTMAX_MAX is invalid, so 2^64-1 is refused too
+    return i > start && v != UINT64_MAX;
 }
 
 size_t skip(std::string_view s, size_t i, std::string_view set) {

@@ -2,6 +2,7 @@
 // image's ROCm, PyTorch and CUDA (the rules are in rocm_rules.cpp).
 #include "compat/doctor_facts.hpp"
 #include "compat/rocm_rules.hpp"
+#include "util/json.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
@@ -87,7 +88,7 @@ void add_rocm_file_facts(RocmImageFacts& img, const std::string& path, const std
     if (is_cuda_version_json(path)) {
         std::string version = "?";
         try {
-            auto j = nlohmann::json::parse(text);
+            auto j = safe_json::parse(text, path);
             version = j.at("cuda").at("version").get<std::string>();
         } catch (const std::exception&) { // damaged: the file still says CUDA
         }

@@ -46,6 +46,14 @@ class Record {
     Record(const Record&) = delete;
     Record& operator=(const Record&) = delete;
 
+    // The -d monitor takes the record over before anything else: the state must always name a
+    // live process while the name is claimed, or a concurrent `run --name` with the same name
+    // takes it for a crashed run's debris once the parent has returned (both then run).
+    void monitored_here() {
+        if (!states_) return;
+        cs_.monitor = ::getpid();
+        states_->save(cs_);
+    }
     void started(pid_t pid) {
         if (!states_) return;
         cs_.pid = pid;
@@ -157,6 +165,10 @@ struct Launcher {
             ::close(ready[0]);
             ready_w = ready[1];
             ::setsid();
+            try {
+                record.monitored_here();
+            } catch (...) { // its start error, if any, is reported below
+            }
             int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
             int logfd = ::open((scratch.dir() / "log").c_str(),
                                O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);

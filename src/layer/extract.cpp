@@ -1,10 +1,12 @@
 #include "layer/extract.hpp"
 
+#include "layer/tar_header.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
 
+#include <algorithm>
 #include <archive.h>
 #include <archive_entry.h>
 #include <cerrno>
@@ -40,12 +42,15 @@ struct ReadCtx {
     Reader* reader;
     std::vector<char> buf;
     std::exception_ptr error;
+    std::string first = {}; // the stream's first 512 bytes, to explain a refused first header
 };
 
 la_ssize_t read_cb(struct archive* a, void* p, const void** out) {
     auto* ctx = static_cast<ReadCtx*>(p);
     try {
         std::size_t n = ctx->reader->read(ctx->buf.data(), ctx->buf.size());
+        if (ctx->first.size() < kTarBlock)
+            ctx->first.append(ctx->buf.data(), std::min(n, kTarBlock - ctx->first.size()));
         *out = ctx->buf.data();
         return static_cast<la_ssize_t>(n);
     } catch (...) {
@@ -67,13 +72,16 @@ class Extractor {
         archive_read_support_format_tar(a.get());
         archive_read_support_format_gnutar(a.get());
         archive_read_support_filter_none(a.get());
-        if (archive_read_open(a.get(), &ctx, nullptr, read_cb, nullptr) != ARCHIVE_OK)
+        if (archive_read_open(a.get(), &ctx, nullptr, read_cb, nullptr) != ARCHIVE_OK) {
+            if (!ctx.error) check_first_tar_header(ctx.first, opt_.what);
             fail_archive(a.get(), ctx);
+        }
         bool any = false;
         for (;;) {
             struct archive_entry* e = nullptr;
             int rc = archive_read_next_header(a.get(), &e);
             if (rc == ARCHIVE_EOF) break;
+            if (!ctx.error) check_tar_header(a.get(), rc, opt_.what);
             if (rc < ARCHIVE_WARN) {
                 if (!any && !ctx.error &&
                     archive_errno(a.get()) == EILSEQ) // libarchive: unrecognised format

@@ -1,6 +1,7 @@
 // Recognisers for the package-manager commands the rules look at.
 #include "lint/rules.hpp"
 #include "lint/rx.hpp"
+#include "util/error.hpp"
 
 #include <regex>
 #include <set>
@@ -11,6 +12,16 @@ std::string join(const std::vector<std::string>& v, const char* sep) {
     std::string r;
     for (auto& s : v) r += (r.empty() ? "" : sep) + s;
     return r;
+}
+
+std::string shown_word(const std::string& w, const Env& env) {
+    if (w.find('$') == std::string::npos) return w;
+    try {
+        auto e = expand_word(w, env, '\\');
+        return e.resolved ? e.value : w;
+    } catch (const Error&) { // "${" without its "}": shown as written
+        return w;
+    }
 }
 
 std::optional<AptCall> parse_apt(const Command& c) {
@@ -75,6 +86,9 @@ std::optional<PipCall> parse_pip(const Command& c) {
     } else if (n == "uv" && v.size() > 2 && v[1] == "pip") {
         p.uv = true;
         i = 2;
+    } else if (n == "uv" && v.size() > 1 && v[1] == "sync") {
+        p.uv = true; // uv sync: the project's lock file, into .venv, through uv's cache
+        i = 2;
     } else {
         return std::nullopt;
     }
@@ -120,7 +134,7 @@ std::optional<PipCall> parse_pip(const Command& c) {
                                                      "--index-strategy",
                                                      "--extra-index",
                                                      "--default-index"};
-    std::string sub;
+    std::string sub = i == 2 && v[1] == "sync" ? "sync" : "";
     for (; i < v.size(); ++i) {
         const auto& w = v[i];
         if (w.size() > 1 && w[0] == '-') {
@@ -150,6 +164,8 @@ std::optional<PipCall> parse_pip(const Command& c) {
         }
     }
     if (sub != "install" && !(p.uv && sub == "sync")) return std::nullopt;
+    p.verb = !p.uv ? "pip install" : v[1] == "sync" ? "uv sync" : "uv pip " + sub;
+    if (p.verb == "uv sync") p.packages.clear(); // operands of its options (--extra gen)
     return p;
 }
 

@@ -2,6 +2,7 @@
 
 #include "lint/text.hpp"
 #include "lint/words.hpp"
+#include "util/json.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
@@ -137,7 +138,7 @@ void check_flags(const std::string& kw, const std::vector<Flag>& flags, int line
 bool parse_json_args(std::string_view args, std::vector<std::string>& out) {
     auto t = text::trim(args);
     if (t.empty() || t.front() != '[' || t.back() != ']') return false;
-    auto j = nlohmann::json::parse(t, nullptr, false);
+    auto j = safe_json::parse_or_discarded(t); // bounded depth: a Dockerfile is untrusted
     if (j.is_discarded() || !j.is_array()) return false;
     std::vector<std::string> v;
     for (auto& e : j) {
@@ -197,7 +198,9 @@ void check_args(Instruction& in, char esc) {
     } else if (kw == "ENV" || kw == "LABEL") {
         need(!words.empty(), "at least one argument");
         if (words[0].find('=') == std::string::npos) {
-            need(kw == "ENV" && words.size() >= 2, "KEY=VALUE pairs (or the legacy ENV KEY VALUE)");
+            // the legacy "ENV KEY VALUE" / "LABEL KEY VALUE": BuildKit's parseNameVal takes
+            // both (with a LegacyKeyValueFormat warning); the value is the rest of the line
+            need(words.size() >= 2, "KEY=VALUE pairs (or the legacy " + kw + " KEY VALUE)");
         } else {
             for (auto& w : words)
                 if (w.find('=') == std::string::npos || w[0] == '=')

@@ -35,8 +35,9 @@ std::optional<AptCall> parse_apt(const Command& c);
 // Other system package managers' installs (apk add, dnf/yum/microdnf install, zypper in).
 std::optional<std::vector<std::string>> parse_other_install(const Command& c);
 
-// pip install / python -m pip install / uv pip install.
+// pip install / python -m pip install / uv pip install / uv pip sync / uv sync.
 struct PipCall {
+    std::string verb; // "pip install", "uv pip install", "uv pip sync", "uv sync"
     bool uv = false;
     bool no_cache = false;
     std::vector<std::string> packages;     // requirement specifiers and paths
@@ -50,6 +51,10 @@ std::optional<std::string> parse_conda(const Command& c, std::vector<std::string
 
 // A cache (or tmpfs) mount of RUN whose target is path or contains it.
 bool has_cache_mount(const Step& s, std::string_view target_suffix);
+
+// A word of a RUN command as the shell will see it: ARG/ENV values in effect substituted
+// (${VAR}, $VAR, ${VAR:-x}) when every variable has one, else the word as written.
+std::string shown_word(const std::string& w, const Env& env);
 
 // Not text::join: empty words at the front add no separator ({"", "a"} -> "a"), which the GL007
 // message of `pip install --editable= x` shows.

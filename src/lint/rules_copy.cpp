@@ -88,15 +88,16 @@ bool whole_context(const std::string& s) {
 }
 
 // A command that installs dependencies (not the project itself).
-std::string dependency_install(const Command& c) {
+std::string dependency_install(const Command& c, const Env& env) {
     if (auto a = parse_apt(c); a && a->sub == "install") return c.name() + " install";
     if (parse_other_install(c)) return c.name() + " install";
     if (auto p = parse_pip(c)) {
+        if (p->verb == "uv sync" || p->verb == "uv pip sync") return p->verb;
         if (!p->requirements.empty()) return "pip install -r " + p->requirements[0];
         for (auto& pkg : p->packages)
             if (!pkg.empty() && pkg[0] != '.' && pkg[0] != '/' &&
                 pkg.find('/') == std::string::npos)
-                return "pip install " + pkg;
+                return "pip install " + shown_word(pkg, env);
         return {};
     }
     if (auto sub = parse_conda(c); sub && (*sub == "install" || *sub == "env create" ||
@@ -146,7 +147,7 @@ void rules_copy(const RuleContext& cx) {
             }
             if (kw == "RUN" && whole && !step.onbuild) {
                 for (const auto& c : step.commands) {
-                    auto what = dependency_install(c);
+                    auto what = dependency_install(c, step.env);
                     if (what.empty()) continue;
                     const auto& copy = cx.build.file->instructions[whole->index];
                     cx.add("GL011", st, whole,

@@ -4,6 +4,7 @@
 // ROCm's HIP_/ROCR_VISIBLE_DEVICES, GPU_DEVICE_ORDINAL fixed in the image.
 #include "lint/rules.hpp"
 #include "lint/rx.hpp"
+#include "lint/torch_pypi.hpp"
 #include "util/text.hpp"
 
 #include <regex>
@@ -13,9 +14,7 @@ namespace gantry::lint {
 namespace {
 
 std::string expanded(const std::string& w, const Env& env) {
-    if (w.find('$') == std::string::npos) return w;
-    auto e = expand_word(w, env, '\\');
-    return e.resolved ? e.value : w;
+    return shown_word(w, env);
 }
 
 // A framework wheel's GPU stack, from its local version: "cu121" -> CUDA 12.1, "cpu",
@@ -122,6 +121,45 @@ void rocm_wheel(const RuleContext& cx, const Stage& st, const Step& step, const 
     }
 }
 
+// `torch==X` with no index: the default (PyPI) wheel, built for the CUDA of torch_pypi.hpp's
+// table. Nothing is said for a release line the table lacks, a range, or another index (-i,
+// --extra-index-url, -f, PIP_INDEX_URL / PIP_EXTRA_INDEX_URL / UV_INDEX_URL...).
+void pypi_torch(const RuleContext& cx, const Stage& st, const Step& step, const PipCall& pip) {
+    static const std::regex exact(R"(^torch\s*===?\s*([0-9][0-9.]*(?:\.\*)?)$)", std::regex::icase);
+    if (!pip.index_urls.empty()) return;
+    for (const char* var : {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS",
+                            "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_INDEX", "UV_DEFAULT_INDEX"})
+        if (step.env.count(var)) return;
+    for (auto& raw : pip.packages) {
+        auto p = expanded(raw, step.env);
+        std::smatch m;
+        if (!rx_match(p, m, exact)) continue;
+        auto cuda = torch_pypi_cuda(m[1].str());
+        if (!cuda) return;
+        WheelStack w;
+        w.kind = WheelStack::cuda;
+        w.v = *cuda;
+        w.local = "cu" + std::to_string(cuda->first) + std::to_string(cuda->second);
+        std::string what = p + " from PyPI (its default wheel is a CUDA " + ver(*cuda) + " build)";
+        std::string image = base_text(cx.build, st.index);
+        if (auto rocm = cx.build.rocm_version(st.index)) {
+            rocm_wheel(cx, st, step, w, p + " from PyPI (the default index)", image, *rocm);
+            return;
+        }
+        auto base = cx.build.cuda_version(st.index);
+        if (!base || *base == *cuda) return;
+        std::string want = "cu" + std::to_string(base->first) + std::to_string(base->second);
+        cx.add("GL008", st, &step,
+               what + " but the base image " + image + " has CUDA " + ver(*base) +
+                   ": the image carries two CUDA runtimes and needs a driver for CUDA " +
+                   ver(std::max(*cuda, *base)),
+               "install the " + want + " build (" + p + "+" + want +
+                   " --extra-index-url https://download.pytorch.org/whl/" + want +
+                   ") or use a CUDA " + ver(*cuda) + " base image");
+        return;
+    }
+}
+
 // torch/torchvision/torchaudio/jaxlib pins, wheel URLs and wheel indexes, against the base
 // image's CUDA or ROCm.
 void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const Command& c) {
@@ -162,7 +200,10 @@ void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const 
                 what = "--index-url " + u;
             }
         }
-    if (found.empty()) return;
+    if (found.empty()) {
+        pypi_torch(cx, st, step, *pip);
+        return;
+    }
     auto stack = wheel_stack(found);
     if (!stack) return;
     std::string image = base_text(cx.build, st.index);

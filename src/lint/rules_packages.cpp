@@ -1,9 +1,10 @@
-// Package-manager rules: GL002 toolchain shipped, GL005 apt recommends, GL006 apt lists,
-// GL007 pip cache, GL012 conda cache.
+// Package-manager rules: GL002 toolchain shipped, GL005 apt recommends, GL006 apt lists left
+// by the RUN that runs apt-get update, GL007 pip/uv cache (once per RUN), GL012 conda cache.
 #include "lint/rules.hpp"
 #include "lint/rx.hpp"
 #include "util/text.hpp"
 
+#include <algorithm>
 #include <regex>
 
 namespace gantry::lint {
@@ -68,12 +69,45 @@ std::string list3(const std::vector<std::string>& v) {
     return join(head, ", ") + (v.size() > 3 ? ", ..." : "");
 }
 
-bool removes(const Step& s, const std::string& prefix) {
-    for (auto& c : s.commands)
-        if (c.name() == "rm")
-            for (auto& a : c.argv)
-                if (a.starts_with(prefix)) return true;
+// A path that is dir, inside dir, or an ancestor of dir ending in "/" or "/*" (so
+// "/var/lib/apt/*" and "/var/lib/apt" cover "/var/lib/apt/lists").
+bool covers(std::string_view path, std::string_view dir) {
+    if (path.ends_with("/*")) path.remove_suffix(2);
+    while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+    if (path.empty()) return false;
+    if (path.starts_with(dir)) return path.size() == dir.size() || path[dir.size()] == '/';
+    return dir.starts_with(path) && dir[path.size()] == '/' && path.find('/', 1) != path.npos;
+}
+
+// The RUN deletes dir: `rm ... dir/*`, or `find dir ... -delete` / `-exec rm` (the starting
+// points are the operands before the first expression word).
+bool removes(const Step& s, const std::string& dir) {
+    for (auto& c : s.commands) {
+        if (c.name() == "rm") {
+            for (std::size_t i = 1; i < c.argv.size(); ++i)
+                if (covers(c.argv[i], dir)) return true;
+        } else if (c.name() == "find") {
+            bool start = false, deletes = false;
+            std::size_t i = 1;
+            for (; i < c.argv.size(); ++i) {
+                const auto& a = c.argv[i];
+                if (a.starts_with("-") || a == "(" || a == "!") break;
+                start |= covers(a, dir);
+            }
+            for (; i < c.argv.size(); ++i)
+                deletes |=
+                    c.argv[i] == "-delete" || ((c.argv[i] == "-exec" || c.argv[i] == "-execdir") &&
+                                               i + 1 < c.argv.size() && c.argv[i + 1] == "rm");
+            if (start && deletes) return true;
+        }
+    }
     return false;
+}
+
+std::string shown_list(const std::vector<std::string>& v, const Env& env) {
+    std::vector<std::string> r;
+    for (auto& w : v) r.push_back(shown_word(w, env));
+    return list3(r);
 }
 
 // "APT::Install-Recommends false" configured by an earlier instruction of the chain.
@@ -102,15 +136,17 @@ void rules_packages(const RuleContext& cx) {
             bool apt_used = false;
             std::vector<std::string> tools;
             bool conda_used = false, conda_cleaned = false;
+            std::vector<PipCall> uncached[2]; // pip, uv
             for (const auto& c : step.commands) {
                 for (auto& u : amdgpu_install_sdk(c)) tools.push_back(u);
                 if (auto a = parse_apt(c)) {
-                    if (a->sub == "install" || a->sub == "update" || a->sub == "upgrade" ||
-                        a->sub == "dist-upgrade" || a->sub == "full-upgrade")
-                        apt_used = true;
+                    // only update downloads the lists; an install in a RUN without it uses
+                    // (and adds nothing to) the lists of the RUN that did, reported there
+                    if (a->sub == "update") apt_used = true;
                     if (a->sub == "install") {
                         for (auto& p : a->packages)
-                            if (is_toolchain(package_name(p))) tools.push_back(p);
+                            if (is_toolchain(package_name(shown_word(p, step.env))))
+                                tools.push_back(p);
                         bool ok = false;
                         for (auto& o : a->options)
                             if (o == "--no-install-recommends" || rx_search(o, recommends_opt))
@@ -119,7 +155,7 @@ void rules_packages(const RuleContext& cx) {
                             cx.add("GL005", st, &step,
                                    c.name() + " install of " +
                                        (a->packages.empty() ? std::string("packages")
-                                                            : list3(a->packages)) +
+                                                            : shown_list(a->packages, step.env)) +
                                        " without --no-install-recommends also installs every "
                                        "recommended package",
                                    "add --no-install-recommends (and list what you need "
@@ -127,7 +163,7 @@ void rules_packages(const RuleContext& cx) {
                     }
                 } else if (auto other = parse_other_install(c)) {
                     for (auto& p : *other)
-                        if (is_toolchain(package_name(p))) tools.push_back(p);
+                        if (is_toolchain(package_name(shown_word(p, step.env)))) tools.push_back(p);
                 } else if (auto sub = parse_conda(c)) {
                     std::vector<std::string> args;
                     parse_conda(c, &args);
@@ -135,30 +171,47 @@ void rules_packages(const RuleContext& cx) {
                         *sub == "env create" || *sub == "env update") {
                         conda_used = true;
                         for (auto& p : args)
-                            if (p[0] != '-' && is_toolchain(package_name(p))) tools.push_back(p);
+                            if (p[0] != '-' && is_toolchain(package_name(shown_word(p, step.env))))
+                                tools.push_back(p);
                     }
                     if (*sub == "clean") conda_cleaned = true;
                 } else if (auto pip = parse_pip(c)) {
                     for (auto& p : pip->packages)
-                        if (is_toolchain(package_name(p))) tools.push_back(p);
+                        if (is_toolchain(package_name(shown_word(p, step.env)))) tools.push_back(p);
                     if (!st.ships) continue;
                     bool ok = pip->no_cache ||
                               (pip->uv ? env_true(step.env, c.assigns, "UV_NO_CACHE") ||
                                              has_cache_mount(step, ".cache/uv")
                                        : env_true(step.env, c.assigns, "PIP_NO_CACHE_DIR") ||
                                              has_cache_mount(step, ".cache/pip"));
-                    if (!ok)
-                        cx.add("GL007", st, &step,
-                               std::string(pip->uv ? "uv pip" : "pip") + " install of " +
-                                   (pip->packages.empty() ? join(pip->requirements, ", ")
-                                                          : list3(pip->packages)) +
-                                   " keeps its download cache (often hundreds of MB for " +
-                                   gpu_stack(cx.build, st.index) + " wheels) in the layer",
-                               pip->uv ? "add --no-cache, or RUN --mount=type=cache,target=/root/"
-                                         ".cache/uv"
-                                       : "add --no-cache-dir, or RUN --mount=type=cache,target="
-                                         "/root/.cache/pip, or ENV PIP_NO_CACHE_DIR=1");
+                    if (!ok) uncached[pip->uv].push_back(*pip);
                 }
+            }
+            // GL007 once per RUN (and tool): the fix is per RUN, and the branches of an
+            // if/else are one install, not two
+            for (auto& calls : uncached) {
+                if (calls.empty()) continue;
+                bool uv = calls[0].uv;
+                std::vector<std::string> what;
+                for (auto& p : calls)
+                    for (auto& w : p.packages.empty() ? p.requirements : p.packages)
+                        if (w.find("{}") == std::string::npos && // find -exec's files
+                            std::find(what.begin(), what.end(), w) == what.end())
+                            what.push_back(w);
+                std::string msg = calls[0].verb;
+                if (!what.empty()) msg += " of " + shown_list(what, step.env);
+                if (calls.size() > 1)
+                    msg += " (" + std::to_string(calls.size()) + " " + (uv ? "uv" : "pip") +
+                           " commands in this RUN)";
+                cx.add(
+                    "GL007", st, &step,
+                    msg + " keeps " + (uv ? "uv's" : "its download") +
+                        " cache (often hundreds of MB for " + gpu_stack(cx.build, st.index) +
+                        " wheels) in the layer",
+                    uv ? "add --no-cache, or RUN --mount=type=cache,target=/root/.cache/uv, or "
+                         "ENV UV_NO_CACHE=1"
+                       : "add --no-cache-dir, or RUN --mount=type=cache,target=/root/.cache/pip, "
+                         "or ENV PIP_NO_CACHE_DIR=1");
             }
             if (!st.ships) continue;
             if (apt_used && !removes(step, "/var/lib/apt/lists") &&
@@ -179,7 +232,7 @@ void rules_packages(const RuleContext& cx) {
             if (!tools.empty() && !step.onbuild) {
                 bool single = stages.size() == 1;
                 cx.add("GL002", st, &step,
-                       "compiler toolchain " + list3(tools) + " installed in " +
+                       "compiler toolchain " + shown_list(tools, step.env) + " installed in " +
                            (single
                                 ? std::string("a single-stage build")
                                 : "stage " + st.label() + ", which the final image is built from") +

@@ -208,6 +208,36 @@ class Lexer {
     std::vector<std::pair<std::string, bool>> pending_;
 };
 
+// The commands a command runs for its input: `find ... -exec CMD {} ;` (also -execdir, -ok,
+// -okdir; ended by ";" or "+") and `xargs [options] CMD`.
+std::vector<std::vector<std::string>> run_by(const Command& c) {
+    std::vector<std::vector<std::string>> r;
+    const auto& v = c.argv;
+    const std::string n = c.name();
+    if (n == "find") {
+        for (std::size_t i = 1; i < v.size(); ++i) {
+            if (v[i] != "-exec" && v[i] != "-execdir" && v[i] != "-ok" && v[i] != "-okdir")
+                continue;
+            std::vector<std::string> sub;
+            for (++i; i < v.size() && v[i] != ";" && v[i] != "+"; ++i) sub.push_back(v[i]);
+            if (!sub.empty()) r.push_back(std::move(sub));
+        }
+    } else if (n == "xargs") {
+        static const std::set<std::string> with_value = {"-n", "-I", "-L", "-P", "-d",
+                                                         "-E", "-s", "-a", "-e", "-l"};
+        std::size_t i = 1;
+        while (i < v.size() && v[i].size() > 1 && v[i][0] == '-') {
+            if (v[i] == "--") {
+                ++i;
+                break;
+            }
+            i += with_value.count(v[i]) ? 2 : 1;
+        }
+        if (i < v.size()) r.emplace_back(v.begin() + static_cast<long>(i), v.end());
+    }
+    return r;
+}
+
 void normalize(std::vector<std::string> words, std::vector<Command>& out, int depth) {
     Command cmd;
     std::size_t i = 0;
@@ -244,7 +274,10 @@ void normalize(std::vector<std::string> words, std::vector<Command>& out, int de
             }
         }
     }
+    std::vector<std::vector<std::string>> runs = run_by(cmd);
     out.push_back(std::move(cmd));
+    if (depth < 4)
+        for (auto& r : runs) normalize(std::move(r), out, depth + 1);
 }
 
 } // namespace

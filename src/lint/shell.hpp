@@ -2,7 +2,8 @@
 // simple commands split at &&, ||, ;, |, &, newlines, ( ) { } and if/then/do...; quotes and
 // backslash escapes removed; redirections and their targets dropped (shell heredoc bodies
 // skipped); leading VAR=value assignments and wrappers (sudo, env, exec, command, time, nice,
-// nohup) peeled off; `sh -c 'script'` / `bash -c` scripts split recursively.
+// nohup) peeled off; `sh -c 'script'` / `bash -c` scripts split recursively; the command that
+// `find ... -exec CMD {} ;` or `xargs CMD` runs follows the find/xargs command itself.
 #pragma once
 
 #include <string>

@@ -1,6 +1,7 @@
 #include "oci/image.hpp"
 
 #include "util/error.hpp"
+#include "util/json.hpp"
 
 #include <sys/utsname.h>
 
@@ -48,12 +49,7 @@ Compression sniff_compression(const unsigned char* p, std::size_t n) {
 }
 
 json parse_json(std::string_view text, const std::string& what) {
-    try {
-        return json::parse(text);
-    } catch (const json::parse_error& e) {
-        throw Error(Errc::invalid, what + " is not valid JSON: " + e.what(),
-                    "the file is damaged or not what it claims to be; export or fetch it again");
-    }
+    return safe_json::parse(text, what);
 }
 
 std::string declared_media_type(const json& doc) {
@@ -103,6 +99,28 @@ void refuse_schema1(const json& doc, std::string_view mt) {
                     "image uses a Docker schema 1 manifest, which is deprecated and not supported",
                     "convert it with `skopeo copy --format v2s2 SRC DST`, or rebuild and push it "
                     "with a current docker/podman");
+}
+
+// config.Labels maps strings to strings (docker and containerd refuse anything else when they
+// decode a config); a nested value would only reach inspect and analyze as a surprise.
+void check_labels(const json& doc) {
+    auto cfg = doc.find("config");
+    if (cfg == doc.end() || !cfg->is_object()) return;
+    auto labels = cfg->find("Labels");
+    if (labels == cfg->end() || labels->is_null()) return;
+    const char* hint = "image labels map names to strings; rebuild the image with string values";
+    if (!labels->is_object())
+        throw Error(Errc::invalid,
+                    std::string("image config: config.Labels must be an object of strings, not ") +
+                        labels->type_name(),
+                    hint);
+    for (const auto& [k, v] : labels->items())
+        if (!v.is_string())
+            throw Error(Errc::invalid,
+                        "image config: config.Labels[" +
+                            json(k).dump(-1, ' ', false, json::error_handler_t::replace) +
+                            "] must be a string, not " + v.type_name(),
+                        hint);
 }
 
 } // namespace
@@ -285,6 +303,7 @@ ImageConfig ImageConfig::from_json(json doc) {
         throw Error(Errc::invalid, "image config is not a JSON object",
                     "the image is damaged; export or fetch it again");
     c.platform = Platform::from_json(c.raw);
+    check_labels(c.raw);
     c.created = opt_string(c.raw, "created");
     const json& rootfs = require(c.raw, "rootfs", json::value_t::object, "image config");
     const json& ids = require(rootfs, "diff_ids", json::value_t::array, "image config rootfs");

@@ -118,7 +118,8 @@ struct ImageConfig {
     static ImageConfig from_json(json doc); // the same, from a parsed document
 };
 
-// Parses JSON text; throws Error(invalid, "<what> is not valid JSON: <detail>").
+// Parses untrusted JSON text through util/json (nesting bounded); throws Error(invalid,
+// "<what> is not valid JSON: <detail>") or Error(invalid, "<what> nests deeper than ...").
 json parse_json(std::string_view text, const std::string& what);
 
 // The media type a JSON document declares ("mediaType"), or "" if absent.

@@ -3,6 +3,7 @@
 #include "oci/image.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
 
@@ -70,7 +71,7 @@ bool is_insecure_listed(const std::string& domain) {
 
 std::string registry_error_text(const std::string& body) {
     try {
-        auto doc = oci::json::parse(body);
+        auto doc = safe_json::parse(body, "registry error");
         if (!doc.is_object() || !doc.contains("errors") || !doc["errors"].is_array()) return {};
         std::string out;
         for (auto& e : doc["errors"]) {
@@ -366,7 +367,7 @@ void Client::fetch_token(const Challenge& c, const std::vector<std::string>& sco
     std::string token;
     long expires_in = 60;
     try {
-        auto doc = oci::json::parse(r.body);
+        auto doc = safe_json::parse_or_discarded(r.body);
         if (doc.contains("token") && doc["token"].is_string()) token = doc["token"];
         if (token.empty() && doc.contains("access_token") && doc["access_token"].is_string())
             token = doc["access_token"];

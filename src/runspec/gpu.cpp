@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -68,7 +69,7 @@ bool compat_applies(const std::string& compat, const std::string& host, const st
                     int host_cuda) {
     int c = major_of(compat), h = major_of(host);
     if (!note.empty()) {
-        auto j = nlohmann::json::parse(note, nullptr, false);
+        auto j = safe_json::parse_or_discarded(note);
         if (j.is_object() && j.contains("Driver") && j["Driver"].is_array() &&
             j.contains("CUDA Version") && j["CUDA Version"].is_string()) {
             bool listed = false;

@@ -6,6 +6,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -37,7 +38,7 @@ void guarded(const std::string& what, F&& f) {
 std::string root_from_state(const std::string& state_json) {
     nlohmann::json st;
     try {
-        st = nlohmann::json::parse(state_json);
+        st = safe_json::parse(state_json, "the container state");
     } catch (const std::exception& e) {
         throw Error(Errc::invalid,
                     std::string("hook: the container state on stdin is not JSON: ") + e.what(),
@@ -45,7 +46,7 @@ std::string root_from_state(const std::string& state_json) {
     }
     std::string bundle = st.value("bundle", "");
     if (bundle.empty()) throw Error(Errc::invalid, "hook: the container state has no \"bundle\"");
-    auto cfg = nlohmann::json::parse(fs::read_file(bundle + "/config.json"), nullptr, false);
+    auto cfg = safe_json::parse_or_discarded(fs::read_file(bundle + "/config.json"));
     if (cfg.is_discarded() || !cfg.contains("root") || !cfg["root"].contains("path"))
         throw Error(Errc::invalid, "hook: " + bundle + "/config.json has no root.path");
     std::string root = cfg["root"]["path"].get<std::string>();

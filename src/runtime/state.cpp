@@ -3,6 +3,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/lock.hpp"
 #include "util/units.hpp"
 
 #include <cctype>
@@ -204,6 +205,11 @@ void StateDir::create(const ContainerState& s) {
     if (!valid_container_name(s.name))
         throw Error(Errc::usage, "invalid container name \"" + s.name + "\"",
                     "names match [a-zA-Z0-9][a-zA-Z0-9_.-]*");
+    // One claim at a time: a directory without state.json is then a crashed gantry's debris,
+    // never another run's claim in progress (two `run -d --name N` at once: the second removed
+    // the first one's new directory, so one failed with ENOENT or both ran under one name).
+    // Names cannot begin with '.', so the lock file is no container.
+    FileLock claim(dir_ / ".claim.lock", FileLock::Mode::exclusive);
     auto d = dir_ / s.name;
     if (::mkdir(d.c_str(), 0700) != 0) {
         if (errno != EEXIST) throw_errno("cannot create container state " + d.string());

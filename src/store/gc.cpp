@@ -143,6 +143,8 @@ PruneResult collect(Store& store, const std::set<Digest>& manifests) {
 PruneResult prune(Store& store) {
     auto lock = store.gc_lock();
     PruneResult r;
+    r.refs = store.drop_stale_temporary_refs(); // what they named is garbage now
+    r.tmp_entries += store.remove_half_written();
     Live live = live_set(store);
     if (!live.problems.empty())
         throw Error(Errc::invalid,

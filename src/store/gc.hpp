@@ -20,8 +20,10 @@ Usage disk_usage(const Store& store);
 
 struct PruneResult {
     std::uint64_t blobs = 0, layers = 0, tmp_entries = 0, bytes = 0;
+    std::uint64_t refs = 0; // stale temporary references (Store::drop_stale_temporary_refs)
 };
-// Removes blobs and layer trees no reference or hold needs, and everything in tmp/.
+// Removes stale temporary references, then blobs and layer trees no reference or hold needs,
+// and everything in tmp/.
 // Takes the gc lock exclusively: waits for running imports to finish.
 PruneResult prune(Store& store);
 

@@ -70,10 +70,22 @@ Scratch::Scratch(Store& store, const std::string& id, Layer layer, const oci::Di
             mkdir_or_throw(upper());
             mkdir_or_throw(work());
         }
+        // Under the writer lock: a collection in progress (rmi, prune) finishes first, and one
+        // that starts later sees the hold. What one finished before is reported as such, not as
+        // a damaged store later ("layer not unpacked, run fsck").
+        auto writing = store_.writer_lock();
         if (recorded_)
             store_.add_hold(id_, image);
         else
             use_ = store_.use_image(image);
+        if (!store_.has_blob(image)) { // collections remove every blob before any layer tree
+            if (recorded_) store_.remove_hold(id_);
+            throw Error(Errc::not_found,
+                        "image " + image.str() +
+                            " was removed (`gantry rmi` or `system prune`) while the container "
+                            "was starting",
+                        "load or pull the image again");
+        }
     } catch (...) {
         try { // an error path: delete what we created here and now
             if (made_) fs::remove_tree(dir_);

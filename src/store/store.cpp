@@ -7,11 +7,13 @@
 #include "util/text.hpp"
 
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <vector>
 
 namespace gantry::store {
 
@@ -210,6 +212,65 @@ std::set<Digest> Store::images_in_use() const {
         }
     }
     return out;
+}
+
+std::pair<std::string, FileLock> Store::temporary_ref() const {
+    std::string tag = fs::unique_name();
+    FileLock lock(root_ / "locks" / ("tmpref-" + tag), FileLock::Mode::exclusive);
+    return {std::string(kTemporaryRepository) + ":" + tag, std::move(lock)};
+}
+
+std::size_t Store::drop_stale_temporary_refs() {
+    std::string prefix = std::string(kTemporaryRepository) + ":";
+    std::vector<std::string> stale;
+    for (auto& [ref, d] : refs()) {
+        if (!ref.starts_with(prefix)) continue;
+        auto lock = root_ / "locks" / ("tmpref-" + ref.substr(prefix.size()));
+        // no lock file: made by a gantry before these locks; its command is long gone too
+        struct stat st {};
+        if (::stat(lock.c_str(), &st) != 0 ||
+            FileLock::try_lock(lock, FileLock::Mode::exclusive).held())
+            stale.push_back(ref);
+    }
+    if (!stale.empty())
+        update_refs([&](RefMap& m) {
+            for (auto& r : stale) m.erase(r);
+        });
+    // lock files of finished commands and of the references just dropped: nobody holds them
+    std::error_code ec;
+    for (auto& e : stdfs::directory_iterator(root_ / "locks", ec))
+        if (e.path().filename().string().starts_with("tmpref-") &&
+            FileLock::try_lock(e.path(), FileLock::Mode::exclusive).held())
+            ::unlink(e.path().c_str());
+    return stale.size();
+}
+
+namespace {
+// fs::unique_name() begins with the writer's pid: NAME.tmp-<pid>-<n>-<seed>
+bool writer_gone(const std::string& name) {
+    auto at = name.find(".tmp-");
+    if (at == std::string::npos) return false;
+    auto digits = name.substr(at + 5, name.find('-', at + 5) - at - 5);
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
+        digits.size() > 9)
+        return false;
+    return ::kill(static_cast<pid_t>(std::stol(digits)), 0) != 0 && errno == ESRCH;
+}
+} // namespace
+
+std::size_t Store::remove_half_written() {
+    std::size_t n = 0;
+    std::error_code ec;
+    {
+        FileLock lock(root_ / "locks/refs", FileLock::Mode::exclusive);
+        for (auto& e : stdfs::directory_iterator(root_, ec))
+            if (e.path().filename().string().starts_with("refs.json.tmp-") &&
+                ::unlink(e.path().c_str()) == 0)
+                ++n;
+    }
+    for (auto& e : stdfs::directory_iterator(root_ / "holds", ec))
+        if (writer_gone(e.path().filename().string()) && ::unlink(e.path().c_str()) == 0) ++n;
+    return n;
 }
 
 FileLock Store::writer_lock() const {

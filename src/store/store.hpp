@@ -25,6 +25,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 
 namespace gantry::store {
 
@@ -111,6 +112,20 @@ class Store {
     FileLock use_image(const Digest& manifest) const;
     // The manifests some process holds with use_image() right now.
     std::set<Digest> images_in_use() const;
+
+    // Temporary references: a command that must name an image for a moment (`slim --check` runs
+    // its check through `gantry run`) tags it kTemporaryRepository:<unique> while it holds the
+    // returned lock (ROOT/locks/tmpref-<unique>). `system prune` removes such a reference once
+    // nobody holds its lock, so a command killed meanwhile leaves no unchecked image named.
+    static constexpr const char* kTemporaryRepository = "localhost/gantry-slim-check";
+    std::pair<std::string, FileLock> temporary_ref() const;
+    // Removes the temporary references whose command is gone; returns how many.
+    std::size_t drop_stale_temporary_refs();
+
+    // Removes what an atomic write killed half-way left outside tmp/ (fs::write_atomic's
+    // NAME.tmp-<pid>-…): refs.json's (under the refs lock, so none is being written), and holds'
+    // whose writer is no longer running. Returns how many.
+    std::size_t remove_half_written();
 
     // Held (shared) by every command that adds to the store; exclusive for garbage collection.
     FileLock writer_lock() const;

@@ -234,8 +234,15 @@ std::uint64_t parse_dive_size(const std::string& text, const std::string& what) 
         {"kib", 1024.0}, {"m", 1e6},     {"mb", 1e6},    {"mi", 0x1p20},  {"mib", 0x1p20},
         {"g", 1e9},      {"gb", 1e9},    {"gi", 0x1p30}, {"gib", 0x1p30}, {"t", 1e12},
         {"tb", 1e12},    {"ti", 0x1p40}, {"tib", 0x1p40}};
-    for (auto& [u, m] : units)
-        if (unit == u) return static_cast<std::uint64_t>(d * m);
+    for (auto& [u, m] : units) {
+        if (unit != u) continue;
+        // go-humanize refuses what a uint64 cannot hold; converting it would be undefined
+        // (found by fuzz/fuzz_cli_values: "18446744073709551616")
+        if (!(d * m < 0x1p64))
+            throw Error(Errc::usage, what + ": \"" + text + "\" is too large",
+                        "a size is less than 2^64 bytes (16 EiB)");
+        return static_cast<std::uint64_t>(d * m);
+    }
     throw Error(Errc::usage, what + ": unknown unit \"" + unit + "\" in \"" + text + "\"",
                 "use B, kB, MB, GB, TB or KiB, MiB, GiB, TiB");
 }

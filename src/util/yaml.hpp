@@ -5,6 +5,10 @@
 // libyaml is a C library: no static initializers, so nothing of it runs at gantry's start-up
 // (a C++ YAML library brought <iostream>'s initializer into every `gantry run`).
 //
+// Explicit tags must fit their node: the core schema's (!!str, !!int, !!float, !!bool, !!null on
+// scalars whose text is of that type, !!seq, !!map) and the non-specific "!"; any other tag is
+// an error naming the node's path and line.
+//
 // Untrusted input: aliases are expanded (a copy per use) up to kMaxNodes nodes in all, and
 // nesting is limited to kMaxDepth, so neither an alias bomb nor a deep document can exhaust
 // memory or the stack of whoever walks the tree.
@@ -32,6 +36,10 @@ struct Node {
     int line = 0;       // 1-based, where the node starts
     std::vector<Node> items;                    // a sequence's items
     std::vector<std::pair<Node, Node>> entries; // a mapping's keys and values, in order
+
+    // Declared so that clang (14, with libstdc++ 12) does not need pair<Node, Node> complete
+    // while it computes the implicit constructor's noexcept inside this class (the fuzz build).
+    Node() = default;
 
     bool is_null() const { return kind == Kind::null; }
     bool is_scalar() const { return kind == Kind::scalar; }

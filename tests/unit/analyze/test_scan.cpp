@@ -372,6 +372,40 @@ TEST(AnalyzeScanLayer, CorruptOrTruncatedBlobGivesTheSameError) {
     }
 }
 
+// An empty blob fails while the tar reader opens (found by fuzz/fuzz_analyze_layer): the
+// refusal names the layer, and the half-built reader is freed (the ASan suite's LeakSanitizer
+// reported it once per refusal; fuzz/regressions/analyze_layer replays it under LSan). A blob
+// holding just the end-of-archive blocks is the near miss: an empty layer, scanned fine.
+TEST(AnalyzeScanLayer, EmptyBlobIsRefusedWithTheLayerNamed) {
+    for (unsigned threads : {1u, 2u}) {
+        auto e = scan_error("", threads);
+        ASSERT_TRUE(e) << threads;
+        EXPECT_EQ(e->code(), Errc::invalid);
+        EXPECT_NE(e->message().find("layer 1/1 (test)"), std::string::npos) << e->message();
+        EXPECT_FALSE(scan_error(std::string(1024, '\0'), threads)) << threads;
+    }
+}
+
+// Whiteouts that name no entry (".wh." alone, ".wh..", ".wh...") were recorded as "dir/",
+// "dir/." and "dir/.." (found by fuzz/fuzz_analyze_layer); extraction refuses them, and so does
+// the scan now. A whiteout of a file whose name starts with dots is the near miss.
+TEST(AnalyzeScanLayer, MalformedWhiteoutIsRefused) {
+    for (const char* bad : {"dir/.wh.", ".wh.", "dir/.wh..", "a/b/.wh..."}) {
+        std::string blob = make_tar({{"dir/f", AE_IFREG, "x"}, {bad, AE_IFREG, ""}});
+        for (unsigned threads : {1u, 2u}) {
+            auto err = scan_error(blob, threads);
+            ASSERT_TRUE(err) << bad;
+            EXPECT_EQ(err->code(), Errc::invalid);
+            EXPECT_EQ(err->message(), std::string("layer 1/1 (test): entry \"") + bad +
+                                          "\" is a malformed whiteout; refusing the layer");
+        }
+    }
+    LayerScan ok = scan(make_tar({{"dir/.wh...hidden", AE_IFREG, ""}}), 1);
+    ASSERT_EQ(ok.entries.size(), 1u);
+    EXPECT_EQ(ok.entries[0].kind, Kind::whiteout);
+    EXPECT_EQ(ok.entries[0].path, "dir/..hidden");
+}
+
 TEST(AnalyzeScanLayer, EntryErrorStopsTheReadAhead) {
     // The consumer throws while the producer still has megabytes to decompress: it must stop
     // (no hang, no leak) and the entry's Error reach the caller.

@@ -270,3 +270,33 @@ TEST(CompatFatbin, MissingFile) {
     EXPECT_THROW(scan_fatbin_file("/nonexistent/libx.so"), gantry::Error);
     EXPECT_THROW(scan_fatbin_file("/"), gantry::Error);
 }
+
+// Fuzzing found a container whose first entry is cut short (a truncated file) or declares a
+// size of 2^64-1 scanned as "0 containers" with no problem: `doctor --fatbin` said nothing.
+TEST(CompatFatbin, DamagedFirstEntryIsReportedNotSkipped) {
+    const std::string good = container({entry(1, 90, 0x11, ".version 9.0\n")});
+    ASSERT_TRUE(scan_fatbin_bytes(good).problems.empty()); // the near miss: intact
+    for (size_t n : {size_t{16}, size_t{40}, size_t{16 + 64}, good.size() - 1}) {
+        auto fb = scan_fatbin_bytes(std::string_view(good).substr(0, n));
+        ASSERT_EQ(fb.containers.size(), 1u) << n;
+        EXPECT_EQ(fb.entries.size(), 0u);
+        ASSERT_EQ(fb.problems.size(), 1u) << n;
+        EXPECT_NE(fb.problems[0].find("fatbin container at 0x0 in file: entry at 0x10: "),
+                  std::string::npos)
+            << fb.problems[0];
+        EXPECT_NE(fb.problems[0].find("remain in file"), std::string::npos) << fb.problems[0];
+    }
+    std::string huge = good;
+    put64(huge, 16 + 8, UINT64_MAX); // the entry's payload size
+    auto fb = scan_fatbin_bytes(huge);
+    ASSERT_EQ(fb.problems.size(), 1u);
+    EXPECT_NE(fb.problems[0].find("entry of 18446744073709551615 bytes runs past the container"),
+              std::string::npos)
+        << fb.problems[0];
+    EXPECT_TRUE(fb.entries.empty());
+    // the same bytes behind a header size other than nvcc's 16 are not taken for a container
+    std::string odd = good;
+    put16(odd, 6, 24);
+    put64(odd, 16 + 8, UINT64_MAX);
+    EXPECT_TRUE(scan_fatbin_bytes(odd).problems.empty());
+}

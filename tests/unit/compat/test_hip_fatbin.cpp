@@ -221,6 +221,13 @@ TEST(HipFatbin, TargetIdParsing) {
     for (const char* bad : {"", ":xnack+", "gfx90a:", "gfx90a:xnack", "gfx90a:xnack+:xnack-",
                             "gfx90a:foo+", "gfx90a:xnack*"})
         EXPECT_FALSE(parse_target_id(bad)) << bad;
+    // processors hostile bundle IDs carry (found by fuzz/fuzz_hip_bundle): a second "--" (the
+    // name printed would read back as another processor), blanks, control characters
+    for (const char* bad : {"x--y--gfx90a", "amdgcn-amd-amdhsa--gfx90a--gfx942:xnack-", "gfx 90a",
+                            "gfx90a\n:xnack-", "gfx90a\x1b[31m", "gfx90a\t"})
+        EXPECT_FALSE(parse_target_id(bad)) << bad;
+    EXPECT_EQ(parse_target_id("amdgcn-amd-amdhsa--gfx9-4-generic")->processor, "gfx9-4-generic");
+    EXPECT_EQ(parse_target_id("gfx_test-1")->processor, "gfx_test-1");
 }
 
 TEST(HipFatbin, MatchingRuleTable) {

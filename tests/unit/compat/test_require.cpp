@@ -50,6 +50,24 @@ TEST(CompatRequire, CompareVersion) {
     EXPECT_EQ(compare_version("12.4", ">", ".5"), -1);
 }
 
+// Fuzzing found 18446744073709551615 accepted: dsl.c's strtoumax(...) == UINTMAX_MAX makes
+// 2^64-1 itself invalid, as every larger number (libnvidia-container src/cli/dsl.c).
+TEST(CompatRequire, VersionPartLimitsMatchLibnvidiaContainer) {
+    EXPECT_EQ(compare_version("12.4", ">=", "12.18446744073709551615"), -1);
+    EXPECT_EQ(compare_version("18446744073709551615", "<", "12"), -1);
+    EXPECT_EQ(compare_version("12.4", ">=", "12.000018446744073709551615"), -1); // same value
+    EXPECT_EQ(compare_version("12.4", ">=", "12.18446744073709551616"), -1);     // overflow
+    // the near miss: one less is a number like any other
+    EXPECT_EQ(compare_version("12.4", "<", "12.18446744073709551614"), 1);
+    // dsl.c never parses the part past the shorter version: no error there either
+    EXPECT_EQ(compare_version("12.4", "<", "12.4.18446744073709551615"), 1);
+    RequireFacts f{"12.4", "550.54.15", "8.0", "Tesla"};
+    EXPECT_EQ(evaluate_expression("cuda>=12.18446744073709551615", f).outcome,
+              ExprOutcome::invalid);
+    EXPECT_EQ(evaluate_expression("cuda>=12.18446744073709551614", f).outcome,
+              ExprOutcome::unsatisfied);
+}
+
 TEST(CompatRequire, Expressions) {
     RequireFacts f{"12.4", "550.54.15", "8.0", "Tesla"};
     auto sat = [&](const char* e) { return evaluate_expression(e, f).outcome; };

@@ -172,6 +172,23 @@ TEST(Manifest, NotJson) {
     }
 }
 
+// A number beyond a double is nlohmann's out_of_range, not its parse_error: it was escaping
+// parse_json as an internal error (found by fuzz/fuzz_auth_file: an auth file holding
+// 22222222222e222222222). The largest finite double is the near miss.
+TEST(ImageConfig, NumberTooLargeForADoubleIsInvalidJson) {
+    const std::string head =
+        R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"x":)";
+    for (const char* big : {"1e999", "-1e400", "22222222222e222222222"}) {
+        auto f = failure_of([&] { ImageConfig::parse(head + big + "}"); });
+        ASSERT_TRUE(f) << big;
+        EXPECT_EQ(f->code, Errc::invalid);
+        EXPECT_TRUE(contains(f->message, "not valid JSON")) << f->message;
+        EXPECT_TRUE(contains(f->message, "number overflow")) << f->message;
+    }
+    EXPECT_EQ(ImageConfig::parse(head + "1.7976931348623157e308}").raw["x"].get<double>(),
+              1.7976931348623157e308);
+}
+
 TEST(Manifest, MissingOrWrongFieldsAreNamed) {
     struct Case {
         const char* what;

@@ -35,7 +35,15 @@ struct TempDir {
     ~TempDir() { stdfs::remove_all(path); }
 };
 
-const gantry::oci::Digest kImage = gantry::oci::Digest::parse("sha256:" + std::string(64, 'a'));
+// The image a container uses: its manifest blob must be in the store (a Scratch refuses an image
+// that was removed before its hold was taken).
+const gantry::oci::Digest kImage = gantry::oci::Digest::of("a manifest");
+
+gantry::store::Store store_with_image(const stdfs::path& root) {
+    gantry::store::Store st(root);
+    st.put_blob("a manifest");
+    return st;
+}
 
 bool empty_dir(const stdfs::path& p) {
     return !stdfs::exists(p) || stdfs::is_empty(p);
@@ -49,7 +57,7 @@ void write_bytes(const stdfs::path& p, std::size_t n) {
 
 TEST(Scratch, DiskLayerLayoutGoesToTheTrash) {
     TempDir t;
-    gantry::store::Store st(t.path);
+    auto st = store_with_image(t.path);
     {
         Scratch s(st, "abc123", Layer::disk, kImage);
         // the image is held while it runs: a use hold, nothing written for it
@@ -68,7 +76,7 @@ TEST(Scratch, DiskLayerLayoutGoesToTheTrash) {
 
 TEST(Scratch, MemoryLayerCreatesNothingButTheHold) {
     TempDir t;
-    gantry::store::Store st(t.path);
+    auto st = store_with_image(t.path);
     {
         Scratch s(st, "mem1", Layer::memory, kImage);
         EXPECT_EQ(st.images_in_use().count(kImage), 1u);
@@ -86,7 +94,7 @@ TEST(Scratch, MemoryLayerCreatesNothingButTheHold) {
 
 TEST(Scratch, AFullBatchStartsOneReaper) {
     TempDir t;
-    gantry::store::Store st(t.path);
+    auto st = store_with_image(t.path);
     for (unsigned i = 0; i + 1 < gantry::store::kReapBatch; ++i) {
         Scratch s(st, "c" + std::to_string(i), Layer::disk, kImage);
     }
@@ -102,7 +110,7 @@ TEST(Scratch, AFullBatchStartsOneReaper) {
 
 TEST(Scratch, ReadOnlyHasNoWritableLayerAndKeptStays) {
     TempDir t;
-    gantry::store::Store st(t.path);
+    auto st = store_with_image(t.path);
     {
         Scratch s(st, "ro1", Layer::none, kImage, /*recorded=*/true); // a detached container
         EXPECT_FALSE(stdfs::exists(s.upper()));
@@ -117,7 +125,7 @@ TEST(Scratch, ReadOnlyHasNoWritableLayerAndKeptStays) {
 
 TEST(Scratch, AnExistingIdIsAConflictNotAReuse) {
     TempDir t;
-    gantry::store::Store st(t.path);
+    auto st = store_with_image(t.path);
     Scratch a(st, "same", Layer::disk, kImage);
     a.keep();
     EXPECT_THROW(Scratch(st, "same", Layer::disk, kImage), Error);
@@ -160,4 +168,21 @@ TEST(Scratch, WriteReportNamesTheBiggestDirectory) {
     EXPECT_NE(reports[0].find("/out/ckpt"), std::string::npos) << reports[0];
     EXPECT_NE(reports[0].find("held in memory"), std::string::npos) << reports[0];
     EXPECT_TRUE(gantry::store::memory_layer_reports(d.get(), 1ull << 60).empty());
+}
+
+TEST(Scratch, AnImageRemovedBeforeItsHoldIsReportedAsRemoved) {
+    TempDir t;
+    auto st = store_with_image(t.path);
+    ::unlink(st.blob_path(kImage).c_str()); // an rmi collected it between lookup and hold
+    for (bool recorded : {false, true}) {
+        try {
+            Scratch s(st, recorded ? "held1" : "used1", Layer::memory, kImage, recorded);
+            FAIL() << "a scratch for a removed image was made";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), Errc::not_found);
+            EXPECT_NE(e.message().find("was removed"), std::string::npos) << e.message();
+        }
+        EXPECT_TRUE(st.holds().empty()); // a detached run's hold is withdrawn again
+        EXPECT_TRUE(st.images_in_use().empty());
+    }
 }

@@ -131,6 +131,24 @@ TEST(Units, DiveSizesAreSiAndIec) {
     }
 }
 
+// 2^64 bytes and more do not fit the result: refused as go-humanize refuses them (found by
+// fuzz/fuzz_cli_values; the conversion was undefined behaviour, UBSan's float-cast-overflow).
+// The largest double below 2^64 is the near miss: it fits and is returned exactly.
+TEST(Units, DiveSizeOf2To64BytesOrMoreIsTooLarge) {
+    using gantry::units::parse_dive_size;
+    for (const char* big : {"18446744073709551616", "20000000TB", "1e30", "16777216 TiB"}) {
+        try {
+            parse_dive_size(big, "highestWastedBytes");
+            ADD_FAILURE() << big;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), Errc::usage) << big;
+            EXPECT_EQ(e.message(), std::string("highestWastedBytes: \"") + big + "\" is too large");
+        }
+    }
+    EXPECT_EQ(parse_dive_size("18446744073709549568"), 18446744073709549568ull);
+    EXPECT_EQ(parse_dive_size("16777215 TiB"), 16777215ull << 40);
+}
+
 TEST(Units, ConsumeDigitsStopsAtANonDigitAndReportsOverflow) {
     using gantry::units::consume_digits;
     std::size_t i = 1, n = 0;

@@ -127,3 +127,55 @@ TEST(Yaml, DeepNestingIsRefused) {
     std::string ok = "a: " + std::string(200, '[') + std::string(200, ']') + "\n";
     EXPECT_NO_THROW(parse(ok));
 }
+
+// Fuzzing found `hookName: !!int createContainer` accepted: a tag is checked against its value.
+namespace {
+Error tag_error(const std::string& text) {
+    try {
+        parse(text);
+    } catch (const Error& e) {
+        return e;
+    }
+    ADD_FAILURE() << "parsed: " << text;
+    return Error(Errc::internal, "");
+}
+} // namespace
+
+TEST(Yaml, CoreTagsThatFitTheirValueAreKept) {
+    Node n = parse("a: !!int 0x1F\nb: !!int -12_000\nc: !!float 1.5e3\nd: !!float .inf\n"
+                   "e: !!bool false\nf: !!null ~\ng: !!str 12\nh: ! x\ni: !!seq [1]\n"
+                   "j: !!map {k: v}\nk: !!float 7\nl: !!int 0o17\n");
+    EXPECT_EQ(n.find("a")->tag, "tag:yaml.org,2002:int");
+    EXPECT_EQ(n.find("a")->value, "0x1F");
+    EXPECT_TRUE(n.find("f")->is_null()); // !!null makes a null node
+    EXPECT_EQ(n.find("g")->value, "12");
+    EXPECT_TRUE(n.find("i")->is_seq());
+    EXPECT_TRUE(n.find("j")->is_map());
+}
+
+TEST(Yaml, TagThatContradictsItsValueNamesPathAndLine) {
+    auto e = tag_error("devices:\n- name: x\n  hooks:\n  - hookName: !!int createContainer\n");
+    EXPECT_EQ(e.code(), Errc::invalid);
+    EXPECT_EQ(e.message(),
+              "devices[0].hooks[0].hookName: YAML tag !!int does not fit \"createContainer\" "
+              "(line 4)");
+    EXPECT_FALSE(e.hint().empty());
+    for (const char* bad :
+         {"a: !!int 1.5", "a: !!int 12abc", "a: !!int ''", "a: !!float x1", "a: !!float 1e",
+          "a: !!bool yes", "a: !!null 0", "a: !!int _1", "a: !!int 0x", "a: !!int 09"})
+        EXPECT_TRUE(tag_error(bad).message().starts_with("a: YAML tag !!")) << bad;
+}
+
+TEST(Yaml, NonCoreAndMisplacedTagsAreRefused) {
+    EXPECT_EQ(tag_error("a: !custom x\n").message(),
+              "a: YAML tag !custom does not fit \"x\" (line 1)");
+    EXPECT_EQ(tag_error("a: !!binary aGk=\n").message(),
+              "a: YAML tag !!binary does not fit \"aGk=\" (line 1)");
+    EXPECT_EQ(tag_error("a: !!seq {k: v}\n").message(),
+              "a: YAML tag !!seq does not fit a mapping (line 1)");
+    EXPECT_EQ(tag_error("a: !!map [1]\n").message(),
+              "a: YAML tag !!map does not fit a sequence (line 1)");
+    EXPECT_EQ(tag_error("- !!str [1]\n").message(),
+              "[0]: YAML tag !!str does not fit a sequence (line 1)");
+    EXPECT_EQ(tag_error("!!int x: 1\n").message(), "YAML tag !!int does not fit \"x\" (line 1)");
+}

@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""Builds the seed corpus of every fuzz target: make_corpus.py OUT_DIR writes OUT_DIR/<target>/.
+
+Seeds come from the repository, so the corpus follows the tests without being copied into git:
+  - string literals of the unit tests (ordinary literals, adjacent ones joined, and raw strings)
+    that look like the target's input: CDI specs, Dockerfiles, NVIDIA_REQUIRE expressions,
+    WWW-Authenticate headers, auth files, dive CI files, sizes, image references;
+  - tests/fixtures/dockerfiles/* and their RUN lines (for the shell splitter);
+  - layer tars built here with Python's tarfile (files, links, whiteouts, PAX xattrs, devices,
+    long names, hostile names) and small JSON documents written below;
+  - the binary seeds checked in under fuzz/corpus/<target>/ (a few KB each: nvcc fat binaries,
+    a clang HIP bundle, small ELF shared objects, tiny ld.so.cache files of each format).
+Only the Python standard library is used. Each seed is named by its SHA-1, so reruns are stable.
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import io
+import json
+import os
+import re
+import sys
+import tarfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+MAX_SEED = 64 * 1024
+
+
+def cxx_literals(path: str) -> list[str]:
+    """The string literals of a C++ file: raw strings, and ordinary ones with adjacent literals
+    (separated by blanks or comments only) joined, escapes decoded."""
+    src = open(path, encoding="utf-8", errors="replace").read()
+    out: list[str] = []
+    i, n = 0, len(src)
+    pending: list[str] | None = None  # adjacent ordinary literals being joined
+
+    def flush() -> None:
+        nonlocal pending
+        if pending is not None:
+            out.append("".join(pending))
+            pending = None
+
+    while i < n:
+        c = src[i]
+        if src.startswith("//", i):
+            i = src.find("\n", i)
+            i = n if i < 0 else i
+            continue
+        if src.startswith("/*", i):
+            j = src.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            continue
+        m = re.compile(r'(?:u8|[uUL])?R"([^ ()\\\t\n]{0,16})\(').match(src, i)
+        if m and (i == 0 or not (src[i - 1].isalnum() or src[i - 1] == "_")):
+            flush()
+            end = src.find(")" + m.group(1) + '"', m.end())
+            if end < 0:
+                break
+            out.append(src[m.end():end])
+            i = end + len(m.group(1)) + 2
+            continue
+        if c == "'":  # a character literal ('"', '\'')
+            m = re.compile(r"'(\\.|[^\\'])*'").match(src, i)
+            i = m.end() if m else i + 1
+            continue
+        if c == '"':
+            j, buf = i + 1, []
+            while j < n and src[j] != '"':
+                if src[j] == "\\" and j + 1 < n:
+                    esc = src[j + 1]
+                    simple = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", '"': '"',
+                              "'": "'", "a": "\a", "b": "\b", "f": "\f", "v": "\v", "?": "?"}
+                    if esc == "x":
+                        h = re.compile(r"[0-9a-fA-F]+").match(src, j + 2)
+                        buf.append(chr(int(h.group(0), 16) & 0xFF) if h else "x")
+                        j = h.end() if h else j + 2
+                        continue
+                    if esc in "01234567":
+                        o = re.compile(r"[0-7]{1,3}").match(src, j + 1)
+                        buf.append(chr(int(o.group(0), 8) & 0xFF))
+                        j = o.end()
+                        continue
+                    buf.append(simple.get(esc, esc))
+                    j += 2
+                    continue
+                buf.append(src[j])
+                j += 1
+            if pending is None:
+                pending = []
+            pending.append("".join(buf))
+            i = j + 1
+            continue
+        if not c.isspace():
+            flush()
+        i += 1
+    flush()
+    return out
+
+
+def literals(patterns: list[str], keep) -> list[str]:
+    found = []
+    for pat in patterns:
+        for path in sorted(glob.glob(os.path.join(REPO, pat), recursive=True)):
+            found += [s for s in cxx_literals(path) if s and len(s) <= MAX_SEED and keep(s)]
+    return found
+
+
+def tar_bytes(build) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=build.get("format", tarfile.PAX_FORMAT)) as t:
+        for member in build["members"]:
+            info = tarfile.TarInfo(member["name"])
+            info.type = member.get("type", tarfile.REGTYPE)
+            info.mode = member.get("mode", 0o644)
+            info.uid, info.gid = member.get("uid", 0), member.get("gid", 0)
+            info.linkname = member.get("link", "")
+            info.devmajor, info.devminor = member.get("dev", (0, 0))
+            info.pax_headers = member.get("pax", {})
+            info.mtime = 1700000000
+            data = member.get("data", b"")
+            info.size = len(data) if info.type == tarfile.REGTYPE else 0
+            t.addfile(info, io.BytesIO(data) if info.type == tarfile.REGTYPE else None)
+    return buf.getvalue()
+
+
+def layer_tars() -> list[bytes]:
+    elf = open(os.path.join(HERE, "corpus/gpu_elf/libfuzzseed.so.1"), "rb").read()
+    fatbin_o = open(os.path.join(HERE, "corpus/fatbin/nvcc-sm75.o"), "rb").read()
+    hip_o = open(os.path.join(HERE, "corpus/hip_bundle/clang14-gfx90a-gfx1030.o"), "rb").read()
+    D, S, L, C, B, F = (tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE,
+                        tarfile.BLKTYPE, tarfile.FIFOTYPE)
+    layers = [
+        [{"name": "etc", "type": D, "mode": 0o755},
+         {"name": "etc/hostname", "data": b"fuzz\n"},
+         {"name": "bin", "type": D},
+         {"name": "bin/sh", "data": b"#!/bin/true\n", "mode": 0o755},
+         {"name": "bin/ash", "type": L, "link": "bin/sh"},
+         {"name": "bin/link", "type": S, "link": "../etc/hostname"}],
+        [{"name": "./usr/lib/libfuzzseed.so.1", "data": elf, "mode": 0o755},
+         {"name": "./usr/lib/libk.o", "data": fatbin_o},
+         {"name": "./usr/lib/libhip.o", "data": hip_o}],
+        [{"name": "etc/.wh.hostname"}, {"name": "var/cache/.wh..wh..opq"},
+         {"name": "var/cache/new", "data": b"x"}],
+        [{"name": "usr/bin/su", "data": b"su", "mode": 0o4755, "uid": 1000, "gid": 1000},
+         {"name": "dev/null", "type": C, "dev": (1, 3)},
+         {"name": "dev/sda", "type": B, "dev": (8, 0)},
+         {"name": "run/fifo", "type": F},
+         {"name": "file-xattr", "data": b"x", "pax": {"SCHILY.xattr.user.a": "1",
+                                                       "SCHILY.xattr.security.capability": "c"}}],
+        [{"name": "d/" * 60 + "deep", "data": b"long name"},
+         {"name": "abs", "type": S, "link": "/etc/passwd"},
+         {"name": "abs/escape", "data": b"through the symlink"}],
+        [{"name": "../escape", "data": b"dotdot"}],
+        [{"name": "/etc/absolute", "data": b"made relative"},
+         {"name": "hard", "type": L, "link": "/etc/absolute"}],
+        [{"name": "dir", "type": D, "mode": 0o000}, {"name": "dir/f", "data": b"in a 0000 dir"}],
+    ]
+    out = [tar_bytes({"members": m}) for m in layers]
+    out.append(tar_bytes({"members": layers[0], "format": tarfile.GNU_FORMAT}))
+    out.append(tar_bytes({"members": layers[0], "format": tarfile.USTAR_FORMAT}))
+    return out
+
+
+def oci_json() -> list[str]:
+    a, b, c = ("sha256:" + ch * 64 for ch in "abc")
+    cfg = {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": a, "size": 7}
+    layer = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": b, "size": 32,
+             "annotations": {"k": "v"}, "urls": ["https://example.com/l"]}
+    docs = [
+        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+         "config": cfg, "layers": [layer], "annotations": {"org.opencontainers.image.ref.name": "1"}},
+        {"schemaVersion": 2,
+         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+         "config": dict(cfg, mediaType="application/vnd.docker.container.image.v1+json"),
+         "layers": [dict(layer, mediaType="application/vnd.docker.image.rootfs.diff.tar.gzip")]},
+        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+         "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": c,
+                        "size": 500, "platform": {"os": "linux", "architecture": "arm64",
+                                                  "variant": "v8", "os.version": "1"}}]},
+        {"schemaVersion": 1, "name": "x", "tag": "latest", "fsLayers": []},
+        {"architecture": "amd64", "os": "linux", "created": "2024-05-01T12:34:56Z",
+         "config": {"Env": ["PATH=/bin", "CUDA_VERSION=12.4.1"], "Cmd": ["sh"],
+                    "Labels": {"a": "b"}, "User": "1000:1000", "WorkingDir": "/w"},
+         "rootfs": {"type": "layers", "diff_ids": [a, b]},
+         "history": [{"created_by": "RUN x", "empty_layer": True}, {"comment": "c"}]},
+    ]
+    return [json.dumps(d) for d in docs]
+
+
+def docker_manifests() -> list[str]:
+    good = {"Config": "config.json", "RepoTags": ["fuzz/image:1"], "Layers": ["layer.tar"]}
+    return [json.dumps(d) for d in [
+        [good],
+        [good, {"Config": "config2.json", "RepoTags": ["fuzz/empty:latest"], "Layers": []}],
+        [{"Config": "config.json", "Layers": ["layer.tar"]}],
+        [dict(good, LayerSources={"sha256:" + "a" * 64: {"size": 1}})],
+        [{"Config": "missing.json", "Layers": []}],
+    ]]
+
+
+KFD_NODE = """cpu_cores_count 0
+simd_count 1216
+mem_banks_count 1
+caches_count 0
+io_links_count 0
+p2p_links_count 0
+cpu_core_id_base 0
+simd_id_base 2147487744
+max_waves_per_simd 8
+lds_size_in_kb 64
+gfx_target_version 90402
+vendor_id 4098
+device_id 29857
+location_id 3072
+domain 0
+drm_render_minor 128
+hive_id 0
+local_mem_size 206141652992
+capability 671588992
+unique_id 1234567890123
+num_xcc 8
+max_engine_clk_ccompute 3000
+"""
+
+
+def seeds() -> dict[str, list]:
+    # the fixture Dockerfiles (not the lint corpus' directory beside them)
+    dockerfiles = [open(p).read() for p in
+                   sorted(glob.glob(os.path.join(REPO, "tests/fixtures/dockerfiles/*")))
+                   if os.path.isfile(p)]
+    lint_tests = ["tests/unit/lint/*.cpp"]
+    run_lines = [m.group(1) for d in dockerfiles
+                 for m in re.finditer(r"^RUN\s+(.*(?:\\\n.*)*)", d, re.M)]
+    return {
+        "reference": literals(["tests/unit/oci/test_reference.cpp"],
+                              lambda s: len(s) < 300 and "\n" not in s),
+        "oci_json": oci_json(),
+        "docker_archive": docker_manifests(),
+        "cdi_spec": literals(["tests/unit/cdi/*.cpp", "tests/unit/cdi/*.hpp"],
+                             lambda s: "cdiVersion" in s),
+        "dockerfile": dockerfiles + literals(
+            lint_tests, lambda s: re.search(r"^\s*(FROM|ARG)\s", s, re.M | re.I) is not None),
+        "shell": run_lines + literals(
+            lint_tests, lambda s: s.startswith("RUN ") or "&&" in s or "pip install" in s),
+        "require": literals(["tests/unit/compat/test_require.cpp"],
+                            lambda s: re.search(r"(cuda|driver|arch|brand)\s*[<>=!]", s, re.I)
+                            or "NVIDIA_" in s or "CUDA_VERSION" in s),
+        "www_authenticate": literals(["tests/unit/registry/*.cpp"],
+                                     lambda s: "realm" in s.lower() or
+                                     s.lower().startswith(("bearer", "basic"))),
+        "auth_file": literals(["tests/unit/registry/*.cpp"],
+                              lambda s: "auths" in s or "credHelpers" in s or "credsStore" in s),
+        "dive_ci": literals(["tests/unit/analyze/*.cpp"], lambda s: "rules" in s) +
+        ["rules:\n  lowestEfficiency: 0.95\n  highestWastedBytes: 20MB\n"
+         "  highestUserWastedPercent: disabled\n", "1.5 GiB", "0.9"],
+        "cli_values": literals(["tests/unit/util/test_units.cpp",
+                                "tests/unit/runtime/test_resources.cpp"],
+                               lambda s: len(s) < 40 and "\n" not in s),
+        "kfd_properties": [KFD_NODE, KFD_NODE.replace("90402", "90010"), "simd_count 0\n"],
+        "layer_tar": layer_tars(),
+        "analyze_layer": layer_tars(),
+        "fatbin": [], "hip_bundle": [], "gpu_elf": [], "ldcache": [],
+    }
+
+
+def main() -> int:
+    if len(sys.argv) != 2:
+        print("usage: make_corpus.py OUT_DIR", file=sys.stderr)
+        return 2
+    out = sys.argv[1]
+    checked_in = os.path.join(HERE, "corpus")
+    for target, items in seeds().items():
+        d = os.path.join(out, target)
+        os.makedirs(d, exist_ok=True)
+        data = [s.encode("utf-8", "surrogateescape") if isinstance(s, str) else s for s in items]
+        src = os.path.join(checked_in, target)
+        if os.path.isdir(src):
+            data += [open(os.path.join(src, f), "rb").read() for f in sorted(os.listdir(src))]
+        for blob in data:
+            name = hashlib.sha1(blob).hexdigest()
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(blob)
+        print(f"{target}: {len(set(data))} seeds")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
