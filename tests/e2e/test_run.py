@@ -337,6 +337,9 @@ def test_disk_layer_directories_are_reaped_in_batches(runner):
     assert trash_settled(runner.root) == []  # the 16th started it, and it deleted all 16
 
 
+@pytest.mark.not_under_sanitizer("a race: the caller must return before the reaper has deleted "
+                                  "10,000 files; the instrumented run path is several times "
+                                  "slower while the deletion is system calls (lost 1 of 3 runs)")
 def test_cleanup_is_off_the_callers_path(runner):
     """The reaper closes gantry's stdout/stderr at once: a caller reading the output to EOF (a
     shell's $(...), subprocess pipes) returns with the workload, not when the deletion ends."""
