@@ -4,7 +4,7 @@ BUILD ?= build
 PYTEST ?= /usr/bin/python3 -m pytest
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test unit e2e stress format format-check bench lint-corpus clean fuzz-build fuzz fuzz-smoke build-asan test-asan
+.PHONY: all deps build demo test unit e2e stress format format-check bench lint-corpus clean fuzz-build fuzz fuzz-smoke build-asan test-asan test-asan-ci
 
 all: build
 
@@ -30,7 +30,8 @@ stress: build
 
 # fuzz-smoke: every fuzz target FUZZ_SMOKE_SECONDS, so no harness rots (~4-5 min on 2 idle
 # cores with a cold ccache: fuzz/README.md "CI")
-test: format-check unit e2e stress fuzz-smoke
+# test-asan-ci: the unit suite and an e2e subset under ASan+UBSan (docs/sanitizers.md "CI")
+test: format-check unit e2e stress fuzz-smoke test-asan-ci
 
 # ASan + UBSan (docs/sanitizers.md): gantry and the unit tests instrumented, in their own build
 # directory; the unit suite, then the e2e suite against that binary (ASAN_E2E: which tests).
@@ -44,6 +45,17 @@ build-asan: deps
 test-asan: build-asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 	GANTRY_BIN=$(ASAN_BUILD)/gantry $(PYTEST) -p no:cacheprovider -q -ra $(ASAN_E2E)
+
+# What `make test` (CI) runs: the unit suite and the e2e tests of the paths sanitizers found
+# bugs in or that parse hostile input: loads of bad and hostile archives, run's exit codes as
+# root and rootless (the container process's clone and early start), --entrypoint, and gantry as
+# runc's OCI hook. The full e2e suite under ASan is `make test-asan` (docs/sanitizers.md).
+ASAN_CI_E2E ?= tests/e2e/test_bad_input.py tests/e2e/test_hostile.py \
+	tests/e2e/test_run.py::test_exit_codes tests/e2e/test_run.py::test_entrypoint_rules \
+	tests/e2e/test_bundle_gpu.py::test_bundle_gpus_are_the_vendors_cdi_edits
+
+test-asan-ci:
+	$(MAKE) test-asan ASAN_E2E="$(ASAN_CI_E2E)"
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.c' '*.h')

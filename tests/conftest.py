@@ -60,6 +60,11 @@ def pytest_configure(config):
         "build (make test-asan); REASON says which property of the plain build it measures")
 
 
+def pytest_unconfigure(config):
+    if SANITIZER_REPORTS is not None and not any(SANITIZER_REPORTS.iterdir()):
+        SANITIZER_REPORTS.rmdir()  # kept when it holds a report
+
+
 def pytest_collection_modifyitems(config, items):
     if not SANITIZED:
         return

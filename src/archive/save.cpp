@@ -175,6 +175,27 @@ class DirSink final : public Sink {
     bool done_ = false;
 };
 
+// The temporaries of earlier saves to OUT whose writer is gone (a kill -9, a crash): the
+// oci-dir's OUT.tmp-<id>/ directory, or the named OUT.tmp-<id> file of filesystems without
+// O_TMPFILE. OUT itself is only ever renamed or linked into place whole, so they are all a
+// killed save leaves; the next save to OUT removes them. A live writer's (another save to OUT
+// going on) are left alone, and so is anything not named after OUT.
+void reclaim_temporaries(const std::filesystem::path& out) {
+    auto parent = out.parent_path().empty() ? std::filesystem::path(".") : out.parent_path();
+    const std::string prefix = out.filename().string() + ".tmp-";
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(parent, ec)) {
+        auto name = e.path().filename().string();
+        if (!name.starts_with(prefix) || !fs::temporary_writer_gone(name)) continue;
+        struct stat st {};
+        if (::lstat(e.path().c_str(), &st) != 0) continue;
+        if (S_ISDIR(st.st_mode))
+            fs::remove_tree(e.path());
+        else
+            ::unlink(e.path().c_str()); // a file or symbolic link: never followed
+    }
+}
+
 struct Named {
     store::Image image;
     std::vector<std::string> refs; // references to record in the output
@@ -315,6 +336,7 @@ SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
             throw Error(Errc::conflict, out.string() + " is a directory",
                         "give a file name for archives, or use --format oci-dir");
     }
+    reclaim_temporaries(out);
     std::unique_ptr<Sink> sink;
     if (format == SaveFormat::oci_dir)
         sink = std::make_unique<DirSink>(out);

@@ -253,9 +253,12 @@ void register_slim(CLI::App& app, Context& ctx) {
     cmd->add_option("--remove", o->remove,
                     "Classes to remove (comma-separated, repeatable): toolchain, headers, static, "
                     "apt, pip, conda, pycache, site-extras, docs, model-cache; \"default\" = all "
-                    "but model-cache (the default), \"none\" = only squash");
-    cmd->add_option("--remove-path", o->remove_paths, "Also remove this path or glob (repeatable)");
-    cmd->add_option("--keep", o->keep, "Never remove this path or glob (repeatable; wins)");
+                    "but model-cache (the default), \"none\" = only squash")
+        ->allow_extra_args(false); // one value each time: `--remove none IMAGE` names IMAGE
+    cmd->add_option("--remove-path", o->remove_paths, "Also remove this path or glob (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option("--keep", o->keep, "Never remove this path or glob (repeatable; wins)")
+        ->allow_extra_args(false);
     cmd->add_flag("--strip", o->strip,
                   "Strip debug sections of ELF files (strip --strip-debug; dynamic symbols kept)");
     cmd->add_option("--keep-arch", o->keep_arch,

@@ -10,6 +10,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/lock.hpp"
 #include "util/log.hpp"
 
 #include <fcntl.h>
@@ -39,7 +40,7 @@ class Record {
         cs_.created = runtime::now_rfc3339();
         cs_.monitor = ::getpid();
         cs_.spec = p.spec;
-        states_->create(cs_);
+        owner_ = states_->create(cs_);
     }
     ~Record() {
         if (!scratch_.kept()) remove();
@@ -81,6 +82,9 @@ class Record {
     store::Scratch& scratch_;
     std::optional<runtime::StateDir> states_;
     runtime::ContainerState cs_;
+    // The name's owner lock: inherited by the -d monitor (fork shares it), so the name stays
+    // claimed until the last of this gantry and its monitor has exited.
+    FileLock owner_;
 };
 
 // One container's launch: the runtime's Launch, filled from the prepared container.

@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <optional>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -201,7 +202,39 @@ StateDir::StateDir(std::filesystem::path dir) : dir_(std::move(dir)) {
     ::chmod(dir_.c_str(), 0700);
 }
 
-void StateDir::create(const ContainerState& s) {
+namespace {
+
+// The lock file in a name's directory that its owner holds (flock) for as long as it owns the
+// name: the gantry that claimed it, then the -d monitor, which inherits the lock across fork.
+// The kernel releases it when the last of them exits, kill -9 included.
+constexpr const char* kOwnerLock = "owner.lock";
+
+// Whether a process owns the name directory D: true while its owner lock is held, false once
+// it is free, nullopt when D has none (a crash between mkdir and the lock, or a directory made
+// by a gantry from before the lock: the recorded processes decide then).
+std::optional<bool> owner_alive(const std::filesystem::path& d) {
+    auto path = d / kOwnerLock;
+    Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) return std::nullopt;
+        throw_errno("cannot open " + path.string());
+    }
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return false; // released when fd closes
+    if (errno != EWOULDBLOCK) throw_errno("cannot lock " + path.string());
+    return true;
+}
+
+std::optional<ContainerState> load(const std::filesystem::path& d) {
+    try {
+        return from_json(json::parse(fs::read_file(d / "state.json", 1 << 20)));
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+} // namespace
+
+FileLock StateDir::create(const ContainerState& s) {
     if (!valid_container_name(s.name))
         throw Error(Errc::usage, "invalid container name \"" + s.name + "\"",
                     "names match [a-zA-Z0-9][a-zA-Z0-9_.-]*");
@@ -213,22 +246,39 @@ void StateDir::create(const ContainerState& s) {
     auto d = dir_ / s.name;
     if (::mkdir(d.c_str(), 0700) != 0) {
         if (errno != EEXIST) throw_errno("cannot create container state " + d.string());
-        auto old = find(s.name);
-        if (old && (old->running() || (old->status != "exited" && old->monitor_alive())))
+        // Whether the owner lives comes from its lock, not from the recorded pids: the state
+        // read first and the process looked up after are two moments, and the -d hand-over
+        // (the monitor records itself, starts the workload, the parent returns) fitted between
+        // them, so the name's live owner was taken for a crashed one and two ran as N.
+        auto old = load(d);
+        auto owned = owner_alive(d);
+        bool live =
+            owned ? *owned
+                  : old && (old->running() || (old->status != "exited" && old->monitor_alive()));
+        if (old && (live || old->status == "exited"))
             throw Error(Errc::conflict,
-                        "the container name \"" + s.name + "\" is in use by container " + old->id,
-                        "stop and remove it (`gantry rm -f " + s.name +
-                            "`) or choose another name");
-        if (old && old->status == "exited")
+                        "Conflict. The container name \"/" + s.name +
+                            "\" is already in use by container \"" + old->id +
+                            "\". You have to remove (or rename) that container to be able to "
+                            "reuse that name.",
+                        old->status == "exited" ? "remove it with `gantry rm " + s.name + "`"
+                                                : "stop and remove it (`gantry rm -f " + s.name +
+                                                      "`) or choose another name");
+        if (live) // held, its state.json unreadable: an owner whose record failed
             throw Error(Errc::conflict,
-                        "the container name \"" + s.name + "\" is used by exited container " +
-                            old->id,
-                        "remove it with `gantry rm " + s.name + "`");
+                        "Conflict. The container name \"/" + s.name +
+                            "\" is already in use by a container that has no state yet",
+                        "wait for it to start, or choose another name");
         fs::remove_tree(d); // debris of a crashed gantry
         if (::mkdir(d.c_str(), 0700) != 0)
             throw_errno("cannot create container state " + d.string());
     }
+    auto owner = FileLock::try_lock(d / kOwnerLock, FileLock::Mode::exclusive);
+    if (!owner.held()) // a new directory's new file, under the claim lock: nobody else has it
+        throw Error(Errc::conflict, "cannot lock " + (d / kOwnerLock).string(),
+                    "another gantry holds it; try again");
     save(s);
+    return owner;
 }
 
 void StateDir::save(const ContainerState& s) {

@@ -1,10 +1,12 @@
 // Named containers: their state under the runtime directory, so `exec`, `ps`, `stop` and `rm`
 // can find them. One directory per name holding state.json (replaced atomically). A container
 // whose recorded processes are gone (gantry crashed, machine rebooted) is "exited" and never
-// blocks a new container of the same name from being created once removed.
+// blocks a new container of the same name from being created once removed. Who owns a name is
+// decided by a lock its owner holds (create()), so no claim can mistake a live owner for debris.
 #pragma once
 
 #include "oci/runtime_spec.hpp"
+#include "util/lock.hpp"
 
 #include <filesystem>
 #include <optional>
@@ -69,8 +71,11 @@ class StateDir {
   public:
     StateDir(); // runtime_dir()
     explicit StateDir(std::filesystem::path dir);
-    // Claims a name: Error(conflict) if a live container has it; a dead one is cleared.
-    void create(const ContainerState& s);
+    // Claims a name: Error(conflict), in docker's words, if a container has it (live, or
+    // exited and not removed); a crashed one's debris is cleared. Returns the name's owner
+    // lock: the name is in use for as long as it is held, by the caller and by the processes
+    // it forks (they share it), whatever the state records; keep it while the container lives.
+    [[nodiscard]] FileLock create(const ContainerState& s);
     void save(const ContainerState& s);
     std::optional<ContainerState> find(const std::string& name_or_id) const;
     ContainerState get(const std::string& name_or_id) const; // Error(not_found) with a hint

@@ -146,6 +146,7 @@ PruneResult collect(Store& store, const std::set<Digest>& manifests) {
     for (auto& md : manifests)
         if (!live.blobs.count(md.hex()))
             ::unlink((store.views_dir() / (md.hex() + ".json")).c_str());
+    store.drop_unused_image_locks(&manifests);
     return r;
 }
 
@@ -172,6 +173,7 @@ PruneResult prune(Store& store) {
     for (auto& name : entries(store.root() / "trash"))
         r.bytes += fs::disk_usage(store.root() / "trash" / name);
     r.tmp_entries += reap_trash(store.root());
+    store.drop_unused_image_locks(); // made again by an image's next run
     for (auto& hex : entries(store.root() / "blobs/sha256")) {
         if (live.blobs.count(hex)) continue;
         auto p = store.root() / "blobs/sha256" / hex;

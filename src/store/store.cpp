@@ -214,6 +214,21 @@ std::set<Digest> Store::images_in_use() const {
     return out;
 }
 
+void Store::drop_unused_image_locks(const std::set<Digest>* only) {
+    std::error_code ec;
+    for (auto& e : stdfs::directory_iterator(root_ / "locks", ec)) {
+        auto name = e.path().filename().string();
+        if (!name.starts_with("image-")) continue;
+        try {
+            if (only && !only->count(Digest::from_hex(name.substr(6)))) continue;
+        } catch (const Error&) { // not ours (a stray file): leave it
+            continue;
+        }
+        auto held = FileLock::try_lock(e.path(), FileLock::Mode::exclusive);
+        if (held.held()) ::unlink(e.path().c_str()); // unlinked while ours: nobody is left on it
+    }
+}
+
 std::pair<std::string, FileLock> Store::temporary_ref() const {
     std::string tag = fs::unique_name();
     FileLock lock(root_ / "locks" / ("tmpref-" + tag), FileLock::Mode::exclusive);
@@ -245,19 +260,6 @@ std::size_t Store::drop_stale_temporary_refs() {
     return stale.size();
 }
 
-namespace {
-// fs::unique_name() begins with the writer's pid: NAME.tmp-<pid>-<n>-<seed>
-bool writer_gone(const std::string& name) {
-    auto at = name.find(".tmp-");
-    if (at == std::string::npos) return false;
-    auto digits = name.substr(at + 5, name.find('-', at + 5) - at - 5);
-    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
-        digits.size() > 9)
-        return false;
-    return ::kill(static_cast<pid_t>(std::stol(digits)), 0) != 0 && errno == ESRCH;
-}
-} // namespace
-
 std::size_t Store::remove_half_written() {
     std::size_t n = 0;
     std::error_code ec;
@@ -269,7 +271,9 @@ std::size_t Store::remove_half_written() {
                 ++n;
     }
     for (auto& e : stdfs::directory_iterator(root_ / "holds", ec))
-        if (writer_gone(e.path().filename().string()) && ::unlink(e.path().c_str()) == 0) ++n;
+        if (fs::temporary_writer_gone(e.path().filename().string()) &&
+            ::unlink(e.path().c_str()) == 0)
+            ++n;
     return n;
 }
 

@@ -112,6 +112,11 @@ class Store {
     FileLock use_image(const Digest& manifest) const;
     // The manifests some process holds with use_image() right now.
     std::set<Digest> images_in_use() const;
+    // Removes the use-hold lock files nobody holds (of ONLY's manifests, or all when null), so
+    // locks/ does not grow by one file per image ever run; the next use makes the file again.
+    // The caller holds gc_lock(): use_image() is taken under writer_lock(), so no process is
+    // between opening such a file and locking it (it would lock a removed file, unseen).
+    void drop_unused_image_locks(const std::set<Digest>* only = nullptr);
 
     // Temporary references: a command that must name an image for a moment (`slim --check` runs
     // its check through `gantry run`) tags it kTemporaryRepository:<unique> while it holds the

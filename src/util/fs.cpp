@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <set>
+#include <signal.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -36,6 +37,16 @@ std::string unique_name() {
     }();
     return std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
            std::to_string(seed);
+}
+
+bool temporary_writer_gone(const std::string& name) {
+    auto at = name.find(".tmp-");
+    if (at == std::string::npos) return false;
+    auto digits = name.substr(at + 5, name.find('-', at + 5) - at - 5);
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
+        digits.size() > 9)
+        return false;
+    return ::kill(static_cast<pid_t>(std::stol(digits)), 0) != 0 && errno == ESRCH;
 }
 
 void write_atomic(const stdfs::path& path, std::string_view data, mode_t mode) {

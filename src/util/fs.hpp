@@ -15,6 +15,10 @@ namespace stdfs = std::filesystem;
 
 // A name unique to this process and call, for temporary files: "<pid>-<counter>-<random>".
 std::string unique_name();
+// Whether the writer of NAME, a temporary named "<anything>.tmp-" + unique_name(), has exited
+// (its pid, which unique_name() begins with, is no process): its file is debris. False for any
+// other name and while the pid exists (or may: another user's process).
+bool temporary_writer_gone(const std::string& name);
 
 // The running binary's absolute path (/proc/self/exe resolved), for hooks that call gantry back.
 // Error(internal) when /proc is not mounted.

@@ -352,8 +352,14 @@ def test_cleanup_is_off_the_callers_path(runner):
             (d / f"f{j}").write_bytes(b"x" * 100)
     have = len(list(trash.iterdir()))
     fill_trash(runner, [f"pad{i}" for i in range(REAP_BATCH - 1 - have)])
+    # Under ASan the caller ends with LeakSanitizer's whole-heap scan (src/cli/main.cpp), after
+    # the reaper started and before its output closes: that, not the run, lost the race with the
+    # reaper's 10,000 unlinks (1 of 3 full runs). The leak check is not what this test is about:
+    # off for this one run; the plain build is unaffected (no sanitizer reads the variable).
+    env = runner.environ()
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "detect_leaks=0"]))
     out = subprocess.run(runner.cmd("run", "--writable-layer", "disk", runner.image, "echo", "done"),
-                         env=runner.environ(), capture_output=True, text=True, timeout=60)
+                         env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout == "done\n", out
     assert heavy.exists(), "the caller waited for the reaper (it finished before we returned)"
     assert trash_settled(runner.root) == []

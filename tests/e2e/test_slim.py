@@ -131,6 +131,30 @@ def test_slim_usage_errors(g, mk, tmp_path):
     assert "docker.io/library/x:1" not in g.refs()
 
 
+def test_list_options_take_one_value_before_the_image(g, mk, tmp_path):
+    """Regression: --remove, --remove-path and --keep took every following word, so
+    `slim --remove none IMAGE -t NEW` took IMAGE as a second class ("image is required", exit 2).
+    Each occurrence now takes one value; repeating the option still adds values."""
+    mk.write_docker_archive(tmp_path / "s.tar", [(small_image(mk), ["small:1"])])
+    g.run("load", tmp_path / "s.tar")
+    g.run("slim", "--remove", "none", "small:1", "-t", "small:sq")
+    assert "docker.io/library/small:sq" in g.refs()
+    ls = g.run("run", "--rm", "small:sq", "ls", "/usr/share/doc/x/README").out
+    assert ls.strip() == "/usr/share/doc/x/README"  # none: docs kept, only squashed
+    g.run("slim", "--remove-path", "/etc/motd", "--keep", "/data/*", "small:1", "-t", "small:p")
+    out = g.run("run", "--rm", "small:p", "/bin/sh", "-c", "ls /etc/motd; ls /data").out
+    assert "motd" not in out and "link" in out
+    # near miss: repeated, the values add up (docs and a path both removed)
+    g.run("slim", "--remove", "none", "--remove", "docs", "--remove-path", "/etc/motd",
+          "small:1", "-t", "small:d")
+    res = g.run("run", "--rm", "small:d", "/bin/sh", "-c",
+                "ls /usr/share/doc/x/README /etc/motd 2>&1; true").out
+    assert res.count("No such file") == 2, res
+    # the image given twice is still a usage error, not a class
+    res = g.fail("slim", "--remove", "none", "small:1", "small:1", "-t", "x:1", code=2)
+    assert "docker.io/library/x:1" not in g.refs()
+
+
 def test_slim_output_read_by_skopeo_and_umoci(g, mk, tmp_path):
     need_tool("skopeo")
     need_tool("umoci")

@@ -198,6 +198,39 @@ def test_save_killed_while_writing_leaves_nothing(g, samples, tmp_path):
     assert os.listdir(out) == ["img.tar"]
 
 
+def test_oci_dir_save_killed_mid_write_is_reclaimed(g, samples, tmp_path):
+    """Regression: `save --format oci-dir` writes OUT.tmp-<pid>-…/ and renames it into place; a
+    kill while it wrote a blob left that directory beside the output for good. OUT is never
+    half-written; the next save to OUT removes the temporaries whose writer is gone, and leaves
+    a live writer's (here one named with this test's own pid) and other outputs' alone."""
+    big = samples["big"]
+    g.run("load", big.archive)
+    out = tmp_path / "out"
+    out.mkdir()
+    live = out / f"img.tmp-{os.getpid()}-0-1"  # a save to img in progress: not debris
+    live.mkdir()
+    other = out / "other.tmp-999999999-0-1"  # a dead writer's, but another output's
+    other.mkdir()
+
+    def writing_a_blob(pid):
+        try:
+            fds = [os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd")]
+        except OSError:
+            return False
+        return any(t.startswith(str(out / "img.tmp-")) and "/blobs/sha256/" in t for t in fds)
+
+    kill_when(g, ("save", "--format", "oci-dir", "-o", out / "img", big.ref), writing_a_blob)
+    left = sorted(os.listdir(out))
+    assert "img" not in left, "a killed oci-dir save left a half-written output"
+    debris = [n for n in left if n.startswith("img.tmp-") and out / n != live]
+    assert len(debris) == 1, left  # what the kill left (the fix reclaims it, below)
+    g.run("save", "--format", "oci-dir", "-o", out / "img", big.ref)
+    assert sorted(os.listdir(out)) == sorted(["img", live.name, other.name])
+    verify = new_store(tmp_path, "verify")
+    verify.run("load", out / "img")
+    check_intact(verify, big)
+
+
 def test_slim_killed_during_check_leaves_no_name(g, samples):
     """Regression: slim --check tags the new image localhost/gantry-slim-check:<id> while its
     check runs; a kill then left that unchecked image listed for good (prune kept it). The name
