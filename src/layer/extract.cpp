@@ -356,7 +356,6 @@ class Extractor {
 
     std::uint64_t last_block_ = ~std::uint64_t{0}; // the file's last block counted in allocated
 
-
     void file(struct archive* a, struct archive_entry* e, ReadCtx& ctx, int parent,
               const std::string& leaf, const std::string& name) {
         clear_slot(parent, leaf, false);
