@@ -4,6 +4,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/zeros.hpp"
 
 #include <cerrno>
 #include <dirent.h>
@@ -33,6 +34,51 @@ namespace {
 
 bool is_whiteout(const struct stat& st) {
     return S_ISCHR(st.st_mode) && major(st.st_rdev) == 0 && minor(st.st_rdev) == 0;
+}
+
+// Copies a regular file's data into a new empty file: only its data segments (SEEK_DATA /
+// SEEK_HOLE), so the holes of an unpacked layer (zeroed device code, zero-filled files) stay
+// holes, by copy_file_range, or by reads and writes that skip zero blocks where the kernel
+// refuses it (EXDEV: the destination is on another filesystem, e.g. a bundle on tmpfs).
+void copy_data(int in, int out, off_t size, const std::string& where) {
+    std::vector<char> buf;
+    off_t at = 0;
+    while (at < size) {
+        off_t data = ::lseek(in, at, SEEK_DATA);
+        if (data < 0 && errno == ENXIO) break; // only a hole is left
+        if (data < 0) data = at;               // no SEEK_DATA here: copy everything
+        off_t hole = ::lseek(in, data, SEEK_HOLE);
+        if (hole < 0 || hole > size) hole = size;
+        off_t from = data;
+        while (from < hole) {
+            off_t a = from, b = from;
+            ssize_t n = ::copy_file_range(in, &a, out, &b, static_cast<size_t>(hole - from), 0);
+            if (n > 0) {
+                from += n;
+                continue;
+            }
+            if (n < 0 && errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+                errno != EOPNOTSUPP)
+                throw_errno("cannot copy " + where);
+            if (n == 0) throw Error(Errc::io, "cannot copy " + where + ": it shrank while copied");
+            buf.resize(1 << 20);
+            ssize_t r = ::pread(in, buf.data(), std::min<size_t>(buf.size(), hole - from), from);
+            if (r <= 0) throw_errno("cannot read " + where);
+            for (ssize_t o = 0; o < r;) {
+                auto len = std::min<ssize_t>(zeros::kBlock, r - o);
+                for (ssize_t w = 0; w < len && !zeros::all_zero(buf.data() + o, len);) {
+                    ssize_t k = ::pwrite(out, buf.data() + o + w, static_cast<size_t>(len - w),
+                                         from + o + w);
+                    if (k < 0 && errno != EINTR) throw_errno("cannot write the copy of " + where);
+                    if (k > 0) w += k;
+                }
+                o += len;
+            }
+            from += r;
+        }
+        at = hole;
+    }
+    if (::ftruncate(out, size) != 0) throw_errno("cannot size the copy of " + where);
 }
 
 class Copier {
@@ -111,13 +157,7 @@ class Copier {
             Fd out(::openat(dst, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                             0600));
             if (!in || !out) throw_errno("cannot copy " + where);
-            off_t left = st.st_size;
-            while (left > 0) {
-                ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr,
-                                              static_cast<size_t>(left), 0);
-                if (n <= 0) throw_errno("cannot copy " + where);
-                left -= n;
-            }
+            copy_data(in.get(), out.get(), st.st_size, where);
             char owner[64];
             ssize_t on = ::fgetxattr(in.get(), layer::kOwnerXattr, owner, sizeof owner);
             if (on > 0)
