@@ -47,8 +47,9 @@ void copy_data(int in, int out, off_t size, const std::string& where) {
         off_t data = ::lseek(in, at, SEEK_DATA);
         if (data < 0 && errno == ENXIO) break; // only a hole is left
         if (data < 0) data = at;               // no SEEK_DATA here: copy everything
+        if (data >= size) break;
         off_t hole = ::lseek(in, data, SEEK_HOLE);
-        if (hole < 0 || hole > size) hole = size;
+        if (hole <= data || hole > size) hole = size; // none, or nonsense: copy to the end
         off_t from = data;
         while (from < hole) {
             off_t a = from, b = from;
