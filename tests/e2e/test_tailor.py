@@ -179,6 +179,11 @@ def test_tailor_for_a_simulated_h100(g, built, tmp_path):
     a = arch(t)
     assert a["sm_90"][0] == a["sm_90"][1] > 0 and a["sm_80"][1] == 0 and a["sm_75"][1] == 0
     assert r["removed"] == {}  # tailor removes nothing else
+    # without its NVML the simulated host cannot say the GPU's compute capability: exit 3, the fix
+    del g.env["FAKE_DEVICE_ROOT"]
+    res = g.fail("tailor", ref, "-t", "tailor:nocc", *roots, code=3)
+    assert "compute capability of GPU 0" in res.err and "--keep-arch sm_90" in res.err
+    g.env["FAKE_DEVICE_ROOT"] = str(host.dev_root)
     # the doctor passes on the new image where it passed on the original
     for img in (ref, "tailor:h100"):
         res = g.run("doctor", img, "--json", "--gpus", "all", *roots, check=False)
