@@ -218,6 +218,19 @@ def rootless(gantry_bin):
 
 
 @pytest.fixture
+def fuse_open():
+    """/dev/fuse mode 0666 for the test (a distribution's default), restored after it."""
+    if not os.path.exists("/dev/fuse"):
+        pytest.skip("/dev/fuse is missing")
+    mode = os.stat("/dev/fuse").st_mode & 0o7777
+    if os.geteuid() == 0:
+        os.chmod("/dev/fuse", 0o666)
+    yield
+    if os.geteuid() == 0:
+        os.chmod("/dev/fuse", mode)
+
+
+@pytest.fixture
 def mk():
     return mkimage
 

@@ -1,11 +1,13 @@
 #include "cli/context.hpp"
 #include "oci/reference.hpp"
+#include "sqsh/shared.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/units.hpp"
 
 #include <cstdio>
+#include <sys/stat.h>
 
 namespace gantry::cli {
 
@@ -59,6 +61,37 @@ void register_images(CLI::App& app, Context& ctx) {
                 row.push_back(created.empty() ? "-" : created);
                 row.push_back(img.config.platform.str());
                 row.push_back(human_size(static_cast<std::uint64_t>(img.compressed_size())));
+                rows.push_back(row);
+            }
+            // the shared stores' images, after the local ones (a STORE column says where)
+            auto shared = sqsh::list_shared(sqsh::configured_stores(ctx.image_stores));
+            if (!shared.empty() && !o->json && !o->quiet)
+                for (auto& row : rows) row.push_back(&row == &rows[0] ? "STORE" : "local");
+            for (auto& s : shared) {
+                auto r = oci::Reference::parse(s.ref);
+                if (o->quiet) {
+                    std::printf("%s\n", s.manifest.short_id().c_str());
+                    continue;
+                }
+                if (o->json) {
+                    out.push_back({{"reference", s.ref},
+                                   {"repository", r.repository()},
+                                   {"tag", r.tag},
+                                   {"digest", s.manifest.str()},
+                                   {"image_store", s.store},
+                                   {"file", s.file}});
+                    continue;
+                }
+                std::vector<std::string> row{r.repository(), r.tag.empty() ? "<none>" : r.tag};
+                if (o->digests) row.push_back(s.manifest.str());
+                struct stat st {};
+                bool present = ::stat(s.file.c_str(), &st) == 0;
+                row.push_back(s.manifest.short_id());
+                row.push_back("-");
+                row.push_back("-");
+                row.push_back(present ? human_size(static_cast<std::uint64_t>(st.st_size))
+                                      : "missing");
+                row.push_back(s.store);
                 rows.push_back(row);
             }
             return print_listing(o->json, o->quiet, out, rows);

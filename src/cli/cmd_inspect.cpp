@@ -1,5 +1,6 @@
 #include "cli/context.hpp"
 #include "sqsh/image_ref.hpp"
+#include "sqsh/shared.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -35,9 +36,21 @@ oci::json describe_file(const std::string& path) {
             {"diff_ids", diffs}};
 }
 
-oci::json describe(store::Store& store, const std::string& ref) {
+oci::json describe(store::Store& store, const std::vector<std::string>& stores,
+                   const std::string& ref) {
     if (auto file = sqsh::file_of(ref)) return describe_file(*file);
-    auto img = store::find_image(store, ref);
+    store::Image img;
+    try {
+        img = store::find_image(store, ref);
+    } catch (const Error& e) {
+        if (e.code() != Errc::not_found) throw;
+        auto shared = sqsh::find_shared(sqsh::configured_stores(stores), ref);
+        if (!shared) throw;
+        auto j = describe_file(shared->file);
+        j["image_store"] = shared->store;
+        if (!shared->ref.empty()) j["references"].push_back(shared->ref);
+        return j;
+    }
     const auto& md = img.manifest_digest;
     oci::json layers = oci::json::array();
     std::int64_t unpacked_total = 0;
@@ -114,7 +127,7 @@ void register_inspect(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             oci::json all = oci::json::array();
-            for (auto& r : o->refs) all.push_back(describe(ctx.store(), r));
+            for (auto& r : o->refs) all.push_back(describe(ctx.store(), ctx.image_stores, r));
             if (o->json) {
                 std::printf("%s\n", all.dump(2).c_str());
                 return 0;

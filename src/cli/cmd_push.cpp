@@ -1,16 +1,28 @@
 #include "cli/context.hpp"
 #include "cli/registry_flags.hpp"
 #include "registry/push.hpp"
+#include "sqsh/shared.hpp"
 #include "util/error.hpp"
+#include "util/units.hpp"
 
 #include <cstdio>
 #include <unistd.h>
 
 namespace gantry::cli {
 
+int publish_to_store(Context& ctx, const std::string& ref, const std::string& dir) {
+    auto r = sqsh::publish(ctx.store(), ref, dir);
+    if (!ctx.quiet)
+        std::fprintf(stderr, "%s %s in %s (%s)\n", r.existed ? "Already there:" : "Published",
+                     ref.c_str(), r.image.file.c_str(), human_size(r.bytes).c_str());
+    std::printf("Published image: %s\nDigest: %s\n", r.image.ref.c_str(),
+                r.image.manifest.str().c_str());
+    return 0;
+}
+
 void register_push(CLI::App& app, Context& ctx) {
     struct Opts {
-        std::string src, dest;
+        std::string src, dest, image_store;
         std::uint64_t chunk_mb = 64;
         unsigned jobs = 3;
         bool quiet = false;
@@ -29,9 +41,18 @@ void register_push(CLI::App& app, Context& ctx) {
         ->capture_default_str()
         ->check(CLI::Range(1, 64));
     cmd->add_flag("-q,--quiet", o->quiet, "No progress output");
+    cmd->add_option("--image-store", o->image_store,
+                    "Publish into this shared image store (a directory, e.g. on NFS) as one "
+                    "squashfs file instead of to a registry");
     add_registry_flags(cmd, o->reg, true);
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
+            if (!o->image_store.empty()) {
+                if (!o->dest.empty())
+                    throw Error(Errc::usage, "push --image-store takes no destination",
+                                "gantry push --image-store DIR IMAGE");
+                return publish_to_store(ctx, o->src, o->image_store);
+            }
             registry::PushOptions po;
             po.client = client_options(o->reg);
             po.chunk_size = o->chunk_mb << 20;

@@ -117,6 +117,7 @@ void register_run(CLI::App& app, Context& ctx) {
                 if (rest.empty())
                     throw Error(Errc::usage, "run needs an image", "gantry run IMAGE [COMMAND...]");
                 f->image = rest[0];
+                f->image_stores = ctx.image_stores;
                 f->command.assign(rest.begin() + 1, rest.end());
                 auto caller = ctx.caller ? std::move(*ctx.caller) : engine::Caller::current();
                 auto out = engine::execute(ctx.store(), std::move(*f), std::move(caller),

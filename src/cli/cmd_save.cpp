@@ -9,20 +9,34 @@ namespace gantry::cli {
 void register_save(CLI::App& app, Context& ctx) {
     struct Opts {
         std::vector<std::string> refs;
-        std::string output, format = "docker-archive";
+        std::string output, format = "docker-archive", image_store;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd =
         app.add_subcommand("save", "Save images to a docker-archive, oci-archive or oci-dir");
     cmd->add_option("image", o->refs, "Images (names or IDs)")->required();
-    cmd->add_option("-o,--output", o->output, "Output file (archives) or directory (oci-dir)")
-        ->required();
+    auto* out =
+        cmd->add_option("-o,--output", o->output, "Output file (archives) or directory (oci-dir)");
+    cmd->add_option("--image-store", o->image_store,
+                    "With --format squashfs: publish into this shared image store instead of -o")
+        ->excludes(out);
     cmd->add_option("--format", o->format,
                     "docker-archive (default), oci-archive, oci-dir or squashfs (one image, "
                     "flattened, for `gantry run FILE.sqsh`)");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
-            if (o->format == "squashfs" || o->format == "sqsh") {
+            bool sqsh = o->format == "squashfs" || o->format == "sqsh";
+            if (!o->image_store.empty()) {
+                if (!sqsh)
+                    throw Error(Errc::usage, "--image-store holds squashfs images",
+                                "add --format squashfs");
+                for (auto& r : o->refs) publish_to_store(ctx, r, o->image_store);
+                return 0;
+            }
+            if (o->output.empty())
+                throw Error(Errc::usage, "save needs -o FILE (or --image-store DIR)",
+                            "gantry save IMAGE -o FILE");
+            if (sqsh) {
                 if (o->refs.size() != 1)
                     throw Error(Errc::usage, "--format squashfs saves one image per file",
                                 "run gantry save once per image");

@@ -17,7 +17,8 @@
 namespace gantry::cli {
 
 struct Context {
-    std::string root; // --root (GANTRY_ROOT wins, as documented)
+    std::string root;                      // --root (GANTRY_ROOT wins, as documented)
+    std::vector<std::string> image_stores; // --image-store: read-only shared stores
     bool debug = false;
     bool quiet = false;
     std::function<int()> action;        // set by the chosen subcommand, run after parsing
@@ -78,6 +79,10 @@ class LazyOptions {
 std::string human_size(std::uint64_t bytes);
 // Prints rows as aligned columns (first row = header).
 void print_table(const std::vector<std::vector<std::string>>& rows);
+// `push --image-store DIR REF` and `save --format squashfs --image-store DIR`: REF published
+// into the shared store DIR (sqsh::publish), one line of output.
+int publish_to_store(Context& ctx, const std::string& ref, const std::string& dir);
+
 // A listing command's output: the JSON array with --json, else the table (nothing with -q,
 // whose lines were printed as they came). Returns the exit status, 0.
 int print_listing(bool json, bool quiet, const nlohmann::json& items,

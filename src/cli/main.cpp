@@ -180,7 +180,7 @@ int main(int argc, char** argv) {
     std::string_view named; // the command's name as the line spells it (an alias too)
     for (int i = 1; i < argc; ++i) {
         std::string_view a = argv[i];
-        if (a == "--root") {
+        if (a == "--root" || a == "--image-store") {
             ++i; // its value
             continue;
         }
@@ -207,6 +207,9 @@ int main(int argc, char** argv) {
     global.option(nullptr, "--root", ctx.root,
                   "Image store directory (default: $GANTRY_ROOT, /var/lib/gantry for root, "
                   "~/.local/share/gantry otherwise)");
+    global.list(nullptr, "--image-store", ctx.image_stores,
+                "A read-only shared image store (repeatable; also $GANTRY_IMAGE_STORES and the "
+                "config file's image_stores), searched after the local store");
     global.flag(nullptr, "--debug", ctx.debug, "Print debug messages");
     global.flag(nullptr, "-q,--quiet", ctx.quiet, "Print only errors");
     app.footer("Exit status: 0 ok, 2 usage, 3 not found, 4 invalid input, 5 conflict, 6 I/O, "

@@ -1,7 +1,11 @@
 #include "engine/gpus.hpp"
 
+#include "rootfs/image_files.hpp"
 #include "runtime/state.hpp"
+#include "sqsh/image_ref.hpp"
 #include "vendor/backend.hpp"
+
+#include <optional>
 
 namespace gantry::engine {
 
@@ -14,8 +18,12 @@ void add_gpus(Prepared& p) {
     vendor::CallerIds caller{p.caller.real_root, p.caller.uid, p.caller.gid, false};
     for (auto& m : p.spec.gid_mappings)
         if (!caller.real_root && m.size > 1) caller.subid_maps = true;
+    rootfs::LayerFiles layers(*p.store, p.view.image.config.diff_ids);
+    std::optional<sqsh::SquashFiles> squash;
+    if (p.sqsh) squash.emplace(*p.sqsh);
     vendor::RunContext ctx{*p.store,
                            p.view.image,
+                           squash ? static_cast<const rootfs::ImageFiles&>(*squash) : layers,
                            r.image,
                            env,
                            r.gpus,

@@ -8,6 +8,7 @@
 #include "engine/options.hpp"
 #include "oci/image.hpp"
 #include "sqsh/image_ref.hpp"
+#include "sqsh/shared.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -73,7 +74,16 @@ void read_image(Prepared& p) {
         p.sqsh = std::make_shared<sqsh::Image>(*file);
         p.view = sqsh::run_view(*p.sqsh);
     } else {
-        p.view = rootfs::find_run_view(*p.store, p.request.image);
+        try {
+            p.view = rootfs::find_run_view(*p.store, p.request.image);
+        } catch (const Error& e) {
+            if (e.code() != Errc::not_found) throw;
+            auto shared =
+                sqsh::find_shared(sqsh::configured_stores(p.request.image_stores), p.request.image);
+            if (!shared) throw;
+            p.sqsh = std::make_shared<sqsh::Image>(shared->file);
+            p.view = sqsh::run_view(*p.sqsh);
+        }
     }
     const auto& platform = p.view.image.config.platform;
     auto host = oci::Platform::host();

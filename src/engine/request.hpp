@@ -11,7 +11,10 @@
 namespace gantry::engine {
 
 struct Request {
-    std::string image;                     // IMAGE: a name, an ID or a digest
+    std::string image; // IMAGE: a name, an ID or a digest
+    // --image-store: read-only shared stores searched when the local store lacks IMAGE (with
+    // GANTRY_IMAGE_STORES and the config file's, sqsh/shared.hpp)
+    std::vector<std::string> image_stores;
     std::vector<std::string> command;      // COMMAND [ARG...] (empty: the image's CMD)
     std::optional<std::string> entrypoint; // --entrypoint ("" clears the image's)
 

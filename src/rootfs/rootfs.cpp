@@ -1,6 +1,7 @@
 #include "rootfs/rootfs.hpp"
 
 #include "layer/extract.hpp"
+#include "rootfs/image_files.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -307,6 +308,26 @@ std::vector<std::string> list_image_dir(const store::Store& store,
         if (::fgetxattr(d.get(), layer::kOpaqueXattr, v, sizeof v) > 0 && v[0] == 'y') break;
     }
     return {names.begin(), names.end()};
+}
+
+} // namespace gantry::rootfs
+
+namespace gantry::rootfs {
+
+bool LayerFiles::has(const std::string& path) const {
+    return image_has(store_, ids_, path);
+}
+
+std::string LayerFiles::read(const std::string& path) const {
+    return read_image_file(store_, ids_, path);
+}
+
+std::vector<std::string> LayerFiles::list(const std::string& dir) const {
+    return list_image_dir(store_, ids_, dir);
+}
+
+int LayerFiles::open(const std::string& path) const {
+    return open_image_file(store_, ids_, path);
 }
 
 } // namespace gantry::rootfs

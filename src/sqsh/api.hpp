@@ -28,6 +28,9 @@ struct Api {
     decltype(&::sqfs_dentry_init) dentry_init;
     decltype(&::sqfs_dentry_inode) dentry_inode;
     decltype(&::sqfs_dir_lookup) dir_lookup;
+    decltype(&::sqfs_dir_open) dir_open;
+    decltype(&::sqfs_dir_next) dir_next;
+    decltype(&::sqfs_dentry_name) dentry_name;
     // the low-level FUSE operations
     decltype(&::sqfs_ll_init) ll_init;
     decltype(&::sqfs_ll_destroy) ll_destroy;

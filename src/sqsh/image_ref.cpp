@@ -1,9 +1,13 @@
 #include "sqsh/image_ref.hpp"
 
 #include "util/error.hpp"
+#include "util/fd.hpp"
 #include "util/fs.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace gantry::sqsh {
 
@@ -37,6 +41,29 @@ rootfs::RunView run_view(Image& image) {
     v.image.config.raw.erase("history");
     v.passwd = image.read_file("etc/passwd", 4u << 20).value_or("");
     return v;
+}
+
+bool SquashFiles::has(const std::string& path) const {
+    return image_.mode_of(path).has_value();
+}
+
+std::string SquashFiles::read(const std::string& path) const {
+    return image_.read_file(path, 64u << 20).value_or("");
+}
+
+std::vector<std::string> SquashFiles::list(const std::string& dir) const {
+    return image_.list_dir(dir);
+}
+
+int SquashFiles::open(const std::string& path) const {
+    auto data = image_.read_file(path, 1u << 30);
+    if (!data) return -1;
+    Fd fd(::memfd_create("gantry-sqsh-file", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!fd) throw_errno("cannot create a memfd for " + path);
+    fs::write_all(fd.get(), data->data(), data->size(), path);
+    ::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    ::lseek(fd.get(), 0, SEEK_SET);
+    return fd.release();
 }
 
 } // namespace gantry::sqsh

@@ -6,6 +6,7 @@
 // file: "busybox" or "localhost:5000/app" stay image references unless such a file exists.
 #pragma once
 
+#include "rootfs/image_files.hpp"
 #include "rootfs/run_view.hpp"
 #include "sqsh/squashfuse.hpp"
 
@@ -23,5 +24,20 @@ std::optional<std::string> file_of(const std::string& image);
 // manifest digest is the header's, or for a foreign squashfs the sha256 of "sqsh:" + its
 // absolute path (a stable name for the container's image hold and state).
 rootfs::RunView run_view(Image& image);
+
+// The files of a squashfs image, for what reads an image's known files before a run.
+class SquashFiles final : public rootfs::ImageFiles {
+  public:
+    explicit SquashFiles(Image& image) : image_(image) {}
+    bool has(const std::string& path) const override;
+    std::string read(const std::string& path) const override;
+    std::vector<std::string> list(const std::string& dir) const override;
+    // The file's content in a sealed memfd (up to 1 GiB).
+    int open(const std::string& path) const override;
+    const char* kind() const override { return "sqsh"; }
+
+  private:
+    Image& image_;
+};
 
 } // namespace gantry::sqsh

@@ -30,6 +30,9 @@ Api load() {
     sq.bind(a.dentry_init, "sqfs_dentry_init");
     sq.bind(a.dentry_inode, "sqfs_dentry_inode");
     sq.bind(a.dir_lookup, "sqfs_dir_lookup");
+    sq.bind(a.dir_open, "sqfs_dir_open");
+    sq.bind(a.dir_next, "sqfs_dir_next");
+    sq.bind(a.dentry_name, "sqfs_dentry_name");
     sq.bind(a.ll_init, "sqfs_ll_init");
     sq.bind(a.ll_destroy, "sqfs_ll_destroy");
     sq.bind(a.ll_iget, "sqfs_ll_iget");
@@ -162,6 +165,40 @@ std::optional<std::string> Image::read_file(const std::string& path, std::size_t
     if (size && (a.read_range(fs(), &in, 0, &n, out.data()) != SQFS_OK ||
                  n != static_cast<sqfs_off_t>(size)))
         unreadable(path_, "/" + path);
+    return out;
+}
+
+std::optional<mode_t> Image::mode_of(const std::string& path) {
+    const Api& a = api();
+    sqfs_inode in;
+    if (a.inode_get(fs(), &in, ll_->fs.sb.root_inode) != SQFS_OK)
+        unreadable(path_, "the root directory");
+    bool found = false;
+    if (a.lookup_path(fs(), &in, path.c_str(), &found) != SQFS_OK) unreadable(path_, path);
+    if (!found) return std::nullopt;
+    return static_cast<mode_t>(in.base.mode);
+}
+
+std::vector<std::string> Image::list_dir(const std::string& path) {
+    const Api& a = api();
+    sqfs_inode in;
+    if (a.inode_get(fs(), &in, ll_->fs.sb.root_inode) != SQFS_OK)
+        unreadable(path_, "the root directory");
+    bool found = false;
+    if (a.lookup_path(fs(), &in, path.c_str(), &found) != SQFS_OK) unreadable(path_, path);
+    std::vector<std::string> out;
+    if (!found || !S_ISDIR(in.base.mode)) return out;
+    sqfs_dir dir;
+    if (a.dir_open(fs(), &in, &dir, 0) != SQFS_OK) unreadable(path_, "/" + path);
+    sqfs_dir_entry entry;
+    std::string name(SQUASHFS_NAME_LEN + 1, '\0');
+    a.dentry_init(&entry, name.data());
+    sqfs_err err = SQFS_OK;
+    while (a.dir_next(fs(), &dir, &entry, &err)) {
+        out.emplace_back(a.dentry_name(&entry));
+        if (out.size() > (1u << 20)) break; // a hostile directory: enough for any caller
+    }
+    if (err != SQFS_OK) unreadable(path_, "/" + path);
     return out;
 }
 

@@ -16,6 +16,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <sys/types.h>
+#include <vector>
 
 struct sqfs_ll;
 struct sqfs;
@@ -51,6 +53,10 @@ class Image {
     // The content of the regular file PATH (relative to the root, symlinks not followed):
     // nullopt when absent or not a regular file; Error(invalid) over MAX bytes or unreadable.
     std::optional<std::string> read_file(const std::string& path, std::size_t max);
+    // The mode of PATH (not followed), nullopt when absent; the names in directory PATH (empty
+    // when absent or not a directory). Error(invalid) when the image cannot be read.
+    std::optional<mode_t> mode_of(const std::string& path);
+    std::vector<std::string> list_dir(const std::string& path);
     // The gantry header, verified (nullopt for a squashfs without one).
     std::optional<Header> header();
 

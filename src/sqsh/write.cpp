@@ -298,24 +298,72 @@ void write_root(Entry& root, const Header& h, Stream& out) {
     out.header(root.get());
 }
 
-// The finished file under its name: linked into DIR under a temporary name, renamed over OUT.
-void publish(int tmp, const std::string& out) {
-    if (::fsync(tmp) != 0) throw_errno("cannot write " + out);
-    auto target = fs::stdfs::absolute(out);
-    auto dir = target.parent_path();
-    std::string staged =
-        (dir / ("." + target.filename().string() + ".tmp-" + fs::unique_name())).string();
-    std::string self = "/proc/self/fd/" + std::to_string(tmp);
-    if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, staged.c_str(), AT_SYMLINK_FOLLOW) != 0)
-        throw_errno("cannot create " + out);
-    if (::rename(staged.c_str(), target.c_str()) != 0) {
-        int e = errno;
-        ::unlink(staged.c_str());
-        throw sys_error(e, "cannot create " + out);
+// The output being written: an unnamed file (O_TMPFILE) in OUT's directory, or where the
+// filesystem has none (NFS), a hidden temporary name beside OUT, removed on failure.
+class Output {
+  public:
+    explicit Output(const std::string& out) : target_(fs::stdfs::absolute(out)) {
+        auto dir = target_.parent_path();
+        fd_ = Fd(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0644));
+        if (!fd_ && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+            named_ =
+                (dir / ("." + target_.filename().string() + ".tmp-" + fs::unique_name())).string();
+            fd_ = Fd(::open(named_.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0644));
+            if (!fd_) named_.clear();
+        }
+        if (!fd_)
+            throw_errno("cannot create a file in " + dir.string(),
+                        "choose an -o in a directory you can write");
     }
-    Fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (d) ::fsync(d.get());
-}
+    ~Output() {
+        if (!named_.empty()) ::unlink(named_.c_str());
+    }
+    Output(const Output&) = delete;
+    Output& operator=(const Output&) = delete;
+    int fd() const { return fd_.get(); }
+    std::string dir() const { return target_.parent_path().string(); }
+
+    // Gives the finished file its name: renamed over an existing one (REPLACE), else linked
+    // only if the name is free. Returns false when it was not free (the file there stays).
+    bool publish(bool replace) {
+        if (::fsync(fd_.get()) != 0) throw_errno("cannot write " + target_.string());
+        std::string staged = named_;
+        if (staged.empty()) { // an unnamed file: give it a temporary name, or its final one
+            std::string self = "/proc/self/fd/" + std::to_string(fd_.get());
+            staged = (target_.parent_path() /
+                      ("." + target_.filename().string() + ".tmp-" + fs::unique_name()))
+                         .string();
+            const std::string& first = replace ? staged : target_.string();
+            if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, first.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+                if (!replace && errno == EEXIST) return false;
+                throw_errno("cannot create " + target_.string());
+            }
+            if (!replace) return sync_dir(), true;
+            named_ = staged;
+        }
+        if (!replace) {
+            if (::link(staged.c_str(), target_.c_str()) != 0) {
+                if (errno == EEXIST) return false;
+                throw_errno("cannot create " + target_.string());
+            }
+            return sync_dir(), true; // the temporary name goes in the destructor
+        }
+        if (::rename(staged.c_str(), target_.c_str()) != 0)
+            throw_errno("cannot create " + target_.string());
+        named_.clear();
+        sync_dir();
+        return true;
+    }
+
+  private:
+    void sync_dir() const {
+        Fd d(::open(target_.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (d) ::fsync(d.get());
+    }
+    fs::stdfs::path target_;
+    std::string named_;
+    Fd fd_;
+};
 
 } // namespace
 
@@ -332,15 +380,12 @@ SaveResult save(const store::Store& store, const std::string& ref, const std::st
         throw Error(Errc::invalid, "image " + ref +
                                        ": its manifest and config disagree on the "
                                        "number of layers");
-    auto dir = fs::stdfs::absolute(out).parent_path();
-    Fd tmp(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0644));
-    if (!tmp)
-        throw_errno("cannot create a file in " + dir.string(),
-                    "choose an -o in a directory you can write, on a filesystem with O_TMPFILE");
+    Output tmp(out);
+    auto dir = tmp.dir();
     Totals t;
     {
         NoSigpipe quiet;
-        Packer pack(exe, tmp.get(), opt);
+        Packer pack(exe, tmp.fd(), opt);
         try {
             Stream s(pack.in.get());
             Flattener flat;
@@ -360,12 +405,12 @@ SaveResult save(const store::Store& store, const std::string& ref, const std::st
         int st = pack.wait();
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
             throw Error(Errc::io, "tar2sqfs failed: " + pack.stderr_text(),
-                        "check the space left in " + dir.string());
+                        "check the space left in " + dir);
     }
     struct stat st {};
-    ::fstat(tmp.get(), &st);
-    publish(tmp.get(), out);
-    return {t.entries, static_cast<std::uint64_t>(st.st_size)};
+    ::fstat(tmp.fd(), &st);
+    bool placed = tmp.publish(opt.replace);
+    return {t.entries, static_cast<std::uint64_t>(st.st_size), !placed};
 }
 
 } // namespace gantry::sqsh

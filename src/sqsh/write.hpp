@@ -6,9 +6,9 @@
 // hard links and device nodes, go as one pax tar stream into squashfs-tools-ng's tar2sqfs
 // (Debian's squashfs-tools-ng), which builds the squashfs with zstd and 128 KiB blocks on every
 // CPU. The root entry comes last and carries the gantry header (format.hpp). Nothing is
-// unpacked: the only copy is the output. The output is an unnamed file (O_TMPFILE) in FILE's
-// directory, given a name only when complete: an error or a kill leaves nothing behind, and
-// FILE is replaced in one rename.
+// unpacked: the only copy is the output. The output is an unnamed file (O_TMPFILE; on NFS, which
+// has none, a hidden temporary name) in FILE's directory, given its name only when complete: an
+// error or a kill leaves nothing behind, and FILE is replaced in one rename.
 #pragma once
 
 #include "store/store.hpp"
@@ -21,11 +21,15 @@ namespace gantry::sqsh {
 struct SaveOptions {
     int level = 3;     // zstd level (tar2sqfs's default, 15, is ~4x slower for ~5% smaller files)
     unsigned jobs = 0; // compressor threads (0: one per CPU we may use)
+    // false: FILE is created only if absent (a shared store's object: another node may be
+    // reading the one there); SaveResult::existed says it was
+    bool replace = true;
 };
 
 struct SaveResult {
     std::uint64_t entries = 0; // in the flattened root
     std::uint64_t bytes = 0;   // of the squashfs file
+    bool existed = false;      // !replace and FILE was there: it was left as it was
 };
 
 // Throws Error(unsupported) when tar2sqfs is missing (naming the package), Error(invalid) for a

@@ -14,6 +14,7 @@
 #include "cdi/spec_model.hpp"
 #include "compat/doctor.hpp"
 #include "oci/runtime_spec.hpp"
+#include "rootfs/image_files.hpp"
 #include "store/images.hpp"
 
 #include <optional>
@@ -44,6 +45,7 @@ struct CallerIds {
 struct RunContext {
     const store::Store& store;
     const store::Image& image;
+    const rootfs::ImageFiles& files;        // its files: the store's layers or a squashfs file
     const std::string& ref;                 // the image as the user named it
     const std::vector<std::string>& env;    // the container's final environment
     const std::optional<std::string>& gpus; // --gpus, when given

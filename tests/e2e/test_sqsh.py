@@ -51,19 +51,6 @@ def load(gan, mk, where):
 
 
 @pytest.fixture
-def fuse_open():
-    """/dev/fuse mode 0666 for the test (a distribution's default), restored after it."""
-    if not os.path.exists("/dev/fuse"):
-        pytest.skip("/dev/fuse is missing")
-    mode = os.stat("/dev/fuse").st_mode & 0o7777
-    if os.geteuid() == 0:
-        os.chmod("/dev/fuse", 0o666)
-    yield
-    if os.geteuid() == 0:
-        os.chmod("/dev/fuse", mode)
-
-
-@pytest.fixture
 def saved(g, mk, tmp_path):
     need_tool("tar2sqfs")
     ref = load(g, mk, tmp_path)

@@ -65,8 +65,9 @@ class Nvidia final : public Backend {
         // gantry doctor's rules (driver vs the image's CUDA, NVIDIA_REQUIRE_*, kernels for the
         // selected GPUs, ...) before any namespace exists; cached per image, driver and GPUs.
         phase("gpu discovery");
-        auto facts = image_gpu_facts_cached(ctx.store, ctx.image, ctx.ref, ctx.env, host, request,
-                                            sel, cache_below(ctx.cache_dir, "doctor-cache"));
+        auto facts =
+            image_gpu_facts_cached(ctx.store, ctx.image, ctx.files, ctx.ref, ctx.env, host, request,
+                                   sel, cache_below(ctx.cache_dir, "doctor-cache"));
         apply_policy(facts.findings,
                      ctx.no_require            ? "--no-require"
                      : request.disable_require ? "NVIDIA_DISABLE_REQUIRE"

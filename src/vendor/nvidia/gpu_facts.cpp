@@ -15,19 +15,17 @@ namespace gantry::vendor::nvidia {
 
 // Where the image keeps its libraries, its CUDA forward-compat libcuda and what its linker cache
 // lists: where the driver's files go and whether ldconfig must run.
-runspec::ImageGpuLayout image_gpu_layout(const store::Store& store, const store::Image& img) {
+runspec::ImageGpuLayout image_gpu_layout(const rootfs::ImageFiles& files) {
     runspec::ImageGpuLayout layout;
-    const auto& ids = img.config.diff_ids;
-    if (!rootfs::image_has(store, ids, "etc/debian_version") &&
-        !rootfs::image_has(store, ids, "usr/lib/x86_64-linux-gnu")) {
+    if (!files.has("etc/debian_version") && !files.has("usr/lib/x86_64-linux-gnu")) {
         layout.lib_dir = "/usr/lib64";
         layout.lib32_dir = "/usr/lib";
     }
-    for (auto& n : rootfs::list_image_dir(store, ids, "usr/local/cuda/compat"))
+    for (auto& n : files.list("usr/local/cuda/compat"))
         if (n.starts_with("libcuda.so.") && std::count(n.begin(), n.end(), '.') >= 4)
             layout.compat_libcuda = "/usr/local/cuda/compat/" + n;
     if (!layout.compat_libcuda.empty()) {
-        Fd lib(rootfs::open_image_file(store, ids, layout.compat_libcuda.substr(1)));
+        Fd lib(files.open(layout.compat_libcuda.substr(1)));
         if (lib) try {
                 layout.compat_note =
                     compat::cuda_fwd_compat_note("/proc/self/fd/" + std::to_string(lib.get()))
@@ -37,7 +35,7 @@ runspec::ImageGpuLayout image_gpu_layout(const store::Store& store, const store:
     }
     std::string cache;
     try {
-        cache = rootfs::read_image_file(store, ids, "etc/ld.so.cache");
+        cache = files.read("etc/ld.so.cache");
     } catch (const Error&) {
         cache = "unreadable"; // parse fails below: ldconfig rebuilds it
     }
@@ -89,17 +87,19 @@ ImageGpuFacts gpu_facts_from_json(const nlohmann::json& j) {
 }
 
 ImageGpuFacts image_gpu_facts_cached(const store::Store& store, const store::Image& img,
-                                     const std::string& ref, const std::vector<std::string>& env,
-                                     const gpu::Host& host, const gpu::Request& req,
-                                     const gpu::Selection& sel, const std::string& cache_dir) {
+                                     const rootfs::ImageFiles& files, const std::string& ref,
+                                     const std::vector<std::string>& env, const gpu::Host& host,
+                                     const gpu::Request& req, const gpu::Selection& sel,
+                                     const std::string& cache_dir) {
     auto find = [&] {
         return ImageGpuFacts{image_findings(store, img, ref, env, host, req, sel),
-                             image_gpu_layout(store, img)};
+                             image_gpu_layout(files)};
     };
     if (cache_dir.empty()) return find();
     Sha256 h;
-    h.update("gpu-facts-1\n" + img.manifest_digest.str() + "\n" + host.driver_version + "\n" +
-             std::to_string(host.cuda_version) + "\n");
+    // a squashfs view and the store's of one manifest are read differently: never one entry
+    h.update("gpu-facts-2\n" + std::string(files.kind()) + "\n" + img.manifest_digest.str() + "\n" +
+             host.driver_version + "\n" + std::to_string(host.cuda_version) + "\n");
     for (auto* d : sel.gpus)
         h.update(d->uuid + ":" + std::to_string(d->cc_major) + "." + std::to_string(d->cc_minor) +
                  ":" + d->brand + ":" + (d->mig_enabled ? "mig" : "") + "\n");

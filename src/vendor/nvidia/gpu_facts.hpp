@@ -7,6 +7,7 @@
 #include "compat/doctor.hpp"
 #include "gpu/host.hpp"
 #include "gpu/request.hpp"
+#include "rootfs/image_files.hpp"
 #include "runspec/gpu.hpp"
 #include "store/images.hpp"
 
@@ -21,14 +22,15 @@ struct ImageGpuFacts {
     runspec::ImageGpuLayout layout;
 };
 
-// The image's GPU layout, read from the store.
-runspec::ImageGpuLayout image_gpu_layout(const store::Store& store, const store::Image& img);
+// The image's GPU layout, read from its files (the store's layers or a squashfs file).
+runspec::ImageGpuLayout image_gpu_layout(const rootfs::ImageFiles& files);
 
 // Both, cached in CACHE_DIR ("" disables the cache); a missing or damaged entry is found again.
 ImageGpuFacts image_gpu_facts_cached(const store::Store& store, const store::Image& img,
-                                     const std::string& ref, const std::vector<std::string>& env,
-                                     const gpu::Host& host, const gpu::Request& req,
-                                     const gpu::Selection& sel, const std::string& cache_dir);
+                                     const rootfs::ImageFiles& files, const std::string& ref,
+                                     const std::vector<std::string>& env, const gpu::Host& host,
+                                     const gpu::Request& req, const gpu::Selection& sel,
+                                     const std::string& cache_dir);
 
 // The cache entry's JSON form, and back (Error or nlohmann's exceptions for a damaged one).
 nlohmann::json to_json(const ImageGpuFacts& facts);

@@ -20,7 +20,8 @@ gantry::store::Image image(FixtureStore& fx, const std::string& ref) {
 TEST(NvidiaGpuFacts, LayoutOfADebianImage) {
     FixtureStore fx;
     fx.add_image("deb:1", {}, {{"etc/debian_version", "12.5\n"}, {"bin/sh", "#!"}});
-    auto l = nv::image_gpu_layout(fx.store(), image(fx, "deb:1"));
+    auto img = image(fx, "deb:1");
+    auto l = nv::image_gpu_layout(gantry::rootfs::LayerFiles(fx.store(), img.config.diff_ids));
     EXPECT_EQ(l.lib_dir, "/usr/lib/x86_64-linux-gnu");
     EXPECT_EQ(l.lib32_dir, "/usr/lib/i386-linux-gnu");
     EXPECT_EQ(l.compat_libcuda, "");
@@ -33,7 +34,8 @@ TEST(NvidiaGpuFacts, LayoutOfAnotherImage) {
                  {{"etc/redhat-release", "x"},
                   {"usr/local/cuda/compat/libcuda.so.580.95.05", "not an ELF file"},
                   {"etc/ld.so.cache", "not a cache"}});
-    auto l = nv::image_gpu_layout(fx.store(), image(fx, "rh:1"));
+    auto img = image(fx, "rh:1");
+    auto l = nv::image_gpu_layout(gantry::rootfs::LayerFiles(fx.store(), img.config.diff_ids));
     EXPECT_EQ(l.lib_dir, "/usr/lib64");
     EXPECT_EQ(l.lib32_dir, "/usr/lib");
     EXPECT_EQ(l.compat_libcuda, "/usr/local/cuda/compat/libcuda.so.580.95.05");

@@ -1,0 +1,262 @@
+"""Read-only shared image stores (issue 24): `push --image-store DIR` / `save --format squashfs
+--image-store DIR` publish an image as one squashfs object, and any other store ("node") runs it
+from there with `--image-store DIR`, GANTRY_IMAGE_STORES or the config file, writing nothing into
+DIR. Two nodes publishing the same image at once both succeed. `load FILE.sqsh` brings a squashfs
+image into a store.
+
+A real NFS mount needs the kernel's NFS client, which this VM's kernel does not have
+(reference/this-machine.md: no `nfs` in /proc/filesystems, no modules): the NFS test runs where the
+kernel has it and says why it skips where it does not; the same two-node checks run on a local
+directory everywhere."""
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Gantry, load_busybox, need_tool
+
+
+def tree(root):
+    """Every path under ROOT with its size and mtime (to prove nothing was written)."""
+    root = Path(root)
+    return sorted((str(p.relative_to(root)), p.lstat().st_size, p.lstat().st_mtime_ns)
+                  for p in root.rglob("*"))
+
+
+@pytest.fixture
+def published(g, mk, tmp_path):
+    need_tool("tar2sqfs")
+    ref = load_busybox(g, mk, tmp_path, env=["PATH=/bin", "FROM=shared-store"],
+                       cmd=["/bin/sh", "-c", "echo from-config $FROM"])
+    shared = tmp_path / "shared"
+    r = g.run("push", "--image-store", shared, ref)
+    assert "Published image: docker.io/library/sample:latest" in r.out
+    return ref, shared
+
+
+def node(tmp_path, name, **env):
+    """Another machine's local store (empty)."""
+    return Gantry(tmp_path / name / "store", env=env)
+
+
+def test_publish_layout_and_run_on_another_node(published, tmp_path):
+    ref, shared = published
+    objects = list((shared / "sqsh").iterdir())
+    assert len(objects) == 1 and objects[0].name.endswith(".sqsh")
+    digest = "sha256:" + objects[0].name[:-5]
+    assert (shared / "manifests" / (digest[7:] + ".json")).is_file()
+    assert (shared / "refs" / "docker.io%2Flibrary%2Fsample%3Alatest").read_text() == digest + "\n"
+    assert list((shared / "configs").iterdir())
+    assert not [p for p in shared.rglob("*") if ".tmp-" in p.name]
+    # `unsquashfs` reads the object as a plain squashfs
+    out = subprocess.run(["unsquashfs", "-l", "-d", "", str(objects[0])], capture_output=True,
+                         text=True, check=True).stdout
+    assert "/bin/busybox" in out
+
+    n = node(tmp_path, "node1")
+    r = n.run("--image-store", shared, "run", "--rm", ref)
+    assert r.out.strip() == "from-config shared-store"
+    r = n.run("--image-store", shared, "run", "--rm", "-e", "FROM=flag", "sample", "sh", "-c",
+              "echo $FROM; grep ' / ' /proc/self/mountinfo | head -1")
+    assert r.out.splitlines()[0] == "flag"
+    # by digest too
+    assert n.run("--image-store", shared, "run", "--rm", "sample@" + digest, "true").code == 0
+    assert n.run("--image-store", shared, "run", "--rm", digest, "true").code == 0
+    # nothing of it in the node's own store
+    assert n.refs() == {}
+    # images lists it with the store it is in; inspect reads it
+    lines = n.run("--image-store", shared, "images").out.splitlines()
+    assert lines[0].split()[-1] == "STORE"
+    assert any(l.startswith("docker.io/library/sample") and l.endswith(str(shared))
+               for l in lines[1:]), lines
+    j = n.run("--image-store", shared, "images", "--json").json()
+    assert j[0]["digest"] == digest and j[0]["image_store"] == str(shared)
+    ins = n.run("--image-store", shared, "inspect", "--json", ref).json()[0]
+    assert ins["digest"] == digest and ins["image_store"] == str(shared)
+    assert ins["config"]["Env"] == ["PATH=/bin", "FROM=shared-store"]
+    # without the store: not found (run's own errors are 125)
+    assert "not in the store" in n.fail("run", "--rm", ref, code=125).err
+
+
+def test_env_and_config_file(published, tmp_path):
+    ref, shared = published
+    n = node(tmp_path, "n-env", GANTRY_IMAGE_STORES=f"/nonexistent:{shared}")
+    assert n.run("run", "--rm", ref).out.strip() == "from-config shared-store"
+    conf = tmp_path / "config.yaml"
+    conf.write_text(f"image_stores:\n  - /nonexistent\n  - {shared}\n")
+    n = node(tmp_path, "n-conf", GANTRY_CONFIG=str(conf))
+    assert n.run("run", "--rm", ref).out.strip() == "from-config shared-store"
+    conf.write_text("image_stores: {a: 1}\n")
+    r = n.fail("run", "--rm", ref, code=125)
+    assert str(conf) in r.err and "image_stores" in r.err
+    assert n.fail("inspect", ref, code=4)
+    # a local image is found without reading the config file at all
+    conf.write_text("image_stores: [")
+    assert "config file" in n.fail("images", code=4).err
+
+
+def test_local_store_wins(published, mk, tmp_path):
+    ref, shared = published
+    n = node(tmp_path, "n-local")
+    (tmp_path / "n-local").mkdir(exist_ok=True)
+    load_busybox(n, mk, tmp_path / "n-local", env=["PATH=/bin", "FROM=local"],
+                 cmd=["/bin/sh", "-c", "echo from-config $FROM"])
+    assert n.run("--image-store", shared, "run", "--rm", ref).out.strip() == "from-config local"
+
+
+def test_run_writes_nothing_into_a_read_only_store(published, tmp_path):
+    ref, shared = published
+    if os.geteuid() != 0:
+        pytest.skip("a read-only bind mount needs root")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    subprocess.run(["mount", "--bind", shared, ro], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", ro], check=True)
+        before = tree(shared)
+        n = node(tmp_path, "n-ro")
+        assert n.run("--image-store", ro, "run", "--rm", ref).out.strip() == \
+            "from-config shared-store"
+        assert n.run("--image-store", ro, "run", "-d", "--name", "x", ref,
+                     "sleep", "1").code == 0
+        n.run("wait", "x")
+        n.run("rm", "x")
+        n.fail("--image-store", ro, "push", "--image-store", ro, ref)
+        assert tree(shared) == before
+    finally:
+        subprocess.run(["umount", ro], check=True)
+
+
+def test_rootless_node_runs_the_shared_image(published, rootless, fuse_open):
+    ref, shared = published
+    # root published it; the rootless node only reads (the store is world-readable, as on NFS)
+    for p in [shared, *shared.rglob("*")]:
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+    d = shared
+    while d != Path("/"):
+        os.chmod(d, os.stat(d).st_mode | 0o005)
+        d = d.parent
+    before = tree(shared)
+    r = rootless.run("--image-store", shared, "run", "--rm", ref)
+    assert r.out.strip() == "from-config shared-store"
+    r = rootless.run("--image-store", shared, "run", "--rm", ref, "sh", "-c",
+                     "echo x > /tmp/w && cat /tmp/w && id -u")
+    assert r.out.split() == ["x", "0"]
+    assert tree(shared) == before
+
+
+def test_two_nodes_publish_the_same_image_at_once(g, mk, tmp_path):
+    need_tool("tar2sqfs")
+    ref = load_busybox(g, mk, tmp_path)
+    other = node(tmp_path, "other")
+    (tmp_path / "other").mkdir(exist_ok=True)
+    load_busybox(other, mk, tmp_path / "other")
+    shared = tmp_path / "shared"
+    for trial in range(3):
+        if shared.exists():
+            shutil.rmtree(shared)
+        procs = [n.popen("push", "--image-store", shared, ref, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True) for n in (g, other)]
+        outs = [p.communicate(timeout=120) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], outs
+        assert len(list((shared / "sqsh").iterdir())) == 1
+        assert not [p for p in shared.rglob("*") if ".tmp-" in p.name]
+    n = node(tmp_path, "reader")
+    assert n.run("--image-store", shared, "run", "--rm", ref, "true").code == 0
+    # publishing again changes nothing and says so
+    before = tree(shared / "sqsh")
+    r = g.run("save", ref, "--format", "squashfs", "--image-store", shared)
+    assert "Already there" in r.err
+    assert tree(shared / "sqsh") == before
+
+
+def test_killed_publisher_leaves_no_object(g, mk, tmp_path):
+    need_tool("tar2sqfs")
+    ref = load_busybox(g, mk, tmp_path)
+    shared = tmp_path / "shared"
+    p = g.popen("push", "--image-store", shared, ref, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL)
+    time.sleep(0.05)
+    p.kill()
+    p.wait()
+    # whatever moment it died at, no reference names a missing object and no object is partial
+    n = node(tmp_path, "after-kill")
+    for f in (shared / "refs").glob("*") if (shared / "refs").exists() else []:
+        if ".tmp-" not in f.name:
+            assert n.run("--image-store", shared, "run", "--rm", ref, "true").code == 0
+    g.run("push", "--image-store", shared, ref)
+    assert n.run("--image-store", shared, "run", "--rm", ref, "true").code == 0
+
+
+def test_publish_errors(g, mk, tmp_path):
+    need_tool("tar2sqfs")
+    ref = load_busybox(g, mk, tmp_path)
+    r = g.fail("push", "--image-store", tmp_path / "s", "nosuch:1", code=3)
+    assert "nosuch" in r.err
+    r = g.fail("save", ref, "--image-store", tmp_path / "s", code=2)
+    assert "--format squashfs" in r.err
+    r = g.fail("push", "--image-store", tmp_path / "s", ref, "localhost:5000/x", code=2)
+    # a reference file that does not hold a digest: a damaged store, exit 4, naming the file
+    shared = tmp_path / "bad"
+    g.run("push", "--image-store", shared, ref)
+    (shared / "refs" / "docker.io%2Flibrary%2Fsample%3Alatest").write_text("garbage\n")
+    r = node(tmp_path, "n-bad").fail("--image-store", shared, "run", "--rm", ref, code=125)
+    assert "does not hold a digest" in r.err
+    assert node(tmp_path, "n-bad").fail("--image-store", shared, "inspect", ref, code=4)
+
+
+def nfs_available():
+    with open("/proc/filesystems") as f:
+        return any(line.split()[-1] in ("nfs", "nfs4") for line in f if line.strip())
+
+
+def test_shared_store_on_nfs_two_nodes(g, mk, tmp_path):
+    """The store exported by nfs-kernel-server over loopback, mounted twice (two nodes)."""
+    if not nfs_available():
+        pytest.skip("this kernel has no NFS client (no nfs in /proc/filesystems, no modules to "
+                    "load): the same checks run on a local directory above")
+    need_tool("exportfs")
+    if os.geteuid() != 0:
+        pytest.skip("exporting and mounting NFS needs root")
+    export = tmp_path / "export"
+    export.mkdir()
+    os.chmod(export, 0o777)
+    mounts = [tmp_path / "nodeA", tmp_path / "nodeB"]
+    subprocess.run(["rpcbind"], check=False)
+    subprocess.run(["rpc.nfsd", "4"], check=True)
+    subprocess.run(["exportfs", "-o", "rw,no_root_squash,insecure,fsid=77",
+                    f"127.0.0.1:{export}"], check=True)
+    try:
+        for m in mounts:
+            m.mkdir()
+            subprocess.run(["mount", "-t", "nfs", "-o", "vers=4.2", f"127.0.0.1:{export}", m],
+                           check=True)
+        ref = load_busybox(g, mk, tmp_path, cmd=["/bin/sh", "-c", "echo on-nfs"])
+        g.run("push", "--image-store", mounts[0], ref)
+        nodes = [node(tmp_path, "A"), node(tmp_path, "B")]
+        results = [None, None]
+
+        def go(i):
+            results[i] = nodes[i].run("--image-store", mounts[i], "run", "--rm", ref)
+
+        ts = [threading.Thread(target=go, args=(i,)) for i in range(2)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        assert [r.out.strip() for r in results] == ["on-nfs", "on-nfs"]
+        # two nodes publishing the same image through their own mounts at once
+        other = node(tmp_path, "pubB")
+        (tmp_path / "pubB").mkdir(exist_ok=True)
+        load_busybox(other, mk, tmp_path / "pubB", cmd=["/bin/sh", "-c", "echo second"])
+        procs = [g.popen("push", "--image-store", mounts[0], "sample:latest"),
+                 other.popen("push", "--image-store", mounts[1], "sample:latest")]
+        assert [p.wait(timeout=120) for p in procs] == [0, 0]
+        assert not [p for p in export.rglob("*") if ".tmp-" in p.name]
+    finally:
+        for m in mounts:
+            subprocess.run(["umount", "-l", m], check=False)
+        subprocess.run(["exportfs", "-u", f"127.0.0.1:{export}"], check=False)
