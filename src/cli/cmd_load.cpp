@@ -1,5 +1,6 @@
 #include "archive/load.hpp"
 #include "cli/context.hpp"
+#include "sqsh/load.hpp"
 #include "store/importer.hpp"
 #include "util/identity.hpp"
 
@@ -17,11 +18,14 @@ void register_load(CLI::App& app, Context& ctx) {
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand(
         "load",
-        "Load images from a docker save archive, an OCI archive or an OCI layout directory");
+        "Load images from a docker save archive, an OCI archive, an OCI layout directory or a "
+        "squashfs image (FILE.sqsh)");
     cmd->add_option("path", o->path, "Archive file or OCI layout directory")->required();
     cmd->add_option("-i,--input", o->path, "Same as PATH (docker compatibility)");
     cmd->add_option("--platform", o->platform, "OS/ARCH[/VARIANT] to pick from an index");
-    cmd->add_option("--name", o->name, "Repository for images the archive names only by tag");
+    cmd->add_option("--name", o->name,
+                    "Repository for images the archive names only by tag; for a squashfs file, "
+                    "its reference (default: the file's name, e.g. app.sqsh -> app:latest)");
     cmd->add_option("-j,--jobs", o->jobs, "Layers unpacked at once (default: CPUs)");
     cmd->add_flag("-q,--quiet", o->quiet,
                   "Print only the \"Loaded image\" lines (as docker load -q)");
@@ -33,6 +37,16 @@ void register_load(CLI::App& app, Context& ctx) {
             lo.jobs = o->jobs;
             lo.privileged = running_as_real_root();
             auto t0 = std::chrono::steady_clock::now();
+            if (sqsh::is_squashfs_file(o->path)) { // FILE.sqsh: one image, flattened
+                auto r = sqsh::load(ctx.store(), o->path, o->name, lo.privileged);
+                std::printf("Loaded image: %s\n", r.ref.c_str());
+                if (!ctx.quiet && !o->quiet)
+                    std::fprintf(stderr, "  id %s, manifest %s (squashfs%s, %llu entries)\n",
+                                 r.config.short_id().c_str(), r.manifest.str().c_str(),
+                                 r.had_header ? "" : " without a gantry header: empty config",
+                                 static_cast<unsigned long long>(r.entries));
+                return 0;
+            }
             auto images = archive::load(ctx.store(), o->path, lo);
             double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             for (auto& img : images) {

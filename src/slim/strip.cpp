@@ -102,19 +102,7 @@ bool elf_phdrs(std::string_view d, std::string_view& out) {
 Stripper::Stripper(std::string tool, std::filesystem::path tmp_dir)
     : tool_(std::move(tool)), tmp_(std::move(tmp_dir)) {
     if (tool_.find('/') == std::string::npos) {
-        const char* path = std::getenv("PATH");
-        std::string p = path ? path : "/usr/bin:/bin";
-        std::string found;
-        for (std::size_t i = 0; i <= p.size();) {
-            std::size_t j = p.find(':', i);
-            if (j == std::string::npos) j = p.size();
-            std::string cand = p.substr(i, j - i) + "/" + tool_;
-            if (j > i && ::access(cand.c_str(), X_OK) == 0) {
-                found = cand;
-                break;
-            }
-            i = j + 1;
-        }
+        std::string found = fs::find_program(tool_);
         if (found.empty())
             throw Error(Errc::unsupported, "--strip needs `" + tool_ + "` (GNU binutils) on PATH",
                         "install it (apt-get install binutils) or drop --strip");

@@ -32,15 +32,7 @@ namespace {
 using Entry = std::unique_ptr<archive_entry, void (*)(archive_entry*)>;
 
 std::string find_tar2sqfs() {
-    const char* path = std::getenv("PATH");
-    std::string p = path && *path ? path : "/usr/local/bin:/usr/bin:/bin";
-    for (std::size_t i = 0; i <= p.size();) {
-        auto j = p.find(':', i);
-        if (j == std::string::npos) j = p.size();
-        std::string cand = p.substr(i, j - i) + "/tar2sqfs";
-        if (j > i && ::access(cand.c_str(), X_OK) == 0) return cand;
-        i = j + 1;
-    }
+    if (auto exe = fs::find_program("tar2sqfs"); !exe.empty()) return exe;
     throw Error(Errc::unsupported, "saving a squashfs image needs tar2sqfs, which is not on PATH",
                 "install squashfs-tools-ng (apt-get install squashfs-tools-ng)");
 }

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <ctime>
 #include <dirent.h>
 #include <fcntl.h>
@@ -47,6 +48,19 @@ bool temporary_writer_gone(const std::string& name) {
         digits.size() > 9)
         return false;
     return ::kill(static_cast<pid_t>(std::stol(digits)), 0) != 0 && errno == ESRCH;
+}
+
+std::string find_program(const std::string& name) {
+    const char* path = std::getenv("PATH");
+    std::string p = path && *path ? path : "/usr/local/bin:/usr/bin:/bin";
+    for (std::size_t i = 0; i <= p.size();) {
+        auto j = p.find(':', i);
+        if (j == std::string::npos) j = p.size();
+        std::string cand = p.substr(i, j - i) + "/" + name;
+        if (j > i && ::access(cand.c_str(), X_OK) == 0) return cand;
+        i = j + 1;
+    }
+    return "";
 }
 
 void write_atomic(const stdfs::path& path, std::string_view data, mode_t mode) {

@@ -24,6 +24,9 @@ bool temporary_writer_gone(const std::string& name);
 // Error(internal) when /proc is not mounted.
 std::string self_exe();
 
+// The program NAME found on $PATH (/usr/local/bin:/usr/bin:/bin when unset), "" when absent.
+std::string find_program(const std::string& name);
+
 // Writes data to "<path>.tmp-<unique>" in the same directory, then renames it over path.
 // Readers see either the old or the new content, never a partial one.
 void write_atomic(const stdfs::path& path, std::string_view data, mode_t mode = 0644);

@@ -260,3 +260,122 @@ def test_shared_store_on_nfs_two_nodes(g, mk, tmp_path):
         for m in mounts:
             subprocess.run(["umount", "-l", m], check=False)
         subprocess.run(["exportfs", "-u", f"127.0.0.1:{export}"], check=False)
+
+
+# --------------------------------------------------------------------------------------------
+# gantry load FILE.sqsh
+# --------------------------------------------------------------------------------------------
+
+def listing(store_root, tmp_path, name):
+    """`unsquashfs -lln`-style rows (mode, owner, size, path) of a store image, via save."""
+    g = Gantry(store_root)
+    out = tmp_path / f"{name}.check.sqsh"
+    g.run("save", name, "--format", "squashfs", "-o", out)
+    return lls(out)
+
+
+def lls(path):
+    out = subprocess.run(["unsquashfs", "-lln", "-d", "", str(path)], capture_output=True,
+                         text=True, check=True).stdout
+    rows = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) < 6:
+            continue
+        mode, owner, size, path = parts[0], parts[1], parts[2], parts[5]
+        rows[path] = (mode, owner, size if mode[0] == "-" else "")
+    return rows
+
+
+def test_load_round_trip(g, mk, tmp_path):
+    need_tool("tar2sqfs")
+    need_tool("sqfs2tar")
+    from test_sqsh import sample_image
+    archive = tmp_path / "img.tar"
+    mk.write_docker_archive(archive, [(sample_image(mk), ["sq:1"])])
+    g.run("load", archive)
+    first = tmp_path / "first.sqsh"
+    g.run("save", "sq:1", "--format", "squashfs", "-o", first)
+    n = node(tmp_path, "loader")
+    r = n.run("load", first)
+    assert "Loaded image: docker.io/library/first:latest" in r.out
+    n.run("load", "--name", "again:2", first)
+    # the same files, owners, modes and sizes as the file it came from
+    second = tmp_path / "second.sqsh"
+    n.run("save", "again:2", "--format", "squashfs", "-o", second)
+    a, b = lls(first), lls(second)
+    assert a == b
+    assert a["/data/keep/owned"][1] == "1000/1000" and a["/data/setuid"][0] == "-rwsr-xr-x"
+    # config kept: entrypoint, cmd, workdir, env; one layer
+    ins = n.run("inspect", "--json", "again:2").json()[0]
+    assert ins["config"]["WorkingDir"] == "/data"
+    assert len(ins["layers"]) == 1
+    r = n.run("run", "--rm", "again:2")
+    assert r.out.split() == ["from-config", "/data"]
+    r = n.run("run", "--rm", "--entrypoint", "/bin/sh", "again:2", "-c",
+              "cat /data/link2 /data/opq/new; ls /data/opq; test -e /data/gone || echo gone; "
+              "stat -c %h /data/link1")
+    assert r.out.split() == ["linked", "new", "new", "gone", "2"]
+
+
+def test_load_plain_mksquashfs_directory(g, tmp_path):
+    need_tool("mksquashfs")
+    need_tool("sqfs2tar")
+    root = tmp_path / "tree"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy2("/bin/busybox", root / "bin" / "busybox")
+    os.symlink("busybox", root / "bin" / "sh")
+    (root / "hello.txt").write_text("plain squashfs\n")
+    f = tmp_path / "Plain App.sqsh"
+    subprocess.run(["mksquashfs", root, f, "-quiet", "-noappend", "-all-root"], check=True)
+    r = g.run("load", f)
+    assert "docker.io/library/plain-app:latest" in r.out and "empty config" in r.err
+    assert g.run("run", "--rm", "plain-app", "/bin/sh", "-c",
+                 "cat /hello.txt").out == "plain squashfs\n"
+
+
+def test_load_hostile_and_damaged(g, tmp_path):
+    need_tool("mksquashfs")
+    need_tool("sqfs2tar")
+    root = tmp_path / "evil"
+    root.mkdir()
+    os.symlink("/etc/shadow", root / "shadow")
+    os.symlink("../../../../etc", root / "up")
+    f = tmp_path / "evil.sqsh"
+    subprocess.run(["mksquashfs", root, f, "-quiet", "-noappend", "-all-root"], check=True)
+    g.run("load", f)  # symlinks are data: they resolve inside the container, never on the host
+    store = g.root
+    assert not [p for p in store.rglob("shadow") if p.is_file() and not p.is_symlink()]
+    # truncated: refused by the superblock check, exit 4, nothing tagged
+    data = f.read_bytes()
+    bad = tmp_path / "cut.sqsh"
+    bad.write_bytes(data[:200])  # the superblock says more bytes are used
+    r = g.fail("load", bad, code=4)
+    assert "cut.sqsh" in r.err
+    # garbage after a valid superblock: sqfs2tar's error, exit 4, nothing tagged
+    good = tmp_path / "good.sqsh"
+    tree = tmp_path / "t2"
+    tree.mkdir()
+    for i in range(50):
+        (tree / f"f{i}").write_bytes(os.urandom(3000))
+    subprocess.run(["mksquashfs", tree, good, "-quiet", "-noappend"], check=True)
+    d = bytearray(good.read_bytes())
+    for i in range(200, len(d) - 200, 97):
+        d[i] ^= 0xFF
+    garbled = tmp_path / "garbled.sqsh"
+    garbled.write_bytes(bytes(d))
+    before = g.refs()
+    r = g.fail("load", garbled)
+    assert r.code == 4, r
+    assert g.refs() == before
+
+
+def test_load_rootless(g, mk, tmp_path, rootless):
+    need_tool("tar2sqfs")
+    need_tool("sqfs2tar")
+    ref = load_busybox(g, mk, tmp_path, cmd=["/bin/sh", "-c", "echo loaded-rootless"])
+    f = rootless.base / "app.sqsh"
+    g.run("save", ref, "--format", "squashfs", "-o", f)
+    os.chmod(f, 0o644)
+    assert "docker.io/library/app:latest" in rootless.run("load", f).out
+    assert rootless.run("run", "--rm", "app").out.strip() == "loaded-rootless"

@@ -1,0 +1,230 @@
+#include "sqsh/load.hpp"
+
+#include "analyze/tarin.hpp"
+#include "layer/stream.hpp"
+#include "oci/image.hpp"
+#include "oci/reference.hpp"
+#include "slim/writer.hpp"
+#include "sqsh/squashfuse.hpp"
+#include "store/importer.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+
+#include <cctype>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace gantry::sqsh {
+
+namespace {
+
+// sqfs2tar FILE, its tar on a pipe, its messages in a memfd.
+struct Unpacker {
+    pid_t pid = -1;
+    Fd out, err;
+
+    explicit Unpacker(const std::string& file) {
+        auto exe = fs::find_program("sqfs2tar");
+        if (exe.empty())
+            throw Error(Errc::unsupported, "loading a squashfs image needs sqfs2tar (not on PATH)",
+                        "install squashfs-tools-ng (apt-get install squashfs-tools-ng)");
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe failed");
+        out.reset(p[0]);
+        Fd w(p[1]);
+        err.reset(::memfd_create("sqfs2tar-stderr", MFD_CLOEXEC));
+        if (!err) throw_errno("memfd_create failed");
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, w.get(), 1);
+        posix_spawn_file_actions_adddup2(&fa, err.get(), 2);
+        std::vector<std::string> args = {exe, "--no-skip", file};
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        int rc = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (rc != 0) throw sys_error(rc, "cannot start " + exe);
+    }
+    ~Unpacker() {
+        if (pid > 0) {
+            ::kill(pid, SIGKILL);
+            wait();
+        }
+    }
+    int wait() {
+        int st = 0;
+        while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+        }
+        pid = -1;
+        return st;
+    }
+    std::string messages() {
+        std::string s(2048, '\0');
+        ssize_t n = ::pread(err.get(), s.data(), s.size(), 0);
+        s.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+        return s;
+    }
+};
+
+// "dir/My App.sqsh" -> "my-app:latest"
+std::string name_of(const std::string& file) {
+    auto stem = fs::stdfs::path(file).stem().string();
+    std::string out;
+    for (char c : stem) {
+        unsigned char u = static_cast<unsigned char>(c);
+        out += std::isalnum(u) ? static_cast<char>(std::tolower(u)) : (out.empty() ? '\0' : '-');
+        if (out.back() == '\0') out.pop_back();
+    }
+    while (!out.empty() && out.back() == '-') out.pop_back();
+    if (out.empty())
+        throw Error(Errc::usage, "no image name can be made of the file name " + file,
+                    "name it: gantry load --name NAME[:TAG] " + file);
+    return out + ":latest";
+}
+
+// sqfs2tar's output: a pipe (layer::FdReader reads files, with pread).
+class PipeReader final : public layer::Reader {
+  public:
+    explicit PipeReader(int fd) : fd_(fd) {}
+    std::size_t read(void* buf, std::size_t n) override {
+        for (;;) {
+            ssize_t r = ::read(fd_, buf, n);
+            if (r >= 0) return static_cast<std::size_t>(r);
+            if (errno != EINTR) throw_errno("cannot read sqfs2tar's output");
+        }
+    }
+
+  private:
+    int fd_;
+};
+
+// The tar's entries copied into a new gzip layer of the store; returns {blob, diffID}.
+std::pair<oci::Digest, oci::Digest> copy_layer(int tar, const std::string& file,
+                                               slim::LayerWriter& out, std::uint64_t& entries) {
+    PipeReader in(tar);
+    analyze::TarIn t(in, file + " (read by sqfs2tar)");
+    static const std::vector<char> zeros(1 << 16, 0);
+    while (archive_entry* e = t.next()) {
+        ++entries;
+        out.header(e);
+        if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e)) {
+            t.skip();
+            continue;
+        }
+        const void* p;
+        std::size_t n;
+        std::int64_t off, pos = 0;
+        while (t.block(p, n, off)) {
+            while (pos < off) { // a hole, as zeros
+                auto z = static_cast<std::size_t>(
+                    std::min<std::int64_t>(off - pos, static_cast<std::int64_t>(zeros.size())));
+                out.data(zeros.data(), z);
+                pos += static_cast<std::int64_t>(z);
+            }
+            out.data(p, n);
+            pos += static_cast<std::int64_t>(n);
+        }
+        auto size = archive_entry_size(e);
+        while (pos < size) {
+            auto z = static_cast<std::size_t>(
+                std::min<std::int64_t>(size - pos, static_cast<std::int64_t>(zeros.size())));
+            out.data(zeros.data(), z);
+            pos += static_cast<std::int64_t>(z);
+        }
+    }
+    return out.finish();
+}
+
+} // namespace
+
+bool is_squashfs_file(const std::string& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return false;
+    char magic[4];
+    return ::pread(fd.get(), magic, 4, 0) == 4 && std::memcmp(magic, "hsqs", 4) == 0;
+}
+
+LoadedSqsh load(store::Store& store, const std::string& file, const std::string& ref,
+                bool privileged) {
+    Image img(file); // the superblock checked before sqfs2tar reads anything
+    auto header = img.header();
+    LoadedSqsh res;
+    res.had_header = header.has_value();
+    res.ref = oci::Reference::parse(ref.empty() ? name_of(file) : ref).str();
+
+    slim::LayerWriter out(store);
+    std::pair<oci::Digest, oci::Digest> digests;
+    {
+        Unpacker un(file);
+        try {
+            digests = copy_layer(un.out.get(), file, out, res.entries);
+        } catch (const Error& e) {
+            un.out.reset();
+            int st = un.wait();
+            if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+                throw Error(Errc::invalid, file + ": sqfs2tar cannot read it: " + un.messages(),
+                            "the file is damaged: fetch or save it again");
+            throw;
+        }
+        int st = un.wait();
+        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+            throw Error(Errc::invalid, file + ": sqfs2tar cannot read it: " + un.messages(),
+                        "the file is damaged: fetch or save it again");
+    }
+    auto [blob, diff] = digests;
+    store::Importer importer(store, store::ImportOptions{privileged, 1});
+    store::LayerJob job{blob, diff, "the layer of " + file, []() -> std::unique_ptr<layer::Reader> {
+                            throw Error(Errc::internal, "the new layer blob vanished");
+                        }};
+    importer.layers({job});
+
+    nlohmann::json cfg;
+    if (header) {
+        cfg = oci::parse_json(header->config, file + "'s config");
+    } else {
+        auto host = oci::Platform::host();
+        cfg = {{"architecture", host.architecture},
+               {"os", host.os},
+               {"config", nlohmann::json::object()}};
+    }
+    cfg["rootfs"] = {{"type", "layers"}, {"diff_ids", {diff.str()}}};
+    nlohmann::json hist = nlohmann::json::array();
+    if (cfg.contains("history") && cfg["history"].is_array())
+        for (auto h : cfg["history"]) {
+            if (!h.is_object()) continue;
+            h["empty_layer"] = true;
+            hist.push_back(h);
+        }
+    hist.push_back({{"created_by", "gantry load " + fs::stdfs::path(file).filename().string()},
+                    {"comment", header ? "flattened from a gantry squashfs image"
+                                       : "from a squashfs file without a gantry header"}});
+    cfg["history"] = hist;
+    std::string cfg_text = cfg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    oci::Manifest m;
+    m.media_type = oci::media::oci_manifest;
+    m.config.media_type = oci::media::oci_config;
+    m.config.digest = oci::Digest::of(cfg_text);
+    m.config.size = static_cast<std::int64_t>(cfg_text.size());
+    oci::Descriptor ld;
+    ld.media_type = oci::media::oci_layer_gzip;
+    ld.digest = blob;
+    ld.size = static_cast<std::int64_t>(out.blob_size());
+    m.layers.push_back(ld);
+    store.put_blob(cfg_text, m.config.digest);
+    res.config = m.config.digest;
+    res.manifest = store.put_blob(m.to_json().dump());
+    importer.tag({res.ref}, res.manifest);
+    return res;
+}
+
+} // namespace gantry::sqsh

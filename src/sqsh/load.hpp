@@ -1,0 +1,37 @@
+// sqsh/load: `gantry load FILE.sqsh`, a squashfs image brought into the store as a one-layer
+// image, so it can be pushed, analysed, slimmed or built upon like any other.
+//
+// squashfs-tools-ng's sqfs2tar (the package that gives `save` its tar2sqfs) turns the file into
+// a tar stream (owners, modes, xattrs, hard links, device nodes kept); gantry re-writes it as a
+// gzip layer into the store (slim::LayerWriter: diffID and blob digest in one pass) and imports
+// that layer as it imports any other, through the same hardened extraction (a hostile file's
+// symlinks and `..` names are refused there). The config is the gantry header's, with its one
+// new layer; a squashfs without a header (mksquashfs, enroot, Charliecloud) gets an empty
+// config for this host's platform. Nothing is tagged until the image is complete.
+#pragma once
+
+#include "oci/digest.hpp"
+#include "store/store.hpp"
+
+#include <string>
+
+namespace gantry::sqsh {
+
+struct LoadedSqsh {
+    std::string ref;      // the reference now pointing at it
+    oci::Digest manifest; // its manifest digest
+    oci::Digest config;   // its image ID
+    bool had_header = false;
+    std::uint64_t entries = 0;
+};
+
+// Loads FILE and tags it REF; with REF empty, the file's name without its extension
+// ("app.sqsh" -> "app:latest"). Error(invalid) for a damaged or hostile file, Error(usage)
+// when no reference can be made of the name, Error(unsupported) when sqfs2tar is missing.
+LoadedSqsh load(store::Store& store, const std::string& file, const std::string& ref,
+                bool privileged);
+
+// Whether PATH should be loaded as a squashfs image: its first bytes are squashfs's magic.
+bool is_squashfs_file(const std::string& path);
+
+} // namespace gantry::sqsh
