@@ -15,7 +15,7 @@ PACKAGES=(
   libsquashfuse-dev libfuse3-dev squashfs-tools-ng squashfs-tools squashfuse
   # tests and demo: sample images, peers for interoperability; clang builds a real HIP object
   # for the HIP fat-binary reader's unit test (no ROCm needed)
-  python3 python3-pytest busybox-static zstd pigz util-linux attr clang
+  python3 python3-pytest python3-zstandard busybox-static zstd pigz util-linux attr clang
   skopeo umoci uidmap runc crun podman
   docker-registry apache2-utils openssl chromium binutils
   # benchmarks

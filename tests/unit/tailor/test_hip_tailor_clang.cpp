@@ -50,13 +50,16 @@ const Built& built() {
             objs += " " + name + ".o";
         }
         // The HIP runtime, so that RTLD_NOW resolves __hipRegisterFatBinary; without it, a stub
-        // with the four functions the module constructor and destructor call.
+        // with the functions the module constructor and destructor and the kernels' host stubs call
+        // (clang 14's stubs call __hipPopCallConfiguration).
         std::string runtime = "-lamdhip64";
         if (sh("test -e /usr/lib/x86_64-linux-gnu/libamdhip64.so") != 0) {
             write_file(b.dir + "/stub.c",
                        "void** __hipRegisterFatBinary(void* w) { static void* h; return &h; }\n"
                        "void __hipRegisterFunction() {}\nvoid __hipUnregisterFatBinary() {}\n"
-                       "int hipLaunchKernel() { return 1; }\n");
+                       "int hipLaunchKernel() { return 1; }\n"
+                       "int __hipPopCallConfiguration() { return 1; }\n"
+                       "int __hipPushCallConfiguration() { return 1; }\n");
             sh("cd " + b.dir + " && clang -shared -fPIC stub.c -o libhipstub.so");
             runtime = "-L" + b.dir + " -lhipstub -Wl,-rpath," + b.dir;
         }
