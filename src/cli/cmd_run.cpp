@@ -74,6 +74,9 @@ void register_run(CLI::App& app, Context& ctx) {
     o.option(iso, engine::flags::kIpc, f->ipc,
              "private (default: own IPC namespace and /dev/shm) or host (the host's, as NGC "
              "images recommend for PyTorch)");
+    o.option(iso, engine::flags::kPid, f->pid,
+             "private (default: own PID namespace and /proc) or host (the host's: the Slurm "
+             "plugin's tasks join the container from the host's)");
     o.option(iso, "--shm-size", f->shm_size, "Size of the private /dev/shm (default 64m)");
     o.list(iso, "-p,--publish", f->publish,
            "Accepted for a port published as itself (-p 8888:8888): the host's network is used");
@@ -99,6 +102,8 @@ void register_run(CLI::App& app, Context& ctx) {
     o.flag(proc, engine::flags::kDetach, f->detach,
            "Run in the background; print the container ID");
     o.option(proc, "--name", f->name, "Name the container so exec, ps, stop and rm can find it");
+    o.option(proc, "--pidfile", f->pidfile,
+             "Write the host pid of the container's first process to this file once it runs");
     o.flag(proc, "--rm", f->rm,
            "Remove the container at exit (the default, but for -d, whose container stays for "
            "`gantry logs` and `ps -a` until `gantry rm`)");

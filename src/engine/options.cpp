@@ -53,6 +53,11 @@ void check_flags(const Request& r, runspec::RunOptions& o) {
                         ? "gantry cannot join another container's IPC namespace; use --ipc host "
                           "for both, or run both programs in one container (gantry exec)"
                         : "use private (the default) or host");
+    if (r.pid == "host")
+        o.pid_host = true;
+    else if (r.pid != "private")
+        throw Error(Errc::usage, "unsupported --pid \"" + r.pid + "\"",
+                    "use private (the default) or host");
     if (!r.shm_size.empty()) {
         if (o.ipc_host)
             throw Error(Errc::usage, "--shm-size has no effect with --ipc host",

@@ -1,0 +1,523 @@
+/* See container.h. */
+#define _GNU_SOURCE
+#include "container.h"
+
+#include "gantry_exec.h"
+#include "options.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static long now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
+/* PATTERN with %n (node) and %u (uid) expanded */
+static void expand(char* dst, size_t len, const char* pattern, const struct gs_step* s) {
+    size_t o = 0;
+    for (const char* c = pattern; *c && o + 1 < len; c++) {
+        if (c[0] == '%' && c[1] == 'n') {
+            o += snprintf(dst + o, len - o, "%s", s->node);
+            c++;
+        } else if (c[0] == '%' && c[1] == 'u') {
+            o += snprintf(dst + o, len - o, "%u", (unsigned)s->uid);
+            c++;
+        } else {
+            dst[o++] = *c;
+        }
+        if (o >= len) o = len - 1;
+    }
+    dst[o] = '\0';
+}
+
+static void set_env(struct gs_step* s) {
+    snprintf(s->env_home, sizeof s->env_home, "HOME=%s", s->home);
+    s->env[0] = s->env_home;
+    s->env[1] = NULL;
+}
+
+static int step_info(spank_t sp, struct gs_step* s) {
+    memset(s, 0, sizeof *s);
+    if (spank_get_item(sp, S_JOB_UID, &s->uid) != ESPANK_SUCCESS ||
+        spank_get_item(sp, S_JOB_GID, &s->gid) != ESPANK_SUCCESS ||
+        spank_get_item(sp, S_JOB_ID, &s->job) != ESPANK_SUCCESS)
+        return -1;
+    if (spank_get_item(sp, S_JOB_STEPID, &s->step) != ESPANK_SUCCESS) s->step = 0;
+    if (spank_getenv(sp, "SLURMD_NODENAME", s->node, sizeof s->node) != ESPANK_SUCCESS) {
+        const char* n = getenv("SLURMD_NODENAME");
+        if (!n)
+            gethostname(s->node, sizeof s->node - 1);
+        else
+            snprintf(s->node, sizeof s->node, "%s", n);
+    }
+    struct passwd* pw = getpwuid(s->uid);
+    if (spank_getenv(sp, "HOME", s->home, sizeof s->home) != ESPANK_SUCCESS)
+        snprintf(s->home, sizeof s->home, "%s", pw ? pw->pw_dir : "/");
+    set_env(s);
+    char v[1024];
+    int n = 1;
+    if (spank_getenv(sp, "XDG_CONFIG_HOME", v, sizeof v) == ESPANK_SUCCESS) {
+        snprintf(s->env_xdg, sizeof s->env_xdg, "XDG_CONFIG_HOME=%s", v);
+        s->env[n++] = s->env_xdg;
+    }
+    if (spank_getenv(sp, "GANTRY_AUTH_FILE", v, sizeof v) == ESPANK_SUCCESS) {
+        snprintf(s->env_auth, sizeof s->env_auth, "GANTRY_AUTH_FILE=%s", v);
+        s->env[n++] = s->env_auth;
+    }
+    s->env[n] = NULL;
+    expand(s->store, sizeof s->store, gs_config.store, s);
+    if (gs_args.name) {
+        s->named = true;
+        snprintf(s->name, sizeof s->name, "slurm.%u.%s.%s", s->job, gs_args.name, s->node);
+        snprintf(s->dir, sizeof s->dir, "%s/%u/named.%u.%s.%s", gs_config.runtime_path,
+                 (unsigned)s->uid, s->job, s->node, gs_args.name);
+    } else {
+        snprintf(s->name, sizeof s->name, "slurm.%u.%u.%s", s->job, s->step, s->node);
+        snprintf(s->dir, sizeof s->dir, "%s/%u/step.%u.%u.%s", gs_config.runtime_path,
+                 (unsigned)s->uid, s->job, s->step, s->node);
+    }
+    return 0;
+}
+
+int gs_prepare_runtime(spank_t sp) {
+    uid_t uid;
+    gid_t gid;
+    if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
+        spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS)
+        return -1;
+    char d[1200];
+    if (mkdir(gs_config.runtime_path, 0755) != 0 && errno != EEXIST) goto fail;
+    snprintf(d, sizeof d, "%s/%u", gs_config.runtime_path, (unsigned)uid);
+    if (mkdir(d, 0700) != 0 && errno != EEXIST) goto fail;
+    if (chown(d, uid, gid) != 0) goto fail;
+    return 0;
+fail:
+    slurm_error("gantry: cannot make the runtime directory under %s: %s (plugstack.conf "
+                "runtime_path=)",
+                gs_config.runtime_path, strerror(errno));
+    return -1;
+}
+
+static void write_file(const char* dir, const char* name, const char* text) {
+    char tmp[1400], path[1400];
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE* f = fopen(tmp, "w");
+    if (!f) return;
+    fputs(text, f);
+    if (fclose(f) == 0) rename(tmp, path);
+}
+
+static bool read_file(const char* dir, const char* name, char* buf, size_t len) {
+    char path[1400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE* f = fopen(path, "r");
+    if (!f) return false;
+    size_t n = fread(buf, 1, len - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return true;
+}
+
+/* DIR and the plain files in it (the step directory holds no subdirectories) */
+static void remove_tree(const char* dir) {
+    DIR* d = opendir(dir);
+    if (d) {
+        struct dirent* e;
+        while ((e = readdir(d)))
+            if (e->d_name[0] != '.' || (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")))
+                unlinkat(dirfd(d), e->d_name, 0);
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
+static bool is_sqsh_path(const char* image) {
+    return image[0] == '/' || image[0] == '.';
+}
+
+/* The GPUs: --container-gpus, else the ones Slurm's GRES gave the step. */
+static const char* step_gpus(spank_t sp, char* buf, size_t len, bool* amd) {
+    *amd = false;
+    if (gs_args.gpus) return gs_args.gpus;
+    char v[512];
+    if (spank_getenv(sp, "ROCR_VISIBLE_DEVICES", v, sizeof v) == ESPANK_SUCCESS && v[0]) {
+        *amd = true;
+    } else if (!(spank_getenv(sp, "CUDA_VISIBLE_DEVICES", v, sizeof v) == ESPANK_SUCCESS && v[0]) &&
+               !(spank_getenv(sp, "SLURM_STEP_GPUS", v, sizeof v) == ESPANK_SUCCESS && v[0])) {
+        return NULL;
+    }
+    if (strcmp(v, "NoDevFiles") == 0) return NULL;
+    snprintf(buf, len, "device=%s", v);
+    return buf;
+}
+
+#define ARG(x) (argv[argc++] = (char*)(x))
+
+/* The image in the node's store: pulled once (under the store's own locks) if missing. */
+static int ensure_image(const struct gs_step* s, char* out, size_t outlen) {
+    if (is_sqsh_path(gs_args.image)) {
+        if (access(gs_args.image, R_OK) == 0) return 0;
+        snprintf(out, outlen,
+                 "gantry: error: --container-image %s: %s on node %s (a .sqsh file every node "
+                 "can read, such as one on a shared filesystem)\n",
+                 gs_args.image, strerror(errno), s->node);
+        return -1;
+    }
+    char* argv[8];
+    int argc = 0;
+    ARG(gs_config.gantry);
+    if (s->store[0]) {
+        ARG("--root");
+        ARG(s->store);
+    }
+    ARG("inspect");
+    ARG(gs_args.image);
+    argv[argc] = NULL;
+    int rc = gs_exec_gantry(argv, s->uid, s->gid, s->env, out, outlen);
+    if (rc == 0) return 0;
+    if (rc != 3) return -1;
+    long t0 = now_ms();
+    argc = 0;
+    ARG(gs_config.gantry);
+    if (s->store[0]) {
+        ARG("--root");
+        ARG(s->store);
+    }
+    ARG("pull");
+    ARG("-q");
+    ARG(gs_args.image);
+    argv[argc] = NULL;
+    rc = gs_exec_gantry(argv, s->uid, s->gid, s->env, out, outlen);
+    slurm_info("gantry: node %s: pulled %s into %s in %ld ms (rc %d)", s->node, gs_args.image,
+               s->store[0] ? s->store : "the default store", now_ms() - t0, rc);
+    return rc == 0 ? 0 : -1;
+}
+
+/* `gantry run -d --name NAME --pidfile DIR/pid [...] IMAGE` holding the namespaces */
+static int create_container(spank_t sp, const struct gs_step* s, char* out, size_t outlen) {
+    char* argv[3 * GS_MAX_LIST + 40];
+    char mounts[GS_MAX_LIST + 2][2100];
+    char pidfile[1300], gpubuf[600], hold[1100];
+    int argc = 0, nm = 0;
+    snprintf(pidfile, sizeof pidfile, "%s/pid", s->dir);
+    snprintf(hold, sizeof hold, "%s:/.gantry-hold:ro", gs_config.hold);
+    ARG(gs_config.gantry);
+    if (s->store[0]) {
+        ARG("--root");
+        ARG(s->store);
+    }
+    ARG("run");
+    ARG("-d");
+    ARG("--name");
+    ARG(s->name);
+    ARG("--pidfile");
+    ARG(pidfile);
+    ARG("--entrypoint");
+    ARG("");
+    /* the tasks join from the host's PID namespace (setns cannot move a process into another):
+     * the container shares it, so /proc/self is theirs as for any process */
+    ARG("--pid");
+    ARG("host");
+    ARG("-v");
+    ARG(hold);
+    if (gs_args.writable == 0) ARG("--read-only");
+    for (int i = 0; i < gs_args.n_mounts; i++) {
+        snprintf(mounts[nm], sizeof mounts[nm], "%s:%s%s", gs_args.mounts[i].src,
+                 gs_args.mounts[i].dst, gs_args.mounts[i].ro ? ":ro" : "");
+        ARG("-v");
+        ARG(mounts[nm++]);
+    }
+    if (gs_args.mount_home == 1) {
+        snprintf(mounts[nm], sizeof mounts[nm], "%s:%s", s->home, s->home);
+        ARG("-v");
+        ARG(mounts[nm++]);
+    }
+    /* PMIx: the step's PMIx server sockets */
+    char pmix[1024];
+    if (spank_getenv(sp, "PMIX_SERVER_TMPDIR", pmix, sizeof pmix) == ESPANK_SUCCESS &&
+        pmix[0] == '/') {
+        snprintf(mounts[nm], sizeof mounts[nm], "%s:%s", pmix, pmix);
+        ARG("-v");
+        ARG(mounts[nm++]);
+    }
+    bool amd = false;
+    const char* gpus = step_gpus(sp, gpubuf, sizeof gpubuf, &amd);
+    char roots[3][1100];
+    if (gpus) {
+        ARG("--gpus");
+        ARG(gpus);
+        if (amd) ARG("--gpu-vendor=amd");
+        expand(roots[0], sizeof roots[0], gs_config.driver_root, s);
+        expand(roots[1], sizeof roots[1], gs_config.dev_root, s);
+        expand(roots[2], sizeof roots[2], gs_config.sys_root, s);
+        ARG("--driver-root");
+        ARG(roots[0]);
+        ARG("--dev-root");
+        ARG(roots[1]);
+        ARG("--sys-root");
+        ARG(roots[2]);
+    }
+    ARG(gs_args.image);
+    ARG("/.gantry-hold");
+    argv[argc] = NULL;
+    return gs_exec_gantry(argv, s->uid, s->gid, s->env, out, outlen) == 0 ? 0 : -1;
+}
+
+static void remove_container(const struct gs_step* s) {
+    char *argv[8], out[2048];
+    int argc = 0;
+    ARG(gs_config.gantry);
+    if (s->store[0]) {
+        ARG("--root");
+        ARG(s->store);
+    }
+    ARG("rm");
+    ARG("-f");
+    ARG(s->name);
+    argv[argc] = NULL;
+    int rc = gs_exec_gantry(argv, s->uid, s->gid, s->env, out, sizeof out);
+    if (rc != 0 && rc != 3)
+        slurm_error("gantry: removing container %s: %s", s->name, gs_error_line(out));
+}
+
+static bool alive(pid_t pid) {
+    return pid > 0 && kill(pid, 0) == 0;
+}
+
+/* Under the step directory's lock: the container's pid, made by the first task. */
+static pid_t container_pid(spank_t sp, const struct gs_step* s, char* err, size_t errlen) {
+    if (mkdir(s->dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot make %s: %s", s->dir, strerror(errno));
+        return -1;
+    }
+    char lockpath[1300];
+    snprintf(lockpath, sizeof lockpath, "%s/lock", s->dir);
+    int lock = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0 || flock(lock, LOCK_EX) != 0) {
+        snprintf(err, errlen, "cannot lock %s: %s", lockpath, strerror(errno));
+        if (lock >= 0) close(lock);
+        return -1;
+    }
+    pid_t pid = -1;
+    char buf[4096], errfile[64], stepid[64];
+    snprintf(errfile, sizeof errfile, "error.%u", s->step);
+    snprintf(stepid, sizeof stepid, "%u.%u\n", s->job, s->step);
+    if (read_file(s->dir, errfile, buf, sizeof buf)) {
+        snprintf(err, errlen, "%s", buf); /* the first task's failure, for every task */
+        goto out;
+    }
+    if (read_file(s->dir, "pid", buf, sizeof buf) && alive((pid_t)atoi(buf))) {
+        pid = (pid_t)atoi(buf);
+        if (s->named && gs_args.name_flag == GS_NAME_CREATE &&
+            !(read_file(s->dir, "step", buf, sizeof buf) && strcmp(buf, stepid) == 0)) {
+            snprintf(err, errlen, "container %s already exists (--container-name %s:create)",
+                     gs_args.name, gs_args.name);
+            pid = -1;
+        }
+        goto out;
+    }
+    if (s->named && gs_args.name_flag == GS_NAME_EXEC) {
+        snprintf(err, errlen, "no running container %s on node %s (--container-name %s:exec)",
+                 gs_args.name, s->node, gs_args.name);
+        goto out;
+    }
+    if (!gs_args.image) {
+        snprintf(err, errlen, "no container %s on node %s, and no --container-image to make it",
+                 gs_args.name, s->node);
+        goto out;
+    }
+    char out[16384];
+    long t0 = now_ms();
+    if (s->named) remove_container(s); /* an exited one of the same name */
+    if (ensure_image(s, out, sizeof out) != 0 || create_container(sp, s, out, sizeof out) != 0) {
+        snprintf(err, errlen, "%s", gs_error_line(out));
+        write_file(s->dir, errfile, err);
+        goto out;
+    }
+    long t1 = now_ms();
+    if (!read_file(s->dir, "pid", buf, sizeof buf) || !alive((pid_t)atoi(buf))) {
+        snprintf(err, errlen, "container %s started but its process is gone", s->name);
+        write_file(s->dir, errfile, err);
+        goto out;
+    }
+    pid = (pid_t)atoi(buf);
+    write_file(s->dir, "step", stepid);
+    slurm_info("gantry: node %s step %u.%u: container %s ready in %ld ms (pid %d)", s->node, s->job,
+               s->step, s->name, t1 - t0, (int)pid);
+out:
+    close(lock);
+    return pid;
+}
+
+static bool listed(const char* name, size_t len) {
+    for (int i = 0; i < gs_args.n_env; i++)
+        if (strlen(gs_args.env_names[i]) == len && strncmp(gs_args.env_names[i], name, len) == 0)
+            return true;
+    return false;
+}
+
+/* The image's environment (the container process's) into the task's, --container-env excepted */
+static int import_environment(spank_t sp, pid_t pid) {
+    static const char* locale[] = {"LANG", "LANGUAGE", "LC_ALL"};
+    for (size_t i = 0; i < 3; i++)
+        if (!listed(locale[i], strlen(locale[i]))) spank_unsetenv(sp, locale[i]);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    FILE* f = fopen(path, "r");
+    if (!f) return -1;
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    for (char* v = buf; v < buf + n; v += strlen(v) + 1) {
+        char* eq = strchr(v, '=');
+        if (!eq || listed(v, (size_t)(eq - v))) continue;
+        *eq = '\0';
+        spank_setenv(sp, v, eq + 1, 1);
+    }
+    return 0;
+}
+
+static int join(pid_t pid, char* err, size_t errlen) {
+    static const struct {
+        const char* name;
+        int flag;
+    } order[] = {{"user", CLONE_NEWUSER},
+                 {"mnt", CLONE_NEWNS},
+                 {"ipc", CLONE_NEWIPC},
+                 {"uts", CLONE_NEWUTS}};
+    int fds[4];
+    char path[128];
+    snprintf(path, sizeof path, "/proc/%d/cwd", (int)pid);
+    int cwd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    for (int i = 0; i < 4; i++) {
+        struct stat a, b;
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, order[i].name);
+        char self[64];
+        snprintf(self, sizeof self, "/proc/self/ns/%s", order[i].name);
+        fds[i] = -1;
+        if (stat(path, &a) == 0 && stat(self, &b) == 0 && a.st_ino == b.st_ino &&
+            a.st_dev == b.st_dev)
+            continue;
+        fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (fds[i] < 0) {
+            snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        if (fds[i] < 0) continue;
+        if (setns(fds[i], order[i].flag) != 0) {
+            snprintf(err, errlen, "cannot join the container's %s namespace: %s", order[i].name,
+                     strerror(errno));
+            return -1;
+        }
+        close(fds[i]);
+    }
+    if (gs_args.workdir) {
+        if (chdir(gs_args.workdir) != 0) {
+            snprintf(err, errlen,
+                     "--container-workdir %s: %s in the container (give a directory the image "
+                     "has, or mount one there)",
+                     gs_args.workdir, strerror(errno));
+            return -1;
+        }
+    } else if (cwd < 0 || fchdir(cwd) != 0) {
+        if (chdir("/") != 0) return -1;
+    }
+    if (cwd >= 0) close(cwd);
+    return 0;
+}
+
+int gs_task_join(spank_t sp) {
+    struct gs_step s;
+    if (step_info(sp, &s) != 0) {
+        slurm_error("gantry: cannot read the job's uid, gid or id");
+        return -1;
+    }
+    if (gs_args.save || gs_args.entrypoint == 1 || gs_args.remap_root == 0 ||
+        gs_args.name_flag == GS_NAME_NO_EXEC) {
+        slurm_error("gantry: %s is not supported yet (docs/slurm.md lists the options)",
+                    gs_args.save              ? "--container-save"
+                    : gs_args.entrypoint == 1 ? "--container-entrypoint"
+                    : gs_args.remap_root == 0 ? "--no-container-remap-root"
+                                              : "--container-name NAME:no_exec");
+        return -1;
+    }
+    char err[4096] = "";
+    long t0 = now_ms();
+    pid_t pid = container_pid(sp, &s, err, sizeof err);
+    if (pid <= 0) {
+        slurm_error("gantry: %s", err);
+        return -1;
+    }
+    if (import_environment(sp, pid) != 0) {
+        slurm_error("gantry: the container %s exited before task could join it", s.name);
+        return -1;
+    }
+    if (join(pid, err, sizeof err) != 0) {
+        slurm_error("gantry: %s", err);
+        return -1;
+    }
+    slurm_verbose("gantry: task joined %s in %ld ms", s.name, now_ms() - t0);
+    return 0;
+}
+
+void gs_step_cleanup(spank_t sp) {
+    struct gs_step s;
+    if (step_info(sp, &s) != 0) return;
+    char buf[64];
+    if (s.named) return; /* the job epilog removes it */
+    if (read_file(s.dir, "step", buf, sizeof buf)) remove_container(&s);
+    remove_tree(s.dir);
+}
+
+void gs_job_cleanup(spank_t sp) {
+    uid_t uid;
+    uint32_t job;
+    if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
+        spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS)
+        return;
+    char dir[1200], prefix[64];
+    snprintf(dir, sizeof dir, "%s/%u", gs_config.runtime_path, (unsigned)uid);
+    snprintf(prefix, sizeof prefix, "named.%u.", job);
+    DIR* d = opendir(dir);
+    if (!d) return;
+    struct dirent* e;
+    struct passwd* pw = getpwuid(uid);
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0) continue;
+        /* named.<job>.<node>.<name>: the container is slurm.<job>.<name>.<node> */
+        const char* node_name = e->d_name + strlen(prefix);
+        const char* dot = strchr(node_name, '.');
+        if (!dot) continue;
+        struct gs_step s;
+        memset(&s, 0, sizeof s);
+        s.uid = uid;
+        s.gid = pw ? pw->pw_gid : uid;
+        snprintf(s.home, sizeof s.home, "%s", pw ? pw->pw_dir : "/");
+        set_env(&s);
+        snprintf(s.node, sizeof s.node, "%.*s", (int)(dot - node_name), node_name);
+        expand(s.store, sizeof s.store, gs_config.store, &s);
+        snprintf(s.name, sizeof s.name, "slurm.%u.%s.%s", job, dot + 1, s.node);
+        remove_container(&s);
+        char p[2600];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        remove_tree(p);
+    }
+    closedir(d);
+}
