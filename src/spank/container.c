@@ -11,6 +11,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <slurm/slurm.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,17 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+static char batch_script[1024]; /* gs_remember_step: argv[0] of the batch step */
+
+void gs_remember_step(spank_t sp) {
+    int argc = 0;
+    char** argv = NULL;
+    uint32_t step = 0;
+    if (spank_get_item(sp, S_JOB_STEPID, &step) == ESPANK_SUCCESS && step == SLURM_BATCH_SCRIPT &&
+        spank_get_item(sp, S_JOB_ARGV, &argc, &argv) == ESPANK_SUCCESS && argc > 0)
+        snprintf(batch_script, sizeof batch_script, "%s", argv[0]);
+}
 
 static long now_ms(void) {
     struct timespec t;
@@ -254,6 +266,12 @@ static int create_container(spank_t sp, const struct gs_step* s, char* out, size
         ARG("-v");
         ARG(mounts[nm++]);
     }
+    /* the batch step: its script (in slurmd's spool) at the same path, read-only */
+    if (s->step == SLURM_BATCH_SCRIPT && batch_script[0] == '/') {
+        snprintf(mounts[nm], sizeof mounts[nm], "%s:%s:ro", batch_script, batch_script);
+        ARG("-v");
+        ARG(mounts[nm++]);
+    }
     bool amd = false;
     const char* gpus = step_gpus(sp, gpubuf, sizeof gpubuf, &amd);
     char roots[3][1100];
@@ -340,6 +358,14 @@ static pid_t container_pid(spank_t sp, const struct gs_step* s, char* err, size_
                  gs_args.name, s->node);
         goto out;
     }
+    for (int i = 0; i < gs_args.n_mounts; i++)
+        if (access(gs_args.mounts[i].src, F_OK) != 0) {
+            snprintf(err, errlen, "--container-mounts %s:%s: %s: %s on node %s",
+                     gs_args.mounts[i].src, gs_args.mounts[i].dst, gs_args.mounts[i].src,
+                     strerror(errno), s->node);
+            write_file(s->dir, errfile, err);
+            goto out;
+        }
     char out[16384];
     long t0 = now_ms();
     if (s->named) remove_container(s); /* an exited one of the same name */
@@ -386,6 +412,8 @@ static int import_environment(spank_t sp, pid_t pid) {
     for (char* v = buf; v < buf + n; v += strlen(v) + 1) {
         char* eq = strchr(v, '=');
         if (!eq || listed(v, (size_t)(eq - v))) continue;
+        /* --container-mount-home: the host's HOME, which is mounted */
+        if (gs_args.mount_home == 1 && eq - v == 4 && strncmp(v, "HOME", 4) == 0) continue;
         *eq = '\0';
         spank_setenv(sp, v, eq + 1, 1);
     }
@@ -490,8 +518,11 @@ void gs_job_cleanup(spank_t sp) {
     uid_t uid;
     uint32_t job;
     if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
-        spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS)
+        spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS) {
+        slurm_error("gantry: job epilog: the job's uid or id is not available");
         return;
+    }
+    slurm_info("gantry: job %u epilog: removing its named containers", job);
     char dir[1200], prefix[64];
     snprintf(dir, sizeof dir, "%s/%u", gs_config.runtime_path, (unsigned)uid);
     snprintf(prefix, sizeof prefix, "named.%u.", job);

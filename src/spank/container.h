@@ -27,6 +27,8 @@ struct gs_step {
 
 /* root, remote init_post_opt: runtime_path and runtime_path/<uid> (0700, the user's) */
 int gs_prepare_runtime(spank_t sp);
+/* user_init (slurmstepd, once per node): what task_init cannot read, the batch script's path */
+void gs_remember_step(spank_t sp);
 /* task_init of every task (as the user): the first creates, every task joins. -1 (with the
  * error already printed for the user) fails the task, so srun fails. */
 int gs_task_join(spank_t sp);

@@ -30,6 +30,13 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char** av) {
     return gs_prepare_runtime(sp);
 }
 
+int slurm_spank_user_init(spank_t sp, int ac, char** av) {
+    (void)ac;
+    (void)av;
+    if (gs_enabled()) gs_remember_step(sp);
+    return 0;
+}
+
 /* Errors raised in user_init are not reported by srun (SchedMD bug 7573): all work, and all
  * errors, are in task_init, where a failure fails the task and srun exits non-zero. */
 int slurm_spank_task_init(spank_t sp, int ac, char** av) {
@@ -46,9 +53,9 @@ int slurm_spank_exit(spank_t sp, int ac, char** av) {
     return 0;
 }
 
+/* The job script context calls no init: the arguments are read here. */
 int slurm_spank_job_epilog(spank_t sp, int ac, char** av) {
-    (void)ac;
-    (void)av;
+    if (gs_parse_config(ac, av) != 0) return 0;
     gs_job_cleanup(sp);
     return 0;
 }

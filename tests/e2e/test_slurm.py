@@ -5,7 +5,6 @@ plugin loaded through plugstack.conf, jobs submitted as `nobody` with srun and s
 Each emulated node has its own store (store=.../%n/%u), so "one pull per node" is countable."""
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -66,10 +65,12 @@ def gantry(cluster, node, *args, check=True):
 
 
 def leftovers(cluster):
-    """What a finished step must not leave on any node: gantry-hold processes, containers named
-    slurm.*, step directories."""
-    holds = subprocess.run(["pgrep", "-f", str(cluster.dir / "bin" / "gantry-hold")],
+    """What a finished step must not leave on any node: container processes (gantry-hold) and
+    their gantry monitors, containers named slurm.*, step directories."""
+    holds = subprocess.run(["pgrep", "-u", str(NOBODY.pw_uid), "-x", ".gantry-hold"],
                            capture_output=True, text=True).stdout.split()
+    holds += subprocess.run(["pgrep", "-f", str(cluster.dir / "bin" / "gantry")],
+                            capture_output=True, text=True).stdout.split()
     ps = gantry(cluster, "n1", "ps", "-a", "--json").stdout
     names = [c.get("name", "") for c in json.loads(ps or "[]")]
     slurm = [n for n in names if str(n).startswith("slurm.")]
@@ -110,3 +111,143 @@ def test_bad_image_fails_the_step(cluster, image, bad, says):
     assert r.returncode != 0, r
     assert says in r.stderr, r.stderr
     assert leftovers(cluster) == ([], [], [])
+
+
+def user_file(cluster, name, text, mode=0o755):
+    p = cluster.home / name
+    p.write_text(text)
+    os.chmod(p, mode)
+    os.chown(p, NOBODY.pw_uid, NOBODY.pw_gid)
+    return p
+
+
+def test_sbatch_script_runs_in_the_container(cluster, image):
+    script = user_file(cluster, "job.sh", f"""#!/bin/sh
+#SBATCH --container-image={image}
+#SBATCH -N1
+#SBATCH -o {cluster.home}/job.out
+echo "batch $FROMIMAGE $(readlink /proc/1/exe 2>/dev/null) $(ls /.gantry-hold)"
+""")
+    r = cluster.run("sbatch", "--wait", script)
+    assert r.returncode == 0, r
+    out = (cluster.home / "job.out").read_text()
+    assert out.startswith("batch 1 "), out  # the image's env: the script ran in the container
+    assert "/.gantry-hold" in out, out
+    cluster.wait_idle()
+    assert leftovers(cluster) == ([], [], [])
+
+
+def test_pyxis_environment_variables(cluster, image):
+    r = cluster.srun("-N1", "sh", "-c", "echo $FROMIMAGE; pwd",
+                     env={"PYXIS_CONTAINER_IMAGE": image, "PYXIS_CONTAINER_WORKDIR": "/bin"})
+    assert r.returncode == 0, r
+    assert r.stdout.split() == ["1", "/bin"], r
+
+
+def test_mounts_workdir_readonly(cluster, image):
+    data = cluster.dir / "data"
+    data.mkdir(exist_ok=True)
+    (data / "f").write_text("hello\n")
+    os.chown(data, NOBODY.pw_uid, NOBODY.pw_gid)
+    os.chmod(data, 0o755)
+    r = cluster.srun("-N2", "-n2", f"--container-image={image}",
+                     f"--container-mounts={data}:/data:ro,{data}:/rw",
+                     "--container-workdir=/data", "--container-readonly", "sh", "-c",
+                     "pwd; cat f; touch /data/x 2>/dev/null || echo ro-mount;"
+                     " touch /rw/y$SLURM_PROCID && echo rw-mount;"
+                     " touch /z 2>/dev/null || echo ro-root")
+    assert r.returncode == 0, r
+    lines = r.stdout.splitlines()
+    for want in ("/data", "hello", "ro-mount", "rw-mount", "ro-root"):
+        assert lines.count(want) == 2, r.stdout
+    assert sorted(os.listdir(data)) == ["f", "y0", "y1"]
+
+
+def test_writable_root_is_the_default(cluster, image):
+    r = cluster.srun("-N1", f"--container-image={image}", "sh", "-c",
+                     "touch /z && echo written")
+    assert r.returncode == 0 and r.stdout.strip() == "written", r
+
+
+def test_container_env_and_mount_home(cluster, image):
+    # FROMIMAGE is the image's; --container-env keeps the host's value instead
+    r = cluster.srun("-N1", f"--container-image={image}", "--container-env=FROMIMAGE",
+                     "--container-mount-home", "sh", "-c",
+                     'echo "$FROMIMAGE $HOME $(ls -d $HOME) $SLURM_JOB_ID"',
+                     env={"FROMIMAGE": "host"})
+    assert r.returncode == 0, r
+    words = r.stdout.split()
+    assert words[:3] == ["host", str(cluster.home), str(cluster.home)], r
+    assert words[3].isdigit(), r  # Slurm's variables reach the task
+    r = cluster.srun("-N1", f"--container-image={image}", "sh", "-c", 'echo "$FROMIMAGE $HOME"',
+                     env={"FROMIMAGE": "host"})
+    assert r.stdout.split() == ["1", "/root"], r  # the image's env wins by default
+
+
+def test_container_name_reused_by_later_steps_and_removed_with_the_job(cluster, image):
+    script = user_file(cluster, "named.sh", f"""#!/bin/sh
+srun -N1 -w n2 --container-name=c1 --container-image={image} sh -c 'echo kept > /m'
+srun -N1 -w n2 --container-name=c1 cat /m
+srun -N1 -w n2 --container-name=c1:create true; echo create=$?
+srun -N1 -w n2 --container-name=other:exec true; echo exec=$?
+""")
+    r = cluster.run("sbatch", "-N2", "-o", cluster.home / "named.out", "--wait", script)
+    assert r.returncode == 0, r
+    out = (cluster.home / "named.out").read_text()
+    assert "kept\n" in out, out
+    assert "create=1" in out and "container c1 already exists" in out, out
+    assert "exec=1" in out and "no running container other on node n2" in out, out
+    # the job epilog (slurmd) removes the job's named containers
+    end = time.time() + 10
+    while time.time() < end and leftovers(cluster) != ([], [], []):
+        time.sleep(0.2)
+    assert leftovers(cluster) == ([], [], [])
+
+
+@pytest.mark.parametrize("option,says", [
+    ("--container-workdir=/nope", "--container-workdir /nope: No such file or directory"),
+    ("--container-mounts=/nonexistent:/x", "--container-mounts /nonexistent:/x: /nonexistent: "
+                                            "No such file or directory on node n1"),
+    ("--container-mounts=/tmp:/x:exec", 'unknown flag "exec"'),
+    ("--container-name=bad/name", "--container-name: \"bad/name\" may hold only"),
+])
+def test_bad_options_fail_the_step(cluster, image, option, says):
+    r = cluster.srun("-N1", "-w", "n1", f"--container-image={image}", option, "true")
+    assert r.returncode != 0, r
+    assert says in r.stderr, r.stderr
+    cluster.wait_idle()
+    assert leftovers(cluster) == ([], [], [])
+
+
+def test_scancel_leaves_nothing(cluster, image):
+    p = subprocess.Popen(cluster.as_user(["srun", "-N4", "-n8", f"--container-image={image}",
+                                          "sleep", "300"]),
+                         env=cluster.env(), cwd=str(cluster.home),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.time() + 30  # until the 4 containers run
+        while time.time() < end and len(leftovers(cluster)[1]) < 4:
+            time.sleep(0.1)
+        assert len(leftovers(cluster)[1]) == 4, leftovers(cluster)
+        sleepers = []
+        while time.time() < end and len(sleepers) < 8:
+            sleepers = subprocess.run(["pgrep", "-u", str(NOBODY.pw_uid), "-x", "sleep"],
+                                      capture_output=True, text=True).stdout.split()
+        assert len(sleepers) >= 8, sleepers
+        q = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True,
+                           env=cluster.env())
+        for job in q.stdout.split():
+            assert cluster.run("scancel", job).returncode == 0
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    cluster.wait_idle()
+    end = time.time() + 15
+    while time.time() < end and leftovers(cluster) != ([], [], []):
+        time.sleep(0.2)
+    assert leftovers(cluster) == ([], [], [])
+    still = [pid for pid in sleepers if os.path.exists(f"/proc/{pid}")]
+    assert still == [], still
+    # no container mount left in the host's mount table either
+    assert str(cluster.dir / "store") not in Path("/proc/self/mountinfo").read_text()
