@@ -79,6 +79,15 @@ def leftovers(cluster):
     return holds, slurm, dirs
 
 
+def assert_clean(cluster, timeout=15):
+    """Nothing left once the steps' slurmstepd have ended (srun returns before they clean up)."""
+    cluster.wait_idle()
+    end = time.time() + timeout
+    while time.time() < end and leftovers(cluster) != ([], [], []):
+        time.sleep(0.1)
+    assert leftovers(cluster) == ([], [], [])
+
+
 def test_srun_4_nodes_8_tasks(cluster, image):
     r = cluster.srun("-N4", "-n8", f"--container-image={image}", "sh", "-c",
                      'echo "$SLURMD_NODENAME $SLURM_PROCID $FROMIMAGE $(readlink /proc/self/ns/mnt)'
@@ -99,7 +108,7 @@ def test_srun_4_nodes_8_tasks(cluster, image):
     host_mnt = os.readlink("/proc/self/ns/mnt")
     assert host_mnt not in {next(iter(m)) for m in per_node.values()}
     assert "ready in" in cluster.log("slurmd.n1")  # phase timings in the slurmd log
-    assert leftovers(cluster) == ([], [], [])
+    assert_clean(cluster)
 
 
 @pytest.mark.parametrize("bad,says", [
@@ -110,7 +119,7 @@ def test_bad_image_fails_the_step(cluster, image, bad, says):
     r = cluster.srun("-N2", "-n4", f"--container-image={bad}", "true")
     assert r.returncode != 0, r
     assert says in r.stderr, r.stderr
-    assert leftovers(cluster) == ([], [], [])
+    assert_clean(cluster)
 
 
 def user_file(cluster, name, text, mode=0o755):
@@ -133,8 +142,7 @@ echo "batch $FROMIMAGE $(readlink /proc/1/exe 2>/dev/null) $(ls /.gantry-hold)"
     out = (cluster.home / "job.out").read_text()
     assert out.startswith("batch 1 "), out  # the image's env: the script ran in the container
     assert "/.gantry-hold" in out, out
-    cluster.wait_idle()
-    assert leftovers(cluster) == ([], [], [])
+    assert_clean(cluster)
 
 
 def test_pyxis_environment_variables(cluster, image):
@@ -197,11 +205,7 @@ srun -N1 -w n2 --container-name=other:exec true; echo exec=$?
     assert "kept\n" in out, out
     assert "create=1" in out and "container c1 already exists" in out, out
     assert "exec=1" in out and "no running container other on node n2" in out, out
-    # the job epilog (slurmd) removes the job's named containers
-    end = time.time() + 10
-    while time.time() < end and leftovers(cluster) != ([], [], []):
-        time.sleep(0.2)
-    assert leftovers(cluster) == ([], [], [])
+    assert_clean(cluster)  # the job epilog (slurmd) removes the job's named containers
 
 
 @pytest.mark.parametrize("option,says", [
@@ -215,8 +219,7 @@ def test_bad_options_fail_the_step(cluster, image, option, says):
     r = cluster.srun("-N1", "-w", "n1", f"--container-image={image}", option, "true")
     assert r.returncode != 0, r
     assert says in r.stderr, r.stderr
-    cluster.wait_idle()
-    assert leftovers(cluster) == ([], [], [])
+    assert_clean(cluster)
 
 
 def test_scancel_leaves_nothing(cluster, image):
@@ -242,11 +245,7 @@ def test_scancel_leaves_nothing(cluster, image):
     finally:
         if p.poll() is None:
             p.kill()
-    cluster.wait_idle()
-    end = time.time() + 15
-    while time.time() < end and leftovers(cluster) != ([], [], []):
-        time.sleep(0.2)
-    assert leftovers(cluster) == ([], [], [])
+    assert_clean(cluster)
     still = [pid for pid in sleepers if os.path.exists(f"/proc/{pid}")]
     assert still == [], still
     # no container mount left in the host's mount table either
