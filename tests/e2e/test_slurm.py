@@ -250,3 +250,86 @@ def test_scancel_leaves_nothing(cluster, image):
     assert still == [], still
     # no container mount left in the host's mount table either
     assert str(cluster.dir / "store") not in Path("/proc/self/mountinfo").read_text()
+
+
+@pytest.fixture(scope="module")
+def remote_image(cluster, mk):
+    """A busybox image in a local registry, behind the request-logging proxy; the job user's
+    registries.json lists the proxy as insecure (plain http)."""
+    from conftest import need_tool
+    from fixtures.registry.harness import Proxy, Registry, skopeo_push
+    need_tool("docker-registry")
+    need_tool("skopeo")
+    reg = Registry(cluster.dir / "reg").start()
+    proxy = Proxy(cluster.dir / "proxy", reg.addr).start()
+    layout = cluster.dir / "layout"
+    mk.write_oci_layout(layout, [(mk.busybox_image(env=["PATH=/bin", "FROMIMAGE=remote"]),
+                                  ["latest"])])
+    skopeo_push(layout, f"{reg.addr}/team/bb", "latest")
+    conf = cluster.home / ".config" / "gantry"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "registries.json").write_text(json.dumps({"insecure-registries": [proxy.addr]}))
+    for p in (conf, conf / "registries.json"):
+        os.chown(p, NOBODY.pw_uid, NOBODY.pw_gid)
+    yield proxy, f"{proxy.addr}/team/bb:latest"
+    proxy.kill()
+    reg.stop()
+
+
+def config_fetches(proxy):
+    return [r for r in proxy.requests()
+            if r["method"] == "GET" and "/blobs/" in r["path"] and r["status"] == 200]
+
+
+def test_cold_pull_once_per_node_then_warm(cluster, remote_image):
+    proxy, ref = remote_image
+    proxy.clear_log()
+    r = cluster.srun("-N4", "-n8", f"--container-image={ref}", "sh", "-c", "echo $FROMIMAGE")
+    assert r.returncode == 0, r
+    assert r.stdout.split() == ["remote"] * 8, r
+    # each node pulled once (its own store), whatever its number of tasks: 4 pulls in the slurmd
+    # logs, and 4 x (config + layer) blobs fetched from the registry
+    pulls = [line for n in NODES for line in cluster.log(f"slurmd.{n}").splitlines()
+             if f"pulled {ref}" in line]
+    assert len(pulls) == 4, pulls
+    assert len(config_fetches(proxy)) == 8, proxy.requests()
+    for n in NODES:
+        assert gantry(cluster, n, "inspect", ref).returncode == 0
+    proxy.clear_log()
+    r = cluster.srun("-N4", "-n8", f"--container-image={ref}", "true")
+    assert r.returncode == 0, r
+    assert proxy.requests() == []  # warm: the node stores have it, nothing is asked
+    assert_clean(cluster)
+
+
+@pytest.fixture
+def fuse_open():
+    """/dev/fuse 0666 (a distribution's default; this VM has 0600), restored after the test."""
+    if not os.path.exists("/dev/fuse"):
+        pytest.skip("/dev/fuse is missing")
+    mode = os.stat("/dev/fuse").st_mode & 0o7777
+    os.chmod("/dev/fuse", 0o666)
+    yield
+    os.chmod("/dev/fuse", mode)
+
+
+def test_shared_sqsh_used_by_every_node_without_pull(cluster, image, fuse_open, mk):
+    img = mk.busybox_image(env=["PATH=/bin", "FROMIMAGE=sqsh"])
+    archive = cluster.dir / "sq.tar"
+    mk.write_docker_archive(archive, [(img, ["sq:latest"])])
+    os.chmod(archive, 0o644)
+    shared = cluster.dir / "shared"
+    shared.mkdir(exist_ok=True)
+    os.chown(shared, NOBODY.pw_uid, NOBODY.pw_gid)
+    gantry(cluster, "n1", "load", "-q", archive)
+    gantry(cluster, "n1", "save", "sq:latest", "--format", "squashfs", "-o", shared / "sq.sqsh")
+    gantry(cluster, "n1", "rmi", "sq:latest")
+    stores_before = {n: gantry(cluster, n, "images").stdout for n in NODES}
+    r = cluster.srun("-N4", "-n8", f"--container-image={shared / 'sq.sqsh'}", "sh", "-c",
+                     "echo $FROMIMAGE")
+    assert r.returncode == 0, r
+    assert r.stdout.split() == ["sqsh"] * 8, r
+    assert {n: gantry(cluster, n, "images").stdout for n in NODES} == stores_before
+    assert not any("pulled" in cluster.log(f"slurmd.{n}") and "sq.sqsh" in cluster.log(
+        f"slurmd.{n}") for n in NODES)
+    assert_clean(cluster)
