@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,7 +31,14 @@ def cluster():
                     "apt-get install slurm-wlm munge)")
     assert PLUGIN.exists(), f"{PLUGIN} is missing: install libslurm-dev and rebuild"
     d = Path(tempfile.mkdtemp(prefix="gantry-slurm-", dir="/tmp"))
-    c = SlurmCluster(d, PLUGIN, GANTRY, HOLD).start()
+    os.chmod(d, 0o755)
+    # every node has the GPUs of one simulated NVIDIA host (two GPUs) as Slurm GRES
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fixtures" / "gpuhost"))
+    import gpuhost as gh
+    host = gh.build_host(d / "gpuhost", gh.preset(2))
+    c = SlurmCluster(d / "cluster", PLUGIN, GANTRY, HOLD,
+                     plugin_args=[f"driver_root={host.driver_root}", f"dev_root={host.dev_root}"],
+                     gpus=(2, f"{host.dev_root}/dev/nvidia[0-1]")).start()
     yield c
     c.stop()
     shutil.rmtree(d, ignore_errors=True)
@@ -332,4 +340,32 @@ def test_shared_sqsh_used_by_every_node_without_pull(cluster, image, fuse_open, 
     assert {n: gantry(cluster, n, "images").stdout for n in NODES} == stores_before
     assert not any("pulled" in cluster.log(f"slurmd.{n}") and "sq.sqsh" in cluster.log(
         f"slurmd.{n}") for n in NODES)
+    assert_clean(cluster)
+
+
+def test_gpus_from_gres(cluster, image):
+    # a job holds GPU 0 of n1; the next step there gets GPU 1 from Slurm, and its container gets
+    # that GPU only, numbered 0 inside
+    holder = subprocess.Popen(cluster.as_user(["srun", "-w", "n1", "--gres=gpu:1", "sleep", "60"]),
+                              env=cluster.env(), cwd=str(cluster.home))
+    try:
+        end = time.time() + 20
+        while time.time() < end and not subprocess.run(
+                ["pgrep", "-u", str(NOBODY.pw_uid), "-x", "sleep"], capture_output=True).stdout:
+            time.sleep(0.1)
+        r = cluster.srun("-w", "n1", "--gres=gpu:1", f"--container-image={image}", "sh", "-c",
+                         'echo "$SLURM_STEP_GPUS $CUDA_VISIBLE_DEVICES"; ls /dev | grep "^nvidia[0-9]"')
+        assert r.returncode == 0, r
+        assert r.stdout.split() == ["1", "0", "nvidia1"], r
+    finally:
+        holder.kill()
+        holder.wait()
+    r = cluster.srun("-w", "n2", "--gres=gpu:2", f"--container-image={image}", "sh", "-c",
+                     'echo "$CUDA_VISIBLE_DEVICES"; ls /dev | grep "^nvidia[0-9]"')
+    assert r.returncode == 0, r
+    assert r.stdout.split() == ["0,1", "nvidia0", "nvidia1"], r
+    # no GRES, no GPU
+    r = cluster.srun("-w", "n3", f"--container-image={image}", "sh", "-c",
+                     'ls /dev | grep -c "^nvidia" || true')
+    assert r.stdout.strip() == "0", r
     assert_clean(cluster)
