@@ -254,7 +254,7 @@ static int ensure_image(const struct gs_step* s, char* out, size_t outlen) {
 /* `gantry run -d --name NAME --pidfile DIR/pid [...] IMAGE` holding the namespaces */
 static int create_container(spank_t sp, const struct gs_step* s, char* out, size_t outlen) {
     char* argv[3 * GS_MAX_LIST + 40];
-    char mounts[GS_MAX_LIST + 2][2100];
+    char mounts[GS_MAX_LIST + 4][2100];
     char pidfile[1300], gpubuf[600], hold[1100];
     int argc = 0, nm = 0;
     snprintf(pidfile, sizeof pidfile, "%s/pid", s->dir);
@@ -297,6 +297,13 @@ static int create_container(spank_t sp, const struct gs_step* s, char* out, size
         snprintf(mounts[nm], sizeof mounts[nm], "%s:%s", pmix, pmix);
         ARG("-v");
         ARG(mounts[nm++]);
+        /* PMIx's munge security (PMIX_SECURITY_MODE=munge,...) asks munged for a credential */
+        char mode[256];
+        if (spank_getenv(sp, "PMIX_SECURITY_MODE", mode, sizeof mode) == ESPANK_SUCCESS &&
+            strstr(mode, "munge") && access("/run/munge", X_OK) == 0) {
+            ARG("-v");
+            ARG("/run/munge:/run/munge:ro");
+        }
     }
     /* the batch step: its script (in slurmd's spool) at the same path, read-only */
     if (s->step == SLURM_BATCH_SCRIPT && batch_script[0] == '/') {

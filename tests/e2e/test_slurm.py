@@ -369,3 +369,51 @@ def test_gpus_from_gres(cluster, image):
                      'ls /dev | grep -c "^nvidia" || true')
     assert r.stdout.strip() == "0", r
     assert_clean(cluster)
+
+
+def test_pmi2_socket_reaches_every_task(cluster, image):
+    r = cluster.srun("-N2", "-n4", "--mpi=pmi2", f"--container-image={image}", "sh", "-c",
+                     'echo "$SLURM_PROCID $PMI_RANK $(readlink /proc/self/fd/$PMI_FD)"')
+    assert r.returncode == 0, r
+    rows = sorted(line.split() for line in r.stdout.splitlines())
+    assert [(a, b) for a, b, _ in rows] == [(str(i), str(i)) for i in range(4)], r
+    assert all(s.startswith("socket:[") for _, _, s in rows), r  # PMI_FD, inherited
+
+
+def test_mpi_hello_over_pmix(cluster, image):
+    """Open MPI's hello world launched by srun --mpi=pmix inside the container. The image brings
+    no MPI: the host's Open MPI is bound in (/usr), as Sarus' MPI hook swaps in the host's MPI.
+    One node: on this single-machine emulation Slurm's PMIx cannot wire up two slurmd of the same
+    host even without containers (`srun -N2 --mpi=pmix` fails to launch)."""
+    from conftest import need_tool
+    need_tool("mpicc")
+    if not os.path.exists("/usr/lib/x86_64-linux-gnu/slurm-wlm/mpi_pmix.so"):
+        pytest.skip("Slurm's mpi_pmix plugin is not installed")
+    mpi = cluster.dir / "mpi"
+    mpi.mkdir(exist_ok=True)
+    (mpi / "hello.c").write_text(r"""#include <mpi.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    int rank, size, sum = 0;
+    MPI_Init(&argc, &argv);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    MPI_Allreduce(&rank, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    printf("hello rank %d of %d sum %d\n", rank, size, sum);
+    MPI_Finalize();
+    return 0;
+}
+""")
+    subprocess.run(["mpicc", "-o", mpi / "hello", mpi / "hello.c"], check=True)
+    os.chmod(mpi, 0o755)
+    ld = "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+    r = cluster.srun("-N1", "-n2", "--mpi=pmix", f"--container-image={image}",
+                     f"--container-mounts=/usr:/usr:ro,/etc/openmpi:/etc/openmpi:ro,{mpi}:/mpi:ro",
+                     "/bin/sh", "-c", 'grep -c " ${PMIX_SERVER_TMPDIR%/} " /proc/self/mountinfo && '
+                     f'exec {ld} --library-path /usr/lib/x86_64-linux-gnu /mpi/hello')
+    assert r.returncode == 0, r
+    lines = r.stdout.splitlines()
+    assert lines.count("1") == 2, r  # $PMIX_SERVER_TMPDIR is mounted in the container
+    hello = sorted(line for line in lines if line.startswith("hello"))
+    assert hello == ["hello rank 0 of 2 sum 1", "hello rank 1 of 2 sum 1"], r
+    assert_clean(cluster)
