@@ -1728,3 +1728,26 @@ def test_disable_device_node_modification_hook(g, tmp_path):
     target.symlink_to(outside)
     r = hook_then(f"cat {outside}")
     assert r.stdout == "outside\n", r
+
+
+def test_pid_host_and_pidfile(rootless, mk):
+    """--pid host: the host's PID namespace and /proc (what the Slurm plugin's tasks join from);
+    -d --pidfile: the container process's host pid, written once it runs."""
+    load_busybox(rootless, mk, rootless.base)
+    host_pid_ns = os.readlink("/proc/self/ns/pid")
+    r = rootless.run("run", "--rm", "--pid", "host", "sample:latest", "readlink",
+                     "/proc/self/ns/pid")
+    assert r.out.strip() == host_pid_ns, r
+    r = rootless.run("run", "--rm", "sample:latest", "readlink", "/proc/self/ns/pid")
+    assert r.out.strip() != host_pid_ns, r
+    rootless.fail("run", "--pid", "container:x", "sample:latest", "true", code=2)
+    pidfile = Path(rootless.base) / "c.pid"
+    rootless.run("run", "-d", "--name", "pidf", "--pid", "host", "--pidfile", pidfile,
+                 "sample:latest", "sleep", "60")
+    try:
+        pid = int(pidfile.read_text())
+        assert Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] == b"sleep"
+        assert os.readlink(f"/proc/{pid}/ns/pid") == host_pid_ns
+        assert os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+    finally:
+        rootless.run("rm", "-f", "pidf")
