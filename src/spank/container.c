@@ -3,11 +3,14 @@
 #include "container.h"
 
 #include "gantry_exec.h"
+#include "gpus.h"
+#include "join.h"
 #include "options.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
@@ -17,6 +20,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,53 +166,6 @@ static bool is_sqsh_path(const char* image) {
 }
 
 /* The GPUs: --container-gpus, else the ones Slurm's GRES gave the step. */
-/* The step's GPUs as Slurm numbers them on the node (SLURM_STEP_GPUS, else the task's
- * CUDA_VISIBLE_DEVICES or ROCR_VISIBLE_DEVICES), "" when it has none. The vendor is the host's. */
-static bool gres_gpus(spank_t sp, char* v, size_t len) {
-    static const char* vars[] = {"SLURM_STEP_GPUS", "CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES"};
-    for (size_t i = 0; i < 3; i++)
-        if (spank_getenv(sp, vars[i], v, (int)len) == ESPANK_SUCCESS && v[0] &&
-            strcmp(v, "NoDevFiles") != 0)
-            return true;
-    return false;
-}
-
-/* The GPUs: --container-gpus, else the ones Slurm's GRES gave the step. */
-static const char* step_gpus(spank_t sp, char* buf, size_t len) {
-    if (gs_args.gpus) return gs_args.gpus;
-    char v[512];
-    if (!gres_gpus(sp, v, sizeof v)) return NULL;
-    snprintf(buf, len, "device=%s", v);
-    return buf;
-}
-
-/* In the container the step's GPUs are numbered from 0: the task's CUDA_VISIBLE_DEVICES (and
- * ROCR_VISIBLE_DEVICES) name host GPUs, rewritten to their places in the step's list. Left as
- * they are when a value is not in the list (Slurm's cgroup device constraint numbers them so). */
-static void renumber_gpus(spank_t sp) {
-    char step[512];
-    if (gs_args.gpus || !gres_gpus(sp, step, sizeof step)) return;
-    static const char* vars[] = {"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES"};
-    for (size_t i = 0; i < 2; i++) {
-        char v[512], out[512] = "", *save = NULL;
-        if (spank_getenv(sp, vars[i], v, sizeof v) != ESPANK_SUCCESS) continue;
-        bool all = true;
-        for (char* g = strtok_r(v, ",", &save); g && all; g = strtok_r(NULL, ",", &save)) {
-            char list[512], *save2 = NULL;
-            snprintf(list, sizeof list, "%s", step);
-            int pos = 0, found = -1;
-            for (char* s = strtok_r(list, ",", &save2); s; s = strtok_r(NULL, ",", &save2), pos++)
-                if (strcmp(s, g) == 0) found = pos;
-            if (found < 0)
-                all = false;
-            else
-                snprintf(out + strlen(out), sizeof out - strlen(out), "%s%d", out[0] ? "," : "",
-                         found);
-        }
-        if (all && out[0]) spank_setenv(sp, vars[i], out, 1);
-    }
-}
-
 #define ARG(x) (argv[argc++] = (char*)(x))
 
 /* The image in the node's store: pulled once (under the store's own locks) if missing. */
@@ -311,7 +268,7 @@ static int create_container(spank_t sp, const struct gs_step* s, char* out, size
         ARG("-v");
         ARG(mounts[nm++]);
     }
-    const char* gpus = step_gpus(sp, gpubuf, sizeof gpubuf);
+    const char* gpus = gs_step_gpus(sp, gpubuf, sizeof gpubuf);
     char roots[3][1100];
     if (gpus) {
         ARG("--gpus");
@@ -426,88 +383,6 @@ out:
     return pid;
 }
 
-static bool listed(const char* name, size_t len) {
-    for (int i = 0; i < gs_args.n_env; i++)
-        if (strlen(gs_args.env_names[i]) == len && strncmp(gs_args.env_names[i], name, len) == 0)
-            return true;
-    return false;
-}
-
-/* The image's environment (the container process's) into the task's, --container-env excepted */
-static int import_environment(spank_t sp, pid_t pid) {
-    static const char* locale[] = {"LANG", "LANGUAGE", "LC_ALL"};
-    for (size_t i = 0; i < 3; i++)
-        if (!listed(locale[i], strlen(locale[i]))) spank_unsetenv(sp, locale[i]);
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
-    FILE* f = fopen(path, "r");
-    if (!f) return -1;
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    for (char* v = buf; v < buf + n; v += strlen(v) + 1) {
-        char* eq = strchr(v, '=');
-        if (!eq || listed(v, (size_t)(eq - v))) continue;
-        /* --container-mount-home: the host's HOME, which is mounted */
-        if (gs_args.mount_home == 1 && eq - v == 4 && strncmp(v, "HOME", 4) == 0) continue;
-        *eq = '\0';
-        spank_setenv(sp, v, eq + 1, 1);
-    }
-    return 0;
-}
-
-static int join(pid_t pid, char* err, size_t errlen) {
-    static const struct {
-        const char* name;
-        int flag;
-    } order[] = {{"user", CLONE_NEWUSER},
-                 {"mnt", CLONE_NEWNS},
-                 {"ipc", CLONE_NEWIPC},
-                 {"uts", CLONE_NEWUTS}};
-    int fds[4];
-    char path[128];
-    snprintf(path, sizeof path, "/proc/%d/cwd", (int)pid);
-    int cwd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    for (int i = 0; i < 4; i++) {
-        struct stat a, b;
-        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, order[i].name);
-        char self[64];
-        snprintf(self, sizeof self, "/proc/self/ns/%s", order[i].name);
-        fds[i] = -1;
-        if (stat(path, &a) == 0 && stat(self, &b) == 0 && a.st_ino == b.st_ino &&
-            a.st_dev == b.st_dev)
-            continue;
-        fds[i] = open(path, O_RDONLY | O_CLOEXEC);
-        if (fds[i] < 0) {
-            snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-            return -1;
-        }
-    }
-    for (int i = 0; i < 4; i++) {
-        if (fds[i] < 0) continue;
-        if (setns(fds[i], order[i].flag) != 0) {
-            snprintf(err, errlen, "cannot join the container's %s namespace: %s", order[i].name,
-                     strerror(errno));
-            return -1;
-        }
-        close(fds[i]);
-    }
-    if (gs_args.workdir) {
-        if (chdir(gs_args.workdir) != 0) {
-            snprintf(err, errlen,
-                     "--container-workdir %s: %s in the container (give a directory the image "
-                     "has, or mount one there)",
-                     gs_args.workdir, strerror(errno));
-            return -1;
-        }
-    } else if (cwd < 0 || fchdir(cwd) != 0) {
-        if (chdir("/") != 0) return -1;
-    }
-    if (cwd >= 0) close(cwd);
-    return 0;
-}
-
 int gs_task_join(spank_t sp) {
     struct gs_step s;
     if (step_info(sp, &s) != 0) {
@@ -530,12 +405,12 @@ int gs_task_join(spank_t sp) {
         slurm_error("gantry: %s", err);
         return -1;
     }
-    if (import_environment(sp, pid) != 0) {
+    if (gs_import_environment(sp, pid) != 0) {
         slurm_error("gantry: the container %s exited before task could join it", s.name);
         return -1;
     }
-    renumber_gpus(sp);
-    if (join(pid, err, sizeof err) != 0) {
+    gs_renumber_gpus(sp);
+    if (gs_join_namespaces(pid, err, sizeof err) != 0) {
         slurm_error("gantry: %s", err);
         return -1;
     }
@@ -543,31 +418,54 @@ int gs_task_join(spank_t sp) {
     return 0;
 }
 
+/* FN(ARG) as the job's user: slurmstepd's exit and slurmd's epilog run as root, and the step
+ * directories are the user's (a symbolic link put there must not lead root anywhere). */
+static void as_user(uid_t uid, gid_t gid, void (*fn)(void*), void* arg) {
+    if (geteuid() != 0) {
+        fn(arg);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid < 0) return;
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setregid(gid, gid) != 0 || setreuid(uid, uid) != 0) _exit(1);
+        fn(arg);
+        _exit(0);
+    }
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+}
+
+static void step_cleanup(void* arg) {
+    struct gs_step* s = arg;
+    char buf[64];
+    if (read_file(s->dir, "step", buf, sizeof buf)) remove_container(s);
+    remove_tree(s->dir);
+}
+
 void gs_step_cleanup(spank_t sp) {
     struct gs_step s;
     if (step_info(sp, &s) != 0) return;
-    char buf[64];
     if (s.named) return; /* the job epilog removes it */
-    if (read_file(s.dir, "step", buf, sizeof buf)) remove_container(&s);
-    remove_tree(s.dir);
+    as_user(s.uid, s.gid, step_cleanup, &s);
 }
 
-void gs_job_cleanup(spank_t sp) {
+struct job_cleanup {
     uid_t uid;
+    gid_t gid;
     uint32_t job;
-    if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
-        spank_get_item(sp, S_JOB_ID, &job) != ESPANK_SUCCESS) {
-        slurm_error("gantry: job epilog: the job's uid or id is not available");
-        return;
-    }
-    slurm_info("gantry: job %u epilog: removing its named containers", job);
+};
+
+static void job_cleanup(void* arg) {
+    const struct job_cleanup* j = arg;
     char dir[1200], prefix[64];
-    snprintf(dir, sizeof dir, "%s/%u", gs_config.runtime_path, (unsigned)uid);
-    snprintf(prefix, sizeof prefix, "named.%u.", job);
+    snprintf(dir, sizeof dir, "%s/%u", gs_config.runtime_path, (unsigned)j->uid);
+    snprintf(prefix, sizeof prefix, "named.%u.", j->job);
+    const char* here = getenv("SLURMD_NODENAME");
     DIR* d = opendir(dir);
     if (!d) return;
     struct dirent* e;
-    struct passwd* pw = getpwuid(uid);
+    struct passwd* pw = getpwuid(j->uid);
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, prefix, strlen(prefix)) != 0) continue;
         /* named.<job>.<node>.<name>: the container is slurm.<job>.<name>.<node> */
@@ -576,17 +474,31 @@ void gs_job_cleanup(spank_t sp) {
         if (!dot) continue;
         struct gs_step s;
         memset(&s, 0, sizeof s);
-        s.uid = uid;
-        s.gid = pw ? pw->pw_gid : uid;
+        s.uid = j->uid;
+        s.gid = j->gid;
         snprintf(s.home, sizeof s.home, "%s", pw ? pw->pw_dir : "/");
         set_env(&s);
         snprintf(s.node, sizeof s.node, "%.*s", (int)(dot - node_name), node_name);
+        if (here && strcmp(here, s.node) != 0) continue; /* another slurmd's, on this machine */
         expand(s.store, sizeof s.store, gs_config.store, &s);
-        snprintf(s.name, sizeof s.name, "slurm.%u.%s.%s", job, dot + 1, s.node);
+        snprintf(s.name, sizeof s.name, "slurm.%u.%s.%s", j->job, dot + 1, s.node);
         remove_container(&s);
         char p[2600];
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
         remove_tree(p);
     }
     closedir(d);
+}
+
+void gs_job_cleanup(spank_t sp) {
+    struct job_cleanup j;
+    if (spank_get_item(sp, S_JOB_UID, &j.uid) != ESPANK_SUCCESS ||
+        spank_get_item(sp, S_JOB_ID, &j.job) != ESPANK_SUCCESS) {
+        slurm_error("gantry: job epilog: the job's uid or id is not available");
+        return;
+    }
+    struct passwd* pw = getpwuid(j.uid);
+    j.gid = pw ? pw->pw_gid : j.uid;
+    slurm_info("gantry: job %u epilog: removing its named containers", j.job);
+    as_user(j.uid, j.gid, job_cleanup, &j);
 }
