@@ -23,6 +23,11 @@ static void set_str(char** dst, const char* v) {
 
 /* SRC:DST[:ro|rw],... ; absolute paths, no empty parts */
 static int parse_mounts(const char* v) {
+    /* an option may be given again (the environment first, then the line): the last wins */
+    for (int i = 0; i < gs_args.n_mounts; i++) {
+        free(gs_args.mounts[i].src);
+        free(gs_args.mounts[i].dst);
+    }
     gs_args.n_mounts = 0;
     char *copy = strdup(v), *save = NULL;
     for (char* m = strtok_r(copy, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
@@ -65,6 +70,7 @@ bad:
 }
 
 static int parse_env_names(const char* v) {
+    for (int i = 0; i < gs_args.n_env; i++) free(gs_args.env_names[i]);
     gs_args.n_env = 0;
     char *copy = strdup(v), *save = NULL;
     for (char* n = strtok_r(copy, ",", &save); n; n = strtok_r(NULL, ",", &save)) {
