@@ -417,3 +417,30 @@ int main(int argc, char **argv) {
     hello = sorted(line for line in lines if line.startswith("hello"))
     assert hello == ["hello rank 0 of 2 sum 1", "hello rank 1 of 2 sum 1"], r
     assert_clean(cluster)
+
+
+def test_slurm_container_option_runs_gantry_oci(cluster, image):
+    """Slurm's own `srun --container BUNDLE` (oci.conf, written by the fixture: RunTimeRun,
+    Query, Kill, Delete are `gantry oci`; 22.05 allows one task per node) on a bundle that
+    `gantry bundle` wrote on the shared filesystem."""
+    shared = cluster.dir / "shared"
+    shared.mkdir(exist_ok=True)
+    os.chown(shared, NOBODY.pw_uid, NOBODY.pw_gid)
+    gantry(cluster, "n1", "bundle", image, shared / "bundle")
+    r = cluster.srun("-N2", f"--container={shared / 'bundle'}", "sh", "-c",
+                     'echo "$FROMIMAGE $(readlink /proc/self/ns/mnt) $(cat /proc/self/uid_map)"')
+    assert r.returncode == 0, r
+    rows = [line.split() for line in r.stdout.splitlines()]
+    assert len(rows) == 2, r
+    host_mnt = os.readlink("/proc/self/ns/mnt")
+    for from_image, mnt, inside, outside, count in rows:
+        assert from_image == "1" and mnt != host_mnt, r  # in the bundle's root
+        assert (inside, outside, count) == ("0", str(NOBODY.pw_uid), "1"), r  # rootless
+    assert rows[0][1] != rows[1][1], r  # one container per node
+    cluster.wait_idle()
+    oci_root = cluster.dir / "oci" / NOBODY.pw_name  # oci.conf's %u is the user name
+    assert oci_root.is_dir()
+    end = time.time() + 10
+    while time.time() < end and os.listdir(oci_root):
+        time.sleep(0.1)
+    assert os.listdir(oci_root) == []  # deleted by RunTimeDelete
