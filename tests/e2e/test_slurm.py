@@ -444,3 +444,31 @@ def test_slurm_container_option_runs_gantry_oci(cluster, image):
     while time.time() < end and os.listdir(oci_root):
         time.sleep(0.1)
     assert os.listdir(oci_root) == []  # deleted by RunTimeDelete
+
+
+def test_step_directory_planted_as_a_symlink_leads_root_nowhere(cluster, image):
+    """The step directories are the user's, and slurmstepd's cleanup runs as root: a user who
+    plants runtime_path/<uid>/step.<job>.<step>.<node> as a symbolic link to a root-owned
+    directory gets a failed step, and root removes nothing there."""
+    victim = cluster.dir / "victim"
+    victim.mkdir(exist_ok=True)
+    (victim / "keep").write_text("root's\n")
+    (victim / "lock").write_text("root's too\n")
+    script = user_file(cluster, "held.sh", f"#!/bin/sh\n#SBATCH --container-image={image}\n"
+                       f"#SBATCH -w n1\n#SBATCH -o {cluster.home}/held.out\ntrue\n")
+    r = cluster.run("sbatch", "--hold", "--parsable", script)
+    assert r.returncode == 0, r
+    job = r.stdout.strip().split(";")[0]
+    run = cluster.dir / "run" / str(NOBODY.pw_uid)
+    run.mkdir(exist_ok=True)  # as init_post_opt makes it: the user's
+    os.chown(run, NOBODY.pw_uid, NOBODY.pw_gid)
+    link = run / f"step.{job}.4294967291.n1"  # the batch step
+    subprocess.run(cluster.as_user(["ln", "-s", str(victim), str(link)]), check=True)
+    assert cluster.run("scontrol", "release", job).returncode == 0
+    cluster.wait_idle(60)
+    out = (cluster.home / "held.out").read_text()
+    assert "gantry:" in out, out  # the step failed, saying why
+    assert sorted(os.listdir(victim)) == ["keep", "lock"]
+    assert (victim / "lock").read_text() == "root's too\n"
+    os.unlink(link)
+    assert_clean(cluster)
