@@ -58,7 +58,7 @@ void register_run(CLI::App& app, Context& ctx) {
              "Warn when a run writes more than this into the container layer (default 1GiB)");
     o.option(iso, engine::flags::kUserns, f->userns,
              "auto (subordinate ids from /etc/subuid when newuidmap allows, else your id only), "
-             "single or subid");
+             "single, subid, or keep-id (your own uid and gid inside, not root)");
     o.option(iso, engine::flags::kMemory, f->memory,
              "Memory limit (e.g. 512m, 2g) through cgroup v2");
     o.option(iso, engine::flags::kCpus, f->cpus, "CPU limit (e.g. 1.5) through cgroup v2");

@@ -171,6 +171,15 @@ static bool is_sqsh_path(const char* image) {
 /* The image in the node's store: pulled once (under the store's own locks) if missing. */
 static int ensure_image(const struct gs_step* s, char* out, size_t outlen) {
     if (is_sqsh_path(gs_args.image)) {
+        /* its files, served by FUSE, belong to a root that keep-id does not map: not writable
+         * even where a mount point must be made */
+        if (gs_args.remap_root == 0) {
+            snprintf(out, outlen,
+                     "gantry: error: --no-container-remap-root is not supported with a .sqsh "
+                     "image (%s): drop it, or use a registry or store image\n",
+                     gs_args.image);
+            return -1;
+        }
         if (access(gs_args.image, R_OK) == 0) return 0;
         snprintf(out, outlen,
                  "gantry: error: --container-image %s: %s on node %s (a .sqsh file every node "
@@ -233,6 +242,12 @@ static int create_container(spank_t sp, const struct gs_step* s, char* out, size
      * the container shares it, so /proc/self is theirs as for any process */
     ARG("--pid");
     ARG("host");
+    /* --no-container-remap-root: the user's own ids inside (gantry's --userns keep-id), else
+     * root in the container's user namespace (gantry's default). A root job's is root's. */
+    if (gs_args.remap_root == 0 && s->uid != 0) {
+        ARG("--userns");
+        ARG("keep-id");
+    }
     ARG("-v");
     ARG(hold);
     if (gs_args.writable == 0) ARG("--read-only");
@@ -389,12 +404,10 @@ int gs_task_join(spank_t sp) {
         slurm_error("gantry: cannot read the job's uid, gid or id");
         return -1;
     }
-    if (gs_args.save || gs_args.entrypoint == 1 || gs_args.remap_root == 0 ||
-        gs_args.name_flag == GS_NAME_NO_EXEC) {
+    if (gs_args.save || gs_args.entrypoint == 1 || gs_args.name_flag == GS_NAME_NO_EXEC) {
         slurm_error("gantry: %s is not supported yet (docs/slurm.md lists the options)",
                     gs_args.save              ? "--container-save"
                     : gs_args.entrypoint == 1 ? "--container-entrypoint"
-                    : gs_args.remap_root == 0 ? "--no-container-remap-root"
                                               : "--container-name NAME:no_exec");
         return -1;
     }

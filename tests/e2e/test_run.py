@@ -1751,3 +1751,16 @@ def test_pid_host_and_pidfile(rootless, mk):
         assert os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
     finally:
         rootless.run("rm", "-f", "pidf")
+
+
+def test_userns_keep_id(rootless, mk):
+    """--userns keep-id: the caller's own uid and gid inside, mapped to themselves (no root)."""
+    load_busybox(rootless, mk, rootless.base)
+    me = rootless.run("run", "--rm", "sample:latest", "id", "-u").out.strip()
+    assert me == "0"  # the default single-id map: root inside
+    r = rootless.run("run", "--rm", "--userns", "keep-id", "sample:latest", "sh", "-c",
+                     "id -u; id -g; cat /proc/self/uid_map; touch /tmp/x && echo wrote")
+    uid = str(os.getuid() if rootless.user is None else rootless.user.pw_uid)
+    gid = str(os.getgid() if rootless.user is None else rootless.user.pw_gid)
+    assert r.out.split() == [uid, gid, uid, uid, "1", "wrote"], r
+    rootless.fail("run", "--userns", "nope", "sample:latest", "true", code=2)

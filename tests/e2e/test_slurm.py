@@ -179,6 +179,23 @@ def test_mounts_workdir_readonly(cluster, image):
     assert sorted(os.listdir(data)) == ["f", "y0", "y1"]
 
 
+def test_remap_root(cluster, image):
+    r = cluster.srun("-N1", f"--container-image={image}", "--container-remap-root", "sh", "-c",
+                     "id -u; cat /proc/self/uid_map")
+    assert r.returncode == 0, r
+    assert r.stdout.split() == ["0", "0", str(NOBODY.pw_uid), "1"], r
+    r = cluster.srun("-N1", f"--container-image={image}", "--no-container-remap-root", "sh",
+                     "-c", "id -u; cat /proc/self/uid_map")
+    assert r.returncode == 0, r
+    assert r.stdout.split() == [str(NOBODY.pw_uid)] * 3 + ["1"], r  # keep-id: its own ids
+    r = cluster.srun("-N1", f"--container-image={image}", "sh", "-c", "id -u")
+    assert r.stdout.split() == ["0"], r  # the default: gantry's (pyxis' is the user's own)
+    r = cluster.srun("-N1", "--container-image=/shared/app.sqsh", "--no-container-remap-root",
+                     "true")
+    assert r.returncode != 0, r
+    assert "--no-container-remap-root is not supported with a .sqsh image" in r.stderr, r
+
+
 def test_writable_root_is_the_default(cluster, image):
     r = cluster.srun("-N1", f"--container-image={image}", "sh", "-c",
                      "touch /z && echo written")
