@@ -1,6 +1,7 @@
 /* The plugin's options; see options.h. */
 #include "options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,6 +265,11 @@ int gs_parse_config(int ac, char** av) {
     return 0;
 }
 
+static const char* lookup(spank_t sp, const char* var, char* buf, size_t len) {
+    if (!spank_remote(sp)) return getenv(var);
+    return spank_getenv(sp, var, buf, (int)len) == ESPANK_SUCCESS ? buf : NULL;
+}
+
 /* PYXIS_CONTAINER_<OPTION> (upper case, '-' as '_'), for options not given on the line */
 int gs_read_environment(spank_t sp) {
     static const struct {
@@ -284,11 +290,16 @@ int gs_read_environment(spank_t sp) {
                 {"PYXIS_CONTAINER_GPUS", O_GPUS, false}};
     char buf[8192];
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char* v = NULL;
-        if (spank_remote(sp)) {
-            if (spank_getenv(sp, vars[i].var, buf, sizeof buf) == ESPANK_SUCCESS) v = buf;
-        } else {
-            v = getenv(vars[i].var);
+        const char* v = lookup(sp, vars[i].var, buf, sizeof buf);
+        /* pyxis' own sbatch options as Slurm hands them to a job's environment, for jobs
+         * submitted where pyxis was the plugin: SLURM_SPANK__SLURM_SPANK_OPTION_pyxis_<option> */
+        if (!v && !vars[i].flag) {
+            char alias[128] = "SLURM_SPANK__SLURM_SPANK_OPTION_pyxis_container_";
+            size_t n = strlen(alias);
+            for (const char* c = vars[i].var + strlen("PYXIS_CONTAINER_"); *c && n < 127; c++)
+                alias[n++] = (char)tolower((unsigned char)*c);
+            alias[n] = '\0';
+            v = lookup(sp, alias, buf, sizeof buf);
         }
         if (!v) continue;
         /* the command line wins */

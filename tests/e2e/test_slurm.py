@@ -160,6 +160,16 @@ def test_pyxis_environment_variables(cluster, image):
     assert r.stdout.split() == ["1", "/bin"], r
 
 
+def test_pyxis_sbatch_option_variables(cluster, image):
+    """A job whose environment carries pyxis' own option variables (an sbatch made where pyxis
+    was the plugin) runs in the container all the same."""
+    r = cluster.srun("-N1", "sh", "-c", "echo $FROMIMAGE; pwd",
+                     env={"SLURM_SPANK__SLURM_SPANK_OPTION_pyxis_container_image": image,
+                          "SLURM_SPANK__SLURM_SPANK_OPTION_pyxis_container_workdir": "/etc"})
+    assert r.returncode == 0, r
+    assert r.stdout.split() == ["1", "/etc"], r
+
+
 def test_mounts_workdir_readonly(cluster, image):
     data = cluster.dir / "data"
     data.mkdir(exist_ok=True)
