@@ -236,8 +236,13 @@ static int create_container(spank_t sp, const struct gs_step* s, char* out, size
     ARG(s->name);
     ARG("--pidfile");
     ARG(pidfile);
-    ARG("--entrypoint");
-    ARG("");
+    /* --container-entrypoint: the image's entrypoint runs once per node with the holder as its
+     * command (`exec "$@"`), so what it exports reaches every task (the container's
+     * environment is the tasks'); else nothing of it runs and the image needs no shell */
+    if (gs_args.entrypoint != 1) {
+        ARG("--entrypoint");
+        ARG("");
+    }
     /* the tasks join from the host's PID namespace (setns cannot move a process into another):
      * the container shares it, so /proc/self is theirs as for any process */
     ARG("--pid");
@@ -385,7 +390,9 @@ static pid_t container_pid(spank_t sp, const struct gs_step* s, char* err, size_
     }
     long t1 = now_ms();
     if (!read_file(s->dir, "pid", buf, sizeof buf) || !alive((pid_t)atoi(buf))) {
-        snprintf(err, errlen, "container %s started but its process is gone", s->name);
+        snprintf(err, errlen, "container %s started but its process is gone%s", s->name,
+                 gs_args.entrypoint == 1 ? " (does the image's entrypoint end with exec \"$@\"?)"
+                                         : "");
         write_file(s->dir, errfile, err);
         goto out;
     }
@@ -404,11 +411,9 @@ int gs_task_join(spank_t sp) {
         slurm_error("gantry: cannot read the job's uid, gid or id");
         return -1;
     }
-    if (gs_args.save || gs_args.entrypoint == 1 || gs_args.name_flag == GS_NAME_NO_EXEC) {
+    if (gs_args.save || gs_args.name_flag == GS_NAME_NO_EXEC) {
         slurm_error("gantry: %s is not supported yet (docs/slurm.md lists the options)",
-                    gs_args.save              ? "--container-save"
-                    : gs_args.entrypoint == 1 ? "--container-entrypoint"
-                                              : "--container-name NAME:no_exec");
+                    gs_args.save ? "--container-save" : "--container-name NAME:no_exec");
         return -1;
     }
     char err[4096] = "";

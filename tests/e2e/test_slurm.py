@@ -499,3 +499,26 @@ def test_step_directory_planted_as_a_symlink_leads_root_nowhere(cluster, image):
     assert (victim / "lock").read_text() == "root's too\n"
     os.unlink(link)
     assert_clean(cluster)
+
+
+def test_container_entrypoint(cluster, image, mk):
+    """--container-entrypoint: the image's entrypoint runs (once per node, the holder as its
+    command); what it exports reaches every task. Without the flag it does not run."""
+    from fixtures.mkimage import Entry, busybox_layer
+    ep = Entry.file("ep.sh", "#!/bin/sh\nexport FROM_EP=ran\nexec \"$@\"\n", 0o755)
+    img = mk.Image([busybox_layer(extra=[ep])], env=["PATH=/bin"], entrypoint=["/ep.sh"],
+                   cmd=["/bin/sh"])
+    archive = cluster.dir / "ep.tar"
+    mk.write_docker_archive(archive, [(img, ["ep:latest"])])
+    os.chmod(archive, 0o644)
+    for n in ("n1", "n2"):
+        gantry(cluster, n, "load", "-q", archive)
+    r = cluster.srun("-N2", "-n4", "-w", "n1,n2", "--container-image=ep:latest",
+                     "--container-entrypoint",
+                     "sh", "-c", 'echo "${FROM_EP:-none}"')
+    assert r.returncode == 0, r
+    assert r.stdout.split() == ["ran"] * 4, r
+    r = cluster.srun("-N1", "-w", "n1", "--container-image=ep:latest", "sh", "-c",
+                     'echo "${FROM_EP:-none}"')
+    assert r.stdout.split() == ["none"], r
+    assert_clean(cluster)
