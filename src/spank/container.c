@@ -6,6 +6,7 @@
 #include "gpus.h"
 #include "join.h"
 #include "options.h"
+#include "save.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -72,6 +73,7 @@ static int step_info(spank_t sp, struct gs_step* s) {
         spank_get_item(sp, S_JOB_ID, &s->job) != ESPANK_SUCCESS)
         return -1;
     if (spank_get_item(sp, S_JOB_STEPID, &s->step) != ESPANK_SUCCESS) s->step = 0;
+    if (spank_get_item(sp, S_JOB_NODEID, &s->nodeid) != ESPANK_SUCCESS) s->nodeid = 0;
     if (spank_getenv(sp, "SLURMD_NODENAME", s->node, sizeof s->node) != ESPANK_SUCCESS) {
         const char* n = getenv("SLURMD_NODENAME");
         if (!n)
@@ -411,9 +413,9 @@ int gs_task_join(spank_t sp) {
         slurm_error("gantry: cannot read the job's uid, gid or id");
         return -1;
     }
-    if (gs_args.save || gs_args.name_flag == GS_NAME_NO_EXEC) {
-        slurm_error("gantry: %s is not supported yet (docs/slurm.md lists the options)",
-                    gs_args.save ? "--container-save" : "--container-name NAME:no_exec");
+    if (gs_args.name_flag == GS_NAME_NO_EXEC) {
+        slurm_error("gantry: --container-name NAME:no_exec is not supported yet (docs/slurm.md "
+                    "lists the options)");
         return -1;
     }
     char err[4096] = "";
@@ -454,18 +456,44 @@ static void as_user(uid_t uid, gid_t gid, void (*fn)(void*), void* arg) {
     }
 }
 
+struct step_end {
+    struct gs_step s;
+    char save[1100]; /* --container-save's path, absolute; "" for none */
+};
+
 static void step_cleanup(void* arg) {
-    struct gs_step* s = arg;
+    struct step_end* e = arg;
+    struct gs_step* s = &e->s;
     char buf[64];
+    if (e->save[0] && read_file(s->dir, "pid", buf, sizeof buf) && alive((pid_t)atoi(buf))) {
+        char err[4096];
+        long t0 = now_ms();
+        if (gs_save_container(s, (pid_t)atoi(buf), e->save, err, sizeof err) != 0)
+            slurm_error("gantry: %s", err);
+        else
+            slurm_info("gantry: node %s: container %s saved to %s in %ld ms", s->node, s->name,
+                       e->save, now_ms() - t0);
+    }
+    if (s->named) return; /* the job epilog removes it */
     if (read_file(s->dir, "step", buf, sizeof buf)) remove_container(s);
     remove_tree(s->dir);
 }
 
 void gs_step_cleanup(spank_t sp) {
-    struct gs_step s;
-    if (step_info(sp, &s) != 0) return;
-    if (s.named) return; /* the job epilog removes it */
-    as_user(s.uid, s.gid, step_cleanup, &s);
+    static struct step_end e;
+    memset(&e, 0, sizeof e);
+    if (step_info(sp, &e.s) != 0) return;
+    /* the first node saves (every node's container would go to the same path); a relative
+     * path is the job's working directory's */
+    if (gs_args.save && e.s.nodeid == 0) {
+        char pwd[1024] = "";
+        if (gs_args.save[0] != '/' && spank_getenv(sp, "PWD", pwd, sizeof pwd) != ESPANK_SUCCESS)
+            snprintf(pwd, sizeof pwd, "%s", e.s.home);
+        snprintf(e.save, sizeof e.save, "%s%s%s", gs_args.save[0] == '/' ? "" : pwd,
+                 gs_args.save[0] == '/' ? "" : "/", gs_args.save);
+    }
+    if (e.s.named && !e.save[0]) return; /* the job epilog removes it */
+    as_user(e.s.uid, e.s.gid, step_cleanup, &e);
 }
 
 struct job_cleanup {

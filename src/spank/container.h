@@ -14,7 +14,7 @@
 struct gs_step {
     uid_t uid;
     gid_t gid;
-    uint32_t job, step;
+    uint32_t job, step, nodeid;
     char node[256];
     char home[1024];
     char env_home[1100], env_xdg[1100], env_auth[1100];

@@ -15,6 +15,7 @@ struct gs_config gs_config = {
     .dev_root = "/",
     .sys_root = "/",
     .hold = "/usr/libexec/gantry/gantry-hold",
+    .mksquashfs = "/usr/bin/mksquashfs",
 };
 
 static void set_str(char** dst, const char* v) {
@@ -242,7 +243,8 @@ int gs_parse_config(int ac, char** av) {
                 {"driver_root", gs_config.driver_root},
                 {"dev_root", gs_config.dev_root},
                 {"sys_root", gs_config.sys_root},
-                {"hold", gs_config.hold}};
+                {"hold", gs_config.hold},
+                {"mksquashfs", gs_config.mksquashfs}};
     for (int i = 0; i < ac; i++) {
         const char* eq = strchr(av[i], '=');
         size_t klen = eq ? (size_t)(eq - av[i]) : 0;
@@ -258,7 +260,7 @@ int gs_parse_config(int ac, char** av) {
             }
         if (!known) {
             slurm_error("gantry: plugstack.conf: unknown argument \"%s\" (gantry=, store=, "
-                        "runtime_path=, driver_root=, dev_root=, sys_root=, hold=)",
+                        "runtime_path=, driver_root=, dev_root=, sys_root=, hold=, mksquashfs=)",
                         av[i]);
             return -1;
         }

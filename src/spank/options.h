@@ -43,7 +43,8 @@ struct gs_config {
     char store[1024]; /* "" = gantry's default store of the user */
     char runtime_path[1024];
     char driver_root[1024], dev_root[1024], sys_root[1024];
-    char hold[1024]; /* the static holder program bound into each container */
+    char hold[1024];       /* the static holder program bound into each container */
+    char mksquashfs[1024]; /* --container-save's writer */
 };
 
 extern struct gs_args gs_args;

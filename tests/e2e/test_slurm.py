@@ -522,3 +522,30 @@ def test_container_entrypoint(cluster, image, mk):
                      'echo "${FROM_EP:-none}"')
     assert r.stdout.split() == ["none"], r
     assert_clean(cluster)
+
+
+def test_container_save(cluster, image, fuse_open):
+    """--container-save PATH: the first node's container, with what its tasks wrote, becomes a
+    squashfs file at the end of the step (relative to the job's directory), that a later step on
+    another node runs; the mounts (/proc, binds) are not in it."""
+    need = shutil.which("mksquashfs")
+    if not need:
+        pytest.skip("mksquashfs is not installed (squashfs-tools)")
+    out = cluster.home / "saved.sqsh"
+    r = cluster.srun("-N2", "-w", "n1,n2", f"--container-image={image}",
+                     "--container-save=saved.sqsh", f"--container-mounts={cluster.home}:/data",
+                     "sh", "-c", 'echo "written on $SLURMD_NODENAME" > /saved.txt')
+    assert r.returncode == 0, r
+    end = time.time() + 15  # written by slurmstepd's exit, after srun returned
+    while time.time() < end and not out.exists():
+        time.sleep(0.1)
+    assert out.exists(), cluster.log("slurmd.n1")
+    assert "saved to" in cluster.log("slurmd.n1")
+    assert [p for p in os.listdir(cluster.home) if ".tmp" in p] == []
+    listing = subprocess.run(["unsquashfs", "-l", out], capture_output=True, text=True).stdout
+    assert "squashfs-root/saved.txt" in listing
+    assert "squashfs-root/data/" not in listing and "squashfs-root/proc/" not in listing
+    r = cluster.srun("-w", "n3", f"--container-image={out}", "cat", "/saved.txt")
+    assert r.returncode == 0, r
+    assert r.stdout == "written on n1\n", r
+    assert_clean(cluster)
