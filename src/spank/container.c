@@ -7,6 +7,7 @@
 #include "join.h"
 #include "options.h"
 #include "save.h"
+#include "stepdir.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -34,30 +35,6 @@ void gs_remember_step(spank_t sp) {
     if (spank_get_item(sp, S_JOB_STEPID, &step) == ESPANK_SUCCESS && step == SLURM_BATCH_SCRIPT &&
         spank_get_item(sp, S_JOB_ARGV, &argc, &argv) == ESPANK_SUCCESS && argc > 0)
         snprintf(batch_script, sizeof batch_script, "%s", argv[0]);
-}
-
-static long now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
-}
-
-/* PATTERN with %n (node) and %u (uid) expanded */
-static void expand(char* dst, size_t len, const char* pattern, const struct gs_step* s) {
-    size_t o = 0;
-    for (const char* c = pattern; *c && o + 1 < len; c++) {
-        if (c[0] == '%' && c[1] == 'n') {
-            o += snprintf(dst + o, len - o, "%s", s->node);
-            c++;
-        } else if (c[0] == '%' && c[1] == 'u') {
-            o += snprintf(dst + o, len - o, "%u", (unsigned)s->uid);
-            c++;
-        } else {
-            dst[o++] = *c;
-        }
-        if (o >= len) o = len - 1;
-    }
-    dst[o] = '\0';
 }
 
 static void set_env(struct gs_step* s) {
@@ -96,7 +73,7 @@ static int step_info(spank_t sp, struct gs_step* s) {
         s->env[n++] = s->env_auth;
     }
     s->env[n] = NULL;
-    expand(s->store, sizeof s->store, gs_config.store, s);
+    gs_expand(s->store, sizeof s->store, gs_config.store, s);
     if (gs_args.name) {
         s->named = true;
         snprintf(s->name, sizeof s->name, "slurm.%u.%s.%s", s->job, gs_args.name, s->node);
@@ -127,40 +104,6 @@ fail:
                 "runtime_path=)",
                 gs_config.runtime_path, strerror(errno));
     return -1;
-}
-
-static void write_file(const char* dir, const char* name, const char* text) {
-    char tmp[1400], path[1400];
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name);
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE* f = fopen(tmp, "w");
-    if (!f) return;
-    fputs(text, f);
-    if (fclose(f) == 0) rename(tmp, path);
-}
-
-static bool read_file(const char* dir, const char* name, char* buf, size_t len) {
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE* f = fopen(path, "r");
-    if (!f) return false;
-    size_t n = fread(buf, 1, len - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return true;
-}
-
-/* DIR and the plain files in it (the step directory holds no subdirectories) */
-static void remove_tree(const char* dir) {
-    DIR* d = opendir(dir);
-    if (d) {
-        struct dirent* e;
-        while ((e = readdir(d)))
-            if (e->d_name[0] != '.' || (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")))
-                unlinkat(dirfd(d), e->d_name, 0);
-        closedir(d);
-    }
-    rmdir(dir);
 }
 
 static bool is_sqsh_path(const char* image) {
@@ -202,7 +145,7 @@ static int ensure_image(const struct gs_step* s, char* out, size_t outlen) {
     int rc = gs_exec_gantry(argv, s->uid, s->gid, s->env, out, outlen);
     if (rc == 0) return 0;
     if (rc != 3) return -1;
-    long t0 = now_ms();
+    long t0 = gs_now_ms();
     argc = 0;
     ARG(gs_config.gantry);
     if (s->store[0]) {
@@ -215,7 +158,7 @@ static int ensure_image(const struct gs_step* s, char* out, size_t outlen) {
     argv[argc] = NULL;
     rc = gs_exec_gantry(argv, s->uid, s->gid, s->env, out, outlen);
     slurm_info("gantry: node %s: pulled %s into %s in %ld ms (rc %d)", s->node, gs_args.image,
-               s->store[0] ? s->store : "the default store", now_ms() - t0, rc);
+               s->store[0] ? s->store : "the default store", gs_now_ms() - t0, rc);
     return rc == 0 ? 0 : -1;
 }
 
@@ -295,9 +238,9 @@ static int create_container(spank_t sp, const struct gs_step* s, char* out, size
     if (gpus) {
         ARG("--gpus");
         ARG(gpus);
-        expand(roots[0], sizeof roots[0], gs_config.driver_root, s);
-        expand(roots[1], sizeof roots[1], gs_config.dev_root, s);
-        expand(roots[2], sizeof roots[2], gs_config.sys_root, s);
+        gs_expand(roots[0], sizeof roots[0], gs_config.driver_root, s);
+        gs_expand(roots[1], sizeof roots[1], gs_config.dev_root, s);
+        gs_expand(roots[2], sizeof roots[2], gs_config.sys_root, s);
         ARG("--driver-root");
         ARG(roots[0]);
         ARG("--dev-root");
@@ -328,11 +271,6 @@ static void remove_container(const struct gs_step* s) {
         slurm_error("gantry: removing container %s: %s", s->name, gs_error_line(out));
 }
 
-static bool alive(pid_t pid) {
-    return pid > 0 && kill(pid, 0) == 0;
-}
-
-/* Under the step directory's lock: the container's pid, made by the first task. */
 static pid_t container_pid(spank_t sp, const struct gs_step* s, char* err, size_t errlen) {
     if (mkdir(s->dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot make %s: %s", s->dir, strerror(errno));
@@ -350,14 +288,14 @@ static pid_t container_pid(spank_t sp, const struct gs_step* s, char* err, size_
     char buf[4096], errfile[64], stepid[64];
     snprintf(errfile, sizeof errfile, "error.%u", s->step);
     snprintf(stepid, sizeof stepid, "%u.%u\n", s->job, s->step);
-    if (read_file(s->dir, errfile, buf, sizeof buf)) {
+    if (gs_read_file(s->dir, errfile, buf, sizeof buf)) {
         snprintf(err, errlen, "%s", buf); /* the first task's failure, for every task */
         goto out;
     }
-    if (read_file(s->dir, "pid", buf, sizeof buf) && alive((pid_t)atoi(buf))) {
+    if (gs_read_file(s->dir, "pid", buf, sizeof buf) && gs_alive((pid_t)atoi(buf))) {
         pid = (pid_t)atoi(buf);
         if (s->named && gs_args.name_flag == GS_NAME_CREATE &&
-            !(read_file(s->dir, "step", buf, sizeof buf) && strcmp(buf, stepid) == 0)) {
+            !(gs_read_file(s->dir, "step", buf, sizeof buf) && strcmp(buf, stepid) == 0)) {
             snprintf(err, errlen, "container %s already exists (--container-name %s:create)",
                      gs_args.name, gs_args.name);
             pid = -1;
@@ -379,27 +317,27 @@ static pid_t container_pid(spank_t sp, const struct gs_step* s, char* err, size_
             snprintf(err, errlen, "--container-mounts %s:%s: %s: %s on node %s",
                      gs_args.mounts[i].src, gs_args.mounts[i].dst, gs_args.mounts[i].src,
                      strerror(errno), s->node);
-            write_file(s->dir, errfile, err);
+            gs_write_file(s->dir, errfile, err);
             goto out;
         }
     char out[16384];
-    long t0 = now_ms();
+    long t0 = gs_now_ms();
     if (s->named) remove_container(s); /* an exited one of the same name */
     if (ensure_image(s, out, sizeof out) != 0 || create_container(sp, s, out, sizeof out) != 0) {
         snprintf(err, errlen, "%s", gs_error_line(out));
-        write_file(s->dir, errfile, err);
+        gs_write_file(s->dir, errfile, err);
         goto out;
     }
-    long t1 = now_ms();
-    if (!read_file(s->dir, "pid", buf, sizeof buf) || !alive((pid_t)atoi(buf))) {
+    long t1 = gs_now_ms();
+    if (!gs_read_file(s->dir, "pid", buf, sizeof buf) || !gs_alive((pid_t)atoi(buf))) {
         snprintf(err, errlen, "container %s started but its process is gone%s", s->name,
                  gs_args.entrypoint == 1 ? " (does the image's entrypoint end with exec \"$@\"?)"
                                          : "");
-        write_file(s->dir, errfile, err);
+        gs_write_file(s->dir, errfile, err);
         goto out;
     }
     pid = (pid_t)atoi(buf);
-    write_file(s->dir, "step", stepid);
+    gs_write_file(s->dir, "step", stepid);
     slurm_info("gantry: node %s step %u.%u: container %s ready in %ld ms (pid %d)", s->node, s->job,
                s->step, s->name, t1 - t0, (int)pid);
 out:
@@ -419,7 +357,7 @@ int gs_task_join(spank_t sp) {
         return -1;
     }
     char err[4096] = "";
-    long t0 = now_ms();
+    long t0 = gs_now_ms();
     pid_t pid = container_pid(sp, &s, err, sizeof err);
     if (pid <= 0) {
         slurm_error("gantry: %s", err);
@@ -434,7 +372,7 @@ int gs_task_join(spank_t sp) {
         slurm_error("gantry: %s", err);
         return -1;
     }
-    slurm_verbose("gantry: task joined %s in %ld ms", s.name, now_ms() - t0);
+    slurm_verbose("gantry: task joined %s in %ld ms", s.name, gs_now_ms() - t0);
     return 0;
 }
 
@@ -465,18 +403,18 @@ static void step_cleanup(void* arg) {
     struct step_end* e = arg;
     struct gs_step* s = &e->s;
     char buf[64];
-    if (e->save[0] && read_file(s->dir, "pid", buf, sizeof buf) && alive((pid_t)atoi(buf))) {
+    if (e->save[0] && gs_read_file(s->dir, "pid", buf, sizeof buf) && gs_alive((pid_t)atoi(buf))) {
         char err[4096];
-        long t0 = now_ms();
+        long t0 = gs_now_ms();
         if (gs_save_container(s, (pid_t)atoi(buf), e->save, err, sizeof err) != 0)
             slurm_error("gantry: %s", err);
         else
             slurm_info("gantry: node %s: container %s saved to %s in %ld ms", s->node, s->name,
-                       e->save, now_ms() - t0);
+                       e->save, gs_now_ms() - t0);
     }
     if (s->named) return; /* the job epilog removes it */
-    if (read_file(s->dir, "step", buf, sizeof buf)) remove_container(s);
-    remove_tree(s->dir);
+    if (gs_read_file(s->dir, "step", buf, sizeof buf)) remove_container(s);
+    gs_remove_tree(s->dir);
 }
 
 void gs_step_cleanup(spank_t sp) {
@@ -526,12 +464,12 @@ static void job_cleanup(void* arg) {
         set_env(&s);
         snprintf(s.node, sizeof s.node, "%.*s", (int)(dot - node_name), node_name);
         if (here && strcmp(here, s.node) != 0) continue; /* another slurmd's, on this machine */
-        expand(s.store, sizeof s.store, gs_config.store, &s);
+        gs_expand(s.store, sizeof s.store, gs_config.store, &s);
         snprintf(s.name, sizeof s.name, "slurm.%u.%s.%s", j->job, dot + 1, s.node);
         remove_container(&s);
         char p[2600];
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        remove_tree(p);
+        gs_remove_tree(p);
     }
     closedir(d);
 }
