@@ -292,7 +292,7 @@ static pid_t container_pid(spank_t sp, const struct gs_step* s, char* err, size_
         snprintf(err, errlen, "%s", buf); /* the first task's failure, for every task */
         goto out;
     }
-    if (gs_read_file(s->dir, "pid", buf, sizeof buf) && gs_alive((pid_t)atoi(buf))) {
+    if (gs_read_file(s->dir, "pid", buf, sizeof buf) && gs_is_holder((pid_t)atoi(buf))) {
         pid = (pid_t)atoi(buf);
         if (s->named && gs_args.name_flag == GS_NAME_CREATE &&
             !(gs_read_file(s->dir, "step", buf, sizeof buf) && strcmp(buf, stepid) == 0)) {
@@ -328,8 +328,16 @@ static pid_t container_pid(spank_t sp, const struct gs_step* s, char* err, size_
         gs_write_file(s->dir, errfile, err);
         goto out;
     }
+    /* with --container-entrypoint, until the entrypoint has exec'ed the holder (60 s at most) */
+    bool held = false;
+    for (int i = 0;
+         i < 6000 && gs_read_file(s->dir, "pid", buf, sizeof buf) && gs_alive((pid_t)atoi(buf));
+         i++) {
+        if ((held = gs_is_holder((pid_t)atoi(buf)))) break;
+        usleep(10000);
+    }
     long t1 = gs_now_ms();
-    if (!gs_read_file(s->dir, "pid", buf, sizeof buf) || !gs_alive((pid_t)atoi(buf))) {
+    if (!held) {
         snprintf(err, errlen, "container %s started but its process is gone%s", s->name,
                  gs_args.entrypoint == 1 ? " (does the image's entrypoint end with exec \"$@\"?)"
                                          : "");
@@ -403,7 +411,8 @@ static void step_cleanup(void* arg) {
     struct step_end* e = arg;
     struct gs_step* s = &e->s;
     char buf[64];
-    if (e->save[0] && gs_read_file(s->dir, "pid", buf, sizeof buf) && gs_alive((pid_t)atoi(buf))) {
+    if (e->save[0] && gs_read_file(s->dir, "pid", buf, sizeof buf) &&
+        gs_is_holder((pid_t)atoi(buf))) {
         char err[4096];
         long t0 = gs_now_ms();
         if (gs_save_container(s, (pid_t)atoi(buf), e->save, err, sizeof err) != 0)

@@ -71,4 +71,12 @@ bool gs_alive(pid_t pid) {
     return pid > 0 && kill(pid, 0) == 0;
 }
 
-/* Under the step directory's lock: the container's pid, made by the first task. */
+bool gs_is_holder(pid_t pid) {
+    char path[64], comm[32] = "";
+    snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+    FILE* f = pid > 0 ? fopen(path, "r") : NULL;
+    if (!f) return false;
+    bool ok = fgets(comm, sizeof comm, f) && strcmp(comm, ".gantry-hold\n") == 0;
+    fclose(f);
+    return ok;
+}

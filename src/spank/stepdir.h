@@ -16,3 +16,6 @@ void gs_write_file(const char* dir, const char* name, const char* text); /* temp
 bool gs_read_file(const char* dir, const char* name, char* buf, size_t len);
 void gs_remove_tree(const char* dir); /* DIR and its plain files */
 bool gs_alive(pid_t pid);
+/* PID runs the holder (/.gantry-hold): not a process that got a dead container's pid, nor an
+ * entrypoint that has not yet exec'ed it (its environment would be incomplete) */
+bool gs_is_holder(pid_t pid);

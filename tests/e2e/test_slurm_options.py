@@ -207,7 +207,8 @@ def test_container_entrypoint(cluster, image, mk):
     """--container-entrypoint: the image's entrypoint runs (once per node, the holder as its
     command); what it exports reaches every task. Without the flag it does not run."""
     from fixtures.mkimage import Entry, busybox_layer
-    ep = Entry.file("ep.sh", "#!/bin/sh\nexport FROM_EP=ran\nexec \"$@\"\n", 0o755)
+    # it takes its time: the tasks must wait until it has exec'ed the holder to see its env
+    ep = Entry.file("ep.sh", "#!/bin/sh\nsleep 1\nexport FROM_EP=ran\nexec \"$@\"\n", 0o755)
     img = mk.Image([busybox_layer(extra=[ep])], env=["PATH=/bin"], entrypoint=["/ep.sh"],
                    cmd=["/bin/sh"])
     archive = cluster.dir / "ep.tar"
