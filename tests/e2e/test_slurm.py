@@ -8,6 +8,7 @@ GPUs, MPI, Slurm's own --container.
 Each emulated node has its own store (store=.../%n/%u), so "one pull per node" is countable."""
 import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -214,4 +215,22 @@ def test_step_directory_planted_as_a_symlink_leads_root_nowhere(cluster, image):
     assert sorted(os.listdir(victim)) == ["keep", "lock"]
     assert (victim / "lock").read_text() == "root's too\n"
     os.unlink(link)
+    assert_clean(cluster)
+
+
+def test_concurrent_steps_on_one_node_share_its_store(cluster, remote_image):
+    """Three steps started at once on a node whose store lacks the image: each succeeds, the
+    store's own locks keep the pulls from colliding, and the image is there once after."""
+    proxy, ref = remote_image
+    store = cluster.node_store("n4")
+    shutil.rmtree(store, ignore_errors=True)
+    procs = [subprocess.Popen(cluster.as_user(["srun", "-w", "n4", f"--container-image={ref}",
+                                               "sh", "-c", "echo $FROMIMAGE"]),
+                              env=cluster.env(), cwd=str(cluster.home), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    assert [o.split() for o, _ in outs] == [["remote"]] * 3, outs
+    assert len(gantry(cluster, "n4", "images", "-q").stdout.split()) == 1
+    assert gantry(cluster, "n4", "system", "fsck").returncode == 0
     assert_clean(cluster)
