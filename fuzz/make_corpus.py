@@ -263,6 +263,12 @@ def seeds() -> dict[str, list]:
         "analyze_layer": layer_tars(),
         "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "gpu_elf": [],
         "ldcache": [], "sqsh_header": [],
+        # [option index][value NUL]...: fuzz_spank_options.cpp (index 0 image, 1 mounts,
+        # 2 workdir, 3 name, 13 env, 14 gpus; see the table in src/spank/options.c)
+        "spank_options": [b"\x00registry:5000/team/app:1\x00\x01/a:/b:ro,/c,/d:/e:rw\x00",
+                          b"\x03job1:create\x00\x02/work\x00\x0dHOME,CUDA_VISIBLE_DEVICES\x00",
+                          b"\x0edevice=0,1\x00\x0b\x00\x0c\x00",
+                          b"gantry=/usr/bin/gantry store=/var/tmp/%u runtime_path=/run/x"],
     }
 
 

@@ -18,6 +18,9 @@ PACKAGES=(
   python3 python3-pytest python3-zstandard busybox-static zstd pigz util-linux attr clang
   skopeo umoci uidmap runc crun podman
   docker-registry apache2-utils openssl chromium binutils
+  # the Slurm plugin (src/spank/): <slurm/spank.h>; its tests run a 4-node Slurm (slurmctld,
+  # slurmd, munge) with Open MPI's hello world over PMIx
+  libslurm-dev slurm-wlm munge openmpi-bin libopenmpi-dev
   # benchmarks
   hyperfine charliecloud
 )

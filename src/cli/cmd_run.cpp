@@ -58,7 +58,7 @@ void register_run(CLI::App& app, Context& ctx) {
              "Warn when a run writes more than this into the container layer (default 1GiB)");
     o.option(iso, engine::flags::kUserns, f->userns,
              "auto (subordinate ids from /etc/subuid when newuidmap allows, else your id only), "
-             "single or subid");
+             "single, subid, or keep-id (your own uid and gid inside, not root)");
     o.option(iso, engine::flags::kMemory, f->memory,
              "Memory limit (e.g. 512m, 2g) through cgroup v2");
     o.option(iso, engine::flags::kCpus, f->cpus, "CPU limit (e.g. 1.5) through cgroup v2");
@@ -74,6 +74,9 @@ void register_run(CLI::App& app, Context& ctx) {
     o.option(iso, engine::flags::kIpc, f->ipc,
              "private (default: own IPC namespace and /dev/shm) or host (the host's, as NGC "
              "images recommend for PyTorch)");
+    o.option(iso, engine::flags::kPid, f->pid,
+             "private (default: own PID namespace and /proc) or host (the host's: the Slurm "
+             "plugin's tasks join the container from the host's)");
     o.option(iso, "--shm-size", f->shm_size, "Size of the private /dev/shm (default 64m)");
     o.list(iso, "-p,--publish", f->publish,
            "Accepted for a port published as itself (-p 8888:8888): the host's network is used");
@@ -99,6 +102,8 @@ void register_run(CLI::App& app, Context& ctx) {
     o.flag(proc, engine::flags::kDetach, f->detach,
            "Run in the background; print the container ID");
     o.option(proc, "--name", f->name, "Name the container so exec, ps, stop and rm can find it");
+    o.option(proc, "--pidfile", f->pidfile,
+             "Write the host pid of the container's first process to this file once it runs");
     o.flag(proc, "--rm", f->rm,
            "Remove the container at exit (the default, but for -d, whose container stays for "
            "`gantry logs` and `ps -a` until `gantry rm`)");

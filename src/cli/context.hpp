@@ -100,6 +100,7 @@ void register_run(CLI::App& app, Context& ctx);
 // (runtime::EarlyStart) for a `run` line that cannot name an option taking it off that path.
 void prestart_run(Context& ctx);
 void register_bundle(CLI::App& app, Context& ctx);
+void register_oci(CLI::App& app, Context& ctx);
 void register_exec(CLI::App& app, Context& ctx);
 void register_ps(CLI::App& app, Context& ctx);
 void register_stop(CLI::App& app, Context& ctx);

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <string_view>
 #include <unistd.h>
+#include <vector>
 
 namespace gantry::cli {
 
@@ -140,6 +141,17 @@ int main(int argc, char** argv) {
     // A caller may have left SIGCHLD ignored (exec keeps SIG_IGN): the kernel would then reap
     // our children itself, and waiting for the container, a hook or a helper would hang.
     std::signal(SIGCHLD, SIG_DFL);
+    // Called by path as an OCI runtime (a link named gantry-oci or runc): `gantry oci ...`.
+    std::vector<char*> oci_argv;
+    if (std::string_view self = argv[0] ? argv[0] : "";
+        self.substr(self.rfind('/') + 1) == "gantry-oci" ||
+        self.substr(self.rfind('/') + 1) == "runc") {
+        oci_argv.assign(argv, argv + argc);
+        oci_argv.insert(oci_argv.begin() + 1, const_cast<char*>("oci"));
+        oci_argv.push_back(nullptr);
+        argv = oci_argv.data();
+        ++argc;
+    }
     cli::Context ctx;
     ctx.args.assign(argv + 1, argv + argc);
     // Only the invoked command is built: CLI11 constructing all ~25 command trees is measurable
@@ -162,6 +174,7 @@ int main(int argc, char** argv) {
         {"system", cli::register_system},
         {"run", cli::register_run, cli::prestart_run},
         {"bundle", cli::register_bundle},
+        {"oci", cli::register_oci},
         {"exec", cli::register_exec},
         {"ps", cli::register_ps},
         {"stop", cli::register_stop},
@@ -217,7 +230,8 @@ int main(int argc, char** argv) {
                "analyze --ci, slim --check), 125/126/127 run (see docs/exit-codes.md)");
     // libarchive converts pax (UTF-8) names through the locale's charset; the launcher and
     // the other container commands never do, and loading locale data is start-up time.
-    static constexpr std::string_view no_locale[] = {"run", "exec", "ps", "stop", "rm", "hook"};
+    static constexpr std::string_view no_locale[] = {"run", "exec", "ps", "stop",
+                                                     "rm",  "hook", "oci"};
     if (!only || std::find(std::begin(no_locale), std::end(no_locale),
                            std::string_view(only->names)) == std::end(no_locale))
         std::setlocale(LC_CTYPE, "C.UTF-8");

@@ -66,10 +66,11 @@ inline constexpr const char* kMemory = "-m,--memory";
 inline constexpr const char* kCpus = "--cpus";
 inline constexpr const char* kPidsLimit = "--pids-limit";
 inline constexpr const char* kIpc = "--ipc";
+inline constexpr const char* kPid = "--pid";
 } // namespace flags
-inline constexpr std::array<std::string_view, 8> kStartPathFlags = {
-    flags::kDetach, flags::kInit, flags::kNetwork,   flags::kUserns,
-    flags::kMemory, flags::kCpus, flags::kPidsLimit, flags::kIpc};
+inline constexpr std::array<std::string_view, 9> kStartPathFlags = {
+    flags::kDetach, flags::kInit,      flags::kNetwork, flags::kUserns, flags::kMemory,
+    flags::kCpus,   flags::kPidsLimit, flags::kIpc,     flags::kPid};
 // Begins the early start for REQUEST, whose flags check_flags put in OPTIONS (null when it may
 // not or cannot start early).
 std::unique_ptr<runtime::EarlyStart>

@@ -6,6 +6,7 @@
 #include "util/units.hpp"
 
 #include <cstdlib>
+#include <unistd.h>
 
 namespace gantry::engine {
 
@@ -53,6 +54,11 @@ void check_flags(const Request& r, runspec::RunOptions& o) {
                         ? "gantry cannot join another container's IPC namespace; use --ipc host "
                           "for both, or run both programs in one container (gantry exec)"
                         : "use private (the default) or host");
+    if (r.pid == "host")
+        o.pid_host = true;
+    else if (r.pid != "private")
+        throw Error(Errc::usage, "unsupported --pid \"" + r.pid + "\"",
+                    "use private (the default) or host");
     if (!r.shm_size.empty()) {
         if (o.ipc_host)
             throw Error(Errc::usage, "--shm-size has no effect with --ipc host",
@@ -64,9 +70,9 @@ void check_flags(const Request& r, runspec::RunOptions& o) {
         throw Error(Errc::usage, "--runtime " + r.runtime + ": gantry runs the container itself",
                     "drop --runtime; `gantry bundle IMAGE DIR` writes a bundle that runc and crun "
                     "run");
-    if (r.userns != "auto" && r.userns != "single" && r.userns != "subid")
+    if (r.userns != "auto" && r.userns != "single" && r.userns != "subid" && r.userns != "keep-id")
         throw Error(Errc::usage, "unknown --userns \"" + r.userns + "\"",
-                    "use auto, single or subid");
+                    "use auto, single, subid or keep-id");
     for (auto& so : r.security_opt) {
         if (so == "seccomp=unconfined" || so == "seccomp:unconfined")
             o.seccomp = false;
@@ -84,6 +90,9 @@ void add_options(const Request& r, runspec::RunOptions& o) {
     o.env_files = r.env_files;
     o.workdir = r.workdir;
     o.user = r.user;
+    // keep-id: the caller's own ids inside (mapped to themselves), so the process runs as them
+    if (r.userns == "keep-id" && o.user.empty())
+        o.user = std::to_string(::geteuid()) + ":" + std::to_string(::getegid());
     o.hostname = r.hostname;
     for (auto& v : r.volumes) o.binds.push_back(runspec::parse_volume(v));
     for (auto& m : r.mounts) o.binds.push_back(runspec::parse_mount(m));

@@ -38,6 +38,7 @@ struct Request {
     // Isolation and limits
     std::string network = "host";          // host or none
     std::string ipc = "private";           // private (or shareable) or host
+    std::string pid = "private";           // --pid: private or host (the host's PID namespace)
     std::string userns = "auto";           // auto, single or subid
     std::string shm_size;                  // --shm-size ("": 64 MiB)
     std::string memory, cpus, pids_limit;  // cgroup v2 limits, as given
@@ -62,6 +63,9 @@ struct Request {
     std::string name;    // --name: recorded so exec, ps, stop and rm find it
     bool detach = false; // -d: a monitor process supervises it; run returns once it started
     bool rm = false;     // --rm (what a foreground run does anyway; -d --rm removes at exit)
+    // --pidfile: the container's first process's host pid, written (atomically) once it runs, so
+    // a caller can join its namespaces (the Slurm plugin, docs/slurm.md)
+    std::string pidfile;
 };
 
 } // namespace gantry::engine

@@ -19,6 +19,11 @@ Caller Caller::current() {
 std::array<std::vector<oci::IdMapping>, 2> Caller::id_maps(const std::string& userns) {
     if (real_root) return {};
     std::array<std::vector<oci::IdMapping>, 2> maps;
+    if (userns == "keep-id") { // the caller's ids as themselves: no root inside
+        maps[0] = {{uid, uid, 1}};
+        maps[1] = {{gid, gid, 1}};
+        return maps;
+    }
     if (userns == "single") {
         runtime::unprivileged_maps(uid, gid, false, maps[0], maps[1]);
         return maps;
@@ -32,8 +37,9 @@ std::array<std::vector<oci::IdMapping>, 2> Caller::id_maps(const std::string& us
 
 bool may_start_early(const Request& r, Caller& c) {
     // uid 0 in a user namespace: the plain path (the launcher writes root's maps from outside)
+    // (keep-id: the early start's process maps root, not the caller's own ids)
     if (c.real_root || c.uid == 0 || r.detach || r.init || !r.memory.empty() || !r.cpus.empty() ||
-        !r.pids_limit.empty())
+        !r.pids_limit.empty() || r.userns == "keep-id")
         return false;
     auto maps = c.id_maps(r.userns);
     return runtime::is_single_id(maps[0]) && runtime::is_single_id(maps[1]);

@@ -324,8 +324,9 @@ std::vector<oci::Rlimit> parse_ulimits(const std::vector<std::string>& texts) {
 }
 
 std::vector<std::string> namespaces(const RunOptions& opt) {
-    std::vector<std::string> ns{"pid", "uts", "mount", "user"};
-    if (!opt.ipc_host) ns.insert(ns.begin() + 1, "ipc");
+    std::vector<std::string> ns{"uts", "mount", "user"};
+    if (!opt.ipc_host) ns.insert(ns.begin(), "ipc");
+    if (!opt.pid_host) ns.insert(ns.begin(), "pid");
     if (opt.network_none) ns.push_back("network");
     return ns;
 }
@@ -457,7 +458,12 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
     }
 
     using M = oci::Mount;
-    s.mounts.push_back(M{"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}});
+    // --pid host: a procfs of the host's PID namespace may only be mounted by its owner (the
+    // initial user namespace), so the host's /proc is bound, as rootless podman does
+    if (opt.pid_host)
+        s.mounts.push_back(M{"/proc", "bind", "/proc", {"rbind", "nosuid", "noexec", "nodev"}});
+    else
+        s.mounts.push_back(M{"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}});
     s.mounts.push_back(
         M{"/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}});
     s.mounts.push_back(M{"/dev/pts",

@@ -35,6 +35,7 @@ struct RunOptions {
     std::vector<std::string> tmpfs;             // --tmpfs DST[:opts]
     bool read_only = false;                     // --read-only
     bool ipc_host = false;                      // --ipc host: the host's IPC namespace and /dev/shm
+    bool pid_host = false;                      // --pid host: the host's PID namespace and /proc
     std::optional<std::uint64_t> shm_size;      // --shm-size in bytes (default 64 MiB, as docker)
     std::vector<oci::Rlimit> rlimits;           // --ulimit
     std::vector<std::string> cap_add, cap_drop; // --cap-add / --cap-drop: SYS_PTRACE, ALL, ...

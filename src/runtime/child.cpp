@@ -233,6 +233,20 @@ void update_linker_cache(ChildState& c) {
     if (setup.ldconfig) run_ldconfig(c.l.spec, c.host_ldconfig.get());
 }
 
+// `gantry oci create`: the process is ready. EOF on the report pipe tells create so (its later
+// failures go to its own stderr), then it waits for `gantry oci start`'s byte on the gate.
+void await_start_gate(ChildState& c) {
+    const int gate = c.l.start_gate;
+    if (gate < 0) return;
+    ::dup2(STDERR_FILENO, c.err_fd);
+    char b = 0;
+    ssize_t n;
+    while ((n = ::read(gate, &b, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) ::_exit(125);
+    ::close(gate);
+}
+
 // OCI: startContainer hooks run in the container (its root, its namespaces) just
 // before the user's program; their path is resolved there, so the file is the image's.
 void run_start_hooks(ChildState& c) {
@@ -276,7 +290,7 @@ void run_start_hooks(ChildState& c) {
 
 [[noreturn]] void child_main(const Launch& l, int sync_fd, int err_fd, bool single_id,
                              int fd_sock) {
-    die_with_supervisor();
+    if (l.start_gate < 0) die_with_supervisor(); // an OCI container outlives `create`
     await_id_maps(sync_fd);
     become_root_and_mount_root(l, err_fd, fd_sock);
     child_guard(err_fd, [&] {
@@ -291,6 +305,7 @@ void run_start_hooks(ChildState& c) {
         pivot_to_root(c);
         configure_process(c);
         update_linker_cache(c);
+        await_start_gate(c);
         run_start_hooks(c);
         finish(c);
     });

@@ -44,7 +44,7 @@ bool same_ns(pid_t pid, const char* name) {
 
 } // namespace
 
-int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
+pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* master_out) {
     // the container's filter (its process's capabilities), built before the fork
     const auto seccomp =
         spec.seccomp ? seccomp_program(spec.capabilities) : std::vector<sock_filter>{};
@@ -70,7 +70,6 @@ int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
     }
 
     ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); // the worker's child becomes ours
-    ForwardedSignalsBlocked blocked;
 
     pid_t worker = ::fork();
     if (worker < 0) throw_errno("fork failed");
@@ -127,6 +126,14 @@ int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
     if (n != sizeof inner || inner <= 0)
         throw Error(Errc::run_failed, "could not start the process in the container",
                     "is the container still running?");
+    if (master_out) *master_out = std::move(master);
+    return inner;
+}
+
+int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
+    ForwardedSignalsBlocked blocked;
+    Fd master;
+    pid_t inner = exec_start(pid, spec, single_id, &master);
     return supervise(inner, blocked.set(), master ? master.get() : -1);
 }
 

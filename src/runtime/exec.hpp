@@ -6,6 +6,7 @@
 #pragma once
 
 #include "oci/runtime_spec.hpp"
+#include "util/fd.hpp"
 
 #include <sys/types.h>
 
@@ -15,5 +16,9 @@ namespace gantry::runtime {
 // user, capabilities, seccomp, terminal). Returns its exit status; errors before it started
 // throw Error (125/126/127 as for run).
 int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id);
+// The same start without the supervision (`gantry oci exec --detach`): returns the host pid of
+// the started process, our child (we are its subreaper); MASTER_OUT receives the terminal's
+// master when spec.terminal.
+pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* master_out);
 
 } // namespace gantry::runtime

@@ -192,6 +192,29 @@ bool tmpfs_has_user_xattrs() {
     return major > 6 || (major == 6 && minor >= 6);
 }
 
+pid_t create(const Launch& l, Fd* master_out) {
+    if (l.start_gate < 0) throw Error(Errc::internal, "runtime::create without a start gate");
+    Channels ch = open_channels(l, false, nullptr);
+    const pid_t pid = start_process(l, nullptr, false, is_single_id(l.spec.gid_mappings), ch);
+    Fd master = await_workload(l, pid, false, ch); // returns once the process waits at the gate
+    if (master_out) *master_out = std::move(master);
+    return pid;
+}
+
+void run_hooks(const oci::RuntimeSpec& spec, const char* stage, const std::string& state_json,
+               bool warn_only) {
+    auto it = spec.hooks.find(stage);
+    if (it == spec.hooks.end()) return;
+    for (auto& h : it->second) {
+        try {
+            run_hook(stage, h, state_json);
+        } catch (const Error& e) {
+            if (!warn_only) throw;
+            std::fprintf(stderr, "gantry: warning: %s\n", e.message().c_str());
+        }
+    }
+}
+
 int run(const Launch& l) {
     const bool single_id = is_single_id(l.spec.gid_mappings);
     const bool shared = can_share_memory(l); // no hand-over: no sync pipe

@@ -108,6 +108,11 @@ struct Launch {
     // Started for this launch by EarlyStart::begin (or null). run() takes it over when the spec
     // takes the shared-memory path with the same namespaces, and cancels it otherwise.
     EarlyStart* early = nullptr;
+    // `gantry oci create`: a descriptor (a FIFO opened read-write) the container process reads
+    // one byte from once its root is ready, before the startContainer hooks and the exec of the
+    // workload: `gantry oci start` writes it. From there the process no longer dies with
+    // gantry and reports its failures on its own stderr. -1: no gate (gantry run).
+    int start_gate = -1;
 
     std::string root_path() const { return mount_point + "/root"; }
 };
@@ -128,6 +133,18 @@ void report_start(int fd, const Error* failure);
 // Reads that report from FD: returns on "ok"; throws the reported Error, or Error(run_failed)
 // when the reporter ended without one.
 void await_start(int fd);
+
+// `gantry oci create`: starts the container process (with LAUNCH.start_gate set) and returns its
+// host pid once it waits at the gate, its namespaces and root made; nothing supervises it after
+// our exit (its reaper is our subreaper, or init). A failure before the gate kills it and throws
+// as run() does. MASTER_OUT receives the terminal's master when spec.terminal.
+pid_t create(const Launch& launch, Fd* master_out);
+
+// The spec's hooks of STAGE ("poststart", "poststop", ...) with STATE_JSON on their stdin. A
+// failure throws Error(run_failed), or when WARN_ONLY is printed as a warning (OCI: poststart
+// and poststop failures do not stop the container).
+void run_hooks(const oci::RuntimeSpec& spec, const char* stage, const std::string& state_json,
+               bool warn_only);
 
 class OverlayUnavailable : public std::exception {
   public:

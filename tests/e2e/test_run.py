@@ -1728,3 +1728,39 @@ def test_disable_device_node_modification_hook(g, tmp_path):
     target.symlink_to(outside)
     r = hook_then(f"cat {outside}")
     assert r.stdout == "outside\n", r
+
+
+def test_pid_host_and_pidfile(rootless, mk):
+    """--pid host: the host's PID namespace and /proc (what the Slurm plugin's tasks join from);
+    -d --pidfile: the container process's host pid, written once it runs."""
+    load_busybox(rootless, mk, rootless.base)
+    host_pid_ns = os.readlink("/proc/self/ns/pid")
+    r = rootless.run("run", "--rm", "--pid", "host", "sample:latest", "readlink",
+                     "/proc/self/ns/pid")
+    assert r.out.strip() == host_pid_ns, r
+    r = rootless.run("run", "--rm", "sample:latest", "readlink", "/proc/self/ns/pid")
+    assert r.out.strip() != host_pid_ns, r
+    rootless.fail("run", "--pid", "container:x", "sample:latest", "true", code=2)
+    pidfile = Path(rootless.base) / "c.pid"
+    rootless.run("run", "-d", "--name", "pidf", "--pid", "host", "--pidfile", pidfile,
+                 "sample:latest", "sleep", "60")
+    try:
+        pid = int(pidfile.read_text())
+        assert Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0] == b"sleep"
+        assert os.readlink(f"/proc/{pid}/ns/pid") == host_pid_ns
+        assert os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+    finally:
+        rootless.run("rm", "-f", "pidf")
+
+
+def test_userns_keep_id(rootless, mk):
+    """--userns keep-id: the caller's own uid and gid inside, mapped to themselves (no root)."""
+    load_busybox(rootless, mk, rootless.base)
+    me = rootless.run("run", "--rm", "sample:latest", "id", "-u").out.strip()
+    assert me == "0"  # the default single-id map: root inside
+    r = rootless.run("run", "--rm", "--userns", "keep-id", "sample:latest", "sh", "-c",
+                     "id -u; id -g; cat /proc/self/uid_map; touch /tmp/x && echo wrote")
+    uid = str(os.getuid() if rootless.user is None else rootless.user.pw_uid)
+    gid = str(os.getgid() if rootless.user is None else rootless.user.pw_gid)
+    assert r.out.split() == [uid, gid, uid, uid, "1", "wrote"], r
+    rootless.fail("run", "--userns", "nope", "sample:latest", "true", code=2)

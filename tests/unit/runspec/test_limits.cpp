@@ -1,4 +1,4 @@
-// docker's --ulimit, --ipc and --shm-size in the OCI spec (spec/builder.hpp): parsing, the
+// docker's --ulimit, --ipc, --pid and --shm-size in the OCI spec (spec/builder.hpp): parsing, the
 // namespaces and /dev/shm mounts they give, and process.rlimits in config.json.
 #include "oci/runtime_spec.hpp"
 #include "runspec/builder.hpp"
@@ -134,4 +134,19 @@ TEST(Ipc, ShmSizeNamesItsFlag) {
     } catch (const Error& e) {
         EXPECT_EQ(e.message().rfind("--shm-size: invalid value \"lots\"", 0), 0u) << e.message();
     }
+}
+
+TEST(Pid, HostSharesTheNamespaceAndBindsTheHostsProc) {
+    runspec::RunOptions o;
+    EXPECT_TRUE(build(o).has_namespace("pid"));
+    o.pid_host = true;
+    auto s = build(o);
+    EXPECT_FALSE(s.has_namespace("pid"));
+    EXPECT_EQ(runspec::namespaces(o), s.namespaces); // what the early start creates
+    // a procfs of the host's PID namespace may not be mounted from a user namespace: bound
+    const Mount* proc = mount_at(s, "/proc");
+    ASSERT_NE(proc, nullptr);
+    EXPECT_EQ(proc->type, "bind");
+    EXPECT_EQ(proc->source, "/proc");
+    EXPECT_NE(std::find(proc->options.begin(), proc->options.end(), "rbind"), proc->options.end());
 }

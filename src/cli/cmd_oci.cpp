@@ -1,0 +1,199 @@
+// `gantry oci ...` (and gantry run as `gantry-oci` or `runc`): runc's command line bound to
+// ocirt::. Errors exit 1, as runc's do, and are also written to --log for the caller.
+#include "cli/context.hpp"
+#include "ocirt/ocirt.hpp"
+#include "util/error.hpp"
+
+#include <cstdio>
+
+namespace gantry::cli {
+
+namespace {
+
+struct OciOpts {
+    ocirt::Global g;
+    std::string rootless;
+    ocirt::CreateOptions create;
+    ocirt::ExecOptions exec;
+    std::string id, signal = "TERM", format = "table";
+    bool all = false, force = false, detach = false, quiet = false;
+};
+
+// Runs BODY as the action, runc's way: an error is one message on stderr and in --log, exit 1.
+void act(Context& ctx, const std::shared_ptr<OciOpts>& o, std::function<int()> body) {
+    ctx.action = [o, body = std::move(body)] {
+        try {
+            return body();
+        } catch (const Error& e) {
+            ocirt::log_error(o->g, e.message());
+            std::fprintf(stderr, "gantry-oci: %s\n", e.message().c_str());
+            if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
+            return e.code() == Errc::usage ? 2 : 1;
+        }
+    };
+}
+
+void add_create_flags(CLI::App* c, ocirt::CreateOptions& o) {
+    c->add_option("-b,--bundle", o.bundle, "Bundle directory (default: the current one)");
+    c->add_option("--pid-file", o.pid_file, "Write the container's host pid here (atomically)");
+    c->add_option("--console-socket", o.console_socket,
+                  "Unix socket that receives the terminal's master (process.terminal)");
+    c->add_flag("--no-pivot", o.no_pivot, "Accepted; gantry always uses pivot_root");
+    c->add_flag("--no-new-keyring", o.no_new_keyring, "Accepted; no session keyring is made");
+    c->add_option("--preserve-fds", o.preserve_fds, "Accepted; only 0 is supported");
+}
+
+void print_json(const nlohmann::json& j) {
+    std::printf("%s\n", j.dump(2).c_str());
+}
+
+} // namespace
+
+void register_oci(CLI::App& app, Context& ctx) {
+    auto o = std::make_shared<OciOpts>();
+    auto* oci = app.add_subcommand(
+        "oci", "The OCI runtime command line (runc's), for podman, containerd and Slurm");
+    oci->require_subcommand(1);
+    oci->set_version_flag("-v,--version", "gantry-oci version 0.1.0\nspec: 1.0.2");
+    oci->add_option("--root", o->g.root,
+                    "State directory (default /run/gantry-oci, or $XDG_RUNTIME_DIR/gantry-oci)");
+    oci->add_option("--log", o->g.log, "Also write errors to this file");
+    oci->add_option("--log-format", o->g.log_format, "text or json")
+        ->check(CLI::IsMember({"text", "json"}));
+    oci->add_flag("--debug", o->g.debug, "Debug output");
+    oci->add_flag("--systemd-cgroup", o->g.systemd_cgroup,
+                  "Accepted; gantry creates no cgroup (docs/oci-runtime.md)");
+    oci->add_option("--rootless", o->rootless, "Accepted (true, false, auto): detected");
+    oci->add_option("--criu", o->rootless, "Accepted; checkpointing is not supported");
+
+    auto* c = oci->add_subcommand("create", "Create a container from a bundle, stopped before "
+                                            "its program runs");
+    c->add_option("id", o->create.id, "Container id")->required();
+    add_create_flags(c, o->create);
+    c->callback([&ctx, o] {
+        act(ctx, o, [o] {
+            ocirt::create(o->g, o->create);
+            return 0;
+        });
+    });
+
+    auto* r = oci->add_subcommand("run", "Create and start a container, and wait for it");
+    r->add_option("id", o->create.id, "Container id")->required();
+    add_create_flags(r, o->create);
+    r->add_flag("-d,--detach", o->detach, "Return once it started");
+    r->callback([&ctx, o] { act(ctx, o, [o] { return ocirt::run(o->g, o->create, o->detach); }); });
+
+    auto* s = oci->add_subcommand("start", "Run the program of a created container");
+    s->add_option("id", o->id, "Container id")->required();
+    s->callback([&ctx, o] {
+        act(ctx, o, [o] {
+            ocirt::start(o->g, o->id);
+            return 0;
+        });
+    });
+
+    auto* st = oci->add_subcommand("state", "Print a container's OCI state (JSON)");
+    st->add_option("id", o->id, "Container id")->required();
+    st->callback([&ctx, o] {
+        act(ctx, o, [o] {
+            print_json(ocirt::state(o->g, o->id));
+            return 0;
+        });
+    });
+
+    auto* k = oci->add_subcommand("kill", "Send a signal to a container (default TERM)");
+    k->add_option("id", o->id, "Container id")->required();
+    k->add_option("signal", o->signal, "Signal name or number");
+    k->add_flag("-a,--all", o->all, "Every process of the container");
+    k->callback([&ctx, o] {
+        act(ctx, o, [o] {
+            ocirt::kill(o->g, o->id, o->signal, o->all);
+            return 0;
+        });
+    });
+
+    auto* d = oci->add_subcommand("delete", "Delete a stopped container (--force: any)");
+    d->add_option("id", o->id, "Container id")->required();
+    d->add_flag("-f,--force", o->force, "Kill it first if it runs");
+    d->callback([&ctx, o] {
+        act(ctx, o, [o] {
+            ocirt::remove(o->g, o->id, o->force);
+            return 0;
+        });
+    });
+
+    auto* e = oci->add_subcommand("exec", "Run a process in a running container");
+    auto& x = o->exec;
+    e->add_option("-p,--process", x.process_file, "A runtime-spec process (JSON file)");
+    e->add_flag("-t,--tty", x.tty, "Allocate a terminal");
+    e->add_flag("-d,--detach", x.detach, "Return once it started");
+    e->add_option("--pid-file", x.pid_file, "Write the process's host pid here");
+    e->add_option("--console-socket", x.console_socket, "Receives the terminal's master");
+    e->add_option("--cwd", x.cwd, "Working directory in the container");
+    e->add_option("-e,--env", x.env, "NAME=VALUE (repeatable)")->allow_extra_args(false);
+    e->add_option("-u,--user", x.user, "UID[:GID]");
+    e->prefix_command(); // ID COMMAND [ARG...]: the command's own flags are not ours
+    e->callback([&ctx, o, e] {
+        act(ctx, o, [o, e] {
+            auto words = e->remaining();
+            if (words.empty())
+                throw Error(Errc::usage, "exec needs a container id",
+                            "gantry-oci exec [OPTIONS] ID [COMMAND [ARG...]]");
+            o->exec.id = words[0];
+            o->exec.args.assign(words.begin() + 1, words.end());
+            return ocirt::exec(o->g, o->exec);
+        });
+    });
+
+    auto* p = oci->add_subcommand("ps", "List a container's processes");
+    p->add_option("id", o->id, "Container id")->required();
+    p->add_option("-f,--format", o->format, "table or json")
+        ->check(CLI::IsMember({"table", "json"}));
+    p->callback([&ctx, o] {
+        act(ctx, o, [o] {
+            auto pids = ocirt::processes(o->g, o->id);
+            if (o->format == "json")
+                std::printf("%s\n", nlohmann::json(pids).dump().c_str());
+            else {
+                std::printf("PID\n");
+                for (int pid : pids) std::printf("%d\n", pid);
+            }
+            return 0;
+        });
+    });
+
+    auto* l = oci->add_subcommand("list", "List the containers under --root");
+    l->alias("ls");
+    l->add_option("-f,--format", o->format, "table or json")
+        ->check(CLI::IsMember({"table", "json"}));
+    l->add_flag("-q,--quiet", o->quiet, "Only the ids");
+    l->callback([&ctx, o] {
+        act(ctx, o, [o] {
+            auto all = ocirt::list(o->g);
+            if (o->format == "json") {
+                print_json(all);
+                return 0;
+            }
+            std::vector<std::vector<std::string>> rows;
+            if (!o->quiet) rows.push_back({"ID", "PID", "STATUS", "BUNDLE", "CREATED"});
+            for (auto& one : all)
+                if (o->quiet)
+                    rows.push_back({one["id"]});
+                else
+                    rows.push_back({one["id"], std::to_string(one["pid"].get<int>()), one["status"],
+                                    one["bundle"], one["created"]});
+            print_table(rows);
+            return 0;
+        });
+    });
+
+    auto* f = oci->add_subcommand("features", "What this runtime implements (JSON, runc's form)");
+    f->callback([&ctx, o] {
+        act(ctx, o, [] {
+            print_json(ocirt::features());
+            return 0;
+        });
+    });
+}
+
+} // namespace gantry::cli

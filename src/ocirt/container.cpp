@@ -1,0 +1,149 @@
+#include "ocirt/container.hpp"
+
+#include "runtime/state.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace gantry::ocirt {
+
+namespace stdfs = std::filesystem;
+
+bool Container::alive() const {
+    return pid > 0 && runtime::process_running(pid, pid_start);
+}
+
+std::string Container::status() const {
+    if (!alive()) return "stopped";
+    struct stat st {};
+    return ::lstat(fifo().c_str(), &st) == 0 ? "created" : "running";
+}
+
+nlohmann::json Container::state_json() const {
+    std::string s = status();
+    nlohmann::json j = {
+        {"ociVersion", "1.0.2"}, {"id", id},         {"pid", s == "stopped" ? 0 : pid},
+        {"status", s},           {"bundle", bundle}, {"rootfs", rootfs},
+        {"created", created},    {"owner", ""}};
+    j["annotations"] = config.value("annotations", nlohmann::json::object());
+    return j;
+}
+
+std::string default_root() {
+    if (::geteuid() == 0) return "/run/gantry-oci";
+    const char* xdg = std::getenv("XDG_RUNTIME_DIR");
+    if (xdg && xdg[0] == '/') return std::string(xdg) + "/gantry-oci";
+    return "/tmp/gantry-oci-" + std::to_string(::geteuid());
+}
+
+stdfs::path root_dir(const Global& g) {
+    stdfs::path r = g.root.empty() ? default_root() : g.root;
+    return runtime::private_dir(r, ::geteuid());
+}
+
+void check_id(const std::string& id) {
+    bool ok = !id.empty() && id != "." && id != ".." && id.size() <= 1024;
+    for (char c : id)
+        ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '+' ||
+                    c == '-' || c == '.');
+    if (!ok)
+        throw Error(Errc::usage, "invalid container id format: " + id,
+                    "an id is letters, digits, '_', '+', '-' and '.'");
+}
+
+stdfs::path claim(const Global& g, const std::string& id) {
+    check_id(id);
+    stdfs::path dir = root_dir(g) / id;
+    if (::mkdir(dir.c_str(), 0700) != 0) {
+        if (errno == EEXIST)
+            throw Error(Errc::conflict, "container with id exists: " + id,
+                        "delete it first: `gantry-oci delete --force " + id + "`");
+        throw sys_error(errno, "cannot create " + dir.string());
+    }
+    return dir;
+}
+
+void save(const Container& c) {
+    nlohmann::json j = {{"id", c.id},           {"bundle", c.bundle}, {"rootfs", c.rootfs},
+                        {"created", c.created}, {"pid", c.pid},       {"pid_start", c.pid_start},
+                        {"config", c.config}};
+    fs::write_atomic(c.dir / "state.json", j.dump(), 0600);
+}
+
+std::optional<Container> find(const Global& g, const std::string& id) {
+    check_id(id);
+    stdfs::path dir = root_dir(g) / id;
+    std::error_code ec;
+    if (!stdfs::exists(dir / "state.json", ec)) return std::nullopt;
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(fs::read_file(dir / "state.json"));
+        Container c;
+        c.id = j.at("id");
+        c.bundle = j.at("bundle");
+        c.rootfs = j.at("rootfs");
+        c.created = j.at("created");
+        c.pid = j.at("pid");
+        c.pid_start = j.at("pid_start");
+        c.config = j.at("config");
+        c.dir = dir;
+        return c;
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(Errc::invalid, "the state of container " + id + " is damaged: " + e.what(),
+                    "remove " + dir.string());
+    }
+}
+
+Container load(const Global& g, const std::string& id) {
+    auto c = find(g, id);
+    if (!c)
+        throw Error(Errc::not_found, "container does not exist: " + id,
+                    "`gantry-oci list` shows the containers under " + root_dir(g).string());
+    return *c;
+}
+
+void write_pid_file(const std::string& path, pid_t pid) {
+    if (path.empty()) return;
+    fs::write_atomic(stdfs::absolute(path), std::to_string(pid), 0644);
+}
+
+void send_console(const std::string& path, int master) {
+    Fd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!s) throw_errno("socket failed");
+    struct sockaddr_un a {};
+    a.sun_family = AF_UNIX;
+    if (path.size() >= sizeof a.sun_path)
+        throw Error(Errc::usage, "console socket path too long: " + path);
+    std::memcpy(a.sun_path, path.c_str(), path.size());
+    if (::connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+        throw sys_error(errno, "cannot connect to the console socket " + path,
+                        "--console-socket names a unix socket the caller listens on");
+    // runc's message: the terminal's name as the payload, the master in SCM_RIGHTS
+    char name[] = "/dev/ptmx";
+    struct iovec iov {
+        name, sizeof name - 1
+    };
+    alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int))] = {};
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = buf;
+    msg.msg_controllen = sizeof buf;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &master, sizeof(int));
+    if (::sendmsg(s.get(), &msg, 0) < 0)
+        throw sys_error(errno, "cannot send the terminal to the console socket " + path);
+}
+
+} // namespace gantry::ocirt

@@ -1,0 +1,50 @@
+// One OCI container's record under the runtime's --root: ROOT/ID/state.json (replaced
+// atomically), the gate FIFO ROOT/ID/exec.fifo while it is created and not started, and
+// ROOT/ID/mnt, the empty directory the launcher mounts its private tmpfs on. The status is not
+// stored but observed: the process gone is "stopped", the FIFO present "created", else
+// "running" (as runc decides it).
+#pragma once
+
+#include "oci/runtime_spec.hpp"
+#include "ocirt/ocirt.hpp"
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+
+namespace gantry::ocirt {
+
+struct Container {
+    std::string id, bundle, rootfs, created;
+    pid_t pid = 0;
+    unsigned long long pid_start = 0; // its start time, so a reused pid is not taken for it
+    nlohmann::json config;            // the bundle's config.json as it was at create
+    std::filesystem::path dir;        // ROOT/ID
+
+    std::filesystem::path fifo() const { return dir / "exec.fifo"; }
+    bool alive() const;
+    std::string status() const; // "created", "running" or "stopped"
+    oci::RuntimeSpec spec() const { return oci::RuntimeSpec::from_json(config); }
+    nlohmann::json state_json() const;
+};
+
+// ROOT (g.root or the default), made private when missing.
+std::filesystem::path root_dir(const Global& g);
+// runc's rule for an id: letters, digits, '_', '+', '-', '.', not "." or "..".
+void check_id(const std::string& id);
+// Claims ID under ROOT: Error(conflict) "container with id exists: ID".
+std::filesystem::path claim(const Global& g, const std::string& id);
+void save(const Container& c);
+// Error(not_found) "container does not exist" (runc's words, which podman and containerd match).
+Container load(const Global& g, const std::string& id);
+std::optional<Container> find(const Global& g, const std::string& id);
+
+// Writes "PID" to PATH through a temporary file and a rename.
+void write_pid_file(const std::string& path, pid_t pid);
+// Passes the terminal's master to the unix socket at PATH (SCM_RIGHTS), as runc does.
+void send_console(const std::string& path, int master);
+
+} // namespace gantry::ocirt

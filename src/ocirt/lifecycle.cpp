@@ -1,0 +1,212 @@
+// create, start, run, kill and delete: a container's life between the caller's commands.
+#include "ocirt/container.hpp"
+#include "ocirt/ocirt.hpp"
+#include "runtime/launcher.hpp"
+#include "runtime/seccomp.hpp"
+#include "runtime/state.hpp"
+#include "runtime/supervisor.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace gantry::ocirt {
+
+namespace stdfs = std::filesystem;
+
+namespace {
+
+nlohmann::json read_config(const stdfs::path& bundle) {
+    stdfs::path file = bundle / "config.json";
+    std::string text;
+    try {
+        text = fs::read_file(file);
+    } catch (const Error& e) {
+        throw Error(Errc::not_found, "cannot read the bundle's config.json: " + e.message(),
+                    "--bundle names a directory holding config.json (default: the current one)");
+    }
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(Errc::invalid, file.string() + " is not valid JSON: " + e.what());
+    }
+}
+
+struct Created {
+    Container c;
+    Fd master; // kept when the caller proxies the terminal itself (a foreground run)
+};
+
+Created create_container(const Global& g, const CreateOptions& o, bool keep_master) {
+    const stdfs::path bundle = stdfs::absolute(o.bundle).lexically_normal();
+    nlohmann::json config = read_config(bundle);
+    oci::RuntimeSpec spec;
+    try {
+        spec = oci::RuntimeSpec::from_json(config);
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(Errc::invalid,
+                    "the bundle's config.json is not a runtime spec: " + std::string(e.what()));
+    }
+    if (spec.args.empty())
+        throw Error(Errc::invalid, "the bundle's config.json has no process.args",
+                    "process.args names the program the container runs");
+    stdfs::path rootfs = spec.root_path;
+    if (rootfs.is_relative()) rootfs = bundle / rootfs;
+    std::error_code ec;
+    if (!stdfs::is_directory(rootfs, ec))
+        throw Error(Errc::not_found, "the bundle's root " + rootfs.string() + " is not a directory",
+                    "root.path in config.json names the container's root (relative to the bundle)");
+    if (spec.terminal && o.console_socket.empty() && !keep_master)
+        throw Error(Errc::usage,
+                    "cannot allocate tty if runc will detach without setting "
+                    "console socket",
+                    "process.terminal needs --console-socket");
+
+    Created out;
+    Container& c = out.c;
+    c.id = o.id;
+    c.dir = claim(g, o.id);
+    pid_t pid = -1;
+    try {
+        c.bundle = bundle.string();
+        c.rootfs = rootfs.string();
+        c.config = std::move(config);
+        c.created = runtime::now_rfc3339();
+        if (::mkfifo(c.fifo().c_str(), 0600) != 0) throw_errno("cannot make " + c.fifo().string());
+        Fd gate(::open(c.fifo().c_str(), O_RDWR | O_CLOEXEC));
+        if (!gate) throw_errno("cannot open " + c.fifo().string());
+        fs::make_dirs(c.dir / "mnt", 0700);
+
+        runtime::Launch l;
+        l.spec = std::move(spec);
+        if (l.spec.seccomp) l.seccomp = runtime::seccomp_program(l.spec.capabilities);
+        l.mount_point = (c.dir / "mnt").string();
+        l.rootfs = c.rootfs;
+        l.id = c.id;
+        l.bundle = c.bundle;
+        l.start_gate = gate.get();
+        pid = runtime::create(l, l.spec.terminal ? &out.master : nullptr);
+        c.pid = pid;
+        c.pid_start = runtime::process_start_time(pid);
+        save(c);
+        if (out.master && !o.console_socket.empty()) {
+            send_console(o.console_socket, out.master.get());
+            out.master.reset();
+        }
+        write_pid_file(o.pid_file, pid);
+    } catch (...) {
+        if (pid > 0) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+        }
+        fs::remove_tree(c.dir);
+        throw;
+    }
+    return out;
+}
+
+int parse_signal(const std::string& s) {
+    std::string name = s;
+    if (!name.empty() && std::all_of(name.begin(), name.end(), ::isdigit)) {
+        int n = std::stoi(name);
+        if (n > 0 && n <= SIGRTMAX) return n;
+    } else {
+        if (name.starts_with("SIG")) name = name.substr(3);
+        for (int n = 1; n < NSIG; ++n)
+            if (const char* a = ::sigabbrev_np(n); a && name == a) return n;
+    }
+    throw Error(Errc::usage, "unknown signal \"" + s + "\"",
+                "a name (TERM, SIGKILL) or a number (15)");
+}
+
+void signal_all(const Global& g, const Container& c, int sig) {
+    for (int p : processes(g, c.id)) ::kill(p, sig);
+    if (::kill(c.pid, sig) != 0 && errno != ESRCH)
+        throw sys_error(errno, "cannot signal container " + c.id);
+}
+
+nlohmann::json with_status(const Container& c, const char* status) {
+    nlohmann::json j = c.state_json();
+    j["status"] = status;
+    j["pid"] = c.pid;
+    return j;
+}
+
+} // namespace
+
+void create(const Global& g, const CreateOptions& o) {
+    create_container(g, o, false);
+}
+
+void start(const Global& g, const std::string& id) {
+    Container c = load(g, id);
+    std::string st = c.status();
+    if (st == "stopped")
+        throw Error(Errc::conflict, "cannot start a container that has stopped",
+                    "delete it and create it again");
+    if (st == "running") throw Error(Errc::conflict, "cannot start an already running container");
+    Fd w(::open(c.fifo().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!w) {
+        if (errno == ENXIO || errno == ENOENT)
+            throw Error(Errc::conflict, "cannot start a container that has stopped");
+        throw sys_error(errno, "cannot open " + c.fifo().string());
+    }
+    ::unlink(c.fifo().c_str()); // "running" from now on
+    if (::write(w.get(), "0", 1) != 1) throw sys_error(errno, "cannot start container " + id);
+    runtime::run_hooks(c.spec(), "poststart", with_status(c, "running").dump(), true);
+}
+
+int run(const Global& g, const CreateOptions& o, bool detach) {
+    if (detach) {
+        create(g, o);
+        start(g, o.id);
+        return 0;
+    }
+    runtime::detail::ForwardedSignalsBlocked blocked;
+    Created cr = create_container(g, o, true);
+    int status;
+    try {
+        start(g, o.id);
+        status =
+            runtime::detail::supervise(cr.c.pid, blocked.set(), cr.master ? cr.master.get() : -1);
+    } catch (...) {
+        remove(g, o.id, true);
+        throw;
+    }
+    remove(g, o.id, true);
+    return status;
+}
+
+void kill(const Global& g, const std::string& id, const std::string& signal, bool all) {
+    Container c = load(g, id);
+    int sig = parse_signal(signal);
+    if (!c.alive()) throw Error(Errc::conflict, "container not running");
+    if (all)
+        signal_all(g, c, sig);
+    else if (::kill(c.pid, sig) != 0)
+        throw sys_error(errno, "cannot signal container " + id);
+}
+
+void remove(const Global& g, const std::string& id, bool force) {
+    Container c = load(g, id);
+    std::string st = c.status();
+    if (st != "stopped") {
+        if (!force)
+            throw Error(Errc::conflict,
+                        "cannot delete container " + id + " that is not stopped: " + st,
+                        "stop it with `gantry-oci kill " + id + " KILL`, or use --force");
+        signal_all(g, c, SIGKILL);
+        runtime::await_exit(c.pid, c.pid_start);
+    }
+    runtime::run_hooks(c.spec(), "poststop", with_status(c, "stopped").dump(), true);
+    fs::remove_tree(c.dir);
+}
+
+} // namespace gantry::ocirt

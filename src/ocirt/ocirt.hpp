@@ -1,0 +1,71 @@
+// The OCI runtime CLI's container lifecycle (`gantry oci ...`, or gantry invoked as
+// `gantry-oci`): runc's command-line contract over gantry's launcher, so podman (conmon),
+// containerd's runc shim and Slurm's oci.conf can run bundles with gantry. This module owns the
+// containers such a caller creates: their records under --root, the create/start split (the
+// container process waits at a FIFO gate between the two, as `runc init` does), the state
+// document, signals, deletion with the poststop hooks, exec into them, their process list, and
+// the features document. It knows nothing of images or stores: a bundle is a config.json and
+// a root directory (docs/oci-runtime.md).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gantry::ocirt {
+
+// The options every command takes before its name (runc's global flags).
+struct Global {
+    std::string root;            // state directory; "" = default_root()
+    std::string log;             // where errors and debug lines go, besides stderr ("" = none)
+    std::string log_format;      // "text" (default) or "json" (runc's logrus fields)
+    bool debug = false;          // debug lines to the log
+    bool systemd_cgroup = false; // accepted; gantry leaves cgroups to the caller (see docs)
+};
+
+// /run/gantry-oci for root; $XDG_RUNTIME_DIR/gantry-oci otherwise (/tmp/gantry-oci-UID when
+// that is unset).
+std::string default_root();
+
+struct CreateOptions {
+    std::string id, bundle = ".", pid_file, console_socket;
+    bool no_pivot = false, no_new_keyring = false;
+    int preserve_fds = 0;
+};
+// Creates the container: its process made, namespaces and root set up, stopped before the
+// user's program. Returns once it waits for start(); the pid file is written then (atomically).
+void create(const Global& g, const CreateOptions& o);
+// Lets a created container's process exec the user program; runs the poststart hooks.
+void start(const Global& g, const std::string& id);
+// create + start, then waits for the container (foreground) and returns its exit status
+// (128+N for a signal); deletes it afterwards. DETACH: returns 0 once it started.
+int run(const Global& g, const CreateOptions& o, bool detach);
+// SIGNAL: a name ("TERM", "SIGKILL") or a number; ALL: every process of the container.
+void kill(const Global& g, const std::string& id, const std::string& signal, bool all);
+// Removes a stopped container (FORCE: kills a live one first), running its poststop hooks.
+void remove(const Global& g, const std::string& id, bool force);
+
+// The OCI state document (ociVersion, id, status, pid, bundle, rootfs, created, annotations).
+nlohmann::json state(const Global& g, const std::string& id);
+// Every container under the root, as state documents.
+nlohmann::json list(const Global& g);
+// The host pids of the container's processes.
+std::vector<int> processes(const Global& g, const std::string& id);
+// runc's `features` document: what this runtime implements.
+nlohmann::json features();
+
+struct ExecOptions {
+    std::string id, process_file, cwd, user, pid_file, console_socket;
+    std::vector<std::string> args, env;
+    bool tty = false, detach = false;
+};
+// Starts a process in a running container: from --process (a runtime-spec process object) or
+// from the container's process with ARGS, --cwd, --env, --user, --tty. Returns its exit status,
+// or 0 once it started with DETACH.
+int exec(const Global& g, const ExecOptions& o);
+
+// Writes an error line to --log in its format (runc's callers read it from there).
+void log_error(const Global& g, const std::string& message);
+
+} // namespace gantry::ocirt

@@ -1,0 +1,60 @@
+/* The Slurm plugin's options: pyxis' command-line options (srun, sbatch, salloc), their
+ * PYXIS_CONTAINER_* environment equivalents, and the plugstack.conf arguments. Owns parsing and
+ * checking what the user wrote, before anything runs; nothing here starts a process.
+ * docs/slurm.md has the table. */
+#pragma once
+
+#include <slurm/spank.h>
+#include <stdbool.h>
+
+#define GS_MAX_LIST 64
+
+struct gs_mount {
+    char *src, *dst;
+    bool ro;
+};
+
+enum gs_name_flag { GS_NAME_AUTO, GS_NAME_CREATE, GS_NAME_EXEC, GS_NAME_NO_EXEC };
+
+/* What the user asked for (options and environment). Strings are malloc'ed; NULL when unset. */
+struct gs_args {
+    char* image;
+    char* name;
+    enum gs_name_flag name_flag;
+    char* workdir;
+    char* gpus; /* --container-gpus; NULL: from the step's GRES environment */
+    struct gs_mount mounts[GS_MAX_LIST];
+    int n_mounts;
+    char* env_names[GS_MAX_LIST]; /* --container-env: host values win for these */
+    int n_env;
+    int writable;   /* -1 unset, 0 --container-readonly, 1 --container-writable */
+    int mount_home; /* -1 unset, 0/1 */
+    int remap_root; /* -1 unset, 0/1 */
+    int entrypoint; /* -1 unset, 0/1 */
+    char* save;     /* --container-save PATH */
+};
+
+/* plugstack.conf arguments: `required spank_gantry.so gantry=/usr/bin/gantry
+ * store=/var/tmp/gantry-%u runtime_path=/run/gantry-slurm driver_root=/ dev_root=/ sys_root=/`.
+ * %n (the node's name, SLURMD_NODENAME) and %u (the job's uid) are expanded in store and the
+ * three roots, so several slurmd on one machine keep their own stores. */
+struct gs_config {
+    char gantry[1024];
+    char store[1024]; /* "" = gantry's default store of the user */
+    char runtime_path[1024];
+    char driver_root[1024], dev_root[1024], sys_root[1024];
+    char hold[1024];       /* the static holder program bound into each container */
+    char mksquashfs[1024]; /* --container-save's writer */
+};
+
+extern struct gs_args gs_args;
+extern struct gs_config gs_config;
+
+/* Registers the options in this context (spank_option_register). */
+int gs_register_options(spank_t sp);
+/* Reads plugstack.conf's arguments; -1 (with slurm_error) on an unknown one. */
+int gs_parse_config(int ac, char** av);
+/* Applies PYXIS_CONTAINER_* variables for options the command line did not set. */
+int gs_read_environment(spank_t sp);
+/* True when the step asks for a container (an image or a name). */
+bool gs_enabled(void);

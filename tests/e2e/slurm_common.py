@@ -1,0 +1,110 @@
+"""What tests/e2e/test_slurm*.py share: the 4-node cluster (tests/fixtures/slurm_cluster.py)
+with the plugin loaded, each node's store holding the sample image, and the checks that a step
+left nothing behind. Each test module starts its own cluster (module scope, ~3 s)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import GANTRY, IN_CI, NOBODY
+from fixtures.slurm_cluster import NODES, SlurmCluster, missing_tools
+
+PLUGIN = GANTRY.parent / "spank_gantry.so"
+HOLD = GANTRY.parent / "gantry-hold"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    missing = missing_tools()
+    if missing:
+        if IN_CI:
+            pytest.fail(f"Slurm is required in CI; missing: {', '.join(missing)}")
+        pytest.skip(f"Slurm is not installed (missing {', '.join(missing)}: "
+                    "apt-get install slurm-wlm munge)")
+    if os.geteuid() != 0:
+        pytest.skip("the Slurm tests start munged, slurmctld and slurmd: they need root")
+    assert PLUGIN.exists(), f"{PLUGIN} is missing: install libslurm-dev and rebuild"
+    d = Path(tempfile.mkdtemp(prefix="gantry-slurm-", dir="/tmp"))
+    os.chmod(d, 0o755)
+    # every node has the GPUs of one simulated NVIDIA host (two GPUs) as Slurm GRES
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fixtures" / "gpuhost"))
+    import gpuhost as gh
+    host = gh.build_host(d / "gpuhost", gh.preset(2))
+    c = SlurmCluster(d / "cluster", PLUGIN, GANTRY, HOLD,
+                     plugin_args=[f"driver_root={host.driver_root}", f"dev_root={host.dev_root}"],
+                     gpus=(2, f"{host.dev_root}/dev/nvidia[0-1]")).start()
+    yield c
+    c.stop()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def image(cluster):
+    """sample:latest (busybox, with FROMIMAGE=1 in its env) loaded into every node's store."""
+    from fixtures import mkimage as mk
+    img = mk.busybox_image(env=["PATH=/usr/local/bin:/usr/bin:/bin", "FROMIMAGE=1"])
+    archive = cluster.dir / "bb.tar"
+    mk.write_docker_archive(archive, [(img, ["sample:latest"])])
+    os.chmod(archive, 0o644)
+    for n in NODES:
+        gantry(cluster, n, "load", "-q", archive)
+    return "sample:latest"
+
+
+def gantry(cluster, node, *args, check=True):
+    """gantry as the job user, on NODE's store."""
+    r = subprocess.run(cluster.as_user([str(cluster.dir / "bin" / "gantry"), "--root",
+                                        str(cluster.node_store(node)), *map(str, args)]),
+                       capture_output=True, text=True, env=cluster.env())
+    if check:
+        assert r.returncode == 0, r
+    return r
+
+
+def leftovers(cluster):
+    """What a finished step must not leave on any node: container processes (gantry-hold) and
+    their gantry monitors, containers named slurm.*, step directories."""
+    holds = subprocess.run(["pgrep", "-u", str(NOBODY.pw_uid), "-x", ".gantry-hold"],
+                           capture_output=True, text=True).stdout.split()
+    holds += subprocess.run(["pgrep", "-f", str(cluster.dir / "bin" / "gantry")],
+                            capture_output=True, text=True).stdout.split()
+    ps = gantry(cluster, "n1", "ps", "-a", "--json").stdout
+    names = [c.get("name", "") for c in json.loads(ps or "[]")]
+    slurm = [n for n in names if str(n).startswith("slurm.")]
+    run = cluster.dir / "run" / str(NOBODY.pw_uid)
+    dirs = sorted(os.listdir(run)) if run.exists() else []
+    return holds, slurm, dirs
+
+
+def assert_clean(cluster, timeout=15):
+    """Nothing left once the steps' slurmstepd have ended (srun returns before they clean up)."""
+    cluster.wait_idle()
+    end = time.time() + timeout
+    while time.time() < end and leftovers(cluster) != ([], [], []):
+        time.sleep(0.1)
+    assert leftovers(cluster) == ([], [], [])
+
+
+def user_file(cluster, name, text, mode=0o755):
+    p = cluster.home / name
+    p.write_text(text)
+    os.chmod(p, mode)
+    os.chown(p, NOBODY.pw_uid, NOBODY.pw_gid)
+    return p
+
+
+@pytest.fixture
+def fuse_open():
+    """/dev/fuse 0666 (a distribution's default; this VM has 0600), restored after the test."""
+    if not os.path.exists("/dev/fuse"):
+        pytest.skip("/dev/fuse is missing")
+    mode = os.stat("/dev/fuse").st_mode & 0o7777
+    os.chmod("/dev/fuse", 0o666)
+    yield
+    os.chmod("/dev/fuse", mode)

@@ -1,0 +1,236 @@
+"""The Slurm SPANK plugin (spank_gantry.so, docs/slurm.md) in a real 4-node Slurm cluster on this
+machine (tests/fixtures/slurm_cluster.py): munged, slurmctld and four slurmd started here, the
+plugin loaded through plugstack.conf, jobs submitted as `nobody` with srun and sbatch. This file:
+the lifecycle (4 nodes x 2 tasks, pulls per node, a shared .sqsh, sbatch, the environment
+variables, failures, scancel, a hostile step directory); test_slurm_options.py: the options,
+GPUs, MPI, Slurm's own --container.
+
+Each emulated node has its own store (store=.../%n/%u), so "one pull per node" is countable."""
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import NOBODY
+from fixtures.slurm_cluster import NODES
+from slurm_common import (  # noqa: F401 (pytest fixtures, used as test arguments)
+    assert_clean, cluster, fuse_open, gantry, image, leftovers, user_file)
+
+
+def test_srun_4_nodes_8_tasks(cluster, image):
+    r = cluster.srun("-N4", "-n8", f"--container-image={image}", "sh", "-c",
+                     'echo "$SLURMD_NODENAME $SLURM_PROCID $FROMIMAGE $(readlink /proc/self/ns/mnt)'
+                     ' $(cat /etc/gantry-marker 2>/dev/null || echo none) $(id -u)"')
+    assert r.returncode == 0, r
+    rows = [line.split() for line in r.stdout.splitlines()]
+    assert sorted(int(x[1]) for x in rows) == list(range(8)), r.stdout
+    per_node = {}
+    for node, rank, from_image, mnt, _marker, uid in rows:
+        assert from_image == "1", r.stdout  # the image's environment reached the task
+        assert uid == "0", r.stdout  # root in the container (gantry's single-id map)
+        per_node.setdefault(node, set()).add(mnt)
+    assert sorted(per_node) == NODES, r.stdout  # two tasks on each of the four nodes
+    # one container per node: both tasks of a node share its mount namespace, nodes do not
+    assert all(len(m) == 1 for m in per_node.values()), per_node
+    assert len({next(iter(m)) for m in per_node.values()}) == 4, per_node
+    # the host's mount namespace is not the container's
+    host_mnt = os.readlink("/proc/self/ns/mnt")
+    assert host_mnt not in {next(iter(m)) for m in per_node.values()}
+    assert "ready in" in cluster.log("slurmd.n1")  # phase timings in the slurmd log
+    assert_clean(cluster)
+
+
+@pytest.mark.parametrize("bad,says", [
+    ("Bad::ref", 'invalid image reference "Bad::ref"'),
+    ("/nonexistent/img.sqsh", "--container-image /nonexistent/img.sqsh: No such file"),
+])
+def test_bad_image_fails_the_step(cluster, image, bad, says):
+    r = cluster.srun("-N2", "-n4", f"--container-image={bad}", "true")
+    assert r.returncode != 0, r
+    assert says in r.stderr, r.stderr
+    assert_clean(cluster)
+
+
+def test_sbatch_script_runs_in_the_container(cluster, image):
+    script = user_file(cluster, "job.sh", f"""#!/bin/sh
+#SBATCH --container-image={image}
+#SBATCH -N1
+#SBATCH -o {cluster.home}/job.out
+echo "batch $FROMIMAGE $(readlink /proc/1/exe 2>/dev/null) $(ls /.gantry-hold)"
+""")
+    r = cluster.run("sbatch", "--wait", script)
+    assert r.returncode == 0, r
+    out = (cluster.home / "job.out").read_text()
+    assert out.startswith("batch 1 "), out  # the image's env: the script ran in the container
+    assert "/.gantry-hold" in out, out
+    assert_clean(cluster)
+
+
+def test_pyxis_environment_variables(cluster, image):
+    r = cluster.srun("-N1", "sh", "-c", "echo $FROMIMAGE; pwd",
+                     env={"PYXIS_CONTAINER_IMAGE": image, "PYXIS_CONTAINER_WORKDIR": "/bin"})
+    assert r.returncode == 0, r
+    assert r.stdout.split() == ["1", "/bin"], r
+
+
+def test_pyxis_sbatch_option_variables(cluster, image):
+    """A job whose environment carries pyxis' own option variables (an sbatch made where pyxis
+    was the plugin) runs in the container all the same."""
+    r = cluster.srun("-N1", "sh", "-c", "echo $FROMIMAGE; pwd",
+                     env={"SLURM_SPANK__SLURM_SPANK_OPTION_pyxis_container_image": image,
+                          "SLURM_SPANK__SLURM_SPANK_OPTION_pyxis_container_workdir": "/etc"})
+    assert r.returncode == 0, r
+    assert r.stdout.split() == ["1", "/etc"], r
+
+
+def test_scancel_leaves_nothing(cluster, image):
+    p = subprocess.Popen(cluster.as_user(["srun", "-N4", "-n8", f"--container-image={image}",
+                                          "sleep", "300"]),
+                         env=cluster.env(), cwd=str(cluster.home),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        end = time.time() + 30  # until the 4 containers run
+        while time.time() < end and len(leftovers(cluster)[1]) < 4:
+            time.sleep(0.1)
+        assert len(leftovers(cluster)[1]) == 4, leftovers(cluster)
+        sleepers = []
+        while time.time() < end and len(sleepers) < 8:
+            sleepers = subprocess.run(["pgrep", "-u", str(NOBODY.pw_uid), "-x", "sleep"],
+                                      capture_output=True, text=True).stdout.split()
+        assert len(sleepers) >= 8, sleepers
+        q = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True,
+                           env=cluster.env())
+        for job in q.stdout.split():
+            assert cluster.run("scancel", job).returncode == 0
+        p.wait(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert_clean(cluster)
+    still = [pid for pid in sleepers if os.path.exists(f"/proc/{pid}")]
+    assert still == [], still
+    # no container mount left in the host's mount table either
+    assert str(cluster.dir / "store") not in Path("/proc/self/mountinfo").read_text()
+
+
+@pytest.fixture(scope="module")
+def remote_image(cluster):
+    """A busybox image in a local registry, behind the request-logging proxy; the job user's
+    registries.json lists the proxy as insecure (plain http)."""
+    from conftest import need_tool
+    from fixtures import mkimage as mk
+    from fixtures.registry.harness import Proxy, Registry, skopeo_push
+    need_tool("docker-registry")
+    need_tool("skopeo")
+    reg = Registry(cluster.dir / "reg").start()
+    proxy = Proxy(cluster.dir / "proxy", reg.addr).start()
+    layout = cluster.dir / "layout"
+    mk.write_oci_layout(layout, [(mk.busybox_image(env=["PATH=/bin", "FROMIMAGE=remote"]),
+                                  ["latest"])])
+    skopeo_push(layout, f"{reg.addr}/team/bb", "latest")
+    conf = cluster.home / ".config" / "gantry"
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "registries.json").write_text(json.dumps({"insecure-registries": [proxy.addr]}))
+    for p in (conf, conf / "registries.json"):
+        os.chown(p, NOBODY.pw_uid, NOBODY.pw_gid)
+    yield proxy, f"{proxy.addr}/team/bb:latest"
+    proxy.kill()
+    reg.stop()
+
+
+def config_fetches(proxy):
+    return [r for r in proxy.requests()
+            if r["method"] == "GET" and "/blobs/" in r["path"] and r["status"] == 200]
+
+
+def test_cold_pull_once_per_node_then_warm(cluster, remote_image):
+    proxy, ref = remote_image
+    proxy.clear_log()
+    r = cluster.srun("-N4", "-n8", f"--container-image={ref}", "sh", "-c", "echo $FROMIMAGE")
+    assert r.returncode == 0, r
+    assert r.stdout.split() == ["remote"] * 8, r
+    # each node pulled once (its own store), whatever its number of tasks: 4 pulls in the slurmd
+    # logs, and 4 x (config + layer) blobs fetched from the registry
+    pulls = [line for n in NODES for line in cluster.log(f"slurmd.{n}").splitlines()
+             if f"pulled {ref}" in line]
+    assert len(pulls) == 4, pulls
+    assert len(config_fetches(proxy)) == 8, proxy.requests()
+    for n in NODES:
+        assert gantry(cluster, n, "inspect", ref).returncode == 0
+    proxy.clear_log()
+    r = cluster.srun("-N4", "-n8", f"--container-image={ref}", "true")
+    assert r.returncode == 0, r
+    assert proxy.requests() == []  # warm: the node stores have it, nothing is asked
+    assert_clean(cluster)
+
+
+def test_shared_sqsh_used_by_every_node_without_pull(cluster, image, fuse_open, mk):
+    img = mk.busybox_image(env=["PATH=/bin", "FROMIMAGE=sqsh"])
+    archive = cluster.dir / "sq.tar"
+    mk.write_docker_archive(archive, [(img, ["sq:latest"])])
+    os.chmod(archive, 0o644)
+    shared = cluster.dir / "shared"
+    shared.mkdir(exist_ok=True)
+    os.chown(shared, NOBODY.pw_uid, NOBODY.pw_gid)
+    gantry(cluster, "n1", "load", "-q", archive)
+    gantry(cluster, "n1", "save", "sq:latest", "--format", "squashfs", "-o", shared / "sq.sqsh")
+    gantry(cluster, "n1", "rmi", "sq:latest")
+    stores_before = {n: gantry(cluster, n, "images").stdout for n in NODES}
+    r = cluster.srun("-N4", "-n8", f"--container-image={shared / 'sq.sqsh'}", "sh", "-c",
+                     "echo $FROMIMAGE")
+    assert r.returncode == 0, r
+    assert r.stdout.split() == ["sqsh"] * 8, r
+    assert {n: gantry(cluster, n, "images").stdout for n in NODES} == stores_before
+    assert not any("pulled" in cluster.log(f"slurmd.{n}") and "sq.sqsh" in cluster.log(
+        f"slurmd.{n}") for n in NODES)
+    assert_clean(cluster)
+
+
+def test_step_directory_planted_as_a_symlink_leads_root_nowhere(cluster, image):
+    """The step directories are the user's, and slurmstepd's cleanup runs as root: a user who
+    plants runtime_path/<uid>/step.<job>.<step>.<node> as a symbolic link to a root-owned
+    directory gets a failed step, and root removes nothing there."""
+    victim = cluster.dir / "victim"
+    victim.mkdir(exist_ok=True)
+    (victim / "keep").write_text("root's\n")
+    (victim / "lock").write_text("root's too\n")
+    script = user_file(cluster, "held.sh", f"#!/bin/sh\n#SBATCH --container-image={image}\n"
+                       f"#SBATCH -w n1\n#SBATCH -o {cluster.home}/held.out\ntrue\n")
+    r = cluster.run("sbatch", "--hold", "--parsable", script)
+    assert r.returncode == 0, r
+    job = r.stdout.strip().split(";")[0]
+    run = cluster.dir / "run" / str(NOBODY.pw_uid)
+    run.mkdir(exist_ok=True)  # as init_post_opt makes it: the user's
+    os.chown(run, NOBODY.pw_uid, NOBODY.pw_gid)
+    link = run / f"step.{job}.4294967291.n1"  # the batch step
+    subprocess.run(cluster.as_user(["ln", "-s", str(victim), str(link)]), check=True)
+    assert cluster.run("scontrol", "release", job).returncode == 0
+    cluster.wait_idle(60)
+    out = (cluster.home / "held.out").read_text()
+    assert "gantry:" in out, out  # the step failed, saying why
+    assert sorted(os.listdir(victim)) == ["keep", "lock"]
+    assert (victim / "lock").read_text() == "root's too\n"
+    os.unlink(link)
+    assert_clean(cluster)
+
+
+def test_concurrent_steps_on_one_node_share_its_store(cluster, remote_image):
+    """Three steps started at once on a node whose store lacks the image: each succeeds, the
+    store's own locks keep the pulls from colliding, and the image is there once after."""
+    proxy, ref = remote_image
+    store = cluster.node_store("n4")
+    shutil.rmtree(store, ignore_errors=True)
+    procs = [subprocess.Popen(cluster.as_user(["srun", "-w", "n4", f"--container-image={ref}",
+                                               "sh", "-c", "echo $FROMIMAGE"]),
+                              env=cluster.env(), cwd=str(cluster.home), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    assert [o.split() for o, _ in outs] == [["remote"]] * 3, outs
+    assert len(gantry(cluster, "n4", "images", "-q").stdout.split()) == 1
+    assert gantry(cluster, "n4", "system", "fsck").returncode == 0
+    assert_clean(cluster)
