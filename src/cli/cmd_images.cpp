@@ -1,5 +1,6 @@
 #include "cli/context.hpp"
 #include "oci/reference.hpp"
+#include "sqsh/cache.hpp"
 #include "sqsh/shared.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
@@ -64,7 +65,8 @@ void register_images(CLI::App& app, Context& ctx) {
                 rows.push_back(row);
             }
             // the shared stores' images, after the local ones (a STORE column says where)
-            auto shared = sqsh::list_shared(sqsh::configured_stores(ctx.image_stores));
+            auto dirs = sqsh::search_dirs(store, ctx.image_stores);
+            auto shared = sqsh::list_shared(dirs);
             if (!shared.empty() && !o->json && !o->quiet)
                 for (auto& row : rows) row.push_back(&row == &rows[0] ? "STORE" : "local");
             for (auto& s : shared) {
@@ -91,7 +93,7 @@ void register_images(CLI::App& app, Context& ctx) {
                 row.push_back("-");
                 row.push_back(present ? human_size(static_cast<std::uint64_t>(st.st_size))
                                       : "missing");
-                row.push_back(s.store);
+                row.push_back(s.store == dirs[0] ? "sqsh-cache" : s.store);
                 rows.push_back(row);
             }
             return print_listing(o->json, o->quiet, out, rows);

@@ -1,4 +1,5 @@
 #include "cli/context.hpp"
+#include "sqsh/cache.hpp"
 #include "sqsh/image_ref.hpp"
 #include "sqsh/shared.hpp"
 #include "store/images.hpp"
@@ -44,7 +45,7 @@ oci::json describe(store::Store& store, const std::vector<std::string>& stores,
         img = store::find_image(store, ref);
     } catch (const Error& e) {
         if (e.code() != Errc::not_found) throw;
-        auto shared = sqsh::find_shared(sqsh::configured_stores(stores), ref);
+        auto shared = sqsh::find_shared(sqsh::search_dirs(store, stores), ref);
         if (!shared) throw;
         auto j = describe_file(shared->file);
         j["image_store"] = shared->store;

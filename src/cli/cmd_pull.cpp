@@ -1,6 +1,7 @@
 #include "cli/context.hpp"
 #include "cli/registry_flags.hpp"
 #include "registry/pull.hpp"
+#include "sqsh/pull.hpp"
 #include "store/importer.hpp"
 #include "util/error.hpp"
 #include "util/identity.hpp"
@@ -50,7 +51,7 @@ registry::ClientOptions client_options(const RegistryFlags& f) {
 
 void register_pull(CLI::App& app, Context& ctx) {
     struct Opts {
-        std::string ref, platform;
+        std::string ref, platform, format, output, image_store;
         unsigned jobs = 0;
         bool quiet = false;
         RegistryFlags reg;
@@ -64,6 +65,12 @@ void register_pull(CLI::App& app, Context& ctx) {
     cmd->add_option("-j,--jobs", o->jobs,
                     "Layers downloaded and unpacked at once (default: 3 or the CPUs)");
     cmd->add_flag("-q,--quiet", o->quiet, "No progress output");
+    cmd->add_option("--format", o->format,
+                    "squashfs: the image as one squashfs file instead of into the store: into "
+                    "-o FILE, --image-store DIR, or the node's squashfs cache (run finds it)");
+    cmd->add_option("-o,--output", o->output, "With --format squashfs: the file to write");
+    cmd->add_option("--image-store", o->image_store,
+                    "With --format squashfs: publish into this shared image store");
     add_registry_flags(cmd, o->reg, true);
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
@@ -75,6 +82,26 @@ void register_pull(CLI::App& app, Context& ctx) {
             po.tty = ::isatty(2) == 1;
             po.privileged = running_as_real_root();
             auto t0 = std::chrono::steady_clock::now();
+            if (!o->format.empty() && o->format != "squashfs" && o->format != "sqsh")
+                throw Error(Errc::usage, "pull --format " + o->format + " is not a format",
+                            "use --format squashfs, or no --format for the store");
+            if (o->format.empty() && (!o->output.empty() || !o->image_store.empty()))
+                throw Error(Errc::usage, "-o and --image-store go with --format squashfs",
+                            "gantry pull --format squashfs -o FILE REF");
+            if (!o->format.empty()) {
+                if (!o->output.empty() && !o->image_store.empty())
+                    throw Error(Errc::usage, "give -o FILE or --image-store DIR, not both");
+                auto r = sqsh::pull(ctx.store(), o->ref, po, {o->output, o->image_store});
+                double s =
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                if (!po.quiet)
+                    std::fprintf(stderr, "%s %s (%s) in %.2fs\n",
+                                 r.cached ? "Already in the squashfs cache:" : "Wrote",
+                                 r.file.c_str(), human_size(r.bytes).c_str(), s);
+                std::printf("Pulled image: %s\nDigest: %s\nFile: %s\n", r.ref.c_str(),
+                            r.manifest.str().c_str(), r.file.c_str());
+                return 0;
+            }
             auto r = registry::pull(ctx.store(), o->ref, po);
             double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             if (!po.quiet)

@@ -1,7 +1,9 @@
 #include "cli/context.hpp"
 #include "oci/image.hpp"
+#include "sqsh/cache.hpp"
 #include "store/gc.hpp"
 #include "util/error.hpp"
+#include "util/units.hpp"
 
 #include <cstdio>
 
@@ -17,6 +19,7 @@ void register_system(CLI::App& app, Context& ctx) {
     df->callback([&ctx, json_df] {
         ctx.action = [&ctx, json_df] {
             auto u = store::disk_usage(ctx.store());
+            auto c = sqsh::cache_usage(ctx.store());
             if (*json_df) {
                 oci::json j{{"root", ctx.store().root().string()},
                             {"images", u.images},
@@ -33,6 +36,7 @@ void register_system(CLI::App& app, Context& ctx) {
                               {"unused", u.unused_layers},
                               {"unused_bytes", u.unused_layer_bytes},
                               {"unused_allocated_bytes", u.unused_layer_allocated_bytes}}},
+                            {"sqsh_cache", {{"images", c.images}, {"bytes", c.bytes}}},
                             {"tmp_bytes", u.tmp_bytes}};
                 std::printf("%s\n", j.dump(2).c_str());
                 return 0;
@@ -47,6 +51,8 @@ void register_system(CLI::App& app, Context& ctx) {
                   human_size(u.layer_bytes) + " (" + human_size(u.layer_allocated_bytes) +
                       " on disk)",
                   human_size(u.unused_layer_bytes) + " (" + std::to_string(u.unused_layers) + ")"},
+                 {"Squashfs cache", std::to_string(c.images), human_size(c.bytes),
+                  "LRU: prune --sqsh-cache-max"},
                  {"Temporary", "-", human_size(u.tmp_bytes), human_size(u.tmp_bytes)}});
             return 0;
         };
@@ -54,8 +60,18 @@ void register_system(CLI::App& app, Context& ctx) {
 
     auto* prune =
         sys->add_subcommand("prune", "Remove unreferenced blobs, layer trees and leftovers");
-    prune->callback([&ctx] {
-        ctx.action = [&ctx] {
+    auto cache_max = std::make_shared<std::string>();
+    prune->add_option("--sqsh-cache-max", *cache_max,
+                      "Also evict the squashfs cache's least recently used images until it "
+                      "holds at most SIZE (e.g. 50g; 0 empties it)");
+    prune->callback([&ctx, cache_max] {
+        ctx.action = [&ctx, cache_max] {
+            std::optional<std::uint64_t> max;
+            if (!cache_max->empty()) max = units::parse_size(*cache_max, "--sqsh-cache-max");
+            auto c = sqsh::prune_cache(ctx.store(), max);
+            if (c.removed)
+                std::printf("Removed %zu squashfs image(s) from the cache; reclaimed %s\n",
+                            c.removed, human_size(c.freed).c_str());
             auto r = store::prune(ctx.store());
             std::printf(
                 "Removed %llu blob(s), %llu layer tree(s), %llu temporary entr%s; reclaimed %s\n",

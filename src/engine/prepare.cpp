@@ -7,6 +7,7 @@
 #include "engine/gpus.hpp"
 #include "engine/options.hpp"
 #include "oci/image.hpp"
+#include "sqsh/cache.hpp"
 #include "sqsh/image_ref.hpp"
 #include "sqsh/shared.hpp"
 #include "util/error.hpp"
@@ -78,9 +79,11 @@ void read_image(Prepared& p) {
             p.view = rootfs::find_run_view(*p.store, p.request.image);
         } catch (const Error& e) {
             if (e.code() != Errc::not_found) throw;
-            auto shared =
-                sqsh::find_shared(sqsh::configured_stores(p.request.image_stores), p.request.image);
+            // the node's squashfs cache, then the shared stores
+            auto stores = sqsh::search_dirs(*p.store, p.request.image_stores);
+            auto shared = sqsh::find_shared(stores, p.request.image);
             if (!shared) throw;
+            if (shared->store == stores[0]) sqsh::touch_cached(shared->file);
             p.sqsh = std::make_shared<sqsh::Image>(shared->file);
             p.view = sqsh::run_view(*p.sqsh);
         }
