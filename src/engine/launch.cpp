@@ -6,6 +6,7 @@
 #include "rootfs/rootfs.hpp"
 #include "runtime/seccomp.hpp"
 #include "runtime/state.hpp"
+#include "sqsh/kernel_mount.hpp"
 #include "sqsh/server.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -95,6 +96,7 @@ struct Launcher {
     runtime::Launch l;
     Fd tmpfs; // the container's private tmpfs, to measure an in-memory layer after the run
     std::unique_ptr<sqsh::Server> server; // a squashfs image's FUSE server
+    Fd lower_tree;                        // or its kernel mount (root)
     int ready_w = -1;                     // -d: the pipe to the waiting `gantry run`
 
     explicit Launcher(Prepared& prepared) : p(prepared), record(prepared) {
@@ -111,11 +113,22 @@ struct Launcher {
         l.init = p.request.init;
         l.early = p.early.get();
         rootfs::LayerStack st;
-        if (p.sqsh) { // served over FUSE on MOUNT_POINT/lower by this process
-            server = std::make_unique<sqsh::Server>(
-                p.sqsh, sqsh::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
-            l.fuse_serve = [this](Fd dev) { server->serve(std::move(dev)); };
-            l.fuse_options = sqsh::Server::mount_options;
+        if (p.sqsh) {
+            // as root, the kernel's squashfs (attached by the child); else, or when the kernel
+            // cannot, served over FUSE on MOUNT_POINT/lower by this process
+            std::string why;
+            if (sqsh::kernel_mount_wanted(l.spec)) lower_tree = sqsh::kernel_tree(*p.sqsh, why);
+            if (lower_tree) {
+                l.lower_tree = lower_tree.get();
+            } else {
+                if (!why.empty())
+                    log::debug("the kernel cannot mount " + p.sqsh->path() + " (" + why +
+                               "): FUSE instead");
+                server = std::make_unique<sqsh::Server>(
+                    p.sqsh, sqsh::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
+                l.fuse_serve = [this](Fd dev) { server->serve(std::move(dev)); };
+                l.fuse_options = sqsh::Server::mount_options;
+            }
             st = {l.mount_point, {"lower"}};
         } else {
             st = rootfs::stack(*p.store, p.view.image.config.diff_ids);

@@ -81,7 +81,7 @@ Error namespaces_error(int err) {
 
 bool can_share_memory(const Launch& l) {
     const auto& s = l.spec;
-    return !l.init && !l.on_created && l.start_gate < 0 && !l.fuse_serve &&
+    return !l.init && !l.on_created && l.start_gate < 0 && !l.fuse_serve && l.lower_tree < 0 &&
            s.has_namespace("user") && ::geteuid() != 0 && s.uid_mappings.size() == 1 &&
            s.uid_mappings[0].size == 1 && s.uid_mappings[0].host_id == ::geteuid() &&
            is_single_id(s.gid_mappings) && s.gid_mappings[0].host_id == ::getegid() &&

@@ -105,6 +105,11 @@ struct Launch {
     // waits on it. Both set or neither; never on the shared-memory path (we must not sleep).
     std::function<void(Fd)> fuse_serve;
     std::function<std::string(int)> fuse_options;
+    // Or a detached mount (fsmount, open_tree) of the root's lower dir, which the container's
+    // process attaches on MOUNT_POINT/lower with move_mount (a squashfs image mounted by the
+    // kernel for root, sqsh/kernel_mount.hpp); -1 for none. Never on the shared-memory path
+    // nor an early start (their processes were made before the descriptor).
+    int lower_tree = -1;
     // Started for this launch by EarlyStart::begin (or null). run() takes it over when the spec
     // takes the shared-memory path with the same namespaces, and cancels it otherwise.
     EarlyStart* early = nullptr;

@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <linux/mount.h>
 #include <string>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -94,7 +93,7 @@ void mount_scratch(const Launch& l, int fd_sock) {
         if (!f || ::write(f.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
             fail_errno("cannot write the container's /etc/hostname");
     }
-    if (l.fuse_serve) mkdir_0755("lower");
+    if (l.fuse_serve || l.lower_tree >= 0) mkdir_0755("lower");
     if (fd_sock >= 0 && l.on_scratch) send_fd(fd_sock, dir.get(), "the container's tmpfs");
 }
 
@@ -132,6 +131,13 @@ void mount_root(const Launch& l, int fd_sock) {
         fail_errno("cannot make the mount namespace private");
     mount_scratch(l, fd_sock);
     if (l.fuse_serve) mount_fuse_lower(l, fd_sock);
+    if (l.lower_tree >= 0) {
+        std::string target = l.mount_point + "/lower";
+        if (::syscall(SYS_move_mount, l.lower_tree, "", AT_FDCWD, target.c_str(),
+                      MOVE_MOUNT_F_EMPTY_PATH) != 0)
+            fail_errno("cannot attach the image's mount on " + target);
+        ::close(l.lower_tree);
+    }
     std::string root = l.root_path();
     if (l.overlay) {
         const Overlay& o = *l.overlay;
