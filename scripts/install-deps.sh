@@ -12,7 +12,7 @@ PACKAGES=(
   # squashfs images (src/sqsh/): the FUSE server's headers (the libraries are dlopen'ed at
   # run time: libsquashfuse0, libfuse3-3), tar2sqfs for `save --format squashfs`, and the
   # peers the tests compare with (unsquashfs, mksquashfs, squashfuse)
-  libsquashfuse-dev libfuse3-dev squashfs-tools-ng squashfs-tools squashfuse
+  libsquashfuse-dev libfuse3-dev squashfs-tools-ng squashfs-tools squashfuse fuse3
   # tests and demo: sample images, peers for interoperability; clang builds a real HIP object
   # for the HIP fat-binary reader's unit test (no ROCm needed)
   python3 python3-pytest python3-zstandard busybox-static zstd pigz util-linux attr clang
