@@ -19,21 +19,6 @@ bool TransportError::aborted() const {
     return curl_code_ == CURLE_WRITE_ERROR || curl_code_ == CURLE_ABORTED_BY_CALLBACK;
 }
 
-std::string url_escape(const std::string& s) {
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
-
 namespace {
 
 struct Exchange {

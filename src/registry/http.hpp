@@ -4,6 +4,7 @@
 #pragma once
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -75,7 +76,6 @@ class Session {
     void* h_ = nullptr;
 };
 
-// Percent-encodes s for a URL query value.
-std::string url_escape(const std::string& s);
+using text::url_escape; // util/text.hpp
 
 } // namespace gantry::registry

@@ -10,26 +10,22 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/spawn.hpp"
 
 #include <cctype>
-#include <csignal>
 #include <cstring>
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-extern char** environ;
 
 namespace gantry::sqsh {
 
 namespace {
 
-// sqfs2tar FILE, its tar on a pipe, its messages in a memfd.
+// sqfs2tar FILE, its tar on a pipe, its messages kept for the error.
 struct Unpacker {
-    pid_t pid = -1;
-    Fd out, err;
+    Fd out;
+    std::unique_ptr<Spawned> proc;
 
     explicit Unpacker(const std::string& file) {
         auto exe = fs::find_program("sqfs2tar");
@@ -40,39 +36,15 @@ struct Unpacker {
         if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe failed");
         out.reset(p[0]);
         Fd w(p[1]);
-        err.reset(::memfd_create("sqfs2tar-stderr", MFD_CLOEXEC));
-        if (!err) throw_errno("memfd_create failed");
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, w.get(), 1);
-        posix_spawn_file_actions_adddup2(&fa, err.get(), 2);
-        std::vector<std::string> args = {exe, "--no-skip", file};
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        int rc = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (rc != 0) throw sys_error(rc, "cannot start " + exe);
+        proc = std::make_unique<Spawned>(std::vector<std::string>{exe, "--no-skip", file},
+                                         std::vector<std::pair<int, int>>{{w.get(), 1}},
+                                         std::vector<int>{2});
     }
-    ~Unpacker() {
-        if (pid > 0) {
-            ::kill(pid, SIGKILL);
-            wait();
-        }
-    }
-    int wait() {
-        int st = 0;
-        while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-        }
-        pid = -1;
-        return st;
-    }
-    std::string messages() {
-        std::string s(2048, '\0');
-        ssize_t n = ::pread(err.get(), s.data(), s.size(), 0);
-        s.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-        return s;
+    // Waits for it; Error(invalid) naming FILE with sqfs2tar's message when it failed.
+    void check(const std::string& file) {
+        if (!Spawned::ok(proc->wait()))
+            throw Error(Errc::invalid, file + ": sqfs2tar cannot read it: " + proc->messages(),
+                        "the file is damaged: fetch or save it again");
     }
 };
 
@@ -168,18 +140,12 @@ LoadedSqsh load(store::Store& store, const std::string& file, const std::string&
         Unpacker un(file);
         try {
             digests = copy_layer(un.out.get(), file, out, res.entries);
-        } catch (const Error& e) {
+        } catch (const Error&) {
             un.out.reset();
-            int st = un.wait();
-            if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-                throw Error(Errc::invalid, file + ": sqfs2tar cannot read it: " + un.messages(),
-                            "the file is damaged: fetch or save it again");
+            un.check(file); // sqfs2tar's own error first: it says what is wrong with the file
             throw;
         }
-        int st = un.wait();
-        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-            throw Error(Errc::invalid, file + ": sqfs2tar cannot read it: " + un.messages(),
-                        "the file is damaged: fetch or save it again");
+        un.check(file);
     }
     auto [blob, diff] = digests;
     store::Importer importer(store, store::ImportOptions{privileged, 1});

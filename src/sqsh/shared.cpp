@@ -5,6 +5,7 @@
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 #include "util/yaml.hpp"
 
 #include <algorithm>
@@ -202,18 +203,7 @@ void put_object(const std::string& path, const std::string& data) {
 } // namespace
 
 std::string ref_file_name(const std::string& ref) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : ref) {
-        if (std::isalnum(c) || c == '.' || c == '_' || c == '-') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
+    return text::url_escape(ref);
 }
 
 std::vector<std::string> configured_stores(const std::vector<std::string>& given) {

@@ -62,7 +62,7 @@ struct PublishResult {
 PublishResult publish(const store::Store& store, const std::string& ref, const std::string& dir,
                       const SaveOptions& opt = {});
 
-// The file name of a reference in DIR/refs (every byte outside [A-Za-z0-9._-] as %XX).
+// The file name of a reference in DIR/refs (every byte outside [A-Za-z0-9._~-] as %XX).
 std::string ref_file_name(const std::string& normalized_ref);
 
 } // namespace gantry::sqsh

@@ -148,13 +148,19 @@ std::optional<std::string> Image::root_xattr(const char* name, std::size_t max) 
     return v;
 }
 
-std::optional<std::string> Image::read_file(const std::string& path, std::size_t max) {
+bool Image::lookup(const std::string& path, sqfs_inode& in) {
     const Api& a = api();
-    sqfs_inode in;
     if (a.inode_get(fs(), &in, ll_->fs.sb.root_inode) != SQFS_OK)
         unreadable(path_, "the root directory");
     bool found = false;
     if (a.lookup_path(fs(), &in, path.c_str(), &found) != SQFS_OK) unreadable(path_, path);
+    return found;
+}
+
+std::optional<std::string> Image::read_file(const std::string& path, std::size_t max) {
+    const Api& a = api();
+    sqfs_inode in;
+    bool found = lookup(path, in);
     if (!found || !S_ISREG(in.base.mode)) return std::nullopt;
     auto size = in.xtra.reg.file_size;
     if (size > max)
@@ -169,23 +175,15 @@ std::optional<std::string> Image::read_file(const std::string& path, std::size_t
 }
 
 std::optional<mode_t> Image::mode_of(const std::string& path) {
-    const Api& a = api();
     sqfs_inode in;
-    if (a.inode_get(fs(), &in, ll_->fs.sb.root_inode) != SQFS_OK)
-        unreadable(path_, "the root directory");
-    bool found = false;
-    if (a.lookup_path(fs(), &in, path.c_str(), &found) != SQFS_OK) unreadable(path_, path);
-    if (!found) return std::nullopt;
+    if (!lookup(path, in)) return std::nullopt;
     return static_cast<mode_t>(in.base.mode);
 }
 
 std::vector<std::string> Image::list_dir(const std::string& path) {
     const Api& a = api();
     sqfs_inode in;
-    if (a.inode_get(fs(), &in, ll_->fs.sb.root_inode) != SQFS_OK)
-        unreadable(path_, "the root directory");
-    bool found = false;
-    if (a.lookup_path(fs(), &in, path.c_str(), &found) != SQFS_OK) unreadable(path_, path);
+    bool found = lookup(path, in);
     std::vector<std::string> out;
     if (!found || !S_ISDIR(in.base.mode)) return out;
     sqfs_dir dir;

@@ -21,6 +21,7 @@
 
 struct sqfs_ll;
 struct sqfs;
+struct sqfs_inode;
 
 namespace gantry::sqsh {
 
@@ -61,6 +62,8 @@ class Image {
     std::optional<Header> header();
 
   private:
+    // PATH's inode in IN; false when absent. Error(invalid) when the image cannot be read.
+    bool lookup(const std::string& path, struct sqfs_inode& in);
     std::string path_;
     Fd fd_;
     Superblock sb_;

@@ -8,6 +8,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/spawn.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -16,14 +17,10 @@
 #include <fcntl.h>
 #include <memory>
 #include <sched.h>
-#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
-
-extern char** environ;
 
 namespace gantry::sqsh {
 
@@ -44,67 +41,26 @@ unsigned cpus() {
 }
 
 // tar2sqfs reading our tar on its stdin and writing the squashfs into OUT (fd 3 in it); its
-// stderr kept in a memfd for the error message.
+// messages kept for the error.
 struct Packer {
-    pid_t pid = -1;
-    Fd in;  // the tar stream's write end
-    Fd err; // tar2sqfs's stderr
+    Fd in; // the tar stream's write end
+    std::unique_ptr<Spawned> proc;
 
     Packer(const std::string& exe, int out, const SaveOptions& opt) {
         int p[2];
         if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe failed");
         Fd r(p[0]);
         in.reset(p[1]);
-        err.reset(::memfd_create("tar2sqfs-stderr", MFD_CLOEXEC));
-        if (!err) throw_errno("memfd_create failed");
-        posix_spawn_file_actions_t fa;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, r.get(), 0);
-        posix_spawn_file_actions_adddup2(&fa, out, 3);
-        posix_spawn_file_actions_adddup2(&fa, err.get(), 1);
-        posix_spawn_file_actions_adddup2(&fa, err.get(), 2);
         std::string jobs = std::to_string(opt.jobs ? opt.jobs : cpus());
         std::string level = "level=" + std::to_string(opt.level);
-        std::vector<std::string> args = {exe,
-                                         "--compressor",
-                                         "zstd",
-                                         "--comp-extra",
-                                         level,
-                                         "--block-size",
-                                         std::to_string(kBlockSize),
-                                         "--num-jobs",
-                                         jobs,
-                                         "--no-skip",
-                                         "--quiet",
-                                         "--force",
-                                         "/dev/fd/3"};
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        int rc = ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (rc != 0) throw sys_error(rc, "cannot start " + exe);
+        proc = std::make_unique<Spawned>(
+            std::vector<std::string>{exe, "--compressor", "zstd", "--comp-extra", level,
+                                     "--block-size", std::to_string(kBlockSize), "--num-jobs", jobs,
+                                     "--no-skip", "--quiet", "--force", "/dev/fd/3"},
+            std::vector<std::pair<int, int>>{{r.get(), 0}, {out, 3}}, std::vector<int>{1, 2});
     }
-    ~Packer() {
-        if (pid > 0) {
-            ::kill(pid, SIGKILL);
-            wait();
-        }
-    }
-    int wait() {
-        int st = 0;
-        while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-        }
-        pid = -1;
-        return st;
-    }
-    std::string stderr_text() {
-        std::string s(4096, '\0');
-        ssize_t n = ::pread(err.get(), s.data(), s.size(), 0);
-        s.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-        while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-        return s;
-    }
+    int wait() { return proc->wait(); }
+    std::string stderr_text() { return proc->messages(); }
 };
 
 // SIGPIPE ignored while we write into tar2sqfs: its early exit is an error, not our death.
@@ -389,13 +345,13 @@ SaveResult save(const store::Store& store, const std::string& ref, const std::st
         } catch (const Error& e) {
             pack.in.reset();
             int st = pack.wait();
-            if (e.code() == Errc::io && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+            if (e.code() == Errc::io && !Spawned::ok(st))
                 throw Error(Errc::io, "tar2sqfs failed: " + pack.stderr_text());
             throw;
         }
         pack.in.reset();
         int st = pack.wait();
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        if (!Spawned::ok(st))
             throw Error(Errc::io, "tar2sqfs failed: " + pack.stderr_text(),
                         "check the space left in " + dir);
     }

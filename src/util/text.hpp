@@ -32,6 +32,9 @@ std::string_view trim(std::string_view s, std::string_view chars = whitespace);
 
 // S with A-Z lowered (or a-z raised); every other byte, UTF-8 included, as it is.
 std::string lower(std::string_view s);
+// Percent-encodes every byte outside [A-Za-z0-9._~-] (a URL query value; a file name that
+// cannot contain '/').
+std::string url_escape(std::string_view s);
 std::string upper(std::string_view s);
 
 // A and B are equal but for the case of ASCII letters: "NVIDIA" and "nvidia".
