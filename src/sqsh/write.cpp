@@ -51,6 +51,7 @@ struct Packer {
         if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe failed");
         Fd r(p[0]);
         in.reset(p[1]);
+        ::fcntl(in.get(), F_SETPIPE_SZ, 1 << 20); // fewer wake-ups (capped by pipe-max-size)
         std::string jobs = std::to_string(opt.jobs ? opt.jobs : cpus());
         std::string level = "level=" + std::to_string(opt.level);
         proc = std::make_unique<Spawned>(
@@ -80,6 +81,7 @@ class Stream {
     explicit Stream(int fd) : a_(archive_write_new(), archive_write_free) {
         if (!a_) throw Error(Errc::internal, "cannot create a tar writer");
         archive_write_set_format_pax_restricted(a_.get());
+        archive_write_set_bytes_per_block(a_.get(), 1 << 20); // 1 MiB writes into the pipe
         archive_write_set_bytes_in_last_block(a_.get(), 1);
         if (archive_write_open_fd(a_.get(), fd) != ARCHIVE_OK) fail();
     }
