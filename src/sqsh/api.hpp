@@ -10,12 +10,6 @@ sqfs_err sqfs_stat(sqfs* fs, sqfs_inode* inode, struct stat* st);
 
 namespace gantry::sqsh {
 
-// libfuse 3.2's loop configuration (fuse_session_loop_mt_32's argument).
-struct LoopConfig32 {
-    int clone_fd;
-    unsigned int max_idle_threads;
-};
-
 struct Api {
     // the squashfs reader
     decltype(&::sqfs_init) init;
@@ -49,7 +43,7 @@ struct Api {
     // libfuse3
     decltype(&::fuse_session_new) session_new;
     decltype(&::fuse_session_mount) session_mount;
-    int (*session_loop_mt)(struct fuse_session*, LoopConfig32*);
+    decltype(&::fuse_session_loop) session_loop;
     decltype(&::fuse_session_exit) session_exit;
     decltype(&::fuse_session_destroy) session_destroy;
     decltype(&::fuse_reply_err) reply_err;

@@ -1,10 +1,10 @@
 // sqsh/server: an image served over FUSE from inside gantry (no squashfuse process, no
-// fusermount), with libsquashfuse_ll's low-level operations on libfuse3's multi-threaded loop.
+// fusermount), with libsquashfuse_ll's low-level operations on libfuse3's loop, one thread.
 //
 // The container's process mounts FUSE itself, inside its own user and mount namespaces (FUSE is
 // the one filesystem an unprivileged user namespace may mount that can serve a squashfs), and
 // passes the /dev/fuse descriptor to the gantry process that supervises it; serve() answers it
-// on threads of that process. The mount exists only in the container's mount namespace: it goes
+// on a thread of that process. The mount exists only in the container's mount namespace: it goes
 // with the container, and a gantry killed with -9 leaves nothing mounted on the host (the
 // container then reads ENOTCONN). Owners: an id the container's user namespace does not map
 // (a file of uid 1000 under a single-id rootless map) is shown as 0, as the store's rootless

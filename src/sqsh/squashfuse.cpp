@@ -49,7 +49,7 @@ Api load() {
     sq.bind(a.op_statfs, "stfs_ll_op_statfs");
     fuse.bind(a.session_new, "fuse_session_new");
     fuse.bind(a.session_mount, "fuse_session_mount");
-    fuse.bind(a.session_loop_mt, "fuse_session_loop_mt_32");
+    fuse.bind(a.session_loop, "fuse_session_loop");
     fuse.bind(a.session_exit, "fuse_session_exit");
     fuse.bind(a.session_destroy, "fuse_session_destroy");
     fuse.bind(a.reply_err, "fuse_reply_err");

@@ -3,10 +3,10 @@
 //
 // gantry links no FUSE or squashfs library: every shared object linked is start-up time for
 // every `gantry run` (util/library.hpp). libsquashfuse_ll.so.0 carries the whole squashfs reader
-// (superblock, tables, caches, decompressors; multi-thread safe: squashfuse_ll serves with
-// several threads) and the low-level FUSE operations; libfuse3.so.3 comes with it. Image opens
-// the file itself (one descriptor, never reopened by name) and bounds its superblock with
-// check_superblock before the library reads any table.
+// (superblock, tables, caches, decompressors; NOT safe for concurrent reads: its block caches
+// are shared without locks, see server.cpp) and the low-level FUSE operations; libfuse3.so.3 comes
+// with it. Image opens the file itself (one descriptor, never reopened by name) and bounds its
+// superblock with check_superblock before the library reads any table.
 #pragma once
 
 #include "sqsh/format.hpp"
