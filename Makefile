@@ -47,12 +47,15 @@ test-asan: build-asan
 	GANTRY_BIN=$(ASAN_BUILD)/gantry $(PYTEST) -p no:cacheprovider -q -ra $(ASAN_E2E)
 
 # What `make test` (CI) runs: the unit suite and the e2e tests of the paths sanitizers found
-# bugs in or that parse hostile input: loads of bad and hostile archives, run's exit codes as
+# bugs in or that parse hostile input: loads of bad and hostile archives and squashfs files,
+# damaged shared stores, run's exit codes as
 # root and rootless (the container process's clone and early start), --entrypoint, and gantry as
 # runc's OCI hook. The full e2e suite under ASan is `make test-asan` (docs/sanitizers.md).
 ASAN_CI_E2E ?= tests/e2e/test_bad_input.py tests/e2e/test_hostile.py \
 	tests/e2e/test_run.py::test_exit_codes tests/e2e/test_run.py::test_entrypoint_rules \
-	tests/e2e/test_bundle_gpu.py::test_bundle_gpus_are_the_vendors_cdi_edits
+	tests/e2e/test_bundle_gpu.py::test_bundle_gpus_are_the_vendors_cdi_edits \
+	tests/e2e/test_image_store.py::test_load_hostile_and_damaged \
+	tests/e2e/test_image_store.py::test_publish_errors
 
 test-asan-ci:
 	$(MAKE) test-asan ASAN_E2E="$(ASAN_CI_E2E)"
