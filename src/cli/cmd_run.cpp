@@ -112,6 +112,10 @@ void register_run(CLI::App& app, Context& ctx) {
     o.flag(proc, engine::flags::kInit, f->init,
            "Run a tiny init as PID 1 that reaps zombies and forwards signals");
     o.flag(files, "--read-only", f->read_only, "Mount the root filesystem read-only");
+    o.flag(proc, "--fake-root", f->fake_root,
+           "Make chown, setuid/setgid/setgroups and device mknod succeed without doing anything "
+           "(a seccomp filter), so package managers run as an unprivileged user without "
+           "subordinate ids");
     o.option(files, "--writable-layer", f->writable_layer,
              "Where the container's writes go: memory[:SIZE] (default; a private tmpfs freed at "
              "exit, by default up to half the RAM), disk (the store), or auto; the default comes "

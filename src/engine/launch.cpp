@@ -3,6 +3,7 @@
 // flattened root where the kernel refuses the overlay, the write report, and for -d the monitor
 // process that supervises the container after `gantry run` returned.
 #include "engine/engine.hpp"
+#include "oci/seccomp_profile.hpp"
 #include "rootfs/rootfs.hpp"
 #include "runtime/seccomp.hpp"
 #include "runtime/state.hpp"
@@ -106,7 +107,9 @@ struct Launcher {
         l.hostname = p.spec.hostname;
         l.bundle = p.spec.hooks.empty() ? "" : scratch.dir().string();
         l.spec = std::move(p.spec); // the launch's copy is the one from here on
-        if (l.spec.seccomp) l.seccomp = runtime::seccomp_program(l.spec.capabilities);
+        if (l.spec.seccomp)
+            l.seccomp = runtime::seccomp_program(
+                l.spec.capabilities, l.spec.annotations.count(oci::kFakeRootAnnotation) > 0);
         if (cgroup) l.on_created = [this](pid_t pid) { cgroup->add(pid); };
         l.mount_point = scratch.mount_point().string();
         l.id = p.id;

@@ -7,6 +7,7 @@
 #include "engine/gpus.hpp"
 #include "engine/options.hpp"
 #include "oci/image.hpp"
+#include "oci/seccomp_profile.hpp"
 #include "sqsh/cache.hpp"
 #include "sqsh/image_ref.hpp"
 #include "sqsh/shared.hpp"
@@ -104,6 +105,12 @@ void build_spec(Prepared& p) {
     const auto& config = p.view.image.config.raw;
     p.options.environment = runspec::environment(config, p.options);
     p.spec = runspec::build(config, p.options, p.view.passwd);
+    if (p.request.fake_root) {
+        if (!p.spec.seccomp)
+            throw Error(Errc::usage, "--fake-root is a seccomp filter: it cannot run unconfined",
+                        "drop --security-opt seccomp=unconfined or --fake-root");
+        p.spec.annotations[oci::kFakeRootAnnotation] = "true";
+    }
 }
 
 // The container's id and its scratch: the writable layer and, when needed, a directory in the

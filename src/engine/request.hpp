@@ -44,6 +44,9 @@ struct Request {
     std::string memory, cpus, pids_limit;  // cgroup v2 limits, as given
     std::vector<std::string> ulimits;      // --ulimit NAME=SOFT[:HARD]
     std::vector<std::string> security_opt; // seccomp=unconfined, no-new-privileges
+    // --fake-root: chown/setuid/setgroups and device mknod succeed without doing anything (a
+    // seccomp filter, Charliecloud's seccomp mode), for package managers under one mapped id
+    bool fake_root = false;
     std::vector<std::string> cap_add, cap_drop;
     std::vector<std::string> publish; // -p: accepted only for a port published as itself
 

@@ -88,6 +88,16 @@ constexpr Unlock kUnlocked[] = {
 
 } // namespace
 
+const std::vector<std::string>& fake_root_syscalls() {
+    static const std::vector<std::string> calls = {
+        "chown",       "fchown",      "lchown",      "fchownat",   "chown32",
+        "fchown32",    "lchown32",    "setuid",      "setgid",     "setreuid",
+        "setregid",    "setresuid",   "setresgid",   "setgroups",  "setfsuid",
+        "setfsgid",    "setuid32",    "setgid32",    "setreuid32", "setregid32",
+        "setresuid32", "setresgid32", "setgroups32", "setfsuid32", "setfsgid32"};
+    return calls;
+}
+
 bool seccomp_profile_is_default(const std::vector<std::string>& caps) {
     for (auto& c : caps)
         for (auto& u : kUnlocked)

@@ -19,9 +19,20 @@ const std::vector<std::string>& seccomp_denylist();
 struct SeccompProfile {
     std::vector<std::string> denied; // EPERM, in seccomp_denylist()'s order
     bool confine_namespaces = true;  // clone's namespace flags EPERM, clone3 ENOSYS
+    // Fake root (--fake-root, Charliecloud's seccomp mode): these return 0 without running
+    // (fake_root_syscalls()), and mknod/mknodat of a character or block device too.
+    bool fake_root = false;
     bool operator==(const SeccompProfile&) const = default;
 };
 SeccompProfile seccomp_profile(const std::vector<std::string>& caps);
+
+// What fake root makes succeed without doing: changing owners (chown family) and the process's
+// ids (setuid family, setgroups), which fail in a user namespace that maps one id, so that
+// apt-get, dpkg and package scripts run. Files stay owned by the one mapped id.
+const std::vector<std::string>& fake_root_syscalls();
+// The annotation a runtime spec carries when its process runs with fake root (kept in the
+// container's state, so `gantry exec` gets the same filter).
+inline constexpr const char* kFakeRootAnnotation = "io.gantry.fake-root";
 // Whether seccomp_profile(CAPS) is the default profile (no capability in CAPS unlocks a syscall):
 // the question each run asks, answered without building the profile.
 bool seccomp_profile_is_default(const std::vector<std::string>& caps);

@@ -1,5 +1,6 @@
 #include "runtime/exec.hpp"
 
+#include "oci/seccomp_profile.hpp"
 #include "runtime/child_failure.hpp"
 #include "runtime/fd_passing.hpp"
 #include "runtime/process.hpp"
@@ -46,8 +47,10 @@ bool same_ns(pid_t pid, const char* name) {
 
 pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* master_out) {
     // the container's filter (its process's capabilities), built before the fork
-    const auto seccomp =
-        spec.seccomp ? seccomp_program(spec.capabilities) : std::vector<sock_filter>{};
+    const auto seccomp = spec.seccomp
+                             ? seccomp_program(spec.capabilities,
+                                               spec.annotations.count(oci::kFakeRootAnnotation) > 0)
+                             : std::vector<sock_filter>{};
     // Open every namespace first: the container may exit meanwhile, but its fds stay valid.
     std::vector<std::pair<Fd, int>> fds;
     for (auto& ns : kOrder) {

@@ -47,10 +47,12 @@ const SeccompApi& libseccomp() {
 
 } // namespace
 
-std::vector<sock_filter> seccomp_program(const std::vector<std::string>& caps) {
-    if (oci::seccomp_profile_is_default(caps)) return {};
+std::vector<sock_filter> seccomp_program(const std::vector<std::string>& caps, bool fake_root) {
+    if (!fake_root && oci::seccomp_profile_is_default(caps)) return {};
     try {
-        return compile_seccomp(libseccomp(), oci::seccomp_profile(caps));
+        auto profile = oci::seccomp_profile(caps);
+        profile.fake_root = fake_root;
+        return compile_seccomp(libseccomp(), profile);
     } catch (const std::runtime_error& e) {
         throw Error(Errc::run_failed, e.what(),
                     "run with --security-opt seccomp=unconfined to start without it");

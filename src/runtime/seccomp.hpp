@@ -17,7 +17,9 @@ const std::vector<std::string>& seccomp_denied_syscalls();
 // The filter for a process with capabilities CAPS (oci::seccomp_profile): empty for the default
 // profile, which was compiled at build time; else compiled now with libseccomp, loaded with
 // dlopen (Error(unsupported) naming the package when it cannot be).
-std::vector<sock_filter> seccomp_program(const std::vector<std::string>& caps);
+// FAKE_ROOT adds fake root's rules (oci::fake_root_syscalls), always compiled now.
+std::vector<sock_filter> seccomp_program(const std::vector<std::string>& caps,
+                                         bool fake_root = false);
 // Loads PROGRAM (empty: the default profile) into the calling thread (no_new_privs must be
 // set). Throws Error.
 void load_seccomp(const std::vector<sock_filter>& program);

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace gantry::runtime {
@@ -24,6 +25,24 @@ std::vector<sock_filter> compile_seccomp(const SeccompApi& api,
         if (nr == __NR_SCMP_ERROR) continue; // not on this architecture
         if (api.rule_add_array(ctx.get(), SCMP_ACT_ERRNO(EPERM), nr, 0, nullptr) != 0)
             fail("cannot add a rule for " + n);
+    }
+    if (profile.fake_root) {
+        for (auto& n : oci::fake_root_syscalls()) {
+            int nr = api.resolve_name(n.c_str());
+            if (nr == __NR_SCMP_ERROR) continue; // not on this architecture (the *32 calls)
+            if (api.rule_add_array(ctx.get(), SCMP_ACT_ERRNO(0), nr, 0, nullptr) != 0)
+                fail("cannot add the fake-root rule for " + n);
+        }
+        // device nodes: mknod's mode is argument 1, mknodat's argument 2
+        for (auto [name, arg] : {std::pair{"mknod", 1u}, std::pair{"mknodat", 2u}}) {
+            int nr = api.resolve_name(name);
+            if (nr == __NR_SCMP_ERROR) continue;
+            for (unsigned long type : {S_IFCHR, S_IFBLK}) {
+                scmp_arg_cmp mode{arg, SCMP_CMP_MASKED_EQ, S_IFMT, type};
+                if (api.rule_add_array(ctx.get(), SCMP_ACT_ERRNO(0), nr, 1, &mode) != 0)
+                    fail(std::string("cannot add the fake-root rule for ") + name);
+            }
+        }
     }
     if (profile.confine_namespaces) {
         int clone3 = api.resolve_name("clone3");

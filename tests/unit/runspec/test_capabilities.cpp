@@ -8,9 +8,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <fcntl.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <string>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -105,4 +109,56 @@ TEST(SeccompProfile, TheProgramCompiledAtRunTimeAllowsWhatItShould) {
     ASSERT_FALSE(program.empty());
     EXPECT_EQ(process_vm_readv_errno(program), 0);
     EXPECT_EQ(process_vm_readv_errno(gantry::runtime::seccomp_program({"CAP_SYS_ADMIN"})), EPERM);
+}
+
+// Fake root: as an unprivileged process (nobody, so the calls would really fail), chown to
+// another owner and setgroups return 0 and change nothing; a character-device mknod returns 0
+// and makes no node; a fifo is still made.
+TEST(SeccompProfile, FakeRootFakesOwnersIdsAndDeviceNodes) {
+    if (::geteuid() != 0) GTEST_SKIP() << "drops to nobody to make the real calls fail";
+    auto program = gantry::runtime::seccomp_program(oci::default_capabilities(), true);
+    ASSERT_FALSE(program.empty());
+    char dir[] = "/tmp/fakeroot.XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    ::chmod(dir, 0777);
+    std::string file = std::string(dir) + "/f", node = std::string(dir) + "/c",
+                fifo = std::string(dir) + "/p";
+    auto child = [&](bool fake) {
+        pid_t pid = ::fork();
+        if (pid == 0) {
+            if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(90);
+            ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+            if (fake) try {
+                    gantry::runtime::load_seccomp(program);
+                } catch (...) {
+                    ::_exit(100);
+                }
+            int fd = ::open(file.c_str(), O_CREAT | O_WRONLY, 0644);
+            if (fd < 0) ::_exit(91);
+            ::close(fd);
+            int bits = 0;
+            if (::chown(file.c_str(), 0, 0) == 0) bits |= 1;
+            gid_t g = 0;
+            if (::setgroups(1, &g) == 0) bits |= 2;
+            if (::mknod(node.c_str(), S_IFCHR | 0600, ::makedev(1, 3)) == 0) bits |= 4;
+            if (::mkfifo(fifo.c_str(), 0600) == 0) bits |= 8;
+            ::_exit(bits);
+        }
+        int st = 0;
+        ::waitpid(pid, &st, 0);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    };
+    EXPECT_EQ(child(false), 8); // the real calls: only the fifo works
+    ::unlink(fifo.c_str());
+    ::unlink(file.c_str());
+    EXPECT_EQ(child(true), 1 | 2 | 4 | 8);
+    struct stat st {};
+    ASSERT_EQ(::stat(file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, 65534u);               // chown changed nothing
+    EXPECT_NE(::access(node.c_str(), F_OK), 0); // no device node
+    EXPECT_EQ(::stat(fifo.c_str(), &st), 0);
+    EXPECT_TRUE(S_ISFIFO(st.st_mode));
+    ::unlink(fifo.c_str());
+    ::unlink(file.c_str());
+    ::rmdir(dir);
 }
