@@ -10,6 +10,7 @@
 #include "lint/dockerfile.hpp"
 #include "lint/words.hpp"
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -37,5 +38,11 @@ struct StageState {
     std::optional<std::string> apply(const lint::Instruction& ins, const lint::Env& build_args,
                                      const lint::Env& global_args);
 };
+
+// Appends a history entry to an image config's "history" as BuildKit writes it: created
+// (RFC 3339 UTC, `created` seconds: SOURCE_DATE_EPOCH when set), created_by, comment
+// "buildkit.dockerfile.v0", and empty_layer when the step made no layer.
+void add_history(nlohmann::json& image_config, const std::string& created_by, bool empty_layer,
+                 std::int64_t created);
 
 } // namespace gantry::build

@@ -68,3 +68,16 @@ TEST(BuildStageState, ShellFormUsesShell) {
     EXPECT_THROW(run(bad, "FROM x\nENV\n"), gantry::Error);
     EXPECT_THROW(run(bad, "FROM x\nENV =x\n"), gantry::Error);
 }
+
+TEST(BuildStageState, HistoryAsBuildKitWritesIt) {
+    json image = {{"history", json::array()}};
+    add_history(image, "ENV A=1", true, 0);
+    add_history(image, "RUN /bin/sh -c true # buildkit", false, 1700000000);
+    ASSERT_EQ(image["history"].size(), 2u);
+    EXPECT_EQ(image["history"][0], json({{"created", "1970-01-01T00:00:00Z"},
+                                         {"created_by", "ENV A=1"},
+                                         {"comment", "buildkit.dockerfile.v0"},
+                                         {"empty_layer", true}}));
+    EXPECT_EQ(image["history"][1]["created"], "2023-11-14T22:13:20Z");
+    EXPECT_FALSE(image["history"][1].contains("empty_layer"));
+}
