@@ -1,0 +1,150 @@
+#include "build/stage_state.hpp"
+
+#include "util/error.hpp"
+
+#include <ctime>
+
+namespace gantry::build {
+namespace {
+
+[[noreturn]] void bad(const lint::Instruction& ins, const std::string& what) {
+    throw Error(Errc::invalid,
+                "line " + std::to_string(ins.line) + ": " + ins.keyword + ": " + what);
+}
+
+// KEY=VALUE pairs (or the legacy "KEY VALUE" form of ENV/LABEL), expanded.
+std::vector<std::pair<std::string, std::string>> pairs(const StageState& st,
+                                                       const lint::Instruction& ins) {
+    auto words = lint::split_words(ins.args, st.escape);
+    if (words.empty()) bad(ins, "needs KEY=VALUE");
+    std::vector<std::pair<std::string, std::string>> out;
+    if (words[0].find('=') == std::string::npos) {
+        if (words.size() < 2) bad(ins, "needs KEY=VALUE or KEY VALUE");
+        std::string rest = ins.args.substr(ins.args.find(words[0]) + words[0].size());
+        auto start = rest.find_first_not_of(" \t");
+        out.emplace_back(st.expand(words[0]), st.expand(rest.substr(start)));
+        return out;
+    }
+    for (const auto& w : words) {
+        auto eq = w.find('=');
+        if (eq == std::string::npos || eq == 0) bad(ins, "'" + w + "' is not KEY=VALUE");
+        out.emplace_back(st.expand(w.substr(0, eq)), st.expand(w.substr(eq + 1)));
+    }
+    return out;
+}
+
+nlohmann::json command(const StageState& st, const lint::Instruction& ins) {
+    if (ins.json) return ins.json_args;
+    auto argv = st.shell;
+    argv.push_back(ins.args);
+    return argv;
+}
+
+} // namespace
+
+lint::Env StageState::expansion_env() const {
+    lint::Env env = args;
+    if (config.contains("Env"))
+        for (const auto& e : config["Env"]) {
+            auto s = e.get<std::string>();
+            auto eq = s.find('=');
+            env[s.substr(0, eq)] = eq == std::string::npos ? "" : s.substr(eq + 1);
+        }
+    return env;
+}
+
+std::string StageState::expand(const std::string& raw) const {
+    return lint::expand_word(raw, expansion_env(), escape).value;
+}
+
+std::optional<std::string> StageState::apply(const lint::Instruction& ins,
+                                             const lint::Env& build_args,
+                                             const lint::Env& global_args) {
+    const std::string& k = ins.keyword;
+    std::string created_by = k + " " + ins.args;
+    if (k == "ENV") {
+        auto env = config.value("Env", nlohmann::json::array());
+        for (const auto& [name, value] : pairs(*this, ins)) {
+            nlohmann::json next = nlohmann::json::array();
+            for (const auto& e : env)
+                if (e.get<std::string>().rfind(name + "=", 0) != 0) next.push_back(e);
+            next.push_back(name + "=" + value);
+            env = next;
+        }
+        config["Env"] = env;
+    } else if (k == "ARG") {
+        created_by = "ARG";
+        for (const auto& w : lint::split_words(ins.args, escape)) {
+            auto eq = w.find('=');
+            std::string name = w.substr(0, eq);
+            if (!lint::is_var_name(name)) bad(ins, "invalid name '" + name + "'");
+            std::string value;
+            if (auto b = build_args.find(name); b != build_args.end())
+                value = b->second;
+            else if (eq != std::string::npos)
+                value = expand(w.substr(eq + 1));
+            else if (auto g = global_args.find(name); g != global_args.end())
+                value = g->second;
+            args[name] = value;
+            created_by += " " + name + "=" + value;
+        }
+    } else if (k == "WORKDIR") {
+        std::string dir = expand(ins.args);
+        if (dir.empty()) bad(ins, "needs a directory");
+        if (dir[0] != '/') {
+            std::string cur = config.value("WorkingDir", std::string("/"));
+            dir = (cur.empty() || cur.back() != '/' ? cur + "/" : cur) + dir;
+        }
+        config["WorkingDir"] = dir;
+    } else if (k == "USER") {
+        std::string user = expand(ins.args);
+        if (user.empty()) bad(ins, "needs a user");
+        config["User"] = user;
+    } else if (k == "LABEL") {
+        for (const auto& [name, value] : pairs(*this, ins)) config["Labels"][name] = value;
+    } else if (k == "EXPOSE") {
+        for (const auto& w : lint::split_words(ins.args, escape)) {
+            std::string port = expand(w);
+            if (port.find('/') == std::string::npos) port += "/tcp";
+            config["ExposedPorts"][port] = nlohmann::json::object();
+        }
+    } else if (k == "CMD") {
+        config["Cmd"] = command(*this, ins);
+        cmd_set = true;
+    } else if (k == "ENTRYPOINT") {
+        config["Entrypoint"] = command(*this, ins);
+        if (!cmd_set) config.erase("Cmd");
+    } else if (k == "VOLUME") {
+        std::vector<std::string> vols = ins.json_args;
+        if (!ins.json)
+            for (const auto& w : lint::split_words(ins.args, escape)) vols.push_back(expand(w));
+        for (const auto& v : vols) config["Volumes"][v] = nlohmann::json::object();
+    } else if (k == "STOPSIGNAL") {
+        config["StopSignal"] = expand(ins.args);
+    } else if (k == "SHELL") {
+        if (!ins.json || ins.json_args.empty())
+            bad(ins, "needs a JSON array: SHELL [\"/bin/sh\", \"-c\"]");
+        shell = ins.json_args;
+        config["Shell"] = shell;
+    } else if (k == "MAINTAINER") {
+        // Deprecated; docker records it as the image author, nothing in config.
+    } else {
+        return std::nullopt;
+    }
+    return created_by;
+}
+
+void add_history(nlohmann::json& image_config, const std::string& created_by, bool empty_layer,
+                 std::int64_t created) {
+    std::time_t t = static_cast<std::time_t>(created);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    nlohmann::json h = {
+        {"created", buf}, {"created_by", created_by}, {"comment", "buildkit.dockerfile.v0"}};
+    if (empty_layer) h["empty_layer"] = true;
+    image_config["history"].push_back(h);
+}
+
+} // namespace gantry::build

@@ -1,0 +1,28 @@
+// The layer a RUN step leaves: the upper directory of its disk writable layer read back as
+// the entries of an OCI layer tar. Overlayfs records a deletion as a character device 0/0
+// (-> ".wh.NAME") and a directory that replaced the lower one with the xattr
+// trusted.overlay.opaque or user.overlay.opaque = "y" (-> "DIR/.wh..wh..opq"). Owners, modes,
+// symlinks and hard links are kept as recorded; names are visited sorted so the same tree gives
+// the same tar; modification times are clamped to SOURCE_DATE_EPOCH when one is given. The
+// entries go to a sink (slim::LayerWriter in a build, a recorder in tests).
+#pragma once
+
+#include <archive_entry.h>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+
+namespace gantry::build {
+
+struct TarSink {
+    std::function<void(archive_entry*)> header;
+    std::function<void(const void*, std::size_t)> data;
+};
+
+// Walks upper and emits its entries (paths relative, no leading "/"). Throws Error(io) when
+// the tree cannot be read.
+void write_upper(const std::filesystem::path& upper, std::optional<std::int64_t> source_date_epoch,
+                 const TarSink& sink);
+
+} // namespace gantry::build
