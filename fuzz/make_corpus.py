@@ -263,6 +263,9 @@ def seeds() -> dict[str, list]:
         "analyze_layer": layer_tars(),
         "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "gpu_elf": [],
         "ldcache": [], "sqsh_header": [],
+        # .dockerignore text (fuzz_dockerignore.cpp)
+        "dockerignore": ["node_modules\n**/*.pyc\n!keep.pyc\n# comment\n",
+                         "*\n!src\nsrc/**/test_*\n../x\n/abs\n", "a/[b-d]?/**\n\\#x\n"],
         # [option index][value NUL]...: fuzz_spank_options.cpp (index 0 image, 1 mounts,
         # 2 workdir, 3 name, 13 env, 14 gpus; see the table in src/spank/options.c)
         "spank_options": [b"\x00registry:5000/team/app:1\x00\x01/a:/b:ro,/c,/d:/e:rw\x00",
