@@ -1,5 +1,6 @@
 #include "build/context.hpp"
 
+#include "build/ignore.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
 
@@ -15,22 +16,6 @@ namespace gantry::build {
 namespace {
 
 namespace stdfs = std::filesystem;
-
-std::vector<std::string> segments(std::string_view p) {
-    std::vector<std::string> out;
-    while (!p.empty()) {
-        auto slash = p.find('/');
-        std::string_view seg = p.substr(0, slash);
-        p = slash == std::string_view::npos ? std::string_view{} : p.substr(slash + 1);
-        if (seg.empty() || seg == ".") continue;
-        if (seg == "..") {
-            if (!out.empty()) out.pop_back();
-            continue;
-        }
-        out.emplace_back(seg);
-    }
-    return out;
-}
 
 std::vector<std::string> sorted_names(const stdfs::path& dir) {
     std::vector<std::string> names;
@@ -48,7 +33,7 @@ std::string join(const std::string& a, const std::string& b) {
 } // namespace
 
 std::vector<std::string> Context::resolve(std::string_view pattern) const {
-    auto segs = segments(pattern);
+    auto segs = clean_segments(pattern);
     std::vector<std::string> current = {""};
     for (const auto& seg : segs) {
         std::vector<std::string> next;

@@ -5,23 +5,6 @@
 namespace gantry::build {
 namespace {
 
-// Splits on "/" and cleans: "" and "." dropped, ".." removes the previous segment.
-std::vector<std::string> clean_segments(std::string_view p) {
-    std::vector<std::string> out;
-    while (!p.empty()) {
-        auto slash = p.find('/');
-        std::string_view seg = p.substr(0, slash);
-        p = slash == std::string_view::npos ? std::string_view{} : p.substr(slash + 1);
-        if (seg.empty() || seg == ".") continue;
-        if (seg == "..") {
-            if (!out.empty()) out.pop_back();
-            continue;
-        }
-        out.emplace_back(seg);
-    }
-    return out;
-}
-
 std::string_view trim(std::string_view s) {
     auto b = s.find_first_not_of(" \t\r");
     if (b == std::string_view::npos) return {};
@@ -44,6 +27,22 @@ bool match(const std::vector<std::string>& pat, std::size_t pi,
 }
 
 } // namespace
+
+std::vector<std::string> clean_segments(std::string_view p) {
+    std::vector<std::string> out;
+    while (!p.empty()) {
+        auto slash = p.find('/');
+        std::string_view seg = p.substr(0, slash);
+        p = slash == std::string_view::npos ? std::string_view{} : p.substr(slash + 1);
+        if (seg.empty() || seg == ".") continue;
+        if (seg == "..") {
+            if (!out.empty()) out.pop_back();
+            continue;
+        }
+        out.emplace_back(seg);
+    }
+    return out;
+}
 
 Ignore Ignore::parse(std::string_view text) {
     Ignore ig;

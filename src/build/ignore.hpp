@@ -12,6 +12,10 @@
 
 namespace gantry::build {
 
+// Splits a "/"-separated path and cleans it: "" and "." dropped, ".." removes the previous
+// segment (never above the start: the context is the root). Shared with context.cpp's globs.
+std::vector<std::string> clean_segments(std::string_view path);
+
 struct IgnorePattern {
     std::vector<std::string> segments;
     bool exception = false; // "!pattern"

@@ -39,16 +39,8 @@ void check_platform(std::string_view platform, const PlanOptions& opt, int line)
 
 } // namespace
 
-Env predefined_args(std::string_view platform) {
-    (void)platform;
-    return {{"TARGETPLATFORM", "linux/amd64"},
-            {"TARGETOS", "linux"},
-            {"TARGETARCH", "amd64"},
-            {"TARGETVARIANT", ""},
-            {"BUILDPLATFORM", "linux/amd64"},
-            {"BUILDOS", "linux"},
-            {"BUILDARCH", "amd64"},
-            {"BUILDVARIANT", ""}};
+Env predefined_args() {
+    return lint::platform_args();
 }
 
 int find_stage(const std::vector<Stage>& stages, std::string_view ref, int before) {
@@ -85,7 +77,7 @@ Plan make_plan(const lint::Dockerfile& df, const PlanOptions& opt) {
     check_platform(opt.platform, opt, 0);
     Plan p;
     p.escape = df.escape;
-    p.predefined = predefined_args(opt.platform);
+    p.predefined = predefined_args();
     for (const auto& ins : df.instructions) {
         if (!kSupported.count(ins.keyword))
             fail(Errc::invalid, opt, ins.line, "unknown instruction " + ins.keyword,

@@ -46,8 +46,9 @@ struct Plan {
     char escape = '\\';
 };
 
-// The predefined platform arguments for platform ("linux/amd64" is the only one gantry builds).
-Env predefined_args(std::string_view platform);
+// The predefined platform arguments (linux/amd64 is the only platform gantry builds; --platform
+// is checked before this).
+Env predefined_args();
 
 // Parses the Dockerfile text; a syntax error becomes Error(invalid, "FILE:LINE:COL: ...").
 lint::Dockerfile parse(std::string_view text, const PlanOptions& opt);

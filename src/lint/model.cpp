@@ -220,14 +220,7 @@ Build model_build(const Dockerfile& df, const BuildOptions& opt) {
     b.file = &df;
     const char esc = df.escape;
     // BuildKit's automatic platform arguments are in the global scope.
-    Env globals = {{"TARGETPLATFORM", "linux/amd64"},
-                   {"TARGETOS", "linux"},
-                   {"TARGETARCH", "amd64"},
-                   {"TARGETVARIANT", ""},
-                   {"BUILDPLATFORM", "linux/amd64"},
-                   {"BUILDOS", "linux"},
-                   {"BUILDARCH", "amd64"},
-                   {"BUILDVARIANT", ""}};
+    Env globals = platform_args();
     std::vector<Env> env_only; // ENV values per stage, inherited by FROM <stage>
     Env env;
     for (std::size_t i = 0; i < df.instructions.size(); ++i) try {

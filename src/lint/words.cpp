@@ -5,6 +5,18 @@
 
 namespace gantry::lint {
 
+const Env& platform_args() {
+    static const Env args = {{"TARGETPLATFORM", "linux/amd64"},
+                             {"TARGETOS", "linux"},
+                             {"TARGETARCH", "amd64"},
+                             {"TARGETVARIANT", ""},
+                             {"BUILDPLATFORM", "linux/amd64"},
+                             {"BUILDOS", "linux"},
+                             {"BUILDARCH", "amd64"},
+                             {"BUILDVARIANT", ""}};
+    return args;
+}
+
 namespace {
 
 bool is_name_start(char c) {

@@ -14,6 +14,10 @@ namespace gantry::lint {
 
 using Env = std::map<std::string, std::string>;
 
+// BuildKit's automatic platform arguments (TARGETPLATFORM, BUILDARCH, ...) for linux/amd64, the
+// one platform gantry builds for.
+const Env& platform_args();
+
 // Splits s on unquoted whitespace; each word keeps its quotes and escapes (raw form).
 // Throws Error(invalid) for an unterminated quote.
 std::vector<std::string> split_words(std::string_view s, char escape);

@@ -326,4 +326,15 @@ ImageConfig ImageConfig::from_json(json doc) {
     return c;
 }
 
+json history_as_empty_layers(const json& config) {
+    json out = json::array();
+    if (config.contains("history") && config["history"].is_array())
+        for (auto h : config["history"]) {
+            if (!h.is_object()) continue;
+            h["empty_layer"] = true;
+            out.push_back(h);
+        }
+    return out;
+}
+
 } // namespace gantry::oci

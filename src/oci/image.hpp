@@ -122,6 +122,10 @@ struct ImageConfig {
 // "<what> is not valid JSON: <detail>") or Error(invalid, "<what> nests deeper than ...").
 json parse_json(std::string_view text, const std::string& what);
 
+// A config's history entries kept for the record when its layers are squashed into one: each
+// marked empty_layer (non-object entries dropped), for the new layer's entry to follow.
+json history_as_empty_layers(const json& config);
+
 // The media type a JSON document declares ("mediaType"), or "" if absent.
 std::string declared_media_type(const json& doc);
 

@@ -326,13 +326,7 @@ SlimResult slim_image(store::Store& store, const store::Image& img, const analyz
     // Config: same settings, one layer; the old history stays (as empty layers) for the record.
     nlohmann::json cfg = img.config.raw;
     cfg["rootfs"] = {{"type", "layers"}, {"diff_ids", {diff.str()}}};
-    nlohmann::json hist = nlohmann::json::array();
-    if (cfg.contains("history") && cfg["history"].is_array())
-        for (auto h : cfg["history"]) {
-            if (!h.is_object()) continue;
-            h["empty_layer"] = true;
-            hist.push_back(h);
-        }
+    nlohmann::json hist = oci::history_as_empty_layers(cfg);
     std::string comment =
         "gantry slim: squashed " + std::to_string(scans.size()) + " layer(s) into one";
     if (opt.keep_arch) {

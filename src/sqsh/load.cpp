@@ -164,13 +164,7 @@ LoadedSqsh load(store::Store& store, const std::string& file, const std::string&
                {"config", nlohmann::json::object()}};
     }
     cfg["rootfs"] = {{"type", "layers"}, {"diff_ids", {diff.str()}}};
-    nlohmann::json hist = nlohmann::json::array();
-    if (cfg.contains("history") && cfg["history"].is_array())
-        for (auto h : cfg["history"]) {
-            if (!h.is_object()) continue;
-            h["empty_layer"] = true;
-            hist.push_back(h);
-        }
+    nlohmann::json hist = oci::history_as_empty_layers(cfg);
     hist.push_back({{"created_by", "gantry load " + fs::stdfs::path(file).filename().string()},
                     {"comment", header ? "flattened from a gantry squashfs image"
                                        : "from a squashfs file without a gantry header"}});

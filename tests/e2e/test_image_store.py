@@ -201,6 +201,9 @@ def test_publish_errors(g, mk, tmp_path):
     r = g.fail("save", ref, "--image-store", tmp_path / "s", code=2)
     assert "--format squashfs" in r.err
     r = g.fail("push", "--image-store", tmp_path / "s", ref, "localhost:5000/x", code=2)
+    assert "no destination" in r.err
+    r = g.fail("save", ref, "--format", "squashfs", code=2)
+    assert "-o FILE (or --image-store DIR)" in r.err
     # a reference file that does not hold a digest: a damaged store, exit 4, naming the file
     shared = tmp_path / "bad"
     g.run("push", "--image-store", shared, ref)

@@ -4,7 +4,7 @@ which `run REF` reads after the store; one download per node however many puller
 `system df` and evicted least-recently-used by `system prune --sqsh-cache-max`."""
 import os
 import subprocess
-import threading
+import time
 
 import pytest
 
@@ -92,7 +92,6 @@ def test_cache_lru_eviction(g, mk, tmp_path, proxy):
     objs = sorted((g.root / "sqsh-cache" / "sqsh").iterdir())
     sizes = {p: p.stat().st_size for p in objs}
     # make the first pulled the most recently used: a run touches it
-    import time
     time.sleep(0.05)
     g.run("run", "--rm", refs[0])
     # room for two: the least recently used (app1) goes, with its reference
@@ -117,6 +116,9 @@ def test_pull_into_a_shared_store(g, mk, tmp_path, proxy):
     assert other.run("--image-store", shared, "run", "--rm", ref).out.strip() == "shared"
     assert g.fail("pull", "--format", "tar", ref, code=2)
     assert g.fail("pull", "-o", tmp_path / "x.sqsh", ref, code=2)
+    r = g.fail("pull", "--format", "squashfs", "-o", tmp_path / "x.sqsh", "--image-store", shared,
+               ref, code=2)
+    assert "not both" in r.err
 
 
 def test_rootless_pull_into_the_cache_and_run(rootless, mk, tmp_path, proxy, fuse_open):
