@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format lld lld-16
   nlohmann-json3-dev libarchive-dev libzstd-dev libisal-dev libcli11-dev nettle-dev
   libgtest-dev libgmock-dev libseccomp-dev libcap-dev libcurl4-openssl-dev libyaml-dev
-  liblz4-dev zlib1g-dev
+  liblz4-dev zlib1g-dev liblzma-dev libbz2-dev
   # squashfs images (src/sqsh/): the FUSE server's headers (the libraries are dlopen'ed at
   # run time: libsquashfuse0, libfuse3-3), tar2sqfs for `save --format squashfs`, and the
   # peers the tests compare with (unsquashfs, mksquashfs, squashfuse)

@@ -134,15 +134,20 @@ std::optional<std::string> StageState::apply(const lint::Instruction& ins,
     return created_by;
 }
 
-void add_history(nlohmann::json& image_config, const std::string& created_by, bool empty_layer,
-                 std::int64_t created) {
-    std::time_t t = static_cast<std::time_t>(created);
+std::string rfc3339(std::int64_t seconds) {
+    std::time_t t = static_cast<std::time_t>(seconds);
     std::tm tm{};
     gmtime_r(&t, &tm);
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    nlohmann::json h = {
-        {"created", buf}, {"created_by", created_by}, {"comment", "buildkit.dockerfile.v0"}};
+    return buf;
+}
+
+void add_history(nlohmann::json& image_config, const std::string& created_by, bool empty_layer,
+                 std::int64_t created) {
+    nlohmann::json h = {{"created", rfc3339(created)},
+                        {"created_by", created_by},
+                        {"comment", "buildkit.dockerfile.v0"}};
     if (empty_layer) h["empty_layer"] = true;
     image_config["history"].push_back(h);
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <map>
@@ -32,12 +33,51 @@ bool opaque(const stdfs::path& dir) {
     return false;
 }
 
+// The owner a rootless store recorded for a file ("uid:gid" in user.gantry.owner).
+void recorded_owner(const stdfs::path& p, struct stat& st) {
+    char v[48] = {};
+    ssize_t n = lgetxattr(p.c_str(), "user.gantry.owner", v, sizeof v - 1);
+    if (n <= 0) return;
+    unsigned long uid = 0, gid = 0;
+    if (std::sscanf(v, "%lu:%lu", &uid, &gid) == 2) {
+        st.st_uid = static_cast<uid_t>(uid);
+        st.st_gid = static_cast<gid_t>(gid);
+    }
+}
+
 struct Walker {
     std::optional<std::int64_t> epoch;
     const TarSink& sink;
+    const std::set<std::string>& stubs;
     std::map<std::pair<dev_t, ino_t>, std::string> links;
+    std::size_t count = 0;
 
-    archive_entry* entry(const std::string& rel, const struct stat& st) {
+    // rel is a mount target or lies on the way to one
+    bool near_stub(const std::string& rel) const {
+        auto it = stubs.lower_bound(rel);
+        return it != stubs.end() && (*it == rel || it->starts_with(rel + "/"));
+    }
+
+    // What the runtime made only to mount on: an empty file at a target, or a directory at or
+    // above one that holds nothing else.
+    bool stub_only(const stdfs::path& p, const std::string& rel, const struct stat& st) const {
+        if (!near_stub(rel)) return false;
+        if (S_ISREG(st.st_mode)) return st.st_size == 0 && stubs.count(rel) > 0;
+        if (!S_ISDIR(st.st_mode) || opaque(p)) return false;
+        std::error_code ec;
+        for (const auto& d : stdfs::directory_iterator(p, ec)) {
+            struct stat cs;
+            if (lstat(d.path().c_str(), &cs) != 0) return false;
+            if (!stub_only(d.path(), rel + "/" + d.path().filename().string(), cs)) return false;
+        }
+        return !ec;
+    }
+
+    archive_entry* entry(const std::string& rel, const struct stat& st_in,
+                         const stdfs::path* p = nullptr) {
+        struct stat st = st_in;
+        if (p) recorded_owner(*p, st);
+        ++count;
         archive_entry* e = archive_entry_new();
         archive_entry_set_pathname(e, rel.c_str());
         archive_entry_copy_stat(e, &st);
@@ -65,7 +105,7 @@ struct Walker {
     }
 
     void file(const stdfs::path& p, const std::string& rel, const struct stat& st) {
-        archive_entry* e = entry(rel, st);
+        archive_entry* e = entry(rel, st, &p);
         if (st.st_nlink > 1) {
             auto [it, fresh] = links.emplace(std::make_pair(st.st_dev, st.st_ino), rel);
             if (!fresh) {
@@ -108,10 +148,11 @@ struct Walker {
             std::string rel = prefix + name;
             struct stat st;
             if (lstat(child.c_str(), &st) != 0) io_fail(child, "reading");
+            if (stub_only(child, rel, st)) continue;
             if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
                 whiteout(rel, st);
             } else if (S_ISDIR(st.st_mode)) {
-                emit(entry(rel + "/", st));
+                emit(entry(rel + "/", st, &child));
                 if (opaque(child)) {
                     struct stat w = st;
                     w.st_mode = S_IFREG | 0644;
@@ -124,13 +165,13 @@ struct Walker {
                 ssize_t n = readlink(child.c_str(), target.data(), target.size());
                 if (n < 0) io_fail(child, "reading the link");
                 target.resize(static_cast<std::size_t>(n));
-                archive_entry* e = entry(rel, st);
+                archive_entry* e = entry(rel, st, &child);
                 archive_entry_copy_symlink(e, target.c_str());
                 emit(e);
             } else if (S_ISREG(st.st_mode)) {
                 file(child, rel, st);
             } else {
-                emit(entry(rel, st)); // fifos, devices: headers only
+                emit(entry(rel, st, &child)); // fifos, devices: headers only
             }
         }
     }
@@ -138,10 +179,11 @@ struct Walker {
 
 } // namespace
 
-void write_upper(const stdfs::path& upper, std::optional<std::int64_t> source_date_epoch,
-                 const TarSink& sink) {
-    Walker w{source_date_epoch, sink, {}};
+std::size_t write_upper(const stdfs::path& upper, std::optional<std::int64_t> source_date_epoch,
+                        const TarSink& sink, const std::set<std::string>& stubs) {
+    Walker w{source_date_epoch, sink, stubs, {}, 0};
     w.dir(upper, "");
+    return w.count;
 }
 
 } // namespace gantry::build

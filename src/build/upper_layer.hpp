@@ -3,8 +3,12 @@
 // (-> ".wh.NAME") and a directory that replaced the lower one with the xattr
 // trusted.overlay.opaque or user.overlay.opaque = "y" (-> "DIR/.wh..wh..opq"). Owners, modes,
 // symlinks and hard links are kept as recorded; names are visited sorted so the same tree gives
-// the same tar; modification times are clamped to SOURCE_DATE_EPOCH when one is given. The
-// entries go to a sink (slim::LayerWriter in a build, a recorder in tests).
+// the same tar; modification times are clamped to SOURCE_DATE_EPOCH when one is given. An owner
+// recorded in the xattr user.gantry.owner (a rootless store's, copied up with the file) is the
+// owner written. STUBS are the run's mount targets ("etc/hosts", "proc"): what the runtime
+// created only to mount on (an empty file or a directory holding nothing but such stubs) is left
+// out, as BuildKit leaves out its mount stubs. The entries go to a sink (slim::LayerWriter in a
+// build, a recorder in tests).
 #pragma once
 
 #include <archive_entry.h>
@@ -12,6 +16,8 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <set>
+#include <string>
 
 namespace gantry::build {
 
@@ -22,7 +28,9 @@ struct TarSink {
 
 // Walks upper and emits its entries (paths relative, no leading "/"). Throws Error(io) when
 // the tree cannot be read.
-void write_upper(const std::filesystem::path& upper, std::optional<std::int64_t> source_date_epoch,
-                 const TarSink& sink);
+// Returns the number of entries written.
+std::size_t write_upper(const std::filesystem::path& upper,
+                        std::optional<std::int64_t> source_date_epoch, const TarSink& sink,
+                        const std::set<std::string>& stubs = {});
 
 } // namespace gantry::build

@@ -37,6 +37,8 @@ void register_system(CLI::App& app, Context& ctx) {
                               {"unused_bytes", u.unused_layer_bytes},
                               {"unused_allocated_bytes", u.unused_layer_allocated_bytes}}},
                             {"sqsh_cache", {{"images", c.images}, {"bytes", c.bytes}}},
+                            {"build_cache",
+                             {{"steps", u.build_cache_entries}, {"bytes", u.build_cache_bytes}}},
                             {"tmp_bytes", u.tmp_bytes}};
                 std::printf("%s\n", j.dump(2).c_str());
                 return 0;
@@ -53,6 +55,8 @@ void register_system(CLI::App& app, Context& ctx) {
                   human_size(u.unused_layer_bytes) + " (" + std::to_string(u.unused_layers) + ")"},
                  {"Squashfs cache", std::to_string(c.images), human_size(c.bytes),
                   "LRU: prune --sqsh-cache-max"},
+                 {"Build cache", std::to_string(u.build_cache_entries),
+                  human_size(u.build_cache_bytes), human_size(u.build_cache_bytes)},
                  {"Temporary", "-", human_size(u.tmp_bytes), human_size(u.tmp_bytes)}});
             return 0;
         };
@@ -73,6 +77,9 @@ void register_system(CLI::App& app, Context& ctx) {
                 std::printf("Removed %zu squashfs image(s) from the cache; reclaimed %s\n",
                             c.removed, human_size(c.freed).c_str());
             auto r = store::prune(ctx.store());
+            if (r.build_cache_entries)
+                std::printf("Removed %llu build cache step(s)\n",
+                            static_cast<unsigned long long>(r.build_cache_entries));
             std::printf(
                 "Removed %llu blob(s), %llu layer tree(s), %llu temporary entr%s; reclaimed %s\n",
                 static_cast<unsigned long long>(r.blobs), static_cast<unsigned long long>(r.layers),

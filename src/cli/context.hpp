@@ -117,5 +117,6 @@ void register_analyze(CLI::App& app, Context& ctx);
 void register_slim(CLI::App& app, Context& ctx);
 void register_tailor(CLI::App& app, Context& ctx);
 void register_lint(CLI::App& app, Context& ctx);
+void register_build(CLI::App& app, Context& ctx);
 
 } // namespace gantry::cli

@@ -188,6 +188,7 @@ int main(int argc, char** argv) {
         {"slim", cli::register_slim},
         {"tailor", cli::register_tailor},
         {"lint", cli::register_lint},
+        {"build", cli::register_build},
     };
     const Command* only = nullptr;
     std::string_view named; // the command's name as the line spells it (an alias too)

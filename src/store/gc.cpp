@@ -102,6 +102,12 @@ Usage disk_usage(const Store& store) {
         u.tmp_bytes += fs::disk_usage(store.tmp_dir() / name);
     for (auto& name : entries(store.root() / "trash"))
         u.tmp_bytes += fs::disk_usage(store.root() / "trash" / name);
+    for (auto& name : entries(store.root() / "build-cache" / "steps")) {
+        ++u.build_cache_entries;
+        u.build_cache_bytes += fs::disk_usage(store.root() / "build-cache" / "steps" / name);
+    }
+    for (auto& name : entries(store.root() / "build-cache" / "mounts"))
+        u.build_cache_bytes += fs::disk_usage(store.root() / "build-cache" / "mounts" / name);
     return u;
 }
 
@@ -155,6 +161,12 @@ PruneResult prune(Store& store) {
     PruneResult r;
     r.refs = store.drop_stale_temporary_refs(); // what they named is garbage now
     r.tmp_entries += store.remove_half_written();
+    // gantry build's cache: its steps name layers only it keeps, collected below
+    if (auto bc = store.root() / "build-cache"; ::access(bc.c_str(), F_OK) == 0) {
+        r.build_cache_entries = entries(bc / "steps").size();
+        r.bytes += fs::disk_usage(bc);
+        fs::remove_tree(bc);
+    }
     Live live = live_set(store);
     if (!live.problems.empty())
         throw Error(Errc::invalid,

@@ -19,15 +19,19 @@ struct Usage {
     // count their apparent size.
     std::uint64_t layer_allocated_bytes = 0, unused_layer_allocated_bytes = 0;
     std::uint64_t tmp_bytes = 0;
+    // gantry build's step cache and cache mounts (STORE/build-cache; the layers the steps made
+    // are counted with the blobs and layers, unused once no image names them)
+    std::uint64_t build_cache_entries = 0, build_cache_bytes = 0;
 };
 Usage disk_usage(const Store& store);
 
 struct PruneResult {
     std::uint64_t blobs = 0, layers = 0, tmp_entries = 0, bytes = 0;
     std::uint64_t refs = 0; // stale temporary references (Store::drop_stale_temporary_refs)
+    std::uint64_t build_cache_entries = 0;
 };
-// Removes stale temporary references, then blobs and layer trees no reference or hold needs,
-// and everything in tmp/.
+// Removes stale temporary references and gantry build's cache (steps and cache mounts), then
+// blobs and layer trees no reference or hold needs, and everything in tmp/.
 // Takes the gc lock exclusively: waits for running imports to finish.
 PruneResult prune(Store& store);
 

@@ -1,0 +1,426 @@
+#include "build/builder.hpp"
+
+#include "build/cache.hpp"
+#include "build/context.hpp"
+#include "build/copy_step.hpp"
+#include "build/instructions.hpp"
+#include "build/layer_commit.hpp"
+#include "build/plan.hpp"
+#include "build/run_mounts.hpp"
+#include "build/run_step.hpp"
+#include "build/stage_state.hpp"
+#include "build/work_image.hpp"
+#include "rootfs/rootfs.hpp"
+#include "store/images.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+#include <chrono>
+#include <ctime>
+
+namespace gantry::build {
+
+std::filesystem::path cache_dir(const store::Store& store) {
+    return store.root() / "build-cache";
+}
+
+namespace {
+
+namespace stdfs = std::filesystem;
+
+class Builder {
+  public:
+    Builder(store::Store& store, const BuildOptions& opt, engine::Caller caller)
+        : store_(store), opt_(opt), ctx_(opt.context, read_ignore(opt.context)),
+          cache_(cache_dir(store) / "steps") {
+        run_.caller = std::move(caller);
+        res_.mode = run_mode(run_.caller);
+        run_.fake_root = res_.mode == "fake-root";
+        run_.epoch = opt.epoch;
+        run_.quiet = opt.quiet;
+        PlanOptions po;
+        po.file = opt.dockerfile_name;
+        po.target = opt.target;
+        po.build_args = opt.build_args;
+        if (!opt.platform.empty()) po.platform = opt.platform;
+        plan_ = make_plan(parse(opt.dockerfile, po), po);
+        for (const auto& [k, v] : opt.gpu_env) build_args_[k] = v;
+        for (const auto& [k, v] : opt.build_args) build_args_[k] = v;
+        global_args_ = plan_.predefined;
+        for (const auto& [k, v] : plan_.global_args) global_args_[k] = v;
+        for (int i : plan_.order) total_ += 1 + static_cast<int>(plan_.stages[i].steps.size());
+    }
+
+    ~Builder() {
+        std::error_code ec;
+        if (!work_.empty()) stdfs::remove_all(work_, ec);
+    }
+
+    BuildResult run() {
+        for (int i : plan_.order) stage(plan_.stages[i]);
+        WorkImage& img = done_.at(plan_.target);
+        for (const auto& [k, v] : opt_.labels) img.run_config()["Labels"][k] = v;
+        img.config["created"] = rfc3339(now());
+        res_.manifest = img.commit(store_);
+        res_.id = img.id();
+        for (const auto& t : opt_.tags) res_.tags.push_back(store::normalize(t));
+        if (!res_.tags.empty())
+            store_.update_refs([&](store::RefMap& m) {
+                for (const auto& t : res_.tags) m[t] = res_.manifest;
+            });
+        return res_;
+    }
+
+  private:
+    static Ignore read_ignore(const std::string& dir) {
+        auto p = stdfs::path(dir) / ".dockerignore";
+        if (!stdfs::exists(p)) return Ignore();
+        return Ignore::parse(fs::read_file(p, 1 << 20));
+    }
+
+    std::int64_t now() const {
+        return opt_.epoch ? *opt_.epoch : static_cast<std::int64_t>(std::time(nullptr));
+    }
+
+    void say(const std::string& line) {
+        if (opt_.progress) opt_.progress(line);
+    }
+
+    std::string counter() const {
+        return "[" + std::to_string(step_) + "/" + std::to_string(total_) + "]";
+    }
+
+    const stdfs::path& work_dir() {
+        if (work_.empty()) {
+            work_ = store_.tmp_dir() / ("build-" + fs::unique_name());
+            stdfs::create_directories(work_);
+        }
+        return work_;
+    }
+
+    // FROM IMAGE: the store's, pulled when missing (always with --pull).
+    store::Image image(const std::string& ref) {
+        if (!opt_.pull) {
+            try {
+                return store::find_image(store_, ref);
+            } catch (const Error& e) {
+                if (e.code() != Errc::not_found) throw;
+            }
+        }
+        say("pulling " + ref);
+        auto r = registry::pull(store_, ref, opt_.pull_options);
+        return store::read_image(store_, r.manifest);
+    }
+
+    // A stage's (or an image's) files as a directory, for COPY --from and RUN --mount from=.
+    stdfs::path tree(const std::string& ref, int before, std::string& id) {
+        int s = find_stage(plan_.stages, ref, before);
+        WorkImage img;
+        if (s >= 0) {
+            img = done_.at(s);
+        } else {
+            img = WorkImage::of(store_, image(ref));
+        }
+        id = img.id().str();
+        auto it = trees_.find(id);
+        if (it != trees_.end()) return it->second;
+        auto dir = work_dir() / ("tree-" + std::to_string(trees_.size()));
+        rootfs::flatten(store_, img.diff_ids(), dir.string(), run_.caller.real_root);
+        return trees_[id] = dir;
+    }
+
+    void stage(const Stage& s) {
+        ++step_;
+        WorkImage img;
+        std::string from;
+        if (s.scratch) {
+            img = WorkImage::scratch();
+            from = "scratch";
+        } else if (s.base_stage >= 0) {
+            img = done_.at(s.base_stage);
+            from = img.id().str();
+        } else {
+            auto base = image(s.base);
+            const auto& pl = base.config.platform;
+            if (!pl.architecture.empty() && pl.architecture != "amd64")
+                throw Error(Errc::unsupported,
+                            opt_.dockerfile_name + ":" + std::to_string(s.line) + ":1: " + s.base +
+                                " is a " + pl.str() + " image",
+                            "gantry build builds linux/amd64 only");
+            img = WorkImage::of(store_, base);
+            from = img.id().str();
+        }
+        say(counter() + " FROM " + s.base + (s.name.empty() ? "" : " AS " + s.name));
+        key_ = step_key("", "FROM " + from);
+        img_ = &img;
+        st_ = StageState();
+        st_.escape = plan_.escape;
+        st_.config = img.run_config();
+        if (st_.config.contains("Shell") && st_.config["Shell"].is_array())
+            st_.shell = st_.config["Shell"].get<std::vector<std::string>>();
+        stage_ = &s;
+        triggers(); // the base image's ONBUILD
+        for (const auto& ins : s.steps) {
+            ++step_;
+            with_line(ins, [&] { step(ins); });
+        }
+        done_[s.index] = std::move(img);
+        img_ = nullptr;
+    }
+
+    template <class F>
+    void with_line(const lint::Instruction& ins, F&& f) {
+        try {
+            f();
+        } catch (const Error& e) {
+            const auto& m = e.message();
+            if (m.starts_with("line ")) {
+                auto colon = m.find(": ");
+                throw Error(e.code(),
+                            opt_.dockerfile_name + ":" + m.substr(5, colon - 5) +
+                                ":1: " + m.substr(colon + 2),
+                            e.hint());
+            }
+            if (m.starts_with(opt_.dockerfile_name + ":")) throw;
+            throw Error(e.code(),
+                        opt_.dockerfile_name + ":" + std::to_string(ins.line) + ":1: " + m,
+                        e.hint());
+        }
+    }
+
+    void triggers() {
+        auto& c = img_->run_config();
+        if (!c.contains("OnBuild") || !c["OnBuild"].is_array()) return;
+        auto list = c["OnBuild"];
+        c.erase("OnBuild");
+        st_.config.erase("OnBuild");
+        for (const auto& t : list) {
+            if (!t.is_string()) continue;
+            // the parser wants a FROM first; the trigger is the one instruction after it
+            auto df = lint::parse_dockerfile("FROM scratch\n" + t.get<std::string>());
+            for (const auto& ins : df.instructions) {
+                if (ins.keyword == "FROM") continue;
+                say(counter() + " ONBUILD " + ins.keyword + " " + ins.args);
+                step(ins);
+            }
+        }
+    }
+
+    void history(const std::string& created_by, bool empty) {
+        add_history(img_->config, created_by, empty, now());
+    }
+
+    void step(const lint::Instruction& ins) {
+        const std::string& k = ins.keyword;
+        if (k == "RUN") return run_ins(ins);
+        if (k == "COPY" || k == "ADD") return copy_ins(ins);
+        std::string created_by;
+        if (k == "HEALTHCHECK") {
+            st_.config["Healthcheck"] = healthcheck(st_, ins);
+            created_by = "HEALTHCHECK " + ins.args;
+        } else if (k == "ONBUILD") {
+            st_.config["OnBuild"].push_back(ins.args);
+            created_by = "ONBUILD " + ins.args;
+        } else {
+            auto c = st_.apply(ins, build_args_, global_args_);
+            if (!c)
+                throw Error(Errc::internal,
+                            "line " + std::to_string(ins.line) + ": " + k + " has no executor");
+            created_by = *c;
+        }
+        img_->config["config"] = st_.config;
+        key_ = step_key(key_, k + " " + st_.config.dump());
+        say(counter() + " " + k + " " + ins.args);
+        if (k == "WORKDIR") return workdir(created_by);
+        history(created_by, true);
+    }
+
+    // WORKDIR creates its directory (owned by USER's ids as BuildKit does), cached like a step.
+    void workdir(const std::string& created_by) {
+        std::string dir = st_.config.value("WorkingDir", std::string("/"));
+        if (cached(created_by)) return;
+        auto layer =
+            mkdir_layer(store_, *img_, dir, std::nullopt, opt_.epoch, run_.caller.real_root);
+        finish_step(layer, created_by);
+    }
+
+    // The step under key_: reused from the cache when it is there and its layer still is.
+    bool cached(const std::string& created_by) {
+        if (opt_.no_cache) return false;
+        auto e = cache_.lookup(key_);
+        if (!e || e->created_by != created_by) return false;
+        if (!e->layer_digest.empty()) {
+            try {
+                WorkLayer l{oci::Digest::parse(e->layer_digest), oci::Digest::parse(e->diff_id), 0,
+                            ""};
+                if (!store_.has_blob(l.blob)) return false;
+                l.size = static_cast<std::int64_t>(store_.blob_size(l.blob));
+                unpack_layer(store_, l, run_.caller.real_root);
+                img_->layers.push_back(l);
+            } catch (const Error&) {
+                return false;
+            }
+        }
+        img_->config = e->config;
+        st_.config = img_->run_config();
+        ++res_.cached;
+        ++res_.steps;
+        say("  cached");
+        return true;
+    }
+
+    void finish_step(const std::optional<WorkLayer>& layer, const std::string& created_by) {
+        if (layer) img_->add_layer(*layer);
+        history(created_by, !layer);
+        ++res_.steps;
+        ++res_.ran;
+        cache_.record(key_,
+                      CacheEntry{layer ? layer->blob.str() : "", layer ? layer->diff_id.str() : "",
+                                 img_->config, created_by});
+    }
+
+    void run_ins(const lint::Instruction& ins) {
+        check_flags(ins, {"mount", "network", "security"});
+        if (const auto* f = ins.flag("security"); f && f->value != "sandbox")
+            throw Error(Errc::unsupported,
+                        "line " + std::to_string(ins.line) + ": RUN --security=" + f->value +
+                            " is not supported",
+                        "gantry build runs every step unprivileged");
+        RunStep rs;
+        rs.network = opt_.network;
+        if (const auto* f = ins.flag("network")) {
+            if (f->value == "none" || f->value == "host")
+                rs.network = f->value;
+            else if (f->value != "default")
+                throw Error(Errc::invalid, "line " + std::to_string(ins.line) + ": RUN --network=" +
+                                               f->value + ": use default, none or host");
+        }
+        rs.argv = run_argv(st_, ins);
+        auto env = st_.expansion_env();
+        for (const auto& [k, v] : opt_.gpu_env)
+            if (!st_.args.count(k)) env.emplace(k, v);
+        lint::Env config_env;
+        for (const auto& e : st_.config.value("Env", nlohmann::json::array())) {
+            auto s = e.get<std::string>();
+            config_env[s.substr(0, s.find('='))] = "";
+        }
+        for (const auto& [k, v] : env)
+            if (!config_env.count(k)) rs.env.push_back(k + "=" + v);
+        std::vector<std::string> inputs;
+        MountContext mc{
+            store_,
+            ctx_,
+            st_,
+            opt_.secrets,
+            cache_dir(store_) / "mounts",
+            work_dir(),
+            [&](const std::string& ref, std::string& id) { return tree(ref, stage_->index, id); }};
+        auto held = run_mounts(mc, ins, rs.mounts, inputs);
+        nlohmann::json what = {{"argv", rs.argv},
+                               {"env", rs.env},
+                               {"network", rs.network},
+                               {"binds", rs.mounts.binds},
+                               {"tmpfs", rs.mounts.tmpfs}};
+        // the bind sources' host paths vary per build: the key has their content digests
+        what.erase("binds");
+        key_ = step_key(key_, "RUN " + what.dump(), inputs);
+        std::string shown = ins.json ? nlohmann::json(rs.argv).dump() : rs.argv.back();
+        std::string created_by =
+            "RUN " +
+            (ins.json ? shown
+                      : st_.shell.front() + " " + (st_.shell.size() > 1 ? st_.shell[1] + " " : "") +
+                            shown) +
+            " # buildkit";
+        say(counter() + " RUN " + (ins.json ? shown : ins.args));
+        if (cached(created_by)) return;
+        rs.what = counter() + " RUN " + ins.args;
+        auto t0 = std::chrono::steady_clock::now();
+        auto layer = run_step(store_, *img_, rs, run_);
+        double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.2fs", s);
+        say(std::string("  done in ") + buf);
+        finish_step(layer, created_by);
+    }
+
+    void copy_ins(const lint::Instruction& ins) {
+        bool add = ins.keyword == "ADD";
+        if (add)
+            check_flags(ins, {"chown", "chmod", "link", "checksum", "keep-git-dir"});
+        else
+            check_flags(ins, {"from", "chown", "chmod", "link"});
+        auto words = copy_words(st_, ins);
+        CopyRequest req;
+        req.what = ins.keyword + " " + ins.args;
+        req.epoch = opt_.epoch;
+        req.privileged = run_.caller.real_root;
+        req.extract_archives = add;
+        std::string dest = words.dest;
+        req.dest_is_dir = dest.ends_with("/") || dest == "." || dest.ends_with("/.");
+        if (!dest.starts_with("/")) {
+            std::string wd = st_.config.value("WorkingDir", std::string("/"));
+            dest = (wd.ends_with("/") ? wd : wd + "/") + dest;
+        }
+        req.dest = dest;
+        if (const auto* f = ins.flag("chown"))
+            req.chown = resolve_owner(store_, *img_, st_.expand(f->value));
+        if (const auto* f = ins.flag("chmod")) req.chmod = parse_chmod(st_.expand(f->value));
+        std::vector<std::string> inputs;
+        const auto* from = ins.flag("from");
+        std::string from_id;
+        stdfs::path root = ctx_.dir();
+        if (from) root = tree(st_.expand(from->value), stage_->index, from_id);
+        Context src_ctx(root, Ignore());
+        const Context& c = from ? src_ctx : ctx_;
+        for (const auto& pattern : words.sources) {
+            if (pattern.find("://") != std::string::npos || pattern.starts_with("git@"))
+                throw Error(Errc::unsupported,
+                            "line " + std::to_string(ins.line) + ": " + ins.keyword + " " +
+                                pattern + ": remote sources are not supported",
+                            "download it in a RUN step (curl, wget) or into the context");
+            auto paths = c.resolve(pattern);
+            inputs.push_back(from ? from_id + ":" + pattern : ctx_.digest(paths));
+            for (const auto& p : paths)
+                req.sources.push_back(
+                    CopySource{root, p, from ? nullptr : &ctx_.ignore(), from != nullptr});
+        }
+        std::string flags;
+        for (const auto& f : ins.flags) flags += "--" + f.name + "=" + st_.expand(f.value) + " ";
+        key_ = step_key(key_,
+                        ins.keyword + " " + flags + nlohmann::json(words.sources).dump() + " " +
+                            dest + (req.dest_is_dir ? "/" : ""),
+                        inputs);
+        std::string created_by = ins.keyword + " " + ins.args + " # buildkit";
+        say(counter() + " " + ins.keyword + " " + ins.args);
+        if (cached(created_by)) return;
+        finish_step(copy_layer(store_, *img_, req), created_by);
+    }
+
+    store::Store& store_;
+    const BuildOptions& opt_;
+    Context ctx_;
+    StepCache cache_;
+    RunSettings run_;
+    Plan plan_;
+    lint::Env build_args_, global_args_;
+    BuildResult res_;
+    std::map<int, WorkImage> done_;
+    std::map<std::string, stdfs::path> trees_;
+    stdfs::path work_;
+    int step_ = 0, total_ = 0;
+    // the stage being built
+    const Stage* stage_ = nullptr;
+    WorkImage* img_ = nullptr;
+    StageState st_;
+    std::string key_;
+};
+
+} // namespace
+
+BuildResult build(store::Store& store, const BuildOptions& opt, engine::Caller caller) {
+    auto writer = store.writer_lock(); // gc waits: the intermediate states are named by nothing
+    Builder b(store, opt, std::move(caller));
+    return b.run();
+}
+
+} // namespace gantry::build

@@ -1,0 +1,163 @@
+#include "build/instructions.hpp"
+
+#include "util/error.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace gantry::build {
+namespace {
+
+[[noreturn]] void bad(const lint::Instruction& ins, const std::string& what,
+                      std::string hint = {}) {
+    throw Error(Errc::invalid,
+                "line " + std::to_string(ins.line) + ": " + ins.keyword + ": " + what,
+                std::move(hint));
+}
+
+std::string trim(const std::string& s) {
+    auto a = s.find_first_not_of(" \t\r\n");
+    if (a == std::string::npos) return "";
+    auto b = s.find_last_not_of(" \t\r\n");
+    return s.substr(a, b - a + 1);
+}
+
+} // namespace
+
+std::vector<std::string> run_argv(const StageState& st, const lint::Instruction& ins) {
+    if (ins.json) {
+        if (ins.json_args.empty()) bad(ins, "an empty command");
+        return ins.json_args;
+    }
+    std::string cmd = trim(ins.args);
+    if (cmd.empty()) bad(ins, "no command");
+    auto argv = st.shell;
+    if (ins.heredocs.empty()) {
+        argv.push_back(cmd);
+        return argv;
+    }
+    // "RUN <<EOF" alone: the body is the script
+    const auto& h = ins.heredocs.front();
+    std::string alone = cmd;
+    alone.erase(std::remove(alone.begin(), alone.end(), '\''), alone.end());
+    alone.erase(std::remove(alone.begin(), alone.end(), '"'), alone.end());
+    if (ins.heredocs.size() == 1 && (alone == "<<" + h.name || alone == "<<-" + h.name)) {
+        argv.push_back(h.content);
+        return argv;
+    }
+    std::string script = cmd + "\n";
+    for (const auto& d : ins.heredocs) script += d.content + d.name + "\n";
+    argv.push_back(script);
+    return argv;
+}
+
+std::int64_t parse_duration(const std::string& text) {
+    static const std::pair<const char*, std::int64_t> units[] = {
+        {"ns", 1},           {"us", 1000},         {"ms", 1000000},
+        {"s", 1000000000LL}, {"m", 60000000000LL}, {"h", 3600000000000LL}};
+    if (text.empty()) throw Error(Errc::invalid, "an empty duration");
+    std::int64_t total = 0;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        std::size_t j = i;
+        while (j < text.size() &&
+               (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.'))
+            ++j;
+        if (j == i || j - i > 12)
+            throw Error(Errc::invalid, "\"" + text + "\" is not a duration",
+                        "write it as docker does: 30s, 1m30s, 500ms");
+        double value = std::stod(text.substr(i, j - i));
+        std::size_t k = j;
+        while (k < text.size() && std::isalpha(static_cast<unsigned char>(text[k]))) ++k;
+        std::string unit = text.substr(j, k - j);
+        auto u = std::find_if(std::begin(units), std::end(units),
+                              [&](const auto& p) { return unit == p.first; });
+        if (u == std::end(units))
+            throw Error(Errc::invalid, "\"" + text + "\" is not a duration",
+                        "write it as docker does: 30s, 1m30s, 500ms");
+        total += static_cast<std::int64_t>(value * static_cast<double>(u->second));
+        i = k;
+    }
+    return total;
+}
+
+nlohmann::json healthcheck(const StageState& st, const lint::Instruction& ins) {
+    std::string args = trim(ins.args);
+    std::string upper = args.substr(0, 4);
+    std::transform(upper.begin(), upper.end(), upper.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    if (upper == "NONE" && trim(args.substr(4)).empty() && ins.flags.empty())
+        return {{"Test", {"NONE"}}};
+    if (upper != "CMD" && upper != "CMD ")
+        if (!(upper.size() >= 3 && upper.substr(0, 3) == "CMD"))
+            bad(ins, "needs NONE or CMD COMMAND");
+    nlohmann::json hc = nlohmann::json::object();
+    std::string rest = trim(args.substr(3));
+    if (rest.empty()) bad(ins, "CMD needs a command");
+    if (rest.front() == '[') {
+        nlohmann::json arr;
+        try {
+            arr = nlohmann::json::parse(rest);
+        } catch (const nlohmann::json::exception&) {
+            bad(ins, "the exec form is not a JSON array of strings");
+        }
+        std::vector<std::string> test{"CMD"};
+        for (const auto& a : arr) {
+            if (!a.is_string()) bad(ins, "the exec form is not a JSON array of strings");
+            test.push_back(a.get<std::string>());
+        }
+        hc["Test"] = test;
+    } else {
+        hc["Test"] = {"CMD-SHELL", rest};
+    }
+    for (const auto& f : ins.flags) {
+        try {
+            if (f.name == "interval")
+                hc["Interval"] = parse_duration(st.expand(f.value));
+            else if (f.name == "timeout")
+                hc["Timeout"] = parse_duration(st.expand(f.value));
+            else if (f.name == "start-period")
+                hc["StartPeriod"] = parse_duration(st.expand(f.value));
+            else if (f.name == "start-interval")
+                hc["StartInterval"] = parse_duration(st.expand(f.value));
+            else if (f.name == "retries") {
+                std::string v = st.expand(f.value);
+                if (v.empty() || v.size() > 6 ||
+                    v.find_first_not_of("0123456789") != std::string::npos)
+                    bad(ins, "--retries=" + v + " is not a count");
+                hc["Retries"] = std::stoi(v);
+            } else
+                bad(ins, "unknown flag --" + f.name);
+        } catch (const Error& e) {
+            if (e.message().starts_with("line ")) throw;
+            bad(ins, "--" + f.name + ": " + e.message(), e.hint());
+        }
+    }
+    return hc;
+}
+
+CopyWords copy_words(const StageState& st, const lint::Instruction& ins) {
+    if (!ins.heredocs.empty())
+        bad(ins, "heredoc sources are not supported", "put the file in the build context");
+    std::vector<std::string> words;
+    if (ins.json) {
+        for (const auto& a : ins.json_args) words.push_back(st.expand(a));
+    } else {
+        for (const auto& w : lint::split_words(ins.args, st.escape)) words.push_back(st.expand(w));
+    }
+    if (words.size() < 2) bad(ins, "needs SOURCE... DEST");
+    CopyWords out;
+    out.dest = words.back();
+    words.pop_back();
+    out.sources = std::move(words);
+    return out;
+}
+
+void check_flags(const lint::Instruction& ins, std::initializer_list<std::string_view> known) {
+    for (const auto& f : ins.flags)
+        if (std::find(known.begin(), known.end(), f.name) == known.end())
+            bad(ins, "the flag --" + f.name + " is not supported by gantry build",
+                "see docs/build.md for the flags of " + ins.keyword);
+}
+
+} // namespace gantry::build

@@ -1,0 +1,198 @@
+#include "analyze/analyze.hpp"
+#include "build/builder.hpp"
+#include "build/gpu_arch.hpp"
+#include "cli/context.hpp"
+#include "cli/registry_flags.hpp"
+#include "lint/lint.hpp"
+#include "lint/report.hpp"
+#include "store/images.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/identity.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace gantry::cli {
+namespace {
+
+constexpr std::uint64_t kMaxBuildDockerfile = 8u << 20;
+
+struct BuildFlags {
+    std::string context, file, target, progress = "auto", iidfile, network = "host", platform;
+    std::string gpu_arch, driver_root = "/", dev_root = "/", sys_root = "/";
+    std::vector<std::string> tags, build_args, secrets, labels;
+    bool no_cache = false, pull = false, quiet = false, lint_fail = false, no_lint = false;
+    RegistryFlags reg;
+};
+
+std::map<std::string, std::string> caller_environment() {
+    std::map<std::string, std::string> env;
+    for (char** e = environ; e && *e; ++e) {
+        std::string s = *e;
+        auto eq = s.find('=');
+        if (eq != std::string::npos) env[s.substr(0, eq)] = s.substr(eq + 1);
+    }
+    return env;
+}
+
+std::optional<std::int64_t> source_date_epoch_env() {
+    const char* v = std::getenv("SOURCE_DATE_EPOCH");
+    if (!v || !*v) return std::nullopt;
+    std::string s = v;
+    if (s.size() > 12 || s.find_first_not_of("0123456789") != std::string::npos)
+        throw Error(Errc::usage, "SOURCE_DATE_EPOCH=" + s + " is not a number of seconds",
+                    "set it to a Unix time, e.g. $(git log -1 --format=%ct)");
+    return std::stoll(s);
+}
+
+// gantry lint on the Dockerfile first: its findings on stderr; with --lint-fail errors stop the
+// build (exit 10, as `gantry lint`).
+bool lint_first(const BuildFlags& o, const std::string& text, const std::string& name,
+                const build::BuildOptions& bo) {
+    lint::Options lo;
+    lo.build.build_args = bo.build_args;
+    lo.build.target = o.target;
+    lo.context = o.context;
+    std::vector<lint::FileResult> results(1);
+    results[0].file = name;
+    try {
+        results[0].findings = lint::lint(lint::parse_dockerfile(text), lo);
+    } catch (const Error&) {
+        return false; // a syntax error: the build's plan reports it, with FILE:LINE
+    }
+    if (!results[0].findings.empty() && !o.quiet)
+        std::fputs(lint::render(results, lint::Format::gnu, false).c_str(), stderr);
+    return o.lint_fail && lint::fails(results[0].findings, lint::Level::error);
+}
+
+std::string build_summary(store::Store& store, const oci::Digest& manifest) {
+    auto img = store::read_image(store, manifest);
+    auto an = analyze::analyze_image(store, img, manifest.str(), analyze::AnalyzeOptions{});
+    const auto& r = an.report;
+    std::uint64_t savings = 0;
+    for (const auto& f : r.findings) savings += f.bytes;
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "%zu layers, %s compressed, %llu files (%s), efficiency %.1f%%, %zu "
+                  "finding(s)%s",
+                  r.layers.size(), human_size(r.compressed_bytes).c_str(),
+                  static_cast<unsigned long long>(r.final_files), human_size(r.final_bytes).c_str(),
+                  r.dive.efficiency * 100, r.findings.size(),
+                  savings ? (" (" + human_size(savings) + " could go: gantry analyze)").c_str()
+                          : "");
+    return buf;
+}
+
+int run_build(Context& ctx, BuildFlags& o) {
+    auto t0 = std::chrono::steady_clock::now();
+    build::check_choice("--progress", o.progress, {"auto", "plain", "tty"});
+    build::check_choice("--network", o.network, {"host", "none", "default"});
+    if (o.network == "default") o.network = "host";
+    if (!std::filesystem::is_directory(o.context))
+        throw Error(Errc::not_found, "build context " + o.context + " is not a directory",
+                    "give the directory that holds the Dockerfile and the files it copies");
+    build::BuildOptions bo;
+    bo.context = std::filesystem::absolute(o.context).lexically_normal().string();
+    if (o.file == "-") {
+        bo.dockerfile = fs::read_stream(0, kMaxBuildDockerfile, "the Dockerfile on stdin");
+        bo.dockerfile_name = "-";
+    } else {
+        std::filesystem::path f = o.file.empty() ? std::filesystem::path(o.context) / "Dockerfile"
+                                                 : std::filesystem::path(o.file);
+        if (!std::filesystem::exists(f))
+            throw Error(Errc::not_found, "no Dockerfile at " + f.string(),
+                        "give its path with -f FILE");
+        bo.dockerfile = fs::read_file(f, kMaxBuildDockerfile);
+        bo.dockerfile_name = o.file.empty() ? "Dockerfile" : o.file;
+    }
+    auto env = caller_environment();
+    for (const auto& a : o.build_args) build::add_build_arg(bo.build_args, a, env);
+    for (const auto& l : o.labels) bo.labels.insert(build::parse_label(l));
+    for (const auto& s : o.secrets) {
+        auto sec = build::parse_secret(s);
+        if (!sec.src.empty() && ::access(sec.src.c_str(), R_OK) != 0)
+            throw Error(Errc::not_found, "--secret " + s + ": cannot read " + sec.src);
+        bo.secrets.push_back(sec);
+    }
+    for (const auto& t : o.tags) store::normalize(t); // a bad name fails before anything runs
+    bo.tags = o.tags;
+    bo.target = o.target;
+    bo.network = o.network;
+    bo.platform = o.platform;
+    bo.no_cache = o.no_cache;
+    bo.pull = o.pull;
+    bo.quiet = o.quiet || ctx.quiet;
+    bo.epoch = source_date_epoch_env();
+    if (!o.gpu_arch.empty())
+        bo.gpu_env = build::gpu_arch_env(o.gpu_arch, {o.driver_root, o.dev_root, o.sys_root});
+    bo.pull_options.client = client_options(o.reg);
+    bo.pull_options.quiet = bo.quiet;
+    bo.pull_options.privileged = running_as_real_root();
+    if (!bo.quiet)
+        bo.progress = [](const std::string& l) { std::fprintf(stderr, "%s\n", l.c_str()); };
+    if (!o.no_lint && lint_first(o, bo.dockerfile, bo.dockerfile_name, bo))
+        throw Error(Errc::invalid, "gantry lint found errors in " + bo.dockerfile_name,
+                    "fix them, or build without --lint-fail");
+    auto caller = engine::Caller::current();
+    auto& store = ctx.store();
+    if (!bo.quiet && !bo.gpu_env.empty())
+        std::fprintf(stderr, "compiling for GPUs: %s\n", bo.gpu_env["GANTRY_GPU_ARCH"].c_str());
+    auto r = build::build(store, bo, caller);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!o.iidfile.empty()) fs::write_atomic(o.iidfile, r.id.str());
+    if (!bo.quiet) {
+        std::fprintf(stderr, "RUN steps ran as %s; %d step(s), %d cached, in %.2fs\n",
+                     r.mode.c_str(), r.steps, r.cached, s);
+        try {
+            std::fprintf(stderr, "%s\n", build_summary(store, r.manifest).c_str());
+        } catch (const Error& e) {
+            std::fprintf(stderr, "gantry: warning: no analysis of the result: %s\n", e.what());
+        }
+        for (const auto& t : r.tags) std::fprintf(stderr, "Tagged %s\n", t.c_str());
+    }
+    std::printf("%s\n", r.id.str().c_str());
+    return 0;
+}
+
+} // namespace
+
+void register_build(CLI::App& app, Context& ctx) {
+    auto o = std::make_shared<BuildFlags>();
+    auto* cmd = app.add_subcommand("build", "Build an image from a Dockerfile (rootless)");
+    cmd->add_option("context", o->context, "The build context directory")->required();
+    cmd->add_option("-t,--tag", o->tags, "Name the result (repeatable)");
+    cmd->add_option("-f,--file", o->file,
+                    "The Dockerfile (default CONTEXT/Dockerfile; - for stdin)");
+    cmd->add_option("--build-arg", o->build_args, "K=V, or K to take it from the environment");
+    cmd->add_option("--target", o->target, "Build up to this stage");
+    cmd->add_flag("--no-cache", o->no_cache, "Run every step (the results still fill the cache)");
+    cmd->add_flag("--pull", o->pull, "Pull the FROM images even when the store has them");
+    cmd->add_option("--secret", o->secrets,
+                    "id=ID,src=PATH (or env=NAME) for RUN --mount=type=secret");
+    cmd->add_option("--progress", o->progress, "auto, plain or tty")->capture_default_str();
+    cmd->add_option("--iidfile", o->iidfile, "Write the image ID to this file");
+    cmd->add_option("--label", o->labels, "K=V set on the image (repeatable)");
+    cmd->add_option("--network", o->network, "RUN steps' network: host or none")
+        ->capture_default_str();
+    cmd->add_option("--platform", o->platform, "linux/amd64 (the one platform gantry builds)");
+    cmd->add_flag("-q,--quiet", o->quiet, "Print only the image ID");
+    cmd->add_option("--gpu-arch", o->gpu_arch,
+                    "host or a list (sm_90,gfx942): the GPU architectures to compile for, as "
+                    "TORCH_CUDA_ARCH_LIST, CMAKE_CUDA_ARCHITECTURES, PYTORCH_ROCM_ARCH, ...");
+    cmd->add_option("--driver-root", o->driver_root,
+                    "With --gpu-arch host: the NVIDIA driver root");
+    cmd->add_option("--dev-root", o->dev_root, "With --gpu-arch host: where dev/ is");
+    cmd->add_option("--sys-root", o->sys_root, "With --gpu-arch host: where sys/ is");
+    cmd->add_flag("--lint-fail", o->lint_fail, "Stop when gantry lint finds an error");
+    cmd->add_flag("--no-lint", o->no_lint, "Do not lint the Dockerfile first");
+    add_registry_flags(cmd, o->reg, true);
+    cmd->callback([&ctx, o] { ctx.action = [&ctx, o] { return run_build(ctx, *o); }; });
+}
+
+} // namespace gantry::cli
