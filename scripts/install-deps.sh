@@ -16,6 +16,8 @@ PACKAGES=(
   # tests and demo: sample images, peers for interoperability; clang builds a real HIP object
   # for the HIP fat-binary reader's unit test (no ROCm needed)
   python3 python3-pytest python3-zstandard busybox-static zstd pigz util-linux attr clang
+  # gantry build's tests: a Debian 12 base image made with debootstrap (tests/fixtures/debian_base.py)
+  debootstrap
   skopeo umoci uidmap runc crun podman
   docker-registry apache2-utils openssl chromium binutils
   # the Slurm plugin (src/spank/): <slurm/spank.h>; its tests run a 4-node Slurm (slurmctld,

@@ -38,6 +38,10 @@ class Builder {
         run_.fake_root = res_.mode == "fake-root";
         run_.epoch = opt.epoch;
         run_.quiet = opt.quiet;
+        if (run_.fake_root) {
+            run_.apt_no_sandbox = (work_dir() / "apt-no-sandbox.conf").string();
+            fs::write_atomic(run_.apt_no_sandbox, "APT::Sandbox::User \"root\";\n", 0644);
+        }
         PlanOptions po;
         po.file = opt.dockerfile_name;
         po.target = opt.target;

@@ -49,24 +49,6 @@ void recorded_owner(const std::string& path, struct stat& st) {
     }
 }
 
-// The metadata of PATH ("a/b") in the image's merged view, following links in-root; nullopt
-// when absent (or whited out).
-std::optional<struct stat> stat_in_image(const store::Store& store, const WorkImage& image,
-                                         const std::string& path) {
-    for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it) {
-        Fd root(::open(store.layer_rootfs(it->diff_id).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        if (!root) continue;
-        Fd f(fs::openat_in_root(root.get(), path, O_PATH));
-        if (!f) continue;
-        struct stat st {};
-        if (::fstat(f.get(), &st) != 0) continue;
-        if (S_ISCHR(st.st_mode) && st.st_rdev == 0) return std::nullopt; // whiteout
-        recorded_owner("/proc/self/fd/" + std::to_string(f.get()), st);
-        return st;
-    }
-    return std::nullopt;
-}
-
 struct Writer {
     store::Store& store;
     const WorkImage& image;
@@ -263,6 +245,22 @@ WorkLayer finish(store::Store& store, Writer& w, bool privileged) {
 }
 
 } // namespace
+
+std::optional<struct stat> stat_in_image(const store::Store& store, const WorkImage& image,
+                                         const std::string& path) {
+    for (auto it = image.layers.rbegin(); it != image.layers.rend(); ++it) {
+        Fd root(::open(store.layer_rootfs(it->diff_id).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root) continue;
+        Fd f(fs::openat_in_root(root.get(), path, O_PATH));
+        if (!f) continue;
+        struct stat st {};
+        if (::fstat(f.get(), &st) != 0) continue;
+        if (S_ISCHR(st.st_mode) && st.st_rdev == 0) return std::nullopt; // whiteout
+        recorded_owner("/proc/self/fd/" + std::to_string(f.get()), st);
+        return st;
+    }
+    return std::nullopt;
+}
 
 WorkLayer copy_layer(store::Store& store, const WorkImage& image, const CopyRequest& req) {
     Writer w(store, image, req);

@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <sys/stat.h>
 #include <vector>
 
 namespace gantry::build {
@@ -50,6 +51,11 @@ std::optional<WorkLayer> mkdir_layer(store::Store& store, const WorkImage& image
                                      const std::string& dir,
                                      std::optional<std::pair<std::uint32_t, std::uint32_t>> owner,
                                      std::optional<std::int64_t> epoch, bool privileged);
+
+// The metadata of PATH ("a/b") in the image's merged view, following links in-root (owners as a
+// rootless store recorded them); nullopt when absent or whited out.
+std::optional<struct stat> stat_in_image(const store::Store& store, const WorkImage& image,
+                                         const std::string& path);
 
 // --chown USER[:GROUP]: numeric ids, or names from the image's /etc/passwd and /etc/group.
 std::pair<std::uint32_t, std::uint32_t>

@@ -1,5 +1,6 @@
 #include "build/run_step.hpp"
 
+#include "build/copy_step.hpp"
 #include "build/layer_commit.hpp"
 #include "build/output_tail.hpp"
 #include "runtime/idmap.hpp"
@@ -58,6 +59,12 @@ std::optional<WorkLayer> run_step(store::Store& store, const WorkImage& image, c
     r.write_warn = "1024p"; // a build reports no writes: they are the point
     r.fake_root = s.fake_root;
     r.mounts = step.mounts.binds;
+    if (s.fake_root && !s.apt_no_sandbox.empty()) {
+        auto conf = stat_in_image(store, image, "etc/apt/apt.conf.d");
+        if (conf && S_ISDIR(conf->st_mode))
+            r.mounts.push_back("type=bind,src=" + s.apt_no_sandbox +
+                               ",dst=/etc/apt/apt.conf.d/zz-gantry-fake-root,readonly");
+    }
     r.tmpfs = step.mounts.tmpfs;
     r.hostname = "buildkitsandbox";
 

@@ -38,6 +38,10 @@ struct RunSettings {
     bool fake_root = false;            // the mode this build's RUN steps use
     std::optional<std::int64_t> epoch; // SOURCE_DATE_EPOCH
     bool quiet = false;
+    // fake-root: a file saying `APT::Sandbox::User "root";`, bound (read-only, never in the
+    // layer) into /etc/apt/apt.conf.d of images that have it, as Charliecloud's ch-image does:
+    // apt's methods drop to _apt and check that they did, which a faked setuid cannot pass
+    std::string apt_no_sandbox;
 };
 
 // How RUN steps run for this caller: "root" (real root), "subordinate ids" (a full range
