@@ -18,6 +18,20 @@ step "$G" images
 step "$G" inspect demo/busybox:1.0
 step "$G" run --rm demo/busybox:1.0 sh -c 'echo "hello from PID $$ as uid $(id -u) in $(uname -s)"; ls /'
 step "$G" save demo/busybox:1.0 --format oci-archive -o "$work/busybox-oci.tar"
+
+echo; echo "Building an image from a Dockerfile (rootless as any user; the second build is all cache hits):"
+mkdir -p "$work/app"
+printf 'hello from a gantry-built image\n' > "$work/app/greeting.txt"
+cat > "$work/app/Dockerfile" <<'EOF'
+FROM demo/busybox:1.0
+WORKDIR /app
+COPY greeting.txt .
+RUN --mount=type=cache,target=/cache echo "built on $(uname -m)" > built.txt && ls /app
+CMD ["sh", "-c", "cat /app/greeting.txt /app/built.txt"]
+EOF
+step "$G" build -t demo/app:1 "$work/app"
+step "$G" run --rm demo/app:1
+step "$G" build -t demo/app:1 "$work/app"
 step "$G" system df
 
 # A GPU container. With no NVIDIA driver on this machine, use a simulated GPU host: a driver root

@@ -1,6 +1,7 @@
 #include "build/copy_step.hpp"
 
 #include "build/layer_commit.hpp"
+#include "build/upper_layer.hpp"
 #include "layer/extract.hpp"
 #include "rootfs/rootfs.hpp"
 #include "slim/writer.hpp"
@@ -37,16 +38,6 @@ std::string clean_dest(const std::string& dest) { // "/a//b/" -> "a/b"
     std::string out;
     for (const auto& s : clean_segments(dest)) out = join(out, s);
     return out;
-}
-
-void recorded_owner(const std::string& path, struct stat& st) {
-    char v[48] = {};
-    if (::lgetxattr(path.c_str(), layer::kOwnerXattr, v, sizeof v - 1) <= 0) return;
-    unsigned long uid = 0, gid = 0;
-    if (std::sscanf(v, "%lu:%lu", &uid, &gid) == 2) {
-        st.st_uid = static_cast<uid_t>(uid);
-        st.st_gid = static_cast<gid_t>(gid);
-    }
 }
 
 struct Writer {
@@ -105,15 +96,10 @@ struct Writer {
     }
 
     struct stat adjust(struct stat st, const std::string& host, bool keep) const {
-        if (keep)
-            recorded_owner(host, st);
-        else
+        if (!keep) {
             st.st_uid = st.st_gid = 0;
-        if (!req.privileged && keep) { // a rootless stage tree: the caller's files are root's
-            char v[4];
-            if (::lgetxattr(host.c_str(), layer::kOwnerXattr, v, sizeof v) < 0 &&
-                st.st_uid == ::geteuid())
-                st.st_uid = st.st_gid = 0;
+        } else if (!apply_recorded_owner(host, st) && !req.privileged && st.st_uid == ::geteuid()) {
+            st.st_uid = st.st_gid = 0; // a rootless stage tree: the caller's files are root's
         }
         if (req.chown) {
             st.st_uid = req.chown->first;
@@ -256,7 +242,7 @@ std::optional<struct stat> stat_in_image(const store::Store& store, const WorkIm
         struct stat st {};
         if (::fstat(f.get(), &st) != 0) continue;
         if (S_ISCHR(st.st_mode) && st.st_rdev == 0) return std::nullopt; // whiteout
-        recorded_owner("/proc/self/fd/" + std::to_string(f.get()), st);
+        apply_recorded_owner("/proc/self/fd/" + std::to_string(f.get()), st);
         return st;
     }
     return std::nullopt;

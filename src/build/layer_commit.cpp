@@ -6,6 +6,7 @@
 #include "store/importer.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/fs.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -32,28 +33,6 @@ std::optional<WorkLayer> write_layer(store::Store& store, const UpperCommit& c) 
     return WorkLayer{blob, diff, static_cast<std::int64_t>(out.blob_size()), ""};
 }
 
-void write_all(int fd, const std::string& s) {
-    std::size_t off = 0;
-    while (off < s.size()) {
-        ssize_t n = ::write(fd, s.data() + off, s.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;
-        off += static_cast<std::size_t>(n);
-    }
-}
-
-std::string read_all(int fd) {
-    std::string s;
-    char buf[4096];
-    for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        s.append(buf, static_cast<std::size_t>(n));
-    }
-    return s;
-}
-
 // The child: into a new user namespace, wait for the parent to map it, become its root, write.
 [[noreturn]] void child(store::Store& store, const UpperCommit& c, int go_r, int ready_w,
                         int result_w) {
@@ -74,7 +53,10 @@ std::string read_all(int fd) {
     } catch (const std::exception& e) {
         out = "E 1 " + std::string(e.what());
     }
-    write_all(result_w, out);
+    try {
+        fs::write_all(result_w, out.data(), out.size(), "the layer writer's result");
+    } catch (const Error&) {
+    }
     ::_exit(0);
 }
 
@@ -105,7 +87,7 @@ std::optional<WorkLayer> write_layer_in_userns(store::Store& store, const UpperC
         if (::write(go_w.get(), &b, 1) != 1) b = 0;
     }
     go_w.reset();
-    std::string msg = read_all(res_r.get());
+    std::string msg = fs::read_stream(res_r.get(), 1 << 16, "the layer writer's result");
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }

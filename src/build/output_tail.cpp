@@ -1,6 +1,7 @@
 #include "build/output_tail.hpp"
 
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -12,16 +13,6 @@
 namespace gantry::build {
 namespace {
 
-void write_all(int fd, const char* p, std::size_t n) {
-    while (n > 0) {
-        ssize_t w = ::write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return;
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
-}
-
 // The helper: copies IN to OUT (unless quiet) until every writer is gone, then writes the last
 // KEEP lines to RESULT.
 [[noreturn]] void copy(int in, int out, int result, bool quiet, std::size_t keep) {
@@ -32,7 +23,11 @@ void write_all(int fd, const char* p, std::size_t n) {
         ssize_t n = ::read(in, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
-        if (!quiet) write_all(out, buf, static_cast<std::size_t>(n));
+        if (!quiet) try {
+                fs::write_all(out, buf, static_cast<std::size_t>(n), "the step's output");
+            } catch (const Error&) {
+                quiet = true; // stderr is gone: keep the lines for the error message only
+            }
         for (ssize_t i = 0; i < n; ++i) {
             if (buf[i] == '\n') {
                 lines.push_back(std::move(partial));
@@ -47,7 +42,10 @@ void write_all(int fd, const char* p, std::size_t n) {
     if (lines.size() > keep) lines.pop_front();
     std::string text;
     for (const auto& l : lines) text += "  " + l + "\n";
-    write_all(result, text.data(), text.size());
+    try {
+        fs::write_all(result, text.data(), text.size(), "the step's last lines");
+    } catch (const Error&) {
+    }
     ::_exit(0);
 }
 
@@ -91,12 +89,9 @@ void OutputTail::stop() {
     std::fflush(stderr);
     ::dup2(saved_out_.get(), 1); // this process's last writers of the pipe go
     ::dup2(saved_err_.get(), 2);
-    char buf[4096];
-    for (;;) { // EOF once the helper is done (after every writer, the container too, is gone)
-        ssize_t n = ::read(result_.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        lines_.append(buf, static_cast<std::size_t>(n));
+    try { // EOF once the helper is done (after every writer, the container too, is gone)
+        lines_ = fs::read_stream(result_.get(), 1 << 20, "the step's last lines");
+    } catch (const Error&) {
     }
     while (::waitpid(helper_, nullptr, 0) < 0 && errno == EINTR) {
     }

@@ -33,18 +33,6 @@ bool opaque(const stdfs::path& dir) {
     return false;
 }
 
-// The owner a rootless store recorded for a file ("uid:gid" in user.gantry.owner).
-void recorded_owner(const stdfs::path& p, struct stat& st) {
-    char v[48] = {};
-    ssize_t n = lgetxattr(p.c_str(), "user.gantry.owner", v, sizeof v - 1);
-    if (n <= 0) return;
-    unsigned long uid = 0, gid = 0;
-    if (std::sscanf(v, "%lu:%lu", &uid, &gid) == 2) {
-        st.st_uid = static_cast<uid_t>(uid);
-        st.st_gid = static_cast<gid_t>(gid);
-    }
-}
-
 struct Walker {
     std::optional<std::int64_t> epoch;
     const TarSink& sink;
@@ -76,7 +64,7 @@ struct Walker {
     archive_entry* entry(const std::string& rel, const struct stat& st_in,
                          const stdfs::path* p = nullptr) {
         struct stat st = st_in;
-        if (p) recorded_owner(*p, st);
+        if (p) apply_recorded_owner(p->string(), st);
         ++count;
         archive_entry* e = archive_entry_new();
         archive_entry_set_pathname(e, rel.c_str());
@@ -178,6 +166,16 @@ struct Walker {
 };
 
 } // namespace
+
+bool apply_recorded_owner(const std::string& path, struct stat& st) {
+    char v[48] = {};
+    if (lgetxattr(path.c_str(), "user.gantry.owner", v, sizeof v - 1) <= 0) return false;
+    unsigned long uid = 0, gid = 0;
+    if (std::sscanf(v, "%lu:%lu", &uid, &gid) != 2) return false;
+    st.st_uid = static_cast<uid_t>(uid);
+    st.st_gid = static_cast<gid_t>(gid);
+    return true;
+}
 
 std::size_t write_upper(const stdfs::path& upper, std::optional<std::int64_t> source_date_epoch,
                         const TarSink& sink, const std::set<std::string>& stubs) {

@@ -18,6 +18,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <sys/stat.h>
 
 namespace gantry::build {
 
@@ -28,6 +29,10 @@ struct TarSink {
 
 // Walks upper and emits its entries (paths relative, no leading "/"). Throws Error(io) when
 // the tree cannot be read.
+// Replaces st's owner with the one a rootless store recorded for PATH (user.gantry.owner,
+// "uid:gid"), when there is one; returns whether there was.
+bool apply_recorded_owner(const std::string& path, struct stat& st);
+
 // Returns the number of entries written.
 std::size_t write_upper(const std::filesystem::path& upper,
                         std::optional<std::int64_t> source_date_epoch, const TarSink& sink,
