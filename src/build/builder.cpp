@@ -8,6 +8,7 @@
 #include "build/plan.hpp"
 #include "build/run_mounts.hpp"
 #include "build/run_step.hpp"
+#include "build/stage_jobs.hpp"
 #include "build/stage_state.hpp"
 #include "build/work_image.hpp"
 #include "rootfs/rootfs.hpp"
@@ -52,7 +53,10 @@ class Builder {
         for (const auto& [k, v] : opt.build_args) build_args_[k] = v;
         global_args_ = plan_.predefined;
         for (const auto& [k, v] : plan_.global_args) global_args_[k] = v;
-        for (int i : plan_.order) total_ += 1 + static_cast<int>(plan_.stages[i].steps.size());
+        for (int i : plan_.order) {
+            first_step_[i] = total_;
+            total_ += 1 + static_cast<int>(plan_.stages[i].steps.size());
+        }
     }
 
     ~Builder() {
@@ -61,7 +65,14 @@ class Builder {
     }
 
     BuildResult run() {
-        for (int i : plan_.order) stage(plan_.stages[i]);
+        work_dir(); // before any fork: every stage's process shares it
+        StageJobs j;
+        j.order = plan_.order;
+        j.deps = [&](int i) { return plan_.stages[i].deps; };
+        j.jobs = opt_.jobs;
+        j.build = [&](int i) { return stage_result(i); };
+        j.done = [&](int i, const std::string& text) { take_result(i, text); };
+        run_stage_jobs(j);
         WorkImage& img = done_.at(plan_.target);
         for (const auto& [k, v] : opt_.labels) img.run_config()["Labels"][k] = v;
         img.config["created"] = rfc3339(now());
@@ -76,6 +87,41 @@ class Builder {
     }
 
   private:
+    // Builds stage I; its image and the step counts it added, as text (a child process hands
+    // it back to the parent).
+    std::string stage_result(int i) {
+        step_ = first_step_.at(i);
+        int steps = res_.steps, cached = res_.cached, ran = res_.ran;
+        stage(plan_.stages[i]);
+        const WorkImage& img = done_.at(i);
+        nlohmann::json layers = nlohmann::json::array();
+        for (const auto& l : img.layers)
+            layers.push_back({l.blob.str(), l.diff_id.str(), l.size, l.media_type});
+        nlohmann::json r = {{"config", img.config},
+                            {"layers", layers},
+                            {"steps", res_.steps - steps},
+                            {"cached", res_.cached - cached},
+                            {"ran", res_.ran - ran}};
+        res_.steps = steps;
+        res_.cached = cached;
+        res_.ran = ran;
+        return r.dump();
+    }
+
+    void take_result(int i, const std::string& text) {
+        auto r = nlohmann::json::parse(text);
+        WorkImage img;
+        img.config = r["config"];
+        for (const auto& l : r["layers"])
+            img.layers.push_back({oci::Digest::parse(l[0].get<std::string>()),
+                                  oci::Digest::parse(l[1].get<std::string>()),
+                                  l[2].get<std::int64_t>(), l[3].get<std::string>()});
+        done_[i] = std::move(img);
+        res_.steps += r["steps"].get<int>();
+        res_.cached += r["cached"].get<int>();
+        res_.ran += r["ran"].get<int>();
+    }
+
     static Ignore read_ignore(const std::string& dir) {
         auto p = stdfs::path(dir) / ".dockerignore";
         if (!stdfs::exists(p)) return Ignore();
@@ -128,7 +174,7 @@ class Builder {
         id = img.id().str();
         auto it = trees_.find(id);
         if (it != trees_.end()) return it->second;
-        auto dir = work_dir() / ("tree-" + std::to_string(trees_.size()));
+        auto dir = work_dir() / ("tree-" + img.id().hex()); // unique across stage processes
         rootfs::flatten(store_, img.diff_ids(), dir.string(), run_.caller.real_root);
         return trees_[id] = dir;
     }
@@ -412,6 +458,7 @@ class Builder {
     std::map<std::string, stdfs::path> trees_;
     stdfs::path work_;
     int step_ = 0, total_ = 0;
+    std::map<int, int> first_step_; // a stage's first step number (its FROM), less one
     // the stage being built
     const Stage* stage_ = nullptr;
     WorkImage* img_ = nullptr;

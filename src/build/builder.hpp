@@ -39,7 +39,8 @@ struct BuildOptions {
     bool no_cache = false;
     bool pull = false;
     bool quiet = false;
-    std::optional<std::int64_t> epoch;                // SOURCE_DATE_EPOCH
+    unsigned jobs = 1;                 // independent stages built at once (build/stage_jobs.hpp)
+    std::optional<std::int64_t> epoch; // SOURCE_DATE_EPOCH
     std::map<std::string, std::string> gpu_env;       // --gpu-arch: the toolchains' variables
     registry::PullOptions pull_options;               // for FROM images not in the store
     std::function<void(const std::string&)> progress; // one line per step (stderr)

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 #include <unistd.h>
 
 extern char** environ;
@@ -27,6 +28,7 @@ struct BuildFlags {
     std::string context, file, target, progress = "auto", iidfile, network = "host", platform;
     std::string gpu_arch, driver_root = "/", dev_root = "/", sys_root = "/";
     std::vector<std::string> tags, build_args, secrets, labels;
+    unsigned jobs = 0;
     bool no_cache = false, pull = false, quiet = false, lint_fail = false, no_lint = false;
     RegistryFlags reg;
 };
@@ -128,6 +130,7 @@ int run_build(Context& ctx, BuildFlags& o) {
     bo.no_cache = o.no_cache;
     bo.pull = o.pull;
     bo.quiet = o.quiet || ctx.quiet;
+    bo.jobs = o.jobs ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
     bo.epoch = source_date_epoch_env();
     if (!o.gpu_arch.empty())
         bo.gpu_env = build::gpu_arch_env(o.gpu_arch, {o.driver_root, o.dev_root, o.sys_root});
@@ -182,6 +185,7 @@ void register_build(CLI::App& app, Context& ctx) {
         ->capture_default_str();
     cmd->add_option("--platform", o->platform, "linux/amd64 (the one platform gantry builds)");
     cmd->add_flag("-q,--quiet", o->quiet, "Print only the image ID");
+    cmd->add_option("--jobs", o->jobs, "Independent stages built at once (default: the CPUs)");
     cmd->add_option("--gpu-arch", o->gpu_arch,
                     "host or a list (sm_90,gfx942): the GPU architectures to compile for, as "
                     "TORCH_CUDA_ARCH_LIST, CMAKE_CUDA_ARCHITECTURES, PYTORCH_ROCM_ARCH, ...");

@@ -349,3 +349,31 @@ def test_rootless_build_uses_fake_root(rootless, mk):
     with tarfile.open(out) as t:
         names = [m.name for m in t.getmembers()]
     assert names
+
+
+PARALLEL = """\
+FROM sample:latest AS a
+RUN --mount=type=cache,id=sync,target=/sync touch /sync/a-{n} \\
+    && for i in $(seq 50); do [ -e /sync/b-{n} ] && exit 0; sleep 0.1; done; exit 1
+RUN echo a > /a
+FROM sample:latest AS b
+RUN --mount=type=cache,id=sync,target=/sync touch /sync/b-{n} \\
+    && for i in $(seq 50); do [ -e /sync/a-{n} ] && exit 0; sleep 0.1; done; exit 1
+RUN echo b > /b
+FROM sample:latest
+COPY --from=a /a /a
+COPY --from=b /b /b
+"""
+
+
+def test_independent_stages_build_at_once(bb):
+    """Stages a and b each wait for the other's marker: the build succeeds only when they run
+    at the same time (--jobs 2); one at a time (--jobs 1) the first one gives up."""
+    g, _, tmp = bb
+    ctx = write(tmp / "ctx", {"Dockerfile": PARALLEL.format(n=1)})
+    r = build(g, ctx, "--jobs", "2", "-t", "par:1")
+    assert g.run("run", "--rm", "par:1", "cat", "/a", "/b").out == "a\nb\n"
+    assert "[1/9] FROM sample:latest AS a" in r.err and "[4/9] FROM sample:latest AS b" in r.err
+    write(ctx, {"Dockerfile": PARALLEL.format(n=2)})
+    r = build(g, ctx, "--jobs", "1", check=False)
+    assert r.code == 125 and "exit status 1" in r.err
