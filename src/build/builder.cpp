@@ -1,5 +1,6 @@
 #include "build/builder.hpp"
 
+#include "build/add_url.hpp"
 #include "build/cache.hpp"
 #include "build/context.hpp"
 #include "build/copy_step.hpp"
@@ -423,11 +424,21 @@ class Builder {
         Context src_ctx(root, Ignore());
         const Context& c = from ? src_ctx : ctx_;
         for (const auto& pattern : words.sources) {
+            if (add && is_url(pattern)) { // fetched now: its content is the cache key's input
+                const auto* sum = ins.flag("checksum");
+                auto f = fetch_url(pattern, work_dir() / ("url-" + fs::unique_name()),
+                                   sum ? st_.expand(sum->value) : "");
+                inputs.push_back(f.digest);
+                CopySource cs{f.dir, f.name, nullptr, false};
+                cs.remote = true;
+                req.sources.push_back(cs);
+                continue;
+            }
             if (pattern.find("://") != std::string::npos || pattern.starts_with("git@"))
                 throw Error(Errc::unsupported,
                             "line " + std::to_string(ins.line) + ": " + ins.keyword + " " +
-                                pattern + ": remote sources are not supported",
-                            "download it in a RUN step (curl, wget) or into the context");
+                                pattern + ": this kind of source is not supported",
+                            "ADD fetches http(s) URLs; clone repositories in a RUN step");
             auto paths = c.resolve(pattern);
             inputs.push_back(from ? from_id + ":" + pattern : ctx_.digest(paths));
             for (const auto& p : paths)

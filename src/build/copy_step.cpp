@@ -271,7 +271,7 @@ WorkLayer copy_layer(store::Store& store, const WorkImage& image, const CopyRequ
             continue;
         }
         std::string target = into_dir ? join(dest, base) : dest;
-        if (req.extract_archives && S_ISREG(st.st_mode)) {
+        if (req.extract_archives && !src.remote && S_ISREG(st.st_mode)) {
             w.parents(dest, true, req.chown);
             if (w.archive(host, dest)) continue;
             target = into_dir ? join(dest, base) : dest;

@@ -28,6 +28,7 @@ struct CopySource {
     std::string path;               // relative to root ("" for root itself)
     const Ignore* ignore = nullptr; // the context's .dockerignore (null for a stage)
     bool keep_owners = false;       // a stage's files: owners as recorded
+    bool remote = false;            // ADD of a URL: never extracted
 };
 
 struct CopyRequest {

@@ -377,3 +377,39 @@ def test_independent_stages_build_at_once(bb):
     write(ctx, {"Dockerfile": PARALLEL.format(n=2)})
     r = build(g, ctx, "--jobs", "1", check=False)
     assert r.code == 125 and "exit status 1" in r.err
+
+
+@pytest.fixture
+def http_files(tmp_path):
+    """A local HTTP server over tmp_path/www (Python's http.server)."""
+    import http.server
+    import threading
+    www = tmp_path / "www"
+    www.mkdir()
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(www), **kw)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield www, f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+
+
+def test_add_url_fetches_checks_and_caches(bb, http_files):
+    import hashlib
+    g, _, tmp = bb
+    www, base = http_files
+    (www / "tool.tar.gz").write_bytes(b"not extracted\n")
+    good = "sha256:" + hashlib.sha256(b"not extracted\n").hexdigest()
+    df = f"FROM sample:latest\nADD --checksum={good} {base}/tool.tar.gz /dl/\nRUN cat /dl/*\n"
+    ctx = write(tmp / "ctx", {"Dockerfile": df})
+    build(g, ctx, "-t", "url:1")
+    st = g.run("run", "--rm", "url:1", "stat", "-c", "%a %u", "/dl/tool.tar.gz").out.strip()
+    assert st == "600 0"  # as BuildKit: mode 0600, root's, a remote archive is not extracted
+    assert g.run("run", "--rm", "url:1", "cat", "/dl/tool.tar.gz").out == "not extracted\n"
+    assert build(g, ctx).err.count("  cached") == 2  # same bytes: a hit
+    (www / "tool.tar.gz").write_bytes(b"changed\n")
+    r = build(g, ctx, check=False)
+    assert r.code == 4 and "checksum mismatch" in r.err, r
+    write(ctx, {"Dockerfile": f"FROM sample:latest\nADD {base}/missing /x\n"})
+    r = build(g, ctx, check=False)
+    assert r.code == 8 and "HTTP 404" in r.err, r
