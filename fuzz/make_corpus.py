@@ -263,6 +263,10 @@ def seeds() -> dict[str, list]:
         "analyze_layer": layer_tars(),
         "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "gpu_elf": [],
         "ldcache": [], "sqsh_header": [],
+        # gantry build's plan and instruction readers (fuzz_build_plan.cpp): the same Dockerfiles
+        "build_plan": dockerfiles + [
+            "ARG V=1\nFROM scratch AS a\nFROM a\nHEALTHCHECK --interval=1m30s CMD true\n"
+            "COPY --from=a --chown=1:2 x y /z/\nRUN <<EOF\necho hi\nEOF\n"],
         # .dockerignore text (fuzz_dockerignore.cpp)
         "dockerignore": ["node_modules\n**/*.pyc\n!keep.pyc\n# comment\n",
                          "*\n!src\nsrc/**/test_*\n../x\n/abs\n", "a/[b-d]?/**\n\\#x\n"],
