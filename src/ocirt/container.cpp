@@ -46,6 +46,11 @@ std::string default_root() {
 
 stdfs::path root_dir(const Global& g) {
     stdfs::path r = g.root.empty() ? default_root() : g.root;
+    // --root's parents are made as runc makes them (containerd's shim names
+    // /run/containerd/runc/NAMESPACE, whose parent may not exist yet); the directory itself is
+    // checked as private
+    std::error_code ec;
+    if (r.has_parent_path()) stdfs::create_directories(r.parent_path(), ec);
     return runtime::private_dir(r, ::geteuid());
 }
 

@@ -46,7 +46,24 @@ Flags parse_options(const std::vector<std::string>& opts) {
             f.flags |= MS_STRICTATIME;
         else if (o == "rbind")
             f.recursive = true;
-        else if (o == "bind" || o == "rprivate" || o == "private") {
+        else if (o == "relatime")
+            f.flags |= MS_RELATIME;
+        else if (o == "noatime") {
+            f.flags |= MS_NOATIME;
+            f.attr |= MOUNT_ATTR_NOATIME;
+        } else if (o == "nodiratime") {
+            f.flags |= MS_NODIRATIME;
+            f.attr |= MOUNT_ATTR_NODIRATIME;
+        } else if (o == "sync")
+            f.flags |= MS_SYNCHRONOUS;
+        else if (o == "dirsync")
+            f.flags |= MS_DIRSYNC;
+        else if (o == "bind" || o == "rprivate" || o == "private" || o == "rslave" ||
+                 o == "slave" || o == "rshared" || o == "shared" || o == "runbindable" ||
+                 o == "unbindable" || o == "exec" || o == "suid" || o == "dev" ||
+                 o == "norelatime" || o == "tmpcopyup" || o == "notmpcopyup" ||
+                 o == "copy-symlink") {
+            // propagation (every mount here is private), defaults, and podman's own options
         } else
             f.data += (f.data.empty() ? "" : ",") + o;
     }
@@ -185,6 +202,21 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last) {
         if (::fstat(tree.get(), &st) != 0) fail_errno("cannot stat " + m.source);
         set_attr(tree.get(), f.attr, true, m.destination);
         Fd target = ensure_target(rootfd, m.destination, S_ISDIR(st.st_mode), &last);
+        attach(tree.get(), target.get(), m.destination);
+    } else if (m.type == "cgroup" || m.type == "cgroup2") {
+        // what runc does where it cannot mount a fresh hierarchy (cgroup v1 or hybrid, or no
+        // cgroup namespace): the host's /sys/fs/cgroup, recursively, with the mount's flags
+        Fd target = ensure_target(rootfd, m.destination, true, &last);
+        unsigned long flags = f.flags | (f.readonly ? MS_RDONLY : 0);
+        if (m.type == "cgroup2" &&
+            ::mount("cgroup2", fd_path(target.get()).c_str(), "cgroup2", flags, nullptr) == 0) {
+            last.mounted();
+            return;
+        }
+        Fd tree = clone_tree(AT_FDCWD, "/sys/fs/cgroup", true);
+        if (!tree) fail_errno("cannot bind the host's /sys/fs/cgroup to " + m.destination);
+        set_attr(tree.get(), f.attr | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                 true, m.destination);
         attach(tree.get(), target.get(), m.destination);
     } else {
         Fd target = ensure_target(rootfd, m.destination, true, &last);

@@ -149,19 +149,26 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
                                  const std::vector<sock_filter>& seccomp) {
     if (auto e = apply_rlimits(s.rlimits, 0)) fail(e->code(), e->message(), e->hint());
     enter_cwd(s.cwd);
+    auto load = [&] {
+        try {
+            load_seccomp(seccomp);
+        } catch (const Error& e) {
+            fail(Errc::run_failed, e.message(), e.hint());
+        }
+    };
+    // Without no_new_privs the kernel takes a filter only from a process holding CAP_SYS_ADMIN:
+    // load it while the capabilities are still there, as runc does (a spec from podman or
+    // containerd asks for that); the user switch and capability drop below are calls the
+    // profile allows.
+    bool early = s.seccomp && !s.no_new_privileges;
+    if (early) load();
     auto keep = cap_values(s.capabilities);
     drop_bounding(keep);
     set_user(s, single_id);
     set_process_caps(keep, s.uid);
     if (s.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         fail_errno("cannot set no_new_privs");
-    if (s.seccomp) {
-        try {
-            load_seccomp(seccomp);
-        } catch (const Error& e) {
-            fail(Errc::run_failed, e.message(), e.hint());
-        }
-    }
+    if (s.seccomp && !early) load();
     close_on_exec_from_3();
     sigset_t none;
     sigemptyset(&none);

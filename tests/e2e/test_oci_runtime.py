@@ -1,0 +1,225 @@
+"""`gantry oci` as an OCI runtime (issue 25): runc's command line on bundles written by `gantry
+bundle` (create, start, state, kill, delete, run, exec, ps, list, features), then driven by the
+real peers that call a runtime: podman (`--runtime PATH/gantry-oci`, as root) and containerd
+(`ctr run --runc-binary PATH/gantry-oci` through io.containerd.runc.v2's shim, a containerd
+started by the test). Slurm's own `srun --container` is in test_slurm_options.py."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import GANTRY, load_busybox, need_tool
+
+ROOT = os.geteuid() == 0
+
+
+@pytest.fixture
+def oci_bin(tmp_path):
+    """gantry under the name gantry-oci (argv[0] picks `gantry oci`)."""
+    d = Path(tempfile.mkdtemp(prefix="goci-", dir="/tmp"))
+    os.chmod(d, 0o755)
+    link = d / "gantry-oci"
+    link.symlink_to(GANTRY)
+    yield link
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def bundle(g, mk, tmp_path):
+    ref = load_busybox(g, mk, tmp_path)
+    b = tmp_path / "bundle"
+    g.run("bundle", ref, b)
+    return b
+
+
+def oci(oci_bin, root, *args, check=True, **kw):
+    p = subprocess.run([str(oci_bin), "--root", str(root), *map(str, args)], capture_output=True,
+                       text=True, timeout=60, **kw)
+    if check:
+        assert p.returncode == 0, f"gantry-oci {args}: {p.returncode}\n{p.stdout}\n{p.stderr}"
+    return p
+
+
+def set_process(bundle, args, terminal=False):
+    cfg = json.loads((bundle / "config.json").read_text())
+    cfg["process"]["args"] = args
+    cfg["process"]["terminal"] = terminal
+    (bundle / "config.json").write_text(json.dumps(cfg))
+
+
+def test_lifecycle_create_start_state_kill_delete(oci_bin, bundle, tmp_path):
+    root = tmp_path / "state"
+    set_process(bundle, ["sh", "-c", "echo started > /tmp/marker; exec sleep 60"])
+    pidfile = tmp_path / "pid"
+    # the container keeps create's stdio (as runc's does): files, not pipes to wait on
+    with open(tmp_path / "out", "w") as out:
+        p = subprocess.run([str(oci_bin), "--root", str(root), "create", "--bundle", str(bundle),
+                            "--pid-file", str(pidfile), "c1"], stdin=subprocess.DEVNULL,
+                           stdout=out, stderr=out, timeout=60)
+    assert p.returncode == 0, (tmp_path / "out").read_text()
+    st = json.loads(oci(oci_bin, root, "state", "c1").stdout)
+    assert st["ociVersion"] and st["id"] == "c1" and st["status"] == "created"
+    assert st["bundle"] == str(bundle) and st["pid"] == int(pidfile.read_text())
+    oci(oci_bin, root, "start", "c1")
+    deadline = time.time() + 10
+    while json.loads(oci(oci_bin, root, "state", "c1").stdout)["status"] != "running":
+        assert time.time() < deadline
+        time.sleep(0.05)
+    listed = oci(oci_bin, root, "list", "--format", "json", check=False)
+    if listed.returncode == 0:
+        assert any(c["id"] == "c1" for c in json.loads(listed.stdout))
+    ps = json.loads(oci(oci_bin, root, "ps", "--format", "json", "c1").stdout)
+    assert st["pid"] in ps
+    ex = oci(oci_bin, root, "exec", "c1", "cat", "/tmp/marker")
+    assert ex.stdout == "started\n"
+    assert oci(oci_bin, root, "delete", "c1", check=False).returncode != 0  # still running
+    oci(oci_bin, root, "kill", "c1", "KILL")
+    deadline = time.time() + 10
+    while json.loads(oci(oci_bin, root, "state", "c1").stdout)["status"] != "stopped":
+        assert time.time() < deadline
+        time.sleep(0.05)
+    oci(oci_bin, root, "delete", "c1")
+    gone = oci(oci_bin, root, "state", "c1", check=False)
+    assert gone.returncode != 0 and "does not exist" in gone.stderr
+
+
+def test_run_returns_the_exit_status_and_features(oci_bin, bundle, tmp_path):
+    root = tmp_path / "state"
+    set_process(bundle, ["sh", "-c", "echo out; exit 7"])
+    r = oci(oci_bin, root, "run", "--bundle", bundle, "r1", check=False,
+            stdin=subprocess.DEVNULL)  # run waits: its pipes close with the container
+    assert r.returncode == 7 and r.stdout == "out\n", r
+    feats = json.loads(oci(oci_bin, root, "features").stdout)
+    assert feats["ociVersionMin"] and "user" in feats["linux"]["namespaces"]
+
+
+def test_errors_name_the_container(oci_bin, tmp_path):
+    root = tmp_path / "state"
+    r = oci(oci_bin, root, "state", "nope", check=False)
+    assert r.returncode == 1 and "container does not exist: nope" in r.stderr  # runc's 1
+    r = oci(oci_bin, root, "create", "--bundle", tmp_path / "no-bundle", "x", check=False)
+    assert r.returncode != 0 and "no-bundle" in r.stderr
+
+
+@pytest.fixture
+def podman(tmp_path, oci_bin):
+    need_tool("podman")
+    if not ROOT:
+        pytest.skip("podman is driven as root here (rootless podman needs subordinate ids)")
+    base = Path(tempfile.mkdtemp(prefix="gpod-", dir="/tmp"))  # runroot: at most 50 chars
+    conf = base / "containers.conf"
+    conf.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", '
+                    '"nproc=32768:32768"]\n')
+    cmd = ["podman", "--root", str(base / "root"), "--runroot", str(base / "run"),
+           "--storage-driver", "overlay", "--runtime", str(oci_bin)]
+    env = dict(os.environ, CONTAINERS_CONF=str(conf))
+
+    def run(*args, check=True, **kw):
+        p = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, env=env,
+                           timeout=120, **kw)
+        if check:
+            assert p.returncode == 0, f"podman {args}: {p.returncode}\n{p.stdout}\n{p.stderr}"
+        return p
+
+    yield run
+    run("rm", "-a", "-f", check=False)
+    run("rmi", "-a", "-f", check=False)
+    subprocess.run(["umount", "-R", str(base / "root" / "overlay")], capture_output=True)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_podman_runs_containers_with_gantry_oci(podman, g, mk, tmp_path):
+    load_busybox(g, mk, tmp_path)
+    podman("load", "-i", tmp_path / "bb.tar")
+    r = podman("run", "--rm", "sample:latest", "sh", "-c", "echo hi from podman; id -u")
+    assert r.stdout == "hi from podman\n0\n"
+    assert podman("run", "--rm", "sample:latest", "sh", "-c", "exit 7", check=False).returncode == 7
+    assert podman("run", "-i", "--rm", "sample:latest", "cat", input="piped\n").stdout == "piped\n"
+    tty = podman("run", "--rm", "-t", "sample:latest", "sh", "-c",
+                 "test -t 0 && test -t 1 && echo a-terminal", stdin=subprocess.DEVNULL)
+    assert tty.stdout.strip() == "a-terminal"
+    podman("run", "-d", "--name", "bg", "sample:latest", "sleep", "60")
+    ex = podman("exec", "bg", "sh", "-c", "echo exec-ok; cat /proc/1/cmdline")
+    assert ex.stdout.startswith("exec-ok\nsleep")
+    assert "bg" in podman("ps", "--format", "{{.Names}}").stdout
+    podman("kill", "bg")
+    podman("wait", "bg", check=False)
+    assert "Exited" in podman("ps", "-a", "--format", "{{.Names}} {{.Status}}").stdout
+    podman("rm", "bg")
+    # podman's spec: seccomp without no_new_privileges, cgroup mount, its mount options
+    caps = podman("run", "--rm", "--cap-drop", "all", "sample:latest", "grep", "CapEff",
+                  "/proc/self/status").stdout
+    assert caps.split()[1] == "0000000000000000"
+    assert podman("run", "--rm", "sample:latest", "ls", "/sys/fs/cgroup").stdout.strip()
+
+
+@pytest.fixture
+def containerd(tmp_path):
+    need_tool("containerd")
+    need_tool("ctr")
+    if not ROOT:
+        pytest.skip("containerd runs as root")
+    base = Path(tempfile.mkdtemp(prefix="gctd-", dir="/tmp"))
+    sock = base / "containerd.sock"
+    (base / "config.toml").write_text(
+        f'version = 2\nroot = "{base}/root"\nstate = "{base}/state"\n'
+        f'[grpc]\n  address = "{sock}"\n'
+        '[plugins."io.containerd.grpc.v1.cri"]\n  disable_cgroup = true\n')
+    log = open(base / "log", "w")
+    proc = subprocess.Popen(["containerd", "--config", str(base / "config.toml")], stdout=log,
+                            stderr=subprocess.STDOUT)
+    deadline = time.time() + 20
+    while not sock.exists():
+        assert proc.poll() is None and time.time() < deadline, (base / "log").read_text()
+        time.sleep(0.1)
+
+    def ctr(*args, check=True, **kw):
+        p = subprocess.run(["ctr", "--address", str(sock), "-n", "gantry", *map(str, args)],
+                           capture_output=True, text=True, timeout=120, **kw)
+        if check:
+            assert p.returncode == 0, f"ctr {args}: {p.returncode}\n{p.stdout}\n{p.stderr}"
+        return p
+
+    yield ctr
+    for t in ctr("task", "ls", "-q", check=False).stdout.split():
+        ctr("task", "kill", "-s", "SIGKILL", t, check=False)
+        ctr("task", "rm", "-f", t, check=False)
+    for c in ctr("containers", "ls", "-q", check=False).stdout.split():
+        ctr("containers", "rm", c, check=False)
+    proc.terminate()
+    proc.wait(timeout=20)
+    subprocess.run(["sh", "-c", f"grep ' {base}' /proc/mounts | cut -d' ' -f2 | sort -r | "
+                    "xargs -r umount -l"], capture_output=True)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_containerd_runc_shim_runs_gantry_oci(containerd, oci_bin, g, mk, tmp_path):
+    ctr = containerd
+    load_busybox(g, mk, tmp_path)
+    ctr("images", "import", "--all-platforms", tmp_path / "bb.tar")
+    img = "docker.io/library/sample:latest"
+    r = ctr("run", "--rm", "--runc-binary", oci_bin, img, "t1", "sh", "-c",
+            "echo hi from containerd; id -u")
+    assert r.stdout == "hi from containerd\n0\n"
+    r = ctr("run", "--rm", "--runc-binary", oci_bin, img, "t2", "sh", "-c", "exit 5", check=False)
+    assert r.returncode == 5
+    ctr("run", "-d", "--runc-binary", oci_bin, img, "t3", "sleep", "60")
+    deadline = time.time() + 10
+    while "RUNNING" not in ctr("task", "ls").stdout:
+        assert time.time() < deadline
+        time.sleep(0.1)
+    ex = ctr("task", "exec", "--exec-id", "e1", "t3", "cat", "/proc/1/cmdline")
+    assert ex.stdout.startswith("sleep")
+    assert ctr("task", "ps", "t3").stdout.count("\n") >= 2
+    ctr("task", "kill", "-s", "SIGKILL", "t3")
+    deadline = time.time() + 10
+    while "STOPPED" not in ctr("task", "ls").stdout:
+        assert time.time() < deadline
+        time.sleep(0.1)
+    ctr("task", "rm", "t3")
+    ctr("containers", "rm", "t3")
