@@ -60,7 +60,13 @@ std::optional<CacheEntry> StepCache::lookup(std::string_view key) const {
 void StepCache::record(std::string_view key, const CacheEntry& entry) const {
     if (!valid_key(key))
         throw Error(Errc::internal, "invalid build cache key '" + std::string(key) + "'");
-    std::filesystem::create_directories(dir_);
+    std::error_code ec;
+    std::filesystem::create_directories(dir_, ec);
+    if (ec || !std::filesystem::is_directory(dir_))
+        throw Error(Errc::io,
+                    "the build cache " + dir_.string() +
+                        " is damaged: " + (ec ? ec.message() : std::string("not a directory")),
+                    "`gantry system prune` clears the build cache (or remove that path)");
     nlohmann::json j = {{"layer", entry.layer_digest},
                         {"diff_id", entry.diff_id},
                         {"config", entry.config},

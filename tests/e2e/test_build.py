@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -413,3 +414,64 @@ def test_add_url_fetches_checks_and_caches(bb, http_files):
     write(ctx, {"Dockerfile": f"FROM sample:latest\nADD {base}/missing /x\n"})
     r = build(g, ctx, check=False)
     assert r.code == 8 and "HTTP 404" in r.err, r
+
+
+def test_a_killed_build_breaks_nothing(bb):
+    g, _, tmp = bb
+    ctx = write(tmp / "ctx", {"Dockerfile": "FROM sample:latest\nRUN echo $$ > /pid; sleep 30\n"})
+    p = g.popen("build", "-t", "killed:1", str(ctx), stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE)
+    deadline = time.time() + 20
+    while not any("sleep 30" in l for l in _proc_cmdlines()):
+        assert time.time() < deadline and p.poll() is None
+        time.sleep(0.05)
+    p.kill()  # SIGKILL: no cleanup of its own
+    p.wait()
+    time.sleep(0.5)  # the container dies with its PID namespace
+    assert "docker.io/library/killed:1" not in g.refs()
+    write(ctx, {"Dockerfile": "FROM sample:latest\nRUN echo done > /d\n"})
+    build(g, ctx, "-t", "after:1")  # the next build works
+    assert g.run("run", "--rm", "after:1", "cat", "/d").out == "done\n"
+    g.run("system", "prune")  # and prune removes what the killed one left
+    assert not any(r.startswith("localhost/gantry-slim-check") for r in g.refs())
+    assert not list((g.root / "tmp").glob("build-*"))
+
+
+def _proc_cmdlines():
+    out = []
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                out.append((p / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except OSError:
+                pass
+    return out
+
+
+def test_damaged_cache_is_one_clear_line(bb):
+    g, _, tmp = bb
+    ctx = write(tmp / "ctx", {"Dockerfile": "FROM sample:latest\nRUN echo x > /x\n"})
+    (g.root / "build-cache").mkdir(parents=True)
+    (g.root / "build-cache" / "steps").write_text("not a directory")
+    r = build(g, ctx, check=False)
+    assert r.code == 6 and "build cache" in r.err and "damaged" in r.err, r
+    assert "gantry system prune" in r.err
+    g.run("system", "prune")
+    build(g, ctx)
+    # an entry that is not JSON is a miss, not an error
+    for f in (g.root / "build-cache" / "steps").iterdir():
+        f.write_text("{broken")
+    assert "  cached" not in build(g, ctx).err
+
+
+def test_lint_first_and_analyze_summary(bb):
+    g, _, tmp = bb
+    ctx = write(tmp / "ctx", {"Dockerfile": "FROM sample:latest\nRUN echo x > /x\n"})
+    r = build(g, ctx)
+    assert "GL003" in r.err  # lint's finding on the moving tag, before the steps
+    assert "efficiency" in r.err and "layers," in r.err  # analyze's summary of the result
+    assert build(g, ctx, "--no-lint").err.count("GL003") == 0
+    bad = write(tmp / "bad", {"Dockerfile": "FROM nvidia/cuda:12.4.1-devel-ubuntu22.04\n"
+                                            "RUN pip install torch==2.3.0+cu118\n"})
+    r = build(g, bad, "--lint-fail", check=False)
+    assert r.code == 4 and "gantry lint found errors" in r.err, r
