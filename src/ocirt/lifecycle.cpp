@@ -1,5 +1,6 @@
 // create, start, run, kill and delete: a container's life between the caller's commands.
 #include "ocirt/container.hpp"
+#include "ocirt/gpus.hpp"
 #include "ocirt/ocirt.hpp"
 #include "runtime/launcher.hpp"
 #include "runtime/seccomp.hpp"
@@ -63,6 +64,9 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
     if (!stdfs::is_directory(rootfs, ec))
         throw Error(Errc::not_found, "the bundle's root " + rootfs.string() + " is not a directory",
                     "root.path in config.json names the container's root (relative to the bundle)");
+    // GPUs the bundle asks for (CDI annotations, NVIDIA_/AMD_VISIBLE_DEVICES): the spec gains
+    // their devices, mounts and hooks; the hooks see that spec (below), never a changed bundle
+    bool gpus = !add_requested_gpus(spec).empty();
     if (spec.terminal && o.console_socket.empty() && !keep_master)
         throw Error(Errc::usage,
                     "cannot allocate tty if runc will detach without setting "
@@ -85,12 +89,17 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         fs::make_dirs(c.dir / "mnt", 0700);
 
         runtime::Launch l;
+        if (gpus && !spec.hooks.empty()) { // hooks read config.json: give them the edited spec
+            auto edited = spec.to_json();
+            edited["root"]["path"] = c.rootfs;
+            fs::write_atomic(c.dir / "config.json", edited.dump(2) + "\n");
+        }
         l.spec = std::move(spec);
         if (l.spec.seccomp) l.seccomp = runtime::seccomp_program(l.spec.capabilities);
         l.mount_point = (c.dir / "mnt").string();
         l.rootfs = c.rootfs;
         l.id = c.id;
-        l.bundle = c.bundle;
+        l.bundle = gpus && !l.spec.hooks.empty() ? c.dir.string() : c.bundle;
         l.start_gate = gate.get();
         pid = runtime::create(l, l.spec.terminal ? &out.master : nullptr);
         c.pid = pid;

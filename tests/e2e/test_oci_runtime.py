@@ -223,3 +223,66 @@ def test_containerd_runc_shim_runs_gantry_oci(containerd, oci_bin, g, mk, tmp_pa
         time.sleep(0.1)
     ctr("task", "rm", "t3")
     ctr("containers", "rm", "t3")
+
+
+def gpu_bundle(g, mk, tmp_path, env=(), annotations=None):
+    ref = load_busybox(g, mk, tmp_path)
+    b = tmp_path / "gpu-bundle"
+    g.run("bundle", ref, b)
+    cfg = json.loads((b / "config.json").read_text())
+    cfg["process"]["args"] = ["sh", "-c", "ls /dev | grep nvidia; "
+                              "ls /usr/lib/x86_64-linux-gnu | grep libcuda.so.1"]
+    cfg["process"]["terminal"] = False
+    cfg["process"]["env"] += list(env)
+    if annotations:
+        cfg["annotations"] = annotations
+    (b / "config.json").write_text(json.dumps(cfg))
+    return b
+
+
+@pytest.fixture
+def gpuhost(tmp_path):
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fixtures" / "gpuhost"))
+    import gpuhost as gh
+    return gh.build_host(tmp_path / "gpuhost", gh.preset(2, cc="8.0"))
+
+
+def host_env(host, **extra):
+    return dict(os.environ, GANTRY_DRIVER_ROOT=str(host.driver_root),
+                GANTRY_DEV_ROOT=str(host.dev_root), FAKE_DEVICE_ROOT=str(host.dev_root), **extra)
+
+
+def test_nvidia_env_in_the_bundle_gets_the_gpu(oci_bin, g, mk, tmp_path, gpuhost):
+    b = gpu_bundle(g, mk, tmp_path, env=["NVIDIA_VISIBLE_DEVICES=1",
+                                         "NVIDIA_DRIVER_CAPABILITIES=compute,utility"])
+    r = oci(oci_bin, tmp_path / "state", "run", "--bundle", b, "n1", check=False,
+            stdin=subprocess.DEVNULL, env=host_env(gpuhost))
+    assert r.returncode == 0, r
+    devs = r.stdout.split()
+    assert "nvidia1" in devs and "nvidia0" not in devs and "nvidiactl" in devs, r.stdout
+    assert "libcuda.so.1" in devs
+    # the bundle itself is left as it was
+    assert "NVIDIA_VISIBLE_DEVICES=1" in (b / "config.json").read_text()
+    assert "hooks" not in json.loads((b / "config.json").read_text())
+
+
+def test_cdi_annotation_gets_the_device(oci_bin, g, mk, tmp_path, gpuhost):
+    specs = tmp_path / "cdi"
+    specs.mkdir()
+    g.env["FAKE_DEVICE_ROOT"] = str(gpuhost.dev_root)
+    g.run("cdi", "generate", "--driver-root", gpuhost.driver_root, "--dev-root",
+          gpuhost.dev_root, "--output", specs / "nvidia.yaml")
+    b = gpu_bundle(g, mk, tmp_path, annotations={"cdi.k8s.io/gpu": "nvidia.com/gpu=0"})
+    r = oci(oci_bin, tmp_path / "state", "run", "--bundle", b, "c1", check=False,
+            stdin=subprocess.DEVNULL, env=host_env(gpuhost, GANTRY_CDI_SPEC_DIRS=str(specs)))
+    assert r.returncode == 0, r
+    devs = r.stdout.split()
+    assert "nvidia0" in devs and "nvidia1" not in devs and "libcuda.so.1" in devs, r.stdout
+    cfg = json.loads((b / "config.json").read_text())
+    cfg["annotations"] = {"cdi.k8s.io/gpu": "nvidia.com/gpu=9"}
+    (b / "config.json").write_text(json.dumps(cfg))
+    b2 = b
+    r = oci(oci_bin, tmp_path / "state", "run", "--bundle", b2, "c2", check=False,
+            stdin=subprocess.DEVNULL, env=host_env(gpuhost, GANTRY_CDI_SPEC_DIRS=str(specs)))
+    assert r.returncode != 0 and "nvidia.com/gpu=9" in r.stderr, r

@@ -1,0 +1,67 @@
+#include "ocirt/gpus.hpp"
+
+#include "cdi/registry.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+#include "vendor/backend.hpp"
+
+#include <cstdlib>
+
+namespace gantry::ocirt {
+namespace {
+
+std::string env_or(const char* name, const char* def) {
+    const char* v = std::getenv(name);
+    return v && *v ? v : def;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+    std::vector<std::string> out;
+    std::size_t a = 0;
+    while (a <= s.size()) {
+        auto b = s.find(sep, a);
+        std::string item = s.substr(a, b == std::string::npos ? b : b - a);
+        while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+        while (!item.empty() && item.back() == ' ') item.pop_back();
+        if (!item.empty()) out.push_back(item);
+        if (b == std::string::npos) break;
+        a = b + 1;
+    }
+    return out;
+}
+
+} // namespace
+
+std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec) {
+    std::vector<std::string> added;
+    // CDI devices from annotations
+    std::vector<std::string> names;
+    for (const auto& [key, value] : spec.annotations)
+        if (key.starts_with("cdi.k8s.io/"))
+            for (auto& n : split(value, ',')) names.push_back(n);
+    if (!names.empty()) {
+        auto dirs = cdi::default_spec_dirs();
+        for (auto& d : split(env_or("GANTRY_CDI_SPEC_DIRS", ""), ':')) dirs.push_back(d);
+        cdi::Registry reg(dirs);
+        for (const auto& n : names)
+            if (n.find('=') == std::string::npos)
+                throw Error(Errc::invalid,
+                            "annotation cdi.k8s.io/...: \"" + n + "\" is not a CDI device name",
+                            "use vendor.com/class=name, e.g. nvidia.com/gpu=0");
+        auto res = reg.apply(spec, names, cdi::ApplyOptions{true, true});
+        for (auto& w : res.warnings) log::warn(w);
+        added.insert(added.end(), names.begin(), names.end());
+    }
+    // the vendors' environment contract
+    vendor::Roots roots{env_or("GANTRY_DRIVER_ROOT", "/"), env_or("GANTRY_DEV_ROOT", "/"),
+                        env_or("GANTRY_SYS_ROOT", "/")};
+    std::vector<std::string> warnings;
+    auto devs = vendor::add_to_bundle(spec, roots, std::nullopt, spec.env, std::nullopt,
+                                      fs::self_exe(), &warnings);
+    for (auto& w : warnings) log::warn(w);
+    added.insert(added.end(), devs.begin(), devs.end());
+    return added;
+}
+
+} // namespace gantry::ocirt

@@ -1,0 +1,22 @@
+// The GPUs a bundle asks for, added to its spec before the container is made, as NVIDIA's and
+// AMD's container runtimes do for runc: CDI devices named in annotations (the CDI spec's form,
+// `cdi.k8s.io/KEY: vendor.com/class=name[,vendor.com/class=name...]`, as containerd and CRI-O
+// write them), and the vendors' environment contract in process.env (NVIDIA_VISIBLE_DEVICES,
+// AMD_VISIBLE_DEVICES ... as `gantry run` reads an image's), through the GPU layer's bundle
+// edits (vendor::add_to_bundle, hooks included). A caller of an OCI runtime passes no flags of
+// gantry's, so where the host is comes from the runtime's environment: GANTRY_DRIVER_ROOT,
+// GANTRY_DEV_ROOT, GANTRY_SYS_ROOT (default /) and GANTRY_CDI_SPEC_DIRS (colon-separated, after
+// /etc/cdi and /var/run/cdi). A bundle that asks for no GPU reads nothing of the host.
+#pragma once
+
+#include "oci/runtime_spec.hpp"
+
+#include <string>
+#include <vector>
+
+namespace gantry::ocirt {
+
+// Edits SPEC; returns the names of the devices added (empty: none asked for).
+std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec);
+
+} // namespace gantry::ocirt
