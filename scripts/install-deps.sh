@@ -18,7 +18,7 @@ PACKAGES=(
   python3 python3-pytest python3-zstandard busybox-static zstd pigz util-linux attr clang
   # gantry build's tests: a Debian 12 base image made with debootstrap (tests/fixtures/debian_base.py)
   debootstrap
-  skopeo umoci uidmap runc crun podman
+  skopeo umoci uidmap runc crun podman containerd
   docker-registry apache2-utils openssl chromium binutils
   # the Slurm plugin (src/spank/): <slurm/spank.h>; its tests run a 4-node Slurm (slurmctld,
   # slurmd, munge) with Open MPI's hello world over PMIx
