@@ -217,6 +217,47 @@ def rootless(gantry_bin):
     shutil.rmtree(str(base) + "-bin", ignore_errors=True)
 
 
+SUBID_USER = "gantry-subid"
+
+
+@pytest.fixture
+def subid_user():
+    """gantry as a user made for the test, with ranges in /etc/subuid and /etc/subgid (restored
+    after), a fresh store in `subid_user.base` (which the user owns) and HOME there."""
+    if os.geteuid() != 0:
+        pytest.skip("creates a user with subordinate ids: needs root")
+    need_tool("newuidmap")
+    need_tool("useradd")
+    made = subprocess.run(["id", SUBID_USER], capture_output=True).returncode != 0
+    if made:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/bin/false", SUBID_USER],
+                       check=True)
+    saved = {}
+    for f in ("/etc/subuid", "/etc/subgid"):
+        saved[f] = Path(f).read_text() if os.path.exists(f) else None
+        lines = [l for l in (saved[f] or "").splitlines() if not l.startswith(SUBID_USER + ":")]
+        Path(f).write_text("\n".join(lines + [f"{SUBID_USER}:300000:65536"]) + "\n")
+    base = Path(tempfile.mkdtemp(prefix="gantry-subid-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    user = pwd.getpwnam(SUBID_USER)
+    os.chown(base, user.pw_uid, user.pw_gid)
+    bindir = Path(str(base) + "-bin")
+    bindir.mkdir(mode=0o755)
+    shutil.copy2(GANTRY, bindir / "gantry")
+    g = Gantry(base / "store", user=user, binary=bindir / "gantry")
+    g.base = base
+    yield g
+    for f, text in saved.items():
+        if text is None:
+            os.unlink(f)
+        else:
+            Path(f).write_text(text)
+    subprocess.run(["rm", "-rf", str(base), str(bindir)], capture_output=True)
+    if made:
+        subprocess.run(["userdel", SUBID_USER], capture_output=True)
+
+
+
 @pytest.fixture
 def fuse_open():
     """/dev/fuse mode 0666 for the test (a distribution's default), restored after it."""

@@ -2,6 +2,7 @@
 
 #include "runtime/state.hpp"
 #include "util/error.hpp"
+#include "util/identity.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 
@@ -38,7 +39,8 @@ nlohmann::json Container::state_json() const {
 }
 
 std::string default_root() {
-    if (::geteuid() == 0) return "/run/gantry-oci";
+    // root in a user namespace (rootless podman runs its runtime there) is not the host's root
+    if (::geteuid() == 0 && running_as_real_root()) return "/run/gantry-oci";
     const char* xdg = std::getenv("XDG_RUNTIME_DIR");
     if (xdg && xdg[0] == '/') return std::string(xdg) + "/gantry-oci";
     return "/tmp/gantry-oci-" + std::to_string(::geteuid());

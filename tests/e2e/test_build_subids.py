@@ -4,53 +4,11 @@ container's ids, and files only a subordinate id can read (0600, owned by uid 5)
 written into the layer (a child in a user namespace with the same maps writes it) and removed
 afterwards, leaving nothing the user cannot delete."""
 import os
-import pwd
-import shutil
 import subprocess
 import tarfile
-import tempfile
-from pathlib import Path
 
-import pytest
-
-from conftest import GANTRY, Gantry, load_busybox, need_tool
-
-USER = "gantry-subid"
-
-
-@pytest.fixture
-def subid_user():
-    if os.geteuid() != 0:
-        pytest.skip("creates a user with subordinate ids: needs root")
-    need_tool("newuidmap")
-    need_tool("useradd")
-    made = subprocess.run(["id", USER], capture_output=True).returncode != 0
-    if made:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/bin/false", USER],
-                       check=True)
-    saved = {}
-    for f in ("/etc/subuid", "/etc/subgid"):
-        saved[f] = Path(f).read_text() if os.path.exists(f) else None
-        lines = [l for l in (saved[f] or "").splitlines() if not l.startswith(USER + ":")]
-        Path(f).write_text("\n".join(lines + [f"{USER}:300000:65536"]) + "\n")
-    base = Path(tempfile.mkdtemp(prefix="gantry-subid-", dir="/tmp"))
-    os.chmod(base, 0o755)
-    user = pwd.getpwnam(USER)
-    os.chown(base, user.pw_uid, user.pw_gid)
-    bindir = Path(str(base) + "-bin")
-    bindir.mkdir(mode=0o755)
-    shutil.copy2(GANTRY, bindir / "gantry")
-    g = Gantry(base / "store", user=user, binary=bindir / "gantry")
-    g.base = base
-    yield g
-    for f, text in saved.items():
-        if text is None:
-            os.unlink(f)
-        else:
-            Path(f).write_text(text)
-    subprocess.run(["rm", "-rf", str(base), str(bindir)], capture_output=True)
-    if made:
-        subprocess.run(["userdel", USER], capture_output=True)
+from conftest import SUBID_USER as USER
+from conftest import load_busybox
 
 
 def test_subordinate_ids_map_a_full_range(subid_user, mk):

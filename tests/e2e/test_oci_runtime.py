@@ -286,3 +286,48 @@ def test_cdi_annotation_gets_the_device(oci_bin, g, mk, tmp_path, gpuhost):
     r = oci(oci_bin, tmp_path / "state", "run", "--bundle", b2, "c2", check=False,
             stdin=subprocess.DEVNULL, env=host_env(gpuhost, GANTRY_CDI_SPEC_DIRS=str(specs)))
     assert r.returncode != 0 and "nvidia.com/gpu=9" in r.stderr, r
+
+
+def test_rootless_podman_runs_gantry_oci(subid_user, mk, tmp_path):
+    """Rootless podman (a user with subordinate ids) runs its runtime inside its own user
+    namespace, as uid 0 there: gantry-oci must not take that for the host's root."""
+    need_tool("podman")
+    g = subid_user
+    user = g.user
+    base = Path(g.base)
+    load_busybox(g, mk, base)  # writes base/bb.tar
+    run_dir = base / "xdg"
+    run_dir.mkdir(mode=0o700)
+    conf = base / "containers.conf"
+    conf.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", '
+                    '"nproc=32768:32768"]\n')
+    for p in (run_dir, conf, base / "bb.tar"):
+        os.chown(p, user.pw_uid, user.pw_gid)
+    oci = Path(str(g.bin) + "-oci")
+    oci.symlink_to(g.bin)
+    pod = (f"podman --root {base}/pod --runroot {run_dir}/pod --runtime {oci} ")
+    env = (f"HOME={base} XDG_RUNTIME_DIR={run_dir} CONTAINERS_CONF={conf} "
+           "PATH=/usr/sbin:/usr/bin:/sbin:/bin")
+
+    def podman(args, check=True):
+        p = subprocess.run(["runuser", "-u", user.pw_name, "--", "sh", "-c",
+                            f"cd {base} && env {env} {pod}{args}"], capture_output=True,
+                           text=True, timeout=180)
+        if check:
+            assert p.returncode == 0, f"podman {args}: {p.returncode}\n{p.stdout}\n{p.stderr}"
+        return p
+
+    try:
+        podman(f"load -i {base}/bb.tar")
+        r = podman("run --rm --network none sample:latest sh -c 'id -u; cat /proc/self/uid_map'")
+        lines = r.stdout.split("\n")
+        assert lines[0] == "0" and len([l for l in lines[1:] if l.strip()]) >= 2, r.stdout
+        assert podman("run --rm --network none sample:latest sh -c 'exit 3'",
+                      check=False).returncode == 3
+        podman("run -d --network none --name bg sample:latest sleep 60")
+        assert podman("exec bg sh -c 'echo exec-ok'").stdout == "exec-ok\n"
+        podman("kill bg")
+        podman("rm -f bg")
+    finally:
+        podman("rm -a -f", check=False)
+        podman("system reset -f", check=False)
