@@ -1,10 +1,13 @@
 #include "build/run_mounts.hpp"
 
 #include "util/error.hpp"
+#include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 
+#include <cerrno>
 #include <cstdlib>
+#include <fcntl.h>
 #include <map>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -52,11 +55,25 @@ std::string absolute_target(const MountContext& mc, const std::string& t) {
     return (wd.ends_with("/") ? wd : wd + "/") + t;
 }
 
-// A source path inside ROOT: cleaned so it cannot leave it.
+// A source path inside ROOT, resolved as if ROOT were "/": "..", absolute symbolic links and
+// links that climb out all stay inside (openat2 RESOLVE_IN_ROOT), so a context's `link -> /etc`
+// binds the context's own directory, never the host's. Returns the resolved real path, or ""
+// when nothing is there.
 stdfs::path inside(const stdfs::path& root, const std::string& src) {
-    stdfs::path p = root;
-    for (const auto& s : clean_segments(src)) p /= s;
-    return p;
+    Fd r(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!r) throw_errno("cannot open " + root.string());
+    std::string rel;
+    for (const auto& s : clean_segments(src)) rel += (rel.empty() ? "" : "/") + s;
+    if (rel.empty()) return stdfs::canonical(root);
+    Fd f(fs::openat_in_root(r.get(), rel, O_PATH));
+    if (!f) {
+        if (errno == ENOENT) return {};
+        throw_errno("cannot open " + src + " in " + root.string());
+    }
+    std::error_code ec;
+    auto real = stdfs::read_symlink("/proc/self/fd/" + std::to_string(f.get()), ec);
+    if (ec) throw Error(Errc::io, "cannot resolve " + src + ": " + ec.message());
+    return real;
 }
 
 std::string bind_value(const std::string& src, const std::string& dst, bool ro) {
@@ -147,16 +164,15 @@ std::vector<FileLock> run_mounts(const MountContext& mc, const lint::Instruction
             std::string from = get(f, {"from"});
             stdfs::path root = mc.context.dir();
             std::string id;
-            if (!from.empty()) {
-                root = mc.tree(from, id);
-                inputs.push_back(id + ":" + src);
-            } else {
-                auto paths = mc.context.resolve(src);
-                inputs.push_back(mc.context.digest(paths));
-            }
+            if (!from.empty()) root = mc.tree(from, id);
             auto path = inside(root, src);
-            if (!stdfs::exists(stdfs::symlink_status(path)))
-                bad(ins, "bind source " + src + " does not exist");
+            if (path.empty()) bad(ins, "bind source " + src + " does not exist");
+            if (!from.empty()) {
+                inputs.push_back(id + ":" + src);
+            } else { // what the bound directory holds (resolved in-root) keys the step
+                auto rel = path.lexically_relative(stdfs::canonical(root)).string();
+                inputs.push_back(mc.context.digest({rel == "." ? "" : rel}));
+            }
             bool rw = truthy(get(f, {"rw", "readwrite"}));
             if (rw) { // writes are thrown away: bind a copy
                 auto copy = mc.work / ("rw-" + std::to_string(n++));

@@ -475,3 +475,24 @@ def test_lint_first_and_analyze_summary(bb):
                                             "RUN pip install torch==2.3.0+cu118\n"})
     r = build(g, bad, "--lint-fail", check=False)
     assert r.code == 4 and "gantry lint found errors" in r.err, r
+
+
+def test_bind_mount_source_cannot_leave_the_context(bb):
+    """A context's symbolic link to / (or ../..) as a RUN bind source binds the context's own
+    directory, resolved in-root: the host's files never reach the build (security.md: symlinks
+    in untrusted input)."""
+    g, _, tmp = bb
+    ctx = write(tmp / "ctx", {"Dockerfile": (
+        "FROM sample:latest\n"
+        "RUN --mount=type=bind,source=escape,target=/h ls /h > /abs\n"
+        "RUN --mount=type=bind,source=up,target=/h ls /h > /rel\n")})
+    (ctx / "escape").symlink_to("/")
+    (ctx / "up").symlink_to("../../../../../../..")
+    build(g, ctx, "-t", "esc:1")
+    listed = g.run("run", "--rm", "esc:1", "cat", "/abs", "/rel").out.split()
+    assert sorted(listed) == ["Dockerfile", "Dockerfile", "escape", "escape", "up", "up"], listed
+    # the host's /etc through the link is the context's etc/, which is not there
+    write(ctx, {"Dockerfile": "FROM sample:latest\n"
+                              "RUN --mount=type=bind,source=up/etc,target=/h cat /h/hostname\n"})
+    r = build(g, ctx, check=False)
+    assert r.code == 4 and "bind source up/etc does not exist" in r.err, r
