@@ -331,3 +331,31 @@ def test_rootless_podman_runs_gantry_oci(subid_user, mk, tmp_path):
     finally:
         podman("rm -a -f", check=False)
         podman("system reset -f", check=False)
+
+
+def test_amd_env_in_the_bundle_gets_the_gpu(oci_bin, g, mk, tmp_path):
+    if not ROOT:
+        pytest.skip("the simulated AMD host's device nodes need root")
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fixtures" / "amdhost"))
+    import amdhost
+    out = tmp_path / "amdhost"
+    amdhost.build(out, "mi300x", devices="nodes")
+    ref = load_busybox(g, mk, tmp_path)
+    b = tmp_path / "amd-bundle"
+    g.run("bundle", ref, b)
+    cfg = json.loads((b / "config.json").read_text())
+    cfg["process"]["args"] = ["sh", "-c", "ls /dev/kfd; ls /dev/dri; echo ROCR=$ROCR_VISIBLE_DEVICES"]
+    cfg["process"]["terminal"] = False
+    cfg["process"]["env"].append("AMD_VISIBLE_DEVICES=1")
+    (b / "config.json").write_text(json.dumps(cfg))
+    env = dict(os.environ, GANTRY_DRIVER_ROOT=str(tmp_path / "no-nvidia"),
+               GANTRY_DEV_ROOT=str(out / "dev"), GANTRY_SYS_ROOT=str(out / "sys"))
+    r = oci(oci_bin, tmp_path / "state", "run", "--bundle", b, "a1", check=False,
+            stdin=subprocess.DEVNULL, env=env)
+    assert r.returncode == 0, r
+    words = r.stdout.split()
+    assert "/dev/kfd" in words, r.stdout
+    renders = [w for w in words if w.startswith("renderD")]
+    assert len(renders) == 1, r.stdout  # one GPU of eight
+    # (as amd-ctk's CDI edits: device nodes only; `gantry run` also sets ROCR_VISIBLE_DEVICES)
