@@ -2,9 +2,9 @@
 
 #include "runtime/state.hpp"
 #include "util/error.hpp"
-#include "util/identity.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/identity.hpp"
 
 #include <cerrno>
 #include <cstdlib>
