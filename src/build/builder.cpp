@@ -76,7 +76,11 @@ class Builder {
         run_stage_jobs(j);
         WorkImage& img = done_.at(plan_.target);
         for (const auto& [k, v] : opt_.labels) img.run_config()["Labels"][k] = v;
-        img.config["created"] = rfc3339(now());
+        // the time of the last step (kept by cache hits), as BuildKit's "created"
+        const auto& hist = img.config["history"];
+        img.config["created"] = !hist.empty() && hist.back().contains("created")
+                                    ? hist.back()["created"]
+                                    : nlohmann::json(rfc3339(now()));
         res_.manifest = img.commit(store_);
         res_.id = img.id();
         for (const auto& t : opt_.tags) res_.tags.push_back(store::normalize(t));
@@ -283,7 +287,11 @@ class Builder {
         key_ = step_key(key_, k + " " + st_.config.dump());
         say(counter() + " " + k + " " + ins.args);
         if (k == "WORKDIR") return workdir(created_by);
+        // cached too, quietly: a rebuild then keeps this history entry's time, so a build whose
+        // steps all hit gives the same image ID, as docker's does
+        if (cached(created_by, true)) return;
         history(created_by, true);
+        cache_.record(key_, CacheEntry{"", "", img_->config, created_by});
     }
 
     // WORKDIR creates its directory (owned by USER's ids as BuildKit does), cached like a step.
@@ -296,7 +304,7 @@ class Builder {
     }
 
     // The step under key_: reused from the cache when it is there and its layer still is.
-    bool cached(const std::string& created_by) {
+    bool cached(const std::string& created_by, bool config_only = false) {
         if (opt_.no_cache) return false;
         auto e = cache_.lookup(key_);
         if (!e || e->created_by != created_by) return false;
@@ -314,6 +322,7 @@ class Builder {
         }
         img_->config = e->config;
         st_.config = img_->run_config();
+        if (config_only) return true;
         ++res_.cached;
         ++res_.steps;
         say("  cached");
