@@ -57,6 +57,8 @@ class Builder {
         for (int i : plan_.order) {
             first_step_[i] = total_;
             total_ += 1 + static_cast<int>(plan_.stages[i].steps.size());
+            for (const auto& ins : plan_.stages[i].steps)
+                with_line(ins, [&] { check_supported(ins); });
         }
     }
 
@@ -92,6 +94,28 @@ class Builder {
     }
 
   private:
+    // What a step uses that gantry build does not do, refused before any step runs.
+    static void check_supported(const lint::Instruction& ins) {
+        const auto& k = ins.keyword;
+        auto refuse = [&](const std::string& what, const std::string& hint) {
+            throw Error(Errc::unsupported, "line " + std::to_string(ins.line) + ": " + what, hint);
+        };
+        if (k == "RUN") {
+            check_flags(ins, {"mount", "network", "security"});
+            if (const auto* f = ins.flag("security"); f && f->value != "sandbox")
+                refuse("RUN --security=" + f->value + " is not supported",
+                       "gantry build runs every step unprivileged");
+            for (const auto* f : ins.flags_named("mount"))
+                if (f->value.find("type=ssh") != std::string::npos)
+                    refuse("RUN --mount=type=ssh is not supported",
+                           "pass what the step needs with --mount=type=secret");
+        } else if (k == "ADD") {
+            check_flags(ins, {"chown", "chmod", "link", "checksum", "keep-git-dir"});
+        } else if (k == "COPY") {
+            check_flags(ins, {"from", "chown", "chmod", "link"});
+        }
+    }
+
     // Builds stage I; its image and the step counts it added, as text (a child process hands
     // it back to the parent).
     std::string stage_result(int i) {
@@ -340,12 +364,7 @@ class Builder {
     }
 
     void run_ins(const lint::Instruction& ins) {
-        check_flags(ins, {"mount", "network", "security"});
-        if (const auto* f = ins.flag("security"); f && f->value != "sandbox")
-            throw Error(Errc::unsupported,
-                        "line " + std::to_string(ins.line) + ": RUN --security=" + f->value +
-                            " is not supported",
-                        "gantry build runs every step unprivileged");
+        check_supported(ins); // again: a base image's ONBUILD triggers were not planned
         RunStep rs;
         rs.network = opt_.network;
         if (const auto* f = ins.flag("network")) {
@@ -405,10 +424,7 @@ class Builder {
 
     void copy_ins(const lint::Instruction& ins) {
         bool add = ins.keyword == "ADD";
-        if (add)
-            check_flags(ins, {"chown", "chmod", "link", "checksum", "keep-git-dir"});
-        else
-            check_flags(ins, {"from", "chown", "chmod", "link"});
+        check_supported(ins);
         auto words = copy_words(st_, ins);
         CopyRequest req;
         req.what = ins.keyword + " " + ins.args;

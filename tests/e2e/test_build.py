@@ -497,3 +497,14 @@ def test_bind_mount_source_cannot_leave_the_context(bb):
                               "RUN --mount=type=bind,source=up/etc,target=/h cat /h/hostname\n"})
     r = build(g, ctx, check=False)
     assert r.code == 4 and "bind source up/etc does not exist" in r.err, r
+
+
+def test_unsupported_syntax_is_refused_before_any_step_runs(bb):
+    g, _, tmp = bb
+    for bad, needle in [("COPY --parents a /b", "--parents"),
+                        ("RUN --mount=type=ssh true", "type=ssh"),
+                        ("RUN --security=insecure true", "--security=insecure")]:
+        ctx = write(tmp / "ctx", {"Dockerfile": f"FROM sample:latest\nRUN echo ran\n{bad}\n"})
+        r = build(g, ctx, check=False)
+        assert r.code in (4, 7) and "Dockerfile:3:1: " in r.err and needle in r.err, r
+        assert "[2/3] RUN echo ran" not in r.err and "ran\n" not in r.err  # nothing ran
