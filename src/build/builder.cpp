@@ -318,7 +318,7 @@ class Builder {
         cache_.record(key_, CacheEntry{"", "", img_->config, created_by});
     }
 
-    // WORKDIR creates its directory (owned by USER's ids as BuildKit does), cached like a step.
+    // WORKDIR creates its directory (root's, 0755) where the image lacks it, cached like a step.
     void workdir(const std::string& created_by) {
         std::string dir = st_.config.value("WorkingDir", std::string("/"));
         if (cached(created_by)) return;
@@ -395,21 +395,17 @@ class Builder {
             work_dir(),
             [&](const std::string& ref, std::string& id) { return tree(ref, stage_->index, id); }};
         auto held = run_mounts(mc, ins, rs.mounts, inputs);
-        nlohmann::json what = {{"argv", rs.argv},
-                               {"env", rs.env},
-                               {"network", rs.network},
-                               {"binds", rs.mounts.binds},
-                               {"tmpfs", rs.mounts.tmpfs}};
-        // the bind sources' host paths vary per build: the key has their content digests
-        what.erase("binds");
+        // the key: what the step runs and mounts as written (expanded), and the content digests
+        // of what its binds read (their host paths vary per build)
+        nlohmann::json mounts = nlohmann::json::array();
+        for (const auto* f : ins.flags_named("mount")) mounts.push_back(st_.expand(f->value));
+        nlohmann::json what = {
+            {"argv", rs.argv}, {"env", rs.env}, {"network", rs.network}, {"mounts", mounts}};
         key_ = step_key(key_, "RUN " + what.dump(), inputs);
         std::string shown = ins.json ? nlohmann::json(rs.argv).dump() : rs.argv.back();
-        std::string created_by =
-            "RUN " +
-            (ins.json ? shown
-                      : st_.shell.front() + " " + (st_.shell.size() > 1 ? st_.shell[1] + " " : "") +
-                            shown) +
-            " # buildkit";
+        std::string shell;
+        for (const auto& w : st_.shell) shell += w + " ";
+        std::string created_by = "RUN " + (ins.json ? shown : shell + shown) + " # buildkit";
         say(counter() + " RUN " + (ins.json ? shown : ins.args));
         if (cached(created_by)) return;
         rs.what = counter() + " RUN " + ins.args;

@@ -54,7 +54,7 @@ std::optional<std::int64_t> source_date_epoch_env() {
 }
 
 // gantry lint on the Dockerfile first: its findings on stderr; with --lint-fail errors stop the
-// build (exit 10, as `gantry lint`).
+// build (exit 4, before anything runs).
 bool lint_first(const BuildFlags& o, const std::string& text, const std::string& name,
                 const build::BuildOptions& bo) {
     lint::Options lo;

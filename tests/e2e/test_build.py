@@ -222,6 +222,11 @@ def test_cache_mount_persists_across_builds(bb):
     assert g.run("run", "--rm", "cm:1", "cat", "/n").out.strip() == "1"
     assert g.run("run", "--rm", "cm:2", "cat", "/n").out.strip() == "2"
     assert g.run("run", "--rm", "cm:2", "test", "-e", "/cache", check=False).code == 1
+    # the mount as written is part of the step's key: another cache id runs the step again
+    write(ctx, {"Dockerfile": df.replace("target=/cache", "id=other,target=/cache")})
+    r = build(g, ctx, "-t", "cm:3")
+    assert r.err.count("  cached") == 0, r.err
+    assert g.run("run", "--rm", "cm:3", "cat", "/n").out.strip() == "1"
 
 
 def test_bind_and_tmpfs_mounts(bb):
@@ -348,9 +353,14 @@ def test_rootless_build_uses_fake_root(rootless, mk):
     # the store's tree is the caller's; the layer says root owns what RUN made
     out = Path(g.base) / "rl.tar"
     g.run("save", "-o", str(out), "rl:1")
+    owners = {}
     with tarfile.open(out) as t:
-        names = [m.name for m in t.getmembers()]
-    assert names
+        for m in t.getmembers():
+            if m.name.endswith(".tar"):
+                with tarfile.open(fileobj=t.extractfile(m)) as lt:
+                    owners.update({e.name: (e.uid, e.gid) for e in lt.getmembers()})
+    # what RUN made is root's in the layer (the one mapped id), never the caller's uid
+    assert owners["ok"] == (0, 0) and owners["f"] == (0, 0) and owners["a.txt"] == (0, 0)
 
 
 PARALLEL = """\
