@@ -1,6 +1,7 @@
 #include "build/instructions.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -16,10 +17,7 @@ namespace {
 }
 
 std::string trim(const std::string& s) {
-    auto a = s.find_first_not_of(" \t\r\n");
-    if (a == std::string::npos) return "";
-    auto b = s.find_last_not_of(" \t\r\n");
-    return s.substr(a, b - a + 1);
+    return std::string(text::trim(s));
 }
 
 } // namespace

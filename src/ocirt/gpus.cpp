@@ -4,6 +4,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 #include "vendor/backend.hpp"
 
 #include <cstdlib>
@@ -16,18 +17,11 @@ std::string env_or(const char* name, const char* def) {
     return v && *v ? v : def;
 }
 
-std::vector<std::string> split(const std::string& s, char sep) {
+// The non-empty, trimmed items of a SEP-separated list.
+std::vector<std::string> items(const std::string& s, char sep) {
     std::vector<std::string> out;
-    std::size_t a = 0;
-    while (a <= s.size()) {
-        auto b = s.find(sep, a);
-        std::string item = s.substr(a, b == std::string::npos ? b : b - a);
-        while (!item.empty() && item.front() == ' ') item.erase(0, 1);
-        while (!item.empty() && item.back() == ' ') item.pop_back();
-        if (!item.empty()) out.push_back(item);
-        if (b == std::string::npos) break;
-        a = b + 1;
-    }
+    for (auto item : text::split(s, sep))
+        if (auto t = text::trim(item); !t.empty()) out.emplace_back(t);
     return out;
 }
 
@@ -39,10 +33,10 @@ std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec) {
     std::vector<std::string> names;
     for (const auto& [key, value] : spec.annotations)
         if (key.starts_with("cdi.k8s.io/"))
-            for (auto& n : split(value, ',')) names.push_back(n);
+            for (auto& n : items(value, ',')) names.push_back(n);
     if (!names.empty()) {
         auto dirs = cdi::default_spec_dirs();
-        for (auto& d : split(env_or("GANTRY_CDI_SPEC_DIRS", ""), ':')) dirs.push_back(d);
+        for (auto& d : items(env_or("GANTRY_CDI_SPEC_DIRS", ""), ':')) dirs.push_back(d);
         cdi::Registry reg(dirs);
         for (const auto& n : names)
             if (n.find('=') == std::string::npos)
