@@ -1,19 +1,34 @@
 # gantry: the two entry points are `make demo` (set up this machine, build, run the sample) and
-# `make test` (set up, build, run every test). Both are idempotent.
+# `make test` (set up, build, run every test). Both are idempotent. docs/testing.md says what
+# each stage tests, what it costs and how to run one stage or one test.
 BUILD ?= build
+SAN_BUILD ?= build-san
 PYTEST ?= /usr/bin/python3 -m pytest
 JOBS ?= $(shell nproc)
+# pytest-xdist workers for the e2e suites (docs/testing.md "Parallel e2e")
+E2E_WORKERS ?= $(JOBS)
+E2E_PARALLEL = $(if $(filter-out 0 1,$(E2E_WORKERS)),-n $(E2E_WORKERS) --dist loadfile)
 
-.PHONY: all deps build demo test unit e2e stress format format-check bench lint-corpus clean fuzz-build fuzz fuzz-smoke build-asan test-asan test-asan-ci
+.PHONY: all deps configure build build-gantry demo test unit e2e stress format format-check bench \
+	lint-corpus clean build-san build-asan unit-san test-asan e2e-asan e2e-asan-ci test-asan-ci fuzz-build \
+	fuzz fuzz-smoke
 
 all: build
 
+# scripts/test_stages.py checks once and sets GANTRY_DEPS_CHECKED for the stages it runs
 deps:
-	./scripts/install-deps.sh
+	@[ -n "$$GANTRY_DEPS_CHECKED" ] || ./scripts/install-deps.sh
 
-build: deps
+configure: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+# everything: gantry, the Slurm plugin, the unit tests
+build: configure
 	ninja -C $(BUILD) -j $(JOBS)
+
+# what the e2e and stress suites run (make test's unit suite runs in $(SAN_BUILD))
+build-gantry: configure
+	ninja -C $(BUILD) -j $(JOBS) gantry $(if $(wildcard /usr/include/slurm/spank.h),spank_gantry gantry-hold)
 
 demo: build
 	./scripts/demo.sh
@@ -21,41 +36,53 @@ demo: build
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-e2e: build
-	$(PYTEST) -p no:cacheprovider -q -ra tests/e2e tests/fixtures
+e2e: build-gantry
+	$(PYTEST) -p no:cacheprovider -q -ra $(E2E_PARALLEL) tests/e2e tests/fixtures
 
-# kill -9, full-disk and concurrency suites (docs/stress.md); STRESS_TRIALS=N runs longer
-stress: build
+# kill -9, full-disk and concurrency suites (docs/stress.md); STRESS_TRIALS=N runs longer.
+# Serial: they measure what concurrent gantry processes do to each other.
+stress: build-gantry
 	$(PYTEST) -p no:cacheprovider -q -ra tests/stress
 
-# fuzz-smoke: every fuzz target FUZZ_SMOKE_SECONDS, so no harness rots (~4-5 min on 2 idle
-# cores with a cold ccache: fuzz/README.md "CI")
-# test-asan-ci: the unit suite and an e2e subset under ASan+UBSan (docs/sanitizers.md "CI")
-test: format-check unit e2e stress fuzz-smoke test-asan-ci
+# What CI (.ci/run) runs: every stage below, timed, with the table at the end (docs/testing.md)
+test:
+	BUILD=$(BUILD) SAN_BUILD=$(SAN_BUILD) JOBS=$(JOBS) /usr/bin/python3 scripts/test_stages.py
 
-# ASan + UBSan (docs/sanitizers.md): gantry and the unit tests instrumented, in their own build
-# directory; the unit suite, then the e2e suite against that binary (ASAN_E2E: which tests).
-ASAN_BUILD ?= build-asan
-ASAN_E2E ?= tests/e2e
+# ---- the instrumented build (docs/sanitizers.md, fuzz/README.md) ----
+# One clang build with ASan + UBSan + libFuzzer's coverage instrumentation serves the unit suite
+# under the sanitizers, the e2e tests against the instrumented gantry and the fuzz harnesses.
+SAN_CMAKE = cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DGANTRY_SANITIZE=ON -DGANTRY_FUZZ=ON \
+	-DGANTRY_SANITIZE_OPT=$(SAN_OPT)
+# -O0: a third of -O1's compile time (CMakeLists.txt); SAN_OPT=-O1 for long fuzzing campaigns
+SAN_OPT ?= -O0
 
-build-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGANTRY_SANITIZE=ON >/dev/null
-	ninja -C $(ASAN_BUILD) -j $(JOBS)
+build-san: deps
+	$(SAN_CMAKE) >/dev/null
+	ninja -C $(SAN_BUILD) -j $(JOBS) gantry gantry_unit fuzz_all
+build-asan fuzz-build: build-san
 
-test-asan: build-asan
-	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
-	GANTRY_BIN=$(ASAN_BUILD)/gantry $(PYTEST) -p no:cacheprovider -q -ra $(ASAN_E2E)
+unit-san: build-san
+	cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# What `make test` (CI) runs: the unit suite and the e2e tests of the paths sanitizers found
-# bugs in or that parse hostile input: loads of bad and hostile archives and squashfs files,
-# damaged shared stores, run's exit codes as
-# root and rootless (the container process's clone and early start), --entrypoint, and gantry as
-# runc's OCI hook. The full e2e suite under ASan is `make test-asan` (docs/sanitizers.md).
+# The e2e tests of the paths sanitizers found bugs in or that parse hostile input: loads of bad
+# and hostile archives and squashfs files, damaged shared stores, run's exit codes as root and
+# rootless (the container process's clone and early start), --entrypoint, gantry as runc's OCI
+# hook, gantry build's hostile contexts. `make test-asan` runs the whole e2e suite so.
 ASAN_CI_E2E ?= tests/e2e/test_bad_input.py tests/e2e/test_hostile.py \
 	tests/e2e/test_run.py::test_exit_codes tests/e2e/test_run.py::test_entrypoint_rules \
 	tests/e2e/test_bundle_gpu.py::test_bundle_gpus_are_the_vendors_cdi_edits \
 	tests/e2e/test_image_store.py::test_load_hostile_and_damaged \
 	tests/e2e/test_image_store.py::test_publish_errors
+ASAN_E2E ?= tests/e2e
+
+e2e-asan: build-san
+	GANTRY_BIN=$(SAN_BUILD)/gantry $(PYTEST) -p no:cacheprovider -q -ra $(E2E_PARALLEL) $(ASAN_E2E)
+
+test-asan: unit-san e2e-asan
+
+e2e-asan-ci:
+	$(MAKE) e2e-asan ASAN_E2E="$(ASAN_CI_E2E)"
 
 test-asan-ci:
 	$(MAKE) test-asan ASAN_E2E="$(ASAN_CI_E2E)"
@@ -63,30 +90,21 @@ test-asan-ci:
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.c' '*.h')
 
-format-check:
+format-check: deps
 	clang-format --dry-run -Werror $$(git ls-files '*.cpp' '*.hpp' '*.c' '*.h')
 
-# libFuzzer harnesses (fuzz/README.md): clang, ASan+UBSan, in a build directory of their own.
-# `make fuzz` runs each target FUZZ_SECONDS (default 60), `make fuzz-smoke` FUZZ_SMOKE_SECONDS;
-# FUZZ_TARGETS="tar cdi_spec" picks targets. A finding fails the target and the run.
-FUZZ_BUILD ?= build-fuzz
+# libFuzzer harnesses (fuzz/README.md), built in $(SAN_BUILD). `make fuzz` runs each target
+# FUZZ_SECONDS (default 60), `make fuzz-smoke` FUZZ_SMOKE_SECONDS (what CI runs, so no harness
+# rots); FUZZ_TARGETS="tar cdi_spec" picks targets. A finding fails the target and the run.
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 10
 FUZZ_TARGETS ?=
-FUZZ_CCACHE := $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 
-fuzz-build: deps
-	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DGANTRY_FUZZ=ON -DBUILD_TESTING=OFF \
-	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" \
-	  "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" $(FUZZ_CCACHE) >/dev/null
-	ninja -C $(FUZZ_BUILD) -j $(JOBS) fuzz_all
+fuzz: build-san
+	./fuzz/run.sh $(SAN_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-fuzz: fuzz-build
-	./fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
-
-fuzz-smoke: fuzz-build
-	./fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+fuzz-smoke: build-san
+	./fuzz/run.sh $(SAN_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 bench: build
 	./bench/load.sh
@@ -97,4 +115,4 @@ lint-corpus: build
 	$(PYTEST) -p no:cacheprovider -q -s tests/corpus
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD)

@@ -157,10 +157,6 @@ const std::map<std::string, ClassInfo>& classes() {
     return m;
 }
 
-std::string human(std::uint64_t b) {
-    return units::human_size(b);
-}
-
 void keep_top(std::vector<std::pair<std::string, std::uint64_t>>& v, std::size_t n = 10) {
     std::sort(v.begin(), v.end(), [](auto& a, auto& b) {
         return a.second != b.second ? a.second > b.second : a.first < b.first;
@@ -217,10 +213,11 @@ struct RocmDevel {
         f.paths = paths;
         std::string where;
         for (auto& r : roots) where += (where.empty() ? "/" : ", /") + r;
-        f.message = std::to_string(n) + " file(s), " + human(total) + " of ROCm development " +
-                    "content under " + where + ": compiler (llvm/) " + human(llvm.bytes) +
-                    ", headers (include/) " + human(headers.bytes) + ", static libraries " +
-                    human(statics.bytes) + "; none of it is needed to run built HIP code";
+        f.message =
+            std::to_string(n) + " file(s), " + units::human_size(total) + " of ROCm development " +
+            "content under " + where + ": compiler (llvm/) " + units::human_size(llvm.bytes) +
+            ", headers (include/) " + units::human_size(headers.bytes) + ", static libraries " +
+            units::human_size(statics.bytes) + "; none of it is needed to run built HIP code";
         f.fix = "build in a rocm/dev-* (or -complete) stage and COPY --from=<it> only the "
                 "artifacts into a stage that installs rocm-hip-runtime and the libraries the app "
                 "links; `gantry slim --remove headers,static` removes the headers and static "
@@ -288,15 +285,15 @@ void hip_arches(const std::map<std::string, std::uint64_t>& bytes,
     std::vector<std::pair<std::string, std::uint64_t>> sorted(bytes.begin(), bytes.end());
     keep_top(sorted, 100);
     std::string list;
-    for (auto& [t, n] : sorted) list += (list.empty() ? "" : ", ") + t + " " + human(n);
+    for (auto& [t, n] : sorted) list += (list.empty() ? "" : ", ") + t + " " + units::human_size(n);
     f.bytes = total - bytes.at(best);
     f.count = nfiles;
     f.paths = std::move(paths);
     keep_top(f.paths);
     f.severity = severity(f.bytes);
-    f.message = std::to_string(nfiles) + " file(s) hold " + human(total) +
+    f.message = std::to_string(nfiles) + " file(s) hold " + units::human_size(total) +
                 " of HIP code objects for " + std::to_string(bytes.size()) + " GPU targets (" +
-                list + "); keeping only " + best + " saves " + human(f.bytes);
+                list + "); keeping only " + best + " saves " + units::human_size(f.bytes);
     f.fix = "`gantry tailor IMAGE -t NEW` on the GPU host (or `gantry slim IMAGE -t NEW "
             "--keep-arch gfxXXX`) keeps only the code objects your GPUs run, without a rebuild; "
             "at build time: --offload-arch=gfxXXX (GPU_TARGETS, PYTORCH_ROCM_ARCH); a target with "
@@ -375,14 +372,15 @@ std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const Mer
     for (auto& [cls, f] : by_class) {
         f.severity = severity(f.bytes);
         keep_top(f.paths);
-        f.message = std::to_string(f.count) + " file(s), " + human(f.bytes) + ": " + f.title;
+        f.message =
+            std::to_string(f.count) + " file(s), " + units::human_size(f.bytes) + ": " + f.title;
         out.push_back(std::move(f));
     }
     if (unstripped.count) {
         unstripped.severity = severity(unstripped.bytes);
         keep_top(unstripped.paths);
         unstripped.message = std::to_string(unstripped.count) + " ELF file(s) carry " +
-                             human(unstripped.bytes) + " of .debug_* sections";
+                             units::human_size(unstripped.bytes) + " of .debug_* sections";
         unstripped.fix = "strip --strip-debug in the build (keeps .dynsym: Python extensions "
                          "still load), or `gantry slim --strip`";
         unstripped.slim_class = "strip";
@@ -391,7 +389,8 @@ std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const Mer
     if (large.count) {
         keep_top(large.paths);
         large.message = std::to_string(large.count) + " file(s) of at least " +
-                        human(opt.large_file) + ", " + human(large.bytes) + " in all";
+                        units::human_size(opt.large_file) + ", " + units::human_size(large.bytes) +
+                        " in all";
         large.fix = "datasets and checkpoints belong in a mounted volume, not in the image";
         large.details = {{"threshold", opt.large_file}};
         out.push_back(std::move(large));
@@ -411,8 +410,8 @@ std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const Mer
         }
         keep_top(f.paths);
         f.severity = severity(f.bytes);
-        f.message = std::to_string(f.count) + " file(s), " + human(f.bytes) + " " + verb +
-                    " by a later layer but still shipped in the earlier one";
+        f.message = std::to_string(f.count) + " file(s), " + units::human_size(f.bytes) + " " +
+                    verb + " by a later layer but still shipped in the earlier one";
         f.fix = "create and remove temporary files in the same RUN (or a multi-stage build); "
                 "`gantry slim` squashes them away";
         f.slim_class = "squash";
@@ -447,7 +446,7 @@ std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const Mer
         if (!gs.empty()) {
             f.severity = severity(f.bytes);
             f.message = std::to_string(gs.size()) + " group(s) of identical files; the extra " +
-                        "copies take " + human(f.bytes);
+                        "copies take " + units::human_size(f.bytes);
             f.fix = "copy once and use symlinks or hard links (e.g. versioned .so copies instead "
                     "of links)";
             f.details = {{"groups", groups}};
@@ -473,16 +472,18 @@ std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const Mer
                                                                   arch_bytes.end());
         keep_top(sorted, 100);
         std::string list;
-        for (auto& [a, n] : sorted) list += (list.empty() ? "" : ", ") + a + " " + human(n);
+        for (auto& [a, n] : sorted)
+            list += (list.empty() ? "" : ", ") + a + " " + units::human_size(n);
         f.bytes = best.empty() ? 0 : fat_total - arch_bytes[best];
         f.count = fat_files;
         f.paths = fat_paths;
         keep_top(f.paths);
         f.severity = severity(f.bytes);
-        f.message = std::to_string(fat_files) + " file(s) hold " + human(fat_total) +
+        f.message = std::to_string(fat_files) + " file(s) hold " + units::human_size(fat_total) +
                     " of GPU code for " + std::to_string(arch_bytes.size()) + " architectures (" +
                     list + ")";
-        if (!best.empty()) f.message += "; keeping only " + best + " saves " + human(f.bytes);
+        if (!best.empty())
+            f.message += "; keeping only " + best + " saves " + units::human_size(f.bytes);
         f.fix = "`gantry tailor IMAGE -t NEW` on the GPU host (or `gantry slim IMAGE -t NEW "
                 "--keep-arch sm_XX`) keeps only the code your GPUs run, without a rebuild; "
                 "`gantry analyze --keep-arch sm_XX` predicts the saving";

@@ -11,10 +11,6 @@ namespace gantry::analyze {
 
 namespace {
 
-std::string human(std::uint64_t b) {
-    return units::human_size(b);
-}
-
 std::string pct(double r) {
     if (std::isnan(r)) return "n/a";
     if (std::isinf(r)) return "inf";
@@ -190,17 +186,20 @@ std::string render_text(const Report& r, std::size_t max_paths) {
         {"LAYER", "COMPRESSED", "UNCOMPRESSED", "FILES", "CREATED BY"}};
     for (std::size_t i = 0; i < r.layers.size(); ++i) {
         auto& l = r.layers[i];
-        rows.push_back({std::to_string(i + 1), human(l.compressed), human(l.size),
-                        std::to_string(l.files), one_line(l.created_by, 70)});
+        rows.push_back({std::to_string(i + 1), units::human_size(l.compressed),
+                        units::human_size(l.size), std::to_string(l.files),
+                        one_line(l.created_by, 70)});
     }
     o += table(rows);
     char buf[256];
     std::snprintf(buf, sizeof buf, "\nEfficiency score: %.4f %%\n", r.dive.efficiency * 100);
     o += buf;
-    o += "Image size: " + human(r.dive.size_bytes) + " (" + human(r.compressed_bytes) +
-         " compressed; " + human(r.final_bytes) + " in " + std::to_string(r.final_files) +
-         " files as a container sees it, " + human(r.final_allocated) + " allocated unpacked)\n";
-    o += "Potential wasted space (dive): " + human(r.dive.wasted_bytes) + "\n";
+    o += "Image size: " + units::human_size(r.dive.size_bytes) + " (" +
+         units::human_size(r.compressed_bytes) + " compressed; " +
+         units::human_size(r.final_bytes) + " in " + std::to_string(r.final_files) +
+         " files as a container sees it, " + units::human_size(r.final_allocated) +
+         " allocated unpacked)\n";
+    o += "Potential wasted space (dive): " + units::human_size(r.dive.wasted_bytes) + "\n";
     o += "User wasted percent: " + pct(r.dive.user_wasted_percent) + "\n";
     if (!r.dive.inefficiencies.empty()) {
         o += "\nInefficient paths (largest first):\n";
@@ -208,7 +207,7 @@ std::string render_text(const Report& r, std::size_t max_paths) {
         for (std::size_t i = 0; i < r.dive.inefficiencies.size() && i < 10; ++i) {
             auto& x = r.dive.inefficiencies[i];
             if (x.cumulative == 0) break;
-            ir.push_back({std::to_string(x.count), human(x.cumulative), "/" + x.path});
+            ir.push_back({std::to_string(x.count), units::human_size(x.cumulative), "/" + x.path});
         }
         if (ir.size() > 1) o += table(ir);
     }
@@ -220,13 +219,14 @@ std::string render_text(const Report& r, std::size_t max_paths) {
     o += "\nFindings (largest savings first):\n";
     std::vector<std::vector<std::string>> fr{{"ID", "SEVERITY", "BYTES", "FILES", "SUMMARY"}};
     for (auto& f : r.findings)
-        fr.push_back({f.id, f.severity, human(f.bytes), std::to_string(f.count), f.message});
+        fr.push_back(
+            {f.id, f.severity, units::human_size(f.bytes), std::to_string(f.count), f.message});
     o += table(fr);
     o += "\n";
     for (auto& f : r.findings) {
         o += f.id + ": " + f.message + "\n";
         for (std::size_t i = 0; i < f.paths.size() && i < max_paths; ++i)
-            o += "    " + human(f.paths[i].second) + "  /" + f.paths[i].first + "\n";
+            o += "    " + units::human_size(f.paths[i].second) + "  /" + f.paths[i].first + "\n";
         o += "  fix: " + f.fix + "\n";
     }
     return o;

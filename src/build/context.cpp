@@ -3,6 +3,7 @@
 #include "build/ignore.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -26,10 +27,6 @@ std::vector<std::string> sorted_names(const stdfs::path& dir) {
     return names;
 }
 
-std::string join(const std::string& a, const std::string& b) {
-    return a.empty() ? b : a + "/" + b;
-}
-
 } // namespace
 
 std::vector<std::string> Context::resolve(std::string_view pattern) const {
@@ -42,8 +39,8 @@ std::vector<std::string> Context::resolve(std::string_view pattern) const {
             if (lstat((dir_ / base).c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
             for (const auto& name : sorted_names(dir_ / base))
                 if (fnmatch(seg.c_str(), name.c_str(), 0) == 0 &&
-                    !ignore_.excluded(join(base, name)))
-                    next.push_back(join(base, name));
+                    !ignore_.excluded(text::join_path(base, name)))
+                    next.push_back(text::join_path(base, name));
         }
         current = std::move(next);
     }
@@ -79,7 +76,8 @@ std::string Context::digest(const std::vector<std::string>& paths) const {
             h.update(stdfs::read_symlink(p, ec).string());
         } else if (S_ISDIR(st.st_mode)) {
             for (const auto& name : sorted_names(p))
-                if (!ignore_.excluded(join(rel, name))) self(self, join(rel, name));
+                if (!ignore_.excluded(text::join_path(rel, name)))
+                    self(self, text::join_path(rel, name));
         }
         h.update(std::string_view("\n"));
     };

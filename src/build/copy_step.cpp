@@ -8,6 +8,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <archive.h>
@@ -28,15 +29,9 @@ namespace {
 namespace stdfs = std::filesystem;
 using Owner = std::pair<std::uint32_t, std::uint32_t>;
 
-std::string join(const std::string& dir, const std::string& name) {
-    if (dir.empty()) return name;
-    if (name.empty()) return dir;
-    return dir + "/" + name;
-}
-
 std::string clean_dest(const std::string& dest) { // "/a//b/" -> "a/b"
     std::string out;
-    for (const auto& s : clean_segments(dest)) out = join(out, s);
+    for (const auto& s : clean_segments(dest)) out = text::join_path(out, s);
     return out;
 }
 
@@ -77,7 +72,7 @@ struct Writer {
         std::string cur;
         for (std::size_t i = 0; i < segs.size(); ++i) {
             if (i + 1 == segs.size() && !self) break;
-            cur = join(cur, segs[i]);
+            cur = text::join_path(cur, segs[i]);
             if (!dirs.insert(cur).second) continue;
             auto st = stat_in_image(store, image, cur);
             if (!st || !S_ISDIR(st->st_mode)) {
@@ -140,7 +135,8 @@ struct Writer {
                 names.push_back(d.path().filename());
             if (ec) throw Error(Errc::io, "cannot read " + host + ": " + ec.message());
             std::sort(names.begin(), names.end());
-            for (const auto& n : names) entry(src, host + "/" + n, join(rel, n), join(dest, n));
+            for (const auto& n : names)
+                entry(src, host + "/" + n, text::join_path(rel, n), text::join_path(dest, n));
         } else if (S_ISLNK(raw.st_mode)) {
             std::string target(static_cast<std::size_t>(raw.st_size) + 1, '\0');
             ssize_t n = ::readlink(host.c_str(), target.data(), target.size());
@@ -186,8 +182,8 @@ struct Writer {
                                                "\", a path that leaves the destination");
             if (segs.empty()) continue;
             std::string rel;
-            for (const auto& s : segs) rel = join(rel, s);
-            std::string path = join(dest, rel);
+            for (const auto& s : segs) rel = text::join_path(rel, s);
+            std::string path = text::join_path(dest, rel);
             parents(path, false, std::nullopt);
             struct stat st = *archive_entry_stat(e);
             if (req.chown) {
@@ -200,8 +196,8 @@ struct Writer {
                 if (!layer::normalize_entry_path(hl, segs) || segs.empty())
                     throw Error(Errc::invalid,
                                 req.what + ": " + host + " links to \"" + hl + "\" outside it");
-                for (const auto& s : segs) hard = join(hard, s);
-                hard = join(dest, hard);
+                for (const auto& s : segs) hard = text::join_path(hard, s);
+                hard = text::join_path(dest, hard);
             }
             if (S_ISDIR(st.st_mode)) dirs.insert(path);
             header(path, st, archive_entry_symlink(e), hl ? hard.c_str() : nullptr);
@@ -270,11 +266,11 @@ WorkLayer copy_layer(store::Store& store, const WorkImage& image, const CopyRequ
             w.entry(src, host, src.path, dest);
             continue;
         }
-        std::string target = into_dir ? join(dest, base) : dest;
+        std::string target = into_dir ? text::join_path(dest, base) : dest;
         if (req.extract_archives && !src.remote && S_ISREG(st.st_mode)) {
             w.parents(dest, true, req.chown);
             if (w.archive(host, dest)) continue;
-            target = into_dir ? join(dest, base) : dest;
+            target = into_dir ? text::join_path(dest, base) : dest;
         }
         if (target.empty())
             throw Error(Errc::invalid, req.what + ": cannot copy the file " + src.path + " onto /",

@@ -17,8 +17,8 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-[[noreturn]] void bad(const lint::Instruction& ins, const std::string& what,
-                      std::string hint = {}) {
+[[noreturn]] void bad_mount(const lint::Instruction& ins, const std::string& what,
+                            std::string hint = {}) {
     throw Error(Errc::invalid, "line " + std::to_string(ins.line) + ": RUN --mount: " + what,
                 std::move(hint));
 }
@@ -98,32 +98,32 @@ std::vector<FileLock> run_mounts(const MountContext& mc, const lint::Instruction
         if (type == "secret") {
             std::string id = get(f, {"id"});
             if (id.empty() && !target.empty()) id = stdfs::path(target).filename();
-            if (id.empty()) bad(ins, "a secret mount needs id= or target=");
+            if (id.empty()) bad_mount(ins, "a secret mount needs id= or target=");
             if (target.empty()) target = "/run/secrets/" + id;
             const Secret* s = nullptr;
             for (const auto& x : mc.secrets)
                 if (x.id == id) s = &x;
             if (!s) {
                 if (truthy(get(f, {"required"})))
-                    bad(ins, "secret " + id + " was not given",
-                        "pass it with --secret id=" + id + ",src=FILE");
+                    bad_mount(ins, "secret " + id + " was not given",
+                              "pass it with --secret id=" + id + ",src=FILE");
                 continue;
             }
             std::string src = s->src;
             if (!s->env.empty()) {
                 const char* v = std::getenv(s->env.c_str());
-                if (!v) bad(ins, "secret " + id + ": the variable " + s->env + " is not set");
+                if (!v) bad_mount(ins, "secret " + id + ": the variable " + s->env + " is not set");
                 auto file = mc.work / ("secret-" + std::to_string(n++));
                 fs::write_atomic(file, v, 0400);
                 src = file.string();
             } else if (::access(src.c_str(), R_OK) != 0) {
-                bad(ins, "secret " + id + ": cannot read " + src);
+                bad_mount(ins, "secret " + id + ": cannot read " + src);
             }
             out.binds.push_back(
                 bind_value(stdfs::absolute(src).string(), absolute_target(mc, target), true));
             continue;
         }
-        if (target.empty()) bad(ins, type + " mount needs target=");
+        if (target.empty()) bad_mount(ins, type + " mount needs target=");
         target = absolute_target(mc, target);
         if (type == "tmpfs") {
             std::string size = get(f, {"size"});
@@ -132,7 +132,7 @@ std::vector<FileLock> run_mounts(const MountContext& mc, const lint::Instruction
             std::string id = get(f, {"id"}, target);
             std::string sharing = get(f, {"sharing"}, "shared");
             if (sharing != "shared" && sharing != "private" && sharing != "locked")
-                bad(ins, "sharing=" + sharing + ": use shared, private or locked");
+                bad_mount(ins, "sharing=" + sharing + ": use shared, private or locked");
             auto dir = mc.cache_mounts / Sha256::hex_of(id).substr(0, 32);
             bool fresh = !stdfs::exists(dir);
             stdfs::create_directories(mc.cache_mounts);
@@ -166,7 +166,7 @@ std::vector<FileLock> run_mounts(const MountContext& mc, const lint::Instruction
             std::string id;
             if (!from.empty()) root = mc.tree(from, id);
             auto path = inside(root, src);
-            if (path.empty()) bad(ins, "bind source " + src + " does not exist");
+            if (path.empty()) bad_mount(ins, "bind source " + src + " does not exist");
             if (!from.empty()) {
                 inputs.push_back(id + ":" + src);
             } else { // what the bound directory holds (resolved in-root) keys the step
@@ -182,7 +182,7 @@ std::vector<FileLock> run_mounts(const MountContext& mc, const lint::Instruction
             }
             out.binds.push_back(bind_value(path.string(), target, !rw));
         } else {
-            bad(ins, "unknown type " + type, "use bind, cache, secret or tmpfs");
+            bad_mount(ins, "unknown type " + type, "use bind, cache, secret or tmpfs");
         }
     }
     return held;

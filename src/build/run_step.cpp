@@ -29,7 +29,8 @@ std::string run_mode(engine::Caller& caller) {
 std::optional<WorkLayer> run_step(store::Store& store, const WorkImage& image, const RunStep& step,
                                   RunSettings& s) {
     auto manifest = image.commit(store);
-    auto [ref, held] = store.temporary_ref(); // prune drops the name if this build dies
+    auto temporary = store.temporary_ref();  // prune drops the name if this build dies
+    const std::string ref = temporary.first; // a name: clang 14 cannot capture a binding
     store.update_refs([&](store::RefMap& m) { m[ref] = manifest; });
     struct Untag {
         store::Store& st;

@@ -103,8 +103,9 @@ void run_stage_jobs(const StageJobs& j) {
             if (errno != EINTR) throw_errno("waiting for a build stage failed");
         std::optional<int> ended;
         for (auto& [st, c] : running) {
-            auto f = std::find_if(fds.begin(), fds.end(),
-                                  [&](const pollfd& x) { return x.fd == c.out.get(); });
+            const int fd = c.out.get();
+            auto f =
+                std::find_if(fds.begin(), fds.end(), [fd](const pollfd& x) { return x.fd == fd; });
             if (!f->revents) continue;
             char buf[65536];
             ssize_t n = ::read(c.out.get(), buf, sizeof buf);

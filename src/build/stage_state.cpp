@@ -7,7 +7,7 @@
 namespace gantry::build {
 namespace {
 
-[[noreturn]] void bad(const lint::Instruction& ins, const std::string& what) {
+[[noreturn]] void bad_instruction(const lint::Instruction& ins, const std::string& what) {
     throw Error(Errc::invalid,
                 "line " + std::to_string(ins.line) + ": " + ins.keyword + ": " + what);
 }
@@ -16,10 +16,10 @@ namespace {
 std::vector<std::pair<std::string, std::string>> pairs(const StageState& st,
                                                        const lint::Instruction& ins) {
     auto words = lint::split_words(ins.args, st.escape);
-    if (words.empty()) bad(ins, "needs KEY=VALUE");
+    if (words.empty()) bad_instruction(ins, "needs KEY=VALUE");
     std::vector<std::pair<std::string, std::string>> out;
     if (words[0].find('=') == std::string::npos) {
-        if (words.size() < 2) bad(ins, "needs KEY=VALUE or KEY VALUE");
+        if (words.size() < 2) bad_instruction(ins, "needs KEY=VALUE or KEY VALUE");
         std::string rest = ins.args.substr(ins.args.find(words[0]) + words[0].size());
         auto start = rest.find_first_not_of(" \t");
         out.emplace_back(st.expand(words[0]), st.expand(rest.substr(start)));
@@ -27,7 +27,8 @@ std::vector<std::pair<std::string, std::string>> pairs(const StageState& st,
     }
     for (const auto& w : words) {
         auto eq = w.find('=');
-        if (eq == std::string::npos || eq == 0) bad(ins, "'" + w + "' is not KEY=VALUE");
+        if (eq == std::string::npos || eq == 0)
+            bad_instruction(ins, "'" + w + "' is not KEY=VALUE");
         out.emplace_back(st.expand(w.substr(0, eq)), st.expand(w.substr(eq + 1)));
     }
     return out;
@@ -77,7 +78,7 @@ std::optional<std::string> StageState::apply(const lint::Instruction& ins,
         for (const auto& w : lint::split_words(ins.args, escape)) {
             auto eq = w.find('=');
             std::string name = w.substr(0, eq);
-            if (!lint::is_var_name(name)) bad(ins, "invalid name '" + name + "'");
+            if (!lint::is_var_name(name)) bad_instruction(ins, "invalid name '" + name + "'");
             std::string value;
             if (auto b = build_args.find(name); b != build_args.end())
                 value = b->second;
@@ -90,7 +91,7 @@ std::optional<std::string> StageState::apply(const lint::Instruction& ins,
         }
     } else if (k == "WORKDIR") {
         std::string dir = expand(ins.args);
-        if (dir.empty()) bad(ins, "needs a directory");
+        if (dir.empty()) bad_instruction(ins, "needs a directory");
         if (dir[0] != '/') {
             std::string cur = config.value("WorkingDir", std::string("/"));
             dir = (cur.empty() || cur.back() != '/' ? cur + "/" : cur) + dir;
@@ -98,7 +99,7 @@ std::optional<std::string> StageState::apply(const lint::Instruction& ins,
         config["WorkingDir"] = dir;
     } else if (k == "USER") {
         std::string user = expand(ins.args);
-        if (user.empty()) bad(ins, "needs a user");
+        if (user.empty()) bad_instruction(ins, "needs a user");
         config["User"] = user;
     } else if (k == "LABEL") {
         for (const auto& [name, value] : pairs(*this, ins)) config["Labels"][name] = value;
@@ -123,7 +124,7 @@ std::optional<std::string> StageState::apply(const lint::Instruction& ins,
         config["StopSignal"] = expand(ins.args);
     } else if (k == "SHELL") {
         if (!ins.json || ins.json_args.empty())
-            bad(ins, "needs a JSON array: SHELL [\"/bin/sh\", \"-c\"]");
+            bad_instruction(ins, "needs a JSON array: SHELL [\"/bin/sh\", \"-c\"]");
         shell = ins.json_args;
         config["Shell"] = shell;
     } else if (k == "MAINTAINER") {

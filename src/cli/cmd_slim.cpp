@@ -179,7 +179,8 @@ int slim_action(Context& ctx, const SlimOpts& o) {
         }
     }
     if (rc == 0 && !o.check.empty()) {
-        auto [tmpref, held] = store.temporary_ref(); // prune drops it if we die
+        auto temporary = store.temporary_ref();     // prune drops it if we die
+        const std::string tmpref = temporary.first; // clang 14 cannot capture a binding
         store::Importer imp(store, {});
         imp.tag({tmpref}, res.manifest);
         int st = 0;

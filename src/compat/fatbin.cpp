@@ -4,6 +4,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/lz4.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -28,12 +29,6 @@ constexpr std::uint64_t kCheapDecompress = 64u << 10;
 
 constexpr std::uint64_t kShfExecinstr = 0x4;
 constexpr std::uint16_t kEmCuda = 190;
-
-std::string hex(std::uint64_t v) {
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-    return buf;
-}
 
 struct CubinInfo {
     unsigned sm = 0, toolkit = 0;
@@ -148,12 +143,12 @@ class Scanner {
             c.region = r.name;
             c.relocatable = r.name == "__nv_relfatbin";
             c.first_entry = out_.entries.size();
-            c.error = "entry at " + hex(r.off + first) + ": " + first_bad;
+            c.error = "entry at " + text::hex(r.off + first) + ": " + first_bad;
             if (fat > avail)
                 c.error += " (the container declares " + std::to_string(fat) +
                            " bytes of entries but only " + std::to_string(avail) + " remain in " +
                            r.name + ")";
-            out_.problems.push_back("fatbin container at " + hex(c.offset) + " in " + r.name +
+            out_.problems.push_back("fatbin container at " + text::hex(c.offset) + " in " + r.name +
                                     ": " + c.error);
             out_.containers.push_back(std::move(c));
             return first;
@@ -184,7 +179,7 @@ class Scanner {
             }
             std::string why;
             if (!valid_entry(reg, e, end, &why)) {
-                if (c.error.empty()) c.error = "entry at " + hex(r.off + e) + ": " + why;
+                if (c.error.empty()) c.error = "entry at " + text::hex(r.off + e) + ": " + why;
                 break;
             }
             read_entry(reg, r, e, out_.containers.size(), c.relocatable);
@@ -204,7 +199,7 @@ class Scanner {
                     out_.entries[i].stub = true;
         }
         if (!c.error.empty())
-            out_.problems.push_back("fatbin container at " + hex(c.offset) + " in " + r.name +
+            out_.problems.push_back("fatbin container at " + text::hex(c.offset) + " in " + r.name +
                                     ": " + c.error);
         out_.containers.push_back(std::move(c));
         // After a broken entry resume right behind it: the declared end cannot be trusted.
@@ -222,7 +217,7 @@ class Scanner {
         auto ver = reg.get<std::uint16_t>(e + 2);
         auto ehs = reg.get<std::uint32_t>(e + 4);
         auto size = reg.get<std::uint64_t>(e + 8);
-        if (ver != kEntryVersion) return fail("unknown entry version " + hex(ver));
+        if (ver != kEntryVersion) return fail("unknown entry version " + text::hex(ver));
         if (ehs < kMinEntryHeader || ehs > kMaxEntryHeader)
             return fail("entry header size " + std::to_string(ehs) + " out of range");
         if (ehs > end - e || size > end - e - ehs)

@@ -3,6 +3,7 @@
 #include "compat/elf_bytes.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -27,12 +28,6 @@ constexpr std::uint8_t kOsabiAmdgpuHsa = 64;
 constexpr std::uint32_t kXnackV3 = 0x100, kSrameccV3 = 0x200;
 // Code object v4 and later: two-bit fields (0 unsupported, 1 any, 2 off, 3 on).
 constexpr std::uint32_t kXnackMaskV4 = 0x300, kSrameccMaskV4 = 0xc00;
-
-std::string hex(std::uint64_t v) {
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-    return buf;
-}
 
 // EF_AMDGPU_MACH values: LLVM 15's BinaryFormat/ELF.h (rocm.md §5); gfx940 = 0x040 observed.
 // Newer processors (gfx942, gfx1100+) are reported as "mach_0x.." until verified.
@@ -118,7 +113,7 @@ struct Reader {
     // One uncompressed bundle at the start of b. Returns the bytes it spans (header, IDs and
     // code objects), so that a following bundle can be found.
     std::uint64_t parse_bundle(Bytes b, std::uint64_t at, bool compressed) {
-        std::string where = "offload bundle at offset " + hex(at);
+        std::string where = "offload bundle at offset " + text::hex(at);
         if (!b.has(0, kBundleMagic.size() + 8) ||
             as_view(b.sub(0, kBundleMagic.size())) != kBundleMagic)
             fail(name, where + " is truncated or lacks the __CLANG_OFFLOAD_BUNDLE__ magic");
@@ -146,8 +141,9 @@ struct Reader {
             e.id.assign(reinterpret_cast<const char*>(b.p + pos), id_len);
             pos += id_len;
             if (!b.has(e.offset, e.size))
-                fail(name, which + " (" + e.id + "): code object at " + hex(e.offset) + " size " +
-                               hex(e.size) + " lies outside the bundle (" + hex(b.n) + " bytes)");
+                fail(name, which + " (" + e.id + "): code object at " + text::hex(e.offset) +
+                               " size " + text::hex(e.size) + " lies outside the bundle (" +
+                               text::hex(b.n) + " bytes)");
             end = std::max(end, e.offset + e.size);
             split_entry_id(e);
             e.bundle = out.bundles.size();
@@ -213,7 +209,7 @@ struct Reader {
 
     // A CCOB at the start of b. Returns the bytes it spans in b.
     std::uint64_t parse_ccob(Bytes b, std::uint64_t at) {
-        std::string where = "compressed bundle (CCOB) at offset " + hex(at);
+        std::string where = "compressed bundle (CCOB) at offset " + text::hex(at);
         if (!b.has(0, 8)) fail(name, where + " is truncated");
         auto version = b.get<std::uint16_t>(4);
         auto method = b.get<std::uint16_t>(6);
@@ -294,7 +290,7 @@ struct Reader {
             else if (view.starts_with(kCcobMagic))
                 used = parse_ccob(rest, base + pos);
             else
-                fail(name, "unrecognised bytes at offset " + hex(base + pos) +
+                fail(name, "unrecognised bytes at offset " + text::hex(base + pos) +
                                " of .hip_fatbin (no offload bundle or CCOB magic)");
             pos += std::max<std::uint64_t>(used, 1);
         }
@@ -438,7 +434,7 @@ AmdgpuCodeObjectHeader decode_amdgpu_header(std::string_view code_object) {
     }
     h.is_amdgpu = true;
     const char* processor = processor_for_mach(h.mach);
-    h.target.processor = processor ? processor : "mach_" + hex(h.mach);
+    h.target.processor = processor ? processor : "mach_" + text::hex(h.mach);
     if (h.abi_version >= 2) { // v4+
         h.target.xnack = v4_feature((h.e_flags & kXnackMaskV4) >> 8);
         h.target.sramecc = v4_feature((h.e_flags & kSrameccMaskV4) >> 10);

@@ -18,7 +18,7 @@ using clk = std::chrono::steady_clock;
 
 namespace {
 
-std::string config_home() {
+std::string xdg_config_home() {
     if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x) return x;
     if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.config";
     return {};
@@ -26,7 +26,7 @@ std::string config_home() {
 
 std::vector<stdfs::path> registries_files() {
     std::vector<stdfs::path> out;
-    if (std::string c = config_home(); !c.empty())
+    if (std::string c = xdg_config_home(); !c.empty())
         out.push_back(stdfs::path(c) / "gantry/registries.json");
     out.emplace_back("/etc/gantry/registries.json");
     return out;
@@ -35,7 +35,7 @@ std::vector<stdfs::path> registries_files() {
 std::vector<stdfs::path> cert_dirs(const std::string& host, const std::string& explicit_dir) {
     if (!explicit_dir.empty()) return {explicit_dir};
     std::vector<stdfs::path> out;
-    if (std::string c = config_home(); !c.empty())
+    if (std::string c = xdg_config_home(); !c.empty())
         out.push_back(stdfs::path(c) / "gantry/certs.d" / host);
     out.push_back(stdfs::path("/etc/containers/certs.d") / host);
     out.push_back(stdfs::path("/etc/docker/certs.d") / host);

@@ -16,7 +16,7 @@ constexpr std::uint64_t kFlagLz4 = 0x2000, kFlagZstd = 0x8000;
 constexpr std::uint64_t kFlagArchSpecific = 0x100000, kFlagFamily = 0x200000;
 
 template <typename T>
-T get(std::string_view f, std::uint64_t off) { // callers check the range first
+T load(std::string_view f, std::uint64_t off) { // callers check the range first
     T v{};
     std::memcpy(&v, f.data() + off, sizeof(T));
     return v;
@@ -60,10 +60,10 @@ std::string parse_exact(std::string_view f, std::uint64_t off, std::uint64_t siz
         if (end - p < kContainerHeader)
             return "bytes at " + hex(p) + " in " + name + " are not a container (" +
                    std::to_string(end - p) + " bytes before the section ends)";
-        auto magic = get<std::uint32_t>(f, p);
-        auto version = get<std::uint16_t>(f, p + 4);
-        auto hs = get<std::uint16_t>(f, p + 6);
-        auto fat = get<std::uint64_t>(f, p + 8);
+        auto magic = load<std::uint32_t>(f, p);
+        auto version = load<std::uint16_t>(f, p + 4);
+        auto hs = load<std::uint16_t>(f, p + 6);
+        auto fat = load<std::uint64_t>(f, p + 8);
         if (magic != kContainerMagic)
             return "bytes at " + hex(p) + " in " + name + " are not a container (magic " +
                    hex(magic) + ")";
@@ -85,13 +85,13 @@ std::string parse_exact(std::string_view f, std::uint64_t off, std::uint64_t siz
                        " bytes left, too few for an entry)";
             Entry en;
             en.off = e;
-            en.kind = get<std::uint16_t>(f, e);
-            auto ever = get<std::uint16_t>(f, e + 2);
-            en.header = get<std::uint32_t>(f, e + 4);
-            en.payload = get<std::uint64_t>(f, e + 8);
-            auto compressed = get<std::uint32_t>(f, e + 0x10);
-            en.arch = get<std::uint32_t>(f, e + 0x1c);
-            auto flags = get<std::uint64_t>(f, e + 0x28);
+            en.kind = load<std::uint16_t>(f, e);
+            auto ever = load<std::uint16_t>(f, e + 2);
+            en.header = load<std::uint32_t>(f, e + 4);
+            en.payload = load<std::uint64_t>(f, e + 8);
+            auto compressed = load<std::uint32_t>(f, e + 0x10);
+            en.arch = load<std::uint32_t>(f, e + 0x1c);
+            auto flags = load<std::uint64_t>(f, e + 0x28);
             if (en.kind != 1 && en.kind != 2 && en.kind != 4 && en.kind != 8)
                 return eat + ": unknown entry kind " + std::to_string(en.kind);
             if (ever != kEntryVersion) return eat + ": unknown entry version " + hex(ever);

@@ -2,7 +2,9 @@
 
 #include "util/fs.hpp"
 
+#include <grp.h>
 #include <unistd.h>
+#include <vector>
 
 namespace gantry {
 
@@ -14,6 +16,15 @@ bool running_as_real_root() {
     } catch (...) {
         return false;
     }
+}
+
+std::string group_name(gid_t gid) {
+    std::vector<char> buf(16384);
+    group gr{};
+    group* out = nullptr;
+    if (::getgrgid_r(gid, &gr, buf.data(), buf.size(), &out) != 0 || !out || !out->gr_name)
+        return {};
+    return out->gr_name;
 }
 
 } // namespace gantry

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 
 namespace gantry::text {
 
@@ -86,6 +87,18 @@ bool iequals(std::string_view a, std::string_view b) {
 
 bool contains(std::string_view s, std::string_view needle) {
     return s.find(needle) != s.npos;
+}
+
+std::string join_path(const std::string& a, const std::string& b) {
+    if (a.empty()) return b;
+    if (b.empty()) return a;
+    return a + "/" + b;
+}
+
+std::string hex(std::uint64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return buf;
 }
 
 std::string join(std::span<const std::string> items, std::string_view sep) {

@@ -46,6 +46,12 @@ bool contains(std::string_view s, std::string_view needle);
 // ITEMS with SEP between each two: {"a", "b"} and ", " -> "a, b"; {"", "a"} -> ", a"; {} -> "".
 std::string join(std::span<const std::string> items, std::string_view sep);
 
+// A and B joined by one "/" (relative paths in an image); either empty gives the other.
+std::string join_path(const std::string& a, const std::string& b);
+
+// V in lower-case hexadecimal with "0x" before it: 255 -> "0xff".
+std::string hex(std::uint64_t v);
+
 // ITEMS as a person lists them: "a", "a and b", "a, b and c" (no Oxford comma); {} -> "".
 std::string join_english(std::span<const std::string> items);
 

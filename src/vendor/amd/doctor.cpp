@@ -6,6 +6,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
+#include "util/identity.hpp"
 
 #include <algorithm>
 #include <grp.h>
@@ -19,15 +20,6 @@ namespace {
 
 using compat::Finding;
 using compat::Severity;
-
-// The host's name for a group, or "" when it has none.
-std::string group_name(gid_t gid) {
-    struct group gr {};
-    struct group* found = nullptr;
-    std::vector<char> buf(4096);
-    if (::getgrgid_r(gid, &gr, buf.data(), buf.size(), &found) != 0 || !found) return "";
-    return found->gr_name;
-}
 
 std::string group_words(gid_t gid) {
     auto name = group_name(gid);

@@ -1,6 +1,7 @@
 #include "vendor/amd/inject.hpp"
 
 #include "util/error.hpp"
+#include "util/identity.hpp"
 #include "util/log.hpp"
 
 #include <algorithm>
@@ -13,16 +14,6 @@
 namespace gantry::vendor::amd {
 
 namespace {
-
-// The host's name for GID ("" when it has none).
-std::string group_name(gid_t gid) {
-    std::vector<char> buf(16384);
-    group gr{};
-    group* out = nullptr;
-    if (::getgrgid_r(gid, &gr, buf.data(), buf.size(), &out) != 0 || !out || !out->gr_name)
-        return {};
-    return out->gr_name;
-}
 
 std::string octal(std::uint32_t mode) {
     char b[8];
