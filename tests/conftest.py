@@ -3,7 +3,12 @@
 Tests drive the built binary (GANTRY_BIN, default build/gantry) as a user would, each with its
 own store under pytest's tmp_path. Sample images come from tests/fixtures/mkimage.py.
 Run with Debian's interpreter: /usr/bin/python3 -m pytest tests/e2e
+In parallel (pytest-xdist): /usr/bin/python3 -m pytest -n 2 --dist loadfile tests/e2e tests/fixtures
+Tests that change host-wide state (/dev/fuse's mode, /run/cdi, the Slurm cluster's fixed ports)
+hold a `host_lock` for as long as they do; users and /etc/subuid entries are made once per run.
 """
+import contextlib
+import fcntl
 import json
 import os
 import pwd
@@ -52,6 +57,22 @@ if SANITIZED:
         opts = os.environ.get(var, "")
         os.environ[var] = f"{opts}:log_path={SANITIZER_REPORTS}/report" if opts else \
             f"log_path={SANITIZER_REPORTS}/report"
+
+
+def is_controller(config):
+    """Whether this process runs the session: the only one without -n, else xdist's controller
+    (its workers have config.workerinput)."""
+    return not hasattr(config, "workerinput")
+
+
+@contextlib.contextmanager
+def host_lock(name, shared=False):
+    """Holds the cross-process lock NAME (flock on /tmp/gantry-e2e-NAME.lock) while the block
+    runs: tests in other pytest processes (xdist workers, other sessions) that change or depend
+    on the same host-wide state wait. Exclusive, or SHARED with other shared holders."""
+    with open(f"/tmp/gantry-e2e-{name}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
 
 
 def pytest_configure(config):
@@ -218,28 +239,65 @@ def rootless(gantry_bin):
 
 
 SUBID_USER = "gantry-subid"
+SUBID_RANGE = "300000:65536"
+_SUBID_SAVED = {}  # what pytest_sessionstart changed, for pytest_sessionfinish to restore
+
+
+def _make_subid_user():
+    """Adds SUBID_USER with a range in /etc/subuid and /etc/subgid, once for the whole run and
+    before any test (in the only or the controlling process): /etc/passwd then never changes
+    while tests run (test_hostile and test_gpu check that it does not) and no test edits
+    /etc/subuid while another reads it."""
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("newuidmap"):
+        return
+    if subprocess.run(["id", SUBID_USER], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/bin/false",
+                        SUBID_USER], check=True)
+        _SUBID_SAVED["user"] = True
+    for f in ("/etc/subuid", "/etc/subgid"):
+        text = Path(f).read_text() if os.path.exists(f) else None
+        lines = [l for l in (text or "").splitlines() if not l.startswith(SUBID_USER + ":")]
+        Path(f).write_text("\n".join(lines + [f"{SUBID_USER}:{SUBID_RANGE}"]) + "\n")
+        _SUBID_SAVED[f] = text
+
+
+def _remove_subid_user():
+    for f in ("/etc/subuid", "/etc/subgid"):
+        if f in _SUBID_SAVED:
+            text = _SUBID_SAVED.pop(f)
+            if text is None:
+                os.unlink(f)
+            else:
+                Path(f).write_text(text)
+    if _SUBID_SAVED.pop("user", False):
+        subprocess.run(["userdel", SUBID_USER], capture_output=True)
+
+
+def pytest_sessionstart(session):
+    if is_controller(session.config):
+        _make_subid_user()
+
+
+def pytest_sessionfinish(session):
+    if is_controller(session.config):
+        _remove_subid_user()
 
 
 @pytest.fixture
 def subid_user():
-    """gantry as a user made for the test, with ranges in /etc/subuid and /etc/subgid (restored
-    after), a fresh store in `subid_user.base` (which the user owns) and HOME there."""
+    """gantry as SUBID_USER (made for the run by pytest_sessionstart, with SUBID_RANGE in
+    /etc/subuid and /etc/subgid), a fresh store in `subid_user.base` (which the user owns) and
+    HOME there."""
     if os.geteuid() != 0:
         pytest.skip("creates a user with subordinate ids: needs root")
     need_tool("newuidmap")
     need_tool("useradd")
-    made = subprocess.run(["id", SUBID_USER], capture_output=True).returncode != 0
-    if made:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/bin/false", SUBID_USER],
-                       check=True)
-    saved = {}
-    for f in ("/etc/subuid", "/etc/subgid"):
-        saved[f] = Path(f).read_text() if os.path.exists(f) else None
-        lines = [l for l in (saved[f] or "").splitlines() if not l.startswith(SUBID_USER + ":")]
-        Path(f).write_text("\n".join(lines + [f"{SUBID_USER}:300000:65536"]) + "\n")
+    try:
+        user = pwd.getpwnam(SUBID_USER)
+    except KeyError:
+        pytest.fail(f"{SUBID_USER} is missing: pytest_sessionstart (tests/conftest.py) makes it")
     base = Path(tempfile.mkdtemp(prefix="gantry-subid-", dir="/tmp"))
     os.chmod(base, 0o755)
-    user = pwd.getpwnam(SUBID_USER)
     os.chown(base, user.pw_uid, user.pw_gid)
     bindir = Path(str(base) + "-bin")
     bindir.mkdir(mode=0o755)
@@ -247,15 +305,22 @@ def subid_user():
     g = Gantry(base / "store", user=user, binary=bindir / "gantry")
     g.base = base
     yield g
-    for f, text in saved.items():
-        if text is None:
-            os.unlink(f)
-        else:
-            Path(f).write_text(text)
     subprocess.run(["rm", "-rf", str(base), str(bindir)], capture_output=True)
-    if made:
-        subprocess.run(["userdel", SUBID_USER], capture_output=True)
 
+
+@contextlib.contextmanager
+def fuse_mode(mode):
+    """/dev/fuse with MODE (as root) while the block runs, restored after it; under the "fuse"
+    host lock, so that no test in another process changes it meanwhile."""
+    with host_lock("fuse"):
+        before = os.stat("/dev/fuse").st_mode & 0o7777
+        if os.geteuid() == 0:
+            os.chmod("/dev/fuse", mode)
+        try:
+            yield
+        finally:
+            if os.geteuid() == 0:
+                os.chmod("/dev/fuse", before)
 
 
 @pytest.fixture
@@ -263,12 +328,8 @@ def fuse_open():
     """/dev/fuse mode 0666 for the test (a distribution's default), restored after it."""
     if not os.path.exists("/dev/fuse"):
         pytest.skip("/dev/fuse is missing")
-    mode = os.stat("/dev/fuse").st_mode & 0o7777
-    if os.geteuid() == 0:
-        os.chmod("/dev/fuse", 0o666)
-    yield
-    if os.geteuid() == 0:
-        os.chmod("/dev/fuse", mode)
+    with fuse_mode(0o666):
+        yield
 
 
 @pytest.fixture

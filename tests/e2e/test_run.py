@@ -1346,35 +1346,20 @@ def test_resource_limits_explain_what_is_missing(runner):
     assert r.code == 2 and "--memory" in r.err
 
 
-@pytest.fixture
-def subids():
-    """Gives 'nobody' a subordinate id range for the test (root only), then takes it away."""
-    if os.geteuid() != 0:
-        pytest.skip("editing /etc/subuid needs root")
-    need_tool("newuidmap")
-    saved = {}
-    for f in ("/etc/subuid", "/etc/subgid"):
-        p = Path(f)
-        saved[f] = p.read_text() if p.exists() else None
-        p.write_text((saved[f] or "") + "nobody:300000:65536\n")
-    yield
-    for f, text in saved.items():
-        if text is None:
-            Path(f).unlink()
-        else:
-            Path(f).write_text(text)
-
-
-def test_rootless_subordinate_id_mapping(rootless, mk, subids):
-    img = load_busybox(rootless, mk, rootless.base)
-    maps = rootless.run("run", img, "cat", "/proc/self/uid_map").out.split()
-    assert maps == ["0", str(65534), "1", "1", "300000", "65536"]
-    out = rootless.run("run", "-u", "1000:1000", img, "sh", "-c",
-                       "id -u; id -g; touch /tmp/f; stat -c %u /tmp/f").out.split()
+def test_rootless_subordinate_id_mapping(subid_user, mk):
+    """A user with a range in /etc/subuid and /etc/subgid (conftest's subid_user, made for the
+    whole run: 'nobody', whom the other rootless tests run as, never gets one)."""
+    uid = str(subid_user.user.pw_uid)
+    img = load_busybox(subid_user, mk, subid_user.base)
+    maps = subid_user.run("run", img, "cat", "/proc/self/uid_map").out.split()
+    assert maps == ["0", uid, "1", "1", "300000", "65536"]
+    out = subid_user.run("run", "-u", "1000:1000", img, "sh", "-c",
+                         "id -u; id -g; touch /tmp/f; stat -c %u /tmp/f").out.split()
     assert out == ["1000", "1000", "1000"]
-    single = rootless.run("run", "--userns", "single", img, "cat", "/proc/self/uid_map").out.split()
-    assert single == ["0", str(65534), "1"]
-    r = rootless.run("run", "--userns", "single", "-u", "1000", img, "id", check=False)
+    single = subid_user.run("run", "--userns", "single", img, "cat",
+                            "/proc/self/uid_map").out.split()
+    assert single == ["0", uid, "1"]
+    r = subid_user.run("run", "--userns", "single", "-u", "1000", img, "id", check=False)
     assert r.code == 125 and "not mapped" in r.err
 
 

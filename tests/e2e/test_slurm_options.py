@@ -106,9 +106,8 @@ def test_gpus_from_gres(cluster, image):
     holder = subprocess.Popen(cluster.as_user(["srun", "-w", "n1", "--gres=gpu:1", "sleep", "60"]),
                               env=cluster.env(), cwd=str(cluster.home))
     try:
-        end = time.time() + 20
-        while time.time() < end and not subprocess.run(
-                ["pgrep", "-u", str(NOBODY.pw_uid), "-x", "sleep"], capture_output=True).stdout:
+        end = time.time() + 20  # until the holder's job runs (holds its GPU)
+        while time.time() < end and not cluster.run("squeue", "-h", "-t", "R").stdout.strip():
             time.sleep(0.1)
         r = cluster.srun("-w", "n1", "--gres=gpu:1", f"--container-image={image}", "sh", "-c",
                          'echo "$SLURM_STEP_GPUS $CUDA_VISIBLE_DEVICES"; ls /dev | grep "^nvidia[0-9]"')
