@@ -86,7 +86,50 @@ def pytest_unconfigure(config):
         SANITIZER_REPORTS.rmdir()  # kept when it holds a report
 
 
+# pytest -n N --dist loadfile (the way to run the suite in parallel: a file's module fixtures are
+# made once) hands each worker whole files, in collection order. Files here are put first, the
+# slowest first (measured with --durations=0 on 2 cores), so that no long file starts last.
+SLOW_FIRST = []
+# Files that take turns on a host-wide resource for long (host_lock) run as one unit on one
+# worker rather than wait for each other on two: the Slurm cluster's fixed ports.
+SAME_UNIT = {"e2e/test_slurm_options.py": "e2e/test_slurm.py"}
+
+
+def _loadfile(config):
+    return getattr(config.option, "dist", "no") == "loadfile" and \
+        getattr(config.option, "numprocesses", None)
+
+
+def _test_file(path):
+    """PATH relative to tests/ ("e2e/test_run.py"), or None outside it."""
+    try:
+        return Path(path).resolve().relative_to(TESTS).as_posix()
+    except ValueError:
+        return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    if not _loadfile(config):
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            scope = super()._split_scope(nodeid)  # the file, relative to the rootdir
+            return SAME_UNIT.get(_test_file(config.rootpath / scope), scope)
+
+    return Scheduling(config, log)
+
+
+def _slow_first(items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(_test_file(item.path), len(rank)))  # stable
+
+
 def pytest_collection_modifyitems(config, items):
+    if _loadfile(config):
+        _slow_first(items)
     if not SANITIZED:
         return
     for item in items:
