@@ -7,6 +7,7 @@ In parallel (pytest-xdist): /usr/bin/python3 -m pytest -n 2 --dist loadfile test
 Tests that change host-wide state (/dev/fuse's mode, /run/cdi, the Slurm cluster's fixed ports)
 hold a `host_lock` for as long as they do; users and /etc/subuid entries are made once per run.
 """
+import atexit
 import contextlib
 import fcntl
 import json
@@ -243,6 +244,30 @@ class Gantry:
         return json.loads(p.read_text())["refs"] if p.exists() else {}
 
 
+_SHARED_BIN = {}
+
+
+def gantry_copy(dest):
+    """Puts gantry at DEST (a new path, in a directory every user can enter) for a test's own
+    use: every user can run it wherever the checkout lives (it may be under a 0700 home), and
+    its processes are told apart from other tests' by their executable. A hard link to one copy
+    this process made in /tmp (the release binary is ~190 MB: a copy per test costs 0.2-0.5 s),
+    or a copy where a link cannot be made."""
+    if "path" not in _SHARED_BIN:
+        d = Path(tempfile.mkdtemp(prefix="gantry-e2e-bin-", dir="/tmp"))
+        os.chmod(d, 0o755)
+        shutil.copy2(GANTRY, d / "gantry")
+        os.chmod(d / "gantry", 0o755)
+        _SHARED_BIN["path"] = d / "gantry"
+        atexit.register(shutil.rmtree, d, True)
+    try:
+        os.link(_SHARED_BIN["path"], dest)
+    except OSError:
+        shutil.copy2(GANTRY, dest)
+        os.chmod(dest, 0o755)
+    return Path(dest)
+
+
 @pytest.fixture(scope="session")
 def gantry_bin():
     assert GANTRY.exists(), f"{GANTRY} is missing: build first (make build)"
@@ -267,9 +292,7 @@ def rootless(gantry_bin):
         # a copy nobody can execute, wherever the checkout lives (it may be under a 0700 home)
         bindir = Path(str(base) + "-bin")  # beside base: tests check base holds only the store
         bindir.mkdir(mode=0o755)
-        binary = bindir / "gantry"
-        shutil.copy2(GANTRY, binary)
-        os.chmod(binary, 0o755)
+        binary = gantry_copy(bindir / "gantry")
         os.chown(base, NOBODY.pw_uid, NOBODY.pw_gid)
         gan = Gantry(base / "store", user=NOBODY, binary=binary)
     else:
@@ -344,8 +367,7 @@ def subid_user():
     os.chown(base, user.pw_uid, user.pw_gid)
     bindir = Path(str(base) + "-bin")
     bindir.mkdir(mode=0o755)
-    shutil.copy2(GANTRY, bindir / "gantry")
-    g = Gantry(base / "store", user=user, binary=bindir / "gantry")
+    g = Gantry(base / "store", user=user, binary=gantry_copy(bindir / "gantry"))
     g.base = base
     yield g
     subprocess.run(["rm", "-rf", str(base), str(bindir)], capture_output=True)
