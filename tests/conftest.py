@@ -77,6 +77,11 @@ def host_lock(name, shared=False):
 
 
 def pytest_configure(config):
+    if is_controller(config) and getattr(config.option, "numprocesses", None) and \
+            "GPUHOST_CACHE_DIR" not in os.environ:
+        # the simulated GPU hosts' compiled fakes, shared by the xdist workers (inherited)
+        os.environ["GPUHOST_CACHE_DIR"] = tempfile.mkdtemp(prefix="gpuhost-cc-", dir="/tmp")
+        atexit.register(shutil.rmtree, os.environ["GPUHOST_CACHE_DIR"], True)
     config.addinivalue_line(
         "markers", "not_under_sanitizer(reason): skip only when GANTRY_BIN is an ASan+UBSan "
         "build (make test-asan); REASON says which property of the plain build it measures")
