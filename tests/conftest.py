@@ -95,7 +95,9 @@ def pytest_unconfigure(config):
 # pytest -n N --dist loadfile (the way to run the suite in parallel: a file's module fixtures are
 # made once) hands each worker whole files, in collection order. Files here are put first, the
 # slowest first (measured with --durations=0 on 2 cores), so that no long file starts last.
-SLOW_FIRST = []
+SLOW_FIRST = ["e2e/test_build_debian.py", "e2e/test_run.py", "e2e/test_gpu.py",
+              "e2e/test_doctor_matrix.py", "e2e/test_tailor.py", "e2e/test_slim.py",
+              "e2e/test_build.py", "e2e/test_slurm.py"]
 # Files that take turns on a host-wide resource for long (host_lock) run as one unit on one
 # worker rather than wait for each other on two: the Slurm cluster's fixed ports.
 SAME_UNIT = {"e2e/test_slurm_options.py": "e2e/test_slurm.py"}
