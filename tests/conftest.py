@@ -125,7 +125,8 @@ def pytest_xdist_make_scheduler(config, log):
     class Scheduling(LoadFileScheduling):
         def _split_scope(self, nodeid):
             scope = super()._split_scope(nodeid)  # the file, relative to the rootdir
-            return SAME_UNIT.get(_test_file(config.rootpath / scope), scope)
+            name = _test_file(config.rootpath / scope) or scope
+            return SAME_UNIT.get(name, name)
 
     return Scheduling(config, log)
 
