@@ -1539,6 +1539,14 @@ def test_cve_2024_45310_racing_shared_volume(runner):
     try:
         outcomes = {"ok": 0, "refused": 0}
         seen = set()  # the race must really run: vol/x seen as a link and as a directory
+        # the flipper is running once both states have been seen (on a busy machine it may take
+        # a while to start): wait for that event, then race it
+        end = time.monotonic() + 60
+        while not {"link", "dir"} <= seen and time.monotonic() < end:
+            x = vol / "x"
+            seen.add("link" if x.is_symlink() else "dir" if x.is_dir() else "none")
+            time.sleep(0.001)
+        assert {"link", "dir"} <= seen, f"the flipper did not flip within 60 s: {seen}"
         for _ in range(60):
             x = vol / "x"
             seen.add("link" if x.is_symlink() else "dir" if x.is_dir() else "none")
