@@ -14,8 +14,10 @@ PACKAGES=(
   # peers the tests compare with (unsquashfs, mksquashfs, squashfuse)
   libsquashfuse-dev libfuse3-dev squashfs-tools-ng squashfs-tools squashfuse fuse3
   # tests and demo: sample images, peers for interoperability; clang builds a real HIP object
-  # for the HIP fat-binary reader's unit test (no ROCm needed)
-  python3 python3-pytest python3-zstandard busybox-static zstd pigz util-linux attr clang
+  # for the HIP fat-binary reader's unit test (no ROCm needed); pytest-xdist runs the e2e suite
+  # in parallel (tests/conftest.py)
+  python3 python3-pytest python3-pytest-xdist python3-zstandard busybox-static zstd pigz
+  util-linux attr clang
   # gantry build's tests: a Debian 12 base image made with debootstrap (tests/fixtures/debian_base.py)
   debootstrap
   skopeo umoci uidmap runc crun podman containerd

@@ -3,7 +3,13 @@
 Tests drive the built binary (GANTRY_BIN, default build/gantry) as a user would, each with its
 own store under pytest's tmp_path. Sample images come from tests/fixtures/mkimage.py.
 Run with Debian's interpreter: /usr/bin/python3 -m pytest tests/e2e
+In parallel (pytest-xdist): /usr/bin/python3 -m pytest -n 2 --dist loadfile tests/e2e tests/fixtures
+Tests that change host-wide state (/dev/fuse's mode, /run/cdi, the Slurm cluster's fixed ports)
+hold a `host_lock` for as long as they do; users and /etc/subuid entries are made once per run.
 """
+import atexit
+import contextlib
+import fcntl
 import json
 import os
 import pwd
@@ -54,7 +60,28 @@ if SANITIZED:
             f"log_path={SANITIZER_REPORTS}/report"
 
 
+def is_controller(config):
+    """Whether this process runs the session: the only one without -n, else xdist's controller
+    (its workers have config.workerinput)."""
+    return not hasattr(config, "workerinput")
+
+
+@contextlib.contextmanager
+def host_lock(name, shared=False):
+    """Holds the cross-process lock NAME (flock on /tmp/gantry-e2e-NAME.lock) while the block
+    runs: tests in other pytest processes (xdist workers, other sessions) that change or depend
+    on the same host-wide state wait. Exclusive, or SHARED with other shared holders."""
+    with open(f"/tmp/gantry-e2e-{name}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
 def pytest_configure(config):
+    if is_controller(config) and getattr(config.option, "numprocesses", None) and \
+            "GPUHOST_CACHE_DIR" not in os.environ:
+        # the simulated GPU hosts' compiled fakes, shared by the xdist workers (inherited)
+        os.environ["GPUHOST_CACHE_DIR"] = tempfile.mkdtemp(prefix="gpuhost-cc-", dir="/tmp")
+        atexit.register(shutil.rmtree, os.environ["GPUHOST_CACHE_DIR"], True)
     config.addinivalue_line(
         "markers", "not_under_sanitizer(reason): skip only when GANTRY_BIN is an ASan+UBSan "
         "build (make test-asan); REASON says which property of the plain build it measures")
@@ -65,7 +92,53 @@ def pytest_unconfigure(config):
         SANITIZER_REPORTS.rmdir()  # kept when it holds a report
 
 
+# pytest -n N --dist loadfile (the way to run the suite in parallel: a file's module fixtures are
+# made once) hands each worker whole files, in collection order. Files here are put first, the
+# slowest first (measured with --durations=0 on 2 cores), so that no long file starts last.
+SLOW_FIRST = ["e2e/test_build_debian.py", "e2e/test_run.py", "e2e/test_gpu.py",
+              "e2e/test_doctor_matrix.py", "e2e/test_tailor.py", "e2e/test_slim.py",
+              "e2e/test_build.py", "e2e/test_slurm.py"]
+# Files that take turns on a host-wide resource for long (host_lock) run as one unit on one
+# worker rather than wait for each other on two: the Slurm cluster's fixed ports.
+SAME_UNIT = {"e2e/test_slurm_options.py": "e2e/test_slurm.py"}
+
+
+def _loadfile(config):
+    return getattr(config.option, "dist", "no") == "loadfile" and \
+        getattr(config.option, "numprocesses", None)
+
+
+def _test_file(path):
+    """PATH relative to tests/ ("e2e/test_run.py"), or None outside it."""
+    try:
+        return Path(path).resolve().relative_to(TESTS).as_posix()
+    except ValueError:
+        return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    if not _loadfile(config):
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid):
+            scope = super()._split_scope(nodeid)  # the file, relative to the rootdir
+            name = _test_file(config.rootpath / scope) or scope
+            return SAME_UNIT.get(name, name)
+
+    return Scheduling(config, log)
+
+
+def _slow_first(items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(_test_file(item.path), len(rank)))  # stable
+
+
 def pytest_collection_modifyitems(config, items):
+    if _loadfile(config):
+        _slow_first(items)
     if not SANITIZED:
         return
     for item in items:
@@ -179,6 +252,30 @@ class Gantry:
         return json.loads(p.read_text())["refs"] if p.exists() else {}
 
 
+_SHARED_BIN = {}
+
+
+def gantry_copy(dest):
+    """Puts gantry at DEST (a new path, in a directory every user can enter) for a test's own
+    use: every user can run it wherever the checkout lives (it may be under a 0700 home), and
+    its processes are told apart from other tests' by their executable. A hard link to one copy
+    this process made in /tmp (the release binary is ~190 MB: a copy per test costs 0.2-0.5 s),
+    or a copy where a link cannot be made."""
+    if "path" not in _SHARED_BIN:
+        d = Path(tempfile.mkdtemp(prefix="gantry-e2e-bin-", dir="/tmp"))
+        os.chmod(d, 0o755)
+        shutil.copy2(GANTRY, d / "gantry")
+        os.chmod(d / "gantry", 0o755)
+        _SHARED_BIN["path"] = d / "gantry"
+        atexit.register(shutil.rmtree, d, True)
+    try:
+        os.link(_SHARED_BIN["path"], dest)
+    except OSError:
+        shutil.copy2(GANTRY, dest)
+        os.chmod(dest, 0o755)
+    return Path(dest)
+
+
 @pytest.fixture(scope="session")
 def gantry_bin():
     assert GANTRY.exists(), f"{GANTRY} is missing: build first (make build)"
@@ -203,9 +300,7 @@ def rootless(gantry_bin):
         # a copy nobody can execute, wherever the checkout lives (it may be under a 0700 home)
         bindir = Path(str(base) + "-bin")  # beside base: tests check base holds only the store
         bindir.mkdir(mode=0o755)
-        binary = bindir / "gantry"
-        shutil.copy2(GANTRY, binary)
-        os.chmod(binary, 0o755)
+        binary = gantry_copy(bindir / "gantry")
         os.chown(base, NOBODY.pw_uid, NOBODY.pw_gid)
         gan = Gantry(base / "store", user=NOBODY, binary=binary)
     else:
@@ -218,44 +313,87 @@ def rootless(gantry_bin):
 
 
 SUBID_USER = "gantry-subid"
+SUBID_RANGE = "300000:65536"
+_SUBID_SAVED = {}  # what pytest_sessionstart changed, for pytest_sessionfinish to restore
+
+
+def _make_subid_user():
+    """Adds SUBID_USER with a range in /etc/subuid and /etc/subgid, once for the whole run and
+    before any test (in the only or the controlling process): /etc/passwd then never changes
+    while tests run (test_hostile and test_gpu check that it does not) and no test edits
+    /etc/subuid while another reads it."""
+    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("newuidmap"):
+        return
+    if subprocess.run(["id", SUBID_USER], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/bin/false",
+                        SUBID_USER], check=True)
+        _SUBID_SAVED["user"] = True
+    for f in ("/etc/subuid", "/etc/subgid"):
+        text = Path(f).read_text() if os.path.exists(f) else None
+        lines = [l for l in (text or "").splitlines() if not l.startswith(SUBID_USER + ":")]
+        Path(f).write_text("\n".join(lines + [f"{SUBID_USER}:{SUBID_RANGE}"]) + "\n")
+        _SUBID_SAVED[f] = text
+
+
+def _remove_subid_user():
+    for f in ("/etc/subuid", "/etc/subgid"):
+        if f in _SUBID_SAVED:
+            text = _SUBID_SAVED.pop(f)
+            if text is None:
+                os.unlink(f)
+            else:
+                Path(f).write_text(text)
+    if _SUBID_SAVED.pop("user", False):
+        subprocess.run(["userdel", SUBID_USER], capture_output=True)
+
+
+def pytest_sessionstart(session):
+    if is_controller(session.config):
+        _make_subid_user()
+
+
+def pytest_sessionfinish(session):
+    if is_controller(session.config):
+        _remove_subid_user()
 
 
 @pytest.fixture
 def subid_user():
-    """gantry as a user made for the test, with ranges in /etc/subuid and /etc/subgid (restored
-    after), a fresh store in `subid_user.base` (which the user owns) and HOME there."""
+    """gantry as SUBID_USER (made for the run by pytest_sessionstart, with SUBID_RANGE in
+    /etc/subuid and /etc/subgid), a fresh store in `subid_user.base` (which the user owns) and
+    HOME there."""
     if os.geteuid() != 0:
         pytest.skip("creates a user with subordinate ids: needs root")
     need_tool("newuidmap")
     need_tool("useradd")
-    made = subprocess.run(["id", SUBID_USER], capture_output=True).returncode != 0
-    if made:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/bin/false", SUBID_USER],
-                       check=True)
-    saved = {}
-    for f in ("/etc/subuid", "/etc/subgid"):
-        saved[f] = Path(f).read_text() if os.path.exists(f) else None
-        lines = [l for l in (saved[f] or "").splitlines() if not l.startswith(SUBID_USER + ":")]
-        Path(f).write_text("\n".join(lines + [f"{SUBID_USER}:300000:65536"]) + "\n")
+    try:
+        user = pwd.getpwnam(SUBID_USER)
+    except KeyError:
+        pytest.fail(f"{SUBID_USER} is missing: pytest_sessionstart (tests/conftest.py) makes it")
     base = Path(tempfile.mkdtemp(prefix="gantry-subid-", dir="/tmp"))
     os.chmod(base, 0o755)
-    user = pwd.getpwnam(SUBID_USER)
     os.chown(base, user.pw_uid, user.pw_gid)
     bindir = Path(str(base) + "-bin")
     bindir.mkdir(mode=0o755)
-    shutil.copy2(GANTRY, bindir / "gantry")
-    g = Gantry(base / "store", user=user, binary=bindir / "gantry")
+    g = Gantry(base / "store", user=user, binary=gantry_copy(bindir / "gantry"))
     g.base = base
     yield g
-    for f, text in saved.items():
-        if text is None:
-            os.unlink(f)
-        else:
-            Path(f).write_text(text)
     subprocess.run(["rm", "-rf", str(base), str(bindir)], capture_output=True)
-    if made:
-        subprocess.run(["userdel", SUBID_USER], capture_output=True)
 
+
+@contextlib.contextmanager
+def fuse_mode(mode):
+    """/dev/fuse with MODE (as root) while the block runs, restored after it; under the "fuse"
+    host lock, so that no test in another process changes it meanwhile."""
+    with host_lock("fuse"):
+        before = os.stat("/dev/fuse").st_mode & 0o7777
+        if os.geteuid() == 0:
+            os.chmod("/dev/fuse", mode)
+        try:
+            yield
+        finally:
+            if os.geteuid() == 0:
+                os.chmod("/dev/fuse", before)
 
 
 @pytest.fixture
@@ -263,12 +401,8 @@ def fuse_open():
     """/dev/fuse mode 0666 for the test (a distribution's default), restored after it."""
     if not os.path.exists("/dev/fuse"):
         pytest.skip("/dev/fuse is missing")
-    mode = os.stat("/dev/fuse").st_mode & 0o7777
-    if os.geteuid() == 0:
-        os.chmod("/dev/fuse", 0o666)
-    yield
-    if os.geteuid() == 0:
-        os.chmod("/dev/fuse", mode)
+    with fuse_mode(0o666):
+        yield
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 """What tests/e2e/test_slurm*.py share: the 4-node cluster (tests/fixtures/slurm_cluster.py)
 with the plugin loaded, each node's store holding the sample image, and the checks that a step
-left nothing behind. Each test module starts its own cluster (module scope, ~3 s)."""
+left nothing behind. Each test module starts its own cluster (module scope, ~3 s) on the fixed
+ports of tests/fixtures/slurm_cluster.py, holding the "slurm" host lock while it runs: one
+cluster at a time, whichever pytest process (xdist worker) runs the module."""
 import json
 import os
 import shutil
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GANTRY, IN_CI, NOBODY
+from conftest import GANTRY, IN_CI, NOBODY, fuse_mode, host_lock
 from fixtures.slurm_cluster import NODES, SlurmCluster, missing_tools
 
 PLUGIN = GANTRY.parent / "spank_gantry.so"
@@ -36,11 +38,15 @@ def cluster():
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fixtures" / "gpuhost"))
     import gpuhost as gh
     host = gh.build_host(d / "gpuhost", gh.preset(2))
-    c = SlurmCluster(d / "cluster", PLUGIN, GANTRY, HOLD,
-                     plugin_args=[f"driver_root={host.driver_root}", f"dev_root={host.dev_root}"],
-                     gpus=(2, f"{host.dev_root}/dev/nvidia[0-1]")).start()
-    yield c
-    c.stop()
+    with host_lock("slurm"):  # the ports, munged
+        c = SlurmCluster(d / "cluster", PLUGIN, GANTRY, HOLD,
+                         plugin_args=[f"driver_root={host.driver_root}",
+                                      f"dev_root={host.dev_root}"],
+                         gpus=(2, f"{host.dev_root}/dev/nvidia[0-1]"))
+        try:
+            yield c.start()
+        finally:
+            c.stop()
     shutil.rmtree(d, ignore_errors=True)
 
 
@@ -91,6 +97,24 @@ def assert_clean(cluster, timeout=15):
     assert leftovers(cluster) == ([], [], [])
 
 
+def user_procs(*argv):
+    """PIDs of the job user's processes whose command line is ARGV (argv[0] compared by its base
+    name). Other tests run processes as that user too (nobody: every rootless test), so a test
+    here looks for a command line only its own jobs run."""
+    pids = subprocess.run(["pgrep", "-u", str(NOBODY.pw_uid), "-x", os.path.basename(argv[0])],
+                          capture_output=True, text=True).stdout.split()
+    found = []
+    for pid in pids:
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+        except OSError:
+            continue
+        if args and [os.path.basename(args[0].decode())] + [a.decode() for a in args[1:]] == \
+                [os.path.basename(argv[0]), *argv[1:]]:
+            found.append(pid)
+    return found
+
+
 def user_file(cluster, name, text, mode=0o755):
     p = cluster.home / name
     p.write_text(text)
@@ -104,7 +128,5 @@ def fuse_open():
     """/dev/fuse 0666 (a distribution's default; this VM has 0600), restored after the test."""
     if not os.path.exists("/dev/fuse"):
         pytest.skip("/dev/fuse is missing")
-    mode = os.stat("/dev/fuse").st_mode & 0o7777
-    os.chmod("/dev/fuse", 0o666)
-    yield
-    os.chmod("/dev/fuse", mode)
+    with fuse_mode(0o666):
+        yield

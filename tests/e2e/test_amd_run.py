@@ -271,27 +271,19 @@ def test_root_with_a_non_root_user_gets_the_node_groups(lab):
     assert rep["visible"] == uuids(lab, "mi250x", [3])
 
 
-@pytest.fixture
-def subids():
-    """Gives 'nobody' a subordinate id range for the test, then takes it away."""
-    need_tool("newuidmap")
-    saved = {}
-    for f in ("/etc/subuid", "/etc/subgid"):
-        p = Path(f)
-        saved[f] = p.read_text() if p.exists() else None
-        p.write_text((saved[f] or "") + "nobody:300000:65536\n")
-    yield
-    for f, text in saved.items():
-        if text is None:
-            Path(f).unlink()
-        else:
-            Path(f).write_text(text)
-
-
-def test_subordinate_ids_keep_the_callers_groups(lab, subids):
-    res = run(lab, "rootless", "mi300x", "--gpus", "device=0", cmd=[
-        "sh", "-c", "cat /proc/self/uid_map; amd_probe"])
+def test_subordinate_ids_keep_the_callers_groups(lab, subid_user):
+    """A caller with subordinate ids (conftest's subid_user, with the render and video groups)
+    gets a full id map and still opens the device nodes through its groups."""
+    user = subid_user.user
+    g = GroupGantry(subid_user.root, user, [RENDER_GID, VIDEO_GID], subid_user.bin)
+    g.run("load", lab.base / "images.tar")
+    out, _ = lab.hosts["mi300x"]
+    res = g.run("run", "--sys-root", out / "sys", "--dev-root", out / "dev",
+                "-v", f"{out}/sys:{amd_image.SYS_IN_CONTAINER}:ro",
+                "-e", f"AMDPROBE_SYS={amd_image.SYS_IN_CONTAINER}", "--gpus", "device=0",
+                "amd/probe:1", "sh", "-c", "cat /proc/self/uid_map; amd_probe", check=False)
     assert res.code == 0, res
+    assert f"0 {user.pw_uid} 1" in " ".join(res.out.split())  # the caller is root inside
     assert "300000" in res.out  # a full subordinate map
     rep = probe(res)
     assert rep["kfd"] == "ok" and rep["visible"] == uuids(lab, "mi300x", [0]), res

@@ -429,16 +429,20 @@ def test_add_url_fetches_checks_and_caches(bb, http_files):
 
 def test_a_killed_build_breaks_nothing(bb):
     g, _, tmp = bb
-    ctx = write(tmp / "ctx", {"Dockerfile": "FROM sample:latest\nRUN echo $$ > /pid; sleep 30\n"})
+    # sleep 39: a command line no other test runs (they may run beside this one, pytest -n)
+    ctx = write(tmp / "ctx", {"Dockerfile": "FROM sample:latest\nRUN echo $$ > /pid; sleep 39\n"})
     p = g.popen("build", "-t", "killed:1", str(ctx), stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE)
     deadline = time.time() + 20
-    while not any("sleep 30" in l for l in _proc_cmdlines()):
+    while not any(l.strip() == "sleep 39" for l in _proc_cmdlines()):
         assert time.time() < deadline and p.poll() is None
         time.sleep(0.05)
     p.kill()  # SIGKILL: no cleanup of its own
     p.wait()
-    time.sleep(0.5)  # the container dies with its PID namespace
+    deadline = time.time() + 10  # the container dies with its PID namespace
+    while any(l.strip() == "sleep 39" for l in _proc_cmdlines()):
+        assert time.time() < deadline, "the RUN step outlived the killed build"
+        time.sleep(0.05)
     assert "docker.io/library/killed:1" not in g.refs()
     write(ctx, {"Dockerfile": "FROM sample:latest\nRUN echo done > /d\n"})
     build(g, ctx, "-t", "after:1")  # the next build works

@@ -16,6 +16,7 @@ CDI device nodes rootless only when hostPath equals path (reference/this-machine
 Run: flock /tmp/gantry-e2e.lock /usr/bin/python3 -m pytest -q -p no:cacheprovider \
          tests/e2e/test_cdi_amd.py
 """
+import contextlib
 import json
 import os
 import re
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TESTS, Gantry, need_tool
+from conftest import TESTS, Gantry, host_lock, need_tool
 from fixtures import mkimage as mk
 
 sys.path.insert(0, str(TESTS / "fixtures" / "amdhost"))
@@ -137,6 +138,9 @@ def podman_runner(lab, spec_dir):
     conf.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", '
                     f'"nproc=32768:32768"]\n[engine]\ncdi_spec_dirs = ["{spec_dir}"]\n')
     env = dict(os.environ, CONTAINERS_CONF=str(conf))
+    # /run/cdi may be made below, and test_gpu.py writes a spec there: one test at a time
+    held = contextlib.ExitStack()
+    held.enter_context(host_lock("cdi"))
     targets = [d for d in ("/etc/cdi", "/run/cdi") if os.path.isdir(d)]
     made = None
     if not targets:  # nothing to bind over: an empty /run/cdi for the test's duration
@@ -161,13 +165,16 @@ def podman_runner(lab, spec_dir):
         return p
 
     def cleanup():
-        podman("rmi", "-a", "-f", check=False)
-        with open("/proc/self/mounts") as f:
-            stale = [line.split()[1] for line in f if str(base) in line.split()[1]]
-        for m in sorted(stale, key=len, reverse=True):
-            subprocess.run(["umount", "-l", m], capture_output=True)
-        if made is not None:
-            made.rmdir()
+        try:
+            podman("rmi", "-a", "-f", check=False)
+            with open("/proc/self/mounts") as f:
+                stale = [line.split()[1] for line in f if str(base) in line.split()[1]]
+            for m in sorted(stale, key=len, reverse=True):
+                subprocess.run(["umount", "-l", m], capture_output=True)
+            if made is not None:
+                made.rmdir()
+        finally:
+            held.close()
 
     return podman, cleanup
 

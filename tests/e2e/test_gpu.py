@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GANTRY, NOBODY, TESTS, Gantry, need_tool
+from conftest import GANTRY, NOBODY, TESTS, Gantry, host_lock, need_tool
 from fixtures import mkimage as mk
 
 sys.path.insert(0, str(TESTS / "fixtures" / "gpuhost"))
@@ -1283,50 +1283,52 @@ def test_podman_runs_with_gantry_cdi_spec(root_ctx, lab, poc):
                                  f"({p.returncode}):\n{p.stdout}\n{p.stderr}")
         return p
 
-    # another nvidia.com/gpu spec in the system dirs would make podman drop the devices as
-    # conflicting (a real GPU host with /var/run/cdi/nvidia.yaml)
-    others = [str(f) for dname in ("/etc/cdi", "/var/run/cdi") if os.path.isdir(dname)
-              for f in Path(dname).iterdir() if f != spec and f.is_file()
-              and re.search(r'kind"?\s*:\s*"?nvidia\.com/gpu', f.read_text(errors="replace"))]
-    assert not others, f"CDI specs of kind nvidia.com/gpu already installed: {others}"
-    try:
-        spec.parent.mkdir(parents=True, exist_ok=True)
-        generate(gan, host, "--output", base / "nvidia.yaml")
-        gan.run("cdi", "validate", base / "nvidia.yaml")
-        shutil.copyfile(base / "nvidia.yaml", spec)
-        archive = base / "probe.tar"
-        ci.write_cuda_image(archive, "cuda-probe", tag="gt/probe:1")
-        podman("load", "-i", archive)
-        run = ["run", "--rm", "--runtime", "runc", "--network", "none"]
-        for dev, (gpus, migs) in (("all", resolve(d, all_=True)), ("0", resolve(d, [0])),
-                                  ("1:2", resolve(d, migs=[(1, 2)]))):
-            p = podman(*run, "--device", f"nvidia.com/gpu={dev}", "localhost/gt/probe:1",
-                       "sh", "-c", PROBE)
-            s = sections(p.stdout)
-            want = expect_probe(d, gpus, migs)
-            assert f"libcuda: {LIBDIR}/libcuda.so.{DRIVER}" in s["probe"], p.stdout + p.stderr
-            assert f"cuda_driver_version: {d['cuda_version']}" in s["probe"], p.stdout
-            assert [line for line in s["probe"] if "\t" in line] == want, p.stdout
-            assert s["smi"] == expect_smi(d, gpus, migs), p.stdout
-            selected = {f"/dev/nvidia{g['minor']}" for g in d["gpus"] if g["index"] in gpus}
-            assert {n for n in s["dev"] if re.fullmatch(r"/dev/nvidia\d+", n)} == selected
-            assert "/dev/nvidiactl" in s["dev"]
-        # the spec's hooks run with their declared env: an image LD_PRELOAD reaches no hook
-        poc_bytes, mark2 = poc
-        assert not os.path.exists("/owned")
-        pa = base / "preload.tar"
-        mk.write_docker_archive(pa, _poc_images(poc_bytes))
-        podman("load", "-i", pa)
-        for name in ("abs", "cwd"):
-            p = podman(*run, "--device", "nvidia.com/gpu=all", f"localhost/gt/preload-{name}:1",
-                       "sh", "-c", "cat /owned 2>/dev/null; echo done")
-            assert p.stdout == "done\n", p.stdout + p.stderr
-            assert not os.path.exists("/owned") and not os.path.exists(mark2), \
-                f"podman + gantry hooks loaded the image's LD_PRELOAD on the host ({name})"
-    finally:
-        spec.unlink(missing_ok=True)
-        subprocess.run(pod + ["rmi", "-a", "-f"], capture_output=True, env=env, timeout=120)
-        with open("/proc/self/mounts") as f:
-            stale = [line.split()[1] for line in f if str(base) in line.split()[1]]
-        for m in sorted(stale, key=len, reverse=True):
-            subprocess.run(["umount", "-l", m], capture_output=True)
+    # /var/run/cdi: test_cdi_amd.py may make (and remove) /run/cdi meanwhile
+    with host_lock("cdi"):
+        # another nvidia.com/gpu spec in the system dirs would make podman drop the devices as
+        # conflicting (a real GPU host with /var/run/cdi/nvidia.yaml)
+        others = [str(f) for dname in ("/etc/cdi", "/var/run/cdi") if os.path.isdir(dname)
+                  for f in Path(dname).iterdir() if f != spec and f.is_file()
+                  and re.search(r'kind"?\s*:\s*"?nvidia\.com/gpu', f.read_text(errors="replace"))]
+        assert not others, f"CDI specs of kind nvidia.com/gpu already installed: {others}"
+        try:
+            spec.parent.mkdir(parents=True, exist_ok=True)
+            generate(gan, host, "--output", base / "nvidia.yaml")
+            gan.run("cdi", "validate", base / "nvidia.yaml")
+            shutil.copyfile(base / "nvidia.yaml", spec)
+            archive = base / "probe.tar"
+            ci.write_cuda_image(archive, "cuda-probe", tag="gt/probe:1")
+            podman("load", "-i", archive)
+            run = ["run", "--rm", "--runtime", "runc", "--network", "none"]
+            for dev, (gpus, migs) in (("all", resolve(d, all_=True)), ("0", resolve(d, [0])),
+                                      ("1:2", resolve(d, migs=[(1, 2)]))):
+                p = podman(*run, "--device", f"nvidia.com/gpu={dev}", "localhost/gt/probe:1",
+                           "sh", "-c", PROBE)
+                s = sections(p.stdout)
+                want = expect_probe(d, gpus, migs)
+                assert f"libcuda: {LIBDIR}/libcuda.so.{DRIVER}" in s["probe"], p.stdout + p.stderr
+                assert f"cuda_driver_version: {d['cuda_version']}" in s["probe"], p.stdout
+                assert [line for line in s["probe"] if "\t" in line] == want, p.stdout
+                assert s["smi"] == expect_smi(d, gpus, migs), p.stdout
+                selected = {f"/dev/nvidia{g['minor']}" for g in d["gpus"] if g["index"] in gpus}
+                assert {n for n in s["dev"] if re.fullmatch(r"/dev/nvidia\d+", n)} == selected
+                assert "/dev/nvidiactl" in s["dev"]
+            # the spec's hooks run with their declared env: an image LD_PRELOAD reaches no hook
+            poc_bytes, mark2 = poc
+            assert not os.path.exists("/owned")
+            pa = base / "preload.tar"
+            mk.write_docker_archive(pa, _poc_images(poc_bytes))
+            podman("load", "-i", pa)
+            for name in ("abs", "cwd"):
+                p = podman(*run, "--device", "nvidia.com/gpu=all", f"localhost/gt/preload-{name}:1",
+                           "sh", "-c", "cat /owned 2>/dev/null; echo done")
+                assert p.stdout == "done\n", p.stdout + p.stderr
+                assert not os.path.exists("/owned") and not os.path.exists(mark2), \
+                    f"podman + gantry hooks loaded the image's LD_PRELOAD on the host ({name})"
+        finally:
+            spec.unlink(missing_ok=True)
+            subprocess.run(pod + ["rmi", "-a", "-f"], capture_output=True, env=env, timeout=120)
+            with open("/proc/self/mounts") as f:
+                stale = [line.split()[1] for line in f if str(base) in line.split()[1]]
+            for m in sorted(stale, key=len, reverse=True):
+                subprocess.run(["umount", "-l", m], capture_output=True)

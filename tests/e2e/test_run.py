@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, load_busybox, need_tool
+from conftest import REPO, Gantry, gantry_copy, load_busybox, need_tool
 
 
 @pytest.fixture(params=["root", "rootless"])
@@ -1138,6 +1138,10 @@ def mounts_and_procs(store, binary):
 
 
 def test_leak_1000_runs(g, mk, tmp_path):
+    # its own gantry: the processes left behind are told by their executable, and other tests
+    # (pytest -n) run the shared one meanwhile
+    (tmp_path / "bin").mkdir()
+    g = Gantry(g.root, binary=gantry_copy(tmp_path / "bin" / "gantry"))
     load_busybox(g, mk, tmp_path)
     before = mounts_and_procs(g.root, g.bin)
     script = f'for i in $(seq 1000); do "{g.bin}" run sample:latest true || exit 1; done'
@@ -1346,35 +1350,20 @@ def test_resource_limits_explain_what_is_missing(runner):
     assert r.code == 2 and "--memory" in r.err
 
 
-@pytest.fixture
-def subids():
-    """Gives 'nobody' a subordinate id range for the test (root only), then takes it away."""
-    if os.geteuid() != 0:
-        pytest.skip("editing /etc/subuid needs root")
-    need_tool("newuidmap")
-    saved = {}
-    for f in ("/etc/subuid", "/etc/subgid"):
-        p = Path(f)
-        saved[f] = p.read_text() if p.exists() else None
-        p.write_text((saved[f] or "") + "nobody:300000:65536\n")
-    yield
-    for f, text in saved.items():
-        if text is None:
-            Path(f).unlink()
-        else:
-            Path(f).write_text(text)
-
-
-def test_rootless_subordinate_id_mapping(rootless, mk, subids):
-    img = load_busybox(rootless, mk, rootless.base)
-    maps = rootless.run("run", img, "cat", "/proc/self/uid_map").out.split()
-    assert maps == ["0", str(65534), "1", "1", "300000", "65536"]
-    out = rootless.run("run", "-u", "1000:1000", img, "sh", "-c",
-                       "id -u; id -g; touch /tmp/f; stat -c %u /tmp/f").out.split()
+def test_rootless_subordinate_id_mapping(subid_user, mk):
+    """A user with a range in /etc/subuid and /etc/subgid (conftest's subid_user, made for the
+    whole run: 'nobody', whom the other rootless tests run as, never gets one)."""
+    uid = str(subid_user.user.pw_uid)
+    img = load_busybox(subid_user, mk, subid_user.base)
+    maps = subid_user.run("run", img, "cat", "/proc/self/uid_map").out.split()
+    assert maps == ["0", uid, "1", "1", "300000", "65536"]
+    out = subid_user.run("run", "-u", "1000:1000", img, "sh", "-c",
+                         "id -u; id -g; touch /tmp/f; stat -c %u /tmp/f").out.split()
     assert out == ["1000", "1000", "1000"]
-    single = rootless.run("run", "--userns", "single", img, "cat", "/proc/self/uid_map").out.split()
-    assert single == ["0", str(65534), "1"]
-    r = rootless.run("run", "--userns", "single", "-u", "1000", img, "id", check=False)
+    single = subid_user.run("run", "--userns", "single", img, "cat",
+                            "/proc/self/uid_map").out.split()
+    assert single == ["0", uid, "1"]
+    r = subid_user.run("run", "--userns", "single", "-u", "1000", img, "id", check=False)
     assert r.code == 125 and "not mapped" in r.err
 
 
@@ -1550,6 +1539,14 @@ def test_cve_2024_45310_racing_shared_volume(runner):
     try:
         outcomes = {"ok": 0, "refused": 0}
         seen = set()  # the race must really run: vol/x seen as a link and as a directory
+        # the flipper is running once both states have been seen (on a busy machine it may take
+        # a while to start): wait for that event, then race it
+        end = time.monotonic() + 60
+        while not {"link", "dir"} <= seen and time.monotonic() < end:
+            x = vol / "x"
+            seen.add("link" if x.is_symlink() else "dir" if x.is_dir() else "none")
+            time.sleep(0.001)
+        assert {"link", "dir"} <= seen, f"the flipper did not flip within 60 s: {seen}"
         for _ in range(60):
             x = vol / "x"
             seen.add("link" if x.is_symlink() else "dir" if x.is_dir() else "none")

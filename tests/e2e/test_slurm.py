@@ -18,7 +18,7 @@ import pytest
 from conftest import NOBODY
 from fixtures.slurm_cluster import NODES
 from slurm_common import (  # noqa: F401 (pytest fixtures, used as test arguments)
-    assert_clean, cluster, fuse_open, gantry, image, leftovers, user_file)
+    assert_clean, cluster, fuse_open, gantry, image, leftovers, user_file, user_procs)
 
 
 def test_srun_4_nodes_8_tasks(cluster, image):
@@ -99,8 +99,7 @@ def test_scancel_leaves_nothing(cluster, image):
         assert len(leftovers(cluster)[1]) == 4, leftovers(cluster)
         sleepers = []
         while time.time() < end and len(sleepers) < 8:
-            sleepers = subprocess.run(["pgrep", "-u", str(NOBODY.pw_uid), "-x", "sleep"],
-                                      capture_output=True, text=True).stdout.split()
+            sleepers = user_procs("sleep", "300")
         assert len(sleepers) >= 8, sleepers
         q = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True,
                            env=cluster.env())

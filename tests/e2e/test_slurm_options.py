@@ -106,9 +106,8 @@ def test_gpus_from_gres(cluster, image):
     holder = subprocess.Popen(cluster.as_user(["srun", "-w", "n1", "--gres=gpu:1", "sleep", "60"]),
                               env=cluster.env(), cwd=str(cluster.home))
     try:
-        end = time.time() + 20
-        while time.time() < end and not subprocess.run(
-                ["pgrep", "-u", str(NOBODY.pw_uid), "-x", "sleep"], capture_output=True).stdout:
+        end = time.time() + 20  # until the holder's job runs (holds its GPU)
+        while time.time() < end and not cluster.run("squeue", "-h", "-t", "R").stdout.strip():
             time.sleep(0.1)
         r = cluster.srun("-w", "n1", "--gres=gpu:1", f"--container-image={image}", "sh", "-c",
                          'echo "$SLURM_STEP_GPUS $CUDA_VISIBLE_DEVICES"; ls /dev | grep "^nvidia[0-9]"')
@@ -183,8 +182,18 @@ def test_slurm_container_option_runs_gantry_oci(cluster, image):
     shared = cluster.dir / "shared"
     shared.mkdir(exist_ok=True)
     os.chown(shared, NOBODY.pw_uid, NOBODY.pw_gid)
-    gantry(cluster, "n1", "bundle", image, shared / "bundle")
+    # Both containers must be alive at once for their mount namespaces to differ: a namespace's
+    # inode number is reused once the first container is gone. Each task leaves a file in a
+    # shared volume and waits (up to 60 s) until the other task's file is there.
+    sync = shared / "sync"
+    shutil.rmtree(sync, ignore_errors=True)
+    sync.mkdir()
+    os.chown(sync, NOBODY.pw_uid, NOBODY.pw_gid)
+    gantry(cluster, "n1", "bundle", "-v", f"{sync}:/sync", image, shared / "bundle")
     r = cluster.srun("-N2", f"--container={shared / 'bundle'}", "sh", "-c",
+                     'mktemp /sync/task.XXXXXX >/dev/null; i=0; '
+                     'while [ "$(ls /sync | wc -l)" -lt 2 ] && [ $i -lt 1200 ]; do '
+                     'sleep 0.05; i=$((i+1)); done; '
                      'echo "$FROMIMAGE $(readlink /proc/self/ns/mnt) $(cat /proc/self/uid_map)"')
     assert r.returncode == 0, r
     rows = [line.split() for line in r.stdout.splitlines()]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need_tool
+from conftest import fuse_mode, need_tool
 
 SQ = "/usr/bin/unsquashfs"
 
@@ -262,16 +262,12 @@ def test_missing_dev_fuse_access_is_a_clear_error(rootless, mk):
     need_tool("tar2sqfs")
     if os.geteuid() != 0:
         pytest.skip("needs root to set /dev/fuse to 0600")
-    mode = os.stat("/dev/fuse").st_mode & 0o7777
-    os.chmod("/dev/fuse", 0o600)
-    try:
-        ref = load(rootless, mk, rootless.base)
-        out = rootless.base / "img.sqsh"
-        rootless.run("save", ref, "--format", "squashfs", "-o", out)
+    ref = load(rootless, mk, rootless.base)
+    out = rootless.base / "img.sqsh"
+    rootless.run("save", ref, "--format", "squashfs", "-o", out)
+    with fuse_mode(0o600):
         r = rootless.fail("run", "--rm", out, "/bin/true", code=125)
-        assert "/dev/fuse" in r.err and "chmod 0666 /dev/fuse" in r.err
-    finally:
-        os.chmod("/dev/fuse", mode)
+    assert "/dev/fuse" in r.err and "chmod 0666 /dev/fuse" in r.err
 
 
 def test_gpus_on_a_sqsh_image(g, tmp_path, fuse_open):
