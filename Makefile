@@ -36,8 +36,10 @@ demo: build
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# GANTRY_UNIT: the unit binary one fixture test runs (make test builds only $(SAN_BUILD)'s)
 e2e: build-gantry
-	$(PYTEST) -p no:cacheprovider -q -ra $(E2E_PARALLEL) tests/e2e tests/fixtures
+	GANTRY_UNIT=$(firstword $(wildcard $(BUILD)/gantry_unit $(SAN_BUILD)/gantry_unit)) \
+	  $(PYTEST) -p no:cacheprovider -q -ra $(E2E_PARALLEL) tests/e2e tests/fixtures
 
 # kill -9, full-disk and concurrency suites (docs/stress.md); STRESS_TRIALS=N runs longer.
 # Serial: they measure what concurrent gantry processes do to each other.

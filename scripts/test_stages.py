@@ -24,11 +24,12 @@ STAGES = [
     ("deps", ["./scripts/install-deps.sh"], [], "Debian packages"),
     ("format", ["make", "-s", "format-check"], ["deps"], "clang-format"),
     ("build", ["make", "-s", "build-gantry"], ["deps"], "gcc release: gantry, Slurm plugin"),
-    ("e2e", ["make", "-s", "e2e"], ["build"], "pytest tests/e2e tests/fixtures"),
-    ("stress", ["make", "-s", "stress"], ["build"], "pytest tests/stress"),
     ("build-san", ["make", "-s", "build-san"], ["deps"],
      "clang ASan+UBSan+fuzzer: gantry, unit, fuzz"),
     ("unit-san", ["make", "-s", "unit-san"], ["build-san"], "ctest under ASan+UBSan"),
+    # after build-san: a fixture test runs one case of build-san's gantry_unit
+    ("e2e", ["make", "-s", "e2e"], ["build"], "pytest tests/e2e tests/fixtures"),
+    ("stress", ["make", "-s", "stress"], ["build"], "pytest tests/stress"),
     ("fuzz-smoke", ["make", "-s", "fuzz-smoke"], ["build-san"], "every fuzz target"),
     ("e2e-san", ["make", "-s", "e2e-asan-ci"], ["build-san"], "e2e subset under ASan+UBSan"),
 ]
