@@ -5,6 +5,8 @@
 
 #include <random>
 
+namespace layer_extract_sparse_test {
+
 using gantry::layer::extract_tar;
 using gantry::layer::ExtractOptions;
 
@@ -98,3 +100,5 @@ TEST(ExtractSparse, ContentIdenticalAndZerosUnallocated) {
         sb.expect_outside_untouched();
     }
 }
+
+} // namespace layer_extract_sparse_test

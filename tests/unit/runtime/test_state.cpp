@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+namespace runtime_state_test {
+
 namespace stdfs = std::filesystem;
 using gantry::Errc;
 using gantry::Error;
@@ -165,3 +167,5 @@ TEST(StatusText, DockersWords) {
     s.finished = "not a time";
     EXPECT_EQ(gantry::runtime::status_text(s, false), "Exited (7)");
 }
+
+} // namespace runtime_state_test

@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+namespace runtime_state_claim_test {
+
 namespace stdfs = std::filesystem;
 using gantry::Errc;
 using gantry::Error;
@@ -143,3 +145,5 @@ TEST(Claim, NameIsNotMatchedAgainstAnotherContainersId) {
     auto b = dir.create(state("abcd", "eeee5555"));
     EXPECT_TRUE(b.held());
 }
+
+} // namespace runtime_state_claim_test

@@ -11,6 +11,8 @@
 #include <string>
 #include <unistd.h>
 
+namespace store_image_locks_test {
+
 namespace stdfs = std::filesystem;
 using gantry::oci::Digest;
 using gantry::store::Store;
@@ -74,3 +76,5 @@ TEST(ImageLocks, CollectRemovesOnlyTheRemovedImagesLocks) {
     gantry::store::collect(st, {gone});
     EXPECT_EQ(image_locks(st), std::set<std::string>{lock_name(other)});
 }
+
+} // namespace store_image_locks_test

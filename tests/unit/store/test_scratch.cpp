@@ -18,6 +18,8 @@
 #include <thread>
 #include <unistd.h>
 
+namespace store_scratch_test {
+
 namespace stdfs = std::filesystem;
 using gantry::Errc;
 using gantry::Error;
@@ -186,3 +188,5 @@ TEST(Scratch, AnImageRemovedBeforeItsHoldIsReportedAsRemoved) {
         EXPECT_TRUE(st.images_in_use().empty());
     }
 }
+
+} // namespace store_scratch_test
