@@ -35,6 +35,7 @@
 
 namespace layer_extract_test {
 
+using namespace extract_test;
 using gantry::Errc;
 using gantry::Error;
 using gantry::Fd;

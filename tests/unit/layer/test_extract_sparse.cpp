@@ -7,6 +7,7 @@
 
 namespace layer_extract_sparse_test {
 
+using namespace extract_test;
 using gantry::layer::extract_tar;
 using gantry::layer::ExtractOptions;
 
