@@ -7,6 +7,8 @@
 #include <cmath>
 #include <gtest/gtest.h>
 
+namespace analyze_test {
+
 using namespace gantry;
 using namespace gantry::analyze;
 
@@ -321,3 +323,5 @@ TEST(AnalyzeScan, ElfDebugBytes) {
     std::string cut = self.substr(0, 200); // section table points past the end: no crash
     EXPECT_EQ(elf_debug_bytes(cut), 0u);
 }
+
+} // namespace analyze_test

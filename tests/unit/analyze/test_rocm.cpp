@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+namespace analyze_rocm_test {
+
 using namespace gantry::analyze;
 using namespace hip_bundle_test;
 
@@ -150,3 +152,5 @@ TEST(AnalyzeHip, RocmDevelFindingAndNearMiss) {
                    file("opt/rocm-6.1.2/share/doc/x.txt", 10)});
     EXPECT_FALSE(by.count("ROCM-DEVEL"));
 }
+
+} // namespace analyze_rocm_test

@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <zstd.h>
 
+namespace analyze_scan_test {
+
 using namespace gantry;
 using namespace gantry::analyze;
 
@@ -421,3 +423,5 @@ TEST(AnalyzeScanLayer, EntryErrorStopsTheReadAhead) {
         EXPECT_NE(err->message().find("\"..\" component"), std::string::npos) << err->message();
     }
 }
+
+} // namespace analyze_scan_test

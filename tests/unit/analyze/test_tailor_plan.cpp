@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <random>
 
+namespace analyze_tailor_plan_test {
+
 using namespace gantry::analyze;
 
 TEST(TailorPlan, DeflatedSizeOfRanges) {
@@ -23,3 +25,5 @@ TEST(TailorPlan, DeflatedSizeOfRanges) {
     EXPECT_GT(both, random * 99 / 100);
     EXPECT_LT(both, random * 101 / 100);
 }
+
+} // namespace analyze_tailor_plan_test

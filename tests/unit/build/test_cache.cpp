@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+namespace build_cache_test {
+
 using namespace gantry::build;
 namespace fs = std::filesystem;
 
@@ -47,3 +49,5 @@ TEST(BuildCache, RecordLookupAndDamagedEntries) {
     EXPECT_THROW(cache.record("../x", e), gantry::Error);
     fs::remove_all(dir);
 }
+
+} // namespace build_cache_test

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+namespace build_context_test {
+
 using namespace gantry::build;
 namespace fs = std::filesystem;
 
@@ -66,3 +68,5 @@ TEST(BuildContext, DigestFollowsSelectedContentOnly) {
     t.write("src/main.c", "int main();");
     EXPECT_NE(src, ctx.digest(ctx.resolve("src")));
 }
+
+} // namespace build_context_test

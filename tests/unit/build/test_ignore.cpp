@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+namespace build_ignore_test {
+
 using gantry::build::Ignore;
 
 TEST(BuildIgnore, PatternsExceptionsAndDirectories) {
@@ -32,3 +34,5 @@ TEST(BuildIgnore, HostileInputStaysBounded) {
     EXPECT_TRUE(ig.excluded("a/b/c/d/e/f/g/h/x"));
     EXPECT_FALSE(ig.excluded("a/b/c/d/e/f/g/h/y"));
 }
+
+} // namespace build_ignore_test

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+namespace build_instructions_test {
+
 using namespace gantry::build;
 using gantry::Errc;
 using gantry::Error;
@@ -117,3 +119,5 @@ TEST(BuildGpuArch, ListsBecomeTheToolchainsVariables) {
         EXPECT_NE(e.message().find("--gpu-arch host"), std::string::npos) << e.message();
     }
 }
+
+} // namespace build_instructions_test

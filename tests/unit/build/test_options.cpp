@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+namespace build_options_test {
+
 using namespace gantry::build;
 using gantry::Errc;
 
@@ -47,3 +49,5 @@ TEST(BuildOptions, LabelsAndChoices) {
     EXPECT_EQ(check_choice("--progress", "plain", {"auto", "plain", "tty"}), "plain");
     EXPECT_EQ(code_of([] { check_choice("--network", "bridge", {"host", "none"}); }), Errc::usage);
 }
+
+} // namespace build_options_test

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <string>
 
+namespace build_plan_test {
+
 using namespace gantry::build;
 using gantry::Errc;
 using gantry::Error;
@@ -87,3 +89,5 @@ TEST(BuildPlan, RefusesBeforeRunning) {
     EXPECT_EQ(failure("FROM $NOTHING\n").first, Errc::invalid);
     EXPECT_EQ(failure("FROM a b\n").first, Errc::invalid);
 }
+
+} // namespace build_plan_test

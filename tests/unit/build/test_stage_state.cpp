@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <string>
 
+namespace build_stage_state_test {
+
 using namespace gantry::build;
 using nlohmann::json;
 
@@ -81,3 +83,5 @@ TEST(BuildStageState, HistoryAsBuildKitWritesIt) {
     EXPECT_EQ(image["history"][1]["created"], "2023-11-14T22:13:20Z");
     EXPECT_FALSE(image["history"][1].contains("empty_layer"));
 }
+
+} // namespace build_stage_state_test

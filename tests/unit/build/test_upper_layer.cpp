@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <vector>
 
+namespace build_upper_layer_test {
+
 using namespace gantry::build;
 namespace fs = std::filesystem;
 
@@ -75,3 +77,5 @@ TEST(BuildUpperLayer, WhiteoutsOpaqueLinksAndEpoch) {
     EXPECT_GT(walk(up, std::nullopt)[0].mtime, 1000);
     fs::remove_all(up);
 }
+
+} // namespace build_upper_layer_test

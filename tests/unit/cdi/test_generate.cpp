@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <vector>
 
+namespace cdi_generate_test {
+
 using namespace cdi_test;
 
 namespace gpu = gantry::gpu;
@@ -324,3 +326,5 @@ TEST(CdiGenerate, GeneratedSpecAppliesThroughTheRegistry) {
     cdi::Registry reg2({t.str() + "/cdi2"});
     EXPECT_EQ(reg2.device_names(), reg.device_names());
 }
+
+} // namespace cdi_generate_test

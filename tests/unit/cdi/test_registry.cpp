@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <vector>
 
+namespace cdi_registry_test {
+
 using namespace cdi_test;
 
 namespace oci = gantry::oci;
@@ -294,3 +296,5 @@ TEST(CdiApply, ReferenceSpecAppliesWithStandInNodes) {
               "/lib/x86_64-linux-gnu/vdpau/libvdpau_nvidia.so.999.88.77");
     EXPECT_EQ(rs.mounts.back().type, "bind");
 }
+
+} // namespace cdi_registry_test

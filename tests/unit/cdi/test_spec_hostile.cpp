@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <string>
 
+namespace cdi_spec_hostile_test {
+
 using namespace cdi_test;
 
 namespace {
@@ -97,3 +99,5 @@ devices:
     EXPECT_EQ(t.devices[0].edits.device_nodes.at(0).major, 12);
     EXPECT_EQ(t.devices[0].edits.device_nodes.at(0).minor, 3);
 }
+
+} // namespace cdi_spec_hostile_test

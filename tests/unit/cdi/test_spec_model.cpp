@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+namespace cdi_spec_model_test {
+
 using namespace cdi_test;
 
 TEST(CdiNames, QualifiedNames) {
@@ -17,3 +19,5 @@ TEST(CdiNames, QualifiedNames) {
                             "nvidia.com/gpu=", "nvidia.com/gpu=a/b", "=x", "nvidia.com/=0"})
         EXPECT_FALSE(cdi::parse_qualified_name(bad)) << bad;
 }
+
+} // namespace cdi_spec_model_test

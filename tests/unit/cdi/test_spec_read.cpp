@@ -9,6 +9,8 @@
 #include <random>
 #include <string>
 
+namespace cdi_spec_read_test {
+
 using namespace cdi_test;
 
 // ----------------------------------------------------------------------------------- parsing
@@ -302,3 +304,5 @@ TEST(CdiParse, HostileTextOnlyEverThrowsError) {
     }
     EXPECT_GT(parsed, 0u); // some mutations stay valid (a changed path, a digit)
 }
+
+} // namespace cdi_spec_read_test

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+namespace cdi_spec_versions_test {
+
 using namespace cdi_test;
 
 TEST(CdiValidate, VersionTooLowForContent) {
@@ -143,3 +145,5 @@ TEST(CdiVersion, CheckVersion) {
     EXPECT_EQ(cdi::known_versions().front(), "0.1.0");
     EXPECT_EQ(cdi::known_versions().back(), "1.1.0");
 }
+
+} // namespace cdi_spec_versions_test

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+namespace cdi_spec_write_test {
+
 using namespace cdi_test;
 
 TEST(CdiParse, RoundTripsThroughYamlAndJson) {
@@ -54,3 +56,5 @@ TEST(CdiParse, YamlQuotingPreservesAwkwardStrings) {
     EXPECT_EQ(back.devices[0].edits.hooks[0].args, values) << y;
     EXPECT_EQ(back.devices[0].edits.hooks[0].timeout, 5);
 }
+
+} // namespace cdi_spec_write_test

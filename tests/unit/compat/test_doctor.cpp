@@ -13,6 +13,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+namespace compat_doctor_test {
+
 using namespace gantry;
 using namespace gantry::compat;
 
@@ -355,3 +357,5 @@ TEST(CompatDoctorRules, ForwardCompatRescuesOnlyWhatTheCompatDriverServes) {
     apply_forward_compat(h, "/c/libcuda.so.570.86.10", "570.86.10", "");
     EXPECT_EQ(h[0].id, "CUDA-DRIVER-TOO-OLD");
 }
+
+} // namespace compat_doctor_test

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+namespace compat_fatbin_test {
+
 using namespace gantry::compat;
 
 namespace {
@@ -300,3 +302,5 @@ TEST(CompatFatbin, DamagedFirstEntryIsReportedNotSkipped) {
     put64(odd, 16 + 8, UINT64_MAX);
     EXPECT_TRUE(scan_fatbin_bytes(odd).problems.empty());
 }
+
+} // namespace compat_fatbin_test

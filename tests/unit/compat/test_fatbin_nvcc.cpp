@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <vector>
 
+namespace compat_fatbin_nvcc_test {
+
 using namespace gantry::compat;
 
 namespace stdfs = std::filesystem;
@@ -284,3 +286,5 @@ TEST_F(CompatNvcc, CanRunRealEntries) {
     EXPECT_EQ(r.verdict, KernelVerdict::ptx_jit);
     EXPECT_EQ(r.arch, "compute_90");
 }
+
+} // namespace compat_fatbin_nvcc_test

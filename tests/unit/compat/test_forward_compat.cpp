@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+namespace compat_forward_compat_test {
+
 using namespace gantry;
 
 namespace {
@@ -94,3 +96,5 @@ TEST(CudaCompat, RuleFollowsTheNoteThenTheMajor) {
     EXPECT_FALSE(runspec::compat_applies("575.57.08", "580.95.05"));
     EXPECT_FALSE(runspec::compat_applies("580.65.06", "580.95.05"));
 }
+
+} // namespace compat_forward_compat_test

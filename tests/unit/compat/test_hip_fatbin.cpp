@@ -6,6 +6,8 @@
 
 #include <sstream>
 
+namespace compat_hip_fatbin_test {
+
 using namespace hip_bundle_test;
 
 TEST(HipFatbin, ObservedBundleLayoutMatchesRocmDump) {
@@ -324,3 +326,5 @@ TEST(HipFatbin, RealClangHipObject) {
     EXPECT_EQ(match_hip_device(f, "gfx90a:sramecc+:xnack-").runnable,
               (std::vector<std::size_t>{2}));
 }
+
+} // namespace compat_hip_fatbin_test

@@ -5,6 +5,8 @@
 
 #include <random>
 
+namespace compat_hip_fatbin_damaged_test {
+
 using namespace hip_bundle_test;
 
 TEST(HipFatbin, DamagedBundlesAreRefusedWithAMessage) {
@@ -113,3 +115,5 @@ TEST(HipFatbin, RandomMutationsNeverCrash) {
     EXPECT_GT(errors, 0);
     EXPECT_GT(parsed, 0);
 }
+
+} // namespace compat_hip_fatbin_damaged_test

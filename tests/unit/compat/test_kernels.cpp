@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <string>
 
+namespace compat_kernels_test {
+
 using namespace gantry::compat;
 
 namespace {
@@ -111,3 +113,5 @@ TEST(CompatKernels, CanRun) {
     EXPECT_TRUE(contains(r.reason, "relocatable")) << r.reason;
     EXPECT_FALSE(can_run({}, 8, 0, 13000).ok);
 }
+
+} // namespace compat_kernels_test

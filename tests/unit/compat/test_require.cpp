@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <string>
 
+namespace compat_require_test {
+
 using namespace gantry::compat;
 
 namespace {
@@ -230,3 +232,5 @@ TEST(CompatRequire, LegacyAndInvalid) {
     EXPECT_TRUE(r.failures[0].invalid);
     EXPECT_TRUE(contains(r.failures[0].message, "twelve"));
 }
+
+} // namespace compat_require_test

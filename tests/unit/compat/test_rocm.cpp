@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+namespace compat_rocm_test {
+
 using namespace gantry::compat;
 
 namespace {
@@ -126,3 +128,5 @@ TEST(RocmTargets, ArchLists) {
               (std::vector<std::string>{"gfx90a", "gfx1100"}));
     EXPECT_TRUE(parse_arch_list("").empty());
 }
+
+} // namespace compat_rocm_test

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <map>
 
+namespace compat_rocm_rules_test {
+
 using namespace gantry::compat;
 
 namespace {
@@ -275,3 +277,5 @@ TEST(RocmRules, CudaImageOnAnAmdHost) {
     img.rocm.push_back({"6.1", "/opt/rocm-6.1.2", 0});
     EXPECT_FALSE(by_id(check_torch_rocm(h, img)).count("AMD-CUDA-IMAGE"));
 }
+
+} // namespace compat_rocm_rules_test

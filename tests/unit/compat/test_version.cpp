@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <string>
 
+namespace compat_version_test {
+
 using namespace gantry::compat;
 
 namespace {
@@ -218,3 +220,5 @@ TEST(CompatVersion, CheckDriver) {
     EXPECT_THROW(check_driver("twelve", "580.95.05"), gantry::Error);
     EXPECT_THROW(check_driver("12.4", "latest"), gantry::Error);
 }
+
+} // namespace compat_version_test

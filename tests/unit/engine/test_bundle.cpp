@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+namespace engine_bundle_test {
+
 using gantry::Errc;
 using gantry::Error;
 using gantry::engine::Caller;
@@ -81,3 +83,5 @@ TEST(EngineBundle, AnEmptyDirectoryIsReplaced) {
     gantry::engine::write_bundle(fx.store(), r, dir.string(), Caller::current());
     EXPECT_TRUE(stdfs::exists(dir / "config.json"));
 }
+
+} // namespace engine_bundle_test

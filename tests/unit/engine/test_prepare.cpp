@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+namespace engine_prepare_test {
+
 using gantry::Errc;
 using gantry::Error;
 using gantry::engine::Caller;
@@ -240,3 +242,5 @@ TEST(EngineOptions, ShmSizeIsBinaryAndAboveZero) {
     EXPECT_TRUE(error_of([] { engine::shm_size("0"); }));
     EXPECT_TRUE(error_of([] { engine::shm_size("big"); }));
 }
+
+} // namespace engine_prepare_test

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <gtest/gtest.h>
 
+namespace gpu_cache_test {
+
 using namespace gantry;
 
 namespace {
@@ -92,3 +94,5 @@ TEST(GpuCache, EntryIsKeyedByTheDriverFiles) {
     EXPECT_EQ(gpu::discover_cached(opt, cache).driver_version, "590.48.01");
     fs::remove_tree(dir);
 }
+
+} // namespace gpu_cache_test

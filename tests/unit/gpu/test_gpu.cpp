@@ -25,6 +25,8 @@
 #include <unistd.h>
 #include <vector>
 
+namespace gpu_test {
+
 using gantry::Error;
 namespace gpu = gantry::gpu;
 namespace ldcache = gantry::gpu::ldcache;
@@ -898,3 +900,5 @@ TEST(GpuDiscover, SimulatedHostFixture) {
     EXPECT_EQ(h.firmware.size(), 2u);
     EXPECT_FALSE(h.binaries.empty());
 }
+
+} // namespace gpu_test

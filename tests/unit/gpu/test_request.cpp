@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+namespace gpu_request_test {
+
 using namespace gantry;
 using gpu::Capability;
 using gpu::parse_request;
@@ -93,3 +95,5 @@ TEST(GpuRequest, EnvironmentContract) {
         code_of({"NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=warp"}, std::nullopt),
         Errc::usage);
 }
+
+} // namespace gpu_request_test

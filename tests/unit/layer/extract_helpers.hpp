@@ -23,7 +23,8 @@
 #include <utility>
 #include <vector>
 
-namespace {
+// Named, not anonymous: the unit tests may be built as one translation unit (a unity build).
+namespace extract_test {
 
 using gantry::Errc;
 using gantry::Error;
@@ -191,11 +192,11 @@ class Tar {
     struct archive* a_;
 };
 
-[[maybe_unused]] Tar::Opts perm(mode_t p, time_t mtime = 1600000000) {
+inline Tar::Opts perm(mode_t p, time_t mtime = 1600000000) {
     Tar::Opts o;
     o.perm = p;
     o.mtime = mtime;
     return o;
 }
 
-} // namespace
+} // namespace extract_test

@@ -33,6 +33,9 @@
 #include <utility>
 #include <vector>
 
+namespace layer_extract_test {
+
+using namespace extract_test;
 using gantry::Errc;
 using gantry::Error;
 using gantry::Fd;
@@ -884,3 +887,5 @@ TEST(UnpackLayer, TruncatedGzipIsInvalid) {
         EXPECT_TRUE(contains(e.message(), "layer cut")) << e.message();
     }
 }
+
+} // namespace layer_extract_test

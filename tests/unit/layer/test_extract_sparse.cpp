@@ -5,6 +5,9 @@
 
 #include <random>
 
+namespace layer_extract_sparse_test {
+
+using namespace extract_test;
 using gantry::layer::extract_tar;
 using gantry::layer::ExtractOptions;
 
@@ -98,3 +101,5 @@ TEST(ExtractSparse, ContentIdenticalAndZerosUnallocated) {
         sb.expect_outside_untouched();
     }
 }
+
+} // namespace layer_extract_sparse_test

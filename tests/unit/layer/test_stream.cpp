@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <vector>
 
+namespace layer_stream_test {
+
 using gantry::Errc;
 using gantry::Error;
 using gantry::Fd;
@@ -504,3 +506,5 @@ TEST(Zstd, Corrupt) {
     ASSERT_TRUE(f);
     EXPECT_EQ(f->code, Errc::invalid);
 }
+
+} // namespace layer_stream_test

@@ -18,6 +18,8 @@
 #include <string>
 #include <unistd.h>
 
+namespace layer_tar_header_test {
+
 using gantry::Errc;
 using gantry::Error;
 using gantry::Fd;
@@ -174,3 +176,5 @@ TEST(TarHeader, FirstBlockThatIsNoTarHeaderIsLeftToTheCaller) {
     EXPECT_NO_THROW(layer::check_first_tar_header(ustar_header("a", 1), "f"));
     EXPECT_THROW(layer::check_first_tar_header(damaged_at(ustar_header("a", 1), 0), "f"), Error);
 }
+
+} // namespace layer_tar_header_test

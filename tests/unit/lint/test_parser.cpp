@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+namespace lint_parser_test {
+
 using namespace gantry::lint;
 using gantry::Errc;
 using gantry::Error;
@@ -277,3 +279,5 @@ TEST(LintModel, StagesArgsAndTarget) {
     opt.target = "nope";
     EXPECT_THROW(model_build(df, opt), Error);
 }
+
+} // namespace lint_parser_test

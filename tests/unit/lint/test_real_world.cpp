@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+namespace lint_real_world_test {
+
 using namespace gantry::lint;
 
 namespace {
@@ -242,3 +244,5 @@ TEST(LintRealWorld, UnterminatedBraceInRunWordIsNotAParseError) {
     EXPECT_NO_THROW(run("FROM nvidia/cuda:12.1.0-runtime-ubuntu22.04\n"
                         "RUN pip install --no-cache-dir \"torch${X\"\n"));
 }
+
+} // namespace lint_real_world_test

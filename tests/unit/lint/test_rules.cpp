@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <vector>
 
+namespace lint_rules_test {
+
 using namespace gantry::lint;
 
 namespace {
@@ -340,3 +342,5 @@ TEST(LintRules, PragmasIgnoreAndSeverity) {
 TEST(LintRules, OnbuildRunIsChecked) {
     EXPECT_EQ(lines("FROM x:1\nONBUILD RUN pip install -r req.txt\n", "GL007"), L{2});
 }
+
+} // namespace lint_rules_test

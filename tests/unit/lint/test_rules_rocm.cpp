@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+namespace lint_rules_rocm_test {
+
 using namespace gantry::lint;
 
 namespace {
@@ -262,3 +264,5 @@ TEST(LintRocm, HostileVersionNumbersNeverThrow) {
     EXPECT_EQ(version_pair("6", "1"), (std::pair{6, 1}));
     EXPECT_EQ(version_pair("6", huge), std::nullopt);
 }
+
+} // namespace lint_rules_rocm_test

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+namespace oci_digest_test {
+
 using gantry::Errc;
 using gantry::Error;
 using gantry::oci::Digest;
@@ -142,3 +144,5 @@ TEST(Digest, ParseRoundTripsStr) {
         EXPECT_EQ(Digest::parse(d.str()), d);
     }
 }
+
+} // namespace oci_digest_test

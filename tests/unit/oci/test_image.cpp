@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+namespace oci_image_test {
+
 using gantry::Errc;
 using gantry::Error;
 using gantry::oci::Compression;
@@ -630,3 +632,5 @@ TEST(Descriptor, ToJsonOmitsEmptyOptionals) {
     EXPECT_TRUE(contains(f->message, "the thing")) << f->message;
     EXPECT_TRUE(contains(f->message, "\"digest\"")) << f->message;
 }
+
+} // namespace oci_image_test

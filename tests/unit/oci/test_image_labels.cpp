@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <string>
 
+namespace oci_image_labels_test {
+
 using gantry::Errc;
 using gantry::Error;
 using gantry::oci::ImageConfig;
@@ -68,3 +70,5 @@ TEST(ImageConfigLabels, DeeplyNestedLabelsAreRefusedAtParse) {
     EXPECT_EQ(e.code(), Errc::invalid);
     EXPECT_EQ(e.message(), "image config nests deeper than 512 levels");
 }
+
+} // namespace oci_image_labels_test

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+namespace oci_reference_test {
+
 using gantry::Errc;
 using gantry::Error;
 using gantry::oci::looks_like_digest_prefix;
@@ -649,3 +651,5 @@ TEST(Reference, LooksLikeDigestPrefix) {
     EXPECT_FALSE(looks_like_digest_prefix("sha512:abcd"));
     EXPECT_FALSE(looks_like_digest_prefix("abcd:latest"));
 }
+
+} // namespace oci_reference_test

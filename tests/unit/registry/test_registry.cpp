@@ -12,6 +12,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+namespace registry_test {
+
 using namespace gantry;
 using namespace gantry::registry;
 namespace stdfs = std::filesystem;
@@ -153,3 +155,5 @@ TEST(RegistryPlatform, ChoosesLikeLoad) {
         EXPECT_NE(e.message().find("linux/amd64, linux/arm64/v8"), std::string::npos);
     }
 }
+
+} // namespace registry_test

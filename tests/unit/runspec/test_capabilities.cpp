@@ -20,6 +20,8 @@
 #include <unistd.h>
 #include <vector>
 
+namespace runspec_capabilities_test {
+
 using gantry::Errc;
 using gantry::Error;
 namespace oci = gantry::oci;
@@ -162,3 +164,5 @@ TEST(SeccompProfile, FakeRootFakesOwnersIdsAndDeviceNodes) {
     ::unlink(file.c_str());
     ::rmdir(dir);
 }
+
+} // namespace runspec_capabilities_test

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <string>
 
+namespace runspec_limits_test {
+
 using gantry::Errc;
 using gantry::Error;
 using gantry::oci::Mount;
@@ -150,3 +152,5 @@ TEST(Pid, HostSharesTheNamespaceAndBindsTheHostsProc) {
     EXPECT_EQ(proc->source, "/proc");
     EXPECT_NE(std::find(proc->options.begin(), proc->options.end(), "rbind"), proc->options.end());
 }
+
+} // namespace runspec_limits_test

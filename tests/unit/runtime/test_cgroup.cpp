@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+namespace runtime_cgroup_test {
+
 using namespace cgroup_fixture;
 
 // --- a fake cgroup2 directory (GANTRY_CGROUP_ROOT) -----------------------------------------
@@ -228,3 +230,5 @@ TEST(CgroupFake, ReadOnlyMountIsNamed) {
     EXPECT_EQ(out, "cannot apply --pids-limit: the cgroup2 filesystem at " + t.path() +
                        " is mounted read-only");
 }
+
+} // namespace runtime_cgroup_test

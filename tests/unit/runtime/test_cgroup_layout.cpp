@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+namespace runtime_cgroup_layout_test {
+
 using namespace cgroup_fixture;
 
 using gantry::runtime::parse_memory;
@@ -305,3 +307,5 @@ TEST(CgroupHost, RealCgroup2WithoutControllers) {
         << seen;
     EXPECT_FALSE(exists(path)) << path;
 }
+
+} // namespace runtime_cgroup_layout_test

@@ -12,6 +12,8 @@
 #include <string>
 #include <unistd.h>
 
+namespace runtime_hook_runner_test {
+
 namespace stdfs = std::filesystem;
 using gantry::Error;
 using gantry::oci::Hook;
@@ -73,3 +75,5 @@ TEST(RunHook, TheTimeoutHoldsWhileTheStateIsUnread) {
     auto msg = failure(sh("exec sleep 30", 1), big_state());
     EXPECT_NE(msg.find("timed out after 1 s"), std::string::npos) << msg;
 }
+
+} // namespace runtime_hook_runner_test

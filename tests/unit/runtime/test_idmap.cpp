@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+namespace runtime_idmap_test {
+
 using namespace gantry;
 
 namespace {
@@ -150,3 +152,5 @@ TEST(UsernsDiagnosis, UnknownCausesKeepTheSystemErrorAndSayWhereToLook) {
     EXPECT_TRUE(p.diagnose(EINVAL).hint.empty());
     EXPECT_TRUE(p.diagnose(ENOMEM).hint.empty());
 }
+
+} // namespace runtime_idmap_test

@@ -14,6 +14,8 @@
 #include <thread>
 #include <unistd.h>
 
+namespace runtime_output_test {
+
 using gantry::runtime::copy_output;
 using gantry::runtime::process_running;
 using gantry::runtime::process_start_time;
@@ -162,3 +164,5 @@ TEST(ProcessRunning, AwaitExitReturnsOnceTheProcessHasExited) {
     killer.join();
     ::waitpid(child, nullptr, 0);
 }
+
+} // namespace runtime_output_test

@@ -8,6 +8,8 @@
 #include <string>
 #include <unistd.h>
 
+namespace runtime_resources_test {
+
 using gantry::Errc;
 using gantry::Error;
 using gantry::runtime::parse_cpus;
@@ -157,3 +159,5 @@ TEST(ResourceFlags, PidsLimitMinusOneAndZeroMeanUnlimited) {
     for (const char* v : {"", "abc", "1.5", "+5", " 5", "5 ", "-2", "99999999999999999999"})
         expect_usage(parse_pids, v, "--pids-limit");
 }
+
+} // namespace runtime_resources_test

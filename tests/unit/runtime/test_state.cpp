@@ -1,5 +1,6 @@
 // The runtime directory (runtime/state.hpp): private_dir makes it, or proves an existing one is
 // the caller's own before gantry trusts what it finds there; and runtime_dir's choice of place.
+#include "../support/temp_dir.hpp"
 #include "runtime/state.hpp"
 #include "util/error.hpp"
 
@@ -12,21 +13,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+namespace runtime_state_test {
+
+using unit_support::TempDir;
 namespace stdfs = std::filesystem;
 using gantry::Errc;
 using gantry::Error;
 using gantry::runtime::private_dir;
 
 namespace {
-
-struct TempDir {
-    stdfs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/gantry-state-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { stdfs::remove_all(path); }
-};
 
 mode_t mode_of(const stdfs::path& p) {
     struct stat st {};
@@ -67,7 +62,7 @@ struct EnvVar {
 } // namespace
 
 TEST(PrivateDir, MissingDirectoryIsMadeOwnerOnly) {
-    TempDir t;
+    TempDir t("gantry-state");
     auto d = t.path / "gantry";
     ::umask(022);
     EXPECT_EQ(private_dir(d, ::geteuid()), d);
@@ -76,7 +71,7 @@ TEST(PrivateDir, MissingDirectoryIsMadeOwnerOnly) {
 }
 
 TEST(PrivateDir, OwnDirectoryOthersMayWriteIsMadePrivate) {
-    TempDir t;
+    TempDir t("gantry-state");
     auto d = t.path / "gantry";
     ASSERT_EQ(::mkdir(d.c_str(), 0700), 0);
     ASSERT_EQ(::chmod(d.c_str(), 01777), 0);
@@ -85,7 +80,7 @@ TEST(PrivateDir, OwnDirectoryOthersMayWriteIsMadePrivate) {
 }
 
 TEST(PrivateDir, DirectoryOfAnotherUserIsRefused) {
-    TempDir t;
+    TempDir t("gantry-state");
     auto d = t.path / "gantry";
     ASSERT_EQ(::mkdir(d.c_str(), 0777), 0);
     ASSERT_EQ(::chmod(d.c_str(), 0777), 0);
@@ -103,7 +98,7 @@ TEST(PrivateDir, DirectoryOfAnotherUserIsRefused) {
 }
 
 TEST(PrivateDir, SymlinkIsRefusedEvenToAnOwnDirectory) {
-    TempDir t;
+    TempDir t("gantry-state");
     auto target = t.path / "mine";
     ASSERT_EQ(::mkdir(target.c_str(), 0700), 0);
     auto d = t.path / "gantry";
@@ -118,7 +113,7 @@ TEST(PrivateDir, SymlinkIsRefusedEvenToAnOwnDirectory) {
 }
 
 TEST(PrivateDir, FileIsRefused) {
-    TempDir t;
+    TempDir t("gantry-state");
     auto d = t.path / "gantry";
     {
         std::FILE* f = std::fopen(d.c_str(), "w");
@@ -129,7 +124,7 @@ TEST(PrivateDir, FileIsRefused) {
 }
 
 TEST(PrivateDir, UncreatableDirectoryIsAnIoErrorWithTheFix) {
-    TempDir t;
+    TempDir t("gantry-state");
     Error e = refusal(t.path / "missing-parent" / "gantry", ::geteuid());
     EXPECT_EQ(e.code(), Errc::io);
     EXPECT_NE(e.message().find("cannot create the runtime directory"), std::string::npos);
@@ -143,7 +138,7 @@ TEST(RuntimeDir, XdgRuntimeDirIsUsedWhenAbsoluteAndMade) {
         EXPECT_EQ(mode_of("/run/gantry") & 077, 0u);
         return;
     }
-    TempDir t;
+    TempDir t("gantry-state");
     auto xdg = t.path / "xdg"; // missing: made, as it always was
     EnvVar x("XDG_RUNTIME_DIR", xdg.c_str());
     EXPECT_EQ(gantry::runtime::runtime_dir(), xdg / "gantry");
@@ -165,3 +160,5 @@ TEST(StatusText, DockersWords) {
     s.finished = "not a time";
     EXPECT_EQ(gantry::runtime::status_text(s, false), "Exited (7)");
 }
+
+} // namespace runtime_state_test

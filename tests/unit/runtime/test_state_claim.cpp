@@ -2,6 +2,7 @@
 // is in use, so a live owner whose recorded processes have just changed hands is never taken for
 // a crashed run's debris; a free lock with a live-looking state is debris, and an exited
 // container keeps its name until removed. Docker's conflict message either way.
+#include "../support/temp_dir.hpp"
 #include "runtime/state.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -13,6 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+namespace runtime_state_claim_test {
+
+using unit_support::TempDir;
 namespace stdfs = std::filesystem;
 using gantry::Errc;
 using gantry::Error;
@@ -21,15 +25,6 @@ using gantry::runtime::ContainerState;
 using gantry::runtime::StateDir;
 
 namespace {
-
-struct TempDir {
-    stdfs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/gantry-claim-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { stdfs::remove_all(path); }
-};
 
 ContainerState state(const std::string& name, const std::string& id) {
     ContainerState s;
@@ -75,7 +70,7 @@ TEST(Claim, HeldOwnerLockKeepsTheNameWhateverTheStateRecords) {
     // let the parent return between the second claimant's read of the state (which still named
     // the parent) and its look at that pid: the parent was gone, the name was taken for debris
     // and two containers ran as N.
-    TempDir t;
+    TempDir t("gantry-claim");
     StateDir dir(t.path);
     auto owner = dir.create(state("web", "aaaa1111"));
     ASSERT_TRUE(owner.held());
@@ -91,7 +86,7 @@ TEST(Claim, HeldOwnerLockKeepsTheNameWhateverTheStateRecords) {
 
 TEST(Claim, FreeOwnerLockWithALiveLookingStateIsDebris) {
     // near miss: the same record once its owner is gone (kill -9 releases the lock)
-    TempDir t;
+    TempDir t("gantry-claim");
     StateDir dir(t.path);
     {
         auto owner = dir.create(state("web", "aaaa1111"));
@@ -105,7 +100,7 @@ TEST(Claim, FreeOwnerLockWithALiveLookingStateIsDebris) {
 }
 
 TEST(Claim, ExitedContainerKeepsItsNameUntilRemoved) {
-    TempDir t;
+    TempDir t("gantry-claim");
     StateDir dir(t.path);
     {
         auto owner = dir.create(state("job", "aaaa1111"));
@@ -124,7 +119,7 @@ TEST(Claim, ExitedContainerKeepsItsNameUntilRemoved) {
 TEST(Claim, DirectoryWithoutOwnerLockFallsBackToTheRecordedProcesses) {
     // a directory from a gantry before the owner lock (or a crash between mkdir and the lock):
     // a recorded live monitor keeps the name, a dead one is debris
-    TempDir t;
+    TempDir t("gantry-claim");
     StateDir dir(t.path);
     { auto owner = dir.create(state("old", "aaaa1111")); }
     stdfs::remove(t.path / "old" / "owner.lock");
@@ -137,9 +132,11 @@ TEST(Claim, DirectoryWithoutOwnerLockFallsBackToTheRecordedProcesses) {
 
 TEST(Claim, NameIsNotMatchedAgainstAnotherContainersId) {
     // near miss for the lookup: a container whose id begins with the new name is another one
-    TempDir t;
+    TempDir t("gantry-claim");
     StateDir dir(t.path);
     auto a = dir.create(state("web", "abcd1234ffff"));
     auto b = dir.create(state("abcd", "eeee5555"));
     EXPECT_TRUE(b.held());
 }
+
+} // namespace runtime_state_claim_test

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <gtest/gtest.h>
 
+namespace slim_test {
+
 using namespace gantry;
 using namespace gantry::slim;
 
@@ -69,3 +71,5 @@ TEST(SlimStrip, MissingToolIsAClearError) {
         EXPECT_NE(e.hint().find("binutils"), std::string::npos);
     }
 }
+
+} // namespace slim_test

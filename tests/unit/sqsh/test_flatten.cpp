@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+namespace sqsh_flatten_test {
+
 using gantry::sqsh::Flattener;
 
 TEST(Flattener, MarkersNameWhatTheyHide) {
@@ -73,3 +75,5 @@ TEST(Flattener, RepeatedPathInOneLayerKeepsTheFirst) {
     f.next_layer();
     EXPECT_FALSE(f.kept_here("a")); // a hard link below cannot link to the upper file
 }
+
+} // namespace sqsh_flatten_test

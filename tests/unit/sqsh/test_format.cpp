@@ -4,6 +4,8 @@
 #include <cstring>
 #include <gtest/gtest.h>
 
+namespace sqsh_format_test {
+
 using namespace gantry;
 
 namespace {
@@ -93,3 +95,5 @@ TEST(Header, RoundTripsAndVerifiesTheConfigDigest) {
     EXPECT_THROW(sqsh::parse_header(R"({"format":2})", "x"), Error);
     EXPECT_THROW(sqsh::parse_header("not json", "x"), Error);
 }
+
+} // namespace sqsh_format_test

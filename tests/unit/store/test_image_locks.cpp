@@ -1,6 +1,7 @@
 // The use-hold lock files (ROOT/locks/image-<hex>, store/store.hpp): made by an image's first
 // run, removed by `rmi` (collect) and `system prune` once nobody holds them, so locks/ does not
 // grow by one file per image ever run; a held one stays, and still keeps its image in use.
+#include "../support/temp_dir.hpp"
 #include "oci/digest.hpp"
 #include "store/gc.hpp"
 #include "store/store.hpp"
@@ -11,20 +12,14 @@
 #include <string>
 #include <unistd.h>
 
+namespace store_image_locks_test {
+
+using unit_support::TempDir;
 namespace stdfs = std::filesystem;
 using gantry::oci::Digest;
 using gantry::store::Store;
 
 namespace {
-
-struct TempDir {
-    stdfs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/gantry-imglocks-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { stdfs::remove_all(path); }
-};
 
 std::set<std::string> image_locks(const Store& st) {
     std::set<std::string> out;
@@ -42,7 +37,7 @@ std::string lock_name(const Digest& d) {
 
 TEST(ImageLocks, PruneRemovesTheLocksOfFinishedRuns) {
     // Regression: every image ever run left its lock file in locks/ for good.
-    TempDir t;
+    TempDir t("gantry-imglocks");
     Store st(t.path);
     for (int i = 0; i < 5; ++i) {
         auto lock = st.use_image(Digest::of("image " + std::to_string(i)));
@@ -54,7 +49,7 @@ TEST(ImageLocks, PruneRemovesTheLocksOfFinishedRuns) {
 
 TEST(ImageLocks, AHeldLockSurvivesDropAndStillCounts) {
     // near miss: a running container's lock stays, and its image is still in use afterwards
-    TempDir t;
+    TempDir t("gantry-imglocks");
     Store st(t.path);
     Digest running = Digest::of("running"), done = Digest::of("done");
     auto held = st.use_image(running);
@@ -67,10 +62,12 @@ TEST(ImageLocks, AHeldLockSurvivesDropAndStillCounts) {
 
 TEST(ImageLocks, CollectRemovesOnlyTheRemovedImagesLocks) {
     // `rmi` frees its image's lock file and leaves other images' (prune's job) alone
-    TempDir t;
+    TempDir t("gantry-imglocks");
     Store st(t.path);
     Digest gone = Digest::of("gone"), other = Digest::of("other");
     { auto a = st.use_image(gone), b = st.use_image(other); }
     gantry::store::collect(st, {gone});
     EXPECT_EQ(image_locks(st), std::set<std::string>{lock_name(other)});
 }
+
+} // namespace store_image_locks_test

@@ -1,6 +1,7 @@
 // A container's scratch directory (store/scratch): layout, deferred deletion through trash/ in
 // batches, one reaper at a time, the write and full-layer reports (the size units used by run's
 // flags are tests/unit/util/test_units.cpp's).
+#include "../support/temp_dir.hpp"
 #include "oci/digest.hpp"
 #include "store/scratch.hpp"
 #include "store/store.hpp"
@@ -18,6 +19,9 @@
 #include <thread>
 #include <unistd.h>
 
+namespace store_scratch_test {
+
+using unit_support::TempDir;
 namespace stdfs = std::filesystem;
 using gantry::Errc;
 using gantry::Error;
@@ -25,15 +29,6 @@ using gantry::store::Layer;
 using gantry::store::Scratch;
 
 namespace {
-
-struct TempDir {
-    stdfs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/gantry-scratch-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { stdfs::remove_all(path); }
-};
 
 // The image a container uses: its manifest blob must be in the store (a Scratch refuses an image
 // that was removed before its hold was taken).
@@ -56,7 +51,7 @@ void write_bytes(const stdfs::path& p, std::size_t n) {
 } // namespace
 
 TEST(Scratch, DiskLayerLayoutGoesToTheTrash) {
-    TempDir t;
+    TempDir t("gantry-scratch");
     auto st = store_with_image(t.path);
     {
         Scratch s(st, "abc123", Layer::disk, kImage);
@@ -75,7 +70,7 @@ TEST(Scratch, DiskLayerLayoutGoesToTheTrash) {
 }
 
 TEST(Scratch, MemoryLayerCreatesNothingButTheHold) {
-    TempDir t;
+    TempDir t("gantry-scratch");
     auto st = store_with_image(t.path);
     {
         Scratch s(st, "mem1", Layer::memory, kImage);
@@ -93,7 +88,7 @@ TEST(Scratch, MemoryLayerCreatesNothingButTheHold) {
 }
 
 TEST(Scratch, AFullBatchStartsOneReaper) {
-    TempDir t;
+    TempDir t("gantry-scratch");
     auto st = store_with_image(t.path);
     for (unsigned i = 0; i + 1 < gantry::store::kReapBatch; ++i) {
         Scratch s(st, "c" + std::to_string(i), Layer::disk, kImage);
@@ -109,7 +104,7 @@ TEST(Scratch, AFullBatchStartsOneReaper) {
 }
 
 TEST(Scratch, ReadOnlyHasNoWritableLayerAndKeptStays) {
-    TempDir t;
+    TempDir t("gantry-scratch");
     auto st = store_with_image(t.path);
     {
         Scratch s(st, "ro1", Layer::none, kImage, /*recorded=*/true); // a detached container
@@ -124,7 +119,7 @@ TEST(Scratch, ReadOnlyHasNoWritableLayerAndKeptStays) {
 }
 
 TEST(Scratch, AnExistingIdIsAConflictNotAReuse) {
-    TempDir t;
+    TempDir t("gantry-scratch");
     auto st = store_with_image(t.path);
     Scratch a(st, "same", Layer::disk, kImage);
     a.keep();
@@ -133,7 +128,7 @@ TEST(Scratch, AnExistingIdIsAConflictNotAReuse) {
 }
 
 TEST(Scratch, OneReaperAtATime) {
-    TempDir t;
+    TempDir t("gantry-scratch");
     stdfs::create_directories(t.path / "trash/x/y");
     gantry::Fd lock(::open((t.path / "trash").c_str(), O_RDONLY | O_DIRECTORY));
     ASSERT_EQ(::flock(lock.get(), LOCK_EX), 0);
@@ -146,7 +141,7 @@ TEST(Scratch, OneReaperAtATime) {
 }
 
 TEST(Scratch, WriteReportNamesTheBiggestDirectory) {
-    TempDir t;
+    TempDir t("gantry-scratch");
     stdfs::create_directories(t.path / "upper/out/ckpt");
     stdfs::create_directories(t.path / "upper/tmp");
     write_bytes(t.path / "upper/out/ckpt/big", 300000);
@@ -171,7 +166,7 @@ TEST(Scratch, WriteReportNamesTheBiggestDirectory) {
 }
 
 TEST(Scratch, AnImageRemovedBeforeItsHoldIsReportedAsRemoved) {
-    TempDir t;
+    TempDir t("gantry-scratch");
     auto st = store_with_image(t.path);
     ::unlink(st.blob_path(kImage).c_str()); // an rmi collected it between lookup and hold
     for (bool recorded : {false, true}) {
@@ -186,3 +181,5 @@ TEST(Scratch, AnImageRemovedBeforeItsHoldIsReportedAsRemoved) {
         EXPECT_TRUE(st.images_in_use().empty());
     }
 }
+
+} // namespace store_scratch_test

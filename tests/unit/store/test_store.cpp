@@ -26,6 +26,8 @@
 #include <unistd.h>
 #include <vector>
 
+namespace store_test {
+
 using gantry::Errc;
 using gantry::Error;
 using gantry::Fd;
@@ -718,3 +720,5 @@ TEST(Fsck, BadManifestAndMissingConfig) {
     EXPECT_TRUE(kinds.count("bad-manifest " + not_a_manifest.str()));
     EXPECT_TRUE(kinds.count("bad-manifest " + img.manifest.str())); // its config is missing
 }
+
+} // namespace store_test

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <gtest/gtest.h>
 
+namespace tailor_cuda_hostile_test {
+
 using namespace gantry;
 using namespace gantry::tailor;
 
@@ -232,3 +234,5 @@ TEST_F(TailorCudaHostile, ZeroGapsFromAnEarlierTailoring) {
     b[last().offset + last().declared - 1] = 1;
     refused(b, "non-zero bytes at");
 }
+
+} // namespace tailor_cuda_hostile_test

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <gtest/gtest.h>
 
+namespace tailor_cuda_keep_test {
+
 using namespace gantry;
 using namespace gantry::tailor;
 using namespace gantry::tailor::cuda_detail;
@@ -133,3 +135,5 @@ TEST(TailorCudaKeep, EarlyAnswers) {
     std::memset(elf.data() + 100, 0, 4);
     EXPECT_EQ(tailor_cuda(elf, k, "f").outcome, FileReport::Outcome::unchanged);
 }
+
+} // namespace tailor_cuda_keep_test

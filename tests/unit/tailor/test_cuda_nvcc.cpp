@@ -17,6 +17,8 @@
 #include <set>
 #include <sys/wait.h>
 
+namespace tailor_cuda_nvcc_test {
+
 using namespace gantry;
 using namespace gantry::tailor;
 namespace stdfs = std::filesystem;
@@ -311,3 +313,5 @@ TEST_F(TailorCudaNvcc, ProgramRegistersTailoredContainers) {
     EXPECT_EQ(got, want) << out;
     EXPECT_NE(got, orig);
 }
+
+} // namespace tailor_cuda_nvcc_test

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <string>
 
+namespace tailor_cuda_real_test {
+
 using namespace gantry::tailor;
 
 namespace {
@@ -132,3 +134,5 @@ TEST(TailorCudaReal, CufftHasNoWrapper) {
     ASSERT_FALSE(w.r.left_alone.empty());
     EXPECT_NE(w.r.left_alone.back().find("no wrapper references it"), std::string::npos);
 }
+
+} // namespace tailor_cuda_real_test

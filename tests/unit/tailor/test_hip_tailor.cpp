@@ -5,6 +5,8 @@
 #include "hip_tailor_helpers.hpp"
 #include "tailor/ccob.hpp"
 
+namespace tailor_hip_tailor_test {
+
 using namespace hip_tailor_test;
 
 namespace {
@@ -264,3 +266,5 @@ TEST(TailorHip, CompressedBundlesEveryVersionAndMethod) {
         }
     sh("rm -rf " + dir);
 }
+
+} // namespace tailor_hip_tailor_test

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <set>
 
+namespace tailor_hip_tailor_clang_test {
+
 using namespace hip_tailor_test;
 
 namespace {
@@ -222,3 +224,5 @@ TEST(TailorHipClang, RealLibrariesWithCompressedBundles) {
                 tailor_and_check(original, keep, b.dir, true);
         }
 }
+
+} // namespace tailor_hip_tailor_clang_test

@@ -2,6 +2,8 @@
 // each has a near miss, the closest valid file, which is rewritten.
 #include "hip_tailor_helpers.hpp"
 
+namespace tailor_hip_tailor_hostile_test {
+
 using namespace hip_tailor_test;
 
 namespace {
@@ -158,3 +160,5 @@ TEST(TailorHipHostile, TruncatedAndMutatedNeverThrow) {
         }
     }
 }
+
+} // namespace tailor_hip_tailor_hostile_test

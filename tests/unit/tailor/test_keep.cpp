@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+namespace tailor_keep_test {
+
 using namespace gantry;
 using namespace gantry::tailor;
 
@@ -63,3 +65,5 @@ TEST(KeepList, Refused) {
     EXPECT_NE(usage_error(" , ,").find("empty"), std::string::npos);
     EXPECT_NE(usage_error("sm_5000").find("\"sm_5000\""), std::string::npos);
 }
+
+} // namespace tailor_keep_test

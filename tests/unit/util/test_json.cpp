@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <string>
 
+namespace util_json_test {
+
 namespace safe_json = gantry::safe_json;
 using gantry::Errc;
 using gantry::Error;
@@ -74,3 +76,5 @@ TEST(SafeJson, ParsesWhatJsonParseParses) {
     EXPECT_EQ(safe_json::parse(text, "doc"), nlohmann::json::parse(text));
     EXPECT_EQ(safe_json::parse_or_discarded("\"x\""), "x");
 }
+
+} // namespace util_json_test

@@ -8,6 +8,8 @@
 #include <random>
 #include <string>
 
+namespace util_lz4_test {
+
 using gantry::lz4::decompress_block;
 
 namespace {
@@ -89,3 +91,5 @@ TEST(Lz4, MutatedBlocksNeverOverrun) {
         }
     }
 }
+
+} // namespace util_lz4_test

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+namespace util_text_test {
+
 using gantry::text::all_digits;
 using gantry::text::contains;
 using gantry::text::iequals;
@@ -162,3 +164,5 @@ TEST(Text, WordsSplitOnRunsOfWhiteSpace) {
     EXPECT_TRUE(words("").empty());
     EXPECT_TRUE(words(" \n\t").empty());
 }
+
+} // namespace util_text_test

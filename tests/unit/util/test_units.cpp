@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <string>
 
+namespace util_units_test {
+
 using gantry::Errc;
 using gantry::Error;
 using gantry::units::parse_size;
@@ -216,3 +218,5 @@ TEST(Units, SecondsSinceReadsRfc3339) {
         EXPECT_FALSE(seconds_since(bad)) << bad;
     EXPECT_EQ(gantry::units::human_ago("nonsense", "-"), "-");
 }
+
+} // namespace util_units_test

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <string>
 
+namespace util_yaml_test {
+
 using gantry::Errc;
 using gantry::Error;
 using gantry::yaml::Node;
@@ -179,3 +181,5 @@ TEST(Yaml, NonCoreAndMisplacedTagsAreRefused) {
               "[0]: YAML tag !!str does not fit a sequence (line 1)");
     EXPECT_EQ(tag_error("!!int x: 1\n").message(), "YAML tag !!int does not fit \"x\" (line 1)");
 }
+
+} // namespace util_yaml_test

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+namespace util_yaml_emit_test {
+
 using gantry::yaml::emit;
 using gantry::yaml::Node;
 using gantry::yaml::parse;
@@ -273,3 +275,5 @@ TEST(YamlEmit, RandomDocumentsReadBackAsWritten) {
         if (HasFailure()) break;
     }
 }
+
+} // namespace util_yaml_emit_test

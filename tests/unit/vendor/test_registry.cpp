@@ -10,6 +10,8 @@
 #include <optional>
 #include <unistd.h>
 
+namespace vendor_registry_test {
+
 namespace vendor = gantry::vendor;
 using gantry::Errc;
 using gantry::Error;
@@ -102,3 +104,5 @@ TEST(VendorPolicy, DoctorFailuresStopTheRunUnlessOverridden) {
     findings.erase(findings.begin()); // warnings alone never stop a run
     EXPECT_FALSE(error_of([&] { vendor::apply_policy(findings, nullptr); }));
 }
+
+} // namespace vendor_registry_test

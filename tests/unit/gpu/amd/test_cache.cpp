@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+namespace gpu_amd_cache_test {
+
 using namespace gantry;
 namespace amd = gantry::gpu::amd;
 namespace stdfs = std::filesystem;
@@ -133,3 +135,5 @@ TEST(AmdCache, DamagedEntryIsRediscoveredAndUnusableHostsAreNotStored) {
     EXPECT_FALSE(amd::discover_cached(none, cache).usable);
     EXPECT_FALSE(stdfs::exists(cache + "/" + amd::cache_entry_name(none)));
 }
+
+} // namespace gpu_amd_cache_test

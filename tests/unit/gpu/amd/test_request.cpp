@@ -7,6 +7,8 @@
 #include <functional>
 #include <gtest/gtest.h>
 
+namespace gpu_amd_request_test {
+
 using namespace gantry;
 namespace amd = gantry::gpu::amd;
 using Strings = std::vector<std::string>;
@@ -150,3 +152,5 @@ TEST(AmdSelect, UnknownDeviceListsTheHost) {
     EXPECT_EQ(indices(amd::select(h, env_request("0"))), (std::vector<int>{0}));
     EXPECT_EQ(error_of([&] { amd::select(h, env_request("0x0")); }).code(), Errc::not_found);
 }
+
+} // namespace gpu_amd_request_test

@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <vector>
 
+namespace gpu_amd_topology_test {
+
 using namespace gantry;
 namespace amd = gantry::gpu::amd;
 namespace stdfs = std::filesystem;
@@ -485,3 +487,5 @@ TEST(AmdTopology, SimulatedAmdHostFixture) {
         }
     }
 }
+
+} // namespace gpu_amd_topology_test

@@ -10,6 +10,8 @@
 #include <set>
 #include <string>
 
+namespace gpu_amd_topology_partitions_test {
+
 using namespace gantry;
 namespace amd = gantry::gpu::amd;
 using gantry::testing::AmdHostFixture;
@@ -127,3 +129,5 @@ TEST(AmdPartitions, RenderNodeOnAPlatformDevice) {
         }
     }
 }
+
+} // namespace gpu_amd_topology_partitions_test

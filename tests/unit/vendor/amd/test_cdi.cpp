@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+namespace vendor_amd_cdi_test {
+
 using namespace gantry;
 namespace amd = gantry::gpu::amd;
 
@@ -260,3 +262,5 @@ TEST(AmdCdi, PartitionsSharingAUuidAreNamedByIndexOnce) {
               std::string::npos)
         << warnings[0];
 }
+
+} // namespace vendor_amd_cdi_test

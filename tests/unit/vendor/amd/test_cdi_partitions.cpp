@@ -12,6 +12,8 @@
 #include <set>
 #include <string>
 
+namespace vendor_amd_cdi_partitions_test {
+
 using namespace gantry;
 namespace amd = gantry::gpu::amd;
 using gantry::testing::AmdHostFixture;
@@ -104,3 +106,5 @@ TEST(AmdCdiPartitions, StandInFilesAreNotDescribed) {
             << e.message();
     }
 }
+
+} // namespace vendor_amd_cdi_partitions_test

@@ -11,6 +11,8 @@
 #include <map>
 #include <sstream>
 
+namespace vendor_amd_doctor_test {
+
 using gantry::compat::Finding;
 using gantry::compat::Severity;
 using gantry::testing::FixtureStore;
@@ -295,3 +297,5 @@ TEST(AmdDoctorImage, AProgramWithoutCodeFailsALibraryOnlyWarnsWhenOthersHaveCode
     ASSERT_TRUE(file);
     EXPECT_FALSE(file->program);
 }
+
+} // namespace vendor_amd_doctor_test

@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+namespace vendor_amd_inject_test {
+
 using namespace gantry;
 namespace amd = gantry::gpu::amd;
 
@@ -205,3 +207,5 @@ TEST(AmdSeccomp, NumaSyscallsRocmNeedsAreAllowedByDefault) {
     // near miss: the test would see a denied one
     EXPECT_EQ(std::count(profile.denied.begin(), profile.denied.end(), "kcmp"), 1);
 }
+
+} // namespace vendor_amd_inject_test

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+namespace vendor_nvidia_gpu_facts_test {
+
 using gantry::testing::FixtureStore;
 using gantry::vendor::nvidia::ImageGpuFacts;
 namespace nv = gantry::vendor::nvidia;
@@ -69,3 +71,5 @@ TEST(NvidiaGpuFacts, CacheEntryRoundTrips) {
     EXPECT_ANY_THROW(nv::gpu_facts_from_json(nlohmann::json::array()));
     EXPECT_ANY_THROW(nv::gpu_facts_from_json({{"findings", 1}}));
 }
+
+} // namespace vendor_nvidia_gpu_facts_test
