@@ -19,8 +19,12 @@ all: build
 deps:
 	@[ -n "$$GANTRY_DEPS_CHECKED" ] || ./scripts/install-deps.sh
 
+# ccache (installed by deps): a rebuild of unchanged sources on this machine is a cache hit;
+# a clean clone on a fresh machine compiles everything (docs/testing.md has both figures)
+CCACHE = $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+
 configure: deps
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CCACHE) >/dev/null
 
 # everything: gantry, the Slurm plugin, the unit tests
 build: configure
@@ -36,15 +40,18 @@ demo: build
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# GANTRY_UNIT: the unit binary one fixture test runs (make test builds only $(SAN_BUILD)'s)
+# GANTRY_UNIT: the unit binary one fixture test runs (make test builds only $(SAN_BUILD)'s);
+# E2E_ARGS: more pytest arguments (make test's e2e stage runs that test in e2e-san instead)
+E2E_ARGS ?=
 e2e: build-gantry
 	GANTRY_UNIT=$(firstword $(wildcard $(BUILD)/gantry_unit $(SAN_BUILD)/gantry_unit)) \
-	  $(PYTEST) -p no:cacheprovider -q -ra $(E2E_PARALLEL) tests/e2e tests/fixtures
+	  $(PYTEST) -p no:cacheprovider -q -ra --durations=30 $(E2E_PARALLEL) $(E2E_ARGS) \
+	  tests/e2e tests/fixtures
 
 # kill -9, full-disk and concurrency suites (docs/stress.md); STRESS_TRIALS=N runs longer.
 # Serial: they measure what concurrent gantry processes do to each other.
 stress: build-gantry
-	$(PYTEST) -p no:cacheprovider -q -ra tests/stress
+	$(PYTEST) -p no:cacheprovider -q -ra --durations=10 tests/stress
 
 # What CI (.ci/run) runs: every stage below, timed, with the table at the end (docs/testing.md)
 test:
@@ -60,7 +67,7 @@ SAN_CMAKE = cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInf
 SAN_OPT ?= -O0
 
 build-san: deps
-	$(SAN_CMAKE) >/dev/null
+	$(SAN_CMAKE) $(CCACHE) >/dev/null
 	ninja -C $(SAN_BUILD) -j $(JOBS) gantry gantry_unit fuzz_all
 build-asan fuzz-build: build-san
 
@@ -75,11 +82,13 @@ ASAN_CI_E2E ?= tests/e2e/test_bad_input.py tests/e2e/test_hostile.py \
 	tests/e2e/test_run.py::test_exit_codes tests/e2e/test_run.py::test_entrypoint_rules \
 	tests/e2e/test_bundle_gpu.py::test_bundle_gpus_are_the_vendors_cdi_edits \
 	tests/e2e/test_image_store.py::test_load_hostile_and_damaged \
-	tests/e2e/test_image_store.py::test_publish_errors
+	tests/e2e/test_image_store.py::test_publish_errors \
+	tests/fixtures/amdhost/test_amdhost.py::test_gantry_unit_reads_the_tree
 ASAN_E2E ?= tests/e2e
 
 e2e-asan: build-san
-	GANTRY_BIN=$(SAN_BUILD)/gantry $(PYTEST) -p no:cacheprovider -q -ra $(E2E_PARALLEL) $(ASAN_E2E)
+	GANTRY_BIN=$(SAN_BUILD)/gantry GANTRY_UNIT=$(SAN_BUILD)/gantry_unit \
+	  $(PYTEST) -p no:cacheprovider -q -ra $(E2E_PARALLEL) $(ASAN_E2E)
 
 test-asan: unit-san e2e-asan
 

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   # build
-  build-essential cmake ninja-build pkg-config clang-format lld lld-16
+  build-essential cmake ninja-build pkg-config clang-format lld lld-16 ccache
   nlohmann-json3-dev libarchive-dev libzstd-dev libisal-dev libcli11-dev nettle-dev
   libgtest-dev libgmock-dev libseccomp-dev libcap-dev libcurl4-openssl-dev libyaml-dev
   liblz4-dev zlib1g-dev liblzma-dev libbz2-dev

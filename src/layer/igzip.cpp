@@ -12,6 +12,8 @@ Api load() {
     Api a{};
     lib.bind(a.inflate_init, "isal_inflate_init");
     lib.bind(a.inflate, "isal_inflate");
+    lib.bind(a.gzip_header_init, "isal_gzip_header_init");
+    lib.bind(a.read_gzip_header, "isal_read_gzip_header");
     lib.bind(a.deflate_init, "isal_deflate_init");
     lib.bind(a.deflate, "isal_deflate");
     return a;

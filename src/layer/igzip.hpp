@@ -11,6 +11,8 @@ namespace gantry::layer::igzip {
 struct Api {
     decltype(&::isal_inflate_init) inflate_init;
     decltype(&::isal_inflate) inflate;
+    decltype(&::isal_gzip_header_init) gzip_header_init;
+    decltype(&::isal_read_gzip_header) read_gzip_header;
     decltype(&::isal_deflate_init) deflate_init;
     decltype(&::isal_deflate) deflate;
 };

@@ -116,6 +116,20 @@ class GzipReader final : public Reader {
                 throw Error(Errc::invalid, what_ + ": gzip stream is truncated",
                             "the blob was cut short; fetch or export it again");
             }
+            if (in_header_) {
+                // The member's header, read here and not by isal_inflate: isal_inflate reads it
+                // into a header on its own stack each call, so a header cut across two reads
+                // (a name or comment field, small reads) lost what the first call had read.
+                int rc = igzip::api().read_gzip_header(&st_, &header_);
+                if (rc == ISAL_END_INPUT && st_.avail_in == 0) continue; // the loop reads more
+                if (rc != ISAL_DECOMP_OK)
+                    throw Error(Errc::invalid,
+                                what_ + ": corrupt gzip header (igzip error " + std::to_string(rc) +
+                                    ")",
+                                "the blob is damaged; fetch or export it again");
+                in_header_ = false;
+                continue;
+            }
             int rc = igzip::api().inflate(&st_);
             if (rc != ISAL_DECOMP_OK)
                 throw Error(Errc::invalid,
@@ -134,12 +148,17 @@ class GzipReader final : public Reader {
     }
     void reset() {
         igzip::api().inflate_init(&st_);
-        st_.crc_flag = ISAL_GZIP;
+        st_.crc_flag =
+            ISAL_GZIP_NO_HDR_VER; // the header is read first (read()); verify the trailer
+        igzip::api().gzip_header_init(&header_); // name, comment, extra: not kept (null buffers)
+        in_header_ = true;
     }
     Reader& src_;
     std::string what_;
     std::vector<std::uint8_t> in_;
     inflate_state st_{};
+    isal_gzip_header header_{}; // one member's header, kept across reads until complete
+    bool in_header_ = true;
 };
 
 class ZstdReader final : public Reader {
