@@ -115,7 +115,7 @@ bool kept_by(const compat::TargetId& co, const compat::TargetId& k) {
     return false;
 }
 
-struct Plan {
+struct EntryPlan {
     std::uint64_t at = 0, span = 0; // in the section
     bool compressed = false;
     unsigned version = 0, method = 0;
@@ -128,7 +128,7 @@ struct Plan {
     std::uint64_t new_span = 0; // a rewritten CCOB's bytes
 };
 
-std::string where(const Plan& p) {
+std::string where(const EntryPlan& p) {
     std::string what = "offload bundle";
     if (p.compressed && p.version == 0) what = "compressed bundle (CCOB)";
     if (p.compressed && p.version > 0)
@@ -139,8 +139,8 @@ std::string where(const Plan& p) {
 
 // Every bundle in the section, parsed strictly (the walk is compat's: bundles follow each other,
 // separated by zero padding).
-std::vector<Plan> parse_section(std::string_view sec) {
-    std::vector<Plan> plans;
+std::vector<EntryPlan> parse_section(std::string_view sec) {
+    std::vector<EntryPlan> plans;
     std::uint64_t pos = 0;
     const std::uint64_t max = compat::HipFatbinOptions{}.max_decompressed;
     while (pos < sec.size()) {
@@ -148,7 +148,7 @@ std::vector<Plan> parse_section(std::string_view sec) {
             ++pos;
             continue;
         }
-        Plan p;
+        EntryPlan p;
         p.at = pos;
         std::string_view rest = sec.substr(pos);
         try {
@@ -184,13 +184,13 @@ std::string join(const std::vector<std::string>& v) {
 }
 
 // Decides, per entry, what stays (see hip.hpp), from compat's reading of the same bundles.
-void classify(std::vector<Plan>& plans, const compat::HipFatbin& listing, const KeepSet& keep,
+void classify(std::vector<EntryPlan>& plans, const compat::HipFatbin& listing, const KeepSet& keep,
               FileReport& r) {
     if (listing.bundles.size() != plans.size())
         fail("the HIP fatbin reader finds " + std::to_string(listing.bundles.size()) +
              " bundles, the rewriter " + std::to_string(plans.size()) + "; refusing to rewrite");
     for (std::size_t b = 0; b < plans.size(); ++b) {
-        Plan& p = plans[b];
+        EntryPlan& p = plans[b];
         const auto& lb = listing.bundles[b];
         if (lb.offset != p.at || lb.entry_count != p.parsed.entries.size())
             fail(where(p) + ": the HIP fatbin reader and the rewriter disagree on it");
@@ -251,7 +251,7 @@ void zero(std::string& s, std::uint64_t off, std::uint64_t len) {
 }
 
 // Rewrites the bundles planned for it in `work` (a copy of the file); base = section offset.
-void rewrite(std::string& work, std::uint64_t base, std::vector<Plan>& plans, FileReport& r) {
+void rewrite(std::string& work, std::uint64_t base, std::vector<EntryPlan>& plans, FileReport& r) {
     for (auto& p : plans) {
         if (!p.rewrite) continue;
         std::uint64_t at = base + p.at;
@@ -301,8 +301,8 @@ void rewrite(std::string& work, std::uint64_t base, std::vector<Plan>& plans, Fi
 // The proof: compat's reader lists exactly the kept entries at the same bundle starts, each kept
 // code object is byte-identical to the original's, a rebuilt CCOB decodes with a matching hash
 // and is followed by zeros, untouched bundles and every byte outside the section are unchanged.
-void prove(std::string_view orig, std::string_view work, Range sec, const std::vector<Plan>& plans,
-           const std::string& path) {
+void prove(std::string_view orig, std::string_view work, Range sec,
+           const std::vector<EntryPlan>& plans, const std::string& path) {
     if (std::memcmp(orig.data(), work.data(), sec.off) != 0 ||
         std::memcmp(orig.data() + sec.off + sec.len, work.data() + sec.off + sec.len,
                     orig.size() - sec.off - sec.len) != 0)
@@ -312,7 +312,7 @@ void prove(std::string_view orig, std::string_view work, Range sec, const std::v
         fail("proof failed: the rewritten section holds " + std::to_string(listing.bundles.size()) +
              " bundles, not " + std::to_string(plans.size()));
     for (std::size_t b = 0; b < plans.size(); ++b) {
-        const Plan& p = plans[b];
+        const EntryPlan& p = plans[b];
         const auto& lb = listing.bundles[b];
         std::uint64_t at = sec.off + p.at;
         std::string bad = "proof failed: " + where(p) + ": ";
@@ -372,11 +372,12 @@ FileReport tailor_hip(std::string& elf, const KeepSet& keep, const std::string& 
         auto plans = parse_section(view.substr(sec->off, sec->len));
         auto listing = compat::read_hip_fatbin_bytes(view, ".hip_fatbin");
         classify(plans, listing, keep, r);
-        if (std::none_of(plans.begin(), plans.end(), [](const Plan& p) { return p.rewrite; }))
+        if (std::none_of(plans.begin(), plans.end(), [](const EntryPlan& p) { return p.rewrite; }))
             return r;
         std::string work = elf;
         rewrite(work, sec->off, plans, r);
-        if (std::none_of(plans.begin(), plans.end(), [](const Plan& p) { return p.rewrite; })) {
+        if (std::none_of(plans.begin(), plans.end(),
+                         [](const EntryPlan& p) { return p.rewrite; })) {
             r.zeroed = 0;
             r.dropped.clear();
             return r;
