@@ -19,8 +19,8 @@ all: build
 deps:
 	@[ -n "$$GANTRY_DEPS_CHECKED" ] || ./scripts/install-deps.sh
 
-# ccache (installed by deps): a rebuild of unchanged sources on this machine is a cache hit;
-# a clean clone on a fresh machine compiles everything (docs/testing.md has both figures)
+# ccache (installed by deps): rebuilding unchanged sources in the same checkout is a cache hit;
+# a clone in another path gets none (the unity files name the sources by absolute path)
 CCACHE = $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 
 configure: deps
@@ -58,12 +58,13 @@ test:
 	BUILD=$(BUILD) SAN_BUILD=$(SAN_BUILD) JOBS=$(JOBS) /usr/bin/python3 scripts/test_stages.py
 
 # ---- the instrumented build (docs/sanitizers.md, fuzz/README.md) ----
-# One clang build with ASan + UBSan + libFuzzer's coverage instrumentation serves the unit suite
-# under the sanitizers, the e2e tests against the instrumented gantry and the fuzz harnesses.
+# One clang configuration with ASan + UBSan serves the unit suite under the sanitizers, the e2e
+# tests against the instrumented gantry and the fuzz harnesses (their parser library at -O1,
+# with libFuzzer's coverage instrumentation: fuzz/CMakeLists.txt).
 SAN_CMAKE = cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DGANTRY_SANITIZE=ON -DGANTRY_FUZZ=ON \
 	-DGANTRY_SANITIZE_OPT=$(SAN_OPT)
-# -O0: a third of -O1's compile time (CMakeLists.txt); SAN_OPT=-O1 for long fuzzing campaigns
+# -O0: a third of -O1's compile time (CMakeLists.txt); the fuzzers' library is -O1 whatever it is
 SAN_OPT ?= -O0
 
 build-san: deps
