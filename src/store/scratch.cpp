@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
+#include <set>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -144,14 +145,20 @@ std::uint64_t reap_trash(const stdfs::path& store_root) {
     if (!dir) return 0;
     if (::flock(dir.get(), LOCK_EX | LOCK_NB) != 0) return 0; // another reaper is at work
     std::uint64_t n = 0;
-    for (;;) { // until empty: containers may be discarded while we delete
+    std::set<stdfs::path> failed; // left in trash/ for the next reaper
+    for (;;) {                    // until empty: containers may be discarded while we delete
         std::vector<stdfs::path> doomed;
         std::error_code ec;
-        for (auto& e : stdfs::directory_iterator(trash, ec)) doomed.push_back(e.path());
+        for (auto& e : stdfs::directory_iterator(trash, ec))
+            if (!failed.contains(e.path())) doomed.push_back(e.path());
         if (doomed.empty()) break;
         for (auto& p : doomed) {
-            fs::remove_tree(p);
-            ++n;
+            try { // one entry that cannot be deleted does not keep the reaper from the others
+                fs::remove_tree(p);
+                ++n;
+            } catch (const Error&) {
+                failed.insert(p);
+            }
         }
     }
     return n;

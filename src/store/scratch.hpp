@@ -75,8 +75,9 @@ inline constexpr unsigned kReapBatch = 16;
 void discard_dir(const std::filesystem::path& store_root,
                  const std::filesystem::path& dir) noexcept;
 
-// Deletes everything in STORE/trash/ now (one reaper at a time: others return at once).
-// Returns the number of entries removed.
+// Deletes everything in STORE/trash/ now (one reaper at a time: others return at once). An
+// entry that cannot be deleted is left there and the others are still deleted. Returns the
+// number of entries removed.
 std::uint64_t reap_trash(const std::filesystem::path& store_root);
 
 // What a run wrote into its writable layer, when that is at least `threshold` bytes: a warning

@@ -176,9 +176,14 @@ void clear_dir(int dirfd, const std::string& where) {
             ::fchmodat(dirfd, e->d_name, 0700, 0);
             Fd sub(::openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!sub) throw_errno("cannot open " + where + "/" + e->d_name);
-            clear_dir(sub.get(), where + "/" + e->d_name);
-            if (::unlinkat(dirfd, e->d_name, AT_REMOVEDIR) != 0 && errno != ENOENT)
-                throw_errno("cannot remove " + where + "/" + e->d_name);
+            // Entries unlinked while a directory is read may make readdir skip others on some
+            // filesystems (POSIX leaves it unspecified): one still not empty is read again.
+            for (int pass = 0;; ++pass) {
+                clear_dir(sub.get(), where + "/" + e->d_name);
+                if (::unlinkat(dirfd, e->d_name, AT_REMOVEDIR) == 0 || errno == ENOENT) break;
+                if (errno != ENOTEMPTY || pass == 3 || ::lseek(sub.get(), 0, SEEK_SET) != 0)
+                    throw_errno("cannot remove " + where + "/" + e->d_name);
+            }
         } else if (::unlinkat(dirfd, e->d_name, 0) != 0 && errno != ENOENT) {
             throw_errno("cannot remove " + where + "/" + e->d_name);
         }
@@ -201,9 +206,12 @@ void remove_tree(const stdfs::path& path) {
     ::chmod(path.c_str(), 0700);
     Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!fd) throw_errno("cannot open " + path.string());
-    clear_dir(fd.get(), path.string());
-    if (::rmdir(path.c_str()) != 0 && errno != ENOENT)
-        throw_errno("cannot remove " + path.string());
+    for (int pass = 0;; ++pass) { // read again when not empty, as in clear_dir
+        clear_dir(fd.get(), path.string());
+        if (::rmdir(path.c_str()) == 0 || errno == ENOENT) return;
+        if (errno != ENOTEMPTY || pass == 3 || ::lseek(fd.get(), 0, SEEK_SET) != 0)
+            throw_errno("cannot remove " + path.string());
+    }
 }
 
 void make_dirs(const stdfs::path& path, mode_t mode) {

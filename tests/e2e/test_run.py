@@ -1,10 +1,13 @@
 """gantry run: exit codes, docker's entrypoint and env rules, mounts, isolation and the escape
 reproductions that apply to a runtime (CVE-2024-21626 working directory, symlinked mount
 targets), as root and as an unprivileged user."""
+import contextlib
+import ctypes
 import errno
 import json
 import os
 import re
+import select
 import shlex
 import shutil
 import signal
@@ -358,11 +361,55 @@ def test_cleanup_is_off_the_callers_path(runner):
     # off for this one run; the plain build is unaffected (no sanitizer reads the variable).
     env = runner.environ()
     env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), "detect_leaks=0"]))
-    out = subprocess.run(runner.cmd("run", "--writable-layer", "disk", runner.image, "echo", "done"),
-                         env=env, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0 and out.stdout == "done\n", out
-    assert heavy.exists(), "the caller waited for the reaper (it finished before we returned)"
+    with adopting_orphans():
+        out = subprocess.run(runner.cmd("run", "--writable-layer", "disk", runner.image, "echo",
+                                        "done"), env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0 and out.stdout == "done\n", out
+        assert heavy.exists(), "the caller waited for the reaper (it finished before we returned)"
+        # the reaper, now our child (the one in a session of its own): its end and its status,
+        # not a guess from /proc
+        ended = wait_adopted("gantry", timeout=120)
+    reapers_ended = [status for (status, own_session) in ended.values() if own_session]
+    assert reapers_ended == [0], f"gantry processes adopted, (wait status, own session): {ended}"
     assert trash_settled(runner.root) == []
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@contextlib.contextmanager
+def adopting_orphans():
+    """This process is the subreaper of its descendants while the block runs: a process a command
+    leaves behind (gantry's detached reaper) becomes our child once the command exits, so a test
+    waits for its end and reads its status."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+    try:
+        yield
+    finally:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+def wait_adopted(comm, timeout):
+    """Waits for every child of ours named COMM (adopted orphans: subprocess waits for its own) to
+    end; returns {pid: (wait status, whether it led a session of its own)}."""
+    ended = {}
+    deadline = time.time() + timeout
+    for pid in [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]:
+        try:
+            stat_line = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        name = stat_line[stat_line.index("(") + 1:stat_line.rindex(")")]
+        fields = stat_line[stat_line.rindex(")") + 2:].split()  # state ppid pgrp session ...
+        if int(fields[1]) != os.getpid() or name != comm:
+            continue
+        with os.fdopen(os.pidfd_open(pid), "rb", buffering=0) as pidfd:
+            ready, _, _ = select.select([pidfd], [], [], max(0.0, deadline - time.time()))
+        assert ready, f"{comm} {pid} still runs after {timeout}s"
+        ended[pid] = (os.waitpid(pid, 0)[1], int(fields[3]) == pid)
+    return ended
 
 
 def test_prune_reaps_leftover_trash(g, mk, tmp_path):

@@ -14,8 +14,11 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <string>
 #include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 
@@ -138,6 +141,33 @@ TEST(Scratch, OneReaperAtATime) {
     EXPECT_EQ(gantry::store::reap_trash(t.path), 1u);
     EXPECT_TRUE(empty_dir(t.path / "trash"));
     EXPECT_EQ(gantry::store::reap_trash(t.path / "missing"), 0u);
+}
+
+// An entry that cannot be deleted (here a mount point, EBUSY) stays; the reaper still deletes
+// the others and returns. In a child with its own user and mount namespaces, so that it needs
+// no privilege and mounts nothing on the host.
+TEST(Scratch, AnEntryThatCannotBeDeletedDoesNotStopTheReaper) {
+    TempDir t("gantry-scratch");
+    for (const char* e : {"a/upper", "busy", "z/upper/deep"})
+        stdfs::create_directories(t.path / "trash" / e);
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        uid_t uid = ::geteuid();
+        if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) ::_exit(77);
+        std::ofstream("/proc/self/setgroups") << "deny";
+        std::ofstream("/proc/self/uid_map") << "0 " << uid << " 1";
+        if (::mount("none", (t.path / "trash/busy").c_str(), "tmpfs", 0, nullptr) != 0) ::_exit(77);
+        auto n = gantry::store::reap_trash(t.path);
+        bool kept = stdfs::exists(t.path / "trash/busy");
+        bool others = !stdfs::exists(t.path / "trash/a") && !stdfs::exists(t.path / "trash/z");
+        ::_exit(n == 2 && kept && others ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77) GTEST_SKIP() << "no user and mount namespace here";
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "the reaper stopped at the busy entry or kept others";
 }
 
 TEST(Scratch, WriteReportNamesTheBiggestDirectory) {
