@@ -42,7 +42,8 @@ class Builder {
         run_.quiet = opt.quiet;
         if (run_.fake_root) {
             run_.apt_no_sandbox = (work_dir() / "apt-no-sandbox.conf").string();
-            fs::write_atomic(run_.apt_no_sandbox, "APT::Sandbox::User \"root\";\n", 0644);
+            fs::write_atomic(run_.apt_no_sandbox, "APT::Sandbox::User \"root\";\n", 0644,
+                             fs::Sync::volatile_only);
         }
         PlanOptions po;
         po.file = opt.dockerfile_name;

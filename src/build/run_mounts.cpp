@@ -114,7 +114,7 @@ std::vector<FileLock> run_mounts(const MountContext& mc, const lint::Instruction
                 const char* v = std::getenv(s->env.c_str());
                 if (!v) bad_mount(ins, "secret " + id + ": the variable " + s->env + " is not set");
                 auto file = mc.work / ("secret-" + std::to_string(n++));
-                fs::write_atomic(file, v, 0400);
+                fs::write_atomic(file, v, 0400, fs::Sync::volatile_only); // for one RUN
                 src = file.string();
             } else if (::access(src.c_str(), R_OK) != 0) {
                 bad_mount(ins, "secret " + id + ": cannot read " + src);

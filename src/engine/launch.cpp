@@ -148,7 +148,8 @@ struct Launcher {
         l.on_started = [this](pid_t pid) {
             record.started(pid);
             if (!p.request.pidfile.empty())
-                fs::write_atomic(p.request.pidfile, std::to_string(pid) + "\n", 0644);
+                fs::write_atomic(p.request.pidfile, std::to_string(pid) + "\n", 0644,
+                                 fs::Sync::volatile_only);
             if (ready_w >= 0) {
                 runtime::report_start(ready_w, nullptr);
                 ::close(ready_w);

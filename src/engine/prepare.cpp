@@ -148,7 +148,9 @@ void write_hook_bundle(Prepared& p) {
     if (p.spec.hooks.empty()) return;
     auto cfg = p.spec.to_json();
     cfg["root"]["path"] = (p.scratch->mount_point() / "root").string();
-    fs::write_atomic(p.scratch->dir() / "config.json", cfg.dump(2) + "\n");
+    // the container's own directory: a crash discards it, so on the start path it is not synced
+    fs::write_atomic(p.scratch->dir() / "config.json", cfg.dump(2) + "\n", 0644,
+                     fs::Sync::volatile_only);
 }
 
 } // namespace

@@ -82,7 +82,7 @@ void save(const Container& c) {
     nlohmann::json j = {{"id", c.id},           {"bundle", c.bundle}, {"rootfs", c.rootfs},
                         {"created", c.created}, {"pid", c.pid},       {"pid_start", c.pid_start},
                         {"config", c.config}};
-    fs::write_atomic(c.dir / "state.json", j.dump(), 0600);
+    fs::write_atomic(c.dir / "state.json", j.dump(), 0600, fs::Sync::volatile_only); // in --root
 }
 
 std::optional<Container> find(const Global& g, const std::string& id) {
@@ -119,7 +119,7 @@ Container load(const Global& g, const std::string& id) {
 
 void write_pid_file(const std::string& path, pid_t pid) {
     if (path.empty()) return;
-    fs::write_atomic(stdfs::absolute(path), std::to_string(pid), 0644);
+    fs::write_atomic(stdfs::absolute(path), std::to_string(pid), 0644, fs::Sync::volatile_only);
 }
 
 void send_console(const std::string& path, int master) {

@@ -92,7 +92,8 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         if (gpus && !spec.hooks.empty()) { // hooks read config.json: give them the edited spec
             auto edited = spec.to_json();
             edited["root"]["path"] = c.rootfs;
-            fs::write_atomic(c.dir / "config.json", edited.dump(2) + "\n");
+            fs::write_atomic(c.dir / "config.json", edited.dump(2) + "\n", 0644,
+                             fs::Sync::volatile_only);
         }
         l.spec = std::move(spec);
         if (l.spec.seccomp) l.seccomp = runtime::seccomp_program(l.spec.capabilities);

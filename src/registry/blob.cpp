@@ -51,9 +51,11 @@ BlobDownload::~BlobDownload() {
 }
 
 void BlobDownload::adopt(const std::filesystem::path& dst) {
+    fs::sync_file(fd_.get(), "blob " + desc_.digest.str()); // its data before its name
     if (::rename(path_.c_str(), dst.c_str()) != 0)
         throw_errno("cannot store blob " + desc_.digest.str());
     adopted_ = true;
+    fs::sync_dir(dst.parent_path());
     if (progress_) progress_->finish(bar_, Progress::State::done);
 }
 

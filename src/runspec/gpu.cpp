@@ -150,7 +150,7 @@ void inject_gpus(oci::RuntimeSpec& spec, const gpu::Host& host, const gpu::Selec
         }
         if (params) {
             std::string copy = state_dir + "/nvidia-params";
-            fs::write_atomic(copy, *params, 0444);
+            fs::write_atomic(copy, *params, 0444, fs::Sync::volatile_only); // per run
             spec.setup.overlays.emplace_back(copy, "/proc/driver/nvidia/params");
         }
     }

@@ -282,7 +282,8 @@ FileLock StateDir::create(const ContainerState& s) {
 }
 
 void StateDir::save(const ContainerState& s) {
-    fs::write_atomic(dir_ / s.name / "state.json", to_json(s).dump(2) + "\n", 0600);
+    fs::write_atomic(dir_ / s.name / "state.json", to_json(s).dump(2) + "\n", 0600,
+                     fs::Sync::volatile_only); // under the runtime directory: gone at boot
 }
 
 std::optional<ContainerState> StateDir::find(const std::string& key) const {

@@ -198,6 +198,7 @@ void put_object(const std::string& path, const std::string& data) {
     int err = errno;
     ::unlink(tmp.c_str());
     if (rc != 0 && err != EEXIST) throw sys_error(err, "cannot create " + path);
+    if (rc == 0) fs::sync_dir(fs::stdfs::path(path).parent_path()); // the new name, durably
 }
 
 } // namespace

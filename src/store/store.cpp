@@ -95,10 +95,12 @@ PendingBlob::~PendingBlob() {
 }
 
 void PendingBlob::commit(const Digest& d) {
+    fs::sync_file(fd_.get(), "blob " + d.str()); // its data before the name that publishes it
     fd_.reset();
     auto dst = blobs_ / d.hex();
     if (::rename(tmp_.c_str(), dst.c_str()) != 0) throw_errno("cannot store blob " + d.str());
     done_ = true;
+    fs::sync_dir(blobs_);
 }
 
 stdfs::path Store::layer_dir(const Digest& id) const {
@@ -132,6 +134,9 @@ PendingLayer::~PendingLayer() {
 }
 
 void PendingLayer::commit(const Digest& id, const std::string& meta) {
+    // The tree first (one syncfs: thousands of files, each fsync'd, would cost far more), then
+    // meta.json, the layer's completion marker, then the name that publishes it.
+    if (::syncfs(rootfs_.get()) != 0) throw_errno("cannot write layer " + id.str() + " to disk");
     rootfs_.reset();
     fs::write_atomic(tmp_ / "meta.json", meta);
     auto dst = layers_ / id.hex();
@@ -140,6 +145,7 @@ void PendingLayer::commit(const Digest& id, const std::string& meta) {
         throw_errno("cannot store layer " + id.str());
     }
     done_ = true;
+    fs::sync_dir(layers_);
 }
 
 RefMap Store::refs() const {
@@ -172,7 +178,8 @@ void Store::update_refs(const std::function<void(RefMap&)>& change) {
 }
 
 void Store::add_hold(const std::string& name, const Digest& manifest) {
-    fs::write_atomic(root_ / "holds" / name, manifest.str() + "\n");
+    // a hold lives as long as its run: on the start path, and stale after a crash anyway
+    fs::write_atomic(root_ / "holds" / name, manifest.str() + "\n", 0644, fs::Sync::volatile_only);
 }
 
 void Store::remove_hold(const std::string& name) {

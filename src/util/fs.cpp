@@ -63,24 +63,41 @@ std::string find_program(const std::string& name) {
     return "";
 }
 
-void write_atomic(const stdfs::path& path, std::string_view data, mode_t mode) {
+void write_atomic(const stdfs::path& path, std::string_view data, mode_t mode, Sync sync) {
     stdfs::path tmp = path;
     tmp += ".tmp-" + unique_name();
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
     if (!fd) throw_errno("cannot create " + tmp.string());
     try {
         write_all(fd.get(), data.data(), data.size(), path.string());
+        ::fchmod(fd.get(), mode); // best effort: the umask already applied at creation
+        if (sync == Sync::durable) sync_file(fd.get(), path.string());
     } catch (...) {
         ::unlink(tmp.c_str());
         throw;
     }
-    ::fchmod(fd.get(), mode); // best effort: the umask already applied at creation
     fd.reset();
     if (::rename(tmp.c_str(), path.c_str()) != 0) {
         int err = errno;
         ::unlink(tmp.c_str());
         throw sys_error(err, "cannot rename into place " + path.string());
     }
+    if (sync == Sync::durable) sync_dir(path.has_parent_path() ? path.parent_path() : ".");
+}
+
+void sync_file(int fd, const std::string& what) {
+    while (::fsync(fd) != 0) {
+        if (errno == EINTR) continue;
+        // a filesystem that has no durable storage to sync to (some FUSE servers): nothing to do
+        if (errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) return;
+        throw_errno("cannot write " + what + " to disk (fsync)");
+    }
+}
+
+void sync_dir(const stdfs::path& path) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw_errno("cannot open directory " + path.string());
+    sync_file(fd.get(), "directory " + path.string());
 }
 
 void write_all(int fd, const void* data, std::size_t n, const std::string& what) {

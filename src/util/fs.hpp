@@ -27,9 +27,27 @@ std::string self_exe();
 // The program NAME found on $PATH (/usr/local/bin:/usr/bin:/bin when unset), "" when absent.
 std::string find_program(const std::string& name);
 
+// How far an atomic write goes to survive a crash of the machine (power loss, a node's reset).
+enum class Sync {
+    // The data is synced before the rename that publishes it and the directory after: once
+    // write_atomic returns, the new content survives a crash, and a crash before that leaves
+    // the old content (never an empty or torn file). Everything a store keeps.
+    durable,
+    // Atomic for readers, not durable: for files that do not outlive the machine's boot or the
+    // process (runtime state under /run, pid files, a container's scratch files).
+    volatile_only,
+};
+
 // Writes data to "<path>.tmp-<unique>" in the same directory, then renames it over path.
 // Readers see either the old or the new content, never a partial one.
-void write_atomic(const stdfs::path& path, std::string_view data, mode_t mode = 0644);
+void write_atomic(const stdfs::path& path, std::string_view data, mode_t mode = 0644,
+                  Sync sync = Sync::durable);
+
+// fsync(2) of the directory at PATH, so that names created, renamed or removed in it survive
+// a crash. Throws Error naming it.
+void sync_dir(const stdfs::path& path);
+// fsync(2) of FD (a file's data and metadata). Throws Error naming `what`.
+void sync_file(int fd, const std::string& what);
 
 // Writes all of data to fd (retrying short writes) or throws Error naming `what`.
 void write_all(int fd, const void* data, std::size_t n, const std::string& what);

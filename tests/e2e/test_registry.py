@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Gantry, need_tool, store_files, tmp_entries
+from durability import publishes, traced, violations
 from fixtures.registry import harness
 from fixtures.registry.harness import Proxy, Registry, make_ca, skopeo_push
 
@@ -100,6 +101,16 @@ def test_pull_single_arch_is_runnable(gr, reg, mk, tmp_path):
     assert gr.refs() == {f"{reg.addr}/sample/busybox:1.0": img.digest}
     assert gr.run("run", f"{reg.addr}/sample/busybox:1.0", "echo", "hello").out.strip() == "hello"
     assert tmp_entries(gr.root) == []
+
+
+def test_pull_publishes_durably(gr, reg, mk, tmp_path):
+    """Each blob and layer synced before its name and its directory after, the tag last (issue
+    36's check, tests/e2e/durability.py)."""
+    need_tool("strace")
+    publish(mk, tmp_path, f"{reg.addr}/sample/busybox:1.0")
+    _, t = traced(gr, tmp_path / "pull.log", "pull", INSECURE, f"{reg.addr}/sample/busybox:1.0")
+    assert violations(t, [gr.root]) == []
+    assert publishes(t, [gr.root])[-1][2].endswith("/refs.json")
 
 
 @pytest.mark.parametrize("compression", ["gzip", "zstd", "none"])

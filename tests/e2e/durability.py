@@ -1,0 +1,137 @@
+"""The ALICE check (Pillai et al., OSDI'14: "All File Systems Are Not Created Equal"), on a
+recorded trace: gantry's system calls under strace, and for every name it publishes in a store,
+
+- the data was synced before the rename or link that publishes it: an fsync/fdatasync of the
+  file, or a syncfs covering the directory tree that is renamed;
+- the directory holding the new name was synced after it (else the name itself may be lost);
+- the reference that names an image (refs.json, refs/*) is published after everything else in
+  the same command is durable, so that after a crash a tag never names missing content.
+
+docs/storage.md lists what is published and what is exempt (and why)."""
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+
+TRACED = "openat,rename,renameat,renameat2,link,linkat,fsync,fdatasync,syncfs"
+# Under a store: what never outlives a run or a boot, or is a cache that detects a torn entry
+EXEMPT = ("tmp/", "trash/", "holds/", "locks/", "views/")
+LINE = re.compile(r"^(\d+) +(\w+)\((.*)\) += (-?\d+)")
+FD = re.compile(r"^(\d+)<(.*?)>")
+STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+@dataclass
+class Trace:
+    calls: list = field(default_factory=list)  # (tid, name, args text, result)
+
+
+def traced(gan, log, *args, env=None):
+    """Runs `gantry ARGS` under strace -f (decoded fd paths), returns (result, Trace)."""
+    argv = ["strace", "-f", "-qq", "-y", "-s", "4096", "-e", f"trace={TRACED}", "-o", str(log),
+            *gan.cmd(*args)]
+    r = subprocess.run(argv, capture_output=True, text=True, env=env or gan.environ(),
+                       timeout=300)
+    assert r.returncode == 0, f"gantry {' '.join(map(str, args))} failed: {r.stderr}"
+    return r, parse(log.read_text())
+
+
+def parse(text):
+    """strace -f output, with the <unfinished ...> / <... resumed> halves of a call joined."""
+    t, pending = Trace(), {}
+    for raw in text.splitlines():
+        tid, _, rest = raw.partition(" ")
+        rest = rest.lstrip()
+        if rest.endswith("<unfinished ...>"):
+            pending[tid] = rest[: -len("<unfinished ...>")]
+            continue
+        m = re.match(r"<\.\.\. \w+ resumed>(.*)", rest)
+        if m:
+            rest = pending.pop(tid, "") + m.group(1)
+        m = LINE.match(f"{tid} {rest}")
+        if m:
+            t.calls.append((m.group(1), m.group(2), m.group(3), int(m.group(4))))
+    return t
+
+
+def _norm(p):
+    return os.path.normpath(p)
+
+
+def publishes(trace, roots):
+    """(index, source, destination, tid) of each rename/link into ROOTS that is not exempt."""
+    out = []
+    for i, (tid, name, args, res) in enumerate(trace.calls):
+        if res != 0 or name not in ("rename", "renameat", "renameat2", "link", "linkat"):
+            continue
+        paths = [_norm(s) for s in STRING.findall(args)]
+        if len(paths) < 2:
+            continue
+        src, dst = paths[0], paths[1]
+        for root in roots:
+            root = _norm(str(root))
+            if not dst.startswith(root + "/"):
+                continue
+            rel = dst[len(root) + 1:]
+            if rel.startswith(EXEMPT) or ".tmp-" in os.path.basename(dst):
+                break
+            out.append((i, src, dst, tid))
+            break
+    return out
+
+
+def violations(trace, roots, reference_last=True):
+    """What the trace does against the three rules, as readable lines (empty: none)."""
+    bad = []
+    synced_paths, synced_fds, syncfs_paths = {}, {}, []
+    for i, (tid, name, args, res) in enumerate(trace.calls):
+        if res != 0:
+            continue
+        m = FD.match(args)
+        if name in ("fsync", "fdatasync") and m:
+            synced_paths.setdefault(_norm(m.group(2)), []).append(i)
+            synced_fds.setdefault((tid, m.group(1)), []).append(i)
+        elif name == "syncfs" and m:
+            syncfs_paths.append((i, _norm(m.group(2))))
+    # a synced file keeps its data under the names it is linked or renamed to afterwards
+    for i, (tid, name, args, res) in enumerate(trace.calls):
+        paths = [_norm(s) for s in STRING.findall(args)]
+        if res != 0 or name not in ("rename", "renameat", "renameat2", "link", "linkat") or \
+                len(paths) < 2:
+            continue
+        fdm = re.match(r"/proc/self/fd/(\d+)$", paths[0])
+        before = synced_fds.get((tid, fdm.group(1)), []) if fdm else synced_paths.get(paths[0], [])
+        if any(j < i for j in before):
+            synced_paths.setdefault(paths[1], []).append(i)
+    pubs = publishes(trace, roots)
+    if not pubs:
+        return ["nothing was published under " + ", ".join(map(str, roots))]
+    last_durable = {}
+    for i, src, dst, tid in pubs:
+        fdm = re.match(r"/proc/self/fd/(\d+)$", src)
+        if fdm:
+            data = [j for j in synced_fds.get((tid, fdm.group(1)), []) if j < i]
+        else:
+            data = [j for j in synced_paths.get(src, []) if j < i]
+            data += [j for j, p in syncfs_paths if j < i and (p == src or p.startswith(src + "/"))]
+        if not data:
+            bad.append(f"{dst}: published from {src} with no sync of its data before")
+        after = [j for j in synced_paths.get(os.path.dirname(dst), []) if j > i]
+        if not after:
+            bad.append(f"{dst}: its directory {os.path.dirname(dst)} is not synced after")
+        last_durable[dst] = min(after) if after else None
+    if reference_last:
+        refs = [(i, dst) for i, _, dst, _ in pubs if is_reference(dst)]
+        for ri, rdst in refs:
+            for i, _, dst, _ in pubs:
+                if is_reference(dst) or i > ri:
+                    if not is_reference(dst):
+                        bad.append(f"{dst} was published after the reference {rdst}")
+                    continue
+                if last_durable[dst] is None or last_durable[dst] > ri:
+                    bad.append(f"{rdst} was published before {dst} was durable")
+    return bad
+
+
+def is_reference(path):
+    return os.path.basename(path) == "refs.json" or os.path.basename(os.path.dirname(path)) == "refs"

@@ -1,0 +1,74 @@
+"""Crash consistency of the stores (issue 36): every command that publishes into a store syncs
+the data before the name, the directory after it, and the reference last, checked on the
+system calls it makes (tests/e2e/durability.py; pull's check is in test_registry.py).
+docs/storage.md says what is durable and what is exempt."""
+import pytest
+
+from conftest import load_busybox, need_tool
+from durability import parse, publishes, traced, violations
+
+
+@pytest.fixture(autouse=True)
+def _strace():
+    need_tool("strace")
+
+
+def test_load_tag_and_rmi_publish_durably(g, mk, tmp_path):
+    img = mk.busybox_image()
+    archive = tmp_path / "bb.tar"
+    mk.write_docker_archive(archive, [(img, ["sample:latest"])])
+    _, t = traced(g, tmp_path / "load.log", "load", archive)
+    assert violations(t, [g.root]) == []
+    names = [dst for _, _, dst, _ in publishes(t, [g.root])]
+    assert any("/blobs/sha256/" in n for n in names) and any("/layers/sha256/" in n for n in names)
+    assert names[-1].endswith("/refs.json"), names  # the reference last
+    _, t = traced(g, tmp_path / "tag.log", "tag", "sample:latest", "other:1")
+    assert violations(t, [g.root]) == []
+    _, t = traced(g, tmp_path / "rmi.log", "rmi", "other:1")
+    assert violations(t, [g.root]) == []
+
+
+def test_build_publishes_durably(g, mk, tmp_path):
+    load_busybox(g, mk, tmp_path)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "f").write_text("payload\n")
+    (ctx / "Dockerfile").write_text("FROM sample:latest\nCOPY f /f\n")
+    _, t = traced(g, tmp_path / "build.log", "build", "-t", "built:1", ctx)
+    assert violations(t, [g.root]) == []
+
+
+def test_squashfs_save_and_shared_store_push_publish_durably(g, mk, tmp_path):
+    load_busybox(g, mk, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    _, t = traced(g, tmp_path / "save.log", "save", "sample:latest", "--format", "squashfs",
+                  "-o", out / "sample.sqsh")
+    assert violations(t, [out], reference_last=False) == []
+    shared = tmp_path / "shared"
+    _, t = traced(g, tmp_path / "push.log", "push", "--image-store", shared, "sample:latest")
+    assert violations(t, [shared]) == []
+
+
+def test_the_checker_finds_each_kind_of_missing_sync():
+    """The check itself: a rename with no data sync, one with no directory sync after, and a
+    reference published before the object it names is durable are each reported."""
+    ok = ('1 openat(AT_FDCWD</>, "/s/tmp/b", O_WRONLY) = 3</s/tmp/b>\n'
+          '1 fsync(3</s/tmp/b>) = 0\n'
+          '1 rename("/s/tmp/b", "/s/blobs/sha256/aa") = 0\n'
+          '1 fsync(4</s/blobs/sha256>) = 0\n'
+          '1 fsync(5</s/refs.json.tmp-1>) = 0\n'
+          '1 rename("/s/refs.json.tmp-1", "/s/refs.json") = 0\n'
+          '1 fsync(6</s>) = 0\n')
+    assert violations(parse(ok), ["/s"]) == []
+    no_data = ok.replace("1 fsync(3</s/tmp/b>) = 0\n", "")
+    assert violations(parse(no_data), ["/s"]) == [
+        "/s/blobs/sha256/aa: published from /s/tmp/b with no sync of its data before"]
+    no_dir = ok.replace("1 fsync(4</s/blobs/sha256>) = 0\n", "")
+    assert violations(parse(no_dir), ["/s"]) == [
+        "/s/blobs/sha256/aa: its directory /s/blobs/sha256 is not synced after",
+        "/s/refs.json was published before /s/blobs/sha256/aa was durable"]
+    split = ok.replace('1 rename("/s/tmp/b", "/s/blobs/sha256/aa") = 0\n',
+                       '1 rename("/s/tmp/b", <unfinished ...>\n'
+                       '1 <... rename resumed>"/s/blobs/sha256/aa") = 0\n')
+    assert violations(parse(split), ["/s"]) == []
