@@ -263,6 +263,17 @@ def seeds() -> dict[str, list]:
         "analyze_layer": layer_tars(),
         "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "gpu_elf": [],
         "ldcache": [], "sqsh_header": [],
+        # a bundle's linux.seccomp (fuzz_seccomp_spec.cpp): the unit tests' profiles, and
+        # containers/common's default (checked in under fuzz/corpus/seccomp_spec/)
+        "seccomp_spec": [
+            '{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],'
+            '"action":"SCMP_ACT_ERRNO","errnoRet":38}]}',
+            '{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1,"architectures":'
+            '["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],"flags":["SECCOMP_FILTER_FLAG_LOG"],'
+            '"syscalls":[{"names":["socket"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,'
+            '"value":1,"op":"SCMP_CMP_EQ"},{"index":0,"value":2,"op":"SCMP_CMP_EQ"}]},'
+            '{"names":["chmod"],"action":"SCMP_ACT_TRACE","errnoRet":5,"args":[{"index":1,'
+            '"value":511,"valueTwo":448,"op":"SCMP_CMP_MASKED_EQ"}]}]}'],
         # gantry build's plan and instruction readers (fuzz_build_plan.cpp): the same Dockerfiles
         "build_plan": dockerfiles + [
             "ARG V=1\nFROM scratch AS a\nFROM a\nHEALTHCHECK --interval=1m30s CMD true\n"

@@ -1,5 +1,6 @@
 #include "ocirt/container.hpp"
 
+#include "oci/seccomp_spec.hpp"
 #include "runtime/state.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -151,6 +152,15 @@ void send_console(const std::string& path, int master) {
     std::memcpy(CMSG_DATA(c), &master, sizeof(int));
     if (::sendmsg(s.get(), &msg, 0) < 0)
         throw sys_error(errno, "cannot send the terminal to the console socket " + path);
+}
+
+std::optional<runtime::SeccompFilter> seccomp_filter(const nlohmann::json& config) {
+    if (!config.is_object() || !config.contains("linux") || !config["linux"].is_object() ||
+        !config["linux"].contains("seccomp"))
+        return std::nullopt;
+    auto spec = oci::SeccompSpec::from_json(config["linux"]["seccomp"]);
+    if (!spec) return std::nullopt;
+    return runtime::SeccompFilter{runtime::seccomp_program(*spec), spec->flags};
 }
 
 } // namespace gantry::ocirt

@@ -7,6 +7,7 @@
 
 #include "oci/runtime_spec.hpp"
 #include "ocirt/ocirt.hpp"
+#include "runtime/seccomp.hpp"
 
 #include <filesystem>
 #include <map>
@@ -41,6 +42,11 @@ void save(const Container& c);
 // Error(not_found) "container does not exist" (runc's words, which podman and containerd match).
 Container load(const Global& g, const std::string& id);
 std::optional<Container> find(const Global& g, const std::string& id);
+
+// The filter CONFIG's linux.seccomp asks for, compiled: nullopt when it has none (runc loads
+// none then; gantry's own profile is for `gantry run`). create and exec load the same one.
+// Throws Error(invalid/unsupported) for a profile that is malformed or that gantry cannot honour.
+std::optional<runtime::SeccompFilter> seccomp_filter(const nlohmann::json& config);
 
 // Writes "PID" to PATH through a temporary file and a rename.
 void write_pid_file(const std::string& path, pid_t pid);

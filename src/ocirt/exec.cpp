@@ -64,10 +64,14 @@ int exec(const Global& g, const ExecOptions& o) {
     if (spec.terminal && o.detach && o.console_socket.empty())
         throw Error(Errc::usage, "cannot allocate tty if runc will detach without setting "
                                  "console socket");
+    // the container's own profile (its config.json as at create), or none, as for its process
+    std::optional<runtime::SeccompFilter> filter = seccomp_filter(config);
+    spec.seccomp = filter.has_value();
     const bool single_id = runtime::is_single_id(spec.gid_mappings);
     runtime::detail::ForwardedSignalsBlocked blocked;
     Fd master;
-    pid_t pid = runtime::exec_start(c.pid, spec, single_id, spec.terminal ? &master : nullptr);
+    pid_t pid = runtime::exec_start(c.pid, spec, single_id, spec.terminal ? &master : nullptr,
+                                    filter ? &*filter : nullptr);
     if (master && !o.console_socket.empty()) {
         send_console(o.console_socket, master.get());
         master.reset();

@@ -55,6 +55,9 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         throw Error(Errc::invalid,
                     "the bundle's config.json is not a runtime spec: " + std::string(e.what()));
     }
+    // the bundle's own seccomp profile, or none (checked and compiled before anything is made)
+    std::optional<runtime::SeccompFilter> filter = seccomp_filter(config);
+    spec.seccomp = filter.has_value();
     if (spec.args.empty())
         throw Error(Errc::invalid, "the bundle's config.json has no process.args",
                     "process.args names the program the container runs");
@@ -96,7 +99,10 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
                              fs::Sync::volatile_only);
         }
         l.spec = std::move(spec);
-        if (l.spec.seccomp) l.seccomp = runtime::seccomp_program(l.spec.capabilities);
+        if (filter) {
+            l.seccomp = std::move(filter->program);
+            l.seccomp_flags = filter->flags;
+        }
         l.mount_point = (c.dir / "mnt").string();
         l.rootfs = c.rootfs;
         l.id = c.id;

@@ -1,5 +1,6 @@
 // What a caller reads: the state document, the list, the processes, the features, and the log.
 #include "oci/runtime_spec.hpp"
+#include "oci/seccomp_spec.hpp"
 #include "ocirt/container.hpp"
 #include "ocirt/ocirt.hpp"
 #include "runtime/state.hpp"
@@ -86,14 +87,14 @@ nlohmann::json features() {
           {"cgroup", {{"v1", false}, {"v2", false}, {"systemd", false}, {"systemdUser", false}}},
           {"seccomp",
            {{"enabled", true},
-            {"actions", {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO"}},
-            {"operators", json::array()},
-            {"archs", json::array()}}},
+            {"actions", oci::seccomp_action_names()},
+            {"operators", oci::seccomp_operator_names()},
+            {"archs", oci::seccomp_arch_names()},
+            {"knownFlags", oci::seccomp_flag_names()},
+            {"supportedFlags", oci::seccomp_flag_names()}}},
           {"apparmor", {{"enabled", false}}},
           {"selinux", {{"enabled", false}}}}},
-        {"annotations",
-         {{"org.opencontainers.runc.version", "gantry 0.1.0"},
-          {"io.github.gantry.seccomp", "gantry's default profile replaces linux.seccomp"}}}};
+        {"annotations", {{"org.opencontainers.runc.version", "gantry 0.1.0"}}}};
 }
 
 void log_error(const Global& g, const std::string& message) {

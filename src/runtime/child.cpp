@@ -261,7 +261,7 @@ void run_start_hooks(ChildState& c) {
 [[noreturn]] void init_main(const Launch& l, bool single_id, int err_fd) {
     pid_t child = ::fork();
     if (child < 0) fail_errno("fork failed");
-    if (child == 0) finish_process(l.spec, single_id, l.seccomp);
+    if (child == 0) finish_process(l.spec, single_id, l.seccomp, l.seccomp_flags);
     ::close(err_fd);
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); // /proc/1/exe must not be reachable (CVE-2019-5736)
     sigset_t all;
@@ -283,7 +283,7 @@ void run_start_hooks(ChildState& c) {
 // The workload's exec, under a tiny PID 1 for --init.
 [[noreturn]] void finish(ChildState& c) {
     if (c.l.init) init_main(c.l, c.single_id, c.err_fd);
-    finish_process(c.l.spec, c.single_id, c.l.seccomp);
+    finish_process(c.l.spec, c.single_id, c.l.seccomp, c.l.seccomp_flags);
 }
 
 } // namespace

@@ -45,12 +45,16 @@ bool same_ns(pid_t pid, const char* name) {
 
 } // namespace
 
-pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* master_out) {
-    // the container's filter (its process's capabilities), built before the fork
-    const auto seccomp = spec.seccomp
+pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* master_out,
+                 const SeccompFilter* filter) {
+    // the container's filter (the bundle's, or gantry's for its process's capabilities), built
+    // before the fork
+    const auto seccomp = filter ? filter->program
+                         : spec.seccomp
                              ? seccomp_program(spec.capabilities,
                                                spec.annotations.count(oci::kFakeRootAnnotation) > 0)
                              : std::vector<sock_filter>{};
+    const unsigned seccomp_flags = filter ? filter->flags : 0;
     // Open every namespace first: the container may exit meanwhile, but its fds stay valid.
     std::vector<std::pair<Fd, int>> fds;
     for (auto& ns : kOrder) {
@@ -103,7 +107,7 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
                 become_terminal_session(slave.get());
                 slave.reset();
             }
-            finish_process(spec, single_id, seccomp);
+            finish_process(spec, single_id, seccomp, seccomp_flags);
         });
     }
     err_w.reset();

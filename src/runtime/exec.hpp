@@ -6,6 +6,7 @@
 #pragma once
 
 #include "oci/runtime_spec.hpp"
+#include "runtime/seccomp.hpp"
 #include "util/fd.hpp"
 
 #include <sys/types.h>
@@ -18,7 +19,9 @@ namespace gantry::runtime {
 int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id);
 // The same start without the supervision (`gantry oci exec --detach`): returns the host pid of
 // the started process, our child (we are its subreaper); MASTER_OUT receives the terminal's
-// master when spec.terminal.
-pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* master_out);
+// master when spec.terminal. FILTER: when given (a bundle's linux.seccomp, `gantry oci exec`),
+// loaded instead of gantry's profile for spec.capabilities.
+pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* master_out,
+                 const SeccompFilter* filter = nullptr);
 
 } // namespace gantry::runtime

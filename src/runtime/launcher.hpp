@@ -81,6 +81,7 @@ struct Launch {
     oci::RuntimeSpec spec;
     // seccomp_program(spec.capabilities) when spec.seccomp: empty for the default profile
     std::vector<sock_filter> seccomp;
+    unsigned seccomp_flags = 0; // seccomp(2)'s flags: a bundle's linux.seccomp.flags (gantry oci)
     // An empty directory: the container's private tmpfs is mounted there, inside its mount
     // namespace only, and the root on MOUNT_POINT/root (root_path()).
     std::string mount_point;

@@ -146,12 +146,12 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
 }
 
 [[noreturn]] void finish_process(const oci::RuntimeSpec& s, bool single_id,
-                                 const std::vector<sock_filter>& seccomp) {
+                                 const std::vector<sock_filter>& seccomp, unsigned seccomp_flags) {
     if (auto e = apply_rlimits(s.rlimits, 0)) fail(e->code(), e->message(), e->hint());
     enter_cwd(s.cwd);
     auto load = [&] {
         try {
-            load_seccomp(seccomp);
+            load_seccomp(seccomp, seccomp_flags);
         } catch (const Error& e) {
             fail(Errc::run_failed, e.message(), e.hint());
         }

@@ -29,10 +29,12 @@ namespace {
 // libseccomp's functions, loaded on first use: only a profile other than the default needs them.
 const SeccompApi& libseccomp() {
     static const SeccompApi api = [] {
-        Library lib("libseccomp.so.2",
-                    "a seccomp profile for the added capabilities needs libseccomp",
-                    "install the libseccomp2 package, or run with --security-opt "
-                    "seccomp=unconfined");
+        Library lib(
+            "libseccomp.so.2",
+            "a seccomp profile other than gantry's default (added capabilities, a bundle's) "
+            "needs libseccomp",
+            "install the libseccomp2 package, or run with --security-opt "
+            "seccomp=unconfined");
         SeccompApi a{};
         lib.bind(a.init, "seccomp_init");
         lib.bind(a.release, "seccomp_release");
@@ -40,6 +42,8 @@ const SeccompApi& libseccomp() {
         lib.bind(a.resolve_name, "seccomp_syscall_resolve_name");
         lib.bind(a.rule_add_array, "seccomp_rule_add_array");
         lib.bind(a.export_bpf, "seccomp_export_bpf");
+        lib.bind(a.arch_resolve_name, "seccomp_arch_resolve_name");
+        lib.bind(a.arch_add, "seccomp_arch_add");
         return a;
     }();
     return api;
@@ -59,7 +63,16 @@ std::vector<sock_filter> seccomp_program(const std::vector<std::string>& caps, b
     }
 }
 
-void load_seccomp(const std::vector<sock_filter>& program) {
+std::vector<sock_filter> seccomp_program(const oci::SeccompSpec& spec) {
+    try {
+        return compile_seccomp_spec(libseccomp(), spec);
+    } catch (const std::runtime_error& e) {
+        throw Error(Errc::run_failed, std::string(e.what()) + " (the bundle's linux.seccomp)",
+                    "fix the profile in config.json, or remove linux.seccomp to run without one");
+    }
+}
+
+void load_seccomp(const std::vector<sock_filter>& program, unsigned flags) {
     sock_fprog prog{};
     if (program.empty()) {
         prog = {static_cast<unsigned short>(sizeof kDefaultSeccomp / sizeof kDefaultSeccomp[0]),
@@ -68,7 +81,7 @@ void load_seccomp(const std::vector<sock_filter>& program) {
         prog = {static_cast<unsigned short>(program.size()),
                 const_cast<sock_filter*>(program.data())};
     }
-    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+    if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) != 0)
         throw Error(Errc::run_failed,
                     std::string("cannot load the seccomp profile: ") + std::strerror(errno),
                     "run with --security-opt seccomp=unconfined to start without it");

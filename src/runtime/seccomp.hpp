@@ -6,6 +6,8 @@
 // libc falls back to clone, whose namespace flags can be checked.
 #pragma once
 
+#include "oci/seccomp_spec.hpp"
+
 #include <linux/filter.h>
 #include <string>
 #include <vector>
@@ -20,8 +22,16 @@ const std::vector<std::string>& seccomp_denied_syscalls();
 // FAKE_ROOT adds fake root's rules (oci::fake_root_syscalls), always compiled now.
 std::vector<sock_filter> seccomp_program(const std::vector<std::string>& caps,
                                          bool fake_root = false);
-// Loads PROGRAM (empty: the default profile) into the calling thread (no_new_privs must be
-// set). Throws Error.
-void load_seccomp(const std::vector<sock_filter>& program);
+// A bundle's linux.seccomp (`gantry oci`), compiled with libseccomp loaded with dlopen: never
+// empty. Throws Error(run_failed) naming the step that failed.
+std::vector<sock_filter> seccomp_program(const oci::SeccompSpec& spec);
+// What `gantry oci` loads for a bundle's profile: its program and seccomp(2)'s filter flags.
+struct SeccompFilter {
+    std::vector<sock_filter> program;
+    unsigned flags = 0; // oci::kScmpFlag*
+};
+// Loads PROGRAM (empty: the default profile) into the calling thread with seccomp(2)'s FLAGS
+// (no_new_privs must be set, or CAP_SYS_ADMIN held). Throws Error.
+void load_seccomp(const std::vector<sock_filter>& program, unsigned flags = 0);
 
 } // namespace gantry::runtime

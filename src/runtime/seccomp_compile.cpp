@@ -58,11 +58,16 @@ std::vector<sock_filter> compile_seccomp(const SeccompApi& api,
                 fail("cannot add a clone rule");
         }
     }
+    return export_seccomp(api, ctx.get());
+}
+
+std::vector<sock_filter> export_seccomp(const SeccompApi& api, scmp_filter_ctx ctx) {
+    auto fail = [](const std::string& what) { throw std::runtime_error("seccomp: " + what); };
     // export wants a descriptor: an anonymous file, read back whole
     int fd = static_cast<int>(::memfd_create("seccomp-bpf", MFD_CLOEXEC));
     if (fd < 0) fail(std::string("memfd_create failed: ") + std::strerror(errno));
     std::unique_ptr<int, void (*)(int*)> closer(&fd, [](int* f) { ::close(*f); });
-    if (int rc = api.export_bpf(ctx.get(), fd); rc != 0)
+    if (int rc = api.export_bpf(ctx, fd); rc != 0)
         fail(std::string("export failed: ") + std::strerror(-rc));
     std::vector<unsigned char> bytes;
     unsigned char chunk[4096];

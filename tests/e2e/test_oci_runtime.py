@@ -359,3 +359,152 @@ def test_amd_env_in_the_bundle_gets_the_gpu(oci_bin, g, mk, tmp_path):
     renders = [w for w in words if w.startswith("renderD")]
     assert len(renders) == 1, r.stdout  # one GPU of eight
     # (as amd-ctk's CDI edits: device nodes only; `gantry run` also sets ROCR_VISIBLE_DEVICES)
+
+
+# ---- linux.seccomp (issue 37): the bundle's own profile, as runc loads it ----
+# Each case runs one bundle under the real runc and under gantry oci and compares what the
+# container observes (its output and exit status) with the expected values. runc needs root
+# here; rootless, gantry alone is checked against the same values.
+
+PODMAN_PROFILE = Path(__file__).resolve().parents[2] / "fuzz" / "corpus" / "seccomp_spec" / \
+    "containers_common_default.json"  # containers/common's default, as podman ships it
+
+
+def seccomp_runs(oci_bin, bundle, tmp_path, args, seccomp):
+    """Runs ARGS with linux.seccomp = SECCOMP (None: no linux.seccomp) under runc (as root) and
+    gantry oci: {"runc": CompletedProcess, "gantry": CompletedProcess}."""
+    cfg = json.loads((bundle / "config.json").read_text())
+    cfg["process"]["args"] = args
+    cfg["process"]["terminal"] = False
+    if seccomp is None:
+        cfg["linux"].pop("seccomp", None)
+    else:
+        cfg["linux"]["seccomp"] = seccomp
+    (bundle / "config.json").write_text(json.dumps(cfg))
+    runtimes = [("gantry", str(oci_bin))]
+    if ROOT:
+        need_tool("runc")
+        runtimes.insert(0, ("runc", shutil.which("runc")))
+    out = {}
+    for name, binary in runtimes:
+        cid = f"sc{os.getpid()}-{tmp_path.name[-12:]}-{name}"
+        out[name] = subprocess.run([binary, "--root", str(tmp_path / f"{name}-state"), "run",
+                                    "--bundle", str(bundle), cid], capture_output=True,
+                                   text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return out
+
+
+def same_as_runc(runs, returncode, stdout=None):
+    for name, r in runs.items():
+        assert r.returncode == returncode, f"{name}: {r}"
+        if stdout is not None:
+            assert r.stdout == stdout, f"{name}: {r}"
+
+
+def deny(names, action="SCMP_ACT_ERRNO", **rule):
+    return {"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [dict(names=names, action=action, **rule)]}
+
+
+MKDIR = ["sh", "-c", "mkdir /tmp/sc-dir 2>&1; echo rc=$?; rmdir /tmp/sc-dir 2>/dev/null; true"]
+
+
+def test_seccomp_errno_ret_of_the_bundles_profile(oci_bin, bundle, tmp_path):
+    runs = seccomp_runs(oci_bin, bundle, tmp_path, MKDIR, deny(["mkdir", "mkdirat"]))
+    same_as_runc(runs, 0, "mkdir: can't create directory '/tmp/sc-dir': Operation not "
+                          "permitted\nrc=1\n")
+    runs = seccomp_runs(oci_bin, bundle, tmp_path, MKDIR,
+                        deny(["mkdir", "mkdirat"], errnoRet=38))
+    same_as_runc(runs, 0, "mkdir: can't create directory '/tmp/sc-dir': Function not "
+                          "implemented\nrc=1\n")
+
+
+def test_seccomp_argument_conditions(oci_bin, bundle, tmp_path):
+    # MASKED_EQ (value: the mask, valueTwo: the value) on chmod's mode: 0700 refused, 0755 not
+    rule = {"names": ["chmod"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+            "args": [{"index": 1, "value": 0o777, "valueTwo": 0o700, "op": "SCMP_CMP_MASKED_EQ"}]}
+    at = dict(rule, names=["fchmodat"], args=[dict(rule["args"][0], index=2)])
+    # EQ on personality's argument: PER_LINUX32 (8) refused, PER_LINUX (0) not
+    per = {"names": ["personality"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+           "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]}
+    profile = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [rule, at, per]}
+    args = ["sh", "-c", "touch /tmp/sc-f; chmod 700 /tmp/sc-f 2>/dev/null; echo a=$?; "
+            "chmod 755 /tmp/sc-f; echo b=$?; busybox linux32 true 2>/dev/null; echo c=$?; "
+            "busybox linux64 true; echo d=$?; rm -f /tmp/sc-f"]
+    runs = seccomp_runs(oci_bin, bundle, tmp_path, args, profile)
+    same_as_runc(runs, 0, "a=1\nb=0\nc=1\nd=0\n")
+
+
+def test_seccomp_default_errno_with_an_allow_list(oci_bin, bundle, tmp_path):
+    # containers/common's allow list (what podman allows by default) without mkdir
+    common = json.loads(PODMAN_PROFILE.read_text())
+    def for_amd64(s):  # unconditional, or only for this architecture (arch_prctl)
+        inc = s.get("includes") or {}
+        return not s.get("args") and set(inc) <= {"arches"} and "amd64" in inc.get("arches",
+                                                                                 ["amd64"])
+    allowed = [n for s in common["syscalls"] if s["action"] == "SCMP_ACT_ALLOW" and for_amd64(s)
+               for n in s["names"]]
+    allowed = [n for n in allowed if n not in ("mkdir", "mkdirat")]
+    assert len(allowed) > 300
+    profile = {"defaultAction": "SCMP_ACT_ERRNO",
+               "syscalls": [{"names": allowed, "action": "SCMP_ACT_ALLOW"}]}
+    runs = seccomp_runs(oci_bin, bundle, tmp_path, MKDIR, profile)
+    same_as_runc(runs, 0, "mkdir: can't create directory '/tmp/sc-dir': Operation not "
+                          "permitted\nrc=1\n")
+    profile["defaultErrnoRet"] = 38
+    runs = seccomp_runs(oci_bin, bundle, tmp_path, MKDIR, profile)
+    same_as_runc(runs, 0, "mkdir: can't create directory '/tmp/sc-dir': Function not "
+                          "implemented\nrc=1\n")
+
+
+def test_seccomp_kill_process_and_unknown_names(oci_bin, bundle, tmp_path):
+    runs = seccomp_runs(oci_bin, bundle, tmp_path, ["mkdir", "/tmp/sc-dir"],
+                        deny(["mkdir", "mkdirat"], "SCMP_ACT_KILL_PROCESS"))
+    same_as_runc(runs, 128 + 31)  # SIGSYS
+    # a name libseccomp does not know is skipped; the rest of the profile applies
+    runs = seccomp_runs(oci_bin, bundle, tmp_path, MKDIR,
+                        deny(["no_such_syscall_gantry", "mkdir", "mkdirat"], errnoRet=38))
+    same_as_runc(runs, 0, "mkdir: can't create directory '/tmp/sc-dir': Function not "
+                          "implemented\nrc=1\n")
+
+
+def test_seccomp_none_without_linux_seccomp(oci_bin, bundle, tmp_path):
+    args = ["grep", "^Seccomp:", "/proc/self/status"]
+    same_as_runc(seccomp_runs(oci_bin, bundle, tmp_path, args, None), 0, "Seccomp:\t0\n")
+    same_as_runc(seccomp_runs(oci_bin, bundle, tmp_path, args, deny(["mkdir"])), 0,
+                 "Seccomp:\t2\n")
+
+
+def test_seccomp_invalid_profile_is_refused(oci_bin, bundle, tmp_path):
+    runs = seccomp_runs(oci_bin, bundle, tmp_path, ["true"],
+                        deny(["mkdir"], "SCMP_ACT_EXPLODE"))
+    same_as_runc(runs, 1)  # runc: "string SCMP_ACT_EXPLODE is not a valid action for seccomp"
+    assert "linux.seccomp.syscalls[0].action" in runs["gantry"].stderr
+    assert "SCMP_ACT_EXPLODE" in runs["gantry"].stderr
+    runs = seccomp_runs(oci_bin, bundle, tmp_path, ["true"], deny(["mkdir"], "SCMP_ACT_NOTIFY"))
+    assert runs["gantry"].returncode == 1 and "SCMP_ACT_NOTIFY" in runs["gantry"].stderr
+
+
+def test_seccomp_exec_gets_the_containers_profile(oci_bin, bundle, tmp_path):
+    root = tmp_path / "state"
+    seccomp_runs(oci_bin, bundle, tmp_path, ["true"], deny(["mkdir", "mkdirat"], errnoRet=38))
+    set_process(bundle, ["sleep", "60"])
+    with open(tmp_path / "out", "w") as out:
+        subprocess.run([str(oci_bin), "--root", str(root), "run", "-d", "--bundle", str(bundle),
+                        "sx"], stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=60,
+                       check=True)
+    try:
+        ex = oci(oci_bin, root, "exec", "sx", *MKDIR)
+        assert ex.stdout == ("mkdir: can't create directory '/tmp/sc-dir': Function not "
+                             "implemented\nrc=1\n")
+    finally:
+        oci(oci_bin, root, "delete", "--force", "sx", check=False)
+
+
+def test_seccomp_features(oci_bin, tmp_path):
+    feats = json.loads(oci(oci_bin, tmp_path / "state", "features").stdout)
+    sc = feats["linux"]["seccomp"]
+    assert sc["enabled"] and "SCMP_ACT_KILL_PROCESS" in sc["actions"]
+    assert "SCMP_ACT_NOTIFY" not in sc["actions"] and "SCMP_CMP_MASKED_EQ" in sc["operators"]
+    assert "SCMP_ARCH_X86_64" in sc["archs"]
+    assert "io.github.gantry.seccomp" not in feats.get("annotations", {})
