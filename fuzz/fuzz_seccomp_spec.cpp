@@ -4,7 +4,7 @@
 // expected refusal too) into a non-empty program. The filter is never loaded into the fuzzer.
 #include "fuzz_support.hpp"
 #include "oci/seccomp_spec.hpp"
-#include "runtime/seccomp_compile.hpp"
+#include "runtime/seccomp_linked.hpp"
 
 #include <nlohmann/json.hpp>
 #include <seccomp.h>
@@ -13,14 +13,7 @@
 using namespace gantry;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    static const runtime::SeccompApi api{seccomp_init,
-                                         seccomp_release,
-                                         seccomp_attr_set,
-                                         seccomp_syscall_resolve_name,
-                                         seccomp_rule_add_array,
-                                         seccomp_export_bpf,
-                                         seccomp_arch_resolve_name,
-                                         seccomp_arch_add};
+    static const runtime::SeccompApi api = runtime::linked_seccomp_api();
     nlohmann::json j = nlohmann::json::parse(fuzz::bytes(data, size), nullptr, false);
     if (j.is_discarded()) return 0;
     fuzz::expect_error([&] {

@@ -5,7 +5,7 @@
 //
 //   seccomp_bpf OUT.inc
 #include "oci/seccomp_profile.hpp"
-#include "runtime/seccomp_compile.hpp"
+#include "runtime/seccomp_linked.hpp"
 
 #include <cstdio>
 #include <exception>
@@ -21,14 +21,7 @@ int main(int argc, char** argv) {
     }
     // docker's default capabilities unlock none of the profile's syscalls (a unit test checks
     // it): the profile of a process without capabilities is the default one
-    gantry::runtime::SeccompApi api{seccomp_init,
-                                    seccomp_release,
-                                    seccomp_attr_set,
-                                    seccomp_syscall_resolve_name,
-                                    seccomp_rule_add_array,
-                                    seccomp_export_bpf,
-                                    seccomp_arch_resolve_name,
-                                    seccomp_arch_add};
+    gantry::runtime::SeccompApi api = gantry::runtime::linked_seccomp_api();
     std::vector<sock_filter> prog;
     try {
         prog = gantry::runtime::compile_seccomp(api, gantry::oci::seccomp_profile({}));
