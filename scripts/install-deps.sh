@@ -15,9 +15,10 @@ PACKAGES=(
   libsquashfuse-dev libfuse3-dev squashfs-tools-ng squashfs-tools squashfuse fuse3
   # tests and demo: sample images, peers for interoperability; clang builds a real HIP object
   # for the HIP fat-binary reader's unit test (no ROCm needed); pytest-xdist runs the e2e suite
-  # in parallel (tests/conftest.py)
+  # in parallel (tests/conftest.py); strace records the system calls the durability tests check
+  # (tests/e2e/durability.py)
   python3 python3-pytest python3-pytest-xdist python3-zstandard busybox-static zstd pigz
-  util-linux attr clang
+  util-linux attr clang strace
   # gantry build's tests: a Debian 12 base image made with debootstrap (tests/fixtures/debian_base.py)
   debootstrap
   skopeo umoci uidmap runc crun podman containerd
