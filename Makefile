@@ -15,6 +15,13 @@ E2E_PARALLEL = $(if $(filter-out 0 1,$(E2E_WORKERS)),-n $(E2E_WORKERS) --dist lo
 
 all: build
 
+# PREBUILT=1: run a test target on the builds that are there, without configuring or building
+# first. make test builds each tree once, in a stage of its own, then runs its test stages so:
+# three stages that each ran `make build-san` side by side ran cmake three times at once in one
+# build directory, and one of them failed ("CTestTargets.cmake: configure_file: No such file").
+GANTRY_DEP = $(if $(PREBUILT),,build-gantry)
+SAN_DEP = $(if $(PREBUILT),,build-san)
+
 # scripts/test_stages.py checks once and sets GANTRY_DEPS_CHECKED for the stages it runs
 deps:
 	@[ -n "$$GANTRY_DEPS_CHECKED" ] || ./scripts/install-deps.sh
@@ -43,14 +50,14 @@ unit: build
 # GANTRY_UNIT: the unit binary one fixture test runs (make test builds only $(SAN_BUILD)'s);
 # E2E_ARGS: more pytest arguments (make test's e2e stage runs that test in e2e-san instead)
 E2E_ARGS ?=
-e2e: build-gantry
+e2e: $(GANTRY_DEP)
 	GANTRY_UNIT=$(firstword $(wildcard $(BUILD)/gantry_unit $(SAN_BUILD)/gantry_unit)) \
 	  $(PYTEST) -p no:cacheprovider -q -ra --durations=30 $(E2E_PARALLEL) $(E2E_ARGS) \
 	  tests/e2e tests/fixtures
 
 # kill -9, full-disk and concurrency suites (docs/stress.md); STRESS_TRIALS=N runs longer.
 # Serial: they measure what concurrent gantry processes do to each other.
-stress: build-gantry
+stress: $(GANTRY_DEP)
 	$(PYTEST) -p no:cacheprovider -q -ra --durations=10 tests/stress
 
 # What CI (.ci/run) runs: every stage below, timed, with the table at the end (docs/testing.md)
@@ -72,7 +79,7 @@ build-san: deps
 	ninja -C $(SAN_BUILD) -j $(JOBS) gantry gantry_unit fuzz_all
 build-asan fuzz-build: build-san
 
-unit-san: build-san
+unit-san: $(SAN_DEP)
 	cd $(SAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The e2e tests of the paths sanitizers found bugs in or that parse hostile input: loads of bad
@@ -87,7 +94,7 @@ ASAN_CI_E2E ?= tests/e2e/test_bad_input.py tests/e2e/test_hostile.py \
 	tests/fixtures/amdhost/test_amdhost.py::test_gantry_unit_reads_the_tree
 ASAN_E2E ?= tests/e2e
 
-e2e-asan: build-san
+e2e-asan: $(SAN_DEP)
 	GANTRY_BIN=$(SAN_BUILD)/gantry GANTRY_UNIT=$(SAN_BUILD)/gantry_unit \
 	  $(PYTEST) -p no:cacheprovider -q -ra $(E2E_PARALLEL) $(ASAN_E2E)
 
@@ -115,7 +122,7 @@ FUZZ_TARGETS ?=
 fuzz: build-san
 	./fuzz/run.sh $(SAN_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-fuzz-smoke: build-san
+fuzz-smoke: $(SAN_DEP)
 	./fuzz/run.sh $(SAN_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 bench: build

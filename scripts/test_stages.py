@@ -6,7 +6,9 @@ The stages run in three steps. Within a step, chains of stages run side by side:
 waits on processes, daemons and disks more than it computes (about 40% of two cores), so the
 instrumented build runs beside it, and the CPU-bound unit, fuzz and e2e-san stages share the last
 step. A stage that runs beside others has its output printed when it ends; a stage alone streams.
-Every stage runs even when an earlier one failed, except those that need a build that failed;
+Only the build stages configure and build; the test stages run make with PREBUILT=1 (on the
+builds that are there), since stages side by side that each configured the same build directory
+raced in cmake. Every stage runs even when an earlier one failed, except those that need a build that failed;
 the exit status is 1 when any stage failed. docs/testing.md explains each stage, what it costs
 and how to run one alone (each is a make target: `make e2e`, `make unit-san`, ...).
 
@@ -33,16 +35,16 @@ STAGES = {
     "build-san": (["make", "-s", "build-san"], ["deps"],
                   "clang ASan+UBSan+fuzzer: gantry, unit, fuzz"),
     # the fixture test that runs build-san's gantry_unit goes with e2e-san (built by then)
-    "e2e": (["make", "-s", "e2e", f"E2E_ARGS=--deselect {AMD_UNIT_TEST}"], ["build"],
-            "pytest tests/e2e tests/fixtures"),
-    "stress": (["make", "-s", "stress"], ["build"], "pytest tests/stress"),
+    "e2e": (["make", "-s", "PREBUILT=1", "e2e", f"E2E_ARGS=--deselect {AMD_UNIT_TEST}"],
+            ["build"], "pytest tests/e2e tests/fixtures"),
+    "stress": (["make", "-s", "PREBUILT=1", "stress"], ["build"], "pytest tests/stress"),
     # beside fuzz-smoke at a lower priority: each fuzz target runs a fixed 10 s of wall time and
     # gets the CPU first (beside them at equal priority they made a third of the executions);
     # these two take what the fuzzers leave and finish after them
-    "unit-san": (["nice", "-n", "10", "make", "-s", "unit-san"], ["build-san"],
+    "unit-san": (["nice", "-n", "10", "make", "-s", "PREBUILT=1", "unit-san"], ["build-san"],
                  "ctest under ASan+UBSan"),
-    "fuzz-smoke": (["make", "-s", "fuzz-smoke"], ["build-san"], "every fuzz target"),
-    "e2e-san": (["nice", "-n", "10", "make", "-s", "e2e-asan-ci"], ["build-san"],
+    "fuzz-smoke": (["make", "-s", "PREBUILT=1", "fuzz-smoke"], ["build-san"], "every fuzz target"),
+    "e2e-san": (["nice", "-n", "10", "make", "-s", "PREBUILT=1", "e2e-asan-ci"], ["build-san"],
                 "e2e subset under ASan+UBSan"),
 }
 # steps, in order; a step's chains run side by side, a chain's stages one after another
