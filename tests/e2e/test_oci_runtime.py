@@ -13,43 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GANTRY, load_busybox, need_tool
-
-ROOT = os.geteuid() == 0
-
-
-@pytest.fixture
-def oci_bin(tmp_path):
-    """gantry under the name gantry-oci (argv[0] picks `gantry oci`)."""
-    d = Path(tempfile.mkdtemp(prefix="goci-", dir="/tmp"))
-    os.chmod(d, 0o755)
-    link = d / "gantry-oci"
-    link.symlink_to(GANTRY)
-    yield link
-    shutil.rmtree(d, ignore_errors=True)
-
-
-@pytest.fixture
-def bundle(g, mk, tmp_path):
-    ref = load_busybox(g, mk, tmp_path)
-    b = tmp_path / "bundle"
-    g.run("bundle", ref, b)
-    return b
-
-
-def oci(oci_bin, root, *args, check=True, **kw):
-    p = subprocess.run([str(oci_bin), "--root", str(root), *map(str, args)], capture_output=True,
-                       text=True, timeout=60, **kw)
-    if check:
-        assert p.returncode == 0, f"gantry-oci {args}: {p.returncode}\n{p.stdout}\n{p.stderr}"
-    return p
-
-
-def set_process(bundle, args, terminal=False):
-    cfg = json.loads((bundle / "config.json").read_text())
-    cfg["process"]["args"] = args
-    cfg["process"]["terminal"] = terminal
-    (bundle / "config.json").write_text(json.dumps(cfg))
+from conftest import load_busybox, need_tool
+from ocidiff import (ROOT, bundle, oci, oci_bin, run_both, same_as_runc,  # noqa: F401 (fixtures)
+                     set_process)
 
 
 def test_lifecycle_create_start_state_kill_delete(oci_bin, bundle, tmp_path):
@@ -373,32 +339,12 @@ PODMAN_PROFILE = Path(__file__).resolve().parents[2] / "fuzz" / "corpus" / "secc
 def seccomp_runs(oci_bin, bundle, tmp_path, args, seccomp):
     """Runs ARGS with linux.seccomp = SECCOMP (None: no linux.seccomp) under runc (as root) and
     gantry oci: {"runc": CompletedProcess, "gantry": CompletedProcess}."""
-    cfg = json.loads((bundle / "config.json").read_text())
-    cfg["process"]["args"] = args
-    cfg["process"]["terminal"] = False
-    if seccomp is None:
-        cfg["linux"].pop("seccomp", None)
-    else:
-        cfg["linux"]["seccomp"] = seccomp
-    (bundle / "config.json").write_text(json.dumps(cfg))
-    runtimes = [("gantry", str(oci_bin))]
-    if ROOT:
-        need_tool("runc")
-        runtimes.insert(0, ("runc", shutil.which("runc")))
-    out = {}
-    for name, binary in runtimes:
-        cid = f"sc{os.getpid()}-{tmp_path.name[-12:]}-{name}"
-        out[name] = subprocess.run([binary, "--root", str(tmp_path / f"{name}-state"), "run",
-                                    "--bundle", str(bundle), cid], capture_output=True,
-                                   text=True, timeout=60, stdin=subprocess.DEVNULL)
-    return out
-
-
-def same_as_runc(runs, returncode, stdout=None):
-    for name, r in runs.items():
-        assert r.returncode == returncode, f"{name}: {r}"
-        if stdout is not None:
-            assert r.stdout == stdout, f"{name}: {r}"
+    def edit(cfg):
+        if seccomp is None:
+            cfg["linux"].pop("seccomp", None)
+        else:
+            cfg["linux"]["seccomp"] = seccomp
+    return run_both(oci_bin, bundle, tmp_path, args, edit)
 
 
 def deny(names, action="SCMP_ACT_ERRNO", **rule):
