@@ -40,7 +40,8 @@ STAGES = {
     "stress": (["make", "-s", "PREBUILT=1", "stress"], ["build"], "pytest tests/stress"),
     # beside fuzz-smoke at a lower priority: each fuzz target runs a fixed 10 s of wall time and
     # gets the CPU first (beside them at equal priority they made a third of the executions);
-    # these two take what the fuzzers leave and finish after them
+    # these two take what the fuzzers leave, and their normal priority back once the fuzzers are
+    # done (UNNICE_AFTER)
     "unit-san": (["nice", "-n", "10", "make", "-s", "PREBUILT=1", "unit-san"], ["build-san"],
                  "ctest under ASan+UBSan"),
     "fuzz-smoke": (["make", "-s", "PREBUILT=1", "fuzz-smoke"], ["build-san"], "every fuzz target"),
@@ -80,6 +81,41 @@ def counts(text):
     return None
 
 
+# Stages started at nice 10 beside fuzz-smoke get their normal priority back when it ends: on a
+# machine that is busy with other work at nice 0, they would otherwise get a tenth of its share.
+UNNICE_AFTER = {"fuzz-smoke": ["unit-san", "e2e-san"]}
+RUNNING = {}  # stage name -> pid of its command, while it runs
+
+
+def descendants(pid):
+    """PID and every process below it (from /proc's parent links)."""
+    children = {}
+    for p in Path("/proc").iterdir():
+        if p.name.isdigit():
+            try:
+                stat = (p / "stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            children.setdefault(ppid, []).append(int(p.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def renice_tree(pid, value):
+    """Sets the nice value of PID's process tree (and so of what it starts later). Lowering it
+    needs root or RLIMIT_NICE: elsewhere the stages keep their nice 10."""
+    for p in descendants(pid):
+        try:
+            os.setpriority(os.PRIO_PROCESS, p, value)
+        except OSError:
+            pass
+
+
 def run_stage(name, cmd, env, alone, lock):
     """Runs one stage; returns (exit status, wall s, CPU s, counts or None)."""
     with lock:
@@ -89,6 +125,8 @@ def run_stage(name, cmd, env, alone, lock):
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE if alone else out,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    with lock:
+        RUNNING[name] = proc.pid
     tail = []
     if alone:
         for raw in proc.stdout:
@@ -101,6 +139,11 @@ def run_stage(name, cmd, env, alone, lock):
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - start
+    with lock:
+        del RUNNING[name]
+        for other in UNNICE_AFTER.get(name, []):
+            if other in RUNNING:
+                renice_tree(RUNNING[other], 0)
     if out is not None:
         out.seek(0)
         text = out.read()
