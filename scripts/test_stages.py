@@ -61,9 +61,10 @@ def counts(text):
     m = None
     for m in re.finditer(r"(\d+)% tests passed, (\d+) tests? failed out of (\d+)", text):
         pass
-    if m:  # ctest
+    if m:  # ctest: its "passed" includes the cases that skipped themselves (GTEST_SKIP)
         failed, total = int(m.group(2)), int(m.group(3))
-        return total - failed, failed, 0, f"{total} ctest cases"
+        skipped = len(re.findall(r"^\s*\d+ - \S+ \(Skipped\)$", text, re.M))
+        return total - failed - skipped, failed, skipped, f"{total} ctest cases"
     lines = [l for l in text.splitlines()
              if re.search(r"\d+ (passed|failed|error)", l) and re.search(r" in [\d.]+s", l)]
     if lines:  # pytest's last line
