@@ -2,6 +2,7 @@
 // GL009 capabilities=all, GL013 GPU at build time (nvidia-smi, rocminfo, /dev/kfd), GL014
 // weights downloaded by RUN, GL015 driver stubs at run time, GL016 CUDA_VISIBLE_DEVICES and
 // ROCm's HIP_/ROCR_VISIBLE_DEVICES, GPU_DEVICE_ORDINAL fixed in the image.
+#include "lint/installed_stack.hpp"
 #include "lint/rules.hpp"
 #include "lint/rx.hpp"
 #include "lint/torch_pypi.hpp"
@@ -62,6 +63,50 @@ std::string base_text(const Build& b, int stage) {
     return "?";
 }
 
+// What a framework build is compared with: the GPU stack this Dockerfile installs before the
+// step (installed_stack.hpp), else its base image's.
+struct Against {
+    bool rocm = false;
+    std::pair<int, int> v{0, 0};
+    std::string image;                       // the base image, as resolved
+    std::optional<InstalledStack> installed; // set when the Dockerfile installs it
+    // "the base image X has CUDA 12.1" / "the Dockerfile installs CUDA 12.1 (line 5:
+    // cuda-toolkit-12-1)"
+    std::string has() const {
+        std::string stack = std::string(rocm ? "ROCm " : "CUDA ") + ver(v);
+        if (!installed) return "the base image " + image + " has " + stack;
+        return "the Dockerfile installs " + stack + " (line " + std::to_string(installed->line) +
+               ": " + installed->evidence + ")";
+    }
+    // the other way out of a mismatch: another base image, or another release installed
+    std::string other(const char* kind, std::pair<int, int> want) const {
+        std::string stack = std::string(kind) + " " + ver(want);
+        if (!installed) return "use a " + stack + " base image";
+        return "install " + stack + " at line " + std::to_string(installed->line);
+    }
+};
+
+std::optional<Against> against(const RuleContext& cx, const Stage& st, const Step& step) {
+    Against a;
+    a.image = base_text(cx.build, st.index);
+    if (auto in = installed_stack(cx.build, st.index, step.index)) {
+        a.rocm = in->kind == InstalledStack::rocm;
+        a.v = in->version;
+        a.installed = in;
+        return a;
+    }
+    if (auto rocm = cx.build.rocm_version(st.index)) {
+        a.rocm = true;
+        a.v = *rocm;
+        return a;
+    }
+    if (auto cuda = cx.build.cuda_version(st.index)) {
+        a.v = *cuda;
+        return a;
+    }
+    return std::nullopt;
+}
+
 // conda: pytorch-cuda=11.8 / cudatoolkit=11.8 / cuda-version=12.1 against the base image.
 void conda_cuda_rule(const RuleContext& cx, const Stage& st, const Step& step, const Command& c) {
     std::vector<std::string> args;
@@ -73,50 +118,50 @@ void conda_cuda_rule(const RuleContext& cx, const Stage& st, const Step& step, c
         auto a = expanded(raw, step.env);
         std::smatch m;
         if (!rx_match(a, m, pin)) continue;
-        auto base = cx.build.cuda_version(st.index);
+        auto base = against(cx, st, step);
         auto parsed = version_pair(m[2].str(), m[3].str());
         if (!parsed) return; // not a version anyone publishes (and no number to compare)
         std::pair<int, int> want = *parsed;
-        if (!base || want == *base) return;
+        if (!base || base->rocm || want == base->v) return;
         cx.add("GL008", st, &step,
-               c.name() + " " + *sub + " " + a + " brings CUDA " + ver(want) +
-                   " but the base image " + base_text(cx.build, st.index) + " has CUDA " +
-                   ver(*base) + ": the image carries two CUDA runtimes",
-               "pin " + std::string(m[1]) + "=" + ver(*base) + " or use a CUDA " + ver(want) +
-                   " base image");
+               c.name() + " " + *sub + " " + a + " brings CUDA " + ver(want) + " but " +
+                   base->has() + ": the image carries two CUDA runtimes",
+               "pin " + std::string(m[1]) + "=" + ver(base->v) + " or " +
+                   base->other("CUDA", want));
         return;
     }
 }
 
-// A framework wheel on a ROCm base image.
+// A framework wheel where the GPU stack is ROCm.
 void rocm_wheel(const RuleContext& cx, const Stage& st, const Step& step, const WheelStack& w,
-                const std::string& what, const std::string& image, std::pair<int, int> base) {
-    std::string want = "rocm" + ver(base);
+                const std::string& what, const Against& a) {
+    std::string want = "rocm" + ver(a.v);
     std::string how = "install the " + want + " build (torch: --index-url " +
                       "https://download.pytorch.org/whl/" + want + ", torch==<version>+" + want +
-                      "; jaxlib: the +rocm" + std::to_string(base.first) +
-                      std::to_string(base.second) + "x wheel of ROCm/jax)";
+                      "; jaxlib: the +rocm" + std::to_string(a.v.first) +
+                      std::to_string(a.v.second) + "x wheel of ROCm/jax)";
     switch (w.kind) {
     case WheelStack::cpu:
         cx.add("GL008", st, &step,
-               what + " is a CPU-only build on the ROCm " + ver(base) + " base image " + image +
+               what + " is a CPU-only build but " + a.has() +
                    ": the GPU is never used and the ROCm libraries are dead weight",
-               how + " or use a non-ROCm base image");
+               how + (a.installed ? " or do not install ROCm" : " or use a non-ROCm base image"));
         return;
     case WheelStack::cuda:
         cx.add("GL008", st, &step,
-               what + " is a CUDA (NVIDIA) build on the ROCm " + ver(base) + " base image " +
-                   image + ": it cannot use AMD GPUs and brings its own CUDA libraries",
-               how + " or use a CUDA " + ver(w.v) + " base image");
+               what + " is a CUDA (NVIDIA) build but " + a.has() +
+                   ": it cannot use AMD GPUs and brings its own CUDA libraries",
+               how + " or " +
+                   (a.installed ? "install CUDA " + ver(w.v) + " instead of ROCm"
+                                : "use a CUDA " + ver(w.v) + " base image"));
         return;
     case WheelStack::rocm:
-        if (w.v == base) return;
+        if (w.v == a.v) return;
         cx.add("GL008", st, &step,
-               what + " is built for ROCm " + ver(w.v) + " but the base image " + image +
-                   " has ROCm " + ver(base) +
+               what + " is built for ROCm " + ver(w.v) + " but " + a.has() +
                    ": the image carries two ROCm user spaces (or the wheel loads libraries of "
                    "another ROCm release than it was built for)",
-               how + " or use a ROCm " + ver(w.v) + " base image");
+               how + " or " + a.other("ROCm", w.v));
         return;
     }
 }
@@ -141,27 +186,42 @@ void pypi_torch(const RuleContext& cx, const Stage& st, const Step& step, const 
         w.v = *cuda;
         w.local = "cu" + std::to_string(cuda->first) + std::to_string(cuda->second);
         std::string what = p + " from PyPI (its default wheel is a CUDA " + ver(*cuda) + " build)";
-        std::string image = base_text(cx.build, st.index);
-        if (auto rocm = cx.build.rocm_version(st.index)) {
-            rocm_wheel(cx, st, step, w, p + " from PyPI (the default index)", image, *rocm);
+        auto base = against(cx, st, step);
+        if (!base) return;
+        if (base->rocm) {
+            rocm_wheel(cx, st, step, w, p + " from PyPI (the default index)", *base);
             return;
         }
-        auto base = cx.build.cuda_version(st.index);
-        if (!base || *base == *cuda) return;
-        std::string want = "cu" + std::to_string(base->first) + std::to_string(base->second);
+        if (base->v == *cuda) return;
+        std::string want = "cu" + std::to_string(base->v.first) + std::to_string(base->v.second);
         cx.add("GL008", st, &step,
-               what + " but the base image " + image + " has CUDA " + ver(*base) +
+               what + " but " + base->has() +
                    ": the image carries two CUDA runtimes and needs a driver for CUDA " +
-                   ver(std::max(*cuda, *base)),
+                   ver(std::max(*cuda, base->v)),
                "install the " + want + " build (" + p + "+" + want +
-                   " --extra-index-url https://download.pytorch.org/whl/" + want +
-                   ") or use a CUDA " + ver(*cuda) + " base image");
+                   " --extra-index-url https://download.pytorch.org/whl/" + want + ") or " +
+                   base->other("CUDA", *cuda));
         return;
     }
 }
 
-// torch/torchvision/torchaudio/jaxlib pins, wheel URLs and wheel indexes, against the base
-// image's CUDA or ROCm.
+// The build a wheel index or a wheel's directory names: download.pytorch.org/whl/cu121 -> "cu121",
+// .../whl/nightly/rocm6.2 -> "rocm6.2", AMD's repo.radeon.com/rocm/manylinux/rocm-rel-6.3 ->
+// "rocm6.3"; "" for any other URL.
+std::string url_build(const std::string& url) {
+    static const std::regex pytorch(
+        R"(download\.pytorch\.org/whl/(?:nightly/|test/)?(cu\d{2,4}|cpu|rocm\d+\.\d+(?:\.\d+)?)(?:/|$))");
+    static const std::regex radeon(
+        R"(repo\.radeon\.com/rocm/manylinux/rocm-rel-(\d+\.\d+(?:\.\d+)?)(?:/|$))");
+    std::smatch m;
+    if (rx_search(url, m, pytorch)) return m[1];
+    if (rx_search(url, m, radeon)) return "rocm" + m[1].str();
+    return "";
+}
+
+// torch/torchvision/torchaudio/jaxlib pins, wheel URLs (their name's +cu121 tag, else the
+// directory they are in) and wheel indexes, against the GPU stack the Dockerfile installs before
+// the step, else the base image's.
 void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const Command& c) {
     conda_cuda_rule(cx, st, step, c);
     auto pip = parse_pip(c);
@@ -173,8 +233,9 @@ void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const 
     static const std::regex wheel(
         R"((?:^|/)(torch|torchvision|torchaudio|jaxlib)-[0-9][0-9a-z.]*\+(cu\d{2,4}|cpu|rocm[0-9.]{2,12})-[^/]*\.whl$)",
         std::regex::icase);
-    static const std::regex index(
-        R"(download\.pytorch\.org/whl/(?:nightly/|test/)?(cu\d{2,4}|cpu|rocm\d+\.\d+(?:\.\d+)?))");
+    static const std::regex untagged(
+        R"((?:^|/)(torch|torchvision|torchaudio|jaxlib)-[0-9][0-9a-z.]*-[^/+]*\.whl$)",
+        std::regex::icase);
     bool torch = !pip->requirements.empty();
     std::string found, what;
     for (auto& raw : pip->packages) {
@@ -189,14 +250,16 @@ void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const 
         } else if (rx_search(p, m, wheel)) {
             found = m[2];
             what = p;
+        } else if (rx_search(p, m, untagged) && !url_build(p).empty()) {
+            found = url_build(p);
+            what = p;
         }
     }
     if (found.empty())
         for (auto& raw : pip->index_urls) {
             auto u = expanded(raw, step.env);
-            std::smatch m;
-            if (rx_search(u, m, index) && torch) {
-                found = m[1];
+            if (auto build = url_build(u); !build.empty() && torch) {
+                found = build;
                 what = "--index-url " + u;
             }
         }
@@ -206,39 +269,40 @@ void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const 
     }
     auto stack = wheel_stack(found);
     if (!stack) return;
-    std::string image = base_text(cx.build, st.index);
-    if (auto rocm = cx.build.rocm_version(st.index)) {
-        rocm_wheel(cx, st, step, *stack, what, image, *rocm);
+    auto base = against(cx, st, step);
+    if (!base) return;
+    if (base->rocm) {
+        rocm_wheel(cx, st, step, *stack, what, *base);
         return;
     }
-    auto base = cx.build.cuda_version(st.index);
-    if (!base) return;
-    std::string want = "cu" + std::to_string(base->first) + std::to_string(base->second);
+    std::string want = "cu" + std::to_string(base->v.first) + std::to_string(base->v.second);
     if (stack->kind == WheelStack::cpu) {
         cx.add("GL008", st, &step,
-               what + " is a CPU-only torch build on the CUDA " + ver(*base) + " base image " +
-                   image + ": the GPU is never used and the CUDA libraries are dead weight",
+               what + " is a CPU-only torch build but " + base->has() +
+                   ": the GPU is never used and the CUDA libraries are dead weight",
                "install the " + want + " build (--index-url https://download.pytorch.org/whl/" +
-                   want + ") or use a non-CUDA base image");
+                   want + ")" +
+                   (base->installed ? " or do not install CUDA" : " or use a non-CUDA base image"));
         return;
     }
     if (stack->kind == WheelStack::rocm) {
         cx.add("GL008", st, &step,
-               what + " is a ROCm (AMD) build on the CUDA " + ver(*base) + " base image " + image +
+               what + " is a ROCm (AMD) build but " + base->has() +
                    ": it cannot use NVIDIA GPUs and brings its own ROCm libraries",
                "install the " + want + " build (--index-url https://download.pytorch.org/whl/" +
-                   want + ") or use a ROCm " + ver(stack->v) + " base image");
+                   want + ") or " +
+                   (base->installed ? "install ROCm " + ver(stack->v) + " instead of CUDA"
+                                    : "use a ROCm " + ver(stack->v) + " base image"));
         return;
     }
     auto wheel_v = stack->v;
-    if (wheel_v == *base) return;
+    if (wheel_v == base->v) return;
     cx.add("GL008", st, &step,
-           what + " is built for CUDA " + ver(wheel_v) + " but the base image " + image +
-               " has CUDA " + ver(*base) +
+           what + " is built for CUDA " + ver(wheel_v) + " but " + base->has() +
                ": the image carries two CUDA runtimes and needs a driver for CUDA " +
-               ver(std::max(wheel_v, *base)),
+               ver(std::max(wheel_v, base->v)),
            "install the " + want + " build (--index-url https://download.pytorch.org/whl/" + want +
-               ", torch==<version>+" + want + ") or use a CUDA " + ver(wheel_v) + " base image");
+               ", torch==<version>+" + want + ") or " + base->other("CUDA", wheel_v));
 }
 
 bool downloads_weights(const Command& c) {

@@ -285,3 +285,19 @@ def test_several_files(g):
     assert {f["file"] for f in r.json()} == {str(BAD)}
     assert len(r.json()) == len(BAD_FINDINGS)
     assert lint(g, GOOD, FIX / "syntax.Dockerfile").code == 0
+
+
+def test_gl008_against_the_rocm_the_dockerfile_installs(g, tmp_path):
+    """The wheel's ROCm build is compared with the ROCm an ARG feeds to amdgpu-install, not only
+    with the base image's tag: the finding names the installing line."""
+    df = tmp_path / "Dockerfile"
+    df.write_text("FROM ubuntu:22.04\nARG ROCM_VERSION=6.1\n"
+                  "RUN wget https://repo.radeon.com/amdgpu-install/${ROCM_VERSION}/ubuntu/jammy/"
+                  "amdgpu-install_6.1.60100-1_all.deb\n"
+                  "RUN pip install --no-cache-dir torch==2.5.1+rocm6.2\n")
+    r = lint(g, "--format", "json", df)
+    found = [f for f in json.loads(r.out) if f["code"] == "GL008"]
+    assert [f["line"] for f in found] == [4], r
+    assert "the Dockerfile installs ROCm 6.1 (line 3:" in found[0]["message"], found
+    df.write_text(df.read_text().replace("rocm6.2", "rocm6.1"))
+    assert "GL008" not in lint(g, df).out

@@ -265,4 +265,131 @@ TEST(LintRocm, HostileVersionNumbersNeverThrow) {
     EXPECT_EQ(version_pair("6", huge), std::nullopt);
 }
 
+// GL008 against the GPU stack the Dockerfile installs itself (issue 36's diagnosis), before the
+// base image's: a ROCm release fed to amdgpu-install or an apt line by ARG, CUDA apt packages.
+TEST(LintInstalledStack, WheelAgainstTheRocmTheDockerfileInstalls) {
+    const std::string amdgpu =
+        "FROM ubuntu:22.04\nARG ROCM_VERSION=6.1\n"
+        "RUN wget https://repo.radeon.com/amdgpu-install/${ROCM_VERSION}/ubuntu/jammy/"
+        "amdgpu-install_6.1.60100-1_all.deb && apt-get install -y "
+        "./amdgpu-install_6.1.60100-1_all.deb"
+        " && amdgpu-install -y --usecase=rocm\n";
+    // a wheel of another ROCm release: the line and what the Dockerfile installs are named
+    auto fs = run(amdgpu + "RUN pip install --no-cache-dir torch==2.5.1+rocm6.2\n");
+    auto* f = first(fs, "GL008");
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->line, 4);
+    EXPECT_TRUE(has(f->message, "built for ROCm 6.2") &&
+                has(f->message, "the Dockerfile installs ROCm 6.1 (line 3:"))
+        << f->message;
+    EXPECT_TRUE(has(f->fix, "whl/rocm6.1") && has(f->fix, "install ROCm 6.2 at line 3")) << f->fix;
+    // the same release, by tag, by AMD's wheel directory, by index: silent
+    EXPECT_EQ(lines(amdgpu + "RUN pip install --no-cache-dir torch==2.5.1+rocm6.1\n", "GL008"),
+              L{});
+    EXPECT_EQ(lines(amdgpu + "RUN pip install --no-cache-dir https://repo.radeon.com/rocm/"
+                             "manylinux/rocm-rel-6.1/torch-2.1.2-cp310-cp310-linux_x86_64.whl\n",
+                    "GL008"),
+              L{});
+    // AMD's wheel directory names another release; so does an index of PyTorch's
+    EXPECT_EQ(lines(amdgpu + "RUN pip install --no-cache-dir https://repo.radeon.com/rocm/"
+                             "manylinux/rocm-rel-6.3/torch-2.4.0-cp310-cp310-linux_x86_64.whl\n",
+                    "GL008"),
+              L{4});
+    EXPECT_EQ(lines(amdgpu + "RUN pip install --no-cache-dir -f https://repo.radeon.com/rocm/"
+                             "manylinux/rocm-rel-6.3/ torch\n",
+                    "GL008"),
+              L{4});
+    EXPECT_EQ(lines(amdgpu + "RUN pip install --no-cache-dir torch --index-url "
+                             "https://download.pytorch.org/whl/rocm6.2\n",
+                    "GL008"),
+              L{4});
+    // a CUDA wheel where the Dockerfile installs ROCm
+    EXPECT_EQ(lines(amdgpu + "RUN pip install --no-cache-dir torch==2.3.1+cu121\n", "GL008"), L{4});
+    // an apt repository line (with a point release) and the base image's ROCm both: what the
+    // Dockerfile installs wins
+    const std::string apt = "FROM rocm/dev-ubuntu-22.04:6.0\nARG ROCM=6.2.4\n"
+                            "RUN echo \"deb [arch=amd64 signed-by=/etc/apt/keyrings/rocm.gpg] "
+                            "https://repo.radeon.com/rocm/apt/${ROCM} jammy main\" > "
+                            "/etc/apt/sources.list.d/rocm.list\n";
+    EXPECT_EQ(lines(apt + "RUN pip install --no-cache-dir torch==2.5.1+rocm6.2\n", "GL008"), L{});
+    EXPECT_EQ(lines(apt + "RUN pip install --no-cache-dir torch==2.5.1+rocm6.0\n", "GL008"), L{4});
+    // installed after the pip step, or in another stage that is not an ancestor: the base counts
+    EXPECT_EQ(lines("FROM rocm/dev-ubuntu-22.04:6.0\nRUN pip install --no-cache-dir torch==2.3.1+"
+                    "rocm6.0\nRUN apt-get install -y rocm-hip-sdk6.2.0\n",
+                    "GL008"),
+              L{});
+    EXPECT_EQ(lines("FROM ubuntu:22.04 AS other\nRUN apt-get install -y rocm-hip-sdk6.2.0\n"
+                    "FROM rocm/dev-ubuntu-22.04:6.0\nRUN pip install --no-cache-dir torch==2.3.1+"
+                    "rocm6.0\n",
+                    "GL008"),
+              L{});
+    // through FROM <stage>: the ancestor's install counts
+    EXPECT_EQ(lines("FROM ubuntu:22.04 AS rocm\nRUN apt-get install -y rocm-hip-sdk6.2.0\n"
+                    "FROM rocm\nRUN pip install --no-cache-dir torch==2.3.1+rocm6.0\n",
+                    "GL008"),
+              L{4});
+    // repository paths that name no release
+    EXPECT_EQ(lines("FROM ubuntu:22.04\nRUN echo 'deb https://repo.radeon.com/rocm/apt/latest "
+                    "jammy main' > /etc/apt/sources.list.d/rocm.list\n"
+                    "RUN pip install --no-cache-dir torch==2.3.1+rocm6.0\n",
+                    "GL008"),
+              L{});
+}
+
+TEST(LintInstalledStack, WheelAgainstTheCudaTheDockerfileInstalls) {
+    const std::string cuda =
+        "FROM ubuntu:22.04\nRUN apt-get update && apt-get install -y --no-install-recommends "
+        "cuda-keyring cuda-toolkit-12-1=12.1.1-1\n";
+    auto fs = run(cuda + "RUN pip install --no-cache-dir torch==2.1.0+cu118\n");
+    auto* f = first(fs, "GL008");
+    ASSERT_TRUE(f);
+    EXPECT_TRUE(has(f->message, "CUDA 11.8") &&
+                has(f->message, "the Dockerfile installs CUDA 12.1 (line 2: "
+                                "cuda-toolkit-12-1=12.1.1-1)"))
+        << f->message;
+    EXPECT_TRUE(has(f->fix, "cu121") && has(f->fix, "install CUDA 11.8 at line 2")) << f->fix;
+    EXPECT_EQ(lines(cuda + "RUN pip install --no-cache-dir torch==2.1.0+cu121\n", "GL008"), L{});
+    EXPECT_EQ(lines(cuda + "RUN pip install --no-cache-dir https://download.pytorch.org/whl/cu118/"
+                           "torch-2.1.0-cp310-cp310-linux_x86_64.whl\n",
+                    "GL008"),
+              L{3});
+    EXPECT_EQ(lines(cuda + "RUN pip install --no-cache-dir torch==2.1.0+cpu\n", "GL008"), L{3});
+    EXPECT_EQ(lines(cuda + "RUN pip install --no-cache-dir torch==2.3.1+rocm6.1\n", "GL008"), L{3});
+    // installed CUDA over the base image's: nvidia/cuda:11.8 + cuda-runtime-12-4, a 12.4 wheel
+    EXPECT_EQ(lines("FROM nvidia/cuda:11.8.0-runtime-ubuntu22.04\nRUN apt-get install -y "
+                    "cuda-runtime-12-4\nRUN pip install --no-cache-dir torch==2.4.0+cu124\n",
+                    "GL008"),
+              L{});
+    // conda's pins too; dnf; the same package names without a release say nothing
+    EXPECT_EQ(lines(cuda + "RUN conda install -y pytorch-cuda=11.8\n", "GL008"), L{3});
+    EXPECT_EQ(lines("FROM rockylinux:9\nRUN dnf install -y cuda-toolkit-12-4\n"
+                    "RUN pip install --no-cache-dir torch==2.1.0+cu118\n",
+                    "GL008"),
+              L{3});
+    EXPECT_EQ(lines("FROM ubuntu:22.04\nRUN apt-get install -y cuda-keyring cuda-drivers\n"
+                    "RUN pip install --no-cache-dir torch==2.1.0+cu118\n",
+                    "GL008"),
+              L{});
+}
+
+// Hostile package names and URLs: no throw, no version out of range.
+TEST(LintInstalledStack, HostileVersionsAreNotVersions) {
+    const std::string huge(40, '9');
+    for (const std::string& df :
+         {"FROM ubuntu:22.04\nRUN apt-get install -y cuda-toolkit-" + huge +
+              "-1\n"
+              "RUN pip install torch==2.1+cu121\n",
+          "FROM ubuntu:22.04\nRUN wget https://repo.radeon.com/amdgpu-install/" + huge +
+              ".1/x\n"
+              "RUN pip install torch==2.1+rocm6.1\n",
+          "FROM ubuntu:22.04\nRUN apt-get install -y rocm-hip-sdk6." + huge +
+              ".0\n"
+              "RUN pip install torch==2.1+rocm6.1\n"}) {
+        SCOPED_TRACE(df);
+        std::vector<Finding> fs;
+        EXPECT_NO_THROW(fs = run(df));
+        for (auto& f : fs) EXPECT_NE(f.code, "GL008") << f.message;
+    }
+}
+
 } // namespace lint_rules_rocm_test

@@ -1,0 +1,84 @@
+#include "lint/installed_stack.hpp"
+
+#include "lint/rules.hpp"
+#include "lint/rx.hpp"
+
+#include <regex>
+#include <vector>
+
+namespace gantry::lint {
+
+namespace {
+
+// cuda-toolkit-12-1, cuda-12-1, cuda-runtime-12-1, cuda-cudart-dev-12-1=12.1.105-1: the CUDA
+// repository's packages carry the release as -MAJOR-MINOR (cuda-keyring, cuda-drivers do not).
+std::optional<InstalledStack> cuda_package(const std::string& p) {
+    static const std::regex pkg(R"(^cuda(?:-[a-z][a-z0-9]*)*-(\d{1,6})-(\d{1,6})(?:[=:].*)?$)");
+    std::smatch m;
+    if (!rx_match(p, m, pkg)) return std::nullopt;
+    auto v = version_pair(m[1].str(), m[2].str());
+    if (!v) return std::nullopt;
+    return InstalledStack{InstalledStack::cuda, *v, p, 0};
+}
+
+// rocm-hip-sdk6.1.2, rocm6.1.0, rocm-dev5.7.1 (ROCm's multi-version packages).
+std::optional<InstalledStack> rocm_package(const std::string& p) {
+    static const std::regex pkg(R"(^rocm(?:-[a-z][a-z0-9-]*?)?(\d{1,6})\.(\d{1,6})\.\d{1,6}$)");
+    std::smatch m;
+    if (!rx_match(p, m, pkg)) return std::nullopt;
+    auto v = version_pair(m[1].str(), m[2].str());
+    if (!v) return std::nullopt;
+    return InstalledStack{InstalledStack::rocm, *v, p, 0};
+}
+
+// A repo.radeon.com path that names the ROCm release: amdgpu-install/6.1[.2]/...,
+// rocm/apt/6.1[.2], rocm/rhel9/6.1, rocm/el8/6.0, rocm/zyp/6.1 (not rocm/apt/latest).
+std::optional<InstalledStack> radeon_url(const std::string& word) {
+    static const std::regex url(
+        R"(repo\.radeon\.com/(?:amdgpu-install|rocm/(?:apt|rhel\d*|el\d*|centos\d*|zyp|sles\d*))/(\d{1,6})\.(\d{1,6})(?:\.\d{1,6})?(?:[/\s"']|$))");
+    std::smatch m;
+    if (!rx_search(word, m, url)) return std::nullopt;
+    auto v = version_pair(m[1].str(), m[2].str());
+    if (!v) return std::nullopt;
+    return InstalledStack{InstalledStack::rocm, *v, word, 0};
+}
+
+} // namespace
+
+std::optional<InstalledStack> installed_by(const Command& c, const Env& env) {
+    std::vector<std::string> packages;
+    if (auto apt = parse_apt(c); apt && apt->sub == "install")
+        packages = apt->packages;
+    else if (auto other = parse_other_install(c))
+        packages = *other;
+    std::optional<InstalledStack> found;
+    for (auto& raw : packages) {
+        auto p = shown_word(raw, env);
+        if (auto s = cuda_package(p)) found = s;
+        if (auto s = rocm_package(p)) found = s;
+    }
+    if (found) return found;
+    for (auto& raw : c.argv)
+        if (auto s = radeon_url(shown_word(raw, env))) found = s;
+    return found;
+}
+
+std::optional<InstalledStack> installed_stack(const Build& b, int stage, std::size_t before) {
+    std::vector<int> chain; // the external base's stage first
+    for (int s = stage; s >= 0 && chain.size() <= b.stages.size(); s = b.stages[s].base.stage_ref)
+        chain.insert(chain.begin(), s);
+    std::optional<InstalledStack> last;
+    for (int s : chain)
+        for (const auto& step : b.stages[s].steps) {
+            if (s == stage && step.index >= before) break;
+            if (step.in->keyword != "RUN") continue;
+            for (const auto& c : step.commands)
+                if (auto found = installed_by(c, step.env)) {
+                    last = found;
+                    last->line = step.in->line;
+                }
+        }
+    return last;
+}
+
+} // namespace gantry::lint
