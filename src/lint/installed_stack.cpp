@@ -10,25 +10,18 @@ namespace gantry::lint {
 
 namespace {
 
-// cuda-toolkit-12-1, cuda-12-1, cuda-runtime-12-1, cuda-cudart-dev-12-1=12.1.105-1: the CUDA
-// repository's packages carry the release as -MAJOR-MINOR (cuda-keyring, cuda-drivers do not).
-std::optional<InstalledStack> cuda_package(const std::string& p) {
-    static const std::regex pkg(R"(^cuda(?:-[a-z][a-z0-9]*)*-(\d{1,6})-(\d{1,6})(?:[=:].*)?$)");
-    std::smatch m;
-    if (!rx_match(p, m, pkg)) return std::nullopt;
-    auto v = version_pair(m[1].str(), m[2].str());
-    if (!v) return std::nullopt;
-    return InstalledStack{InstalledStack::cuda, *v, p, 0};
-}
-
-// rocm-hip-sdk6.1.2, rocm6.1.0, rocm-dev5.7.1 (ROCm's multi-version packages).
-std::optional<InstalledStack> rocm_package(const std::string& p) {
-    static const std::regex pkg(R"(^rocm(?:-[a-z][a-z0-9-]*?)?(\d{1,6})\.(\d{1,6})\.\d{1,6}$)");
-    std::smatch m;
-    if (!rx_match(p, m, pkg)) return std::nullopt;
-    auto v = version_pair(m[1].str(), m[2].str());
-    if (!v) return std::nullopt;
-    return InstalledStack{InstalledStack::rocm, *v, p, 0};
+// A package whose name carries the release: CUDA's repository writes it -MAJOR-MINOR
+// (cuda-toolkit-12-1, cuda-12-1, cuda-cudart-dev-12-1=12.1.105-1; cuda-keyring and cuda-drivers
+// name none), ROCm's multi-version packages MAJOR.MINOR.PATCH (rocm-hip-sdk6.1.2, rocm6.1.0).
+std::optional<InstalledStack> versioned_package(const std::string& p) {
+    static const std::regex cuda(R"(^cuda(?:-[a-z][a-z0-9]*)*-(\d{1,6})-(\d{1,6})(?:[=:].*)?$)");
+    static const std::regex rocm(R"(^rocm(?:-[a-z][a-z0-9-]*?)?(\d{1,6})\.(\d{1,6})\.\d{1,6}$)");
+    for (auto kind : {InstalledStack::cuda, InstalledStack::rocm}) {
+        std::smatch m;
+        if (!rx_match(p, m, kind == InstalledStack::cuda ? cuda : rocm)) continue;
+        if (auto v = version_pair(m[1].str(), m[2].str())) return InstalledStack{kind, *v, p, 0};
+    }
+    return std::nullopt;
 }
 
 // A repo.radeon.com path that names the ROCm release: amdgpu-install/6.1[.2]/...,
@@ -54,8 +47,7 @@ std::optional<InstalledStack> installed_by(const Command& c, const Env& env) {
     std::optional<InstalledStack> found;
     for (auto& raw : packages) {
         auto p = shown_word(raw, env);
-        if (auto s = cuda_package(p)) found = s;
-        if (auto s = rocm_package(p)) found = s;
+        if (auto s = versioned_package(p)) found = s;
     }
     if (found) return found;
     for (auto& raw : c.argv)
