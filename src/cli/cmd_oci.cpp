@@ -1,5 +1,6 @@
 // `gantry oci ...` (and gantry run as `gantry-oci` or `runc`): runc's command line bound to
-// ocirt::. Errors exit 1, as runc's do, and are also written to --log for the caller.
+// ocirt::. Errors exit 1, as runc's do (usage errors too: main.cpp's parse errors for `oci`),
+// and are also written to --log for the caller.
 #include "cli/context.hpp"
 #include "ocirt/ocirt.hpp"
 #include "util/error.hpp"
@@ -28,7 +29,11 @@ void act(Context& ctx, const std::shared_ptr<OciOpts>& o, std::function<int()> b
             ocirt::log_error(o->g, e.message());
             std::fprintf(stderr, "gantry-oci: %s\n", e.message().c_str());
             if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
-            return e.code() == Errc::usage ? 2 : 1;
+            return 1; // runc's status for every error, usage errors included
+        } catch (const std::exception& e) { // runc's exit status for any failure, never 125
+            ocirt::log_error(o->g, e.what());
+            std::fprintf(stderr, "gantry-oci: %s\n", e.what());
+            return 1;
         }
     };
 }
