@@ -6,13 +6,16 @@ order, with which state, args, env and timeout, and what a failing one does), po
 oci-hooks.d, and devices listed only in the spec."""
 import json
 import os
+import pwd
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import load_busybox, need_tool
+from conftest import gantry_copy, load_busybox
 from ocidiff import ROOT, bundle, edit_config, oci_bin, runtimes  # noqa: F401 (fixtures)
 from test_oci_runtime import podman  # noqa: F401 (fixture)
 
@@ -390,7 +393,8 @@ def test_podman_runs_a_hook_from_its_hooks_dir(podman, g, mk, tmp_path):  # noqa
 
 def device_edit(devices, userns=False):
     def edit(cfg, s):
-        cfg["process"]["args"] = ["sh", "-c", "ls -ln /dev/myzero; head -c 4 /dev/myzero | od -An -tx1"]
+        cfg["process"]["args"] = ["sh", "-c",
+                                  "ls -ln /dev/myzero; head -c 4 /dev/myzero | od -An -tx1"]
         cfg["linux"]["devices"] = devices
         res = cfg["linux"].setdefault("resources", {})
         res["devices"] = [{"allow": True, "access": "rwm"}]
@@ -447,3 +451,46 @@ def test_a_device_in_a_user_namespace_is_bound_from_the_host(oci_bin, bundle, tm
         assert s.run.returncode == 1, (name, s.run)
         gist(s.run, "gantry-no-such-node")
         no_125(s.run)
+
+
+def test_rootless_a_device_is_bound_from_the_host(bundle, tmp_path):
+    """gantry oci as an unprivileged user (nobody, its own id mapped): /dev/zero is bound from
+    the host and reads as zeros; a node the host lacks fails the run with exit 1, naming it."""
+    nobody = pwd.getpwnam("nobody")
+    base = Path(tempfile.mkdtemp(prefix="goci-rootless-", dir="/tmp"))
+    try:
+        os.chmod(base, 0o755)
+        binary = gantry_copy(base / "gantry-oci")
+        b = base / "bundle"
+        shutil.copytree(bundle, b, symlinks=True)
+        state = base / "state"
+        state.mkdir()
+
+        def run(path, cid):
+            def edit(cfg):
+                cfg["process"].update(terminal=False, args=[
+                    "sh", "-c", f"head -c 4 {path} | od -An -tx1"])
+                ns = [n for n in cfg["linux"]["namespaces"] if n["type"] != "user"]
+                cfg["linux"]["namespaces"] = ns + [{"type": "user"}]
+                cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": nobody.pw_uid,
+                                                "size": 1}]
+                cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": nobody.pw_gid,
+                                                "size": 1}]
+                cfg["linux"]["devices"] = [{"path": path, "type": "c", "major": 1, "minor": 5,
+                                            "fileMode": 0o666}]
+                cfg["linux"].pop("resources", None)
+            edit_config(b, edit)
+            subprocess.run(["chown", "-R", f"{nobody.pw_uid}:{nobody.pw_gid}", b, state],
+                           check=True)
+            return subprocess.run(
+                ["runuser", "-u", "nobody", "--", "env", "XDG_RUNTIME_DIR=", str(binary),
+                 "--root", str(state / "r"), "run", "--bundle", str(b), cid],
+                capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        ok = run("/dev/zero", "z1")
+        assert ok.returncode == 0 and ok.stdout.split() == ["00"] * 4, ok
+        missing = run("/dev/gantry-no-such-node", "z2")
+        assert missing.returncode == 1 and "/dev/gantry-no-such-node" in missing.stderr, missing
+        assert "does not exist" in missing.stderr and "hint:" in missing.stderr, missing
+        no_125(missing)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
