@@ -209,6 +209,28 @@ def test_start_of_a_running_container_and_a_usage_error(oci_bin, bundle, tmp_pat
             no_125(p)
 
 
+def test_exec_errors_exit_255_as_runc(oci_bin, bundle, tmp_path):
+    """runc's exec is the exception: its failures exit 255 ("exec failed: ..."), a usage error
+    1, and a process that ran its own status."""
+    def body(s):
+        s("exec", "ID", "true")                     # no such container: 255
+        assert s("run", "-d", "--bundle", bundle, "ID").returncode == 0
+        s("exec", "ID", "no-such-program")          # 255
+        s("exec", "ID", "sh", "-c", "exit 3")       # 3
+        s("exec")                                   # usage: 1
+    runs = each_runtime(oci_bin, bundle, tmp_path,
+                        lambda cfg, s: cfg["process"].update(args=["sleep", "60"]), body)
+    for name, s in runs.items():
+        r = s.results
+        assert [r[0].returncode, r[2].returncode, r[3].returncode, r[4].returncode] == \
+            [255, 255, 3, 1], (name, r)
+        gist(r[0], "does not exist")
+        gist(r[2], "executable file not found")
+        assert "exec failed" in r[2].stderr, r[2]
+        for p in r:
+            no_125(p)
+
+
 # ---- 2. delete and kill ----
 
 def test_delete_and_kill_in_each_state_as_runc(oci_bin, bundle, tmp_path):
