@@ -1,5 +1,6 @@
 // `gantry oci ...` (and gantry run as `gantry-oci` or `runc`): runc's command line bound to
-// ocirt::. Errors exit 1, as runc's do, and are also written to --log for the caller.
+// ocirt::. Errors exit 1, as runc's do (usage errors too: main.cpp's parse errors for `oci`),
+// and are also written to --log for the caller.
 #include "cli/context.hpp"
 #include "ocirt/ocirt.hpp"
 #include "util/error.hpp"
@@ -19,16 +20,25 @@ struct OciOpts {
     bool all = false, force = false, detach = false, quiet = false;
 };
 
-// Runs BODY as the action, runc's way: an error is one message on stderr and in --log, exit 1.
-void act(Context& ctx, const std::shared_ptr<OciOpts>& o, std::function<int()> body) {
-    ctx.action = [o, body = std::move(body)] {
+// One error, runc's way: a line on stderr (and a hint) and in --log; returns STATUS.
+int report(const OciOpts& o, const std::string& message, const std::string& hint, int status) {
+    ocirt::log_error(o.g, message);
+    std::fprintf(stderr, "gantry-oci: %s\n", message.c_str());
+    if (!hint.empty()) std::fprintf(stderr, "hint: %s\n", hint.c_str());
+    return status;
+}
+
+// Runs BODY as the action, runc's way: an error exits 1 (usage errors too), never docker's
+// 125. FAILED, PREFIX: what runc's exec does instead, 255 and "exec failed: ".
+void act(Context& ctx, const std::shared_ptr<OciOpts>& o, std::function<int()> body, int failed = 1,
+         std::string prefix = "") {
+    ctx.action = [o, body = std::move(body), failed, prefix = std::move(prefix)] {
         try {
             return body();
         } catch (const Error& e) {
-            ocirt::log_error(o->g, e.message());
-            std::fprintf(stderr, "gantry-oci: %s\n", e.message().c_str());
-            if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
-            return e.code() == Errc::usage ? 2 : 1;
+            return report(*o, prefix + e.message(), e.hint(), failed);
+        } catch (const std::exception& e) {
+            return report(*o, prefix + e.what(), "", failed);
         }
     };
 }
@@ -134,15 +144,18 @@ void register_oci(CLI::App& app, Context& ctx) {
     e->add_option("-u,--user", x.user, "UID[:GID]");
     e->prefix_command(); // ID COMMAND [ARG...]: the command's own flags are not ours
     e->callback([&ctx, o, e] {
-        act(ctx, o, [o, e] {
-            auto words = e->remaining();
-            if (words.empty())
-                throw Error(Errc::usage, "exec needs a container id",
-                            "gantry-oci exec [OPTIONS] ID [COMMAND [ARG...]]");
-            o->exec.id = words[0];
-            o->exec.args.assign(words.begin() + 1, words.end());
-            return ocirt::exec(o->g, o->exec);
-        });
+        act(
+            ctx, o,
+            [o, e] {
+                auto words = e->remaining();
+                if (words.empty()) // runc's usage error: 1, where exec's failures are 255
+                    return report(*o, "exec needs a container id",
+                                  "gantry-oci exec [OPTIONS] ID [COMMAND [ARG...]]", 1);
+                o->exec.id = words[0];
+                o->exec.args.assign(words.begin() + 1, words.end());
+                return ocirt::exec(o->g, o->exec);
+            },
+            255, "exec failed: ");
     });
 
     auto* p = oci->add_subcommand("ps", "List a container's processes");

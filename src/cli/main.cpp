@@ -252,6 +252,10 @@ int main(int argc, char** argv) {
         std::ios_base::Init streams;
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
+        if (named == "oci") { // runc's contract: a usage error exits 1, as every other error
+            std::fprintf(stderr, "gantry-oci: %s\nhint: see `gantry oci --help`\n", e.what());
+            return 1;
+        }
         std::string help = "gantry "; // the command's own help when the line names one
         if (only) help.append(named).append(" ");
         std::fprintf(stderr, "gantry: error: %s\nhint: see `%s--help`\n", e.what(), help.c_str());

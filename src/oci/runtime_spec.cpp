@@ -216,6 +216,15 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
             s.seccomp = l.contains("seccomp");
         }
         s.annotations = j.value("annotations", std::map<std::string, std::string>{});
+        // the six OCI hook stages (a caller's config.json: podman's oci-hooks.d, CDI hooks)
+        for (const char* stage : {"prestart", "createRuntime", "createContainer", "startContainer",
+                                  "poststart", "poststop"})
+            for (auto& h : j.value("hooks", json::object()).value(stage, json::array()))
+                s.hooks[stage].push_back({h.at("path"), h.value("args", std::vector<std::string>{}),
+                                          h.value("env", std::vector<std::string>{}),
+                                          h.contains("timeout")
+                                              ? std::optional<int>(h["timeout"].get<int>())
+                                              : std::nullopt});
         return s;
     } catch (const json::exception& e) {
         throw Error(Errc::invalid, std::string("invalid runtime spec: ") + e.what());

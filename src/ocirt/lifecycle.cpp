@@ -40,6 +40,23 @@ nlohmann::json read_config(const stdfs::path& bundle) {
     }
 }
 
+// The state a hook reads: STATUS and PID as runc gives them at that point.
+nlohmann::json with_status(const Container& c, const char* status, pid_t pid) {
+    nlohmann::json j = c.state_json();
+    j["status"] = status;
+    j["pid"] = pid;
+    return j;
+}
+
+// runc's destroy: poststop hooks once the container is gone (status "stopped", pid 0); a
+// failing one is a warning, the container is deleted all the same.
+void run_poststop_hooks(const Container& c) {
+    runtime::run_hooks(c.spec(), "poststop", with_status(c, "stopped", 0).dump(), true);
+}
+
+// Kills a created or running container's processes and waits for its first to exit.
+void kill_and_wait(const Global& g, const Container& c);
+
 struct Created {
     Container c;
     Fd master; // kept when the caller proxies the terminal itself (a foreground run)
@@ -116,13 +133,20 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
             send_console(o.console_socket, out.master.get());
             out.master.reset();
         }
+        // runc 1.1 runs the poststart hooks here, at create, the process waiting at the gate
+        // (status "created"); a failing one fails the create
+        nlohmann::json created = with_status(c, "created", pid);
+        created["bundle"] = l.bundle; // the edited spec's directory when GPUs added hooks
+        runtime::run_hooks(l.spec, "poststart", created.dump(), false);
         write_pid_file(o.pid_file, pid);
     } catch (...) {
         if (pid > 0) {
             ::kill(pid, SIGKILL);
             ::waitpid(pid, nullptr, 0);
         }
+        // as runc destroys a container whose create failed: its record, then poststop hooks
         fs::remove_tree(c.dir);
+        if (!c.config.is_null()) run_poststop_hooks(c);
         throw;
     }
     return out;
@@ -148,11 +172,9 @@ void signal_all(const Global& g, const Container& c, int sig) {
         throw sys_error(errno, "cannot signal container " + c.id);
 }
 
-nlohmann::json with_status(const Container& c, const char* status) {
-    nlohmann::json j = c.state_json();
-    j["status"] = status;
-    j["pid"] = c.pid;
-    return j;
+void kill_and_wait(const Global& g, const Container& c) {
+    signal_all(g, c, SIGKILL);
+    runtime::await_exit(c.pid, c.pid_start);
 }
 
 } // namespace
@@ -176,7 +198,6 @@ void start(const Global& g, const std::string& id) {
     }
     ::unlink(c.fifo().c_str()); // "running" from now on
     if (::write(w.get(), "0", 1) != 1) throw sys_error(errno, "cannot start container " + id);
-    runtime::run_hooks(c.spec(), "poststart", with_status(c, "running").dump(), true);
 }
 
 int run(const Global& g, const CreateOptions& o, bool detach) {
@@ -203,7 +224,11 @@ int run(const Global& g, const CreateOptions& o, bool detach) {
 void kill(const Global& g, const std::string& id, const std::string& signal, bool all) {
     Container c = load(g, id);
     int sig = parse_signal(signal);
-    if (!c.alive()) throw Error(Errc::conflict, "container not running");
+    if (!c.alive()) {
+        if (all) return; // runc: --all signals what is left of it, which is nothing
+        throw Error(Errc::conflict, "container not running",
+                    "container " + id + " has stopped; `gantry-oci delete " + id + "` removes it");
+    }
     if (all)
         signal_all(g, c, sig);
     else if (::kill(c.pid, sig) != 0)
@@ -211,18 +236,22 @@ void kill(const Global& g, const std::string& id, const std::string& signal, boo
 }
 
 void remove(const Global& g, const std::string& id, bool force) {
-    Container c = load(g, id);
-    std::string st = c.status();
-    if (st != "stopped") {
-        if (!force)
-            throw Error(Errc::conflict,
-                        "cannot delete container " + id + " that is not stopped: " + st,
-                        "stop it with `gantry-oci kill " + id + " KILL`, or use --force");
-        signal_all(g, c, SIGKILL);
-        runtime::await_exit(c.pid, c.pid_start);
+    std::optional<Container> found = find(g, id);
+    if (!found) {
+        // runc: what an aborted create left (a directory without its state) goes; with
+        // --force a container that does not exist is no error
+        fs::remove_tree(root_dir(g) / id);
+        if (!force) load(g, id); // throws runc's "container does not exist"
+        return;
     }
-    runtime::run_hooks(c.spec(), "poststop", with_status(c, "stopped").dump(), true);
+    const Container& c = *found;
+    std::string st = c.status();
+    if (st == "running" && !force)
+        throw Error(Errc::conflict, "cannot delete container " + id + " that is not stopped: " + st,
+                    "stop it with `gantry-oci kill " + id + " KILL`, or use --force");
+    if (st != "stopped") kill_and_wait(g, c); // a created one is deleted as runc does it
     fs::remove_tree(c.dir);
+    run_poststop_hooks(c);
 }
 
 } // namespace gantry::ocirt

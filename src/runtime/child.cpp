@@ -1,6 +1,7 @@
 #include "runtime/child.hpp"
 
 #include "runtime/child_failure.hpp"
+#include "runtime/devices.hpp"
 #include "runtime/fd_passing.hpp"
 #include "runtime/hook_runner.hpp"
 #include "runtime/in_root.hpp"
@@ -21,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,11 +36,11 @@ struct ChildState {
     const Launch& l;
     bool single_id;
     int err_fd;
-    Fd root;            // the container's root, until pivot_to_root
-    TargetDir last;     // ensure_target's cache for the mounts in it
-    Fd terminal;        // the slave side of the container's terminal (-t)
-    Fd host_ldconfig;   // the host's static ldconfig, for an image without one
-    pid_t host_pid = 0; // as the hooks' state reports it: seen from the host
+    Fd root;          // the container's root, until pivot_to_root
+    TargetDir last;   // ensure_target's cache for the mounts in it
+    Fd terminal;      // the slave side of the container's terminal (-t)
+    Fd host_ldconfig; // the host's static ldconfig, for an image without one
+    Fd sock;          // to gantry: the prestart and createRuntime hooks' turn (runtime_hooks)
 };
 
 // ---- before the root is mounted ----
@@ -118,27 +120,25 @@ void dev_links(int rootfd) {
     for (auto& [target, name] : links) ::symlinkat(target, dev.get(), name);
 }
 
-// The spec's device nodes, and /dev's usual links.
+// The spec's device nodes (devices.hpp: made or bound), and /dev's usual links.
 void bind_devices(ChildState& c) {
-    for (auto& d : c.l.spec.devices) // rootless cannot mknod: bind the host's node
-        mount_in_root(c.root.get(),
-                      {d.path,
-                       "bind",
-                       d.host_path.empty() ? d.path : d.host_path,
-                       {"bind", "nosuid", "noexec"}},
-                      c.last);
+    make_devices(c.root.get(), c.l.spec, c.last);
     dev_links(c.root.get());
 }
 
 // -t: a terminal from the container's own devpts, its master passed to gantry over FD_SOCK,
-// which is closed then either way.
+// which is closed then, or kept for the runtime hooks' turn.
 void pass_terminal(ChildState& c, int fd_sock) {
     if (c.l.spec.terminal) {
         Pty pty = open_container_pty(c.root.get(), "dev/pts/ptmx");
         send_fd(fd_sock, pty.master.get(), "the terminal");
         c.terminal = std::move(pty.slave);
     }
-    if (fd_sock >= 0) ::close(fd_sock);
+    if (fd_sock < 0) return;
+    if (has_runtime_hooks(c.l.spec))
+        c.sock.reset(fd_sock);
+    else
+        ::close(fd_sock);
 }
 
 // The spec's setup in the root: the injected libraries' links, the host files bound read-only
@@ -159,18 +159,20 @@ void set_up_linker_in_root(ChildState& c) {
         c.host_ldconfig.reset(::open(setup.host_ldconfig.c_str(), O_PATH | O_CLOEXEC));
 }
 
-// OCI: prestart, createRuntime and createContainer hooks, before pivot_root.
+// OCI, as runc: the root is mounted; gantry runs the prestart and createRuntime hooks in its
+// own namespaces (runtime_hooks) while we wait, then the createContainer hooks run here, in
+// the container's namespaces before pivot_root, told the process's pid as seen in them.
 void run_create_hooks(ChildState& c) {
     const Launch& l = c.l;
-    if (!l.spec.hooks.empty()) {
-        char self[32] = {};
-        if (::readlink("/proc/self", self, sizeof self - 1) > 0) c.host_pid = std::atoi(self);
+    if (c.sock) { // gantry's turn; it answers once its hooks succeeded, else it kills us
+        char b = 'h';
+        if (::write(c.sock.get(), &b, 1) != 1 || ::read(c.sock.get(), &b, 1) != 1 || b != 'r')
+            ::_exit(125); // gantry is gone
+        c.sock.reset();
     }
-    for (const char* stage : {"prestart", "createRuntime", "createContainer"}) {
-        auto it = l.spec.hooks.find(stage);
-        if (it == l.spec.hooks.end()) continue;
-        std::string state = hook_state(l, c.host_pid, "creating");
-        for (auto& h : it->second) run_hook(stage, h, state);
+    if (auto it = l.spec.hooks.find("createContainer"); it != l.spec.hooks.end()) {
+        std::string state = hook_state(l, static_cast<pid_t>(::syscall(SYS_getpid)), "creating");
+        for (auto& h : it->second) run_hook("createContainer", h, state);
     }
 }
 
@@ -233,12 +235,52 @@ void update_linker_cache(ChildState& c) {
     if (setup.ldconfig) run_ldconfig(c.l.spec, c.host_ldconfig.get());
 }
 
+// runc's create-time check of the program (Go's exec.LookPath, after the root and cwd are
+// set): ARGS[0] with a '/' is that file (relative to process.cwd), else the first file of that
+// name with an execute bit in the spec's PATH. Fails as the exec would: 127 not found, 126 not
+// executable.
+void check_program(const oci::RuntimeSpec& s) {
+    const std::string& file = s.args.at(0);
+    const std::string cwd = s.cwd.empty() ? "/" : s.cwd;
+    auto check = [&](const std::string& name) { // 0, or why it cannot be executed
+        std::string p = !name.empty() && name[0] == '/' ? name : cwd + "/" + name;
+        struct stat st {};
+        if (::stat(p.c_str(), &st) != 0) return errno;
+        return S_ISDIR(st.st_mode) || (st.st_mode & 0111) == 0 ? EACCES : 0;
+    };
+    if (file.find('/') != std::string::npos) {
+        int err = check(file);
+        if (err == 0) return;
+        if (err == ENOENT || err == ENOTDIR)
+            fail(Errc::cmd_not_found,
+                 "exec: \"" + file + "\": stat " + file + ": " + std::strerror(err),
+                 "process.args[0] names the program in the container's root");
+        fail(Errc::cannot_invoke, "exec: \"" + file + "\": " + std::strerror(err),
+             "the program must be a file with an execute bit");
+    }
+    std::string path;
+    for (auto& e : s.env)
+        if (e.starts_with("PATH=")) path = e.substr(5);
+    for (std::size_t start = 0;;) {
+        std::size_t colon = path.find(':', start);
+        std::string dir = path.substr(start, colon == std::string::npos ? colon : colon - start);
+        if (check((dir.empty() ? "." : dir) + "/" + file) == 0) return;
+        if (colon == std::string::npos) break;
+        start = colon + 1;
+    }
+    fail(Errc::cmd_not_found, "exec: \"" + file + "\": executable file not found in $PATH",
+         "check process.args[0] and PATH in process.env");
+}
+
 // `gantry oci create`: the process is ready. EOF on the report pipe tells create so (its later
 // failures go to its own stderr), then it waits for `gantry oci start`'s byte on the gate.
 void await_start_gate(ChildState& c) {
     const int gate = c.l.start_gate;
     if (gate < 0) return;
+    // runc's create-time check: a program that is not there fails the create, not the start
+    check_program(c.l.spec);
     ::dup2(STDERR_FILENO, c.err_fd);
+    report_failures_as_text(c.err_fd); // no one reads a report now: a person reads stderr
     char b = 0;
     ssize_t n;
     while ((n = ::read(gate, &b, 1)) < 0 && errno == EINTR) {
@@ -248,12 +290,14 @@ void await_start_gate(ChildState& c) {
 }
 
 // OCI: startContainer hooks run in the container (its root, its namespaces) just
-// before the user's program; their path is resolved there, so the file is the image's.
+// before the user's program; their path is resolved there, so the file is the image's. As
+// runc, their state has status "created" and the pid seen in the container.
 void run_start_hooks(ChildState& c) {
     const Launch& l = c.l;
     if (auto it = l.spec.hooks.find("startContainer"); it != l.spec.hooks.end())
         for (auto& h : it->second) // with no more privilege than the program will have
-            run_hook("startContainer", h, hook_state(l, c.host_pid, "created"),
+            run_hook("startContainer", h,
+                     hook_state(l, static_cast<pid_t>(::syscall(SYS_getpid)), "created"),
                      &l.spec.capabilities);
 }
 

@@ -18,8 +18,19 @@ namespace gantry::runtime::detail {
     fail(Errc::run_failed, msg + ": " + std::strerror(errno), hint);
 }
 
+namespace {
+int failure_text_fd =
+    -1; // report_failures_as_text's descriptor (per process: it runs after a fork)
+} // namespace
+
+void report_failures_as_text(int err_fd) {
+    failure_text_fd = err_fd;
+}
+
 void write_failure(int err_fd, int code, const std::string& message, const std::string& hint) {
-    std::string msg = std::to_string(code) + " " + message + "\n" + hint;
+    std::string msg = err_fd == failure_text_fd
+                          ? message + "\n" + (hint.empty() ? "" : "hint: " + hint + "\n")
+                          : std::to_string(code) + " " + message + "\n" + hint;
     ssize_t n = ::write(err_fd, msg.data(), msg.size());
     (void)n;
 }

@@ -24,6 +24,10 @@ struct ChildFail {
 template <class F>
 [[noreturn]] void child_guard(int err_fd, F&& body);
 void write_failure(int err_fd, int code, const std::string& message, const std::string& hint);
+// From now on, a failure written to ERR_FD (the process's stderr, once nobody reads its report:
+// an OCI container after `create` returned) is text for a person: "MESSAGE\nhint: HINT\n", no
+// exit code in front.
+void report_failures_as_text(int err_fd);
 
 // Reads the child's failure report (empty when it exec'ed); throws Error for a report.
 // Returns "overlay" for an OverlayUnavailable report (code 0) so the caller can retry.

@@ -2,6 +2,7 @@
 
 #include "runtime/child.hpp"
 #include "runtime/child_failure.hpp"
+#include "runtime/hook_runner.hpp"
 #include "runtime/idmap.hpp"
 #include "runtime/launcher.hpp"
 #include "runtime/sanitizer_stack.hpp"
@@ -81,10 +82,12 @@ Error namespaces_error(int err) {
 
 bool can_share_memory(const Launch& l) {
     const auto& s = l.spec;
+    // (prestart and createRuntime hooks run in gantry while the process waits: not after vfork)
     return !l.init && !l.on_created && l.start_gate < 0 && !l.fuse_serve && l.lower_tree < 0 &&
-           s.has_namespace("user") && ::geteuid() != 0 && s.uid_mappings.size() == 1 &&
-           s.uid_mappings[0].size == 1 && s.uid_mappings[0].host_id == ::geteuid() &&
-           is_single_id(s.gid_mappings) && s.gid_mappings[0].host_id == ::getegid() &&
+           !has_runtime_hooks(s) && s.has_namespace("user") && ::geteuid() != 0 &&
+           s.uid_mappings.size() == 1 && s.uid_mappings[0].size == 1 &&
+           s.uid_mappings[0].host_id == ::geteuid() && is_single_id(s.gid_mappings) &&
+           s.gid_mappings[0].host_id == ::getegid() &&
            // the child writes its own maps, as root (write_own_id_maps); --userns keep-id's
            // map the caller's ids to themselves, written from outside
            s.uid_mappings[0].container_id == 0 && s.gid_mappings[0].container_id == 0;

@@ -6,6 +6,7 @@
 #include "util/fd.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <fcntl.h>
@@ -19,6 +20,15 @@
 
 namespace gantry::runtime::detail {
 
+namespace {
+// ": OUTPUT" (a failed hook's stdout and stderr, trimmed), or "" when it wrote nothing.
+std::string said(std::string output) {
+    while (!output.empty() && std::isspace(static_cast<unsigned char>(output.back())))
+        output.pop_back();
+    return output.empty() ? "" : ": " + output;
+}
+} // namespace
+
 void run_hook(const std::string& stage, const oci::Hook& hook, const std::string& state_json,
               const std::vector<std::string>* restrict_caps) {
     std::string what = stage + " hook " + hook.path;
@@ -27,6 +37,9 @@ void run_hook(const std::string& stage, const oci::Hook& hook, const std::string
     int in[2];
     if (::pipe2(in, O_CLOEXEC) != 0) throw_errno("pipe failed");
     Fd rd(in[0]), wr(in[1]);
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) throw_errno("pipe failed");
+    Fd out_r(out[0]), out_w(out[1]);
     std::vector<std::string> args =
         hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
     std::vector<char*> argv, envp;
@@ -38,6 +51,8 @@ void run_hook(const std::string& stage, const oci::Hook& hook, const std::string
     if (c < 0) throw_errno("fork failed");
     if (c == 0) {
         ::dup2(rd.get(), 0);
+        ::dup2(out_w.get(), 1);
+        ::dup2(out_w.get(), 2);
         close_on_exec_from_3();
         sigset_t none;
         sigemptyset(&none);
@@ -48,7 +63,24 @@ void run_hook(const std::string& stage, const oci::Hook& hook, const std::string
         ::_exit(127);
     }
     rd.reset();
-    // The state is fed as the hook reads it, within its timeout: a hook that reads none of it
+    out_w.reset();
+    // Its stdout and stderr are kept, as runc keeps them: they go into the error when it fails,
+    // never into the container's output (a hook at create shares the container's stdio).
+    ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
+    std::string output;
+    auto drain = [&] {
+        char buf[4096];
+        while (out_r) {
+            ssize_t n = ::read(out_r.get(), buf, sizeof buf);
+            if (n > 0) {
+                if (output.size() < 16384) output.append(buf, static_cast<std::size_t>(n));
+            } else if (n == 0) {
+                out_r.reset(); // EOF: the hook (and whatever it started) closed it
+            } else if (errno != EINTR) {
+                return; // EAGAIN: nothing more for now
+            }
+        }
+    }; // The state is fed as the hook reads it, within its timeout: a hook that reads none of it
     // (or stops) must neither block gantry past the timeout nor fail for that (EPIPE), as runc.
     ::signal(SIGPIPE, SIG_IGN);
     ::fcntl(wr.get(), F_SETFL, O_NONBLOCK);
@@ -76,6 +108,7 @@ void run_hook(const std::string& stage, const oci::Hook& hook, const std::string
     int st = 0;
     for (;;) {
         feed();
+        drain();
         pid_t r = ::waitpid(c, &st, WNOHANG);
         if (r == c) break;
         if (r < 0 && errno != EINTR) throw_errno("cannot wait for " + what);
@@ -85,23 +118,50 @@ void run_hook(const std::string& stage, const oci::Hook& hook, const std::string
         if (left <= 0) {
             ::kill(c, SIGKILL);
             ::waitpid(c, &st, 0);
+            drain();
             throw Error(Errc::run_failed,
-                        what + " timed out after " + std::to_string(timeout_s) + " s",
+                        what + " timed out after " + std::to_string(timeout_s) + " s" +
+                            said(output),
                         "fix the hook or raise its timeout in the CDI spec");
         }
         if (exited) {
-            pollfd p[2] = {{exited.get(), POLLIN, 0}, {wr ? wr.get() : -1, POLLOUT, 0}};
-            ::poll(p, 2, static_cast<int>(std::min<long long>(left, 60'000)));
+            pollfd p[3] = {{exited.get(), POLLIN, 0},
+                           {wr ? wr.get() : -1, POLLOUT, 0},
+                           {out_r ? out_r.get() : -1, POLLIN, 0}};
+            ::poll(p, 3, static_cast<int>(std::min<long long>(left, 60'000)));
         } else {
             ::usleep(static_cast<useconds_t>(std::min<long long>(left, 5)) * 1000);
         }
     }
+    drain(); // what is left of it (a process it left behind may hold the pipe: not awaited)
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         throw Error(Errc::run_failed,
-                    what + (WIFEXITED(st)
-                                ? " exited with status " + std::to_string(WEXITSTATUS(st))
-                                : " was killed by signal " + std::to_string(WTERMSIG(st))),
+                    what +
+                        (WIFEXITED(st) ? " exited with status " + std::to_string(WEXITSTATUS(st))
+                                       : " was killed by signal " + std::to_string(WTERMSIG(st))) +
+                        said(output),
                     "see the hook's output above; the device's CDI spec names it");
+}
+
+bool has_runtime_hooks(const oci::RuntimeSpec& spec) {
+    for (const char* stage : {"prestart", "createRuntime"})
+        if (auto it = spec.hooks.find(stage); it != spec.hooks.end() && !it->second.empty())
+            return true;
+    return false;
+}
+
+void run_runtime_hooks(const Launch& l, pid_t pid, int sock) {
+    char b = 0;
+    ssize_t n;
+    while ((n = ::read(sock, &b, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1 || b != 'h') return; // the process failed before: its report says why
+    const std::string state = hook_state(l, pid, "creating");
+    for (const char* stage : {"prestart", "createRuntime"})
+        if (auto it = l.spec.hooks.find(stage); it != l.spec.hooks.end())
+            for (auto& h : it->second) run_hook(stage, h, state);
+    b = 'r';
+    if (::write(sock, &b, 1) != 1) throw_errno("cannot resume the container process");
 }
 
 std::string hook_state(const Launch& l, pid_t pid, const char* status) {

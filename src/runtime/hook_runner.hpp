@@ -23,6 +23,16 @@ namespace gantry::runtime::detail {
 void run_hook(const std::string& stage, const oci::Hook& hook, const std::string& state_json,
               const std::vector<std::string>* restrict_caps = nullptr);
 
+// Whether SPEC has prestart or createRuntime hooks: gantry runs those in its own namespaces
+// while the container process, its root mounted, waits (run_runtime_hooks), as runc does.
+bool has_runtime_hooks(const oci::RuntimeSpec& spec);
+
+// Gantry's side of that turn, over SOCK (the socket the container process passes descriptors
+// on): waits for the process to ask (EOF: it failed, and its report follows on the error
+// pipe), runs the prestart then the createRuntime hooks with status "creating" and PID (the
+// host's), and lets it go on. A failing hook throws; the caller kills the process.
+void run_runtime_hooks(const Launch& launch, pid_t pid, int sock);
+
 // The OCI state of the container LAUNCH starts, as its hooks read it: PID as seen from the
 // host, STATUS "creating", "created", "running" or "stopped".
 std::string hook_state(const Launch& launch, pid_t pid, const char* status);

@@ -66,7 +66,7 @@ Channels open_channels(const Launch& l, bool shared, EarlyStart::State* early) {
     ch.sync_w.reset(sync[1]);
     ch.err_r.reset(errp[0]);
     ch.err_w.reset(errp[1]);
-    if (l.spec.terminal || l.on_scratch || l.fuse_serve) {
+    if (l.spec.terminal || l.on_scratch || l.fuse_serve || has_runtime_hooks(l.spec)) {
         int sv[2];
         if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
             throw_errno("socketpair failed");
@@ -142,6 +142,7 @@ Fd await_workload(const Launch& l, pid_t pid, bool shared, Channels& ch) {
             if (master && ::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
                 ::ioctl(master.get(), TIOCSWINSZ, &ws);
         }
+        if (has_runtime_hooks(l.spec)) run_runtime_hooks(l, pid, ch.fds_parent.get());
         std::string overlay = read_failure(ch.err_r.get());
         if (!overlay.empty()) {
             kill_and_reap(pid);

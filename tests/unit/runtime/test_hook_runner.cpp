@@ -76,4 +76,16 @@ TEST(RunHook, TheTimeoutHoldsWhileTheStateIsUnread) {
     EXPECT_NE(msg.find("timed out after 1 s"), std::string::npos) << msg;
 }
 
+TEST(RunHook, ItsOutputGoesIntoTheFailureNotOurs) {
+    // as runc: a hook's stdout and stderr are kept (at create they would be the container's
+    // output) and named in the error when it fails
+    testing::internal::CaptureStdout();
+    testing::internal::CaptureStderr();
+    EXPECT_NO_THROW(run_hook("prestart", sh("echo quiet; echo also >&2"), "{}"));
+    auto msg = failure(sh("echo to-out; echo to-err >&2; exit 3"), "{}");
+    EXPECT_EQ(testing::internal::GetCapturedStdout(), "");
+    EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+    EXPECT_NE(msg.find("exited with status 3: to-out\nto-err"), std::string::npos) << msg;
+}
+
 } // namespace runtime_hook_runner_test
