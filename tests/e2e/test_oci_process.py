@@ -103,9 +103,7 @@ def test_capabilities_five_sets_as_another_user(oci_bin, bundle, tmp_path):
     same_as_runc(runs, 0, f"CapInh:\t{caps_mask('CAP_KILL', 'CAP_NET_ADMIN')}\n"
                           f"CapPrm:\t{kill}\nCapEff:\t{kill}\n"
                           f"CapBnd:\t{caps_mask(*FIVE['bounding'])}\nCapAmb:\t{kill}\n")
-
-
-def test_capabilities_effective_without_ambient_for_another_user(oci_bin, bundle, tmp_path):
+    # docker's shape (no inheritable, no ambient): nothing is left after the exec
     caps = {k: ["CAP_NET_BIND_SERVICE", "CAP_CHOWN"] for k in ("bounding", "effective",
                                                                 "permitted")}
     runs = run_both(oci_bin, bundle, tmp_path, STATUS_CAPS,
@@ -178,9 +176,7 @@ def test_home_from_the_containers_passwd(oci_bin, bundle, tmp_path):
     same_as_runc(home_runs(oci_bin, bundle, tmp_path, None, 1234), 0, "HOME=/\n")
     # an empty HOME is replaced as a missing one
     same_as_runc(home_runs(oci_bin, bundle, tmp_path, "", 0), 0, "HOME=/root\n")
-
-
-def test_home_of_the_env_is_kept(oci_bin, bundle, tmp_path):
+    # the env's own is kept
     same_as_runc(home_runs(oci_bin, bundle, tmp_path, "/work", 0), 0, "HOME=/work\n")
 
 
@@ -304,6 +300,51 @@ def test_domainname(oci_bin, bundle, tmp_path):
                                       if n["type"] != "uts"]
     runs = run_both(oci_bin, bundle, tmp_path, ["true"], no_uts)
     refused(runs, "domainname", "UTS namespace", runtimes_=("gantry",))
+
+
+# ---- exec: the same steps for a process started in a running container ----
+
+def exec_both(oci_bin, bundle, tmp_path, process, edit):
+    """Creates and starts the bundle (sleeping; EDIT(cfg) applied) under runc (as root) and
+    gantry oci, then `exec --process` PROCESS in it: {"runc": ..., "gantry": ...}."""
+    def apply(cfg):
+        cfg["process"]["args"] = ["sleep", "60"]
+        cfg["process"]["terminal"] = False
+        edit(cfg)
+    edit_config(bundle, apply)
+    pfile = tmp_path / "process.json"
+    pfile.write_text(json.dumps(process))
+    out = {}
+    for name, binary in runtimes(oci_bin):
+        base = [binary, "--root", str(tmp_path / f"{name}-state")]
+        cid = f"x{os.getpid()}-{tmp_path.name[-12:]}-{name}"
+        with open(tmp_path / f"{name}-create.log", "w") as log:  # files: the container keeps them
+            created = subprocess.run(base + ["create", "--bundle", str(bundle), cid],
+                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, timeout=60)
+        assert created.returncode == 0, (tmp_path / f"{name}-create.log").read_text()
+        try:
+            subprocess.run(base + ["start", cid], check=True, timeout=60)
+            out[name] = subprocess.run(base + ["exec", "--process", str(pfile), cid],
+                                       capture_output=True, text=True, timeout=60,
+                                       stdin=subprocess.DEVNULL)
+        finally:
+            subprocess.run(base + ["delete", "--force", cid], timeout=60)
+    return out
+
+
+def test_exec_process_capabilities_home_and_the_containers_oom_score_adj(oci_bin, bundle,
+                                                                       tmp_path):
+    def edit(cfg):
+        cfg["process"]["oomScoreAdj"] = 300
+    process = {"terminal": False, "user": {"uid": 65534, "gid": 65534}, "cwd": "/",
+               "env": ["PATH=/bin"], "noNewPrivileges": True, "capabilities": FIVE,
+               "oomScoreAdj": 700,  # runc takes the container's, not the process's
+               "args": ["sh", "-c", "env | grep ^HOME=; grep -E '^Cap(Inh|Eff|Amb)' "
+                                    "/proc/self/status; cat /proc/self/oom_score_adj"]}
+    runs = exec_both(oci_bin, bundle, tmp_path, process, edit)
+    kill = caps_mask("CAP_KILL")
+    same_as_runc(runs, 0, f"HOME=/nonexistent\nCapInh:\t{caps_mask('CAP_KILL', 'CAP_NET_ADMIN')}"
+                          f"\nCapEff:\t{kill}\nCapAmb:\t{kill}\n300\n")
 
 
 # ---- gantry run: its flags reach the same steps ----
