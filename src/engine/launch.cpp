@@ -108,8 +108,9 @@ struct Launcher {
         l.bundle = p.spec.hooks.empty() ? "" : scratch.dir().string();
         l.spec = std::move(p.spec); // the launch's copy is the one from here on
         if (l.spec.seccomp)
-            l.seccomp = runtime::seccomp_program(
-                l.spec.capabilities, l.spec.annotations.count(oci::kFakeRootAnnotation) > 0);
+            l.seccomp =
+                runtime::seccomp_program(l.spec.capabilities.bounding,
+                                         l.spec.annotations.count(oci::kFakeRootAnnotation) > 0);
         if (cgroup) l.on_created = [this](pid_t pid) { cgroup->add(pid); };
         l.mount_point = scratch.mount_point().string();
         l.id = p.id;

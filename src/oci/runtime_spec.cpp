@@ -94,12 +94,18 @@ json RuntimeSpec::to_json() const {
     proc["terminal"] = terminal;
     proc["user"] = {{"uid", uid}, {"gid", gid}};
     if (!additional_gids.empty()) proc["user"]["additionalGids"] = additional_gids;
+    if (umask) proc["user"]["umask"] = *umask;
     proc["args"] = args;
     proc["env"] = env;
     proc["cwd"] = cwd;
-    proc["capabilities"] = {
-        {"bounding", capabilities}, {"effective", capabilities}, {"permitted", capabilities}};
+    proc["capabilities"] = {{"bounding", capabilities.bounding},
+                            {"effective", capabilities.effective},
+                            {"permitted", capabilities.permitted}};
+    if (!capabilities.inheritable.empty())
+        proc["capabilities"]["inheritable"] = capabilities.inheritable;
+    if (!capabilities.ambient.empty()) proc["capabilities"]["ambient"] = capabilities.ambient;
     proc["noNewPrivileges"] = no_new_privileges;
+    if (oom_score_adj) proc["oomScoreAdj"] = *oom_score_adj;
     if (!rlimits.empty()) {
         proc["rlimits"] = json::array();
         for (auto& r : rlimits)
@@ -108,6 +114,7 @@ json RuntimeSpec::to_json() const {
     j["process"] = proc;
     j["root"] = {{"path", root_path}, {"readonly", root_readonly}};
     if (!hostname.empty()) j["hostname"] = hostname;
+    if (!domainname.empty()) j["domainname"] = domainname;
     j["mounts"] = json::array();
     for (auto& m : mounts) {
         json e{{"destination", m.destination}, {"type", m.type}, {"source", m.source}};
@@ -138,6 +145,7 @@ json RuntimeSpec::to_json() const {
     }
     lin["maskedPaths"] = masked_paths;
     lin["readonlyPaths"] = readonly_paths;
+    if (!sysctl.empty()) lin["sysctl"] = sysctl;
     json res = json::object();
     if (memory_limit) res["memory"] = {{"limit", *memory_limit}};
     if (pids_limit) res["pids"] = {{"limit", *pids_limit}};
@@ -147,7 +155,7 @@ json RuntimeSpec::to_json() const {
     if (seccomp)
         lin["seccomp"] = {
             {"defaultAction", "SCMP_ACT_ALLOW"},
-            {"syscalls", json::array({{{"names", seccomp_profile(capabilities).denied},
+            {"syscalls", json::array({{{"names", seccomp_profile(capabilities.bounding).denied},
                                        {"action", "SCMP_ACT_ERRNO"},
                                        {"errnoRet", 1}}})}};
     j["linux"] = lin;
@@ -182,15 +190,29 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
             s.uid = p["user"].value("uid", 0u);
             s.gid = p["user"].value("gid", 0u);
             s.additional_gids = p["user"].value("additionalGids", std::vector<std::uint32_t>{});
+            if (p["user"].contains("umask")) s.umask = p["user"]["umask"].get<std::uint32_t>();
         }
-        if (p.contains("capabilities"))
-            s.capabilities = p["capabilities"].value("bounding", std::vector<std::string>{});
+        if (p.contains("capabilities")) {
+            const json& c = p["capabilities"];
+            auto set = [&](const char* name) { return c.value(name, std::vector<std::string>{}); };
+            s.capabilities = {set("bounding"), set("effective"), set("permitted"),
+                              set("inheritable"), set("ambient")};
+        }
+        if (p.contains("oomScoreAdj")) {
+            auto v = p["oomScoreAdj"].get<std::int64_t>();
+            if (v < -1000 || v > 1000)
+                throw Error(Errc::invalid,
+                            "process.oomScoreAdj " + std::to_string(v) + " is out of range",
+                            "the kernel takes -1000 to 1000 (proc(5), oom_score_adj)");
+            s.oom_score_adj = static_cast<int>(v);
+        }
         for (auto& r : p.value("rlimits", json::array()))
             s.rlimits.push_back({r.at("type").get<std::string>(), r.at("soft").get<std::uint64_t>(),
                                  r.at("hard").get<std::uint64_t>()});
         s.root_path = j.at("root").at("path").get<std::string>();
         s.root_readonly = j.at("root").value("readonly", false);
         s.hostname = j.value("hostname", std::string());
+        s.domainname = j.value("domainname", std::string());
         for (auto& m : j.value("mounts", json::array()))
             s.mounts.push_back({m.at("destination"), m.value("type", std::string("bind")),
                                 m.value("source", std::string()),
@@ -208,6 +230,7 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
             if (l.contains("gidMappings")) s.gid_mappings = maps(l["gidMappings"]);
             s.masked_paths = l.value("maskedPaths", std::vector<std::string>{});
             s.readonly_paths = l.value("readonlyPaths", std::vector<std::string>{});
+            s.sysctl = l.value("sysctl", std::map<std::string, std::string>{});
             for (auto& d : l.value("devices", json::array()))
                 s.devices.push_back({d.at("path"), "", d.value("type", std::string("c"))[0],
                                      d.value("major", std::int64_t{0}),

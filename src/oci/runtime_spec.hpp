@@ -66,6 +66,16 @@ struct ContainerSetup {
                                                                // bind read-only if the path exists
 };
 
+// process.capabilities: the five sets, names as "CAP_CHOWN". gantry run's capabilities (docker's
+// shape) are the same list in bounding, effective and permitted (same()).
+struct CapabilitySets {
+    std::vector<std::string> bounding, effective, permitted, inheritable, ambient;
+    static CapabilitySets same(const std::vector<std::string>& caps) {
+        return {caps, caps, caps, {}, {}};
+    }
+    bool operator==(const CapabilitySets&) const = default;
+};
+
 struct RuntimeSpec {
     // process
     std::vector<std::string> args;
@@ -75,18 +85,22 @@ struct RuntimeSpec {
     std::vector<std::uint32_t> additional_gids;
     bool terminal = false;
     bool no_new_privileges = true;
-    std::vector<std::string> capabilities; // "CAP_CHOWN", ... (bounding = effective = permitted)
+    CapabilitySets capabilities;
     std::vector<Rlimit> rlimits;
+    std::optional<std::uint32_t> umask; // process.user.umask (none: 0022, as runc)
+    std::optional<int> oom_score_adj;   // process.oomScoreAdj
     // root
     std::string root_path = "rootfs";
     bool root_readonly = false;
     std::string hostname;
+    std::string domainname; // runtime-spec 1.1's domainname (setdomainname in the UTS namespace)
     std::vector<Mount> mounts;
     // linux
     std::vector<std::string> namespaces; // "pid", "mount", "ipc", "uts", "user", "network"
     std::vector<IdMapping> uid_mappings, gid_mappings;
     std::vector<DeviceNode> devices;
     std::vector<std::string> masked_paths, readonly_paths;
+    std::map<std::string, std::string> sysctl; // linux.sysctl: key (dots or slashes) -> value
     bool seccomp = true; // gantry's default profile (emitted as linux.seccomp in bundles)
     std::optional<std::int64_t> memory_limit, pids_limit;
     std::optional<double> cpus;

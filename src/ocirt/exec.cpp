@@ -1,6 +1,7 @@
 // exec: another process in a running container, as runc's `exec` starts one.
 #include "runtime/exec.hpp"
 
+#include "oci/spec_checks.hpp"
 #include "ocirt/container.hpp"
 #include "ocirt/ocirt.hpp"
 #include "runtime/idmap.hpp"
@@ -61,6 +62,9 @@ int exec(const Global& g, const ExecOptions& o) {
         throw Error(Errc::invalid, "invalid process: " + std::string(e.what()));
     }
     if (spec.args.empty()) throw Error(Errc::invalid, "the process has no args");
+    oci::check_runtime_spec(spec);
+    // runc sets an exec'ed process's oom_score_adj from the container's config, not the process
+    spec.oom_score_adj = c.spec().oom_score_adj;
     if (spec.terminal && o.detach && o.console_socket.empty())
         throw Error(Errc::usage, "cannot allocate tty if runc will detach without setting "
                                  "console socket");

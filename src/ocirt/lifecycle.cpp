@@ -1,7 +1,9 @@
 // create, start, run, kill and delete: a container's life between the caller's commands.
+#include "oci/spec_checks.hpp"
 #include "ocirt/container.hpp"
 #include "ocirt/gpus.hpp"
 #include "ocirt/ocirt.hpp"
+#include "runtime/capabilities.hpp"
 #include "runtime/launcher.hpp"
 #include "runtime/seccomp.hpp"
 #include "runtime/state.hpp"
@@ -11,6 +13,7 @@
 #include "util/fs.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <signal.h>
@@ -57,6 +60,17 @@ void run_poststop_hooks(const Container& c) {
 // Kills a created or running container's processes and waits for its first to exit.
 void kill_and_wait(const Global& g, const Container& c);
 
+// runc's warning for capabilities the running kernel lacks (known names above its last one):
+// they are left out of the sets.
+void warn_unavailable_capabilities(const oci::RuntimeSpec& spec) {
+    auto missing = runtime::detail::unavailable_capabilities(spec.capabilities);
+    if (missing.empty()) return;
+    std::string list;
+    for (auto& m : missing) list += (list.empty() ? "" : " ") + m;
+    std::fprintf(stderr, "gantry-oci: warning: ignoring capabilities this kernel lacks: %s\n",
+                 list.c_str());
+}
+
 struct Created {
     Container c;
     Fd master; // kept when the caller proxies the terminal itself (a foreground run)
@@ -72,6 +86,9 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         throw Error(Errc::invalid,
                     "the bundle's config.json is not a runtime spec: " + std::string(e.what()));
     }
+    // what gantry cannot honour as runc does is refused here, before anything is made
+    oci::check_runtime_spec(spec);
+    warn_unavailable_capabilities(spec);
     // the bundle's own seccomp profile, or none (checked and compiled before anything is made)
     std::optional<runtime::SeccompFilter> filter = seccomp_filter(config);
     spec.seccomp = filter.has_value();

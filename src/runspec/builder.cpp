@@ -1,5 +1,6 @@
 #include "runspec/builder.hpp"
 
+#include "oci/passwd.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
@@ -45,24 +46,6 @@ void check_destination(const std::string& dst, const std::string& what) {
     if (dst.empty() || dst[0] != '/')
         throw Error(Errc::usage, what + ": destination \"" + dst + "\" must be an absolute path",
                     "name the path inside the container from /, e.g. /data");
-}
-
-// Reads "name:x:uid:gid:...:home:shell" lines.
-struct PasswdEntry {
-    std::string name;
-    std::uint32_t uid = 0, gid = 0;
-    std::string home;
-};
-
-std::vector<PasswdEntry> parse_passwd(const std::string& passwd) {
-    std::vector<PasswdEntry> out;
-    for (auto line : text::lines(passwd)) {
-        auto f = text::split(line, ':');
-        if (f.size() < 6) continue;
-        auto uid = text::to_u32(f[2]), gid = text::to_u32(f[3]); // "-1", "10x": not an entry
-        if (uid && gid) out.push_back({std::string(f[0]), *uid, *gid, std::string(f[5])});
-    }
-    return out;
 }
 
 void set_env(std::vector<std::string>& env, const std::string& kv) {
@@ -381,7 +364,7 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
 
     // User.
     std::string user = !opt.user.empty() ? opt.user : cfg.value("User", std::string());
-    auto users = parse_passwd(passwd);
+    auto users = oci::parse_passwd(passwd);
     std::string home;
     if (!user.empty()) {
         auto colon = user.find(':');
@@ -438,9 +421,9 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
                         s.cwd + "\" is not an absolute path",
                     "give the directory inside the container from /, e.g. -w /workspace");
     s.terminal = opt.tty;
-    s.capabilities = opt.cap_add.empty() && opt.cap_drop.empty()
-                         ? oci::default_capabilities()
-                         : capabilities(opt.cap_add, opt.cap_drop);
+    s.capabilities = oci::CapabilitySets::same(opt.cap_add.empty() && opt.cap_drop.empty()
+                                                   ? oci::default_capabilities()
+                                                   : capabilities(opt.cap_add, opt.cap_drop));
     s.no_new_privileges = true;
     s.seccomp = opt.seccomp;
     s.root_readonly = opt.read_only;

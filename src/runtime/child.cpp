@@ -5,6 +5,7 @@
 #include "runtime/fd_passing.hpp"
 #include "runtime/hook_runner.hpp"
 #include "runtime/in_root.hpp"
+#include "runtime/kernel_settings.hpp"
 #include "runtime/launcher.hpp"
 #include "runtime/mounts.hpp"
 #include "runtime/process.hpp"
@@ -183,15 +184,22 @@ void pivot_to_root(ChildState& c) {
     enter_root(c.l);
 }
 
-// The terminal as the controlling terminal of a new session, and the hostname.
+// The terminal as the controlling terminal of a new session, the hostname and domainname (in
+// the UTS namespace: create refuses either without one), and the umask (process.user.umask,
+// else 0022, as runc sets it once the root is ready).
 void configure_process(ChildState& c) {
     if (c.terminal) {
         become_terminal_session(c.terminal.get());
         c.terminal.reset();
     }
     const oci::RuntimeSpec& spec = c.l.spec;
-    if (!spec.hostname.empty() && spec.has_namespace("uts"))
-        ::sethostname(spec.hostname.c_str(), spec.hostname.size());
+    if (!spec.hostname.empty() && spec.has_namespace("uts") &&
+        ::sethostname(spec.hostname.c_str(), spec.hostname.size()) != 0)
+        fail_errno("cannot set the hostname \"" + spec.hostname + "\"");
+    if (!spec.domainname.empty() && spec.has_namespace("uts") &&
+        ::setdomainname(spec.domainname.c_str(), spec.domainname.size()) != 0)
+        fail_errno("cannot set the domainname \"" + spec.domainname + "\"");
+    ::umask(static_cast<mode_t>(spec.umask.value_or(022) & 0777));
 }
 
 // Rebuilds the container's dynamic linker cache with the container's own ldconfig (or the
@@ -203,7 +211,7 @@ void run_ldconfig(const oci::RuntimeSpec& spec, int host_ldconfig) {
     pid_t c = ::fork();
     if (c < 0) fail_errno("fork failed");
     if (c == 0) {
-        restrict_helper(spec.capabilities);
+        restrict_helper(spec.capabilities.bounding);
         int null = ::open("/dev/null", O_RDWR);
         if (null >= 0) ::dup2(null, 1);
         char* argv[] = {const_cast<char*>("ldconfig"), nullptr};
@@ -298,7 +306,7 @@ void run_start_hooks(ChildState& c) {
         for (auto& h : it->second) // with no more privilege than the program will have
             run_hook("startContainer", h,
                      hook_state(l, static_cast<pid_t>(::syscall(SYS_getpid)), "created"),
-                     &l.spec.capabilities);
+                     &l.spec.capabilities.bounding);
 }
 
 // PID 1 for --init: runs the workload as its child, forwards signals, reaps every zombie.
@@ -344,6 +352,7 @@ void run_start_hooks(ChildState& c) {
         bind_devices(c);
         pass_terminal(c, fd_sock);
         set_up_linker_in_root(c);
+        write_sysctls(c.root.get(), l.spec);
         mask_paths(c.root.get(), l.spec);
         run_create_hooks(c);
         pivot_to_root(c);

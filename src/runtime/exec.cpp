@@ -3,6 +3,7 @@
 #include "oci/seccomp_profile.hpp"
 #include "runtime/child_failure.hpp"
 #include "runtime/fd_passing.hpp"
+#include "runtime/kernel_settings.hpp"
 #include "runtime/process.hpp"
 #include "runtime/rlimits.hpp"
 #include "runtime/seccomp.hpp"
@@ -51,7 +52,7 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
     // before the fork
     const auto seccomp = filter ? filter->program
                          : spec.seccomp
-                             ? seccomp_program(spec.capabilities,
+                             ? seccomp_program(spec.capabilities.bounding,
                                                spec.annotations.count(oci::kFakeRootAnnotation) > 0)
                              : std::vector<sock_filter>{};
     const unsigned seccomp_flags = filter ? filter->flags : 0;
@@ -85,8 +86,11 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
         pid_r.reset();
         child_guard(err_w.get(), [&] {
             ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-            // before joining the user namespace, where root could not raise a hard limit
+            // before joining the user namespace, where root could not raise a hard limit (nor
+            // lower oom_score_adj)
             if (auto e = apply_rlimits(spec.rlimits, 0)) fail(e->code(), e->message(), e->hint());
+            if (auto e = set_oom_score_adj(spec.oom_score_adj, 0))
+                fail(e->code(), e->message(), e->hint());
             for (auto& [fd, flag] : fds)
                 if (::setns(fd.get(), flag) != 0)
                     fail_errno("cannot join the container's namespaces");

@@ -13,6 +13,7 @@
 #include "runtime/hook_runner.hpp"
 #include "runtime/idmap.hpp"
 #include "runtime/keeper.hpp"
+#include "runtime/kernel_settings.hpp"
 #include "runtime/rlimits.hpp"
 #include "runtime/supervisor.hpp"
 #include "util/error.hpp"
@@ -124,6 +125,7 @@ Fd await_workload(const Launch& l, pid_t pid, bool shared, Channels& ch) {
             // from outside its user namespace: raising a hard limit needs init's privilege
             if (::geteuid() == 0)
                 if (auto e = apply_rlimits(l.spec.rlimits, pid)) throw *e;
+            if (auto e = set_oom_score_adj(l.spec.oom_score_adj, pid)) throw *e;
             if (l.on_created) l.on_created(pid);
             if (::write(ch.sync_w.get(), "g", 1) != 1) throw_errno("cannot start the container");
         }

@@ -262,8 +262,15 @@ void enter_root(const Launch& l) {
     if (::syscall(SYS_pivot_root, ".", ".") != 0) fail_errno("pivot_root failed");
     if (::umount2(".", MNT_DETACH) != 0) fail_errno("cannot detach the old root");
     if (::chdir("/") != 0) fail_errno("chdir / failed");
+    // a missing working directory is made here, mode 0755, before the root turns read-only (runc
+    // makes it right after pivot_root too); finish_process enters it
+    Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    Fd cwd = ensure_target(root.get(), l.spec.cwd, true, nullptr, "working directory");
+    struct stat st {};
+    if (::fstat(cwd.get(), &st) != 0 || !S_ISDIR(st.st_mode))
+        fail(Errc::run_failed, "process.cwd " + l.spec.cwd + " is not a directory",
+             "name a directory, or a path that does not exist yet (it is created)");
     if (l.spec.root_readonly) {
-        Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
         set_attr(root.get(), MOUNT_ATTR_RDONLY, false, "/");
     }
 }

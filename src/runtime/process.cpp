@@ -1,9 +1,13 @@
 #include "runtime/process.hpp"
 
+#include "oci/passwd.hpp"
+#include "runtime/capabilities.hpp"
 #include "runtime/child_failure.hpp"
 #include "runtime/in_root.hpp"
 #include "runtime/rlimits.hpp"
 #include "runtime/seccomp.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -12,7 +16,6 @@
 #include <grp.h>
 #include <linux/close_range.h>
 #include <signal.h>
-#include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -64,37 +67,25 @@ void set_user(const oci::RuntimeSpec& s, bool single_id) {
              single_id ? "rootless containers map only your own id (as 0); run as -u 0" : "");
 }
 
-std::vector<cap_value_t> cap_values(const std::vector<std::string>& names) {
-    std::vector<cap_value_t> keep;
-    for (auto& n : names) {
-        cap_value_t v;
-        std::string lower = n;
-        for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        if (cap_from_name(lower.c_str(), &v) == 0) keep.push_back(v);
+// runc: when process.env has no HOME (or an empty one), the home directory of the user's entry
+// in the container's /etc/passwd, "/" without one. Read as root, before the user switch.
+std::vector<std::string> with_home(const std::vector<std::string>& env, std::uint32_t uid) {
+    std::vector<std::string> out = env;
+    auto home = std::find_if(out.begin(), out.end(),
+                             [](const std::string& e) { return e.starts_with("HOME="); });
+    if (home != out.end() && home->size() > 5) return out;
+    std::string passwd;
+    try {
+        passwd = fs::read_file("/etc/passwd");
+    } catch (const Error&) { // none, or unreadable: no entry
     }
-    return keep;
-}
-
-// Runs while still uid 0 in the namespace: dropping from the bounding set needs CAP_SETPCAP.
-void drop_bounding(const std::vector<cap_value_t>& keep) {
-    for (cap_value_t c = 0; c <= CAP_LAST_CAP; ++c) {
-        bool k = std::find(keep.begin(), keep.end(), c) != keep.end();
-        if (!k && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL)
-            fail_errno("cannot drop capability " + std::to_string(c));
-    }
-    ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-}
-
-// After the user switch: uid 0 keeps exactly `keep`; other users have none (as in docker).
-void set_process_caps(const std::vector<cap_value_t>& keep, std::uint32_t uid) {
-    cap_t caps = cap_init();
-    if (uid == 0 && !keep.empty()) {
-        cap_set_flag(caps, CAP_EFFECTIVE, static_cast<int>(keep.size()), keep.data(), CAP_SET);
-        cap_set_flag(caps, CAP_PERMITTED, static_cast<int>(keep.size()), keep.data(), CAP_SET);
-    }
-    int rc = cap_set_proc(caps);
-    cap_free(caps);
-    if (rc != 0) fail_errno("cannot set capabilities");
+    auto entry = oci::passwd_entry(passwd, uid);
+    std::string value = "HOME=" + (entry ? entry->home : std::string("/"));
+    if (home != out.end())
+        *home = value;
+    else
+        out.push_back(value);
+    return out;
 }
 
 std::string env_value(const std::vector<std::string>& env, const std::string& key) {
@@ -103,11 +94,11 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
     return {};
 }
 
-[[noreturn]] void exec_workload(const oci::RuntimeSpec& s) {
+[[noreturn]] void exec_workload(const oci::RuntimeSpec& s, const std::vector<std::string>& env) {
     std::vector<char*> argv, envp;
     for (auto& a : s.args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    for (auto& e : s.env) envp.push_back(const_cast<char*>(e.c_str()));
+    for (auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
     const std::string& file = s.args.at(0);
     int err = ENOENT;
@@ -115,7 +106,7 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
         ::execve(file.c_str(), argv.data(), envp.data());
         err = errno;
     } else {
-        std::string path = env_value(s.env, "PATH");
+        std::string path = env_value(env, "PATH");
         bool eacces = false;
         size_t start = 0;
         while (start <= path.size()) {
@@ -162,10 +153,15 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
     // profile allows.
     bool early = s.seccomp && !s.no_new_privileges;
     if (early) load();
-    auto keep = cap_values(s.capabilities);
-    drop_bounding(keep);
+    const std::vector<std::string> env = with_home(s.env, s.uid);
+    // runc's order: the bounding set while root, the permitted set kept across the user switch,
+    // then the five sets as the spec lists them (capabilities.hpp)
+    const CapabilityValues caps = capability_values(s.capabilities);
+    drop_bounding(caps.bounding);
+    keep_capabilities(true);
     set_user(s, single_id);
-    set_process_caps(keep, s.uid);
+    keep_capabilities(false);
+    apply_capabilities(caps);
     if (s.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         fail_errno("cannot set no_new_privs");
     if (s.seccomp && !early) load();
@@ -173,11 +169,12 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    exec_workload(s);
+    exec_workload(s, env);
 }
 
 void restrict_helper(const std::vector<std::string>& caps) {
-    drop_bounding(cap_values(caps));
+    drop_bounding(capability_values(caps));
+    ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
     ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
 

@@ -1,6 +1,7 @@
 // The container process's last steps before it becomes the workload, shared by the launcher
 // (`run`) and `exec`: the rlimits, a working directory created and verified inside the root,
-// the capability bounding set, the user and its groups, the capabilities of that user,
+// HOME from the container's /etc/passwd when the env has none (as runc), the capability
+// bounding set, the user and its groups, the five capability sets (capabilities.hpp),
 // no_new_privs, seccomp, every descriptor above 2 closed on exec, the signal mask cleared, then
 // the exec of the spec's args with the spec's env (searching PATH as docker does). Failures
 // throw ChildFail (child_failure.hpp), with docker's exit codes for a command that is missing
