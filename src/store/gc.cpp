@@ -66,7 +66,8 @@ std::string layer_incomplete(const Store& store, const std::string& hex) {
     } catch (const Error& e) {
         return "its completion record meta.json is unreadable (" + e.message() + ")";
     }
-    if (!meta.is_object() || meta.value("diff_id", "") != "sha256:" + hex)
+    if (!meta.is_object()) return "its completion record meta.json is not a JSON object";
+    if (meta.contains("diff_id") && meta["diff_id"] != "sha256:" + hex)
         return "its meta.json names another layer";
     struct stat st {};
     if (::lstat((dir / "rootfs").c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
