@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import load_busybox, need_tool
+from conftest import Gantry, load_busybox, need_tool
 
 MAX_WORD = 128 * 1024 - 1  # lint::kMaxExpandedWord
 
@@ -209,3 +209,28 @@ def test_fsck_names_the_image_a_missing_blob_breaks(bb):
     assert "docker.io/library/sample:latest" in r.out, r
     run = g.fail("run", "--rm", "sample:latest", "true")
     assert cfg in run.err or "sample:latest" in run.err, run
+
+
+def test_load_killed_at_each_publish_leaves_no_tag_to_incomplete_content(g, mk, tmp_path):
+    """kill -9 at the Nth rename (every publish is one) for each N: the tag exists only when
+    everything it names is complete (fsck clean, the image runs); else nothing is tagged."""
+    need_tool("strace")
+    archive = tmp_path / "bb.tar"
+    mk.write_docker_archive(archive, [(mk.busybox_image(), ["killed:1"])])
+    renames = "rename,renameat,renameat2"
+    killed = 0
+    for n in range(1, 40):
+        gn = Gantry(tmp_path / f"store{n}")
+        r = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", f"trace={renames}",
+                            "-e", f"inject={renames}:signal=SIGKILL:when={n}", str(gn.bin),
+                            "load", str(archive)], env=gn.environ(), capture_output=True,
+                           timeout=120)
+        if r.returncode == 0:
+            break  # fewer than N renames: the load finished
+        killed += 1
+        fsck = gn.run("system", "fsck")
+        assert "0 problem(s)" in fsck.out, (n, fsck)
+        if "docker.io/library/killed:1" in gn.refs():
+            assert gn.run("run", "--rm", "killed:1", "echo", "ok").out == "ok\n", n
+    assert killed >= 4, "the load publishes blobs, a layer, its record and the tag"
+    assert "docker.io/library/killed:1" in gn.refs()
