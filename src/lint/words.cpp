@@ -89,7 +89,7 @@ class Expander {
                 "expanding the variables of \"" + excerpt() + "\" makes a value of more than " +
                     std::to_string(kMaxExpandedWord) + " bytes",
                 "no RUN step could receive a value that long (the kernel's limit for one "
-                "string); references nested through ENV or ARG double a value at each level: "
+                "string); references nested through ENV or ARG multiply a value at each level: "
                 "shorten the chain");
         v.append(piece);
     }

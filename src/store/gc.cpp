@@ -55,10 +55,8 @@ Live live_set(const Store& store) {
     return live;
 }
 
-// Why the unpacked layer HEX (its meta.json present) is not complete, or "" when it is:
-// meta.json, written after the tree, parses and names this diff ID, and rootfs/ is a directory
-// that is not empty when the layer had entries.
-std::string layer_incomplete(const Store& store, const std::string& hex) {
+// layer_incomplete of the layer HEX.
+std::string incomplete_layer_hex(const Store& store, const std::string& hex) {
     auto dir = store.root() / "layers/sha256" / hex;
     oci::json meta;
     try {
@@ -307,7 +305,7 @@ FsckReport fsck(Store& store, bool repair) {
                  false});
             continue;
         }
-        if (auto why = layer_incomplete(store, hex); !why.empty()) {
+        if (auto why = incomplete_layer_hex(store, hex); !why.empty()) {
             FsckProblem pr{"incomplete-layer", "sha256:" + hex,
                            why + needed_by(live, hex) +
                                (repair ? "; load or pull the image again"
@@ -333,6 +331,14 @@ FsckReport fsck(Store& store, bool repair) {
         if (pr.kind == "corrupt-blob" && pr.object.size() == 71)
             pr.detail += needed_by(live, pr.object.substr(7));
     return rep;
+}
+
+std::string layer_incomplete(const Store& store, const Digest& diff_id) {
+    return incomplete_layer_hex(store, diff_id.hex());
+}
+
+void remove_layer(Store& store, const Digest& diff_id) {
+    remove_layer_dir(store, diff_id.hex());
 }
 
 } // namespace gantry::store

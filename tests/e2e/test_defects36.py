@@ -199,6 +199,24 @@ def test_fsck_reports_an_incomplete_layer_and_run_refuses_it(bb, mk, damage):
     assert "0 problem(s)" in g.run("system", "fsck").out
 
 
+@pytest.mark.parametrize("damage", ["tree-gone", "meta-empty"])
+def test_load_again_unpacks_an_incomplete_layer_again(bb, mk, damage):
+    """load tags only what is complete: a damaged tree already in the store is not reused."""
+    g, tmp = bb
+    layer = busybox_layer(g)
+    if damage == "tree-gone":
+        shutil.rmtree(layer / "rootfs")
+    else:
+        (layer / "meta.json").write_text("")
+    img = mk.busybox_image()
+    archive = tmp / "again.tar"
+    mk.write_docker_archive(archive, [(img, ["sample:latest"])])
+    r = g.run("load", archive)
+    assert "incomplete" in r.err and "unpacking it again" in r.err, r
+    assert g.run("run", "--rm", "sample:latest", "echo", "ok").out == "ok\n"
+    assert "0 problem(s)" in g.run("system", "fsck").out
+
+
 def test_fsck_names_the_image_a_missing_blob_breaks(bb):
     g, _ = bb
     m = g.refs()["docker.io/library/sample:latest"]
