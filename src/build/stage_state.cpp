@@ -1,5 +1,8 @@
 #include "build/stage_state.hpp"
 
+#include "build/ignore.hpp"
+#include "build/ports.hpp"
+#include "build/work_image.hpp"
 #include "util/error.hpp"
 
 #include <ctime>
@@ -32,6 +35,43 @@ std::vector<std::pair<std::string, std::string>> pairs(const StageState& st,
         out.emplace_back(st.expand(w.substr(0, eq)), st.expand(w.substr(eq + 1)));
     }
     return out;
+}
+
+// A WORKDIR as BuildKit records it (system.NormalizeWorkdir): a relative one joined to the
+// current directory and cleaned (path.Join); an absolute one as written, but cleaned when it has
+// a "." or ".." component, whose meaning is the same ("/../../x" is /x: ".." at / stays at /, as
+// the kernel resolves it), so what the image records is the directory a step runs in.
+std::string normalize_workdir(const std::string& current, const std::string& dir) {
+    auto cleaned = [](const std::string& p) {
+        std::string out;
+        for (const auto& s : clean_segments(p)) out += "/" + s;
+        return out.empty() ? std::string("/") : out;
+    };
+    if (dir[0] != '/') return cleaned((current.empty() ? "/" : current) + "/" + dir);
+    for (std::size_t i = 0; i < dir.size();) {
+        auto j = dir.find('/', i);
+        if (j == std::string::npos) j = dir.size();
+        std::string_view seg(dir.data() + i, j - i);
+        if (seg == "." || seg == "..") return cleaned(dir);
+        i = j + 1;
+    }
+    return dir;
+}
+
+// The bytes the config's Env and Labels hold: checked after each ENV and LABEL so a chain
+// of values that would make a config the store refuses stops at the line that does it.
+void check_config_size(const lint::Instruction& ins, const nlohmann::json& config) {
+    std::uint64_t n = 0;
+    if (config.contains("Env") && config["Env"].is_array())
+        for (const auto& e : config["Env"])
+            n += (e.is_string() ? e.get_ref<const std::string&>().size() : 0) + 4;
+    if (config.contains("Labels") && config["Labels"].is_object())
+        for (const auto& [k, v] : config["Labels"].items())
+            n += k.size() + (v.is_string() ? v.get_ref<const std::string&>().size() : 0) + 6;
+    if (n > kMaxConfigBytes)
+        bad_instruction(ins, "the image's environment and labels grow to " + std::to_string(n) +
+                                 " bytes, more than an image config may have (" +
+                                 std::to_string(kMaxConfigBytes) + ")");
 }
 
 nlohmann::json command(const StageState& st, const lint::Instruction& ins) {
@@ -73,6 +113,7 @@ std::optional<std::string> StageState::apply(const lint::Instruction& ins,
             env = next;
         }
         config["Env"] = env;
+        check_config_size(ins, config);
     } else if (k == "ARG") {
         created_by = "ARG";
         for (const auto& w : lint::split_words(ins.args, escape)) {
@@ -92,23 +133,18 @@ std::optional<std::string> StageState::apply(const lint::Instruction& ins,
     } else if (k == "WORKDIR") {
         std::string dir = expand(ins.args);
         if (dir.empty()) bad_instruction(ins, "needs a directory");
-        if (dir[0] != '/') {
-            std::string cur = config.value("WorkingDir", std::string("/"));
-            dir = (cur.empty() || cur.back() != '/' ? cur + "/" : cur) + dir;
-        }
-        config["WorkingDir"] = dir;
+        config["WorkingDir"] = normalize_workdir(config.value("WorkingDir", std::string("/")), dir);
     } else if (k == "USER") {
         std::string user = expand(ins.args);
         if (user.empty()) bad_instruction(ins, "needs a user");
         config["User"] = user;
     } else if (k == "LABEL") {
         for (const auto& [name, value] : pairs(*this, ins)) config["Labels"][name] = value;
+        check_config_size(ins, config);
     } else if (k == "EXPOSE") {
-        for (const auto& w : lint::split_words(ins.args, escape)) {
-            std::string port = expand(w);
-            if (port.find('/') == std::string::npos) port += "/tcp";
-            config["ExposedPorts"][port] = nlohmann::json::object();
-        }
+        for (const auto& w : lint::split_words(ins.args, escape))
+            for (const auto& port : exposed_ports(expand(w)))
+                config["ExposedPorts"][port] = nlohmann::json::object();
     } else if (k == "CMD") {
         config["Cmd"] = command(*this, ins);
         cmd_set = true;

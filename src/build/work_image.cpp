@@ -67,6 +67,12 @@ oci::Digest WorkImage::id() const {
 
 oci::Digest WorkImage::commit(store::Store& store) const {
     std::string text = config_text();
+    if (text.size() > kMaxConfigBytes)
+        throw Error(Errc::invalid,
+                    "the image config is " + std::to_string(text.size()) +
+                        " bytes, more than the store accepts (" + std::to_string(kMaxConfigBytes) +
+                        "); nothing was tagged",
+                    "shorten what the Dockerfile puts in the environment, labels or history");
     oci::Manifest m;
     m.media_type = oci::media::oci_manifest;
     m.config.media_type = oci::media::oci_config;

@@ -17,6 +17,10 @@
 
 namespace gantry::build {
 
+// The largest image config a build may write: the store reads no config blob larger than this
+// (Store::read_blob's limit), so a bigger one would name an image nothing can run or inspect.
+inline constexpr std::uint64_t kMaxConfigBytes = 64u << 20;
+
 struct WorkLayer {
     oci::Digest blob, diff_id;
     std::int64_t size = 0;
@@ -38,6 +42,7 @@ struct WorkImage {
     void add_layer(const WorkLayer& layer); // appends to layers and rootfs.diff_ids
 
     // Writes the config and an OCI manifest into the store; returns the manifest digest.
+    // Throws Error(invalid) when the config is larger than kMaxConfigBytes (nothing written).
     oci::Digest commit(store::Store& store) const;
     // The image ID (the config's digest) as commit() writes it.
     oci::Digest id() const;

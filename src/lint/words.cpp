@@ -45,7 +45,7 @@ class Expander {
             if (c == '\'') {
                 auto close = s_.find('\'', i_ + 1);
                 if (close == std::string_view::npos || close >= end) close = end;
-                v.append(s_.substr(i_ + 1, close - i_ - 1));
+                put(v, s_.substr(i_ + 1, close - i_ - 1));
                 i_ = close < end ? close + 1 : end;
             } else if (c == '"') {
                 ++i_;
@@ -53,32 +53,49 @@ class Expander {
                     char d = s_[i_];
                     if (d == esc_ && i_ + 1 < end &&
                         (s_[i_ + 1] == '"' || s_[i_ + 1] == '$' || s_[i_ + 1] == esc_)) {
-                        v += s_[i_ + 1];
+                        put(v, s_.substr(i_ + 1, 1));
                         i_ += 2;
                     } else if (d == '$') {
-                        v += dollar(end, out);
+                        put(v, dollar(end, out));
                     } else {
-                        v += d;
+                        put(v, s_.substr(i_, 1));
                         ++i_;
                     }
                 }
                 if (i_ < end) ++i_; // closing quote
             } else if (c == esc_) {
                 if (i_ + 1 < end) {
-                    v += s_[i_ + 1];
+                    put(v, s_.substr(i_ + 1, 1));
                     i_ += 2;
                 } else {
-                    v += c;
+                    put(v, s_.substr(i_, 1));
                     ++i_;
                 }
             } else if (c == '$') {
-                v += dollar(end, out);
+                put(v, dollar(end, out));
             } else {
-                v += c;
+                put(v, s_.substr(i_, 1));
                 ++i_;
             }
         }
         return v;
+    }
+
+    // Appends piece to v, refusing a word longer than kMaxExpandedWord before it is made.
+    void put(std::string& v, std::string_view piece) {
+        if (v.size() + piece.size() > kMaxExpandedWord)
+            throw Error(
+                Errc::invalid,
+                "expanding the variables of \"" + excerpt() + "\" makes a value of more than " +
+                    std::to_string(kMaxExpandedWord) + " bytes",
+                "no RUN step could receive a value that long (the kernel's limit for one "
+                "string); references nested through ENV or ARG multiply a value at each level: "
+                "shorten the chain");
+        v.append(piece);
+    }
+
+    std::string excerpt() const {
+        return s_.size() > 60 ? std::string(s_.substr(0, 60)) + "..." : std::string(s_);
     }
 
     void unresolved(Expanded& out, const std::string& name) {
@@ -150,8 +167,10 @@ class Expander {
             return {};
         }
         i_ = op + 1;
-        if (++depth_ > 16)
-            throw Error(Errc::invalid, "variable substitution nested more than 16 levels deep");
+        if (++depth_ > kMaxExpansionDepth)
+            throw Error(Errc::invalid, "variable substitution nested more than " +
+                                           std::to_string(kMaxExpansionDepth) +
+                                           " levels deep in \"" + excerpt() + "\"");
         std::string alt = word(close, out);
         --depth_;
         i_ = close + 1;

@@ -26,6 +26,13 @@ LayerStack stack(const store::Store& store, const std::vector<oci::Digest>& diff
         if (!store.has_layer(*it))
             throw Error(Errc::not_found, "layer " + it->str() + " is not unpacked in the store",
                         "run `gantry system fsck`, then load or pull the image again");
+        // meta.json is written after the tree; a tree gone since (a crash, a hand) is damage
+        struct stat st {};
+        if (::stat(store.layer_rootfs(*it).c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+            throw Error(Errc::invalid,
+                        "layer " + it->str() +
+                            " is incomplete in the store: its unpacked tree (rootfs/) is missing",
+                        "run `gantry system fsck --repair`, then load or pull the image again");
         s.lower.push_back(it->hex() + "/rootfs");
     }
     return s;

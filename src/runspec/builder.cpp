@@ -420,6 +420,9 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
                     std::string(opt.workdir.empty() ? "the image's WorkingDir" : "-w") + " \"" +
                         s.cwd + "\" is not an absolute path",
                     "give the directory inside the container from /, e.g. -w /workspace");
+    // cleaned as docker's daemon does (filepath.Clean): "/../../x" is /x, as the kernel has it
+    s.cwd = std::filesystem::path(s.cwd).lexically_normal().string();
+    if (s.cwd.size() > 1 && s.cwd.back() == '/') s.cwd.pop_back();
     s.terminal = opt.tty;
     s.capabilities = oci::CapabilitySets::same(opt.cap_add.empty() && opt.cap_drop.empty()
                                                    ? oci::default_capabilities()

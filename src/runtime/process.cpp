@@ -131,6 +131,23 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
              "exec: \"" + file + "\": executable file not found" +
                  (file.find('/') == std::string::npos ? " in $PATH" : ""),
              "check the command and the image's PATH");
+    if (err == E2BIG) { // docker reports it as a start failure: 125
+        std::size_t bytes = 0, longest = 0;
+        auto count = [&](const std::vector<std::string>& v) {
+            for (const auto& a : v) {
+                bytes += a.size() + 1;
+                longest = std::max(longest, a.size() + 1);
+            }
+        };
+        count(s.args);
+        count(s.env);
+        fail(Errc::run_failed,
+             "exec: \"" + file + "\": argument list too long (" + std::to_string(bytes) +
+                 " bytes of arguments and environment, the longest string " +
+                 std::to_string(longest) + " bytes)",
+             "the kernel takes at most 131072 bytes per string and about a quarter of the stack "
+             "limit (ulimit -s) for all of them: pass large data in a file (-v) or on stdin (-i)");
+    }
     fail(Errc::cannot_invoke, "exec: \"" + file + "\": " + std::strerror(err),
          err == ENOEXEC ? "the file is not an executable for this platform"
                         : "check its permissions");

@@ -70,7 +70,10 @@ void LayerWriter::deflate(const void* p, std::size_t n, bool end) {
 }
 
 void LayerWriter::header(archive_entry* e) {
-    if (archive_write_header(a_, e) != ARCHIVE_OK) fail();
+    // ARCHIVE_WARN: a name (path, link target, user or group) that is not valid in the locale's
+    // charset (a Latin-1 file name under C.UTF-8). The pax writer then records it as bytes
+    // (hdrcharset=BINARY), as Linux file names are, and the entry is written whole: keep it.
+    if (archive_write_header(a_, e) < ARCHIVE_WARN) fail();
 }
 
 void LayerWriter::data(const void* p, std::size_t n) {

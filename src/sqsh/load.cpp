@@ -13,9 +13,11 @@
 #include "util/spawn.hpp"
 
 #include <cctype>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace gantry::sqsh {
@@ -45,6 +47,17 @@ struct Unpacker {
         if (!Spawned::ok(proc->wait()))
             throw Error(Errc::invalid, file + ": sqfs2tar cannot read it: " + proc->messages(),
                         "the file is damaged: fetch or save it again");
+    }
+    // After gantry stopped reading for its own reason: sqfs2tar's error when it had one of its
+    // own (a message before the pipe closed), else nothing (its broken pipe is gantry's doing,
+    // and the caller's error is the reason).
+    void check_after_own_error(const std::string& file) {
+        int st = proc->wait();
+        if (Spawned::ok(st) || (WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE)) return;
+        auto m = proc->messages();
+        if (m.empty() || m.find("Broken pipe") != std::string::npos) return;
+        throw Error(Errc::invalid, file + ": sqfs2tar cannot read it: " + m,
+                    "the file is damaged: fetch or save it again");
     }
 };
 
@@ -142,7 +155,7 @@ LoadedSqsh load(store::Store& store, const std::string& file, const std::string&
             digests = copy_layer(un.out.get(), file, out, res.entries);
         } catch (const Error&) {
             un.out.reset();
-            un.check(file); // sqfs2tar's own error first: it says what is wrong with the file
+            un.check_after_own_error(file); // sqfs2tar's own error first: it says what is wrong
             throw;
         }
         un.check(file);

@@ -7,6 +7,8 @@
 #include "util/hash.hpp"
 
 #include <fcntl.h>
+#include <map>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -19,28 +21,74 @@ struct Live {
     std::set<std::string> layers; // diffID hex
     std::uint64_t images = 0;
     std::vector<FsckProblem> problems;
+    // hex of a blob or diffID -> what needs it ("image NAME", "container NAME", "a running
+    // container"), for fsck's messages
+    std::map<std::string, std::set<std::string>> users;
 };
 
 Live live_set(const Store& store) {
     Live live;
-    std::set<Digest> roots;
-    for (auto& [k, v] : store.refs()) roots.insert(v);
-    for (auto& [k, v] : store.holds()) roots.insert(v);
-    for (auto& d : store.images_in_use()) roots.insert(d);
+    std::map<Digest, std::set<std::string>> roots;
+    for (auto& [k, v] : store.refs()) roots[v].insert("image " + k);
+    for (auto& [k, v] : store.holds()) roots[v].insert("container " + k);
+    for (auto& d : store.images_in_use()) roots[d].insert("a running container");
     live.images = roots.size();
-    for (auto& md : roots) {
-        live.blobs.insert(md.hex());
+    for (auto& [md, who] : roots) {
+        auto need = [&](const std::string& hex, std::set<std::string>& set) {
+            set.insert(hex);
+            live.users[hex].insert(who.begin(), who.end());
+        };
+        need(md.hex(), live.blobs);
         try {
             auto m = oci::Manifest::parse(store.read_blob(md));
-            live.blobs.insert(m.config.digest.hex());
-            for (auto& l : m.layers) live.blobs.insert(l.digest.hex());
+            need(m.config.digest.hex(), live.blobs);
+            for (auto& l : m.layers) need(l.digest.hex(), live.blobs);
             auto c = oci::ImageConfig::parse(store.read_blob(m.config.digest));
-            for (auto& d : c.diff_ids) live.layers.insert(d.hex());
+            for (auto& d : c.diff_ids) need(d.hex(), live.layers);
         } catch (const Error& e) {
-            live.problems.push_back({"bad-manifest", md.str(), e.message(), false});
+            std::string names;
+            for (const auto& w : who) names += (names.empty() ? "" : ", ") + w;
+            live.problems.push_back(
+                {"bad-manifest", md.str(), e.message() + "; needed by " + names, false});
         }
     }
     return live;
+}
+
+// layer_incomplete of the layer HEX.
+std::string incomplete_layer_hex(const Store& store, const std::string& hex) {
+    auto dir = store.root() / "layers/sha256" / hex;
+    oci::json meta;
+    try {
+        meta = oci::parse_json(fs::read_file(dir / "meta.json"), "meta.json");
+    } catch (const Error& e) {
+        return "its completion record meta.json is unreadable (" + e.message() + ")";
+    }
+    if (!meta.is_object()) return "its completion record meta.json is not a JSON object";
+    if (meta.contains("diff_id") && meta["diff_id"] != "sha256:" + hex)
+        return "its meta.json names another layer";
+    struct stat st {};
+    if (::lstat((dir / "rootfs").c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        return "its unpacked tree (rootfs/) is missing";
+    auto entries = meta.value("entries", std::uint64_t{0});
+    std::error_code ec;
+    if (entries > 1 && stdfs::is_empty(dir / "rootfs", ec) && !ec)
+        return "its unpacked tree is empty but the layer has " + std::to_string(entries) +
+               " entries";
+    return {};
+}
+
+// "; needed by image a:1, image b:2"
+std::string needed_by(const Live& live, const std::string& hex) {
+    auto it = live.users.find(hex);
+    if (it == live.users.end() || it->second.empty()) return {};
+    std::string out = "; needed by ";
+    bool first = true;
+    for (const auto& u : it->second) {
+        out += (first ? "" : ", ") + u;
+        first = false;
+    }
+    return out;
 }
 
 std::vector<std::string> entries(const stdfs::path& dir) {
@@ -244,13 +292,31 @@ FsckReport fsck(Store& store, bool repair) {
     }
     for (auto& hex : live.blobs)
         if (!corrupt.count(hex) && !store.has_blob(Digest::from_hex(hex)))
-            rep.problems.push_back(
-                {"missing-blob", "sha256:" + hex, "referenced by an image but absent", false});
+            rep.problems.push_back({"missing-blob", "sha256:" + hex,
+                                    "referenced by an image but absent" + needed_by(live, hex) +
+                                        "; load or pull that image again",
+                                    false});
     for (auto& hex : live.layers) {
         auto dir = store.root() / "layers/sha256" / hex;
         if (!store.has_layer(Digest::from_hex(hex))) {
-            rep.problems.push_back({"missing-layer", "sha256:" + hex,
-                                    "unpacked tree absent; load or pull the image again", false});
+            rep.problems.push_back(
+                {"missing-layer", "sha256:" + hex,
+                 "unpacked tree absent" + needed_by(live, hex) + "; load or pull the image again",
+                 false});
+            continue;
+        }
+        if (auto why = incomplete_layer_hex(store, hex); !why.empty()) {
+            FsckProblem pr{"incomplete-layer", "sha256:" + hex,
+                           why + needed_by(live, hex) +
+                               (repair ? "; load or pull the image again"
+                                       : "; `gantry system fsck --repair` removes it, then load "
+                                         "or pull the image again"),
+                           false};
+            if (repair) {
+                remove_layer_dir(store, hex);
+                pr.repaired = true;
+            }
+            rep.problems.push_back(pr);
             continue;
         }
         if (!repair) continue;
@@ -261,7 +327,18 @@ FsckReport fsck(Store& store, bool repair) {
         } catch (const Error&) {
         }
     }
+    for (auto& pr : rep.problems)
+        if (pr.kind == "corrupt-blob" && pr.object.size() == 71)
+            pr.detail += needed_by(live, pr.object.substr(7));
     return rep;
+}
+
+std::string layer_incomplete(const Store& store, const Digest& diff_id) {
+    return incomplete_layer_hex(store, diff_id.hex());
+}
+
+void remove_layer(Store& store, const Digest& diff_id) {
+    remove_layer_dir(store, diff_id.hex());
 }
 
 } // namespace gantry::store

@@ -50,8 +50,16 @@ struct FsckReport {
     std::uint64_t bytes_checked = 0;
     std::vector<FsckProblem> problems;
 };
-// Re-hashes every blob; checks that every referenced image has its blobs and layer trees.
-// With repair, corrupt blobs (and layer trees unpacked from them) are removed.
+// Re-hashes every blob; checks that every referenced image has its blobs and layer trees, each
+// tree complete (layer_incomplete). With repair, corrupt blobs, the layer trees unpacked from
+// them and incomplete trees are removed.
 FsckReport fsck(Store& store, bool repair);
+
+// Why the unpacked layer DIFF_ID (its meta.json present) is not complete, or "" when it is:
+// meta.json, written after the tree, parses (and names this layer when it names one), and
+// rootfs/ is a directory, not empty when the layer had entries.
+std::string layer_incomplete(const Store& store, const Digest& diff_id);
+// Removes an unpacked layer (renamed into tmp/ first: a half-removed tree is never a layer).
+void remove_layer(Store& store, const Digest& diff_id);
 
 } // namespace gantry::store

@@ -1,6 +1,7 @@
 #include "store/importer.hpp"
 
 #include "layer/unpack.hpp"
+#include "store/gc.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -37,6 +38,16 @@ std::string Importer::json_blob(const oci::Digest& d, const std::function<std::s
 LayerDone Importer::one_layer(const LayerJob& job) {
     bool have_blob = job.blob && store_.has_blob(*job.blob);
     bool have_layer = store_.has_layer(job.diff_id);
+    if (have_layer) {
+        // what a tag will name must be complete: a tree damaged since (a crash, a hand) is
+        // unpacked again rather than named
+        if (auto why = layer_incomplete(store_, job.diff_id); !why.empty()) {
+            log::warn(job.what + ": the unpacked layer " + job.diff_id.str() +
+                      " in the store is incomplete (" + why + "); unpacking it again");
+            remove_layer(store_, job.diff_id);
+            have_layer = false;
+        }
+    }
     if (have_blob && have_layer) {
         LayerDone d{*job.blob, static_cast<std::int64_t>(store_.blob_size(*job.blob)), {}};
         auto meta = oci::parse_json(fs::read_file(store_.layer_dir(job.diff_id) / "meta.json"),

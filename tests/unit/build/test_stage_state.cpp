@@ -85,3 +85,49 @@ TEST(BuildStageState, HistoryAsBuildKitWritesIt) {
 }
 
 } // namespace build_stage_state_test
+
+namespace build_stage_state_test {
+
+// WORKDIR as BuildKit records it (issue 36: WORKDIR /../../x exited 125): ".." at / stays at /.
+TEST(BuildStageState, WorkdirIsNormalizedAsBuildKitDoes) {
+    auto wd = [](const std::string& text) {
+        StageState st;
+        run(st, "FROM x\n" + text);
+        return st.config["WorkingDir"].get<std::string>();
+    };
+    EXPECT_EQ(wd("WORKDIR /../../x\n"), "/x");
+    EXPECT_EQ(wd("WORKDIR /a/./b/../c\n"), "/a/c");
+    EXPECT_EQ(wd("WORKDIR /srv/\n"), "/srv/"); // absolute without . or ..: as written
+    EXPECT_EQ(wd("WORKDIR /srv\nWORKDIR ../../../y\n"), "/y");
+    EXPECT_EQ(wd("WORKDIR /srv\nWORKDIR ./a//b/\n"), "/srv/a/b"); // relative: path.Join
+    EXPECT_EQ(wd("WORKDIR ..\n"), "/");
+}
+
+// EXPOSE keys are BuildKit's: ranges expanded, protocols lower-cased, bad ports refused.
+TEST(BuildStageState, ExposeParsesPorts) {
+    StageState st;
+    run(st, "FROM x\nEXPOSE 80 8000-8001/UDP\n");
+    EXPECT_EQ(st.config["ExposedPorts"], json({{"80/tcp", json::object()},
+                                               {"8000/udp", json::object()},
+                                               {"8001/udp", json::object()}}));
+    StageState bad;
+    EXPECT_THROW(run(bad, "FROM x\nEXPOSE 99999999999999999999/tcp\n"), gantry::Error);
+}
+
+// The environment and labels an ENV or LABEL line makes are bounded by what a config may hold.
+TEST(BuildStageState, EnvAndLabelsStopBeforeTheConfigLimit) {
+    StageState st;
+    std::string text = "FROM x\nENV V=" + std::string(100000, 'v') + "\n";
+    for (int i = 0; i < 700; ++i) text += "LABEL l" + std::to_string(i) + "=$V\n";
+    try {
+        run(st, text);
+        FAIL() << "no config bound";
+    } catch (const gantry::Error& e) {
+        EXPECT_EQ(e.code(), gantry::Errc::invalid);
+        EXPECT_NE(e.message().find("more than an image config may have"), std::string::npos)
+            << e.message();
+        EXPECT_EQ(e.message().rfind("line ", 0), 0u) << e.message(); // the builder adds FILE:
+    }
+}
+
+} // namespace build_stage_state_test

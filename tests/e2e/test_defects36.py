@@ -1,0 +1,254 @@
+"""The defect classes issue 36's black-box campaign found: unbounded variable expansion in
+`build` (a value, and the config it makes, bounded with a Dockerfile error at FILE:LINE and
+nothing tagged), exit codes and messages that lied (WORKDIR with "..", EXPOSE of a port out of
+range, E2BIG from execve, a squashfs image holding a file name that is not UTF-8), and a store
+damaged as a crash after tagging would leave it (fsck reports it with the fix, run refuses it)."""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import Gantry, load_busybox, need_tool
+
+MAX_WORD = 128 * 1024 - 1  # lint::kMaxExpandedWord
+
+
+def write(ctx, files):
+    ctx.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (ctx / name).write_text(text)
+    return ctx
+
+
+@pytest.fixture
+def bb(g, mk, tmp_path):
+    load_busybox(g, mk, tmp_path)
+    return g, tmp_path
+
+
+def build(g, ctx, *args, check=True, timeout=120):
+    return g.run("build", *args, str(ctx), check=check, timeout=timeout)
+
+
+# --- 1. unbounded expansion -------------------------------------------------------------------
+
+def doubling_chain(levels, base=1024):
+    """ENV lines, each value twice the one before: A0 (BASE bytes), A1=$A0$A0, ..."""
+    lines = [f"ENV A0={'x' * base}"]
+    lines += [f"ENV A{i}=$A{i - 1}$A{i - 1}" for i in range(1, levels)]
+    return lines
+
+
+def test_nested_env_expansion_stops_at_the_bound_with_file_and_line(bb):
+    g, tmp = bb
+    lines = ["FROM sample:latest"] + doubling_chain(12) + ['CMD ["true"]']
+    # the first level whose value exceeds the bound: 1024 * 2**i > MAX_WORD
+    first_bad = next(i for i in range(12) if 1024 * 2 ** i > MAX_WORD)
+    ctx = write(tmp / "ctx", {"Dockerfile": "\n".join(lines) + "\n"})
+    t0 = time.monotonic()
+    r = g.fail("build", "-t", "boom:1", str(ctx), code=4, timeout=120)
+    assert time.monotonic() - t0 < 60, "the bound must stop the growth early"
+    assert f"Dockerfile:{first_bad + 2}:1: " in r.err, r  # line 1 is FROM
+    assert "more than 131071 bytes" in r.err and "hint:" in r.err, r
+    assert not g.refs().get("docker.io/library/boom:1")
+
+
+def test_nested_references_in_one_word_are_bounded_too(bb):
+    g, tmp = bb
+    # one word with many references to a value under the bound: 64 * 64 KiB = 4 MiB
+    df = "FROM sample:latest\n" + "\n".join(doubling_chain(7)) + "\nENV B=" + "$A6" * 64 + "\n"
+    ctx = write(tmp / "ctx", {"Dockerfile": df})
+    r = g.fail("build", "-t", "boom:2", str(ctx), code=4)
+    assert "Dockerfile:9:1: " in r.err, r
+    assert "docker.io/library/boom:2" not in g.refs()
+
+
+def test_a_config_the_store_would_refuse_is_never_tagged(bb):
+    g, tmp = bb
+    # 64 KiB values, each under the bound, in labels adding up to more than 64 MiB
+    chain = doubling_chain(7)  # A6 is 64 KiB
+    label_lines = [" ".join(f"l{n}_{k}=$A6" for k in range(25)) for n in range(45)]
+    df = "FROM sample:latest\n" + "\n".join(chain) + "\n" + \
+        "\n".join("LABEL " + line for line in label_lines) + "\n"
+    ctx = write(tmp / "ctx", {"Dockerfile": df})
+    r = g.fail("build", "-t", "big:1", str(ctx), code=4, timeout=240)
+    # 64 MiB / (25 * 64 KiB) = 40.96: the 41st LABEL line (line 1 + 7 + 41) crosses it
+    assert "Dockerfile:49:1: " in r.err and "more than an image config may have" in r.err, r
+    assert "docker.io/library/big:1" not in g.refs()
+
+
+# --- 2. exit codes and messages ---------------------------------------------------------------
+
+def test_workdir_climbing_above_root_is_the_root_child(bb):
+    """BuildKit keeps "/../../x" and the kernel resolves it to /x: it must just work."""
+    g, tmp = bb
+    df = "FROM sample:latest\nWORKDIR /../../x\nRUN pwd > /pwd.txt\nWORKDIR ../y\n"
+    ctx = write(tmp / "ctx", {"Dockerfile": df})
+    build(g, ctx, "-t", "wd:1")
+    assert g.run("run", "--rm", "wd:1", "cat", "/pwd.txt").out == "/x\n"
+    c = json.loads(g.run("inspect", "--json", "wd:1").out)[0]["config"]
+    assert c["WorkingDir"] == "/y"
+    assert g.run("run", "--rm", "wd:1", "pwd").out == "/y\n"
+    # and at run time, cleaned as docker's daemon does
+    assert g.run("run", "--rm", "-w", "/../../z/", "sample:latest", "pwd").out == "/z\n"
+
+
+@pytest.mark.parametrize("port", ["99999999999999999999/tcp", "65536", "80/icmp", "90-80"])
+def test_expose_of_an_invalid_port_is_a_dockerfile_error(bb, port):
+    g, tmp = bb
+    ctx = write(tmp / "ctx", {"Dockerfile": f"FROM sample:latest\nEXPOSE 80 {port}\n"})
+    r = g.fail("build", "-t", "port:1", str(ctx), code=4)
+    assert "Dockerfile:2:1: " in r.err and f'invalid port "{port}"' in r.err, r
+    assert "docker.io/library/port:1" not in g.refs()
+
+
+def test_expose_range_is_expanded_as_buildkit_does(bb):
+    g, tmp = bb
+    ctx = write(tmp / "ctx", {"Dockerfile": "FROM sample:latest\nEXPOSE 8000-8002/UDP 53\n"})
+    build(g, ctx, "-t", "port:2")
+    c = json.loads(g.run("inspect", "--json", "port:2").out)[0]["config"]
+    assert set(c["ExposedPorts"]) == {"8000/udp", "8001/udp", "8002/udp", "53/tcp"}
+
+
+def test_argument_list_too_long_says_so_with_dockers_code(bb):
+    g, tmp = bb
+    env_file = tmp / "big.env"
+    env_file.write_text("BIG=" + "y" * (200 * 1024) + "\n")  # one string over 128 KiB
+    r = g.fail("run", "--rm", "--env-file", env_file, "sample:latest", "true", code=125)
+    assert "argument list too long" in r.err and "permissions" not in r.err, r
+    assert "hint:" in r.err and "131072" in r.err, r
+
+
+LATIN1 = b"caf\xe9"  # "café" in Latin-1: not UTF-8
+
+
+def latin1_tree(tmp):
+    root = tmp / "root"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy("/bin/busybox", root / "bin" / "busybox")
+    (root / "bin" / "sh").symlink_to("busybox")
+    (root / "data").mkdir()
+    with open(os.path.join(os.fsencode(root / "data"), LATIN1), "wb") as f:
+        f.write(b"latin-1 name\n")
+    (root / "data" / "plain").write_text("plain\n")
+    return root
+
+
+def check_latin1(g, ref):
+    # the shell's glob prints the name's bytes (busybox ls would print '?' for 0xe9)
+    out = g.run("run", "--rm", ref, "/bin/sh", "-c", "printf '%s\\n' /data/c* | od -An -tx1").out
+    assert "63 61 66 e9 0a" in out, out  # the name's bytes, kept
+    assert g.run("run", "--rm", ref, "/bin/sh", "-c", "cat /data/caf*").out == "latin-1 name\n"
+
+
+def test_load_squashfs_with_a_name_that_is_not_utf8(g, tmp_path):
+    need_tool("mksquashfs")
+    need_tool("sqfs2tar")
+    img = tmp_path / "latin.sqsh"
+    subprocess.run(["mksquashfs", str(latin1_tree(tmp_path)), str(img), "-all-root", "-quiet",
+                    "-noappend"], check=True, capture_output=True)
+    g.run("load", "--name", "latin:1", img)
+    check_latin1(g, "latin:1")
+    # and back through gantry's own squashfs format
+    need_tool("tar2sqfs")
+    saved = tmp_path / "saved.sqsh"
+    g.run("save", "--format", "squashfs", "-o", saved, "latin:1")
+    g.run("load", "--name", "latin:2", saved)
+    check_latin1(g, "latin:2")
+
+
+# --- 3. a store damaged as a crash after tagging leaves it ------------------------------------
+
+def layer_dirs(g):
+    return sorted((g.root / "layers" / "sha256").iterdir())
+
+
+def busybox_layer(g):
+    """The unpacked layer that holds /bin/busybox (the sample's big one)."""
+    return next(d for d in layer_dirs(g) if (d / "rootfs" / "bin" / "busybox").exists())
+
+
+@pytest.mark.parametrize("damage", ["tree-gone", "meta-empty", "meta-other"])
+def test_fsck_reports_an_incomplete_layer_and_run_refuses_it(bb, mk, damage):
+    g, tmp = bb
+    assert "0 problem(s)" in g.run("system", "fsck").out
+    layer = busybox_layer(g)
+    if damage == "tree-gone":  # the tree lost, its completion record kept
+        shutil.rmtree(layer / "rootfs")
+    elif damage == "meta-empty":  # the record's data never reached the disk
+        (layer / "meta.json").write_text("")
+    else:
+        meta = json.loads((layer / "meta.json").read_text())
+        meta["diff_id"] = "sha256:" + "0" * 64
+        (layer / "meta.json").write_text(json.dumps(meta))
+    r = g.fail("system", "fsck", code=4)
+    assert "incomplete-layer sha256:" + layer.name in r.out, r
+    assert "image docker.io/library/sample:latest" in r.out and "--repair" in r.out, r
+    if damage == "tree-gone":
+        run = g.fail("run", "--rm", "sample:latest", "true", code=125)
+        assert "incomplete in the store" in run.err and "fsck" in run.err, run
+    # the fix the report names: repair, then load again, and the image runs
+    rep = g.run("system", "fsck", "--repair")  # exit 0: every problem repaired
+    assert "(removed)" in rep.out, rep
+    assert not layer.exists()
+    load_busybox(g, mk, tmp)
+    assert g.run("run", "--rm", "sample:latest", "echo", "ok").out == "ok\n"
+    assert "0 problem(s)" in g.run("system", "fsck").out
+
+
+@pytest.mark.parametrize("damage", ["tree-gone", "meta-empty"])
+def test_load_again_unpacks_an_incomplete_layer_again(bb, mk, damage):
+    """load tags only what is complete: a damaged tree already in the store is not reused."""
+    g, tmp = bb
+    layer = busybox_layer(g)
+    if damage == "tree-gone":
+        shutil.rmtree(layer / "rootfs")
+    else:
+        (layer / "meta.json").write_text("")
+    img = mk.busybox_image()
+    archive = tmp / "again.tar"
+    mk.write_docker_archive(archive, [(img, ["sample:latest"])])
+    r = g.run("load", archive)
+    assert "incomplete" in r.err and "unpacking it again" in r.err, r
+    assert g.run("run", "--rm", "sample:latest", "echo", "ok").out == "ok\n"
+    assert "0 problem(s)" in g.run("system", "fsck").out
+
+
+def test_fsck_names_the_image_a_missing_blob_breaks(bb):
+    g, _ = bb
+    m = g.refs()["docker.io/library/sample:latest"]
+    manifest = json.loads((g.root / "blobs" / "sha256" / m.split(":")[1]).read_text())
+    cfg = manifest["config"]["digest"].split(":")[1]
+    (g.root / "blobs" / "sha256" / cfg).unlink()
+    r = g.fail("system", "fsck", code=4)
+    assert "docker.io/library/sample:latest" in r.out, r
+    run = g.fail("run", "--rm", "sample:latest", "true")
+    assert cfg in run.err or "sample:latest" in run.err, run
+
+
+def test_load_killed_at_each_publish_leaves_no_tag_to_incomplete_content(g, mk, tmp_path):
+    """kill -9 at the Nth rename (every publish is one) for each N: the tag exists only when
+    everything it names is complete (fsck clean, the image runs); else nothing is tagged."""
+    need_tool("strace")
+    archive = tmp_path / "bb.tar"
+    mk.write_docker_archive(archive, [(mk.busybox_image(), ["killed:1"])])
+    renames = "rename,renameat,renameat2"
+    killed = 0
+    for n in range(1, 40):
+        gn = Gantry(tmp_path / f"store{n}")
+        r = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", f"trace={renames}",
+                            "-e", f"inject={renames}:signal=SIGKILL:when={n}", str(gn.bin),
+                            "load", str(archive)], env=gn.environ(), capture_output=True,
+                           timeout=120)
+        if r.returncode == 0:
+            break  # fewer than N renames: the load finished
+        killed += 1
+        fsck = gn.run("system", "fsck")
+        assert "0 problem(s)" in fsck.out, (n, fsck)
+        if "docker.io/library/killed:1" in gn.refs():
+            assert gn.run("run", "--rm", "killed:1", "echo", "ok").out == "ok\n", n
+    assert killed >= 4, "the load publishes blobs, a layer, its record and the tag"
+    assert "docker.io/library/killed:1" in gn.refs()
