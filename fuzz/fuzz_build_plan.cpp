@@ -1,13 +1,55 @@
 // Fuzzes gantry build's reading of a Dockerfile before anything runs: the plan (build/plan: stages,
 // ARG before FROM, targets, stage references), then every instruction the way the executor reads
 // it: config instructions (build/stage_state), RUN's argv with heredocs, HEALTHCHECK, COPY/ADD
-// words and flags (build/instructions).
+// words and flags (build/instructions); after each config instruction, the bounds issue 36 set
+// (expansion size, config size, WORKDIR cleaned, EXPOSE ports in range).
 #include "build/instructions.hpp"
 #include "build/plan.hpp"
 #include "build/stage_state.hpp"
+#include "build/work_image.hpp"
 #include "fuzz_support.hpp"
+#include "lint/words.hpp"
 
 using namespace gantry;
+
+namespace {
+
+// What an applied instruction may leave (issue 36): every value within the expansion bound, the
+// environment and labels within a config's size, WORKDIR absolute without "." or "..", EXPOSE
+// keys PORT/PROTO with a port in 0..65535.
+void check_bounds(const build::StageState& st) {
+    const auto& c = st.config;
+    std::size_t total = 0;
+    if (c.contains("Env"))
+        for (const auto& e : c["Env"]) {
+            const auto& s = e.get_ref<const std::string&>();
+            auto eq = s.find('=');
+            FUZZ_CHECK(eq == std::string::npos || s.size() - eq - 1 <= lint::kMaxExpandedWord);
+            total += s.size();
+        }
+    if (c.contains("Labels"))
+        for (const auto& [k, v] : c["Labels"].items()) {
+            FUZZ_CHECK(v.get_ref<const std::string&>().size() <= lint::kMaxExpandedWord);
+            total += k.size() + v.get_ref<const std::string&>().size();
+        }
+    FUZZ_CHECK(total <= build::kMaxConfigBytes);
+    if (c.contains("WorkingDir")) {
+        const auto& wd = c["WorkingDir"].get_ref<const std::string&>();
+        FUZZ_CHECK(!wd.empty() && wd[0] == '/');
+        FUZZ_CHECK(wd.find("/../") == std::string::npos && !wd.ends_with("/.."));
+        FUZZ_CHECK(wd.find("/./") == std::string::npos && !wd.ends_with("/."));
+    }
+    if (c.contains("ExposedPorts"))
+        for (const auto& [k, v] : c["ExposedPorts"].items()) {
+            auto slash = k.find('/');
+            FUZZ_CHECK(slash != std::string::npos && slash > 0 && slash <= 5);
+            FUZZ_CHECK(std::stol(k.substr(0, slash)) <= 65535);
+            auto proto = k.substr(slash + 1);
+            FUZZ_CHECK(proto == "tcp" || proto == "udp" || proto == "sctp");
+        }
+}
+
+} // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view in = fuzz::bytes(data, size);
@@ -31,6 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                         build::check_flags(ins, {"from", "chown", "chmod", "link", "checksum"});
                     } else {
                         (void)st.apply(ins, {}, plan.global_args);
+                        check_bounds(st);
                     }
                 });
             }

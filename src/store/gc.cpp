@@ -33,7 +33,9 @@ Live live_set(const Store& store) {
     for (auto& [k, v] : store.holds()) roots[v].insert("container " + k);
     for (auto& d : store.images_in_use()) roots[d].insert("a running container");
     live.images = roots.size();
-    for (auto& [md, who] : roots) {
+    for (auto& root : roots) {
+        const Digest& md = root.first;
+        const std::set<std::string>& who = root.second; // (clang: no lambda capture of a binding)
         auto need = [&](const std::string& hex, std::set<std::string>& set) {
             set.insert(hex);
             live.users[hex].insert(who.begin(), who.end());
