@@ -93,26 +93,28 @@ void check_sysctl(const RuntimeSpec& s, const std::string& key) {
 
 } // namespace
 
+namespace {
+
+// "net/ipv4/ip_forward" <-> "net.ipv4.ip_forward" (a dot inside a part becomes a slash)
+std::string dots_and_slashes_swapped(std::string key) {
+    for (auto& c : key)
+        if (c == '.')
+            c = '/';
+        else if (c == '/')
+            c = '.';
+    return key;
+}
+
+} // namespace
+
 std::string sysctl_dotted(const std::string& key) {
     size_t first = key.find_first_of("./");
     if (first == std::string::npos || key[first] == '.') return key;
-    std::string out = key;
-    for (auto& c : out)
-        if (c == '.')
-            c = '/';
-        else if (c == '/')
-            c = '.';
-    return out;
+    return dots_and_slashes_swapped(key);
 }
 
 std::string sysctl_path(const std::string& key) {
-    std::string out = sysctl_dotted(key);
-    for (auto& c : out)
-        if (c == '.')
-            c = '/';
-        else if (c == '/')
-            c = '.';
-    return out;
+    return dots_and_slashes_swapped(sysctl_dotted(key));
 }
 
 void check_runtime_spec(const RuntimeSpec& s) {
