@@ -9,10 +9,10 @@ PACKAGES=(
   nlohmann-json3-dev libarchive-dev libzstd-dev libisal-dev libcli11-dev nettle-dev
   libgtest-dev libgmock-dev libseccomp-dev libcap-dev libcurl4-openssl-dev libyaml-dev
   liblz4-dev zlib1g-dev liblzma-dev libbz2-dev
-  # squashfs images (src/sqsh/): the FUSE server's headers (the libraries are dlopen'ed at
-  # run time: libsquashfuse0, libfuse3-3), tar2sqfs for `save --format squashfs`, and the
-  # peers the tests compare with (unsquashfs, mksquashfs, squashfuse)
-  libsquashfuse-dev libfuse3-dev squashfs-tools-ng squashfs-tools squashfuse fuse3
+  # squashfs images (src/sqsh/): the reader's and the FUSE server's headers (the libraries are
+  # dlopen'ed at run time: libsquashfs1, libfuse3-3), tar2sqfs for `save --format squashfs`,
+  # and the peers the tests compare with (unsquashfs, mksquashfs, squashfuse)
+  libsquashfs-dev libfuse3-dev squashfs-tools-ng squashfs-tools squashfuse fuse3
   # tests and demo: sample images, peers for interoperability; clang builds a real HIP object
   # for the HIP fat-binary reader's unit test (no ROCm needed); pytest-xdist runs the e2e suite
   # in parallel (tests/conftest.py); strace records the system calls the durability tests check

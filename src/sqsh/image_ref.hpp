@@ -8,7 +8,7 @@
 
 #include "rootfs/image_files.hpp"
 #include "rootfs/run_view.hpp"
-#include "sqsh/squashfuse.hpp"
+#include "sqsh/image.hpp"
 
 #include <optional>
 #include <string>

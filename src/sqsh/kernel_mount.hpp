@@ -11,7 +11,7 @@
 #pragma once
 
 #include "oci/runtime_spec.hpp"
-#include "sqsh/squashfuse.hpp"
+#include "sqsh/image.hpp"
 #include "util/fd.hpp"
 
 #include <string>

@@ -5,7 +5,7 @@
 #include "oci/image.hpp"
 #include "oci/reference.hpp"
 #include "slim/writer.hpp"
-#include "sqsh/squashfuse.hpp"
+#include "sqsh/image.hpp"
 #include "store/importer.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"

@@ -1,16 +1,68 @@
 #include "sqsh/server.hpp"
 
-#include "sqsh/api.hpp"
+#include "sqsh/libsquashfs.hpp"
 #include "util/error.hpp"
+#include "util/library.hpp"
 
+#define FUSE_USE_VERSION 34
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
+#include <fuse3/fuse_lowlevel.h>
 #include <mutex>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 namespace gantry::sqsh {
 
 namespace {
+
+// The libfuse3 functions the server calls, bound by dlopen on first use (util/library.hpp).
+struct Fuse {
+    decltype(&::fuse_session_new) session_new;
+    decltype(&::fuse_session_mount) session_mount;
+    decltype(&::fuse_session_loop) session_loop;
+    decltype(&::fuse_session_exit) session_exit;
+    decltype(&::fuse_reply_err) reply_err;
+    decltype(&::fuse_reply_none) reply_none;
+    decltype(&::fuse_reply_attr) reply_attr;
+    decltype(&::fuse_reply_entry) reply_entry;
+    decltype(&::fuse_reply_open) reply_open;
+    decltype(&::fuse_reply_buf) reply_buf;
+    decltype(&::fuse_reply_readlink) reply_readlink;
+    decltype(&::fuse_reply_xattr) reply_xattr;
+    decltype(&::fuse_reply_statfs) reply_statfs;
+    decltype(&::fuse_add_direntry) add_direntry;
+    decltype(&::fuse_req_userdata) req_userdata;
+};
+
+Fuse load_fuse() {
+    static Library lib("libfuse3.so.3", "squashfs images need libfuse3",
+                       "install libfuse3-3 (apt-get install libfuse3-3), or unpack the image "
+                       "with sqfs2tar or unsquashfs");
+    Fuse f{};
+    lib.bind(f.session_new, "fuse_session_new");
+    lib.bind(f.session_mount, "fuse_session_mount");
+    lib.bind(f.session_loop, "fuse_session_loop");
+    lib.bind(f.session_exit, "fuse_session_exit");
+    lib.bind(f.reply_err, "fuse_reply_err");
+    lib.bind(f.reply_none, "fuse_reply_none");
+    lib.bind(f.reply_attr, "fuse_reply_attr");
+    lib.bind(f.reply_entry, "fuse_reply_entry");
+    lib.bind(f.reply_open, "fuse_reply_open");
+    lib.bind(f.reply_buf, "fuse_reply_buf");
+    lib.bind(f.reply_readlink, "fuse_reply_readlink");
+    lib.bind(f.reply_xattr, "fuse_reply_xattr");
+    lib.bind(f.reply_statfs, "fuse_reply_statfs");
+    lib.bind(f.add_direntry, "fuse_add_direntry");
+    lib.bind(f.req_userdata, "fuse_req_userdata");
+    return f;
+}
+
+const Fuse& fuse() {
+    static const Fuse f = load_fuse();
+    return f;
+}
 
 // The image never changes while it is mounted: the kernel may cache everything.
 constexpr double kTimeout = 86400.0;
@@ -40,135 +92,213 @@ struct Server::State {
 
 namespace {
 
-const IdView& ids_of(sqfs_ll* ll) {
-    return static_cast<Server::State*>(Image::context(ll))->ids; // NOLINT
+// The image's inodes as FUSE node ids: the root is 1 (FUSE_ROOT_ID), every other inode its
+// reference in the inode table plus 2 (references are 48 bits: no overflow, never 0 or 1).
+fuse_ino_t node_of(const Image& img, std::uint64_t ref) {
+    return ref == img.root_ref() ? FUSE_ROOT_ID : ref + 2;
+}
+std::uint64_t ref_of(const Image& img, fuse_ino_t ino) {
+    return ino == FUSE_ROOT_ID ? img.root_ref() : ino - 2;
 }
 
-void fix(struct stat& st, sqfs_ll* ll) {
-    const IdView& v = ids_of(ll);
-    st.st_uid = v.uid(st.st_uid);
-    st.st_gid = v.gid(st.st_gid);
+Server::State& state_of(fuse_req_t req) {
+    return *static_cast<Server::State*>(fuse().req_userdata(req));
 }
 
-// Debian's libsquashfuse 0.1.105 shares its block caches between threads without locks: two
-// concurrent reads crashed in sqfs_block_read (seen here on the first run, exec of a 2 MB
-// binary). So the library's work is done one request at a time, and one thread serves them:
-// libfuse's multi-threaded loop with this lock read 60,000 files in 7.8-11.6 s, the
-// single-threaded loop in 3.2-3.4 s (caches dropped, alternated; docs/sqsh.md). The lock stays:
-// it costs nothing uncontended and keeps the server safe if a loop with threads comes back.
+// Libsquashfs is not safe for concurrent use (its caches are shared without locks), so its work
+// is done one request at a time, and one thread serves them: libfuse's multi-threaded loop with
+// a lock read 60,000 files in 7.8-11.6 s, the single-threaded loop in 3.2-3.4 s (caches
+// dropped, alternated; docs/sqsh.md). The lock costs nothing uncontended and keeps the server
+// safe if a loop with threads comes back.
 std::mutex library_lock;
 
-// squashfuse's getattr and lookup, with the owners the container can see.
-void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+// Runs F(state) under the lock; a damaged image (an Error) answers EIO, so a hostile table
+// costs the container a failed read, never the server. F replies itself on success.
+template <class F>
+void answer(fuse_req_t req, F&& f) {
     std::lock_guard hold(library_lock);
-    const Api& a = api();
-    sqfs_ll_i lli;
-    if (a.ll_iget(req, &lli, ino) != SQFS_OK) return; // it replied ENOENT
-    struct stat st {};
-    if (a.stat(&lli.ll->fs, &lli.inode, &st) != SQFS_OK) {
-        a.reply_err(req, ENOENT);
-        return;
+    int err = 0;
+    try {
+        err = f(state_of(req));
+    } catch (const std::bad_alloc&) {
+        err = ENOMEM;
+    } catch (const std::exception&) {
+        err = EIO;
     }
-    st.st_ino = ino;
-    fix(st, lli.ll);
-    a.reply_attr(req, &st, kTimeout);
+    if (err) fuse().reply_err(req, err);
+}
+
+struct stat attr(Server::State& st, const sqfs_inode_generic_t& in, fuse_ino_t ino) {
+    struct stat a = st.image->stat(in);
+    a.st_ino = ino;
+    a.st_uid = st.ids.uid(a.st_uid);
+    a.st_gid = st.ids.gid(a.st_gid);
+    return a;
+}
+
+void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+    answer(req, [&](Server::State& st) {
+        Inode in = st.image->inode(ref_of(*st.image, ino));
+        struct stat a = attr(st, *in, ino);
+        fuse().reply_attr(req, &a, kTimeout);
+        return 0;
+    });
 }
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-    std::lock_guard hold(library_lock);
-    const Api& a = api();
-    sqfs_ll_i lli;
-    if (a.ll_iget(req, &lli, parent) != SQFS_OK) return;
-    if (!S_ISDIR(lli.inode.base.mode)) {
-        a.reply_err(req, ENOTDIR);
-        return;
-    }
-    sqfs_name namebuf;
-    sqfs_dir_entry entry;
-    a.dentry_init(&entry, namebuf);
-    bool found = false;
-    if (a.dir_lookup(&lli.ll->fs, &lli.inode, name, std::strlen(name), &entry, &found) != SQFS_OK) {
-        a.reply_err(req, EIO);
-        return;
-    }
-    if (!found) {
-        a.reply_err(req, ENOENT);
-        return;
-    }
-    sqfs_inode inode;
-    if (a.inode_get(&lli.ll->fs, &inode, a.dentry_inode(&entry)) != SQFS_OK) {
-        a.reply_err(req, EIO);
-        return;
-    }
-    fuse_entry_param e{};
-    if (a.stat(&lli.ll->fs, &inode, &e.attr) != SQFS_OK) {
-        a.reply_err(req, EIO);
-        return;
-    }
-    e.attr_timeout = e.entry_timeout = kTimeout;
-    e.ino = lli.ll->ino_register(lli.ll, &entry);
-    e.attr.st_ino = e.ino;
-    fix(e.attr, lli.ll);
-    a.reply_entry(req, &e);
+    answer(req, [&](Server::State& st) {
+        Inode dir = st.image->inode(ref_of(*st.image, parent));
+        if (!S_ISDIR(file_type(dir->base.type))) return ENOTDIR;
+        auto e = st.image->find(*dir, name);
+        if (!e) return ENOENT;
+        Inode in = st.image->inode(e->ref);
+        if (file_type(in->base.type) != e->type) return EIO; // the listing lies about it
+        fuse_entry_param p{};
+        p.ino = node_of(*st.image, e->ref);
+        p.attr = attr(st, *in, p.ino);
+        p.attr_timeout = p.entry_timeout = kTimeout;
+        fuse().reply_entry(req, &p);
+        return 0;
+    });
 }
 
-// The library's other operations, under the lock.
-void op_forget(fuse_req_t r, fuse_ino_t i, uint64_t n) {
-    std::lock_guard hold(library_lock);
-    api().op_forget(r, i, n);
+void op_forget(fuse_req_t req, fuse_ino_t, uint64_t) {
+    fuse().reply_none(req); // nothing is kept per node
 }
-void op_opendir(fuse_req_t r, fuse_ino_t i, fuse_file_info* f) {
-    std::lock_guard hold(library_lock);
-    api().op_opendir(r, i, f);
+
+// An open directory: its entries, read once (a listing is bounded by kMaxDirEntries).
+struct OpenDir {
+    std::vector<DirEntry> entries;
+};
+
+void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    answer(req, [&](Server::State& st) {
+        Inode dir = st.image->inode(ref_of(*st.image, ino));
+        if (!S_ISDIR(file_type(dir->base.type))) return ENOTDIR;
+        auto d = std::make_unique<OpenDir>();
+        d->entries = st.image->entries(*dir);
+        fi->fh = reinterpret_cast<std::uint64_t>(d.get());
+        fi->keep_cache = 1;
+        fi->cache_readdir = 1;
+        if (fuse().reply_open(req, fi) == 0) d.release(); // else: the kernel forgot the open
+        return 0;
+    });
 }
-void op_releasedir(fuse_req_t r, fuse_ino_t i, fuse_file_info* f) {
-    std::lock_guard hold(library_lock);
-    api().op_releasedir(r, i, f);
+
+void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    delete reinterpret_cast<OpenDir*>(fi->fh); // NOLINT: handed to the kernel as a number
+    fuse().reply_err(req, 0);
 }
-void op_readdir(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, fuse_file_info* f) {
-    std::lock_guard hold(library_lock);
-    api().op_readdir(r, i, s, o, f);
+
+void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+    answer(req, [&](Server::State& st) {
+        const auto& entries = reinterpret_cast<OpenDir*>(fi->fh)->entries; // NOLINT
+        std::string buf(size, '\0');
+        std::size_t used = 0;
+        // offsets: 1 ".", 2 "..", 3 + i the i-th entry
+        auto total = static_cast<off_t>(entries.size()) + 2;
+        for (off_t i = off; i < total; ++i) {
+            struct stat a {};
+            const char* name = i == 0 ? "." : i == 1 ? ".." : entries[i - 2].name.c_str();
+            a.st_ino = i < 2 ? ino : node_of(*st.image, entries[i - 2].ref);
+            a.st_mode = i < 2 ? S_IFDIR : entries[i - 2].type;
+            std::size_t n =
+                fuse().add_direntry(req, buf.data() + used, size - used, name, &a, i + 1);
+            if (n > size - used) break;
+            used += n;
+        }
+        fuse().reply_buf(req, buf.data(), used);
+        return 0;
+    });
 }
-void op_open(fuse_req_t r, fuse_ino_t i, fuse_file_info* f) {
-    std::lock_guard hold(library_lock);
-    api().op_open(r, i, f);
+
+void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    answer(req, [&](Server::State& st) {
+        if ((fi->flags & O_ACCMODE) != O_RDONLY) return EROFS;
+        Inode in = st.image->inode(ref_of(*st.image, ino));
+        if (!S_ISREG(file_type(in->base.type))) return EISDIR;
+        fi->keep_cache = 1; // the image never changes while it is mounted
+        fi->fh = reinterpret_cast<std::uint64_t>(in.get());
+        if (fuse().reply_open(req, fi) == 0) in.release();
+        return 0;
+    });
 }
-void op_release(fuse_req_t r, fuse_ino_t i, fuse_file_info* f) {
-    std::lock_guard hold(library_lock);
-    api().op_release(r, i, f);
+
+void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    std::lock_guard hold(library_lock); // the inode is freed by libsquashfs' allocator
+    Inode(reinterpret_cast<sqfs_inode_generic_t*>(fi->fh)); // NOLINT
+    fuse().reply_err(req, 0);
 }
-void op_read(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, fuse_file_info* f) {
-    std::lock_guard hold(library_lock);
-    api().op_read(r, i, s, o, f);
+
+void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+    answer(req, [&](Server::State& st) {
+        if (off < 0) return EINVAL;
+        const auto* in = reinterpret_cast<const sqfs_inode_generic_t*>(fi->fh); // NOLINT
+        std::string buf(size, '\0');
+        std::size_t n = st.image->read(*in, static_cast<std::uint64_t>(off), buf.data(), size);
+        fuse().reply_buf(req, buf.data(), n);
+        return 0;
+    });
 }
-void op_readlink(fuse_req_t r, fuse_ino_t i) {
-    std::lock_guard hold(library_lock);
-    api().op_readlink(r, i);
+
+void op_readlink(fuse_req_t req, fuse_ino_t ino) {
+    answer(req, [&](Server::State& st) {
+        Inode in = st.image->inode(ref_of(*st.image, ino));
+        if (!S_ISLNK(file_type(in->base.type))) return EINVAL;
+        fuse().reply_readlink(req, st.image->link_target(*in).c_str());
+        return 0;
+    });
 }
-void op_listxattr(fuse_req_t r, fuse_ino_t i, size_t s) {
-    std::lock_guard hold(library_lock);
-    api().op_listxattr(r, i, s);
+
+// The xattr protocol: SIZE 0 asks for the size; a buffer too small is ERANGE.
+int reply_sized(fuse_req_t req, const std::string& data, size_t size) {
+    if (size == 0) return fuse().reply_xattr(req, data.size()), 0;
+    if (size < data.size()) return ERANGE;
+    fuse().reply_buf(req, data.data(), data.size());
+    return 0;
 }
-void op_getxattr(fuse_req_t r, fuse_ino_t i, const char* n, size_t s) {
-    std::lock_guard hold(library_lock);
-    api().op_getxattr(r, i, n, s);
+
+void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+    answer(req, [&](Server::State& st) {
+        Inode in = st.image->inode(ref_of(*st.image, ino));
+        std::string names;
+        for (auto& [k, v] : st.image->xattrs(*in)) names.append(k).push_back('\0');
+        return reply_sized(req, names, size);
+    });
 }
-void op_statfs(fuse_req_t r, fuse_ino_t i) {
-    std::lock_guard hold(library_lock);
-    api().op_statfs(r, i);
+
+void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+    answer(req, [&](Server::State& st) {
+        Inode in = st.image->inode(ref_of(*st.image, ino));
+        for (auto& [k, v] : st.image->xattrs(*in))
+            if (k == name) return reply_sized(req, v, size);
+        return ENODATA;
+    });
+}
+
+void op_statfs(fuse_req_t req, fuse_ino_t) {
+    answer(req, [&](Server::State& st) {
+        const Superblock& sb = st.image->super();
+        struct statvfs v {};
+        v.f_bsize = v.f_frsize = sb.block_size;
+        v.f_blocks = (sb.bytes_used + sb.block_size - 1) / sb.block_size;
+        v.f_files = sb.inodes;
+        v.f_namemax = 256;
+        fuse().reply_statfs(req, &v);
+        return 0;
+    });
 }
 
 } // namespace
 
 Server::Server(std::shared_ptr<Image> image, IdView ids) : st_(std::make_shared<State>()) {
-    api(); // the libraries load here, before any container process exists
+    fuse(); // the library loads here, before any container process exists
     st_->image = std::move(image);
     st_->ids = std::move(ids);
-    st_->image->set_context(st_.get());
 }
 
 Server::~Server() {
-    if (st_->se) api().session_exit(st_->se);
+    if (st_->se) fuse().session_exit(st_->se);
 }
 
 std::string Server::mount_options(int fd) {
@@ -179,7 +309,7 @@ std::string Server::mount_options(int fd) {
 }
 
 void Server::serve(Fd dev) {
-    const Api& a = api();
+    const Fuse& a = fuse();
     fuse_lowlevel_ops ops{};
     ops.lookup = op_lookup;
     ops.getattr = op_getattr;
@@ -197,7 +327,7 @@ void Server::serve(Fd dev) {
     char arg0[] = "gantry";
     char* argv[] = {arg0, nullptr};
     fuse_args args = FUSE_ARGS_INIT(1, argv);
-    st_->se = a.session_new(&args, &ops, sizeof ops, st_->image->ll());
+    st_->se = a.session_new(&args, &ops, sizeof ops, st_.get());
     if (!st_->se) throw Error(Errc::run_failed, "cannot start serving the squashfs image");
     st_->dev = std::move(dev);
     std::string mp = "/dev/fd/" + std::to_string(st_->dev.get());
@@ -205,7 +335,7 @@ void Server::serve(Fd dev) {
         throw Error(Errc::run_failed, "cannot serve the squashfs image on its FUSE descriptor");
     // The loop owns a reference to the state: it may outlive this object (its threads end with
     // the connection or with the process).
-    std::thread([st = st_] { api().session_loop(st->se); }).detach();
+    std::thread([st = st_] { fuse().session_loop(st->se); }).detach();
 }
 
 } // namespace gantry::sqsh

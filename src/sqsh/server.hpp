@@ -1,5 +1,6 @@
 // sqsh/server: an image served over FUSE from inside gantry (no squashfuse process, no
-// fusermount), with libsquashfuse_ll's low-level operations on libfuse3's loop, one thread.
+// fusermount): gantry's own low-level FUSE operations over sqsh::Image (libsquashfs), on
+// libfuse3's loop, one thread. A damaged table answers EIO; it never reaches the server's memory.
 //
 // The container's process mounts FUSE itself, inside its own user and mount namespaces (FUSE is
 // the one filesystem an unprivileged user namespace may mount that can serve a squashfs), and
@@ -12,7 +13,7 @@
 #pragma once
 
 #include "oci/runtime_spec.hpp"
-#include "sqsh/squashfuse.hpp"
+#include "sqsh/image.hpp"
 #include "util/fd.hpp"
 
 #include <memory>

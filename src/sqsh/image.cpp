@@ -1,0 +1,510 @@
+#include "sqsh/image.hpp"
+
+#include "sqsh/libsquashfs.hpp"
+#include "util/error.hpp"
+#include "util/library.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+namespace gantry::sqsh {
+
+namespace {
+
+Sqfs load() {
+    static Library lib("libsquashfs.so.1", "squashfs images need libsquashfs",
+                       "install libsquashfs1 (apt-get install libsquashfs1), or unpack the "
+                       "image with sqfs2tar or unsquashfs");
+    Sqfs s{};
+    lib.bind(s.super_read, "sqfs_super_read");
+    lib.bind(s.compressor_config_init, "sqfs_compressor_config_init");
+    lib.bind(s.compressor_create, "sqfs_compressor_create");
+    lib.bind(s.id_table_create, "sqfs_id_table_create");
+    lib.bind(s.id_table_read, "sqfs_id_table_read");
+    lib.bind(s.id_table_index_to_id, "sqfs_id_table_index_to_id");
+    lib.bind(s.meta_reader_create, "sqfs_meta_reader_create");
+    lib.bind(s.meta_reader_read_inode, "sqfs_meta_reader_read_inode");
+    lib.bind(s.readdir_state_init, "sqfs_readdir_state_init");
+    lib.bind(s.meta_reader_readdir, "sqfs_meta_reader_readdir");
+    lib.bind(s.data_reader_create, "sqfs_data_reader_create");
+    lib.bind(s.data_reader_load_fragment_table, "sqfs_data_reader_load_fragment_table");
+    lib.bind(s.data_reader_read, "sqfs_data_reader_read");
+    lib.bind(s.xattr_reader_create, "sqfs_xattr_reader_create");
+    lib.bind(s.xattr_reader_load, "sqfs_xattr_reader_load");
+    lib.bind(s.xattr_reader_get_desc, "sqfs_xattr_reader_get_desc");
+    lib.bind(s.xattr_reader_seek_kv, "sqfs_xattr_reader_seek_kv");
+    lib.bind(s.xattr_reader_read_key, "sqfs_xattr_reader_read_key");
+    lib.bind(s.xattr_reader_read_value, "sqfs_xattr_reader_read_value");
+    lib.bind(s.inode_get_xattr_index, "sqfs_inode_get_xattr_index");
+    lib.bind(s.free, "sqfs_free");
+    return s;
+}
+
+struct SqfsFree {
+    void operator()(void* p) const { sqfs().free(p); }
+};
+template <class T>
+using Freed = std::unique_ptr<T, SqfsFree>;
+
+const char* describe(int err) {
+    switch (err) {
+    case SQFS_ERROR_ALLOC:
+        return "out of memory";
+    case SQFS_ERROR_IO:
+        return "read error";
+    case SQFS_ERROR_COMPRESSOR:
+        return "a block does not decompress";
+    case SQFS_ERROR_CORRUPTED:
+        return "corrupted";
+    case SQFS_ERROR_UNSUPPORTED:
+        return "unsupported";
+    case SQFS_ERROR_OVERFLOW:
+        return "a size overflows";
+    case SQFS_ERROR_OUT_OF_BOUNDS:
+        return "a reference points outside its table or the file";
+    case SQFS_ERROR_SUPER_BLOCK_SIZE:
+        return "bad block size";
+    case SQFS_ERROR_NOT_DIR:
+        return "not a directory";
+    case SQFS_ERROR_NO_ENTRY:
+        return "no such entry";
+    case SQFS_ERROR_LINK_LOOP:
+        return "a loop";
+    case SQFS_ERROR_NOT_FILE:
+        return "not a regular file";
+    default:
+        return "damaged";
+    }
+}
+
+bool is_dir(const sqfs_inode_generic_t& in) {
+    return in.base.type == SQFS_INODE_DIR || in.base.type == SQFS_INODE_EXT_DIR;
+}
+bool is_file(const sqfs_inode_generic_t& in) {
+    return in.base.type == SQFS_INODE_FILE || in.base.type == SQFS_INODE_EXT_FILE;
+}
+
+// A name a directory may hold: 1..256 bytes, no '/', no NUL, not "." or "..".
+bool usable_name(std::string_view n) {
+    return !n.empty() && n.size() <= 256 && n != "." && n != ".." &&
+           n.find_first_of(std::string_view("/\0", 2)) == std::string_view::npos;
+}
+
+} // namespace
+
+// What Image::Tables holds (a named namespace: the struct is not internal to this file).
+namespace image_parts {
+
+// The image's file for libsquashfs: reads by pread on gantry's descriptor, within its size;
+// never writes. Lives inside Image::Tables (destroy does nothing).
+struct FdFile {
+    sqfs_file_t base; // first member: libsquashfs casts
+    int fd;
+    std::uint64_t size;
+};
+
+inline int fd_read_at(sqfs_file_t* f, sqfs_u64 offset, void* buffer, size_t size) {
+    auto* self = reinterpret_cast<FdFile*>(f);
+    if (offset > self->size || size > self->size - offset) return SQFS_ERROR_OUT_OF_BOUNDS;
+    auto* p = static_cast<char*>(buffer);
+    while (size > 0) {
+        ssize_t n = ::pread(self->fd, p, size, static_cast<off_t>(offset));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return SQFS_ERROR_IO;
+        p += n;
+        offset += static_cast<sqfs_u64>(n);
+        size -= static_cast<size_t>(n);
+    }
+    return 0;
+}
+inline int fd_write_at(sqfs_file_t*, sqfs_u64, const void*, size_t) {
+    return SQFS_ERROR_IO;
+}
+inline sqfs_u64 fd_get_size(const sqfs_file_t* f) {
+    return reinterpret_cast<const FdFile*>(f)->size;
+}
+inline int fd_truncate(sqfs_file_t*, sqfs_u64) {
+    return SQFS_ERROR_IO;
+}
+inline void fd_destroy(sqfs_object_t*) {}
+
+template <class T>
+struct Destroy {
+    void operator()(T* p) const {
+        if (p) sqfs_destroy(p);
+    }
+};
+template <class T>
+using Owned = std::unique_ptr<T, Destroy<T>>;
+
+} // namespace image_parts
+
+using namespace image_parts;
+
+const Sqfs& sqfs() {
+    static const Sqfs s = load();
+    return s;
+}
+
+void InodeFree::operator()(sqfs_inode_generic_t* p) const {
+    if (p) sqfs().free(p);
+}
+
+mode_t file_type(unsigned type) {
+    switch (type) {
+    case SQFS_INODE_DIR:
+    case SQFS_INODE_EXT_DIR:
+        return S_IFDIR;
+    case SQFS_INODE_FILE:
+    case SQFS_INODE_EXT_FILE:
+        return S_IFREG;
+    case SQFS_INODE_SLINK:
+    case SQFS_INODE_EXT_SLINK:
+        return S_IFLNK;
+    case SQFS_INODE_BDEV:
+    case SQFS_INODE_EXT_BDEV:
+        return S_IFBLK;
+    case SQFS_INODE_CDEV:
+    case SQFS_INODE_EXT_CDEV:
+        return S_IFCHR;
+    case SQFS_INODE_FIFO:
+    case SQFS_INODE_EXT_FIFO:
+        return S_IFIFO;
+    case SQFS_INODE_SOCKET:
+    case SQFS_INODE_EXT_SOCKET:
+        return S_IFSOCK;
+    default:
+        return 0;
+    }
+}
+
+struct Image::Tables {
+    FdFile file{};
+    sqfs_super_t super{};
+    Owned<sqfs_compressor_t> cmp;
+    Owned<sqfs_id_table_t> ids;
+    Owned<sqfs_meta_reader_t> inodes, dirs;
+    Owned<sqfs_data_reader_t> data;
+    Owned<sqfs_xattr_reader_t> xattrs; // null when the image has none
+};
+
+Image::Image(const std::string& path) : path_(path) {
+    fd_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd_) throw_errno("cannot open " + path);
+    open();
+}
+
+Image::Image(Fd fd, const std::string& path) : path_(path), fd_(std::move(fd)) {
+    open();
+}
+
+Image::~Image() = default;
+
+void Image::damaged(const std::string& what, int err) const {
+    throw Error(Errc::invalid,
+                path_ + ": cannot read " + what + " (damaged squashfs image: " + describe(err) +
+                    ")",
+                "check the file with `rdsquashfs -l / " + path_ + "`, or write it again");
+}
+
+void Image::open() {
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) != 0) throw_errno("cannot stat " + path_);
+    if (!S_ISREG(st.st_mode))
+        throw Error(Errc::invalid, path_ + " is not a regular file",
+                    "give the path of a .sqsh file");
+    char head[kSuperblockSize] = {};
+    ssize_t n = ::pread(fd_.get(), head, sizeof head, 0);
+    if (n < 0) throw_errno("cannot read " + path_);
+    sb_ = check_superblock(std::string_view(head, static_cast<std::size_t>(n)),
+                           static_cast<std::uint64_t>(st.st_size), path_);
+    const Sqfs& s = sqfs();
+    t_ = std::make_unique<Tables>();
+    Tables& t = *t_;
+    t.file.fd = fd_.get();
+    t.file.size = static_cast<std::uint64_t>(st.st_size);
+    t.file.base.base.destroy = fd_destroy;
+    t.file.base.read_at = fd_read_at;
+    t.file.base.write_at = fd_write_at;
+    t.file.base.get_size = fd_get_size;
+    t.file.base.truncate = fd_truncate;
+    sqfs_file_t* f = &t.file.base;
+    if (int e = s.super_read(&t.super, f)) damaged("the superblock", e);
+
+    sqfs_compressor_config_t cfg{};
+    if (int e = s.compressor_config_init(&cfg, static_cast<SQFS_COMPRESSOR>(t.super.compression_id),
+                                         t.super.block_size, SQFS_COMP_FLAG_UNCOMPRESS))
+        damaged("the compressor settings", e);
+    sqfs_compressor_t* cmp = nullptr;
+    if (int e = s.compressor_create(&cfg, &cmp))
+        throw Error(Errc::unsupported,
+                    path_ + " uses the " + compression_name(t.super.compression_id) +
+                        " compressor, which libsquashfs cannot decode (" + describe(e) + ")",
+                    "write it again with zstd, xz, gzip or lz4 (mksquashfs -comp zstd)");
+    t.cmp.reset(cmp);
+    if ((t.super.flags & SQFS_FLAG_COMPRESSOR_OPTIONS) && t.cmp->read_options)
+        if (int e = t.cmp->read_options(t.cmp.get(), f)) damaged("the compressor options", e);
+
+    t.ids.reset(s.id_table_create(0));
+    if (!t.ids) throw Error(Errc::internal, "out of memory");
+    if (int e = s.id_table_read(t.ids.get(), f, &t.super, t.cmp.get())) damaged("the id table", e);
+
+    // The directory table ends where the next table begins (libsquashfs' own rule).
+    std::uint64_t dir_limit = t.super.id_table_start;
+    for (std::uint64_t next : {t.super.fragment_table_start, t.super.export_table_start})
+        if (next > t.super.directory_table_start && next < dir_limit) dir_limit = next;
+    t.inodes.reset(s.meta_reader_create(f, t.cmp.get(), t.super.inode_table_start,
+                                        t.super.directory_table_start));
+    t.dirs.reset(s.meta_reader_create(f, t.cmp.get(), t.super.directory_table_start, dir_limit));
+    t.data.reset(s.data_reader_create(f, t.super.block_size, t.cmp.get(), 0));
+    if (!t.inodes || !t.dirs || !t.data) throw Error(Errc::internal, "out of memory");
+    if (int e = s.data_reader_load_fragment_table(t.data.get(), &t.super))
+        damaged("the fragment table", e);
+    if (!(t.super.flags & SQFS_FLAG_NO_XATTRS) && t.super.xattr_id_table_start != kNoTable) {
+        t.xattrs.reset(s.xattr_reader_create(0));
+        if (!t.xattrs) throw Error(Errc::internal, "out of memory");
+        if (int e = s.xattr_reader_load(t.xattrs.get(), &t.super, f, t.cmp.get()))
+            damaged("the xattr table", e);
+    }
+}
+
+Inode Image::inode(std::uint64_t ref) {
+    sqfs_inode_generic_t* out = nullptr;
+    int e =
+        sqfs().meta_reader_read_inode(t_->inodes.get(), &t_->super, ref >> 16, ref & 0xffff, &out);
+    Inode in(out);
+    if (e) damaged("inode " + std::to_string(ref), e);
+    if (!file_type(in->base.type)) damaged("inode " + std::to_string(ref), SQFS_ERROR_CORRUPTED);
+    return in;
+}
+
+struct stat Image::stat(const sqfs_inode_generic_t& in) {
+    struct stat st {};
+    st.st_mode = file_type(in.base.type) | (in.base.mode & 07777);
+    sqfs_u32 uid = 0, gid = 0;
+    const Sqfs& s = sqfs();
+    if (s.id_table_index_to_id(t_->ids.get(), in.base.uid_idx, &uid) ||
+        s.id_table_index_to_id(t_->ids.get(), in.base.gid_idx, &gid))
+        damaged("the owner of inode " + std::to_string(in.base.inode_number),
+                SQFS_ERROR_OUT_OF_BOUNDS);
+    st.st_uid = uid;
+    st.st_gid = gid;
+    st.st_ino = in.base.inode_number;
+    st.st_mtim.tv_sec = st.st_ctim.tv_sec = st.st_atim.tv_sec = in.base.mod_time;
+    st.st_blksize = static_cast<blksize_t>(t_->super.block_size);
+    const auto& d = in.data;
+    switch (in.base.type) {
+    case SQFS_INODE_DIR:
+        st.st_nlink = d.dir.nlink, st.st_size = d.dir.size;
+        break;
+    case SQFS_INODE_EXT_DIR:
+        st.st_nlink = d.dir_ext.nlink, st.st_size = d.dir_ext.size;
+        break;
+    case SQFS_INODE_FILE:
+        st.st_nlink = 1, st.st_size = d.file.file_size;
+        break;
+    case SQFS_INODE_EXT_FILE:
+        st.st_nlink = d.file_ext.nlink;
+        st.st_size = static_cast<off_t>(d.file_ext.file_size & 0x7fffffffffffffffULL);
+        break;
+    case SQFS_INODE_SLINK:
+        st.st_nlink = d.slink.nlink, st.st_size = d.slink.target_size;
+        break;
+    case SQFS_INODE_EXT_SLINK:
+        st.st_nlink = d.slink_ext.nlink, st.st_size = d.slink_ext.target_size;
+        break;
+    case SQFS_INODE_BDEV:
+    case SQFS_INODE_CDEV:
+    case SQFS_INODE_EXT_BDEV:
+    case SQFS_INODE_EXT_CDEV: {
+        // The kernel's "new" encoding (squashfs uses new_decode_dev)
+        std::uint32_t dev = in.base.type <= SQFS_INODE_CDEV ? d.dev.devno : d.dev_ext.devno;
+        st.st_nlink = in.base.type <= SQFS_INODE_CDEV ? d.dev.nlink : d.dev_ext.nlink;
+        st.st_rdev = makedev((dev & 0xfff00) >> 8, (dev & 0xff) | ((dev >> 12) & 0xfff00));
+        break;
+    }
+    case SQFS_INODE_FIFO:
+    case SQFS_INODE_SOCKET:
+        st.st_nlink = d.ipc.nlink;
+        break;
+    default:
+        st.st_nlink = d.ipc_ext.nlink;
+        break;
+    }
+    if (st.st_nlink == 0) st.st_nlink = 1;
+    st.st_blocks = (st.st_size + 511) / 512;
+    return st;
+}
+
+std::vector<DirEntry> Image::entries(const sqfs_inode_generic_t& in) {
+    std::vector<DirEntry> out;
+    if (!is_dir(in)) damaged("inode " + std::to_string(in.base.inode_number), SQFS_ERROR_NOT_DIR);
+    const Sqfs& s = sqfs();
+    sqfs_readdir_state_t state{};
+    if (int e = s.readdir_state_init(&state, &t_->super, &in))
+        damaged("directory " + std::to_string(in.base.inode_number), e);
+    for (;;) {
+        sqfs_dir_entry_t* raw = nullptr;
+        sqfs_u64 ref = 0;
+        int e = s.meta_reader_readdir(t_->dirs.get(), &state, &raw, nullptr, &ref);
+        Freed<sqfs_dir_entry_t> ent(raw);
+        if (e > 0) break;
+        if (e < 0) damaged("directory " + std::to_string(in.base.inode_number), e);
+        std::string name(reinterpret_cast<const char*>(ent->name), std::size_t{ent->size} + 1);
+        mode_t type = file_type(ent->type);
+        if (!usable_name(name) || !type || out.size() >= kMaxDirEntries)
+            damaged("directory " + std::to_string(in.base.inode_number), SQFS_ERROR_CORRUPTED);
+        out.push_back({std::move(name), ref, type});
+    }
+    return out;
+}
+
+std::optional<DirEntry> Image::find(const sqfs_inode_generic_t& in, std::string_view name) {
+    for (auto& e : entries(in))
+        if (e.name == name) return std::move(e);
+    return std::nullopt;
+}
+
+std::string Image::link_target(const sqfs_inode_generic_t& in) {
+    std::uint32_t size = 0;
+    if (in.base.type == SQFS_INODE_SLINK)
+        size = in.data.slink.target_size;
+    else if (in.base.type == SQFS_INODE_EXT_SLINK)
+        size = in.data.slink_ext.target_size;
+    else
+        damaged("symlink " + std::to_string(in.base.inode_number), SQFS_ERROR_ARG_INVALID);
+    if (size == 0 || size > kMaxLinkTarget || size > in.payload_bytes_used)
+        damaged("symlink " + std::to_string(in.base.inode_number), SQFS_ERROR_CORRUPTED);
+    std::string target(reinterpret_cast<const char*>(in.extra), size);
+    if (target.find('\0') != std::string::npos)
+        damaged("symlink " + std::to_string(in.base.inode_number), SQFS_ERROR_CORRUPTED);
+    return target;
+}
+
+std::size_t Image::read(const sqfs_inode_generic_t& in, std::uint64_t offset, char* buf,
+                        std::size_t size) {
+    if (!is_file(in)) damaged("file " + std::to_string(in.base.inode_number), SQFS_ERROR_NOT_FILE);
+    std::size_t done = 0;
+    while (done < size) {
+        auto chunk = static_cast<sqfs_u32>(std::min<std::size_t>(size - done, 1u << 30));
+        sqfs_s32 n = sqfs().data_reader_read(t_->data.get(), &in, offset + done, buf + done, chunk);
+        if (n < 0) damaged("file " + std::to_string(in.base.inode_number), n);
+        if (n == 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    return done;
+}
+
+std::vector<std::pair<std::string, std::string>> Image::xattrs(const sqfs_inode_generic_t& in) {
+    std::vector<std::pair<std::string, std::string>> out;
+    const Sqfs& s = sqfs();
+    sqfs_u32 index = 0xffffffff;
+    if (s.inode_get_xattr_index(&in, &index) || index == 0xffffffff) return out;
+    std::string what = "the xattrs of inode " + std::to_string(in.base.inode_number);
+    if (!t_->xattrs) damaged(what, SQFS_ERROR_OUT_OF_BOUNDS);
+    sqfs_xattr_id_t desc{};
+    if (int e = s.xattr_reader_get_desc(t_->xattrs.get(), index, &desc)) damaged(what, e);
+    if (int e = s.xattr_reader_seek_kv(t_->xattrs.get(), &desc)) damaged(what, e);
+    std::size_t total = 0;
+    for (sqfs_u32 i = 0; i < desc.count; ++i) {
+        sqfs_xattr_entry_t* k = nullptr;
+        int e = s.xattr_reader_read_key(t_->xattrs.get(), &k);
+        Freed<sqfs_xattr_entry_t> key(k);
+        if (e) damaged(what, e);
+        sqfs_xattr_value_t* v = nullptr;
+        e = s.xattr_reader_read_value(t_->xattrs.get(), key.get(), &v);
+        Freed<sqfs_xattr_value_t> value(v);
+        if (e) damaged(what, e);
+        // libsquashfs returns the key with its namespace's prefix in front ("user.color", size
+        // 5: the size counts the name after the prefix) and refuses a namespace it lacks
+        std::size_t prefix = 0;
+        switch (key->type & SQFS_XATTR_PREFIX_MASK) {
+        case SQFS_XATTR_USER:
+            prefix = 5;
+            break;
+        case SQFS_XATTR_TRUSTED:
+            prefix = 8;
+            break;
+        case SQFS_XATTR_SECURITY:
+            prefix = 9;
+            break;
+        default:
+            damaged(what, SQFS_ERROR_UNSUPPORTED);
+        }
+        std::string name(reinterpret_cast<const char*>(key->key), prefix + key->size);
+        total += name.size() + value->size;
+        if (name.empty() || name.find('\0') != std::string::npos || total > kMaxXattrBytes)
+            damaged(what, SQFS_ERROR_CORRUPTED);
+        out.emplace_back(std::move(name),
+                         std::string(reinterpret_cast<const char*>(value->value), value->size));
+    }
+    return out;
+}
+
+Inode Image::lookup(const std::string& path) {
+    Inode in = inode(root_ref());
+    std::size_t pos = 0;
+    while (pos < path.size()) {
+        std::size_t end = path.find('/', pos);
+        if (end == std::string::npos) end = path.size();
+        std::string_view part(path.data() + pos, end - pos);
+        pos = end + 1;
+        if (part.empty() || part == ".") continue;
+        if (!is_dir(*in)) return nullptr;
+        auto e = find(*in, part);
+        if (!e) return nullptr;
+        in = inode(e->ref);
+    }
+    return in;
+}
+
+std::optional<std::string> Image::root_xattr(const char* name, std::size_t max) {
+    Inode root = inode(root_ref());
+    for (auto& [key, value] : xattrs(*root)) {
+        if (key != name) continue;
+        if (value.size() > max)
+            throw Error(Errc::invalid,
+                        path_ + ": the root's xattr " + name + " is larger than " +
+                            std::to_string(max) + " bytes",
+                        "write the file again with `gantry save --format squashfs`");
+        return std::move(value);
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> Image::read_file(const std::string& path, std::size_t max) {
+    Inode in = lookup(path);
+    if (!in || !is_file(*in)) return std::nullopt;
+    auto size = static_cast<std::uint64_t>(stat(*in).st_size);
+    if (size > max)
+        throw Error(Errc::invalid,
+                    path_ + ": /" + path + " is larger than " + std::to_string(max) + " bytes");
+    std::string out(size, '\0');
+    if (read(*in, 0, out.data(), size) != size) damaged("/" + path, SQFS_ERROR_CORRUPTED);
+    return out;
+}
+
+std::optional<mode_t> Image::mode_of(const std::string& path) {
+    Inode in = lookup(path);
+    if (!in) return std::nullopt;
+    return stat(*in).st_mode;
+}
+
+std::vector<std::string> Image::list_dir(const std::string& path) {
+    std::vector<std::string> out;
+    Inode in = lookup(path);
+    if (!in || !is_dir(*in)) return out;
+    for (auto& e : entries(*in)) out.push_back(std::move(e.name));
+    return out;
+}
+
+std::optional<Header> Image::header() {
+    auto v = root_xattr(kHeaderXattr, kMaxHeader);
+    if (!v) return std::nullopt;
+    return parse_header(*v, path_);
+}
+
+} // namespace gantry::sqsh

@@ -1,0 +1,124 @@
+// sqsh/image: an opened squashfs image, read with squashfs-tools-ng's libsquashfs (Debian's
+// libsquashfs1, loaded with dlopen on first use), as the untrusted input it is.
+//
+// A .sqsh file comes from a colleague or a shared store and is read by gantry as root: every
+// table, length and reference in it is hostile until checked. libsquashfs bounds what it reads
+// (metadata blocks against their table, directory headers and entries against the directory's
+// size, names against 256 bytes, xattr keys and values against their blocks, fragment and id
+// indices against their tables) and reports SQFS_ERROR_* instead of trusting them; this class
+// adds what the library leaves to its caller: the file type comes from the inode's type (never
+// the mode's bits), names are checked (no '/', '.', '..' or NUL), directory listings and
+// xattrs are bounded, and every failure is an Error(invalid) naming the file. Debian's
+// libsquashfuse (the reader before this one) trusted everything past the superblock: a
+// directory entry's name size smashed its stack (tests/e2e/test_sqsh_hostile.py).
+//
+// gantry links no squashfs library: every linked library is start-up time for every `gantry
+// run` (util/library.hpp). The image's file is opened once and read by descriptor (pread),
+// never reopened by name. Not safe for concurrent use: one request at a time (server.cpp).
+#pragma once
+
+#include "sqsh/format.hpp"
+#include "util/fd.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/stat.h>
+#include <utility>
+#include <vector>
+
+struct sqfs_inode_generic_t;
+
+namespace gantry::sqsh {
+
+// An inode read from the image (libsquashfs' generic inode, freed with it).
+struct InodeFree {
+    void operator()(sqfs_inode_generic_t* p) const;
+};
+using Inode = std::unique_ptr<sqfs_inode_generic_t, InodeFree>;
+
+// One entry of a directory: its checked name, the reference of its inode in the inode table and
+// its type as the listing says (S_IFDIR, S_IFREG, ...; the inode's own type decides).
+struct DirEntry {
+    std::string name;
+    std::uint64_t ref = 0;
+    mode_t type = 0;
+};
+
+// Upper bounds a hostile image cannot make gantry exceed.
+inline constexpr std::size_t kMaxDirEntries = 1u << 20;  // per directory
+inline constexpr std::size_t kMaxXattrBytes = 64u << 10; // all xattrs of one inode
+inline constexpr std::size_t kMaxLinkTarget = 4096;      // PATH_MAX
+
+class Image {
+  public:
+    // Opens PATH (a regular file), checks its superblock and loads its tables (ids, fragments,
+    // xattrs); Error(not_found) when it is missing, Error(invalid) when it is not a squashfs
+    // image gantry can read, Error(unsupported) naming the package when libsquashfs is absent.
+    explicit Image(const std::string& path);
+    // Reads the image from FD (any readable descriptor of a regular file or memfd), named PATH
+    // in messages. The fuzz harness uses this with a memfd.
+    Image(Fd fd, const std::string& path);
+    ~Image();
+    Image(const Image&) = delete;
+    Image& operator=(const Image&) = delete;
+
+    const std::string& path() const { return path_; }
+    const Superblock& super() const { return sb_; }
+    int fd() const { return fd_.get(); }
+
+    // --- the inode level (the FUSE server) ---
+    std::uint64_t root_ref() const { return sb_.root_inode; }
+    // The inode at REF; Error(invalid) when it cannot be read.
+    Inode inode(std::uint64_t ref);
+    // The stat of IN: type from the inode's type, permissions from its mode, owners through
+    // the id table, nlink, size, rdev, times. Error(invalid) for an id outside the table.
+    struct stat stat(const sqfs_inode_generic_t& in);
+    // The entries of directory IN (at most kMaxDirEntries), or the one named NAME.
+    // Error(invalid) when IN is not a directory or its listing is damaged.
+    std::vector<DirEntry> entries(const sqfs_inode_generic_t& in);
+    std::optional<DirEntry> find(const sqfs_inode_generic_t& in, std::string_view name);
+    // The target of symlink IN. Error(invalid) when it is not one or the target is unusable.
+    std::string link_target(const sqfs_inode_generic_t& in);
+    // Reads up to SIZE bytes of regular file IN at OFFSET into BUF; the count read (0 at or
+    // past the end). Error(invalid) when a block cannot be read or decompressed.
+    std::size_t read(const sqfs_inode_generic_t& in, std::uint64_t offset, char* buf,
+                     std::size_t size);
+    // IN's xattrs as full names ("user.x") and values, at most kMaxXattrBytes in all.
+    std::vector<std::pair<std::string, std::string>> xattrs(const sqfs_inode_generic_t& in);
+
+    // --- the path level (what gantry reads before it mounts) ---
+    // The value of the root directory's xattr NAME (nullopt when absent); Error(invalid) when it
+    // is larger than MAX or cannot be read.
+    std::optional<std::string> root_xattr(const char* name, std::size_t max);
+    // The content of the regular file PATH (relative to the root, symlinks not followed):
+    // nullopt when absent or not a regular file; Error(invalid) over MAX bytes or unreadable.
+    std::optional<std::string> read_file(const std::string& path, std::size_t max);
+    // The mode of PATH (not followed), nullopt when absent; the names in directory PATH (empty
+    // when absent or not a directory). Error(invalid) when the image cannot be read.
+    std::optional<mode_t> mode_of(const std::string& path);
+    std::vector<std::string> list_dir(const std::string& path);
+    // The gantry header, verified (nullopt for a squashfs without one).
+    std::optional<Header> header();
+
+    struct Tables; // libsquashfs' objects (image.cpp)
+
+  private:
+    void open();
+    // PATH's inode (components looked up one by one, symlinks not followed); null when absent.
+    Inode lookup(const std::string& path);
+    [[noreturn]] void damaged(const std::string& what, int err) const;
+
+    std::string path_;
+    Fd fd_;
+    Superblock sb_;
+    std::unique_ptr<Tables> t_;
+};
+
+// The file type bits (S_IFREG, ...) of libsquashfs inode type TYPE (basic or extended); 0 for
+// a type squashfs does not define.
+mode_t file_type(unsigned type);
+
+} // namespace gantry::sqsh
