@@ -4,6 +4,7 @@
 #include "util/error.hpp"
 #include "util/library.hpp"
 
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -27,6 +28,9 @@ Sqfs load() {
     lib.bind(s.id_table_index_to_id, "sqfs_id_table_index_to_id");
     lib.bind(s.meta_reader_create, "sqfs_meta_reader_create");
     lib.bind(s.meta_reader_read_inode, "sqfs_meta_reader_read_inode");
+    lib.bind(s.meta_reader_seek, "sqfs_meta_reader_seek");
+    lib.bind(s.meta_reader_read, "sqfs_meta_reader_read");
+    lib.bind(s.meta_reader_get_position, "sqfs_meta_reader_get_position");
     lib.bind(s.readdir_state_init, "sqfs_readdir_state_init");
     lib.bind(s.meta_reader_readdir, "sqfs_meta_reader_readdir");
     lib.bind(s.data_reader_create, "sqfs_data_reader_create");
@@ -35,9 +39,6 @@ Sqfs load() {
     lib.bind(s.xattr_reader_create, "sqfs_xattr_reader_create");
     lib.bind(s.xattr_reader_load, "sqfs_xattr_reader_load");
     lib.bind(s.xattr_reader_get_desc, "sqfs_xattr_reader_get_desc");
-    lib.bind(s.xattr_reader_seek_kv, "sqfs_xattr_reader_seek_kv");
-    lib.bind(s.xattr_reader_read_key, "sqfs_xattr_reader_read_key");
-    lib.bind(s.xattr_reader_read_value, "sqfs_xattr_reader_read_value");
     lib.bind(s.inode_get_xattr_index, "sqfs_inode_get_xattr_index");
     lib.bind(s.free, "sqfs_free");
     return s;
@@ -181,6 +182,10 @@ mode_t file_type(unsigned type) {
     }
 }
 
+mode_t file_type(const sqfs_inode_generic_t& in) {
+    return file_type(in.base.type);
+}
+
 struct Image::Tables {
     FdFile file{};
     sqfs_super_t super{};
@@ -188,7 +193,9 @@ struct Image::Tables {
     Owned<sqfs_id_table_t> ids;
     Owned<sqfs_meta_reader_t> inodes, dirs;
     Owned<sqfs_data_reader_t> data;
-    Owned<sqfs_xattr_reader_t> xattrs; // null when the image has none
+    Owned<sqfs_xattr_reader_t> xattrs; // null when the image has none; its descriptors
+    Owned<sqfs_meta_reader_t> kv;      // its key-value pairs, starting at kv_start
+    std::uint64_t kv_start = 0;
 };
 
 Image::Image(const std::string& path) : path_(path) {
@@ -248,6 +255,23 @@ void Image::open() {
     if ((t.super.flags & SQFS_FLAG_COMPRESSOR_OPTIONS) && t.cmp->read_options)
         if (int e = t.cmp->read_options(t.cmp.get(), f)) damaged("the compressor options", e);
 
+    // libsquashfs allocates a whole table (count x entry size) before reading it; a table's
+    // index (one 8-byte reference per 8 KiB of table) must fit in the image first.
+    auto fits = [&](const char* what, std::uint64_t index_at, std::uint64_t bytes) {
+        std::uint64_t refs = (bytes + 8191) / 8192;
+        if (index_at > t.super.bytes_used || refs > (t.super.bytes_used - index_at) / 8)
+            damaged(what, SQFS_ERROR_OUT_OF_BOUNDS);
+    };
+    if (t.super.fragment_entry_count && !(t.super.flags & SQFS_FLAG_NO_FRAGMENTS))
+        fits("the fragment table", t.super.fragment_table_start,
+             std::uint64_t{t.super.fragment_entry_count} * 16);
+    if (!(t.super.flags & SQFS_FLAG_NO_XATTRS) && t.super.xattr_id_table_start != kNoTable) {
+        sqfs_u32 count = 0; // after the key-value pairs' start (8 bytes)
+        if (int e = fd_read_at(f, t.super.xattr_id_table_start + 8, &count, sizeof count))
+            damaged("the xattr table", e);
+        fits("the xattr table", t.super.xattr_id_table_start + 16, std::uint64_t{count} * 16);
+    }
+
     t.ids.reset(s.id_table_create(0));
     if (!t.ids) throw Error(Errc::internal, "out of memory");
     if (int e = s.id_table_read(t.ids.get(), f, &t.super, t.cmp.get())) damaged("the id table", e);
@@ -268,10 +292,56 @@ void Image::open() {
         if (!t.xattrs) throw Error(Errc::internal, "out of memory");
         if (int e = s.xattr_reader_load(t.xattrs.get(), &t.super, f, t.cmp.get()))
             damaged("the xattr table", e);
+        std::uint64_t ids = t.super.xattr_id_table_start;
+        if (int e = fd_read_at(f, ids, &t.kv_start, sizeof t.kv_start))
+            damaged("the xattr table", e);
+        if (t.kv_start >= ids) damaged("the xattr table", SQFS_ERROR_OUT_OF_BOUNDS);
+        t.kv.reset(s.meta_reader_create(f, t.cmp.get(), t.kv_start, ids));
+        if (!t.kv) throw Error(Errc::internal, "out of memory");
+    }
+}
+
+// Sizes libsquashfs allocates from before it reads them (a file's block list, a symlink's
+// target), read first from the inode's fixed part and bounded: a file may list no more blocks
+// than the inode table can hold (a metadata block is at most 8 KiB and at least 3 bytes on
+// disk), a target is at most PATH_MAX. Unchecked, a 4-byte size asks for gigabytes.
+void Image::check_sizes(std::uint64_t ref) {
+    static_assert(std::endian::native == std::endian::little, "squashfs is little-endian");
+    const Sqfs& s = sqfs();
+    sqfs_meta_reader_t* m = t_->inodes.get();
+    const sqfs_super_t& sb = t_->super;
+    std::string what = "inode " + std::to_string(ref);
+    if (int e = s.meta_reader_seek(m, sb.inode_table_start + (ref >> 16), ref & 0xffff))
+        damaged(what, e);
+    sqfs_inode_t base{};
+    if (int e = s.meta_reader_read(m, &base, sizeof base)) damaged(what, e);
+    std::uint64_t table = sb.directory_table_start - sb.inode_table_start;
+    std::uint64_t most = (table / 3 + 1) * 8192; // the inode table's largest uncompressed size
+    if (base.type == SQFS_INODE_FILE || base.type == SQFS_INODE_EXT_FILE) {
+        std::uint64_t size = 0;
+        std::uint32_t fragment = 0;
+        if (base.type == SQFS_INODE_FILE) {
+            sqfs_inode_file_t f{};
+            if (int e = s.meta_reader_read(m, &f, sizeof f)) damaged(what, e);
+            size = f.file_size, fragment = f.fragment_index;
+        } else {
+            sqfs_inode_file_ext_t f{};
+            if (int e = s.meta_reader_read(m, &f, sizeof f)) damaged(what, e);
+            size = f.file_size, fragment = f.fragment_idx;
+        }
+        std::uint64_t blocks = size / sb.block_size;
+        if (size % sb.block_size && fragment == 0xffffffff) ++blocks;
+        if (blocks > most / 4) damaged(what + " (a file's block list)", SQFS_ERROR_OVERFLOW);
+    } else if (base.type == SQFS_INODE_SLINK || base.type == SQFS_INODE_EXT_SLINK) {
+        sqfs_inode_slink_t l{};
+        if (int e = s.meta_reader_read(m, &l, sizeof l)) damaged(what, e);
+        if (l.target_size == 0 || l.target_size > kMaxLinkTarget)
+            damaged(what + " (a symlink's target)", SQFS_ERROR_CORRUPTED);
     }
 }
 
 Inode Image::inode(std::uint64_t ref) {
+    check_sizes(ref);
     sqfs_inode_generic_t* out = nullptr;
     int e =
         sqfs().meta_reader_read_inode(t_->inodes.get(), &t_->super, ref >> 16, ref & 0xffff, &out);
@@ -398,6 +468,9 @@ std::size_t Image::read(const sqfs_inode_generic_t& in, std::uint64_t offset, ch
     return done;
 }
 
+// The key-value pairs are read here, not by libsquashfs' xattr reader: it allocates a value's
+// size (4 bytes from the image) before reading it. Each size is bounded first: a name by
+// XATTR_NAME_MAX (255), all values of an inode by kMaxXattrBytes (XATTR_SIZE_MAX is 64 KiB).
 std::vector<std::pair<std::string, std::string>> Image::xattrs(const sqfs_inode_generic_t& in) {
     std::vector<std::pair<std::string, std::string>> out;
     const Sqfs& s = sqfs();
@@ -407,39 +480,58 @@ std::vector<std::pair<std::string, std::string>> Image::xattrs(const sqfs_inode_
     if (!t_->xattrs) damaged(what, SQFS_ERROR_OUT_OF_BOUNDS);
     sqfs_xattr_id_t desc{};
     if (int e = s.xattr_reader_get_desc(t_->xattrs.get(), index, &desc)) damaged(what, e);
-    if (int e = s.xattr_reader_seek_kv(t_->xattrs.get(), &desc)) damaged(what, e);
+    sqfs_meta_reader_t* m = t_->kv.get();
+    auto seek = [&](std::uint64_t ref) {
+        if (int e = s.meta_reader_seek(m, t_->kv_start + (ref >> 16), ref & 0xffff))
+            damaged(what, e);
+    };
+    auto read = [&](void* p, std::size_t n) {
+        if (int e = s.meta_reader_read(m, p, n)) damaged(what, e);
+    };
+    seek(desc.xattr);
     std::size_t total = 0;
     for (sqfs_u32 i = 0; i < desc.count; ++i) {
-        sqfs_xattr_entry_t* k = nullptr;
-        int e = s.xattr_reader_read_key(t_->xattrs.get(), &k);
-        Freed<sqfs_xattr_entry_t> key(k);
-        if (e) damaged(what, e);
-        sqfs_xattr_value_t* v = nullptr;
-        e = s.xattr_reader_read_value(t_->xattrs.get(), key.get(), &v);
-        Freed<sqfs_xattr_value_t> value(v);
-        if (e) damaged(what, e);
-        // libsquashfs returns the key with its namespace's prefix in front ("user.color", size
-        // 5: the size counts the name after the prefix) and refuses a namespace it lacks
-        std::size_t prefix = 0;
-        switch (key->type & SQFS_XATTR_PREFIX_MASK) {
+        sqfs_u16 head[2] = {}; // type, name size
+        read(head, sizeof head);
+        const char* prefix = nullptr;
+        switch (head[0] & SQFS_XATTR_PREFIX_MASK) {
         case SQFS_XATTR_USER:
-            prefix = 5;
+            prefix = "user.";
             break;
         case SQFS_XATTR_TRUSTED:
-            prefix = 8;
+            prefix = "trusted.";
             break;
         case SQFS_XATTR_SECURITY:
-            prefix = 9;
+            prefix = "security.";
             break;
         default:
             damaged(what, SQFS_ERROR_UNSUPPORTED);
         }
-        std::string name(reinterpret_cast<const char*>(key->key), prefix + key->size);
-        total += name.size() + value->size;
-        if (name.empty() || name.find('\0') != std::string::npos || total > kMaxXattrBytes)
+        std::string name(prefix);
+        if (head[1] == 0 || name.size() + head[1] > 255) damaged(what, SQFS_ERROR_CORRUPTED);
+        name.resize(name.size() + head[1]);
+        read(name.data() + name.size() - head[1], head[1]);
+        sqfs_u32 size = 0;
+        read(&size, sizeof size);
+        sqfs_u64 back_block = 0;
+        std::size_t back_offset = 0;
+        bool out_of_line = head[0] & SQFS_XATTR_FLAG_OOL;
+        if (out_of_line) { // the value is elsewhere: an 8-byte reference to it
+            sqfs_u64 ref = 0;
+            if (size != sizeof ref) damaged(what, SQFS_ERROR_CORRUPTED);
+            read(&ref, sizeof ref);
+            s.meta_reader_get_position(m, &back_block, &back_offset);
+            seek(ref);
+            read(&size, sizeof size);
+        }
+        total += name.size() + size;
+        if (total > kMaxXattrBytes || name.find('\0') != std::string::npos)
             damaged(what, SQFS_ERROR_CORRUPTED);
-        out.emplace_back(std::move(name),
-                         std::string(reinterpret_cast<const char*>(value->value), value->size));
+        std::string value(size, '\0');
+        read(value.data(), size);
+        if (out_of_line)
+            if (int e = s.meta_reader_seek(m, back_block, back_offset)) damaged(what, e);
+        out.emplace_back(std::move(name), std::move(value));
     }
     return out;
 }

@@ -109,6 +109,7 @@ class Image {
     void open();
     // PATH's inode (components looked up one by one, symlinks not followed); null when absent.
     Inode lookup(const std::string& path);
+    void check_sizes(std::uint64_t ref);
     [[noreturn]] void damaged(const std::string& what, int err) const;
 
     std::string path_;
@@ -120,5 +121,7 @@ class Image {
 // The file type bits (S_IFREG, ...) of libsquashfs inode type TYPE (basic or extended); 0 for
 // a type squashfs does not define.
 mode_t file_type(unsigned type);
+// The file type bits of inode IN (its type's, never its mode's).
+mode_t file_type(const sqfs_inode_generic_t& in);
 
 } // namespace gantry::sqsh

@@ -27,6 +27,9 @@ struct Sqfs {
     decltype(&::sqfs_id_table_index_to_id) id_table_index_to_id;
     decltype(&::sqfs_meta_reader_create) meta_reader_create;
     decltype(&::sqfs_meta_reader_read_inode) meta_reader_read_inode;
+    decltype(&::sqfs_meta_reader_seek) meta_reader_seek;
+    decltype(&::sqfs_meta_reader_read) meta_reader_read;
+    decltype(&::sqfs_meta_reader_get_position) meta_reader_get_position;
     decltype(&::sqfs_readdir_state_init) readdir_state_init;
     decltype(&::sqfs_meta_reader_readdir) meta_reader_readdir;
     decltype(&::sqfs_data_reader_create) data_reader_create;
@@ -35,9 +38,6 @@ struct Sqfs {
     decltype(&::sqfs_xattr_reader_create) xattr_reader_create;
     decltype(&::sqfs_xattr_reader_load) xattr_reader_load;
     decltype(&::sqfs_xattr_reader_get_desc) xattr_reader_get_desc;
-    decltype(&::sqfs_xattr_reader_seek_kv) xattr_reader_seek_kv;
-    decltype(&::sqfs_xattr_reader_read_key) xattr_reader_read_key;
-    decltype(&::sqfs_xattr_reader_read_value) xattr_reader_read_value;
     decltype(&::sqfs_inode_get_xattr_index) inode_get_xattr_index;
     decltype(&::sqfs_free) free;
 };

@@ -148,11 +148,11 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     answer(req, [&](Server::State& st) {
         Inode dir = st.image->inode(ref_of(*st.image, parent));
-        if (!S_ISDIR(file_type(dir->base.type))) return ENOTDIR;
+        if (!S_ISDIR(file_type(*dir))) return ENOTDIR;
         auto e = st.image->find(*dir, name);
         if (!e) return ENOENT;
         Inode in = st.image->inode(e->ref);
-        if (file_type(in->base.type) != e->type) return EIO; // the listing lies about it
+        if (file_type(*in) != e->type) return EIO; // the listing lies about it
         fuse_entry_param p{};
         p.ino = node_of(*st.image, e->ref);
         p.attr = attr(st, *in, p.ino);
@@ -174,7 +174,7 @@ struct OpenDir {
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     answer(req, [&](Server::State& st) {
         Inode dir = st.image->inode(ref_of(*st.image, ino));
-        if (!S_ISDIR(file_type(dir->base.type))) return ENOTDIR;
+        if (!S_ISDIR(file_type(*dir))) return ENOTDIR;
         auto d = std::make_unique<OpenDir>();
         d->entries = st.image->entries(*dir);
         fi->fh = reinterpret_cast<std::uint64_t>(d.get());
@@ -216,7 +216,7 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     answer(req, [&](Server::State& st) {
         if ((fi->flags & O_ACCMODE) != O_RDONLY) return EROFS;
         Inode in = st.image->inode(ref_of(*st.image, ino));
-        if (!S_ISREG(file_type(in->base.type))) return EISDIR;
+        if (!S_ISREG(file_type(*in))) return EISDIR;
         fi->keep_cache = 1; // the image never changes while it is mounted
         fi->fh = reinterpret_cast<std::uint64_t>(in.get());
         if (fuse().reply_open(req, fi) == 0) in.release();
@@ -244,7 +244,7 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
 void op_readlink(fuse_req_t req, fuse_ino_t ino) {
     answer(req, [&](Server::State& st) {
         Inode in = st.image->inode(ref_of(*st.image, ino));
-        if (!S_ISLNK(file_type(in->base.type))) return EINVAL;
+        if (!S_ISLNK(file_type(*in))) return EINVAL;
         fuse().reply_readlink(req, st.image->link_target(*in).c_str());
         return 0;
     });
