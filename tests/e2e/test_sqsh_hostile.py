@@ -1,0 +1,161 @@
+"""Hostile squashfs files (issue 36): each class of defect the black-box campaign found in the
+old reader (Debian's libsquashfuse trusted every table past the superblock), crafted on purpose,
+then read by `gantry inspect` (the reads before mounting) and by `gantry run` served over FUSE
+(GANTRY_SQSH_FUSE=1: the FUSE server thread of the gantry process). gantry must refuse the file
+or give the container an I/O error for the damaged part, and never crash: no signal, no "stack
+smashing", no sanitizer report. Run against the old reader, the name-size case smashed its
+stack, the xattr key size overflowed its heap, and the id, fragment and xattr-id cases read out
+of bounds (SIGSEGV). fuzz/fuzz_sqsh_reader covers the classes beyond these inputs.
+
+The image is written by mksquashfs with uncompressed metadata (-noI -noD -noF -noX), so each
+structure is found and patched at its byte offset."""
+import os
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import Gantry, need_tool
+
+CRASH_MARKS = ("stack smashing", "Segmentation", "AddressSanitizer", "double free",
+               "corrupted", "Aborted", "core dumped")
+SIGNAL_CODES = {128 + 6, 128 + 7, 128 + 11, -6, -7, -11}  # SIGABRT, SIGBUS, SIGSEGV
+LINK_TARGET = "TARGET-of-the-victim-link"
+SMALL_SIZE = 1234  # the victim file's size: unique, so its inode can be found
+
+
+def superblock(b):
+    f = struct.unpack_from("<IIIIIHHHHHHQQQQQQQQ", b, 0)
+    keys = ("magic inodes mtime block_size frags comp block_log flags ids vmaj vmin root "
+            "bytes_used id_table xattr_table inode_table dir_table frag_table export_table").split()
+    return dict(zip(keys, f))
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
+    need_tool("mksquashfs")
+    need_tool("setfattr")
+    d = tmp_path_factory.mktemp("hostile")
+    root = d / "root"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy("/bin/busybox", root / "bin" / "busybox")
+    (root / "bin" / "sh").symlink_to("busybox")
+    v = root / "victim"
+    v.mkdir()
+    (v / "small").write_bytes(b"s" * SMALL_SIZE)
+    (v / "a-victim-entry-name").write_text("entry\n")
+    (v / "link").symlink_to(LINK_TARGET)
+    (v / "xattr").write_text("x\n")
+    subprocess.run(["setfattr", "-n", "user.colorkey", "-v", "bluevalue", str(v / "xattr")],
+                   check=True)
+    img = d / "pristine.sqsh"
+    subprocess.run(["mksquashfs", str(root), str(img), "-noI", "-noD", "-noF", "-noX",
+                    "-all-root", "-quiet", "-noappend"], check=True, capture_output=True)
+    return img
+
+
+def patched(pristine, tmp, name, edits):
+    """A copy of the pristine image with EDITS ({offset: bytes}) applied."""
+    b = bytearray(pristine.read_bytes())
+    for off, data in edits.items():
+        b[off:off + len(data)] = data
+    p = tmp / f"{name}.sqsh"
+    p.write_bytes(bytes(b))
+    return p
+
+
+def find_once(b, needle, start, end):
+    at = b.find(needle, start, end)
+    assert at >= 0 and b.find(needle, at + 1, end) < 0, f"{needle!r} not unique in the table"
+    return at
+
+
+def hostile_cases(pristine):
+    b = pristine.read_bytes()
+    sb = superblock(b)
+    it, dt = sb["inode_table"], sb["dir_table"]
+    cases = {}
+    # a directory entry's name size: 0xffff (the name is 1..256 bytes; size stores len - 1)
+    name = find_once(b, b"a-victim-entry-name", dt, sb["frag_table"])
+    cases["dir-entry-name-size"] = {name - 2: struct.pack("<H", 0xFFFF)}
+    # an xattr key's size and a value's size, in the key-value pairs
+    kv = struct.unpack_from("<Q", b, sb["xattr_table"])[0]
+    key = find_once(b, b"colorkey", kv, sb["xattr_table"])
+    cases["xattr-key-size"] = {key - 2: struct.pack("<H", 0xFFFF)}
+    cases["xattr-value-size"] = {key + len(b"colorkey"): struct.pack("<I", 0xFFFFFFF0)}
+    # the xattr id table's count, and a symlink's target size
+    cases["xattr-id-count"] = {sb["xattr_table"] + 8: struct.pack("<I", 0xFFFFFFFF)}
+    target = find_once(b, LINK_TARGET.encode(), it, dt)
+    cases["symlink-target-size"] = {target - 4: struct.pack("<I", 0xFFFFFFFF)}
+    # the small file's inode: its fragment index, its owner's index in the id table
+    for base in range(it, dt - 32):
+        if (struct.unpack_from("<H", b, base)[0] == 2
+                and struct.unpack_from("<I", b, base + 28)[0] == SMALL_SIZE):
+            break
+    else:
+        raise AssertionError("the small file's inode was not found")
+    cases["fragment-index"] = {base + 20: struct.pack("<I", 0x7FFFFFF0)}
+    cases["id-index"] = {base + 4: struct.pack("<H", 0xFFF0)}
+    cases["file-size-huge"] = {base + 28: struct.pack("<I", 0xFFFFFFF0),
+                               base + 20: struct.pack("<I", 0xFFFFFFFF)}
+    # the superblock's counts of the fragment and id tables
+    cases["fragment-count"] = {16: struct.pack("<I", 0xFFFFFFFF)}
+    cases["id-count"] = {26: struct.pack("<H", 0xFFFF)}
+    return cases
+
+
+def assert_no_crash(r, what):
+    assert r.code not in SIGNAL_CODES, f"{what}: gantry died of a signal: {r!r}"
+    for mark in CRASH_MARKS:
+        assert mark not in r.err and mark not in r.out, f"{what}: {mark!r}: {r!r}"
+
+
+def test_pristine_image_reads_and_runs(g, pristine, tmp_path):
+    fuse = Gantry(g.root, env={"GANTRY_SQSH_FUSE": "1"})
+    r = fuse.run("run", "--rm", pristine, "/bin/sh", "-c",
+                 "wc -c < /victim/small; readlink /victim/link; cat /victim/a-victim-entry-name")
+    assert r.out.split() == [str(SMALL_SIZE), LINK_TARGET, "entry"]
+
+
+@pytest.mark.parametrize("case", ["dir-entry-name-size", "xattr-key-size", "xattr-value-size",
+                                  "xattr-id-count", "symlink-target-size", "fragment-index",
+                                  "id-index", "file-size-huge", "fragment-count", "id-count"])
+def test_hostile_table_is_refused_or_unreadable_never_a_crash(g, pristine, tmp_path, case):
+    img = patched(pristine, tmp_path, case, hostile_cases(pristine)[case])
+    r = g.run("inspect", img, check=False)
+    assert_no_crash(r, f"inspect {case}")
+    assert r.code in (0, 4), f"inspect {case}: exit 0 or 4 (invalid): {r!r}"
+    if r.code == 4:
+        assert str(img) in r.err and "damaged squashfs image" in r.err
+    # the FUSE server reads every victim: the container sees an I/O error for the damaged
+    # part (or gantry refuses the file before it starts), the server keeps serving
+    fuse = Gantry(g.root, env={"GANTRY_SQSH_FUSE": "1"})
+    r = fuse.run("run", "--rm", img, "/bin/sh", "-c",
+                 "ls -la /victim; cat /victim/* ; readlink /victim/link; "
+                 "/bin/busybox true && echo still-served", check=False, timeout=60)
+    assert_no_crash(r, f"run {case}")
+    if r.code == 4:  # refused before the container started: the reads before mounting
+        assert str(img) in r.err and "damaged squashfs image" in r.err
+    else:
+        assert "still-served" in r.out, f"run {case}: the server stopped serving: {r!r}"
+        assert "Input/output error" in r.out + r.err or case == "id-index", r
+
+
+def test_byte_mutations_of_every_table_never_crash_inspect(g, pristine, tmp_path):
+    """A sweep over the tables (every 5th byte of the inode table through the end, set to 0xff
+    and to 0x00): inspect reads the header, etc/passwd and the run view of each."""
+    b = pristine.read_bytes()
+    sb = superblock(b)
+    seen = {0: 0, 4: 0}
+    for off in range(sb["inode_table"], sb["bytes_used"], 5):
+        for value in (0xFF, 0x00):
+            if b[off] == value:
+                continue
+            img = patched(pristine, tmp_path, "m", {off: bytes([value])})
+            r = g.run("inspect", img, check=False)
+            assert_no_crash(r, f"byte {off} = {value:#x}")
+            assert r.code in (0, 4), f"byte {off} = {value:#x}: {r!r}"
+            seen[r.code] += 1
+    assert seen[4] > 0 and seen[0] > 0, seen  # the sweep reached both outcomes
