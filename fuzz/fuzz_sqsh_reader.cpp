@@ -25,7 +25,7 @@ void visit(sqsh::Image& img, std::uint64_t ref, std::deque<std::uint64_t>& todo)
     FUZZ_CHECK((st.st_mode & S_IFMT) == sqsh::file_type(*in));
     for (auto& [k, v] : img.xattrs(*in)) FUZZ_CHECK(!k.empty() && k.size() + v.size() <= 65536);
     if (S_ISDIR(st.st_mode)) {
-        auto entries = img.entries(*in);
+        const auto& entries = *img.entries(*in);
         FUZZ_CHECK(entries.size() <= sqsh::kMaxDirEntries);
         for (auto& e : entries) {
             FUZZ_CHECK(!e.name.empty() && e.name.find('/') == std::string::npos);

@@ -4,6 +4,7 @@
 #include "util/error.hpp"
 #include "util/library.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -409,9 +410,17 @@ struct stat Image::stat(const sqfs_inode_generic_t& in) {
     return st;
 }
 
-std::vector<DirEntry> Image::entries(const sqfs_inode_generic_t& in) {
-    std::vector<DirEntry> out;
+std::shared_ptr<const Image::Listing> Image::entries(const sqfs_inode_generic_t& in) {
     if (!is_dir(in)) damaged("inode " + std::to_string(in.base.inode_number), SQFS_ERROR_NOT_DIR);
+    auto key =
+        in.base.type == SQFS_INODE_DIR
+            ? std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>{in.data.dir.start_block,
+                                                                      in.data.dir.offset,
+                                                                      in.data.dir.size}
+            : std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>{
+                  in.data.dir_ext.start_block, in.data.dir_ext.offset, in.data.dir_ext.size};
+    if (auto it = listings_.find(key); it != listings_.end()) return it->second;
+    auto out = std::make_shared<Listing>();
     const Sqfs& s = sqfs();
     sqfs_readdir_state_t state{};
     if (int e = s.readdir_state_init(&state, &t_->super, &in))
@@ -425,16 +434,26 @@ std::vector<DirEntry> Image::entries(const sqfs_inode_generic_t& in) {
         if (e < 0) damaged("directory " + std::to_string(in.base.inode_number), e);
         std::string name(reinterpret_cast<const char*>(ent->name), std::size_t{ent->size} + 1);
         mode_t type = file_type(ent->type);
-        if (!usable_name(name) || !type || out.size() >= kMaxDirEntries)
+        if (!usable_name(name) || !type || out->size() >= kMaxDirEntries)
             damaged("directory " + std::to_string(in.base.inode_number), SQFS_ERROR_CORRUPTED);
-        out.push_back({std::move(name), ref, type});
+        out->push_back({std::move(name), ref, type});
     }
+    // squashfs sorts a listing by name (the kernel's lookup relies on it); a hostile one is
+    // sorted here, so that a lookup is a binary search
+    auto by_name = [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; };
+    if (!std::is_sorted(out->begin(), out->end(), by_name))
+        std::stable_sort(out->begin(), out->end(), by_name);
+    if (cached_ + out->size() > kMaxCachedEntries) listings_.clear(), cached_ = 0;
+    cached_ += out->size();
+    listings_.emplace(key, out);
     return out;
 }
 
 std::optional<DirEntry> Image::find(const sqfs_inode_generic_t& in, std::string_view name) {
-    for (auto& e : entries(in))
-        if (e.name == name) return std::move(e);
+    auto list = entries(in); // sorted by name
+    auto it = std::lower_bound(list->begin(), list->end(), name,
+                               [](const DirEntry& e, std::string_view n) { return e.name < n; });
+    if (it != list->end() && it->name == name) return *it;
     return std::nullopt;
 }
 
@@ -589,7 +608,7 @@ std::vector<std::string> Image::list_dir(const std::string& path) {
     std::vector<std::string> out;
     Inode in = lookup(path);
     if (!in || !is_dir(*in)) return out;
-    for (auto& e : entries(*in)) out.push_back(std::move(e.name));
+    for (auto& e : *entries(*in)) out.push_back(e.name);
     return out;
 }
 

@@ -168,7 +168,7 @@ void op_forget(fuse_req_t req, fuse_ino_t, uint64_t) {
 
 // An open directory: its entries, read once (a listing is bounded by kMaxDirEntries).
 struct OpenDir {
-    std::vector<DirEntry> entries;
+    std::shared_ptr<const Image::Listing> entries;
 };
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -192,7 +192,7 @@ void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 
 void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
     answer(req, [&](Server::State& st) {
-        const auto& entries = reinterpret_cast<OpenDir*>(fi->fh)->entries; // NOLINT
+        const auto& entries = *reinterpret_cast<OpenDir*>(fi->fh)->entries; // NOLINT
         std::string buf(size, '\0');
         std::size_t used = 0;
         // offsets: 1 ".", 2 "..", 3 + i the i-th entry
