@@ -7,6 +7,7 @@
 #include "rootfs/rootfs.hpp"
 #include "runtime/seccomp.hpp"
 #include "runtime/state.hpp"
+#include "runtime/thread_confinement.hpp"
 #include "sqsh/kernel_mount.hpp"
 #include "sqsh/server.hpp"
 #include "util/error.hpp"
@@ -130,7 +131,13 @@ struct Launcher {
                                "): FUSE instead");
                 server = std::make_unique<sqsh::Server>(
                     p.sqsh, sqsh::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
-                l.fuse_serve = [this](Fd dev) { server->serve(std::move(dev)); };
+                // the serving thread parses the image: confined (no capabilities, a filter
+                // of the calls it makes), compiled here, loaded by the thread
+                auto program = runtime::confinement_program(sqsh::Server::syscalls());
+                l.fuse_serve = [this, program](Fd dev) {
+                    server->serve(std::move(dev),
+                                  [program] { runtime::confine_this_thread(program); });
+                };
                 l.fuse_options = sqsh::Server::mount_options;
             }
             st = {l.mount_point, {"lower"}};

@@ -3,6 +3,7 @@
 #include "sqsh/libsquashfs.hpp"
 #include "util/error.hpp"
 #include "util/library.hpp"
+#include "util/log.hpp"
 
 #define FUSE_USE_VERSION 34
 #include <cerrno>
@@ -308,7 +309,18 @@ std::string Server::mount_options(int fd) {
            ",rootmode=40000,user_id=0,group_id=0,default_permissions,allow_other";
 }
 
-void Server::serve(Fd dev) {
+const std::vector<std::string>& Server::syscalls() {
+    // seen with strace on the thread (read the request, pread the image, writev the reply,
+    // malloc's mmap/munmap/mprotect/madvise/brk), and what a thread's end and a lock need
+    static const std::vector<std::string> names = {
+        "read",          "readv",  "write",      "writev",         "pread64",        "preadv",
+        "mmap",          "munmap", "mremap",     "mprotect",       "madvise",        "brk",
+        "futex",         "exit",   "exit_group", "rt_sigprocmask", "rt_sigreturn",   "sigaltstack",
+        "clock_gettime", "gettid", "getpid",     "sched_yield",    "restart_syscall"};
+    return names;
+}
+
+void Server::serve(Fd dev, std::function<void()> confine) {
     const Fuse& a = fuse();
     fuse_lowlevel_ops ops{};
     ops.lookup = op_lookup;
@@ -335,7 +347,15 @@ void Server::serve(Fd dev) {
         throw Error(Errc::run_failed, "cannot serve the squashfs image on its FUSE descriptor");
     // The loop owns a reference to the state: it may outlive this object (its threads end with
     // the connection or with the process).
-    std::thread([st = st_] { fuse().session_loop(st->se); }).detach();
+    std::thread([st = st_, confine = std::move(confine)] {
+        try {
+            confine();
+        } catch (const std::exception& e) {
+            log::warn(std::string(e.what()) + ": the squashfs image is not served");
+            return; // the container reads ENOTCONN
+        }
+        fuse().session_loop(st->se);
+    }).detach();
 }
 
 } // namespace gantry::sqsh

@@ -16,7 +16,9 @@
 #include "sqsh/image.hpp"
 #include "util/fd.hpp"
 
+#include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -42,8 +44,13 @@ class Server {
     Server& operator=(const Server&) = delete;
 
     // Serves the FUSE connection DEV (a /dev/fuse descriptor mounted by the container) on a
-    // thread of its own; returns at once.
-    void serve(Fd dev);
+    // thread of its own; returns at once. The thread first calls CONFINE (which confines it:
+    // runtime/thread_confinement.hpp) and serves nothing if it throws.
+    void serve(Fd dev, std::function<void()> confine);
+
+    // The system calls the serving thread makes (libfuse3's loop, libsquashfs, malloc and
+    // the thread's own exit): what its confinement allows.
+    static const std::vector<std::string>& syscalls();
 
     // The mount(2) data for a FUSE mount of descriptor FD served by serve().
     static std::string mount_options(int fd);

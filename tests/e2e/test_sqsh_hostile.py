@@ -159,3 +159,35 @@ def test_byte_mutations_of_every_table_never_crash_inspect(g, pristine, tmp_path
             assert r.code in (0, 4), f"byte {off} = {value:#x}: {r!r}"
             seen[r.code] += 1
     assert seen[4] > 0 and seen[0] > 0, seen  # the sweep reached both outcomes
+
+
+def test_fuse_server_thread_runs_without_capabilities_under_seccomp(g, pristine, tmp_path):
+    """The thread that parses the image holds no capability and runs under its own seccomp
+    filter (runtime/thread_confinement), while gantry's other threads keep root's."""
+    import time
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    fuse = Gantry(g.root, env={"GANTRY_SQSH_FUSE": "1"})
+    p = fuse.popen("run", "--rm", "-v", f"{vol}:/v", pristine, "/bin/sh", "-c",
+                   "cat /victim/small > /dev/null; touch /v/started; "
+                   "while [ ! -e /v/stop ]; do usleep 20000; done",
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not (vol / "started").exists():
+            assert p.poll() is None, p.communicate()
+            assert time.monotonic() < deadline, "the container did not start"
+            time.sleep(0.02)
+        status = {}
+        for task in Path(f"/proc/{p.pid}/task").iterdir():
+            fields = dict(line.split(":", 1) for line in (task / "status").read_text().splitlines())
+            status[task.name] = (fields["Seccomp"].strip(), fields["CapEff"].strip(),
+                                 fields["CapBnd"].strip(), fields["NoNewPrivs"].strip())
+        confined = [t for t, s in status.items() if s == ("2", "0" * 16, "0" * 16, "1")]
+        assert len(confined) == 1, status  # the one serving thread
+        main = status[str(p.pid)]
+        assert main[0] == "0" and main[1] != "0" * 16, status  # the rest is untouched (root)
+    finally:
+        (vol / "stop").touch()
+        out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, (out, err)

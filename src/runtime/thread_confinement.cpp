@@ -1,0 +1,43 @@
+#include "runtime/thread_confinement.hpp"
+
+#include "oci/seccomp_spec.hpp"
+#include "runtime/seccomp.hpp"
+#include "util/error.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace gantry::runtime {
+
+std::vector<sock_filter> confinement_program(const std::vector<std::string>& syscalls) {
+    oci::SeccompSpec spec;
+    spec.default_action = oci::ScmpAction::errno_ret;
+    spec.default_errno_ret = EPERM;
+    spec.flags = 0;
+    for (const auto& name : syscalls) spec.rules.push_back({name, oci::ScmpAction::allow, {}, {}});
+    return seccomp_program(spec);
+}
+
+void confine_this_thread(const std::vector<sock_filter>& program) {
+    auto fail = [](const char* step) {
+        throw Error(Errc::run_failed, std::string("cannot confine the squashfs server thread (") +
+                                          step + "): " + std::strerror(errno));
+    };
+    // the bounding set first (dropping it needs CAP_SETPCAP, which goes next)
+    for (int cap = 0; cap <= CAP_LAST_CAP; ++cap)
+        if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL && errno != EPERM)
+            fail("bounding set");
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+        fail("ambient set");
+    __user_cap_header_struct head{_LINUX_CAPABILITY_VERSION_3, 0}; // 0: this thread
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+    if (::syscall(SYS_capset, &head, data) != 0) fail("capabilities");
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs");
+    load_seccomp(program, 0);
+}
+
+} // namespace gantry::runtime
