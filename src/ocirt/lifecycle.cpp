@@ -1,5 +1,6 @@
 // create, start, run, kill and delete: a container's life between the caller's commands.
 #include "oci/spec_checks.hpp"
+#include "ocirt/cgroups.hpp"
 #include "ocirt/container.hpp"
 #include "ocirt/gpus.hpp"
 #include "ocirt/ocirt.hpp"
@@ -115,7 +116,11 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
     c.id = o.id;
     c.dir = claim(g, o.id);
     pid_t pid = -1;
+    std::optional<runtime::ContainerCgroup> cgroup;
     try {
+        // the limits are written before the process exists; it joins before its program runs
+        cgroup = make_cgroup(g, o.id, config, spec);
+        c.cgroup = cgroup->to_json();
         c.bundle = bundle.string();
         c.rootfs = rootfs.string();
         c.config = std::move(config);
@@ -142,6 +147,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         l.id = c.id;
         l.bundle = gpus && !l.spec.hooks.empty() ? c.dir.string() : c.bundle;
         l.start_gate = gate.get();
+        l.on_created = [&cgroup](pid_t p) { cgroup->add(p); };
         pid = runtime::create(l, l.spec.terminal ? &out.master : nullptr);
         c.pid = pid;
         c.pid_start = runtime::process_start_time(pid);
@@ -161,6 +167,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
             ::kill(pid, SIGKILL);
             ::waitpid(pid, nullptr, 0);
         }
+        if (cgroup) cgroup->destroy();
         // as runc destroys a container whose create failed: its record, then poststop hooks
         fs::remove_tree(c.dir);
         if (!c.config.is_null()) run_poststop_hooks(c);
@@ -191,6 +198,8 @@ void signal_all(const Global& g, const Container& c, int sig) {
 
 void kill_and_wait(const Global& g, const Container& c) {
     signal_all(g, c, SIGKILL);
+    // a frozen process takes its SIGKILL once thawed: a paused container is not left hanging
+    if (auto cg = c.cgroups()) cg->thaw();
     runtime::await_exit(c.pid, c.pid_start);
 }
 
@@ -263,10 +272,11 @@ void remove(const Global& g, const std::string& id, bool force) {
     }
     const Container& c = *found;
     std::string st = c.status();
-    if (st == "running" && !force)
+    if ((st == "running" || st == "paused") && !force)
         throw Error(Errc::conflict, "cannot delete container " + id + " that is not stopped: " + st,
                     "stop it with `gantry-oci kill " + id + " KILL`, or use --force");
     if (st != "stopped") kill_and_wait(g, c); // a created one is deleted as runc does it
+    if (auto cg = c.cgroups()) cg->destroy();
     fs::remove_tree(c.dir);
     run_poststop_hooks(c);
 }
