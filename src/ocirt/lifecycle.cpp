@@ -13,6 +13,7 @@
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -72,6 +73,30 @@ void warn_unavailable_capabilities(const oci::RuntimeSpec& spec) {
                  list.c_str());
 }
 
+// runc's default devices: made in a /dev the spec does not bind from the host, unless the spec
+// lists one of the same path (runc 1.1's AllowedDevices with a path).
+void add_default_devices(oci::RuntimeSpec& spec) {
+    for (const auto& m : spec.mounts)
+        if (m.destination == "/dev" &&
+            (m.type == "bind" || std::ranges::find(m.options, "bind") != m.options.end() ||
+             std::ranges::find(m.options, "rbind") != m.options.end()))
+            return;
+    const std::pair<const char*, std::pair<int, int>> defaults[] = {
+        {"/dev/null", {1, 3}}, {"/dev/random", {1, 8}}, {"/dev/full", {1, 7}},
+        {"/dev/tty", {5, 0}},  {"/dev/zero", {1, 5}},   {"/dev/urandom", {1, 9}}};
+    for (const auto& [path, numbers] : defaults) {
+        if (std::ranges::any_of(spec.devices, [&](const auto& d) { return d.path == path; }))
+            continue;
+        oci::DeviceNode d;
+        d.path = path;
+        d.type = 'c';
+        d.major = numbers.first;
+        d.minor = numbers.second;
+        d.file_mode = 0666;
+        spec.devices.push_back(d);
+    }
+}
+
 struct Created {
     Container c;
     Fd master; // kept when the caller proxies the terminal itself (a foreground run)
@@ -105,6 +130,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
     // GPUs the bundle asks for (CDI annotations, NVIDIA_/AMD_VISIBLE_DEVICES): the spec gains
     // their devices, mounts and hooks; the hooks see that spec (below), never a changed bundle
     bool gpus = !add_requested_gpus(spec).empty();
+    add_default_devices(spec);
     if (spec.terminal && o.console_socket.empty() && !keep_master)
         throw Error(Errc::usage,
                     "cannot allocate tty if runc will detach without setting "

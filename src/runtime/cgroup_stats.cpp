@@ -95,6 +95,16 @@ nlohmann::json ContainerCgroup::stats() const {
             put(s, "usage", number(mem + "/memory.memsw.usage_in_bytes"));
             put(s, "max", number(mem + "/memory.memsw.max_usage_in_bytes"));
             memory["swap"] = s;
+            for (auto [key, prefix] :
+                 {std::pair{"kernel", "/memory.kmem."}, {"kernelTCP", "/memory.kmem.tcp."}}) {
+                const std::string f = mem + prefix;
+                if (!number(f + "limit_in_bytes")) continue;
+                json k = {{"limit", number(f + "limit_in_bytes").value_or(0)},
+                          {"failcnt", number(f + "failcnt").value_or(0)}};
+                put(k, "usage", number(f + "usage_in_bytes"));
+                put(k, "max", number(f + "max_usage_in_bytes"));
+                memory[key] = k;
+            }
         }
     } else {
         const std::string d = dir("cpu");
@@ -125,8 +135,9 @@ nlohmann::json ContainerCgroup::stats() const {
     if (!mem.empty()) {
         auto raw = key_values(mem + "/memory.stat");
         if (!raw.empty()) memory["raw"] = raw;
-        if (v1 && raw.count("total_cache")) memory["cache"] = raw["total_cache"];
-        if (!v1 && raw.count("file")) memory["cache"] = raw["file"];
+        // runc leaves out a cache of 0 (omitempty)
+        if (v1 && raw["total_cache"] != 0) memory["cache"] = raw["total_cache"];
+        if (!v1 && raw["file"] != 0) memory["cache"] = raw["file"];
     }
     if (!pid.empty()) {
         put(pids, "current", number(pid + "/pids.current"));
