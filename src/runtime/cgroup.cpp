@@ -1,5 +1,6 @@
 #include "runtime/cgroup.hpp"
 
+#include "runtime/cgroup_writes.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -25,8 +26,6 @@ using namespace detail;
 
 namespace {
 
-constexpr std::int64_t kCpuPeriod = 100000; // microseconds, docker's default
-constexpr std::int64_t kNanos = 1000000000;
 constexpr const char* kLeaf = "init"; // where a cgroup's own processes go (podman, dind)
 
 bool on_cgroup2(const std::string& dir) {
@@ -143,27 +142,17 @@ Cgroup Cgroup::create(const std::string& name, const Resources& r, const CgroupP
     Cgroup cg(dir, simulated); // from here on, a failure removes the directory
     if (simulated) write_interface(dir + "/cgroup.procs", "", true);
 
-    auto set = [&](const char* file, const std::string& value, bool optional = false) {
-        int err = write_interface(dir + "/" + file, value, simulated);
-        if (err == 0) return true;
-        if (optional && err == ENOENT) return false;
-        request.fail_errno(err, "writing \"" + value + "\" to " + dir + "/" + file);
-    };
-    if (r.memory) {
-        std::string v = *r.memory > 0 ? std::to_string(*r.memory) : "max";
-        set("memory.max", v);
-        // docker: --memory without --memory-swap allows as much swap again as memory.
-        if (!set("memory.swap.max", v, true))
+    // the limits as linux.resources, written as gantry oci writes them (cgroup_writes.hpp)
+    for (const CgroupWrite& w : cgroup_writes(to_linux_resources(r), CgroupVersion::v2)) {
+        if (w.file == "memory.swap.max" && !simulated && !path_exists(dir + "/" + w.file)) {
             log::warn("the kernel has no swap accounting (no memory.swap.max): --memory limits "
                       "memory but not swap");
+            continue;
+        }
+        int err = write_interface(dir + "/" + w.file, w.value, simulated);
+        if (err != 0)
+            request.fail_errno(err, "writing \"" + w.value + "\" to " + dir + "/" + w.file);
     }
-    if (r.cpus) {
-        auto nanos = static_cast<std::int64_t>(*r.cpus * static_cast<double>(kNanos) + 0.5);
-        std::int64_t quota = nanos * kCpuPeriod / kNanos;
-        set("cpu.max", (quota > 0 ? std::to_string(quota) : std::string("max")) + " " +
-                           std::to_string(kCpuPeriod));
-    }
-    if (r.pids) set("pids.max", *r.pids > 0 ? std::to_string(*r.pids) : std::string("max"));
     return cg;
 }
 
