@@ -2,7 +2,8 @@
 by gantry oci, and the cgroup each put the container in compared: the limit files of its cgroup
 (found through /proc/PID/cgroup and read on the host), what the limits do (a 64 MB memory limit
 kills an allocation of 128 MB, a pids limit makes fork fail), pause/resume (state "paused", a
-counter that stops), update, events; then podman's --memory and --pids-limit through gantry oci.
+counter that stops), update, events; then podman's --memory and --pids-limit, and containerd's
+`ctr run --memory-limit`, `ctr task pause`/`resume`, through gantry oci.
 This VM is a cgroup v1 "hybrid" host; the same tests read v2's files on a v2 host."""
 import json
 import os
@@ -15,7 +16,7 @@ import pytest
 from conftest import load_busybox
 from ocidiff import (ROOT, bundle, edit_config, oci_bin, run_both, runtimes,  # noqa: F401
                      same_as_runc)
-from test_oci_runtime import podman  # noqa: F401 (fixture)
+from test_oci_runtime import containerd, podman  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.skipif(not ROOT, reason="cgroups are made as root (runc's too)")
 
@@ -244,6 +245,7 @@ def test_events_stats_and_oom(started):
     ({"network": {"classID": 7}}, ["linux.resources.network"]),
     ({"memory": {"limitt": 1}}, ["linux.resources.memory.limitt"]),
     ({"pids": {"limit": "many"}}, ["linux.resources.pids.limit"]),
+    ({"cpu": {"shares": 1}}, ["linux.resources.cpu.shares", "cpu.shares to 2"]),  # kernel clamps
 ])
 def test_fields_gantry_cannot_apply_are_refused(oci_bin, bundle, tmp_path, bad, words):
     if V2 and "unified" in bad:
@@ -297,3 +299,44 @@ def test_podman_memory_and_pids_limits(podman, g, mk, tmp_path):
     r = podman("run", "--rm", "--pids-limit", "4", "sample:latest", "sh", "-c",
                "for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; kill $(jobs -p)", check=False)
     assert "can't fork" in r.stderr, r
+
+
+def test_containerd_memory_limit_pause_and_resume(containerd, oci_bin, g, mk, tmp_path):
+    ctr = containerd
+    load_busybox(g, mk, tmp_path)
+    ctr("images", "import", "--all-platforms", tmp_path / "bb.tar")
+    img = "docker.io/library/sample:latest"
+    alloc = ["dd", "if=/dev/zero", "of=/dev/null", "bs=128M", "count=1"]
+    r = ctr("run", "--rm", "--runc-binary", oci_bin, "--memory-limit", 64 * MB, img, "m1", *alloc,
+            check=False)
+    assert r.returncode == 137, r
+    ctr("run", "--rm", "--runc-binary", oci_bin, "--memory-limit", 256 * MB, img, "m2", *alloc)
+    ctr("run", "-d", "--runc-binary", oci_bin, img, "p1", "sh", "-c",
+        "i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; done")
+
+    def status():
+        return ctr("task", "ls").stdout.split("\n")[1].split()[2]
+
+    def pid():
+        return int(ctr("task", "ls").stdout.split("\n")[1].split()[1])
+    deadline = time.time() + 10
+    while status() != "RUNNING":
+        assert time.time() < deadline
+        time.sleep(0.05)
+    advances(pid())
+    ctr("task", "pause", "p1")
+    assert status() == "PAUSED"
+    frozen = counter(pid())
+    time.sleep(0.3)  # nothing to wait on: the counter must stay where it was
+    assert counter(pid()) == frozen
+    ctr("task", "resume", "p1")
+    assert status() == "RUNNING"
+    advances(pid())
+    ctr("task", "kill", "-s", "SIGKILL", "p1")
+    deadline = time.time() + 10
+    while status() != "STOPPED":
+        assert time.time() < deadline
+        time.sleep(0.05)
+    ctr("task", "rm", "p1")
+    ctr("containers", "rm", "p1")
+    assert not Path("/run/containerd/runc/gantry/p1").exists()

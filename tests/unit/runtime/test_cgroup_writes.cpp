@@ -171,6 +171,19 @@ TEST(CgroupWrites, RefusedWithTheFieldNamed) {
     EXPECT_EQ(parse_error({{"unified", {{"../memory.max", "1"}}}}),
               "linux.resources.unified has a key that is no cgroup file name: \"../memory.max\"");
     EXPECT_EQ(parse_error({{"memory", {{"limit", nullptr}}}}), ""); // Go's nil: not set
+    for (const json& j :
+         {json{{"memory", {{"useHierarchy", true}}}},
+          json{{"memory", {{"checkBeforeUpdate", true}}}}, json{{"cpu", {{"idle", 1}}}},
+          json{{"cpu", {{"burst", 1}}}}, json{{"rdma", json::object()}}})
+        EXPECT_NE(parse_error(j).find("is not supported by gantry"), std::string::npos) << j;
+    EXPECT_NE(parse_error({{"memory", {{"swappiness", 101}}}}).find("out of range"),
+              std::string::npos);
+    EXPECT_NE(refusal({{"blockIO", {{"leafWeight", 100}}}}, v2).find("blockIO.leafWeight"),
+              std::string::npos);
+    EXPECT_NE(refusal({{"memory", {{"kernelTCP", 1000000}}}}, v2).find("memory.kernelTCP"),
+              std::string::npos);
+    EXPECT_NE(refusal({{"memory", {{"disableOOMKiller", true}}}}, v2).find("disableOOMKiller"),
+              std::string::npos);
 }
 
 TEST(CgroupWrites, UpdateMergesTheFieldsGiven) {
