@@ -214,7 +214,7 @@ ContainerCgroup ContainerCgroup::create(const Place& place, const oci::LinuxReso
                 cur += "/" + std::string(part);
             }
         }
-        cg.apply(cgroup_writes(r, cg.version_), place.rootless);
+        cg.apply(cgroup_writes(r, cg.version_), place.rootless, place.swap_optional);
     } catch (...) {
         ContainerCgroup undo;
         undo.version_ = cg.version_;
@@ -235,7 +235,8 @@ std::string ContainerCgroup::dir(const std::string& controller) const {
     return {};
 }
 
-void ContainerCgroup::apply(const std::vector<CgroupWrite>& writes_in, bool rootless) const {
+void ContainerCgroup::apply(const std::vector<CgroupWrite>& writes_in, bool rootless,
+                            bool swap_optional) const {
     std::vector<CgroupWrite> writes = writes_in;
     // v1 memory: the memory+swap limit may not go below the memory limit at any moment, so
     // when it grows it is written first (runc's order)
@@ -271,6 +272,12 @@ void ContainerCgroup::apply(const std::vector<CgroupWrite>& writes_in, bool root
             err = write_value(file, value);
         }
         if (err == ENOENT && w.optional) continue;
+        if (err == ENOENT && swap_optional &&
+            (w.file == "memory.memsw.limit_in_bytes" || w.file == "memory.swap.max")) {
+            log::warn("the kernel has no swap accounting (no " + w.file +
+                      "): --memory limits memory but not swap");
+            continue;
+        }
         if (err != 0 && rootless && w.controller == "devices") {
             log::warn("device rule " + w.field + " not written (rootless): " + std::strerror(err));
             continue;

@@ -29,6 +29,8 @@ class ContainerCgroup {
         std::string id;
         bool rootless = false;
         CgroupProbe probe = CgroupProbe::system();
+        // gantry run: a kernel without swap accounting limits memory only (with a warning)
+        bool swap_optional = false;
     };
     // Makes the directories and writes R (whose devices are the full rule list,
     // container_device_rules). Throws Error (invalid for a field that cannot be applied,
@@ -65,7 +67,8 @@ class ContainerCgroup {
   private:
     CgroupVersion version_ = CgroupVersion::v2;
     std::map<std::string, std::string> dirs_; // v1: hierarchy ("cpu,cpuacct") -> dir; v2: ""
-    void apply(const std::vector<CgroupWrite>& writes, bool rootless) const;
+    void apply(const std::vector<CgroupWrite>& writes, bool rootless,
+               bool swap_optional = false) const;
 };
 
 } // namespace gantry::runtime
