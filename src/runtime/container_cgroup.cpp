@@ -175,6 +175,8 @@ ContainerCgroup ContainerCgroup::create(const Place& place, const oci::LinuxReso
 
     // the directories, then the limits; a failure removes what was made
     std::map<std::string, std::string> made;
+    std::vector<std::string> left_out;
+    std::string why_left_out;
     try {
         for (auto it = cg.dirs_.begin(); it != cg.dirs_.end();) {
             const auto& [key, dir] = *it;
@@ -188,8 +190,9 @@ ContainerCgroup ContainerCgroup::create(const Place& place, const oci::LinuxReso
             // process-only hierarchies (name=systemd, hybrid's cgroup2) are never a reason to fail
             bool join_only = key == "unified" || key.starts_with("name=");
             if ((place.rootless && given.empty() && permission_error(err)) || join_only) {
-                log::warn("no cgroup for the container in " + (key.empty() ? "cgroup2" : key) +
-                          ": cannot create " + dir + ": " + std::strerror(err));
+                left_out.push_back(key.empty() ? "cgroup2" : key);
+                if (why_left_out.empty())
+                    why_left_out = "cannot create " + dir + ": " + std::strerror(err);
                 it = cg.dirs_.erase(it);
                 continue;
             }
@@ -197,6 +200,9 @@ ContainerCgroup ContainerCgroup::create(const Place& place, const oci::LinuxReso
                         "cannot create the container's cgroup " + dir + ": " + std::strerror(err),
                         permission_error(err) ? std::string(kDelegateHint) : "");
         }
+        if (!left_out.empty()) // one line, however many hierarchies
+            log::warn("the container has no cgroup in " + text::join_english(left_out) + " (" +
+                      why_left_out + ")");
         if (cg.version_ == CgroupVersion::v2) {
             // enable the controllers the limits need, from the top down to the parent
             const std::string& dir = cg.dirs_.at("");

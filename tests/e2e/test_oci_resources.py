@@ -7,13 +7,16 @@ counter that stops), update, events; then podman's --memory and --pids-limit, an
 This VM is a cgroup v1 "hybrid" host; the same tests read v2's files on a v2 host."""
 import json
 import os
+import pwd
+import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import load_busybox
+from conftest import gantry_copy, load_busybox
 from ocidiff import (ROOT, bundle, edit_config, oci_bin, run_both, runtimes,  # noqa: F401
                      same_as_runc)
 from test_oci_runtime import containerd, podman  # noqa: F401 (fixtures)
@@ -340,3 +343,51 @@ def test_containerd_memory_limit_pause_and_resume(containerd, oci_bin, g, mk, tm
     ctr("task", "rm", "p1")
     ctr("containers", "rm", "p1")
     assert not Path("/run/containerd/runc/gantry/p1").exists()
+
+
+def test_rootless_without_a_writable_cgroup(bundle, tmp_path):
+    """Rootless (nobody, its own id mapped) on a host whose cgroups it may not write, under runc
+    and gantry oci: a bundle without limits runs (gantry warns that it has no cgroup); a pids
+    limit fails the create with runc's message."""
+    if V2:
+        pytest.skip("the v1 rule (on v2 a delegated cgroup decides)")
+    nobody = pwd.getpwnam("nobody")
+    base = Path(tempfile.mkdtemp(prefix="goci-rootless-", dir="/tmp"))
+    try:
+        os.chmod(base, 0o755)
+        tools = {"gantry": gantry_copy(base / "gantry-oci"), "runc": shutil.which("runc")}
+        b = base / "bundle"
+        shutil.copytree(bundle, b, symlinks=True)
+
+        def run(name, res, cid):
+            def edit(cfg):
+                cfg["process"].update(terminal=False, args=["true"])
+                ns = [n for n in cfg["linux"]["namespaces"]
+                      if n["type"] not in ("user", "network", "cgroup")]
+                cfg["linux"]["namespaces"] = ns + [{"type": "user"}]
+                for k in ("uidMappings", "gidMappings"):
+                    cfg["linux"][k] = [{"containerID": 0, "hostID": nobody.pw_uid, "size": 1}]
+                cfg["linux"]["resources"] = res
+                cfg["mounts"] = [m for m in cfg["mounts"] if m["type"] not in ("cgroup", "sysfs")]
+            edit_config(b, edit)
+            state = base / f"state-{name}"
+            state.mkdir(exist_ok=True)
+            subprocess.run(["chown", "-R", f"{nobody.pw_uid}:{nobody.pw_gid}", b, state],
+                           check=True)
+            return subprocess.run(
+                ["runuser", "-u", "nobody", "--", "env", "XDG_RUNTIME_DIR=", str(tools[name]),
+                 "--root", str(state), "run", "--bundle", str(b), cid],
+                capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        warned = {}
+        for name in tools:
+            ok = run(name, {}, "n1")
+            assert ok.returncode == 0, f"{name}: {ok}"
+            warned[name] = ok.stderr
+            limited = run(name, {"pids": {"limit": 10}}, "n2")
+            assert limited.returncode == 1, f"{name}: {limited}"
+            assert "cannot set pids limit: container could not join or create cgroup" in \
+                limited.stderr, f"{name}: {limited}"
+        assert "no cgroup in" in warned["gantry"] and "Permission denied" in warned["gantry"]
+        assert warned["runc"] == ""  # runc leaves them out silently
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
