@@ -267,15 +267,21 @@ def test_systemd_cgroups_path_refused(oci_bin, bundle, tmp_path):
 
 
 def test_absolute_cgroups_path_below_each_hierarchys_root(started):
+    top = f"gantry-test-{os.getpid()}"
+
     def edit(cfg):
-        cfg["linux"]["cgroupsPath"] = f"/gantry-test-{os.getpid()}/c1"
+        cfg["linux"]["cgroupsPath"] = f"/{top}/c1"
         cfg["linux"]["resources"] = {"pids": {"limit": 11}}
-    s = started(["sleep", "60"], edit)
-    d = cgroup_dir(s.pid("gantry"), "pids")
-    assert str(d).endswith(f"/gantry-test-{os.getpid()}/c1") and limit(s.pid("gantry"), "pids") == "11"
-    s.delete()
-    assert not d.exists()
-    d.parent.rmdir()  # runc removes only the container's own directory too
+    try:
+        s = started(["sleep", "60"], edit)
+        dirs = {name: cgroup_dir(s.pid(name), "pids") for name in s.c}
+        assert dirs["gantry"] == dirs["runc"] and str(dirs["gantry"]).endswith(f"/{top}/c1")
+        assert limit(s.pid("gantry"), "pids") == "11"
+        s.delete()
+        assert not dirs["gantry"].exists()
+    finally:  # runtimes remove only the container's own directory: the test removes its parent
+        for d in Path("/sys/fs/cgroup").glob(f"*/{top}"):
+            d.rmdir()
 
 
 def test_spec_writes_runcs_default(oci_bin, tmp_path):
