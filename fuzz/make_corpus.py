@@ -274,6 +274,15 @@ def seeds() -> dict[str, list]:
             '"value":1,"op":"SCMP_CMP_EQ"},{"index":0,"value":2,"op":"SCMP_CMP_EQ"}]},'
             '{"names":["chmod"],"action":"SCMP_ACT_TRACE","errnoRet":5,"args":[{"index":1,'
             '"value":511,"valueTwo":448,"op":"SCMP_CMP_MASKED_EQ"}]}]}'],
+        # a bundle's linux.resources (fuzz_linux_resources.cpp): runc spec's, podman's shape
+        "linux_resources": [
+            '{"devices":[{"allow":false,"access":"rwm"}]}',
+            '{"memory":{"limit":67108864,"swap":134217728,"reservation":1048576,"swappiness":10},'
+            '"cpu":{"shares":512,"quota":50000,"period":100000,"cpus":"0-1","mems":"0"},'
+            '"pids":{"limit":2048},"blockIO":{"weight":500,"throttleReadBpsDevice":[{"major":8,'
+            '"minor":0,"rate":1048576}]},"hugepageLimits":[{"pageSize":"2MB","limit":4194304}],'
+            '"unified":{"memory.high":"50000000"},"devices":[{"allow":true,"type":"c",'
+            '"major":1,"minor":3,"access":"rwm"}]}'],
         # gantry build's plan and instruction readers (fuzz_build_plan.cpp): the same Dockerfiles
         "build_plan": dockerfiles + [
             "ARG V=1\nFROM scratch AS a\nFROM a\nHEALTHCHECK --interval=1m30s CMD true\n"

@@ -6,6 +6,7 @@
 
 #include "build/stage_state.hpp"
 #include "lint/dockerfile.hpp"
+#include "util/units.hpp"
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -21,8 +22,8 @@ std::vector<std::string> run_argv(const StageState& st, const lint::Instruction&
 // HEALTHCHECK NONE | [--interval= --timeout= --start-period= --start-interval= --retries=] CMD
 nlohmann::json healthcheck(const StageState& st, const lint::Instruction& ins);
 
-// A docker duration ("30s", "1m30s", "500ms", "1h") in nanoseconds; Error(invalid) otherwise.
-std::int64_t parse_duration(const std::string& text);
+// A docker duration ("30s", "1m30s", "500ms", "1h") in nanoseconds (util/units.hpp).
+using units::parse_duration;
 
 struct CopyWords {
     std::vector<std::string> sources; // expanded

@@ -16,8 +16,10 @@ struct OciOpts {
     std::string rootless;
     ocirt::CreateOptions create;
     ocirt::ExecOptions exec;
-    std::string id, signal = "TERM", format = "table";
-    bool all = false, force = false, detach = false, quiet = false;
+    ocirt::UpdateOptions update;
+    std::string id, signal = "TERM", format = "table", interval = "5s", bundle = ".";
+    bool all = false, force = false, detach = false, quiet = false, stats = false,
+         spec_rootless = false;
 };
 
 // One error, runc's way: a line on stderr (and a hint) and in --log; returns STATUS.
@@ -57,6 +59,69 @@ void print_json(const nlohmann::json& j) {
     std::printf("%s\n", j.dump(2).c_str());
 }
 
+// update, pause, resume, events, spec: runc's commands on a container's cgroup.
+void register_cgroup_commands(CLI::App* oci, Context& ctx, const std::shared_ptr<OciOpts>& o) {
+    auto* u = oci->add_subcommand("update", "Change a running container's cgroup limits");
+    u->add_option("id", o->update.id, "Container id")->required();
+    u->add_option("-r,--resources", o->update.resources_file,
+                  "A JSON linux.resources file ('-': stdin)");
+    for (const char* flag : {"memory", "memory-swap", "memory-reservation", "pids-limit",
+                             "cpu-quota", "cpu-period", "cpu-shares", "cpu-rt-period",
+                             "cpu-rt-runtime", "cpuset-cpus", "cpuset-mems", "blkio-weight"}) {
+        std::string name = flag;
+        u->add_option_function<std::string>(
+            "--" + name, [o, name](const std::string& v) { o->update.flags[name] = v; },
+            "runc's --" + name);
+    }
+    u->callback([&ctx, o] {
+        act(ctx, o, [o] {
+            ocirt::update(o->g, o->update);
+            return 0;
+        });
+    });
+
+    auto* pa = oci->add_subcommand("pause", "Freeze every process of a container");
+    pa->add_option("id", o->id, "Container id")->required();
+    pa->callback([&ctx, o] {
+        act(ctx, o, [o] {
+            ocirt::pause(o->g, o->id);
+            return 0;
+        });
+    });
+    auto* re = oci->add_subcommand("resume", "Thaw a paused container");
+    re->add_option("id", o->id, "Container id")->required();
+    re->callback([&ctx, o] {
+        act(ctx, o, [o] {
+            ocirt::resume(o->g, o->id);
+            return 0;
+        });
+    });
+
+    auto* ev = oci->add_subcommand("events", "A container's statistics and OOM events (JSON)");
+    ev->add_option("id", o->id, "Container id")->required();
+    ev->add_flag("--stats", o->stats, "Print one statistics line and exit");
+    ev->add_option("--interval", o->interval, "Between statistics lines (default 5s)");
+    ev->callback([&ctx, o] {
+        act(ctx, o, [o] {
+            if (o->stats) {
+                std::printf("%s\n", ocirt::stats(o->g, o->id).dump().c_str());
+                return 0;
+            }
+            return ocirt::events(o->g, o->id, o->interval);
+        });
+    });
+
+    auto* sp = oci->add_subcommand("spec", "Write runc's default config.json into the bundle");
+    sp->add_option("-b,--bundle", o->bundle, "Bundle directory (default: the current one)");
+    sp->add_flag("--rootless", o->spec_rootless, "The variant for a user without privileges");
+    sp->callback([&ctx, o] {
+        act(ctx, o, [o] {
+            ocirt::write_default_spec(o->bundle, o->spec_rootless);
+            return 0;
+        });
+    });
+}
+
 } // namespace
 
 void register_oci(CLI::App& app, Context& ctx) {
@@ -72,7 +137,7 @@ void register_oci(CLI::App& app, Context& ctx) {
         ->check(CLI::IsMember({"text", "json"}));
     oci->add_flag("--debug", o->g.debug, "Debug output");
     oci->add_flag("--systemd-cgroup", o->g.systemd_cgroup,
-                  "Accepted; gantry creates no cgroup (docs/oci-runtime.md)");
+                  "Refused at create: gantry makes cgroups on the cgroup filesystem");
     oci->add_option("--rootless", o->rootless, "Accepted (true, false, auto): detected");
     oci->add_option("--criu", o->rootless, "Accepted; checkpointing is not supported");
 
@@ -199,6 +264,8 @@ void register_oci(CLI::App& app, Context& ctx) {
             return 0;
         });
     });
+
+    register_cgroup_commands(oci, ctx, o);
 
     auto* f = oci->add_subcommand("features", "What this runtime implements (JSON, runc's form)");
     f->callback([&ctx, o] {

@@ -23,8 +23,14 @@ bool Container::alive() const {
     return pid > 0 && runtime::process_running(pid, pid_start);
 }
 
+std::optional<runtime::ContainerCgroup> Container::cgroups() const {
+    if (cgroup.is_null()) return std::nullopt;
+    return runtime::ContainerCgroup::from_json(cgroup);
+}
+
 std::string Container::status() const {
     if (!alive()) return "stopped";
+    if (auto cg = cgroups(); cg && cg->frozen()) return "paused"; // runc: before created
     struct stat st {};
     return ::lstat(fifo().c_str(), &st) == 0 ? "created" : "running";
 }
@@ -83,6 +89,7 @@ void save(const Container& c) {
     nlohmann::json j = {{"id", c.id},           {"bundle", c.bundle}, {"rootfs", c.rootfs},
                         {"created", c.created}, {"pid", c.pid},       {"pid_start", c.pid_start},
                         {"config", c.config}};
+    if (!c.cgroup.is_null()) j["cgroup"] = c.cgroup;
     fs::write_atomic(c.dir / "state.json", j.dump(), 0600, fs::Sync::volatile_only); // in --root
 }
 
@@ -102,6 +109,7 @@ std::optional<Container> find(const Global& g, const std::string& id) {
         c.pid = j.at("pid");
         c.pid_start = j.at("pid_start");
         c.config = j.at("config");
+        c.cgroup = j.value("cgroup", nlohmann::json());
         c.dir = dir;
         return c;
     } catch (const nlohmann::json::exception& e) {

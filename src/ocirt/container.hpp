@@ -2,11 +2,12 @@
 // atomically), the gate FIFO ROOT/ID/exec.fifo while it is created and not started, and
 // ROOT/ID/mnt, the empty directory the launcher mounts its private tmpfs on. The status is not
 // stored but observed: the process gone is "stopped", the FIFO present "created", else
-// "running" (as runc decides it).
+// "running" (as runc decides it), "paused" while its cgroup is frozen.
 #pragma once
 
 #include "oci/runtime_spec.hpp"
 #include "ocirt/ocirt.hpp"
+#include "runtime/container_cgroup.hpp"
 #include "runtime/seccomp.hpp"
 
 #include <filesystem>
@@ -23,11 +24,13 @@ struct Container {
     pid_t pid = 0;
     unsigned long long pid_start = 0; // its start time, so a reused pid is not taken for it
     nlohmann::json config;            // the bundle's config.json as it was at create
+    nlohmann::json cgroup;            // runtime::ContainerCgroup::to_json(), null when none
     std::filesystem::path dir;        // ROOT/ID
 
     std::filesystem::path fifo() const { return dir / "exec.fifo"; }
     bool alive() const;
-    std::string status() const; // "created", "running" or "stopped"
+    std::string status() const; // "created", "running", "paused" or "stopped"
+    std::optional<runtime::ContainerCgroup> cgroups() const;
     oci::RuntimeSpec spec() const { return oci::RuntimeSpec::from_json(config); }
     nlohmann::json state_json() const;
 };

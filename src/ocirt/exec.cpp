@@ -76,6 +76,8 @@ int exec(const Global& g, const ExecOptions& o) {
     Fd master;
     pid_t pid = runtime::exec_start(c.pid, spec, single_id, spec.terminal ? &master : nullptr,
                                     filter ? &*filter : nullptr);
+    // runc joins an exec'ed process to the container's cgroup (here: once it started)
+    if (auto cg = c.cgroups()) cg->add(pid);
     if (master && !o.console_socket.empty()) {
         send_console(o.console_socket, master.get());
         master.reset();

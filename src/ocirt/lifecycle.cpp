@@ -1,5 +1,6 @@
 // create, start, run, kill and delete: a container's life between the caller's commands.
 #include "oci/spec_checks.hpp"
+#include "ocirt/cgroups.hpp"
 #include "ocirt/container.hpp"
 #include "ocirt/gpus.hpp"
 #include "ocirt/ocirt.hpp"
@@ -12,6 +13,7 @@
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -71,6 +73,30 @@ void warn_unavailable_capabilities(const oci::RuntimeSpec& spec) {
                  list.c_str());
 }
 
+// runc's default devices: made in a /dev the spec does not bind from the host, unless the spec
+// lists one of the same path (runc 1.1's AllowedDevices with a path).
+void add_default_devices(oci::RuntimeSpec& spec) {
+    for (const auto& m : spec.mounts)
+        if (m.destination == "/dev" &&
+            (m.type == "bind" || std::ranges::find(m.options, "bind") != m.options.end() ||
+             std::ranges::find(m.options, "rbind") != m.options.end()))
+            return;
+    const std::pair<const char*, std::pair<int, int>> defaults[] = {
+        {"/dev/null", {1, 3}}, {"/dev/random", {1, 8}}, {"/dev/full", {1, 7}},
+        {"/dev/tty", {5, 0}},  {"/dev/zero", {1, 5}},   {"/dev/urandom", {1, 9}}};
+    for (const auto& [path, numbers] : defaults) {
+        if (std::ranges::any_of(spec.devices, [&](const auto& d) { return d.path == path; }))
+            continue;
+        oci::DeviceNode d;
+        d.path = path;
+        d.type = 'c';
+        d.major = numbers.first;
+        d.minor = numbers.second;
+        d.file_mode = 0666;
+        spec.devices.push_back(d);
+    }
+}
+
 struct Created {
     Container c;
     Fd master; // kept when the caller proxies the terminal itself (a foreground run)
@@ -104,6 +130,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
     // GPUs the bundle asks for (CDI annotations, NVIDIA_/AMD_VISIBLE_DEVICES): the spec gains
     // their devices, mounts and hooks; the hooks see that spec (below), never a changed bundle
     bool gpus = !add_requested_gpus(spec).empty();
+    add_default_devices(spec);
     if (spec.terminal && o.console_socket.empty() && !keep_master)
         throw Error(Errc::usage,
                     "cannot allocate tty if runc will detach without setting "
@@ -115,7 +142,11 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
     c.id = o.id;
     c.dir = claim(g, o.id);
     pid_t pid = -1;
+    std::optional<runtime::ContainerCgroup> cgroup;
     try {
+        // the limits are written before the process exists; it joins before its program runs
+        cgroup = make_cgroup(g, o.id, config, spec);
+        c.cgroup = cgroup->to_json();
         c.bundle = bundle.string();
         c.rootfs = rootfs.string();
         c.config = std::move(config);
@@ -142,6 +173,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         l.id = c.id;
         l.bundle = gpus && !l.spec.hooks.empty() ? c.dir.string() : c.bundle;
         l.start_gate = gate.get();
+        l.on_created = [&cgroup](pid_t p) { cgroup->add(p); };
         pid = runtime::create(l, l.spec.terminal ? &out.master : nullptr);
         c.pid = pid;
         c.pid_start = runtime::process_start_time(pid);
@@ -161,6 +193,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
             ::kill(pid, SIGKILL);
             ::waitpid(pid, nullptr, 0);
         }
+        if (cgroup) cgroup->destroy();
         // as runc destroys a container whose create failed: its record, then poststop hooks
         fs::remove_tree(c.dir);
         if (!c.config.is_null()) run_poststop_hooks(c);
@@ -191,6 +224,8 @@ void signal_all(const Global& g, const Container& c, int sig) {
 
 void kill_and_wait(const Global& g, const Container& c) {
     signal_all(g, c, SIGKILL);
+    // a frozen process takes its SIGKILL once thawed: a paused container is not left hanging
+    if (auto cg = c.cgroups()) cg->thaw();
     runtime::await_exit(c.pid, c.pid_start);
 }
 
@@ -263,10 +298,11 @@ void remove(const Global& g, const std::string& id, bool force) {
     }
     const Container& c = *found;
     std::string st = c.status();
-    if (st == "running" && !force)
+    if ((st == "running" || st == "paused") && !force)
         throw Error(Errc::conflict, "cannot delete container " + id + " that is not stopped: " + st,
                     "stop it with `gantry-oci kill " + id + " KILL`, or use --force");
     if (st != "stopped") kill_and_wait(g, c); // a created one is deleted as runc does it
+    if (auto cg = c.cgroups()) cg->destroy();
     fs::remove_tree(c.dir);
     run_poststop_hooks(c);
 }

@@ -8,6 +8,7 @@
 // a root directory (docs/oci-runtime.md).
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -21,7 +22,7 @@ struct Global {
     std::string log;             // where errors and debug lines go, besides stderr ("" = none)
     std::string log_format;      // "text" (default) or "json" (runc's logrus fields)
     bool debug = false;          // debug lines to the log
-    bool systemd_cgroup = false; // accepted; gantry leaves cgroups to the caller (see docs)
+    bool systemd_cgroup = false; // refused at create: cgroups are made on the cgroup filesystem
 };
 
 // /run/gantry-oci for root; $XDG_RUNTIME_DIR/gantry-oci otherwise (/tmp/gantry-oci-UID when
@@ -64,6 +65,30 @@ struct ExecOptions {
 // from the container's process with ARGS, --cwd, --env, --user, --tty. Returns its exit status,
 // or 0 once it started with DETACH.
 int exec(const Global& g, const ExecOptions& o);
+
+// runc's update: new limits for a live container's cgroup, from RESOURCES_FILE (a JSON
+// linux.resources; "-" reads stdin) or from FLAGS (runc's flag names without "--": "memory",
+// "memory-swap", "memory-reservation", "pids-limit", "cpu-quota", "cpu-period", "cpu-shares",
+// "cpu-rt-period", "cpu-rt-runtime", "cpuset-cpus", "cpuset-mems", "blkio-weight"), never both.
+// The container's record keeps the merged resources.
+struct UpdateOptions {
+    std::string id, resources_file;
+    std::map<std::string, std::string> flags;
+};
+void update(const Global& g, const UpdateOptions& o);
+// Freezes a running or created container's cgroup and returns once the kernel says it is frozen
+// (state: "paused"); resume thaws it.
+void pause(const Global& g, const std::string& id);
+void resume(const Global& g, const std::string& id);
+// runc's `events --stats` line: {"type":"stats","id":ID,"data":{cpu, memory, pids, ...}}.
+nlohmann::json stats(const Global& g, const std::string& id);
+// runc's `events`: a stats line every INTERVAL (a Go duration: "5s", "100ms") and
+// {"type":"oom","id":ID} at each OOM kill, on stdout, until the container's first process exits
+// (then 0).
+int events(const Global& g, const std::string& id, const std::string& interval);
+// runc's `spec`: writes its default config.json (ROOTLESS: its rootless variant) into BUNDLE;
+// Error(conflict) when one is there.
+void write_default_spec(const std::string& bundle, bool rootless);
 
 // Writes an error line to --log in its format (runc's callers read it from there).
 void log_error(const Global& g, const std::string& message);

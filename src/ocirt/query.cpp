@@ -84,7 +84,7 @@ nlohmann::json features() {
         {"linux",
          {{"namespaces", {"user", "mount", "pid", "ipc", "uts", "network"}},
           {"capabilities", oci::all_capabilities()},
-          {"cgroup", {{"v1", false}, {"v2", false}, {"systemd", false}, {"systemdUser", false}}},
+          {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}}},
           {"seccomp",
            {{"enabled", true},
             {"actions", oci::seccomp_action_names()},

@@ -1,5 +1,6 @@
 #include "runtime/cgroup.hpp"
 
+#include "runtime/cgroup_writes.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -25,8 +26,6 @@ using namespace detail;
 
 namespace {
 
-constexpr std::int64_t kCpuPeriod = 100000; // microseconds, docker's default
-constexpr std::int64_t kNanos = 1000000000;
 constexpr const char* kLeaf = "init"; // where a cgroup's own processes go (podman, dind)
 
 bool on_cgroup2(const std::string& dir) {
@@ -104,7 +103,21 @@ void enable_controllers(const CgroupRequest& request, const std::string& base, b
     }
 }
 
+// Whether a controller the run needs is bound to a cgroup v1 hierarchy.
+bool needs_v1(const CgroupRequest& request, const CgroupProbe& probe) {
+    for (const auto& m : cgroup_mounts(probe.mountinfo))
+        if (m.fstype == "cgroup")
+            for (const auto& c : request.needed)
+                if (std::ranges::find(m.super_options, c) != m.super_options.end()) return true;
+    return false;
+}
+
 } // namespace
+
+Cgroup::Cgroup(ContainerCgroup v1) : v1_(std::move(v1)) {
+    for (const char* c : {"memory", "cpu", "pids"})
+        if (path_.empty()) path_ = v1_->dir(c);
+}
 
 Cgroup Cgroup::create(const std::string& name, const Resources& r) {
     return create(name, r, CgroupProbe::system());
@@ -116,6 +129,22 @@ Cgroup Cgroup::create(const std::string& name, const Resources& r, const CgroupP
         name.find_first_of("/\n") != std::string::npos)
         throw Error(Errc::invalid, "invalid cgroup name \"" + name + "\"");
 
+    if (probe.root.empty() && needs_v1(request, probe)) {
+        ContainerCgroup::Place place;
+        place.id = name; // below this process's own cgroup in each hierarchy
+        place.probe = probe;
+        place.swap_optional = true;
+        try {
+            return Cgroup(ContainerCgroup::create(place, to_linux_resources(r)));
+        } catch (const Error& e) {
+            // the subject names the flags: not the linux.resources field they became
+            std::string why = e.message(), hint = e.hint();
+            if (why.starts_with("cannot apply linux.resources.")) why.erase(0, why.find(": ") + 2);
+            if (hint.starts_with("remove linux.resources."))
+                hint = "use a kernel with that cgroup file, or run without the flag";
+            request.fail(why, hint);
+        }
+    }
     const std::string base = writable_cgroup_parent(request, probe);
     const bool simulated = !on_cgroup2(base);
     enable_controllers(request, base, simulated);
@@ -143,32 +172,23 @@ Cgroup Cgroup::create(const std::string& name, const Resources& r, const CgroupP
     Cgroup cg(dir, simulated); // from here on, a failure removes the directory
     if (simulated) write_interface(dir + "/cgroup.procs", "", true);
 
-    auto set = [&](const char* file, const std::string& value, bool optional = false) {
-        int err = write_interface(dir + "/" + file, value, simulated);
-        if (err == 0) return true;
-        if (optional && err == ENOENT) return false;
-        request.fail_errno(err, "writing \"" + value + "\" to " + dir + "/" + file);
-    };
-    if (r.memory) {
-        std::string v = *r.memory > 0 ? std::to_string(*r.memory) : "max";
-        set("memory.max", v);
-        // docker: --memory without --memory-swap allows as much swap again as memory.
-        if (!set("memory.swap.max", v, true))
+    // the limits as linux.resources, written as gantry oci writes them (cgroup_writes.hpp)
+    for (const CgroupWrite& w : cgroup_writes(to_linux_resources(r), CgroupVersion::v2)) {
+        if (w.file == "memory.swap.max" && !simulated && !path_exists(dir + "/" + w.file)) {
             log::warn("the kernel has no swap accounting (no memory.swap.max): --memory limits "
                       "memory but not swap");
+            continue;
+        }
+        int err = write_interface(dir + "/" + w.file, w.value, simulated);
+        if (err != 0)
+            request.fail_errno(err, "writing \"" + w.value + "\" to " + dir + "/" + w.file);
     }
-    if (r.cpus) {
-        auto nanos = static_cast<std::int64_t>(*r.cpus * static_cast<double>(kNanos) + 0.5);
-        std::int64_t quota = nanos * kCpuPeriod / kNanos;
-        set("cpu.max", (quota > 0 ? std::to_string(quota) : std::string("max")) + " " +
-                           std::to_string(kCpuPeriod));
-    }
-    if (r.pids) set("pids.max", *r.pids > 0 ? std::to_string(*r.pids) : std::string("max"));
     return cg;
 }
 
 void Cgroup::add(pid_t pid) {
     if (path_.empty()) throw Error(Errc::internal, "Cgroup::add on a moved-from cgroup");
+    if (v1_) return v1_->add(pid);
     int err = write_interface(path_ + "/cgroup.procs", std::to_string(pid), simulated_, true);
     if (err != 0)
         throw Error(Errc::run_failed,
@@ -178,6 +198,11 @@ void Cgroup::add(pid_t pid) {
 }
 
 void Cgroup::remove() noexcept {
+    if (v1_) {
+        v1_->destroy();
+        v1_.reset();
+        path_.clear();
+    }
     if (path_.empty()) return;
     if (simulated_) {
         try {
@@ -199,13 +224,15 @@ Cgroup::~Cgroup() {
 }
 
 Cgroup::Cgroup(Cgroup&& o) noexcept
-    : path_(std::exchange(o.path_, std::string())), simulated_(o.simulated_) {}
+    : path_(std::exchange(o.path_, std::string())), simulated_(o.simulated_),
+      v1_(std::exchange(o.v1_, std::nullopt)) {}
 
 Cgroup& Cgroup::operator=(Cgroup&& o) noexcept {
     if (this != &o) {
         remove();
         path_ = std::exchange(o.path_, std::string());
         simulated_ = o.simulated_;
+        v1_ = std::exchange(o.v1_, std::nullopt);
     }
     return *this;
 }

@@ -1,14 +1,19 @@
-// Resource limits (--memory, --cpus, --pids-limit) through cgroup v2.
+// Resource limits of `gantry run` (--memory, --cpus, --pids-limit).
 //
-// gantry uses only cgroup v2, and only a directory this process may write to: its own cgroup, or
-// the nearest writable ancestor (cgroup_layout.hpp finds it, or says exactly what is missing).
-// A container's cgroup is created there, its controllers enabled, its limits (resources.hpp)
-// written, its processes added, and it is removed once they are gone.
+// On cgroup v2, a directory this process may write to: its own cgroup, or the nearest writable
+// ancestor (cgroup_layout.hpp finds it, or says exactly what is missing). A container's cgroup is
+// created there, its controllers enabled, its limits (resources.hpp) written, its processes
+// added, and it is removed once they are gone. Where the controllers a run needs are on cgroup v1
+// (a v1 or "hybrid" host), the container's cgroup is made as `gantry oci` makes one
+// (container_cgroup.hpp: a directory per hierarchy below this process's own cgroup). Both write
+// the limits through cgroup_writes.hpp.
 #pragma once
 
 #include "runtime/cgroup_layout.hpp"
+#include "runtime/container_cgroup.hpp"
 #include "runtime/resources.hpp"
 
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <utility>
@@ -34,6 +39,7 @@ class Cgroup {
 
     // Moves pid into this cgroup (writes it to cgroup.procs). Throws Error(Errc::run_failed).
     void add(pid_t pid);
+    // The cgroup's directory (on v1: that of the first limited controller's hierarchy).
     std::string path() const { return path_; }
 
     // Removes the cgroup once its processes are gone (waits briefly for dying ones). Never throws.
@@ -45,10 +51,12 @@ class Cgroup {
 
   private:
     Cgroup(std::string path, bool simulated) : path_(std::move(path)), simulated_(simulated) {}
+    explicit Cgroup(ContainerCgroup v1);
     void remove() noexcept;
 
     std::string path_; // "" once moved from
     bool simulated_ = false;
+    std::optional<ContainerCgroup> v1_; // on a cgroup v1 host
 };
 
 } // namespace gantry::runtime

@@ -69,10 +69,7 @@ namespace {
 
 // --- /proc parsing ---------------------------------------------------------------------------
 
-struct MountEntry {
-    std::string root, mountpoint, fstype;
-    std::vector<std::string> super_options;
-};
+using MountEntry = CgroupMount;
 
 // mountinfo escapes space, tab, newline and backslash as \ooo.
 std::string unescape_mount(const std::string& s) {
@@ -297,6 +294,13 @@ void check_controllers(const CgroupRequest& request, const Place& p,
 }
 
 } // namespace
+
+std::vector<CgroupMount> cgroup_mounts(const std::string& mountinfo) {
+    std::vector<CgroupMount> out;
+    for (auto& m : parse_mountinfo(mountinfo))
+        if (m.fstype == "cgroup" || m.fstype == "cgroup2") out.push_back(std::move(m));
+    return out;
+}
 
 std::string writable_cgroup_parent(const CgroupRequest& request, const CgroupProbe& probe) {
     const auto mounts = parse_mountinfo(probe.mountinfo);

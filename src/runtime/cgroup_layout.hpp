@@ -52,6 +52,14 @@ std::vector<std::string> read_cgroup_list(const std::string& file);
 // Whether P exists (a link is not followed).
 bool path_exists(const std::string& p);
 
+// A cgroup or cgroup2 mount of /proc/self/mountinfo: its root in the hierarchy, where it is
+// mounted, and its super options (a v1 mount's controllers: "memory", "cpu", "name=systemd").
+struct CgroupMount {
+    std::string root, mountpoint, fstype;
+    std::vector<std::string> super_options;
+};
+std::vector<CgroupMount> cgroup_mounts(const std::string& mountinfo);
+
 } // namespace detail
 
 } // namespace gantry::runtime

@@ -32,6 +32,23 @@ int online_cpus() {
 
 } // namespace
 
+oci::LinuxResources to_linux_resources(const Resources& r) {
+    constexpr std::int64_t kPeriod = 100000; // microseconds, docker's default
+    oci::LinuxResources out;
+    if (r.memory) {
+        out.memory.limit = *r.memory > 0 ? *r.memory : -1;
+        out.memory.swap = *r.memory > 0 ? 2 * *r.memory : -1;
+    }
+    if (r.cpus) {
+        auto nanos = static_cast<std::int64_t>(*r.cpus * static_cast<double>(kNanos) + 0.5);
+        std::int64_t quota = nanos * kPeriod / kNanos;
+        out.cpu.quota = quota > 0 ? quota : -1;
+        out.cpu.period = kPeriod;
+    }
+    if (r.pids) out.pids_limit = *r.pids > 0 ? *r.pids : -1;
+    return out;
+}
+
 std::int64_t parse_ram_size(const std::string& value, const std::string& flag) {
     return static_cast<std::int64_t>(units::parse_size(value, flag)); // below 2^63
 }

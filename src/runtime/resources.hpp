@@ -3,6 +3,8 @@
 // (util/units.hpp's parse_size: 512k = 512 KiB, 8g = 8 GiB), plus each flag's own rules.
 #pragma once
 
+#include "oci/linux_resources.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,6 +17,11 @@ struct Resources {
     std::optional<std::int64_t> pids;   // -1 = unlimited
     bool any() const { return memory || cpus || pids; }
 };
+
+// The same limits as the runtime spec's linux.resources, which cgroup_writes.hpp applies for
+// gantry run and gantry oci alike: --memory M is memory M and memory+swap 2M (docker's rule
+// without --memory-swap), 0 unlimited (-1); --cpus N a quota of N periods of 100 ms; --pids-limit.
+oci::LinuxResources to_linux_resources(const Resources& r);
 
 // docker's flag values; each throws Error(Errc::usage) naming its flag.
 // --memory: a size (units::parse_size: "512m", "1.5g", "2GiB", "1024"); 0 means unlimited;

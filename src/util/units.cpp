@@ -3,6 +3,7 @@
 #include "util/error.hpp"
 #include "util/text.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -262,6 +263,36 @@ bool consume_digits(std::string_view s, std::size_t& i, std::uint64_t& v, std::s
         }
     }
     return ok;
+}
+
+std::int64_t parse_duration(const std::string& text) {
+    static const std::pair<const char*, std::int64_t> units[] = {
+        {"ns", 1},           {"us", 1000},         {"ms", 1000000},
+        {"s", 1000000000LL}, {"m", 60000000000LL}, {"h", 3600000000000LL}};
+    if (text.empty()) throw Error(Errc::invalid, "an empty duration");
+    std::int64_t total = 0;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        std::size_t j = i;
+        while (j < text.size() &&
+               (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.'))
+            ++j;
+        if (j == i || j - i > 12)
+            throw Error(Errc::invalid, "\"" + text + "\" is not a duration",
+                        "write it as docker does: 30s, 1m30s, 500ms");
+        double value = std::stod(text.substr(i, j - i));
+        std::size_t k = j;
+        while (k < text.size() && std::isalpha(static_cast<unsigned char>(text[k]))) ++k;
+        std::string unit = text.substr(j, k - j);
+        auto u = std::find_if(std::begin(units), std::end(units),
+                              [&](const auto& p) { return unit == p.first; });
+        if (u == std::end(units))
+            throw Error(Errc::invalid, "\"" + text + "\" is not a duration",
+                        "write it as docker does: 30s, 1m30s, 500ms");
+        total += static_cast<std::int64_t>(value * static_cast<double>(u->second));
+        i = k;
+    }
+    return total;
 }
 
 } // namespace gantry::units

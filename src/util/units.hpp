@@ -50,4 +50,8 @@ std::uint64_t parse_dive_size(const std::string& text, const std::string& what =
 bool consume_digits(std::string_view text, std::size_t& i, std::uint64_t& value,
                     std::size_t& digits);
 
+// A Go/docker duration ("30s", "1m30s", "500ms", "1h") in nanoseconds; Error(invalid)
+// otherwise.
+std::int64_t parse_duration(const std::string& text);
+
 } // namespace gantry::units

@@ -1388,10 +1388,19 @@ def test_cve_2019_5736_exec_cannot_reach_gantry_binary(runner):
 def test_resource_limits_explain_what_is_missing(runner):
     r = runner.run("run", "--memory", "512m", "--pids-limit", "64", runner.image, "true",
                    check=False)
-    if r.code == 0:  # a host with a delegated cgroup v2: the limits must be in force
+    if r.code == 0 and Path("/sys/fs/cgroup/cgroup.controllers").exists():
+        # a host with a delegated cgroup v2: the limits must be in force
         out = runner.run("run", "--memory", "512m", "--pids-limit", "64", runner.image, "sh", "-c",
                          "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max").out.split()
         assert out == [str(512 * 1024 * 1024), "64"]
+    elif r.code == 0:  # cgroup v1 (as root): a directory of its own in each hierarchy
+        script = ("for c in memory:memory.limit_in_bytes pids:pids.max; do "
+                  "p=$(grep \":${c%:*}:\" /proc/self/cgroup | cut -d: -f3); "
+                  "echo $p; cat /sys/fs/cgroup/${c%:*}$p/${c#*:}; done")
+        out = runner.run("run", "--memory", "512m", "--pids-limit", "64", runner.image, "sh", "-c",
+                         script).out.split()
+        assert out[0].endswith("/gantry-" + out[0].rsplit("-", 1)[1]) and out[0] != "/", out
+        assert [out[1], out[3]] == [str(512 * 1024 * 1024), "64"], out
     else:
         assert r.code == 125
         assert "--memory" in r.err and "--pids-limit" in r.err and "hint:" in r.err

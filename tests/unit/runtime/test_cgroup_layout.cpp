@@ -1,6 +1,6 @@
 // Where a cgroup can be made (runtime/cgroup_layout.hpp), detected from fake
-// /proc/self/mountinfo and /proc/self/cgroup texts, and this machine's real layout (a cgroup v1
-// "hybrid" host: the exact error it gets).
+// /proc/self/mountinfo and /proc/self/cgroup texts; a v1 or hybrid layout's hierarchies
+// (container_cgroup.hpp, for gantry run too); and this machine's real layout.
 #include "cgroup_fixture.hpp"
 #include "runtime/cgroup.hpp"
 #include "util/error.hpp"
@@ -22,47 +22,61 @@ using gantry::runtime::parse_memory;
 
 // --- detection from /proc/self/mountinfo and /proc/self/cgroup, on fake layouts ---------------
 
-TEST(CgroupDetect, HybridLayoutNamesTheV1ControllersAndTheUnifiedMount) {
+TEST(CgroupV1, HybridLayoutPutsTheContainerInEveryHierarchy) {
+    // gantry run on a v1 "hybrid" host (this VM's layout): a directory per hierarchy below this
+    // process's own cgroup there, as gantry oci makes one (container_cgroup.hpp), the limits in
+    // the v1 files. The fake tree holds the files the kernel would make in the new directories.
     CgTempDir t;
-    const std::string u = t.path() + "/unified";
-    fake_cgroup(u, "hugetlb");
-    CgroupProbe probe{.mountinfo = hybrid_mountinfo(t.path()), .proc_cgroup = "0::/\n"};
-    Error e = create_error("c", all_limits(), probe);
-    EXPECT_EQ(e.code(), Errc::run_failed);
-    EXPECT_EQ(e.message(),
-              "cannot apply --memory, --cpus and --pids-limit: this host has a cgroup v1 "
-              "\"hybrid\" layout: the memory, cpu and pids controllers are bound to cgroup v1 (" +
-                  t.path() + "/memory, " + t.path() + "/cpu and " + t.path() +
-                  "/pids) and the cgroup2 mount at " + u + " offers only hugetlb");
-    EXPECT_EQ(e.hint(), "gantry sets limits through cgroup v2 only: boot with "
-                        "systemd.unified_cgroup_hierarchy=1 (or cgroup_no_v1=all) for a cgroup v2 "
-                        "host, or run without --memory, --cpus and --pids-limit");
-    EXPECT_FALSE(exists(u + "/c"));
+    const std::string T = t.path();
+    fake_cgroup(T + "/unified", "hugetlb");
+    const std::string mem = T + "/memory/user.slice/c";
+    for (const char* c :
+         {"cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "pids", "systemd", "unified"})
+        stdfs::create_directories(T + "/" + c + "/c");
+    stdfs::create_directories(mem);
+    auto touch = [](const std::string& f, const std::string& content = "") {
+        std::ofstream(f) << content;
+    };
+    for (const char* f : {"memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "cgroup.procs"})
+        touch(mem + "/" + f);
+    for (const char* f : {"cpu.cfs_period_us", "cpu.cfs_quota_us", "cgroup.procs"})
+        touch(T + "/cpu/c/" + f);
+    touch(T + "/pids/c/pids.max");
+    for (const char* c :
+         {"cpuacct", "cpuset", "devices", "freezer", "blkio", "pids", "systemd", "unified"})
+        touch(T + "/" + c + "/c/cgroup.procs");
+    touch(T + "/cpuset/cpuset.cpus", "0-1");
+    touch(T + "/cpuset/cpuset.mems", "0");
+    touch(T + "/cpuset/c/cpuset.cpus");
+    touch(T + "/cpuset/c/cpuset.mems");
+    CgroupProbe probe{.mountinfo = hybrid_mountinfo(T),
+                      .proc_cgroup = "4:memory:/user.slice\n0::/\n"};
+    Cgroup cg = Cgroup::create("c", all_limits(), probe);
+    EXPECT_EQ(cg.path(), mem); // below its own memory cgroup, as runc places a relative path
+    EXPECT_EQ(slurp(mem + "/memory.limit_in_bytes"), "536870912");
+    EXPECT_EQ(slurp(mem + "/memory.memsw.limit_in_bytes"), "1073741824"); // docker: swap = memory
+    EXPECT_EQ(slurp(T + "/cpu/c/cpu.cfs_period_us"), "100000");
+    EXPECT_EQ(slurp(T + "/cpu/c/cpu.cfs_quota_us"), "150000");
+    EXPECT_EQ(slurp(T + "/pids/c/pids.max"), "100");
+    EXPECT_EQ(slurp(T + "/cpuset/c/cpuset.cpus"), "0-1"); // a new cpuset gets its parent's
+    cg.add(4242);
+    EXPECT_EQ(slurp(mem + "/cgroup.procs"), "4242");
+    EXPECT_EQ(slurp(T + "/cpu/c/cgroup.procs"), "4242");
 
-    // An empty unified hierarchy (crun's workaround moves hugetlb to v1 too).
-    fake_cgroup(u, "");
+    // a hierarchy without the file a limit needs names it
+    std::filesystem::remove(T + "/pids/c/pids.max");
     Resources r;
     r.pids = 10;
-    e = create_error("c", r, probe);
-    EXPECT_EQ(e.message(), "cannot apply --pids-limit: this host has a cgroup v1 \"hybrid\" "
-                           "layout: the pids controller is bound to cgroup v1 (" +
-                               t.path() + "/pids) and the cgroup2 mount at " + u +
-                               " offers no controllers");
+    Error e = create_error("c", r, probe);
+    EXPECT_EQ(e.message(),
+              "cannot apply --pids-limit: the kernel has no pids.max in " + T + "/pids/c");
 }
 
 TEST(CgroupDetect, NoCgroup2Mounted) {
-    CgTempDir t;
-    std::string mi;
-    for (const char* c : {"memory", "pids"})
-        mi += mountinfo_line(40, t.path() + "/" + c, "cgroup", std::string("rw,") + c);
+    // (a v1-only host is CgroupV1's: its hierarchies are used)
     Resources r;
     r.pids = 10;
-    Error e = create_error("c", r, CgroupProbe{.mountinfo = mi, .proc_cgroup = "1:pids:/\n"});
-    EXPECT_EQ(e.code(), Errc::run_failed);
-    EXPECT_EQ(e.message(), "cannot apply --pids-limit: no cgroup2 filesystem is mounted (this "
-                           "host has cgroup v1 only: memory at " +
-                               t.path() + "/memory and pids at " + t.path() + "/pids)");
-    e = create_error("c", r, CgroupProbe{.mountinfo = "", .proc_cgroup = ""});
+    Error e = create_error("c", r, CgroupProbe{.mountinfo = "", .proc_cgroup = ""});
     EXPECT_EQ(e.message(), "cannot apply --pids-limit: no cgroup2 filesystem is mounted");
 }
 
@@ -166,95 +180,85 @@ TEST(CgroupDetect, RootlessUsesTheNearestDelegatedAncestor) {
     EXPECT_FALSE(exists(deleg + "/ctr")); // removed by the child's destructor
 }
 
-TEST(CgroupDetect, HybridIsReportedBeforePermission) {
-    // Rootless on a hybrid host: the layout is the real obstacle, not the permission.
+TEST(CgroupV1, PermissionIsNamed) {
+    // Rootless on a v1 host: the directory it may not make, and the fix.
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
     CgTempDir t;
     fake_cgroup(t.path() + "/unified", "hugetlb");
+    for (const char* c :
+         {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids", "systemd"})
+        stdfs::create_directories(t.path() + "/" + c); // the mount points, root's
     CgroupProbe probe{.mountinfo = hybrid_mountinfo(t.path()), .proc_cgroup = "0::/\n"};
     Resources r;
     r.memory = 100ll << 20;
     std::string out = as_nobody([&] { return Cgroup::create("c", r, probe).path(); });
-    EXPECT_EQ(out.rfind("ERROR: cannot apply --memory: this host has a cgroup v1 \"hybrid\" "
-                        "layout: the memory controller is bound to cgroup v1 (",
-                        0),
-              0u)
-        << out;
+    EXPECT_EQ(out, "ERROR: cannot apply --memory: cannot create the container's cgroup " +
+                       t.path() + "/blkio/c: Permission denied | " +
+                       gantry::runtime::detail::kDelegateHint);
 }
 
 // --- this machine ----------------------------------------------------------------------------
 
 namespace {
 
-// True on the development VM's layout (reference/this-machine.md): v1 memory, cpu and pids under
-// /sys/fs/cgroup, cgroup2 at /sys/fs/cgroup/unified with only hugetlb.
-bool dev_vm_hybrid_layout() {
+// A cgroup v1 memory hierarchy at /sys/fs/cgroup/memory (this VM, a v1 or hybrid host).
+bool v1_host() {
     std::string mi = slurp("/proc/self/mountinfo");
-    for (const char* needle :
-         {" /sys/fs/cgroup/unified rw,", " - cgroup2 ", " /sys/fs/cgroup/memory ",
-          " /sys/fs/cgroup/cpu ", " /sys/fs/cgroup/pids "})
-        if (mi.find(needle) == std::string::npos) return false;
-    return slurp("/sys/fs/cgroup/unified/cgroup.controllers") == "hugetlb\n";
+    return mi.find(" /sys/fs/cgroup/memory ") != std::string::npos &&
+           mi.find(" /sys/fs/cgroup/pids ") != std::string::npos;
 }
-
-const char* kThisHostHint =
-    "gantry sets limits through cgroup v2 only: boot with systemd.unified_cgroup_hierarchy=1 (or "
-    "cgroup_no_v1=all) for a cgroup v2 host, or run without ";
 
 } // namespace
 
-TEST(CgroupHost, ThisHybridHostGetsAnExactError) {
-    if (!dev_vm_hybrid_layout()) GTEST_SKIP() << "not the cgroup v1 hybrid layout of the dev VM";
+TEST(CgroupHost, ThisV1HostAsRootGetsTheLimits) {
+    if (!v1_host()) GTEST_SKIP() << "not a cgroup v1 host";
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root to write to this host's cgroup v1";
     EnvRestore env("GANTRY_CGROUP_ROOT");
     ::unsetenv("GANTRY_CGROUP_ROOT");
     const std::string name = "gantry-unit-" + std::to_string(::getpid());
-    Error e = create_error(name, all_limits(), CgroupProbe::system());
-    EXPECT_EQ(e.code(), Errc::run_failed);
-    EXPECT_EQ(e.message(),
-              "cannot apply --memory, --cpus and --pids-limit: this host has a cgroup v1 "
-              "\"hybrid\" layout: the memory, cpu and pids controllers are bound to cgroup v1 "
-              "(/sys/fs/cgroup/memory, /sys/fs/cgroup/cpu and /sys/fs/cgroup/pids) and the "
-              "cgroup2 mount at /sys/fs/cgroup/unified offers only hugetlb");
-    EXPECT_EQ(e.hint(), std::string(kThisHostHint) + "--memory, --cpus and --pids-limit");
-
-    Resources mem;
-    mem.memory = parse_memory("512m");
-    try {
-        Cgroup cg = Cgroup::create(name, mem); // the entry point gantry run uses
-        ADD_FAILURE() << "created " << cg.path();
-    } catch (const Error& err) {
-        EXPECT_EQ(err.message(), "cannot apply --memory: this host has a cgroup v1 \"hybrid\" "
-                                 "layout: the memory controller is bound to cgroup v1 "
-                                 "(/sys/fs/cgroup/memory) and the cgroup2 mount at "
-                                 "/sys/fs/cgroup/unified offers only hugetlb");
-        EXPECT_EQ(err.hint(), std::string(kThisHostHint) + "--memory");
+    Resources r;
+    r.memory = parse_memory("512m");
+    r.pids = 100;
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        ::pause();
+        ::_exit(0);
     }
-    EXPECT_FALSE(exists("/sys/fs/cgroup/unified/" + name)); // nothing left behind
-
-    // The override names the directory instead of the mount.
-    ::setenv("GANTRY_CGROUP_ROOT", "/sys/fs/cgroup/unified", 1);
-    Resources pids;
-    pids.pids = 100;
-    e = create_error(name, pids, CgroupProbe::system());
-    EXPECT_EQ(e.message(), "cannot apply --pids-limit: this host has a cgroup v1 \"hybrid\" "
-                           "layout: the pids controller is bound to cgroup v1 "
-                           "(/sys/fs/cgroup/pids) and GANTRY_CGROUP_ROOT=/sys/fs/cgroup/unified "
-                           "offers only hugetlb");
+    std::string path;
+    {
+        Cgroup cg = Cgroup::create(name, r); // the entry point gantry run uses
+        path = cg.path();
+        EXPECT_TRUE(path.starts_with("/sys/fs/cgroup/memory/") && path.ends_with("/" + name))
+            << path;
+        EXPECT_EQ(slurp(path + "/memory.limit_in_bytes"), "536870912\n");
+        cg.add(child);
+        EXPECT_NE(slurp("/proc/" + std::to_string(child) + "/cgroup").find(":pids:/" + name),
+                  std::string::npos);
+        ::kill(child, SIGKILL);
+        ::waitpid(child, nullptr, 0);
+    }
+    EXPECT_FALSE(exists(path)); // removed once its process is gone
 }
 
-TEST(CgroupHost, ThisHybridHostRootlessGetsTheSameError) {
-    if (!dev_vm_hybrid_layout()) GTEST_SKIP() << "not the cgroup v1 hybrid layout of the dev VM";
+TEST(CgroupHost, ThisV1HostRootlessNamesThePermission) {
+    if (!v1_host()) GTEST_SKIP() << "not a cgroup v1 host";
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch to an unprivileged user";
-    EXPECT_EQ(as_nobody([] {
-                  ::unsetenv("GANTRY_CGROUP_ROOT");
-                  Resources r;
-                  r.cpus = 1;
-                  return Cgroup::create("gantry-unit-rootless", r).path();
-              }),
-              "ERROR: cannot apply --cpus: this host has a cgroup v1 \"hybrid\" layout: the cpu "
-              "controller is bound to cgroup v1 (/sys/fs/cgroup/cpu) and the cgroup2 mount at "
-              "/sys/fs/cgroup/unified offers only hugetlb | " +
-                  std::string(kThisHostHint) + "--cpus");
+    std::string out = as_nobody([] {
+        ::unsetenv("GANTRY_CGROUP_ROOT");
+        Resources r;
+        r.cpus = 1;
+        return Cgroup::create("gantry-unit-rootless", r).path();
+    });
+    EXPECT_EQ(out.rfind("ERROR: cannot apply --cpus: cannot create the container's cgroup "
+                        "/sys/fs/cgroup/",
+                        0),
+              0u)
+        << out;
+    EXPECT_NE(
+        out.find("Permission denied | " + std::string(gantry::runtime::detail::kDelegateHint)),
+        std::string::npos)
+        << out;
 }
 
 TEST(CgroupHost, RealCgroup2WithoutControllers) {

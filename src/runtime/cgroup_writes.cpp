@@ -1,0 +1,266 @@
+#include "runtime/cgroup_writes.hpp"
+
+#include "util/error.hpp"
+
+namespace gantry::runtime {
+
+namespace {
+
+const std::string kRes = "linux.resources.";
+
+[[noreturn]] void refuse_on(CgroupVersion v, const std::string& field, const std::string& why) {
+    throw Error(Errc::invalid,
+                kRes + field + " cannot be applied on cgroup " +
+                    (v == CgroupVersion::v1 ? "v1" : "v2") + ": " + why,
+                "remove " + kRes + field + " from the configuration");
+}
+
+std::string num(std::int64_t v) {
+    return std::to_string(v);
+}
+
+std::string dev(std::int64_t major, std::int64_t minor) {
+    return num(major) + ":" + num(minor);
+}
+
+struct Writes {
+    CgroupVersion v;
+    std::vector<CgroupWrite> out;
+    void add(const std::string& controller, const std::string& file, const std::string& value,
+             const std::string& field) {
+        out.push_back({controller, file, value, kRes + field, "", "", false});
+    }
+};
+
+void memory(Writes& w, const oci::LinuxResources::Memory& m) {
+    if (w.v == CgroupVersion::v1) {
+        std::optional<std::int64_t> swap = m.swap;
+        if (m.limit && *m.limit == -1 && !swap) swap = -1; // runc: unlimited memory, unlimited swap
+        if (m.limit && *m.limit != 0)
+            w.add("memory", "memory.limit_in_bytes", num(*m.limit), "memory.limit");
+        if (swap && *swap != 0)
+            w.add("memory", "memory.memsw.limit_in_bytes", num(*swap), "memory.swap");
+        if (m.reservation && *m.reservation != 0)
+            w.add("memory", "memory.soft_limit_in_bytes", num(*m.reservation),
+                  "memory.reservation");
+        if (m.kernel_tcp && *m.kernel_tcp != 0)
+            w.add("memory", "memory.kmem.tcp.limit_in_bytes", num(*m.kernel_tcp),
+                  "memory.kernelTCP");
+        if (m.swappiness)
+            w.add("memory", "memory.swappiness", std::to_string(*m.swappiness),
+                  "memory.swappiness");
+        if (m.disable_oom_killer && *m.disable_oom_killer)
+            w.add("memory", "memory.oom_control", "1", "memory.disableOOMKiller");
+        return;
+    }
+    if (m.swappiness) refuse_on(w.v, "memory.swappiness", "cgroup v2 has no memory.swappiness");
+    if (m.disable_oom_killer && *m.disable_oom_killer)
+        refuse_on(w.v, "memory.disableOOMKiller", "cgroup v2 cannot disable the OOM killer");
+    if (m.kernel_tcp && *m.kernel_tcp != 0)
+        refuse_on(w.v, "memory.kernelTCP", "cgroup v2 has no separate TCP memory limit");
+    if (m.limit && *m.limit != 0)
+        w.add("memory", "memory.max", *m.limit < 0 ? "max" : num(*m.limit), "memory.limit");
+    // runc's ConvertMemorySwapToCgroupV2Value: the spec's swap is memory+swap
+    if (m.swap && *m.swap != 0) {
+        std::string value;
+        if (*m.swap == -1)
+            value = "max";
+        else if (!m.limit || *m.limit <= 0)
+            refuse_on(w.v, "memory.swap",
+                      "a memory+swap limit needs a memory limit on cgroup v2 (memory.limit)");
+        else if (*m.swap < *m.limit)
+            throw Error(Errc::invalid,
+                        kRes + "memory.swap (" + num(*m.swap) + ") is below " + kRes +
+                            "memory.limit (" + num(*m.limit) + ")",
+                        "swap is memory+swap: at least the memory limit, or -1 for unlimited");
+        else
+            value = num(*m.swap - *m.limit);
+        w.add("memory", "memory.swap.max", value, "memory.swap");
+    }
+    if (m.reservation && *m.reservation != 0)
+        w.add("memory", "memory.low", *m.reservation < 0 ? "max" : num(*m.reservation),
+              "memory.reservation");
+}
+
+void cpu(Writes& w, const oci::LinuxResources::Cpu& c) {
+    if (w.v == CgroupVersion::v1) {
+        if (c.shares && *c.shares != 0)
+            w.add("cpu", "cpu.shares", std::to_string(*c.shares), "cpu.shares");
+        if (c.period && *c.period != 0)
+            w.add("cpu", "cpu.cfs_period_us", std::to_string(*c.period), "cpu.period");
+        if (c.quota && *c.quota != 0) w.add("cpu", "cpu.cfs_quota_us", num(*c.quota), "cpu.quota");
+        if (c.realtime_period && *c.realtime_period != 0)
+            w.add("cpu", "cpu.rt_period_us", std::to_string(*c.realtime_period),
+                  "cpu.realtimePeriod");
+        if (c.realtime_runtime && *c.realtime_runtime != 0)
+            w.add("cpu", "cpu.rt_runtime_us", num(*c.realtime_runtime), "cpu.realtimeRuntime");
+    } else {
+        if ((c.realtime_period && *c.realtime_period != 0) ||
+            (c.realtime_runtime && *c.realtime_runtime != 0))
+            refuse_on(w.v, c.realtime_period ? "cpu.realtimePeriod" : "cpu.realtimeRuntime",
+                      "cgroup v2 has no realtime cpu budget");
+        if (c.shares && *c.shares != 0)
+            w.add("cpu", "cpu.weight", std::to_string(cpu_weight_of_shares(*c.shares)),
+                  "cpu.shares");
+        const bool quota = c.quota && *c.quota != 0, period = c.period && *c.period != 0;
+        if (quota || period) {
+            std::string v = quota && *c.quota > 0 ? num(*c.quota) : "max";
+            if (period) v += " " + std::to_string(*c.period);
+            w.add("cpu", "cpu.max", v, quota ? "cpu.quota" : "cpu.period");
+        }
+    }
+    if (!c.cpus.empty()) w.add("cpuset", "cpuset.cpus", c.cpus, "cpu.cpus");
+    if (!c.mems.empty()) w.add("cpuset", "cpuset.mems", c.mems, "cpu.mems");
+}
+
+void block_io(Writes& w, const oci::LinuxResources::BlockIo& b) {
+    const bool v1 = w.v == CgroupVersion::v1;
+    const std::string ctl = v1 ? "blkio" : "io";
+    if (b.weight && *b.weight != 0) {
+        CgroupWrite x{ctl,
+                      v1 ? "blkio.bfq.weight" : "io.bfq.weight",
+                      std::to_string(*b.weight),
+                      kRes + "blockIO.weight",
+                      v1 ? "blkio.weight" : "io.weight",
+                      std::to_string(v1 ? *b.weight : io_weight_of_blkio(*b.weight)),
+                      false};
+        w.out.push_back(x);
+    }
+    if (b.leaf_weight && *b.leaf_weight != 0) {
+        if (!v1) refuse_on(w.v, "blockIO.leafWeight", "cgroup v2 has no leaf weight");
+        w.add(ctl, "blkio.leaf_weight", std::to_string(*b.leaf_weight), "blockIO.leafWeight");
+    }
+    for (size_t i = 0; i < b.weight_device.size(); ++i) {
+        const auto& d = b.weight_device[i];
+        std::string field = "blockIO.weightDevice[" + std::to_string(i) + "]";
+        if (!v1) refuse_on(w.v, field, "per-device weights are not implemented on cgroup v2");
+        if (d.weight && *d.weight != 0)
+            w.out.push_back({ctl, "blkio.bfq.weight_device",
+                             dev(d.major, d.minor) + " " + std::to_string(*d.weight), kRes + field,
+                             "blkio.weight_device",
+                             dev(d.major, d.minor) + " " + std::to_string(*d.weight), false});
+        if (d.leaf_weight && *d.leaf_weight != 0)
+            w.add(ctl, "blkio.leaf_weight_device",
+                  dev(d.major, d.minor) + " " + std::to_string(*d.leaf_weight), field);
+    }
+    auto rates = [&](const std::vector<oci::BlockDeviceRate>& list, const char* v1_file,
+                     const char* v2_key, const char* field) {
+        for (size_t i = 0; i < list.size(); ++i) {
+            const auto& d = list[i];
+            std::string f = std::string("blockIO.") + field + "[" + std::to_string(i) + "]";
+            if (v1)
+                w.add(ctl, v1_file, dev(d.major, d.minor) + " " + std::to_string(d.rate), f);
+            else
+                w.add(ctl, "io.max",
+                      dev(d.major, d.minor) + " " + v2_key + "=" +
+                          (d.rate == 0 ? "max" : std::to_string(d.rate)),
+                      f);
+        }
+    };
+    rates(b.read_bps, "blkio.throttle.read_bps_device", "rbps", "throttleReadBpsDevice");
+    rates(b.write_bps, "blkio.throttle.write_bps_device", "wbps", "throttleWriteBpsDevice");
+    rates(b.read_iops, "blkio.throttle.read_iops_device", "riops", "throttleReadIOPSDevice");
+    rates(b.write_iops, "blkio.throttle.write_iops_device", "wiops", "throttleWriteIOPSDevice");
+}
+
+bool deny_all(const oci::DeviceRule& r) {
+    return !r.allow && r.type == 'a' && !r.major && !r.minor;
+}
+
+void devices(Writes& w, const std::vector<oci::DeviceRule>& rules) {
+    if (w.v == CgroupVersion::v1) {
+        for (size_t i = 0; i < rules.size(); ++i)
+            w.add("devices", rules[i].allow ? "devices.allow" : "devices.deny",
+                  device_rule_text(rules[i]), "devices[" + std::to_string(i) + "]");
+        return;
+    }
+    // cgroup v2 controls devices with an eBPF program, which gantry does not load: the shape
+    // every engine sends (deny all, then allow rules) is accepted; a rule that would deny more
+    // than that, or allow everything, is refused rather than left unenforced.
+    for (size_t i = 0; i < rules.size(); ++i) {
+        const auto& r = rules[i];
+        bool ok = r.allow ? !(r.type == 'a' && !r.major && !r.minor) : i == 0 && deny_all(r);
+        if (!ok)
+            refuse_on(w.v,
+                      "devices[" + std::to_string(i) + "] (" + (r.allow ? "allow " : "deny ") +
+                          device_rule_text(r) + ")",
+                      "device rules need an eBPF device program on cgroup v2, which gantry does "
+                      "not load; only \"deny all, then allow these\" is accepted");
+    }
+}
+
+} // namespace
+
+std::uint64_t cpu_weight_of_shares(std::uint64_t shares) {
+    if (shares == 0) return 0;
+    if (shares < 2) shares = 2;
+    if (shares > 262144) shares = 262144;
+    return 1 + ((shares - 2) * 9999) / 262142;
+}
+
+std::uint64_t io_weight_of_blkio(std::uint16_t weight) {
+    if (weight == 0) return 0;
+    std::uint64_t w = weight < 10 ? 10 : weight > 1000 ? 1000 : weight;
+    return 1 + (w - 10) * 9999 / 990;
+}
+
+std::string device_rule_text(const oci::DeviceRule& r) {
+    if (r.type == 'a' && !r.major && !r.minor) return "a";
+    auto part = [](const std::optional<std::int64_t>& v) { return v ? num(*v) : "*"; };
+    return std::string(1, r.type) + " " + part(r.major) + ":" + part(r.minor) + " " + r.access;
+}
+
+std::vector<oci::DeviceRule> container_device_rules(const std::vector<oci::DeviceRule>& spec_rules,
+                                                    const std::vector<oci::DeviceNode>& devices) {
+    std::vector<oci::DeviceRule> out = spec_rules;
+    for (const auto& d : devices)
+        if (d.type == 'c' || d.type == 'b' || d.type == 'u')
+            out.push_back({true, d.type == 'b' ? 'b' : 'c', d.major, d.minor, "rwm"});
+    using R = oci::DeviceRule;
+    const R defaults[] = {{true, 'c', std::nullopt, std::nullopt, "m"},
+                          {true, 'b', std::nullopt, std::nullopt, "m"},
+                          {true, 'c', 1, 3, "rwm"},              // /dev/null
+                          {true, 'c', 1, 8, "rwm"},              // /dev/random
+                          {true, 'c', 1, 7, "rwm"},              // /dev/full
+                          {true, 'c', 5, 0, "rwm"},              // /dev/tty
+                          {true, 'c', 1, 5, "rwm"},              // /dev/zero
+                          {true, 'c', 1, 9, "rwm"},              // /dev/urandom
+                          {true, 'c', 136, std::nullopt, "rwm"}, // /dev/pts/*
+                          {true, 'c', 5, 2, "rwm"},              // /dev/ptmx
+                          {true, 'c', 10, 200, "rwm"}};          // /dev/net/tun
+    for (const auto& d : defaults) out.push_back(d);
+    return out;
+}
+
+std::vector<CgroupWrite> cgroup_writes(const oci::LinuxResources& r, CgroupVersion v) {
+    Writes w{v, {}};
+    // cpuset first: a v1 cpuset cgroup needs cpus and mems before it takes a process
+    cpu(w, r.cpu);
+    memory(w, r.memory);
+    if (r.pids_limit && *r.pids_limit != 0)
+        w.add("pids", "pids.max", *r.pids_limit > 0 ? num(*r.pids_limit) : "max", "pids.limit");
+    block_io(w, r.block_io);
+    for (size_t i = 0; i < r.hugepage_limits.size(); ++i) {
+        const auto& [size, limit] = r.hugepage_limits[i];
+        std::string field = "hugepageLimits[" + std::to_string(i) + "]";
+        std::string base =
+            "hugetlb." + size + (v == CgroupVersion::v1 ? ".limit_in_bytes" : ".max");
+        w.add("hugetlb", base, std::to_string(limit), field);
+        // runc 1.1 also sets the reservation limit where the kernel has one
+        std::string rsvd =
+            "hugetlb." + size + (v == CgroupVersion::v1 ? ".rsvd.limit_in_bytes" : ".rsvd.max");
+        w.out.push_back({"hugetlb", rsvd, std::to_string(limit), kRes + field, "", "", true});
+    }
+    devices(w, r.devices);
+    if (!r.unified.empty()) {
+        if (v == CgroupVersion::v1)
+            refuse_on(v, "unified",
+                      "it names cgroup v2 files, and this host's controllers are on "
+                      "cgroup v1 (runc refuses it there too)");
+        for (const auto& [file, value] : r.unified)
+            w.add(file.substr(0, file.find('.')), file, value, "unified." + file);
+    }
+    return w.out;
+}
+
+} // namespace gantry::runtime

@@ -1,0 +1,74 @@
+// One OCI container's cgroup, as runc 1.1 makes it (`gantry oci`): on a cgroup v1 or "hybrid"
+// host a directory in every v1 hierarchy (and in name=systemd and the hybrid cgroup2 mount, which
+// only hold the processes), on cgroup v2 one directory. Its place is the bundle's
+// linux.cgroupsPath, read as runc reads it: an absolute path below each hierarchy's root, a
+// relative one below the runtime's own cgroup (v1) or its parent (v2), the container's id when
+// there is none. This owns the directories: made (a v1 cpuset inheriting its parent's cpus and
+// mems), limits written (cgroup_writes.hpp), processes added, frozen and thawed, read for
+// statistics and OOM events, removed. Rootless, as runc: a hierarchy the user may not write is
+// left out when the bundle names no cgroupsPath (with a warning), and then a limit it would hold
+// fails; device rules that cannot be written are a warning.
+#pragma once
+
+#include "oci/linux_resources.hpp"
+#include "runtime/cgroup_layout.hpp"
+#include "runtime/cgroup_writes.hpp"
+#include "util/fd.hpp"
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <sys/types.h>
+
+namespace gantry::runtime {
+
+class ContainerCgroup {
+  public:
+    struct Place {
+        std::string cgroups_path; // linux.cgroupsPath ("" = the id, relative)
+        std::string id;
+        bool rootless = false;
+        CgroupProbe probe = CgroupProbe::system();
+        // gantry run: a kernel without swap accounting limits memory only (with a warning)
+        bool swap_optional = false;
+    };
+    // Makes the directories and writes R (whose devices are the full rule list,
+    // container_device_rules). Throws Error (invalid for a field that cannot be applied,
+    // run_failed for what the host refused) naming the field and the file; nothing is left then.
+    static ContainerCgroup create(const Place& place, const oci::LinuxResources& r);
+    // The cgroup of a container made earlier (to_json's record).
+    static ContainerCgroup from_json(const nlohmann::json& j);
+    nlohmann::json to_json() const;
+
+    CgroupVersion version() const { return version_; }
+    // The directory of a v1 hierarchy holding CONTROLLER ("memory"), or v2's; "" when none.
+    std::string dir(const std::string& controller) const;
+
+    void add(pid_t pid) const;                    // into every directory
+    void set(const oci::LinuxResources& r) const; // runc's update: writes R's fields
+    void freeze() const; // waits until the kernel says frozen; Error(run_failed) otherwise
+    void thaw() const;
+    bool frozen() const;
+    // runc's `events --stats` data: cpu, memory, pids (and hugetlb, blkio left empty).
+    nlohmann::json stats() const;
+    // How many times the OOM killer struck in it (memory.oom_control / memory.events oom_kill).
+    std::uint64_t oom_kills() const;
+    // The file whose changes announce an OOM kill (v2 memory.events), or "" (v1: oom_eventfd).
+    std::string oom_events_file() const;
+    // v1: an eventfd the kernel signals at each OOM (cgroup.event_control) and the
+    // memory.oom_control it watches (kept open with it); none without a memory hierarchy.
+    struct OomWatch {
+        Fd event, control;
+    };
+    OomWatch watch_oom_v1() const;
+    // Removes the directories (waiting briefly for exiting processes). Never throws.
+    void destroy() const noexcept;
+
+  private:
+    CgroupVersion version_ = CgroupVersion::v2;
+    std::map<std::string, std::string> dirs_; // v1: hierarchy ("cpu,cpuacct") -> dir; v2: ""
+    void apply(const std::vector<CgroupWrite>& writes, bool rootless,
+               bool swap_optional = false) const;
+};
+
+} // namespace gantry::runtime
