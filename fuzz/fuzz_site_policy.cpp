@@ -14,8 +14,8 @@ using namespace gantry;
 namespace {
 
 const char* const kNames[] = {"busybox", "gt/app:1", "registry.example.com:5000/ns/app:2",
-                              "docker.io/library/alpine@sha256:"
-                              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                              ("docker.io/library/alpine@sha256:"
+                               "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
                               "a.b.example.com/x/y"};
 
 } // namespace

@@ -121,7 +121,7 @@ PullResult pull_logical(store::Store& store, const oci::Reference& ref, const Pu
     const std::string repo = src.ref.path;
     auto top = std::move(src.top);
     // the site's policy.json, on the top manifest, before a byte of the image is stored
-    verify_policy(client, ref, src.ref, Digest::of(top.body), opt.signature_policy);
+    verify_policy(ref, src.ref, Digest::of(top.body), opt.signature_policy);
     if (top.media_type == oci::media::docker_schema1 ||
         top.media_type == oci::media::docker_schema1_signed)
         throw Error(

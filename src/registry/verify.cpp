@@ -1,5 +1,6 @@
 #include "registry/verify.hpp"
 
+#include "registry/http.hpp"
 #include "site/lookaside.hpp"
 #include "site/signature.hpp"
 #include "util/error.hpp"
@@ -66,7 +67,7 @@ std::vector<std::string> fetch_signatures(const oci::Reference& physical,
 
 } // namespace
 
-void verify_policy(Client&, const oci::Reference& logical, const oci::Reference& physical,
+void verify_policy(const oci::Reference& logical, const oci::Reference& physical,
                    const oci::Digest& digest, const std::string& policy_file) {
     auto policy = site::Policy::load(policy_file);
     std::string scope =

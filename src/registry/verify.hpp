@@ -6,16 +6,15 @@
 
 #include "oci/digest.hpp"
 #include "oci/reference.hpp"
-#include "registry/client.hpp"
 
 #include <string>
 
 namespace gantry::registry {
 
 // Throws Error(policy) naming the requirement that failed for LOGICAL; returns when the policy
-// accepts the image whose top manifest is DIGEST, served by PHYSICAL through CLIENT.
+// accepts the image whose top manifest is DIGEST, served by PHYSICAL.
 // POLICY_FILE: --signature-policy, or "" for the default search.
-void verify_policy(Client& client, const oci::Reference& logical, const oci::Reference& physical,
+void verify_policy(const oci::Reference& logical, const oci::Reference& physical,
                    const oci::Digest& digest, const std::string& policy_file);
 
 } // namespace gantry::registry

@@ -85,7 +85,8 @@ RegistryTable table_of(const toml::table& t, const std::string& file) {
     RegistryTable r;
     r.origin = file;
     const toml::node* prefix_node = nullptr;
-    for (auto&& [k, v] : t) {
+    std::vector<std::string> pull_from_at; // mirrors that set pull-from-mirror
+    for (auto&& [k, v] : t) {              // keys in sorted order, not the file's
         std::string key(k.str());
         if (key == "prefix") {
             r.prefix = location_of(v, file, key);
@@ -127,12 +128,7 @@ RegistryTable table_of(const toml::table& t, const std::string& file) {
                 }
                 if (mir.location.empty())
                     refuse(at(file, m.source()), "a [[registry.mirror]] has no location");
-                if (pull_from_set && r.mirror_by_digest_only)
-                    refuse(at(file, m.source()),
-                           "cannot set mirror-by-digest-only for the registry and "
-                           "pull-from-mirror for its mirror \"" +
-                               mir.location + "\" at the same time",
-                           "keep one of the two");
+                if (pull_from_set) pull_from_at.push_back(at(file, m.source()));
                 r.mirrors.push_back(std::move(mir));
             }
         } else {
@@ -142,6 +138,11 @@ RegistryTable table_of(const toml::table& t, const std::string& file) {
         }
     }
     std::string where = at(file, t.source());
+    if (r.mirror_by_digest_only && !pull_from_at.empty())
+        refuse(pull_from_at.front(),
+               "cannot set mirror-by-digest-only for the registry and pull-from-mirror for a "
+               "mirror at the same time",
+               "keep one of the two");
     if (r.prefix.empty()) {
         if (r.location.empty()) refuse(where, "a [[registry]] has neither location nor prefix");
         r.prefix = r.location;
