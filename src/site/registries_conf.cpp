@@ -273,7 +273,9 @@ void RegistriesConf::merge(std::string_view text, const std::string& file, bool 
                    "[aliases] and the default credential-helpers");
         }
     }
-    for (auto& [prefix, t] : tables) { // a later file's table replaces the one of its prefix
+    for (auto& entry : tables) { // a later file's table replaces the one of its prefix
+        const std::string& prefix = entry.first;
+        RegistryTable& t = entry.second;
         auto it = std::find_if(registries.begin(), registries.end(),
                                [&](const RegistryTable& r) { return r.prefix == prefix; });
         if (it != registries.end())
