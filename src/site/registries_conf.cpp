@@ -9,14 +9,31 @@
 #include <filesystem>
 #include <set>
 
+namespace gantry::site {
+// toml++ 3.3's internal assertions fail on some malformed input ("[[\n[[r", found by
+// fuzz_site_policy); with NDEBUG they become __builtin_assume, undefined behaviour. Here they
+// are checks that throw, whatever NDEBUG says, and the file is refused as malformed.
+[[noreturn]] void toml_check_failed();
+} // namespace gantry::site
+
 // toml++ compiled into this file only (header-only mode: no shared library to load at start)
 #define TOML_HEADER_ONLY 1
 #define TOML_ENABLE_FORMATTERS 0
+#pragma push_macro("NDEBUG")
+#undef NDEBUG
+#define TOML_ASSERT(expr) ((expr) ? static_cast<void>(0) : ::gantry::site::toml_check_failed())
 #include <toml++/toml.h>
+#pragma pop_macro("NDEBUG")
 
 namespace gantry::site {
 
 namespace stdfs = std::filesystem;
+
+struct TomlCheckFailed {};
+
+void toml_check_failed() {
+    throw TomlCheckFailed{};
+}
 
 namespace {
 
@@ -182,6 +199,8 @@ void RegistriesConf::merge(std::string_view text, const std::string& file, bool 
         doc = toml::parse(text, file);
     } catch (const toml::parse_error& e) {
         refuse(at(file, e.source()), "malformed TOML: " + std::string(e.description()));
+    } catch (const TomlCheckFailed&) {
+        refuse(file, "malformed TOML (the parser's consistency check failed)");
     }
     files.push_back(file);
     std::map<std::string, RegistryTable> tables;
