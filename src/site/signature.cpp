@@ -76,6 +76,8 @@ struct TempGpg {
         std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/gantry-gpg-XXXXXX";
         if (!::mkdtemp(tmpl.data())) throw_errno("creating a GnuPG home in " + tmpl);
         home = tmpl;
+        // verifying needs no secret key: gpg must not start a gpg-agent that outlives the home
+        fs::write_atomic(stdfs::path(home) / "gpg.conf", "no-autostart\n", 0600);
         if (auto e = g.new_ctx(&ctx); e) fail("gpgme_new", e);
         g.set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
         if (auto e = g.set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, nullptr, home.c_str()); e)
