@@ -250,6 +250,10 @@ def seeds() -> dict[str, list]:
         "www_authenticate": literals(["tests/unit/registry/*.cpp"],
                                      lambda s: "realm" in s.lower() or
                                      s.lower().startswith(("bearer", "basic"))),
+        # registries.conf, policy.json, registries.d and signature payloads (fuzz_site_policy)
+        "site_policy": literals(["tests/unit/site/*.cpp"],
+                                lambda s: "registry" in s or "default" in s or "critical" in s
+                                or "lookaside" in s),
         "auth_file": literals(["tests/unit/registry/*.cpp"],
                               lambda s: "auths" in s or "credHelpers" in s or "credsStore" in s),
         "dive_ci": literals(["tests/unit/analyze/*.cpp"], lambda s: "rules" in s) +

@@ -137,6 +137,8 @@ int run_build(Context& ctx, BuildFlags& o) {
     bo.pull_options.client = client_options(o.reg);
     bo.pull_options.quiet = bo.quiet;
     bo.pull_options.privileged = running_as_real_root();
+    bo.pull_options.interactive = ::isatty(0) == 1 && ::isatty(1) == 1;
+    bo.pull_options.signature_policy = o.reg.signature_policy;
     if (!bo.quiet)
         bo.progress = [](const std::string& l) { std::fprintf(stderr, "%s\n", l.c_str()); };
     if (!o.no_lint && lint_first(o, bo.dockerfile, bo.dockerfile_name, bo))
@@ -196,6 +198,7 @@ void register_build(CLI::App& app, Context& ctx) {
     cmd->add_flag("--lint-fail", o->lint_fail, "Stop when gantry lint finds an error");
     cmd->add_flag("--no-lint", o->no_lint, "Do not lint the Dockerfile first");
     add_registry_flags(cmd, o->reg, true);
+    add_signature_policy_flag(cmd, o->reg);
     cmd->callback([&ctx, o] { ctx.action = [&ctx, o] { return run_build(ctx, *o); }; });
 }
 

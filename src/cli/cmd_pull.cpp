@@ -16,7 +16,7 @@ void add_registry_flags(CLI::App* cmd, RegistryFlags& f, bool transfer) {
     f.cmd = cmd;
     cmd->add_flag("--tls-verify", f.tls_verify,
                   "Verify the registry's TLS certificate (--tls-verify=false: also allow plain "
-                  "http; default: verify unless listed in registries.json)");
+                  "http; default: verify unless registries.conf says insecure = true)");
     cmd->add_option("--cert-dir", f.cert_dir,
                     "Directory with CA certificates (*.crt) and client.cert/client.key");
     cmd->add_option("--authfile", f.authfile, "Auth file to use instead of the default ones");
@@ -27,6 +27,12 @@ void add_registry_flags(CLI::App* cmd, RegistryFlags& f, bool transfer) {
     cmd->add_option("--retry-delay", f.retry_delay,
                     "Seconds before the first retry (doubled each time)")
         ->capture_default_str();
+}
+
+void add_signature_policy_flag(CLI::App* cmd, RegistryFlags& f) {
+    cmd->add_option("--signature-policy", f.signature_policy,
+                    "policy.json to check pulled images against (default: "
+                    "$CONTAINERS_POLICY_JSON, ~/.config/containers/, /etc/containers/)");
 }
 
 registry::ClientOptions client_options(const RegistryFlags& f) {
@@ -72,6 +78,7 @@ void register_pull(CLI::App& app, Context& ctx) {
     cmd->add_option("--image-store", o->image_store,
                     "With --format squashfs: publish into this shared image store");
     add_registry_flags(cmd, o->reg, true);
+    add_signature_policy_flag(cmd, o->reg);
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             registry::PullOptions po;
@@ -80,6 +87,8 @@ void register_pull(CLI::App& app, Context& ctx) {
             po.jobs = o->jobs;
             po.quiet = ctx.quiet || o->quiet;
             po.tty = ::isatty(2) == 1;
+            po.interactive = ::isatty(0) == 1 && ::isatty(1) == 1;
+            po.signature_policy = o->reg.signature_policy;
             po.privileged = running_as_real_root();
             auto t0 = std::chrono::steady_clock::now();
             if (!o->format.empty() && o->format != "squashfs" && o->format != "sqsh")

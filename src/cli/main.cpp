@@ -228,7 +228,8 @@ int main(int argc, char** argv) {
     global.flag(nullptr, "-q,--quiet", ctx.quiet, "Print only errors");
     app.footer("Exit status: 0 ok, 2 usage, 3 not found, 4 invalid input, 5 conflict, 6 I/O, "
                "7 unsupported, 8 network, 9 registry auth, 10 a check failed (doctor, lint, "
-               "analyze --ci, slim --check), 125/126/127 run (see docs/exit-codes.md)");
+               "analyze --ci, slim --check), 11 refused by the site's image policy, "
+               "125/126/127 run (see docs/exit-codes.md)");
     // libarchive converts pax (UTF-8) names through the locale's charset; the launcher and
     // the other container commands never do, and loading locale data is start-up time.
     static constexpr std::string_view no_locale[] = {"run", "exec", "ps", "stop",

@@ -1,6 +1,7 @@
 #include "registry/client.hpp"
 
 #include "oci/image.hpp"
+#include "site/resolve.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/json.hpp"
@@ -49,6 +50,7 @@ bool retryable_status(long s) {
 } // namespace
 
 bool is_insecure_listed(const std::string& domain) {
+    if (site::insecure(site::RegistriesConf::system(), domain)) return true;
     for (auto& f : registries_files()) {
         std::string text;
         try {
@@ -63,6 +65,13 @@ bool is_insecure_listed(const std::string& domain) {
         if (!it->is_array())
             throw Error(Errc::invalid, f.string() + ": \"insecure-registries\" must be a list",
                         "write it as {\"insecure-registries\": [\"HOST:PORT\"]}");
+        static std::once_flag warned; // once per process
+        if (!it->empty())
+            std::call_once(warned, [&] {
+                log::warn(f.string() + " is deprecated: write each of its insecure-registries in "
+                                       "registries.conf instead, as [[registry]] location = "
+                                       "\"HOST:PORT\" insecure = true (docs/registry.md)");
+            });
         for (auto& e : *it)
             if (e.is_string() && e.get<std::string>() == domain) return true;
     }
@@ -91,7 +100,7 @@ std::string registry_error_text(const std::string& body) {
 Client::Client(std::string domain, ClientOptions opt)
     : domain_(std::move(domain)), opt_(std::move(opt)) {
     host_ = domain_ == "docker.io" ? "registry-1.docker.io" : domain_;
-    insecure_ = opt_.tls_verify ? !*opt_.tls_verify : is_insecure_listed(domain_);
+    insecure_ = opt_.tls_verify ? !*opt_.tls_verify : opt_.insecure || is_insecure_listed(domain_);
     opt_.transport.tls_verify = !insecure_;
     if (!insecure_) {
         std::string extra;

@@ -3,8 +3,10 @@
 // they expire), retries with backoff, and errors that explain 401/403/404/429/5xx.
 //
 // Insecure registries (TLS not verified, plain http allowed) are those given --tls-verify=false
-// or listed in ${XDG_CONFIG_HOME:-~/.config}/gantry/registries.json or
-// /etc/gantry/registries.json as {"insecure-registries": ["HOST[:PORT]", ...]}. Like podman,
+// or whose registries.conf table says insecure = true (site/registries_conf.hpp; a mirror's own
+// insecure comes in ClientOptions::insecure). gantry's older registries.json
+// (${XDG_CONFIG_HOME:-~/.config}/gantry/ or /etc/gantry/, {"insecure-registries": [...]}) is
+// still read, with a warning saying what to write in registries.conf instead. Like podman,
 // plain http is used only for an insecure registry whose https endpoint does not answer, never
 // implicitly for localhost. Extra CA certificates: *.crt in certs.d/HOST[:PORT]/ under
 // --cert-dir, ~/.config/gantry/certs.d, /etc/containers/certs.d or /etc/docker/certs.d, added to
@@ -25,6 +27,7 @@ namespace gantry::registry {
 
 struct ClientOptions {
     std::optional<bool> tls_verify;   // --tls-verify; unset: verify unless listed insecure
+    bool insecure = false;            // registries.conf says so for this endpoint (a mirror)
     std::string cert_dir;             // --cert-dir: certs.d-style directory for this registry
     std::string authfile;             // --authfile
     std::optional<Credentials> creds; // --creds
@@ -35,6 +38,7 @@ struct ClientOptions {
 
 enum class Retry { all, status_only, none };
 
+// Whether registries.conf's table for DOMAIN (or the deprecated registries.json) lists it insecure.
 bool is_insecure_listed(const std::string& domain);
 
 class Client {

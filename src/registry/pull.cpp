@@ -3,6 +3,8 @@
 #include "oci/reference.hpp"
 #include "registry/blob.hpp"
 #include "registry/progress.hpp"
+#include "registry/verify.hpp"
+#include "site/resolve.hpp"
 #include "store/importer.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -69,19 +71,57 @@ Fetched get_manifest(Client& c, const std::string& repo, const std::string& ref,
     return {std::move(r.body), declared.empty() ? mt : declared};
 }
 
-} // namespace
+// The first location of LOGICAL that serves its manifest: mirrors, then the primary
+// (site::pull_sources). Each failure is kept; when all fail, the error names every location.
+struct OpenedSource {
+    std::unique_ptr<Client> client;
+    oci::Reference ref; // physical
+    Fetched top;
+};
 
-PullResult pull(store::Store& store, const std::string& text, const PullOptions& opt) {
-    auto ref = oci::Reference::parse(text);
-    Client client(ref.domain, opt.client);
-    const std::string repo = ref.path;
+OpenedSource open_source(const oci::Reference& logical, const PullOptions& opt,
+                         const std::optional<Digest>& pin) {
+    const auto& conf = site::RegistriesConf::system();
+    auto sources = site::pull_sources(conf, logical);
+    const std::string what = "image " + logical.familiar();
+    std::optional<Error> last;
+    std::string tried;
+    for (auto& s : sources) {
+        try {
+            site::check_not_blocked(conf, s.ref);
+            ClientOptions co = opt.client;
+            co.insecure = s.insecure || site::insecure(conf, s.ref.repository());
+            auto client = std::make_unique<Client>(s.ref.domain, co);
+            std::string tag_or_digest = pin ? pin->str() : s.ref.tag_or_latest();
+            auto top = get_manifest(*client, s.ref.path, tag_or_digest, what, pin);
+            if (s.ref.str() != logical.str())
+                log::debug(what + ": served by " + s.ref.str() + (s.mirror ? " (mirror)" : ""));
+            return OpenedSource{std::move(client), s.ref, std::move(top)};
+        } catch (const Error& e) {
+            log::debug(what + ": " + s.ref.str() + ": " + e.message());
+            tried += (tried.empty() ? "" : "; ") + std::string(s.mirror ? "mirror " : "") +
+                     s.ref.str() + ": " + e.message();
+            last = e;
+        }
+    }
+    if (sources.size() == 1) throw *last;
+    throw Error(last->code(),
+                what + ": every location failed (mirrors first, the primary last): " + tried,
+                last->hint());
+}
+
+PullResult pull_logical(store::Store& store, const oci::Reference& ref, const PullOptions& opt) {
     const std::string name = ref.familiar();
     auto lock = store.writer_lock();
 
     std::optional<Digest> pin;
     if (!ref.digest.empty()) pin = Digest::parse(ref.digest);
-    std::string tag_or_digest = pin ? pin->str() : ref.tag_or_latest();
-    auto top = get_manifest(client, repo, tag_or_digest, "image " + name, pin);
+    auto src = open_source(ref, opt, pin);
+    Client& client = *src.client;
+    const std::string repo = src.ref.path;
+    auto top = std::move(src.top);
+    // the site's policy.json, on the top manifest, before a byte of the image is stored
+    verify_policy(ref, src.ref, Digest::of(top.body), opt.signature_policy);
     if (top.media_type == oci::media::docker_schema1 ||
         top.media_type == oci::media::docker_schema1_signed)
         throw Error(
@@ -124,7 +164,7 @@ PullResult pull(store::Store& store, const std::string& text, const PullOptions&
         if (r.status == 404)
             throw Error(Errc::not_found,
                         "image " + name + ": its manifest names the config blob " +
-                            manifest.config.digest.str() + ", which registry " + ref.domain +
+                            manifest.config.digest.str() + ", which registry " + src.ref.domain +
                             " does not have",
                         "the image in the registry is incomplete; push it again");
         if (r.status != 200)
@@ -190,10 +230,35 @@ PullResult pull(store::Store& store, const std::string& text, const PullOptions&
     store.put_blob(mtext, mdigest);
     if (index_text) store.put_blob(*index_text);
     res.ref = ref.str();
+    res.source = src.ref.str();
     res.manifest = mdigest;
     res.config = manifest.config.digest;
     importer.tag({res.ref}, mdigest);
     return res;
+}
+
+} // namespace
+
+PullResult pull(store::Store& store, const std::string& text, const PullOptions& opt) {
+    auto cands = site::resolve_name(site::RegistriesConf::system(), text, opt.interactive);
+    if (!cands.how.empty())
+        log::debug("\"" + text + "\": " + std::to_string(cands.refs.size()) +
+                   " candidate(s) from " + cands.how);
+    if (cands.refs.size() == 1) return pull_logical(store, cands.refs.front(), opt);
+    std::string tried;
+    std::optional<Error> last;
+    for (auto& r : cands.refs) {
+        try {
+            return pull_logical(store, r, opt);
+        } catch (const Error& e) {
+            tried += (tried.empty() ? "" : "; ") + e.message();
+            last = e;
+        }
+    }
+    throw Error(last->code(),
+                "short name \"" + text + "\": no candidate could be pulled (" + cands.how +
+                    "): " + tried,
+                last->hint());
 }
 
 } // namespace gantry::registry

@@ -1,8 +1,11 @@
-// pull: an image from a registry into the store. The manifest (or index: one platform picked)
-// is fetched and verified against a @sha256 pin or the registry's Docker-Content-Digest; layers
-// stream download -> sha256 -> decompress -> extract, several at once, through the importer
-// shared with `load`; blobs and layers already in the store are not fetched. The reference
-// is added only when the whole image is in.
+// pull: an image from a registry into the store. The name goes through the site's rules first
+// (site/: registries.conf's short names, blocked tables, mirrors and rewritten locations,
+// tried in podman's order; then policy.json's requirements, checked on the top manifest before
+// anything is stored); the image keeps the logical name whichever location served it. The manifest
+// (or index: one platform picked) is fetched and verified against a @sha256 pin or the registry's
+// Docker-Content-Digest; layers stream download -> sha256 -> decompress -> extract, several at
+// once, through the importer shared with `load`; blobs and layers already in the store are not
+// fetched. The reference is added only when the whole image is in.
 #pragma once
 
 #include "oci/image.hpp"
@@ -20,11 +23,14 @@ struct PullOptions {
     unsigned jobs = 0;                     // layers at once (0: 3, or more CPUs)
     bool privileged = false;
     bool quiet = false;
-    bool tty = false; // progress bars instead of lines
+    bool tty = false;             // progress bars instead of lines
+    bool interactive = false;     // stdin and stdout are terminals (short-name-mode)
+    std::string signature_policy; // --signature-policy FILE ("" : the default policy.json)
 };
 
 struct PullResult {
-    std::string ref; // normalised reference now pointing at the image
+    std::string ref;    // normalised reference now pointing at the image (the logical name)
+    std::string source; // the location that served it (a mirror's, a rewritten one), or ref
     oci::Digest manifest;
     oci::Digest config;
     std::int64_t fetched_bytes = 0; // layer bytes transferred in this run

@@ -3,6 +3,7 @@
 #include "oci/image.hpp"
 #include "oci/reference.hpp"
 #include "registry/progress.hpp"
+#include "site/resolve.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -163,7 +164,12 @@ PushResult push(store::Store& store, const std::string& src, const std::string& 
         if (dest.domain == "docker.io" && src.find("docker.io") == std::string::npos)
             log::debug("pushing to Docker Hub: " + dest.str());
     }
-    Client client(dest.domain, opt.client);
+    // registries.conf: a blocked destination is refused; mirrors and location rewriting apply
+    // to pulls only, as in containers/image (a push goes where its name says)
+    site::check_not_blocked(site::RegistriesConf::system(), dest);
+    ClientOptions co = opt.client;
+    co.insecure = site::insecure(site::RegistriesConf::system(), dest.repository());
+    Client client(dest.domain, co);
     const std::string repo = dest.path;
     std::vector<Descriptor> blobs = manifest.layers;
     blobs.push_back(manifest.config);

@@ -1,6 +1,7 @@
 #include "sqsh/pull.hpp"
 
 #include "oci/reference.hpp"
+#include "site/resolve.hpp"
 #include "sqsh/cache.hpp"
 #include "sqsh/shared.hpp"
 #include "sqsh/write.hpp"
@@ -42,7 +43,9 @@ std::uint64_t size_of(const std::string& file) {
 SqshPulled pull(store::Store& store, const std::string& ref, const registry::PullOptions& opt,
                 const PullTarget& target) {
     SqshPulled res;
-    res.ref = oci::Reference::parse(ref).str();
+    // the name registries.conf makes of REF (a short name's first candidate) keys the cache
+    res.ref =
+        site::resolve_name(site::RegistriesConf::system(), ref, opt.interactive).refs.front().str();
     bool to_cache = target.file.empty() && target.image_store.empty();
     std::string cache = cache_dir(store);
     FileLock lock;

@@ -17,6 +17,7 @@ enum class Errc {
     unsupported = 7,  // valid input gantry does not handle (schema 1, foreign layers, ...)
     network = 8,      // registry unreachable, TLS, HTTP failure
     auth = 9,         // registry denied access
+    policy = 11,      // the site's image policy refused it (registries.conf blocked, policy.json)
     run_failed = 125, // docker: the container could not be started
     cannot_invoke = 126, // docker: the command cannot be invoked
     cmd_not_found = 127, // docker: the command was not found
