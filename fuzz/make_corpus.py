@@ -266,7 +266,7 @@ def seeds() -> dict[str, list]:
         "layer_tar": layer_tars(),
         "analyze_layer": layer_tars(),
         "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "gpu_elf": [],
-        "ldcache": [], "sqsh_header": [],
+        "ldcache": [], "sqsh_header": [], "sqsh_reader": [],
         # a bundle's linux.seccomp (fuzz_seccomp_spec.cpp): the unit tests' profiles, and
         # containers/common's default (checked in under fuzz/corpus/seccomp_spec/)
         "seccomp_spec": [

@@ -6,6 +6,7 @@
 #include "util/text.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <set>
 
@@ -193,7 +194,36 @@ long prefix_match(std::string_view ref, std::string_view prefix) {
     return c == ':' || c == '/' || c == '@' ? static_cast<long>(prefix.size()) : -1;
 }
 
+namespace {
+
+// toml++ 3.3 (bookworm's) reaches TOML_UNREACHABLE (undefined behaviour) when it meets U+FE76 to
+// U+FEFE (Arabic presentation forms) where whitespace may be: its whitespace table ends early
+// (found by fuzz_site_policy; fuzz/regressions/site_policy/). A registries.conf needs none of
+// them: refused before the parser sees the text.
+void refuse_unsafe_characters(std::string_view text, const std::string& file) {
+    std::size_t line = 1;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        auto b = static_cast<unsigned char>(text[i]);
+        if (b == '\n') ++line;
+        if (b != 0xEF || i + 2 >= text.size()) continue;
+        unsigned cp = ((b & 0x0Fu) << 12) |
+                      ((static_cast<unsigned char>(text[i + 1]) & 0x3Fu) << 6) |
+                      (static_cast<unsigned char>(text[i + 2]) & 0x3Fu);
+        if (cp >= 0xFE76 && cp <= 0xFEFE) {
+            char code[8];
+            std::snprintf(code, sizeof code, "%04X", cp);
+            refuse(file + ":" + std::to_string(line),
+                   std::string("the character U+") + code +
+                       " is refused (the TOML parser mishandles it)",
+                   "registries.conf needs no Arabic presentation forms: remove it");
+        }
+    }
+}
+
+} // namespace
+
 void RegistriesConf::merge(std::string_view text, const std::string& file, bool alias_cache) {
+    refuse_unsafe_characters(text, file);
     toml::table doc;
     try {
         doc = toml::parse(text, file);

@@ -235,9 +235,9 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
     answer(req, [&](Server::State& st) {
         if (off < 0) return EINVAL;
         const auto* in = reinterpret_cast<const sqfs_inode_generic_t*>(fi->fh); // NOLINT
-        std::string buf(size, '\0');
-        std::size_t n = st.image->read(*in, static_cast<std::uint64_t>(off), buf.data(), size);
-        fuse().reply_buf(req, buf.data(), n);
+        std::unique_ptr<char[]> buf(new char[size]); // not zeroed: only N bytes go out
+        std::size_t n = st.image->read(*in, static_cast<std::uint64_t>(off), buf.get(), size);
+        fuse().reply_buf(req, buf.get(), n);
         return 0;
     });
 }

@@ -68,6 +68,21 @@ TEST(SiteConf, RefusalsNameFileAndLine) {
               std::string::npos);
 }
 
+// toml++ 3.3 reaches undefined behaviour on U+FE76..U+FEFE where whitespace may be
+// (fuzz/regressions/site_policy/crash-af75f5...: the bytes EF BB 9F): refused before parsing,
+// naming the file, the line and the character; U+FE75 and U+FEFF next to the range still parse.
+TEST(SiteConf, RefusesCharactersTheTomlParserMishandles) {
+    RegistriesConf c;
+    EXPECT_EQ(what_of([&] { c.merge("\n\xEF\xBB\x9F", "u.conf"); }),
+              "u.conf:2: the character U+FEDF is refused (the TOML parser mishandles it)");
+    EXPECT_NE(what_of([&] { c.merge("# \xEF\xB9\xB6\n", "v.conf"); }).find("U+FE76"),
+              std::string::npos);
+    EXPECT_EQ(what_of([&] {
+                  c.merge("unqualified-search-registries = [\"a\"] # \xEF\xB9\xB5\n", "w.conf");
+              }),
+              "(no error)");
+}
+
 TEST(SiteSources, MirrorsFirstThenPrimaryByMode) {
     RegistriesConf c;
     c.merge("[[registry]]\nprefix = \"vendor.example/team\"\nlocation = \"primary.example/t\"\n"
