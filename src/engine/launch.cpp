@@ -131,8 +131,8 @@ struct Launcher {
                                "): FUSE instead");
                 server = std::make_unique<sqsh::Server>(
                     p.sqsh, sqsh::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
-                // the serving thread parses the image: confined (no capabilities, a filter
-                // of the calls it makes), compiled here, loaded by the thread
+                // the serving process parses the image: confined (nobody, no capabilities, a
+                // filter of the calls it makes), compiled here, loaded by that process
                 auto program = runtime::confinement_program(sqsh::Server::syscalls());
                 l.fuse_serve = [this, program](Fd dev) {
                     server->serve(std::move(dev),

@@ -24,8 +24,8 @@ std::vector<sock_filter> confinement_program(const std::vector<std::string>& sys
 
 void confine_this_thread(const std::vector<sock_filter>& program) {
     auto fail = [](const char* step) {
-        throw Error(Errc::run_failed, std::string("cannot confine the squashfs server thread (") +
-                                          step + "): " + std::strerror(errno));
+        throw Error(Errc::run_failed, std::string("cannot confine the squashfs server (") + step +
+                                          "): " + std::strerror(errno));
     };
     // the bounding set first (dropping it needs CAP_SETPCAP, which goes next)
     for (int cap = 0; cap <= CAP_LAST_CAP; ++cap)
@@ -33,6 +33,12 @@ void confine_this_thread(const std::vector<sock_filter>& program) {
             fail("bounding set");
     if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
         fail("ambient set");
+    if (::geteuid() == 0) { // raw calls: this thread only (glibc's would signal every thread)
+        constexpr unsigned nobody = 65534;
+        if (::syscall(SYS_setgroups, 0, nullptr) != 0) fail("groups");
+        if (::syscall(SYS_setresgid, nobody, nobody, nobody) != 0) fail("group id");
+        if (::syscall(SYS_setresuid, nobody, nobody, nobody) != 0) fail("user id");
+    }
     __user_cap_header_struct head{_LINUX_CAPABILITY_VERSION_3, 0}; // 0: this thread
     __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
     if (::syscall(SYS_capset, &head, data) != 0) fail("capabilities");

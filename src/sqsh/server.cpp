@@ -6,13 +6,19 @@
 #include "util/log.hpp"
 
 #define FUSE_USE_VERSION 34
+#include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <fuse3/fuse_lowlevel.h>
 #include <mutex>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace gantry::sqsh {
 
@@ -88,6 +94,7 @@ struct Server::State {
     std::shared_ptr<Image> image;
     IdView ids;
     Fd dev;
+    pid_t server = -1; // the serving process
     fuse_session* se = nullptr;
 };
 
@@ -290,6 +297,18 @@ void op_statfs(fuse_req_t req, fuse_ino_t) {
     });
 }
 
+// Closes every descriptor but KEEP.
+void keep_only(std::vector<int> keep) {
+    std::sort(keep.begin(), keep.end());
+    unsigned from = 0;
+    for (int fd : keep) {
+        if (static_cast<unsigned>(fd) > from)
+            ::syscall(SYS_close_range, from, static_cast<unsigned>(fd) - 1, 0u);
+        from = std::max(from, static_cast<unsigned>(fd) + 1);
+    }
+    ::syscall(SYS_close_range, from, ~0u, 0u);
+}
+
 } // namespace
 
 Server::Server(std::shared_ptr<Image> image, IdView ids) : st_(std::make_shared<State>()) {
@@ -299,7 +318,13 @@ Server::Server(std::shared_ptr<Image> image, IdView ids) : st_(std::make_shared<
 }
 
 Server::~Server() {
-    if (st_->se) fuse().session_exit(st_->se);
+    // the server ends with the connection (the container's mount namespace gone); a server
+    // still reading a request then is stopped
+    if (st_->server > 0) {
+        ::kill(st_->server, SIGKILL);
+        while (::waitpid(st_->server, nullptr, 0) < 0 && errno == EINTR) {
+        }
+    }
 }
 
 std::string Server::mount_options(int fd) {
@@ -313,10 +338,11 @@ const std::vector<std::string>& Server::syscalls() {
     // seen with strace on the thread (read the request, pread the image, writev the reply,
     // malloc's mmap/munmap/mprotect/madvise/brk), and what a thread's end and a lock need
     static const std::vector<std::string> names = {
-        "read",          "readv",  "write",      "writev",         "pread64",        "preadv",
-        "mmap",          "munmap", "mremap",     "mprotect",       "madvise",        "brk",
-        "futex",         "exit",   "exit_group", "rt_sigprocmask", "rt_sigreturn",   "sigaltstack",
-        "clock_gettime", "gettid", "getpid",     "sched_yield",    "restart_syscall"};
+        "dup2",       "read",           "readv",        "write",          "writev",
+        "pread64",    "preadv",         "mmap",         "munmap",         "mremap",
+        "mprotect",   "madvise",        "brk",          "futex",          "exit",
+        "exit_group", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",    "clock_gettime",
+        "gettid",     "getpid",         "sched_yield",  "restart_syscall"};
     return names;
 }
 
@@ -345,17 +371,41 @@ void Server::serve(Fd dev, std::function<void()> confine) {
     std::string mp = "/dev/fd/" + std::to_string(st_->dev.get());
     if (a.session_mount(st_->se, mp.c_str()) != 0)
         throw Error(Errc::run_failed, "cannot serve the squashfs image on its FUSE descriptor");
-    // The loop owns a reference to the state: it may outlive this object (its threads end with
-    // the connection or with the process).
-    std::thread([st = st_, confine = std::move(confine)] {
+    // The server is a process of its own, forked here: it confines itself (no capabilities, no
+    // root ids, a seccomp filter of the calls it makes) before it reads a request, so a
+    // hostile image that got past the reader's bounds has a process that can do nothing but
+    // answer FUSE requests. It holds the only copy of the FUSE descriptor: when it dies, the
+    // container reads ENOTCONN. It leaves the terminal's process group (Ctrl-C reaches gantry
+    // and the container, not the filesystem they still read), and dies with gantry.
+    pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) throw_errno("cannot start the squashfs server process");
+    if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(0);
+        ::setpgid(0, 0);
+        // Only the FUSE descriptor and the image's stay open: a copy of the container's
+        // output pipes, the -d ready pipe or a lock kept here would keep whoever waits on them
+        // (srun, `gantry run -d`) waiting for as long as the mount lives.
+        int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null < 0) ::_exit(125);
+        ::dup2(null, 0);
+        ::dup2(null, 1);
+        keep_only({0, 1, 2, null, st_->dev.get(), st_->image->fd()});
         try {
             confine();
         } catch (const std::exception& e) {
-            log::warn(std::string(e.what()) + ": the squashfs image is not served");
-            return; // the container reads ENOTCONN
+            std::string msg =
+                std::string("gantry: ") + e.what() + ": the squashfs image is not served\n";
+            [[maybe_unused]] auto n = ::write(2, msg.data(), msg.size());
+            ::_exit(125);
         }
-        fuse().session_loop(st->se);
-    }).detach();
+        ::dup2(null, 2); // after confinement, which may still need to say why it failed
+        a.session_loop(st_->se);
+        ::_exit(0);
+    }
+    st_->server = pid;
+    st_->dev.reset(); // the server's copy is the only one
 }
 
 } // namespace gantry::sqsh

@@ -94,7 +94,8 @@ def assert_clean(cluster, timeout=15):
     end = time.time() + timeout
     while time.time() < end and leftovers(cluster) != ([], [], []):
         time.sleep(0.1)
-    assert leftovers(cluster) == ([], [], [])
+    left = leftovers(cluster)
+    assert left == ([], [], []), f"left behind (processes, containers, state dirs): {left}"
 
 
 def user_procs(*argv):

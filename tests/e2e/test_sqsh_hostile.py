@@ -161,9 +161,15 @@ def test_byte_mutations_of_every_table_never_crash_inspect(g, pristine, tmp_path
     assert seen[4] > 0 and seen[0] > 0, seen  # the sweep reached both outcomes
 
 
-def test_fuse_server_thread_runs_without_capabilities_under_seccomp(g, pristine, tmp_path):
-    """The thread that parses the image holds no capability and runs under its own seccomp
-    filter (runtime/thread_confinement), while gantry's other threads keep root's."""
+def proc_status(pid):
+    text = Path(f"/proc/{pid}/status").read_text()
+    return {k: v.strip() for k, v in (line.split(":", 1) for line in text.splitlines())}
+
+
+def test_fuse_server_is_a_confined_process(g, pristine, tmp_path):
+    """The process that parses the image (forked by gantry, serving FUSE) runs as nobody with no
+    capability, no_new_privs and its own seccomp filter, outside the terminal's process group;
+    gantry itself is untouched. It goes when the run ends."""
     import time
     vol = tmp_path / "vol"
     vol.mkdir()
@@ -178,16 +184,19 @@ def test_fuse_server_thread_runs_without_capabilities_under_seccomp(g, pristine,
             assert p.poll() is None, p.communicate()
             assert time.monotonic() < deadline, "the container did not start"
             time.sleep(0.02)
-        status = {}
-        for task in Path(f"/proc/{p.pid}/task").iterdir():
-            fields = dict(line.split(":", 1) for line in (task / "status").read_text().splitlines())
-            status[task.name] = (fields["Seccomp"].strip(), fields["CapEff"].strip(),
-                                 fields["CapBnd"].strip(), fields["NoNewPrivs"].strip())
-        confined = [t for t, s in status.items() if s == ("2", "0" * 16, "0" * 16, "1")]
-        assert len(confined) == 1, status  # the one serving thread
-        main = status[str(p.pid)]
-        assert main[0] == "0" and main[1] != "0" * 16, status  # the rest is untouched (root)
+        children = Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()
+        servers = [c for c in children if proc_status(c)["Seccomp"] == "2"
+                   and Path(f"/proc/{c}/exe").resolve() == fuse.bin.resolve()]
+        assert len(servers) == 1, {c: proc_status(c) for c in children}
+        s = proc_status(servers[0])
+        assert s["Uid"].split() == ["65534"] * 4 and s["Gid"].split() == ["65534"] * 4, s
+        assert s["CapEff"] == s["CapPrm"] == s["CapBnd"] == "0" * 16, s
+        assert s["NoNewPrivs"] == "1" and s["Threads"] == "1", s
+        assert os.getpgid(int(servers[0])) != os.getpgid(p.pid)
+        main = proc_status(p.pid)
+        assert main["Seccomp"] == "0" and main["CapEff"] != "0" * 16, main
     finally:
         (vol / "stop").touch()
         out, err = p.communicate(timeout=30)
     assert p.returncode == 0, (out, err)
+    assert not Path(f"/proc/{servers[0]}").exists()  # killed and reaped with the run
