@@ -1,13 +1,13 @@
 #include "vendor/nvidia/backend.hpp"
 
-#include "cdi/generate.hpp"
-#include "gpu/cache.hpp"
 #include "gpu/request.hpp"
-#include "runspec/gpu.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "vendor/nvidia/cdi.hpp"
 #include "vendor/nvidia/gpu_facts.hpp"
+#include "vendor/nvidia/host_cache.hpp"
 #include "vendor/nvidia/image_checks.hpp"
+#include "vendor/nvidia/inject.hpp"
 
 #include <algorithm>
 #include <chrono>
