@@ -27,7 +27,7 @@ if absent:
     print("host GPU nodes missing from the spec: " + ", ".join(absent))
     sys.exit(1)
 if driver_root != "/":
-    libcuda = sorted(glob.glob(os.path.join(driver_root, "lib*", "libcuda.so.1")))
+    libcuda = sorted(glob.glob(os.path.join(driver_root, "**", "libcuda.so.1"), recursive=True))
 else:
     out = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True).stdout
     libcuda = [l.split("=>")[-1].strip() for l in out.splitlines() if "libcuda.so.1 " in l]
