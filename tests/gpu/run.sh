@@ -74,7 +74,7 @@ suite() {
     as=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
   fi
   local root="$work/$mode"
-  mkdir -p "$root" && { [ -z "${as[*]}" ] || chown 65534:65534 "$root"; }
+  mkdir -p "$root/run" && chmod 700 "$root/run" && { [ -z "${as[*]}" ] || chown -R 65534:65534 "$root"; }
   g() { env HOME="$root" GANTRY_ROOT="$root/store" XDG_RUNTIME_DIR="$root/run" "${as[@]}" "$G" "$@"; }
   local roots=(--driver-root "$driver_root") out
 
