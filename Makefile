@@ -11,7 +11,7 @@ E2E_PARALLEL = $(if $(filter-out 0 1,$(E2E_WORKERS)),-n $(E2E_WORKERS) --dist lo
 
 .PHONY: all deps configure build build-gantry demo test unit e2e stress format format-check bench \
 	lint-corpus clean build-san build-asan unit-san test-asan e2e-asan e2e-asan-ci test-asan-ci fuzz-build \
-	fuzz fuzz-smoke
+	fuzz fuzz-smoke test-gpu gpu-test-programs
 
 all: build
 
@@ -54,6 +54,16 @@ e2e: $(GANTRY_DEP)
 	GANTRY_UNIT=$(firstword $(wildcard $(BUILD)/gantry_unit $(SAN_BUILD)/gantry_unit)) \
 	  $(PYTEST) -p no:cacheprovider -q -ra --durations=30 $(E2E_PARALLEL) $(E2E_ARGS) \
 	  tests/e2e tests/fixtures
+
+# tests/gpu/: gantry on a real NVIDIA GPU host, rootless and (as root) as root; prints a summary
+# table. Without a driver and GPU it says why and exits 0. Not part of make test (docs/testing.md).
+# gpu-test-programs builds its CUDA program with nvcc (here or anywhere nvcc is; copy build/gpu-tests/
+# to a GPU host without nvcc).
+test-gpu: $(GANTRY_DEP)
+	GANTRY=$(BUILD)/gantry ./tests/gpu/run.sh
+
+gpu-test-programs:
+	./tests/gpu/build.sh $(BUILD)/gpu-tests
 
 # kill -9, full-disk and concurrency suites (docs/stress.md); STRESS_TRIALS=N runs longer.
 # Serial: they measure what concurrent gantry processes do to each other.

@@ -5,6 +5,7 @@
 #include "build/output_tail.hpp"
 #include "runtime/idmap.hpp"
 #include "util/error.hpp"
+#include "vendor/backend.hpp"
 
 #include <set>
 
@@ -50,8 +51,7 @@ std::optional<WorkLayer> run_step(store::Store& store, const WorkImage& image, c
     r.env = step.env;
     // a build sees no GPU and no driver, whatever the image asks for: --gpu-arch says what to
     // compile for (the vendors' own "no GPU" value, over an image's NVIDIA_VISIBLE_DEVICES=all)
-    r.env.push_back("NVIDIA_VISIBLE_DEVICES=void");
-    r.env.push_back("AMD_VISIBLE_DEVICES=void");
+    for (auto& hide : vendor::hide_gpus_env()) r.env.push_back(hide);
     const auto& cfg = image.config.value("config", nlohmann::json::object());
     r.workdir = cfg.value("WorkingDir", std::string());
     r.user = cfg.value("User", std::string());

@@ -2,6 +2,7 @@
 // findings with the bytes they cost), as a table, JSON, a self-contained HTML page, and a CI gate.
 #include "analyze/analyze.hpp"
 #include "cli/context.hpp"
+#include "cli/host_root_flags.hpp"
 #include "store/images.hpp"
 #include "tailor/tailor.hpp"
 #include "util/error.hpp"
@@ -48,10 +49,7 @@ void register_analyze(CLI::App& app, Context& ctx) {
                     "Also predict what `slim --keep-arch` would save: `host` or a list like "
                     "sm_80,sm_90 or gfx90a,gfx942");
     cmd->add_flag("--no-ptx", o->no_ptx, "With --keep-arch: as slim --no-ptx");
-    cmd->add_option("--driver-root", o->roots.driver_root,
-                    "For --keep-arch host: root of the NVIDIA driver installation");
-    cmd->add_option("--dev-root", o->roots.dev_root, "For --keep-arch host: root holding dev/");
-    cmd->add_option("--sys-root", o->roots.sys_root, "For --keep-arch host: root holding sys/");
+    add_host_root_flags(cmd, o->roots, "For --keep-arch host");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o]() -> int {
             analyze::AnalyzeOptions ao;

@@ -2,6 +2,7 @@
 #include "build/builder.hpp"
 #include "build/gpu_arch.hpp"
 #include "cli/context.hpp"
+#include "cli/host_root_flags.hpp"
 #include "cli/registry_flags.hpp"
 #include "lint/lint.hpp"
 #include "lint/report.hpp"
@@ -26,7 +27,8 @@ constexpr std::uint64_t kMaxBuildDockerfile = 8u << 20;
 
 struct BuildFlags {
     std::string context, file, target, progress = "auto", iidfile, network = "host", platform;
-    std::string gpu_arch, driver_root = "/", dev_root = "/", sys_root = "/";
+    std::string gpu_arch;
+    vendor::Roots gpu_roots; // --driver-root, ...: the host --gpu-arch host reads
     std::vector<std::string> tags, build_args, secrets, labels;
     unsigned jobs = 0;
     bool no_cache = false, pull = false, quiet = false, lint_fail = false, no_lint = false;
@@ -132,8 +134,7 @@ int run_build(Context& ctx, BuildFlags& o) {
     bo.quiet = o.quiet || ctx.quiet;
     bo.jobs = o.jobs ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
     bo.epoch = source_date_epoch_env();
-    if (!o.gpu_arch.empty())
-        bo.gpu_env = build::gpu_arch_env(o.gpu_arch, {o.driver_root, o.dev_root, o.sys_root});
+    if (!o.gpu_arch.empty()) bo.gpu_env = build::gpu_arch_env(o.gpu_arch, o.gpu_roots);
     bo.pull_options.client = client_options(o.reg);
     bo.pull_options.quiet = bo.quiet;
     bo.pull_options.privileged = running_as_real_root();
@@ -191,10 +192,7 @@ void register_build(CLI::App& app, Context& ctx) {
     cmd->add_option("--gpu-arch", o->gpu_arch,
                     "host or a list (sm_90,gfx942): the GPU architectures to compile for, as "
                     "TORCH_CUDA_ARCH_LIST, CMAKE_CUDA_ARCHITECTURES, PYTORCH_ROCM_ARCH, ...");
-    cmd->add_option("--driver-root", o->driver_root,
-                    "With --gpu-arch host: the NVIDIA driver root");
-    cmd->add_option("--dev-root", o->dev_root, "With --gpu-arch host: where dev/ is");
-    cmd->add_option("--sys-root", o->sys_root, "With --gpu-arch host: where sys/ is");
+    add_host_root_flags(cmd, o->gpu_roots, "With --gpu-arch host");
     cmd->add_flag("--lint-fail", o->lint_fail, "Stop when gantry lint finds an error");
     cmd->add_flag("--no-lint", o->no_lint, "Do not lint the Dockerfile first");
     add_registry_flags(cmd, o->reg, true);

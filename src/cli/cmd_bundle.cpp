@@ -1,5 +1,6 @@
 // `gantry bundle IMAGE DIR`: its flags, bound to an engine::Request, and engine::write_bundle.
 #include "cli/context.hpp"
+#include "cli/host_root_flags.hpp"
 #include "engine/engine.hpp"
 
 #include <cstdio>
@@ -30,9 +31,7 @@ void register_bundle(CLI::App& app, Context& ctx) {
                     "GPUs to add (docker syntax), as the vendor's CDI edits with their hooks");
     cmd->add_option("--gpu-vendor", r.gpu_vendor,
                     "nvidia or amd (default: the vendor whose driver the host has)");
-    cmd->add_option("--driver-root", r.driver_root, "Root of the NVIDIA driver installation");
-    cmd->add_option("--dev-root", r.dev_root, "Root holding dev/ (GPU device nodes)");
-    cmd->add_option("--sys-root", r.sys_root, "Root holding sys/ (AMD's KFD topology)");
+    add_host_root_flags(cmd, r.gpu_roots);
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             engine::write_bundle(ctx.store(), o->request, o->dir, engine::Caller::current());

@@ -3,6 +3,7 @@
 #include "cdi/registry.hpp"
 #include "cdi/spec.hpp"
 #include "cli/context.hpp"
+#include "cli/host_root_flags.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -45,14 +46,7 @@ void register_generate(CLI::App& parent, Context& ctx) {
     cmd->add_option("--vendor", o->vendor,
                     "nvidia or amd (default: the vendor whose driver the host has; nvidia when "
                     "both)");
-    cmd->add_option("--driver-root", o->roots.driver_root,
-                    "Root of the NVIDIA driver installation (libraries, binaries, firmware)")
-        ->capture_default_str();
-    cmd->add_option("--dev-root", o->roots.dev_root, "Root under which /dev holds the device nodes")
-        ->capture_default_str();
-    cmd->add_option("--sys-root", o->roots.sys_root,
-                    "Root under which /sys holds AMD's KFD topology")
-        ->capture_default_str();
+    add_host_root_flags(cmd, o->roots);
     cmd->add_option("--format", o->format,
                     "yaml or json (default: by --output's extension, else yaml)")
         ->check(CLI::IsMember({"yaml", "json"}));
@@ -71,11 +65,9 @@ void register_generate(CLI::App& parent, Context& ctx) {
                 fmt = o->format == "json" ? cdi::Format::json : cdi::Format::yaml;
             else if (!o->output.empty())
                 fmt = cdi::format_for(o->output);
-            vendor::Roots roots;
-            for (auto [from, to] : {std::pair{&o->roots.driver_root, &roots.driver_root},
-                                    {&o->roots.dev_root, &roots.dev_root},
-                                    {&o->roots.sys_root, &roots.sys_root}})
-                *to = stdfs::absolute(*from).lexically_normal().string();
+            vendor::Roots roots = o->roots;
+            for (const vendor::RootFlag& f : vendor::host_root_flags())
+                roots.of(f) = stdfs::absolute(roots.of(f)).lexically_normal().string();
             const auto& backend = vendor::choose(roots, o->vendor);
             vendor::CdiOptions copt{o->naming, fs::self_exe()};
             std::vector<std::string> warnings;

@@ -5,6 +5,7 @@
 // and its HIP code objects (each offload bundle entry's target ID, code object version, size and
 // compression).
 #include "cli/context.hpp"
+#include "cli/host_root_flags.hpp"
 #include "compat/doctor.hpp"
 #include "compat/fatbin.hpp"
 #include "compat/hip_fatbin.hpp"
@@ -289,11 +290,7 @@ void register_doctor(CLI::App& app, Context& ctx) {
     cmd->add_option("--gpus", o->gpus, "GPUs the container would get (docker syntax)");
     cmd->add_option("-e,--env", o->env, "Environment the container would get (K=V)")
         ->allow_extra_args(false);
-    cmd->add_option("--driver-root", o->roots.driver_root,
-                    "Root of the NVIDIA driver installation");
-    cmd->add_option("--dev-root", o->roots.dev_root, "Root holding dev/ (GPU device nodes)");
-    cmd->add_option("--sys-root", o->roots.sys_root,
-                    "Root holding sys/ (AMD's KFD topology and amdgpu version)");
+    add_host_root_flags(cmd, o->roots);
     cmd->add_option("--gpu-vendor", o->gpu_vendor,
                     "nvidia or amd (default: the vendor whose driver the host has; nvidia when "
                     "both)");
@@ -318,7 +315,7 @@ void register_doctor(CLI::App& app, Context& ctx) {
                 ro.env = o->env;
                 dctx.env = runspec::environment(img.config.raw, ro);
             }
-            return report(backend.doctor(dctx), o->json);
+            return report(vendor::doctor(backend, dctx), o->json);
         };
     });
 }

@@ -1,6 +1,7 @@
 // `gantry run`: its flags, bound straight to an engine::Request, and one call into the engine
 // (engine/engine.hpp). prestart_run begins the early start before the line is parsed.
 #include "cli/context.hpp"
+#include "cli/host_root_flags.hpp"
 #include "engine/engine.hpp"
 #include "engine/options.hpp"
 #include "sqsh/image_ref.hpp"
@@ -82,11 +83,7 @@ void register_run(CLI::App& app, Context& ctx) {
            "Accepted for a port published as itself (-p 8888:8888): the host's network is used");
     o.option(gpu, "--gpus", f->gpus,
              "GPUs to add: all, N, device=0,2, GPU- (and MIG-) UUIDs (docker syntax)");
-    o.option(gpu, "--driver-root", f->driver_root,
-             "Root of the NVIDIA driver installation (default /)");
-    o.option(gpu, "--dev-root", f->dev_root, "Root holding dev/ (GPU device nodes; default /)");
-    o.option(gpu, "--sys-root", f->sys_root,
-             "Root holding sys/ (AMD's KFD topology and amdgpu version; default /)");
+    add_host_root_flags(o, gpu, f->gpu_roots);
     o.option(gpu, "--gpu-vendor", f->gpu_vendor,
              "nvidia or amd (default: the vendor whose driver the host has; nvidia when both)");
     o.option(gpu, "--runtime", f->runtime,

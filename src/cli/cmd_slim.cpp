@@ -5,6 +5,7 @@
 // nothing else removed.
 #include "analyze/analyze.hpp"
 #include "cli/context.hpp"
+#include "cli/host_root_flags.hpp"
 #include "engine/engine.hpp"
 #include "runtime/state.hpp"
 #include "slim/slim.hpp"
@@ -225,12 +226,7 @@ void add_common(CLI::App* cmd, SlimOpts& o) {
     cmd->add_flag("--no-ptx", o.no_ptx,
                   "With --keep-arch: drop PTX newer than the kept GPUs too (no JIT path for "
                   "newer GPUs)");
-    cmd->add_option("--driver-root", o.roots.driver_root,
-                    "For --keep-arch host: root of the NVIDIA driver installation");
-    cmd->add_option("--dev-root", o.roots.dev_root,
-                    "For --keep-arch host: root holding dev/ (GPU device nodes)");
-    cmd->add_option("--sys-root", o.roots.sys_root,
-                    "For --keep-arch host: root holding sys/ (AMD's KFD topology)");
+    add_host_root_flags(cmd, o.roots, "For --keep-arch host");
     cmd->add_option("--check", o.check,
                     "Shell command run in the new image (gantry run --rm IMAGE /bin/sh -c CMD); "
                     "the image is tagged only if it exits 0");

@@ -38,8 +38,8 @@ void write_bundle(store::Store& store, const Request& r, const std::string& dir,
     auto spec = runspec::build(img.config.raw, ro, passwd);
     // GPUs: the chosen vendor's CDI edits, hooks included (runc and crun run them).
     std::vector<std::string> warnings;
-    vendor::add_to_bundle(spec, {r.driver_root, r.dev_root, r.sys_root}, r.gpu_vendor,
-                          *ro.environment, r.gpus, fs::self_exe(), &warnings);
+    vendor::add_to_bundle(spec, r.gpu_roots, r.gpu_vendor, *ro.environment, r.gpus, fs::self_exe(),
+                          &warnings);
     for (auto& w : warnings) log::warn(w);
     // runc and crun provide the default device nodes themselves (bind-mounted when rootless);
     // gantry's own launcher binds them, so drop those mounts here.

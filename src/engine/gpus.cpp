@@ -12,7 +12,7 @@ namespace gantry::engine {
 void add_gpus(Prepared& p) {
     const auto& r = p.request;
     const auto& env = *p.options.environment;
-    vendor::Roots roots{r.driver_root, r.dev_root, r.sys_root};
+    const vendor::Roots& roots = r.gpu_roots;
     const vendor::Backend* backend = vendor::for_run(roots, r.gpu_vendor, env, r.gpus);
     if (!backend) return;
     vendor::CallerIds caller{p.caller.real_root, p.caller.uid, p.caller.gid, false};

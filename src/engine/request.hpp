@@ -4,6 +4,8 @@
 // engine::prepare validates every field a user wrote, naming the flag in its error.
 #pragma once
 
+#include "vendor/roots.hpp"
+
 #include <optional>
 #include <string>
 #include <vector>
@@ -52,9 +54,7 @@ struct Request {
 
     // GPUs and devices
     std::optional<std::string> gpus;       // --gpus (docker's syntax); unset: the image's contract
-    std::string driver_root = "/";         // where the NVIDIA driver is installed
-    std::string dev_root = "/";            // where dev/ (device nodes) is
-    std::string sys_root = "/";            // where sys/ is (AMD: the KFD topology)
+    vendor::Roots gpu_roots;               // --driver-root, --dev-root, ...: where the GPU host is
     std::optional<std::string> gpu_vendor; // --gpu-vendor nvidia|amd; unset: from the host
     std::string runtime; // --runtime: only nvidia (nvidia-docker's line) is accepted
     // --device: CDI names (vendor.com/class=name) and host devices (/dev/X[:/dev/Y[:rwm]])

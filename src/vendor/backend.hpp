@@ -16,6 +16,7 @@
 #include "oci/runtime_spec.hpp"
 #include "rootfs/image_files.hpp"
 #include "store/images.hpp"
+#include "vendor/roots.hpp"
 
 #include <optional>
 #include <string>
@@ -24,14 +25,6 @@
 #include <vector>
 
 namespace gantry::vendor {
-
-// Where the host's driver, device nodes and sysfs are, like nvidia-ctk's --driver-root and
-// --dev-root: "/" on a real host, a simulated host's directories in tests.
-struct Roots {
-    std::string driver_root = "/"; // NVIDIA: the driver's user-space installation
-    std::string dev_root = "/";    // holds dev/ (device nodes)
-    std::string sys_root = "/";    // holds sys/ (AMD: the KFD topology, amdgpu's version)
-};
 
 // Who the container's process will be on the host, for device access checks and groups.
 struct CallerIds {
@@ -110,10 +103,35 @@ class Backend {
     // device order, repeated targets once. Empty when the host has none of this vendor's GPUs;
     // Error(not_found) when it has GPUs whose target cannot be read (the fix names --keep-arch).
     virtual std::vector<std::string> device_targets(const Roots& roots) const = 0;
+    // The host-root flags this vendor reads (--driver-root, --dev-root, ...), declared once for
+    // every command by the CLI from all vendors' lists (host_root_flags()).
+    virtual std::vector<RootFlag> root_flags() const = 0;
+    // The environment entry that hides this vendor's GPUs from a container whatever its image
+    // asks for ("NVIDIA_VISIBLE_DEVICES=void"): what a build's RUN steps get.
+    virtual std::string_view hide_env() const = 0;
+    // One of this vendor's --keep-arch targets with the kind of code it names ("sm_90 (CUDA)"),
+    // for the hints that tell a user how to name GPUs by hand.
+    virtual std::string_view keep_arch_example() const = 0;
+    // `gantry doctor` with another vendor chosen: a finding when IMAGE is made for this vendor
+    // and the host has none of its GPUs (AMD: ROCM-IMAGE-NO-AMD). A lookup or two; never on
+    // run's path. Nothing by default.
+    virtual std::optional<compat::Finding> image_without_host(const store::Store& store,
+                                                              const store::Image& image,
+                                                              const Roots& roots) const;
 };
 
-// Every backend, in registry order (NVIDIA first).
+// Every backend, in registry order (NVIDIA first), then those added by register_backend.
 const std::vector<const Backend*>& backends();
+// Adds BACKEND after the built-in ones (a vendor outside the list, e.g. a test's); a name
+// already registered is Error(usage). unregister_backend takes it out again.
+void register_backend(const Backend& backend);
+void unregister_backend(const Backend& backend);
+// Every vendor's host-root flags, each name once, in registry order (the first help wins).
+std::vector<RootFlag> host_root_flags();
+// Every vendor's hide_env(), in registry order: a container that must see no GPU.
+std::vector<std::string> hide_gpus_env();
+// `gantry doctor`: BACKEND's findings, then every other vendor's image_without_host.
+std::vector<compat::Finding> doctor(const Backend& backend, const DoctorContext& ctx);
 // The backend named NAME; Error(usage) listing the names when there is none.
 const Backend& find(std::string_view name);
 // The vendor for this host: WANTED (--gpu-vendor) when given, else as the header says.

@@ -13,10 +13,63 @@
 
 namespace gantry::vendor {
 
-const std::vector<const Backend*>& backends() {
+namespace {
+
+std::vector<const Backend*>& registered() {
     // One line per vendor; NVIDIA first: it is the default where several are present.
-    static const std::vector<const Backend*> all = {&nvidia::backend(), &amd::backend()};
+    static std::vector<const Backend*> all = {&nvidia::backend(), &amd::backend()};
     return all;
+}
+
+} // namespace
+
+const std::vector<const Backend*>& backends() {
+    return registered();
+}
+
+void register_backend(const Backend& backend) {
+    for (const Backend* b : registered())
+        if (b->name() == backend.name())
+            throw Error(Errc::usage,
+                        "GPU vendor \"" + std::string(backend.name()) + "\" is registered twice",
+                        "give the new backend a name of its own");
+    registered().push_back(&backend);
+}
+
+void unregister_backend(const Backend& backend) {
+    auto& all = registered();
+    all.erase(std::remove(all.begin(), all.end(), &backend), all.end());
+}
+
+std::vector<RootFlag> host_root_flags() {
+    std::vector<RootFlag> flags;
+    for (const Backend* b : backends())
+        for (const RootFlag& f : b->root_flags())
+            if (std::none_of(flags.begin(), flags.end(),
+                             [&](const RootFlag& g) { return g.name == f.name; }))
+                flags.push_back(f);
+    return flags;
+}
+
+std::vector<std::string> hide_gpus_env() {
+    std::vector<std::string> env;
+    for (const Backend* b : backends()) env.emplace_back(b->hide_env());
+    return env;
+}
+
+std::vector<compat::Finding> doctor(const Backend& backend, const DoctorContext& ctx) {
+    auto findings = backend.doctor(ctx);
+    if (!ctx.image) return findings;
+    for (const Backend* other : backends())
+        if (other != &backend)
+            if (auto f = other->image_without_host(*ctx.store, *ctx.image, ctx.roots))
+                findings.push_back(std::move(*f));
+    return findings;
+}
+
+std::optional<compat::Finding> Backend::image_without_host(const store::Store&, const store::Image&,
+                                                           const Roots&) const {
+    return std::nullopt;
 }
 
 const Backend& find(std::string_view name) {
@@ -49,6 +102,17 @@ const Backend* for_run(const Roots& roots, const std::optional<std::string>& wan
     return nullptr;
 }
 
+namespace {
+
+// "a, b and c"
+std::string listed_with_and(const std::vector<std::string>& words) {
+    if (words.size() < 2) return text::join(words, "");
+    std::vector<std::string> head(words.begin(), words.end() - 1);
+    return text::join(head, ", ") + " and " + words.back();
+}
+
+} // namespace
+
 std::vector<std::string> host_targets(const Roots& roots) {
     std::vector<std::string> all;
     for (const Backend* b : backends()) {
@@ -56,10 +120,15 @@ std::vector<std::string> host_targets(const Roots& roots) {
         for (auto& t : b->device_targets(roots))
             if (std::find(all.begin(), all.end(), t) == all.end()) all.push_back(t);
     }
-    if (all.empty())
+    if (all.empty()) {
+        std::vector<std::string> examples, flags;
+        for (const Backend* b : backends())
+            examples.push_back("--keep-arch " + std::string(b->keep_arch_example()));
+        for (const RootFlag& f : host_root_flags()) flags.emplace_back(f.name);
         throw Error(Errc::not_found, "--keep-arch host: this host has no GPU",
-                    "name the GPUs to keep code for: --keep-arch sm_90 (CUDA) or --keep-arch "
-                    "gfx942 (AMD); --driver-root, --dev-root and --sys-root point at another host");
+                    "name the GPUs to keep code for: " + text::join(examples, " or ") + "; " +
+                        listed_with_and(flags) + " point at another host");
+    }
     return all;
 }
 
@@ -84,7 +153,7 @@ std::vector<compat::Finding> doctor_regressions(const Roots& roots, const store:
             ctx.cache_dir = cache_dir;
             ctx.caller = caller;
             std::vector<compat::Finding> fails;
-            for (auto& f : b->doctor(ctx))
+            for (auto& f : doctor(*b, ctx))
                 if (f.severity == compat::Severity::fail) fails.push_back(std::move(f));
             return fails;
         };

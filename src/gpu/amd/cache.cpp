@@ -1,6 +1,6 @@
 #include "gpu/amd/cache.hpp"
 
-#include "gpu/cache.hpp"
+#include "gpu/device_node_json.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"

@@ -140,6 +140,22 @@ class Amd final : public Backend {
         findings.insert(findings.end(), more.begin(), more.end());
         return findings;
     }
+
+    std::vector<RootFlag> root_flags() const override {
+        return {{"--dev-root", &Roots::dev_root, "Root holding dev/ (GPU device nodes)"},
+                {"--sys-root", &Roots::sys_root,
+                 "Root holding sys/ (AMD's KFD topology and amdgpu version)"}};
+    }
+
+    std::string_view hide_env() const override { return "AMD_VISIBLE_DEVICES=void"; }
+
+    std::string_view keep_arch_example() const override { return "gfx942 (AMD)"; }
+
+    std::optional<compat::Finding> image_without_host(const store::Store& store,
+                                                      const store::Image& image,
+                                                      const Roots& roots) const override {
+        return rocm_image_without_amd(store, image, roots.sys_root);
+    }
 };
 
 } // namespace

@@ -61,8 +61,8 @@ std::optional<compat::HipCodeFile> scan_hip_file(const std::string& host_path,
 compat::RocmHostFacts host_facts(const gpu::amd::Host& host,
                                  const std::vector<const gpu::amd::Gpu*>& selected);
 
-// For `gantry doctor` on a host without AMD GPUs (the NVIDIA backend): ROCM-IMAGE-NO-AMD when the
-// image carries ROCm (/opt/rocm, /opt/rocm-X.Y.Z) and this host has no KFD topology under
+// For `gantry doctor` with another vendor chosen (Backend::image_without_host): ROCM-IMAGE-NO-AMD
+// when the image carries ROCm (/opt/rocm, /opt/rocm-X.Y.Z) and this host has no KFD topology under
 // SYS_ROOT. Two directory lookups; never called on run's path.
 std::optional<compat::Finding> rocm_image_without_amd(const store::Store& store,
                                                       const store::Image& image,

@@ -1,14 +1,13 @@
 #include "vendor/nvidia/backend.hpp"
 
-#include "cdi/generate.hpp"
-#include "gpu/cache.hpp"
 #include "gpu/request.hpp"
-#include "runspec/gpu.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
-#include "vendor/amd/doctor.hpp"
+#include "vendor/nvidia/cdi.hpp"
 #include "vendor/nvidia/gpu_facts.hpp"
+#include "vendor/nvidia/host_cache.hpp"
 #include "vendor/nvidia/image_checks.hpp"
+#include "vendor/nvidia/inject.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -149,11 +148,18 @@ class Nvidia final : public Backend {
         auto more = image_findings(*ctx.store, *ctx.image, ctx.ref, ctx.env, host, req, sel,
                                    ctx.path_prefix);
         findings.insert(findings.end(), more.begin(), more.end());
-        // A ROCm image on a host without AMD GPUs (doctor only: run's path never reads this).
-        if (auto f = amd::rocm_image_without_amd(*ctx.store, *ctx.image, ctx.roots.sys_root))
-            findings.push_back(std::move(*f));
         return findings;
     }
+
+    std::vector<RootFlag> root_flags() const override {
+        return {{"--driver-root", &Roots::driver_root,
+                 "Root of the NVIDIA driver installation (libraries, binaries, firmware)"},
+                {"--dev-root", &Roots::dev_root, "Root holding dev/ (GPU device nodes)"}};
+    }
+
+    std::string_view hide_env() const override { return "NVIDIA_VISIBLE_DEVICES=void"; }
+
+    std::string_view keep_arch_example() const override { return "sm_90 (CUDA)"; }
 };
 
 } // namespace

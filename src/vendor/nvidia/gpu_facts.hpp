@@ -8,8 +8,8 @@
 #include "gpu/host.hpp"
 #include "gpu/request.hpp"
 #include "rootfs/image_files.hpp"
-#include "runspec/gpu.hpp"
 #include "store/images.hpp"
+#include "vendor/nvidia/inject.hpp"
 
 #include <nlohmann/json.hpp>
 #include <string>

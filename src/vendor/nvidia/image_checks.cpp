@@ -4,11 +4,11 @@
 #include "compat/version.hpp"
 #include "gpu/elf.hpp"
 #include "rootfs/rootfs.hpp"
-#include "runspec/gpu.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
+#include "vendor/nvidia/inject.hpp"
 
 #include <algorithm>
 #include <cstring>

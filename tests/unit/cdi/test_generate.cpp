@@ -1,9 +1,9 @@
 // cdi/generate: NVIDIA specs from hand-built hosts (naming strategies, MIG, refusals), and a
 // generated spec applied through the registry.
-#include "cdi/generate.hpp"
 #include "cdi/registry.hpp"
 #include "cdi_test_support.hpp"
 #include "oci/runtime_spec.hpp"
+#include "vendor/nvidia/cdi.hpp"
 
 #include <algorithm>
 #include <gtest/gtest.h>

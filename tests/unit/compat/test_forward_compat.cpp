@@ -1,6 +1,6 @@
 #include "compat/forward_compat.hpp"
-#include "runspec/gpu.hpp"
 #include "util/fs.hpp"
+#include "vendor/nvidia/inject.hpp"
 
 #include <cstdint>
 #include <cstdlib>

@@ -182,9 +182,9 @@ TEST(EnginePrepare, GpusFromTheImagesContractWithoutADriverFail) {
     fx.add_image("cuda:1", cfg, kFiles);
     Request r;
     r.image = "cuda:1";
-    r.driver_root = (fx.dir() / "no-driver").string(); // an empty host: no driver, no devices
-    r.dev_root = r.driver_root;
-    std::filesystem::create_directories(r.driver_root);
+    r.gpu_roots.driver_root = (fx.dir() / "no-driver").string(); // an empty host: no driver
+    r.gpu_roots.dev_root = r.gpu_roots.driver_root;              // and no devices
+    std::filesystem::create_directories(r.gpu_roots.driver_root);
     auto e = error_of([&] { engine::prepare(fx.store(), r, root_caller()); });
     ASSERT_TRUE(e) << "the image asks for GPUs; a host without a driver cannot give them";
     expect_nothing_left(fx);

@@ -1,6 +1,6 @@
-#include "gpu/cache.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "vendor/nvidia/host_cache.hpp"
 
 #include <filesystem>
 #include <fstream>

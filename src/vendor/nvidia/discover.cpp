@@ -1,9 +1,9 @@
 // gpu::discover: the recipe. Each step fills its part of the Host; a step that fails leaves a note
 // and the next one runs, so a missing or partial driver still yields a Host that says what is
 // there.
-#include "gpu/discover_detail.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
+#include "vendor/nvidia/discover_detail.hpp"
 
 #include <algorithm>
 #include <filesystem>

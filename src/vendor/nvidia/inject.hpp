@@ -5,6 +5,8 @@
 // /proc/driver/nvidia/params overlaid with ModifyDeviceFiles: 0, and the image's CUDA
 // forward-compat libraries enabled by an ld.so.conf.d drop-in only when they can work (never
 // mounted: CVE-2024-0132 / CVE-2025-23359).
+// NVIDIA's folder owns it; its names are still in namespace gantry::runspec (to become
+// gantry::vendor::nvidia, docs/architecture.md).
 #pragma once
 
 #include "gpu/host.hpp"

@@ -1,4 +1,4 @@
-#include "runspec/gpu.hpp"
+#include "vendor/nvidia/inject.hpp"
 
 #include "util/error.hpp"
 #include "util/fs.hpp"

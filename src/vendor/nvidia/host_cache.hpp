@@ -3,11 +3,12 @@
 // can change while gantry is installed: the driver version files, the driver root's ld.so.cache
 // (inode, size, mtime), the NVIDIA device nodes (names, types, numbers, modes), the MIG minors,
 // and the options. Device node access is still checked live at injection.
+// NVIDIA's folder owns it; its names are still in namespace gantry::gpu (to become
+// gantry::vendor::nvidia, docs/architecture.md).
 #pragma once
 
 #include "gpu/host.hpp"
 
-#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 namespace gantry::gpu {
@@ -17,10 +18,5 @@ Host discover_cached(const DiscoverOptions& opt, const std::string& cache_dir);
 
 std::string host_to_json(const Host& h);
 Host host_from_json(const std::string& text); // throws Error(invalid)
-
-// A device node's entry in a cache (also the AMD host cache's, gpu/amd/cache.hpp); reading throws
-// nlohmann's exceptions for a damaged one.
-nlohmann::json device_node_to_json(const DeviceNode& n);
-DeviceNode device_node_from_json(const nlohmann::json& j);
 
 } // namespace gantry::gpu

@@ -1,7 +1,7 @@
 // NVML through dlopen: the library comes from the driver root, never from the build machine, so
 // the few entry points are declared here with the ABI of nvml.h.
-#include "gpu/discover_detail.hpp"
 #include "gpu/elf.hpp"
+#include "vendor/nvidia/discover_detail.hpp"
 
 #include <cstdio>
 #include <cstring>

@@ -1,5 +1,6 @@
-#include "gpu/cache.hpp"
+#include "vendor/nvidia/host_cache.hpp"
 
+#include "gpu/device_node_json.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -218,32 +219,6 @@ Host host_from_json(const std::string& text) {
     } catch (const json::exception& e) {
         throw Error(Errc::invalid, std::string("damaged GPU host cache entry: ") + e.what());
     }
-}
-
-json device_node_to_json(const DeviceNode& n) {
-    return {{"path", n.path},
-            {"host_path", n.host_path},
-            {"type", std::string(1, n.type)},
-            {"major", n.major},
-            {"minor", n.minor},
-            {"mode", n.mode},
-            {"uid", n.uid},
-            {"gid", n.gid},
-            {"present", n.present}};
-}
-
-DeviceNode device_node_from_json(const json& j) {
-    DeviceNode n;
-    n.path = j.at("path");
-    n.host_path = j.at("host_path");
-    n.type = j.at("type").get<std::string>().at(0);
-    n.major = j.at("major");
-    n.minor = j.at("minor");
-    n.mode = j.at("mode");
-    n.uid = j.at("uid");
-    n.gid = j.at("gid");
-    n.present = j.at("present");
-    return n;
 }
 
 Host discover_cached(const DiscoverOptions& opt, const std::string& cache_dir) {

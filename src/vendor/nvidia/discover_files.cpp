@@ -1,8 +1,8 @@
 // The driver's files under a driver root: libraries (ld.so.cache or the standard directories),
 // binaries, GSP firmware, IPC sockets and ICD files. Every path is resolved inside the root.
-#include "gpu/discover_detail.hpp"
 #include "gpu/elf.hpp"
 #include "util/fs.hpp"
+#include "vendor/nvidia/discover_detail.hpp"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,4 +1,4 @@
-#include "cdi/generate.hpp"
+#include "vendor/nvidia/cdi.hpp"
 
 #include "cdi/spec_read.hpp"
 #include "cdi/spec_versions.hpp"

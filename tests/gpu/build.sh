@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds tests/gpu's CUDA program with nvcc into OUT (default build/gpu-tests/): vector_add,
+# cudart and libstdc++ linked statically, device code for every architecture nvcc knows (so
+# `tailor --keep-arch host` has something to drop). The result needs only glibc and the
+# driver's libcuda.so.1; it is built here and carried to a GPU host that has no nvcc.
+#   tests/gpu/build.sh [OUT]   (NVCC=/path/to/nvcc to choose one)
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+out=${1:-$here/../../build/gpu-tests}
+nvcc=${NVCC:-$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)}
+if [ ! -x "$nvcc" ]; then
+  echo "tests/gpu/build.sh: nvcc not found (set NVCC, or install the CUDA toolkit at /usr/local/cuda)" >&2
+  exit 3
+fi
+mkdir -p "$out"
+"$nvcc" -O2 -arch=all -cudart static -Xcompiler -static-libgcc,-static-libstdc++ \
+  -o "$out/vector_add.tmp" "$here/vector_add.cu"
+mv "$out/vector_add.tmp" "$out/vector_add"
+echo "built $out/vector_add ($("$nvcc" --version | tail -1))"
+# The C library it runs on, from this machine: the image is made of these files alone (plus the
+# driver gantry injects), so the GPU host's own C library and packages do not matter.
+rm -rf "$out/rootfs"
+mkdir -p "$out/rootfs/usr/local/bin" "$out/rootfs/tmp" "$out/rootfs/etc"
+cp "$out/vector_add" "$out/rootfs/usr/local/bin/"
+for lib in $(ldd "$out/vector_add" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'); do
+  mkdir -p "$out/rootfs$(dirname "$lib")"
+  cp -L "$lib" "$out/rootfs$lib"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$out/rootfs/etc/passwd"
+echo "staged $out/rootfs ($(find "$out/rootfs" -type f | wc -l) files)"

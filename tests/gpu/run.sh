@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# tests/gpu: gantry on a real NVIDIA GPU host (make test-gpu; not part of make test). Rootless and,
+# when run as root, as root too: `run --gpus all` of an image holding a CUDA program (built by
+# tests/gpu/build.sh with nvcc; made of local files only, no network) that launches a kernel and
+# checks its result; nvidia-smi inside; `doctor` against the real driver; `cdi generate` against
+# the real file set; a PyTorch allocation when the host's python3 imports torch; `tailor
+# --keep-arch host` and the tailored program run; bench/gpu.sh. Prints a summary table; exit 1
+# when a check failed. On a host without a usable NVIDIA driver and GPU it prints why it skipped
+# and exits 0.
+#   tests/gpu/run.sh            (GANTRY=path/to/gantry, default build/gantry)
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+G=$(realpath "${GANTRY:-$repo/build/gantry}")
+progs=${GPU_TEST_PROGRAMS:-$(dirname "$G")/gpu-tests}
+
+skip() {
+  echo "tests/gpu: SKIPPED: $*"
+  exit 0
+}
+
+# ---- is there a real NVIDIA GPU? ----
+driver_root=/
+if ls /usr/local/nvidia/lib64/libcuda.so.1 /usr/local/nvidia/lib/libcuda.so.1 >/dev/null 2>&1; then
+  driver_root=/usr/local/nvidia
+elif ! /sbin/ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1 '; then
+  skip "no NVIDIA driver: neither /usr/local/nvidia/lib64/libcuda.so.1 nor libcuda.so.1 in ldconfig's cache"
+fi
+smi=$(command -v nvidia-smi || echo "$driver_root/bin/nvidia-smi")
+[ -x "$smi" ] || skip "no nvidia-smi on PATH or under $driver_root/bin"
+[ -e /dev/nvidiactl ] || skip "no /dev/nvidiactl: the NVIDIA kernel module is not loaded"
+ls /dev/nvidia[0-9]* >/dev/null 2>&1 || skip "no /dev/nvidia0: this host has no NVIDIA GPU node"
+smi_out=$("$smi" --query-gpu=driver_version,compute_cap,name --format=csv,noheader 2>&1) ||
+  skip "nvidia-smi cannot reach the driver: $smi_out"
+[ -x "$G" ] || { echo "tests/gpu: $G is missing: build gantry first (make build-gantry)"; exit 2; }
+if [ ! -x "$progs/vector_add" ]; then
+  "$here/build.sh" "$progs" || { echo "tests/gpu: the CUDA program is not built and nvcc is missing here: run tests/gpu/build.sh where nvcc is, and copy build/gpu-tests/"; exit 2; }
+fi
+driver_version=$(echo "$smi_out" | head -1 | cut -d, -f1 | tr -d ' ')
+compute_cap=$(echo "$smi_out" | head -1 | cut -d, -f2 | tr -d ' ')
+echo "tests/gpu: driver $driver_version, compute capability $compute_cap, driver root $driver_root"
+
+work=$(mktemp -d /tmp/gantry-gpu-tests-XXXXXX)
+chmod 755 "$work"
+trap 'rm -rf "$work"' EXIT
+rows=()
+failed=0
+row() { # MODE CHECK RESULT DETAIL
+  rows+=("$(printf '%-9s %-22s %-5s %s' "$1" "$2" "$3" "$4")")
+  [ "$3" = FAIL ] && failed=1
+  printf '%-9s %-22s %-5s %s\n' "$1" "$2" "$3" "$4"
+}
+
+# The image: the program and the C library it was built against, nothing else.
+mkdir -p "$work/ctx"
+cp -a "$progs/rootfs" "$work/ctx/rootfs"
+cat >"$work/ctx/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY rootfs/ /
+ENV NVIDIA_DRIVER_CAPABILITIES=compute,utility PATH=/usr/local/bin:/usr/bin:/bin
+CMD ["/usr/local/bin/vector_add"]
+DOCKERFILE
+chmod -R a+rX "$work/ctx"
+
+python_prefix=
+if torch_where=$(python3 -c 'import sys, torch; print(sys.prefix)' 2>/dev/null); then
+  python_prefix=$torch_where
+fi
+
+# as MODE (rootless|root): every check, with its own store under $work/MODE
+suite() {
+  local mode=$1 as=()
+  if [ "$mode" = rootless ] && [ "$(id -u)" = 0 ]; then
+    as=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
+  fi
+  local root="$work/$mode"
+  mkdir -p "$root/run" && chmod 700 "$root/run" && { [ -z "${as[*]}" ] || chown -R 65534:65534 "$root"; }
+  g() { env HOME="$root" GANTRY_ROOT="$root/store" XDG_RUNTIME_DIR="$root/run" "${as[@]}" "$G" "$@"; }
+  local roots=(--driver-root "$driver_root") out
+
+  if out=$(g build -q -t gpu-test:vector-add "$work/ctx" 2>&1); then
+    row "$mode" "image from local files" PASS "${out:0:19}"
+  else
+    row "$mode" "image from local files" FAIL "$(echo "$out" | tail -1)"
+    return
+  fi
+  out=$(g run --rm --gpus all "${roots[@]}" gpu-test:vector-add 2>&1)
+  if echo "$out" | grep -q '^PASS'; then row "$mode" "run --gpus all (CUDA)" PASS "$(echo "$out" | grep '^PASS')"
+  else row "$mode" "run --gpus all (CUDA)" FAIL "$(echo "$out" | tail -1)"; fi
+
+  out=$(g run --rm --gpus all "${roots[@]}" gpu-test:vector-add nvidia-smi -L 2>&1)
+  if echo "$out" | grep -q '^GPU 0:'; then row "$mode" "nvidia-smi inside" PASS "$(echo "$out" | head -1 | cut -c1-60)"
+  else row "$mode" "nvidia-smi inside" FAIL "$(echo "$out" | tail -1)"; fi
+
+  out=$(g doctor --json "${roots[@]}" gpu-test:vector-add 2>&1)
+  local verdict
+  verdict=$(echo "$out" | python3 "$here/check_doctor.py" "$driver_version" "$compute_cap" 2>&1)
+  if [ $? = 0 ]; then row "$mode" "doctor (real driver)" PASS "$verdict"
+  else row "$mode" "doctor (real driver)" FAIL "$verdict"; fi
+
+  out=$(g cdi generate --format json "${roots[@]}" 2>/dev/null)
+  verdict=$(echo "$out" | python3 "$here/check_cdi.py" "$driver_root" 2>&1)
+  if [ $? = 0 ]; then row "$mode" "cdi generate vs host" PASS "$verdict"
+  else row "$mode" "cdi generate vs host" FAIL "$verdict"; fi
+
+  if [ -n "$python_prefix" ]; then
+    local binds=(-v /usr:/usr:ro)
+    [ "$python_prefix" = /usr ] || binds+=(-v "$python_prefix:$python_prefix:ro")
+    out=$(g run --rm --gpus all "${roots[@]}" "${binds[@]}" -e LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu \
+      gpu-test:vector-add "$(python3 -c 'import sys; print(sys.executable)')" -c \
+      "import torch; x = torch.ones(1 << 20, device='cuda'); print('PASS torch', torch.__version__, x.sum().item())" 2>&1)
+    if echo "$out" | grep -q '^PASS torch'; then row "$mode" "PyTorch allocation" PASS "$(echo "$out" | grep '^PASS')"
+    else row "$mode" "PyTorch allocation" FAIL "$(echo "$out" | tail -1)"; fi
+  else
+    row "$mode" "PyTorch allocation" SKIP "python3 on this host cannot import torch"
+  fi
+
+  if out=$(g tailor "${roots[@]}" -t gpu-test:tailored gpu-test:vector-add 2>&1); then
+    local ran
+    ran=$(g run --rm --gpus all "${roots[@]}" gpu-test:tailored 2>&1)
+    if echo "$ran" | grep -q '^PASS'; then row "$mode" "tailor --keep-arch host" PASS "$(echo "$out" | tail -1 | cut -c1-60); tailored kernel ran"
+    else row "$mode" "tailor --keep-arch host" FAIL "tailored image: $(echo "$ran" | tail -1)"; fi
+  else
+    row "$mode" "tailor --keep-arch host" FAIL "$(echo "$out" | tail -1)"
+  fi
+}
+
+suite rootless
+if [ "$(id -u)" = 0 ]; then suite root; else row root "(all)" SKIP "not root: sudo make test-gpu runs the root half too"; fi
+
+if command -v hyperfine >/dev/null; then
+  if out=$("$repo/bench/gpu.sh" --runs 20 2>&1); then row host "bench/gpu.sh" PASS "$(echo "$out" | grep -i 'mean\|ms' | tail -1 | cut -c1-70)"
+  else row host "bench/gpu.sh" FAIL "$(echo "$out" | tail -1)"; fi
+else
+  row host "bench/gpu.sh" SKIP "hyperfine is not installed"
+fi
+
+echo
+echo "tests/gpu summary (driver $driver_version, sm $compute_cap, $(echo "$smi_out" | head -1 | cut -d, -f3- | sed 's/^ //'))"
+printf '%-9s %-22s %-5s %s\n' MODE CHECK RESULT DETAIL
+printf '%s\n' "${rows[@]}"
+exit $failed
