@@ -58,12 +58,22 @@ void check_process(const json& p) {
              {"bounding", "effective", "permitted", "inheritable", "ambient"});
 }
 
+const std::set<std::string> PROPAGATION = {"shared", "rshared",    "slave",
+                                           "rslave", "unbindable", "runbindable"};
+
 void check_mounts(const json& mounts) {
     if (!mounts.is_array()) return;
     for (size_t i = 0; i < mounts.size(); ++i) {
         std::string path = "mounts[" + std::to_string(i) + "].";
         only(mounts[i], path,
              {"destination", "type", "source", "options", "uidMappings", "gidMappings"});
+        const json& opts = mounts[i].contains("options") ? mounts[i]["options"] : json();
+        if (opts.is_array())
+            for (auto& o : opts)
+                if (o.is_string() && PROPAGATION.contains(o.get<std::string>()))
+                    refuse(path + "options \"" + o.get<std::string>() + "\"",
+                           "every mount is private to the container's mount namespace",
+                           "use \"rprivate\" (or no propagation option)");
         for (const char* k : {"uidMappings", "gidMappings"})
             never(mounts[i], path, k,
                   "idmapped mounts are not implemented (runc 1.1 does not apply them either)");

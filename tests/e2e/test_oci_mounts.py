@@ -60,3 +60,110 @@ def test_userns_root_mapped_to_a_non_root_host_id(oci_bin, bundle, tmp_path):
     assert len(files) == 2
     for f in files:
         assert (f.stat().st_uid, f.stat().st_gid) == (MAPPED, MAPPED), f
+
+
+def test_mount_onto_symlinks_resolved_inside_the_root(oci_bin, bundle, tmp_path):
+    """A destination through a link in the root is resolved inside it, never on the host: /hostile
+    -> /etc (absolute) and /up -> ../../../../etc lead to the container's /etc; /var/run ->
+    ../run to its /run."""
+    rootfs = bundle / "rootfs"
+    (rootfs / "hostile").symlink_to("/etc")
+    (rootfs / "up").symlink_to("../../../../../../etc")
+    (rootfs / "run").mkdir(exist_ok=True)
+    if (rootfs / "var" / "run").is_symlink() or (rootfs / "var" / "run").exists():
+        subprocess.run(["rm", "-rf", str(rootfs / "var" / "run")], check=True)
+    (rootfs / "var").mkdir(exist_ok=True)
+    (rootfs / "var" / "run").symlink_to("../run")
+    name = f"gantry-escape-{os.getpid()}"
+
+    def edit(cfg):
+        for dest in (f"/hostile/{name}", f"/up/{name}-up", "/var/run"):
+            cfg["mounts"].append({"destination": dest, "type": "tmpfs", "source": "tmpfs",
+                                  "options": ["nosuid", "nodev"]})
+
+    script = (f"ls -d /etc/{name} /etc/{name}-up; readlink /hostile /var/run; "
+              "grep -c ' /run ' /proc/self/mountinfo; grep -c ' /etc/gantry-escape' "
+              "/proc/self/mountinfo")
+    try:
+        runs = run_both(oci_bin, bundle, tmp_path, ["sh", "-c", script], edit=edit)
+        same_as_runc(runs, 0, runs["runc"].stdout)
+        assert f"/etc/{name}\n" in runs["gantry"].stdout
+        assert "/etc\n../run\n1\n2\n" in runs["gantry"].stdout
+    finally:
+        for leak in (f"/etc/{name}", f"/etc/{name}-up"):
+            assert not os.path.exists(leak), f"a mount escaped to the host: {leak}"
+
+
+def test_masked_and_readonly_paths(oci_bin, bundle, tmp_path):
+    """maskedPaths: a file becomes /dev/null (1,3), a directory an empty one; readonlyPaths: a
+    read-only bind; a missing path in either is skipped, as runc skips it."""
+    def edit(cfg):
+        cfg["linux"]["maskedPaths"] = ["/proc/kcore", "/sys/firmware", "/proc/no-such-file"]
+        cfg["linux"]["readonlyPaths"] = ["/proc/sys", "/proc/no-such-dir"]
+
+    script = ("stat -c '%t,%T' /proc/kcore; ls -A /sys/firmware | wc -l; "
+              "echo 1 2>&1 > /proc/sys/vm/overcommit_memory; echo $?; "
+              "grep -c ' /proc/sys ro,' /proc/self/mountinfo")
+    runs = run_both(oci_bin, bundle, tmp_path, ["sh", "-c", script], edit=edit)
+    same_as_runc(runs, 0, "1,3\n0\n1\n1\n")
+
+
+def test_rootfs_propagation(oci_bin, bundle, tmp_path):
+    """rprivate: the root is private under both (no shared: or master: tag on "/"); shared and
+    slave, which runc applies, are refused naming the field (gantry's mounts are all private)."""
+    def prop(p):
+        return lambda cfg: cfg["linux"].__setitem__("rootfsPropagation", p)
+
+    script = "grep ' / / ' /proc/self/mountinfo | grep -c -e shared: -e master:"
+    runs = run_both(oci_bin, bundle, tmp_path, ["sh", "-c", script], edit=prop("rprivate"))
+    same_as_runc(runs, 1, "0\n")
+    for p in ("shared", "rslave"):
+        runs = run_both(oci_bin, bundle, tmp_path, ["true"], edit=prop(p))
+        assert runs["runc"].returncode == 0, runs["runc"]
+        assert runs["gantry"].returncode == 1, runs["gantry"]
+        assert f'linux.rootfsPropagation "{p}"' in runs["gantry"].stderr
+
+
+def test_idmapped_mount_refused(oci_bin, bundle, tmp_path):
+    """mounts[].uidMappings (runtime-spec 1.1): Debian's runc 1.1 reads a 1.0.2 spec and mounts
+    without the mapping (the file shows the host's owner); gantry refuses it, naming the field."""
+    src = tmp_path / "idsrc"
+    src.mkdir()
+    (src / "f").write_text("x")
+
+    def edit(cfg):
+        m = {"destination": "/idm", "type": "bind", "source": str(src), "options": ["rbind"],
+             "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+             "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}
+        cfg["mounts"].append(m)
+
+    runs = run_both(oci_bin, bundle, tmp_path, ["stat", "-c", "%u", "/idm/f"], edit=edit)
+    assert (runs["runc"].returncode, runs["runc"].stdout) == (0, "0\n"), runs["runc"]
+    assert runs["gantry"].returncode == 1, runs["gantry"]
+    assert "uidMappings" in runs["gantry"].stderr and "mounts[" in runs["gantry"].stderr
+
+
+@pytest.mark.parametrize("field,value,named", [
+    ("intelRdt", {"closID": "c1"}, "linux.intelRdt"),
+    ("personality", {"domain": "LINUX32"}, "linux.personality"),
+    ("timeOffsets", {"monotonic": {"secs": 1}}, "linux.timeOffsets"),
+    ("mountLabel", "system_u:object_r:container_file_t:s0", "linux.mountLabel"),
+    ("namespaces", [{"type": "mount"}, {"type": "network", "path": "/proc/1/ns/net"}],
+     "linux.namespaces[1].path"),
+    ("noSuchField", 1, "linux.noSuchField"),
+    ("mounts", [{"destination": "/m", "type": "tmpfs", "source": "tmpfs",
+                 "options": ["rslave"]}], 'mounts[0].options "rslave"'),
+])
+def test_fields_gantry_does_not_implement_are_refused(oci_bin, bundle, tmp_path, field, value,
+                                                       named):
+    """Each such field fails create with exit 1 and names it; nothing is left behind."""
+    def edit(cfg):
+        if field == "mounts":
+            cfg["mounts"] = value
+        else:
+            cfg["linux"][field] = value
+
+    runs = run_both(oci_bin, bundle, tmp_path, ["true"], edit=edit)
+    assert runs["gantry"].returncode == 1, runs["gantry"]
+    assert named in runs["gantry"].stderr, runs["gantry"]
+    assert not list((tmp_path / "gantry-state").glob("*/config.json"))
