@@ -1,5 +1,6 @@
 // create, start, run, kill and delete: a container's life between the caller's commands.
 #include "oci/spec_checks.hpp"
+#include "oci/spec_fields.hpp"
 #include "ocirt/cgroups.hpp"
 #include "ocirt/container.hpp"
 #include "ocirt/gpus.hpp"
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -102,6 +104,16 @@ struct Created {
     Fd master; // kept when the caller proxies the terminal itself (a foreground run)
 };
 
+// process.consoleSize: the terminal's rows and columns, as runc sets them at create
+void set_console_size(int master, const nlohmann::json& config) {
+    const auto& p = config.at("process");
+    if (!p.contains("consoleSize")) return;
+    struct winsize ws {};
+    ws.ws_row = p["consoleSize"].value("height", std::uint16_t{0});
+    ws.ws_col = p["consoleSize"].value("width", std::uint16_t{0});
+    ::ioctl(master, TIOCSWINSZ, &ws);
+}
+
 Created create_container(const Global& g, const CreateOptions& o, bool keep_master) {
     const stdfs::path bundle = stdfs::absolute(o.bundle).lexically_normal();
     nlohmann::json config = read_config(bundle);
@@ -113,6 +125,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
                     "the bundle's config.json is not a runtime spec: " + std::string(e.what()));
     }
     // what gantry cannot honour as runc does is refused here, before anything is made
+    oci::check_spec_fields(config);
     oci::check_runtime_spec(spec);
     warn_unavailable_capabilities(spec);
     // the bundle's own seccomp profile, or none (checked and compiled before anything is made)
@@ -178,6 +191,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         c.pid = pid;
         c.pid_start = runtime::process_start_time(pid);
         save(c);
+        if (out.master) set_console_size(out.master.get(), c.config);
         if (out.master && !o.console_socket.empty()) {
             send_console(o.console_socket, out.master.get());
             out.master.reset();

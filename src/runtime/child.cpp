@@ -93,7 +93,7 @@ void become_root_and_mount_root(const Launch& l, int err_fd, int fd_sock) {
 // ---- inside the root, before pivot_root ----
 
 void open_root(ChildState& c) {
-    c.root.reset(::open(c.l.root_path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    c.root.reset(::open((scratch_path(c.l) + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!c.root) fail_errno("cannot open the container root");
 }
 
@@ -105,7 +105,7 @@ void mount_spec(ChildState& c) {
         mount_in_root(c.root.get(),
                       {"/etc/hostname",
                        "bind",
-                       l.mount_point + "/hostname",
+                       scratch_path(l) + "/hostname",
                        {"bind", "nosuid", "nodev", "noexec"}},
                       c.last);
 }

@@ -14,6 +14,7 @@
 #include "runtime/idmap.hpp"
 #include "runtime/keeper.hpp"
 #include "runtime/kernel_settings.hpp"
+#include "runtime/mounts.hpp"
 #include "runtime/rlimits.hpp"
 #include "runtime/supervisor.hpp"
 #include "util/error.hpp"
@@ -88,8 +89,14 @@ pid_t start_process(const Launch& l, EarlyStart::State* early, bool shared, bool
     else if (shared)
         pid = clone_sharing_memory(l, ch.err_w.get(), ch.fds_child ? ch.fds_child.get() : -1,
                                    single_id);
-    else
+    else {
+        // the mount point as gantry reaches it: the container's root may be a host id that
+        // cannot search the directories above it (mounts.hpp, set_scratch_target)
+        Fd mount_point(::open(l.mount_point.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        set_scratch_target(mount_point.get());
         pid = fork_into_namespaces(l.spec.namespaces);
+        set_scratch_target(-1);
+    }
     if (pid < 0) throw namespaces_error(errno);
     if (pid == 0) {
         ch.sync_w.reset();

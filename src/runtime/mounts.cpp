@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <string>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -19,6 +20,9 @@
 namespace gantry::runtime::detail {
 
 namespace {
+
+int mounts_scratch_target = -1; // set_scratch_target's descriptor, in the forked child
+int mounts_scratch_dir = -1;    // the tmpfs mounted through it, until pivot_root
 
 struct Flags {
     unsigned long flags = 0;
@@ -84,15 +88,46 @@ void attach(int tree, int target, const std::string& what) {
 // work dirs for an in-memory writable layer. Nobody else sees it (our mount namespace only);
 // after pivot_root only the overlay and the hostname bind still reach it. Its descriptor goes
 // to the parent (fd_sock) when the parent measures what the run wrote.
-void mount_scratch(const Launch& l, int fd_sock) {
-    const char* mp = l.mount_point.c_str();
-    std::string opts = "mode=0700";
-    if (l.overlay && l.overlay->memory && l.overlay->memory_size)
-        opts += ",size=" + std::to_string(l.overlay->memory_size);
-    if (::mount("tmpfs", mp, "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) != 0)
-        fail_errno("cannot mount the container's tmpfs on " + l.mount_point);
-    Fd dir(::open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+// The tmpfs made detached (fsopen, fsmount) and attached on the descriptor TARGET: nothing is
+// looked up by path, so no directory above the mount point needs to be searchable by the
+// container's root. Returns a descriptor of the tmpfs's root directory.
+Fd mount_scratch_on(int target, std::uint64_t size, const std::string& what) {
+    auto sys = [](long r) { return static_cast<int>(r); };
+    Fd fs(sys(::syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC)));
+    std::string sz = std::to_string(size);
+    if (!fs || ::syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, "mode", "0700", 0) != 0 ||
+        (size &&
+         ::syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, "size", sz.c_str(), 0) != 0) ||
+        ::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+        fail_errno("cannot make the container's tmpfs for " + what);
+    Fd mnt(sys(
+        ::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)));
+    if (!mnt) fail_errno("cannot make the container's tmpfs for " + what);
+    if (!move_tree(mnt.get(), target)) fail_errno("cannot mount the container's tmpfs on " + what);
+    Fd dir(::openat(mnt.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dir) fail_errno("cannot open the container's tmpfs");
+    return dir;
+}
+
+void mount_scratch(const Launch& l, int fd_sock) {
+    std::uint64_t size =
+        l.overlay && l.overlay->memory && l.overlay->memory_size ? l.overlay->memory_size : 0;
+    Fd dir;
+    if (mounts_scratch_target >= 0) {
+        dir = mount_scratch_on(mounts_scratch_target, size, l.mount_point);
+        ::close(mounts_scratch_target);
+        mounts_scratch_target = -1;
+        mounts_scratch_dir = ::fcntl(dir.get(), F_DUPFD_CLOEXEC, 0);
+        if (mounts_scratch_dir < 0) fail_errno("cannot keep the container's tmpfs open");
+    } else {
+        const char* mp = l.mount_point.c_str();
+        std::string opts = "mode=0700";
+        if (size) opts += ",size=" + std::to_string(size);
+        if (::mount("tmpfs", mp, "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) != 0)
+            fail_errno("cannot mount the container's tmpfs on " + l.mount_point);
+        dir.reset(::open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!dir) fail_errno("cannot open the container's tmpfs");
+    }
     // 0755 whatever the umask: the mount point of the root, and the upper dir whose mode "/"
     // takes; upper/ and work/ only for an in-memory writable layer.
     auto mkdir_0755 = [&](const char* d) {
@@ -131,7 +166,7 @@ void mount_fuse_lower(const Launch& l, int fd_sock) {
              "make it usable by everyone as distributions ship it (chmod 0666 /dev/fuse), or "
              "unpack the image: gantry load FILE.sqsh");
     }
-    std::string target = l.mount_point + "/lower";
+    std::string target = scratch_path(l) + "/lower";
     std::string data = l.fuse_options(dev.get());
     if (::mount("gantry", target.c_str(), "fuse.gantry", MS_NOSUID | MS_NODEV | MS_RDONLY,
                 data.c_str()) != 0)
@@ -143,26 +178,34 @@ void mount_fuse_lower(const Launch& l, int fd_sock) {
 
 } // namespace
 
+void set_scratch_target(int fd) {
+    mounts_scratch_target = fd;
+}
+
+std::string scratch_path(const Launch& l) {
+    return mounts_scratch_dir >= 0 ? fd_path(mounts_scratch_dir) : l.mount_point;
+}
+
 void mount_root(const Launch& l, int fd_sock) {
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
         fail_errno("cannot make the mount namespace private");
     mount_scratch(l, fd_sock);
     if (l.fuse_serve) mount_fuse_lower(l, fd_sock);
     if (l.lower_tree >= 0) {
-        std::string target = l.mount_point + "/lower";
+        std::string target = scratch_path(l) + "/lower";
         if (::syscall(SYS_move_mount, l.lower_tree, "", AT_FDCWD, target.c_str(),
                       MOVE_MOUNT_F_EMPTY_PATH) != 0)
             fail_errno("cannot attach the image's mount on " + target);
         ::close(l.lower_tree);
     }
-    std::string root = l.root_path();
+    std::string root = scratch_path(l) + "/root";
     if (l.overlay) {
         const Overlay& o = *l.overlay;
         if (::chdir(o.layers_dir.c_str()) != 0) fail_errno("cannot enter " + o.layers_dir);
         std::string lower;
         for (auto& d : o.lower) lower += (lower.empty() ? "" : ":") + d;
-        std::string upper = o.memory ? l.mount_point + "/upper" : o.upper;
-        std::string work = o.memory ? l.mount_point + "/work" : o.work;
+        std::string upper = o.memory ? scratch_path(l) + "/upper" : o.upper;
+        std::string work = o.memory ? scratch_path(l) + "/work" : o.work;
         if (upper.empty() && o.lower.size() == 1) {
             if (::mount(o.lower[0].c_str(), root.c_str(), nullptr, MS_BIND, nullptr) != 0)
                 fail_errno("cannot bind the image root");
@@ -258,7 +301,11 @@ void mask_paths(int rootfd, const oci::RuntimeSpec& s) {
 }
 
 void enter_root(const Launch& l) {
-    if (::chdir(l.root_path().c_str()) != 0) fail_errno("cannot enter the root");
+    if (::chdir((scratch_path(l) + "/root").c_str()) != 0) fail_errno("cannot enter the root");
+    if (mounts_scratch_dir >= 0) {
+        ::close(mounts_scratch_dir);
+        mounts_scratch_dir = -1;
+    }
     if (::syscall(SYS_pivot_root, ".", ".") != 0) fail_errno("pivot_root failed");
     if (::umount2(".", MNT_DETACH) != 0) fail_errno("cannot detach the old root");
     if (::chdir("/") != 0) fail_errno("chdir / failed");

@@ -16,6 +16,16 @@ struct Launch;
 
 namespace gantry::runtime::detail {
 
+// A descriptor of Launch::mount_point opened by gantry before it forked the container process
+// (-1: none). A user namespace whose root is a host id other than 0 (rootful `podman
+// --userns=auto`, Kubernetes hostUsers: false) cannot search gantry's state directories: the
+// process then mounts its tmpfs through this descriptor and names it by /proc/self/fd/N from
+// then on (scratch_path). Set only for a forked process (never the shared-memory clone).
+void set_scratch_target(int fd);
+// The container's tmpfs as the container process names it: Launch::mount_point, or its
+// /proc/self/fd path once mounted through set_scratch_target's descriptor.
+std::string scratch_path(const Launch& l);
+
 // Makes the mount namespace private, mounts the container's private tmpfs on l.mount_point
 // (its descriptor passed over FD_SOCK when >= 0) and the root on l.root_path().
 void mount_root(const Launch& l, int fd_sock);
@@ -28,7 +38,8 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last);
 // readonlyPaths (bound read-only onto themselves), each resolved in-root; missing ones skipped.
 void mask_paths(int rootfd, const oci::RuntimeSpec& s);
 
-// pivot_root into l.root_path(), the old root detached; "/" read-only for spec.root_readonly.
+// pivot_root into scratch_path(l) + "/root", the old root detached; "/" read-only for
+// spec.root_readonly.
 void enter_root(const Launch& l);
 
 } // namespace gantry::runtime::detail
