@@ -84,7 +84,8 @@ const std::vector<std::string>& default_readonly_paths() {
 }
 
 bool RuntimeSpec::has_namespace(const std::string& ns) const {
-    return std::find(namespaces.begin(), namespaces.end(), ns) != namespaces.end();
+    return std::find(namespaces.begin(), namespaces.end(), ns) != namespaces.end() ||
+           namespace_paths.count(ns) > 0;
 }
 
 json RuntimeSpec::to_json() const {
@@ -124,6 +125,8 @@ json RuntimeSpec::to_json() const {
     json lin;
     lin["namespaces"] = json::array();
     for (auto& n : namespaces) lin["namespaces"].push_back({{"type", n}});
+    for (auto& [type, path] : namespace_paths)
+        lin["namespaces"].push_back({{"type", type}, {"path", path}});
     auto maps = [](const std::vector<IdMapping>& v) {
         json a = json::array();
         for (auto& m : v)
@@ -219,8 +222,13 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
                                 m.value("options", std::vector<std::string>{})});
         if (j.contains("linux")) {
             const json& l = j["linux"];
-            for (auto& n : l.value("namespaces", json::array()))
-                s.namespaces.push_back(n.at("type"));
+            for (auto& n : l.value("namespaces", json::array())) {
+                std::string path = n.value("path", std::string());
+                if (path.empty())
+                    s.namespaces.push_back(n.at("type"));
+                else
+                    s.namespace_paths[n.at("type").get<std::string>()] = path;
+            }
             auto maps = [](const json& a) {
                 std::vector<IdMapping> v;
                 for (auto& m : a) v.push_back({m.at("containerID"), m.at("hostID"), m.at("size")});

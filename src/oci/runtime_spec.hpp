@@ -97,6 +97,10 @@ struct RuntimeSpec {
     std::vector<Mount> mounts;
     // linux
     std::vector<std::string> namespaces; // "pid", "mount", "ipc", "uts", "user", "network"
+    // namespaces joined, not made: type ("network", "ipc", "uts", "cgroup") -> the path of an
+    // existing one (linux.namespaces[].path: podman's bridge netns, a pod's sandbox). Not in
+    // `namespaces`, so no new one is made; has_namespace() says true for them.
+    std::map<std::string, std::string> namespace_paths;
     std::vector<IdMapping> uid_mappings, gid_mappings;
     std::vector<DeviceNode> devices;
     std::vector<std::string> masked_paths, readonly_paths;

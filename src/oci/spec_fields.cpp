@@ -105,8 +105,24 @@ void check_linux(const json& l) {
         for (size_t i = 0; i < ns.size(); ++i) {
             std::string path = "linux.namespaces[" + std::to_string(i) + "].";
             only(ns[i], path, {"type", "path"});
-            never(ns[i], path, "path",
-                  "joining an existing namespace is not implemented (a new one is made)");
+            // joined with setns by the container's process (runtime/child.cpp); the others
+            // need more than setns (a user namespace's ids, a pid namespace for the children
+            // only, a mount namespace's root)
+            static const std::set<std::string> joinable = {"network", "ipc", "uts", "cgroup"};
+            if (ns[i].contains("path") &&
+                !(ns[i]["path"].is_string() && ns[i]["path"].get<std::string>().empty())) {
+                std::string type = ns[i].value("type", std::string());
+                if (!joinable.count(type))
+                    refuse(path + "path",
+                           "joining an existing " + type +
+                               " namespace is not implemented (network, ipc, uts and cgroup "
+                               "namespaces can be joined)",
+                           "remove " + path + "path from config.json");
+                if (!ns[i]["path"].is_string() ||
+                    !ns[i]["path"].get<std::string>().starts_with("/"))
+                    refuse(path + "path", "must be an absolute path",
+                           "give the path of a namespace file, e.g. /proc/PID/ns/net");
+            }
         }
     if (l.contains("devices") && l["devices"].is_array())
         for (size_t i = 0; i < l["devices"].size(); ++i)

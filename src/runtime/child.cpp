@@ -17,7 +17,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <map>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <string>
 #include <sys/ioctl.h>
@@ -340,6 +342,21 @@ void run_start_hooks(ChildState& c) {
 
 } // namespace
 
+// linux.namespaces[].path: joined before anything is mounted (a network namespace's /sys is the
+// one mounted from inside it), as runc's nsexec joins them before it sets the rest up.
+void join_namespaces(const oci::RuntimeSpec& s) {
+    static const std::map<std::string, int> kind = {{"network", CLONE_NEWNET},
+                                                    {"ipc", CLONE_NEWIPC},
+                                                    {"uts", CLONE_NEWUTS},
+                                                    {"cgroup", CLONE_NEWCGROUP}};
+    for (const auto& [type, path] : s.namespace_paths) {
+        Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!fd) throw_errno("cannot open the " + type + " namespace " + path);
+        if (::setns(fd.get(), kind.at(type)) != 0)
+            throw_errno("cannot join the " + type + " namespace " + path);
+    }
+}
+
 [[noreturn]] void child_main(const Launch& l, int sync_fd, int err_fd, bool single_id,
                              int fd_sock) {
     if (l.start_gate < 0) die_with_supervisor(); // an OCI container outlives `create`
@@ -347,6 +364,7 @@ void run_start_hooks(ChildState& c) {
     become_root_and_mount_root(l, err_fd, fd_sock);
     child_guard(err_fd, [&] {
         ChildState c{l, single_id, err_fd};
+        join_namespaces(l.spec);
         open_root(c);
         mount_spec(c);
         bind_devices(c);

@@ -85,10 +85,10 @@ bool can_share_memory(const Launch& l) {
     // (prestart and createRuntime hooks run in gantry while the process waits: not after vfork;
     // oomScoreAdj is written from outside, before the go, as rlimits are)
     return !l.init && !l.on_created && l.start_gate < 0 && !l.fuse_serve && l.lower_tree < 0 &&
-           !has_runtime_hooks(s) && !s.oom_score_adj && s.has_namespace("user") &&
-           ::geteuid() != 0 && s.uid_mappings.size() == 1 && s.uid_mappings[0].size == 1 &&
-           s.uid_mappings[0].host_id == ::geteuid() && is_single_id(s.gid_mappings) &&
-           s.gid_mappings[0].host_id == ::getegid() &&
+           !has_runtime_hooks(s) && !s.oom_score_adj && s.namespace_paths.empty() &&
+           s.has_namespace("user") && ::geteuid() != 0 && s.uid_mappings.size() == 1 &&
+           s.uid_mappings[0].size == 1 && s.uid_mappings[0].host_id == ::geteuid() &&
+           is_single_id(s.gid_mappings) && s.gid_mappings[0].host_id == ::getegid() &&
            // the child writes its own maps, as root (write_own_id_maps); --userns keep-id's
            // map the caller's ids to themselves, written from outside
            s.uid_mappings[0].container_id == 0 && s.gid_mappings[0].container_id == 0;

@@ -150,7 +150,7 @@ def test_idmapped_mount_refused(oci_bin, bundle, tmp_path):
     ("personality", {"domain": "LINUX32"}, "linux.personality"),
     ("timeOffsets", {"monotonic": {"secs": 1}}, "linux.timeOffsets"),
     ("mountLabel", "system_u:object_r:container_file_t:s0", "linux.mountLabel"),
-    ("namespaces", [{"type": "mount"}, {"type": "network", "path": "/proc/1/ns/net"}],
+    ("namespaces", [{"type": "mount"}, {"type": "pid", "path": "/proc/1/ns/pid"}],
      "linux.namespaces[1].path"),
     ("noSuchField", 1, "linux.noSuchField"),
     ("mounts", [{"destination": "/m", "type": "tmpfs", "source": "tmpfs",
@@ -169,3 +169,33 @@ def test_fields_gantry_does_not_implement_are_refused(oci_bin, bundle, tmp_path,
     assert runs["gantry"].returncode == 1, runs["gantry"]
     assert named in runs["gantry"].stderr, runs["gantry"]
     assert not list((tmp_path / "gantry-state").glob("*/config.json"))
+
+
+def test_network_namespace_path_is_joined_as_runc_joins_it(oci_bin, bundle, tmp_path):
+    """linux.namespaces[].path (podman's bridge network, a pod's sandbox): the container's
+    process is in that network namespace and its UTS one, under runc and under gantry."""
+    holder = subprocess.Popen(["unshare", "--net", "--uts", "sleep", "60"])
+    try:
+        net = f"/proc/{holder.pid}/ns/net"
+        uts = f"/proc/{holder.pid}/ns/uts"
+        import time
+        deadline = time.monotonic() + 10
+        while os.readlink(net) == os.readlink("/proc/self/ns/net"):  # unshare not done yet
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        want = f"{os.readlink(net)} {os.readlink(uts)}\n"
+
+        def edit(cfg):
+            cfg["linux"]["namespaces"] = [
+                n for n in cfg["linux"]["namespaces"] if n["type"] not in ("network", "uts")
+            ] + [{"type": "network", "path": net}, {"type": "uts", "path": uts}]
+            cfg.pop("hostname", None)
+
+        runs = run_both(oci_bin, bundle, tmp_path,
+                        ["sh", "-c", "echo $(readlink /proc/self/ns/net) "
+                                     "$(readlink /proc/self/ns/uts)"], edit=edit)
+        for who in ("runc", "gantry"):
+            assert (runs[who].returncode, runs[who].stdout) == (0, want), (who, runs[who])
+    finally:
+        holder.kill()
+        holder.wait()
