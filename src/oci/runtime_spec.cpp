@@ -107,6 +107,7 @@ json RuntimeSpec::to_json() const {
     if (!capabilities.ambient.empty()) proc["capabilities"]["ambient"] = capabilities.ambient;
     proc["noNewPrivileges"] = no_new_privileges;
     if (oom_score_adj) proc["oomScoreAdj"] = *oom_score_adj;
+    if (!apparmor_profile.empty()) proc["apparmorProfile"] = apparmor_profile;
     if (!rlimits.empty()) {
         proc["rlimits"] = json::array();
         for (auto& r : rlimits)
@@ -189,6 +190,7 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
         s.cwd = p.value("cwd", std::string("/"));
         s.terminal = p.value("terminal", false);
         s.no_new_privileges = p.value("noNewPrivileges", false);
+        s.apparmor_profile = p.value("apparmorProfile", std::string());
         if (p.contains("user")) {
             s.uid = p["user"].value("uid", 0u);
             s.gid = p["user"].value("gid", 0u);

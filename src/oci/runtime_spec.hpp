@@ -89,6 +89,7 @@ struct RuntimeSpec {
     std::vector<Rlimit> rlimits;
     std::optional<std::uint32_t> umask; // process.user.umask (none: 0022, as runc)
     std::optional<int> oom_score_adj;   // process.oomScoreAdj
+    std::string apparmor_profile;       // process.apparmorProfile ("" for none)
     // root
     std::string root_path = "rootfs";
     bool root_readonly = false;

@@ -43,7 +43,6 @@ void check_process(const json& p) {
          {"terminal", "consoleSize", "user", "args", "env", "cwd", "capabilities", "rlimits",
           "noNewPrivileges", "oomScoreAdj", "apparmorProfile", "selinuxLabel", "ioPriority",
           "scheduler", "execCPUAffinity", "commandLine"});
-    never(p, "process.", "apparmorProfile", "gantry loads no AppArmor profile");
     never(p, "process.", "selinuxLabel", "gantry sets no SELinux label");
     never(p, "process.", "ioPriority", "gantry does not set the I/O priority");
     never(p, "process.", "scheduler", "gantry does not set the scheduling policy");

@@ -357,6 +357,21 @@ void join_namespaces(const oci::RuntimeSpec& s) {
     }
 }
 
+// process.apparmorProfile: the profile the program runs under from its exec on, set as runc
+// sets it (attr/apparmor/exec, attr/exec on older kernels) before the start, so that a profile
+// the host cannot apply fails the create, as under runc (a host without AppArmor refuses it).
+void apply_apparmor(const std::string& profile) {
+    if (profile.empty()) return;
+    std::string value = "exec " + profile;
+    Fd fd(::open("/proc/thread-self/attr/apparmor/exec", O_WRONLY | O_CLOEXEC));
+    if (!fd && errno == ENOENT)
+        fd.reset(::open("/proc/thread-self/attr/exec", O_WRONLY | O_CLOEXEC));
+    if (!fd || ::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+        throw_errno("cannot apply the AppArmor profile " + profile,
+                    "load the profile (apparmor_parser), or leave process.apparmorProfile out "
+                    "on a host without AppArmor");
+}
+
 [[noreturn]] void child_main(const Launch& l, int sync_fd, int err_fd, bool single_id,
                              int fd_sock) {
     if (l.start_gate < 0) die_with_supervisor(); // an OCI container outlives `create`
@@ -376,6 +391,7 @@ void join_namespaces(const oci::RuntimeSpec& s) {
         pivot_to_root(c);
         configure_process(c);
         update_linker_cache(c);
+        apply_apparmor(l.spec.apparmor_profile);
         await_start_gate(c);
         run_start_hooks(c);
         finish(c);

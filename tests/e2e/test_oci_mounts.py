@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -199,3 +200,22 @@ def test_network_namespace_path_is_joined_as_runc_joins_it(oci_bin, bundle, tmp_
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_apparmor_profile_is_applied_as_runc_applies_it(oci_bin, bundle, tmp_path):
+    """process.apparmorProfile is written to attr/apparmor/exec before the exec, as runc does:
+    a profile the host cannot apply (here: no AppArmor loaded, or no such profile) fails the
+    start under both, naming AppArmor; an empty one is no profile."""
+    enabled = Path("/sys/module/apparmor/parameters/enabled")
+    if enabled.exists() and enabled.read_text().startswith("Y"):
+        loaded = Path("/sys/kernel/security/apparmor/profiles")
+        assert "gantry-no-such-profile" not in loaded.read_text()
+    runs = run_both(oci_bin, bundle, tmp_path, ["true"],
+                    edit=lambda c: c["process"].update(apparmorProfile="gantry-no-such-profile"))
+    for who in ("runc", "gantry"):
+        assert runs[who].returncode != 0, (who, runs[who])
+    assert runs["gantry"].returncode == 1 and "AppArmor" in runs["gantry"].stderr, runs["gantry"]
+    runs = run_both(oci_bin, bundle, tmp_path / "empty", ["true"],
+                    edit=lambda c: c["process"].update(apparmorProfile=""))
+    for who in ("runc", "gantry"):
+        assert runs[who].returncode == 0, (who, runs[who])
