@@ -13,6 +13,8 @@
 // an identity token, see Credentials).
 #pragma once
 
+#include "util/nettle.hpp"
+
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -44,8 +46,8 @@ bool remove_credentials(const std::string& domain, const std::string& file = {})
 // Removes every entry of gantry's file; returns how many there were.
 std::size_t remove_all_credentials(const std::string& file = {});
 
-std::string base64_encode(const std::string& s);
-std::optional<std::string> base64_decode(const std::string& s);
+using nettle::base64_decode; // util/nettle.hpp
+using nettle::base64_encode;
 
 // A WWW-Authenticate challenge: scheme ("bearer", "basic", lower case) and its parameters
 // (realm, service, scope, error, ...; names lower case, quoted values unquoted).

@@ -48,17 +48,9 @@ std::string str_field(const json& obj, const char* key, const std::string& file,
 }
 
 std::string base64_decode_or_refuse(const std::string& s, const std::string& file) {
-    const auto& lib = nettle::api();
-    base64_decode_ctx ctx;
-    lib.base64_decode_init(&ctx);
-    std::string out(BASE64_DECODE_LENGTH(s.size()), '\0');
-    std::size_t n = out.size();
-    if (!lib.base64_decode_update(&ctx, &n, reinterpret_cast<uint8_t*>(out.data()), s.size(),
-                                  s.data()) ||
-        !lib.base64_decode_final(&ctx))
-        bad(file, "signedBy keyData is not valid base64");
-    out.resize(n);
-    return out;
+    auto out = nettle::base64_decode(s);
+    if (!out) bad(file, "signedBy keyData is not valid base64");
+    return *out;
 }
 
 bool name_only(std::string_view s) {

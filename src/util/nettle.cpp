@@ -31,4 +31,25 @@ const Api& api() {
     return loaded;
 }
 
+std::string base64_encode(const std::string& s) {
+    std::string out(BASE64_ENCODE_RAW_LENGTH(s.size()), '\0');
+    nettle::api().base64_encode_raw(out.data(), s.size(),
+                                    reinterpret_cast<const uint8_t*>(s.data()));
+    return out;
+}
+
+std::optional<std::string> base64_decode(const std::string& s) {
+    const auto& lib = nettle::api();
+    base64_decode_ctx ctx;
+    lib.base64_decode_init(&ctx);
+    std::string out(BASE64_DECODE_LENGTH(s.size()), '\0');
+    std::size_t n = out.size();
+    if (!lib.base64_decode_update(&ctx, &n, reinterpret_cast<uint8_t*>(out.data()), s.size(),
+                                  s.data()) ||
+        !lib.base64_decode_final(&ctx))
+        return std::nullopt;
+    out.resize(n);
+    return out;
+}
+
 } // namespace gantry::nettle

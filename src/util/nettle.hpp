@@ -8,6 +8,8 @@
 #include <nettle/base64.h>
 #include <nettle/md5.h>
 #include <nettle/sha2.h>
+#include <optional>
+#include <string>
 
 namespace gantry::nettle {
 
@@ -28,5 +30,10 @@ struct Api {
 // The loaded library (thread-safe, loaded once). Throws Error(unsupported) naming the package
 // when libnettle.so.8 or one of its symbols is missing.
 const Api& api();
+
+// Base64 (RFC 4648, with padding) through Nettle: the decoded bytes, nullopt for text that is
+// not base64.
+std::string base64_encode(const std::string& s);
+std::optional<std::string> base64_decode(const std::string& s);
 
 } // namespace gantry::nettle
