@@ -57,8 +57,11 @@ void check_process(const json& p) {
              {"bounding", "effective", "permitted", "inheritable", "ambient"});
 }
 
-const std::set<std::string> PROPAGATION = {"shared", "rshared",    "slave",
-                                           "rslave", "unbindable", "runbindable"};
+const std::set<std::string>& propagation_options() { // built at first use, not at every start
+    static const std::set<std::string> s = {"shared", "rshared",    "slave",
+                                            "rslave", "unbindable", "runbindable"};
+    return s;
+}
 
 void check_mounts(const json& mounts) {
     if (!mounts.is_array()) return;
@@ -69,7 +72,7 @@ void check_mounts(const json& mounts) {
         const json& opts = mounts[i].contains("options") ? mounts[i]["options"] : json();
         if (opts.is_array())
             for (auto& o : opts)
-                if (o.is_string() && PROPAGATION.contains(o.get<std::string>()))
+                if (o.is_string() && propagation_options().contains(o.get<std::string>()))
                     refuse(path + "options \"" + o.get<std::string>() + "\"",
                            "every mount is private to the container's mount namespace",
                            "use \"rprivate\" (or no propagation option)");

@@ -6,13 +6,13 @@ namespace gantry::runtime {
 
 namespace {
 
-const std::string kRes = "linux.resources.";
+constexpr const char* kRes = "linux.resources."; // no std::string: built at every start
 
 [[noreturn]] void refuse_on(CgroupVersion v, const std::string& field, const std::string& why) {
     throw Error(Errc::invalid,
-                kRes + field + " cannot be applied on cgroup " +
+                std::string(kRes) + field + " cannot be applied on cgroup " +
                     (v == CgroupVersion::v1 ? "v1" : "v2") + ": " + why,
-                "remove " + kRes + field + " from the configuration");
+                "remove " + std::string(kRes) + field + " from the configuration");
 }
 
 std::string num(std::int64_t v) {
@@ -28,7 +28,7 @@ struct Writes {
     std::vector<CgroupWrite> out;
     void add(const std::string& controller, const std::string& file, const std::string& value,
              const std::string& field) {
-        out.push_back({controller, file, value, kRes + field, "", "", false});
+        out.push_back({controller, file, value, std::string(kRes) + field, "", "", false});
     }
 };
 
@@ -70,8 +70,8 @@ void memory(Writes& w, const oci::LinuxResources::Memory& m) {
                       "a memory+swap limit needs a memory limit on cgroup v2 (memory.limit)");
         else if (*m.swap < *m.limit)
             throw Error(Errc::invalid,
-                        kRes + "memory.swap (" + num(*m.swap) + ") is below " + kRes +
-                            "memory.limit (" + num(*m.limit) + ")",
+                        std::string(kRes) + "memory.swap (" + num(*m.swap) + ") is below " +
+                            std::string(kRes) + "memory.limit (" + num(*m.limit) + ")",
                         "swap is memory+swap: at least the memory limit, or -1 for unlimited");
         else
             value = num(*m.swap - *m.limit);
@@ -120,7 +120,7 @@ void block_io(Writes& w, const oci::LinuxResources::BlockIo& b) {
         CgroupWrite x{ctl,
                       v1 ? "blkio.bfq.weight" : "io.bfq.weight",
                       std::to_string(*b.weight),
-                      kRes + "blockIO.weight",
+                      std::string(kRes) + "blockIO.weight",
                       v1 ? "blkio.weight" : "io.weight",
                       std::to_string(v1 ? *b.weight : io_weight_of_blkio(*b.weight)),
                       false};
@@ -136,8 +136,8 @@ void block_io(Writes& w, const oci::LinuxResources::BlockIo& b) {
         if (!v1) refuse_on(w.v, field, "per-device weights are not implemented on cgroup v2");
         if (d.weight && *d.weight != 0)
             w.out.push_back({ctl, "blkio.bfq.weight_device",
-                             dev(d.major, d.minor) + " " + std::to_string(*d.weight), kRes + field,
-                             "blkio.weight_device",
+                             dev(d.major, d.minor) + " " + std::to_string(*d.weight),
+                             std::string(kRes) + field, "blkio.weight_device",
                              dev(d.major, d.minor) + " " + std::to_string(*d.weight), false});
         if (d.leaf_weight && *d.leaf_weight != 0)
             w.add(ctl, "blkio.leaf_weight_device",
@@ -249,7 +249,8 @@ std::vector<CgroupWrite> cgroup_writes(const oci::LinuxResources& r, CgroupVersi
         // runc 1.1 also sets the reservation limit where the kernel has one
         std::string rsvd =
             "hugetlb." + size + (v == CgroupVersion::v1 ? ".rsvd.limit_in_bytes" : ".rsvd.max");
-        w.out.push_back({"hugetlb", rsvd, std::to_string(limit), kRes + field, "", "", true});
+        w.out.push_back(
+            {"hugetlb", rsvd, std::to_string(limit), std::string(kRes) + field, "", "", true});
     }
     devices(w, r.devices);
     if (!r.unified.empty()) {

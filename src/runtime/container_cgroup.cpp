@@ -24,9 +24,12 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-const std::set<std::string> kV1Controllers = {
-    "cpuset",   "cpu",   "cpuacct",    "memory",  "devices", "freezer", "net_cls",
-    "net_prio", "blkio", "perf_event", "hugetlb", "pids",    "rdma",    "misc"};
+const std::set<std::string>& v1_controllers() { // built at first use, not at every start
+    static const std::set<std::string> s = {
+        "cpuset",   "cpu",   "cpuacct",    "memory",  "devices", "freezer", "net_cls",
+        "net_prio", "blkio", "perf_event", "hugetlb", "pids",    "rdma",    "misc"};
+    return s;
+}
 
 // One write(2) of VALUE to FILE; 0 or errno.
 int write_value(const std::string& file, const std::string& value) {
@@ -110,7 +113,7 @@ int make_dirs(const std::string& top, const std::string& dir, bool cpuset) {
 std::string controllers_of(const CgroupMount& m) {
     std::vector<std::string> c;
     for (const auto& o : m.super_options)
-        if (kV1Controllers.count(o) || o.starts_with("name=")) c.push_back(o);
+        if (v1_controllers().count(o) || o.starts_with("name=")) c.push_back(o);
     return text::join(c, ",");
 }
 

@@ -19,10 +19,13 @@ namespace {
 
 constexpr std::size_t kMaxPolicyBytes = 4u << 20;
 
-const std::set<std::string> kTransports = {"docker", "atomic",         "containers-storage",
-                                           "dir",    "docker-archive", "docker-daemon",
-                                           "oci",    "oci-archive",    "ostree",
-                                           "sif",    "tarball"};
+const std::set<std::string>& transports() { // built at first use, not at every start
+    static const std::set<std::string> s = {"docker", "atomic",         "containers-storage",
+                                            "dir",    "docker-archive", "docker-daemon",
+                                            "oci",    "oci-archive",    "ostree",
+                                            "sif",    "tarball"};
+    return s;
+}
 
 [[noreturn]] void bad(const std::string& file, const std::string& what) {
     throw Error(Errc::invalid, file + ": " + what,
@@ -249,7 +252,7 @@ Policy Policy::parse(std::string_view text, const std::string& file) {
     auto& ts = doc["transports"];
     if (!ts.is_object()) bad(file, "\"transports\" must be an object");
     for (auto& [name, scopes] : ts.items()) {
-        if (!kTransports.count(name)) bad(file, "unknown transport \"" + name + "\"");
+        if (!transports().count(name)) bad(file, "unknown transport \"" + name + "\"");
         if (!scopes.is_object()) bad(file, "transport \"" + name + "\" must map scopes to lists");
         for (auto& [scope, reqs] : scopes.items()) {
             auto list = list_of(reqs, file, "scope \"" + scope + "\" of " + name);
