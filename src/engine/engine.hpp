@@ -20,7 +20,7 @@
 #include "runspec/builder.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/launcher.hpp"
-#include "sqsh/squashfuse.hpp"
+#include "sqsh/image.hpp"
 #include "store/scratch.hpp"
 #include "store/store.hpp"
 
