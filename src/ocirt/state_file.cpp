@@ -24,7 +24,11 @@ Container parse_state(std::string_view text, const std::string& id,
         c.pid_start = j.at("pid_start").get<unsigned long long>();
         c.config = j.at("config");
         if (!c.config.is_object()) throw damaged("its config is not a JSON object");
-        (void)oci::RuntimeSpec::from_json(c.config); // what spec() returns later
+        try { // what spec() returns later
+            (void)oci::RuntimeSpec::from_json(c.config);
+        } catch (const Error& e) {
+            throw damaged("its config: " + e.message());
+        }
         c.cgroup = j.value("cgroup", nlohmann::json());
         if (!c.cgroup.is_null() && !c.cgroup.is_object())
             throw damaged("its cgroup is not a JSON object");
