@@ -53,8 +53,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     build::Context context(ctx, build::Ignore::parse(ignore_text));
     std::size_t lines = 0;
     while (!patterns.empty() && lines++ < 8) {
-        auto [pattern, rest] = fuzz::split_once(patterns, "\n");
-        patterns = rest;
+        auto split = fuzz::split_once(patterns, "\n");
+        std::string_view pattern = split.first; // (clang 14: no lambda capture of a binding)
+        patterns = split.second;
         fuzz::expect_error([&] {
             auto paths = context.resolve(pattern);
             FUZZ_CHECK(!paths.empty());
