@@ -20,6 +20,13 @@ STATE = {"id": "ctr", "bundle": "/nonexistent", "rootfs": "/nonexistent/rootfs",
     ({"id": "other"}, 'it names container "other"'),
     ({"config": {"process": {"args": "not-a-list"}}}, "is damaged"),
     ({"config": []}, "its config is not a JSON object"),
+    # fuzz_oci_state's finding: get<unsigned long long>() of 1.2e120 was undefined behaviour
+    # (UBSan: "outside the range of representable values"); the plain build took it as a
+    # start time. fuzz/regressions/oci_state/crash-ff4fb8cb...
+    ({"pid_start": 1.23e120}, "its pid_start 1.23e+120 is not a start time"),
+    ({"pid_start": -5}, "its pid_start -5 is not a start time"),
+    ({"pid": 4242.0}, "its pid 4242.0 is not a number"),
+    ({"pid": 2 ** 40}, f"its pid {2 ** 40} is not a process"),
 ])
 def test_a_damaged_state_is_refused_and_nothing_is_signalled(g, tmp_path, change, says):
     root = tmp_path / "oci-root"
