@@ -312,6 +312,7 @@ def seeds() -> dict[str, list]:
         "analyze_layer": layer_tars(),
         "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "gpu_elf": [],
         "ldcache": [], "sqsh_header": [],
+        "sqsh_reader": [],  # only the images checked in under fuzz/corpus/sqsh_reader/
         # a bundle's linux.seccomp (fuzz_seccomp_spec.cpp): the unit tests' profiles, and
         # containers/common's default (checked in under fuzz/corpus/seccomp_spec/)
         "seccomp_spec": [
