@@ -225,6 +225,51 @@ max_engine_clk_ccompute 3000
 """
 
 
+def oci_bundles() -> list[str]:
+    """config.json variants for fuzz_oci_bundle (runc spec's own output is checked in under
+    fuzz/corpus/oci_bundle/): sysctls, UTS names, a cwd, seccomp, resources, hooks."""
+    base = {"ociVersion": "1.0.2", "root": {"path": "rootfs", "readonly": True},
+            "process": {"args": ["sh"], "cwd": "/", "env": ["PATH=/bin"],
+                        "user": {"uid": 0, "gid": 0, "additionalGids": [5]},
+                        "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"]},
+                        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}]},
+            "hostname": "box",
+            "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
+                       {"destination": "/data", "type": "bind", "source": "/srv",
+                        "options": ["rbind", "ro"]}],
+            "linux": {"namespaces": [{"type": t} for t in ("pid", "mount", "ipc", "uts",
+                                                          "network")],
+                      "sysctl": {"net.ipv4.ip_forward": "1", "kernel.shmmax": "4096",
+                                 "net/ipv4/conf/eth0.100/rp_filter": "0"},
+                      "maskedPaths": ["/proc/kcore"], "readonlyPaths": ["/proc/sys"],
+                      "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                      "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229,
+                                   "fileMode": 438}],
+                      "resources": {"pids": {"limit": 64}, "memory": {"limit": 1048576}},
+                      "seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                          {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}},
+            "hooks": {"createContainer": [{"path": "/usr/bin/gantry",
+                                           "args": ["gantry", "hook", "update-ldcache"]}]},
+            "annotations": {"cdi.k8s.io/gantry": "nvidia.com/gpu=0"}}
+    out = [json.dumps(base)]
+    bad = json.loads(out[0])
+    bad["linux"]["sysctl"] = {"kernel.hostname": "x", "net/../../etc/passwd": "1"}
+    bad["process"]["cwd"] = "relative"
+    out.append(json.dumps(bad))
+    return out
+
+
+def oci_states() -> list[str]:
+    """state.json as ocirt::save writes it, for fuzz_oci_state (id "ctr")."""
+    config = json.loads(oci_bundles()[0])
+    state = {"id": "ctr", "bundle": "/b", "rootfs": "/b/rootfs", "created":
+             "2026-11-25T12:00:00.000000000Z", "pid": 4242, "pid_start": 123456,
+             "config": config}
+    with_cgroup = dict(state, cgroup={"version": 2, "path": "/sys/fs/cgroup/gantry/ctr"})
+    return [json.dumps(state), json.dumps(with_cgroup),
+            json.dumps(dict(state, pid=-1)), json.dumps(dict(state, id="other"))]
+
+
 def seeds() -> dict[str, list]:
     # the fixture Dockerfiles (not the lint corpus' directory beside them)
     dockerfiles = [open(p).read() for p in
@@ -266,7 +311,8 @@ def seeds() -> dict[str, list]:
         "layer_tar": layer_tars(),
         "analyze_layer": layer_tars(),
         "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "gpu_elf": [],
-        "ldcache": [], "sqsh_header": [], "sqsh_reader": [],
+        "ldcache": [], "sqsh_header": [],
+        "sqsh_reader": [],  # only the images checked in under fuzz/corpus/sqsh_reader/
         # a bundle's linux.seccomp (fuzz_seccomp_spec.cpp): the unit tests' profiles, and
         # containers/common's default (checked in under fuzz/corpus/seccomp_spec/)
         "seccomp_spec": [
@@ -291,6 +337,12 @@ def seeds() -> dict[str, list]:
         "build_plan": dockerfiles + [
             "ARG V=1\nFROM scratch AS a\nFROM a\nHEALTHCHECK --interval=1m30s CMD true\n"
             "COPY --from=a --chown=1:2 x y /z/\nRUN <<EOF\necho hi\nEOF\n"],
+        "oci_bundle": oci_bundles(),
+        "oci_state": oci_states(),
+        # .dockerignore, a blank line, COPY sources (fuzz_build_context.cpp's fixed context)
+        "build_context": ["\n\n.\n", "*.md\n!b.md\n\nsrc/*.c\n*.txt\ndocs\n",
+                          "src/deep\n\n../a.txt\n/src/**\nescape/secret\nsrclink/main.c\n",
+                          "\n\n[[]x]*\nloop\nsrc/deep/er/f\n"],
         # .dockerignore text (fuzz_dockerignore.cpp)
         "dockerignore": ["node_modules\n**/*.pyc\n!keep.pyc\n# comment\n",
                          "*\n!src\nsrc/**/test_*\n../x\n/abs\n", "a/[b-d]?/**\n\\#x\n"],

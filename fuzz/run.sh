@@ -14,6 +14,9 @@ build=${1:?usage: fuzz/run.sh BUILD SECONDS [TARGET...]}
 seconds=${2:?usage: fuzz/run.sh BUILD SECONDS [TARGET...]}
 shift 2
 jobs=${FUZZ_JOBS:-$(nproc)}
+# LeakSanitizer on in every harness (issue 36): libFuzzer's -detect_leaks is 1 by default, but an
+# ASAN_OPTIONS with detect_leaks=0 in the caller's environment would turn it off; the last wins
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1"
 build=$(cd "$build" && pwd)
 
 targets=("$@")

@@ -90,34 +90,52 @@ void register_system(CLI::App& app, Context& ctx) {
     });
 
     struct FsckOpts {
-        bool repair = false, json = false;
+        bool repair = false, json = false, deep = false;
     };
     auto fo = std::make_shared<FsckOpts>();
     auto* fsck = sys->add_subcommand("fsck", "Re-verify every blob and the layers images need");
     fsck->add_flag("--repair", fo->repair, "Remove corrupt blobs (load or pull the images again)");
     fsck->add_flag("--json", fo->json, "Print JSON");
+    fsck->add_flag("--deep", fo->deep,
+                   "Also re-hash every unpacked layer tree against the digest recorded when it "
+                   "was unpacked (reads all of their files)");
     fsck->callback([&ctx, fo] {
         ctx.action = [&ctx, fo] {
-            auto rep = store::fsck(ctx.store(), fo->repair);
+            auto rep = store::fsck(ctx.store(), fo->repair, fo->deep);
             if (fo->json) {
-                oci::json probs = oci::json::array();
-                for (auto& p : rep.problems)
-                    probs.push_back({{"kind", p.kind},
+                auto list = [](const std::vector<store::FsckProblem>& ps) {
+                    oci::json a = oci::json::array();
+                    for (auto& p : ps)
+                        a.push_back({{"kind", p.kind},
                                      {"object", p.object},
                                      {"detail", p.detail},
                                      {"repaired", p.repaired}});
-                std::printf("%s\n", oci::json{{"blobs_checked", rep.blobs_checked},
-                                              {"bytes_checked", rep.bytes_checked},
-                                              {"problems", probs}}
-                                        .dump(2)
-                                        .c_str());
+                    return a;
+                };
+                oci::json j{{"blobs_checked", rep.blobs_checked},
+                            {"bytes_checked", rep.bytes_checked},
+                            {"problems", list(rep.problems)}};
+                if (fo->deep) {
+                    j["trees_checked"] = rep.trees_checked;
+                    j["tree_bytes_checked"] = rep.tree_bytes_checked;
+                    j["notes"] = list(rep.notes);
+                }
+                std::printf("%s\n", j.dump(2).c_str());
             } else {
                 for (auto& p : rep.problems)
                     std::printf("%s %s: %s%s\n", p.kind.c_str(), p.object.c_str(), p.detail.c_str(),
                                 p.repaired ? " (removed)" : "");
-                std::printf("Checked %llu blob(s), %s: %zu problem(s)\n",
+                for (auto& p : rep.notes)
+                    std::printf("note: %s %s: %s\n", p.kind.c_str(), p.object.c_str(),
+                                p.detail.c_str());
+                std::printf("Checked %llu blob(s), %s",
                             static_cast<unsigned long long>(rep.blobs_checked),
-                            human_size(rep.bytes_checked).c_str(), rep.problems.size());
+                            human_size(rep.bytes_checked).c_str());
+                if (fo->deep)
+                    std::printf(", %llu layer tree(s), %s",
+                                static_cast<unsigned long long>(rep.trees_checked),
+                                human_size(rep.tree_bytes_checked).c_str());
+                std::printf(": %zu problem(s)\n", rep.problems.size());
             }
             bool unrepaired = false;
             for (auto& p : rep.problems) unrepaired |= !p.repaired;

@@ -3,6 +3,9 @@
 #include "util/error.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <utility>
 
 namespace gantry::oci {
 
@@ -181,6 +184,37 @@ json RuntimeSpec::to_json() const {
     return j;
 }
 
+namespace {
+
+// An integer field read as runc's Go decoder reads it: a JSON integer within T's range, else
+// Error(invalid) naming the field. nlohmann's own get<T>() converts 1e120 to an integer type
+// (undefined behaviour: fuzz_oci_bundle's finding) and wraps -1 into 4294967295.
+template <typename T>
+T integer(const json& v, const std::string& field) {
+    if (v.is_number_unsigned()) {
+        auto u = v.get<std::uint64_t>();
+        if (std::in_range<T>(u)) return static_cast<T>(u);
+    } else if (v.is_number_integer()) {
+        auto i = v.get<std::int64_t>();
+        if (std::in_range<T>(i)) return static_cast<T>(i);
+    }
+    throw Error(Errc::invalid,
+                "invalid runtime spec: " + field + " is " + v.dump(256).substr(0, 64) +
+                    ", not an integer from " + std::to_string(std::numeric_limits<T>::min()) +
+                    " to " + std::to_string(std::numeric_limits<T>::max()),
+                "write " + field + " as a whole number in that range");
+}
+
+// OBJ[KEY] as integer(), FALLBACK when OBJ has no KEY (OBJ must be an object, as value()).
+template <typename T>
+T integer_or(const json& obj, const char* key, T fallback, const std::string& where) {
+    auto it = obj.find(key);
+    if (!obj.is_object()) (void)obj.at(key); // json's type_error, as value() gave
+    return it == obj.end() ? fallback : integer<T>(*it, where + "." + key);
+}
+
+} // namespace
+
 RuntimeSpec RuntimeSpec::from_json(const json& j) {
     try {
         RuntimeSpec s;
@@ -192,10 +226,14 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
         s.no_new_privileges = p.value("noNewPrivileges", false);
         s.apparmor_profile = p.value("apparmorProfile", std::string());
         if (p.contains("user")) {
-            s.uid = p["user"].value("uid", 0u);
-            s.gid = p["user"].value("gid", 0u);
-            s.additional_gids = p["user"].value("additionalGids", std::vector<std::uint32_t>{});
-            if (p["user"].contains("umask")) s.umask = p["user"]["umask"].get<std::uint32_t>();
+            const json& u = p["user"];
+            s.uid = integer_or<std::uint32_t>(u, "uid", 0, "process.user");
+            s.gid = integer_or<std::uint32_t>(u, "gid", 0, "process.user");
+            for (auto& g : u.value("additionalGids", json::array()))
+                s.additional_gids.push_back(
+                    integer<std::uint32_t>(g, "process.user.additionalGids[]"));
+            if (u.contains("umask"))
+                s.umask = integer<std::uint32_t>(u["umask"], "process.user.umask");
         }
         if (p.contains("capabilities")) {
             const json& c = p["capabilities"];
@@ -204,7 +242,7 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
                               set("inheritable"), set("ambient")};
         }
         if (p.contains("oomScoreAdj")) {
-            auto v = p["oomScoreAdj"].get<std::int64_t>();
+            auto v = integer<std::int64_t>(p["oomScoreAdj"], "process.oomScoreAdj");
             if (v < -1000 || v > 1000)
                 throw Error(Errc::invalid,
                             "process.oomScoreAdj " + std::to_string(v) + " is out of range",
@@ -212,8 +250,9 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
             s.oom_score_adj = static_cast<int>(v);
         }
         for (auto& r : p.value("rlimits", json::array()))
-            s.rlimits.push_back({r.at("type").get<std::string>(), r.at("soft").get<std::uint64_t>(),
-                                 r.at("hard").get<std::uint64_t>()});
+            s.rlimits.push_back({r.at("type").get<std::string>(),
+                                 integer<std::uint64_t>(r.at("soft"), "process.rlimits[].soft"),
+                                 integer<std::uint64_t>(r.at("hard"), "process.rlimits[].hard")});
         s.root_path = j.at("root").at("path").get<std::string>();
         s.root_readonly = j.at("root").value("readonly", false);
         s.hostname = j.value("hostname", std::string());
@@ -233,7 +272,10 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
             }
             auto maps = [](const json& a) {
                 std::vector<IdMapping> v;
-                for (auto& m : a) v.push_back({m.at("containerID"), m.at("hostID"), m.at("size")});
+                for (auto& m : a)
+                    v.push_back({integer<std::uint32_t>(m.at("containerID"), "containerID"),
+                                 integer<std::uint32_t>(m.at("hostID"), "hostID"),
+                                 integer<std::uint32_t>(m.at("size"), "size")});
                 return v;
             };
             if (l.contains("uidMappings")) s.uid_mappings = maps(l["uidMappings"]);
@@ -242,10 +284,13 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
             s.readonly_paths = l.value("readonlyPaths", std::vector<std::string>{});
             s.sysctl = l.value("sysctl", std::map<std::string, std::string>{});
             for (auto& d : l.value("devices", json::array()))
-                s.devices.push_back({d.at("path"), "", d.value("type", std::string("c"))[0],
-                                     d.value("major", std::int64_t{0}),
-                                     d.value("minor", std::int64_t{0}), d.value("fileMode", 0666u),
-                                     d.value("uid", 0u), d.value("gid", 0u)});
+                s.devices.push_back(
+                    {d.at("path"), "", d.value("type", std::string("c"))[0],
+                     integer_or<std::int64_t>(d, "major", 0, "linux.devices[]"),
+                     integer_or<std::int64_t>(d, "minor", 0, "linux.devices[]"),
+                     integer_or<std::uint32_t>(d, "fileMode", 0666, "linux.devices[]"),
+                     integer_or<std::uint32_t>(d, "uid", 0, "linux.devices[]"),
+                     integer_or<std::uint32_t>(d, "gid", 0, "linux.devices[]")});
             s.seccomp = l.contains("seccomp");
         }
         s.annotations = j.value("annotations", std::map<std::string, std::string>{});
@@ -253,11 +298,12 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
         for (const char* stage : {"prestart", "createRuntime", "createContainer", "startContainer",
                                   "poststart", "poststop"})
             for (auto& h : j.value("hooks", json::object()).value(stage, json::array()))
-                s.hooks[stage].push_back({h.at("path"), h.value("args", std::vector<std::string>{}),
-                                          h.value("env", std::vector<std::string>{}),
-                                          h.contains("timeout")
-                                              ? std::optional<int>(h["timeout"].get<int>())
-                                              : std::nullopt});
+                s.hooks[stage].push_back(
+                    {h.at("path"), h.value("args", std::vector<std::string>{}),
+                     h.value("env", std::vector<std::string>{}),
+                     h.contains("timeout")
+                         ? std::optional<int>(integer<int>(h["timeout"], "hooks[].timeout"))
+                         : std::nullopt});
         return s;
     } catch (const json::exception& e) {
         throw Error(Errc::invalid, std::string("invalid runtime spec: ") + e.what());

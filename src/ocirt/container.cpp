@@ -1,6 +1,7 @@
 #include "ocirt/container.hpp"
 
 #include "oci/seccomp_spec.hpp"
+#include "ocirt/state_file.hpp"
 #include "runtime/state.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -98,24 +99,7 @@ std::optional<Container> find(const Global& g, const std::string& id) {
     stdfs::path dir = root_dir(g) / id;
     std::error_code ec;
     if (!stdfs::exists(dir / "state.json", ec)) return std::nullopt;
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(fs::read_file(dir / "state.json"));
-        Container c;
-        c.id = j.at("id");
-        c.bundle = j.at("bundle");
-        c.rootfs = j.at("rootfs");
-        c.created = j.at("created");
-        c.pid = j.at("pid");
-        c.pid_start = j.at("pid_start");
-        c.config = j.at("config");
-        c.cgroup = j.value("cgroup", nlohmann::json());
-        c.dir = dir;
-        return c;
-    } catch (const nlohmann::json::exception& e) {
-        throw Error(Errc::invalid, "the state of container " + id + " is damaged: " + e.what(),
-                    "remove " + dir.string());
-    }
+    return parse_state(fs::read_file(dir / "state.json"), id, dir);
 }
 
 Container load(const Global& g, const std::string& id) {

@@ -87,8 +87,8 @@ void add_default_devices(oci::RuntimeSpec& spec) {
         {"/dev/null", {1, 3}}, {"/dev/random", {1, 8}}, {"/dev/full", {1, 7}},
         {"/dev/tty", {5, 0}},  {"/dev/zero", {1, 5}},   {"/dev/urandom", {1, 9}}};
     for (const auto& [path, numbers] : defaults) {
-        if (std::ranges::any_of(spec.devices, [&](const auto& d) { return d.path == path; }))
-            continue;
+        const char* p = path; // (clang 14: no lambda capture of a structured binding)
+        if (std::ranges::any_of(spec.devices, [&](const auto& d) { return d.path == p; })) continue;
         oci::DeviceNode d;
         d.path = path;
         d.type = 'c';

@@ -2,13 +2,16 @@
 
 #include "oci/image.hpp"
 #include "store/scratch.hpp"
+#include "store/tree_digest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
+#include "util/parallel.hpp"
 
 #include <fcntl.h>
 #include <map>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -262,7 +265,85 @@ PruneResult prune(Store& store) {
     return r;
 }
 
-FsckReport fsck(Store& store, bool repair) {
+namespace {
+
+struct TreeCheck {
+    std::string hex;
+    std::string recorded; // "" when meta.json records no digest (or another scheme)
+    std::string actual, error;
+    std::uint64_t bytes = 0;
+};
+
+// Walks every complete unpacked tree in the store (skipping SKIP: reported already) and
+// compares it with its recorded digest; damaged trees become problems, undigested ones notes.
+void deep_check(Store& store, const Live& live, const std::set<std::string>& skip, bool repair,
+                FsckReport& rep) {
+    std::vector<TreeCheck> checks;
+    for (auto& hex : entries(store.root() / "layers/sha256")) {
+        if (skip.count(hex) || !incomplete_layer_hex(store, hex).empty()) continue;
+        TreeCheck c{hex, {}, {}, {}, 0};
+        try {
+            auto meta = oci::parse_json(
+                fs::read_file(store.root() / "layers/sha256" / hex / "meta.json"), "meta.json");
+            auto t = meta.find("tree");
+            if (t != meta.end() && t->is_object() && t->value("scheme", "") == kTreeDigestScheme)
+                c.recorded = t->value("digest", "");
+        } catch (const Error&) {
+        }
+        checks.push_back(std::move(c));
+    }
+    parallel_for(checks.size(), std::max(1u, std::thread::hardware_concurrency()),
+                 [&](std::size_t i) {
+                     auto& c = checks[i];
+                     if (c.recorded.empty()) return;
+                     try {
+                         auto d = tree_digest(store.root() / "layers/sha256" / c.hex / "rootfs");
+                         c.actual = d.digest;
+                         c.bytes = d.content_bytes;
+                     } catch (const Error& e) {
+                         c.error = e.message();
+                     }
+                 });
+    for (auto& c : checks) {
+        std::string who = needed_by(live, c.hex);
+        if (who.empty()) who = "; no image uses it (`gantry system prune` removes it)";
+        if (c.recorded.empty()) {
+            rep.notes.push_back(
+                {"no-tree-digest", "sha256:" + c.hex,
+                 "unpacked before gantry recorded tree digests, so its content cannot be "
+                 "verified" +
+                     who +
+                     "; nothing is wrong with it as far as fsck knows. To verify it: remove the "
+                     "images that use it (`gantry rmi`), then load or pull them again",
+                 false});
+            continue;
+        }
+        ++rep.trees_checked;
+        rep.tree_bytes_checked += c.bytes;
+        if (c.error.empty() && c.actual == c.recorded) continue;
+        FsckProblem pr{"damaged-layer", "sha256:" + c.hex,
+                       (c.error.empty()
+                            ? "its unpacked tree hashes to " + c.actual + " but " + c.recorded +
+                                  " was recorded when it was unpacked (a file was "
+                                  "changed, added, removed or its mode, owner or "
+                                  "extended attributes changed)"
+                            : "its unpacked tree cannot be read: " + c.error) +
+                           who +
+                           (repair ? "; load or pull the image again"
+                                   : "; `gantry system fsck --repair` removes it, then load or "
+                                     "pull the image again"),
+                       false};
+        if (repair) {
+            remove_layer_dir(store, c.hex);
+            pr.repaired = true;
+        }
+        rep.problems.push_back(pr);
+    }
+}
+
+} // namespace
+
+FsckReport fsck(Store& store, bool repair, bool deep) {
     auto lock = store.gc_lock();
     FsckReport rep;
     Live live = live_set(store);
@@ -332,6 +413,12 @@ FsckReport fsck(Store& store, bool repair) {
     for (auto& pr : rep.problems)
         if (pr.kind == "corrupt-blob" && pr.object.size() == 71)
             pr.detail += needed_by(live, pr.object.substr(7));
+    if (deep) {
+        std::set<std::string> reported; // missing, incomplete or removed above
+        for (auto& pr : rep.problems)
+            if (pr.object.size() == 71) reported.insert(pr.object.substr(7));
+        deep_check(store, live, reported, repair, rep);
+    }
     return rep;
 }
 

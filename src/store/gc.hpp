@@ -40,7 +40,9 @@ PruneResult prune(Store& store);
 PruneResult collect(Store& store, const std::set<Digest>& manifests);
 
 struct FsckProblem {
-    std::string kind;   // "corrupt-blob", "missing-blob", "missing-layer", "bad-manifest"
+    // "corrupt-blob", "missing-blob", "missing-layer", "incomplete-layer", "bad-manifest",
+    // "damaged-layer" (--deep); notes: "no-tree-digest" (--deep)
+    std::string kind;
     std::string object; // digest or path
     std::string detail;
     bool repaired = false;
@@ -49,11 +51,17 @@ struct FsckReport {
     std::uint64_t blobs_checked = 0;
     std::uint64_t bytes_checked = 0;
     std::vector<FsckProblem> problems;
+    // deep: the unpacked trees walked, the file data they hold, and what is no problem but
+    // cannot be verified (a tree unpacked before its digest was recorded)
+    std::uint64_t trees_checked = 0, tree_bytes_checked = 0;
+    std::vector<FsckProblem> notes;
 };
 // Re-hashes every blob; checks that every referenced image has its blobs and layer trees, each
 // tree complete (layer_incomplete). With repair, corrupt blobs, the layer trees unpacked from
-// them and incomplete trees are removed.
-FsckReport fsck(Store& store, bool repair);
+// them and incomplete trees are removed. Deep: also every complete unpacked tree in the store
+// is walked and its tree digest (store/tree_digest.hpp) compared with the one meta.json
+// recorded when it was unpacked; a tree that differs is "damaged-layer" (removed with repair).
+FsckReport fsck(Store& store, bool repair, bool deep = false);
 
 // Why the unpacked layer DIFF_ID (its meta.json present) is not complete, or "" when it is:
 // meta.json, written after the tree, parses (and names this layer when it names one), and

@@ -2,6 +2,7 @@
 
 #include "layer/unpack.hpp"
 #include "store/gc.hpp"
+#include "store/tree_digest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -99,6 +100,12 @@ LayerDone Importer::one_layer(const LayerJob& job) {
                        {"allocated_bytes", r.stats.allocated},
                        {"skipped_devices", r.stats.skipped_devices},
                        {"privileged", opt_.privileged}};
+        // what `system fsck --deep` verifies the tree against (store/tree_digest.hpp)
+        auto tree = tree_digest(player->rootfs_path());
+        meta["tree"] = {{"scheme", kTreeDigestScheme},
+                        {"digest", tree.digest},
+                        {"entries", tree.entries},
+                        {"unreadable", tree.unreadable}};
         player->commit(job.diff_id, meta.dump(2) + "\n");
     }
     if (r.stats.skipped_devices)

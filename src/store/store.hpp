@@ -61,6 +61,7 @@ class PendingLayer {
     PendingLayer(PendingLayer&&) noexcept = default;
     ~PendingLayer();
     int rootfs_fd() const { return rootfs_.get(); }
+    stdfs::path rootfs_path() const { return tmp_ / "rootfs"; } // the tree, until commit()
     // meta: JSON text stored beside the tree (sizes, counts). Another process may have
     // committed the same layer meanwhile; then this copy is discarded.
     void commit(const Digest& diff_id, const std::string& meta);

@@ -1,0 +1,48 @@
+// Fuzzes a bundle's config.json as `gantry oci create` reads it before it makes anything
+// (ocirt/lifecycle.cpp create_container): JSON, oci::RuntimeSpec::from_json (a JSON type error
+// is a refusal: create turns it into Error(invalid)), oci::check_runtime_spec, linux.seccomp's
+// parse (its compile has fuzz_seccomp_spec) and linux.resources (fuzz_linux_resources). A spec
+// that passes must keep every sysctl inside /proc/sys (the file runtime/kernel_settings writes)
+// and have an absolute working directory.
+#include "fuzz_support.hpp"
+#include "oci/linux_resources.hpp"
+#include "oci/runtime_spec.hpp"
+#include "oci/seccomp_spec.hpp"
+#include "oci/spec_checks.hpp"
+
+#include <nlohmann/json.hpp>
+
+using namespace gantry;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    nlohmann::json config = nlohmann::json::parse(fuzz::bytes(data, size), nullptr, false);
+    if (config.is_discarded()) return 0; // create: "is not valid JSON", exit 4
+    fuzz::expect_error([&] {
+        oci::RuntimeSpec spec;
+        try {
+            spec = oci::RuntimeSpec::from_json(config);
+        } catch (const nlohmann::json::exception&) {
+            return; // "the bundle's config.json is not a runtime spec"
+        }
+        oci::check_runtime_spec(spec);
+        FUZZ_CHECK(!spec.cwd.empty() && spec.cwd.front() == '/');
+        for (auto& [key, value] : spec.sysctl) {
+            std::string path = oci::sysctl_path(key);
+            FUZZ_CHECK(!path.empty() && path.front() != '/');
+            for (std::size_t at = 0; at <= path.size();) {
+                auto end = path.find('/', at);
+                if (end == std::string::npos) end = path.size();
+                std::string_view part(path.data() + at, end - at);
+                FUZZ_CHECK(!part.empty() && part != "." && part != "..");
+                at = end + 1;
+            }
+        }
+        if (config.is_object() && config.contains("linux") && config["linux"].is_object()) {
+            const auto& lx = config["linux"];
+            if (lx.contains("seccomp")) (void)oci::SeccompSpec::from_json(lx["seccomp"]);
+            if (lx.contains("resources") && lx["resources"].is_object())
+                (void)oci::LinuxResources::from_json(lx["resources"]);
+        }
+    });
+    return 0;
+}

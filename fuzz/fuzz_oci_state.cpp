@@ -1,0 +1,29 @@
+// Fuzzes a container's state.json as `gantry oci state/start/kill/delete/exec` read it back from
+// --root (ocirt/state_file): the file outlives its writer and --root is any directory. What
+// parses must name the container asked for, a positive PID (kill(2) of 0 or -1 signals a group
+// or every process), a config that is a runtime spec (Container::spec() does not throw), and
+// write back (as ocirt::save does) into a state that parses the same.
+#include "fuzz_support.hpp"
+#include "ocirt/state_file.hpp"
+
+#include <nlohmann/json.hpp>
+
+using namespace gantry;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    fuzz::expect_error([&] {
+        auto c = ocirt::parse_state(fuzz::bytes(data, size), "ctr", "/run/gantry-oci/ctr");
+        FUZZ_CHECK(c.id == "ctr" && c.pid > 0 && c.config.is_object());
+        FUZZ_CHECK(c.cgroup.is_null() || c.cgroup.is_object());
+        (void)c.spec();
+        nlohmann::json j = {{"id", c.id},         {"bundle", c.bundle},
+                            {"rootfs", c.rootfs}, {"created", c.created},
+                            {"pid", c.pid},       {"pid_start", c.pid_start},
+                            {"config", c.config}};
+        if (!c.cgroup.is_null()) j["cgroup"] = c.cgroup;
+        auto again = ocirt::parse_state(j.dump(), "ctr", c.dir);
+        FUZZ_CHECK(again.pid == c.pid && again.pid_start == c.pid_start &&
+                   again.bundle == c.bundle && again.config == c.config);
+    });
+    return 0;
+}
