@@ -35,7 +35,7 @@ def reachable(tmp_path):
 
 
 @pytest.mark.xfail(strict=True, reason="still fails at create (EACCES on the tmpfs mount point): "
-                   "the fsmount/move_mount fix is not yet working, see /work/notes/37b.md")
+                   "the fsmount/move_mount fix is not yet working (docs/oci-runtime.md, uidMappings)")
 def test_userns_root_mapped_to_a_non_root_host_id(oci_bin, bundle, tmp_path):
     """Container root = host 100000 (rootful podman --userns=auto): the root owned by the mapped
     ids as podman's storage makes it; gantry's state directory stays 0700 root's."""
