@@ -6,7 +6,6 @@
 // compression).
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
-#include "compat/doctor.hpp"
 #include "compat/fatbin.hpp"
 #include "compat/hip_fatbin.hpp"
 #include "engine/engine.hpp"
@@ -18,6 +17,7 @@
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "vendor/backend.hpp"
+#include "vendor/nvidia/doctor_rules.hpp"
 
 #include <cstdio>
 #include <map>
