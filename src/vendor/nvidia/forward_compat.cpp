@@ -5,6 +5,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/json.hpp"
+#include "util/mapped_file.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -63,19 +64,9 @@ std::optional<std::string> cuda_fwd_compat_note_bytes(std::string_view elf) {
 }
 
 std::optional<std::string> cuda_fwd_compat_note(const std::string& path) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw sys_error(errno, "opening " + path);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0 || st.st_size <= 0) return std::nullopt;
-    auto len = static_cast<std::uint64_t>(st.st_size);
-    void* m = ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE, fd.get(), 0);
-    if (m == MAP_FAILED) throw sys_error(errno, "reading " + path);
-    struct Unmap {
-        void* p;
-        std::size_t n;
-        ~Unmap() { ::munmap(p, n); }
-    } unmap{m, len};
-    return cuda_fwd_compat_note_bytes({static_cast<const char*>(m), len});
+    MappedFile file(path);
+    if (file.size() == 0) return std::nullopt;
+    return cuda_fwd_compat_note_bytes(file.bytes());
 }
 
 } // namespace gantry::vendor::nvidia
