@@ -1,7 +1,7 @@
-// Fuzzes the NVIDIA_REQUIRE_* gate (compat/require): the input's first line is an expression,
-// evaluated with no GPU and with one; the whole input is also an environment (KEY=VALUE lines:
-// NVIDIA_REQUIRE_*, CUDA_VERSION, NVIDIA_DISABLE_REQUIRE) checked against a host with two GPUs,
-// as `gantry run --gpus` checks an image's Env.
+// Fuzzes the NVIDIA_REQUIRE_* gate (vendor/nvidia/require): the input's first line is an
+// expression, evaluated with no GPU and with one; the whole input is also an environment (KEY=VALUE
+// lines: NVIDIA_REQUIRE_*, CUDA_VERSION, NVIDIA_DISABLE_REQUIRE) checked against a host with two
+// GPUs, as `gantry run --gpus` checks an image's Env.
 #include "fuzz_support.hpp"
 #include "vendor/nvidia/require.hpp"
 

@@ -1,5 +1,5 @@
-// compat/kernels: which SASS runs on which compute capability (plain, a and f variants), which
-// PTX the driver can JIT, and can_run's choice among an entry list.
+// vendor/nvidia/kernels: which SASS runs on which compute capability (plain, a and f variants),
+// which PTX the driver can JIT, and can_run's choice among an entry list.
 #include "vendor/nvidia/kernels.hpp"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,6 @@
-// compat/require: NVIDIA_REQUIRE_* and NVIDIA_REQUIRE_CUDA evaluated as nvidia-container-toolkit
-// does (Go's ParseBool, version comparison, expressions, per-GPU evaluation, legacy forms).
+// vendor/nvidia/require: NVIDIA_REQUIRE_* and NVIDIA_REQUIRE_CUDA evaluated as
+// nvidia-container-toolkit does (Go's ParseBool, version comparison, expressions, per-GPU
+// evaluation, legacy forms).
 #include "vendor/nvidia/require.hpp"
 
 #include <gtest/gtest.h>
