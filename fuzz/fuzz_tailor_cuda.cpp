@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::vector<std::vector<unsigned>> sets = {{90}, {80, 86}, {75, 100, 120}};
     for (std::size_t i = 0; i < sets.size(); ++i) {
         KeepSet keep;
-        for (unsigned sm : sets[i]) keep.cuda.push_back({sm});
+        for (unsigned sm : sets[i]) keep.by_format["cuda"].push_back("sm_" + std::to_string(sm));
         keep.ptx = i != 1;
         std::string bytes = input;
         auto dry = tailor_cuda(bytes, keep, "fuzz", false);

@@ -49,7 +49,7 @@ std::string wrap(std::string_view section) {
 
 tailor::KeepSet keep(std::initializer_list<const char*> ids) {
     tailor::KeepSet k;
-    for (auto id : ids) k.amd.push_back(*compat::parse_target_id(id));
+    for (auto id : ids) k.by_format["hip"].push_back(compat::parse_target_id(id)->str());
     return k;
 }
 

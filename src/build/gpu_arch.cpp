@@ -1,6 +1,6 @@
 #include "build/gpu_arch.hpp"
 
-#include "tailor/tailor.hpp"
+#include "tailor/cuda.hpp"
 #include "util/error.hpp"
 
 namespace gantry::build {
@@ -24,15 +24,16 @@ std::map<std::string, std::string> gpu_arch_env(const std::string& value,
     }
     std::map<std::string, std::string> env;
     std::string torch, cmake, rocm, named;
-    for (const auto& t : keep.cuda) {
-        std::string dotted = std::to_string(t.sm / 10) + "." + std::to_string(t.sm % 10);
+    for (const auto& t : keep.targets("cuda")) {
+        unsigned sm = tailor::sm_number(t);
+        std::string dotted = std::to_string(sm / 10) + "." + std::to_string(sm % 10);
         torch += (torch.empty() ? "" : ";") + dotted;
-        cmake += (cmake.empty() ? "" : ";") + std::to_string(t.sm);
-        named += (named.empty() ? "" : ",") + ("sm_" + std::to_string(t.sm));
+        cmake += (cmake.empty() ? "" : ";") + std::to_string(sm);
+        named += (named.empty() ? "" : ",") + t;
     }
-    for (const auto& t : keep.amd) {
-        rocm += (rocm.empty() ? "" : ";") + t.str();
-        named += (named.empty() ? "" : ",") + t.str();
+    for (const auto& t : keep.targets("hip")) {
+        rocm += (rocm.empty() ? "" : ";") + t;
+        named += (named.empty() ? "" : ",") + t;
     }
     if (!torch.empty()) {
         env["TORCH_CUDA_ARCH_LIST"] = torch;

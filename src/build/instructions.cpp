@@ -1,5 +1,6 @@
 #include "build/instructions.hpp"
 
+#include "build/instruction_error.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
 
@@ -9,13 +10,6 @@
 namespace gantry::build {
 namespace {
 
-[[noreturn]] void bad(const lint::Instruction& ins, const std::string& what,
-                      std::string hint = {}) {
-    throw Error(Errc::invalid,
-                "line " + std::to_string(ins.line) + ": " + ins.keyword + ": " + what,
-                std::move(hint));
-}
-
 std::string trim(const std::string& s) {
     return std::string(text::trim(s));
 }
@@ -24,11 +18,11 @@ std::string trim(const std::string& s) {
 
 std::vector<std::string> run_argv(const StageState& st, const lint::Instruction& ins) {
     if (ins.json) {
-        if (ins.json_args.empty()) bad(ins, "an empty command");
+        if (ins.json_args.empty()) instruction_error(ins, "an empty command");
         return ins.json_args;
     }
     std::string cmd = trim(ins.args);
-    if (cmd.empty()) bad(ins, "no command");
+    if (cmd.empty()) instruction_error(ins, "no command");
     auto argv = st.shell;
     if (ins.heredocs.empty()) {
         argv.push_back(cmd);
@@ -58,20 +52,21 @@ nlohmann::json healthcheck(const StageState& st, const lint::Instruction& ins) {
         return {{"Test", {"NONE"}}};
     if (upper != "CMD" && upper != "CMD ")
         if (!(upper.size() >= 3 && upper.substr(0, 3) == "CMD"))
-            bad(ins, "needs NONE or CMD COMMAND");
+            instruction_error(ins, "needs NONE or CMD COMMAND");
     nlohmann::json hc = nlohmann::json::object();
     std::string rest = trim(args.substr(3));
-    if (rest.empty()) bad(ins, "CMD needs a command");
+    if (rest.empty()) instruction_error(ins, "CMD needs a command");
     if (rest.front() == '[') {
         nlohmann::json arr;
         try {
             arr = nlohmann::json::parse(rest);
         } catch (const nlohmann::json::exception&) {
-            bad(ins, "the exec form is not a JSON array of strings");
+            instruction_error(ins, "the exec form is not a JSON array of strings");
         }
         std::vector<std::string> test{"CMD"};
         for (const auto& a : arr) {
-            if (!a.is_string()) bad(ins, "the exec form is not a JSON array of strings");
+            if (!a.is_string())
+                instruction_error(ins, "the exec form is not a JSON array of strings");
             test.push_back(a.get<std::string>());
         }
         hc["Test"] = test;
@@ -92,13 +87,13 @@ nlohmann::json healthcheck(const StageState& st, const lint::Instruction& ins) {
                 std::string v = st.expand(f.value);
                 if (v.empty() || v.size() > 6 ||
                     v.find_first_not_of("0123456789") != std::string::npos)
-                    bad(ins, "--retries=" + v + " is not a count");
+                    instruction_error(ins, "--retries=" + v + " is not a count");
                 hc["Retries"] = std::stoi(v);
             } else
-                bad(ins, "unknown flag --" + f.name);
+                instruction_error(ins, "unknown flag --" + f.name);
         } catch (const Error& e) {
             if (e.message().starts_with("line ")) throw;
-            bad(ins, "--" + f.name + ": " + e.message(), e.hint());
+            instruction_error(ins, "--" + f.name + ": " + e.message(), e.hint());
         }
     }
     return hc;
@@ -106,14 +101,15 @@ nlohmann::json healthcheck(const StageState& st, const lint::Instruction& ins) {
 
 CopyWords copy_words(const StageState& st, const lint::Instruction& ins) {
     if (!ins.heredocs.empty())
-        bad(ins, "heredoc sources are not supported", "put the file in the build context");
+        instruction_error(ins, "heredoc sources are not supported",
+                          "put the file in the build context");
     std::vector<std::string> words;
     if (ins.json) {
         for (const auto& a : ins.json_args) words.push_back(st.expand(a));
     } else {
         for (const auto& w : lint::split_words(ins.args, st.escape)) words.push_back(st.expand(w));
     }
-    if (words.size() < 2) bad(ins, "needs SOURCE... DEST");
+    if (words.size() < 2) instruction_error(ins, "needs SOURCE... DEST");
     CopyWords out;
     out.dest = words.back();
     words.pop_back();
@@ -124,8 +120,8 @@ CopyWords copy_words(const StageState& st, const lint::Instruction& ins) {
 void check_flags(const lint::Instruction& ins, std::initializer_list<std::string_view> known) {
     for (const auto& f : ins.flags)
         if (std::find(known.begin(), known.end(), f.name) == known.end())
-            bad(ins, "the flag --" + f.name + " is not supported by gantry build",
-                "see docs/build.md for the flags of " + ins.keyword);
+            instruction_error(ins, "the flag --" + f.name + " is not supported by gantry build",
+                              "see docs/build.md for the flags of " + ins.keyword);
 }
 
 } // namespace gantry::build

@@ -1,5 +1,6 @@
 #include "build/run_mounts.hpp"
 
+#include "build/instruction_error.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -19,8 +20,7 @@ namespace stdfs = std::filesystem;
 
 [[noreturn]] void bad_mount(const lint::Instruction& ins, const std::string& what,
                             std::string hint = {}) {
-    throw Error(Errc::invalid, "line " + std::to_string(ins.line) + ": RUN --mount: " + what,
-                std::move(hint));
+    instruction_error(ins, "RUN --mount", what, std::move(hint));
 }
 
 // The mount's key=value fields (a bare key is "true"), first key wins for aliases later.

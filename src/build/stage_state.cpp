@@ -1,6 +1,7 @@
 #include "build/stage_state.hpp"
 
 #include "build/ignore.hpp"
+#include "build/instruction_error.hpp"
 #include "build/ports.hpp"
 #include "build/work_image.hpp"
 #include "util/error.hpp"
@@ -10,19 +11,14 @@
 namespace gantry::build {
 namespace {
 
-[[noreturn]] void bad_instruction(const lint::Instruction& ins, const std::string& what) {
-    throw Error(Errc::invalid,
-                "line " + std::to_string(ins.line) + ": " + ins.keyword + ": " + what);
-}
-
 // KEY=VALUE pairs (or the legacy "KEY VALUE" form of ENV/LABEL), expanded.
 std::vector<std::pair<std::string, std::string>> pairs(const StageState& st,
                                                        const lint::Instruction& ins) {
     auto words = lint::split_words(ins.args, st.escape);
-    if (words.empty()) bad_instruction(ins, "needs KEY=VALUE");
+    if (words.empty()) instruction_error(ins, "needs KEY=VALUE");
     std::vector<std::pair<std::string, std::string>> out;
     if (words[0].find('=') == std::string::npos) {
-        if (words.size() < 2) bad_instruction(ins, "needs KEY=VALUE or KEY VALUE");
+        if (words.size() < 2) instruction_error(ins, "needs KEY=VALUE or KEY VALUE");
         std::string rest = ins.args.substr(ins.args.find(words[0]) + words[0].size());
         auto start = rest.find_first_not_of(" \t");
         out.emplace_back(st.expand(words[0]), st.expand(rest.substr(start)));
@@ -31,7 +27,7 @@ std::vector<std::pair<std::string, std::string>> pairs(const StageState& st,
     for (const auto& w : words) {
         auto eq = w.find('=');
         if (eq == std::string::npos || eq == 0)
-            bad_instruction(ins, "'" + w + "' is not KEY=VALUE");
+            instruction_error(ins, "'" + w + "' is not KEY=VALUE");
         out.emplace_back(st.expand(w.substr(0, eq)), st.expand(w.substr(eq + 1)));
     }
     return out;
@@ -69,9 +65,9 @@ void check_config_size(const lint::Instruction& ins, const nlohmann::json& confi
         for (const auto& [k, v] : config["Labels"].items())
             n += k.size() + (v.is_string() ? v.get_ref<const std::string&>().size() : 0) + 6;
     if (n > kMaxConfigBytes)
-        bad_instruction(ins, "the image's environment and labels grow to " + std::to_string(n) +
-                                 " bytes, more than an image config may have (" +
-                                 std::to_string(kMaxConfigBytes) + ")");
+        instruction_error(ins, "the image's environment and labels grow to " + std::to_string(n) +
+                                   " bytes, more than an image config may have (" +
+                                   std::to_string(kMaxConfigBytes) + ")");
 }
 
 nlohmann::json command(const StageState& st, const lint::Instruction& ins) {
@@ -119,7 +115,7 @@ std::optional<std::string> StageState::apply(const lint::Instruction& ins,
         for (const auto& w : lint::split_words(ins.args, escape)) {
             auto eq = w.find('=');
             std::string name = w.substr(0, eq);
-            if (!lint::is_var_name(name)) bad_instruction(ins, "invalid name '" + name + "'");
+            if (!lint::is_var_name(name)) instruction_error(ins, "invalid name '" + name + "'");
             std::string value;
             if (auto b = build_args.find(name); b != build_args.end())
                 value = b->second;
@@ -132,11 +128,11 @@ std::optional<std::string> StageState::apply(const lint::Instruction& ins,
         }
     } else if (k == "WORKDIR") {
         std::string dir = expand(ins.args);
-        if (dir.empty()) bad_instruction(ins, "needs a directory");
+        if (dir.empty()) instruction_error(ins, "needs a directory");
         config["WorkingDir"] = normalize_workdir(config.value("WorkingDir", std::string("/")), dir);
     } else if (k == "USER") {
         std::string user = expand(ins.args);
-        if (user.empty()) bad_instruction(ins, "needs a user");
+        if (user.empty()) instruction_error(ins, "needs a user");
         config["User"] = user;
     } else if (k == "LABEL") {
         for (const auto& [name, value] : pairs(*this, ins)) config["Labels"][name] = value;
@@ -160,7 +156,7 @@ std::optional<std::string> StageState::apply(const lint::Instruction& ins,
         config["StopSignal"] = expand(ins.args);
     } else if (k == "SHELL") {
         if (!ins.json || ins.json_args.empty())
-            bad_instruction(ins, "needs a JSON array: SHELL [\"/bin/sh\", \"-c\"]");
+            instruction_error(ins, "needs a JSON array: SHELL [\"/bin/sh\", \"-c\"]");
         shell = ins.json_args;
         config["Shell"] = shell;
     } else if (k == "MAINTAINER") {

@@ -1,8 +1,8 @@
 #include "cli/context.hpp"
-#include "gpu/host.hpp"
 #include "runtime/hooks.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "vendor/nvidia/host.hpp"
 
 #include <unistd.h>
 

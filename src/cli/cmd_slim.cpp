@@ -133,17 +133,7 @@ void print_result(const SlimOpts& o, const slim::SlimResult& res, const std::str
 
 int slim_action(Context& ctx, const SlimOpts& o) {
     slim::SlimOptions so;
-    auto classes = split_list(o.remove);
-    if (classes.empty()) classes = {o.tailor_cmd ? "none" : "default"};
-    for (auto& c : classes) {
-        if (c == "default")
-            so.remove.insert(slim::default_classes().begin(), slim::default_classes().end());
-        else if (c == "all")
-            so.remove.insert(slim::all_classes().begin(), slim::all_classes().end());
-        else if (c != "none")
-            so.remove.insert(c);
-    }
-    slim::check_classes(so.remove);
+    so.remove = slim::removal_classes(split_list(o.remove), o.tailor_cmd);
     so.remove_paths = o.remove_paths;
     so.keep = o.keep;
     so.strip = o.strip;

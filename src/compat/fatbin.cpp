@@ -4,6 +4,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/lz4.hpp"
+#include "util/mapped_file.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
@@ -487,25 +488,13 @@ FatbinFile scan_fatbin_bytes(std::string_view data, const FatbinOptions& opts) {
 }
 
 FatbinFile scan_fatbin_file(const std::string& path, const FatbinOptions& opts) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw sys_error(errno, "opening " + path);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) throw sys_error(errno, "stat " + path);
-    if (!S_ISREG(st.st_mode)) throw Error(Errc::invalid, path + " is not a regular file");
+    MappedFile file(path);
     FatbinFile out;
-    if (st.st_size > 0) {
-        std::size_t len = static_cast<std::size_t>(st.st_size);
-        void* m = ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE, fd.get(), 0);
-        if (m == MAP_FAILED) throw sys_error(errno, "mapping " + path);
-        struct Unmap {
-            void* p;
-            std::size_t n;
-            ~Unmap() { ::munmap(p, n); }
-        } unmap{m, len};
-        out = scan({static_cast<const unsigned char*>(m), len}, opts);
-    }
+    if (file.size() > 0)
+        out =
+            scan({reinterpret_cast<const unsigned char*>(file.bytes().data()), file.size()}, opts);
     out.path = path;
-    out.file_size = static_cast<std::uint64_t>(st.st_size);
+    out.file_size = file.size();
     return out;
 }
 

@@ -2,7 +2,9 @@
 
 #include "compat/elf_bytes.hpp"
 #include "util/error.hpp"
+#include "util/exact_decompress.hpp"
 #include "util/fd.hpp"
+#include "util/mapped_file.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
@@ -12,7 +14,6 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <zlib.h>
 #include <zstd.h>
 
 namespace gantry::compat {
@@ -161,50 +162,25 @@ struct Reader {
         return bundle.size;
     }
 
-    // Inflates exactly `expected` bytes; consumed = the compressed bytes the stream used.
+    // A compressed bundle's payload, exactly `expected` bytes (util/exact_decompress.hpp);
+    // consumed: the compressed bytes it used. Errors name the file.
     std::string inflate_zlib(Bytes in, std::uint64_t expected, const std::string& where,
                              std::uint64_t& consumed) {
-        if (expected > UINT32_MAX) fail(name, where + " is too large for one zlib pass; refused");
-        std::string buf(expected, '\0');
-        z_stream z{};
-        if (inflateInit(&z) != Z_OK) fail(name, where + ": zlib initialisation failed");
-        z.next_in = const_cast<unsigned char*>(in.p);
-        z.avail_in = static_cast<uInt>(std::min<std::uint64_t>(in.n, UINT32_MAX));
-        z.next_out = reinterpret_cast<unsigned char*>(buf.data());
-        z.avail_out = static_cast<uInt>(expected);
-        int rc = inflate(&z, Z_FINISH);
-        std::uint64_t produced = z.total_out;
-        consumed = z.total_in;
-        inflateEnd(&z);
-        // Z_BUF_ERROR with no room left: the stream holds more than it declared (a bomb).
-        if (rc == Z_BUF_ERROR && produced == expected)
-            fail(name, where + " inflates to more than its declared " + std::to_string(expected) +
-                           " bytes; refused");
-        if (rc != Z_STREAM_END) fail(name, where + ": zlib data is corrupt or truncated");
-        if (produced != expected)
-            fail(name, where + " inflates to " + std::to_string(produced) +
-                           " bytes, not the declared " + std::to_string(expected));
-        return buf;
+        try {
+            return decompress::zlib_exact(as_view(in), expected, consumed, where, "its");
+        } catch (const Error& e) {
+            fail(name, e.message());
+        }
     }
 
     std::string inflate_zstd(Bytes in, std::uint64_t expected, const std::string& where) {
-        std::size_t frame = ZSTD_findFrameCompressedSize(in.p, in.n);
-        if (ZSTD_isError(frame)) fail(name, where + ": zstd data is corrupt or truncated");
-        unsigned long long content = ZSTD_getFrameContentSize(in.p, frame);
-        if (content != ZSTD_CONTENTSIZE_UNKNOWN && content != ZSTD_CONTENTSIZE_ERROR &&
-            content != expected)
-            fail(name, where + ": zstd frame holds " + std::to_string(content) +
-                           " bytes, not the declared " + std::to_string(expected));
-        std::string buf(expected, '\0');
-        std::size_t got = ZSTD_decompress(buf.data(), buf.size(), in.p, frame);
-        if (ZSTD_isError(got))
-            fail(name, where + ": zstd decompression failed (" + ZSTD_getErrorName(got) +
-                           "; more than the declared " + std::to_string(expected) +
-                           " bytes, or corrupt)");
-        if (got != expected)
-            fail(name, where + " decompresses to " + std::to_string(got) +
-                           " bytes, not the declared " + std::to_string(expected));
-        return buf;
+        std::uint64_t consumed = 0;
+        try {
+            return decompress::zstd_exact(as_view(in), expected, consumed,
+                                          where + ": its zstd frame");
+        } catch (const Error& e) {
+            fail(name, e.message());
+        }
     }
 
     // A CCOB at the start of b. Returns the bytes it spans in b.
@@ -479,21 +455,8 @@ HipFatbin read_hip_fatbin_bytes(std::string_view data, const std::string& name,
 }
 
 HipFatbin read_hip_fatbin_file(const std::string& path, const HipFatbinOptions& opts) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw sys_error(errno, "opening " + path);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) throw sys_error(errno, "stat " + path);
-    if (!S_ISREG(st.st_mode)) throw Error(Errc::invalid, path + " is not a regular file");
-    if (st.st_size == 0) return read_hip_fatbin_bytes({}, path, opts);
-    std::size_t len = static_cast<std::size_t>(st.st_size);
-    void* m = ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE, fd.get(), 0);
-    if (m == MAP_FAILED) throw sys_error(errno, "mapping " + path);
-    struct Unmap {
-        void* p;
-        std::size_t n;
-        ~Unmap() { ::munmap(p, n); }
-    } unmap{m, len};
-    return read_hip_fatbin_bytes({static_cast<const char*>(m), len}, path, opts);
+    MappedFile file(path);
+    return read_hip_fatbin_bytes(file.bytes(), path, opts);
 }
 
 HipDeviceMatch match_hip_device(const HipFatbin& fatbin, std::string_view agent_target_id) {

@@ -6,7 +6,7 @@
 // in one walk of the image (add_rocm_file_facts per file); nothing from the image is executed.
 #pragma once
 
-#include "compat/doctor.hpp"
+#include "compat/finding.hpp"
 #include "compat/image_facts.hpp"
 #include "compat/rocm.hpp"
 

@@ -1,8 +1,8 @@
-// A device node (gpu/host.hpp's DeviceNode, every vendor's) as an entry of a host cache: the
+// A device node (gpu/device_node.hpp's DeviceNode, every vendor's) as an entry of a host cache: the
 // NVIDIA cache (vendor/nvidia/host_cache.hpp) and the AMD one (gpu/amd/cache.hpp) share it.
 #pragma once
 
-#include "gpu/host.hpp"
+#include "gpu/device_node.hpp"
 
 #include <nlohmann/json_fwd.hpp>
 

@@ -1,6 +1,7 @@
 #include "slim/slim.hpp"
 
 #include "analyze/tarin.hpp"
+#include "layer/single_layer_manifest.hpp"
 #include "slim/strip.hpp"
 #include "slim/tailor_record.hpp"
 #include "slim/writer.hpp"
@@ -42,6 +43,22 @@ void check_classes(const std::set<std::string>& classes) {
                         "known classes: " + text::join(all_classes(), ", ") +
                             " (or \"default\", \"none\")");
         }
+}
+
+std::set<std::string> removal_classes(const std::vector<std::string>& words, bool tailor) {
+    std::vector<std::string> list = words;
+    if (list.empty()) list = {tailor ? "none" : "default"};
+    std::set<std::string> out;
+    for (const auto& c : list) {
+        if (c == "default")
+            out.insert(default_classes().begin(), default_classes().end());
+        else if (c == "all")
+            out.insert(all_classes().begin(), all_classes().end());
+        else if (c != "none")
+            out.insert(c);
+    }
+    check_classes(out);
+    return out;
 }
 
 bool matches(const std::string& pattern, const std::string& path) {
@@ -350,16 +367,7 @@ SlimResult slim_image(store::Store& store, const store::Image& img, const analyz
     }
     std::string cfg_text = cfg.dump(-1, ' ', false, nlohmann::json::error_handler_t::strict);
     bool docker = img.manifest.media_type == oci::media::docker_manifest;
-    oci::Manifest m;
-    m.media_type = docker ? oci::media::docker_manifest : oci::media::oci_manifest;
-    m.config.media_type = docker ? oci::media::docker_config : oci::media::oci_config;
-    m.config.digest = oci::Digest::of(cfg_text);
-    m.config.size = static_cast<std::int64_t>(cfg_text.size());
-    oci::Descriptor ld;
-    ld.media_type = docker ? oci::media::docker_layer_gzip : oci::media::oci_layer_gzip;
-    ld.digest = blob;
-    ld.size = static_cast<std::int64_t>(out.blob_size());
-    m.layers.push_back(ld);
+    oci::Manifest m = layer::single_layer_manifest(cfg_text, blob, out.blob_size(), docker);
     store.put_blob(cfg_text, m.config.digest);
     res.config = m.config.digest;
     res.manifest = store.put_blob(m.to_json().dump());

@@ -55,6 +55,11 @@ struct SlimResult {
 // Validates class names (Error(usage) listing the known ones).
 void check_classes(const std::set<std::string>& classes);
 
+// The classes a --remove list names: "default" and "all" expanded, "none" dropped; an empty list
+// is "default" for `gantry slim` and "none" for `gantry tailor` (tailor removes no files unless
+// asked). Error(usage) for an unknown class (check_classes).
+std::set<std::string> removal_classes(const std::vector<std::string>& words, bool tailor);
+
 // Whether `path` (normalised, no leading "/") matches a --keep / --remove-path pattern.
 bool matches(const std::string& pattern, const std::string& path);
 

@@ -1,6 +1,7 @@
 #include "sqsh/load.hpp"
 
 #include "analyze/tarin.hpp"
+#include "layer/single_layer_manifest.hpp"
 #include "layer/stream.hpp"
 #include "oci/image.hpp"
 #include "oci/reference.hpp"
@@ -183,16 +184,7 @@ LoadedSqsh load(store::Store& store, const std::string& file, const std::string&
                                        : "from a squashfs file without a gantry header"}});
     cfg["history"] = hist;
     std::string cfg_text = cfg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    oci::Manifest m;
-    m.media_type = oci::media::oci_manifest;
-    m.config.media_type = oci::media::oci_config;
-    m.config.digest = oci::Digest::of(cfg_text);
-    m.config.size = static_cast<std::int64_t>(cfg_text.size());
-    oci::Descriptor ld;
-    ld.media_type = oci::media::oci_layer_gzip;
-    ld.digest = blob;
-    ld.size = static_cast<std::int64_t>(out.blob_size());
-    m.layers.push_back(ld);
+    oci::Manifest m = layer::single_layer_manifest(cfg_text, blob, out.blob_size(), false);
     store.put_blob(cfg_text, m.config.digest);
     res.config = m.config.digest;
     res.manifest = store.put_blob(m.to_json().dump());

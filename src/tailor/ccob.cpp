@@ -1,6 +1,7 @@
 #include "tailor/ccob.hpp"
 
 #include "util/error.hpp"
+#include "util/exact_decompress.hpp"
 #include "util/nettle.hpp"
 
 #include <algorithm>
@@ -35,48 +36,6 @@ void put(std::string& s, T v) {
 
 bool fits(std::uint64_t off, std::uint64_t len, std::uint64_t n) {
     return off <= n && len <= n - off;
-}
-
-std::string inflate_exact(std::string_view in, std::uint64_t expected, std::uint64_t& consumed) {
-    if (expected > UINT_MAX) fail("too large for one zlib pass");
-    std::string out(expected, '\0');
-    z_stream z{};
-    if (inflateInit(&z) != Z_OK) fail("zlib initialisation failed");
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    z.avail_in = static_cast<uInt>(std::min<std::uint64_t>(in.size(), UINT_MAX));
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = static_cast<uInt>(expected);
-    int rc = inflate(&z, Z_FINISH);
-    std::uint64_t produced = z.total_out;
-    consumed = z.total_in;
-    inflateEnd(&z);
-    if (rc == Z_BUF_ERROR && produced == expected)
-        fail("the zlib stream inflates to more than the declared " + std::to_string(expected) +
-             " bytes");
-    if (rc != Z_STREAM_END) fail("the zlib stream is corrupt or truncated");
-    if (produced != expected)
-        fail("the zlib stream inflates to " + std::to_string(produced) +
-             " bytes, not the declared " + std::to_string(expected));
-    return out;
-}
-
-std::string unzstd_exact(std::string_view in, std::uint64_t expected, std::uint64_t& consumed) {
-    std::size_t frame = ZSTD_findFrameCompressedSize(in.data(), in.size());
-    if (ZSTD_isError(frame)) fail("the zstd frame is corrupt or truncated");
-    consumed = frame;
-    unsigned long long content = ZSTD_getFrameContentSize(in.data(), frame);
-    if (content == ZSTD_CONTENTSIZE_ERROR) fail("the zstd frame header is corrupt");
-    if (content != ZSTD_CONTENTSIZE_UNKNOWN && content != expected)
-        fail("the zstd frame holds " + std::to_string(content) + " bytes, not the declared " +
-             std::to_string(expected));
-    std::string out(expected, '\0');
-    std::size_t got = ZSTD_decompress(out.data(), out.size(), in.data(), frame);
-    if (ZSTD_isError(got))
-        fail(std::string("zstd decompression failed (") + ZSTD_getErrorName(got) + ")");
-    if (got != expected)
-        fail("the zstd frame decompresses to " + std::to_string(got) + " bytes, not the declared " +
-             std::to_string(expected));
-    return out;
 }
 
 std::string compress_with(unsigned method, std::string_view in, int level) {
@@ -238,8 +197,9 @@ Compressed decode(std::string_view b, std::uint64_t max_uncompressed) {
              " uncompressed bytes, over the limit of " + std::to_string(max_uncompressed));
     std::string_view payload = b.substr(c.header, (c.version >= 2 ? total : b.size()) - c.header);
     std::uint64_t consumed = 0;
-    c.data = c.method == 0 ? inflate_exact(payload, uncompressed, consumed)
-                           : unzstd_exact(payload, uncompressed, consumed);
+    c.data = c.method == 0
+                 ? decompress::zlib_exact(payload, uncompressed, consumed, "the zlib stream", "the")
+                 : decompress::zstd_exact(payload, uncompressed, consumed, "the zstd frame");
     if (c.version >= 2 && consumed != payload.size())
         fail("the compressed stream ends after " + std::to_string(consumed) +
              " bytes, not at the declared total size (" + std::to_string(payload.size()) +

@@ -5,8 +5,10 @@
 #include "tailor/cuda_detail.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace gantry::tailor {
@@ -24,8 +26,46 @@ bool has_magic(std::string_view f) {
 
 std::string kept_list(const KeepSet& keep) {
     std::string s;
-    for (auto& t : keep.cuda) s += (s.empty() ? "sm_" : ", sm_") + std::to_string(t.sm);
+    for (auto& t : keep.targets("cuda")) s += (s.empty() ? "" : ", ") + t;
     return s;
+}
+
+bool sm_digits(const std::string& s) {
+    return !s.empty() && s.size() <= 3 &&
+           std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+}
+
+// "sm_90", "compute_90", "9.0" -> 90; 0 when it is none of these.
+unsigned cuda_sm(const std::string& item) {
+    std::string digits;
+    if (item.starts_with("sm_"))
+        digits = item.substr(3);
+    else if (item.starts_with("compute_"))
+        digits = item.substr(8);
+    else if (auto dot = item.find('.'); dot != std::string::npos) {
+        std::string major = item.substr(0, dot), minor = item.substr(dot + 1);
+        if (!sm_digits(major) || major.size() > 2 || minor.size() != 1 || !sm_digits(minor))
+            return 0;
+        digits = major + minor;
+    } else
+        return 0;
+    // An arch-specific suffix names the same device ("sm_90a" is a 9.0 GPU).
+    if (!digits.empty() && (digits.back() == 'a' || digits.back() == 'f')) digits.pop_back();
+    if (!sm_digits(digits) || digits.size() < 2) return 0;
+    unsigned sm = static_cast<unsigned>(std::stoul(digits));
+    return sm >= 10 && sm <= 999 ? sm : 0;
+}
+
+std::optional<std::string> parse_cuda_target(const std::string& item) {
+    std::string lower = item;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (unsigned sm = cuda_sm(lower)) return "sm_" + std::to_string(sm);
+    return std::nullopt;
+}
+
+bool sm_before(const std::string& a, const std::string& b) {
+    return sm_number(a) < sm_number(b);
 }
 
 class Tailor {
@@ -234,12 +274,21 @@ class Tailor {
 
 } // namespace
 
+KeepGrammar cuda_keep_grammar() {
+    return {"cuda",  "a CUDA architecture", "CUDA GPUs as sm_80 / 8.0",
+            "sm_90", parse_cuda_target,     sm_before};
+}
+
+unsigned sm_number(const std::string& target) {
+    return target.starts_with("sm_") ? cuda_sm(target) : 0;
+}
+
 FileReport tailor_cuda(std::string& elf, const KeepSet& keep, const std::string& path, bool write) {
     FileReport r;
     r.path = path;
     r.vendor = "cuda";
     r.file_size = elf.size();
-    if (keep.cuda.empty()) return r;
+    if (keep.targets("cuda").empty()) return r;
     try {
         Tailor t(elf, keep, r);
         if (!t.run(write)) {

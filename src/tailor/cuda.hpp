@@ -24,7 +24,7 @@
 // relocation; a bad wrapper magic or version; section and program headers that disagree about
 // where .nv_fatbin is; a proof failure.
 //
-// The keep rule, per container, for the union of the kept devices (KeepSet::cuda, SM numbers; the
+// The keep rule, per container, for the union of the kept devices (KeepSet::targets("cuda"); the
 // major is sm/10, the minor sm%10, so sm_120 is 12.0):
 //   - SASS (kind 2, and kind 4 "old cubin" judged the same by its arch): plain and family (`f`)
 //     entries of the same major with a minor at or below the device's; `a` entries only for their
@@ -64,6 +64,12 @@ namespace gantry::tailor {
 // Rewrites the CUDA fat binaries of one ELF file held in memory, in place: `elf` keeps its
 // size; with write=false nothing is changed and the report says what a write would do.
 // Never throws for malformed contents (they make the file Outcome::refused, bytes unchanged).
+// The CUDA format's --keep-arch grammar (KeepGrammar): `sm_XY`, `compute_XY` and `X.Y`, any case,
+// an arch-specific `a`/`f` suffix naming the same device, all kept as "sm_XY".
+KeepGrammar cuda_keep_grammar();
+// A kept CUDA target's SM number: "sm_90" -> 90, "sm_120" -> 120 (0 for anything else).
+unsigned sm_number(const std::string& target);
+
 FileReport tailor_cuda(std::string& elf, const KeepSet& keep, const std::string& path,
                        bool write = true);
 

@@ -1,6 +1,7 @@
 // tailor/cuda_fatbin: the exact parse of .nv_fatbin and the keep rule (cuda_detail.hpp). Unlike
 // compat/fatbin's reader, which is lenient on purpose (it reports what it can of a damaged file),
 // this parser accepts only what it fully understands: the rewriter must not guess.
+#include "tailor/cuda.hpp"
 #include "tailor/cuda_detail.hpp"
 
 #include <algorithm>
@@ -146,10 +147,11 @@ Choice choose(const Container& c, const KeepSet& keep) {
     for (auto& e : c.entries)
         if (e.kind == 1 && e.variant != compat::ArchVariant::a)
             newest_ptx = std::max(newest_ptx, e.arch);
+    std::vector<unsigned> sms;
+    for (const auto& t : keep.targets("cuda")) sms.push_back(sm_number(t));
     for (std::size_t i = 0; i < c.entries.size(); ++i) {
         const Entry& e = c.entries[i];
-        bool u = std::any_of(keep.cuda.begin(), keep.cuda.end(),
-                             [&](const CudaTarget& t) { return usable(e, t.sm); });
+        bool u = std::any_of(sms.begin(), sms.end(), [&](unsigned sm) { return usable(e, sm); });
         ch.any_usable = ch.any_usable || u;
         bool k = u || e.kind == 8 ||
                  (keep.ptx && e.kind == 1 && e.variant != compat::ArchVariant::a &&

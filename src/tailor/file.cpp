@@ -19,9 +19,9 @@ bool worth(const FileReport& r) {
 std::vector<FileReport> tailor_file(std::string& bytes, const KeepSet& keep,
                                     const std::string& path, bool write) {
     std::vector<FileReport> out;
-    if (!keep.cuda.empty())
+    if (!keep.targets("cuda").empty())
         if (auto r = tailor_cuda(bytes, keep, path, write); worth(r)) out.push_back(std::move(r));
-    if (!keep.amd.empty())
+    if (!keep.targets("hip").empty())
         if (auto r = tailor_hip(bytes, keep, path, write); worth(r)) out.push_back(std::move(r));
     return out;
 }

@@ -5,6 +5,7 @@
 #include "util/error.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <optional>
@@ -186,6 +187,9 @@ std::string join(const std::vector<std::string>& v) {
 // Decides, per entry, what stays (see hip.hpp), from compat's reading of the same bundles.
 void classify(std::vector<EntryPlan>& plans, const compat::HipFatbin& listing, const KeepSet& keep,
               FileReport& r) {
+    std::vector<compat::TargetId> kept_ids;
+    for (const auto& t : keep.targets("hip"))
+        if (auto id = compat::parse_target_id(t)) kept_ids.push_back(*id);
     if (listing.bundles.size() != plans.size())
         fail("the HIP fatbin reader finds " + std::to_string(listing.bundles.size()) +
              " bundles, the rewriter " + std::to_string(plans.size()) + "; refusing to rewrite");
@@ -217,7 +221,7 @@ void classify(std::vector<EntryPlan>& plans, const compat::HipFatbin& listing, c
                 if (e.target.processor.find("generic") != std::string::npos)
                     untouched.push_back(e.id + " (a generic target: kept)");
                 else
-                    kept = std::any_of(keep.amd.begin(), keep.amd.end(),
+                    kept = std::any_of(kept_ids.begin(), kept_ids.end(),
                                        [&](const auto& k) { return kept_by(e.target, k); });
                 if (kept) ++p.device_kept;
             } else if (e.kind != compat::OffloadKind::host && e.size > 0) {
@@ -357,14 +361,28 @@ void prove(std::string_view orig, std::string_view work, Range sec,
     }
 }
 
+std::optional<std::string> parse_hip_target(const std::string& item) {
+    std::string lower = item;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (!lower.starts_with("gfx") && !lower.starts_with("amdgcn-")) return std::nullopt;
+    auto id = compat::parse_target_id(item);
+    return id ? std::optional<std::string>(id->str()) : std::nullopt;
+}
+
 } // namespace
+
+KeepGrammar hip_keep_grammar() {
+    return {"hip",    "an AMD target",  "AMD GPUs as target IDs (gfx90a, gfx90a:xnack-)",
+            "gfx942", parse_hip_target, nullptr};
+}
 
 FileReport tailor_hip(std::string& elf, const KeepSet& keep, const std::string& path, bool write) {
     FileReport r;
     r.path = path;
     r.vendor = "hip";
     r.file_size = elf.size();
-    if (keep.amd.empty()) return r;
+    if (keep.targets("hip").empty()) return r;
     try {
         std::string_view view(elf);
         auto sec = locate_section(view);

@@ -26,6 +26,10 @@ namespace gantry::tailor {
 // Rewrites the HIP offload bundles of one ELF file held in memory, in place: `elf` keeps its
 // size; with write=false nothing is changed and the report says what a write would do.
 // Never throws for malformed contents (they make the file Outcome::refused, bytes unchanged).
+// The HIP format's --keep-arch grammar (KeepGrammar): AMD target IDs (`gfx90a`,
+// `gfx942:sramecc+:xnack-`, `amdgcn-amd-amdhsa--gfx1030`), kept as compat::TargetId::str().
+KeepGrammar hip_keep_grammar();
+
 FileReport tailor_hip(std::string& elf, const KeepSet& keep, const std::string& path,
                       bool write = true);
 

@@ -1,4 +1,6 @@
 // tailor/keep: the kept set given on the command line, and the names the report uses.
+#include "tailor/cuda.hpp"
+#include "tailor/hip.hpp"
 #include "tailor/tailor.hpp"
 #include "util/error.hpp"
 
@@ -17,33 +19,34 @@ std::string trim(std::string s) {
     return s.substr(i);
 }
 
-bool all_digits(const std::string& s) {
-    return !s.empty() && s.size() <= 3 &&
-           std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+// "a, b nor c" of the grammars' nouns: what an unknown item is none of.
+std::string nouns() {
+    const auto& g = keep_grammars();
+    if (g.size() == 1) return std::string("not ") + g[0].noun;
+    std::string s = "neither ";
+    for (std::size_t i = 0; i < g.size(); ++i)
+        s += std::string(i == 0 ? "" : i + 1 == g.size() ? " nor " : ", ") + g[i].noun;
+    return s;
 }
 
-// "sm_90", "compute_90", "9.0" -> 90; 0 when it is none of these.
-unsigned cuda_sm(const std::string& item) {
-    std::string digits;
-    if (item.starts_with("sm_"))
-        digits = item.substr(3);
-    else if (item.starts_with("compute_"))
-        digits = item.substr(8);
-    else if (auto dot = item.find('.'); dot != std::string::npos) {
-        std::string major = item.substr(0, dot), minor = item.substr(dot + 1);
-        if (!all_digits(major) || major.size() > 2 || minor.size() != 1 || !all_digits(minor))
-            return 0;
-        digits = major + minor;
-    } else
-        return 0;
-    // An arch-specific suffix names the same device ("sm_90a" is a 9.0 GPU).
-    if (!digits.empty() && (digits.back() == 'a' || digits.back() == 'f')) digits.pop_back();
-    if (!all_digits(digits) || digits.size() < 2) return 0;
-    unsigned sm = static_cast<unsigned>(std::stoul(digits));
-    return sm >= 10 && sm <= 999 ? sm : 0;
+std::string joined(const char* KeepGrammar::*field, const char* sep) {
+    std::string s;
+    for (const auto& g : keep_grammars()) s += (s.empty() ? "" : sep) + std::string(g.*field);
+    return s;
 }
 
 } // namespace
+
+const std::vector<KeepGrammar>& keep_grammars() {
+    static const std::vector<KeepGrammar> grammars{cuda_keep_grammar(), hip_keep_grammar()};
+    return grammars;
+}
+
+const std::vector<std::string>& KeepSet::targets(const std::string& format) const {
+    static const std::vector<std::string> none;
+    auto it = by_format.find(format);
+    return it == by_format.end() ? none : it->second;
+}
 
 KeepSet parse_keep_list(const std::string& list) {
     KeepSet k;
@@ -56,39 +59,35 @@ KeepSet parse_keep_list(const std::string& list) {
         start = comma == std::string::npos ? list.size() + 1 : comma + 1;
         if (item.empty()) continue;
         any = true;
-        std::string lower = item;
-        std::transform(lower.begin(), lower.end(), lower.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        if (unsigned sm = cuda_sm(lower)) {
-            CudaTarget t{sm};
-            if (std::find(k.cuda.begin(), k.cuda.end(), t) == k.cuda.end()) k.cuda.push_back(t);
-            continue;
+        bool known = false;
+        for (const auto& g : keep_grammars()) {
+            auto t = g.parse(item);
+            if (!t) continue;
+            auto& v = k.by_format[g.format];
+            if (std::find(v.begin(), v.end(), *t) == v.end()) v.push_back(*t);
+            known = true;
+            break;
         }
-        if (lower.starts_with("gfx") || lower.starts_with("amdgcn-")) {
-            if (auto id = compat::parse_target_id(item)) {
-                if (std::find(k.amd.begin(), k.amd.end(), *id) == k.amd.end()) k.amd.push_back(*id);
-                continue;
-            }
-        }
-        throw Error(Errc::usage,
-                    "--keep-arch: \"" + item +
-                        "\" is neither a CUDA architecture nor an AMD target",
-                    "give CUDA GPUs as sm_80 / 8.0 and AMD GPUs as target IDs (gfx90a, "
-                    "gfx90a:xnack-), comma-separated, or `host` for the GPUs of this machine");
+        if (!known)
+            throw Error(Errc::usage, "--keep-arch: \"" + item + "\" is " + nouns(),
+                        "give " + joined(&KeepGrammar::spelling, " and ") +
+                            ", comma-separated, or `host` for the GPUs of this machine");
     }
     if (!any)
         throw Error(Errc::usage, "--keep-arch: the list is empty",
-                    "name at least one GPU architecture (sm_90, gfx942) or `host`");
-    std::sort(k.cuda.begin(), k.cuda.end(),
-              [](const CudaTarget& a, const CudaTarget& b) { return a.sm < b.sm; });
+                    "name at least one GPU architecture (" + joined(&KeepGrammar::example, ", ") +
+                        ") or `host`");
+    for (const auto& g : keep_grammars())
+        if (auto it = k.by_format.find(g.format); it != k.by_format.end() && g.before)
+            std::sort(it->second.begin(), it->second.end(), g.before);
     return k;
 }
 
 std::string KeepSet::str() const {
     std::string s;
-    for (auto& c : cuda) s += (s.empty() ? "" : ",") + ("sm_" + std::to_string(c.sm));
-    for (auto& a : amd) s += (s.empty() ? "" : ",") + a.str();
-    if (!cuda.empty()) s += ptx ? " (+newest PTX)" : " (no PTX)";
+    for (const auto& g : keep_grammars())
+        for (const auto& t : targets(g.format)) s += (s.empty() ? "" : ",") + t;
+    if (!targets("cuda").empty()) s += ptx ? " (+newest PTX)" : " (no PTX)";
     return s;
 }
 

@@ -17,31 +17,46 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace gantry::tailor {
 
-// A CUDA device to keep code for: its compute capability as an SM number (80 = 8.0, 90 = 9.0).
-struct CudaTarget {
-    unsigned sm = 0;
-    bool operator==(const CudaTarget&) const = default;
-};
-
-// The GPUs the result must still run on. An empty vendor list means that vendor's code is not
-// touched at all (an image tailored for NVIDIA keeps its HIP code, and the reverse).
+// The GPUs the result must still run on, per device-code format: `by_format["cuda"]` (CUDA fat
+// binaries, "sm_90") and `by_format["hip"]` (HIP offload bundles, AMD target IDs
+// "gfx90a:xnack-"), each target in its format grammar's canonical spelling (KeepGrammar). A format
+// with no targets is not touched at all (an image tailored for NVIDIA keeps its HIP code, and the
+// reverse).
 struct KeepSet {
-    std::vector<CudaTarget> cuda;
-    std::vector<compat::TargetId> amd; // device target IDs ("gfx90a:sramecc+:xnack-")
+    std::map<std::string, std::vector<std::string>> by_format;
     bool ptx =
         true; // CUDA: also keep the newest PTX of each container, the JIT path for newer GPUs
+    // The kept targets of one format; empty: the format is left alone.
+    const std::vector<std::string>& targets(const std::string& format) const;
     std::string str() const; // "sm_80,sm_90,gfx90a (+newest PTX)"
 };
 
-// Parses a --keep-arch list: comma-separated items, each `sm_XY` / `compute_XY` / `X.Y` (a CUDA
-// compute capability) or an AMD target ID (`gfx90a`, `gfx90a:xnack-`). Throws Error(usage) naming
-// the item for anything else (and for an empty list).
+// One device-code format's --keep-arch grammar. Each format's rewriter defines its own
+// (cuda.hpp, hip.hpp); keep_grammars() (keep.cpp) lists them, one line per format, and
+// parse_keep_list, KeepSet::str() and the refusals are built from that list.
+struct KeepGrammar {
+    const char* format;   // the KeepSet key: "cuda", "hip"
+    const char* noun;     // for a refusal: "a CUDA architecture"
+    const char* spelling; // for its hint: "CUDA GPUs as sm_80 / 8.0"
+    const char* example;  // "sm_90"
+    // The canonical target an item names (the item as given, blanks trimmed), or nullopt when
+    // the item is none of this format's.
+    std::optional<std::string> (*parse)(const std::string& item);
+    // The order targets are kept in; nullptr: the order given.
+    bool (*before)(const std::string& a, const std::string& b);
+};
+const std::vector<KeepGrammar>& keep_grammars();
+
+// Parses a --keep-arch list: comma-separated items, each one of a KeepGrammar's (`sm_XY` /
+// `compute_XY` / `X.Y` for CUDA, an AMD target ID `gfx90a`, `gfx90a:xnack-`). Throws Error(usage)
+// naming the item for anything else (and for an empty list).
 KeepSet parse_keep_list(const std::string& list);
 
 // What happened to one file.

@@ -12,7 +12,7 @@
 #pragma once
 
 #include "cdi/spec_model.hpp"
-#include "compat/doctor.hpp"
+#include "compat/finding.hpp"
 #include "oci/runtime_spec.hpp"
 #include "rootfs/image_files.hpp"
 #include "store/images.hpp"

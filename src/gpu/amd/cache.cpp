@@ -1,6 +1,7 @@
 #include "gpu/amd/cache.hpp"
 
 #include "gpu/device_node_json.hpp"
+#include "gpu/host_cache.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -105,52 +106,14 @@ Gpu gpu_from(const json& j) {
     return g;
 }
 
-// Identity, type, numbers, mode, owner and times: chmod and chown change ctime, not mtime.
-void stat_into(Sha256& h, const std::string& path) {
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) {
-        h.update("missing:" + path + "\n");
-        return;
-    }
-    h.update(path + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_mode) + ":" +
-             std::to_string(st.st_rdev) + ":" + std::to_string(st.st_uid) + ":" +
-             std::to_string(st.st_gid) + ":" + std::to_string(st.st_size) + ":" +
-             std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
-             std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec) + "\n");
-}
-
-void file_into(Sha256& h, const std::string& path) {
-    try {
-        h.update(path + "=" + fs::read_file(path, 64 << 10) + "\n");
-    } catch (const Error&) {
-        h.update("missing:" + path + "\n");
-    }
-}
-
-void dir_into(Sha256& h, const std::string& dir) {
-    std::vector<std::string> names;
-    if (DIR* d = ::opendir(dir.c_str())) {
-        while (dirent* e = ::readdir(d)) {
-            std::string_view n = e->d_name;
-            if (n.starts_with("card") || n.starts_with("renderD")) names.emplace_back(n);
-            if (names.size() > 4096) break; // a hostile tree: the key stays bounded
-        }
-        ::closedir(d);
-    } else {
-        h.update("missing:" + dir + "\n");
-    }
-    std::sort(names.begin(), names.end());
-    for (auto& n : names) stat_into(h, dir + "/" + n);
-}
-
 std::string cache_key(const DiscoverOptions& opt) {
-    Sha256 h;
-    h.update("gantry-amd-host-cache-2\n" + opt.sys_root + "\n" + opt.dev_root + "\n");
-    file_into(h, join_root(opt.sys_root, "/sys/class/kfd/kfd/topology/generation_id"));
-    file_into(h, join_root(opt.sys_root, "/sys/module/amdgpu/version"));
-    stat_into(h, join_root(opt.dev_root, "/dev/kfd"));
-    dir_into(h, join_root(opt.dev_root, "/dev/dri"));
-    return h.hex_final();
+    CacheKey k("gantry-amd-host-cache-3");
+    k.text(opt.sys_root + "\n" + opt.dev_root);
+    k.file(join_root(opt.sys_root, "/sys/class/kfd/kfd/topology/generation_id"), 64 << 10);
+    k.file(join_root(opt.sys_root, "/sys/module/amdgpu/version"), 64 << 10);
+    k.stat(join_root(opt.dev_root, "/dev/kfd"));
+    k.dir(join_root(opt.dev_root, "/dev/dri"), {"card", "renderD"});
+    return k.hex();
 }
 
 } // namespace
@@ -197,20 +160,9 @@ Host host_from_json(const std::string& text) {
 
 Host discover_cached(const DiscoverOptions& opt, const std::string& cache_dir) {
     if (cache_dir.empty()) return discover(opt);
-    std::string path = cache_dir + "/" + cache_entry_name(opt);
-    try {
-        return host_from_json(fs::read_file(path, kMaxEntry));
-    } catch (const Error&) { // missing or damaged: discover afresh
-    }
-    Host h = discover(opt);
-    if (h.usable) {
-        try {
-            fs::make_dirs(cache_dir, 0700);
-            fs::write_atomic(path, host_to_json(h), 0600);
-        } catch (const Error&) { // caching is an optimisation only
-        }
-    }
-    return h;
+    return cached_host<Host>(
+        cache_dir, cache_dir + "/" + cache_entry_name(opt), kMaxEntry, host_from_json, host_to_json,
+        [&] { return discover(opt); }, [](const Host& h) { return h.usable; }, 0700);
 }
 
 } // namespace gantry::gpu::amd

@@ -1,6 +1,6 @@
 #include "gpu/amd/request.hpp"
 
-#include "gpu/request.hpp"
+#include "gpu/gpus_flag.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
 
@@ -95,7 +95,7 @@ Request parse_request(const std::vector<std::string>& env, const std::optional<s
     Request r;
     if (gpus) {
         // docker's grammar (all | N | device=LIST | count=N | a UUID), as NVIDIA reads it
-        gpu::Request nv = gpu::parse_request({}, gpus);
+        gpu::GpusFlag nv = gpu::parse_gpus_flag(*gpus);
         r.source = "--gpus";
         r.all = nv.inject && nv.all;
         if (!r.all && nv.inject)

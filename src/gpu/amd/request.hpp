@@ -1,5 +1,5 @@
-// Which AMD GPUs a container asks for: docker's --gpus flag (the grammar NVIDIA's gpu/request.hpp
-// parses, reused as is) and AMD_VISIBLE_DEVICES, the AMD container toolkit's analogue of
+// Which AMD GPUs a container asks for: docker's --gpus flag (the grammar of gpu/gpus_flag.hpp,
+// shared by every vendor) and AMD_VISIBLE_DEVICES, the AMD container toolkit's analogue of
 // NVIDIA_VISIBLE_DEVICES (reference rocm.md §1 "Restricting to one GPU"): "all", "none", "void",
 // indices "0,2", ranges "0-3", hex unique ids "0xEF2C1799A1F3E2ED" and rocminfo's UUIDs
 // "GPU-ef2c1799a1f3e2ed". --gpus overrides the variable, as with docker. Then the request resolved

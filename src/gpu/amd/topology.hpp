@@ -9,7 +9,7 @@
 // (vendor/amd/) uses it.
 #pragma once
 
-#include "gpu/host.hpp"
+#include "gpu/device_node.hpp"
 
 #include <cstdint>
 #include <map>

@@ -3,7 +3,7 @@
 #include "gpu/amd/cache.hpp"
 #include "gpu/amd/request.hpp"
 #include "gpu/amd/topology.hpp"
-#include "gpu/host.hpp"
+#include "gpu/device_node.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "vendor/amd/cdi.hpp"

@@ -2,7 +2,7 @@
 // doctor_image.cpp; the rules: compat/rocm_rules.cpp).
 #include "vendor/amd/doctor.hpp"
 
-#include "gpu/host.hpp"
+#include "gpu/device_node.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"

@@ -6,7 +6,7 @@
 // (doctor_image.cpp) and judged by compat/rocm_rules.hpp; nothing from the image is executed.
 #pragma once
 
-#include "compat/doctor.hpp"
+#include "compat/finding.hpp"
 #include "compat/rocm_rules.hpp"
 #include "gpu/amd/topology.hpp"
 #include "store/images.hpp"

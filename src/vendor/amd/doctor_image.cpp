@@ -3,7 +3,7 @@
 // shared library has its .hip_fatbin read through compat/hip_fatbin.hpp (mapped, only the pages
 // of the section headers and the bundle are touched).
 #include "compat/hip_fatbin.hpp"
-#include "gpu/host.hpp"
+#include "gpu/device_node.hpp"
 #include "rootfs/rootfs.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"

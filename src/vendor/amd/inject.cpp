@@ -3,6 +3,7 @@
 #include "util/error.hpp"
 #include "util/identity.hpp"
 #include "util/log.hpp"
+#include "vendor/device_nodes.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -21,19 +22,9 @@ std::string octal(std::uint32_t mode) {
     return b;
 }
 
+// --device /dev/kfd (AMD's docker line) may already have it: then it stays as given.
 void add_device(oci::RuntimeSpec& spec, const gpu::DeviceNode& n) {
-    for (auto& d : spec.devices)
-        if (d.path == n.path) return; // --device /dev/kfd (AMD's docker line) already has it
-    oci::DeviceNode d;
-    d.path = n.path;
-    d.host_path = n.host_path;
-    d.type = n.type;
-    d.major = n.major;
-    d.minor = n.minor;
-    d.file_mode = n.mode & 07777;
-    d.uid = n.uid;
-    d.gid = n.gid;
-    spec.devices.push_back(d);
+    add_device_node(spec, n, true);
 }
 
 } // namespace

@@ -1,6 +1,5 @@
 #include "vendor/nvidia/backend.hpp"
 
-#include "gpu/request.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "vendor/nvidia/cdi.hpp"
@@ -8,6 +7,7 @@
 #include "vendor/nvidia/host_cache.hpp"
 #include "vendor/nvidia/image_checks.hpp"
 #include "vendor/nvidia/inject.hpp"
+#include "vendor/nvidia/request.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -136,7 +136,7 @@ class Nvidia final : public Backend {
     std::vector<compat::Finding> doctor(const DoctorContext& ctx) const override {
         auto host = gpu::discover_cached(discover_options(ctx.roots),
                                          cache_below(ctx.cache_dir, "gpu-cache"));
-        auto findings = compat::check_host(host);
+        auto findings = check_host(host);
         if (!ctx.image) return findings;
         auto req = gpu::parse_request(ctx.env, ctx.gpus);
         gpu::Selection sel;

@@ -1,9 +1,9 @@
 // The NVIDIA backend of the GPU layer (vendor/backend.hpp): the driver discovered from a driver
-// root and a device root (gpu/host.hpp, cached per boot by gpu/cache.hpp), the NVIDIA container
-// toolkit's request contract (gpu/request.hpp: --gpus, NVIDIA_VISIBLE_DEVICES, ..._CAPABILITIES,
-// NVIDIA_REQUIRE_*), the doctor's image rules (vendor/nvidia/image_checks.hpp, cached per image by
-// vendor/nvidia/gpu_facts.hpp), the injection (runspec/gpu.hpp) and `cdi generate`
-// (cdi/generate.hpp).
+// root and a device root (host.hpp, cached per boot by host_cache.hpp), the NVIDIA container
+// toolkit's request contract (request.hpp: --gpus, NVIDIA_VISIBLE_DEVICES, ..._CAPABILITIES,
+// NVIDIA_REQUIRE_*), the doctor's rules (doctor_rules.hpp, require.hpp, kernels.hpp,
+// forward_compat.hpp; the image's cached per image by gpu_facts.hpp), the injection (inject.hpp)
+// and `cdi generate` (cdi.hpp), all in vendor/nvidia/.
 #pragma once
 
 #include "vendor/backend.hpp"

@@ -19,7 +19,7 @@
 #pragma once
 
 #include "cdi/spec_model.hpp"
-#include "gpu/host.hpp"
+#include "vendor/nvidia/host.hpp"
 
 #include <optional>
 #include <string>

@@ -1,8 +1,8 @@
 // Internal to gpu/discover*.cpp: in-root path resolution, the file finders and the NVML query.
 #pragma once
 
-#include "gpu/host.hpp"
 #include "gpu/ldcache.hpp"
+#include "vendor/nvidia/host.hpp"
 
 #include <map>
 #include <optional>

@@ -1,12 +1,12 @@
 #include "vendor/nvidia/gpu_facts.hpp"
 
-#include "compat/forward_compat.hpp"
 #include "gpu/ldcache.hpp"
 #include "rootfs/rootfs.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
+#include "vendor/nvidia/forward_compat.hpp"
 #include "vendor/nvidia/image_checks.hpp"
 
 #include <algorithm>
@@ -28,8 +28,7 @@ runspec::ImageGpuLayout image_gpu_layout(const rootfs::ImageFiles& files) {
         Fd lib(files.open(layout.compat_libcuda.substr(1)));
         if (lib) try {
                 layout.compat_note =
-                    compat::cuda_fwd_compat_note("/proc/self/fd/" + std::to_string(lib.get()))
-                        .value_or("");
+                    cuda_fwd_compat_note("/proc/self/fd/" + std::to_string(lib.get())).value_or("");
             } catch (const Error&) {
             }
     }

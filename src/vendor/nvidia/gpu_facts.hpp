@@ -4,12 +4,12 @@
 // its libraries live, its CUDA forward-compat libcuda, what its linker cache lists).
 #pragma once
 
-#include "compat/doctor.hpp"
-#include "gpu/host.hpp"
-#include "gpu/request.hpp"
 #include "rootfs/image_files.hpp"
 #include "store/images.hpp"
+#include "vendor/nvidia/doctor_rules.hpp"
+#include "vendor/nvidia/host.hpp"
 #include "vendor/nvidia/inject.hpp"
+#include "vendor/nvidia/request.hpp"
 
 #include <nlohmann/json.hpp>
 #include <string>

@@ -1,6 +1,7 @@
 #include "vendor/nvidia/host_cache.hpp"
 
 #include "gpu/device_node_json.hpp"
+#include "gpu/host_cache.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -44,54 +45,23 @@ std::vector<HostFile> files_from(const json& a) {
     return v;
 }
 
-void stat_into(Sha256& h, const std::string& path) {
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) {
-        h.update("missing:" + path + "\n");
-        return;
-    }
-    h.update(path + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
-             std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + ":" +
-             std::to_string(st.st_mode) + ":" + std::to_string(st.st_rdev) + "\n");
-}
-
-void file_into(Sha256& h, const std::string& path) {
-    try {
-        h.update(path + "=" + fs::read_file(path, 1 << 20) + "\n");
-    } catch (const Error&) {
-        h.update("missing:" + path + "\n");
-    }
-}
-
-void dir_into(Sha256& h, const std::string& dir, const std::string& prefix) {
-    std::vector<std::string> names;
-    if (DIR* d = ::opendir(dir.c_str())) {
-        while (dirent* e = ::readdir(d))
-            if (std::string_view(e->d_name).starts_with(prefix)) names.push_back(e->d_name);
-        ::closedir(d);
-    }
-    std::sort(names.begin(), names.end());
-    for (auto& n : names) stat_into(h, dir + "/" + n);
-}
-
 std::string cache_key(const DiscoverOptions& opt) {
-    Sha256 h;
-    h.update("gantry-host-cache-2\n" + opt.driver_root + "\n" + opt.dev_root + "\n" +
-             (opt.use_nvml ? "nvml\n" : "no-nvml\n"));
+    CacheKey k("gantry-host-cache-3");
+    k.text(opt.driver_root + "\n" + opt.dev_root + "\n" + (opt.use_nvml ? "nvml" : "no-nvml"));
     std::string root = opt.driver_root == "/" ? "" : opt.driver_root;
     for (auto p : {root + "/proc/driver/nvidia/version", std::string("/proc/driver/nvidia/version"),
                    root + "/proc/driver/nvidia-caps/mig-minors",
                    std::string("/proc/driver/nvidia-caps/mig-minors")})
-        file_into(h, p);
-    for (auto p : {root + "/etc/ld.so.cache", root + "/usr/lib/wsl/lib"}) stat_into(h, p);
+        k.file(p, 1 << 20);
+    for (auto p : {root + "/etc/ld.so.cache", root + "/usr/lib/wsl/lib"}) k.stat(p);
     std::string dev = (opt.dev_root == "/" ? "" : opt.dev_root) + "/dev";
-    dir_into(h, dev, "nvidia");
-    dir_into(h, dev + "/nvidia-caps", "nvidia-cap");
+    k.dir(dev, {"nvidia"});
+    k.dir(dev + "/nvidia-caps", {"nvidia-cap"});
     // The simulated host's fake NVML (tests/fixtures/gpuhost) also looks for nodes under
     // $FAKE_DEVICE_ROOT, so its answers depend on it; a real NVML ignores the variable and the
     // key merely gains a constant.
-    if (const char* f = std::getenv("FAKE_DEVICE_ROOT")) h.update(std::string("fake:") + f + "\n");
-    return h.hex_final();
+    if (const char* f = std::getenv("FAKE_DEVICE_ROOT")) k.text(std::string("fake:") + f);
+    return k.hex();
 }
 
 } // namespace
@@ -223,20 +193,10 @@ Host host_from_json(const std::string& text) {
 
 Host discover_cached(const DiscoverOptions& opt, const std::string& cache_dir) {
     if (cache_dir.empty()) return discover(opt);
-    std::string path = cache_dir + "/host-" + cache_key(opt) + ".json";
-    try {
-        return host_from_json(fs::read_file(path, 16 << 20));
-    } catch (const Error&) { // missing or damaged: discover afresh
-    }
-    Host h = discover(opt);
-    if (h.has_driver()) {
-        try {
-            fs::make_dirs(cache_dir);
-            fs::write_atomic(path, host_to_json(h), 0600);
-        } catch (const Error&) { // caching is an optimisation only
-        }
-    }
-    return h;
+    return cached_host<Host>(
+        cache_dir, cache_dir + "/host-" + cache_key(opt) + ".json", 16 << 20, host_from_json,
+        host_to_json, [&] { return discover(opt); }, [](const Host& h) { return h.has_driver(); },
+        0755);
 }
 
 } // namespace gantry::gpu

@@ -7,7 +7,7 @@
 // gantry::vendor::nvidia, docs/architecture.md).
 #pragma once
 
-#include "gpu/host.hpp"
+#include "vendor/nvidia/host.hpp"
 
 #include <string>
 

@@ -1,6 +1,5 @@
 #include "vendor/nvidia/image_checks.hpp"
 
-#include "compat/forward_compat.hpp"
 #include "compat/version.hpp"
 #include "gpu/elf.hpp"
 #include "rootfs/rootfs.hpp"
@@ -8,6 +7,7 @@
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
+#include "vendor/nvidia/forward_compat.hpp"
 #include "vendor/nvidia/inject.hpp"
 
 #include <algorithm>
@@ -55,7 +55,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
     facts.env = env;
     facts.cuda_version_json =
         rootfs::read_image_file(store, img.config.diff_ids, "usr/local/cuda/version.json");
-    std::vector<compat::ImageBinary> binaries;
+    std::vector<ImageBinary> binaries;
     std::vector<std::string> compat_libs;
     std::map<std::string, std::string> compat_hosts;
     std::vector<std::pair<std::string, std::string>> libc_candidates; // (path, host path)
@@ -111,9 +111,9 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
         }
     }
     compat::add_env_facts(facts);
-    auto out = compat::check_image(host, facts, req, sel);
+    auto out = check_image(host, facts, req, sel);
     if (req.inject && host.has_driver() && !facts.glibc.empty()) {
-        std::vector<compat::GlibcNeed> needs;
+        std::vector<GlibcNeed> needs;
         for (auto& lib : host.libraries) {
             if (lib.lib32 || !lib.selected_by(req.caps)) continue;
             try {
@@ -122,7 +122,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
             } catch (const Error&) { // discovery already vetted the file; nothing to add
             }
         }
-        auto g = compat::check_glibc(facts, needs);
+        auto g = check_glibc(facts, needs);
         out.insert(out.end(), g.begin(), g.end());
     }
     // Forward-compat libraries (cuda-compat): will gantry enable them here, and can they work?
@@ -131,7 +131,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
         std::string ver = name.substr(11); // after "libcuda.so."
         std::string note;
         try {
-            note = compat::cuda_fwd_compat_note(compat_hosts[compat_path]).value_or("");
+            note = cuda_fwd_compat_note(compat_hosts[compat_path]).value_or("");
         } catch (const Error&) {
         }
         if (!host.has_driver() || !req.inject) break;
@@ -147,7 +147,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
             break;
         }
         bool unsupported = std::any_of(sel.gpus.begin(), sel.gpus.end(), no_forward_compat);
-        if (!unsupported) compat::apply_forward_compat(out, "/" + compat_path, ver, note);
+        if (!unsupported) apply_forward_compat(out, "/" + compat_path, ver, note);
         for (auto* d : sel.gpus) {
             if (no_forward_compat(d))
                 out.push_back(
@@ -161,7 +161,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
         }
         break;
     }
-    auto kern = compat::check_kernels(host, sel, binaries);
+    auto kern = check_kernels(host, sel, binaries);
     out.insert(out.end(), kern.begin(), kern.end());
     return out;
 }

@@ -4,10 +4,10 @@
 // driver and the selected GPUs. `run` caches them (vendor/nvidia/gpu_facts.hpp).
 #pragma once
 
-#include "compat/doctor.hpp"
-#include "gpu/host.hpp"
-#include "gpu/request.hpp"
 #include "store/images.hpp"
+#include "vendor/nvidia/doctor_rules.hpp"
+#include "vendor/nvidia/host.hpp"
+#include "vendor/nvidia/request.hpp"
 
 #include <string>
 #include <vector>

@@ -3,6 +3,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/json.hpp"
+#include "vendor/device_nodes.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -44,16 +45,7 @@ void add_device(oci::RuntimeSpec& spec, const gpu::DeviceNode& n, const std::str
                         (access & W_OK ? "readable and writable" : "readable") + " by you",
                     "ask the administrator for access to the NVIDIA devices (mode 0666 or your "
                     "group on /dev/nvidia*)");
-    for (auto& d : spec.devices)
-        if (d.path == n.path) return;
-    oci::DeviceNode d;
-    d.path = n.path;
-    d.host_path = n.host_path;
-    d.type = n.type;
-    d.major = n.major;
-    d.minor = n.minor;
-    d.file_mode = n.mode;
-    spec.devices.push_back(d);
+    vendor::add_device_node(spec, n, false);
 }
 
 void add_bind(oci::RuntimeSpec& spec, const std::string& host, const std::string& dst,

@@ -9,9 +9,9 @@
 // gantry::vendor::nvidia, docs/architecture.md).
 #pragma once
 
-#include "gpu/host.hpp"
-#include "gpu/request.hpp"
 #include "oci/runtime_spec.hpp"
+#include "vendor/nvidia/host.hpp"
+#include "vendor/nvidia/request.hpp"
 
 #include <optional>
 #include <set>

@@ -2,6 +2,7 @@
 // corrupt cubins, broken ELF headers and random mutations end in recorded problems, never a
 // crash or a read outside the input.
 #include "compat/fatbin.hpp"
+#include "compat/fatbin_report.hpp"
 #include "util/error.hpp"
 
 #include <cstdint>
@@ -266,6 +267,37 @@ TEST(CompatFatbin, HostileElf) {
     fb = scan_fatbin_bytes(e2);
     EXPECT_EQ(fb.entries.size(), 1u);
     EXPECT_EQ(fb.containers[0].region, "section[1]");
+}
+
+// What `doctor --fatbin` shows: per-arch totals in order of first appearance plus a sum, one
+// table row per entry, and the JSON document with the same totals (no sum row).
+TEST(CompatFatbin, ReportTotalsRowsAndJson) {
+    std::string blob = container({entry(2, 90, 0x11, std::string(100, 'a')),
+                                  entry(1, 80, 0x11, std::string(40, 'p'), 8, 5),
+                                  entry(2, 90, 0x11, std::string(24, 'b'))});
+    auto fb = scan_fatbin_bytes(blob);
+    ASSERT_EQ(fb.entries.size(), 3u);
+    auto totals = fatbin_totals(fb);
+    ASSERT_EQ(totals.size(), 3u);
+    EXPECT_EQ(totals[0].arch, fb.entries[0].arch_name());
+    EXPECT_EQ(totals[0].entries, 2u);
+    EXPECT_EQ(totals[1].entries, 1u);
+    EXPECT_EQ(totals[2].arch, "total");
+    EXPECT_EQ(totals[2].entries, 3u);
+    EXPECT_EQ(totals[2].size, totals[0].size + totals[1].size);
+    auto rows = fatbin_entry_rows(fb);
+    ASSERT_EQ(rows.size(), 4u);
+    EXPECT_EQ(rows[0][0], "KIND");
+    EXPECT_EQ(rows[2][5], "8.5"); // the PTX entry's ISA version
+    EXPECT_EQ(fatbin_total_rows(fb).back()[0], "total");
+    HipFatbin none;
+    auto j = fatbin_report_json(fb, none);
+    EXPECT_EQ(j["entries"].size(), 3u);
+    ASSERT_EQ(j["totals"].size(), 2u);
+    EXPECT_EQ(j["totals"][0]["entries"], 2);
+    EXPECT_EQ(j["hip"]["found"], false);
+    EXPECT_EQ(hip_code_objects(none), 0u);
+    EXPECT_EQ(hip_code_object_rows(none).size(), 1u); // the header alone
 }
 
 TEST(CompatFatbin, MissingFile) {

@@ -2,10 +2,10 @@
 // the proc-file parsers, in-root path resolution, and discover() on synthetic driver roots: a full
 // one, one without ld.so.cache, an empty one, a WSL one, and one whose NVML is a small fake.
 #include "gpu/elf.hpp"
-#include "gpu/host.hpp"
 #include "gpu/ldcache.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "vendor/nvidia/host.hpp"
 
 #include <algorithm>
 #include <cstdio>

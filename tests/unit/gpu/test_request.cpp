@@ -1,6 +1,6 @@
 // gpu::parse_request: docker's --gpus syntax and the NVIDIA container toolkit's environment.
-#include "gpu/request.hpp"
 #include "util/error.hpp"
+#include "vendor/nvidia/request.hpp"
 
 #include <gtest/gtest.h>
 #include <optional>

@@ -72,4 +72,22 @@ TEST(SlimStrip, MissingToolIsAClearError) {
     }
 }
 
+TEST(SlimClasses, RemovalListsExpandAndRefuseUnknownClasses) {
+    auto def = removal_classes({}, false);
+    EXPECT_EQ(def, std::set<std::string>(default_classes().begin(), default_classes().end()));
+    EXPECT_TRUE(removal_classes({}, true).empty()); // tailor: none unless asked
+    EXPECT_TRUE(removal_classes({"none"}, false).empty());
+    auto all = removal_classes({"all", "none"}, false);
+    EXPECT_EQ(all, std::set<std::string>(all_classes().begin(), all_classes().end()));
+    auto one = removal_classes({all_classes().front()}, true);
+    EXPECT_EQ(one, std::set<std::string>{all_classes().front()});
+    try {
+        removal_classes({"default", "bogus"}, false);
+        FAIL() << "an unknown class was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::usage);
+        EXPECT_NE(e.message().find("\"bogus\""), std::string::npos);
+    }
+}
+
 } // namespace slim_test

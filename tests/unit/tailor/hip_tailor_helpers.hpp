@@ -56,7 +56,7 @@ inline bool have_zstd() {
 
 inline KeepSet keep_amd(const std::vector<std::string>& ids) {
     KeepSet k;
-    for (const auto& id : ids) k.amd.push_back(*parse_target_id(id));
+    for (const auto& id : ids) k.by_format["hip"].push_back(parse_target_id(id)->str());
     return k;
 }
 

@@ -55,7 +55,7 @@ Sec section(const std::string& f, const std::string& name) {
 
 KeepSet keep90() {
     KeepSet k;
-    k.cuda = {{90}};
+    k.by_format["cuda"] = {"sm_90"};
     k.ptx = false;
     return k;
 }
@@ -225,7 +225,7 @@ TEST_F(TailorCudaHostile, WrapperIntoAnotherSectionIsLeftAlone) {
 TEST_F(TailorCudaHostile, ZeroGapsFromAnEarlierTailoring) {
     std::string b = lib_;
     KeepSet k8090;
-    k8090.cuda = {{80}, {90}};
+    k8090.by_format["cuda"] = {"sm_80", "sm_90"};
     k8090.ptx = false;
     ASSERT_EQ(tailor_cuda(b, k8090, "x").outcome, FileReport::Outcome::changed);
     auto r = tailor_cuda(b, keep90(), "x");

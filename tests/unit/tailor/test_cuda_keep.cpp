@@ -35,7 +35,7 @@ std::vector<std::string> kept(std::vector<Entry> es, std::vector<unsigned> gpus,
     Container c;
     c.entries = std::move(es);
     KeepSet k;
-    for (unsigned g : gpus) k.cuda.push_back({g});
+    for (unsigned g : gpus) k.by_format["cuda"].push_back("sm_" + std::to_string(g));
     k.ptx = with_ptx;
     auto ch = choose(c, k);
     if (usable) *usable = ch.any_usable;
@@ -110,7 +110,7 @@ TEST(TailorCudaKeep, EarlyAnswers) {
     EXPECT_EQ(r.outcome, FileReport::Outcome::unchanged);
     EXPECT_EQ(r.vendor, "cuda");
     KeepSet k;
-    k.cuda = {{90}};
+    k.by_format["cuda"] = {"sm_90"};
     r = tailor_cuda(text, k, "f");
     EXPECT_EQ(r.outcome, FileReport::Outcome::unchanged);
     EXPECT_EQ(text, copy);

@@ -39,7 +39,7 @@ bool all_zero(const std::string& s, std::size_t off, std::size_t len) {
 TEST(TailorHip, NoAmdTargetLeavesTheFileAlone) {
     std::string elf = host_elf(five_entry_bundle()), before = elf;
     KeepSet keep;
-    keep.cuda.push_back({90});
+    keep.by_format["cuda"].push_back("sm_90");
     FileReport r = tailor_hip(elf, keep, "lib.so");
     EXPECT_EQ(r.outcome, FileReport::Outcome::unchanged);
     EXPECT_EQ(r.vendor, "hip");

@@ -1,5 +1,6 @@
 // tailor/keep: the --keep-arch list: CUDA architectures in their three spellings, AMD target IDs,
 // duplicates once, and every malformed item refused with the item named.
+#include "tailor/cuda.hpp"
 #include "tailor/tailor.hpp"
 #include "util/error.hpp"
 
@@ -14,7 +15,7 @@ namespace {
 
 std::vector<unsigned> sms(const KeepSet& k) {
     std::vector<unsigned> v;
-    for (auto& c : k.cuda) v.push_back(c.sm);
+    for (auto& c : k.targets("cuda")) v.push_back(sm_number(c));
     return v;
 }
 
@@ -34,7 +35,7 @@ std::string usage_error(const std::string& list) {
 TEST(KeepList, CudaSpellings) {
     auto k = parse_keep_list("sm_90, compute_80,8.6,sm_90a,sm_100f,12.0");
     EXPECT_EQ(sms(k), (std::vector<unsigned>{80, 86, 90, 100, 120}));
-    EXPECT_TRUE(k.amd.empty());
+    EXPECT_TRUE(k.targets("hip").empty());
     EXPECT_TRUE(k.ptx);
     EXPECT_EQ(k.str(), "sm_80,sm_86,sm_90,sm_100,sm_120 (+newest PTX)");
     k.ptx = false;
@@ -44,11 +45,11 @@ TEST(KeepList, CudaSpellings) {
 
 TEST(KeepList, AmdTargets) {
     auto k = parse_keep_list("gfx90a,gfx942:sramecc+:xnack-,gfx90a,amdgcn-amd-amdhsa--gfx1030");
-    ASSERT_EQ(k.amd.size(), 3u);
-    EXPECT_EQ(k.amd[0].str(), "gfx90a");
-    EXPECT_EQ(k.amd[1].str(), "gfx942:sramecc+:xnack-");
-    EXPECT_EQ(k.amd[2].str(), "gfx1030");
-    EXPECT_TRUE(k.cuda.empty());
+    ASSERT_EQ(k.targets("hip").size(), 3u);
+    EXPECT_EQ(k.targets("hip")[0], "gfx90a");
+    EXPECT_EQ(k.targets("hip")[1], "gfx942:sramecc+:xnack-");
+    EXPECT_EQ(k.targets("hip")[2], "gfx1030");
+    EXPECT_TRUE(k.targets("cuda").empty());
     EXPECT_EQ(k.str(), "gfx90a,gfx942:sramecc+:xnack-,gfx1030");
     auto both = parse_keep_list("gfx90a,sm_90");
     EXPECT_EQ(both.str(), "sm_90,gfx90a (+newest PTX)");
@@ -64,6 +65,23 @@ TEST(KeepList, Refused) {
     EXPECT_NE(usage_error("").find("empty"), std::string::npos);
     EXPECT_NE(usage_error(" , ,").find("empty"), std::string::npos);
     EXPECT_NE(usage_error("sm_5000").find("\"sm_5000\""), std::string::npos);
+}
+
+// The formats' grammars, not KeepSet, decide what an item is: each format keys its own targets,
+// and the refusal names every format's noun.
+TEST(KeepList, KeyedByTheFormatsGrammars) {
+    ASSERT_EQ(keep_grammars().size(), 2u);
+    EXPECT_STREQ(keep_grammars()[0].format, "cuda");
+    EXPECT_STREQ(keep_grammars()[1].format, "hip");
+    auto k = parse_keep_list("GFX90A,Compute_90");
+    EXPECT_EQ(k.by_format.size(), 2u);
+    EXPECT_EQ(k.targets("cuda"), (std::vector<std::string>{"sm_90"}));
+    EXPECT_EQ(k.targets("hip"), (std::vector<std::string>{"GFX90A"})); // as given
+    EXPECT_TRUE(k.targets("stub").empty());
+    EXPECT_NE(usage_error("volta").find("is neither a CUDA architecture nor an AMD target"),
+              std::string::npos);
+    EXPECT_EQ(sm_number("sm_120"), 120u);
+    EXPECT_EQ(sm_number("gfx90a"), 0u);
 }
 
 } // namespace tailor_keep_test

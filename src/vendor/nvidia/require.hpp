@@ -1,4 +1,4 @@
-// compat/require: the NVIDIA_REQUIRE_* gate of the NVIDIA container stack, evaluated the way
+// vendor/nvidia/require: the NVIDIA_REQUIRE_* gate of the NVIDIA container stack, evaluated the way
 // libnvidia-container does it (src/cli/dsl.c, configure.c) with the inputs the toolkit builds
 // (internal/config/image/cuda_image.go):
 //   - every env var NVIDIA_REQUIRE_* except NVIDIA_REQUIRE_JETPACK* is one requirement; all are
@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-namespace gantry::compat {
+namespace gantry::vendor::nvidia {
 
 // Go strconv.ParseBool: 1 t T TRUE true True / 0 f F FALSE false False; nullopt otherwise.
 std::optional<bool> parse_go_bool(std::string_view s);
@@ -126,4 +126,4 @@ RequireResult evaluate_requirements(const std::vector<Requirement>& reqs, const 
 // requirements_from_env + evaluate_requirements; an invalid CUDA_VERSION is a failure.
 RequireResult check_requirements(const EnvMap& env, const RequireHost& host);
 
-} // namespace gantry::compat
+} // namespace gantry::vendor::nvidia

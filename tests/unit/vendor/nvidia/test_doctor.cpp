@@ -1,11 +1,11 @@
 // gantry doctor: the image-fact parsers (wheel METADATA, headers, file names, dpkg status, ELF
 // symbol versions) and the rules built on them (cuDNN/NCCL/TensorRT vs the image's CUDA, torch's
 // pins and CUDA runtime, glibc of the image vs the injected driver libraries, persistence mode).
-#include "compat/doctor.hpp"
-#include "compat/forward_compat.hpp"
 #include "compat/image_facts.hpp"
 #include "compat/version.hpp"
 #include "gpu/elf.hpp"
+#include "vendor/nvidia/doctor_rules.hpp"
+#include "vendor/nvidia/forward_compat.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -17,6 +17,7 @@ namespace compat_doctor_test {
 
 using namespace gantry;
 using namespace gantry::compat;
+using namespace gantry::vendor::nvidia;
 
 namespace {
 

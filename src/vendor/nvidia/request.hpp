@@ -1,9 +1,11 @@
-// Which GPUs and driver capabilities a container asks for: docker's --gpus flag and the
-// NVIDIA_VISIBLE_DEVICES / NVIDIA_DRIVER_CAPABILITIES / NVIDIA_REQUIRE_* / NVIDIA_DISABLE_REQUIRE
-// environment contract of the NVIDIA container toolkit (reference nvidia-driver.md §3).
+// vendor/nvidia/request: which GPUs and driver capabilities a container asks for: docker's --gpus
+// flag (its grammar is gpu/gpus_flag.hpp's) and the NVIDIA_VISIBLE_DEVICES /
+// NVIDIA_DRIVER_CAPABILITIES / NVIDIA_REQUIRE_* / NVIDIA_DISABLE_REQUIRE environment contract of
+// the NVIDIA container toolkit (reference nvidia-driver.md §3).
 #pragma once
 
-#include "gpu/host.hpp"
+#include "gpu/gpus_flag.hpp"
+#include "vendor/nvidia/host.hpp"
 
 #include <optional>
 #include <string>

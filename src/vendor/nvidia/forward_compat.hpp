@@ -4,14 +4,14 @@
 // verdicts about a too-old driver into warnings when the compat library covers them.
 #pragma once
 
-#include "compat/doctor.hpp"
+#include "compat/finding.hpp"
 
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace gantry::compat {
+namespace gantry::vendor::nvidia {
 
 // The JSON description of a cuda-compat libcuda's `.note.cuda.fwd_compatibility` section (owner
 // "NVIDIA Corporation"), e.g. {"Format":1,"CUDA Version":"13.1","Driver":[535,...],...}; nullopt
@@ -24,7 +24,7 @@ std::optional<std::string> cuda_fwd_compat_note_bytes(std::string_view elf);
 // compat library serves into CUDA-/TORCH-FORWARD-COMPAT warnings naming compat_path. What it
 // serves: the "CUDA Version" of its ELF note (note: that JSON text, may be empty), else the
 // newest CUDA of its driver branch (compat_version, e.g. "580.65.06").
-void apply_forward_compat(std::vector<Finding>& out, const std::string& compat_path,
+void apply_forward_compat(std::vector<compat::Finding>& out, const std::string& compat_path,
                           const std::string& compat_version, const std::string& note);
 
-} // namespace gantry::compat
+} // namespace gantry::vendor::nvidia

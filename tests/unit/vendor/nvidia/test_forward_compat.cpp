@@ -1,5 +1,5 @@
-#include "compat/forward_compat.hpp"
 #include "util/fs.hpp"
+#include "vendor/nvidia/forward_compat.hpp"
 #include "vendor/nvidia/inject.hpp"
 
 #include <cstdint>
@@ -52,33 +52,33 @@ TEST(CudaCompat, ReadsTheForwardCompatibilityNote) {
         R"({"Format":1,"CUDA Version":"13.1","Driver":[535,550,570,575,580,590],"Device":[1,2,7,8]})";
     auto so = compat_lib_with_note(dir.string(), json);
     ASSERT_FALSE(so.empty()) << "cc and objcopy are needed (build-essential)";
-    auto note = compat::cuda_fwd_compat_note(so);
+    auto note = vendor::nvidia::cuda_fwd_compat_note(so);
     ASSERT_TRUE(note.has_value());
     EXPECT_EQ(*note, json);
     // A library without the note.
     std::string plain = dir.string() + "/plain.so";
     ASSERT_EQ(std::system(("cc -shared -fPIC -o " + plain + " " + dir.string() + "/x.c").c_str()),
               0);
-    EXPECT_FALSE(compat::cuda_fwd_compat_note(plain).has_value());
+    EXPECT_FALSE(vendor::nvidia::cuda_fwd_compat_note(plain).has_value());
     // Not an ELF, and truncated ELF: no note, no crash.
     std::ofstream(dir / "junk") << "not an elf";
-    EXPECT_FALSE(compat::cuda_fwd_compat_note((dir / "junk").string()).has_value());
+    EXPECT_FALSE(vendor::nvidia::cuda_fwd_compat_note((dir / "junk").string()).has_value());
     std::filesystem::copy_file(so, dir / "cut.so");
     std::filesystem::resize_file(dir / "cut.so", 200);
-    EXPECT_NO_THROW(compat::cuda_fwd_compat_note((dir / "cut.so").string()));
+    EXPECT_NO_THROW(vendor::nvidia::cuda_fwd_compat_note((dir / "cut.so").string()));
     // From bytes: the same note; every truncation and random damage read without a crash.
     std::ifstream in(so, std::ios::binary);
     const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-    EXPECT_EQ(compat::cuda_fwd_compat_note_bytes(bytes), json);
-    EXPECT_FALSE(compat::cuda_fwd_compat_note_bytes({}).has_value());
+    EXPECT_EQ(vendor::nvidia::cuda_fwd_compat_note_bytes(bytes), json);
+    EXPECT_FALSE(vendor::nvidia::cuda_fwd_compat_note_bytes({}).has_value());
     for (size_t n = 0; n < bytes.size(); n += 7)
-        compat::cuda_fwd_compat_note_bytes(std::string_view(bytes).substr(0, n));
+        vendor::nvidia::cuda_fwd_compat_note_bytes(std::string_view(bytes).substr(0, n));
     std::mt19937_64 rng(3);
     for (int i = 0; i < 2000; ++i) {
         std::string s = bytes;
         for (int k = 0; k < 4; ++k) s[rng() % 128] = static_cast<char>(rng()); // the ELF header
         for (int k = 0; k < 4; ++k) s[rng() % s.size()] = static_cast<char>(rng());
-        compat::cuda_fwd_compat_note_bytes(s);
+        vendor::nvidia::cuda_fwd_compat_note_bytes(s);
     }
     fs::remove_tree(dir);
 }

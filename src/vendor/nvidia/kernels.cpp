@@ -1,4 +1,4 @@
-#include "compat/kernels.hpp"
+#include "vendor/nvidia/kernels.hpp"
 
 #include "compat/version.hpp"
 #include "util/text.hpp"
@@ -6,14 +6,14 @@
 #include <algorithm>
 #include <tuple>
 
-namespace gantry::compat {
+namespace gantry::vendor::nvidia {
 
 namespace {
 
-int arch_major(const FatbinEntry& e) {
+int arch_major(const compat::FatbinEntry& e) {
     return static_cast<int>(e.arch / 10);
 }
-int arch_minor(const FatbinEntry& e) {
+int arch_minor(const compat::FatbinEntry& e) {
     return static_cast<int>(e.arch % 10);
 }
 
@@ -21,36 +21,36 @@ std::string cc_string(int major, int minor) {
     return std::to_string(major) + "." + std::to_string(minor);
 }
 
-std::string isa_string(const FatbinEntry& e) {
+std::string isa_string(const compat::FatbinEntry& e) {
     return std::to_string(e.code_major) + "." + std::to_string(e.code_minor);
 }
 
-int variant_rank(ArchVariant v) {
+int variant_rank(compat::ArchVariant v) {
     switch (v) {
-    case ArchVariant::a:
+    case compat::ArchVariant::a:
         return 2;
-    case ArchVariant::f:
+    case compat::ArchVariant::f:
         return 1;
-    case ArchVariant::plain:
+    case compat::ArchVariant::plain:
         return 0;
     }
     return 0;
 }
 
 // Empty when the driver can JIT the entry's PTX ISA; else why not.
-std::string ptx_isa_problem(const FatbinEntry& e, int driver_cuda) {
+std::string ptx_isa_problem(const compat::FatbinEntry& e, int driver_cuda) {
     if (driver_cuda <= 0) return {};
-    if (auto need = ptx_isa_min_cuda(e.code_major, e.code_minor)) {
+    if (auto need = compat::ptx_isa_min_cuda(e.code_major, e.code_minor)) {
         if (*need <= driver_cuda) return {};
         return e.arch_name() + " PTX has ISA " + isa_string(e) + ", which needs a CUDA " +
-               cuda_string(*need) + " driver; this driver serves CUDA " + cuda_string(driver_cuda) +
-               " (cudaErrorUnsupportedPtxVersion, 222)";
+               compat::cuda_string(*need) + " driver; this driver serves CUDA " +
+               compat::cuda_string(driver_cuda) + " (cudaErrorUnsupportedPtxVersion, 222)";
     }
     // Older than every ISA in the table (< 6.0): every current driver reads it.
     if (e.code_major < 6) return {};
     return e.arch_name() + " PTX has ISA " + isa_string(e) +
-           ", which gantry does not know; assuming this driver (CUDA " + cuda_string(driver_cuda) +
-           ") cannot JIT it";
+           ", which gantry does not know; assuming this driver (CUDA " +
+           compat::cuda_string(driver_cuda) + ") cannot JIT it";
 }
 
 } // namespace
@@ -67,28 +67,29 @@ const char* to_string(KernelVerdict v) {
     return "none";
 }
 
-bool sass_runs_on(const FatbinEntry& e, int cc_major, int cc_minor) {
-    if (e.kind != EntryKind::sass) return false;
-    if (e.variant == ArchVariant::a) return arch_major(e) == cc_major && arch_minor(e) == cc_minor;
+bool sass_runs_on(const compat::FatbinEntry& e, int cc_major, int cc_minor) {
+    if (e.kind != compat::EntryKind::sass) return false;
+    if (e.variant == compat::ArchVariant::a)
+        return arch_major(e) == cc_major && arch_minor(e) == cc_minor;
     // plain and family SASS alike: same major, minor at least the entry's (the family table of
     // the programming guide: 100f -> 10.0, 10.3; 103f -> 10.3; 120f -> 12.0, 12.1; 121f -> 12.1).
     return arch_major(e) == cc_major && cc_minor >= arch_minor(e);
 }
 
-bool ptx_targets(const FatbinEntry& e, int cc_major, int cc_minor) {
-    if (e.kind != EntryKind::ptx) return false;
+bool ptx_targets(const compat::FatbinEntry& e, int cc_major, int cc_minor) {
+    if (e.kind != compat::EntryKind::ptx) return false;
     switch (e.variant) {
-    case ArchVariant::a:
+    case compat::ArchVariant::a:
         return arch_major(e) == cc_major && arch_minor(e) == cc_minor;
-    case ArchVariant::f:
+    case compat::ArchVariant::f:
         return arch_major(e) == cc_major && cc_minor >= arch_minor(e);
-    case ArchVariant::plain:
+    case compat::ArchVariant::plain:
         return std::pair(cc_major, cc_minor) >= std::pair(arch_major(e), arch_minor(e));
     }
     return false;
 }
 
-KernelCheck can_run(const std::vector<FatbinEntry>& entries, int cc_major, int cc_minor,
+KernelCheck can_run(const std::vector<compat::FatbinEntry>& entries, int cc_major, int cc_minor,
                     int driver_cuda_version) {
     KernelCheck k;
     const std::string cc = cc_string(cc_major, cc_minor);
@@ -99,7 +100,7 @@ KernelCheck can_run(const std::vector<FatbinEntry>& entries, int cc_major, int c
     for (std::size_t i = 0; i < entries.size(); ++i) {
         auto& e = entries[i];
         if (e.stub) continue;
-        if (e.kind == EntryKind::lto || e.kind == EntryKind::unknown) continue;
+        if (e.kind == compat::EntryKind::lto || e.kind == compat::EntryKind::unknown) continue;
         if (e.relocatable) {
             if (sass_runs_on(e, cc_major, cc_minor) || ptx_targets(e, cc_major, cc_minor))
                 ++relocatable_fit;
@@ -180,4 +181,4 @@ KernelCheck can_run(const std::vector<FatbinEntry>& entries, int cc_major, int c
     return k;
 }
 
-} // namespace gantry::compat
+} // namespace gantry::vendor::nvidia

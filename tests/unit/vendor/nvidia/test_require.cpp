@@ -1,13 +1,14 @@
-// compat/require: NVIDIA_REQUIRE_* and NVIDIA_REQUIRE_CUDA evaluated as nvidia-container-toolkit
-// does (Go's ParseBool, version comparison, expressions, per-GPU evaluation, legacy forms).
-#include "compat/require.hpp"
+// vendor/nvidia/require: NVIDIA_REQUIRE_* and NVIDIA_REQUIRE_CUDA evaluated as
+// nvidia-container-toolkit does (Go's ParseBool, version comparison, expressions, per-GPU
+// evaluation, legacy forms).
+#include "vendor/nvidia/require.hpp"
 
 #include <gtest/gtest.h>
 #include <string>
 
 namespace compat_require_test {
 
-using namespace gantry::compat;
+using namespace gantry::vendor::nvidia;
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "gpu/request.hpp"
+#include "vendor/nvidia/request.hpp"
 
 #include "util/error.hpp"
 #include "util/text.hpp"
@@ -9,17 +9,6 @@ namespace gantry::gpu {
 
 namespace {
 
-// Blanks and the quotes of a value written as "compute,utility" or 'all'.
-constexpr std::string_view kBlanksAndQuotes = " \t\"'";
-
-// The items of a comma-separated list, blanks and quotes trimmed, empty ones dropped.
-std::vector<std::string> split_list(std::string_view s) {
-    std::vector<std::string> out;
-    for (std::string_view item : text::split(s, ','))
-        if (auto t = text::trim(item, kBlanksAndQuotes); !t.empty()) out.emplace_back(t);
-    return out;
-}
-
 std::optional<std::string> env_get(const std::vector<std::string>& env, const std::string& key) {
     std::optional<std::string> v;
     for (auto& e : env)
@@ -27,46 +16,22 @@ std::optional<std::string> env_get(const std::vector<std::string>& env, const st
     return v;
 }
 
-Capabilities parse_caps(const std::string& value, const std::string& what) {
+// A capability list's words ("all" stands for every capability) as NVIDIA's Capabilities.
+Capabilities caps_of(const std::vector<std::string>& words, const std::string& what) {
     Capabilities caps;
-    for (auto& t : split_list(value)) {
+    for (auto& t : words) {
         if (t == "all") return all_capabilities();
         auto c = capability_from_string(t);
-        if (!c)
-            throw Error(
-                Errc::usage, what + ": unsupported driver capability \"" + t + "\"",
-                "use a comma-separated list of compute, compat32, graphics, utility, video, "
-                "display, ngx, or all");
+        if (!c) throw_unknown_capability(what, t);
         caps.insert(*c);
     }
     return caps;
 }
 
-void set_devices(Request& r, const std::string& value) {
-    auto toks = split_list(value);
-    if (toks.empty() || std::find(toks.begin(), toks.end(), "void") != toks.end()) {
-        r.inject = false; // "" and "void": nothing injected
-        return;
-    }
-    r.inject = true;
-    if (std::find(toks.begin(), toks.end(), "all") != toks.end()) {
-        r.all = true;
-        return;
-    }
-    if (toks.size() == 1 && toks[0] == "none") return; // driver without devices
-    for (auto& t : toks)
-        if (t != "none") r.devices.push_back(t);
-}
-
-// --gpus N and count=N: the first N GPUs. No host has thousands: a larger N is a typo, and
-// must not make gantry build billions of names (or overflow an int).
-void first_gpus(Request& r, const std::string& n) {
-    constexpr std::uint32_t kMax = 1024;
-    auto count = text::to_u32(n);
-    if (!count || *count > kMax)
-        throw Error(Errc::usage, "--gpus: " + n + " GPUs is more than a host has",
-                    "give at most " + std::to_string(kMax) + ", or all");
-    for (std::uint32_t i = 0; i < *count; ++i) r.devices.push_back(std::to_string(i));
+void take_devices(Request& r, const GpusFlag& f) {
+    r.inject = f.inject;
+    r.all = f.all;
+    r.devices = f.devices;
 }
 
 } // namespace
@@ -85,64 +50,14 @@ Request parse_request(const std::vector<std::string>& env, const std::optional<s
     std::optional<Capabilities> flag_caps;
     if (gpus) {
         r.source = "--gpus";
-        // docker: all | N | device=LIST | count=N | capabilities=LIST, comma-separated keys
-        std::string v(text::trim(*gpus, kBlanksAndQuotes));
-        std::vector<std::string> parts;
-        // "device=0,2" keeps its commas: split on keys instead
-        size_t pos = 0;
-        while (pos < v.size()) {
-            size_t next = std::string::npos;
-            for (const char* key : {",device=", ",count=", ",capabilities=", ",driver="}) {
-                size_t k = v.find(key, pos + 1);
-                if (k != std::string::npos && k < next) next = k;
-            }
-            parts.emplace_back(
-                text::trim(std::string_view(v).substr(pos, next == v.npos ? v.npos : next - pos),
-                           kBlanksAndQuotes));
-            if (next == std::string::npos) break;
-            pos = next + 1;
-        }
-        bool any_devices = false;
-        for (auto& p : parts) {
-            if (p == "all") {
-                r.inject = r.all = true;
-                any_devices = true;
-            } else if (text::all_digits(p)) {
-                r.inject = true;
-                any_devices = true;
-                first_gpus(r, p);
-            } else if (p.starts_with("device=")) {
-                set_devices(r, p.substr(7));
-                any_devices = true;
-            } else if (p.starts_with("count=")) {
-                std::string n = p.substr(6);
-                r.inject = true;
-                any_devices = true;
-                if (n == "all")
-                    r.all = true;
-                else if (text::all_digits(n))
-                    first_gpus(r, n);
-                else
-                    throw Error(Errc::usage, "--gpus: invalid count \"" + n + "\"",
-                                "use count=N or count=all");
-            } else if (p.starts_with("capabilities=")) {
-                flag_caps = parse_caps(p.substr(13), "--gpus");
-            } else if (p.starts_with("driver=")) {
-                if (p.substr(7) != "nvidia")
-                    throw Error(Errc::unsupported, "--gpus: only the nvidia driver is supported");
-            } else if (p.starts_with("GPU-") || p.starts_with("MIG-")) {
-                set_devices(r, p);
-                any_devices = true;
-            } else {
-                throw Error(
-                    Errc::usage, "--gpus: cannot parse \"" + p + "\"",
-                    "use all, a count, device=0,2, a GPU-/MIG- UUID, or count=N,capabilities=...");
-            }
-        }
-        if (!any_devices) r.inject = r.all = true; // capabilities=... alone means all GPUs
+        GpusFlag f = parse_gpus_flag(*gpus);
+        take_devices(r, f);
+        if (f.capabilities) flag_caps = caps_of(*f.capabilities, "--gpus");
     } else if (auto v = env_get(env, "NVIDIA_VISIBLE_DEVICES")) {
         r.source = "NVIDIA_VISIBLE_DEVICES";
-        set_devices(r, *v);
+        GpusFlag f;
+        set_device_list(f, *v);
+        take_devices(r, f);
     } else if (legacy) {
         r.source = "CUDA_VERSION (legacy image)";
         r.inject = r.all = true;
@@ -151,7 +66,7 @@ Request parse_request(const std::vector<std::string>& env, const std::optional<s
     if (flag_caps)
         r.caps = *flag_caps;
     else if (cv && !text::trim(*cv, kBlanksAndQuotes).empty())
-        r.caps = parse_caps(*cv, "NVIDIA_DRIVER_CAPABILITIES");
+        r.caps = caps_of(split_list(*cv), "NVIDIA_DRIVER_CAPABILITIES");
     else if (legacy && !cv)
         r.caps = all_capabilities();
     else

@@ -1,46 +1,27 @@
-#include "compat/doctor.hpp"
+#include "vendor/nvidia/doctor_rules.hpp"
 
-#include "compat/kernels.hpp"
-#include "compat/require.hpp"
 #include "compat/version.hpp"
+#include "vendor/nvidia/kernels.hpp"
+#include "vendor/nvidia/require.hpp"
 
 #include <algorithm>
 #include <cstdlib>
 #include <set>
 #include <unistd.h>
 
-namespace gantry::compat {
-
-const char* to_string(Severity s) {
-    switch (s) {
-    case Severity::fail:
-        return "fail";
-    case Severity::warn:
-        return "warn";
-    case Severity::info:
-        return "info";
-    default:
-        return "pass";
-    }
-}
-
-Severity worst(const std::vector<Finding>& f) {
-    Severity w = Severity::pass;
-    for (auto& x : f) w = std::max(w, x.severity);
-    return w;
-}
+namespace gantry::vendor::nvidia {
 
 namespace {
 
-void node(std::vector<Finding>& out, const gpu::DeviceNode& n, const std::string& id,
-          const std::string& what, Severity missing) {
+void node(std::vector<compat::Finding>& out, const gpu::DeviceNode& n, const std::string& id,
+          const std::string& what, compat::Severity missing) {
     if (!n.present) {
         out.push_back({id, missing, what + " " + n.host_path + " does not exist",
                        "load the NVIDIA kernel modules (nvidia-modprobe, or nvidia-smi as root) or "
                        "point --dev-root at the directory holding dev/nvidia*"});
     } else if (::access(n.host_path.c_str(), R_OK | W_OK) != 0) {
         out.push_back(
-            {id + "-ACCESS", Severity::fail,
+            {id + "-ACCESS", compat::Severity::fail,
              what + " " + n.host_path + " is not readable and writable by you",
              "ask the administrator for access (mode 0666 or your group on /dev/nvidia*)"});
     }
@@ -48,38 +29,38 @@ void node(std::vector<Finding>& out, const gpu::DeviceNode& n, const std::string
 
 } // namespace
 
-std::vector<Finding> check_host(const gpu::Host& host) {
-    std::vector<Finding> out;
+std::vector<compat::Finding> check_host(const gpu::Host& host) {
+    std::vector<compat::Finding> out;
     if (!host.has_driver()) {
-        out.push_back({"HOST-NO-DRIVER", Severity::fail,
+        out.push_back({"HOST-NO-DRIVER", compat::Severity::fail,
                        "no NVIDIA driver under driver root " + host.driver_root +
                            (host.notes.empty() ? "" : " (" + host.notes.front() + ")"),
                        "install the NVIDIA driver, or point --driver-root at it"});
         return out;
     }
-    out.push_back({"HOST-DRIVER", Severity::pass,
+    out.push_back({"HOST-DRIVER", compat::Severity::pass,
                    "driver " + host.driver_version + " serves CUDA up to " +
                        std::to_string(host.cuda_version / 1000) + "." +
                        std::to_string(host.cuda_version % 1000 / 10),
                    ""});
     if (!host.nvml_loaded)
         out.push_back(
-            {"HOST-NVML", Severity::warn,
+            {"HOST-NVML", compat::Severity::warn,
              "NVML (libnvidia-ml.so.1) could not be used: GPU models, compute capabilities "
              "and MIG are unknown",
              "check the driver installation under " + host.driver_root});
     if (host.devices.empty())
         out.push_back(
-            {"HOST-NO-GPU", Severity::fail, "the driver reports no GPU",
+            {"HOST-NO-GPU", compat::Severity::fail, "the driver reports no GPU",
              "check `nvidia-smi` on the host; a GPU may be excluded or fallen off the bus"});
-    node(out, host.ctl, "HOST-NODE-CTL", "the control device", Severity::fail);
-    node(out, host.uvm, "HOST-NODE-UVM", "nvidia-uvm (needed by CUDA)", Severity::warn);
+    node(out, host.ctl, "HOST-NODE-CTL", "the control device", compat::Severity::fail);
+    node(out, host.uvm, "HOST-NODE-UVM", "nvidia-uvm (needed by CUDA)", compat::Severity::warn);
     for (auto& d : host.devices) {
         node(out, d.node, "HOST-NODE-GPU", "GPU " + std::to_string(d.index) + "'s device",
-             Severity::fail);
+             compat::Severity::fail);
         std::string cc =
             d.cc_major ? std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor) : "unknown";
-        out.push_back({"HOST-GPU", Severity::info,
+        out.push_back({"HOST-GPU", compat::Severity::info,
                        "GPU " + std::to_string(d.index) + ": " + d.name + " (" + d.uuid +
                            "), compute capability " + cc +
                            (d.mig_enabled ? ", MIG enabled with " + std::to_string(d.migs.size()) +
@@ -94,39 +75,39 @@ std::vector<Finding> check_host(const gpu::Host& host) {
 
 namespace {
 
-bool has_lib(const ImageFacts& img, const char* prefix) {
+bool has_lib(const compat::ImageFacts& img, const char* prefix) {
     return std::any_of(img.lib_names.begin(), img.lib_names.end(),
                        [&](const std::string& n) { return n.starts_with(prefix); });
 }
 
-const PipPackage* pip_package(const ImageFacts& img, const std::string& name) {
+const compat::PipPackage* pip_package(const compat::ImageFacts& img, const std::string& name) {
     for (auto& p : img.pip)
         if (p.name == name) return &p;
     return nullptr;
 }
 
-bool has_pip(const ImageFacts& img, const char* prefix) {
+bool has_pip(const compat::ImageFacts& img, const char* prefix) {
     return std::any_of(img.pip.begin(), img.pip.end(),
-                       [&](const PipPackage& p) { return p.name.starts_with(prefix); });
+                       [&](const compat::PipPackage& p) { return p.name.starts_with(prefix); });
 }
 
-void check_torch(std::vector<Finding>& out, const gpu::Host& host, const ImageFacts& img,
-                 const TorchInfo& torch) {
+void check_torch(std::vector<compat::Finding>& out, const gpu::Host& host,
+                 const compat::ImageFacts& img, const compat::TorchInfo& torch) {
     std::string where = " (" + img.torch_path + ")";
     std::string who = "PyTorch " + torch.version + where;
     if (torch.cuda.empty()) {
-        out.push_back({"TORCH-CPU-ONLY", Severity::warn,
+        out.push_back({"TORCH-CPU-ONLY", compat::Severity::warn,
                        who + " is a CPU-only build: torch.cuda.is_available() will be False",
                        "install a CUDA build, e.g. pip install torch --index-url "
                        "https://download.pytorch.org/whl/cu126"});
         return;
     }
-    auto tv = CudaVersion::parse(torch.cuda);
+    auto tv = compat::CudaVersion::parse(torch.cuda);
     if (host.has_driver() && tv) {
-        if (auto dv = DriverVersion::parse(host.driver_version)) {
+        if (auto dv = compat::DriverVersion::parse(host.driver_version)) {
             auto c = check_driver(*tv, *dv);
-            if (c.status == DriverStatus::too_old)
-                out.push_back({"TORCH-CUDA-TOO-NEW", Severity::fail,
+            if (c.status == compat::DriverStatus::too_old)
+                out.push_back({"TORCH-CUDA-TOO-NEW", compat::Severity::fail,
                                who + " is built for CUDA " + torch.cuda + ": " + c.message,
                                "upgrade the driver to " +
                                    (c.minimum ? c.minimum->text : std::string("a newer branch")) +
@@ -144,7 +125,7 @@ void check_torch(std::vector<Finding>& out, const gpu::Host& host, const ImageFa
             bool older = !other_major && minor >= 0 && minor < tv->minor;
             if (!other_major && !older) return;
             out.push_back(
-                {"TORCH-CUDA-MISMATCH", Severity::warn,
+                {"TORCH-CUDA-MISMATCH", compat::Severity::warn,
                  who + " is built for CUDA " + torch.cuda + " but the image ships " + what +
                      (older ? ", an older CUDA " + std::to_string(major) + " runtime" : ""),
                  other_major ? "install a torch build matching the image's CUDA " +
@@ -157,12 +138,13 @@ void check_torch(std::vector<Finding>& out, const gpu::Host& host, const ImageFa
                                    std::to_string(minor)});
         };
         for (auto& n : img.lib_names)
-            if (n.starts_with("libcudart.so.") && !file_name_version(n, "libcudart.so.", 3)) {
+            if (n.starts_with("libcudart.so.") &&
+                !compat::file_name_version(n, "libcudart.so.", 3)) {
                 int m = std::atoi(n.c_str() + 13);
                 if (m) mismatch(n, m, -1);
             }
         for (auto& e : img.cuda)
-            if (auto mm = major_minor(e.version)) mismatch(e.source, mm->first, mm->second);
+            if (auto mm = compat::major_minor(e.version)) mismatch(e.source, mm->first, mm->second);
     }
     // Exact pins of torch's own wheel (Requires-Dist nvidia-cudnn-cu12==9.1.0.70).
     if (auto* t = pip_package(img, "torch"))
@@ -170,35 +152,35 @@ void check_torch(std::vector<Finding>& out, const gpu::Host& host, const ImageFa
             if (!name.starts_with("nvidia-")) continue;
             auto* have = pip_package(img, name);
             if (have && have->version != version)
-                out.push_back({"TORCH-WHEEL-MISMATCH", Severity::warn,
+                out.push_back({"TORCH-WHEEL-MISMATCH", compat::Severity::warn,
                                who + " pins " + name + "==" + version + " but " + have->path +
                                    " is version " + have->version,
                                "pip install " + name + "==" + version +
                                    " (or reinstall torch so pip resolves its pins)"});
         }
     if (!has_lib(img, "libcudnn.so") && !has_lib(img, "libcudnn_") && !has_pip(img, "nvidia-cudnn"))
-        out.push_back({"CUDNN-MISSING", Severity::fail,
+        out.push_back({"CUDNN-MISSING", compat::Severity::fail,
                        who + " needs cuDNN but the image has no libcudnn (no libcudnn.so* file, "
                              "no nvidia-cudnn wheel)",
                        "install the nvidia-cudnn wheel torch pins (pip install torch pulls it), "
                        "or use a cudnn image flavour"});
     if (!has_lib(img, "libnccl.so") && !has_pip(img, "nvidia-nccl"))
-        out.push_back({"NCCL-MISSING", Severity::warn,
+        out.push_back({"NCCL-MISSING", compat::Severity::warn,
                        who + " is a CUDA build but the image has no libnccl (no libnccl.so* "
                              "file, no nvidia-nccl wheel): distributed training fails",
                        "install the nvidia-nccl wheel torch pins"});
 }
 
 // cuDNN, NCCL or TensorRT built for another CUDA major than the image's CUDA.
-void check_lib_cuda(std::vector<Finding>& out, const ImageFacts& img,
-                    const std::vector<Evidence>& cudas) {
+void check_lib_cuda(std::vector<compat::Finding>& out, const compat::ImageFacts& img,
+                    const std::vector<compat::Evidence>& cudas) {
     if (cudas.empty() || !cudas.front().cuda_major) return;
-    const Evidence& c = cudas.front();
-    auto check = [&](const char* what, const std::vector<Evidence>& evs, const char* fix) {
+    const compat::Evidence& c = cudas.front();
+    auto check = [&](const char* what, const std::vector<compat::Evidence>& evs, const char* fix) {
         for (auto& e : evs) {
             if (!e.cuda_major || e.cuda_major == c.cuda_major) continue;
             out.push_back(
-                {"LIB-CUDA-MISMATCH", Severity::warn,
+                {"LIB-CUDA-MISMATCH", compat::Severity::warn,
                  std::string(what) + " " + e.version + " (" + e.source + ") is built for CUDA " +
                      std::to_string(e.cuda_major) + " but the image's CUDA is " + c.version + " (" +
                      c.source + "): it fails to load or falls back",
@@ -212,9 +194,9 @@ void check_lib_cuda(std::vector<Finding>& out, const ImageFacts& img,
     check("TensorRT", img.tensorrt, "tensorrt-cu");
 }
 
-std::string components(const ImageFacts& img, const std::vector<Evidence>& cudas) {
+std::string components(const compat::ImageFacts& img, const std::vector<compat::Evidence>& cudas) {
     std::string s;
-    auto add = [&](const char* what, const std::vector<Evidence>& evs) {
+    auto add = [&](const char* what, const std::vector<compat::Evidence>& evs) {
         for (auto& e : evs) {
             if (!s.empty()) s += "; ";
             s += std::string(what) + " " + e.version + " (" + e.source + ")";
@@ -224,7 +206,7 @@ std::string components(const ImageFacts& img, const std::vector<Evidence>& cudas
     add("cuDNN", img.cudnn);
     add("NCCL", img.nccl);
     add("TensorRT", img.tensorrt);
-    if (auto t = parse_torch_version(img.torch_version_py)) {
+    if (auto t = compat::parse_torch_version(img.torch_version_py)) {
         if (!s.empty()) s += "; ";
         s += "PyTorch " + t->version + " (" + img.torch_path + ")";
     }
@@ -241,10 +223,11 @@ std::string glibc_string(std::pair<int, int> v) {
 
 } // namespace
 
-std::vector<Finding> check_glibc(const ImageFacts& img, const std::vector<GlibcNeed>& needs) {
-    std::vector<Finding> out;
+std::vector<compat::Finding> check_glibc(const compat::ImageFacts& img,
+                                         const std::vector<GlibcNeed>& needs) {
+    std::vector<compat::Finding> out;
     if (img.glibc.empty()) return out;
-    auto have = major_minor(img.glibc);
+    auto have = compat::major_minor(img.glibc);
     if (!have) return out;
     std::set<std::string> defs(img.glibc_defs.begin(), img.glibc_defs.end());
     const GlibcNeed* worst_lib = nullptr;
@@ -262,7 +245,7 @@ std::vector<Finding> check_glibc(const ImageFacts& img, const std::vector<GlibcN
     }
     if (!worst_lib) return out;
     std::string need = glibc_string(worst_lib->glibc);
-    out.push_back({"GLIBC-TOO-OLD", Severity::fail,
+    out.push_back({"GLIBC-TOO-OLD", compat::Severity::fail,
                    img.ref + " has glibc " + img.glibc + " (" + img.glibc_source +
                        ") but the injected driver library " + worst_lib->path + " needs GLIBC_" +
                        need +
@@ -278,11 +261,11 @@ std::vector<Finding> check_glibc(const ImageFacts& img, const std::vector<GlibcN
     return out;
 }
 
-std::vector<Finding> check_persistence(const gpu::Host& host) {
-    std::vector<Finding> out;
+std::vector<compat::Finding> check_persistence(const gpu::Host& host) {
+    std::vector<compat::Finding> out;
     for (auto& d : host.devices)
         if (d.persistence == 0)
-            out.push_back({"HOST-PERSISTENCE-OFF", Severity::warn,
+            out.push_back({"HOST-PERSISTENCE-OFF", compat::Severity::warn,
                            "GPU " + std::to_string(d.index) + " (" + d.name +
                                ") has persistence mode disabled: the driver tears the GPU down "
                                "when the last process exits, so every container start pays "
@@ -291,13 +274,13 @@ std::vector<Finding> check_persistence(const gpu::Host& host) {
     return out;
 }
 
-std::vector<Finding> check_image(const gpu::Host& host, const ImageFacts& img,
-                                 const gpu::Request& req, const gpu::Selection& sel) {
-    std::vector<Finding> out;
+std::vector<compat::Finding> check_image(const gpu::Host& host, const compat::ImageFacts& img,
+                                         const gpu::Request& req, const gpu::Selection& sel) {
+    std::vector<compat::Finding> out;
     auto here = oci::Platform::host();
     if (!img.platform.architecture.empty() && !here.accepts(img.platform))
         out.push_back(
-            {"IMAGE-PLATFORM", Severity::fail,
+            {"IMAGE-PLATFORM", compat::Severity::fail,
              img.ref + " is built for " + img.platform.str() + ", this host is " + here.str(),
              "use an image for " + here.str()});
     auto cudas = image_cuda_versions(img);
@@ -305,30 +288,31 @@ std::vector<Finding> check_image(const gpu::Host& host, const ImageFacts& img,
     if (!cudas.empty()) cuda = cudas.front().version;
     for (auto& ev : cudas) {
         if (!host.has_driver()) break;
-        auto cv = CudaVersion::parse(ev.version);
-        auto dv = DriverVersion::parse(host.driver_version);
+        auto cv = compat::CudaVersion::parse(ev.version);
+        auto dv = compat::DriverVersion::parse(host.driver_version);
         if (!cv || !dv) continue;
         auto c = check_driver(*cv, *dv);
-        Severity s = c.status == DriverStatus::too_old                   ? Severity::fail
-                     : c.status == DriverStatus::ok_minor_version_compat ? Severity::warn
-                     : c.status == DriverStatus::ok                      ? Severity::pass
-                                                                         : Severity::warn;
+        compat::Severity s = c.status == compat::DriverStatus::too_old ? compat::Severity::fail
+                             : c.status == compat::DriverStatus::ok_minor_version_compat
+                                 ? compat::Severity::warn
+                             : c.status == compat::DriverStatus::ok ? compat::Severity::pass
+                                                                    : compat::Severity::warn;
         std::string fix;
-        if (s == Severity::fail) {
+        if (s == compat::Severity::fail) {
             fix = "upgrade the host driver to " +
                   (c.minimum ? c.minimum->text : std::string("a newer branch")) +
                   " or newer, or use an image built for an older CUDA";
             if (!c.caveats.empty()) fix += " (" + c.caveats.front() + ")";
-        } else if (s == Severity::warn && !c.caveats.empty()) {
+        } else if (s == compat::Severity::warn && !c.caveats.empty()) {
             fix = c.caveats.front();
         }
-        out.push_back({s == Severity::fail   ? "CUDA-DRIVER-TOO-OLD"
-                       : s == Severity::warn ? "CUDA-MINOR-VERSION-COMPAT"
-                                             : "CUDA-DRIVER",
+        out.push_back({s == compat::Severity::fail   ? "CUDA-DRIVER-TOO-OLD"
+                       : s == compat::Severity::warn ? "CUDA-MINOR-VERSION-COMPAT"
+                                                     : "CUDA-DRIVER",
                        s, img.ref + " (" + ev.source + "): " + c.message, fix, cv->encoded()});
     }
     if (req.inject && !req.caps.count(gpu::Capability::compute) && cuda)
-        out.push_back({"CAPS-NO-COMPUTE", Severity::warn,
+        out.push_back({"CAPS-NO-COMPUTE", compat::Severity::warn,
                        "NVIDIA_DRIVER_CAPABILITIES lacks compute for a CUDA image: libcuda will "
                        "not be injected",
                        "set NVIDIA_DRIVER_CAPABILITIES=compute,utility"});
@@ -338,34 +322,34 @@ std::vector<Finding> check_image(const gpu::Host& host, const ImageFacts& img,
             rh.gpus.push_back({d->index, d->cc_major, d->cc_minor, d->brand, d->name});
         auto r = check_requirements(env_map(img.env), rh);
         for (auto& f : r.failures)
-            out.push_back({"REQUIRE-UNSATISFIED", r.disabled ? Severity::warn : Severity::fail,
-                           f.message,
+            out.push_back({"REQUIRE-UNSATISFIED",
+                           r.disabled ? compat::Severity::warn : compat::Severity::fail, f.message,
                            "use a newer driver or an older image; NVIDIA_DISABLE_REQUIRE=true "
                            "skips the check"});
         for (auto* d : sel.gpus)
             if (d->mig_enabled && sel.whole_gpu_requested)
-                out.push_back({"MIG-WHOLE-GPU", Severity::warn,
+                out.push_back({"MIG-WHOLE-GPU", compat::Severity::warn,
                                "GPU " + std::to_string(d->index) +
                                    " has MIG enabled but the whole GPU was requested: "
                                    "CUDA sees only the MIG instances also given",
                                "request MIG devices (e.g. --gpus device=" +
                                    std::to_string(d->index) + ":0) or disable MIG on that GPU"});
     }
-    if (auto torch = parse_torch_version(img.torch_version_py); torch && req.inject)
+    if (auto torch = compat::parse_torch_version(img.torch_version_py); torch && req.inject)
         check_torch(out, host, img, *torch);
     check_lib_cuda(out, img, cudas);
     if (auto summary = components(img, cudas); !summary.empty())
-        out.push_back({"IMAGE-COMPONENTS", Severity::info, img.ref + ": " + summary, ""});
+        out.push_back({"IMAGE-COMPONENTS", compat::Severity::info, img.ref + ": " + summary, ""});
     if (!req.inject && cuda)
-        out.push_back({"NO-GPU-REQUESTED", Severity::info,
+        out.push_back({"NO-GPU-REQUESTED", compat::Severity::info,
                        img.ref + " is a CUDA image but no GPU was requested",
                        "add --gpus all (or set NVIDIA_VISIBLE_DEVICES)"});
     return out;
 }
 
-std::vector<Finding> check_kernels(const gpu::Host& host, const gpu::Selection& sel,
-                                   const std::vector<ImageBinary>& binaries) {
-    std::vector<Finding> out;
+std::vector<compat::Finding> check_kernels(const gpu::Host& host, const gpu::Selection& sel,
+                                           const std::vector<ImageBinary>& binaries) {
+    std::vector<compat::Finding> out;
     std::set<std::pair<int, int>> ccs;
     for (auto* d : sel.gpus)
         if (d->cc_major) ccs.insert({d->cc_major, d->cc_minor});
@@ -382,7 +366,7 @@ std::vector<Finding> check_kernels(const gpu::Host& host, const gpu::Selection& 
                 if (archs.find(e.arch_name()) == std::string::npos)
                     archs += (archs.empty() ? "" : ", ") + e.arch_name();
             out.push_back(
-                {k.ptx_too_new ? "KERNEL-PTX-TOO-NEW" : "KERNEL-NO-IMAGE", Severity::fail,
+                {k.ptx_too_new ? "KERNEL-PTX-TOO-NEW" : "KERNEL-NO-IMAGE", compat::Severity::fail,
                  "/" + b.path + " has no kernels for compute capability " + std::to_string(ma) +
                      "." + std::to_string(mi) + " (it has " + archs + "): " + k.reason,
                  k.ptx_too_new
@@ -396,11 +380,11 @@ std::vector<Finding> check_kernels(const gpu::Host& host, const gpu::Selection& 
         if (all_ok) ++ok_files;
     }
     if (ok_files)
-        out.push_back({"KERNELS", Severity::pass,
+        out.push_back({"KERNELS", compat::Severity::pass,
                        std::to_string(ok_files) +
                            " file(s) with GPU code have kernels for the selected GPU(s)",
                        ""});
     return out;
 }
 
-} // namespace gantry::compat
+} // namespace gantry::vendor::nvidia

@@ -1,10 +1,11 @@
-#include "compat/forward_compat.hpp"
+#include "vendor/nvidia/forward_compat.hpp"
 
 #include "compat/elf_bytes.hpp"
 #include "compat/version.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/json.hpp"
+#include "util/mapped_file.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -12,41 +13,41 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-namespace gantry::compat {
+namespace gantry::vendor::nvidia {
 
 // The image's cuda-compat libcuda will be used on data-center GPUs: a CUDA the host driver is
 // too old for runs if the compat driver serves it (its note's "CUDA Version", else its branch).
-void apply_forward_compat(std::vector<Finding>& out, const std::string& compat_path,
+void apply_forward_compat(std::vector<compat::Finding>& out, const std::string& compat_path,
                           const std::string& compat_version, const std::string& note) {
     int served = 0;
     if (!note.empty()) {
         auto j = safe_json::parse_or_discarded(note);
         if (j.is_object() && j.contains("CUDA Version") && j["CUDA Version"].is_string())
-            if (auto v = CudaVersion::parse(j["CUDA Version"].get<std::string>()))
+            if (auto v = compat::CudaVersion::parse(j["CUDA Version"].get<std::string>()))
                 served = v->encoded();
     }
     if (!served)
-        if (auto d = DriverVersion::parse(compat_version)) served = max_cuda_for_driver(*d);
+        if (auto d = compat::DriverVersion::parse(compat_version)) served = max_cuda_for_driver(*d);
     if (!served) return;
     for (auto& f : out) {
         if (f.id != "CUDA-DRIVER-TOO-OLD" && f.id != "TORCH-CUDA-TOO-NEW") continue;
         if (f.cuda == 0 || f.cuda > served) continue; // the CUDA version the rule was about
         f.id = f.id == "CUDA-DRIVER-TOO-OLD" ? "CUDA-FORWARD-COMPAT" : "TORCH-FORWARD-COMPAT";
-        f.severity = Severity::warn;
+        f.severity = compat::Severity::warn;
         f.message += "; the image's forward-compatibility library " + compat_path + " (CUDA " +
-                     cuda_string(served) + ") makes it run on this data-center GPU";
+                     compat::cuda_string(served) + ") makes it run on this data-center GPU";
         f.fix = "upgrade the host driver to drop the dependency on forward compatibility "
                 "(it works only on data-center GPUs and supported driver branches)";
     }
 }
 
 std::optional<std::string> cuda_fwd_compat_note_bytes(std::string_view elf) {
-    Bytes f{reinterpret_cast<const unsigned char*>(elf.data()), elf.size()};
+    compat::Bytes f{reinterpret_cast<const unsigned char*>(elf.data()), elf.size()};
     if (!is_elf64le(f)) return std::nullopt;
     std::vector<std::string> problems;
     for (auto& r : elf_regions(f, problems)) {
         if (r.name != ".note.cuda.fwd_compatibility") continue;
-        Bytes n = f.sub(r.off, r.len);
+        compat::Bytes n = f.sub(r.off, r.len);
         for (std::uint64_t at = 0; n.has(at, 12);) {
             std::uint64_t namesz = n.get<std::uint32_t>(at), descsz = n.get<std::uint32_t>(at + 4);
             std::uint64_t name_at = at + 12, desc_at = name_at + ((namesz + 3) & ~std::uint64_t{3});
@@ -63,19 +64,9 @@ std::optional<std::string> cuda_fwd_compat_note_bytes(std::string_view elf) {
 }
 
 std::optional<std::string> cuda_fwd_compat_note(const std::string& path) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw sys_error(errno, "opening " + path);
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0 || st.st_size <= 0) return std::nullopt;
-    auto len = static_cast<std::uint64_t>(st.st_size);
-    void* m = ::mmap(nullptr, len, PROT_READ, MAP_PRIVATE, fd.get(), 0);
-    if (m == MAP_FAILED) throw sys_error(errno, "reading " + path);
-    struct Unmap {
-        void* p;
-        std::size_t n;
-        ~Unmap() { ::munmap(p, n); }
-    } unmap{m, len};
-    return cuda_fwd_compat_note_bytes({static_cast<const char*>(m), len});
+    MappedFile file(path);
+    if (file.size() == 0) return std::nullopt;
+    return cuda_fwd_compat_note_bytes(file.bytes());
 }
 
-} // namespace gantry::compat
+} // namespace gantry::vendor::nvidia

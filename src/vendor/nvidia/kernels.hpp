@@ -1,9 +1,10 @@
-// compat/kernels: can a GPU run the device code of a fat binary? The driver's rules (reference
-// cuda.md §2.3): SASS sm_XY runs on compute capability X.Z with Z >= Y (same major only),
-// sm_XYa only on X.Y exactly, sm_XYf on the family X.Z, Z >= Y (100f: 10.0 and 10.3; 120f: 12.0
-// and 12.1); PTX compute_XY is JIT-compiled for any compute capability >= X.Y (a: exactly X.Y,
-// f: its family) when the driver understands the PTX ISA. Entries of nvlink stub containers,
-// relocatable (-rdc, __nv_relfatbin) entries, LTO IR and unknown kinds are never loaded.
+// vendor/nvidia/kernels: can a GPU run the device code of a fat binary? The driver's rules
+// (reference cuda.md §2.3): SASS sm_XY runs on compute capability X.Z with Z >= Y (same major
+// only), sm_XYa only on X.Y exactly, sm_XYf on the family X.Z, Z >= Y (100f: 10.0 and 10.3;
+// 120f: 12.0 and 12.1); PTX compute_XY is JIT-compiled for any compute capability >= X.Y (a:
+// exactly X.Y, f: its family) when the driver understands the PTX ISA. Entries of nvlink stub
+// containers, relocatable (-rdc, __nv_relfatbin) entries, LTO IR and unknown kinds are never
+// loaded.
 #pragma once
 
 #include "compat/fatbin.hpp"
@@ -12,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace gantry::compat {
+namespace gantry::vendor::nvidia {
 
 enum class KernelVerdict {
     sass,    // a cubin runs as is
@@ -32,15 +33,15 @@ struct KernelCheck {
 };
 
 // True when SASS for `e` (sm_XY[a|f]) executes on compute capability cc_major.cc_minor.
-bool sass_runs_on(const FatbinEntry& e, int cc_major, int cc_minor);
+bool sass_runs_on(const compat::FatbinEntry& e, int cc_major, int cc_minor);
 // True when PTX `e` (compute_XY[a|f]) may be JIT-compiled for cc_major.cc_minor (ISA not checked).
-bool ptx_targets(const FatbinEntry& e, int cc_major, int cc_minor);
+bool ptx_targets(const compat::FatbinEntry& e, int cc_major, int cc_minor);
 
 // Picks what the driver would load for a GPU of compute capability cc_major.cc_minor on a driver
 // serving CUDA `driver_cuda_version` (encoded, 13000; 0 = unknown: PTX ISA is not checked).
 // Prefers SASS (the highest compatible arch, a/f before plain), then PTX (highest arch, then
 // ISA). An empty list is not ok: there is nothing to run.
-KernelCheck can_run(const std::vector<FatbinEntry>& entries, int cc_major, int cc_minor,
+KernelCheck can_run(const std::vector<compat::FatbinEntry>& entries, int cc_major, int cc_minor,
                     int driver_cuda_version);
 
-} // namespace gantry::compat
+} // namespace gantry::vendor::nvidia

@@ -1,4 +1,4 @@
-#include "compat/require.hpp"
+#include "vendor/nvidia/require.hpp"
 
 #include "compat/version.hpp"
 #include "util/text.hpp"
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 
-namespace gantry::compat {
+namespace gantry::vendor::nvidia {
 
 namespace {
 
@@ -269,7 +269,7 @@ ExprResult evaluate_expression(std::string_view expr, const RequireFacts& facts)
 RequireResult evaluate_requirements(const std::vector<Requirement>& reqs, const RequireHost& host) {
     RequireResult res;
     RequireFacts base;
-    if (host.cuda_version > 0) base.cuda = cuda_string(host.cuda_version);
+    if (host.cuda_version > 0) base.cuda = compat::cuda_string(host.cuda_version);
     if (!host.driver.empty()) base.driver = host.driver;
 
     auto run = [&](const RequireFacts& f, const RequireGpu* gpu) {
@@ -343,4 +343,4 @@ RequireResult check_requirements(const EnvMap& env, const RequireHost& host) {
     return res;
 }
 
-} // namespace gantry::compat
+} // namespace gantry::vendor::nvidia

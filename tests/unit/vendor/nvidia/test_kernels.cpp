@@ -1,6 +1,6 @@
-// compat/kernels: which SASS runs on which compute capability (plain, a and f variants), which
-// PTX the driver can JIT, and can_run's choice among an entry list.
-#include "compat/kernels.hpp"
+// vendor/nvidia/kernels: which SASS runs on which compute capability (plain, a and f variants),
+// which PTX the driver can JIT, and can_run's choice among an entry list.
+#include "vendor/nvidia/kernels.hpp"
 
 #include <gtest/gtest.h>
 #include <string>
@@ -8,6 +8,7 @@
 namespace compat_kernels_test {
 
 using namespace gantry::compat;
+using namespace gantry::vendor::nvidia;
 
 namespace {
 

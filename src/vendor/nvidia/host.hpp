@@ -1,7 +1,11 @@
-// gpu::Host: what an NVIDIA driver installation offers containers, discovered from a driver root
-// (libraries, binaries, firmware, IPC sockets) and a device root (device nodes), like nvidia-ctk's
-// --driver-root / --dev-root. gpu/ never touches a container: it only describes the host.
+// vendor/nvidia/host: gpu::Host, what an NVIDIA driver installation offers containers,
+// discovered from a driver root (libraries, binaries, firmware, IPC sockets) and a device root
+// (device nodes), like nvidia-ctk's --driver-root / --dev-root. It only describes the host; the
+// shared DeviceNode and join_root are gpu/device_node.hpp's. (Namespace gantry::gpu, as the rest
+// of NVIDIA's discovery in this folder.)
 #pragma once
+
+#include "gpu/device_node.hpp"
 
 #include <cstdint>
 #include <map>
@@ -19,16 +23,6 @@ std::optional<Capability> capability_from_string(const std::string& s);
 using Capabilities = std::set<Capability>;
 Capabilities all_capabilities();
 std::string to_string(const Capabilities& caps); // "compute,utility" (enum order)
-
-struct DeviceNode {
-    std::string path;      // path inside the container, e.g. /dev/nvidia0
-    std::string host_path; // path on the host (under the dev root), e.g. DEVROOT/dev/nvidia0
-    char type = 'c';
-    std::int64_t major = 0, minor = 0; // read live from the host node (or /proc/devices)
-    std::uint32_t mode = 0666;
-    std::uint32_t uid = 0, gid = 0;
-    bool present = false; // the host node exists
-};
 
 struct MigDevice {
     int gpu_index = 0; // parent GPU index
@@ -139,8 +133,6 @@ Capabilities library_capabilities(const std::string& file_name);
 // Returns the resolved path relative to root ("/usr/lib/x.so.1"), or nullopt if a component is
 // missing, a loop is hit, or a non-final component is not a directory.
 std::optional<std::string> resolve_in_root(const std::string& root, const std::string& path);
-// root + "/" + in_root, without doubling slashes ("/" + "/dev/x" = "/dev/x").
-std::string join_root(const std::string& root, const std::string& in_root);
 
 // /proc/devices character majors by name.
 std::map<std::string, std::int64_t> parse_proc_devices(const std::string& text);

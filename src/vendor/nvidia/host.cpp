@@ -1,6 +1,6 @@
 // gpu::Host helpers: capability names, the host summary, the parsers of the driver's proc files,
 // the driver-branch -> CUDA table and the per-capability library lists.
-#include "gpu/host.hpp"
+#include "vendor/nvidia/host.hpp"
 
 #include "util/text.hpp"
 

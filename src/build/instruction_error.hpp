@@ -1,0 +1,16 @@
+// build/instruction_error: the error gantry build throws for a Dockerfile instruction it cannot
+// run, naming the line: Error(invalid) "line N: KEYWORD: what" (or another subject, "RUN --mount").
+#pragma once
+
+#include "lint/dockerfile.hpp"
+
+#include <string>
+
+namespace gantry::build {
+
+[[noreturn]] void instruction_error(const lint::Instruction& ins, const std::string& what,
+                                    std::string hint = {});
+[[noreturn]] void instruction_error(const lint::Instruction& ins, const std::string& subject,
+                                    const std::string& what, std::string hint);
+
+} // namespace gantry::build
