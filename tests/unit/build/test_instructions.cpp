@@ -2,7 +2,7 @@
 // and flags, and the --gpu-arch variables.
 #include "build/gpu_arch.hpp"
 #include "build/instructions.hpp"
-#include "lint/dockerfile.hpp"
+#include "dockerfile/dockerfile.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>
@@ -16,8 +16,8 @@ using Strings = std::vector<std::string>;
 
 namespace {
 
-gantry::lint::Instruction second(const std::string& text) {
-    auto df = gantry::lint::parse_dockerfile("FROM scratch\n" + text);
+gantry::dockerfile::Instruction second(const std::string& text) {
+    auto df = gantry::dockerfile::parse_dockerfile("FROM scratch\n" + text);
     return df.instructions.at(1);
 }
 
