@@ -69,7 +69,8 @@ def test_an_upward_include_fails_the_build(tmp_path):
     for header in ("engine/engine.hpp", "analyze/scan.hpp"):
         r = compile_include("layer", header, tmp_path)
         assert r.returncode != 0, header
-        assert header in r.stderr and "No such file" in r.stderr, r.stderr
+        assert header in r.stderr, r.stderr
+        assert "No such file" in r.stderr or "file not found" in r.stderr, r.stderr  # gcc, clang
     # the same command compiles an include of a module layer/ depends on, and its own
     r = compile_include("layer", "oci/digest.hpp", tmp_path)
     assert r.returncode == 0, r.stderr
