@@ -4,7 +4,7 @@
 # its own folder and to the folders of the modules it depends on (directly or through them), and
 # nothing else, so an include of any other module fails the build:
 #
-#   src/layer/unpack.cpp:3:10: fatal error: engine/engine.hpp: No such file or directory
+#   src/layer/unpack.cpp:2:10: fatal error: engine/engine.hpp: No such file or directory
 #
 # An include that fails so is an upward edge: move what it needs down (docs/architecture.md), or,
 # when the edge is true and keeps the graph acyclic, add the module to DEPENDS here (and CMake
