@@ -7,8 +7,8 @@
 #include "build/plan.hpp"
 #include "build/stage_state.hpp"
 #include "build/work_image.hpp"
+#include "dockerfile/words.hpp"
 #include "fuzz_support.hpp"
-#include "lint/words.hpp"
 
 using namespace gantry;
 
@@ -24,12 +24,13 @@ void check_bounds(const build::StageState& st) {
         for (const auto& e : c["Env"]) {
             const auto& s = e.get_ref<const std::string&>();
             auto eq = s.find('=');
-            FUZZ_CHECK(eq == std::string::npos || s.size() - eq - 1 <= lint::kMaxExpandedWord);
+            FUZZ_CHECK(eq == std::string::npos ||
+                       s.size() - eq - 1 <= dockerfile::kMaxExpandedWord);
             total += s.size();
         }
     if (c.contains("Labels"))
         for (const auto& [k, v] : c["Labels"].items()) {
-            FUZZ_CHECK(v.get_ref<const std::string&>().size() <= lint::kMaxExpandedWord);
+            FUZZ_CHECK(v.get_ref<const std::string&>().size() <= dockerfile::kMaxExpandedWord);
             total += k.size() + v.get_ref<const std::string&>().size();
         }
     FUZZ_CHECK(total <= build::kMaxConfigBytes);

@@ -9,7 +9,7 @@ using namespace gantry;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::string_view in = fuzz::bytes(data, size);
     fuzz::expect_error([&] {
-        auto df = lint::parse_dockerfile(in);
+        auto df = dockerfile::parse_dockerfile(in);
         int last = 0;
         for (auto& i : df.instructions) {
             FUZZ_CHECK(i.line > last && i.end_line >= i.line);

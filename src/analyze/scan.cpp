@@ -1,8 +1,8 @@
 #include "analyze/scan.hpp"
 
-#include "analyze/tarin.hpp"
 #include "compat/fatbin.hpp"
 #include "compat/hip_fatbin.hpp"
+#include "layer/tar_reader.hpp"
 #include "util/error.hpp"
 #include "util/zeros.hpp"
 
@@ -70,9 +70,9 @@ class Counter final : public layer::Reader {
 
 // Decompression on a second thread: a producer reads the stream ahead into a ring of fixed
 // slots (8 MiB, allocated once), read() hands them out in order. Each slot is one read of kChunk
-// bytes, the size TarIn asks for, so the consumer sees the very same sequence of chunks (and of
-// errors: a producer exception is rethrown by read() once the chunks before it were consumed) as
-// when reading src directly.
+// bytes, the size layer::TarReader asks for, so the consumer sees the very same sequence of chunks
+// (and of errors: a producer exception is rethrown by read() once the chunks before it were
+// consumed) as when reading src directly.
 class ReadAhead final : public layer::Reader {
   public:
     static constexpr std::size_t kChunk = 1 << 18;
@@ -374,10 +374,10 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
         ahead.emplace(sniffed.plain(), [&buf] { return buf.populate_some(); });
     Counter tar(ahead ? static_cast<layer::Reader&>(*ahead) : sniffed.plain(), opt.verify);
     {
-        TarIn in(tar, opt.what);
+        layer::TarReader in(tar, opt.what);
         std::string name;
         while (archive_entry* ae = in.next()) {
-            if (!normalize_name(archive_entry_pathname(ae), name))
+            if (!layer::normalize_name(archive_entry_pathname(ae), name))
                 throw Error(Errc::invalid,
                             opt.what + ": entry \"" + archive_entry_pathname(ae) +
                                 "\" has a \"..\" component",
@@ -423,7 +423,7 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
             e.size = size;
             if (const char* hl = archive_entry_hardlink(ae)) {
                 e.kind = Kind::hardlink;
-                if (!normalize_name(hl, e.link)) e.link.clear();
+                if (!layer::normalize_name(hl, e.link)) e.link.clear();
                 in.skip();
                 r.entries.push_back(std::move(e));
                 continue;

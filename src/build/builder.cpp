@@ -96,7 +96,7 @@ class Builder {
 
   private:
     // What a step uses that gantry build does not do, refused before any step runs.
-    static void check_supported(const lint::Instruction& ins) {
+    static void check_supported(const dockerfile::Instruction& ins) {
         const auto& k = ins.keyword;
         auto refuse = [&](const std::string& what, const std::string& hint) {
             throw Error(Errc::unsupported, "line " + std::to_string(ins.line) + ": " + what, hint);
@@ -249,7 +249,7 @@ class Builder {
     }
 
     template <class F>
-    void with_line(const lint::Instruction& ins, F&& f) {
+    void with_line(const dockerfile::Instruction& ins, F&& f) {
         try {
             f();
         } catch (const Error& e) {
@@ -277,7 +277,7 @@ class Builder {
         for (const auto& t : list) {
             if (!t.is_string()) continue;
             // the parser wants a FROM first; the trigger is the one instruction after it
-            auto df = lint::parse_dockerfile("FROM scratch\n" + t.get<std::string>());
+            auto df = dockerfile::parse_dockerfile("FROM scratch\n" + t.get<std::string>());
             for (const auto& ins : df.instructions) {
                 if (ins.keyword == "FROM") continue;
                 say(counter() + " ONBUILD " + ins.keyword + " " + ins.args);
@@ -290,7 +290,7 @@ class Builder {
         add_history(img_->config, created_by, empty, now());
     }
 
-    void step(const lint::Instruction& ins) {
+    void step(const dockerfile::Instruction& ins) {
         const std::string& k = ins.keyword;
         if (k == "RUN") return run_ins(ins);
         if (k == "COPY" || k == "ADD") return copy_ins(ins);
@@ -364,7 +364,7 @@ class Builder {
                                  img_->config, created_by});
     }
 
-    void run_ins(const lint::Instruction& ins) {
+    void run_ins(const dockerfile::Instruction& ins) {
         check_supported(ins); // again: a base image's ONBUILD triggers were not planned
         RunStep rs;
         rs.network = opt_.network;
@@ -379,7 +379,7 @@ class Builder {
         auto env = st_.expansion_env();
         for (const auto& [k, v] : opt_.gpu_env)
             if (!st_.args.count(k)) env.emplace(k, v);
-        lint::Env config_env;
+        dockerfile::Env config_env;
         for (const auto& e : st_.config.value("Env", nlohmann::json::array())) {
             auto s = e.get<std::string>();
             config_env[s.substr(0, s.find('='))] = "";
@@ -419,7 +419,7 @@ class Builder {
         finish_step(layer, created_by);
     }
 
-    void copy_ins(const lint::Instruction& ins) {
+    void copy_ins(const dockerfile::Instruction& ins) {
         bool add = ins.keyword == "ADD";
         check_supported(ins);
         auto words = copy_words(st_, ins);
@@ -485,7 +485,7 @@ class Builder {
     StepCache cache_;
     RunSettings run_;
     Plan plan_;
-    lint::Env build_args_, global_args_;
+    dockerfile::Env build_args_, global_args_;
     BuildResult res_;
     std::map<int, WorkImage> done_;
     std::map<std::string, stdfs::path> trees_;

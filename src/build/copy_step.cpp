@@ -4,7 +4,7 @@
 #include "build/upper_layer.hpp"
 #include "layer/extract.hpp"
 #include "rootfs/rootfs.hpp"
-#include "slim/writer.hpp"
+#include "store/layer_writer.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -39,7 +39,7 @@ struct Writer {
     store::Store& store;
     const WorkImage& image;
     const CopyRequest& req;
-    slim::LayerWriter out;
+    store::LayerWriter out;
     std::set<std::string> dirs; // directories written (or decided) already
     std::map<std::pair<dev_t, ino_t>, std::string> links;
 

@@ -4,11 +4,11 @@
 
 namespace gantry::build {
 
-void instruction_error(const lint::Instruction& ins, const std::string& what, std::string hint) {
+void instruction_error(const dockerfile::Instruction& ins, const std::string& what, std::string hint) {
     instruction_error(ins, ins.keyword, what, std::move(hint));
 }
 
-void instruction_error(const lint::Instruction& ins, const std::string& subject,
+void instruction_error(const dockerfile::Instruction& ins, const std::string& subject,
                        const std::string& what, std::string hint) {
     throw Error(Errc::invalid, "line " + std::to_string(ins.line) + ": " + subject + ": " + what,
                 std::move(hint));

@@ -2,15 +2,15 @@
 // run, naming the line: Error(invalid) "line N: KEYWORD: what" (or another subject, "RUN --mount").
 #pragma once
 
-#include "lint/dockerfile.hpp"
+#include "dockerfile/dockerfile.hpp"
 
 #include <string>
 
 namespace gantry::build {
 
-[[noreturn]] void instruction_error(const lint::Instruction& ins, const std::string& what,
+[[noreturn]] void instruction_error(const dockerfile::Instruction& ins, const std::string& what,
                                     std::string hint = {});
-[[noreturn]] void instruction_error(const lint::Instruction& ins, const std::string& subject,
+[[noreturn]] void instruction_error(const dockerfile::Instruction& ins, const std::string& subject,
                                     const std::string& what, std::string hint);
 
 } // namespace gantry::build

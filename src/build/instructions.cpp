@@ -16,7 +16,7 @@ std::string trim(const std::string& s) {
 
 } // namespace
 
-std::vector<std::string> run_argv(const StageState& st, const lint::Instruction& ins) {
+std::vector<std::string> run_argv(const StageState& st, const dockerfile::Instruction& ins) {
     if (ins.json) {
         if (ins.json_args.empty()) instruction_error(ins, "an empty command");
         return ins.json_args;
@@ -43,7 +43,7 @@ std::vector<std::string> run_argv(const StageState& st, const lint::Instruction&
     return argv;
 }
 
-nlohmann::json healthcheck(const StageState& st, const lint::Instruction& ins) {
+nlohmann::json healthcheck(const StageState& st, const dockerfile::Instruction& ins) {
     std::string args = trim(ins.args);
     std::string upper = args.substr(0, 4);
     std::transform(upper.begin(), upper.end(), upper.begin(),
@@ -99,7 +99,7 @@ nlohmann::json healthcheck(const StageState& st, const lint::Instruction& ins) {
     return hc;
 }
 
-CopyWords copy_words(const StageState& st, const lint::Instruction& ins) {
+CopyWords copy_words(const StageState& st, const dockerfile::Instruction& ins) {
     if (!ins.heredocs.empty())
         instruction_error(ins, "heredoc sources are not supported",
                           "put the file in the build context");
@@ -107,7 +107,8 @@ CopyWords copy_words(const StageState& st, const lint::Instruction& ins) {
     if (ins.json) {
         for (const auto& a : ins.json_args) words.push_back(st.expand(a));
     } else {
-        for (const auto& w : lint::split_words(ins.args, st.escape)) words.push_back(st.expand(w));
+        for (const auto& w : dockerfile::split_words(ins.args, st.escape))
+            words.push_back(st.expand(w));
     }
     if (words.size() < 2) instruction_error(ins, "needs SOURCE... DEST");
     CopyWords out;
@@ -117,7 +118,8 @@ CopyWords copy_words(const StageState& st, const lint::Instruction& ins) {
     return out;
 }
 
-void check_flags(const lint::Instruction& ins, std::initializer_list<std::string_view> known) {
+void check_flags(const dockerfile::Instruction& ins,
+                 std::initializer_list<std::string_view> known) {
     for (const auto& f : ins.flags)
         if (std::find(known.begin(), known.end(), f.name) == known.end())
             instruction_error(ins, "the flag --" + f.name + " is not supported by gantry build",

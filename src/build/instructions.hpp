@@ -5,7 +5,7 @@
 #pragma once
 
 #include "build/stage_state.hpp"
-#include "lint/dockerfile.hpp"
+#include "dockerfile/dockerfile.hpp"
 #include "util/units.hpp"
 
 #include <nlohmann/json.hpp>
@@ -17,10 +17,10 @@ namespace gantry::build {
 // RUN's argv: the JSON array as written; a shell form as SHELL + [text]; a heredoc alone
 // ("RUN <<EOF") as SHELL + [its body]; a command with heredocs as SHELL + [the command line and
 // the heredoc bodies with their delimiters], so the shell feeds them to the command.
-std::vector<std::string> run_argv(const StageState& st, const lint::Instruction& ins);
+std::vector<std::string> run_argv(const StageState& st, const dockerfile::Instruction& ins);
 
 // HEALTHCHECK NONE | [--interval= --timeout= --start-period= --start-interval= --retries=] CMD
-nlohmann::json healthcheck(const StageState& st, const lint::Instruction& ins);
+nlohmann::json healthcheck(const StageState& st, const dockerfile::Instruction& ins);
 
 // A docker duration ("30s", "1m30s", "500ms", "1h") in nanoseconds (util/units.hpp).
 using units::parse_duration;
@@ -31,9 +31,9 @@ struct CopyWords {
 };
 // The sources and destination of COPY/ADD (JSON form or words), each expanded; heredoc sources
 // are not supported and refused.
-CopyWords copy_words(const StageState& st, const lint::Instruction& ins);
+CopyWords copy_words(const StageState& st, const dockerfile::Instruction& ins);
 
 // Refuses a flag of INS that gantry build does not know (file and line in the message).
-void check_flags(const lint::Instruction& ins, std::initializer_list<std::string_view> known);
+void check_flags(const dockerfile::Instruction& ins, std::initializer_list<std::string_view> known);
 
 } // namespace gantry::build

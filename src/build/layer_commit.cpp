@@ -2,8 +2,8 @@
 
 #include "build/upper_layer.hpp"
 #include "runtime/idmap.hpp"
-#include "slim/writer.hpp"
 #include "store/importer.hpp"
+#include "store/layer_writer.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -22,7 +22,7 @@ namespace stdfs = std::filesystem;
 
 // Writes the layer and empties upper (this process can read and delete everything in it).
 std::optional<WorkLayer> write_layer(store::Store& store, const UpperCommit& c) {
-    slim::LayerWriter out(store);
+    store::LayerWriter out(store);
     TarSink sink{[&](archive_entry* e) { out.header(e); },
                  [&](const void* p, std::size_t n) { out.data(p, n); }};
     std::size_t n = write_upper(c.upper, c.epoch, sink, c.stubs);

@@ -1,5 +1,5 @@
 // A RUN step's writable layer made into a layer of the store: the upper directory written as a
-// gzip'ed tar blob (build/upper_layer.hpp through slim::LayerWriter), unpacked into the store
+// gzip'ed tar blob (build/upper_layer.hpp through store::LayerWriter), unpacked into the store
 // like any pulled layer (store::Importer, verified on the way in), and the upper directory
 // emptied. For a rootless caller the upper directory holds files owned by the container's ids
 // (subordinate ids, or the caller's own as root), some of them unreadable to the caller (a 0600

@@ -1,6 +1,6 @@
 #include "build/options.hpp"
 
-#include "lint/words.hpp"
+#include "dockerfile/words.hpp"
 #include "util/error.hpp"
 
 #include <filesystem>
@@ -11,7 +11,7 @@ void add_build_arg(std::map<std::string, std::string>& args, std::string_view va
                    const std::map<std::string, std::string>& environment) {
     auto eq = value.find('=');
     std::string name(value.substr(0, eq));
-    if (!lint::is_var_name(name))
+    if (!dockerfile::is_var_name(name))
         throw Error(Errc::usage, "--build-arg " + std::string(value) + ": invalid name",
                     "use --build-arg NAME=VALUE (or NAME to take it from the environment)");
     if (eq != std::string_view::npos) {

@@ -31,7 +31,7 @@ std::string lower(std::string s) {
 }
 
 std::string expand(const std::string& raw, const Env& env, char escape) {
-    return lint::expand_word(raw, env, escape).value;
+    return dockerfile::expand_word(raw, env, escape).value;
 }
 
 void check_platform(std::string_view platform, const PlanOptions& opt, int line) {
@@ -45,7 +45,7 @@ void check_platform(std::string_view platform, const PlanOptions& opt, int line)
 } // namespace
 
 Env predefined_args() {
-    return lint::platform_args();
+    return dockerfile::platform_args();
 }
 
 int find_stage(const std::vector<Stage>& stages, std::string_view ref, int before) {
@@ -61,9 +61,9 @@ int find_stage(const std::vector<Stage>& stages, std::string_view ref, int befor
     return -1;
 }
 
-lint::Dockerfile parse(std::string_view text, const PlanOptions& opt) {
+dockerfile::Dockerfile parse(std::string_view text, const PlanOptions& opt) {
     try {
-        return lint::parse_dockerfile(text);
+        return dockerfile::parse_dockerfile(text);
     } catch (const Error& e) {
         // The parser says "line N: what"; the build names the file as compilers do.
         const std::string& m = e.message();
@@ -78,7 +78,7 @@ lint::Dockerfile parse(std::string_view text, const PlanOptions& opt) {
     }
 }
 
-Plan make_plan(const lint::Dockerfile& df, const PlanOptions& opt) {
+Plan make_plan(const dockerfile::Dockerfile& df, const PlanOptions& opt) {
     check_platform(opt.platform, opt, 0);
     Plan p;
     p.escape = df.escape;
@@ -94,7 +94,7 @@ Plan make_plan(const lint::Dockerfile& df, const PlanOptions& opt) {
         if (ins.keyword == "FROM") {
             Env env = p.predefined;
             for (const auto& [k, v] : p.global_args) env[k] = v;
-            auto words = lint::split_words(ins.args, df.escape);
+            auto words = dockerfile::split_words(ins.args, df.escape);
             Stage s;
             s.index = static_cast<int>(p.stages.size());
             s.line = ins.line;
@@ -128,10 +128,10 @@ Plan make_plan(const lint::Dockerfile& df, const PlanOptions& opt) {
                      "only ARG may come before FROM");
             Env env = p.predefined;
             for (const auto& [k, v] : p.global_args) env[k] = v;
-            for (const auto& w : lint::split_words(ins.args, df.escape)) {
+            for (const auto& w : dockerfile::split_words(ins.args, df.escape)) {
                 auto eq = w.find('=');
                 std::string name = w.substr(0, eq);
-                if (!lint::is_var_name(name))
+                if (!dockerfile::is_var_name(name))
                     fail(Errc::invalid, opt, ins.line, "invalid ARG name '" + name + "'");
                 std::string value =
                     eq == std::string::npos ? "" : expand(w.substr(eq + 1), env, df.escape);
@@ -148,7 +148,7 @@ Plan make_plan(const lint::Dockerfile& df, const PlanOptions& opt) {
             if (const auto* f = ins.flag("from")) froms.push_back(f->value);
         if (ins.keyword == "RUN")
             for (const auto* f : ins.flags_named("mount")) {
-                auto m = lint::parse_mount(f->value);
+                auto m = dockerfile::parse_mount(f->value);
                 if (!m.from.empty()) froms.push_back(m.from);
             }
         for (const auto& ref : froms) {

@@ -7,8 +7,8 @@
 // platforms and unknown targets are refused with "FILE:LINE:COL: ..." before any step runs.
 #pragma once
 
-#include "lint/dockerfile.hpp"
-#include "lint/words.hpp"
+#include "dockerfile/dockerfile.hpp"
+#include "dockerfile/words.hpp"
 
 #include <map>
 #include <string>
@@ -17,16 +17,16 @@
 
 namespace gantry::build {
 
-using Env = lint::Env;
+using Env = dockerfile::Env;
 
 struct Stage {
     int index = 0;
-    std::string name;                     // the AS name, lower case ("" when unnamed)
-    std::string base;                     // the FROM reference, expanded
-    int base_stage = -1;                  // index of the stage FROM names, or -1 (image or scratch)
-    bool scratch = false;                 // FROM scratch
-    int line = 0;                         // the FROM line
-    std::vector<lint::Instruction> steps; // the instructions after FROM, in order
+    std::string name;     // the AS name, lower case ("" when unnamed)
+    std::string base;     // the FROM reference, expanded
+    int base_stage = -1;  // index of the stage FROM names, or -1 (image or scratch)
+    bool scratch = false; // FROM scratch
+    int line = 0;         // the FROM line
+    std::vector<dockerfile::Instruction> steps; // the instructions after FROM, in order
     std::vector<int> deps; // stages this one reads (FROM, COPY --from, RUN --mount from=)
 };
 
@@ -51,12 +51,12 @@ struct Plan {
 Env predefined_args();
 
 // Parses the Dockerfile text; a syntax error becomes Error(invalid, "FILE:LINE:COL: ...").
-lint::Dockerfile parse(std::string_view text, const PlanOptions& opt);
+dockerfile::Dockerfile parse(std::string_view text, const PlanOptions& opt);
 
 // Throws Error(unsupported) for a platform other than linux/amd64, Error(invalid) with
 // "FILE:LINE:COL: ..." for an unknown instruction or a malformed FROM, Error(not_found) for an
 // unknown --target or stage reference.
-Plan make_plan(const lint::Dockerfile& df, const PlanOptions& opt);
+Plan make_plan(const dockerfile::Dockerfile& df, const PlanOptions& opt);
 
 // Resolves a stage reference (name, case-insensitive, or index) among the first `before` stages;
 // -1 when ref names no stage (it is then an image reference).

@@ -18,7 +18,7 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-[[noreturn]] void bad_mount(const lint::Instruction& ins, const std::string& what,
+[[noreturn]] void bad_mount(const dockerfile::Instruction& ins, const std::string& what,
                             std::string hint = {}) {
     instruction_error(ins, "RUN --mount", what, std::move(hint));
 }
@@ -82,7 +82,7 @@ std::string bind_value(const std::string& src, const std::string& dst, bool ro) 
 
 } // namespace
 
-std::vector<FileLock> run_mounts(const MountContext& mc, const lint::Instruction& ins,
+std::vector<FileLock> run_mounts(const MountContext& mc, const dockerfile::Instruction& ins,
                                  RunMounts& out, std::vector<std::string>& inputs) {
     std::vector<FileLock> held;
     int n = 0;

@@ -15,7 +15,7 @@
 #include "build/options.hpp"
 #include "build/run_step.hpp"
 #include "build/stage_state.hpp"
-#include "lint/dockerfile.hpp"
+#include "dockerfile/dockerfile.hpp"
 #include "store/store.hpp"
 #include "util/lock.hpp"
 
@@ -39,7 +39,7 @@ struct MountContext {
 
 // Adds INS's --mount flags to OUT and their inputs to INPUTS; returns the locks of
 // sharing=locked cache mounts, held for the step.
-std::vector<FileLock> run_mounts(const MountContext& mc, const lint::Instruction& ins,
+std::vector<FileLock> run_mounts(const MountContext& mc, const dockerfile::Instruction& ins,
                                  RunMounts& out, std::vector<std::string>& inputs);
 
 } // namespace gantry::build

@@ -13,8 +13,8 @@ namespace {
 
 // KEY=VALUE pairs (or the legacy "KEY VALUE" form of ENV/LABEL), expanded.
 std::vector<std::pair<std::string, std::string>> pairs(const StageState& st,
-                                                       const lint::Instruction& ins) {
-    auto words = lint::split_words(ins.args, st.escape);
+                                                       const dockerfile::Instruction& ins) {
+    auto words = dockerfile::split_words(ins.args, st.escape);
     if (words.empty()) instruction_error(ins, "needs KEY=VALUE");
     std::vector<std::pair<std::string, std::string>> out;
     if (words[0].find('=') == std::string::npos) {
@@ -56,7 +56,7 @@ std::string normalize_workdir(const std::string& current, const std::string& dir
 
 // The bytes the config's Env and Labels hold: checked after each ENV and LABEL so a chain
 // of values that would make a config the store refuses stops at the line that does it.
-void check_config_size(const lint::Instruction& ins, const nlohmann::json& config) {
+void check_config_size(const dockerfile::Instruction& ins, const nlohmann::json& config) {
     std::uint64_t n = 0;
     if (config.contains("Env") && config["Env"].is_array())
         for (const auto& e : config["Env"])
@@ -70,7 +70,7 @@ void check_config_size(const lint::Instruction& ins, const nlohmann::json& confi
                                    std::to_string(kMaxConfigBytes) + ")");
 }
 
-nlohmann::json command(const StageState& st, const lint::Instruction& ins) {
+nlohmann::json command(const StageState& st, const dockerfile::Instruction& ins) {
     if (ins.json) return ins.json_args;
     auto argv = st.shell;
     argv.push_back(ins.args);
@@ -79,8 +79,8 @@ nlohmann::json command(const StageState& st, const lint::Instruction& ins) {
 
 } // namespace
 
-lint::Env StageState::expansion_env() const {
-    lint::Env env = args;
+dockerfile::Env StageState::expansion_env() const {
+    dockerfile::Env env = args;
     if (config.contains("Env"))
         for (const auto& e : config["Env"]) {
             auto s = e.get<std::string>();
@@ -91,12 +91,12 @@ lint::Env StageState::expansion_env() const {
 }
 
 std::string StageState::expand(const std::string& raw) const {
-    return lint::expand_word(raw, expansion_env(), escape).value;
+    return dockerfile::expand_word(raw, expansion_env(), escape).value;
 }
 
-std::optional<std::string> StageState::apply(const lint::Instruction& ins,
-                                             const lint::Env& build_args,
-                                             const lint::Env& global_args) {
+std::optional<std::string> StageState::apply(const dockerfile::Instruction& ins,
+                                             const dockerfile::Env& build_args,
+                                             const dockerfile::Env& global_args) {
     const std::string& k = ins.keyword;
     std::string created_by = k + " " + ins.args;
     if (k == "ENV") {
@@ -112,10 +112,10 @@ std::optional<std::string> StageState::apply(const lint::Instruction& ins,
         check_config_size(ins, config);
     } else if (k == "ARG") {
         created_by = "ARG";
-        for (const auto& w : lint::split_words(ins.args, escape)) {
+        for (const auto& w : dockerfile::split_words(ins.args, escape)) {
             auto eq = w.find('=');
             std::string name = w.substr(0, eq);
-            if (!lint::is_var_name(name)) instruction_error(ins, "invalid name '" + name + "'");
+            if (!dockerfile::is_var_name(name)) instruction_error(ins, "invalid name '" + name + "'");
             std::string value;
             if (auto b = build_args.find(name); b != build_args.end())
                 value = b->second;
@@ -138,7 +138,7 @@ std::optional<std::string> StageState::apply(const lint::Instruction& ins,
         for (const auto& [name, value] : pairs(*this, ins)) config["Labels"][name] = value;
         check_config_size(ins, config);
     } else if (k == "EXPOSE") {
-        for (const auto& w : lint::split_words(ins.args, escape))
+        for (const auto& w : dockerfile::split_words(ins.args, escape))
             for (const auto& port : exposed_ports(expand(w)))
                 config["ExposedPorts"][port] = nlohmann::json::object();
     } else if (k == "CMD") {
@@ -150,7 +150,8 @@ std::optional<std::string> StageState::apply(const lint::Instruction& ins,
     } else if (k == "VOLUME") {
         std::vector<std::string> vols = ins.json_args;
         if (!ins.json)
-            for (const auto& w : lint::split_words(ins.args, escape)) vols.push_back(expand(w));
+            for (const auto& w : dockerfile::split_words(ins.args, escape))
+                vols.push_back(expand(w));
         for (const auto& v : vols) config["Volumes"][v] = nlohmann::json::object();
     } else if (k == "STOPSIGNAL") {
         config["StopSignal"] = expand(ins.args);

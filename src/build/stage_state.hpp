@@ -7,8 +7,8 @@
 // inherited CMD. Each applied instruction gives the history entry's created_by (empty_layer).
 #pragma once
 
-#include "lint/dockerfile.hpp"
-#include "lint/words.hpp"
+#include "dockerfile/dockerfile.hpp"
+#include "dockerfile/words.hpp"
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -20,13 +20,13 @@ namespace gantry::build {
 
 struct StageState {
     nlohmann::json config = nlohmann::json::object(); // the image config's "config" object
-    lint::Env args;                                   // ARGs declared in this stage, with values
+    dockerfile::Env args;                             // ARGs declared in this stage, with values
     std::vector<std::string> shell = {"/bin/sh", "-c"};
     bool cmd_set = false; // CMD given in this stage (an ENTRYPOINT then keeps it)
     char escape = '\\';
 
     // The environment words are expanded against: ARGs, then the config's Env over them.
-    lint::Env expansion_env() const;
+    dockerfile::Env expansion_env() const;
 
     // Expands one raw word (quotes and escapes removed).
     std::string expand(const std::string& raw) const;
@@ -35,8 +35,9 @@ struct StageState {
     // (RUN, COPY, ADD, FROM, ONBUILD, HEALTHCHECK are the executor's). build_args are the
     // --build-arg values, global_args the ARGs before the first FROM.
     // Throws Error(invalid) for a malformed instruction (ENV without a value, SHELL not JSON...).
-    std::optional<std::string> apply(const lint::Instruction& ins, const lint::Env& build_args,
-                                     const lint::Env& global_args);
+    std::optional<std::string> apply(const dockerfile::Instruction& ins,
+                                     const dockerfile::Env& build_args,
+                                     const dockerfile::Env& global_args);
 };
 
 // Appends a history entry to an image config's "history" as BuildKit writes it: created

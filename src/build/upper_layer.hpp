@@ -7,7 +7,7 @@
 // recorded in the xattr user.gantry.owner (a rootless store's, copied up with the file) is the
 // owner written. STUBS are the run's mount targets ("etc/hosts", "proc"): what the runtime
 // created only to mount on (an empty file or a directory holding nothing but such stubs) is left
-// out, as BuildKit leaves out its mount stubs. The entries go to a sink (slim::LayerWriter in a
+// out, as BuildKit leaves out its mount stubs. The entries go to a sink (store::LayerWriter in a
 // build, a recorder in tests).
 #pragma once
 

@@ -66,7 +66,7 @@ bool lint_first(const BuildFlags& o, const std::string& text, const std::string&
     std::vector<lint::FileResult> results(1);
     results[0].file = name;
     try {
-        results[0].findings = lint::lint(lint::parse_dockerfile(text), lo);
+        results[0].findings = lint::lint(dockerfile::parse_dockerfile(text), lo);
     } catch (const Error&) {
         return false; // a syntax error: the build's plan reports it, with FILE:LINE
     }

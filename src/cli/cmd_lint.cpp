@@ -1,7 +1,7 @@
 // gantry lint: GPU-aware Dockerfile rules with IDs, line numbers and fixes (see docs/lint.md).
 #include "cli/context.hpp"
+#include "dockerfile/dockerfile.hpp"
 #include "lint/config.hpp"
-#include "lint/dockerfile.hpp"
 #include "lint/lint.hpp"
 #include "lint/report.hpp"
 #include "util/error.hpp"
@@ -162,7 +162,7 @@ void register_lint(CLI::App& app, Context& ctx) {
                 else if (file != "-")
                     opt.context = path.parent_path().empty() ? "." : path.parent_path();
                 try {
-                    auto df = lint::parse_dockerfile(text);
+                    auto df = dockerfile::parse_dockerfile(text);
                     r.findings = lint::lint(df, opt);
                 } catch (const Error& e) {
                     if (e.code() == Errc::usage) throw;

@@ -8,10 +8,12 @@
 //                                     launch, with the overlay -> flattened-root fallback; the
 //                                     write report; -d: a monitor process that supervises it
 //
-// Everything that starts a container goes through here: `gantry run` (cli/cmd_run.cpp only
-// registers flags and calls execute), `gantry bundle` (write_bundle builds the same spec), and
-// the Slurm plugin, the OCI runtime CLI and `gantry build`'s RUN steps that build on it. The
-// runtime below (runtime/) knows nothing of stores or GPUs: it executes the spec prepare made.
+// Everything that starts a container from an image goes through here: `gantry run`
+// (cli/cmd_run.cpp only registers flags and calls execute), `gantry bundle` (write_bundle builds
+// the same spec), `gantry build`'s RUN steps, and the Slurm plugin through the `gantry run` it
+// executes. The OCI runtime CLI (ocirt/) does not: it runs a bundle's spec through runtime/
+// directly. The runtime below (runtime/) knows nothing of stores or GPUs: it executes the spec
+// prepare made.
 #pragma once
 
 #include "engine/request.hpp"

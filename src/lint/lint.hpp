@@ -3,7 +3,7 @@
 // silences those rules for it; "# gantry-lint global ignore=GL004" anywhere for the whole file.
 #pragma once
 
-#include "lint/dockerfile.hpp"
+#include "dockerfile/dockerfile.hpp"
 #include "lint/model.hpp"
 
 #include <cstdint>

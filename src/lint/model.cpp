@@ -220,7 +220,7 @@ Build model_build(const Dockerfile& df, const BuildOptions& opt) {
     b.file = &df;
     const char esc = df.escape;
     // BuildKit's automatic platform arguments are in the global scope.
-    Env globals = platform_args();
+    Env globals = dockerfile::platform_args();
     std::vector<Env> env_only; // ENV values per stage, inherited by FROM <stage>
     Env env;
     for (std::size_t i = 0; i < df.instructions.size(); ++i) try {

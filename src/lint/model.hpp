@@ -3,15 +3,27 @@
 // each instruction with the ARG/ENV values in effect, its RUN commands and its mounts.
 #pragma once
 
-#include "lint/dockerfile.hpp"
+#include "dockerfile/dockerfile.hpp"
+#include "dockerfile/words.hpp"
 #include "lint/shell.hpp"
-#include "lint/words.hpp"
 
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace gantry::lint {
+
+// The rules read the Dockerfile model of dockerfile/ (parser, instructions, words): its names
+// as the rules use them.
+using dockerfile::Dockerfile;
+using dockerfile::Env;
+using dockerfile::expand_word;
+using dockerfile::Flag;
+using dockerfile::Heredoc;
+using dockerfile::Instruction;
+using dockerfile::Mount;
+using dockerfile::parse_mount;
+using dockerfile::split_words;
 
 struct BaseImage {
     std::string written;  // as in the Dockerfile ("nvidia/cuda:${CUDA}-devel-ubuntu22.04")

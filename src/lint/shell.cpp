@@ -1,6 +1,6 @@
 #include "lint/shell.hpp"
 
-#include "lint/words.hpp"
+#include "dockerfile/words.hpp"
 #include "util/text.hpp"
 
 #include <set>
@@ -15,7 +15,8 @@ bool is_blank(char c) {
 
 bool is_assignment(const std::string& w) {
     auto eq = w.find('=');
-    return eq != std::string::npos && eq > 0 && is_var_name(std::string_view(w).substr(0, eq));
+    return eq != std::string::npos && eq > 0 &&
+           dockerfile::is_var_name(std::string_view(w).substr(0, eq));
 }
 
 std::string basename_of(const std::string& p) {

@@ -1,11 +1,11 @@
 #include "slim/slim.hpp"
 
-#include "analyze/tarin.hpp"
 #include "layer/single_layer_manifest.hpp"
+#include "layer/tar_reader.hpp"
 #include "slim/strip.hpp"
 #include "slim/tailor_record.hpp"
-#include "slim/writer.hpp"
 #include "store/importer.hpp"
+#include "store/layer_writer.hpp"
 #include "tailor/file.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -100,7 +100,7 @@ namespace {
 
 // The tailoring's record in the new layer: /.gantry/ and the report (root-owned, world-readable,
 // mtime 0 so the same tailoring gives the same layer).
-void write_tailor_record(LayerWriter& out, const tailor::KeepSet& keep, SlimResult& res) {
+void write_tailor_record(store::LayerWriter& out, const tailor::KeepSet& keep, SlimResult& res) {
     res.keep_arch = keep.str();
     std::string text = tailor_json(res.keep_arch, res.tailored).dump(2) + "\n";
     std::unique_ptr<archive_entry, void (*)(archive_entry*)> e(archive_entry_new(),
@@ -202,7 +202,7 @@ SlimResult slim_image(store::Store& store, const store::Image& img, const analyz
     std::unique_ptr<Stripper> stripper;
     if (opt.strip) stripper = std::make_unique<Stripper>(opt.strip_tool, store.tmp_dir());
 
-    LayerWriter out(store);
+    store::LayerWriter out(store);
     for (std::uint32_t i = 0; i < scans.size(); ++i) {
         const auto& d = img.manifest.layers[i].digest;
         Fd fd(::open(store.blob_path(d).c_str(), O_RDONLY | O_CLOEXEC));
@@ -220,12 +220,12 @@ SlimResult slim_image(store::Store& store, const store::Image& img, const analyz
         auto comp = oci::sniff_compression(head.data(), head.size());
         layer::PrefixedReader pre(std::move(head), raw);
         auto plain = layer::make_decompressor(comp, pre, what);
-        analyze::TarIn in(*plain, what);
+        layer::TarReader in(*plain, what);
         std::uint32_t k = 0;
         std::string name;
         const auto& es = scans[i].entries;
         while (archive_entry* ae = in.next()) {
-            if (!analyze::normalize_name(archive_entry_pathname(ae), name))
+            if (!layer::normalize_name(archive_entry_pathname(ae), name))
                 throw Error(Errc::invalid, what + ": entry with \"..\"");
             if (!recorded(name)) {
                 in.skip();

@@ -1,13 +1,13 @@
 #include "sqsh/load.hpp"
 
-#include "analyze/tarin.hpp"
 #include "layer/single_layer_manifest.hpp"
 #include "layer/stream.hpp"
+#include "layer/tar_reader.hpp"
 #include "oci/image.hpp"
 #include "oci/reference.hpp"
-#include "slim/writer.hpp"
 #include "sqsh/image.hpp"
 #include "store/importer.hpp"
+#include "store/layer_writer.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -96,9 +96,9 @@ class PipeReader final : public layer::Reader {
 
 // The tar's entries copied into a new gzip layer of the store; returns {blob, diffID}.
 std::pair<oci::Digest, oci::Digest> copy_layer(int tar, const std::string& file,
-                                               slim::LayerWriter& out, std::uint64_t& entries) {
+                                               store::LayerWriter& out, std::uint64_t& entries) {
     PipeReader in(tar);
-    analyze::TarIn t(in, file + " (read by sqfs2tar)");
+    layer::TarReader t(in, file + " (read by sqfs2tar)");
     static const std::vector<char> zeros(1 << 16, 0);
     while (archive_entry* e = t.next()) {
         ++entries;
@@ -148,7 +148,7 @@ LoadedSqsh load(store::Store& store, const std::string& file, const std::string&
     res.had_header = header.has_value();
     res.ref = oci::Reference::parse(ref.empty() ? name_of(file) : ref).str();
 
-    slim::LayerWriter out(store);
+    store::LayerWriter out(store);
     std::pair<oci::Digest, oci::Digest> digests;
     {
         Unpacker un(file);

@@ -3,7 +3,7 @@
 //
 // squashfs-tools-ng's sqfs2tar (the package that gives `save` its tar2sqfs) turns the file into
 // a tar stream (owners, modes, xattrs, hard links, device nodes kept); gantry re-writes it as a
-// gzip layer into the store (slim::LayerWriter: diffID and blob digest in one pass) and imports
+// gzip layer into the store (store::LayerWriter: diffID and blob digest in one pass) and imports
 // that layer as it imports any other, through the same hardened extraction (a hostile file's
 // symlinks and `..` names are refused there). The config is the gantry header's, with its one
 // new layer; a squashfs without a header (mksquashfs, enroot, Charliecloud) gets an empty

@@ -1,7 +1,7 @@
 #include "sqsh/write.hpp"
 
-#include "analyze/tarin.hpp"
 #include "layer/stream.hpp"
+#include "layer/tar_reader.hpp"
 #include "sqsh/flatten.hpp"
 #include "sqsh/format.hpp"
 #include "store/images.hpp"
@@ -87,7 +87,7 @@ class Stream {
     }
     void header(archive_entry* e) {
         // ARCHIVE_WARN: a name not valid in the locale's charset, written as bytes
-        // (hdrcharset=BINARY), as slim::LayerWriter::header keeps it
+        // (hdrcharset=BINARY), as store::LayerWriter::header keeps it
         if (archive_write_header(a_.get(), e) < ARCHIVE_WARN) fail();
     }
     void data(const void* p, std::size_t n) {
@@ -129,7 +129,7 @@ void filter_xattrs(archive_entry* e, bool root) {
         archive_entry_xattr_add_entry(e, x.name.c_str(), x.value.data(), x.value.size());
 }
 
-void copy_data(analyze::TarIn& in, Stream& out, std::uint64_t& bytes) {
+void copy_data(layer::TarReader& in, Stream& out, std::uint64_t& bytes) {
     std::vector<char> buf(1 << 17);
     for (;;) {
         la_ssize_t n = archive_read_data(in.handle(), buf.data(), buf.size());
@@ -184,10 +184,10 @@ void stream_layer(const store::Store& store, const oci::Descriptor& blob, const 
     layer::HashingReader hashed(file);
     {
         layer::SniffedStream plain(hashed, what);
-        analyze::TarIn in(plain.plain(), what);
+        layer::TarReader in(plain.plain(), what);
         std::string path, target, link;
         while (archive_entry* e = in.next()) {
-            if (!analyze::normalize_name(archive_entry_pathname(e), path))
+            if (!layer::normalize_name(archive_entry_pathname(e), path))
                 throw Error(Errc::invalid, what + ": entry " + archive_entry_pathname(e) +
                                                " leaves the root (..)");
             if (path.empty()) { // the root: the top-most layer's attributes
@@ -212,7 +212,7 @@ void stream_layer(const store::Store& store, const oci::Descriptor& blob, const 
             archive_entry_sparse_clear(e);
             filter_xattrs(e, false);
             if (const char* hl = archive_entry_hardlink(e)) {
-                if (!analyze::normalize_name(hl, link) || link.empty())
+                if (!layer::normalize_name(hl, link) || link.empty())
                     throw Error(Errc::invalid, what + ": hard link " + path + " leaves the root");
                 if (flat.kept_here(link)) {
                     archive_entry_set_hardlink(e, link.c_str());

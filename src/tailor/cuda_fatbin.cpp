@@ -131,13 +131,15 @@ std::string parse_exact(std::string_view f, std::uint64_t off, std::uint64_t siz
 Choice choose(const Container& c, const KeepSet& keep) {
     Choice ch;
     ch.keep.assign(c.entries.size(), false);
-    auto major = [](unsigned a) { return a / 10; };
-    auto minor = [](unsigned a) { return a % 10; };
+    // not major/minor: <sys/sysmacros.h> defines those as macros, and a unity batch that
+    // includes it before this file would make the calls below gnu_dev_major/minor
+    auto arch_major = [](unsigned a) { return a / 10; };
+    auto arch_minor = [](unsigned a) { return a % 10; };
     auto usable = [&](const Entry& e, unsigned d) {
         using V = compat::ArchVariant;
         if (e.kind == 2 || e.kind == 4) { // SASS: same major, minor at or below; `a` exact
             if (e.variant == V::a) return e.arch == d;
-            return major(e.arch) == major(d) && minor(e.arch) <= minor(d);
+            return arch_major(e.arch) == arch_major(d) && arch_minor(e.arch) <= arch_minor(d);
         }
         if (e.kind == 1) // PTX: JIT-compiles for any arch at or above; `a` PTX only for its own
             return e.variant == V::a ? e.arch == d : e.arch <= d;

@@ -4,6 +4,7 @@
 #include "util/text.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -277,10 +278,18 @@ std::int64_t parse_duration(const std::string& text) {
         while (j < text.size() &&
                (std::isdigit(static_cast<unsigned char>(text[j])) || text[j] == '.'))
             ++j;
-        if (j == i || j - i > 12)
+        // a number as Go's time.ParseDuration reads one: digits, at most one '.', a digit
+        // on one side of it ("1.5", ".5", "5.")
+        std::string_view number(text.data() + i, j - i);
+        auto dots = std::count(number.begin(), number.end(), '.');
+        if (j == i || j - i > 12 || dots > 1 || number == ".")
             throw Error(Errc::invalid, "\"" + text + "\" is not a duration",
                         "write it as docker does: 30s, 1m30s, 500ms");
-        double value = std::stod(text.substr(i, j - i));
+        double value = 0;
+        auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+        if (ec != std::errc() || end != number.data() + number.size())
+            throw Error(Errc::invalid, "\"" + text + "\" is not a duration",
+                        "write it as docker does: 30s, 1m30s, 500ms");
         std::size_t k = j;
         while (k < text.size() && std::isalpha(static_cast<unsigned char>(text[k]))) ++k;
         std::string unit = text.substr(j, k - j);
@@ -289,7 +298,13 @@ std::int64_t parse_duration(const std::string& text) {
         if (u == std::end(units))
             throw Error(Errc::invalid, "\"" + text + "\" is not a duration",
                         "write it as docker does: 30s, 1m30s, 500ms");
-        total += static_cast<std::int64_t>(value * static_cast<double>(u->second));
+        // at most ~292 years in all, as Go's durations (int64 nanoseconds)
+        double ns = value * static_cast<double>(u->second);
+        constexpr double max = 9223372036854775808.0; // 2^63
+        if (ns >= max || static_cast<double>(total) + ns >= max)
+            throw Error(Errc::invalid, "\"" + text + "\" is longer than a duration can be",
+                        "durations go up to about 290 years (2562047h)");
+        total += static_cast<std::int64_t>(ns);
         i = k;
     }
     return total;

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import Gantry, load_busybox, need_tool
 
-MAX_WORD = 128 * 1024 - 1  # lint::kMaxExpandedWord
+MAX_WORD = 128 * 1024 - 1  # dockerfile::kMaxExpandedWord
 
 
 def write(ctx, files):

@@ -2,7 +2,7 @@
 // and flags, and the --gpu-arch variables.
 #include "build/gpu_arch.hpp"
 #include "build/instructions.hpp"
-#include "lint/dockerfile.hpp"
+#include "dockerfile/dockerfile.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>
@@ -16,8 +16,8 @@ using Strings = std::vector<std::string>;
 
 namespace {
 
-gantry::lint::Instruction second(const std::string& text) {
-    auto df = gantry::lint::parse_dockerfile("FROM scratch\n" + text);
+gantry::dockerfile::Instruction second(const std::string& text) {
+    auto df = gantry::dockerfile::parse_dockerfile("FROM scratch\n" + text);
     return df.instructions.at(1);
 }
 
@@ -51,7 +51,12 @@ TEST(BuildInstructions, Durations) {
     EXPECT_EQ(parse_duration("500ms"), 500'000'000LL);
     EXPECT_EQ(parse_duration("1h"), 3'600'000'000'000LL);
     EXPECT_EQ(parse_duration("1.5s"), 1'500'000'000LL);
-    for (const char* bad : {"", "s", "10", "5x", "1m-3s"})
+    EXPECT_EQ(parse_duration(".5s"), 500'000'000LL);
+    EXPECT_EQ(parse_duration("2562047h"), 2562047LL * 3'600'000'000'000LL);
+    // found by fuzz_build_plan: "..." reached std::stod, which threw std::invalid_argument;
+    // "1.2.3s" read as 1.2s; a huge value overflowed the conversion to nanoseconds
+    for (const char* bad : {"", "s", "10", "5x", "1m-3s", "...s", ".s", "1.2.3s",
+                            "1m30s...3e", "999999999999h", "2562048h", "2562047h60m"})
         EXPECT_THROW(parse_duration(bad), Error) << bad;
 }
 

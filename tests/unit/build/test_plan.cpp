@@ -1,7 +1,7 @@
 // gantry build's plan: stages, ARG before FROM, predefined arguments, target selection and the
 // errors refused before anything runs.
 #include "build/plan.hpp"
-#include "lint/dockerfile.hpp"
+#include "dockerfile/dockerfile.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>

@@ -1,7 +1,7 @@
 // gantry build's config-only instructions: expansion order (ARG, then ENV over it), ARG values,
 // CMD/ENTRYPOINT forms and the created_by each records.
 #include "build/stage_state.hpp"
-#include "lint/dockerfile.hpp"
+#include "dockerfile/dockerfile.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>
@@ -16,9 +16,9 @@ namespace {
 
 // Applies every instruction after FROM in text; returns the created_by strings.
 std::vector<std::string> run(StageState& st, const std::string& text,
-                             const gantry::lint::Env& build_args = {},
-                             const gantry::lint::Env& global = {}) {
-    auto df = gantry::lint::parse_dockerfile(text);
+                             const gantry::dockerfile::Env& build_args = {},
+                             const gantry::dockerfile::Env& global = {}) {
+    auto df = gantry::dockerfile::parse_dockerfile(text);
     std::vector<std::string> out;
     for (const auto& ins : df.instructions) {
         if (ins.keyword == "FROM") continue;

@@ -1,8 +1,8 @@
 // Dockerfile parser, word expansion and the RUN shell splitter of gantry lint.
-#include "lint/dockerfile.hpp"
+#include "dockerfile/dockerfile.hpp"
+#include "dockerfile/words.hpp"
 #include "lint/model.hpp"
 #include "lint/shell.hpp"
-#include "lint/words.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>
@@ -12,6 +12,7 @@
 namespace lint_parser_test {
 
 using namespace gantry::lint;
+using namespace gantry::dockerfile;
 using gantry::Errc;
 using gantry::Error;
 

@@ -1,6 +1,6 @@
 // gantry lint on the forms real GPU Dockerfiles use (issue 27, "Real-world inputs"): each class
 // the issue found, where the rule fires and the near miss where it must stay silent.
-#include "lint/dockerfile.hpp"
+#include "dockerfile/dockerfile.hpp"
 #include "lint/lint.hpp"
 #include "lint/shell.hpp"
 #include "lint/torch_pypi.hpp"
@@ -13,6 +13,7 @@
 namespace lint_real_world_test {
 
 using namespace gantry::lint;
+using gantry::dockerfile::parse_dockerfile;
 
 namespace {
 

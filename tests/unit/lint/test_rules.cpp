@@ -1,6 +1,6 @@
 // gantry lint rules: for each rule a Dockerfile where it fires (exact line asserted) and a
 // near-miss where it must not.
-#include "lint/dockerfile.hpp"
+#include "dockerfile/dockerfile.hpp"
 #include "lint/lint.hpp"
 
 #include <filesystem>
@@ -13,6 +13,7 @@
 namespace lint_rules_test {
 
 using namespace gantry::lint;
+using gantry::dockerfile::parse_dockerfile;
 
 namespace {
 

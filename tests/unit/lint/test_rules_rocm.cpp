@@ -1,7 +1,7 @@
 // gantry lint's ROCm side: each rule that knows CUDA fires on its AMD case (exact line) and stays
 // silent on a near miss; GL017 (GPU target lists that disagree); hostile version numbers in tags
 // and pins never throw out of lint.
-#include "lint/dockerfile.hpp"
+#include "dockerfile/dockerfile.hpp"
 #include "lint/lint.hpp"
 #include "lint/model.hpp"
 
@@ -12,6 +12,7 @@
 namespace lint_rules_rocm_test {
 
 using namespace gantry::lint;
+using gantry::dockerfile::parse_dockerfile;
 
 namespace {
 

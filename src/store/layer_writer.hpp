@@ -1,5 +1,6 @@
-// slim/writer: writes a gzip-compressed tar layer into a store blob in one pass: tar (libarchive,
-// pax) -> sha256 (the diffID) -> igzip deflate -> sha256 (the blob digest) -> the pending blob.
+// store/layer_writer: writes a gzip-compressed tar layer into a store blob in one pass: tar
+// (libarchive, pax) -> sha256 (the diffID) -> igzip deflate -> sha256 (the blob digest) -> the
+// pending blob. Used by slim, gantry build's layer commits and COPY/ADD, and sqsh/load.
 #pragma once
 
 #include "store/store.hpp"
@@ -12,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace gantry::slim {
+namespace gantry::store {
 
 class LayerWriter {
   public:
@@ -40,4 +41,4 @@ class LayerWriter {
     std::vector<std::uint8_t> level_buf_, out_;
 };
 
-} // namespace gantry::slim
+} // namespace gantry::store

@@ -1,4 +1,4 @@
-#include "slim/writer.hpp"
+#include "store/layer_writer.hpp"
 
 #include "layer/igzip.hpp"
 #include "util/error.hpp"
@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-namespace gantry::slim {
+namespace gantry::store {
 
 LayerWriter::LayerWriter(store::Store& store)
     : blob_(store.begin_blob()), a_(archive_write_new()), level_buf_(ISAL_DEF_LVL3_DEFAULT),
@@ -95,4 +95,4 @@ std::pair<oci::Digest, oci::Digest> LayerWriter::finish() {
     return {blob, diff};
 }
 
-} // namespace gantry::slim
+} // namespace gantry::store

@@ -1,3 +1,6 @@
+// dockerfile/: the Dockerfile model that gantry lint and gantry build share: the parser (this
+// header), one instruction's line (instruction), words and their expansion (words).
+//
 // A Dockerfile parsed the way BuildKit's frontend reads it: parser directives (# syntax=,
 // # escape=, # check=) at the top, line continuations with the escape character (comment and
 // empty lines inside a continuation skipped), heredocs on RUN/COPY/ADD (<<EOF, <<-EOF, quoted
@@ -12,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-namespace gantry::lint {
+namespace gantry::dockerfile {
 
 struct Flag {
     std::string name;  // without "--"
@@ -66,4 +69,4 @@ struct Mount {
 // Throws Error(Errc::invalid) for an unknown type or a missing target where one is required.
 Mount parse_mount(std::string_view value);
 
-} // namespace gantry::lint
+} // namespace gantry::dockerfile

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace gantry::lint {
+namespace gantry::dockerfile {
 
 using Env = std::map<std::string, std::string>;
 
@@ -45,4 +45,4 @@ Expanded expand_word(std::string_view raw, const Env& env, char escape);
 // True when s is a valid variable name ([A-Za-z_][A-Za-z0-9_]*).
 bool is_var_name(std::string_view s);
 
-} // namespace gantry::lint
+} // namespace gantry::dockerfile

@@ -1,6 +1,6 @@
-// analyze/tarin: a libarchive tar reader over a layer::Reader (uncompressed tar stream), with
-// errors that name the layer. Shared by the analyzer (headers, contents) and slim (copying
-// entries into a new layer).
+// layer/tar_reader: a libarchive tar reader over a layer::Reader (uncompressed tar stream), with
+// errors that name the layer. Shared by the analyzer (headers, contents), slim (copying entries
+// into a new layer) and the squashfs converters (sqsh/write, sqsh/load).
 #pragma once
 
 #include "layer/stream.hpp"
@@ -12,14 +12,14 @@
 #include <string>
 #include <vector>
 
-namespace gantry::analyze {
+namespace gantry::layer {
 
-class TarIn {
+class TarReader {
   public:
-    TarIn(layer::Reader& in, std::string what);
-    ~TarIn();
-    TarIn(const TarIn&) = delete;
-    TarIn& operator=(const TarIn&) = delete;
+    TarReader(layer::Reader& in, std::string what);
+    ~TarReader();
+    TarReader(const TarReader&) = delete;
+    TarReader& operator=(const TarReader&) = delete;
 
     // The next entry, or nullptr at the end of the archive.
     archive_entry* next();
@@ -44,4 +44,4 @@ class TarIn {
 // Normalised entry name ("./usr//bin/" -> "usr/bin"); false when a ".." component is present.
 bool normalize_name(const char* name, std::string& out);
 
-} // namespace gantry::analyze
+} // namespace gantry::layer

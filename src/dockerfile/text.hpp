@@ -1,12 +1,12 @@
-// Internal to lint/: the Dockerfile parser's errors ("line N: ...") and its blanks (general text
-// helpers are util/text.hpp).
+// Internal to dockerfile/: the Dockerfile parser's errors ("line N: ...") and its blanks (general
+// text helpers are util/text.hpp).
 #pragma once
 
 #include "util/error.hpp"
 
 #include <string>
 
-namespace gantry::lint {
+namespace gantry::dockerfile {
 
 inline Error parse_error(int line, const std::string& msg, std::string hint = {}) {
     if (hint.empty())
@@ -21,4 +21,4 @@ inline bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
 }
 
-} // namespace gantry::lint
+} // namespace gantry::dockerfile

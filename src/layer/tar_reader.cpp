@@ -1,11 +1,11 @@
-#include "analyze/tarin.hpp"
+#include "layer/tar_reader.hpp"
 
 #include "layer/tar_header.hpp"
 #include "util/error.hpp"
 
 #include <cerrno>
 
-namespace gantry::analyze {
+namespace gantry::layer {
 
 bool normalize_name(const char* name, std::string& out) {
     out.clear();
@@ -26,8 +26,8 @@ bool normalize_name(const char* name, std::string& out) {
     return true;
 }
 
-la_ssize_t TarIn::read_cb(struct archive* a, void* p, const void** out) {
-    auto* self = static_cast<TarIn*>(p);
+la_ssize_t TarReader::read_cb(struct archive* a, void* p, const void** out) {
+    auto* self = static_cast<TarReader*>(p);
     try {
         std::size_t n = self->in_.read(self->buf_.data(), self->buf_.size());
         *out = self->buf_.data();
@@ -39,7 +39,7 @@ la_ssize_t TarIn::read_cb(struct archive* a, void* p, const void** out) {
     }
 }
 
-TarIn::TarIn(layer::Reader& in, std::string what)
+TarReader::TarReader(layer::Reader& in, std::string what)
     : in_(in), what_(std::move(what)), buf_(1 << 18), a_(archive_read_new()) {
     if (!a_) throw Error(Errc::internal, "cannot create a tar reader");
     archive_read_support_format_tar(a_);
@@ -58,11 +58,11 @@ TarIn::TarIn(layer::Reader& in, std::string what)
     }
 }
 
-TarIn::~TarIn() {
+TarReader::~TarReader() {
     archive_read_free(a_);
 }
 
-void TarIn::fail() {
+void TarReader::fail() {
     if (error_) std::rethrow_exception(error_);
     const char* msg = archive_error_string(a_);
     throw Error(Errc::invalid,
@@ -71,7 +71,7 @@ void TarIn::fail() {
                 "the layer is damaged; fetch or export the image again");
 }
 
-archive_entry* TarIn::next() {
+archive_entry* TarReader::next() {
     archive_entry* e = nullptr;
     int rc = archive_read_next_header(a_, &e);
     if (rc == ARCHIVE_EOF) return nullptr;
@@ -86,7 +86,7 @@ archive_entry* TarIn::next() {
     return e;
 }
 
-bool TarIn::block(const void*& data, std::size_t& size, std::int64_t& offset) {
+bool TarReader::block(const void*& data, std::size_t& size, std::int64_t& offset) {
     la_int64_t off = 0;
     int rc = archive_read_data_block(a_, &data, &size, &off);
     if (rc == ARCHIVE_EOF) return false;
@@ -95,8 +95,8 @@ bool TarIn::block(const void*& data, std::size_t& size, std::int64_t& offset) {
     return true;
 }
 
-void TarIn::skip() {
+void TarReader::skip() {
     if (archive_read_data_skip(a_) < ARCHIVE_WARN) fail();
 }
 
-} // namespace gantry::analyze
+} // namespace gantry::layer

@@ -1,15 +1,15 @@
-#include "lint/dockerfile.hpp"
+#include "dockerfile/dockerfile.hpp"
 
-#include "lint/instruction.hpp"
-#include "lint/text.hpp"
-#include "lint/words.hpp"
+#include "dockerfile/instruction.hpp"
+#include "dockerfile/text.hpp"
+#include "dockerfile/words.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <set>
 
-namespace gantry::lint {
+namespace gantry::dockerfile {
 
 namespace {
 
@@ -187,4 +187,4 @@ Dockerfile parse_dockerfile(std::string_view text) {
     return df;
 }
 
-} // namespace gantry::lint
+} // namespace gantry::dockerfile

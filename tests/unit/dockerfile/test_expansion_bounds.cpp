@@ -1,8 +1,8 @@
 // Variable expansion is bounded (issue 36): whatever chain of references a Dockerfile builds,
-// one expanded word never exceeds lint::kMaxExpandedWord bytes and ${} never nests deeper than
-// lint::kMaxExpansionDepth; past either bound expand_word throws Error(invalid) before it has
-// built the oversized value. A property test over random reference chains, not one input.
-#include "lint/words.hpp"
+// one expanded word never exceeds dockerfile::kMaxExpandedWord bytes and ${} never nests deeper
+// than dockerfile::kMaxExpansionDepth; past either bound expand_word throws Error(invalid) before
+// it has built the oversized value. A property test over random reference chains, not one input.
+#include "dockerfile/words.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>
@@ -13,10 +13,10 @@ namespace lint_expansion_bounds_test {
 
 using gantry::Errc;
 using gantry::Error;
-using gantry::lint::Env;
-using gantry::lint::expand_word;
-using gantry::lint::kMaxExpandedWord;
-using gantry::lint::kMaxExpansionDepth;
+using gantry::dockerfile::Env;
+using gantry::dockerfile::expand_word;
+using gantry::dockerfile::kMaxExpandedWord;
+using gantry::dockerfile::kMaxExpansionDepth;
 
 // A random word referring to the variables V0..V(n-1): plain text, $V, ${V}, ${V:-...},
 // quotes, mixed.

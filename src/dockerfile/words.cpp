@@ -1,9 +1,9 @@
-#include "lint/words.hpp"
+#include "dockerfile/words.hpp"
 
-#include "lint/text.hpp"
+#include "dockerfile/text.hpp"
 #include "util/error.hpp"
 
-namespace gantry::lint {
+namespace gantry::dockerfile {
 
 const Env& platform_args() {
     static const Env args = {{"TARGETPLATFORM", "linux/amd64"},
@@ -245,4 +245,4 @@ Expanded expand_word(std::string_view raw, const Env& env, char escape) {
     return Expander(raw, env, escape).run();
 }
 
-} // namespace gantry::lint
+} // namespace gantry::dockerfile

@@ -1,7 +1,7 @@
-#include "lint/instruction.hpp"
+#include "dockerfile/instruction.hpp"
 
-#include "lint/text.hpp"
-#include "lint/words.hpp"
+#include "dockerfile/text.hpp"
+#include "dockerfile/words.hpp"
 #include "util/json.hpp"
 #include "util/text.hpp"
 
@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-namespace gantry::lint {
+namespace gantry::dockerfile {
 
 namespace {
 
@@ -322,4 +322,4 @@ Mount parse_mount(std::string_view value) {
     return m;
 }
 
-} // namespace gantry::lint
+} // namespace gantry::dockerfile

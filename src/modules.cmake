@@ -1,0 +1,61 @@
+# The modules of libgantry: one static library per folder of src/ (cli/ and spank/ aside), each
+# with the modules it may include (DEPENDS). The build enforces the list: a module's files are
+# compiled against an include root of its own (BUILD/module-include/NAME/) that holds links to
+# its own folder and to the folders of the modules it depends on (directly or through them), and
+# nothing else, so an include of any other module fails the build:
+#
+#   src/layer/unpack.cpp:2:10: fatal error: engine/engine.hpp: No such file or directory
+#
+# An include that fails so is an upward edge: move what it needs down (docs/architecture.md), or,
+# when the edge is true and keeps the graph acyclic, add the module to DEPENDS here (and CMake
+# refuses a cycle). Order: a module after the ones it depends on. `tools/module_graph.py
+# --declared` compares this list with the includes; `--markdown` prints the table of
+# docs/architecture.md.
+#
+# gantry_module(NAME PURPOSE "one line" [DEPENDS module...])
+
+gantry_module(util PURPOSE "errors, fds, atomic writes, locks, logging, hashing, YAML, text and units")
+gantry_module(oci PURPOSE "the OCI image and runtime spec models, digests, references, seccomp profile"
+  DEPENDS util)
+gantry_module(layer PURPOSE "one layer blob streamed: read, decompress, tar reading, safe extraction"
+  DEPENDS oci util)
+gantry_module(store PURPOSE "the content-addressed image store, its importer and layer writer, scratch"
+  DEPENDS layer oci util)
+gantry_module(dockerfile PURPOSE "the Dockerfile model: BuildKit's parser, instructions, words"
+  DEPENDS util)
+gantry_module(site PURPOSE "the site's image policy: registries.conf, policy.json, signatures"
+  DEPENDS oci util)
+gantry_module(cdi PURPOSE "vendor-neutral CDI specs: model, read, validate, write, apply"
+  DEPENDS oci util)
+gantry_module(runspec PURPOSE "the OCI runtime spec of a run, from an image config and run options"
+  DEPENDS oci util)
+gantry_module(runtime PURPOSE "executing one runtime spec: namespaces, mounts, seccomp, cgroups, exec"
+  DEPENDS oci util)
+gantry_module(gpu PURPOSE "what GPU hosts share: device nodes, ld.so.cache, ELF, --gpus; AMD's host"
+  DEPENDS util)
+gantry_module(compat PURPOSE "what the doctor's rules share, and the fat-binary readers (CUDA, HIP)"
+  DEPENDS gpu oci util)
+gantry_module(tailor PURPOSE "fat binaries rewritten in place to the kept GPUs' code"
+  DEPENDS compat util)
+gantry_module(archive PURPOSE "docker save / OCI archives and layouts in and out"
+  DEPENDS layer oci store util)
+gantry_module(rootfs PURPOSE "an image's layers as a root: overlay stack, flattened copy, run view"
+  DEPENDS layer oci store util)
+gantry_module(registry PURPOSE "the distribution API client: auth, blobs, pull, push"
+  DEPENDS layer oci site store util)
+gantry_module(sqsh PURPOSE "single-file squashfs images: write, read, serve, cache, shared stores"
+  DEPENDS layer oci registry rootfs site store util)
+gantry_module(analyze PURPOSE "an image's report from one pass over its layer blobs"
+  DEPENDS compat layer oci store tailor util)
+gantry_module(slim PURPOSE "a smaller image from an analysed one"
+  DEPENDS analyze layer store tailor util)
+gantry_module(lint PURPOSE "the GPU-aware Dockerfile rules and their reports"
+  DEPENDS dockerfile oci util)
+gantry_module(vendor PURPOSE "the GPU layer as plug-ins: the Backend interface, its registry, NVIDIA, AMD"
+  DEPENDS cdi compat gpu oci rootfs runspec store util)
+gantry_module(engine PURPOSE "preparing and running a container from an image"
+  DEPENDS cdi oci rootfs runspec runtime sqsh store util vendor)
+gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
+  DEPENDS cdi oci runtime util vendor)
+gantry_module(build PURPOSE "gantry build: the plan, the executor, RUN, COPY/ADD, layer commits"
+  DEPENDS dockerfile engine layer oci registry rootfs runtime store tailor util vendor)
