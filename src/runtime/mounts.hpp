@@ -16,14 +16,18 @@ struct Launch;
 
 namespace gantry::runtime::detail {
 
-// A descriptor of Launch::mount_point opened by gantry before it forked the container process
-// (-1: none). A user namespace whose root is a host id other than 0 (rootful `podman
-// --userns=auto`, Kubernetes hostUsers: false) cannot search gantry's state directories: the
-// process then mounts its tmpfs through this descriptor and names it by /proc/self/fd/N from
-// then on (scratch_path). Set only for a forked process (never the shared-memory clone).
-void set_scratch_target(int fd);
+// Whether the forked container process starts in Launch::mount_point: gantry enters it just
+// before the clone (launcher.cpp), and clone(CLONE_NEWNS) carries the working directory over to
+// the same directory in the new mount namespace, as it does the root. A user namespace whose
+// root is a host id other than 0 (rootful `podman --userns=auto`, Kubernetes hostUsers: false)
+// cannot search gantry's 0700 state directories, and a descriptor opened before the clone names
+// the mount in gantry's namespace, where nothing can be mounted from the new one: the process
+// then attaches its tmpfs on its working directory (no path looked up, no permission checked)
+// and names it by /proc/self/fd/N from then on (scratch_path). Set only for a forked process
+// (never the shared-memory clone).
+void set_scratch_at_cwd(bool at_cwd);
 // The container's tmpfs as the container process names it: Launch::mount_point, or its
-// /proc/self/fd path once mounted through set_scratch_target's descriptor.
+// /proc/self/fd path once attached on the working directory (set_scratch_at_cwd).
 std::string scratch_path(const Launch& l);
 
 // Makes the mount namespace private, mounts the container's private tmpfs on l.mount_point
