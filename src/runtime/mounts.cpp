@@ -89,12 +89,14 @@ void attach(int tree, int target, const std::string& what) {
 // runc 1.1's `cgroup` mount on a cgroup v1 host (mountCgroupV1): a tmpfs (mode 755, nosuid,
 // nodev, noexec) on TARGET, in it the container's own cgroup directory of each hierarchy bound
 // (VIEW) with the mount's flags, and a link per controller of a combined hierarchy (cpu ->
-// cpu,cpuacct); read-only as a whole when the mount is.
+// cpu,cpuacct). The tmpfs stays writable (as runc 1.1 leaves it), the binds are read-only when
+// the mount is.
 void mount_cgroup_v1_view(int target, const std::vector<ContainerCgroup::ViewBind>& view,
                           const Flags& f, const std::string& dest) {
     auto sys = [](long r) { return static_cast<int>(r); };
     Fd fs(sys(::syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC)));
-    if (!fs || ::syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, "mode", "755", 0) != 0 ||
+    if (!fs || ::syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, "source", "tmpfs", 0) != 0 ||
+        ::syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, "mode", "755", 0) != 0 ||
         ::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
         fail_errno("cannot make the cgroup view's tmpfs for " + dest);
     Fd dir(sys(::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC,
@@ -121,7 +123,6 @@ void mount_cgroup_v1_view(int target, const std::vector<ContainerCgroup::ViewBin
             start = comma + 1;
         }
     }
-    if (f.readonly) set_attr(dir.get(), MOUNT_ATTR_RDONLY, false, dest);
 }
 
 // The container's private tmpfs on the mount point: /etc/hostname, and the overlay's upper and
