@@ -156,9 +156,13 @@ void mount_scratch(const Launch& l, int fd_sock) {
     std::uint64_t size =
         l.overlay && l.overlay->memory && l.overlay->memory_size ? l.overlay->memory_size : 0;
     Fd dir;
-    if (mounts_scratch_at_cwd) {
+    // by its path where this process may search it (mountinfo's upperdir= then names it), else
+    // on the working directory (a container root that is not the host's root)
+    const bool at_cwd =
+        mounts_scratch_at_cwd && ::access(l.mount_point.c_str(), X_OK) != 0 && errno == EACCES;
+    mounts_scratch_at_cwd = false;
+    if (at_cwd) {
         dir = mount_scratch_on_cwd(size, l.mount_point);
-        mounts_scratch_at_cwd = false;
         mounts_scratch_dir = ::fcntl(dir.get(), F_DUPFD_CLOEXEC, 0);
         if (mounts_scratch_dir < 0) fail_errno("cannot keep the container's tmpfs open");
     } else {

@@ -21,10 +21,10 @@ namespace gantry::runtime::detail {
 // the same directory in the new mount namespace, as it does the root. A user namespace whose
 // root is a host id other than 0 (rootful `podman --userns=auto`, Kubernetes hostUsers: false)
 // cannot search gantry's 0700 state directories, and a descriptor opened before the clone names
-// the mount in gantry's namespace, where nothing can be mounted from the new one: the process
-// then attaches its tmpfs on its working directory (no path looked up, no permission checked)
-// and names it by /proc/self/fd/N from then on (scratch_path). Set only for a forked process
-// (never the shared-memory clone).
+// the mount in gantry's namespace, where nothing can be mounted from the new one: a process that
+// may not search the mount point's path (EACCES) then attaches its tmpfs on its working
+// directory (no path looked up, no permission checked) and names it by /proc/self/fd/N from then
+// on (scratch_path). Set only for a forked process (never the shared-memory clone).
 void set_scratch_at_cwd(bool at_cwd);
 // The container's tmpfs as the container process names it: Launch::mount_point, or its
 // /proc/self/fd path once attached on the working directory (set_scratch_at_cwd).
