@@ -34,8 +34,9 @@ struct Ns {
     const char* name;
     int flag;
 };
-constexpr Ns kOrder[] = {{"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
-                         {"net", CLONE_NEWNET},   {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS}};
+constexpr Ns kOrder[] = {{"user", CLONE_NEWUSER},    {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
+                         {"net", CLONE_NEWNET},      {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
+                         {"cgroup", CLONE_NEWCGROUP}};
 
 bool same_ns(pid_t pid, const char* name) {
     struct stat a {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <linux/mount.h>
+#include <optional>
 #include <string>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -86,11 +87,28 @@ void attach(int tree, int target, const std::string& what) {
     if (!move_tree(tree, target)) fail_errno("cannot mount on " + what);
 }
 
+std::optional<std::vector<ContainerCgroup::ViewBind>>& cached_cgroup_view() {
+    static std::optional<std::vector<ContainerCgroup::ViewBind>> view;
+    return view;
+}
+
+const std::vector<ContainerCgroup::ViewBind>& cgroup_view() {
+    auto& view = cached_cgroup_view();
+    if (!view) view = ContainerCgroup::of_process(0).v1_view();
+    return *view;
+}
+
+// Whether the container has a cgroup namespace of its own (prepare_cgroup_view).
+bool& cgroup_view_fresh() {
+    static bool fresh = false;
+    return fresh;
+}
+
 // runc 1.1's `cgroup` mount on a cgroup v1 host (mountCgroupV1): a tmpfs (mode 755, nosuid,
 // nodev, noexec) on TARGET, in it the container's own cgroup directory of each hierarchy bound
-// (VIEW) with the mount's flags, and a link per controller of a combined hierarchy (cpu ->
-// cpu,cpuacct). The tmpfs stays writable (as runc 1.1 leaves it), the binds are read-only when
-// the mount is.
+// (VIEW) with the mount's flags (mounted afresh in a cgroup namespace of its own), and a link per
+// controller of a combined hierarchy (cpu -> cpu,cpuacct). The tmpfs stays writable (as runc 1.1
+// leaves it), the binds are read-only when the mount is.
 void mount_cgroup_v1_view(int target, const std::vector<ContainerCgroup::ViewBind>& view,
                           const Flags& f, const std::string& dest) {
     auto sys = [](long r) { return static_cast<int>(r); };
@@ -107,13 +125,24 @@ void mount_cgroup_v1_view(int target, const std::vector<ContainerCgroup::ViewBin
         const std::string sub = dest + "/" + b.name;
         if (::mkdirat(dir.get(), b.name.c_str(), 0755) != 0 && errno != EEXIST)
             fail_errno("cannot create " + sub);
-        Fd tree = clone_tree(AT_FDCWD, b.source.c_str(), true);
-        if (!tree) fail_errno("cannot bind the container's cgroup " + b.source + " to " + sub);
-        set_attr(tree.get(), f.attr | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                 true, sub);
         Fd at(::openat(dir.get(), b.name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!at) fail_errno("cannot open " + sub);
-        attach(tree.get(), at.get(), sub);
+        // in a cgroup namespace of its own, a fresh mount of the hierarchy (its root the
+        // container's cgroup), named as runc names it
+        const bool systemd = b.name == "systemd";
+        const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC |
+                                    (f.readonly ? MS_RDONLY : 0) | (f.flags & MS_RELATIME);
+        const bool mounted =
+            cgroup_view_fresh() &&
+            ::mount(systemd ? "systemd" : "cgroup", fd_path(at.get()).c_str(), "cgroup", flags,
+                    systemd ? "name=systemd" : b.name.c_str()) == 0;
+        if (!mounted) { // else the container's directory bound from the host
+            Fd tree = clone_tree(AT_FDCWD, b.source.c_str(), true);
+            if (!tree) fail_errno("cannot bind the container's cgroup " + b.source + " to " + sub);
+            set_attr(tree.get(), f.attr | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                     true, sub);
+            attach(tree.get(), at.get(), sub);
+        }
         if (b.name.find(',') == std::string::npos) continue;
         for (std::size_t start = 0; start <= b.name.size();) {
             std::size_t comma = std::min(b.name.find(',', start), b.name.size());
@@ -224,6 +253,12 @@ void mount_fuse_lower(const Launch& l, int fd_sock) {
 
 } // namespace
 
+void prepare_cgroup_view(const oci::RuntimeSpec& s) {
+    if (std::ranges::any_of(s.mounts, [](const oci::Mount& m) { return m.type == "cgroup"; }))
+        cgroup_view();
+    cgroup_view_fresh() = std::ranges::find(s.namespaces, "cgroup") != s.namespaces.end();
+}
+
 void set_scratch_at_cwd(bool at_cwd) {
     mounts_scratch_at_cwd = at_cwd;
 }
@@ -297,18 +332,18 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last) {
         unsigned long flags = f.flags | (f.readonly ? MS_RDONLY : 0);
         if (m.type == "cgroup") {
             // cgroup v1 or hybrid: runc's view, the container's own cgroup in each hierarchy
-            auto view = ContainerCgroup::of_process(0).v1_view();
+            const auto& view = cgroup_view();
             if (!view.empty()) {
                 mount_cgroup_v1_view(target.get(), view, f, m.destination);
                 last.mounted();
                 return;
             }
         }
-        // a fresh cgroup2 where the kernel allows; else, as runc where it cannot mount a fresh
-        // hierarchy (no cgroup namespace), the host's /sys/fs/cgroup, recursively, with the
-        // mount's flags
-        if (m.type == "cgroup2" &&
-            ::mount("cgroup2", fd_path(target.get()).c_str(), "cgroup2", flags, nullptr) == 0) {
+        // cgroup v2 (or a `cgroup2` mount): a fresh cgroup2, as runc's mountCgroupV2, whose root
+        // is the container's cgroup in its cgroup namespace; where the kernel refuses it (no
+        // cgroup namespace of its own, rootless), the host's /sys/fs/cgroup, recursively, with
+        // the mount's flags
+        if (::mount("cgroup2", fd_path(target.get()).c_str(), "cgroup2", flags, nullptr) == 0) {
             last.mounted();
             return;
         }

@@ -30,6 +30,12 @@ void set_scratch_at_cwd(bool at_cwd);
 // /proc/self/fd path once attached on the working directory (set_scratch_at_cwd).
 std::string scratch_path(const Launch& l);
 
+// Reads the cgroup v1 view a `cgroup` mount of S shows (ContainerCgroup::v1_view: this
+// process's cgroups) while /proc/self/cgroup still names them by the host's paths, before the
+// container's cgroup namespace is made; mount_in_root mounts it later. Kept for the process
+// (a shared-memory child's is gantry's memory: a retry of the same container reads the same).
+void prepare_cgroup_view(const oci::RuntimeSpec& s);
+
 // Makes the mount namespace private, mounts the container's private tmpfs on l.mount_point
 // (its descriptor passed over FD_SOCK when >= 0) and the root on l.root_path().
 void mount_root(const Launch& l, int fd_sock);

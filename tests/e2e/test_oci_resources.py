@@ -299,14 +299,32 @@ def test_exec_joins_the_containers_cgroups_before_it_runs(started):
             assert f"memory:/" in r.stdout and cid in r.stdout
 
 
+def test_cgroup_namespace_rooted_at_the_containers_cgroup(oci_bin, bundle, tmp_path):
+    """A "cgroup" namespace in the bundle is made once the process is in its cgroup, as runc's
+    nsexec makes it: the container's /proc/self/cgroup says / for every hierarchy."""
+    def edit(cfg):
+        resources(memory={"limit": 64 * MB})(cfg)
+        cfg["linux"]["namespaces"].append({"type": "cgroup"})
+    runs = run_both(oci_bin, bundle, tmp_path, ["cat", "/proc/self/cgroup"], edit=edit)
+    same_as_runc(runs, 0, runs["runc"].stdout)
+    assert all(line.endswith(":/") for line in runs["gantry"].stdout.splitlines())
+    assert ":memory:/\n" in runs["gantry"].stdout
+
+
 @pytest.mark.skipif(V2, reason="the v1 view: a cgroup v1 or hybrid host's hierarchies")
-@pytest.mark.parametrize("mode", ["ro", "rw"])
+@pytest.mark.parametrize("mode", ["ro", "rw", "ro-cgroupns"])
 def test_v1_cgroup_view_is_the_containers_own_cgroup(started, mode):
     """A `cgroup` mount at /sys/fs/cgroup (as `runc spec` writes it) on a v1 host: a tmpfs with
     each hierarchy's own cgroup directory of the container bound in (read-only unless the mount
-    is rw), no cgroup2; the memory limit read inside is the bundle's."""
+    is rw), no cgroup2; the memory limit read inside is the bundle's. With a cgroup namespace
+    too (its root the container's cgroup, /proc/self/cgroup says / in it)."""
+    cgroupns = mode.endswith("-cgroupns")
+    mode = mode.split("-")[0]
+
     def edit(cfg):
         resources(memory={"limit": 64 * MB}, pids={"limit": 20})(cfg)
+        if cgroupns:
+            cfg["linux"]["namespaces"].append({"type": "cgroup"})
         cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/sys/fs/cgroup"]
         cfg["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup",
                               "source": "cgroup",
@@ -316,7 +334,8 @@ def test_v1_cgroup_view_is_the_containers_own_cgroup(started, mode):
               "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
               "touch /sys/fs/cgroup/made && echo tmpfs-writable; "
               "echo 30 > /sys/fs/cgroup/pids/pids.max && echo pids-writable; "
-              "cat /sys/fs/cgroup/pids/pids.max; cat /proc/self/mountinfo")
+              "cat /sys/fs/cgroup/pids/pids.max; cat /proc/self/cgroup; "
+              "cat /proc/self/mountinfo")
     seen = {}
     for name, (_, _, cid) in s.c.items():
         r = s.oci(name, "exec", "ID", "sh", "-c", script)
@@ -334,6 +353,7 @@ def test_v1_cgroup_view_is_the_containers_own_cgroup(started, mode):
     assert f"{64 * MB}\n" in out and "drwxr-xr-x memory" in out and "unified" not in out
     assert "tmpfs-writable" in out
     assert ("pids-writable\n30" if mode == "rw" else "\n20\n") in out, out
+    assert ("\n4:memory:/\n" in out) == cgroupns or "memory:/" not in out, out
 
 
 def test_spec_writes_runcs_default(oci_bin, tmp_path):
