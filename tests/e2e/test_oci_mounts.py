@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import load_busybox
-from ocidiff import (ROOT, bundle, edit_config, oci_bin, run_both,  # noqa: F401 (fixtures)
+from ocidiff import (ROOT, bundle, edit_config, oci_bin, run_both, runtimes,  # noqa: F401
                      same_as_runc)
 from test_oci_runtime import podman  # noqa: F401 (fixture)
 
@@ -237,3 +237,22 @@ def test_podman_uidmap_root_mapped_to_a_non_root_host_id(podman, g, mk, tmp_path
     assert lines[0] == "0" and lines[1].split() == ["0", str(MAPPED), "65536"], r.stdout
     made = (vol / "made").stat()
     assert (made.st_uid, made.st_gid) == (MAPPED, MAPPED)
+
+
+def test_relative_bind_source_is_relative_to_the_runtimes_directory(oci_bin, bundle, tmp_path):
+    """A bind mount's relative source names a path below the runtime's working directory (runc's
+    specconv joins it), whatever directory the container's process starts in."""
+    (bundle / "shared").mkdir()
+    (bundle / "shared" / "marker").write_text("relative\n")
+
+    def edit(cfg):
+        cfg["process"]["args"] = ["cat", "/rel/marker"]
+        cfg["process"]["terminal"] = False
+        cfg["mounts"].append({"destination": "/rel", "type": "bind", "source": "shared",
+                              "options": ["rbind", "ro"]})
+    edit_config(bundle, edit)
+    for name, binary in runtimes(oci_bin):
+        r = subprocess.run([binary, "--root", str(tmp_path / f"{name}-state"), "run", "--bundle",
+                            str(bundle), f"rel{os.getpid()}-{name}"], capture_output=True,
+                           text=True, timeout=60, cwd=bundle, stdin=subprocess.DEVNULL)
+        assert (r.returncode, r.stdout) == (0, "relative\n"), f"{name}: {r}"
