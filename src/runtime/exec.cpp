@@ -69,8 +69,9 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
         fds.emplace_back(std::move(fd), ns.flag);
     }
     int errp[2], pidp[2], gop[2];
+    // the go is a socket: a process gone before it is an error here (MSG_NOSIGNAL), no SIGPIPE
     if (::pipe2(errp, O_CLOEXEC) != 0 || ::pipe2(pidp, O_CLOEXEC) != 0 ||
-        ::pipe2(gop, O_CLOEXEC) != 0)
+        ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gop) != 0)
         throw_errno("pipe failed");
     Fd err_r(errp[0]), err_w(errp[1]), pid_r(pidp[0]), pid_w(pidp[1]), go_r(gop[0]), go_w(gop[1]);
     Fd tty_parent, tty_child; // the worker passes the container terminal's master back
@@ -150,7 +151,11 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
             ::waitpid(inner, &st, 0);
             throw;
         }
-        if (::write(go_w.get(), "g", 1) != 1) throw_errno("cannot start the process");
+        if (::send(go_w.get(), "g", 1, MSG_NOSIGNAL) != 1) {
+            ::kill(inner, SIGKILL);
+            ::waitpid(inner, &st, 0);
+            throw_errno("cannot start the process in the container");
+        }
     }
     go_w.reset();
     try {
