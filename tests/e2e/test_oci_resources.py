@@ -296,7 +296,7 @@ def test_exec_joins_the_containers_cgroups_before_it_runs(started):
             r = s.oci(name, "exec", "ID", "cat", "/proc/self/cgroup")
             assert r.returncode == 0, f"{name}: {r.stderr}"
             assert r.stdout == own, f"{name}: exec'ed into {r.stdout}, the container is in {own}"
-            assert f"memory:/" in r.stdout and cid in r.stdout
+            assert ":memory:/" in r.stdout and f"{cid}\n" in r.stdout
 
 
 def test_cgroup_namespace_rooted_at_the_containers_cgroup(oci_bin, bundle, tmp_path):
