@@ -1429,6 +1429,34 @@ def test_exec_joins_the_containers_cgroups_before_it_runs(runner):
         runner.run("rm", "-f", name, check=False)
 
 
+def cgroup_dirs_named(name):
+    """The directories called NAME in this host's cgroup hierarchies (4 levels deep at most)."""
+    found = []
+    for top, dirs, _ in os.walk("/sys/fs/cgroup"):
+        if top.count("/") > 7:
+            dirs[:] = []
+        found += [os.path.join(top, d) for d in dirs if d == name]
+    return found
+
+
+def test_detached_containers_cgroup_removed_when_it_ends(g, mk, tmp_path):
+    """`run -d` with limits: the cgroup is the monitor's, which removes it once the container is
+    gone (it ends with _exit: no destructor would), in every hierarchy; `run -d` itself leaves it
+    in place while the container runs."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: gantry makes cgroups on this host as root")
+    img = load_busybox(g, mk, tmp_path)
+    name = f"cgrm{os.getpid()}"
+    cid = g.run("run", "-d", "--name", name, "--memory", "512m", "--pids-limit", "64", img,
+                "sleep", "60").out.strip()
+    try:
+        made = cgroup_dirs_named(f"gantry-{cid}")
+        assert any("/memory/" in d for d in made) and any("/pids/" in d for d in made), made
+    finally:
+        g.run("rm", "-f", name)
+    assert cgroup_dirs_named(f"gantry-{cid}") == []
+
+
 def test_rootless_subordinate_id_mapping(subid_user, mk):
     """A user with a range in /etc/subuid and /etc/subgid (conftest's subid_user, made for the
     whole run: 'nobody', whom the other rootless tests run as, never gets one)."""
