@@ -6,9 +6,11 @@
 #include "engine/engine.hpp"
 #include "engine/gpus.hpp"
 #include "engine/options.hpp"
+#include "engine/squashfs.hpp"
 #include "oci/image.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "sqsh/cache.hpp"
+#include "sqsh/facts.hpp"
 #include "sqsh/image_ref.hpp"
 #include "sqsh/shared.hpp"
 #include "util/error.hpp"
@@ -73,8 +75,9 @@ void start_process_early(Prepared& p, std::unique_ptr<runtime::EarlyStart> early
 // The image's run view (config and passwd), and whether this host can run it.
 void read_image(Prepared& p) {
     if (auto file = sqsh::file_of(p.request.image)) {
-        p.sqsh = std::make_shared<sqsh::Image>(*file);
-        p.view = sqsh::run_view(*p.sqsh);
+        auto sq = open_squashfs(*file, true);
+        p.sqsh = sq.image;
+        p.view = sqsh::run_view(sq.facts, *file);
     } else {
         try {
             p.view = rootfs::find_run_view(*p.store, p.request.image);
@@ -85,8 +88,9 @@ void read_image(Prepared& p) {
             auto shared = sqsh::find_shared(stores, p.request.image);
             if (!shared) throw;
             if (shared->store == stores[0]) sqsh::touch_cached(shared->file);
-            p.sqsh = std::make_shared<sqsh::Image>(shared->file);
-            p.view = sqsh::run_view(*p.sqsh);
+            auto sq = open_squashfs(shared->file, true);
+            p.sqsh = sq.image;
+            p.view = sqsh::run_view(sq.facts, shared->file);
         }
     }
     const auto& platform = p.view.image.config.platform;
