@@ -235,9 +235,11 @@ struct Launcher {
                 scratch.release();
             } catch (...) {
             }
+            cgroup.reset(); // the container's cgroup goes with it (_exit runs no destructor)
             ::_exit(0);
         }
         ::close(ready[1]);
+        if (cgroup) cgroup->release(); // the monitor's now: it removes it once the container ends
         Fd ready_r(ready[0]);
         try {
             runtime::await_start(ready_r.get());

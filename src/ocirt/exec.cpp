@@ -74,10 +74,12 @@ int exec(const Global& g, const ExecOptions& o) {
     const bool single_id = runtime::is_single_id(spec.gid_mappings);
     runtime::detail::ForwardedSignalsBlocked blocked;
     Fd master;
+    // runc joins an exec'ed process to the container's cgroup before it runs the program
+    const auto cgroups = c.cgroups();
     pid_t pid = runtime::exec_start(c.pid, spec, single_id, spec.terminal ? &master : nullptr,
-                                    filter ? &*filter : nullptr);
-    // runc joins an exec'ed process to the container's cgroup (here: once it started)
-    if (auto cg = c.cgroups()) cg->add(pid);
+                                    filter ? &*filter : nullptr, [&](pid_t p) {
+                                        if (cgroups) cgroups->add(p);
+                                    });
     if (master && !o.console_socket.empty()) {
         send_console(o.console_socket, master.get());
         master.reset();

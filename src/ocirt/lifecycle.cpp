@@ -140,6 +140,16 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
     if (!stdfs::is_directory(rootfs, ec))
         throw Error(Errc::not_found, "the bundle's root " + rootfs.string() + " is not a directory",
                     "root.path in config.json names the container's root (relative to the bundle)");
+    // a bind mount's relative source is relative to the runtime's working directory, as runc's
+    // specconv joins it (the container's process starts elsewhere: runtime/mounts.hpp)
+    for (auto& m : spec.mounts) {
+        bool bind = m.type == "bind" || m.type.empty() ||
+                    std::ranges::any_of(m.options, [](const std::string& opt) {
+                        return opt == "bind" || opt == "rbind";
+                    });
+        if (bind && !m.source.empty() && m.source[0] != '/')
+            m.source = (stdfs::current_path() / m.source).lexically_normal().string();
+    }
     // GPUs the bundle asks for (CDI annotations, NVIDIA_/AMD_VISIBLE_DEVICES): the spec gains
     // their devices, mounts and hooks; the hooks see that spec (below), never a changed bundle
     bool gpus = !add_requested_gpus(spec).empty();

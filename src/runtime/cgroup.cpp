@@ -219,6 +219,11 @@ void Cgroup::remove() noexcept {
     path_.clear();
 }
 
+void Cgroup::release() noexcept {
+    v1_.reset();
+    path_.clear();
+}
+
 Cgroup::~Cgroup() {
     remove();
 }

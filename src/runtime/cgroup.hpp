@@ -42,6 +42,10 @@ class Cgroup {
     // The cgroup's directory (on v1: that of the first limited controller's hierarchy).
     std::string path() const { return path_; }
 
+    // Gives the cgroup up without removing it: another process owns it now (`run -d`'s monitor,
+    // which removes it once the container is gone).
+    void release() noexcept;
+
     // Removes the cgroup once its processes are gone (waits briefly for dying ones). Never throws.
     ~Cgroup();
     Cgroup(Cgroup&& o) noexcept;

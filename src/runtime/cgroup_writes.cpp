@@ -163,10 +163,6 @@ void block_io(Writes& w, const oci::LinuxResources::BlockIo& b) {
     rates(b.write_iops, "blkio.throttle.write_iops_device", "wiops", "throttleWriteIOPSDevice");
 }
 
-bool deny_all(const oci::DeviceRule& r) {
-    return !r.allow && r.type == 'a' && !r.major && !r.minor;
-}
-
 void devices(Writes& w, const std::vector<oci::DeviceRule>& rules) {
     if (w.v == CgroupVersion::v1) {
         for (size_t i = 0; i < rules.size(); ++i)
@@ -174,19 +170,8 @@ void devices(Writes& w, const std::vector<oci::DeviceRule>& rules) {
                   device_rule_text(rules[i]), "devices[" + std::to_string(i) + "]");
         return;
     }
-    // cgroup v2 controls devices with an eBPF program, which gantry does not load: the shape
-    // every engine sends (deny all, then allow rules) is accepted; a rule that would deny more
-    // than that, or allow everything, is refused rather than left unenforced.
-    for (size_t i = 0; i < rules.size(); ++i) {
-        const auto& r = rules[i];
-        bool ok = r.allow ? !(r.type == 'a' && !r.major && !r.minor) : i == 0 && deny_all(r);
-        if (!ok)
-            refuse_on(w.v,
-                      "devices[" + std::to_string(i) + "] (" + (r.allow ? "allow " : "deny ") +
-                          device_rule_text(r) + ")",
-                      "device rules need an eBPF device program on cgroup v2, which gantry does "
-                      "not load; only \"deny all, then allow these\" is accepted");
-    }
+    // cgroup v2 has no device files: the rules are an eBPF program (device_filter.hpp), which
+    // ContainerCgroup::create attaches
 }
 
 } // namespace

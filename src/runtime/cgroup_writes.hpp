@@ -29,7 +29,8 @@ struct CgroupWrite {
 // The writes that apply R, in order. Throws Error(invalid) naming the field for a value the
 // cgroup version cannot take: `unified` on v1; realtime cpu, swappiness, disableOOMKiller,
 // kernelTCP, blockIO.leafWeight and per-device weights on v2; a memory+swap limit below the memory
-// limit on v2; a device rule v2 cannot enforce without an eBPF program (device_rules_on_v2).
+// limit on v2. Device rules are writes on v1 only: on v2 they are an eBPF program
+// (device_filter.hpp).
 std::vector<CgroupWrite> cgroup_writes(const oci::LinuxResources& r, CgroupVersion v);
 
 // The device cgroup rules a container gets, as runc 1.1 builds them: the spec's

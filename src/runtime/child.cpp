@@ -13,6 +13,7 @@
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -357,6 +358,15 @@ void join_namespaces(const oci::RuntimeSpec& s) {
     }
 }
 
+// A cgroup namespace the spec asks for (type "cgroup", no path): made here, once gantry has moved
+// us into the container's cgroup, so that its root is that cgroup, as runc's nsexec unshares it
+// after its parent joined it to the cgroup.
+void make_cgroup_namespace(const oci::RuntimeSpec& s) {
+    if (std::ranges::find(s.namespaces, "cgroup") == s.namespaces.end()) return;
+    if (::unshare(CLONE_NEWCGROUP) != 0)
+        throw_errno("cannot make the container's cgroup namespace");
+}
+
 // process.apparmorProfile: the profile the program runs under from its exec on, set as runc
 // sets it (attr/apparmor/exec, attr/exec on older kernels) before the start, so that a profile
 // the host cannot apply fails the create, as under runc (a host without AppArmor refuses it).
@@ -379,7 +389,9 @@ void apply_apparmor(const std::string& profile) {
     become_root_and_mount_root(l, err_fd, fd_sock);
     child_guard(err_fd, [&] {
         ChildState c{l, single_id, err_fd};
+        prepare_cgroup_view(l.spec);
         join_namespaces(l.spec);
+        make_cgroup_namespace(l.spec);
         open_root(c);
         mount_spec(c);
         bind_devices(c);

@@ -176,6 +176,11 @@ ContainerCgroup ContainerCgroup::create(const Place& place, const oci::LinuxReso
                     "is mounted (/proc/self/mountinfo has no cgroup or cgroup2)",
                     "mount the cgroup hierarchies (/sys/fs/cgroup), as the host's init does");
 
+    // cgroup v2: the device rules' program, checked before anything is made
+    std::vector<bpf_insn> device_program;
+    if (cg.version_ == CgroupVersion::v2 && !r.devices.empty())
+        device_program = device_filter_program(fold_device_rules(r.devices));
+
     // the directories, then the limits; a failure removes what was made
     std::map<std::string, std::string> made;
     std::vector<std::string> left_out;
@@ -224,6 +229,14 @@ ContainerCgroup ContainerCgroup::create(const Place& place, const oci::LinuxReso
             }
         }
         cg.apply(cgroup_writes(r, cg.version_), place.rootless, place.swap_optional);
+        if (!device_program.empty() && cg.dirs_.count("")) { // rootless: none may be left
+            try {
+                place.attach_devices(device_program, cg.dirs_.at(""));
+            } catch (const Error& e) {
+                if (!place.rootless) throw;
+                log::warn("device rules not enforced (rootless): " + e.message());
+            }
+        }
     } catch (...) {
         ContainerCgroup undo;
         undo.version_ = cg.version_;
@@ -232,6 +245,50 @@ ContainerCgroup ContainerCgroup::create(const Place& place, const oci::LinuxReso
         throw;
     }
     return cg;
+}
+
+ContainerCgroup ContainerCgroup::of_process(pid_t pid, const CgroupProbe& probe) {
+    std::string proc_cgroup;
+    try {
+        proc_cgroup =
+            fs::read_file("/proc/" + (pid ? std::to_string(pid) : std::string("self")) + "/cgroup");
+    } catch (const Error&) {
+        throw Error(Errc::run_failed,
+                    "cannot read the cgroups of the container's process " + std::to_string(pid),
+                    "is the container still running?");
+    }
+    const auto theirs = own_paths(proc_cgroup);
+    const auto mounts = cgroup_mounts(probe.mountinfo);
+    ContainerCgroup cg;
+    bool v1 = false;
+    for (const auto& m : mounts)
+        if (m.fstype == "cgroup" && !controllers_of(m).empty() &&
+            !controllers_of(m).starts_with("name="))
+            v1 = true;
+    cg.version_ = v1 ? CgroupVersion::v1 : CgroupVersion::v2;
+    for (const auto& m : mounts) {
+        std::string key = m.fstype == "cgroup2" ? (v1 ? "unified" : "") : controllers_of(m);
+        if ((m.fstype == "cgroup" && key.empty()) || cg.dirs_.count(key)) continue;
+        for (const auto& [h, p] : theirs)
+            if ((m.fstype == "cgroup2" && h.empty()) ||
+                (m.fstype == "cgroup" && !h.empty() && shares_controller(key, h)))
+                cg.dirs_[key] = join(m.mountpoint, below_root(m, p));
+    }
+    return cg;
+}
+
+std::vector<ContainerCgroup::ViewBind> ContainerCgroup::v1_view(const CgroupProbe& probe) const {
+    std::vector<ViewBind> out;
+    if (version_ != CgroupVersion::v1) return out;
+    std::set<std::string> seen;
+    for (const auto& m : cgroup_mounts(probe.mountinfo)) {
+        const std::string key = controllers_of(m);
+        if (m.fstype != "cgroup" || key.empty() || !seen.insert(key).second) continue;
+        auto it = dirs_.find(key);
+        if (it == dirs_.end()) continue;
+        out.push_back({stdfs::path(m.mountpoint).filename().string(), it->second});
+    }
+    return out;
 }
 
 std::string ContainerCgroup::dir(const std::string& controller) const {
@@ -322,6 +379,22 @@ void ContainerCgroup::add(pid_t pid) const {
         if (err != 0 && err != ESRCH)
             throw Error(Errc::run_failed, "cannot move process " + std::to_string(pid) +
                                               " into the cgroup " + d + ": " + std::strerror(err));
+    }
+}
+
+void ContainerCgroup::join_process(pid_t pid) const {
+    const ContainerCgroup own = of_process(0);
+    for (const auto& [key, d] : dirs_) {
+        if (auto it = own.dirs_.find(key); it != own.dirs_.end() && it->second == d) continue;
+        int err = write_value(d + "/cgroup.procs", std::to_string(pid));
+        if (err == 0 || err == ESRCH) continue;
+        if (::geteuid() != 0 && permission_error(err)) {
+            log::warn("the process is not in the container's cgroup " + d + " (" +
+                      std::strerror(err) + "): its limits do not hold for it");
+            continue;
+        }
+        throw Error(Errc::run_failed, "cannot move process " + std::to_string(pid) +
+                                          " into the cgroup " + d + ": " + std::strerror(err));
     }
 }
 

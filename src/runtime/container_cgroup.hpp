@@ -7,18 +7,21 @@
 // mems), limits written (cgroup_writes.hpp), processes added, frozen and thawed, read for
 // statistics and OOM events, removed. Rootless, as runc: a hierarchy the user may not write is
 // left out when the bundle names no cgroupsPath (with a warning), and then a limit it would hold
-// fails; device rules that cannot be written are a warning.
+// fails; device rules that cannot be written are a warning. On cgroup v2 the device rules are
+// an eBPF program attached to the directory (device_filter.hpp).
 #pragma once
 
 #include "oci/linux_resources.hpp"
 #include "runtime/cgroup_layout.hpp"
 #include "runtime/cgroup_writes.hpp"
+#include "runtime/device_filter.hpp"
 #include "util/fd.hpp"
 
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 namespace gantry::runtime {
 
@@ -31,11 +34,18 @@ class ContainerCgroup {
         CgroupProbe probe = CgroupProbe::system();
         // gantry run: a kernel without swap accounting limits memory only (with a warning)
         bool swap_optional = false;
+        // cgroup v2: how the device rules' program is attached to the container's directory
+        void (*attach_devices)(const std::vector<bpf_insn>& program,
+                               const std::string& cgroup_dir) = attach_device_filter;
     };
     // Makes the directories and writes R (whose devices are the full rule list,
     // container_device_rules). Throws Error (invalid for a field that cannot be applied,
     // run_failed for what the host refused) naming the field and the file; nothing is left then.
     static ContainerCgroup create(const Place& place, const oci::LinuxResources& r);
+    // The cgroups process PID (0: this process) is in (its /proc/PID/cgroup), a directory per
+    // hierarchy mounted here (PROBE's mountinfo): where `gantry exec` joins the processes it
+    // starts, and what a container shows at a `cgroup` mount.
+    static ContainerCgroup of_process(pid_t pid, const CgroupProbe& probe = CgroupProbe::system());
     // The cgroup of a container made earlier (to_json's record).
     static ContainerCgroup from_json(const nlohmann::json& j);
     nlohmann::json to_json() const;
@@ -44,7 +54,18 @@ class ContainerCgroup {
     // The directory of a v1 hierarchy holding CONTROLLER ("memory"), or v2's; "" when none.
     std::string dir(const std::string& controller) const;
 
-    void add(pid_t pid) const;                    // into every directory
+    // What runc 1.1 shows at a `cgroup` mount on a cgroup v1 host: for each v1 hierarchy mounted
+    // here (PROBE's mountinfo) this cgroup's directory in it, named as the hierarchy's mount
+    // point is ("memory", "cpu,cpuacct", "systemd"). Empty on cgroup v2.
+    struct ViewBind {
+        std::string name, source;
+    };
+    std::vector<ViewBind> v1_view(const CgroupProbe& probe = CgroupProbe::system()) const;
+
+    void add(pid_t pid) const; // into every directory
+    // Into every directory that is not this process's own (those PID is in already); one this
+    // user may not write to (rootless) is left with a warning naming it.
+    void join_process(pid_t pid) const;
     void set(const oci::LinuxResources& r) const; // runc's update: writes R's fields
     void freeze() const; // waits until the kernel says frozen; Error(run_failed) otherwise
     void thaw() const;

@@ -2,6 +2,7 @@
 
 #include "oci/seccomp_profile.hpp"
 #include "runtime/child_failure.hpp"
+#include "runtime/container_cgroup.hpp"
 #include "runtime/fd_passing.hpp"
 #include "runtime/kernel_settings.hpp"
 #include "runtime/process.hpp"
@@ -14,6 +15,7 @@
 #include <fcntl.h>
 #include <optional>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -32,8 +34,9 @@ struct Ns {
     const char* name;
     int flag;
 };
-constexpr Ns kOrder[] = {{"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
-                         {"net", CLONE_NEWNET},   {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS}};
+constexpr Ns kOrder[] = {{"user", CLONE_NEWUSER},    {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
+                         {"net", CLONE_NEWNET},      {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
+                         {"cgroup", CLONE_NEWCGROUP}};
 
 bool same_ns(pid_t pid, const char* name) {
     struct stat a {
@@ -47,7 +50,7 @@ bool same_ns(pid_t pid, const char* name) {
 } // namespace
 
 pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* master_out,
-                 const SeccompFilter* filter) {
+                 const SeccompFilter* filter, const BeforeExec& before_exec) {
     // the container's filter (the bundle's, or gantry's for its process's capabilities), built
     // before the fork
     const auto seccomp = filter ? filter->program
@@ -65,9 +68,12 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
         if (!fd) throw sys_error(errno, "cannot open " + p, "is the container still running?");
         fds.emplace_back(std::move(fd), ns.flag);
     }
-    int errp[2], pidp[2];
-    if (::pipe2(errp, O_CLOEXEC) != 0 || ::pipe2(pidp, O_CLOEXEC) != 0) throw_errno("pipe failed");
-    Fd err_r(errp[0]), err_w(errp[1]), pid_r(pidp[0]), pid_w(pidp[1]);
+    int errp[2], pidp[2], gop[2];
+    // the go is a socket: a process gone before it is an error here (MSG_NOSIGNAL), no SIGPIPE
+    if (::pipe2(errp, O_CLOEXEC) != 0 || ::pipe2(pidp, O_CLOEXEC) != 0 ||
+        ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gop) != 0)
+        throw_errno("pipe failed");
+    Fd err_r(errp[0]), err_w(errp[1]), pid_r(pidp[0]), pid_w(pidp[1]), go_r(gop[0]), go_w(gop[1]);
     Fd tty_parent, tty_child; // the worker passes the container terminal's master back
     if (spec.terminal) {
         int sv[2];
@@ -84,6 +90,7 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
     if (worker == 0) {
         err_r.reset();
         pid_r.reset();
+        go_w.reset();
         child_guard(err_w.get(), [&] {
             ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
             // before joining the user namespace, where root could not raise a hard limit (nor
@@ -107,6 +114,13 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
                 (void)n;
                 ::_exit(0);
             }
+            // gantry's go once it joined us to the container's cgroups (before_exec)
+            char go = 0;
+            ssize_t got;
+            while ((got = ::read(go_r.get(), &go, 1)) < 0 && errno == EINTR) {
+            }
+            if (got != 1) ::_exit(125); // gantry refused us or is gone: it reports why
+            go_r.reset();
             if (slave) {
                 become_terminal_session(slave.get());
                 slave.reset();
@@ -116,6 +130,7 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
     }
     err_w.reset();
     pid_w.reset();
+    go_r.reset();
     tty_child.reset();
     Fd master;
     if (tty_parent) {
@@ -128,6 +143,21 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
     ssize_t n = ::read(pid_r.get(), &inner, sizeof inner);
     int st = 0;
     ::waitpid(worker, &st, 0);
+    if (n == sizeof inner && inner > 0) {
+        try {
+            if (before_exec) before_exec(inner);
+        } catch (...) {
+            ::kill(inner, SIGKILL);
+            ::waitpid(inner, &st, 0);
+            throw;
+        }
+        if (::send(go_w.get(), "g", 1, MSG_NOSIGNAL) != 1) {
+            ::kill(inner, SIGKILL);
+            ::waitpid(inner, &st, 0);
+            throw_errno("cannot start the process in the container");
+        }
+    }
+    go_w.reset();
     try {
         read_failure(err_r.get());
     } catch (...) {
@@ -144,7 +174,9 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
 int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id) {
     ForwardedSignalsBlocked blocked;
     Fd master;
-    pid_t inner = exec_start(pid, spec, single_id, &master);
+    const ContainerCgroup cgroups = ContainerCgroup::of_process(pid);
+    pid_t inner = exec_start(pid, spec, single_id, &master, nullptr,
+                             [&](pid_t p) { cgroups.join_process(p); });
     return supervise(inner, blocked.set(), master ? master.get() : -1);
 }
 

@@ -9,19 +9,26 @@
 #include "runtime/seccomp.hpp"
 #include "util/fd.hpp"
 
+#include <functional>
 #include <sys/types.h>
 
 namespace gantry::runtime {
 
+// Called in gantry with the host pid of the started process while it waits, in the container's
+// namespaces, before it runs anything of the container's: where it joins the container's
+// cgroups (as runc's parent writes cgroup.procs before its child execs). A throw kills it.
+using BeforeExec = std::function<void(pid_t)>;
+
 // pid: host pid of a process in the container; spec: the process to start (args, env, cwd,
-// user, capabilities, seccomp, terminal). Returns its exit status; errors before it started
-// throw Error (125/126/127 as for run).
+// user, capabilities, seccomp, terminal). The process joins the cgroups PID is in
+// (ContainerCgroup::of_process) before it runs the program. Returns its exit status; errors
+// before it started throw Error (125/126/127 as for run).
 int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id);
 // The same start without the supervision (`gantry oci exec --detach`): returns the host pid of
 // the started process, our child (we are its subreaper); MASTER_OUT receives the terminal's
 // master when spec.terminal. FILTER: when given (a bundle's linux.seccomp, `gantry oci exec`),
-// loaded instead of gantry's profile for spec.capabilities.
+// loaded instead of gantry's profile for spec.capabilities. BEFORE_EXEC: see BeforeExec.
 pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* master_out,
-                 const SeccompFilter* filter = nullptr);
+                 const SeccompFilter* filter, const BeforeExec& before_exec);
 
 } // namespace gantry::runtime

@@ -90,12 +90,25 @@ pid_t start_process(const Launch& l, EarlyStart::State* early, bool shared, bool
         pid = clone_sharing_memory(l, ch.err_w.get(), ch.fds_child ? ch.fds_child.get() : -1,
                                    single_id);
     else {
-        // the mount point as gantry reaches it: the container's root may be a host id that
-        // cannot search the directories above it (mounts.hpp, set_scratch_target)
-        Fd mount_point(::open(l.mount_point.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        set_scratch_target(mount_point.get());
+        // the child starts in the mount point (its copy in the new mount namespace): the
+        // container's root may be a host id that cannot search the directories above it
+        // (mounts.hpp, set_scratch_at_cwd). Gantry has no other thread here to see its cwd move.
+        Fd cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        const bool at_cwd = cwd && ::chdir(l.mount_point.c_str()) == 0;
+        set_scratch_at_cwd(at_cwd);
         pid = fork_into_namespaces(l.spec.namespaces);
-        set_scratch_target(-1);
+        int err = errno;
+        if (pid != 0) {
+            set_scratch_at_cwd(false);
+            if (at_cwd && ::fchdir(cwd.get()) != 0) {
+                if (pid > 0) {
+                    ::kill(static_cast<pid_t>(pid), SIGKILL);
+                    ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
+                }
+                throw_errno("cannot return to the working directory");
+            }
+        }
+        errno = err;
     }
     if (pid < 0) throw namespaces_error(errno);
     if (pid == 0) {

@@ -1,15 +1,18 @@
 #include "runtime/mounts.hpp"
 
 #include "runtime/child_failure.hpp"
+#include "runtime/container_cgroup.hpp"
 #include "runtime/fd_passing.hpp"
 #include "runtime/launcher.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <linux/mount.h>
+#include <optional>
 #include <string>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -21,8 +24,8 @@ namespace gantry::runtime::detail {
 
 namespace {
 
-int mounts_scratch_target = -1; // set_scratch_target's descriptor, in the forked child
-int mounts_scratch_dir = -1;    // the tmpfs mounted through it, until pivot_root
+bool mounts_scratch_at_cwd = false; // set_scratch_at_cwd, in the forked child
+int mounts_scratch_dir = -1;        // the tmpfs attached on the working directory, until pivot_root
 
 struct Flags {
     unsigned long flags = 0;
@@ -84,14 +87,82 @@ void attach(int tree, int target, const std::string& what) {
     if (!move_tree(tree, target)) fail_errno("cannot mount on " + what);
 }
 
+std::optional<std::vector<ContainerCgroup::ViewBind>>& cached_cgroup_view() {
+    static std::optional<std::vector<ContainerCgroup::ViewBind>> view;
+    return view;
+}
+
+const std::vector<ContainerCgroup::ViewBind>& cgroup_view() {
+    auto& view = cached_cgroup_view();
+    if (!view) view = ContainerCgroup::of_process(0).v1_view();
+    return *view;
+}
+
+// Whether the container has a cgroup namespace of its own (prepare_cgroup_view).
+bool& cgroup_view_fresh() {
+    static bool fresh = false;
+    return fresh;
+}
+
+// runc 1.1's `cgroup` mount on a cgroup v1 host (mountCgroupV1): a tmpfs (mode 755, nosuid,
+// nodev, noexec) on TARGET, in it the container's own cgroup directory of each hierarchy bound
+// (VIEW) with the mount's flags (mounted afresh in a cgroup namespace of its own), and a link per
+// controller of a combined hierarchy (cpu -> cpu,cpuacct). The tmpfs stays writable (as runc 1.1
+// leaves it), the binds are read-only when the mount is.
+void mount_cgroup_v1_view(int target, const std::vector<ContainerCgroup::ViewBind>& view,
+                          const Flags& f, const std::string& dest) {
+    auto sys = [](long r) { return static_cast<int>(r); };
+    Fd fs(sys(::syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC)));
+    if (!fs || ::syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, "source", "tmpfs", 0) != 0 ||
+        ::syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, "mode", "755", 0) != 0 ||
+        ::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+        fail_errno("cannot make the cgroup view's tmpfs for " + dest);
+    Fd dir(sys(::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC,
+                         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)));
+    if (!dir) fail_errno("cannot make the cgroup view's tmpfs for " + dest);
+    attach(dir.get(), target, dest); // DIR: the tmpfs's root, now on DEST
+    for (const auto& b : view) {
+        const std::string sub = dest + "/" + b.name;
+        if (::mkdirat(dir.get(), b.name.c_str(), 0755) != 0 && errno != EEXIST)
+            fail_errno("cannot create " + sub);
+        Fd at(::openat(dir.get(), b.name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!at) fail_errno("cannot open " + sub);
+        // in a cgroup namespace of its own, a fresh mount of the hierarchy (its root the
+        // container's cgroup), named as runc names it
+        const bool systemd = b.name == "systemd";
+        const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC |
+                                    (f.readonly ? MS_RDONLY : 0) | (f.flags & MS_RELATIME);
+        const bool mounted =
+            cgroup_view_fresh() &&
+            ::mount(systemd ? "systemd" : "cgroup", fd_path(at.get()).c_str(), "cgroup", flags,
+                    systemd ? "name=systemd" : b.name.c_str()) == 0;
+        if (!mounted) { // else the container's directory bound from the host
+            Fd tree = clone_tree(AT_FDCWD, b.source.c_str(), true);
+            if (!tree) fail_errno("cannot bind the container's cgroup " + b.source + " to " + sub);
+            set_attr(tree.get(), f.attr | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                     true, sub);
+            attach(tree.get(), at.get(), sub);
+        }
+        if (b.name.find(',') == std::string::npos) continue;
+        for (std::size_t start = 0; start <= b.name.size();) {
+            std::size_t comma = std::min(b.name.find(',', start), b.name.size());
+            std::string one = b.name.substr(start, comma - start);
+            if (::symlinkat(b.name.c_str(), dir.get(), one.c_str()) != 0 && errno != EEXIST)
+                fail_errno("cannot link " + dest + "/" + one + " to " + b.name);
+            start = comma + 1;
+        }
+    }
+}
+
 // The container's private tmpfs on the mount point: /etc/hostname, and the overlay's upper and
 // work dirs for an in-memory writable layer. Nobody else sees it (our mount namespace only);
 // after pivot_root only the overlay and the hostname bind still reach it. Its descriptor goes
 // to the parent (fd_sock) when the parent measures what the run wrote.
-// The tmpfs made detached (fsopen, fsmount) and attached on the descriptor TARGET: nothing is
-// looked up by path, so no directory above the mount point needs to be searchable by the
+// The tmpfs made detached (fsopen, fsmount) and attached on the working directory, the mount
+// point in this mount namespace (set_scratch_at_cwd): nothing is looked up by path, so no
+// directory above the mount point, nor the mount point, needs to be searchable by the
 // container's root. Returns a descriptor of the tmpfs's root directory.
-Fd mount_scratch_on(int target, std::uint64_t size, const std::string& what) {
+Fd mount_scratch_on_cwd(std::uint64_t size, const std::string& what) {
     auto sys = [](long r) { return static_cast<int>(r); };
     Fd fs(sys(::syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC)));
     std::string sz = std::to_string(size);
@@ -103,7 +174,8 @@ Fd mount_scratch_on(int target, std::uint64_t size, const std::string& what) {
     Fd mnt(sys(
         ::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)));
     if (!mnt) fail_errno("cannot make the container's tmpfs for " + what);
-    if (!move_tree(mnt.get(), target)) fail_errno("cannot mount the container's tmpfs on " + what);
+    if (!move_tree(mnt.get(), AT_FDCWD))
+        fail_errno("cannot mount the container's tmpfs on " + what);
     Fd dir(::openat(mnt.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dir) fail_errno("cannot open the container's tmpfs");
     return dir;
@@ -113,10 +185,13 @@ void mount_scratch(const Launch& l, int fd_sock) {
     std::uint64_t size =
         l.overlay && l.overlay->memory && l.overlay->memory_size ? l.overlay->memory_size : 0;
     Fd dir;
-    if (mounts_scratch_target >= 0) {
-        dir = mount_scratch_on(mounts_scratch_target, size, l.mount_point);
-        ::close(mounts_scratch_target);
-        mounts_scratch_target = -1;
+    // by its path where this process may search it (mountinfo's upperdir= then names it), else
+    // on the working directory (a container root that is not the host's root)
+    const bool at_cwd =
+        mounts_scratch_at_cwd && ::access(l.mount_point.c_str(), X_OK) != 0 && errno == EACCES;
+    mounts_scratch_at_cwd = false;
+    if (at_cwd) {
+        dir = mount_scratch_on_cwd(size, l.mount_point);
         mounts_scratch_dir = ::fcntl(dir.get(), F_DUPFD_CLOEXEC, 0);
         if (mounts_scratch_dir < 0) fail_errno("cannot keep the container's tmpfs open");
     } else {
@@ -178,8 +253,14 @@ void mount_fuse_lower(const Launch& l, int fd_sock) {
 
 } // namespace
 
-void set_scratch_target(int fd) {
-    mounts_scratch_target = fd;
+void prepare_cgroup_view(const oci::RuntimeSpec& s) {
+    if (std::ranges::any_of(s.mounts, [](const oci::Mount& m) { return m.type == "cgroup"; }))
+        cgroup_view();
+    cgroup_view_fresh() = std::ranges::find(s.namespaces, "cgroup") != s.namespaces.end();
+}
+
+void set_scratch_at_cwd(bool at_cwd) {
+    mounts_scratch_at_cwd = at_cwd;
 }
 
 std::string scratch_path(const Launch& l) {
@@ -247,12 +328,22 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last) {
         Fd target = ensure_target(rootfd, m.destination, S_ISDIR(st.st_mode), &last);
         attach(tree.get(), target.get(), m.destination);
     } else if (m.type == "cgroup" || m.type == "cgroup2") {
-        // what runc does where it cannot mount a fresh hierarchy (cgroup v1 or hybrid, or no
-        // cgroup namespace): the host's /sys/fs/cgroup, recursively, with the mount's flags
         Fd target = ensure_target(rootfd, m.destination, true, &last);
         unsigned long flags = f.flags | (f.readonly ? MS_RDONLY : 0);
-        if (m.type == "cgroup2" &&
-            ::mount("cgroup2", fd_path(target.get()).c_str(), "cgroup2", flags, nullptr) == 0) {
+        if (m.type == "cgroup") {
+            // cgroup v1 or hybrid: runc's view, the container's own cgroup in each hierarchy
+            const auto& view = cgroup_view();
+            if (!view.empty()) {
+                mount_cgroup_v1_view(target.get(), view, f, m.destination);
+                last.mounted();
+                return;
+            }
+        }
+        // cgroup v2 (or a `cgroup2` mount): a fresh cgroup2, as runc's mountCgroupV2, whose root
+        // is the container's cgroup in its cgroup namespace; where the kernel refuses it (no
+        // cgroup namespace of its own, rootless), the host's /sys/fs/cgroup, recursively, with
+        // the mount's flags
+        if (::mount("cgroup2", fd_path(target.get()).c_str(), "cgroup2", flags, nullptr) == 0) {
             last.mounted();
             return;
         }

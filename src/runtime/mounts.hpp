@@ -16,15 +16,25 @@ struct Launch;
 
 namespace gantry::runtime::detail {
 
-// A descriptor of Launch::mount_point opened by gantry before it forked the container process
-// (-1: none). A user namespace whose root is a host id other than 0 (rootful `podman
-// --userns=auto`, Kubernetes hostUsers: false) cannot search gantry's state directories: the
-// process then mounts its tmpfs through this descriptor and names it by /proc/self/fd/N from
-// then on (scratch_path). Set only for a forked process (never the shared-memory clone).
-void set_scratch_target(int fd);
+// Whether the forked container process starts in Launch::mount_point: gantry enters it just
+// before the clone (launcher.cpp), and clone(CLONE_NEWNS) carries the working directory over to
+// the same directory in the new mount namespace, as it does the root. A user namespace whose
+// root is a host id other than 0 (rootful `podman --userns=auto`, Kubernetes hostUsers: false)
+// cannot search gantry's 0700 state directories, and a descriptor opened before the clone names
+// the mount in gantry's namespace, where nothing can be mounted from the new one: a process that
+// may not search the mount point's path (EACCES) then attaches its tmpfs on its working
+// directory (no path looked up, no permission checked) and names it by /proc/self/fd/N from then
+// on (scratch_path). Set only for a forked process (never the shared-memory clone).
+void set_scratch_at_cwd(bool at_cwd);
 // The container's tmpfs as the container process names it: Launch::mount_point, or its
-// /proc/self/fd path once mounted through set_scratch_target's descriptor.
+// /proc/self/fd path once attached on the working directory (set_scratch_at_cwd).
 std::string scratch_path(const Launch& l);
+
+// Reads the cgroup v1 view a `cgroup` mount of S shows (ContainerCgroup::v1_view: this
+// process's cgroups) while /proc/self/cgroup still names them by the host's paths, before the
+// container's cgroup namespace is made; mount_in_root mounts it later. Kept for the process
+// (a shared-memory child's is gantry's memory: a retry of the same container reads the same).
+void prepare_cgroup_view(const oci::RuntimeSpec& s);
 
 // Makes the mount namespace private, mounts the container's private tmpfs on l.mount_point
 // (its descriptor passed over FD_SOCK when >= 0) and the root on l.root_path().

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ocidiff import (ROOT, bundle, edit_config, oci_bin, run_both,  # noqa: F401 (fixtures)
+from conftest import load_busybox
+from ocidiff import (ROOT, bundle, edit_config, oci_bin, run_both, runtimes,  # noqa: F401
                      same_as_runc)
+from test_oci_runtime import podman  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(not ROOT, reason="runc's side needs root")
 
@@ -34,8 +36,6 @@ def reachable(tmp_path):
         os.chmod(d, 0o755)
 
 
-@pytest.mark.xfail(strict=True, reason="still fails at create (EACCES on the tmpfs mount point): "
-                   "the fsmount/move_mount fix is not yet working (docs/oci-runtime.md, uidMappings)")
 def test_userns_root_mapped_to_a_non_root_host_id(oci_bin, bundle, tmp_path):
     """Container root = host 100000 (rootful podman --userns=auto): the root owned by the mapped
     ids as podman's storage makes it; gantry's state directory stays 0700 root's."""
@@ -219,3 +219,40 @@ def test_apparmor_profile_is_applied_as_runc_applies_it(oci_bin, bundle, tmp_pat
                     edit=lambda c: c["process"].update(apparmorProfile=""))
     for who in ("runc", "gantry"):
         assert runs[who].returncode == 0, (who, runs[who])
+
+
+def test_podman_uidmap_root_mapped_to_a_non_root_host_id(podman, g, mk, tmp_path):
+    """Rootful podman --uidmap 0:100000:65536 (as --userns=auto picks) through gantry oci: the
+    container's root is host 100000, a file it makes in a volume is owned by it."""
+    load_busybox(g, mk, tmp_path)
+    podman("load", "-i", tmp_path / "bb.tar")
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    os.chown(vol, MAPPED, MAPPED)
+    reachable(tmp_path)
+    r = podman("run", "--rm", "--uidmap", f"0:{MAPPED}:65536", "--gidmap", f"0:{MAPPED}:65536",
+               "-v", f"{vol}:/vol", "sample:latest", "sh", "-c",
+               "id -u; cat /proc/self/uid_map; touch /vol/made")
+    lines = r.stdout.split("\n")
+    assert lines[0] == "0" and lines[1].split() == ["0", str(MAPPED), "65536"], r.stdout
+    made = (vol / "made").stat()
+    assert (made.st_uid, made.st_gid) == (MAPPED, MAPPED)
+
+
+def test_relative_bind_source_is_relative_to_the_runtimes_directory(oci_bin, bundle, tmp_path):
+    """A bind mount's relative source names a path below the runtime's working directory (runc's
+    specconv joins it), whatever directory the container's process starts in."""
+    (bundle / "shared").mkdir()
+    (bundle / "shared" / "marker").write_text("relative\n")
+
+    def edit(cfg):
+        cfg["process"]["args"] = ["cat", "/rel/marker"]
+        cfg["process"]["terminal"] = False
+        cfg["mounts"].append({"destination": "/rel", "type": "bind", "source": "shared",
+                              "options": ["rbind", "ro"]})
+    edit_config(bundle, edit)
+    for name, binary in runtimes(oci_bin):
+        r = subprocess.run([binary, "--root", str(tmp_path / f"{name}-state"), "run", "--bundle",
+                            str(bundle), f"rel{os.getpid()}-{name}"], capture_output=True,
+                           text=True, timeout=60, cwd=bundle, stdin=subprocess.DEVNULL)
+        assert (r.returncode, r.stdout) == (0, "relative\n"), f"{name}: {r}"

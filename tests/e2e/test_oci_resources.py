@@ -8,6 +8,7 @@ This VM is a cgroup v1 "hybrid" host; the same tests read v2's files on a v2 hos
 import json
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
@@ -282,6 +283,77 @@ def test_absolute_cgroups_path_below_each_hierarchys_root(started):
     finally:  # runtimes remove only the container's own directory: the test removes its parent
         for d in Path("/sys/fs/cgroup").glob(f"*/{top}"):
             d.rmdir()
+
+
+def test_exec_joins_the_containers_cgroups_before_it_runs(started):
+    """runc writes an exec'ed process into cgroup.procs of every hierarchy while it waits, before
+    it execs: the program's very first action (cat reading /proc/self/cgroup) already sees the
+    container's cgroups, as under runc, and as the container's own process."""
+    s = started(["sleep", "60"], resources(memory={"limit": 64 * MB}, pids={"limit": 20}))
+    for name, (_, _, cid) in s.c.items():
+        own = Path(f"/proc/{s.pid(name)}/cgroup").read_text()
+        for _ in range(3):  # a race lost once in a while would show here
+            r = s.oci(name, "exec", "ID", "cat", "/proc/self/cgroup")
+            assert r.returncode == 0, f"{name}: {r.stderr}"
+            assert r.stdout == own, f"{name}: exec'ed into {r.stdout}, the container is in {own}"
+            assert ":memory:/" in r.stdout and f"{cid}\n" in r.stdout
+
+
+def test_cgroup_namespace_rooted_at_the_containers_cgroup(oci_bin, bundle, tmp_path):
+    """A "cgroup" namespace in the bundle is made once the process is in its cgroup, as runc's
+    nsexec makes it: the container's /proc/self/cgroup says / for every hierarchy."""
+    def edit(cfg):
+        resources(memory={"limit": 64 * MB})(cfg)
+        cfg["linux"]["namespaces"].append({"type": "cgroup"})
+    runs = run_both(oci_bin, bundle, tmp_path, ["cat", "/proc/self/cgroup"], edit=edit)
+    same_as_runc(runs, 0, runs["runc"].stdout)
+    assert all(line.endswith(":/") for line in runs["gantry"].stdout.splitlines())
+    assert ":memory:/\n" in runs["gantry"].stdout
+
+
+@pytest.mark.skipif(V2, reason="the v1 view: a cgroup v1 or hybrid host's hierarchies")
+@pytest.mark.parametrize("mode", ["ro", "rw", "ro-cgroupns"])
+def test_v1_cgroup_view_is_the_containers_own_cgroup(started, mode):
+    """A `cgroup` mount at /sys/fs/cgroup (as `runc spec` writes it) on a v1 host: a tmpfs with
+    each hierarchy's own cgroup directory of the container bound in (read-only unless the mount
+    is rw), no cgroup2; the memory limit read inside is the bundle's. With a cgroup namespace
+    too (its root the container's cgroup, /proc/self/cgroup says / in it)."""
+    cgroupns = mode.endswith("-cgroupns")
+    mode = mode.split("-")[0]
+
+    def edit(cfg):
+        resources(memory={"limit": 64 * MB}, pids={"limit": 20})(cfg)
+        if cgroupns:
+            cfg["linux"]["namespaces"].append({"type": "cgroup"})
+        cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/sys/fs/cgroup"]
+        cfg["mounts"].append({"destination": "/sys/fs/cgroup", "type": "cgroup",
+                              "source": "cgroup",
+                              "options": ["nosuid", "noexec", "nodev", "relatime", mode]})
+    s = started(["sleep", "60"], edit)
+    script = ("ls -l /sys/fs/cgroup | sed 1d | awk '{print $1, $NF}'; ls /sys/fs/cgroup/pids; "
+              "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
+              "touch /sys/fs/cgroup/made && echo tmpfs-writable; "
+              "echo 30 > /sys/fs/cgroup/pids/pids.max && echo pids-writable; "
+              "cat /sys/fs/cgroup/pids/pids.max; cat /proc/self/cgroup; "
+              "cat /proc/self/mountinfo")
+    seen = {}
+    for name, (_, _, cid) in s.c.items():
+        r = s.oci(name, "exec", "ID", "sh", "-c", script)
+        assert r.returncode == 0, f"{name}: {r.stderr}"
+        lines = r.stdout.replace(cid, "ID").splitlines()
+        mountinfo = [line for line in lines if re.match(r"\d+ \d+ \d+:\d+ ", line)]
+        # the mounts from the last tmpfs on /sys/fs/cgroup on, without their ids: root, mount
+        # point, options, type, source, super options
+        mounts = [line.split()[3:6] + line.split()[-3:] for line in mountinfo]
+        last = max(i for i, m in enumerate(mounts) if m[1] == "/sys/fs/cgroup")
+        view = [" ".join(m) for m in mounts[last:] if m[1].startswith("/sys/fs/cgroup")]
+        seen[name] = [line for line in lines if line not in mountinfo] + view
+    assert seen["gantry"] == seen["runc"]
+    out = "\n".join(seen["gantry"])
+    assert f"{64 * MB}\n" in out and "drwxr-xr-x memory" in out and "unified" not in out
+    assert "tmpfs-writable" in out
+    assert ("pids-writable\n30" if mode == "rw" else "\n20\n") in out, out
+    assert ("\n4:memory:/\n" in out) == cgroupns or "memory:/" not in out, out
 
 
 def test_spec_writes_runcs_default(oci_bin, tmp_path):

@@ -1408,6 +1408,55 @@ def test_resource_limits_explain_what_is_missing(runner):
     assert r.code == 2 and "--memory" in r.err
 
 
+def test_exec_joins_the_containers_cgroups_before_it_runs(runner):
+    """`gantry exec`'s process is in the container's cgroups before it runs the program (gantry
+    writes it into each hierarchy's cgroup.procs while it waits, as runc): cat, exec'ed
+    directly, reads its own /proc/self/cgroup first, and it is the container's PID 1's."""
+    name = f"cg{os.getpid()}"
+    limits = ["--memory", "512m", "--pids-limit", "64"]
+    if runner.run("run", *limits, runner.image, "true", check=False).code != 0:
+        limits = []  # rootless without a delegated cgroup: the container stays in gantry's
+    runner.run("run", "-d", "--name", name, *limits, runner.image, "sleep", "60")
+    try:
+        for _ in range(3):
+            out = runner.run("exec", name, "cat", "/proc/self/cgroup", "/proc/1/cgroup").out
+            lines = out.splitlines()
+            half = len(lines) // 2
+            assert half > 0 and lines[:half] == lines[half:], out
+            if limits:
+                assert all("/gantry-" in line for line in lines if ":memory:" in line), out
+    finally:
+        runner.run("rm", "-f", name, check=False)
+
+
+def cgroup_dirs_named(name):
+    """The directories called NAME in this host's cgroup hierarchies (4 levels deep at most)."""
+    found = []
+    for top, dirs, _ in os.walk("/sys/fs/cgroup"):
+        if top.count("/") > 7:
+            dirs[:] = []
+        found += [os.path.join(top, d) for d in dirs if d == name]
+    return found
+
+
+def test_detached_containers_cgroup_removed_when_it_ends(g, mk, tmp_path):
+    """`run -d` with limits: the cgroup is the monitor's, which removes it once the container is
+    gone (it ends with _exit: no destructor would), in every hierarchy; `run -d` itself leaves it
+    in place while the container runs."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: gantry makes cgroups on this host as root")
+    img = load_busybox(g, mk, tmp_path)
+    name = f"cgrm{os.getpid()}"
+    cid = g.run("run", "-d", "--name", name, "--memory", "512m", "--pids-limit", "64", img,
+                "sleep", "60").out.strip()
+    try:
+        made = cgroup_dirs_named(f"gantry-{cid}")
+        assert any("/memory/" in d for d in made) and any("/pids/" in d for d in made), made
+    finally:
+        g.run("rm", "-f", name)
+    assert cgroup_dirs_named(f"gantry-{cid}") == []
+
+
 def test_rootless_subordinate_id_mapping(subid_user, mk):
     """A user with a range in /etc/subuid and /etc/subgid (conftest's subid_user, made for the
     whole run: 'nobody', whom the other rootless tests run as, never gets one)."""

@@ -6,6 +6,7 @@
 #include "oci/linux_resources.hpp"
 #include "runtime/container_cgroup.hpp"
 
+#include <cstring>
 #include <gtest/gtest.h>
 
 namespace container_cgroup_test {
@@ -143,6 +144,78 @@ TEST(ContainerCgroup, V1FreezerStateAndDeviceRules) {
     EXPECT_TRUE(cg.frozen());
     cg.thaw();
     EXPECT_EQ(slurp(T + "/freezer/c1/freezer.state"), "THAWED\n"); // written over FROZEN\n
+}
+
+namespace {
+std::vector<std::pair<std::vector<bpf_insn>, std::string>> attached;
+void record_attach(const std::vector<bpf_insn>& program, const std::string& dir) {
+    attached.emplace_back(program, dir);
+}
+} // namespace
+
+// cgroup v2: the device rules are no file writes but the eBPF program (device_filter.hpp),
+// attached to the container's directory; rules it cannot express are refused before anything is
+// made. tests/unit/runtime/test_device_filter.cpp has the kernel enforcing the program.
+TEST(ContainerCgroup, V2DeviceRulesAreAnEbpfProgramAttachedToTheDirectory) {
+    CgTempDir t;
+    const std::string T = t.path(), dir = T + "/user.slice/c1";
+    stdfs::create_directories(dir);
+    put(dir + "/cgroup.procs");
+    LinuxResources r;
+    r.devices = gantry::runtime::container_device_rules(
+        LinuxResources::from_json({{"devices", {{{"allow", false}, {"access", "rwm"}}}}}).devices,
+        {});
+    ContainerCgroup::Place p = v2_place(T, "");
+    p.attach_devices = record_attach;
+    attached.clear();
+    ContainerCgroup::create(p, r);
+    ASSERT_EQ(attached.size(), 1u);
+    EXPECT_EQ(attached[0].second, dir);
+    auto want =
+        gantry::runtime::device_filter_program(gantry::runtime::fold_device_rules(r.devices));
+    ASSERT_EQ(attached[0].first.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i)
+        EXPECT_EQ(std::memcmp(&attached[0].first[i], &want[i], sizeof want[i]), 0) << i;
+    EXPECT_FALSE(exists(dir + "/devices.allow")); // no v1 file written
+
+    r.devices.push_back({false, 'c', 136, 2, "rwm"}); // a hole in "c 136:* rwm"
+    stdfs::remove_all(dir);
+    try {
+        ContainerCgroup::create(p, r);
+        ADD_FAILURE() << "a hole in a wildcard rule was accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(e.message().find("punches a hole"), std::string::npos) << e.message();
+    }
+    EXPECT_FALSE(exists(dir));
+}
+
+// What a `cgroup` mount shows on a v1 host: each hierarchy's own directory, named as its mount
+// point (a combined hierarchy's name holds a comma; name=systemd's is "systemd"), no cgroup2.
+TEST(ContainerCgroup, V1ViewNamesEachHierarchyByItsMountPoint) {
+    CgTempDir t;
+    const std::string T = t.path();
+    std::string mi;
+    int id = 40;
+    for (std::string c : {"cpu,cpuacct", "memory", "systemd"}) {
+        mi += mountinfo_line(id++, T + "/" + c, "cgroup",
+                             "rw," + (c == "systemd" ? "name=systemd" : c));
+        stdfs::create_directories(T + "/" + c);
+    }
+    mi += mountinfo_line(id++, T + "/unified", "cgroup2", "rw");
+    stdfs::create_directories(T + "/unified");
+    ContainerCgroup::Place p;
+    p.id = "c1";
+    p.probe.mountinfo = mi;
+    p.probe.proc_cgroup = "3:cpu,cpuacct:/a\n2:memory:/a\n1:name=systemd:/a\n0::/a\n";
+    ContainerCgroup cg = ContainerCgroup::create(p, LinuxResources{});
+    auto view = cg.v1_view(p.probe);
+    ASSERT_EQ(view.size(), 3u);
+    EXPECT_EQ(view[0].name, "cpu,cpuacct");
+    EXPECT_EQ(view[0].source, T + "/cpu,cpuacct/a/c1");
+    EXPECT_EQ(view[1].name, "memory");
+    EXPECT_EQ(view[2].name, "systemd");
+    EXPECT_EQ(view[2].source, T + "/systemd/a/c1");
+    cg.destroy();
 }
 
 } // namespace container_cgroup_test
