@@ -1,5 +1,6 @@
 #include "site/policy.hpp"
 
+#include "oci/digest.hpp"
 #include "site/paths.hpp"
 #include "site/resolve.hpp"
 #include "util/error.hpp"
@@ -52,7 +53,7 @@ std::string str_field(const json& obj, const char* key, const std::string& file,
 
 std::string base64_decode_or_refuse(const std::string& s, const std::string& file) {
     auto out = nettle::base64_decode(s);
-    if (!out) bad(file, "signedBy keyData is not valid base64");
+    if (!out) bad(file, "keyData is not valid base64");
     return *out;
 }
 
@@ -176,6 +177,38 @@ Requirement requirement_of(const json& j, const std::string& file) {
               "signedIdentity"},
              file, "requirement sigstoreSigned");
         r.type = T::sigstore_signed;
+        int sources = 0;
+        for (const char* k : {"keyPath", "keyPaths", "keyData", "keyDatas", "fulcio", "pki"})
+            sources += int(j.contains(k));
+        if (sources != 1)
+            bad(file, "sigstoreSigned needs exactly one of keyPath, keyPaths, keyData, keyDatas, "
+                      "fulcio and pki");
+        // Fulcio certificates, PKI roots and Rekor bundles are not verified by this gantry: kept
+        // by name and refused when an image meets the requirement, never accepted
+        for (const char* k : {"fulcio", "pki", "rekorPublicKeyPath", "rekorPublicKeyData",
+                              "rekorPublicKeyPaths", "rekorPublicKeyDatas"})
+            if (j.contains(k) && r.unsupported.empty()) r.unsupported = k;
+        auto list = [&](const char* key) {
+            auto& a = j[key];
+            if (!a.is_array() || a.empty())
+                bad(file, std::string("sigstoreSigned ") + key + " must be a non-empty list");
+            std::vector<std::string> out;
+            for (auto& p : a) {
+                if (!p.is_string() || p.get<std::string>().empty())
+                    bad(file, std::string("sigstoreSigned ") + key + " must list strings");
+                out.push_back(p.get<std::string>());
+            }
+            return out;
+        };
+        if (j.contains("keyPath"))
+            r.key_paths.push_back(str_field(j, "keyPath", file, "sigstoreSigned"));
+        if (j.contains("keyPaths")) r.key_paths = list("keyPaths");
+        if (j.contains("keyData"))
+            r.key_texts.push_back(
+                base64_decode_or_refuse(str_field(j, "keyData", file, "sigstoreSigned"), file));
+        if (j.contains("keyDatas"))
+            for (auto& d : list("keyDatas"))
+                r.key_texts.push_back(base64_decode_or_refuse(d, file));
         if (j.contains("signedIdentity")) r.identity = identity_of(j["signedIdentity"], file);
     } else {
         bad(file, "unknown policy requirement type \"" + type + "\"");
@@ -246,6 +279,7 @@ Policy Policy::parse(std::string_view text, const std::string& file) {
     only(doc, {"default", "transports"}, file, "the policy");
     Policy p;
     p.file = file;
+    p.digest = oci::Digest::of(text).str();
     if (!doc.contains("default")) bad(file, "\"default\" is missing (it is mandatory)");
     p.defaults = list_of(doc["default"], file, "\"default\"");
     if (!doc.contains("transports")) return p;

@@ -38,6 +38,8 @@ struct Requirement {
     Type type = Type::reject;
     std::vector<std::string> key_paths; // signedBy keyPath / keyPaths (read when evaluated)
     std::string key_data;               // signedBy keyData, decoded
+    std::vector<std::string> key_texts; // sigstoreSigned keyData / keyDatas, decoded PEM
+    std::string unsupported; // a sigstoreSigned field this gantry does not verify ("fulcio"...)
     SignedIdentity identity;
     std::string name() const; // "signedBy", ... as written in the file
 };
@@ -46,6 +48,7 @@ using Requirements = std::vector<Requirement>;
 
 struct Policy {
     std::string file;
+    std::string digest; // "sha256:..." of the file's bytes, recorded with what it accepted
     Requirements defaults;
     std::map<std::string, Requirements> docker; // scope ("" included) -> requirements
 
