@@ -8,6 +8,7 @@
 #include "engine/options.hpp"
 #include "oci/image.hpp"
 #include "oci/seccomp_profile.hpp"
+#include "site/file_signature.hpp"
 #include "sqsh/cache.hpp"
 #include "sqsh/image_ref.hpp"
 #include "sqsh/shared.hpp"
@@ -73,6 +74,7 @@ void start_process_early(Prepared& p, std::unique_ptr<runtime::EarlyStart> early
 // The image's run view (config and passwd), and whether this host can run it.
 void read_image(Prepared& p) {
     if (auto file = sqsh::file_of(p.request.image)) {
+        site::verify_file(*file); // policy.json's "sif" scopes, before the file is read
         p.sqsh = std::make_shared<sqsh::Image>(*file);
         p.view = sqsh::run_view(*p.sqsh);
     } else {
@@ -85,6 +87,7 @@ void read_image(Prepared& p) {
             auto shared = sqsh::find_shared(stores, p.request.image);
             if (!shared) throw;
             if (shared->store == stores[0]) sqsh::touch_cached(shared->file);
+            site::verify_file(shared->file);
             p.sqsh = std::make_shared<sqsh::Image>(shared->file);
             p.view = sqsh::run_view(*p.sqsh);
         }

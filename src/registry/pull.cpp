@@ -235,6 +235,7 @@ PullResult pull_logical(store::Store& store, const oci::Reference& ref, const Pu
     res.manifest = mdigest;
     res.config = manifest.config.digest;
     importer.tag({res.ref}, mdigest);
+    record_verdict(store, res.ref, mdigest, res.verdict);
     return res;
 }
 

@@ -6,8 +6,10 @@
 #include "site/sigstore.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 #include "util/log.hpp"
 
+#include <ctime>
 #include <sys/stat.h>
 
 namespace gantry::registry {
@@ -124,6 +126,51 @@ site::Verdict verify_policy(Client& client, const oci::Reference& logical,
     log::debug("image " + logical.str() + " accepted by " + policy.file + " (" + verdict.scope +
                ")");
     return verdict;
+}
+
+namespace {
+
+std::filesystem::path verdict_file(const store::Store& store, const oci::Digest& manifest) {
+    std::string d = manifest.str();
+    return store.root() / "verdicts" / (d.substr(d.find(':') + 1) + ".json");
+}
+
+} // namespace
+
+void record_verdict(store::Store& store, const std::string& ref, const oci::Digest& manifest,
+                    const site::Verdict& verdict) {
+    auto file = verdict_file(store, manifest);
+    nlohmann::json doc = nlohmann::json::object();
+    try {
+        doc = safe_json::parse(fs::read_file(file, 1u << 20), file.string());
+    } catch (const Error&) {
+        doc = nlohmann::json::object(); // none yet, or unreadable: written anew
+    }
+    if (!doc.is_object()) doc = nlohmann::json::object();
+    bool signature = false;
+    for (auto& r : verdict.requirements)
+        signature = signature || r == "signedBy" || r == "sigstoreSigned";
+    char when[32] = "";
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&now, &tm);
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    doc[ref] = {{"policy", verdict.policy_file},   {"policy_digest", verdict.policy_digest},
+                {"scope", verdict.scope},          {"requirements", verdict.requirements},
+                {"signature_verified", signature}, {"verified_at", when}};
+    fs::make_dirs(file.parent_path());
+    fs::write_atomic(file, doc.dump(2) + "\n", 0644);
+}
+
+nlohmann::json recorded_verdict(const store::Store& store, const std::string& ref,
+                                const oci::Digest& manifest) {
+    try {
+        auto doc =
+            safe_json::parse(fs::read_file(verdict_file(store, manifest), 1u << 20), "verdicts");
+        if (doc.is_object() && doc.contains(ref)) return doc[ref];
+    } catch (const Error&) {
+    }
+    return nullptr;
 }
 
 } // namespace gantry::registry

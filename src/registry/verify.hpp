@@ -8,7 +8,9 @@
 #include "oci/reference.hpp"
 #include "registry/client.hpp"
 #include "site/signature.hpp"
+#include "store/store.hpp"
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace gantry::registry {
@@ -20,5 +22,15 @@ namespace gantry::registry {
 site::Verdict verify_policy(Client& client, const oci::Reference& logical,
                             const oci::Reference& physical, const oci::Digest& digest,
                             const std::string& policy_file);
+
+// What accepted an image, kept with it: ROOT/verdicts/<manifest hex>.json maps each reference
+// pulled as that manifest to its verdict (policy file and digest, scope, requirement types,
+// whether a signature was verified, when). `images --json` shows it; a stale entry (the
+// reference now names another manifest) is never shown.
+void record_verdict(store::Store& store, const std::string& ref, const oci::Digest& manifest,
+                    const site::Verdict& verdict);
+// The recorded verdict of REF as MANIFEST, or null.
+nlohmann::json recorded_verdict(const store::Store& store, const std::string& ref,
+                                const oci::Digest& manifest);
 
 } // namespace gantry::registry

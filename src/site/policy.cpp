@@ -239,6 +239,19 @@ void check_docker_scope(const std::string& scope, const std::string& file) {
     check_named(scope, -1, file, "scope");
 }
 
+// containers/image's path scopes (dir, oci, sif transports): an absolute, clean path that is
+// not "/" (the transport's "" is the catch-all)
+void check_path_scope(const std::string& scope, const std::string& file) {
+    if (scope.empty()) return;
+    bool clean = scope.starts_with('/') && scope != "/" && !scope.ends_with('/') &&
+                 scope.find("//") == std::string::npos && scope.find("/./") == std::string::npos &&
+                 scope.find("/../") == std::string::npos && !scope.ends_with("/.") &&
+                 !scope.ends_with("/..");
+    if (!clean)
+        bad(file, "invalid sif scope \"" + scope +
+                      "\": write an absolute, clean path of a file or directory other than /");
+}
+
 // nlohmann keeps the last of duplicate members; containers/image refuses the file
 void refuse_duplicates(std::string_view text, const std::string& file) {
     std::vector<std::set<std::string>> open;
@@ -290,6 +303,11 @@ Policy Policy::parse(std::string_view text, const std::string& file) {
         if (!scopes.is_object()) bad(file, "transport \"" + name + "\" must map scopes to lists");
         for (auto& [scope, reqs] : scopes.items()) {
             auto list = list_of(reqs, file, "scope \"" + scope + "\" of " + name);
+            if (name == "sif") { // gantry's single-file images (.sqsh): file_signature.hpp
+                check_path_scope(scope, file);
+                p.sif[scope] = std::move(list);
+                continue;
+            }
             if (name != "docker") continue; // checked, never applied: gantry pulls over docker
             check_docker_scope(scope, file);
             p.docker[scope] = std::move(list);
@@ -320,6 +338,23 @@ Policy Policy::load(const std::string& explicit_file) {
                     "--signature-policy FILE");
     }
     return parse(text, f.string());
+}
+
+const Requirements& Policy::for_file(const std::string& abs_path, std::string& scope) const {
+    std::string p = abs_path;
+    while (p.size() > 1) {
+        if (auto it = sif.find(p); it != sif.end()) {
+            scope = "transports.sif[\"" + p + "\"]";
+            return it->second;
+        }
+        p.resize(p.rfind('/'));
+    }
+    if (auto it = sif.find(""); it != sif.end()) {
+        scope = "transports.sif[\"\"]";
+        return it->second;
+    }
+    scope = "default";
+    return defaults;
 }
 
 std::vector<std::string> docker_scopes(const oci::Reference& ref) {

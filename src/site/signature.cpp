@@ -418,7 +418,7 @@ void check_signed_payload(const std::string& payload, PayloadKind kind, const oc
     if (d.get<std::string>() != digest.str())
         refused("signature for docker digest \"" + d.get<std::string>() +
                 "\" does not match the manifest " + digest.str());
-    if (!identity_matches(id, logical, r.get<std::string>()))
+    if (kind != PayloadKind::file && !identity_matches(id, logical, r.get<std::string>()))
         refused("signature for identity \"" + r.get<std::string>() + "\" is not accepted for " +
                 logical.str());
 }

@@ -40,8 +40,9 @@ void check_payload(const std::string& payload, const oci::Digest& digest, const 
 
 // The payload check shared by both signature formats: simple signing ("atomic container
 // signature", "optional" may be absent) and sigstore ("cosign container image signature",
-// "optional" present, null or an object).
-enum class PayloadKind { simple_signing, sigstore };
+// "optional" present, null or an object); a file's signature is simple signing whose identity is
+// not compared (file_signature.hpp).
+enum class PayloadKind { simple_signing, sigstore, file };
 void check_signed_payload(const std::string& payload, PayloadKind kind, const oci::Digest& digest,
                           const SignedIdentity& id, const oci::Reference& logical);
 
