@@ -5,6 +5,7 @@ docker-registry instances, their verdicts compared. Two registries are started o
 module (a primary and a mirror), and one location is a port nobody listens on. Signatures are
 made by skopeo standalone-sign with a throwaway GnuPG home. A refused pull leaves gantry's
 store as it was."""
+import hashlib
 import json
 import os
 import shutil
@@ -287,6 +288,13 @@ def test_signed_by_good_missing_and_foreign_key(site, tmp_path):
              sigs={"gt/app": [good], "gtshort/alpha": [sign(site, f"{a}/gtshort/alpha:1",
                                                                fpr=site.other_fpr)]})
     assert c.both(f"{a}/gt/app:1").code == 0
+    # images --json: accepted under which policy file (and its bytes), scope and requirements
+    (img,) = [i for i in c.g.run("images", "--json").json() if i["reference"] == f"{a}/gt/app:1"]
+    assert img["policy"]["policy"] == str(c.policy)
+    assert img["policy"]["policy_digest"] == "sha256:" + hashlib.sha256(
+        c.policy.read_bytes()).hexdigest()
+    assert img["policy"]["scope"] == f'transports.docker["{a}/gt"]'
+    assert img["policy"]["requirements"] == ["signedBy"] and img["policy"]["signature_verified"]
     r = c.both(f"{a}/gt/copy:1")
     assert r.code == 11 and "no signature exists" in r.err
     c.policy.write_text(json.dumps(signed_policy(site, f"{a}/gtshort")))
