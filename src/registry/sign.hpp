@@ -4,11 +4,12 @@
 // default directory; containers/image's rule), as signature-1 under REPO@sha256=HEX/, later
 // signature-N of that digest removed, as containers/image does. Only file:// locations can be
 // written (containers/image writes no other either): another scheme is refused before anything
-// is pushed.
+// is pushed. Sigstore signing (--sign-by-sigstore-private-key) writes to the registry instead.
 #pragma once
 
 #include "oci/digest.hpp"
 #include "oci/reference.hpp"
+#include "registry/client.hpp"
 
 #include <filesystem>
 #include <string>
@@ -29,5 +30,18 @@ SignTarget prepare_signing(const oci::Reference& dest, const std::string& key_id
 // file written.
 std::filesystem::path sign_pushed(const SignTarget& target, const oci::Reference& dest,
                                   const oci::Digest& digest, const std::string& key_id);
+
+// Signs DIGEST for DEST with cosign's encrypted private key KEY_FILE (PASSPHRASE) and adds the
+// signature to DEST's sigstore attachment (tag sha256-HEX.sig in the same repository, an OCI
+// image manifest whose layers are the payloads; the signatures already there are kept, as
+// containers/image keeps them), over a client made as push makes it (OPT, registries.conf's
+// insecure). The payload is containers/image's: the pushed
+// reference as identity. Returns the attachment's reference.
+std::string sign_pushed_sigstore(const ClientOptions& opt, const oci::Reference& dest,
+                                 const oci::Digest& digest, const std::string& key_file,
+                                 const std::string& passphrase);
+
+// The key file's text, read before the push (Error naming it when it cannot be read).
+std::string read_sigstore_key(const std::string& key_file);
 
 } // namespace gantry::registry

@@ -7,6 +7,7 @@
 // GnuTLS, loaded by dlopen when a policy asks for it. Specification: sigstore/cosign
 // specs/SIGNATURE_SPEC.md; containers/image internal/signature/sigstore.go. Fulcio certificates
 // and Rekor bundles are not verified here; policy.json fields asking for them are refused.
+// Signing with cosign's encrypted private keys: below.
 #pragma once
 
 #include "oci/digest.hpp"
@@ -61,6 +62,17 @@ void sigstore_verify(const std::string& payload, const std::string& sig,
 // identity accepted by ID for LOGICAL. Throws Error(policy) saying which check failed.
 void check_sigstore_payload(const std::string& payload, const oci::Digest& digest,
                             const SignedIdentity& id, const oci::Reference& logical);
+
+// Signing (push --sign-by-sigstore-private-key): cosign's encrypted private key (PEM "ENCRYPTED
+// SIGSTORE PRIVATE KEY" or "ENCRYPTED COSIGN PRIVATE KEY" around base64 of go-securesystemslib's
+// envelope {"kdf": scrypt N/r/p/salt, "cipher": nacl/secretbox nonce, "ciphertext"}, opened with
+// libsodium, loaded by dlopen) holding a PKCS#8 key; PAYLOAD signed with it (ECDSA over SHA-256
+// for cosign's P-256 keys, as cosign signs), base64. ORIGIN names the key file in errors
+// (Error(invalid): not such a key, wrong passphrase, unsupported parameters).
+std::string decrypt_cosign_envelope(std::string_view envelope, const std::string& password,
+                                    const std::string& origin);
+std::string sigstore_sign(const std::string& key_file_text, const std::string& password,
+                          const std::string& payload, const std::string& origin);
 
 // A payload for DIGEST and IDENTITY in containers/image's form (for signing and tests).
 std::string sigstore_payload(const oci::Digest& digest, const std::string& identity);

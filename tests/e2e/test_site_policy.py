@@ -466,60 +466,49 @@ def test_push_sign_by_verifies_in_podman_and_gantry(site, tmp_path):
     pol["transports"]["docker"][f"{a}/gt/signed"][0]["signedIdentity"] = {"type": "matchExact"}
     c.policy.write_text(json.dumps(pol))
     assert c.both(f"{a}/gt/signed:1").code == 0
-    r = g.run("push", "-q", "--sign-by-sigstore-private-key", str(sig), f"{a}/gt/copy:1",
-              f"{a}/gt/signed:1", check=False)
-    assert r.code == 7 and "--sign-by-sigstore-private-key" in r.err
+
+
+def test_push_sign_by_sigstore_private_key(site, cosign_key, tmp_path):
+    a = site.a.addr
+    key = tmp_path / "cosign.key"
+    key.write_text(cosign_key.encrypted_pem(b"pass phrase"))
+    (tmp_path / "pass").write_text("pass phrase\n")
+    (tmp_path / "wrong").write_text("other\n")
+    c = sigstore_case(site, tmp_path, site.dir / "cosign.pub")
+    c.policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}], "transports": {
+        "docker": {f"{a}/gt/cosign": [{"type": "sigstoreSigned",  # default signedIdentity
+                                       "keyPath": str(site.dir / "cosign.pub")}]}}}))
+    assert c.gantry(f"{a}/gt/copy:1").code == 0
+    r = c.g.run("push", "-q", "--sign-by-sigstore-private-key", key, "--sign-passphrase-file",
+                tmp_path / "wrong", f"{a}/gt/copy:1", f"{a}/gt/cosign:1", check=False)
+    assert r.code == 4 and "wrong passphrase" in r.err and str(key) in r.err
+    with pytest.raises(urllib.error.HTTPError):  # nothing was pushed
+        urllib.request.urlopen(f"http://{a}/v2/gt/cosign/manifests/1")
+    r = c.g.run("push", "-q", "--sign-by-sigstore-private-key", key, "--sign-passphrase-file",
+                tmp_path / "pass", f"{a}/gt/copy:1", f"{a}/gt/cosign:1")
+    tag = site.digest.replace(":", "-") + ".sig"
+    assert f"Signature: {a}/gt/cosign:{tag}" in r.out
+    # the attachment, read and checked to the specification outside gantry
+    ((payload, notes),) = sigstore.read_attachment(a, "gt/cosign", site.digest)
+    cosign_key.verify(payload, notes["dev.cosignproject.cosign/signature"])
+    doc = json.loads(payload)
+    assert doc["critical"] == {"identity": {"docker-reference": f"{a}/gt/cosign:1"},
+                               "image": {"docker-manifest-digest": site.digest},
+                               "type": "cosign container image signature"}
+    assert c.gantry(f"{a}/gt/cosign:1").code == 0  # and gantry's reader accepts it
 
 
 # ---- a lookaside server that redirects or hangs --------------------------------------------
 
 @pytest.fixture(scope="module")
 def lookaside_server(site, tmp_path_factory):
-    """A local HTTP lookaside: /direct/ serves DIR; /redirect/ answers 302 to /direct/ on a
-    second server (another host:port); /file/ redirects to file://; /loop/ to itself; /hang/
-    accepts and never answers (until the module ends)."""
-    import http.server
-    import threading
-    root = tmp_path_factory.mktemp("lookaside")
-    done = threading.Event()
-
-    class Files(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=str(root), **kw)
-
-        def log_message(self, *a):
-            pass
-
-    files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
-
-    class Tricks(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *a):
-            pass
-
-        def do_GET(self):
-            kind, rest = self.path.split("/", 2)[1:]
-            if kind == "hang":
-                done.wait()
-                return
-            to = {"redirect": f"http://127.0.0.1:{files.server_port}/{rest}",
-                  "file": f"file:///{rest}", "loop": self.path}[kind]
-            self.send_response(302)
-            self.send_header("Location", to)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    tricks = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Tricks)
-    tricks.daemon_threads = True
-    for srv in (files, tricks):
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-    d = root / f"gt/app@sha256={site.digest[7:]}"
+    from fixtures.lookaside_server import TrickServer
+    srv = TrickServer(tmp_path_factory.mktemp("lookaside"))
+    d = srv.root / f"gt/app@sha256={site.digest[7:]}"
     d.mkdir(parents=True)
     (d / "signature-1").write_bytes(sign(site, f"{site.a.addr}/gt/app:1"))
-    yield f"http://127.0.0.1:{tricks.server_port}"
-    done.set()
-    for srv in (files, tricks):
-        srv.shutdown()
-        srv.server_close()
+    yield srv.url
+    srv.stop()
 
 
 @pytest.mark.parametrize("kind,code,words", [

@@ -134,6 +134,29 @@ TEST(Sigstore, AttachmentManifest) {
     EXPECT_NE(what_of([] { parse_sigstore_attachment("{"); }), "(no error)");
 }
 
+// go-securesystemslib's own vector (encrypted/encrypted_test.go TestDecrypt): the envelope
+// cosign wraps its private keys in, "reallyimportant" under "supersecret"
+TEST(Sigstore, CosignKeyEnvelope) {
+    const char* env =
+        R"({"kdf":{"name":"scrypt","params":{"N":32768,"r":8,"p":1},"salt":"N9a7x5JFGbrtB2uBR81jPwp0eiLR4A7FV3mjVAQrg1g="},"cipher":{"name":"nacl/secretbox","nonce":"2h8HxMmgRfuYdpswZBQaU3xJ1nkA/5Ik"},"ciphertext":"SEW6sUh0jf2wfdjJGPNS9+bkk2uB+Cxamf32zR8XkQ=="})";
+    EXPECT_EQ(decrypt_cosign_envelope(env, "supersecret", "k"), "reallyimportant");
+    EXPECT_NE(what_of([&] {
+                  decrypt_cosign_envelope(env, "Supersecret", "k.key");
+              }).find("k.key: wrong passphrase"),
+              std::string::npos);
+    // its TestUnsupportedKDFParameters: refused before any work
+    const char* odd =
+        R"({"kdf":{"name":"scrypt","params":{"N":99,"r":99,"p":99},"salt":"cZFcQJdwPhPyhU1R4qkl0qVOIjZd4V/7LYYAavq166k="},"cipher":{"name":"nacl/secretbox","nonce":"7vhRS7j0hEPBWV05skAdgLj81AkGeE7U"},"ciphertext":"6WYU/YSXVbYzl/NzaeAzmjLyfFhOOjLc0d8/GFV0aBFdJvyCcXc="})";
+    EXPECT_NE(what_of([&] {
+                  decrypt_cosign_envelope(odd, "supersecret", "k");
+              }).find("unsupported scrypt parameters"),
+              std::string::npos);
+    EXPECT_NE(what_of([] {
+                  sigstore_sign("not a key", "", "x", "k.key");
+              }).find("not an encrypted cosign private key"),
+              std::string::npos);
+}
+
 TEST(Sigstore, PolicyFields) {
     auto p = Policy::parse(R"({"default":[{"type":"sigstoreSigned","keyPath":"/k.pub",
         "signedIdentity":{"type":"matchRepository"}}]})",
