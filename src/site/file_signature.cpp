@@ -1,5 +1,6 @@
 #include "site/file_signature.hpp"
 
+#include "site/paths.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -63,7 +64,10 @@ std::optional<Verdict> verify_file(const std::string& file, const std::string& p
     try {
         policy = Policy::load(policy_file);
     } catch (const Error& e) {
-        if (e.code() != Errc::not_found || !policy_file.empty()) throw;
+        // only the default files may be absent; a file named by flag or environment must exist
+        if (e.code() != Errc::not_found || !policy_file.empty() ||
+            !Paths::current().policy_env.empty())
+            throw;
         return std::nullopt;
     }
     std::error_code ec;
