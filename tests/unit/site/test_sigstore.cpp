@@ -182,4 +182,32 @@ TEST(Sigstore, PolicyFields) {
               std::string::npos);
 }
 
+// .sqsh files: policy.json's "sif" path scopes, most specific first (file_signature.hpp)
+TEST(Sigstore, FileScopes) {
+    auto p = Policy::parse(R"({"default":[{"type":"reject"}],"transports":{"sif":{
+        "/shared/images":[{"type":"insecureAcceptAnything"}],
+        "/shared/images/app.sqsh":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k"}],
+        "":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/any"}]}}})",
+                           "p.json");
+    std::string scope;
+    EXPECT_EQ(p.for_file("/shared/images/app.sqsh", scope)[0].key_paths[0], "/k");
+    EXPECT_EQ(scope, "transports.sif[\"/shared/images/app.sqsh\"]");
+    EXPECT_EQ(p.for_file("/shared/images/sub/x.sqsh", scope)[0].name(), "insecureAcceptAnything");
+    EXPECT_EQ(scope, "transports.sif[\"/shared/images\"]");
+    EXPECT_EQ(p.for_file("/shared/imagesX/x.sqsh", scope)[0].key_paths[0], "/any");
+    EXPECT_EQ(scope, "transports.sif[\"\"]");
+    auto none = Policy::parse(R"({"default":[{"type":"reject"}]})", "p.json");
+    EXPECT_EQ(none.for_file("/a.sqsh", scope)[0].name(), "reject");
+    EXPECT_EQ(scope, "default");
+    for (const char* bad : {"relative/dir", "/", "/a/", "/a/../b", "/a//b"})
+        EXPECT_NE(what_of([&] {
+                      Policy::parse(
+                          std::string(R"({"default":[{"type":"reject"}],"transports":{"sif":{")") +
+                              bad + R"(":[{"type":"reject"}]}}})",
+                          "p.json");
+                  }).find("invalid sif scope"),
+                  std::string::npos)
+            << bad;
+}
+
 } // namespace sigstore_test
