@@ -91,6 +91,29 @@ def test_sqsh_signature_is_checked_before_mount(tmp_path, keys, fuse_open):
     assert r.code == 4 and "nobody@example.com" in r.err
 
 
+def test_shared_store_object_signature(tmp_path, keys, fuse_open):
+    need_tool("tar2sqfs")
+    shared = tmp_path / "shared"
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({
+        "default": [{"type": "insecureAcceptAnything"}],
+        "transports": {"sif": {str(shared): [{"type": "signedBy", "keyType": "GPGKeys",
+                                              "keyPath": str(keys["pub"])}]}}}))
+    env = {"CONTAINERS_POLICY_JSON": str(policy), "GNUPGHOME": str(keys["home"])}
+    g = Gantry(tmp_path / "store", env=env)
+    archive = tmp_path / "img.tar"
+    mkimage.write_docker_archive(archive, [(mkimage.busybox_image(cmd=["echo", "ran"]),
+                                            ["sq:1"])])
+    g.run("load", archive)
+    g.run("push", "--image-store", shared, "sq:1")
+    (obj,) = (shared / "sqsh").glob("*.sqsh")
+    node = Gantry(tmp_path / "node", env=env)  # another node: the image only in the store
+    r = node.run("--image-store", shared, "run", "--rm", "sq:1", check=False)
+    assert r.code == 11 and f"{obj}.sig does not exist" in r.err, r.err
+    g.run("sign", obj, "--sign-by", keys["trusted"])
+    assert node.run("--image-store", shared, "run", "--rm", "sq:1").out.strip() == "ran"
+
+
 def test_info_reports_files_mirrors_and_policy(tmp_path):
     conf = tmp_path / "registries.conf"
     conf.write_text('unqualified-search-registries = ["reg.example"]\n'
