@@ -17,7 +17,9 @@ void register_sign(CLI::App& app, Context& ctx) {
                 "sif transport asks for a signature)");
     cmd->add_option("file", o->file, "The .sqsh file (or a shared store's DIR/sqsh/HEX.sqsh)")
         ->required();
-    cmd->add_option("--sign-by", o->key, "GPG key (fingerprint, key ID or user ID)")->required();
+    cmd->add_option("--sign-by", o->key,
+                    "GPG key (fingerprint or key ID, as gpg --list-secret-keys shows)")
+        ->required();
     cmd->callback([&ctx, o] {
         ctx.action = [o] {
             std::printf("Signature: %s\n", site::sign_file(o->file, o->key).c_str());

@@ -300,7 +300,7 @@ std::string gpg_sign(const std::string& payload, const std::string& key_id) {
         throw Error(Errc::invalid,
                     "signing with GPG key " + key_id + ": " + what + ": " + g.strerror(e),
                     "list the secret keys with gpg --list-secret-keys (GNUPGHOME selects the "
-                    "keyring) and give one of them to --sign-by");
+                    "keyring) and give its fingerprint to --sign-by");
     };
     if (auto e = g.new_ctx(&c.ctx); e) fail("gpgme_new", e);
     g.set_protocol(c.ctx, GPGME_PROTOCOL_OpenPGP);
@@ -337,7 +337,7 @@ void check_signing_key(const std::string& key_id) {
                     "--sign-by " + key_id + ": no secret key that can sign" +
                         (e ? std::string(" (") + g.strerror(e) + ")" : std::string()),
                     "list the secret keys with gpg --list-secret-keys (GNUPGHOME selects the "
-                    "keyring) and give one of them to --sign-by");
+                    "keyring) and give its fingerprint to --sign-by");
 }
 
 bool identity_matches(const SignedIdentity& id, const oci::Reference& logical,

@@ -25,8 +25,9 @@ std::string gpg_verify(const std::string& sig, const std::vector<std::string>& k
 
 // Signing (push --sign-by): a simple-signing payload for DIGEST and IDENTITY (containers/image's
 // form), and PAYLOAD made an OpenPGP signed message by the secret key KEY_ID (fingerprint, key
-// id or user id) of the user's GnuPG home ($GNUPGHOME, else ~/.gnupg). Throws Error(invalid)
-// naming the key when there is no such secret key or it cannot sign.
+// id, as podman and skopeo take it: gpgme_get_key) of the user's GnuPG home ($GNUPGHOME, else
+// ~/.gnupg). Throws Error(invalid) naming the key when there is no such secret key or it cannot
+// sign.
 std::string simple_signing_payload(const oci::Digest& digest, const std::string& identity,
                                    std::int64_t timestamp);
 std::string gpg_sign(const std::string& payload, const std::string& key_id);
