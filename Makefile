@@ -39,7 +39,7 @@ build: configure
 
 # what the e2e and stress suites run (make test's unit suite runs in $(SAN_BUILD))
 build-gantry: configure
-	ninja -C $(BUILD) -j $(JOBS) gantry $(if $(wildcard /usr/include/slurm/spank.h),spank_gantry gantry-hold)
+	ninja -C $(BUILD) -j $(JOBS) gantry crash-disk $(if $(wildcard /usr/include/slurm/spank.h),spank_gantry gantry-hold)
 
 demo: build
 	./scripts/demo.sh

@@ -1,4 +1,5 @@
 #include "cli/context.hpp"
+#include "engine/squashfs.hpp"
 #include "sqsh/cache.hpp"
 #include "sqsh/image_ref.hpp"
 #include "sqsh/shared.hpp"
@@ -12,11 +13,12 @@ namespace gantry::cli {
 
 namespace {
 
-// A squashfs file: its header's config (empty for a squashfs gantry did not write).
+// A squashfs file: its header's config (empty for a squashfs gantry did not write), read by a
+// confined process (engine/squashfs.hpp).
 oci::json describe_file(const std::string& path) {
-    sqsh::Image img(path);
-    auto h = img.header();
-    auto& sb = img.super();
+    auto file = engine::open_squashfs(path, false);
+    const auto& h = file.facts.header;
+    const auto& sb = file.facts.super;
     oci::json raw = h ? oci::parse_json(h->config, path + "'s config") : oci::json::object();
     oci::json diffs = oci::json::array();
     if (h)

@@ -3,11 +3,11 @@
 // flattened root where the kernel refuses the overlay, the write report, and for -d the monitor
 // process that supervises the container after `gantry run` returned.
 #include "engine/engine.hpp"
+#include "engine/squashfs.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "rootfs/rootfs.hpp"
 #include "runtime/seccomp.hpp"
 #include "runtime/state.hpp"
-#include "runtime/thread_confinement.hpp"
 #include "sqsh/kernel_mount.hpp"
 #include "sqsh/server.hpp"
 #include "util/error.hpp"
@@ -131,12 +131,9 @@ struct Launcher {
                                "): FUSE instead");
                 server = std::make_unique<sqsh::Server>(
                     p.sqsh, sqsh::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
-                // the serving process parses the image: confined (nobody, no capabilities, a
-                // filter of the calls it makes), compiled here, loaded by that process
-                auto program = runtime::confinement_program(sqsh::Server::syscalls());
-                l.fuse_serve = [this, program](Fd dev) {
-                    server->serve(std::move(dev),
-                                  [program] { runtime::confine_this_thread(program); });
+                // the serving process parses the image: confined (engine/squashfs.hpp)
+                l.fuse_serve = [this](Fd dev) {
+                    server->serve(std::move(dev), squashfs_confinement());
                 };
                 l.fuse_options = sqsh::Server::mount_options;
             }

@@ -6,10 +6,12 @@
 #include "engine/engine.hpp"
 #include "engine/gpus.hpp"
 #include "engine/options.hpp"
+#include "engine/squashfs.hpp"
 #include "oci/image.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "site/file_signature.hpp"
 #include "sqsh/cache.hpp"
+#include "sqsh/facts.hpp"
 #include "sqsh/image_ref.hpp"
 #include "sqsh/shared.hpp"
 #include "util/error.hpp"
@@ -75,8 +77,9 @@ void start_process_early(Prepared& p, std::unique_ptr<runtime::EarlyStart> early
 void read_image(Prepared& p) {
     if (auto file = sqsh::file_of(p.request.image)) {
         site::verify_file(*file); // policy.json's "sif" scopes, before the file is read
-        p.sqsh = std::make_shared<sqsh::Image>(*file);
-        p.view = sqsh::run_view(*p.sqsh);
+        auto sq = open_squashfs(*file, true);
+        p.sqsh = sq.image;
+        p.view = sqsh::run_view(sq.facts, *file);
     } else {
         try {
             p.view = rootfs::find_run_view(*p.store, p.request.image);
@@ -88,8 +91,9 @@ void read_image(Prepared& p) {
             if (!shared) throw;
             if (shared->store == stores[0]) sqsh::touch_cached(shared->file);
             site::verify_file(shared->file);
-            p.sqsh = std::make_shared<sqsh::Image>(shared->file);
-            p.view = sqsh::run_view(*p.sqsh);
+            auto sq = open_squashfs(shared->file, true);
+            p.sqsh = sq.image;
+            p.view = sqsh::run_view(sq.facts, shared->file);
         }
     }
     const auto& platform = p.view.image.config.platform;

@@ -202,11 +202,20 @@ struct Image::Tables {
 Image::Image(const std::string& path) : path_(path) {
     fd_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd_) throw_errno("cannot open " + path);
-    open();
+    open_tables();
 }
 
 Image::Image(Fd fd, const std::string& path) : path_(path), fd_(std::move(fd)) {
-    open();
+    open_tables();
+}
+
+Image::Image(Fd fd, const std::string& path, Deferred) : path_(path), fd_(std::move(fd)) {
+    sqfs(); // the library loads here: a confined process cannot open it
+}
+
+Image::Tables& Image::tables() {
+    if (!t_) open_tables();
+    return *t_;
 }
 
 Image::~Image() = default;
@@ -218,7 +227,8 @@ void Image::damaged(const std::string& what, int err) const {
                 "check the file with `rdsquashfs -l / " + path_ + "`, or write it again");
 }
 
-void Image::open() {
+void Image::open_tables() {
+    if (t_) return;
     struct stat st {};
     if (::fstat(fd_.get(), &st) != 0) throw_errno("cannot stat " + path_);
     if (!S_ISREG(st.st_mode))
@@ -230,8 +240,8 @@ void Image::open() {
     sb_ = check_superblock(std::string_view(head, static_cast<std::size_t>(n)),
                            static_cast<std::uint64_t>(st.st_size), path_);
     const Sqfs& s = sqfs();
-    t_ = std::make_unique<Tables>();
-    Tables& t = *t_;
+    auto tables = std::make_unique<Tables>(); // kept only when every table loaded
+    Tables& t = *tables;
     t.file.fd = fd_.get();
     t.file.size = static_cast<std::uint64_t>(st.st_size);
     t.file.base.base.destroy = fd_destroy;
@@ -300,6 +310,7 @@ void Image::open() {
         t.kv.reset(s.meta_reader_create(f, t.cmp.get(), t.kv_start, ids));
         if (!t.kv) throw Error(Errc::internal, "out of memory");
     }
+    t_ = std::move(tables);
 }
 
 // Sizes libsquashfs allocates from before it reads them (a file's block list, a symlink's
@@ -309,8 +320,8 @@ void Image::open() {
 void Image::check_sizes(std::uint64_t ref) {
     static_assert(std::endian::native == std::endian::little, "squashfs is little-endian");
     const Sqfs& s = sqfs();
-    sqfs_meta_reader_t* m = t_->inodes.get();
-    const sqfs_super_t& sb = t_->super;
+    sqfs_meta_reader_t* m = tables().inodes.get();
+    const sqfs_super_t& sb = tables().super;
     std::string what = "inode " + std::to_string(ref);
     if (int e = s.meta_reader_seek(m, sb.inode_table_start + (ref >> 16), ref & 0xffff))
         damaged(what, e);
@@ -344,8 +355,8 @@ void Image::check_sizes(std::uint64_t ref) {
 Inode Image::inode(std::uint64_t ref) {
     check_sizes(ref);
     sqfs_inode_generic_t* out = nullptr;
-    int e =
-        sqfs().meta_reader_read_inode(t_->inodes.get(), &t_->super, ref >> 16, ref & 0xffff, &out);
+    int e = sqfs().meta_reader_read_inode(tables().inodes.get(), &tables().super, ref >> 16,
+                                          ref & 0xffff, &out);
     Inode in(out);
     if (e) damaged("inode " + std::to_string(ref), e);
     if (!file_type(in->base.type)) damaged("inode " + std::to_string(ref), SQFS_ERROR_CORRUPTED);
@@ -357,15 +368,15 @@ struct stat Image::stat(const sqfs_inode_generic_t& in) {
     st.st_mode = file_type(in.base.type) | (in.base.mode & 07777);
     sqfs_u32 uid = 0, gid = 0;
     const Sqfs& s = sqfs();
-    if (s.id_table_index_to_id(t_->ids.get(), in.base.uid_idx, &uid) ||
-        s.id_table_index_to_id(t_->ids.get(), in.base.gid_idx, &gid))
+    if (s.id_table_index_to_id(tables().ids.get(), in.base.uid_idx, &uid) ||
+        s.id_table_index_to_id(tables().ids.get(), in.base.gid_idx, &gid))
         damaged("the owner of inode " + std::to_string(in.base.inode_number),
                 SQFS_ERROR_OUT_OF_BOUNDS);
     st.st_uid = uid;
     st.st_gid = gid;
     st.st_ino = in.base.inode_number;
     st.st_mtim.tv_sec = st.st_ctim.tv_sec = st.st_atim.tv_sec = in.base.mod_time;
-    st.st_blksize = static_cast<blksize_t>(t_->super.block_size);
+    st.st_blksize = static_cast<blksize_t>(tables().super.block_size);
     const auto& d = in.data;
     switch (in.base.type) {
     case SQFS_INODE_DIR:
@@ -423,12 +434,12 @@ std::shared_ptr<const Image::Listing> Image::entries(const sqfs_inode_generic_t&
     auto out = std::make_shared<Listing>();
     const Sqfs& s = sqfs();
     sqfs_readdir_state_t state{};
-    if (int e = s.readdir_state_init(&state, &t_->super, &in))
+    if (int e = s.readdir_state_init(&state, &tables().super, &in))
         damaged("directory " + std::to_string(in.base.inode_number), e);
     for (;;) {
         sqfs_dir_entry_t* raw = nullptr;
         sqfs_u64 ref = 0;
-        int e = s.meta_reader_readdir(t_->dirs.get(), &state, &raw, nullptr, &ref);
+        int e = s.meta_reader_readdir(tables().dirs.get(), &state, &raw, nullptr, &ref);
         Freed<sqfs_dir_entry_t> ent(raw);
         if (e > 0) break;
         if (e < 0) damaged("directory " + std::to_string(in.base.inode_number), e);
@@ -479,7 +490,8 @@ std::size_t Image::read(const sqfs_inode_generic_t& in, std::uint64_t offset, ch
     std::size_t done = 0;
     while (done < size) {
         auto chunk = static_cast<sqfs_u32>(std::min<std::size_t>(size - done, 1u << 30));
-        sqfs_s32 n = sqfs().data_reader_read(t_->data.get(), &in, offset + done, buf + done, chunk);
+        sqfs_s32 n =
+            sqfs().data_reader_read(tables().data.get(), &in, offset + done, buf + done, chunk);
         if (n < 0) damaged("file " + std::to_string(in.base.inode_number), n);
         if (n == 0) break;
         done += static_cast<std::size_t>(n);
@@ -496,12 +508,12 @@ std::vector<std::pair<std::string, std::string>> Image::xattrs(const sqfs_inode_
     sqfs_u32 index = 0xffffffff;
     if (s.inode_get_xattr_index(&in, &index) || index == 0xffffffff) return out;
     std::string what = "the xattrs of inode " + std::to_string(in.base.inode_number);
-    if (!t_->xattrs) damaged(what, SQFS_ERROR_OUT_OF_BOUNDS);
+    if (!tables().xattrs) damaged(what, SQFS_ERROR_OUT_OF_BOUNDS);
     sqfs_xattr_id_t desc{};
-    if (int e = s.xattr_reader_get_desc(t_->xattrs.get(), index, &desc)) damaged(what, e);
-    sqfs_meta_reader_t* m = t_->kv.get();
+    if (int e = s.xattr_reader_get_desc(tables().xattrs.get(), index, &desc)) damaged(what, e);
+    sqfs_meta_reader_t* m = tables().kv.get();
     auto seek = [&](std::uint64_t ref) {
-        if (int e = s.meta_reader_seek(m, t_->kv_start + (ref >> 16), ref & 0xffff))
+        if (int e = s.meta_reader_seek(m, tables().kv_start + (ref >> 16), ref & 0xffff))
             damaged(what, e);
     };
     auto read = [&](void* p, std::size_t n) {

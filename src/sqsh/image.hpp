@@ -64,11 +64,22 @@ class Image {
     // Reads the image from FD (any readable descriptor of a regular file or memfd), named PATH
     // in messages. The fuzz harness uses this with a memfd.
     Image(Fd fd, const std::string& path);
+    // Keeps FD (any readable descriptor, named PATH in messages) and loads libsquashfs, but
+    // reads nothing of the image: its superblock and tables are read by open_tables(), or by
+    // the first call that needs them. `run FILE.sqsh` opens its image so, and the confined
+    // process that serves it (sqsh/server.hpp) calls open_tables(): gantry itself parses
+    // nothing of the file (what it needs before mounting, sqsh/facts.hpp reads in a confined
+    // process of its own).
+    struct Deferred {};
+    Image(Fd fd, const std::string& path, Deferred);
+    // Reads and checks the superblock and loads the tables, once (the constructors above do).
+    void open_tables();
     ~Image();
     Image(const Image&) = delete;
     Image& operator=(const Image&) = delete;
 
     const std::string& path() const { return path_; }
+    // The superblock (after open_tables(): a deferred image's is zero until then).
     const Superblock& super() const { return sb_; }
     int fd() const { return fd_.get(); }
 
@@ -113,7 +124,7 @@ class Image {
     struct Tables; // libsquashfs' objects (image.cpp)
 
   private:
-    void open();
+    Tables& tables(); // open_tables() first
     // PATH's inode (components looked up one by one, symlinks not followed); null when absent.
     Inode lookup(const std::string& path);
     void check_sizes(std::uint64_t ref);

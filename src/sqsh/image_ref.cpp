@@ -24,14 +24,17 @@ std::optional<std::string> file_of(const std::string& image) {
     return std::nullopt;
 }
 
-rootfs::RunView run_view(Image& image) {
+namespace {
+
+rootfs::RunView view_of(const std::optional<Header>& h, std::string passwd,
+                        const std::string& path) {
     rootfs::RunView v;
-    if (auto h = image.header()) {
+    if (h) {
         v.image.manifest_digest = h->manifest;
         v.image.manifest.config.digest = h->config_digest;
         v.image.config = oci::ImageConfig::parse(h->config);
     } else {
-        auto abs = fs::stdfs::absolute(image.path()).lexically_normal().string();
+        auto abs = fs::stdfs::absolute(path).lexically_normal().string();
         v.image.manifest_digest = oci::Digest::of("sqsh:" + abs);
         v.image.manifest.config.digest = v.image.manifest_digest;
         v.image.config = oci::ImageConfig::from_json(
@@ -39,8 +42,14 @@ rootfs::RunView run_view(Image& image) {
     }
     v.image.config.diff_ids.clear(); // the layers are in the file, not in the store
     v.image.config.raw.erase("history");
-    v.passwd = image.read_file("etc/passwd", 4u << 20).value_or("");
+    v.passwd = std::move(passwd);
     return v;
+}
+
+} // namespace
+
+rootfs::RunView run_view(const Facts& facts, const std::string& path) {
+    return view_of(facts.header, facts.passwd, path);
 }
 
 bool SquashFiles::has(const std::string& path) const {

@@ -8,6 +8,7 @@
 
 #include "rootfs/image_files.hpp"
 #include "rootfs/run_view.hpp"
+#include "sqsh/facts.hpp"
 #include "sqsh/image.hpp"
 
 #include <optional>
@@ -19,11 +20,12 @@ namespace gantry::sqsh {
 // Error(usage).
 std::optional<std::string> file_of(const std::string& image);
 
-// The run view of an opened image: the config from its header (an empty config for a squashfs
-// without one), no layers (its diff IDs are not in the store), etc/passwd from the file. The
-// manifest digest is the header's, or for a foreign squashfs the sha256 of "sqsh:" + its
-// absolute path (a stable name for the container's image hold and state).
-rootfs::RunView run_view(Image& image);
+// The run view of a squashfs file from its facts (sqsh/facts.hpp): the config from its header
+// (an empty config for a squashfs without one), no layers (its diff IDs are not in the store),
+// etc/passwd from the file. The manifest digest is the header's, or for a foreign squashfs the
+// sha256 of "sqsh:" + its absolute path (a stable name for the container's image hold and
+// state).
+rootfs::RunView run_view(const Facts& facts, const std::string& path);
 
 // The files of a squashfs image, for what reads an image's known files before a run.
 class SquashFiles final : public rootfs::ImageFiles {

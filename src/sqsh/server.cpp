@@ -336,13 +336,14 @@ std::string Server::mount_options(int fd) {
 
 const std::vector<std::string>& Server::syscalls() {
     // seen with strace on the thread (read the request, pread the image, writev the reply,
-    // malloc's mmap/munmap/mprotect/madvise/brk), and what a thread's end and a lock need
+    // malloc's mmap/munmap/mprotect/madvise/brk), and what a thread's end and a lock need;
+    // fstat (newfstatat): the image's size, when its tables are loaded (Image::open_tables)
     static const std::vector<std::string> names = {
-        "dup2",       "read",           "readv",        "write",          "writev",
-        "pread64",    "preadv",         "mmap",         "munmap",         "mremap",
-        "mprotect",   "madvise",        "brk",          "futex",          "exit",
-        "exit_group", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",    "clock_gettime",
-        "gettid",     "getpid",         "sched_yield",  "restart_syscall"};
+        "fstat",          "newfstatat",     "dup2",        "read",          "readv",  "write",
+        "writev",         "pread64",        "preadv",      "mmap",          "munmap", "mremap",
+        "mprotect",       "madvise",        "brk",         "futex",         "exit",   "exit_group",
+        "rt_sigprocmask", "rt_sigreturn",   "sigaltstack", "clock_gettime", "gettid", "getpid",
+        "sched_yield",    "restart_syscall"};
     return names;
 }
 
@@ -394,6 +395,7 @@ void Server::serve(Fd dev, std::function<void()> confine) {
         keep_only({0, 1, 2, null, st_->dev.get(), st_->image->fd()});
         try {
             confine();
+            st_->image->open_tables(); // the tables are parsed here, confined, never in gantry
         } catch (const std::exception& e) {
             std::string msg =
                 std::string("gantry: ") + e.what() + ": the squashfs image is not served\n";

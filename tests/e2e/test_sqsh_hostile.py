@@ -200,3 +200,37 @@ def test_fuse_server_is_a_confined_process(g, pristine, tmp_path):
         out, err = p.communicate(timeout=30)
     assert p.returncode == 0, (out, err)
     assert not Path(f"/proc/{servers[0]}").exists()  # killed and reaped with the run
+
+
+@pytest.mark.parametrize("command", ["inspect", "run"])
+def test_gantry_reads_only_the_superblock_the_rest_is_read_confined(g, pristine, tmp_path,
+                                                                     command):
+    """Before mounting (run) or to describe (inspect), gantry reads the 96-byte superblock of a
+    .sqsh itself; every other read of the file is made by a process it forked, after that
+    process gave up root's ids and loaded its seccomp filter (the reader of sqsh/facts.hpp; for
+    run also the FUSE server)."""
+    need_tool("strace")
+    log = tmp_path / "trace"
+    args = ["run", "--rm", pristine, "/bin/sh", "-c", "cat /victim/small"] if command == "run" \
+        else ["inspect", pristine]
+    env = g.environ() | {"GANTRY_SQSH_FUSE": "1"}
+    r = subprocess.run(["strace", "-f", "-qq", "-y", "-e", "trace=pread64,seccomp,setresuid,"
+                        "clone,clone3,fork,vfork", "-o", log, *g.cmd(*args)],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r
+    lines = log.read_text().splitlines()
+    main = lines[0].split()[0]
+    confined = set()  # pids that loaded a seccomp filter (after setresuid)
+    reads = {}  # pid -> [sizes of preads of the image, in order]
+    for line in lines:
+        pid, call = line.split(None, 1)
+        if call.startswith("seccomp(SECCOMP_SET_MODE_FILTER") and "= 0" in call:
+            confined.add(pid)
+        if call.startswith("pread64(") and str(pristine) in call.split(",")[0]:
+            assert pid != main or call.split(",")[2].strip() == "96", \
+                f"gantry itself read more than the superblock of the image: {line}"
+            if pid != main:
+                assert pid in confined, f"a read of the image before confinement: {line}"
+            reads.setdefault(pid, []).append(line)
+    assert reads.get(main), "gantry did not read the superblock itself"
+    assert any(p != main for p in reads), "no confined process read the image"

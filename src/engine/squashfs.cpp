@@ -1,0 +1,21 @@
+#include "engine/squashfs.hpp"
+
+#include "runtime/thread_confinement.hpp"
+#include "sqsh/server.hpp"
+
+namespace gantry::engine {
+
+std::function<void()> squashfs_confinement() {
+    static const std::vector<sock_filter> program =
+        runtime::confinement_program(sqsh::Server::syscalls());
+    return [] { runtime::confine_this_thread(program); };
+}
+
+SquashfsFile open_squashfs(const std::string& path, bool want_passwd) {
+    SquashfsFile f;
+    f.image = sqsh::open_deferred(path);
+    f.facts = sqsh::read_facts(*f.image, want_passwd, squashfs_confinement());
+    return f;
+}
+
+} // namespace gantry::engine

@@ -1,0 +1,30 @@
+// engine/squashfs: a squashfs file opened for a run or a description, parsed only by confined
+// processes. The image is held unparsed (sqsh::Image::Deferred); what gantry needs before it
+// mounts or describes it is read by a process of its own (sqsh/facts.hpp), and the FUSE server
+// (sqsh/server.hpp) is another; both get squashfs_confinement(): nobody when root, no
+// capabilities, no_new_privs, the seccomp allow-list of the calls they make
+// (runtime/thread_confinement.hpp).
+#pragma once
+
+#include "sqsh/facts.hpp"
+#include "sqsh/image.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace gantry::engine {
+
+struct SquashfsFile {
+    std::shared_ptr<sqsh::Image> image; // unparsed: for the server, or the kernel's mount
+    sqsh::Facts facts;
+};
+
+// Opens PATH and reads its facts (etc/passwd only when WANT_PASSWD). Errors as
+// sqsh::read_facts.
+SquashfsFile open_squashfs(const std::string& path, bool want_passwd);
+
+// What a process that parses a squashfs image calls first (compiled once per gantry process).
+std::function<void()> squashfs_confinement();
+
+} // namespace gantry::engine
