@@ -1,5 +1,6 @@
 // Fuzzes the site's image policy files (site/): the input is read as a registries.conf (and a
-// drop-in over it), as a policy.json, as a registries.d file and as a simple-signing payload.
+// drop-in over it), as a policy.json, as a registries.d file, as a simple-signing and a sigstore
+// payload, and as a sigstore attachment's manifest.
 // What parses is then used as a pull would use it: names resolved (short names, aliases),
 // mirrors and rewritten locations computed, a scope looked up, identities matched. Every
 // rewritten location must parse as a reference, and a refusal must be an Error.
@@ -8,6 +9,7 @@
 #include "site/policy.hpp"
 #include "site/resolve.hpp"
 #include "site/signature.hpp"
+#include "site/sigstore.hpp"
 
 using namespace gantry;
 
@@ -52,6 +54,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                             oci::Digest::parse("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4"
                                                "649b934ca495991b7852b855"),
                             site::SignedIdentity{}, oci::Reference::parse("gt.example/app:1"));
+    });
+    fuzz::expect_error([&] {
+        site::SignedIdentity repo;
+        repo.kind = site::SignedIdentity::Kind::match_repository;
+        site::check_sigstore_payload(
+            text,
+            oci::Digest::parse("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4"
+                               "649b934ca495991b7852b855"),
+            repo, oci::Reference::parse("gt.example/app:1"));
+    });
+    fuzz::expect_error([&] {
+        auto layers = site::parse_sigstore_attachment(text);
+        FUZZ_CHECK(layers.size() <= site::kMaxSigstoreLayers);
     });
     return 0;
 }

@@ -10,7 +10,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libseccomp-dev libcap-dev libcurl4-openssl-dev libyaml-dev
   liblz4-dev zlib1g-dev liblzma-dev libbz2-dev
   # the site's image policy: registries.conf (TOML) and policy.json's GPG signatures
-  libtomlplusplus-dev libgpgme-dev gnupg
+  libtomlplusplus-dev libgpgme-dev gnupg libgnutls28-dev libsodium-dev
+  # sigstore fixtures made to the cosign specification (tests/fixtures/sigstore.py)
+  python3-cryptography python3-nacl
   # squashfs images (src/sqsh/): the reader's and the FUSE server's headers (the libraries are
   # dlopen'ed at run time: libsquashfs1, libfuse3-3), tar2sqfs for `save --format squashfs`,
   # and the peers the tests compare with (unsquashfs, mksquashfs, squashfuse)

@@ -54,7 +54,7 @@ gantry_module(lint PURPOSE "the GPU-aware Dockerfile rules and their reports"
 gantry_module(vendor PURPOSE "the GPU layer as plug-ins: the Backend interface, its registry, NVIDIA, AMD"
   DEPENDS cdi compat gpu oci rootfs runspec store util)
 gantry_module(engine PURPOSE "preparing and running a container from an image"
-  DEPENDS cdi oci rootfs runspec runtime sqsh store util vendor)
+  DEPENDS cdi oci rootfs runspec runtime site sqsh store util vendor)
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
   DEPENDS cdi oci runtime util vendor)
 gantry_module(build PURPOSE "gantry build: the plan, the executor, RUN, COPY/ADD, layer commits"

@@ -1,5 +1,6 @@
 #include "cli/context.hpp"
 #include "oci/reference.hpp"
+#include "registry/verify.hpp"
 #include "sqsh/cache.hpp"
 #include "sqsh/shared.hpp"
 #include "store/images.hpp"
@@ -53,7 +54,8 @@ void register_images(CLI::App& app, Context& ctx) {
                                    {"digest", md.str()},
                                    {"created", img.config.created},
                                    {"platform", img.config.platform.str()},
-                                   {"size", img.compressed_size()}});
+                                   {"size", img.compressed_size()},
+                                   {"policy", registry::recorded_verdict(store, ref, md)}});
                     continue;
                 }
                 std::vector<std::string> row{r.repository(), r.tag.empty() ? "<none>" : r.tag};

@@ -1,11 +1,15 @@
 #include "cli/context.hpp"
 #include "cli/registry_flags.hpp"
 #include "registry/push.hpp"
+#include "registry/sign.hpp"
+#include "site/sigstore.hpp"
 #include "sqsh/shared.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/units.hpp"
 
 #include <cstdio>
+#include <optional>
 #include <unistd.h>
 
 namespace gantry::cli {
@@ -22,7 +26,7 @@ int publish_to_store(Context& ctx, const std::string& ref, const std::string& di
 
 void register_push(CLI::App& app, Context& ctx) {
     struct Opts {
-        std::string src, dest, image_store;
+        std::string src, dest, image_store, sign_by, sigstore_key, passphrase_file;
         std::uint64_t chunk_mb = 64;
         unsigned jobs = 3;
         bool quiet = false;
@@ -44,15 +48,44 @@ void register_push(CLI::App& app, Context& ctx) {
     cmd->add_option("--image-store", o->image_store,
                     "Publish into this shared image store (a directory, e.g. on NFS) as one "
                     "squashfs file instead of to a registry");
+    cmd->add_option("--sign-by", o->sign_by,
+                    "Sign the pushed manifest with this GPG key (simple signing, written where "
+                    "registries.d's lookaside-staging says)");
+    cmd->add_option("--sign-by-sigstore-private-key", o->sigstore_key,
+                    "Sign with this cosign private key (a sigstore attachment in the registry)");
+    cmd->add_option("--sign-passphrase-file", o->passphrase_file,
+                    "Read the passphrase of --sign-by-sigstore-private-key's key from this file");
     add_registry_flags(cmd, o->reg, true);
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
+            if ((!o->sign_by.empty() || !o->sigstore_key.empty()) && !o->image_store.empty())
+                throw Error(Errc::usage, "--sign-by signs registry pushes, not --image-store",
+                            "sign the squashfs file with gantry sign FILE --sign-by KEY");
             if (!o->image_store.empty()) {
                 if (!o->dest.empty())
                     throw Error(Errc::usage, "push --image-store takes no destination",
                                 "gantry push --image-store DIR IMAGE");
                 return publish_to_store(ctx, o->src, o->image_store);
             }
+            std::string passphrase;
+            if (!o->sigstore_key.empty()) { // read before anything is pushed
+                if (!o->passphrase_file.empty()) {
+                    passphrase = fs::read_file(o->passphrase_file, 64u << 10);
+                    while (passphrase.ends_with('\n') || passphrase.ends_with('\r'))
+                        passphrase.pop_back(); // as podman reads it: the first line
+                }
+                // the key opens with this passphrase (else nothing is pushed)
+                (void)site::sigstore_sign(registry::read_sigstore_key(o->sigstore_key), passphrase,
+                                          "", o->sigstore_key);
+            } else if (!o->passphrase_file.empty()) {
+                throw Error(Errc::usage,
+                            "--sign-passphrase-file needs --sign-by-sigstore-private-key",
+                            "give the cosign key to sign with");
+            }
+            std::optional<registry::SignTarget> sign_to;
+            if (!o->sign_by.empty())
+                sign_to = registry::prepare_signing(
+                    oci::Reference::parse(o->dest.empty() ? o->src : o->dest), o->sign_by);
             registry::PushOptions po;
             po.client = client_options(o->reg);
             po.chunk_size = o->chunk_mb << 20;
@@ -64,6 +97,16 @@ void register_push(CLI::App& app, Context& ctx) {
                 std::fprintf(stderr, "%zu blobs: %zu uploaded, %zu already there, %zu mounted\n",
                              r.blobs, r.uploaded, r.existing, r.mounted);
             std::printf("Pushed image: %s\nDigest: %s\n", r.ref.c_str(), r.manifest.str().c_str());
+            if (sign_to) {
+                auto file = registry::sign_pushed(*sign_to, oci::Reference::parse(r.ref),
+                                                  r.manifest, o->sign_by);
+                std::printf("Signature: %s\n", file.c_str());
+            }
+            if (!o->sigstore_key.empty())
+                std::printf("Signature: %s\n",
+                            registry::sign_pushed_sigstore(po.client, oci::Reference::parse(r.ref),
+                                                           r.manifest, o->sigstore_key, passphrase)
+                                .c_str());
             return 0;
         };
     });

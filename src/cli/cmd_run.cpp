@@ -132,6 +132,8 @@ void register_run(CLI::App& app, Context& ctx) {
                 return out.status;
             } catch (const Error& e) {
                 if (static_cast<int>(e.code()) >= 125) throw;
+                // the site's policy refused the image file (FILE.sig): 11, as a refused pull
+                if (e.code() == Errc::policy) throw;
                 // a damaged squashfs file is the file's fault, not the run's: 4, as inspect says
                 if (e.code() == Errc::invalid && !rest.empty() && sqsh::file_of(rest[0])) throw;
                 throw Error(e.code() == Errc::usage ? Errc::usage : Errc::run_failed, e.message(),

@@ -93,6 +93,8 @@ void register_save(CLI::App& app, Context& ctx);
 void register_images(CLI::App& app, Context& ctx);
 void register_inspect(CLI::App& app, Context& ctx);
 void register_tag(CLI::App& app, Context& ctx);
+void register_sign(CLI::App& app, Context& ctx);
+void register_info(CLI::App& app, Context& ctx);
 void register_rmi(CLI::App& app, Context& ctx);
 void register_system(CLI::App& app, Context& ctx);
 void register_run(CLI::App& app, Context& ctx);

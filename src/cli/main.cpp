@@ -170,6 +170,8 @@ int main(int argc, char** argv) {
         {"images ls", cli::register_images},
         {"inspect", cli::register_inspect},
         {"tag", cli::register_tag},
+        {"sign", cli::register_sign},
+        {"info", cli::register_info},
         {"rmi", cli::register_rmi},
         {"system", cli::register_system},
         {"run", cli::register_run, cli::prestart_run},

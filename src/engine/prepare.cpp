@@ -9,6 +9,7 @@
 #include "engine/squashfs.hpp"
 #include "oci/image.hpp"
 #include "oci/seccomp_profile.hpp"
+#include "site/file_signature.hpp"
 #include "sqsh/cache.hpp"
 #include "sqsh/facts.hpp"
 #include "sqsh/image_ref.hpp"
@@ -75,6 +76,7 @@ void start_process_early(Prepared& p, std::unique_ptr<runtime::EarlyStart> early
 // The image's run view (config and passwd), and whether this host can run it.
 void read_image(Prepared& p) {
     if (auto file = sqsh::file_of(p.request.image)) {
+        site::verify_file(*file); // policy.json's "sif" scopes, before the file is read
         auto sq = open_squashfs(*file, true);
         p.sqsh = sq.image;
         p.view = sqsh::run_view(sq.facts, *file);
@@ -88,6 +90,7 @@ void read_image(Prepared& p) {
             auto shared = sqsh::find_shared(stores, p.request.image);
             if (!shared) throw;
             if (shared->store == stores[0]) sqsh::touch_cached(shared->file);
+            site::verify_file(shared->file);
             auto sq = open_squashfs(shared->file, true);
             p.sqsh = sq.image;
             p.view = sqsh::run_view(sq.facts, shared->file);

@@ -121,7 +121,7 @@ PullResult pull_logical(store::Store& store, const oci::Reference& ref, const Pu
     const std::string repo = src.ref.path;
     auto top = std::move(src.top);
     // the site's policy.json, on the top manifest, before a byte of the image is stored
-    verify_policy(ref, src.ref, Digest::of(top.body), opt.signature_policy);
+    auto verdict = verify_policy(client, ref, src.ref, Digest::of(top.body), opt.signature_policy);
     if (top.media_type == oci::media::docker_schema1 ||
         top.media_type == oci::media::docker_schema1_signed)
         throw Error(
@@ -231,9 +231,11 @@ PullResult pull_logical(store::Store& store, const oci::Reference& ref, const Pu
     if (index_text) store.put_blob(*index_text);
     res.ref = ref.str();
     res.source = src.ref.str();
+    res.verdict = std::move(verdict);
     res.manifest = mdigest;
     res.config = manifest.config.digest;
     importer.tag({res.ref}, mdigest);
+    record_verdict(store, res.ref, mdigest, res.verdict);
     return res;
 }
 

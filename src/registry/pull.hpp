@@ -10,6 +10,7 @@
 
 #include "oci/image.hpp"
 #include "registry/client.hpp"
+#include "site/signature.hpp"
 #include "store/store.hpp"
 
 #include <optional>
@@ -35,6 +36,7 @@ struct PullResult {
     oci::Digest config;
     std::int64_t fetched_bytes = 0; // layer bytes transferred in this run
     std::size_t layers = 0, layers_fetched = 0;
+    site::Verdict verdict; // what policy.json said, and under which file
 };
 
 PullResult pull(store::Store& store, const std::string& ref, const PullOptions& opt);

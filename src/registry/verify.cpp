@@ -3,10 +3,13 @@
 #include "registry/http.hpp"
 #include "site/lookaside.hpp"
 #include "site/signature.hpp"
+#include "site/sigstore.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 #include "util/log.hpp"
 
+#include <ctime>
 #include <sys/stat.h>
 
 namespace gantry::registry {
@@ -31,8 +34,10 @@ std::optional<std::string> lookaside_http(const std::string& url) {
     req.url = url;
     req.max_body = site::kMaxSignatureBytes;
     Transport t;
-    t.connect_timeout = 15;
-    t.stall_timeout = 15;
+    // a signature is a few KiB: a server that accepts and then sends nothing for 10 s is down
+    // (redirects: followed up to 10, http and https only; registry/http.cpp)
+    t.connect_timeout = 10;
+    t.stall_timeout = 10;
     Response r;
     try {
         r = s.perform(req, t);
@@ -65,14 +70,107 @@ std::vector<std::string> fetch_signatures(const oci::Reference& physical,
     return out;
 }
 
+// The sigstore attachment of DIGEST in PHYSICAL's repository (tag sha256-<hex>.sig), when
+// registries.d says use-sigstore-attachments for that location; no attachment is no signature.
+std::vector<site::SigstoreSignature>
+fetch_attachments(Client& client, const oci::Reference& physical, const oci::Digest& digest) {
+    std::vector<site::SigstoreSignature> out;
+    auto la = site::lookaside_for(physical);
+    if (!la.sigstore_attachments) {
+        log::debug("no sigstore attachments for " + physical.str() +
+                   " (registries.d does not set use-sigstore-attachments)");
+        return out;
+    }
+    const std::string& repo = physical.path;
+    const std::string tag = site::sigstore_attachment_tag(digest);
+    const std::vector<std::string> scopes = {"repository:" + repo + ":pull"};
+    Request req;
+    req.headers.push_back("Accept: application/vnd.oci.image.manifest.v1+json");
+    req.max_body = 4u << 20;
+    auto r = client.call(req, "/v2/" + repo + "/manifests/" + tag, scopes);
+    if (r.status == 404) return out;
+    if (r.status != 200) client.fail(r, "sigstore attachment " + tag, repo);
+    for (auto& layer : site::parse_sigstore_attachment(r.body)) {
+        site::SigstoreSignature sig{layer.media_type, {}, layer.signature};
+        if (layer.size > site::kMaxSignatureBytes) {
+            sig.payload.assign(site::kMaxSignatureBytes + 1, '\0'); // refused by its size
+            out.push_back(std::move(sig));
+            continue;
+        }
+        Request b;
+        b.max_body = site::kMaxSignatureBytes;
+        auto br = client.call(b, "/v2/" + repo + "/blobs/" + layer.digest.str(), scopes);
+        if (br.status != 200)
+            client.fail(br, "sigstore signature " + layer.digest.str() + " of " + tag, repo);
+        if (oci::Digest::of(br.body) != layer.digest || br.body.size() != layer.size)
+            throw Error(Errc::policy,
+                        "sigstore signature " + layer.digest.str() + " of " + tag +
+                            ": the registry sent other bytes than the attachment names",
+                        "the registry or a proxy altered the signature; report it");
+        sig.payload = std::move(br.body);
+        out.push_back(std::move(sig));
+    }
+    return out;
+}
+
 } // namespace
 
-void verify_policy(const oci::Reference& logical, const oci::Reference& physical,
-                   const oci::Digest& digest, const std::string& policy_file) {
+site::Verdict verify_policy(Client& client, const oci::Reference& logical,
+                            const oci::Reference& physical, const oci::Digest& digest,
+                            const std::string& policy_file) {
     auto policy = site::Policy::load(policy_file);
-    std::string scope =
-        site::evaluate(policy, logical, digest, [&] { return fetch_signatures(physical, digest); });
-    log::debug("image " + logical.str() + " accepted by " + policy.file + " (" + scope + ")");
+    site::SignatureSources sources;
+    sources.simple = [&] { return fetch_signatures(physical, digest); };
+    sources.sigstore = [&] { return fetch_attachments(client, physical, digest); };
+    auto verdict = site::evaluate(policy, logical, digest, sources);
+    log::debug("image " + logical.str() + " accepted by " + policy.file + " (" + verdict.scope +
+               ")");
+    return verdict;
+}
+
+namespace {
+
+std::filesystem::path verdict_file(const store::Store& store, const oci::Digest& manifest) {
+    std::string d = manifest.str();
+    return store.root() / "verdicts" / (d.substr(d.find(':') + 1) + ".json");
+}
+
+} // namespace
+
+void record_verdict(store::Store& store, const std::string& ref, const oci::Digest& manifest,
+                    const site::Verdict& verdict) {
+    auto file = verdict_file(store, manifest);
+    nlohmann::json doc = nlohmann::json::object();
+    try {
+        doc = safe_json::parse(fs::read_file(file, 1u << 20), file.string());
+    } catch (const Error&) {
+        doc = nlohmann::json::object(); // none yet, or unreadable: written anew
+    }
+    if (!doc.is_object()) doc = nlohmann::json::object();
+    bool signature = false;
+    for (auto& r : verdict.requirements)
+        signature = signature || r == "signedBy" || r == "sigstoreSigned";
+    char when[32] = "";
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    ::gmtime_r(&now, &tm);
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    doc[ref] = {{"policy", verdict.policy_file},   {"policy_digest", verdict.policy_digest},
+                {"scope", verdict.scope},          {"requirements", verdict.requirements},
+                {"signature_verified", signature}, {"verified_at", when}};
+    fs::make_dirs(file.parent_path());
+    fs::write_atomic(file, doc.dump(2) + "\n", 0644);
+}
+
+nlohmann::json recorded_verdict(const store::Store& store, const std::string& ref,
+                                const oci::Digest& manifest) {
+    try {
+        auto doc =
+            safe_json::parse(fs::read_file(verdict_file(store, manifest), 1u << 20), "verdicts");
+        if (doc.is_object() && doc.contains(ref)) return doc[ref];
+    } catch (const Error&) {
+    }
+    return nullptr;
 }
 
 } // namespace gantry::registry

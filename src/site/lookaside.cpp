@@ -19,6 +19,8 @@ namespace {
 
 struct Section {
     std::string lookaside;
+    std::string staging; // lookaside-staging (or sigstore-staging)
+    std::optional<bool> attachments;
     std::string origin;
 };
 
@@ -47,13 +49,13 @@ Section section_of(const yaml::Node& n, const std::string& file, const std::stri
                 !url.starts_with("https://"))
                 bad_d(file, v.line,
                       key + " \"" + url + "\" is not a file://, http:// or https:// URL");
-            if (key == "lookaside" || key == "sigstore") {
-                if (!s.lookaside.empty()) bad_d(file, k.line, "lookaside is set twice in " + where);
-                s.lookaside = url;
-            }
+            std::string& slot = key == "lookaside" || key == "sigstore" ? s.lookaside : s.staging;
+            if (!slot.empty()) bad_d(file, k.line, key + " is set twice in " + where);
+            slot = url;
         } else if (key == "use-sigstore-attachments") {
             if (!v.is_scalar() || (v.value != "true" && v.value != "false"))
                 bad_d(file, v.line, key + " must be true or false");
+            s.attachments = v.value == "true";
         } else {
             bad_d(file, k.line, "unknown key \"" + key + "\" in " + where);
         }
@@ -113,14 +115,41 @@ void check_registries_d(std::string_view text, const std::string& file) {
 
 Lookaside lookaside_for(const oci::Reference& physical) {
     RegistriesD d = load_registries_d();
+    // containers/image's registries_d.go: each setting from the most specific section that has
+    // it (the full name, then the namespaces, then default-docker)
+    std::vector<const Section*> sections;
     for (auto& scope : docker_scopes(physical))
-        if (auto it = d.docker.find(scope); it != d.docker.end() && !it->second.lookaside.empty())
-            return {it->second.lookaside, it->second.origin};
-    if (d.default_docker && !d.default_docker->lookaside.empty())
-        return {d.default_docker->lookaside, d.default_docker->origin};
+        if (auto it = d.docker.find(scope); it != d.docker.end()) sections.push_back(&it->second);
+    if (d.default_docker) sections.push_back(&*d.default_docker);
+    Lookaside out;
+    for (const Section* s : sections)
+        if (out.base.empty() && !s->lookaside.empty()) {
+            out.base = s->lookaside;
+            out.origin = s->origin;
+        }
+    for (const Section* s : sections)
+        if (out.write_base.empty() && (!s->staging.empty() || !s->lookaside.empty())) {
+            out.write_base = s->staging.empty() ? s->lookaside : s->staging;
+            out.write_origin = s->origin;
+        }
+    for (const Section* s : sections)
+        if (s->attachments) {
+            out.sigstore_attachments = *s->attachments;
+            out.attachments_origin = s->origin;
+            break;
+        }
     Paths p = Paths::current();
-    if (p.default_lookaside.empty()) return {};
-    return {"file://" + p.default_lookaside.string(), "the built-in default"};
+    if (!p.default_lookaside.empty()) {
+        if (out.base.empty()) {
+            out.base = "file://" + p.default_lookaside.string();
+            out.origin = "the built-in default";
+        }
+        if (out.write_base.empty()) {
+            out.write_base = "file://" + p.default_lookaside.string();
+            out.write_origin = "the built-in default";
+        }
+    }
+    return out;
 }
 
 std::string signature_url(const std::string& base, const oci::Reference& physical,

@@ -1,5 +1,6 @@
 #include "site/policy.hpp"
 
+#include "oci/digest.hpp"
 #include "site/paths.hpp"
 #include "site/resolve.hpp"
 #include "util/error.hpp"
@@ -52,7 +53,7 @@ std::string str_field(const json& obj, const char* key, const std::string& file,
 
 std::string base64_decode_or_refuse(const std::string& s, const std::string& file) {
     auto out = nettle::base64_decode(s);
-    if (!out) bad(file, "signedBy keyData is not valid base64");
+    if (!out) bad(file, "keyData is not valid base64");
     return *out;
 }
 
@@ -176,6 +177,38 @@ Requirement requirement_of(const json& j, const std::string& file) {
               "signedIdentity"},
              file, "requirement sigstoreSigned");
         r.type = T::sigstore_signed;
+        int sources = 0;
+        for (const char* k : {"keyPath", "keyPaths", "keyData", "keyDatas", "fulcio", "pki"})
+            sources += int(j.contains(k));
+        if (sources != 1)
+            bad(file, "sigstoreSigned needs exactly one of keyPath, keyPaths, keyData, keyDatas, "
+                      "fulcio and pki");
+        // Fulcio certificates, PKI roots and Rekor bundles are not verified by this gantry: kept
+        // by name and refused when an image meets the requirement, never accepted
+        for (const char* k : {"fulcio", "pki", "rekorPublicKeyPath", "rekorPublicKeyData",
+                              "rekorPublicKeyPaths", "rekorPublicKeyDatas"})
+            if (j.contains(k) && r.unsupported.empty()) r.unsupported = k;
+        auto list = [&](const char* key) {
+            auto& a = j[key];
+            if (!a.is_array() || a.empty())
+                bad(file, std::string("sigstoreSigned ") + key + " must be a non-empty list");
+            std::vector<std::string> out;
+            for (auto& p : a) {
+                if (!p.is_string() || p.get<std::string>().empty())
+                    bad(file, std::string("sigstoreSigned ") + key + " must list strings");
+                out.push_back(p.get<std::string>());
+            }
+            return out;
+        };
+        if (j.contains("keyPath"))
+            r.key_paths.push_back(str_field(j, "keyPath", file, "sigstoreSigned"));
+        if (j.contains("keyPaths")) r.key_paths = list("keyPaths");
+        if (j.contains("keyData"))
+            r.key_texts.push_back(
+                base64_decode_or_refuse(str_field(j, "keyData", file, "sigstoreSigned"), file));
+        if (j.contains("keyDatas"))
+            for (auto& d : list("keyDatas"))
+                r.key_texts.push_back(base64_decode_or_refuse(d, file));
         if (j.contains("signedIdentity")) r.identity = identity_of(j["signedIdentity"], file);
     } else {
         bad(file, "unknown policy requirement type \"" + type + "\"");
@@ -204,6 +237,19 @@ void check_docker_scope(const std::string& scope, const std::string& file) {
         return;
     }
     check_named(scope, -1, file, "scope");
+}
+
+// containers/image's path scopes (dir, oci, sif transports): an absolute, clean path that is
+// not "/" (the transport's "" is the catch-all)
+void check_path_scope(const std::string& scope, const std::string& file) {
+    if (scope.empty()) return;
+    bool clean = scope.starts_with('/') && scope != "/" && !scope.ends_with('/') &&
+                 scope.find("//") == std::string::npos && scope.find("/./") == std::string::npos &&
+                 scope.find("/../") == std::string::npos && !scope.ends_with("/.") &&
+                 !scope.ends_with("/..");
+    if (!clean)
+        bad(file, "invalid sif scope \"" + scope +
+                      "\": write an absolute, clean path of a file or directory other than /");
 }
 
 // nlohmann keeps the last of duplicate members; containers/image refuses the file
@@ -246,6 +292,7 @@ Policy Policy::parse(std::string_view text, const std::string& file) {
     only(doc, {"default", "transports"}, file, "the policy");
     Policy p;
     p.file = file;
+    p.digest = oci::Digest::of(text).str();
     if (!doc.contains("default")) bad(file, "\"default\" is missing (it is mandatory)");
     p.defaults = list_of(doc["default"], file, "\"default\"");
     if (!doc.contains("transports")) return p;
@@ -256,6 +303,11 @@ Policy Policy::parse(std::string_view text, const std::string& file) {
         if (!scopes.is_object()) bad(file, "transport \"" + name + "\" must map scopes to lists");
         for (auto& [scope, reqs] : scopes.items()) {
             auto list = list_of(reqs, file, "scope \"" + scope + "\" of " + name);
+            if (name == "sif") { // gantry's single-file images (.sqsh): file_signature.hpp
+                check_path_scope(scope, file);
+                p.sif[scope] = std::move(list);
+                continue;
+            }
             if (name != "docker") continue; // checked, never applied: gantry pulls over docker
             check_docker_scope(scope, file);
             p.docker[scope] = std::move(list);
@@ -286,6 +338,23 @@ Policy Policy::load(const std::string& explicit_file) {
                     "--signature-policy FILE");
     }
     return parse(text, f.string());
+}
+
+const Requirements& Policy::for_file(const std::string& abs_path, std::string& scope) const {
+    std::string p = abs_path;
+    while (p.size() > 1) {
+        if (auto it = sif.find(p); it != sif.end()) {
+            scope = "transports.sif[\"" + p + "\"]";
+            return it->second;
+        }
+        p.resize(p.rfind('/'));
+    }
+    if (auto it = sif.find(""); it != sif.end()) {
+        scope = "transports.sif[\"\"]";
+        return it->second;
+    }
+    scope = "default";
+    return defaults;
 }
 
 std::vector<std::string> docker_scopes(const oci::Reference& ref) {

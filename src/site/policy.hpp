@@ -38,6 +38,8 @@ struct Requirement {
     Type type = Type::reject;
     std::vector<std::string> key_paths; // signedBy keyPath / keyPaths (read when evaluated)
     std::string key_data;               // signedBy keyData, decoded
+    std::vector<std::string> key_texts; // sigstoreSigned keyData / keyDatas, decoded PEM
+    std::string unsupported; // a sigstoreSigned field this gantry does not verify ("fulcio"...)
     SignedIdentity identity;
     std::string name() const; // "signedBy", ... as written in the file
 };
@@ -46,8 +48,10 @@ using Requirements = std::vector<Requirement>;
 
 struct Policy {
     std::string file;
+    std::string digest; // "sha256:..." of the file's bytes, recorded with what it accepted
     Requirements defaults;
     std::map<std::string, Requirements> docker; // scope ("" included) -> requirements
+    std::map<std::string, Requirements> sif;    // path scope ("" included): .sqsh files
 
     // Parses TEXT, the contents of FILE. Throws Error(invalid) naming FILE.
     static Policy parse(std::string_view text, const std::string& file);
@@ -57,6 +61,9 @@ struct Policy {
     // The requirements for LOGICAL (docker transport): the most specific scope, then the
     // transport's "", then default. SCOPE is set to what matched ("default" for the default).
     const Requirements& for_image(const oci::Reference& logical, std::string& scope) const;
+    // The requirements for the single-file image ABS_PATH (a .sqsh): the "sif" transport's
+    // scopes (the file, then its parent directories), then its "", then default.
+    const Requirements& for_file(const std::string& abs_path, std::string& scope) const;
 };
 
 // containers/image's PolicyConfigurationIdentity and PolicyConfigurationNamespaces for a docker

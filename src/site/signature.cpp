@@ -1,6 +1,7 @@
 #include "site/signature.hpp"
 
 #include "site/registries_conf.hpp"
+#include "site/sigstore.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/json.hpp"
@@ -34,6 +35,12 @@ struct Gpgme {
     decltype(&::gpgme_op_verify) op_verify = nullptr;
     decltype(&::gpgme_op_verify_result) op_verify_result = nullptr;
     decltype(&::gpgme_strerror) strerror = nullptr;
+    // signing (push --sign-by), with the user's own GnuPG home
+    decltype(&::gpgme_get_key) get_key = nullptr;
+    decltype(&::gpgme_key_unref) key_unref = nullptr;
+    decltype(&::gpgme_signers_add) signers_add = nullptr;
+    decltype(&::gpgme_op_sign) op_sign = nullptr;
+    decltype(&::gpgme_op_sign_result) op_sign_result = nullptr;
 };
 
 const Gpgme& gpgme() {
@@ -57,6 +64,11 @@ const Gpgme& gpgme() {
         lib.bind(api.op_verify, "gpgme_op_verify");
         lib.bind(api.op_verify_result, "gpgme_op_verify_result");
         lib.bind(api.strerror, "gpgme_strerror");
+        lib.bind(api.get_key, "gpgme_get_key");
+        lib.bind(api.key_unref, "gpgme_key_unref");
+        lib.bind(api.signers_add, "gpgme_signers_add");
+        lib.bind(api.op_sign, "gpgme_op_sign");
+        lib.bind(api.op_sign_result, "gpgme_op_sign_result");
         api.check_version(nullptr); // initialises the library
     });
     return api;
@@ -198,6 +210,136 @@ std::string gpg_verify(const std::string& sig, const std::vector<std::string>& k
     return payload;
 }
 
+namespace {
+
+void check_sigstore(const Policy& policy, const std::string& scope, const oci::Reference& logical,
+                    const oci::Digest& digest, const Requirement& req,
+                    const SignatureSources& sources,
+                    std::optional<std::vector<SigstoreSignature>>& attachments) {
+    if (!req.unsupported.empty())
+        refuse_image(policy, scope, logical, req,
+                     "its field \"" + req.unsupported +
+                         "\" (Fulcio certificates, PKI roots, Rekor bundles) is not verified by "
+                         "this gantry, so the image cannot meet the requirement",
+                     "use sigstoreSigned with keyPath or keyData (a cosign public key) for this "
+                     "scope");
+    std::vector<std::string> keys = req.key_texts;
+    for (auto& p : req.key_paths) {
+        try {
+            keys.push_back(fs::read_file(p, 1u << 20));
+        } catch (const Error& e) {
+            refuse_image(policy, scope, logical, req, "its key file cannot be read: " + e.message(),
+                         "fix keyPath in " + policy.file);
+        }
+    }
+    // a bad key fails the requirement even if another key would verify (as containers/image:
+    // fallback keys get fixed before they are needed)
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        try {
+            check_sigstore_key(keys[i], i < req.key_texts.size()
+                                            ? "keyData " + std::to_string(i + 1)
+                                            : req.key_paths[i - req.key_texts.size()]);
+        } catch (const Error& e) {
+            refuse_image(policy, scope, logical, req, e.message(), "fix the key in " + policy.file);
+        }
+    }
+    if (!attachments)
+        attachments = sources.sigstore ? sources.sigstore() : std::vector<SigstoreSignature>{};
+    if (attachments->empty())
+        refuse_image(policy, scope, logical, req,
+                     "a signature was required, but no signature exists",
+                     "sign the image (gantry push --sign-by-sigstore-private-key, cosign sign) "
+                     "and set use-sigstore-attachments: true for its registry (and each mirror) "
+                     "in registries.d");
+    std::string reasons;
+    for (std::size_t i = 0; i < attachments->size(); ++i) {
+        const SigstoreSignature& s = (*attachments)[i];
+        try {
+            if (s.media_type != kSigstorePayloadType)
+                refused("unsupported media type \"" + s.media_type + "\"");
+            if (s.payload.size() > kMaxSignatureBytes || s.signature.size() > kMaxSignatureBytes)
+                refused("larger than 4 MiB");
+            sigstore_verify(s.payload, s.signature, keys);
+            check_sigstore_payload(s.payload, digest, req.identity, logical);
+            return;
+        } catch (const Error& e) {
+            if (e.code() != Errc::policy) throw;
+            reasons += (reasons.empty() ? "" : "; ") + std::string("signature ") +
+                       std::to_string(i + 1) + ": " + e.message();
+        }
+    }
+    refuse_image(policy, scope, logical, req, "no signature was accepted: " + reasons,
+                 "check the image's sigstore signatures and the policy's keys and "
+                 "signedIdentity (cosign signs the repository: use matchRepository)");
+}
+
+} // namespace
+
+std::string simple_signing_payload(const oci::Digest& digest, const std::string& identity,
+                                   std::int64_t timestamp) {
+    json doc = {{"critical",
+                 {{"identity", {{"docker-reference", identity}}},
+                  {"image", {{"docker-manifest-digest", digest.str()}}},
+                  {"type", "atomic container signature"}}},
+                {"optional", {{"creator", "gantry"}, {"timestamp", timestamp}}}};
+    return doc.dump();
+}
+
+std::string gpg_sign(const std::string& payload, const std::string& key_id) {
+    const Gpgme& g = gpgme();
+    struct Ctx {
+        const Gpgme& g;
+        gpgme_ctx_t ctx = nullptr;
+        gpgme_key_t key = nullptr;
+        ~Ctx() {
+            if (key) g.key_unref(key);
+            if (ctx) g.release(ctx);
+        }
+    } c{g};
+    auto fail = [&](const std::string& what, gpgme_error_t e) {
+        throw Error(Errc::invalid,
+                    "signing with GPG key " + key_id + ": " + what + ": " + g.strerror(e),
+                    "list the secret keys with gpg --list-secret-keys (GNUPGHOME selects the "
+                    "keyring) and give its fingerprint to --sign-by");
+    };
+    if (auto e = g.new_ctx(&c.ctx); e) fail("gpgme_new", e);
+    g.set_protocol(c.ctx, GPGME_PROTOCOL_OpenPGP);
+    if (auto e = g.get_key(c.ctx, key_id.c_str(), &c.key, 1); e || !c.key)
+        fail("no such secret key", e);
+    if (auto e = g.signers_add(c.ctx, c.key); e) fail("selecting the key", e);
+    Data in(g), out(g);
+    if (auto e = g.data_new_from_mem(&in.d, payload.data(), payload.size(), 0); e)
+        fail("gpgme_data_new_from_mem", e);
+    if (auto e = g.data_new(&out.d); e) fail("gpgme_data_new", e);
+    if (auto e = g.op_sign(c.ctx, in.d, out.d, GPGME_SIG_MODE_NORMAL); e) fail("signing", e);
+    auto* res = g.op_sign_result(c.ctx);
+    if (!res || res->invalid_signers || !res->signatures)
+        fail("the key cannot sign", GPG_ERR_UNUSABLE_SECKEY);
+    std::size_t n = 0;
+    char* mem = g.data_release_and_get_mem(out.d, &n);
+    out.d = nullptr;
+    std::string sig(mem ? mem : "", mem ? n : 0);
+    if (mem) g.free(mem);
+    return sig;
+}
+
+void check_signing_key(const std::string& key_id) {
+    const Gpgme& g = gpgme();
+    gpgme_ctx_t ctx = nullptr;
+    gpgme_key_t key = nullptr;
+    gpgme_error_t e = g.new_ctx(&ctx);
+    if (!e) e = g.get_key(ctx, key_id.c_str(), &key, 1);
+    bool ok = !e && key && key->can_sign;
+    if (key) g.key_unref(key);
+    if (ctx) g.release(ctx);
+    if (!ok)
+        throw Error(Errc::invalid,
+                    "--sign-by " + key_id + ": no secret key that can sign" +
+                        (e ? std::string(" (") + g.strerror(e) + ")" : std::string()),
+                    "list the secret keys with gpg --list-secret-keys (GNUPGHOME selects the "
+                    "keyring) and give its fingerprint to --sign-by");
+}
+
 bool identity_matches(const SignedIdentity& id, const oci::Reference& logical,
                       const std::string& signed_ref) {
     oci::Reference sig;
@@ -239,6 +381,14 @@ bool identity_matches(const SignedIdentity& id, const oci::Reference& logical,
 
 void check_payload(const std::string& payload, const oci::Digest& digest, const SignedIdentity& id,
                    const oci::Reference& logical) {
+    check_signed_payload(payload, PayloadKind::simple_signing, digest, id, logical);
+}
+
+void check_signed_payload(const std::string& payload, PayloadKind kind, const oci::Digest& digest,
+                          const SignedIdentity& id, const oci::Reference& logical) {
+    const bool sigstore = kind == PayloadKind::sigstore;
+    const char* want_type =
+        sigstore ? "cosign container image signature" : "atomic container signature";
     json doc;
     try {
         doc = safe_json::parse(payload, "the signature's payload");
@@ -249,13 +399,16 @@ void check_payload(const std::string& payload, const oci::Digest& digest, const 
     for (auto& [k, v] : doc.items())
         if (k != "critical" && k != "optional")
             refused("the signature's payload has an unknown field \"" + k + "\"");
-    if (doc.contains("optional") && !doc["optional"].is_object())
+    if (sigstore && !doc.contains("optional")) // cosign writes "optional": null at least
+        refused("the signature's payload lacks \"optional\"");
+    if (doc.contains("optional") && !doc["optional"].is_object() &&
+        !(sigstore && doc["optional"].is_null()))
         refused("the signature's \"optional\" is not an object");
     const json& critical = member(doc, "critical", "payload");
     exactly(critical, {"type", "image", "identity"}, "critical");
     const json& type = critical["type"];
-    if (!type.is_string() || type.get<std::string>() != "atomic container signature")
-        refused("the signature's critical.type is not \"atomic container signature\"");
+    if (!type.is_string() || type.get<std::string>() != want_type)
+        refused(std::string("the signature's critical.type is not \"") + want_type + "\"");
     exactly(critical["image"], {"docker-manifest-digest"}, "critical.image");
     exactly(critical["identity"], {"docker-reference"}, "critical.identity");
     const json& d = critical["image"]["docker-manifest-digest"];
@@ -265,18 +418,33 @@ void check_payload(const std::string& payload, const oci::Digest& digest, const 
     if (d.get<std::string>() != digest.str())
         refused("signature for docker digest \"" + d.get<std::string>() +
                 "\" does not match the manifest " + digest.str());
-    if (!identity_matches(id, logical, r.get<std::string>()))
+    if (kind != PayloadKind::file && !identity_matches(id, logical, r.get<std::string>()))
         refused("signature for identity \"" + r.get<std::string>() + "\" is not accepted for " +
                 logical.str());
 }
 
-std::string evaluate(const Policy& policy, const oci::Reference& logical, const oci::Digest& digest,
-                     const std::function<std::vector<std::string>()>& signatures) {
-    std::string scope;
-    const Requirements& reqs = policy.for_image(logical, scope);
+Verdict evaluate(const Policy& policy, const oci::Reference& logical, const oci::Digest& digest,
+                 const SignatureSources& sources) {
+    Verdict verdict;
+    verdict.policy_file = policy.file;
+    verdict.policy_digest = policy.digest;
+    const Requirements& reqs = policy.for_image(logical, verdict.scope);
+    const std::string& scope = verdict.scope;
+    for (auto& r : reqs) verdict.requirements.push_back(r.name());
     std::optional<std::vector<std::string>> sigs;
+    std::optional<std::vector<SigstoreSignature>> attachments;
     auto fail = [&](const Requirement& req, const std::string& why, const std::string& hint) {
         refuse_image(policy, scope, logical, req, why, hint);
+    };
+    auto read_keys = [&](const Requirement& req, std::vector<std::string>& keys) {
+        for (auto& p : req.key_paths) {
+            try {
+                keys.push_back(fs::read_file(p, 16u << 20));
+            } catch (const Error& e) {
+                fail(req, "its key file cannot be read: " + e.message(),
+                     "fix keyPath in " + policy.file);
+            }
+        }
     };
     for (const Requirement& req : reqs) {
         switch (req.type) {
@@ -286,24 +454,15 @@ std::string evaluate(const Policy& policy, const oci::Reference& logical, const 
             refuse_image(policy, scope, logical, req, "the policy rejects this image",
                          "the site does not allow it; use an image the policy accepts");
         case Requirement::Type::sigstore_signed:
-            refuse_image(policy, scope, logical, req,
-                         "sigstore signatures are not verified by this gantry, so the image "
-                         "cannot meet the requirement",
-                         "use a signedBy (GPG) requirement for this scope");
+            check_sigstore(policy, scope, logical, digest, req, sources, attachments);
+            continue;
         case Requirement::Type::signed_by:
             break;
         }
         std::vector<std::string> keys;
         if (!req.key_data.empty()) keys.push_back(req.key_data);
-        for (auto& p : req.key_paths) {
-            try {
-                keys.push_back(fs::read_file(p, 16u << 20));
-            } catch (const Error& e) {
-                fail(req, "its key file cannot be read: " + e.message(),
-                     "fix keyPath in " + policy.file);
-            }
-        }
-        if (!sigs) sigs = signatures();
+        read_keys(req, keys);
+        if (!sigs) sigs = sources.simple ? sources.simple() : std::vector<std::string>{};
         if (sigs->empty())
             fail(req, "a signature was required, but no signature exists",
                  "sign the image (skopeo copy --sign-by, podman push --sign-by) and publish the "
@@ -326,7 +485,7 @@ std::string evaluate(const Policy& policy, const oci::Reference& logical, const 
             fail(req, "no signature was accepted: " + reasons,
                  "check the image's signatures and the policy's keys and signedIdentity");
     }
-    return scope;
+    return verdict;
 }
 
 } // namespace gantry::site

@@ -8,7 +8,9 @@
 #include "oci/digest.hpp"
 #include "oci/reference.hpp"
 #include "site/policy.hpp"
+#include "site/sigstore.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -21,21 +23,53 @@ inline constexpr std::size_t kMaxSignatureBytes = 4u << 20; // as containers/ima
 // KEYRINGS (binary or armored key blocks). Throws Error(policy) saying why not.
 std::string gpg_verify(const std::string& sig, const std::vector<std::string>& keyrings);
 
+// Signing (push --sign-by): a simple-signing payload for DIGEST and IDENTITY (containers/image's
+// form), and PAYLOAD made an OpenPGP signed message by the secret key KEY_ID (fingerprint, key
+// id, as podman and skopeo take it: gpgme_get_key) of the user's GnuPG home ($GNUPGHOME, else
+// ~/.gnupg). Throws Error(invalid) naming the key when there is no such secret key or it cannot
+// sign.
+std::string simple_signing_payload(const oci::Digest& digest, const std::string& identity,
+                                   std::int64_t timestamp);
+std::string gpg_sign(const std::string& payload, const std::string& key_id);
+void check_signing_key(const std::string& key_id); // before anything is pushed
+
 // Checks a verified simple-signing PAYLOAD: strict JSON, type "atomic container signature",
 // docker-manifest-digest == DIGEST, docker-reference accepted by ID for LOGICAL.
 // Throws Error(policy) saying which check failed.
 void check_payload(const std::string& payload, const oci::Digest& digest, const SignedIdentity& id,
                    const oci::Reference& logical);
 
+// The payload check shared by both signature formats: simple signing ("atomic container
+// signature", "optional" may be absent) and sigstore ("cosign container image signature",
+// "optional" present, null or an object); a file's signature is simple signing whose identity is
+// not compared (file_signature.hpp).
+enum class PayloadKind { simple_signing, sigstore, file };
+void check_signed_payload(const std::string& payload, PayloadKind kind, const oci::Digest& digest,
+                          const SignedIdentity& id, const oci::Reference& logical);
+
 // Whether SIGNED (the signature's docker-reference, as written) is accepted by ID for the image
 // the user asked for, LOGICAL (containers/image's policy_reference_match.go).
 bool identity_matches(const SignedIdentity& id, const oci::Reference& logical,
                       const std::string& signed_ref);
 
-// Applies POLICY to LOGICAL whose top manifest is DIGEST. SIGNATURES is called at most once,
-// only when a requirement needs them. Throws Error(policy) naming the file, the scope, the
-// requirement and the reason; returns the scope that accepted the image.
-std::string evaluate(const Policy& policy, const oci::Reference& logical, const oci::Digest& digest,
-                     const std::function<std::vector<std::string>()>& signatures);
+// Where the signatures of the image come from, each called at most once and only when a
+// requirement needs them: GPG simple signatures (lookaside) and sigstore attachments.
+struct SignatureSources {
+    std::function<std::vector<std::string>()> simple;
+    std::function<std::vector<SigstoreSignature>()> sigstore;
+};
+
+// What accepted an image: recorded with it (images --json) and shown by `gantry info`.
+struct Verdict {
+    std::string policy_file;
+    std::string policy_digest;             // sha256 of the file's bytes
+    std::string scope;                     // "default", "transports.docker[\"host/repo\"]"
+    std::vector<std::string> requirements; // types, in the file's order
+};
+
+// Applies POLICY to LOGICAL whose top manifest is DIGEST. Throws Error(policy) naming the file,
+// the scope, the requirement and the reason.
+Verdict evaluate(const Policy& policy, const oci::Reference& logical, const oci::Digest& digest,
+                 const SignatureSources& sources);
 
 } // namespace gantry::site

@@ -5,17 +5,20 @@ docker-registry instances, their verdicts compared. Two registries are started o
 module (a primary and a mirror), and one location is a port nobody listens on. Signatures are
 made by skopeo standalone-sign with a throwaway GnuPG home. A refused pull leaves gantry's
 store as it was."""
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from conftest import Gantry, need_tool, store_files, tmp_entries
-from fixtures import mkimage
+from fixtures import mkimage, sigstore
 from fixtures.registry.harness import Registry, free_port, skopeo_push
 
 
@@ -285,6 +288,13 @@ def test_signed_by_good_missing_and_foreign_key(site, tmp_path):
              sigs={"gt/app": [good], "gtshort/alpha": [sign(site, f"{a}/gtshort/alpha:1",
                                                                fpr=site.other_fpr)]})
     assert c.both(f"{a}/gt/app:1").code == 0
+    # images --json: accepted under which policy file (and its bytes), scope and requirements
+    (img,) = [i for i in c.g.run("images", "--json").json() if i["reference"] == f"{a}/gt/app:1"]
+    assert img["policy"]["policy"] == str(c.policy)
+    assert img["policy"]["policy_digest"] == "sha256:" + hashlib.sha256(
+        c.policy.read_bytes()).hexdigest()
+    assert img["policy"]["scope"] == f'transports.docker["{a}/gt"]'
+    assert img["policy"]["requirements"] == ["signedBy"] and img["policy"]["signature_verified"]
     r = c.both(f"{a}/gt/copy:1")
     assert r.code == 11 and "no signature exists" in r.err
     c.policy.write_text(json.dumps(signed_policy(site, f"{a}/gtshort")))
@@ -352,8 +362,166 @@ def test_malformed_policy_is_refused(site, tmp_path, text, words):
     assert r.code == 4 and str(c.policy) in r.err and words in r.err, r.err
 
 
-def test_sigstore_signed_is_refused_not_ignored(site, tmp_path):
-    pol = {"default": [{"type": "sigstoreSigned", "keyPath": "/nonexistent.pub"}]}
+# ---- sigstoreSigned (public keys; attachments made to the cosign specification) ---------------
+# No peer here: Debian 12's podman and skopeo are built without sigstore (podman refuses every
+# sigstoreSigned image), so these cases check gantry alone against tests/fixtures/sigstore.py.
+
+def sigstore_case(site, tmp_path, key_path, identity=None, extra=None, attachments=True):
+    req = {"type": "sigstoreSigned", "keyPath": str(key_path)}
+    req.update({"signedIdentity": identity} if identity else {})
+    req.update(extra or {})
+    pol = {"default": [{"type": "reject"}],
+           "transports": {"docker": {f"{site.a.addr}/gt": [req]}}}
     c = Case(site, tmp_path, conf=insecure_tables(site.a.addr), policy=pol)
-    r = c.both(f"{site.a.addr}/gt/app:1")
-    assert r.code == 11 and "sigstoreSigned" in r.err
+    if attachments:
+        (c.home / ".config/containers/registries.d/sigstore.yaml").write_text(
+            f"docker:\n  {site.a.addr}:\n    use-sigstore-attachments: true\n")
+    return c
+
+
+@pytest.fixture(scope="module")
+def cosign_key(site):
+    pytest.importorskip("cryptography", reason="python3-cryptography makes the sigstore fixtures")
+    k = sigstore.Key()
+    (site.dir / "cosign.pub").write_bytes(k.pem)
+    return k
+
+
+SIGSTORE_CASES = {  # name -> (exit code, words in the error)
+    "good": (0, ""), "tagged identity, default signedIdentity": (0, ""),
+    "another key": (11, "verification failed"),
+    "another digest": (11, "does not match the manifest"),
+    "another identity": (11, "not accepted"),
+    "unknown critical field": (11, 'unknown field "x"'),
+    "truncated signature": (11, "signature 1"),
+    "no annotation": (11, "annotation"),
+    "huge payload": (11, "larger than 4 MiB"),
+    "foreign media type": (11, "unsupported media type"),
+}
+
+
+def sigstore_layers(name, key, a, d):
+    """The attachment of case NAME for gt/copy: (payload, signature, media type) per layer."""
+    p = sigstore.payload(d, f"{a}/gt/copy")
+    if name == "tagged identity, default signedIdentity":
+        p = sigstore.payload(d, f"{a}/gt/copy:1")
+    elif name == "another digest":
+        p = sigstore.payload("sha256:" + "0" * 64, f"{a}/gt/copy")
+    elif name == "another identity":
+        p = sigstore.payload(d, f"{a}/gt/app")
+    elif name == "unknown critical field":
+        p = sigstore.payload(d, f"{a}/gt/copy", {"x": 1})
+    elif name == "huge payload":
+        p = b" " * (5 << 20)
+    sig = (sigstore.Key() if name == "another key" else key).sign(p)
+    return [(p, {"truncated signature": sig[:20], "no annotation": None}.get(name, sig),
+             "text/plain" if name == "foreign media type" else None)]
+
+
+@pytest.mark.parametrize("name", list(SIGSTORE_CASES))
+def test_sigstore_signed_with_a_public_key(site, cosign_key, tmp_path, name):
+    code, words = SIGSTORE_CASES[name]
+    identity = None if "default" in name else {"type": "matchRepository"}
+    c = sigstore_case(site, tmp_path, site.dir / "cosign.pub", identity)
+    sigstore.attach(site.a.addr, "gt/copy", site.digest,
+                    sigstore_layers(name, cosign_key, site.a.addr, site.digest))
+    r = c.gantry(f"{site.a.addr}/gt/copy:1")
+    assert r.code == code and words in r.err, (name, r.err)
+
+
+def test_sigstore_without_attachments_or_with_fulcio_is_refused(site, cosign_key, tmp_path):
+    # app:1 has no attachment; copy's is not read without use-sigstore-attachments
+    c = sigstore_case(site, tmp_path / "a", site.dir / "cosign.pub", attachments=False)
+    for ref in (f"{site.a.addr}/gt/app:1", f"{site.a.addr}/gt/copy:1"):
+        r = c.gantry(ref)
+        assert r.code == 11 and "no signature exists" in r.err, r.err
+    bad_key = tmp_path / "bad.pub"
+    bad_key.write_text("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+    r = sigstore_case(site, tmp_path / "b", bad_key).gantry(f"{site.a.addr}/gt/copy:1")
+    assert r.code == 11 and "not a PEM public key" in r.err
+    c = sigstore_case(site, tmp_path / "c", site.dir / "cosign.pub",
+                      extra={"rekorPublicKeyPath": str(site.dir / "cosign.pub")})
+    r = c.both(f"{site.a.addr}/gt/copy:1")  # podman: sigstore disabled; gantry: Rekor unverified
+    assert r.code == 11 and '"rekorPublicKeyPath"' in r.err
+
+
+# ---- signing: push --sign-by ------------------------------------------------------------------
+
+def test_push_sign_by_verifies_in_podman_and_gantry(site, tmp_path):
+    a = site.a.addr
+    pol = signed_policy(site, f"{a}/gt/signed")
+    pol["default"] = [{"type": "insecureAcceptAnything"}]  # for gt/copy
+    c = Case(site, tmp_path, conf=insecure_tables(a), policy=pol)
+    assert c.gantry(f"{a}/gt/copy:1").code == 0
+    g = Gantry(c.g.root, env=dict(c.g.env, GNUPGHOME=str(site.gnupg)))
+    r = g.run("push", "-q", "--sign-by", "nokey@example.com", f"{a}/gt/copy:1",
+              f"{a}/gt/signed:1", check=False)
+    assert r.code == 4 and "nokey@example.com" in r.err
+    with pytest.raises(urllib.error.HTTPError):  # nothing was pushed
+        urllib.request.urlopen(f"http://{a}/v2/gt/signed/manifests/1")
+    r = g.run("push", "-q", "--sign-by", site.fpr, f"{a}/gt/copy:1", f"{a}/gt/signed:1")
+    sig = c.lookaside / f"gt/signed@sha256={site.digest[7:]}/signature-1"
+    assert f"Signature: {sig}" in r.out and sig.exists()
+    assert c.both(f"{a}/gt/signed:1").code == 0  # podman accepts gantry's signature
+    pol["transports"]["docker"][f"{a}/gt/signed"][0]["signedIdentity"] = {"type": "matchExact"}
+    c.policy.write_text(json.dumps(pol))
+    assert c.both(f"{a}/gt/signed:1").code == 0
+
+
+def test_push_sign_by_sigstore_private_key(site, cosign_key, tmp_path):
+    a = site.a.addr
+    key = tmp_path / "cosign.key"
+    key.write_text(cosign_key.encrypted_pem(b"pass phrase"))
+    (tmp_path / "pass").write_text("pass phrase\n")
+    (tmp_path / "wrong").write_text("other\n")
+    c = sigstore_case(site, tmp_path, site.dir / "cosign.pub")
+    c.policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}], "transports": {
+        "docker": {f"{a}/gt/cosign": [{"type": "sigstoreSigned",  # default signedIdentity
+                                       "keyPath": str(site.dir / "cosign.pub")}]}}}))
+    assert c.gantry(f"{a}/gt/copy:1").code == 0
+    r = c.g.run("push", "-q", "--sign-by-sigstore-private-key", key, "--sign-passphrase-file",
+                tmp_path / "wrong", f"{a}/gt/copy:1", f"{a}/gt/cosign:1", check=False)
+    assert r.code == 4 and "wrong passphrase" in r.err and str(key) in r.err
+    with pytest.raises(urllib.error.HTTPError):  # nothing was pushed
+        urllib.request.urlopen(f"http://{a}/v2/gt/cosign/manifests/1")
+    r = c.g.run("push", "-q", "--sign-by-sigstore-private-key", key, "--sign-passphrase-file",
+                tmp_path / "pass", f"{a}/gt/copy:1", f"{a}/gt/cosign:1")
+    tag = site.digest.replace(":", "-") + ".sig"
+    assert f"Signature: {a}/gt/cosign:{tag}" in r.out
+    # the attachment, read and checked to the specification outside gantry
+    ((payload, notes),) = sigstore.read_attachment(a, "gt/cosign", site.digest)
+    cosign_key.verify(payload, notes["dev.cosignproject.cosign/signature"])
+    doc = json.loads(payload)
+    assert doc["critical"] == {"identity": {"docker-reference": f"{a}/gt/cosign:1"},
+                               "image": {"docker-manifest-digest": site.digest},
+                               "type": "cosign container image signature"}
+    assert c.gantry(f"{a}/gt/cosign:1").code == 0  # and gantry's reader accepts it
+
+
+# ---- a lookaside server that redirects or hangs --------------------------------------------
+
+@pytest.fixture(scope="module")
+def lookaside_server(site, tmp_path_factory):
+    from fixtures.lookaside_server import TrickServer
+    srv = TrickServer(tmp_path_factory.mktemp("lookaside"))
+    d = srv.root / f"gt/app@sha256={site.digest[7:]}"
+    d.mkdir(parents=True)
+    (d / "signature-1").write_bytes(sign(site, f"{site.a.addr}/gt/app:1"))
+    yield srv.url
+    srv.stop()
+
+
+@pytest.mark.parametrize("kind,code,words", [
+    ("redirect", 0, ""),  # followed, as containers/image's HTTP client does (up to 10)
+    ("file", 8, "signature lookaside"),  # only http(s) redirects are followed
+    ("loop", 8, "signature lookaside"),
+    ("hang", 8, "signature lookaside"),  # a bounded wait, then this error
+])
+def test_lookaside_server_that_redirects_or_hangs(site, lookaside_server, tmp_path, kind, code,
+                                                  words):
+    a = site.a.addr
+    c = Case(site, tmp_path, conf=insecure_tables(a), policy=signed_policy(site, f"{a}/gt"))
+    (c.home / ".config/containers/registries.d/test.yaml").write_text(
+        f"default-docker:\n  lookaside: {lookaside_server}/{kind}\n")
+    r = c.gantry(f"{a}/gt/app:1")
+    assert r.code == code and words in r.err, r.err
