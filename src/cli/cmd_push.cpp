@@ -1,7 +1,9 @@
 #include "cli/context.hpp"
 #include "cli/registry_flags.hpp"
+#include "lazy/writer.hpp"
 #include "registry/push.hpp"
 #include "sqsh/shared.hpp"
+#include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
 
@@ -22,7 +24,7 @@ int publish_to_store(Context& ctx, const std::string& ref, const std::string& di
 
 void register_push(CLI::App& app, Context& ctx) {
     struct Opts {
-        std::string src, dest, image_store;
+        std::string src, dest, image_store, compression;
         std::uint64_t chunk_mb = 64;
         unsigned jobs = 3;
         bool quiet = false;
@@ -44,6 +46,10 @@ void register_push(CLI::App& app, Context& ctx) {
     cmd->add_option("--image-store", o->image_store,
                     "Publish into this shared image store (a directory, e.g. on NFS) as one "
                     "squashfs file instead of to a registry");
+    cmd->add_option("--compression", o->compression,
+                    "estargz: push the layers re-written as eStargz (gzip, with a table of "
+                    "contents) so that `gantry run --pull lazy` starts the image lazily; plain "
+                    "clients still pull it (default: the layers as stored)");
     add_registry_flags(cmd, o->reg, true);
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
@@ -54,6 +60,13 @@ void register_push(CLI::App& app, Context& ctx) {
                 return publish_to_store(ctx, o->src, o->image_store);
             }
             registry::PushOptions po;
+            if (!o->compression.empty()) {
+                if (o->compression != "estargz")
+                    throw Error(Errc::usage,
+                                "push --compression " + o->compression + " is not supported",
+                                "use --compression estargz, or no --compression");
+                po.manifest = lazy::convert_image(ctx.store(), store::resolve(ctx.store(), o->src));
+            }
             po.client = client_options(o->reg);
             po.chunk_size = o->chunk_mb << 20;
             po.jobs = o->jobs;
