@@ -35,6 +35,7 @@ class RemoteBlob {
     std::shared_ptr<const std::string> chunk(const Chunk& chunk);
 
     int cache_fd() const { return cache_.get(); }
+    void close_connections() { client_->close_idle(); }
     const std::string& what() const { return what_; }
     std::uint64_t fetched_bytes() const { return fetched_; }
 

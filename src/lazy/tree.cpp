@@ -174,6 +174,10 @@ struct statvfs Tree::statfs() {
     return v;
 }
 
+void Tree::before_serving() {
+    for (auto& l : layers_) l.blob->close_connections();
+}
+
 std::vector<int> Tree::descriptors() const {
     std::vector<int> fds;
     for (auto& l : layers_) fds.push_back(l.blob->cache_fd());

@@ -36,6 +36,7 @@ class Tree final : public sqsh::Tree {
     std::optional<std::string> link_target(std::uint64_t node) override;
     std::vector<std::pair<std::string, std::string>> xattrs(std::uint64_t node) override;
     struct statvfs statfs() override;
+    void before_serving() override;
     std::vector<int> descriptors() const override;
     std::string name() const override { return name_; }
     bool keeps_stderr() const override { return true; }

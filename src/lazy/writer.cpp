@@ -165,6 +165,7 @@ EstargzLayer write_estargz(int in_fd, int out_fd, const std::string& what,
                     {"offset", off},
                     {"digest", "sha256:" + Sha256::hex_of({&landmark, 1})},
                     {"chunkDigest", "sha256:" + Sha256::hex_of({&landmark, 1})}};
+        archive_write_finish_entry(out.get()); // the padding, in this member
         entries.push_back(ent);
     }
 
@@ -222,6 +223,7 @@ EstargzLayer write_estargz(int in_fd, int out_fd, const std::string& what,
                 ent["size"] = 0;
                 ent["digest"] = "sha256:" + Sha256::hex_of("");
             }
+            archive_write_finish_entry(out.get());
             entries.push_back(std::move(ent));
             continue;
         }
@@ -254,6 +256,9 @@ EstargzLayer write_estargz(int in_fd, int out_fd, const std::string& what,
             entries.push_back(std::move(c));
             done += len;
         }
+        // the tar padding goes into the last chunk's member (as estargz's tw.Flush()), so the
+        // next member starts with the next header
+        archive_write_finish_entry(out.get());
         entries[first]["digest"] = "sha256:" + whole.hex_final();
     }
 

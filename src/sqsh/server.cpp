@@ -359,6 +359,7 @@ void Server::serve(Fd dev, std::function<void()> confine) {
     // answer FUSE requests. It holds the only copy of the FUSE descriptor: when it dies, the
     // container reads ENOTCONN. It leaves the terminal's process group (Ctrl-C reaches gantry
     // and the container, not the filesystem they still read), and dies with gantry.
+    st_->tree->before_serving();
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) throw_errno("cannot start the process serving " + st_->tree->name());

@@ -47,6 +47,9 @@ class Tree {
     virtual std::vector<std::pair<std::string, std::string>> xattrs(std::uint64_t node) = 0;
     virtual struct statvfs statfs() = 0;
 
+    // Called before the serving process is forked (the lazy tree closes the registry
+    // connections it kept: the child closes every descriptor but descriptors()).
+    virtual void before_serving() {}
     // The descriptors the serving process keeps open (an image's file, cache files).
     virtual std::vector<int> descriptors() const = 0;
     // What the server says when it cannot serve ("the squashfs image x.sqsh").
