@@ -52,7 +52,7 @@ class Tree final : public sqsh::Tree {
     struct Merged {
         std::uint32_t layer = 0, node = 0; // where its metadata and content are
         std::map<std::string, std::uint64_t> children;
-        std::uint32_t links = 1; // directories: 2 + subdirectories
+        std::uint32_t links = 1;                             // directories: 2 + subdirectories
         std::shared_ptr<const sqsh::Image::Listing> listing; // made on first use
     };
     const Node& node(std::uint64_t id) const;
