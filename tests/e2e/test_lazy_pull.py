@@ -261,3 +261,36 @@ def test_pull_lazy_refuses_a_plain_image(g, reg, proxy, mk, tmp_path):
     r = g.fail("pull", "--lazy", INSECURE, f"{proxy.addr}/lazy/plain:v1", code=7)
     assert "not eStargz" in r.err and "without --lazy" in r.err
     assert not (g.root / "lazy" / "refs").exists() or not os.listdir(g.root / "lazy" / "refs")
+
+
+def test_lazy_run_with_bearer_tokens(tmp_path, gantry_bin, fuse_open):
+    """A private repository behind a token server: the chunks' Range requests carry the bearer
+    token `gantry login` led to, as a pull's do."""
+    import hashlib
+    from conftest import Gantry
+    from fixtures import mkimage
+    from fixtures.registry.token_server import TokenServer
+    ts = TokenServer(tmp_path / "token", users={"alice": "pw"},
+                     grants={"private/*": {"alice": ["pull", "push"]}})
+    reg = Registry(tmp_path / "reg", token=ts).start()
+    try:
+        home = tmp_path / "home"
+        (home / ".config").mkdir(parents=True)
+        gan = Gantry(tmp_path / "store", env={"HOME": str(home),
+                                              "XDG_CONFIG_HOME": str(home / ".config")})
+        archive = tmp_path / "img.tar"
+        mkimage.write_docker_archive(archive, [(image(mkimage), ["sample:latest"])])
+        gan.run("load", archive)
+        ref = f"{reg.addr}/private/img:1"
+        r = gan.fail("run", "--rm", "--pull", "lazy", INSECURE, ref, "true")
+        assert "gantry login" in r.err
+        gan.run("login", INSECURE, "-u", "alice", "--password-stdin", reg.addr, input="pw")
+        gan.run("push", INSECURE, "--compression", "estargz", "sample:latest", ref)
+        ts.requests.clear()
+        out = gan.run("run", "--rm", "--pull", "lazy", INSECURE, ref, "sh", "-c",
+                      "md5sum /data/big.bin").out
+        assert out.split()[0] == hashlib.md5(BIG).hexdigest()
+        assert ts.requests and all(q["account"] == "alice" for q in ts.requests)
+    finally:
+        reg.stop()
+        ts.stop()
