@@ -314,7 +314,8 @@ def seeds() -> dict[str, list]:
         "ldcache": [], "sqsh_header": [],
         "sqsh_reader": [],  # only the images checked in under fuzz/corpus/sqsh_reader/
         # eStargz TOCs (fuzz_estargz_toc.cpp): JSON as estargz.Writer writes it, and hostile
-        # shapes (chunks, hardlinks, whiteouts, names); blobs come from the JSON's mutations
+        # shapes (chunks, hardlinks, whiteouts, names); a whole blob (gantry push --compression
+        # estargz of a small layer) is checked in under fuzz/corpus/estargz_toc/
         "estargz_toc": estargz_tocs(),
         # a bundle's linux.seccomp (fuzz_seccomp_spec.cpp): the unit tests' profiles, and
         # containers/common's default (checked in under fuzz/corpus/seccomp_spec/)
