@@ -17,6 +17,7 @@ import pytest
 
 from conftest import need_tool
 from fixtures.registry.harness import Proxy, Registry
+from test_oci_runtime import containerd  # noqa: F401 (fixture)
 
 INSECURE = "--tls-verify=false"
 BIG = random.Random(40).randbytes(6 << 20)  # incompressible: two 4 MiB chunks' worth
@@ -294,3 +295,39 @@ def test_lazy_run_with_bearer_tokens(tmp_path, gantry_bin, fuse_open):
     finally:
         reg.stop()
         ts.stop()
+
+
+def test_stargz_snapshotter_image_reads_the_same(pushed, reg, proxy, containerd, g, tmp_path,
+                                                 fuse_open):
+    """The differential: the same image converted by stargz-snapshotter's own writer (Debian's
+    ctr-remote, estargz.Build, with a containerd started for the test) and run lazily prints the
+    same tree as the image gantry converted."""
+    need_tool("ctr-remote")
+    from fixtures import mkimage
+    archive = tmp_path / "img.tar"
+    mkimage.write_docker_archive(archive, [(image(mkimage), ["sample:latest"])])
+    containerd("image", "import", archive)
+    sock = containerd.address
+
+    def remote(*args):
+        p = subprocess.run(["ctr-remote", "--address", str(sock), "-n", "gantry", *args],
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, p.stderr
+        return p
+
+    ctr_ref = f"{reg.addr}/lazy/ctr:1"
+    remote("image", "convert", "--estargz", "--oci", "docker.io/library/sample:latest", ctr_ref)
+    remote("image", "push", "--plain-http", ctr_ref)
+    ref, manifest = pushed
+    req = urllib.request.Request(f"http://{reg.addr}/v2/lazy/ctr/manifests/1",
+                                 headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    theirs_manifest = json.loads(urllib.request.urlopen(req).read())
+    for ours_l, theirs_l in zip(manifest["layers"], theirs_manifest["layers"], strict=True):
+        assert theirs_l["annotations"]["containerd.io/snapshot/stargz/toc.digest"]
+        assert theirs_l["digest"] != ours_l["digest"]  # another writer's bytes
+    ours = g.run("run", "--rm", "--pull", "lazy", INSECURE, lazy_ref(ref, proxy), "sh", "-c",
+                 LIST).out
+    theirs = g.run("run", "--rm", "--pull", "lazy", INSECURE, lazy_ref(ctr_ref, proxy), "sh",
+                   "-c", LIST).out
+    assert theirs == ours
+    no_leftovers(g.root)
