@@ -9,6 +9,7 @@ namespace gantry::lazy {
 
 namespace {
 constexpr std::size_t kRecentChunks = 8;
+constexpr std::chrono::seconds kFailFast{5};
 } // namespace
 
 RemoteBlob::RemoteBlob(std::shared_ptr<registry::Client> client, std::string repo,
@@ -21,6 +22,8 @@ std::string RemoteBlob::fetch(std::uint64_t offset, std::size_t length) {
     if (offset > size_ || length > size_ - offset)
         throw Error(Errc::invalid,
                     what_ + ": a read past the blob's " + std::to_string(size_) + " bytes");
+    auto now = std::chrono::steady_clock::now();
+    if (failed_ && now - failed_at_ < kFailFast) throw *failed_;
     registry::Request req;
     req.headers = {"Range: bytes=" + std::to_string(offset) + "-" +
                    std::to_string(offset + length - 1)};
@@ -30,11 +33,14 @@ std::string RemoteBlob::fetch(std::uint64_t offset, std::size_t length) {
         r = client_->call(req, "/v2/" + repo_ + "/blobs/" + digest_.str(),
                           {"repository:" + repo_ + ":pull"});
     } catch (const Error& e) {
-        throw Error(e.code(),
-                    what_ + ": registry " + client_->domain() + " did not answer: " + e.message(),
-                    "the registry must stay reachable while a lazily pulled container runs; "
-                    "pull the image without --lazy to run it offline");
+        failed_ = Error(
+            e.code(), what_ + ": registry " + client_->domain() + " did not answer: " + e.message(),
+            "the registry must stay reachable while a lazily pulled container "
+            "runs; pull the image without --lazy to run it offline");
+        failed_at_ = std::chrono::steady_clock::now();
+        throw *failed_;
     }
+    failed_.reset();
     if (r.status == 200 && offset == 0 && r.body.size() >= length)
         r.body.resize(length);
     else if (r.status != 206)

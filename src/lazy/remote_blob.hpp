@@ -12,11 +12,14 @@
 #include "lazy/toc.hpp"
 #include "oci/digest.hpp"
 #include "registry/client.hpp"
+#include "util/error.hpp"
 #include "util/fd.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -47,6 +50,10 @@ class RemoteBlob {
     Fd cache_;
     std::string what_;
     std::uint64_t fetched_ = 0;
+    // a failed fetch (after its retries): the reads right after it fail at once with the same
+    // error, so a registry gone costs one bounded wait, not one per read the kernel sends
+    std::optional<Error> failed_;
+    std::chrono::steady_clock::time_point failed_at_;
     // the last chunks inflated (a 4 MiB chunk is read by the kernel in 128 KiB requests)
     struct Inflated {
         std::uint64_t offset, inner_offset;
