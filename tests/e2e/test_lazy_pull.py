@@ -331,3 +331,15 @@ def test_stargz_snapshotter_image_reads_the_same(pushed, reg, proxy, containerd,
                    "-c", LIST).out
     assert theirs == ours
     no_leftovers(g.root)
+
+
+def test_detached_lazy_container_exec_and_rm(g, pushed, proxy, fuse_open):
+    """-d: the FUSE server lives with the container's monitor; exec reads through it; rm leaves
+    nothing mounted or running."""
+    ref, _ = pushed
+    lref = lazy_ref(ref, proxy)
+    g.run("run", "-d", "--name", "lz", "--pull", "lazy", INSECURE, lref, "sleep", "60")
+    assert g.run("exec", "lz", "cat", "/data/small.txt").out == "hello lazy\n"
+    assert "lz" in g.run("ps").out
+    g.run("rm", "-f", "lz")
+    no_leftovers(g.root)
