@@ -22,6 +22,9 @@ std::string RemoteBlob::fetch(std::uint64_t offset, std::size_t length) {
     if (offset > size_ || length > size_ - offset)
         throw Error(Errc::invalid,
                     what_ + ": a read past the blob's " + std::to_string(size_) + " bytes");
+    if (!client_)
+        throw Error(Errc::network, what_ + ": the chunk is not in the local copy and no "
+                                           "registry was given to fetch it from");
     auto now = std::chrono::steady_clock::now();
     if (failed_ && now - failed_at_ < kFailFast) throw *failed_;
     registry::Request req;

@@ -27,7 +27,8 @@ namespace gantry::lazy {
 
 class RemoteBlob {
   public:
-    // CLIENT: the registry serving REPO; CACHE: the local copy (opened read-write);
+    // CLIENT: the registry serving REPO (null: only the local copy is read); CACHE: the local
+    // copy (opened read-write);
     // WHAT: "layer sha256:… of IMAGE" in messages.
     RemoteBlob(std::shared_ptr<registry::Client> client, std::string repo, oci::Digest digest,
                std::uint64_t size, Fd cache, std::string what);
