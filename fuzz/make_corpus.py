@@ -313,6 +313,10 @@ def seeds() -> dict[str, list]:
         "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "gpu_elf": [],
         "ldcache": [], "sqsh_header": [],
         "sqsh_reader": [],  # only the images checked in under fuzz/corpus/sqsh_reader/
+        # eStargz TOCs (fuzz_estargz_toc.cpp): JSON as estargz.Writer writes it, and hostile
+        # shapes (chunks, hardlinks, whiteouts, names); a whole blob (gantry push --compression
+        # estargz of a small layer) is checked in under fuzz/corpus/estargz_toc/
+        "estargz_toc": estargz_tocs(),
         # a bundle's linux.seccomp (fuzz_seccomp_spec.cpp): the unit tests' profiles, and
         # containers/common's default (checked in under fuzz/corpus/seccomp_spec/)
         "seccomp_spec": [
@@ -353,6 +357,30 @@ def seeds() -> dict[str, list]:
                           b"\x0edevice=0,1\x00\x0b\x00\x0c\x00",
                           b"gantry=/usr/bin/gantry store=/var/tmp/%u runtime_path=/run/x"],
     }
+
+
+def estargz_tocs() -> list[str]:
+    d = "sha256:" + "ab" * 32
+    ents = [
+        [{"name": ".no.prefetch.landmark", "type": "reg", "size": 1, "offset": 10,
+          "chunkDigest": d}, {"name": "etc/", "type": "dir", "mode": 493},
+         {"name": "etc/passwd", "type": "reg", "size": 20, "offset": 60, "chunkDigest": d,
+          "uid": 0, "gid": 0, "modtime": "2024-01-02T03:04:05Z",
+          "xattrs": {"user.a": "dmFs"}},
+         {"name": "etc/hard", "type": "hardlink", "linkName": "etc/passwd"},
+         {"name": "etc/link", "type": "symlink", "linkName": "passwd"},
+         {"name": "big", "type": "reg", "size": 10, "offset": 100, "chunkSize": 4,
+          "chunkDigest": d},
+         {"name": "big", "type": "chunk", "offset": 150, "chunkOffset": 4, "chunkDigest": d},
+         {"name": "dev/null", "type": "char", "devMajor": 1, "devMinor": 3},
+         {"name": "old/.wh.gone", "type": "reg"}, {"name": "o/.wh..wh..opq", "type": "reg"},
+         {"name": "stargz.index.json", "type": "reg"}],
+        [{"name": "../x", "type": "reg"}, {"name": "/abs", "type": "dir"}],
+        [{"name": "p", "type": "reg", "size": 5, "offset": 40, "innerOffset": 3,
+          "chunkDigest": d}, {"name": "q", "type": "reg", "size": 5, "offset": 40,
+                              "innerOffset": 8, "chunkDigest": d}],
+    ]
+    return [json.dumps({"version": 1, "entries": e}) for e in ents]
 
 
 def main() -> int:

@@ -45,6 +45,8 @@ gantry_module(registry PURPOSE "the distribution API client: auth, blobs, pull, 
   DEPENDS layer oci site store util)
 gantry_module(sqsh PURPOSE "single-file squashfs images: write, read, serve, cache, shared stores"
   DEPENDS layer oci registry rootfs site store util)
+gantry_module(lazy PURPOSE "lazy pull: eStargz tables of contents, chunks by Range requests, the merged tree"
+  DEPENDS oci registry site sqsh store util)
 gantry_module(analyze PURPOSE "an image's report from one pass over its layer blobs"
   DEPENDS compat layer oci store tailor util)
 gantry_module(slim PURPOSE "a smaller image from an analysed one"
@@ -54,7 +56,7 @@ gantry_module(lint PURPOSE "the GPU-aware Dockerfile rules and their reports"
 gantry_module(vendor PURPOSE "the GPU layer as plug-ins: the Backend interface, its registry, NVIDIA, AMD"
   DEPENDS cdi compat gpu oci rootfs runspec store util)
 gantry_module(engine PURPOSE "preparing and running a container from an image"
-  DEPENDS cdi oci rootfs runspec runtime site sqsh store util vendor)
+  DEPENDS cdi lazy oci rootfs runspec runtime site sqsh store util vendor)
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
   DEPENDS cdi oci runtime util vendor)
 gantry_module(build PURPOSE "gantry build: the plan, the executor, RUN, COPY/ADD, layer commits"

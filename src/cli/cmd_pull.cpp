@@ -1,5 +1,6 @@
 #include "cli/context.hpp"
 #include "cli/registry_flags.hpp"
+#include "lazy/image.hpp"
 #include "registry/pull.hpp"
 #include "sqsh/pull.hpp"
 #include "store/importer.hpp"
@@ -60,6 +61,7 @@ void register_pull(CLI::App& app, Context& ctx) {
         std::string ref, platform, format, output, image_store;
         unsigned jobs = 0;
         bool quiet = false;
+        bool lazy = false;
         RegistryFlags reg;
     };
     auto o = std::make_shared<Opts>();
@@ -77,6 +79,10 @@ void register_pull(CLI::App& app, Context& ctx) {
     cmd->add_option("-o,--output", o->output, "With --format squashfs: the file to write");
     cmd->add_option("--image-store", o->image_store,
                     "With --format squashfs: publish into this shared image store");
+    cmd->add_flag("--lazy", o->lazy,
+                  "Fetch only the manifest, config and tables of contents of an eStargz image: "
+                  "`gantry run --pull lazy` then starts it at once, file contents fetched on "
+                  "first read (docs/lazy-pull.md)");
     add_registry_flags(cmd, o->reg, true);
     add_signature_policy_flag(cmd, o->reg);
     cmd->callback([&ctx, o] {
@@ -97,6 +103,15 @@ void register_pull(CLI::App& app, Context& ctx) {
             if (o->format.empty() && (!o->output.empty() || !o->image_store.empty()))
                 throw Error(Errc::usage, "-o and --image-store go with --format squashfs",
                             "gantry pull --format squashfs -o FILE REF");
+            if (o->lazy) {
+                if (!o->format.empty())
+                    throw Error(Errc::usage, "pull --lazy takes no --format",
+                                "gantry pull --lazy IMAGE, then gantry run --pull lazy IMAGE");
+                auto r = lazy::pull(ctx.store(), o->ref, po);
+                std::printf("Pulled image lazily: %s\nDigest: %s\n", r.ref.c_str(),
+                            r.manifest.str().c_str());
+                return 0;
+            }
             if (!o->format.empty()) {
                 if (!o->output.empty() && !o->image_store.empty())
                     throw Error(Errc::usage, "give -o FILE or --image-store DIR, not both");

@@ -1,9 +1,11 @@
 #include "cli/context.hpp"
 #include "cli/registry_flags.hpp"
+#include "lazy/writer.hpp"
 #include "registry/push.hpp"
 #include "registry/sign.hpp"
 #include "site/sigstore.hpp"
 #include "sqsh/shared.hpp"
+#include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/units.hpp"
@@ -26,7 +28,7 @@ int publish_to_store(Context& ctx, const std::string& ref, const std::string& di
 
 void register_push(CLI::App& app, Context& ctx) {
     struct Opts {
-        std::string src, dest, image_store, sign_by, sigstore_key, passphrase_file;
+        std::string src, dest, image_store, sign_by, sigstore_key, passphrase_file, compression;
         std::uint64_t chunk_mb = 64;
         unsigned jobs = 3;
         bool quiet = false;
@@ -55,6 +57,10 @@ void register_push(CLI::App& app, Context& ctx) {
                     "Sign with this cosign private key (a sigstore attachment in the registry)");
     cmd->add_option("--sign-passphrase-file", o->passphrase_file,
                     "Read the passphrase of --sign-by-sigstore-private-key's key from this file");
+    cmd->add_option("--compression", o->compression,
+                    "estargz: push the layers re-written as eStargz (gzip, with a table of "
+                    "contents) so that `gantry run --pull lazy` starts the image lazily; plain "
+                    "clients still pull it (default: the layers as stored)");
     add_registry_flags(cmd, o->reg, true);
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
@@ -87,6 +93,13 @@ void register_push(CLI::App& app, Context& ctx) {
                 sign_to = registry::prepare_signing(
                     oci::Reference::parse(o->dest.empty() ? o->src : o->dest), o->sign_by);
             registry::PushOptions po;
+            if (!o->compression.empty()) {
+                if (o->compression != "estargz")
+                    throw Error(Errc::usage,
+                                "push --compression " + o->compression + " is not supported",
+                                "use --compression estargz, or no --compression");
+                po.manifest = lazy::convert_image(ctx.store(), store::resolve(ctx.store(), o->src));
+            }
             po.client = client_options(o->reg);
             po.chunk_size = o->chunk_mb << 20;
             po.jobs = o->jobs;

@@ -117,7 +117,15 @@ void register_run(CLI::App& app, Context& ctx) {
              "Where the container's writes go: memory[:SIZE] (default; a private tmpfs freed at "
              "exit, by default up to half the RAM), disk (the store), or auto; the default comes "
              "from GANTRY_WRITABLE_LAYER");
-    cmd->callback([&ctx, f, rest] {
+    o.option(files, "--pull", f->pull,
+             "never (default: the store's image) or lazy (an eStargz image started from its "
+             "registry, file contents fetched on first read; docs/lazy-pull.md)");
+    auto tls = std::make_shared<bool>(true);
+    auto* tls_opt = o.flag(files, "--tls-verify", *tls,
+                           "With --pull lazy: verify the registry's TLS certificate "
+                           "(--tls-verify=false: also allow plain http)");
+    cmd->callback([&ctx, f, rest, tls, tls_opt] {
+        if (tls_opt && tls_opt->count()) f->tls_verify = *tls;
         ctx.action = [&ctx, f, rest = *rest] {
             try {
                 if (rest.empty())

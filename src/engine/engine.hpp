@@ -23,6 +23,7 @@
 #include "runtime/cgroup.hpp"
 #include "runtime/launcher.hpp"
 #include "sqsh/image.hpp"
+#include "sqsh/tree.hpp"
 #include "store/scratch.hpp"
 #include "store/store.hpp"
 
@@ -91,6 +92,7 @@ struct Prepared {
     store::Store* store = nullptr;
     rootfs::RunView view;              // the image's config and passwd
     std::shared_ptr<sqsh::Image> sqsh; // a squashfs file's image (sqsh:FILE), else null
+    std::shared_ptr<sqsh::Tree> lazy;  // a lazily pulled image's tree (--pull lazy), else null
     runspec::RunOptions options;       // the request, parsed
     oci::RuntimeSpec spec;             // with GPU and CDI edits
     std::string id;                    // 12 hex digits

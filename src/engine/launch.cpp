@@ -8,6 +8,7 @@
 #include "rootfs/rootfs.hpp"
 #include "runtime/seccomp.hpp"
 #include "runtime/state.hpp"
+#include "sqsh/image_tree.hpp"
 #include "sqsh/kernel_mount.hpp"
 #include "sqsh/server.hpp"
 #include "util/error.hpp"
@@ -24,6 +25,38 @@
 namespace gantry::engine {
 
 namespace {
+
+// What the lazy tree's serving process may call: the squashfs server's calls, and a libcurl
+// client's (sockets, poll, name resolution reading /etc/hosts, its resolver thread, the backoff's
+// sleeps) and the local copies' writes.
+const std::vector<std::string>& lazy_server_calls() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> v = sqsh::Server::syscalls();
+        for (const char* n : {"socket",        "connect",         "getsockopt",
+                              "setsockopt",    "getsockname",     "getpeername",
+                              "sendto",        "recvfrom",        "sendmsg",
+                              "recvmsg",       "sendmmsg",        "recvmmsg",
+                              "bind",          "shutdown",        "poll",
+                              "ppoll",         "select",          "pselect6",
+                              "epoll_create1", "epoll_ctl",       "epoll_wait",
+                              "epoll_pwait",   "pipe2",           "eventfd2",
+                              "socketpair",    "fcntl",           "ioctl",
+                              "close",         "openat",          "newfstatat",
+                              "fstat",         "lseek",           "pwrite64",
+                              "getrandom",     "clock_nanosleep", "nanosleep",
+                              "clone",         "clone3",          "set_robust_list",
+                              "rseq",          "rt_sigaction",    "uname",
+                              "getuid",        "geteuid",         "getgid",
+                              "getegid",       "prlimit64",       "sysinfo",
+                              "statfs",        "fstatfs",         "access",
+                              "faccessat",     "faccessat2",      "readlink",
+                              "tgkill",        "getcwd",          "sched_getaffinity",
+                              "membarrier"})
+            v.push_back(n);
+        return v;
+    }();
+    return names;
+}
 
 // A container that exec, ps, stop and rm can find: recorded in the runtime directory from its
 // creation, and removed again when the run ends without keeping it.
@@ -118,7 +151,19 @@ struct Launcher {
         l.init = p.request.init;
         l.early = p.early.get();
         rootfs::LayerStack st;
-        if (p.sqsh) {
+        if (p.lazy) {
+            // served over FUSE on MOUNT_POINT/lower by a process of this one that fetches
+            // chunks from the registry: confined (nobody as root, no capabilities), with the
+            // network calls a libcurl client makes (docs/lazy-pull.md, Confinement)
+            server = std::make_unique<sqsh::Server>(
+                p.lazy, sqsh::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
+            auto program = runtime::confinement_program(lazy_server_calls());
+            l.fuse_serve = [this, program](Fd dev) {
+                server->serve(std::move(dev), [program] { runtime::confine_this_thread(program); });
+            };
+            l.fuse_options = sqsh::Server::mount_options;
+            st = {l.mount_point, {"lower"}};
+        } else if (p.sqsh) {
             // as root, the kernel's squashfs (attached by the child); else, or when the kernel
             // cannot, served over FUSE on MOUNT_POINT/lower by this process
             std::string why;
@@ -130,7 +175,7 @@ struct Launcher {
                     log::debug("the kernel cannot mount " + p.sqsh->path() + " (" + why +
                                "): FUSE instead");
                 server = std::make_unique<sqsh::Server>(
-                    p.sqsh, sqsh::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
+                    std::make_shared<sqsh::ImageTree>(p.sqsh), sqsh::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
                 // the serving process parses the image: confined (engine/squashfs.hpp)
                 l.fuse_serve = [this](Fd dev) {
                     server->serve(std::move(dev), squashfs_confinement());
@@ -169,6 +214,11 @@ struct Launcher {
         try {
             status = runtime::run(l);
         } catch (const runtime::OverlayUnavailable& e) {
+            if (p.lazy)
+                throw Error(Errc::run_failed,
+                            std::string(e.what()) + " (on the FUSE mount of " + p.lazy->name() +
+                                ")",
+                            "pull the image without --lazy: gantry pull " + p.request.image);
             if (p.sqsh)
                 throw Error(Errc::run_failed,
                             std::string(e.what()) + " (on the FUSE mount of " + p.sqsh->path() +

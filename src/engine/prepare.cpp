@@ -7,6 +7,7 @@
 #include "engine/gpus.hpp"
 #include "engine/options.hpp"
 #include "engine/squashfs.hpp"
+#include "lazy/image.hpp"
 #include "oci/image.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "site/file_signature.hpp"
@@ -73,9 +74,32 @@ void start_process_early(Prepared& p, std::unique_ptr<runtime::EarlyStart> early
         p.early = start_early(p.request, p.options, p.caller);
 }
 
+// --pull lazy: the image's record (made now unless `pull --lazy` made it), its tree and view.
+void read_lazy_image(Prepared& p) {
+    registry::PullOptions po;
+    po.client.tls_verify = p.request.tls_verify;
+    po.quiet = true;
+    auto rec = lazy::find(*p.store, p.request.image);
+    if (!rec) rec = lazy::pull(*p.store, p.request.image, po);
+    auto tree = lazy::open(*p.store, *rec, po.client);
+    p.view.image.manifest_digest = rec->manifest;
+    p.view.image.manifest.config.digest = rec->config;
+    p.view.image.config = oci::ImageConfig::parse(p.store->read_blob(rec->config));
+    p.view.image.config.diff_ids.clear(); // the layers are in the registry, not in the store
+    p.view.image.config.raw.erase("history");
+    p.view.passwd = tree->read_file("etc/passwd", 4u << 20).value_or("");
+    p.lazy = std::move(tree);
+}
+
 // The image's run view (config and passwd), and whether this host can run it.
 void read_image(Prepared& p) {
-    if (auto file = sqsh::file_of(p.request.image)) {
+    const std::string& pull = p.request.pull;
+    if (!pull.empty() && pull != "never" && pull != "lazy")
+        throw Error(Errc::usage, "--pull " + pull + ": gantry run pulls only lazily yet",
+                    "use --pull lazy (an eStargz image), or `gantry pull IMAGE` first");
+    if (pull == "lazy") {
+        read_lazy_image(p);
+    } else if (auto file = sqsh::file_of(p.request.image)) {
         site::verify_file(*file); // policy.json's "sif" scopes, before the file is read
         auto sq = open_squashfs(*file, true);
         p.sqsh = sq.image;
@@ -127,7 +151,7 @@ void make_scratch(Prepared& p) {
     p.layer = writable_layer(p.request);
     p.scratch = std::make_unique<store::Scratch>(*p.store, p.id, p.layer.layer,
                                                  p.view.image.manifest_digest, p.request.detach,
-                                                 p.sqsh == nullptr);
+                                                 p.sqsh == nullptr && p.lazy == nullptr);
 }
 
 // CDI devices from any vendor's specs; their hooks run with exactly their declared env.

@@ -17,7 +17,11 @@ struct Request {
     // --image-store: read-only shared stores searched when the local store lacks IMAGE (with
     // GANTRY_IMAGE_STORES and the config file's, sqsh/shared.hpp)
     std::vector<std::string> image_stores;
-    std::vector<std::string> command;      // COMMAND [ARG...] (empty: the image's CMD)
+    std::vector<std::string> command; // COMMAND [ARG...] (empty: the image's CMD)
+    // --pull: "" or never (the store's image, today's path), lazy (an eStargz image started
+    // from the registry, lazy/image.hpp; its record reused when `pull --lazy` made one)
+    std::string pull;
+    std::optional<bool> tls_verify;        // --tls-verify, for --pull lazy
     std::optional<std::string> entrypoint; // --entrypoint ("" clears the image's)
 
     // The process

@@ -134,6 +134,11 @@ Client::Client(std::string domain, ClientOptions opt)
     }
 }
 
+void Client::close_idle() {
+    std::lock_guard l(mu_);
+    idle_.clear();
+}
+
 std::unique_ptr<Session> Client::acquire() {
     {
         std::lock_guard l(mu_);

@@ -61,6 +61,9 @@ class Client {
                            const std::string& repo) const;
 
     std::string base(); // "https://host:port"
+    // Closes the connections kept for reuse (before a fork whose child closes descriptors and
+    // makes its own: lazy/tree.hpp).
+    void close_idle();
     void sleep_before_retry(unsigned attempt, const Response* r) const;
 
   private:

@@ -239,7 +239,63 @@ PullResult pull_logical(store::Store& store, const oci::Reference& ref, const Pu
     return res;
 }
 
+ImageMetadata metadata_logical(const oci::Reference& ref, const PullOptions& opt) {
+    const std::string name = ref.familiar();
+    std::optional<Digest> pin;
+    if (!ref.digest.empty()) pin = Digest::parse(ref.digest);
+    auto src = open_source(ref, opt, pin);
+    verify_policy(*src.client, ref, src.ref, Digest::of(src.top.body), opt.signature_policy);
+    ImageMetadata md;
+    md.client = std::move(src.client);
+    md.ref = ref.str();
+    md.source = src.ref;
+    md.manifest_digest = Digest::of(src.top.body);
+    md.manifest_text = std::move(src.top.body);
+    std::string mtype = src.top.media_type;
+    if (oci::media::is_index(mtype) ||
+        (mtype.empty() && oci::parse_json(md.manifest_text, name).contains("manifests"))) {
+        auto idx = oci::Index::parse(md.manifest_text, mtype);
+        oci::Platform want = opt.platform ? *opt.platform : oci::Platform::host();
+        const Descriptor& d = choose_platform(idx, want, "image " + name);
+        auto m = get_manifest(*md.client, src.ref.path, d.digest.str(),
+                              "image " + name + " (" + want.str() + ")", d.digest);
+        md.manifest_digest = d.digest;
+        md.manifest_text = std::move(m.body);
+        mtype = m.media_type.empty() ? d.media_type : m.media_type;
+    }
+    md.manifest = oci::Manifest::parse(md.manifest_text, mtype);
+    const Digest& cd = md.manifest.config.digest;
+    Request req;
+    req.max_body = 32u << 20;
+    auto r = md.client->call(req, "/v2/" + src.ref.path + "/blobs/" + cd.str(),
+                             {"repository:" + src.ref.path + ":pull"});
+    if (r.status != 200)
+        md.client->fail(r, "config blob " + cd.str() + " of " + name, src.ref.path);
+    if (Digest::of(r.body) != cd)
+        throw Error(Errc::invalid,
+                    "image " + name + ": its config blob hashes to " + Digest::of(r.body).str() +
+                        ", not " + cd.str(),
+                    "the registry or a proxy altered it; retry, or report it to the operator");
+    md.config_text = std::move(r.body);
+    return md;
+}
+
 } // namespace
+
+ImageMetadata fetch_metadata(const std::string& text, const PullOptions& opt) {
+    auto cands = site::resolve_name(site::RegistriesConf::system(), text, opt.interactive);
+    std::optional<Error> last;
+    for (auto& r : cands.refs) {
+        try {
+            return metadata_logical(r, opt);
+        } catch (const Error& e) {
+            if (cands.refs.size() == 1) throw;
+            last = e;
+        }
+    }
+    if (last) throw *last;
+    throw Error(Errc::not_found, "no image named " + text);
+}
 
 PullResult pull(store::Store& store, const std::string& text, const PullOptions& opt) {
     auto cands = site::resolve_name(site::RegistriesConf::system(), text, opt.interactive);

@@ -9,10 +9,12 @@
 #pragma once
 
 #include "oci/image.hpp"
+#include "oci/reference.hpp"
 #include "registry/client.hpp"
 #include "site/signature.hpp"
 #include "store/store.hpp"
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -40,6 +42,19 @@ struct PullResult {
 };
 
 PullResult pull(store::Store& store, const std::string& ref, const PullOptions& opt);
+
+// The top of a pull without its layers (`gantry pull --lazy`, lazy/image.hpp): the name through
+// the site's rules and policy as pull() does, the platform's manifest and its config fetched and
+// verified (by digest), nothing stored.
+struct ImageMetadata {
+    std::shared_ptr<Client> client; // the location that served it
+    std::string ref;                // normalised logical name
+    oci::Reference source;          // the location (a mirror's, a rewritten one)
+    oci::Digest manifest_digest;
+    std::string manifest_text, config_text;
+    oci::Manifest manifest;
+};
+ImageMetadata fetch_metadata(const std::string& ref, const PullOptions& opt);
 
 // Accept header for manifests and indexes of both OCI and Docker schema 2.
 extern const char* const kManifestAccept;

@@ -153,7 +153,7 @@ class Pusher {
 
 PushResult push(store::Store& store, const std::string& src, const std::string& dest_text,
                 const PushOptions& opt) {
-    Digest md = store::resolve(store, src);
+    Digest md = opt.manifest ? *opt.manifest : store::resolve(store, src);
     std::string mtext = store.read_blob(md);
     auto manifest = oci::Manifest::parse(mtext);
     oci::Reference dest;

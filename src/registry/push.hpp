@@ -10,6 +10,7 @@
 #include "store/store.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace gantry::registry {
@@ -20,6 +21,9 @@ struct PushOptions {
     unsigned jobs = 3;
     bool quiet = false;
     bool tty = false;
+    // Push this manifest of the store (`push --compression estargz`'s converted one, which no
+    // reference names) instead of SRC's; SRC still gives the default destination.
+    std::optional<oci::Digest> manifest;
 };
 
 struct PushResult {

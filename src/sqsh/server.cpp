@@ -1,6 +1,5 @@
 #include "sqsh/server.hpp"
 
-#include "sqsh/libsquashfs.hpp"
 #include "util/error.hpp"
 #include "util/library.hpp"
 #include "util/log.hpp"
@@ -91,7 +90,7 @@ std::uint32_t IdView::gid(std::uint32_t id) const {
 }
 
 struct Server::State {
-    std::shared_ptr<Image> image;
+    std::shared_ptr<Tree> tree;
     IdView ids;
     Fd dev;
     pid_t server = -1; // the serving process
@@ -99,15 +98,6 @@ struct Server::State {
 };
 
 namespace {
-
-// The image's inodes as FUSE node ids: the root is 1 (FUSE_ROOT_ID), every other inode its
-// reference in the inode table plus 2 (references are 48 bits: no overflow, never 0 or 1).
-fuse_ino_t node_of(const Image& img, std::uint64_t ref) {
-    return ref == img.root_ref() ? FUSE_ROOT_ID : ref + 2;
-}
-std::uint64_t ref_of(const Image& img, fuse_ino_t ino) {
-    return ino == FUSE_ROOT_ID ? img.root_ref() : ino - 2;
-}
 
 Server::State& state_of(fuse_req_t req) {
     return *static_cast<Server::State*>(fuse().req_userdata(req));
@@ -121,24 +111,28 @@ Server::State& state_of(fuse_req_t req) {
 std::mutex library_lock;
 
 // Runs F(state) under the lock; a damaged image (an Error) answers EIO, so a hostile table
-// costs the container a failed read, never the server. F replies itself on success.
+// costs the container a failed read, never the server. F replies itself on success. A tree that
+// keeps stderr (the lazy one) says there why.
 template <class F>
 void answer(fuse_req_t req, F&& f) {
     std::lock_guard hold(library_lock);
     int err = 0;
+    auto& st = state_of(req);
     try {
-        err = f(state_of(req));
+        err = f(st);
     } catch (const std::bad_alloc&) {
         err = ENOMEM;
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
         err = EIO;
+        if (st.tree->keeps_stderr()) {
+            std::string msg = std::string("gantry: ") + e.what() + " (EIO)\n";
+            [[maybe_unused]] auto n = ::write(2, msg.data(), msg.size());
+        }
     }
     if (err) fuse().reply_err(req, err);
 }
 
-struct stat attr(Server::State& st, const sqfs_inode_generic_t& in, fuse_ino_t ino) {
-    struct stat a = st.image->stat(in);
-    a.st_ino = ino;
+struct stat with_ids(Server::State& st, struct stat a) {
     a.st_uid = st.ids.uid(a.st_uid);
     a.st_gid = st.ids.gid(a.st_gid);
     return a;
@@ -146,8 +140,7 @@ struct stat attr(Server::State& st, const sqfs_inode_generic_t& in, fuse_ino_t i
 
 void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
     answer(req, [&](Server::State& st) {
-        Inode in = st.image->inode(ref_of(*st.image, ino));
-        struct stat a = attr(st, *in, ino);
+        struct stat a = with_ids(st, st.tree->attr(ino));
         fuse().reply_attr(req, &a, kTimeout);
         return 0;
     });
@@ -155,15 +148,11 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 
 void op_lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     answer(req, [&](Server::State& st) {
-        Inode dir = st.image->inode(ref_of(*st.image, parent));
-        if (!S_ISDIR(file_type(*dir))) return ENOTDIR;
-        auto e = st.image->find(*dir, name);
-        if (!e) return ENOENT;
-        Inode in = st.image->inode(e->ref);
-        if (file_type(*in) != e->type) return EIO; // the listing lies about it
         fuse_entry_param p{};
-        p.ino = node_of(*st.image, e->ref);
-        p.attr = attr(st, *in, p.ino);
+        std::uint64_t node = 0;
+        if (int err = st.tree->lookup(parent, name, node, p.attr)) return err;
+        p.ino = node;
+        p.attr = with_ids(st, p.attr);
         p.attr_timeout = p.entry_timeout = kTimeout;
         fuse().reply_entry(req, &p);
         return 0;
@@ -181,10 +170,9 @@ struct OpenDir {
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     answer(req, [&](Server::State& st) {
-        Inode dir = st.image->inode(ref_of(*st.image, ino));
-        if (!S_ISDIR(file_type(*dir))) return ENOTDIR;
         auto d = std::make_unique<OpenDir>();
-        d->entries = st.image->entries(*dir);
+        d->entries = st.tree->list(ino);
+        if (!d->entries) return ENOTDIR;
         fi->fh = reinterpret_cast<std::uint64_t>(d.get());
         fi->keep_cache = 1;
         fi->cache_readdir = 1;
@@ -208,7 +196,7 @@ void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_fil
         for (off_t i = off; i < total; ++i) {
             struct stat a {};
             const char* name = i == 0 ? "." : i == 1 ? ".." : entries[i - 2].name.c_str();
-            a.st_ino = i < 2 ? ino : node_of(*st.image, entries[i - 2].ref);
+            a.st_ino = i < 2 ? ino : st.tree->node_of(entries[i - 2].ref);
             a.st_mode = i < 2 ? S_IFDIR : entries[i - 2].type;
             std::size_t n =
                 fuse().add_direntry(req, buf.data() + used, size - used, name, &a, i + 1);
@@ -223,27 +211,27 @@ void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_fil
 void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     answer(req, [&](Server::State& st) {
         if ((fi->flags & O_ACCMODE) != O_RDONLY) return EROFS;
-        Inode in = st.image->inode(ref_of(*st.image, ino));
-        if (!S_ISREG(file_type(*in))) return EISDIR;
-        fi->keep_cache = 1; // the image never changes while it is mounted
-        fi->fh = reinterpret_cast<std::uint64_t>(in.get());
-        if (fuse().reply_open(req, fi) == 0) in.release();
+        auto f = st.tree->open(ino);
+        if (!f) return EISDIR;
+        fi->keep_cache = 1; // the tree never changes while it is mounted
+        fi->fh = reinterpret_cast<std::uint64_t>(f.get());
+        if (fuse().reply_open(req, fi) == 0) f.release();
         return 0;
     });
 }
 
 void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    std::lock_guard hold(library_lock); // the inode is freed by libsquashfs' allocator
-    Inode(reinterpret_cast<sqfs_inode_generic_t*>(fi->fh)); // NOLINT
+    std::lock_guard hold(library_lock); // an image's inode is freed by libsquashfs' allocator
+    delete reinterpret_cast<Tree::File*>(fi->fh); // NOLINT
     fuse().reply_err(req, 0);
 }
 
 void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-    answer(req, [&](Server::State& st) {
+    answer(req, [&](Server::State&) {
         if (off < 0) return EINVAL;
-        const auto* in = reinterpret_cast<const sqfs_inode_generic_t*>(fi->fh); // NOLINT
-        std::unique_ptr<char[]> buf(new char[size]); // not zeroed: only N bytes go out
-        std::size_t n = st.image->read(*in, static_cast<std::uint64_t>(off), buf.get(), size);
+        auto* f = reinterpret_cast<Tree::File*>(fi->fh); // NOLINT
+        std::unique_ptr<char[]> buf(new char[size]);     // not zeroed: only N bytes go out
+        std::size_t n = f->read(static_cast<std::uint64_t>(off), buf.get(), size);
         fuse().reply_buf(req, buf.get(), n);
         return 0;
     });
@@ -251,9 +239,9 @@ void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info*
 
 void op_readlink(fuse_req_t req, fuse_ino_t ino) {
     answer(req, [&](Server::State& st) {
-        Inode in = st.image->inode(ref_of(*st.image, ino));
-        if (!S_ISLNK(file_type(*in))) return EINVAL;
-        fuse().reply_readlink(req, st.image->link_target(*in).c_str());
+        auto target = st.tree->link_target(ino);
+        if (!target) return EINVAL;
+        fuse().reply_readlink(req, target->c_str());
         return 0;
     });
 }
@@ -268,17 +256,15 @@ int reply_sized(fuse_req_t req, const std::string& data, size_t size) {
 
 void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
     answer(req, [&](Server::State& st) {
-        Inode in = st.image->inode(ref_of(*st.image, ino));
         std::string names;
-        for (auto& [k, v] : st.image->xattrs(*in)) names.append(k).push_back('\0');
+        for (auto& [k, v] : st.tree->xattrs(ino)) names.append(k).push_back('\0');
         return reply_sized(req, names, size);
     });
 }
 
 void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
     answer(req, [&](Server::State& st) {
-        Inode in = st.image->inode(ref_of(*st.image, ino));
-        for (auto& [k, v] : st.image->xattrs(*in))
+        for (auto& [k, v] : st.tree->xattrs(ino))
             if (k == name) return reply_sized(req, v, size);
         return ENODATA;
     });
@@ -286,12 +272,7 @@ void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) 
 
 void op_statfs(fuse_req_t req, fuse_ino_t) {
     answer(req, [&](Server::State& st) {
-        const Superblock& sb = st.image->super();
-        struct statvfs v {};
-        v.f_bsize = v.f_frsize = sb.block_size;
-        v.f_blocks = (sb.bytes_used + sb.block_size - 1) / sb.block_size;
-        v.f_files = sb.inodes;
-        v.f_namemax = 256;
+        struct statvfs v = st.tree->statfs();
         fuse().reply_statfs(req, &v);
         return 0;
     });
@@ -311,9 +292,9 @@ void keep_only(std::vector<int> keep) {
 
 } // namespace
 
-Server::Server(std::shared_ptr<Image> image, IdView ids) : st_(std::make_shared<State>()) {
+Server::Server(std::shared_ptr<Tree> tree, IdView ids) : st_(std::make_shared<State>()) {
     fuse(); // the library loads here, before any container process exists
-    st_->image = std::move(image);
+    st_->tree = std::move(tree);
     st_->ids = std::move(ids);
 }
 
@@ -367,20 +348,22 @@ void Server::serve(Fd dev, std::function<void()> confine) {
     char* argv[] = {arg0, nullptr};
     fuse_args args = FUSE_ARGS_INIT(1, argv);
     st_->se = a.session_new(&args, &ops, sizeof ops, st_.get());
-    if (!st_->se) throw Error(Errc::run_failed, "cannot start serving the squashfs image");
+    if (!st_->se) throw Error(Errc::run_failed, "cannot start serving " + st_->tree->name());
     st_->dev = std::move(dev);
     std::string mp = "/dev/fd/" + std::to_string(st_->dev.get());
     if (a.session_mount(st_->se, mp.c_str()) != 0)
-        throw Error(Errc::run_failed, "cannot serve the squashfs image on its FUSE descriptor");
+        throw Error(Errc::run_failed,
+                    "cannot serve " + st_->tree->name() + " on its FUSE descriptor");
     // The server is a process of its own, forked here: it confines itself (no capabilities, no
     // root ids, a seccomp filter of the calls it makes) before it reads a request, so a
     // hostile image that got past the reader's bounds has a process that can do nothing but
     // answer FUSE requests. It holds the only copy of the FUSE descriptor: when it dies, the
     // container reads ENOTCONN. It leaves the terminal's process group (Ctrl-C reaches gantry
     // and the container, not the filesystem they still read), and dies with gantry.
+    st_->tree->before_serving();
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
-    if (pid < 0) throw_errno("cannot start the squashfs server process");
+    if (pid < 0) throw_errno("cannot start the process serving " + st_->tree->name());
     if (pid == 0) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != parent) ::_exit(0);
@@ -392,17 +375,20 @@ void Server::serve(Fd dev, std::function<void()> confine) {
         if (null < 0) ::_exit(125);
         ::dup2(null, 0);
         ::dup2(null, 1);
-        keep_only({0, 1, 2, null, st_->dev.get(), st_->image->fd()});
+        std::vector<int> keep = st_->tree->descriptors();
+        keep.insert(keep.end(), {0, 1, 2, null, st_->dev.get()});
+        keep_only(keep);
         try {
             confine();
-            st_->image->open_tables(); // the tables are parsed here, confined, never in gantry
+            st_->tree->after_confinement(); // a squashfs image's tables: parsed here, confined
         } catch (const std::exception& e) {
             std::string msg =
-                std::string("gantry: ") + e.what() + ": the squashfs image is not served\n";
+                std::string("gantry: ") + e.what() + ": " + st_->tree->name() + " is not served\n";
             [[maybe_unused]] auto n = ::write(2, msg.data(), msg.size());
             ::_exit(125);
         }
-        ::dup2(null, 2); // after confinement, which may still need to say why it failed
+        // after confinement, which may still need to say why it failed
+        if (!st_->tree->keeps_stderr()) ::dup2(null, 2);
         a.session_loop(st_->se);
         ::_exit(0);
     }

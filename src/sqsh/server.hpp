@@ -1,6 +1,7 @@
 // sqsh/server: an image served over FUSE by gantry (no squashfuse, no fusermount, nothing
-// exec'ed): gantry's own low-level FUSE operations over sqsh::Image (libsquashfs), on libfuse3's
-// loop, in a confined process forked from gantry. A damaged table answers EIO.
+// exec'ed): gantry's own low-level FUSE operations over a sqsh::Tree (a squashfs image read with
+// libsquashfs, sqsh/image_tree.hpp, or a lazily pulled eStargz image, lazy/tree.hpp), on
+// libfuse3's loop, in a confined process forked from gantry. A damaged table answers EIO.
 //
 // The container's process mounts FUSE itself, inside its own user and mount namespaces (FUSE is
 // the one filesystem an unprivileged user namespace may mount that can serve a squashfs), and
@@ -13,7 +14,7 @@
 #pragma once
 
 #include "oci/runtime_spec.hpp"
-#include "sqsh/image.hpp"
+#include "sqsh/tree.hpp"
 #include "util/fd.hpp"
 
 #include <functional>
@@ -35,7 +36,7 @@ struct IdView {
 
 class Server {
   public:
-    Server(std::shared_ptr<Image> image, IdView ids);
+    Server(std::shared_ptr<Tree> tree, IdView ids);
     // Stops serving: the server process (which ends by itself when the container's mount
     // namespace goes) is killed and reaped.
     ~Server();

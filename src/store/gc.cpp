@@ -57,6 +57,27 @@ Live live_set(const Store& store) {
                 {"bad-manifest", md.str(), e.message() + "; needed by " + names, false});
         }
     }
+    // lazily pulled images (lazy/image.hpp, docs/lazy-pull.md): their manifest, config and TOC
+    // blobs, named by their records; a damaged record is a problem, as a damaged manifest is
+    std::error_code ec;
+    for (auto& e : stdfs::directory_iterator(store.root() / "lazy" / "refs", ec)) {
+        try {
+            auto j = oci::json::parse(fs::read_file(e.path(), 1u << 20));
+            std::string who = "lazily pulled image " + j.at("ref").get<std::string>();
+            std::vector<std::string> digests = {j.at("manifest").get<std::string>(),
+                                                j.at("config").get<std::string>()};
+            for (auto& l : j.at("layers")) digests.push_back(l.at("toc").get<std::string>());
+            for (auto& d : digests) {
+                auto hex = Digest::parse(d).hex();
+                live.blobs.insert(hex);
+                live.users[hex].insert(who);
+            }
+        } catch (const std::exception& x) {
+            live.problems.push_back({"bad-lazy-record", e.path().string(),
+                                     std::string(x.what()) + "; remove it and pull --lazy again",
+                                     false});
+        }
+    }
     return live;
 }
 

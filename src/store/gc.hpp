@@ -41,7 +41,8 @@ PruneResult collect(Store& store, const std::set<Digest>& manifests);
 
 struct FsckProblem {
     // "corrupt-blob", "missing-blob", "missing-layer", "incomplete-layer", "bad-manifest",
-    // "damaged-layer" (--deep); notes: "no-tree-digest" (--deep)
+    // "damaged-layer" (--deep), "bad-lazy-record" (lazy/image.hpp); notes: "no-tree-digest"
+    // (--deep)
     std::string kind;
     std::string object; // digest or path
     std::string detail;

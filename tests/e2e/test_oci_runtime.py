@@ -151,6 +151,7 @@ def containerd(tmp_path):
             assert p.returncode == 0, f"ctr {args}: {p.returncode}\n{p.stdout}\n{p.stderr}"
         return p
 
+    ctr.address = sock  # for other clients of the same containerd (ctr-remote)
     yield ctr
     for t in ctr("task", "ls", "-q", check=False).stdout.split():
         ctr("task", "kill", "-s", "SIGKILL", t, check=False)

@@ -1,0 +1,155 @@
+#include "lazy/image.hpp"
+
+#include "site/resolve.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/hash.hpp"
+#include "util/log.hpp"
+
+#include <fcntl.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+namespace gantry::lazy {
+
+using nlohmann::json;
+
+namespace {
+
+store::stdfs::path record_path(const store::Store& store, const std::string& ref) {
+    return store.root() / "lazy" / "refs" / (Sha256::hex_of(ref) + ".json");
+}
+
+std::string normalise(const std::string& ref) {
+    try {
+        return oci::Reference::parse(ref).str();
+    } catch (const Error&) {
+        return ref;
+    }
+}
+
+// The client reading chunks: fewer, shorter retries than a pull's, so that a read of a gone
+// registry fails in seconds (EIO), not minutes.
+registry::ClientOptions chunk_options(registry::ClientOptions o) {
+    o.retries = std::min(o.retries, 3u);
+    o.retry_delay = std::min(o.retry_delay, 0.5);
+    o.transport.connect_timeout = 10;
+    o.transport.stall_timeout = 10;
+    return o;
+}
+
+} // namespace
+
+Record pull(store::Store& store, const std::string& ref, const registry::PullOptions& opt) {
+    auto md = registry::fetch_metadata(ref, opt);
+    const std::string name = oci::Reference::parse(md.ref).familiar();
+    Record rec;
+    rec.ref = md.ref;
+    rec.domain = md.source.domain;
+    rec.repository = md.source.path;
+    rec.manifest = md.manifest_digest;
+    rec.config = md.manifest.config.digest;
+    auto lock = store.writer_lock();
+    std::vector<std::string> tocs;
+    for (std::size_t i = 0; i < md.manifest.layers.size(); ++i) {
+        const auto& l = md.manifest.layers[i];
+        std::string what = "layer " + std::to_string(i + 1) + "/" +
+                           std::to_string(md.manifest.layers.size()) + " (" + l.digest.str() +
+                           ") of " + name;
+        auto a = l.annotations.find(kTocDigestAnnotation);
+        if (a == l.annotations.end())
+            throw Error(Errc::unsupported,
+                        what + " is not eStargz: its descriptor has no " + kTocDigestAnnotation +
+                            " annotation",
+                        "pull it without --lazy, or push it with gantry push --compression "
+                        "estargz");
+        if (!oci::Digest::valid(a->second))
+            throw Error(Errc::invalid, what + ": " + kTocDigestAnnotation + " is not a digest");
+        RemoteBlob blob(md.client, rec.repository, l.digest, static_cast<std::uint64_t>(l.size),
+                        Fd(), what);
+        std::string text;
+        Toc toc =
+            Toc::read([&](std::uint64_t off, std::size_t len) { return blob.fetch(off, len); },
+                      static_cast<std::uint64_t>(l.size), a->second, what, &text);
+        tocs.push_back(std::move(text));
+        rec.layers.push_back({l.digest, static_cast<std::uint64_t>(l.size),
+                              oci::Digest::parse(toc.json_digest), toc.toc_offset});
+    }
+    // stored only now: a failed pull leaves no record
+    for (auto& t : tocs) store.put_blob(t);
+    store.put_blob(md.config_text, rec.config);
+    store.put_blob(md.manifest_text, rec.manifest);
+    json j = {{"ref", rec.ref},
+              {"domain", rec.domain},
+              {"repository", rec.repository},
+              {"manifest", rec.manifest.str()},
+              {"config", rec.config.str()},
+              {"layers", json::array()}};
+    for (auto& l : rec.layers)
+        j["layers"].push_back({{"digest", l.digest.str()},
+                               {"size", l.size},
+                               {"toc", l.toc.str()},
+                               {"toc_offset", l.toc_offset}});
+    auto path = record_path(store, rec.ref);
+    fs::stdfs::create_directories(path.parent_path());
+    fs::write_atomic(path, j.dump(1));
+    return rec;
+}
+
+std::optional<Record> find(const store::Store& store, const std::string& ref) {
+    auto path = record_path(store, normalise(ref));
+    std::string text;
+    try {
+        text = fs::read_file(path);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+    try {
+        json j = json::parse(text);
+        Record r;
+        r.ref = j.at("ref").get<std::string>();
+        r.domain = j.at("domain").get<std::string>();
+        r.repository = j.at("repository").get<std::string>();
+        r.manifest = oci::Digest::parse(j.at("manifest").get<std::string>());
+        r.config = oci::Digest::parse(j.at("config").get<std::string>());
+        for (auto& l : j.at("layers"))
+            r.layers.push_back({oci::Digest::parse(l.at("digest").get<std::string>()),
+                                l.at("size").get<std::uint64_t>(),
+                                oci::Digest::parse(l.at("toc").get<std::string>()),
+                                l.at("toc_offset").get<std::uint64_t>()});
+        return r;
+    } catch (const std::exception& e) {
+        throw Error(Errc::invalid,
+                    "the lazy pull record " + path.string() + " is damaged (" + e.what() + ")",
+                    "pull the image again: gantry pull --lazy " + ref);
+    }
+}
+
+std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
+                           const registry::ClientOptions& opt) {
+    auto co = chunk_options(opt);
+    co.insecure = site::insecure(site::RegistriesConf::system(), rec.domain + "/" + rec.repository);
+    auto client = std::make_shared<registry::Client>(rec.domain, co);
+    const std::string name = oci::Reference::parse(rec.ref).familiar();
+    auto dir = store.root() / "lazy" / "blobs";
+    fs::stdfs::create_directories(dir);
+    std::vector<Layer> layers;
+    for (std::size_t i = 0; i < rec.layers.size(); ++i) {
+        const auto& l = rec.layers[i];
+        std::string what = "layer " + std::to_string(i + 1) + "/" +
+                           std::to_string(rec.layers.size()) + " (" + l.digest.str() + ") of " +
+                           name + " from registry " + rec.domain;
+        Fd cache(::open((dir / l.digest.hex()).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+        if (!cache) throw_errno("cannot open the local copy of " + what);
+        if (::ftruncate(cache.get(), static_cast<off_t>(l.size)) != 0)
+            throw_errno("cannot size the local copy of " + what);
+        Layer layer;
+        layer.toc = Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what);
+        layer.blob = std::make_shared<RemoteBlob>(client, rec.repository, l.digest, l.size,
+                                                  std::move(cache), what);
+        layers.push_back(std::move(layer));
+    }
+    return std::make_shared<Tree>(std::move(layers), "the lazily pulled image " + name);
+}
+
+} // namespace gantry::lazy

@@ -1,0 +1,52 @@
+// lazy/image: an eStargz image pulled lazily (`gantry pull --lazy`, `gantry run --pull lazy`):
+// its record in the store and the tree a container runs on.
+//
+//   ROOT/lazy/refs/<sha256 of the reference>.json   the record (below), written atomically
+//   ROOT/lazy/blobs/<hex>                           a layer blob's sparse local copy
+//   ROOT/blobs/sha256/…                             manifest, config and the TOC JSONs, verified
+//
+// The manifest is verified by its digest (a pin, or the registry's Docker-Content-Digest), the
+// config by the manifest, each TOC by the manifest's toc.digest annotation, each chunk by its
+// TOC: nothing served was not chained from the manifest. Lazy images are not in refs.json: a
+// plain `gantry run IMAGE` does not see them (their layers are not in the store).
+#pragma once
+
+#include "lazy/tree.hpp"
+#include "oci/digest.hpp"
+#include "registry/pull.hpp"
+#include "store/store.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gantry::lazy {
+
+struct Record {
+    std::string ref;        // normalised logical name
+    std::string domain;     // the registry that served it (a mirror's, a rewritten one)
+    std::string repository; // there
+    oci::Digest manifest, config;
+    struct Layer {
+        oci::Digest digest;
+        std::uint64_t size = 0;
+        oci::Digest toc; // the TOC JSON's digest (a blob of the store)
+        std::uint64_t toc_offset = 0;
+    };
+    std::vector<Layer> layers;
+};
+
+// Fetches REF's manifest, config and the TOC of every layer, verified, into the store and writes
+// its record. Error(unsupported) naming the layer when one is not eStargz (no toc.digest).
+Record pull(store::Store& store, const std::string& ref, const registry::PullOptions& opt);
+
+// The record of REF, if it was pulled lazily.
+std::optional<Record> find(const store::Store& store, const std::string& ref);
+
+// The merged tree of RECORD's layers, reading chunks from the registry with OPT (its TOCs read
+// from the store; the local copies opened here, before the serving process starts).
+std::shared_ptr<Tree> open(store::Store& store, const Record& record,
+                           const registry::ClientOptions& opt);
+
+} // namespace gantry::lazy

@@ -1,0 +1,93 @@
+#include "lazy/remote_blob.hpp"
+
+#include "util/error.hpp"
+
+#include <cerrno>
+#include <unistd.h>
+
+namespace gantry::lazy {
+
+namespace {
+constexpr std::size_t kRecentChunks = 8;
+constexpr std::chrono::seconds kFailFast{5};
+} // namespace
+
+RemoteBlob::RemoteBlob(std::shared_ptr<registry::Client> client, std::string repo,
+                       oci::Digest digest, std::uint64_t size, Fd cache, std::string what)
+    : client_(std::move(client)), repo_(std::move(repo)), digest_(std::move(digest)), size_(size),
+      cache_(std::move(cache)), what_(std::move(what)) {}
+
+std::string RemoteBlob::fetch(std::uint64_t offset, std::size_t length) {
+    if (length == 0) return {};
+    if (offset > size_ || length > size_ - offset)
+        throw Error(Errc::invalid,
+                    what_ + ": a read past the blob's " + std::to_string(size_) + " bytes");
+    if (!client_)
+        throw Error(Errc::network, what_ + ": the chunk is not in the local copy and no "
+                                           "registry was given to fetch it from");
+    auto now = std::chrono::steady_clock::now();
+    if (failed_ && now - failed_at_ < kFailFast) throw *failed_;
+    registry::Request req;
+    req.headers = {"Range: bytes=" + std::to_string(offset) + "-" +
+                   std::to_string(offset + length - 1)};
+    req.max_body = length + 1;
+    registry::Response r;
+    try {
+        r = client_->call(req, "/v2/" + repo_ + "/blobs/" + digest_.str(),
+                          {"repository:" + repo_ + ":pull"});
+    } catch (const Error& e) {
+        failed_ = Error(
+            e.code(), what_ + ": registry " + client_->domain() + " did not answer: " + e.message(),
+            "the registry must stay reachable while a lazily pulled container "
+            "runs; pull the image without --lazy to run it offline");
+        failed_at_ = std::chrono::steady_clock::now();
+        throw *failed_;
+    }
+    failed_.reset();
+    if (r.status == 200 && offset == 0 && r.body.size() >= length)
+        r.body.resize(length);
+    else if (r.status != 206)
+        client_->fail(
+            r, what_ + " (bytes " + std::to_string(offset) + "+" + std::to_string(length) + ")",
+            repo_);
+    if (r.body.size() != length)
+        throw Error(Errc::network,
+                    what_ + ": registry " + client_->domain() + " answered " +
+                        std::to_string(r.body.size()) + " bytes for a range of " +
+                        std::to_string(length),
+                    "the registry does not serve Range requests; pull without --lazy");
+    fetched_ += length;
+    return std::move(r.body);
+}
+
+std::shared_ptr<const std::string> RemoteBlob::chunk(const Chunk& c) {
+    for (auto it = recent_.begin(); it != recent_.end(); ++it)
+        if (it->offset == c.offset && it->inner_offset == c.inner_offset &&
+            it->data->size() == c.size) {
+            recent_.splice(recent_.begin(), recent_, it);
+            return recent_.front().data;
+        }
+    const std::size_t len = static_cast<std::size_t>(c.end - c.offset);
+    std::string bytes(len, '\0');
+    std::shared_ptr<const std::string> data;
+    ssize_t n = ::pread(cache_.get(), bytes.data(), len, static_cast<off_t>(c.offset));
+    if (n == static_cast<ssize_t>(len)) {
+        try {
+            data = std::make_shared<const std::string>(inflate_chunk(bytes, c, what_));
+        } catch (const Error&) {
+            // not (yet) in the local copy
+        }
+    }
+    if (!data) {
+        bytes = fetch(c.offset, len);
+        data = std::make_shared<const std::string>(inflate_chunk(bytes, c, what_));
+        // kept only once verified; a failed write only costs a later fetch
+        [[maybe_unused]] ssize_t w =
+            ::pwrite(cache_.get(), bytes.data(), bytes.size(), static_cast<off_t>(c.offset));
+    }
+    recent_.push_front({c.offset, c.inner_offset, data});
+    if (recent_.size() > kRecentChunks) recent_.pop_back();
+    return data;
+}
+
+} // namespace gantry::lazy

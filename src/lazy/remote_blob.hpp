@@ -1,0 +1,66 @@
+// lazy/remote_blob: one layer blob in a registry, read by HTTP Range requests into a local sparse
+// copy (ROOT/lazy/blobs/<hex>, the blob's bytes at their own offsets), and the chunks of its
+// table of contents served from there only after their sha256 matched.
+//
+// A chunk is looked for in the local copy first (a hole reads as zeros, which never match its
+// digest), then fetched with one Range request for its compressed bytes and written to the copy.
+// Network failures are retried with backoff by the registry client (ClientOptions::retries) and
+// then fail with Error(network) naming the layer and the registry; a chunk whose bytes do not
+// match is Error(invalid) and none of it is served. Used by one thread (the FUSE server's loop).
+#pragma once
+
+#include "lazy/toc.hpp"
+#include "oci/digest.hpp"
+#include "registry/client.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace gantry::lazy {
+
+class RemoteBlob {
+  public:
+    // CLIENT: the registry serving REPO (null: only the local copy is read); CACHE: the local
+    // copy (opened read-write);
+    // WHAT: "layer sha256:… of IMAGE" in messages.
+    RemoteBlob(std::shared_ptr<registry::Client> client, std::string repo, oci::Digest digest,
+               std::uint64_t size, Fd cache, std::string what);
+
+    // Bytes [offset, offset + length) from the registry (Range request); not verified.
+    std::string fetch(std::uint64_t offset, std::size_t length);
+    // CHUNK's bytes, verified (from the local copy, else fetched and kept there).
+    std::shared_ptr<const std::string> chunk(const Chunk& chunk);
+
+    int cache_fd() const { return cache_.get(); }
+    void close_connections() { client_->close_idle(); }
+    const std::string& what() const { return what_; }
+    std::uint64_t fetched_bytes() const { return fetched_; }
+
+  private:
+    std::shared_ptr<registry::Client> client_;
+    std::string repo_;
+    oci::Digest digest_;
+    std::uint64_t size_;
+    Fd cache_;
+    std::string what_;
+    std::uint64_t fetched_ = 0;
+    // a failed fetch (after its retries): the reads right after it fail at once with the same
+    // error, so a registry gone costs one bounded wait, not one per read the kernel sends
+    std::optional<Error> failed_;
+    std::chrono::steady_clock::time_point failed_at_;
+    // the last chunks inflated (a 4 MiB chunk is read by the kernel in 128 KiB requests)
+    struct Inflated {
+        std::uint64_t offset, inner_offset;
+        std::shared_ptr<const std::string> data;
+    };
+    std::list<Inflated> recent_;
+};
+
+} // namespace gantry::lazy

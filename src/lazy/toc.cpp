@@ -1,0 +1,451 @@
+#include "lazy/toc.hpp"
+
+#include "util/error.hpp"
+#include "util/hash.hpp"
+#include "util/nettle.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <zlib.h>
+
+namespace gantry::lazy {
+
+using nlohmann::json;
+
+namespace {
+
+[[noreturn]] void refuse(const std::string& what, const std::string& why) {
+    throw Error(Errc::invalid, what + ": the eStargz table of contents " + why,
+                "the image was damaged or altered; pull it without --lazy, or push it again "
+                "with gantry push --compression estargz");
+}
+
+std::uint64_t parse_hex16(std::string_view s, bool& ok) {
+    std::uint64_t v = 0;
+    auto r = std::from_chars(s.data(), s.data() + s.size(), v, 16);
+    ok = r.ec == std::errc() && r.ptr == s.data() + s.size() && s.size() == 16;
+    return v;
+}
+
+} // namespace
+
+bool parse_footer(std::string_view tail, Footer& out) {
+    // eStargz: gzip header with FEXTRA, XLEN 26, subfield 'S','G' of 22 bytes "%016xSTARGZ",
+    // then an empty stored deflate block and CRC32/ISIZE (both 0)
+    auto gzip_header_ok = [](std::string_view h) {
+        return static_cast<unsigned char>(h[0]) == 0x1f &&
+               static_cast<unsigned char>(h[1]) == 0x8b && h[2] == 8 && (h[3] & 4) != 0;
+    };
+    if (tail.size() >= kFooterSize) {
+        std::string_view f = tail.substr(tail.size() - kFooterSize);
+        if (gzip_header_ok(f) && f[10] == 26 && f[11] == 0 && f[12] == 'S' && f[13] == 'G' &&
+            f[14] == 22 && f[15] == 0 && f.substr(32, 6) == "STARGZ") {
+            bool ok = false;
+            out.toc_offset = parse_hex16(f.substr(16, 16), ok);
+            out.size = kFooterSize;
+            if (ok) return true;
+        }
+    }
+    if (tail.size() >= kLegacyFooterSize) { // XLEN 22, the 22 bytes without a subfield header
+        std::string_view f = tail.substr(tail.size() - kLegacyFooterSize);
+        if (gzip_header_ok(f) && f[10] == 22 && f[11] == 0 && f.substr(28, 6) == "STARGZ") {
+            bool ok = false;
+            out.toc_offset = parse_hex16(f.substr(12, 16), ok);
+            out.size = kLegacyFooterSize;
+            if (ok) return true;
+        }
+    }
+    return false;
+}
+
+std::string footer_bytes(std::uint64_t toc_offset) {
+    char sub[23];
+    std::snprintf(sub, sizeof sub, "%016llxSTARGZ", static_cast<unsigned long long>(toc_offset));
+    std::string f;
+    f += "\x1f\x8b\x08\x04";           // magic, deflate, FEXTRA
+    f.append(4, '\0');                 // mtime
+    f += '\0';                         // XFL
+    f += '\xff';                       // OS: unknown (as Go's gzip writes it)
+    f += '\x1a', f += '\0';            // XLEN 26
+    f += "SG", f += '\x16', f += '\0'; // subfield SG, 22 bytes
+    f.append(sub, 22);
+    f += std::string("\x01\x00\x00\xff\xff", 5); // final stored block, empty
+    f.append(8, '\0');                           // CRC32, ISIZE
+    return f;
+}
+
+std::string Toc::unpack_toc(std::string_view compressed, const std::string& what) {
+    std::unique_ptr<archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
+    archive_read_support_filter_gzip(a.get());
+    archive_read_support_format_tar(a.get());
+    if (archive_read_open_memory(a.get(), compressed.data(), compressed.size()) != ARCHIVE_OK)
+        refuse(what, "is not a gzip tar");
+    archive_entry* e = nullptr;
+    if (archive_read_next_header(a.get(), &e) != ARCHIVE_OK)
+        refuse(what, std::string("cannot be read: ") + archive_error_string(a.get()));
+    const char* name = archive_entry_pathname(e);
+    if (!name || std::string_view(name) != kTocName)
+        refuse(what, std::string("is missing: the entry at its offset is not ") + kTocName);
+    if (archive_entry_filetype(e) != AE_IFREG || archive_entry_size(e) < 0 ||
+        static_cast<std::uint64_t>(archive_entry_size(e)) > kMaxTocBytes)
+        refuse(what, "is over " + std::to_string(kMaxTocBytes >> 20) + " MiB");
+    std::string out(static_cast<std::size_t>(archive_entry_size(e)), '\0');
+    std::size_t got = 0;
+    while (got < out.size()) {
+        la_ssize_t n = archive_read_data(a.get(), out.data() + got, out.size() - got);
+        if (n <= 0) refuse(what, "is truncated");
+        got += static_cast<std::size_t>(n);
+    }
+    return out;
+}
+
+Toc Toc::read(const ReadAt& read, std::uint64_t blob_size, const std::string& toc_digest,
+              const std::string& what, std::string* json_out) {
+    if (blob_size < kLegacyFooterSize) refuse(what, "is missing: the blob is too small");
+    std::size_t tail_len =
+        static_cast<std::size_t>(std::min<std::uint64_t>(blob_size, kFooterSize));
+    std::string tail = read(blob_size - tail_len, tail_len);
+    Footer f;
+    if (tail.size() != tail_len || !parse_footer(tail, f))
+        refuse(what, "is missing: the blob does not end in an eStargz footer");
+    if (f.toc_offset >= blob_size - f.size)
+        refuse(what, "offset " + std::to_string(f.toc_offset) + " is past the blob");
+    std::uint64_t len = blob_size - f.size - f.toc_offset;
+    if (len > kMaxTocBytes) refuse(what, "is over " + std::to_string(kMaxTocBytes >> 20) + " MiB");
+    std::string compressed = read(f.toc_offset, static_cast<std::size_t>(len));
+    if (compressed.size() != len) refuse(what, "is truncated");
+    std::string text = unpack_toc(compressed, what);
+    std::string got = "sha256:" + Sha256::hex_of(text);
+    if (got != toc_digest)
+        refuse(what, "has digest " + got + " but the manifest's " + kTocDigestAnnotation +
+                         " says " + toc_digest);
+    Toc t = parse(text, f.toc_offset, what);
+    t.json_digest = got;
+    if (json_out) *json_out = std::move(text);
+    return t;
+}
+
+namespace {
+
+// NAME as components; Error for absolute names, "..", NUL, empty components.
+std::vector<std::string> split_name(const std::string& name, const std::string& what) {
+    if (name.empty() || name.size() > 4096) refuse(what, "has an entry with an unusable name");
+    if (name.find('\0') != std::string::npos) refuse(what, "has a name holding NUL");
+    if (name[0] == '/') refuse(what, "has an absolute name: " + name);
+    std::vector<std::string> parts;
+    std::size_t i = 0;
+    while (i < name.size()) {
+        std::size_t j = name.find('/', i);
+        if (j == std::string::npos) j = name.size();
+        std::string c = name.substr(i, j - i);
+        if (c == "..") refuse(what, "has a name with '..': " + name);
+        if (c.empty() || c.size() > 255)
+            refuse(what, "has a name with an empty component: " + name);
+        if (c != ".") parts.push_back(std::move(c));
+        i = j + 1;
+    }
+    return parts;
+}
+
+std::int64_t parse_time(const std::string& s) {
+    std::tm tm{};
+    const char* p = ::strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!p) return 0;
+    std::int64_t t = ::timegm(&tm);
+    if (*p == '.')
+        for (++p; *p >= '0' && *p <= '9';) ++p;
+    if ((*p == '+' || *p == '-') && std::strlen(p) >= 6) {
+        int h = (p[1] - '0') * 10 + (p[2] - '0'), m = (p[4] - '0') * 10 + (p[5] - '0');
+        t -= (*p == '+' ? 1 : -1) * (h * 3600 + m * 60);
+    }
+    return t;
+}
+
+class Builder {
+  public:
+    Builder(Toc& t, const std::string& what) : t_(t), what_(what) {
+        t_.nodes.emplace_back();
+        t_.nodes[0].mode = S_IFDIR | 0755;
+    }
+
+    // The index of the parent directory of PARTS, created (0755, root) where missing.
+    std::uint32_t parent_of(const std::vector<std::string>& parts) {
+        std::uint32_t dir = 0;
+        for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+            auto& kids = t_.nodes[dir].children;
+            auto it = kids.find(parts[i]);
+            if (it == kids.end()) {
+                dir = add(dir, parts[i], S_IFDIR | 0755);
+            } else {
+                if (!S_ISDIR(t_.nodes[it->second].mode))
+                    refuse(what_, "puts an entry below the non-directory " + parts[i]);
+                dir = it->second;
+            }
+        }
+        return dir;
+    }
+
+    std::uint32_t add(std::uint32_t dir, const std::string& name, mode_t mode) {
+        if (t_.nodes.size() >= kMaxEntries) too_many();
+        auto idx = static_cast<std::uint32_t>(t_.nodes.size());
+        t_.nodes.emplace_back();
+        t_.nodes.back().mode = mode;
+        t_.nodes[dir].children.emplace(name, idx);
+        return idx;
+    }
+
+    [[noreturn]] void too_many() {
+        refuse(what_, "has more than " + std::to_string(kMaxEntries) + " entries");
+    }
+
+    Toc& t_;
+    const std::string& what_;
+};
+
+std::uint64_t u64(const json& e, const char* key) {
+    auto it = e.find(key);
+    if (it == e.end()) return 0;
+    return it->get<std::uint64_t>();
+}
+
+} // namespace
+
+Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::string& what) {
+    Toc t;
+    t.toc_offset = toc_offset;
+    json doc = json::parse(text, nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) refuse(what, "is not JSON");
+    try {
+        if (doc.value("version", 0) != 1) refuse(what, "is not version 1");
+        const json& entries = doc.at("entries");
+        if (!entries.is_array()) refuse(what, "has no entries array");
+        if (entries.size() > kMaxEntries)
+            refuse(what, "has more than " + std::to_string(kMaxEntries) + " entries");
+        Builder b(t, what);
+        // the offsets that start a gzip member, in entry order: a chunk ends where the next
+        // larger one starts (or at the TOC), as stargz and containers/storage derive it
+        std::vector<std::uint64_t> starts;
+        std::uint32_t last_reg = 0;    // the regular file "chunk" entries continue
+        std::uint64_t last_offset = 0; // offsets never go back
+        // chunks whose end is not known yet (node, chunk): nodes may move as the tree grows
+        std::vector<std::pair<std::uint32_t, std::size_t>> open_chunks;
+        auto close_chunks = [&](std::uint64_t start) {
+            for (auto [n, c] : open_chunks) t.nodes[n].chunks[c].end = start;
+            open_chunks.clear();
+        };
+        for (const json& e : entries) {
+            if (!e.is_object()) refuse(what, "has an entry that is not an object");
+            const std::string type = e.at("type").get<std::string>();
+            const std::string name = e.at("name").get<std::string>();
+            std::uint64_t offset = u64(e, "offset");
+            if (offset >= toc_offset && offset != 0)
+                refuse(what, "entry " + name + " has offset " + std::to_string(offset) +
+                                 ", past the table of contents at " + std::to_string(toc_offset));
+            if (offset != 0) {
+                if (offset < last_offset) refuse(what, "entry " + name + " goes back in the blob");
+                if (offset > last_offset) close_chunks(offset);
+                last_offset = offset;
+            }
+            if (type == "chunk") {
+                if (last_reg == 0) refuse(what, "has a chunk without its file: " + name);
+                Node& f = t.nodes[last_reg];
+                if (f.chunks.empty()) refuse(what, "has a chunk of an empty file: " + name);
+                Chunk& prev = f.chunks.back();
+                Chunk c;
+                c.offset = offset;
+                c.inner_offset = u64(e, "innerOffset");
+                c.file_offset = u64(e, "chunkOffset");
+                c.size = u64(e, "chunkSize");
+                c.digest = e.value("chunkDigest", "");
+                if (c.file_offset != prev.file_offset + prev.size)
+                    refuse(what, "has overlapping or missing chunks in " + name);
+                if (c.size == 0) c.size = f.size - std::min(f.size, c.file_offset);
+                f.chunks.push_back(std::move(c));
+                open_chunks.emplace_back(last_reg, f.chunks.size() - 1);
+                continue;
+            }
+            // the previous regular file must be whole
+            if (last_reg != 0) {
+                const Node& f = t.nodes[last_reg];
+                if (!f.chunks.empty() &&
+                    f.chunks.back().file_offset + f.chunks.back().size != f.size)
+                    refuse(what, "has chunks that do not cover their file");
+            }
+            last_reg = 0;
+            auto parts = split_name(name, what);
+            if (parts.empty()) { // the root itself
+                if (type != "dir") refuse(what, "has a root that is not a directory");
+                Node& r = t.nodes[0];
+                if (r.declared) refuse(what, "has a duplicate entry: " + name);
+                r.declared = true;
+                r.mode = S_IFDIR | (e.value("mode", 0755u) & 07777);
+                r.uid = e.value("uid", 0u);
+                r.gid = e.value("gid", 0u);
+                r.mtime = parse_time(e.value("modtime", ""));
+                continue;
+            }
+            std::uint32_t dir = b.parent_of(parts);
+            const std::string& base = parts.back();
+            // hidden: the TOC and the landmarks at the root
+            if (dir == 0 && (base == kTocName || base == ".prefetch.landmark" ||
+                             base == ".no.prefetch.landmark"))
+                continue;
+            if (base.starts_with(".wh.")) {
+                std::string hidden = base.substr(4);
+                if (hidden == ".wh..opq") {
+                    t.nodes[dir].opaque = true;
+                } else {
+                    if (hidden.empty() || hidden == "." || hidden == "..")
+                        refuse(what, "has an unusable whiteout: " + name);
+                    t.nodes[dir].whiteouts.insert(hidden);
+                }
+                continue;
+            }
+            mode_t ft = type == "dir"        ? S_IFDIR
+                        : type == "reg"      ? S_IFREG
+                        : type == "symlink"  ? S_IFLNK
+                        : type == "char"     ? S_IFCHR
+                        : type == "block"    ? S_IFBLK
+                        : type == "fifo"     ? S_IFIFO
+                        : type == "hardlink" ? S_IFREG
+                                             : 0;
+            if (ft == 0) refuse(what, "has an entry of unknown type '" + type + "': " + name);
+            auto& kids = t.nodes[dir].children;
+            auto existing = kids.find(base);
+            if (type == "hardlink") {
+                if (existing != kids.end()) refuse(what, "has a duplicate entry: " + name);
+                auto target = split_name(e.at("linkName").get<std::string>(), what);
+                std::uint32_t at = 0;
+                for (auto& c : target) {
+                    auto it = t.nodes[at].children.find(c);
+                    if (it == t.nodes[at].children.end())
+                        refuse(what, "has a hard link to a file not before it: " + name);
+                    at = it->second;
+                }
+                if (at == 0 || S_ISDIR(t.nodes[at].mode))
+                    refuse(what, "has a hard link to a directory: " + name);
+                kids.emplace(base, at);
+                t.nodes[at].nlink++;
+                continue;
+            }
+            std::uint32_t idx;
+            if (existing != kids.end()) {
+                Node& old = t.nodes[existing->second];
+                // a directory made as a parent earlier may be declared once
+                if (old.declared || !S_ISDIR(old.mode) || ft != S_IFDIR)
+                    refuse(what, "has a duplicate entry: " + name);
+                idx = existing->second;
+            } else {
+                idx = b.add(dir, base, ft);
+            }
+            Node& n = t.nodes[idx];
+            n.declared = true;
+            n.mode = ft | (e.value("mode", 0u) & 07777);
+            n.uid = e.value("uid", 0u);
+            n.gid = e.value("gid", 0u);
+            n.mtime = parse_time(e.value("modtime", ""));
+            n.dev_major = e.value("devMajor", 0u);
+            n.dev_minor = e.value("devMinor", 0u);
+            if (ft == S_IFLNK) {
+                n.link = e.value("linkName", "");
+                if (n.link.empty() || n.link.size() > 4096 ||
+                    n.link.find('\0') != std::string::npos)
+                    refuse(what, "has an unusable symlink target: " + name);
+            }
+            if (auto x = e.find("xattrs"); x != e.end() && !x->is_null()) {
+                std::size_t bytes = 0;
+                for (auto& [k, v] : x->items()) {
+                    auto val = nettle::base64_decode(v.get<std::string>());
+                    if (!val || k.empty() || k.find('\0') != std::string::npos)
+                        refuse(what, "has an unusable xattr on " + name);
+                    bytes += k.size() + val->size();
+                    if (bytes > (64u << 10)) refuse(what, "has over 64 KiB of xattrs on " + name);
+                    n.xattrs.emplace_back(k, std::move(*val));
+                }
+            }
+            if (ft == S_IFREG) {
+                n.size = u64(e, "size");
+                last_reg = idx;
+                if (n.size > 0) {
+                    if (offset == 0) refuse(what, "has no offset for the data of " + name);
+                    Chunk c;
+                    c.offset = offset;
+                    c.inner_offset = u64(e, "innerOffset");
+                    c.file_offset = u64(e, "chunkOffset");
+                    c.size = u64(e, "chunkSize");
+                    c.digest = e.value("chunkDigest", "");
+                    if (c.file_offset != 0) refuse(what, "starts " + name + " past its start");
+                    if (c.size == 0) c.size = n.size;
+                    n.chunks.push_back(std::move(c));
+                    open_chunks.emplace_back(idx, 0);
+                }
+            }
+        }
+        if (last_reg != 0) {
+            const Node& f = t.nodes[last_reg];
+            if (!f.chunks.empty() && f.chunks.back().file_offset + f.chunks.back().size != f.size)
+                refuse(what, "has chunks that do not cover their file");
+        }
+        close_chunks(toc_offset);
+        // every chunk: sized, bounded, with a sha256 digest
+        for (auto& n : t.nodes)
+            for (auto& c : n.chunks) {
+                if (c.size == 0 || c.size > kMaxChunkSize || c.end <= c.offset ||
+                    c.end - c.offset > kMaxChunkSize + (1u << 20) || c.inner_offset > kMaxChunkSize)
+                    refuse(what,
+                           "has a chunk of an unusable size at offset " + std::to_string(c.offset));
+                if (c.digest.size() != 71 || !c.digest.starts_with("sha256:") ||
+                    c.digest.find_first_not_of("0123456789abcdef", 7) != std::string::npos)
+                    refuse(what, "has a chunk without a sha256 digest at offset " +
+                                     std::to_string(c.offset));
+            }
+    } catch (const json::exception& e) {
+        refuse(what, std::string("has a field of the wrong type (") + e.what() + ")");
+    }
+    return t;
+}
+
+std::string inflate_chunk(std::string_view compressed, const Chunk& chunk,
+                          const std::string& what) {
+    z_stream z{};
+    if (inflateInit2(&z, 15 + 32) != Z_OK) throw Error(Errc::internal, "zlib: inflateInit2");
+    std::uint64_t want = chunk.inner_offset + chunk.size;
+    std::string out(static_cast<std::size_t>(want), '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
+    z.avail_in = static_cast<uInt>(compressed.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    int rc = Z_OK;
+    while (z.avail_out > 0) {
+        rc = inflate(&z, Z_NO_FLUSH);
+        if (rc == Z_STREAM_END && z.avail_in > 0) { // the next gzip member
+            inflateReset(&z);
+            continue;
+        }
+        if (rc != Z_OK) break;
+    }
+    inflateEnd(&z);
+    if (z.avail_out != 0)
+        throw Error(Errc::invalid,
+                    what + ": the chunk at blob offset " + std::to_string(chunk.offset) +
+                        " does not inflate to its " + std::to_string(chunk.size) + " bytes",
+                    "the registry served damaged data; pull the image again");
+    out.erase(0, static_cast<std::size_t>(chunk.inner_offset));
+    std::string got = "sha256:" + Sha256::hex_of(out);
+    if (got != chunk.digest)
+        throw Error(Errc::invalid,
+                    what + ": the chunk at blob offset " + std::to_string(chunk.offset) +
+                        " has digest " + got + ", the verified table of contents says " +
+                        chunk.digest,
+                    "the registry served altered data; nothing of it was used");
+    return out;
+}
+
+} // namespace gantry::lazy

@@ -1,0 +1,225 @@
+#include "lazy/tree.hpp"
+
+#include "util/error.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <sys/sysmacros.h>
+
+namespace gantry::lazy {
+
+Tree::Tree(std::vector<Layer> layers, std::string name)
+    : layers_(std::move(layers)), name_(std::move(name)) {
+    nodes_.emplace_back(); // the root: the lowest layer's, merged with every upper one
+    for (std::uint32_t l = 0; l < layers_.size(); ++l) {
+        std::map<std::uint32_t, std::uint64_t> seen; // hard links: one merged node per node
+        overlay(sqsh::Tree::kRoot, l, 0, seen);
+    }
+    // a directory's links: itself, its entry in its parent, each subdirectory's ".."
+    for (auto& m : nodes_) {
+        const Node& n = layers_[m.layer].toc.nodes[m.node];
+        if (!S_ISDIR(n.mode)) continue;
+        m.links = 2;
+        for (auto& kid : m.children)
+            if (S_ISDIR(node(kid.second).mode)) ++m.links;
+    }
+}
+
+Tree::Merged& Tree::merged(std::uint64_t id) {
+    if (id == 0 || id > nodes_.size())
+        throw Error(Errc::invalid, name_ + ": no node " + std::to_string(id));
+    return nodes_[id - 1];
+}
+
+const Node& Tree::node(std::uint64_t id) const {
+    if (id == 0 || id > nodes_.size())
+        throw Error(Errc::invalid, name_ + ": no node " + std::to_string(id));
+    const Merged& m = nodes_[id - 1];
+    return layers_[m.layer].toc.nodes[m.node];
+}
+
+std::uint64_t Tree::import(std::uint32_t layer, std::uint32_t n,
+                           std::map<std::uint32_t, std::uint64_t>& seen) {
+    if (auto it = seen.find(n); it != seen.end()) return it->second;
+    nodes_.emplace_back();
+    std::uint64_t id = nodes_.size();
+    nodes_.back().layer = layer;
+    nodes_.back().node = n;
+    seen.emplace(n, id);
+    const Node& src = layers_[layer].toc.nodes[n];
+    if (S_ISDIR(src.mode))
+        for (auto& [name, child] : src.children) {
+            std::uint64_t c = import(layer, child, seen);
+            nodes_[id - 1].children.emplace(name, c);
+        }
+    return id;
+}
+
+void Tree::overlay(std::uint64_t dir, std::uint32_t layer, std::uint32_t n,
+                   std::map<std::uint32_t, std::uint64_t>& seen) {
+    const Node& src = layers_[layer].toc.nodes[n];
+    {
+        Merged& d = merged(dir);
+        if (src.declared || layer == 0) d.layer = layer, d.node = n;
+        if (src.opaque) d.children.clear();
+        for (auto& w : src.whiteouts) d.children.erase(w);
+    }
+    for (auto& [name, child] : src.children) {
+        const Node& c = layers_[layer].toc.nodes[child];
+        auto& kids = merged(dir).children;
+        auto it = kids.find(name);
+        if (it != kids.end() && S_ISDIR(c.mode) && S_ISDIR(node(it->second).mode)) {
+            overlay(it->second, layer, child, seen);
+            continue;
+        }
+        std::uint64_t id = import(layer, child, seen); // may grow nodes_: look the dir up again
+        merged(dir).children[name] = id;
+    }
+}
+
+struct stat Tree::attr(std::uint64_t id) {
+    const Node& n = node(id);
+    struct stat a {};
+    a.st_ino = id;
+    a.st_mode = n.mode;
+    a.st_nlink = S_ISDIR(n.mode) ? nodes_[id - 1].links : n.nlink;
+    a.st_uid = n.uid;
+    a.st_gid = n.gid;
+    a.st_size = static_cast<off_t>(S_ISLNK(n.mode) ? n.link.size() : n.size);
+    a.st_blksize = 4096;
+    a.st_blocks = static_cast<blkcnt_t>((n.size + 511) / 512);
+    a.st_rdev = makedev(n.dev_major, n.dev_minor);
+    a.st_mtim.tv_sec = a.st_ctim.tv_sec = a.st_atim.tv_sec = n.mtime;
+    return a;
+}
+
+int Tree::lookup(std::uint64_t dir, const char* name, std::uint64_t& out, struct stat& a) {
+    if (!S_ISDIR(node(dir).mode)) return ENOTDIR;
+    auto& kids = merged(dir).children;
+    auto it = kids.find(name);
+    if (it == kids.end()) return ENOENT;
+    out = it->second;
+    a = attr(out);
+    return 0;
+}
+
+std::shared_ptr<const sqsh::Image::Listing> Tree::list(std::uint64_t dir) {
+    if (!S_ISDIR(node(dir).mode)) return nullptr;
+    Merged& d = merged(dir);
+    if (!d.listing) {
+        auto l = std::make_shared<sqsh::Image::Listing>();
+        l->reserve(d.children.size());
+        for (auto& [name, id] : d.children)
+            l->push_back(sqsh::DirEntry{name, id, node(id).mode & S_IFMT});
+        d.listing = std::move(l);
+    }
+    return d.listing;
+}
+
+namespace {
+
+class LazyFile final : public sqsh::Tree::File {
+  public:
+    LazyFile(const Node& n, RemoteBlob& blob) : n_(n), blob_(blob) {}
+
+    std::size_t read(std::uint64_t offset, char* buf, std::size_t size) override {
+        if (offset >= n_.size) return 0;
+        size = static_cast<std::size_t>(std::min<std::uint64_t>(size, n_.size - offset));
+        std::size_t done = 0;
+        // the chunk holding OFFSET: the last one starting at or before it
+        auto it =
+            std::upper_bound(n_.chunks.begin(), n_.chunks.end(), offset,
+                             [](std::uint64_t off, const Chunk& c) { return off < c.file_offset; });
+        if (it == n_.chunks.begin()) return 0;
+        for (--it; done < size && it != n_.chunks.end(); ++it) {
+            auto data = blob_.chunk(*it);
+            std::uint64_t at = offset + done - it->file_offset;
+            std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(
+                size - done, data->size() - std::min<std::uint64_t>(at, data->size())));
+            std::memcpy(buf + done, data->data() + at, n);
+            done += n;
+        }
+        return done;
+    }
+
+  private:
+    const Node& n_;
+    RemoteBlob& blob_;
+};
+
+} // namespace
+
+std::unique_ptr<sqsh::Tree::File> Tree::open(std::uint64_t id) {
+    const Node& n = node(id);
+    if (!S_ISREG(n.mode)) return nullptr;
+    return std::make_unique<LazyFile>(n, *layers_[merged(id).layer].blob);
+}
+
+std::optional<std::string> Tree::link_target(std::uint64_t id) {
+    const Node& n = node(id);
+    if (!S_ISLNK(n.mode)) return std::nullopt;
+    return n.link;
+}
+
+std::vector<std::pair<std::string, std::string>> Tree::xattrs(std::uint64_t id) {
+    return node(id).xattrs;
+}
+
+struct statvfs Tree::statfs() {
+    struct statvfs v {};
+    v.f_bsize = v.f_frsize = 4096;
+    v.f_files = nodes_.size();
+    v.f_namemax = 255;
+    return v;
+}
+
+void Tree::before_serving() {
+    for (auto& l : layers_) l.blob->close_connections();
+}
+
+std::vector<int> Tree::descriptors() const {
+    std::vector<int> fds;
+    for (auto& l : layers_) fds.push_back(l.blob->cache_fd());
+    return fds;
+}
+
+std::uint64_t Tree::find(const std::string& path) {
+    std::uint64_t at = sqsh::Tree::kRoot;
+    std::size_t i = 0;
+    while (i < path.size()) {
+        std::size_t j = path.find('/', i);
+        if (j == std::string::npos) j = path.size();
+        if (j > i) {
+            if (!S_ISDIR(node(at).mode)) return 0;
+            auto& kids = merged(at).children;
+            auto it = kids.find(path.substr(i, j - i));
+            if (it == kids.end()) return 0;
+            at = it->second;
+        }
+        i = j + 1;
+    }
+    return at;
+}
+
+std::optional<std::string> Tree::read_file(const std::string& path, std::size_t max) {
+    std::uint64_t id = find(path);
+    if (id == 0) return std::nullopt;
+    auto f = open(id);
+    if (!f) return std::nullopt;
+    const Node& n = node(id);
+    if (n.size > max)
+        throw Error(Errc::invalid,
+                    name_ + ": " + path + " is over " + std::to_string(max) + " bytes");
+    std::string s(static_cast<std::size_t>(n.size), '\0');
+    s.resize(f->read(0, s.data(), s.size()));
+    return s;
+}
+
+std::uint64_t Tree::fetched_bytes() const {
+    std::uint64_t n = 0;
+    for (auto& l : layers_) n += l.blob->fetched_bytes();
+    return n;
+}
+
+} // namespace gantry::lazy

@@ -1,0 +1,70 @@
+// lazy/tree: the merged tree of an eStargz image's layers (their verified tables of contents),
+// as the FUSE server (sqsh/server.hpp) serves it: the layers stacked as overlayfs would stack
+// them (an upper layer's `.wh.NAME` hides NAME below, `.wh..wh..opq` everything below in its
+// directory, a directory over a directory merges, anything else replaces), so the container
+// sees one read-only lower tree with no whiteouts left. A file's bytes come from its layer's
+// RemoteBlob on first read: fetched, verified, then served.
+#pragma once
+
+#include "lazy/remote_blob.hpp"
+#include "lazy/toc.hpp"
+#include "sqsh/tree.hpp"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace gantry::lazy {
+
+struct Layer {
+    Toc toc;
+    std::shared_ptr<RemoteBlob> blob;
+};
+
+class Tree final : public sqsh::Tree {
+  public:
+    // LAYERS bottom first; NAME says what is served ("the lazily pulled image IMAGE").
+    Tree(std::vector<Layer> layers, std::string name);
+
+    struct stat attr(std::uint64_t node) override;
+    int lookup(std::uint64_t dir, const char* name, std::uint64_t& node,
+               struct stat& attr) override;
+    std::shared_ptr<const sqsh::Image::Listing> list(std::uint64_t dir) override;
+    std::uint64_t node_of(std::uint64_t ref) const override { return ref; }
+    std::unique_ptr<File> open(std::uint64_t node) override;
+    std::optional<std::string> link_target(std::uint64_t node) override;
+    std::vector<std::pair<std::string, std::string>> xattrs(std::uint64_t node) override;
+    struct statvfs statfs() override;
+    void before_serving() override;
+    std::vector<int> descriptors() const override;
+    std::string name() const override { return name_; }
+    bool keeps_stderr() const override { return true; }
+
+    // The node at PATH (relative, no symlinks followed), 0 when absent; the content of a
+    // regular file (what gantry reads before the launch: etc/passwd).
+    std::uint64_t find(const std::string& path);
+    std::optional<std::string> read_file(const std::string& path, std::size_t max);
+
+    std::uint64_t fetched_bytes() const;
+
+  private:
+    struct Merged {
+        std::uint32_t layer = 0, node = 0; // where its metadata and content are
+        std::map<std::string, std::uint64_t> children;
+        std::uint32_t links = 1;                             // directories: 2 + subdirectories
+        std::shared_ptr<const sqsh::Image::Listing> listing; // made on first use
+    };
+    const Node& node(std::uint64_t id) const;
+    Merged& merged(std::uint64_t id);
+    std::uint64_t import(std::uint32_t layer, std::uint32_t node,
+                         std::map<std::uint32_t, std::uint64_t>& seen);
+    void overlay(std::uint64_t dir, std::uint32_t layer, std::uint32_t node,
+                 std::map<std::uint32_t, std::uint64_t>& seen);
+
+    std::vector<Layer> layers_;
+    std::vector<Merged> nodes_; // node id i + 1
+    std::string name_;
+};
+
+} // namespace gantry::lazy
