@@ -8,6 +8,7 @@
 #include "rootfs/rootfs.hpp"
 #include "runtime/seccomp.hpp"
 #include "runtime/state.hpp"
+#include "runtime/thread_confinement.hpp"
 #include "sqsh/image_tree.hpp"
 #include "sqsh/kernel_mount.hpp"
 #include "sqsh/server.hpp"
@@ -175,7 +176,8 @@ struct Launcher {
                     log::debug("the kernel cannot mount " + p.sqsh->path() + " (" + why +
                                "): FUSE instead");
                 server = std::make_unique<sqsh::Server>(
-                    std::make_shared<sqsh::ImageTree>(p.sqsh), sqsh::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
+                    std::make_shared<sqsh::ImageTree>(p.sqsh),
+                    sqsh::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
                 // the serving process parses the image: confined (engine/squashfs.hpp)
                 l.fuse_serve = [this](Fd dev) {
                     server->serve(std::move(dev), squashfs_confinement());
