@@ -4,7 +4,8 @@
 
 namespace gantry::build {
 
-void instruction_error(const dockerfile::Instruction& ins, const std::string& what, std::string hint) {
+void instruction_error(const dockerfile::Instruction& ins, const std::string& what,
+                       std::string hint) {
     instruction_error(ins, ins.keyword, what, std::move(hint));
 }
 

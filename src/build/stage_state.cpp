@@ -115,7 +115,8 @@ std::optional<std::string> StageState::apply(const dockerfile::Instruction& ins,
         for (const auto& w : dockerfile::split_words(ins.args, escape)) {
             auto eq = w.find('=');
             std::string name = w.substr(0, eq);
-            if (!dockerfile::is_var_name(name)) instruction_error(ins, "invalid name '" + name + "'");
+            if (!dockerfile::is_var_name(name))
+                instruction_error(ins, "invalid name '" + name + "'");
             std::string value;
             if (auto b = build_args.find(name); b != build_args.end())
                 value = b->second;

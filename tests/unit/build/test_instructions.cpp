@@ -55,8 +55,8 @@ TEST(BuildInstructions, Durations) {
     EXPECT_EQ(parse_duration("2562047h"), 2562047LL * 3'600'000'000'000LL);
     // found by fuzz_build_plan: "..." reached std::stod, which threw std::invalid_argument;
     // "1.2.3s" read as 1.2s; a huge value overflowed the conversion to nanoseconds
-    for (const char* bad : {"", "s", "10", "5x", "1m-3s", "...s", ".s", "1.2.3s",
-                            "1m30s...3e", "999999999999h", "2562048h", "2562047h60m"})
+    for (const char* bad : {"", "s", "10", "5x", "1m-3s", "...s", ".s", "1.2.3s", "1m30s...3e",
+                            "999999999999h", "2562048h", "2562047h60m"})
         EXPECT_THROW(parse_duration(bad), Error) << bad;
 }
 
