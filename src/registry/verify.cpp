@@ -132,7 +132,7 @@ namespace {
 
 std::filesystem::path verdict_file(const store::Store& store, const oci::Digest& manifest) {
     std::string d = manifest.str();
-    return store.root() / "verdicts" / (d.substr(d.find(':') + 1) + ".json");
+    return store.verdicts_dir() / (d.substr(d.find(':') + 1) + ".json");
 }
 
 } // namespace

@@ -225,7 +225,8 @@ PruneResult collect(Store& store, const std::set<Digest>& manifests) {
     }
     for (auto& md : manifests)
         if (!live.blobs.count(md.hex()))
-            ::unlink((store.views_dir() / (md.hex() + ".json")).c_str());
+            for (const auto& dir : {store.views_dir(), store.verdicts_dir()})
+                ::unlink((dir / (md.hex() + ".json")).c_str());
     store.drop_unused_image_locks(&manifests);
     return r;
 }
@@ -274,15 +275,17 @@ PruneResult prune(Store& store) {
         remove_layer_dir(store, hex);
         ++r.layers;
     }
-    // run views (rootfs/run_view.hpp) of images no longer here, and half-written ones
-    for (auto& name : entries(store.views_dir())) {
-        std::string_view n = name;
-        if (n.ends_with(".json") && live.blobs.count(std::string(n.substr(0, n.size() - 5))))
-            continue;
-        auto p = store.views_dir() / name;
-        r.bytes += file_bytes(p);
-        if (::unlink(p.c_str()) == 0) ++r.tmp_entries;
-    }
+    // run views (rootfs/run_view.hpp) and policy verdicts (registry/verify.hpp) of images no
+    // longer here, and half-written ones
+    for (const auto& dir : {store.views_dir(), store.verdicts_dir()})
+        for (auto& name : entries(dir)) {
+            std::string_view n = name;
+            if (n.ends_with(".json") && live.blobs.count(std::string(n.substr(0, n.size() - 5))))
+                continue;
+            auto p = dir / name;
+            r.bytes += file_bytes(p);
+            if (::unlink(p.c_str()) == 0) ++r.tmp_entries;
+        }
     return r;
 }
 

@@ -139,6 +139,8 @@ class Store {
     stdfs::path tmp_dir() const { return root_ / "tmp"; }
     // views/<hex>.json: what `run` reads of an image (rootfs/run_view.hpp); derived, removable
     stdfs::path views_dir() const { return root_ / "views"; }
+    // what the site's policy said of each pulled image, by manifest (registry/verify.hpp)
+    stdfs::path verdicts_dir() const { return root_ / "verdicts"; }
 
   private:
     stdfs::path root_;

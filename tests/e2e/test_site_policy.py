@@ -295,6 +295,12 @@ def test_signed_by_good_missing_and_foreign_key(site, tmp_path):
         c.policy.read_bytes()).hexdigest()
     assert img["policy"]["scope"] == f'transports.docker["{a}/gt"]'
     assert img["policy"]["requirements"] == ["signedBy"] and img["policy"]["signature_verified"]
+    # the record goes with the image (rmi collects it as it collects the image's run view)
+    digest = c.g.run("inspect", "--json", f"{a}/gt/app:1").json()[0]["digest"]
+    record = c.g.root / "verdicts" / (digest.split(":", 1)[1] + ".json")
+    assert record.exists()
+    c.g.run("rmi", f"{a}/gt/app:1")
+    assert not record.exists()
     r = c.both(f"{a}/gt/copy:1")
     assert r.code == 11 and "no signature exists" in r.err
     c.policy.write_text(json.dumps(signed_policy(site, f"{a}/gtshort")))
