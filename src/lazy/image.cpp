@@ -47,6 +47,7 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
     rec.ref = md.ref;
     rec.domain = md.source.domain;
     rec.repository = md.source.path;
+    rec.insecure = md.insecure;
     rec.manifest = md.manifest_digest;
     rec.config = md.manifest.config.digest;
     auto lock = store.writer_lock();
@@ -82,6 +83,7 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
     json j = {{"ref", rec.ref},
               {"domain", rec.domain},
               {"repository", rec.repository},
+              {"insecure", rec.insecure},
               {"manifest", rec.manifest.str()},
               {"config", rec.config.str()},
               {"layers", json::array()}};
@@ -110,6 +112,7 @@ std::optional<Record> find(const store::Store& store, const std::string& ref) {
         r.ref = j.at("ref").get<std::string>();
         r.domain = j.at("domain").get<std::string>();
         r.repository = j.at("repository").get<std::string>();
+        r.insecure = j.value("insecure", false); // records before it: the tables decide
         r.manifest = oci::Digest::parse(j.at("manifest").get<std::string>());
         r.config = oci::Digest::parse(j.at("config").get<std::string>());
         for (auto& l : j.at("layers"))
@@ -128,7 +131,10 @@ std::optional<Record> find(const store::Store& store, const std::string& ref) {
 std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
                            const registry::ClientOptions& opt) {
     auto co = chunk_options(opt);
-    co.insecure = site::insecure(site::RegistriesConf::system(), rec.domain + "/" + rec.repository);
+    // the location that served the metadata serves the chunks: a mirror's own insecure, or its
+    // table's as registries.conf says now
+    co.insecure = rec.insecure ||
+                  site::insecure(site::RegistriesConf::system(), rec.domain + "/" + rec.repository);
     auto client = std::make_shared<registry::Client>(rec.domain, co);
     const std::string name = oci::Reference::parse(rec.ref).familiar();
     auto dir = store.root() / "lazy" / "blobs";

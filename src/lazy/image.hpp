@@ -27,6 +27,7 @@ struct Record {
     std::string ref;        // normalised logical name
     std::string domain;     // the registry that served it (a mirror's, a rewritten one)
     std::string repository; // there
+    bool insecure = false;  // registries.conf said that location may be plain http
     oci::Digest manifest, config;
     struct Layer {
         oci::Digest digest;

@@ -77,6 +77,8 @@ struct OpenedSource {
     std::unique_ptr<Client> client;
     oci::Reference ref; // physical
     Fetched top;
+    bool insecure =
+        false; // the location may be plain http (registries.conf: its table's, a mirror's)
 };
 
 OpenedSource open_source(const oci::Reference& logical, const PullOptions& opt,
@@ -96,7 +98,7 @@ OpenedSource open_source(const oci::Reference& logical, const PullOptions& opt,
             auto top = get_manifest(*client, s.ref.path, tag_or_digest, what, pin);
             if (s.ref.str() != logical.str())
                 log::debug(what + ": served by " + s.ref.str() + (s.mirror ? " (mirror)" : ""));
-            return OpenedSource{std::move(client), s.ref, std::move(top)};
+            return OpenedSource{std::move(client), s.ref, std::move(top), co.insecure};
         } catch (const Error& e) {
             log::debug(what + ": " + s.ref.str() + ": " + e.message());
             tried += (tried.empty() ? "" : "; ") + std::string(s.mirror ? "mirror " : "") +
@@ -249,6 +251,7 @@ ImageMetadata metadata_logical(const oci::Reference& ref, const PullOptions& opt
     md.client = std::move(src.client);
     md.ref = ref.str();
     md.source = src.ref;
+    md.insecure = src.insecure;
     md.manifest_digest = Digest::of(src.top.body);
     md.manifest_text = std::move(src.top.body);
     std::string mtype = src.top.media_type;

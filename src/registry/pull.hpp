@@ -50,6 +50,7 @@ struct ImageMetadata {
     std::shared_ptr<Client> client; // the location that served it
     std::string ref;                // normalised logical name
     oci::Reference source;          // the location (a mirror's, a rewritten one)
+    bool insecure = false;          // that location's registries.conf insecure (a mirror's own)
     oci::Digest manifest_digest;
     std::string manifest_text, config_text;
     oci::Manifest manifest;

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need_tool
+from conftest import Gantry, need_tool
 from fixtures.registry.harness import Proxy, Registry
 from test_oci_runtime import containerd  # noqa: F401 (fixture)
 
@@ -353,3 +353,38 @@ def test_pull_flag_errors(g):
     assert "--lazy" in r.err
     r = g.fail("push", "--compression", "zstd:chunked", "x:1", "localhost:1/x:1", code=2)
     assert "--compression estargz" in r.err
+
+
+def test_lazy_start_honours_the_site_policy(g, pushed, reg, tmp_path, fuse_open):
+    """The site's rules apply to a lazy start as to a pull (issue 39 meets issue 40 in the
+    registry client): policy.json's reject refuses it (exit 11) before anything is recorded or
+    mounted; a registries.conf mirror serves the metadata and the chunks when the primary is
+    down, and the image keeps its logical name."""
+    ref, _ = pushed
+    reject = tmp_path / "reject.json"
+    reject.write_text(json.dumps({"default": [{"type": "reject"}]}))
+    refused = Gantry(g.root, env={"CONTAINERS_POLICY_JSON": str(reject)})
+    r = refused.fail("run", "--rm", "--pull", "lazy", INSECURE, ref, "true", code=11)
+    assert "reject" in r.err, r
+    assert not (g.root / "lazy").exists() or not list((g.root / "lazy").rglob("*.json"))
+    no_leftovers(g.root)
+
+    import socket
+    with socket.socket() as s:  # a port nobody listens on: the primary is down
+        s.bind(("127.0.0.1", 0))
+        down = f"127.0.0.1:{s.getsockname()[1]}"
+    conf = tmp_path / "registries.conf"
+    conf.write_text(f'[[registry]]\nprefix = "{down}"\nlocation = "{down}"\ninsecure = true\n'
+                    f'[[registry.mirror]]\nlocation = "{reg.addr}"\ninsecure = true\n')
+    accept = tmp_path / "accept.json"
+    accept.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
+    mirrored = Gantry(g.root, env={"CONTAINERS_REGISTRIES_CONF": str(conf),
+                                   "CONTAINERS_POLICY_JSON": str(accept)})
+    logical = ref.replace(reg.addr, down)
+    # every chunk of the big file, through the mirror
+    out = mirrored.run("run", "--rm", "--pull", "lazy", logical, "sh", "-c",
+                       "wc -c < /data/big.bin").out
+    assert out.strip() == str(len(BIG))
+    assert mirrored.run("run", "--rm", "--pull", "lazy", logical, "cat",
+                        "/etc/motd").out == "lazy motd\n"
+    no_leftovers(g.root)
