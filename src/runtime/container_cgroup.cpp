@@ -117,6 +117,15 @@ std::string controllers_of(const CgroupMount& m) {
     return text::join(c, ",");
 }
 
+// A v1 (or hybrid) host: a cgroup v1 hierarchy with a controller (not only name=systemd).
+bool has_v1_controllers(const std::vector<CgroupMount>& mounts) {
+    for (const auto& m : mounts)
+        if (m.fstype == "cgroup" && !controllers_of(m).empty() &&
+            !controllers_of(m).starts_with("name="))
+            return true;
+    return false;
+}
+
 bool holds(const std::string& hierarchy, const std::string& controller) {
     for (std::string_view c : text::split(hierarchy, ','))
         if (c == controller) return true;
@@ -149,11 +158,7 @@ ContainerCgroup ContainerCgroup::create(const Place& place, const oci::LinuxReso
     ContainerCgroup cg;
     std::vector<std::pair<std::string, std::string>> todo; // hierarchy -> (top, dir)
     std::map<std::string, std::string> tops;
-    bool v1 = false;
-    for (const auto& m : mounts)
-        if (m.fstype == "cgroup" && !controllers_of(m).empty() &&
-            !controllers_of(m).starts_with("name="))
-            v1 = true;
+    bool v1 = has_v1_controllers(mounts);
     cg.version_ = v1 ? CgroupVersion::v1 : CgroupVersion::v2;
     for (const auto& m : mounts) {
         std::string key = m.fstype == "cgroup2" ? (v1 ? "unified" : "") : controllers_of(m);
@@ -260,11 +265,7 @@ ContainerCgroup ContainerCgroup::of_process(pid_t pid, const CgroupProbe& probe)
     const auto theirs = own_paths(proc_cgroup);
     const auto mounts = cgroup_mounts(probe.mountinfo);
     ContainerCgroup cg;
-    bool v1 = false;
-    for (const auto& m : mounts)
-        if (m.fstype == "cgroup" && !controllers_of(m).empty() &&
-            !controllers_of(m).starts_with("name="))
-            v1 = true;
+    bool v1 = has_v1_controllers(mounts);
     cg.version_ = v1 ? CgroupVersion::v1 : CgroupVersion::v2;
     for (const auto& m : mounts) {
         std::string key = m.fstype == "cgroup2" ? (v1 ? "unified" : "") : controllers_of(m);
