@@ -236,8 +236,10 @@ PullResult pull_logical(store::Store& store, const oci::Reference& ref, const Pu
     res.verdict = std::move(verdict);
     res.manifest = mdigest;
     res.config = manifest.config.digest;
-    importer.tag({res.ref}, mdigest);
+    // the verdict before the name (a name is published last; a verdict the tag never followed
+    // is pruned with its manifest)
     record_verdict(store, res.ref, mdigest, res.verdict);
+    importer.tag({res.ref}, mdigest);
     return res;
 }
 

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -285,11 +284,21 @@ std::int64_t parse_duration(const std::string& text) {
         if (j == i || j - i > 12 || dots > 1 || number == ".")
             throw Error(Errc::invalid, "\"" + text + "\" is not a duration",
                         "write it as docker does: 30s, 1m30s, 500ms");
-        double value = 0;
-        auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
-        if (ec != std::errc() || end != number.data() + number.size())
-            throw Error(Errc::invalid, "\"" + text + "\" is not a duration",
-                        "write it as docker does: 30s, 1m30s, 500ms");
+        // (by hand: std::from_chars for double brings libm's fesetround into every start)
+        std::uint64_t whole = 0, frac = 0, scale = 1;
+        bool after_dot = false;
+        for (char c : number) {
+            if (c == '.') {
+                after_dot = true;
+            } else if (after_dot) {
+                frac = frac * 10 + static_cast<std::uint64_t>(c - '0');
+                scale *= 10;
+            } else {
+                whole = whole * 10 + static_cast<std::uint64_t>(c - '0');
+            }
+        }
+        double value =
+            static_cast<double>(whole) + static_cast<double>(frac) / static_cast<double>(scale);
         std::size_t k = j;
         while (k < text.size() && std::isalpha(static_cast<unsigned char>(text[k]))) ++k;
         std::string unit = text.substr(j, k - j);

@@ -1,7 +1,7 @@
-// archive::Source over crafted archives: a tar's regular members are indexed by their cleaned
-// names (pax and GNU long names, "./" folded; a name with ".." is none), links and directories are
-// not members, a gzip tar reads the same; a layout directory's files are found only inside it;
-// damaged and empty archives are refused naming the file.
+// gantry::archive::Source over crafted archives: a tar's regular members are indexed by their
+// cleaned names (pax and GNU long names, "./" folded; a name with ".." is none), links and
+// directories are not members, a gzip tar reads the same; a layout directory's files are found only
+// inside it; damaged and empty archives are refused naming the file.
 #include "../support/temp_dir.hpp"
 #include "archive/source.hpp"
 #include "util/error.hpp"
@@ -45,7 +45,7 @@ void make_tar(const stdfs::path& out, const std::string& format, const std::stri
     ASSERT_EQ(std::system(("python3 " + py.string()).c_str()), 0) << script;
 }
 
-void expect_members(const archive::Source& s) {
+void expect_members(const gantry::archive::Source& s) {
     EXPECT_FALSE(s.is_directory());
     EXPECT_EQ(s.read("index.json"), "{\"schemaVersion\": 2}");
     EXPECT_TRUE(s.has("blobs/sha256/abc"));
@@ -77,7 +77,7 @@ TEST(ArchiveSource, PaxAndGnuTarsIndexTheirRegularMembers) {
     for (const char* format : {"PAX_FORMAT", "GNU_FORMAT"}) {
         auto tar = dir.path / (std::string(format) + ".tar");
         make_tar(tar, format, "w");
-        auto s = archive::Source::open_path(tar, dir.path);
+        auto s = gantry::archive::Source::open_path(tar, dir.path);
         SCOPED_TRACE(format);
         expect_members(*s);
         auto r = s->open("blobs/sha256/abc");
@@ -91,7 +91,7 @@ TEST(ArchiveSource, GzipTarReadsTheSame) {
     unit_support::TempDir dir("gantry-archive-test");
     auto tar = dir.path / "image.tar.gz";
     make_tar(tar, "PAX_FORMAT", "w:gz");
-    expect_members(*archive::Source::open_path(tar, dir.path));
+    expect_members(*gantry::archive::Source::open_path(tar, dir.path));
 }
 
 TEST(ArchiveSource, DamagedAndEmptyArchivesAreRefused) {
@@ -99,7 +99,7 @@ TEST(ArchiveSource, DamagedAndEmptyArchivesAreRefused) {
     auto junk = dir.path / "junk.tar";
     std::ofstream(junk) << std::string(2048, 'j');
     try {
-        archive::Source::open_path(junk, dir.path);
+        gantry::archive::Source::open_path(junk, dir.path);
         FAIL() << "junk was read as a tar";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), Errc::invalid);
@@ -107,8 +107,8 @@ TEST(ArchiveSource, DamagedAndEmptyArchivesAreRefused) {
     }
     auto empty = dir.path / "empty.tar";
     std::ofstream(empty) << std::string(10240, '\0');
-    EXPECT_THROW(archive::Source::open_path(empty, dir.path), Error);
-    EXPECT_THROW(archive::Source::open_path(dir.path / "absent.tar", dir.path), Error);
+    EXPECT_THROW(gantry::archive::Source::open_path(empty, dir.path), Error);
+    EXPECT_THROW(gantry::archive::Source::open_path(dir.path / "absent.tar", dir.path), Error);
     // cut inside a member's data: truncated
     auto whole = dir.path / "whole.tar";
     make_tar(whole, "PAX_FORMAT", "w");
@@ -116,7 +116,7 @@ TEST(ArchiveSource, DamagedAndEmptyArchivesAreRefused) {
     auto cut = dir.path / "cut.tar";
     stdfs::copy_file(whole, cut);
     stdfs::resize_file(cut, 1536 + 10); // a pax header, a member header, 10 bytes of data
-    EXPECT_THROW(archive::Source::open_path(cut, dir.path), Error) << bytes;
+    EXPECT_THROW(gantry::archive::Source::open_path(cut, dir.path), Error) << bytes;
 }
 
 TEST(ArchiveSource, LayoutDirectoryFilesStayInside) {
@@ -127,7 +127,7 @@ TEST(ArchiveSource, LayoutDirectoryFilesStayInside) {
     std::ofstream(dir.path / "outside") << "secret";
     stdfs::create_symlink("../../../outside", layout / "blobs/sha256/escape");
     stdfs::create_symlink("/etc/passwd", layout / "blobs/sha256/abs");
-    auto s = archive::Source::open_path(layout, dir.path);
+    auto s = gantry::archive::Source::open_path(layout, dir.path);
     EXPECT_TRUE(s->is_directory());
     EXPECT_EQ(s->read("index.json"), "{}");
     EXPECT_FALSE(s->has("../outside"));
