@@ -410,6 +410,9 @@ def wait_adopted(comm, timeout):
         with os.fdopen(os.pidfd_open(pid), "rb", buffering=0) as pidfd:
             ready, _, _ = select.select([pidfd], [], [], max(0.0, deadline - time.time()))
         assert ready, f"{comm} {pid} still runs after {timeout}s"
+        # its session once it has ended (a zombie's stat is still there): read before, a reaper
+        # just forked may not have called setsid yet (seen under load in CI)
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         ended[pid] = (os.waitpid(pid, 0)[1], int(fields[3]) == pid)
     return ended
 
