@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+#include <vector>
 #include <zlib.h>
 
 namespace lazy_estargz_test {
@@ -308,7 +309,8 @@ json reg(const std::string& name, std::uint64_t size, std::uint64_t off) {
 }
 
 TEST(Estargz, HostileTocsAreRefused) {
-    auto doc = [](json entries) { return json{{"version", 1}, {"entries", entries}}; };
+    // a vector, not a json: clang reads json{one_object} as a copy of it, gcc as an array
+    auto doc = [](std::vector<json> entries) { return json{{"version", 1}, {"entries", entries}}; };
     expect_refused(doc({reg("../x", 1, 10)}), "'..'");
     expect_refused(doc({reg("a/../../x", 1, 10)}), "'..'");
     expect_refused(doc({reg("/etc/x", 1, 10)}), "absolute");
