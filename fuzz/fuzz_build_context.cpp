@@ -1,11 +1,11 @@
-// Fuzzes COPY/ADD source resolution in a build context (build/context): the input is a
+// Fuzzes COPY/ADD source resolution in a build context (image_build/context): the input is a
 // .dockerignore, then after a blank line the source patterns of a COPY, one per line, resolved
 // in a fixed context (files, nested directories, a symbolic link to a directory outside the
 // context, a link loop, names with glob characters). Every selected path must be relative,
 // without "." or ".." segments, lie inside the context and exist there (lstat), reach nothing
 // through a symbolic link, and not be ignored; the content digest of the selection must work.
-#include "build/context.hpp"
 #include "fuzz_support.hpp"
+#include "image_build/context.hpp"
 
 #include <sys/stat.h>
 
@@ -50,7 +50,7 @@ bool through_link(const std::filesystem::path& ctx, const std::string& rel) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const auto& ctx = context_dir();
     auto [ignore_text, patterns] = fuzz::split_once(fuzz::bytes(data, size), "\n\n");
-    build::Context context(ctx, build::Ignore::parse(ignore_text));
+    image_build::Context context(ctx, image_build::Ignore::parse(ignore_text));
     std::size_t lines = 0;
     while (!patterns.empty() && lines++ < 8) {
         auto split = fuzz::split_once(patterns, "\n");

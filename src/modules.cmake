@@ -31,7 +31,7 @@ gantry_module(runspec PURPOSE "the OCI runtime spec of a run, from an image conf
   DEPENDS oci util)
 gantry_module(runtime PURPOSE "executing one runtime spec: namespaces, mounts, seccomp, cgroups, exec"
   DEPENDS oci util)
-gantry_module(gpu PURPOSE "what GPU hosts share: device nodes, ld.so.cache, ELF, --gpus; AMD's host"
+gantry_module(gpu PURPOSE "what GPU hosts share: device nodes, ld.so.cache, ELF, the --gpus flag, host caches"
   DEPENDS util)
 gantry_module(compat PURPOSE "what the doctor's rules share, and the fat-binary readers (CUDA, HIP)"
   DEPENDS gpu oci util)
@@ -53,11 +53,11 @@ gantry_module(slim PURPOSE "a smaller image from an analysed one"
   DEPENDS analyze layer store tailor util)
 gantry_module(lint PURPOSE "the GPU-aware Dockerfile rules and their reports"
   DEPENDS dockerfile oci util)
-gantry_module(vendor PURPOSE "the GPU layer as plug-ins: the Backend interface, its registry, NVIDIA, AMD"
+gantry_module(gpu_vendors PURPOSE "the GPU layer as plug-ins: the Backend interface, the list of backends, NVIDIA, AMD"
   DEPENDS cdi compat gpu oci rootfs runspec store util)
 gantry_module(engine PURPOSE "preparing and running a container from an image"
-  DEPENDS cdi lazy oci rootfs runspec runtime site sqsh store util vendor)
+  DEPENDS cdi gpu_vendors lazy oci rootfs runspec runtime site sqsh store util)
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
-  DEPENDS cdi oci runtime util vendor)
-gantry_module(build PURPOSE "gantry build: the plan, the executor, RUN, COPY/ADD, layer commits"
-  DEPENDS dockerfile engine layer oci registry rootfs runtime store tailor util vendor)
+  DEPENDS cdi gpu_vendors oci runtime util)
+gantry_module(image_build PURPOSE "gantry build: the plan, the executor, RUN, COPY/ADD, layer commits"
+  DEPENDS dockerfile engine gpu_vendors layer oci registry rootfs runtime store tailor util)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The module dependency graph of src/, computed from the includes.
 
-A module is a folder directly under src/ (src/vendor/nvidia/ belongs to vendor). A file of
+A module is a folder directly under src/ (src/gpu_vendors/nvidia/ belongs to gpu_vendors). A file of
 module A that includes "B/..." is an edge A -> B. Prints each module with its line count and the
 modules it includes, then the cycles (strongly connected components of more than one module) and,
 with --declared, the edges that src/modules.cmake does not declare.

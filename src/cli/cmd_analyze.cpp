@@ -3,11 +3,11 @@
 #include "analyze/analyze.hpp"
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
+#include "gpu_vendors/backend.hpp"
 #include "store/images.hpp"
 #include "tailor/tailor.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
-#include "vendor/backend.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -18,7 +18,7 @@ void register_analyze(CLI::App& app, Context& ctx) {
     struct Opts {
         std::string image, html, ci_config, lowest_eff, highest_wasted, highest_user, large;
         std::string keep_arch;
-        vendor::Roots roots;
+        gpu_vendors::Roots roots;
         bool json = false, ci = false, verify = false, no_ptx = false;
         unsigned jobs = 0;
         std::size_t paths = 3;
@@ -57,7 +57,7 @@ void register_analyze(CLI::App& app, Context& ctx) {
             ao.verify = o->verify;
             if (!o->keep_arch.empty()) {
                 ao.keep_arch =
-                    tailor::parse_keep_list(vendor::keep_arch_list(o->keep_arch, o->roots));
+                    tailor::parse_keep_list(gpu_vendors::keep_arch_list(o->keep_arch, o->roots));
                 ao.keep_arch->ptx = !o->no_ptx;
             }
             if (!o->large.empty()) {

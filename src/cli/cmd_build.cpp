@@ -1,9 +1,9 @@
 #include "analyze/analyze.hpp"
-#include "build/builder.hpp"
-#include "build/gpu_arch.hpp"
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
 #include "cli/registry_flags.hpp"
+#include "image_build/builder.hpp"
+#include "image_build/gpu_arch.hpp"
 #include "lint/lint.hpp"
 #include "lint/report.hpp"
 #include "store/images.hpp"
@@ -28,7 +28,7 @@ constexpr std::uint64_t kMaxBuildDockerfile = 8u << 20;
 struct BuildFlags {
     std::string context, file, target, progress = "auto", iidfile, network = "host", platform;
     std::string gpu_arch;
-    vendor::Roots gpu_roots; // --driver-root, ...: the host --gpu-arch host reads
+    gpu_vendors::Roots gpu_roots; // --driver-root, ...: the host --gpu-arch host reads
     std::vector<std::string> tags, build_args, secrets, labels;
     unsigned jobs = 0;
     bool no_cache = false, pull = false, quiet = false, lint_fail = false, no_lint = false;
@@ -58,7 +58,7 @@ std::optional<std::int64_t> source_date_epoch_env() {
 // gantry lint on the Dockerfile first: its findings on stderr; with --lint-fail errors stop the
 // build (exit 4, before anything runs).
 bool lint_first(const BuildFlags& o, const std::string& text, const std::string& name,
-                const build::BuildOptions& bo) {
+                const image_build::BuildOptions& bo) {
     lint::Options lo;
     lo.build.build_args = bo.build_args;
     lo.build.target = o.target;
@@ -95,13 +95,13 @@ std::string build_summary(store::Store& store, const oci::Digest& manifest) {
 
 int run_build(Context& ctx, BuildFlags& o) {
     auto t0 = std::chrono::steady_clock::now();
-    build::check_choice("--progress", o.progress, {"auto", "plain", "tty"});
-    build::check_choice("--network", o.network, {"host", "none", "default"});
+    image_build::check_choice("--progress", o.progress, {"auto", "plain", "tty"});
+    image_build::check_choice("--network", o.network, {"host", "none", "default"});
     if (o.network == "default") o.network = "host";
     if (!std::filesystem::is_directory(o.context))
         throw Error(Errc::not_found, "build context " + o.context + " is not a directory",
                     "give the directory that holds the Dockerfile and the files it copies");
-    build::BuildOptions bo;
+    image_build::BuildOptions bo;
     bo.context = std::filesystem::absolute(o.context).lexically_normal().string();
     if (o.file == "-") {
         bo.dockerfile = fs::read_stream(0, kMaxBuildDockerfile, "the Dockerfile on stdin");
@@ -116,10 +116,10 @@ int run_build(Context& ctx, BuildFlags& o) {
         bo.dockerfile_name = o.file.empty() ? "Dockerfile" : o.file;
     }
     auto env = caller_environment();
-    for (const auto& a : o.build_args) build::add_build_arg(bo.build_args, a, env);
-    for (const auto& l : o.labels) bo.labels.insert(build::parse_label(l));
+    for (const auto& a : o.build_args) image_build::add_build_arg(bo.build_args, a, env);
+    for (const auto& l : o.labels) bo.labels.insert(image_build::parse_label(l));
     for (const auto& s : o.secrets) {
-        auto sec = build::parse_secret(s);
+        auto sec = image_build::parse_secret(s);
         if (!sec.src.empty() && ::access(sec.src.c_str(), R_OK) != 0)
             throw Error(Errc::not_found, "--secret " + s + ": cannot read " + sec.src);
         bo.secrets.push_back(sec);
@@ -134,7 +134,7 @@ int run_build(Context& ctx, BuildFlags& o) {
     bo.quiet = o.quiet || ctx.quiet;
     bo.jobs = o.jobs ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
     bo.epoch = source_date_epoch_env();
-    if (!o.gpu_arch.empty()) bo.gpu_env = build::gpu_arch_env(o.gpu_arch, o.gpu_roots);
+    if (!o.gpu_arch.empty()) bo.gpu_env = image_build::gpu_arch_env(o.gpu_arch, o.gpu_roots);
     bo.pull_options.client = client_options(o.reg);
     bo.pull_options.quiet = bo.quiet;
     bo.pull_options.privileged = running_as_real_root();
@@ -149,7 +149,7 @@ int run_build(Context& ctx, BuildFlags& o) {
     auto& store = ctx.store();
     if (!bo.quiet && !bo.gpu_env.empty())
         std::fprintf(stderr, "compiling for GPUs: %s\n", bo.gpu_env["GANTRY_GPU_ARCH"].c_str());
-    auto r = build::build(store, bo, caller);
+    auto r = image_build::build(store, bo, caller);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!o.iidfile.empty()) fs::write_atomic(o.iidfile, r.id.str());
     if (!bo.quiet) {

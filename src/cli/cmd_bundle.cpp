@@ -1,4 +1,4 @@
-// `gantry bundle IMAGE DIR`: its flags, bound to an engine::Request, and engine::write_bundle.
+// `gantry bundle IMAGE DIR`: its flags, bound to an engine::RunRequest, and engine::write_bundle.
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
 #include "engine/engine.hpp"
@@ -9,7 +9,7 @@ namespace gantry::cli {
 
 void register_bundle(CLI::App& app, Context& ctx) {
     struct Opts {
-        engine::Request request;
+        engine::RunRequest request;
         std::string dir;
     };
     auto o = std::make_shared<Opts>();

@@ -4,10 +4,10 @@
 #include "cdi/spec.hpp"
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
+#include "gpu_vendors/backend.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
-#include "vendor/backend.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -36,7 +36,7 @@ stdfs::path output_path(const std::string& out, cdi::Format fmt, const std::stri
 
 void register_generate(CLI::App& parent, Context& ctx) {
     struct Opts {
-        vendor::Roots roots;
+        gpu_vendors::Roots roots;
         std::optional<std::string> vendor;
         std::string format, output;
         std::vector<std::string> naming;
@@ -65,11 +65,11 @@ void register_generate(CLI::App& parent, Context& ctx) {
                 fmt = o->format == "json" ? cdi::Format::json : cdi::Format::yaml;
             else if (!o->output.empty())
                 fmt = cdi::format_for(o->output);
-            vendor::Roots roots = o->roots;
-            for (const vendor::RootFlag& f : vendor::host_root_flags())
+            gpu_vendors::Roots roots = o->roots;
+            for (const gpu_vendors::RootFlag& f : gpu_vendors::host_root_flags())
                 roots.of(f) = stdfs::absolute(roots.of(f)).lexically_normal().string();
-            const auto& backend = vendor::choose(roots, o->vendor);
-            vendor::CdiOptions copt{o->naming, fs::self_exe()};
+            const auto& backend = gpu_vendors::choose(roots, o->vendor);
+            gpu_vendors::CdiOptions copt{o->naming, fs::self_exe()};
             std::vector<std::string> warnings;
             cdi::Spec spec = backend.generate_cdi(roots, copt, &warnings);
             for (const auto& w : warnings) log::warn(w);

@@ -1,9 +1,9 @@
 // gantry doctor: proves before launch that an image's GPU code can run on this host. `doctor
-// [IMAGE]` prints the chosen vendor's findings (vendor/backend.hpp: host rules, and the image's
-// rules for the GPUs the request would get); `doctor --fatbin FILE [--json]` the fat binary table
-// of one file (every container wherever it sits, each entry's kind, arch, compression and sizes)
-// and its HIP code objects (each offload bundle entry's target ID, code object version, size and
-// compression).
+// [IMAGE]` prints the chosen vendor's findings (gpu_vendors/backend.hpp: host rules, and the
+// image's rules for the GPUs the request would get); `doctor --fatbin FILE [--json]` the fat binary
+// table of one file (every container wherever it sits, each entry's kind, arch, compression and
+// sizes) and its HIP code objects (each offload bundle entry's target ID, code object version, size
+// and compression).
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
 #include "compat/fatbin.hpp"
@@ -11,6 +11,7 @@
 #include "compat/finding.hpp"
 #include "compat/hip_fatbin.hpp"
 #include "engine/engine.hpp"
+#include "gpu_vendors/backend.hpp"
 #include "oci/image.hpp"
 #include "rootfs/rootfs.hpp"
 #include "runspec/builder.hpp"
@@ -18,7 +19,6 @@
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
-#include "vendor/backend.hpp"
 
 #include <cstdio>
 #include <map>
@@ -104,7 +104,7 @@ int report(const std::vector<compat::Finding>& findings, bool json) {
 void register_doctor(CLI::App& app, Context& ctx) {
     struct Opts {
         std::string fatbin, image, path;
-        vendor::Roots roots;
+        gpu_vendors::Roots roots;
         std::optional<std::string> gpus, gpu_vendor;
         std::vector<std::string> env;
         bool json = false;
@@ -129,8 +129,8 @@ void register_doctor(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             if (!o->fatbin.empty()) return print_fatbin(o->fatbin, o->json);
-            const auto& backend = vendor::choose(o->roots, o->gpu_vendor);
-            vendor::DoctorContext dctx{o->roots};
+            const auto& backend = gpu_vendors::choose(o->roots, o->gpu_vendor);
+            gpu_vendors::DoctorContext dctx{o->roots};
             dctx.cache_dir = runtime::runtime_dir().string();
             dctx.gpus = o->gpus;
             dctx.path_prefix = o->path;
@@ -147,7 +147,7 @@ void register_doctor(CLI::App& app, Context& ctx) {
                 ro.env = o->env;
                 dctx.env = runspec::environment(img.config.raw, ro);
             }
-            return report(vendor::doctor(backend, dctx), o->json);
+            return report(gpu_vendors::doctor(backend, dctx), o->json);
         };
     });
 }

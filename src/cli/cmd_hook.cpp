@@ -1,8 +1,8 @@
 #include "cli/context.hpp"
+#include "gpu_vendors/nvidia/host.hpp"
 #include "runtime/hooks.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
-#include "vendor/nvidia/host.hpp"
 
 #include <unistd.h>
 
@@ -63,7 +63,7 @@ void register_hook(CLI::App& app, Context& ctx) {
             std::string root = runtime::root_from_state(read_state()); // read it in any case
             std::optional<std::string> text;
             try {
-                text = gpu::params_for_container(fs::read_file(*params, 1 << 20));
+                text = gpu_vendors::nvidia::params_for_container(fs::read_file(*params, 1 << 20));
             } catch (const Error&) { // no driver params on this host: nothing to disable
             }
             if (text) runtime::hook_overlay_file(root, "proc/driver/nvidia/params", *text);

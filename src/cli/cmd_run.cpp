@@ -1,4 +1,4 @@
-// `gantry run`: its flags, bound straight to an engine::Request, and one call into the engine
+// `gantry run`: its flags, bound straight to an engine::RunRequest, and one call into the engine
 // (engine/engine.hpp). prestart_run begins the early start before the line is parsed.
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
@@ -22,14 +22,14 @@ void prestart_run(Context& ctx) {
     for (auto names : engine::kStartPathFlags)
         if (line.may_name(names)) return;
     auto& caller = ctx.caller.emplace(engine::Caller::current());
-    engine::Request defaults;
+    engine::RunRequest defaults;
     runspec::RunOptions options;
     engine::check_flags(defaults, options);
     ctx.early_start = engine::start_early(defaults, options, caller);
 }
 
 void register_run(CLI::App& app, Context& ctx) {
-    auto f = std::make_shared<engine::Request>();
+    auto f = std::make_shared<engine::RunRequest>();
     auto entrypoint = std::make_shared<std::string>();
     auto* cmd = app.add_subcommand("run", "Run a command in a new container from an image");
     // Only the options this command line names are built (LazyOptions), in --help's groups.

@@ -7,6 +7,7 @@
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
 #include "engine/engine.hpp"
+#include "gpu_vendors/backend.hpp"
 #include "runtime/state.hpp"
 #include "slim/slim.hpp"
 #include "slim/tailor_record.hpp"
@@ -17,7 +18,6 @@
 #include "util/fs.hpp"
 #include "util/identity.hpp"
 #include "util/text.hpp"
-#include "vendor/backend.hpp"
 
 #include <cstdio>
 #include <fcntl.h>
@@ -68,7 +68,7 @@ struct SlimOpts {
     std::string image, tag, check;
     std::vector<std::string> remove, remove_paths, keep, check_opts;
     std::string keep_arch; // "host" or a list
-    vendor::Roots roots;
+    gpu_vendors::Roots roots;
     bool strip = false, json = false, dry_run = false, no_ptx = false;
     unsigned jobs = 0;
     bool tailor_cmd = false;
@@ -76,7 +76,7 @@ struct SlimOpts {
 
 // The kept set: the host's GPUs, or the list.
 tailor::KeepSet keep_set(const SlimOpts& o) {
-    auto k = tailor::parse_keep_list(vendor::keep_arch_list(o.keep_arch, o.roots));
+    auto k = tailor::parse_keep_list(gpu_vendors::keep_arch_list(o.keep_arch, o.roots));
     k.ptx = !o.no_ptx;
     return k;
 }
@@ -161,9 +161,9 @@ int slim_action(Context& ctx, const SlimOpts& o) {
     if (so.keep_arch && o.keep_arch == "host") {
         auto caller = engine::Caller::current();
         auto after = store::read_image(store, res.manifest);
-        auto broke = vendor::doctor_regressions(o.roots, store, img, after,
-                                                {caller.real_root, caller.uid, caller.gid, false},
-                                                runtime::runtime_dir().string());
+        auto broke = gpu_vendors::doctor_regressions(
+            o.roots, store, img, after, {caller.real_root, caller.uid, caller.gid, false},
+            runtime::runtime_dir().string());
         for (auto& f : broke) {
             check_line += (check_line.empty() ? "doctor: " : "; ") + f.id + ": " + f.message;
             rc = 10;

@@ -1,6 +1,6 @@
 // compat/finding: what every vendor's doctor rule returns. A finding has a stable ID, a severity,
 // one sentence naming the thing, and the fix; the rules themselves live with their vendor
-// (vendor/nvidia/doctor_rules.hpp, compat/rocm_rules.hpp for AMD).
+// (gpu_vendors/nvidia/doctor_rules.hpp, gpu_vendors/amd/rocm_rules.hpp for AMD).
 #pragma once
 
 #include <string>

@@ -2,12 +2,12 @@
 // crun) beside a flattened copy of the image; GPUs as the vendor's CDI edits.
 #include "engine/engine.hpp"
 #include "engine/options.hpp"
+#include "gpu_vendors/backend.hpp"
 #include "rootfs/rootfs.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
-#include "vendor/backend.hpp"
 
 #include <algorithm>
 #include <sys/stat.h>
@@ -15,7 +15,7 @@
 
 namespace gantry::engine {
 
-void write_bundle(store::Store& store, const Request& r, const std::string& dir, Caller caller) {
+void write_bundle(store::Store& store, const RunRequest& r, const std::string& dir, Caller caller) {
     auto img = store::find_image(store, r.image);
     struct stat st {};
     if (::lstat(dir.c_str(), &st) == 0 && !(S_ISDIR(st.st_mode) && fs::stdfs::is_empty(dir)))
@@ -38,8 +38,8 @@ void write_bundle(store::Store& store, const Request& r, const std::string& dir,
     auto spec = runspec::build(img.config.raw, ro, passwd);
     // GPUs: the chosen vendor's CDI edits, hooks included (runc and crun run them).
     std::vector<std::string> warnings;
-    vendor::add_to_bundle(spec, r.gpu_roots, r.gpu_vendor, *ro.environment, r.gpus, fs::self_exe(),
-                          &warnings);
+    gpu_vendors::add_to_bundle(spec, r.gpu_roots, r.gpu_vendor, *ro.environment, r.gpus,
+                               fs::self_exe(), &warnings);
     for (auto& w : warnings) log::warn(w);
     // runc and crun provide the default device nodes themselves (bind-mounted when rootless);
     // gantry's own launcher binds them, so drop those mounts here.

@@ -16,7 +16,7 @@
 // prepare made.
 #pragma once
 
-#include "engine/request.hpp"
+#include "engine/run_request.hpp"
 #include "oci/runtime_spec.hpp"
 #include "rootfs/run_view.hpp"
 #include "runspec/builder.hpp"
@@ -55,8 +55,8 @@ struct Caller {
 
 // The one decision whether a run may begin its container process early (runtime::EarlyStart):
 // rootless with a single-id map, in the foreground, without --init or cgroup limits.
-bool may_start_early(const Request& request, Caller& caller);
-// The Request fields that decision and the early start's namespaces depend on, by their flags:
+bool may_start_early(const RunRequest& request, Caller& caller);
+// The RunRequest fields that decision and the early start's namespaces depend on, by their flags:
 // a command line that names none of them runs with their defaults, so the early start can begin
 // before the line is parsed (cli's prestart).
 // `gantry run` registers these options under the same names, so the scan and the parser agree.
@@ -77,7 +77,7 @@ inline constexpr std::array<std::string_view, 9> kStartPathFlags = {
 // Begins the early start for REQUEST, whose flags check_flags put in OPTIONS (null when it may
 // not or cannot start early).
 std::unique_ptr<runtime::EarlyStart>
-start_early(const Request& request, const runspec::RunOptions& options, Caller& caller);
+start_early(const RunRequest& request, const runspec::RunOptions& options, Caller& caller);
 
 // Where the writable layer goes and its size limit (Layer::none for --read-only).
 struct WritableLayer {
@@ -87,7 +87,7 @@ struct WritableLayer {
 
 // A container ready to run: everything a user could get wrong has been checked.
 struct Prepared {
-    Request request;
+    RunRequest request;
     Caller caller;
     store::Store* store = nullptr;
     rootfs::RunView view;              // the image's config and passwd
@@ -106,7 +106,7 @@ struct Prepared {
 
 // EARLY: an early start begun before the command line was parsed (or null); prepare keeps it
 // only when may_start_early agrees, and begins one itself when it may.
-Prepared prepare(store::Store& store, Request request, Caller caller,
+Prepared prepare(store::Store& store, RunRequest request, Caller caller,
                  std::unique_ptr<runtime::EarlyStart> early = nullptr);
 
 struct Outcome {
@@ -116,15 +116,15 @@ struct Outcome {
 Outcome run(Prepared& prepared);
 
 // prepare then run.
-Outcome execute(store::Store& store, Request request, Caller caller,
+Outcome execute(store::Store& store, RunRequest request, Caller caller,
                 std::unique_ptr<runtime::EarlyStart> early = nullptr);
 
 // An OCI runtime bundle in DIR (config.json + rootfs/) that runc and crun run: the spec of a run
 // of REQUEST (image, command, env, workdir, user, volumes, ulimits, shm_size, and the GPUs as
-// the vendor's CDI edits: vendor::add_to_bundle), without the
+// the vendor's CDI edits: gpu_vendors::add_to_bundle), without the
 // device binds those runtimes make themselves and, for root, without a user namespace. DIR must
 // be new or empty; it is written beside it and renamed into place.
-void write_bundle(store::Store& store, const Request& request, const std::string& dir,
+void write_bundle(store::Store& store, const RunRequest& request, const std::string& dir,
                   Caller caller);
 
 } // namespace gantry::engine

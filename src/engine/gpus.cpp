@@ -1,9 +1,9 @@
 #include "engine/gpus.hpp"
 
+#include "gpu_vendors/backend.hpp"
 #include "rootfs/image_files.hpp"
 #include "runtime/state.hpp"
 #include "sqsh/image_ref.hpp"
-#include "vendor/backend.hpp"
 
 #include <optional>
 
@@ -12,26 +12,26 @@ namespace gantry::engine {
 void add_gpus(Prepared& p) {
     const auto& r = p.request;
     const auto& env = *p.options.environment;
-    const vendor::Roots& roots = r.gpu_roots;
-    const vendor::Backend* backend = vendor::for_run(roots, r.gpu_vendor, env, r.gpus);
+    const gpu_vendors::Roots& roots = r.gpu_roots;
+    const gpu_vendors::Backend* backend = gpu_vendors::for_run(roots, r.gpu_vendor, env, r.gpus);
     if (!backend) return;
-    vendor::CallerIds caller{p.caller.real_root, p.caller.uid, p.caller.gid, false};
+    gpu_vendors::CallerIds caller{p.caller.real_root, p.caller.uid, p.caller.gid, false};
     for (auto& m : p.spec.gid_mappings)
         if (!caller.real_root && m.size > 1) caller.subid_maps = true;
     rootfs::LayerFiles layers(*p.store, p.view.image.config.diff_ids);
     std::optional<sqsh::SquashFiles> squash;
     if (p.sqsh) squash.emplace(*p.sqsh);
-    vendor::RunContext ctx{*p.store,
-                           p.view.image,
-                           squash ? static_cast<const rootfs::ImageFiles&>(*squash) : layers,
-                           r.image,
-                           env,
-                           r.gpus,
-                           roots,
-                           caller,
-                           r.no_require,
-                           runtime::runtime_dir().string(),
-                           p.scratch->dir().string()};
+    gpu_vendors::RunContext ctx{*p.store,
+                                p.view.image,
+                                squash ? static_cast<const rootfs::ImageFiles&>(*squash) : layers,
+                                r.image,
+                                env,
+                                r.gpus,
+                                roots,
+                                caller,
+                                r.no_require,
+                                runtime::runtime_dir().string(),
+                                p.scratch->dir().string()};
     backend->add_to_run(ctx, p.spec);
 }
 

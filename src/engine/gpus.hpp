@@ -1,6 +1,6 @@
-// prepare's GPU step: the run's request handed to the GPU layer (vendor/backend.hpp), which picks
-// the vendor, discovers the host (cached per boot), applies the doctor's verdict on the image as
-// policy before any namespace exists, and injects the GPUs as edits of the runtime spec. A run
+// prepare's GPU step: the run's request handed to the GPU layer (gpu_vendors/backend.hpp), which
+// picks the vendor, discovers the host (cached per boot), applies the doctor's verdict on the image
+// as policy before any namespace exists, and injects the GPUs as edits of the runtime spec. A run
 // that asks for no GPU reads nothing of the host.
 #pragma once
 

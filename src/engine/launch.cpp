@@ -318,7 +318,7 @@ Outcome run(Prepared& p) {
     return {status, {}};
 }
 
-Outcome execute(store::Store& store, Request request, Caller caller,
+Outcome execute(store::Store& store, RunRequest request, Caller caller,
                 std::unique_ptr<runtime::EarlyStart> early) {
     auto p = prepare(store, std::move(request), std::move(caller), std::move(early));
     return run(p);

@@ -42,7 +42,7 @@ void check_publish(const std::string& p, bool network_none) {
 
 } // namespace
 
-void check_flags(const Request& r, runspec::RunOptions& o) {
+void check_flags(const RunRequest& r, runspec::RunOptions& o) {
     if (r.network != "host" && r.network != "none")
         throw Error(Errc::usage, "unsupported --network \"" + r.network + "\"", "use host or none");
     o.network_none = r.network == "none";
@@ -83,7 +83,7 @@ void check_flags(const Request& r, runspec::RunOptions& o) {
     }
 }
 
-void add_options(const Request& r, runspec::RunOptions& o) {
+void add_options(const RunRequest& r, runspec::RunOptions& o) {
     o.command = r.command;
     o.entrypoint = r.entrypoint;
     o.env = r.env;
@@ -107,7 +107,7 @@ void add_options(const Request& r, runspec::RunOptions& o) {
             for (auto& n : runspec::host_devices(d)) o.devices.push_back(n);
 }
 
-WritableLayer writable_layer(const Request& r) {
+WritableLayer writable_layer(const RunRequest& r) {
     if (r.read_only) return {};
     std::string want = r.writable_layer;
     if (want.empty())
@@ -132,7 +132,7 @@ WritableLayer writable_layer(const Request& r) {
     return c;
 }
 
-runtime::Resources resources(const Request& r) {
+runtime::Resources resources(const RunRequest& r) {
     runtime::Resources res;
     if (!r.memory.empty()) res.memory = runtime::parse_memory(r.memory);
     if (!r.cpus.empty()) res.cpus = runtime::parse_cpus(r.cpus);

@@ -12,15 +12,15 @@ namespace gantry::engine {
 
 // The flags checked before anything is started or read: --network, --ipc, --shm-size, -p,
 // --runtime, --userns, --security-opt and --write-warn. Fills what they decide into OPT.
-void check_flags(const Request& r, runspec::RunOptions& opt);
+void check_flags(const RunRequest& r, runspec::RunOptions& opt);
 // The rest of the run options (command, entrypoint, env, binds, tmpfs, ulimits, capabilities,
 // host devices), once the early start is under way.
-void add_options(const Request& r, runspec::RunOptions& opt);
+void add_options(const RunRequest& r, runspec::RunOptions& opt);
 // --writable-layer (or GANTRY_WRITABLE_LAYER): memory[:SIZE] where the kernel's tmpfs takes the
 // overlay's user.* xattrs (Linux 6.6), else disk; none for --read-only.
-WritableLayer writable_layer(const Request& r);
+WritableLayer writable_layer(const RunRequest& r);
 // --memory, --cpus and --pids-limit.
-runtime::Resources resources(const Request& r);
+runtime::Resources resources(const RunRequest& r);
 // --shm-size: a size in docker's binary units ("64m", "8g"), above zero.
 std::uint64_t shm_size(const std::string& value);
 

@@ -1,4 +1,4 @@
-// prepare(): the recipe that turns a Request into a container ready to launch. Each step is a
+// prepare(): the recipe that turns a RunRequest into a container ready to launch. Each step is a
 // function below, in the order they run; what a user can get wrong is checked before anything
 // is started, and the early start is begun as soon as its namespaces are known, so that the
 // container process is created while the image is read and the spec built.
@@ -186,7 +186,7 @@ void write_hook_bundle(Prepared& p) {
 
 } // namespace
 
-Prepared prepare(store::Store& store, Request request, Caller caller,
+Prepared prepare(store::Store& store, RunRequest request, Caller caller,
                  std::unique_ptr<runtime::EarlyStart> early) {
     Prepared p;
     p.request = std::move(request);

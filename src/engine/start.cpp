@@ -35,7 +35,7 @@ std::array<std::vector<oci::IdMapping>, 2> Caller::id_maps(const std::string& us
     return *subid_maps;
 }
 
-bool may_start_early(const Request& r, Caller& c) {
+bool may_start_early(const RunRequest& r, Caller& c) {
     // uid 0 in a user namespace: the plain path (the launcher writes root's maps from outside)
     // (keep-id: the early start's process maps root, not the caller's own ids)
     if (c.real_root || c.uid == 0 || r.detach || r.init || !r.memory.empty() || !r.cpus.empty() ||
@@ -45,7 +45,7 @@ bool may_start_early(const Request& r, Caller& c) {
     return runtime::is_single_id(maps[0]) && runtime::is_single_id(maps[1]);
 }
 
-std::unique_ptr<runtime::EarlyStart> start_early(const Request& r, const runspec::RunOptions& o,
+std::unique_ptr<runtime::EarlyStart> start_early(const RunRequest& r, const runspec::RunOptions& o,
                                                  Caller& c) {
     if (!may_start_early(r, c)) return nullptr;
     return runtime::EarlyStart::begin(runspec::namespaces(o), c.uid, c.gid);

@@ -1,5 +1,6 @@
 // A device node (gpu/device_node.hpp's DeviceNode, every vendor's) as an entry of a host cache: the
-// NVIDIA cache (vendor/nvidia/host_cache.hpp) and the AMD one (gpu/amd/cache.hpp) share it.
+// NVIDIA cache (gpu_vendors/nvidia/host_cache.hpp) and the AMD one (gpu_vendors/amd/cache.hpp)
+// share it.
 #pragma once
 
 #include "gpu/device_node.hpp"

@@ -1,7 +1,7 @@
 // gpu/gpus_flag: docker's `--gpus` grammar, which every vendor reads the same way (`all`, a count,
 // `device=LIST`, `count=N`, `capabilities=LIST`, `driver=`, a GPU-/MIG- UUID), and docker's
 // device-list words (`all`, `none`, `void`, ""). What a device name or a capability means is the
-// chosen vendor's (vendor/nvidia/request.hpp, gpu/amd/request.hpp).
+// chosen vendor's (gpu_vendors/nvidia/request.hpp, gpu_vendors/amd/request.hpp).
 #pragma once
 
 #include <optional>

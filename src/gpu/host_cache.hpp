@@ -1,9 +1,10 @@
-// gpu/host_cache: the mechanism every vendor's host cache shares (vendor/nvidia/host_cache.hpp,
-// gpu/amd/cache.hpp), so that a GPU container start does not discover the host each time: the
-// key of an entry (CacheKey: a SHA-256 over what discovery reads that can change while gantry is
-// installed) and the step that reads an entry back or discovers and stores one. Entries are JSON
-// files named by the key; a missing or damaged entry is discovered afresh, and no error of the
-// cache is the caller's (caching is an optimisation only).
+// gpu/host_cache: the mechanism every vendor's host cache shares
+// (gpu_vendors/nvidia/host_cache.hpp, gpu_vendors/amd/cache.hpp), so that a GPU container start
+// does not discover the host each time: the key of an entry (CacheKey: a SHA-256 over what
+// discovery reads that can change while gantry is installed) and the step that reads an entry back
+// or discovers and stores one. Entries are JSON files named by the key; a missing or damaged entry
+// is discovered afresh, and no error of the cache is the caller's (caching is an optimisation
+// only).
 #pragma once
 
 #include "util/error.hpp"

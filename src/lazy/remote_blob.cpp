@@ -27,7 +27,7 @@ std::string RemoteBlob::fetch(std::uint64_t offset, std::size_t length) {
                                            "registry was given to fetch it from");
     auto now = std::chrono::steady_clock::now();
     if (failed_ && now - failed_at_ < kFailFast) throw *failed_;
-    registry::Request req;
+    registry::HttpRequest req;
     req.headers = {"Range: bytes=" + std::to_string(offset) + "-" +
                    std::to_string(offset + length - 1)};
     req.max_body = length + 1;

@@ -1,11 +1,11 @@
 #include "ocirt/gpus.hpp"
 
 #include "cdi/registry.hpp"
+#include "gpu_vendors/backend.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
-#include "vendor/backend.hpp"
 
 #include <cstdlib>
 
@@ -48,11 +48,11 @@ std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec) {
         added.insert(added.end(), names.begin(), names.end());
     }
     // the vendors' environment contract
-    vendor::Roots roots{env_or("GANTRY_DRIVER_ROOT", "/"), env_or("GANTRY_DEV_ROOT", "/"),
-                        env_or("GANTRY_SYS_ROOT", "/")};
+    gpu_vendors::Roots roots{env_or("GANTRY_DRIVER_ROOT", "/"), env_or("GANTRY_DEV_ROOT", "/"),
+                             env_or("GANTRY_SYS_ROOT", "/")};
     std::vector<std::string> warnings;
-    auto devs = vendor::add_to_bundle(spec, roots, std::nullopt, spec.env, std::nullopt,
-                                      fs::self_exe(), &warnings);
+    auto devs = gpu_vendors::add_to_bundle(spec, roots, std::nullopt, spec.env, std::nullopt,
+                                           fs::self_exe(), &warnings);
     for (auto& w : warnings) log::warn(w);
     added.insert(added.end(), devs.begin(), devs.end());
     return added;

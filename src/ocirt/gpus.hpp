@@ -3,7 +3,7 @@
 // `cdi.k8s.io/KEY: vendor.com/class=name[,vendor.com/class=name...]`, as containerd and CRI-O
 // write them), and the vendors' environment contract in process.env (NVIDIA_VISIBLE_DEVICES,
 // AMD_VISIBLE_DEVICES ... as `gantry run` reads an image's), through the GPU layer's bundle
-// edits (vendor::add_to_bundle, hooks included). A caller of an OCI runtime passes no flags of
+// edits (gpu_vendors::add_to_bundle, hooks included). A caller of an OCI runtime passes no flags of
 // gantry's, so where the host is comes from the runtime's environment: GANTRY_DRIVER_ROOT,
 // GANTRY_DEV_ROOT, GANTRY_SYS_ROOT (default /) and GANTRY_CDI_SPEC_DIRS (colon-separated, after
 // /etc/cdi and /var/run/cdi). A bundle that asks for no GPU reads nothing of the host.

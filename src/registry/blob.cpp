@@ -110,7 +110,7 @@ void BlobDownload::transfer() {
         }
         if (size && offset == size) return; // all there (verified by the reader's hash)
         if (stop_) return;
-        Request req;
+        HttpRequest req;
         if (offset > 0) req.headers.push_back("Range: bytes=" + std::to_string(offset) + "-");
         std::uint64_t skip = 0;
         req.on_headers = [&](const Response& r) {

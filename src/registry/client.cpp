@@ -179,12 +179,12 @@ void Client::decide_scheme() {
     if (insecure_) {
         // podman's rule: an insecure registry may speak plain http; try https first.
         Session s;
-        Request ping;
+        HttpRequest ping;
         ping.url = "https://" + host_ + "/v2/";
         try {
             s.perform(ping, opt_.transport);
         } catch (const TransportError& e) {
-            Request p2;
+            HttpRequest p2;
             p2.url = "http://" + host_ + "/v2/";
             try {
                 s.perform(p2, opt_.transport);
@@ -233,7 +233,7 @@ void Client::sleep_before_retry(unsigned attempt, const Response* r) const {
     std::this_thread::sleep_for(std::chrono::duration<double>(delay));
 }
 
-Response Client::call(Request req, const std::string& target,
+Response Client::call(HttpRequest req, const std::string& target,
                       const std::vector<std::string>& scopes, Retry retry) {
     bool absolute = target.starts_with("http://") || target.starts_with("https://");
     req.url = absolute ? target : base() + target;
@@ -314,7 +314,7 @@ void Client::fetch_token(const Challenge& c, const std::vector<std::string>& sco
         !cs.empty() && std::find(all.begin(), all.end(), cs) == all.end())
         all.push_back(cs);
     auto& cr = creds();
-    Request req;
+    HttpRequest req;
     if (cr && cr->identity_token) {
         // OAuth2 refresh-token grant (the distribution token spec's POST /token), as docker
         // does with an identity token: one space-separated scope, the secret in the body
@@ -400,7 +400,7 @@ void Client::fetch_token(const Challenge& c, const std::vector<std::string>& sco
 }
 
 void Client::login_check() {
-    Request req;
+    HttpRequest req;
     auto r = call(req, "/v2/", {}, Retry::all);
     if (r.status == 200) return;
     if (r.status == 401) {

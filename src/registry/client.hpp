@@ -50,8 +50,8 @@ class Client {
     // Sends req to `target`: a path below the API root ("/v2/REPO/manifests/TAG") or an absolute
     // URL (upload locations). Authenticates for `scopes` ("repository:a/b:pull,push"). Returns
     // any HTTP response; throws on transport failures after the retries.
-    Response call(Request req, const std::string& target, const std::vector<std::string>& scopes,
-                  Retry retry = Retry::all);
+    Response call(HttpRequest req, const std::string& target,
+                  const std::vector<std::string>& scopes, Retry retry = Retry::all);
 
     // Verifies credentials: GET /v2/ and, for bearer registries, a token for no scope.
     void login_check();

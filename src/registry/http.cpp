@@ -22,7 +22,7 @@ bool TransportError::aborted() const {
 namespace {
 
 struct Exchange {
-    const Request* req;
+    const HttpRequest* req;
     Response* resp;
     CURL* h;
     bool started = false; // on_headers called
@@ -84,7 +84,7 @@ std::size_t on_write(char* p, std::size_t size, std::size_t n, void* ud) {
 
 std::size_t on_read(char* buf, std::size_t size, std::size_t n, void* ud) {
     auto* x = static_cast<Exchange*>(ud);
-    const Request& r = *x->req;
+    const HttpRequest& r = *x->req;
     std::size_t want = size * n;
     if (r.body_fd >= 0) {
         std::uint64_t left = r.body_length - x->sent;
@@ -139,7 +139,7 @@ Session::~Session() {
     if (h_) curl().easy_cleanup(static_cast<CURL*>(h_));
 }
 
-Response Session::perform(const Request& req, const Transport& t) {
+Response Session::perform(const HttpRequest& req, const Transport& t) {
     const CurlApi& c = curl();
     CURL* h = static_cast<CURL*>(h_);
     c.easy_reset(h); // keeps the connection cache

@@ -30,7 +30,7 @@ struct Response {
     std::string header(const std::string& lower_name) const;
 };
 
-struct Request {
+struct HttpRequest {
     std::string method = "GET";
     std::string url;
     std::vector<std::string> headers; // "Name: value"
@@ -70,7 +70,7 @@ class Session {
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
-    Response perform(const Request& req, const Transport& t);
+    Response perform(const HttpRequest& req, const Transport& t);
 
   private:
     void* h_ = nullptr;

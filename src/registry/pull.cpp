@@ -47,7 +47,7 @@ struct Fetched {
 
 Fetched get_manifest(Client& c, const std::string& repo, const std::string& ref,
                      const std::string& what, const std::optional<Digest>& expect) {
-    Request req;
+    HttpRequest req;
     req.headers.push_back(kManifestAccept);
     req.max_body = 4u << 20;
     auto r = c.call(req, "/v2/" + repo + "/manifests/" + ref, {"repository:" + repo + ":pull"});
@@ -159,7 +159,7 @@ PullResult pull_logical(store::Store& store, const oci::Reference& ref, const Pu
                                     opt.jobs ? opt.jobs
                                              : std::max(3u, std::thread::hardware_concurrency())});
     std::string cfg_text = importer.json_blob(manifest.config.digest, [&] {
-        Request req;
+        HttpRequest req;
         req.max_body = 32u << 20;
         auto r = client.call(req, "/v2/" + repo + "/blobs/" + manifest.config.digest.str(),
                              {"repository:" + repo + ":pull"});
@@ -270,7 +270,7 @@ ImageMetadata metadata_logical(const oci::Reference& ref, const PullOptions& opt
     }
     md.manifest = oci::Manifest::parse(md.manifest_text, mtype);
     const Digest& cd = md.manifest.config.digest;
-    Request req;
+    HttpRequest req;
     req.max_body = 32u << 20;
     auto r = md.client->call(req, "/v2/" + src.ref.path + "/blobs/" + cd.str(),
                              {"repository:" + src.ref.path + ":pull"});

@@ -50,7 +50,7 @@ class Pusher {
 
     Outcome blob(const Descriptor& d, Progress::Bar* bar) {
         const std::string what = "blob " + d.digest.str();
-        Request head;
+        HttpRequest head;
         head.method = "HEAD";
         auto r = client_.call(head, "/v2/" + repo_ + "/blobs/" + d.digest.str(), scopes());
         if (r.status == 200) {
@@ -62,7 +62,7 @@ class Pusher {
         std::string location;
         auto src = sources_.find(d.digest);
         if (src != sources_.end()) {
-            Request post;
+            HttpRequest post;
             post.method = "POST";
             auto m = client_.call(
                 post,
@@ -80,7 +80,7 @@ class Pusher {
                            std::to_string(m.status) + ")");
         }
         if (location.empty()) {
-            Request post;
+            HttpRequest post;
             post.method = "POST";
             auto p = client_.call(post, "/v2/" + repo_ + "/blobs/uploads/", scopes());
             if (p.status != 202) client_.fail(p, "upload of " + what, repo_);
@@ -99,7 +99,7 @@ class Pusher {
         if (size > opt_.chunk_size) {
             while (off < size) {
                 std::uint64_t len = std::min<std::uint64_t>(opt_.chunk_size, size - off);
-                Request patch;
+                HttpRequest patch;
                 patch.method = "PATCH";
                 patch.body_fd = fd.get();
                 patch.body_offset = off;
@@ -115,7 +115,7 @@ class Pusher {
                 bar->bytes += static_cast<std::int64_t>(len);
             }
         }
-        Request put;
+        HttpRequest put;
         put.method = "PUT";
         put.headers = {"Content-Type: application/octet-stream"};
         if (off < size) {
@@ -227,7 +227,7 @@ PushResult push(store::Store& store, const std::string& src, const std::string& 
                     "destination " + dest.familiar() + " pins " + dest.digest +
                         " but the image's manifest is " + md.str(),
                     "push to a tag, or pin the manifest's own digest");
-    Request put;
+    HttpRequest put;
     put.method = "PUT";
     put.body = mtext;
     put.headers = {"Content-Type: " + mt};

@@ -54,10 +54,10 @@ namespace {
 oci::Digest upload_small_blob(Client& client, const std::string& repo, const std::string& data) {
     const std::vector<std::string> scopes = {"repository:" + repo + ":pull,push"};
     auto d = oci::Digest::of(data);
-    Request head;
+    HttpRequest head;
     head.method = "HEAD";
     if (client.call(head, "/v2/" + repo + "/blobs/" + d.str(), scopes).status == 200) return d;
-    Request post;
+    HttpRequest post;
     post.method = "POST";
     auto p = client.call(post, "/v2/" + repo + "/blobs/uploads/", scopes);
     if (p.status != 202) client.fail(p, "upload of a sigstore signature", repo);
@@ -69,7 +69,7 @@ oci::Digest upload_small_blob(Client& client, const std::string& repo, const std
     if (!loc.starts_with("http://") && !loc.starts_with("https://"))
         loc = client.base() + (loc.starts_with('/') ? "" : "/") + loc;
     loc += (loc.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") + d.str();
-    Request put;
+    HttpRequest put;
     put.method = "PUT";
     put.body = data;
     put.headers = {"Content-Type: application/octet-stream"};
@@ -97,7 +97,7 @@ std::string sign_pushed_sigstore(const ClientOptions& opt, const oci::Reference&
         site::sigstore_sign(read_sigstore_key(key_file), passphrase, payload, key_file);
     // the signatures already attached stay (a second signer adds a layer)
     nlohmann::json layers = nlohmann::json::array();
-    Request get;
+    HttpRequest get;
     get.headers.push_back("Accept: application/vnd.oci.image.manifest.v1+json");
     get.max_body = 4u << 20;
     auto old = client.call(get, "/v2/" + repo + "/manifests/" + tag,
@@ -129,7 +129,7 @@ std::string sign_pushed_sigstore(const ClientOptions& opt, const oci::Reference&
           {"size", config.size()},
           {"digest", cd.str()}}},
         {"layers", layers}}.dump();
-    Request put;
+    HttpRequest put;
     put.method = "PUT";
     put.body = manifest;
     put.headers = {"Content-Type: application/vnd.oci.image.manifest.v1+json"};

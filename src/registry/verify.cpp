@@ -30,7 +30,7 @@ std::optional<std::string> lookaside_file(const std::string& path) {
 
 std::optional<std::string> lookaside_http(const std::string& url) {
     Session s;
-    Request req;
+    HttpRequest req;
     req.url = url;
     req.max_body = site::kMaxSignatureBytes;
     Transport t;
@@ -84,7 +84,7 @@ fetch_attachments(Client& client, const oci::Reference& physical, const oci::Dig
     const std::string& repo = physical.path;
     const std::string tag = site::sigstore_attachment_tag(digest);
     const std::vector<std::string> scopes = {"repository:" + repo + ":pull"};
-    Request req;
+    HttpRequest req;
     req.headers.push_back("Accept: application/vnd.oci.image.manifest.v1+json");
     req.max_body = 4u << 20;
     auto r = client.call(req, "/v2/" + repo + "/manifests/" + tag, scopes);
@@ -97,7 +97,7 @@ fetch_attachments(Client& client, const oci::Reference& physical, const oci::Dig
             out.push_back(std::move(sig));
             continue;
         }
-        Request b;
+        HttpRequest b;
         b.max_body = site::kMaxSignatureBytes;
         auto br = client.call(b, "/v2/" + repo + "/blobs/" + layer.digest.str(), scopes);
         if (br.status != 200)

@@ -1,6 +1,6 @@
 // util/mapped_file: a regular file mapped read-only for as long as the object lives, what the
 // device-code scanners read whole files through (compat/fatbin, compat/hip_fatbin,
-// vendor/nvidia/forward_compat). An empty file maps to no bytes.
+// gpu_vendors/nvidia/forward_compat). An empty file maps to no bytes.
 #pragma once
 
 #include <cstddef>

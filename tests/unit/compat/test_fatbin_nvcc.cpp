@@ -2,9 +2,9 @@
 // compression, -rdc, family and LTO entries, a raw .fatbin), and can_run on their entries.
 // Skipped when nvcc is not found.
 #include "compat/fatbin.hpp"
+#include "gpu_vendors/nvidia/kernels.hpp"
 #include "util/fs.hpp"
 #include "util/lz4.hpp"
-#include "vendor/nvidia/kernels.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -21,7 +21,7 @@
 namespace compat_fatbin_nvcc_test {
 
 using namespace gantry::compat;
-using namespace gantry::vendor::nvidia;
+using namespace gantry::gpu_vendors::nvidia;
 
 namespace stdfs = std::filesystem;
 

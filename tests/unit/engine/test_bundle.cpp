@@ -14,7 +14,7 @@ namespace engine_bundle_test {
 using gantry::Errc;
 using gantry::Error;
 using gantry::engine::Caller;
-using gantry::engine::Request;
+using gantry::engine::RunRequest;
 using gantry::testing::FixtureStore;
 namespace stdfs = std::filesystem;
 
@@ -29,7 +29,7 @@ const std::map<std::string, std::string> kFiles = {{"etc/passwd", "root:x:0:0::/
 TEST(EngineBundle, WritesConfigAndRootfs) {
     FixtureStore fx;
     fx.add_image("sample:1", kConfig, kFiles);
-    Request r;
+    RunRequest r;
     r.image = "sample:1";
     r.command = {"/bin/echo", "hi"};
     r.env = {"A=1"};
@@ -61,7 +61,7 @@ TEST(EngineBundle, RefusesANonEmptyDirectoryAndLeavesIt) {
     auto dir = fx.dir() / "taken";
     stdfs::create_directories(dir);
     gantry::fs::write_atomic(dir / "mine", "keep");
-    Request r;
+    RunRequest r;
     r.image = "sample:1";
     try {
         gantry::engine::write_bundle(fx.store(), r, dir.string(), Caller::current());
@@ -78,7 +78,7 @@ TEST(EngineBundle, AnEmptyDirectoryIsReplaced) {
     fx.add_image("sample:1", kConfig, kFiles);
     auto dir = fx.dir() / "empty";
     stdfs::create_directories(dir);
-    Request r;
+    RunRequest r;
     r.image = "sample:1";
     gantry::engine::write_bundle(fx.store(), r, dir.string(), Caller::current());
     EXPECT_TRUE(stdfs::exists(dir / "config.json"));

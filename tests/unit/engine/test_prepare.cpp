@@ -18,7 +18,7 @@ namespace engine_prepare_test {
 using gantry::Errc;
 using gantry::Error;
 using gantry::engine::Caller;
-using gantry::engine::Request;
+using gantry::engine::RunRequest;
 using gantry::testing::FixtureStore;
 namespace engine = gantry::engine;
 
@@ -74,7 +74,7 @@ void expect_nothing_left(FixtureStore& fx) {
 TEST(EnginePrepare, BuildsTheSpecFromImageAndRequest) {
     FixtureStore fx;
     fx.add_image("sample:1", kConfig, kFiles);
-    Request r;
+    RunRequest r;
     r.image = "sample:1";
     r.command = {"/bin/true", "x"};
     r.env = {"FROM_FLAG=2"};
@@ -100,7 +100,7 @@ TEST(EnginePrepare, BuildsTheSpecFromImageAndRequest) {
 TEST(EnginePrepare, RootlessSpecMapsTheCallersId) {
     FixtureStore fx;
     fx.add_image("sample:1", kConfig, kFiles);
-    Request r;
+    RunRequest r;
     r.image = "sample:1";
     r.init = true; // keeps it off the early start: this test starts no process
     auto p = engine::prepare(fx.store(), r, user_caller(4321));
@@ -115,33 +115,33 @@ TEST(EnginePrepare, UserErrorsNameTheFlagAndLeaveNothing) {
     FixtureStore fx;
     fx.add_image("sample:1", kConfig, kFiles);
     struct Case {
-        std::function<void(Request&)> set;
+        std::function<void(RunRequest&)> set;
         Errc code;
         std::string says;
     };
     std::vector<Case> cases = {
-        {[](Request& r) { r.image.clear(); }, Errc::invalid, "invalid image reference \"\""},
-        {[](Request& r) { r.network = "bridge"; }, Errc::usage, "--network"},
-        {[](Request& r) { r.ipc = "container:x"; }, Errc::usage, "--ipc"},
-        {[](Request& r) {
+        {[](RunRequest& r) { r.image.clear(); }, Errc::invalid, "invalid image reference \"\""},
+        {[](RunRequest& r) { r.network = "bridge"; }, Errc::usage, "--network"},
+        {[](RunRequest& r) { r.ipc = "container:x"; }, Errc::usage, "--ipc"},
+        {[](RunRequest& r) {
              r.ipc = "host";
              r.shm_size = "1g";
          },
          Errc::usage, "--shm-size"},
-        {[](Request& r) { r.publish = {"80:8080"}; }, Errc::usage, "-p 80:8080"},
-        {[](Request& r) { r.runtime = "runc"; }, Errc::usage, "--runtime runc"},
-        {[](Request& r) { r.userns = "host"; }, Errc::usage, "--userns"},
-        {[](Request& r) { r.pid = "container:x"; }, Errc::usage, "--pid"},
-        {[](Request& r) { r.security_opt = {"apparmor=x"}; }, Errc::usage, "--security-opt"},
-        {[](Request& r) { r.write_warn = "lots"; }, Errc::usage, "--write-warn"},
-        {[](Request& r) { r.memory = "1x"; }, Errc::usage, "--memory"},
-        {[](Request& r) { r.writable_layer = "ram"; }, Errc::usage, "--writable-layer"},
-        {[](Request& r) { r.devices = {"nvidia.com/gpu"}; }, Errc::usage, "not a CDI device"},
-        {[](Request& r) { r.image = "missing:1"; }, Errc::not_found, "missing"},
-        {[](Request& r) { r.workdir = "relative"; }, Errc::usage, "-w"},
+        {[](RunRequest& r) { r.publish = {"80:8080"}; }, Errc::usage, "-p 80:8080"},
+        {[](RunRequest& r) { r.runtime = "runc"; }, Errc::usage, "--runtime runc"},
+        {[](RunRequest& r) { r.userns = "host"; }, Errc::usage, "--userns"},
+        {[](RunRequest& r) { r.pid = "container:x"; }, Errc::usage, "--pid"},
+        {[](RunRequest& r) { r.security_opt = {"apparmor=x"}; }, Errc::usage, "--security-opt"},
+        {[](RunRequest& r) { r.write_warn = "lots"; }, Errc::usage, "--write-warn"},
+        {[](RunRequest& r) { r.memory = "1x"; }, Errc::usage, "--memory"},
+        {[](RunRequest& r) { r.writable_layer = "ram"; }, Errc::usage, "--writable-layer"},
+        {[](RunRequest& r) { r.devices = {"nvidia.com/gpu"}; }, Errc::usage, "not a CDI device"},
+        {[](RunRequest& r) { r.image = "missing:1"; }, Errc::not_found, "missing"},
+        {[](RunRequest& r) { r.workdir = "relative"; }, Errc::usage, "-w"},
     };
     for (auto& c : cases) {
-        Request r;
+        RunRequest r;
         r.image = "sample:1";
         c.set(r);
         auto e = error_of([&] { engine::prepare(fx.store(), r, root_caller()); });
@@ -156,7 +156,7 @@ TEST(EnginePrepare, RefusesAnImageForAnotherArchitecture) {
     FixtureStore fx;
     std::string other = gantry::oci::Platform::host().architecture == "arm64" ? "amd64" : "arm64";
     fx.add_image("foreign:1", kConfig, kFiles, other);
-    Request r;
+    RunRequest r;
     r.image = "foreign:1";
     auto e = error_of([&] { engine::prepare(fx.store(), r, root_caller()); });
     ASSERT_TRUE(e);
@@ -167,7 +167,7 @@ TEST(EnginePrepare, RefusesAnImageForAnotherArchitecture) {
 TEST(EnginePrepare, AnImageWithoutACommandNeedsOne) {
     FixtureStore fx;
     fx.add_image("nocmd:1", {{"Env", {"A=1"}}}, kFiles);
-    Request r;
+    RunRequest r;
     r.image = "nocmd:1";
     auto e = error_of([&] { engine::prepare(fx.store(), r, root_caller()); });
     ASSERT_TRUE(e);
@@ -180,7 +180,7 @@ TEST(EnginePrepare, GpusFromTheImagesContractWithoutADriverFail) {
     auto cfg = kConfig;
     cfg["Env"].push_back("NVIDIA_VISIBLE_DEVICES=all");
     fx.add_image("cuda:1", cfg, kFiles);
-    Request r;
+    RunRequest r;
     r.image = "cuda:1";
     r.gpu_roots.driver_root = (fx.dir() / "no-driver").string(); // an empty host: no driver
     r.gpu_roots.dev_root = r.gpu_roots.driver_root;              // and no devices
@@ -196,13 +196,13 @@ TEST(EnginePrepare, GpusFromTheImagesContractWithoutADriverFail) {
 
 TEST(EngineStart, OneDecisionForTheEarlyStart) {
     auto c = user_caller();
-    Request r;
+    RunRequest r;
     EXPECT_TRUE(engine::may_start_early(r, c));
-    for (auto set : std::vector<std::function<void(Request&)>>{
-             [](Request& q) { q.detach = true; }, [](Request& q) { q.init = true; },
-             [](Request& q) { q.memory = "1g"; }, [](Request& q) { q.cpus = "1"; },
-             [](Request& q) { q.pids_limit = "10"; }}) {
-        Request q;
+    for (auto set : std::vector<std::function<void(RunRequest&)>>{
+             [](RunRequest& q) { q.detach = true; }, [](RunRequest& q) { q.init = true; },
+             [](RunRequest& q) { q.memory = "1g"; }, [](RunRequest& q) { q.cpus = "1"; },
+             [](RunRequest& q) { q.pids_limit = "10"; }}) {
+        RunRequest q;
         set(q);
         EXPECT_FALSE(engine::may_start_early(q, c));
     }
@@ -218,7 +218,7 @@ TEST(EngineStart, OneDecisionForTheEarlyStart) {
 }
 
 TEST(EngineOptions, WritableLayerGrammar) {
-    Request r;
+    RunRequest r;
     r.writable_layer = "disk";
     EXPECT_EQ(engine::writable_layer(r).layer, gantry::store::Layer::disk);
     r.read_only = true;

@@ -3,9 +3,9 @@
 // one, one without ld.so.cache, an empty one, a WSL one, and one whose NVML is a small fake.
 #include "gpu/elf.hpp"
 #include "gpu/ldcache.hpp"
+#include "gpu_vendors/nvidia/host.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
-#include "vendor/nvidia/host.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -32,7 +32,7 @@ namespace gpu = gantry::gpu;
 namespace ldcache = gantry::gpu::ldcache;
 namespace elf = gantry::gpu::elf;
 namespace stdfs = std::filesystem;
-using gpu::Capability;
+using gantry::gpu_vendors::nvidia::Capability;
 
 namespace {
 
@@ -273,19 +273,20 @@ void lay_out_rest(const std::string& root) {
     stdfs::create_directories(root + "/tmp/nvidia-mps");
 }
 
-const gpu::Library* find_lib(const gpu::Host& h, const std::string& name, bool lib32 = false) {
+const gantry::gpu_vendors::nvidia::Library* find_lib(const gantry::gpu_vendors::nvidia::Host& h,
+                                                     const std::string& name, bool lib32 = false) {
     for (const auto& l : h.libraries) {
         if (l.name == name && l.lib32 == lib32) return &l;
     }
     return nullptr;
 }
 
-bool has_note(const gpu::Host& h, const std::string& part) {
+bool has_note(const gantry::gpu_vendors::nvidia::Host& h, const std::string& part) {
     return std::any_of(h.notes.begin(), h.notes.end(),
                        [&](const std::string& n) { return n.find(part) != std::string::npos; });
 }
 
-std::string all_notes(const gpu::Host& h) {
+std::string all_notes(const gantry::gpu_vendors::nvidia::Host& h) {
     std::string s;
     for (const auto& n : h.notes) s += n + "\n";
     return s;
@@ -457,31 +458,35 @@ TEST(GpuElf, TruncatedAndHostileObjectsFailCleanly) {
 // Parsers and tables
 
 TEST(GpuParse, DriverVersionFromProc) {
-    EXPECT_EQ(
-        gpu::parse_proc_version("NVRM version: NVIDIA UNIX x86_64 Kernel Module  515.76  Mon "
-                                "Sep 12 19:21:56 UTC 2022\nGCC version:  gcc version 7.5.0\n"),
-        "515.76");
-    EXPECT_EQ(gpu::parse_proc_version("NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.82.07  "
-                                      "Tue Aug  5 17:24:00 UTC 2025\n"),
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::parse_proc_version(
+                  "NVRM version: NVIDIA UNIX x86_64 Kernel Module  515.76  Mon "
+                  "Sep 12 19:21:56 UTC 2022\nGCC version:  gcc version 7.5.0\n"),
+              "515.76");
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::parse_proc_version(
+                  "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.82.07  "
+                  "Tue Aug  5 17:24:00 UTC 2025\n"),
               "580.82.07");
-    EXPECT_EQ(gpu::parse_proc_version("NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  "
-                                      "575.57.08  Release Build  (dvs-builder@U16)  Tue May 20"),
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::parse_proc_version(
+                  "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  "
+                  "575.57.08  Release Build  (dvs-builder@U16)  Tue May 20"),
               "575.57.08");
-    EXPECT_EQ(gpu::parse_proc_version("NVRM version: NVIDIA UNIX Open Kernel Module for aarch64  "
-                                      "580.65.06  Release Build\n"),
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::parse_proc_version(
+                  "NVRM version: NVIDIA UNIX Open Kernel Module for aarch64  "
+                  "580.65.06  Release Build\n"),
               "580.65.06");
-    EXPECT_EQ(gpu::parse_proc_version(""), "");
-    EXPECT_EQ(gpu::parse_proc_version("NVRM version: garbage\n"), "");
-    EXPECT_EQ(gpu::parse_proc_version("NVRM version: Kernel Module  1.2  x"), "");
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::parse_proc_version(""), "");
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::parse_proc_version("NVRM version: garbage\n"), "");
+    EXPECT_EQ(
+        gantry::gpu_vendors::nvidia::parse_proc_version("NVRM version: Kernel Module  1.2  x"), "");
 
-    EXPECT_TRUE(gpu::is_driver_version("580.82.07"));
-    EXPECT_TRUE(gpu::is_driver_version("515.76"));
-    EXPECT_FALSE(gpu::is_driver_version("1"));
-    EXPECT_FALSE(gpu::is_driver_version("1.1"));
-    EXPECT_FALSE(gpu::is_driver_version("580"));
-    EXPECT_FALSE(gpu::is_driver_version("580.x"));
-    EXPECT_FALSE(gpu::is_driver_version("580.1.2.3"));
-    EXPECT_FALSE(gpu::is_driver_version("580..1"));
+    EXPECT_TRUE(gantry::gpu_vendors::nvidia::is_driver_version("580.82.07"));
+    EXPECT_TRUE(gantry::gpu_vendors::nvidia::is_driver_version("515.76"));
+    EXPECT_FALSE(gantry::gpu_vendors::nvidia::is_driver_version("1"));
+    EXPECT_FALSE(gantry::gpu_vendors::nvidia::is_driver_version("1.1"));
+    EXPECT_FALSE(gantry::gpu_vendors::nvidia::is_driver_version("580"));
+    EXPECT_FALSE(gantry::gpu_vendors::nvidia::is_driver_version("580.x"));
+    EXPECT_FALSE(gantry::gpu_vendors::nvidia::is_driver_version("580.1.2.3"));
+    EXPECT_FALSE(gantry::gpu_vendors::nvidia::is_driver_version("580..1"));
 }
 
 TEST(GpuParse, CudaVersionFromBranch) {
@@ -493,84 +498,105 @@ TEST(GpuParse, CudaVersionFromBranch) {
         {"465.19.01", 11030},  {"460.32.03", 11020}, {"455.23.05", 11010},  {"450.51.06", 11000},
         {"590.48.01", 13010},  {"595.10.01", 13020}, {"585.1.1", 13000},    {"536.25", 12020},
     };
-    for (const auto& [v, cuda] : want) EXPECT_EQ(gpu::cuda_version_for_driver(v), cuda) << v;
-    EXPECT_EQ(gpu::cuda_version_for_driver(""), 0);
-    EXPECT_EQ(gpu::cuda_version_for_driver("99.1"), 0);
-    EXPECT_EQ(gpu::cuda_version_string(12090), "12.9");
-    EXPECT_EQ(gpu::cuda_version_string(13000), "13.0");
-    EXPECT_EQ(gpu::cuda_version_string(0), "");
+    for (const auto& [v, cuda] : want)
+        EXPECT_EQ(gantry::gpu_vendors::nvidia::cuda_version_for_driver(v), cuda) << v;
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::cuda_version_for_driver(""), 0);
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::cuda_version_for_driver("99.1"), 0);
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::cuda_version_string(12090), "12.9");
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::cuda_version_string(13000), "13.0");
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::cuda_version_string(0), "");
 }
 
 TEST(GpuParse, LibraryCapabilities) {
-    using Caps = gpu::Capabilities;
-    EXPECT_EQ(gpu::library_capabilities("libcuda.so." + ver),
+    using Caps = gantry::gpu_vendors::nvidia::Capabilities;
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::library_capabilities("libcuda.so." + ver),
               (Caps{Capability::compute, Capability::video}));
-    EXPECT_EQ(gpu::library_capabilities("libnvidia-ml.so.1"), Caps{Capability::utility});
-    EXPECT_EQ(gpu::library_capabilities("libnvidia-pkcs11-openssl3.so." + ver),
-              (Caps{Capability::compute, Capability::video}));
-    EXPECT_EQ(gpu::library_capabilities("libnvcuvid.so." + ver), Caps{Capability::video});
-    EXPECT_EQ(gpu::library_capabilities("libGLX_nvidia.so." + ver),
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::library_capabilities("libnvidia-ml.so.1"),
+              Caps{Capability::utility});
+    EXPECT_EQ(
+        gantry::gpu_vendors::nvidia::library_capabilities("libnvidia-pkcs11-openssl3.so." + ver),
+        (Caps{Capability::compute, Capability::video}));
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::library_capabilities("libnvcuvid.so." + ver),
+              Caps{Capability::video});
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::library_capabilities("libGLX_nvidia.so." + ver),
               (Caps{Capability::graphics, Capability::display}));
-    EXPECT_EQ(gpu::library_capabilities("libnvidia-ngx.so." + ver), Caps{Capability::ngx});
-    EXPECT_EQ(gpu::library_capabilities("libnvidia-whatever.so." + ver),
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::library_capabilities("libnvidia-ngx.so." + ver),
+              Caps{Capability::ngx});
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::library_capabilities("libnvidia-whatever.so." + ver),
               (Caps{Capability::graphics, Capability::display}));
-    EXPECT_EQ(gpu::library_capabilities("/usr/lib/wsl/lib/libdxcore.so"), Caps{});
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::library_capabilities("/usr/lib/wsl/lib/libdxcore.so"),
+              Caps{});
 
-    gpu::Library lib;
+    gantry::gpu_vendors::nvidia::Library lib;
     lib.caps = {Capability::compute, Capability::video};
     EXPECT_TRUE(lib.selected_by({Capability::video}));
     EXPECT_FALSE(lib.selected_by({Capability::utility}));
     lib.lib32 = true;
     EXPECT_FALSE(lib.selected_by({Capability::compute}));
     EXPECT_TRUE(lib.selected_by({Capability::compute, Capability::compat32}));
-    gpu::Library always;
+    gantry::gpu_vendors::nvidia::Library always;
     EXPECT_TRUE(always.selected_by({Capability::utility}));
     EXPECT_FALSE(always.selected_by({}));
 
-    EXPECT_EQ(gpu::capability_from_string("compat32"), Capability::compat32);
-    EXPECT_FALSE(gpu::capability_from_string("all").has_value());
-    EXPECT_EQ(gpu::to_string(gpu::Capabilities{Capability::utility, Capability::compute}),
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::capability_from_string("compat32"),
+              Capability::compat32);
+    EXPECT_FALSE(gantry::gpu_vendors::nvidia::capability_from_string("all").has_value());
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::to_string(gantry::gpu_vendors::nvidia::Capabilities{
+                  Capability::utility, Capability::compute}),
               "compute,utility");
-    EXPECT_EQ(gpu::all_capabilities().size(), 7u);
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::all_capabilities().size(), 7u);
 }
 
 TEST(GpuParse, ProcFiles) {
-    auto majors = gpu::parse_proc_devices("Character devices:\n  1 mem\n195 nvidia-frontend\n"
-                                          "234 nvidia-nvlink\n235 nvidia-caps\n\nBlock devices:\n"
-                                          "259 blkext\n");
+    auto majors = gantry::gpu_vendors::nvidia::parse_proc_devices(
+        "Character devices:\n  1 mem\n195 nvidia-frontend\n"
+        "234 nvidia-nvlink\n235 nvidia-caps\n\nBlock devices:\n"
+        "259 blkext\n");
     EXPECT_EQ(majors["nvidia-frontend"], 195);
     EXPECT_EQ(majors["nvidia-caps"], 235);
     EXPECT_EQ(majors.count("blkext"), 0u);
 
-    auto minors = gpu::parse_mig_minors("config 1\nmonitor 2\ngpu0/gi0/access 3\n"
-                                        "gpu0/gi0/ci0/access 4\nbroken\nx y\n");
+    auto minors =
+        gantry::gpu_vendors::nvidia::parse_mig_minors("config 1\nmonitor 2\ngpu0/gi0/access 3\n"
+                                                      "gpu0/gi0/ci0/access 4\nbroken\nx y\n");
     EXPECT_EQ(minors.size(), 4u);
     EXPECT_EQ(minors["gpu0/gi0/ci0/access"], 4);
 
-    auto info = gpu::parse_information("Model: \t\t Tesla V100-SXM2-16GB\n"
-                                       "GPU UUID: \t GPU-edfee158-11c1-52b8-0517-92f30e7fac88\n"
-                                       "Bus Location: \t 0000:06:00.0\nDevice Minor: \t 0\n");
+    auto info = gantry::gpu_vendors::nvidia::parse_information(
+        "Model: \t\t Tesla V100-SXM2-16GB\n"
+        "GPU UUID: \t GPU-edfee158-11c1-52b8-0517-92f30e7fac88\n"
+        "Bus Location: \t 0000:06:00.0\nDevice Minor: \t 0\n");
     EXPECT_EQ(info["Model"], "Tesla V100-SXM2-16GB");
     EXPECT_EQ(info["Bus Location"], "0000:06:00.0");
 
-    EXPECT_EQ(gpu::normalize_pci_bus_id("0000:3b:00.0"), "00000000:3B:00.0");
-    EXPECT_EQ(gpu::normalize_pci_bus_id("00000000:3B:00.0"), "00000000:3B:00.0");
-    EXPECT_EQ(gpu::normalize_pci_bus_id("garbage"), "");
-    EXPECT_EQ(gpu::normalize_pci_bus_id("0000:3b:00.0x"), "");
-    EXPECT_EQ(gpu::mig_profile_from_name("NVIDIA A100-SXM4-80GB MIG 1g.10gb"), "1g.10gb");
-    EXPECT_EQ(gpu::mig_profile_from_name("NVIDIA A100-SXM4-40GB MIG 1c.2g.10gb"), "1c.2g.10gb");
-    EXPECT_EQ(gpu::mig_profile_from_name("NVIDIA A100-SXM4-80GB"), "");
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::normalize_pci_bus_id("0000:3b:00.0"),
+              "00000000:3B:00.0");
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::normalize_pci_bus_id("00000000:3B:00.0"),
+              "00000000:3B:00.0");
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::normalize_pci_bus_id("garbage"), "");
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::normalize_pci_bus_id("0000:3b:00.0x"), "");
+    EXPECT_EQ(
+        gantry::gpu_vendors::nvidia::mig_profile_from_name("NVIDIA A100-SXM4-80GB MIG 1g.10gb"),
+        "1g.10gb");
+    EXPECT_EQ(
+        gantry::gpu_vendors::nvidia::mig_profile_from_name("NVIDIA A100-SXM4-40GB MIG 1c.2g.10gb"),
+        "1c.2g.10gb");
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::mig_profile_from_name("NVIDIA A100-SXM4-80GB"), "");
 }
 
 TEST(GpuParse, ParamsForContainerTurnOffDeviceFileModification) {
-    EXPECT_EQ(gpu::params_for_container("ModifyDeviceFiles: 1\nDeviceFileMode: 438\n"),
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::params_for_container(
+                  "ModifyDeviceFiles: 1\nDeviceFileMode: 438\n"),
               "ModifyDeviceFiles: 0\nDeviceFileMode: 438\n");
-    EXPECT_EQ(gpu::params_for_container("ResmanDebugLevel: 4294967295\nModifyDeviceFiles: 1\n"),
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::params_for_container(
+                  "ResmanDebugLevel: 4294967295\nModifyDeviceFiles: 1\n"),
               "ResmanDebugLevel: 4294967295\nModifyDeviceFiles: 0\n");
     // only the parameter itself, at the start of a line; nothing to change: nullopt
-    EXPECT_EQ(gpu::params_for_container("XModifyDeviceFiles: 1\n"), std::nullopt);
-    EXPECT_EQ(gpu::params_for_container("ModifyDeviceFiles: 0\n"), std::nullopt);
-    EXPECT_EQ(gpu::params_for_container(""), std::nullopt);
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::params_for_container("XModifyDeviceFiles: 1\n"),
+              std::nullopt);
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::params_for_container("ModifyDeviceFiles: 0\n"),
+              std::nullopt);
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::params_for_container(""), std::nullopt);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -589,15 +615,22 @@ TEST(GpuResolve, SymlinksStayInsideTheRoot) {
     link(root + "/loop1", "loop2");
     link(root + "/loop2", "loop1");
 
-    EXPECT_EQ(gpu::resolve_in_root(root, "/usr/lib/abs.so"), "/usr/lib/real.so.1");
-    EXPECT_EQ(gpu::resolve_in_root(root, "/lib/abs.so"), "/usr/lib/real.so.1");
-    EXPECT_EQ(gpu::resolve_in_root(root, "/usr/lib/up.so"), "/usr/lib/real.so.1");
-    EXPECT_EQ(gpu::resolve_in_root(root, "/../../usr/./lib//real.so.1"), "/usr/lib/real.so.1");
-    EXPECT_EQ(gpu::resolve_in_root(root, "/usr/lib/escape.so"), std::nullopt);
-    EXPECT_EQ(gpu::resolve_in_root(root, "/usr/lib/escape2.so"), std::nullopt);
-    EXPECT_EQ(gpu::resolve_in_root(root, "/loop1"), std::nullopt);
-    EXPECT_EQ(gpu::resolve_in_root(root, "/usr/lib/real.so.1/x"), std::nullopt);
-    EXPECT_EQ(gpu::resolve_in_root(root, "/"), "/");
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::resolve_in_root(root, "/usr/lib/abs.so"),
+              "/usr/lib/real.so.1");
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::resolve_in_root(root, "/lib/abs.so"),
+              "/usr/lib/real.so.1");
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::resolve_in_root(root, "/usr/lib/up.so"),
+              "/usr/lib/real.so.1");
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::resolve_in_root(root, "/../../usr/./lib//real.so.1"),
+              "/usr/lib/real.so.1");
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::resolve_in_root(root, "/usr/lib/escape.so"),
+              std::nullopt);
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::resolve_in_root(root, "/usr/lib/escape2.so"),
+              std::nullopt);
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::resolve_in_root(root, "/loop1"), std::nullopt);
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::resolve_in_root(root, "/usr/lib/real.so.1/x"),
+              std::nullopt);
+    EXPECT_EQ(gantry::gpu_vendors::nvidia::resolve_in_root(root, "/"), "/");
     EXPECT_EQ(gpu::join_root("/", "/dev/x"), "/dev/x");
     EXPECT_EQ(gpu::join_root("/a/", "/dev/x"), "/a/dev/x");
 }
@@ -619,7 +652,8 @@ TEST(GpuDiscover, FullDriverRootWithoutNvml) {
         SCOPED_TRACE(with_cache ? "ld.so.cache" : "directory scan");
         if (with_cache && !cache) continue;
         if (!with_cache) stdfs::remove(root + "/etc/ld.so.cache");
-        gpu::Host h = gpu::discover({root, dev, true});
+        gantry::gpu_vendors::nvidia::Host h =
+            gantry::gpu_vendors::nvidia::discover({root, dev, true});
         EXPECT_EQ(h.driver_version, ver) << all_notes(h);
         EXPECT_EQ(h.cuda_version, 13000);
         EXPECT_EQ(h.proc_root, root + "/proc");
@@ -638,20 +672,22 @@ TEST(GpuDiscover, FullDriverRootWithoutNvml) {
         ASSERT_NE(cuda, nullptr);
         EXPECT_EQ(cuda->soname, "libcuda.so.1");
         EXPECT_EQ(cuda->host_path, root + x64 + "/libcuda.so." + ver);
-        EXPECT_EQ(cuda->caps, (gpu::Capabilities{Capability::compute, Capability::video}));
+        EXPECT_EQ(cuda->caps, (gantry::gpu_vendors::nvidia::Capabilities{Capability::compute,
+                                                                         Capability::video}));
         const auto* cuda32 = find_lib(h, "libcuda.so." + ver, true);
         ASSERT_NE(cuda32, nullptr);
         EXPECT_EQ(cuda32->host_path, root + x32 + "/libcuda.so." + ver);
         const auto* ml = find_lib(h, "libnvidia-ml.so." + ver);
         ASSERT_NE(ml, nullptr);
         EXPECT_EQ(ml->host_path, root + x64 + "/libnvidia-ml.so." + ver); // absolute link, in root
-        EXPECT_EQ(ml->caps, gpu::Capabilities{Capability::utility});
+        EXPECT_EQ(ml->caps, gantry::gpu_vendors::nvidia::Capabilities{Capability::utility});
         EXPECT_EQ(h.nvml_path, root + x64 + "/libnvidia-ml.so." + ver);
         EXPECT_EQ(find_lib(h, "libnvidia-glcore.so." + ver)->soname, "libnvidia-glcore.so." + ver);
-        EXPECT_EQ(find_lib(h, "libnvidia-newthing.so." + ver)->caps,
-                  (gpu::Capabilities{Capability::graphics, Capability::display}));
+        EXPECT_EQ(
+            find_lib(h, "libnvidia-newthing.so." + ver)->caps,
+            (gantry::gpu_vendors::nvidia::Capabilities{Capability::graphics, Capability::display}));
         EXPECT_EQ(find_lib(h, "libvdpau_nvidia.so." + ver)->caps,
-                  gpu::Capabilities{Capability::video});
+                  gantry::gpu_vendors::nvidia::Capabilities{Capability::video});
 
         ASSERT_EQ(h.firmware.size(), 2u);
         EXPECT_EQ(h.firmware[0].host_path, root + "/lib/firmware/nvidia/" + ver + "/gsp_ga10x.bin");
@@ -660,9 +696,11 @@ TEST(GpuDiscover, FullDriverRootWithoutNvml) {
 
         ASSERT_EQ(h.binaries.size(), 2u);
         EXPECT_EQ(h.binaries[0].container_path, "/usr/bin/nvidia-smi");
-        EXPECT_EQ(h.binaries[0].caps, gpu::Capabilities{Capability::utility});
+        EXPECT_EQ(h.binaries[0].caps,
+                  gantry::gpu_vendors::nvidia::Capabilities{Capability::utility});
         EXPECT_EQ(h.binaries[1].container_path, "/usr/bin/nvidia-cuda-mps-control");
-        EXPECT_EQ(h.binaries[1].caps, gpu::Capabilities{Capability::compute});
+        EXPECT_EQ(h.binaries[1].caps,
+                  gantry::gpu_vendors::nvidia::Capabilities{Capability::compute});
 
         ASSERT_EQ(h.ipc.size(), 2u); // run/ and var/run/ are one socket
         EXPECT_EQ(h.ipc[0].host_path, root + "/run/nvidia-persistenced/socket");
@@ -688,7 +726,7 @@ TEST(GpuDiscover, FullDriverRootWithoutNvml) {
         EXPECT_FALSE(h.nvml_loaded);
         EXPECT_TRUE(has_note(h, "NVML unavailable")) << all_notes(h);
         ASSERT_EQ(h.devices.size(), 1u);
-        const gpu::Device& d = h.devices[0];
+        const gantry::gpu_vendors::nvidia::Device& d = h.devices[0];
         EXPECT_EQ(d.name, "NVIDIA A100-SXM4-80GB");
         EXPECT_EQ(d.uuid, "GPU-edfee158-11c1-52b8-0517-92f30e7fac88");
         EXPECT_EQ(d.pci_bus_id, "00000000:3B:00.0");
@@ -702,7 +740,7 @@ TEST(GpuDiscover, FullDriverRootWithoutNvml) {
         EXPECT_EQ(h.mig_config_caps[0].path, "/dev/nvidia-caps/nvidia-cap1");
         EXPECT_EQ(h.mig_config_caps[0].major, 511);
         EXPECT_FALSE(h.mig_config_caps[0].present);
-        EXPECT_FALSE(gpu::to_string(h).empty());
+        EXPECT_FALSE(gantry::gpu_vendors::nvidia::to_string(h).empty());
     }
 }
 
@@ -710,7 +748,8 @@ TEST(GpuDiscover, VersionFromLibraryNamesWithoutProc) {
     GpuTempDir t;
     const std::string root = t.str();
     lay_out_libraries(root);
-    gpu::Host h = gpu::discover({root, root, false});
+    gantry::gpu_vendors::nvidia::Host h =
+        gantry::gpu_vendors::nvidia::discover({root, root, false});
     EXPECT_EQ(h.driver_version, ver) << all_notes(h);
     EXPECT_TRUE(has_note(h, "taken from")) << all_notes(h);
     EXPECT_EQ(h.cuda_version, 13000);
@@ -722,7 +761,8 @@ TEST(GpuDiscover, EmptyAndBrokenRootsSayWhy) {
     GpuTempDir t;
     for (const std::string& root :
          {t.str(), t.str() + "/does/not/exist", std::string("relative/nowhere")}) {
-        gpu::Host h = gpu::discover({root, root, true});
+        gantry::gpu_vendors::nvidia::Host h =
+            gantry::gpu_vendors::nvidia::discover({root, root, true});
         EXPECT_FALSE(h.has_driver());
         EXPECT_TRUE(h.libraries.empty());
         EXPECT_TRUE(h.devices.empty());
@@ -732,7 +772,8 @@ TEST(GpuDiscover, EmptyAndBrokenRootsSayWhy) {
     // A garbage ld.so.cache and a version file without a version.
     write(t.str() + "/etc/ld.so.cache", "glibc-ld.so.cache1.1 garbage");
     write(t.str() + "/proc/driver/nvidia/version", "nothing here\n");
-    gpu::Host h = gpu::discover({t.str(), t.str(), true});
+    gantry::gpu_vendors::nvidia::Host h =
+        gantry::gpu_vendors::nvidia::discover({t.str(), t.str(), true});
     EXPECT_FALSE(h.has_driver());
     EXPECT_TRUE(has_note(h, "ld.so.cache")) << all_notes(h);
     EXPECT_TRUE(has_note(h, "no driver version")) << all_notes(h);
@@ -748,7 +789,8 @@ TEST(GpuDiscover, SymlinkOutOfTheDriverRootIsNotFollowed) {
          t.str() + "/outside/libnvidia-escape.so." + ver);
     link(root + x64 + "/libnvidia-escape2.so." + ver,
          "../../../../outside/libnvidia-escape.so." + ver);
-    gpu::Host h = gpu::discover({root, root, false});
+    gantry::gpu_vendors::nvidia::Host h =
+        gantry::gpu_vendors::nvidia::discover({root, root, false});
     ASSERT_EQ(h.libraries.size(), 1u) << all_notes(h);
     EXPECT_EQ(h.libraries[0].name, "libcuda.so." + ver);
 }
@@ -765,7 +807,8 @@ TEST(GpuDiscover, WslLayout) {
           elf64("libcuda.so.1"));
     write(root + "/usr/lib/wsl/drivers/other.inf_amd64_9/x.dll", "");
     write(root + "/dev/dxg", "");
-    gpu::Host h = gpu::discover({root, root, false});
+    gantry::gpu_vendors::nvidia::Host h =
+        gantry::gpu_vendors::nvidia::discover({root, root, false});
     EXPECT_TRUE(h.wsl);
     EXPECT_TRUE(has_note(h, "WSL")) << all_notes(h);
     EXPECT_EQ(h.libraries.size(), 3u) << all_notes(h);
@@ -773,7 +816,7 @@ TEST(GpuDiscover, WslLayout) {
     ASSERT_NE(dx, nullptr);
     EXPECT_TRUE(dx->caps.empty());
     EXPECT_EQ(find_lib(h, "libcuda.so.1")->caps,
-              (gpu::Capabilities{Capability::compute, Capability::video}));
+              (gantry::gpu_vendors::nvidia::Capabilities{Capability::compute, Capability::video}));
     ASSERT_EQ(h.binaries.size(), 1u);
     EXPECT_EQ(h.binaries[0].host_path, wsl + "/nvidia-smi");
     EXPECT_EQ(h.nvml_path, wsl + "/libnvidia-ml.so.1");
@@ -826,15 +869,16 @@ TEST(GpuDiscover, GpusAndMigFromNvml) {
     link(root + x64 + "/libnvidia-ml.so.1", "libnvidia-ml.so." + ver);
     write(dev + "/dev/nvidia-caps/nvidia-cap12", "");
 
-    gpu::Host off = gpu::discover({root, dev, false});
+    gantry::gpu_vendors::nvidia::Host off =
+        gantry::gpu_vendors::nvidia::discover({root, dev, false});
     EXPECT_FALSE(off.nvml_loaded);
     EXPECT_EQ(off.nvml_path, root + x64 + "/libnvidia-ml.so." + ver);
 
-    gpu::Host h = gpu::discover({root, dev, true});
+    gantry::gpu_vendors::nvidia::Host h = gantry::gpu_vendors::nvidia::discover({root, dev, true});
     ASSERT_TRUE(h.nvml_loaded) << all_notes(h);
     EXPECT_EQ(h.cuda_version, 13000);
     ASSERT_EQ(h.devices.size(), 1u);
-    const gpu::Device& d = h.devices[0];
+    const gantry::gpu_vendors::nvidia::Device& d = h.devices[0];
     EXPECT_EQ(d.name, "NVIDIA A100-SXM4-80GB");
     EXPECT_EQ(d.brand, "Tesla");
     EXPECT_EQ(d.pci_bus_id, "00000000:3B:00.0");
@@ -844,7 +888,7 @@ TEST(GpuDiscover, GpusAndMigFromNvml) {
     EXPECT_FALSE(d.node.present);
     ASSERT_TRUE(d.mig_enabled);
     ASSERT_EQ(d.migs.size(), 1u);
-    const gpu::MigDevice& m = d.migs[0];
+    const gantry::gpu_vendors::nvidia::MigDevice& m = d.migs[0];
     EXPECT_EQ(m.gi, 1);
     EXPECT_EQ(m.ci, 0);
     EXPECT_EQ(m.profile, "1g.10gb");
@@ -872,7 +916,7 @@ TEST(GpuDiscover, SimulatedHostFixture) {
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     const std::string root = out + "/driver", dev = out + "/dev";
     ::setenv("FAKE_DEVICE_ROOT", dev.c_str(), 1);
-    gpu::Host h = gpu::discover({root, dev, true});
+    gantry::gpu_vendors::nvidia::Host h = gantry::gpu_vendors::nvidia::discover({root, dev, true});
     ::unsetenv("FAKE_DEVICE_ROOT");
     EXPECT_EQ(h.driver_version, ver);
     EXPECT_EQ(h.cuda_version, 13000);

@@ -1,0 +1,78 @@
+// engine::RunRequest: everything one container run asks for, in docker's words. `gantry run` binds
+// its flags straight to these fields; `gantry bundle`, and the Slurm plugin, the OCI runtime CLI
+// and `gantry build`'s RUN steps to come, fill the same struct. Nothing in it is checked yet:
+// engine::prepare validates every field a user wrote, naming the flag in its error.
+#pragma once
+
+#include "gpu_vendors/roots.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gantry::engine {
+
+struct RunRequest {
+    std::string image; // IMAGE: a name, an ID or a digest
+    // --image-store: read-only shared stores searched when the local store lacks IMAGE (with
+    // GANTRY_IMAGE_STORES and the config file's, sqsh/shared.hpp)
+    std::vector<std::string> image_stores;
+    std::vector<std::string> command; // COMMAND [ARG...] (empty: the image's CMD)
+    // --pull: "" or never (the store's image, today's path), lazy (an eStargz image started
+    // from the registry, lazy/image.hpp; its record reused when `pull --lazy` made one)
+    std::string pull;
+    std::optional<bool> tls_verify;        // --tls-verify, for --pull lazy
+    std::optional<std::string> entrypoint; // --entrypoint ("" clears the image's)
+
+    // The process
+    std::vector<std::string> env;        // -e K=V, or K to take the host's value
+    std::vector<std::string> env_files;  // --env-file
+    std::string workdir, user, hostname; // -w, -u UID[:GID] or NAME, --hostname
+    bool tty = false;                    // -t
+    bool interactive = false;            // -i (stdin is always passed)
+    bool init = false;                   // --init: a tiny PID 1 that reaps and forwards
+
+    // The filesystem
+    std::vector<std::string> volumes; // -v SRC:DST[:ro|rw]
+    std::vector<std::string> mounts;  // --mount type=bind,src=...,dst=...[,readonly]
+    std::vector<std::string> tmpfs;   // --tmpfs DST[:options]
+    bool read_only = false;           // --read-only
+    // --writable-layer: memory[:SIZE], disk or auto ("": GANTRY_WRITABLE_LAYER, else auto)
+    std::string writable_layer;
+    std::string write_warn = "1GiB"; // --write-warn: report writes above this size
+
+    // Isolation and limits
+    std::string network = "host";          // host or none
+    std::string ipc = "private";           // private (or shareable) or host
+    std::string pid = "private";           // --pid: private or host (the host's PID namespace)
+    std::string userns = "auto";           // auto, single or subid
+    std::string shm_size;                  // --shm-size ("": 64 MiB)
+    std::string memory, cpus, pids_limit;  // cgroup v2 limits, as given
+    std::vector<std::string> ulimits;      // --ulimit NAME=SOFT[:HARD]
+    std::vector<std::string> security_opt; // seccomp=unconfined, no-new-privileges
+    // --fake-root: chown/setuid/setgroups and device mknod succeed without doing anything (a
+    // seccomp filter, Charliecloud's seccomp mode), for package managers under one mapped id
+    bool fake_root = false;
+    std::vector<std::string> cap_add, cap_drop;
+    std::vector<std::string> publish; // -p: accepted only for a port published as itself
+
+    // GPUs and devices
+    std::optional<std::string> gpus;       // --gpus (docker's syntax); unset: the image's contract
+    gpu_vendors::Roots gpu_roots;          // --driver-root, --dev-root, ...: where the GPU host is
+    std::optional<std::string> gpu_vendor; // --gpu-vendor nvidia|amd; unset: from the host
+    std::string runtime; // --runtime: only nvidia (nvidia-docker's line) is accepted
+    // --device: CDI names (vendor.com/class=name) and host devices (/dev/X[:/dev/Y[:rwm]])
+    std::vector<std::string> devices;
+    std::vector<std::string> cdi_dirs; // --cdi-spec-dir, after /etc/cdi and /var/run/cdi
+    bool no_require = false;           // --no-require: the doctor's failures only warn
+
+    // The container's life
+    std::string name;    // --name: recorded so exec, ps, stop and rm find it
+    bool detach = false; // -d: a monitor process supervises it; run returns once it started
+    bool rm = false;     // --rm (what a foreground run does anyway; -d --rm removes at exit)
+    // --pidfile: the container's first process's host pid, written (atomically) once it runs, so
+    // a caller can join its namespaces (the Slurm plugin, docs/slurm.md)
+    std::string pidfile;
+};
+
+} // namespace gantry::engine

@@ -1,0 +1,103 @@
+#include "gpu_vendors/amd/inject.hpp"
+
+#include "gpu_vendors/device_nodes.hpp"
+#include "util/error.hpp"
+#include "util/identity.hpp"
+#include "util/log.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <grp.h>
+#include <unistd.h>
+
+namespace gantry::gpu_vendors::amd {
+
+namespace {
+
+std::string octal(std::uint32_t mode) {
+    char b[8];
+    std::snprintf(b, sizeof b, "%04o", mode & 07777);
+    return b;
+}
+
+// --device /dev/kfd (AMD's docker line) may already have it: then it stays as given.
+void add_device(oci::RuntimeSpec& spec, const gpu::DeviceNode& n) {
+    add_device_node(spec, n, true);
+}
+
+} // namespace
+
+void check_access(const gpu::DeviceNode& node, const std::string& what, const CallerIds& caller) {
+    if (!node.present)
+        throw Error(Errc::run_failed, what + " has no device node " + node.host_path,
+                    "load the amdgpu kernel module (modprobe amdgpu), or point --dev-root at the "
+                    "directory holding dev/kfd and dev/dri");
+    if (::access(node.host_path.c_str(), R_OK | W_OK) == 0) return;
+    int err = errno;
+    std::string name = group_name(node.gid);
+    std::string group =
+        (name.empty() ? "" : "group " + name + ", ") + "gid " + std::to_string(node.gid);
+    std::string fix = name.empty()
+                          ? "have the administrator add you to gid " + std::to_string(node.gid)
+                          : "add yourself to the " + name + " group (sudo usermod -aG " + name +
+                                " $USER, then log in again)";
+    std::string at = node.host_path == node.path ? "" : " (on the host " + node.host_path + ")";
+    throw Error(Errc::run_failed,
+                what + " " + node.path + at + " is mode " + octal(node.mode) + ", " + group +
+                    ": you (uid " + std::to_string(caller.uid) +
+                    ") cannot open it read-write: " + std::strerror(err),
+                fix + ", or have the administrator open the AMD nodes to all users with a udev "
+                      "rule: KERNEL==\"kfd\", MODE=\"0666\" and SUBSYSTEM==\"drm\", "
+                      "KERNEL==\"renderD*\", MODE=\"0666\"");
+}
+
+void inject(oci::RuntimeSpec& spec, const gpu_vendors::amd::Host& host,
+            const std::vector<const gpu_vendors::amd::Gpu*>& gpus, const CallerIds& caller) {
+    // libhsakmt opens /dev/kfd and each GPU's render node read-write: check both before launch.
+    check_access(host.kfd, "the ROCm compute node", caller);
+    for (auto* g : gpus)
+        check_access(g->render,
+                     "GPU " + std::to_string(g->index) +
+                         (g->uuid.empty() ? "" : " (" + g->uuid + ")") + "'s render node",
+                     caller);
+
+    std::vector<const gpu::DeviceNode*> nodes{&host.kfd};
+    for (auto* g : gpus) {
+        nodes.push_back(&g->render);
+        if (g->card_matched && g->card.present) nodes.push_back(&g->card);
+    }
+    for (auto* n : nodes) add_device(spec, *n);
+
+    if (caller.real_root) {
+        // The host's root maps every gid: the nodes' groups are added to the process's
+        // (docker's --group-add; the numeric gid, as the image's render group may differ).
+        for (auto* n : nodes)
+            if (n->gid != 0 && std::find(spec.additional_gids.begin(), spec.additional_gids.end(),
+                                         n->gid) == spec.additional_gids.end())
+                spec.additional_gids.push_back(n->gid);
+    } else if (caller.subid_maps) {
+        // Under subordinate-id maps the host's render/video gids are not mapped, so setgroups
+        // could only drop them: keep the caller's groups (podman's keep-groups).
+        spec.annotations[kKeepGroupsAnnotation] = "1";
+    }
+    // Rootless with a single-id map: setgroups(2) is denied, the caller's groups stay.
+
+    std::string visible;
+    bool all_have_uuid = true;
+    for (auto* g : gpus) {
+        if (g->uuid.empty()) all_have_uuid = false;
+        visible += (visible.empty() ? "" : ",") + g->uuid;
+    }
+    if (all_have_uuid) {
+        std::erase_if(spec.env,
+                      [](const std::string& e) { return e.starts_with("ROCR_VISIBLE_DEVICES="); });
+        spec.env.push_back("ROCR_VISIBLE_DEVICES=" + visible);
+    } else {
+        log::debug("ROCR_VISIBLE_DEVICES not set: a selected GPU has no unique_id in its "
+                   "topology (only its device nodes restrict the runtime)");
+    }
+}
+
+} // namespace gantry::gpu_vendors::amd

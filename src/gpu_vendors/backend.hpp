@@ -1,0 +1,178 @@
+// The vendor-neutral GPU layer. Each GPU vendor is a Backend in its own folder
+// (gpu_vendors/nvidia/, gpu_vendors/amd/) that owns everything vendor-shaped: discovering the host
+// (cached), reading the container's request (the --gpus flag and the vendor's environment
+// contract), planning the container edits on the one OCI spec, its CDI spec, and its doctor rules.
+// `run` (engine's GPU step), `cdi generate`, `doctor` and `bundle` reach GPUs only through this
+// header; the CLI parses and prints. A third vendor is a new folder and one line in
+// gpu_vendors/backends.cpp.
+//
+// Choosing a vendor (choose()): --gpu-vendor when given; else the one vendor whose kernel driver
+// the host has; on a host with several, or none, NVIDIA (docker's --gpus has always meant it).
+// A run that asks for no GPU (no --gpus, no vendor variable in its environment) never looks at
+// the host at all.
+#pragma once
+
+#include "cdi/spec_model.hpp"
+#include "compat/finding.hpp"
+#include "gpu_vendors/roots.hpp"
+#include "oci/runtime_spec.hpp"
+#include "rootfs/image_files.hpp"
+#include "store/images.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace gantry::gpu_vendors {
+
+// Who the container's process will be on the host, for device access checks and groups.
+struct CallerIds {
+    bool real_root = false; // the host's root: nodes can be created, every gid is mapped
+    uid_t uid = 0;
+    gid_t gid = 0;
+    bool subid_maps = false; // rootless with subordinate ids (a full map; setgroups allowed)
+};
+
+// What a run gives its GPU step.
+struct RunContext {
+    const store::Store& store;
+    const store::Image& image;
+    const rootfs::ImageFiles& files;        // its files: the store's layers or a squashfs file
+    const std::string& ref;                 // the image as the user named it
+    const std::vector<std::string>& env;    // the container's final environment
+    const std::optional<std::string>& gpus; // --gpus, when given
+    const Roots& roots;
+    CallerIds caller;
+    bool no_require = false; // --no-require: the doctor's failures only warn
+    std::string cache_dir;   // per-boot cache root (runtime dir); "" disables caching
+    std::string state_dir;   // the container's scratch directory, for generated host files
+};
+
+// What `gantry doctor` gives a backend. Without an image only the host rules run.
+struct DoctorContext {
+    const Roots& roots;
+    const store::Store* store = nullptr; // null: no image
+    const store::Image* image = nullptr;
+    std::string ref;
+    std::vector<std::string> env; // the image's Env, then -e
+    std::optional<std::string> gpus;
+    std::string path_prefix; // --path: scan only image files under it
+    std::string cache_dir;
+    CallerIds caller;
+};
+
+// What `gantry cdi generate` gives a backend.
+struct CdiOptions {
+    std::vector<std::string> naming; // device name strategies ("index", "uuid"); empty: default
+    std::string gantry_path;         // absolute path of the gantry binary hooks call
+};
+
+class Backend {
+  public:
+    virtual ~Backend() = default;
+    // --gpu-vendor's word ("nvidia", "amd"), also the CDI spec file's base name.
+    virtual std::string_view name() const = 0;
+    // The CDI kind of its GPUs ("nvidia.com/gpu", "amd.com/gpu").
+    virtual std::string_view cdi_kind() const = 0;
+    // A stat or two: whether the host has this vendor's kernel driver. Never throws.
+    virtual bool present(const Roots& roots) const = 0;
+    // Whether the container asks for GPUs: --gpus, or the vendor's environment contract
+    // (NVIDIA_VISIBLE_DEVICES, AMD_VISIBLE_DEVICES). String checks only, no discovery.
+    virtual bool asked(const std::vector<std::string>& env,
+                       const std::optional<std::string>& gpus) const = 0;
+    // run's GPU step: discovery (cached per boot), the request resolved to devices, the doctor's
+    // verdict applied as policy (apply_policy, before any namespace exists), and the injection
+    // as edits of SPEC. Nothing when the request selects no device. Throws Error (usage for a
+    // malformed request, not_found for an unknown device, run_failed for a doomed launch).
+    virtual void add_to_run(const RunContext& ctx, oci::RuntimeSpec& spec) const = 0;
+    // `gantry cdi generate`: the host's GPUs as a CDI spec. Error(not_found) when it has none.
+    virtual cdi::Spec generate_cdi(const Roots& roots, const CdiOptions& options,
+                                   std::vector<std::string>* warnings) const = 0;
+    // `gantry doctor`: the host rules, and with an image the image's rules for the GPUs the
+    // request would get.
+    virtual std::vector<compat::Finding> doctor(const DoctorContext& ctx) const = 0;
+    // `gantry bundle`: the names, in generate_cdi's spec with every naming strategy, of the
+    // devices the request (ENV's contract, GPUS) selects on the host; empty when it asks for
+    // none. Error(unsupported) from a backend that cannot say.
+    virtual std::vector<std::string> cdi_devices(const Roots& roots,
+                                                 const std::vector<std::string>& env,
+                                                 const std::optional<std::string>& gpus) const;
+    // `--keep-arch host`: the device-code target of each of the host's GPUs, as --keep-arch
+    // takes them ("sm_90"; "gfx942:sramecc+", a feature the host cannot tell left out), in
+    // device order, repeated targets once. Empty when the host has none of this vendor's GPUs;
+    // Error(not_found) when it has GPUs whose target cannot be read (the fix names --keep-arch).
+    virtual std::vector<std::string> device_targets(const Roots& roots) const = 0;
+    // The host-root flags this vendor reads (--driver-root, --dev-root, ...), declared once for
+    // every command by the CLI from all vendors' lists (host_root_flags()).
+    virtual std::vector<RootFlag> root_flags() const = 0;
+    // The environment entry that hides this vendor's GPUs from a container whatever its image
+    // asks for ("NVIDIA_VISIBLE_DEVICES=void"): what a build's RUN steps get.
+    virtual std::string_view hide_env() const = 0;
+    // One of this vendor's --keep-arch targets with the kind of code it names ("sm_90 (CUDA)"),
+    // for the hints that tell a user how to name GPUs by hand.
+    virtual std::string_view keep_arch_example() const = 0;
+    // `gantry doctor` with another vendor chosen: a finding when IMAGE is made for this vendor
+    // and the host has none of its GPUs (AMD: ROCM-IMAGE-NO-AMD). A lookup or two; never on
+    // run's path. Nothing by default.
+    virtual std::optional<compat::Finding> image_without_host(const store::Store& store,
+                                                              const store::Image& image,
+                                                              const Roots& roots) const;
+};
+
+// Every backend, in registry order (NVIDIA first), then those added by register_backend.
+const std::vector<const Backend*>& backends();
+// Adds BACKEND after the built-in ones (a vendor outside the list, e.g. a test's); a name
+// already registered is Error(usage). unregister_backend takes it out again.
+void register_backend(const Backend& backend);
+void unregister_backend(const Backend& backend);
+// Every vendor's host-root flags, each name once, in registry order (the first help wins).
+std::vector<RootFlag> host_root_flags();
+// Every vendor's hide_env(), in registry order: a container that must see no GPU.
+std::vector<std::string> hide_gpus_env();
+// `gantry doctor`: BACKEND's findings, then every other vendor's image_without_host.
+std::vector<compat::Finding> doctor(const Backend& backend, const DoctorContext& ctx);
+// The backend named NAME; Error(usage) listing the names when there is none.
+const Backend& find(std::string_view name);
+// The vendor for this host: WANTED (--gpu-vendor) when given, else as the header says.
+const Backend& choose(const Roots& roots, const std::optional<std::string>& wanted);
+// The backend a run's GPU step goes to, or null when the container asks for no GPU of any
+// vendor (then nothing of the host is read).
+const Backend* for_run(const Roots& roots, const std::optional<std::string>& wanted,
+                       const std::vector<std::string>& env, const std::optional<std::string>& gpus);
+
+// The device-code targets of every GPU on the host, every vendor whose driver is present (see
+// Backend::device_targets). Error(not_found) when there is none.
+std::vector<std::string> host_targets(const Roots& roots);
+// A --keep-arch value as a list: "host" becomes host_targets joined with ','; anything else is
+// returned as given (tailor::parse_keep_list checks it).
+std::string keep_arch_list(const std::string& value, const Roots& roots);
+
+// The doctor's failures for AFTER, on the host with every GPU of each vendor present, whose ID
+// BEFORE does not fail with: what a rewrite of BEFORE (tailoring) broke for this host. Both
+// images are checked with the environment a run would give them and no -e.
+std::vector<compat::Finding> doctor_regressions(const Roots& roots, const store::Store& store,
+                                                const store::Image& before,
+                                                const store::Image& after, CallerIds caller,
+                                                const std::string& cache_dir);
+
+// Applies the doctor's findings as a run's policy: a failure stops the run (Error(run_failed)
+// with the finding's fix and HOW_TO_OVERRIDE in its hint) unless OVERRIDE_BY names what overrides
+// it (--no-require, NVIDIA_DISABLE_REQUIRE), when it is a warning; warnings are logged.
+void apply_policy(const std::vector<compat::Finding>& findings, const char* override_by,
+                  std::string_view how_to_override = "--no-require runs it anyway");
+
+// The GPUs of a `gantry bundle`: the request's devices taken from the chosen vendor's CDI spec
+// (generated in memory, every naming strategy, hooks calling GANTRY_PATH) and applied to SPEC
+// with their hooks in it, for runc and crun to run. Returns the devices' qualified names
+// (nothing when the request asks for no GPU); warnings go to WARNINGS.
+std::vector<std::string>
+add_to_bundle(oci::RuntimeSpec& spec, const Roots& roots, const std::optional<std::string>& wanted,
+              const std::vector<std::string>& env, const std::optional<std::string>& gpus,
+              const std::string& gantry_path, std::vector<std::string>* warnings);
+
+// The last value of KEY in ENV ("KEY=value" entries), if any.
+std::optional<std::string> env_value(const std::vector<std::string>& env, std::string_view key);
+
+} // namespace gantry::gpu_vendors

@@ -1,0 +1,221 @@
+// The list of GPU vendors, how one is chosen for a host, and the run policy they share.
+#include "cdi/registry.hpp"
+#include "gpu_vendors/amd/backend.hpp"
+#include "gpu_vendors/backend.hpp"
+#include "gpu_vendors/nvidia/backend.hpp"
+#include "runspec/builder.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+#include "util/text.hpp"
+
+#include <algorithm>
+
+namespace gantry::gpu_vendors {
+
+namespace {
+
+std::vector<const Backend*>& registered() {
+    // One line per vendor; NVIDIA first: it is the default where several are present.
+    static std::vector<const Backend*> all = {&nvidia::backend(), &amd::backend()};
+    return all;
+}
+
+} // namespace
+
+const std::vector<const Backend*>& backends() {
+    return registered();
+}
+
+void register_backend(const Backend& backend) {
+    for (const Backend* b : registered())
+        if (b->name() == backend.name())
+            throw Error(Errc::usage,
+                        "GPU vendor \"" + std::string(backend.name()) + "\" is registered twice",
+                        "give the new backend a name of its own");
+    registered().push_back(&backend);
+}
+
+void unregister_backend(const Backend& backend) {
+    auto& all = registered();
+    all.erase(std::remove(all.begin(), all.end(), &backend), all.end());
+}
+
+std::vector<RootFlag> host_root_flags() {
+    std::vector<RootFlag> flags;
+    for (const Backend* b : backends())
+        for (const RootFlag& f : b->root_flags())
+            if (std::none_of(flags.begin(), flags.end(),
+                             [&](const RootFlag& g) { return g.name == f.name; }))
+                flags.push_back(f);
+    return flags;
+}
+
+std::vector<std::string> hide_gpus_env() {
+    std::vector<std::string> env;
+    for (const Backend* b : backends()) env.emplace_back(b->hide_env());
+    return env;
+}
+
+std::vector<compat::Finding> doctor(const Backend& backend, const DoctorContext& ctx) {
+    auto findings = backend.doctor(ctx);
+    if (!ctx.image) return findings;
+    for (const Backend* other : backends())
+        if (other != &backend)
+            if (auto f = other->image_without_host(*ctx.store, *ctx.image, ctx.roots))
+                findings.push_back(std::move(*f));
+    return findings;
+}
+
+std::optional<compat::Finding> Backend::image_without_host(const store::Store&, const store::Image&,
+                                                           const Roots&) const {
+    return std::nullopt;
+}
+
+const Backend& find(std::string_view name) {
+    std::vector<std::string> names;
+    for (const Backend* b : backends()) {
+        if (b->name() == name) return *b;
+        names.emplace_back(b->name());
+    }
+    throw Error(Errc::usage, "unknown GPU vendor \"" + std::string(name) + "\"",
+                "use " + text::join(names, " or "));
+}
+
+const Backend& choose(const Roots& roots, const std::optional<std::string>& wanted) {
+    if (wanted) return find(*wanted);
+    const Backend* only = nullptr;
+    for (const Backend* b : backends()) {
+        if (!b->present(roots)) continue;
+        if (only) return *backends().front(); // several: the default
+        only = b;
+    }
+    return only ? *only : *backends().front();
+}
+
+const Backend* for_run(const Roots& roots, const std::optional<std::string>& wanted,
+                       const std::vector<std::string>& env,
+                       const std::optional<std::string>& gpus) {
+    for (const Backend* b : backends())
+        if (b->asked(env, gpus)) return &choose(roots, wanted);
+    if (wanted) find(*wanted); // a misspelt --gpu-vendor is an error even without GPUs
+    return nullptr;
+}
+
+namespace {
+
+// "a, b and c"
+std::string listed_with_and(const std::vector<std::string>& words) {
+    if (words.size() < 2) return text::join(words, "");
+    std::vector<std::string> head(words.begin(), words.end() - 1);
+    return text::join(head, ", ") + " and " + words.back();
+}
+
+} // namespace
+
+std::vector<std::string> host_targets(const Roots& roots) {
+    std::vector<std::string> all;
+    for (const Backend* b : backends()) {
+        if (!b->present(roots)) continue;
+        for (auto& t : b->device_targets(roots))
+            if (std::find(all.begin(), all.end(), t) == all.end()) all.push_back(t);
+    }
+    if (all.empty()) {
+        std::vector<std::string> examples, flags;
+        for (const Backend* b : backends())
+            examples.push_back("--keep-arch " + std::string(b->keep_arch_example()));
+        for (const RootFlag& f : host_root_flags()) flags.emplace_back(f.name);
+        throw Error(Errc::not_found, "--keep-arch host: this host has no GPU",
+                    "name the GPUs to keep code for: " + text::join(examples, " or ") + "; " +
+                        listed_with_and(flags) + " point at another host");
+    }
+    return all;
+}
+
+std::string keep_arch_list(const std::string& value, const Roots& roots) {
+    return value == "host" ? text::join(host_targets(roots), ",") : value;
+}
+
+std::vector<compat::Finding> doctor_regressions(const Roots& roots, const store::Store& store,
+                                                const store::Image& before,
+                                                const store::Image& after, CallerIds caller,
+                                                const std::string& cache_dir) {
+    std::vector<compat::Finding> out;
+    for (const Backend* b : backends()) {
+        if (!b->present(roots)) continue;
+        auto failing = [&](const store::Image& img, const std::string& ref) {
+            DoctorContext ctx{roots};
+            ctx.store = &store;
+            ctx.image = &img;
+            ctx.ref = ref;
+            ctx.env = runspec::environment(img.config.raw, runspec::RunOptions{});
+            ctx.gpus = "all";
+            ctx.cache_dir = cache_dir;
+            ctx.caller = caller;
+            std::vector<compat::Finding> fails;
+            for (auto& f : doctor(*b, ctx))
+                if (f.severity == compat::Severity::fail) fails.push_back(std::move(f));
+            return fails;
+        };
+        auto was = failing(before, before.id().str());
+        for (auto& f : failing(after, after.id().str()))
+            if (std::none_of(was.begin(), was.end(),
+                             [&](const compat::Finding& w) { return w.id == f.id; }))
+                out.push_back(std::move(f));
+    }
+    return out;
+}
+
+std::vector<std::string> Backend::cdi_devices(const Roots&, const std::vector<std::string>&,
+                                              const std::optional<std::string>&) const {
+    throw Error(Errc::unsupported, "gantry bundle cannot add " + std::string(name()) + " GPUs yet",
+                "use `gantry cdi generate` and give the runtime the CDI devices");
+}
+
+std::vector<std::string>
+add_to_bundle(oci::RuntimeSpec& spec, const Roots& roots, const std::optional<std::string>& wanted,
+              const std::vector<std::string>& env, const std::optional<std::string>& gpus,
+              const std::string& gantry_path, std::vector<std::string>* warnings) {
+    const Backend* backend = for_run(roots, wanted, env, gpus);
+    if (!backend) return {};
+    auto names = backend->cdi_devices(roots, env, gpus);
+    if (names.empty()) return {};
+    cdi::Spec generated = backend->generate_cdi(roots, {{"index", "uuid"}, gantry_path}, warnings);
+    std::vector<cdi::Selected> selected;
+    for (auto& n : names) {
+        auto it = std::find_if(generated.devices.begin(), generated.devices.end(),
+                               [&](const cdi::Device& d) { return d.name == n; });
+        if (it == generated.devices.end())
+            throw Error(Errc::not_found,
+                        std::string(backend->cdi_kind()) + "=" + n +
+                            ": not in the spec generated for this host",
+                        "`gantry cdi generate --vendor " + std::string(backend->name()) +
+                            "` lists what it has");
+        selected.push_back({&generated, &*it, "generated"});
+    }
+    auto result = cdi::apply(spec, selected, cdi::ApplyOptions{true, true});
+    if (warnings) warnings->insert(warnings->end(), result.warnings.begin(), result.warnings.end());
+    return result.devices;
+}
+
+void apply_policy(const std::vector<compat::Finding>& findings, const char* override_by,
+                  std::string_view how_to_override) {
+    for (auto& fd : findings) {
+        if (fd.severity == compat::Severity::fail && !override_by)
+            throw Error(Errc::run_failed, fd.message,
+                        fd.fix + (fd.fix.empty() ? "" : "; ") + std::string(how_to_override));
+        if (fd.severity == compat::Severity::fail)
+            log::warn(fd.message + " (requirements not checked: " + override_by + ")");
+        else if (fd.severity == compat::Severity::warn)
+            log::warn(fd.message);
+    }
+}
+
+std::optional<std::string> env_value(const std::vector<std::string>& env, std::string_view key) {
+    std::optional<std::string> v;
+    for (auto& e : env)
+        if (e.size() > key.size() && e.starts_with(key) && e[key.size()] == '=')
+            v = e.substr(key.size() + 1);
+    return v;
+}
+
+} // namespace gantry::gpu_vendors

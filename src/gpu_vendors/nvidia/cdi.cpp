@@ -1,0 +1,302 @@
+#include "gpu_vendors/nvidia/cdi.hpp"
+
+#include "cdi/spec_read.hpp"
+#include "cdi/spec_versions.hpp"
+#include "util/error.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+#include <sys/stat.h>
+
+namespace gantry::gpu_vendors::nvidia {
+
+namespace {
+
+// Arrays of literals, not vectors of strings: nothing to build at every start of the binary.
+using Options = std::initializer_list<const char*>;
+constexpr Options kLibOptions = {"ro", "nosuid", "nodev", "rbind", "rprivate"};
+constexpr Options kIpcOptions = {"nosuid", "nodev", "rbind", "rprivate", "noexec"};
+constexpr Options kProcOptions = {"ro", "nosuid", "nodev", "noexec", "bind"};
+
+std::string trim_root(std::string r) {
+    while (r.size() > 1 && r.back() == '/') r.pop_back();
+    return r == "/" ? std::string() : r;
+}
+
+// NCT's convention: the container path is the host path with the driver root removed. The root
+// is tried as given, made absolute, and with its symlinks resolved (discovery reports real paths).
+std::string strip_root(const std::string& host_path, const std::string& root) {
+    std::error_code ec;
+    std::filesystem::path r(root.empty() ? "/" : root);
+    std::string forms[] = {root, std::filesystem::absolute(r, ec).lexically_normal().string(),
+                           std::filesystem::weakly_canonical(r, ec).string()};
+    for (const auto& f : forms) {
+        std::string t = trim_root(f);
+        if (!t.empty() && host_path.size() > t.size() && host_path.compare(0, t.size(), t) == 0 &&
+            host_path[t.size()] == '/')
+            return host_path.substr(t.size());
+    }
+    return host_path;
+}
+
+std::string dir_of(const std::string& p) {
+    auto s = p.rfind('/');
+    return s == 0 ? "/" : (s == std::string::npos ? "." : p.substr(0, s));
+}
+
+std::string base_of(const std::string& p) {
+    std::string x = p;
+    while (x.size() > 1 && x.back() == '/') x.pop_back();
+    auto s = x.rfind('/');
+    return s == std::string::npos ? x : x.substr(s + 1);
+}
+
+bool exists_l(const std::string& p) {
+    struct stat st {};
+    return ::lstat(p.c_str(), &st) == 0;
+}
+
+void add_node(cdi::ContainerEdits& e, const gpu::DeviceNode& n, const std::string& dev_root) {
+    if (n.path.empty()) return;
+    for (const auto& x : e.device_nodes)
+        if (x.path == n.path) return;
+    cdi::DeviceNode d;
+    d.path = n.path;
+    std::string host = n.host_path.empty() ? trim_root(dev_root) + n.path : n.host_path;
+    if (host != n.path) d.host_path = host;
+    e.device_nodes.push_back(d);
+    // As NCT: a node the container user cannot open through "other" needs its group.
+    if (n.gid != 0 && (n.mode & 06) != 06 &&
+        std::find(e.additional_gids.begin(), e.additional_gids.end(), n.gid) ==
+            e.additional_gids.end())
+        e.additional_gids.push_back(n.gid);
+}
+
+void add_mount(cdi::ContainerEdits& e, const std::string& host, const std::string& cpath,
+               const std::vector<std::string>& options) {
+    for (const auto& m : e.mounts)
+        if (m.container_path == cpath) return;
+    e.mounts.push_back({host, cpath, options, {}});
+}
+
+void add_mount(cdi::ContainerEdits& e, const std::string& host, const std::string& cpath,
+               Options options) {
+    add_mount(e, host, cpath, std::vector<std::string>(options.begin(), options.end()));
+}
+
+void add_proc_dir(cdi::ContainerEdits& e, const gpu_vendors::nvidia::Device& g) {
+    if (g.proc_dir.empty()) return;
+    add_mount(e, g.proc_dir, "/proc/driver/nvidia/gpus/" + base_of(g.proc_dir), kProcOptions);
+}
+
+void merge(cdi::ContainerEdits& into, const cdi::ContainerEdits& from) {
+    for (const auto& d : from.device_nodes)
+        if (std::none_of(into.device_nodes.begin(), into.device_nodes.end(),
+                         [&](const cdi::DeviceNode& x) { return x.path == d.path; }))
+            into.device_nodes.push_back(d);
+    for (const auto& m : from.mounts) add_mount(into, m.host_path, m.container_path, m.options);
+    for (auto g : from.additional_gids)
+        if (std::find(into.additional_gids.begin(), into.additional_gids.end(), g) ==
+            into.additional_gids.end())
+            into.additional_gids.push_back(g);
+}
+
+cdi::Hook gantry_hook(const std::string& gantry, const std::string& sub,
+                      const std::vector<std::string>& args) {
+    cdi::Hook h;
+    h.hook_name = "createContainer";
+    h.path = gantry;
+    h.args = {"gantry", "hook", sub};
+    h.args.insert(h.args.end(), args.begin(), args.end());
+    h.env = hook_env();
+    return h;
+}
+
+// create-symlinks --link TARGET::LINK pairs: SONAME links, ".so" links the host has, and the
+// links NCT always makes (libcuda.so, libnvidia-opticalflow.so, libGLX_indirect.so.0).
+std::vector<std::string> symlink_args(const gpu_vendors::nvidia::Host& host,
+                                      const std::string& driver_root) {
+    std::vector<std::string> args;
+    std::set<std::string> links;
+    auto link = [&](const std::string& target, const std::string& path) {
+        if (target.empty() || base_of(path) == target || !links.insert(path).second) return;
+        args.push_back("--link");
+        args.push_back(target + "::" + path);
+    };
+    for (const auto& lib : host.libraries) {
+        std::string cdir = dir_of(strip_root(lib.host_path, driver_root));
+        std::string hdir = dir_of(lib.host_path);
+        const std::string& name = lib.name.empty() ? base_of(lib.host_path) : lib.name;
+        if (!lib.soname.empty() && lib.soname != name) link(name, cdir + "/" + lib.soname);
+        std::string so_target = lib.soname.empty() ? name : lib.soname;
+        auto p = name.find(".so");
+        if (p == std::string::npos) continue;
+        std::string stem = name.substr(0, p + 3); // libfoo.so
+        bool always = (stem == "libcuda.so" || stem == "libnvidia-opticalflow.so");
+        if (stem != so_target && (always || exists_l(hdir + "/" + stem)))
+            link(so_target, cdir + "/" + stem);
+        if (stem == "libGLX_nvidia.so") link(name, cdir + "/libGLX_indirect.so.0");
+    }
+    return args;
+}
+
+std::string device_label(const gpu_vendors::nvidia::Device& g) {
+    return "GPU " + std::to_string(g.index) + (g.uuid.empty() ? "" : " (" + g.uuid + ")");
+}
+
+} // namespace
+
+std::optional<Naming> naming_from_string(const std::string& s) {
+    if (s == "index") return Naming::index;
+    if (s == "uuid") return Naming::uuid;
+    return std::nullopt;
+}
+
+const std::vector<std::string>& hook_env() {
+    static const std::vector<std::string> env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    return env;
+}
+
+cdi::Spec generate(const gpu_vendors::nvidia::Host& host, const GenerateOptions& opt,
+                   std::vector<std::string>* warnings) {
+    std::vector<std::string> ignored;
+    auto& warn = warnings ? *warnings : ignored;
+    if (opt.gantry_path.empty() || opt.gantry_path[0] != '/')
+        throw Error(Errc::usage,
+                    "the hooks need gantry's absolute path, not \"" + opt.gantry_path + "\"");
+    if (auto e = cdi::check_kind(opt.kind); !e.empty()) throw Error(Errc::usage, "kind: " + e);
+    const std::string driver_root = opt.driver_root.empty() ? host.driver_root : opt.driver_root;
+    const std::string dev_root = opt.dev_root.empty() ? host.dev_root : opt.dev_root;
+    std::vector<Naming> naming =
+        opt.naming.empty() ? std::vector<Naming>{Naming::index} : opt.naming;
+
+    cdi::Spec spec;
+    spec.kind = opt.kind;
+    cdi::ContainerEdits all;
+    auto add_device = [&](const std::string& name, const cdi::ContainerEdits& e) {
+        if (spec.find(name)) return;
+        if (auto err = cdi::check_device_name(name); !err.empty()) {
+            warn.push_back("left out device \"" + name + "\": " + err);
+            return;
+        }
+        spec.devices.push_back({name, {}, e});
+    };
+    const bool by_index = std::find(naming.begin(), naming.end(), Naming::index) != naming.end();
+    auto names_for = [&](const std::string& index_name, const std::string& uuid,
+                         const std::string& label) {
+        std::vector<std::string> out;
+        for (auto n : naming) {
+            if (n == Naming::index) out.push_back(index_name);
+            if (n == Naming::uuid && !uuid.empty()) out.push_back(uuid);
+            if (n == Naming::uuid && uuid.empty()) {
+                warn.push_back(label + " has no UUID: named by index");
+                if (!by_index) out.push_back(index_name);
+            }
+        }
+        return out;
+    };
+
+    for (const auto& g : host.devices) {
+        cdi::ContainerEdits e;
+        if (g.node.present)
+            add_node(e, g.node, dev_root);
+        else
+            warn.push_back(device_label(g) + ": " +
+                           (g.node.host_path.empty() ? g.node.path : g.node.host_path) +
+                           " does not exist on the host; left out of its device");
+        if (opt.proc_dirs) add_proc_dir(e, g);
+        if (e.empty()) {
+            warn.push_back(device_label(g) + ": nothing to inject; device left out");
+            continue;
+        }
+        merge(all, e);
+        for (const auto& n : names_for(std::to_string(g.index), g.uuid, device_label(g)))
+            add_device(n, e);
+    }
+    for (const auto& g : host.devices)
+        for (size_t i = 0; i < g.migs.size(); ++i) {
+            const auto& m = g.migs[i];
+            std::string label = "MIG device " + std::to_string(g.index) + ":" + std::to_string(i);
+            cdi::ContainerEdits e;
+            if (g.node.present) add_node(e, g.node, dev_root);
+            for (const auto* cap : {&m.gi_cap, &m.ci_cap}) {
+                if (cap->present)
+                    add_node(e, *cap, dev_root);
+                else
+                    warn.push_back(label + ": capability node " +
+                                   (cap->path.empty() ? std::string("(unknown)") : cap->path) +
+                                   " missing on the host; the MIG device will not be usable");
+            }
+            if (opt.proc_dirs) add_proc_dir(e, g);
+            if (e.device_nodes.empty()) {
+                warn.push_back(label + ": no device nodes; device left out");
+                continue;
+            }
+            merge(all, e);
+            for (const auto& n :
+                 names_for(std::to_string(g.index) + ":" + std::to_string(i), m.uuid, label))
+                add_device(n, e);
+        }
+    if (spec.devices.empty()) {
+        std::string notes;
+        for (const auto& n : host.notes) notes += "; " + n;
+        throw Error(Errc::not_found,
+                    "no NVIDIA GPU to describe (driver root " + driver_root + ", dev root " +
+                        dev_root + (host.has_driver() ? ", driver " + host.driver_version : "") +
+                        ")" + notes,
+                    "check that the NVIDIA driver is loaded (nvidia-smi), or pass --driver-root "
+                    "and --dev-root");
+    }
+    add_device("all", all);
+
+    // Spec-level edits: shared nodes, driver files, env, hooks.
+    cdi::ContainerEdits& c = spec.edits;
+    for (const auto* n : {&host.ctl, &host.uvm, &host.uvm_tools, &host.modeset, &host.dxg})
+        if (n->present) add_node(c, *n, dev_root);
+    std::string libcuda_dir;
+    std::set<std::string> folders;
+    for (const auto& lib : host.libraries) {
+        std::string cpath = strip_root(lib.host_path, driver_root);
+        add_mount(c, lib.host_path, cpath, kLibOptions);
+        folders.insert(dir_of(cpath));
+        const std::string& name = lib.name.empty() ? base_of(lib.host_path) : lib.name;
+        if (!lib.lib32 && name.rfind("libcuda.so.", 0) == 0 && libcuda_dir.empty())
+            libcuda_dir = dir_of(cpath);
+    }
+    for (const auto* files : {&host.binaries, &host.firmware, &host.configs})
+        for (const auto& f : *files)
+            add_mount(c, f.host_path,
+                      f.container_path.empty() ? strip_root(f.host_path, driver_root)
+                                               : f.container_path,
+                      kLibOptions);
+    for (const auto& s : host.ipc)
+        add_mount(c, s.host_path,
+                  s.container_path.empty() ? strip_root(s.host_path, driver_root)
+                                           : s.container_path,
+                  kIpcOptions);
+    if (!libcuda_dir.empty()) c.env.push_back("NVIDIA_CTK_LIBCUDA_DIR=" + libcuda_dir);
+    c.env.push_back("NVIDIA_VISIBLE_DEVICES=void");
+    if (auto links = symlink_args(host, driver_root); !links.empty())
+        c.hooks.push_back(gantry_hook(opt.gantry_path, "create-symlinks", links));
+    if (!folders.empty()) {
+        std::vector<std::string> args;
+        for (const auto& f : folders) {
+            args.push_back("--folder");
+            args.push_back(f);
+        }
+        c.hooks.push_back(gantry_hook(opt.gantry_path, "update-ldcache", args));
+    }
+    // The hook reads the host's params file; a simulated host keeps its own proc tree.
+    std::vector<std::string> params;
+    std::string proc = trim_root(host.proc_root);
+    if (!proc.empty() && proc != "/proc") params = {"--params", proc + "/driver/nvidia/params"};
+    c.hooks.push_back(gantry_hook(opt.gantry_path, "disable-device-node-modification", params));
+
+    spec.cdi_version = cdi::minimum_version(spec);
+    if (auto problems = cdi::validate(spec); !problems.empty())
+        throw Error(Errc::internal, "generated CDI spec is invalid: " + problems.front());
+    return spec;
+}
+
+} // namespace gantry::gpu_vendors::nvidia

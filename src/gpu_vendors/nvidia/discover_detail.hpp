@@ -1,0 +1,65 @@
+// Internal to gpu/discover*.cpp: in-root path resolution, the file finders and the NVML query.
+#pragma once
+
+#include "gpu/ldcache.hpp"
+#include "gpu_vendors/nvidia/host.hpp"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace gantry::gpu_vendors::nvidia::detail {
+
+// resolve_in_root with the directory part of each path memoised: an ld.so.cache names a few
+// directories thousands of times.
+class Resolver {
+  public:
+    explicit Resolver(std::string root) : root_(std::move(root)) {}
+    // The resolved path; the lstat mode of what it names goes to *mode when asked.
+    std::optional<std::string> resolve(const std::string& in_root_path, mode_t* mode = nullptr);
+    // resolve() for a directory, memoised; nullopt unless it resolves to a directory.
+    std::optional<std::string> directory(const std::string& in_root_dir);
+    // The resolved path if it is a regular file (after symlinks), else nullopt.
+    std::optional<std::string> regular_file(const std::string& in_root_path);
+    std::string host(const std::string& in_root) const { return gpu::join_root(root_, in_root); }
+    const std::string& root() const { return root_; }
+
+  private:
+    std::string root_;
+    std::map<std::string, std::optional<std::string>> dirs_;
+};
+
+// Entry names of a host directory, sorted; empty when it cannot be read.
+std::vector<std::string> list_dir(const std::string& host_dir);
+bool is_dir(const std::string& host_path);
+std::string base_name(const std::string& path);
+std::string dir_name(const std::string& path); // "/a/b" -> "/a", "/a" -> "/"
+
+// The finders fill their part of the Host and add notes; they throw only on bugs.
+// cache may be null (no usable ld.so.cache: the standard directories are scanned).
+std::string version_from_libraries(Resolver& res, const gpu::ldcache::Cache* cache,
+                                   std::string* from);
+std::string find_nvml(const Host& h, Resolver& res, const gpu::ldcache::Cache* cache);
+void find_libraries(Host& h, Resolver& res, const gpu::ldcache::Cache* cache);
+void find_wsl_files(Host& h, Resolver& res);
+void find_binaries(Host& h, Resolver& res);
+void find_firmware(Host& h, Resolver& res);
+void find_ipc(Host& h, Resolver& res);
+void find_configs(Host& h, Resolver& res);
+
+struct NvmlReport {
+    std::string error;              // why NVML could not be used (empty when it was)
+    std::string driver_version;     // nvmlSystemGetDriverVersion
+    int cuda_version = 0;           // nvmlSystemGetCudaDriverVersion
+    std::vector<Device> devices;    // index, minor, uuid, name, brand, bus id, cc, memory, MIG
+    std::vector<std::string> notes; // partial failures (one GPU, one query)
+};
+
+// Loads the library at path (RTLD_NOW | RTLD_LOCAL), initialises NVML, queries every GPU and its
+// MIG devices, shuts NVML down and unloads it. Never throws; returns false with error set when
+// the library does not load or NVML does not initialise. Device nodes are left for the caller.
+bool query_nvml(const std::string& path, NvmlReport& out);
+
+} // namespace gantry::gpu_vendors::nvidia::detail

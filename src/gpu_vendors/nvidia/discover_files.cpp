@@ -1,0 +1,466 @@
+// The driver's files under a driver root: libraries (ld.so.cache or the standard directories),
+// binaries, GSP firmware, IPC sockets and ICD files. Every path is resolved inside the root.
+#include "gpu/elf.hpp"
+#include "gpu_vendors/nvidia/discover_detail.hpp"
+#include "util/fs.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <deque>
+#include <dirent.h>
+#include <memory>
+#include <set>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+namespace gantry::gpu_vendors::nvidia {
+
+namespace {
+
+using detail::base_name;
+using detail::dir_name;
+using detail::is_dir;
+using detail::list_dir;
+using detail::Resolver;
+
+constexpr int max_links = 40;
+
+std::deque<std::string> split(std::string_view p) {
+    std::deque<std::string> out;
+    while (!p.empty()) {
+        auto slash = p.find('/');
+        if (slash != 0) out.emplace_back(p.substr(0, slash));
+        if (slash == std::string_view::npos) break;
+        p.remove_prefix(slash + 1);
+    }
+    return out;
+}
+
+// Walks comps from cur, a resolved in-root directory ("" = the root) holding no symlinks.
+// The final component's lstat mode goes to *mode (S_IFDIR for the root itself).
+std::optional<std::string> resolve_from(const std::string& root, std::string cur,
+                                        std::deque<std::string> comps, int& links,
+                                        mode_t* mode = nullptr) {
+    if (mode) *mode = S_IFDIR;
+    while (!comps.empty()) {
+        std::string c = std::move(comps.front());
+        comps.pop_front();
+        if (c.empty() || c == ".") continue;
+        if (c == "..") {
+            cur.resize(cur.rfind('/') == std::string::npos ? 0 : cur.rfind('/'));
+            if (mode) *mode = S_IFDIR;
+            continue;
+        }
+        std::string next = cur + "/" + c;
+        std::string host = gpu::join_root(root, next);
+        struct stat st {};
+        if (::lstat(host.c_str(), &st) != 0) return std::nullopt;
+        if (S_ISLNK(st.st_mode)) {
+            if (++links > max_links) return std::nullopt;
+            std::string target(4096, '\0');
+            ssize_t n = ::readlink(host.c_str(), target.data(), target.size());
+            if (n <= 0 || static_cast<std::size_t>(n) >= target.size()) return std::nullopt;
+            target.resize(static_cast<std::size_t>(n));
+            auto tc = split(target);
+            comps.insert(comps.begin(), tc.begin(), tc.end());
+            if (target[0] == '/') cur.clear();
+            continue;
+        }
+        if (!comps.empty() && !S_ISDIR(st.st_mode)) return std::nullopt;
+        if (mode) *mode = st.st_mode;
+        cur = std::move(next);
+    }
+    return cur.empty() ? "/" : cur;
+}
+
+#if defined(__aarch64__)
+constexpr const char* triplet = "aarch64-linux-gnu";
+#else
+constexpr const char* triplet = "x86_64-linux-gnu";
+#endif
+
+struct StdDir {
+    std::string path;
+    bool lib32;
+};
+
+std::vector<StdDir> standard_dirs() {
+    return {{"/usr/lib/" + std::string(triplet), false},
+            {"/usr/lib64", false},
+            {"/lib64", false},
+            {"/usr/lib/nvidia", false},
+            {"/lib/" + std::string(triplet), false},
+            {"/usr/lib/i386-linux-gnu", true},
+            {"/usr/lib32", true}};
+}
+
+using gpu::ldcache::is_lib32;
+using gpu::ldcache::is_native;
+
+struct Candidate {
+    std::string in_root;
+    bool lib32;
+};
+
+// Turns resolved candidates into Library records (SONAME and class from the ELF).
+void add_libraries(Host& h, Resolver& res, const std::vector<Candidate>& cands) {
+    std::vector<std::pair<Library, std::optional<gpu::elf::AbiTag>>> libs;
+    for (const Candidate& c : cands) {
+        Library lib;
+        lib.host_path = res.host(c.in_root);
+        lib.name = base_name(c.in_root);
+        lib.lib32 = c.lib32;
+        std::optional<gpu::elf::AbiTag> abi;
+        try {
+            gpu::elf::Info info = gpu::elf::read_file(lib.host_path);
+            lib.soname = info.soname;
+            lib.lib32 = sizeof(void*) == 8 && info.bits == 32;
+            abi = info.abi_tag;
+        } catch (const std::exception& e) {
+            h.notes.push_back("cannot read the SONAME of " + lib.host_path + ": " + e.what());
+        }
+        lib.caps = library_capabilities(lib.name);
+        libs.emplace_back(std::move(lib), abi);
+    }
+    // libnvidia-tls: only the copy built for Linux 2.3.99 when there are several (LNC rule).
+    const gpu::elf::AbiTag tls_abi{0, 2, 3, 99};
+    for (bool is32 : {false, true}) {
+        auto is_tls = [&](const auto& l) {
+            return l.first.lib32 == is32 && l.first.name.starts_with("libnvidia-tls.so");
+        };
+        auto n = std::count_if(libs.begin(), libs.end(), is_tls);
+        bool have_new = std::any_of(libs.begin(), libs.end(), [&](const auto& l) {
+            return is_tls(l) && l.second == tls_abi;
+        });
+        if (n > 1 && have_new)
+            libs.erase(
+                std::remove_if(libs.begin(), libs.end(),
+                               [&](const auto& l) { return is_tls(l) && l.second != tls_abi; }),
+                libs.end());
+    }
+    for (auto& l : libs) h.libraries.push_back(std::move(l.first));
+}
+
+// A cheap first look at an ld.so.cache entry, which most often names a library that is not the
+// driver's: follows symlinks that stay in the same directory with readlink alone. False when the
+// chain surely ends in a file whose name is not wanted; true when it might (resolve it then).
+template <typename Wanted>
+bool may_end_in(Resolver& res, const std::string& path, const Wanted& wanted) {
+    auto dir = res.directory(dir_name(path));
+    if (!dir) return false;
+    const std::string host_dir = res.host(*dir);
+    std::string name = base_name(path);
+    char buf[4096];
+    for (int hops = 0; hops < 8; ++hops) {
+        if (wanted(name)) return true;
+        ssize_t n = ::readlink((host_dir + "/" + name).c_str(), buf, sizeof buf);
+        if (n < 0) return errno != EINVAL && errno != ENOENT; // a plain file, or nothing
+        name.assign(buf, static_cast<std::size_t>(n));
+        if (name.find('/') != std::string::npos) return true; // leaves the directory
+    }
+    return true;
+}
+
+} // namespace
+
+std::optional<std::string> resolve_in_root(const std::string& root, const std::string& path) {
+    int links = 0;
+    return resolve_from(root, "", split(path), links);
+}
+
+namespace detail {
+
+std::optional<std::string> Resolver::directory(const std::string& dir) {
+    auto it = dirs_.find(dir);
+    if (it == dirs_.end()) {
+        auto r = resolve_in_root(root_, dir);
+        if (r && !is_dir(host(*r))) r.reset();
+        it = dirs_.emplace(dir, r).first;
+    }
+    return it->second;
+}
+
+std::optional<std::string> Resolver::resolve(const std::string& path, mode_t* mode) {
+    int links = 0;
+    auto slash = path.rfind('/');
+    std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+    if (slash == std::string::npos || base.empty() || base == "." || base == "..")
+        return resolve_from(root_, "", split(path), links, mode);
+    auto dir = directory(path.substr(0, slash));
+    if (!dir) return std::nullopt;
+    return resolve_from(root_, *dir == "/" ? "" : *dir, {base}, links, mode);
+}
+
+std::optional<std::string> Resolver::regular_file(const std::string& path) {
+    mode_t mode = 0;
+    auto r = resolve(path, &mode);
+    if (!r || !S_ISREG(mode)) return std::nullopt;
+    return r;
+}
+
+std::vector<std::string> list_dir(const std::string& host_dir) {
+    std::vector<std::string> out;
+    std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(host_dir.c_str()), ::closedir);
+    if (!d) return out;
+    while (dirent* e = ::readdir(d.get())) {
+        std::string n = e->d_name;
+        if (n != "." && n != "..") out.push_back(std::move(n));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+bool is_dir(const std::string& host_path) {
+    struct stat st {};
+    return ::stat(host_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string base_name(const std::string& path) {
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string dir_name(const std::string& path) {
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos || slash == 0) return "/";
+    return path.substr(0, slash);
+}
+
+std::string version_from_libraries(Resolver& res, const gpu::ldcache::Cache* cache,
+                                   std::string* from) {
+    static const std::string prefixes[] = {"libcuda.so.", "libnvidia-ml.so."};
+    auto version_of = [](const std::string& name) -> std::string {
+        for (const std::string& p : prefixes) {
+            if (name.starts_with(p) && is_driver_version(name.substr(p.size())))
+                return name.substr(p.size());
+        }
+        return {};
+    };
+    if (cache) {
+        for (const auto& e : cache->entries) {
+            if (!is_native(e) ||
+                (!e.key.starts_with("libcuda.so") && !e.key.starts_with("libnvidia-ml.so")))
+                continue;
+            auto r = res.regular_file(e.value);
+            if (!r) continue;
+            if (std::string v = version_of(base_name(*r)); !v.empty()) {
+                *from = res.host(*r);
+                return v;
+            }
+        }
+        return {};
+    }
+    for (const StdDir& d : standard_dirs()) {
+        if (d.lib32) continue;
+        auto rd = res.resolve(d.path);
+        if (!rd) continue;
+        for (const std::string& name : list_dir(res.host(*rd))) {
+            if (std::string v = version_of(name); !v.empty()) {
+                *from = res.host(gpu::join_root(*rd, name));
+                return v;
+            }
+        }
+    }
+    return {};
+}
+
+std::string find_nvml(const Host& h, Resolver& res, const gpu::ldcache::Cache* cache) {
+    if (cache) {
+        for (const auto& e : cache->entries) {
+            if (is_native(e) && e.key == "libnvidia-ml.so.1") {
+                if (auto r = res.regular_file(e.value)) return *r;
+            }
+        }
+    }
+    std::vector<std::string> dirs;
+    if (h.wsl) dirs.push_back("/usr/lib/wsl/lib");
+    for (const StdDir& d : standard_dirs()) {
+        if (!d.lib32) dirs.push_back(d.path);
+    }
+    for (const std::string& d : dirs) {
+        if (auto r = res.regular_file(d + "/libnvidia-ml.so.1")) return *r;
+        if (!h.driver_version.empty()) {
+            if (auto r = res.regular_file(d + "/libnvidia-ml.so." + h.driver_version)) return *r;
+        }
+    }
+    return {};
+}
+
+void find_libraries(Host& h, Resolver& res, const gpu::ldcache::Cache* cache) {
+    const std::string suffix = ".so." + h.driver_version;
+    auto wanted = [&](const std::string& name) {
+        return name.ends_with(suffix) || name.starts_with("libnvidia-nvvm70.so.");
+    };
+    std::vector<Candidate> cands;
+    std::set<std::string> seen;
+    std::set<std::pair<std::string, bool>> dirs;
+    auto add = [&](const std::string& in_root_path, bool lib32) {
+        auto r = res.regular_file(in_root_path);
+        if (!r || !wanted(base_name(*r)) || !seen.insert(*r).second) return;
+        cands.push_back({*r, lib32});
+        dirs.emplace(dir_name(*r), lib32);
+    };
+    if (cache) {
+        for (const auto& e : cache->entries) {
+            if ((is_native(e) || is_lib32(e)) && may_end_in(res, e.value, wanted))
+                add(e.value, is_lib32(e));
+        }
+    } else {
+        for (const StdDir& d : standard_dirs()) {
+            auto rd = res.resolve(d.path);
+            if (!rd || !is_dir(res.host(*rd))) continue;
+            for (const std::string& name : list_dir(res.host(*rd))) {
+                if (wanted(name)) add(gpu::join_root(*rd, name), d.lib32);
+            }
+        }
+    }
+    // VDPAU drivers live in a vdpau/ subdirectory the linker cache does not list.
+    for (const auto& [dir, lib32] : std::set<std::pair<std::string, bool>>(dirs)) {
+        std::string sub = gpu::join_root(dir, "vdpau");
+        for (const std::string& name : list_dir(res.host(sub))) {
+            if (wanted(name)) add(gpu::join_root(sub, name), lib32);
+        }
+    }
+    add_libraries(h, res, cands);
+    if (h.libraries.empty())
+        h.notes.push_back("no driver library ending in " + suffix + " under " + h.driver_root +
+                          (cache ? " (ld.so.cache " + h.ldcache_path + ")" : ""));
+}
+
+void find_wsl_files(Host& h, Resolver& res) {
+    const std::string dir = "/usr/lib/wsl/lib";
+    std::vector<Candidate> cands;
+    std::set<std::string> seen;
+    for (const std::string& name : list_dir(res.host(dir))) {
+        if (!name.starts_with("lib") || name.find(".so") == std::string::npos) continue;
+        auto r = res.regular_file(dir + "/" + name);
+        if (r && seen.insert(*r).second) cands.push_back({*r, false});
+    }
+    add_libraries(h, res, cands);
+    // The rest of the driver (loaded by path from libcuda) sits in the driver store.
+    const std::string store = "/usr/lib/wsl/drivers";
+    for (const std::string& inf : list_dir(res.host(store))) {
+        auto r = res.resolve(store + "/" + inf);
+        if (!r || !is_dir(res.host(*r))) continue;
+        auto files = list_dir(res.host(*r));
+        bool nvidia = std::any_of(files.begin(), files.end(), [](const std::string& f) {
+            return f.starts_with("libcuda.so") || f == "nvidia-smi" ||
+                   f.starts_with("libnvidia-ml.so");
+        });
+        if (nvidia) h.wsl_driver_store.push_back(res.host(*r));
+    }
+    h.notes.push_back("WSL layout: libraries from " + res.host(dir) +
+                      " (no version suffix), GPUs through /dev/dxg");
+}
+
+void find_binaries(Host& h, Resolver& res) {
+    using C = Capability;
+    static const std::pair<const char*, C> bins[] = {
+        {"nvidia-smi", C::utility},
+        {"nvidia-debugdump", C::utility},
+        {"nvidia-persistenced", C::utility},
+        {"nv-fabricmanager", C::utility},
+        {"nvidia-cuda-mps-control", C::compute},
+        {"nvidia-cuda-mps-server", C::compute},
+        {"nvidia-imex", C::compute},
+        {"nvidia-imex-ctl", C::compute},
+    };
+    std::vector<std::string> dirs = {"/usr/bin", "/bin", "/usr/sbin"};
+    if (h.wsl) dirs.insert(dirs.begin(), "/usr/lib/wsl/lib");
+    for (const auto& [name, cap] : bins) {
+        for (const std::string& d : dirs) {
+            if (auto r = res.regular_file(d + "/" + name)) {
+                h.binaries.push_back({res.host(*r), "/usr/bin/" + std::string(name), {cap}});
+                break;
+            }
+        }
+    }
+}
+
+void find_firmware(Host& h, Resolver& res) {
+    if (h.driver_version.empty()) return;
+    std::vector<std::string> bases;
+    if (h.driver_root == "/") { // the kernel's custom firmware path is a live-host setting
+        std::string custom;
+        try {
+            custom = fs::read_file("/sys/module/firmware_class/parameters/path", 4096);
+        } catch (const std::exception&) {
+        }
+        while (!custom.empty() && (custom.back() == '\n' || custom.back() == ' '))
+            custom.pop_back();
+        if (!custom.empty() && custom[0] == '/') bases.push_back(custom);
+    }
+    struct utsname u {};
+    std::string release = ::uname(&u) == 0 ? u.release : "";
+    if (!release.empty()) bases.push_back("/lib/firmware/updates/" + release);
+    bases.push_back("/lib/firmware/updates");
+    if (!release.empty()) bases.push_back("/lib/firmware/" + release);
+    bases.push_back("/lib/firmware");
+    std::set<std::string> names;
+    for (const std::string& base : bases) {
+        std::string dir = base + "/nvidia/" + h.driver_version;
+        auto rd = res.resolve(dir);
+        if (!rd) continue;
+        for (const std::string& name : list_dir(res.host(*rd))) {
+            if (!name.starts_with("gsp") || !name.ends_with(".bin") || names.count(name)) continue;
+            if (auto r = res.regular_file(gpu::join_root(*rd, name))) {
+                names.insert(name);
+                h.firmware.push_back(
+                    {res.host(*r), "/lib/firmware/nvidia/" + h.driver_version + "/" + name, {}});
+            }
+        }
+    }
+}
+
+void find_ipc(Host& h, Resolver& res) {
+    using C = Capability;
+    static const std::pair<const char*, C> paths[] = {
+        {"/run/nvidia-persistenced/socket", C::utility},
+        {"/var/run/nvidia-persistenced/socket", C::utility},
+        {"/run/nvidia-fabricmanager/socket", C::utility},
+        {"/var/run/nvidia-fabricmanager/socket", C::utility},
+        {"/tmp/nvidia-mps", C::compute},
+    };
+    std::set<std::string> seen;
+    for (const auto& [path, cap] : paths) {
+        auto r = res.resolve(path);
+        struct stat st {};
+        if (!r || ::lstat(res.host(*r).c_str(), &st) != 0) continue;
+        bool mps = cap == C::compute;
+        if (mps != S_ISDIR(st.st_mode) || !seen.insert(*r).second) continue;
+        h.ipc.push_back({res.host(*r), path, cap});
+    }
+}
+
+void find_configs(Host& h, Resolver& res) {
+    using C = Capability;
+    static const std::pair<const char*, C> files[] = {
+        {"/usr/share/glvnd/egl_vendor.d/10_nvidia.json", C::graphics},
+        {"/usr/share/egl/egl_external_platform.d/15_nvidia_gbm.json", C::graphics},
+        {"/usr/share/egl/egl_external_platform.d/10_nvidia_wayland.json", C::graphics},
+        {"/usr/share/egl/egl_external_platform.d/09_nvidia_wayland2.json", C::graphics},
+        {"/usr/share/egl/egl_external_platform.d/20_nvidia_xcb.json", C::graphics},
+        {"/usr/share/egl/egl_external_platform.d/20_nvidia_xlib.json", C::graphics},
+        {"/usr/share/nvidia/nvoptix.bin", C::graphics},
+        {"/etc/vulkan/icd.d/nvidia_icd.json", C::graphics},
+        {"/usr/share/vulkan/icd.d/nvidia_icd.json", C::graphics},
+        {"/etc/vulkan/icd.d/nvidia_icd.x86_64.json", C::graphics},
+        {"/usr/share/vulkan/icd.d/nvidia_icd.x86_64.json", C::graphics},
+        {"/etc/vulkan/icd.d/nvidia_layers.json", C::graphics},
+        {"/etc/vulkan/implicit_layer.d/nvidia_layers.json", C::graphics},
+        {"/usr/share/vulkan/implicit_layer.d/nvidia_layers.json", C::graphics},
+        {"/etc/OpenCL/vendors/nvidia.icd", C::compute},
+    };
+    for (const auto& [path, cap] : files) {
+        if (auto r = res.regular_file(path)) {
+            Capabilities caps{cap};
+            if (cap == C::graphics) caps.insert(C::display);
+            h.configs.push_back({res.host(*r), path, caps});
+        }
+    }
+}
+
+} // namespace detail
+
+} // namespace gantry::gpu_vendors::nvidia

@@ -1,0 +1,154 @@
+// gpu_vendors/nvidia/host: gpu_vendors::nvidia::Host, what an NVIDIA driver installation offers
+// containers, discovered from a driver root (libraries, binaries, firmware, IPC sockets) and a
+// device root (device nodes), like nvidia-ctk's --driver-root / --dev-root. It only describes the
+// host; the shared gpu::DeviceNode and gpu::join_root are gpu/device_node.hpp's. (Namespace
+// gantry::gpu, as the rest of NVIDIA's discovery in this folder.)
+#pragma once
+
+#include "gpu/device_node.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace gantry::gpu_vendors::nvidia {
+
+// NVIDIA_DRIVER_CAPABILITIES values.
+enum class Capability { compute, utility, video, graphics, display, ngx, compat32 };
+const char* to_string(Capability c);
+std::optional<Capability> capability_from_string(const std::string& s);
+using Capabilities = std::set<Capability>;
+Capabilities all_capabilities();
+std::string to_string(const Capabilities& caps); // "compute,utility" (enum order)
+
+struct MigDevice {
+    int gpu_index = 0; // parent GPU index
+    int gi = 0, ci = 0;
+    std::string uuid;    // MIG-...
+    std::string profile; // e.g. "1g.10gb"
+    std::uint64_t memory = 0;
+    gpu::DeviceNode gi_cap,
+        ci_cap; // /dev/nvidia-caps/nvidia-capN for gpu<minor>/gi<gi>[/ci<ci>]/access
+};
+
+struct Device {
+    int index = 0;                  // NVML index (0-based, PCI bus order)
+    int minor = 0;                  // /dev/nvidia<minor>
+    std::string uuid;               // GPU-...
+    std::string name;               // "NVIDIA A100-SXM4-80GB"
+    std::string brand;              // "Tesla", "GeForce", ... (NVIDIA_REQUIRE_* brand=)
+    std::string pci_bus_id;         // "00000000:3B:00.0"
+    int cc_major = 0, cc_minor = 0; // compute capability
+    std::uint64_t memory = 0;       // bytes
+    bool mig_enabled = false;
+    int persistence = -1; // NVML persistence mode: 1 enabled, 0 disabled, -1 unknown
+    std::vector<MigDevice> migs;
+    gpu::DeviceNode node; // /dev/nvidia<minor>
+    std::string proc_dir; // host /proc/driver/nvidia/gpus/<bus id> (for injection), may be empty
+};
+
+struct Library {
+    std::string host_path; // the real file (symlinks resolved), under the driver root
+    std::string name;      // file name, e.g. libcuda.so.580.95.05
+    std::string soname;    // DT_SONAME, e.g. libcuda.so.1 (may equal name)
+    bool lib32 = false;    // 32-bit (compat32)
+    Capabilities caps;     // capabilities that select it (empty: always with any capability)
+
+    // Selected by a request: one of caps (or caps empty), and compat32 too when lib32.
+    bool selected_by(const Capabilities& requested) const;
+};
+
+struct HostFile {
+    std::string host_path;      // real file on the host
+    std::string container_path; // where it goes in the container
+    Capabilities caps;          // capabilities that select it (empty: always)
+
+    bool selected_by(const Capabilities& requested) const;
+};
+
+struct IpcSocket {
+    std::string host_path;
+    std::string container_path;
+    Capability cap; // utility (persistenced, fabricmanager) or compute (MPS)
+};
+
+struct Host {
+    std::string driver_root = "/";
+    std::string dev_root = "/";
+    std::string driver_version; // "580.95.05" (RM version)
+    int cuda_version = 0;       // newest CUDA the driver serves, 1000*major+10*minor (13000)
+    bool nvml_loaded = false;   // GPUs came from NVML (else /proc)
+    bool wsl = false;
+    std::vector<Device> devices;
+    std::vector<Library> libraries;
+    std::vector<HostFile> binaries; // nvidia-smi, MPS, persistenced ... -> /usr/bin
+    std::vector<HostFile> firmware; // GSP firmware -> /lib/firmware/nvidia/<ver>/
+    std::vector<HostFile> configs;  // ICD/vendor files (Vulkan, EGL, OpenCL) -> same path
+    std::vector<IpcSocket> ipc;
+    gpu::DeviceNode ctl, uvm, uvm_tools, modeset; // /dev/nvidiactl, nvidia-uvm(-tools), modeset
+    gpu::DeviceNode dxg; // /dev/dxg: the only GPU node on WSL (wsl == true)
+    std::vector<gpu::DeviceNode> mig_config_caps; // mig config/monitor caps (management only)
+    std::string proc_root;          // host dir holding driver/nvidia/{version,params,gpus/...}
+    std::vector<std::string> notes; // what discovery found or missed, one line each
+    std::string ldcache_path;       // the driver root's ld.so.cache that was read (host path)
+    std::string nvml_path;          // the libnvidia-ml.so.1 used (host path), empty if none
+    std::vector<std::string>
+        wsl_driver_store; // WSL: host dirs usr/lib/wsl/drivers/<inf> of the driver
+
+    bool has_driver() const { return !driver_version.empty(); }
+};
+
+struct DiscoverOptions {
+    std::string driver_root = "/";
+    std::string dev_root = "/";
+    bool use_nvml = true; // dlopen DRIVERROOT's libnvidia-ml.so.1
+};
+
+// Never throws for a missing or partial driver: an empty driver_version and notes say why.
+// The proc files are read from <driver_root>/proc when <driver_root>/proc/driver/nvidia exists
+// (simulated hosts), else from /proc.
+Host discover(const DiscoverOptions& opt);
+
+// A human summary in the style of `nvidia-container-cli info`, followed by the notes.
+std::string to_string(const Host& host);
+
+// --- helpers discovery is built from (exposed for tests and for cdi/, compat/) ---------------
+
+// The RM version in /proc/driver/nvidia/version ("580.95.05"), or "" when there is none.
+std::string parse_proc_version(const std::string& text);
+// True for "515.76" and "580.82.07" (major >= 100); false for "1", "1.1" or "580.x".
+bool is_driver_version(const std::string& v);
+// The newest CUDA the driver branch serves (13000 for 580.x), from the branch table; 0 if the
+// version does not parse. Unknown branches take the nearest known one below (conservative).
+int cuda_version_for_driver(const std::string& driver_version);
+std::string cuda_version_string(int cuda_version); // 12090 -> "12.9"
+
+// The capabilities that select a driver library by file name (§1.1 lists): compute libraries
+// also go with video, graphics ones with display; names in no list are treated as graphics.
+Capabilities library_capabilities(const std::string& file_name);
+
+// Resolves path inside root as if root were "/": absolute symlink targets and ".." stay in it.
+// Returns the resolved path relative to root ("/usr/lib/x.so.1"), or nullopt if a component is
+// missing, a loop is hit, or a non-final component is not a directory.
+std::optional<std::string> resolve_in_root(const std::string& root, const std::string& path);
+
+// /proc/devices character majors by name.
+std::map<std::string, std::int64_t> parse_proc_devices(const std::string& text);
+// /proc/driver/nvidia-caps/mig-minors: "gpu0/gi1/ci0/access" -> 12.
+std::map<std::string, std::int64_t> parse_mig_minors(const std::string& text);
+// "Key: value" lines of /proc/driver/nvidia/gpus/*/information (trimmed).
+std::map<std::string, std::string> parse_information(const std::string& text);
+// "0000:3b:00.0" or "00000000:3B:00.0" -> "00000000:3B:00.0" (NVML's form); "" if malformed.
+std::string normalize_pci_bus_id(const std::string& id);
+// "NVIDIA A100-SXM4-80GB MIG 1g.10gb" -> "1g.10gb"; "" when the name has no MIG part.
+std::string mig_profile_from_name(const std::string& name);
+// The driver's /proc/driver/nvidia/params as a container should see it: "ModifyDeviceFiles: 1"
+// turned to 0, so that the driver never creates or chmods device nodes on the container's
+// behalf (nvidia-ctk's disable-device-node-modification). nullopt when there is nothing to
+// turn off.
+std::optional<std::string> params_for_container(std::string params);
+
+} // namespace gantry::gpu_vendors::nvidia

@@ -1,0 +1,61 @@
+// gantry build's executor: a Dockerfile's plan (image_build/plan.hpp) carried out stage by stage on
+// the store. FROM takes a store image (pulled when missing, or always with --pull), `scratch`
+// or an earlier stage; config instructions change the stage's config (image_build/stage_state.hpp);
+// RUN runs in gantry's runtime (image_build/run_step.hpp); COPY/ADD write layers from the context
+// or another stage (image_build/copy_step.hpp); WORKDIR creates its directory; HEALTHCHECK and
+// ONBUILD (triggers of a base image run after its FROM) as docker. Every RUN/COPY/ADD step first
+// looks in the step cache (image_build/cache.hpp) under a key chained from the base image's ID
+// through every instruction, with the content digests of what the step reads; a hit reuses the
+// layer and runs nothing. The target stage is committed to the store and tagged; history entries as
+// BuildKit writes them; timestamps clamped to SOURCE_DATE_EPOCH when set.
+#pragma once
+
+#include "engine/engine.hpp"
+#include "image_build/options.hpp"
+#include "oci/digest.hpp"
+#include "registry/pull.hpp"
+#include "store/store.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gantry::image_build {
+
+struct BuildOptions {
+    std::string context;         // the context directory
+    std::string dockerfile;      // the Dockerfile's text
+    std::string dockerfile_name; // for messages ("Dockerfile", "-")
+    std::vector<std::string> tags;
+    std::map<std::string, std::string> build_args;
+    std::map<std::string, std::string> labels;
+    std::vector<Secret> secrets;
+    std::string target;
+    std::string network = "host";
+    std::string platform;
+    bool no_cache = false;
+    bool pull = false;
+    bool quiet = false;
+    unsigned jobs = 1; // independent stages built at once (image_build/stage_jobs.hpp)
+    std::optional<std::int64_t> epoch;                // SOURCE_DATE_EPOCH
+    std::map<std::string, std::string> gpu_env;       // --gpu-arch: the toolchains' variables
+    registry::PullOptions pull_options;               // for FROM images not in the store
+    std::function<void(const std::string&)> progress; // one line per step (stderr)
+};
+
+struct BuildResult {
+    oci::Digest manifest, id;
+    std::string mode; // how RUN ran: root, subordinate ids, fake-root
+    int steps = 0, cached = 0, ran = 0;
+    std::vector<std::string> tags; // normalised references now naming it
+};
+
+// STORE/build-cache: the step cache (steps/) and RUN --mount=type=cache directories (mounts/).
+std::filesystem::path cache_dir(const store::Store& store);
+
+BuildResult build(store::Store& store, const BuildOptions& opt, engine::Caller caller);
+
+} // namespace gantry::image_build

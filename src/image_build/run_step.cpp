@@ -1,0 +1,101 @@
+#include "image_build/run_step.hpp"
+
+#include "gpu_vendors/backend.hpp"
+#include "image_build/copy_step.hpp"
+#include "image_build/layer_commit.hpp"
+#include "image_build/output_tail.hpp"
+#include "runtime/idmap.hpp"
+#include "util/error.hpp"
+
+#include <set>
+
+namespace gantry::image_build {
+namespace {
+
+std::string relative(const std::string& dst) {
+    std::string r = dst;
+    while (r.starts_with('/')) r.erase(0, 1);
+    while (r.ends_with('/')) r.pop_back();
+    return r;
+}
+
+} // namespace
+
+std::string run_mode(engine::Caller& caller) {
+    if (caller.real_root) return "root";
+    auto maps = caller.id_maps("auto");
+    return runtime::is_single_id(maps[0]) ? "fake-root" : "subordinate ids";
+}
+
+std::optional<WorkLayer> run_step(store::Store& store, const WorkImage& image, const RunStep& step,
+                                  RunSettings& s) {
+    auto manifest = image.commit(store);
+    auto temporary = store.temporary_ref();  // prune drops the name if this build dies
+    const std::string ref = temporary.first; // a name: clang 14 cannot capture a binding
+    store.update_refs([&](store::RefMap& m) { m[ref] = manifest; });
+    struct Untag {
+        store::Store& st;
+        std::string ref;
+        ~Untag() {
+            try {
+                st.update_refs([&](store::RefMap& m) { m.erase(ref); });
+            } catch (...) {
+            }
+        }
+    } untag{store, ref};
+
+    engine::RunRequest r;
+    r.image = ref;
+    r.command = step.argv;
+    r.entrypoint = "";
+    r.env = step.env;
+    // a build sees no GPU and no driver, whatever the image asks for: --gpu-arch says what to
+    // compile for (the vendors' own "no GPU" value, over an image's NVIDIA_VISIBLE_DEVICES=all)
+    for (auto& hide : gpu_vendors::hide_gpus_env()) r.env.push_back(hide);
+    const auto& cfg = image.config.value("config", nlohmann::json::object());
+    r.workdir = cfg.value("WorkingDir", std::string());
+    r.user = cfg.value("User", std::string());
+    r.network = step.network;
+    r.writable_layer = "disk";
+    r.write_warn = "1024p"; // a build reports no writes: they are the point
+    r.fake_root = s.fake_root;
+    r.mounts = step.mounts.binds;
+    if (s.fake_root && !s.apt_no_sandbox.empty()) {
+        auto conf = stat_in_image(store, image, "etc/apt/apt.conf.d");
+        if (conf && S_ISDIR(conf->st_mode))
+            r.mounts.push_back("type=bind,src=" + s.apt_no_sandbox +
+                               ",dst=/etc/apt/apt.conf.d/zz-gantry-fake-root,readonly");
+    }
+    r.tmpfs = step.mounts.tmpfs;
+    r.hostname = "buildkitsandbox";
+
+    auto p = engine::prepare(store, r, s.caller);
+    std::set<std::string> stubs;
+    for (const auto& m : p.spec.mounts) stubs.insert(relative(m.destination));
+    stubs.insert("etc/hostname"); // the runtime's own bind (runtime/mounts.cpp)
+    stubs.erase("");
+    auto upper = p.scratch->upper();
+    int status;
+    std::string tail;
+    {
+        OutputTail out(s.quiet);
+        status = engine::run(p).status;
+        out.stop();
+        tail = out.last_lines();
+    }
+    if (status != 0) {
+        std::string msg = step.what + " failed: exit status " + std::to_string(status);
+        if (!tail.empty()) msg += "; its last output:\n" + tail;
+        while (msg.ends_with('\n')) msg.pop_back();
+        throw Error(Errc::run_failed, msg, "fix the command; nothing was tagged");
+    }
+    UpperCommit c;
+    c.upper = upper;
+    if (!s.caller.real_root) c.maps = s.caller.id_maps(s.fake_root ? "single" : "auto");
+    c.stubs = std::move(stubs);
+    c.epoch = s.epoch;
+    c.privileged = s.caller.real_root;
+    return commit_upper(store, c);
+}
+
+} // namespace gantry::image_build

@@ -1,0 +1,75 @@
+// gpu_vendors/nvidia/gpu_facts: the image's GPU layout read from a fixture store, and the cache
+// entry that lets a repeated GPU launch read nothing of the image.
+#include "../../engine/fixture_store.hpp"
+#include "gpu_vendors/nvidia/gpu_facts.hpp"
+
+#include <gtest/gtest.h>
+
+namespace vendor_nvidia_gpu_facts_test {
+
+using gantry::gpu_vendors::nvidia::ImageGpuFacts;
+using gantry::testing::FixtureStore;
+namespace nv = gantry::gpu_vendors::nvidia;
+
+namespace {
+
+gantry::store::Image image(FixtureStore& fx, const std::string& ref) {
+    return gantry::store::find_image(fx.store(), ref);
+}
+
+} // namespace
+
+TEST(NvidiaGpuFacts, LayoutOfADebianImage) {
+    FixtureStore fx;
+    fx.add_image("deb:1", {}, {{"etc/debian_version", "12.5\n"}, {"bin/sh", "#!"}});
+    auto img = image(fx, "deb:1");
+    auto l = nv::image_gpu_layout(gantry::rootfs::LayerFiles(fx.store(), img.config.diff_ids));
+    EXPECT_EQ(l.lib_dir, "/usr/lib/x86_64-linux-gnu");
+    EXPECT_EQ(l.lib32_dir, "/usr/lib/i386-linux-gnu");
+    EXPECT_EQ(l.compat_libcuda, "");
+    EXPECT_FALSE(l.cached_sonames); // no linker cache: nothing to rebuild
+}
+
+TEST(NvidiaGpuFacts, LayoutOfAnotherImage) {
+    FixtureStore fx;
+    fx.add_image("rh:1", {},
+                 {{"etc/redhat-release", "x"},
+                  {"usr/local/cuda/compat/libcuda.so.580.95.05", "not an ELF file"},
+                  {"etc/ld.so.cache", "not a cache"}});
+    auto img = image(fx, "rh:1");
+    auto l = nv::image_gpu_layout(gantry::rootfs::LayerFiles(fx.store(), img.config.diff_ids));
+    EXPECT_EQ(l.lib_dir, "/usr/lib64");
+    EXPECT_EQ(l.lib32_dir, "/usr/lib");
+    EXPECT_EQ(l.compat_libcuda, "/usr/local/cuda/compat/libcuda.so.580.95.05");
+    EXPECT_EQ(l.compat_note, ""); // unreadable note: none
+    // an unreadable cache is rebuilt: it is taken to name libcuda.so.1
+    ASSERT_TRUE(l.cached_sonames);
+    EXPECT_EQ(*l.cached_sonames, (std::set<std::string>{"libcuda.so.1"}));
+}
+
+TEST(NvidiaGpuFacts, CacheEntryRoundTrips) {
+    ImageGpuFacts f;
+    f.findings.push_back({"CUDA-DRIVER-TOO-OLD", gantry::compat::Severity::fail, "m", "fix it"});
+    f.findings.push_back({"INFO", gantry::compat::Severity::info, "i", ""});
+    f.layout.lib_dir = "/usr/lib64";
+    f.layout.compat_libcuda = "/usr/local/cuda/compat/libcuda.so.580.1.2";
+    f.layout.compat_note = "{\"a\":1}";
+    f.layout.cached_sonames = std::set<std::string>{"libc.so.6", "libcuda.so.1"};
+    auto back = nv::gpu_facts_from_json(nlohmann::json::parse(nv::to_json(f).dump()));
+    ASSERT_EQ(back.findings.size(), 2u);
+    EXPECT_EQ(back.findings[0].id, "CUDA-DRIVER-TOO-OLD");
+    EXPECT_EQ(back.findings[0].severity, gantry::compat::Severity::fail);
+    EXPECT_EQ(back.findings[0].fix, "fix it");
+    EXPECT_EQ(back.layout.lib_dir, "/usr/lib64");
+    EXPECT_EQ(back.layout.compat_libcuda, f.layout.compat_libcuda);
+    EXPECT_EQ(back.layout.compat_note, f.layout.compat_note);
+    EXPECT_EQ(back.layout.cached_sonames, f.layout.cached_sonames);
+    f.layout.cached_sonames.reset(); // "no cache" stays distinct from an empty one
+    back = nv::gpu_facts_from_json(nv::to_json(f));
+    EXPECT_FALSE(back.layout.cached_sonames);
+    // a damaged entry is refused (and found afresh by the caller)
+    EXPECT_ANY_THROW(nv::gpu_facts_from_json(nlohmann::json::array()));
+    EXPECT_ANY_THROW(nv::gpu_facts_from_json({{"findings", 1}}));
+}
+
+} // namespace vendor_nvidia_gpu_facts_test

@@ -1,0 +1,119 @@
+// The proof that a GPU vendor is a folder and one registration: the stub vendor of this folder
+// (stub_backend.cpp, not shipped) registers itself and is then chosen and injected by a run,
+// described by `cdi generate`, checked by `doctor`, hidden from a build's RUN steps, read by
+// `--keep-arch host`, and its host-root flag is among those every command declares; taken out
+// again, nothing of it is left.
+#include "../../support/temp_dir.hpp"
+#include "cdi/spec_write.hpp"
+#include "gpu_vendors/backend.hpp"
+#include "stub_backend.hpp"
+#include "util/error.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <gtest/gtest.h>
+
+namespace stub_vendor_test {
+
+using namespace gantry;
+
+namespace {
+
+// The stub registered for one test, and a simulated host with its device node.
+struct StubHost {
+    unit_support::TempDir dir{"gantry-stub-vendor"};
+    gpu_vendors::Roots roots;
+    StubHost() {
+        gpu_vendors::register_backend(stub_vendor::backend());
+        roots = {dir.path.string(), dir.path.string(), dir.path.string()};
+        roots.more["--stub-root"] = dir.path.string();
+        std::filesystem::create_directories(dir.path / "dev");
+        std::ofstream(dir.path / "dev" / "stub0") << "";
+    }
+    ~StubHost() { gpu_vendors::unregister_backend(stub_vendor::backend()); }
+};
+
+bool has(const std::vector<std::string>& v, const std::string& s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+} // namespace
+
+TEST(StubVendor, RegistersItsNameFlagAndHiddenEnvironment) {
+    {
+        StubHost h;
+        EXPECT_EQ(&gpu_vendors::find("stub"), &stub_vendor::backend());
+        EXPECT_EQ(gpu_vendors::backends().back()->name(), "stub");
+        EXPECT_EQ(gpu_vendors::backends().front()->name(), "nvidia"); // still the default
+        std::vector<std::string> flags;
+        for (auto& f : gpu_vendors::host_root_flags()) flags.emplace_back(f.name);
+        EXPECT_EQ(flags, (std::vector<std::string>{"--driver-root", "--dev-root", "--sys-root",
+                                                   "--stub-root"}));
+        EXPECT_TRUE(has(gpu_vendors::hide_gpus_env(), "STUB_VISIBLE_DEVICES=void"));
+        EXPECT_TRUE(has(gpu_vendors::hide_gpus_env(), "NVIDIA_VISIBLE_DEVICES=void"));
+        try {
+            gpu_vendors::register_backend(stub_vendor::backend());
+            ADD_FAILURE() << "a second registration of the same name was accepted";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.code(), Errc::usage);
+        }
+    }
+    // unregistered: gone from every list
+    EXPECT_THROW(gpu_vendors::find("stub"), Error);
+    EXPECT_EQ(gpu_vendors::hide_gpus_env().size(), gpu_vendors::backends().size());
+    for (auto& f : gpu_vendors::host_root_flags()) EXPECT_NE(f.name, "--stub-root");
+}
+
+TEST(StubVendor, IsChosenAndInjectedByARun) {
+    StubHost h;
+    std::vector<std::string> env{"STUB_VISIBLE_DEVICES=all"};
+    const gpu_vendors::Backend* b = gpu_vendors::for_run(h.roots, std::nullopt, env, std::nullopt);
+    if (gpu_vendors::find("nvidia").present(h.roots) || gpu_vendors::find("amd").present(h.roots))
+        b = gpu_vendors::for_run(h.roots, std::string("stub"), env, std::nullopt); // a GPU host
+    ASSERT_EQ(b, &stub_vendor::backend());
+    store::Store store(h.dir.path / "store");
+    store::Image image;
+    rootfs::LayerFiles files(store, {});
+    std::string ref = "stub-image";
+    std::optional<std::string> gpus;
+    gpu_vendors::RunContext ctx{store, image, files, ref, env, gpus, h.roots, {}, false, "", ""};
+    oci::RuntimeSpec spec;
+    b->add_to_run(ctx, spec);
+    EXPECT_TRUE(has(spec.env, "STUB_INJECTED=" + h.dir.path.string() + "/dev/stub0"));
+}
+
+TEST(StubVendor, IsDescribedByCdiGenerateAndCheckedByDoctor) {
+    StubHost h;
+    const gpu_vendors::Backend& b = gpu_vendors::choose(h.roots, std::string("stub"));
+    auto spec = b.generate_cdi(h.roots, {}, nullptr);
+    std::string yaml = cdi::serialize(spec, cdi::Format::yaml);
+    EXPECT_NE(yaml.find("kind: stub.example/gpu"), std::string::npos) << yaml;
+    EXPECT_NE(yaml.find("/dev/stub0"), std::string::npos) << yaml;
+
+    gpu_vendors::DoctorContext ctx{h.roots};
+    auto findings = gpu_vendors::doctor(b, ctx);
+    ASSERT_EQ(findings.size(), 1u);
+    EXPECT_EQ(findings[0].id, "STUB-HOST");
+    std::filesystem::remove(h.dir.path / "dev" / "stub0");
+    EXPECT_EQ(gpu_vendors::doctor(b, ctx).at(0).id, "STUB-NO-DRIVER");
+}
+
+TEST(StubVendor, KeepArchHostReadsItsTargetsAndHintsNameIt) {
+    StubHost h;
+    if (!gpu_vendors::find("nvidia").present(h.roots) &&
+        !gpu_vendors::find("amd").present(h.roots)) {
+        EXPECT_EQ(gpu_vendors::host_targets(h.roots), std::vector<std::string>{"stub1"});
+    }
+    EXPECT_TRUE(has(gpu_vendors::host_targets(h.roots), "stub1"));
+    std::filesystem::remove(h.dir.path / "dev" / "stub0");
+    if (gpu_vendors::find("nvidia").present(h.roots)) return; // the hint is for a host without GPUs
+    try {
+        gpu_vendors::host_targets(h.roots);
+        ADD_FAILURE() << "a host without GPUs gave targets";
+    } catch (const Error& e) {
+        EXPECT_NE(e.hint().find("--keep-arch stub1 (stub code)"), std::string::npos) << e.hint();
+        EXPECT_NE(e.hint().find("--stub-root"), std::string::npos) << e.hint();
+    }
+}
+
+} // namespace stub_vendor_test

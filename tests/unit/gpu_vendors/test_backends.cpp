@@ -1,0 +1,108 @@
+// gpu_vendors/backends: finding and choosing a GPU vendor for a host, when a run asks for GPUs at
+// all, and the doctor's policy a run applies.
+#include "gpu_vendors/backend.hpp"
+#include "util/error.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <gtest/gtest.h>
+#include <optional>
+#include <unistd.h>
+
+namespace vendor_registry_test {
+
+namespace gpu_vendors = gantry::gpu_vendors;
+using gantry::Errc;
+using gantry::Error;
+
+namespace {
+
+std::optional<Error> error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e;
+    }
+    return std::nullopt;
+}
+
+// An empty host: no driver of any vendor under its roots.
+struct EmptyHost {
+    std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                ("gantry-vendor-test-" + std::to_string(::getpid()));
+    gpu_vendors::Roots roots;
+    EmptyHost() {
+        std::filesystem::create_directories(dir / "dev");
+        roots = {dir.string(), dir.string(), dir.string()};
+    }
+    ~EmptyHost() { std::filesystem::remove_all(dir); }
+    void touch(const std::string& rel) {
+        std::filesystem::create_directories((dir / rel).parent_path());
+        std::ofstream(dir / rel) << "x\n";
+    }
+};
+
+} // namespace
+
+TEST(VendorRegistry, FindsBackendsByName) {
+    EXPECT_EQ(gpu_vendors::find("nvidia").name(), "nvidia");
+    EXPECT_EQ(gpu_vendors::find("nvidia").cdi_kind(), "nvidia.com/gpu");
+    auto e = error_of([] { gpu_vendors::find("intel"); });
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->code(), Errc::usage);
+    EXPECT_NE(e->hint().find("nvidia"), std::string::npos); // lists the names there are
+    EXPECT_EQ(gpu_vendors::backends().front()->name(), "nvidia");
+}
+
+TEST(VendorRegistry, ChoosesTheDefaultWithoutADriverAndTheAskedOneAlways) {
+    EmptyHost h;
+    if (std::filesystem::exists("/proc/driver/nvidia/version"))
+        GTEST_SKIP() << "this host has an NVIDIA driver: not an empty host";
+    EXPECT_FALSE(gpu_vendors::find("nvidia").present(h.roots));
+    EXPECT_EQ(gpu_vendors::choose(h.roots, std::nullopt).name(), "nvidia");
+    h.touch("dev/nvidiactl");
+    EXPECT_TRUE(gpu_vendors::find("nvidia").present(h.roots));
+    EXPECT_EQ(gpu_vendors::choose(h.roots, std::string("nvidia")).name(), "nvidia");
+    EXPECT_TRUE(error_of([&] { gpu_vendors::choose(h.roots, std::string("nvidia ")); }));
+}
+
+TEST(VendorRegistry, ARunThatAsksForNoGpuReadsNothing) {
+    EmptyHost h;
+    std::vector<std::string> env = {"PATH=/bin", "NVIDIA_VISIBLE_DEVICESX=all"};
+    EXPECT_EQ(gpu_vendors::for_run(h.roots, std::nullopt, env, std::nullopt), nullptr);
+    // a misspelt --gpu-vendor is still an error
+    EXPECT_TRUE(error_of([&] { gpu_vendors::for_run(h.roots, std::string("nvdia"), env, {}); }));
+    env.push_back("NVIDIA_VISIBLE_DEVICES=void"); // the contract's variable: the backend decides
+    EXPECT_NE(gpu_vendors::for_run(h.roots, std::nullopt, env, std::nullopt), nullptr);
+    EXPECT_NE(gpu_vendors::for_run(h.roots, std::nullopt, {}, std::string("all")), nullptr);
+}
+
+TEST(VendorRegistry, EnvValueTakesTheLastExactKey) {
+    std::vector<std::string> env = {"A=1", "AB=2", "A=3", "B"};
+    EXPECT_EQ(gpu_vendors::env_value(env, "A"), "3");
+    EXPECT_EQ(gpu_vendors::env_value(env, "AB"), "2");
+    EXPECT_FALSE(gpu_vendors::env_value(env, "B")); // no '=': not a value
+    EXPECT_FALSE(gpu_vendors::env_value(env, "C"));
+}
+
+TEST(VendorPolicy, DoctorFailuresStopTheRunUnlessOverridden) {
+    std::vector<gantry::compat::Finding> findings = {
+        {"CUDA-DRIVER-TOO-OLD", gantry::compat::Severity::fail, "the driver is too old",
+         "upgrade the driver"},
+        {"SOME-WARNING", gantry::compat::Severity::warn, "a warning", ""}};
+    auto e = error_of([&] { gpu_vendors::apply_policy(findings, nullptr); });
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->code(), Errc::run_failed);
+    EXPECT_EQ(e->message(), "the driver is too old");
+    // the hint names the finding's fix and the way to run anyway
+    EXPECT_EQ(e->hint(), "upgrade the driver; --no-require runs it anyway");
+    e = error_of([&] { gpu_vendors::apply_policy(findings, nullptr, "X=1 runs it anyway"); });
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->hint(), "upgrade the driver; X=1 runs it anyway");
+    EXPECT_FALSE(error_of([&] { gpu_vendors::apply_policy(findings, "--no-require"); }));
+    findings.erase(findings.begin()); // warnings alone never stop a run
+    EXPECT_FALSE(error_of([&] { gpu_vendors::apply_policy(findings, nullptr); }));
+}
+
+} // namespace vendor_registry_test
