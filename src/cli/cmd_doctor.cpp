@@ -154,10 +154,10 @@ void register_doctor(CLI::App& app, Context& ctx) {
             const std::string& sys_root = o->roots.sys_root;
             std::string base = sys_root == "/" ? "" : sys_root;
             if (auto b = runtime::rootless_blocked(base + "/proc", base + "/sys"))
-                findings.push_back({"HOST-ROOTLESS-BLOCKED",
-                                    caller.real_root ? compat::Severity::warn
-                                                     : compat::Severity::fail,
-                                    b->why, b->hint});
+                findings.push_back(
+                    {"HOST-ROOTLESS-BLOCKED",
+                     caller.real_root ? compat::Severity::warn : compat::Severity::fail, b->why,
+                     b->hint});
             return report(findings, o->json);
         };
     });

@@ -88,8 +88,8 @@ class Amd final : public Backend {
             t0 = now;
         };
         if (auto w = wsl_host(ctx.roots)) {
+            // (the image's ROCm release is the doctor's to check: it walks the image)
             warn_wsl_selection(request);
-            apply_policy(wsl_findings(*w, std::nullopt), ctx.no_require ? "--no-require" : nullptr);
             inject_wsl(spec, *w, ctx.env);
             return;
         }

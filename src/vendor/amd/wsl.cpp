@@ -3,8 +3,8 @@
 #include "cdi/spec_read.hpp"
 #include "cdi/spec_versions.hpp"
 #include "gpu/amd/request.hpp"
-#include "vendor/amd/doctor.hpp"
 #include "util/error.hpp"
+#include "vendor/amd/doctor.hpp"
 #include "vendor/device_nodes.hpp"
 
 #include <algorithm>
@@ -64,7 +64,8 @@ WslHost discover_wsl(const Roots& roots) {
     std::vector<std::string> dirs = {"/opt/rocm/lib"};
     std::error_code ec;
     std::vector<std::string> versioned;
-    for (const auto& e : std::filesystem::directory_iterator(gpu::join_root(roots.driver_root, "/opt"), ec))
+    for (const auto& e :
+         std::filesystem::directory_iterator(gpu::join_root(roots.driver_root, "/opt"), ec))
         if (e.path().filename().string().starts_with("rocm-"))
             versioned.push_back("/opt/" + e.path().filename().string() + "/lib");
     std::sort(versioned.rbegin(), versioned.rend()); // the newest release first
@@ -90,12 +91,14 @@ void inject_wsl(oci::RuntimeSpec& spec, const WslHost& host, const std::vector<s
                         " is not readable and writable by you",
                     "WSL creates it with mode 0666: chmod 0666 /dev/dxg as root");
     if (host.dxcore.empty())
-        throw Error(Errc::run_failed, "WSL2 without libdxcore.so in its lib share (/usr/lib/wsl/lib)",
+        throw Error(Errc::run_failed,
+                    "WSL2 without libdxcore.so in its lib share (/usr/lib/wsl/lib)",
                     "check that WSL mounts its lib share (wsl --update), or point --driver-root at "
                     "the root holding usr/lib/wsl");
     if (host.rocdxg.empty())
         throw Error(Errc::run_failed,
-                    "WSL2 without ROCm's DXG bridge: no librocdxg.so on this host", no_rocdxg_fix());
+                    "WSL2 without ROCm's DXG bridge: no librocdxg.so on this host",
+                    no_rocdxg_fix());
     add_device_node(spec, host.dxg, false);
     const std::vector<std::string> ro{"bind", "ro", "nosuid", "nodev"};
     for (const auto& [from, to] : {std::pair{host.dxcore, std::string(kDxcoreIn)},
@@ -114,10 +117,10 @@ std::vector<compat::Finding> wsl_findings(const WslHost& host,
                        "the WSL2 GPU device " + host.dxg.host_path + " does not exist",
                        no_device_fix()});
     else if (::access(host.dxg.host_path.c_str(), R_OK | W_OK) != 0)
-        out.push_back({"HOST-NODE-DXG-ACCESS", compat::Severity::fail,
-                       "the WSL2 GPU device " + host.dxg.host_path +
-                           " is not readable and writable by you",
-                       "WSL creates it with mode 0666: chmod 0666 /dev/dxg as root"});
+        out.push_back(
+            {"HOST-NODE-DXG-ACCESS", compat::Severity::fail,
+             "the WSL2 GPU device " + host.dxg.host_path + " is not readable and writable by you",
+             "WSL creates it with mode 0666: chmod 0666 /dev/dxg as root"});
     if (host.dxcore.empty())
         out.push_back({"HOST-WSL-DXCORE", compat::Severity::fail,
                        "WSL2 without libdxcore.so in its lib share (/usr/lib/wsl/lib)",

@@ -62,14 +62,14 @@ std::vector<compat::Finding> check_wsl_host(const gpu::Host& host) {
                            std::to_string(host.cuda_version / 1000) + "." +
                            std::to_string(host.cuda_version % 1000 / 10),
                        ""});
-    out.push_back({"HOST-WSL", compat::Severity::info,
-                   "WSL2: GPUs through /dev/dxg, the driver from " + store +
-                       (host.wsl_driver_store.size() > 1
-                            ? " (the first of " + std::to_string(host.wsl_driver_store.size()) +
-                                  " stores holding libcuda.so.1.1: " +
-                                  joined(host.wsl_driver_store) + ")"
-                            : ""),
-                   ""});
+    out.push_back(
+        {"HOST-WSL", compat::Severity::info,
+         "WSL2: GPUs through /dev/dxg, the driver from " + store +
+             (host.wsl_driver_store.size() > 1
+                  ? " (the first of " + std::to_string(host.wsl_driver_store.size()) +
+                        " stores holding libcuda.so.1.1: " + joined(host.wsl_driver_store) + ")"
+                  : ""),
+         ""});
     if (std::none_of(host.libraries.begin(), host.libraries.end(),
                      [](const gpu::Library& l) { return l.name == "libdxcore.so"; }))
         out.push_back({"HOST-WSL-DXCORE", compat::Severity::fail,
@@ -84,10 +84,10 @@ std::vector<compat::Finding> check_wsl_host(const gpu::Host& host) {
                        "use WSL2, not WSL1 (wsl --set-version DISTRO 2), with a current Windows "
                        "GPU driver, or point --dev-root at the directory holding dev/dxg"});
     else if (::access(host.dxg.host_path.c_str(), R_OK | W_OK) != 0)
-        out.push_back({"HOST-NODE-DXG-ACCESS", compat::Severity::fail,
-                       "the WSL2 GPU device " + host.dxg.host_path +
-                           " is not readable and writable by you",
-                       "WSL creates it with mode 0666: chmod 0666 /dev/dxg as root"});
+        out.push_back(
+            {"HOST-NODE-DXG-ACCESS", compat::Severity::fail,
+             "the WSL2 GPU device " + host.dxg.host_path + " is not readable and writable by you",
+             "WSL creates it with mode 0666: chmod 0666 /dev/dxg as root"});
     if (host.has_driver() && host.devices.empty())
         out.push_back({"HOST-NO-GPU", compat::Severity::fail,
                        "WSL2: the driver reports no GPU (no adapter of WDDM 2.7 or newer)",

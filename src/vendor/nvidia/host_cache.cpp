@@ -53,7 +53,8 @@ std::string cache_key(const DiscoverOptions& opt) {
                    root + "/proc/driver/nvidia-caps/mig-minors",
                    std::string("/proc/driver/nvidia-caps/mig-minors")})
         k.file(p, 1 << 20);
-    for (auto p : {root + "/etc/ld.so.cache", root + "/usr/lib/wsl/lib", root + "/usr/lib/wsl/drivers"})
+    for (auto p :
+         {root + "/etc/ld.so.cache", root + "/usr/lib/wsl/lib", root + "/usr/lib/wsl/drivers"})
         k.stat(p);
     std::string dev = (opt.dev_root == "/" ? "" : opt.dev_root) + "/dev";
     k.dir(dev, {"nvidia", "dxg"});

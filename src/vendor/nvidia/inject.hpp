@@ -32,8 +32,9 @@ struct ImageGpuLayout {
 };
 
 // Adds the injection to spec (on WSL2 hosts, host.wsl, nvidia-ctk's wsl mode: /dev/dxg, the
-// driver store's files at their paths, the linker cache; else inject_native) (mounts, devices, env, setup). state_dir receives generated host
-// files (the params copy). Throws Error(run_failed) naming a missing device node and the fix.
+// driver store's files at their paths, the linker cache; else inject_native) (mounts, devices, env,
+// setup). state_dir receives generated host files (the params copy). Throws Error(run_failed)
+// naming a missing device node and the fix.
 void inject_gpus(oci::RuntimeSpec& spec, const gpu::Host& host, const gpu::Selection& sel,
                  const gpu::Capabilities& caps, const ImageGpuLayout& layout,
                  const std::string& state_dir);
