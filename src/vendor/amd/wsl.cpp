@@ -102,10 +102,12 @@ void inject_wsl(oci::RuntimeSpec& spec, const WslHost& host, const std::vector<s
     add_device_node(spec, host.dxg, false);
     const std::vector<std::string> ro{"bind", "ro", "nosuid", "nodev"};
     for (const auto& [from, to] : {std::pair{host.dxcore, std::string(kDxcoreIn)},
-                                   std::pair{host.rocdxg, std::string(kRocdxgIn)}})
+                                   std::pair{host.rocdxg, std::string(kRocdxgIn)}}) {
+        const std::string dst = to; // a copy: clang 14 cannot capture a structured binding
         if (std::none_of(spec.mounts.begin(), spec.mounts.end(),
-                         [&](const oci::Mount& m) { return m.destination == to; }))
-            spec.mounts.push_back(oci::Mount{to, "bind", from, ro});
+                         [&dst](const oci::Mount& m) { return m.destination == dst; }))
+            spec.mounts.push_back(oci::Mount{dst, "bind", from, ro});
+    }
     if (!env_value(env, kDetection)) spec.env.push_back(std::string(kDetection) + "=1");
 }
 
