@@ -55,7 +55,13 @@ def lab(gantry_bin):
         lab.empty.mkdir()
         os.chmod(lab.empty, 0o755)
         archive = base / "images.tar"
+        compat = mk.Layer([mk.Entry.file("usr/local/cuda/compat/libcuda.so.590.44.01", b"\0"),
+                           mk.Entry.symlink("usr/local/cuda/compat/libcuda.so.1",
+                                            "libcuda.so.590.44.01")], compression="gzip")
+        compat_img = mk.busybox_image(extra_layers=[compat], env=[
+            "PATH=/bin", "CUDA_VERSION=13.0.0", "NVIDIA_VISIBLE_DEVICES=all"])
         mk.write_docker_archive(archive, [(ci.cuda_image(), ["wsl/cuda:1"]),
+                                          (compat_img, ["wsl/compat:1"]),
                                           (_rocm_image("6.4.1"), ["wsl/rocm64:1"]),
                                           (_rocm_image("7.2.0"), ["wsl/rocm72:1"])])
         os.chmod(archive, 0o644)
@@ -139,6 +145,11 @@ def test_nvidia_doctor_reports_the_windows_driver(lab, who):
     # an image asking for one GPU: warned, not failed
     f = doctor(lab, who, "nvidia", "--gpus", "1", "wsl/cuda:1")
     assert f["WSL-DEVICE-SELECTION"]["severity"] == "warn", f
+    # forward compatibility does not exist on WSL2: the image's compat libcuda is not used (on
+    # these GeForce GPUs a native host fails FWD-COMPAT-UNSUPPORTED-GPU)
+    f = doctor(lab, who, "nvidia", "wsl/compat:1")
+    assert f["FWD-COMPAT-UNUSED"]["severity"] == "info" and "WSL2" in f["FWD-COMPAT-UNUSED"]["message"]
+    assert "FWD-COMPAT-UNSUPPORTED-GPU" not in f, f
     # a Linux driver installed inside WSL shadows the store
     f = doctor(lab, who, "shadowed")
     s = f["WSL-LINUX-DRIVER"]
