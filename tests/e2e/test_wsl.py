@@ -204,6 +204,13 @@ def test_amd_run_gets_the_dxg_bridge(lab, who):
     res = g.run("run", "--rm", "--gpus", "all", "-e", "HSA_ENABLE_DXG_DETECTION=0",
                 *roots(lab, host), "wsl/rocm72:1", "sh", "-c", "env | grep HSA_")
     assert res.out.split() == ["HSA_ENABLE_DXG_DETECTION=0"], res
+    # an image whose ROCm predates librocdxg (6.4): refused before launch, unless --no-require
+    res = g.fail("run", "--rm", "--gpus", "all", *roots(lab, host), "wsl/rocm64:1", "true",
+                 code=125)
+    assert "ROCm 6.4 cannot use GPUs on WSL2" in res.err and "7.1" in res.err, res
+    res = g.run("run", "--rm", "--gpus", "all", "--no-require", *roots(lab, host),
+                "wsl/rocm64:1", "true")
+    assert "cannot use GPUs on WSL2" in res.err, res
     # WSL2 without librocdxg: refused, naming it
     bare = lab.hosts["bare"]
     res = gantry(lab, who, bare).fail("run", "--rm", "--gpus", "all", "--gpu-vendor", "amd",

@@ -88,9 +88,10 @@ class Amd final : public Backend {
             t0 = now;
         };
         if (auto w = wsl_host(ctx.roots)) {
-            // (the image's ROCm release is the doctor's to check: it walks the image)
             warn_wsl_selection(request);
-            inject_wsl(spec, *w, ctx.env);
+            inject_wsl(spec, *w, ctx.env); // the host's problems first: --no-require cannot help
+            if (auto f = rocm_on_wsl(image_rocm_release(ctx.files)))
+                apply_policy({*f}, ctx.no_require ? "--no-require" : nullptr);
             return;
         }
         auto host = gpu::amd::discover_cached(discover_options(ctx.roots),

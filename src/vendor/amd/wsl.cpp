@@ -111,6 +111,33 @@ void inject_wsl(oci::RuntimeSpec& spec, const WslHost& host, const std::vector<s
     if (!env_value(env, kDetection)) spec.env.push_back(std::string(kDetection) + "=1");
 }
 
+std::optional<compat::Finding> rocm_on_wsl(const std::optional<compat::RocmRelease>& rocm) {
+    if (!rocm) return std::nullopt;
+    if (*rocm < kWslMinimumRocm)
+        return compat::Finding{"ROCM-WSL-TOO-OLD", compat::Severity::fail,
+                               "the image's ROCm " + rocm->str() +
+                                   " cannot use GPUs on WSL2: ROCm " + kWslMinimumRocm.str() +
+                                   " is the first release whose runtime works with librocdxg",
+                               "use an image with ROCm " + kWslMinimumRocm.str() +
+                                   " or newer (librocdxg 1.1 pairs with ROCm 7.2)"};
+    return compat::Finding{"ROCM-WSL", compat::Severity::pass,
+                           "the image's ROCm " + rocm->str() + " runs on WSL2 (" +
+                               kWslMinimumRocm.str() + " or newer, with librocdxg)",
+                           ""};
+}
+
+std::optional<compat::RocmRelease> image_rocm_release(const rootfs::ImageFiles& files) {
+    std::optional<compat::RocmRelease> best;
+    for (const auto& name : files.list("opt"))
+        if (auto r = compat::rocm_from_dir_name(name); r && (!best || *best < *r)) best = r;
+    if (best) return best;
+    try {
+        return compat::parse_rocm_version(files.read("opt/rocm/.info/version"));
+    } catch (const Error&) { // a huge or unreadable file: the release is not known
+        return std::nullopt;
+    }
+}
+
 std::vector<compat::Finding> wsl_findings(const WslHost& host,
                                           const std::optional<compat::RocmRelease>& image_rocm) {
     std::vector<compat::Finding> out;
@@ -137,20 +164,7 @@ std::vector<compat::Finding> wsl_findings(const WslHost& host,
                            " (no /dev/kfd; every GPU or none; amd-smi, the profiler and the "
                            "debugger do not work there)",
                        ""});
-    if (image_rocm) {
-        if (*image_rocm < kWslMinimumRocm)
-            out.push_back({"ROCM-WSL-TOO-OLD", compat::Severity::fail,
-                           "the image's ROCm " + image_rocm->str() +
-                               " cannot use GPUs on WSL2: ROCm " + kWslMinimumRocm.str() +
-                               " is the first release whose runtime works with librocdxg",
-                           "use an image with ROCm " + kWslMinimumRocm.str() +
-                               " or newer (librocdxg 1.1 pairs with ROCm 7.2)"});
-        else
-            out.push_back({"ROCM-WSL", compat::Severity::pass,
-                           "the image's ROCm " + image_rocm->str() + " runs on WSL2 (" +
-                               kWslMinimumRocm.str() + " or newer, with librocdxg)",
-                           ""});
-    }
+    if (auto f = rocm_on_wsl(image_rocm)) out.push_back(std::move(*f));
     return out;
 }
 

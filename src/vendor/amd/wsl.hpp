@@ -11,6 +11,7 @@
 #include "compat/rocm.hpp"
 #include "gpu/device_node.hpp"
 #include "oci/runtime_spec.hpp"
+#include "rootfs/image_files.hpp"
 #include "vendor/backend.hpp"
 
 #include <optional>
@@ -42,6 +43,13 @@ void inject_wsl(oci::RuntimeSpec& spec, const WslHost& host, const std::vector<s
 // release, when known) whether it supports WSL2.
 std::vector<compat::Finding> wsl_findings(const WslHost& host,
                                           const std::optional<compat::RocmRelease>& image_rocm);
+
+// ROCM-WSL-TOO-OLD (fail) or ROCM-WSL (pass) for the image's ROCm release; nothing when unknown.
+std::optional<compat::Finding> rocm_on_wsl(const std::optional<compat::RocmRelease>& rocm);
+
+// The image's ROCm release from its files, cheaply (run's path): the newest /opt/rocm-X.Y.Z,
+// else /opt/rocm/.info/version; nullopt when neither tells.
+std::optional<compat::RocmRelease> image_rocm_release(const rootfs::ImageFiles& files);
 
 // `gantry doctor` on WSL2: wsl_findings with the image's ROCm (one walk of the image), and a
 // warning when the request names particular GPUs.
