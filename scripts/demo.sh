@@ -76,6 +76,21 @@ step "$G" run --gpus device=0,3 "${amd_flags[@]}" -v "$amd_sys:/amdsys:ro" -e AM
 step "$G" cdi generate "${amd_flags[@]/--gpu-vendor/--vendor}" --output "$work/cdi/amd.yaml"
 step "$G" run --cdi-spec-dir "$work/cdi" --device amd.com/gpu=1 demo/amd-probe:1 sh -c 'ls -l /dev/kfd /dev/dri'
 step "$G" doctor "${amd_flags[@]}" demo/amd-probe:1 || true
+# A Windows 11 laptop's WSL2 beside them: no /dev/nvidia* there, the GPU is /dev/dxg and the driver
+# is Windows', in /usr/lib/wsl/lib and the driver store /usr/lib/wsl/drivers/<inf>_<hash>/ (an
+# Intel iGPU's store beside NVIDIA's). SIMULATED from the reference's facts (tests/fixtures/wslhost).
+if [ -c /dev/dxg ] && [ -d /usr/lib/wsl/lib ]; then
+  wsl_flags=()
+else
+  echo; echo "Not WSL2: using a SIMULATED WSL2 host with one GPU (tests/fixtures/wslhost)."
+  /usr/bin/python3 "$here/tests/fixtures/wslhost/wslhost.py" --gpus 1 "$work/wslhost" >/dev/null
+  wsl_flags=(--driver-root "$work/wslhost/driver" --dev-root "$work/wslhost/dev")
+  export FAKE_DEVICE_ROOT="$work/wslhost/dev"
+fi
+step "$G" run --gpus all "${wsl_flags[@]}" demo/cuda-probe:1 sh -c 'cuda_probe && nvidia-smi -L; ls -l /dev/dxg'
+step "$G" cdi generate "${wsl_flags[@]}" --output "$work/cdi/wsl-nvidia.yaml"
+step "$G" doctor "${wsl_flags[@]}" demo/cuda-probe:1 || true
+
 echo; echo "Where an image's bytes go, and a Dockerfile with the usual GPU-image mistakes:"
 step "$G" analyze demo/cuda-probe:1
 step "$G" lint --failure-threshold none "$here/tests/fixtures/dockerfiles/gpu-bad.Dockerfile"

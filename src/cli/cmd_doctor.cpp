@@ -15,6 +15,7 @@
 #include "oci/image.hpp"
 #include "rootfs/rootfs.hpp"
 #include "runspec/builder.hpp"
+#include "runtime/idmap.hpp"
 #include "runtime/state.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
@@ -147,7 +148,17 @@ void register_doctor(CLI::App& app, Context& ctx) {
                 ro.env = o->env;
                 dctx.env = runspec::environment(img.config.raw, ro);
             }
-            return report(gpu_vendors::doctor(backend, dctx), o->json);
+            auto findings = gpu_vendors::doctor(backend, dctx);
+            // What keeps rootless runs from starting at all (the host's sysctls, read under
+            // --sys-root as a simulated host keeps them): a failure for a rootless caller.
+            const std::string& sys_root = o->roots.sys_root;
+            std::string base = sys_root == "/" ? "" : sys_root;
+            if (auto b = runtime::rootless_blocked(base + "/proc", base + "/sys"))
+                findings.push_back(
+                    {"HOST-ROOTLESS-BLOCKED",
+                     caller.real_root ? compat::Severity::warn : compat::Severity::fail, b->why,
+                     b->hint});
+            return report(findings, o->json);
         };
     });
 }

@@ -120,6 +120,9 @@ void register_run(CLI::App& app, Context& ctx) {
     o.option(files, "--pull", f->pull,
              "never (default: the store's image) or lazy (an eStargz image started from its "
              "registry, file contents fetched on first read; docs/lazy-pull.md)");
+    o.flag(files, "--no-unpack", f->no_unpack,
+           "With a squashfs image file: fail where /dev/fuse is not usable, instead of unpacking "
+           "the image into the store once and running it from there");
     auto tls = std::make_shared<bool>(true);
     auto* tls_opt = o.flag(files, "--tls-verify", *tls,
                            "With --pull lazy: verify the registry's TLS certificate "

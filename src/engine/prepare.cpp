@@ -7,6 +7,7 @@
 #include "engine/gpus.hpp"
 #include "engine/options.hpp"
 #include "engine/squashfs.hpp"
+#include "engine/unpack_fallback.hpp"
 #include "lazy/image.hpp"
 #include "oci/image.hpp"
 #include "oci/seccomp_profile.hpp"
@@ -97,13 +98,28 @@ void read_image(Prepared& p) {
     if (!pull.empty() && pull != "never" && pull != "lazy")
         throw Error(Errc::usage, "--pull " + pull + ": gantry run pulls only lazily yet",
                     "use --pull lazy (an eStargz image), or `gantry pull IMAGE` first");
+    if (p.request.no_unpack && !sqsh::file_of(p.request.image))
+        throw Error(Errc::usage, "--no-unpack applies to a squashfs image file (FILE.sqsh) only",
+                    "drop --no-unpack: " + p.request.image + " is not such a file");
     if (pull == "lazy") {
         read_lazy_image(p);
     } else if (auto file = sqsh::file_of(p.request.image)) {
         site::verify_file(*file); // policy.json's "sif" scopes, before the file is read
-        auto sq = open_squashfs(*file, true);
-        p.sqsh = sq.image;
-        p.view = sqsh::run_view(sq.facts, *file);
+        // rootless, the file is served over FUSE: where the caller cannot open /dev/fuse, it is
+        // unpacked into the store once instead (engine/unpack_fallback.hpp)
+        std::string why = p.caller.real_root ? std::string() : fuse_unusable();
+        if (!why.empty() && p.request.no_unpack)
+            throw Error(Errc::run_failed, "cannot serve " + *file + " over FUSE: " + why,
+                        "make /dev/fuse usable (as root: chmod 0666 /dev/fuse, as distributions "
+                        "ship it, or modprobe fuse), or leave out --no-unpack: the image is then "
+                        "unpacked into the store once");
+        if (!why.empty()) {
+            p.view = rootfs::find_run_view(*p.store, unpacked_copy(*p.store, *file, why));
+        } else {
+            auto sq = open_squashfs(*file, true);
+            p.sqsh = sq.image;
+            p.view = sqsh::run_view(sq.facts, *file);
+        }
     } else {
         try {
             p.view = rootfs::find_run_view(*p.store, p.request.image);

@@ -21,6 +21,9 @@ struct RunRequest {
     // --pull: "" or never (the store's image, today's path), lazy (an eStargz image started
     // from the registry, lazy/image.hpp; its record reused when `pull --lazy` made one)
     std::string pull;
+    // --no-unpack: a squashfs file FUSE cannot serve (/dev/fuse not usable) fails instead of
+    // being unpacked into the store once (engine/unpack_fallback.hpp)
+    bool no_unpack = false;
     std::optional<bool> tls_verify;        // --tls-verify, for --pull lazy
     std::optional<std::string> entrypoint; // --entrypoint ("" clears the image's)
 

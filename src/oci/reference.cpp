@@ -416,6 +416,20 @@ Reference Parser::run() {
 } // namespace
 
 Reference Reference::parse(std::string_view s) {
+    // enroot's and pyxis' spelling, [USER@][REGISTRY#]IMAGE[:TAG] (pyxis#67): the registry ends
+    // at a '#' that comes before any '/'. USER@ names enroot's credentials, which gantry keeps
+    // per registry (gantry login): refused rather than ignored.
+    if (auto hash = s.find('#');
+        hash != std::string_view::npos && s.substr(0, hash).find('/') == std::string_view::npos) {
+        std::string_view registry = s.substr(0, hash);
+        if (registry.find('@') != std::string_view::npos)
+            throw Error(Errc::invalid,
+                        "invalid image reference \"" + std::string(s) +
+                            "\": enroot's USER@ before the registry is not supported",
+                        "drop USER@ and log in to the registry once: gantry login " +
+                            std::string(registry.substr(registry.find('@') + 1)));
+        return Parser(std::string(registry) + "/" + std::string(s.substr(hash + 1))).run();
+    }
     return Parser(s).run();
 }
 

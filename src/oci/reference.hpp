@@ -14,7 +14,8 @@
 // contains an uppercase letter (docker's rule: namespaces are lowercase, so "Foo/bar" names host
 // "Foo"). Otherwise the registry is docker.io; "index.docker.io" is rewritten to "docker.io";
 // single-element docker.io paths get "library/". The path (after normalisation) is at most 255
-// characters. A bare 64-hex string is rejected: it is an image ID, not a name.
+// characters. A bare 64-hex string is rejected: it is an image ID, not a name. enroot's and
+// pyxis' REGISTRY#IMAGE[:TAG] ("nvcr.io#nvidia/pytorch:24.01") is read as REGISTRY/IMAGE[:TAG].
 #pragma once
 
 #include <cstddef>

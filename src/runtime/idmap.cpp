@@ -81,6 +81,46 @@ std::optional<std::string> proc_value(const std::string& proc, const char* rel) 
 
 } // namespace
 
+const std::string& apparmor_fixes() {
+    static const std::string fixes =
+        "load gantry's AppArmor profile (the package installs /etc/apparmor.d/gantry; as root: "
+        "apparmor_parser -r /etc/apparmor.d/gantry), or, as root, lift the restriction: sysctl -w "
+        "kernel.apparmor_restrict_unprivileged_userns=0";
+    return fixes;
+}
+
+std::optional<UsernsDiagnosis> rootless_blocked(const std::string& proc, const std::string& sys,
+                                                const std::string& profile) {
+    if (auto max = proc_value(proc, "sys/user/max_user_namespaces"); max && *max == "0")
+        return UsernsDiagnosis{"user namespaces are disabled (user.max_user_namespaces = 0): no "
+                               "rootless run works here",
+                               "enable them, as root: sysctl -w user.max_user_namespaces=15000"};
+    if (proc_value(proc, "sys/kernel/unprivileged_userns_clone") == "0")
+        return UsernsDiagnosis{
+            "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0): "
+            "no rootless run works here",
+            "enable them, as root: sysctl -w kernel.unprivileged_userns_clone=1"};
+    if (proc_value(proc, "sys/kernel/apparmor_restrict_unprivileged_userns") != "1")
+        return std::nullopt;
+    // The profile's name is the first word of its line in the loaded profiles' list.
+    std::string loaded;
+    bool readable = true;
+    try {
+        loaded = fs::read_file(sys + "/kernel/security/apparmor/profiles", 4 << 20);
+    } catch (const Error&) { // AppArmor's file system not mounted, or only root may read it
+        readable = false;
+    }
+    for (auto line : text::lines(loaded))
+        if (line.substr(0, line.find(' ')) == profile) return std::nullopt;
+    return UsernsDiagnosis{
+        "AppArmor lets only programs with a profile that allows it create user namespaces "
+        "(kernel.apparmor_restrict_unprivileged_userns = 1) and " +
+            (readable ? "no profile \"" + profile + "\" is loaded: rootless runs fail here"
+                      : "only root can tell whether the profile \"" + profile +
+                            "\" is loaded: without it rootless runs fail here"),
+        apparmor_fixes()};
+}
+
 UsernsDiagnosis diagnose_userns(int err, uid_t euid, const std::string& proc) {
     if (err == ENOSPC || err == EUSERS) { // the kernel checks the limits first
         auto max = proc_value(proc, "sys/user/max_user_namespaces");
@@ -113,9 +153,7 @@ UsernsDiagnosis diagnose_userns(int err, uid_t euid, const std::string& proc) {
     if (euid != 0 && proc_value(proc, "sys/kernel/apparmor_restrict_unprivileged_userns") == "1")
         return {"AppArmor lets only programs with a profile that allows it create user namespaces "
                 "(kernel.apparmor_restrict_unprivileged_userns = 1)",
-                "give gantry an AppArmor profile with the userns rule, as Ubuntu does for other "
-                "container tools, or, as root: sysctl -w "
-                "kernel.apparmor_restrict_unprivileged_userns=0"};
+                apparmor_fixes()};
     return {"", "user namespaces may be forbidden here by a seccomp filter or a security module "
                 "(inside another container, for instance); gantry needs them, rootless or not"};
 }

@@ -52,4 +52,17 @@ struct UsernsDiagnosis {
 };
 UsernsDiagnosis diagnose_userns(int err, uid_t euid, const std::string& proc = "/proc");
 
+// The two fixes for Ubuntu's AppArmor restriction (23.10 on): gantry's profile
+// (/etc/apparmor.d/gantry, packaging/apparmor/gantry) loaded, or the sysctl turned off.
+const std::string& apparmor_fixes();
+
+// For `gantry doctor`: what keeps every rootless run from creating its user namespace on this
+// host, read from PROC (sysctls) and SYS (the loaded AppArmor profiles, kernel/security/apparmor/
+// profiles): user.max_user_namespaces = 0, Debian's kernel.unprivileged_userns_clone = 0, or
+// kernel.apparmor_restrict_unprivileged_userns = 1 without a loaded profile named PROFILE.
+// nullopt when nothing does.
+std::optional<UsernsDiagnosis> rootless_blocked(const std::string& proc = "/proc",
+                                                const std::string& sys = "/sys",
+                                                const std::string& profile = "gantry");
+
 } // namespace gantry::runtime

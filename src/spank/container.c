@@ -106,8 +106,34 @@ fail:
     return -1;
 }
 
+static bool has_suffix(const char* s, const char* suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* A squashfs file as pyxis takes one: a path (/..., ./..., ../...), or a relative name of a
+ * squashfs file without "./" (pyxis#168): app.sqsh, images/app.sqfs. A registry reference
+ * (nvcr.io#nvidia/pytorch:24.01, ubuntu:24.04) is neither. */
 static bool is_sqsh_path(const char* image) {
-    return image[0] == '/' || image[0] == '.';
+    if (image[0] == '/' || image[0] == '.') return true;
+    if (strchr(image, '#')) return false;
+    return has_suffix(image, ".sqsh") || has_suffix(image, ".sqfs") ||
+           has_suffix(image, ".squashfs");
+}
+
+/* A relative .sqsh path is the job's working directory's (as --container-save's is), so that
+ * gantry, started elsewhere, finds the same file. */
+static void absolute_sqsh_path(spank_t sp, const struct gs_step* s) {
+    if (!gs_args.image || gs_args.image[0] == '/' || !is_sqsh_path(gs_args.image)) return;
+    char pwd[1024] = "";
+    if (spank_getenv(sp, "PWD", pwd, sizeof pwd) != ESPANK_SUCCESS || pwd[0] != '/')
+        snprintf(pwd, sizeof pwd, "%s", s->home);
+    size_t n = strlen(pwd) + strlen(gs_args.image) + 2;
+    char* abs = malloc(n);
+    if (!abs) return;
+    snprintf(abs, n, "%s/%s", pwd, gs_args.image);
+    free(gs_args.image);
+    gs_args.image = abs;
 }
 
 /* The GPUs: --container-gpus, else the ones Slurm's GRES gave the step. */
@@ -322,6 +348,7 @@ static pid_t container_pid(spank_t sp, const struct gs_step* s, char* err, size_
         }
     char out[16384];
     long t0 = gs_now_ms();
+    absolute_sqsh_path(sp, s);
     if (s->named) remove_container(s); /* an exited one of the same name */
     if (ensure_image(s, out, sizeof out) != 0 || create_container(sp, s, out, sizeof out) != 0) {
         snprintf(err, errlen, "%s", gs_error_line(out));

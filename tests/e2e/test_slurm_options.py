@@ -260,4 +260,10 @@ def test_container_save(cluster, image, fuse_open):
     r = cluster.srun("-w", "n3", f"--container-image={out}", "cat", "/saved.txt")
     assert r.returncode == 0, r
     assert r.stdout == "written on n1\n", r
+    # pyxis' spellings: the file named without ./ (pyxis#168: the job's directory's), and
+    # REGISTRY#IMAGE (pyxis#67)
+    r = cluster.srun("-w", "n3", "--container-image=saved.sqsh", "cat", "/saved.txt")
+    assert r.returncode == 0 and r.stdout == "written on n1\n", r
+    r = cluster.srun("-w", "n2", f"--container-image=docker.io#library/{image}", "true")
+    assert r.returncode == 0, r
     assert_clean(cluster)

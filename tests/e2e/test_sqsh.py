@@ -265,8 +265,8 @@ def test_missing_dev_fuse_access_is_a_clear_error(rootless, mk):
     ref = load(rootless, mk, rootless.base)
     out = rootless.base / "img.sqsh"
     rootless.run("save", ref, "--format", "squashfs", "-o", out)
-    with fuse_mode(0o600):
-        r = rootless.fail("run", "--rm", out, "/bin/true", code=125)
+    with fuse_mode(0o600):  # --no-unpack: no fallback to unpacking (test_host_blocks.py)
+        r = rootless.fail("run", "--rm", "--no-unpack", out, "/bin/true", code=125)
     assert "/dev/fuse" in r.err and "chmod 0666 /dev/fuse" in r.err
 
 

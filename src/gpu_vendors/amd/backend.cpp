@@ -7,6 +7,7 @@
 #include "gpu_vendors/amd/inject.hpp"
 #include "gpu_vendors/amd/request.hpp"
 #include "gpu_vendors/amd/topology.hpp"
+#include "gpu_vendors/amd/wsl.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -38,15 +39,36 @@ void require_usable(const gpu_vendors::amd::Host& host, const gpu_vendors::amd::
                     req.source);
 }
 
+bool kfd_present(const Roots& roots) {
+    struct stat st {};
+    auto nodes = gpu::join_root(roots.sys_root, "/sys/class/kfd/kfd/topology/nodes");
+    return ::stat(nodes.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// A host without KFD that has /dev/dxg: WSL2, where ROCm reaches GPUs through librocdxg.
+std::optional<WslHost> wsl_host(const Roots& roots) {
+    if (kfd_present(roots)) return std::nullopt;
+    auto w = discover_wsl(roots);
+    if (!w.dxg.present) return std::nullopt;
+    return w;
+}
+
+// WSL2 gives every GPU or none: a request for some says so.
+void warn_wsl_selection(const gpu_vendors::amd::GpuRequest& req) {
+    if (req.inject && !req.all && !req.devices.empty())
+        log::warn(req.source + " names AMD GPUs, but on WSL2 a container cannot get some GPUs "
+                               "and not others: it gets every GPU");
+}
+
 class Amd final : public Backend {
   public:
     std::string_view name() const override { return "amd"; }
     std::string_view cdi_kind() const override { return "amd.com/gpu"; }
 
     bool present(const Roots& roots) const override {
-        struct stat st {};
-        auto nodes = gpu::join_root(roots.sys_root, "/sys/class/kfd/kfd/topology/nodes");
-        return ::stat(nodes.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+        if (kfd_present(roots)) return true;
+        auto w = wsl_host(roots);
+        return w && w->present();
     }
 
     bool asked(const std::vector<std::string>& env,
@@ -65,6 +87,13 @@ class Amd final : public Backend {
                        " ms");
             t0 = now;
         };
+        if (auto w = wsl_host(ctx.roots)) {
+            warn_wsl_selection(request);
+            inject_wsl(spec, *w, ctx.env); // the host's problems first: --no-require cannot help
+            if (auto f = rocm_on_wsl(image_rocm_release(ctx.files)))
+                apply_policy({*f}, ctx.no_require ? "--no-require" : nullptr);
+            return;
+        }
         auto host = gpu_vendors::amd::discover_cached(discover_options(ctx.roots),
                                                       cache_below(ctx.cache_dir, "amd-gpu-cache"));
         require_usable(host, request);
@@ -86,6 +115,7 @@ class Amd final : public Backend {
 
     cdi::Spec generate_cdi(const Roots& roots, const CdiOptions& options,
                            std::vector<std::string>* warnings) const override {
+        if (auto w = wsl_host(roots)) return generate_wsl_cdi(*w);
         return amd::generate_cdi(gpu_vendors::amd::discover(discover_options(roots)), options,
                                  warnings);
     }
@@ -94,6 +124,7 @@ class Amd final : public Backend {
                                          const std::optional<std::string>& gpus) const override {
         auto request = gpu_vendors::amd::parse_request(env, gpus);
         if (!request.inject) return {};
+        if (wsl_host(roots)) return {"all"}; // generate_cdi's one device there
         auto host = gpu_vendors::amd::discover(discover_options(roots));
         require_usable(host, request);
         std::vector<std::string> names; // generate_cdi names devices by the GPUs' indices
@@ -123,6 +154,7 @@ class Amd final : public Backend {
     }
 
     std::vector<compat::Finding> doctor(const DoctorContext& ctx) const override {
+        if (auto w = wsl_host(ctx.roots)) return wsl_doctor(*w, ctx);
         auto host = gpu_vendors::amd::discover_cached(discover_options(ctx.roots),
                                                       cache_below(ctx.cache_dir, "amd-gpu-cache"));
         auto findings = host_findings(host, ctx.caller);
@@ -143,7 +175,9 @@ class Amd final : public Backend {
     }
 
     std::vector<RootFlag> root_flags() const override {
-        return {{"--dev-root", &Roots::dev_root, "Root holding dev/ (GPU device nodes)"},
+        return {{"--driver-root", &Roots::driver_root,
+                 "Root of the driver installation (AMD on WSL2: usr/lib/wsl, opt/rocm)"},
+                {"--dev-root", &Roots::dev_root, "Root holding dev/ (GPU device nodes)"},
                 {"--sys-root", &Roots::sys_root,
                  "Root holding sys/ (AMD's KFD topology and amdgpu version)"}};
     }

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <sys/stat.h>
 
 namespace gantry::gpu_vendors::nvidia {
@@ -38,6 +39,17 @@ class Nvidia final : public Backend {
                         std::string("/proc/driver/nvidia/version"),
                         gpu::join_root(roots.dev_root, "/dev/nvidiactl")})
             if (::stat(p.c_str(), &st) == 0) return true;
+        return wsl_present(roots);
+    }
+
+    // WSL2: /dev/dxg and a driver store holding NVIDIA's libcuda.so.1.1.
+    static bool wsl_present(const Roots& roots) {
+        struct stat st {};
+        if (::stat(gpu::join_root(roots.dev_root, "/dev/dxg").c_str(), &st) != 0) return false;
+        const std::string drivers = gpu::join_root(roots.driver_root, "/usr/lib/wsl/drivers");
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(drivers, ec))
+            if (::stat((e.path().string() + "/libcuda.so.1.1").c_str(), &st) == 0) return true;
         return false;
     }
 
@@ -60,7 +72,10 @@ class Nvidia final : public Backend {
         };
         auto host = gpu_vendors::nvidia::discover_cached(discover_options(ctx.roots),
                                                          cache_below(ctx.cache_dir, "gpu-cache"));
-        auto sel = gpu_vendors::nvidia::select(host, request);
+        std::string why;
+        auto sel = host.wsl ? gpu_vendors::nvidia::select_wsl(host, request, &why)
+                            : gpu_vendors::nvidia::select(host, request);
+        if (!why.empty()) log::warn(why);
         // gantry doctor's rules (driver vs the image's CUDA, NVIDIA_REQUIRE_*, kernels for the
         // selected GPUs, ...) before any namespace exists; cached per image, driver and GPUs.
         phase("gpu discovery");
@@ -104,6 +119,7 @@ class Nvidia final : public Backend {
         auto request = gpu_vendors::nvidia::parse_request(env, gpus);
         if (!request.inject) return {};
         auto host = gpu_vendors::nvidia::discover(discover_options(roots));
+        if (host.wsl) return {"all"}; // generate_cdi's one device there
         auto sel = gpu_vendors::nvidia::select(host, request);
         // Whole GPUs by index; MIG devices as "i:j" (their parent's node comes with them, as
         // it does in a run).
@@ -142,7 +158,11 @@ class Nvidia final : public Backend {
         auto req = gpu_vendors::nvidia::parse_request(ctx.env, ctx.gpus);
         gpu_vendors::nvidia::Selection sel;
         try {
-            sel = gpu_vendors::nvidia::select(host, req);
+            std::string why;
+            sel = host.wsl ? gpu_vendors::nvidia::select_wsl(host, req, &why)
+                           : gpu_vendors::nvidia::select(host, req);
+            if (!why.empty())
+                findings.push_back({"WSL-DEVICE-SELECTION", compat::Severity::warn, why, ""});
         } catch (const Error& e) {
             findings.push_back({"GPU-UNKNOWN", compat::Severity::fail, e.message(), e.hint()});
         }

@@ -141,6 +141,59 @@ std::vector<std::string> symlink_args(const gpu_vendors::nvidia::Host& host,
     return args;
 }
 
+// WSL2, as `nvidia-ctk cdi generate --mode=wsl` (reference wsl-and-build-gpus.md §1): one device,
+// "all", with /dev/dxg; libdxcore.so and the driver store's files at their own paths; hooks that
+// link /usr/bin/nvidia-smi to the store's and put the store and the lib share in the linker
+// cache. No params hook (there is no kernel module).
+cdi::Spec generate_wsl(const gpu_vendors::nvidia::Host& host, const GenerateOptions& opt,
+                       const std::string& driver_root, const std::string& dev_root,
+                       std::vector<std::string>& warn) {
+    if (!host.dxg.present || host.wsl_driver_store.empty()) {
+        std::string notes;
+        for (const auto& n : host.notes) notes += "; " + n;
+        throw Error(Errc::not_found,
+                    "no NVIDIA GPU to describe on this WSL2 host (driver root " + driver_root +
+                        ", dev root " + dev_root + ")" + notes,
+                    "install the current NVIDIA driver on Windows (it brings WSL2 support) and use "
+                    "a WSL2 distribution, or pass --driver-root and --dev-root");
+    }
+    if (opt.naming.size() > 1 || (opt.naming.size() == 1 && opt.naming[0] != Naming::index) ||
+        host.devices.size() > 1)
+        warn.push_back("WSL2: the spec has the one device \"all\" (every GPU through /dev/dxg; "
+                       "the driver cannot give a container some GPUs and not others)");
+    cdi::Spec spec;
+    spec.kind = opt.kind;
+    cdi::ContainerEdits dev;
+    add_node(dev, host.dxg, dev_root);
+    spec.devices.push_back({"all", {}, dev});
+    cdi::ContainerEdits& c = spec.edits;
+    std::set<std::string> folders;
+    for (const auto& lib : host.libraries) {
+        std::string cpath = strip_root(lib.host_path, driver_root);
+        add_mount(c, lib.host_path, cpath, kLibOptions);
+        folders.insert(dir_of(cpath));
+    }
+    std::vector<std::string> links;
+    for (const auto* files : {&host.binaries, &host.configs})
+        for (const auto& f : *files) {
+            add_mount(c, f.host_path, f.container_path, kLibOptions);
+            if (base_of(f.container_path) == "nvidia-smi")
+                links = {"--link", f.container_path + "::/usr/bin/nvidia-smi"};
+        }
+    c.env.push_back("NVIDIA_VISIBLE_DEVICES=void");
+    if (!links.empty()) c.hooks.push_back(gantry_hook(opt.gantry_path, "create-symlinks", links));
+    std::vector<std::string> args;
+    for (const auto& f : folders) {
+        args.push_back("--folder");
+        args.push_back(f);
+    }
+    if (!args.empty()) c.hooks.push_back(gantry_hook(opt.gantry_path, "update-ldcache", args));
+    spec.cdi_version = minimum_version(spec);
+    if (auto problems = validate(spec); !problems.empty())
+        throw Error(Errc::internal, "generated CDI spec is invalid: " + problems.front());
+    return spec;
+}
+
 std::string device_label(const gpu_vendors::nvidia::Device& g) {
     return "GPU " + std::to_string(g.index) + (g.uuid.empty() ? "" : " (" + g.uuid + ")");
 }
@@ -168,6 +221,7 @@ cdi::Spec generate(const gpu_vendors::nvidia::Host& host, const GenerateOptions&
     if (auto e = cdi::check_kind(opt.kind); !e.empty()) throw Error(Errc::usage, "kind: " + e);
     const std::string driver_root = opt.driver_root.empty() ? host.driver_root : opt.driver_root;
     const std::string dev_root = opt.dev_root.empty() ? host.dev_root : opt.dev_root;
+    if (host.wsl) return generate_wsl(host, opt, driver_root, dev_root, warn);
     std::vector<Naming> naming =
         opt.naming.empty() ? std::vector<Naming>{Naming::index} : opt.naming;
 

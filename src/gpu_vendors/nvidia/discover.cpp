@@ -41,24 +41,27 @@ class Discovery {
     Discovery(const DiscoverOptions& opt, Host& h) : opt_(opt), h_(h), res_(h.driver_root) {}
 
     void run() {
-        step("proc", [&] { read_proc(); });
+        // WSL2: the driver is Windows' (no kernel module, no /proc/driver/nvidia), reached
+        // through /dev/dxg and the two shares; its libraries come from the driver store.
         h_.wsl = detail::is_dir(res_.host("/usr/lib/wsl/lib"));
+        step("proc", [&] { read_proc(); });
+        if (h_.wsl) step("WSL driver store", [&] { detail::find_wsl_files(h_, res_); });
         step("ld.so.cache", [&] { load_cache(); });
         if (h_.driver_version.empty() && !h_.wsl) step("version", [&] { version_from_libs(); });
         step("NVML", [&] { nvml(); });
         if (h_.cuda_version == 0) h_.cuda_version = cuda_version_for_driver(h_.driver_version);
-        step("libraries", [&] {
-            if (h_.wsl)
-                detail::find_wsl_files(h_, res_);
-            else if (!h_.driver_version.empty())
-                detail::find_libraries(h_, res_, cache());
-            else
-                h_.notes.push_back("no NVIDIA driver version found: no libraries selected");
-        });
-        step("binaries", [&] { detail::find_binaries(h_, res_); });
-        step("firmware", [&] { detail::find_firmware(h_, res_); });
-        step("IPC", [&] { detail::find_ipc(h_, res_); });
-        step("configs", [&] { detail::find_configs(h_, res_); });
+        if (!h_.wsl) {
+            step("libraries", [&] {
+                if (!h_.driver_version.empty())
+                    detail::find_libraries(h_, res_, cache());
+                else
+                    h_.notes.push_back("no NVIDIA driver version found: no libraries selected");
+            });
+            step("binaries", [&] { detail::find_binaries(h_, res_); });
+            step("firmware", [&] { detail::find_firmware(h_, res_); });
+            step("IPC", [&] { detail::find_ipc(h_, res_); });
+            step("configs", [&] { detail::find_configs(h_, res_); });
+        }
         if (!h_.nvml_loaded) step("GPUs", [&] { gpus_from_proc(); });
         step("proc dirs", [&] { match_proc_dirs(); });
         step("device nodes", [&] { device_nodes(); });
@@ -84,8 +87,9 @@ class Discovery {
             h_.driver_root != "/" && detail::is_dir(sim + "/driver/nvidia") ? sim : "/proc";
         auto text = read_text(proc("/driver/nvidia/version"));
         if (!text) {
-            h_.notes.push_back("no NVIDIA kernel module: " + proc("/driver/nvidia/version") +
-                               " is missing");
+            if (!h_.wsl) // WSL2 has none: the driver is the Windows host's
+                h_.notes.push_back("no NVIDIA kernel module: " + proc("/driver/nvidia/version") +
+                                   " is missing");
             return;
         }
         h_.driver_version = parse_proc_version(*text);
@@ -236,7 +240,7 @@ class Discovery {
         for (Device& d : h_.devices)
             d.node = node("/dev/nvidia" + std::to_string(d.minor), nv, d.minor);
         if (h_.wsl) {
-            h_.dxg = node("/dev/dxg", 0, 0);
+            h_.dxg = node("/dev/dxg", 10, 0); // misc, with a dynamic minor: read live
             if (!h_.dxg.present) h_.notes.push_back("WSL without " + h_.dxg.host_path);
             return;
         }

@@ -266,6 +266,13 @@ std::string version_from_libraries(Resolver& res, const gpu::ldcache::Cache* cac
 }
 
 std::string find_nvml(const Host& h, Resolver& res, const gpu::ldcache::Cache* cache) {
+    // WSL2: the store's NVML first (a Linux driver installed in the distribution would be the
+    // cache's, and cannot work there).
+    if (h.wsl && !h.wsl_driver_store.empty()) {
+        const std::string& store = h.wsl_driver_store.front();
+        std::string in_root = res.root() == "/" ? store : store.substr(res.root().size());
+        if (auto r = res.regular_file(in_root + "/libnvidia-ml.so.1")) return *r;
+    }
     if (cache) {
         for (const auto& e : cache->entries) {
             if (is_native(e) && e.key == "libnvidia-ml.so.1") {
@@ -328,30 +335,59 @@ void find_libraries(Host& h, Resolver& res, const gpu::ldcache::Cache* cache) {
                           (cache ? " (ld.so.cache " + h.ldcache_path + ")" : ""));
 }
 
+// WSL2, as nvidia-ctk's wsl mode (reference wsl-and-build-gpus.md §1): libdxcore.so from the
+// lib share; from the driver store that holds libcuda.so.1.1 (the first, when several do; an
+// Intel iGPU's store holds none) every library (*.so*), data file (*.bin) and Windows module
+// (*.dll), mounted at its own path, and its nvidia-smi. Linux driver libraries installed inside
+// the distribution are noted as shadowing the store.
 void find_wsl_files(Host& h, Resolver& res) {
-    const std::string dir = "/usr/lib/wsl/lib";
+    const std::string share = "/usr/lib/wsl/lib", drivers = "/usr/lib/wsl/drivers";
+    std::vector<std::string> stores; // in-root
+    for (const std::string& name : list_dir(res.host(drivers))) {
+        auto r = res.resolve(drivers + "/" + name);
+        if (r && is_dir(res.host(*r)) && res.regular_file(*r + "/libcuda.so.1.1"))
+            stores.push_back(*r);
+    }
+    for (const auto& s : stores) h.wsl_driver_store.push_back(res.host(s));
+    if (stores.empty())
+        h.notes.push_back("WSL: no driver store under " + res.host(drivers) +
+                          " holds libcuda.so.1.1 (no NVIDIA GPU, or a Windows driver without "
+                          "WSL support)");
+    else if (stores.size() > 1)
+        h.notes.push_back("WSL: " + std::to_string(stores.size()) +
+                          " driver stores hold libcuda.so.1.1; using the first, " +
+                          h.wsl_driver_store.front());
     std::vector<Candidate> cands;
-    std::set<std::string> seen;
-    for (const std::string& name : list_dir(res.host(dir))) {
-        if (!name.starts_with("lib") || name.find(".so") == std::string::npos) continue;
-        auto r = res.regular_file(dir + "/" + name);
-        if (r && seen.insert(*r).second) cands.push_back({*r, false});
+    if (auto r = res.regular_file(share + "/libdxcore.so"))
+        cands.push_back({*r, false});
+    else
+        h.notes.push_back("WSL: no libdxcore.so in " + res.host(share) +
+                          " (CUDA and NVML cannot reach the GPU without it)");
+    if (!stores.empty()) {
+        const std::string& store = stores.front();
+        for (const std::string& name : list_dir(res.host(store))) {
+            auto r = res.regular_file(store + "/" + name);
+            if (!r) continue;
+            if (name == "nvidia-smi")
+                h.binaries.push_back({res.host(*r), *r, {Capability::utility}});
+            else if (name.find(".so") != std::string::npos)
+                cands.push_back({*r, false});
+            else if (name.ends_with(".bin") || name.ends_with(".dll"))
+                h.configs.push_back({res.host(*r), *r, {}});
+        }
     }
     add_libraries(h, res, cands);
-    // The rest of the driver (loaded by path from libcuda) sits in the driver store.
-    const std::string store = "/usr/lib/wsl/drivers";
-    for (const std::string& inf : list_dir(res.host(store))) {
-        auto r = res.resolve(store + "/" + inf);
-        if (!r || !is_dir(res.host(*r))) continue;
-        auto files = list_dir(res.host(*r));
-        bool nvidia = std::any_of(files.begin(), files.end(), [](const std::string& f) {
-            return f.starts_with("libcuda.so") || f == "nvidia-smi" ||
-                   f.starts_with("libnvidia-ml.so");
-        });
-        if (nvidia) h.wsl_driver_store.push_back(res.host(*r));
+    std::set<std::string> seen_dirs;
+    for (const StdDir& d : standard_dirs()) {
+        auto rd = res.resolve(d.path);
+        if (!rd || !is_dir(res.host(*rd)) || !seen_dirs.insert(*rd).second) continue;
+        for (const std::string& name : list_dir(res.host(*rd)))
+            if (name.starts_with("libcuda.so.") || name.starts_with("libnvidia-ml.so."))
+                h.wsl_shadowing.push_back(gpu::join_root(*rd, name));
     }
-    h.notes.push_back("WSL layout: libraries from " + res.host(dir) +
-                      " (no version suffix), GPUs through /dev/dxg");
+    h.notes.push_back("WSL layout: libdxcore.so from " + res.host(share) + ", the driver from " +
+                      (stores.empty() ? std::string("no store") : h.wsl_driver_store.front()) +
+                      ", GPUs through /dev/dxg");
 }
 
 void find_binaries(Host& h, Resolver& res) {

@@ -27,9 +27,99 @@ void node(std::vector<compat::Finding>& out, const gpu::DeviceNode& n, const std
     }
 }
 
+std::string joined(const std::vector<std::string>& v) {
+    std::string out;
+    for (auto& x : v) out += (out.empty() ? "" : ", ") + x;
+    return out;
+}
+
+// WSL2 (reference wsl-and-build-gpus.md §1): the Windows driver seen through /dev/dxg and the
+// driver store; no kernel module, nodes per GPU or MIG.
+std::vector<compat::Finding> check_wsl_host(const gpu_vendors::nvidia::Host& host) {
+    std::vector<compat::Finding> out;
+    const std::string drivers = gpu::join_root(host.driver_root, "/usr/lib/wsl/drivers");
+    if (host.wsl_driver_store.empty()) {
+        out.push_back({"HOST-NO-DRIVER", compat::Severity::fail,
+                       "WSL2 without the NVIDIA driver: no driver store under " + drivers +
+                           " holds libcuda.so.1.1",
+                       "install the current NVIDIA driver on Windows (it brings WSL2 support; "
+                       "never a Linux driver inside WSL), then restart WSL (wsl --shutdown)"});
+        return out;
+    }
+    const std::string& store = host.wsl_driver_store.front();
+    if (!host.has_driver())
+        out.push_back({"HOST-NO-DRIVER", compat::Severity::fail,
+                       "WSL2: the NVIDIA driver store " + store +
+                           " is there but its NVML reports no driver" +
+                           (host.notes.empty() ? "" : " (" + host.notes.back() + ")"),
+                       "update the Windows NVIDIA driver and WSL (wsl --update), then restart "
+                       "WSL (wsl --shutdown)"});
+    else
+        out.push_back({"HOST-DRIVER", compat::Severity::pass,
+                       "driver " + host.driver_version +
+                           " (the Windows host's NVIDIA driver, read with NVML from the driver "
+                           "store) serves CUDA up to " +
+                           std::to_string(host.cuda_version / 1000) + "." +
+                           std::to_string(host.cuda_version % 1000 / 10),
+                       ""});
+    out.push_back(
+        {"HOST-WSL", compat::Severity::info,
+         "WSL2: GPUs through /dev/dxg, the driver from " + store +
+             (host.wsl_driver_store.size() > 1
+                  ? " (the first of " + std::to_string(host.wsl_driver_store.size()) +
+                        " stores holding libcuda.so.1.1: " + joined(host.wsl_driver_store) + ")"
+                  : ""),
+         ""});
+    if (std::none_of(
+            host.libraries.begin(), host.libraries.end(),
+            [](const gpu_vendors::nvidia::Library& l) { return l.name == "libdxcore.so"; }))
+        out.push_back({"HOST-WSL-DXCORE", compat::Severity::fail,
+                       "WSL2: no libdxcore.so in " +
+                           gpu::join_root(host.driver_root, "/usr/lib/wsl/lib") +
+                           ": CUDA and NVML cannot reach the GPU without it",
+                       "check that WSL mounts its lib share (/usr/lib/wsl/lib; wsl --update), or "
+                       "point --driver-root at the root holding usr/lib/wsl"});
+    if (!host.dxg.present)
+        out.push_back({"HOST-NODE-DXG", compat::Severity::fail,
+                       "the WSL2 GPU device " + host.dxg.host_path + " does not exist",
+                       "use WSL2, not WSL1 (wsl --set-version DISTRO 2), with a current Windows "
+                       "GPU driver, or point --dev-root at the directory holding dev/dxg"});
+    else if (::access(host.dxg.host_path.c_str(), R_OK | W_OK) != 0)
+        out.push_back(
+            {"HOST-NODE-DXG-ACCESS", compat::Severity::fail,
+             "the WSL2 GPU device " + host.dxg.host_path + " is not readable and writable by you",
+             "WSL creates it with mode 0666: chmod 0666 /dev/dxg as root"});
+    if (host.has_driver() && host.devices.empty())
+        out.push_back({"HOST-NO-GPU", compat::Severity::fail,
+                       "WSL2: the driver reports no GPU (no adapter of WDDM 2.7 or newer)",
+                       "update the Windows NVIDIA driver; check nvidia-smi on Windows"});
+    for (auto& d : host.devices)
+        out.push_back({"HOST-GPU", compat::Severity::info,
+                       "GPU " + std::to_string(d.index) + ": " + d.name + " (" + d.uuid +
+                           "), compute capability " + std::to_string(d.cc_major) + "." +
+                           std::to_string(d.cc_minor),
+                       ""});
+    out.push_back({"WSL-NO-MIG", compat::Severity::info,
+                   "MIG and per-GPU selection do not exist on WSL2: a container gets every GPU "
+                   "(CUDA_VISIBLE_DEVICES narrows what a process uses)",
+                   ""});
+    if (!host.wsl_shadowing.empty())
+        out.push_back({"WSL-LINUX-DRIVER", compat::Severity::warn,
+                       "a Linux NVIDIA driver is installed inside this WSL distribution (" +
+                           joined(host.wsl_shadowing) +
+                           "): it shadows the Windows driver's libraries for programs run here "
+                           "(\"Failed to initialize NVML\", \"no CUDA-capable device\"); "
+                           "containers get the store's",
+                       "remove the Linux driver packages (apt-get purge 'libnvidia-compute-*' "
+                       "'nvidia-driver-*', or the .run installer's --uninstall): on WSL2 the "
+                       "driver comes from Windows"});
+    return out;
+}
+
 } // namespace
 
 std::vector<compat::Finding> check_host(const gpu_vendors::nvidia::Host& host) {
+    if (host.wsl) return check_wsl_host(host);
     std::vector<compat::Finding> out;
     if (!host.has_driver()) {
         out.push_back({"HOST-NO-DRIVER", compat::Severity::fail,

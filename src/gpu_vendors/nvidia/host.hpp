@@ -95,8 +95,12 @@ struct Host {
     std::vector<std::string> notes; // what discovery found or missed, one line each
     std::string ldcache_path;       // the driver root's ld.so.cache that was read (host path)
     std::string nvml_path;          // the libnvidia-ml.so.1 used (host path), empty if none
-    std::vector<std::string>
-        wsl_driver_store; // WSL: host dirs usr/lib/wsl/drivers/<inf> of the driver
+    // WSL2 (wsl == true): the driver stores (host dirs usr/lib/wsl/drivers/<inf>_<hash>) that
+    // hold libcuda.so.1.1, the first one the driver's (its files are in libraries, binaries and
+    // configs, mounted at their own paths); and Linux driver libraries installed inside the
+    // distribution (in-root paths), which shadow the Windows driver for programs of the host.
+    std::vector<std::string> wsl_driver_store;
+    std::vector<std::string> wsl_shadowing;
 
     bool has_driver() const { return !driver_version.empty(); }
 };

@@ -46,16 +46,18 @@ std::vector<HostFile> files_from(const json& a) {
 }
 
 std::string cache_key(const DiscoverOptions& opt) {
-    gpu::CacheKey k("gantry-host-cache-3");
+    gpu::CacheKey k("gantry-host-cache-4");
     k.text(opt.driver_root + "\n" + opt.dev_root + "\n" + (opt.use_nvml ? "nvml" : "no-nvml"));
     std::string root = opt.driver_root == "/" ? "" : opt.driver_root;
     for (auto p : {root + "/proc/driver/nvidia/version", std::string("/proc/driver/nvidia/version"),
                    root + "/proc/driver/nvidia-caps/mig-minors",
                    std::string("/proc/driver/nvidia-caps/mig-minors")})
         k.file(p, 1 << 20);
-    for (auto p : {root + "/etc/ld.so.cache", root + "/usr/lib/wsl/lib"}) k.stat(p);
+    for (auto p :
+         {root + "/etc/ld.so.cache", root + "/usr/lib/wsl/lib", root + "/usr/lib/wsl/drivers"})
+        k.stat(p);
     std::string dev = (opt.dev_root == "/" ? "" : opt.dev_root) + "/dev";
-    k.dir(dev, {"nvidia"});
+    k.dir(dev, {"nvidia", "dxg"});
     k.dir(dev + "/nvidia-caps", {"nvidia-cap"});
     // The simulated host's fake NVML (tests/fixtures/gpuhost) also looks for nodes under
     // $FAKE_DEVICE_ROOT, so its answers depend on it; a real NVML ignores the variable and the
@@ -128,6 +130,7 @@ std::string host_to_json(const Host& h) {
     j["ldcache_path"] = h.ldcache_path;
     j["nvml_path"] = h.nvml_path;
     j["wsl_driver_store"] = h.wsl_driver_store;
+    j["wsl_shadowing"] = h.wsl_shadowing;
     return j.dump();
 }
 
@@ -185,6 +188,7 @@ Host host_from_json(const std::string& text) {
         h.ldcache_path = j.at("ldcache_path");
         h.nvml_path = j.at("nvml_path");
         h.wsl_driver_store = j.at("wsl_driver_store").get<std::vector<std::string>>();
+        h.wsl_shadowing = j.at("wsl_shadowing").get<std::vector<std::string>>();
         return h;
     } catch (const json::exception& e) {
         throw Error(Errc::invalid, std::string("damaged GPU host cache entry: ") + e.what());

@@ -136,8 +136,15 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
         } catch (const Error&) {
         }
         if (!host.has_driver() || !req.inject) break;
-        bool used = gantry::gpu_vendors::nvidia::compat_applies(ver, host.driver_version, note,
-                                                                host.cuda_version);
+        if (host.wsl) { // nvidia-ctk's wsl mode has no cuda-compat step, nor has gantry's
+            out.push_back(
+                {"FWD-COMPAT-UNUSED", compat::Severity::info,
+                 "/" + compat_path + " is not used on WSL2: the Windows driver serves CUDA there",
+                 ""});
+            break;
+        }
+        bool used =
+            gpu_vendors::nvidia::compat_applies(ver, host.driver_version, note, host.cuda_version);
         if (!used) {
             out.push_back(
                 {"FWD-COMPAT-UNUSED", compat::Severity::info,

@@ -56,6 +56,65 @@ void add_bind(oci::RuntimeSpec& spec, const std::string& host, const std::string
     spec.mounts.push_back(oci::Mount{dst, "bind", host, std::move(opts)});
 }
 
+// The path a host file has below the driver root: where it goes in the container on WSL2.
+std::string below_root(const gpu_vendors::nvidia::Host& host, const std::string& host_path) {
+    const std::string& r = host.driver_root;
+    if (r == "/" || !host_path.starts_with(r) || host_path.size() <= r.size() ||
+        host_path[r.size()] != '/')
+        return host_path;
+    return host_path.substr(r.size());
+}
+
+std::string host_ldconfig() {
+    for (const char* p : {"/sbin/ldconfig", "/usr/sbin/ldconfig"})
+        if (::access(p, X_OK) == 0) return p;
+    return {};
+}
+
+// WSL2, as nvidia-ctk's wsl mode (reference wsl-and-build-gpus.md §1): /dev/dxg bind-mounted
+// (it is 0666), libdxcore.so and the driver store's files at their own paths, /usr/bin/nvidia-smi
+// a link to the store's, and the store and the lib share in the container's linker cache. The
+// capabilities select nothing there (the driver's files work together).
+void inject_wsl(oci::RuntimeSpec& spec, const gpu_vendors::nvidia::Host& host) {
+    if (host.wsl_driver_store.empty())
+        throw Error(Errc::run_failed,
+                    "WSL2 without the NVIDIA driver: no driver store under " +
+                        gpu::join_root(host.driver_root, "/usr/lib/wsl/drivers") +
+                        " holds libcuda.so.1.1",
+                    "install the current NVIDIA driver on Windows (it brings WSL2 support; never "
+                    "a Linux driver inside WSL), then restart WSL (wsl --shutdown)");
+    const gpu::DeviceNode& dxg = host.dxg;
+    if (!dxg.present)
+        throw Error(Errc::run_failed, "WSL2 without its GPU device " + dxg.host_path,
+                    "use WSL2, not WSL1 (wsl --set-version DISTRO 2), with a current Windows GPU "
+                    "driver, or point --dev-root at the directory holding dev/dxg");
+    if (::access(dxg.host_path.c_str(), R_OK | W_OK) != 0)
+        throw Error(Errc::run_failed,
+                    "the WSL2 GPU device " + dxg.host_path + " is not readable and writable by you",
+                    "WSL creates it with mode 0666: chmod 0666 /dev/dxg as root");
+    gpu_vendors::add_device_node(spec, dxg, false);
+    const std::vector<std::string> ro{"bind", "ro", "nosuid", "nodev"};
+    for (auto& lib : host.libraries) {
+        std::string dst = below_root(host, lib.host_path);
+        add_bind(spec, lib.host_path, dst, ro);
+        // the SONAME link (libcuda.so.1 -> libcuda.so.1.1) beside the mount, in the container's
+        // own directory (each file is mounted alone), so the linker cache lists the library
+        if (!lib.soname.empty() && lib.soname != lib.name)
+            spec.setup.symlinks.emplace_back(dst.substr(0, dst.rfind('/') + 1) + lib.soname,
+                                             lib.name);
+    }
+    for (const auto* files : {&host.binaries, &host.configs})
+        for (auto& f : *files) add_bind(spec, f.host_path, f.container_path, ro);
+    for (auto& b : host.binaries)
+        if (b.container_path.ends_with("/nvidia-smi"))
+            spec.setup.symlinks.emplace_back("/usr/bin/nvidia-smi", b.container_path);
+    std::string store = below_root(host, host.wsl_driver_store.front());
+    spec.setup.ld_conf.emplace_back("/etc/ld.so.conf.d/00-gantry-wsl.conf",
+                                    store + "\n/usr/lib/wsl/lib\n");
+    spec.setup.ldconfig = true;
+    spec.setup.host_ldconfig = host_ldconfig();
+}
+
 } // namespace
 
 bool compat_applies(const std::string& compat, const std::string& host, const std::string& note,
@@ -81,6 +140,24 @@ void inject_gpus(oci::RuntimeSpec& spec, const gpu_vendors::nvidia::Host& host,
                  const gpu_vendors::nvidia::Selection& sel,
                  const gpu_vendors::nvidia::Capabilities& caps, const ImageGpuLayout& layout,
                  const std::string& state_dir) {
+    if (host.wsl) {
+        inject_wsl(spec, host);
+    } else {
+        inject_native(spec, host, sel, caps, layout, state_dir);
+    }
+    // A downstream NVIDIA hook (if any) must not inject a second time (reference §7.6).
+    spec.env.erase(std::remove_if(spec.env.begin(), spec.env.end(),
+                                  [](const std::string& e) {
+                                      return e.starts_with("NVIDIA_VISIBLE_DEVICES=");
+                                  }),
+                   spec.env.end());
+    spec.env.push_back("NVIDIA_VISIBLE_DEVICES=void");
+}
+
+void inject_native(oci::RuntimeSpec& spec, const gpu_vendors::nvidia::Host& host,
+                   const gpu_vendors::nvidia::Selection& sel,
+                   const gpu_vendors::nvidia::Capabilities& caps, const ImageGpuLayout& layout,
+                   const std::string& state_dir) {
     if (!host.has_driver())
         throw Error(Errc::run_failed,
                     "no NVIDIA driver found under driver root " + host.driver_root +
@@ -167,19 +244,8 @@ void inject_gpus(oci::RuntimeSpec& spec, const gpu_vendors::nvidia::Host& host,
                     (layout.cached_sonames && layout.lib_dir != "/usr/lib/x86_64-linux-gnu" &&
                      layout.lib_dir != "/usr/lib64"))) {
         spec.setup.ldconfig = true;
-        for (const char* p : {"/sbin/ldconfig", "/usr/sbin/ldconfig"})
-            if (::access(p, X_OK) == 0) {
-                spec.setup.host_ldconfig = p;
-                break;
-            }
+        spec.setup.host_ldconfig = host_ldconfig();
     }
-    // A downstream NVIDIA hook (if any) must not inject a second time (reference §7.6).
-    spec.env.erase(std::remove_if(spec.env.begin(), spec.env.end(),
-                                  [](const std::string& e) {
-                                      return e.starts_with("NVIDIA_VISIBLE_DEVICES=");
-                                  }),
-                   spec.env.end());
-    spec.env.push_back("NVIDIA_VISIBLE_DEVICES=void");
 }
 
 } // namespace gantry::gpu_vendors::nvidia

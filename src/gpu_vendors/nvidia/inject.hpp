@@ -31,12 +31,20 @@ struct ImageGpuLayout {
     std::optional<std::set<std::string>> cached_sonames;
 };
 
-// Adds the injection to spec (mounts, devices, env, setup). state_dir receives generated host
-// files (the params copy). Throws Error(run_failed) naming a missing device node and the fix.
+// Adds the injection to spec (on WSL2 hosts, host.wsl, nvidia-ctk's wsl mode: /dev/dxg, the
+// driver store's files at their paths, the linker cache; else inject_native) (mounts, devices, env,
+// setup). state_dir receives generated host files (the params copy). Throws Error(run_failed)
+// naming a missing device node and the fix.
 void inject_gpus(oci::RuntimeSpec& spec, const gpu_vendors::nvidia::Host& host,
                  const gpu_vendors::nvidia::Selection& sel,
                  const gpu_vendors::nvidia::Capabilities& caps, const ImageGpuLayout& layout,
                  const std::string& state_dir);
+
+// The injection on a host with NVIDIA's Linux kernel driver (what inject_gpus does off WSL2).
+void inject_native(oci::RuntimeSpec& spec, const gpu_vendors::nvidia::Host& host,
+                   const gpu_vendors::nvidia::Selection& sel,
+                   const gpu_vendors::nvidia::Capabilities& caps, const ImageGpuLayout& layout,
+                   const std::string& state_dir);
 
 // Whether the image's forward-compat libraries should be used on this host (reference
 // nvidia-driver.md §7.7, NCT's enable-cuda-compat): with the ELF note, when the host driver's

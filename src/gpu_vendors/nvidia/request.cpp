@@ -152,4 +152,16 @@ Selection select(const Host& host, const GpuRequest& req) {
     return s;
 }
 
+Selection select_wsl(const Host& host, const GpuRequest& req, std::string* why) {
+    GpuRequest all = req;
+    if (req.inject && !req.all && !req.devices.empty()) {
+        all.all = true;
+        if (why)
+            *why = req.source + " names GPU " + text::join(req.devices, ", ") +
+                   ", but on WSL2 a container cannot get some GPUs and not others (one /dev/dxg, "
+                   "no MIG): it gets every GPU; CUDA_VISIBLE_DEVICES narrows what a process uses";
+    }
+    return select(host, all);
+}
+
 } // namespace gantry::gpu_vendors::nvidia

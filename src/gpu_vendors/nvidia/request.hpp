@@ -39,6 +39,11 @@ struct Selection {
 // what the host has.
 Selection select(const Host& host, const GpuRequest& req);
 
+// WSL2's selection: every GPU whatever the request names, as the driver cannot give a container
+// some GPUs and not others there (one /dev/dxg) and has no MIG. *WHY says so when the request
+// named particular devices (nothing when it asked for all, or none).
+Selection select_wsl(const Host& host, const GpuRequest& req, std::string* why);
+
 // Go's strconv.ParseBool.
 std::optional<bool> parse_bool(const std::string& s);
 

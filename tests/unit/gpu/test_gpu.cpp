@@ -796,32 +796,45 @@ TEST(GpuDiscover, SymlinkOutOfTheDriverRootIsNotFollowed) {
 }
 
 TEST(GpuDiscover, WslLayout) {
+    // The lib share's copies (libcuda.so.1, libnvidia-ml.so.1, nvidia-smi) are not what is
+    // mounted: libdxcore.so from it, the rest from the store that holds libcuda.so.1.1 (as
+    // nvidia-ctk's wsl mode); an Intel iGPU's store is passed over.
     GpuTempDir t;
     const std::string root = t.str();
     const std::string wsl = root + "/usr/lib/wsl/lib";
+    const std::string store = root + "/usr/lib/wsl/drivers/nv_dispi.inf_amd64_1234";
     write(wsl + "/libcuda.so.1", elf64("libcuda.so.1"));
     write(wsl + "/libnvidia-ml.so.1", elf64("libnvidia-ml.so.1"));
     write(wsl + "/libdxcore.so", elf64(""));
     write(wsl + "/nvidia-smi", "#!/bin/sh\n");
-    write(root + "/usr/lib/wsl/drivers/nv_dispi.inf_amd64_1234/libcuda.so.1.1",
-          elf64("libcuda.so.1"));
-    write(root + "/usr/lib/wsl/drivers/other.inf_amd64_9/x.dll", "");
+    write(store + "/libcuda.so.1.1", elf64("libcuda.so.1"));
+    write(store + "/libnvidia-ml.so.1", elf64("libnvidia-ml.so.1"));
+    write(store + "/nvcubins.bin", "x");
+    write(store + "/nvidia-smi", "#!/bin/sh\n");
+    write(store + "/nv_dispi.inf", "");
+    write(root + "/usr/lib/wsl/drivers/iigd_dch.inf_amd64_9/x.dll", "");
+    write(root + "/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05", elf64("libcuda.so.1"));
     write(root + "/dev/dxg", "");
     gantry::gpu_vendors::nvidia::Host h =
         gantry::gpu_vendors::nvidia::discover({root, root, false});
     EXPECT_TRUE(h.wsl);
     EXPECT_TRUE(has_note(h, "WSL")) << all_notes(h);
+    EXPECT_FALSE(has_note(h, "kernel module")) << all_notes(h);
     EXPECT_EQ(h.libraries.size(), 3u) << all_notes(h);
     const auto* dx = find_lib(h, "libdxcore.so");
     ASSERT_NE(dx, nullptr);
     EXPECT_TRUE(dx->caps.empty());
-    EXPECT_EQ(find_lib(h, "libcuda.so.1")->caps,
-              (gantry::gpu_vendors::nvidia::Capabilities{Capability::compute, Capability::video}));
+    ASSERT_NE(find_lib(h, "libcuda.so.1.1"), nullptr);
+    EXPECT_EQ(find_lib(h, "libcuda.so.1.1")->host_path, store + "/libcuda.so.1.1");
     ASSERT_EQ(h.binaries.size(), 1u);
-    EXPECT_EQ(h.binaries[0].host_path, wsl + "/nvidia-smi");
-    EXPECT_EQ(h.nvml_path, wsl + "/libnvidia-ml.so.1");
-    EXPECT_EQ(h.wsl_driver_store,
-              std::vector<std::string>{root + "/usr/lib/wsl/drivers/nv_dispi.inf_amd64_1234"});
+    EXPECT_EQ(h.binaries[0].host_path, store + "/nvidia-smi");
+    ASSERT_EQ(h.configs.size(), 1u); // nvcubins.bin; not the .inf
+    EXPECT_EQ(h.configs[0].container_path,
+              "/usr/lib/wsl/drivers/nv_dispi.inf_amd64_1234/nvcubins.bin");
+    EXPECT_EQ(h.nvml_path, store + "/libnvidia-ml.so.1");
+    EXPECT_EQ(h.wsl_driver_store, std::vector<std::string>{store});
+    EXPECT_EQ(h.wsl_shadowing,
+              std::vector<std::string>{"/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05"});
     EXPECT_TRUE(h.dxg.present);
     EXPECT_EQ(h.dxg.path, "/dev/dxg");
 }

@@ -84,6 +84,21 @@ TEST(Reference, BareNameGetsDockerHubLibraryAndLatest) {
     EXPECT_EQ(r.repository(), "docker.io/library/busybox");
 }
 
+TEST(Reference, EnrootsRegistryHashSpellingIsTheRegistry) {
+    // pyxis and enroot: [USER@][REGISTRY#]IMAGE[:TAG] (pyxis#67)
+    expect_ref("nvcr.io#nvidia/pytorch:24.01-py3", "nvcr.io", "nvidia/pytorch", "24.01-py3");
+    expect_ref("localhost:5000#team/app", "localhost:5000", "team/app", "latest");
+    // a '#' after a '/' is not the registry's: still an invalid name
+    EXPECT_THROW(Reference::parse("nvidia/py#torch"), Error);
+    try {
+        Reference::parse("me@nvcr.io#nvidia/pytorch:24.01");
+        FAIL() << "USER@ accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("USER@"), std::string::npos) << e.what();
+        EXPECT_NE(e.hint().find("gantry login nvcr.io"), std::string::npos) << e.hint();
+    }
+}
+
 TEST(Reference, ExplicitTagIsKept) {
     expect_ref("busybox:1.36", "docker.io", "library/busybox", "1.36");
     expect_ref("ubuntu-12.04-base", "docker.io", "library/ubuntu-12.04-base", "latest");

@@ -142,6 +142,40 @@ TEST(UsernsDiagnosis, DistributionSwitchesAreNamedForPermissionErrors) {
     EXPECT_NE(ubuntu.diagnose(EPERM, 0).hint.find("seccomp"), std::string::npos);
 }
 
+TEST(RootlessBlocked, AppArmorRestrictionUnlessGantrysProfileIsLoaded) {
+    // PROC and SYS of a simulated host: FakeProc's dir holds proc/ and sys/
+    FakeProc ubuntu({{"proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1\n"},
+                     {"sys/kernel/security/apparmor/profiles", "runc (unconfined)\n"}});
+    auto root = ubuntu.dir.string();
+    auto b = runtime::rootless_blocked(root + "/proc", root + "/sys");
+    ASSERT_TRUE(b);
+    EXPECT_NE(b->why.find("no profile \"gantry\" is loaded"), std::string::npos) << b->why;
+    EXPECT_NE(b->hint.find("/etc/apparmor.d/gantry"), std::string::npos) << b->hint;
+    EXPECT_NE(b->hint.find("sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"),
+              std::string::npos);
+    // near miss: the profile is loaded (its name is the line's first word), nothing blocks
+    FakeProc loaded({{"proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1\n"},
+                     {"sys/kernel/security/apparmor/profiles",
+                      "gantry-helper (enforce)\ngantry (unconfined)\n"}});
+    root = loaded.dir.string();
+    EXPECT_FALSE(runtime::rootless_blocked(root + "/proc", root + "/sys"));
+    // the list unreadable (only root may read it): said so, still the two fixes
+    FakeProc hidden({kMapped, {"proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1\n"}});
+    root = hidden.dir.string();
+    b = runtime::rootless_blocked(root + "/proc", root + "/sys");
+    ASSERT_TRUE(b);
+    EXPECT_NE(b->why.find("only root can tell"), std::string::npos) << b->why;
+    // the restriction off, and the other switches
+    FakeProc off({kMapped, {"proc/sys/kernel/apparmor_restrict_unprivileged_userns", "0\n"}});
+    root = off.dir.string();
+    EXPECT_FALSE(runtime::rootless_blocked(root + "/proc", root + "/sys"));
+    FakeProc none({kMapped, {"proc/sys/user/max_user_namespaces", "0\n"}});
+    root = none.dir.string();
+    b = runtime::rootless_blocked(root + "/proc", root + "/sys");
+    ASSERT_TRUE(b);
+    EXPECT_NE(b->why.find("max_user_namespaces = 0"), std::string::npos);
+}
+
 TEST(UsernsDiagnosis, UnknownCausesKeepTheSystemErrorAndSayWhereToLook) {
     FakeProc p({kMapped, {"sys/kernel/apparmor_restrict_unprivileged_userns", "0\n"}});
     auto d = p.diagnose(EPERM);
