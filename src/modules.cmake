@@ -33,6 +33,8 @@ gantry_module(runtime PURPOSE "executing one runtime spec: namespaces, mounts, s
   DEPENDS oci util)
 gantry_module(gpu PURPOSE "what GPU hosts share: device nodes, ld.so.cache, ELF, --gpus; AMD's host"
   DEPENDS util)
+gantry_module(cpu PURPOSE "x86-64 ISA levels and features: the host's, --cpu-arch targets, image labels"
+  DEPENDS util)
 gantry_module(compat PURPOSE "what the doctor's rules share, and the fat-binary readers (CUDA, HIP)"
   DEPENDS gpu oci util)
 gantry_module(tailor PURPOSE "fat binaries rewritten in place to the kept GPUs' code"
@@ -56,8 +58,8 @@ gantry_module(lint PURPOSE "the GPU-aware Dockerfile rules and their reports"
 gantry_module(vendor PURPOSE "the GPU layer as plug-ins: the Backend interface, its registry, NVIDIA, AMD"
   DEPENDS cdi compat gpu oci rootfs runspec store util)
 gantry_module(engine PURPOSE "preparing and running a container from an image"
-  DEPENDS cdi lazy oci rootfs runspec runtime site sqsh store util vendor)
+  DEPENDS cdi cpu lazy oci rootfs runspec runtime site sqsh store util vendor)
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
   DEPENDS cdi oci runtime util vendor)
 gantry_module(build PURPOSE "gantry build: the plan, the executor, RUN, COPY/ADD, layer commits"
-  DEPENDS dockerfile engine layer oci registry rootfs runtime store tailor util vendor)
+  DEPENDS cpu dockerfile engine layer oci registry rootfs runtime store tailor util vendor)

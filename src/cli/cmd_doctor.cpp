@@ -10,6 +10,7 @@
 #include "compat/fatbin_report.hpp"
 #include "compat/finding.hpp"
 #include "compat/hip_fatbin.hpp"
+#include "engine/cpu_check.hpp"
 #include "engine/engine.hpp"
 #include "oci/image.hpp"
 #include "rootfs/rootfs.hpp"
@@ -147,7 +148,10 @@ void register_doctor(CLI::App& app, Context& ctx) {
                 ro.env = o->env;
                 dctx.env = runspec::environment(img.config.raw, ro);
             }
-            return report(vendor::doctor(backend, dctx), o->json);
+            auto findings = vendor::doctor(backend, dctx);
+            for (auto& f : engine::cpu_findings(dctx.store, dctx.image, o->path))
+                findings.push_back(std::move(f));
+            return report(findings, o->json);
         };
     });
 }
