@@ -62,4 +62,4 @@ gantry_module(engine PURPOSE "preparing and running a container from an image"
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
   DEPENDS cdi oci runtime util vendor)
 gantry_module(build PURPOSE "gantry build: the plan, the executor, RUN, COPY/ADD, layer commits"
-  DEPENDS cpu dockerfile engine layer oci registry rootfs runtime store tailor util vendor)
+  DEPENDS dockerfile engine layer oci registry rootfs runtime store tailor util vendor)

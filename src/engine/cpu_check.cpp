@@ -29,7 +29,8 @@ std::string label(const nlohmann::json& config, const char* key) {
 // The features the label asks for (empty when there is none).
 std::vector<std::string> label_needs(const nlohmann::json& config) {
     std::vector<std::string> out;
-    for (auto w : text::split(label(config, cpu::kLabelFeatures), ' '))
+    std::string value = label(config, cpu::kLabelFeatures);
+    for (auto w : text::split(value, ' '))
         if (!w.empty()) out.emplace_back(w);
     return out;
 }

@@ -181,3 +181,27 @@ def test_optional_device_skipped_required_refused_first(g, lab, tmp_path):
                context(tmp_path, "FROM gt/cuda:1\nRUN --device=nvidia.com/gpu=all,bogus true\n"),
                code=2)
     assert "'bogus' is not name=, required or required=true|false" in r.err
+
+
+def test_cdi_spec_with_hooks_leaves_no_links_or_cache(g, lab, tmp_path):
+    """A CDI spec of another kind (gantry's NVIDIA spec renamed), with its create-symlinks and
+    update-ldcache hooks: the step sees the GPU, the layer holds none of what the hooks make."""
+    g.run("load", lab.archive)
+    g.env["FAKE_DEVICE_ROOT"] = str(lab.nv.dev_root)
+    spec_dir = tmp_path / "cdi"
+    spec_dir.mkdir()
+    g.run("cdi", "generate", "--driver-root", lab.nv.driver_root, "--dev-root",
+          lab.nv.dev_root, "--output", spec_dir / "nvidia.yaml")
+    text = (spec_dir / "nvidia.yaml").read_text()
+    assert "create-symlinks" in text and "update-ldcache" in text
+    (spec_dir / "nvidia.yaml").unlink()
+    (spec_dir / "example.yaml").write_text(text.replace("nvidia.com/gpu", "example.com/gpu"))
+    df = ("FROM gt/cuda:1\n"
+          "RUN --device=example.com/gpu=all,required nvidia-smi -L > /smi.txt; "
+          "echo LD_LIBRARY_PATH=$LD_LIBRARY_PATH >> /smi.txt\n")
+    g.run("build", "-t", "cdib:1", "--allow", "device=example.com/gpu", "--cdi-spec-dir",
+          spec_dir, context(tmp_path, df))
+    smi = g.run("run", "--rm", "cdib:1", "cat", "/smi.txt").out
+    assert "GPU 0:" in smi and "LD_LIBRARY_PATH=/" in smi, smi
+    names = last_layer(g, "cdib:1", tmp_path)
+    assert names == ["smi.txt"], names
