@@ -168,14 +168,20 @@ void read_properties(const Reader& r, std::uint64_t at, std::uint64_t end, std::
 void read_notes(const Reader& r, const Phdr& p, Info& info, bool properties) {
     std::uint64_t align = p.align == 8 ? 8 : 4;
     std::uint64_t end = p.offset + std::min({p.filesz, max_note_bytes, r.src().size() - p.offset});
-    auto pad = [align](std::uint64_t n) { return (n + align - 1) & ~(align - 1); };
+    // offsets aligned within the segment: in an 8-aligned note (ELF64 .note.gnu.property) the
+    // descriptor starts at 16, after the 12-byte header and "GNU\0"
+    auto pad = [align, &p](std::uint64_t off) {
+        return p.offset + ((off - p.offset + align - 1) & ~(align - 1));
+    };
     for (std::uint64_t at = p.offset; at + 12 <= end;) {
         std::uint64_t namesz = r.get<std::uint32_t>(at);
         std::uint64_t descsz = r.get<std::uint32_t>(at + 4);
         std::uint32_t type = r.get<std::uint32_t>(at + 8);
-        std::uint64_t name_at = at + 12, desc_at = name_at + pad(namesz);
-        std::uint64_t next = desc_at + pad(descsz);
-        if (next > end) return; // malformed tail: ignore, notes are optional
+        std::uint64_t name_at = at + 12;
+        if (namesz > end - name_at || descsz > end - name_at) return; // malformed: ignore
+        std::uint64_t desc_at = pad(name_at + namesz);
+        if (desc_at > end || descsz > end - desc_at) return;
+        std::uint64_t next = pad(desc_at + descsz); // past END: the loop ends after this note
         char name[4] = {};
         if (namesz == 4) r.src().read(name_at, name, 4);
         bool gnu = namesz == 4 && std::memcmp(name, "GNU", 4) == 0;

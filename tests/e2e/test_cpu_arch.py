@@ -29,7 +29,7 @@ def proc_root(where: Path, flags: str) -> Path:
 
 
 def labels(g, ref):
-    return json.loads(g.run("inspect", "--json", ref).out)[0]["Config"].get("Labels") or {}
+    return json.loads(g.run("inspect", "--json", ref).out)[0]["config"].get("Labels") or {}
 
 
 def ctx_with(tmp_path: Path, dockerfile: str, files=None) -> Path:
@@ -59,7 +59,7 @@ def test_cpu_arch_level_sets_the_toolchain_variables_and_labels(g, mk, tmp_path)
     feats = lab["io.gantry.cpu.features"].split()
     assert "avx2" in feats and "fma" in feats and "avx512f" not in feats
     # the variables are the build's, not the image's
-    env = json.loads(g.run("inspect", "--json", "cpu:v3").out)[0]["Config"].get("Env") or []
+    env = json.loads(g.run("inspect", "--json", "cpu:v3").out)[0]["config"].get("Env") or []
     assert not any(e.startswith(("CFLAGS=", "RUSTFLAGS=")) for e in env)
     r = g.fail("build", "--cpu-arch", "pentium9", ctx_with(tmp_path, FLAGS), code=2)
     assert "--cpu-arch pentium9: not a CPU target gantry knows" in r.err

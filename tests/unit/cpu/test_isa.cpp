@@ -42,6 +42,7 @@ std::string elf_with_properties(const std::vector<std::pair<std::uint32_t, std::
     put<std::uint16_t>(b, 56, phnum);
     std::size_t note = 64 + 56u * phnum;
     std::size_t desc = props.size() * 16;
+    b.resize(note + 16 + desc);
     for (std::uint16_t i = 0; i < phnum; ++i) {
         std::size_t ph = 64 + 56u * i;
         put<std::uint32_t>(b, ph, i == 0 ? 4 : 0x6474e553);
