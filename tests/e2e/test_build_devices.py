@@ -78,18 +78,20 @@ def traces(names):
 NV_STEP = """\
 FROM gt/cuda:1
 RUN --device=nvidia.com/gpu=all cuda_probe > /probe.txt; nvidia-smi -L >> /probe.txt; \\
-    ls /usr/lib/x86_64-linux-gnu > /libs.txt
+    ls /usr/lib/x86_64-linux-gnu > /libs.txt; echo "arch=$CMAKE_CUDA_ARCHITECTURES" >> /probe.txt
 """
 
 
 def test_nvidia_step_sees_the_gpu_and_its_layer_holds_no_driver(g, lab, tmp_path):
     g.run("load", lab.archive)
     g.env["FAKE_DEVICE_ROOT"] = str(lab.nv.dev_root)
-    r = g.run("build", "-t", "nvb:1", "--allow", "device", *nv_flags(lab),
+    r = g.run("build", "-t", "nvb:1", "--allow", "device", "--gpu-arch", "host", *nv_flags(lab),
               context(tmp_path, NV_STEP))
+    assert "compiling for GPUs: sm_80" in r.err, r
     probe = g.run("run", "--rm", "nvb:1", "cat", "/probe.txt", "/libs.txt").out
     assert "GPU 0:" in probe, probe  # nvidia-smi -L inside the step saw the simulated GPU
     assert "libcuda.so.1" in probe, probe  # the driver was there while the step ran
+    assert "arch=80" in probe, probe  # --gpu-arch host beside the devices
     names = last_layer(g, "nvb:1", tmp_path)
     assert names == ["libs.txt", "probe.txt"], names
     assert traces(names) == []
@@ -98,11 +100,12 @@ def test_nvidia_step_sees_the_gpu_and_its_layer_holds_no_driver(g, lab, tmp_path
                 "ls /usr/lib/x86_64-linux-gnu; ls /etc/ld.so.conf.d 2>/dev/null; true").out
     assert "libcuda" not in res and "gantry" not in res, res
     # the cache key holds the devices: the same step without them runs again
-    r2 = g.run("build", "-t", "nvb:2", "--allow", "device", *nv_flags(lab),
-               context(tmp_path, NV_STEP))
+    r2 = g.run("build", "-t", "nvb:2", "--allow", "device", "--gpu-arch", "host",
+               *nv_flags(lab), context(tmp_path, NV_STEP))
     assert "\n  cached\n" in r2.err, r2
     plain = NV_STEP.replace("--device=nvidia.com/gpu=all ", "")
-    r3 = g.run("build", "-t", "nvb:3", context(tmp_path, plain))
+    r3 = g.run("build", "-t", "nvb:3", "--gpu-arch", "host", *nv_flags(lab),
+               context(tmp_path, plain))
     assert "\n  cached\n" not in r3.err and "1 step(s), 0 cached" in r3.err, r3
 
 
