@@ -50,12 +50,10 @@ InjectionTraces confine_injection(oci::RuntimeSpec& spec) {
     InjectionTraces t;
     std::vector<std::string> lib_dirs;
     for (const auto& m : spec.mounts) {
-        t.mount_targets.insert(relative(m.destination));
         auto base = m.destination.substr(m.destination.rfind('/') + 1);
         if (m.type == "bind" && base.find(".so") != std::string::npos)
             add_once(lib_dirs, dir_of(m.destination));
     }
-    t.mount_targets.erase("");
     // the linker set-up: drop-ins and ldconfig become LD_LIBRARY_PATH
     for (const auto& [file, content] : spec.setup.ld_conf)
         for (auto line : text::split(content, '\n'))

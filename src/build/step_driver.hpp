@@ -18,13 +18,12 @@
 #include "oci/runtime_spec.hpp"
 
 #include <map>
-#include <set>
 #include <string>
 
 namespace gantry::build {
 
+// (The mount targets are every mount's destination, which run_step leaves out for any step.)
 struct InjectionTraces {
-    std::set<std::string> mount_targets;         // relative ("usr/lib/x86_64-linux-gnu/libcuda.so")
     std::map<std::string, std::string> symlinks; // relative link path -> its target
 };
 
