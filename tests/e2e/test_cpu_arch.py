@@ -5,7 +5,6 @@ into an ELF file) refused before launch on a host without it, instead of dying w
 Hosts are simulated with GANTRY_PROC_ROOT (a directory holding a cpuinfo file); the one real
 run of the x86-64-v4 binary expects what this machine's own CPU allows."""
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
