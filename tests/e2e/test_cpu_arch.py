@@ -138,3 +138,22 @@ def test_elf_isa_note_refused_before_launch(g, mk, tmp_path, v4_binary):
         assert res.code == 0 and res.out.strip() == "v4-app ran", res
     else:
         assert res.code == 125 and "avx512f" in res.err, res
+
+
+def test_rootless_build_labels_and_run_refuses(rootless, mk):
+    g = rootless
+    base = Path(g.base)
+    load_busybox(g, mk, base)
+    ctx = base / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(FLAGS)
+    ctx.chmod(0o755)
+    (ctx / "Dockerfile").chmod(0o644)
+    g.run("build", "-t", "cpu:rl", "--cpu-arch", "skylake-avx512", ctx)
+    assert labels(g, "cpu:rl")["io.gantry.cpu.arch"] == "skylake-avx512"
+    proc = proc_root(base / "proc", V3)
+    proc.chmod(0o755)
+    (proc / "cpuinfo").chmod(0o644)
+    g.env["GANTRY_PROC_ROOT"] = str(proc)
+    r = g.fail("run", "--rm", "cpu:rl", "cat", "/flags", code=125)
+    assert "built with --cpu-arch skylake-avx512" in r.err, r
