@@ -49,15 +49,18 @@ std::vector<std::string> flag_values(const std::vector<std::string>& args, std::
 InjectionTraces confine_injection(oci::RuntimeSpec& spec) {
     InjectionTraces t;
     std::vector<std::string> lib_dirs;
+    // the linker set-up: drop-ins and ldconfig become LD_LIBRARY_PATH, in the order ldconfig
+    // reads the drop-ins (by name: a CUDA forward-compat directory before the driver's)
+    auto drop_ins = spec.setup.ld_conf;
+    std::sort(drop_ins.begin(), drop_ins.end());
+    for (const auto& [file, content] : drop_ins)
+        for (auto line : text::split(content, '\n'))
+            if (line.starts_with('/')) add_once(lib_dirs, std::string(text::trim(line)));
     for (const auto& m : spec.mounts) {
         auto base = m.destination.substr(m.destination.rfind('/') + 1);
         if (m.type == "bind" && base.find(".so") != std::string::npos)
             add_once(lib_dirs, dir_of(m.destination));
     }
-    // the linker set-up: drop-ins and ldconfig become LD_LIBRARY_PATH
-    for (const auto& [file, content] : spec.setup.ld_conf)
-        for (auto line : text::split(content, '\n'))
-            if (line.starts_with('/')) add_once(lib_dirs, std::string(text::trim(line)));
     spec.setup.ld_conf.clear();
     spec.setup.ldconfig = false;
     spec.setup.host_ldconfig.clear();

@@ -104,7 +104,8 @@ TEST(BuildStepDriver, LinkerSetUpBecomesTheLibraryPath) {
     EXPECT_TRUE(spec.setup.host_ldconfig.empty());
     ASSERT_EQ(spec.hooks["createContainer"].size(), 2u); // update-ldcache dropped
     EXPECT_EQ(spec.hooks["createContainer"][1].args[2], "chmod");
-    EXPECT_EQ(spec.env[1], "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu:/usr/local/cuda/compat:"
+    // the compat directory first (its libcuda wins, as its drop-in did), then the driver's
+    EXPECT_EQ(spec.env[1], "LD_LIBRARY_PATH=/usr/local/cuda/compat:/usr/lib/x86_64-linux-gnu:"
                            "/store:/usr/lib/wsl/lib:/opt/app/lib");
     EXPECT_EQ(t.symlinks.at("usr/lib/x86_64-linux-gnu/libcuda.so.1"), "libcuda.so.580.95.05");
     EXPECT_EQ(t.symlinks.at("usr/bin/nvsmi"), "/store/nvidia-smi");
