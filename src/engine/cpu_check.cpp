@@ -5,10 +5,13 @@
 #include "rootfs/rootfs.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/fs.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
 
+#include <cstdio>
 #include <fcntl.h>
+#include <filesystem>
 #include <set>
 
 namespace gantry::engine {
@@ -76,6 +79,55 @@ int open_program(const rootfs::ImageFiles& files, const std::string& program,
     return -1;
 }
 
+// The level of the program a run starts, and its image path, cached per boot in CACHE_DIR
+// (runtime_dir()/cpu-programs) under the image's manifest digest and the lookup's inputs: the
+// PATH lookup probes every layer for every PATH directory before the one holding it (hundreds
+// of opens on a 40-layer image), once per image and command instead of once per run. The file
+// holds its key, checked on reading.
+struct ProgramLevel {
+    int level = 0;
+    std::string path;
+};
+
+ProgramLevel program_level(const rootfs::ImageFiles& files, const std::string& program,
+                           const std::vector<std::string>& env, const std::string& cache_dir,
+                           const std::string& image_key) {
+    std::string path_var = kDefaultPath;
+    for (const auto& e : env)
+        if (e.starts_with("PATH=")) path_var = e.substr(5);
+    std::string key = image_key + "\n" + files.kind() + "\n" + program + "\n" + path_var;
+    std::uint64_t h = 1469598103934665603ull; // FNV-1a: a file name, the key itself is checked
+    for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;
+    char name[24];
+    std::snprintf(name, sizeof name, "%016llx", static_cast<unsigned long long>(h));
+    std::string file = cache_dir.empty() || image_key.empty() ? "" : cache_dir + "/" + name;
+    if (!file.empty()) {
+        try {
+            std::string text = fs::read_file(file, 1 << 16);
+            if (text.starts_with(key + "\n")) {
+                std::string rest = text.substr(key.size() + 1);
+                ProgramLevel r;
+                r.level = rest.empty() ? 0 : rest[0] - '0';
+                r.path = rest.size() > 2 ? rest.substr(2) : "";
+                if (r.level >= 0 && r.level <= 4) return r;
+            }
+        } catch (const Error&) { // no entry yet
+        }
+    }
+    ProgramLevel r;
+    r.level = elf_level(open_program(files, program, env, r.path));
+    if (!file.empty()) {
+        try {
+            std::filesystem::create_directories(cache_dir);
+            fs::write_atomic(file, key + "\n" + std::to_string(r.level) + " " + r.path, 0600,
+                             fs::Sync::volatile_only);
+        } catch (const std::exception& e) {
+            log::debug(std::string("CPU check cache not written: ") + e.what());
+        }
+    }
+    return r;
+}
+
 std::optional<std::set<std::string>> host_or_nothing() {
     try {
         return cpu::host_features();
@@ -87,13 +139,15 @@ std::optional<std::set<std::string>> host_or_nothing() {
 
 } // namespace
 
-std::vector<CpuShortfall> cpu_shortfalls(const nlohmann::json& config,
-                                         const rootfs::ImageFiles* files,
-                                         const std::string& program,
-                                         const std::vector<std::string>& env) {
+std::vector<CpuShortfall>
+cpu_shortfalls(const nlohmann::json& config, const rootfs::ImageFiles* files,
+               const std::string& program, const std::vector<std::string>& env,
+               const std::string& cache_dir, const std::string& image_key) {
     auto from_label = label_needs(config);
-    std::string found;
-    int level = files ? elf_level(open_program(*files, program, env, found)) : 0;
+    ProgramLevel prog;
+    if (files) prog = program_level(*files, program, env, cache_dir, image_key);
+    int level = prog.level;
+    const std::string& found = prog.path;
     if (from_label.empty() && level < 2) return {};
     auto host = host_or_nothing();
     if (!host) return {};

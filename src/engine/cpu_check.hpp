@@ -29,10 +29,12 @@ struct CpuShortfall {
 // first word, looked up in PATH of ENV through FILES when it has no '/'; FILES null: the label
 // only, for an image whose files are not here yet). Returns the
 // shortfalls; empty when the host has everything, or is not x86.
-std::vector<CpuShortfall> cpu_shortfalls(const nlohmann::json& config,
-                                         const rootfs::ImageFiles* files,
-                                         const std::string& program,
-                                         const std::vector<std::string>& env);
+// The program's level is cached per boot in CACHE_DIR ("" for none) under IMAGE_KEY (the
+// manifest digest): the lookup probes every layer for each PATH directory.
+std::vector<CpuShortfall>
+cpu_shortfalls(const nlohmann::json& config, const rootfs::ImageFiles* files,
+               const std::string& program, const std::vector<std::string>& env,
+               const std::string& cache_dir = {}, const std::string& image_key = {});
 
 // Applies run's check as policy: Error(run_failed) naming IMAGE, the features and the fix;
 // with NO_REQUIRE (--no-require) a warning.

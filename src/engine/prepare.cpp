@@ -11,6 +11,7 @@
 #include "lazy/image.hpp"
 #include "oci/image.hpp"
 #include "oci/seccomp_profile.hpp"
+#include "runtime/state.hpp"
 #include "site/file_signature.hpp"
 #include "sqsh/cache.hpp"
 #include "sqsh/facts.hpp"
@@ -155,7 +156,16 @@ void check_cpu(Prepared& p) {
     const rootfs::ImageFiles* files = &layers;
     if (squash) files = &*squash;
     if (p.lazy) files = nullptr;
-    refuse_cpu_shortfalls(cpu_shortfalls(p.view.image.config.raw, files, program, p.spec.env),
+    std::string cache; // the per-boot cache of program lookups, when there is a runtime dir
+    try {
+        cache = (runtime::runtime_dir() / "cpu-programs").string();
+    } catch (const Error& e) {
+        log::debug("no CPU check cache: " + e.message());
+    }
+    refuse_cpu_shortfalls(cpu_shortfalls(p.view.image.config.raw, files, program, p.spec.env, cache,
+                                         p.view.image.manifest_digest.empty()
+                                             ? std::string()
+                                             : p.view.image.manifest_digest.str()),
                           p.request.image, p.request.no_require);
 }
 
