@@ -1,13 +1,17 @@
 #include "cpu/isa.hpp"
 
 #include "util/error.hpp"
-#include "util/fs.hpp"
+#include "util/fd.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
 #include <string_view>
+#include <unistd.h>
 #include <utility>
 
 namespace gantry::cpu {
@@ -98,7 +102,22 @@ std::set<std::string> host_features() {
     std::string root = "/proc";
     if (const char* r = std::getenv("GANTRY_PROC_ROOT"); r && *r) root = r;
     std::string path = root + "/cpuinfo";
-    std::string text = fs::read_file(path, 16u << 20);
+    // the first processor's block is enough: the kernel writes every CPU's entry (and samples
+    // its clock) as the file is read, which takes long on hosts with hundreds of CPUs
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw Error(Errc::io, "cannot open " + path + ": " + std::strerror(errno));
+    std::string text;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw Error(Errc::io, "cannot read " + path + ": " + std::strerror(errno));
+        if (n == 0) break;
+        text.append(buf, static_cast<std::size_t>(n));
+        auto flags = text.find("\nflags");
+        if (flags != std::string::npos && text.find('\n', flags + 1) != std::string::npos) break;
+        if (text.size() > (1u << 20)) break; // no flags line in the first MiB: not x86
+    }
     try {
         return parse_cpuinfo(text);
     } catch (const Error&) {
