@@ -33,6 +33,8 @@ gantry_module(runtime PURPOSE "executing one runtime spec: namespaces, mounts, s
   DEPENDS oci util)
 gantry_module(gpu PURPOSE "what GPU hosts share: device nodes, ld.so.cache, ELF, the --gpus flag, host caches"
   DEPENDS util)
+gantry_module(cpu PURPOSE "x86-64 ISA levels and features: the host's, --cpu-arch targets, image labels"
+  DEPENDS util)
 gantry_module(compat PURPOSE "what the doctor's rules share, and the fat-binary readers (CUDA, HIP)"
   DEPENDS gpu oci util)
 gantry_module(tailor PURPOSE "fat binaries rewritten in place to the kept GPUs' code"
@@ -56,7 +58,7 @@ gantry_module(lint PURPOSE "the GPU-aware Dockerfile rules and their reports"
 gantry_module(gpu_vendors PURPOSE "the GPU layer as plug-ins: the Backend interface, the list of backends, NVIDIA, AMD"
   DEPENDS cdi compat gpu oci rootfs runspec store util)
 gantry_module(engine PURPOSE "preparing and running a container from an image"
-  DEPENDS cdi gpu_vendors lazy oci rootfs runspec runtime site sqsh store util)
+  DEPENDS cdi cpu gpu_vendors lazy oci rootfs runspec runtime site sqsh store util)
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
   DEPENDS cdi gpu_vendors oci runtime util)
 gantry_module(image_build PURPOSE "gantry build: the plan, the executor, RUN, COPY/ADD, layer commits"

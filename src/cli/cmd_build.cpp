@@ -2,6 +2,7 @@
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
 #include "cli/registry_flags.hpp"
+#include "cpu/isa.hpp"
 #include "image_build/builder.hpp"
 #include "image_build/gpu_arch.hpp"
 #include "lint/lint.hpp"
@@ -27,9 +28,11 @@ constexpr std::uint64_t kMaxBuildDockerfile = 8u << 20;
 
 struct BuildFlags {
     std::string context, file, target, progress = "auto", iidfile, network = "host", platform;
-    std::string gpu_arch;
+    std::string gpu_arch, cpu_arch;
     gpu_vendors::Roots gpu_roots; // --driver-root, ...: the host --gpu-arch host reads
     std::vector<std::string> tags, build_args, secrets, labels;
+    std::vector<std::string> devices, allow, cdi_dirs; // --device, --allow, --cdi-spec-dir
+    std::optional<std::string> gpus;
     unsigned jobs = 0;
     bool no_cache = false, pull = false, quiet = false, lint_fail = false, no_lint = false;
     RegistryFlags reg;
@@ -135,6 +138,15 @@ int run_build(Context& ctx, BuildFlags& o) {
     bo.jobs = o.jobs ? o.jobs : std::max(1u, std::thread::hardware_concurrency());
     bo.epoch = source_date_epoch_env();
     if (!o.gpu_arch.empty()) bo.gpu_env = image_build::gpu_arch_env(o.gpu_arch, o.gpu_roots);
+    if (!o.cpu_arch.empty()) {
+        auto target = cpu::resolve_target(o.cpu_arch);
+        bo.cpu_env = cpu::build_env(target);
+        for (auto& l : cpu::labels(target)) bo.labels.insert(l);
+    }
+    for (const auto& d : o.devices) bo.devices.push_back({d, false, true, "--device"});
+    if (o.gpus) bo.devices.push_back({*o.gpus, true, true, "--gpus"});
+    bo.allow = o.allow;
+    bo.device_host = {o.gpu_roots, o.cdi_dirs};
     bo.pull_options.client = client_options(o.reg);
     bo.pull_options.quiet = bo.quiet;
     bo.pull_options.privileged = running_as_real_root();
@@ -149,6 +161,9 @@ int run_build(Context& ctx, BuildFlags& o) {
     auto& store = ctx.store();
     if (!bo.quiet && !bo.gpu_env.empty())
         std::fprintf(stderr, "compiling for GPUs: %s\n", bo.gpu_env["GANTRY_GPU_ARCH"].c_str());
+    if (!bo.quiet && !bo.cpu_env.empty())
+        std::fprintf(stderr, "compiling for the CPU: -march=%s (needs %s)\n",
+                     bo.cpu_env["GANTRY_CPU_ARCH"].c_str(), bo.labels[cpu::kLabelFeatures].c_str());
     auto r = image_build::build(store, bo, caller);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!o.iidfile.empty()) fs::write_atomic(o.iidfile, r.id.str());
@@ -192,7 +207,20 @@ void register_build(CLI::App& app, Context& ctx) {
     cmd->add_option("--gpu-arch", o->gpu_arch,
                     "host or a list (sm_90,gfx942): the GPU architectures to compile for, as "
                     "TORCH_CUDA_ARCH_LIST, CMAKE_CUDA_ARCHITECTURES, PYTORCH_ROCM_ARCH, ...");
-    add_host_root_flags(cmd, o->gpu_roots, "With --gpu-arch host");
+    cmd->add_option("--cpu-arch", o->cpu_arch,
+                    "host, x86-64-v2|v3|v4 or a -march name: the CPU to compile for, as CFLAGS, "
+                    "CXXFLAGS, CMAKE_C/CXX_FLAGS and RUSTFLAGS; recorded in a label that run "
+                    "and doctor check");
+    cmd->add_option("--device", o->devices,
+                    "A CDI device (nvidia.com/gpu=all) or /dev path for every RUN step; needs "
+                    "--allow device (repeatable)");
+    cmd->add_option("--gpus", o->gpus,
+                    "GPUs for every RUN step, as run --gpus (all, device=0); needs --allow device");
+    cmd->add_option("--allow", o->allow,
+                    "device: let --device, --gpus and RUN --device give steps the host's devices");
+    cmd->add_option("--cdi-spec-dir", o->cdi_dirs,
+                    "More CDI spec directories, after /etc/cdi and /var/run/cdi (repeatable)");
+    add_host_root_flags(cmd, o->gpu_roots, "With --gpu-arch host and devices");
     cmd->add_flag("--lint-fail", o->lint_fail, "Stop when gantry lint finds an error");
     cmd->add_flag("--no-lint", o->no_lint, "Do not lint the Dockerfile first");
     add_registry_flags(cmd, o->reg, true);

@@ -10,6 +10,7 @@
 #include "compat/fatbin_report.hpp"
 #include "compat/finding.hpp"
 #include "compat/hip_fatbin.hpp"
+#include "engine/cpu_check.hpp"
 #include "engine/engine.hpp"
 #include "gpu_vendors/backend.hpp"
 #include "oci/image.hpp"
@@ -158,6 +159,8 @@ void register_doctor(CLI::App& app, Context& ctx) {
                     {"HOST-ROOTLESS-BLOCKED",
                      caller.real_root ? compat::Severity::warn : compat::Severity::fail, b->why,
                      b->hint});
+            for (auto& f : engine::cpu_findings(dctx.store, dctx.image, o->path))
+                findings.push_back(std::move(f));
             return report(findings, o->json);
         };
     });

@@ -3,6 +3,7 @@
 // is started, and the early start is begun as soon as its namespaces are known, so that the
 // container process is created while the image is read and the spec built.
 #include "cdi/registry.hpp"
+#include "engine/cpu_check.hpp"
 #include "engine/engine.hpp"
 #include "engine/gpus.hpp"
 #include "engine/options.hpp"
@@ -11,6 +12,7 @@
 #include "lazy/image.hpp"
 #include "oci/image.hpp"
 #include "oci/seccomp_profile.hpp"
+#include "runtime/state.hpp"
 #include "site/file_signature.hpp"
 #include "sqsh/cache.hpp"
 #include "sqsh/facts.hpp"
@@ -160,6 +162,29 @@ void build_spec(Prepared& p) {
     }
 }
 
+// The image's x86-64 needs (its --cpu-arch label, the ISA note of the program it runs) against
+// this host's CPU (engine/cpu_check.hpp): refused here rather than dying with SIGILL.
+void check_cpu(Prepared& p) {
+    std::string program = p.spec.args.empty() ? std::string() : p.spec.args[0];
+    rootfs::LayerFiles layers(*p.store, p.view.image.config.diff_ids);
+    std::optional<sqsh::SquashFiles> squash;
+    if (p.sqsh) squash.emplace(*p.sqsh);
+    const rootfs::ImageFiles* files = &layers;
+    if (squash) files = &*squash;
+    if (p.lazy) files = nullptr;
+    std::string cache; // the per-boot cache of program lookups, when there is a runtime dir
+    try {
+        cache = (runtime::runtime_dir() / "cpu-programs").string();
+    } catch (const Error& e) {
+        log::debug("no CPU check cache: " + e.message());
+    }
+    refuse_cpu_shortfalls(cpu_shortfalls(p.view.image.config.raw, files, program, p.spec.env, cache,
+                                         p.view.image.manifest_digest.empty()
+                                             ? std::string()
+                                             : p.view.image.manifest_digest.str()),
+                          p.request.image, p.request.no_require);
+}
+
 // The container's id and its scratch: the writable layer and, when needed, a directory in the
 // store. A detached container outlives this process: its hold is a file, released by `gantry rm`.
 void make_scratch(Prepared& p) {
@@ -213,6 +238,7 @@ Prepared prepare(store::Store& store, RunRequest request, Caller caller,
     start_process_early(p, std::move(early));
     read_image(p);
     build_spec(p);
+    check_cpu(p);
     make_scratch(p);
     add_gpus(p);
     add_cdi_devices(p);

@@ -16,13 +16,14 @@ namespace gantry::gpu::elf {
 
 namespace {
 
-constexpr std::uint32_t pt_load = 1, pt_dynamic = 2, pt_note = 4;
+constexpr std::uint32_t pt_load = 1, pt_dynamic = 2, pt_note = 4, pt_gnu_property = 0x6474e553;
 constexpr std::uint64_t dt_null = 0, dt_needed = 1, dt_hash = 4, dt_strtab = 5, dt_symtab = 6,
                         dt_strsz = 10, dt_soname = 14, dt_gnu_hash = 0x6ffffef5,
                         dt_verdef = 0x6ffffffc, dt_verdefnum = 0x6ffffffd, dt_verneed = 0x6ffffffe,
                         dt_verneednum = 0x6fffffff;
 constexpr std::uint64_t max_versions = 4096; // version entries examined (glibc has ~50)
-constexpr std::uint32_t nt_gnu_abi_tag = 1;
+constexpr std::uint32_t nt_gnu_abi_tag = 1, nt_gnu_property_type_0 = 5;
+constexpr std::uint32_t gnu_property_x86_isa_1_needed = 0xc0008002;
 constexpr std::uint32_t max_phnum = 4096;          // real objects have about ten
 constexpr std::uint64_t max_dyn = 1u << 16;        // dynamic entries examined
 constexpr std::uint64_t max_string = 4096;         // longest SONAME/NEEDED accepted
@@ -148,29 +149,51 @@ std::uint64_t vaddr_to_offset(const std::vector<Phdr>& ph, std::uint64_t vaddr) 
     throw Error(Errc::invalid, "ELF dynamic string table lies outside every loadable segment");
 }
 
-void read_notes(const Reader& r, const Phdr& p, Info& info) {
+// NT_GNU_PROPERTY_TYPE_0's properties: pr_type, pr_datasz, the data, each padded to ALIGN.
+void read_properties(const Reader& r, std::uint64_t at, std::uint64_t end, std::uint64_t align,
+                     Info& info) {
+    while (end - at >= 8) {
+        std::uint32_t type = r.get<std::uint32_t>(at);
+        std::uint64_t size = r.get<std::uint32_t>(at + 4);
+        if (size > end - at - 8) return; // malformed: properties are optional
+        if (type == gnu_property_x86_isa_1_needed && size == 4)
+            info.x86_isa_needed |= r.get<std::uint32_t>(at + 8);
+        std::uint64_t step = 8 + ((size + align - 1) & ~(align - 1));
+        if (step > end - at) return;
+        at += step;
+    }
+}
+
+// The ABI tag, and with PROPERTIES the x86 ISA property.
+void read_notes(const Reader& r, const Phdr& p, Info& info, bool properties) {
     std::uint64_t align = p.align == 8 ? 8 : 4;
     std::uint64_t end = p.offset + std::min({p.filesz, max_note_bytes, r.src().size() - p.offset});
-    auto pad = [align](std::uint64_t n) { return (n + align - 1) & ~(align - 1); };
+    // offsets aligned within the segment: in an 8-aligned note (ELF64 .note.gnu.property) the
+    // descriptor starts at 16, after the 12-byte header and "GNU\0"
+    auto pad = [align, &p](std::uint64_t off) {
+        return p.offset + ((off - p.offset + align - 1) & ~(align - 1));
+    };
     for (std::uint64_t at = p.offset; at + 12 <= end;) {
         std::uint64_t namesz = r.get<std::uint32_t>(at);
         std::uint64_t descsz = r.get<std::uint32_t>(at + 4);
         std::uint32_t type = r.get<std::uint32_t>(at + 8);
-        std::uint64_t name_at = at + 12, desc_at = name_at + pad(namesz);
-        std::uint64_t next = desc_at + pad(descsz);
-        if (next > end) return; // malformed tail: ignore, notes are optional
-        if (type == nt_gnu_abi_tag && namesz == 4 && descsz >= 16) {
-            char name[4];
-            r.src().read(name_at, name, 4);
-            if (std::memcmp(name, "GNU", 4) == 0) {
-                AbiTag t;
-                t.os = r.get<std::uint32_t>(desc_at);
-                t.major = r.get<std::uint32_t>(desc_at + 4);
-                t.minor = r.get<std::uint32_t>(desc_at + 8);
-                t.patch = r.get<std::uint32_t>(desc_at + 12);
-                info.abi_tag = t;
-                return;
-            }
+        std::uint64_t name_at = at + 12;
+        if (namesz > end - name_at || descsz > end - name_at) return; // malformed: ignore
+        std::uint64_t desc_at = pad(name_at + namesz);
+        if (desc_at > end || descsz > end - desc_at) return;
+        std::uint64_t next = pad(desc_at + descsz); // past END: the loop ends after this note
+        char name[4] = {};
+        if (namesz == 4) r.src().read(name_at, name, 4);
+        bool gnu = namesz == 4 && std::memcmp(name, "GNU", 4) == 0;
+        if (gnu && type == nt_gnu_abi_tag && descsz >= 16 && !info.abi_tag) {
+            AbiTag t;
+            t.os = r.get<std::uint32_t>(desc_at);
+            t.major = r.get<std::uint32_t>(desc_at + 4);
+            t.minor = r.get<std::uint32_t>(desc_at + 8);
+            t.patch = r.get<std::uint32_t>(desc_at + 12);
+            info.abi_tag = t;
+        } else if (gnu && type == nt_gnu_property_type_0 && properties) {
+            read_properties(r, desc_at, desc_at + descsz, info.bits == 64 ? 8 : 4, info);
         }
         at = next;
     }
@@ -254,8 +277,13 @@ Info parse(const Source& src, bool versions) {
         p.filesz = r.word(at + (is64 ? 32 : 16), is64);
         p.align = r.word(at + (is64 ? 48 : 28), is64);
     }
+    // PT_GNU_PROPERTY covers the property note that a PT_NOTE also covers: read one of them
+    bool property_segment =
+        std::any_of(ph.begin(), ph.end(), [](const Phdr& p) { return p.type == pt_gnu_property; });
     for (const auto& p : ph) {
-        if (p.type == pt_note && !info.abi_tag && p.offset < src.size()) read_notes(r, p, info);
+        if (p.offset >= src.size()) continue;
+        if (p.type == pt_note) read_notes(r, p, info, !property_segment);
+        if (p.type == pt_gnu_property) read_notes(r, p, info, true);
     }
 
     const Phdr* dyn = nullptr;
@@ -355,6 +383,13 @@ std::pair<int, int> max_glibc_version(const std::vector<std::string>& names) {
             std::max(best, std::pair<int, int>(static_cast<int>(major), static_cast<int>(minor)));
     }
     return best;
+}
+
+Info read_fd(int fd, bool versions) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw sys_error(errno, "cannot stat an ELF file");
+    if (!S_ISREG(st.st_mode)) throw Error(Errc::invalid, "not a regular file");
+    return parse(FileSource(fd, static_cast<std::uint64_t>(st.st_size)), versions);
 }
 
 Info read_file(const std::string& path, bool versions) {

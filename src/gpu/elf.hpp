@@ -1,7 +1,8 @@
-// gpu::elf: the little of an ELF shared object discovery needs — DT_SONAME, DT_NEEDED and the
-// GNU ABI tag note — read from ELF32 or ELF64 of either byte order. The reader touches only the
-// headers, the dynamic segment and the strings it names (driver libraries are 100 MB files), and
-// checks every offset: a truncated or hostile file is an Error, never a read out of bounds.
+// gpu::elf: the little of an ELF shared object discovery needs — DT_SONAME, DT_NEEDED, the
+// GNU ABI tag note and the x86 ISA level the object needs (.note.gnu.property) — read from ELF32 or
+// ELF64 of either byte order. The reader touches only the headers, the dynamic segment and the
+// strings it names (driver libraries are 100 MB files), and checks every offset: a truncated or
+// hostile file is an Error, never a read out of bounds.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +34,10 @@ struct Info {
     std::string soname;              // DT_SONAME; empty when the object has none
     std::vector<std::string> needed; // DT_NEEDED, in order
     std::optional<AbiTag> abi_tag;
+    // GNU_PROPERTY_X86_ISA_1_NEEDED of NT_GNU_PROPERTY_TYPE_0 notes (what `-z x86-64-v3` or
+    // `-mneeded` records and glibc's loader checks): bit 0 baseline, 1 x86-64-v2, 2 v3, 3 v4;
+    // 0 when the object has no such note
+    std::uint32_t x86_isa_needed = 0;
     bool has_symtab = false; // DT_SYMTAB and a hash table (DT_HASH or DT_GNU_HASH): what the
                              // dynamic loader needs before it is safe to dlopen the object
     // Symbol versions, read only when asked (read_file(path, true)): the names this object
@@ -51,6 +56,8 @@ Info read(std::string_view data, bool versions = false);
 
 // Reads only the parts it needs from a file. Throws Error (not_found, io, invalid).
 Info read_file(const std::string& path, bool versions = false);
+// The same from an open regular file (not closed).
+Info read_fd(int fd, bool versions = false);
 
 // The highest GLIBC_x.y among version names ("GLIBC_2.34", "libc.so.6:GLIBC_2.17"), as
 // {x, y}; {0, 0} when there is none. GLIBC_PRIVATE and other names are ignored.

@@ -40,6 +40,7 @@ class Builder {
         run_.fake_root = res_.mode == "fake-root";
         run_.epoch = opt.epoch;
         run_.quiet = opt.quiet;
+        run_.device_host = opt.device_host;
         if (run_.fake_root) {
             run_.apt_no_sandbox = (work_dir() / "apt-no-sandbox.conf").string();
             fs::write_atomic(run_.apt_no_sandbox, "APT::Sandbox::User \"root\";\n", 0644,
@@ -52,14 +53,29 @@ class Builder {
         if (!opt.platform.empty()) po.platform = opt.platform;
         plan_ = make_plan(parse(opt.dockerfile, po), po);
         for (const auto& [k, v] : opt.gpu_env) build_args_[k] = v;
+        for (const auto& [k, v] : opt.cpu_env) build_args_[k] = v;
         for (const auto& [k, v] : opt.build_args) build_args_[k] = v;
+        check_allow_values(opt.allow);
+        for (const auto& use : opt.devices) check_allowed(use, opt.allow);
+        std::vector<std::string> none;
+        resolve_devices(opt.devices, opt.device_host, none); // the command line's: all required
         global_args_ = plan_.predefined;
         for (const auto& [k, v] : plan_.global_args) global_args_[k] = v;
         for (int i : plan_.order) {
             first_step_[i] = total_;
             total_ += 1 + static_cast<int>(plan_.stages[i].steps.size());
             for (const auto& ins : plan_.stages[i].steps)
-                with_line(ins, [&] { check_supported(ins); });
+                with_line(ins, [&] {
+                    check_supported(ins);
+                    for (const auto& use : run_devices(ins)) // required ones are on the host
+                        if (use.required) {
+                            std::string why;
+                            if (!available(use, opt.device_host, why))
+                                throw Error(Errc::not_found,
+                                            use.origin + "=" + use.name + ": " + why,
+                                            "build on a host that has it, or drop ,required");
+                        }
+                });
         }
     }
 
@@ -102,7 +118,7 @@ class Builder {
             throw Error(Errc::unsupported, "line " + std::to_string(ins.line) + ": " + what, hint);
         };
         if (k == "RUN") {
-            check_flags(ins, {"mount", "network", "security"});
+            check_flags(ins, {"mount", "network", "security", "device"});
             if (const auto* f = ins.flag("security"); f && f->value != "sandbox")
                 refuse("RUN --security=" + f->value + " is not supported",
                        "gantry build runs every step unprivileged");
@@ -115,6 +131,17 @@ class Builder {
         } else if (k == "COPY") {
             check_flags(ins, {"from", "chown", "chmod", "link"});
         }
+    }
+
+    // A RUN step's --device flags, each allowed by --allow (Error(usage) otherwise).
+    std::vector<DeviceUse> run_devices(const dockerfile::Instruction& ins) const {
+        std::vector<DeviceUse> uses;
+        if (ins.keyword != "RUN") return uses;
+        for (const auto* f : ins.flags_named("device")) {
+            uses.push_back(parse_run_device(f->value, ins.line));
+            check_allowed(uses.back(), opt_.allow);
+        }
+        return uses;
     }
 
     // Builds stage I; its image and the step counts it added, as text (a child process hands
@@ -377,8 +404,9 @@ class Builder {
         }
         rs.argv = run_argv(st_, ins);
         auto env = st_.expansion_env();
-        for (const auto& [k, v] : opt_.gpu_env)
-            if (!st_.args.count(k)) env.emplace(k, v);
+        for (const auto* toolchain : {&opt_.gpu_env, &opt_.cpu_env})
+            for (const auto& [k, v] : *toolchain)
+                if (!st_.args.count(k)) env.emplace(k, v);
         dockerfile::Env config_env;
         for (const auto& e : st_.config.value("Env", nlohmann::json::array())) {
             auto s = e.get<std::string>();
@@ -396,18 +424,24 @@ class Builder {
             work_dir(),
             [&](const std::string& ref, std::string& id) { return tree(ref, stage_->index, id); }};
         auto held = run_mounts(mc, ins, rs.mounts, inputs);
+        auto uses = opt_.devices;
+        for (auto& u : run_devices(ins)) uses.push_back(std::move(u));
+        std::vector<std::string> skipped;
+        if (!uses.empty()) rs.devices = resolve_devices(uses, opt_.device_host, skipped);
         // the key: what the step runs and mounts as written (expanded), and the content digests
         // of what its binds read (their host paths vary per build)
         nlohmann::json mounts = nlohmann::json::array();
         for (const auto* f : ins.flags_named("mount")) mounts.push_back(st_.expand(f->value));
         nlohmann::json what = {
             {"argv", rs.argv}, {"env", rs.env}, {"network", rs.network}, {"mounts", mounts}};
+        if (!rs.devices.seen.empty()) what["devices"] = rs.devices.seen; // what the step saw
         key_ = step_key(key_, "RUN " + what.dump(), inputs);
         std::string shown = ins.json ? nlohmann::json(rs.argv).dump() : rs.argv.back();
         std::string shell;
         for (const auto& w : st_.shell) shell += w + " ";
         std::string created_by = "RUN " + (ins.json ? shown : shell + shown) + " # buildkit";
         say(counter() + " RUN " + (ins.json ? shown : ins.args));
+        for (const auto& line : skipped) say("  skipped device " + line);
         if (cached(created_by)) return;
         rs.what = counter() + " RUN " + ins.args;
         auto t0 = std::chrono::steady_clock::now();

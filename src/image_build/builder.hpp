@@ -7,11 +7,14 @@
 // looks in the step cache (image_build/cache.hpp) under a key chained from the base image's ID
 // through every instruction, with the content digests of what the step reads; a hit reuses the
 // layer and runs nothing. The target stage is committed to the store and tagged; history entries as
-// BuildKit writes them; timestamps clamped to SOURCE_DATE_EPOCH when set.
+// BuildKit writes them; timestamps clamped to SOURCE_DATE_EPOCH when set. Devices in RUN steps
+// (--device, --gpus, RUN --device) need --allow device; that, and every required device's
+// presence, are checked before any step runs.
 #pragma once
 
 #include "engine/engine.hpp"
 #include "image_build/options.hpp"
+#include "image_build/step_devices.hpp"
 #include "oci/digest.hpp"
 #include "registry/pull.hpp"
 #include "store/store.hpp"
@@ -40,8 +43,12 @@ struct BuildOptions {
     bool pull = false;
     bool quiet = false;
     unsigned jobs = 1; // independent stages built at once (image_build/stage_jobs.hpp)
-    std::optional<std::int64_t> epoch;                // SOURCE_DATE_EPOCH
-    std::map<std::string, std::string> gpu_env;       // --gpu-arch: the toolchains' variables
+    std::optional<std::int64_t> epoch;          // SOURCE_DATE_EPOCH
+    std::map<std::string, std::string> gpu_env; // --gpu-arch: the toolchains' variables
+    std::map<std::string, std::string> cpu_env; // --cpu-arch: CFLAGS, RUSTFLAGS, ...
+    std::vector<DeviceUse> devices; // --device, --gpus: every RUN step's (build/step_devices.hpp)
+    std::vector<std::string> allow; // --allow: "device" or "device=KIND|NAME"
+    DeviceHost device_host;         // the GPU host's roots and the CDI spec directories
     registry::PullOptions pull_options;               // for FROM images not in the store
     std::function<void(const std::string&)> progress; // one line per step (stderr)
 };

@@ -25,7 +25,7 @@ std::optional<WorkLayer> write_layer(store::Store& store, const UpperCommit& c) 
     store::LayerWriter out(store);
     TarSink sink{[&](archive_entry* e) { out.header(e); },
                  [&](const void* p, std::size_t n) { out.data(p, n); }};
-    std::size_t n = write_upper(c.upper, c.epoch, sink, c.stubs);
+    std::size_t n = write_upper(c.upper, c.epoch, sink, c.stubs, c.links);
     auto [blob, diff] = out.finish();
     std::error_code ec;
     for (const auto& d : stdfs::directory_iterator(c.upper, ec)) stdfs::remove_all(d.path(), ec);

@@ -16,6 +16,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -27,9 +28,10 @@ struct UpperCommit {
     std::filesystem::path upper;
     // the container's maps (empty for real root: no user namespace needed)
     std::array<std::vector<oci::IdMapping>, 2> maps;
-    std::set<std::string> stubs;       // mount targets, relative ("etc/hosts")
-    std::optional<std::int64_t> epoch; // SOURCE_DATE_EPOCH
-    bool privileged = false;           // real root: unpack with owners and devices
+    std::set<std::string> stubs;              // mount targets, relative ("etc/hosts")
+    std::map<std::string, std::string> links; // symlinks the GPU injection made -> their targets
+    std::optional<std::int64_t> epoch;        // SOURCE_DATE_EPOCH
+    bool privileged = false;                  // real root: unpack with owners and devices
 };
 
 // The new layer, or nullopt when the step changed nothing (the upper directory is empty).

@@ -1,9 +1,9 @@
 #include "image_build/run_step.hpp"
 
-#include "gpu_vendors/backend.hpp"
 #include "image_build/copy_step.hpp"
 #include "image_build/layer_commit.hpp"
 #include "image_build/output_tail.hpp"
+#include "image_build/step_driver.hpp"
 #include "runtime/idmap.hpp"
 #include "util/error.hpp"
 
@@ -50,8 +50,16 @@ std::optional<WorkLayer> run_step(store::Store& store, const WorkImage& image, c
     r.entrypoint = "";
     r.env = step.env;
     // a build sees no GPU and no driver, whatever the image asks for: --gpu-arch says what to
-    // compile for (the vendors' own "no GPU" value, over an image's NVIDIA_VISIBLE_DEVICES=all)
-    for (auto& hide : gpu_vendors::hide_gpus_env()) r.env.push_back(hide);
+    // compile for (the vendors' own "no GPU" value, over an image's NVIDIA_VISIBLE_DEVICES=all),
+    // unless the step was given devices (--allow device): then that vendor's GPUs are asked
+    const auto& dev = step.devices;
+    for (const gpu_vendors::Backend* b : gpu_vendors::backends())
+        if (!dev.gpu_vendor || b->name() != *dev.gpu_vendor) r.env.emplace_back(b->hide_env());
+    r.gpus = dev.gpus;
+    r.gpu_vendor = dev.gpu_vendor;
+    r.devices = dev.devices;
+    r.gpu_roots = s.device_host.roots;
+    r.cdi_dirs = s.device_host.cdi_dirs;
     const auto& cfg = image.config.value("config", nlohmann::json::object());
     r.workdir = cfg.value("WorkingDir", std::string());
     r.user = cfg.value("User", std::string());
@@ -70,6 +78,8 @@ std::optional<WorkLayer> run_step(store::Store& store, const WorkImage& image, c
     r.hostname = "buildkitsandbox";
 
     auto p = engine::prepare(store, r, s.caller);
+    InjectionTraces traces;
+    if (!dev.empty()) traces = confine_injection(p.spec);
     std::set<std::string> stubs;
     for (const auto& m : p.spec.mounts) stubs.insert(relative(m.destination));
     stubs.insert("etc/hostname"); // the runtime's own bind (runtime/mounts.cpp)
@@ -93,6 +103,7 @@ std::optional<WorkLayer> run_step(store::Store& store, const WorkImage& image, c
     c.upper = upper;
     if (!s.caller.real_root) c.maps = s.caller.id_maps(s.fake_root ? "single" : "auto");
     c.stubs = std::move(stubs);
+    c.links = std::move(traces.symlinks);
     c.epoch = s.epoch;
     c.privileged = s.caller.real_root;
     return commit_upper(store, c);

@@ -5,11 +5,14 @@
 // killed). Rootless, the container maps the caller's subordinate ids when it has them; otherwise it
 // runs in fake-root mode (--fake-root: chown and mknod succeed without effect) so package managers
 // work under one mapped id. RUN --mount=type=bind|cache|secret|tmpfs become binds and tmpfs mounts
-// of the run; their targets are left out of the layer. A failing command is Error(run_failed) with
-// its exit status and the last lines it printed.
+// of the run; their targets are left out of the layer. A step sees no GPU unless it was given
+// devices; then they are injected as `gantry run` injects them, confined so the driver stays out of
+// the layer (build/step_driver.hpp). A failing command is Error(run_failed) with its exit status
+// and the last lines it printed.
 #pragma once
 
 #include "engine/engine.hpp"
+#include "image_build/step_devices.hpp"
 #include "image_build/work_image.hpp"
 #include "store/store.hpp"
 
@@ -30,7 +33,8 @@ struct RunStep {
     std::vector<std::string> env;  // K=V added to the image's Env (build arguments)
     RunMounts mounts;
     std::string network = "host";
-    std::string what; // "[2/5] RUN apt-get ..." for messages
+    StepDevices devices; // GPUs and devices (build/step_devices.hpp); none by default
+    std::string what;    // "[2/5] RUN apt-get ..." for messages
 };
 
 struct RunSettings {
@@ -42,6 +46,7 @@ struct RunSettings {
     // layer) into /etc/apt/apt.conf.d of images that have it, as Charliecloud's ch-image does:
     // apt's methods drop to _apt and check that they did, which a faked setuid cannot pass
     std::string apt_no_sandbox;
+    DeviceHost device_host; // where the GPU host and the CDI specs are
 };
 
 // How RUN steps run for this caller: "root" (real root), "subordinate ids" (a full range

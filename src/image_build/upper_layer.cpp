@@ -33,10 +33,19 @@ bool opaque(const stdfs::path& dir) {
     return false;
 }
 
+std::string link_target(const stdfs::path& p) {
+    std::string target(4096, '\0');
+    ssize_t n = readlink(p.c_str(), target.data(), target.size());
+    if (n < 0) io_fail(p, "reading the link");
+    target.resize(static_cast<std::size_t>(n));
+    return target;
+}
+
 struct Walker {
     std::optional<std::int64_t> epoch;
     const TarSink& sink;
-    const std::set<std::string>& stubs;
+    const std::set<std::string>& stubs; // mount targets and injected links
+    const std::map<std::string, std::string>& injected_links;
     std::map<std::pair<dev_t, ino_t>, std::string> links;
     std::size_t count = 0;
 
@@ -51,6 +60,10 @@ struct Walker {
     bool stub_only(const stdfs::path& p, const std::string& rel, const struct stat& st) const {
         if (!near_stub(rel)) return false;
         if (S_ISREG(st.st_mode)) return st.st_size == 0 && stubs.count(rel) > 0;
+        if (S_ISLNK(st.st_mode)) {
+            auto it = injected_links.find(rel);
+            return it != injected_links.end() && link_target(p) == it->second;
+        }
         if (!S_ISDIR(st.st_mode) || opaque(p)) return false;
         std::error_code ec;
         for (const auto& d : stdfs::directory_iterator(p, ec)) {
@@ -178,8 +191,11 @@ bool apply_recorded_owner(const std::string& path, struct stat& st) {
 }
 
 std::size_t write_upper(const stdfs::path& upper, std::optional<std::int64_t> source_date_epoch,
-                        const TarSink& sink, const std::set<std::string>& stubs) {
-    Walker w{source_date_epoch, sink, stubs, {}, 0};
+                        const TarSink& sink, const std::set<std::string>& stubs,
+                        const std::map<std::string, std::string>& links) {
+    std::set<std::string> all = stubs;
+    for (const auto& [link, target] : links) all.insert(link);
+    Walker w{source_date_epoch, sink, all, links, {}, 0};
     w.dir(upper, "");
     return w.count;
 }

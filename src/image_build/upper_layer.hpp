@@ -7,14 +7,16 @@
 // recorded in the xattr user.gantry.owner (a rootless store's, copied up with the file) is the
 // owner written. STUBS are the run's mount targets ("etc/hosts", "proc"): what the runtime
 // created only to mount on (an empty file or a directory holding nothing but such stubs) is left
-// out, as BuildKit leaves out its mount stubs. The entries go to a sink (store::LayerWriter in a
-// build, a recorder in tests).
+// out, as BuildKit leaves out its mount stubs; so is a symlink LINKS names that still points where
+// the GPU injection made it point (build/step_driver.hpp). The entries go to a sink
+// (store::LayerWriter in a build, a recorder in tests).
 #pragma once
 
 #include <archive_entry.h>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -36,6 +38,7 @@ bool apply_recorded_owner(const std::string& path, struct stat& st);
 // Returns the number of entries written.
 std::size_t write_upper(const std::filesystem::path& upper,
                         std::optional<std::int64_t> source_date_epoch, const TarSink& sink,
-                        const std::set<std::string>& stubs = {});
+                        const std::set<std::string>& stubs = {},
+                        const std::map<std::string, std::string>& links = {});
 
 } // namespace gantry::image_build

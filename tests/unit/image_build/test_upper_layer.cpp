@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <map>
+#include <set>
 #include <string>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -26,7 +28,9 @@ struct Seen {
     std::string data;
 };
 
-std::vector<Seen> walk(const fs::path& upper, std::optional<std::int64_t> epoch) {
+std::vector<Seen> walk(const fs::path& upper, std::optional<std::int64_t> epoch,
+                       const std::set<std::string>& stubs = {},
+                       const std::map<std::string, std::string>& links = {}) {
     std::vector<Seen> out;
     TarSink sink{[&](archive_entry* e) {
                      Seen s;
@@ -40,7 +44,7 @@ std::vector<Seen> walk(const fs::path& upper, std::optional<std::int64_t> epoch)
                  [&](const void* p, std::size_t n) {
                      out.back().data.append(static_cast<const char*>(p), n);
                  }};
-    write_upper(upper, epoch, sink);
+    write_upper(upper, epoch, sink, stubs, links);
     return out;
 }
 
@@ -75,6 +79,37 @@ TEST(BuildUpperLayer, WhiteoutsOpaqueLinksAndEpoch) {
     }
     // Without an epoch the recorded times stay.
     EXPECT_GT(walk(up, std::nullopt)[0].mtime, 1000);
+    fs::remove_all(up);
+}
+
+// A GPU step's traces (build/step_driver.hpp): the mount targets the runtime made and the links
+// the injection made are left out while they are what it made; what the step changed stays.
+TEST(BuildUpperLayer, InjectedMountTargetsAndLinksAreLeftOut) {
+    fs::path up = fs::temp_directory_path() / ("gantry-upper-gpu-" + std::to_string(getpid()));
+    fs::remove_all(up);
+    fs::path lib = up / "usr" / "lib" / "x86_64-linux-gnu";
+    fs::create_directories(lib);
+    fs::create_directories(up / "usr" / "bin");
+    std::ofstream(lib / "libcuda.so.580.95.05").close();               // a mount target
+    fs::create_symlink("libcuda.so.580.95.05", lib / "libcuda.so.1");  // the SONAME link
+    fs::create_symlink("libcuda.so.1", lib / "libcuda.so");            // retargeted by the step
+    std::ofstream(lib / "libnvidia-ml.so.1") << "the step wrote this"; // a target, written
+    std::ofstream(up / "usr" / "bin" / "nvidia-smi").close();          // a mount target
+    std::ofstream(up / "out.txt") << "result";
+    std::set<std::string> stubs = {"usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05",
+                                   "usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1",
+                                   "usr/bin/nvidia-smi"};
+    std::map<std::string, std::string> links = {
+        {"usr/lib/x86_64-linux-gnu/libcuda.so.1", "libcuda.so.580.95.05"},
+        {"usr/lib/x86_64-linux-gnu/libcuda.so", "libcuda.so.1.old"}};
+    std::vector<std::string> paths;
+    for (const auto& s : walk(up, std::nullopt, stubs, links)) paths.push_back(s.path);
+    EXPECT_EQ(paths,
+              (std::vector<std::string>{"out.txt", "usr/", "usr/lib/", "usr/lib/x86_64-linux-gnu/",
+                                        "usr/lib/x86_64-linux-gnu/libcuda.so",
+                                        "usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1"}));
+    // without the traces every entry is there
+    EXPECT_EQ(walk(up, std::nullopt).size(), 10u);
     fs::remove_all(up);
 }
 
