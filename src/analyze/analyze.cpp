@@ -36,6 +36,7 @@ Analysis analyze_image(const store::Store& store, const store::Image& img, const
         ScanOptions so;
         so.what = what;
         so.verify = opt.verify;
+        so.inspect_elf = opt.inspect_elf;
         if (opt.keep_arch) so.keep = &*opt.keep_arch;
         a.scans[i] = scan_layer(rd, so);
         if (opt.verify && a.scans[i].blob_hex != d.hex())

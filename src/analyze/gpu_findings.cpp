@@ -75,7 +75,7 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
         f.id = dl->rule;
         f.severity = "warn";
         f.title = "Files not named by " + dl->name;
-        f.message = std::to_string(f.count) + " files of the final image (" +
+        f.message = std::to_string(f.count) + " file(s) of the final image (" +
                     names(unlisted_components[list_id]) + ") fall under the " + lic->name +
                     " and are not named by " + dl->name + " (" +
                     (from == "table: newest" ? "the newest version gantry's table holds; the image "
@@ -100,7 +100,7 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
         driver.id = "GPU-DRIVER-IN-IMAGE";
         driver.severity = "warn";
         driver.title = "GPU driver libraries or firmware in the image";
-        driver.message = std::to_string(driver.count) + " files of the GPU driver (" +
+        driver.message = std::to_string(driver.count) + " file(s) of the GPU driver (" +
                          names(driver_names) +
                          ") are in the image: they belong to the host, whose kernel module their "
                          "version must match; gantry run and the NVIDIA Container Toolkit inject "
@@ -108,8 +108,8 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
                          names(driver_licences);
         driver.fix = "do not install the driver (or its libraries, or firmware) in the image; "
                      "for forward compatibility NVIDIA ships cuda-compat-X-Y instead";
-        driver.details = {{"components", std::vector<std::string>(driver_names.begin(),
-                                                                  driver_names.end())}};
+        driver.details = {
+            {"components", std::vector<std::string>(driver_names.begin(), driver_names.end())}};
         sort_paths(driver);
         out.push_back(std::move(driver));
     }
@@ -142,14 +142,14 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
         lower.id = "VENDOR-FILE-IN-LOWER-LAYER";
         lower.severity = "warn";
         lower.title = "GPU vendor files deleted in a later layer but shipped in a lower one";
-        lower.message = std::to_string(lower.count) + " GPU vendor files (" + names(lower_names) +
+        lower.message = std::to_string(lower.count) + " GPU vendor file(s) (" + names(lower_names) +
                         ") were deleted or replaced by a later layer, but layer " + ls +
                         " still carries them: whoever pulls the image receives them";
         lower.fix = "delete them in the same RUN step that adds them, or build in a separate "
                     "stage and COPY the result (`gantry slim` writes the image as one layer)";
         lower.slim_class = "squash";
-        lower.details = {{"layers", std::vector<std::uint32_t>(lower_layers.begin(),
-                                                               lower_layers.end())}};
+        lower.details = {
+            {"layers", std::vector<std::uint32_t>(lower_layers.begin(), lower_layers.end())}};
         sort_paths(lower);
         out.push_back(std::move(lower));
     }

@@ -33,8 +33,12 @@ std::string so_version(std::string_view name) {
     return std::string(v);
 }
 
+// Versions and names from hostile metadata: longer than this is not a version.
+constexpr std::size_t kMaxVersionLength = 64;
+
 void add_unique(std::vector<std::string>& v, const std::string& s, std::size_t max = 16) {
-    if (!s.empty() && v.size() < max && std::find(v.begin(), v.end(), s) == v.end())
+    if (!s.empty() && s.size() <= kMaxVersionLength && v.size() < max &&
+        std::find(v.begin(), v.end(), s) == v.end())
         v.push_back(s);
 }
 
@@ -81,7 +85,8 @@ GpuInventory gpu_inventory(const std::vector<const LayerScan*>& layers, const Me
                     if (l) f.licence = l->id, f.name = l->name;
                 }
                 // a wheel's licence file is its package's licence
-                if (auto di = e.path.find(".dist-info/"); di != std::string::npos && !f.licence.empty()) {
+                if (auto di = e.path.find(".dist-info/");
+                    di != std::string::npos && !f.licence.empty()) {
                     auto s = e.path.rfind('/', di);
                     std::string dist = e.path.substr(s == std::string::npos ? 0 : s + 1);
                     dist = dist.substr(0, dist.find('-'));
@@ -103,7 +108,8 @@ GpuInventory gpu_inventory(const std::vector<const LayerScan*>& layers, const Me
                     const gc::Component* c = gc::component_of_package(p.name);
                     if (!c) continue;
                     PackageInLayer pl;
-                    pl.layer = li, pl.manager = "dpkg", pl.name = p.name, pl.version = p.version;
+                    pl.layer = li, pl.manager = "dpkg", pl.name = p.name;
+                    if (p.version.size() <= kMaxVersionLength) pl.version = p.version;
                     pl.component = c->id;
                     g.packages.push_back(std::move(pl));
                 }
@@ -113,7 +119,8 @@ GpuInventory gpu_inventory(const std::vector<const LayerScan*>& layers, const Me
                 const gc::Component* c = gc::component_of_package(m->name);
                 if (!c) continue;
                 PackageInLayer pl;
-                pl.layer = li, pl.manager = "pip", pl.name = m->name, pl.version = m->version;
+                pl.layer = li, pl.manager = "pip", pl.name = m->name;
+                if (m->version.size() <= kMaxVersionLength) pl.version = m->version;
                 pl.component = c->id;
                 if (!m->licence.empty())
                     pl.licence = pl.licence_name = m->licence, pl.licence_from = "/" + e.path;
@@ -163,9 +170,9 @@ GpuInventory gpu_inventory(const std::vector<const LayerScan*>& layers, const Me
             ci.files++, ci.bytes += e.size;
             if (in_final(li, i, e.path)) ci.final_files++;
             add_unique(ci.versions, so_version(file_name(e.path)), kMaxVersions);
-            const char* how = via_soname ? "SONAME"
+            const char* how = via_soname                                        ? "SONAME"
                               : gc::component_of(file_name(e.path), e.elf) == c ? "file name"
-                                                                                 : "path";
+                                                                                : "path";
             add_unique(ci.recognised_by, how);
             keep_sample(ci.paths, e.path, e.size);
         }

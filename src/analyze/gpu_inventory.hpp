@@ -21,14 +21,14 @@ struct ComponentInLayer {
     std::string component, name, vendor, role; // the table's row
     std::uint32_t layer = 0;                   // 0-based
     std::uint64_t files = 0, bytes = 0;
-    std::uint64_t final_files = 0; // of these, in the image as a container sees it
+    std::uint64_t final_files = 0;          // of these, in the image as a container sees it
     std::vector<std::string> versions;      // from file names and package metadata
     std::vector<std::string> recognised_by; // "file name", "path", "SONAME", "dpkg", "pip"
     std::string licence, licence_name;      // a table licence id or an SPDX id; "" = unknown
     std::string licence_from;               // where the licence was read: a path, or "table"
     bool open_source = false;
-    std::string list;  // the distributable list that applies ("" = the licence has none)
-    int listed = -1;   // 1 / 0: the list names / does not name these files; -1: no list
+    std::string list; // the distributable list that applies ("" = the licence has none)
+    int listed = -1;  // 1 / 0: the list names / does not name these files; -1: no list
     std::vector<std::pair<std::string, std::uint64_t>> paths; // a sample, largest first
 };
 
@@ -36,8 +36,9 @@ struct PackageInLayer {
     std::uint32_t layer = 0;
     std::string manager; // "dpkg" or "pip"
     std::string name, version, component;
-    std::string licence, licence_name; // from the package's licence file, copyright file or METADATA
-    std::string licence_from;          // where: a path in the image
+    std::string licence,
+        licence_name;         // from the package's licence file, copyright file or METADATA
+    std::string licence_from; // where: a path in the image
     bool open_source = false;
 };
 

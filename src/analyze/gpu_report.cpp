@@ -97,16 +97,14 @@ std::string render_text(const GpuInventory& g) {
     std::vector<std::vector<std::string>> rows{
         {"LAYER", "COMPONENT", "VERSION", "FILES", "SIZE", "LICENCE (FROM)", "LISTED"}};
     for (auto& c : g.components)
-        rows.push_back({std::to_string(c.layer + 1), c.name,
-                        c.versions.empty() ? "-" : join(c.versions, ","),
-                        std::to_string(c.files) +
-                            (c.final_files != c.files
-                                 ? " (" + std::to_string(c.final_files) + " final)"
-                                 : ""),
-                        units::human_size(c.bytes),
-                        (c.licence_name.empty() ? "not in the table" : c.licence_name) + " (" +
-                            (c.licence_from.empty() ? "-" : c.licence_from) + ")",
-                        c.list.empty() ? "-" : (c.listed == 1 ? "yes" : "no")});
+        rows.push_back(
+            {std::to_string(c.layer + 1), c.name, c.versions.empty() ? "-" : join(c.versions, ","),
+             std::to_string(c.files) +
+                 (c.final_files != c.files ? " (" + std::to_string(c.final_files) + " final)" : ""),
+             units::human_size(c.bytes),
+             (c.licence_name.empty() ? "not in the table" : c.licence_name) + " (" +
+                 (c.licence_from.empty() ? "-" : c.licence_from) + ")",
+             c.list.empty() ? "-" : (c.listed == 1 ? "yes" : "no")});
     o += table_of(rows);
     for (auto& [lic, v] : g.lists)
         for (auto& c : g.components)
@@ -120,7 +118,8 @@ std::string render_text(const GpuInventory& g) {
         for (auto& f : g.licence_files)
             o += "  layer " + std::to_string(f.layer + 1) + "  " + f.path + ": " +
                  (f.name.empty() ? "(not recognised)" : f.name) +
-                 (f.list.empty() ? "" : " [" + f.list + "]") + (f.in_final ? "" : " (hidden later)") +
+                 (f.list.empty() ? "" : " [" + f.list + "]") +
+                 (f.in_final ? "" : " (hidden later)") +
                  (f.cut ? " (cut: only its start was read)" : "") + "\n";
     }
     if (g.texts_skipped)

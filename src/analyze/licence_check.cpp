@@ -78,8 +78,8 @@ LicencePolicy parse_licence_policy(const std::string& text, const std::string& f
         } else if (k.value == "registries") {
             if (!v.is_map()) bad(file, v, "licence_check.registries is not a mapping");
             for (auto& [rk, rv] : v.entries)
-                p.registries.emplace_back(rk.value,
-                                          mode_of(file, rv, "licence_check.registries." + rk.value));
+                p.registries.emplace_back(
+                    rk.value, mode_of(file, rv, "licence_check.registries." + rk.value));
         } else if (k.value == "public") {
             if (!v.is_seq()) bad(file, v, "licence_check.public is not a list of registries");
             p.public_registries.clear();
@@ -89,8 +89,9 @@ LicencePolicy parse_licence_policy(const std::string& text, const std::string& f
                 p.public_registries.push_back(i.value);
             }
         } else {
-            bad(file, k, "licence_check has no key \"" + k.value +
-                             "\" (it has default, registries, public)");
+            bad(file, k,
+                "licence_check has no key \"" + k.value +
+                    "\" (it has default, registries, public)");
         }
     }
     return p;
@@ -132,8 +133,8 @@ LicenceCheck licence_mode(const LicencePolicy& p, const std::string& registry,
 PushLicenceSummary push_licence_summary(const Report& r, const LicencePolicy& p,
                                         const std::string& registry, const std::string& image) {
     PushLicenceSummary s;
-    bool is_public = std::find(p.public_registries.begin(), p.public_registries.end(),
-                               registry) != p.public_registries.end();
+    bool is_public = std::find(p.public_registries.begin(), p.public_registries.end(), registry) !=
+                     p.public_registries.end();
     std::vector<std::string> rules = {"GPU-DRIVER-IN-IMAGE", "VENDOR-FILE-IN-LOWER-LAYER"};
     for (auto& l : gpu_components::table().lists) rules.push_back(l.rule);
     if (is_public) rules.push_back("NGC-CONTAINER-LICENSE");

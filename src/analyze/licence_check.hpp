@@ -28,9 +28,8 @@ LicenceCheck parse_licence_check(const std::string& value, const std::string& wh
 struct LicencePolicy {
     LicenceCheck fallback = LicenceCheck::warn;
     std::vector<std::pair<std::string, LicenceCheck>> registries;
-    std::vector<std::string> public_registries = {"docker.io",        "ghcr.io",
-                                                  "quay.io",          "public.ecr.aws",
-                                                  "registry.gitlab.com", "nvcr.io"};
+    std::vector<std::string> public_registries = {
+        "docker.io", "ghcr.io", "quay.io", "public.ecr.aws", "registry.gitlab.com", "nvcr.io"};
 };
 // Parses the YAML text of gantry's config file (`file` names it in errors: Error(invalid) for a
 // `licence_check` that is not as above, naming the key and line). Other top-level keys are

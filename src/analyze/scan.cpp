@@ -476,9 +476,8 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
                 if (n == 0) continue;
                 if (first) {
                     first = false;
-                    keep = opt.inspect_elf && off == 0 && n >= 4 &&
-                           std::memcmp(data, ELFMAG, SELFMAG) == 0;
-                    e.elf = keep;
+                    e.elf = off == 0 && n >= 4 && std::memcmp(data, ELFMAG, SELFMAG) == 0;
+                    keep = opt.inspect_elf && e.elf;
                     if (keep && size > opt.max_elf) keep = false;
                     if (keep) buf.reserve(size);
                 }

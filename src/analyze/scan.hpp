@@ -31,7 +31,7 @@ struct Entry {
     std::string link;        // symlink or hard link target (normalised for hard links)
     std::uint64_t hash = 0;  // content hash of regular files (0 when empty)
     std::uint64_t debug = 0; // ELF: bytes of .debug_* / .zdebug_* sections
-    bool elf = false;        // regular file starting with the ELF magic
+    bool elf = false;        // regular file starting with the ELF magic (whatever inspect_elf)
     std::map<std::string, std::uint64_t> fatbin; // ELF: fat-binary bytes per arch ("sm_90")
     // ELF with a .hip_fatbin section: bytes of HIP code objects per target ID ("gfx90a:xnack-");
     // a compressed bundle's bytes are shared among its code objects by their inflated sizes.
@@ -63,12 +63,12 @@ struct LayerScan {
 };
 
 struct ScanOptions {
-    std::string what;                      // "layer 2/5 (sha256:ab12…)" for messages
-    std::uint64_t max_elf = 4ull << 30;    // ELF files larger than this are not inspected
-    bool inspect_elf = true;               // debug sections, fat binaries, SONAME
-    bool keep_texts = true;                // package metadata and licence texts (KeptText)
+    std::string what;                       // "layer 2/5 (sha256:ab12…)" for messages
+    std::uint64_t max_elf = 4ull << 30;     // ELF files larger than this are not inspected
+    bool inspect_elf = true;                // debug sections, fat binaries, SONAME
+    bool keep_texts = true;                 // package metadata and licence texts (KeptText)
     std::uint64_t max_texts = 256ull << 20; // bytes of kept texts per layer, at most
-    const tailor::KeepSet* keep = nullptr; // also plan tailoring of files with device code
+    const tailor::KeepSet* keep = nullptr;  // also plan tailoring of files with device code
     bool verify = true; // sha256 of the blob and of the tar (blob_hex, diff_hex): ~2 more passes
     // 1: everything on the calling thread; 2: reading and decompressing the blob on a second
     // thread; 0: 2 when there are 2+ CPUs. The results are the same.

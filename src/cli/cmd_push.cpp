@@ -44,6 +44,7 @@ void check_licences(Context& ctx, const std::string& src, const std::string& des
     auto& store = ctx.store();
     auto img = store::find_image(store, src);
     analyze::AnalyzeOptions ao;
+    ao.inspect_elf = false;
     auto a = analyze::analyze_image(store, img, src, ao);
     auto s = analyze::push_licence_summary(a.report, policy, registry, src);
     if (mode == analyze::LicenceCheck::refuse && !s.findings.empty()) {

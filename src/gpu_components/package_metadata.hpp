@@ -22,8 +22,8 @@ using Paragraph = std::vector<std::pair<std::string, std::string>>;
 
 struct Deb822Limits {
     std::size_t max_paragraphs = 100'000;
-    std::size_t max_fields = 256;         // per paragraph; more are dropped
-    std::size_t max_value = 1u << 20;     // bytes per value; more are dropped
+    std::size_t max_fields = 256;     // per paragraph; more are dropped
+    std::size_t max_value = 1u << 20; // bytes per value; more are dropped
 };
 std::vector<Paragraph> parse_deb822(std::string_view text, const Deb822Limits& lim = {});
 

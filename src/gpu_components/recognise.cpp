@@ -25,7 +25,9 @@ bool glob(const std::string& pattern, std::string_view s) {
     return ::fnmatch(pattern.c_str(), std::string(s).c_str(), 0) == 0;
 }
 
-bool is_wild(char c) { return c == '*' || c == '?' || c == '['; }
+bool is_wild(char c) {
+    return c == '*' || c == '?' || c == '[';
+}
 
 // The globs of a table indexed by their literal parts: a file-name glob by the first two
 // characters of its literal prefix, a path glob by its longest literal run (the path must
@@ -35,7 +37,7 @@ struct Index {
         std::size_t component;
         const std::string* pattern;
     };
-    std::map<std::string, std::vector<Glob>, std::less<>> by_prefix; // file-name globs
+    std::map<std::string, std::vector<Glob>, std::less<>> by_prefix;   // file-name globs
     std::vector<Glob> file_rest;                                       // no 2-char prefix
     std::vector<std::pair<std::string, std::vector<Glob>>> by_literal; // path globs
 
@@ -89,12 +91,18 @@ struct Marker {
 // Common open-source licences by phrases of their texts (the licences' own wording).
 constexpr Marker kOpenSource[] = {
     {"Apache-2.0", "Apache License 2.0", {"Apache License", "Version 2.0"}, nullptr},
-    {"NCSA", "University of Illinois/NCSA Open Source License",
-     {"University of Illinois/NCSA Open Source License", nullptr}, nullptr},
-    {"BSD-3-Clause", "BSD 3-Clause License",
-     {"Redistribution and use in source and binary forms", "Neither the name"}, nullptr},
-    {"BSD-2-Clause", "BSD 2-Clause License",
-     {"Redistribution and use in source and binary forms", nullptr}, "Neither the name"},
+    {"NCSA",
+     "University of Illinois/NCSA Open Source License",
+     {"University of Illinois/NCSA Open Source License", nullptr},
+     nullptr},
+    {"BSD-3-Clause",
+     "BSD 3-Clause License",
+     {"Redistribution and use in source and binary forms", "Neither the name"},
+     nullptr},
+    {"BSD-2-Clause",
+     "BSD 2-Clause License",
+     {"Redistribution and use in source and binary forms", nullptr},
+     "Neither the name"},
     {"MIT", "MIT License", {"Permission is hereby granted, free of charge", nullptr}, nullptr},
 };
 
@@ -107,7 +115,17 @@ bool has_all(std::string_view text, const std::vector<std::string>& markers) {
 
 } // namespace
 
+bool is_notice_file(std::string_view path) {
+    if (path.find(".dist-info/") != std::string_view::npos) return true; // a wheel's metadata
+    std::string b = lower(base_name(path));
+    for (const char* p : {"eula", "license", "licence", "notice", "copying", "copyright",
+                          "ngc-dl-container-license", "third_party_notices", "readme"})
+        if (b.starts_with(p)) return true;
+    return b.starts_with("nvidia_sla") || b == "version.json" || b == "version.txt";
+}
+
 const Component* component_of(std::string_view path, bool elf, const Table& t) {
+    if (is_notice_file(path)) return nullptr;
     const Index& ix = index_of(t);
     std::size_t best = t.components.size();
     auto consider = [&](const Index::Glob& g, std::string_view subject) {
@@ -165,8 +183,8 @@ const Component* component_of_package(std::string_view package, const Table& t) 
 }
 
 TextRule text_rule(std::string_view path, const Table& t) {
-    constexpr std::size_t kLicence = 1u << 20;   // licence texts: identified by their opening
-    constexpr std::size_t kStatus = 64u << 20;   // a large image's dpkg status is a few MB
+    constexpr std::size_t kLicence = 1u << 20;    // licence texts: identified by their opening
+    constexpr std::size_t kStatus = 64u << 20;    // a large image's dpkg status is a few MB
     constexpr std::size_t kMetadata = 256u << 10; // a wheel's METADATA headers
     if (path == "var/lib/dpkg/status") return {TextKind::dpkg_status, kStatus};
     if (path.starts_with("var/lib/dpkg/status.d/") && path.find('/', 22) == std::string_view::npos)
@@ -174,8 +192,7 @@ TextRule text_rule(std::string_view path, const Table& t) {
     std::string_view base = base_name(path);
     if (path == "NGC-DL-CONTAINER-LICENSE") return {TextKind::licence, kLicence};
     if (base == "NVIDIA_SLA_cuDNN_Support.txt" || base == "EULA.txt") {
-        if (path.starts_with("usr/local/cuda") || path.starts_with("opt/") ||
-            base != "EULA.txt")
+        if (path.starts_with("usr/local/cuda") || path.starts_with("opt/") || base != "EULA.txt")
             return {TextKind::licence, kLicence};
     }
     // usr/share/doc/<package>/copyright of a vendor package

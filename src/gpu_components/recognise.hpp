@@ -14,8 +14,12 @@
 
 namespace gantry::gpu_components {
 
-// The component a file is, or nullptr. Fast enough for every file of an image: the globs are
-// indexed by their literal parts.
+// Licence texts, notices, READMEs, version files and a wheel's dist-info: what describes a
+// component rather than being part of it (component_of is nullptr for them).
+bool is_notice_file(std::string_view path);
+
+// The component a file is, or nullptr (notice files included). Fast enough for every file of an
+// image: the globs are indexed by their literal parts.
 const Component* component_of(std::string_view path, bool elf, const Table& t = table());
 
 // Whether the distributable list `list` names the component's files.

@@ -55,8 +55,8 @@ struct Reader {
         if (!v || v->is_null()) return out;
         if (!v->is_seq()) fail(*v, "\"" + std::string(key) + "\" is not a list");
         for (auto& i : v->items) {
-            if (!i.is_scalar() || i.value.empty()) fail(i, "an item of \"" + std::string(key) +
-                                                               "\" is not a string");
+            if (!i.is_scalar() || i.value.empty())
+                fail(i, "an item of \"" + std::string(key) + "\" is not a string");
             out.push_back(i.value);
         }
         return out;
@@ -129,7 +129,7 @@ void parse_table(std::string_view text, const std::string& vendor, const std::st
     }
     for (auto& n : rd.seq(doc, "licences").items) {
         rd.keys(n, {"id", "name", "spdx", "open_source", "markers", "source"});
-        Licence l{rd.str(n, "id"), rd.str(n, "name"), rd.str(n, "spdx", false),
+        Licence l{rd.str(n, "id"),           rd.str(n, "name"),     rd.str(n, "spdx", false),
                   rd.flag(n, "open_source"), rd.strs(n, "markers"), rd.str(n, "source")};
         check_source(rd, n, t, l.source);
         t.licences.push_back(std::move(l));

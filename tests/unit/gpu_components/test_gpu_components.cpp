@@ -103,9 +103,9 @@ TEST(GpuComponents, TextRules) {
     EXPECT_EQ(text_rule("NGC-DL-CONTAINER-LICENSE").kind, TextKind::licence);
     EXPECT_EQ(text_rule("usr/share/doc/libamdhip64-5/copyright").kind, TextKind::copyright);
     EXPECT_EQ(text_rule("usr/share/doc/bash/copyright").kind, TextKind::none);
-    EXPECT_EQ(text_rule("usr/lib/python3/site-packages/nvidia_cublas-13.1.0.3.dist-info/METADATA")
-                  .kind,
-              TextKind::pip_metadata);
+    EXPECT_EQ(
+        text_rule("usr/lib/python3/site-packages/nvidia_cublas-13.1.0.3.dist-info/METADATA").kind,
+        TextKind::pip_metadata);
     EXPECT_EQ(text_rule("usr/lib/python3/site-packages/requests-2.0.dist-info/METADATA").kind,
               TextKind::none);
     EXPECT_EQ(text_rule("x/nvidia_nccl_cu13-2.28.9.dist-info/licenses/License.txt").kind,
