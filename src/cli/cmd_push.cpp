@@ -131,15 +131,14 @@ void register_push(CLI::App& app, Context& ctx) {
             if (!o->sign_by.empty())
                 sign_to = registry::prepare_signing(
                     oci::Reference::parse(o->dest.empty() ? o->src : o->dest), o->sign_by);
+            if (!o->compression.empty() && o->compression != "estargz")
+                throw Error(Errc::usage,
+                            "push --compression " + o->compression + " is not supported",
+                            "use --compression estargz, or no --compression");
             check_licences(ctx, o->src, o->dest, o->licence_check, ctx.quiet || o->quiet);
             registry::PushOptions po;
-            if (!o->compression.empty()) {
-                if (o->compression != "estargz")
-                    throw Error(Errc::usage,
-                                "push --compression " + o->compression + " is not supported",
-                                "use --compression estargz, or no --compression");
+            if (!o->compression.empty())
                 po.manifest = lazy::convert_image(ctx.store(), store::resolve(ctx.store(), o->src));
-            }
             po.client = client_options(o->reg);
             po.chunk_size = o->chunk_mb << 20;
             po.jobs = o->jobs;
