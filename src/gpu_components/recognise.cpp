@@ -124,8 +124,24 @@ bool is_notice_file(std::string_view path) {
     return b.starts_with("nvidia_sla") || b == "version.json" || b == "version.txt";
 }
 
+namespace {
+
+// auditwheel's name for a library it bundles into a wheel: "libcudart-9f1e2d3c.so.13" (the
+// name, '-', 8 hex digits of the content's hash, the rest): the name without the hash, else "".
+std::string unhashed(std::string_view base) {
+    auto so = base.find(".so");
+    if (so < 10 || base[so - 9] != '-') return {};
+    for (std::size_t i = so - 8; i < so; ++i)
+        if (!std::isxdigit(static_cast<unsigned char>(base[i]))) return {};
+    return std::string(base.substr(0, so - 9)) + std::string(base.substr(so));
+}
+
+} // namespace
+
 const Component* component_of(std::string_view path, bool elf, const Table& t) {
     if (is_notice_file(path)) return nullptr;
+    if (std::string u = unhashed(base_name(path)); !u.empty())
+        if (const Component* c = component_of(u, elf, t)) return c;
     const Index& ix = index_of(t);
     std::size_t best = t.components.size();
     auto consider = [&](const Index::Glob& g, std::string_view subject) {

@@ -338,3 +338,27 @@ def test_lint_gl018(g, tmp_path):
     assert [f["line"] for f in found] == [7, 9], found
     assert "Attachment A" in found[0]["message"] and "COPY --from=devel /usr/local/cuda" in \
         found[0]["message"]
+
+
+def test_html_section_renders_in_chromium(g, mk, tmp_path, cuda_files):
+    import shutil
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        need_tool("chromium")
+    E = mk.Entry
+    # a wheel's library as auditwheel renames it (torch.libs/libcudart-<8 hex>.so.13)
+    lib = (CUDA / "lib/libcudart.so.13").read_bytes()
+    img = mk.Image([mk.Layer([E.file("usr/lib/python3/dist-packages/torch.libs/"
+                                     "libcudart-9f1e2d3c.so.13", lib)], compression="none")])
+    ref = load(g, mk, tmp_path, img, "lic/html:1")
+    r = analyze(g, ref)
+    run = comps(r)[(1, "cuda-runtime")]
+    assert run["recognised_by"] == ["file name"] and run["versions"] == ["13"], run
+    page = tmp_path / "r.html"
+    g.run("analyze", ref, "--html", page)
+    dom = subprocess.run([chromium, "--headless=new", "--no-sandbox", "--disable-gpu",
+                          "--no-first-run", f"--user-data-dir={tmp_path / 'prof'}",
+                          "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    assert 'class="gpu-component" data-id="cuda-runtime"' in dom, dom[-3000:]
+    assert "NVIDIA CUDA Toolkit End User License Agreement (table)" in dom
