@@ -182,6 +182,9 @@ GpuInventory gpu_inventory(const std::vector<const LayerScan*>& layers, const Me
             ComponentInLayer ci = std::move(it->second);
             ci.component = c.id, ci.name = c.name, ci.vendor = c.vendor;
             ci.role = gc::to_string(c.role), ci.layer = li;
+            ci.source = c.source;
+            if (const gc::Source* src = t.source(c.source.substr(0, c.source.find_first_of(" ;("))))
+                ci.source_document = src->document + ", " + src->version;
             std::stable_sort(ci.paths.begin(), ci.paths.end(),
                              [](auto& a, auto& b) { return a.second > b.second; });
             if (ci.paths.size() > kSamplePaths) ci.paths.resize(kSamplePaths);

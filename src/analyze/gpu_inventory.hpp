@@ -30,6 +30,8 @@ struct ComponentInLayer {
     std::string list; // the distributable list that applies ("" = the licence has none)
     int listed = -1;  // 1 / 0: the list names / does not name these files; -1: no list
     std::vector<std::pair<std::string, std::uint64_t>> paths; // a sample, largest first
+    std::string source;          // the table row's source: "<id> §section"; source_document: its
+    std::string source_document; // document and version
 };
 
 struct PackageInLayer {

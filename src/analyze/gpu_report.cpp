@@ -26,6 +26,8 @@ nlohmann::json to_json(const GpuInventory& g) {
                {"licence_name", c.licence_name},
                {"licence_from", c.licence_from},
                {"open_source", c.open_source},
+               {"source", c.source},
+               {"source_document", c.source_document},
                {"paths", paths}};
         if (!c.list.empty()) {
             j["list"] = c.list;

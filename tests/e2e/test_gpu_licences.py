@@ -102,6 +102,8 @@ def test_cuda_toolkit_wheels_and_cudnn(g, mk, tmp_path, cuda_files):
     # the SONAME's major from the file name, the wheel's version from its METADATA
     assert run["versions"] == ["13", version_of(rt)], run
     assert set(run["recognised_by"]) >= {"file name", "pip"}, run
+    assert run["source"].startswith("cuda-eula-2018 §2.6 'CUDA Runtime'"), run
+    assert "August 16, 2018" in run["source_document"], run
     tools = c[(1, "cuda-tools")]
     assert tools["listed"] is False and tools["recognised_by"] == ["file name"], tools
     # cuda_fp16.h is in both Attachment A versions; cuda_runtime.h is in neither
