@@ -27,7 +27,7 @@ TEST(GpuComponents, TablesParseWithSources) {
     EXPECT_GT(t.components.size(), 30u);
     for (auto& c : t.components) {
         EXPECT_FALSE(c.source.empty()) << c.id;
-        EXPECT_TRUE(c.vendor == "nvidia" || c.vendor == "amd") << c.id;
+        EXPECT_TRUE(c.vendor == "nvidia" || c.vendor == "amd" || c.vendor == "intel") << c.id;
     }
     ASSERT_NE(t.list("cuda-eula-2018-08"), nullptr);
     EXPECT_EQ(t.newest_list("cuda-eula")->id, "cuda-eula-2026-01");
@@ -66,6 +66,8 @@ TEST(GpuComponents, RecognisesCudaFilesAndAttachmentA) {
               "cuda-toolkit-other");
     EXPECT_EQ(id_of("usr/lib/x86_64-linux-gnu/libamdhip64.so.5"), "hip-runtime");
     EXPECT_EQ(id_of("lib/firmware/amdgpu/navi10_sos.bin", false), "amdgpu-firmware");
+    EXPECT_EQ(id_of("opt/intel/oneapi/mkl/latest/lib/libmkl_core.so.2"), "mkl");
+    EXPECT_EQ(id_of("usr/lib/x86_64-linux-gnu/libomp.so.5"), ""); // LLVM's OpenMP, not Intel's
     const Component* nvjit = component_of("usr/local/cuda/lib64/libnvJitLink.so.13", true);
     ASSERT_NE(nvjit, nullptr);
     EXPECT_TRUE(listed_in(*nvjit, "cuda-eula-2026-01"));
