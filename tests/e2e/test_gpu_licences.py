@@ -6,7 +6,6 @@ deleted in a later layer), no GPU finding on busybox, a Debian base and a pure-P
 hostile metadata and licence files, `push --licence-check` against a real docker-registry
 (refuse pushes nothing), and lint's GL018 on COPY --from of toolkit files."""
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
