@@ -312,6 +312,9 @@ def seeds() -> dict[str, list]:
         "analyze_layer": layer_tars(),
         "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "gpu_elf": [],
         "ldcache": [], "sqsh_header": [],
+        # dpkg status, copyright, METADATA, a licence text, a path: checked in under
+        # fuzz/corpus/gpu_metadata/ (fuzz_gpu_metadata.cpp)
+        "gpu_metadata": [],
         "sqsh_reader": [],  # only the images checked in under fuzz/corpus/sqsh_reader/
         # eStargz TOCs (fuzz_estargz_toc.cpp): JSON as estargz.Writer writes it, and hostile
         # shapes (chunks, hardlinks, whiteouts, names); a whole blob (gantry push --compression

@@ -23,6 +23,9 @@ PACKAGES=(
   # (tests/e2e/durability.py)
   python3 python3-pytest python3-pytest-xdist python3-zstandard busybox-static zstd pigz
   util-linux attr clang strace
+  # gantry analyze's GPU licence tests: Debian 12's ROCm HIP runtime (a real ROCm library with its
+  # dpkg stanza and copyright file; tests/e2e/test_gpu_licences.py)
+  libamdhip64-5
   # gantry build's tests: a Debian 12 base image made with debootstrap (tests/fixtures/debian_base.py)
   debootstrap
   skopeo umoci uidmap runc crun podman containerd

@@ -21,6 +21,8 @@ gantry_module(layer PURPOSE "one layer blob streamed: read, decompress, tar read
   DEPENDS oci util)
 gantry_module(store PURPOSE "the content-addressed image store, its importer and layer writer, scratch"
   DEPENDS layer oci util)
+gantry_module(gpu_components PURPOSE "the GPU vendor component tables (data in the vendor folders), recognising their files, licences and package metadata"
+  DEPENDS util)
 gantry_module(dockerfile PURPOSE "the Dockerfile model: BuildKit's parser, instructions, words"
   DEPENDS util)
 gantry_module(site PURPOSE "the site's image policy: registries.conf, policy.json, signatures"
@@ -50,11 +52,11 @@ gantry_module(sqsh PURPOSE "single-file squashfs images: write, read, serve, cac
 gantry_module(lazy PURPOSE "lazy pull: eStargz tables of contents, chunks by Range requests, the merged tree"
   DEPENDS oci registry site sqsh store util)
 gantry_module(analyze PURPOSE "an image's report from one pass over its layer blobs"
-  DEPENDS compat layer oci store tailor util)
+  DEPENDS compat gpu_components layer oci store tailor util)
 gantry_module(slim PURPOSE "a smaller image from an analysed one"
   DEPENDS analyze layer store tailor util)
 gantry_module(lint PURPOSE "the GPU-aware Dockerfile rules and their reports"
-  DEPENDS dockerfile oci util)
+  DEPENDS dockerfile gpu_components oci util)
 gantry_module(gpu_vendors PURPOSE "the GPU layer as plug-ins: the Backend interface, the list of backends, NVIDIA, AMD"
   DEPENDS cdi compat gpu oci rootfs runspec store util)
 gantry_module(engine PURPOSE "preparing and running a container from an image"

@@ -36,6 +36,7 @@ Analysis analyze_image(const store::Store& store, const store::Image& img, const
         ScanOptions so;
         so.what = what;
         so.verify = opt.verify;
+        so.inspect_elf = opt.inspect_elf;
         if (opt.keep_arch) so.keep = &*opt.keep_arch;
         a.scans[i] = scan_layer(rd, so);
         if (opt.verify && a.scans[i].blob_hex != d.hex())
@@ -81,6 +82,8 @@ Analysis analyze_image(const store::Store& store, const store::Image& img, const
             r.final_bytes += e.size, r.final_allocated += e.allocated, ++r.final_files;
     }
     r.findings = find(ptrs, a.view, img.config.raw, opt.find);
+    r.gpu = gpu_inventory(ptrs, a.view);
+    gpu_findings(r.gpu, ptrs, a.view, r.findings);
     if (opt.keep_arch) r.tailor = predict_tailoring(*opt.keep_arch, ptrs, a.view);
     r.treemap = treemap(ptrs, r.layers);
     return a;

@@ -16,6 +16,9 @@ struct AnalyzeOptions {
     bool verify = false; // re-check every blob digest and diffID (the store did at import)
     FindOptions find;
     std::optional<tailor::KeepSet> keep_arch; // also predict what --keep-arch would do
+    // ELF files inspected (debug sections, fat binaries, SONAMEs): push's licence check turns it
+    // off, it needs file names and metadata only
+    bool inspect_elf = true;
 };
 
 // The scans stay available for callers that need more than the report (slim).

@@ -39,6 +39,7 @@ details{margin:2px 0}code{font-size:12px}
 <div id="treemap"></div>
 <h2>Layers</h2><table id="layers"></table>
 <h2>Findings</h2><table id="findings"></table>
+<h2>GPU vendor components</h2><table id="gpu"></table><div id="gpu-licences"></div>
 <h2>Inefficient paths (dive)</h2><table id="ineff"></table>
 <script type="application/json" id="report-data">)HTML";
 
@@ -73,6 +74,16 @@ R.findings.forEach(function(f){var tr=el("tr",{"class":"finding","data-id":f.id}
  det.appendChild(el("div",{},"fix: "+f.fix));f.paths.forEach(function(p){det.appendChild(el("div",{},human(p.bytes)+"  /"+p.path));});
  td.appendChild(det);tr.appendChild(td);ft.appendChild(tr);});
 if(!R.findings.length)row(ft,["none","","","",""]);
+var gt=document.getElementById("gpu"),G=R.gpu_components;
+row(gt,["layer","component","versions","files","size","licence (from)","listed"],true);
+G.components.forEach(function(c){var tr=el("tr",{"class":"gpu-component","data-id":c.component});
+ [String(c.layer),c.name,c.versions.join(", ")||"-",String(c.files),human(c.bytes),
+  (c.licence_name||"not in the table")+" ("+(c.licence_from||"-")+")",
+  c.list===undefined?"-":(c.listed?"yes":"no")+" ("+c.list+")"].forEach(function(t){tr.appendChild(el("td",{},t));});
+ gt.appendChild(tr);});
+if(!G.components.length)row(gt,["none","","","","","",""]);
+var gl=document.getElementById("gpu-licences");
+G.licence_files.forEach(function(f){gl.appendChild(el("div",{"class":"gpu-licence"},"layer "+f.layer+"  "+f.path+": "+(f.name||"(not recognised)")+(f.list?" ["+f.list+"]":"")));});
 var it=document.getElementById("ineff");row(it,["count","total space","path"],true);
 d.inefficiencies.slice(0,50).forEach(function(x){row(it,[String(x.count),{t:human(x.cumulative_size),cls:"num"},x.path]);});
 // squarified treemap

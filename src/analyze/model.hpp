@@ -2,6 +2,7 @@
 // (dive's metrics, the merged view with deletions and overwrites). No I/O here: unit-testable.
 #pragma once
 
+#include "analyze/gpu_inventory.hpp"
 #include "analyze/scan.hpp"
 
 #include <cstdint>
@@ -94,6 +95,7 @@ struct Report {
     std::uint64_t compressed_bytes = 0; // sum of layer blobs
     nlohmann::json treemap;             // {name, size, children:[...]}: layers -> directories
     std::optional<TailorPrediction> tailor; // with --keep-arch
+    GpuInventory gpu;                       // GPU vendor components and their licences
 };
 
 struct FindOptions {
@@ -104,6 +106,15 @@ struct FindOptions {
 // Findings over the scanned layers and the image config (env, labels, history).
 std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const MergedView& view,
                           const nlohmann::json& config, const FindOptions& opt);
+
+// The GPU vendor inventory of the scanned layers, and its findings (appended to `out`, which
+// stays sorted as find() sorts): CUDA-NOT-IN-ATTACHMENT-A / CUDNN-NOT-LISTED (files in the final
+// view that the applicable distributable list does not name), GPU-DRIVER-IN-IMAGE (driver
+// libraries and GPU firmware), VENDOR-FILE-IN-LOWER-LAYER (deleted or overwritten by a later
+// layer, still shipped below), NGC-CONTAINER-LICENSE (info).
+GpuInventory gpu_inventory(const std::vector<const LayerScan*>& layers, const MergedView& view);
+void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& layers,
+                  const MergedView& view, std::vector<Finding>& out);
 
 // Which slim class a final-view path belongs to ("" = none): used by findings and by slim.
 // Classes: toolchain, headers, static, apt, pip, conda, pycache, site-extras, docs, model-cache.

@@ -174,6 +174,7 @@ nlohmann::json to_json(const Report& r) {
              {"layers", layers},
              {"dive", dive},
              {"findings", findings},
+             {"gpu_components", to_json(r.gpu)},
              {"treemap", r.treemap}};
     if (r.tailor) out["tailor"] = to_json(*r.tailor);
     return out;
@@ -212,6 +213,7 @@ std::string render_text(const Report& r, std::size_t max_paths) {
         if (ir.size() > 1) o += table(ir);
     }
     if (r.tailor) o += "\n" + render_text(*r.tailor);
+    o += render_text(r.gpu);
     if (r.findings.empty()) {
         o += "\nNo findings.\n";
         return o;

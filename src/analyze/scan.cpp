@@ -2,6 +2,7 @@
 
 #include "compat/fatbin.hpp"
 #include "compat/hip_fatbin.hpp"
+#include "gpu/elf.hpp"
 #include "layer/tar_reader.hpp"
 #include "util/error.hpp"
 #include "util/zeros.hpp"
@@ -376,6 +377,7 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
     {
         layer::TarReader in(tar, opt.what);
         std::string name;
+        std::uint64_t kept_bytes = 0;
         while (archive_entry* ae = in.next()) {
             if (!layer::normalize_name(archive_entry_pathname(ae), name))
                 throw Error(Errc::invalid,
@@ -448,6 +450,21 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
                 continue;
             }
             ++r.files;
+            // package metadata and licence texts: kept (bounded) for the GPU vendor inventory
+            gpu_components::TextRule tr;
+            if (opt.keep_texts) tr = gpu_components::text_rule(name);
+            std::optional<KeptText> kept;
+            if (tr.kind != gpu_components::TextKind::none) {
+                if (kept_bytes + std::min<std::uint64_t>(size, tr.limit) > opt.max_texts) {
+                    ++r.texts_skipped;
+                } else {
+                    kept.emplace();
+                    kept->entry = static_cast<std::uint32_t>(r.entries.size());
+                    kept->kind = tr.kind;
+                    kept->cut = size > tr.limit;
+                    kept->text.reserve(std::min<std::uint64_t>(size, tr.limit));
+                }
+            }
             FastHash h;
             zeros::BlockCounter blocks;
             const void* data;
@@ -459,13 +476,20 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
                 if (n == 0) continue;
                 if (first) {
                     first = false;
-                    keep = opt.inspect_elf && off == 0 && n >= 4 &&
-                           std::memcmp(data, ELFMAG, SELFMAG) == 0;
-                    e.elf = keep;
+                    e.elf = off == 0 && n >= 4 && std::memcmp(data, ELFMAG, SELFMAG) == 0;
+                    keep = opt.inspect_elf && e.elf;
                     if (keep && size > opt.max_elf) keep = false;
                     if (keep) buf.reserve(size);
                 }
                 h.update(data, n);
+                if (kept && off >= 0) {
+                    auto o = static_cast<std::uint64_t>(off);
+                    std::size_t limit = std::min<std::uint64_t>(size, tr.limit);
+                    if (o > kept->text.size() && o < limit) kept->text.resize(o, '\0'); // a hole
+                    if (o == kept->text.size() && o < limit)
+                        kept->text.append(static_cast<const char*>(data),
+                                          std::min<std::uint64_t>(n, limit - o));
+                }
                 if (off >= 0)
                     blocks.add(static_cast<const char*>(data), n, static_cast<std::uint64_t>(off));
                 if (keep && off >= 0 && static_cast<std::uint64_t>(off) <= size &&
@@ -487,10 +511,18 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
                 auto fb = compat::scan_fatbin_bytes(view, fo);
                 for (auto& fe : fb.entries) e.fatbin[fe.arch_name()] += fe.disk_size();
                 e.hipfat = hip_target_bytes(view, e.path);
+                try {
+                    e.soname = gpu::elf::read(view).soname;
+                } catch (const Error&) { // not a shared object gantry can read: no SONAME
+                }
                 if (opt.keep && (!e.fatbin.empty() || !e.hipfat.empty()))
                     r.tailor.push_back(
                         plan_tailoring(view, *opt.keep, "/" + e.path,
                                        static_cast<std::uint32_t>(r.entries.size())));
+            }
+            if (kept) {
+                kept_bytes += kept->text.size();
+                r.texts.push_back(std::move(*kept));
             }
             r.entries.push_back(std::move(e));
         }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "analyze/tailor_plan.hpp"
+#include "gpu_components/recognise.hpp"
 #include "layer/stream.hpp"
 #include "oci/image.hpp"
 
@@ -30,11 +31,21 @@ struct Entry {
     std::string link;        // symlink or hard link target (normalised for hard links)
     std::uint64_t hash = 0;  // content hash of regular files (0 when empty)
     std::uint64_t debug = 0; // ELF: bytes of .debug_* / .zdebug_* sections
-    bool elf = false;        // regular file starting with the ELF magic
+    bool elf = false;        // regular file starting with the ELF magic (whatever inspect_elf)
     std::map<std::string, std::uint64_t> fatbin; // ELF: fat-binary bytes per arch ("sm_90")
     // ELF with a .hip_fatbin section: bytes of HIP code objects per target ID ("gfx90a:xnack-");
     // a compressed bundle's bytes are shared among its code objects by their inflated sizes.
     std::map<std::string, std::uint64_t> hipfat;
+    std::string soname; // ELF: DT_SONAME ("" when none or unreadable)
+};
+
+// A small file kept to read: package metadata or a licence text (gpu_components::text_rule
+// says which files, and how many bytes of each).
+struct KeptText {
+    std::uint32_t entry = 0; // index into LayerScan::entries
+    gpu_components::TextKind kind = gpu_components::TextKind::none;
+    std::string text;
+    bool cut = false; // the file is longer than its limit: only the start was kept
 };
 
 struct LayerScan {
@@ -47,13 +58,17 @@ struct LayerScan {
     std::uint64_t files = 0;            // regular files
     std::vector<Entry> entries;         // in tar order
     std::vector<TailorFilePlan> tailor; // with ScanOptions::keep: files with device code
+    std::vector<KeptText> texts;        // package metadata and licence texts
+    std::uint64_t texts_skipped = 0;    // such files not kept: ScanOptions::max_texts was reached
 };
 
 struct ScanOptions {
-    std::string what;                      // "layer 2/5 (sha256:ab12…)" for messages
-    std::uint64_t max_elf = 4ull << 30;    // ELF files larger than this are not inspected
-    bool inspect_elf = true;               // debug sections and fat binaries
-    const tailor::KeepSet* keep = nullptr; // also plan tailoring of files with device code
+    std::string what;                       // "layer 2/5 (sha256:ab12…)" for messages
+    std::uint64_t max_elf = 4ull << 30;     // ELF files larger than this are not inspected
+    bool inspect_elf = true;                // debug sections, fat binaries, SONAME
+    bool keep_texts = true;                 // package metadata and licence texts (KeptText)
+    std::uint64_t max_texts = 256ull << 20; // bytes of kept texts per layer, at most
+    const tailor::KeepSet* keep = nullptr;  // also plan tailoring of files with device code
     bool verify = true; // sha256 of the blob and of the tar (blob_hex, diff_hex): ~2 more passes
     // 1: everything on the calling thread; 2: reading and decompressing the blob on a second
     // thread; 0: 2 when there are 2+ CPUs. The results are the same.

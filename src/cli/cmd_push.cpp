@@ -1,3 +1,5 @@
+#include "analyze/analyze.hpp"
+#include "analyze/licence_check.hpp"
 #include "cli/context.hpp"
 #include "cli/registry_flags.hpp"
 #include "lazy/writer.hpp"
@@ -26,9 +28,42 @@ int publish_to_store(Context& ctx, const std::string& ref, const std::string& di
     return 0;
 }
 
+// The GPU vendor licence check before a registry push (analyze/licence_check.hpp): one line on
+// stderr, and Error(policy) when the mode for the registry is refuse and a finding counts.
+void check_licences(Context& ctx, const std::string& src, const std::string& dest,
+                    const std::optional<std::string>& flag, bool quiet) {
+    if (flag) (void)analyze::parse_licence_check(*flag, "--licence-check"); // before any work
+    auto policy = analyze::load_licence_policy();
+    std::string registry; // "" when SRC is an image ID (push then fails naming it)
+    try {
+        registry = oci::Reference::parse(dest.empty() ? src : dest).domain;
+    } catch (const Error&) {
+    }
+    auto mode = analyze::licence_mode(policy, registry, flag);
+    if (mode == analyze::LicenceCheck::off) return;
+    auto& store = ctx.store();
+    auto img = store::find_image(store, src);
+    analyze::AnalyzeOptions ao;
+    ao.inspect_elf = false;
+    auto a = analyze::analyze_image(store, img, src, ao);
+    auto s = analyze::push_licence_summary(a.report, policy, registry, src);
+    if (mode == analyze::LicenceCheck::refuse && !s.findings.empty()) {
+        std::string ids;
+        for (auto* f : s.findings) ids += (ids.empty() ? "" : ", ") + f->id;
+        throw Error(Errc::policy,
+                    "push of " + src + " to " + registry +
+                        " refused by the licence check (refuse): " + ids,
+                    "see `gantry analyze " + src +
+                        "` for the files and the licence texts; --licence-check warn, or the "
+                        "config file's licence_check, changes the mode");
+    }
+    if (!quiet && !s.line.empty()) std::fprintf(stderr, "%s\n", s.line.c_str());
+}
+
 void register_push(CLI::App& app, Context& ctx) {
     struct Opts {
         std::string src, dest, image_store, sign_by, sigstore_key, passphrase_file, compression;
+        std::optional<std::string> licence_check;
         std::uint64_t chunk_mb = 64;
         unsigned jobs = 3;
         bool quiet = false;
@@ -61,6 +96,10 @@ void register_push(CLI::App& app, Context& ctx) {
                     "estargz: push the layers re-written as eStargz (gzip, with a table of "
                     "contents) so that `gantry run --pull lazy` starts the image lazily; plain "
                     "clients still pull it (default: the layers as stored)");
+    cmd->add_option("--licence-check", o->licence_check,
+                    "GPU vendor licence findings of the image (gantry analyze): refuse (exit 11, "
+                    "nothing pushed), warn (print them) or off (default: the config file's "
+                    "licence_check for the registry, else warn)");
     add_registry_flags(cmd, o->reg, true);
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
@@ -92,14 +131,14 @@ void register_push(CLI::App& app, Context& ctx) {
             if (!o->sign_by.empty())
                 sign_to = registry::prepare_signing(
                     oci::Reference::parse(o->dest.empty() ? o->src : o->dest), o->sign_by);
+            if (!o->compression.empty() && o->compression != "estargz")
+                throw Error(Errc::usage,
+                            "push --compression " + o->compression + " is not supported",
+                            "use --compression estargz, or no --compression");
+            check_licences(ctx, o->src, o->dest, o->licence_check, ctx.quiet || o->quiet);
             registry::PushOptions po;
-            if (!o->compression.empty()) {
-                if (o->compression != "estargz")
-                    throw Error(Errc::usage,
-                                "push --compression " + o->compression + " is not supported",
-                                "use --compression estargz, or no --compression");
+            if (!o->compression.empty())
                 po.manifest = lazy::convert_image(ctx.store(), store::resolve(ctx.store(), o->src));
-            }
             po.client = client_options(o->reg);
             po.chunk_size = o->chunk_mb << 20;
             po.jobs = o->jobs;

@@ -53,6 +53,8 @@ const std::vector<RuleInfo>& rules() {
          "CUDA_VISIBLE_DEVICES (or HIP_/ROCR_VISIBLE_DEVICES) fixed in the image"},
         {"GL017", Level::warning,
          "PYTORCH_ROCM_ARCH / GPU_TARGETS / AMDGPU_TARGETS lists disagree"},
+        {"GL018", Level::warning,
+         "COPY --from of CUDA Toolkit files Attachment A does not list into the shipped stage"},
     };
     return r;
 }
@@ -106,6 +108,7 @@ std::vector<Finding> lint(const Dockerfile& df, const Options& opt) {
     rules_gpu(cx);
     rules_copy(cx);
     rules_arch(cx);
+    rules_licence(cx);
 
     std::set<std::string> global_ignore;
     std::vector<std::set<std::string>> local(df.instructions.size());

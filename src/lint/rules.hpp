@@ -23,6 +23,7 @@ void rules_packages(const RuleContext& cx); // GL002 GL005 GL006 GL007 GL012
 void rules_gpu(const RuleContext& cx);      // GL008 GL009 GL013 GL014 GL015 GL016 (NVIDIA and AMD)
 void rules_copy(const RuleContext& cx);     // GL010 GL011
 void rules_arch(const RuleContext& cx);     // GL017
+void rules_licence(const RuleContext& cx);  // GL018
 
 // apt-get / apt / aptitude: subcommand, options and operands.
 struct AptCall {

@@ -424,4 +424,33 @@ TEST(AnalyzeScanLayer, EntryErrorStopsTheReadAhead) {
     }
 }
 
+// Package metadata and licence texts are kept for the GPU vendor inventory, bounded: a licence
+// text over its 1 MiB limit keeps its start (cut), and past the per-layer budget a file is not
+// kept but counted; other files (a non-vendor package's copyright) are not kept.
+TEST(AnalyzeScanLayer, KeptTextsAreBounded) {
+    std::string big(1'200'000, 'x');
+    std::string blob =
+        make_tar({{"NGC-DL-CONTAINER-LICENSE", AE_IFREG, "NVIDIA DEEP LEARNING " + big},
+                  {"var/lib/dpkg/status", AE_IFREG, "Package: libcuda1\n"},
+                  {"usr/share/doc/bash/copyright", AE_IFREG, "no"},
+                  {"usr/local/cuda/EULA.txt", AE_IFREG, "eula"}});
+    for (unsigned threads : {1u, 2u}) {
+        BlobReader rd(blob, 100'000, std::string::npos);
+        ScanOptions so;
+        so.what = "layer 1/1 (test)";
+        so.threads = threads;
+        so.max_texts = (1u << 20) + 20; // the licence's first MiB and the status fit, not the EULA
+        LayerScan s = scan_layer(rd, so);
+        ASSERT_EQ(s.texts.size(), 2u);
+        EXPECT_EQ(s.entries[s.texts[0].entry].path, "NGC-DL-CONTAINER-LICENSE");
+        EXPECT_TRUE(s.texts[0].cut);
+        EXPECT_EQ(s.texts[0].text.size(), 1u << 20);
+        EXPECT_TRUE(s.texts[0].text.starts_with("NVIDIA DEEP LEARNING xx"));
+        EXPECT_EQ(s.texts[1].kind, gpu_components::TextKind::dpkg_status);
+        EXPECT_EQ(s.texts[1].text, "Package: libcuda1\n");
+        EXPECT_FALSE(s.texts[1].cut);
+        EXPECT_EQ(s.texts_skipped, 1u); // the EULA: over the budget
+    }
+}
+
 } // namespace analyze_scan_test

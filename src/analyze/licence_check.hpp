@@ -1,0 +1,58 @@
+// analyze/licence_check: what `gantry push` does with the GPU licence findings of the image it
+// is about to push (docs/analyze.md): the mode for the destination registry (refuse | warn | off)
+// from --licence-check, else the config file's `licence_check` key, else warn; and the one-line
+// summary it prints. NGC-CONTAINER-LICENSE counts only when the registry is public (the config's
+// `licence_check.public` list, else a built-in list of public registries).
+#pragma once
+
+#include "analyze/model.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace gantry::analyze {
+
+enum class LicenceCheck { off, warn, refuse };
+const char* to_string(LicenceCheck m);
+
+// "refuse" | "warn" | "off"; Error(usage) naming `where` (the flag or the config key) otherwise.
+LicenceCheck parse_licence_check(const std::string& value, const std::string& where);
+
+// The site's settings, from the config file's `licence_check` key:
+//   licence_check: refuse                 # one mode for every registry, or
+//   licence_check:
+//     default: warn                       # registries not named below (default: warn)
+//     registries: {docker.io: refuse, registry.internal: off}
+//     public: [docker.io, ghcr.io]        # where NGC-CONTAINER-LICENSE counts
+struct LicencePolicy {
+    LicenceCheck fallback = LicenceCheck::warn;
+    std::vector<std::pair<std::string, LicenceCheck>> registries;
+    std::vector<std::string> public_registries = {
+        "docker.io", "ghcr.io", "quay.io", "public.ecr.aws", "registry.gitlab.com", "nvcr.io"};
+};
+// Parses the YAML text of gantry's config file (`file` names it in errors: Error(invalid) for a
+// `licence_check` that is not as above, naming the key and line). Other top-level keys are
+// other modules' and are not looked at.
+LicencePolicy parse_licence_policy(const std::string& yaml_text, const std::string& file);
+
+// gantry's config file: $GANTRY_CONFIG, else ${XDG_CONFIG_HOME:-~/.config}/gantry/config.yaml,
+// else /etc/gantry/config.yaml; "" when there is none.
+std::string config_file_path();
+
+// The policy of the config file (config_file_path()); the defaults when there is none.
+// Error(io) naming the file when it cannot be read.
+LicencePolicy load_licence_policy();
+
+// The mode for `registry` ("docker.io", "localhost:5000"): the flag when given, else the policy.
+LicenceCheck licence_mode(const LicencePolicy& p, const std::string& registry,
+                          const std::optional<std::string>& flag);
+
+struct PushLicenceSummary {
+    std::vector<const Finding*> findings; // the licence findings that count for this registry
+    std::string line; // "" when the image carries no GPU vendor file nor licence text
+};
+PushLicenceSummary push_licence_summary(const Report& r, const LicencePolicy& p,
+                                        const std::string& registry, const std::string& image);
+
+} // namespace gantry::analyze
