@@ -1,6 +1,7 @@
 #include "cli/context.hpp"
 #include "cli/registry_flags.hpp"
 #include "lazy/writer.hpp"
+#include "lazy/zstd_chunked_writer.hpp"
 #include "registry/push.hpp"
 #include "registry/sign.hpp"
 #include "site/sigstore.hpp"
@@ -58,9 +59,10 @@ void register_push(CLI::App& app, Context& ctx) {
     cmd->add_option("--sign-passphrase-file", o->passphrase_file,
                     "Read the passphrase of --sign-by-sigstore-private-key's key from this file");
     cmd->add_option("--compression", o->compression,
-                    "estargz: push the layers re-written as eStargz (gzip, with a table of "
-                    "contents) so that `gantry run --pull lazy` starts the image lazily; plain "
-                    "clients still pull it (default: the layers as stored)");
+                    "estargz or zstd:chunked: push the layers re-written as eStargz (gzip, with "
+                    "a table of contents) or zstd:chunked (zstd frames, a table of contents and "
+                    "a tar-split) so that `gantry run --pull lazy` starts the image lazily; "
+                    "plain clients still pull it (default: the layers as stored)");
     add_registry_flags(cmd, o->reg, true);
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
@@ -94,11 +96,14 @@ void register_push(CLI::App& app, Context& ctx) {
                     oci::Reference::parse(o->dest.empty() ? o->src : o->dest), o->sign_by);
             registry::PushOptions po;
             if (!o->compression.empty()) {
-                if (o->compression != "estargz")
+                if (o->compression != "estargz" && o->compression != "zstd:chunked")
                     throw Error(Errc::usage,
                                 "push --compression " + o->compression + " is not supported",
-                                "use --compression estargz, or no --compression");
-                po.manifest = lazy::convert_image(ctx.store(), store::resolve(ctx.store(), o->src));
+                                "use --compression estargz or zstd:chunked, or no --compression");
+                auto manifest = store::resolve(ctx.store(), o->src);
+                po.manifest = o->compression == "estargz"
+                                  ? lazy::convert_image(ctx.store(), manifest)
+                                  : lazy::zstd_chunked::convert_image(ctx.store(), manifest);
             }
             po.client = client_options(o->reg);
             po.chunk_size = o->chunk_mb << 20;

@@ -1,5 +1,7 @@
 #include "lazy/image.hpp"
 
+#include "lazy/tar_split.hpp"
+#include "lazy/zstd_chunked_toc.hpp"
 #include "site/resolve.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -58,23 +60,43 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
                            std::to_string(md.manifest.layers.size()) + " (" + l.digest.str() +
                            ") of " + name;
         auto a = l.annotations.find(kTocDigestAnnotation);
-        if (a == l.annotations.end())
+        auto zstd =
+            a == l.annotations.end() ? zstd_chunked::layout_of(l.annotations, what) : std::nullopt;
+        if (a == l.annotations.end() && !zstd)
             throw Error(Errc::unsupported,
-                        what + " is not eStargz: its descriptor has no " + kTocDigestAnnotation +
-                            " annotation",
+                        what + " is not eStargz or zstd:chunked: its descriptor has no " +
+                            kTocDigestAnnotation + " or " + zstd_chunked::kPrefix +
+                            "manifest-position annotation",
                         "pull it without --lazy, or push it with gantry push --compression "
-                        "estargz");
-        if (!oci::Digest::valid(a->second))
+                        "estargz (or zstd:chunked)");
+        if (!zstd && !oci::Digest::valid(a->second))
             throw Error(Errc::invalid, what + ": " + kTocDigestAnnotation + " is not a digest");
         RemoteBlob blob(md.client, rec.repository, l.digest, static_cast<std::uint64_t>(l.size),
                         Fd(), what);
+        auto read = [&](std::uint64_t off, std::size_t len) { return blob.fetch(off, len); };
+        const auto size = static_cast<std::uint64_t>(l.size);
         std::string text;
-        Toc toc =
-            Toc::read([&](std::uint64_t off, std::size_t len) { return blob.fetch(off, len); },
-                      static_cast<std::uint64_t>(l.size), a->second, what, &text);
+        Toc toc = zstd ? zstd_chunked::read_toc(read, size, *zstd, what, &text)
+                       : Toc::read(read, size, a->second, what, &text);
+        Record::Layer layer;
+        layer.digest = l.digest;
+        layer.size = size;
+        layer.toc = oci::Digest::parse(toc.json_digest);
+        layer.toc_offset = toc.toc_offset;
+        if (zstd) {
+            layer.format = TocFormat::zstd_chunked;
+            if (zstd->tar_split) { // the current generation: verified, and it must agree
+                std::string sum = zstd_chunked::tar_split_digest(text);
+                if (sum.empty()) sum = zstd->tar_split_checksum;
+                std::string ts =
+                    zstd_chunked::read_tar_split(read, size, *zstd->tar_split, sum, what);
+                tar_split::check(tar_split::parse(ts, what), toc, what);
+                layer.tar_split = oci::Digest::parse("sha256:" + Sha256::hex_of(ts));
+                tocs.push_back(std::move(ts));
+            }
+        }
         tocs.push_back(std::move(text));
-        rec.layers.push_back({l.digest, static_cast<std::uint64_t>(l.size),
-                              oci::Digest::parse(toc.json_digest), toc.toc_offset});
+        rec.layers.push_back(std::move(layer));
     }
     // stored only now: a failed pull leaves no record
     for (auto& t : tocs) store.put_blob(t);
@@ -87,11 +109,15 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
               {"manifest", rec.manifest.str()},
               {"config", rec.config.str()},
               {"layers", json::array()}};
-    for (auto& l : rec.layers)
-        j["layers"].push_back({{"digest", l.digest.str()},
-                               {"size", l.size},
-                               {"toc", l.toc.str()},
-                               {"toc_offset", l.toc_offset}});
+    for (auto& l : rec.layers) {
+        json lj = {{"digest", l.digest.str()},
+                   {"size", l.size},
+                   {"toc", l.toc.str()},
+                   {"toc_offset", l.toc_offset}};
+        if (l.format == TocFormat::zstd_chunked) lj["format"] = "zstd:chunked";
+        if (l.tar_split) lj["tar_split"] = l.tar_split->str();
+        j["layers"].push_back(std::move(lj));
+    }
     auto path = record_path(store, rec.ref);
     fs::stdfs::create_directories(path.parent_path());
     fs::write_atomic(path, j.dump(1));
@@ -115,11 +141,20 @@ std::optional<Record> find(const store::Store& store, const std::string& ref) {
         r.insecure = j.value("insecure", false); // records before it: the tables decide
         r.manifest = oci::Digest::parse(j.at("manifest").get<std::string>());
         r.config = oci::Digest::parse(j.at("config").get<std::string>());
-        for (auto& l : j.at("layers"))
-            r.layers.push_back({oci::Digest::parse(l.at("digest").get<std::string>()),
-                                l.at("size").get<std::uint64_t>(),
-                                oci::Digest::parse(l.at("toc").get<std::string>()),
-                                l.at("toc_offset").get<std::uint64_t>()});
+        for (auto& l : j.at("layers")) {
+            Record::Layer layer;
+            layer.digest = oci::Digest::parse(l.at("digest").get<std::string>());
+            layer.size = l.at("size").get<std::uint64_t>();
+            layer.toc = oci::Digest::parse(l.at("toc").get<std::string>());
+            layer.toc_offset = l.at("toc_offset").get<std::uint64_t>();
+            std::string format = l.value("format", "estargz");
+            if (format != "estargz" && format != "zstd:chunked")
+                throw std::runtime_error("unknown layer format " + format);
+            if (format == "zstd:chunked") layer.format = TocFormat::zstd_chunked;
+            if (l.contains("tar_split"))
+                layer.tar_split = oci::Digest::parse(l.at("tar_split").get<std::string>());
+            r.layers.push_back(std::move(layer));
+        }
         return r;
     } catch (const std::exception& e) {
         throw Error(Errc::invalid,
@@ -150,7 +185,7 @@ std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
         if (::ftruncate(cache.get(), static_cast<off_t>(l.size)) != 0)
             throw_errno("cannot size the local copy of " + what);
         Layer layer;
-        layer.toc = Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what);
+        layer.toc = Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what, l.format);
         layer.blob = std::make_shared<RemoteBlob>(client, rec.repository, l.digest, l.size,
                                                   std::move(cache), what);
         layers.push_back(std::move(layer));
