@@ -370,6 +370,25 @@ TEST(ZstdChunked, HostileTocsAreRefused) {
     EXPECT_EQ(at(t, "x").chunks.at(0).end, 15u); // up to the next chunk
 }
 
+TEST(ZstdChunked, HugeTocIsRefusedBeforeReading) {
+    // 10^7 entries are over a GB of JSON: refused by the declared sizes, nothing read
+    zstd_chunked::Layout l;
+    l.toc = {1000, 50u << 20, 1000000000};
+    l.toc_checksum = "sha256:" + std::string(64, 'a');
+    bool read = false;
+    expect_refused(
+        [&] {
+            zstd_chunked::read_toc(
+                [&](std::uint64_t, std::size_t) {
+                    read = true;
+                    return std::string();
+                },
+                1u << 30, l, "layer t");
+        },
+        "is over 64 MiB");
+    EXPECT_FALSE(read);
+}
+
 TEST(ZstdChunked, FrameThatHoldsMoreIsRefused) {
     std::string big(1000, 'x');
     std::string z(ZSTD_compressBound(big.size()), '\0');
