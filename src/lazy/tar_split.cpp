@@ -138,7 +138,12 @@ std::string line(const Entry& e, std::uint64_t position) {
     json j;
     j["type"] = e.file ? 1 : 2;
     if (e.file) {
-        j["name"] = e.name;
+        try {
+            (void)json(e.name).dump(); // a name that is not UTF-8 is written as tar-split does
+            j["name"] = e.name;
+        } catch (const json::type_error&) {
+            j["name_raw"] = nettle::base64_encode(e.name);
+        }
         if (e.size > 0) j["size"] = e.size;
     }
     if (e.payload.empty())

@@ -370,6 +370,17 @@ TEST(ZstdChunked, HostileTocsAreRefused) {
     EXPECT_EQ(at(t, "x").chunks.at(0).end, 15u); // up to the next chunk
 }
 
+TEST(ZstdChunked, TarSplitNameThatIsNotUtf8RoundTrips) {
+    // fuzz/regressions/tar_split/crash-non-utf8-name-raw: a name_raw that is not UTF-8 made
+    // line() throw nlohmann's type_error; it is written back as name_raw, as tar-split does
+    auto in = tar_split::parse("{\"type\":1,\"name_raw\":\"/0MK\",\"position\":0}\n", "l");
+    ASSERT_EQ(in.size(), 1u);
+    EXPECT_EQ(in[0].name, "\xff\x43\x0a");
+    std::string text = tar_split::line(in[0], 0);
+    EXPECT_NE(text.find("name_raw"), std::string::npos);
+    EXPECT_EQ(tar_split::parse(text, "l").at(0).name, in[0].name);
+}
+
 TEST(ZstdChunked, HugeTocIsRefusedBeforeReading) {
     // 10^7 entries are over a GB of JSON: refused by the declared sizes, nothing read
     zstd_chunked::Layout l;
