@@ -1,5 +1,6 @@
 #include "cli/context.hpp"
 #include "cli/registry_flags.hpp"
+#include "lazy/squashfs_artifact.hpp"
 #include "lazy/writer.hpp"
 #include "lazy/zstd_chunked_writer.hpp"
 #include "registry/push.hpp"
@@ -29,7 +30,8 @@ int publish_to_store(Context& ctx, const std::string& ref, const std::string& di
 
 void register_push(CLI::App& app, Context& ctx) {
     struct Opts {
-        std::string src, dest, image_store, sign_by, sigstore_key, passphrase_file, compression;
+        std::string src, dest, image_store, sign_by, sigstore_key, passphrase_file, compression,
+            format;
         std::uint64_t chunk_mb = 64;
         unsigned jobs = 3;
         bool quiet = false;
@@ -63,6 +65,10 @@ void register_push(CLI::App& app, Context& ctx) {
                     "a table of contents) or zstd:chunked (zstd frames, a table of contents and "
                     "a tar-split) so that `gantry run --pull lazy` starts the image lazily; "
                     "plain clients still pull it (default: the layers as stored)");
+    cmd->add_option("--format", o->format,
+                    "squashfs: push the image as one squashfs file (an OCI artifact, media type "
+                    "application/vnd.gantry.image.squashfs) that `gantry run --pull lazy` mounts "
+                    "straight from the registry; only gantry reads it (default: OCI layers)");
     add_registry_flags(cmd, o->reg, true);
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
@@ -95,6 +101,15 @@ void register_push(CLI::App& app, Context& ctx) {
                 sign_to = registry::prepare_signing(
                     oci::Reference::parse(o->dest.empty() ? o->src : o->dest), o->sign_by);
             registry::PushOptions po;
+            if (!o->format.empty()) {
+                if (o->format != "squashfs")
+                    throw Error(Errc::usage, "push --format " + o->format + " is not supported",
+                                "use --format squashfs, or no --format");
+                if (!o->compression.empty())
+                    throw Error(Errc::usage, "push --format squashfs takes no --compression",
+                                "the squashfs file is compressed itself (zstd)");
+                po.manifest = lazy::publish_squashfs(ctx.store(), o->src);
+            }
             if (!o->compression.empty()) {
                 if (o->compression != "estargz" && o->compression != "zstd:chunked")
                     throw Error(Errc::usage,

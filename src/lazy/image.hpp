@@ -13,6 +13,7 @@
 // plain `gantry run IMAGE` does not see them (their layers are not in the store).
 #pragma once
 
+#include "lazy/squashfs_artifact.hpp"
 #include "lazy/tree.hpp"
 #include "oci/digest.hpp"
 #include "registry/pull.hpp"
@@ -38,6 +39,7 @@ struct Record {
         std::uint64_t toc_offset = 0;
         TocFormat format = TocFormat::estargz;
         std::optional<oci::Digest> tar_split; // zstd:chunked, current generation (a store blob)
+        bool squashfs = false; // the one layer of gantry's squashfs artifact (no TOC)
     };
     std::vector<Layer> layers;
 };
@@ -54,5 +56,11 @@ std::optional<Record> find(const store::Store& store, const std::string& ref);
 // from the store; the local copies opened here, before the serving process starts).
 std::shared_ptr<Tree> open(store::Store& store, const Record& record,
                            const registry::ClientOptions& opt);
+
+// Whether RECORD is gantry's squashfs artifact (push --format squashfs), and its tree: the
+// squashfs image read from the sparse copy of its blob, block runs fetched as they are read.
+bool is_squashfs(const Record& record);
+std::shared_ptr<SquashfsTree> open_squashfs(store::Store& store, const Record& record,
+                                            const registry::ClientOptions& opt);
 
 } // namespace gantry::lazy
