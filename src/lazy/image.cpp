@@ -55,14 +55,15 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
     auto lock = store.writer_lock();
     std::vector<std::string> tocs;
     const auto& layers = md.manifest.layers;
-    if (layers.size() == 1 && layers[0].media_type == kSquashfsMediaType) {
+    const bool squashfs = layers.size() == 1 && layers[0].media_type == kSquashfsMediaType;
+    if (squashfs) {
         Record::Layer layer;
         layer.digest = layers[0].digest;
         layer.size = static_cast<std::uint64_t>(layers[0].size);
         layer.squashfs = true;
         rec.layers.push_back(std::move(layer));
     }
-    for (std::size_t i = 0; i < md.manifest.layers.size() && rec.layers.empty(); ++i) {
+    for (std::size_t i = 0; i < md.manifest.layers.size() && !squashfs; ++i) {
         const auto& l = md.manifest.layers[i];
         std::string what = "layer " + std::to_string(i + 1) + "/" +
                            std::to_string(md.manifest.layers.size()) + " (" + l.digest.str() +
