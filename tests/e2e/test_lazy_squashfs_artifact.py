@@ -101,6 +101,12 @@ def test_squashfs_artifact_that_lies_is_refused_once_complete(g, artifact, proxy
     no_leftovers(g.root)
 
 
+def test_plain_pull_of_the_artifact_says_how_to_run_it(g, artifact):
+    ref, _, _ = artifact
+    r = g.fail("pull", INSECURE, ref, code=7)
+    assert "squashfs artifact" in r.err and "--pull lazy" in r.err, r.err
+
+
 def test_push_format_errors(g):
     r = g.fail("push", "--format", "tar", "x:1", "localhost:1/x:1", code=2)
     assert "--format squashfs" in r.err
