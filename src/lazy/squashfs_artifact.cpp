@@ -32,6 +32,10 @@ void BlockFetcher::ensure(std::uint64_t offset, std::size_t size) {
             }
             std::uint64_t end = b; // a run of missing blocks: one Range request
             while (end + 1 <= last && !present_[end + 1]) ++end;
+            // read ahead to a 1 MiB run (the kernel reads 128 KiB at a time)
+            while (end + 1 < present_.size() && !present_[end + 1] &&
+                   (end + 1 - b) * kSquashfsFetchBlock < kSquashfsReadAhead)
+                ++end;
             std::uint64_t from = b * kSquashfsFetchBlock;
             std::uint64_t to = std::min<std::uint64_t>((end + 1) * kSquashfsFetchBlock, size_);
             std::string bytes = blob_->fetch(from, static_cast<std::size_t>(to - from));
@@ -43,7 +47,7 @@ void BlockFetcher::ensure(std::uint64_t offset, std::size_t size) {
             }
             for (; b <= end; ++b) present_[b] = true, --missing_;
         }
-        if (missing_ == 0 && first <= last) { // complete now: the blob is what the manifest says
+        if (missing_ == 0 && !verified_) { // complete now: the blob is what the manifest says
             Sha256 h;
             std::string buf(1 << 20, '\0');
             for (std::uint64_t at = 0; at < size_;) {
@@ -59,6 +63,7 @@ void BlockFetcher::ensure(std::uint64_t offset, std::size_t size) {
                            ", the manifest says " + digest_.str() + "; no more of it is served";
                 throw Error(Errc::invalid, refused_);
             }
+            verified_ = true;
         }
     } catch (const Error& e) { // the reader (libsquashfs) only sees a failed read: say why here
         std::fprintf(stderr, "gantry: %s\n", e.what());

@@ -31,6 +31,7 @@ namespace gantry::lazy {
 
 inline constexpr const char* kSquashfsMediaType = "application/vnd.gantry.image.squashfs";
 inline constexpr std::uint64_t kSquashfsFetchBlock = 256u << 10; // bytes per cache block
+inline constexpr std::uint64_t kSquashfsReadAhead = 1u << 20;    // the least a fetch asks for
 
 // The blob's bytes made present in its local copy, block run by block run.
 class BlockFetcher {
@@ -47,6 +48,7 @@ class BlockFetcher {
     std::uint64_t size_;
     std::vector<bool> present_;
     std::uint64_t missing_;
+    bool verified_ = false;
     std::string refused_; // the blob did not match its digest
 };
 
