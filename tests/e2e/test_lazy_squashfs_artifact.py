@@ -54,6 +54,15 @@ def test_squashfs_artifact_runs_lazily_as_a_plain_pull(g, artifact, proxy, fuse_
     no_leftovers(g.root)
 
 
+def test_squashfs_artifact_keeps_xattrs(g, artifact, proxy, fuse_open):
+    import os
+    from test_lazy_zstd_chunked import xattr_in
+    if os.geteuid() != 0:
+        pytest.skip("reads the container's tree through /proc/PID/root, as root")
+    ref, _, _ = artifact
+    assert xattr_in(g, lazy_ref(ref, proxy), "/data/x.txt", "--pull", "lazy", INSECURE) == b"yes"
+
+
 def test_squashfs_artifact_rootless(rootless, artifact, proxy, fuse_open):
     ref, _, _ = artifact
     r = rootless.run("run", "--rm", "--pull", "lazy", INSECURE, lazy_ref(ref, proxy), "sh", "-c",

@@ -93,6 +93,32 @@ def test_skopeo_zstd_chunked_runs_lazily_as_a_plain_pull(g, skopeo_zstd, proxy, 
     no_leftovers(g.root)
 
 
+def xattr_in(g, ref, path, *run_args):
+    """The user.lazy xattr of PATH as a container of REF sees it (read from the host through
+    /proc/PID/root: busybox has no getfattr)."""
+    name = "xa" + os.urandom(4).hex()
+    g.run("run", "-d", "--name", name, *run_args, ref, "sleep", "60")
+    try:
+        pid = json.loads(Path(f"/run/gantry/{name}/state.json").read_text())["pid"]
+        return os.getxattr(f"/proc/{pid}/root{path}", "user.lazy")
+    finally:
+        g.run("rm", "-f", name)
+
+
+def test_skopeo_zstd_chunked_keeps_xattrs(g, skopeo_zstd, proxy, fuse_open):
+    """The xattr a layer records, as a plain pull and as a lazy run of skopeo's image show it."""
+    if os.geteuid() != 0:
+        pytest.skip("reads the container's tree through /proc/PID/root, as root")
+    ref, _ = skopeo_zstd
+    plain_ref = lazy_ref(ref.replace("zc-skopeo", "zc-plain"), proxy)
+    g.run("pull", INSECURE, plain_ref)
+    assert xattr_in(g, plain_ref, "/data/x.txt") == b"yes"
+    no_leftovers(g.root)
+    assert xattr_in(g, lazy_ref(ref, proxy), "/data/x.txt", "--pull", "lazy", INSECURE) == b"yes"
+    # no no_leftovers() here: after `rm -f` of a detached lazy container its FUSE server can
+    # still hold the store's local copy for a moment (the lead's note in /work/notes/40b.md)
+
+
 def test_skopeo_zstd_chunked_runs_lazily_rootless(rootless, skopeo_zstd, proxy, fuse_open):
     ref, _ = skopeo_zstd
     r = rootless.run("run", "--rm", "--pull", "lazy", INSECURE, lazy_ref(ref, proxy), "sh", "-c",
