@@ -320,6 +320,12 @@ def seeds() -> dict[str, list]:
         # shapes (chunks, hardlinks, whiteouts, names); a whole blob (gantry push --compression
         # estargz of a small layer) is checked in under fuzz/corpus/estargz_toc/
         "estargz_toc": estargz_tocs(),
+        # zstd:chunked TOCs (fuzz_zstd_chunked_toc.cpp): JSON as Debian 12's skopeo writes it
+        # (endOffset, a file's digest for its one chunk, chunkType zeros) and hostile shapes; a
+        # whole blob skopeo wrote is checked in under fuzz/corpus/zstd_chunked_toc/
+        "zstd_chunked_toc": zstd_chunked_tocs(),
+        # tar-split JSON lines (fuzz_tar_split.cpp): segments, files with crc64, name_raw
+        "tar_split": tar_splits(),
         # a bundle's linux.seccomp (fuzz_seccomp_spec.cpp): the unit tests' profiles, and
         # containers/common's default (checked in under fuzz/corpus/seccomp_spec/)
         "seccomp_spec": [
@@ -384,6 +390,38 @@ def estargz_tocs() -> list[str]:
                               "innerOffset": 8, "chunkDigest": d}],
     ]
     return [json.dumps({"version": 1, "entries": e}) for e in ents]
+
+
+def zstd_chunked_tocs() -> list[str]:
+    d = "sha256:" + "ab" * 32
+    ents = [
+        [{"type": "dir", "name": "data/", "mode": 493, "modtime": "1970-01-01T00:00:00Z",
+          "accesstime": "0001-01-01T00:00:00Z", "changetime": "0001-01-01T00:00:00Z"},
+         {"type": "reg", "name": "data/big.bin", "mode": 420, "size": 20, "digest": d,
+          "offset": 106, "endOffset": 300, "chunkSize": 8, "chunkDigest": d},
+         {"type": "chunk", "name": "data/big.bin", "offset": 200, "chunkSize": 5,
+          "chunkOffset": 8, "chunkDigest": d, "chunkType": "zeros"},
+         {"type": "chunk", "name": "data/big.bin", "offset": 220, "chunkSize": 7,
+          "chunkOffset": 13, "chunkDigest": d},
+         {"type": "reg", "name": "data/small.txt", "mode": 420, "size": 11, "digest": d,
+          "offset": 400, "endOffset": 424, "xattrs": {"user.lazy": "eWVz"}},
+         {"type": "symlink", "name": "data/link", "linkName": "small.txt", "mode": 511},
+         {"type": "hardlink", "name": "data/hard", "linkName": "data/small.txt"},
+         {"type": "reg", "name": "data/.wh.x.txt", "mode": 420},
+         {"type": "reg", "name": "data/dir/.wh..wh..opq", "mode": 420},
+         {"type": "fifo", "name": "data/fifo", "mode": 420}],
+        [{"type": "reg", "name": "x", "size": 3, "digest": d, "offset": 50, "endOffset": 40}],
+    ]
+    return [json.dumps({"version": 1, "entries": e}) for e in ents]
+
+
+def tar_splits() -> list[str]:
+    return ['{"type":2,"payload":"ZGF0YS8AAAA=","position":0}\n'
+            '{"type":1,"name":"data/","payload":null,"position":1}\n'
+            '{"type":2,"payload":"AAAA","position":2}\n'
+            '{"type":1,"name":"data/small.txt","size":11,"payload":"tAt3+IpQDrE=","position":3}\n'
+            '{"type":1,"name_raw":"ZGF0YS//","payload":null,"position":4}\n',
+            '{"type":1,"name":"../x","size":1,"payload":"AAAAAAAAAAA=","position":0}\n']
 
 
 def main() -> int:

@@ -2,7 +2,9 @@
 #include "analyze/licence_check.hpp"
 #include "cli/context.hpp"
 #include "cli/registry_flags.hpp"
+#include "lazy/squashfs_artifact.hpp"
 #include "lazy/writer.hpp"
+#include "lazy/zstd_chunked_writer.hpp"
 #include "registry/push.hpp"
 #include "registry/sign.hpp"
 #include "site/sigstore.hpp"
@@ -62,7 +64,8 @@ void check_licences(Context& ctx, const std::string& src, const std::string& des
 
 void register_push(CLI::App& app, Context& ctx) {
     struct Opts {
-        std::string src, dest, image_store, sign_by, sigstore_key, passphrase_file, compression;
+        std::string src, dest, image_store, sign_by, sigstore_key, passphrase_file, compression,
+            format;
         std::optional<std::string> licence_check;
         std::uint64_t chunk_mb = 64;
         unsigned jobs = 3;
@@ -93,9 +96,14 @@ void register_push(CLI::App& app, Context& ctx) {
     cmd->add_option("--sign-passphrase-file", o->passphrase_file,
                     "Read the passphrase of --sign-by-sigstore-private-key's key from this file");
     cmd->add_option("--compression", o->compression,
-                    "estargz: push the layers re-written as eStargz (gzip, with a table of "
-                    "contents) so that `gantry run --pull lazy` starts the image lazily; plain "
-                    "clients still pull it (default: the layers as stored)");
+                    "estargz or zstd:chunked: push the layers re-written as eStargz (gzip, with "
+                    "a table of contents) or zstd:chunked (zstd frames, a table of contents and "
+                    "a tar-split) so that `gantry run --pull lazy` starts the image lazily; "
+                    "plain clients still pull it (default: the layers as stored)");
+    cmd->add_option("--format", o->format,
+                    "squashfs: push the image as one squashfs file (an OCI artifact, media type "
+                    "application/vnd.gantry.image.squashfs) that `gantry run --pull lazy` mounts "
+                    "straight from the registry; only gantry reads it (default: OCI layers)");
     cmd->add_option("--licence-check", o->licence_check,
                     "GPU vendor licence findings of the image (gantry analyze): refuse (exit 11, "
                     "nothing pushed), warn (print them) or off (default: the config file's "
@@ -131,14 +139,26 @@ void register_push(CLI::App& app, Context& ctx) {
             if (!o->sign_by.empty())
                 sign_to = registry::prepare_signing(
                     oci::Reference::parse(o->dest.empty() ? o->src : o->dest), o->sign_by);
-            if (!o->compression.empty() && o->compression != "estargz")
+            if (!o->format.empty() && o->format != "squashfs")
+                throw Error(Errc::usage, "push --format " + o->format + " is not supported",
+                            "use --format squashfs, or no --format");
+            if (!o->format.empty() && !o->compression.empty())
+                throw Error(Errc::usage, "push --format squashfs takes no --compression",
+                            "the squashfs file is compressed itself (zstd)");
+            if (!o->compression.empty() && o->compression != "estargz" &&
+                o->compression != "zstd:chunked")
                 throw Error(Errc::usage,
                             "push --compression " + o->compression + " is not supported",
-                            "use --compression estargz, or no --compression");
+                            "use --compression estargz or zstd:chunked, or no --compression");
             check_licences(ctx, o->src, o->dest, o->licence_check, ctx.quiet || o->quiet);
             registry::PushOptions po;
-            if (!o->compression.empty())
-                po.manifest = lazy::convert_image(ctx.store(), store::resolve(ctx.store(), o->src));
+            if (!o->format.empty()) po.manifest = lazy::publish_squashfs(ctx.store(), o->src);
+            if (!o->compression.empty()) {
+                auto manifest = store::resolve(ctx.store(), o->src);
+                po.manifest = o->compression == "estargz"
+                                  ? lazy::convert_image(ctx.store(), manifest)
+                                  : lazy::zstd_chunked::convert_image(ctx.store(), manifest);
+            }
             po.client = client_options(o->reg);
             po.chunk_size = o->chunk_mb << 20;
             po.jobs = o->jobs;

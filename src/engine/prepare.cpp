@@ -84,12 +84,18 @@ void read_lazy_image(Prepared& p) {
     po.quiet = true;
     auto rec = lazy::find(*p.store, p.request.image);
     if (!rec) rec = lazy::pull(*p.store, p.request.image, po);
-    auto tree = lazy::open(*p.store, *rec, po.client);
     p.view.image.manifest_digest = rec->manifest;
     p.view.image.manifest.config.digest = rec->config;
     p.view.image.config = oci::ImageConfig::parse(p.store->read_blob(rec->config));
     p.view.image.config.diff_ids.clear(); // the layers are in the registry, not in the store
     p.view.image.config.raw.erase("history");
+    if (lazy::is_squashfs(*rec)) { // gantry's squashfs artifact, mounted from the registry
+        auto tree = lazy::open_squashfs(*p.store, *rec, po.client);
+        p.view.passwd = tree->read_file("etc/passwd", 4u << 20).value_or("");
+        p.lazy = std::move(tree);
+        return;
+    }
+    auto tree = lazy::open(*p.store, *rec, po.client);
     p.view.passwd = tree->read_file("etc/passwd", 4u << 20).value_or("");
     p.lazy = std::move(tree);
 }

@@ -1,5 +1,7 @@
 #include "lazy/image.hpp"
 
+#include "lazy/tar_split.hpp"
+#include "lazy/zstd_chunked_toc.hpp"
 #include "site/resolve.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -52,29 +54,58 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
     rec.config = md.manifest.config.digest;
     auto lock = store.writer_lock();
     std::vector<std::string> tocs;
-    for (std::size_t i = 0; i < md.manifest.layers.size(); ++i) {
+    const auto& layers = md.manifest.layers;
+    const bool squashfs = layers.size() == 1 && layers[0].media_type == kSquashfsMediaType;
+    if (squashfs) {
+        Record::Layer layer;
+        layer.digest = layers[0].digest;
+        layer.size = static_cast<std::uint64_t>(layers[0].size);
+        layer.squashfs = true;
+        rec.layers.push_back(std::move(layer));
+    }
+    for (std::size_t i = 0; i < md.manifest.layers.size() && !squashfs; ++i) {
         const auto& l = md.manifest.layers[i];
         std::string what = "layer " + std::to_string(i + 1) + "/" +
                            std::to_string(md.manifest.layers.size()) + " (" + l.digest.str() +
                            ") of " + name;
         auto a = l.annotations.find(kTocDigestAnnotation);
-        if (a == l.annotations.end())
+        auto zstd =
+            a == l.annotations.end() ? zstd_chunked::layout_of(l.annotations, what) : std::nullopt;
+        if (a == l.annotations.end() && !zstd)
             throw Error(Errc::unsupported,
-                        what + " is not eStargz: its descriptor has no " + kTocDigestAnnotation +
-                            " annotation",
+                        what + " is not eStargz or zstd:chunked: its descriptor has no " +
+                            kTocDigestAnnotation + " or " + zstd_chunked::kPrefix +
+                            "manifest-position annotation",
                         "pull it without --lazy, or push it with gantry push --compression "
-                        "estargz");
-        if (!oci::Digest::valid(a->second))
+                        "estargz (or zstd:chunked)");
+        if (!zstd && !oci::Digest::valid(a->second))
             throw Error(Errc::invalid, what + ": " + kTocDigestAnnotation + " is not a digest");
         RemoteBlob blob(md.client, rec.repository, l.digest, static_cast<std::uint64_t>(l.size),
                         Fd(), what);
+        auto read = [&](std::uint64_t off, std::size_t len) { return blob.fetch(off, len); };
+        const auto size = static_cast<std::uint64_t>(l.size);
         std::string text;
-        Toc toc =
-            Toc::read([&](std::uint64_t off, std::size_t len) { return blob.fetch(off, len); },
-                      static_cast<std::uint64_t>(l.size), a->second, what, &text);
+        Toc toc = zstd ? zstd_chunked::read_toc(read, size, *zstd, what, &text)
+                       : Toc::read(read, size, a->second, what, &text);
+        Record::Layer layer;
+        layer.digest = l.digest;
+        layer.size = size;
+        layer.toc = oci::Digest::parse(toc.json_digest);
+        layer.toc_offset = toc.toc_offset;
+        if (zstd) {
+            layer.format = TocFormat::zstd_chunked;
+            if (zstd->tar_split) { // the current generation: verified, and it must agree
+                std::string sum = zstd_chunked::tar_split_digest(text);
+                if (sum.empty()) sum = zstd->tar_split_checksum;
+                std::string ts =
+                    zstd_chunked::read_tar_split(read, size, *zstd->tar_split, sum, what);
+                tar_split::check(tar_split::parse(ts, what), toc, what);
+                layer.tar_split = oci::Digest::parse("sha256:" + Sha256::hex_of(ts));
+                tocs.push_back(std::move(ts));
+            }
+        }
         tocs.push_back(std::move(text));
-        rec.layers.push_back({l.digest, static_cast<std::uint64_t>(l.size),
-                              oci::Digest::parse(toc.json_digest), toc.toc_offset});
+        rec.layers.push_back(std::move(layer));
     }
     // stored only now: a failed pull leaves no record
     for (auto& t : tocs) store.put_blob(t);
@@ -87,11 +118,19 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
               {"manifest", rec.manifest.str()},
               {"config", rec.config.str()},
               {"layers", json::array()}};
-    for (auto& l : rec.layers)
-        j["layers"].push_back({{"digest", l.digest.str()},
-                               {"size", l.size},
-                               {"toc", l.toc.str()},
-                               {"toc_offset", l.toc_offset}});
+    for (auto& l : rec.layers) {
+        json lj = {{"digest", l.digest.str()}, {"size", l.size}};
+        if (l.squashfs) {
+            lj["format"] = "squashfs";
+            j["layers"].push_back(std::move(lj));
+            continue;
+        }
+        lj["toc"] = l.toc.str();
+        lj["toc_offset"] = l.toc_offset;
+        if (l.format == TocFormat::zstd_chunked) lj["format"] = "zstd:chunked";
+        if (l.tar_split) lj["tar_split"] = l.tar_split->str();
+        j["layers"].push_back(std::move(lj));
+    }
     auto path = record_path(store, rec.ref);
     fs::stdfs::create_directories(path.parent_path());
     fs::write_atomic(path, j.dump(1));
@@ -115,11 +154,25 @@ std::optional<Record> find(const store::Store& store, const std::string& ref) {
         r.insecure = j.value("insecure", false); // records before it: the tables decide
         r.manifest = oci::Digest::parse(j.at("manifest").get<std::string>());
         r.config = oci::Digest::parse(j.at("config").get<std::string>());
-        for (auto& l : j.at("layers"))
-            r.layers.push_back({oci::Digest::parse(l.at("digest").get<std::string>()),
-                                l.at("size").get<std::uint64_t>(),
-                                oci::Digest::parse(l.at("toc").get<std::string>()),
-                                l.at("toc_offset").get<std::uint64_t>()});
+        for (auto& l : j.at("layers")) {
+            Record::Layer layer;
+            layer.digest = oci::Digest::parse(l.at("digest").get<std::string>());
+            layer.size = l.at("size").get<std::uint64_t>();
+            std::string format = l.value("format", "estargz");
+            if (format == "squashfs") {
+                layer.squashfs = true;
+                r.layers.push_back(std::move(layer));
+                continue;
+            }
+            layer.toc = oci::Digest::parse(l.at("toc").get<std::string>());
+            layer.toc_offset = l.at("toc_offset").get<std::uint64_t>();
+            if (format != "estargz" && format != "zstd:chunked")
+                throw std::runtime_error("unknown layer format " + format);
+            if (format == "zstd:chunked") layer.format = TocFormat::zstd_chunked;
+            if (l.contains("tar_split"))
+                layer.tar_split = oci::Digest::parse(l.at("tar_split").get<std::string>());
+            r.layers.push_back(std::move(layer));
+        }
         return r;
     } catch (const std::exception& e) {
         throw Error(Errc::invalid,
@@ -128,29 +181,69 @@ std::optional<Record> find(const store::Store& store, const std::string& ref) {
     }
 }
 
-std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
-                           const registry::ClientOptions& opt) {
+namespace {
+
+// the registry client chunks are read with: the location that served the metadata serves the
+// chunks (a mirror's own insecure, or its table's as registries.conf says now)
+std::shared_ptr<registry::Client> chunk_client(const Record& rec,
+                                               const registry::ClientOptions& opt) {
     auto co = chunk_options(opt);
-    // the location that served the metadata serves the chunks: a mirror's own insecure, or its
-    // table's as registries.conf says now
     co.insecure = rec.insecure ||
                   site::insecure(site::RegistriesConf::system(), rec.domain + "/" + rec.repository);
-    auto client = std::make_shared<registry::Client>(rec.domain, co);
-    const std::string name = oci::Reference::parse(rec.ref).familiar();
+    return std::make_shared<registry::Client>(rec.domain, co);
+}
+
+// the sparse local copy of the layer WHAT
+Fd local_copy(store::Store& store, const Record::Layer& l, const std::string& what) {
     auto dir = store.root() / "lazy" / "blobs";
     fs::stdfs::create_directories(dir);
+    Fd cache(::open((dir / l.digest.hex()).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!cache) throw_errno("cannot open the local copy of " + what);
+    if (::ftruncate(cache.get(), static_cast<off_t>(l.size)) != 0)
+        throw_errno("cannot size the local copy of " + what);
+    return cache;
+}
+
+} // namespace
+
+bool is_squashfs(const Record& rec) {
+    return rec.layers.size() == 1 && rec.layers[0].squashfs;
+}
+
+std::shared_ptr<SquashfsTree> open_squashfs(store::Store& store, const Record& rec,
+                                            const registry::ClientOptions& opt) {
+    const std::string name = oci::Reference::parse(rec.ref).familiar();
+    const auto& l = rec.layers.at(0);
+    std::string what =
+        "the squashfs artifact " + l.digest.str() + " of " + name + " from registry " + rec.domain;
+    Fd cache = local_copy(store, l, what);
+    Fd reader(::dup(cache.get()));
+    if (!reader) throw_errno("cannot open the local copy of " + what);
+    auto blob = std::make_shared<RemoteBlob>(chunk_client(rec, opt), rec.repository, l.digest,
+                                             l.size, std::move(cache), what);
+    auto fetcher = std::make_shared<BlockFetcher>(blob, l.digest, l.size);
+    auto image = std::make_shared<sqsh::Image>(std::move(reader), what, sqsh::Image::Deferred{});
+    auto tree = std::make_shared<SquashfsTree>(image, fetcher, blob,
+                                               "the lazily pulled squashfs image " + name);
+    image->open_tables(); // its superblock and tables: fetched, bounded, checked
+    return tree;
+}
+
+std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
+                           const registry::ClientOptions& opt) {
+    auto client = chunk_client(rec, opt);
+    const std::string name = oci::Reference::parse(rec.ref).familiar();
     std::vector<Layer> layers;
     for (std::size_t i = 0; i < rec.layers.size(); ++i) {
         const auto& l = rec.layers[i];
         std::string what = "layer " + std::to_string(i + 1) + "/" +
                            std::to_string(rec.layers.size()) + " (" + l.digest.str() + ") of " +
                            name + " from registry " + rec.domain;
-        Fd cache(::open((dir / l.digest.hex()).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-        if (!cache) throw_errno("cannot open the local copy of " + what);
-        if (::ftruncate(cache.get(), static_cast<off_t>(l.size)) != 0)
-            throw_errno("cannot size the local copy of " + what);
+        if (l.squashfs)
+            throw Error(Errc::invalid, what + " is a squashfs artifact's, not a layer's");
+        Fd cache = local_copy(store, l, what);
         Layer layer;
-        layer.toc = Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what);
+        layer.toc = Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what, l.format);
         layer.blob = std::make_shared<RemoteBlob>(client, rec.repository, l.digest, l.size,
                                                   std::move(cache), what);
         layers.push_back(std::move(layer));

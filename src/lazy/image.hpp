@@ -1,16 +1,19 @@
-// lazy/image: an eStargz image pulled lazily (`gantry pull --lazy`, `gantry run --pull lazy`):
-// its record in the store and the tree a container runs on.
+// lazy/image: an eStargz or zstd:chunked image pulled lazily (`gantry pull --lazy`, `gantry run
+// --pull lazy`): its record in the store and the tree a container runs on.
 //
 //   ROOT/lazy/refs/<sha256 of the reference>.json   the record (below), written atomically
 //   ROOT/lazy/blobs/<hex>                           a layer blob's sparse local copy
 //   ROOT/blobs/sha256/…                             manifest, config and the TOC JSONs, verified
 //
 // The manifest is verified by its digest (a pin, or the registry's Docker-Content-Digest), the
-// config by the manifest, each TOC by the manifest's toc.digest annotation, each chunk by its
+// config by the manifest, each TOC by the manifest's toc.digest annotation (eStargz) or
+// zstd-chunked manifest-checksum (zstd:chunked, either generation; a current one's tar-split by
+// the TOC's tarSplitDigest, and checked against the TOC), each chunk by its
 // TOC: nothing served was not chained from the manifest. Lazy images are not in refs.json: a
 // plain `gantry run IMAGE` does not see them (their layers are not in the store).
 #pragma once
 
+#include "lazy/squashfs_artifact.hpp"
 #include "lazy/tree.hpp"
 #include "oci/digest.hpp"
 #include "registry/pull.hpp"
@@ -34,12 +37,16 @@ struct Record {
         std::uint64_t size = 0;
         oci::Digest toc; // the TOC JSON's digest (a blob of the store)
         std::uint64_t toc_offset = 0;
+        TocFormat format = TocFormat::estargz;
+        std::optional<oci::Digest> tar_split; // zstd:chunked, current generation (a store blob)
+        bool squashfs = false; // the one layer of gantry's squashfs artifact (no TOC)
     };
     std::vector<Layer> layers;
 };
 
 // Fetches REF's manifest, config and the TOC of every layer, verified, into the store and writes
-// its record. Error(unsupported) naming the layer when one is not eStargz (no toc.digest).
+// its record. Error(unsupported) naming the layer when one is neither eStargz (no toc.digest)
+// nor zstd:chunked (no manifest-position of either generation).
 Record pull(store::Store& store, const std::string& ref, const registry::PullOptions& opt);
 
 // The record of REF, if it was pulled lazily.
@@ -49,5 +56,11 @@ std::optional<Record> find(const store::Store& store, const std::string& ref);
 // from the store; the local copies opened here, before the serving process starts).
 std::shared_ptr<Tree> open(store::Store& store, const Record& record,
                            const registry::ClientOptions& opt);
+
+// Whether RECORD is gantry's squashfs artifact (push --format squashfs), and its tree: the
+// squashfs image read from the sparse copy of its blob, block runs fetched as they are read.
+bool is_squashfs(const Record& record);
+std::shared_ptr<SquashfsTree> open_squashfs(store::Store& store, const Record& record,
+                                            const registry::ClientOptions& opt);
 
 } // namespace gantry::lazy

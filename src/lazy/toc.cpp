@@ -1,5 +1,6 @@
 #include "lazy/toc.hpp"
 
+#include "lazy/zstd_chunked_toc.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
 #include "util/nettle.hpp"
@@ -21,10 +22,19 @@ using nlohmann::json;
 
 namespace {
 
+// the format of the TOC being read, for the messages (one parse at a time per thread)
+thread_local TocFormat reading = TocFormat::estargz;
+
 [[noreturn]] void refuse(const std::string& what, const std::string& why) {
-    throw Error(Errc::invalid, what + ": the eStargz table of contents " + why,
-                "the image was damaged or altered; pull it without --lazy, or push it again "
-                "with gantry push --compression estargz");
+    const bool zstd = reading == TocFormat::zstd_chunked;
+    throw Error(
+        Errc::invalid,
+        what +
+            (zstd ? ": the zstd:chunked table of contents " : ": the eStargz table of contents ") +
+            why,
+        std::string("the image was damaged or altered; pull it without --lazy, or push it "
+                    "again with gantry push --compression ") +
+            (zstd ? "zstd:chunked" : "estargz"));
 }
 
 std::uint64_t parse_hex16(std::string_view s, bool& ok) {
@@ -82,6 +92,7 @@ std::string footer_bytes(std::uint64_t toc_offset) {
 }
 
 std::string Toc::unpack_toc(std::string_view compressed, const std::string& what) {
+    reading = TocFormat::estargz;
     std::unique_ptr<archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
     archive_read_support_filter_gzip(a.get());
     archive_read_support_format_tar(a.get());
@@ -108,6 +119,7 @@ std::string Toc::unpack_toc(std::string_view compressed, const std::string& what
 
 Toc Toc::read(const ReadAt& read, std::uint64_t blob_size, const std::string& toc_digest,
               const std::string& what, std::string* json_out) {
+    reading = TocFormat::estargz;
     if (blob_size < kLegacyFooterSize) refuse(what, "is missing: the blob is too small");
     std::size_t tail_len =
         static_cast<std::size_t>(std::min<std::uint64_t>(blob_size, kFooterSize));
@@ -209,6 +221,14 @@ class Builder {
     const std::string& what_;
 };
 
+// a zstd:chunked chunk's codec: its `chunkType` is "" (a zstd frame) or "zeros" (a hole)
+Codec chunk_codec(const json& e, const std::string& what) {
+    std::string type = e.value("chunkType", "");
+    if (type.empty()) return Codec::zstd;
+    if (type == "zeros") return Codec::zeros;
+    refuse(what, "has a chunk of unknown chunkType '" + type.substr(0, 64) + "'");
+}
+
 std::uint64_t u64(const json& e, const char* key) {
     auto it = e.find(key);
     if (it == e.end()) return 0;
@@ -217,7 +237,14 @@ std::uint64_t u64(const json& e, const char* key) {
 
 } // namespace
 
-Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::string& what) {
+Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::string& what,
+               TocFormat format) {
+    reading = format;
+    const bool zstd = format == TocFormat::zstd_chunked;
+    const Codec codec = zstd ? Codec::zstd : Codec::gzip;
+    // zstd:chunked: a regular file's compressed bytes end at its `endOffset` (the tar's padding
+    // and the next headers follow in frames of their own)
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> end_offsets;
     Toc t;
     t.toc_offset = toc_offset;
     json doc = json::parse(text, nullptr, false);
@@ -259,6 +286,7 @@ Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::strin
                 if (f.chunks.empty()) refuse(what, "has a chunk of an empty file: " + name);
                 Chunk& prev = f.chunks.back();
                 Chunk c;
+                c.codec = zstd ? chunk_codec(e, what) : codec;
                 c.offset = offset;
                 c.inner_offset = u64(e, "innerOffset");
                 c.file_offset = u64(e, "chunkOffset");
@@ -376,6 +404,7 @@ Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::strin
                 if (n.size > 0) {
                     if (offset == 0) refuse(what, "has no offset for the data of " + name);
                     Chunk c;
+                    c.codec = zstd ? chunk_codec(e, what) : codec;
                     c.offset = offset;
                     c.inner_offset = u64(e, "innerOffset");
                     c.file_offset = u64(e, "chunkOffset");
@@ -383,6 +412,16 @@ Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::strin
                     c.digest = e.value("chunkDigest", "");
                     if (c.file_offset != 0) refuse(what, "starts " + name + " past its start");
                     if (c.size == 0) c.size = n.size;
+                    // zstd:chunked names a file's digest only, when it is one chunk
+                    if (zstd && c.digest.empty() && c.size == n.size)
+                        c.digest = e.value("digest", "");
+                    if (zstd) {
+                        std::uint64_t end = u64(e, "endOffset");
+                        if (end <= offset || end > toc_offset)
+                            refuse(what, "entry " + name + " has an unusable endOffset " +
+                                             std::to_string(end));
+                        end_offsets.emplace_back(idx, end);
+                    }
                     n.chunks.push_back(std::move(c));
                     open_chunks.emplace_back(idx, 0);
                 }
@@ -394,10 +433,19 @@ Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::strin
                 refuse(what, "has chunks that do not cover their file");
         }
         close_chunks(toc_offset);
+        for (auto [n, end] : end_offsets) {
+            Chunk& last = t.nodes[n].chunks.back();
+            if (end < last.offset || end > last.end)
+                refuse(what, "has an endOffset outside the last chunk at offset " +
+                                 std::to_string(last.offset));
+            if (last.codec != Codec::zeros) last.end = end;
+        }
         // every chunk: sized, bounded, with a sha256 digest
         for (auto& n : t.nodes)
             for (auto& c : n.chunks) {
-                if (c.size == 0 || c.size > kMaxChunkSize || c.end <= c.offset ||
+                if (c.codec == Codec::zeros) c.end = c.offset; // nothing to fetch
+                if (c.size == 0 || c.size > kMaxChunkSize ||
+                    (c.end <= c.offset && c.codec != Codec::zeros) ||
                     c.end - c.offset > kMaxChunkSize + (1u << 20) || c.inner_offset > kMaxChunkSize)
                     refuse(what,
                            "has a chunk of an unusable size at offset " + std::to_string(c.offset));
@@ -414,6 +462,7 @@ Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::strin
 
 std::string inflate_chunk(std::string_view compressed, const Chunk& chunk,
                           const std::string& what) {
+    if (chunk.codec != Codec::gzip) return decode_zstd_chunk(compressed, chunk, what);
     z_stream z{};
     if (inflateInit2(&z, 15 + 32) != Z_OK) throw Error(Errc::internal, "zlib: inflateInit2");
     std::uint64_t want = chunk.inner_offset + chunk.size;

@@ -49,9 +49,18 @@ bool parse_footer(std::string_view tail, Footer& out);
 // The 51-byte eStargz footer naming TOC_OFFSET (the writer's).
 std::string footer_bytes(std::uint64_t toc_offset);
 
+// How a chunk's compressed bytes become the file's: gzip members (eStargz), zstd frames
+// (zstd:chunked, lazy/zstd_chunked_toc.hpp), or none (a zstd:chunked "zeros" chunk, a hole).
+enum class Codec : std::uint8_t { gzip, zstd, zeros };
+
+// The layout a TOC's JSON describes: eStargz's, or zstd:chunked's (the same CRFS entries, with
+// `endOffset`, a file's own `digest` standing for its single chunk's, and `chunkType`).
+enum class TocFormat : std::uint8_t { estargz, zstd_chunked };
+
 // A piece of a regular file: the gzip member at blob offset OFFSET (compressed bytes up to END),
 // whose inflated bytes from INNER_OFFSET are the file's bytes [file_offset, file_offset + size).
 struct Chunk {
+    Codec codec = Codec::gzip;
     std::uint64_t offset = 0, end = 0;
     std::uint64_t inner_offset = 0;
     std::uint64_t file_offset = 0, size = 0;
@@ -84,8 +93,10 @@ class Toc {
     using ReadAt = std::function<std::string(std::uint64_t offset, std::size_t length)>;
     static Toc read(const ReadAt& read, std::uint64_t blob_size, const std::string& toc_digest,
                     const std::string& what, std::string* json_out = nullptr);
-    // The TOC JSON (already verified, or fuzz input) of a blob whose TOC starts at TOC_OFFSET.
-    static Toc parse(std::string_view json, std::uint64_t toc_offset, const std::string& what);
+    // The TOC JSON (already verified, or fuzz input) of a blob whose TOC starts at TOC_OFFSET
+    // (for zstd:chunked: where its skippable frame starts; no chunk may reach past it).
+    static Toc parse(std::string_view json, std::uint64_t toc_offset, const std::string& what,
+                     TocFormat format = TocFormat::estargz);
     // The TOC JSON inside the gzip member COMPRESSED (the blob from the TOC's offset to the
     // footer): Error(invalid) unless it is one tar entry stargz.index.json of <= kMaxTocBytes.
     static std::string unpack_toc(std::string_view compressed, const std::string& what);

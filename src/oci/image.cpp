@@ -37,6 +37,11 @@ Compression layer_compression(std::string_view mt) {
                         ") is not supported: its content lives outside the image",
                     "use an image built on a Linux base, or re-push it with the layer included "
                     "(skopeo copy --preserve-digests is not needed for that)");
+    if (mt == "application/vnd.gantry.image.squashfs") // lazy/squashfs_artifact.hpp
+        throw Error(Errc::unsupported,
+                    "the image is gantry's squashfs artifact (push --format squashfs), not "
+                    "layers to unpack",
+                    "run it from the registry: gantry run --pull lazy IMAGE");
     throw Error(Errc::unsupported, "unknown layer media type \"" + std::string(mt) + "\"",
                 "gantry reads OCI and Docker schema 2 tar layers (plain, gzip, zstd)");
 }

@@ -106,11 +106,17 @@ struct FdFile {
     sqfs_file_t base; // first member: libsquashfs casts
     int fd;
     std::uint64_t size;
+    const Image::BeforeRead* before; // the bytes made present first (a lazy image)
 };
 
 inline int fd_read_at(sqfs_file_t* f, sqfs_u64 offset, void* buffer, size_t size) {
     auto* self = reinterpret_cast<FdFile*>(f);
     if (offset > self->size || size > self->size - offset) return SQFS_ERROR_OUT_OF_BOUNDS;
+    if (self->before && *self->before) try {
+            (*self->before)(offset, size);
+        } catch (const std::exception&) { // said by the hook; no exception crosses libsquashfs
+            return SQFS_ERROR_IO;
+        }
     auto* p = static_cast<char*>(buffer);
     while (size > 0) {
         ssize_t n = ::pread(self->fd, p, size, static_cast<off_t>(offset));
@@ -235,6 +241,8 @@ void Image::open_tables() {
         throw Error(Errc::invalid, path_ + " is not a regular file",
                     "give the path of a .sqsh file");
     char head[kSuperblockSize] = {};
+    if (before_read_)
+        before_read_(0, std::min<std::size_t>(sizeof head, static_cast<std::size_t>(st.st_size)));
     ssize_t n = ::pread(fd_.get(), head, sizeof head, 0);
     if (n < 0) throw_errno("cannot read " + path_);
     sb_ = check_superblock(std::string_view(head, static_cast<std::size_t>(n)),
@@ -243,6 +251,7 @@ void Image::open_tables() {
     auto tables = std::make_unique<Tables>(); // kept only when every table loaded
     Tables& t = *tables;
     t.file.fd = fd_.get();
+    t.file.before = &before_read_;
     t.file.size = static_cast<std::uint64_t>(st.st_size);
     t.file.base.base.destroy = fd_destroy;
     t.file.base.read_at = fd_read_at;

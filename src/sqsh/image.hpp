@@ -21,6 +21,7 @@
 #include "util/fd.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -79,6 +80,11 @@ class Image {
     Image& operator=(const Image&) = delete;
 
     const std::string& path() const { return path_; }
+    // Called with (offset, size) before each read of the file (the superblock's, libsquashfs'):
+    // a lazily fetched image (lazy/squashfs_artifact.hpp) makes those bytes present. An Error it
+    // throws fails the read (the caller's message is its own).
+    using BeforeRead = std::function<void(std::uint64_t offset, std::size_t size)>;
+    void set_before_read(BeforeRead f) { before_read_ = std::move(f); }
     // The superblock (after open_tables(): a deferred image's is zero until then).
     const Superblock& super() const { return sb_; }
     int fd() const { return fd_.get(); }
@@ -132,6 +138,7 @@ class Image {
 
     std::string path_;
     Fd fd_;
+    BeforeRead before_read_;
     Superblock sb_;
     std::unique_ptr<Tables> t_;
     // listings by their place in the directory table (block, offset, size)

@@ -351,8 +351,8 @@ def test_pull_flag_errors(g):
     assert "--pull always" in r.err and "--pull lazy" in r.err
     r = g.fail("pull", "--lazy", "--format", "squashfs", "localhost:1/x:1", code=2)
     assert "--lazy" in r.err
-    r = g.fail("push", "--compression", "zstd:chunked", "x:1", "localhost:1/x:1", code=2)
-    assert "--compression estargz" in r.err
+    r = g.fail("push", "--compression", "gzip", "x:1", "localhost:1/x:1", code=2)
+    assert "--compression estargz or zstd:chunked" in r.err
 
 
 def test_lazy_start_honours_the_site_policy(g, pushed, reg, tmp_path, fuse_open):
