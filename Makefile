@@ -31,7 +31,7 @@ deps:
 CCACHE = $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 
 configure: deps
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CCACHE) >/dev/null
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGANTRY_WERROR=ON $(CCACHE) >/dev/null
 
 # everything: gantry, the Slurm plugin, the unit tests
 build: configure
@@ -80,7 +80,7 @@ test:
 # with libFuzzer's coverage instrumentation: fuzz/CMakeLists.txt).
 SAN_CMAKE = cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DGANTRY_SANITIZE=ON -DGANTRY_FUZZ=ON \
-	-DGANTRY_SANITIZE_OPT=$(SAN_OPT)
+	-DGANTRY_SANITIZE_OPT=$(SAN_OPT) -DGANTRY_WERROR=ON
 # -O0: a third of -O1's compile time (CMakeLists.txt); the fuzzers' library is -O1 whatever it is
 SAN_OPT ?= -O0
 
