@@ -11,7 +11,7 @@ E2E_PARALLEL = $(if $(filter-out 0 1,$(E2E_WORKERS)),-n $(E2E_WORKERS) --dist lo
 
 .PHONY: all deps configure build build-gantry demo test unit e2e stress format format-check bench \
 	lint-corpus clean build-san build-asan unit-san test-asan e2e-asan e2e-asan-ci test-asan-ci fuzz-build \
-	fuzz fuzz-smoke test-gpu gpu-test-programs
+	fuzz fuzz-smoke test-gpu gpu-test-programs install deb
 
 all: build
 
@@ -39,7 +39,19 @@ build: configure
 
 # what the e2e and stress suites run (make test's unit suite runs in $(SAN_BUILD))
 build-gantry: configure
-	ninja -C $(BUILD) -j $(JOBS) gantry crash-disk $(if $(wildcard /usr/include/slurm/spank.h),spank_gantry gantry-hold)
+	ninja -C $(BUILD) -j $(JOBS) gantry gantry-docs crash-disk $(if $(wildcard /usr/include/slurm/spank.h),spank_gantry gantry-hold)
+
+# Install as Debian's tools do (docs/packaging.md): `make install PREFIX=/usr DESTDIR=/tmp/x`;
+# `make deb` makes the packages gantry_*.deb and gantry-slurm_*.deb in $(BUILD)/deb from the
+# tree built (CPack), without compiling anything again.
+PREFIX ?= /usr/local
+DESTDIR ?=
+install: build-gantry
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+deb: build-gantry
+	cd $(BUILD) && cpack -G DEB -B $(abspath $(BUILD))/deb
+	@ls $(BUILD)/deb/*.deb
 
 demo: build
 	./scripts/demo.sh

@@ -21,10 +21,12 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS OFF)
 
 set(CPACK_DEBIAN_GANTRY_PACKAGE_NAME gantry)
+# (CPack indents the long description's lines itself)
 set(CPACK_COMPONENT_GANTRY_DESCRIPTION "rootless, daemonless GPU container engine
- gantry pulls, builds and runs OCI container images without a daemon and without root,
- with NVIDIA and AMD GPUs made available to the containers through CDI. It is also an OCI
- runtime (gantry-oci, for podman and containerd) and checks, slims and tailors GPU images.")
+gantry pulls, builds and runs OCI container images without a daemon and
+without root, with NVIDIA and AMD GPUs made available to the containers
+through CDI. It is also an OCI runtime (gantry-oci, for podman and
+containerd) and checks, slims and tailors GPU images.")
 # newuidmap/newgidmap: rootless runs with the subordinate ids of /etc/subuid
 set(CPACK_DEBIAN_GANTRY_PACKAGE_RECOMMENDS "uidmap")
 set(CPACK_DEBIAN_GANTRY_PACKAGE_SUGGESTS "podman, gantry-slurm")
@@ -57,8 +59,8 @@ if(TARGET spank_gantry)
   set(CPACK_DEBIAN_GANTRY-SLURM_PACKAGE_NAME gantry-slurm)
   set(CPACK_DEBIAN_GANTRY-SLURM_PACKAGE_SECTION admin)
   set(CPACK_COMPONENT_GANTRY-SLURM_DESCRIPTION "Slurm SPANK plugin for gantry containers
- srun --container-image=IMAGE runs each task of a job step in a gantry container, with
- the step's GPUs. Built for Slurm ${slurm_release}.")
+srun --container-image=IMAGE runs each task of a job step in a gantry
+container, with the step's GPUs. Built for Slurm ${slurm_release}.")
   set(CPACK_DEBIAN_GANTRY-SLURM_PACKAGE_DEPENDS
     "gantry (= ${PROJECT_VERSION}-1), slurm-wlm-basic-plugins (>= ${slurm_release}), slurm-wlm-basic-plugins (<< ${slurm_next_release})")
 endif()

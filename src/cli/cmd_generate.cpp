@@ -118,8 +118,17 @@ void register_completion_names(CLI::App& app, Context& ctx) {
                 // a store that is not there has no images (and is not made by a TAB press)
                 std::string root = ctx.store_root();
                 if (::access((root + "/refs.json").c_str(), F_OK) != 0) return 0;
-                for (const auto& entry : ctx.store().refs())
+                // as stored (docker.io/library/sample:latest) and as users type it
+                for (const auto& entry : ctx.store().refs()) {
+                    std::string_view ref = entry.first;
                     std::printf("%s\n", entry.first.c_str());
+                    for (std::string_view hub : {"docker.io/library/", "docker.io/"})
+                        if (ref.starts_with(hub)) {
+                            ref.remove_prefix(hub.size());
+                            std::printf("%.*s\n", static_cast<int>(ref.size()), ref.data());
+                            break;
+                        }
+                }
             } else if (*what == "containers") {
                 runtime::StateDir states;
                 for (const auto& s : states.list())
