@@ -11,7 +11,7 @@ E2E_PARALLEL = $(if $(filter-out 0 1,$(E2E_WORKERS)),-n $(E2E_WORKERS) --dist lo
 
 .PHONY: all deps configure build build-gantry demo test unit e2e stress format format-check bench \
 	lint-corpus clean build-san build-asan unit-san test-asan e2e-asan e2e-asan-ci test-asan-ci fuzz-build \
-	fuzz fuzz-smoke test-gpu gpu-test-programs install deb
+	fuzz fuzz-smoke test-gpu gpu-test-programs install deb build-types
 
 all: build
 
@@ -52,6 +52,24 @@ install: build-gantry
 deb: build-gantry
 	cd $(BUILD) && cpack -G DEB -B $(abspath $(BUILD))/deb
 	@ls $(BUILD)/deb/*.deb
+
+# A full build of each CMake build type and Debian's dpkg-buildflags, warnings as errors
+# (build-<type>/; minutes each, not part of make test: tests/e2e/test_build_types.py compiles the
+# units where types differed). BUILD_TYPES_CC=clang for clang.
+BUILD_TYPES_CC ?= gcc
+build-types: deps
+	for t in Release RelWithDebInfo Debug; do \
+	  cmake -S . -B build-$$t-$(BUILD_TYPES_CC) -G Ninja -DCMAKE_BUILD_TYPE=$$t -DGANTRY_WERROR=ON \
+	    -DBUILD_TESTING=OFF $(if $(filter clang,$(BUILD_TYPES_CC)),-DCMAKE_C_COMPILER=clang \
+	    -DCMAKE_CXX_COMPILER=clang++) $(CCACHE) >/dev/null && \
+	  ninja -C build-$$t-$(BUILD_TYPES_CC) -j $(JOBS) gantry || exit 1; done
+	CFLAGS="$$(dpkg-buildflags --get CFLAGS) $$(dpkg-buildflags --get CPPFLAGS)" \
+	CXXFLAGS="$$(dpkg-buildflags --get CXXFLAGS) $$(dpkg-buildflags --get CPPFLAGS)" \
+	LDFLAGS="$$(dpkg-buildflags --get LDFLAGS)" \
+	  cmake -S . -B build-dpkg-$(BUILD_TYPES_CC) -G Ninja -DCMAKE_BUILD_TYPE=None -DGANTRY_WERROR=ON \
+	    -DBUILD_TESTING=OFF $(if $(filter clang,$(BUILD_TYPES_CC)),-DCMAKE_C_COMPILER=clang \
+	    -DCMAKE_CXX_COMPILER=clang++) $(CCACHE) >/dev/null
+	ninja -C build-dpkg-$(BUILD_TYPES_CC) -j $(JOBS) gantry
 
 demo: build
 	./scripts/demo.sh
