@@ -1,8 +1,8 @@
 // Hidden commands for the build and the shells, not for users:
 //   gantry __generate man|bash|zsh [--output DIR]   the manual rendered from this parser's tree
 //   gantry __complete images|containers             names for the completion scripts
-// main registers every command with every option for __generate (see register_manual_generator), and
-// this file copies CLI11's tree into manual::Command, which manual/ renders.
+// main registers every command with every option for __generate (see register_manual_generator),
+// and this file copies CLI11's tree into manual::Command, which manual/ renders.
 #include "cli/context.hpp"
 #include "manual/completion.hpp"
 #include "manual/man_page.hpp"

@@ -75,8 +75,7 @@ std::string table(const std::vector<Row>& rs, const char* name, std::string Row:
 
 std::string tables(const std::vector<Row>& rs) {
     return table(rs, "_gantry_subs", &Row::subcommands) +
-           table(rs, "_gantry_options", &Row::options) +
-           table(rs, "_gantry_valued", &Row::valued) +
+           table(rs, "_gantry_options", &Row::options) + table(rs, "_gantry_valued", &Row::valued) +
            table(rs, "_gantry_operands", &Row::operands);
 }
 

@@ -63,9 +63,9 @@ TEST(ManualTree, WalkNamesEveryCommandAtEveryDepth) {
     auto root = tree();
     std::vector<std::string> names;
     for (const auto& e : manual::walk(root)) names.push_back(manual::joined(e.path, '-'));
-    EXPECT_EQ(names, (std::vector<std::string>{"gantry", "gantry-run", "gantry-images",
-                                               "gantry-system", "gantry-system-prune",
-                                               "gantry-rmi", "gantry-bundle"}));
+    EXPECT_EQ(names,
+              (std::vector<std::string>{"gantry", "gantry-run", "gantry-images", "gantry-system",
+                                        "gantry-system-prune", "gantry-rmi", "gantry-bundle"}));
 }
 
 TEST(ManualTree, OperandKindsFollowTheOperandsName) {
