@@ -3,12 +3,13 @@ and every option each command's --help lists (CLI11's own listing of what it par
 command's man page and in its rows of the bash and zsh completion scripts, as `gantry __generate`
 renders them (the build installs exactly those, tests/e2e/test_package.py)."""
 import gzip
+import os
 import re
 import subprocess
 
 import pytest
 
-from conftest import GANTRY
+from conftest import GANTRY, load_busybox
 
 
 def help_of(path):
@@ -102,3 +103,23 @@ def test_installed_man_pages_are_gzip_of_the_generated(generated):
     if not built.exists():
         pytest.fail(f"{built} is missing: build the gantry-docs target (make build-gantry does)")
     assert gzip.decompress(built.read_bytes()).decode() == (generated / "gantry-run.1").read_text()
+
+
+def test_completion_names_are_the_stores_images_and_the_containers(g, mk, tmp_path):
+    load_busybox(g, mk, tmp_path)
+    images = g.run("__complete", "images").out.split()
+    assert images == ["docker.io/library/sample:latest", "sample:latest"]
+    name = f"complete-{os.getpid()}"
+    g.run("run", "-d", "--name", name, "sample:latest", "sleep", "30")
+    try:
+        assert name in g.run("__complete", "containers").out.split()
+    finally:
+        g.run("rm", "-f", name)
+    assert name not in g.run("__complete", "containers").out.split()
+    # the bash script asks for them with the line's --root
+    script = (GANTRY.parent / "generated" / "completion" / "gantry")
+    line = ("source \"$1\"; COMP_WORDS=(gantry --root \"$2\" run sam); COMP_CWORD=4; _gantry; "
+            "echo \"${COMPREPLY[*]}\"")
+    out = subprocess.run(["bash", "-c", line, "-", script, g.root], capture_output=True, text=True,
+                         env=dict(os.environ, PATH=f"{GANTRY.parent}:/usr/bin:/bin"))
+    assert out.stdout == "sample:latest\n", out
