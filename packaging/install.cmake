@@ -49,7 +49,7 @@ if(EXISTS /etc/apparmor.d/abi/4.0)
 else()
   set(apparmor_default OFF)
 endif()
-option(GANTRY_INSTALL_APPARMOR "Install the AppArmor profile into SYSCONFDIR/apparmor.d"
+option(GANTRY_INSTALL_APPARMOR "Install the AppArmor profile into /etc/apparmor.d (AppArmor 4)"
   ${apparmor_default})
 if(GANTRY_INSTALL_APPARMOR) # a component of its own: not in the packages (see above)
   install(FILES packaging/apparmor/gantry DESTINATION /etc/apparmor.d COMPONENT apparmor)
