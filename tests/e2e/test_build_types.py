@@ -24,7 +24,7 @@ BUILD = GANTRY.parent
 # (found by a full dpkg-buildflags build); the plugin's C meets the fortified string functions
 UNITS = {"src/build/gpu_arch.cpp": None, "src/spank/options.c": None,
          "src/spank/stepdir.c": None, "src/util/fs.cpp": {"dpkg-buildflags"},
-         "src/rootfs/rootfs.cpp": {"dpkg-buildflags"}}
+         "src/rootfs/rootfs.cpp": {"dpkg-buildflags"}, "src/runtime/child.cpp": {"dpkg-buildflags"}}
 # CMake 3.25's defaults for each type (CMAKE_<LANG>_FLAGS_<TYPE>); RelWithDebInfo as ours
 TYPES = {"Release": ["-O3", "-DNDEBUG"], "RelWithDebInfo": ["-O2", "-g1", "-DNDEBUG"],
          "Debug": ["-g"]}
