@@ -123,7 +123,9 @@ void dev_links(int rootfd) {
                                                          {"/proc/self/fd/0", "stdin"},
                                                          {"/proc/self/fd/1", "stdout"},
                                                          {"/proc/self/fd/2", "stderr"}};
-    for (auto& [target, name] : links) ::symlinkat(target, dev.get(), name);
+    for (auto& [target, name] : links) { // best effort: the image may have its own
+        [[maybe_unused]] const int made = ::symlinkat(target, dev.get(), name);
+    }
 }
 
 // The spec's device nodes (devices.hpp: made or bound), and /dev's usual links.
