@@ -123,3 +123,7 @@ def test_completion_names_are_the_stores_images_and_the_containers(g, mk, tmp_pa
     out = subprocess.run(["bash", "-c", line, "-", script, g.root], capture_output=True, text=True,
                          env=dict(os.environ, PATH=f"{GANTRY.parent}:/usr/bin:/bin"))
     assert out.stdout == "sample:latest\n", out
+    # called by its runtime name, gantry-oci completes `gantry oci`'s subcommands
+    line = "source \"$1\"; COMP_WORDS=(gantry-oci sta); COMP_CWORD=1; _gantry; echo \"${COMPREPLY[*]}\""
+    out = subprocess.run(["bash", "-c", line, "-", script], capture_output=True, text=True)
+    assert out.stdout == "start state\n", out

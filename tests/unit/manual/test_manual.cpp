@@ -110,9 +110,9 @@ TEST(Completion, TablesHoldSubcommandsAliasesValuedOptionsAndOperandKinds) {
     EXPECT_NE(bash.find("['gantry/run']='image'"), std::string::npos); // then a command line
     EXPECT_NE(bash.find("['gantry/rmi']='image*'"), std::string::npos);
     EXPECT_NE(bash.find("['gantry/bundle']='image file'"), std::string::npos);
-    EXPECT_NE(bash.find("complete -o default -F _gantry gantry"), std::string::npos);
+    EXPECT_NE(bash.find("complete -o default -F _gantry gantry gantry-oci\n"), std::string::npos);
     auto zsh = manual::zsh_completion(tree());
-    EXPECT_EQ(zsh.rfind("#compdef gantry\n", 0), 0u);
+    EXPECT_EQ(zsh.rfind("#compdef gantry gantry-oci\n", 0), 0u);
     EXPECT_NE(zsh.find("['gantry/run']='-e --env --rm --gpus'"), std::string::npos);
 }
 
