@@ -116,7 +116,7 @@ SAN_OPT ?= -O0
 
 build-san: deps
 	$(SAN_CMAKE) $(CCACHE) >/dev/null
-	ninja -C $(SAN_BUILD) -j $(JOBS) gantry gantry_unit fuzz_all
+	ninja -C $(SAN_BUILD) -j $(JOBS) gantry gantry-docs gantry_unit fuzz_all
 build-asan fuzz-build: build-san
 
 unit-san: $(SAN_DEP)

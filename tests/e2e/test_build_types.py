@@ -4,7 +4,7 @@ clang, warnings as errors (as CI has them; a release build has GANTRY_WERROR off
 
 Compile only, and only the translation units where build types have differed: optimisation
 levels change which warnings GCC's middle end emits (GCC 12's -Wrestrict false positive at -O3
-in src/build/gpu_arch.cpp failed `cmake -DCMAKE_BUILD_TYPE=Release`) and _FORTIFY_SOURCE adds
+in src/image_build/gpu_arch.cpp failed `cmake -DCMAKE_BUILD_TYPE=Release`) and _FORTIFY_SOURCE adds
 warn_unused_result to calls whose results src/util/fs.cpp and src/rootfs/rootfs.cpp ignored, and
 the fixed-buffer checks the Slurm plugin's C code meets. Each unit is compiled with the exact
 command of the tested build (BUILD/compile_commands.json) with the type's flags instead of its
@@ -22,7 +22,7 @@ BUILD = GANTRY.parent
 # unit -> the flag sets it is compiled with (None: all): gpu_arch.cpp met GCC 12's -O3
 # -Wrestrict; fs.cpp and rootfs.cpp ignored results _FORTIFY_SOURCE marks warn_unused_result
 # (found by a full dpkg-buildflags build); the plugin's C meets the fortified string functions
-UNITS = {"src/build/gpu_arch.cpp": None, "src/spank/options.c": None,
+UNITS = {"src/image_build/gpu_arch.cpp": None, "src/spank/options.c": None,
          "src/spank/stepdir.c": None, "src/util/fs.cpp": {"dpkg-buildflags"},
          "src/rootfs/rootfs.cpp": {"dpkg-buildflags"}, "src/runtime/child.cpp": {"dpkg-buildflags"}}
 # CMake 3.25's defaults for each type (CMAKE_<LANG>_FLAGS_<TYPE>); RelWithDebInfo as ours
@@ -64,7 +64,7 @@ def test_units_compile_with_every_build_types_flags(compiler, tmp_path):
     need_tool("dpkg-buildflags")
     need_tool("clang" if compiler == "clang" else "gcc")
     commands = unit_commands()
-    assert "src/build/gpu_arch.cpp" in commands, sorted(commands)
+    assert "src/image_build/gpu_arch.cpp" in commands, sorted(commands)
     failures = []
     for unit, (command, directory) in commands.items():
         args = shlex.split(command)[1:]  # the compiler's arguments (no launcher is listed)
