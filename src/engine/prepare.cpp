@@ -8,6 +8,7 @@
 #include "engine/options.hpp"
 #include "engine/squashfs.hpp"
 #include "lazy/image.hpp"
+#include "lazy/store_layers.hpp"
 #include "oci/image.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "site/file_signature.hpp"
@@ -74,14 +75,16 @@ void start_process_early(Prepared& p, std::unique_ptr<runtime::EarlyStart> early
         p.early = start_early(p.request, p.options, p.caller);
 }
 
-// --pull lazy: the image's record (made now unless `pull --lazy` made it), its tree and view.
+// --pull lazy: the image's record (once every layer was made local, the image is a store image
+// and takes the store's path, lazy/store_layers.hpp) (made now unless `pull --lazy` made it), its
+// tree and view.
 void read_lazy_image(Prepared& p) {
     registry::PullOptions po;
     po.client.tls_verify = p.request.tls_verify;
     po.quiet = true;
     auto rec = lazy::find(*p.store, p.request.image);
     if (!rec) rec = lazy::pull(*p.store, p.request.image, po);
-    auto tree = lazy::open(*p.store, *rec, po.client);
+    auto tree = lazy::open(*p.store, *rec, po.client, p.caller.real_root);
     p.view.image.manifest_digest = rec->manifest;
     p.view.image.manifest.config.digest = rec->config;
     p.view.image.config = oci::ImageConfig::parse(p.store->read_blob(rec->config));
@@ -97,7 +100,7 @@ void read_image(Prepared& p) {
     if (!pull.empty() && pull != "never" && pull != "lazy")
         throw Error(Errc::usage, "--pull " + pull + ": gantry run pulls only lazily yet",
                     "use --pull lazy (an eStargz image), or `gantry pull IMAGE` first");
-    if (pull == "lazy") {
+    if (pull == "lazy" && !lazy::in_store(*p.store, p.request.image)) {
         read_lazy_image(p);
     } else if (auto file = sqsh::file_of(p.request.image)) {
         site::verify_file(*file); // policy.json's "sif" scopes, before the file is read

@@ -1,11 +1,13 @@
 #include "lazy/image.hpp"
 
+#include "lazy/store_layers.hpp"
 #include "site/resolve.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/log.hpp"
 
+#include <cstdlib>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -14,11 +16,11 @@ namespace gantry::lazy {
 
 using nlohmann::json;
 
-namespace {
-
 store::stdfs::path record_path(const store::Store& store, const std::string& ref) {
     return store.root() / "lazy" / "refs" / (Sha256::hex_of(ref) + ".json");
 }
+
+namespace {
 
 std::string normalise(const std::string& ref) {
     try {
@@ -36,6 +38,16 @@ registry::ClientOptions chunk_options(registry::ClientOptions o) {
     o.transport.connect_timeout = 10;
     o.transport.stall_timeout = 10;
     return o;
+}
+
+// GANTRY_LAZY_PREFETCH: 1 (or unset) the background prefetch, 0 none (the benchmark's
+// on-demand figures, a test of one read's bytes).
+bool prefetch_wanted() {
+    const char* v = std::getenv("GANTRY_LAZY_PREFETCH");
+    if (!v || !*v || std::string_view(v) == "1") return true;
+    if (std::string_view(v) == "0") return false;
+    throw Error(Errc::usage, std::string("GANTRY_LAZY_PREFETCH=") + v + " is neither 0 nor 1",
+                "set GANTRY_LAZY_PREFETCH=0 to turn the background prefetch off, or unset it");
 }
 
 } // namespace
@@ -128,14 +140,20 @@ std::optional<Record> find(const store::Store& store, const std::string& ref) {
     }
 }
 
-std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
-                           const registry::ClientOptions& opt) {
+std::shared_ptr<registry::Client> client_for(const Record& rec,
+                                             const registry::ClientOptions& opt) {
     auto co = chunk_options(opt);
     // the location that served the metadata serves the chunks: a mirror's own insecure, or its
     // table's as registries.conf says now
     co.insecure = rec.insecure ||
                   site::insecure(site::RegistriesConf::system(), rec.domain + "/" + rec.repository);
-    auto client = std::make_shared<registry::Client>(rec.domain, co);
+    return std::make_shared<registry::Client>(rec.domain, co);
+}
+
+std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
+                           const registry::ClientOptions& opt, bool privileged) {
+    bool prefetch = prefetch_wanted();
+    auto client = client_for(rec, opt);
     const std::string name = oci::Reference::parse(rec.ref).familiar();
     auto dir = store.root() / "lazy" / "blobs";
     fs::stdfs::create_directories(dir);
@@ -153,9 +171,25 @@ std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
         layer.toc = Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what);
         layer.blob = std::make_shared<RemoteBlob>(client, rec.repository, l.digest, l.size,
                                                   std::move(cache), what);
+        layer.map = open_local_map(store, l, layer.toc, true);
         layers.push_back(std::move(layer));
     }
-    return std::make_shared<Tree>(std::move(layers), "the lazily pulled image " + name);
+    TreeExtras extras;
+    extras.prefetch = prefetch;
+    extras.working_set = WorkingSet::load(store, rec.manifest.hex());
+    if (extras.working_set.empty())
+        extras.recorder = std::make_shared<WorkingSet>(store, rec.manifest.hex());
+    store::Store* st = &store;
+    extras.after_serving = [st, rec, privileged] {
+        try {
+            keep_local_layers(*st, rec, privileged);
+        } catch (const Error& e) {
+            log::warn("what the run of " + rec.ref + " made local stays in its lazy cache (" +
+                      e.message() + ")");
+        }
+    };
+    return std::make_shared<Tree>(std::move(layers), "the lazily pulled image " + name,
+                                  std::move(extras));
 }
 
 } // namespace gantry::lazy

@@ -45,9 +45,20 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
 // The record of REF, if it was pulled lazily.
 std::optional<Record> find(const store::Store& store, const std::string& ref);
 
+// ROOT/lazy/refs/<sha256 of REF>.json.
+store::stdfs::path record_path(const store::Store& store, const std::string& ref);
+
+// The client reading RECORD's chunks (the location that served its metadata; fewer, shorter
+// retries than a pull's, so that a read of a registry gone fails in seconds).
+std::shared_ptr<registry::Client> client_for(const Record& record,
+                                             const registry::ClientOptions& opt);
+
 // The merged tree of RECORD's layers, reading chunks from the registry with OPT (its TOCs read
 // from the store; the local copies opened here, before the serving process starts).
+// Its background prefetch runs unless GANTRY_LAZY_PREFETCH=0; when the container has ended,
+// what it made local becomes store layers (lazy/store_layers.hpp), as root keeping owners
+// when PRIVILEGED.
 std::shared_ptr<Tree> open(store::Store& store, const Record& record,
-                           const registry::ClientOptions& opt);
+                           const registry::ClientOptions& opt, bool privileged = false);
 
 } // namespace gantry::lazy
