@@ -29,10 +29,12 @@ LocalMap::LocalMap(std::vector<std::uint64_t> bounds, Fd map)
     if (bounds_.size() < 2) bounds_ = {0, 0};
     have_.assign(bounds_.size() - 1, 0);
     if (fd_) {
-        ssize_t n = ::pread(fd_.get(), have_.data(), have_.size(), 0);
-        if (n != static_cast<ssize_t>(have_.size())) have_.assign(have_.size(), 0);
-        for (auto& h : have_) h = h == 1 ? 1 : 0;
         // a map of another shape (a damaged one) is all absent from here on
+        off_t len = ::lseek(fd_.get(), 0, SEEK_END);
+        ssize_t n = ::pread(fd_.get(), have_.data(), have_.size(), 0);
+        if (len != static_cast<off_t>(have_.size()) || n != static_cast<ssize_t>(have_.size()))
+            have_.assign(have_.size(), 0);
+        for (auto& h : have_) h = h == 1 ? 1 : 0;
         if (::ftruncate(fd_.get(), static_cast<off_t>(have_.size())) != 0 ||
             ::pwrite(fd_.get(), have_.data(), have_.size(), 0) !=
                 static_cast<ssize_t>(have_.size()))
