@@ -23,7 +23,19 @@ std::vector<Piece> plan(const std::vector<PrefetchLayer>& layers,
     for (const ChunkRef& r : working_set) {
         if (r.layer >= layers.size()) continue;
         auto it = ends[r.layer].find(r.offset);
-        if (it != ends[r.layer].end()) out.push_back({r.layer, r.offset, it->second});
+        if (it == ends[r.layer].end()) continue;
+        // one request for chunks read one after the other and close in the blob (a gap of up
+        // to kWorkingSetGap is fetched with them: the rest of the layer follows anyway)
+        if (!out.empty()) {
+            Piece& last = out.back();
+            if (last.layer == r.layer && r.offset >= last.begin &&
+                r.offset <= last.end + kWorkingSetGap &&
+                std::max(last.end, it->second) - last.begin <= piece_bytes) {
+                last.end = std::max(last.end, it->second);
+                continue;
+            }
+        }
+        out.push_back({r.layer, r.offset, it->second});
     }
     // the prioritised files, then everything
     for (std::uint32_t l = 0; l < layers.size(); ++l)

@@ -26,6 +26,7 @@ namespace gantry::lazy {
 
 inline constexpr std::uint64_t kPieceBytes = 4u << 20;
 inline constexpr unsigned kThreads = 2;
+inline constexpr std::uint64_t kWorkingSetGap = 256u << 10;
 
 struct PrefetchLayer {
     const Toc* toc = nullptr;

@@ -72,6 +72,14 @@ std::string RemoteBlob::fetch_range(std::uint64_t offset, std::size_t length) co
     return std::move(r.body);
 }
 
+void RemoteBlob::fill(std::uint64_t begin, std::uint64_t end) {
+    ReadPriority::Reader first(priority_.get());
+    std::string bytes = fetch(begin, static_cast<std::size_t>(end - begin));
+    if (::pwrite(cache_.get(), bytes.data(), bytes.size(), static_cast<off_t>(begin)) !=
+        static_cast<ssize_t>(bytes.size()))
+        throw_errno("cannot write the local copy of " + what_);
+}
+
 std::shared_ptr<const std::string> RemoteBlob::chunk(const Chunk& c) {
     for (auto it = recent_.begin(); it != recent_.end(); ++it)
         if (it->offset == c.offset && it->inner_offset == c.inner_offset &&

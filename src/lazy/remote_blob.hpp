@@ -30,19 +30,22 @@
 namespace gantry::lazy {
 
 // The container's reads before the prefetch: a read that goes to the registry holds a Reader
-// for as long as it waits; the prefetch starts no request while one is held.
+// for as long as it waits; the prefetch starts no request while one is held, nor until kQuiet
+// has passed since the last one ended (a container reading file after file sends its requests
+// back to back: the prefetch would take the link between them).
 class ReadPriority {
   public:
+    static constexpr std::chrono::milliseconds kQuiet{50};
     class Reader {
       public:
         explicit Reader(ReadPriority* p) : p_(p) {
             if (p_) p_->reads_.fetch_add(1);
         }
         ~Reader() {
-            if (p_ && p_->reads_.fetch_sub(1) == 1) {
-                std::lock_guard hold(p_->mu_);
-                p_->idle_.notify_all();
-            }
+            if (!p_) return;
+            std::lock_guard hold(p_->mu_);
+            p_->last_ = std::chrono::steady_clock::now();
+            if (p_->reads_.fetch_sub(1) == 1) p_->idle_.notify_all();
         }
         Reader(const Reader&) = delete;
         Reader& operator=(const Reader&) = delete;
@@ -50,16 +53,22 @@ class ReadPriority {
       private:
         ReadPriority* p_;
     };
-    // Returns once no container read waits on the registry.
+    // Returns once no container read waits on the registry and none ended in the last kQuiet.
     void wait_idle() {
         std::unique_lock hold(mu_);
-        idle_.wait(hold, [this] { return reads_.load() == 0; });
+        for (;;) {
+            idle_.wait(hold, [this] { return reads_.load() == 0; });
+            auto quiet_at = last_ + kQuiet;
+            if (std::chrono::steady_clock::now() >= quiet_at) return;
+            idle_.wait_until(hold, quiet_at);
+        }
     }
 
   private:
     std::atomic<int> reads_{0};
     std::mutex mu_;
     std::condition_variable idle_;
+    std::chrono::steady_clock::time_point last_{};
 };
 
 class RemoteBlob {
@@ -74,6 +83,9 @@ class RemoteBlob {
     std::string fetch(std::uint64_t offset, std::size_t length);
     // The same, from any thread (no fail-fast memory, not counted in fetched_bytes()).
     std::string fetch_range(std::uint64_t offset, std::size_t length) const;
+    // Bytes [begin, end) fetched into the local copy, unverified (a container read's
+    // read-ahead: the chunks there are verified when read), as a container read (priority).
+    void fill(std::uint64_t begin, std::uint64_t end);
     // CHUNK's bytes, verified (from the local copy, else fetched and kept there).
     std::shared_ptr<const std::string> chunk(const Chunk& chunk);
 

@@ -120,6 +120,8 @@ std::shared_ptr<const sqsh::Image::Listing> Tree::list(std::uint64_t dir) {
 
 namespace {
 
+constexpr std::uint64_t kReadAhead = 512u << 10;
+
 class LazyFile final : public sqsh::Tree::File {
   public:
     LazyFile(const Node& n, const Layer& layer, std::uint32_t index, WorkingSet* recorder)
@@ -135,6 +137,7 @@ class LazyFile final : public sqsh::Tree::File {
                              [](std::uint64_t off, const Chunk& c) { return off < c.file_offset; });
         if (it == n_.chunks.begin()) return 0;
         for (--it; done < size && it != n_.chunks.end(); ++it) {
+            if (map_ && !map_->has(it->offset, it->end)) read_ahead(*it);
             auto data = blob_.chunk(*it);
             if (map_) map_->mark(it->offset, it->end);
             if (recorder_) recorder_->read({index_, it->offset});
@@ -148,6 +151,19 @@ class LazyFile final : public sqsh::Tree::File {
     }
 
   private:
+    // The chunk C is not local: one request for it and the chunks after it that are not local
+    // either, up to kReadAhead (files read one after the other are mostly next to each other in
+    // the blob); verified as each is read.
+    void read_ahead(const Chunk& c) {
+        auto miss = map_->missing(c.offset, c.end);
+        if (miss.empty() || miss[0].first != c.offset) return;
+        auto run = map_->missing(c.offset, c.offset + kReadAhead);
+        auto piece = map_->pieces(c.offset, run[0].second, kReadAhead);
+        if (piece.empty() || piece[0].second < c.end) return;
+        blob_.fill(piece[0].first, piece[0].second);
+        map_->mark(piece[0].first, piece[0].second);
+    }
+
     const Node& n_;
     RemoteBlob& blob_;
     LocalMap* map_;

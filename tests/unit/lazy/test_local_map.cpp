@@ -92,4 +92,17 @@ TEST(LazyPrefetchPlan, WorkingSetThenLandmarkThenEverything) {
     EXPECT_EQ(p, want);
 }
 
+TEST(LazyPrefetchPlan, WorkingSetChunksCloseInTheBlobAreOneRequest) {
+    Toc t = sample();
+    std::vector<PrefetchLayer> layers{
+        {&t, nullptr, std::make_shared<LocalMap>(LocalMap::boundaries(t, 451), Fd())}};
+    auto p = plan(layers, {{0, 10}, {0, 250}, {0, 100}}, 1000);
+    ASSERT_GE(p.size(), 1u);
+    EXPECT_EQ(p[0], (Piece{0, 10, 400}));
+    // bounded by the piece size
+    p = plan(layers, {{0, 10}, {0, 250}}, 200);
+    EXPECT_EQ(p[0], (Piece{0, 10, 100}));
+    EXPECT_EQ(p[1], (Piece{0, 250, 400}));
+}
+
 } // namespace lazy_local_map_test
