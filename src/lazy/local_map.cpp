@@ -54,7 +54,7 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> LocalMap::missing(std::uint
     std::lock_guard hold(mu_);
     end = std::min(end, blob_size());
     for (std::size_t i = first_segment(begin); i < have_.size() && bounds_[i] < end; ++i) {
-        if (have_[i]) continue;
+        if (have_[i] != 0) continue; // local, or being fetched
         if (!out.empty() && out.back().second == bounds_[i])
             out.back().second = bounds_[i + 1];
         else
@@ -64,20 +64,50 @@ std::vector<std::pair<std::uint64_t, std::uint64_t>> LocalMap::missing(std::uint
 }
 
 void LocalMap::mark(std::uint64_t begin, std::uint64_t end) {
+    {
+        std::lock_guard hold(mu_);
+        end = std::min(end, blob_size());
+        std::size_t from = first_segment(begin), to = from;
+        while (to < have_.size() && bounds_[to] < end) have_[to++] = 1;
+        // a failed write only costs a later fetch (the map is a hint)
+        if (fd_ && to > from) {
+            [[maybe_unused]] ssize_t n =
+                ::pwrite(fd_.get(), have_.data() + from, to - from, static_cast<off_t>(from));
+        }
+    }
+    fetched_.notify_all();
+}
+
+void LocalMap::fetching(std::uint64_t begin, std::uint64_t end) {
     std::lock_guard hold(mu_);
-    end = std::min(end, blob_size());
-    std::size_t from = first_segment(begin), to = from;
-    while (to < have_.size() && bounds_[to] < end) have_[to++] = 1;
-    // a failed write only costs a later fetch (the map is a hint)
-    if (fd_ && to > from) [[maybe_unused]]
-        ssize_t n = ::pwrite(fd_.get(), have_.data() + from, to - from, static_cast<off_t>(from));
+    for (std::size_t i = first_segment(begin); i < have_.size() && bounds_[i] < end; ++i)
+        if (have_[i] == 0) have_[i] = 2;
+}
+
+void LocalMap::abandon(std::uint64_t begin, std::uint64_t end) {
+    {
+        std::lock_guard hold(mu_);
+        for (std::size_t i = first_segment(begin); i < have_.size() && bounds_[i] < end; ++i)
+            if (have_[i] == 2) have_[i] = 0;
+    }
+    fetched_.notify_all();
+}
+
+void LocalMap::wait_fetching(std::uint64_t begin, std::uint64_t end,
+                             std::chrono::milliseconds timeout) {
+    std::unique_lock hold(mu_);
+    fetched_.wait_for(hold, timeout, [&] {
+        for (std::size_t i = first_segment(begin); i < have_.size() && bounds_[i] < end; ++i)
+            if (have_[i] == 2) return false;
+        return true;
+    });
 }
 
 std::uint64_t LocalMap::local_bytes() const {
     std::lock_guard hold(mu_);
     std::uint64_t n = 0;
     for (std::size_t i = 0; i < have_.size(); ++i)
-        if (have_[i]) n += bounds_[i + 1] - bounds_[i];
+        if (have_[i] == 1) n += bounds_[i + 1] - bounds_[i];
     return n;
 }
 

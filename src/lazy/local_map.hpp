@@ -12,6 +12,8 @@
 #include "lazy/toc.hpp"
 #include "util/fd.hpp"
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
@@ -39,6 +41,13 @@ class LocalMap {
     bool has(std::uint64_t begin, std::uint64_t end) const { return missing(begin, end).empty(); }
     // [BEGIN, END) (segment boundaries, else the segments they touch) are local now.
     void mark(std::uint64_t begin, std::uint64_t end);
+    // The prefetch is fetching the segments of [BEGIN, END) that are missing: missing() leaves
+    // them out and wait_fetching() waits for them, until mark() or abandon() of the range.
+    void fetching(std::uint64_t begin, std::uint64_t end);
+    void abandon(std::uint64_t begin, std::uint64_t end);
+    // Returns once no segment of [BEGIN, END) is being fetched by the prefetch (at most
+    // TIMEOUT: the reader then fetches it itself).
+    void wait_fetching(std::uint64_t begin, std::uint64_t end, std::chrono::milliseconds timeout);
     std::uint64_t local_bytes() const;
     bool complete() const { return local_bytes() == blob_size(); }
     // Every segment not local (the copy did not match the layer's digest).
@@ -52,7 +61,8 @@ class LocalMap {
   private:
     std::size_t first_segment(std::uint64_t offset) const; // the one holding OFFSET
     std::vector<std::uint64_t> bounds_;
-    std::vector<std::uint8_t> have_; // per segment
+    std::vector<std::uint8_t> have_; // per segment: 0 missing, 1 local, 2 being fetched
+    std::condition_variable fetched_;
     Fd fd_;
     mutable std::mutex mu_;
 };

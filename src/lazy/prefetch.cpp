@@ -35,7 +35,7 @@ std::vector<Piece> plan(const std::vector<PrefetchLayer>& layers,
                 continue;
             }
         }
-        out.push_back({r.layer, r.offset, it->second});
+        out.push_back({r.layer, r.offset, it->second, true});
     }
     // the prioritised files, then everything
     for (std::uint32_t l = 0; l < layers.size(); ++l)
@@ -64,11 +64,17 @@ void Prefetch::work() {
             const Piece& p = pieces_[i];
             const PrefetchLayer& l = layers_[p.layer];
             for (auto [b, e] : l.map->missing(p.begin, p.end)) {
-                priority_->wait_idle();
-                std::string bytes = l.blob->fetch_range(b, static_cast<std::size_t>(e - b));
-                if (::pwrite(l.blob->cache_fd(), bytes.data(), bytes.size(),
-                             static_cast<off_t>(b)) != static_cast<ssize_t>(bytes.size()))
-                    throw_errno("cannot write the local copy of " + l.blob->what());
+                if (!p.working_set) priority_->wait_idle();
+                l.map->fetching(b, e);
+                try {
+                    std::string bytes = l.blob->fetch_range(b, static_cast<std::size_t>(e - b));
+                    if (::pwrite(l.blob->cache_fd(), bytes.data(), bytes.size(),
+                                 static_cast<off_t>(b)) != static_cast<ssize_t>(bytes.size()))
+                        throw_errno("cannot write the local copy of " + l.blob->what());
+                } catch (...) {
+                    l.map->abandon(b, e);
+                    throw;
+                }
                 l.map->mark(b, e);
             }
         }

@@ -7,7 +7,9 @@
 // at most kPieceBytes (cut at chunk boundaries), made by kThreads threads on the registry
 // client's own connections; a piece already local (lazy/local_map.hpp) is skipped, and no
 // request starts while a container read waits on the registry (ReadPriority). The bytes go to
-// the layer's local copy unverified: every chunk is verified when read, the whole blob before
+// the layer's local copy unverified (a container read of a chunk being fetched waits for it,
+// LocalMap::wait_fetching; the working set's pieces are not held back by the container's
+// reads, the rest is): every chunk is verified when read, the whole blob before
 // it becomes a store layer. A failed request stops that thread's prefetch (with one line on
 // stderr); the container's reads go on fetching what they need.
 #pragma once
@@ -37,6 +39,7 @@ struct PrefetchLayer {
 struct Piece {
     std::uint32_t layer = 0;
     std::uint64_t begin = 0, end = 0;
+    bool working_set = false; // what the container will read: not held back by its reads
     bool operator==(const Piece&) const = default;
 };
 

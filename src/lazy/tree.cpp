@@ -121,6 +121,7 @@ std::shared_ptr<const sqsh::Image::Listing> Tree::list(std::uint64_t dir) {
 namespace {
 
 constexpr std::uint64_t kReadAhead = 512u << 10;
+constexpr std::chrono::milliseconds kWaitPrefetch{10000};
 
 class LazyFile final : public sqsh::Tree::File {
   public:
@@ -137,7 +138,11 @@ class LazyFile final : public sqsh::Tree::File {
                              [](std::uint64_t off, const Chunk& c) { return off < c.file_offset; });
         if (it == n_.chunks.begin()) return 0;
         for (--it; done < size && it != n_.chunks.end(); ++it) {
-            if (map_ && !map_->has(it->offset, it->end)) read_ahead(*it);
+            if (map_) {
+                // a chunk the prefetch is fetching: its request, not a second one
+                map_->wait_fetching(it->offset, it->end, kWaitPrefetch);
+                if (!map_->has(it->offset, it->end)) read_ahead(*it);
+            }
             auto data = blob_.chunk(*it);
             if (map_) map_->mark(it->offset, it->end);
             if (recorder_) recorder_->read({index_, it->offset});

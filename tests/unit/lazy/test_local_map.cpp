@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <thread>
 #include <unistd.h>
 
 namespace lazy_local_map_test {
@@ -74,6 +75,23 @@ TEST(LazyLocalMap, MarksSurviveInTheFileAndADamagedOneIsEmpty) {
     EXPECT_EQ(other.local_bytes(), 0u);
 }
 
+TEST(LazyLocalMap, SegmentsBeingFetchedAreNotMissingAndAreWaitedFor) {
+    LocalMap m(LocalMap::boundaries(sample(), 451), memfd());
+    m.fetching(100, 250);
+    EXPECT_EQ(m.missing(0, 451), (Ranges{{0, 100}, {250, 451}}));
+    EXPECT_EQ(m.local_bytes(), 0u);
+    std::thread t([&] { m.mark(100, 250); });
+    m.wait_fetching(100, 250, std::chrono::seconds(30));
+    t.join();
+    EXPECT_EQ(m.local_bytes(), 150u);
+    m.fetching(0, 100);
+    m.abandon(0, 100);
+    EXPECT_EQ(m.missing(0, 100), (Ranges{{0, 100}}));
+    // a fetch that never ends: the reader waits TIMEOUT, then goes on
+    m.fetching(250, 400);
+    m.wait_fetching(250, 400, std::chrono::milliseconds(10));
+}
+
 TEST(LazyLocalMap, PiecesAreBoundedAndCutAtSegments) {
     LocalMap m(LocalMap::boundaries(sample(), 451), Fd());
     EXPECT_EQ(m.pieces(0, 451, 1000), (Ranges{{0, 451}}));
@@ -88,7 +106,8 @@ TEST(LazyPrefetchPlan, WorkingSetThenLandmarkThenEverything) {
         {&t, nullptr, std::make_shared<LocalMap>(LocalMap::boundaries(t, 451), Fd())}};
     // an offset the TOC does not name as a chunk's start, and a layer that is not there: unused
     auto p = plan(layers, {{0, 250}, {0, 11}, {3, 10}, {0, 10}}, 1000);
-    std::vector<Piece> want = {{0, 250, 400}, {0, 10, 100}, {0, 0, 250}, {0, 0, 451}};
+    std::vector<Piece> want = {
+        {0, 250, 400, true}, {0, 10, 100, true}, {0, 0, 250, false}, {0, 0, 451, false}};
     EXPECT_EQ(p, want);
 }
 
@@ -98,11 +117,11 @@ TEST(LazyPrefetchPlan, WorkingSetChunksCloseInTheBlobAreOneRequest) {
         {&t, nullptr, std::make_shared<LocalMap>(LocalMap::boundaries(t, 451), Fd())}};
     auto p = plan(layers, {{0, 10}, {0, 250}, {0, 100}}, 1000);
     ASSERT_GE(p.size(), 1u);
-    EXPECT_EQ(p[0], (Piece{0, 10, 400}));
+    EXPECT_EQ(p[0], (Piece{0, 10, 400, true}));
     // bounded by the piece size
     p = plan(layers, {{0, 10}, {0, 250}}, 200);
-    EXPECT_EQ(p[0], (Piece{0, 10, 100}));
-    EXPECT_EQ(p[1], (Piece{0, 250, 400}));
+    EXPECT_EQ(p[0], (Piece{0, 10, 100, true}));
+    EXPECT_EQ(p[1], (Piece{0, 250, 400, true}));
 }
 
 } // namespace lazy_local_map_test
