@@ -46,7 +46,7 @@ gantry_module(registry PURPOSE "the distribution API client: auth, blobs, pull, 
 gantry_module(sqsh PURPOSE "single-file squashfs images: write, read, serve, cache, shared stores"
   DEPENDS layer oci registry rootfs site store util)
 gantry_module(lazy PURPOSE "lazy pull: eStargz tables of contents, chunks by Range requests, the merged tree"
-  DEPENDS layer oci registry site sqsh store util)
+  DEPENDS layer oci registry rootfs site sqsh store util)
 gantry_module(analyze PURPOSE "an image's report from one pass over its layer blobs"
   DEPENDS compat layer oci store tailor util)
 gantry_module(slim PURPOSE "a smaller image from an analysed one"
