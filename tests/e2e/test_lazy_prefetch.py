@@ -201,3 +201,28 @@ def test_expired_token_is_fetched_again(tmp_path, gantry_bin, fuse_open):
     finally:
         reg.stop()
         ts.stop()
+
+
+def test_lazy_image_with_gpus(g, reg, proxy, tmp_path, fuse_open):
+    """--gpus on a lazily pulled CUDA image: the GPU step reads the image's files through its
+    tree (no store layers yet), and the container sees the simulated host's GPU and driver."""
+    import sys
+    from conftest import TESTS
+    from fixtures import mkimage
+    sys.path.insert(0, str(TESTS / "fixtures" / "gpuhost"))
+    import cuda_image as ci  # noqa: E402
+    import gpuhost as gh  # noqa: E402
+    host = gh.build_host(tmp_path / "host", gh.preset(1), devices="auto")
+    archive = tmp_path / "img.tar"
+    mkimage.write_docker_archive(archive, [(ci.cuda_image(cuda_env=True), ["gt/cuda:1"])])
+    g.run("load", archive)
+    ref = f"{reg.addr}/lazy/cuda:1"
+    g.run("push", INSECURE, "--compression", "estargz", "gt/cuda:1", ref)
+    g.run("rmi", "gt/cuda:1")
+    g.env["FAKE_DEVICE_ROOT"] = str(host.dev_root)
+    res = g.run("run", "--rm", "--pull", "lazy", INSECURE, "--driver-root", host.driver_root,
+                "--dev-root", host.dev_root, "--gpus", "all", lazy_ref(ref, proxy), "sh", "-c",
+                "cuda_probe; echo probe_rc=$?")
+    driver = host.desc["driver"]
+    assert f"libcuda: /usr/lib/x86_64-linux-gnu/libcuda.so.{driver}" in res.out, res
+    assert "device_count: 1" in res.out and "probe_rc=0" in res.out, res
