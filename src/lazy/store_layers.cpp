@@ -199,7 +199,20 @@ void remove(store::Store& store, const Record& rec) {
 namespace gantry::lazy {
 
 bool remove_named(store::Store& store, const std::string& ref) {
-    auto rec = find(store, ref);
+    std::optional<Record> rec;
+    try {
+        rec = find(store, ref);
+    } catch (const Error&) {
+        // a damaged record: removed all the same (its copies are then named by no record:
+        // `system prune` collects them)
+        std::string full = ref;
+        try {
+            full = oci::Reference::parse(ref).str();
+        } catch (const Error&) {
+        }
+        std::error_code ec;
+        return store::stdfs::remove(record_path(store, full), ec);
+    }
     if (!rec) return false;
     remove(store, *rec);
     return true;

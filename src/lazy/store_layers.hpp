@@ -60,7 +60,7 @@ bool in_store(const store::Store& store, const std::string& ref);
 
 // Removes RECORD, its local copies and their maps (`gantry rmi`); the working set stays.
 void remove(store::Store& store, const Record& record);
-// The same for the record of REF: whether there was one.
+// The same for the record of REF: whether there was one (a damaged one is removed too).
 bool remove_named(store::Store& store, const std::string& ref);
 
 } // namespace gantry::lazy

@@ -166,6 +166,12 @@ def test_rmi_and_prune_of_a_lazy_image(g, pushed, proxy, fuse_open):
     assert not os.listdir(g.root / "lazy" / "blobs")
     assert os.listdir(g.root / "lazy" / "working-sets")
     assert "lazy/img" not in g.run("images").out
+    # a damaged record: rmi removes it all the same
+    g.run("pull", "--lazy", INSECURE, lref)
+    (rec,) = os.listdir(g.root / "lazy" / "refs")
+    (g.root / "lazy" / "refs" / rec).write_text("{damaged")
+    assert "Removed lazily pulled image" in g.run("rmi", lref).out
+    assert not os.listdir(g.root / "lazy" / "refs")
     orphan = g.root / "lazy" / "blobs" / ("ab" * 32)
     orphan.write_bytes(b"x" * 1000)
     (g.root / "lazy" / "blobs" / (("ab" * 32) + ".map")).write_bytes(b"\1")
