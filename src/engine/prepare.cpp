@@ -83,8 +83,9 @@ void read_lazy_image(Prepared& p) {
     po.client.tls_verify = p.request.tls_verify;
     po.quiet = true;
     auto rec = lazy::find(*p.store, p.request.image);
-    if (!rec) rec = lazy::pull(*p.store, p.request.image, po);
-    auto tree = lazy::open(*p.store, *rec, po.client, p.caller.real_root);
+    std::vector<lazy::Toc> tocs; // parsed once, by the pull, when it is made now
+    if (!rec) rec = lazy::pull(*p.store, p.request.image, po, &tocs);
+    auto tree = lazy::open(*p.store, *rec, po.client, p.caller.real_root, std::move(tocs));
     p.view.image.manifest_digest = rec->manifest;
     p.view.image.manifest.config.digest = rec->config;
     p.view.image.config = oci::ImageConfig::parse(p.store->read_blob(rec->config));

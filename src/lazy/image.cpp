@@ -52,7 +52,8 @@ bool prefetch_wanted() {
 
 } // namespace
 
-Record pull(store::Store& store, const std::string& ref, const registry::PullOptions& opt) {
+Record pull(store::Store& store, const std::string& ref, const registry::PullOptions& opt,
+            std::vector<Toc>* parsed) {
     auto md = registry::fetch_metadata(ref, opt);
     const std::string name = oci::Reference::parse(md.ref).familiar();
     Record rec;
@@ -87,6 +88,7 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
         tocs.push_back(std::move(text));
         rec.layers.push_back({l.digest, static_cast<std::uint64_t>(l.size),
                               oci::Digest::parse(toc.json_digest), toc.toc_offset});
+        if (parsed) parsed->push_back(std::move(toc));
     }
     // stored only now: a failed pull leaves no record
     for (auto& t : tocs) store.put_blob(t);
@@ -151,7 +153,8 @@ std::shared_ptr<registry::Client> client_for(const Record& rec,
 }
 
 std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
-                           const registry::ClientOptions& opt, bool privileged) {
+                           const registry::ClientOptions& opt, bool privileged,
+                           std::vector<Toc> parsed) {
     bool prefetch = prefetch_wanted();
     auto client = client_for(rec, opt);
     const std::string name = oci::Reference::parse(rec.ref).familiar();
@@ -168,7 +171,10 @@ std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
         if (::ftruncate(cache.get(), static_cast<off_t>(l.size)) != 0)
             throw_errno("cannot size the local copy of " + what);
         Layer layer;
-        layer.toc = Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what);
+        // parsed by the pull just made (the same verified JSON), else read from the store
+        layer.toc = parsed.size() == rec.layers.size()
+                        ? std::move(parsed[i])
+                        : Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what);
         layer.blob = std::make_shared<RemoteBlob>(client, rec.repository, l.digest, l.size,
                                                   std::move(cache), what);
         layer.map = open_local_map(store, l, layer.toc, true);

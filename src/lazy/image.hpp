@@ -40,7 +40,9 @@ struct Record {
 
 // Fetches REF's manifest, config and the TOC of every layer, verified, into the store and writes
 // its record. Error(unsupported) naming the layer when one is not eStargz (no toc.digest).
-Record pull(store::Store& store, const std::string& ref, const registry::PullOptions& opt);
+// PARSED, when given, receives the layers' TOCs (for open(), which then parses none).
+Record pull(store::Store& store, const std::string& ref, const registry::PullOptions& opt,
+            std::vector<Toc>* parsed = nullptr);
 
 // The record of REF, if it was pulled lazily.
 std::optional<Record> find(const store::Store& store, const std::string& ref);
@@ -59,6 +61,7 @@ std::shared_ptr<registry::Client> client_for(const Record& record,
 // what it made local becomes store layers (lazy/store_layers.hpp), as root keeping owners
 // when PRIVILEGED.
 std::shared_ptr<Tree> open(store::Store& store, const Record& record,
-                           const registry::ClientOptions& opt, bool privileged = false);
+                           const registry::ClientOptions& opt, bool privileged = false,
+                           std::vector<Toc> parsed = {});
 
 } // namespace gantry::lazy
