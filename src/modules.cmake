@@ -14,7 +14,7 @@
 #
 # gantry_module(NAME PURPOSE "one line" [DEPENDS module...])
 
-gantry_module(util PURPOSE "errors, fds, atomic writes, locks, logging, hashing, YAML, text and units")
+gantry_module(util PURPOSE "errors, fds, atomic writes, locks, logging, hashing, YAML, text and units, the config file")
 gantry_module(oci PURPOSE "the OCI image and runtime spec models, digests, references, seccomp profile"
   DEPENDS util)
 gantry_module(layer PURPOSE "one layer blob streamed: read, decompress, tar reading, safe extraction"

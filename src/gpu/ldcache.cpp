@@ -3,6 +3,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
+#include <bit>
 #include <cstring>
 
 namespace gantry::gpu::ldcache {
@@ -19,12 +20,7 @@ constexpr std::uint64_t new_align = 8;                         // alignof(cache_
 constexpr std::uint32_t extension_magic = 0xeaa42174;
 constexpr std::uint32_t extension_tag_generator = 0;
 
-bool host_is_little() {
-    const std::uint16_t probe = 1;
-    unsigned char b;
-    std::memcpy(&b, &probe, 1);
-    return b == 1;
-}
+constexpr bool host_little = std::endian::native == std::endian::little;
 
 // Bounds-checked reads of native-endian integers (ldconfig writes host order).
 class View {
@@ -99,7 +95,7 @@ void parse_new(const View& v, std::uint64_t base, Cache& out) {
     std::uint32_t nlibs = v.get<std::uint32_t>(base + 20, "nlibs");
     std::uint8_t endian = v.get<std::uint8_t>(base + 28, "flags") & 3;
     if (endian == 1) throw Error(Errc::invalid, "ld.so.cache has an invalid byte-order flag");
-    if ((endian == 2 && !host_is_little()) || (endian == 3 && host_is_little()))
+    if ((endian == 2 && !host_little) || (endian == 3 && host_little))
         throw Error(Errc::unsupported, "ld.so.cache was written for the other byte order");
     std::uint32_t ext_off = v.get<std::uint32_t>(base + 32, "extension offset");
     std::uint64_t first = base + new_header_size;

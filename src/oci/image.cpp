@@ -96,6 +96,30 @@ std::map<std::string, std::string> annotations_of(const json& j, const std::stri
     return out;
 }
 
+// The descriptors of the array J[KEY] (WHERE's), each named "ENTRY i" in errors.
+std::vector<Descriptor> descriptors_of(const json& j, const char* key, const std::string& where,
+                                       const std::string& entry) {
+    const json& list = require(j, key, json::value_t::array, where);
+    std::vector<Descriptor> out;
+    for (size_t i = 0; i < list.size(); ++i)
+        out.push_back(Descriptor::from_json(list[i], entry + " " + std::to_string(i)));
+    return out;
+}
+
+// A manifest's or an index's document: schemaVersion 2, its media type, LIST under KEY, and
+// annotations when there are any.
+json document_json(const std::string& media_type, const char* key,
+                   const std::vector<Descriptor>& list,
+                   const std::map<std::string, std::string>& annotations) {
+    json j;
+    j["schemaVersion"] = 2;
+    j["mediaType"] = media_type;
+    j[key] = json::array();
+    for (auto& d : list) j[key].push_back(d.to_json());
+    if (!annotations.empty()) j["annotations"] = annotations;
+    return j;
+}
+
 void refuse_schema1(const json& doc, std::string_view mt) {
     bool v1 = mt == media::docker_schema1 || mt == media::docker_schema1_signed;
     if (doc.is_object() && doc.contains("schemaVersion") && doc["schemaVersion"] == 1) v1 = true;
@@ -252,21 +276,14 @@ Manifest Manifest::parse(std::string_view text, std::string_view hint) {
     m.media_type = mt;
     m.config = Descriptor::from_json(require(doc, "config", json::value_t::object, "manifest"),
                                      "manifest config");
-    const json& layers = require(doc, "layers", json::value_t::array, "manifest");
-    for (size_t i = 0; i < layers.size(); ++i)
-        m.layers.push_back(Descriptor::from_json(layers[i], "manifest layer " + std::to_string(i)));
+    m.layers = descriptors_of(doc, "layers", "manifest", "manifest layer");
     m.annotations = annotations_of(doc, "manifest");
     return m;
 }
 
 json Manifest::to_json() const {
-    json j;
-    j["schemaVersion"] = 2;
-    j["mediaType"] = media_type;
+    json j = document_json(media_type, "layers", layers, annotations);
     j["config"] = config.to_json();
-    j["layers"] = json::array();
-    for (auto& l : layers) j["layers"].push_back(l.to_json());
-    if (!annotations.empty()) j["annotations"] = annotations;
     return j;
 }
 
@@ -280,21 +297,13 @@ Index Index::parse(std::string_view text, std::string_view hint) {
         throw Error(Errc::invalid, "expected an image index but found \"" + mt + "\"");
     Index idx;
     idx.media_type = mt;
-    const json& ms = require(doc, "manifests", json::value_t::array, "index");
-    for (size_t i = 0; i < ms.size(); ++i)
-        idx.manifests.push_back(Descriptor::from_json(ms[i], "index entry " + std::to_string(i)));
+    idx.manifests = descriptors_of(doc, "manifests", "index", "index entry");
     idx.annotations = annotations_of(doc, "index");
     return idx;
 }
 
 json Index::to_json() const {
-    json j;
-    j["schemaVersion"] = 2;
-    j["mediaType"] = media_type;
-    j["manifests"] = json::array();
-    for (auto& m : manifests) j["manifests"].push_back(m.to_json());
-    if (!annotations.empty()) j["annotations"] = annotations;
-    return j;
+    return document_json(media_type, "manifests", manifests, annotations);
 }
 
 ImageConfig ImageConfig::parse(std::string_view text) {
