@@ -90,6 +90,16 @@ std::string read_generator(const View& v, std::uint64_t base, std::uint32_t ext_
 
 // New format at `base`: magic[17] version[3] nlibs len_strings flags pad[3] extension_offset
 // unused[3], then nlibs entries {flags key value osversion hwcap}; strings are relative to base.
+// What old and new entries share at E: flags, then the key's and the value's offsets into the
+// strings at STRINGS.
+Entry entry_at(const View& v, std::uint64_t e, std::uint64_t strings) {
+    Entry en;
+    en.flags = v.get<std::int32_t>(e, "entry");
+    en.key = v.str(strings, v.get<std::uint32_t>(e + 4, "entry"));
+    en.value = v.str(strings, v.get<std::uint32_t>(e + 8, "entry"));
+    return en;
+}
+
 void parse_new(const View& v, std::uint64_t base, Cache& out) {
     if (!v.has(base, new_header_size)) throw Error(Errc::invalid, "ld.so.cache header truncated");
     std::uint32_t nlibs = v.get<std::uint32_t>(base + 20, "nlibs");
@@ -104,10 +114,7 @@ void parse_new(const View& v, std::uint64_t base, Cache& out) {
     out.entries.reserve(nlibs);
     for (std::uint32_t i = 0; i < nlibs; ++i) {
         std::uint64_t e = first + std::uint64_t{i} * new_entry_size;
-        Entry en;
-        en.flags = v.get<std::int32_t>(e, "entry");
-        en.key = v.str(base, v.get<std::uint32_t>(e + 4, "entry"));
-        en.value = v.str(base, v.get<std::uint32_t>(e + 8, "entry"));
+        Entry en = entry_at(v, e, base);
         en.osversion = v.get<std::uint32_t>(e + 12, "entry");
         en.hwcap = v.get<std::uint64_t>(e + 16, "entry");
         out.entries.push_back(std::move(en));
@@ -141,11 +148,7 @@ Cache parse(std::string_view data) {
     out.entries.reserve(nlibs);
     for (std::uint32_t i = 0; i < nlibs; ++i) {
         std::uint64_t e = old_header_size + std::uint64_t{i} * old_entry_size;
-        Entry en;
-        en.flags = v.get<std::int32_t>(e, "entry");
-        en.key = v.str(strings, v.get<std::uint32_t>(e + 4, "entry"));
-        en.value = v.str(strings, v.get<std::uint32_t>(e + 8, "entry"));
-        out.entries.push_back(std::move(en));
+        out.entries.push_back(entry_at(v, e, strings));
     }
     return out;
 }

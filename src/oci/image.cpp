@@ -130,6 +130,17 @@ void refuse_schema1(const json& doc, std::string_view mt) {
                     "with a current docker/podman");
 }
 
+// TEXT parsed as WHAT ("image manifest"): the document and its media type, the declared one or
+// else HINT; a Docker schema 1 document is refused.
+std::pair<json, std::string> parse_document(std::string_view text, std::string_view hint,
+                                            const char* what) {
+    json doc = parse_json(text, what);
+    std::string mt = declared_media_type(doc);
+    if (mt.empty()) mt = std::string(hint);
+    refuse_schema1(doc, mt);
+    return {std::move(doc), std::move(mt)};
+}
+
 // config.Labels maps strings to strings (docker and containerd refuse anything else when they
 // decode a config); a nested value would only reach inspect and analyze as a surprise.
 void check_labels(const json& doc) {
@@ -262,10 +273,7 @@ json Descriptor::to_json() const {
 }
 
 Manifest Manifest::parse(std::string_view text, std::string_view hint) {
-    json doc = parse_json(text, "image manifest");
-    std::string mt = declared_media_type(doc);
-    if (mt.empty()) mt = std::string(hint);
-    refuse_schema1(doc, mt);
+    auto [doc, mt] = parse_document(text, hint, "image manifest");
     if (media::is_index(mt))
         throw Error(Errc::invalid, "expected an image manifest but found an index (" + mt + ")");
     if (mt.empty()) mt = media::oci_manifest; // OCI allows omitting mediaType
@@ -288,10 +296,7 @@ json Manifest::to_json() const {
 }
 
 Index Index::parse(std::string_view text, std::string_view hint) {
-    json doc = parse_json(text, "image index");
-    std::string mt = declared_media_type(doc);
-    if (mt.empty()) mt = std::string(hint);
-    refuse_schema1(doc, mt);
+    auto [doc, mt] = parse_document(text, hint, "image index");
     if (mt.empty()) mt = media::oci_index;
     if (!media::is_index(mt))
         throw Error(Errc::invalid, "expected an image index but found \"" + mt + "\"");
