@@ -1,5 +1,7 @@
 // Renderings of the GPU vendor inventory (analyze/gpu_inventory.hpp): JSON and text.
 #include "analyze/gpu_inventory.hpp"
+#include "util/columns.hpp"
+#include "util/text.hpp"
 #include "util/units.hpp"
 
 #include <algorithm>
@@ -63,35 +65,6 @@ nlohmann::json to_json(const GpuInventory& g) {
             {"texts_skipped", g.texts_skipped}};
 }
 
-namespace {
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-    std::string o;
-    for (auto& s : v) o += (o.empty() ? "" : sep) + s;
-    return o;
-}
-
-std::string table_of(const std::vector<std::vector<std::string>>& rows) {
-    std::vector<std::size_t> w;
-    for (auto& r : rows)
-        for (std::size_t i = 0; i < r.size(); ++i) {
-            if (w.size() <= i) w.push_back(0);
-            w[i] = std::max(w[i], r[i].size());
-        }
-    std::string out;
-    for (auto& r : rows) {
-        std::string line;
-        for (std::size_t i = 0; i < r.size(); ++i) {
-            line += r[i];
-            if (i + 1 < r.size()) line += std::string(w[i] - r[i].size() + 3, ' ');
-        }
-        out += line + "\n";
-    }
-    return out;
-}
-
-} // namespace
-
 std::string render_text(const GpuInventory& g) {
     if (g.empty()) return {};
     std::string o = "\nGPU vendor components (per layer; facts from the image and gantry's "
@@ -100,14 +73,15 @@ std::string render_text(const GpuInventory& g) {
         {"LAYER", "COMPONENT", "VERSION", "FILES", "SIZE", "LICENCE (FROM)", "LISTED"}};
     for (auto& c : g.components)
         rows.push_back(
-            {std::to_string(c.layer + 1), c.name, c.versions.empty() ? "-" : join(c.versions, ","),
+            {std::to_string(c.layer + 1), c.name,
+             c.versions.empty() ? "-" : text::join(c.versions, ","),
              std::to_string(c.files) +
                  (c.final_files != c.files ? " (" + std::to_string(c.final_files) + " final)" : ""),
              units::human_size(c.bytes),
              (c.licence_name.empty() ? "not in the table" : c.licence_name) + " (" +
                  (c.licence_from.empty() ? "-" : c.licence_from) + ")",
              c.list.empty() ? "-" : (c.listed == 1 ? "yes" : "no")});
-    o += table_of(rows);
+    o += text::columns(rows);
     for (auto& [lic, v] : g.lists)
         for (auto& c : g.components)
             if (c.licence == lic) {

@@ -1,14 +1,12 @@
 #include "analyze/licence_check.hpp"
 
 #include "gpu_components/table.hpp"
+#include "util/config_file.hpp"
 #include "util/error.hpp"
-#include "util/fs.hpp"
 #include "util/yaml.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <map>
-#include <unistd.h>
 
 namespace gantry::analyze {
 
@@ -54,15 +52,7 @@ LicenceCheck mode_of(const std::string& file, const yaml::Node& n, const std::st
 
 LicencePolicy parse_licence_policy(const std::string& text, const std::string& file) {
     LicencePolicy p;
-    yaml::Node doc;
-    try {
-        doc = yaml::parse(text);
-    } catch (const yaml::SyntaxError& e) {
-        throw Error(Errc::invalid,
-                    "gantry's config file " + file + " line " + std::to_string(e.line) + ": " +
-                        e.message,
-                    kExample);
-    }
+    yaml::Node doc = config_file::parse(text, file, kExample);
     if (doc.is_null()) return p;
     if (!doc.is_map()) bad(file, doc, "gantry's config file is not a mapping");
     const yaml::Node* lc = doc.find("licence_check");
@@ -97,29 +87,10 @@ LicencePolicy parse_licence_policy(const std::string& text, const std::string& f
     return p;
 }
 
-std::string config_file_path() {
-    if (const char* p = std::getenv("GANTRY_CONFIG"); p && *p) return p;
-    std::string user;
-    if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x)
-        user = std::string(x) + "/gantry/config.yaml";
-    else if (const char* h = std::getenv("HOME"); h && *h)
-        user = std::string(h) + "/.config/gantry/config.yaml";
-    if (!user.empty() && ::access(user.c_str(), F_OK) == 0) return user;
-    if (::access("/etc/gantry/config.yaml", F_OK) == 0) return "/etc/gantry/config.yaml";
-    return "";
-}
-
 LicencePolicy load_licence_policy() {
-    std::string file = config_file_path();
+    std::string file = config_file::path();
     if (file.empty()) return {};
-    std::string text;
-    try {
-        text = fs::read_file(file, 1u << 20);
-    } catch (const Error& e) {
-        throw Error(Errc::io, "cannot read gantry's config file " + file + ": " + e.message(),
-                    "fix or remove it (GANTRY_CONFIG names another)");
-    }
-    return parse_licence_policy(text, file);
+    return parse_licence_policy(config_file::read(file), file);
 }
 
 LicenceCheck licence_mode(const LicencePolicy& p, const std::string& registry,

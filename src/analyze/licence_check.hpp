@@ -36,11 +36,7 @@ struct LicencePolicy {
 // other modules' and are not looked at.
 LicencePolicy parse_licence_policy(const std::string& yaml_text, const std::string& file);
 
-// gantry's config file: $GANTRY_CONFIG, else ${XDG_CONFIG_HOME:-~/.config}/gantry/config.yaml,
-// else /etc/gantry/config.yaml; "" when there is none.
-std::string config_file_path();
-
-// The policy of the config file (config_file_path()); the defaults when there is none.
+// The policy of gantry's config file (config_file::path()); the defaults when there is none.
 // Error(io) naming the file when it cannot be read.
 LicencePolicy load_licence_policy();
 

@@ -1,5 +1,6 @@
 // Renderings of a report: the aligned table, JSON, and the treemap data the HTML page draws.
 #include "analyze/analyze.hpp"
+#include "util/columns.hpp"
 #include "util/units.hpp"
 
 #include <algorithm>
@@ -17,25 +18,6 @@ std::string pct(double r) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.2f%%", r * 100);
     return buf;
-}
-
-std::string table(const std::vector<std::vector<std::string>>& rows) {
-    std::vector<std::size_t> w;
-    for (auto& r : rows)
-        for (std::size_t i = 0; i < r.size(); ++i) {
-            if (w.size() <= i) w.push_back(0);
-            w[i] = std::max(w[i], r[i].size());
-        }
-    std::string out;
-    for (auto& r : rows) {
-        std::string line;
-        for (std::size_t i = 0; i < r.size(); ++i) {
-            line += r[i];
-            if (i + 1 < r.size()) line += std::string(w[i] - r[i].size() + 3, ' ');
-        }
-        out += line + "\n";
-    }
-    return out;
 }
 
 std::string one_line(std::string s, std::size_t max) {
@@ -191,7 +173,7 @@ std::string render_text(const Report& r, std::size_t max_paths) {
                         units::human_size(l.size), std::to_string(l.files),
                         one_line(l.created_by, 70)});
     }
-    o += table(rows);
+    o += text::columns(rows);
     char buf[256];
     std::snprintf(buf, sizeof buf, "\nEfficiency score: %.4f %%\n", r.dive.efficiency * 100);
     o += buf;
@@ -210,7 +192,7 @@ std::string render_text(const Report& r, std::size_t max_paths) {
             if (x.cumulative == 0) break;
             ir.push_back({std::to_string(x.count), units::human_size(x.cumulative), "/" + x.path});
         }
-        if (ir.size() > 1) o += table(ir);
+        if (ir.size() > 1) o += text::columns(ir);
     }
     if (r.tailor) o += "\n" + render_text(*r.tailor);
     o += render_text(r.gpu);
@@ -223,7 +205,7 @@ std::string render_text(const Report& r, std::size_t max_paths) {
     for (auto& f : r.findings)
         fr.push_back(
             {f.id, f.severity, units::human_size(f.bytes), std::to_string(f.count), f.message});
-    o += table(fr);
+    o += text::columns(fr);
     o += "\n";
     for (auto& f : r.findings) {
         o += f.id + ": " + f.message + "\n";

@@ -30,4 +30,8 @@ Spec load(const std::filesystem::path& path, bool validate = true);
 // permissions, hook names, timeouts > 0, mount paths, net devices, intelRdt closID.
 std::vector<std::string> validate(const Spec& spec);
 
+// A spec gantry generated, ready to write: its cdiVersion set to minimum_version(), then
+// validated. Error(internal) naming the first problem: gantry built a spec it must not write.
+void finish_generated(Spec& spec);
+
 } // namespace gantry::cdi

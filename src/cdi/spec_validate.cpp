@@ -3,6 +3,7 @@
 #include "cdi/spec_detail.hpp"
 #include "cdi/spec_read.hpp"
 #include "cdi/spec_versions.hpp"
+#include "util/error.hpp"
 
 #include <algorithm>
 #include <array>
@@ -136,6 +137,12 @@ std::vector<std::string> validate(const Spec& s) {
     }
     validate_edits(s.edits, "containerEdits", out);
     return out;
+}
+
+void finish_generated(Spec& spec) {
+    spec.cdi_version = minimum_version(spec);
+    if (auto problems = validate(spec); !problems.empty())
+        throw Error(Errc::internal, "generated CDI spec is invalid: " + problems.front());
 }
 
 } // namespace gantry::cdi

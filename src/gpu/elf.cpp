@@ -4,6 +4,7 @@
 #include "util/fd.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -89,16 +90,11 @@ class FileSource final : public Source {
     std::string head_;
 };
 
-bool host_little() {
-    const std::uint16_t probe = 1;
-    unsigned char b;
-    std::memcpy(&b, &probe, 1);
-    return b == 1;
-}
+constexpr bool host_little = std::endian::native == std::endian::little;
 
 class Reader {
   public:
-    Reader(const Source& src, bool little) : src_(src), swap_(little != host_little()) {}
+    Reader(const Source& src, bool little) : src_(src), swap_(little != host_little) {}
 
     template <typename T>
     T get(std::uint64_t off) const {

@@ -3,6 +3,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
+#include <bit>
 #include <cstring>
 
 namespace gantry::gpu::ldcache {
@@ -19,12 +20,7 @@ constexpr std::uint64_t new_align = 8;                         // alignof(cache_
 constexpr std::uint32_t extension_magic = 0xeaa42174;
 constexpr std::uint32_t extension_tag_generator = 0;
 
-bool host_is_little() {
-    const std::uint16_t probe = 1;
-    unsigned char b;
-    std::memcpy(&b, &probe, 1);
-    return b == 1;
-}
+constexpr bool host_little = std::endian::native == std::endian::little;
 
 // Bounds-checked reads of native-endian integers (ldconfig writes host order).
 class View {
@@ -94,12 +90,22 @@ std::string read_generator(const View& v, std::uint64_t base, std::uint32_t ext_
 
 // New format at `base`: magic[17] version[3] nlibs len_strings flags pad[3] extension_offset
 // unused[3], then nlibs entries {flags key value osversion hwcap}; strings are relative to base.
+// What old and new entries share at E: flags, then the key's and the value's offsets into the
+// strings at STRINGS.
+Entry entry_at(const View& v, std::uint64_t e, std::uint64_t strings) {
+    Entry en;
+    en.flags = v.get<std::int32_t>(e, "entry");
+    en.key = v.str(strings, v.get<std::uint32_t>(e + 4, "entry"));
+    en.value = v.str(strings, v.get<std::uint32_t>(e + 8, "entry"));
+    return en;
+}
+
 void parse_new(const View& v, std::uint64_t base, Cache& out) {
     if (!v.has(base, new_header_size)) throw Error(Errc::invalid, "ld.so.cache header truncated");
     std::uint32_t nlibs = v.get<std::uint32_t>(base + 20, "nlibs");
     std::uint8_t endian = v.get<std::uint8_t>(base + 28, "flags") & 3;
     if (endian == 1) throw Error(Errc::invalid, "ld.so.cache has an invalid byte-order flag");
-    if ((endian == 2 && !host_is_little()) || (endian == 3 && host_is_little()))
+    if ((endian == 2 && !host_little) || (endian == 3 && host_little))
         throw Error(Errc::unsupported, "ld.so.cache was written for the other byte order");
     std::uint32_t ext_off = v.get<std::uint32_t>(base + 32, "extension offset");
     std::uint64_t first = base + new_header_size;
@@ -108,10 +114,7 @@ void parse_new(const View& v, std::uint64_t base, Cache& out) {
     out.entries.reserve(nlibs);
     for (std::uint32_t i = 0; i < nlibs; ++i) {
         std::uint64_t e = first + std::uint64_t{i} * new_entry_size;
-        Entry en;
-        en.flags = v.get<std::int32_t>(e, "entry");
-        en.key = v.str(base, v.get<std::uint32_t>(e + 4, "entry"));
-        en.value = v.str(base, v.get<std::uint32_t>(e + 8, "entry"));
+        Entry en = entry_at(v, e, base);
         en.osversion = v.get<std::uint32_t>(e + 12, "entry");
         en.hwcap = v.get<std::uint64_t>(e + 16, "entry");
         out.entries.push_back(std::move(en));
@@ -145,11 +148,7 @@ Cache parse(std::string_view data) {
     out.entries.reserve(nlibs);
     for (std::uint32_t i = 0; i < nlibs; ++i) {
         std::uint64_t e = old_header_size + std::uint64_t{i} * old_entry_size;
-        Entry en;
-        en.flags = v.get<std::int32_t>(e, "entry");
-        en.key = v.str(strings, v.get<std::uint32_t>(e + 4, "entry"));
-        en.value = v.str(strings, v.get<std::uint32_t>(e + 8, "entry"));
-        out.entries.push_back(std::move(en));
+        out.entries.push_back(entry_at(v, e, strings));
     }
     return out;
 }

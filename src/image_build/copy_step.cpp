@@ -300,22 +300,10 @@ namespace {
 
 // The id NAME has in an /etc/passwd or /etc/group text (first field name, third the id).
 std::optional<std::uint32_t> lookup_id(const std::string& text, const std::string& name) {
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-        auto end = text.find('\n', pos);
-        std::string line = text.substr(pos, end == std::string::npos ? end : end - pos);
-        pos = end == std::string::npos ? text.size() : end + 1;
-        std::vector<std::string> f;
-        std::size_t a = 0;
-        for (;;) {
-            auto c = line.find(':', a);
-            f.push_back(line.substr(a, c == std::string::npos ? c : c - a));
-            if (c == std::string::npos) break;
-            a = c + 1;
-        }
-        if (f.size() >= 3 && f[0] == name && !f[2].empty() &&
-            f[2].find_first_not_of("0123456789") == std::string::npos && f[2].size() < 10)
-            return static_cast<std::uint32_t>(std::stoul(f[2]));
+    for (auto line : text::lines(text)) {
+        auto f = text::split(line, ':');
+        if (f.size() >= 3 && f[0] == name && f[2].size() < 10 && text::all_digits(f[2]))
+            return text::to_u32(f[2]);
     }
     return std::nullopt;
 }

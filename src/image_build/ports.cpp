@@ -1,6 +1,7 @@
 #include "image_build/ports.hpp"
 
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <arpa/inet.h>
 #include <cctype>
@@ -49,17 +50,13 @@ std::pair<long, long> port_range(const std::string& s, const std::string& word) 
 
 std::vector<std::string> exposed_ports(const std::string& word) {
     // [IP:]HOSTPORT:PORT: the last part is the container's port
-    std::vector<std::string> parts;
-    std::size_t from = 0;
-    for (;;) {
-        auto c = word.find(':', from);
-        parts.push_back(word.substr(from, c == std::string::npos ? c : c - from));
-        if (c == std::string::npos) break;
-        from = c + 1;
-    }
-    std::string port = parts.back(), host_port, ip;
+    auto parts = text::split(word, ':');
+    std::string port = parts.empty() ? "" : std::string(parts.back()), host_port, ip;
     if (parts.size() >= 2) host_port = parts[parts.size() - 2];
-    for (std::size_t i = 0; i + 2 < parts.size(); ++i) ip += (i ? ":" : "") + parts[i];
+    for (std::size_t i = 0; i + 2 < parts.size(); ++i) {
+        if (i) ip += ':';
+        ip += parts[i];
+    }
 
     auto slash = port.find('/');
     std::string proto = slash == std::string::npos ? "" : port.substr(slash + 1);

@@ -96,6 +96,30 @@ std::map<std::string, std::string> annotations_of(const json& j, const std::stri
     return out;
 }
 
+// The descriptors of the array J[KEY] (WHERE's), each named "ENTRY i" in errors.
+std::vector<Descriptor> descriptors_of(const json& j, const char* key, const std::string& where,
+                                       const std::string& entry) {
+    const json& list = require(j, key, json::value_t::array, where);
+    std::vector<Descriptor> out;
+    for (size_t i = 0; i < list.size(); ++i)
+        out.push_back(Descriptor::from_json(list[i], entry + " " + std::to_string(i)));
+    return out;
+}
+
+// A manifest's or an index's document: schemaVersion 2, its media type, LIST under KEY, and
+// annotations when there are any.
+json document_json(const std::string& media_type, const char* key,
+                   const std::vector<Descriptor>& list,
+                   const std::map<std::string, std::string>& annotations) {
+    json j;
+    j["schemaVersion"] = 2;
+    j["mediaType"] = media_type;
+    j[key] = json::array();
+    for (auto& d : list) j[key].push_back(d.to_json());
+    if (!annotations.empty()) j["annotations"] = annotations;
+    return j;
+}
+
 void refuse_schema1(const json& doc, std::string_view mt) {
     bool v1 = mt == media::docker_schema1 || mt == media::docker_schema1_signed;
     if (doc.is_object() && doc.contains("schemaVersion") && doc["schemaVersion"] == 1) v1 = true;
@@ -104,6 +128,17 @@ void refuse_schema1(const json& doc, std::string_view mt) {
                     "image uses a Docker schema 1 manifest, which is deprecated and not supported",
                     "convert it with `skopeo copy --format v2s2 SRC DST`, or rebuild and push it "
                     "with a current docker/podman");
+}
+
+// TEXT parsed as WHAT ("image manifest"): the document and its media type, the declared one or
+// else HINT; a Docker schema 1 document is refused.
+std::pair<json, std::string> parse_document(std::string_view text, std::string_view hint,
+                                            const char* what) {
+    json doc = parse_json(text, what);
+    std::string mt = declared_media_type(doc);
+    if (mt.empty()) mt = std::string(hint);
+    refuse_schema1(doc, mt);
+    return {std::move(doc), std::move(mt)};
 }
 
 // config.Labels maps strings to strings (docker and containerd refuse anything else when they
@@ -238,10 +273,7 @@ json Descriptor::to_json() const {
 }
 
 Manifest Manifest::parse(std::string_view text, std::string_view hint) {
-    json doc = parse_json(text, "image manifest");
-    std::string mt = declared_media_type(doc);
-    if (mt.empty()) mt = std::string(hint);
-    refuse_schema1(doc, mt);
+    auto [doc, mt] = parse_document(text, hint, "image manifest");
     if (media::is_index(mt))
         throw Error(Errc::invalid, "expected an image manifest but found an index (" + mt + ")");
     if (mt.empty()) mt = media::oci_manifest; // OCI allows omitting mediaType
@@ -252,49 +284,31 @@ Manifest Manifest::parse(std::string_view text, std::string_view hint) {
     m.media_type = mt;
     m.config = Descriptor::from_json(require(doc, "config", json::value_t::object, "manifest"),
                                      "manifest config");
-    const json& layers = require(doc, "layers", json::value_t::array, "manifest");
-    for (size_t i = 0; i < layers.size(); ++i)
-        m.layers.push_back(Descriptor::from_json(layers[i], "manifest layer " + std::to_string(i)));
+    m.layers = descriptors_of(doc, "layers", "manifest", "manifest layer");
     m.annotations = annotations_of(doc, "manifest");
     return m;
 }
 
 json Manifest::to_json() const {
-    json j;
-    j["schemaVersion"] = 2;
-    j["mediaType"] = media_type;
+    json j = document_json(media_type, "layers", layers, annotations);
     j["config"] = config.to_json();
-    j["layers"] = json::array();
-    for (auto& l : layers) j["layers"].push_back(l.to_json());
-    if (!annotations.empty()) j["annotations"] = annotations;
     return j;
 }
 
 Index Index::parse(std::string_view text, std::string_view hint) {
-    json doc = parse_json(text, "image index");
-    std::string mt = declared_media_type(doc);
-    if (mt.empty()) mt = std::string(hint);
-    refuse_schema1(doc, mt);
+    auto [doc, mt] = parse_document(text, hint, "image index");
     if (mt.empty()) mt = media::oci_index;
     if (!media::is_index(mt))
         throw Error(Errc::invalid, "expected an image index but found \"" + mt + "\"");
     Index idx;
     idx.media_type = mt;
-    const json& ms = require(doc, "manifests", json::value_t::array, "index");
-    for (size_t i = 0; i < ms.size(); ++i)
-        idx.manifests.push_back(Descriptor::from_json(ms[i], "index entry " + std::to_string(i)));
+    idx.manifests = descriptors_of(doc, "manifests", "index", "index entry");
     idx.annotations = annotations_of(doc, "index");
     return idx;
 }
 
 json Index::to_json() const {
-    json j;
-    j["schemaVersion"] = 2;
-    j["mediaType"] = media_type;
-    j["manifests"] = json::array();
-    for (auto& m : manifests) j["manifests"].push_back(m.to_json());
-    if (!annotations.empty()) j["annotations"] = annotations;
-    return j;
+    return document_json(media_type, "manifests", manifests, annotations);
 }
 
 ImageConfig ImageConfig::parse(std::string_view text) {

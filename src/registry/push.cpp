@@ -7,12 +7,12 @@
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/parallel.hpp"
 
-#include <atomic>
+#include <algorithm>
 #include <fcntl.h>
 #include <map>
 #include <mutex>
-#include <thread>
 
 namespace gantry::registry {
 
@@ -182,17 +182,9 @@ PushResult push(store::Store& store, const std::string& src, const std::string& 
 
     PushResult res;
     res.blobs = blobs.size();
-    std::atomic<std::size_t> next{0};
     std::mutex mu;
-    std::exception_ptr first;
-    auto worker = [&] {
-        for (;;) {
-            std::size_t i = next++;
-            if (i >= blobs.size()) return;
-            {
-                std::lock_guard l(mu);
-                if (first) return;
-            }
+    try {
+        parallel_for(blobs.size(), std::max(1u, opt.jobs), [&](std::size_t i) {
             try {
                 Outcome o = pusher.blob(blobs[i], bars[i]);
                 std::lock_guard l(mu);
@@ -201,24 +193,17 @@ PushResult push(store::Store& store, const std::string& src, const std::string& 
                                           : res.mounted)++;
             } catch (...) {
                 progress.finish(bars[i], Progress::State::failed);
-                std::lock_guard l(mu);
-                if (!first) first = std::current_exception();
+                throw;
             }
-        }
-    };
-    std::vector<std::thread> threads;
-    unsigned n = std::max(1u, std::min<unsigned>(opt.jobs, static_cast<unsigned>(blobs.size())));
-    for (unsigned i = 1; i < n; ++i) threads.emplace_back(worker);
-    worker();
-    for (auto& t : threads) t.join();
-    progress.stop();
-    if (first) {
-        try {
-            std::rethrow_exception(first);
-        } catch (const Error& e) {
-            throw e.with_context("pushing to " + dest.familiar());
-        }
+        });
+    } catch (const Error& e) {
+        progress.stop();
+        throw e.with_context("pushing to " + dest.familiar());
+    } catch (...) {
+        progress.stop();
+        throw;
     }
+    progress.stop();
 
     std::string mt = manifest.media_type.empty() ? oci::media::oci_manifest : manifest.media_type;
     std::string target = dest.digest.empty() ? dest.tag_or_latest() : dest.digest;

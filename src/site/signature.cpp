@@ -117,6 +117,16 @@ struct Data {
     }
     Data(const Data&) = delete;
     Data& operator=(const Data&) = delete;
+
+    // The bytes written into it; the data object is released.
+    std::string take() {
+        std::size_t n = 0;
+        char* mem = g.data_release_and_get_mem(d, &n);
+        d = nullptr;
+        std::string bytes(mem ? mem : "", mem ? n : 0);
+        if (mem) g.free(mem);
+        return bytes;
+    }
 };
 
 bool name_only_text(std::string_view s) {
@@ -202,12 +212,7 @@ std::string gpg_verify(const std::string& sig, const std::vector<std::string>& k
     bool known = false;
     for (auto& t : trusted) known = known || t == fpr;
     if (!known) refused("signed by key " + fpr + ", which the policy does not trust");
-    std::size_t n = 0;
-    char* mem = g.data_release_and_get_mem(out.d, &n);
-    out.d = nullptr;
-    std::string payload(mem ? mem : "", mem ? n : 0);
-    if (mem) g.free(mem);
-    return payload;
+    return out.take();
 }
 
 namespace {
@@ -315,12 +320,7 @@ std::string gpg_sign(const std::string& payload, const std::string& key_id) {
     auto* res = g.op_sign_result(c.ctx);
     if (!res || res->invalid_signers || !res->signatures)
         fail("the key cannot sign", GPG_ERR_UNUSABLE_SECKEY);
-    std::size_t n = 0;
-    char* mem = g.data_release_and_get_mem(out.d, &n);
-    out.d = nullptr;
-    std::string sig(mem ? mem : "", mem ? n : 0);
-    if (mem) g.free(mem);
-    return sig;
+    return out.take();
 }
 
 void check_signing_key(const std::string& key_id) {

@@ -1,6 +1,7 @@
 #include "slim/slim.hpp"
 
 #include "layer/single_layer_manifest.hpp"
+#include "layer/stream.hpp"
 #include "layer/tar_reader.hpp"
 #include "slim/strip.hpp"
 #include "slim/tailor_record.hpp"
@@ -209,18 +210,8 @@ SlimResult slim_image(store::Store& store, const store::Image& img, const analyz
         if (!fd) throw sys_error(errno, "cannot open layer blob " + d.str());
         std::string what = "layer " + std::to_string(i + 1) + " (" + d.str().substr(0, 19) + "…)";
         layer::FdReader raw(fd.get(), what);
-        std::vector<unsigned char> head(4096);
-        std::size_t got = 0;
-        while (got < head.size()) {
-            std::size_t n = raw.read(head.data() + got, head.size() - got);
-            if (n == 0) break;
-            got += n;
-        }
-        head.resize(got);
-        auto comp = oci::sniff_compression(head.data(), head.size());
-        layer::PrefixedReader pre(std::move(head), raw);
-        auto plain = layer::make_decompressor(comp, pre, what);
-        layer::TarReader in(*plain, what);
+        layer::SniffedStream plain(raw, what);
+        layer::TarReader in(plain.plain(), what);
         std::uint32_t k = 0;
         std::string name;
         const auto& es = scans[i].entries;

@@ -5,8 +5,8 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/inherited_fds.hpp"
 
-#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -16,7 +16,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -158,14 +157,7 @@ Facts read_facts(Image& image, bool want_passwd, const std::function<void()>& co
         if (::getppid() != parent) ::_exit(0);
         // only the image and the answer's pipe stay open (and stderr, for a failed confinement)
         int keep[] = {2, image.fd(), out.get()};
-        std::sort(std::begin(keep), std::end(keep));
-        unsigned from = 0;
-        for (int k : keep) {
-            if (static_cast<unsigned>(k) > from)
-                ::syscall(SYS_close_range, from, static_cast<unsigned>(k) - 1, 0u);
-            from = std::max(from, static_cast<unsigned>(k) + 1);
-        }
-        ::syscall(SYS_close_range, from, ~0u, 0u);
+        close_fds_except(keep);
         reader(image, out.get(), want_passwd, confine);
     }
     out.reset();

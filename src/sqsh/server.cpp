@@ -1,6 +1,7 @@
 #include "sqsh/server.hpp"
 
 #include "util/error.hpp"
+#include "util/inherited_fds.hpp"
 #include "util/library.hpp"
 #include "util/log.hpp"
 
@@ -15,7 +16,6 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -278,18 +278,6 @@ void op_statfs(fuse_req_t req, fuse_ino_t) {
     });
 }
 
-// Closes every descriptor but KEEP.
-void keep_only(std::vector<int> keep) {
-    std::sort(keep.begin(), keep.end());
-    unsigned from = 0;
-    for (int fd : keep) {
-        if (static_cast<unsigned>(fd) > from)
-            ::syscall(SYS_close_range, from, static_cast<unsigned>(fd) - 1, 0u);
-        from = std::max(from, static_cast<unsigned>(fd) + 1);
-    }
-    ::syscall(SYS_close_range, from, ~0u, 0u);
-}
-
 } // namespace
 
 Server::Server(std::shared_ptr<Tree> tree, IdView ids) : st_(std::make_shared<State>()) {
@@ -378,7 +366,7 @@ void Server::serve(Fd dev, std::function<void()> confine) {
         ::dup2(null, 1);
         std::vector<int> keep = st_->tree->descriptors();
         keep.insert(keep.end(), {0, 1, 2, null, st_->dev.get()});
-        keep_only(keep);
+        close_fds_except(keep);
         try {
             confine();
             st_->tree->after_confinement(); // a squashfs image's tables: parsed here, confined

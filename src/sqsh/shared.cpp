@@ -3,6 +3,7 @@
 #include "oci/image.hpp"
 #include "oci/reference.hpp"
 #include "store/images.hpp"
+#include "util/config_file.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
@@ -29,41 +30,11 @@ void add_unique(std::vector<std::string>& out, std::string dir) {
         out.push_back(std::move(dir));
 }
 
-// The config file to read: $GANTRY_CONFIG (must exist), else the user's, else the system's.
-std::string config_file() {
-    if (const char* p = std::getenv("GANTRY_CONFIG"); p && *p) return p;
-    std::string user;
-    if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x)
-        user = std::string(x) + "/gantry/config.yaml";
-    else if (const char* h = std::getenv("HOME"); h && *h)
-        user = std::string(h) + "/.config/gantry/config.yaml";
-    if (!user.empty() && ::access(user.c_str(), F_OK) == 0) return user;
-    if (::access("/etc/gantry/config.yaml", F_OK) == 0) return "/etc/gantry/config.yaml";
-    return "";
-}
-
 void add_config_stores(std::vector<std::string>& out) {
-    auto file = config_file();
+    auto file = config_file::path();
     if (file.empty()) return;
-    std::string text;
-    try {
-        text = fs::read_file(file, 1u << 20);
-    } catch (const Error& e) {
-        throw Error(Errc::io, "cannot read gantry's config file " + file + ": " + e.message(),
-                    "fix or remove it (GANTRY_CONFIG names another)");
-    }
-    yaml::Node doc;
-    try {
-        doc = yaml::parse(text);
-    } catch (const yaml::SyntaxError& e) {
-        throw Error(Errc::invalid,
-                    "gantry's config file " + file + " line " + std::to_string(e.line) + ": " +
-                        e.message,
-                    "it is YAML, e.g. `image_stores: [/shared/gantry]`");
-    } catch (const Error& e) {
-        throw Error(Errc::invalid, "gantry's config file " + file + ": " + e.message(),
-                    "it is YAML, e.g. `image_stores: [/shared/gantry]`");
-    }
+    yaml::Node doc = config_file::parse(config_file::read(file), file,
+                                        "it is YAML, e.g. `image_stores: [/shared/gantry]`");
     if (doc.kind == yaml::Node::Kind::null) return;
     const yaml::Node* list = doc.kind == yaml::Node::Kind::map ? doc.find("image_stores") : nullptr;
     if (doc.kind != yaml::Node::Kind::map)

@@ -9,10 +9,10 @@
 #include "gpu_vendors/amd/topology.hpp"
 #include "gpu_vendors/amd/wsl.hpp"
 #include "util/error.hpp"
+#include "util/lap_timer.hpp"
 #include "util/log.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <sys/stat.h>
 
 namespace gantry::gpu_vendors::amd {
@@ -79,14 +79,7 @@ class Amd final : public Backend {
     void add_to_run(const RunContext& ctx, oci::RuntimeSpec& spec) const override {
         auto request = gpu_vendors::amd::parse_request(ctx.env, ctx.gpus);
         if (!request.inject) return;
-        auto t0 = std::chrono::steady_clock::now();
-        auto phase = [&t0](const char* what) { // --debug: where a GPU start spends its time
-            auto now = std::chrono::steady_clock::now();
-            log::debug(std::string(what) + ": " +
-                       std::to_string(std::chrono::duration<double, std::milli>(now - t0).count()) +
-                       " ms");
-            t0 = now;
-        };
+        log::LapTimer phase; // --debug: where a GPU start spends its time
         if (auto w = wsl_host(ctx.roots)) {
             warn_wsl_selection(request);
             inject_wsl(spec, *w, ctx.env); // the host's problems first: --no-require cannot help
@@ -98,7 +91,7 @@ class Amd final : public Backend {
                                                       cache_below(ctx.cache_dir, "amd-gpu-cache"));
         require_usable(host, request);
         auto sel = gpu_vendors::amd::select(host, request);
-        phase("amd gpu discovery");
+        phase.lap("amd gpu discovery");
         if (sel.gpus.empty()) return;
         // The caller must be able to open the nodes: said before the doctor's rules, which
         // could only say it less precisely.
@@ -108,9 +101,9 @@ class Amd final : public Backend {
                                           cache_below(ctx.cache_dir, "amd-doctor-cache"));
         findings.insert(findings.end(), more.begin(), more.end());
         apply_policy(findings, ctx.no_require ? "--no-require" : nullptr);
-        phase("pre-launch checks");
+        phase.lap("pre-launch checks");
         inject(spec, host, sel.gpus, ctx.caller);
-        phase("injection plan");
+        phase.lap("injection plan");
     }
 
     cdi::Spec generate_cdi(const Roots& roots, const CdiOptions& options,

@@ -15,7 +15,6 @@
 #include "gpu_vendors/amd/cdi.hpp"
 
 #include "cdi/spec_read.hpp"
-#include "cdi/spec_versions.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -143,9 +142,7 @@ cdi::Spec generate_cdi(const gpu_vendors::amd::Host& host, const CdiOptions& opt
     all.device_nodes.push_back(kfd);
     spec.devices.push_back({"all", {}, all});
 
-    spec.cdi_version = cdi::minimum_version(spec);
-    if (auto problems = cdi::validate(spec); !problems.empty())
-        throw Error(Errc::internal, "generated CDI spec is invalid: " + problems.front());
+    cdi::finish_generated(spec);
     return spec;
 }
 

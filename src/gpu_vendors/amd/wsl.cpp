@@ -1,7 +1,6 @@
 #include "gpu_vendors/amd/wsl.hpp"
 
 #include "cdi/spec_read.hpp"
-#include "cdi/spec_versions.hpp"
 #include "gpu_vendors/amd/doctor.hpp"
 #include "gpu_vendors/amd/request.hpp"
 #include "gpu_vendors/device_nodes.hpp"
@@ -207,9 +206,7 @@ cdi::Spec generate_wsl_cdi(const WslHost& host) {
     e.mounts.push_back({host.rocdxg, kRocdxgIn, ro, {}});
     e.env.push_back(std::string(kDetection) + "=1");
     spec.devices.push_back({"all", {}, e});
-    spec.cdi_version = cdi::minimum_version(spec);
-    if (auto problems = cdi::validate(spec); !problems.empty())
-        throw Error(Errc::internal, "generated CDI spec is invalid: " + problems.front());
+    cdi::finish_generated(spec);
     return spec;
 }
 

@@ -7,10 +7,10 @@
 #include "gpu_vendors/nvidia/inject.hpp"
 #include "gpu_vendors/nvidia/request.hpp"
 #include "util/error.hpp"
+#include "util/lap_timer.hpp"
 #include "util/log.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <sys/stat.h>
 
@@ -62,14 +62,7 @@ class Nvidia final : public Backend {
     void add_to_run(const RunContext& ctx, oci::RuntimeSpec& spec) const override {
         auto request = gpu_vendors::nvidia::parse_request(ctx.env, ctx.gpus);
         if (!request.inject) return;
-        auto t0 = std::chrono::steady_clock::now();
-        auto phase = [&t0](const char* what) { // --debug: where a GPU start spends its time
-            auto now = std::chrono::steady_clock::now();
-            log::debug(std::string(what) + ": " +
-                       std::to_string(std::chrono::duration<double, std::milli>(now - t0).count()) +
-                       " ms");
-            t0 = now;
-        };
+        log::LapTimer phase; // --debug: where a GPU start spends its time
         auto host = gpu_vendors::nvidia::discover_cached(discover_options(ctx.roots),
                                                          cache_below(ctx.cache_dir, "gpu-cache"));
         std::string why;
@@ -78,7 +71,7 @@ class Nvidia final : public Backend {
         if (!why.empty()) log::warn(why);
         // gantry doctor's rules (driver vs the image's CUDA, NVIDIA_REQUIRE_*, kernels for the
         // selected GPUs, ...) before any namespace exists; cached per image, driver and GPUs.
-        phase("gpu discovery");
+        phase.lap("gpu discovery");
         auto facts =
             image_gpu_facts_cached(ctx.store, ctx.image, ctx.files, ctx.ref, ctx.env, host, request,
                                    sel, cache_below(ctx.cache_dir, "doctor-cache"));
@@ -87,10 +80,10 @@ class Nvidia final : public Backend {
                      : request.disable_require ? "NVIDIA_DISABLE_REQUIRE"
                                                : nullptr,
                      "--no-require (or NVIDIA_DISABLE_REQUIRE=true) runs it anyway");
-        phase("pre-launch checks and image layout");
+        phase.lap("pre-launch checks and image layout");
         gantry::gpu_vendors::nvidia::inject_gpus(spec, host, sel, request.caps, facts.layout,
                                                  ctx.state_dir);
-        phase("injection plan");
+        phase.lap("injection plan");
     }
 
     cdi::Spec generate_cdi(const Roots& roots, const CdiOptions& options,

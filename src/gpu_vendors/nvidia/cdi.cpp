@@ -347,9 +347,7 @@ cdi::Spec generate(const gpu_vendors::nvidia::Host& host, const GenerateOptions&
     if (!proc.empty() && proc != "/proc") params = {"--params", proc + "/driver/nvidia/params"};
     c.hooks.push_back(gantry_hook(opt.gantry_path, "disable-device-node-modification", params));
 
-    spec.cdi_version = cdi::minimum_version(spec);
-    if (auto problems = cdi::validate(spec); !problems.empty())
-        throw Error(Errc::internal, "generated CDI spec is invalid: " + problems.front());
+    cdi::finish_generated(spec);
     return spec;
 }
 

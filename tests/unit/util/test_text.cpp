@@ -1,3 +1,4 @@
+#include "util/columns.hpp"
 #include "util/text.hpp"
 
 #include <cctype>
@@ -10,6 +11,7 @@
 namespace util_text_test {
 
 using gantry::text::all_digits;
+using gantry::text::columns;
 using gantry::text::contains;
 using gantry::text::iequals;
 using gantry::text::join;
@@ -128,6 +130,13 @@ TEST(Text, JoinPutsTheSeparatorBetweenEveryTwo) {
     EXPECT_EQ(join(V{"a", "b"}, ""), "ab");
     V comps{"usr", "lib", "x"};
     EXPECT_EQ(join(std::span(comps).first(2), "/"), "usr/lib");
+}
+
+TEST(Text, ColumnsPadsEveryCellButTheLastToItsColumnPlusThree) {
+    EXPECT_EQ(columns({}), "");
+    EXPECT_EQ(columns({{"ID", "NAME"}, {"1", "a"}}), "ID   NAME\n1    a\n");
+    // a longer cell below widens its column for every row; a short row stops where it ends
+    EXPECT_EQ(columns({{"A", "B", "C"}, {"long", "x"}, {"y"}}), "A      B   C\nlong   x\ny\n");
 }
 
 TEST(Text, JoinEnglishListsAsAPersonDoes) {
