@@ -1,5 +1,6 @@
 #include "lazy/writer.hpp"
 
+#include "lazy/convert.hpp"
 #include "lazy/toc.hpp"
 #include "oci/image.hpp"
 #include "util/error.hpp"
@@ -291,39 +292,17 @@ EstargzLayer write_estargz(int in_fd, int out_fd, const std::string& what,
 
 oci::Digest convert_image(store::Store& store, const oci::Digest& manifest_digest,
                           std::uint64_t chunk_size) {
-    auto manifest = oci::Manifest::parse(store.read_blob(manifest_digest));
-    json config = json::parse(store.read_blob(manifest.config.digest), nullptr, false);
-    if (!config.is_object() || !config.contains("rootfs"))
-        throw Error(Errc::invalid,
-                    "the image config " + manifest.config.digest.str() + " has no rootfs");
-    json diff_ids = json::array();
-    oci::Manifest out;
-    out.media_type = oci::media::oci_manifest;
-    out.annotations = manifest.annotations;
-    for (auto& l : manifest.layers) {
-        std::string what = "layer " + l.digest.str();
-        Fd in(::open(store.blob_path(l.digest).c_str(), O_RDONLY | O_CLOEXEC));
-        if (!in)
-            throw_errno(what + " is not in the store",
-                        "pull the image again (its compressed layers are needed to convert it)");
-        auto pending = store.begin_blob();
-        EstargzLayer e = write_estargz(in.get(), pending.fd(), what, chunk_size);
-        pending.commit(e.digest);
-        oci::Descriptor d;
-        d.media_type = oci::media::oci_layer_gzip;
-        d.digest = e.digest;
-        d.size = static_cast<std::int64_t>(e.size);
-        d.annotations[kTocDigestAnnotation] = e.toc_digest;
-        d.annotations[kUncompressedSizeAnnotation] = std::to_string(e.tar_size);
-        out.layers.push_back(std::move(d));
-        diff_ids.push_back(e.diff_id.str());
-    }
-    config["rootfs"]["diff_ids"] = diff_ids;
-    std::string ctext = config.dump();
-    out.config.media_type = oci::media::oci_config;
-    out.config.digest = store.put_blob(ctext);
-    out.config.size = static_cast<std::int64_t>(ctext.size());
-    return store.put_blob(out.to_json().dump());
+    return convert_layers(store, manifest_digest, [&](int in, int out, const std::string& what) {
+        EstargzLayer e = write_estargz(in, out, what, chunk_size);
+        ConvertedLayer c;
+        c.descriptor.media_type = oci::media::oci_layer_gzip;
+        c.descriptor.digest = e.digest;
+        c.descriptor.size = static_cast<std::int64_t>(e.size);
+        c.descriptor.annotations[kTocDigestAnnotation] = e.toc_digest;
+        c.descriptor.annotations[kUncompressedSizeAnnotation] = std::to_string(e.tar_size);
+        c.diff_id = e.diff_id;
+        return c;
+    });
 }
 
 } // namespace gantry::lazy

@@ -1,5 +1,6 @@
 #include "lazy/zstd_chunked_writer.hpp"
 
+#include "lazy/convert.hpp"
 #include "lazy/tar_split.hpp"
 #include "oci/image.hpp"
 #include "util/error.hpp"
@@ -324,38 +325,16 @@ WrittenLayer write_layer(int in_fd, int out_fd, const std::string& what, std::ui
 
 oci::Digest convert_image(store::Store& store, const oci::Digest& manifest_digest,
                           std::uint64_t chunk_size) {
-    auto manifest = oci::Manifest::parse(store.read_blob(manifest_digest));
-    json config = json::parse(store.read_blob(manifest.config.digest), nullptr, false);
-    if (!config.is_object() || !config.contains("rootfs"))
-        throw Error(Errc::invalid,
-                    "the image config " + manifest.config.digest.str() + " has no rootfs");
-    json diff_ids = json::array();
-    oci::Manifest out;
-    out.media_type = oci::media::oci_manifest;
-    out.annotations = manifest.annotations;
-    for (auto& l : manifest.layers) {
-        std::string what = "layer " + l.digest.str();
-        Fd in(::open(store.blob_path(l.digest).c_str(), O_RDONLY | O_CLOEXEC));
-        if (!in)
-            throw_errno(what + " is not in the store",
-                        "pull the image again (its compressed layers are needed to convert it)");
-        auto pending = store.begin_blob();
-        WrittenLayer w = write_layer(in.get(), pending.fd(), what, chunk_size);
-        pending.commit(w.digest);
-        oci::Descriptor d;
-        d.media_type = kMediaType;
-        d.digest = w.digest;
-        d.size = static_cast<std::int64_t>(w.size);
-        d.annotations = annotations_of(w.layout);
-        out.layers.push_back(std::move(d));
-        diff_ids.push_back(w.diff_id.str());
-    }
-    config["rootfs"]["diff_ids"] = diff_ids;
-    std::string ctext = config.dump();
-    out.config.media_type = oci::media::oci_config;
-    out.config.digest = store.put_blob(ctext);
-    out.config.size = static_cast<std::int64_t>(ctext.size());
-    return store.put_blob(out.to_json().dump());
+    return convert_layers(store, manifest_digest, [&](int in, int out, const std::string& what) {
+        WrittenLayer w = write_layer(in, out, what, chunk_size);
+        ConvertedLayer c;
+        c.descriptor.media_type = kMediaType;
+        c.descriptor.digest = w.digest;
+        c.descriptor.size = static_cast<std::int64_t>(w.size);
+        c.descriptor.annotations = annotations_of(w.layout);
+        c.diff_id = w.diff_id;
+        return c;
+    });
 }
 
 } // namespace gantry::lazy::zstd_chunked

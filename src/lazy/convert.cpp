@@ -1,0 +1,41 @@
+#include "lazy/convert.hpp"
+
+#include "util/error.hpp"
+
+#include <fcntl.h>
+#include <nlohmann/json.hpp>
+
+namespace gantry::lazy {
+
+oci::Digest convert_layers(store::Store& store, const oci::Digest& manifest_digest,
+                           const LayerWriter& write) {
+    auto manifest = oci::Manifest::parse(store.read_blob(manifest_digest));
+    auto config = nlohmann::json::parse(store.read_blob(manifest.config.digest), nullptr, false);
+    if (!config.is_object() || !config.contains("rootfs"))
+        throw Error(Errc::invalid,
+                    "the image config " + manifest.config.digest.str() + " has no rootfs");
+    auto diff_ids = nlohmann::json::array();
+    oci::Manifest out;
+    out.media_type = oci::media::oci_manifest;
+    out.annotations = manifest.annotations;
+    for (auto& l : manifest.layers) {
+        std::string what = "layer " + l.digest.str();
+        Fd in(::open(store.blob_path(l.digest).c_str(), O_RDONLY | O_CLOEXEC));
+        if (!in)
+            throw_errno(what + " is not in the store",
+                        "pull the image again (its compressed layers are needed to convert it)");
+        auto pending = store.begin_blob();
+        ConvertedLayer c = write(in.get(), pending.fd(), what);
+        pending.commit(c.descriptor.digest);
+        out.layers.push_back(std::move(c.descriptor));
+        diff_ids.push_back(c.diff_id.str());
+    }
+    config["rootfs"]["diff_ids"] = diff_ids;
+    std::string ctext = config.dump();
+    out.config.media_type = oci::media::oci_config;
+    out.config.digest = store.put_blob(ctext);
+    out.config.size = static_cast<std::int64_t>(ctext.size());
+    return store.put_blob(out.to_json().dump());
+}
+
+} // namespace gantry::lazy
