@@ -1,5 +1,6 @@
 #include "engine/gpus.hpp"
 
+#include "engine/squashfs.hpp"
 #include "gpu_vendors/backend.hpp"
 #include "rootfs/image_files.hpp"
 #include "runtime/state.hpp"
@@ -20,7 +21,7 @@ void add_gpus(Prepared& p) {
         if (!caller.real_root && m.size > 1) caller.subid_maps = true;
     rootfs::LayerFiles layers(*p.store, p.view.image.config.diff_ids);
     std::optional<sqsh::SquashFiles> squash;
-    if (p.sqsh) squash.emplace(*p.sqsh);
+    if (p.sqsh) squash.emplace(*p.sqsh, squashfs_confinement());
     gpu_vendors::RunContext ctx{*p.store,
                                 p.view.image,
                                 squash ? static_cast<const rootfs::ImageFiles&>(*squash) : layers,

@@ -174,7 +174,7 @@ void check_cpu(Prepared& p) {
     std::string program = p.spec.args.empty() ? std::string() : p.spec.args[0];
     rootfs::LayerFiles layers(*p.store, p.view.image.config.diff_ids);
     std::optional<sqsh::SquashFiles> squash;
-    if (p.sqsh) squash.emplace(*p.sqsh);
+    if (p.sqsh) squash.emplace(*p.sqsh, squashfs_confinement());
     const rootfs::ImageFiles* files = &layers;
     if (squash) files = &*squash;
     if (p.lazy) files = nullptr;
