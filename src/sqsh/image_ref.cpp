@@ -53,16 +53,26 @@ rootfs::RunView run_view(const Facts& facts, const std::string& path) {
     return view_of(facts.header, facts.passwd, path);
 }
 
+// Each reader loads the tables first: a deferred image's root inode is in its superblock.
 bool SquashFiles::has(const std::string& path) const {
     return run_confined(
                image_, confine_,
-               [&path](Image& im) { return std::string(im.mode_of(path) ? "1" : "0"); }, 1) == "1";
+               [&path](Image& im) {
+                   im.open_tables();
+                   return std::string(im.mode_of(path) ? "1" : "0");
+               },
+               1) == "1";
 }
 
 std::string SquashFiles::read(const std::string& path) const {
     constexpr std::size_t max = 64u << 20;
     return run_confined(
-        image_, confine_, [&path](Image& im) { return im.read_file(path, max).value_or(""); }, max);
+        image_, confine_,
+        [&path](Image& im) {
+            im.open_tables();
+            return im.read_file(path, max).value_or("");
+        },
+        max);
 }
 
 std::vector<std::string> SquashFiles::list(const std::string& dir) const {
@@ -70,6 +80,7 @@ std::vector<std::string> SquashFiles::list(const std::string& dir) const {
     std::string answer = run_confined(
         image_, confine_,
         [&dir](Image& im) {
+            im.open_tables();
             std::string out;
             for (const auto& name : im.list_dir(dir)) put_field(out, name);
             return out;
@@ -94,6 +105,7 @@ int SquashFiles::open(const std::string& path) const {
     std::string found = run_confined(
         image_, confine_,
         [&path, target](Image& im) {
+            im.open_tables();
             auto data = im.read_file(path, 1u << 30);
             if (!data) return std::string("0");
             fs::write_all(target, data->data(), data->size(), path);

@@ -1,10 +1,10 @@
 // sqsh/confined and sqsh::SquashFiles: every read of a squashfs image past its superblock is made
 // by a forked process that called CONFINE first; gantry's own Image stays unparsed, and what the
 // process answers (an Error, a crash, too much) comes back as an error naming the file.
+#include "../support/temp_dir.hpp"
 #include "sqsh/confined.hpp"
 #include "sqsh/facts.hpp"
 #include "sqsh/image_ref.hpp"
-#include "support/temp_dir.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
