@@ -11,7 +11,7 @@ E2E_PARALLEL = $(if $(filter-out 0 1,$(E2E_WORKERS)),-n $(E2E_WORKERS) --dist lo
 
 .PHONY: all deps configure build build-gantry demo test unit e2e stress format format-check bench \
 	lint-corpus clean build-san build-asan unit-san test-asan e2e-asan e2e-asan-ci test-asan-ci fuzz-build \
-	fuzz fuzz-smoke test-gpu gpu-test-programs
+	fuzz fuzz-smoke test-gpu gpu-test-programs install deb build-types
 
 all: build
 
@@ -31,7 +31,7 @@ deps:
 CCACHE = $(if $(shell command -v ccache),-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 
 configure: deps
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CCACHE) >/dev/null
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGANTRY_WERROR=ON $(CCACHE) >/dev/null
 
 # everything: gantry, the Slurm plugin, the unit tests
 build: configure
@@ -39,7 +39,37 @@ build: configure
 
 # what the e2e and stress suites run (make test's unit suite runs in $(SAN_BUILD))
 build-gantry: configure
-	ninja -C $(BUILD) -j $(JOBS) gantry crash-disk $(if $(wildcard /usr/include/slurm/spank.h),spank_gantry gantry-hold)
+	ninja -C $(BUILD) -j $(JOBS) gantry gantry-docs crash-disk $(if $(wildcard /usr/include/slurm/spank.h),spank_gantry gantry-hold)
+
+# Install as Debian's tools do (docs/packaging.md): `make install PREFIX=/usr DESTDIR=/tmp/x`;
+# `make deb` makes the packages gantry_*.deb and gantry-slurm_*.deb in $(BUILD)/deb from the
+# tree built (CPack), without compiling anything again.
+PREFIX ?= /usr/local
+DESTDIR ?=
+install: build-gantry
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+deb: build-gantry
+	cd $(BUILD) && cpack -G DEB -B $(abspath $(BUILD))/deb
+	@ls $(BUILD)/deb/*.deb
+
+# A full build of each CMake build type and Debian's dpkg-buildflags, warnings as errors
+# (build-<type>/; minutes each, not part of make test: tests/e2e/test_build_types.py compiles the
+# units where types differed). BUILD_TYPES_CC=clang for clang.
+BUILD_TYPES_CC ?= gcc
+build-types: deps
+	for t in Release RelWithDebInfo Debug; do \
+	  cmake -S . -B build-$$t-$(BUILD_TYPES_CC) -G Ninja -DCMAKE_BUILD_TYPE=$$t -DGANTRY_WERROR=ON \
+	    -DBUILD_TESTING=OFF $(if $(filter clang,$(BUILD_TYPES_CC)),-DCMAKE_C_COMPILER=clang \
+	    -DCMAKE_CXX_COMPILER=clang++) $(CCACHE) >/dev/null && \
+	  ninja -C build-$$t-$(BUILD_TYPES_CC) -j $(JOBS) gantry || exit 1; done
+	CFLAGS="$$(dpkg-buildflags --get CFLAGS) $$(dpkg-buildflags --get CPPFLAGS)" \
+	CXXFLAGS="$$(dpkg-buildflags --get CXXFLAGS) $$(dpkg-buildflags --get CPPFLAGS)" \
+	LDFLAGS="$$(dpkg-buildflags --get LDFLAGS)" \
+	  cmake -S . -B build-dpkg-$(BUILD_TYPES_CC) -G Ninja -DCMAKE_BUILD_TYPE=None -DGANTRY_WERROR=ON \
+	    -DBUILD_TESTING=OFF $(if $(filter clang,$(BUILD_TYPES_CC)),-DCMAKE_C_COMPILER=clang \
+	    -DCMAKE_CXX_COMPILER=clang++) $(CCACHE) >/dev/null
+	ninja -C build-dpkg-$(BUILD_TYPES_CC) -j $(JOBS) gantry
 
 demo: build
 	./scripts/demo.sh
@@ -80,13 +110,13 @@ test:
 # with libFuzzer's coverage instrumentation: fuzz/CMakeLists.txt).
 SAN_CMAKE = cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DGANTRY_SANITIZE=ON -DGANTRY_FUZZ=ON \
-	-DGANTRY_SANITIZE_OPT=$(SAN_OPT)
+	-DGANTRY_SANITIZE_OPT=$(SAN_OPT) -DGANTRY_WERROR=ON
 # -O0: a third of -O1's compile time (CMakeLists.txt); the fuzzers' library is -O1 whatever it is
 SAN_OPT ?= -O0
 
 build-san: deps
 	$(SAN_CMAKE) $(CCACHE) >/dev/null
-	ninja -C $(SAN_BUILD) -j $(JOBS) gantry gantry_unit fuzz_all
+	ninja -C $(SAN_BUILD) -j $(JOBS) gantry gantry-docs gantry_unit fuzz_all
 build-asan fuzz-build: build-san
 
 unit-san: $(SAN_DEP)

@@ -33,6 +33,9 @@ PACKAGES=(
   # the Slurm plugin (src/spank/): <slurm/spank.h>; its tests run a 4-node Slurm (slurmctld,
   # slurmd, munge) with Open MPI's hello world over PMIx
   libslurm-dev slurm-wlm munge openmpi-bin libopenmpi-dev
+  # the Debian packages (make deb, tests/e2e/test_package.py): lintian checks them, zsh runs
+  # the generated zsh completion, man-db renders the man pages
+  lintian zsh man-db
   # benchmarks
   hyperfine charliecloud
 )

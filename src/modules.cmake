@@ -15,6 +15,8 @@
 # gantry_module(NAME PURPOSE "one line" [DEPENDS module...])
 
 gantry_module(util PURPOSE "errors, fds, atomic writes, locks, logging, hashing, YAML, text and units")
+gantry_module(manual PURPOSE "the command tree's man pages and bash/zsh completions, rendered at build time"
+  DEPENDS util)
 gantry_module(oci PURPOSE "the OCI image and runtime spec models, digests, references, seccomp profile"
   DEPENDS util)
 gantry_module(layer PURPOSE "one layer blob streamed: read, decompress, tar reading, safe extraction"
@@ -49,8 +51,8 @@ gantry_module(registry PURPOSE "the distribution API client: auth, blobs, pull, 
   DEPENDS layer oci site store util)
 gantry_module(sqsh PURPOSE "single-file squashfs images: write, read, serve, cache, shared stores"
   DEPENDS layer oci registry rootfs site store util)
-gantry_module(lazy PURPOSE "lazy pull: eStargz and zstd:chunked tables of contents, chunks by Range requests, the merged tree, squashfs artifacts"
-  DEPENDS oci registry site sqsh store util)
+gantry_module(lazy PURPOSE "lazy pull: eStargz and zstd:chunked tables of contents, chunks by Range requests, the merged tree, prefetch, squashfs artifacts"
+  DEPENDS layer oci registry rootfs site sqsh store util)
 gantry_module(analyze PURPOSE "an image's report from one pass over its layer blobs"
   DEPENDS compat gpu_components layer oci store tailor util)
 gantry_module(slim PURPOSE "a smaller image from an analysed one"

@@ -1,4 +1,5 @@
 #include "cli/context.hpp"
+#include "lazy/store_layers.hpp"
 #include "oci/reference.hpp"
 #include "registry/verify.hpp"
 #include "sqsh/cache.hpp"
@@ -64,6 +65,34 @@ void register_images(CLI::App& app, Context& ctx) {
                 row.push_back(created.empty() ? "-" : created);
                 row.push_back(img.config.platform.str());
                 row.push_back(human_size(static_cast<std::uint64_t>(img.compressed_size())));
+                rows.push_back(row);
+            }
+            // lazily pulled images: how much of each is local (lazy/store_layers.hpp)
+            for (auto& rec : lazy::records(store)) {
+                std::pair<std::uint64_t, std::uint64_t> bytes;
+                std::string lazy = lazy::local_text(store, rec.ref, &bytes);
+                if (lazy.empty()) continue;
+                auto r = oci::Reference::parse(rec.ref);
+                if (o->quiet) {
+                    std::printf("%s\n", rec.config.short_id().c_str());
+                    continue;
+                }
+                if (o->json) {
+                    out.push_back({{"reference", rec.ref},
+                                   {"repository", r.repository()},
+                                   {"tag", r.tag},
+                                   {"id", rec.config.str()},
+                                   {"digest", rec.manifest.str()},
+                                   {"size", bytes.second},
+                                   {"lazy", {{"local", bytes.first}, {"total", bytes.second}}}});
+                    continue;
+                }
+                std::vector<std::string> row{r.repository(), r.tag.empty() ? "<none>" : r.tag};
+                if (o->digests) row.push_back(rec.manifest.str());
+                row.push_back(rec.config.short_id());
+                row.push_back("-");
+                row.push_back("-");
+                row.push_back(human_size(bytes.second) + " (" + lazy + ")");
                 rows.push_back(row);
             }
             // the shared stores' images, after the local ones (a STORE column says where)

@@ -1,6 +1,7 @@
 #include "cli/context.hpp"
 #include "cli/registry_flags.hpp"
 #include "lazy/image.hpp"
+#include "lazy/store_layers.hpp"
 #include "registry/pull.hpp"
 #include "sqsh/pull.hpp"
 #include "store/importer.hpp"
@@ -124,6 +125,12 @@ void register_pull(CLI::App& app, Context& ctx) {
                                  r.file.c_str(), human_size(r.bytes).c_str(), s);
                 std::printf("Pulled image: %s\nDigest: %s\nFile: %s\n", r.ref.c_str(),
                             r.manifest.str().c_str(), r.file.c_str());
+                return 0;
+            }
+            if (auto rec = lazy::find(ctx.store(), o->ref);
+                rec && lazy::complete(ctx.store(), *rec, po)) {
+                std::printf("Pulled image: %s\nDigest: %s\n", rec->ref.c_str(),
+                            rec->manifest.str().c_str());
                 return 0;
             }
             auto r = registry::pull(ctx.store(), o->ref, po);

@@ -1,4 +1,5 @@
 #include "cli/context.hpp"
+#include "lazy/store_layers.hpp"
 #include "oci/reference.hpp"
 #include "store/gc.hpp"
 #include "store/images.hpp"
@@ -69,6 +70,11 @@ void register_rmi(CLI::App& app, Context& ctx) {
             std::optional<Error> only; // one image: its error is reported once, by main
             for (auto& r : o->refs) {
                 try {
+                    // a lazily pulled image: its record and local copies (lazy/store_layers.hpp)
+                    if (lazy::remove_named(ctx.store(), r)) {
+                        std::printf("Removed lazily pulled image: %s\n", r.c_str());
+                        if (!lazy::in_store(ctx.store(), r)) continue;
+                    }
                     if (auto md = remove_one(ctx.store(), r, o->force)) freed.insert(*md);
                 } catch (const Error& e) {
                     if (o->refs.size() == 1) {

@@ -29,6 +29,8 @@ struct Context {
     std::optional<engine::Caller> caller;
 
     store::Store& store();
+    // The store's directory: $GANTRY_ROOT, else --root, else store::default_root()
+    std::string store_root() const;
 
   private:
     std::unique_ptr<store::Store> store_;
@@ -120,5 +122,9 @@ void register_slim(CLI::App& app, Context& ctx);
 void register_tailor(CLI::App& app, Context& ctx);
 void register_lint(CLI::App& app, Context& ctx);
 void register_build(CLI::App& app, Context& ctx);
+// Hidden (cli/cmd_generate.cpp): `__generate man|bash|zsh`, the manual rendered from APP's
+// tree, and `__complete images|containers`, names for the completion scripts.
+void register_manual_generator(CLI::App& app, Context& ctx);
+void register_completion_names(CLI::App& app, Context& ctx);
 
 } // namespace gantry::cli

@@ -17,17 +17,14 @@
 
 namespace gantry::cli {
 
+std::string Context::store_root() const {
+    if (const char* env = std::getenv("GANTRY_ROOT"); env && *env) return env;
+    if (!root.empty()) return root;
+    return store::default_root().string();
+}
+
 store::Store& Context::store() {
-    if (!store_) {
-        std::string r;
-        if (const char* env = std::getenv("GANTRY_ROOT"); env && *env)
-            r = env;
-        else if (!root.empty())
-            r = root;
-        else
-            r = store::default_root().string();
-        store_ = std::make_unique<store::Store>(r);
-    }
+    if (!store_) store_ = std::make_unique<store::Store>(store_root());
     return *store_;
 }
 
@@ -191,6 +188,8 @@ int main(int argc, char** argv) {
         {"tailor", cli::register_tailor},
         {"lint", cli::register_lint},
         {"build", cli::register_build},
+        {"__generate", cli::register_manual_generator}, // hidden: the man pages and completions
+        {"__complete", cli::register_completion_names}, // hidden: names for the completion scripts
     };
     const Command* only = nullptr;
     std::string_view named; // the command's name as the line spells it (an alias too)
@@ -216,10 +215,13 @@ int main(int argc, char** argv) {
     }
     // Before anything else, so its work overlaps ours: the run's early start.
     if (only && only->prestart) only->prestart(ctx);
+    // __generate renders the whole tree: every command, and (as under --help) every option
+    const bool whole_tree = only && std::string_view(only->names) == "__generate";
+    if (whole_tree) ctx.args.push_back("--help");
     CLI::App app{"gantry: a rootless, daemonless GPU container engine", "gantry"};
     app.require_subcommand(1);
     cli::LazyOptions global(&app, ctx.args);
-    if (global.may_name("--version")) app.set_version_flag("--version", "gantry 0.1.0");
+    if (global.may_name("--version")) app.set_version_flag("--version", "gantry " GANTRY_VERSION);
     global.option(nullptr, "--root", ctx.root,
                   "Image store directory (default: $GANTRY_ROOT, /var/lib/gantry for root, "
                   "~/.local/share/gantry otherwise)");
@@ -239,7 +241,7 @@ int main(int argc, char** argv) {
     if (!only || std::find(std::begin(no_locale), std::end(no_locale),
                            std::string_view(only->names)) == std::end(no_locale))
         std::setlocale(LC_CTYPE, "C.UTF-8");
-    if (only)
+    if (only && !whole_tree)
         only->add(app, ctx);
     else
         for (auto& c : commands) c.add(app, ctx);

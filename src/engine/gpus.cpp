@@ -2,6 +2,7 @@
 
 #include "engine/squashfs.hpp"
 #include "gpu_vendors/backend.hpp"
+#include "lazy/tree_files.hpp"
 #include "rootfs/image_files.hpp"
 #include "runtime/state.hpp"
 #include "sqsh/image_ref.hpp"
@@ -22,9 +23,15 @@ void add_gpus(Prepared& p) {
     rootfs::LayerFiles layers(*p.store, p.view.image.config.diff_ids);
     std::optional<sqsh::SquashFiles> squash;
     if (p.sqsh) squash.emplace(*p.sqsh, squashfs_confinement());
+    // a lazily pulled image: its files read through its tree (fetched on first read)
+    std::optional<lazy::TreeFiles> lazy;
+    if (auto tree = std::dynamic_pointer_cast<lazy::Tree>(p.lazy)) lazy.emplace(*tree);
+    const rootfs::ImageFiles& files = squash ? static_cast<const rootfs::ImageFiles&>(*squash)
+                                      : lazy ? static_cast<const rootfs::ImageFiles&>(*lazy)
+                                             : layers;
     gpu_vendors::RunContext ctx{*p.store,
                                 p.view.image,
-                                squash ? static_cast<const rootfs::ImageFiles&>(*squash) : layers,
+                                files,
                                 r.image,
                                 env,
                                 r.gpus,

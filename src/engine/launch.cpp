@@ -288,6 +288,7 @@ struct Launcher {
             } catch (...) {
             }
             cgroup.reset(); // the container's cgroup goes with it (_exit runs no destructor)
+            server.reset(); // a lazy image keeps what its run made local (lazy/store_layers.hpp)
             ::_exit(0);
         }
         ::close(ready[1]);

@@ -10,6 +10,7 @@
 #include "engine/squashfs.hpp"
 #include "engine/unpack_fallback.hpp"
 #include "lazy/image.hpp"
+#include "lazy/store_layers.hpp"
 #include "oci/image.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "runtime/state.hpp"
@@ -77,13 +78,16 @@ void start_process_early(Prepared& p, std::unique_ptr<runtime::EarlyStart> early
         p.early = start_early(p.request, p.options, p.caller);
 }
 
-// --pull lazy: the image's record (made now unless `pull --lazy` made it), its tree and view.
+// --pull lazy: the image's record (once every layer was made local, the image is a store image
+// and takes the store's path, lazy/store_layers.hpp) (made now unless `pull --lazy` made it), its
+// tree and view.
 void read_lazy_image(Prepared& p) {
     registry::PullOptions po;
     po.client.tls_verify = p.request.tls_verify;
     po.quiet = true;
     auto rec = lazy::find(*p.store, p.request.image);
-    if (!rec) rec = lazy::pull(*p.store, p.request.image, po);
+    std::vector<lazy::Toc> tocs; // parsed once, by the pull, when it is made now
+    if (!rec) rec = lazy::pull(*p.store, p.request.image, po, &tocs);
     p.view.image.manifest_digest = rec->manifest;
     p.view.image.manifest.config.digest = rec->config;
     p.view.image.config = oci::ImageConfig::parse(p.store->read_blob(rec->config));
@@ -95,7 +99,7 @@ void read_lazy_image(Prepared& p) {
         p.lazy = std::move(tree);
         return;
     }
-    auto tree = lazy::open(*p.store, *rec, po.client);
+    auto tree = lazy::open(*p.store, *rec, po.client, p.caller.real_root, std::move(tocs));
     p.view.passwd = tree->read_file("etc/passwd", 4u << 20).value_or("");
     p.lazy = std::move(tree);
 }
@@ -109,7 +113,7 @@ void read_image(Prepared& p) {
     if (p.request.no_unpack && !sqsh::file_of(p.request.image))
         throw Error(Errc::usage, "--no-unpack applies to a squashfs image file (FILE.sqsh) only",
                     "drop --no-unpack: " + p.request.image + " is not such a file");
-    if (pull == "lazy") {
+    if (pull == "lazy" && !lazy::in_store(*p.store, p.request.image)) {
         read_lazy_image(p);
     } else if (auto file = sqsh::file_of(p.request.image)) {
         site::verify_file(*file); // policy.json's "sif" scopes, before the file is read

@@ -5,6 +5,16 @@
 
 namespace gantry::image_build {
 
+namespace {
+// ITEM appended to LIST after SEP. Not `(list.empty() ? "" : ";") + item`: GCC 12 at -O3
+// (CMake's Release) warns -Wrestrict on that operator+ (a false positive in libstdc++'s
+// insert), an error under GANTRY_WERROR.
+void append_item(std::string& list, char sep, const std::string& item) {
+    if (!list.empty()) list += sep;
+    list += item;
+}
+} // namespace
+
 std::map<std::string, std::string> gpu_arch_env(const std::string& value,
                                                 const gpu_vendors::Roots& roots) {
     if (value.empty())
@@ -26,14 +36,16 @@ std::map<std::string, std::string> gpu_arch_env(const std::string& value,
     std::string torch, cmake, rocm, named;
     for (const auto& t : keep.targets("cuda")) {
         unsigned sm = tailor::sm_number(t);
-        std::string dotted = std::to_string(sm / 10) + "." + std::to_string(sm % 10);
-        torch += (torch.empty() ? "" : ";") + dotted;
-        cmake += (cmake.empty() ? "" : ";") + std::to_string(sm);
-        named += (named.empty() ? "" : ",") + t;
+        std::string dotted = std::to_string(sm / 10);
+        dotted += '.';
+        dotted += std::to_string(sm % 10);
+        append_item(torch, ';', dotted);
+        append_item(cmake, ';', std::to_string(sm));
+        append_item(named, ',', t);
     }
     for (const auto& t : keep.targets("hip")) {
-        rocm += (rocm.empty() ? "" : ";") + t;
-        named += (named.empty() ? "" : ",") + t;
+        append_item(rocm, ';', t);
+        append_item(named, ',', t);
     }
     if (!torch.empty()) {
         env["TORCH_CUDA_ARCH_LIST"] = torch;

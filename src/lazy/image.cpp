@@ -1,5 +1,6 @@
 #include "lazy/image.hpp"
 
+#include "lazy/store_layers.hpp"
 #include "lazy/tar_split.hpp"
 #include "lazy/zstd_chunked_toc.hpp"
 #include "site/resolve.hpp"
@@ -8,6 +9,7 @@
 #include "util/hash.hpp"
 #include "util/log.hpp"
 
+#include <cstdlib>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
@@ -16,11 +18,11 @@ namespace gantry::lazy {
 
 using nlohmann::json;
 
-namespace {
-
 store::stdfs::path record_path(const store::Store& store, const std::string& ref) {
     return store.root() / "lazy" / "refs" / (Sha256::hex_of(ref) + ".json");
 }
+
+namespace {
 
 std::string normalise(const std::string& ref) {
     try {
@@ -40,9 +42,20 @@ registry::ClientOptions chunk_options(registry::ClientOptions o) {
     return o;
 }
 
+// GANTRY_LAZY_PREFETCH: 1 (or unset) the background prefetch, 0 none (the benchmark's
+// on-demand figures, a test of one read's bytes).
+bool prefetch_wanted() {
+    const char* v = std::getenv("GANTRY_LAZY_PREFETCH");
+    if (!v || !*v || std::string_view(v) == "1") return true;
+    if (std::string_view(v) == "0") return false;
+    throw Error(Errc::usage, std::string("GANTRY_LAZY_PREFETCH=") + v + " is neither 0 nor 1",
+                "set GANTRY_LAZY_PREFETCH=0 to turn the background prefetch off, or unset it");
+}
+
 } // namespace
 
-Record pull(store::Store& store, const std::string& ref, const registry::PullOptions& opt) {
+Record pull(store::Store& store, const std::string& ref, const registry::PullOptions& opt,
+            std::vector<Toc>* parsed) {
     auto md = registry::fetch_metadata(ref, opt);
     const std::string name = oci::Reference::parse(md.ref).familiar();
     Record rec;
@@ -106,6 +119,7 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
         }
         tocs.push_back(std::move(text));
         rec.layers.push_back(std::move(layer));
+        if (parsed) parsed->push_back(std::move(toc));
     }
     // stored only now: a failed pull leaves no record
     for (auto& t : tocs) store.put_blob(t);
@@ -181,17 +195,17 @@ std::optional<Record> find(const store::Store& store, const std::string& ref) {
     }
 }
 
-namespace {
-
 // the registry client chunks are read with: the location that served the metadata serves the
 // chunks (a mirror's own insecure, or its table's as registries.conf says now)
-std::shared_ptr<registry::Client> chunk_client(const Record& rec,
-                                               const registry::ClientOptions& opt) {
+std::shared_ptr<registry::Client> client_for(const Record& rec,
+                                             const registry::ClientOptions& opt) {
     auto co = chunk_options(opt);
     co.insecure = rec.insecure ||
                   site::insecure(site::RegistriesConf::system(), rec.domain + "/" + rec.repository);
     return std::make_shared<registry::Client>(rec.domain, co);
 }
+
+namespace {
 
 // the sparse local copy of the layer WHAT
 Fd local_copy(store::Store& store, const Record::Layer& l, const std::string& what) {
@@ -219,8 +233,8 @@ std::shared_ptr<SquashfsTree> open_squashfs(store::Store& store, const Record& r
     Fd cache = local_copy(store, l, what);
     Fd reader(::dup(cache.get()));
     if (!reader) throw_errno("cannot open the local copy of " + what);
-    auto blob = std::make_shared<RemoteBlob>(chunk_client(rec, opt), rec.repository, l.digest,
-                                             l.size, std::move(cache), what);
+    auto blob = std::make_shared<RemoteBlob>(client_for(rec, opt), rec.repository, l.digest, l.size,
+                                             std::move(cache), what);
     auto fetcher = std::make_shared<BlockFetcher>(blob, l.digest, l.size);
     auto image = std::make_shared<sqsh::Image>(std::move(reader), what, sqsh::Image::Deferred{});
     auto tree = std::make_shared<SquashfsTree>(image, fetcher, blob,
@@ -230,8 +244,10 @@ std::shared_ptr<SquashfsTree> open_squashfs(store::Store& store, const Record& r
 }
 
 std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
-                           const registry::ClientOptions& opt) {
-    auto client = chunk_client(rec, opt);
+                           const registry::ClientOptions& opt, bool privileged,
+                           std::vector<Toc> parsed) {
+    bool prefetch = prefetch_wanted();
+    auto client = client_for(rec, opt);
     const std::string name = oci::Reference::parse(rec.ref).familiar();
     std::vector<Layer> layers;
     for (std::size_t i = 0; i < rec.layers.size(); ++i) {
@@ -243,12 +259,32 @@ std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
             throw Error(Errc::invalid, what + " is a squashfs artifact's, not a layer's");
         Fd cache = local_copy(store, l, what);
         Layer layer;
-        layer.toc = Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what, l.format);
+        // parsed by the pull just made (the same verified JSON), else read from the store
+        layer.toc =
+            parsed.size() == rec.layers.size()
+                ? std::move(parsed[i])
+                : Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what, l.format);
         layer.blob = std::make_shared<RemoteBlob>(client, rec.repository, l.digest, l.size,
                                                   std::move(cache), what);
+        layer.map = open_local_map(store, l, layer.toc, true);
         layers.push_back(std::move(layer));
     }
-    return std::make_shared<Tree>(std::move(layers), "the lazily pulled image " + name);
+    TreeExtras extras;
+    extras.prefetch = prefetch;
+    extras.working_set = WorkingSet::load(store, rec.manifest.hex());
+    if (extras.working_set.empty())
+        extras.recorder = std::make_shared<WorkingSet>(store, rec.manifest.hex());
+    store::Store* st = &store;
+    extras.after_serving = [st, rec, privileged] {
+        try {
+            keep_local_layers(*st, rec, privileged);
+        } catch (const Error& e) {
+            log::warn("what the run of " + rec.ref + " made local stays in its lazy cache (" +
+                      e.message() + ")");
+        }
+    };
+    return std::make_shared<Tree>(std::move(layers), "the lazily pulled image " + name,
+                                  std::move(extras));
 }
 
 } // namespace gantry::lazy

@@ -46,16 +46,30 @@ struct Record {
 
 // Fetches REF's manifest, config and the TOC of every layer, verified, into the store and writes
 // its record. Error(unsupported) naming the layer when one is neither eStargz (no toc.digest)
-// nor zstd:chunked (no manifest-position of either generation).
-Record pull(store::Store& store, const std::string& ref, const registry::PullOptions& opt);
+// nor zstd:chunked (no manifest-position of either generation). PARSED, when given, receives
+// the layers' TOCs (for open(), which then parses none).
+Record pull(store::Store& store, const std::string& ref, const registry::PullOptions& opt,
+            std::vector<Toc>* parsed = nullptr);
 
 // The record of REF, if it was pulled lazily.
 std::optional<Record> find(const store::Store& store, const std::string& ref);
 
+// ROOT/lazy/refs/<sha256 of REF>.json.
+store::stdfs::path record_path(const store::Store& store, const std::string& ref);
+
+// The client reading RECORD's chunks (the location that served its metadata; fewer, shorter
+// retries than a pull's, so that a read of a registry gone fails in seconds).
+std::shared_ptr<registry::Client> client_for(const Record& record,
+                                             const registry::ClientOptions& opt);
+
 // The merged tree of RECORD's layers, reading chunks from the registry with OPT (its TOCs read
 // from the store; the local copies opened here, before the serving process starts).
+// Its background prefetch runs unless GANTRY_LAZY_PREFETCH=0; when the container has ended,
+// what it made local becomes store layers (lazy/store_layers.hpp), as root keeping owners
+// when PRIVILEGED.
 std::shared_ptr<Tree> open(store::Store& store, const Record& record,
-                           const registry::ClientOptions& opt);
+                           const registry::ClientOptions& opt, bool privileged = false,
+                           std::vector<Toc> parsed = {});
 
 // Whether RECORD is gantry's squashfs artifact (push --format squashfs), and its tree: the
 // squashfs image read from the sparse copy of its blob, block runs fetched as they are read.

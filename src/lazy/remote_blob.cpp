@@ -19,14 +19,30 @@ RemoteBlob::RemoteBlob(std::shared_ptr<registry::Client> client, std::string rep
 
 std::string RemoteBlob::fetch(std::uint64_t offset, std::size_t length) {
     if (length == 0) return {};
+    auto now = std::chrono::steady_clock::now();
+    if (failed_ && now - failed_at_ < kFailFast) throw *failed_;
+    std::string body;
+    try {
+        body = fetch_range(offset, length);
+    } catch (const Error& e) {
+        if (e.code() != Errc::network && e.code() != Errc::auth) throw;
+        failed_ = e;
+        failed_at_ = std::chrono::steady_clock::now();
+        throw;
+    }
+    failed_.reset();
+    fetched_ += length;
+    return body;
+}
+
+std::string RemoteBlob::fetch_range(std::uint64_t offset, std::size_t length) const {
+    if (length == 0) return {};
     if (offset > size_ || length > size_ - offset)
         throw Error(Errc::invalid,
                     what_ + ": a read past the blob's " + std::to_string(size_) + " bytes");
     if (!client_)
         throw Error(Errc::network, what_ + ": the chunk is not in the local copy and no "
                                            "registry was given to fetch it from");
-    auto now = std::chrono::steady_clock::now();
-    if (failed_ && now - failed_at_ < kFailFast) throw *failed_;
     registry::HttpRequest req;
     req.headers = {"Range: bytes=" + std::to_string(offset) + "-" +
                    std::to_string(offset + length - 1)};
@@ -36,14 +52,11 @@ std::string RemoteBlob::fetch(std::uint64_t offset, std::size_t length) {
         r = client_->call(req, "/v2/" + repo_ + "/blobs/" + digest_.str(),
                           {"repository:" + repo_ + ":pull"});
     } catch (const Error& e) {
-        failed_ = Error(
-            e.code(), what_ + ": registry " + client_->domain() + " did not answer: " + e.message(),
-            "the registry must stay reachable while a lazily pulled container "
-            "runs; pull the image without --lazy to run it offline");
-        failed_at_ = std::chrono::steady_clock::now();
-        throw *failed_;
+        throw Error(e.code(),
+                    what_ + ": registry " + client_->domain() + " did not answer: " + e.message(),
+                    "the registry must stay reachable while a lazily pulled container "
+                    "runs; pull the image without --lazy to run it offline");
     }
-    failed_.reset();
     if (r.status == 200 && offset == 0 && r.body.size() >= length)
         r.body.resize(length);
     else if (r.status != 206)
@@ -56,8 +69,15 @@ std::string RemoteBlob::fetch(std::uint64_t offset, std::size_t length) {
                         std::to_string(r.body.size()) + " bytes for a range of " +
                         std::to_string(length),
                     "the registry does not serve Range requests; pull without --lazy");
-    fetched_ += length;
     return std::move(r.body);
+}
+
+void RemoteBlob::fill(std::uint64_t begin, std::uint64_t end) {
+    ReadPriority::Reader first(priority_.get());
+    std::string bytes = fetch(begin, static_cast<std::size_t>(end - begin));
+    if (::pwrite(cache_.get(), bytes.data(), bytes.size(), static_cast<off_t>(begin)) !=
+        static_cast<ssize_t>(bytes.size()))
+        throw_errno("cannot write the local copy of " + what_);
 }
 
 std::shared_ptr<const std::string> RemoteBlob::chunk(const Chunk& c) {
@@ -79,6 +99,7 @@ std::shared_ptr<const std::string> RemoteBlob::chunk(const Chunk& c) {
         }
     }
     if (!data) {
+        ReadPriority::Reader first(priority_.get()); // the prefetch waits meanwhile
         bytes = fetch(c.offset, len);
         data = std::make_shared<const std::string>(inflate_chunk(bytes, c, what_));
         // kept only once verified; a failed write only costs a later fetch

@@ -6,7 +6,8 @@
 // digest), then fetched with one Range request for its compressed bytes and written to the copy.
 // Network failures are retried with backoff by the registry client (ClientOptions::retries) and
 // then fail with Error(network) naming the layer and the registry; a chunk whose bytes do not
-// match is Error(invalid) and none of it is served. Used by one thread (the FUSE server's loop).
+// match is Error(invalid) and none of it is served. chunk() is used by one thread (the FUSE
+// server's loop); fetch_range() by any (the prefetch's, lazy/prefetch.hpp).
 #pragma once
 
 #include "lazy/toc.hpp"
@@ -15,15 +16,60 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 
 namespace gantry::lazy {
+
+// The container's reads before the prefetch: a read that goes to the registry holds a Reader
+// for as long as it waits; the prefetch starts no request while one is held, nor until kQuiet
+// has passed since the last one ended (a container reading file after file sends its requests
+// back to back: the prefetch would take the link between them).
+class ReadPriority {
+  public:
+    static constexpr std::chrono::milliseconds kQuiet{50};
+    class Reader {
+      public:
+        explicit Reader(ReadPriority* p) : p_(p) {
+            if (p_) p_->reads_.fetch_add(1);
+        }
+        ~Reader() {
+            if (!p_) return;
+            std::lock_guard hold(p_->mu_);
+            p_->last_ = std::chrono::steady_clock::now();
+            if (p_->reads_.fetch_sub(1) == 1) p_->idle_.notify_all();
+        }
+        Reader(const Reader&) = delete;
+        Reader& operator=(const Reader&) = delete;
+
+      private:
+        ReadPriority* p_;
+    };
+    // Returns once no container read waits on the registry and none ended in the last kQuiet.
+    void wait_idle() {
+        std::unique_lock hold(mu_);
+        for (;;) {
+            idle_.wait(hold, [this] { return reads_.load() == 0; });
+            auto quiet_at = last_ + kQuiet;
+            if (std::chrono::steady_clock::now() >= quiet_at) return;
+            idle_.wait_until(hold, quiet_at);
+        }
+    }
+
+  private:
+    std::atomic<int> reads_{0};
+    std::mutex mu_;
+    std::condition_variable idle_;
+    std::chrono::steady_clock::time_point last_{};
+};
 
 class RemoteBlob {
   public:
@@ -35,10 +81,19 @@ class RemoteBlob {
 
     // Bytes [offset, offset + length) from the registry (Range request); not verified.
     std::string fetch(std::uint64_t offset, std::size_t length);
+    // The same, from any thread (no fail-fast memory, not counted in fetched_bytes()).
+    std::string fetch_range(std::uint64_t offset, std::size_t length) const;
+    // Bytes [begin, end) fetched into the local copy, unverified (a container read's
+    // read-ahead: the chunks there are verified when read), as a container read (priority).
+    void fill(std::uint64_t begin, std::uint64_t end);
     // CHUNK's bytes, verified (from the local copy, else fetched and kept there).
     std::shared_ptr<const std::string> chunk(const Chunk& chunk);
 
     int cache_fd() const { return cache_.get(); }
+    std::uint64_t size() const { return size_; }
+    const oci::Digest& digest() const { return digest_; }
+    // Container reads that go to the registry hold PRIORITY while they wait.
+    void set_priority(std::shared_ptr<ReadPriority> priority) { priority_ = std::move(priority); }
     void close_connections() { client_->close_idle(); }
     const std::string& what() const { return what_; }
     std::uint64_t fetched_bytes() const { return fetched_; }
@@ -51,6 +106,7 @@ class RemoteBlob {
     Fd cache_;
     std::string what_;
     std::uint64_t fetched_ = 0;
+    std::shared_ptr<ReadPriority> priority_;
     // a failed fetch (after its retries): the reads right after it fail at once with the same
     // error, so a registry gone costs one bounded wait, not one per read the kernel sends
     std::optional<Error> failed_;

@@ -323,8 +323,10 @@ Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::strin
             const std::string& base = parts.back();
             // hidden: the TOC and the landmarks at the root
             if (dir == 0 && (base == kTocName || base == ".prefetch.landmark" ||
-                             base == ".no.prefetch.landmark"))
+                             base == ".no.prefetch.landmark")) {
+                if (base == ".prefetch.landmark") t.prefetch_landmark = offset;
                 continue;
+            }
             if (base.starts_with(".wh.")) {
                 std::string hidden = base.substr(4);
                 if (hidden == ".wh..opq") {

@@ -103,7 +103,8 @@ class Toc {
 
     std::vector<Node> nodes; // [0] is the root directory
     std::uint64_t toc_offset = 0;
-    std::string json_digest; // "sha256:<hex>" of the TOC JSON
+    std::uint64_t prefetch_landmark = 0; // where `.prefetch.landmark` starts (0: none)
+    std::string json_digest;             // "sha256:<hex>" of the TOC JSON
 };
 
 // The bytes of CHUNK from COMPRESSED (the blob's bytes [chunk.offset, chunk.end)), inflated and

@@ -9,8 +9,9 @@
 
 namespace gantry::lazy {
 
-Tree::Tree(std::vector<Layer> layers, std::string name)
-    : layers_(std::move(layers)), name_(std::move(name)) {
+Tree::Tree(std::vector<Layer> layers, std::string name, TreeExtras extras)
+    : layers_(std::move(layers)), name_(std::move(name)), extras_(std::move(extras)) {
+    for (auto& l : layers_) l.blob->set_priority(priority_);
     nodes_.emplace_back(); // the root: the lowest layer's, merged with every upper one
     for (std::uint32_t l = 0; l < layers_.size(); ++l) {
         std::map<std::uint32_t, std::uint64_t> seen; // hard links: one merged node per node
@@ -119,9 +120,13 @@ std::shared_ptr<const sqsh::Image::Listing> Tree::list(std::uint64_t dir) {
 
 namespace {
 
+constexpr std::uint64_t kReadAhead = 512u << 10;
+constexpr std::chrono::milliseconds kWaitPrefetch{10000};
+
 class LazyFile final : public sqsh::Tree::File {
   public:
-    LazyFile(const Node& n, RemoteBlob& blob) : n_(n), blob_(blob) {}
+    LazyFile(const Node& n, const Layer& layer, std::uint32_t index, WorkingSet* recorder)
+        : n_(n), blob_(*layer.blob), map_(layer.map.get()), index_(index), recorder_(recorder) {}
 
     std::size_t read(std::uint64_t offset, char* buf, std::size_t size) override {
         if (offset >= n_.size) return 0;
@@ -133,7 +138,14 @@ class LazyFile final : public sqsh::Tree::File {
                              [](std::uint64_t off, const Chunk& c) { return off < c.file_offset; });
         if (it == n_.chunks.begin()) return 0;
         for (--it; done < size && it != n_.chunks.end(); ++it) {
+            if (map_) {
+                // a chunk the prefetch is fetching: its request, not a second one
+                map_->wait_fetching(it->offset, it->end, kWaitPrefetch);
+                if (!map_->has(it->offset, it->end)) read_ahead(*it);
+            }
             auto data = blob_.chunk(*it);
+            if (map_) map_->mark(it->offset, it->end);
+            if (recorder_) recorder_->read({index_, it->offset});
             std::uint64_t at = offset + done - it->file_offset;
             std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(
                 size - done, data->size() - std::min<std::uint64_t>(at, data->size())));
@@ -144,8 +156,24 @@ class LazyFile final : public sqsh::Tree::File {
     }
 
   private:
+    // The chunk C is not local: one request for it and the chunks after it that are not local
+    // either, up to kReadAhead (files read one after the other are mostly next to each other in
+    // the blob); verified as each is read.
+    void read_ahead(const Chunk& c) {
+        auto miss = map_->missing(c.offset, c.end);
+        if (miss.empty() || miss[0].first != c.offset) return;
+        auto run = map_->missing(c.offset, c.offset + kReadAhead);
+        auto piece = map_->pieces(c.offset, run[0].second, kReadAhead);
+        if (piece.empty() || piece[0].second < c.end) return;
+        blob_.fill(piece[0].first, piece[0].second);
+        map_->mark(piece[0].first, piece[0].second);
+    }
+
     const Node& n_;
     RemoteBlob& blob_;
+    LocalMap* map_;
+    std::uint32_t index_;
+    WorkingSet* recorder_;
 };
 
 } // namespace
@@ -153,7 +181,8 @@ class LazyFile final : public sqsh::Tree::File {
 std::unique_ptr<sqsh::Tree::File> Tree::open(std::uint64_t id) {
     const Node& n = node(id);
     if (!S_ISREG(n.mode)) return nullptr;
-    return std::make_unique<LazyFile>(n, *layers_[merged(id).layer].blob);
+    std::uint32_t l = merged(id).layer;
+    return std::make_unique<LazyFile>(n, layers_[l], l, extras_.recorder.get());
 }
 
 std::optional<std::string> Tree::link_target(std::uint64_t id) {
@@ -178,9 +207,29 @@ void Tree::before_serving() {
     for (auto& l : layers_) l.blob->close_connections();
 }
 
+void Tree::after_confinement() {
+    if (!extras_.prefetch) return;
+    std::vector<PrefetchLayer> pl;
+    for (auto& l : layers_)
+        if (l.map) pl.push_back({&l.toc, l.blob, l.map});
+    if (pl.size() != layers_.size()) return;
+    auto pieces = plan(pl, extras_.working_set);
+    prefetch_ = std::make_unique<Prefetch>(std::move(pl), std::move(pieces), priority_);
+    prefetch_->start();
+}
+
+void Tree::after_serving() {
+    if (extras_.recorder) extras_.recorder->publish();
+    if (extras_.after_serving) extras_.after_serving();
+}
+
 std::vector<int> Tree::descriptors() const {
     std::vector<int> fds;
-    for (auto& l : layers_) fds.push_back(l.blob->cache_fd());
+    for (auto& l : layers_) {
+        fds.push_back(l.blob->cache_fd());
+        if (l.map && l.map->fd() >= 0) fds.push_back(l.map->fd());
+    }
+    if (extras_.recorder && extras_.recorder->fd() >= 0) fds.push_back(extras_.recorder->fd());
     return fds;
 }
 

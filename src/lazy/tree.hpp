@@ -3,13 +3,19 @@
 // them (an upper layer's `.wh.NAME` hides NAME below, `.wh..wh..opq` everything below in its
 // directory, a directory over a directory merges, anything else replaces), so the container
 // sees one read-only lower tree with no whiteouts left. A file's bytes come from its layer's
-// RemoteBlob on first read: fetched, verified, then served.
+// RemoteBlob on first read: fetched, verified, then served. Each read is marked in the layer's
+// LocalMap and, on an image's first run, recorded in its working set; once the serving process
+// is confined, the background prefetch (lazy/prefetch.hpp) makes the rest local.
 #pragma once
 
+#include "lazy/local_map.hpp"
+#include "lazy/prefetch.hpp"
 #include "lazy/remote_blob.hpp"
 #include "lazy/toc.hpp"
+#include "lazy/working_set.hpp"
 #include "sqsh/tree.hpp"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -20,12 +26,21 @@ namespace gantry::lazy {
 struct Layer {
     Toc toc;
     std::shared_ptr<RemoteBlob> blob;
+    std::shared_ptr<LocalMap> map; // null: reads are not marked (tests)
+};
+
+// What a tree does besides serving reads (lazy::open sets it; a default one does nothing more).
+struct TreeExtras {
+    std::shared_ptr<WorkingSet> recorder; // the first run's working set
+    std::vector<ChunkRef> working_set;    // recorded by an earlier run: prefetched first
+    bool prefetch = false;                // the background prefetch, in the serving process
+    std::function<void()> after_serving;  // in gantry, once the container ended
 };
 
 class Tree final : public sqsh::Tree {
   public:
     // LAYERS bottom first; NAME says what is served ("the lazily pulled image IMAGE").
-    Tree(std::vector<Layer> layers, std::string name);
+    Tree(std::vector<Layer> layers, std::string name, TreeExtras extras = {});
 
     struct stat attr(std::uint64_t node) override;
     int lookup(std::uint64_t dir, const char* name, std::uint64_t& node,
@@ -37,6 +52,8 @@ class Tree final : public sqsh::Tree {
     std::vector<std::pair<std::string, std::string>> xattrs(std::uint64_t node) override;
     struct statvfs statfs() override;
     void before_serving() override;
+    void after_confinement() override;
+    void after_serving() override;
     std::vector<int> descriptors() const override;
     std::string name() const override { return name_; }
     bool keeps_stderr() const override { return true; }
@@ -65,6 +82,9 @@ class Tree final : public sqsh::Tree {
     std::vector<Layer> layers_;
     std::vector<Merged> nodes_; // node id i + 1
     std::string name_;
+    TreeExtras extras_;
+    std::shared_ptr<ReadPriority> priority_ = std::make_shared<ReadPriority>();
+    std::unique_ptr<Prefetch> prefetch_;
 };
 
 } // namespace gantry::lazy

@@ -80,8 +80,10 @@ void loopback_up() {
 // which tells run() to retry with a flattened root.
 void become_root_and_mount_root(const Launch& l, int err_fd, int fd_sock) {
     try {
-        ::setresgid(0, 0, 0);
-        ::setresuid(0, 0, 0);
+        // Not fatal here, as before: the mounts below report what the process cannot do.
+        // (Results kept, not ignored outright: _FORTIFY_SOURCE, dpkg-buildflags, warns then.)
+        [[maybe_unused]] const int to_gid0 = ::setresgid(0, 0, 0);
+        [[maybe_unused]] const int to_uid0 = ::setresuid(0, 0, 0);
         if (l.spec.has_namespace("network")) loopback_up();
         mount_root(l, fd_sock);
     } catch (const OverlayUnavailable& o) {
@@ -121,7 +123,9 @@ void dev_links(int rootfd) {
                                                          {"/proc/self/fd/0", "stdin"},
                                                          {"/proc/self/fd/1", "stdout"},
                                                          {"/proc/self/fd/2", "stderr"}};
-    for (auto& [target, name] : links) ::symlinkat(target, dev.get(), name);
+    for (auto& [target, name] : links) { // best effort: the image may have its own
+        [[maybe_unused]] const int made = ::symlinkat(target, dev.get(), name);
+    }
 }
 
 // The spec's device nodes (devices.hpp: made or bound), and /dev's usual links.

@@ -78,7 +78,7 @@ void hook_update_ldcache(const std::string& root, const std::vector<std::string>
             if (::chdir(root.c_str()) != 0) fail_errno("cannot enter the container root");
             if (::syscall(SYS_pivot_root, ".", ".") != 0) fail_errno("pivot_root failed");
             if (::umount2(".", MNT_DETACH) != 0) fail_errno("cannot detach the old root");
-            ::chdir("/");
+            [[maybe_unused]] const int at_root = ::chdir("/"); // the new root: cannot fail
             Fd r(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
             if (!folders.empty()) {
                 std::string content;

@@ -305,7 +305,7 @@ void mount_root(const Launch& l, int fd_sock) {
                 throw OverlayUnavailable(std::string("overlayfs mount failed: ") +
                                          std::strerror(errno));
         }
-        ::chdir("/");
+        [[maybe_unused]] const int back_to_root = ::chdir("/"); // "/" exists: cannot fail
     } else if (::mount(l.rootfs.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
         fail_errno("cannot bind the root directory " + l.rootfs);
     }

@@ -305,6 +305,7 @@ Server::~Server() {
         ::kill(st_->server, SIGKILL);
         while (::waitpid(st_->server, nullptr, 0) < 0 && errno == EINTR) {
         }
+        st_->tree->after_serving();
     }
 }
 

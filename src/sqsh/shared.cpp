@@ -69,6 +69,13 @@ void add_config_stores(std::vector<std::string>& out) {
     if (doc.kind != yaml::Node::Kind::map)
         throw Error(Errc::invalid, "gantry's config file " + file + " is not a mapping",
                     "write `image_stores: [/shared/gantry]`");
+    for (auto& [key, value] : doc.entries) // nothing silently ignored
+        if (key.value != "image_stores")
+            throw Error(Errc::invalid,
+                        file + " line " + std::to_string(key.line) + ": unknown key \"" +
+                            key.value + "\"",
+                        "gantry's config file has one key, image_stores (see "
+                        "/usr/share/doc/gantry/examples/config.yaml)");
     if (!list || list->kind == yaml::Node::Kind::null) return;
     if (list->kind != yaml::Node::Kind::seq)
         throw Error(Errc::invalid,

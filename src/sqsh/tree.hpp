@@ -53,6 +53,9 @@ class Tree {
     // Called in the serving process once it is confined, before the first request: what the
     // tree parses of untrusted input it parses here (a squashfs image's tables).
     virtual void after_confinement() {}
+    // Called in gantry once the serving process has ended (the container is gone): the lazy
+    // tree keeps what its run made local (lazy/store_layers.hpp). Must not throw.
+    virtual void after_serving() {}
     // The descriptors the serving process keeps open (an image's file, cache files).
     virtual std::vector<int> descriptors() const = 0;
     // What the server says when it cannot serve ("the squashfs image x.sqsh").

@@ -8,6 +8,9 @@
 #include "util/hash.hpp"
 #include "util/parallel.hpp"
 
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <fcntl.h>
 #include <map>
 #include <sys/stat.h>
@@ -23,6 +26,7 @@ struct Live {
     std::set<std::string> blobs;  // hex
     std::set<std::string> layers; // diffID hex
     std::uint64_t images = 0;
+    std::set<std::string> lazy_copies; // lazy records' layer blobs (hex): their local copies
     std::vector<FsckProblem> problems;
     // hex of a blob or diffID -> what needs it ("image NAME", "container NAME", "a running
     // container"), for fsck's messages
@@ -66,7 +70,10 @@ Live live_set(const Store& store) {
             std::string who = "lazily pulled image " + j.at("ref").get<std::string>();
             std::vector<std::string> digests = {j.at("manifest").get<std::string>(),
                                                 j.at("config").get<std::string>()};
-            for (auto& l : j.at("layers")) digests.push_back(l.at("toc").get<std::string>());
+            for (auto& l : j.at("layers")) {
+                digests.push_back(l.at("toc").get<std::string>());
+                live.lazy_copies.insert(Digest::parse(l.at("digest").get<std::string>()).hex());
+            }
             for (auto& d : digests) {
                 auto hex = Digest::parse(d).hex();
                 live.blobs.insert(hex);
@@ -274,6 +281,25 @@ PruneResult prune(Store& store) {
         r.bytes += layer_bytes(p);
         remove_layer_dir(store, hex);
         ++r.layers;
+    }
+    // lazily pulled layers' local copies (and their maps) no lazy record names, and working
+    // sets whose recording run is gone (lazy/store_layers.hpp, lazy/working_set.hpp)
+    for (auto& name : entries(store.root() / "lazy" / "blobs")) {
+        std::string_view n = name;
+        if (n.ends_with(".map")) n.remove_suffix(4);
+        if (live.lazy_copies.count(std::string(n))) continue;
+        auto p = store.root() / "lazy" / "blobs" / name;
+        r.bytes += fs::disk_usage(p);
+        if (::unlink(p.c_str()) == 0) ++r.tmp_entries;
+    }
+    for (auto& name : entries(store.root() / "lazy" / "working-sets")) {
+        auto at = name.find(".rec-");
+        if (at == std::string::npos) continue;
+        long pid = std::strtol(name.c_str() + at + 5, nullptr, 10);
+        if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
+        auto p = store.root() / "lazy" / "working-sets" / name;
+        r.bytes += file_bytes(p);
+        if (::unlink(p.c_str()) == 0) ++r.tmp_entries;
     }
     // run views (rootfs/run_view.hpp) and policy verdicts (registry/verify.hpp) of images no
     // longer here, and half-written ones

@@ -190,7 +190,9 @@ void clear_dir(int dirfd, const std::string& where) {
                 is_dir = S_ISDIR(st.st_mode);
         }
         if (is_dir) {
-            ::fchmodat(dirfd, e->d_name, 0700, 0);
+            // a directory we may not enter or empty: made ours (a failure shows in the open)
+            if (::fchmodat(dirfd, e->d_name, 0700, 0) != 0) {
+            }
             Fd sub(::openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!sub) throw_errno("cannot open " + where + "/" + e->d_name);
             // Entries unlinked while a directory is read may make readdir skip others on some

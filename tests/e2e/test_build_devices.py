@@ -2,8 +2,8 @@
 [,required]`, gated by `--allow device`; optional devices skipped with a line on a host without
 them, required ones refused before any step runs; the step cache key holds what a step saw; and
 nothing of the injected driver in the committed layer (mount targets, SONAME links, ld.so.conf.d
-drop-ins, /etc/ld.so.cache), on simulated NVIDIA (tests/fixtures/gpuhost) and AMD
-(tests/fixtures/amdhost) hosts, as root and rootless."""
+drop-ins, /etc/ld.so.cache), on simulated NVIDIA (tests/fixtures/gpuhost), AMD
+(tests/fixtures/amdhost) and WSL2 (tests/fixtures/wslhost) hosts, as root and rootless."""
 import io
 import json
 import os
@@ -20,14 +20,16 @@ from fixtures import mkimage as mk
 
 sys.path.insert(0, str(TESTS / "fixtures" / "gpuhost"))
 sys.path.insert(0, str(TESTS / "fixtures" / "amdhost"))
+sys.path.insert(0, str(TESTS / "fixtures" / "wslhost"))
 import amd_image  # noqa: E402
 import amdhost  # noqa: E402
 import cuda_image as ci  # noqa: E402
 import gpuhost as gh  # noqa: E402
+import wslhost  # noqa: E402
 
 # what a layer must never hold after a step that had the driver injected
 DRIVER_TRACES = ("libcuda", "libnvidia", "nvidia-smi", "ld.so.cache", "ld.so.conf.d", "dev/",
-                 "libcuda.so.1", "proc/driver", "kfd", "dri/")
+                 "libcuda.so.1", "proc/driver", "kfd", "dri/", "usr/lib/wsl", "dxg", "libdxcore")
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +41,9 @@ def lab(gantry_bin):
         lab.base = base
         lab.nv = gh.build_host(base / "nvidia", gh.preset(1), devices="nodes")
         lab.amd = base / "amd"
+        lab.wsl = wslhost.build_host(base / "wsl")
+        lab.empty = base / "empty"  # an empty --sys-root: no KFD topology
+        lab.empty.mkdir()
         amdhost.build(lab.amd, "mi300x", devices="nodes")
         lab.archive = base / "images.tar"
         mk.write_docker_archive(lab.archive, [(ci.cuda_image(), ["gt/cuda:1"]),
@@ -107,6 +112,28 @@ def test_nvidia_step_sees_the_gpu_and_its_layer_holds_no_driver(g, lab, tmp_path
     r3 = g.run("build", "-t", "nvb:3", "--gpu-arch", "host", *nv_flags(lab),
                context(tmp_path, plain))
     assert "\n  cached\n" not in r3.err and "1 step(s), 0 cached" in r3.err, r3
+
+
+WSL_STEP = """\
+FROM gt/cuda:1
+RUN --device=nvidia.com/gpu=all cuda_probe > /probe.txt; nvidia-smi -L >> /probe.txt; \\
+    ls /usr/lib/wsl/lib > /share.txt
+"""
+
+
+def test_wsl_step_sees_the_gpu_and_its_layer_holds_no_driver(g, lab, tmp_path):
+    """On a WSL2 host the step gets /dev/dxg, libdxcore.so and the driver store (as `run`), and
+    the layer holds none of them: no store or share path, no nvidia-smi link, no linker cache."""
+    g.run("load", lab.archive)
+    g.env["FAKE_DEVICE_ROOT"] = str(lab.wsl.dev_root)
+    g.run("build", "-t", "wslb:1", "--allow", "device", "--driver-root", lab.wsl.driver_root,
+          "--dev-root", lab.wsl.dev_root, "--sys-root", lab.empty, context(tmp_path, WSL_STEP))
+    probe = g.run("run", "--rm", "wslb:1", "cat", "/probe.txt", "/share.txt").out
+    assert f"libcuda: /usr/lib/wsl/drivers/{wslhost.NVIDIA_STORE}/libcuda.so.1.1" in probe, probe
+    assert "GPU 0:" in probe and "libdxcore.so" in probe, probe
+    names = last_layer(g, "wslb:1", tmp_path)
+    assert names == ["probe.txt", "share.txt"], names
+    assert traces(names) == []
 
 
 def test_build_gpus_flag_gives_every_step_the_gpus_rootless(rootless, lab, tmp_path):

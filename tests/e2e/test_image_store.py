@@ -95,6 +95,15 @@ def test_env_and_config_file(published, tmp_path):
     r = n.fail("run", "--rm", ref, code=125)
     assert str(conf) in r.err and "image_stores" in r.err
     assert n.fail("inspect", ref, code=4)
+    # a key gantry does not read is refused, named (a misspelt image_stores is not ignored)
+    conf.write_text(f"image_stores: [{shared}]\nimage-stores: [/x]\n")
+    r = n.fail("inspect", ref, code=4)
+    assert 'line 2: unknown key "image-stores"' in r.err
+    # the example the package installs (every key, its default) is read as it is
+    example = Path(__file__).resolve().parents[2] / "packaging" / "config.yaml"
+    n2 = node(tmp_path, "n-example", GANTRY_CONFIG=str(example),
+              GANTRY_IMAGE_STORES=str(shared))
+    assert n2.run("run", "--rm", ref).out.strip() == "from-config shared-store"
     # a local image is found without reading the config file at all
     conf.write_text("image_stores: [")
     assert "config file" in n.fail("images", code=4).err

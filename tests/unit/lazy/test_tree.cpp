@@ -3,6 +3,7 @@
 // blob (no registry: every chunk is already there, and still verified before it is served).
 #include "lazy/toc.hpp"
 #include "lazy/tree.hpp"
+#include "lazy/tree_files.hpp"
 #include "lazy/writer.hpp"
 #include "util/error.hpp"
 
@@ -156,6 +157,34 @@ TEST(LazyTree, NegativeNumbersInATocAreRefused) {
          R"("chunkDigest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}]})"}) {
         EXPECT_THROW(lazy::Toc::parse(toc, 1000, "layer t"), Error) << toc;
     }
+}
+
+TEST(LazyTree, TheGpuStepReadsTheImageThroughTheTree) {
+    std::vector<lazy::Layer> layers;
+    layers.push_back(layer({{"usr/", AE_IFDIR},
+                            {"usr/lib/", AE_IFDIR},
+                            {"usr/lib/libcuda.so.1", AE_IFREG, "elf\n"},
+                            {"lib", AE_IFLNK, "usr/lib"},
+                            {"etc/", AE_IFDIR},
+                            {"etc/os-release", AE_IFREG, "ID=debian\n"}}));
+    lazy::Tree t(std::move(layers), "the image t");
+    lazy::TreeFiles files(t);
+    EXPECT_TRUE(files.has("usr/lib/libcuda.so.1"));
+    EXPECT_TRUE(files.has("lib")); // the link itself, not followed
+    EXPECT_FALSE(files.has("usr/lib64"));
+    EXPECT_EQ(files.read("etc/os-release"), "ID=debian\n");
+    EXPECT_EQ(files.read("etc/none"), "");
+    EXPECT_EQ(files.list("usr/lib"), std::vector<std::string>{"libcuda.so.1"});
+    EXPECT_TRUE(files.list("nowhere").empty());
+    int fd = files.open("usr/lib/libcuda.so.1");
+    ASSERT_GE(fd, 0);
+    char buf[16] = {};
+    EXPECT_EQ(::read(fd, buf, sizeof buf), 4);
+    EXPECT_EQ(std::string(buf, 4), "elf\n");
+    EXPECT_EQ(::write(fd, "x", 1), -1); // sealed
+    ::close(fd);
+    EXPECT_EQ(files.open("etc/none"), -1);
+    EXPECT_STREQ(files.kind(), "lazy");
 }
 
 } // namespace lazy_tree_test
