@@ -118,6 +118,11 @@ void apply_edits(oci::RuntimeSpec& spec, const ContainerEdits& e, const ApplyOpt
             *it = node;
         else
             spec.devices.push_back(node);
+        // runc and crun deny every node not allowed in linux.resources.devices: the CDI library
+        // allows each b/c node with its permissions ("rwm" when absent; "none" allows nothing)
+        if ((node.type == 'c' || node.type == 'b') && d.permissions != "none")
+            spec.device_rules.push_back({true, node.type, node.major, node.minor,
+                                         d.permissions.empty() ? "rwm" : d.permissions});
     }
     for (const auto& m : e.mounts) {
         std::erase_if(spec.mounts,

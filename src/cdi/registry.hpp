@@ -59,10 +59,11 @@ struct Selected {
 // Applies the selected devices' edits to `spec` with CDI semantics: each spec's spec-level edits
 // once (before its first device), then each device's edits, in order. env is appended; device
 // nodes default hostPath to path, take missing type/major/minor/fileMode from lstat(hostPath)
-// and replace a node at the same path; uid/gid default to the process user when it is not root;
-// mounts replace a mount at the same container path, then all mounts are stably sorted by path
-// depth; additionalGids are added once each, 0 skipped; hooks are collected. All or nothing:
-// on an Error, `spec` is unchanged.
+// and replace a node at the same path, and each b/c node gets a linux.resources.devices allow
+// rule with its permissions (default "rwm"; "none": no rule), as runc denies the rest; uid/gid
+// default to the process user when it is not root; mounts replace a mount at the same container
+// path, then all mounts are stably sorted by path depth; additionalGids are added once each, 0
+// skipped; hooks are collected. All or nothing: on an Error, `spec` is unchanged.
 ApplyResult apply(oci::RuntimeSpec& spec, const std::vector<Selected>& devices,
                   const ApplyOptions& opt = {});
 

@@ -1,5 +1,6 @@
 #include "archive/load.hpp"
 #include "cli/context.hpp"
+#include "engine/squashfs.hpp"
 #include "sqsh/load.hpp"
 #include "store/importer.hpp"
 #include "util/identity.hpp"
@@ -38,7 +39,8 @@ void register_load(CLI::App& app, Context& ctx) {
             lo.privileged = running_as_real_root();
             auto t0 = std::chrono::steady_clock::now();
             if (sqsh::is_squashfs_file(o->path)) { // FILE.sqsh: one image, flattened
-                auto r = sqsh::load(ctx.store(), o->path, o->name, lo.privileged);
+                auto r = sqsh::load(ctx.store(), o->path, o->name, lo.privileged,
+                                    engine::squashfs_confinement());
                 std::printf("Loaded image: %s\n", r.ref.c_str());
                 if (!ctx.quiet && !o->quiet)
                     std::fprintf(stderr, "  id %s, manifest %s (squashfs%s, %llu entries)\n",

@@ -1,5 +1,6 @@
 #include "engine/gpus.hpp"
 
+#include "engine/squashfs.hpp"
 #include "gpu_vendors/backend.hpp"
 #include "lazy/tree_files.hpp"
 #include "rootfs/image_files.hpp"
@@ -21,7 +22,7 @@ void add_gpus(Prepared& p) {
         if (!caller.real_root && m.size > 1) caller.subid_maps = true;
     rootfs::LayerFiles layers(*p.store, p.view.image.config.diff_ids);
     std::optional<sqsh::SquashFiles> squash;
-    if (p.sqsh) squash.emplace(*p.sqsh);
+    if (p.sqsh) squash.emplace(*p.sqsh, squashfs_confinement());
     // a lazily pulled image: its files read through its tree (fetched on first read)
     std::optional<lazy::TreeFiles> lazy;
     if (auto tree = std::dynamic_pointer_cast<lazy::Tree>(p.lazy)) lazy.emplace(*tree);

@@ -178,7 +178,7 @@ void check_cpu(Prepared& p) {
     std::string program = p.spec.args.empty() ? std::string() : p.spec.args[0];
     rootfs::LayerFiles layers(*p.store, p.view.image.config.diff_ids);
     std::optional<sqsh::SquashFiles> squash;
-    if (p.sqsh) squash.emplace(*p.sqsh);
+    if (p.sqsh) squash.emplace(*p.sqsh, squashfs_confinement());
     const rootfs::ImageFiles* files = &layers;
     if (squash) files = &*squash;
     if (p.lazy) files = nullptr;
@@ -221,6 +221,16 @@ void add_cdi_devices(Prepared& p) {
                         "or a host device path such as /dev/fuse");
     auto res = reg.apply(p.spec, names, cdi::ApplyOptions{false, true});
     for (auto& w : res.warnings) log::warn(w);
+    // gantry's own runtime binds the host's nodes and places no device cgroup: a narrower
+    // access than "rwm" in a spec's permissions is said, not dropped silently
+    for (const auto& rule : p.spec.device_rules)
+        if (rule.access != "rwm")
+            log::warn("CDI device " + std::string(1, rule.type) + " " +
+                      std::to_string(rule.major.value_or(0)) + ":" +
+                      std::to_string(rule.minor.value_or(0)) + ": its permissions \"" +
+                      rule.access +
+                      "\" are not applied by gantry run (no device cgroup: the host node's own "
+                      "mode and owner decide); runc or crun apply them to a `gantry bundle`");
     for (auto& h : res.hooks)
         p.spec.hooks[h.hook_name].push_back(oci::Hook{h.path, h.args, h.env, h.timeout});
 }

@@ -1,5 +1,6 @@
 #include "engine/unpack_fallback.hpp"
 
+#include "engine/squashfs.hpp"
 #include "oci/digest.hpp"
 #include "rootfs/run_view.hpp"
 #include "sqsh/load.hpp"
@@ -69,7 +70,7 @@ std::string unpacked_copy(store::Store& store, const std::string& file, const st
     }
     log::note(why + ": unpacking " + file + " into the store once as " + ref +
               " (--no-unpack refuses instead; later runs of this file start from the copy)");
-    sqsh::load(store, file, ref, false);
+    sqsh::load(store, file, ref, false, squashfs_confinement());
     return ref;
 }
 

@@ -158,6 +158,17 @@ json RuntimeSpec::to_json() const {
     if (pids_limit) res["pids"] = {{"limit", *pids_limit}};
     if (cpus)
         res["cpu"] = {{"quota", static_cast<std::int64_t>(*cpus * 100000)}, {"period", 100000}};
+    if (!device_rules.empty()) {
+        json rules = json::array();
+        for (const auto& r : device_rules) {
+            json rule = {
+                {"allow", r.allow}, {"type", std::string(1, r.type)}, {"access", r.access}};
+            if (r.major) rule["major"] = *r.major;
+            if (r.minor) rule["minor"] = *r.minor;
+            rules.push_back(rule);
+        }
+        res["devices"] = rules;
+    }
     if (!res.empty()) lin["resources"] = res;
     if (seccomp)
         lin["seccomp"] = {

@@ -4,6 +4,7 @@
 // 1.0.2 that runc and crun accept.
 #pragma once
 
+#include "oci/linux_resources.hpp"
 #include "oci/seccomp_profile.hpp"
 
 #include <cstdint>
@@ -104,6 +105,9 @@ struct RuntimeSpec {
     std::map<std::string, std::string> namespace_paths;
     std::vector<IdMapping> uid_mappings, gid_mappings;
     std::vector<DeviceNode> devices;
+    // linux.resources.devices: device cgroup rules (CDI adds an allow rule per injected node, as
+    // runc denies every node it was not told to allow)
+    std::vector<DeviceRule> device_rules;
     std::vector<std::string> masked_paths, readonly_paths;
     std::map<std::string, std::string> sysctl; // linux.sysctl: key (dots or slashes) -> value
     bool seccomp = true; // gantry's default profile (emitted as linux.seccomp in bundles)

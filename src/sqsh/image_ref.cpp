@@ -1,5 +1,6 @@
 #include "sqsh/image_ref.hpp"
 
+#include "sqsh/confined.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -52,24 +53,66 @@ rootfs::RunView run_view(const Facts& facts, const std::string& path) {
     return view_of(facts.header, facts.passwd, path);
 }
 
+// Each reader loads the tables first: a deferred image's root inode is in its superblock.
 bool SquashFiles::has(const std::string& path) const {
-    return image_.mode_of(path).has_value();
+    return run_confined(
+               image_, confine_,
+               [&path](Image& im) {
+                   im.open_tables();
+                   return std::string(im.mode_of(path) ? "1" : "0");
+               },
+               1) == "1";
 }
 
 std::string SquashFiles::read(const std::string& path) const {
-    return image_.read_file(path, 64u << 20).value_or("");
+    constexpr std::size_t max = 64u << 20;
+    return run_confined(
+        image_, confine_,
+        [&path](Image& im) {
+            im.open_tables();
+            return im.read_file(path, max).value_or("");
+        },
+        max);
 }
 
 std::vector<std::string> SquashFiles::list(const std::string& dir) const {
-    return image_.list_dir(dir);
+    constexpr std::size_t max = 64u << 20;
+    std::string answer = run_confined(
+        image_, confine_,
+        [&dir](Image& im) {
+            im.open_tables();
+            std::string out;
+            for (const auto& name : im.list_dir(dir)) put_field(out, name);
+            return out;
+        },
+        max);
+    std::vector<std::string> names;
+    std::string_view rest(answer);
+    for (std::string name; !rest.empty();) {
+        if (!take_field(rest, name) || name.empty() || name.find('/') != std::string::npos)
+            throw Error(Errc::invalid, image_.path() + ": the confined reader's listing of " + dir +
+                                           " is malformed (a damaged or hostile image)");
+        names.push_back(name);
+    }
+    return names;
 }
 
 int SquashFiles::open(const std::string& path) const {
-    auto data = image_.read_file(path, 1u << 30);
-    if (!data) return -1;
+    // the confined process writes the file into this memfd; gantry seals it
     Fd fd(::memfd_create("gantry-sqsh-file", MFD_CLOEXEC | MFD_ALLOW_SEALING));
     if (!fd) throw_errno("cannot create a memfd for " + path);
-    fs::write_all(fd.get(), data->data(), data->size(), path);
+    int target = fd.get();
+    std::string found = run_confined(
+        image_, confine_,
+        [&path, target](Image& im) {
+            im.open_tables();
+            auto data = im.read_file(path, 1u << 30);
+            if (!data) return std::string("0");
+            fs::write_all(target, data->data(), data->size(), path);
+            return std::string("1");
+        },
+        1, target);
+    if (found != "1") return -1;
     ::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
     ::lseek(fd.get(), 0, SEEK_SET);
     return fd.release();

@@ -11,6 +11,7 @@
 #include "sqsh/facts.hpp"
 #include "sqsh/image.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -27,10 +28,13 @@ std::optional<std::string> file_of(const std::string& image);
 // state).
 rootfs::RunView run_view(const Facts& facts, const std::string& path);
 
-// The files of a squashfs image, for what reads an image's known files before a run.
+// The files of a squashfs image, for what reads an image's known files before a run (the GPU
+// step, the CPU check). Each call is answered by a confined process (sqsh/confined.hpp) that
+// first calls CONFINE: gantry itself parses nothing of the image.
 class SquashFiles final : public rootfs::ImageFiles {
   public:
-    explicit SquashFiles(Image& image) : image_(image) {}
+    SquashFiles(Image& image, std::function<void()> confine)
+        : image_(image), confine_(std::move(confine)) {}
     bool has(const std::string& path) const override;
     std::string read(const std::string& path) const override;
     std::vector<std::string> list(const std::string& dir) const override;
@@ -40,6 +44,7 @@ class SquashFiles final : public rootfs::ImageFiles {
 
   private:
     Image& image_;
+    std::function<void()> confine_;
 };
 
 } // namespace gantry::sqsh

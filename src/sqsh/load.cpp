@@ -5,6 +5,7 @@
 #include "layer/tar_reader.hpp"
 #include "oci/image.hpp"
 #include "oci/reference.hpp"
+#include "sqsh/facts.hpp"
 #include "sqsh/image.hpp"
 #include "store/importer.hpp"
 #include "store/layer_writer.hpp"
@@ -141,9 +142,11 @@ bool is_squashfs_file(const std::string& path) {
 }
 
 LoadedSqsh load(store::Store& store, const std::string& file, const std::string& ref,
-                bool privileged) {
-    Image img(file); // the superblock checked before sqfs2tar reads anything
-    auto header = img.header();
+                bool privileged, const std::function<void()>& confine) {
+    // the superblock checked here, the header read by a confined process (sqsh/facts.hpp),
+    // both before sqfs2tar reads anything
+    auto img = open_deferred(file);
+    auto header = read_facts(*img, false, confine).header;
     LoadedSqsh res;
     res.had_header = header.has_value();
     res.ref = oci::Reference::parse(ref.empty() ? name_of(file) : ref).str();

@@ -13,6 +13,7 @@
 #include "oci/digest.hpp"
 #include "store/store.hpp"
 
+#include <functional>
 #include <string>
 
 namespace gantry::sqsh {
@@ -28,8 +29,10 @@ struct LoadedSqsh {
 // Loads FILE and tags it REF; with REF empty, the file's name without its extension
 // ("app.sqsh" -> "app:latest"). Error(invalid) for a damaged or hostile file, Error(usage)
 // when no reference can be made of the name, Error(unsupported) when sqfs2tar is missing.
+// gantry reads the superblock; the header is read by a process that calls CONFINE first
+// (sqsh/facts.hpp; engine::squashfs_confinement()).
 LoadedSqsh load(store::Store& store, const std::string& file, const std::string& ref,
-                bool privileged);
+                bool privileged, const std::function<void()>& confine);
 
 // Whether PATH should be loaded as a squashfs image: its first bytes are squashfs's magic.
 bool is_squashfs_file(const std::string& path);

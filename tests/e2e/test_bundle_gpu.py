@@ -34,7 +34,8 @@ def test_bundle_gpus_are_the_vendors_cdi_edits(g, mk, tmp_path, nv_host):
     roots = ["--driver-root", str(nv_host / "driver"), "--dev-root", str(nv_host / "dev")]
     b = tmp_path / "b1"
     cfg = bundle_config(g, "--gpus", "device=1", *roots, "--cmd", "/bin/sh", "--cmd", "-c",
-                        "--cmd", "ls /dev/nvidia*; ls /usr/lib/x86_64-linux-gnu", image, b)
+                        "--cmd", "ls /dev/nvidia*; ls /usr/lib/x86_64-linux-gnu; cat /dev/nvidia1 2>&1 | head -n1",
+                        image, b)
     devices = sorted(d["path"] for d in cfg["linux"]["devices"])
     # GPU 1 and the control nodes; never GPU 0
     assert "/dev/nvidia1" in devices and "/dev/nvidiactl" in devices, devices
@@ -43,6 +44,11 @@ def test_bundle_gpus_are_the_vendors_cdi_edits(g, mk, tmp_path, nv_host):
     assert hooks and all(h["path"] == str(g.bin.resolve()) for h in hooks), hooks
     assert any("libcuda.so." in m["source"] for m in cfg["mounts"])
     assert "NVIDIA_VISIBLE_DEVICES=void" in cfg["process"]["env"]
+    # runc denies a node the device cgroup does not allow: each injected node has its rule
+    nodes = {(d["major"], d["minor"]) for d in cfg["linux"]["devices"]}
+    rules = {(r["major"], r["minor"]) for r in cfg["linux"]["resources"]["devices"]
+             if r["allow"] and r["access"] == "rwm"}
+    assert nodes <= rules, (nodes, rules)
 
     # no GPU asked: no device, no hook, and nothing of the host read (a bogus root is fine)
     cfg = bundle_config(g, "--driver-root", "/nonexistent", image, tmp_path / "b0")
@@ -60,5 +66,7 @@ def test_bundle_gpus_are_the_vendors_cdi_edits(g, mk, tmp_path, nv_host):
     assert r.returncode == 0, r.stderr
     seen = r.stdout.split()
     assert "/dev/nvidia1" in seen and "/dev/nvidia0" not in seen, r.stdout
+    # opening the node reaches the (absent) driver: ENXIO, not the device cgroup's EPERM
+    assert "No such device or address" in r.stdout, r.stdout
     # the create-symlinks hook ran inside the container: the SONAME link is there
     assert "libcuda.so.1" in seen, r.stdout

@@ -274,6 +274,28 @@ TEST(CdiApply, DeviceNodeRules) {
     EXPECT_EQ(rs.devices[0].gid, 5u);
 }
 
+// runc and crun deny a node not allowed in linux.resources.devices: each b/c node gets an allow
+// rule with its numbers and permissions (CDI container-edits.go), and config.json carries it.
+TEST(CdiApply, DeviceNodesGetCgroupAllowRules) {
+    auto spec = cdi::parse("cdiVersion: 0.5.0\nkind: v.com/c\ndevices: [{name: d, containerEdits: "
+                           "{deviceNodes: [{path: /dev/null}, {path: /dev/x, type: c, major: 195, "
+                           "minor: 7, permissions: rw}, {path: /dev/y, type: b, major: 8, "
+                           "minor: 1, permissions: none}, {path: /dev/f, type: p}]}}]\n",
+                           cdi::Format::yaml);
+    auto rs = base_runtime_spec();
+    cdi::apply(rs, {{&spec, &spec.devices[0], "s.yaml"}});
+    ASSERT_EQ(rs.devices.size(), 4u);
+    using R = oci::DeviceRule;
+    EXPECT_EQ(rs.device_rules,
+              (std::vector<R>{{true, 'c', 1, 3, "rwm"}, {true, 'c', 195, 7, "rw"}}));
+    auto rules = rs.to_json()["linux"]["resources"]["devices"];
+    ASSERT_EQ(rules.size(), 2u) << rules.dump();
+    EXPECT_EQ(rules[1],
+              (nlohmann::json{
+                  {"allow", true}, {"type", "c"}, {"major", 195}, {"minor", 7}, {"access", "rw"}}))
+        << rules.dump();
+}
+
 TEST(CdiApply, ReferenceSpecAppliesWithStandInNodes) {
     TempDir t;
     t.write("dev/nvidia0", "");
