@@ -326,6 +326,13 @@ TEST(ZstdChunked, LyingTocChunksAndTarSplitAreRefused) {
     expect_refused(
         [&] { tar_split::parse("{\"type\":2,\"payload\":\"***\",\"position\":0}", "l"); },
         "not base64");
+    // numbers that are not whole numbers >= 0 (fuzz_tar_split: "type":8.9e29 reached a
+    // float-to-int conversion out of range, undefined behaviour)
+    for (const char* bad :
+         {"{\"type\":8.9e29,\"position\":0}", "{\"type\":2,\"position\":-1}",
+          "{\"type\":2,\"position\":0.5}", "{\"type\":2,\"position\":1e300}",
+          "{\"type\":1,\"name\":\"a\",\"size\":1e30,\"payload\":\"AAAAAAAAAAA=\",\"position\":0}"})
+        expect_refused([&] { tar_split::parse(bad, "l"); }, "not a whole number");
 }
 
 TEST(ZstdChunked, HostileTocsAreRefused) {
