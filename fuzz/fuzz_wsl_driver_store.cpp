@@ -49,6 +49,7 @@ void build_root(const fs::path& root, std::string_view in) {
         if (line.size() < 2) continue;
         char kind = line[0];
         auto [spec, arg] = fuzz::split_once(line.substr(1), "\t");
+        if (spec.empty()) continue;
         std::string_view prefix;
         switch (spec[0]) {
         case 'D':
