@@ -306,6 +306,9 @@ Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::strin
                 Chunk c;
                 c.codec = zstd ? chunk_codec(e, what) : codec;
                 c.offset = offset;
+                // as for a file's first chunk (fuzz_zstd_chunked_toc: a chunk without one)
+                if (offset == 0 && c.codec != Codec::zeros)
+                    refuse(what, "has no offset for a chunk of " + name);
                 c.inner_offset = u64(e, "innerOffset", what);
                 c.file_offset = u64(e, "chunkOffset", what);
                 c.size = u64(e, "chunkSize", what);

@@ -361,6 +361,10 @@ TEST(ZstdChunked, HostileTocsAreRefused) {
                   {"chunkType", "ones"},
                   {"chunkDigest", "sha256:" + std::string(64, 'a')}};
     expect_refused(parse(doc({chunked, zeros})), "unknown chunkType");
+    json no_offset = zeros; // a zstd chunk with no offset (fuzz_zstd_chunked_toc)
+    no_offset.erase("chunkType");
+    no_offset.erase("offset");
+    expect_refused(parse(doc({chunked, no_offset})), "no offset for a chunk");
     try {
         parse(doc({reg("../x", 10, 20)}))();
     } catch (const Error& e) {
