@@ -356,6 +356,21 @@ def seeds() -> dict[str, list]:
         "build_context": ["\n\n.\n", "*.md\n!b.md\n\nsrc/*.c\n*.txt\ndocs\n",
                           "src/deep\n\n../a.txt\n/src/**\nescape/secret\nsrclink/main.c\n",
                           "\n\n[[]x]*\nloop\nsrc/deep/er/f\n"],
+        # a driver root, one entry a line: KIND PREFIX PATH [TAB ARG] (fuzz_wsl_driver_store.cpp;
+        # D usr/lib/wsl/drivers/, W usr/lib/wsl/lib/, O opt/, U usr/lib/x86_64-linux-gnu/)
+        "wsl_driver_store": [
+            "fWlibdxcore.so\tx\nfDnv_dispi.inf_amd64_1a2b/libcuda.so.1.1\t\x7fELF\n"
+            "fDnv_dispi.inf_amd64_1a2b/libnvidia-ml.so.1\tm\nfDnv_dispi.inf_amd64_1a2b/nvidia-smi\ts\n"
+            "fDnv_dispi.inf_amd64_1a2b/nvcubins.bin\tb\nfDnv_dispi.inf_amd64_1a2b/nvwgf2umx.dll\td\n"
+            "lWlibcuda.so.1\tlibcuda.so.1.1\nfUlibcuda.so.1\tshadow\n",
+            "dDiigd_dch.inf_amd64_ff/\nlDnv.inf_amd64_00\t/usr/lib/wsl/drivers/real\n"
+            "fDreal/libcuda.so.1.1\tc\nlDreal/libnvidia-ml.so.1\t../../../../../etc/passwd\n"
+            "lDreal/nvidia-smi\t/proc/self/exe\nlWlibdxcore.so\t../../../../../../etc/hostname\n",
+            "lOrocm\t/opt/rocm-7.1.0\nfOrocm-7.1.0/lib/librocdxg.so\tr\nfWlibdxcore.so\tx\n"
+            "fdev/dxg\t\n",
+            "lOrocm/lib/librocdxg.so\t/etc/passwd\nfUlibrocdxg.so\tr\n",
+            "lDloop\tloop\nlDa\tb\nlDb\ta\nlWlibdxcore.so\t/usr/lib/wsl/lib/libdxcore.so\n"
+            "lUlibnvidia-ml.so.1\t/usr/lib/wsl/drivers/x/libnvidia-ml.so.1\n"],
         # .dockerignore text (fuzz_dockerignore.cpp)
         "dockerignore": ["node_modules\n**/*.pyc\n!keep.pyc\n# comment\n",
                          "*\n!src\nsrc/**/test_*\n../x\n/abs\n", "a/[b-d]?/**\n\\#x\n"],

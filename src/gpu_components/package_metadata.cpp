@@ -58,8 +58,9 @@ std::vector<Paragraph> parse_deb822(std::string_view text, const Deb822Limits& l
             continue;
         }
         std::size_t colon = line.find(':');
-        if (colon == 0 || colon == std::string_view::npos) {
-            dropping = true; // not a field: ignore it and what continues it
+        // not a field (no name before the colon, "\r:" included): ignore it and what continues it
+        if (colon == std::string_view::npos || trim(line.substr(0, colon)).empty()) {
+            dropping = true;
             continue;
         }
         if (cur.size() >= lim.max_fields) {

@@ -130,7 +130,7 @@ namespace {
 // name, '-', 8 hex digits of the content's hash, the rest): the name without the hash, else "".
 std::string unhashed(std::string_view base) {
     auto so = base.find(".so");
-    if (so < 10 || base[so - 9] != '-') return {};
+    if (so == std::string_view::npos || so < 10 || base[so - 9] != '-') return {};
     for (std::size_t i = so - 8; i < so; ++i)
         if (!std::isxdigit(static_cast<unsigned char>(base[i]))) return {};
     return std::string(base.substr(0, so - 9)) + std::string(base.substr(so));

@@ -4,6 +4,7 @@
 #include "util/nettle.hpp"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sys/stat.h>
 
 namespace gantry::lazy::tar_split {
@@ -18,6 +19,21 @@ constexpr std::size_t kMaxSegmentBytes = 1u << 20; // a tar header with its PAX 
     throw Error(Errc::invalid, what + ": the tar-split " + why,
                 "the image was damaged or altered; pull it without --lazy, or push it again "
                 "with gantry push --compression zstd:chunked");
+}
+
+// The field's value as a JSON integer >= 0 (a float, as Go's json into an int, is refused: its
+// conversion to an integer out of range is undefined behaviour); DEFAULT_VALUE when absent and
+// one is given.
+std::uint64_t whole_number(const json& j, const char* field, const std::string& what,
+                           std::optional<std::uint64_t> default_value = std::nullopt) {
+    auto v = j.find(field);
+    if (v == j.end() && default_value) return *default_value;
+    if (v == j.end()) refuse(what, std::string("has an entry without its ") + field);
+    if (v->is_number_unsigned()) return v->get<std::uint64_t>();
+    if (v->is_number_integer() && v->get<std::int64_t>() >= 0)
+        return static_cast<std::uint64_t>(v->get<std::int64_t>());
+    refuse(what, std::string("has a ") + field +
+                     " that is not a whole number: " + v->dump().substr(0, 64));
 }
 
 // NAME's components; Error for an absolute name or one with "..", NUL or nothing in it
@@ -58,11 +74,11 @@ std::vector<Entry> parse(std::string_view text, const std::string& what) {
             refuse(what, "line " + std::to_string(out.size() + 1) + " is not a JSON object");
         try {
             Entry e;
-            int type = j.at("type").get<int>();
+            std::uint64_t type = whole_number(j, "type", what);
             if (type != 1 && type != 2)
                 refuse(what, "has an entry of unknown type " + std::to_string(type));
             e.file = type == 1;
-            if (j.at("position").get<std::uint64_t>() != position)
+            if (whole_number(j, "position", what) != position)
                 refuse(what,
                        "has its entries out of order at line " + std::to_string(out.size() + 1));
             ++position;
@@ -80,7 +96,7 @@ std::vector<Entry> parse(std::string_view text, const std::string& what) {
                     e.name = j.at("name").get<std::string>();
                 }
                 components(e.name, what);
-                e.size = j.value("size", std::uint64_t{0});
+                e.size = whole_number(j, "size", what, 0);
                 if (e.size > 0 && e.payload.size() != 8)
                     refuse(what, "has no crc64 for " + e.name.substr(0, 256));
             } else if (e.payload.size() > kMaxSegmentBytes) {

@@ -229,10 +229,28 @@ Codec chunk_codec(const json& e, const std::string& what) {
     refuse(what, "has a chunk of unknown chunkType '" + type.substr(0, 64) + "'");
 }
 
-std::uint64_t u64(const json& e, const char* key) {
+// KEY's value as a JSON integer in 0..MAX (FALLBACK when absent); a float, a negative or a larger
+// number is refused naming the field: converting such a number to an integer was undefined
+// behaviour (fuzz_zstd_chunked_toc: "chunkSize": 1.1e35)
+std::uint64_t whole(const json& e, const char* key, std::uint64_t fallback, std::uint64_t max,
+                    const std::string& what) {
     auto it = e.find(key);
-    if (it == e.end()) return 0;
-    return it->get<std::uint64_t>();
+    if (it == e.end()) return fallback;
+    if (it->is_number_unsigned() && it->get<std::uint64_t>() <= max)
+        return it->get<std::uint64_t>();
+    if (it->is_number_integer() && it->get<std::int64_t>() >= 0 &&
+        static_cast<std::uint64_t>(it->get<std::int64_t>()) <= max)
+        return static_cast<std::uint64_t>(it->get<std::int64_t>());
+    refuse(what, std::string("has a ") + key + " that is not a whole number up to " +
+                     std::to_string(max) + ": " + it->dump().substr(0, 64));
+}
+
+std::uint64_t u64(const json& e, const char* key, const std::string& what) {
+    return whole(e, key, 0, UINT64_MAX, what);
+}
+
+std::uint32_t u32(const json& e, const char* key, std::uint32_t fallback, const std::string& what) {
+    return static_cast<std::uint32_t>(whole(e, key, fallback, UINT32_MAX, what));
 }
 
 } // namespace
@@ -250,7 +268,7 @@ Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::strin
     json doc = json::parse(text, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) refuse(what, "is not JSON");
     try {
-        if (doc.value("version", 0) != 1) refuse(what, "is not version 1");
+        if (whole(doc, "version", 0, UINT32_MAX, what) != 1) refuse(what, "is not version 1");
         const json& entries = doc.at("entries");
         if (!entries.is_array()) refuse(what, "has no entries array");
         if (entries.size() > kMaxEntries)
@@ -271,7 +289,7 @@ Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::strin
             if (!e.is_object()) refuse(what, "has an entry that is not an object");
             const std::string type = e.at("type").get<std::string>();
             const std::string name = e.at("name").get<std::string>();
-            std::uint64_t offset = u64(e, "offset");
+            std::uint64_t offset = u64(e, "offset", what);
             if (offset >= toc_offset && offset != 0)
                 refuse(what, "entry " + name + " has offset " + std::to_string(offset) +
                                  ", past the table of contents at " + std::to_string(toc_offset));
@@ -288,9 +306,12 @@ Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::strin
                 Chunk c;
                 c.codec = zstd ? chunk_codec(e, what) : codec;
                 c.offset = offset;
-                c.inner_offset = u64(e, "innerOffset");
-                c.file_offset = u64(e, "chunkOffset");
-                c.size = u64(e, "chunkSize");
+                // as for a file's first chunk (fuzz_zstd_chunked_toc: a chunk without one)
+                if (offset == 0 && c.codec != Codec::zeros)
+                    refuse(what, "has no offset for a chunk of " + name);
+                c.inner_offset = u64(e, "innerOffset", what);
+                c.file_offset = u64(e, "chunkOffset", what);
+                c.size = u64(e, "chunkSize", what);
                 c.digest = e.value("chunkDigest", "");
                 if (c.file_offset != prev.file_offset + prev.size)
                     refuse(what, "has overlapping or missing chunks in " + name);
@@ -313,9 +334,9 @@ Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::strin
                 Node& r = t.nodes[0];
                 if (r.declared) refuse(what, "has a duplicate entry: " + name);
                 r.declared = true;
-                r.mode = S_IFDIR | (e.value("mode", 0755u) & 07777);
-                r.uid = e.value("uid", 0u);
-                r.gid = e.value("gid", 0u);
+                r.mode = S_IFDIR | (u32(e, "mode", 0755u, what) & 07777);
+                r.uid = u32(e, "uid", 0u, what);
+                r.gid = u32(e, "gid", 0u, what);
                 r.mtime = parse_time(e.value("modtime", ""));
                 continue;
             }
@@ -377,12 +398,12 @@ Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::strin
             }
             Node& n = t.nodes[idx];
             n.declared = true;
-            n.mode = ft | (e.value("mode", 0u) & 07777);
-            n.uid = e.value("uid", 0u);
-            n.gid = e.value("gid", 0u);
+            n.mode = ft | (u32(e, "mode", 0u, what) & 07777);
+            n.uid = u32(e, "uid", 0u, what);
+            n.gid = u32(e, "gid", 0u, what);
             n.mtime = parse_time(e.value("modtime", ""));
-            n.dev_major = e.value("devMajor", 0u);
-            n.dev_minor = e.value("devMinor", 0u);
+            n.dev_major = u32(e, "devMajor", 0u, what);
+            n.dev_minor = u32(e, "devMinor", 0u, what);
             if (ft == S_IFLNK) {
                 n.link = e.value("linkName", "");
                 if (n.link.empty() || n.link.size() > 4096 ||
@@ -401,16 +422,16 @@ Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::strin
                 }
             }
             if (ft == S_IFREG) {
-                n.size = u64(e, "size");
+                n.size = u64(e, "size", what);
                 last_reg = idx;
                 if (n.size > 0) {
                     if (offset == 0) refuse(what, "has no offset for the data of " + name);
                     Chunk c;
                     c.codec = zstd ? chunk_codec(e, what) : codec;
                     c.offset = offset;
-                    c.inner_offset = u64(e, "innerOffset");
-                    c.file_offset = u64(e, "chunkOffset");
-                    c.size = u64(e, "chunkSize");
+                    c.inner_offset = u64(e, "innerOffset", what);
+                    c.file_offset = u64(e, "chunkOffset", what);
+                    c.size = u64(e, "chunkSize", what);
                     c.digest = e.value("chunkDigest", "");
                     if (c.file_offset != 0) refuse(what, "starts " + name + " past its start");
                     if (c.size == 0) c.size = n.size;
@@ -418,7 +439,7 @@ Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::strin
                     if (zstd && c.digest.empty() && c.size == n.size)
                         c.digest = e.value("digest", "");
                     if (zstd) {
-                        std::uint64_t end = u64(e, "endOffset");
+                        std::uint64_t end = u64(e, "endOffset", what);
                         if (end <= offset || end > toc_offset)
                             refuse(what, "entry " + name + " has an unusable endOffset " +
                                              std::to_string(end));

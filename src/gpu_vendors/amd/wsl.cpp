@@ -7,19 +7,11 @@
 #include "util/error.hpp"
 
 #include <algorithm>
-#include <filesystem>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 namespace gantry::gpu_vendors::amd {
 
 namespace {
-
-bool regular(const std::string& p) {
-    struct stat st {};
-    return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
 
 // Where the image's ROCm runtime looks for the bridge (librocdxg's README, §6).
 constexpr const char* kDxcoreIn = "/usr/lib/libdxcore.so";
@@ -41,44 +33,6 @@ const std::string& no_rocdxg_fix() {
 }
 
 } // namespace
-
-WslHost discover_wsl(const Roots& roots) {
-    WslHost h;
-    h.dxg.path = "/dev/dxg";
-    h.dxg.host_path = gpu::join_root(roots.dev_root, "/dev/dxg");
-    h.dxg.major = 10; // misc, with a dynamic minor: read live
-    struct stat st {};
-    if (::stat(h.dxg.host_path.c_str(), &st) == 0) {
-        h.dxg.present = true;
-        if (S_ISCHR(st.st_mode)) {
-            h.dxg.major = ::major(st.st_rdev);
-            h.dxg.minor = ::minor(st.st_rdev);
-        }
-        h.dxg.mode = st.st_mode & 07777;
-        h.dxg.uid = st.st_uid;
-        h.dxg.gid = st.st_gid;
-    }
-    std::string dxcore = gpu::join_root(roots.driver_root, "/usr/lib/wsl/lib/libdxcore.so");
-    if (regular(dxcore)) h.dxcore = dxcore;
-    std::vector<std::string> dirs = {"/opt/rocm/lib"};
-    std::error_code ec;
-    std::vector<std::string> versioned;
-    for (const auto& e :
-         std::filesystem::directory_iterator(gpu::join_root(roots.driver_root, "/opt"), ec))
-        if (e.path().filename().string().starts_with("rocm-"))
-            versioned.push_back("/opt/" + e.path().filename().string() + "/lib");
-    std::sort(versioned.rbegin(), versioned.rend()); // the newest release first
-    dirs.insert(dirs.end(), versioned.begin(), versioned.end());
-    dirs.insert(dirs.end(), {"/usr/lib/x86_64-linux-gnu", "/usr/local/lib"});
-    for (const auto& d : dirs) {
-        std::string p = gpu::join_root(roots.driver_root, d + "/librocdxg.so");
-        if (regular(p)) {
-            h.rocdxg = p;
-            break;
-        }
-    }
-    return h;
-}
 
 void inject_wsl(oci::RuntimeSpec& spec, const WslHost& host, const std::vector<std::string>& env) {
     if (!host.dxg.present)

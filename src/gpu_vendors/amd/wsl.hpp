@@ -29,7 +29,8 @@ struct WslHost {
 };
 
 // A few stats under the roots: /dev/dxg (dev root), libdxcore.so and librocdxg.so (driver root:
-// /opt/rocm/lib, /opt/rocm-*/lib, /usr/lib/x86_64-linux-gnu, /usr/local/lib). Never throws.
+// /opt/rocm/lib, /opt/rocm-*/lib, /usr/lib/x86_64-linux-gnu, /usr/local/lib; their links resolved
+// inside the driver root, the host paths the real files). Never throws. (wsl_host.cpp)
 WslHost discover_wsl(const Roots& roots);
 
 // The oldest ROCm release that runs on WSL2 (librocdxg's runtime feature).

@@ -78,6 +78,11 @@ TEST(GpuComponents, RecognisesCudaFilesAndAttachmentA) {
     EXPECT_EQ(id_of("usr/local/cudax/lib/libfoo.so"), "");
     EXPECT_EQ(id_of("usr/include/vector_types.h", false), "");
     EXPECT_EQ(id_of("usr/lib/x86_64-linux-gnu/libc.so.6"), "");
+    // a name without ".so" is no auditwheel name (fuzz_gpu_metadata: the hash check indexed
+    // before the name's start, caught by _GLIBCXX_ASSERTIONS in the sanitizer build)
+    EXPECT_EQ(id_of(""), "");
+    EXPECT_EQ(id_of("x", false), "");
+    EXPECT_EQ(id_of("usr/lib/-9f1e2d3c.so.1"), "");
 }
 
 TEST(GpuComponents, IdentifiesLicenceTexts) {
@@ -124,6 +129,12 @@ TEST(GpuComponents, Deb822AndMetadata) {
     EXPECT_EQ(pk[0].version, "5.2.3-8");
     EXPECT_EQ(pk[0].source, "rocm-hipamd");
     EXPECT_EQ(pk[1].name, "b");
+    // a name that is only a carriage return is no field (fuzz_gpu_metadata: "\r:" made a field
+    // with an empty name)
+    auto odd = parse_deb822("\r: x\nA: b\n", Deb822Limits{});
+    ASSERT_EQ(odd.size(), 1u);
+    ASSERT_EQ(odd[0].size(), 1u);
+    EXPECT_EQ(odd[0][0].first, "A");
     EXPECT_EQ(debian_copyright_licence("Format: https://www.debian.org/doc/packaging-manuals/"
                                        "copyright-format/1.0/\n\nFiles: *\nCopyright: AMD\n"
                                        "License: Expat\n\nFiles: x/*\nLicense: BSD-3-clause\n"),

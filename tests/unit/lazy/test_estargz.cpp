@@ -340,6 +340,18 @@ TEST(Estargz, HostileTocsAreRefused) {
     expect_refused(doc({{{"name", 7}, {"type", "reg"}}}), "wrong type");
     expect_refused(json{{"version", 2}, {"entries", json::array()}}, "version 1");
     expect_refused(doc({reg("f", 0, 0), reg("f/g", 0, 0)}), "non-directory");
+    // numbers that are not whole numbers in range (fuzz_zstd_chunked_toc: "chunkSize": 1.1e35
+    // was a float-to-integer conversion out of range, undefined behaviour)
+    for (const char* key : {"size", "offset", "chunkSize", "mode", "uid"})
+        for (json bad : {json(1.1e35), json(0.5), json(-1), json(4294967296.0)}) {
+            json e = reg("x", 1, 10);
+            e[key] = bad;
+            expect_refused(doc({e}), "not a whole number");
+        }
+    json big_uid = reg("x", 1, 10);
+    big_uid["uid"] = 4294967296u; // past a uid
+    expect_refused(doc({big_uid}), "not a whole number");
+    expect_refused(json{{"version", 1e300}, {"entries", json::array()}}, "not a whole number");
 }
 
 // 10^7 entries: refused by the TOC's size before a byte of it is read or parsed.

@@ -326,6 +326,13 @@ TEST(ZstdChunked, LyingTocChunksAndTarSplitAreRefused) {
     expect_refused(
         [&] { tar_split::parse("{\"type\":2,\"payload\":\"***\",\"position\":0}", "l"); },
         "not base64");
+    // numbers that are not whole numbers >= 0 (fuzz_tar_split: "type":8.9e29 reached a
+    // float-to-int conversion out of range, undefined behaviour)
+    for (const char* bad :
+         {"{\"type\":8.9e29,\"position\":0}", "{\"type\":2,\"position\":-1}",
+          "{\"type\":2,\"position\":0.5}", "{\"type\":2,\"position\":1e300}",
+          "{\"type\":1,\"name\":\"a\",\"size\":1e30,\"payload\":\"AAAAAAAAAAA=\",\"position\":0}"})
+        expect_refused([&] { tar_split::parse(bad, "l"); }, "not a whole number");
 }
 
 TEST(ZstdChunked, HostileTocsAreRefused) {
@@ -354,6 +361,10 @@ TEST(ZstdChunked, HostileTocsAreRefused) {
                   {"chunkType", "ones"},
                   {"chunkDigest", "sha256:" + std::string(64, 'a')}};
     expect_refused(parse(doc({chunked, zeros})), "unknown chunkType");
+    json no_offset = zeros; // a zstd chunk with no offset (fuzz_zstd_chunked_toc)
+    no_offset.erase("chunkType");
+    no_offset.erase("offset");
+    expect_refused(parse(doc({chunked, no_offset})), "no offset for a chunk");
     try {
         parse(doc({reg("../x", 10, 20)}))();
     } catch (const Error& e) {
