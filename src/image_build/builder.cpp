@@ -16,6 +16,7 @@
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <chrono>
 #include <ctime>
@@ -99,7 +100,7 @@ class Builder {
         const auto& hist = img.config["history"];
         img.config["created"] = !hist.empty() && hist.back().contains("created")
                                     ? hist.back()["created"]
-                                    : nlohmann::json(rfc3339(now()));
+                                    : nlohmann::json(text::rfc3339(now()));
         res_.manifest = img.commit(store_);
         res_.id = img.id();
         for (const auto& t : opt_.tags) res_.tags.push_back(store::normalize(t));

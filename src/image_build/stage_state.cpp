@@ -5,6 +5,7 @@
 #include "image_build/ports.hpp"
 #include "image_build/work_image.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <ctime>
 
@@ -169,18 +170,9 @@ std::optional<std::string> StageState::apply(const dockerfile::Instruction& ins,
     return created_by;
 }
 
-std::string rfc3339(std::int64_t seconds) {
-    std::time_t t = static_cast<std::time_t>(seconds);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 void add_history(nlohmann::json& image_config, const std::string& created_by, bool empty_layer,
                  std::int64_t created) {
-    nlohmann::json h = {{"created", rfc3339(created)},
+    nlohmann::json h = {{"created", text::rfc3339(created)},
                         {"created_by", created_by},
                         {"comment", "buildkit.dockerfile.v0"}};
     if (empty_layer) h["empty_layer"] = true;

@@ -43,9 +43,6 @@ struct StageState {
 // Appends a history entry to an image config's "history" as BuildKit writes it: created
 // (RFC 3339 UTC, `created` seconds: SOURCE_DATE_EPOCH when set), created_by, comment
 // "buildkit.dockerfile.v0", and empty_layer when the step made no layer.
-// RFC 3339 UTC ("2024-01-02T03:04:05Z") of a Unix time.
-std::string rfc3339(std::int64_t seconds);
-
 void add_history(nlohmann::json& image_config, const std::string& created_by, bool empty_layer,
                  std::int64_t created);
 

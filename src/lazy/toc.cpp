@@ -483,6 +483,16 @@ Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::strin
     return t;
 }
 
+void verify_chunk(std::string_view bytes, const Chunk& chunk, const std::string& what) {
+    std::string got = "sha256:" + Sha256::hex_of(bytes);
+    if (got != chunk.digest)
+        throw Error(Errc::invalid,
+                    what + ": the chunk at blob offset " + std::to_string(chunk.offset) +
+                        " has digest " + got + ", the verified table of contents says " +
+                        chunk.digest,
+                    "the registry served altered data; nothing of it was used");
+}
+
 std::string inflate_chunk(std::string_view compressed, const Chunk& chunk,
                           const std::string& what) {
     if (chunk.codec != Codec::gzip) return decode_zstd_chunk(compressed, chunk, what);
@@ -510,13 +520,7 @@ std::string inflate_chunk(std::string_view compressed, const Chunk& chunk,
                         " does not inflate to its " + std::to_string(chunk.size) + " bytes",
                     "the registry served damaged data; pull the image again");
     out.erase(0, static_cast<std::size_t>(chunk.inner_offset));
-    std::string got = "sha256:" + Sha256::hex_of(out);
-    if (got != chunk.digest)
-        throw Error(Errc::invalid,
-                    what + ": the chunk at blob offset " + std::to_string(chunk.offset) +
-                        " has digest " + got + ", the verified table of contents says " +
-                        chunk.digest,
-                    "the registry served altered data; nothing of it was used");
+    verify_chunk(out, chunk, what);
     return out;
 }
 

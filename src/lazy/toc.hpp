@@ -110,5 +110,7 @@ class Toc {
 // The bytes of CHUNK from COMPRESSED (the blob's bytes [chunk.offset, chunk.end)), inflated and
 // checked against the chunk's digest; Error(invalid) naming WHAT when they do not match.
 std::string inflate_chunk(std::string_view compressed, const Chunk& chunk, const std::string& what);
+// Error(invalid) naming the chunk when BYTES are not the ones its digest names.
+void verify_chunk(std::string_view bytes, const Chunk& chunk, const std::string& what);
 
 } // namespace gantry::lazy

@@ -6,6 +6,7 @@
 #include "util/error.hpp"
 #include "util/hash.hpp"
 #include "util/nettle.hpp"
+#include "util/text.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -103,15 +104,6 @@ la_ssize_t on_write(archive*, void* self, const void* buf, size_t n) {
     return static_cast<la_ssize_t>(n);
 }
 
-std::string rfc3339(std::int64_t t) {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    ::gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 std::string text_or(const char* s, const char* otherwise) {
     return s ? s : otherwise;
 }
@@ -207,7 +199,7 @@ EstargzLayer write_estargz(int in_fd, int out_fd, const std::string& what,
         ent["gid"] = archive_entry_gid(e);
         if (const char* u = archive_entry_uname(e); u && *u) ent["userName"] = u;
         if (const char* g = archive_entry_gname(e); g && *g) ent["groupName"] = g;
-        ent["modtime"] = rfc3339(archive_entry_mtime(e));
+        ent["modtime"] = text::rfc3339(archive_entry_mtime(e));
         json xattrs = json::object();
         archive_entry_xattr_reset(e);
         const char* xn = nullptr;

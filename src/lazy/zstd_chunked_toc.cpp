@@ -232,13 +232,7 @@ std::string decode_zstd_chunk(std::string_view compressed, const Chunk& chunk,
         out = zstd_chunked::decompress_exact(compressed, chunk.size,
                                              what + ": the chunk at blob offset " +
                                                  std::to_string(chunk.offset));
-    std::string got = "sha256:" + Sha256::hex_of(out);
-    if (got != chunk.digest)
-        throw Error(Errc::invalid,
-                    what + ": the chunk at blob offset " + std::to_string(chunk.offset) +
-                        " has digest " + got + ", the verified table of contents says " +
-                        chunk.digest,
-                    "the registry served altered data; nothing of it was used");
+    verify_chunk(out, chunk, what);
     return out;
 }
 

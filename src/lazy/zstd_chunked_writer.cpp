@@ -6,6 +6,7 @@
 #include "util/error.hpp"
 #include "util/hash.hpp"
 #include "util/nettle.hpp"
+#include "util/text.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -138,15 +139,6 @@ la_ssize_t on_write(archive*, void* self, const void* buf, size_t n) {
     return static_cast<la_ssize_t>(n);
 }
 
-std::string rfc3339(std::int64_t t) {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    ::gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 void check(archive* a, int rc, const std::string& what) {
     if (rc < ARCHIVE_WARN) {
         const char* e = archive_error_string(a);
@@ -184,7 +176,7 @@ json entry_of(archive_entry* e, const std::string& name, const std::string& what
     ent["mode"] = archive_entry_mode(e) & 07777;
     ent["uid"] = archive_entry_uid(e);
     ent["gid"] = archive_entry_gid(e);
-    ent["modtime"] = rfc3339(archive_entry_mtime(e));
+    ent["modtime"] = text::rfc3339(archive_entry_mtime(e));
     json xattrs = json::object();
     archive_entry_xattr_reset(e);
     const char* xn = nullptr;

@@ -8,6 +8,7 @@
 #include "util/fs.hpp"
 #include "util/json.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 
 #include <ctime>
 #include <sys/stat.h>
@@ -150,11 +151,7 @@ void record_verdict(store::Store& store, const std::string& ref, const oci::Dige
     bool signature = false;
     for (auto& r : verdict.requirements)
         signature = signature || r == "signedBy" || r == "sigstoreSigned";
-    char when[32] = "";
-    std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    ::gmtime_r(&now, &tm);
-    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    std::string when = text::rfc3339(std::time(nullptr));
     doc[ref] = {{"policy", verdict.policy_file},   {"policy_digest", verdict.policy_digest},
                 {"scope", verdict.scope},          {"requirements", verdict.requirements},
                 {"signature_verified", signature}, {"verified_at", when}};

@@ -4,6 +4,7 @@
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/lock.hpp"
+#include "util/text.hpp"
 #include "util/units.hpp"
 
 #include <cctype>
@@ -124,12 +125,7 @@ void await_exit(pid_t pid, unsigned long long start) {
 }
 
 std::string now_rfc3339() {
-    auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    struct tm tm {};
-    ::gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return text::rfc3339(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
 }
 
 bool ContainerState::running() const {

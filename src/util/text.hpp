@@ -52,6 +52,9 @@ std::string join_path(const std::string& a, const std::string& b);
 // V in lower-case hexadecimal with "0x" before it: 255 -> "0xff".
 std::string hex(std::uint64_t v);
 
+// SECONDS since the epoch as RFC 3339 in UTC, to the second ("2026-11-25T22:38:38Z").
+std::string rfc3339(std::int64_t seconds);
+
 // ITEMS as a person lists them: "a", "a and b", "a, b and c" (no Oxford comma); {} -> "".
 std::string join_english(std::span<const std::string> items);
 
