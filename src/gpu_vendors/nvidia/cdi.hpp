@@ -15,8 +15,7 @@
 // proc tree is not /proc, as on simulated hosts). Node numbers are left out (consumers read them
 // live; the uvm major changes across reloads), and hostPath only appears when it differs from path,
 // so cdiVersion (the lowest the content needs) stays as low as possible.
-// NVIDIA's folder owns it; its names are still in namespace gantry::cdi (to become
-// gantry::gpu_vendors::nvidia, docs/architecture.md).
+// Namespace gantry::gpu_vendors::nvidia, as everything in NVIDIA's folder.
 #pragma once
 
 #include "cdi/spec_model.hpp"

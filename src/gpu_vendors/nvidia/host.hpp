@@ -1,8 +1,7 @@
 // gpu_vendors/nvidia/host: gpu_vendors::nvidia::Host, what an NVIDIA driver installation offers
 // containers, discovered from a driver root (libraries, binaries, firmware, IPC sockets) and a
 // device root (device nodes), like nvidia-ctk's --driver-root / --dev-root. It only describes the
-// host; the shared gpu::DeviceNode and gpu::join_root are gpu/device_node.hpp's. (Namespace
-// gantry::gpu, as the rest of NVIDIA's discovery in this folder.)
+// host; the shared gpu::DeviceNode and gpu::join_root are gpu/device_node.hpp's.
 #pragma once
 
 #include "gpu/device_node.hpp"

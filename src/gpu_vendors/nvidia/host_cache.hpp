@@ -3,8 +3,7 @@
 // can change while gantry is installed: the driver version files, the driver root's ld.so.cache
 // (inode, size, mtime), the NVIDIA device nodes (names, types, numbers, modes), the MIG minors,
 // and the options. Device node access is still checked live at injection.
-// NVIDIA's folder owns it; its names are still in namespace gantry::gpu (to become
-// gantry::gpu_vendors::nvidia, docs/architecture.md).
+// Namespace gantry::gpu_vendors::nvidia, as everything in NVIDIA's folder.
 #pragma once
 
 #include "gpu_vendors/nvidia/host.hpp"

@@ -5,8 +5,7 @@
 // /proc/driver/nvidia/params overlaid with ModifyDeviceFiles: 0, and the image's CUDA
 // forward-compat libraries enabled by an ld.so.conf.d drop-in only when they can work (never
 // mounted: CVE-2024-0132 / CVE-2025-23359).
-// NVIDIA's folder owns it; its names are still in namespace gantry::runspec (to become
-// gantry::gpu_vendors::nvidia, docs/architecture.md).
+// Namespace gantry::gpu_vendors::nvidia, as everything in NVIDIA's folder.
 #pragma once
 
 #include "gpu_vendors/nvidia/host.hpp"
