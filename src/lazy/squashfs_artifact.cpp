@@ -9,22 +9,92 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
+#include <sys/mman.h>
 #include <unistd.h>
 
 namespace gantry::lazy {
 
-BlockFetcher::BlockFetcher(std::shared_ptr<RemoteBlob> blob, oci::Digest digest, std::uint64_t size)
-    : blob_(std::move(blob)), digest_(std::move(digest)), size_(size),
-      present_(static_cast<std::size_t>((size + kSquashfsFetchBlock - 1) / kSquashfsFetchBlock),
-               false),
-      missing_(present_.size()) {}
+BlockFetcher::BlockFetcher(std::shared_ptr<RemoteBlob> blob, oci::Digest digest, std::uint64_t size,
+                           std::shared_ptr<const BlockDigests> table)
+    : blob_(std::move(blob)), digest_(std::move(digest)), size_(size), table_(std::move(table)),
+      block_(table_ ? table_->range_size() : kSquashfsFetchBlock),
+      present_(static_cast<std::size_t>((size + block_ - 1) / block_), false),
+      missing_(present_.size()) {
+    if (table_ && (table_->blob_size() != size_ || table_->count() != present_.size()))
+        throw Error(Errc::invalid, blob_->what() + ": its block-digest table is not this blob's");
+}
+
+BlockFetcher::~BlockFetcher() {
+    if (damaged_) ::munmap(const_cast<int*>(damaged_), sizeof(int));
+}
+
+void BlockFetcher::all_local() {
+    present_.assign(present_.size(), true);
+    missing_ = 0;
+    verified_ = true; // the cache entry was checked whole when it was made
+    if (!table_) return;
+    checked_.assign(present_.size(), false);
+    void* page =
+        ::mmap(nullptr, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) throw_errno("cannot map a page for " + blob_->what());
+    damaged_ = static_cast<volatile int*>(page);
+}
+
+// Blocks FIRST to LAST of an all_local() copy against the table, on their first read.
+void BlockFetcher::check_local(std::uint64_t first, std::uint64_t last) {
+    std::string buf;
+    for (std::uint64_t i = first; i <= last; ++i) {
+        if (checked_[i]) continue;
+        std::uint64_t from = i * block_;
+        buf.resize(static_cast<std::size_t>(std::min<std::uint64_t>(block_, size_ - from)));
+        for (std::size_t done = 0; done < buf.size();) {
+            ssize_t n = ::pread(blob_->cache_fd(), buf.data() + done, buf.size() - done,
+                                static_cast<off_t>(from + done));
+            if (n <= 0) {
+                *damaged_ = 1;
+                throw Error(Errc::invalid, blob_->what() + ": the node's cached copy is short " +
+                                               "(torn); it is removed when the container ends");
+            }
+            done += static_cast<std::size_t>(n);
+        }
+        if (!table_->matches(i, buf)) {
+            *damaged_ = 1;
+            throw Error(Errc::invalid,
+                        blob_->what() + ": bytes " + std::to_string(from) + "-" +
+                            std::to_string(from + buf.size() - 1) +
+                            " of the node's cached copy have digest sha256:" + Sha256::hex_of(buf) +
+                            ", its block-digest table says " + table_->digest_of(i) +
+                            "; none of them is served, the copy is removed when the container "
+                            "ends and the next run fetches the image again");
+        }
+        checked_[i] = true;
+    }
+}
+
+// BYTES (fetched from block FIRST on) against the table, range by range, before any is written.
+void BlockFetcher::check_ranges(std::uint64_t first, const std::string& bytes) const {
+    if (!table_) return;
+    for (std::uint64_t at = 0; at < bytes.size(); at += block_) {
+        std::uint64_t i = first + at / block_;
+        std::string_view range(bytes.data() + at,
+                               std::min<std::uint64_t>(block_, bytes.size() - at));
+        if (table_->matches(i, range)) continue;
+        std::uint64_t from = i * block_;
+        throw Error(Errc::invalid, blob_->what() + ": bytes " + std::to_string(from) + "-" +
+                                       std::to_string(from + range.size() - 1) +
+                                       " fetched have digest sha256:" + Sha256::hex_of(range) +
+                                       ", its block-digest table says " + table_->digest_of(i) +
+                                       "; none of them is served");
+    }
+}
 
 void BlockFetcher::ensure(std::uint64_t offset, std::size_t size) {
     if (!refused_.empty()) throw Error(Errc::invalid, refused_);
     if (size == 0 || offset >= size_) return;
-    std::uint64_t first = offset / kSquashfsFetchBlock;
-    std::uint64_t last = (std::min<std::uint64_t>(offset + size, size_) - 1) / kSquashfsFetchBlock;
+    std::uint64_t first = offset / block_;
+    std::uint64_t last = (std::min<std::uint64_t>(offset + size, size_) - 1) / block_;
     try {
+        if (!checked_.empty()) check_local(first, last);
         for (std::uint64_t b = first; b <= last;) {
             if (present_[b]) {
                 ++b;
@@ -34,11 +104,16 @@ void BlockFetcher::ensure(std::uint64_t offset, std::size_t size) {
             while (end + 1 <= last && !present_[end + 1]) ++end;
             // read ahead to a 1 MiB run (the kernel reads 128 KiB at a time)
             while (end + 1 < present_.size() && !present_[end + 1] &&
-                   (end + 1 - b) * kSquashfsFetchBlock < kSquashfsReadAhead)
+                   (end + 1 - b) * block_ < kSquashfsReadAhead)
                 ++end;
-            std::uint64_t from = b * kSquashfsFetchBlock;
-            std::uint64_t to = std::min<std::uint64_t>((end + 1) * kSquashfsFetchBlock, size_);
+            std::uint64_t from = b * block_;
+            std::uint64_t to = std::min<std::uint64_t>((end + 1) * block_, size_);
             std::string bytes = blob_->fetch(from, static_cast<std::size_t>(to - from));
+            if (bytes.size() != to - from)
+                throw Error(Errc::invalid, blob_->what() + ": the registry sent " +
+                                               std::to_string(bytes.size()) + " bytes for " +
+                                               std::to_string(to - from) + " asked");
+            check_ranges(b, bytes);
             for (std::size_t done = 0; done < bytes.size();) {
                 ssize_t w = ::pwrite(blob_->cache_fd(), bytes.data() + done, bytes.size() - done,
                                      static_cast<off_t>(from + done));
@@ -47,6 +122,8 @@ void BlockFetcher::ensure(std::uint64_t offset, std::size_t size) {
             }
             for (; b <= end; ++b) present_[b] = true, --missing_;
         }
+        // with a table every range was checked against it (and the manifest covers the table)
+        if (missing_ == 0 && table_) verified_ = true;
         if (missing_ == 0 && !verified_) { // complete now: the blob is what the manifest says
             Sha256 h;
             std::string buf(1 << 20, '\0');
@@ -94,11 +171,13 @@ oci::Digest publish_squashfs(store::Store& store, const std::string& ref) {
     if (!in) throw_errno("cannot open " + file.string());
     auto pending = store.begin_blob();
     Sha256 h;
+    BlockDigests::Writer table;
     std::uint64_t size = 0;
     std::string buf(1 << 20, '\0');
     for (ssize_t n; (n = ::read(in.get(), buf.data(), buf.size())) != 0;) {
         if (n < 0) throw_errno("cannot read " + file.string());
         h.update(buf.data(), static_cast<std::size_t>(n));
+        table.update(buf.data(), static_cast<std::size_t>(n));
         for (ssize_t done = 0; done < n;) {
             ssize_t w =
                 ::write(pending.fd(), buf.data() + done, static_cast<std::size_t>(n - done));
@@ -118,6 +197,12 @@ oci::Digest publish_squashfs(store::Store& store, const std::string& ref) {
     d.digest = digest;
     d.size = static_cast<std::int64_t>(size);
     out.layers.push_back(std::move(d));
+    std::string table_bytes = table.finish();
+    oci::Descriptor t;
+    t.media_type = kBlockDigestsMediaType;
+    t.digest = store.put_blob(table_bytes);
+    t.size = static_cast<std::int64_t>(table_bytes.size());
+    out.layers.push_back(std::move(t));
     out.annotations = manifest.annotations;
     return store.put_blob(out.to_json().dump());
 }
