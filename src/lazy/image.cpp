@@ -291,7 +291,10 @@ std::shared_ptr<SquashfsTree> open_squashfs(store::Store& store, const Record& r
     auto blob = std::make_shared<RemoteBlob>(client_for(rec, opt), rec.repository, l.digest, l.size,
                                              std::move(cache), what);
     auto fetcher = std::make_shared<BlockFetcher>(blob, l.digest, l.size, std::move(table));
-    if (cached) fetcher->all_local();
+    if (cached)
+        fetcher->all_local();
+    else
+        fetcher->adopt_local(); // what earlier runs fetched (checked against the table on read)
     auto image = std::make_shared<sqsh::Image>(std::move(reader), what, sqsh::Image::Deferred{});
     auto tree = std::make_shared<SquashfsTree>(image, fetcher, blob,
                                                "the lazily pulled squashfs image " + name);

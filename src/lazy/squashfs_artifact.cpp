@@ -22,6 +22,7 @@ BlockFetcher::BlockFetcher(std::shared_ptr<RemoteBlob> blob, oci::Digest digest,
       missing_(present_.size()) {
     if (table_ && (table_->blob_size() != size_ || table_->count() != present_.size()))
         throw Error(Errc::invalid, blob_->what() + ": its block-digest table is not this blob's");
+    if (table_) checked_.assign(present_.size(), false);
 }
 
 BlockFetcher::~BlockFetcher() {
@@ -32,30 +33,56 @@ void BlockFetcher::all_local() {
     present_.assign(present_.size(), true);
     missing_ = 0;
     verified_ = true; // the cache entry was checked whole when it was made
+    read_only_ = true;
     if (!table_) return;
-    checked_.assign(present_.size(), false);
     void* page =
         ::mmap(nullptr, sizeof(int), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (page == MAP_FAILED) throw_errno("cannot map a page for " + blob_->what());
     damaged_ = static_cast<volatile int*>(page);
 }
 
-// Blocks FIRST to LAST of an all_local() copy against the table, on their first read.
+void BlockFetcher::adopt_local() {
+    if (!table_) return;
+    const int fd = blob_->cache_fd();
+    for (off_t at = 0; static_cast<std::uint64_t>(at) < size_;) {
+        off_t data = ::lseek(fd, at, SEEK_DATA);
+        if (data < 0) return; // no more data (ENXIO), or no SEEK_DATA here: nothing adopted
+        off_t hole = ::lseek(fd, data, SEEK_HOLE);
+        if (hole < 0) return;
+        // the ranges wholly inside [data, hole)
+        std::uint64_t i = (static_cast<std::uint64_t>(data) + block_ - 1) / block_;
+        for (; i < present_.size(); ++i) {
+            std::uint64_t end = std::min<std::uint64_t>((i + 1) * block_, size_);
+            if (end > static_cast<std::uint64_t>(hole)) break;
+            if (!present_[i]) present_[i] = true, --missing_;
+        }
+        at = hole;
+    }
+}
+
+// Blocks FIRST to LAST that are in the copy but not yet checked against the table, on their
+// first read: a range that does not match is fetched again (the sparse copy) or, in the
+// read-only cache entry, fails the read and marks it damaged.
 void BlockFetcher::check_local(std::uint64_t first, std::uint64_t last) {
     std::string buf;
     for (std::uint64_t i = first; i <= last; ++i) {
-        if (checked_[i]) continue;
+        if (checked_[i] || !present_[i]) continue;
         std::uint64_t from = i * block_;
         buf.resize(static_cast<std::size_t>(std::min<std::uint64_t>(block_, size_ - from)));
         for (std::size_t done = 0; done < buf.size();) {
             ssize_t n = ::pread(blob_->cache_fd(), buf.data() + done, buf.size() - done,
                                 static_cast<off_t>(from + done));
-            if (n <= 0) {
+            if (n <= 0 && read_only_) {
                 *damaged_ = 1;
                 throw Error(Errc::invalid, blob_->what() + ": the node's cached copy is short " +
                                                "(torn); it is removed when the container ends");
             }
+            if (n <= 0) break;
             done += static_cast<std::size_t>(n);
+        }
+        if (!read_only_ && !table_->matches(i, buf)) { // fetched again below
+            present_[i] = false, ++missing_;
+            continue;
         }
         if (!table_->matches(i, buf)) {
             *damaged_ = 1;
@@ -114,6 +141,8 @@ void BlockFetcher::ensure(std::uint64_t offset, std::size_t size) {
                                                std::to_string(bytes.size()) + " bytes for " +
                                                std::to_string(to - from) + " asked");
             check_ranges(b, bytes);
+            if (!checked_.empty())
+                for (std::uint64_t i = b; i <= end; ++i) checked_[i] = true;
             for (std::size_t done = 0; done < bytes.size();) {
                 ssize_t w = ::pwrite(blob_->cache_fd(), bytes.data() + done, bytes.size() - done,
                                      static_cast<off_t>(from + done));
@@ -143,7 +172,7 @@ void BlockFetcher::ensure(std::uint64_t offset, std::size_t size) {
             verified_ = true;
         }
     } catch (const Error& e) { // the reader (libsquashfs) only sees a failed read: say why here
-        std::fprintf(stderr, "gantry: %s\n", e.what());
+        if (report_) std::fprintf(stderr, "gantry: %s\n", e.what());
         throw;
     }
 }

@@ -53,6 +53,13 @@ class BlockFetcher {
     // nothing is fetched; with a table each range is checked against it on its first read, and
     // one that does not match fails the read and marks the copy damaged().
     void all_local();
+    // With a table: the ranges an earlier run wrote to the (writable) sparse copy (no hole in
+    // them) count as there, each checked against the table on its first read and fetched again
+    // if it does not match. Without a table it does nothing (nothing to check a range with).
+    void adopt_local();
+    // Whether ensure() also writes its errors to stderr (the container's reads: the reader
+    // only sees a failed read); `gantry pull` reports them itself.
+    void report_errors(bool on) { report_ = on; }
     // Fetches what of [offset, offset + size) the copy lacks (whole blocks, one Range request
     // per run of missing blocks); verifies the blob once it is complete. Error naming the layer.
     void ensure(std::uint64_t offset, std::size_t size);
@@ -72,8 +79,10 @@ class BlockFetcher {
     std::vector<bool> present_;
     std::uint64_t missing_;
     bool verified_ = false;
-    std::string refused_;             // the blob did not match its digest
-    std::vector<bool> checked_;       // all_local(): the ranges checked against the table
+    std::string refused_;       // the blob did not match its digest
+    std::vector<bool> checked_; // with a table: the ranges checked against it
+    bool read_only_ = false;    // all_local(): the cache entry, never written
+    bool report_ = true;
     volatile int* damaged_ = nullptr; // all_local(): a shared page, so the parent sees it
 };
 

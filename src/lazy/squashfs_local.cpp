@@ -3,9 +3,11 @@
 #include "lazy/store_layers.hpp"
 #include "sqsh/cache.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/log.hpp"
 
+#include <cstdio>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,6 +53,38 @@ bool keep_squashfs(store::Store& store, const Record& rec) {
         return false;
     }
     return true;
+}
+
+void complete_squashfs(store::Store& store, const Record& rec,
+                       const registry::ClientOptions& client, bool quiet) {
+    const auto& l = rec.layers.at(0);
+    std::string what = "the squashfs artifact " + l.digest.str() + " of " + rec.ref +
+                       " from registry " + rec.domain;
+    if (cached_squashfs(store, rec, !l.block_digests)) return; // in the cache already
+    std::shared_ptr<const BlockDigests> table;
+    if (l.block_digests)
+        table = std::make_shared<const BlockDigests>(BlockDigests::parse(
+            store.read_blob(*l.block_digests, kMaxBlockDigestsBytes), l.size, what));
+    auto path = local_copy(store, l.digest);
+    fs::make_dirs(path.parent_path());
+    Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd || ::ftruncate(fd.get(), static_cast<off_t>(l.size)) != 0)
+        throw_errno("cannot open the local copy of " + what);
+    auto blob = std::make_shared<RemoteBlob>(client_for(rec, client), rec.repository, l.digest,
+                                             l.size, std::move(fd), what);
+    BlockFetcher fetcher(blob, l.digest, l.size, table);
+    fetcher.report_errors(false);
+    fetcher.adopt_local();
+    constexpr std::uint64_t kStep = 16u << 20; // one Range request covers at most this
+    for (std::uint64_t at = 0; at < l.size; at += kStep)
+        fetcher.ensure(at, static_cast<std::size_t>(std::min<std::uint64_t>(kStep, l.size - at)));
+    if (!quiet)
+        std::fprintf(stderr, "%s: %llu bytes were local, %llu fetched\n", what.c_str(),
+                     static_cast<unsigned long long>(l.size - blob->fetched_bytes()),
+                     static_cast<unsigned long long>(blob->fetched_bytes()));
+    if (!keep_squashfs(store, rec))
+        throw Error(Errc::invalid, what + " is not the blob its manifest names",
+                    "pull it again: gantry pull REF fetches it anew");
 }
 
 std::optional<std::string> cached_squashfs(const store::Store& store, const Record& rec,

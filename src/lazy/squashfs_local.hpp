@@ -8,7 +8,9 @@
 // copy is copied into the cache under a temporary name while hashed, kept only when it is the
 // blob the manifest names (a registry that lied, or a file system without SEEK_HOLE: dropped,
 // fetched again), synced, linked in, the directory synced; the manifest and config next, the
-// reference last (docs/storage.md). The sparse copy is then removed; the lazy record stays
+// reference last (docs/storage.md). With a block-digest table the ranges earlier runs wrote
+// count (checked against the table when first read), so runs add up; `gantry pull REF` fetches
+// the rest (complete_squashfs). The sparse copy is then removed; the lazy record stays
 // (its manifest, config and block-digest table are store blobs): it is what a later
 // `run --pull lazy` finds without asking the registry.
 //
@@ -29,6 +31,12 @@ namespace gantry::lazy {
 // After a run of RECORD (a squashfs artifact): its complete sparse copy made the cache entry,
 // as above. Returns whether the cache now holds it.
 bool keep_squashfs(store::Store& store, const Record& record);
+
+// `gantry pull REF` of a squashfs artifact pulled lazily: the ranges the sparse copy lacks (or
+// that do not match the block-digest table) fetched, then keep_squashfs(); Error naming the
+// blob when it is still not the manifest's. CLIENT reads the registry; QUIET: no progress line.
+void complete_squashfs(store::Store& store, const Record& record,
+                       const registry::ClientOptions& client, bool quiet);
 
 // The cache entry of RECORD's image when it has one of the blob's size (else nullopt). WHOLE:
 // check its sha256 first (an artifact without a block-digest table); a wrong one is removed.

@@ -267,6 +267,32 @@ def test_damaged_or_torn_cache_entry_is_not_served(g, artifact, proxy, fuse_open
     no_leftovers(g.root)
 
 
+def test_runs_add_up_and_pull_completes_into_the_cache(g, artifact, proxy, fuse_open):
+    """The ranges one run fetched are the next run's (checked against the table, not fetched
+    again); `gantry pull REF` fetches only the rest, and the image is then the node's cache
+    entry, which a plain `run` mounts with no request."""
+    ref, manifest, _ = artifact
+    blob = manifest["layers"][0]
+    lref = lazy_ref(ref, proxy)
+    g.run("run", "--rm", "--pull", "lazy", INSECURE, lref, "cat", "/data/small.txt")
+    first = sum(r["sent"] for r in blob_ranges(proxy, blob["digest"]))
+    assert 0 < first < blob["size"]
+    proxy.clear_log()
+    assert g.run("run", "--rm", "--pull", "lazy", INSECURE, lref, "cat",
+                 "/data/small.txt").out == "hello lazy\n"
+    assert blob_ranges(proxy, blob["digest"]) == []
+    r = g.run("pull", INSECURE, lref)
+    assert f"{first} bytes were local, {blob['size'] - first} fetched" in r.err, r.err
+    [entry] = list((g.root / "sqsh-cache" / "sqsh").glob("*.sqsh"))
+    assert "sha256:" + hashlib.sha256(entry.read_bytes()).hexdigest() == blob["digest"]
+    proxy.clear_log()
+    assert g.run("run", "--rm", lref, "sh", "-c", "md5sum /data/big.bin").out.split()[0] == \
+        hashlib_md5(BIG)
+    assert g.run("pull", INSECURE, lref).code == 0  # in the cache already: the manifest only
+    assert blob_ranges(proxy, blob["digest"]) == []
+    no_leftovers(g.root)
+
+
 def manifest_digest(g, lref):
     [rec] = list((g.root / "lazy" / "refs").glob("*.json"))
     return json.loads(rec.read_text())["manifest"]
