@@ -298,6 +298,7 @@ std::shared_ptr<SquashfsTree> open_squashfs(store::Store& store, const Record& r
     auto image = std::make_shared<sqsh::Image>(std::move(reader), what, sqsh::Image::Deferred{});
     auto tree = std::make_shared<SquashfsTree>(image, fetcher, blob,
                                                "the lazily pulled squashfs image " + name);
+    tree->set_prefetch(prefetch_wanted());
     store::Store* st = &store;
     tree->set_after_serving([st, rec, fetcher, cached] {
         try {

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
 #include <sys/mman.h>
+#include <thread>
 #include <unistd.h>
 
 namespace gantry::lazy {
@@ -116,6 +117,29 @@ void BlockFetcher::check_ranges(std::uint64_t first, const std::string& bytes) c
 }
 
 void BlockFetcher::ensure(std::uint64_t offset, std::size_t size) {
+    ReadPriority::Reader first(&priority_); // before the lock: the background fetch yields
+    std::lock_guard hold(mu_);
+    ensure_locked(offset, size, kSquashfsReadAhead);
+}
+
+void BlockFetcher::fetch_the_rest() {
+    for (std::uint64_t b = 0; b < present_.size(); ++b) {
+        priority_.wait_idle();
+        std::lock_guard hold(mu_);
+        if (missing_ == 0 || !refused_.empty()) return;
+        if (present_[b]) continue;
+        try {
+            background_ = true;
+            ensure_locked(b * block_, static_cast<std::size_t>(block_), kSquashfsPrefetchRun);
+            background_ = false;
+        } catch (const Error&) {
+            background_ = false;
+            return; // a container read of the block fetches it again, and says why it cannot
+        }
+    }
+}
+
+void BlockFetcher::ensure_locked(std::uint64_t offset, std::size_t size, std::uint64_t ahead) {
     if (!refused_.empty()) throw Error(Errc::invalid, refused_);
     if (size == 0 || offset >= size_) return;
     std::uint64_t first = offset / block_;
@@ -131,7 +155,7 @@ void BlockFetcher::ensure(std::uint64_t offset, std::size_t size) {
             while (end + 1 <= last && !present_[end + 1]) ++end;
             // read ahead to a 1 MiB run (the kernel reads 128 KiB at a time)
             while (end + 1 < present_.size() && !present_[end + 1] &&
-                   (end + 1 - b) * block_ < kSquashfsReadAhead)
+                   (end + 1 - b) * block_ < ahead)
                 ++end;
             std::uint64_t from = b * block_;
             std::uint64_t to = std::min<std::uint64_t>((end + 1) * block_, size_);
@@ -172,9 +196,15 @@ void BlockFetcher::ensure(std::uint64_t offset, std::size_t size) {
             verified_ = true;
         }
     } catch (const Error& e) { // the reader (libsquashfs) only sees a failed read: say why here
-        if (report_) std::fprintf(stderr, "gantry: %s\n", e.what());
+        if (report_ && !background_) std::fprintf(stderr, "gantry: %s\n", e.what());
         throw;
     }
+}
+
+void SquashfsTree::after_confinement() {
+    if (!prefetch_ || fetcher_->complete()) return;
+    auto f = fetcher_;
+    std::thread([f] { f->fetch_the_rest(); }).detach(); // ends with the serving process
 }
 
 SquashfsTree::SquashfsTree(std::shared_ptr<sqsh::Image> image,

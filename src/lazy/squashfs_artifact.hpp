@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,7 @@ namespace gantry::lazy {
 inline constexpr const char* kSquashfsMediaType = "application/vnd.gantry.image.squashfs";
 inline constexpr std::uint64_t kSquashfsFetchBlock = 256u << 10; // bytes per cache block
 inline constexpr std::uint64_t kSquashfsReadAhead = 1u << 20;    // the least a fetch asks for
+inline constexpr std::uint64_t kSquashfsPrefetchRun = 4u << 20;  // a background request
 
 // The blob's bytes made present in its local copy, block run by block run.
 class BlockFetcher {
@@ -62,13 +64,19 @@ class BlockFetcher {
     void report_errors(bool on) { report_ = on; }
     // Fetches what of [offset, offset + size) the copy lacks (whole blocks, one Range request
     // per run of missing blocks); verifies the blob once it is complete. Error naming the layer.
+    // A container's read: the background fetch starts no request while one waits.
     void ensure(std::uint64_t offset, std::size_t size);
+    // The background fetch (in the serving process, its own thread): every missing block, in
+    // blob order, kSquashfsPrefetchRun at a time, after the container's reads; ends at the
+    // first error (a container read of that block then says why).
+    void fetch_the_rest();
     bool complete() const { return missing_ == 0; }
     // A range of an all_local() copy did not match its table (seen by the serving process: a
     // page shared with it).
     bool damaged() const { return damaged_ != nullptr && *damaged_ != 0; }
 
   private:
+    void ensure_locked(std::uint64_t offset, std::size_t size, std::uint64_t ahead);
     void check_ranges(std::uint64_t first, const std::string& bytes) const;
     void check_local(std::uint64_t first, std::uint64_t last);
     std::shared_ptr<RemoteBlob> blob_;
@@ -83,7 +91,10 @@ class BlockFetcher {
     std::vector<bool> checked_; // with a table: the ranges checked against it
     bool read_only_ = false;    // all_local(): the cache entry, never written
     bool report_ = true;
+    bool background_ = false;         // fetch_the_rest() is fetching: its errors are not reported
     volatile int* damaged_ = nullptr; // all_local(): a shared page, so the parent sees it
+    std::mutex mu_;                   // the container's reads and the background fetch
+    ReadPriority priority_;
 };
 
 // The tree a container runs on: the squashfs image served from its sparse copy.
@@ -112,6 +123,9 @@ class SquashfsTree final : public sqsh::Tree {
         return tree_.statfs();
     }
     void before_serving() override { blob_->close_connections(); }
+    // the background fetch of the rest (set_prefetch), started once the process is confined
+    void after_confinement() override;
+    void set_prefetch(bool on) { prefetch_ = on; }
     // once the server has ended (lazy/squashfs_local: the cache entry kept or removed)
     void after_serving() override {
         if (after_serving_) after_serving_();
@@ -137,6 +151,7 @@ class SquashfsTree final : public sqsh::Tree {
     sqsh::ImageTree tree_;
     std::string name_;
     std::function<void()> after_serving_;
+    bool prefetch_ = false;
 };
 
 // The store image MANIFEST as a squashfs artifact: the .sqsh written (sqsh::save) into the

@@ -23,6 +23,11 @@ MEDIA = "application/vnd.gantry.image.squashfs"
 TABLE = "application/vnd.gantry.squashfs.blockdigests.v1"
 
 
+def on_demand(g):
+    """G with the background fetch off (GANTRY_LAZY_PREFETCH=0): what a read fetches, alone."""
+    return Gantry(g.root, env={"GANTRY_LAZY_PREFETCH": "0"})
+
+
 def put_blob(reg, repo, data):
     """Uploads DATA as a blob of REPO (POST + PUT); its digest."""
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
@@ -80,8 +85,8 @@ def test_squashfs_artifact_runs_lazily_as_a_plain_pull(g, artifact, proxy, fuse_
     plain = g.run("run", "--rm", lazy_ref(plain_ref, proxy), "sh", "-c", LIST).out
     lref = lazy_ref(ref, proxy)
     proxy.clear_log()
-    assert g.run("run", "--rm", "--pull", "lazy", INSECURE, lref, "cat",
-                 "/data/small.txt").out == "hello lazy\n"
+    assert on_demand(g).run("run", "--rm", "--pull", "lazy", INSECURE, lref, "cat",
+                            "/data/small.txt").out == "hello lazy\n"
     gets = blob_ranges(proxy, blob["digest"])
     assert gets and all(r["range"] for r in gets)
     sent = sum(r["sent"] for r in gets)
@@ -147,7 +152,7 @@ def test_squashfs_artifact_range_that_lies_is_never_served(g, artifact, proxy, f
     ref, manifest, _ = artifact
     blob = manifest["layers"][0]
     proxy.rule = {"method": "GET", "path": blob["digest"], "action": "corrupt", "offset": 5000}
-    out, err = started_then(g, lazy_ref(ref, proxy), tmp_path,
+    out, err = started_then(on_demand(g), lazy_ref(ref, proxy), tmp_path,
                             "md5sum /data/big.bin; echo rc=$?", proxy)
     assert "/data/big.bin" not in out and "rc=1" in out, (out, err)
     assert "the squashfs artifact " + blob["digest"] in err, err
@@ -171,7 +176,7 @@ def test_legacy_artifact_that_lies_is_refused_once_complete(g, legacy, proxy, fu
     # read through the lying registry, then every file, which completes the blob
     proxy.rule = {"method": "GET", "path": blob["digest"], "action": "corrupt", "offset": 5000,
                   "times": 1}
-    out, err = started_then(g, lref, tmp_path,
+    out, err = started_then(on_demand(g), lref, tmp_path,
                             "md5sum /data/big.bin; find / -xdev -type f -exec cat {} + > "
                             "/dev/null 2>&1; ls -laR / > /dev/null 2>&1; cat /data/small.txt; "
                             "echo rc=$?", proxy)
@@ -274,12 +279,12 @@ def test_runs_add_up_and_pull_completes_into_the_cache(g, artifact, proxy, fuse_
     ref, manifest, _ = artifact
     blob = manifest["layers"][0]
     lref = lazy_ref(ref, proxy)
-    g.run("run", "--rm", "--pull", "lazy", INSECURE, lref, "cat", "/data/small.txt")
+    on_demand(g).run("run", "--rm", "--pull", "lazy", INSECURE, lref, "cat", "/data/small.txt")
     first = sum(r["sent"] for r in blob_ranges(proxy, blob["digest"]))
     assert 0 < first < blob["size"]
     proxy.clear_log()
-    assert g.run("run", "--rm", "--pull", "lazy", INSECURE, lref, "cat",
-                 "/data/small.txt").out == "hello lazy\n"
+    assert on_demand(g).run("run", "--rm", "--pull", "lazy", INSECURE, lref, "cat",
+                            "/data/small.txt").out == "hello lazy\n"
     assert blob_ranges(proxy, blob["digest"]) == []
     r = g.run("pull", INSECURE, lref)
     assert f"{first} bytes were local, {blob['size'] - first} fetched" in r.err, r.err
@@ -290,6 +295,44 @@ def test_runs_add_up_and_pull_completes_into_the_cache(g, artifact, proxy, fuse_
         hashlib_md5(BIG)
     assert g.run("pull", INSECURE, lref).code == 0  # in the cache already: the manifest only
     assert blob_ranges(proxy, blob["digest"]) == []
+    no_leftovers(g.root)
+
+
+def test_background_fetch_makes_the_cache_entry(g, artifact, proxy, fuse_open, tmp_path):
+    """While a container runs, the serving process fetches the rest of the blob (after the
+    container's reads); when the container ends the blob is the node's cache entry, and the
+    next run asks the registry nothing."""
+    import subprocess
+    import time
+    ref, manifest, _ = artifact
+    blob = manifest["layers"][0]
+    lref = lazy_ref(ref, proxy)
+    sync = tmp_path / "sync"
+    sync.mkdir()
+    p = g.popen("run", "--rm", "--pull", "lazy", INSECURE, "-v", f"{sync}:/sync", lref, "sh",
+                "-c", "cat /data/small.txt; while [ ! -e /sync/go ]; do sleep 0.05; done",
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    copy = g.root / "lazy" / "blobs" / blob["digest"][7:]
+
+    def whole():  # no hole left in the sparse copy: every range written
+        try:
+            with open(copy, "rb") as f:
+                return os.lseek(f.fileno(), 0, os.SEEK_HOLE) >= blob["size"]
+        except OSError:
+            return False
+    deadline = time.monotonic() + 60
+    while not whole():
+        assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+        time.sleep(0.05)
+    (sync / "go").touch()
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0 and out == "hello lazy\n", (out, err)
+    assert sum(r["sent"] for r in blob_ranges(proxy, blob["digest"])) == blob["size"]
+    [entry] = list((g.root / "sqsh-cache" / "sqsh").glob("*.sqsh"))
+    assert "sha256:" + hashlib.sha256(entry.read_bytes()).hexdigest() == blob["digest"]
+    proxy.clear_log()
+    assert g.run("run", "--rm", lref, "cat", "/data/small.txt").out == "hello lazy\n"
+    assert proxy.requests() == []
     no_leftovers(g.root)
 
 
