@@ -3,8 +3,9 @@
 // of the reference (`run --pull lazy REF`, and a plain `run REF`) mount it from the node with no
 // registry access, as `pull --format squashfs` would have left it.
 //
-// When: after a run (the serving process ended), when the blob's sparse copy
-// ROOT/lazy/blobs/<hex> has no hole left (SEEK_HOLE; each block was written whole). How: the
+// When: after a run (the serving process ended: its reads and its background fetch,
+// BlockFetcher::fetch_the_rest, made the blob local), or `gantry pull REF`, when the blob's
+// sparse copy ROOT/lazy/blobs/<hex> has no hole left (SEEK_HOLE; each block was written whole). How: the
 // copy is copied into the cache under a temporary name while hashed, kept only when it is the
 // blob the manifest names (a registry that lied, or a file system without SEEK_HOLE: dropped,
 // fetched again), synced, linked in, the directory synced; the manifest and config next, the
