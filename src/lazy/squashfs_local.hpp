@@ -5,11 +5,11 @@
 //
 // When: after a run (the serving process ended: its reads and its background fetch,
 // BlockFetcher::fetch_the_rest, made the blob local), or `gantry pull REF`, when the blob's
-// sparse copy ROOT/lazy/blobs/<hex> has no hole left (SEEK_HOLE; each block was written whole). How: the
-// copy is copied into the cache under a temporary name while hashed, kept only when it is the
-// blob the manifest names (a registry that lied, or a file system without SEEK_HOLE: dropped,
-// fetched again), synced, linked in, the directory synced; the manifest and config next, the
-// reference last (docs/storage.md). With a block-digest table the ranges earlier runs wrote
+// sparse copy ROOT/lazy/blobs/<hex> has no hole left (SEEK_HOLE; each block was written
+// whole). How: the copy is copied into the cache under a temporary name while hashed, kept only
+// when it is the blob the manifest names (a registry that lied, or a file system without SEEK_HOLE:
+// dropped, fetched again), synced, linked in, the directory synced; the manifest and config next,
+// the reference last (docs/storage.md). With a block-digest table the ranges earlier runs wrote
 // count (checked against the table when first read), so runs add up; `gantry pull REF` fetches
 // the rest (complete_squashfs). The sparse copy is then removed; the lazy record stays
 // (its manifest, config and block-digest table are store blobs): it is what a later
