@@ -87,6 +87,30 @@ void complete_squashfs(store::Store& store, const Record& rec,
                     "pull it again: gantry pull REF fetches it anew");
 }
 
+LocalBytes squashfs_local_bytes(const store::Store& store, const Record& rec) {
+    LocalBytes b;
+    if (!is_squashfs(rec)) return b;
+    b.total = rec.layers[0].size;
+    struct stat st {};
+    std::string cached = sqsh::cached_file(store, rec.manifest);
+    if (::stat(cached.c_str(), &st) == 0 && static_cast<std::uint64_t>(st.st_size) == b.total) {
+        b.local = b.total;
+        return b;
+    }
+    Fd fd(::open(local_copy(store, rec.layers[0].digest).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return b;
+    for (off_t at = 0; static_cast<std::uint64_t>(at) < b.total;) {
+        off_t data = ::lseek(fd.get(), at, SEEK_DATA);
+        if (data < 0) break;
+        off_t hole = ::lseek(fd.get(), data, SEEK_HOLE);
+        if (hole < 0) break;
+        b.local +=
+            static_cast<std::uint64_t>(std::min<off_t>(hole, static_cast<off_t>(b.total)) - data);
+        at = hole;
+    }
+    return b;
+}
+
 std::optional<std::string> cached_squashfs(const store::Store& store, const Record& rec,
                                            bool whole) {
     if (!is_squashfs(rec)) return std::nullopt;

@@ -22,6 +22,7 @@
 #pragma once
 
 #include "lazy/image.hpp"
+#include "lazy/store_layers.hpp"
 #include "store/store.hpp"
 
 #include <optional>
@@ -38,6 +39,10 @@ bool keep_squashfs(store::Store& store, const Record& record);
 // blob when it is still not the manifest's. CLIENT reads the registry; QUIET: no progress line.
 void complete_squashfs(store::Store& store, const Record& record,
                        const registry::ClientOptions& client, bool quiet);
+
+// How much of RECORD's blob is local: all of it once in the node's cache, else the bytes its
+// sparse copy holds (SEEK_DATA; unchecked until read). For `ps` and `images`.
+LocalBytes squashfs_local_bytes(const store::Store& store, const Record& record);
 
 // The cache entry of RECORD's image when it has one of the blob's size (else nullopt). WHOLE:
 // check its sha256 first (an artifact without a block-digest table); a wrong one is removed.

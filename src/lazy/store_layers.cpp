@@ -45,6 +45,7 @@ std::shared_ptr<LocalMap> open_local_map(const store::Store& store, const Record
 }
 
 LocalBytes local_bytes(const store::Store& store, const Record& rec) {
+    if (is_squashfs(rec)) return squashfs_local_bytes(store, rec);
     LocalBytes b;
     for (std::size_t i = 0; i < rec.layers.size(); ++i) {
         const auto& l = rec.layers[i];

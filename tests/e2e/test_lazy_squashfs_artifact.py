@@ -288,6 +288,8 @@ def test_runs_add_up_and_pull_completes_into_the_cache(g, artifact, proxy, fuse_
     first = sum(r["sent"] for r in blob_ranges(proxy, blob["digest"]))
     assert 0 < first < blob["size"]
     g.run("system", "prune")  # keeps what the record names: its manifest, config and table
+    pct = first * 100 // blob["size"]
+    assert f"(lazy, {pct}% local)" in g.run("images").out  # what the sparse copy holds
     proxy.clear_log()
     assert on_demand(g).run("run", "--rm", "--pull", "lazy", INSECURE, lref, "cat",
                             "/data/small.txt").out == "hello lazy\n"
@@ -296,6 +298,7 @@ def test_runs_add_up_and_pull_completes_into_the_cache(g, artifact, proxy, fuse_
     assert f"{first} bytes were local, {blob['size'] - first} fetched" in r.err, r.err
     [entry] = list((g.root / "sqsh-cache" / "sqsh").glob("*.sqsh"))
     assert "sha256:" + hashlib.sha256(entry.read_bytes()).hexdigest() == blob["digest"]
+    assert "(lazy, 100% local)" in g.run("images").out
     proxy.clear_log()
     assert g.run("run", "--rm", lref, "sh", "-c", "md5sum /data/big.bin").out.split()[0] == \
         hashlib_md5(BIG)
