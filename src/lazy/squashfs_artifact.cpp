@@ -15,6 +15,19 @@
 
 namespace gantry::lazy {
 
+std::string digest_of_copy(int fd, std::uint64_t size) {
+    Sha256 h;
+    std::string buf(1 << 20, '\0');
+    for (std::uint64_t at = 0; at < size;) {
+        ssize_t n = ::pread(fd, buf.data(), std::min<std::uint64_t>(buf.size(), size - at),
+                            static_cast<off_t>(at));
+        if (n <= 0) return "";
+        h.update(buf.data(), static_cast<std::size_t>(n));
+        at += static_cast<std::uint64_t>(n);
+    }
+    return "sha256:" + h.hex_final();
+}
+
 BlockFetcher::BlockFetcher(std::shared_ptr<RemoteBlob> blob, oci::Digest digest, std::uint64_t size,
                            std::shared_ptr<const BlockDigests> table)
     : blob_(std::move(blob)), digest_(std::move(digest)), size_(size), table_(std::move(table)),
@@ -178,16 +191,8 @@ void BlockFetcher::ensure_locked(std::uint64_t offset, std::size_t size, std::ui
         // with a table every range was checked against it (and the manifest covers the table)
         if (missing_ == 0 && table_) verified_ = true;
         if (missing_ == 0 && !verified_) { // complete now: the blob is what the manifest says
-            Sha256 h;
-            std::string buf(1 << 20, '\0');
-            for (std::uint64_t at = 0; at < size_;) {
-                ssize_t n =
-                    ::pread(blob_->cache_fd(), buf.data(), buf.size(), static_cast<off_t>(at));
-                if (n <= 0) throw_errno(blob_->what() + ": cannot read its local copy");
-                h.update(buf.data(), static_cast<std::size_t>(n));
-                at += static_cast<std::uint64_t>(n);
-            }
-            std::string got = "sha256:" + h.hex_final();
+            std::string got = digest_of_copy(blob_->cache_fd(), size_);
+            if (got.empty()) throw_errno(blob_->what() + ": cannot read its local copy");
             if (got != digest_.str()) {
                 refused_ = blob_->what() + ": the squashfs blob fetched has digest " + got +
                            ", the manifest says " + digest_.str() + "; no more of it is served";

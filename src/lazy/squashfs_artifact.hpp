@@ -41,6 +41,9 @@ inline constexpr std::uint64_t kSquashfsFetchBlock = 256u << 10; // bytes per ca
 inline constexpr std::uint64_t kSquashfsReadAhead = 1u << 20;    // the least a fetch asks for
 inline constexpr std::uint64_t kSquashfsPrefetchRun = 4u << 20;  // a background request
 
+// "sha256:<hex>" of the first SIZE bytes of FD (read with pread); "" when they cannot be read.
+std::string digest_of_copy(int fd, std::uint64_t size);
+
 // The blob's bytes made present in its local copy, block run by block run.
 class BlockFetcher {
   public:

@@ -4,7 +4,6 @@
 #include "sqsh/cache.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
-#include "util/hash.hpp"
 #include "util/log.hpp"
 
 #include <cstdio>
@@ -13,23 +12,6 @@
 #include <unistd.h>
 
 namespace gantry::lazy {
-
-namespace {
-
-bool matches(int fd, std::uint64_t size, const oci::Digest& digest) {
-    Sha256 h;
-    std::string buf(1 << 20, '\0');
-    for (std::uint64_t at = 0; at < size;) {
-        ssize_t n = ::pread(fd, buf.data(), std::min<std::uint64_t>(buf.size(), size - at),
-                            static_cast<off_t>(at));
-        if (n <= 0) return false;
-        h.update(buf.data(), static_cast<std::size_t>(n));
-        at += static_cast<std::uint64_t>(n);
-    }
-    return "sha256:" + h.hex_final() == digest.str();
-}
-
-} // namespace
 
 bool keep_squashfs(store::Store& store, const Record& rec) {
     if (!is_squashfs(rec)) return false;
@@ -122,7 +104,7 @@ std::optional<std::string> cached_squashfs(const store::Store& store, const Reco
         return std::nullopt;
     if (whole) {
         Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!fd || !matches(fd.get(), l.size, l.digest)) {
+        if (!fd || digest_of_copy(fd.get(), l.size) != l.digest.str()) {
             log::warn("the node's cached copy " + file + " of " + rec.ref +
                       " is not the blob its manifest names; removed, fetched again");
             sqsh::remove_cached(store, rec.manifest);

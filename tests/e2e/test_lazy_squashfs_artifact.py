@@ -194,6 +194,31 @@ def test_legacy_artifact_that_lies_is_refused_once_complete(g, legacy, proxy, fu
     no_leftovers(g.root)
 
 
+def test_legacy_cache_entry_is_checked_whole(g, legacy, proxy, fuse_open):
+    """An artifact without the table becomes a cache entry too (`pull`: its blob checked whole);
+    a cache entry of it is hashed whole when opened: a changed byte, and it is removed and not
+    used (the run fetches from the registry instead)."""
+    ref, doc = legacy
+    blob = doc["layers"][0]
+    lref = lazy_ref(ref, proxy)
+    g.run("pull", "--lazy", INSECURE, lref)
+    g.run("pull", INSECURE, lref)
+    [entry] = list((g.root / "sqsh-cache" / "sqsh").glob("*.sqsh"))
+    proxy.clear_log()
+    assert g.run("run", "--rm", "--pull", "lazy", INSECURE, lref, "cat",
+                 "/data/small.txt").out == "hello lazy\n"
+    assert proxy.requests() == []
+    with open(entry, "r+b") as f:
+        f.seek(blob["size"] // 2)
+        byte = f.read(1)
+        f.seek(blob["size"] // 2)
+        f.write(bytes([byte[0] ^ 0xff]))
+    r = g.run("run", "--rm", "--pull", "lazy", INSECURE, lref, "cat", "/data/small.txt")
+    assert r.out == "hello lazy\n" and "is not the blob its manifest names; removed" in r.err, r
+    assert blob_ranges(proxy, blob["digest"]) and not entry.exists()
+    no_leftovers(g.root)
+
+
 @pytest.mark.parametrize("lie", ["count", "size", "range", "too-big", "third-layer"])
 def test_hostile_block_digest_table_is_refused(g, artifact, reg, lie):
     """A table that does not describe the blob, or one too big to read, is refused (`pull
