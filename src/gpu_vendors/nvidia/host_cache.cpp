@@ -17,6 +17,11 @@ namespace gantry::gpu_vendors::nvidia {
 
 using nlohmann::json;
 
+// An entry's JSON: each member under its own name (JSON objects' keys are sorted, so the text does
+// not depend on the order here).
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MigDevice, gpu_index, gi, ci, uuid, profile, memory, gi_cap,
+                                   ci_cap)
+
 namespace {
 
 json caps_json(const Capabilities& c) {
@@ -78,16 +83,6 @@ std::string host_to_json(const Host& h) {
     j["wsl"] = h.wsl;
     j["devices"] = json::array();
     for (auto& d : h.devices) {
-        json migs = json::array();
-        for (auto& m : d.migs)
-            migs.push_back({{"gpu_index", m.gpu_index},
-                            {"gi", m.gi},
-                            {"ci", m.ci},
-                            {"uuid", m.uuid},
-                            {"profile", m.profile},
-                            {"memory", m.memory},
-                            {"gi_cap", gpu::device_node_to_json(m.gi_cap)},
-                            {"ci_cap", gpu::device_node_to_json(m.ci_cap)}});
         j["devices"].push_back({{"index", d.index},
                                 {"minor", d.minor},
                                 {"uuid", d.uuid},
@@ -99,8 +94,8 @@ std::string host_to_json(const Host& h) {
                                 {"memory", d.memory},
                                 {"mig_enabled", d.mig_enabled},
                                 {"persistence", d.persistence},
-                                {"migs", migs},
-                                {"node", gpu::device_node_to_json(d.node)},
+                                {"migs", d.migs},
+                                {"node", d.node},
                                 {"proc_dir", d.proc_dir}});
     }
     j["libraries"] = json::array();
@@ -118,13 +113,12 @@ std::string host_to_json(const Host& h) {
         j["ipc"].push_back({{"host_path", s.host_path},
                             {"container_path", s.container_path},
                             {"cap", to_string(s.cap)}});
-    j["ctl"] = gpu::device_node_to_json(h.ctl);
-    j["uvm"] = gpu::device_node_to_json(h.uvm);
-    j["uvm_tools"] = gpu::device_node_to_json(h.uvm_tools);
-    j["modeset"] = gpu::device_node_to_json(h.modeset);
-    j["dxg"] = gpu::device_node_to_json(h.dxg);
-    j["mig_config_caps"] = json::array();
-    for (auto& n : h.mig_config_caps) j["mig_config_caps"].push_back(gpu::device_node_to_json(n));
+    j["ctl"] = h.ctl;
+    j["uvm"] = h.uvm;
+    j["uvm_tools"] = h.uvm_tools;
+    j["modeset"] = h.modeset;
+    j["dxg"] = h.dxg;
+    j["mig_config_caps"] = h.mig_config_caps;
     j["proc_root"] = h.proc_root;
     j["notes"] = h.notes;
     j["ldcache_path"] = h.ldcache_path;
@@ -157,12 +151,8 @@ Host host_from_json(const std::string& text) {
             x.memory = d.at("memory");
             x.mig_enabled = d.at("mig_enabled");
             x.persistence = d.value("persistence", -1);
-            for (auto& m : d.at("migs"))
-                x.migs.push_back({m.at("gpu_index"), m.at("gi"), m.at("ci"), m.at("uuid"),
-                                  m.at("profile"), m.at("memory"),
-                                  gpu::device_node_from_json(m.at("gi_cap")),
-                                  gpu::device_node_from_json(m.at("ci_cap"))});
-            x.node = gpu::device_node_from_json(d.at("node"));
+            x.migs = d.at("migs").get<std::vector<MigDevice>>();
+            x.node = d.at("node");
             x.proc_dir = d.at("proc_dir");
             h.devices.push_back(std::move(x));
         }
@@ -176,13 +166,12 @@ Host host_from_json(const std::string& text) {
             h.ipc.push_back({s.at("host_path"), s.at("container_path"),
                              capability_from_string(s.at("cap").get<std::string>())
                                  .value_or(Capability::utility)});
-        h.ctl = gpu::device_node_from_json(j.at("ctl"));
-        h.uvm = gpu::device_node_from_json(j.at("uvm"));
-        h.uvm_tools = gpu::device_node_from_json(j.at("uvm_tools"));
-        h.modeset = gpu::device_node_from_json(j.at("modeset"));
-        h.dxg = gpu::device_node_from_json(j.at("dxg"));
-        for (auto& n : j.at("mig_config_caps"))
-            h.mig_config_caps.push_back(gpu::device_node_from_json(n));
+        h.ctl = j.at("ctl");
+        h.uvm = j.at("uvm");
+        h.uvm_tools = j.at("uvm_tools");
+        h.modeset = j.at("modeset");
+        h.dxg = j.at("dxg");
+        h.mig_config_caps = j.at("mig_config_caps").get<std::vector<gpu::DeviceNode>>();
         h.proc_root = j.at("proc_root");
         h.notes = j.at("notes").get<std::vector<std::string>>();
         h.ldcache_path = j.at("ldcache_path");
