@@ -1,5 +1,6 @@
 #include "dispatch/command_line.hpp"
 
+#include "engine/engine.hpp" // scratch: an upward include
 #include "util/error.hpp"
 
 #include <algorithm>
