@@ -1,6 +1,5 @@
 #include "dispatch/command_line.hpp"
 
-#include "engine/engine.hpp" // scratch: an upward include
 #include "util/error.hpp"
 
 #include <algorithm>
