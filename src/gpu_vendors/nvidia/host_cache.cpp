@@ -21,6 +21,8 @@ using nlohmann::json;
 // not depend on the order here).
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MigDevice, gpu_index, gi, ci, uuid, profile, memory, gi_cap,
                                    ci_cap)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Device, index, minor, uuid, name, brand, pci_bus_id, cc_major,
+                                   cc_minor, memory, mig_enabled, persistence, migs, node, proc_dir)
 
 namespace {
 
@@ -81,23 +83,7 @@ std::string host_to_json(const Host& h) {
     j["cuda_version"] = h.cuda_version;
     j["nvml_loaded"] = h.nvml_loaded;
     j["wsl"] = h.wsl;
-    j["devices"] = json::array();
-    for (auto& d : h.devices) {
-        j["devices"].push_back({{"index", d.index},
-                                {"minor", d.minor},
-                                {"uuid", d.uuid},
-                                {"name", d.name},
-                                {"brand", d.brand},
-                                {"pci_bus_id", d.pci_bus_id},
-                                {"cc_major", d.cc_major},
-                                {"cc_minor", d.cc_minor},
-                                {"memory", d.memory},
-                                {"mig_enabled", d.mig_enabled},
-                                {"persistence", d.persistence},
-                                {"migs", d.migs},
-                                {"node", d.node},
-                                {"proc_dir", d.proc_dir}});
-    }
+    j["devices"] = h.devices;
     j["libraries"] = json::array();
     for (auto& l : h.libraries)
         j["libraries"].push_back({{"host_path", l.host_path},
@@ -138,24 +124,7 @@ Host host_from_json(const std::string& text) {
         h.cuda_version = j.at("cuda_version");
         h.nvml_loaded = j.at("nvml_loaded");
         h.wsl = j.at("wsl");
-        for (auto& d : j.at("devices")) {
-            Device x;
-            x.index = d.at("index");
-            x.minor = d.at("minor");
-            x.uuid = d.at("uuid");
-            x.name = d.at("name");
-            x.brand = d.at("brand");
-            x.pci_bus_id = d.at("pci_bus_id");
-            x.cc_major = d.at("cc_major");
-            x.cc_minor = d.at("cc_minor");
-            x.memory = d.at("memory");
-            x.mig_enabled = d.at("mig_enabled");
-            x.persistence = d.value("persistence", -1);
-            x.migs = d.at("migs").get<std::vector<MigDevice>>();
-            x.node = d.at("node");
-            x.proc_dir = d.at("proc_dir");
-            h.devices.push_back(std::move(x));
-        }
+        h.devices = j.at("devices").get<std::vector<Device>>();
         for (auto& l : j.at("libraries"))
             h.libraries.push_back({l.at("host_path"), l.at("name"), l.at("soname"), l.at("lib32"),
                                    caps_from(l.at("caps"))});
