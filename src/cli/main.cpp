@@ -114,6 +114,48 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
     std::fputs(text::columns(rows).c_str(), stdout);
 }
 
+// The commands: only the invoked one is built (dispatch::find_command picks it), as CLI11
+// constructing all ~25 command trees is measurable start-up time on every `gantry run`. Help,
+// --version and unknown names get all of them.
+struct Command {
+    const char* names; // space-separated, aliases included
+    void (*add)(CLI::App&, Context&);
+    void (*prestart)(Context&) = nullptr; // work begun before CLI11 is built
+};
+constexpr Command kCommands[] = {
+    {"pull", register_pull},
+    {"push", register_push},
+    {"login logout", register_login},
+    {"load", register_load},
+    {"save", register_save},
+    {"images ls", register_images},
+    {"inspect", register_inspect},
+    {"tag", register_tag},
+    {"sign", register_sign},
+    {"info", register_info},
+    {"rmi", register_rmi},
+    {"system", register_system},
+    {"run", register_run, prestart_run},
+    {"bundle", register_bundle},
+    {"oci", register_oci},
+    {"exec", register_exec},
+    {"ps", register_ps},
+    {"stop", register_stop},
+    {"rm", register_rm},
+    {"logs", register_logs},
+    {"wait", register_wait},
+    {"hook", register_hook},
+    {"doctor", register_doctor},
+    {"cdi", register_cdi},
+    {"analyze", register_analyze},
+    {"slim", register_slim},
+    {"tailor", register_tailor},
+    {"lint", register_lint},
+    {"build", register_build},
+    {"__generate", register_manual_generator}, // hidden: the man pages and completions
+    {"__complete", register_completion_names}, // hidden: names for the completion scripts
+};
+
 namespace {
 
 // Prints ENDING's lines to stderr; its exit status.
@@ -147,49 +189,9 @@ int main(int argc, char** argv) {
     }
     cli::Context ctx;
     ctx.args.assign(argv + 1, argv + argc);
-    // Only the invoked command is built: CLI11 constructing all ~25 command trees is measurable
-    // start-up time on every `gantry run`. Help, --version and unknown names get all of them.
-    struct Command {
-        const char* names; // space-separated, aliases included
-        void (*add)(CLI::App&, cli::Context&);
-        void (*prestart)(cli::Context&) = nullptr; // work begun before CLI11 is built
-    };
-    static constexpr Command commands[] = {
-        {"pull", cli::register_pull},
-        {"push", cli::register_push},
-        {"login logout", cli::register_login},
-        {"load", cli::register_load},
-        {"save", cli::register_save},
-        {"images ls", cli::register_images},
-        {"inspect", cli::register_inspect},
-        {"tag", cli::register_tag},
-        {"sign", cli::register_sign},
-        {"info", cli::register_info},
-        {"rmi", cli::register_rmi},
-        {"system", cli::register_system},
-        {"run", cli::register_run, cli::prestart_run},
-        {"bundle", cli::register_bundle},
-        {"oci", cli::register_oci},
-        {"exec", cli::register_exec},
-        {"ps", cli::register_ps},
-        {"stop", cli::register_stop},
-        {"rm", cli::register_rm},
-        {"logs", cli::register_logs},
-        {"wait", cli::register_wait},
-        {"hook", cli::register_hook},
-        {"doctor", cli::register_doctor},
-        {"cdi", cli::register_cdi},
-        {"analyze", cli::register_analyze},
-        {"slim", cli::register_slim},
-        {"tailor", cli::register_tailor},
-        {"lint", cli::register_lint},
-        {"build", cli::register_build},
-        {"__generate", cli::register_manual_generator}, // hidden: the man pages and completions
-        {"__complete", cli::register_completion_names}, // hidden: names for the completion scripts
-    };
-    const auto named = dispatch::find_command(std::span<const Command>(commands),
+    const auto named = dispatch::find_command(std::span<const cli::Command>(cli::kCommands),
                                               std::span<char* const>(argv + 1, argc - 1));
-    const Command* only = named.command;
+    const cli::Command* only = named.command;
     // Before anything else, so its work overlaps ours: the run's early start.
     if (only && only->prestart) only->prestart(ctx);
     // __generate renders the whole tree: every command, and (as under --help) every option
@@ -215,7 +217,7 @@ int main(int argc, char** argv) {
     if (only && !whole_tree)
         only->add(app, ctx);
     else
-        for (auto& c : commands) c.add(app, ctx);
+        for (auto& c : cli::kCommands) c.add(app, ctx);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
