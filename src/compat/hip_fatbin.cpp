@@ -5,7 +5,6 @@
 #include "util/exact_decompress.hpp"
 #include "util/fd.hpp"
 #include "util/mapped_file.hpp"
-#include "util/spelling.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
@@ -75,11 +74,6 @@ std::string_view as_view(Bytes b) {
     throw Error(Errc::invalid, name + ": " + what);
 }
 
-constexpr text::Spelling<OffloadKind> kOffloadKinds[] = {{OffloadKind::host, "host"},
-                                                         {OffloadKind::hip, "hip"},
-                                                         {OffloadKind::hipv4, "hipv4"},
-                                                         {OffloadKind::openmp, "openmp"}};
-
 // "<kind>-<triple>[-<target-id>]": the triple has 4 fields (the bundler writes an empty
 // environment, hence "amdgcn-amd-amdhsa--gfx90a"); older bundles used 3 fields plus the
 // processor. Generic target IDs contain '-' themselves ("gfx9-4-generic"), so the target ID is
@@ -87,7 +81,14 @@ constexpr text::Spelling<OffloadKind> kOffloadKinds[] = {{OffloadKind::host, "ho
 void split_entry_id(HipBundleEntry& e) {
     auto dash = e.id.find('-');
     e.kind_name = e.id.substr(0, dash);
-    if (auto kind = text::value_for(kOffloadKinds, e.kind_name)) e.kind = *kind;
+    if (e.kind_name == "host")
+        e.kind = OffloadKind::host;
+    else if (e.kind_name == "hip")
+        e.kind = OffloadKind::hip;
+    else if (e.kind_name == "hipv4")
+        e.kind = OffloadKind::hipv4;
+    else if (e.kind_name == "openmp")
+        e.kind = OffloadKind::openmp;
     if (dash == std::string::npos) return;
     std::string rest = e.id.substr(dash + 1);
     // Only dashes before the features count: "xnack-" ends in one.
@@ -303,7 +304,19 @@ const char* to_string(TargetFeature f) {
 }
 
 const char* to_string(OffloadKind k) {
-    return text::word_for(kOffloadKinds, k, "unknown");
+    switch (k) {
+    case OffloadKind::host:
+        return "host";
+    case OffloadKind::hip:
+        return "hip";
+    case OffloadKind::hipv4:
+        return "hipv4";
+    case OffloadKind::openmp:
+        return "openmp";
+    case OffloadKind::unknown:
+        return "unknown";
+    }
+    return "unknown";
 }
 
 const char* to_string(BundleCompression c) {
