@@ -2,7 +2,6 @@
 
 #include "gpu/device_node_json.hpp"
 #include "gpu/host_cache.hpp"
-#include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/json_optional.hpp"
@@ -50,15 +49,11 @@ std::string cache_entry_name(const DiscoverOptions& opt) {
 }
 
 std::string host_to_json(const Host& h) {
-    return json(h).dump();
+    return gpu::entry_text(h);
 }
 
 Host host_from_json(const std::string& text) {
-    try {
-        return json::parse(text).get<Host>();
-    } catch (const json::exception& e) {
-        throw Error(Errc::invalid, std::string("damaged AMD GPU host cache entry: ") + e.what());
-    }
+    return gpu::entry_from_text<Host>(text, "AMD GPU host cache entry");
 }
 
 Host discover_cached(const DiscoverOptions& opt, const std::string& cache_dir) {
