@@ -522,8 +522,8 @@ def open_nodes_edit(devices, rules, paths):
     """The container opens each of PATHS for reading and prints the gist: "opened", or the
     error (EPERM: the device cgroup refused it; ENXIO: it reached the kernel, no driver)."""
     def edit(cfg, s):
-        probe = "; ".join(f"if (exec 3< {p}) 2>/dev/null; then echo {p} opened; "
-                          f"else cat {p} 2>&1 >/dev/null | sed 's/.*: //;s/^/{p.replace('/', '_')} /'; fi"
+        probe = "; ".join(f"if (exec 3< {p}) 2>/dev/null; then echo {p} opened; else cat {p} "
+                          f"2>&1 >/dev/null | sed 's/.*: //;s/^/{p.replace('/', '_')} /'; fi"
                           for p in paths)
         cfg["process"]["args"] = ["sh", "-c", probe]
         cfg["linux"]["devices"] = devices
