@@ -4,6 +4,8 @@
 #include "lazy/tar_split.hpp"
 #include "lazy/zstd_chunked_toc.hpp"
 #include "site/resolve.hpp"
+#include "sqsh/confined.hpp"
+#include "sqsh/format.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -224,8 +226,9 @@ bool is_squashfs(const Record& rec) {
     return rec.layers.size() == 1 && rec.layers[0].squashfs;
 }
 
-std::shared_ptr<SquashfsTree> open_squashfs(store::Store& store, const Record& rec,
-                                            const registry::ClientOptions& opt) {
+OpenedSquashfs open_squashfs(store::Store& store, const Record& rec,
+                             const registry::ClientOptions& opt,
+                             const std::function<void()>& confine) {
     const std::string name = oci::Reference::parse(rec.ref).familiar();
     const auto& l = rec.layers.at(0);
     std::string what =
@@ -237,10 +240,36 @@ std::shared_ptr<SquashfsTree> open_squashfs(store::Store& store, const Record& r
                                              std::move(cache), what);
     auto fetcher = std::make_shared<BlockFetcher>(blob, l.digest, l.size);
     auto image = std::make_shared<sqsh::Image>(std::move(reader), what, sqsh::Image::Deferred{});
-    auto tree = std::make_shared<SquashfsTree>(image, fetcher, blob,
-                                               "the lazily pulled squashfs image " + name);
-    image->open_tables(); // its superblock and tables: fetched, bounded, checked
-    return tree;
+    OpenedSquashfs out;
+    out.tree = std::make_shared<SquashfsTree>(image, fetcher, blob,
+                                              "the lazily pulled squashfs image " + name);
+    // the superblock: gantry's own bounded parse
+    fetcher->ensure(0, sqsh::kSuperblockSize);
+    char head[sqsh::kSuperblockSize] = {};
+    ssize_t got = ::pread(image->fd(), head, sizeof head, 0);
+    if (got < 0) throw_errno("cannot read the local copy of " + what);
+    sqsh::check_superblock(std::string_view(head, static_cast<std::size_t>(got)), l.size, what);
+    // the tables and etc/passwd: a confined reader, which fetches what it reads (its own copy of
+    // the fetcher) and says which blocks it made present; it opens connections of its own
+    constexpr std::size_t kMaxPasswd = 4u << 20;
+    blob->close_connections();
+    std::string answer = sqsh::run_confined(
+        *image, confine,
+        [&fetcher](sqsh::Image& im) {
+            im.open_tables();
+            std::string a;
+            sqsh::put_field(a, im.read_file("etc/passwd", kMaxPasswd).value_or(""));
+            sqsh::put_field(a, fetcher->present());
+            return a;
+        },
+        kMaxPasswd + fetcher->present().size() + 64, blob->cache_fd());
+    std::string_view rest(answer);
+    std::string present;
+    if (!sqsh::take_field(rest, out.passwd) || !sqsh::take_field(rest, present) || !rest.empty() ||
+        out.passwd.size() > kMaxPasswd)
+        sqsh::damaged(what, "the confined reader's answer is malformed");
+    fetcher->add_present(present);
+    return out;
 }
 
 std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
