@@ -16,11 +16,8 @@
 #include "util/fs.hpp"
 
 #include <cctype>
-#include <csignal>
 #include <cstring>
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 namespace gantry::sqsh {
