@@ -1,15 +1,16 @@
 #include "sqsh/image_tar.hpp"
 
 #include "sqsh/confined.hpp"
-#include "sqsh/libsquashfs.hpp"
 #include "util/error.hpp"
 
+#include <algorithm>
 #include <archive.h>
 #include <archive_entry.h>
 #include <cerrno>
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
 #include <unistd.h>
 #include <vector>
 
