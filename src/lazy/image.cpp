@@ -248,7 +248,12 @@ OpenedSquashfs open_squashfs(store::Store& store, const Record& rec,
     char head[sqsh::kSuperblockSize] = {};
     ssize_t got = ::pread(image->fd(), head, sizeof head, 0);
     if (got < 0) throw_errno("cannot read the local copy of " + what);
-    sqsh::check_superblock(std::string_view(head, static_cast<std::size_t>(got)), l.size, what);
+    auto sb =
+        sqsh::check_superblock(std::string_view(head, static_cast<std::size_t>(got)), l.size, what);
+    // the tables' bytes (fetched, not parsed, here: they lie between the inode table and the
+    // end), so that the reader's 60 s go to parsing, not to the registry; every lookup of the
+    // server needs them anyway
+    fetcher->ensure(sb.inode_table, static_cast<std::size_t>(sb.bytes_used - sb.inode_table));
     // the tables and etc/passwd: a confined reader, which fetches what it reads (its own copy of
     // the fetcher) and says which blocks it made present; it opens connections of its own
     constexpr std::size_t kMaxPasswd = 4u << 20;
