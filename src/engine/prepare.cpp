@@ -94,9 +94,9 @@ void read_lazy_image(Prepared& p) {
     p.view.image.config.diff_ids.clear(); // the layers are in the registry, not in the store
     p.view.image.config.raw.erase("history");
     if (lazy::is_squashfs(*rec)) { // gantry's squashfs artifact, mounted from the registry
-        auto tree = lazy::open_squashfs(*p.store, *rec, po.client);
-        p.view.passwd = tree->read_file("etc/passwd", 4u << 20).value_or("");
-        p.lazy = std::move(tree);
+        auto opened = lazy::open_squashfs(*p.store, *rec, po.client, lazy_confinement());
+        p.view.passwd = std::move(opened.passwd);
+        p.lazy = std::move(opened.tree);
         return;
     }
     auto tree = lazy::open(*p.store, *rec, po.client, p.caller.real_root, std::move(tocs));

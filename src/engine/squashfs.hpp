@@ -26,5 +26,9 @@ SquashfsFile open_squashfs(const std::string& path, bool want_passwd);
 
 // What a process that parses a squashfs image calls first (compiled once per gantry process).
 std::function<void()> squashfs_confinement();
+// The same for a process that also fetches what it reads from a registry (a lazily pulled
+// image's server, the reader of a squashfs artifact's facts): squashfs_confinement's calls and
+// a libcurl client's (docs/lazy-pull.md, Confinement).
+std::function<void()> lazy_confinement();
 
 } // namespace gantry::engine

@@ -6,6 +6,8 @@
 #include "lazy/zstd_chunked_toc.hpp"
 #include "site/resolve.hpp"
 #include "sqsh/cache.hpp"
+#include "sqsh/confined.hpp"
+#include "sqsh/format.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -265,8 +267,9 @@ bool is_squashfs(const Record& rec) {
     return rec.layers.size() == 1 && rec.layers[0].squashfs;
 }
 
-std::shared_ptr<SquashfsTree> open_squashfs(store::Store& store, const Record& rec,
-                                            const registry::ClientOptions& opt) {
+OpenedSquashfs open_squashfs(store::Store& store, const Record& rec,
+                             const registry::ClientOptions& opt,
+                             const std::function<void()>& confine) {
     const std::string name = oci::Reference::parse(rec.ref).familiar();
     const auto& l = rec.layers.at(0);
     std::string what =
@@ -296,11 +299,12 @@ std::shared_ptr<SquashfsTree> open_squashfs(store::Store& store, const Record& r
     else
         fetcher->adopt_local(); // what earlier runs fetched (checked against the table on read)
     auto image = std::make_shared<sqsh::Image>(std::move(reader), what, sqsh::Image::Deferred{});
-    auto tree = std::make_shared<SquashfsTree>(image, fetcher, blob,
-                                               "the lazily pulled squashfs image " + name);
-    tree->set_prefetch(prefetch_wanted());
+    OpenedSquashfs out;
+    out.tree = std::make_shared<SquashfsTree>(image, fetcher, blob,
+                                              "the lazily pulled squashfs image " + name);
+    out.tree->set_prefetch(prefetch_wanted());
     store::Store* st = &store;
-    tree->set_after_serving([st, rec, fetcher, cached] {
+    out.tree->set_after_serving([st, rec, fetcher, cached] {
         try {
             if (!cached) {
                 keep_squashfs(*st, rec);
@@ -314,8 +318,38 @@ std::shared_ptr<SquashfsTree> open_squashfs(store::Store& store, const Record& r
                       e.message() + ")");
         }
     });
-    image->open_tables(); // its superblock and tables: fetched, bounded, checked
-    return tree;
+    // the superblock: gantry's own bounded parse
+    fetcher->ensure(0, sqsh::kSuperblockSize);
+    char head[sqsh::kSuperblockSize] = {};
+    ssize_t got = ::pread(image->fd(), head, sizeof head, 0);
+    if (got < 0) throw_errno("cannot read the local copy of " + what);
+    auto sb =
+        sqsh::check_superblock(std::string_view(head, static_cast<std::size_t>(got)), l.size, what);
+    // the tables' bytes (fetched, not parsed, here: they lie between the inode table and the
+    // end), so that the reader's 60 s go to parsing, not to the registry; every lookup of the
+    // server needs them anyway
+    fetcher->ensure(sb.inode_table, static_cast<std::size_t>(sb.bytes_used - sb.inode_table));
+    // the tables and etc/passwd: a confined reader, which fetches what it reads (its own copy of
+    // the fetcher) and says which blocks it made present; it opens connections of its own
+    constexpr std::size_t kMaxPasswd = 4u << 20;
+    blob->close_connections();
+    std::string answer = sqsh::run_confined(
+        *image, confine,
+        [&fetcher](sqsh::Image& im) {
+            im.open_tables();
+            std::string a;
+            sqsh::put_field(a, im.read_file("etc/passwd", kMaxPasswd).value_or(""));
+            sqsh::put_field(a, fetcher->present());
+            return a;
+        },
+        kMaxPasswd + fetcher->present().size() + 64, blob->cache_fd());
+    std::string_view rest(answer);
+    std::string present;
+    if (!sqsh::take_field(rest, out.passwd) || !sqsh::take_field(rest, present) || !rest.empty() ||
+        out.passwd.size() > kMaxPasswd)
+        sqsh::damaged(what, "the confined reader's answer is malformed");
+    fetcher->add_present(present);
+    return out;
 }
 
 std::shared_ptr<Tree> open(store::Store& store, const Record& rec,

@@ -212,6 +212,21 @@ void SquashfsTree::after_confinement() {
     std::thread([f] { f->fetch_the_rest(); }).detach(); // ends with the serving process
 }
 
+std::string BlockFetcher::present() const {
+    std::string out(present_.size(), '0');
+    for (std::size_t i = 0; i < present_.size(); ++i)
+        if (present_[i]) out[i] = '1';
+    return out;
+}
+
+void BlockFetcher::add_present(std::string_view blocks) {
+    if (blocks.size() != present_.size())
+        throw Error(Errc::invalid, blob_->what() + ": the squashfs reader's list of its blocks "
+                                                   "has the wrong length");
+    for (std::size_t i = 0; i < blocks.size(); ++i)
+        if (blocks[i] == '1' && !present_[i]) present_[i] = true, --missing_;
+}
+
 SquashfsTree::SquashfsTree(std::shared_ptr<sqsh::Image> image,
                            std::shared_ptr<BlockFetcher> fetcher, std::shared_ptr<RemoteBlob> blob,
                            std::string name)

@@ -77,6 +77,11 @@ class BlockFetcher {
     // A range of an all_local() copy did not match its table (seen by the serving process: a
     // page shared with it).
     bool damaged() const { return damaged_ != nullptr && *damaged_ != 0; }
+    // The blocks present, one byte each ('1' or '0'); add_present() takes such a list from
+    // another process's copy of this fetcher (a confined reader) and counts its '1's present
+    // (they are in the local copy). Error(invalid) for a list of another length.
+    std::string present() const;
+    void add_present(std::string_view blocks);
 
   private:
     void ensure_locked(std::uint64_t offset, std::size_t size, std::uint64_t ahead);
@@ -142,10 +147,8 @@ class SquashfsTree final : public sqsh::Tree {
     }
     std::string name() const override { return name_; }
     bool keeps_stderr() const override { return true; }
-    // etc/passwd and the like, read before the launch
-    std::optional<std::string> read_file(const std::string& path, std::size_t max) {
-        return image_->read_file(path, max);
-    }
+    // the tables: parsed in the serving process, confined (never in gantry's)
+    void after_confinement() override { tree_.after_confinement(); }
 
   private:
     std::shared_ptr<sqsh::Image> image_;

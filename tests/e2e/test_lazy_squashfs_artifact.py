@@ -387,3 +387,39 @@ def test_push_format_errors(g):
     r = g.fail("push", "--format", "squashfs", "--compression", "estargz", "x:1",
                "localhost:1/x:1", code=2)
     assert "no --compression" in r.err
+
+
+def test_gantry_reads_only_the_superblock_of_the_artifact(g, artifact, proxy, fuse_open,
+                                                          tmp_path):
+    """The artifact's blob is as untrusted as a .sqsh file (its blocks are served before the
+    blob's digest can be checked): gantry's own process reads its 96-byte superblock from the
+    local copy and nothing more; its tables, etc/passwd and every file are read by processes
+    it forked that loaded a seccomp filter first (the facts reader, the FUSE server)."""
+    from conftest import need_tool
+    import re
+    import subprocess
+    need_tool("strace")
+    ref, manifest, _ = artifact
+    blob = manifest["layers"][0]["digest"].split(":")[1]
+    log = tmp_path / "trace"
+    r = subprocess.run(["strace", "-f", "-qq", "-y", "-e", "trace=pread64,seccomp", "-o", log,
+                        *g.cmd("run", "--rm", "--pull", "lazy", INSECURE, lazy_ref(ref, proxy),
+                               "cat", "/data/small.txt")],
+                       capture_output=True, text=True, env=g.environ(), timeout=120)
+    assert r.returncode == 0 and r.stdout == "hello lazy\n", r
+    lines = log.read_text().splitlines()
+    main = lines[0].split()[0]
+    confined, readers = set(), set()
+    for line in lines:
+        pid, call = line.split(None, 1)
+        if call.startswith("seccomp(SECCOMP_SET_MODE_FILTER") and "= 0" in call:
+            confined.add(pid)
+        if call.startswith("pread64(") and blob in call.split(",")[0]:
+            if pid == main:
+                m = re.search(r", (\d+), (\d+)\) += ", call)
+                assert m and int(m[1]) + int(m[2]) <= 96, \
+                    f"gantry itself read more than the superblock of the artifact: {line}"
+            else:
+                assert pid in confined, f"a read of the artifact before confinement: {line}"
+                readers.add(pid)
+    assert len(readers) >= 2, readers  # the facts reader and the server
