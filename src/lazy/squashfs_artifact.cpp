@@ -207,6 +207,7 @@ void BlockFetcher::ensure_locked(std::uint64_t offset, std::size_t size, std::ui
 }
 
 void SquashfsTree::after_confinement() {
+    tree_.after_confinement();
     if (!prefetch_ || fetcher_->complete()) return;
     auto f = fetcher_;
     std::thread([f] { f->fetch_the_rest(); }).detach(); // ends with the serving process

@@ -131,7 +131,8 @@ class SquashfsTree final : public sqsh::Tree {
         return tree_.statfs();
     }
     void before_serving() override { blob_->close_connections(); }
-    // the background fetch of the rest (set_prefetch), started once the process is confined
+    // once the serving process is confined: the tables parsed there (never in gantry's), then
+    // the background fetch of the rest (set_prefetch)
     void after_confinement() override;
     void set_prefetch(bool on) { prefetch_ = on; }
     // once the server has ended (lazy/squashfs_local: the cache entry kept or removed)
@@ -147,8 +148,6 @@ class SquashfsTree final : public sqsh::Tree {
     }
     std::string name() const override { return name_; }
     bool keeps_stderr() const override { return true; }
-    // the tables: parsed in the serving process, confined (never in gantry's)
-    void after_confinement() override { tree_.after_confinement(); }
 
   private:
     std::shared_ptr<sqsh::Image> image_;
