@@ -28,38 +28,6 @@ namespace gantry::engine {
 
 namespace {
 
-// What the lazy tree's serving process may call: the squashfs server's calls, and a libcurl
-// client's (sockets, poll, name resolution reading /etc/hosts, its resolver thread, the backoff's
-// sleeps) and the local copies' writes.
-const std::vector<std::string>& lazy_server_calls() {
-    static const std::vector<std::string> names = [] {
-        std::vector<std::string> v = sqsh::Server::syscalls();
-        for (const char* n : {"socket",        "connect",         "getsockopt",
-                              "setsockopt",    "getsockname",     "getpeername",
-                              "sendto",        "recvfrom",        "sendmsg",
-                              "recvmsg",       "sendmmsg",        "recvmmsg",
-                              "bind",          "shutdown",        "poll",
-                              "ppoll",         "select",          "pselect6",
-                              "epoll_create1", "epoll_ctl",       "epoll_wait",
-                              "epoll_pwait",   "pipe2",           "eventfd2",
-                              "socketpair",    "fcntl",           "ioctl",
-                              "close",         "openat",          "newfstatat",
-                              "fstat",         "lseek",           "pwrite64",
-                              "getrandom",     "clock_nanosleep", "nanosleep",
-                              "clone",         "clone3",          "set_robust_list",
-                              "rseq",          "rt_sigaction",    "uname",
-                              "getuid",        "geteuid",         "getgid",
-                              "getegid",       "prlimit64",       "sysinfo",
-                              "statfs",        "fstatfs",         "access",
-                              "faccessat",     "faccessat2",      "readlink",
-                              "tgkill",        "getcwd",          "sched_getaffinity",
-                              "membarrier"})
-            v.push_back(n);
-        return v;
-    }();
-    return names;
-}
-
 // A container that exec, ps, stop and rm can find: recorded in the runtime directory from its
 // creation, and removed again when the run ends without keeping it.
 class Record {
@@ -164,7 +132,7 @@ struct Launcher {
             // network calls a libcurl client makes (docs/lazy-pull.md, Confinement)
             server = std::make_unique<sqsh::Server>(
                 p.lazy, sqsh::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
-            auto program = runtime::confinement_program(lazy_server_calls());
+            auto program = runtime::confinement_program(lazy::server_calls());
             l.fuse_serve = [this, program](Fd dev) {
                 server->serve(std::move(dev), [program] { runtime::confine_this_thread(program); });
             };

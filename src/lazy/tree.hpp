@@ -93,4 +93,9 @@ class Tree final : public sqsh::Tree {
     bool keep_layers_ = true;
 };
 
+// What a lazy tree's serving process may call (its seccomp filter): the squashfs server's
+// calls, and a libcurl client's (sockets, poll, name resolution reading /etc/hosts, its
+// resolver thread, the backoff's sleeps) and the local copies' writes.
+const std::vector<std::string>& server_calls();
+
 } // namespace gantry::lazy

@@ -1,14 +1,18 @@
 """Lazy images where users meet them beyond `gantry run` (issue 40): `gantry rm -f` of a
 detached lazy container returns only once its monitor, FUSE server and every holder of the
-image's local copies are gone, without making store layers first (a later pull does). The
-registry and the eStargz image are test_lazy_pull.py's fixtures."""
+image's local copies are gone, without making store layers first (a later pull does); `gantry
+bundle --pull lazy` writes a bundle whose root `gantry oci` serves from the registry, from a
+monitor that ends with the container. The registry and the eStargz image are test_lazy_pull.py's
+fixtures."""
 import json
 import os
+import subprocess
 
 import pytest
 
 from conftest import need_tool
-from test_lazy_pull import (INSECURE, lazy_ref, no_leftovers, proxy, pushed,  # noqa: F401
+from ocidiff import edit_config, oci, oci_bin, set_process  # noqa: F401 (fixture)
+from test_lazy_pull import (LIST, INSECURE, lazy_ref, no_leftovers, proxy, pushed,  # noqa: F401
                             reg)
 
 
@@ -36,3 +40,58 @@ def test_rm_f_right_after_a_detached_lazy_start_leaves_nothing(g, pushed, proxy,
     (img,) = json.loads(g.run("images", "--json").out)
     assert "lazy" not in img, img
     assert g.run("run", "--rm", lref, "cat", "/data/small.txt").out == "hello lazy\n"
+
+
+def test_oci_serves_a_lazy_bundle_and_delete_leaves_nothing(g, pushed, proxy, fuse_open, oci_bin,
+                                                           tmp_path):
+    """`gantry bundle --pull lazy`: an empty rootfs and gantry's annotations; `gantry oci`
+    create/start serves the root from the registry (Range requests), the process sees the same
+    tree as a fully pulled bundle's, and delete returns once nothing is mounted or running."""
+    ref, _ = pushed
+    lref = lazy_ref(ref, proxy)
+    b = tmp_path / "lazy-bundle"
+    g.run("bundle", "--pull", "lazy", INSECURE, lref, b)
+    set_process(b, ["sh", "-c", LIST])
+    cfg = json.loads((b / "config.json").read_text())
+    assert cfg["annotations"]["io.gantry.lazy.image"].endswith("lazy/img:1")
+    assert cfg["annotations"]["io.gantry.lazy.store"] == str(g.root)
+    assert os.listdir(b / "rootfs") == []
+    root = tmp_path / "state"
+    proxy.clear_log()
+    lazy = oci(oci_bin, root, "run", "--bundle", b, "lz1")
+    assert any(r.get("range") and "/blobs/" in r["path"] for r in proxy.requests())
+    no_leftovers(g.root)  # run deletes the container: its monitor and server are gone
+    # the same bundle fully pulled: the same files, owners, modes, links and contents
+    g.run("pull", INSECURE, ref)
+    full = tmp_path / "full-bundle"
+    g.run("bundle", ref, full)
+    set_process(full, ["sh", "-c", LIST])
+    assert oci(oci_bin, root, "run", "--bundle", full, "full1").stdout == lazy.stdout
+    assert "data/small.txt" in lazy.stdout and "data/dir/new.txt" in lazy.stdout
+
+    # create/start/delete -f of a running one: nothing left when delete returns
+    edit_config(b, lambda c: c["process"].update(args=["sleep", "60"]))
+    with open(tmp_path / "out", "w") as out:
+        subprocess.run([str(oci_bin), "--root", str(root), "create", "--bundle", str(b), "lz2"],
+                       stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=60, check=True)
+    oci(oci_bin, root, "start", "lz2")
+    assert oci(oci_bin, root, "exec", "lz2", "cat", "/data/small.txt").stdout == "hello lazy\n"
+    oci(oci_bin, root, "delete", "--force", "lz2")
+    no_leftovers(g.root)
+
+
+def test_oci_refuses_gantry_annotations_it_does_not_know(oci_bin, g, mk, tmp_path):
+    """An io.gantry.* annotation gantry oci does not honour is refused, naming it; so is a lazy
+    image without its store."""
+    from conftest import load_busybox
+    b = tmp_path / "b"
+    g.run("bundle", load_busybox(g, mk, tmp_path), b)
+    root = tmp_path / "state"
+    edit_config(b, lambda c: c.setdefault("annotations", {}).update({"io.gantry.lazy.imag": "x"}))
+    r = oci(oci_bin, root, "run", "--bundle", b, "a1", check=False)
+    assert r.returncode == 1 and "io.gantry.lazy.imag" in r.stderr, r
+    edit_config(b, lambda c: c.update(annotations={"io.gantry.lazy.image": "x/y:1"}))
+    r = oci(oci_bin, root, "run", "--bundle", b, "a2", check=False)
+    assert r.returncode == 1 and "io.gantry.lazy.store" in r.stderr, r
+    r = g.fail("bundle", "--pull", "always", "x/y:1", tmp_path / "b2", code=2)
+    assert "--pull lazy" in r.err
