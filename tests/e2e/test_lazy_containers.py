@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import need_tool
+from conftest import NOBODY, need_tool
 from ocidiff import edit_config, oci, oci_bin, set_process  # noqa: F401 (fixture)
 from test_lazy_pull import (LIST, INSECURE, lazy_ref, no_leftovers, proxy, pushed,  # noqa: F401
                             reg)
@@ -95,3 +95,16 @@ def test_oci_refuses_gantry_annotations_it_does_not_know(oci_bin, g, mk, tmp_pat
     assert r.returncode == 1 and "io.gantry.lazy.store" in r.stderr, r
     r = g.fail("bundle", "--pull", "always", "x/y:1", tmp_path / "b2", code=2)
     assert "--pull lazy" in r.err
+
+
+def test_oci_serves_a_lazy_bundle_rootless(rootless, pushed, proxy, fuse_open):
+    """The same as an unprivileged user: its own store, bundle and `gantry oci` root."""
+    ref, _ = pushed
+    b = rootless.base / "b"
+    rootless.run("bundle", "--pull", "lazy", INSECURE, lazy_ref(ref, proxy), b)
+    set_process(b, ["cat", "/data/small.txt"])
+    if os.geteuid() == 0:  # set_process wrote it as root
+        os.chown(b / "config.json", NOBODY.pw_uid, NOBODY.pw_gid)
+    r = rootless.run("oci", "--root", rootless.base / "state", "run", "--bundle", b, "r1")
+    assert r.out == "hello lazy\n"
+    no_leftovers(rootless.root)
