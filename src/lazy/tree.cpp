@@ -272,9 +272,6 @@ std::uint64_t Tree::fetched_bytes() const {
     return n;
 }
 
-// What the lazy tree's serving process may call: the squashfs server's calls, and a libcurl
-// client's (sockets, poll, name resolution reading /etc/hosts, its resolver thread, the backoff's
-// sleeps) and the local copies' writes.
 const std::vector<std::string>& server_calls() {
     static const std::vector<std::string> names = [] {
         std::vector<std::string> v = sqsh::Server::syscalls();
