@@ -4,6 +4,7 @@
 // process that supervises the container after `gantry run` returned.
 #include "engine/engine.hpp"
 #include "engine/squashfs.hpp"
+#include "lazy/squashfs_artifact.hpp"
 #include "lazy/tree.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "rootfs/rootfs.hpp"
@@ -212,8 +213,11 @@ struct Launcher {
         record.exited(status);
         // removed: what the run made local stays in the lazy cache (a later pull or run makes
         // it a store image), so `gantry rm` returns once the serving process is gone
-        if (record.removing())
+        if (record.removing()) {
             if (auto tree = std::dynamic_pointer_cast<lazy::Tree>(p.lazy)) tree->keep_no_layers();
+            if (auto sq = std::dynamic_pointer_cast<lazy::SquashfsTree>(p.lazy))
+                sq->set_after_serving(nullptr); // no .sqsh cache entry made (a pull makes it)
+        }
         return status;
     }
 

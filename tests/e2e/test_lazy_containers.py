@@ -7,6 +7,7 @@ fixtures."""
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -14,6 +15,7 @@ from conftest import NOBODY, need_tool
 from ocidiff import edit_config, oci, oci_bin, set_process  # noqa: F401 (fixture)
 from test_lazy_pull import (LIST, INSECURE, lazy_ref, no_leftovers, proxy, pushed,  # noqa: F401
                             reg)
+from test_lazy_squashfs_artifact import artifact  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -40,6 +42,29 @@ def test_rm_f_right_after_a_detached_lazy_start_leaves_nothing(g, pushed, proxy,
     (img,) = json.loads(g.run("images", "--json").out)
     assert "lazy" not in img, img
     assert g.run("run", "--rm", lref, "cat", "/data/small.txt").out == "hello lazy\n"
+
+
+def test_rm_f_of_a_lazy_squashfs_artifact_makes_no_cache_entry(g, artifact, proxy, fuse_open):
+    """The same for gantry's squashfs artifact: its copy complete (the background fetch), rm -f
+    leaves nothing running or mounted and makes no .sqsh cache entry; a pull then makes it."""
+    ref, manifest, _ = artifact
+    blob = manifest["layers"][0]
+    lref = lazy_ref(ref, proxy)
+    g.run("run", "-d", "--name", "lazy-sq", "--pull", "lazy", INSECURE, lref, "sleep", "60")
+    copy = g.root / "lazy" / "blobs" / blob["digest"][7:]
+
+    def whole():
+        with open(copy, "rb") as f:
+            return os.lseek(f.fileno(), 0, os.SEEK_HOLE) >= blob["size"]
+    deadline = time.monotonic() + 60
+    while not whole():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    g.run("rm", "-f", "lazy-sq")
+    no_leftovers(g.root)
+    assert not list(g.root.glob("sqsh-cache/sqsh/*.sqsh"))
+    g.run("pull", INSECURE, lref)
+    assert list(g.root.glob("sqsh-cache/sqsh/*.sqsh"))
 
 
 def test_oci_serves_a_lazy_bundle_and_delete_leaves_nothing(g, pushed, proxy, fuse_open, oci_bin,
