@@ -266,7 +266,8 @@ def oci_states() -> list[str]:
              "2026-11-25T12:00:00.000000000Z", "pid": 4242, "pid_start": 123456,
              "config": config}
     with_cgroup = dict(state, cgroup={"version": 2, "path": "/sys/fs/cgroup/gantry/ctr"})
-    return [json.dumps(state), json.dumps(with_cgroup),
+    with_monitor = dict(state, monitor={"pid": 4243, "start": 123450})  # a lazy root's
+    return [json.dumps(state), json.dumps(with_cgroup), json.dumps(with_monitor),
             json.dumps(dict(state, pid=-1)), json.dumps(dict(state, id="other"))]
 
 

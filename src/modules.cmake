@@ -66,6 +66,6 @@ gantry_module(gpu_vendors PURPOSE "the GPU layer as plug-ins: the Backend interf
 gantry_module(engine PURPOSE "preparing and running a container from an image"
   DEPENDS cdi cpu gpu_vendors lazy oci rootfs runspec runtime site sqsh store util)
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
-  DEPENDS cdi gpu_vendors oci runtime util)
+  DEPENDS cdi gpu_vendors lazy oci registry runtime sqsh store util)
 gantry_module(image_build PURPOSE "gantry build: the plan, the executor, RUN, COPY/ADD, layer commits"
   DEPENDS dockerfile engine gpu_vendors layer oci registry rootfs runtime store tailor util)

@@ -4,6 +4,8 @@
 // process that supervises the container after `gantry run` returned.
 #include "engine/engine.hpp"
 #include "engine/squashfs.hpp"
+#include "lazy/squashfs_artifact.hpp"
+#include "lazy/tree.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "rootfs/rootfs.hpp"
 #include "runtime/seccomp.hpp"
@@ -71,11 +73,15 @@ class Record {
     }
     void exited(int status) {
         if (!states_) return;
+        // `gantry rm` marks the container it removes before it kills it (or removed it already)
+        auto now = states_->find(cs_.name);
+        removing_ = !now || now->id != cs_.id || now->status == "removing";
         cs_.status = "exited";
         cs_.exit_code = status;
         cs_.finished = runtime::now_rfc3339();
         if (fs::stdfs::exists(states_->dir() / cs_.name)) states_->save(cs_); // unless rm'ed
     }
+    bool removing() const { return removing_; }
     void remove() noexcept {
         if (states_) try {
                 states_->remove(cs_.name);
@@ -90,6 +96,7 @@ class Record {
     // The name's owner lock: inherited by the -d monitor (fork shares it), so the name stays
     // claimed until the last of this gantry and its monitor has exited.
     FileLock owner_;
+    bool removing_ = false;
 };
 
 // One container's launch: the runtime's Launch, filled from the prepared container.
@@ -201,6 +208,13 @@ struct Launcher {
             status = runtime::run(l);
         }
         record.exited(status);
+        // removed: what the run made local stays in the lazy cache (a later pull or run makes
+        // it a store image), so `gantry rm` returns once the serving process is gone
+        if (record.removing()) {
+            if (auto tree = std::dynamic_pointer_cast<lazy::Tree>(p.lazy)) tree->keep_no_layers();
+            if (auto sq = std::dynamic_pointer_cast<lazy::SquashfsTree>(p.lazy))
+                sq->set_after_serving(nullptr); // no .sqsh cache entry made (a pull makes it)
+        }
         return status;
     }
 
