@@ -2,7 +2,10 @@
 
 #include "sqsh/libsquashfs.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <thread>
 
 namespace gantry::sqsh {
 
@@ -48,6 +51,12 @@ class ImageFile final : public Tree::File {
     std::size_t read(std::uint64_t offset, char* buf, std::size_t size) override {
         return image_.read(*in_, offset, buf, size);
     }
+    bool concurrent(std::uint64_t offset, std::size_t size) override {
+        return image_.in_own_blocks(*in_, offset, size);
+    }
+    std::size_t read_concurrently(std::uint64_t offset, char* buf, std::size_t size) override {
+        return image_.read_blocks(*in_, offset, buf, size);
+    }
 
   private:
     Image& image_;
@@ -71,6 +80,13 @@ std::optional<std::string> ImageTree::link_target(std::uint64_t node) {
 std::vector<std::pair<std::string, std::string>> ImageTree::xattrs(std::uint64_t node) {
     Inode in = image_->inode(ref_of(node));
     return image_->xattrs(*in);
+}
+
+// One per CPU (at most 4): a big file's blocks are decompressed while the serving thread answers
+// the next request, and while the kernel reads the next one from the disk.
+unsigned ImageTree::reader_threads() const {
+    if (const char* v = std::getenv("GANTRY_SQSH_SERVER_THREADS")) return std::atoi(v); // TEMP
+    return std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
 }
 
 struct statvfs ImageTree::statfs() {
