@@ -99,38 +99,38 @@ std::size_t Image::read_blocks(const sqfs_inode_generic_t& in, std::uint64_t off
         {
             std::lock_guard hold(cache.m);
             for (auto& e : cache.entries)
-                if (e.at == at && e.data->size() == unpacked) {
+                if (e.at == at && e.size == unpacked) {
                     e.used = ++cache.tick;
                     return e.data;
                 }
         }
         std::uint32_t disk = SQFS_ON_DISK_BLOCK_SIZE(stored);
         if (disk > bs) damaged(what + " (a block's size)", SQFS_ERROR_CORRUPTED);
-        auto out = std::make_shared<std::vector<char>>(unpacked);
+        auto out = std::make_shared_for_overwrite<char[]>(unpacked); // every byte written
         if (!SQFS_IS_BLOCK_COMPRESSED(stored)) {
             if (disk != unpacked) damaged(what + " (a block's size)", SQFS_ERROR_CORRUPTED);
-            if (int e = fd_read_at(&t.file.base, at, out->data(), disk)) damaged(what, e);
+            if (int e = fd_read_at(&t.file.base, at, out.get(), disk)) damaged(what, e);
         } else {
             r.packed.resize(disk);
             if (int e = fd_read_at(&t.file.base, at, r.packed.data(), disk)) damaged(what, e);
             sqfs_s32 n = r.cmp->do_block(r.cmp.get(), reinterpret_cast<sqfs_u8*>(r.packed.data()),
-                                         disk, reinterpret_cast<sqfs_u8*>(out->data()),
+                                         disk, reinterpret_cast<sqfs_u8*>(out.get()),
                                          static_cast<sqfs_u32>(unpacked));
             if (n < 0) damaged(what, n);
             if (static_cast<std::uint64_t>(n) != unpacked)
                 damaged(what + " (a block's size)", SQFS_ERROR_CORRUPTED);
         }
-        std::shared_ptr<const std::vector<char>> data = std::move(out);
+        std::shared_ptr<const char[]> data = std::move(out);
         std::lock_guard hold(cache.m);
         if (cache.entries.size() < cache.most) {
-            cache.entries.push_back({at, data, ++cache.tick});
+            cache.entries.push_back({at, data, unpacked, ++cache.tick});
         } else {
             auto oldest =
                 std::min_element(cache.entries.begin(), cache.entries.end(),
                                  [](const BlockCache::Entry& x, const BlockCache::Entry& y) {
                                      return x.used < y.used;
                                  });
-            *oldest = {at, data, ++cache.tick};
+            *oldest = {at, data, unpacked, ++cache.tick};
         }
         return data;
     };
@@ -148,7 +148,7 @@ std::size_t Image::read_blocks(const sqfs_inode_generic_t& in, std::uint64_t off
             std::memset(buf + done, 0, n);
         } else {
             auto data = block(at, stored, unpacked);
-            std::memcpy(buf + done, data->data() + from, n);
+            std::memcpy(buf + done, data.get() + from, n);
         }
         at += SQFS_ON_DISK_BLOCK_SIZE(stored);
         done += n;

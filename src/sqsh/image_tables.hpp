@@ -83,7 +83,8 @@ inline std::uint64_t next_serial() {
 struct BlockCache {
     struct Entry {
         std::uint64_t at = 0; // the block's offset in the file
-        std::shared_ptr<const std::vector<char>> data;
+        std::shared_ptr<const char[]> data;
+        std::size_t size = 0;   // of data
         std::uint64_t used = 0; // when last used (tick)
     };
     static constexpr std::size_t kBytes = 8u << 20;

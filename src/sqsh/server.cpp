@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <fuse3/fuse_lowlevel.h>
 #include <latch>
+#include <malloc.h>
 #include <mutex>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -284,10 +285,11 @@ void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
 
 void reply_read(fuse_req_t req, Tree::File& f, std::uint64_t at, std::size_t size,
                 bool concurrent) {
-    std::unique_ptr<char[]> buf(new char[size]); // not zeroed: only N bytes go out
+    thread_local std::vector<char> buf; // reused: a fresh 128 KiB buffer is 32 page faults
+    if (buf.size() < size) buf.resize(size);
     std::size_t n =
-        concurrent ? f.read_concurrently(at, buf.get(), size) : f.read(at, buf.get(), size);
-    fuse().reply_buf(req, buf.get(), n);
+        concurrent ? f.read_concurrently(at, buf.data(), size) : f.read(at, buf.data(), size);
+    fuse().reply_buf(req, buf.data(), n);
 }
 
 void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
@@ -443,6 +445,11 @@ void serve_requests(fuse_session* se, Readers* readers) {
         [[maybe_unused]] auto n = ::write(2, msg.data(), msg.size());
         ::_exit(125); // every thread
     };
+    // freed buffers (a block, a request's) stay in the heap for the next ones: each one mapped
+    // afresh and given back cost page faults and zeroing on every read (malloc maps anything
+    // of 128 KiB or more by default)
+    ::mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    ::mallopt(M_TRIM_THRESHOLD, 128 << 20);
     Readers queue;
     std::latch confined(readers + 1);
     std::vector<std::thread> threads;
