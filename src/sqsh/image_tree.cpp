@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <thread>
 
 namespace gantry::sqsh {
@@ -82,11 +81,11 @@ std::vector<std::pair<std::string, std::string>> ImageTree::xattrs(std::uint64_t
     return image_->xattrs(*in);
 }
 
-// One per CPU (at most 4): a big file's blocks are decompressed while the serving thread answers
-// the next request, and while the kernel reads the next one from the disk.
+// One per CPU (at most 4; none on one CPU): a big file's blocks are decompressed while the
+// serving thread answers the next request, and while the kernel reads the next one from the disk.
 unsigned ImageTree::reader_threads() const {
-    if (const char* v = std::getenv("GANTRY_SQSH_SERVER_THREADS")) return std::atoi(v); // TEMP
-    return std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+    unsigned cpus = std::thread::hardware_concurrency();
+    return cpus <= 1 ? 0 : std::min(cpus, 4u);
 }
 
 struct statvfs ImageTree::statfs() {

@@ -388,7 +388,8 @@ std::string Server::mount_options(int fd) {
 const std::vector<std::string>& Server::syscalls() {
     // seen with strace on the thread (read the request, pread the image, writev the reply,
     // malloc's mmap/munmap/mprotect/madvise/brk), and what a thread's end and a lock need;
-    // fstat (newfstatat): the image's size, when its tables are loaded (Image::open_tables)
+    // fstat (newfstatat): the image's size, when its tables are loaded (Image::open_tables);
+    // poll: whether a request waits, before the serving thread answers a handed read itself
     static const std::vector<std::string> names = {
         "fstat",          "newfstatat",      "dup2",        "read",          "readv",  "write",
         "writev",         "pread64",         "preadv",      "mmap",          "munmap", "mremap",
