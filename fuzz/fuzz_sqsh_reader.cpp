@@ -38,10 +38,12 @@ void visit(sqsh::Image& img, std::uint64_t ref, std::deque<std::uint64_t>& todo)
         std::string buf(kReadSize, '\0');
         std::size_t n = img.read(*in, 0, buf.data(), buf.size());
         FUZZ_CHECK(n <= buf.size());
-        if (img.in_own_blocks(*in, 0, buf.size())) { // the server's unlocked path: same bytes
+        if (img.in_own_blocks(*in, 0, buf.size())) { // the server's unlocked path
+            // the same count (and on real images the same bytes: test_image_blocks.cpp; here a
+            // crafted image may reuse a block's place with another flag, which libsquashfs'
+            // cache, keyed by the place alone, answers from the other reading)
             std::string again(kReadSize, '\0');
             FUZZ_CHECK(img.read_blocks(*in, 0, again.data(), again.size()) == n);
-            FUZZ_CHECK(again.compare(0, n, buf, 0, n) == 0);
         }
         auto size = static_cast<std::uint64_t>(st.st_size);
         if (size > 1) img.read(*in, size / 2, buf.data(), 4097); // mid-file, across blocks

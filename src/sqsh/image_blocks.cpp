@@ -99,7 +99,7 @@ std::size_t Image::read_blocks(const sqfs_inode_generic_t& in, std::uint64_t off
         {
             std::lock_guard hold(cache.m);
             for (auto& e : cache.entries)
-                if (e.at == at && e.size == unpacked) {
+                if (e.at == at && e.stored == stored && e.size == unpacked) {
                     e.used = ++cache.tick;
                     return e.data;
                 }
@@ -123,14 +123,14 @@ std::size_t Image::read_blocks(const sqfs_inode_generic_t& in, std::uint64_t off
         std::shared_ptr<const char[]> data = std::move(out);
         std::lock_guard hold(cache.m);
         if (cache.entries.size() < cache.most) {
-            cache.entries.push_back({at, data, unpacked, ++cache.tick});
+            cache.entries.push_back({at, stored, data, unpacked, ++cache.tick});
         } else {
             auto oldest =
                 std::min_element(cache.entries.begin(), cache.entries.end(),
                                  [](const BlockCache::Entry& x, const BlockCache::Entry& y) {
                                      return x.used < y.used;
                                  });
-            *oldest = {at, data, unpacked, ++cache.tick};
+            *oldest = {at, stored, data, unpacked, ++cache.tick};
         }
         return data;
     };

@@ -82,7 +82,8 @@ inline std::uint64_t next_serial() {
 // again) is decompressed once.
 struct BlockCache {
     struct Entry {
-        std::uint64_t at = 0; // the block's offset in the file
+        std::uint64_t at = 0;     // the block's offset in the file
+        std::uint32_t stored = 0; // its size word (the uncompressed flag included)
         std::shared_ptr<const char[]> data;
         std::size_t size = 0;   // of data
         std::uint64_t used = 0; // when last used (tick)
