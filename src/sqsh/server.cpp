@@ -143,7 +143,7 @@ struct Readers {
         std::lock_guard hold(m);
         jobs.push_back(j);
     }
-    bool try_pop(ReadJob& j) {
+    bool try_pop_oldest(ReadJob& j) {
         std::lock_guard hold(m);
         if (jobs.empty()) return false;
         j = jobs.front();
@@ -158,11 +158,14 @@ struct Readers {
         }
         if (any) ready.notify_one();
     }
-    ReadJob pop() {
+    // A reader thread takes the newest read (a readahead), the serving thread the oldest (the
+    // one a program waits for): on a busy machine a reader may be scheduled late, and that
+    // delay then falls on the read nobody waits for yet.
+    ReadJob pop_newest() {
         std::unique_lock hold(m);
         ready.wait(hold, [this] { return !jobs.empty(); });
-        ReadJob j = jobs.front();
-        jobs.pop_front();
+        ReadJob j = jobs.back();
+        jobs.pop_back();
         return j;
     }
 };
@@ -315,7 +318,7 @@ void answer_read(const ReadJob& j) {
 
 // A reader thread: answers the reads handed to it, for as long as the process serves.
 [[noreturn]] void read_jobs(Readers& readers) {
-    for (;;) answer_read(readers.pop());
+    for (;;) answer_read(readers.pop_newest());
 }
 
 void op_readlink(fuse_req_t req, fuse_ino_t ino) {
@@ -422,7 +425,7 @@ void serve_requests(fuse_session* se, Readers* readers) {
     while (!a.session_exited(se)) {
         if (readers) {
             ReadJob j{};
-            while (!request_waiting(fd) && readers->try_pop(j)) answer_read(j);
+            while (!request_waiting(fd) && readers->try_pop_oldest(j)) answer_read(j);
             readers->wake();
         }
         int r = a.receive_buf(se, &buf);
