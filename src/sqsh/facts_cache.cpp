@@ -5,8 +5,11 @@
 #include "util/fs.hpp"
 #include "util/log.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <sys/stat.h>
+#include <utility>
+#include <vector>
 
 namespace gantry::sqsh {
 
@@ -14,6 +17,7 @@ namespace {
 
 // An answer is at most the header, passwd (4 MiB) and the framing.
 constexpr std::size_t kMaxEntry = kMaxHeader + (4u << 20) + 4096 + 65;
+constexpr std::size_t kMaxEntries = 1024;
 
 // The entry's name for IMAGE as it is now (SUPER: its superblock's bytes).
 std::string key_of(Image& image, const std::string& super, bool want_passwd) {
@@ -28,6 +32,22 @@ std::string key_of(Image& image, const std::string& super, bool want_passwd) {
     id += " ";
     id += super;
     return oci::Digest::of(id).hex();
+}
+
+// Keeps at most kMaxEntries in DIR, the most recently written: an entry whose file changed or
+// went stays behind (its key is not found again), so a miss makes room. Entries of unrelated
+// names (a temporary a killed run left) count too.
+void trim(const std::filesystem::path& dir) {
+    std::vector<std::pair<std::filesystem::file_time_type, std::filesystem::path>> all;
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(dir, ec)) {
+        auto t = e.last_write_time(ec);
+        if (!ec) all.emplace_back(t, e.path());
+    }
+    if (all.size() <= kMaxEntries) return;
+    std::sort(all.begin(), all.end());
+    for (std::size_t i = 0; i + kMaxEntries < all.size(); ++i)
+        std::filesystem::remove(all[i].second, ec);
 }
 
 } // namespace
@@ -56,6 +76,7 @@ Facts read_facts_cached(Image& image, bool want_passwd, const std::function<void
         std::filesystem::create_directories(dir);
         fs::write_atomic(entry, oci::Digest::of(answer).hex() + "\n" + answer, 0600,
                          fs::Sync::volatile_only);
+        trim(dir);
     } catch (const std::exception& e) {
         log::debug("the facts of " + image.path() + " are not cached: " + e.what());
     }

@@ -9,7 +9,8 @@
 // fresh answer is (facts_from: the header verified again, passwd bounded), so the cache is as
 // trusted as the store that holds it. It is a pure speed-up: written atomically and not synced
 // (docs/storage.md); a missing, torn or damaged entry is a miss (the reader runs and the entry
-// is written again), and a store it cannot write to only costs the next run the reader.
+// is written again), and a store it cannot write to only costs the next run the reader. At most
+// 1,024 entries are kept, the most recently written (a changed or removed file leaves its entry).
 #pragma once
 
 #include "sqsh/facts.hpp"

@@ -71,3 +71,22 @@ def test_a_run_keeps_the_facts_and_the_next_run_uses_them(g, mk, tmp_path):
     assert key(img) != old
     g.fail("run", "--rm", "-u", "cached", img, "id", "-u")
     assert sorted(os.listdir(cache)) == sorted([old, key(img)])
+
+
+def test_the_cache_keeps_the_newest_entries(g, mk, tmp_path):
+    """At most 1,024 entries: a miss removes the oldest (a changed file leaves its old entry)."""
+    need_tool("tar2sqfs")
+    archive = tmp_path / "img.tar"
+    mk.write_docker_archive(archive, [(mk.busybox_image(), ["facts:2"])])
+    g.run("load", archive)
+    img = tmp_path / "img.sqsh"
+    g.run("save", "facts:2", "--format", "squashfs", "-o", img)
+    cache = g.root / "sqsh-facts"
+    cache.mkdir()
+    for i in range(1030):
+        (cache / f"{i:064x}").write_bytes(b"old")
+        os.utime(cache / f"{i:064x}", (1000 + i, 1000 + i))
+    assert g.run("run", "--rm", img, "id", "-u").out.strip() == "0"
+    left = set(os.listdir(cache))
+    assert len(left) == 1024 and key(img) in left
+    assert f"{0:064x}" not in left and f"{6:064x}" not in left and f"{1029:064x}" in left
