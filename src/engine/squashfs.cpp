@@ -12,6 +12,10 @@ std::function<void()> squashfs_confinement() {
     return [] { runtime::confine_this_thread(program); };
 }
 
+SquashfsFile open_squashfs(const std::string& path, bool want_passwd) {
+    return open_squashfs(path, want_passwd, {});
+}
+
 SquashfsFile open_squashfs(const std::string& path, bool want_passwd,
                            const std::filesystem::path& facts_cache) {
     SquashfsFile f;
