@@ -40,6 +40,8 @@ struct Record {
         TocFormat format = TocFormat::estargz;
         std::optional<oci::Digest> tar_split; // zstd:chunked, current generation (a store blob)
         bool squashfs = false; // the one layer of gantry's squashfs artifact (no TOC)
+        // its block-digest table (a store blob, verified by the manifest), when it has one
+        std::optional<oci::Digest> block_digests;
     };
     std::vector<Layer> layers;
 };
