@@ -128,7 +128,7 @@ void read_image(Prepared& p) {
         if (!why.empty()) {
             p.view = rootfs::find_run_view(*p.store, unpacked_copy(*p.store, *file, why));
         } else {
-            auto sq = open_squashfs(*file, true);
+            auto sq = open_squashfs(*file, true, p.store->root() / "sqsh-facts");
             p.sqsh = sq.image;
             p.view = sqsh::run_view(sq.facts, *file);
         }
@@ -143,7 +143,7 @@ void read_image(Prepared& p) {
             if (!shared) throw;
             if (shared->store == stores[0]) sqsh::touch_cached(shared->file);
             site::verify_file(shared->file);
-            auto sq = open_squashfs(shared->file, true);
+            auto sq = open_squashfs(shared->file, true, p.store->root() / "sqsh-facts");
             p.sqsh = sq.image;
             p.view = sqsh::run_view(sq.facts, shared->file);
         }

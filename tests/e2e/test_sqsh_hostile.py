@@ -188,19 +188,21 @@ def test_byte_mutations_of_every_table_never_crash_inspect(g, pristine, tmp_path
     assert seen[4] > 0 and seen[0] > 0, seen  # the sweep reached both outcomes
 
 
-def proc_status(pid):
-    text = Path(f"/proc/{pid}/status").read_text()
+def proc_status(pid, task=None):
+    text = Path(f"/proc/{pid}" + (f"/task/{task}" if task else "") + "/status").read_text()
     return {k: v.strip() for k, v in (line.split(":", 1) for line in text.splitlines())}
 
 
 def test_fuse_server_is_a_confined_process(g, pristine, tmp_path):
-    """The process that parses the image (forked by gantry, serving FUSE) runs as nobody with no
-    capability, no_new_privs and its own seccomp filter, outside the terminal's process group;
+    """The process that parses the image (forked by gantry, serving FUSE) runs, in every one of its
+    threads, as nobody with no capability, no_new_privs and its own seccomp filter, outside the
+    terminal's process group;
     gantry itself is untouched. It goes when the run ends."""
     import time
     vol = tmp_path / "vol"
     vol.mkdir()
-    fuse = Gantry(g.root, env={"GANTRY_SQSH_FUSE": "1"})
+    # two reader threads beside the serving one (gantry starts none on fewer than 4 CPUs)
+    fuse = Gantry(g.root, env={"GANTRY_SQSH_FUSE": "1", "GANTRY_SQSH_READERS": "2"})
     p = fuse.popen("run", "--rm", "-v", f"{vol}:/v", pristine, "/bin/sh", "-c",
                    "cat /victim/small > /dev/null; touch /v/started; "
                    "while [ ! -e /v/stop ]; do usleep 20000; done",
@@ -215,10 +217,15 @@ def test_fuse_server_is_a_confined_process(g, pristine, tmp_path):
         servers = [c for c in children if proc_status(c)["Seccomp"] == "2"
                    and Path(f"/proc/{c}/exe").resolve() == fuse.bin.resolve()]
         assert len(servers) == 1, {c: proc_status(c) for c in children}
-        s = proc_status(servers[0])
-        assert s["Uid"].split() == ["65534"] * 4 and s["Gid"].split() == ["65534"] * 4, s
-        assert s["CapEff"] == s["CapPrm"] == s["CapBnd"] == "0" * 16, s
-        assert s["NoNewPrivs"] == "1" and s["Threads"] == "1", s
+        # every thread serving it is confined (each confines itself: ids, capabilities,
+        # no_new_privs and the filter are a thread's own)
+        tasks = os.listdir(f"/proc/{servers[0]}/task")
+        assert len(tasks) == int(proc_status(servers[0])["Threads"]) == 3
+        for task in tasks:
+            s = proc_status(servers[0], task)
+            assert s["Uid"].split() == ["65534"] * 4 and s["Gid"].split() == ["65534"] * 4, s
+            assert s["CapEff"] == s["CapPrm"] == s["CapBnd"] == "0" * 16, s
+            assert s["NoNewPrivs"] == "1" and s["Seccomp"] == "2", s
         assert os.getpgid(int(servers[0])) != os.getpgid(p.pid)
         main = proc_status(p.pid)
         assert main["Seccomp"] == "0" and main["CapEff"] != "0" * 16, main
