@@ -116,15 +116,16 @@ Server::State& state_of(fuse_req_t req) {
     return *static_cast<Server::State*>(fuse().req_userdata(req));
 }
 
-// A read of a file's own blocks, handed to a reader thread.
+} // namespace
+
+// A read of a file's own blocks, handed to a reader thread (outside the anonymous namespace:
+// Readers, which holds them, is named in Server::State).
 struct ReadJob {
     fuse_req_t req;
     Tree::File* file; // alive until the reply: the kernel releases a file after its reads
     std::uint64_t at;
     std::size_t size;
 };
-
-} // namespace
 
 // Libsquashfs is not safe for concurrent use (its caches are shared without locks), so one
 // thread answers every request, one at a time; only the reads of a file's own data blocks
