@@ -1,7 +1,9 @@
 #include "lazy/writer.hpp"
 
+#include "lazy/blob_output.hpp"
 #include "lazy/convert.hpp"
 #include "lazy/toc.hpp"
+#include "lazy/toc_entry.hpp"
 #include "oci/image.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
@@ -26,14 +28,12 @@ namespace {
 
 // The gzip members of the blob: bytes from libarchive go into the open member; members end
 // where a chunk must start. Counts and hashes both the compressed and the uncompressed stream.
-class Members {
+class Members : public BlobOutput {
   public:
-    Members(int fd, std::string what) : fd_(fd), what_(std::move(what)) {}
+    Members(int fd, std::string what) : BlobOutput(fd, "eStargz", std::move(what)) {}
     ~Members() {
         if (open_) deflateEnd(&z_);
     }
-
-    std::uint64_t offset() const { return written_; }
 
     void open() {
         if (open_) return;
@@ -53,16 +53,9 @@ class Members {
 
     void add(const void* data, std::size_t n) {
         open();
-        tar_.update(data, n);
-        tar_size_ += n;
+        count_tar(data, n);
         pump(data, n, Z_NO_FLUSH);
     }
-
-    void raw(std::string_view bytes) { emit(bytes.data(), bytes.size()); }
-
-    std::string blob_hex() { return blob_.hex_final(); }
-    std::string tar_hex() { return tar_.hex_final(); }
-    std::uint64_t tar_size() const { return tar_size_; }
 
   private:
     void pump(const void* data, std::size_t n, int flush) {
@@ -79,24 +72,8 @@ class Members {
         }
     }
 
-    void emit(const char* p, std::size_t n) {
-        blob_.update(p, n);
-        written_ += n;
-        while (n > 0) {
-            ssize_t w = ::write(fd_, p, n);
-            if (w < 0 && errno == EINTR) continue;
-            if (w < 0) throw_errno("cannot write the eStargz blob of " + what_);
-            p += w;
-            n -= static_cast<std::size_t>(w);
-        }
-    }
-
-    int fd_;
-    std::string what_;
     z_stream z_{};
     bool open_ = false;
-    std::uint64_t written_ = 0, tar_size_ = 0;
-    Sha256 blob_, tar_;
 };
 
 la_ssize_t on_write(archive*, void* self, const void* buf, size_t n) {
@@ -171,43 +148,9 @@ EstargzLayer write_estargz(int in_fd, int out_fd, const std::string& what,
         if (name == kTocName || name == "./" + std::string(kTocName))
             throw Error(Errc::invalid, what + " already holds " + kTocName,
                         "push the image without --compression estargz");
-        json ent = {{"name", name}};
+        json ent = toc_entry(e, name, what, {"eStargz", true});
         const char* hl = archive_entry_hardlink(e);
         mode_t type = archive_entry_filetype(e);
-        if (hl) {
-            ent["type"] = "hardlink";
-            ent["linkName"] = hl;
-        } else if (type == AE_IFDIR) {
-            ent["type"] = "dir";
-        } else if (type == AE_IFREG) {
-            ent["type"] = "reg";
-        } else if (type == AE_IFLNK) {
-            ent["type"] = "symlink";
-            ent["linkName"] = text_or(archive_entry_symlink(e), "");
-        } else if (type == AE_IFCHR || type == AE_IFBLK) {
-            ent["type"] = type == AE_IFCHR ? "char" : "block";
-            ent["devMajor"] = archive_entry_rdevmajor(e);
-            ent["devMinor"] = archive_entry_rdevminor(e);
-        } else if (type == AE_IFIFO) {
-            ent["type"] = "fifo";
-        } else {
-            throw Error(Errc::unsupported,
-                        what + ": entry " + name + " has a type eStargz has not");
-        }
-        ent["mode"] = archive_entry_mode(e) & 07777;
-        ent["uid"] = archive_entry_uid(e);
-        ent["gid"] = archive_entry_gid(e);
-        if (const char* u = archive_entry_uname(e); u && *u) ent["userName"] = u;
-        if (const char* g = archive_entry_gname(e); g && *g) ent["groupName"] = g;
-        ent["modtime"] = text::rfc3339(archive_entry_mtime(e));
-        json xattrs = json::object();
-        archive_entry_xattr_reset(e);
-        const char* xn = nullptr;
-        const void* xv = nullptr;
-        size_t xs = 0;
-        while (archive_entry_xattr_next(e, &xn, &xv, &xs) == ARCHIVE_OK)
-            xattrs[xn] = nettle::base64_encode(std::string(static_cast<const char*>(xv), xs));
-        if (!xattrs.empty()) ent["xattrs"] = xattrs;
 
         m.open();
         check(out.get(), archive_write_header(out.get(), e), "cannot write " + what);

@@ -1,7 +1,9 @@
 #include "lazy/zstd_chunked_writer.hpp"
 
+#include "lazy/blob_output.hpp"
 #include "lazy/convert.hpp"
 #include "lazy/tar_split.hpp"
+#include "lazy/toc_entry.hpp"
 #include "oci/image.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
@@ -44,9 +46,10 @@ constexpr int kLevel = 3; // zstd's default, as containers/storage's writer
 
 // The blob's frames: tar bytes from libarchive go into the open frame, and into the current
 // tar-split segment unless they are a file's content. Hashes the blob and the tar.
-class Frames {
+class Frames : public BlobOutput {
   public:
-    Frames(int fd, std::string what) : fd_(fd), what_(std::move(what)), z_(ZSTD_createCCtx()) {
+    Frames(int fd, std::string what)
+        : BlobOutput(fd, "zstd:chunked", std::move(what)), z_(ZSTD_createCCtx()) {
         if (!z_) throw Error(Errc::internal, "zstd: cannot create a compression context");
         ZSTD_CCtx_setParameter(z_, ZSTD_c_compressionLevel, kLevel);
         ZSTD_CCtx_setParameter(z_, ZSTD_c_checksumFlag, 0);
@@ -55,13 +58,11 @@ class Frames {
     Frames(const Frames&) = delete;
     Frames& operator=(const Frames&) = delete;
 
-    std::uint64_t offset() const { return written_; }
     bool content = false; // the bytes coming are a file's content (not in the tar-split)
 
     void add(const void* data, std::size_t n) {
         std::string_view s(static_cast<const char*>(data), n);
-        tar_.update(s.data(), s.size());
-        tar_size_ += n;
+        count_tar(s.data(), s.size());
         if (!content) segment_.append(s);
         open_ = true;
         pump(s, ZSTD_e_continue);
@@ -93,11 +94,7 @@ class Frames {
         split_ += tar_split::line(e, position_++);
     }
 
-    void raw(std::string_view bytes) { emit(bytes.data(), bytes.size()); }
     std::string take_split() { return std::move(split_); }
-    std::string blob_hex() { return blob_.hex_final(); }
-    std::string tar_hex() { return tar_.hex_final(); }
-    std::uint64_t tar_size() const { return tar_size_; }
 
   private:
     void pump(std::string_view s, ZSTD_EndDirective mode) {
@@ -113,25 +110,10 @@ class Frames {
         }
     }
 
-    void emit(const char* p, std::size_t n) {
-        blob_.update(p, n);
-        written_ += n;
-        while (n > 0) {
-            ssize_t w = ::write(fd_, p, n);
-            if (w < 0 && errno == EINTR) continue;
-            if (w < 0) throw_errno("cannot write the zstd:chunked blob of " + what_);
-            p += w;
-            n -= static_cast<std::size_t>(w);
-        }
-    }
-
-    int fd_;
-    std::string what_;
     ZSTD_CCtx* z_;
     bool open_ = false;
-    std::uint64_t written_ = 0, tar_size_ = 0, position_ = 0;
+    std::uint64_t position_ = 0;
     std::string segment_, split_;
-    Sha256 blob_, tar_;
 };
 
 la_ssize_t on_write(archive*, void* self, const void* buf, size_t n) {
@@ -144,48 +126,6 @@ void check(archive* a, int rc, const std::string& what) {
         const char* e = archive_error_string(a);
         throw Error(Errc::invalid, what + ": " + (e ? e : "libarchive error"));
     }
-}
-
-// The TOC entry of E (containers/storage's FileMetadata), without offsets.
-json entry_of(archive_entry* e, const std::string& name, const std::string& what) {
-    json ent = {{"name", name}};
-    const char* hl = archive_entry_hardlink(e);
-    mode_t type = archive_entry_filetype(e);
-    if (hl) {
-        ent["type"] = "hardlink";
-        ent["linkName"] = hl;
-    } else if (type == AE_IFDIR) {
-        ent["type"] = "dir";
-    } else if (type == AE_IFREG) {
-        ent["type"] = "reg";
-    } else if (type == AE_IFLNK) {
-        const char* target = archive_entry_symlink(e);
-        ent["type"] = "symlink";
-        ent["linkName"] = target ? target : "";
-    } else if (type == AE_IFCHR || type == AE_IFBLK) {
-        ent["type"] = type == AE_IFCHR ? "char" : "block";
-        ent["devMajor"] = archive_entry_rdevmajor(e);
-        ent["devMinor"] = archive_entry_rdevminor(e);
-    } else if (type == AE_IFIFO) {
-        ent["type"] = "fifo";
-    } else {
-        throw Error(Errc::unsupported,
-                    what + ": entry " + name + " has a type zstd:chunked has not (a socket?)",
-                    "remove it from the image, or push without --compression");
-    }
-    ent["mode"] = archive_entry_mode(e) & 07777;
-    ent["uid"] = archive_entry_uid(e);
-    ent["gid"] = archive_entry_gid(e);
-    ent["modtime"] = text::rfc3339(archive_entry_mtime(e));
-    json xattrs = json::object();
-    archive_entry_xattr_reset(e);
-    const char* xn = nullptr;
-    const void* xv = nullptr;
-    size_t xs = 0;
-    while (archive_entry_xattr_next(e, &xn, &xv, &xs) == ARCHIVE_OK)
-        xattrs[xn] = nettle::base64_encode(std::string(static_cast<const char*>(xv), xs));
-    if (!xattrs.empty()) ent["xattrs"] = xattrs;
-    return ent;
 }
 
 // DATA zstd-compressed as one frame
@@ -229,7 +169,7 @@ WrittenLayer write_layer(int in_fd, int out_fd, const std::string& what, std::ui
         if (archive_entry_sparse_count(e) > 0)
             throw Error(Errc::unsupported, what + ": entry " + name + " is a sparse file",
                         "push without --compression");
-        json ent = entry_of(e, name, what);
+        json ent = toc_entry(e, name, what, {"zstd:chunked", false});
         check(out.get(), archive_write_header(out.get(), e), "cannot write " + what);
         const bool content = !archive_entry_hardlink(e) && archive_entry_filetype(e) == AE_IFREG;
         const auto size =
