@@ -5,10 +5,11 @@
 #
 # As root. The image (bench/make_big_image.py, built once in $BENCH_DIR): --size 1g (default)
 # the ~0.94 GB / 5-layer "full" profile (CUDA libraries, ~12k small files, 200 MB incompressible,
-# docs, config; shared with pull.sh and load.sh); --size 5g issue 40's image, ~5.4 GB in 6 layers
+# docs, config; shared with pull.sh and load.sh); --size 5g issue 40's image, 5.3 GB in 6 layers
 # (CUDA libraries 2.5 GB, a Python-like tree of 50k small files, 1.3 GB incompressible, system
-# libraries, docs, config; building it once takes ~10 min and ~3.3 GB in $BENCH_DIR, a run
-# needs ~30 GB free under $BENCH_DIR). It is pushed to a docker-registry in a network namespace
+# libraries, docs, config; building it once took 23 min on this 2-core VM under load and keeps
+# 3.4 GB in $BENCH_DIR; a run of all cases needs ~30 GB free there, --cases full,lazy,lazy-ws
+# ~19 GB). It is pushed to a docker-registry in a network namespace
 # behind a veth whose both ends `tc tbf` limits to 1 Gbit/s, as gzip (bench/plain:1), eStargz
 # (bench/lazy:1), zstd:chunked (bench/zstd:1) and gantry's squashfs artifact (bench/sqsh:1).
 # The pulls go through bench/delay_proxy.c in the namespace, which adds DELAY ms (default 2)
