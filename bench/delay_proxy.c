@@ -7,9 +7,9 @@
 // upstream; each chunk it reads from one side is queued with the time it arrived and written to
 // the other side DELAY_MS later (in order): a request/response round trip through the proxy takes
 // 2 x DELAY_MS more than a direct one. It emulates propagation delay only: no loss, no
-// reordering, no jitter. The queue of a direction holds at most 8 MiB (more than the bandwidth-delay
-// product of 1 Gbit/s x 2 ms = 250 kB): past that the proxy stops reading that side until it
-// drains, so throughput is the link's. One thread, epoll, IPv4. Ends on SIGTERM/SIGINT.
+// reordering, no jitter. The queue of a direction holds at most 8 MiB (more than the
+// bandwidth-delay product of 1 Gbit/s x 2 ms = 250 kB): past that the proxy stops reading that side
+// until it drains, so throughput is the link's. One thread, epoll, IPv4. Ends on SIGTERM/SIGINT.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -17,13 +17,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <stdint.h>
 #include <unistd.h>
 
 enum { CHUNK = 256 * 1024, QUEUE_MAX = 8 * 1024 * 1024, MAX_EVENTS = 64 };
@@ -44,7 +44,7 @@ struct pipe_dir { // one direction: read from `from`, write to `to`
 };
 
 struct conn {
-    int fd[2]; // 0: client, 1: upstream
+    int fd[2];              // 0: client, 1: upstream
     struct pipe_dir dir[2]; // 0: client -> upstream, 1: upstream -> client
     int closed;
 };
@@ -139,8 +139,10 @@ static int read_dir(struct pipe_dir* d) {
     k->len = (size_t)n;
     k->off = 0;
     k->due_ns = now_ns() + delay_ns;
-    if (d->tail) d->tail->next = k;
-    else d->head = k;
+    if (d->tail)
+        d->tail->next = k;
+    else
+        d->head = k;
     d->tail = k;
     d->queued += (size_t)n;
     return 0;
@@ -246,8 +248,10 @@ int main(int argc, char** argv) {
         }
         size_t kept = 0; // drop the closed ones (their fds are out of epoll already)
         for (size_t i = 0; i < nconns; i++) {
-            if (conns[i]->closed) free(conns[i]);
-            else conns[kept++] = conns[i];
+            if (conns[i]->closed)
+                free(conns[i]);
+            else
+                conns[kept++] = conns[i];
         }
         nconns = kept;
     }
