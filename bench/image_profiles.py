@@ -4,7 +4,8 @@ A profile: a tag, and its layers as (kind, spec, layer max bytes, layer max entr
 list of (source dir, max bytes, max entries) copied from this machine (None: no own cap), or
 "random" (incompressible), "pytree" (generated, see fill_pytree) or "config". `archives`: which
 of docker-archive.tar / oci-archive.tar to write, `keep_layers`: keep layers/*.tar.gz beside
-them (the 5g profile writes the docker archive only, to save ~6 GB of disk).
+them (the 5g profile writes the docker archive only, to save ~6 GB of disk); `rev`: bumped when
+a profile's image changes (a cached image of another rev is rebuilt).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ PROFILES = {
     # 50k small files, incompressible data, system libraries, docs, config)
     "5g": {
         "tag": "gantry-bench:5g",
+        "rev": 2,  # 1 hid the Python tree under the config layer's opaque directory
         "archives": ("docker",),
         "keep_layers": False,
         "layers": [
@@ -102,6 +104,9 @@ def fill_pytree(lw, max_bytes, max_entries):
     a few data files), sizes skewed small (median ~5 kB), until max_entries files or max_bytes."""
     rnd = random.Random(SEED + 7)
     text, code = _pools(rnd)
+    # first a small sibling: the config layer makes the first directory 3 levels deep opaque
+    # (make_big_image.first_file_and_dir), which must not be site-packages itself
+    lw.add_bytes("usr/lib/python3/dist-packages/README.txt", b"site-wide packages\n")
     base = "usr/lib/python3/site-packages"
     lw.add_dir(base)
     files = 0

@@ -440,7 +440,7 @@ def build(profile: str, out: Path):
                 add_file_member(tar, f"blobs/sha256/{l['blob'][7:]}", tmp / l["file"])
 
     info = {
-        "version": VERSION, "profile": profile, "tag": tag,
+        "version": VERSION, "profile": profile, "tag": tag, "rev": prof.get("rev", 1),
         "docker_archive": "docker-archive.tar", "oci_archive": "oci-archive.tar",
         "docker_archive_size": (tmp / "docker-archive.tar").stat().st_size,
         "oci_archive_size": (tmp / "oci-archive.tar").stat().st_size
@@ -497,6 +497,7 @@ def main():
         try:
             info = json.loads(ij.read_text())
             if info.get("version") != VERSION or info.get("profile") != a.profile \
+                    or info.get("rev", 1) != PROFILES[a.profile].get("rev", 1) \
                     or not (out / "docker-archive.tar").is_file():
                 info = None
         except ValueError:
