@@ -15,15 +15,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         auto c = ocirt::parse_state(fuzz::bytes(data, size), "ctr", "/run/gantry-oci/ctr");
         FUZZ_CHECK(c.id == "ctr" && c.pid > 0 && c.config.is_object());
         FUZZ_CHECK(c.cgroup.is_null() || c.cgroup.is_object());
+        FUZZ_CHECK(c.monitor >= 0); // a lazy root's monitor: 0 (none) or a process
         (void)c.spec();
         nlohmann::json j = {{"id", c.id},         {"bundle", c.bundle},
                             {"rootfs", c.rootfs}, {"created", c.created},
                             {"pid", c.pid},       {"pid_start", c.pid_start},
                             {"config", c.config}};
         if (!c.cgroup.is_null()) j["cgroup"] = c.cgroup;
+        if (c.monitor > 0) j["monitor"] = {{"pid", c.monitor}, {"start", c.monitor_start}};
         auto again = ocirt::parse_state(j.dump(), "ctr", c.dir);
         FUZZ_CHECK(again.pid == c.pid && again.pid_start == c.pid_start &&
-                   again.bundle == c.bundle && again.config == c.config);
+                   again.bundle == c.bundle && again.config == c.config &&
+                   again.monitor == c.monitor && again.monitor_start == c.monitor_start);
     });
     return 0;
 }

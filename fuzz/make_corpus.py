@@ -266,7 +266,8 @@ def oci_states() -> list[str]:
              "2026-11-25T12:00:00.000000000Z", "pid": 4242, "pid_start": 123456,
              "config": config}
     with_cgroup = dict(state, cgroup={"version": 2, "path": "/sys/fs/cgroup/gantry/ctr"})
-    return [json.dumps(state), json.dumps(with_cgroup),
+    with_monitor = dict(state, monitor={"pid": 4243, "start": 123450})  # a lazy root's
+    return [json.dumps(state), json.dumps(with_cgroup), json.dumps(with_monitor),
             json.dumps(dict(state, pid=-1)), json.dumps(dict(state, id="other"))]
 
 
@@ -326,6 +327,9 @@ def seeds() -> dict[str, list]:
         "zstd_chunked_toc": zstd_chunked_tocs(),
         # tar-split JSON lines (fuzz_tar_split.cpp): segments, files with crc64, name_raw
         "tar_split": tar_splits(),
+        # squashfs artifacts' block-digest tables (fuzz_squashfs_block_digests.cpp): as gantry
+        # push writes them (1 MiB ranges), and a few hostile headers
+        "squashfs_block_digests": block_digest_tables(),
         # a bundle's linux.seccomp (fuzz_seccomp_spec.cpp): the unit tests' profiles, and
         # containers/common's default (checked in under fuzz/corpus/seccomp_spec/)
         "seccomp_spec": [
@@ -437,6 +441,20 @@ def tar_splits() -> list[str]:
             '{"type":1,"name":"data/small.txt","size":11,"payload":"tAt3+IpQDrE=","position":3}\n'
             '{"type":1,"name_raw":"ZGF0YS//","payload":null,"position":4}\n',
             '{"type":1,"name":"../x","size":1,"payload":"AAAAAAAAAAA=","position":0}\n']
+
+
+def block_digest_tables() -> list[bytes]:
+    import hashlib
+    import struct
+
+    def table(blob: bytes, rng: int = 1 << 20, magic: bytes = b"GSQBDG01") -> bytes:
+        digests = b"".join(hashlib.sha256(blob[i:i + rng]).digest()
+                           for i in range(0, len(blob), rng))
+        return magic + struct.pack("<IIQ", rng, 0, len(blob)) + digests
+
+    blob = bytes(range(256)) * 5000  # 1.2 MiB: two ranges, the last short
+    return [table(blob), table(b""), table(blob, 64 << 10), table(blob)[:-1],
+            table(blob, 3 << 20), table(blob, magic=b"GSQBDG02")]
 
 
 def main() -> int:

@@ -3,6 +3,7 @@
 #include "gpu_components/table.hpp"
 #include "util/config_file.hpp"
 #include "util/error.hpp"
+#include "util/spelling.hpp"
 #include "util/yaml.hpp"
 
 #include <algorithm>
@@ -10,22 +11,19 @@
 
 namespace gantry::analyze {
 
+namespace {
+
+constexpr text::Spelling<LicenceCheck> kModes[] = {
+    {LicenceCheck::off, "off"}, {LicenceCheck::warn, "warn"}, {LicenceCheck::refuse, "refuse"}};
+
+} // namespace
+
 const char* to_string(LicenceCheck m) {
-    switch (m) {
-    case LicenceCheck::off:
-        return "off";
-    case LicenceCheck::warn:
-        return "warn";
-    case LicenceCheck::refuse:
-        return "refuse";
-    }
-    return "warn";
+    return text::word_for(kModes, m, "warn");
 }
 
 LicenceCheck parse_licence_check(const std::string& v, const std::string& where) {
-    if (v == "refuse") return LicenceCheck::refuse;
-    if (v == "warn") return LicenceCheck::warn;
-    if (v == "off") return LicenceCheck::off;
+    if (auto m = text::value_for(kModes, v)) return *m;
     throw Error(Errc::usage, where + " \"" + v + "\" is not refuse, warn or off",
                 "write refuse, warn or off");
 }

@@ -5,6 +5,7 @@
 #include "gpu/elf.hpp"
 #include "layer/tar_reader.hpp"
 #include "util/error.hpp"
+#include "util/spelling.hpp"
 #include "util/zeros.hpp"
 
 #include <algorithm>
@@ -29,22 +30,10 @@
 namespace gantry::analyze {
 
 const char* to_string(Kind k) {
-    switch (k) {
-    case Kind::file:
-        return "file";
-    case Kind::dir:
-        return "dir";
-    case Kind::symlink:
-        return "symlink";
-    case Kind::hardlink:
-        return "hardlink";
-    case Kind::whiteout:
-        return "whiteout";
-    case Kind::opaque:
-        return "opaque";
-    default:
-        return "other";
-    }
+    static constexpr text::Spelling<Kind> kinds[] = {
+        {Kind::file, "file"},         {Kind::dir, "dir"},           {Kind::symlink, "symlink"},
+        {Kind::hardlink, "hardlink"}, {Kind::whiteout, "whiteout"}, {Kind::opaque, "opaque"}};
+    return text::word_for(kinds, k, "other");
 }
 
 namespace {

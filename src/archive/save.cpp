@@ -303,8 +303,13 @@ void write_docker(const store::Store& store, const std::vector<Named>& images, S
 } // namespace
 
 SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
-                const std::filesystem::path& out, SaveFormat format) {
+                const std::filesystem::path& out, SaveFormat format,
+                const ManifestRewrite& rewrite) {
     if (refs.empty()) throw Error(Errc::usage, "save needs at least one image");
+    if (rewrite && format == SaveFormat::docker_archive)
+        throw Error(Errc::usage, "save --compression needs --format oci-archive or oci-dir",
+                    "a docker-archive holds its layers uncompressed (as docker save writes "
+                    "them): add --format oci-archive");
     std::vector<Named> images;
     std::map<Digest, size_t> seen;
     for (auto& text : refs) {
@@ -319,6 +324,7 @@ SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
         if (it == seen.end()) {
             Named n{store::read_image(store, md), {}};
             if (ref.empty()) n.refs = n.image.refs; // by ID: keep all its names
+            if (rewrite) n.image = store::read_image(store, rewrite(md));
             seen[md] = images.size();
             images.push_back(std::move(n));
             it = seen.find(md);

@@ -4,9 +4,11 @@
 // OCI formats (as skopeo does); docker archives carry uncompressed layers (as docker save does).
 #pragma once
 
+#include "oci/digest.hpp"
 #include "store/store.hpp"
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -20,8 +22,13 @@ struct SaveResult {
     std::uint64_t bytes = 0;
 };
 
+// The manifest written in place of an image's (`save --compression`: its layers converted by
+// lazy::convert_to); it must be in the store. The saved image keeps the names of the original.
+using ManifestRewrite = std::function<oci::Digest(const oci::Digest& manifest)>;
+
 // refs: what the user typed (names or IDs); each is resolved in the store.
 SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
-                const std::filesystem::path& out, SaveFormat format);
+                const std::filesystem::path& out, SaveFormat format,
+                const ManifestRewrite& rewrite = {});
 
 } // namespace gantry::archive

@@ -32,7 +32,16 @@ void register_bundle(CLI::App& app, Context& ctx) {
     cmd->add_option("--gpu-vendor", r.gpu_vendor,
                     "nvidia or amd (default: the vendor whose driver the host has)");
     add_host_root_flags(cmd, r.gpu_roots);
-    cmd->callback([&ctx, o] {
+    cmd->add_option("--pull", r.pull,
+                    "never (default: the store's image, flattened into DIR/rootfs) or lazy (an "
+                    "eStargz or zstd:chunked image in its registry: DIR/rootfs stays empty and "
+                    "`gantry oci` serves the root, fetched on first read; docs/lazy-pull.md)");
+    auto tls = std::make_shared<bool>(true);
+    auto* tls_opt = cmd->add_flag("--tls-verify", *tls,
+                                  "With --pull lazy: verify the registry's TLS certificate "
+                                  "(--tls-verify=false: also allow plain http)");
+    cmd->callback([&ctx, o, tls, tls_opt] {
+        if (tls_opt->count()) o->request.tls_verify = *tls;
         ctx.action = [&ctx, o] {
             engine::write_bundle(ctx.store(), o->request, o->dir, engine::Caller::current());
             if (!ctx.quiet)

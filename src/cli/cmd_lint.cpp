@@ -65,21 +65,17 @@ void register_lint(CLI::App& app, Context& ctx) {
     cmd->add_option("--failure-threshold,-t", o->threshold,
                     "Exit 10 when a finding is at least this severe: error, warning, info "
                     "(default) or none");
-    cmd->add_option("--ignore", o->ignore, "Skip these rules (repeatable, or GL001,GL002)")
-        ->type_name("CODE")
-        ->allow_extra_args(false);
-    cmd->add_option("--error", o->errors, "Report these rules as errors")
-        ->type_name("CODE")
-        ->allow_extra_args(false);
-    cmd->add_option("--warning", o->warnings, "Report these rules as warnings")
-        ->type_name("CODE")
-        ->allow_extra_args(false);
-    cmd->add_option("--info", o->infos, "Report these rules as info")
-        ->type_name("CODE")
-        ->allow_extra_args(false);
-    cmd->add_option("--build-arg", o->build_args, "Value of an ARG (NAME=VALUE), as docker build")
-        ->type_name("NAME=VALUE")
-        ->allow_extra_args(false);
+    // a repeatable option, one VALUE (a rule code, NAME=VALUE) each time
+    auto repeatable = [cmd](const char* name, std::vector<std::string>& var, const char* value,
+                            const char* help) {
+        cmd->add_option(name, var, help)->type_name(value)->allow_extra_args(false);
+    };
+    repeatable("--ignore", o->ignore, "CODE", "Skip these rules (repeatable, or GL001,GL002)");
+    repeatable("--error", o->errors, "CODE", "Report these rules as errors");
+    repeatable("--warning", o->warnings, "CODE", "Report these rules as warnings");
+    repeatable("--info", o->infos, "CODE", "Report these rules as info");
+    repeatable("--build-arg", o->build_args, "NAME=VALUE",
+               "Value of an ARG (NAME=VALUE), as docker build");
     cmd->add_option("--target", o->target, "The stage that ships (default: the last one)");
     cmd->add_option("--context", o->context,
                     "Build context, to size COPY sources (default: the Dockerfile's directory; "

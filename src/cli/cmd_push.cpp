@@ -2,9 +2,8 @@
 #include "analyze/licence_check.hpp"
 #include "cli/context.hpp"
 #include "cli/registry_flags.hpp"
+#include "lazy/convert.hpp"
 #include "lazy/squashfs_artifact.hpp"
-#include "lazy/writer.hpp"
-#include "lazy/zstd_chunked_writer.hpp"
 #include "registry/push.hpp"
 #include "registry/sign.hpp"
 #include "site/sigstore.hpp"
@@ -145,20 +144,15 @@ void register_push(CLI::App& app, Context& ctx) {
             if (!o->format.empty() && !o->compression.empty())
                 throw Error(Errc::usage, "push --format squashfs takes no --compression",
                             "the squashfs file is compressed itself (zstd)");
-            if (!o->compression.empty() && o->compression != "estargz" &&
-                o->compression != "zstd:chunked")
-                throw Error(Errc::usage,
-                            "push --compression " + o->compression + " is not supported",
-                            "use --compression estargz or zstd:chunked, or no --compression");
+            std::optional<lazy::Compression> compression;
+            if (!o->compression.empty())
+                compression = lazy::parse_compression(o->compression, "push --compression");
             check_licences(ctx, o->src, o->dest, o->licence_check, ctx.quiet || o->quiet);
             registry::PushOptions po;
             if (!o->format.empty()) po.manifest = lazy::publish_squashfs(ctx.store(), o->src);
-            if (!o->compression.empty()) {
-                auto manifest = store::resolve(ctx.store(), o->src);
-                po.manifest = o->compression == "estargz"
-                                  ? lazy::convert_image(ctx.store(), manifest)
-                                  : lazy::zstd_chunked::convert_image(ctx.store(), manifest);
-            }
+            if (compression)
+                po.manifest = lazy::convert_to(ctx.store(), store::resolve(ctx.store(), o->src),
+                                               *compression);
             po.client = client_options(o->reg);
             po.chunk_size = o->chunk_mb << 20;
             po.jobs = o->jobs;

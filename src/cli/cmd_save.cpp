@@ -1,15 +1,17 @@
 #include "archive/save.hpp"
 #include "cli/context.hpp"
+#include "lazy/convert.hpp"
 #include "sqsh/write.hpp"
 
 #include <cstdio>
+#include <optional>
 
 namespace gantry::cli {
 
 void register_save(CLI::App& app, Context& ctx) {
     struct Opts {
         std::vector<std::string> refs;
-        std::string output, format = "docker-archive", image_store;
+        std::string output, format = "docker-archive", image_store, compression;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd =
@@ -23,9 +25,21 @@ void register_save(CLI::App& app, Context& ctx) {
     cmd->add_option("--format", o->format,
                     "docker-archive (default), oci-archive, oci-dir or squashfs (one image, "
                     "flattened, for `gantry run FILE.sqsh`)");
+    cmd->add_option("--compression", o->compression,
+                    "estargz or zstd:chunked: save the layers re-written as `push --compression` "
+                    "writes them, for a lazy start once pushed (with --format oci-archive or "
+                    "oci-dir; default: the layers as stored)");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             bool sqsh = o->format == "squashfs" || o->format == "sqsh";
+            std::optional<lazy::Compression> compression;
+            if (!o->compression.empty()) {
+                compression = lazy::parse_compression(o->compression, "save --compression");
+                if (sqsh || !o->image_store.empty())
+                    throw Error(Errc::usage, "save --format squashfs takes no --compression",
+                                "the squashfs file is compressed itself (zstd); use --format "
+                                "oci-archive or oci-dir with --compression");
+            }
             if (!o->image_store.empty()) {
                 if (!sqsh)
                     throw Error(Errc::usage, "--image-store holds squashfs images",
@@ -49,7 +63,13 @@ void register_save(CLI::App& app, Context& ctx) {
                 return 0;
             }
             auto fmt = archive::parse_save_format(o->format);
-            auto r = archive::save(ctx.store(), o->refs, o->output, fmt);
+            archive::ManifestRewrite rewrite;
+            if (compression) {
+                store::Store* st = &ctx.store();
+                auto c = *compression;
+                rewrite = [st, c](const oci::Digest& m) { return lazy::convert_to(*st, m, c); };
+            }
+            auto r = archive::save(ctx.store(), o->refs, o->output, fmt, rewrite);
             if (!ctx.quiet)
                 std::fprintf(stderr, "Saved %llu image(s) to %s (%s)\n",
                              static_cast<unsigned long long>(r.images), o->output.c_str(),

@@ -13,6 +13,7 @@
 #include "slim/tailor_record.hpp"
 #include "store/images.hpp"
 #include "store/importer.hpp"
+#include "store/temporary_tag.hpp"
 #include "tailor/tailor.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -170,18 +171,9 @@ int slim_action(Context& ctx, const SlimOpts& o) {
         }
     }
     if (rc == 0 && !o.check.empty()) {
-        auto temporary = store.temporary_ref();     // prune drops it if we die
-        const std::string tmpref = temporary.first; // clang 14 cannot capture a binding
-        store::Importer imp(store, {});
-        imp.tag({tmpref}, res.manifest);
-        int st = 0;
-        try {
-            st = run_check(store.root().string(), tmpref, o.check_opts, o.check, o.json);
-        } catch (...) {
-            store.update_refs([&](store::RefMap& m) { m.erase(tmpref); });
-            throw;
-        }
-        store.update_refs([&](store::RefMap& m) { m.erase(tmpref); });
+        store::TemporaryTag named(store, res.manifest); // prune drops it if we die
+        int st = run_check(store.root().string(), named.ref(), o.check_opts, o.check, o.json);
+        named.remove();
         if (st != 0) {
             check_line = "check failed: `" + o.check + "` exited " + std::to_string(st);
             rc = 10;

@@ -4,42 +4,30 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
-#include <chrono>
 #include <cstdio>
 #include <signal.h>
-#include <thread>
 #include <unistd.h>
 
 namespace gantry::cli {
 
 namespace {
 
-template <class Done>
-bool wait_for(Done done, double seconds) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= end) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
-}
-
 // SIGTERM, then SIGKILL after `timeout` seconds (docker's stop). Returns once its monitor has
 // recorded the end too (or, for a --rm container, removed it), so that `ps`, `rm` or a new
-// container of the same name that follow never race with it.
+// container of the same name that follow never race with it: each wait is on the process's
+// exit (a pidfd), bounded.
 void stop_container(const runtime::ContainerState& s, double timeout) {
-    auto gone = [&] { return !runtime::process_running(s.pid, s.pid_start); };
     if (s.running()) {
         ::kill(s.pid, SIGTERM);
-        if (!wait_for(gone, timeout)) {
+        if (!runtime::await_exit(s.pid, s.pid_start, timeout)) {
             ::kill(s.pid, SIGKILL);
-            if (!wait_for(gone, 10))
+            if (!runtime::await_exit(s.pid, s.pid_start, 10))
                 throw Error(Errc::internal, "container " + s.name + " (pid " +
                                                 std::to_string(s.pid) +
                                                 ") did not exit after SIGKILL");
         }
     }
-    wait_for([&] { return !s.monitor_alive(); }, 10);
+    if (auto started = s.monitor_start()) runtime::await_exit(s.monitor, started, 10);
 }
 
 } // namespace
@@ -83,6 +71,13 @@ void register_rm(CLI::App& app, Context& ctx) {
                 if (s.running() && !o->force)
                     throw Error(Errc::conflict, "container " + s.name + " is running",
                                 "stop it first (`gantry stop " + s.name + "`) or use rm -f");
+                // marked first: its monitor then makes no store layer of a lazily pulled
+                // image's local copies (engine/launch.cpp), and ends once the container has
+                if (s.monitor_alive()) {
+                    auto marked = s;
+                    marked.status = "removing";
+                    states.save(marked);
+                }
                 stop_container(s, 0); // kills it (-f), and lets its monitor finish
                 states.remove(s.name);
                 if (!s.container_dir.empty()) fs::remove_tree(s.container_dir);

@@ -1,7 +1,9 @@
 // gantry: the command-line front end. Each command lives in its own file; this one sets up
 // global flags, runs the chosen command and turns errors into one line, a hint and an exit code.
 #include "cli/context.hpp"
+#include "dispatch/command_line.hpp"
 #include "store/store.hpp"
+#include "util/columns.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/units.hpp"
@@ -11,6 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
 #include <string_view>
 #include <unistd.h>
 #include <vector>
@@ -108,21 +111,60 @@ int print_listing(bool json, bool quiet, const nlohmann::json& items,
 }
 
 void print_table(const std::vector<std::vector<std::string>>& rows) {
-    std::vector<size_t> w;
-    for (auto& r : rows)
-        for (size_t i = 0; i < r.size(); ++i) {
-            if (w.size() <= i) w.push_back(0);
-            w[i] = std::max(w[i], r[i].size());
-        }
-    for (auto& r : rows) {
-        std::string line;
-        for (size_t i = 0; i < r.size(); ++i) {
-            line += r[i];
-            if (i + 1 < r.size()) line += std::string(w[i] - r[i].size() + 3, ' ');
-        }
-        std::puts(line.c_str());
-    }
+    std::fputs(text::columns(rows).c_str(), stdout);
 }
+
+// The commands: only the invoked one is built (dispatch::find_command picks it), as CLI11
+// constructing all ~25 command trees is measurable start-up time on every `gantry run`. Help,
+// --version and unknown names get all of them.
+struct Command {
+    const char* names; // space-separated, aliases included
+    void (*add)(CLI::App&, Context&);
+    void (*prestart)(Context&) = nullptr; // work begun before CLI11 is built
+};
+constexpr Command kCommands[] = {
+    {"pull", register_pull},
+    {"push", register_push},
+    {"login logout", register_login},
+    {"load", register_load},
+    {"save", register_save},
+    {"images ls", register_images},
+    {"inspect", register_inspect},
+    {"tag", register_tag},
+    {"sign", register_sign},
+    {"info", register_info},
+    {"rmi", register_rmi},
+    {"system", register_system},
+    {"run", register_run, prestart_run},
+    {"bundle", register_bundle},
+    {"oci", register_oci},
+    {"exec", register_exec},
+    {"ps", register_ps},
+    {"stop", register_stop},
+    {"rm", register_rm},
+    {"logs", register_logs},
+    {"wait", register_wait},
+    {"hook", register_hook},
+    {"doctor", register_doctor},
+    {"cdi", register_cdi},
+    {"analyze", register_analyze},
+    {"slim", register_slim},
+    {"tailor", register_tailor},
+    {"lint", register_lint},
+    {"build", register_build},
+    {"__generate", register_manual_generator}, // hidden: the man pages and completions
+    {"__complete", register_completion_names}, // hidden: names for the completion scripts
+};
+
+namespace {
+
+// Prints ENDING's lines to stderr; its exit status.
+int end_with(const dispatch::Ending& ending) {
+    std::fputs(ending.message.c_str(), stderr);
+    return ending.status;
+}
+
+} // namespace
 
 } // namespace gantry::cli
 
@@ -140,79 +182,16 @@ int main(int argc, char** argv) {
     std::signal(SIGCHLD, SIG_DFL);
     // Called by path as an OCI runtime (a link named gantry-oci or runc): `gantry oci ...`.
     std::vector<char*> oci_argv;
-    if (std::string_view self = argv[0] ? argv[0] : "";
-        self.substr(self.rfind('/') + 1) == "gantry-oci" ||
-        self.substr(self.rfind('/') + 1) == "runc") {
-        oci_argv.assign(argv, argv + argc);
-        oci_argv.insert(oci_argv.begin() + 1, const_cast<char*>("oci"));
-        oci_argv.push_back(nullptr);
+    if (argv[0] && dispatch::called_as_oci_runtime(argv[0])) {
+        oci_argv = dispatch::as_oci_command(argc, argv);
         argv = oci_argv.data();
         ++argc;
     }
     cli::Context ctx;
     ctx.args.assign(argv + 1, argv + argc);
-    // Only the invoked command is built: CLI11 constructing all ~25 command trees is measurable
-    // start-up time on every `gantry run`. Help, --version and unknown names get all of them.
-    struct Command {
-        const char* names; // space-separated, aliases included
-        void (*add)(CLI::App&, cli::Context&);
-        void (*prestart)(cli::Context&) = nullptr; // work begun before CLI11 is built
-    };
-    static constexpr Command commands[] = {
-        {"pull", cli::register_pull},
-        {"push", cli::register_push},
-        {"login logout", cli::register_login},
-        {"load", cli::register_load},
-        {"save", cli::register_save},
-        {"images ls", cli::register_images},
-        {"inspect", cli::register_inspect},
-        {"tag", cli::register_tag},
-        {"sign", cli::register_sign},
-        {"info", cli::register_info},
-        {"rmi", cli::register_rmi},
-        {"system", cli::register_system},
-        {"run", cli::register_run, cli::prestart_run},
-        {"bundle", cli::register_bundle},
-        {"oci", cli::register_oci},
-        {"exec", cli::register_exec},
-        {"ps", cli::register_ps},
-        {"stop", cli::register_stop},
-        {"rm", cli::register_rm},
-        {"logs", cli::register_logs},
-        {"wait", cli::register_wait},
-        {"hook", cli::register_hook},
-        {"doctor", cli::register_doctor},
-        {"cdi", cli::register_cdi},
-        {"analyze", cli::register_analyze},
-        {"slim", cli::register_slim},
-        {"tailor", cli::register_tailor},
-        {"lint", cli::register_lint},
-        {"build", cli::register_build},
-        {"__generate", cli::register_manual_generator}, // hidden: the man pages and completions
-        {"__complete", cli::register_completion_names}, // hidden: names for the completion scripts
-    };
-    const Command* only = nullptr;
-    std::string_view named; // the command's name as the line spells it (an alias too)
-    for (int i = 1; i < argc; ++i) {
-        std::string_view a = argv[i];
-        if (a == "--root" || a == "--image-store") {
-            ++i; // its value
-            continue;
-        }
-        if (a.starts_with("-")) continue; // a global flag (or help/version: all commands)
-        for (auto& c : commands) {
-            std::string_view names = c.names;
-            for (size_t p = 0; p != std::string_view::npos;) {
-                size_t q = names.find(' ', p);
-                if (names.substr(p, q == std::string_view::npos ? q : q - p) == a) {
-                    only = &c;
-                    named = a;
-                }
-                p = q == std::string_view::npos ? q : q + 1;
-            }
-        }
-        break;
-    }
+    const auto named = dispatch::find_command(std::span<const cli::Command>(cli::kCommands),
+                                              std::span<char* const>(argv + 1, argc - 1));
+    const cli::Command* only = named.command;
     // Before anything else, so its work overlaps ours: the run's early start.
     if (only && only->prestart) only->prestart(ctx);
     // __generate renders the whole tree: every command, and (as under --help) every option
@@ -234,17 +213,11 @@ int main(int argc, char** argv) {
                "7 unsupported, 8 network, 9 registry auth, 10 a check failed (doctor, lint, "
                "analyze --ci, slim --check), 11 refused by the site's image policy, "
                "125/126/127 run (see docs/exit-codes.md)");
-    // libarchive converts pax (UTF-8) names through the locale's charset; the launcher and
-    // the other container commands never do, and loading locale data is start-up time.
-    static constexpr std::string_view no_locale[] = {"run", "exec", "ps", "stop",
-                                                     "rm",  "hook", "oci"};
-    if (!only || std::find(std::begin(no_locale), std::end(no_locale),
-                           std::string_view(only->names)) == std::end(no_locale))
-        std::setlocale(LC_CTYPE, "C.UTF-8");
+    if (dispatch::needs_utf8_locale(only ? only->names : "")) std::setlocale(LC_CTYPE, "C.UTF-8");
     if (only && !whole_tree)
         only->add(app, ctx);
     else
-        for (auto& c : commands) c.add(app, ctx);
+        for (auto& c : cli::kCommands) c.add(app, ctx);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -257,14 +230,7 @@ int main(int argc, char** argv) {
         std::ios_base::Init streams;
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        if (named == "oci") { // runc's contract: a usage error exits 1, as every other error
-            std::fprintf(stderr, "gantry-oci: %s\nhint: see `gantry oci --help`\n", e.what());
-            return 1;
-        }
-        std::string help = "gantry "; // the command's own help when the line names one
-        if (only) help.append(named).append(" ");
-        std::fprintf(stderr, "gantry: error: %s\nhint: see `%s--help`\n", e.what(), help.c_str());
-        return exit_status(Errc::usage);
+        return cli::end_with(dispatch::usage_error(e.what(), named.as_written));
     }
     log::set_level(ctx.debug   ? log::Level::debug
                    : ctx.quiet ? log::Level::quiet
@@ -273,12 +239,9 @@ int main(int argc, char** argv) {
     try {
         status = ctx.action ? ctx.action() : 0;
     } catch (const Error& e) {
-        std::fprintf(stderr, "gantry: error: %s\n", e.message().c_str());
-        if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
-        return exit_status(e.code());
+        return cli::end_with(dispatch::command_error(e));
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "gantry: internal error: %s\n", e.what());
-        return exit_status(Errc::internal);
+        return cli::end_with(dispatch::internal_error(e));
     }
     // The command is done, and what is left to destroy (the option tree, the store's paths,
     // the heap) has no effect outside this process: exit without destructors, as compilers

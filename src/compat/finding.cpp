@@ -1,20 +1,15 @@
 #include "compat/finding.hpp"
 
+#include "util/spelling.hpp"
+
 #include <algorithm>
 
 namespace gantry::compat {
 
 const char* to_string(Severity s) {
-    switch (s) {
-    case Severity::fail:
-        return "fail";
-    case Severity::warn:
-        return "warn";
-    case Severity::info:
-        return "info";
-    default:
-        return "pass";
-    }
+    static constexpr text::Spelling<Severity> severities[] = {
+        {Severity::fail, "fail"}, {Severity::warn, "warn"}, {Severity::info, "info"}};
+    return text::word_for(severities, s, "pass");
 }
 
 Severity worst(const std::vector<Finding>& f) {

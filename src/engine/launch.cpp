@@ -4,6 +4,8 @@
 // process that supervises the container after `gantry run` returned.
 #include "engine/engine.hpp"
 #include "engine/squashfs.hpp"
+#include "lazy/squashfs_artifact.hpp"
+#include "lazy/tree.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "rootfs/rootfs.hpp"
 #include "runtime/seccomp.hpp"
@@ -26,38 +28,6 @@
 namespace gantry::engine {
 
 namespace {
-
-// What the lazy tree's serving process may call: the squashfs server's calls, and a libcurl
-// client's (sockets, poll, name resolution reading /etc/hosts, its resolver thread, the backoff's
-// sleeps) and the local copies' writes.
-const std::vector<std::string>& lazy_server_calls() {
-    static const std::vector<std::string> names = [] {
-        std::vector<std::string> v = sqsh::Server::syscalls();
-        for (const char* n : {"socket",        "connect",         "getsockopt",
-                              "setsockopt",    "getsockname",     "getpeername",
-                              "sendto",        "recvfrom",        "sendmsg",
-                              "recvmsg",       "sendmmsg",        "recvmmsg",
-                              "bind",          "shutdown",        "poll",
-                              "ppoll",         "select",          "pselect6",
-                              "epoll_create1", "epoll_ctl",       "epoll_wait",
-                              "epoll_pwait",   "pipe2",           "eventfd2",
-                              "socketpair",    "fcntl",           "ioctl",
-                              "close",         "openat",          "newfstatat",
-                              "fstat",         "lseek",           "pwrite64",
-                              "getrandom",     "clock_nanosleep", "nanosleep",
-                              "clone",         "clone3",          "set_robust_list",
-                              "rseq",          "rt_sigaction",    "uname",
-                              "getuid",        "geteuid",         "getgid",
-                              "getegid",       "prlimit64",       "sysinfo",
-                              "statfs",        "fstatfs",         "access",
-                              "faccessat",     "faccessat2",      "readlink",
-                              "tgkill",        "getcwd",          "sched_getaffinity",
-                              "membarrier"})
-            v.push_back(n);
-        return v;
-    }();
-    return names;
-}
 
 // A container that exec, ps, stop and rm can find: recorded in the runtime directory from its
 // creation, and removed again when the run ends without keeping it.
@@ -103,11 +73,15 @@ class Record {
     }
     void exited(int status) {
         if (!states_) return;
+        // `gantry rm` marks the container it removes before it kills it (or removed it already)
+        auto now = states_->find(cs_.name);
+        removing_ = !now || now->id != cs_.id || now->status == "removing";
         cs_.status = "exited";
         cs_.exit_code = status;
         cs_.finished = runtime::now_rfc3339();
         if (fs::stdfs::exists(states_->dir() / cs_.name)) states_->save(cs_); // unless rm'ed
     }
+    bool removing() const { return removing_; }
     void remove() noexcept {
         if (states_) try {
                 states_->remove(cs_.name);
@@ -122,6 +96,7 @@ class Record {
     // The name's owner lock: inherited by the -d monitor (fork shares it), so the name stays
     // claimed until the last of this gantry and its monitor has exited.
     FileLock owner_;
+    bool removing_ = false;
 };
 
 // One container's launch: the runtime's Launch, filled from the prepared container.
@@ -158,10 +133,7 @@ struct Launcher {
             // network calls a libcurl client makes (docs/lazy-pull.md, Confinement)
             server = std::make_unique<sqsh::Server>(
                 p.lazy, sqsh::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
-            auto program = runtime::confinement_program(lazy_server_calls());
-            l.fuse_serve = [this, program](Fd dev) {
-                server->serve(std::move(dev), [program] { runtime::confine_this_thread(program); });
-            };
+            l.fuse_serve = [this](Fd dev) { server->serve(std::move(dev), lazy_confinement()); };
             l.fuse_options = sqsh::Server::mount_options;
             st = {l.mount_point, {"lower"}};
         } else if (p.sqsh) {
@@ -236,6 +208,13 @@ struct Launcher {
             status = runtime::run(l);
         }
         record.exited(status);
+        // removed: what the run made local stays in the lazy cache (a later pull or run makes
+        // it a store image), so `gantry rm` returns once the serving process is gone
+        if (record.removing()) {
+            if (auto tree = std::dynamic_pointer_cast<lazy::Tree>(p.lazy)) tree->keep_no_layers();
+            if (auto sq = std::dynamic_pointer_cast<lazy::SquashfsTree>(p.lazy))
+                sq->set_after_serving(nullptr); // no .sqsh cache entry made (a pull makes it)
+        }
         return status;
     }
 

@@ -94,9 +94,9 @@ void read_lazy_image(Prepared& p) {
     p.view.image.config.diff_ids.clear(); // the layers are in the registry, not in the store
     p.view.image.config.raw.erase("history");
     if (lazy::is_squashfs(*rec)) { // gantry's squashfs artifact, mounted from the registry
-        auto tree = lazy::open_squashfs(*p.store, *rec, po.client);
-        p.view.passwd = tree->read_file("etc/passwd", 4u << 20).value_or("");
-        p.lazy = std::move(tree);
+        auto opened = lazy::open_squashfs(*p.store, *rec, po.client, lazy_confinement());
+        p.view.passwd = std::move(opened.passwd);
+        p.lazy = std::move(opened.tree);
         return;
     }
     auto tree = lazy::open(*p.store, *rec, po.client, p.caller.real_root, std::move(tocs));
@@ -128,7 +128,7 @@ void read_image(Prepared& p) {
         if (!why.empty()) {
             p.view = rootfs::find_run_view(*p.store, unpacked_copy(*p.store, *file, why));
         } else {
-            auto sq = open_squashfs(*file, true);
+            auto sq = open_squashfs(*file, true, p.store->root() / "sqsh-facts");
             p.sqsh = sq.image;
             p.view = sqsh::run_view(sq.facts, *file);
         }
@@ -143,7 +143,7 @@ void read_image(Prepared& p) {
             if (!shared) throw;
             if (shared->store == stores[0]) sqsh::touch_cached(shared->file);
             site::verify_file(shared->file);
-            auto sq = open_squashfs(shared->file, true);
+            auto sq = open_squashfs(shared->file, true, p.store->root() / "sqsh-facts");
             p.sqsh = sq.image;
             p.view = sqsh::run_view(sq.facts, shared->file);
         }

@@ -1,6 +1,8 @@
 #include "engine/squashfs.hpp"
 
+#include "lazy/tree.hpp"
 #include "runtime/thread_confinement.hpp"
+#include "sqsh/facts_cache.hpp"
 #include "sqsh/server.hpp"
 
 namespace gantry::engine {
@@ -11,10 +13,23 @@ std::function<void()> squashfs_confinement() {
     return [] { runtime::confine_this_thread(program); };
 }
 
+std::function<void()> lazy_confinement() {
+    static const std::vector<sock_filter> program =
+        runtime::confinement_program(lazy::server_calls());
+    return [] { runtime::confine_this_thread(program); };
+}
+
 SquashfsFile open_squashfs(const std::string& path, bool want_passwd) {
+    return open_squashfs(path, want_passwd, {});
+}
+
+SquashfsFile open_squashfs(const std::string& path, bool want_passwd,
+                           const std::filesystem::path& facts_cache) {
     SquashfsFile f;
     f.image = sqsh::open_deferred(path);
-    f.facts = sqsh::read_facts(*f.image, want_passwd, squashfs_confinement());
+    f.facts = facts_cache.empty() ? sqsh::read_facts(*f.image, want_passwd, squashfs_confinement())
+                                  : sqsh::read_facts_cached(*f.image, want_passwd,
+                                                            squashfs_confinement(), facts_cache);
     return f;
 }
 

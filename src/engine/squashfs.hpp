@@ -9,6 +9,7 @@
 #include "sqsh/facts.hpp"
 #include "sqsh/image.hpp"
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,11 +21,18 @@ struct SquashfsFile {
     sqsh::Facts facts;
 };
 
-// Opens PATH and reads its facts (etc/passwd only when WANT_PASSWD). Errors as
+// Opens PATH and reads its facts (etc/passwd only when WANT_PASSWD), from FACTS_CACHE
+// (STORE/sqsh-facts: sqsh/facts_cache.hpp) when given and it has them. Errors as
 // sqsh::read_facts.
 SquashfsFile open_squashfs(const std::string& path, bool want_passwd);
+SquashfsFile open_squashfs(const std::string& path, bool want_passwd,
+                           const std::filesystem::path& facts_cache);
 
 // What a process that parses a squashfs image calls first (compiled once per gantry process).
 std::function<void()> squashfs_confinement();
+// The same for a process that also fetches what it reads from a registry (a lazily pulled
+// image's server, the reader of a squashfs artifact's facts): squashfs_confinement's calls and
+// a libcurl client's (docs/lazy-pull.md, Confinement).
+std::function<void()> lazy_confinement();
 
 } // namespace gantry::engine

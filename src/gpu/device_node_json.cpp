@@ -6,20 +6,19 @@ namespace gantry::gpu {
 
 using nlohmann::json;
 
-json device_node_to_json(const DeviceNode& n) {
-    return {{"path", n.path},
-            {"host_path", n.host_path},
-            {"type", std::string(1, n.type)},
-            {"major", n.major},
-            {"minor", n.minor},
-            {"mode", n.mode},
-            {"uid", n.uid},
-            {"gid", n.gid},
-            {"present", n.present}};
+void to_json(json& j, const DeviceNode& n) {
+    j = {{"path", n.path},
+         {"host_path", n.host_path},
+         {"type", std::string(1, n.type)},
+         {"major", n.major},
+         {"minor", n.minor},
+         {"mode", n.mode},
+         {"uid", n.uid},
+         {"gid", n.gid},
+         {"present", n.present}};
 }
 
-DeviceNode device_node_from_json(const json& j) {
-    DeviceNode n;
+void from_json(const json& j, DeviceNode& n) {
     n.path = j.at("path");
     n.host_path = j.at("host_path");
     n.type = j.at("type").get<std::string>().at(0);
@@ -29,7 +28,6 @@ DeviceNode device_node_from_json(const json& j) {
     n.uid = j.at("uid");
     n.gid = j.at("gid");
     n.present = j.at("present");
-    return n;
 }
 
 } // namespace gantry::gpu

@@ -1,6 +1,7 @@
 // A device node (gpu/device_node.hpp's DeviceNode, every vendor's) as an entry of a host cache: the
 // NVIDIA cache (gpu_vendors/nvidia/host_cache.hpp) and the AMD one (gpu_vendors/amd/cache.hpp)
-// share it.
+// share it. nlohmann::json's conversions (found by argument-dependent lookup): json(node),
+// j.get<DeviceNode>(), and a DeviceNode member of a NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE type.
 #pragma once
 
 #include "gpu/device_node.hpp"
@@ -9,8 +10,8 @@
 
 namespace gantry::gpu {
 
-// Reading throws nlohmann's exceptions for a damaged entry.
-nlohmann::json device_node_to_json(const DeviceNode& n);
-DeviceNode device_node_from_json(const nlohmann::json& j);
+void to_json(nlohmann::json& j, const DeviceNode& n);
+// Throws nlohmann's exceptions for a damaged entry.
+void from_json(const nlohmann::json& j, DeviceNode& n);
 
 } // namespace gantry::gpu

@@ -12,6 +12,7 @@
 #include "util/hash.hpp"
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -56,6 +57,22 @@ Host cached_host(const std::string& cache_dir, const std::string& path, std::uin
         }
     }
     return h;
+}
+
+// An entry's text: HOST through nlohmann::json's conversions (the vendor defines them, e.g. with
+// NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE), and back. Reading throws Error(invalid) "damaged WHAT: ..."
+// for text that does not parse or lacks a member.
+template <class Host>
+std::string entry_text(const Host& host) {
+    return nlohmann::json(host).dump();
+}
+template <class Host>
+Host entry_from_text(const std::string& text, const char* what) {
+    try {
+        return nlohmann::json::parse(text).get<Host>();
+    } catch (const nlohmann::json::exception& e) {
+        throw Error(Errc::invalid, std::string("damaged ") + what + ": " + e.what());
+    }
 }
 
 } // namespace gantry::gpu

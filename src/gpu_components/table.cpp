@@ -1,6 +1,7 @@
 #include "gpu_components/table.hpp"
 
 #include "util/error.hpp"
+#include "util/spelling.hpp"
 #include "util/yaml.hpp"
 
 #include <algorithm>
@@ -8,22 +9,17 @@
 
 namespace gantry::gpu_components {
 
+namespace {
+
+constexpr text::Spelling<Role> kRoles[] = {
+    {Role::toolkit, "toolkit"},   {Role::library, "library"},
+    {Role::driver, "driver"},     {Role::driver_compat, "driver-compat"},
+    {Role::firmware, "firmware"}, {Role::tool, "tool"}};
+
+} // namespace
+
 const char* to_string(Role r) {
-    switch (r) {
-    case Role::toolkit:
-        return "toolkit";
-    case Role::library:
-        return "library";
-    case Role::driver:
-        return "driver";
-    case Role::driver_compat:
-        return "driver-compat";
-    case Role::firmware:
-        return "firmware";
-    case Role::tool:
-        return "tool";
-    }
-    return "library";
+    return text::word_for(kRoles, r, "library");
 }
 
 namespace {
@@ -75,9 +71,7 @@ struct Reader {
 };
 
 Role role_of(const Reader& rd, const yaml::Node& n, const std::string& s) {
-    for (Role r : {Role::toolkit, Role::library, Role::driver, Role::driver_compat, Role::firmware,
-                   Role::tool})
-        if (s == to_string(r)) return r;
+    if (auto r = text::value_for(kRoles, s)) return *r;
     rd.fail(n, "unknown role \"" + s + "\"");
 }
 

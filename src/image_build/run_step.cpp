@@ -6,6 +6,7 @@
 #include "image_build/output_tail.hpp"
 #include "image_build/step_driver.hpp"
 #include "runtime/idmap.hpp"
+#include "store/temporary_tag.hpp"
 #include "util/error.hpp"
 
 #include <set>
@@ -31,22 +32,10 @@ std::string run_mode(engine::Caller& caller) {
 std::optional<WorkLayer> run_step(store::Store& store, const WorkImage& image, const RunStep& step,
                                   RunSettings& s) {
     auto manifest = image.commit(store);
-    auto temporary = store.temporary_ref();  // prune drops the name if this build dies
-    const std::string ref = temporary.first; // a name: clang 14 cannot capture a binding
-    store.update_refs([&](store::RefMap& m) { m[ref] = manifest; });
-    struct Untag {
-        store::Store& st;
-        std::string ref;
-        ~Untag() {
-            try {
-                st.update_refs([&](store::RefMap& m) { m.erase(ref); });
-            } catch (...) {
-            }
-        }
-    } untag{store, ref};
+    store::TemporaryTag named(store, manifest); // prune drops the name if this build dies
 
     engine::RunRequest r;
-    r.image = ref;
+    r.image = named.ref();
     r.command = step.argv;
     r.entrypoint = "";
     r.env = step.env;

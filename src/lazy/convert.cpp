@@ -1,5 +1,7 @@
 #include "lazy/convert.hpp"
 
+#include "lazy/writer.hpp"
+#include "lazy/zstd_chunked_writer.hpp"
 #include "util/error.hpp"
 
 #include <fcntl.h>
@@ -36,6 +38,22 @@ oci::Digest convert_layers(store::Store& store, const oci::Digest& manifest_dige
     out.config.digest = store.put_blob(ctext);
     out.config.size = static_cast<std::int64_t>(ctext.size());
     return store.put_blob(out.to_json().dump());
+}
+
+Compression parse_compression(const std::string& text, const std::string& flag) {
+    if (text == "estargz") return Compression::estargz;
+    if (text == "zstd:chunked") return Compression::zstd_chunked;
+    throw Error(Errc::usage, flag + " " + text + " is not supported",
+                "use " + flag + " estargz or zstd:chunked, or no --compression");
+}
+
+const char* name_of(Compression c) {
+    return c == Compression::estargz ? "estargz" : "zstd:chunked";
+}
+
+oci::Digest convert_to(store::Store& store, const oci::Digest& manifest, Compression c) {
+    return c == Compression::estargz ? convert_image(store, manifest)
+                                     : zstd_chunked::convert_image(store, manifest);
 }
 
 } // namespace gantry::lazy

@@ -1,9 +1,13 @@
 #include "lazy/image.hpp"
 
+#include "lazy/squashfs_local.hpp"
 #include "lazy/store_layers.hpp"
 #include "lazy/tar_split.hpp"
 #include "lazy/zstd_chunked_toc.hpp"
 #include "site/resolve.hpp"
+#include "sqsh/cache.hpp"
+#include "sqsh/confined.hpp"
+#include "sqsh/format.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -80,6 +84,37 @@ bool prefetch_wanted() {
                 "set GANTRY_LAZY_PREFETCH=0 to turn the background prefetch off, or unset it");
 }
 
+// The block-digest table of a squashfs artifact (its manifest's second layer), fetched
+// (bounded first), verified against the manifest and checked; nullopt for an artifact pushed
+// before tables (one layer). Error(invalid) for any other shape, naming what is wrong.
+std::optional<std::string> read_block_digests(const registry::ImageMetadata& md, const Record& rec,
+                                              std::uint64_t blob_size, const std::string& name) {
+    const auto& layers = md.manifest.layers;
+    if (layers.size() == 1) return std::nullopt;
+    const auto& t = layers[1];
+    std::string what = "the block-digest table " + t.digest.str() + " of " + name;
+    if (layers.size() > 2 || t.media_type != kBlockDigestsMediaType)
+        throw Error(Errc::invalid,
+                    "the squashfs artifact " + name + " has " + std::to_string(layers.size()) +
+                        " layers; gantry reads the squashfs blob and its block-digest table (" +
+                        kBlockDigestsMediaType + ")",
+                    "push the image again with gantry push --format squashfs");
+    if (t.size <= 0 || static_cast<std::uint64_t>(t.size) > kMaxBlockDigestsBytes)
+        throw Error(Errc::invalid,
+                    what + ": the manifest says it is " + std::to_string(t.size) +
+                        " bytes; gantry reads tables of 1 to " +
+                        std::to_string(kMaxBlockDigestsBytes) + " bytes",
+                    "push the image again with gantry push --format squashfs");
+    RemoteBlob blob(md.client, rec.repository, t.digest, static_cast<std::uint64_t>(t.size), Fd(),
+                    what);
+    std::string text = blob.fetch(0, static_cast<std::size_t>(t.size));
+    if ("sha256:" + Sha256::hex_of(text) != t.digest.str())
+        throw Error(Errc::invalid, what + ": the bytes fetched have digest sha256:" +
+                                       Sha256::hex_of(text) + ", not the manifest's");
+    (void)BlockDigests::parse(text, blob_size, what); // refused now, before anything is recorded
+    return text;
+}
+
 } // namespace
 
 Record pull(store::Store& store, const std::string& ref, const registry::PullOptions& opt,
@@ -96,12 +131,16 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
     auto lock = store.writer_lock();
     std::vector<std::string> tocs;
     const auto& layers = md.manifest.layers;
-    const bool squashfs = layers.size() == 1 && layers[0].media_type == kSquashfsMediaType;
+    const bool squashfs = !layers.empty() && layers[0].media_type == kSquashfsMediaType;
     if (squashfs) {
         Record::Layer layer;
         layer.digest = layers[0].digest;
         layer.size = static_cast<std::uint64_t>(layers[0].size);
         layer.squashfs = true;
+        if (auto table = read_block_digests(md, rec, layer.size, name)) {
+            layer.block_digests = oci::Digest::parse("sha256:" + Sha256::hex_of(*table));
+            tocs.push_back(std::move(*table));
+        }
         rec.layers.push_back(std::move(layer));
     }
     // each layer's TOC (and tar-split) fetched and parsed by a thread of its own (at most
@@ -181,6 +220,7 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
         json lj = {{"digest", l.digest.str()}, {"size", l.size}};
         if (l.squashfs) {
             lj["format"] = "squashfs";
+            if (l.block_digests) lj["block_digests"] = l.block_digests->str();
             j["layers"].push_back(std::move(lj));
             continue;
         }
@@ -220,6 +260,9 @@ std::optional<Record> find(const store::Store& store, const std::string& ref) {
             std::string format = l.value("format", "estargz");
             if (format == "squashfs") {
                 layer.squashfs = true;
+                if (l.contains("block_digests"))
+                    layer.block_digests =
+                        oci::Digest::parse(l.at("block_digests").get<std::string>());
                 r.layers.push_back(std::move(layer));
                 continue;
             }
@@ -269,23 +312,89 @@ bool is_squashfs(const Record& rec) {
     return rec.layers.size() == 1 && rec.layers[0].squashfs;
 }
 
-std::shared_ptr<SquashfsTree> open_squashfs(store::Store& store, const Record& rec,
-                                            const registry::ClientOptions& opt) {
+OpenedSquashfs open_squashfs(store::Store& store, const Record& rec,
+                             const registry::ClientOptions& opt,
+                             const std::function<void()>& confine) {
     const std::string name = oci::Reference::parse(rec.ref).familiar();
     const auto& l = rec.layers.at(0);
     std::string what =
         "the squashfs artifact " + l.digest.str() + " of " + name + " from registry " + rec.domain;
-    Fd cache = local_copy(store, l, what);
+    std::shared_ptr<const BlockDigests> table;
+    if (l.block_digests)
+        table = std::make_shared<const BlockDigests>(BlockDigests::parse(
+            store.read_blob(*l.block_digests, kMaxBlockDigestsBytes), l.size, what));
+    // the node's cache entry once a run has made it all local (lazy/squashfs_local.hpp)
+    auto cached = cached_squashfs(store, rec, table == nullptr);
+    Fd cache;
+    if (cached) {
+        what = "the squashfs artifact " + l.digest.str() + " of " + name +
+               " in the node's cache (" + *cached + ")";
+        cache = Fd(::open(cached->c_str(), O_RDONLY | O_CLOEXEC));
+        if (!cache) throw_errno("cannot open " + *cached);
+    } else {
+        cache = local_copy(store, l, what);
+    }
     Fd reader(::dup(cache.get()));
     if (!reader) throw_errno("cannot open the local copy of " + what);
     auto blob = std::make_shared<RemoteBlob>(client_for(rec, opt), rec.repository, l.digest, l.size,
                                              std::move(cache), what);
-    auto fetcher = std::make_shared<BlockFetcher>(blob, l.digest, l.size);
+    auto fetcher = std::make_shared<BlockFetcher>(blob, l.digest, l.size, std::move(table));
+    if (cached)
+        fetcher->all_local();
+    else
+        fetcher->adopt_local(); // what earlier runs fetched (checked against the table on read)
     auto image = std::make_shared<sqsh::Image>(std::move(reader), what, sqsh::Image::Deferred{});
-    auto tree = std::make_shared<SquashfsTree>(image, fetcher, blob,
-                                               "the lazily pulled squashfs image " + name);
-    image->open_tables(); // its superblock and tables: fetched, bounded, checked
-    return tree;
+    OpenedSquashfs out;
+    out.tree = std::make_shared<SquashfsTree>(image, fetcher, blob,
+                                              "the lazily pulled squashfs image " + name);
+    out.tree->set_prefetch(prefetch_wanted());
+    store::Store* st = &store;
+    out.tree->set_after_serving([st, rec, fetcher, cached] {
+        try {
+            if (!cached) {
+                keep_squashfs(*st, rec);
+            } else if (fetcher->damaged()) {
+                sqsh::remove_cached(*st, rec.manifest);
+                log::warn("the node's cached copy " + *cached + " of " + rec.ref +
+                          " is damaged: removed; the next run fetches the image again");
+            }
+        } catch (const Error& e) {
+            log::warn("the squashfs image " + rec.ref + " stays out of the node's cache (" +
+                      e.message() + ")");
+        }
+    });
+    // the superblock: gantry's own bounded parse
+    fetcher->ensure(0, sqsh::kSuperblockSize);
+    char head[sqsh::kSuperblockSize] = {};
+    ssize_t got = ::pread(image->fd(), head, sizeof head, 0);
+    if (got < 0) throw_errno("cannot read the local copy of " + what);
+    auto sb =
+        sqsh::check_superblock(std::string_view(head, static_cast<std::size_t>(got)), l.size, what);
+    // the tables' bytes (fetched, not parsed, here: they lie between the inode table and the
+    // end), so that the reader's 60 s go to parsing, not to the registry; every lookup of the
+    // server needs them anyway
+    fetcher->ensure(sb.inode_table, static_cast<std::size_t>(sb.bytes_used - sb.inode_table));
+    // the tables and etc/passwd: a confined reader, which fetches what it reads (its own copy of
+    // the fetcher) and says which blocks it made present; it opens connections of its own
+    constexpr std::size_t kMaxPasswd = 4u << 20;
+    blob->close_connections();
+    std::string answer = sqsh::run_confined(
+        *image, confine,
+        [&fetcher](sqsh::Image& im) {
+            im.open_tables();
+            std::string a;
+            sqsh::put_field(a, im.read_file("etc/passwd", kMaxPasswd).value_or(""));
+            sqsh::put_field(a, fetcher->present());
+            return a;
+        },
+        kMaxPasswd + fetcher->present().size() + 64, blob->cache_fd());
+    std::string_view rest(answer);
+    std::string present;
+    if (!sqsh::take_field(rest, out.passwd) || !sqsh::take_field(rest, present) || !rest.empty() ||
+        out.passwd.size() > kMaxPasswd)
+        sqsh::damaged(what, "the confined reader's answer is malformed");
+    fetcher->add_present(present);
+    return out;
 }
 
 std::shared_ptr<Tree> open(store::Store& store, const Record& rec,

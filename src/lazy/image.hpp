@@ -19,6 +19,7 @@
 #include "registry/pull.hpp"
 #include "store/store.hpp"
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +41,8 @@ struct Record {
         TocFormat format = TocFormat::estargz;
         std::optional<oci::Digest> tar_split; // zstd:chunked, current generation (a store blob)
         bool squashfs = false; // the one layer of gantry's squashfs artifact (no TOC)
+        // its block-digest table (a store blob, verified by the manifest), when it has one
+        std::optional<oci::Digest> block_digests;
     };
     std::vector<Layer> layers;
 };
@@ -74,7 +77,17 @@ std::shared_ptr<Tree> open(store::Store& store, const Record& record,
 // Whether RECORD is gantry's squashfs artifact (push --format squashfs), and its tree: the
 // squashfs image read from the sparse copy of its blob, block runs fetched as they are read.
 bool is_squashfs(const Record& record);
-std::shared_ptr<SquashfsTree> open_squashfs(store::Store& store, const Record& record,
-                                            const registry::ClientOptions& opt);
+// The blob is as untrusted as a .sqsh file (its blocks are served before its digest can be
+// checked): gantry reads and checks its superblock; its tables and etc/passwd are read by a
+// process forked for it that calls CONFINE first (sqsh/confined.hpp; it fetches the blocks it
+// reads, and says which, so the server does not fetch them again), and the server parses the
+// tables again after its own confinement. Errors as sqsh::read_facts's, and the fetch's.
+struct OpenedSquashfs {
+    std::shared_ptr<SquashfsTree> tree;
+    std::string passwd; // etc/passwd, "" when absent (at most 4 MiB)
+};
+OpenedSquashfs open_squashfs(store::Store& store, const Record& record,
+                             const registry::ClientOptions& opt,
+                             const std::function<void()>& confine);
 
 } // namespace gantry::lazy

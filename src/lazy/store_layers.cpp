@@ -2,6 +2,7 @@
 
 #include "layer/stream.hpp"
 #include "lazy/local_map.hpp"
+#include "lazy/squashfs_local.hpp"
 #include "oci/image.hpp"
 #include "store/importer.hpp"
 #include "util/error.hpp"
@@ -44,6 +45,7 @@ std::shared_ptr<LocalMap> open_local_map(const store::Store& store, const Record
 }
 
 LocalBytes local_bytes(const store::Store& store, const Record& rec) {
+    if (is_squashfs(rec)) return squashfs_local_bytes(store, rec);
     LocalBytes b;
     for (std::size_t i = 0; i < rec.layers.size(); ++i) {
         const auto& l = rec.layers[i];
@@ -139,6 +141,10 @@ bool complete(store::Store& store, const Record& rec, const registry::PullOption
     if (registry::fetch_metadata(rec.ref, opt).manifest_digest != rec.manifest) {
         remove(store, rec);
         return false;
+    }
+    if (is_squashfs(rec)) { // gantry's squashfs artifact: the node's .sqsh cache entry
+        complete_squashfs(store, rec, opt.client, opt.quiet);
+        return true;
     }
     auto client = client_for(rec, opt.client);
     auto dir = store.root() / "lazy" / "blobs";

@@ -51,7 +51,9 @@ bool keep_local_layers(store::Store& store, const Record& record, bool privilege
 
 // `gantry pull` of an image pulled lazily: when the registry still names RECORD's manifest, what
 // the local copies lack is fetched (Range requests, none for what is local), then
-// keep_local_layers(): true. False (the record removed) when the name moved on: pull it anew.
+// keep_local_layers(): true (a squashfs artifact: its blob completed into the node's .sqsh
+// cache, lazy/squashfs_local.hpp). False (the record removed) when the name moved on: pull it
+// anew.
 bool complete(store::Store& store, const Record& record, const registry::PullOptions& opt);
 
 // Whether REF names an image of the store and no lazy record (`run --pull lazy` then takes the

@@ -1,5 +1,6 @@
 #include "lazy/tree.hpp"
 
+#include "sqsh/server.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -229,7 +230,7 @@ void Tree::after_confinement() {
 
 void Tree::after_serving() {
     if (extras_.recorder) extras_.recorder->publish();
-    if (extras_.after_serving) extras_.after_serving();
+    if (keep_layers_ && extras_.after_serving) extras_.after_serving();
 }
 
 std::vector<int> Tree::descriptors() const {
@@ -278,6 +279,35 @@ std::uint64_t Tree::fetched_bytes() const {
     std::uint64_t n = 0;
     for (auto& l : layers_) n += l.blob->fetched_bytes();
     return n;
+}
+
+const std::vector<std::string>& server_calls() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> v = sqsh::Server::syscalls();
+        for (const char* n : {"socket",        "connect",         "getsockopt",
+                              "setsockopt",    "getsockname",     "getpeername",
+                              "sendto",        "recvfrom",        "sendmsg",
+                              "recvmsg",       "sendmmsg",        "recvmmsg",
+                              "bind",          "shutdown",        "poll",
+                              "ppoll",         "select",          "pselect6",
+                              "epoll_create1", "epoll_ctl",       "epoll_wait",
+                              "epoll_pwait",   "pipe2",           "eventfd2",
+                              "socketpair",    "fcntl",           "ioctl",
+                              "close",         "openat",          "newfstatat",
+                              "fstat",         "lseek",           "pwrite64",
+                              "getrandom",     "clock_nanosleep", "nanosleep",
+                              "clone",         "clone3",          "set_robust_list",
+                              "rseq",          "rt_sigaction",    "uname",
+                              "getuid",        "geteuid",         "getgid",
+                              "getegid",       "prlimit64",       "sysinfo",
+                              "statfs",        "fstatfs",         "access",
+                              "faccessat",     "faccessat2",      "readlink",
+                              "tgkill",        "getcwd",          "sched_getaffinity",
+                              "membarrier"})
+            v.push_back(n);
+        return v;
+    }();
+    return names;
 }
 
 } // namespace gantry::lazy

@@ -66,6 +66,11 @@ class Tree final : public sqsh::Tree {
 
     std::uint64_t fetched_bytes() const;
 
+    // The container is being removed (`gantry rm`): its end publishes the working set but makes
+    // no store layer of what is local (a later pull or run does), so that nothing holds the
+    // image's files once the container's monitor has exited.
+    void keep_no_layers() { keep_layers_ = false; }
+
   private:
     struct Merged {
         std::uint32_t layer = 0, node = 0; // where its metadata and content are
@@ -87,6 +92,12 @@ class Tree final : public sqsh::Tree {
     std::shared_ptr<ReadPriority> priority_ = std::make_shared<ReadPriority>();
     std::unique_ptr<Prefetch> prefetch_;
     std::set<ChunkRef> working_set_; // extras_.working_set's chunks (the prefetch's gate)
+    bool keep_layers_ = true;
 };
+
+// What a lazy tree's serving process may call (its seccomp filter): the squashfs server's
+// calls, and a libcurl client's (sockets, poll, name resolution reading /etc/hosts, its
+// resolver thread, the backoff's sleeps) and the local copies' writes.
+const std::vector<std::string>& server_calls();
 
 } // namespace gantry::lazy

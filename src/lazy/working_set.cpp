@@ -18,13 +18,12 @@ store::stdfs::path dir_of(const store::Store& store) {
     return store.root() / "lazy" / "working-sets";
 }
 
-} // namespace
-
-std::vector<ChunkRef> WorkingSet::load(const store::Store& store, const std::string& hex) {
+// the working set in the file PATH, empty when there is none or it is damaged
+std::vector<ChunkRef> load_file(const std::string& path) {
     std::vector<ChunkRef> out;
     std::string text;
     try {
-        text = fs::read_file(dir_of(store) / hex, kMaxBytes);
+        text = fs::read_file(path, kMaxBytes);
     } catch (const Error&) {
         return out;
     }
@@ -44,10 +43,41 @@ std::vector<ChunkRef> WorkingSet::load(const store::Store& store, const std::str
     return out;
 }
 
+} // namespace
+
+std::string WorkingSet::shared_dir() {
+    const char* v = std::getenv("GANTRY_LAZY_WORKING_SETS");
+    if (!v || !*v) return "";
+    std::error_code ec;
+    if (v[0] != '/' || !fs::stdfs::is_directory(v, ec))
+        throw Error(Errc::usage,
+                    std::string("GANTRY_LAZY_WORKING_SETS=") + v +
+                        " is not the absolute path of a directory",
+                    "name a directory the nodes share (made beforehand), or unset it");
+    return v;
+}
+
+std::vector<ChunkRef> WorkingSet::load(const store::Store& store, const std::string& hex) {
+    auto out = load_file((dir_of(store) / hex).string());
+    std::string shared = shared_dir();
+    if (out.empty() && !shared.empty()) out = load_file(shared + "/" + hex);
+    return out;
+}
+
 WorkingSet::WorkingSet(const store::Store& store, const std::string& hex) {
     auto dir = dir_of(store);
     final_ = (dir / hex).string();
-    if (::access(final_.c_str(), F_OK) == 0) return; // recorded by an earlier run
+    std::string shared = shared_dir();
+    if (!shared.empty()) shared_ = shared + "/" + hex;
+    if (::access(final_.c_str(), F_OK) == 0) { // recorded by an earlier run
+        try { // the nodes' shared copy, where it is missing or damaged
+            if (!shared_.empty() && load_file(shared_).empty() && !load_file(final_).empty())
+                fs::write_atomic(shared_, fs::read_file(final_, kMaxBytes), 0600);
+        } catch (const Error& e) {
+            log::warn("the working set of a lazily pulled image was not shared: " + e.message());
+        }
+        return;
+    }
     fs::stdfs::create_directories(dir);
     recording_ = final_ + ".rec-" + std::to_string(::getpid());
     fd_ = Fd(::open(recording_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600));
@@ -72,6 +102,9 @@ void WorkingSet::publish() {
         std::string text = fs::read_file(recording_, kMaxBytes);
         if (!text.empty() && ::access(final_.c_str(), F_OK) != 0)
             fs::write_atomic(final_, text, 0600);
+        // the nodes' shared copy: renamed into place whole, so a reader sees all or nothing
+        if (!text.empty() && !shared_.empty() && load_file(shared_).empty())
+            fs::write_atomic(shared_, text, 0600);
     } catch (const Error& e) {
         log::warn("the working set of a lazily pulled image was not kept: " + e.message());
     }

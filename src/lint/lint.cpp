@@ -3,28 +3,26 @@
 #include "lint/rules.hpp"
 #include "lint/rx.hpp"
 #include "util/error.hpp"
+#include "util/spelling.hpp"
 
 #include <algorithm>
 #include <regex>
 
 namespace gantry::lint {
 
+namespace {
+
+constexpr text::Spelling<Level> kLevels[] = {
+    {Level::error, "error"}, {Level::warning, "warning"}, {Level::info, "info"}};
+
+} // namespace
+
 const char* to_string(Level l) {
-    switch (l) {
-    case Level::error:
-        return "error";
-    case Level::warning:
-        return "warning";
-    case Level::info:
-        return "info";
-    }
-    return "?";
+    return text::word_for(kLevels, l, "?");
 }
 
 Level parse_level(std::string_view s) {
-    if (s == "error") return Level::error;
-    if (s == "warning") return Level::warning;
-    if (s == "info") return Level::info;
+    if (auto l = text::value_for(kLevels, s)) return *l;
     throw Error(Errc::usage, "unknown severity \"" + std::string(s) + "\"",
                 "use error, warning or info");
 }

@@ -16,6 +16,14 @@
 
 namespace gantry::oci {
 
+// `gantry bundle --pull lazy`: the lazily pulled image (its reference), the store holding its
+// record, and "false" when the registry's TLS certificate is not verified (--tls-verify=false):
+// `gantry oci` serves the bundle's root from the registry (ocirt/lazy_root.hpp). No other
+// io.gantry.* annotation is accepted in a bundle.
+inline constexpr const char* kLazyImageAnnotation = "io.gantry.lazy.image";
+inline constexpr const char* kLazyStoreAnnotation = "io.gantry.lazy.store";
+inline constexpr const char* kLazyTlsVerifyAnnotation = "io.gantry.lazy.tls-verify";
+
 struct Mount {
     std::string destination;
     std::string type; // "bind", "proc", "tmpfs", "devpts", "mqueue", "sysfs", ...

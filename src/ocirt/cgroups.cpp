@@ -33,6 +33,21 @@ const json& resources_json(const json& config) {
     return config["linux"]["resources"];
 }
 
+// The bundle's own linux.devices, by path (SPEC's also holds the default nodes create adds).
+std::vector<oci::DeviceNode> bundle_devices(const json& config) {
+    std::vector<oci::DeviceNode> out;
+    if (!config.contains("linux") || !config["linux"].is_object()) return out;
+    const json& list = config["linux"].value("devices", json());
+    if (!list.is_array()) return out;
+    for (const auto& d : list)
+        if (d.is_object() && d.contains("path") && d["path"].is_string()) {
+            oci::DeviceNode n;
+            n.path = d["path"].get<std::string>();
+            out.push_back(std::move(n));
+        }
+    return out;
+}
+
 void print_line(const json& j) {
     std::printf("%s\n", j.dump().c_str());
     std::fflush(stdout);
@@ -43,7 +58,10 @@ void print_line(const json& j) {
 runtime::ContainerCgroup make_cgroup(const Global& g, const std::string& id, const json& config,
                                      const oci::RuntimeSpec& spec) {
     oci::LinuxResources r = oci::LinuxResources::from_json(resources_json(config));
-    r.devices = runtime::container_device_rules(r.devices, spec.devices);
+    // the rules of the devices create added for the GPUs the bundle asks for (CDI: an allow rule
+    // per node), as a CDI-aware runtime shim adds them to the spec runc reads
+    r.devices.insert(r.devices.end(), spec.device_rules.begin(), spec.device_rules.end());
+    r.devices = runtime::container_device_rules(r.devices, bundle_devices(config));
     runtime::ContainerCgroup::Place place;
     place.id = id;
     if (config.contains("linux") && config["linux"].is_object()) {

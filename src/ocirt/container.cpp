@@ -91,6 +91,7 @@ void save(const Container& c) {
                         {"created", c.created}, {"pid", c.pid},       {"pid_start", c.pid_start},
                         {"config", c.config}};
     if (!c.cgroup.is_null()) j["cgroup"] = c.cgroup;
+    if (c.monitor > 0) j["monitor"] = {{"pid", c.monitor}, {"start", c.monitor_start}};
     fs::write_atomic(c.dir / "state.json", j.dump(), 0600, fs::Sync::volatile_only); // in --root
 }
 

@@ -26,6 +26,8 @@ struct Container {
     nlohmann::json config;            // the bundle's config.json as it was at create
     nlohmann::json cgroup;            // runtime::ContainerCgroup::to_json(), null when none
     std::filesystem::path dir;        // ROOT/ID
+    pid_t monitor = 0;                // a lazy root's monitor (ocirt/lazy_root.hpp), else 0
+    unsigned long long monitor_start = 0;
 
     std::filesystem::path fifo() const { return dir / "exec.fifo"; }
     bool alive() const;

@@ -4,6 +4,7 @@
 #include "ocirt/cgroups.hpp"
 #include "ocirt/container.hpp"
 #include "ocirt/gpus.hpp"
+#include "ocirt/lazy_root.hpp"
 #include "ocirt/ocirt.hpp"
 #include "runtime/capabilities.hpp"
 #include "runtime/launcher.hpp"
@@ -127,6 +128,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
     // what gantry cannot honour as runc does is refused here, before anything is made
     oci::check_spec_fields(config);
     oci::check_runtime_spec(spec);
+    check_gantry_annotations(spec.annotations);
     warn_unavailable_capabilities(spec);
     // the bundle's own seccomp profile, or none (checked and compiled before anything is made)
     std::optional<runtime::SeccompFilter> filter = seccomp_filter(config);
@@ -159,6 +161,9 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
                     "cannot allocate tty if runc will detach without setting "
                     "console socket",
                     "process.terminal needs --console-socket");
+
+    // `gantry bundle --pull lazy`: the root served from the registry by a monitor of its own
+    std::unique_ptr<LazyRoot> lazy = LazyRoot::open(spec);
 
     Created out;
     Container& c = out.c;
@@ -193,6 +198,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         }
         l.mount_point = (c.dir / "mnt").string();
         l.rootfs = c.rootfs;
+        if (lazy) lazy->prepare(l);
         l.id = c.id;
         l.bundle = gpus && !l.spec.hooks.empty() ? c.dir.string() : c.bundle;
         l.start_gate = gate.get();
@@ -200,6 +206,10 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         pid = runtime::create(l, l.spec.terminal ? &out.master : nullptr);
         c.pid = pid;
         c.pid_start = runtime::process_start_time(pid);
+        if (lazy) {
+            c.monitor = lazy->watch(pid, c.pid_start);
+            c.monitor_start = runtime::process_start_time(c.monitor);
+        }
         save(c);
         if (out.master) set_console_size(out.master.get(), c.config);
         if (out.master && !o.console_socket.empty()) {
@@ -326,6 +336,8 @@ void remove(const Global& g, const std::string& id, bool force) {
         throw Error(Errc::conflict, "cannot delete container " + id + " that is not stopped: " + st,
                     "stop it with `gantry-oci kill " + id + " KILL`, or use --force");
     if (st != "stopped") kill_and_wait(g, c); // a created one is deleted as runc does it
+    // a lazy root's monitor ends once the container has: nothing serves or holds its image after
+    if (c.monitor > 0) runtime::await_exit(c.monitor, c.monitor_start, 10);
     if (auto cg = c.cgroups()) cg->destroy();
     fs::remove_tree(c.dir);
     run_poststop_hooks(c);

@@ -48,6 +48,16 @@ Container parse_state(std::string_view text, const std::string& id,
         c.cgroup = j.value("cgroup", nlohmann::json());
         if (!c.cgroup.is_null() && !c.cgroup.is_object())
             throw damaged("its cgroup is not a JSON object");
+        if (j.contains("monitor")) { // a lazy root's monitor: waited for, never signalled
+            const auto& m = j.at("monitor");
+            const auto& mp = m.at("pid");
+            const auto& ms = m.at("start");
+            if (!mp.is_number_unsigned() || mp.get<std::uint64_t>() > kMaxPid ||
+                mp.get<std::uint64_t>() == 0 || !ms.is_number_unsigned())
+                throw damaged("its monitor " + m.dump() + " is not a process");
+            c.monitor = static_cast<pid_t>(mp.get<std::uint64_t>());
+            c.monitor_start = ms.get<std::uint64_t>();
+        }
         c.dir = dir;
         return c;
     } catch (const nlohmann::json::exception& e) {

@@ -33,10 +33,13 @@ struct CgroupWrite {
 // (device_filter.hpp).
 std::vector<CgroupWrite> cgroup_writes(const oci::LinuxResources& r, CgroupVersion v);
 
-// The device cgroup rules a container gets, as runc 1.1 builds them: the spec's
-// linux.resources.devices, an allow rule ("rwm") for each of linux.devices, then runc's default
+// The device cgroup rules a container gets, as runc 1.1 builds them (libcontainer/specconv
+// createDevices and CreateCgroupConfig): the spec's linux.resources.devices, then runc's default
 // allowed devices (mknod of any node; /dev/null, zero, full, random, urandom, tty, ptmx, pts,
-// net/tun).
+// net/tun), less a default whose path one of DEVICES (linux.devices) takes. A linux.devices node
+// gets no rule of its own: without one in linux.resources.devices it is made but cannot be
+// opened (EPERM), as under runc (tests/e2e/test_oci_lifecycle.py compares the two); podman and
+// docker add an allow rule for each --device.
 std::vector<oci::DeviceRule> container_device_rules(const std::vector<oci::DeviceRule>& spec_rules,
                                                     const std::vector<oci::DeviceNode>& devices);
 

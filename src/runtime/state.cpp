@@ -7,6 +7,7 @@
 #include "util/text.hpp"
 #include "util/units.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -122,6 +123,22 @@ void await_exit(pid_t pid, unsigned long long start) {
         pollfd p{pidfd.get(), POLLIN, 0};
         if (!pidfd || ::poll(&p, 1, -1) < 0) ::usleep(100 * 1000);
     }
+}
+
+bool await_exit(pid_t pid, unsigned long long start, double seconds) {
+    using clock = std::chrono::steady_clock;
+    auto end = clock::now() +
+               std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
+    Fd pidfd(pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1);
+    while (process_running(pid, start)) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - clock::now());
+        if (left.count() <= 0) return false;
+        // a pidfd wakes us when it exits; where there is none, look again every 10 ms
+        pollfd p{pidfd.get(), POLLIN, 0};
+        int ms = pidfd ? static_cast<int>(std::min<long long>(left.count(), 1000)) : 10;
+        if (!pidfd || ::poll(&p, 1, ms) < 0) ::usleep(10 * 1000);
+    }
+    return true;
 }
 
 std::string now_rfc3339() {

@@ -65,6 +65,8 @@ bool process_running(pid_t pid, unsigned long long start);
 // Blocks until process_running(PID, START) is false: asleep on a pidfd (polling every 100 ms
 // where pidfd_open is refused).
 void await_exit(pid_t pid, unsigned long long start);
+// The same for at most SECONDS: false when it still runs then.
+bool await_exit(pid_t pid, unsigned long long start, double seconds);
 std::string now_rfc3339();
 
 class StateDir {

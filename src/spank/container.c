@@ -72,6 +72,14 @@ static int step_info(spank_t sp, struct gs_step* s) {
         snprintf(s->env_auth, sizeof s->env_auth, "GANTRY_AUTH_FILE=%s", v);
         s->env[n++] = s->env_auth;
     }
+    /* lazy: the first run of an image on any node records the order it read it in, in the
+     * directory the nodes share; the others fetch that first (docs/lazy-pull.md) */
+    if (gs_lazy_pull() && gs_config.working_sets[0]) {
+        char ws[1024];
+        gs_expand(ws, sizeof ws, gs_config.working_sets, s);
+        snprintf(s->env_ws, sizeof s->env_ws, "GANTRY_LAZY_WORKING_SETS=%s", ws);
+        s->env[n++] = s->env_ws;
+    }
     s->env[n] = NULL;
     gs_expand(s->store, sizeof s->store, gs_config.store, s);
     if (gs_args.name) {
@@ -106,25 +114,10 @@ fail:
     return -1;
 }
 
-static bool has_suffix(const char* s, const char* suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n > k && strcmp(s + n - k, suffix) == 0;
-}
-
-/* A squashfs file as pyxis takes one: a path (/..., ./..., ../...), or a relative name of a
- * squashfs file without "./" (pyxis#168): app.sqsh, images/app.sqfs. A registry reference
- * (nvcr.io#nvidia/pytorch:24.01, ubuntu:24.04) is neither. */
-static bool is_sqsh_path(const char* image) {
-    if (image[0] == '/' || image[0] == '.') return true;
-    if (strchr(image, '#')) return false;
-    return has_suffix(image, ".sqsh") || has_suffix(image, ".sqfs") ||
-           has_suffix(image, ".squashfs");
-}
-
 /* A relative .sqsh path is the job's working directory's (as --container-save's is), so that
  * gantry, started elsewhere, finds the same file. */
 static void absolute_sqsh_path(spank_t sp, const struct gs_step* s) {
-    if (!gs_args.image || gs_args.image[0] == '/' || !is_sqsh_path(gs_args.image)) return;
+    if (!gs_args.image || gs_args.image[0] == '/' || !gs_is_sqsh_path(gs_args.image)) return;
     char pwd[1024] = "";
     if (spank_getenv(sp, "PWD", pwd, sizeof pwd) != ESPANK_SUCCESS || pwd[0] != '/')
         snprintf(pwd, sizeof pwd, "%s", s->home);
@@ -141,7 +134,7 @@ static void absolute_sqsh_path(spank_t sp, const struct gs_step* s) {
 
 /* The image in the node's store: pulled once (under the store's own locks) if missing. */
 static int ensure_image(const struct gs_step* s, char* out, size_t outlen) {
-    if (is_sqsh_path(gs_args.image)) {
+    if (gs_is_sqsh_path(gs_args.image)) {
         /* its files, served by FUSE, belong to a root that keep-id does not map: not writable
          * even where a mount point must be made */
         if (gs_args.remap_root == 0) {
@@ -157,6 +150,19 @@ static int ensure_image(const struct gs_step* s, char* out, size_t outlen) {
                  "can read, such as one on a shared filesystem)\n",
                  gs_args.image, strerror(errno), s->node);
         return -1;
+    }
+    if (gs_lazy_pull()) { /* `gantry run --pull lazy` starts it from the registry */
+        if (s->env_ws[0]) {
+            const char* dir = s->env_ws + strlen("GANTRY_LAZY_WORKING_SETS=");
+            if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+                snprintf(out, outlen,
+                         "gantry: error: working_sets=%s: %s on node %s (plugstack.conf: a "
+                         "directory every node shares, whose parent the user may write)\n",
+                         dir, strerror(errno), s->node);
+                return -1;
+            }
+        }
+        return 0;
     }
     char* argv[8];
     int argc = 0;
@@ -273,6 +279,10 @@ static int create_container(spank_t sp, const struct gs_step* s, char* out, size
         ARG(roots[1]);
         ARG("--sys-root");
         ARG(roots[2]);
+    }
+    if (gs_lazy_pull()) {
+        ARG("--pull");
+        ARG("lazy");
     }
     ARG(gs_args.image);
     ARG("/.gantry-hold");

@@ -17,8 +17,8 @@ struct gs_step {
     uint32_t job, step, nodeid;
     char node[256];
     char home[1024];
-    char env_home[1100], env_xdg[1100], env_auth[1100];
-    char* env[4];     /* for gs_exec_gantry: the three above that are set */
+    char env_home[1100], env_xdg[1100], env_auth[1100], env_ws[1100];
+    char* env[5];     /* for gs_exec_gantry: the four above that are set */
     char dir[1200];   /* runtime_path/<uid>/<node>.<job>.<step> (or the named container's) */
     char name[512];   /* the gantry container's name */
     char store[1024]; /* --root, expanded ("" = the user's default) */

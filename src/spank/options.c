@@ -16,6 +16,7 @@ struct gs_config gs_config = {
     .sys_root = "/",
     .hold = "/usr/libexec/gantry/gantry-hold",
     .mksquashfs = "/usr/bin/mksquashfs",
+    .pull = "full",
 };
 
 static void set_str(char** dst, const char* v) {
@@ -131,8 +132,14 @@ enum {
     O_WRITABLE,
     O_READONLY,
     O_ENV,
-    O_GPUS
+    O_GPUS,
+    O_PULL
 };
+
+/* full: pulled into the node's store, then run; lazy: started from the registry */
+static bool valid_pull(const char* v) {
+    return strcmp(v, "full") == 0 || strcmp(v, "lazy") == 0;
+}
 
 static int set_option(int val, const char* optarg) {
     switch (val) {
@@ -182,6 +189,15 @@ static int set_option(int val, const char* optarg) {
     case O_GPUS:
         set_str(&gs_args.gpus, optarg);
         return 0;
+    case O_PULL:
+        if (!valid_pull(optarg)) {
+            slurm_error("gantry: --container-pull \"%s\": use lazy (start from the registry, "
+                        "files fetched as read) or full (pull the whole image first)",
+                        optarg);
+            return -1;
+        }
+        set_str(&gs_args.pull, optarg);
+        return 0;
     }
     return -1;
 }
@@ -222,6 +238,10 @@ static struct spank_option options[] = {
      "[gantry] these variables keep the host's value over the image's", 1, O_ENV, option_cb},
     {"container-gpus", "all|N|device=I,J",
      "[gantry] GPUs for the container (default: the step's GRES GPUs)", 1, O_GPUS, option_cb},
+    {"container-pull", "lazy|full",
+     "[gantry] lazy: each node starts from the registry, fetching files as they are read "
+     "(default: the site's pull=)",
+     1, O_PULL, option_cb},
     SPANK_OPTIONS_TABLE_END};
 
 int gs_register_options(spank_t sp) {
@@ -244,7 +264,9 @@ int gs_parse_config(int ac, char** av) {
                 {"dev_root", gs_config.dev_root},
                 {"sys_root", gs_config.sys_root},
                 {"hold", gs_config.hold},
-                {"mksquashfs", gs_config.mksquashfs}};
+                {"mksquashfs", gs_config.mksquashfs},
+                {"pull", gs_config.pull},
+                {"working_sets", gs_config.working_sets}};
     for (int i = 0; i < ac; i++) {
         const char* eq = strchr(av[i], '=');
         size_t klen = eq ? (size_t)(eq - av[i]) : 0;
@@ -255,12 +277,24 @@ int gs_parse_config(int ac, char** av) {
                     slurm_error("gantry: plugstack.conf: %s is longer than 512 bytes", av[i]);
                     return -1;
                 }
-                snprintf(keys[k].dst, 1024, "%s", eq + 1);
+                if (keys[k].dst == gs_config.pull && !valid_pull(eq + 1)) {
+                    slurm_error("gantry: plugstack.conf: %s: use pull=full or pull=lazy", av[i]);
+                    return -1;
+                }
+                if (keys[k].dst == gs_config.working_sets && eq[1] != '/') {
+                    slurm_error("gantry: plugstack.conf: %s: give an absolute path (a directory "
+                                "every node shares)",
+                                av[i]);
+                    return -1;
+                }
+                snprintf(keys[k].dst, keys[k].dst == gs_config.pull ? sizeof gs_config.pull : 1024,
+                         "%s", eq + 1);
                 known = true;
             }
         if (!known) {
             slurm_error("gantry: plugstack.conf: unknown argument \"%s\" (gantry=, store=, "
-                        "runtime_path=, driver_root=, dev_root=, sys_root=, hold=, mksquashfs=)",
+                        "runtime_path=, driver_root=, dev_root=, sys_root=, hold=, mksquashfs=, "
+                        "pull=, working_sets=)",
                         av[i]);
             return -1;
         }
@@ -290,7 +324,8 @@ int gs_read_environment(spank_t sp) {
                 {"PYXIS_CONTAINER_WRITABLE", O_WRITABLE, true},
                 {"PYXIS_CONTAINER_READONLY", O_READONLY, true},
                 {"PYXIS_CONTAINER_ENV", O_ENV, false},
-                {"PYXIS_CONTAINER_GPUS", O_GPUS, false}};
+                {"PYXIS_CONTAINER_GPUS", O_GPUS, false},
+                {"PYXIS_CONTAINER_PULL", O_PULL, false}};
     char buf[8192];
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char* v = lookup(sp, vars[i].var, buf, sizeof buf);
@@ -310,7 +345,7 @@ int gs_read_environment(spank_t sp) {
         if ((val == O_IMAGE && gs_args.image) || (val == O_NAME && gs_args.name) ||
             (val == O_WORKDIR && gs_args.workdir) || (val == O_MOUNTS && gs_args.n_mounts) ||
             (val == O_SAVE && gs_args.save) || (val == O_ENV && gs_args.n_env) ||
-            (val == O_GPUS && gs_args.gpus))
+            (val == O_GPUS && gs_args.gpus) || (val == O_PULL && gs_args.pull))
             continue;
         if (vars[i].flag) {
             bool on = strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 || strcmp(v, "y") == 0;
@@ -337,4 +372,24 @@ int gs_read_environment(spank_t sp) {
 
 bool gs_enabled(void) {
     return gs_args.image || gs_args.name;
+}
+
+static bool has_suffix(const char* s, const char* suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* A squashfs file as pyxis takes one: a path (/..., ./..., ../...), or a relative name of a
+ * squashfs file without "./" (pyxis#168): app.sqsh, images/app.sqfs. A registry reference
+ * (nvcr.io#nvidia/pytorch:24.01, ubuntu:24.04) is neither. */
+bool gs_is_sqsh_path(const char* image) {
+    if (image[0] == '/' || image[0] == '.') return true;
+    if (strchr(image, '#')) return false;
+    return has_suffix(image, ".sqsh") || has_suffix(image, ".sqfs") ||
+           has_suffix(image, ".squashfs");
+}
+
+bool gs_lazy_pull(void) {
+    const char* p = gs_args.pull ? gs_args.pull : gs_config.pull;
+    return strcmp(p, "lazy") == 0 && gs_args.image && !gs_is_sqsh_path(gs_args.image);
 }

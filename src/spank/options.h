@@ -32,19 +32,23 @@ struct gs_args {
     int remap_root; /* -1 unset, 0/1 */
     int entrypoint; /* -1 unset, 0/1 */
     char* save;     /* --container-save PATH */
+    char* pull;     /* --container-pull lazy|full; NULL: the site's pull= */
 };
 
 /* plugstack.conf arguments: `required spank_gantry.so gantry=/usr/bin/gantry
- * store=/var/tmp/gantry-%u runtime_path=/run/gantry-slurm driver_root=/ dev_root=/ sys_root=/`.
- * %n (the node's name, SLURMD_NODENAME) and %u (the job's uid) are expanded in store and the
- * three roots, so several slurmd on one machine keep their own stores. */
+ * store=/var/tmp/gantry-%u runtime_path=/run/gantry-slurm driver_root=/ dev_root=/ sys_root=/
+ * pull=full|lazy working_sets=/shared/gantry-ws/%u`. %n (the node's name, SLURMD_NODENAME) and
+ * %u (the job's uid) are expanded in store, working_sets and the three roots, so several slurmd
+ * on one machine keep their own stores. */
 struct gs_config {
     char gantry[1024];
     char store[1024]; /* "" = gantry's default store of the user */
     char runtime_path[1024];
     char driver_root[1024], dev_root[1024], sys_root[1024];
-    char hold[1024];       /* the static holder program bound into each container */
-    char mksquashfs[1024]; /* --container-save's writer */
+    char hold[1024];         /* the static holder program bound into each container */
+    char mksquashfs[1024];   /* --container-save's writer */
+    char pull[16];           /* "full" (pull, then run) or "lazy" (gantry run --pull lazy) */
+    char working_sets[1024]; /* lazy: the directory the nodes share the working sets in */
 };
 
 extern struct gs_args gs_args;
@@ -58,3 +62,8 @@ int gs_parse_config(int ac, char** av);
 int gs_read_environment(spank_t sp);
 /* True when the step asks for a container (an image or a name). */
 bool gs_enabled(void);
+/* A squashfs file as pyxis takes one (a path, or a name ending in .sqsh, .sqfs, .squashfs). */
+bool gs_is_sqsh_path(const char* image);
+/* --container-pull (else the site's pull=) is lazy, for a registry image: `gantry run --pull
+ * lazy`, no pull first. */
+bool gs_lazy_pull(void);

@@ -3,6 +3,7 @@
 #include "sqsh/shared.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/hash.hpp"
 
 #include <algorithm>
 #include <dirent.h>
@@ -118,6 +119,58 @@ CachePruned prune_cache(const store::Store& store, std::optional<std::uint64_t> 
         ::closedir(d);
     }
     return r;
+}
+
+std::string cached_file(const store::Store& store, const oci::Digest& manifest) {
+    return cache_dir(store) + "/sqsh/" + manifest.hex() + ".sqsh";
+}
+
+Added add_to_cache(const store::Store& store, const CacheImage& image, int fd, std::uint64_t size,
+                   const oci::Digest& blob) {
+    const std::string dir = cache_dir(store), object = cached_file(store, image.manifest);
+    for (auto sub : {"", "/sqsh", "/manifests", "/configs", "/refs"}) fs::make_dirs(dir + sub);
+    Added result = Added::already_there;
+    struct stat st {};
+    bool there = ::stat(object.c_str(), &st) == 0;
+    if (!there || static_cast<std::uint64_t>(st.st_size) != size) {
+        if (there) ::unlink(object.c_str()); // torn, or not this image: replaced
+        std::string tmp = object + ".tmp-" + fs::unique_name();
+        Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        if (!out) throw_errno("cannot create " + tmp + " in the node's squashfs cache");
+        struct Unlink {
+            std::string path;
+            ~Unlink() { ::unlink(path.c_str()); }
+        } unlink_later{tmp};
+        Sha256 h;
+        std::string buf(1 << 20, '\0');
+        for (std::uint64_t at = 0; at < size;) {
+            ssize_t n = ::pread(fd, buf.data(), std::min<std::uint64_t>(buf.size(), size - at),
+                                static_cast<off_t>(at));
+            if (n <= 0) throw_errno("cannot read the squashfs image for " + image.ref);
+            h.update(buf.data(), static_cast<std::size_t>(n));
+            fs::write_all(out.get(), buf.data(), static_cast<std::size_t>(n), tmp);
+            at += static_cast<std::uint64_t>(n);
+        }
+        if ("sha256:" + h.hex_final() != blob.str()) return Added::wrong_digest;
+        fs::sync_file(out.get(), tmp);
+        if (::link(tmp.c_str(), object.c_str()) != 0 && errno != EEXIST)
+            throw_errno("cannot create " + object);
+        fs::sync_dir(dir + "/sqsh");
+        result = Added::added;
+    }
+    // the objects first, the reference last: a reader never finds a tag without its image
+    put_object(dir + "/manifests/" + image.manifest.hex() + ".json", image.manifest_text);
+    put_object(dir + "/configs/" + image.config.hex() + ".json", image.config_text);
+    fs::write_atomic(dir + "/refs/" + ref_file_name(image.ref), image.manifest.str() + "\n");
+    return result;
+}
+
+void remove_cached(const store::Store& store, const oci::Digest& manifest) {
+    auto dir = cache_dir(store);
+    Object o;
+    o.file = cached_file(store, manifest);
+    o.hex = manifest.hex();
+    remove_object(dir, o, list_shared({dir}));
 }
 
 } // namespace gantry::sqsh

@@ -8,8 +8,14 @@
 // longest ago until the cache fits, with the references naming them (references first: a
 // reader never finds a tag without its object). A file a running container is reading stays
 // readable after its removal (it is open). `system df` counts the cache.
+//
+// A squashfs artifact run lazily (lazy/squashfs_local.hpp) joins the cache once every byte of it
+// is local: add_to_cache copies it into a temporary while hashing it, refuses it unless it is
+// the blob the artifact's manifest names, syncs it and links it in, then the manifest, the
+// config, and the reference last (docs/storage.md).
 #pragma once
 
+#include "oci/digest.hpp"
 #include "store/store.hpp"
 
 #include <cstdint>
@@ -42,5 +48,24 @@ struct CachePruned {
 // Removes objects no reference names, then, with MAX_BYTES, the least recently used until the
 // cache holds at most that many bytes.
 CachePruned prune_cache(const store::Store& store, std::optional<std::uint64_t> max_bytes);
+
+// DIR/sqsh/<manifest hex>.sqsh of the node's cache (which may not exist).
+std::string cached_file(const store::Store& store, const oci::Digest& manifest);
+
+struct CacheImage {
+    std::string ref;      // tagged as this (normalised)
+    oci::Digest manifest; // the object's key
+    std::string manifest_text;
+    oci::Digest config;
+    std::string config_text;
+};
+enum class Added { added, already_there, wrong_digest };
+// Adds the squashfs file FD (SIZE bytes) as IMAGE's object, tagged IMAGE.ref, if its sha256 is
+// BLOB (else nothing is added: wrong_digest). Error(io) naming the cache when it cannot write.
+Added add_to_cache(const store::Store& store, const CacheImage& image, int fd, std::uint64_t size,
+                   const oci::Digest& blob);
+
+// Removes MANIFEST's object from the cache, the references naming it first.
+void remove_cached(const store::Store& store, const oci::Digest& manifest);
 
 } // namespace gantry::sqsh

@@ -118,11 +118,16 @@ bool take_field(std::string_view& in, std::string& field) {
     return true;
 }
 
-std::string run_confined(Image& image, const std::function<void()>& confine,
-                         const std::function<std::string(Image&)>& work, std::size_t max_answer,
-                         int keep_fd) {
-    const std::string& path = image.path();
-    const std::size_t max = max_answer + 4096; // the framing and an error's message
+namespace {
+
+// The reader process started: WORK(IMAGE) confined, its answer on ANSWER (KEEP_FD kept open).
+struct Reader {
+    pid_t pid = -1;
+    Fd answer;
+};
+
+Reader start_reader(Image& image, const std::function<void()>& confine,
+                    const std::function<std::string(Image&)>& work, int keep_fd) {
     int pipe_fds[2];
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw_errno("cannot start the squashfs reader");
     Fd in(pipe_fds[0]), out(pipe_fds[1]);
@@ -137,23 +142,20 @@ std::string run_confined(Image& image, const std::function<void()>& confine,
         close_fds_except(keep);
         reader(image, out.get(), confine, work);
     }
-    out.reset();
-    std::string answer;
-    bool finished = false;
-    try {
-        finished = read_answer(in.get(), answer, max, path);
-    } catch (...) {
-        ::kill(pid, SIGKILL);
-        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-        }
-        throw;
-    }
-    if (!finished) ::kill(pid, SIGKILL);
+    return Reader{pid, std::move(in)};
+}
+
+int reap(pid_t pid, bool kill) {
+    if (kill) ::kill(pid, SIGKILL);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
-    if (!finished)
-        damaged(path, "reading it took longer than " + std::to_string(kReaderSeconds) + " s");
+    return status;
+}
+
+// The reader's result: WORK's answer, or the Error it sent, or what its end says.
+std::string result_of(const std::string& path, int status, const std::string& answer,
+                      std::size_t max_answer) {
     if (WIFSIGNALED(status))
         damaged(path, std::string("reading it stopped the confined reader (") +
                           ::strsignal(WTERMSIG(status)) + ")");
@@ -178,6 +180,102 @@ std::string run_confined(Image& image, const std::function<void()>& confine,
     if (kind != "ok" || !take_field(rest, result) || !rest.empty() || result.size() > max_answer)
         damaged(path, "the confined reader's answer is malformed");
     return result;
+}
+
+} // namespace
+
+std::string run_confined(Image& image, const std::function<void()>& confine,
+                         const std::function<std::string(Image&)>& work, std::size_t max_answer,
+                         int keep_fd) {
+    const std::string& path = image.path();
+    const std::size_t max = max_answer + 4096; // the framing and an error's message
+    Reader r = start_reader(image, confine, work, keep_fd);
+    std::string answer;
+    bool finished = false;
+    try {
+        finished = read_answer(r.answer.get(), answer, max, path);
+    } catch (...) {
+        reap(r.pid, true);
+        throw;
+    }
+    int status = reap(r.pid, !finished);
+    if (!finished)
+        damaged(path, "reading it took longer than " + std::to_string(kReaderSeconds) + " s");
+    return result_of(path, status, answer, max_answer);
+}
+
+ConfinedStream::ConfinedStream(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+
+std::size_t ConfinedStream::read(void* buf, std::size_t n) {
+    for (;;) {
+        pollfd p{fd_, POLLIN, 0};
+        int r = ::poll(&p, 1, kReaderSeconds * 1000);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) throw_errno("cannot read what the squashfs reader sends of " + path_);
+        if (r == 0)
+            damaged(path_, "its confined reader sent nothing for " +
+                               std::to_string(kReaderSeconds) + " s");
+        ssize_t got = ::read(fd_, buf, n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) throw_errno("cannot read what the squashfs reader sends of " + path_);
+        return static_cast<std::size_t>(got);
+    }
+}
+
+void stream_confined(Image& image, const std::function<void()>& confine,
+                     const std::function<void(Image&, int)>& produce,
+                     const std::function<void(ConfinedStream&)>& consume) {
+    const std::string& path = image.path();
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) throw_errno("cannot start the squashfs reader");
+    Fd data(pipe_fds[0]), data_out(pipe_fds[1]);
+    const int out = data_out.get();
+    Reader r = start_reader(
+        image, confine,
+        [&produce, out](Image& im) {
+            produce(im, out);
+            return std::string();
+        },
+        out);
+    data_out.reset();
+    ConfinedStream stream(data.get(), path);
+    try {
+        consume(stream);
+        // what follows the stream's own end, up to the reader's exit (its last writes)
+        char buf[65536];
+        std::size_t extra = 0;
+        while (std::size_t n = stream.read(buf, sizeof buf))
+            if ((extra += n) > (1u << 20))
+                damaged(path, "its confined reader sent more than the stream it wrote");
+    } catch (...) {
+        // the reader ended first (a damaged image: its Error says why, and the stream was cut
+        // short), or gantry stopped reading for its own reason: then the reader is killed
+        data.reset();
+        int status = reap(r.pid, true);
+        std::string answer;
+        char buf[4096];
+        for (ssize_t n; (n = ::read(r.answer.get(), buf, sizeof buf)) > 0;)
+            answer.append(buf, static_cast<std::size_t>(n));
+        std::string_view rest(answer);
+        std::string kind;
+        bool died = WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL &&
+                    WTERMSIG(status) != SIGPIPE; // not by gantry's doing
+        if (died || (WIFEXITED(status) && take_field(rest, kind) && kind == "error"))
+            result_of(path, status, answer, 0); // throws the reader's Error, or its death
+        throw;
+    }
+    std::string answer;
+    bool finished = false;
+    try {
+        finished = read_answer(r.answer.get(), answer, 4096, path);
+    } catch (...) {
+        reap(r.pid, true);
+        throw;
+    }
+    int status = reap(r.pid, !finished);
+    if (!finished)
+        damaged(path, "its reader did not end within " + std::to_string(kReaderSeconds) + " s");
+    result_of(path, status, answer, 0);
 }
 
 } // namespace gantry::sqsh

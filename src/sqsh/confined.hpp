@@ -3,8 +3,9 @@
 // CONFINE (runtime/thread_confinement.hpp: nobody when root, no capabilities, no_new_privs, the
 // seccomp allow-list of sqsh::Server::syscalls()), keeps only stderr, the image's descriptor,
 // its answer pipe and one descriptor the caller names open, and has 1 GiB of address space and
-// 60 s. sqsh/facts.hpp (the pre-mount facts) and sqsh::SquashFiles (the image files the GPU
-// step and the CPU check read) are built on it.
+// 60 s. sqsh/facts.hpp (the pre-mount facts), sqsh::SquashFiles (the image files the GPU step
+// and the CPU check read) and `load FILE.sqsh` (the image as a tar stream, stream_confined) are
+// built on it.
 #pragma once
 
 #include "sqsh/image.hpp"
@@ -24,6 +25,27 @@ namespace gantry::sqsh {
 std::string run_confined(Image& image, const std::function<void()>& confine,
                          const std::function<std::string(Image&)>& work, std::size_t max_answer,
                          int keep_fd = -1);
+
+// What a confined process streams to gantry (stream_confined), read as from a pipe: 0 at its
+// end; Error(invalid) naming the image when nothing comes for 60 s.
+class ConfinedStream {
+  public:
+    ConfinedStream(int fd, std::string path);
+    std::size_t read(void* buf, std::size_t n);
+
+  private:
+    int fd_;
+    std::string path_;
+};
+
+// A stream of any length: PRODUCE(IMAGE, FD) runs in a confined process as run_confined's WORK
+// and writes it to FD (a pipe), while CONSUME reads it here, as it comes. An Error PRODUCE throws
+// (the stream then ends short) is thrown here, before CONSUME's own error about the short
+// stream; a process that dies is Error(invalid) as in run_confined. When CONSUME throws for a
+// reason of its own, the process is killed and that error is thrown.
+void stream_confined(Image& image, const std::function<void()>& confine,
+                     const std::function<void(Image&, int)>& produce,
+                     const std::function<void(ConfinedStream&)>& consume);
 
 // Error(invalid) naming PATH as a damaged or hostile squashfs image, WHY, and the check to run.
 [[noreturn]] void damaged(const std::string& path, const std::string& why);

@@ -41,20 +41,27 @@ std::shared_ptr<Image> open_deferred(const std::string& path) {
     return std::make_shared<Image>(std::move(fd), path, Image::Deferred{});
 }
 
-Facts read_facts(Image& image, bool want_passwd, const std::function<void()>& confine) {
+Superblock read_superblock(Image& image, std::string* bytes) {
     const std::string& path = image.path();
     struct stat st {};
     if (::fstat(image.fd(), &st) != 0) throw_errno("cannot stat " + path);
-    Facts facts;
     char head[kSuperblockSize] = {};
     ssize_t got = ::pread(image.fd(), head, sizeof head, 0);
     if (got < 0) throw_errno("cannot read " + path);
-    facts.super = check_superblock(std::string_view(head, static_cast<std::size_t>(got)),
-                                   static_cast<std::uint64_t>(st.st_size), path);
+    std::string_view read(head, static_cast<std::size_t>(got));
+    if (bytes) bytes->assign(read);
+    return check_superblock(read, static_cast<std::uint64_t>(st.st_size), path);
+}
 
+Facts read_facts(Image& image, bool want_passwd, const std::function<void()>& confine) {
+    Superblock super = read_superblock(image);
+    return facts_from(super, ask_facts(image, want_passwd, confine), image.path());
+}
+
+std::string ask_facts(Image& image, bool want_passwd, const std::function<void()>& confine) {
     // the answer: "header" and the header xattr's raw value (parse_header verifies it here),
     // or "ok" (a squashfs without one); then passwd
-    std::string answer = run_confined(
+    return run_confined(
         image, confine,
         [want_passwd](Image& im) {
             std::string out;
@@ -66,6 +73,11 @@ Facts read_facts(Image& image, bool want_passwd, const std::function<void()>& co
             return out;
         },
         kMaxAnswer);
+}
+
+Facts facts_from(const Superblock& super, std::string_view answer, const std::string& path) {
+    Facts facts;
+    facts.super = super;
     std::string_view rest(answer);
     std::string kind;
     if (!take_field(rest, kind)) damaged(path, "the confined reader's answer is cut short");

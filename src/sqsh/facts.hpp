@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace gantry::sqsh {
 
@@ -31,6 +32,13 @@ struct Facts {
 // WANT_PASSWD. Errors as sqsh::Image's: invalid (naming the file; also when the reading process
 // dies or runs past its bounds), unsupported; run_failed when it cannot be confined.
 Facts read_facts(Image& image, bool want_passwd, const std::function<void()>& confine);
+
+// read_facts in its parts (sqsh/facts_cache.hpp keeps the answer): the superblock, checked (its
+// bytes into BYTES when given); the confined reader's answer, as it came; the facts that answer
+// gives, checked as untrusted (Error(invalid) naming PATH when it is cut short or malformed).
+Superblock read_superblock(Image& image, std::string* bytes = nullptr);
+std::string ask_facts(Image& image, bool want_passwd, const std::function<void()>& confine);
+Facts facts_from(const Superblock& super, std::string_view answer, const std::string& path);
 
 // Opens PATH for read_facts and a server: Image::Deferred over a descriptor of PATH, checked to
 // be a regular file. Error(not_found) when it is missing.

@@ -1,5 +1,6 @@
 #include "sqsh/image.hpp"
 
+#include "sqsh/image_tables.hpp"
 #include "sqsh/libsquashfs.hpp"
 #include "util/error.hpp"
 #include "util/library.hpp"
@@ -97,59 +98,6 @@ bool usable_name(std::string_view n) {
 
 } // namespace
 
-// What Image::Tables holds (a named namespace: the struct is not internal to this file).
-namespace image_parts {
-
-// The image's file for libsquashfs: reads by pread on gantry's descriptor, within its size;
-// never writes. Lives inside Image::Tables (destroy does nothing).
-struct FdFile {
-    sqfs_file_t base; // first member: libsquashfs casts
-    int fd;
-    std::uint64_t size;
-    const Image::BeforeRead* before; // the bytes made present first (a lazy image)
-};
-
-inline int fd_read_at(sqfs_file_t* f, sqfs_u64 offset, void* buffer, size_t size) {
-    auto* self = reinterpret_cast<FdFile*>(f);
-    if (offset > self->size || size > self->size - offset) return SQFS_ERROR_OUT_OF_BOUNDS;
-    if (self->before && *self->before) try {
-            (*self->before)(offset, size);
-        } catch (const std::exception&) { // said by the hook; no exception crosses libsquashfs
-            return SQFS_ERROR_IO;
-        }
-    auto* p = static_cast<char*>(buffer);
-    while (size > 0) {
-        ssize_t n = ::pread(self->fd, p, size, static_cast<off_t>(offset));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return SQFS_ERROR_IO;
-        p += n;
-        offset += static_cast<sqfs_u64>(n);
-        size -= static_cast<size_t>(n);
-    }
-    return 0;
-}
-inline int fd_write_at(sqfs_file_t*, sqfs_u64, const void*, size_t) {
-    return SQFS_ERROR_IO;
-}
-inline sqfs_u64 fd_get_size(const sqfs_file_t* f) {
-    return reinterpret_cast<const FdFile*>(f)->size;
-}
-inline int fd_truncate(sqfs_file_t*, sqfs_u64) {
-    return SQFS_ERROR_IO;
-}
-inline void fd_destroy(sqfs_object_t*) {}
-
-template <class T>
-struct Destroy {
-    void operator()(T* p) const {
-        if (p) sqfs_destroy(p);
-    }
-};
-template <class T>
-using Owned = std::unique_ptr<T, Destroy<T>>;
-
-} // namespace image_parts
-
 using namespace image_parts;
 
 const Sqfs& sqfs() {
@@ -192,18 +140,6 @@ mode_t file_type(unsigned type) {
 mode_t file_type(const sqfs_inode_generic_t& in) {
     return file_type(in.base.type);
 }
-
-struct Image::Tables {
-    FdFile file{};
-    sqfs_super_t super{};
-    Owned<sqfs_compressor_t> cmp;
-    Owned<sqfs_id_table_t> ids;
-    Owned<sqfs_meta_reader_t> inodes, dirs;
-    Owned<sqfs_data_reader_t> data;
-    Owned<sqfs_xattr_reader_t> xattrs; // null when the image has none; its descriptors
-    Owned<sqfs_meta_reader_t> kv;      // its key-value pairs, starting at kv_start
-    std::uint64_t kv_start = 0;
-};
 
 Image::Image(const std::string& path) : path_(path) {
     fd_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -272,6 +208,8 @@ void Image::open_tables() {
                         " compressor, which libsquashfs cannot decode (" + describe(e) + ")",
                     "write it again with zstd, xz, gzip or lz4 (mksquashfs -comp zstd)");
     t.cmp.reset(cmp);
+    t.cmp_config = cfg;
+    t.blocks = std::make_unique<BlockCache>(t.super.block_size);
     if ((t.super.flags & SQFS_FLAG_COMPRESSOR_OPTIONS) && t.cmp->read_options)
         if (int e = t.cmp->read_options(t.cmp.get(), f)) damaged("the compressor options", e);
 
@@ -495,12 +433,16 @@ std::string Image::link_target(const sqfs_inode_generic_t& in) {
 
 std::size_t Image::read(const sqfs_inode_generic_t& in, std::uint64_t offset, char* buf,
                         std::size_t size) {
+    return read_with(tables().data.get(), in, offset, buf, size);
+}
+
+std::size_t Image::read_with(sqfs_data_reader_t* data, const sqfs_inode_generic_t& in,
+                             std::uint64_t offset, char* buf, std::size_t size) {
     if (!is_file(in)) damaged("file " + std::to_string(in.base.inode_number), SQFS_ERROR_NOT_FILE);
     std::size_t done = 0;
     while (done < size) {
         auto chunk = static_cast<sqfs_u32>(std::min<std::size_t>(size - done, 1u << 30));
-        sqfs_s32 n =
-            sqfs().data_reader_read(tables().data.get(), &in, offset + done, buf + done, chunk);
+        sqfs_s32 n = sqfs().data_reader_read(data, &in, offset + done, buf + done, chunk);
         if (n < 0) damaged("file " + std::to_string(in.base.inode_number), n);
         if (n == 0) break;
         done += static_cast<std::size_t>(n);

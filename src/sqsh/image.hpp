@@ -14,7 +14,8 @@
 //
 // gantry links no squashfs library: every linked library is start-up time for every `gantry
 // run` (util/library.hpp). The image's file is opened once and read by descriptor (pread),
-// never reopened by name. Not safe for concurrent use: one request at a time (server.cpp).
+// never reopened by name. Not safe for concurrent use: one request at a time (server.cpp), but
+// for read_blocks().
 #pragma once
 
 #include "sqsh/format.hpp"
@@ -33,6 +34,7 @@
 #include <vector>
 
 struct sqfs_inode_generic_t;
+struct sqfs_data_reader_t;
 
 namespace gantry::sqsh {
 
@@ -110,6 +112,16 @@ class Image {
     // past the end). Error(invalid) when a block cannot be read or decompressed.
     std::size_t read(const sqfs_inode_generic_t& in, std::uint64_t offset, char* buf,
                      std::size_t size);
+    // Whether bytes [OFFSET, OFFSET + SIZE) of regular file IN lie in IN's own data blocks
+    // (none in a fragment block that other files share) and the image has no before-read hook:
+    // such a range read_blocks() may read. (image_blocks.cpp)
+    bool in_own_blocks(const sqfs_inode_generic_t& in, std::uint64_t offset, std::size_t size);
+    // read() of a range in_own_blocks() accepted, with the calling thread's own decompressor
+    // and block cache: the one call that is safe beside the others, from any number of threads
+    // at once (a server thread decompresses a big file's blocks while another one answers
+    // lookups). Error(invalid) as read().
+    std::size_t read_blocks(const sqfs_inode_generic_t& in, std::uint64_t offset, char* buf,
+                            std::size_t size);
     // IN's xattrs as full names ("user.x") and values, at most kMaxXattrBytes in all.
     std::vector<std::pair<std::string, std::string>> xattrs(const sqfs_inode_generic_t& in);
 
@@ -131,6 +143,9 @@ class Image {
 
   private:
     Tables& tables(); // open_tables() first
+    // read() through DATA (the shared reader, or a thread's own: read_blocks)
+    std::size_t read_with(sqfs_data_reader_t* data, const sqfs_inode_generic_t& in,
+                          std::uint64_t offset, char* buf, std::size_t size);
     // PATH's inode (components looked up one by one, symlinks not followed); null when absent.
     Inode lookup(const std::string& path);
     void check_sizes(std::uint64_t ref);

@@ -23,6 +23,7 @@ class ImageTree final : public Tree {
     void after_confinement() override { image_->open_tables(); }
     std::vector<int> descriptors() const override { return {image_->fd()}; }
     std::string name() const override { return "the squashfs image " + image_->path(); }
+    unsigned reader_threads() const override;
 
   private:
     std::uint64_t ref_of(std::uint64_t node) const;

@@ -5,63 +5,24 @@
 #include "layer/tar_reader.hpp"
 #include "oci/image.hpp"
 #include "oci/reference.hpp"
+#include "sqsh/confined.hpp"
 #include "sqsh/facts.hpp"
 #include "sqsh/image.hpp"
+#include "sqsh/image_tar.hpp"
 #include "store/importer.hpp"
 #include "store/layer_writer.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
-#include "util/spawn.hpp"
 
 #include <cctype>
-#include <csignal>
 #include <cstring>
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 namespace gantry::sqsh {
 
 namespace {
-
-// sqfs2tar FILE, its tar on a pipe, its messages kept for the error.
-struct Unpacker {
-    Fd out;
-    std::unique_ptr<Spawned> proc;
-
-    explicit Unpacker(const std::string& file) {
-        auto exe = fs::find_program("sqfs2tar");
-        if (exe.empty())
-            throw Error(Errc::unsupported, "loading a squashfs image needs sqfs2tar (not on PATH)",
-                        "install squashfs-tools-ng (apt-get install squashfs-tools-ng)");
-        int p[2];
-        if (::pipe2(p, O_CLOEXEC) != 0) throw_errno("pipe failed");
-        out.reset(p[0]);
-        Fd w(p[1]);
-        proc = std::make_unique<Spawned>(std::vector<std::string>{exe, "--no-skip", file},
-                                         std::vector<std::pair<int, int>>{{w.get(), 1}},
-                                         std::vector<int>{2});
-    }
-    // Waits for it; Error(invalid) naming FILE with sqfs2tar's message when it failed.
-    void check(const std::string& file) {
-        if (!Spawned::ok(proc->wait()))
-            throw Error(Errc::invalid, file + ": sqfs2tar cannot read it: " + proc->messages(),
-                        "the file is damaged: fetch or save it again");
-    }
-    // After gantry stopped reading for its own reason: sqfs2tar's error when it had one of its
-    // own (a message before the pipe closed), else nothing (its broken pipe is gantry's doing,
-    // and the caller's error is the reason).
-    void check_after_own_error(const std::string& file) {
-        int st = proc->wait();
-        if (Spawned::ok(st) || (WIFSIGNALED(st) && WTERMSIG(st) == SIGPIPE)) return;
-        auto m = proc->messages();
-        if (m.empty() || m.find("Broken pipe") != std::string::npos) return;
-        throw Error(Errc::invalid, file + ": sqfs2tar cannot read it: " + m,
-                    "the file is damaged: fetch or save it again");
-    }
-};
 
 // "dir/My App.sqsh" -> "my-app:latest"
 std::string name_of(const std::string& file) {
@@ -79,27 +40,21 @@ std::string name_of(const std::string& file) {
     return out + ":latest";
 }
 
-// sqfs2tar's output: a pipe (layer::FdReader reads files, with pread).
-class PipeReader final : public layer::Reader {
+// The tar the confined reader streams (sqsh/image_tar.hpp), as a layer::Reader.
+class StreamReader final : public layer::Reader {
   public:
-    explicit PipeReader(int fd) : fd_(fd) {}
-    std::size_t read(void* buf, std::size_t n) override {
-        for (;;) {
-            ssize_t r = ::read(fd_, buf, n);
-            if (r >= 0) return static_cast<std::size_t>(r);
-            if (errno != EINTR) throw_errno("cannot read sqfs2tar's output");
-        }
-    }
+    explicit StreamReader(ConfinedStream& in) : in_(in) {}
+    std::size_t read(void* buf, std::size_t n) override { return in_.read(buf, n); }
 
   private:
-    int fd_;
+    ConfinedStream& in_;
 };
 
 // The tar's entries copied into a new gzip layer of the store; returns {blob, diffID}.
-std::pair<oci::Digest, oci::Digest> copy_layer(int tar, const std::string& file,
+std::pair<oci::Digest, oci::Digest> copy_layer(ConfinedStream& tar, const std::string& file,
                                                store::LayerWriter& out, std::uint64_t& entries) {
-    PipeReader in(tar);
-    layer::TarReader t(in, file + " (read by sqfs2tar)");
+    StreamReader in(tar);
+    layer::TarReader t(in, file + " (its tar, from the confined reader)");
     static const std::vector<char> zeros(1 << 16, 0);
     while (archive_entry* e = t.next()) {
         ++entries;
@@ -143,8 +98,8 @@ bool is_squashfs_file(const std::string& path) {
 
 LoadedSqsh load(store::Store& store, const std::string& file, const std::string& ref,
                 bool privileged, const std::function<void()>& confine) {
-    // the superblock checked here, the header read by a confined process (sqsh/facts.hpp),
-    // both before sqfs2tar reads anything
+    // the superblock checked here; the header, then the whole image as a tar, read by confined
+    // processes (sqsh/facts.hpp, sqsh/image_tar.hpp): gantry parses nothing past the superblock
     auto img = open_deferred(file);
     auto header = read_facts(*img, false, confine).header;
     LoadedSqsh res;
@@ -153,17 +108,9 @@ LoadedSqsh load(store::Store& store, const std::string& file, const std::string&
 
     store::LayerWriter out(store);
     std::pair<oci::Digest, oci::Digest> digests;
-    {
-        Unpacker un(file);
-        try {
-            digests = copy_layer(un.out.get(), file, out, res.entries);
-        } catch (const Error&) {
-            un.out.reset();
-            un.check_after_own_error(file); // sqfs2tar's own error first: it says what is wrong
-            throw;
-        }
-        un.check(file);
-    }
+    stream_confined(
+        *img, confine, [](Image& im, int fd) { write_tar(im, fd); },
+        [&](ConfinedStream& tar) { digests = copy_layer(tar, file, out, res.entries); });
     auto [blob, diff] = digests;
     store::Importer importer(store, store::ImportOptions{privileged, 1});
     store::LayerJob job{blob, diff, "the layer of " + file, []() -> std::unique_ptr<layer::Reader> {

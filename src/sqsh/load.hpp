@@ -1,12 +1,14 @@
 // sqsh/load: `gantry load FILE.sqsh`, a squashfs image brought into the store as a one-layer
 // image, so it can be pushed, analysed, slimmed or built upon like any other.
 //
-// squashfs-tools-ng's sqfs2tar (the package that gives `save` its tar2sqfs) turns the file into
-// a tar stream (owners, modes, xattrs, hard links, device nodes kept); gantry re-writes it as a
-// gzip layer into the store (store::LayerWriter: diffID and blob digest in one pass) and imports
-// that layer as it imports any other, through the same hardened extraction (a hostile file's
-// symlinks and `..` names are refused there). The config is the gantry header's, with its one
-// new layer; a squashfs without a header (mksquashfs, enroot, Charliecloud) gets an empty
+// A process gantry forks and confines (sqsh/confined.hpp: nobody, no capabilities, a seccomp
+// allow-list; it keeps only the image's descriptor and two pipes) reads the image and streams it
+// as a tar (sqsh/image_tar.hpp: owners, modes, xattrs, hard links, device nodes kept); gantry
+// re-writes it as a gzip layer into the store (store::LayerWriter: diffID and blob digest in one
+// pass) and imports that layer as it imports any other, through the same hardened tar reading
+// and extraction (a hostile file's symlinks and `..` names are refused there). gantry itself
+// parses nothing of the file past its superblock. The config is the gantry header's, with its
+// one new layer; a squashfs without a header (mksquashfs, enroot, Charliecloud) gets an empty
 // config for this host's platform. Nothing is tagged until the image is complete.
 #pragma once
 
@@ -28,9 +30,9 @@ struct LoadedSqsh {
 
 // Loads FILE and tags it REF; with REF empty, the file's name without its extension
 // ("app.sqsh" -> "app:latest"). Error(invalid) for a damaged or hostile file, Error(usage)
-// when no reference can be made of the name, Error(unsupported) when sqfs2tar is missing.
-// gantry reads the superblock; the header is read by a process that calls CONFINE first
-// (sqsh/facts.hpp; engine::squashfs_confinement()).
+// when no reference can be made of the name, Error(unsupported) for a socket in it. gantry
+// reads the superblock; the header and the tar are read by processes that call CONFINE first
+// (engine::squashfs_confinement()).
 LoadedSqsh load(store::Store& store, const std::string& file, const std::string& ref,
                 bool privileged, const std::function<void()>& confine);
 

@@ -8,15 +8,21 @@
 #define FUSE_USE_VERSION 34
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <csignal>
 #include <cstring>
+#include <deque>
 #include <fcntl.h>
 #include <fuse3/fuse_lowlevel.h>
+#include <latch>
+#include <malloc.h>
 #include <mutex>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 namespace gantry::sqsh {
@@ -27,8 +33,11 @@ namespace {
 struct Fuse {
     decltype(&::fuse_session_new) session_new;
     decltype(&::fuse_session_mount) session_mount;
-    decltype(&::fuse_session_loop) session_loop;
+    decltype(&::fuse_session_receive_buf) receive_buf;
+    decltype(&::fuse_session_process_buf) process_buf;
+    decltype(&::fuse_session_exited) session_exited;
     decltype(&::fuse_session_exit) session_exit;
+    decltype(&::fuse_session_fd) session_fd;
     decltype(&::fuse_reply_err) reply_err;
     decltype(&::fuse_reply_none) reply_none;
     decltype(&::fuse_reply_attr) reply_attr;
@@ -49,8 +58,11 @@ Fuse load_fuse() {
     Fuse f{};
     lib.bind(f.session_new, "fuse_session_new");
     lib.bind(f.session_mount, "fuse_session_mount");
-    lib.bind(f.session_loop, "fuse_session_loop");
+    lib.bind(f.receive_buf, "fuse_session_receive_buf");
+    lib.bind(f.process_buf, "fuse_session_process_buf");
+    lib.bind(f.session_exited, "fuse_session_exited");
     lib.bind(f.session_exit, "fuse_session_exit");
+    lib.bind(f.session_fd, "fuse_session_fd");
     lib.bind(f.reply_err, "fuse_reply_err");
     lib.bind(f.reply_none, "fuse_reply_none");
     lib.bind(f.reply_attr, "fuse_reply_attr");
@@ -95,6 +107,7 @@ struct Server::State {
     Fd dev;
     pid_t server = -1; // the serving process
     fuse_session* se = nullptr;
+    struct Readers* readers = nullptr; // the reader threads' queue (serving process); null: none
 };
 
 namespace {
@@ -103,19 +116,68 @@ Server::State& state_of(fuse_req_t req) {
     return *static_cast<Server::State*>(fuse().req_userdata(req));
 }
 
-// Libsquashfs is not safe for concurrent use (its caches are shared without locks), so its work
-// is done one request at a time, and one thread serves them: libfuse's multi-threaded loop with
-// a lock read 60,000 files in 7.8-11.6 s, the single-threaded loop in 3.2-3.4 s (caches
-// dropped, alternated; docs/sqsh.md). The lock costs nothing uncontended and keeps the server
-// safe if a loop with threads comes back.
-std::mutex library_lock;
+} // namespace
 
-// Runs F(state) under the lock; a damaged image (an Error) answers EIO, so a hostile table
-// costs the container a failed read, never the server. F replies itself on success. A tree that
-// keeps stderr (the lazy one) says there why.
+// A read of a file's own blocks, handed to a reader thread (outside the anonymous namespace:
+// Readers, which holds them, is named in Server::State).
+struct ReadJob {
+    fuse_req_t req;
+    Tree::File* file; // alive until the reply: the kernel releases a file after its reads
+    std::uint64_t at;
+    std::size_t size;
+};
+
+// Libsquashfs is not safe for concurrent use (its caches are shared without locks), so one
+// thread answers every request, one at a time; only the reads of a file's own data blocks
+// (Tree::File::concurrent, each thread with its own decompressor) go to reader threads, which
+// decompress them while that thread answers the next request: the kernel's readahead keeps a
+// second read of a big file in flight. A thread per request does not pay: libfuse's
+// multi-threaded loop (threads started and ended as requests come, all under one lock) read
+// 60,000 small files in 7.8-11.6 s against 3.2-3.4 s on one thread, and a fixed pool of 2 or 4
+// threads taking requests in turn 1.7-2.6x one thread's time (docs/sqsh.md).
+struct Readers {
+    std::mutex m;
+    std::condition_variable ready;
+    std::deque<ReadJob> jobs;
+
+    void push(const ReadJob& j) {
+        std::lock_guard hold(m);
+        jobs.push_back(j);
+    }
+    bool try_pop_oldest(ReadJob& j) {
+        std::lock_guard hold(m);
+        if (jobs.empty()) return false;
+        j = jobs.front();
+        jobs.pop_front();
+        return true;
+    }
+    void wake() {
+        bool any = false;
+        {
+            std::lock_guard hold(m);
+            any = !jobs.empty();
+        }
+        if (any) ready.notify_one();
+    }
+    // A reader thread takes the newest read (a readahead), the serving thread the oldest (the
+    // one a program waits for): on a busy machine a reader may be scheduled late, and that
+    // delay then falls on the read nobody waits for yet.
+    ReadJob pop_newest() {
+        std::unique_lock hold(m);
+        ready.wait(hold, [this] { return !jobs.empty(); });
+        ReadJob j = jobs.back();
+        jobs.pop_back();
+        return j;
+    }
+};
+
+namespace {
+
+// Runs F(state); a damaged image (an Error) answers EIO, so a hostile table costs the container
+// a failed read, never the server. F replies itself on success. A tree that keeps stderr (the
+// lazy one) says there why.
 template <class F>
 void answer(fuse_req_t req, F&& f) {
-    std::lock_guard hold(library_lock);
     int err = 0;
     auto& st = state_of(req);
     try {
@@ -221,20 +283,43 @@ void op_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    std::lock_guard hold(library_lock); // an image's inode is freed by libsquashfs' allocator
     delete reinterpret_cast<Tree::File*>(fi->fh); // NOLINT
     fuse().reply_err(req, 0);
 }
 
+void reply_read(fuse_req_t req, Tree::File& f, std::uint64_t at, std::size_t size,
+                bool concurrent) {
+    thread_local std::vector<char> buf; // reused: a fresh 128 KiB buffer is 32 page faults
+    if (buf.size() < size) buf.resize(size);
+    std::size_t n =
+        concurrent ? f.read_concurrently(at, buf.data(), size) : f.read(at, buf.data(), size);
+    fuse().reply_buf(req, buf.data(), n);
+}
+
 void op_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-    answer(req, [&](Server::State&) {
+    answer(req, [&](Server::State& st) {
         if (off < 0) return EINVAL;
         auto* f = reinterpret_cast<Tree::File*>(fi->fh); // NOLINT
-        std::unique_ptr<char[]> buf(new char[size]);     // not zeroed: only N bytes go out
-        std::size_t n = f->read(static_cast<std::uint64_t>(off), buf.get(), size);
-        fuse().reply_buf(req, buf.get(), n);
+        auto at = static_cast<std::uint64_t>(off);
+        if (st.readers && f->concurrent(at, size)) {
+            st.readers->push({req, f, at, size}); // answered by a reader thread
+            return 0;
+        }
+        reply_read(req, *f, at, size, false);
         return 0;
     });
+}
+
+void answer_read(const ReadJob& j) {
+    answer(j.req, [&](Server::State&) {
+        reply_read(j.req, *j.file, j.at, j.size, true);
+        return 0;
+    });
+}
+
+// A reader thread: answers the reads handed to it, for as long as the process serves.
+[[noreturn]] void read_jobs(Readers& readers) {
+    for (;;) answer_read(readers.pop_newest());
 }
 
 void op_readlink(fuse_req_t req, fuse_ino_t ino) {
@@ -307,19 +392,97 @@ std::string Server::mount_options(int fd) {
 const std::vector<std::string>& Server::syscalls() {
     // seen with strace on the thread (read the request, pread the image, writev the reply,
     // malloc's mmap/munmap/mprotect/madvise/brk), and what a thread's end and a lock need;
-    // fstat (newfstatat): the image's size, when its tables are loaded (Image::open_tables)
+    // fstat (newfstatat): the image's size, when its tables are loaded (Image::open_tables);
+    // poll: whether a request waits, before the serving thread answers a handed read itself
     static const std::vector<std::string> names = {
         "fstat",          "newfstatat",      "dup2",        "read",          "readv",  "write",
         "writev",         "pread64",         "preadv",      "mmap",          "munmap", "mremap",
         "mprotect",       "madvise",         "brk",         "futex",         "exit",   "exit_group",
         "rt_sigprocmask", "rt_sigreturn",    "sigaltstack", "clock_gettime", "gettid", "getpid",
-        "sched_yield",    "restart_syscall",
+        "sched_yield",    "restart_syscall", "poll",        "ppoll",
 #ifdef GANTRY_SANITIZE // UBSan's vptr check probes memory by writing it into a pipe
         "pipe",           "pipe2",           "close",
 #endif
     };
     return names;
 }
+
+namespace {
+
+// Whether a request waits on the FUSE descriptor FD.
+bool request_waiting(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0;
+}
+
+// Answers requests until the connection ends (the container's mount namespace gone: ENODEV).
+// Reads handed to READERS (when there are any) are taken back and answered here whenever no
+// request waits: a reader thread is woken only while this one has other work, so a program
+// that reads one block after another never waits for a thread to be scheduled.
+void serve_requests(fuse_session* se, Readers* readers) {
+    const Fuse& a = fuse();
+    int fd = a.session_fd(se);
+    fuse_buf buf{};
+    while (!a.session_exited(se)) {
+        if (readers) {
+            ReadJob j{};
+            while (!request_waiting(fd) && readers->try_pop_oldest(j)) answer_read(j);
+            readers->wake();
+        }
+        int r = a.receive_buf(se, &buf);
+        if (r == -EINTR) continue;
+        if (r <= 0) break;
+        a.process_buf(se, &buf);
+    }
+}
+
+// The serving process's work, never returning: this thread answers requests, READERS threads
+// read files' own blocks (Readers). The reader threads start before anything is confined (so
+// the filter needs no clone), and each confines itself (its ids, capabilities, no_new_privs and
+// filter are its own); the image's tables are parsed, and the first request read, only once
+// every thread is confined, so no unconfined thread ever shares memory with code that touched
+// the image. NULL is /dev/null (stderr's replacement).
+[[noreturn]] void serve_here(Server::State& st, unsigned readers,
+                             const std::function<void()>& confine, int null) {
+    auto refuse = [&](const std::exception& e) {
+        std::string msg =
+            std::string("gantry: ") + e.what() + ": " + st.tree->name() + " is not served\n";
+        [[maybe_unused]] auto n = ::write(2, msg.data(), msg.size());
+        ::_exit(125); // every thread
+    };
+    // freed buffers (a block, a request's) stay in the heap for the next ones: each one mapped
+    // afresh and given back cost page faults and zeroing on every read (malloc maps anything
+    // of 128 KiB or more by default)
+    ::mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    ::mallopt(M_TRIM_THRESHOLD, 128 << 20);
+    Readers queue;
+    std::latch confined(readers + 1);
+    std::vector<std::thread> threads;
+    try {
+        for (unsigned i = 0; i < readers; ++i)
+            threads.emplace_back([&] {
+                try {
+                    confine();
+                } catch (const std::exception& e) {
+                    refuse(e);
+                }
+                confined.count_down();
+                read_jobs(queue); // nothing comes before the first request
+            });
+        confine();
+        confined.arrive_and_wait();
+        st.tree->after_confinement(); // a squashfs image's tables: parsed here, confined
+    } catch (const std::exception& e) {
+        refuse(e);
+    }
+    // after confinement, which may still need to say why it failed
+    if (!st.tree->keeps_stderr()) ::dup2(null, 2);
+    if (readers > 0) st.readers = &queue;
+    serve_requests(st.se, st.readers);
+    ::_exit(0); // the connection is gone: the reads still queued have no one to answer
+}
+
+} // namespace
 
 void Server::serve(Fd dev, std::function<void()> confine) {
     const Fuse& a = fuse();
@@ -353,6 +516,7 @@ void Server::serve(Fd dev, std::function<void()> confine) {
     // answer FUSE requests. It holds the only copy of the FUSE descriptor: when it dies, the
     // container reads ENOTCONN. It leaves the terminal's process group (Ctrl-C reaches gantry
     // and the container, not the filesystem they still read), and dies with gantry.
+    unsigned readers = st_->tree->reader_threads();
     st_->tree->before_serving();
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
@@ -371,19 +535,7 @@ void Server::serve(Fd dev, std::function<void()> confine) {
         std::vector<int> keep = st_->tree->descriptors();
         keep.insert(keep.end(), {0, 1, 2, null, st_->dev.get()});
         close_fds_except(keep);
-        try {
-            confine();
-            st_->tree->after_confinement(); // a squashfs image's tables: parsed here, confined
-        } catch (const std::exception& e) {
-            std::string msg =
-                std::string("gantry: ") + e.what() + ": " + st_->tree->name() + " is not served\n";
-            [[maybe_unused]] auto n = ::write(2, msg.data(), msg.size());
-            ::_exit(125);
-        }
-        // after confinement, which may still need to say why it failed
-        if (!st_->tree->keeps_stderr()) ::dup2(null, 2);
-        a.session_loop(st_->se);
-        ::_exit(0);
+        serve_here(*st_, readers, confine, null);
     }
     st_->server = pid;
     st_->dev.reset(); // the server's copy is the only one

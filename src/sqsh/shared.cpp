@@ -157,7 +157,8 @@ std::string decode(const std::string& name) {
     return out;
 }
 
-// Writes DATA as DIR/NAME unless a file of that name is there (content-addressed objects).
+} // namespace
+
 void put_object(const std::string& path, const std::string& data) {
     if (is_file(path)) return;
     std::string tmp = path + ".tmp-" + fs::unique_name();
@@ -178,8 +179,6 @@ void put_object(const std::string& path, const std::string& data) {
     if (rc != 0 && err != EEXIST) throw sys_error(err, "cannot create " + path);
     if (rc == 0) fs::sync_dir(fs::stdfs::path(path).parent_path()); // the new name, durably
 }
-
-} // namespace
 
 std::string ref_file_name(const std::string& ref) {
     return text::url_escape(ref);

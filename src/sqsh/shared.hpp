@@ -62,6 +62,10 @@ struct PublishResult {
 PublishResult publish(const store::Store& store, const std::string& ref, const std::string& dir,
                       const SaveOptions& opt = {});
 
+// Writes DATA as PATH (a content-addressed object of a store) unless a file of that name is
+// there: a temporary, synced, linked in (never replacing), the directory synced.
+void put_object(const std::string& path, const std::string& data);
+
 // The file name of a reference in DIR/refs (every byte outside [A-Za-z0-9._~-] as %XX).
 std::string ref_file_name(const std::string& normalized_ref);
 

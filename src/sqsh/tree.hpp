@@ -38,6 +38,12 @@ class Tree {
         virtual ~File() = default;
         // Up to SIZE bytes at OFFSET into BUF; the count (0 at or past the end).
         virtual std::size_t read(std::uint64_t offset, char* buf, std::size_t size) = 0;
+        // Whether read_concurrently() may read this range on another thread, beside any call
+        // the serving thread makes at the same time (a squashfs file's own data blocks).
+        virtual bool concurrent(std::uint64_t /*offset*/, std::size_t /*size*/) { return false; }
+        virtual std::size_t read_concurrently(std::uint64_t offset, char* buf, std::size_t size) {
+            return read(offset, buf, size);
+        }
     };
     // NODE opened (null when it is not a regular file).
     virtual std::unique_ptr<File> open(std::uint64_t node) = 0;
@@ -60,6 +66,9 @@ class Tree {
     virtual std::vector<int> descriptors() const = 0;
     // What the server says when it cannot serve ("the squashfs image x.sqsh").
     virtual std::string name() const = 0;
+    // How many threads read its files' concurrent() ranges beside the one that answers every
+    // request (sqsh/server.cpp); 0: that one reads them too (the lazy trees).
+    virtual unsigned reader_threads() const { return 0; }
     // Whether the serving process keeps gantry's stderr to say why a read failed (the lazy
     // tree: a registry gone, a chunk that lies); the squashfs server closes it.
     virtual bool keeps_stderr() const { return false; }

@@ -61,8 +61,9 @@ Live live_set(const Store& store) {
                 {"bad-manifest", md.str(), e.message() + "; needed by " + names, false});
         }
     }
-    // lazily pulled images (lazy/image.hpp, docs/lazy-pull.md): their manifest, config and TOC
-    // blobs, named by their records; a damaged record is a problem, as a damaged manifest is
+    // lazily pulled images (lazy/image.hpp, docs/lazy-pull.md): their manifest, config, TOC,
+    // tar-split and block-digest table blobs, named by their records; a damaged record is a
+    // problem, as a damaged manifest is
     std::error_code ec;
     for (auto& e : stdfs::directory_iterator(store.root() / "lazy" / "refs", ec)) {
         try {
@@ -71,7 +72,8 @@ Live live_set(const Store& store) {
             std::vector<std::string> digests = {j.at("manifest").get<std::string>(),
                                                 j.at("config").get<std::string>()};
             for (auto& l : j.at("layers")) {
-                digests.push_back(l.at("toc").get<std::string>());
+                for (auto key : {"toc", "tar_split", "block_digests"}) // a squashfs artifact's
+                    if (l.contains(key)) digests.push_back(l.at(key).get<std::string>()); // no toc
                 live.lazy_copies.insert(Digest::parse(l.at("digest").get<std::string>()).hex());
             }
             for (auto& d : digests) {

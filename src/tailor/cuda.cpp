@@ -284,10 +284,7 @@ unsigned sm_number(const std::string& target) {
 }
 
 FileReport tailor_cuda(std::string& elf, const KeepSet& keep, const std::string& path, bool write) {
-    FileReport r;
-    r.path = path;
-    r.vendor = "cuda";
-    r.file_size = elf.size();
+    FileReport r{.path = path, .vendor = "cuda", .file_size = elf.size()};
     if (keep.targets("cuda").empty()) return r;
     try {
         Tailor t(elf, keep, r);

@@ -378,10 +378,7 @@ KeepGrammar hip_keep_grammar() {
 }
 
 FileReport tailor_hip(std::string& elf, const KeepSet& keep, const std::string& path, bool write) {
-    FileReport r;
-    r.path = path;
-    r.vendor = "hip";
-    r.file_size = elf.size();
+    FileReport r{.path = path, .vendor = "hip", .file_size = elf.size()};
     if (keep.targets("hip").empty()) return r;
     try {
         std::string_view view(elf);

@@ -391,3 +391,85 @@ def test_load_rootless(g, mk, tmp_path, rootless):
     os.chmod(f, 0o644)
     assert "docker.io/library/app:latest" in rootless.run("load", f).out
     assert rootless.run("run", "--rm", "app").out.strip() == "loaded-rootless"
+
+
+def tar_rows(data):
+    """A tar's entries as comparable rows: name bytes, type, mode, owners, size, link, mtime,
+    device numbers, xattrs (whichever pax key carries them) and the sha256 of the content."""
+    import hashlib
+    import io
+    import tarfile
+    rows = []
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*", encoding="utf-8",
+                      errors="surrogateescape") as t:
+        for m in t:
+            xattrs = {k.split(".", 2)[2]: v for k, v in m.pax_headers.items()
+                      if k.startswith("SCHILY.xattr.")}
+            body = t.extractfile(m).read() if m.isfile() else b""
+            rows.append((os.fsencode(m.name.rstrip("/")), m.type, m.mode, m.uid, m.gid, m.size,
+                         os.fsencode(m.linkname), m.mtime, m.devmajor, m.devminor,
+                         sorted(xattrs.items()), hashlib.sha256(body).hexdigest()))
+    return rows
+
+
+def test_load_writes_the_layer_sqfs2tar_would(g, tmp_path):
+    """`load FILE.sqsh`'s layer (written by the confined reader, sqsh/image_tar.hpp) holds what
+    squashfs-tools-ng's sqfs2tar makes of the same file: every file type, owner, mode (setuid),
+    mtime, xattr, hard link, device number, a big mostly-zero file (sparse blocks in squashfs),
+    a name that is not UTF-8 and a deep path; a socket is refused, naming it."""
+    need_tool("tar2sqfs")
+    need_tool("sqfs2tar")
+    import gzip
+    import io
+    import tarfile
+    src = io.BytesIO()
+    with tarfile.open(fileobj=src, mode="w", format=tarfile.PAX_FORMAT, encoding="utf-8",
+                      errors="surrogateescape") as t:
+        def add(name, kind=tarfile.REGTYPE, data=b"", **kw):
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.mtime = kind, 1700000000
+            for k, v in kw.items():
+                setattr(ti, k, v)
+            ti.size = len(data) if kind == tarfile.REGTYPE else 0
+            t.addfile(ti, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+        add("d", tarfile.DIRTYPE, mode=0o750, uid=5, gid=6)
+        add("d/f", data=b"hello\n", mode=0o640, uid=1000, gid=1000,
+            pax_headers={"SCHILY.xattr.user.color": "blue",
+                         "SCHILY.xattr.trusted.t": "x"})
+        add("d/h", tarfile.LNKTYPE, linkname="d/f")
+        add("d/s", tarfile.SYMTYPE, linkname="../nowhere")
+        add("d/c", tarfile.CHRTYPE, devmajor=1, devminor=3, mode=0o666)
+        add("d/b", tarfile.BLKTYPE, devmajor=7, devminor=0, mode=0o600)
+        add("d/p", tarfile.FIFOTYPE, mode=0o600)
+        add("d/caf\udce9", data=b"latin-1 name\n")  # b"caf\xe9"
+        add("setuid", data=b"#!/bin/sh\n", mode=0o4755)
+        add("zeros", data=b"\0" * (3 << 20) + b"end" + b"\0" * (1 << 20), mode=0o644)
+        deep = "/".join(["n"] * 200)
+        for i in range(1, 201):
+            add("/".join(["n"] * i), tarfile.DIRTYPE, mode=0o755)
+        add(deep + "/leaf", data=b"deep\n")
+    img = tmp_path / "types.sqsh"
+    subprocess.run(["tar2sqfs", "-q", "-f", str(img)], input=src.getvalue(), check=True)
+    want = tar_rows(subprocess.run(["sqfs2tar", "--no-skip", str(img)], capture_output=True,
+                                   check=True).stdout)
+    g.run("load", "--name", "types:1", img)
+    digest = g.run("inspect", "--json", "types:1").json()[0]["layers"][0]["digest"]
+    blob = g.root / "blobs" / "sha256" / digest.split(":")[1]
+    got = tar_rows(gzip.decompress(blob.read_bytes()))
+    assert [r[0] for r in got] == [r[0] for r in want]
+    assert got == want
+    assert b"d/caf\xe9" in [r[0] for r in got]
+
+    sock_root = tmp_path / "sock"
+    sock_root.mkdir()
+    import socket
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(sock_root / "listening"))
+    s.close()
+    sock = tmp_path / "sock.sqsh"
+    need_tool("mksquashfs")
+    subprocess.run(["mksquashfs", sock_root, sock, "-quiet", "-noappend"], check=True)
+    before = g.refs()
+    r = g.fail("load", sock, code=7)
+    assert "listening is a socket" in r.err and "hint:" in r.err, r
+    assert g.refs() == before

@@ -67,7 +67,10 @@ def test_prefetch_makes_the_image_local_and_a_store_image(g, pushed, proxy, fuse
     assert "lazy, 100% local" in g.run("ps").out
     total = sum(l["size"] for l in manifest["layers"])
     assert sum(r["sent"] for r in blob_gets(proxy, manifest)) >= total
-    g.run("rm", "-f", "lazy-pf")
+    # stopped, the container's end makes the store image (`rm -f` would leave it lazy:
+    # test_lazy_containers.py); stop returns once the monitor has
+    g.run("stop", "-t", "0", "lazy-pf")
+    g.run("rm", "lazy-pf")
     no_leftovers(g.root)
     listed = json.loads(g.run("images", "--json").out)
     mine = [i for i in listed if i["reference"].endswith("lazy/img:1")]

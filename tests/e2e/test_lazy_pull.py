@@ -228,8 +228,7 @@ def test_registry_faults_are_a_bounded_eio(g, pushed, proxy, fuse_open, fault, t
     ref, manifest = pushed
     data = manifest["layers"][1]
     lref = lazy_ref(ref, proxy)
-    # the background prefetch off: it would make the small image local (small.txt included)
-    # while the container waits, before the registry goes
+    # the background prefetch off: it could fetch the file before the registry goes
     g.env["GANTRY_LAZY_PREFETCH"] = "0"
     g.run("pull", "--lazy", INSECURE, lref)
     sync = tmp_path / "sync"

@@ -516,3 +516,44 @@ def test_rootless_a_device_is_bound_from_the_host(bundle, tmp_path):
         no_125(missing)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def open_nodes_edit(devices, rules, paths):
+    """The container opens each of PATHS for reading and prints the gist: "opened", or the
+    error (EPERM: the device cgroup refused it; ENXIO: it reached the kernel, no driver)."""
+    def edit(cfg, s):
+        probe = "; ".join(f"if (exec 3< {p}) 2>/dev/null; then echo {p} opened; else cat {p} "
+                          f"2>&1 >/dev/null | sed 's/.*: //;s/^/{p.replace('/', '_')} /'; fi"
+                          for p in paths)
+        cfg["process"]["args"] = ["sh", "-c", probe]
+        cfg["linux"]["devices"] = devices
+        cfg["linux"].setdefault("resources", {})["devices"] = rules
+    return edit
+
+
+def test_device_cgroup_rules_are_runcs(oci_bin, bundle, tmp_path):
+    """runc 1.1 gives a linux.devices node no device cgroup rule of its own: only the spec's
+    linux.resources.devices and runc's default list (libcontainer/specconv AllowedDevices), less
+    a default whose path a linux.devices entry takes. So a node listed without a matching rule
+    is made but cannot be opened (EPERM), and with a rule it opens (here ENXIO: major 240 has no
+    driver); /dev/zero listed in linux.devices loses its default rule. gantry oci the same."""
+    node = {"path": "/dev/gnode", "type": "c", "major": 240, "minor": 7, "fileMode": 0o666}
+    zero = {"path": "/dev/zero", "type": "c", "major": 1, "minor": 5, "fileMode": 0o666}
+    deny = [{"allow": False, "access": "rwm"}]
+    allow = deny + [{"allow": True, "type": "c", "major": 240, "minor": 7, "access": "rwm"}]
+    paths = ["/dev/gnode", "/dev/zero"]
+    cases = {"no-rule": ([node], deny, paths), "rule": ([node], allow, paths),
+             "zero-listed": ([node, zero], deny, ["/dev/zero", "/dev/null"])}
+    seen = {}
+    for tag, (devices, rules, probe) in cases.items():
+        runs = run_in_each(oci_bin, bundle, tmp_path, open_nodes_edit(devices, rules, probe),
+                           tag=tag + "-")
+        for name, s in runs.items():
+            assert s.run.returncode == 0, (tag, name, s.run)
+            seen.setdefault(tag, {})[name] = s.run.stderr.strip().splitlines()
+    g = {tag: out["gantry"] for tag, out in seen.items()}
+    assert g["no-rule"] == ["_dev_gnode Operation not permitted", "/dev/zero opened"], g
+    assert g["rule"] == ["_dev_gnode No such device or address", "/dev/zero opened"], g
+    assert g["zero-listed"] == ["_dev_zero Operation not permitted", "/dev/null opened"], g
+    for tag, out in seen.items():
+        assert out.get("runc", out["gantry"]) == out["gantry"], (tag, out)

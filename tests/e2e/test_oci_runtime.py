@@ -6,6 +6,7 @@ started by the test). Slurm's own `srun --container` is in test_slurm_options.py
 import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import time
@@ -122,6 +123,22 @@ def test_podman_runs_containers_with_gantry_oci(podman, g, mk, tmp_path):
                   "/proc/self/status").stdout
     assert caps.split()[1] == "0000000000000000"
     assert podman("run", "--rm", "sample:latest", "ls", "/sys/fs/cgroup").stdout.strip()
+
+
+def test_podman_device_opens_under_gantry_oci(podman, g, mk, tmp_path):
+    """`podman run --device HOST:CTR`: podman lists the node in linux.devices and adds its allow
+    rule to linux.resources.devices (after a deny-all); gantry oci gives a listed node no rule of
+    its own (as runc 1.1), so the node opens through podman's rule: ENXIO here (major 240 has no
+    driver), never the device cgroup's EPERM."""
+    load_busybox(g, mk, tmp_path)
+    podman("load", "-i", tmp_path / "bb.tar")
+    node = tmp_path / "gnode"
+    os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(240, 7))
+    r = podman("run", "--rm", "--device", f"{node}:/dev/gnode", "sample:latest", "sh", "-c",
+               "ls -ln /dev/gnode; cat /dev/gnode; echo rc=$?", check=False)
+    assert r.returncode == 0, r
+    assert "No such device or address" in r.stderr and "not permitted" not in r.stderr, r
+    assert "240," in r.stdout and r.stdout.strip().endswith("rc=1"), r
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ variables, failures, scancel, a hostile step directory); test_slurm_options.py: 
 GPUs, MPI, Slurm's own --container.
 
 Each emulated node has its own store (store=.../%n/%u), so "one pull per node" is countable."""
+import hashlib
 import json
 import os
+import random
 import shutil
 import subprocess
 import time
@@ -233,3 +235,93 @@ def test_concurrent_steps_on_one_node_share_its_store(cluster, remote_image):
     assert len(gantry(cluster, "n4", "images", "-q").stdout.split()) == 1
     assert gantry(cluster, "n4", "system", "fsck").returncode == 0
     assert_clean(cluster)
+
+
+LAZY_FILES = [random.Random(i).randbytes(1 << 20) for i in range(8)]  # incompressible
+
+
+@pytest.fixture(scope="module")
+def lazy_image(cluster, remote_image):
+    """remote_image's registry holding an eStargz image (busybox and a layer of data files),
+    pushed by gantry; its reference and its manifest."""
+    import urllib.request
+    from conftest import Gantry
+    from fixtures import mkimage as mk
+    proxy, _ = remote_image
+    E = mk.Entry
+    data = mk.Layer([E.dir("data")] + [E.file(f"data/f{i}", LAZY_FILES[i]) for i in range(8)])
+    archive = cluster.dir / "lazy.tar"
+    mk.write_docker_archive(archive, [(mk.busybox_image(env=["PATH=/bin"], extra_layers=[data]),
+                                       ["lz:1"])])
+    g = Gantry(cluster.dir / "push-store")
+    g.run("load", archive)
+    ref = f"{proxy.addr}/team/lz:1"
+    g.run("push", "--tls-verify=false", "--compression", "estargz", "lz:1", ref)
+    req = urllib.request.Request(f"http://{proxy.addr}/v2/team/lz/manifests/1",
+                                 headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    return proxy, ref, json.loads(urllib.request.urlopen(req).read())
+
+
+def test_lazy_nodes_share_the_working_set(cluster, lazy_image, fuse_open):
+    """--container-pull=lazy: a node starts the image from the registry (Range requests, no
+    pull); when its step ends, the chunks its tasks read are recorded in the site's shared
+    working_sets= directory; another node (its own store) then fetches those chunks first."""
+    proxy, ref, manifest = lazy_image
+    layers = [l["digest"] for l in manifest["layers"]]
+    shared = cluster.dir / "ws" / str(NOBODY.pw_uid)
+    cmd = ["--container-pull=lazy", f"--container-image={ref}", "/bin/busybox", "md5sum", "/data/f3",
+           "/data/f6"]
+    sums = [hashlib.md5(LAZY_FILES[i]).hexdigest() for i in (3, 6)]
+    proxy.clear_log()
+    r = cluster.srun("-w", "n1", *cmd)
+    assert r.returncode == 0, r
+    assert [line.split()[0] for line in r.stdout.splitlines()] == sums, r
+    assert any(x.get("range") and "/blobs/" in x["path"] for x in proxy.requests())
+    assert f"pulled {ref}" not in cluster.log("slurmd.n1")  # started lazily, not pulled
+    assert_clean(cluster)  # the monitor and its FUSE server ended with the step
+    assert str(cluster.node_store("n1")) not in Path("/proc/self/mountinfo").read_text()
+    (ws,) = list(shared.iterdir())
+    assert ws.name == manifest_hex(proxy, ref)
+    recorded = [(layers[int(a)], int(b)) for a, b in
+                (line.split() for line in ws.read_text().splitlines())]
+    assert {d for d, _ in recorded} == set(layers)  # passwd, the shell, the files read
+
+    proxy.clear_log()
+    r = cluster.srun("-w", "n2", *cmd)  # another node: its store has nothing of the image
+    assert r.returncode == 0, r
+    assert [line.split()[0] for line in r.stdout.splitlines()] == sums, r
+    toc_at = {d: toc_offset(proxy, d) for d in layers}
+    gets = [g for g in dict.fromkeys(
+        (next(d for d in layers if d in x["path"]), *map(int, x["range"][6:].split("-")))
+        for x in proxy.requests() if x.get("range") and "/blobs/" in x["path"])
+        if g[1] < toc_at[g[0]]]  # the chunks' requests, not the start's TOC reads
+
+    def first_covering(c):
+        return next((i for i, (d, a, b) in enumerate(gets) if d == c[0] and a <= c[1] <= b),
+                    None)
+    at = [first_covering(c) for c in recorded]
+    assert None not in at, (recorded, gets)
+    # the recorded chunks come first (a request may carry several close ones); the start's own
+    # first reads and a piece the second prefetch thread began meanwhile are the only others
+    assert max(at) < len(recorded) + 2, (recorded, gets)
+    assert at[0] == 0, (recorded, gets)
+    # f6, read, before f0, not read (which a start without the record fetches first: blob order)
+    f6 = max(off for d, off in recorded if d == layers[-1])
+    assert at[recorded.index((layers[-1], f6))] < first_covering((layers[-1], 4096)), gets
+    assert_clean(cluster)
+    assert [p.name for p in shared.iterdir()] == [ws.name]  # still the first node's record
+
+
+def manifest_hex(proxy, ref):
+    import urllib.request
+    req = urllib.request.Request(f"http://{proxy.addr}/v2/team/lz/manifests/1",
+                                 headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+    return hashlib.sha256(urllib.request.urlopen(req).read()).hexdigest()
+
+
+def toc_offset(proxy, digest):
+    """Where the eStargz blob DIGEST's table of contents begins (its footer says)."""
+    import urllib.request
+    blob = urllib.request.urlopen(f"http://{proxy.addr}/v2/team/lz/blobs/{digest}").read()
+    at = blob.rindex(b"STARGZ")
+    return int(blob[at - 16:at], 16)

@@ -2,7 +2,6 @@
 
 #include "gpu/device_node_json.hpp"
 #include "gpu/host_cache.hpp"
-#include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 
@@ -17,33 +16,33 @@ namespace gantry::gpu_vendors::nvidia {
 
 using nlohmann::json;
 
-namespace {
+// An entry's JSON: each member under its own name (JSON objects' keys are sorted, so the text does
+// not depend on the order here). A capability is its NVIDIA_DRIVER_CAPABILITIES name.
+void to_json(json& j, Capability c) {
+    j = to_string(c);
+}
+void from_json(const json& j, Capability& c) { // an IPC socket's: utility unless it says compute
+    c = capability_from_string(j.get<std::string>()).value_or(Capability::utility);
+}
+void from_json(const json& j, Capabilities& caps) { // a name this gantry does not know: left out
+    caps.clear();
+    for (auto& x : j)
+        if (auto v = capability_from_string(x.get<std::string>())) caps.insert(*v);
+}
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(MigDevice, gpu_index, gi, ci, uuid, profile, memory, gi_cap,
+                                   ci_cap)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Device, index, minor, uuid, name, brand, pci_bus_id, cc_major,
+                                   cc_minor, memory, mig_enabled, persistence, migs, node, proc_dir)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Library, host_path, name, soname, lib32, caps)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HostFile, host_path, container_path, caps)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(IpcSocket, host_path, container_path, cap)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Host, driver_root, dev_root, driver_version, cuda_version,
+                                   nvml_loaded, wsl, devices, libraries, binaries, firmware,
+                                   configs, ipc, ctl, uvm, uvm_tools, modeset, dxg, mig_config_caps,
+                                   proc_root, notes, ldcache_path, nvml_path, wsl_driver_store,
+                                   wsl_shadowing)
 
-json caps_json(const Capabilities& c) {
-    json a = json::array();
-    for (auto x : c) a.push_back(to_string(x));
-    return a;
-}
-Capabilities caps_from(const json& a) {
-    Capabilities c;
-    for (auto& x : a)
-        if (auto v = capability_from_string(x.get<std::string>())) c.insert(*v);
-    return c;
-}
-json files_json(const std::vector<HostFile>& v) {
-    json a = json::array();
-    for (auto& f : v)
-        a.push_back({{"host_path", f.host_path},
-                     {"container_path", f.container_path},
-                     {"caps", caps_json(f.caps)}});
-    return a;
-}
-std::vector<HostFile> files_from(const json& a) {
-    std::vector<HostFile> v;
-    for (auto& f : a)
-        v.push_back({f.at("host_path"), f.at("container_path"), caps_from(f.at("caps"))});
-    return v;
-}
+namespace {
 
 std::string cache_key(const DiscoverOptions& opt) {
     gpu::CacheKey k("gantry-host-cache-4");
@@ -69,130 +68,11 @@ std::string cache_key(const DiscoverOptions& opt) {
 } // namespace
 
 std::string host_to_json(const Host& h) {
-    json j;
-    j["driver_root"] = h.driver_root;
-    j["dev_root"] = h.dev_root;
-    j["driver_version"] = h.driver_version;
-    j["cuda_version"] = h.cuda_version;
-    j["nvml_loaded"] = h.nvml_loaded;
-    j["wsl"] = h.wsl;
-    j["devices"] = json::array();
-    for (auto& d : h.devices) {
-        json migs = json::array();
-        for (auto& m : d.migs)
-            migs.push_back({{"gpu_index", m.gpu_index},
-                            {"gi", m.gi},
-                            {"ci", m.ci},
-                            {"uuid", m.uuid},
-                            {"profile", m.profile},
-                            {"memory", m.memory},
-                            {"gi_cap", gpu::device_node_to_json(m.gi_cap)},
-                            {"ci_cap", gpu::device_node_to_json(m.ci_cap)}});
-        j["devices"].push_back({{"index", d.index},
-                                {"minor", d.minor},
-                                {"uuid", d.uuid},
-                                {"name", d.name},
-                                {"brand", d.brand},
-                                {"pci_bus_id", d.pci_bus_id},
-                                {"cc_major", d.cc_major},
-                                {"cc_minor", d.cc_minor},
-                                {"memory", d.memory},
-                                {"mig_enabled", d.mig_enabled},
-                                {"persistence", d.persistence},
-                                {"migs", migs},
-                                {"node", gpu::device_node_to_json(d.node)},
-                                {"proc_dir", d.proc_dir}});
-    }
-    j["libraries"] = json::array();
-    for (auto& l : h.libraries)
-        j["libraries"].push_back({{"host_path", l.host_path},
-                                  {"name", l.name},
-                                  {"soname", l.soname},
-                                  {"lib32", l.lib32},
-                                  {"caps", caps_json(l.caps)}});
-    j["binaries"] = files_json(h.binaries);
-    j["firmware"] = files_json(h.firmware);
-    j["configs"] = files_json(h.configs);
-    j["ipc"] = json::array();
-    for (auto& s : h.ipc)
-        j["ipc"].push_back({{"host_path", s.host_path},
-                            {"container_path", s.container_path},
-                            {"cap", to_string(s.cap)}});
-    j["ctl"] = gpu::device_node_to_json(h.ctl);
-    j["uvm"] = gpu::device_node_to_json(h.uvm);
-    j["uvm_tools"] = gpu::device_node_to_json(h.uvm_tools);
-    j["modeset"] = gpu::device_node_to_json(h.modeset);
-    j["dxg"] = gpu::device_node_to_json(h.dxg);
-    j["mig_config_caps"] = json::array();
-    for (auto& n : h.mig_config_caps) j["mig_config_caps"].push_back(gpu::device_node_to_json(n));
-    j["proc_root"] = h.proc_root;
-    j["notes"] = h.notes;
-    j["ldcache_path"] = h.ldcache_path;
-    j["nvml_path"] = h.nvml_path;
-    j["wsl_driver_store"] = h.wsl_driver_store;
-    j["wsl_shadowing"] = h.wsl_shadowing;
-    return j.dump();
+    return gpu::entry_text(h);
 }
 
 Host host_from_json(const std::string& text) {
-    try {
-        json j = json::parse(text);
-        Host h;
-        h.driver_root = j.at("driver_root");
-        h.dev_root = j.at("dev_root");
-        h.driver_version = j.at("driver_version");
-        h.cuda_version = j.at("cuda_version");
-        h.nvml_loaded = j.at("nvml_loaded");
-        h.wsl = j.at("wsl");
-        for (auto& d : j.at("devices")) {
-            Device x;
-            x.index = d.at("index");
-            x.minor = d.at("minor");
-            x.uuid = d.at("uuid");
-            x.name = d.at("name");
-            x.brand = d.at("brand");
-            x.pci_bus_id = d.at("pci_bus_id");
-            x.cc_major = d.at("cc_major");
-            x.cc_minor = d.at("cc_minor");
-            x.memory = d.at("memory");
-            x.mig_enabled = d.at("mig_enabled");
-            x.persistence = d.value("persistence", -1);
-            for (auto& m : d.at("migs"))
-                x.migs.push_back({m.at("gpu_index"), m.at("gi"), m.at("ci"), m.at("uuid"),
-                                  m.at("profile"), m.at("memory"),
-                                  gpu::device_node_from_json(m.at("gi_cap")),
-                                  gpu::device_node_from_json(m.at("ci_cap"))});
-            x.node = gpu::device_node_from_json(d.at("node"));
-            x.proc_dir = d.at("proc_dir");
-            h.devices.push_back(std::move(x));
-        }
-        for (auto& l : j.at("libraries"))
-            h.libraries.push_back({l.at("host_path"), l.at("name"), l.at("soname"), l.at("lib32"),
-                                   caps_from(l.at("caps"))});
-        h.binaries = files_from(j.at("binaries"));
-        h.firmware = files_from(j.at("firmware"));
-        h.configs = files_from(j.at("configs"));
-        for (auto& s : j.at("ipc"))
-            h.ipc.push_back({s.at("host_path"), s.at("container_path"),
-                             capability_from_string(s.at("cap").get<std::string>())
-                                 .value_or(Capability::utility)});
-        h.ctl = gpu::device_node_from_json(j.at("ctl"));
-        h.uvm = gpu::device_node_from_json(j.at("uvm"));
-        h.uvm_tools = gpu::device_node_from_json(j.at("uvm_tools"));
-        h.modeset = gpu::device_node_from_json(j.at("modeset"));
-        h.dxg = gpu::device_node_from_json(j.at("dxg"));
-        for (auto& n : j.at("mig_config_caps"))
-            h.mig_config_caps.push_back(gpu::device_node_from_json(n));
-        h.proc_root = j.at("proc_root");
-        h.notes = j.at("notes").get<std::vector<std::string>>();
-        h.ldcache_path = j.at("ldcache_path");
-        h.nvml_path = j.at("nvml_path");
-        h.wsl_driver_store = j.at("wsl_driver_store").get<std::vector<std::string>>();
-        h.wsl_shadowing = j.at("wsl_shadowing").get<std::vector<std::string>>();
-        return h;
-    } catch (const json::exception& e) {
-        throw Error(Errc::invalid, std::string("damaged GPU host cache entry: ") + e.what());
-    }
+    return gpu::entry_from_text<Host>(text, "GPU host cache entry");
 }
 
 Host discover_cached(const DiscoverOptions& opt, const std::string& cache_dir) {

@@ -62,6 +62,8 @@ TEST(OcirtState, SaveAndParseRoundTrip) {
     c.pid_start = 99;
     c.config = config();
     c.cgroup = {{"path", "/sys/fs/cgroup/x"}};
+    c.monitor = 777;
+    c.monitor_start = 55;
     c.dir = dir;
     ocirt::save(c);
     auto back = ocirt::load(g, "ctr");
@@ -73,6 +75,8 @@ TEST(OcirtState, SaveAndParseRoundTrip) {
     EXPECT_EQ(back.pid_start, 99u);
     EXPECT_EQ(back.config, c.config);
     EXPECT_EQ(back.cgroup, c.cgroup);
+    EXPECT_EQ(back.monitor, 777);
+    EXPECT_EQ(back.monitor_start, 55u);
     EXPECT_EQ(back.dir, dir);
     EXPECT_EQ(back.spec().args, (std::vector<std::string>{"true"}));
 }
@@ -97,6 +101,17 @@ TEST(OcirtState, DamagedStatesAreRefusedNamingTheContainer) {
     json bad_cgroup = state("ctr");
     bad_cgroup["cgroup"] = "x";
     EXPECT_TRUE(refusal(bad_cgroup));
+    // a lazy root's monitor (ocirt/lazy_root.hpp): a process, or the state is damaged
+    json monitor = state("ctr");
+    monitor["monitor"] = {{"pid", 31}, {"start", 7}};
+    EXPECT_EQ(refusal(monitor), std::nullopt);
+    for (const json& m : {json({{"pid", 0}, {"start", 7}}), json({{"pid", -3}, {"start", 7}}),
+                          json({{"pid", 1e120}, {"start", 7}}), json({{"pid", 31}}),
+                          json({{"pid", 31}, {"start", "7"}}), json("31")}) {
+        json j = state("ctr");
+        j["monitor"] = m;
+        EXPECT_TRUE(refusal(j)) << m.dump();
+    }
     json missing = state("ctr");
     missing.erase("bundle");
     EXPECT_TRUE(refusal(missing));

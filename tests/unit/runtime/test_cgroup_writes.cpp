@@ -120,11 +120,21 @@ TEST(CgroupWrites, DeviceRulesAsRuncBuildsThem) {
     LinuxResources r;
     r.devices = rules;
     auto w = cgroup_writes(r, v1);
-    ASSERT_GE(w.size(), 4u);
+    ASSERT_EQ(w.size(), 12u);
     EXPECT_EQ(w[0].file + " " + w[0].value, "devices.deny a");
-    EXPECT_EQ(w[1].file + " " + w[1].value, "devices.allow c 10:229 rwm");
-    EXPECT_EQ(w[2].file + " " + w[2].value, "devices.allow c *:* m");
+    // no rule of its own for a linux.devices node (runc 1.1: the spec's rules and the defaults)
+    EXPECT_EQ(w[1].file + " " + w[1].value, "devices.allow c *:* m");
+    EXPECT_EQ(w[3].value, "c 1:3 rwm");
     EXPECT_EQ(w.back().value, "c 10:200 rwm"); // runc's last default: /dev/net/tun
+    // a linux.devices node at a default's path takes its place: that default's rule goes
+    gantry::oci::DeviceNode zero;
+    zero.path = "/dev/zero";
+    zero.major = 1;
+    zero.minor = 5;
+    auto without = gantry::runtime::container_device_rules({}, {fuse, zero});
+    ASSERT_EQ(without.size(), 10u);
+    for (const auto& rule : without)
+        EXPECT_NE(gantry::runtime::device_rule_text(rule), "c 1:5 rwm");
     // cgroup v2: no file; the rules are an eBPF program (test_device_filter.cpp), which
     // ContainerCgroup attaches (test_container_cgroup.cpp)
     EXPECT_TRUE(cgroup_writes(r, v2).empty());

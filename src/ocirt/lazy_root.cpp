@@ -1,0 +1,160 @@
+#include "ocirt/lazy_root.hpp"
+
+#include "lazy/image.hpp"
+#include "runtime/fd_passing.hpp"
+#include "runtime/state.hpp"
+#include "runtime/thread_confinement.hpp"
+#include "sqsh/server.hpp"
+#include "store/store.hpp"
+#include "util/error.hpp"
+#include "util/inherited_fds.hpp"
+
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace gantry::ocirt {
+
+namespace {
+
+struct Watched {
+    pid_t pid;
+    unsigned long long start;
+};
+
+// The monitor: serves the descriptor the launch hands it, then waits for the container.
+int monitor(int sock, const std::shared_ptr<lazy::Tree>& tree, const sqsh::IdView& ids) {
+    Fd dev(runtime::detail::recv_fd(sock));
+    if (!dev) return 0; // the create failed before the mount
+    auto program = runtime::confinement_program(lazy::server_calls());
+    sqsh::Server server(tree, ids);
+    server.serve(std::move(dev), [program] { runtime::confine_this_thread(program); });
+    tree->keep_no_layers(); // gone with the container: nothing holds the store's files after
+    if (::write(sock, "s", 1) != 1) return 1;
+    Watched w{};
+    std::size_t got = 0;
+    while (got < sizeof w) {
+        ssize_t n = ::read(sock, reinterpret_cast<char*>(&w) + got, sizeof w - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return 0; // the create failed: the server is stopped (~Server)
+        got += static_cast<std::size_t>(n);
+    }
+    runtime::await_exit(w.pid, w.start);
+    return 0; // ~Server: the serving process stopped, the working set published
+}
+
+} // namespace
+
+void check_gantry_annotations(const std::map<std::string, std::string>& annotations) {
+    for (const auto& [key, value] : annotations) {
+        if (!key.starts_with("io.gantry.")) continue;
+        if (key != oci::kLazyImageAnnotation && key != oci::kLazyStoreAnnotation &&
+            key != oci::kLazyTlsVerifyAnnotation)
+            throw Error(Errc::invalid,
+                        "the bundle's config.json has the annotation " + key +
+                            ", which gantry oci does not know",
+                        "remove it (gantry's bundle annotations: " +
+                            std::string(oci::kLazyImageAnnotation) + ", " +
+                            oci::kLazyStoreAnnotation + ", " + oci::kLazyTlsVerifyAnnotation + ")");
+        if (key == oci::kLazyTlsVerifyAnnotation && value != "false" && value != "true")
+            throw Error(Errc::invalid, "the annotation " + key + " is \"" + value + "\"",
+                        "use true or false");
+    }
+    bool image = annotations.count(oci::kLazyImageAnnotation) > 0;
+    bool store = annotations.count(oci::kLazyStoreAnnotation) > 0;
+    bool tls = annotations.count(oci::kLazyTlsVerifyAnnotation) > 0;
+    if (image != store || (tls && !image))
+        throw Error(Errc::invalid,
+                    std::string("the bundle's config.json has ") +
+                        (image   ? oci::kLazyImageAnnotation
+                         : store ? oci::kLazyStoreAnnotation
+                                 : oci::kLazyTlsVerifyAnnotation) +
+                        " without " +
+                        (image ? oci::kLazyStoreAnnotation : oci::kLazyImageAnnotation),
+                    "write the bundle again: gantry bundle --pull lazy IMAGE DIR");
+}
+
+std::unique_ptr<LazyRoot> LazyRoot::open(const oci::RuntimeSpec& spec) {
+    auto image = spec.annotations.find(oci::kLazyImageAnnotation);
+    if (image == spec.annotations.end()) return nullptr;
+    const std::string& root = spec.annotations.at(oci::kLazyStoreAnnotation);
+    if (root.empty() || root[0] != '/')
+        throw Error(Errc::invalid,
+                    "the annotation " + std::string(oci::kLazyStoreAnnotation) +
+                        " is not an absolute path: \"" + root + "\"",
+                    "write the bundle again: gantry bundle --pull lazy IMAGE DIR");
+    store::Store store(root);
+    auto rec = lazy::find(store, image->second);
+    if (!rec)
+        throw Error(Errc::not_found,
+                    "the lazily pulled image " + image->second + " is not in the store " + root +
+                        " (removed, or made a store image by a pull)",
+                    "write the bundle again: gantry bundle --pull lazy " + image->second + " DIR");
+    registry::ClientOptions co;
+    auto tls = spec.annotations.find(oci::kLazyTlsVerifyAnnotation);
+    if (tls != spec.annotations.end()) co.tls_verify = tls->second == "true";
+    return std::unique_ptr<LazyRoot>(
+        new LazyRoot(lazy::open(store, *rec, co, ::geteuid() == 0, {})));
+}
+
+LazyRoot::~LazyRoot() {
+    sock_.reset();
+    if (monitor_ > 0 && !watching_)
+        while (::waitpid(monitor_, nullptr, 0) < 0 && errno == EINTR) {
+        }
+}
+
+void LazyRoot::prepare(runtime::Launch& l) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        throw_errno("cannot make the socket to the lazy image's monitor");
+    Fd mine(sv[0]), theirs(sv[1]);
+    sqsh::IdView ids{l.spec.uid_mappings, l.spec.gid_mappings};
+    pid_t pid = ::fork();
+    if (pid < 0) throw_errno("cannot start the monitor of " + tree_->name());
+    if (pid == 0) {
+        ::setsid();
+        int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null < 0) ::_exit(125);
+        ::dup2(null, 0);
+        ::dup2(null, 1);
+        ::dup2(null, 2);
+        // nothing of the caller's: its pipes (conmon waits for their end), the gate, the locks
+        std::vector<int> keep = tree_->descriptors();
+        keep.insert(keep.end(), {0, 1, 2, theirs.get()});
+        close_fds_except(keep);
+        int rc = 1;
+        try {
+            rc = monitor(theirs.get(), tree_, ids);
+        } catch (...) {
+        }
+        ::_exit(rc);
+    }
+    monitor_ = pid;
+    theirs.reset();
+    sock_ = std::move(mine);
+    l.rootfs.clear();
+    l.overlay = runtime::Overlay{l.mount_point, {"lower"}, "", "", true, 0};
+    l.fuse_options = sqsh::Server::mount_options;
+    l.fuse_serve = [this](Fd dev) {
+        runtime::detail::send_fd(sock_.get(), dev.get(), "the FUSE descriptor");
+        char ok = 0;
+        if (::read(sock_.get(), &ok, 1) != 1 || ok != 's')
+            throw Error(Errc::run_failed, "the process serving " + tree_->name() + " ended",
+                        "see the registry's and the store's messages above");
+    };
+}
+
+pid_t LazyRoot::watch(pid_t pid, unsigned long long start) {
+    Watched w{pid, start};
+    if (::write(sock_.get(), &w, sizeof w) != static_cast<ssize_t>(sizeof w))
+        throw_errno("cannot hand the container to the monitor of " + tree_->name());
+    watching_ = true;
+    sock_.reset();
+    return monitor_;
+}
+
+} // namespace gantry::ocirt
