@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Build the load benchmark's image from files on this machine (stdlib only).
 
-    /usr/bin/python3 bench/make_big_image.py [--profile full|quick] [--force] OUTDIR
+    /usr/bin/python3 bench/make_big_image.py [--profile full|quick|5g] [--force] OUTDIR
 
 writes, once (a second call with the same profile and builder version only
 prints the summary of what is there):
@@ -26,6 +26,10 @@ The "full" profile is ~1 GB uncompressed in ~18k entries:
               a hard link, a symlink, a whiteout and an opaque directory
 
 "quick" is the same shape at ~1/10 of the size (~100 MB) for smoke runs.
+"5g" (bench/lazy.sh --size 5g, issue 40's image) is 5.3 GB in 6 layers: CUDA
+libraries (2.5 GB), a generated Python-like tree of 50k small files, 1.3 GB
+incompressible, system libraries, docs, config; only docker-archive.tar is
+written (3.4 GB on disk; built in 23 min here). The shapes: bench/image_profiles.py.
 
 Tar members are written in sorted order with mtime 0 and uid/gid 0 (modes
 and symlink targets as on disk); hard links inside one layer are kept as
@@ -49,51 +53,9 @@ import tarfile
 import time
 from pathlib import Path
 
+from image_profiles import MB, PROFILES, SEED, fill_pytree
+
 VERSION = 3  # bump when the image changes shape; invalidates caches
-MB = 1000 * 1000
-SEED = 20240601
-
-# (sources, layer max bytes, layer max entries); a source is
-# (path, max bytes, max entries) with None for "no own cap".
-PROFILES = {
-    "full": {
-        "tag": "gantry-bench:full",
-        "layers": [
-            ("library", [("/usr/local/cuda/lib", None, None),
-                         ("/usr/lib/x86_64-linux-gnu", None, None)],
-             420 * MB, 800),
-            ("small", [("/usr/include", None, None),
-                       ("/usr/share/doc", None, None),
-                       ("/usr/share/man", None, None)],
-             300 * MB, 13500),
-            ("random", "random", 210 * MB, None),
-            ("docs", [("/usr/share/locale", 150 * MB, 3000),
-                      ("/usr/share/man", 15 * MB, 500),
-                      ("/usr/share/info", 10 * MB, 150),
-                      ("/usr/share/i18n", 20 * MB, 250)],
-             200 * MB, 3900),
-            ("config", "config", None, None),
-        ],
-    },
-    "quick": {
-        "tag": "gantry-bench:quick",
-        "layers": [
-            ("library", [("/usr/local/cuda/lib", None, None),
-                         ("/usr/lib/x86_64-linux-gnu", None, None)],
-             40 * MB, 150),
-            ("small", [("/usr/include", None, None),
-                       ("/usr/share/doc", None, None)],
-             30 * MB, 1500),
-            ("random", "random", 20 * MB, None),
-            ("docs", [("/usr/share/locale", 11 * MB, 140),
-                      ("/usr/share/man", 3 * MB, 90),
-                      ("/usr/share/info", 1 * MB, 20)],
-             15 * MB, 280),
-            ("config", "config", None, None),
-        ],
-    },
-}
-
 
 class HashWriter:
     """File object for tarfile: hashes (diff_id) and forwards to a sink."""
@@ -394,6 +356,8 @@ def build(profile: str, out: Path):
         lw = LayerWriter(path)
         if spec == "random":
             used = fill_random(lw, max_bytes)
+        elif spec == "pytree":
+            used = fill_pytree(lw, max_bytes, max_entries)
         elif spec == "config":
             wf, od = first_file_and_dir(tmp / "layers" / "layer2.tar.gz")
             used = fill_config(lw, wf, od)
@@ -447,6 +411,7 @@ def build(profile: str, out: Path):
         add_bytes_member(tar, "repositories", canonical({repo: {tagname: parent}}))
 
     # OCI archive of the same image
+    archives = prof.get("archives", ("docker", "oci"))
     manifest = canonical({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -464,20 +429,22 @@ def build(profile: str, out: Path):
                        "digest": "sha256:" + man_hex, "size": len(manifest),
                        "annotations": {"org.opencontainers.image.ref.name": tagname}}],
     })
-    with tarfile.open(tmp / "oci-archive.tar", "w",
-                      format=tarfile.PAX_FORMAT) as tar:
-        add_bytes_member(tar, "oci-layout", canonical({"imageLayoutVersion": "1.0.0"}))
-        add_bytes_member(tar, "index.json", index)
-        add_bytes_member(tar, f"blobs/sha256/{man_hex}", manifest)
-        add_bytes_member(tar, f"blobs/sha256/{cfg_hex}", cfg)
-        for l in layers:
-            add_file_member(tar, f"blobs/sha256/{l['blob'][7:]}", tmp / l["file"])
+    if "oci" in archives:
+        with tarfile.open(tmp / "oci-archive.tar", "w",
+                          format=tarfile.PAX_FORMAT) as tar:
+            add_bytes_member(tar, "oci-layout", canonical({"imageLayoutVersion": "1.0.0"}))
+            add_bytes_member(tar, "index.json", index)
+            add_bytes_member(tar, f"blobs/sha256/{man_hex}", manifest)
+            add_bytes_member(tar, f"blobs/sha256/{cfg_hex}", cfg)
+            for l in layers:
+                add_file_member(tar, f"blobs/sha256/{l['blob'][7:]}", tmp / l["file"])
 
     info = {
-        "version": VERSION, "profile": profile, "tag": tag,
+        "version": VERSION, "profile": profile, "tag": tag, "rev": prof.get("rev", 1),
         "docker_archive": "docker-archive.tar", "oci_archive": "oci-archive.tar",
         "docker_archive_size": (tmp / "docker-archive.tar").stat().st_size,
-        "oci_archive_size": (tmp / "oci-archive.tar").stat().st_size,
+        "oci_archive_size": (tmp / "oci-archive.tar").stat().st_size
+        if "oci" in archives else 0,
         "config_digest": "sha256:" + cfg_hex,
         "oci_manifest_digest": "sha256:" + man_hex,
         "tar_size": sum(l["tar_size"] for l in layers),
@@ -488,6 +455,8 @@ def build(profile: str, out: Path):
         "layers": layers,
         "build_seconds": round(time.time() - t0, 1),
     }
+    if not prof.get("keep_layers", True):
+        shutil.rmtree(tmp / "layers")
     (tmp / "info.json").write_text(json.dumps(info, indent=2) + "\n")
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
@@ -500,7 +469,8 @@ def summary(info, out: Path) -> str:
     lines = [
         f"image {info['tag']} ({info['profile']} profile) in {out}",
         f"  docker archive {mb(info['docker_archive_size'])}   "
-        f"oci archive {mb(info['oci_archive_size'])}",
+        f"oci archive {mb(info['oci_archive_size'])}" if info["oci_archive_size"]
+        else "  (no oci archive)",
         f"  unpacked: {mb(info['content_bytes'])} of file data, "
         f"{info['entries']} entries ({info['files']} regular files), "
         f"{mb(info['tar_size'])} of tar",
@@ -527,6 +497,7 @@ def main():
         try:
             info = json.loads(ij.read_text())
             if info.get("version") != VERSION or info.get("profile") != a.profile \
+                    or info.get("rev", 1) != PROFILES[a.profile].get("rev", 1) \
                     or not (out / "docker-archive.tar").is_file():
                 info = None
         except ValueError:

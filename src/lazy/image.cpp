@@ -13,9 +13,14 @@
 #include "util/hash.hpp"
 #include "util/log.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <exception>
 #include <fcntl.h>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <thread>
 #include <unistd.h>
 
 namespace gantry::lazy {
@@ -27,6 +32,29 @@ store::stdfs::path record_path(const store::Store& store, const std::string& ref
 }
 
 namespace {
+
+constexpr std::size_t kThreads = 8;
+
+// JOB(0) ... JOB(N - 1) on at most kThreads threads (this one included); the first failing
+// index's exception is rethrown once all have ended (the error one at a time would give).
+void in_parallel(std::size_t n, const std::function<void(std::size_t)>& job) {
+    std::vector<std::exception_ptr> errors(n);
+    std::atomic<std::size_t> next{0};
+    auto work = [&] {
+        for (std::size_t i; (i = next.fetch_add(1)) < n;) try {
+                job(i);
+            } catch (...) {
+                errors[i] = std::current_exception();
+            }
+    };
+    {
+        std::vector<std::jthread> threads;
+        for (std::size_t t = 1; t < std::min(n, kThreads); ++t) threads.emplace_back(work);
+        work();
+    }
+    for (auto& e : errors)
+        if (e) std::rethrow_exception(e);
+}
 
 std::string normalise(const std::string& ref) {
     try {
@@ -115,11 +143,18 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
         }
         rec.layers.push_back(std::move(layer));
     }
-    for (std::size_t i = 0; i < md.manifest.layers.size() && !squashfs; ++i) {
-        const auto& l = md.manifest.layers[i];
-        std::string what = "layer " + std::to_string(i + 1) + "/" +
-                           std::to_string(md.manifest.layers.size()) + " (" + l.digest.str() +
-                           ") of " + name;
+    // each layer's TOC (and tar-split) fetched and parsed by a thread of its own (at most
+    // kThreads): the requests wait on the registry's round trips, the parses on a core
+    struct Fetched {
+        Record::Layer layer;
+        std::vector<std::string> blobs; // to store: the tar-split, then the TOC JSON
+        Toc toc;
+    };
+    std::vector<Fetched> fetched(squashfs ? 0 : layers.size());
+    auto fetch_layer = [&](std::size_t i) {
+        const auto& l = layers[i];
+        std::string what = "layer " + std::to_string(i + 1) + "/" + std::to_string(layers.size()) +
+                           " (" + l.digest.str() + ") of " + name;
         auto a = l.annotations.find(kTocDigestAnnotation);
         auto zstd =
             a == l.annotations.end() ? zstd_chunked::layout_of(l.annotations, what) : std::nullopt;
@@ -137,13 +172,14 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
         auto read = [&](std::uint64_t off, std::size_t len) { return blob.fetch(off, len); };
         const auto size = static_cast<std::uint64_t>(l.size);
         std::string text;
-        Toc toc = zstd ? zstd_chunked::read_toc(read, size, *zstd, what, &text)
+        Fetched& out = fetched[i];
+        out.toc = zstd ? zstd_chunked::read_toc(read, size, *zstd, what, &text)
                        : Toc::read(read, size, a->second, what, &text);
-        Record::Layer layer;
+        Record::Layer& layer = out.layer;
         layer.digest = l.digest;
         layer.size = size;
-        layer.toc = oci::Digest::parse(toc.json_digest);
-        layer.toc_offset = toc.toc_offset;
+        layer.toc = oci::Digest::parse(out.toc.json_digest);
+        layer.toc_offset = out.toc.toc_offset;
         if (zstd) {
             layer.format = TocFormat::zstd_chunked;
             if (zstd->tar_split) { // the current generation: verified, and it must agree
@@ -151,19 +187,28 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
                 if (sum.empty()) sum = zstd->tar_split_checksum;
                 std::string ts =
                     zstd_chunked::read_tar_split(read, size, *zstd->tar_split, sum, what);
-                tar_split::check(tar_split::parse(ts, what), toc, what);
+                tar_split::check(tar_split::parse(ts, what), out.toc, what);
                 layer.tar_split = oci::Digest::parse("sha256:" + Sha256::hex_of(ts));
-                tocs.push_back(std::move(ts));
+                out.blobs.push_back(std::move(ts));
             }
         }
-        tocs.push_back(std::move(text));
-        rec.layers.push_back(std::move(layer));
-        if (parsed) parsed->push_back(std::move(toc));
+        out.blobs.push_back(std::move(text));
+    };
+    in_parallel(fetched.size(), fetch_layer);
+    for (auto& f : fetched) {
+        for (auto& b : f.blobs) tocs.push_back(std::move(b));
+        rec.layers.push_back(std::move(f.layer));
+        if (parsed) parsed->push_back(std::move(f.toc));
     }
-    // stored only now: a failed pull leaves no record
-    for (auto& t : tocs) store.put_blob(t);
-    store.put_blob(md.config_text, rec.config);
-    store.put_blob(md.manifest_text, rec.manifest);
+    // stored only now: a failed pull leaves no record; each blob synced by a thread of its own
+    // (the file system commits fsyncs that wait together at once: 7 one after the other took
+    // ~90 ms of a ~0.5 s start on this VM's disk)
+    std::vector<std::pair<std::string_view, std::optional<oci::Digest>>> blobs;
+    for (auto& t : tocs) blobs.emplace_back(t, std::nullopt);
+    blobs.emplace_back(md.config_text, rec.config);
+    blobs.emplace_back(md.manifest_text, rec.manifest);
+    in_parallel(blobs.size(),
+                [&](std::size_t i) { store.put_blob(blobs[i].first, blobs[i].second); });
     json j = {{"ref", rec.ref},
               {"domain", rec.domain},
               {"repository", rec.repository},

@@ -6,7 +6,8 @@
 // `.prefetch.landmark`), then the rest of each layer, bottom first, in blob order. Requests are
 // at most kPieceBytes (cut at chunk boundaries), made by kThreads threads on the registry
 // client's own connections; a piece already local (lazy/local_map.hpp) is skipped, and no
-// request starts while a container read waits on the registry (ReadPriority). The bytes go to
+// request starts while a container read waits on the registry (ReadPriority; with a recorded
+// working set, nor while the container reads it). The bytes go to
 // the layer's local copy unverified (a container read of a chunk being fetched waits for it,
 // LocalMap::wait_fetching; the working set's pieces are not held back by the container's
 // reads, the rest is): every chunk is verified when read, the whole blob before

@@ -16,6 +16,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -33,6 +34,11 @@ namespace gantry::lazy {
 // for as long as it waits; the prefetch starts no request while one is held, nor until kQuiet
 // has passed since the last one ended (a container reading file after file sends its requests
 // back to back: the prefetch would take the link between them).
+// With a recorded working set (hold_for_working_set()), the prefetch beyond it also waits for
+// kQuiet after any container read, local or not (and until its first), until the container
+// reads a chunk outside the working set: a start that reads what the set holds gets the link and
+// the CPU to itself (the rest of the image fetched meanwhile doubled such a start on a loaded
+// machine).
 class ReadPriority {
   public:
     static constexpr std::chrono::milliseconds kQuiet{50};
@@ -53,12 +59,34 @@ class ReadPriority {
       private:
         ReadPriority* p_;
     };
-    // Returns once no container read waits on the registry and none ended in the last kQuiet.
+    void hold_for_working_set() { held_.store(true); }
+    // A container read of a chunk (IN_WORKING_SET: one the recorded working set names).
+    void container_read(bool in_working_set) {
+        if (!held_.load(std::memory_order_relaxed)) return;
+        if (!in_working_set) {
+            held_.store(false);
+            idle_.notify_all();
+            return;
+        }
+        last_read_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                         std::memory_order_relaxed);
+    }
+    // Returns once no container read waits on the registry and none ended in the last kQuiet
+    // (and, while held for a working set, no container read at all in the last kQuiet).
     void wait_idle() {
         std::unique_lock hold(mu_);
         for (;;) {
             idle_.wait(hold, [this] { return reads_.load() == 0; });
             auto quiet_at = last_ + kQuiet;
+            if (held_.load()) {
+                if (last_read_.load() == 0) { // the container has not read yet
+                    idle_.wait_for(hold, kQuiet);
+                    continue;
+                }
+                auto read_at = std::chrono::steady_clock::time_point(
+                    std::chrono::steady_clock::duration(last_read_.load()));
+                quiet_at = std::max(quiet_at, read_at + kQuiet);
+            }
             if (std::chrono::steady_clock::now() >= quiet_at) return;
             idle_.wait_until(hold, quiet_at);
         }
@@ -66,6 +94,8 @@ class ReadPriority {
 
   private:
     std::atomic<int> reads_{0};
+    std::atomic<bool> held_{false};
+    std::atomic<std::chrono::steady_clock::rep> last_read_{0};
     std::mutex mu_;
     std::condition_variable idle_;
     std::chrono::steady_clock::time_point last_{};

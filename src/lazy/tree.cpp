@@ -13,6 +13,7 @@ namespace gantry::lazy {
 Tree::Tree(std::vector<Layer> layers, std::string name, TreeExtras extras)
     : layers_(std::move(layers)), name_(std::move(name)), extras_(std::move(extras)) {
     for (auto& l : layers_) l.blob->set_priority(priority_);
+    working_set_.insert(extras_.working_set.begin(), extras_.working_set.end());
     nodes_.emplace_back(); // the root: the lowest layer's, merged with every upper one
     for (std::uint32_t l = 0; l < layers_.size(); ++l) {
         std::map<std::uint32_t, std::uint64_t> seen; // hard links: one merged node per node
@@ -126,8 +127,10 @@ constexpr std::chrono::milliseconds kWaitPrefetch{10000};
 
 class LazyFile final : public sqsh::Tree::File {
   public:
-    LazyFile(const Node& n, const Layer& layer, std::uint32_t index, WorkingSet* recorder)
-        : n_(n), blob_(*layer.blob), map_(layer.map.get()), index_(index), recorder_(recorder) {}
+    LazyFile(const Node& n, const Layer& layer, std::uint32_t index, WorkingSet* recorder,
+             ReadPriority* priority, const std::set<ChunkRef>* working_set)
+        : n_(n), blob_(*layer.blob), map_(layer.map.get()), index_(index), recorder_(recorder),
+          priority_(priority), working_set_(working_set) {}
 
     std::size_t read(std::uint64_t offset, char* buf, std::size_t size) override {
         if (offset >= n_.size) return 0;
@@ -147,6 +150,8 @@ class LazyFile final : public sqsh::Tree::File {
             auto data = blob_.chunk(*it);
             if (map_) map_->mark(it->offset, it->end);
             if (recorder_) recorder_->read({index_, it->offset});
+            if (priority_ && !working_set_->empty())
+                priority_->container_read(working_set_->count({index_, it->offset}) != 0);
             std::uint64_t at = offset + done - it->file_offset;
             std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(
                 size - done, data->size() - std::min<std::uint64_t>(at, data->size())));
@@ -175,6 +180,8 @@ class LazyFile final : public sqsh::Tree::File {
     LocalMap* map_;
     std::uint32_t index_;
     WorkingSet* recorder_;
+    ReadPriority* priority_;
+    const std::set<ChunkRef>* working_set_;
 };
 
 } // namespace
@@ -183,7 +190,8 @@ std::unique_ptr<sqsh::Tree::File> Tree::open(std::uint64_t id) {
     const Node& n = node(id);
     if (!S_ISREG(n.mode)) return nullptr;
     std::uint32_t l = merged(id).layer;
-    return std::make_unique<LazyFile>(n, layers_[l], l, extras_.recorder.get());
+    return std::make_unique<LazyFile>(n, layers_[l], l, extras_.recorder.get(), priority_.get(),
+                                      &working_set_);
 }
 
 std::optional<std::string> Tree::link_target(std::uint64_t id) {
@@ -215,6 +223,7 @@ void Tree::after_confinement() {
         if (l.map) pl.push_back({&l.toc, l.blob, l.map});
     if (pl.size() != layers_.size()) return;
     auto pieces = plan(pl, extras_.working_set);
+    if (!working_set_.empty()) priority_->hold_for_working_set();
     prefetch_ = std::make_unique<Prefetch>(std::move(pl), std::move(pieces), priority_);
     prefetch_->start();
 }

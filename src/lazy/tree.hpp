@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,7 @@ class Tree final : public sqsh::Tree {
     TreeExtras extras_;
     std::shared_ptr<ReadPriority> priority_ = std::make_shared<ReadPriority>();
     std::unique_ptr<Prefetch> prefetch_;
+    std::set<ChunkRef> working_set_; // extras_.working_set's chunks (the prefetch's gate)
     bool keep_layers_ = true;
 };
 

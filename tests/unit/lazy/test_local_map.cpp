@@ -4,7 +4,9 @@
 #include "lazy/local_map.hpp"
 #include "lazy/prefetch.hpp"
 
+#include <chrono>
 #include <cstdio>
+#include <future>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <thread>
@@ -124,6 +126,37 @@ TEST(LazyPrefetchPlan, WorkingSetChunksCloseInTheBlobAreOneRequest) {
     p = plan(layers, {{0, 10}, {0, 250}}, 200);
     EXPECT_EQ(p[0], (Piece{0, 10, 100, true}));
     EXPECT_EQ(p[1], (Piece{0, 250, 400, true}));
+}
+
+// The prefetch beyond a recorded working set (ReadPriority::hold_for_working_set) starts nothing
+// before the container's first read, nor within kQuiet of its last read of a working-set chunk;
+// a read outside the working set lets it go at once; without a working set only reads that
+// wait on the registry hold it.
+TEST(LazyReadPriority, HeldForTheWorkingSetUntilTheContainerPausesOrLeavesIt) {
+    using namespace std::chrono;
+    ReadPriority plain;
+    auto t0 = steady_clock::now();
+    plain.wait_idle();
+    EXPECT_LT(steady_clock::now() - t0, ReadPriority::kQuiet);
+    plain.container_read(true); // not held: no effect
+    plain.wait_idle();
+
+    ReadPriority p;
+    p.hold_for_working_set();
+    auto waiter = std::async(std::launch::async, [&] { p.wait_idle(); });
+    // no read yet: still waiting after several kQuiet
+    EXPECT_EQ(waiter.wait_for(3 * ReadPriority::kQuiet), std::future_status::timeout);
+    auto read_at = steady_clock::now();
+    p.container_read(true);
+    ASSERT_EQ(waiter.wait_for(seconds(10)), std::future_status::ready);
+    EXPECT_GE(steady_clock::now() - read_at, ReadPriority::kQuiet);
+
+    ReadPriority q; // a first read outside the working set: the prefetch goes on at once
+    q.hold_for_working_set();
+    auto gate = std::async(std::launch::async, [&] { q.wait_idle(); });
+    EXPECT_EQ(gate.wait_for(3 * ReadPriority::kQuiet), std::future_status::timeout);
+    q.container_read(false);
+    EXPECT_EQ(gate.wait_for(seconds(10)), std::future_status::ready);
 }
 
 } // namespace lazy_local_map_test
