@@ -305,9 +305,12 @@ def test_lazy_nodes_share_the_working_set(cluster, lazy_image, fuse_open):
     # first reads and a piece the second prefetch thread began meanwhile are the only others
     assert max(at) < len(recorded) + 2, (recorded, gets)
     assert at[0] == 0, (recorded, gets)
-    # f6, read, before f0, not read (which a start without the record fetches first: blob order)
+    # f6, read, before f0, not read (which a start without the record fetches first: blob order);
+    # f0 may not be fetched at all: with a working set the prefetch of the rest waits while the
+    # container reads, and md5sum may be done first
     f6 = max(off for d, off in recorded if d == layers[-1])
-    assert at[recorded.index((layers[-1], f6))] < first_covering((layers[-1], 4096)), gets
+    f0_at = first_covering((layers[-1], 4096))
+    assert f0_at is None or at[recorded.index((layers[-1], f6))] < f0_at, gets
     assert_clean(cluster)
     assert [p.name for p in shared.iterdir()] == [ws.name]  # still the first node's record
 
