@@ -84,6 +84,41 @@ void LocalMap::fetching(std::uint64_t begin, std::uint64_t end) {
         if (have_[i] == 0) have_[i] = 2;
 }
 
+std::vector<std::pair<std::uint64_t, std::uint64_t>> LocalMap::claim(std::uint64_t begin,
+                                                                     std::uint64_t end) {
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
+    std::lock_guard hold(mu_);
+    end = std::min(end, blob_size());
+    for (std::size_t i = first_segment(begin); i < have_.size() && bounds_[i] < end; ++i) {
+        if (have_[i] != 0) continue;
+        have_[i] = 2;
+        if (!out.empty() && out.back().second == bounds_[i])
+            out.back().second = bounds_[i + 1];
+        else
+            out.emplace_back(bounds_[i], bounds_[i + 1]);
+    }
+    return out;
+}
+
+std::uint64_t LocalMap::mark_whole(std::uint64_t begin, std::uint64_t end) {
+    std::uint64_t upto = begin;
+    {
+        std::lock_guard hold(mu_);
+        end = std::min(end, blob_size());
+        std::size_t i = first_segment(begin), from = i;
+        if (i < have_.size() && bounds_[i] < begin) from = ++i; // starts before BEGIN
+        for (; i < have_.size() && bounds_[i + 1] <= end; ++i) have_[i] = 1;
+        if (i == from) return begin;
+        upto = bounds_[i];
+        // a failed write only costs a later fetch (the map is a hint)
+        if (fd_) [[maybe_unused]]
+            ssize_t n =
+                ::pwrite(fd_.get(), have_.data() + from, i - from, static_cast<off_t>(from));
+    }
+    fetched_.notify_all();
+    return upto;
+}
+
 void LocalMap::abandon(std::uint64_t begin, std::uint64_t end) {
     {
         std::lock_guard hold(mu_);

@@ -44,6 +44,13 @@ class LocalMap {
     // The prefetch is fetching the segments of [BEGIN, END) that are missing: missing() leaves
     // them out and wait_fetching() waits for them, until mark() or abandon() of the range.
     void fetching(std::uint64_t begin, std::uint64_t end);
+    // missing() and fetching() at once: the runs of [BEGIN, END) that were missing, now being
+    // fetched by the caller (no other thread claims them meanwhile).
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> claim(std::uint64_t begin,
+                                                               std::uint64_t end);
+    // The segments wholly inside [BEGIN, END) are local now (a streamed fetch: the bytes arrived
+    // up to END); returns where the last of them ends (BEGIN when none does).
+    std::uint64_t mark_whole(std::uint64_t begin, std::uint64_t end);
     void abandon(std::uint64_t begin, std::uint64_t end);
     // Returns once no segment of [BEGIN, END) is being fetched by the prefetch (at most
     // TIMEOUT: the reader then fetches it itself).

@@ -10,6 +10,7 @@ namespace gantry::lazy {
 namespace {
 constexpr std::size_t kRecentChunks = 8;
 constexpr std::chrono::seconds kFailFast{5};
+constexpr std::uint64_t kStreamFlush = 256u << 10;
 } // namespace
 
 RemoteBlob::RemoteBlob(std::shared_ptr<registry::Client> client, std::string repo,
@@ -17,22 +18,116 @@ RemoteBlob::RemoteBlob(std::shared_ptr<registry::Client> client, std::string rep
     : client_(std::move(client)), repo_(std::move(repo)), digest_(std::move(digest)), size_(size),
       cache_(std::move(cache)), what_(std::move(what)) {}
 
+void RemoteBlob::check_failed() const {
+    std::lock_guard hold(failed_mu_);
+    if (failed_ && std::chrono::steady_clock::now() - failed_at_ < kFailFast) throw *failed_;
+}
+
+void RemoteBlob::remember(const Error& e) {
+    if (e.code() != Errc::network && e.code() != Errc::auth) return;
+    std::lock_guard hold(failed_mu_);
+    failed_ = e;
+    failed_at_ = std::chrono::steady_clock::now();
+}
+
 std::string RemoteBlob::fetch(std::uint64_t offset, std::size_t length) {
     if (length == 0) return {};
-    auto now = std::chrono::steady_clock::now();
-    if (failed_ && now - failed_at_ < kFailFast) throw *failed_;
+    check_failed();
     std::string body;
     try {
         body = fetch_range(offset, length);
     } catch (const Error& e) {
-        if (e.code() != Errc::network && e.code() != Errc::auth) throw;
-        failed_ = e;
-        failed_at_ = std::chrono::steady_clock::now();
+        remember(e);
         throw;
     }
-    failed_.reset();
+    {
+        std::lock_guard hold(failed_mu_);
+        failed_.reset();
+    }
     fetched_ += length;
     return body;
+}
+
+void RemoteBlob::stream_into_copy(std::uint64_t offset, std::size_t length,
+                                  const std::function<void(std::uint64_t)>& arrived) {
+    if (length == 0) return;
+    check_failed();
+    if (offset > size_ || length > size_ - offset)
+        throw Error(Errc::invalid,
+                    what_ + ": a read past the blob's " + std::to_string(size_) + " bytes");
+    if (!client_)
+        throw Error(Errc::network, what_ + ": the chunk is not in the local copy and no "
+                                           "registry was given to fetch it from");
+    const std::uint64_t end = offset + length;
+    std::uint64_t at = offset;
+    bool whole = false; // a 200 (the registry ignored Range): only from byte 0, cut at LENGTH
+    registry::HttpRequest req;
+    req.headers = {"Range: bytes=" + std::to_string(offset) + "-" + std::to_string(end - 1)};
+    req.max_body = 1 << 20; // an error document
+    // written (and ARRIVED told) kStreamFlush bytes at a time: curl hands 16 KiB pieces, and a
+    // write and a wake-up of the waiting reader for each cost more CPU than the wait they save
+    std::string pending;
+    pending.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(length, kStreamFlush)));
+    req.on_headers = [&](const registry::Response& r) {
+        at = offset; // a retry starts over
+        pending.clear();
+        whole = r.status == 200 && offset == 0;
+    };
+    req.sink = [&](const char* p, std::size_t n) {
+        std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(n, end - at));
+        if (take != n && !whole) return false; // a 206 longer than asked: refused
+        pending.append(p, take);
+        at += take;
+        if (pending.size() >= kStreamFlush || at == end) {
+            std::uint64_t from = at - pending.size();
+            for (std::size_t done = 0; done < pending.size();) {
+                ssize_t w = ::pwrite(cache_.get(), pending.data() + done, pending.size() - done,
+                                     static_cast<off_t>(from + done));
+                if (w <= 0) return false;
+                done += static_cast<std::size_t>(w);
+            }
+            pending.clear();
+            arrived(at);
+        }
+        return !(whole && at == end); // a 200: the rest is not wanted
+    };
+    registry::Response r;
+    try {
+        try {
+            r = client_->call(req, "/v2/" + repo_ + "/blobs/" + digest_.str(),
+                              {"repository:" + repo_ + ":pull"});
+        } catch (const registry::TransportError& e) {
+            if (!(whole && at == end && e.aborted())) throw; // a 200 cut at LENGTH: done
+            r.status = 200;
+        }
+    } catch (const Error& e) {
+        Error named(e.code(),
+                    what_ + ": registry " + client_->domain() + " did not answer: " + e.message(),
+                    "the registry must stay reachable while a lazily pulled container "
+                    "runs; pull the image without --lazy to run it offline");
+        remember(named);
+        throw named;
+    }
+    try {
+        if (r.status != 206 && !(r.status == 200 && whole))
+            client_->fail(
+                r, what_ + " (bytes " + std::to_string(offset) + "+" + std::to_string(length) + ")",
+                repo_);
+        if (at != end)
+            throw Error(Errc::network,
+                        what_ + ": registry " + client_->domain() + " answered " +
+                            std::to_string(at - offset) + " bytes for a range of " +
+                            std::to_string(length),
+                        "the registry does not serve Range requests; pull without --lazy");
+    } catch (const Error& e) {
+        remember(e);
+        throw;
+    }
+    {
+        std::lock_guard hold(failed_mu_);
+        failed_.reset();
+    }
+    fetched_ += length;
 }
 
 std::string RemoteBlob::fetch_range(std::uint64_t offset, std::size_t length) const {

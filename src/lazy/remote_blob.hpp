@@ -21,6 +21,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -116,6 +117,12 @@ class RemoteBlob {
     // Bytes [begin, end) fetched into the local copy, unverified (a container read's
     // read-ahead: the chunks there are verified when read), as a container read (priority).
     void fill(std::uint64_t begin, std::uint64_t end);
+    // Bytes [offset, offset + length) written to the local copy as they arrive (unverified, as
+    // fill()): ARRIVED(end) after each piece, the bytes [offset, end) being in the copy (a
+    // retry starts over from offset). From any thread; a failure is remembered as fetch()'s is
+    // (the reads right after it fail at once) and thrown.
+    void stream_into_copy(std::uint64_t offset, std::size_t length,
+                          const std::function<void(std::uint64_t)>& arrived);
     // CHUNK's bytes, verified (from the local copy, else fetched and kept there).
     std::shared_ptr<const std::string> chunk(const Chunk& chunk);
 
@@ -126,7 +133,7 @@ class RemoteBlob {
     void set_priority(std::shared_ptr<ReadPriority> priority) { priority_ = std::move(priority); }
     void close_connections() { client_->close_idle(); }
     const std::string& what() const { return what_; }
-    std::uint64_t fetched_bytes() const { return fetched_; }
+    std::uint64_t fetched_bytes() const { return fetched_.load(); }
 
   private:
     std::shared_ptr<registry::Client> client_;
@@ -135,10 +142,14 @@ class RemoteBlob {
     std::uint64_t size_;
     Fd cache_;
     std::string what_;
-    std::uint64_t fetched_ = 0;
+    std::atomic<std::uint64_t> fetched_{0};
     std::shared_ptr<ReadPriority> priority_;
     // a failed fetch (after its retries): the reads right after it fail at once with the same
     // error, so a registry gone costs one bounded wait, not one per read the kernel sends
+    // (fetch() on the FUSE thread, stream_into_copy() on the read fetcher's: under failed_mu_)
+    void check_failed() const;
+    void remember(const Error& e);
+    mutable std::mutex failed_mu_;
     std::optional<Error> failed_;
     std::chrono::steady_clock::time_point failed_at_;
     // the last chunks inflated (a 4 MiB chunk is read by the kernel in 128 KiB requests)

@@ -132,7 +132,7 @@ void BlockFetcher::check_ranges(std::uint64_t first, const std::string& bytes) c
 void BlockFetcher::ensure(std::uint64_t offset, std::size_t size) {
     ReadPriority::Reader first(&priority_); // before the lock: the background fetch yields
     std::lock_guard hold(mu_);
-    ensure_locked(offset, size, kSquashfsReadAhead);
+    ensure_locked(offset, size, 0);
 }
 
 void BlockFetcher::fetch_the_rest() {
@@ -166,12 +166,14 @@ void BlockFetcher::ensure_locked(std::uint64_t offset, std::size_t size, std::ui
             }
             std::uint64_t end = b; // a run of missing blocks: one Range request
             while (end + 1 <= last && !present_[end + 1]) ++end;
-            // read ahead to a 1 MiB run (the kernel reads 128 KiB at a time)
-            while (end + 1 < present_.size() && !present_[end + 1] &&
-                   (end + 1 - b) * block_ < ahead)
+            // read ahead (the kernel reads 128 KiB at a time): a container's read by its
+            // stream's window (1 MiB, growing to 4 MiB while it reads on through the blob)
+            std::uint64_t want = ahead != 0 ? ahead : read_ahead_.on_miss(b * block_);
+            while (end + 1 < present_.size() && !present_[end + 1] && (end + 1 - b) * block_ < want)
                 ++end;
             std::uint64_t from = b * block_;
             std::uint64_t to = std::min<std::uint64_t>((end + 1) * block_, size_);
+            if (ahead == 0) read_ahead_.fetched(from, to);
             std::string bytes = blob_->fetch(from, static_cast<std::size_t>(to - from));
             if (bytes.size() != to - from)
                 throw Error(Errc::invalid, blob_->what() + ": the registry sent " +

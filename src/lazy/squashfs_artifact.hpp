@@ -20,6 +20,7 @@
 // ROOT/lazy/blobs/<hex>, as for eStargz layers.
 #pragma once
 
+#include "lazy/read_ahead.hpp"
 #include "lazy/remote_blob.hpp"
 #include "lazy/squashfs_block_digests.hpp"
 #include "oci/digest.hpp"
@@ -39,6 +40,7 @@ namespace gantry::lazy {
 inline constexpr const char* kSquashfsMediaType = "application/vnd.gantry.image.squashfs";
 inline constexpr std::uint64_t kSquashfsFetchBlock = 256u << 10; // bytes per cache block
 inline constexpr std::uint64_t kSquashfsReadAhead = 1u << 20;    // the least a fetch asks for
+inline constexpr std::uint64_t kSquashfsMaxReadAhead = 4u << 20; // a sequential reader's window
 inline constexpr std::uint64_t kSquashfsPrefetchRun = 4u << 20;  // a background request
 
 // "sha256:<hex>" of the first SIZE bytes of FD (read with pread); "" when they cannot be read.
@@ -84,6 +86,7 @@ class BlockFetcher {
     void add_present(std::string_view blocks);
 
   private:
+    // AHEAD: the least a request asks for; 0: a container's read (read_ahead_'s window)
     void ensure_locked(std::uint64_t offset, std::size_t size, std::uint64_t ahead);
     void check_ranges(std::uint64_t first, const std::string& bytes) const;
     void check_local(std::uint64_t first, std::uint64_t last);
@@ -103,6 +106,7 @@ class BlockFetcher {
     volatile int* damaged_ = nullptr; // all_local(): a shared page, so the parent sees it
     std::mutex mu_;                   // the container's reads and the background fetch
     ReadPriority priority_;
+    ReadAhead read_ahead_{kSquashfsReadAhead, kSquashfsMaxReadAhead}; // under mu_
 };
 
 // The tree a container runs on: the squashfs image served from its sparse copy.

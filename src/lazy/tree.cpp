@@ -11,7 +11,8 @@
 namespace gantry::lazy {
 
 Tree::Tree(std::vector<Layer> layers, std::string name, TreeExtras extras)
-    : layers_(std::move(layers)), name_(std::move(name)), extras_(std::move(extras)) {
+    : layers_(std::move(layers)), name_(std::move(name)), extras_(std::move(extras)),
+      ahead_(layers_.size()) {
     for (auto& l : layers_) l.blob->set_priority(priority_);
     working_set_.insert(extras_.working_set.begin(), extras_.working_set.end());
     nodes_.emplace_back(); // the root: the lowest layer's, merged with every upper one
@@ -122,15 +123,16 @@ std::shared_ptr<const sqsh::Image::Listing> Tree::list(std::uint64_t dir) {
 
 namespace {
 
-constexpr std::uint64_t kReadAhead = 512u << 10;
 constexpr std::chrono::milliseconds kWaitPrefetch{10000};
 
 class LazyFile final : public sqsh::Tree::File {
   public:
     LazyFile(const Node& n, const Layer& layer, std::uint32_t index, WorkingSet* recorder,
-             ReadPriority* priority, const std::set<ChunkRef>* working_set)
-        : n_(n), blob_(*layer.blob), map_(layer.map.get()), index_(index), recorder_(recorder),
-          priority_(priority), working_set_(working_set) {}
+             ReadPriority* priority, const std::set<ChunkRef>* working_set, ReadAhead* ahead,
+             ReadFetcher* fetcher)
+        : n_(n), layer_(layer), blob_(*layer.blob), map_(layer.map.get()), index_(index),
+          recorder_(recorder), priority_(priority), working_set_(working_set), ahead_(ahead),
+          fetcher_(fetcher) {}
 
     std::size_t read(std::uint64_t offset, char* buf, std::size_t size) override {
         if (offset >= n_.size) return 0;
@@ -143,7 +145,7 @@ class LazyFile final : public sqsh::Tree::File {
         if (it == n_.chunks.begin()) return 0;
         for (--it; done < size && it != n_.chunks.end(); ++it) {
             if (map_) {
-                // a chunk the prefetch is fetching: its request, not a second one
+                // a chunk the prefetch or a read-ahead is fetching: its request, not a second one
                 map_->wait_fetching(it->offset, it->end, kWaitPrefetch);
                 if (!map_->has(it->offset, it->end)) read_ahead(*it);
             }
@@ -152,6 +154,10 @@ class LazyFile final : public sqsh::Tree::File {
             if (recorder_) recorder_->read({index_, it->offset});
             if (priority_ && !working_set_->empty())
                 priority_->container_read(working_set_->count({index_, it->offset}) != 0);
+            // a sequential reader's next window, fetched while it reads this one
+            if (map_ && fetcher_)
+                if (auto next = ahead_->on_read(it->offset, it->end))
+                    fetcher_->submit(layer_.blob, layer_.map, next->first, next->second, false);
             std::uint64_t at = offset + done - it->file_offset;
             std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(
                 size - done, data->size() - std::min<std::uint64_t>(at, data->size())));
@@ -163,25 +169,37 @@ class LazyFile final : public sqsh::Tree::File {
 
   private:
     // The chunk C is not local: one request for it and the chunks after it that are not local
-    // either, up to kReadAhead (files read one after the other are mostly next to each other in
-    // the blob); verified as each is read.
+    // either, up to the read-ahead window (files read one after the other are mostly next to
+    // each other in the blob; a reader going on through the blob gets a growing window);
+    // verified as each is read. In the serving process a worker fetches it and this waits for
+    // C's bytes only (the rest streams in meanwhile).
     void read_ahead(const Chunk& c) {
         auto miss = map_->missing(c.offset, c.end);
         if (miss.empty() || miss[0].first != c.offset) return;
-        auto run = map_->missing(c.offset, c.offset + kReadAhead);
-        auto piece = map_->pieces(c.offset, run[0].second, kReadAhead);
+        std::uint64_t window = ahead_->on_miss(c.offset);
+        auto run = map_->missing(c.offset, c.offset + window);
+        auto piece = map_->pieces(c.offset, run[0].second, window);
         if (piece.empty() || piece[0].second < c.end) return;
+        ahead_->fetched(piece[0].first, piece[0].second);
+        if (fetcher_) {
+            fetcher_->submit(layer_.blob, layer_.map, piece[0].first, piece[0].second, true);
+            map_->wait_fetching(c.offset, c.end, kWaitPrefetch);
+            return; // not there (the fetch failed): chunk() fetches it, or fails at once
+        }
         blob_.fill(piece[0].first, piece[0].second);
         map_->mark(piece[0].first, piece[0].second);
     }
 
     const Node& n_;
+    const Layer& layer_;
     RemoteBlob& blob_;
     LocalMap* map_;
     std::uint32_t index_;
     WorkingSet* recorder_;
     ReadPriority* priority_;
     const std::set<ChunkRef>* working_set_;
+    ReadAhead* ahead_;
+    ReadFetcher* fetcher_;
 };
 
 } // namespace
@@ -191,7 +209,7 @@ std::unique_ptr<sqsh::Tree::File> Tree::open(std::uint64_t id) {
     if (!S_ISREG(n.mode)) return nullptr;
     std::uint32_t l = merged(id).layer;
     return std::make_unique<LazyFile>(n, layers_[l], l, extras_.recorder.get(), priority_.get(),
-                                      &working_set_);
+                                      &working_set_, &ahead_[l], fetcher_.get());
 }
 
 std::optional<std::string> Tree::link_target(std::uint64_t id) {
@@ -217,6 +235,7 @@ void Tree::before_serving() {
 }
 
 void Tree::after_confinement() {
+    fetcher_ = std::make_unique<ReadFetcher>(priority_); // its threads: on the first miss
     if (!extras_.prefetch) return;
     std::vector<PrefetchLayer> pl;
     for (auto& l : layers_)

@@ -10,6 +10,8 @@
 
 #include "lazy/local_map.hpp"
 #include "lazy/prefetch.hpp"
+#include "lazy/read_ahead.hpp"
+#include "lazy/read_fetcher.hpp"
 #include "lazy/remote_blob.hpp"
 #include "lazy/toc.hpp"
 #include "lazy/working_set.hpp"
@@ -91,7 +93,9 @@ class Tree final : public sqsh::Tree {
     TreeExtras extras_;
     std::shared_ptr<ReadPriority> priority_ = std::make_shared<ReadPriority>();
     std::unique_ptr<Prefetch> prefetch_;
-    std::set<ChunkRef> working_set_; // extras_.working_set's chunks (the prefetch's gate)
+    std::vector<ReadAhead> ahead_;         // per layer: the container's sequential streams
+    std::unique_ptr<ReadFetcher> fetcher_; // the serving process's (after its confinement)
+    std::set<ChunkRef> working_set_;       // extras_.working_set's chunks (the prefetch's gate)
     bool keep_layers_ = true;
 };
 
