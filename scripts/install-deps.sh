@@ -29,6 +29,8 @@ PACKAGES=(
   # gantry build's tests: a Debian 12 base image made with debootstrap (tests/fixtures/debian_base.py)
   debootstrap
   skopeo umoci uidmap runc crun podman containerd
+  # the lazy-pull differential: stargz-snapshotter's own eStargz writer (ctr-remote image convert)
+  stargz-snapshotter
   docker-registry apache2-utils openssl chromium binutils
   # the Slurm plugin (src/spank/): <slurm/spank.h>; its tests run a 4-node Slurm (slurmctld,
   # slurmd, munge) with Open MPI's hello world over PMIx

@@ -73,15 +73,24 @@ class Record {
     }
     void exited(int status) {
         if (!states_) return;
-        // `gantry rm` marks the container it removes before it kills it (or removed it already)
-        auto now = states_->find(cs_.name);
-        removing_ = !now || now->id != cs_.id || now->status == "removing";
+        removing_ = removal_requested();
         cs_.status = "exited";
         cs_.exit_code = status;
         cs_.finished = runtime::now_rfc3339();
         if (fs::stdfs::exists(states_->dir() / cs_.name)) states_->save(cs_); // unless rm'ed
     }
     bool removing() const { return removing_; }
+    // `gantry rm` marks the container it removes before it kills it or waits for its monitor
+    // (or removed it already). Asked again while a lazy image's copies become store layers.
+    bool removal_requested() const {
+        if (!states_) return false;
+        try {
+            auto now = states_->find(cs_.name);
+            return !now || now->id != cs_.id || now->status == "removing";
+        } catch (const Error&) { // a state file being replaced: asked again later
+            return false;
+        }
+    }
     void remove() noexcept {
         if (states_) try {
                 states_->remove(cs_.name);
@@ -214,6 +223,10 @@ struct Launcher {
             if (auto tree = std::dynamic_pointer_cast<lazy::Tree>(p.lazy)) tree->keep_no_layers();
             if (auto sq = std::dynamic_pointer_cast<lazy::SquashfsTree>(p.lazy))
                 sq->set_after_serving(nullptr); // no .sqsh cache entry made (a pull makes it)
+        } else if (p.lazy) {
+            // removed while the copies become store layers (or the .sqsh cache entry): that
+            // work stops, so `gantry rm` of an exited container does not wait for it
+            p.lazy->abandon_when([this] { return record.removal_requested(); });
         }
         return status;
     }

@@ -349,10 +349,10 @@ OpenedSquashfs open_squashfs(store::Store& store, const Record& rec,
                                               "the lazily pulled squashfs image " + name);
     out.tree->set_prefetch(prefetch_wanted());
     store::Store* st = &store;
-    out.tree->set_after_serving([st, rec, fetcher, cached] {
+    out.tree->set_after_serving([st, rec, fetcher, cached](const std::function<bool()>& abandoned) {
         try {
             if (!cached) {
-                keep_squashfs(*st, rec);
+                keep_squashfs(*st, rec, abandoned);
             } else if (fetcher->damaged()) {
                 sqsh::remove_cached(*st, rec.manifest);
                 log::warn("the node's cached copy " + *cached + " of " + rec.ref +
@@ -429,9 +429,9 @@ std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
     if (extras.working_set.empty())
         extras.recorder = std::make_shared<WorkingSet>(store, rec.manifest.hex());
     store::Store* st = &store;
-    extras.after_serving = [st, rec, privileged] {
+    extras.after_serving = [st, rec, privileged](const std::function<bool()>& abandoned) {
         try {
-            keep_local_layers(*st, rec, privileged);
+            keep_local_layers(*st, rec, privileged, abandoned);
         } catch (const Error& e) {
             log::warn("what the run of " + rec.ref + " made local stays in its lazy cache (" +
                       e.message() + ")");

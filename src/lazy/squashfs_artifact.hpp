@@ -141,9 +141,13 @@ class SquashfsTree final : public sqsh::Tree {
     void set_prefetch(bool on) { prefetch_ = on; }
     // once the server has ended (lazy/squashfs_local: the cache entry kept or removed)
     void after_serving() override {
-        if (after_serving_) after_serving_();
+        if (after_serving_) after_serving_(abandoned_);
     }
-    void set_after_serving(std::function<void()> f) { after_serving_ = std::move(f); }
+    using AfterServing = std::function<void(const std::function<bool()>& abandoned)>;
+    void set_after_serving(AfterServing f) { after_serving_ = std::move(f); }
+    void abandon_when(std::function<bool()> abandoned) override {
+        abandoned_ = std::move(abandoned);
+    }
     // the reader's and the fetcher's (the sparse copy, opened twice)
     std::vector<int> descriptors() const override {
         auto fds = tree_.descriptors();
@@ -159,7 +163,8 @@ class SquashfsTree final : public sqsh::Tree {
     std::shared_ptr<RemoteBlob> blob_;
     sqsh::ImageTree tree_;
     std::string name_;
-    std::function<void()> after_serving_;
+    AfterServing after_serving_;
+    std::function<bool()> abandoned_ = [] { return false; };
     bool prefetch_ = false;
 };
 

@@ -13,7 +13,7 @@
 
 namespace gantry::lazy {
 
-bool keep_squashfs(store::Store& store, const Record& rec) {
+bool keep_squashfs(store::Store& store, const Record& rec, const std::function<bool()>& abandoned) {
     if (!is_squashfs(rec)) return false;
     const auto& l = rec.layers[0];
     auto copy = local_copy(store, l.digest);
@@ -27,7 +27,8 @@ bool keep_squashfs(store::Store& store, const Record& rec) {
         return false; // not all fetched yet
     sqsh::CacheImage image{rec.ref, rec.manifest, store.read_blob(rec.manifest), rec.config,
                            store.read_blob(rec.config)};
-    auto added = sqsh::add_to_cache(store, image, fd.get(), l.size, l.digest);
+    auto added = sqsh::add_to_cache(store, image, fd.get(), l.size, l.digest, abandoned);
+    if (added == sqsh::Added::abandoned) return false; // the copy stays: a later pull keeps it
     ::unlink(copy.c_str()); // in the cache now, or not the blob: fetched again next time
     if (added == sqsh::Added::wrong_digest) {
         log::warn("the squashfs artifact " + l.digest.str() + " of " + rec.ref +

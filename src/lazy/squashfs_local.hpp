@@ -32,7 +32,8 @@ namespace gantry::lazy {
 
 // After a run of RECORD (a squashfs artifact): its complete sparse copy made the cache entry,
 // as above. Returns whether the cache now holds it.
-bool keep_squashfs(store::Store& store, const Record& record);
+bool keep_squashfs(store::Store& store, const Record& record,
+                   const std::function<bool()>& abandoned = {});
 
 // `gantry pull REF` of a squashfs artifact pulled lazily: the ranges the sparse copy lacks (or
 // that do not match the block-digest table) fetched, then keep_squashfs(); Error naming the

@@ -29,6 +29,30 @@ std::string layer_what(const Record& rec, std::size_t i) {
            rec.layers[i].digest.str() + ") of " + name_of(rec);
 }
 
+// Thrown out of the importer when the conversion is abandoned (not an Error: the copy is fine)
+struct ConversionAbandoned {};
+
+// The local copy as the importer reads it, asking ABANDONED every 16 MiB.
+class AbandonableReader final : public layer::Reader {
+  public:
+    AbandonableReader(int fd, std::string what, const std::function<bool()>& abandoned)
+        : in_(fd, std::move(what)), abandoned_(abandoned) {}
+    std::size_t read(void* buf, std::size_t n) override {
+        if (read_ >= ask_at_) {
+            if (abandoned_()) throw ConversionAbandoned{};
+            ask_at_ = read_ + (16u << 20);
+        }
+        std::size_t got = in_.read(buf, n);
+        read_ += got;
+        return got;
+    }
+
+  private:
+    layer::FdReader in_;
+    const std::function<bool()>& abandoned_;
+    std::uint64_t read_ = 0, ask_at_ = 0;
+};
+
 } // namespace
 
 store::stdfs::path local_copy(const store::Store& store, const oci::Digest& digest) {
@@ -91,7 +115,10 @@ std::string local_text(const store::Store& store, const std::string& ref,
     return "lazy, " + std::to_string(pct) + "% local";
 }
 
-bool keep_local_layers(store::Store& store, const Record& rec, bool privileged) {
+bool keep_local_layers(store::Store& store, const Record& rec, bool privileged,
+                       const std::function<bool()>& abandoned_when) {
+    const std::function<bool()> never = [] { return false; };
+    const auto& abandoned = abandoned_when ? abandoned_when : never;
     auto config = oci::ImageConfig::parse(store.read_blob(rec.config));
     if (config.diff_ids.size() != rec.layers.size())
         throw Error(Errc::invalid, "image " + name_of(rec) + ": its config lists " +
@@ -102,6 +129,7 @@ bool keep_local_layers(store::Store& store, const Record& rec, bool privileged) 
     std::size_t in_store = 0;
     for (std::size_t i = 0; i < rec.layers.size(); ++i) {
         const auto& l = rec.layers[i];
+        if (abandoned()) return false;
         if (store.has_blob(l.digest) && store.has_layer(config.diff_ids[i])) {
             ++in_store;
             continue;
@@ -118,12 +146,16 @@ bool keep_local_layers(store::Store& store, const Record& rec, bool privileged) 
         job.diff_id = config.diff_ids[i];
         job.what = what;
         int raw = fd.get();
-        job.open = [raw, what] { return std::make_unique<layer::FdReader>(raw, what); };
+        job.open = [raw, what, &abandoned] {
+            return std::make_unique<AbandonableReader>(raw, what, abandoned);
+        };
         // copied, not renamed: a serving process of a detached container may still write
         // the copy (the prefetch), never the store's blob
         try {
             importer.layers({job});
             ++in_store;
+        } catch (const ConversionAbandoned&) {
+            return false; // the pending blob and layer went with the importer's unwinding
         } catch (const Error& e) {
             // a copy that lies (a registry that served other bytes): fetched again next time
             log::warn(what + ": the local copy is not the layer (" + e.message() +
@@ -131,7 +163,7 @@ bool keep_local_layers(store::Store& store, const Record& rec, bool privileged) 
             map->clear();
         }
     }
-    if (in_store != rec.layers.size()) return false;
+    if (in_store != rec.layers.size() || abandoned()) return false;
     importer.tag({rec.ref}, rec.manifest); // the name last, once everything it names is in
     remove(store, rec);
     return true;

@@ -17,6 +17,7 @@
 #include "store/store.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,7 +48,11 @@ std::string local_text(const store::Store& store, const std::string& ref,
 
 // Makes RECORD's complete layers store layers, and the image a store image once all are;
 // returns whether it now is one. PRIVILEGED: real root (owners and devices kept, as pull).
-bool keep_local_layers(store::Store& store, const Record& record, bool privileged);
+// ABANDONED is asked before each layer, every 16 MiB of one and before the name is written:
+// once true, the work stops (the layer being made is not committed; those made stay in the
+// store for a later run or `system prune`), the image stays lazy and false is returned.
+bool keep_local_layers(store::Store& store, const Record& record, bool privileged,
+                       const std::function<bool()>& abandoned = {});
 
 // `gantry pull` of an image pulled lazily: when the registry still names RECORD's manifest, what
 // the local copies lack is fetched (Range requests, none for what is local), then

@@ -249,7 +249,7 @@ void Tree::after_confinement() {
 
 void Tree::after_serving() {
     if (extras_.recorder) extras_.recorder->publish();
-    if (keep_layers_ && extras_.after_serving) extras_.after_serving();
+    if (keep_layers_ && extras_.after_serving) extras_.after_serving(abandoned_);
 }
 
 std::vector<int> Tree::descriptors() const {

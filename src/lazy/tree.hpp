@@ -37,7 +37,8 @@ struct TreeExtras {
     std::shared_ptr<WorkingSet> recorder; // the first run's working set
     std::vector<ChunkRef> working_set;    // recorded by an earlier run: prefetched first
     bool prefetch = false;                // the background prefetch, in the serving process
-    std::function<void()> after_serving;  // in gantry, once the container ended
+    // in gantry, once the container ended; ABANDONED: stop, what is local stays lazy
+    std::function<void(const std::function<bool()>& abandoned)> after_serving;
 };
 
 class Tree final : public sqsh::Tree {
@@ -72,6 +73,9 @@ class Tree final : public sqsh::Tree {
     // no store layer of what is local (a later pull or run does), so that nothing holds the
     // image's files once the container's monitor has exited.
     void keep_no_layers() { keep_layers_ = false; }
+    void abandon_when(std::function<bool()> abandoned) override {
+        abandoned_ = std::move(abandoned);
+    }
 
   private:
     struct Merged {
@@ -97,6 +101,7 @@ class Tree final : public sqsh::Tree {
     std::unique_ptr<ReadFetcher> fetcher_; // the serving process's (after its confinement)
     std::set<ChunkRef> working_set_;       // extras_.working_set's chunks (the prefetch's gate)
     bool keep_layers_ = true;
+    std::function<bool()> abandoned_ = [] { return false; };
 };
 
 // What a lazy tree's serving process may call (its seccomp filter): the squashfs server's

@@ -126,7 +126,7 @@ std::string cached_file(const store::Store& store, const oci::Digest& manifest) 
 }
 
 Added add_to_cache(const store::Store& store, const CacheImage& image, int fd, std::uint64_t size,
-                   const oci::Digest& blob) {
+                   const oci::Digest& blob, const std::function<bool()>& abandoned) {
     const std::string dir = cache_dir(store), object = cached_file(store, image.manifest);
     for (auto sub : {"", "/sqsh", "/manifests", "/configs", "/refs"}) fs::make_dirs(dir + sub);
     Added result = Added::already_there;
@@ -143,7 +143,12 @@ Added add_to_cache(const store::Store& store, const CacheImage& image, int fd, s
         } unlink_later{tmp};
         Sha256 h;
         std::string buf(1 << 20, '\0');
+        std::uint64_t ask_at = 0; // ABANDONED is asked every 16 MiB
         for (std::uint64_t at = 0; at < size;) {
+            if (abandoned && at >= ask_at) {
+                if (abandoned()) return Added::abandoned;
+                ask_at = at + (16u << 20);
+            }
             ssize_t n = ::pread(fd, buf.data(), std::min<std::uint64_t>(buf.size(), size - at),
                                 static_cast<off_t>(at));
             if (n <= 0) throw_errno("cannot read the squashfs image for " + image.ref);

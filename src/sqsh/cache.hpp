@@ -19,6 +19,7 @@
 #include "store/store.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,11 +60,12 @@ struct CacheImage {
     oci::Digest config;
     std::string config_text;
 };
-enum class Added { added, already_there, wrong_digest };
+enum class Added { added, already_there, wrong_digest, abandoned };
 // Adds the squashfs file FD (SIZE bytes) as IMAGE's object, tagged IMAGE.ref, if its sha256 is
 // BLOB (else nothing is added: wrong_digest). Error(io) naming the cache when it cannot write.
+// ABANDONED, asked every 16 MiB of the copy: once true, nothing is added (abandoned).
 Added add_to_cache(const store::Store& store, const CacheImage& image, int fd, std::uint64_t size,
-                   const oci::Digest& blob);
+                   const oci::Digest& blob, const std::function<bool()>& abandoned = {});
 
 // Removes MANIFEST's object from the cache, the references naming it first.
 void remove_cached(const store::Store& store, const oci::Digest& manifest);

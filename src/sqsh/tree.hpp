@@ -6,6 +6,7 @@
 #include "sqsh/image.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <sys/stat.h>
@@ -62,6 +63,11 @@ class Tree {
     // Called in gantry once the serving process has ended (the container is gone): the lazy
     // tree keeps what its run made local (lazy/store_layers.hpp). Must not throw.
     virtual void after_serving() {}
+    // What after_serving()'s long work asks between its steps (a lazy image's local copies
+    // becoming store layers, or the node's .sqsh cache entry): once ABANDONED says true, that
+    // work stops where it is, nothing half-written, and the image stays lazy. gantry sets it as
+    // the container ends: `gantry rm` of it while its monitor is still at that work.
+    virtual void abandon_when(std::function<bool()> abandoned) { (void)abandoned; }
     // The descriptors the serving process keeps open (an image's file, cache files).
     virtual std::vector<int> descriptors() const = 0;
     // What the server says when it cannot serve ("the squashfs image x.sqsh").

@@ -6,15 +6,18 @@ monitor that ends with the container. The registry and the eStargz image are tes
 fixtures."""
 import json
 import os
+import random
+import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from conftest import NOBODY, need_tool
 from ocidiff import edit_config, oci, oci_bin, set_process  # noqa: F401 (fixture)
-from test_lazy_pull import (LIST, INSECURE, lazy_ref, no_leftovers, proxy, pushed,  # noqa: F401
-                            reg)
+from test_lazy_pull import (LIST, INSECURE, lazy_ref, no_leftovers, proxy,  # noqa: F401
+                            push_image, pushed, reg)
 from test_lazy_squashfs_artifact import artifact  # noqa: F401 (fixture)
 
 
@@ -42,6 +45,79 @@ def test_rm_f_right_after_a_detached_lazy_start_leaves_nothing(g, pushed, proxy,
     (img,) = json.loads(g.run("images", "--json").out)
     assert "lazy" not in img, img
     assert g.run("run", "--rm", lref, "cat", "/data/small.txt").out == "hello lazy\n"
+
+
+@pytest.fixture(scope="module")
+def pushed_big(reg, tmp_path_factory, gantry_bin):
+    """An eStargz image with a 48 MiB incompressible file: its conversion into a store image
+    takes long enough to be caught in the middle."""
+    from fixtures import mkimage
+    big = mkimage.Layer([mkimage.Entry.file("big.bin", random.Random(41).randbytes(48 << 20))])
+    ref = f"{reg.addr}/lazy/big:1"
+    push_image(tmp_path_factory.mktemp("push-big"), mkimage.busybox_image(extra_layers=[big]),
+               ref, "estargz")
+    return ref
+
+
+def monitor_of(name):
+    """The pid of the detached container NAME's monitor: a gantry leading its own session,
+    started by `run -d --name NAME`."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        session = int(stat[stat.rindex(")") + 2:].split()[3])
+        if name.encode() in cmdline and b"-d" in cmdline and session == int(pid):
+            return int(pid)
+    raise AssertionError(f"no monitor of {name}")
+
+
+def test_rm_of_an_exited_lazy_container_abandons_the_conversion(g, pushed_big, proxy, fuse_open):
+    """A detached lazy container that ended by itself, its monitor in the middle of making the
+    local copies store layers: `gantry rm` marks it and the monitor stops that work at its next
+    16 MiB (rm waited up to 10 s for the whole conversion before). When rm returns nothing holds
+    the store's files, nothing half-made is left in tmp/, the image is still lazy, and a later
+    pull completes it. The monitor is stopped (SIGSTOP) once the conversion has begun, so the
+    mark surely comes in the middle of it: without the check the conversion ends and the image
+    is a store image."""
+    lref = lazy_ref(pushed_big, proxy)
+    name = "lazy-conv"
+    g.run("run", "-d", "--name", name, "--pull", "lazy", INSECURE, lref, "sleep", "60")
+    monitor = monitor_of(name)
+    deadline = time.monotonic() + 120
+    while True:  # the background prefetch makes every layer local
+        (c,) = json.loads(g.run("ps", "--json").out)
+        if c["lazy"]["local"] == c["lazy"]["total"]:
+            break
+        assert time.monotonic() < deadline, c
+        time.sleep(0.05)
+    os.kill(c["pid"], signal.SIGKILL)  # the container ends by itself, as far as gantry knows
+    tmp = g.root / "tmp"
+    while not (tmp.is_dir() and any(tmp.iterdir())):  # the conversion has begun
+        assert time.monotonic() < deadline, "the monitor never began the conversion"
+        time.sleep(0.001)
+    os.kill(monitor, signal.SIGSTOP)
+    rm = subprocess.Popen(g.cmd("rm", name), env=g.environ(), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    try:
+        while json.loads(g.run("ps", "-a", "--json").out)[0]["status"] != "removing":
+            assert time.monotonic() < deadline and rm.poll() is None, rm.communicate()
+            time.sleep(0.01)
+    finally:
+        os.kill(monitor, signal.SIGCONT)
+    out, err = rm.communicate(timeout=60)
+    assert rm.returncode == 0, err
+    no_leftovers(g.root)
+    assert list(tmp.iterdir()) == [], "the abandoned layer was left half-made"
+    assert g.run("ps", "-a", "-q").out == ""
+    (img,) = json.loads(g.run("images", "--json").out)
+    assert "lazy" in img, img  # abandoned, not made into a store image
+    g.run("pull", INSECURE, lref)
+    (img,) = json.loads(g.run("images", "--json").out)
+    assert "lazy" not in img, img
+    assert g.run("run", "--rm", lref, "wc", "-c", "/big.bin").out.split()[0] == str(48 << 20)
 
 
 def test_rm_f_of_a_lazy_squashfs_artifact_makes_no_cache_entry(g, artifact, proxy, fuse_open):

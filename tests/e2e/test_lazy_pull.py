@@ -3,6 +3,7 @@
 the fault-injecting proxy of tests/fixtures/registry, which logs every Range request), as root
 and rootless: the same tree as a plain pull, far fewer bytes than the blob, altered chunks never
 served, a registry gone is a bounded EIO naming the layer and the registry."""
+import contextlib
 import json
 import os
 import random
@@ -61,18 +62,22 @@ def image(mk):
     return mk.busybox_image(extra_layers=[data, upper])
 
 
+def push_image(d, img, ref, compression):
+    """IMG (fixtures.mkimage's) loaded into a store of its own in D and pushed to REF as
+    `push --compression COMPRESSION` writes it."""
+    gan = Gantry(d / "store")
+    from fixtures import mkimage
+    mkimage.write_docker_archive(d / "img.tar", [(img, ["pushed:latest"])])
+    gan.run("load", d / "img.tar")
+    gan.run("push", INSECURE, "--compression", compression, "pushed:latest", ref)
+
+
 @pytest.fixture(scope="module")
 def pushed(reg, tmp_path_factory, gantry_bin):
     """The sample image pushed once as eStargz: its reference and its manifest."""
-    from conftest import Gantry
     from fixtures import mkimage
-    d = tmp_path_factory.mktemp("push")
-    gan = Gantry(d / "store")
-    archive = d / "img.tar"
-    mkimage.write_docker_archive(archive, [(image(mkimage), ["sample:latest"])])
-    gan.run("load", archive)
     ref = f"{reg.addr}/lazy/img:1"
-    gan.run("push", INSECURE, "--compression", "estargz", "sample:latest", ref)
+    push_image(tmp_path_factory.mktemp("push"), image(mkimage), ref, "estargz")
     req = urllib.request.Request(f"http://{reg.addr}/v2/lazy/img/manifests/1",
                                  headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
     manifest = json.loads(urllib.request.urlopen(req).read())
@@ -125,13 +130,14 @@ def test_estargz_manifest_and_plain_pull(g, pushed, reg):
     assert g.run("run", "--rm", ref, "cat", "/data/small.txt").out == "hello lazy\n"
 
 
-def test_podman_pulls_and_runs_the_estargz_image(pushed, tmp_path):
-    """podman (Debian 12's, containers/image 5.23: no eStargz support) pulls and runs it."""
+@contextlib.contextmanager
+def podman_store():
+    """Debian 12's podman as root in a store of its own (vfs, runc), removed afterwards: yields
+    a function running `podman ARGS...` (a CompletedProcess, text)."""
     need_tool("podman")
     need_tool("runc")
     if os.geteuid() != 0:
         pytest.skip("run as root (podman rootless needs subordinate ids here)")
-    ref, _ = pushed
     base = Path(tempfile.mkdtemp(prefix="gl40-", dir="/tmp"))  # runroot: 50 characters at most
     # runc: crun 1.8 refuses this VM's hybrid cgroups (as tests/e2e/test_build_podman.py)
     cmd = ["podman", "--root", str(base / "root"), "--runroot", str(base / "run"),
@@ -141,16 +147,34 @@ def test_podman_pulls_and_runs_the_estargz_image(pushed, tmp_path):
     conf.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", '
                     '"nproc=32768:32768"]\n')
     env = dict(os.environ, CONTAINERS_CONF=str(conf))
+
+    def podman(*args):
+        return subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True,
+                              timeout=300, env=env)
     try:
-        r = subprocess.run(cmd + ["pull", INSECURE, ref], capture_output=True, text=True,
-                           timeout=300, env=env)
-        assert r.returncode == 0, r.stderr
-        r = subprocess.run(cmd + ["run", "--rm", "--net", "none", ref, "cat", "/data/small.txt"],
-                           capture_output=True, text=True, timeout=300, env=env)
-        assert r.returncode == 0 and r.stdout == "hello lazy\n", r.stderr
+        yield podman
     finally:
         subprocess.run(cmd + ["rmi", "-a", "-f"], capture_output=True, timeout=120, env=env)
         shutil.rmtree(base, ignore_errors=True)
+
+
+def check_sample_runs(podman, ref):
+    """podman runs the sample image REF: its small file and its big one are the sample's."""
+    r = podman("run", "--rm", "--net", "none", ref, "sh", "-c",
+               "cat /data/small.txt; md5sum /data/big.bin")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "hello lazy"
+    assert r.stdout.splitlines()[1].split()[0] == hashlib_md5(BIG)
+
+
+def test_podman_pulls_and_runs_the_estargz_image(pushed, tmp_path):
+    """podman (Debian 12's, containers/image 5.23: no eStargz support) pulls and runs it."""
+    ref, _ = pushed
+    with podman_store() as podman:
+        r = podman("pull", INSECURE, ref)
+        assert r.returncode == 0, r.stderr
+        r = podman("run", "--rm", "--net", "none", ref, "cat", "/data/small.txt")
+        assert r.returncode == 0 and r.stdout == "hello lazy\n", r.stderr
 
 
 def test_lazy_run_matches_a_plain_pull_as_root(g, pushed, proxy, fuse_open):

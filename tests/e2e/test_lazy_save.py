@@ -4,18 +4,14 @@ loads with `gantry load` and Debian's podman, skopeo copies it to a registry unc
 then runs it lazily from there (Range requests, not the whole blob). Combinations without sense
 are refused (exit 2). Shares test_lazy_pull.py's registry, proxy and sample image."""
 import json
-import os
-import shutil
 import subprocess
 import tarfile
-import tempfile
-from pathlib import Path
 
 import pytest
 
 from conftest import Gantry, need_tool
-from test_lazy_pull import (BIG, INSECURE, _tools, blob_ranges, hashlib_md5,  # noqa: F401
-                            image, lazy_ref, no_leftovers, proxy, reg)
+from test_lazy_pull import (INSECURE, _tools, blob_ranges, check_sample_runs,  # noqa: F401
+                            image, lazy_ref, no_leftovers, podman_store, proxy, reg)
 
 
 @pytest.fixture(scope="module")
@@ -73,35 +69,15 @@ def test_saved_archive_loads_and_runs_lazily_once_copied(store, reg, proxy, g, c
 
 def test_podman_loads_a_saved_zstd_chunked_archive(store, tmp_path):
     """Debian 12's podman loads the archive (tar+zstd layers) and runs it."""
-    need_tool("podman")
-    need_tool("runc")
-    if os.geteuid() != 0:
-        pytest.skip("run as root (podman rootless needs subordinate ids here)")
     gan, _ = store
     out = tmp_path / "img.tar"
-    gan.run("save", "--format", "oci-archive", "--compression", "zstd:chunked", "-o", out,
-            "sample:latest")
-    base = Path(tempfile.mkdtemp(prefix="gl40s-", dir="/tmp"))
-    cmd = ["podman", "--root", str(base / "root"), "--runroot", str(base / "run"),
-           "--tmpdir", str(base / "tmp"), "--storage-driver", "vfs", "--runtime", "runc"]
-    conf = base / "containers.conf"
-    conf.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", '
-                    '"nproc=32768:32768"]\n')
-    env = dict(os.environ, CONTAINERS_CONF=str(conf))
-    try:
-        r = subprocess.run(cmd + ["load", "-i", str(out)], capture_output=True, text=True,
-                           timeout=300, env=env)
+    with podman_store() as podman:
+        gan.run("save", "--format", "oci-archive", "--compression", "zstd:chunked", "-o", out,
+                "sample:latest")
+        r = podman("load", "-i", out)
         assert r.returncode == 0, r.stderr
         loaded = r.stdout.strip().splitlines()[-1].split(": ", 1)[1].split(",")[0]
-        r = subprocess.run(cmd + ["run", "--rm", "--net", "none", loaded,
-                                  "sh", "-c", "cat /data/small.txt; md5sum /data/big.bin"],
-                           capture_output=True, text=True, timeout=300, env=env)
-        assert r.returncode == 0, r.stderr
-        assert r.stdout.splitlines()[0] == "hello lazy"
-        assert r.stdout.splitlines()[1].split()[0] == hashlib_md5(BIG)
-    finally:
-        subprocess.run(cmd + ["rmi", "-a", "-f"], capture_output=True, timeout=120, env=env)
-        shutil.rmtree(base, ignore_errors=True)
+        check_sample_runs(podman, loaded)
 
 
 def test_save_compression_errors(store, tmp_path):

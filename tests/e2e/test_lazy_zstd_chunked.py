@@ -7,17 +7,16 @@ rootless, few bytes for a small read, a damaged chunk never served, plain client
 podman) pulling what gantry wrote."""
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import Gantry, need_tool
-from test_lazy_pull import (BIG, INSECURE, LIST, _tools, blob_ranges, hashlib_md5,  # noqa: F401
-                            image, lazy_ref, no_leftovers, proxy, reg)
+from conftest import need_tool
+from test_lazy_pull import (BIG, INSECURE, LIST, _tools, blob_ranges,  # noqa: F401
+                            check_sample_runs, hashlib_md5, image, push_image, lazy_ref, no_leftovers,
+                            podman_store, proxy, reg)
 
 OLD_ZC = "io.containers.zstd-chunked."
 NEW_ZC = "io.github.containers.zstd-chunked."
@@ -55,13 +54,8 @@ def skopeo_zstd(reg, tmp_path_factory):
 def gantry_zstd(reg, tmp_path_factory, gantry_bin):
     """The sample image pushed by gantry with --compression zstd:chunked: reference, manifest."""
     from fixtures import mkimage
-    d = tmp_path_factory.mktemp("zc-gantry")
-    gan = Gantry(d / "store")
-    archive = d / "img.tar"
-    mkimage.write_docker_archive(archive, [(image(mkimage), ["sample:latest"])])
-    gan.run("load", archive)
     ref = f"{reg.addr}/lazy/zc-gantry:1"
-    gan.run("push", INSECURE, "--compression", "zstd:chunked", "sample:latest", ref)
+    push_image(tmp_path_factory.mktemp("zc-gantry"), image(mkimage), ref, "zstd:chunked")
     return ref, get_manifest(reg, "lazy/zc-gantry", "1")
 
 
@@ -179,28 +173,8 @@ def test_gantry_zstd_chunked_push_is_the_current_layout(g, gantry_zstd, skopeo_z
 def test_podman_pulls_and_runs_gantrys_zstd_chunked(gantry_zstd, tmp_path):
     """Debian 12's podman (containers/image 5.23: zstd, not this generation's annotations) pulls
     the blob as a plain tar+zstd layer and runs it."""
-    need_tool("podman")
-    need_tool("runc")
-    if os.geteuid() != 0:
-        pytest.skip("run as root (podman rootless needs subordinate ids here)")
     ref, _ = gantry_zstd
-    base = Path(tempfile.mkdtemp(prefix="gl40z-", dir="/tmp"))
-    cmd = ["podman", "--root", str(base / "root"), "--runroot", str(base / "run"),
-           "--tmpdir", str(base / "tmp"), "--storage-driver", "vfs", "--runtime", "runc"]
-    conf = base / "containers.conf"
-    conf.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", '
-                    '"nproc=32768:32768"]\n')
-    env = dict(os.environ, CONTAINERS_CONF=str(conf))
-    try:
-        r = subprocess.run(cmd + ["pull", INSECURE, ref], capture_output=True, text=True,
-                           timeout=300, env=env)
+    with podman_store() as podman:
+        r = podman("pull", INSECURE, ref)
         assert r.returncode == 0, r.stderr
-        r = subprocess.run(cmd + ["run", "--rm", "--net", "none", ref, "sh", "-c",
-                                  "cat /data/small.txt; md5sum /data/big.bin"],
-                           capture_output=True, text=True, timeout=300, env=env)
-        assert r.returncode == 0, r.stderr
-        assert r.stdout.splitlines()[0] == "hello lazy"
-        assert r.stdout.splitlines()[1].split()[0] == hashlib_md5(BIG)
-    finally:
-        subprocess.run(cmd + ["rmi", "-a", "-f"], capture_output=True, timeout=120, env=env)
-        shutil.rmtree(base, ignore_errors=True)
+        check_sample_runs(podman, ref)
