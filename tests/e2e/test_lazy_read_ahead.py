@@ -3,7 +3,9 @@ and small files read in the blob's order, arrive in few large Range requests (a 
 doubles from 512 KiB, 1 MiB for the squashfs artifact, up to 4 MiB, the next one asked for while
 the container reads this one), not one request per chunk or per 512 KiB; a small read still
 fetches little; every byte still verified. Against test_lazy_pull's registry and proxy, with the
-background prefetch off (it would fetch the rest meanwhile)."""
+background prefetch off (it would fetch the rest meanwhile): the requests are then the read
+fetcher's (lazy/read_fetcher.hpp), whose threads the serving process starts under its seccomp
+filter (engine::lazy_confinement), so these runs also show that list lets them start."""
 import hashlib
 import json
 import random
