@@ -8,7 +8,7 @@
 //
 // Prints the JSON's size and entries, then per round the parse's CPU time (CLOCK_THREAD_CPUTIME)
 // and their median, min and max. The same source builds against any commit with Toc::parse
-// (bench/toc_parse.sh builds it for two and alternates them); for instruction counts run it
+// (bench/toc_parse.py builds it for two and alternates them); for instruction counts run it
 // under `valgrind --tool=callgrind --toggle-collect='*Toc::parse*' ... --rounds 1`.
 #include "lazy/toc.hpp"
 

@@ -93,9 +93,13 @@ const std::filesystem::path kFuzz = std::filesystem::path(GANTRY_TESTS_DIR) / ".
 TEST(TocDifferential, FixturesAreAcceptedAlike) {
     for (auto format : {TocFormat::estargz, TocFormat::zstd_chunked}) {
         Comparison c;
-        c.compare(fixture(format).dump(), kFixtureTocOffset, format, "fixture");
-        c.compare(big_fixture(format, 5000).dump(), kBigTocOffset, format, "big fixture");
+        const std::string small = fixture(format).dump(), big = big_fixture(format, 5000).dump();
+        c.compare(small, kFixtureTocOffset, format, "fixture");
+        c.compare(big, kBigTocOffset, format, "big fixture");
         EXPECT_EQ(c.accepted, 2u) << "the fixtures must be valid TOCs";
+        lazy::Toc t = lazy::Toc::parse(small, kFixtureTocOffset, "layer t", format);
+        EXPECT_GT(t.nodes.size(), 15u);
+        EXPECT_GT(lazy::Toc::parse(big, kBigTocOffset, "layer t", format).nodes.size(), 4000u);
     }
 }
 
@@ -103,6 +107,7 @@ TEST(TocDifferential, FieldVariantsAgree) {
     for (auto format : {TocFormat::estargz, TocFormat::zstd_chunked}) {
         Comparison c;
         field_variants(c, format);
+        c.print("field variants");
         // the variants reach both sides: many refused, many still accepted
         EXPECT_GT(c.accepted, 300u);
         EXPECT_GT(c.refused, 1000u);
@@ -113,6 +118,7 @@ TEST(TocDifferential, StructureVariantsAgree) {
     for (auto format : {TocFormat::estargz, TocFormat::zstd_chunked}) {
         Comparison c;
         structure_variants(c, format);
+        c.print("structure variants");
         EXPECT_GT(c.accepted, 20u);
         EXPECT_GT(c.refused, 20u);
     }
@@ -122,6 +128,7 @@ TEST(TocDifferential, TextVariantsAgree) {
     for (auto format : {TocFormat::estargz, TocFormat::zstd_chunked}) {
         Comparison c;
         text_variants(c, format);
+        c.print("text variants");
         EXPECT_GT(c.accepted, 50u);
         EXPECT_GT(c.refused, 500u);
     }
@@ -135,6 +142,7 @@ TEST(TocDifferential, FuzzSeedsAgree) {
     files += compare_dir(c, kFuzz / "corpus" / "zstd_chunked_toc", TocFormat::zstd_chunked);
     files += compare_dir(c, kFuzz / "regressions" / "zstd_chunked_toc", TocFormat::zstd_chunked);
     EXPECT_GT(files, 1000u) << "the fuzz seeds are not where they were: " << kFuzz;
+    c.print("fuzz seeds (" + std::to_string(files) + " files)");
     EXPECT_GT(c.accepted, 10u);
     EXPECT_GT(c.refused, 100u);
     if (const char* extra = std::getenv("GANTRY_TOC_DIFF_DIRS")) {

@@ -50,21 +50,25 @@ std::string comparable(std::string m) {
     return m;
 }
 
+std::string quoted(const std::string& s) {
+    return json(s).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 std::string node_text(const lazy::Node& n) {
     std::ostringstream s;
     s << "mode " << std::oct << n.mode << std::dec << " uid " << n.uid << " gid " << n.gid
       << " size " << n.size << " mtime " << n.mtime << " dev " << n.dev_major << ":" << n.dev_minor
       << " nlink " << n.nlink << " link '" << n.link << "' opaque " << n.opaque << " declared "
       << n.declared << " xattrs";
-    for (auto& [k, v] : n.xattrs) s << " " << k << "=" << json(v).dump();
+    for (auto& [k, v] : n.xattrs) s << " " << quoted(k) << "=" << quoted(v);
     s << " chunks";
     for (auto& c : n.chunks)
         s << " [" << static_cast<int>(c.codec) << " " << c.offset << "-" << c.end << " inner "
           << c.inner_offset << " file " << c.file_offset << "+" << c.size << " " << c.digest << "]";
     s << " children";
-    for (auto& [k, v] : n.children) s << " " << json(k).dump() << "=" << v;
+    for (auto& [k, v] : n.children) s << " " << quoted(k) << "=" << v;
     s << " whiteouts";
-    for (auto& w : n.whiteouts) s << " " << json(w).dump();
+    for (auto& w : n.whiteouts) s << " " << quoted(w);
     return s.str();
 }
 
@@ -115,6 +119,11 @@ void Comparison::compare(std::string_view text, std::uint64_t toc_offset, TocFor
                       << "): " << why << "\n  input: "
                       << json(std::string(text.substr(0, 300)))
                              .dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void Comparison::print(const std::string& what) const {
+    std::printf("%s: %zu TOCs accepted alike, %zu refused alike, %zu differ\n", what.c_str(),
+                accepted, refused, failures);
 }
 
 namespace {

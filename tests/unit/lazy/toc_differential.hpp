@@ -12,7 +12,7 @@
 namespace toc_differential {
 
 inline constexpr std::uint64_t kFixtureTocOffset = 100000;
-inline constexpr std::uint64_t kBigTocOffset = 1ull << 40;
+inline constexpr std::uint64_t kBigTocOffset = 1000000; // past big_fixture(5000)'s chunks
 
 // Compares the two readers on each TOC given: an ADD_FAILURE naming LABEL and what differs
 // (the first 20 only), and the tally of TOCs both accepted and both refused.
@@ -20,6 +20,7 @@ struct Comparison {
     std::size_t accepted = 0, refused = 0, failures = 0;
     void compare(std::string_view json, std::uint64_t toc_offset, gantry::lazy::TocFormat format,
                  const std::string& label);
+    void print(const std::string& what) const; // the tally, on stdout
 };
 
 // "" when A and B are the same tree, else the first difference.
