@@ -87,6 +87,56 @@ std::string nested(std::size_t depth, char open, const std::string& inner) {
     return s;
 }
 
+// modtimes: what strptime and timegm made of them (a fast path reads the common form)
+void modtime_variants(Comparison& c, TocFormat format, const json& base) {
+    for (const char* t : {"2024-01-02T03:04:05Z",
+                          "1970-01-01T00:00:00Z",
+                          "1969-12-31T23:59:59Z",
+                          "0000-01-01T00:00:00Z",
+                          "9999-12-31T23:59:59Z",
+                          "2024-02-29T12:00:00Z",
+                          "2023-02-29T12:00:00Z",
+                          "2024-02-30T00:00:00Z",
+                          "2024-02-31T00:00:00Z",
+                          "2024-04-31T00:00:00Z",
+                          "2024-12-31T23:59:60Z",
+                          "2024-12-31T23:59:61Z",
+                          "2024-12-31T23:59:62Z",
+                          "2024-12-31T24:00:00Z",
+                          "2024-00-10T00:00:00Z",
+                          "2024-01-00T00:00:00Z",
+                          "2024-01-32T00:00:00Z",
+                          "2024-13-01T00:00:00Z",
+                          "2024-1-2T3:4:5Z",
+                          "2024-01-02t03:04:05Z",
+                          "2024-01-02 03:04:05Z",
+                          "2024-01-02T03:04:05",
+                          "2024-01-02T03:04:05.123456789Z",
+                          "2024-01-02T03:04:05.+01:00",
+                          "2024-01-02T03:04:05+05:30",
+                          "2024-01-02T03:04:05-00:00",
+                          "2024-01-02T03:04:05+5:30",
+                          "2024-01-02T03:04:05+99:99",
+                          "2024-01-02T03:04:05-12:3x",
+                          "2024-01-02T03:04:05x",
+                          " 2024-01-02T03:04:05Z",
+                          "20240-01-02T03:04:05Z",
+                          "1900-03-01T00:00:00Z",
+                          "1600-02-29T00:00:00Z",
+                          "-001-01-01T00:00:00Z",
+                          "2024-01-02T03:04",
+                          "2024-01-02T03:04:05.999+14:00",
+                          "2000-01-01T00:00:00.000000000000000000000001Z",
+                          "",
+                          "x"}) {
+        json d = base;
+        d["entries"][2]["modtime"] = t;
+        c.compare(d.dump(), kFixtureTocOffset, format, fmt(format) + " modtime " + t);
+        d["entries"][2]["modtime"] = std::string(t) + std::string("\0+01:00", 7);
+        c.compare(d.dump(), kFixtureTocOffset, format, fmt(format) + " modtime NUL " + t);
+    }
+}
+
 } // namespace
 
 void field_variants(Comparison& c, TocFormat format) {
@@ -107,6 +157,7 @@ void field_variants(Comparison& c, TocFormat format) {
                               v.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 40));
             }
         }
+    modtime_variants(c, format, base);
     // every value for the fields of the entry kinds that read most of them
     for (std::size_t i : {2u, 3u, 4u, 7u})
         for (const char* key : kKeys)
