@@ -55,7 +55,7 @@ std::int64_t parse_time(std::string_view text) {
     std::string long_text;
     const char* s = buf;
     if (text.size() < sizeof buf) {
-        std::memcpy(buf, text.data(), text.size());
+        if (!text.empty()) std::memcpy(buf, text.data(), text.size()); // data() may be null
         buf[text.size()] = '\0';
     } else {
         long_text.assign(text);
