@@ -145,7 +145,8 @@ def main():
                 print(f"round {r + 1} {which}: cpu {c:.3f} s, wall {w:.3f} s", flush=True)
         for which in ("before", "after"):
             print(f"{which}: CPU s {med(cpu[which])}, wall s {med(wall[which])}")
-        print(f"after/before CPU: {statistics.median(cpu['after']) / statistics.median(cpu['before']):.3f}")
+        ratio = statistics.median(cpu["after"]) / statistics.median(cpu["before"])
+        print(f"after/before CPU: {ratio:.3f}")
         if a.callgrind:
             for which in ("before", "after"):
                 n = instructions(getattr(a, which), d / f"store-cg-{which}", ref)

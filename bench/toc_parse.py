@@ -30,7 +30,8 @@ def instructions(binary, entries, fmt):
 def parse_ms(binary, entries, fmt):
     r = subprocess.run([binary, "--entries", str(entries), "--format", fmt, "--rounds", "3"],
                        capture_output=True, text=True, check=True)
-    return [float(x) for x in re.findall(r"parse cpu ms: ([\d.]+)", r.stdout)], r.stdout.split("\n")[0]
+    ms = [float(x) for x in re.findall(r"parse cpu ms: ([\d.]+)", r.stdout)]
+    return ms, r.stdout.split("\n")[0]
 
 
 def main():
