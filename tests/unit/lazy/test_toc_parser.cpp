@@ -117,6 +117,17 @@ TEST(TocParser, SyntaxErrorsWinOverRefusedEntries) {
     expect_refused(doc(R"({"name":"a","type":"dir"},5)"), "not an object");
 }
 
+// fuzz_estargz_toc's first seconds on the streaming reader: an entry without a modtime passed
+// the empty string_view's null data() to memcpy (UBSan; fuzz/regressions/estargz_toc/crash-e0e1...)
+TEST(TocParser, AnEntryWithoutAModtimeHasTimeZero) {
+    Toc t = parse(doc(R"({"name":"p","type":"dir"})"));
+    EXPECT_EQ(at(t, "p").mtime, 0);
+    expect_refused(R"({"version": 1, "entries": [{"name": "p", "type": "reg", "size":";ababa`"}]})",
+                   "has a size that is not a whole number");
+    t = parse(doc(R"({"name":"p","type":"dir","modtime":"2024-01-02T03:04:05Z"})"));
+    EXPECT_EQ(at(t, "p").mtime, 1704164645);
+}
+
 TEST(TocParser, TarSplitDigestIsTheTopLevelString) {
     const std::string d = "sha256:" + std::string(64, 'a');
     Toc t = parse(doc("", ",\"tarSplitDigest\":\"" + d + "\""), TocFormat::zstd_chunked);
