@@ -64,8 +64,7 @@ std::vector<json> values() {
             {{"user.x", "aGk="}},
             {{"", "aGk="}},
             {{"user.x", 5}},
-            {{"user.x", "%%"}},
-            {{"user.big", std::string(90000, 'A')}}};
+            {{"user.x", "%%"}}};
 }
 
 std::string fmt(TocFormat f) {
@@ -148,7 +147,7 @@ void field_variants(Comparison& c, TocFormat format) {
             json d = base;
             d["entries"][i].erase(key);
             c.compare(d.dump(), kFixtureTocOffset, format, fmt(format) + " erase " + key);
-            for (int n = 0; n < 6; ++n) {
+            for (int n = 0; n < 4; ++n) {
                 const json& v = vals[rnd() % vals.size()];
                 d = base;
                 d["entries"][i][key] = v;
@@ -265,6 +264,9 @@ void text_variants(Comparison& c, TocFormat format) {
              "5", "null", "{}", "[]", "{\"a\":[\"aGk=\"]}", "[[\"aGk=\"]]", nested(500, '[', "1"),
              "{\"a\":" + nested(500, '{', "1") + "}",
              "{\"big\":\"" + std::string(87000, 'A') + "\",\"a\":\"!!\"}",
+             "{\"big\":\"" + std::string(87400, 'A') + "\"}",
+             "{\"a\":\"aGk=\",\"b\":\"" + std::string(87380, 'A') + "\"}",
+             "{\"a\":\"aGk=\",\"b\":\"" + std::string(87376, 'A') + "\"}",
              "[" + std::string(200, ' ') +
                  "\"aGk=\",\"aGk=\",\"aGk=\",\"aGk=\",\"aGk=\",\"aGk=\","
                  "\"aGk=\",\"aGk=\",\"aGk=\",\"aGk=\",\"aGk=\",\"aGk=\"]"}) {
