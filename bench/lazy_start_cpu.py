@@ -9,7 +9,8 @@ tree (bench/image_profiles.py's "pytree" shape, files of 50 B-8 KB so that it bu
 pushed with AFTER_GANTRY as eStargz to a docker-registry on 127.0.0.1 (tests/fixtures/registry).
 Each round runs `gantry run --rm --pull lazy --tls-verify=false IMAGE true` with each binary in
 a fresh store (the order reversed every other round) and takes the CPU (user + system) of every
-process it ran and waited for, and the wall time. --callgrind adds the instructions of one
+process it ran and waited for, and the wall time (--no-prefetch: GANTRY_LAZY_PREFETCH=0, the
+start without the background fetch of the rest). --callgrind adds the instructions of one
 `gantry pull --lazy` per binary (valgrind --tool=callgrind; the pull is the start's TOC work:
 fetching, verifying, parsing and storing the TOCs).
 """
@@ -72,8 +73,12 @@ def pushed(reg, files):
         return False
 
 
+EXTRA_ENV = {}
+
+
 def gantry(binary, root, *args, check=True):
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "GANTRY_ROOT": str(root), "LANG": "C.UTF-8"}
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "GANTRY_ROOT": str(root), "LANG": "C.UTF-8",
+           **EXTRA_ENV}
     r = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True)
     if check and r.returncode != 0:
         raise SystemExit(f"gantry {' '.join(args)}: {r.returncode}\n{r.stderr}")
@@ -117,7 +122,11 @@ def main():
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--dir", default="/var/tmp/gantry-lazy-start")
     ap.add_argument("--callgrind", action="store_true")
+    ap.add_argument("--no-prefetch", action="store_true",
+                    help="GANTRY_LAZY_PREFETCH=0: the start alone, no background fetch")
     a = ap.parse_args()
+    if a.no_prefetch:
+        EXTRA_ENV["GANTRY_LAZY_PREFETCH"] = "0"
     d = Path(a.dir)
     d.mkdir(parents=True, exist_ok=True)
     archive = d / f"bigtoc-{a.files}.tar"
