@@ -9,7 +9,8 @@
 // into a tree of nodes (dirs, regular files with their chunks, symlinks, hardlinks, devices,
 // fifos, xattrs) with the layer's whiteouts recorded for the merge (lazy/tree.hpp) and the
 // landmarks and the TOC entry itself hidden. A chunk is trusted only after its sha256 matches
-// the TOC's (inflate_chunk).
+// the TOC's (inflate_chunk). The JSON is read as a stream by lazy/toc_parser.hpp and the tree
+// built and checked entry by entry by lazy/toc_builder.hpp.
 //
 // Refused with Error(invalid) naming the layer: a footer that is not one, a TOC past the blob or
 // larger than kMaxTocBytes, more than kMaxEntries entries, names that are absolute, hold `..`,
