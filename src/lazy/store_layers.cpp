@@ -74,8 +74,8 @@ LocalBytes local_bytes(const store::Store& store, const Record& rec) {
     for (std::size_t i = 0; i < rec.layers.size(); ++i) {
         const auto& l = rec.layers[i];
         b.total += l.size;
-        Toc toc =
-            Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, layer_what(rec, i));
+        Toc toc = Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, layer_what(rec, i),
+                             l.format);
         b.local += open_local_map(store, l, toc, false)->local_bytes();
     }
     return b;
@@ -136,7 +136,7 @@ bool keep_local_layers(store::Store& store, const Record& rec, bool privileged,
         }
         std::string what = layer_what(rec, i);
         auto copy = local_copy(store, l.digest);
-        Toc toc = Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what);
+        Toc toc = Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what, l.format);
         auto map = open_local_map(store, l, toc, false);
         if (!map->complete()) continue;
         Fd fd(::open(copy.c_str(), O_RDONLY | O_CLOEXEC));
@@ -190,7 +190,7 @@ bool complete(store::Store& store, const Record& rec, const registry::PullOption
         if (!fd) throw_errno("cannot open the local copy of " + what);
         if (::ftruncate(fd.get(), static_cast<off_t>(l.size)) != 0)
             throw_errno("cannot size the local copy of " + what);
-        Toc toc = Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what);
+        Toc toc = Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what, l.format);
         auto map = open_local_map(store, l, toc, true);
         int raw = fd.get();
         RemoteBlob blob(client, rec.repository, l.digest, l.size, std::move(fd), what);

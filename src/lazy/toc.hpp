@@ -9,7 +9,8 @@
 // into a tree of nodes (dirs, regular files with their chunks, symlinks, hardlinks, devices,
 // fifos, xattrs) with the layer's whiteouts recorded for the merge (lazy/tree.hpp) and the
 // landmarks and the TOC entry itself hidden. A chunk is trusted only after its sha256 matches
-// the TOC's (inflate_chunk).
+// the TOC's (inflate_chunk). The JSON is read as a stream by lazy/toc_parser.hpp and the tree
+// built and checked entry by entry by lazy/toc_builder.hpp.
 //
 // Refused with Error(invalid) naming the layer: a footer that is not one, a TOC past the blob or
 // larger than kMaxTocBytes, more than kMaxEntries entries, names that are absolute, hold `..`,
@@ -76,8 +77,8 @@ struct Node {
     std::uint32_t nlink = 1;
     std::string link; // a symlink's target
     std::vector<std::pair<std::string, std::string>> xattrs;
-    std::vector<Chunk> chunks;                     // regular files, in file order
-    std::map<std::string, std::uint32_t> children; // directories: name -> node index
+    std::vector<Chunk> chunks;                                  // regular files, in file order
+    std::map<std::string, std::uint32_t, std::less<>> children; // directories: name -> node index
     // whiteouts of this layer (directories): hide lower layers' entries or all of them
     std::set<std::string> whiteouts;
     bool opaque = false;
@@ -94,7 +95,8 @@ class Toc {
     static Toc read(const ReadAt& read, std::uint64_t blob_size, const std::string& toc_digest,
                     const std::string& what, std::string* json_out = nullptr);
     // The TOC JSON (already verified, or fuzz input) of a blob whose TOC starts at TOC_OFFSET
-    // (for zstd:chunked: where its skippable frame starts; no chunk may reach past it).
+    // (for zstd:chunked: where its skippable frame starts; no chunk may reach past it). Read as
+    // a stream, never as a DOM (lazy/toc_parser.hpp).
     static Toc parse(std::string_view json, std::uint64_t toc_offset, const std::string& what,
                      TocFormat format = TocFormat::estargz);
     // The TOC JSON inside the gzip member COMPRESSED (the blob from the TOC's offset to the
@@ -105,6 +107,7 @@ class Toc {
     std::uint64_t toc_offset = 0;
     std::uint64_t prefetch_landmark = 0; // where `.prefetch.landmark` starts (0: none)
     std::string json_digest;             // "sha256:<hex>" of the TOC JSON
+    std::string tar_split_digest;        // the JSON's top-level "tarSplitDigest" string, or ""
 };
 
 // The bytes of CHUNK from COMPRESSED (the blob's bytes [chunk.offset, chunk.end)), inflated and

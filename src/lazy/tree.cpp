@@ -17,7 +17,8 @@ Tree::Tree(std::vector<Layer> layers, std::string name, TreeExtras extras)
     working_set_.insert(extras_.working_set.begin(), extras_.working_set.end());
     nodes_.emplace_back(); // the root: the lowest layer's, merged with every upper one
     for (std::uint32_t l = 0; l < layers_.size(); ++l) {
-        std::map<std::uint32_t, std::uint64_t> seen; // hard links: one merged node per node
+        // hard links: one merged node per node (its id, 0 while not imported)
+        std::vector<std::uint64_t> seen(layers_[l].toc.nodes.size(), 0);
         overlay(sqsh::Tree::kRoot, l, 0, seen);
     }
     // a directory's links: itself, its entry in its parent, each subdirectory's ".."
@@ -43,14 +44,13 @@ const Node& Tree::node(std::uint64_t id) const {
     return layers_[m.layer].toc.nodes[m.node];
 }
 
-std::uint64_t Tree::import(std::uint32_t layer, std::uint32_t n,
-                           std::map<std::uint32_t, std::uint64_t>& seen) {
-    if (auto it = seen.find(n); it != seen.end()) return it->second;
+std::uint64_t Tree::import(std::uint32_t layer, std::uint32_t n, std::vector<std::uint64_t>& seen) {
+    if (seen[n] != 0) return seen[n];
     nodes_.emplace_back();
     std::uint64_t id = nodes_.size();
     nodes_.back().layer = layer;
     nodes_.back().node = n;
-    seen.emplace(n, id);
+    seen[n] = id;
     const Node& src = layers_[layer].toc.nodes[n];
     if (S_ISDIR(src.mode))
         for (auto& [name, child] : src.children) {
@@ -61,7 +61,7 @@ std::uint64_t Tree::import(std::uint32_t layer, std::uint32_t n,
 }
 
 void Tree::overlay(std::uint64_t dir, std::uint32_t layer, std::uint32_t n,
-                   std::map<std::uint32_t, std::uint64_t>& seen) {
+                   std::vector<std::uint64_t>& seen) {
     const Node& src = layers_[layer].toc.nodes[n];
     {
         Merged& d = merged(dir);

@@ -86,10 +86,9 @@ class Tree final : public sqsh::Tree {
     };
     const Node& node(std::uint64_t id) const;
     Merged& merged(std::uint64_t id);
-    std::uint64_t import(std::uint32_t layer, std::uint32_t node,
-                         std::map<std::uint32_t, std::uint64_t>& seen);
+    std::uint64_t import(std::uint32_t layer, std::uint32_t node, std::vector<std::uint64_t>& seen);
     void overlay(std::uint64_t dir, std::uint32_t layer, std::uint32_t node,
-                 std::map<std::uint32_t, std::uint64_t>& seen);
+                 std::vector<std::uint64_t>& seen);
 
     std::vector<Layer> layers_;
     std::vector<Merged> nodes_; // node id i + 1

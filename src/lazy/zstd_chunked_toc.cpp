@@ -5,7 +5,6 @@
 
 #include <charconv>
 #include <cstring>
-#include <nlohmann/json.hpp>
 #include <vector>
 #include <zstd.h>
 
@@ -210,13 +209,6 @@ std::string read_tar_split(const ReadAt& read, std::uint64_t blob_size, const Po
     if (!is_sha256(checksum))
         refuse(what, "the tar-split has no sha256 digest in the verified table of contents");
     return verified_frame(read, blob_size, at, kMaxTarSplitBytes, checksum, "tar-split", what);
-}
-
-std::string tar_split_digest(std::string_view toc_json) {
-    auto doc = nlohmann::json::parse(toc_json, nullptr, false);
-    if (!doc.is_object()) return {};
-    auto it = doc.find("tarSplitDigest");
-    return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 } // namespace gantry::lazy::zstd_chunked

@@ -92,9 +92,6 @@ Toc read_toc(const ReadAt& read, std::uint64_t blob_size, const Layout& layout,
 std::string read_tar_split(const ReadAt& read, std::uint64_t blob_size, const Position& at,
                            const std::string& checksum, const std::string& what);
 
-// The `tarSplitDigest` of a verified TOC's JSON ("" when it has none).
-std::string tar_split_digest(std::string_view toc_json);
-
 // The zstd frame(s) COMPRESSED decompressed to exactly LIMIT bytes; Error(invalid) naming WHAT.
 std::string decompress_exact(std::string_view compressed, std::uint64_t size,
                              const std::string& what);

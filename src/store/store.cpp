@@ -76,6 +76,10 @@ Digest Store::put_blob(std::string_view data, const std::optional<Digest>& expec
         throw Error(Errc::invalid,
                     "blob " + expected->str() + " has the wrong content: it hashes to " + d.str(),
                     "the source is corrupt or was modified; fetch or export it again");
+    return put_hashed_blob(data, d);
+}
+
+Digest Store::put_hashed_blob(std::string_view data, const Digest& d) {
     if (has_blob(d)) return d;
     auto p = begin_blob();
     fs::write_all(p.fd(), data.data(), data.size(), "blob " + d.str());

@@ -89,6 +89,9 @@ class Store {
     std::string read_blob(const Digest& d, std::uint64_t max_size = 64u << 20) const;
     // Stores data; if `expected` is given, its digest must match (Error(invalid) otherwise).
     Digest put_blob(std::string_view data, const std::optional<Digest>& expected = {});
+    // Stores data under DIGEST, which the caller computed from these very bytes (not hashed
+    // again: a lazy pull's tables of contents, tens of MB, were hashed as they were verified).
+    Digest put_hashed_blob(std::string_view data, const Digest& digest);
     PendingBlob begin_blob();
 
     stdfs::path layer_dir(const Digest& diff_id) const;    // layers/sha256/<hex>
