@@ -58,6 +58,11 @@ STEPS = [
 
 def counts(text):
     """(passed, failed, skipped, note) from the last summary a test runner printed in TEXT."""
+    unit = re.findall(r"^unit: (\d+) cases in (\d+) ctest suites: (\d+) passed, (\d+) failed, "
+                      r"(\d+) skipped$", text, re.M)
+    if unit:  # scripts/unit_summary.py: the GoogleTest cases (ctest counts suites)
+        total, suites, passed, failed, skipped = map(int, unit[-1])
+        return passed, failed, skipped, f"{total} unit cases in {suites} ctest suites"
     m = None
     for m in re.finditer(r"(\d+)% tests passed, (\d+) tests? failed out of (\d+)", text):
         pass
