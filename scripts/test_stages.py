@@ -38,7 +38,7 @@ STAGES = {
     "e2e": (["make", "-s", "PREBUILT=1", "e2e", f"E2E_ARGS=--deselect {AMD_UNIT_TEST}"],
             ["build"], "pytest tests/e2e tests/fixtures"),
     "stress": (["make", "-s", "PREBUILT=1", "stress"], ["build"], "pytest tests/stress"),
-    # beside fuzz-smoke at a lower priority: each fuzz target runs a fixed 10 s of wall time and
+    # beside fuzz-smoke at a lower priority: each fuzz target runs a fixed 5 s of wall time and
     # gets the CPU first (beside them at equal priority they made a third of the executions);
     # these two take what the fuzzers leave, and their normal priority back once the fuzzers are
     # done (UNNICE_AFTER)
@@ -58,6 +58,11 @@ STEPS = [
 
 def counts(text):
     """(passed, failed, skipped, note) from the last summary a test runner printed in TEXT."""
+    unit = re.findall(r"^unit: (\d+) cases in (\d+) ctest suites: (\d+) passed, (\d+) failed, "
+                      r"(\d+) skipped$", text, re.M)
+    if unit:  # scripts/unit_summary.py: the GoogleTest cases (ctest counts suites)
+        total, suites, passed, failed, skipped = map(int, unit[-1])
+        return passed, failed, skipped, f"{total} unit cases in {suites} ctest suites"
     m = None
     for m in re.finditer(r"(\d+)% tests passed, (\d+) tests? failed out of (\d+)", text):
         pass
