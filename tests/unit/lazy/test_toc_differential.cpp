@@ -27,6 +27,12 @@ using lazy::TocFormat;
 
 namespace {
 
+#ifdef GANTRY_SANITIZE
+constexpr std::size_t kSampled = 3; // every third field and text variant (Comparison::every)
+#else
+constexpr std::size_t kSampled = 1;
+#endif
+
 std::string read_file(const std::filesystem::path& p) {
     std::ifstream in(p, std::ios::binary);
     std::stringstream s;
@@ -106,11 +112,12 @@ TEST(TocDifferential, FixturesAreAcceptedAlike) {
 TEST(TocDifferential, FieldVariantsAgree) {
     for (auto format : {TocFormat::estargz, TocFormat::zstd_chunked}) {
         Comparison c;
+        c.every = kSampled;
         field_variants(c, format);
         c.print("field variants");
         // the variants reach both sides: many refused, many still accepted
-        EXPECT_GT(c.accepted, 300u);
-        EXPECT_GT(c.refused, 1000u);
+        EXPECT_GT(c.accepted, 300u / kSampled);
+        EXPECT_GT(c.refused, 1000u / kSampled);
     }
 }
 
@@ -127,10 +134,11 @@ TEST(TocDifferential, StructureVariantsAgree) {
 TEST(TocDifferential, TextVariantsAgree) {
     for (auto format : {TocFormat::estargz, TocFormat::zstd_chunked}) {
         Comparison c;
+        c.every = kSampled;
         text_variants(c, format);
         c.print("text variants");
-        EXPECT_GT(c.accepted, 50u);
-        EXPECT_GT(c.refused, 500u);
+        EXPECT_GT(c.accepted, 50u / kSampled);
+        EXPECT_GT(c.refused, 500u / kSampled);
     }
 }
 

@@ -274,13 +274,15 @@ void text_variants(Comparison& c, TocFormat format) {
         copy[2].insert(copy[2].size() - 1, ",\"xattrs\":" + x);
         check(doc_of(copy, tsd), "xattrs " + x.substr(0, 40));
     }
-    // deep nesting, where it is skipped and where it is read
+    // deep nesting, where it is skipped and where it is read (where it is read, 200 levels: the
+    // DOM reference's message dumps the value, recursively, and 2,000 levels overflowed the
+    // stack of build-san's -O0 + ASan unit binary; the streaming reader keeps no stack)
     for (const std::string where : {"unknownField", "mode", "name", "xattrs", "userName"})
         for (char open : {'[', '{'}) {
             auto copy = entries;
             copy[2].insert(copy[2].size() - 1,
                            ",\"" + where +
-                               "\":" + nested(where == "unknownField" ? 100000 : 2000, open, "1"));
+                               "\":" + nested(where == "unknownField" ? 100000 : 200, open, "1"));
             check(doc_of(copy, tsd), "nested in " + where);
         }
     check(doc_of(entries, tsd + ",\"deep\":" + nested(100000, '[', "{}")), "nested at the top");
