@@ -30,6 +30,14 @@ void RemoteBlob::remember(const Error& e) {
     failed_at_ = std::chrono::steady_clock::now();
 }
 
+void RemoteBlob::succeeded(std::uint64_t length) {
+    {
+        std::lock_guard hold(failed_mu_);
+        failed_.reset();
+    }
+    fetched_ += length;
+}
+
 std::string RemoteBlob::fetch(std::uint64_t offset, std::size_t length) {
     if (length == 0) return {};
     check_failed();
@@ -40,11 +48,7 @@ std::string RemoteBlob::fetch(std::uint64_t offset, std::size_t length) {
         remember(e);
         throw;
     }
-    {
-        std::lock_guard hold(failed_mu_);
-        failed_.reset();
-    }
-    fetched_ += length;
+    succeeded(length);
     return body;
 }
 
@@ -123,11 +127,7 @@ void RemoteBlob::stream_into_copy(std::uint64_t offset, std::size_t length,
         remember(e);
         throw;
     }
-    {
-        std::lock_guard hold(failed_mu_);
-        failed_.reset();
-    }
-    fetched_ += length;
+    succeeded(length);
 }
 
 std::string RemoteBlob::fetch_range(std::uint64_t offset, std::size_t length) const {

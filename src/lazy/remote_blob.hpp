@@ -149,6 +149,7 @@ class RemoteBlob {
     // (fetch() on the FUSE thread, stream_into_copy() on the read fetcher's: under failed_mu_)
     void check_failed() const;
     void remember(const Error& e);
+    void succeeded(std::uint64_t length); // a fetch of LENGTH bytes: counted, failed_ forgotten
     mutable std::mutex failed_mu_;
     std::optional<Error> failed_;
     std::chrono::steady_clock::time_point failed_at_;
