@@ -6,7 +6,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(analyze_layer) {
     fuzz::MemReader in(fuzz::bytes(data, size));
     analyze::ScanOptions opt;
     opt.what = "fuzzed layer";

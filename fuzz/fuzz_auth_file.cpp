@@ -9,12 +9,11 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
+GANTRY_FUZZ_INIT(auth_file) {
     ::setenv("PATH", "/nonexistent-gantry-fuzz", 1);
-    return 0;
 }
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(auth_file) {
     std::string file = fuzz::write_scratch_file("auth.json", fuzz::bytes(data, size));
     for (const char* domain : {"docker.io", "registry.example.com:5000", "localhost", "[::1]:5000"})
         fuzz::expect_error([&] {

@@ -47,7 +47,7 @@ bool through_link(const std::filesystem::path& ctx, const std::string& rel) {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(build_context) {
     const auto& ctx = context_dir();
     auto [ignore_text, patterns] = fuzz::split_once(fuzz::bytes(data, size), "\n\n");
     image_build::Context context(ctx, image_build::Ignore::parse(ignore_text));

@@ -52,7 +52,7 @@ void check_bounds(const image_build::StageState& st) {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(build_plan) {
     std::string_view in = fuzz::bytes(data, size);
     fuzz::expect_error([&] {
         image_build::PlanOptions opt;

@@ -25,7 +25,7 @@ void one(std::string_view in, cdi::Format format) {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(cdi_spec) {
     std::string_view in = fuzz::bytes(data, size);
     one(in, cdi::Format::yaml);
     one(in, cdi::Format::json);

@@ -9,7 +9,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(cli_values) {
     std::string in(fuzz::bytes(data, size));
     fuzz::expect_error([&] {
         auto n = units::parse_size(in, "--shm-size");

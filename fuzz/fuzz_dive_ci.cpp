@@ -6,7 +6,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(dive_ci) {
     std::string_view in = fuzz::bytes(data, size);
     std::string file = fuzz::write_scratch_file(".dive-ci", in);
     fuzz::expect_error([&] {

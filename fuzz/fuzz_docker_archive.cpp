@@ -46,7 +46,7 @@ struct Fixed {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(docker_archive) {
     static const Fixed fixed;
     std::string tar;
     add_member(tar, "manifest.json", fuzz::bytes(data, size));

@@ -6,7 +6,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(dockerfile) {
     std::string_view in = fuzz::bytes(data, size);
     fuzz::expect_error([&] {
         auto df = dockerfile::parse_dockerfile(in);

@@ -5,7 +5,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(dockerignore) {
     std::string_view in = fuzz::bytes(data, size);
     auto ig = image_build::Ignore::parse(in);
     auto nl = in.rfind('\n');

@@ -38,7 +38,7 @@ void check_tree(const lazy::Toc& t) {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(estargz_toc) {
     std::string_view in = fuzz::bytes(data, size);
     if (!in.empty() && in[0] == '{') {
         fuzz::expect_error([&] { check_tree(lazy::Toc::parse(in, 1u << 30, "layer fuzz")); });

@@ -7,7 +7,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(fatbin) {
     compat::FatbinOptions opt;
     opt.cubin = compat::FatbinOptions::Cubin::all;
     opt.max_decompress = 1u << 20;

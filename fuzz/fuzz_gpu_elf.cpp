@@ -7,7 +7,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(gpu_elf) {
     std::string_view in = fuzz::bytes(data, size);
     fuzz::expect_error([&] {
         auto info = gpu::elf::read(in, true);

@@ -9,7 +9,7 @@
 using namespace gantry;
 using namespace gantry::gpu_components;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(gpu_metadata) {
     std::string text(fuzz::bytes(data, size));
     Deb822Limits lim;
     lim.max_fields = 8, lim.max_value = 64, lim.max_paragraphs = 16;

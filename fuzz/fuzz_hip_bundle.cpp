@@ -7,7 +7,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(hip_bundle) {
     std::string_view in = fuzz::bytes(data, size);
     compat::HipFatbinOptions opt;
     opt.max_decompressed = 4u << 20;

@@ -6,7 +6,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(kfd_properties) {
     fuzz::expect_error([&] {
         auto props = gpu_vendors::amd::parse_properties(fuzz::bytes(data, size), "properties");
         for (auto& [name, value] : props) {

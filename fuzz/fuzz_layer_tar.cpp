@@ -36,7 +36,7 @@ void remove_tree(const stdfs::path& p) {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(layer_tar) {
     const stdfs::path parent = fuzz::Scratch::dir() / "parent";
     const stdfs::path root = parent / "root";
     const stdfs::path sentinel = parent / "sentinel";

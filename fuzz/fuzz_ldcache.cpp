@@ -5,7 +5,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(ldcache) {
     fuzz::expect_error([&] {
         auto cache = gpu::ldcache::parse(fuzz::bytes(data, size));
         for (auto& e : cache.entries) {

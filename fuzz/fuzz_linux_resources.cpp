@@ -10,7 +10,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(linux_resources) {
     nlohmann::json j = nlohmann::json::parse(fuzz::bytes(data, size), nullptr, false);
     if (j.is_discarded()) return 0;
     fuzz::expect_error([&] {

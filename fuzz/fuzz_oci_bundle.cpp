@@ -14,7 +14,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(oci_bundle) {
     nlohmann::json config = nlohmann::json::parse(fuzz::bytes(data, size), nullptr, false);
     if (config.is_discarded()) return 0; // create: "is not valid JSON", exit 4
     fuzz::expect_error([&] {

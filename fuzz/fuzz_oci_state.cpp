@@ -10,7 +10,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(oci_state) {
     fuzz::expect_error([&] {
         auto c = ocirt::parse_state(fuzz::bytes(data, size), "ctr", "/run/gantry-oci/ctr");
         FUZZ_CHECK(c.id == "ctr" && c.pid > 0 && c.config.is_object());

@@ -7,7 +7,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(reference) {
     std::string_view in = fuzz::bytes(data, size);
     fuzz::expect_error([&] {
         auto ref = oci::Reference::parse(in);

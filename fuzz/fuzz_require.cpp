@@ -7,7 +7,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(require) {
     std::string_view in = fuzz::bytes(data, size);
     auto [expr, rest] = fuzz::split_once(in, "\n");
     auto none = gpu_vendors::nvidia::evaluate_expression(expr, {});

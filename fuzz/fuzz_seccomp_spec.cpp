@@ -12,7 +12,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(seccomp_spec) {
     static const runtime::SeccompApi api = runtime::linked_seccomp_api();
     nlohmann::json j = nlohmann::json::parse(fuzz::bytes(data, size), nullptr, false);
     if (j.is_discarded()) return 0;

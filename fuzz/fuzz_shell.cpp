@@ -5,7 +5,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(shell) {
     std::string_view in = fuzz::bytes(data, size);
     for (auto& c : lint::split_commands(in)) (void)c.name();
     std::vector<std::string> argv;

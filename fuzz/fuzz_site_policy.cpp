@@ -22,7 +22,7 @@ const char* const kNames[] = {"busybox", "gt/app:1", "registry.example.com:5000/
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(site_policy) {
     std::string text(fuzz::bytes(data, size));
     site::RegistriesConf conf;
     bool conf_ok = fuzz::expect_error([&] {

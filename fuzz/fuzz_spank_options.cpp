@@ -4,6 +4,8 @@
 // first byte picks an option, the rest is its value; each option may be given again (Slurm
 // delivers environment values first, then the line's). Also plugstack.conf's arguments.
 // Slurm's symbols the plugin takes from its host process are stubbed here.
+#include "fuzz_support.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -32,7 +34,7 @@ spank_err_t spank_getenv(spank_t, const char*, char*, int) {
 void slurm_error(const char*, ...) {}
 }
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+GANTRY_FUZZ_TARGET(spank_options) {
     if (registered.empty()) gs_register_options(nullptr);
     size_t at = 0;
     // options: [selector][value NUL] ... until the input ends

@@ -7,7 +7,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(sqsh_header) {
     if (size < 1) return 0;
     auto in = fuzz::bytes(data + 1, size - 1);
     if (data[0] & 1) {

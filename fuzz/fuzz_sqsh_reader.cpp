@@ -56,7 +56,7 @@ void visit(sqsh::Image& img, std::uint64_t ref, std::deque<std::uint64_t>& todo)
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(sqsh_reader) {
     int fd = ::memfd_create("fuzz.sqsh", MFD_CLOEXEC);
     FUZZ_CHECK(fd >= 0);
     Fd file(fd);

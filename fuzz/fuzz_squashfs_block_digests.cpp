@@ -10,7 +10,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(squashfs_block_digests) {
     std::string_view in = fuzz::bytes(data, size);
     std::uint64_t claimed = 0;
     for (std::size_t i = 0; i < 8 && 16 + i < in.size(); ++i)

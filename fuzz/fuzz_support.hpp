@@ -4,6 +4,10 @@
 // report, a failed FUZZ_CHECK) is a finding and aborts, so libFuzzer saves the input.
 // Harnesses that need files work under a scratch directory in /dev/shm (tmpfs: no disk I/O),
 // one per process, removed at exit.
+// Every harness is a GANTRY_FUZZ_TARGET(name) in one executable, gantry_fuzz (compiled as
+// unity batches: a third of the compile time of one executable per harness); gantry_fuzz_main.cpp
+// runs the target its name says (build-san/fuzz/fuzz_NAME is a link to it) or GANTRY_FUZZ_TARGET
+// names. A harness keeps its helpers in an anonymous namespace or static, named for itself.
 #pragma once
 
 #include "layer/stream.hpp"
@@ -21,6 +25,26 @@
 #include <unistd.h>
 
 namespace gantry::fuzz {
+
+using TargetFn = int (*)(const std::uint8_t* data, std::size_t size);
+// Registers a harness (GANTRY_FUZZ_TARGET) or what it needs done once before its first input
+// (GANTRY_FUZZ_INIT); true, for a static's initialiser.
+bool add_target(const char* name, TargetFn fn);
+bool add_init(const char* name, void (*init)());
+
+// Defines harness NAME: GANTRY_FUZZ_TARGET(dockerfile) { ... data, size ... return 0; }
+#define GANTRY_FUZZ_TARGET(NAME)                                                                   \
+    static int gantry_fuzz_##NAME(const std::uint8_t* data, std::size_t size);                     \
+    [[maybe_unused]] static const bool gantry_fuzz_added_##NAME =                                  \
+        ::gantry::fuzz::add_target(#NAME, gantry_fuzz_##NAME);                                     \
+    static int gantry_fuzz_##NAME(const std::uint8_t* data, std::size_t size)
+
+// Code run once before NAME's first input (libFuzzer's LLVMFuzzerInitialize, for that target).
+#define GANTRY_FUZZ_INIT(NAME)                                                                     \
+    static void gantry_fuzz_init_##NAME();                                                         \
+    [[maybe_unused]] static const bool gantry_fuzz_init_added_##NAME =                             \
+        ::gantry::fuzz::add_init(#NAME, gantry_fuzz_init_##NAME);                                  \
+    static void gantry_fuzz_init_##NAME()
 
 // Aborts (a finding) with the condition's text when cond is false.
 #define FUZZ_CHECK(cond)                                                                           \

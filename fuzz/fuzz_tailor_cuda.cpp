@@ -9,7 +9,7 @@
 using namespace gantry;
 using namespace gantry::tailor;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(tailor_cuda) {
     const std::string input(fuzz::bytes(data, size));
     const std::vector<std::vector<unsigned>> sets = {{90}, {80, 86}, {75, 100, 120}};
     for (std::size_t i = 0; i < sets.size(); ++i) {

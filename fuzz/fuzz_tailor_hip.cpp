@@ -55,7 +55,7 @@ tailor::KeepSet keep(std::initializer_list<const char*> ids) {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(tailor_hip) {
     std::string_view in = fuzz::bytes(data, size);
     const std::string original = in.starts_with("\x7f"
                                                 "ELF")

@@ -9,7 +9,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(tar_split) {
     std::string_view in = fuzz::bytes(data, size);
     std::vector<lazy::tar_split::Entry> entries;
     if (!fuzz::expect_error([&] { entries = lazy::tar_split::parse(in, "layer fuzz"); })) return 0;

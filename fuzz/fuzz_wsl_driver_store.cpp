@@ -108,7 +108,7 @@ void check_in_root_path(const std::string& in_root) {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(wsl_driver_store) {
     const fs::path root_path = fuzz::Scratch::dir() / "root";
     std::error_code ec;
     fs::remove_all(root_path, ec);

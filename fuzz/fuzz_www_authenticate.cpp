@@ -5,7 +5,7 @@
 
 using namespace gantry;
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(www_authenticate) {
     std::string header(fuzz::bytes(data, size));
     for (auto& c : registry::parse_challenges(header)) {
         FUZZ_CHECK(!c.scheme.empty());

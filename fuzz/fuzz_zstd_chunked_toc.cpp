@@ -45,7 +45,7 @@ void check_tree(const lazy::Toc& t) {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+GANTRY_FUZZ_TARGET(zstd_chunked_toc) {
     std::string_view in = fuzz::bytes(data, size);
     if (!in.empty() && in[0] == '{') {
         fuzz::expect_error([&] {
