@@ -1,6 +1,7 @@
 #include "lazy/prefetch.hpp"
 
 #include "util/error.hpp"
+#include "util/log.hpp"
 
 #include <map>
 #include <thread>
@@ -66,6 +67,8 @@ void Prefetch::work() {
             for (auto [b, e] : l.map->missing(p.begin, p.end)) {
                 if (!p.working_set) priority_->wait_idle();
                 l.map->fetching(b, e);
+                log::debug(l.blob->what() + ": prefetch of bytes " + std::to_string(b) + "+" +
+                           std::to_string(e - b) + (p.working_set ? " (working set)" : ""));
                 try {
                     std::string bytes = l.blob->fetch_range(b, static_cast<std::size_t>(e - b));
                     if (::pwrite(l.blob->cache_fd(), bytes.data(), bytes.size(),

@@ -1,5 +1,7 @@
 #include "lazy/read_ahead.hpp"
 
+#include <algorithm>
+
 namespace gantry::lazy {
 
 ReadAhead::Stream* ReadAhead::find(std::uint64_t offset) {
@@ -8,7 +10,7 @@ ReadAhead::Stream* ReadAhead::find(std::uint64_t offset) {
     return nullptr;
 }
 
-std::uint64_t ReadAhead::on_miss(std::uint64_t offset) {
+std::uint64_t ReadAhead::on_miss(std::uint64_t offset, std::uint64_t limit) {
     Stream* s = find(offset);
     if (s) {
         s->sequential = true;
@@ -24,7 +26,7 @@ std::uint64_t ReadAhead::on_miss(std::uint64_t offset) {
     s->next = offset;
     s->used = ++clock_;
     last_ = s;
-    return s->window;
+    return limit > offset ? std::min(s->window, limit - offset) : s->window;
 }
 
 void ReadAhead::fetched(std::uint64_t offset, std::uint64_t end) {
@@ -34,13 +36,13 @@ void ReadAhead::fetched(std::uint64_t offset, std::uint64_t end) {
     last_->trigger = last_->sequential ? offset : end;
 }
 
-std::optional<std::pair<std::uint64_t, std::uint64_t>> ReadAhead::on_read(std::uint64_t offset,
-                                                                          std::uint64_t end) {
+std::optional<std::pair<std::uint64_t, std::uint64_t>>
+ReadAhead::on_read(std::uint64_t offset, std::uint64_t end, std::uint64_t limit) {
     for (Stream& s : streams_) {
         if (s.window == 0 || !s.sequential || offset < s.trigger || offset >= s.next) continue;
-        if (end <= offset) return std::nullopt;
+        if (end <= offset || s.next >= limit) return std::nullopt;
         s.window = grow(s.window);
-        std::pair<std::uint64_t, std::uint64_t> ahead{s.next, s.next + s.window};
+        std::pair<std::uint64_t, std::uint64_t> ahead{s.next, std::min(s.next + s.window, limit)};
         s.trigger = s.next;
         s.next = ahead.second;
         s.used = ++clock_;

@@ -5,10 +5,14 @@
 // order) continues that stream with twice its window, up to kMax, and from then on, once the
 // reader reaches a stream's last window, the next one (doubled, up to kMax) is fetched ahead,
 // in the background (lazy/read_fetcher.hpp), while the reader verifies and serves this one.
-// Several streams at once (files read in turn), the least recently used replaced.
+// Several streams at once (files read in turn), the least recently used replaced. A file bigger
+// than the largest window is read as a stream of its own that stops at its end (LIMIT): past it
+// lies the next file in the blob, which a reader of big files (libraries a program loads) reads
+// no more often than any other; a miss there continues the stream all the same.
 // Offsets are the blob's; pure bookkeeping (one thread: the FUSE server's, or under a lock).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -27,14 +31,16 @@ class ReadAhead {
     explicit ReadAhead(std::uint64_t initial = kInitial, std::uint64_t max = kMax)
         : initial_(initial), max_(max < initial ? initial : max) {}
 
-    // A read missed the local copy at OFFSET: the bytes to fetch from OFFSET now.
-    std::uint64_t on_miss(std::uint64_t offset);
+    static constexpr std::uint64_t kNoLimit = UINT64_MAX;
+    // A read missed the local copy at OFFSET: the bytes to fetch from OFFSET now (none past
+    // LIMIT, where a big file being read ends).
+    std::uint64_t on_miss(std::uint64_t offset, std::uint64_t limit = kNoLimit);
     // What that miss fetched: [OFFSET, END) (the window can stop short at bytes already local).
     void fetched(std::uint64_t offset, std::uint64_t end);
     // A read of [OFFSET, END) was served: the range to fetch ahead now, once a sequential
-    // stream's reader has reached its last window; nullopt otherwise.
-    std::optional<std::pair<std::uint64_t, std::uint64_t>> on_read(std::uint64_t offset,
-                                                                   std::uint64_t end);
+    // stream's reader has reached its last window (none past LIMIT); nullopt otherwise.
+    std::optional<std::pair<std::uint64_t, std::uint64_t>>
+    on_read(std::uint64_t offset, std::uint64_t end, std::uint64_t limit = kNoLimit);
 
   private:
     struct Stream {

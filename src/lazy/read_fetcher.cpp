@@ -1,5 +1,7 @@
 #include "lazy/read_fetcher.hpp"
 
+#include "util/log.hpp"
+
 #include <thread>
 
 namespace gantry::lazy {
@@ -28,9 +30,9 @@ void ReadFetcher::submit(std::shared_ptr<RemoteBlob> blob, std::shared_ptr<Local
         std::lock_guard hold(state_->mu);
         if (urgent)
             for (auto it = runs.rbegin(); it != runs.rend(); ++it)
-                state_->jobs.push_front({blob, map, it->first, it->second});
+                state_->jobs.push_front({blob, map, it->first, it->second, true});
         else
-            for (auto& [b, e] : runs) state_->jobs.push_back({blob, map, b, e});
+            for (auto& [b, e] : runs) state_->jobs.push_back({blob, map, b, e, false});
         while (state_->started < threads_) {
             ++state_->started;
             std::thread(work, state_).detach();
@@ -50,6 +52,8 @@ void ReadFetcher::work(std::shared_ptr<State> s) {
             s->jobs.pop_front();
         }
         ReadPriority::Reader reading(s->priority.get()); // the prefetch waits meanwhile
+        log::debug(j.blob->what() + ": " + (j.urgent ? "read" : "read-ahead") + " of bytes " +
+                   std::to_string(j.begin) + "+" + std::to_string(j.end - j.begin));
         std::uint64_t marked = j.begin;
         try {
             j.blob->stream_into_copy(j.begin, static_cast<std::size_t>(j.end - j.begin),

@@ -45,6 +45,7 @@ class ReadFetcher {
         std::shared_ptr<RemoteBlob> blob;
         std::shared_ptr<LocalMap> map;
         std::uint64_t begin, end;
+        bool urgent = false; // a read waits on it (else a read-ahead)
     };
     struct State {
         std::mutex mu;

@@ -156,7 +156,7 @@ class LazyFile final : public sqsh::Tree::File {
                 priority_->container_read(working_set_->count({index_, it->offset}) != 0);
             // a sequential reader's next window, fetched while it reads this one
             if (map_ && fetcher_)
-                if (auto next = ahead_->on_read(it->offset, it->end))
+                if (auto next = ahead_->on_read(it->offset, it->end, limit()))
                     fetcher_->submit(layer_.blob, layer_.map, next->first, next->second, false);
             std::uint64_t at = offset + done - it->file_offset;
             std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(
@@ -176,7 +176,7 @@ class LazyFile final : public sqsh::Tree::File {
     void read_ahead(const Chunk& c) {
         auto miss = map_->missing(c.offset, c.end);
         if (miss.empty() || miss[0].first != c.offset) return;
-        std::uint64_t window = ahead_->on_miss(c.offset);
+        std::uint64_t window = ahead_->on_miss(c.offset, limit());
         auto run = map_->missing(c.offset, c.offset + window);
         auto piece = map_->pieces(c.offset, run[0].second, window);
         if (piece.empty() || piece[0].second < c.end) return;
@@ -188,6 +188,14 @@ class LazyFile final : public sqsh::Tree::File {
         }
         blob_.fill(piece[0].first, piece[0].second);
         map_->mark(piece[0].first, piece[0].second);
+    }
+
+    // Where a read-ahead stops: the file's end in the blob when it is bigger than the largest
+    // window (lazy/read_ahead.hpp), else nowhere (small files are read through in blob order).
+    std::uint64_t limit() const {
+        if (n_.chunks.empty()) return ReadAhead::kNoLimit;
+        std::uint64_t end = n_.chunks.back().end;
+        return end - n_.chunks.front().offset > ReadAhead::kMax ? end : ReadAhead::kNoLimit;
     }
 
     const Node& n_;

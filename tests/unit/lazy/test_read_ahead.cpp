@@ -92,6 +92,25 @@ TEST(LazyReadAhead, AWindowCutShortEndsTheStreamThere) {
     EXPECT_EQ(ra.on_miss(100 * KiB), 1 * MiB);
 }
 
+TEST(LazyReadAhead, AStreamThroughABigFileStopsAtItsEnd) {
+    ReadAhead ra;
+    const std::uint64_t end = 6 * MiB; // where the file ends in the blob
+    EXPECT_EQ(ra.on_miss(0, end), 512 * KiB);
+    ra.fetched(0, 512 * KiB);
+    EXPECT_EQ(ra.on_miss(512 * KiB, end), 1 * MiB);
+    ra.fetched(512 * KiB, 1536 * KiB);
+    EXPECT_EQ(ra.on_read(512 * KiB, 768 * KiB, end), (Range{1536 * KiB, 3584 * KiB}));
+    // the next window would run to 7.5 MiB: it stops at the file's end, and none comes after
+    EXPECT_EQ(ra.on_read(1536 * KiB, 2 * MiB, end), (Range{3584 * KiB, end}));
+    EXPECT_EQ(ra.on_read(3584 * KiB, 4 * MiB, end), std::nullopt);
+    EXPECT_EQ(ra.on_read(5 * MiB, end, end), std::nullopt);
+    // the reader goes on into the next file: a miss there continues the stream, whole window
+    EXPECT_EQ(ra.on_miss(end + 1024), 4 * MiB);
+    // a miss near a big file's end fetches only up to it
+    ReadAhead other;
+    EXPECT_EQ(other.on_miss(end - 100 * KiB, end), 100 * KiB);
+}
+
 namespace {
 gantry::Fd memfd() {
     return gantry::Fd(::memfd_create("map", MFD_CLOEXEC));
