@@ -1,5 +1,6 @@
 #include "lazy/tree.hpp"
 
+#include "layer/igzip.hpp"
 #include "sqsh/server.hpp"
 #include "util/error.hpp"
 
@@ -240,6 +241,17 @@ struct statvfs Tree::statfs() {
 
 void Tree::before_serving() {
     for (auto& l : layers_) l.blob->close_connections();
+    // ISA-L inflates gzip chunks (inflate_chunk): loaded here, in gantry, as the serving process
+    // is confined before its first read (a layer's first chunk says its codec)
+    for (const auto& l : layers_)
+        for (const auto& n : l.toc.nodes)
+            if (!n.chunks.empty()) {
+                if (n.chunks.front().codec == Codec::gzip) {
+                    layer::igzip::api();
+                    return;
+                }
+                break;
+            }
 }
 
 void Tree::after_confinement() {
