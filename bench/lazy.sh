@@ -21,6 +21,8 @@
 # order, each case in a fresh store:
 #   full       gantry pull (gzip) + gantry run, to "ready"
 #   lazy       gantry run --pull lazy of the eStargz image, to "ready" (background prefetch on)
+#   lazy-np    the same with the background prefetch off (GANTRY_LAZY_PREFETCH=0): what it
+#              costs the start
 #   lazy-ws    the same on "another node": a fresh store given the working set the lazy run
 #              recorded (ROOT/lazy/working-sets/), to "ready"
 #   lazy-zstd  gantry run --pull lazy of the zstd:chunked image; lazy-sqsh: of the squashfs one
@@ -67,7 +69,7 @@ case $size in
 esac
 [[ $delay =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "lazy.sh: --delay needs milliseconds (0 for none)" >&2; exit 2; }
 for c in ${cases//,/ }; do
-    [[ " full lazy lazy-ws lazy-zstd lazy-sqsh podman read-full read-lazy " == *" $c "* ]] ||
+    [[ " full lazy lazy-np lazy-ws lazy-zstd lazy-sqsh podman read-full read-lazy " == *" $c "* ]] ||
         { echo "lazy.sh: unknown case '$c' in --cases" >&2; exit 2; }
 done
 die() { echo "lazy.sh: $*" >&2; exit 1; }
@@ -279,6 +281,7 @@ R=$PULL
 declare -A CMD=(
     [full]="$G pull -q --tls-verify=false $R/bench/plain:1 >/dev/null && $G run --rm $BB $R/bench/plain:1 $WORK"
     [lazy]="$G run --rm --pull lazy --tls-verify=false $BB $R/bench/lazy:1 $WORK"
+    [lazy-np]="GANTRY_LAZY_PREFETCH=0 $G run --rm --pull lazy --tls-verify=false $BB $R/bench/lazy:1 $WORK"
     [lazy-ws]="$G run --rm --pull lazy --tls-verify=false $BB $R/bench/lazy:1 $WORK"
     [lazy-zstd]="$G run --rm --pull lazy --tls-verify=false $BB $R/bench/zstd:1 $WORK"
     [lazy-sqsh]="$G run --rm --pull lazy --tls-verify=false $BB $R/bench/sqsh:1 $WORK"
@@ -337,16 +340,17 @@ def med(label, key):
     return (statistics.median(v), min(v), max(v)) if v else None
 print("| case | to \"ready\" (median, min-max) s | total s | CPU s | MB fetched | CPU s per fetched MB | blob GETs |")
 print("|---|---|---|---|---|---|---|")
-for label in ["full", "lazy", "lazy-ws", "lazy-zstd", "lazy-sqsh", "podman", "read-full",
-              "read-lazy", "floor-link", "floor-local"]:
+for label in ["full", "lazy", "lazy-np", "lazy-ws", "lazy-zstd", "lazy-sqsh", "podman",
+              "read-full", "read-lazy", "floor-link", "floor-local"]:
     if label not in by:
         continue
     f, t, c, x, g = (med(label, k) for k in ("first", "total", "cpu", "rx", "gets"))
     if not f:
         print(f"| {label} | failed | | | | | |"); continue
     per = c[0] / (x[0] / 1e6) if x and x[0] else float("nan")
+    gets = f"{g[0]:.0f}" if g else ""  # the floor's cases count none
     print(f"| {label} | {f[0]:.2f} ({f[1]:.2f}-{f[2]:.2f}) | {t[0]:.2f} | {c[0]:.2f} | "
-          f"{x[0] / 1e6:.0f} | {per:.4f} | {g[0]:.0f} |")
+          f"{x[0] / 1e6:.0f} | {per:.4f} | {gets} |")
 def ratio(a, b):
     x, y = med(a, "first"), med(b, "first")
     return f"{x[0] / y[0]:.3f}" if x and y else "n/a"
