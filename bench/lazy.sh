@@ -307,7 +307,9 @@ done
 # The working set's physical floor, in the same run (after the rounds, three times each): the
 # bytes the lazy-ws runs fetched (their median) read as one Range of the image's largest blob
 # through the same link and proxy (floor-link), and the workload on the image once it is local,
-# its files in the page cache as a lazy start's are once fetched (floor-local)
+# its files in the page cache as a lazy start's are once fetched (floor-local), and what a start
+# does before its first read: `gantry pull --lazy` (manifest, config, the TOCs fetched, verified,
+# parsed and stored; floor-meta)
 if [[ ,$cases, == *,lazy-ws,* ]]; then
     ws_bytes=$("$PY" -c 'import json,statistics,sys
 v=[json.loads(l) for l in open(sys.argv[1])]
@@ -326,7 +328,12 @@ print(int(statistics.median(r["rx"] for r in v if r["label"]=="lazy-ws" and r["r
         GANTRY_ROOT=$T/s "$PY" "$here/lazy_measure.py" floor-local ready "$host_if" \
             "$G run --rm $BB $R/bench/plain:1 $WORK" >>"$T/results.jsonl" ||
             echo "lazy.sh: floor-local failed" >&2
+        rm -rf "$T/meta" && mkdir -p "$T/meta"
+        GANTRY_ROOT=$T/meta "$PY" "$here/lazy_measure.py" floor-meta ready "$host_if" \
+            "$G pull -q --lazy --tls-verify=false $R/bench/lazy:1 >/dev/null && echo ready" \
+            >>"$T/results.jsonl" || echo "lazy.sh: floor-meta failed" >&2
     done
+    rm -rf "$T/meta"
     rm -rf "$T/s"
 fi
 "$PY" - "$T/results.jsonl" <<'PY'
@@ -341,7 +348,7 @@ def med(label, key):
 print("| case | to \"ready\" (median, min-max) s | total s | CPU s | MB fetched | CPU s per fetched MB | blob GETs |")
 print("|---|---|---|---|---|---|---|")
 for label in ["full", "lazy", "lazy-np", "lazy-ws", "lazy-zstd", "lazy-sqsh", "podman",
-              "read-full", "read-lazy", "floor-link", "floor-local"]:
+              "read-full", "read-lazy", "floor-link", "floor-local", "floor-meta"]:
     if label not in by:
         continue
     f, t, c, x, g = (med(label, k) for k in ("first", "total", "cpu", "rx", "gets"))
@@ -368,6 +375,10 @@ if link and local and full:
     print(f"working-set floor: its bytes over the link {link[0]:.2f} s + the workload on the "
           f"local image {local[0]:.2f} s = {floor:.2f} s, {floor / full[0]:.3f} of full "
           f"(lazy-ws: {ratio('lazy-ws', 'full')}; target <= 0.05)")
+    meta = med("floor-meta", "first")
+    if meta:
+        print(f"with the metadata first (pull --lazy {meta[0]:.2f} s): {floor + meta[0]:.2f} s, "
+              f"{(floor + meta[0]) / full[0]:.3f} of full")
 a, b = per_mb("read-lazy"), per_mb("read-full")
 if a and b:
     print(f"CPU per fetched MB, read-lazy / read-full: {a / b:.2f}x (target <= 1.5x)")
