@@ -162,11 +162,11 @@ format-check: deps
 
 # libFuzzer harnesses (fuzz/README.md), built in $(SAN_BUILD). `make fuzz` runs each target
 # FUZZ_SECONDS (default 60), `make fuzz-smoke` FUZZ_SMOKE_SECONDS (what CI runs, so no harness
-# rots: every seed and regression is replayed whatever the time, then 5 s of fuzzing; fuzz/README.md
+# rots: every seed and regression is replayed whatever the time, then 3 s of fuzzing; fuzz/README.md
 # "CI" has the numbers); FUZZ_TARGETS="tar cdi_spec" picks targets. A finding fails the target
 # and the run.
 FUZZ_SECONDS ?= 60
-FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_SMOKE_SECONDS ?= 3
 FUZZ_TARGETS ?=
 
 fuzz: build-san
