@@ -133,7 +133,7 @@ class LazyFile final : public sqsh::Tree::File {
              ReadFetcher* fetcher)
         : n_(n), layer_(layer), blob_(*layer.blob), map_(layer.map.get()), index_(index),
           recorder_(recorder), priority_(priority), working_set_(working_set), ahead_(ahead),
-          fetcher_(fetcher) {}
+          fetcher_(fetcher), limit_(limit_of(n)) {}
 
     std::size_t read(std::uint64_t offset, char* buf, std::size_t size) override {
         if (offset >= n_.size) return 0;
@@ -191,13 +191,19 @@ class LazyFile final : public sqsh::Tree::File {
         map_->mark(piece[0].first, piece[0].second);
     }
 
-    // Where a read-ahead stops: the file's end in the blob when it is bigger than the largest
-    // window (lazy/read_ahead.hpp), else nowhere (small files are read through in blob order).
-    std::uint64_t limit() const {
-        if (n_.chunks.empty()) return ReadAhead::kNoLimit;
-        std::uint64_t end = n_.chunks.back().end;
-        return end - n_.chunks.front().offset > ReadAhead::kMax ? end : ReadAhead::kNoLimit;
+    // Where a read-ahead stops: the end of the file's bytes in the blob when they span more
+    // than the largest window (lazy/read_ahead.hpp), else nowhere (small files are read through
+    // in blob order). A zstd:chunked hole has no bytes in the blob.
+    static std::uint64_t limit_of(const Node& n) {
+        std::uint64_t first = UINT64_MAX, last = 0;
+        for (const Chunk& c : n.chunks)
+            if (c.codec != Codec::zeros) {
+                first = std::min(first, c.offset);
+                last = std::max(last, c.end);
+            }
+        return last > first && last - first > ReadAhead::kMax ? last : ReadAhead::kNoLimit;
     }
+    std::uint64_t limit() const { return limit_; }
 
     const Node& n_;
     const Layer& layer_;
@@ -209,6 +215,7 @@ class LazyFile final : public sqsh::Tree::File {
     const std::set<ChunkRef>* working_set_;
     ReadAhead* ahead_;
     ReadFetcher* fetcher_;
+    std::uint64_t limit_;
 };
 
 } // namespace
