@@ -216,8 +216,10 @@ void TocBuilder::split_name(std::string_view name, std::vector<std::string_view>
         if (j == std::string_view::npos) j = name.size();
         std::string_view c = name.substr(i, j - i);
         if (c == "..") refuse("has a name with '..': " + std::string(name));
-        if (c.empty() || c.size() > 255)
-            refuse("has a name with an empty component: " + std::string(name));
+        if (c.empty()) refuse("has a name with an empty component: " + std::string(name));
+        if (c.size() > 255)
+            refuse("has a name with a component longer than 255 bytes: " +
+                   std::string(name.substr(0, 512)));
         if (c != ".") parts.push_back(c);
         i = j + 1;
     }
@@ -292,6 +294,21 @@ void TocBuilder::check_covered() const {
         refuse("has chunks that do not cover their file");
 }
 
+// Two chunks at one blob offset (and inner offset: eStargz packs small files into one gzip member,
+// each at its own innerOffset) are the same bytes, so they must name the same digest: a writer
+// may point two entries at one copy of equal content, but different digests are a TOC that lies
+// about one of them. (Every chunk is still checked against its own digest when served.)
+void TocBuilder::check_shared_offset(const Chunk& c, const std::string& name) {
+    if (c.codec == Codec::zeros || c.offset == 0) return; // a hole has no bytes in the blob
+    auto [it, fresh] = at_offset_.try_emplace(c.inner_offset, c.digest, name);
+    if (fresh || it->second.first == c.digest) return;
+    auto shown = [](const std::string& s) { return s.substr(0, 80); };
+    refuse("has two chunks at blob offset " + std::to_string(c.offset) +
+           (c.inner_offset ? " (inner offset " + std::to_string(c.inner_offset) + ")" : "") +
+           " with different digests: " + shown(it->second.second) + " (" + shown(it->second.first) +
+           ") and " + shown(name) + " (" + shown(c.digest) + ")");
+}
+
 Chunk& TocBuilder::add_chunk(const TocEntry& e, std::vector<Chunk>& chunks, std::uint64_t offset) {
     Chunk& c = chunks.emplace_back();
     c.codec = zstd_ ? chunk_codec(e) : Codec::gzip;
@@ -311,6 +328,7 @@ void TocBuilder::add(const TocEntry& e) {
         if (offset > last_offset_) {
             for (auto [n, c] : open_chunks_) t_.nodes[n].chunks[c].end = offset;
             open_chunks_.clear();
+            at_offset_.clear();
         }
         last_offset_ = offset;
     }
@@ -328,6 +346,7 @@ void TocBuilder::add(const TocEntry& e) {
         c.digest = string_or_empty(e, kChunkDigest);
         if (c.file_offset != prev_end) refuse("has overlapping or missing chunks in " + name);
         if (c.size == 0) c.size = f.size - std::min(f.size, c.file_offset);
+        check_shared_offset(c, name);
         open_chunks_.emplace_back(last_reg_, f.chunks.size() - 1);
         return;
     }
@@ -347,8 +366,10 @@ void TocBuilder::add(const TocEntry& e) {
     }
     std::uint32_t dir = parent_of(parts_);
     std::string_view base = parts_.back();
-    // hidden: the TOC and the landmarks at the root
-    if (dir == 0 &&
+    // hidden: the TOC and the landmarks at the root of an eStargz layer (in a zstd:chunked
+    // layer they are files like any other: a conversion from eStargz by another writer keeps
+    // them, its tar-split names them, and a plain pull unpacks them)
+    if (!zstd_ && dir == 0 &&
         (base == kTocName || base == ".prefetch.landmark" || base == ".no.prefetch.landmark")) {
         if (base == ".prefetch.landmark") t_.prefetch_landmark = offset;
         return;
@@ -435,6 +456,7 @@ void TocBuilder::add(const TocEntry& e) {
             refuse("entry " + name + " has an unusable endOffset " + std::to_string(end));
         end_offsets_.emplace_back(idx, end);
     }
+    check_shared_offset(c, name);
     open_chunks_.emplace_back(idx, 0);
 }
 

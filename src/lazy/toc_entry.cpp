@@ -8,6 +8,17 @@
 
 namespace gantry::lazy {
 
+bool is_estargz_artefact(std::string_view name) {
+    while (name.starts_with("./")) name.remove_prefix(2);
+    while (name.starts_with('/')) name.remove_prefix(1);
+    return name == "stargz.index.json" || name == ".prefetch.landmark" ||
+           name == ".no.prefetch.landmark";
+}
+
+void as_plain_entry(archive_entry* e) {
+    if (archive_entry_sparse_count(e) > 0) archive_entry_sparse_clear(e);
+}
+
 nlohmann::json toc_entry(archive_entry* e, const std::string& name, const std::string& what,
                          const TocEntryStyle& style) {
     nlohmann::json ent = {{"name", name}};
