@@ -7,17 +7,21 @@ zstd:chunked), and each is run lazily and fully; the container's tree is compare
 (type, mode, owner, mtime, size, content, link target, hard-link groups, user xattrs, read from
 the host through /proc/PID/root) with the source image run from the store it was loaded into.
 Small layers on the registry of test_lazy_pull.py: a few seconds."""
+import gzip
 import hashlib
+import io
 import json
 import os
 import stat
 import subprocess
+import tarfile
+import zlib
 from pathlib import Path
 
 import pytest
 
 from conftest import Gantry, need_tool
-from test_lazy_pull import INSECURE, _tools, reg  # noqa: F401 (fixtures)
+from test_lazy_pull import INSECURE, _tools, lazy_ref, proxy, reg  # noqa: F401 (fixtures)
 
 LONG = "rt/long-" + "n" * 120  # a name over 100 bytes: a PAX path record
 SPARSE_SIZE = 96 << 10
@@ -147,3 +151,105 @@ def test_every_writer_round_trips(g, source, writer, mode, fuse_open):
     assert sorted(got) == sorted(tree)
     for path in tree:
         assert got[path] == tree[path], path
+
+
+def _gzip_member(data: bytes) -> bytes:
+    z = zlib.compressobj(6, zlib.DEFLATED, 31)
+    return z.compress(data) + z.flush()
+
+
+def _tar_member(name: str, data: bytes) -> tuple[bytes, bytes]:
+    """NAME's tar header and its content padded to a block."""
+    ti = tarfile.TarInfo(name)
+    ti.size = len(data)
+    return ti.tobuf(format=tarfile.USTAR_FORMAT), data + b"\0" * (-len(data) % 512)
+
+
+def estargz_sharing_an_offset(contents):
+    """An eStargz blob of the files CONTENTS ({name: bytes}, each its own gzip member) whose
+    TOC points every file at the first one's member, each with its own digest: (blob, TOC
+    JSON)."""
+    blob, entries, first = b"", [], None
+    pending = b""
+    for name, data in contents.items():
+        header, body = _tar_member(name, data)
+        blob += _gzip_member(pending + header)
+        first = len(blob) if first is None else first
+        pending = body
+        entries.append({"name": name, "type": "reg", "size": len(data), "offset": first,
+                        "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
+                        "chunkDigest": "sha256:" + hashlib.sha256(data).hexdigest()})
+    toc = json.dumps({"version": 1, "entries": entries}).encode()
+    toc_tar = io.BytesIO()
+    with tarfile.open(fileobj=toc_tar, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        ti = tarfile.TarInfo("stargz.index.json")
+        ti.size = len(toc)
+        t.addfile(ti, io.BytesIO(toc))
+    blob += _gzip_member(pending)
+    toc_offset = len(blob)
+    blob += _gzip_member(toc_tar.getvalue())
+    blob += (b"\x1f\x8b\x08\x04\0\0\0\0\0\xff\x1a\0SG\x16\0" + b"%016xSTARGZ" % toc_offset +
+             b"\x01\x00\x00\xff\xff" + b"\0" * 8)
+    return blob, toc
+
+
+def test_chunks_sharing_an_offset_with_different_digests_are_refused(g, reg, tmp_path,  # noqa: F811
+                                                                     gantry_bin):
+    """A TOC whose second file points at the first one's bytes with its own digest (the
+    serving process's chunk cache answered it with the first one's bytes before) is refused
+    when the TOC is read, naming both entries and digests."""
+    from fixtures import mkimage
+    from fixtures.registry.harness import raw_push
+    blob, toc = estargz_sharing_an_offset({"a.txt": b"aaaa\n", "b.txt": b"bbbb\n"})
+    layout = tmp_path / "layout"
+    (layout / "blobs/sha256").mkdir(parents=True)
+
+    def put(data):
+        d = mkimage.sha256_digest(data)
+        (layout / "blobs/sha256" / d[7:]).write_bytes(data)
+        return {"digest": d, "size": len(data)}
+    config = put(json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                             "rootfs": {"type": "layers", "diff_ids": [
+                                 mkimage.sha256_digest(gzip.decompress(blob))]}}).encode())
+    layer = dict(put(blob), mediaType="application/vnd.oci.image.layer.v1.tar+gzip",
+                 annotations={"containerd.io/snapshot/stargz/toc.digest":
+                              "sha256:" + hashlib.sha256(toc).hexdigest()})
+    manifest = put(json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": dict(config, mediaType="application/vnd.oci.image.config.v1+json"),
+        "layers": [layer]}).encode())
+    (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [dict(
+        manifest, mediaType="application/vnd.oci.image.manifest.v1+json")]}))
+    raw_push(layout, reg.addr, "rt/shared-offset", "1")
+    r = g.fail("pull", "--lazy", INSECURE, f"{reg.addr}/rt/shared-offset:1")
+    a, b = ("sha256:" + hashlib.sha256(x).hexdigest() for x in (b"aaaa\n", b"bbbb\n"))
+    assert f"with different digests: a.txt ({a}) and b.txt ({b})" in r.err, r.err
+    assert "layer 1/1" in r.err or "layer sha256:" in r.err, r.err
+
+
+def test_a_registry_that_ignores_range_is_named(g, source, proxy, fuse_open):  # noqa: F811
+    """A registry answering a Range request with the whole blob (200): the error says so (it
+    said "the response is larger than 0 MiB")."""
+    _, refs = source
+    proxy.set_faults([{"method": "GET", "path": "/blobs/sha256:", "action": "ignore-range"}])
+    r = g.fail("run", "--rm", "--pull", "lazy", INSECURE, lazy_ref(refs["gantry-estargz"], proxy),
+               "true")
+    assert "ignored the Range request for bytes" in r.err, r.err
+    assert "sent the whole blob (HTTP 200, not 206 Partial Content)" in r.err, r.err
+    assert "MiB" not in r.err.split("ignored the Range")[0], r.err
+
+
+def test_an_image_pulled_from_estargz_converts_again(g, source, reg, fuse_open):  # noqa: F811
+    """An image pulled from eStargz (its layers hold /stargz.index.json and the landmark) pushed
+    again as zstd:chunked (gantry's lazy reader refused it: "the tar-split names
+    .no.prefetch.landmark") and as eStargz (refused: "already holds stargz.index.json"): both
+    run lazily with the source's tree and carry no eStargz file of the source."""
+    tree, refs = source
+    g.run("pull", INSECURE, refs["gantry-estargz"])
+    for compression in ("zstd:chunked", "estargz"):
+        again = f"{reg.addr}/rt/again-{compression.replace(':', '-')}:1"
+        g.run("push", INSECURE, "--compression", compression, refs["gantry-estargz"], again)
+        assert container_tree(g, again, "--pull", "lazy", INSECURE) == tree, compression
+        root = g.run("run", "--rm", "--pull", "lazy", INSECURE, again, "ls", "-a", "/").out.split()
+        assert "stargz.index.json" not in root and ".no.prefetch.landmark" not in root, root
