@@ -88,6 +88,18 @@ bool lower_hex(std::string_view s) {
 
 } // namespace
 
+std::string path_of(const Toc& t, std::uint32_t node) {
+    std::vector<std::pair<std::uint32_t, const std::string*>> up(t.nodes.size(), {0, nullptr});
+    for (std::uint32_t i = 0; i < t.nodes.size(); ++i)
+        for (const auto& [name, kid] : t.nodes[i].children)
+            if (!up[kid].second) up[kid] = {i, &name}; // a hard link's first name
+    std::string path;
+    for (std::uint32_t n = node, steps = 0; n != 0 && up[n].second && steps < t.nodes.size();
+         n = up[n].first, ++steps)
+        path = *up[n].second + (path.empty() ? "" : "/") + path;
+    return path;
+}
+
 const char* TocValue::type_name() const {
     switch (kind) {
     case Kind::null:
@@ -298,15 +310,18 @@ void TocBuilder::check_covered() const {
 // each at its own innerOffset) are the same bytes, so they must name the same digest: a writer
 // may point two entries at one copy of equal content, but different digests are a TOC that lies
 // about one of them. (Every chunk is still checked against its own digest when served.)
-void TocBuilder::check_shared_offset(const Chunk& c, const std::string& name) {
+void TocBuilder::check_shared_offset(std::uint32_t node, const std::string& name) {
+    const auto index = static_cast<std::uint32_t>(t_.nodes[node].chunks.size() - 1);
+    const Chunk& c = t_.nodes[node].chunks[index];
     if (c.codec == Codec::zeros || c.offset == 0) return; // a hole has no bytes in the blob
-    auto [it, fresh] = at_offset_.try_emplace(c.inner_offset, c.digest, name);
-    if (fresh || it->second.first == c.digest) return;
+    auto [it, fresh] = at_offset_.try_emplace(c.inner_offset, node, index);
+    const Chunk& first = t_.nodes[it->second.first].chunks[it->second.second];
+    if (fresh || first.digest == c.digest) return;
     auto shown = [](const std::string& s) { return s.substr(0, 80); };
     refuse("has two chunks at blob offset " + std::to_string(c.offset) +
            (c.inner_offset ? " (inner offset " + std::to_string(c.inner_offset) + ")" : "") +
-           " with different digests: " + shown(it->second.second) + " (" + shown(it->second.first) +
-           ") and " + shown(name) + " (" + shown(c.digest) + ")");
+           " with different digests: " + shown(path_of(t_, it->second.first)) + " (" +
+           shown(first.digest) + ") and " + shown(name) + " (" + shown(c.digest) + ")");
 }
 
 Chunk& TocBuilder::add_chunk(const TocEntry& e, std::vector<Chunk>& chunks, std::uint64_t offset) {
@@ -346,7 +361,7 @@ void TocBuilder::add(const TocEntry& e) {
         c.digest = string_or_empty(e, kChunkDigest);
         if (c.file_offset != prev_end) refuse("has overlapping or missing chunks in " + name);
         if (c.size == 0) c.size = f.size - std::min(f.size, c.file_offset);
-        check_shared_offset(c, name);
+        check_shared_offset(last_reg_, name);
         open_chunks_.emplace_back(last_reg_, f.chunks.size() - 1);
         return;
     }
@@ -456,7 +471,7 @@ void TocBuilder::add(const TocEntry& e) {
             refuse("entry " + name + " has an unusable endOffset " + std::to_string(end));
         end_offsets_.emplace_back(idx, end);
     }
-    check_shared_offset(c, name);
+    check_shared_offset(idx, name);
     open_chunks_.emplace_back(idx, 0);
 }
 

@@ -176,24 +176,33 @@ Toc parse(std::string_view text, std::uint64_t toc_offset, const std::string& wh
         std::uint64_t last_offset = 0; // offsets never go back
         // chunks whose end is not known yet (node, chunk): nodes may move as the tree grows
         std::vector<std::pair<std::uint32_t, std::size_t>> open_chunks;
-        // the chunks at last_offset by inner offset: digest and entry name (issue 57: two at
-        // one place with different digests are refused)
-        std::map<std::uint64_t, std::pair<std::string, std::string>> at_offset;
+        // the chunks at last_offset by inner offset: digest and node (issue 57: two at one
+        // place with different digests are refused, naming the first by its path in the tree)
+        std::map<std::uint64_t, std::pair<std::string, std::uint32_t>> at_offset;
         auto close_chunks = [&](std::uint64_t start) {
             for (auto [n, c] : open_chunks) t.nodes[n].chunks[c].end = start;
             open_chunks.clear();
             at_offset.clear();
         };
-        auto shared_offset = [&](const Chunk& c, const std::string& name) {
+        auto path = [&](std::uint32_t node) {
+            std::map<std::uint32_t, std::pair<std::uint32_t, std::string>> up;
+            for (std::uint32_t i = 0; i < t.nodes.size(); ++i)
+                for (const auto& [name, kid] : t.nodes[i].children) up.try_emplace(kid, i, name);
+            std::string p;
+            for (std::uint32_t n = node; n != 0 && up.count(n); n = up[n].first)
+                p = up[n].second + (p.empty() ? "" : "/") + p;
+            return p;
+        };
+        auto shared_offset = [&](const Chunk& c, std::uint32_t node, const std::string& name) {
             if (c.codec == Codec::zeros || c.offset == 0) return;
-            auto [it, fresh] = at_offset.try_emplace(c.inner_offset, c.digest, name);
+            auto [it, fresh] = at_offset.try_emplace(c.inner_offset, c.digest, node);
             if (fresh || it->second.first == c.digest) return;
             auto shown = [](const std::string& s) { return s.substr(0, 80); };
             refuse(what,
                    "has two chunks at blob offset " + std::to_string(c.offset) +
                        (c.inner_offset ? " (inner offset " + std::to_string(c.inner_offset) + ")"
                                        : "") +
-                       " with different digests: " + shown(it->second.second) + " (" +
+                       " with different digests: " + shown(path(it->second.second)) + " (" +
                        shown(it->second.first) + ") and " + shown(name) + " (" + shown(c.digest) +
                        ")");
         };
@@ -228,7 +237,7 @@ Toc parse(std::string_view text, std::uint64_t toc_offset, const std::string& wh
                 if (c.file_offset != prev.file_offset + prev.size)
                     refuse(what, "has overlapping or missing chunks in " + name);
                 if (c.size == 0) c.size = f.size - std::min(f.size, c.file_offset);
-                shared_offset(c, name);
+                shared_offset(c, last_reg, name);
                 f.chunks.push_back(std::move(c));
                 open_chunks.emplace_back(last_reg, f.chunks.size() - 1);
                 continue;
@@ -359,7 +368,7 @@ Toc parse(std::string_view text, std::uint64_t toc_offset, const std::string& wh
                                              std::to_string(end));
                         end_offsets.emplace_back(idx, end);
                     }
-                    shared_offset(c, name);
+                    shared_offset(c, idx, name);
                     n.chunks.push_back(std::move(c));
                     open_chunks.emplace_back(idx, 0);
                 }
