@@ -7,7 +7,6 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
-#include <string_view>
 
 struct archive_entry;
 
@@ -18,12 +17,12 @@ struct TocEntryStyle {
     bool owner_names;   // userName/groupName too (eStargz has them, zstd:chunked not)
 };
 
-// Whether the tar member NAME is one of eStargz's own files at the layer's root
-// (`stargz.index.json`, `.prefetch.landmark`, `.no.prefetch.landmark`): a layer pulled from an
-// eStargz image holds them, and a conversion drops them (as stargz-snapshotter's converter drops
-// the landmarks it finds) rather than carry an eStargz artefact into another format or write a
-// second one.
-bool is_estargz_artefact(std::string_view name);
+// Whether the tar member E is one of eStargz's own files at the layer's root
+// (`stargz.index.json`, `.prefetch.landmark`, `.no.prefetch.landmark`) or a hard link to one: a
+// layer pulled from an eStargz image holds them, and a conversion drops them (as
+// stargz-snapshotter's converter drops the landmarks it finds) rather than carry an eStargz
+// artefact into another format or write a second one.
+bool is_estargz_artefact(archive_entry* e);
 
 // E as a writer puts it into a layer of its own: a sparse file (GNU/PAX sparse) becomes a
 // regular file of its whole size, its holes read as zeros (archive_read_data fills them), as Go's

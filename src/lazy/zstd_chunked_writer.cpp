@@ -166,7 +166,7 @@ WrittenLayer write_layer(int in_fd, int out_fd, const std::string& what, std::ui
         check(in.get(), rc, "cannot read " + what);
         const char* pathname = archive_entry_pathname(e);
         std::string name = pathname ? pathname : "";
-        if (is_estargz_artefact(name)) continue;
+        if (is_estargz_artefact(e)) continue;
         as_plain_entry(e);
         json ent = toc_entry(e, name, what, {"zstd:chunked", false});
         check(out.get(), archive_write_header(out.get(), e), "cannot write " + what);

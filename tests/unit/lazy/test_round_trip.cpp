@@ -33,8 +33,8 @@ namespace {
 
 struct In {
     std::string name;
-    mode_t type;
-    std::string data = {};
+    mode_t type;           // 0: a hard link to DATA
+    std::string data = {}; // content
 };
 
 std::string make_tar(const std::vector<In>& entries) {
@@ -51,8 +51,9 @@ std::string make_tar(const std::vector<In>& entries) {
     for (auto& i : entries) {
         archive_entry* e = archive_entry_new();
         archive_entry_set_pathname(e, i.name.c_str());
-        archive_entry_set_filetype(e, i.type);
+        archive_entry_set_filetype(e, i.type ? i.type : AE_IFREG);
         archive_entry_set_perm(e, i.type == AE_IFDIR ? 0755 : 0644);
+        if (i.type == 0) archive_entry_set_hardlink(e, i.data.c_str());
         if (i.type == AE_IFREG) archive_entry_set_size(e, static_cast<la_int64_t>(i.data.size()));
         archive_write_header(a, e);
         if (i.type == AE_IFREG) archive_write_data(a, i.data.data(), i.data.size());
@@ -124,6 +125,7 @@ std::vector<In> sample(const std::string& root) {
     return {{root, AE_IFDIR},
             {".no.prefetch.landmark", AE_IFREG, "\x0f"},
             {"stargz.index.json", AE_IFREG, "{}"},
+            {"toc-link", 0, "./stargz.index.json"}, // a hard link to one: dropped with it
             {"etc", AE_IFDIR},
             {"etc/motd", AE_IFREG, "hello\n"},
             {"etc/empty", AE_IFREG}};
@@ -140,6 +142,7 @@ void zstd_round_trip(const std::string& tar) {
     EXPECT_EQ(file_bytes(blob, *find(t, "etc/motd")), "hello\n");
     EXPECT_FALSE(find(t, ".no.prefetch.landmark")); // dropped by the conversion
     EXPECT_FALSE(find(t, "stargz.index.json"));
+    EXPECT_FALSE(find(t, "toc-link"));
     std::string ts = zstd_chunked::read_tar_split(reader(blob), blob.size(), *w.layout.tar_split,
                                                   t.tar_split_digest, "layer 1/1");
     auto entries = tar_split::parse(ts, "layer 1/1");
@@ -175,6 +178,7 @@ TEST(LazyRoundTrip, EstargzLayerWithARootEntryAndItsOwnFiles) {
     int landmarks = 0;
     for (auto& e : toc["entries"]) {
         EXPECT_NE(e["name"], "stargz.index.json");
+        EXPECT_NE(e["name"], "toc-link");
         landmarks += e["name"] == ".no.prefetch.landmark";
     }
     EXPECT_EQ(landmarks, 1);
