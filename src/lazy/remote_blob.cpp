@@ -11,6 +11,17 @@ namespace {
 constexpr std::size_t kRecentChunks = 8;
 constexpr std::chrono::seconds kFailFast{5};
 constexpr std::uint64_t kStreamFlush = 256u << 10;
+
+// A 200 to a Range request from a byte past 0: the registry sent the blob from its start
+Error ignored_range(const std::string& what, const std::string& domain, std::uint64_t offset,
+                    std::uint64_t length) {
+    return Error(Errc::network,
+                 what + ": registry " + domain + " ignored the Range request for bytes " +
+                     std::to_string(offset) + "-" + std::to_string(offset + length - 1) +
+                     " and sent the whole blob (HTTP 200, not 206 Partial Content)",
+                 "the registry does not serve Range requests, which a lazy pull needs; pull "
+                 "the image without --lazy");
+}
 } // namespace
 
 RemoteBlob::RemoteBlob(std::shared_ptr<registry::Client> client, std::string repo,
@@ -64,7 +75,8 @@ void RemoteBlob::stream_into_copy(std::uint64_t offset, std::size_t length,
                                            "registry was given to fetch it from");
     const std::uint64_t end = offset + length;
     std::uint64_t at = offset;
-    bool whole = false; // a 200 (the registry ignored Range): only from byte 0, cut at LENGTH
+    bool whole = false;   // a 200 (the registry ignored Range): only from byte 0, cut at LENGTH
+    bool ignored = false; // a 200 for a range past byte 0: nothing of it is taken
     registry::HttpRequest req;
     req.headers = {"Range: bytes=" + std::to_string(offset) + "-" + std::to_string(end - 1)};
     req.max_body = 1 << 20; // an error document
@@ -76,8 +88,10 @@ void RemoteBlob::stream_into_copy(std::uint64_t offset, std::size_t length,
         at = offset; // a retry starts over
         pending.clear();
         whole = r.status == 200 && offset == 0;
+        ignored = r.status == 200 && offset != 0;
     };
     req.sink = [&](const char* p, std::size_t n) {
+        if (ignored) return false;
         std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(n, end - at));
         if (take != n && !whole) return false; // a 206 longer than asked: refused
         pending.append(p, take);
@@ -105,10 +119,13 @@ void RemoteBlob::stream_into_copy(std::uint64_t offset, std::size_t length,
             r.status = 200;
         }
     } catch (const Error& e) {
-        Error named(e.code(),
-                    what_ + ": registry " + client_->domain() + " did not answer: " + e.message(),
-                    "the registry must stay reachable while a lazily pulled container "
-                    "runs; pull the image without --lazy to run it offline");
+        Error named = ignored ? ignored_range(what_, client_->domain(), offset, length)
+                              : Error(e.code(),
+                                      what_ + ": registry " + client_->domain() +
+                                          " did not answer: " + e.message(),
+                                      "the registry must stay reachable while a lazily pulled "
+                                      "container runs; pull the image without --lazy to run it "
+                                      "offline");
         remember(named);
         throw named;
     }
@@ -142,11 +159,15 @@ std::string RemoteBlob::fetch_range(std::uint64_t offset, std::size_t length) co
     req.headers = {"Range: bytes=" + std::to_string(offset) + "-" +
                    std::to_string(offset + length - 1)};
     req.max_body = length + 1;
+    long status = 0; // the final response's, once its headers came
+    req.on_headers = [&](const registry::Response& got) { status = got.status; };
     registry::Response r;
     try {
         r = client_->call(req, "/v2/" + repo_ + "/blobs/" + digest_.str(),
                           {"repository:" + repo_ + ":pull"});
     } catch (const Error& e) {
+        // a body over LENGTH + 1 bytes: the client's "larger than N MiB" said nothing useful
+        if (status == 200) throw ignored_range(what_, client_->domain(), offset, length);
         throw Error(e.code(),
                     what_ + ": registry " + client_->domain() + " did not answer: " + e.message(),
                     "the registry must stay reachable while a lazily pulled container "
@@ -154,6 +175,8 @@ std::string RemoteBlob::fetch_range(std::uint64_t offset, std::size_t length) co
     }
     if (r.status == 200 && offset == 0 && r.body.size() >= length)
         r.body.resize(length);
+    else if (r.status == 200)
+        throw ignored_range(what_, client_->domain(), offset, length);
     else if (r.status != 206)
         client_->fail(
             r, what_ + " (bytes " + std::to_string(offset) + "+" + std::to_string(length) + ")",
@@ -176,9 +199,11 @@ void RemoteBlob::fill(std::uint64_t begin, std::uint64_t end) {
 }
 
 std::shared_ptr<const std::string> RemoteBlob::chunk(const Chunk& c) {
+    // a hit is the same bytes only if the entry asking names the same digest: two entries may
+    // point at one offset (the TOC refuses different digests there; this does not rely on it)
     for (auto it = recent_.begin(); it != recent_.end(); ++it)
         if (it->offset == c.offset && it->inner_offset == c.inner_offset &&
-            it->data->size() == c.size) {
+            it->data->size() == c.size && it->digest == c.digest && it->codec == c.codec) {
             recent_.splice(recent_.begin(), recent_, it);
             return recent_.front().data;
         }
@@ -201,7 +226,7 @@ std::shared_ptr<const std::string> RemoteBlob::chunk(const Chunk& c) {
         [[maybe_unused]] ssize_t w =
             ::pwrite(cache_.get(), bytes.data(), bytes.size(), static_cast<off_t>(c.offset));
     }
-    recent_.push_front({c.offset, c.inner_offset, data});
+    recent_.push_front({c.offset, c.inner_offset, c.codec, c.digest, data});
     if (recent_.size() > kRecentChunks) recent_.pop_back();
     return data;
 }

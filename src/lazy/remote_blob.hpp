@@ -153,9 +153,12 @@ class RemoteBlob {
     mutable std::mutex failed_mu_;
     std::optional<Error> failed_;
     std::chrono::steady_clock::time_point failed_at_;
-    // the last chunks inflated (a 4 MiB chunk is read by the kernel in 128 KiB requests)
+    // the last chunks inflated (a 4 MiB chunk is read by the kernel in 128 KiB requests), each
+    // verified against DIGEST: a hit must be a chunk naming the same one
     struct Inflated {
         std::uint64_t offset, inner_offset;
+        Codec codec;
+        std::string digest;
         std::shared_ptr<const std::string> data;
     };
     std::list<Inflated> recent_;
