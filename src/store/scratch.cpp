@@ -123,7 +123,24 @@ void Scratch::discard() noexcept {
         }
 }
 
+namespace {
+
+// overlayfs makes the subdirectories of a writable layer's work directory (work/work, and
+// work/index where the index is on) mode 000: made the owner's again before the directory waits
+// in trash/, so that its owner can remove the store with `rm -rf` whatever the reaper has not
+// reached yet. Three chmods by name (overlayfs creates nothing else there); the work directory
+// itself is opened without following a link, and nothing from the container writes there.
+void make_work_removable(const stdfs::path& dir) noexcept {
+    Fd work(::open((dir / "work").c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!work) return; // no disk layer
+    for (const char* name : {"work", "index", "incompat"})
+        (void)::fchmodat(work.get(), name, 0700, 0);
+}
+
+} // namespace
+
 void discard_dir(const stdfs::path& store_root, const stdfs::path& dir) noexcept {
+    make_work_removable(dir);
     auto trash = store_root / "trash";
     auto to = trash / dir.filename();
     bool moved = ::rename(dir.c_str(), to.c_str()) == 0;

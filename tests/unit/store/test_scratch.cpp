@@ -72,6 +72,47 @@ TEST(Scratch, DiskLayerLayoutGoesToTheTrash) {
     EXPECT_TRUE(stdfs::exists(t.path / "trash/abc123/upper/f"));
 }
 
+// overlayfs leaves the work directory's work/ (and index/) mode 000, here with a file inside, as
+// a copy-up killed half-way leaves it: what waits in trash/ is removable by its owner with rm -rf
+// (issue 51: `rm -rf ~/.local/share/gantry` failed there). As root, rm runs as nobody, owning it.
+TEST(Scratch, WhatWaitsInTheTrashIsRemovableByItsOwner) {
+    TempDir t("gantry-scratch");
+    auto st = store_with_image(t.path);
+    {
+        Scratch s(st, "ovl1", Layer::disk, kImage);
+        for (const char* d : {"work", "index"}) {
+            stdfs::create_directory(s.work() / d);
+            write_bytes(s.work() / d / "#10", 3);
+            stdfs::permissions(s.work() / d, stdfs::perms::none);
+        }
+    }
+    auto entry = t.path / "trash/ovl1";
+    ASSERT_TRUE(stdfs::is_directory(entry));
+    for (const char* d : {"work/work", "work/index"})
+        EXPECT_EQ(stdfs::status(entry / d).permissions() & stdfs::perms::owner_all,
+                  stdfs::perms::owner_all)
+            << d;
+    uid_t owner = ::geteuid() == 0 ? 65534 : ::geteuid();
+    if (::geteuid() == 0) {
+        ::chmod(t.path.c_str(), 0755);
+        for (auto& e : stdfs::recursive_directory_iterator(t.path / "trash"))
+            ASSERT_EQ(::lchown(e.path().c_str(), owner, owner), 0) << e.path();
+        ASSERT_EQ(::chown((t.path / "trash").c_str(), owner, owner), 0);
+    }
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        if (::setresgid(owner, owner, owner) != 0 || ::setresuid(owner, owner, owner) != 0)
+            ::_exit(126);
+        ::execlp("rm", "rm", "-rf", entry.c_str(), nullptr);
+        ::_exit(127);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "rm -rf failed: " << status;
+    EXPECT_FALSE(stdfs::exists(entry));
+}
+
 TEST(Scratch, MemoryLayerCreatesNothingButTheHold) {
     TempDir t("gantry-scratch");
     auto st = store_with_image(t.path);
