@@ -72,23 +72,24 @@ TEST(Scratch, DiskLayerLayoutGoesToTheTrash) {
     EXPECT_TRUE(stdfs::exists(t.path / "trash/abc123/upper/f"));
 }
 
-// overlayfs leaves the work directory's work/ (and index/) mode 000, here with a file inside, as
-// a copy-up killed half-way leaves it: what waits in trash/ is removable by its owner with rm -rf
-// (issue 51: `rm -rf ~/.local/share/gantry` failed there). As root, rm runs as nobody, owning it.
+// overlayfs leaves the work directory's work/ and index/ mode 000, and for a volatile mount
+// (gantry's) work/incompat/volatile inside work/ too, as the e2e package test found: what waits
+// in trash/ is removable by its owner with rm -rf (issue 51: `rm -rf ~/.local/share/gantry`
+// failed on work/work/incompat). As root, rm runs as nobody, owning it.
 TEST(Scratch, WhatWaitsInTheTrashIsRemovableByItsOwner) {
     TempDir t("gantry-scratch");
     auto st = store_with_image(t.path);
     {
         Scratch s(st, "ovl1", Layer::disk, kImage);
-        for (const char* d : {"work", "index"}) {
-            stdfs::create_directory(s.work() / d);
-            write_bytes(s.work() / d / "#10", 3);
+        stdfs::create_directories(s.work() / "work/incompat/volatile");
+        stdfs::create_directories(s.work() / "index");
+        write_bytes(s.work() / "index/#10", 3);
+        for (const char* d : {"work/incompat/volatile", "work/incompat", "work", "index"})
             stdfs::permissions(s.work() / d, stdfs::perms::none);
-        }
     }
     auto entry = t.path / "trash/ovl1";
     ASSERT_TRUE(stdfs::is_directory(entry));
-    for (const char* d : {"work/work", "work/index"})
+    for (const char* d : {"work/work", "work/index", "work/work/incompat/volatile"})
         EXPECT_EQ(stdfs::status(entry / d).permissions() & stdfs::perms::owner_all,
                   stdfs::perms::owner_all)
             << d;
