@@ -18,6 +18,7 @@ Slurm or zsh): the host's podman with `--runtime ROOT/usr/bin/gantry-oci`, the h
 loading the plugin from its installed path, and zsh running the zsh completion. lintian runs
 beside them, and every library gantry loads with dlopen is checked to be declared.
 """
+import fnmatch
 import os
 import re
 import shutil
@@ -150,9 +151,12 @@ def test_every_library_and_program_gantry_loads_is_declared(packages):
     rel = relations(debs["gantry"])
     declared = rel["Depends"] | rel["Recommends"] | rel["Suggests"]
     assert "libc6" in rel["Depends"]  # dpkg-shlibdeps' own, still there
-    for pattern in loaded_by_gantry():
-        owners = subprocess.run(["dpkg", "-S", pattern], capture_output=True, text=True).stdout
-        names = {line.split(":")[0] for line in owners.splitlines() if ": " in line}
+    patterns = loaded_by_gantry()
+    owners = subprocess.run(["dpkg", "-S", *patterns], capture_output=True, text=True).stdout
+    for pattern in patterns:  # dpkg -S prints "pkg[:arch][, pkg...]: path" per file found
+        names = {name.split(":")[0].strip() for line in owners.splitlines() if ": " in line
+                 and fnmatch.fnmatch(line.split(": ", 1)[1], pattern)
+                 for name in line.split(": ", 1)[0].split(",")}
         if not names:
             if IN_CI:
                 pytest.fail(f"no installed package has {pattern} (scripts/install-deps.sh)")
@@ -288,6 +292,7 @@ step gantry system reset </dev/null
 step rm -rf "$HOME/.local/share/gantry"
 step gantry pull -q --tls-verify=false "$REF"
 step gantry run --writable-layer disk "$REF" sh -c 'mkdir /o && echo x >/o/f && chown -R 5:5 /o'
+step stat -c %u "$HOME"/.local/share/gantry/trash/*/upper/o/f
 step gantry system reset --force
 """
 
@@ -335,9 +340,9 @@ def first_hour(root, tmp_path):
         subprocess.run(["umount", "-l", str(root / "home/tester")], capture_output=True)
     results = [(int(status), text) for _, text, status in
                re.findall(r"^@@ (.*)\n((?:.*\n)*?)@@ exit (\d+)\n", out, re.M)]
-    assert len(results) == 10, out
-    (pull, build, run, save, run_sqsh, reset_asks, rm, pull2, owned, reset) = results
-    for status, text in (pull, build, run, save, run_sqsh, rm, pull2, owned, reset):
+    assert len(results) == 11, out
+    (pull, build, run, save, run_sqsh, reset_asks, rm, pull2, owned, owner, reset) = results
+    for status, text in (pull, build, run, save, run_sqsh, rm, pull2, owned, owner, reset):
         assert status == 0, out
         assert "apt-get install" not in text, out  # no "needs X ... install Y"
     # apt brought uidmap (Recommends) and useradd gave tester a range: RUN had subordinate ids
@@ -346,8 +351,10 @@ def first_hour(root, tmp_path):
     # served over FUSE, as on a stock host: not the unpack fallback of a closed /dev/fuse
     assert run_sqsh[1].endswith("built in a RUN step\n") and "unpack" not in run_sqsh[1], out
     assert reset_asks[0] == 2 and "--force" in reset_asks[1], out
-    # the store of a run whose writable layer holds files of subordinate uid 5, which tester
-    # alone cannot delete (`rm -rf` would fail): reset deletes them in a user namespace
+    # the store of a run whose writable layer holds files of uid 5 in the container, a
+    # subordinate id of tester (100000 + 5 - 1) that tester alone cannot delete (`rm -rf` would
+    # fail): reset deletes them in a user namespace with tester's maps
+    assert owner[1] == "100004\n", out
     assert "Removed 0 container(s) and the store /home/tester/.local/share/gantry" in reset[1], out
     uid = in_root(root, "id", "-u", "tester").strip()
     assert not store_left
