@@ -51,6 +51,7 @@ LicenceCheck mode_of(const std::string& file, const yaml::Node& n, const std::st
 LicencePolicy parse_licence_policy(const std::string& text, const std::string& file) {
     LicencePolicy p;
     yaml::Node doc = config_file::parse(text, file, kExample);
+    config_file::check_keys(doc, file);
     if (doc.is_null()) return p;
     if (!doc.is_map()) bad(file, doc, "gantry's config file is not a mapping");
     const yaml::Node* lc = doc.find("licence_check");

@@ -8,6 +8,7 @@
 #include "util/text.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cctype>
 #include <cstring>
 
@@ -85,13 +86,34 @@ class Loader {
             throw Error(Errc::unsupported,
                         path_.string() + " is a legacy docker archive without manifest.json",
                         "export it again with a docker newer than 1.10, or with skopeo");
+        const std::string import = "gantry import " + path_.string() + " NAME[:TAG]";
+        if (looks_like_a_root())
+            throw Error(Errc::invalid,
+                        path_.string() + " is a root filesystem, not an image archive (it has "
+                                         "neither manifest.json nor index.json)",
+                        "make an image of it with `" + import + "`");
         throw Error(Errc::invalid,
                     path_.string() + " is not an image archive: it has neither manifest.json "
                                      "(docker save) nor index.json (OCI)",
-                    "give a `docker save` archive, an OCI archive or an OCI layout directory");
+                    "give a `docker save` archive, an OCI archive or an OCI layout directory; "
+                    "for a tar of a root filesystem, `" +
+                        import + "`");
     }
 
   private:
+    // Whether the archive holds what a root filesystem does (bin/, etc/, usr/ members).
+    bool looks_like_a_root() const {
+        constexpr std::string_view tops[] = {"bin/", "etc/", "usr/", "lib/", "sbin/"};
+        unsigned seen = 0; // a bit per top-level directory
+        for (auto& name : src_->names()) {
+            std::string_view n = name;
+            while (n.starts_with("./")) n.remove_prefix(2);
+            for (unsigned i = 0; i < std::size(tops); ++i)
+                if (n.starts_with(tops[i])) seen |= 1u << i;
+        }
+        return std::popcount(seen) >= 2;
+    }
+
     std::vector<LoadedImage> docker_archive() {
         json doc = oci::parse_json(src_->read("manifest.json"), path_.string() + ": manifest.json");
         if (!doc.is_array() || doc.empty())

@@ -16,7 +16,7 @@ namespace gantry::cli {
 
 void register_images(CLI::App& app, Context& ctx) {
     struct Opts {
-        bool json = false, digests = false, quiet = false;
+        bool json = false, digests = false, quiet = false, all = false;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("images", "List images in the store");
@@ -24,6 +24,9 @@ void register_images(CLI::App& app, Context& ctx) {
     cmd->add_flag("--json", o->json, "Print JSON");
     cmd->add_flag("--digests", o->digests, "Show manifest digests");
     cmd->add_flag("-q,--quiet", o->quiet, "Print image IDs only");
+    cmd->add_flag("-a,--all", o->all,
+                  "docker's: also intermediate images; gantry keeps none (a build's steps are "
+                  "its cache, not images), so the list is the same");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             auto& store = ctx.store();

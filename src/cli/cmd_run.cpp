@@ -118,14 +118,16 @@ void register_run(CLI::App& app, Context& ctx) {
              "exit, by default up to half the RAM), disk (the store), or auto; the default comes "
              "from GANTRY_WRITABLE_LAYER");
     o.option(files, "--pull", f->pull,
-             "never (default: the store's image) or lazy (an eStargz image started from its "
-             "registry, file contents fetched on first read; docs/lazy-pull.md)");
+             "missing (default: pull the image when the store lacks it), always, newer (pull, "
+             "but run the stored image when the registry cannot be reached), never, or lazy (an "
+             "eStargz image started from its registry, file contents fetched on first read; "
+             "docs/lazy-pull.md); the config file's pull_policy sets the default");
     o.flag(files, "--no-unpack", f->no_unpack,
            "With a squashfs image file: fail where /dev/fuse is not usable, instead of unpacking "
            "the image into the store once and running it from there");
     auto tls = std::make_shared<bool>(true);
     auto* tls_opt = o.flag(files, "--tls-verify", *tls,
-                           "With --pull lazy: verify the registry's TLS certificate "
+                           "When the run pulls: verify the registry's TLS certificate "
                            "(--tls-verify=false: also allow plain http)");
     cmd->callback([&ctx, f, rest, tls, tls_opt] {
         if (tls_opt && tls_opt->count()) f->tls_verify = *tls;

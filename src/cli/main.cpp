@@ -2,6 +2,7 @@
 // global flags, runs the chosen command and turns errors into one line, a hint and an exit code.
 #include "cli/context.hpp"
 #include "dispatch/command_line.hpp"
+#include "dispatch/docker_verbs.hpp"
 #include "store/store.hpp"
 #include "util/columns.hpp"
 #include "util/error.hpp"
@@ -130,6 +131,9 @@ constexpr Command kCommands[] = {
     {"save", register_save},
     {"images ls", register_images},
     {"inspect", register_inspect},
+    {"history", register_history},
+    {"import", register_import},
+    {"version", register_version},
     {"tag", register_tag},
     {"sign", register_sign},
     {"info", register_info},
@@ -187,11 +191,25 @@ int main(int argc, char** argv) {
         argv = oci_argv.data();
         ++argc;
     }
+    // docker's management groups (`image ls`, `container rm`) as gantry's commands
+    std::vector<std::string> group_words;
+    std::vector<char*> group_argv;
+    if (auto words = dispatch::expand_docker_group(std::span<char* const>(argv + 1, argc - 1))) {
+        group_words = std::move(*words);
+        group_argv.push_back(argv[0]);
+        for (auto& w : group_words) group_argv.push_back(w.data());
+        group_argv.push_back(nullptr);
+        argv = group_argv.data();
+        argc = static_cast<int>(group_argv.size()) - 1;
+    }
+    const std::span<char* const> line(argv + 1, argc - 1);
     cli::Context ctx;
     ctx.args.assign(argv + 1, argv + argc);
-    const auto named = dispatch::find_command(std::span<const cli::Command>(cli::kCommands),
-                                              std::span<char* const>(argv + 1, argc - 1));
+    const auto named = dispatch::find_command(std::span<const cli::Command>(cli::kCommands), line);
     const cli::Command* only = named.command;
+    // a command gantry does not have, --help or not: refused by name, with the one to use
+    if (!only && !dispatch::command_word(line).empty())
+        return cli::end_with(dispatch::unknown_command(dispatch::command_as_written(line)));
     // Before anything else, so its work overlaps ours: the run's early start.
     if (only && only->prestart) only->prestart(ctx);
     // __generate renders the whole tree: every command, and (as under --help) every option

@@ -1,5 +1,6 @@
 #include "dispatch/command_line.hpp"
 
+#include "dispatch/docker_verbs.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -52,13 +53,27 @@ Ending usage_error(std::string_view what, std::string_view command) {
         return {"gantry-oci: " + std::string(what) + "\nhint: see `gantry oci --help`\n", 1};
     std::string help = "gantry "; // the command's own help when the line names one
     if (!command.empty()) help.append(command).append(" ");
-    return {"gantry: error: " + std::string(what) + "\nhint: see `" + help + "--help`\n",
+    std::string hint = unknown_flag_hint(command, first_unknown_flag(what));
+    hint += (hint.empty() ? "see `" : "; see `") + help + "--help`";
+    return {"gantry: error: " + usage_message(what) + "\nhint: " + hint + "\n",
             exit_status(Errc::usage)};
 }
 
+namespace {
+
+// TEXT without the line ends it may carry (a message or hint that read them from a file or a
+// child): each ends its line exactly once when printed
+std::string_view one_line_end(std::string_view text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    return text;
+}
+
+} // namespace
+
 Ending command_error(const Error& e) {
-    std::string text = "gantry: error: " + e.message() + "\n";
-    if (!e.hint().empty()) text += "hint: " + e.hint() + "\n";
+    std::string text = "gantry: error: " + std::string(one_line_end(e.message())) + "\n";
+    if (auto hint = one_line_end(e.hint()); !hint.empty())
+        text.append("hint: ").append(hint).append("\n");
     return {text, exit_status(e.code())};
 }
 

@@ -7,6 +7,7 @@
 #include "engine/engine.hpp"
 #include "engine/gpus.hpp"
 #include "engine/options.hpp"
+#include "engine/pull_policy.hpp"
 #include "engine/squashfs.hpp"
 #include "engine/unpack_fallback.hpp"
 #include "lazy/image.hpp"
@@ -25,6 +26,7 @@
 #include "util/units.hpp"
 
 #include <sys/random.h>
+#include <unistd.h>
 
 namespace gantry::engine {
 
@@ -104,16 +106,74 @@ void read_lazy_image(Prepared& p) {
     p.lazy = std::move(tree);
 }
 
+// Pulls the run's image into the store, as `gantry pull` would (its policy said to).
+void pull_for_run(Prepared& p) {
+    registry::PullOptions po;
+    po.client.tls_verify = p.request.tls_verify;
+    po.quiet = log::level() == log::Level::quiet;
+    po.tty = ::isatty(2) == 1;
+    po.interactive = ::isatty(0) == 1 && ::isatty(1) == 1;
+    po.privileged = p.caller.real_root;
+    registry::pull(*p.store, p.request.image, po);
+}
+
+// The run view of a store image, the squashfs cache's or a shared store's; nullopt when none has
+// it.
+bool read_stored_image(Prepared& p) {
+    try {
+        p.view = rootfs::find_run_view(*p.store, p.request.image);
+        return true;
+    } catch (const Error& e) {
+        if (e.code() != Errc::not_found) throw;
+    }
+    // the node's squashfs cache, then the shared stores
+    auto stores = sqsh::search_dirs(*p.store, p.request.image_stores);
+    auto shared = sqsh::find_shared(stores, p.request.image);
+    if (!shared) return false;
+    if (shared->store == stores[0]) sqsh::touch_cached(shared->file);
+    site::verify_file(shared->file);
+    auto sq = open_squashfs(shared->file, true, p.store->root() / "sqsh-facts");
+    p.sqsh = sq.image;
+    p.view = sqsh::run_view(sq.facts, shared->file);
+    return true;
+}
+
+// A store image under the run's pull policy (engine/pull_policy.hpp).
+void read_pulled_image(Prepared& p, PullPolicy policy) {
+    if (policy == PullPolicy::always) pull_for_run(p);
+    if (policy == PullPolicy::newer) {
+        try {
+            pull_for_run(p);
+        } catch (const Error& e) {
+            if (e.code() != Errc::network) throw;
+            log::warn("cannot check " + p.request.image + " for a newer image (" + e.message() +
+                      "): running the stored one");
+        }
+    }
+    if (read_stored_image(p)) return;
+    if (policy != PullPolicy::missing) {
+        try {
+            p.view = rootfs::find_run_view(*p.store, p.request.image);
+        } catch (const Error& e) {
+            throw Error(e.code(), e.message(),
+                        "this run's pull policy is " + std::string(pull_policy_word(policy)) +
+                            " (--pull, or the config file's pull_policy): `gantry pull " +
+                            p.request.image + "` first, or run with --pull missing");
+        }
+        return;
+    }
+    log::note("unable to find image " + p.request.image + " locally: pulling it");
+    pull_for_run(p);
+    p.view = rootfs::find_run_view(*p.store, p.request.image);
+}
+
 // The image's run view (config and passwd), and whether this host can run it.
 void read_image(Prepared& p) {
-    const std::string& pull = p.request.pull;
-    if (!pull.empty() && pull != "never" && pull != "lazy")
-        throw Error(Errc::usage, "--pull " + pull + ": gantry run pulls only lazily yet",
-                    "use --pull lazy (an eStargz image), or `gantry pull IMAGE` first");
+    const PullPolicy policy = pull_policy(p.request.pull);
     if (p.request.no_unpack && !sqsh::file_of(p.request.image))
         throw Error(Errc::usage, "--no-unpack applies to a squashfs image file (FILE.sqsh) only",
                     "drop --no-unpack: " + p.request.image + " is not such a file");
-    if (pull == "lazy" && !lazy::in_store(*p.store, p.request.image)) {
+    if (policy == PullPolicy::lazy && !lazy::in_store(*p.store, p.request.image)) {
         read_lazy_image(p);
     } else if (auto file = sqsh::file_of(p.request.image)) {
         site::verify_file(*file); // policy.json's "sif" scopes, before the file is read
@@ -133,20 +193,7 @@ void read_image(Prepared& p) {
             p.view = sqsh::run_view(sq.facts, *file);
         }
     } else {
-        try {
-            p.view = rootfs::find_run_view(*p.store, p.request.image);
-        } catch (const Error& e) {
-            if (e.code() != Errc::not_found) throw;
-            // the node's squashfs cache, then the shared stores
-            auto stores = sqsh::search_dirs(*p.store, p.request.image_stores);
-            auto shared = sqsh::find_shared(stores, p.request.image);
-            if (!shared) throw;
-            if (shared->store == stores[0]) sqsh::touch_cached(shared->file);
-            site::verify_file(shared->file);
-            auto sq = open_squashfs(shared->file, true, p.store->root() / "sqsh-facts");
-            p.sqsh = sq.image;
-            p.view = sqsh::run_view(sq.facts, shared->file);
-        }
+        read_pulled_image(p, policy == PullPolicy::lazy ? PullPolicy::never : policy);
     }
     const auto& platform = p.view.image.config.platform;
     auto host = oci::Platform::host();

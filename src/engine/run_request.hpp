@@ -18,13 +18,14 @@ struct RunRequest {
     // GANTRY_IMAGE_STORES and the config file's, sqsh/shared.hpp)
     std::vector<std::string> image_stores;
     std::vector<std::string> command; // COMMAND [ARG...] (empty: the image's CMD)
-    // --pull: "" or never (the store's image, today's path), lazy (an eStargz image started
-    // from the registry, lazy/image.hpp; its record reused when `pull --lazy` made one)
+    // --pull: missing, always, newer, never (engine/pull_policy.hpp; "": the config file's
+    // pull_policy, else missing), or lazy (an eStargz image started from the registry,
+    // lazy/image.hpp; its record reused when `pull --lazy` made one)
     std::string pull;
     // --no-unpack: a squashfs file FUSE cannot serve (/dev/fuse not usable) fails instead of
     // being unpacked into the store once (engine/unpack_fallback.hpp)
     bool no_unpack = false;
-    std::optional<bool> tls_verify;        // --tls-verify, for --pull lazy
+    std::optional<bool> tls_verify;        // --tls-verify, for the pulls of --pull
     std::optional<std::string> entrypoint; // --entrypoint ("" clears the image's)
 
     // The process

@@ -36,6 +36,7 @@ std::optional<WorkLayer> run_step(store::Store& store, const WorkImage& image, c
 
     engine::RunRequest r;
     r.image = named.ref();
+    r.pull = "never"; // the work image is in the store; a site's pull_policy does not apply
     r.command = step.argv;
     r.entrypoint = "";
     r.env = step.env;

@@ -9,7 +9,7 @@
 namespace gantry::image_build {
 namespace {
 
-std::string relative(std::string p) {
+std::string path_in_root(std::string p) {
     while (p.starts_with('/')) p.erase(0, 1);
     while (p.ends_with('/')) p.pop_back();
     return p;
@@ -64,7 +64,7 @@ InjectionTraces confine_injection(oci::RuntimeSpec& spec) {
     spec.setup.ld_conf.clear();
     spec.setup.ldconfig = false;
     spec.setup.host_ldconfig.clear();
-    for (const auto& [link, target] : spec.setup.symlinks) t.symlinks[relative(link)] = target;
+    for (const auto& [link, target] : spec.setup.symlinks) t.symlinks[path_in_root(link)] = target;
     // CDI hooks: update-ldcache the same way; create-symlinks' links recorded
     for (auto& [when, hooks] : spec.hooks) {
         std::vector<oci::Hook> kept;
@@ -77,7 +77,7 @@ InjectionTraces confine_injection(oci::RuntimeSpec& spec) {
                 for (const auto& l : flag_values(h.args, "--link")) {
                     auto sep = l.find("::");
                     if (sep != std::string::npos)
-                        t.symlinks[relative(l.substr(sep + 2))] = l.substr(0, sep);
+                        t.symlinks[path_in_root(l.substr(sep + 2))] = l.substr(0, sep);
                 }
             kept.push_back(std::move(h));
         }

@@ -39,12 +39,19 @@ la_ssize_t TarReader::read_cb(struct archive* a, void* p, const void** out) {
     }
 }
 
-TarReader::TarReader(layer::Reader& in, std::string what)
+TarReader::TarReader(layer::Reader& in, std::string what, Input input)
     : in_(in), what_(std::move(what)), buf_(1 << 18), a_(archive_read_new()) {
     if (!a_) throw Error(Errc::internal, "cannot create a tar reader");
     archive_read_support_format_tar(a_);
     archive_read_support_format_gnutar(a_);
     archive_read_support_filter_none(a_);
+    if (input == Input::tar_or_compressed) {
+        archive_read_support_filter_gzip(a_);
+        archive_read_support_filter_bzip2(a_);
+        archive_read_support_filter_xz(a_);
+        archive_read_support_filter_lzma(a_);
+        archive_read_support_filter_zstd(a_);
+    }
     if (archive_read_open(a_, this, nullptr, read_cb, nullptr) != ARCHIVE_OK) {
         // a constructor that throws runs no destructor: free the reader here (found by
         // fuzz/fuzz_analyze_layer: an empty blob leaked it on every refusal)

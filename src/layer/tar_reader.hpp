@@ -16,7 +16,11 @@ namespace gantry::layer {
 
 class TarReader {
   public:
-    TarReader(layer::Reader& in, std::string what);
+    // What the stream may be besides a plain tar: a layer's stream is decompressed before it
+    // gets here (layer/stream.hpp); a user's tarball (`gantry import`) may be gzip, bzip2, xz,
+    // lzma or zstd compressed, read by libarchive's filters linked in (no external program).
+    enum class Input { tar, tar_or_compressed };
+    TarReader(layer::Reader& in, std::string what, Input input = Input::tar);
     ~TarReader();
     TarReader(const TarReader&) = delete;
     TarReader& operator=(const TarReader&) = delete;

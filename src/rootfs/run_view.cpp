@@ -48,10 +48,11 @@ void save_view(const store::Store& store, const RunView& v) {
     try {
         if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
             throw_errno("cannot create " + dir.string());
-        // a cache: one torn by a crash does not parse and is built again (docs/storage.md)
+        // a cache, but published durably as everything the store keeps (one sync, on an
+        // image's first run): a crash never leaves a name whose data is not on the disk
         fs::write_atomic(dir / (v.image.manifest_digest.hex() + ".json"),
-                         doc.dump(-1, ' ', false, oci::json::error_handler_t::replace) + "\n", 0644,
-                         fs::Sync::volatile_only);
+                         doc.dump(-1, ' ', false, oci::json::error_handler_t::replace) + "\n",
+                         0644);
     } catch (const Error& e) {
         log::debug("run view not saved: " + e.message());
     }

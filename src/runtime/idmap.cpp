@@ -121,6 +121,46 @@ std::optional<UsernsDiagnosis> rootless_blocked(const std::string& proc, const s
         apparmor_fixes()};
 }
 
+bool chrooted(const std::string& proc) {
+    struct statx self {
+    }, init{};
+    const unsigned mask = STATX_INO | STATX_MNT_ID;
+    if (::statx(AT_FDCWD, "/", 0, mask, &self) == 0 &&
+        ::statx(AT_FDCWD, (proc + "/1/root").c_str(), 0, mask, &init) == 0) {
+        if (self.stx_dev_major != init.stx_dev_major || self.stx_dev_minor != init.stx_dev_minor ||
+            self.stx_ino != init.stx_ino)
+            return true;
+        // the mount too (a chroot into a bind mount of "/" has its inode, not its mount), when
+        // init is in this mount namespace: another namespace's root is another mount anyway
+        std::error_code ec_self, ec_init;
+        auto ns_self = fs::stdfs::read_symlink(proc + "/self/ns/mnt", ec_self);
+        auto ns_init = fs::stdfs::read_symlink(proc + "/1/ns/mnt", ec_init);
+        return !ec_self && !ec_init && ns_self == ns_init &&
+               (self.stx_mask & init.stx_mask & STATX_MNT_ID) && self.stx_mnt_id != init.stx_mnt_id;
+    }
+    // /proc/1/root is only root's to follow: the mount table then says it. A process's
+    // mountinfo lists only the mounts reachable from its root, at paths from it; a chroot into a
+    // directory that is no mount point leaves none at "/"
+    std::string table;
+    try {
+        table = fs::read_file(proc + "/self/mountinfo", 4u << 20);
+    } catch (const Error&) {
+        return false; // nothing to tell by
+    }
+    if (table.empty()) return false;
+    for (auto line : text::lines(table)) {
+        std::size_t field = 0, p = 0;
+        for (; field < 4 && p != std::string_view::npos; ++field) {
+            p = line.find(' ', p);
+            if (p != std::string_view::npos) ++p;
+        }
+        if (p == std::string_view::npos) continue;
+        auto end = line.find(' ', p);
+        if (line.substr(p, end == std::string_view::npos ? end : end - p) == "/") return false;
+    }
+    return true;
+}
+
 UsernsDiagnosis diagnose_userns(int err, uid_t euid, const std::string& proc) {
     if (err == ENOSPC || err == EUSERS) { // the kernel checks the limits first
         auto max = proc_value(proc, "sys/user/max_user_namespaces");
@@ -146,6 +186,13 @@ UsernsDiagnosis diagnose_userns(int err, uid_t euid, const std::string& proc) {
                     "both mapped there cannot create one",
                 "map your user and group IDs in that namespace (unshare -r, or "
                 "--map-current-user with --map-group) or run gantry outside it"};
+    // the kernel refuses a chrooted process a user namespace, root too (CLONE_NEWUSER)
+    if (chrooted(proc))
+        return {"gantry runs in a chroot, and the kernel refuses a chrooted process a new user "
+                "namespace (even root)",
+                "run gantry outside the chroot, or enter the directory as its own mount "
+                "namespace's root instead (pivot_root, as `unshare --mount` then `pivot_root`, "
+                "systemd-nspawn or a container do) with /proc mounted"};
     // both switches leave root (CAP_SYS_ADMIN) alone
     if (euid != 0 && proc_value(proc, "sys/kernel/unprivileged_userns_clone") == "0")
         return {"unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone = 0)",

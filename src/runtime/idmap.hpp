@@ -41,12 +41,17 @@ Error own_id_map_error(const char* file, int err);
 
 bool is_single_id(const std::vector<oci::IdMapping>& maps);
 
+// Whether this process is chrooted (its root is not its mount namespace's), read from PROC: its
+// root against /proc/1/root's where it may follow that (root), else whether its mount table
+// (PROC/self/mountinfo) has a mount at "/". False when neither can tell.
+bool chrooted(const std::string& proc = "/proc");
+
 // Why a process with effective uid EUID could not create a user namespace (ERR from clone),
 // read from PROC (the proc filesystem; tests give a fake tree): its own user or group ID
-// unmapped (a caller in `unshare -U` without a mapping), user namespaces disabled or their
-// limit reached (user.max_user_namespaces), and for a caller other than root Debian's
-// kernel.unprivileged_userns_clone or Ubuntu's AppArmor restriction; else a filter this
-// process cannot see (seccomp in another container). `why` is empty when ERR says it all.
+// unmapped (a caller in `unshare -U` without a mapping), a chroot (chrooted), user namespaces
+// disabled or their limit reached (user.max_user_namespaces), and for a caller other than root
+// Debian's kernel.unprivileged_userns_clone or Ubuntu's AppArmor restriction; else a filter
+// this process cannot see (seccomp in another container). `why` is empty when ERR says it all.
 struct UsernsDiagnosis {
     std::string why, hint;
 };

@@ -55,35 +55,7 @@ std::pair<oci::Digest, oci::Digest> copy_layer(ConfinedStream& tar, const std::s
                                                store::LayerWriter& out, std::uint64_t& entries) {
     StreamReader in(tar);
     layer::TarReader t(in, file + " (its tar, from the confined reader)");
-    static const std::vector<char> zeros(1 << 16, 0);
-    while (archive_entry* e = t.next()) {
-        ++entries;
-        out.header(e);
-        if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e)) {
-            t.skip();
-            continue;
-        }
-        const void* p;
-        std::size_t n;
-        std::int64_t off, pos = 0;
-        while (t.block(p, n, off)) {
-            while (pos < off) { // a hole, as zeros
-                auto z = static_cast<std::size_t>(
-                    std::min<std::int64_t>(off - pos, static_cast<std::int64_t>(zeros.size())));
-                out.data(zeros.data(), z);
-                pos += static_cast<std::int64_t>(z);
-            }
-            out.data(p, n);
-            pos += static_cast<std::int64_t>(n);
-        }
-        auto size = archive_entry_size(e);
-        while (pos < size) {
-            auto z = static_cast<std::size_t>(
-                std::min<std::int64_t>(size - pos, static_cast<std::int64_t>(zeros.size())));
-            out.data(zeros.data(), z);
-            pos += static_cast<std::int64_t>(z);
-        }
-    }
+    entries += out.copy_entries(t);
     return out.finish();
 }
 

@@ -3,6 +3,7 @@
 #include "oci/reference.hpp"
 #include "util/error.hpp"
 
+#include <algorithm>
 #include <set>
 
 namespace gantry::store {
@@ -72,6 +73,31 @@ Image read_in(const Store& store, const RefMap& refs, const Digest& manifest) {
 }
 
 } // namespace
+
+std::vector<HistoryLine> history(const Image& img) {
+    std::vector<HistoryLine> lines;
+    std::size_t layer = 0;
+    const auto& layers = img.manifest.layers;
+    const auto& diffs = img.config.diff_ids;
+    auto next_layer = [&](HistoryLine& line) {
+        if (layer >= layers.size() || layer >= diffs.size()) return;
+        line.diff_id = diffs[layer];
+        line.size = layers[layer].size;
+        ++layer;
+    };
+    for (auto& h : img.config.history) {
+        HistoryLine line{h, std::nullopt, 0};
+        if (!h.empty_layer) next_layer(line);
+        lines.push_back(std::move(line));
+    }
+    while (layer < layers.size() && layer < diffs.size()) {
+        HistoryLine line;
+        next_layer(line);
+        lines.push_back(std::move(line));
+    }
+    std::reverse(lines.begin(), lines.end());
+    return lines;
+}
 
 Digest resolve(const Store& store, const std::string& text) {
     return resolve_in(store, store.refs(), text);

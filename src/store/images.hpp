@@ -5,6 +5,7 @@
 #include "oci/image.hpp"
 #include "store/store.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,18 @@ Digest resolve(const Store& store, const std::string& ref_or_id);
 Image read_image(const Store& store, const Digest& manifest);
 // Both from one snapshot of the references (refs.json is read once).
 Image find_image(const Store& store, const std::string& ref_or_id);
+
+// One line of an image's history as `gantry history` shows it: a history entry of its config,
+// the layer the entry made (none for an empty_layer entry) and that layer blob's size.
+struct HistoryLine {
+    oci::History entry;
+    std::optional<Digest> diff_id;
+    std::int64_t size = 0;
+};
+// IMG's history newest first, as docker's: each entry that made a layer matched with the next
+// layer in order; layers no entry accounts for (a config without history) get an entry of
+// their own, with nothing known but the layer.
+std::vector<HistoryLine> history(const Image& img);
 
 // Normalised reference string for user input ("busybox" -> "docker.io/library/busybox:latest").
 std::string normalize(const std::string& ref);

@@ -4,6 +4,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
+#include <algorithm>
 #include <cerrno>
 
 namespace gantry::store {
@@ -30,6 +31,37 @@ LayerWriter::LayerWriter(store::Store& store)
 
 LayerWriter::~LayerWriter() {
     archive_write_free(a_);
+}
+
+std::uint64_t LayerWriter::copy_entries(layer::TarReader& in) {
+    static const std::vector<char> zeros(1 << 16, 0);
+    auto zero_fill = [&](std::int64_t& pos, std::int64_t to) {
+        while (pos < to) {
+            auto z = static_cast<std::size_t>(
+                std::min<std::int64_t>(to - pos, static_cast<std::int64_t>(zeros.size())));
+            data(zeros.data(), z);
+            pos += static_cast<std::int64_t>(z);
+        }
+    };
+    std::uint64_t entries = 0;
+    while (archive_entry* e = in.next()) {
+        ++entries;
+        header(e);
+        if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e)) {
+            in.skip();
+            continue;
+        }
+        const void* p;
+        std::size_t n;
+        std::int64_t off, pos = 0;
+        while (in.block(p, n, off)) {
+            zero_fill(pos, off); // a hole
+            data(p, n);
+            pos += static_cast<std::int64_t>(n);
+        }
+        zero_fill(pos, archive_entry_size(e));
+    }
+    return entries;
 }
 
 void LayerWriter::fail() {

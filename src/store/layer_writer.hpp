@@ -3,6 +3,7 @@
 // pending blob. Used by slim, gantry build's layer commits and COPY/ADD, and sqsh/load.
 #pragma once
 
+#include "layer/tar_reader.hpp"
 #include "store/store.hpp"
 #include "util/hash.hpp"
 
@@ -24,6 +25,9 @@ class LayerWriter {
 
     void header(archive_entry* e);
     void data(const void* p, std::size_t n);
+    // Every entry IN has left, headers and data (a sparse file's holes as zeros), written as
+    // they are; returns how many entries there were.
+    std::uint64_t copy_entries(layer::TarReader& in);
     // Closes the tar, commits the blob; returns {blob digest, diff id}.
     std::pair<oci::Digest, oci::Digest> finish();
     std::uint64_t blob_size() const { return blob_size_; }

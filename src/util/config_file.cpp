@@ -42,4 +42,32 @@ yaml::Node parse(const std::string& text, const std::string& file, const std::st
     }
 }
 
+const char* const kKeys[3] = {"image_stores", "licence_check", "pull_policy"};
+
+void check_keys(const yaml::Node& doc, const std::string& file) {
+    if (doc.kind == yaml::Node::Kind::null) return;
+    if (doc.kind != yaml::Node::Kind::map)
+        throw Error(Errc::invalid, "gantry's config file " + file + " is not a mapping",
+                    "write keys and values, e.g. `pull_policy: never` (see "
+                    "/usr/share/doc/gantry/examples/config.yaml)");
+    for (auto& [key, value] : doc.entries) {
+        bool known = false;
+        for (const char* k : kKeys) known = known || key.value == k;
+        if (!known)
+            throw Error(Errc::invalid,
+                        file + " line " + std::to_string(key.line) + ": unknown key \"" +
+                            key.value + "\"",
+                        "gantry's config file has the keys image_stores, licence_check and "
+                        "pull_policy (see /usr/share/doc/gantry/examples/config.yaml)");
+    }
+}
+
+yaml::Node load(std::string& file, const std::string& example) {
+    file = path();
+    if (file.empty()) return {};
+    yaml::Node doc = parse(read(file), file, example);
+    check_keys(doc, file);
+    return doc;
+}
+
 } // namespace gantry::config_file

@@ -19,4 +19,16 @@ std::string read(const std::string& file);
 // not, with EXAMPLE (the reader's keys) as the fix.
 yaml::Node parse(const std::string& text, const std::string& file, const std::string& example);
 
+// The top-level keys gantry reads; what each means belongs to its module: image_stores (sqsh/
+// shared), licence_check (analyze/licence_check), pull_policy (engine/pull_policy).
+extern const char* const kKeys[3];
+
+// DOC, the config file FILE's parsed text: Error(invalid) naming the line of a key gantry does not
+// know (nothing silently ignored), or when DOC is neither empty nor a mapping.
+void check_keys(const yaml::Node& doc, const std::string& file);
+
+// The config file's document, read, parsed and its keys checked; a null node when there is no
+// file. FILE is set to its path.
+yaml::Node load(std::string& file, const std::string& example);
+
 } // namespace gantry::config_file

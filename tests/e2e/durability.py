@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 TRACED = "openat,rename,renameat,renameat2,link,linkat,fsync,fdatasync,syncfs"
 # Under a store: what never outlives a run or a boot, or is a cache that detects a torn entry
-EXEMPT = ("tmp/", "trash/", "holds/", "locks/", "views/")
+EXEMPT = ("tmp/", "trash/", "holds/", "locks/")
 LINE = re.compile(r"^(\d+) +(\w+)\((.*)\) += (-?\d+)")
 FD = re.compile(r"^(\d+)<(.*?)>")
 STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
@@ -121,11 +121,13 @@ def violations(trace, roots, reference_last=True):
             bad.append(f"{dst}: its directory {os.path.dirname(dst)} is not synced after")
         last_durable[dst] = min(after) if after else None
     if reference_last:
+        # each reference after what was published before it is durable; the last reference
+        # after everything (a build's RUN steps name their work images on the way)
         refs = [(i, dst) for i, _, dst, _ in pubs if is_reference(dst)]
         for ri, rdst in refs:
             for i, _, dst, _ in pubs:
                 if is_reference(dst) or i > ri:
-                    if not is_reference(dst):
+                    if not is_reference(dst) and ri == refs[-1][0]:
                         bad.append(f"{dst} was published after the reference {rdst}")
                     continue
                 if last_durable[dst] is None or last_durable[dst] > ri:

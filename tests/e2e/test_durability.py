@@ -33,9 +33,12 @@ def test_build_publishes_durably(g, mk, tmp_path):
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     (ctx / "f").write_text("payload\n")
-    (ctx / "Dockerfile").write_text("FROM sample:latest\nCOPY f /f\n")
+    (ctx / "Dockerfile").write_text("FROM sample:latest\nCOPY f /f\nRUN cp /f /g\n")
     _, t = traced(g, tmp_path / "build.log", "build", "-t", "built:1", ctx)
     assert violations(t, [g.root]) == []
+    # the RUN step's run view (views/) too: no file of the store is published unsynced
+    names = [dst for _, _, dst, _ in publishes(t, [g.root])]
+    assert any("/views/" in n for n in names), names
 
 
 def test_squashfs_save_and_shared_store_push_publish_durably(g, mk, tmp_path):
@@ -51,8 +54,9 @@ def test_squashfs_save_and_shared_store_push_publish_durably(g, mk, tmp_path):
 
 
 def test_the_checker_finds_each_kind_of_missing_sync():
-    """The check itself: a rename with no data sync, one with no directory sync after, and a
-    reference published before the object it names is durable are each reported."""
+    """The check itself: a rename with no data sync, one with no directory sync after, a
+    reference published before the object it names is durable, and an object published after the
+    last reference are each reported."""
     ok = ('1 openat(AT_FDCWD</>, "/s/tmp/b", O_WRONLY) = 3</s/tmp/b>\n'
           '1 fsync(3</s/tmp/b>) = 0\n'
           '1 rename("/s/tmp/b", "/s/blobs/sha256/aa") = 0\n'
@@ -72,3 +76,14 @@ def test_the_checker_finds_each_kind_of_missing_sync():
                        '1 rename("/s/tmp/b", <unfinished ...>\n'
                        '1 <... rename resumed>"/s/blobs/sha256/aa") = 0\n')
     assert violations(parse(split), ["/s"]) == []
+    # a reference on the way (a build's RUN step names its work image), then more objects and
+    # the last reference: fine; an object published after the last reference is reported
+    blob2 = ('1 fsync(7</s/tmp/c>) = 0\n'
+             '1 rename("/s/tmp/c", "/s/blobs/sha256/bb") = 0\n'
+             '1 fsync(8</s/blobs/sha256>) = 0\n')
+    ref2 = ('1 fsync(9</s/refs.json.tmp-2>) = 0\n'
+            '1 rename("/s/refs.json.tmp-2", "/s/refs.json") = 0\n'
+            '1 fsync(6</s>) = 0\n')
+    assert violations(parse(ok + blob2 + ref2), ["/s"]) == []
+    assert violations(parse(ok + blob2), ["/s"]) == [
+        "/s/blobs/sha256/bb was published after the reference /s/refs.json"]

@@ -80,7 +80,7 @@ def test_publish_layout_and_run_on_another_node(published, tmp_path):
     assert ins["digest"] == digest and ins["image_store"] == str(shared)
     assert ins["config"]["Env"] == ["PATH=/bin", "FROM=shared-store"]
     # without the store: not found (run's own errors are 125)
-    assert "not in the store" in n.fail("run", "--rm", ref, code=125).err
+    assert "not in the store" in n.fail("run", "--rm", "--pull", "never", ref, code=125).err
 
 
 def test_env_and_config_file(published, tmp_path):

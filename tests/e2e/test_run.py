@@ -45,8 +45,11 @@ def test_exit_codes(runner):
     # PID 1 ignores signals it has no handler for (as in docker), so kill from PID 2
     r = runner.run("run", "--init", img, "sh", "-c", "kill -KILL $$", check=False)
     assert r.code == 128 + 9
-    r = runner.run("run", "no-such-image:1", "true", check=False)
+    r = runner.run("run", "--pull", "never", "no-such-image:1", "true", check=False)
     assert r.code == 125 and "not in the store" in r.err
+    # docker's default, --pull missing: tried as a pull (a short name no registry resolves)
+    r = runner.run("run", "no-such-image:1", "true", check=False)
+    assert r.code == 125 and "unable to find image no-such-image:1 locally" in r.err
 
 
 def refusing(errors):

@@ -100,7 +100,7 @@ def test_cache_lru_eviction(g, mk, tmp_path, proxy):
     assert "Removed 1 squashfs image" in r.out
     assert g.run("run", "--rm", refs[0]).out.strip() == "one"
     assert g.run("run", "--rm", refs[2]).out.strip() == "three"
-    r = g.fail("run", "--rm", refs[1], code=125)
+    r = g.fail("run", "--rm", "--pull", "never", refs[1], code=125)
     assert "not in the store" in r.err
     g.run("system", "prune", "--sqsh-cache-max", "0")
     assert g.run("system", "df", "--json").json()["sqsh_cache"]["images"] == 0

@@ -75,7 +75,7 @@ def test_run_of_an_image_being_removed_fails_clearly(g, samples):
     dur = time.monotonic() - t0
     for i in range(max(6, TRIALS // 2)):
         g.run("load", a.archive)
-        run = g.popen("run", a.ref, "cat", "/only-a", stdout=subprocess.PIPE,
+        run = g.popen("run", "--pull", "never", a.ref, "cat", "/only-a", stdout=subprocess.PIPE,
                       stderr=subprocess.PIPE, text=True)
         time.sleep(rng.uniform(0, dur))
         rmi = g.run("rmi", a.ref, check=False)

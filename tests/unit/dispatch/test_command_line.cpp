@@ -114,6 +114,11 @@ TEST(Dispatch, ACommandErrorExitsWithItsDocumentedStatus) {
     auto no_hint = dispatch::command_error(Error(Errc::policy, "refused"));
     EXPECT_EQ(no_hint.status, 11);
     EXPECT_EQ(no_hint.message, "gantry: error: refused\n");
+    // every line ends once, whatever the message and hint carried (a child's report, a file)
+    auto carried = dispatch::command_error(Error(Errc::io, "disk full\n", "free space\r\n"));
+    EXPECT_EQ(carried.message, "gantry: error: disk full\nhint: free space\n");
+    auto blank_hint = dispatch::command_error(Error(Errc::io, "x", "\n"));
+    EXPECT_EQ(blank_hint.message, "gantry: error: x\n");
     auto internal = dispatch::internal_error(std::runtime_error("map::at"));
     EXPECT_EQ(internal.status, 1);
     EXPECT_EQ(internal.message, "gantry: internal error: map::at\n");

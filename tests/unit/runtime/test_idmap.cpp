@@ -187,4 +187,39 @@ TEST(UsernsDiagnosis, UnknownCausesKeepTheSystemErrorAndSayWhereToLook) {
     EXPECT_TRUE(p.diagnose(ENOMEM).hint.empty());
 }
 
+TEST(UsernsDiagnosis, AChrootIsNamedForRootToo) {
+    // root's view: /proc/1/root is another directory than this process's root
+    FakeProc root_view({kMapped});
+    std::filesystem::create_directories(root_view.dir / "1");
+    std::filesystem::create_directory_symlink(root_view.dir, root_view.dir / "1" / "root");
+    EXPECT_TRUE(runtime::chrooted(root_view.dir.string()));
+    auto d = root_view.diagnose(EPERM, 0);
+    EXPECT_NE(d.why.find("runs in a chroot"), std::string::npos) << d.why;
+    EXPECT_NE(d.hint.find("pivot_root"), std::string::npos) << d.hint;
+    // near miss: init's root is this process's root
+    FakeProc same({kMapped});
+    std::filesystem::create_directories(same.dir / "1");
+    std::filesystem::create_directory_symlink("/", same.dir / "1" / "root");
+    EXPECT_FALSE(runtime::chrooted(same.dir.string()));
+    EXPECT_EQ(same.diagnose(EPERM, 0).why, "");
+}
+
+TEST(UsernsDiagnosis, AChrootIsToldByTheMountTableWhenInitsRootIsHidden) {
+    // a user's view (no 1/root): the mount table's mount points, the fifth field
+    FakeProc chroot({kMapped,
+                     {"self/mountinfo", "25 1 8:1 /srv/root/proc /proc rw - proc proc rw\n"
+                                        "26 1 0:5 / /dev rw - devtmpfs udev rw\n"}});
+    EXPECT_TRUE(runtime::chrooted(chroot.dir.string()));
+    EXPECT_NE(chroot.diagnose(EPERM).why.find("chroot"), std::string::npos);
+    FakeProc host({kMapped,
+                   {"self/mountinfo", "22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
+                                      "25 22 0:22 / /proc rw - proc proc rw\n"}});
+    EXPECT_FALSE(runtime::chrooted(host.dir.string()));
+    // an empty or missing table tells nothing
+    FakeProc empty({kMapped, {"self/mountinfo", ""}});
+    EXPECT_FALSE(runtime::chrooted(empty.dir.string()));
+    FakeProc none({kMapped});
+    EXPECT_FALSE(runtime::chrooted(none.dir.string()));
+}
+
 } // namespace runtime_idmap_test

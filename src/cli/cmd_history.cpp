@@ -1,0 +1,86 @@
+// `gantry history` (docker's: an image's history entries, newest first) and `gantry version`.
+#include "cli/context.hpp"
+#include "oci/image.hpp"
+#include "store/images.hpp"
+#include "util/units.hpp"
+
+#include <cstdio>
+#include <sys/utsname.h>
+
+namespace gantry::cli {
+
+void register_history(CLI::App& app, Context& ctx) {
+    struct Opts {
+        std::string ref;
+        bool json = false, quiet = false, no_trunc = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand(
+        "history", "Show an image's history: the step that made each layer, newest first");
+    cmd->add_option("image", o->ref, "Image (name or ID)")->required();
+    cmd->add_flag("--json", o->json, "Print JSON");
+    cmd->add_flag("-q,--quiet", o->quiet, "Print the image ID only (docker's)");
+    cmd->add_flag("--no-trunc", o->no_trunc, "Do not shorten the steps and IDs");
+    cmd->footer("SIZE is the layer blob's size as stored (compressed), as `gantry images` counts "
+                "it; a step that made no layer shows 0B. Only the newest line has an ID: gantry "
+                "keeps no intermediate images (docker shows <missing> there too).");
+    cmd->callback([&ctx, o] {
+        ctx.action = [&ctx, o] {
+            auto img = store::find_image(ctx.store(), o->ref);
+            auto lines = store::history(img);
+            const std::string id = o->no_trunc ? img.id().str() : img.id().short_id();
+            if (o->quiet) {
+                std::printf("%s\n", id.c_str());
+                return 0;
+            }
+            oci::json out = oci::json::array();
+            std::vector<std::vector<std::string>> rows{
+                {"IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"}};
+            for (std::size_t i = 0; i < lines.size(); ++i) {
+                const auto& l = lines[i];
+                if (o->json) {
+                    out.push_back(
+                        {{"id", i == 0 ? oci::json(img.id().str()) : oci::json()},
+                         {"created", l.entry.created},
+                         {"created_by", l.entry.created_by},
+                         {"empty_layer", !l.diff_id},
+                         {"diff_id", l.diff_id ? oci::json(l.diff_id->str()) : oci::json()},
+                         {"size", l.size},
+                         {"comment", l.entry.comment}});
+                    continue;
+                }
+                std::string by = l.entry.created_by;
+                if (!o->no_trunc && by.size() > 45) by = by.substr(0, 44) + "…";
+                rows.push_back({i == 0 ? id : "<missing>",
+                                units::human_ago(l.entry.created, l.entry.created.substr(0, 19)),
+                                by, human_size(static_cast<std::uint64_t>(l.size)),
+                                l.entry.comment});
+            }
+            return print_listing(o->json, false, out, rows);
+        };
+    });
+}
+
+void register_version(CLI::App& app, Context& ctx) {
+    auto json = std::make_shared<bool>(false);
+    auto* cmd = app.add_subcommand("version", "Show gantry's version (also `gantry --version`)");
+    cmd->add_flag("--json", *json, "Print JSON");
+    cmd->footer("gantry has no daemon, so there is no server version to show.");
+    cmd->callback([&ctx, json] {
+        ctx.action = [json] {
+            struct utsname u {};
+            ::uname(&u);
+            const std::string arch = oci::Platform::host().str();
+            if (*json) {
+                oci::json j{{"version", GANTRY_VERSION}, {"platform", arch}, {"kernel", u.release}};
+                std::printf("%s\n", j.dump(2).c_str());
+            } else {
+                std::printf("gantry %s\nPlatform: %s\nKernel:   %s\n", GANTRY_VERSION, arch.c_str(),
+                            u.release);
+            }
+            return 0;
+        };
+    });
+}
+
+} // namespace gantry::cli

@@ -1,0 +1,250 @@
+#include "dispatch/docker_verbs.hpp"
+
+#include "util/error.hpp"
+
+#include <algorithm>
+#include <iterator>
+
+namespace gantry::dispatch {
+
+namespace {
+
+// A docker verb of a management group and the gantry command that does its job.
+struct GroupVerb {
+    std::string_view group, verb, command;
+};
+constexpr GroupVerb kGroupVerbs[] = {
+    {"image", "build", "build"},   {"image", "history", "history"},
+    {"image", "import", "import"}, {"image", "inspect", "inspect"},
+    {"image", "load", "load"},     {"image", "ls", "images"},
+    {"image", "list", "images"},   {"image", "prune", "system prune"},
+    {"image", "pull", "pull"},     {"image", "push", "push"},
+    {"image", "rm", "rmi"},        {"image", "remove", "rmi"},
+    {"image", "save", "save"},     {"image", "tag", "tag"},
+    {"container", "exec", "exec"}, {"container", "logs", "logs"},
+    {"container", "ls", "ps"},     {"container", "list", "ps"},
+    {"container", "ps", "ps"},     {"container", "rm", "rm"},
+    {"container", "remove", "rm"}, {"container", "run", "run"},
+    {"container", "stop", "stop"}, {"container", "wait", "wait"},
+    {"system", "info", "info"},    {"builder", "build", "build"},
+    {"buildx", "build", "build"},
+};
+
+// docker's verbs (and group verbs) gantry has no command for, and why: what to use instead.
+struct Missing {
+    std::string_view word, hint;
+};
+constexpr std::string_view kNoDaemon =
+    "gantry has no daemon: its containers are processes of the user who ran them";
+constexpr Missing kMissing[] = {
+    {"attach", "a detached container's output is a file: `gantry logs -f NAME`; run in the "
+               "foreground (without -d) to use the container's stdin and terminal"},
+    {"commit", "gantry does not commit a container's changes into an image: describe them in a "
+               "Dockerfile and `gantry build` it (`gantry import` makes an image of a root "
+               "filesystem tar)"},
+    {"cp", "bind-mount a host directory (`gantry run -v DIR:DIR ...`) and copy through it"},
+    {"create", "`gantry run -d` creates and starts a container in one step (the OCI runtime, "
+               "`gantry oci create` and `start`, has the split)"},
+    {"start", "`gantry run -d` creates and starts a container in one step (the OCI runtime, "
+              "`gantry oci create` and `start`, has the split)"},
+    {"restart", "a stopped container is not kept to start again: `gantry run` it anew"},
+    {"kill", "`gantry stop -t 0 NAME` (SIGTERM, then SIGKILL at once) or `gantry rm -f NAME`"},
+    {"pause", "`gantry run` containers cannot be frozen; the OCI runtime's can (`gantry oci "
+              "pause`)"},
+    {"unpause", "`gantry run` containers cannot be frozen; the OCI runtime's can (`gantry oci "
+                "resume`)"},
+    {"update", "a container's limits are set when it starts (--memory, --cpus, --pids-limit)"},
+    {"rename", "a container is named when it starts (`gantry run --name NAME`)"},
+    {"port", "containers use the host's network: a port a container listens on is the host's"},
+    {"top", "a container's processes are the host's: `gantry exec NAME ps` or the host's ps"},
+    {"stats", "a container's usage is its cgroup's: `gantry run --memory/--cpus` set limits, "
+              "systemd-cgtop shows them"},
+    {"events", kNoDaemon},
+    {"diff", "a container's writes are its writable layer (docs/storage.md); gantry does not "
+             "compare it with the image"},
+    {"export", "bind-mount a host directory and write the files there, or `gantry save` the image"},
+    {"network", "containers use the host's network (the default) or none (--network none): there "
+                "are no networks to manage"},
+    {"volume", "there are no named volumes: bind-mount a host directory (-v SRC:DST)"},
+    {"swarm", "orchestration is Slurm's (docs/slurm.md) or Kubernetes' (docs/oci-runtime.md)"},
+    {"service", "orchestration is Slurm's (docs/slurm.md) or Kubernetes' (docs/oci-runtime.md)"},
+    {"stack", "orchestration is Slurm's (docs/slurm.md) or Kubernetes' (docs/oci-runtime.md)"},
+    {"node", "orchestration is Slurm's (docs/slurm.md) or Kubernetes' (docs/oci-runtime.md)"},
+    {"secret", "pass a secret as a file: -v /path/secret:/run/secrets/NAME:ro"},
+    {"config", "pass a configuration file with -v FILE:PATH:ro; gantry's own is "
+               "/etc/gantry/config.yaml"},
+    {"plugin", "there are no plugins: GPU vendors are built in, and CDI specs (`gantry cdi`) "
+               "describe other devices"},
+    {"trust", "image signatures follow the site's policy.json (docs/registry.md); `gantry sign` "
+              "signs a squashfs image"},
+    {"context", kNoDaemon},
+    {"manifest", "`gantry inspect REF` shows an image's manifest; `gantry pull --platform` picks "
+                 "from a list"},
+    {"checkpoint", "checkpoint and restore are not available"},
+    {"search", "registries have no common search API: search the registry's web pages"},
+    {"init", "`gantry lint` checks a Dockerfile; there are no templates"},
+    {"compose", "compose files are not read: `gantry run -d` each service, or use Slurm or "
+                "Kubernetes"},
+    {"container inspect", "`gantry ps -a --json` shows containers; `gantry inspect` shows images"},
+    {"container prune", "`gantry ps -a` lists stopped containers, `gantry rm NAME` removes one"},
+    {"image", "docker's image commands are gantry's own: `gantry images`, `gantry rmi`, `gantry "
+              "pull` ... (`gantry --help`)"},
+    {"container", "docker's container commands are gantry's own: `gantry ps`, `gantry rm`, "
+                  "`gantry run` ... (`gantry --help`)"},
+};
+
+// docker's flags gantry's commands do not have, and why.
+struct MissingFlag {
+    std::string_view command, flag, hint;
+};
+constexpr std::string_view kHostNetwork =
+    "gantry's containers use the host's network: every port a container listens on is "
+    "reachable as is (-p PORT:PORT is accepted)";
+constexpr MissingFlag kMissingFlags[] = {
+    {"run", "-P", kHostNetwork},
+    {"run", "--publish-all", kHostNetwork},
+    {"run", "--restart",
+     "a container is not restarted (there is no daemon to do it): use "
+     "systemd, Slurm or Kubernetes to run it again"},
+    {"run", "--privileged",
+     "gantry's containers run rootless: add what the workload needs "
+     "(--cap-add, --device, --security-opt seccomp=unconfined)"},
+    {"run", "--add-host", "the host's network and /etc/hosts are used"},
+    {"run", "--dns", "the host's network and /etc/resolv.conf are used"},
+    {"run", "--platform", "`gantry pull --platform OS/ARCH` picks the image to run"},
+    {"run", "--log-driver", "`gantry run -d`'s output is a file (`gantry logs`)"},
+    {"images", "-f", "filters are not available: pipe `gantry images --json` through jq"},
+    {"images", "--filter", "filters are not available: pipe `gantry images --json` through jq"},
+    {"images", "--format", "use --json (or -q for IDs)"},
+    {"ps", "--format", "use --json (or -q for IDs)"},
+    {"ps", "-f", "filters are not available: pipe `gantry ps --json` through jq"},
+    {"ps", "--filter", "filters are not available: pipe `gantry ps --json` through jq"},
+    {"inspect", "--format", "use --json and jq"},
+    {"inspect", "-f", "use --json and jq"},
+};
+
+constexpr std::string_view kNotExpected1 = "The following argument was not expected: ";
+constexpr std::string_view kNotExpectedN = "The following arguments were not expected: ";
+
+// The index in ARGS of the first word that is not a global flag or its value (the command).
+std::size_t command_index(std::span<char* const> args) {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string_view a = args[i];
+        if (a == "--root" || a == "--image-store") {
+            ++i;
+            continue;
+        }
+        if (!a.starts_with("-")) return i;
+    }
+    return args.size();
+}
+
+// The word after the group at I, skipping nothing: docker's group verbs come right after it.
+std::string_view verb_after(std::span<char* const> args, std::size_t i) {
+    return i + 1 < args.size() ? std::string_view(args[i + 1]) : std::string_view();
+}
+
+bool is_group(std::string_view word) {
+    return std::any_of(std::begin(kGroupVerbs), std::end(kGroupVerbs),
+                       [&](const GroupVerb& g) { return g.group == word; });
+}
+
+// The words of ARGS from the first unknown argument CLI11's WHAT names.
+std::vector<std::string> unexpected_words(std::string_view what) {
+    std::string_view rest;
+    if (what.starts_with(kNotExpected1))
+        rest = what.substr(kNotExpected1.size());
+    else if (what.starts_with(kNotExpectedN))
+        rest = what.substr(kNotExpectedN.size());
+    else
+        return {};
+    std::vector<std::string> words;
+    for (std::size_t p = 0; p < rest.size();) {
+        auto q = std::min(rest.find(' ', p), rest.size());
+        if (q > p) words.emplace_back(rest.substr(p, q - p));
+        p = q + 1;
+    }
+    return words;
+}
+
+} // namespace
+
+std::optional<std::vector<std::string>> expand_docker_group(std::span<char* const> args) {
+    auto i = command_index(args);
+    if (i == args.size() || !is_group(args[i])) return std::nullopt;
+    std::string_view group = args[i], verb = verb_after(args, i);
+    for (auto& g : kGroupVerbs) {
+        if (g.group != group || g.verb != verb) continue;
+        std::vector<std::string> out(args.begin(), args.begin() + static_cast<long>(i));
+        for (std::size_t p = 0; p < g.command.size();) { // "system prune": two words
+            auto q = std::min(g.command.find(' ', p), g.command.size());
+            out.emplace_back(g.command.substr(p, q - p));
+            p = q + 1;
+        }
+        out.insert(out.end(), args.begin() + static_cast<long>(i) + 2, args.end());
+        return out;
+    }
+    return std::nullopt;
+}
+
+std::string command_as_written(std::span<char* const> args) {
+    auto i = command_index(args);
+    if (i == args.size()) return {};
+    std::string word = args[i];
+    std::string_view verb = verb_after(args, i);
+    if (is_group(word) && !verb.empty() && !verb.starts_with('-')) word += " " + std::string(verb);
+    return word;
+}
+
+Ending unknown_command(std::string_view word) {
+    auto find = [](std::string_view w) -> const Missing* {
+        for (auto& m : kMissing)
+            if (m.word == w) return &m;
+        return nullptr;
+    };
+    const Missing* m = find(word);
+    if (!m && word.find(' ') != std::string_view::npos) {
+        auto verb = word.substr(word.find(' ') + 1);
+        m = find(verb); // `container attach`: docker's `attach`
+        if (!m) m = find(word.substr(0, word.find(' ')));
+    }
+    std::string hint = m ? std::string(m->hint) + " (docs/docker-cli.md)"
+                         : std::string("see `gantry --help` for the commands");
+    return {"gantry: error: unknown command `" + std::string(word) + "`\nhint: " + hint + "\n",
+            exit_status(Errc::usage)};
+}
+
+std::string unknown_flag_hint(std::string_view command, std::string_view flag) {
+    auto name = flag.substr(0, flag.find('='));
+    for (auto& f : kMissingFlags)
+        if (f.command == command && f.flag == name) return std::string(f.hint);
+    return {};
+}
+
+std::string first_unknown_flag(std::string_view what) {
+    for (auto& w : unexpected_words(what))
+        if (w.size() > 1 && w[0] == '-') return w;
+    return {};
+}
+
+std::string usage_message(std::string_view what) {
+    auto words = unexpected_words(what);
+    if (words.empty()) return std::string(what);
+    std::vector<std::string> flags, others;
+    for (auto& w : words) (w.size() > 1 && w[0] == '-' ? flags : others).push_back("`" + w + "`");
+    auto join = [](const std::vector<std::string>& v) {
+        std::string s;
+        for (auto& w : v) s += (s.empty() ? "" : ", ") + w;
+        return s;
+    };
+    std::string text;
+    if (!flags.empty())
+        text = (flags.size() > 1 ? "unknown flags " : "unknown flag ") + join(flags);
+    if (!others.empty())
+        text += (text.empty() ? "" : "; ") +
+                std::string(others.size() > 1 ? "unexpected arguments " : "unexpected argument ") +
+                join(others);
+    return text;
+}
+
+} // namespace gantry::dispatch

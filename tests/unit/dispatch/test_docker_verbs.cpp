@@ -1,0 +1,94 @@
+#include "dispatch/docker_verbs.hpp"
+#include "util/error.hpp"
+
+#include <gtest/gtest.h>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace dispatch_docker_verbs_test {
+
+namespace dispatch = gantry::dispatch;
+
+namespace {
+
+// ARGS as the words main() hands over (the line without the program name).
+struct Line {
+    std::vector<std::string> words;
+    std::vector<char*> argv;
+    explicit Line(std::vector<std::string> w) : words(std::move(w)) {
+        for (auto& a : words) argv.push_back(a.data());
+    }
+    std::span<char* const> span() const { return {argv.data(), argv.size()}; }
+};
+
+std::vector<std::string> expanded(std::vector<std::string> words) {
+    Line l(std::move(words));
+    auto out = dispatch::expand_docker_group(l.span());
+    return out ? *out : std::vector<std::string>{"<none>"};
+}
+
+} // namespace
+
+TEST(DockerVerbs, GroupVerbsBecomeGantrysCommands) {
+    using V = std::vector<std::string>;
+    EXPECT_EQ(expanded({"image", "ls", "-q"}), (V{"images", "-q"}));
+    EXPECT_EQ(expanded({"image", "rm", "x:1"}), (V{"rmi", "x:1"}));
+    EXPECT_EQ(expanded({"container", "ls", "-a"}), (V{"ps", "-a"}));
+    EXPECT_EQ(expanded({"image", "prune"}), (V{"system", "prune"}));
+    // global flags and their values stay in front
+    EXPECT_EQ(expanded({"--root", "/s", "--debug", "image", "history", "x"}),
+              (V{"--root", "/s", "--debug", "history", "x"}));
+    // near misses: not a group, a verb gantry has no command for, a group alone
+    EXPECT_EQ(expanded({"images", "ls"}), (V{"<none>"}));
+    EXPECT_EQ(expanded({"container", "attach", "x"}), (V{"<none>"}));
+    EXPECT_EQ(expanded({"image"}), (V{"<none>"}));
+    // a value of --root that looks like a group is a value, not the command
+    EXPECT_EQ(expanded({"--root", "image", "ls"}), (V{"<none>"}));
+}
+
+TEST(DockerVerbs, UnknownCommandsAreNamedWithTheirEquivalent) {
+    auto attach = dispatch::unknown_command("attach");
+    EXPECT_EQ(attach.status, 2);
+    EXPECT_EQ(attach.message.rfind("gantry: error: unknown command `attach`\nhint: ", 0), 0u)
+        << attach.message;
+    EXPECT_NE(attach.message.find("gantry logs -f"), std::string::npos);
+    EXPECT_EQ(attach.message.back(), '\n');
+    // a group's verb falls back to the verb's entry, then the group's
+    EXPECT_NE(dispatch::unknown_command("container kill").message.find("gantry stop -t 0"),
+              std::string::npos);
+    EXPECT_NE(dispatch::unknown_command("image frobnicate").message.find("gantry images"),
+              std::string::npos);
+    // a word gantry knows nothing of: the help
+    auto other = dispatch::unknown_command("frobnicate");
+    EXPECT_NE(other.message.find("unknown command `frobnicate`"), std::string::npos);
+    EXPECT_NE(other.message.find("see `gantry --help`"), std::string::npos);
+    Line l({"--debug", "container", "attach", "x"});
+    EXPECT_EQ(dispatch::command_as_written(l.span()), "container attach");
+    Line flag_after({"image", "--help"});
+    EXPECT_EQ(dispatch::command_as_written(flag_after.span()), "image");
+}
+
+TEST(DockerVerbs, CliElevensRefusalsInGantrysWords) {
+    EXPECT_EQ(dispatch::usage_message("The following argument was not expected: -P"),
+              "unknown flag `-P`");
+    EXPECT_EQ(dispatch::usage_message("The following arguments were not expected: --all x"),
+              "unknown flag `--all`; unexpected argument `x`");
+    EXPECT_EQ(dispatch::usage_message("The following arguments were not expected: -a -b"),
+              "unknown flags `-a`, `-b`");
+    EXPECT_EQ(dispatch::usage_message("image is required"), "image is required");
+    EXPECT_EQ(dispatch::first_unknown_flag("The following arguments were not expected: x -P"),
+              "-P");
+    EXPECT_NE(dispatch::unknown_flag_hint("run", "-P").find("host's network"), std::string::npos);
+    EXPECT_NE(dispatch::unknown_flag_hint("run", "--restart=always").find("not restarted"),
+              std::string::npos);
+    EXPECT_EQ(dispatch::unknown_flag_hint("images", "-P"), "");
+    // the whole ending: the message, the flag's hint, the command's help
+    auto e = dispatch::usage_error("The following argument was not expected: -P", "run");
+    EXPECT_EQ(e.status, 2);
+    EXPECT_NE(e.message.find("gantry: error: unknown flag `-P`\nhint: "), std::string::npos)
+        << e.message;
+    EXPECT_NE(e.message.find("see `gantry run --help`\n"), std::string::npos) << e.message;
+}
+
+} // namespace dispatch_docker_verbs_test
