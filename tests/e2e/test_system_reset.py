@@ -75,3 +75,38 @@ def test_reset_refuses_a_directory_that_is_not_a_store(rootless):
     gan.root = home  # `--root ~` typed by mistake
     res = gan.fail("system", "reset", "--force", code=4)
     assert "is not a gantry store" in res.err and (home / "notes").is_dir(), res
+
+
+def answer(gan, reply):
+    """`system reset` on a terminal (a pty), answering REPLY to its question: what it printed."""
+    master, slave = os.openpty()
+    proc = gan.popen("system", "reset", stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while not seen.endswith(b"[y/N] "):  # the question, then the answer
+        seen += os.read(master, 4096)
+    os.write(master, reply.encode() + b"\n")
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the other end closed, gantry has exited
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    return seen.decode().replace("\r\n", "\n")
+
+
+def test_reset_asks_on_a_terminal(rootless, mk):
+    gan = rootless
+    with_own_runtime_dir(gan)
+    load_busybox(gan, mk, gan.base)
+    out = answer(gan, "n")
+    assert "WARNING! This will remove:" in out and str(gan.root) in out, out
+    assert "1 image reference(s)" in out and "Nothing was removed" in out, out
+    assert gan.refs()
+    out = answer(gan, "y")
+    assert f"Removed 0 container(s) and the store {gan.root}" in out, out
+    assert not gan.root.exists()
