@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <optional>
 #include <poll.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -143,6 +144,20 @@ bool await_exit(pid_t pid, unsigned long long start, double seconds) {
 
 std::string now_rfc3339() {
     return text::rfc3339(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
+}
+
+void stop(const ContainerState& s, double timeout) {
+    if (s.running()) {
+        ::kill(s.pid, SIGTERM);
+        if (!await_exit(s.pid, s.pid_start, timeout)) {
+            ::kill(s.pid, SIGKILL);
+            if (!await_exit(s.pid, s.pid_start, 10))
+                throw Error(Errc::internal, "container " + s.name + " (pid " +
+                                                std::to_string(s.pid) +
+                                                ") did not exit after SIGKILL");
+        }
+    }
+    if (auto started = s.monitor_start()) await_exit(s.monitor, started, 10);
 }
 
 bool ContainerState::running() const {
