@@ -233,3 +233,8 @@ def test_a_chroot_is_named_when_namespaces_are_refused(g, tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 125, p
     assert "runs in a chroot" in p.stderr and "pivot_root" in p.stderr, p.stderr
+
+
+def test_a_missing_image_file_is_named_as_a_file(g, tmp_path):
+    r = g.fail("run", "--rm", tmp_path / "missing.sqsh", "true", code=125)
+    assert f"no image file {tmp_path}/missing.sqsh" in r.err and "reference" not in r.err
