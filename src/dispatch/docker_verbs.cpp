@@ -223,7 +223,7 @@ std::string unknown_flag_hint(std::string_view command, std::string_view flag) {
 
 std::string first_unknown_flag(std::string_view what) {
     for (auto& w : unexpected_words(what))
-        if (w.size() > 1 && w[0] == '-') return w;
+        if (w.size() > 1 && w[0] == '-') return w.substr(0, w.find('='));
     return {};
 }
 
@@ -231,7 +231,10 @@ std::string usage_message(std::string_view what) {
     auto words = unexpected_words(what);
     if (words.empty()) return std::string(what);
     std::vector<std::string> flags, others;
-    for (auto& w : words) (w.size() > 1 && w[0] == '-' ? flags : others).push_back("`" + w + "`");
+    for (auto& w : words) { // a flag by its name: its value may be anything, a secret too
+        bool flag = w.size() > 1 && w[0] == '-';
+        (flag ? flags : others).push_back("`" + (flag ? w.substr(0, w.find('=')) : w) + "`");
+    }
     auto join = [](const std::vector<std::string>& v) {
         std::string s;
         for (auto& w : v) s += (s.empty() ? "" : ", ") + w;

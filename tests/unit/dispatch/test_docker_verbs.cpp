@@ -76,6 +76,10 @@ TEST(DockerVerbs, CliElevensRefusalsInGantrysWords) {
               "unknown flag `--all`; unexpected argument `x`");
     EXPECT_EQ(dispatch::usage_message("The following arguments were not expected: -a -b"),
               "unknown flags `-a`, `-b`");
+    EXPECT_EQ(dispatch::usage_message("The following argument was not expected: --token=s3cret"),
+              "unknown flag `--token`");
+    EXPECT_EQ(dispatch::first_unknown_flag("The following argument was not expected: --restart=no"),
+              "--restart");
     EXPECT_EQ(dispatch::usage_message("image is required"), "image is required");
     EXPECT_EQ(dispatch::first_unknown_flag("The following arguments were not expected: x -P"),
               "-P");
