@@ -21,6 +21,13 @@ void stop_container(const runtime::ContainerState& s, double timeout) {
         ::kill(s.pid, SIGTERM);
         if (!runtime::await_exit(s.pid, s.pid_start, timeout)) {
             ::kill(s.pid, SIGKILL);
+            // still there a second later: held by a read its image's FUSE server has not
+            // answered (a registry too slow), which only that server's end releases
+            if (!runtime::await_exit(s.pid, s.pid_start, 1) && s.kill_server())
+                std::fprintf(stderr,
+                             "gantry: container %s waited on its image's serving process "
+                             "after SIGKILL: that process was killed\n",
+                             s.name.c_str());
             if (!runtime::await_exit(s.pid, s.pid_start, 10))
                 throw Error(Errc::internal, "container " + s.name + " (pid " +
                                                 std::to_string(s.pid) +

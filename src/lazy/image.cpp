@@ -3,6 +3,7 @@
 #include "lazy/squashfs_local.hpp"
 #include "lazy/store_layers.hpp"
 #include "lazy/tar_split.hpp"
+#include "lazy/transfer_limits.hpp"
 #include "lazy/zstd_chunked_toc.hpp"
 #include "site/resolve.hpp"
 #include "sqsh/cache.hpp"
@@ -65,13 +66,12 @@ std::string normalise(const std::string& ref) {
 }
 
 // The client reading chunks: fewer, shorter retries than a pull's, so that a read of a gone
-// registry fails in seconds (EIO), not minutes.
+// registry fails in seconds (EIO), not minutes, and every transfer bounded
+// (lazy/transfer_limits.hpp).
 registry::ClientOptions chunk_options(registry::ClientOptions o) {
     o.retries = std::min(o.retries, 3u);
     o.retry_delay = std::min(o.retry_delay, 0.5);
-    o.transport.connect_timeout = 10;
-    o.transport.stall_timeout = 10;
-    return o;
+    return with_transfer_limits(std::move(o));
 }
 
 // GANTRY_LAZY_PREFETCH: 1 (or unset) the background prefetch, 0 none (the benchmark's
@@ -119,7 +119,11 @@ std::optional<std::string> read_block_digests(const registry::ImageMetadata& md,
 
 Record pull(store::Store& store, const std::string& ref, const registry::PullOptions& opt,
             std::vector<Toc>* parsed) {
-    auto md = registry::fetch_metadata(ref, opt);
+    // the manifest, config, TOCs and tar-splits bounded as the chunks are: a registry that
+    // sends them too slowly fails the pull (and `run --pull lazy`) instead of hanging it
+    registry::PullOptions bounded = opt;
+    bounded.client = with_transfer_limits(opt.client);
+    auto md = registry::fetch_metadata(ref, bounded);
     const std::string name = oci::Reference::parse(md.ref).familiar();
     Record rec;
     rec.ref = md.ref;
@@ -409,6 +413,7 @@ std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
     auto client = client_for(rec, opt);
     const std::string name = oci::Reference::parse(rec.ref).familiar();
     std::vector<Layer> layers;
+    const bool parse = parsed.size() != rec.layers.size();
     for (std::size_t i = 0; i < rec.layers.size(); ++i) {
         const auto& l = rec.layers[i];
         std::string what = "layer " + std::to_string(i + 1) + "/" +
@@ -420,9 +425,8 @@ std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
         Layer layer;
         // parsed by the pull just made (the same verified JSON), else read from the store
         layer.toc =
-            parsed.size() == rec.layers.size()
-                ? std::move(parsed[i])
-                : Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what, l.format);
+            !parse ? std::move(parsed[i])
+                   : Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what, l.format);
         layer.blob = std::make_shared<RemoteBlob>(client, rec.repository, l.digest, l.size,
                                                   std::move(cache), what);
         layer.map = open_local_map(store, l, layer.toc, true);

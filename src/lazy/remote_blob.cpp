@@ -3,6 +3,7 @@
 #include "util/error.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <unistd.h>
 
 namespace gantry::lazy {
@@ -38,6 +39,47 @@ void RemoteBlob::succeeded(std::uint64_t length) {
     fetched_ += length;
 }
 
+void RemoteBlob::check_range_answer(const registry::Response& r, std::uint64_t offset,
+                                    std::size_t length) const {
+    const std::string asked =
+        "bytes " + std::to_string(offset) + "-" + std::to_string(offset + length - 1);
+    if (r.status == 200 && offset != 0)
+        throw Error(Errc::invalid,
+                    what_ + ": registry " + client_->domain() +
+                        " ignores Range requests: it answered a request for " + asked +
+                        " with the whole blob (HTTP 200)",
+                    "a lazily pulled image needs a registry that serves HTTP Range requests; "
+                    "pull the image without --lazy");
+    if (r.status != 206) return;
+    const std::string range = r.header("content-range");
+    if (range.empty()) return; // the chunks' digests still decide
+    unsigned long long first = 0, last = 0;
+    char slash = 0;
+    if (std::sscanf(range.c_str(), "bytes %llu-%llu%c", &first, &last, &slash) != 3 ||
+        slash != '/' || first != offset || last != offset + length - 1)
+        throw Error(Errc::invalid,
+                    what_ + ": registry " + client_->domain() + " answered a request for " + asked +
+                        " with Content-Range \"" + range.substr(0, 80) + "\"",
+                    "the registry (or a proxy in front of it) serves other bytes than asked: "
+                    "report it to its operator, or pull the image without --lazy");
+}
+
+Error RemoteBlob::unanswered(const Error& e) const {
+    auto* transport = dynamic_cast<const registry::TransportError*>(&e);
+    if (transport && transport->timed_out())
+        return Error(e.code(),
+                     what_ + ": registry " + client_->domain() +
+                         " sent too slowly and the request was abandoned: " + e.message(),
+                     "the registry or the link to it is too slow for a lazily pulled "
+                     "container; pull the image without --lazy, or raise the bounds "
+                     "(GANTRY_LAZY_MIN_RATE, GANTRY_LAZY_RATE_WINDOW, GANTRY_LAZY_REQUEST_TIME, "
+                     "GANTRY_LAZY_REQUEST_RATE: docs/lazy-pull.md, Faults)");
+    return Error(e.code(),
+                 what_ + ": registry " + client_->domain() + " did not answer: " + e.message(),
+                 "the registry must stay reachable while a lazily pulled container "
+                 "runs; pull the image without --lazy to run it offline");
+}
+
 std::string RemoteBlob::fetch(std::uint64_t offset, std::size_t length) {
     if (length == 0) return {};
     check_failed();
@@ -68,11 +110,13 @@ void RemoteBlob::stream_into_copy(std::uint64_t offset, std::size_t length,
     registry::HttpRequest req;
     req.headers = {"Range: bytes=" + std::to_string(offset) + "-" + std::to_string(end - 1)};
     req.max_body = 1 << 20; // an error document
+    req.expected_bytes = length;
     // written (and ARRIVED told) kStreamFlush bytes at a time: curl hands 16 KiB pieces, and a
     // write and a wake-up of the waiting reader for each cost more CPU than the wait they save
     std::string pending;
     pending.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(length, kStreamFlush)));
     req.on_headers = [&](const registry::Response& r) {
+        check_range_answer(r, offset, length);
         at = offset; // a retry starts over
         pending.clear();
         whole = r.status == 200 && offset == 0;
@@ -105,10 +149,8 @@ void RemoteBlob::stream_into_copy(std::uint64_t offset, std::size_t length,
             r.status = 200;
         }
     } catch (const Error& e) {
-        Error named(e.code(),
-                    what_ + ": registry " + client_->domain() + " did not answer: " + e.message(),
-                    "the registry must stay reachable while a lazily pulled container "
-                    "runs; pull the image without --lazy to run it offline");
+        if (e.code() == Errc::invalid) throw; // check_range_answer's, or a document too big
+        Error named = unanswered(e);
         remember(named);
         throw named;
     }
@@ -142,15 +184,15 @@ std::string RemoteBlob::fetch_range(std::uint64_t offset, std::size_t length) co
     req.headers = {"Range: bytes=" + std::to_string(offset) + "-" +
                    std::to_string(offset + length - 1)};
     req.max_body = length + 1;
+    req.expected_bytes = length;
+    req.on_headers = [&](const registry::Response& r) { check_range_answer(r, offset, length); };
     registry::Response r;
     try {
         r = client_->call(req, "/v2/" + repo_ + "/blobs/" + digest_.str(),
                           {"repository:" + repo_ + ":pull"});
     } catch (const Error& e) {
-        throw Error(e.code(),
-                    what_ + ": registry " + client_->domain() + " did not answer: " + e.message(),
-                    "the registry must stay reachable while a lazily pulled container "
-                    "runs; pull the image without --lazy to run it offline");
+        if (e.code() == Errc::invalid) throw; // check_range_answer's, or a document too big
+        throw unanswered(e);
     }
     if (r.status == 200 && offset == 0 && r.body.size() >= length)
         r.body.resize(length);

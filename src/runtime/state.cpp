@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -155,6 +156,11 @@ unsigned long long ContainerState::monitor_start() const {
     return ours ? started : 0;
 }
 
+bool ContainerState::kill_server() const {
+    if (server <= 0 || !process_running(server, server_start)) return false;
+    return ::kill(server, SIGKILL) == 0;
+}
+
 bool valid_container_name(const std::string& n) {
     if (n.empty() || n.size() > 128 || !std::isalnum(static_cast<unsigned char>(n[0])))
         return false;
@@ -177,6 +183,8 @@ json to_json(const ContainerState& s) {
             {"pid", s.pid},
             {"pid_start", s.pid_start},
             {"monitor", s.monitor},
+            {"server", s.server},
+            {"server_start", s.server_start},
             {"detached", s.detached},
             {"status", s.status},
             {"exit_code", s.exit_code},
@@ -197,6 +205,8 @@ ContainerState from_json(const json& j) {
     s.pid = j.value("pid", 0);
     s.pid_start = j.value("pid_start", 0ull);
     s.monitor = j.value("monitor", 0);
+    s.server = j.value("server", 0);
+    s.server_start = j.value("server_start", 0ull);
     s.detached = j.value("detached", false);
     s.status = j.value("status", "created");
     s.exit_code = j.value("exit_code", 0);

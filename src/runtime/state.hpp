@@ -26,6 +26,9 @@ struct ContainerState {
     pid_t pid = 0;                    // host pid of the container's first process
     unsigned long long pid_start = 0; // its start time (field 22 of /proc/PID/stat)
     pid_t monitor = 0;                // the gantry process supervising it
+    // the process serving its root over FUSE (a squashfs or lazily pulled image), if any
+    pid_t server = 0;
+    unsigned long long server_start = 0;
     bool detached = false;
     std::string status = "created"; // created, running, exited
     int exit_code = 0;
@@ -38,6 +41,10 @@ struct ContainerState {
     // process's.
     unsigned long long monitor_start() const;
     bool monitor_alive() const { return monitor_start() != 0; }
+    // Kills (SIGKILL) the process serving its root, when one is recorded and still runs; true
+    // if it did. A read that process has not answered holds the container in the kernel (an
+    // uninterruptible wait that SIGKILL does not end) until it is answered or the server dies.
+    bool kill_server() const;
 };
 
 // STATUS in docker's words, as `ps` shows it: "Up 5 minutes" for a running container (UP),
