@@ -4,8 +4,9 @@ eStargz image served by tests/fixtures/hostile_registry.py (a thread of this pro
 blob's bytes on a second request, fails with 500 once a container runs, redirects in a loop or
 answers another range than asked. `pull`, `pull --lazy` and `run --pull lazy` each end in a clear
 error or a correct run: never a hang, a crash, a byte served that its digest does not name, or a
-process or FUSE mount left behind; `rm -f` and SIGKILL of `gantry` take the serving process with
-them while a read hangs. The transfer bounds are set low here (GANTRY_LAZY_RATE_WINDOW=2,
+process or FUSE mount left behind; `rm -f`, `gantry oci delete --force` and SIGKILL of `gantry`
+take the serving process with them while a read hangs; tables of contents over the image's memory
+budget are refused. The transfer bounds are set low here (GANTRY_LAZY_RATE_WINDOW=2,
 GANTRY_LAZY_REQUEST_TIME=3) so that the whole file runs in seconds."""
 import os
 import random
@@ -20,6 +21,7 @@ import pytest
 from conftest import Gantry
 from fixtures import mkimage
 from fixtures.hostile_registry import HostileRegistry, crafted_toc_layer, layout_with_layers
+from ocidiff import oci, oci_bin, set_process  # noqa: F401 (fixture)
 
 INSECURE = "--tls-verify=false"
 BIG = random.Random(57).randbytes(1 << 20)  # incompressible: one chunk, one Range request
@@ -199,6 +201,31 @@ def test_sigkill_of_gantry_takes_the_serving_process(honest, tmp_path):
     finally:
         if p.poll() is None:
             p.kill()
+
+
+def test_oci_delete_force_takes_a_lazy_bundles_hanging_read(honest, tmp_path, oci_bin):
+    gan = store(tmp_path, env=LONG)
+    b = tmp_path / "bundle"
+    gan.run("bundle", "--pull", "lazy", INSECURE, honest.ref, b)
+    set_process(b, ["busybox", "md5sum", "/data/big.bin"])
+    honest.set_mode("drip", top_only=True)
+    root, env = tmp_path / "state", gan.environ()
+    with open(tmp_path / "out", "w") as out:
+        subprocess.run([str(oci_bin), "--root", str(root), "create", "--bundle", str(b), "hang"],
+                       stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=60, check=True,
+                       env=env)
+    try:
+        oci(oci_bin, root, "start", "hang", env=env)
+        wait_for(lambda: any(m == "drip" for *_, m in honest.requests()),
+                 what="the dripped read")
+        t0 = time.monotonic()
+        oci(oci_bin, root, "delete", "--force", "hang", env=env)
+        took = time.monotonic() - t0
+    finally:
+        oci(oci_bin, root, "delete", "--force", "hang", env=env, check=False)
+    assert took < 8, f"delete --force took {took:.1f} s"
+    print(f"gantry oci delete --force of a container whose read hangs: {took:.2f} s")
+    assert_nothing_left(gan)
 
 
 def test_a_registry_that_ignores_range(reg, tmp_path):
