@@ -55,13 +55,18 @@ void RemoteBlob::check_range_answer(const registry::Response& r, std::uint64_t o
     if (range.empty()) return; // the chunks' digests still decide
     unsigned long long first = 0, last = 0;
     char slash = 0;
-    if (std::sscanf(range.c_str(), "bytes %llu-%llu%c", &first, &last, &slash) != 3 ||
-        slash != '/' || first != offset || last != offset + length - 1)
-        throw Error(Errc::invalid,
-                    what_ + ": registry " + client_->domain() + " answered a request for " + asked +
-                        " with Content-Range \"" + range.substr(0, 80) + "\"",
-                    "the registry (or a proxy in front of it) serves other bytes than asked: "
-                    "report it to its operator, or pull the image without --lazy");
+    if (std::sscanf(range.c_str(), "bytes %llu-%llu%c", &first, &last, &slash) == 3 &&
+        slash == '/' && first == offset && last == offset + length - 1)
+        return;
+    std::string shown = range.substr(0, 80); // the registry's bytes: the printable ones shown
+    for (char& ch : shown)
+        if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7e)
+            ch = '?';
+    throw Error(Errc::invalid,
+                what_ + ": registry " + client_->domain() + " answered a request for " + asked +
+                    " with Content-Range \"" + shown + "\"",
+                "the registry (or a proxy in front of it) serves other bytes than asked: "
+                "report it to its operator, or pull the image without --lazy");
 }
 
 Error RemoteBlob::unanswered(const Error& e) const {
