@@ -3,6 +3,7 @@
 #include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/log.hpp"
 
 #include <cstdio>
 #include <signal.h>
@@ -24,10 +25,9 @@ void stop_container(const runtime::ContainerState& s, double timeout) {
             // still there a second later: held by a read its image's FUSE server has not
             // answered (a registry too slow), which only that server's end releases
             if (!runtime::await_exit(s.pid, s.pid_start, 1) && s.kill_server())
-                std::fprintf(stderr,
-                             "gantry: container %s waited on its image's serving process "
-                             "after SIGKILL: that process was killed\n",
-                             s.name.c_str());
+                log::warn("container " + s.name +
+                          " had not ended 1 s after SIGKILL: the process serving its image was "
+                          "killed (a read it has not answered holds a container)");
             if (!runtime::await_exit(s.pid, s.pid_start, 10))
                 throw Error(Errc::internal, "container " + s.name + " (pid " +
                                                 std::to_string(s.pid) +
