@@ -3,10 +3,11 @@
 // a whole blob: its footer, the gzip tar member holding stargz.index.json, then the JSON. What
 // parses must be a tree a FUSE server can serve: names without '/', NUL or "..", directories
 // only as parents, every regular file's chunks contiguous, covering it, inside the blob before
-// the TOC, each with a sha256 digest.
+// the TOC, each with a sha256 digest, chunks at one offset naming one digest.
 #include "fuzz_support.hpp"
 #include "lazy/toc.hpp"
 
+#include <map>
 #include <sys/stat.h>
 
 using namespace gantry;
@@ -14,6 +15,9 @@ using namespace gantry;
 namespace {
 
 void check_tree(const lazy::Toc& t) {
+    // chunks at one blob offset and inner offset name one digest (issue 57: a cache hit served
+    // one entry's bytes as another's)
+    std::map<std::pair<std::uint64_t, std::uint64_t>, const std::string*> at;
     FUZZ_CHECK(!t.nodes.empty() && S_ISDIR(t.nodes[0].mode));
     FUZZ_CHECK(t.nodes.size() <= lazy::kMaxEntries + 1);
     for (const auto& n : t.nodes) {
@@ -30,6 +34,8 @@ void check_tree(const lazy::Toc& t) {
             FUZZ_CHECK(c.file_offset == covered && c.size > 0);
             FUZZ_CHECK(c.offset > 0 && c.offset < c.end && c.end <= t.toc_offset);
             FUZZ_CHECK(c.digest.size() == 71 && c.digest.starts_with("sha256:"));
+            if (auto [it, fresh] = at.try_emplace({c.offset, c.inner_offset}, &c.digest); !fresh)
+                FUZZ_CHECK(*it->second == c.digest);
             covered += c.size;
         }
         if (!n.chunks.empty()) FUZZ_CHECK(covered == n.size);

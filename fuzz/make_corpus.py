@@ -163,6 +163,26 @@ def layer_tars() -> list[bytes]:
     return out
 
 
+def import_tarballs() -> list[bytes]:
+    """Root filesystem tars as `gantry import` takes them: plain, and through each of the
+    compressions its tar reader's filters read (stdlib's gzip, bz2 and lzma: xz and legacy
+    lzma; zstd's frame of a plain stored block, written by hand)."""
+    import bz2
+    import gzip
+    import lzma
+    root = [{"name": ".", "type": tarfile.DIRTYPE}, {"name": "./bin", "type": tarfile.DIRTYPE},
+            {"name": "./bin/sh", "data": b"#!/bin/true\n", "mode": 0o755},
+            {"name": "./etc/passwd", "data": b"root:x:0:0::/root:/bin/sh\n"}]
+    plain = tar_bytes({"members": root})
+    out = [plain, gzip.compress(plain, mtime=0), bz2.compress(plain), lzma.compress(plain),
+           lzma.compress(plain, format=lzma.FORMAT_ALONE)]
+    # zstd: magic, a frame header with the content size, one raw block (the last)
+    n = len(plain)
+    out.append(b"\x28\xb5\x2f\xfd" + bytes([0x20 | 0x80]) + n.to_bytes(4, "little")
+               + ((n << 3) | 1).to_bytes(3, "little") + plain)
+    return out
+
+
 def oci_json() -> list[str]:
     a, b, c = ("sha256:" + ch * 64 for ch in "abc")
     cfg = {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": a, "size": 7}
@@ -311,6 +331,7 @@ def seeds() -> dict[str, list]:
         "kfd_properties": [KFD_NODE, KFD_NODE.replace("90402", "90010"), "simd_count 0\n"],
         "layer_tar": layer_tars(),
         "analyze_layer": layer_tars(),
+        "import_tarball": layer_tars() + import_tarballs(),
         "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "gpu_elf": [],
         "ldcache": [], "sqsh_header": [],
         # dpkg status, copyright, METADATA, a licence text, a path: checked in under

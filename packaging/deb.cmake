@@ -27,17 +27,27 @@ gantry pulls, builds and runs OCI container images without a daemon and
 without root, with NVIDIA and AMD GPUs made available to the containers
 through CDI. It is also an OCI runtime (gantry-oci, for podman and
 containerd) and checks, slims and tailors GPU images.")
-# newuidmap/newgidmap: rootless runs with the subordinate ids of /etc/subuid
-set(CPACK_DEBIAN_GANTRY_PACKAGE_RECOMMENDS "uidmap")
-set(CPACK_DEBIAN_GANTRY_PACKAGE_SUGGESTS "podman, gantry-slurm")
+# What dpkg-shlibdeps cannot see: the libraries gantry loads with dlopen (src/util/library.hpp:
+# each Library names its SONAME) and the programs it runs. Depends: what pull, run and build
+# need (a user must never be told "install X" by them); Recommends: what other commands need;
+# Suggests: what few need. docs/packaging.md's table says which command needs each, and why that
+# strength; tests/e2e/test_package.py checks that the list names every SONAME in src/.
+set(CPACK_DEBIAN_GANTRY_PACKAGE_DEPENDS
+  "libcurl4 (>= 7.80.0), libisal2, libnettle8 (>= 3.6), libseccomp2, libsquashfs1, libfuse3-3, ca-certificates, golang-github-containers-common")
+set(CPACK_DEBIAN_GANTRY_PACKAGE_RECOMMENDS "uidmap, squashfs-tools-ng, libgnutls30")
+set(CPACK_DEBIAN_GANTRY_PACKAGE_SUGGESTS "libgpgme11, libsodium23, binutils, podman, gantry-slurm")
 # The AppArmor profile into /etc/apparmor.d where AppArmor 4 is (packaging/apparmor/gantry)
 set(CPACK_DEBIAN_GANTRY_PACKAGE_CONTROL_EXTRA
   ${CMAKE_SOURCE_DIR}/packaging/debian/postinst ${CMAKE_SOURCE_DIR}/packaging/debian/postrm)
 set(CPACK_DEBIAN_GANTRY_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 
 # The SPANK plugin works only in the Slurm release whose headers it was compiled against
-# (slurm/spank.h; Slurm refuses a plugin of another major.minor release): gantry-slurm depends
-# on that release of Debian's slurm-wlm plugins, which srun and slurmstepd come with.
+# (slurm/spank.h; Slurm refuses a plugin of another major.minor release). It links nothing
+# (`ldd spank_gantry.so`: libc): its spank_* calls bind to libslurmfull.so, loaded by srun and
+# slurmstepd, which slurm-wlm-basic-plugins holds. So gantry-slurm depends on that package of
+# that release: the least that pins the ABI (slurmd and slurm-client depend on it with `=`), and
+# a Depends, not a Breaks, so that a build for another release fails to install instead of apt
+# removing the node's Slurm to make room (docs/packaging.md has the measured package counts).
 if(TARGET spank_gantry)
   file(STRINGS ${SLURM_SPANK_INCLUDE_DIR}/slurm/slurm_version.h slurm_version_line
     REGEX "^#define SLURM_VERSION_NUMBER ")
@@ -63,5 +73,8 @@ srun --container-image=IMAGE runs each task of a job step in a gantry
 container, with the step's GPUs. Built for Slurm ${slurm_release}.")
   set(CPACK_DEBIAN_GANTRY-SLURM_PACKAGE_DEPENDS
     "gantry (= ${PROJECT_VERSION}-1), slurm-wlm-basic-plugins (>= ${slurm_release}), slurm-wlm-basic-plugins (<< ${slurm_next_release})")
+  # mksquashfs: `srun --container-save` (src/spank/save.c)
+  set(CPACK_DEBIAN_GANTRY-SLURM_PACKAGE_RECOMMENDS "squashfs-tools")
+  set(CPACK_DEBIAN_GANTRY-SLURM_PACKAGE_ENHANCES "slurmd, slurm-client")
 endif()
 include(CPack)

@@ -3,41 +3,10 @@
 #include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
-#include "util/log.hpp"
 
 #include <cstdio>
-#include <signal.h>
-#include <unistd.h>
 
 namespace gantry::cli {
-
-namespace {
-
-// SIGTERM, then SIGKILL after `timeout` seconds (docker's stop). Returns once its monitor has
-// recorded the end too (or, for a --rm container, removed it), so that `ps`, `rm` or a new
-// container of the same name that follow never race with it: each wait is on the process's
-// exit (a pidfd), bounded.
-void stop_container(const runtime::ContainerState& s, double timeout) {
-    if (s.running()) {
-        ::kill(s.pid, SIGTERM);
-        if (!runtime::await_exit(s.pid, s.pid_start, timeout)) {
-            ::kill(s.pid, SIGKILL);
-            // still there a second later: held by a read its image's FUSE server has not
-            // answered (a registry too slow), which only that server's end releases
-            if (!runtime::await_exit(s.pid, s.pid_start, 1) && s.kill_server())
-                log::warn("container " + s.name +
-                          " had not ended 1 s after SIGKILL: the process serving its image was "
-                          "killed (a read it has not answered holds a container)");
-            if (!runtime::await_exit(s.pid, s.pid_start, 10))
-                throw Error(Errc::internal, "container " + s.name + " (pid " +
-                                                std::to_string(s.pid) +
-                                                ") did not exit after SIGKILL");
-        }
-    }
-    if (auto started = s.monitor_start()) runtime::await_exit(s.monitor, started, 10);
-}
-
-} // namespace
 
 void register_stop(CLI::App& app, Context& ctx) {
     struct Opts {
@@ -53,7 +22,7 @@ void register_stop(CLI::App& app, Context& ctx) {
             runtime::StateDir states;
             for (auto& n : o->names) {
                 auto s = states.get(n);
-                stop_container(s, o->timeout);
+                runtime::stop(s, o->timeout);
                 std::printf("%s\n", n.c_str());
             }
             return 0;
@@ -85,7 +54,7 @@ void register_rm(CLI::App& app, Context& ctx) {
                     marked.status = "removing";
                     states.save(marked);
                 }
-                stop_container(s, 0); // kills it (-f), and lets its monitor finish
+                runtime::stop(s, 0); // kills it (-f), and lets its monitor finish
                 states.remove(s.name);
                 if (!s.container_dir.empty()) fs::remove_tree(s.container_dir);
                 if (!s.store_root.empty()) store::Store(s.store_root).remove_hold(s.id);

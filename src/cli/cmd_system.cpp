@@ -1,11 +1,15 @@
 #include "cli/context.hpp"
+#include "engine/reset.hpp"
 #include "oci/image.hpp"
 #include "sqsh/cache.hpp"
 #include "store/gc.hpp"
 #include "util/error.hpp"
 #include "util/units.hpp"
 
+#include <cctype>
 #include <cstdio>
+#include <string>
+#include <unistd.h>
 
 namespace gantry::cli {
 
@@ -85,6 +89,42 @@ void register_system(CLI::App& app, Context& ctx) {
                 static_cast<unsigned long long>(r.blobs), static_cast<unsigned long long>(r.layers),
                 static_cast<unsigned long long>(r.tmp_entries), r.tmp_entries == 1 ? "y" : "ies",
                 human_size(r.bytes).c_str());
+            return 0;
+        };
+    });
+
+    // podman's `system reset`: engine/reset.hpp decides and removes; here only the prompt
+    auto force = std::make_shared<bool>(false);
+    auto* reset = sys->add_subcommand(
+        "reset", "Remove the whole store: every image, layer, cache and container (stopped first)");
+    reset->add_flag("-f,--force", *force, "Do not prompt for confirmation");
+    reset->callback([&ctx, force] {
+        ctx.action = [&ctx, force] {
+            runtime::StateDir states;
+            auto plan = engine::plan_reset(ctx.store_root(), states);
+            if (!*force) {
+                if (!::isatty(STDIN_FILENO))
+                    throw Error(Errc::usage,
+                                "system reset asks for confirmation and standard input is not a "
+                                "terminal: nothing was removed",
+                                "run `gantry system reset --force` to reset without the question");
+                std::printf("%sAre you sure you want to continue? [y/N] ",
+                            engine::describe(plan).c_str());
+                std::fflush(stdout);
+                char line[64] = {};
+                std::string answer = std::fgets(line, sizeof line, stdin) ? line : "";
+                while (!answer.empty() && std::isspace(static_cast<unsigned char>(answer.back())))
+                    answer.pop_back();
+                if (answer != "y" && answer != "Y" && answer != "yes" && answer != "YES") {
+                    std::printf("Nothing was removed\n");
+                    return 0;
+                }
+            }
+            auto r = engine::reset(plan, states);
+            std::printf("Removed %zu container(s) and %s\n", r.containers,
+                        plan.exists
+                            ? ("the store " + plan.root.string()).c_str()
+                            : ("no store (there was none at " + plan.root.string() + ")").c_str());
             return 0;
         };
     });

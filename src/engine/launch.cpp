@@ -218,6 +218,12 @@ struct Launcher {
                             std::string(e.what()) + " (on the FUSE mount of " + p.sqsh->path() +
                                 ")",
                             "unpack the image instead: gantry load " + p.sqsh->path());
+            if (p.request.overlay_required)
+                throw Error(Errc::run_failed,
+                            std::string(e.what()) + ": a build step's changes are the overlay's "
+                                                    "upper directory, in the store",
+                            "put the store on a filesystem overlayfs takes as its upper layer "
+                            "(ext4, xfs, btrfs; not overlayfs itself): --root DIR or GANTRY_ROOT");
             log::note(std::string(e.what()) +
                       "; using a flattened copy of the image instead (slower start)");
             auto flat = p.scratch->dir() / "flat";

@@ -140,6 +140,11 @@ bool read_stored_image(Prepared& p) {
 
 // A store image under the run's pull policy (engine/pull_policy.hpp).
 void read_pulled_image(Prepared& p, PullPolicy policy) {
+    const std::string& image = p.request.image;
+    if (image.starts_with('/') || image.starts_with("./") || image.starts_with("../"))
+        throw Error(Errc::not_found, "no image file " + image + " (or not a regular file)",
+                    "give the path of a squashfs image file (`gantry save --format squashfs`), "
+                    "or an image's name");
     if (policy == PullPolicy::always) pull_for_run(p);
     if (policy == PullPolicy::newer) {
         try {

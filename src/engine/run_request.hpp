@@ -25,6 +25,10 @@ struct RunRequest {
     // --no-unpack: a squashfs file FUSE cannot serve (/dev/fuse not usable) fails instead of
     // being unpacked into the store once (engine/unpack_fallback.hpp)
     bool no_unpack = false;
+    // gantry build's RUN steps: the step's changes are the overlay's upper directory, so where
+    // the kernel refuses the overlay the run fails instead of falling back to a flattened copy
+    // (whose writes no layer commit would see). No flag sets it.
+    bool overlay_required = false;
     std::optional<bool> tls_verify;        // --tls-verify, for the pulls of --pull
     std::optional<std::string> entrypoint; // --entrypoint ("" clears the image's)
 

@@ -3,13 +3,12 @@
 #include "dockerfile/dockerfile.hpp"
 #include "image_build/add_url.hpp"
 #include "image_build/stage_state.hpp"
-#include "layer/single_layer_manifest.hpp"
 #include "layer/stream.hpp"
 #include "layer/tar_reader.hpp"
 #include "oci/image.hpp"
 #include "oci/reference.hpp"
-#include "store/importer.hpp"
 #include "store/layer_writer.hpp"
+#include "store/single_layer_image.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -142,29 +141,20 @@ Imported import_rootfs(store::Store& store, const ImportRequest& req) {
         throw Error(Errc::invalid, what + " holds no files",
                     "give a tar of a root filesystem, e.g. `tar -C ROOT -c . | gantry import - "
                     "NAME`");
-    auto [blob, diff] = out.finish();
-    store::Importer importer(store, store::ImportOptions{req.privileged, 1});
-    store::LayerJob job{blob, diff, "the layer of " + what, []() -> std::unique_ptr<layer::Reader> {
-                            throw Error(Errc::internal, "the new layer blob vanished");
-                        }};
-    importer.layers({job});
-
+    auto digests = out.finish();
     const std::string created = text::rfc3339(now_seconds());
     nlohmann::json cfg{{"architecture", platform.architecture},
                        {"os", platform.os.empty() ? "linux" : platform.os},
                        {"created", created},
-                       {"config", config},
-                       {"rootfs", {{"type", "layers"}, {"diff_ids", {diff.str()}}}}};
+                       {"config", config}};
     if (!platform.variant.empty()) cfg["variant"] = platform.variant;
     cfg["history"] = nlohmann::json::array(
         {{{"created", created},
           {"comment", req.message.empty() ? "Imported from " + req.source : req.message}}});
-    std::string cfg_text = cfg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    oci::Manifest m = layer::single_layer_manifest(cfg_text, blob, out.blob_size(), false);
-    store.put_blob(cfg_text, m.config.digest);
-    res.config = m.config.digest;
-    res.manifest = store.put_blob(m.to_json().dump());
-    importer.tag({res.ref}, res.manifest);
+    auto image = store::commit_single_layer_image(store, out, digests, std::move(cfg),
+                                                  "the layer of " + what, res.ref, req.privileged);
+    res.config = image.config;
+    res.manifest = image.manifest;
     return res;
 }
 

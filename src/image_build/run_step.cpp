@@ -56,7 +56,8 @@ std::optional<WorkLayer> run_step(store::Store& store, const WorkImage& image, c
     r.user = cfg.value("User", std::string());
     r.network = step.network;
     r.writable_layer = "disk";
-    r.write_warn = "1024p"; // a build reports no writes: they are the point
+    r.overlay_required = true; // the layer commit reads the upper directory
+    r.write_warn = "1024p";    // a build reports no writes: they are the point
     r.fake_root = s.fake_root;
     r.mounts = step.mounts.binds;
     if (s.fake_root && !s.apt_no_sandbox.empty()) {

@@ -150,18 +150,21 @@ class RemoteBlob {
     void check_failed() const;
     // E (a failed request) as what_ names it, and the registry, with the fix
     Error unanswered(const Error& e) const;
-    // Error(invalid) unless R (2xx) answers bytes [OFFSET, OFFSET + LENGTH): a 206 whose
-    // Content-Range (when given) says another range, a 200 to a range not from byte 0
-    void check_range_answer(const registry::Response& r, std::uint64_t offset,
-                            std::size_t length) const;
+    // Error(invalid) when R is a 206 whose Content-Range (when given) is not the range asked,
+    // [OFFSET, OFFSET + LENGTH): refused before a byte of it is written
+    void check_content_range(const registry::Response& r, std::uint64_t offset,
+                             std::size_t length) const;
     void remember(const Error& e);
     void succeeded(std::uint64_t length); // a fetch of LENGTH bytes: counted, failed_ forgotten
     mutable std::mutex failed_mu_;
     std::optional<Error> failed_;
     std::chrono::steady_clock::time_point failed_at_;
-    // the last chunks inflated (a 4 MiB chunk is read by the kernel in 128 KiB requests)
+    // the last chunks inflated (a 4 MiB chunk is read by the kernel in 128 KiB requests), each
+    // verified against DIGEST: a hit must be a chunk naming the same one
     struct Inflated {
         std::uint64_t offset, inner_offset;
+        Codec codec;
+        std::string digest;
         std::shared_ptr<const std::string> data;
     };
     std::list<Inflated> recent_;

@@ -36,7 +36,9 @@ std::uint64_t whole_number(const json& j, const char* field, const std::string& 
                      " that is not a whole number: " + v->dump().substr(0, 64));
 }
 
-// NAME's components; Error for an absolute name or one with "..", NUL or nothing in it
+// NAME's components, none for the layer's root directory ("." or "./", which `tar -C root -c .`,
+// umoci and Alpine's minirootfs write first, and containers/storage reads as "/"); Error for an
+// empty or absolute name, or one with ".." or NUL
 std::vector<std::string> components(const std::string& name, const std::string& what) {
     if (name.empty() || name.size() > 4096 || name.find('\0') != std::string::npos ||
         name[0] == '/')
@@ -48,10 +50,12 @@ std::vector<std::string> components(const std::string& name, const std::string& 
         if (j == std::string::npos) j = name.size();
         std::string c = name.substr(i, j - i);
         if (c == "..") refuse(what, "has a name with '..': " + name.substr(0, 256));
+        if (c.size() > 255)
+            refuse(what,
+                   "has a name with a component longer than 255 bytes: " + name.substr(0, 256));
         if (!c.empty() && c != ".") parts.push_back(std::move(c));
         i = j + 1;
     }
-    if (parts.empty()) refuse(what, "has an unusable name: " + name.substr(0, 256));
     return parts;
 }
 
@@ -125,8 +129,9 @@ void check(const std::vector<Entry>& entries, const Toc& toc, const std::string&
         }
         const Node* n = at == 0 ? nullptr : &toc.nodes[at];
         if (!n || !S_ISREG(n->mode))
-            refuse(what, "names " + e.name.substr(0, 256) +
-                             ", which is not a regular file of the table of contents");
+            refuse(what, "names " + e.name.substr(0, 256) + " with " + std::to_string(e.size) +
+                             " bytes of content, but it is not a regular file of the table of "
+                             "contents");
         if (n->size != e.size)
             refuse(what, "says " + e.name.substr(0, 256) + " has " + std::to_string(e.size) +
                              " bytes; the table of contents says " + std::to_string(n->size));

@@ -7,10 +7,12 @@
 // stands for the S content bytes of the file NAME ("name_raw": BASE64 when the name is not
 // UTF-8). Positions count up from 0. This module owns: parsing (refused with Error(invalid)
 // naming the layer: lines that are not such objects, unknown types, positions out of order,
-// payloads that are not base64, names absolute or with `..`, more than kMaxEntries lines, sizes
-// over the limits), the check that every file with content is the TOC's regular file of that
-// size, and the reassembly (segments, then each file's bytes from a reader) that a plain tar
-// consumer sees: the same bytes as the layer's uncompressed tar, so the same diff_id.
+// payloads that are not base64, names empty, absolute, with `..` or a component over 255 bytes,
+// more than kMaxEntries lines, sizes over the limits; the layer's root entry `.` or `./` is the
+// root, as containers/storage reads it), the check that every file with content is the TOC's
+// regular file of that size, and the reassembly (segments, then each file's bytes from a reader)
+// that a plain tar consumer sees: the same bytes as the layer's uncompressed tar, so the same
+// diff_id.
 #pragma once
 
 #include "lazy/toc.hpp"

@@ -88,6 +88,18 @@ bool lower_hex(std::string_view s) {
 
 } // namespace
 
+std::string path_of(const Toc& t, std::uint32_t node) {
+    std::vector<std::pair<std::uint32_t, const std::string*>> up(t.nodes.size(), {0, nullptr});
+    for (std::uint32_t i = 0; i < t.nodes.size(); ++i)
+        for (const auto& [name, kid] : t.nodes[i].children)
+            if (!up[kid].second) up[kid] = {i, &name}; // a hard link's first name
+    std::string path;
+    for (std::uint32_t n = node, steps = 0; n != 0 && up[n].second && steps < t.nodes.size();
+         n = up[n].first, ++steps)
+        path = *up[n].second + (path.empty() ? "" : "/") + path;
+    return path;
+}
+
 const char* TocValue::type_name() const {
     switch (kind) {
     case Kind::null:
@@ -239,8 +251,10 @@ void TocBuilder::split_name(std::string_view name, std::vector<std::string_view>
         if (j == std::string_view::npos) j = name.size();
         std::string_view c = name.substr(i, j - i);
         if (c == "..") refuse("has a name with '..': " + std::string(name));
-        if (c.empty() || c.size() > 255)
-            refuse("has a name with an empty component: " + std::string(name));
+        if (c.empty()) refuse("has a name with an empty component: " + std::string(name));
+        if (c.size() > 255)
+            refuse("has a name with a component longer than 255 bytes: " +
+                   std::string(name.substr(0, 512)));
         if (c != ".") parts.push_back(c);
         i = j + 1;
     }
@@ -316,6 +330,24 @@ void TocBuilder::check_covered() const {
         refuse("has chunks that do not cover their file");
 }
 
+// Two chunks at one blob offset (and inner offset: eStargz packs small files into one gzip member,
+// each at its own innerOffset) are the same bytes, so they must name the same digest: a writer
+// may point two entries at one copy of equal content, but different digests are a TOC that lies
+// about one of them. (Every chunk is still checked against its own digest when served.)
+void TocBuilder::check_shared_offset(std::uint32_t node, const std::string& name) {
+    const auto index = static_cast<std::uint32_t>(t_.nodes[node].chunks.size() - 1);
+    const Chunk& c = t_.nodes[node].chunks[index];
+    if (c.codec == Codec::zeros || c.offset == 0) return; // a hole has no bytes in the blob
+    auto [it, fresh] = at_offset_.try_emplace(c.inner_offset, node, index);
+    const Chunk& first = t_.nodes[it->second.first].chunks[it->second.second];
+    if (fresh || first.digest == c.digest) return;
+    auto shown = [](const std::string& s) { return s.substr(0, 80); };
+    refuse("has two chunks at blob offset " + std::to_string(c.offset) +
+           (c.inner_offset ? " (inner offset " + std::to_string(c.inner_offset) + ")" : "") +
+           " with different digests: " + shown(path_of(t_, it->second.first)) + " (" +
+           shown(first.digest) + ") and " + shown(name) + " (" + shown(c.digest) + ")");
+}
+
 Chunk& TocBuilder::add_chunk(const TocEntry& e, std::vector<Chunk>& chunks, std::uint64_t offset) {
     charge_chunk();
     Chunk& c = chunks.emplace_back();
@@ -336,6 +368,7 @@ void TocBuilder::add(const TocEntry& e) {
         if (offset > last_offset_) {
             for (auto [n, c] : open_chunks_) t_.nodes[n].chunks[c].end = offset;
             open_chunks_.clear();
+            at_offset_.clear();
         }
         last_offset_ = offset;
     }
@@ -353,6 +386,7 @@ void TocBuilder::add(const TocEntry& e) {
         c.digest = string_or_empty(e, kChunkDigest);
         if (c.file_offset != prev_end) refuse("has overlapping or missing chunks in " + name);
         if (c.size == 0) c.size = f.size - std::min(f.size, c.file_offset);
+        check_shared_offset(last_reg_, name);
         open_chunks_.emplace_back(last_reg_, f.chunks.size() - 1);
         return;
     }
@@ -372,8 +406,10 @@ void TocBuilder::add(const TocEntry& e) {
     }
     std::uint32_t dir = parent_of(parts_);
     std::string_view base = parts_.back();
-    // hidden: the TOC and the landmarks at the root
-    if (dir == 0 &&
+    // hidden: the TOC and the landmarks at the root of an eStargz layer (in a zstd:chunked
+    // layer they are files like any other: a conversion from eStargz by another writer keeps
+    // them, its tar-split names them, and a plain pull unpacks them)
+    if (!zstd_ && dir == 0 &&
         (base == kTocName || base == ".prefetch.landmark" || base == ".no.prefetch.landmark")) {
         if (base == ".prefetch.landmark") t_.prefetch_landmark = offset;
         return;
@@ -464,6 +500,7 @@ void TocBuilder::add(const TocEntry& e) {
             refuse("entry " + name + " has an unusable endOffset " + std::to_string(end));
         end_offsets_.emplace_back(idx, end);
     }
+    check_shared_offset(idx, name);
     open_chunks_.emplace_back(idx, 0);
 }
 

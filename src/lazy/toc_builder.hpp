@@ -1,8 +1,9 @@
 // lazy/toc_builder: the tree a table of contents' entries make, each entry checked as it comes
 // (lazy/toc_parser.hpp reads the JSON and hands it the entries). It owns the checks of
 // lazy/toc.hpp's header on entries: the fields' types, names (absolute, `..`, NUL, empty
-// components), duplicates, unknown types, hard links to nothing before them, chunk order,
-// overlap, gaps and offsets past the TOC, zstd:chunked's chunkType/endOffset/digest, the entry
+// components or ones over 255 bytes), duplicates, unknown types, hard links to nothing before
+// them, chunk order, overlap, gaps and offsets past the TOC, two chunks at one blob offset (and
+// inner offset) with different digests, zstd:chunked's chunkType/endOffset/digest, the entry
 // limit, and at the end every chunk's size and sha256 digest.
 #pragma once
 
@@ -82,6 +83,9 @@ struct TocEntry {
     void clear_xattrs();
 };
 
+// NODE's path in T (a hard link's first name), for messages: a walk of the whole tree.
+std::string path_of(const Toc& t, std::uint32_t node);
+
 class TocBuilder {
   public:
     // Starts T (any previous tree dropped) as the tree of a TOC at TOC_OFFSET.
@@ -116,6 +120,8 @@ class TocBuilder {
     void charge_chunk();
     void charge_link(std::string_view name);
     void charge_bytes(std::uint64_t n);
+    // NODE's last chunk, just added by the entry NAME
+    void check_shared_offset(std::uint32_t node, const std::string& name);
 
     Toc& t_;
     const std::string& what_;
@@ -129,6 +135,9 @@ class TocBuilder {
     // chunks whose end is not known yet (node, chunk): the end is where the next larger offset
     // starts (or the TOC), as stargz and containers/storage derive it
     std::vector<std::pair<std::uint32_t, std::size_t>> open_chunks_;
+    // the first chunk at last_offset_ of each inner offset (node, chunk): the chunks at one
+    // place must name one digest
+    std::map<std::uint64_t, std::pair<std::uint32_t, std::uint32_t>> at_offset_;
     // zstd:chunked: a regular file's compressed bytes end at its `endOffset`
     std::vector<std::pair<std::uint32_t, std::uint64_t>> end_offsets_;
     std::vector<std::string_view> parts_, target_; // reused

@@ -5,8 +5,31 @@
 #include "util/text.hpp"
 
 #include <archive_entry.h>
+#include <string_view>
 
 namespace gantry::lazy {
+
+namespace {
+
+bool at_root_is_estargz_file(const char* path) {
+    if (!path) return false;
+    std::string_view name = path;
+    while (name.starts_with("./") || name.starts_with('/'))
+        name.remove_prefix(name[0] == '/' ? 1 : 2);
+    return name == "stargz.index.json" || name == ".prefetch.landmark" ||
+           name == ".no.prefetch.landmark";
+}
+
+} // namespace
+
+bool is_estargz_artefact(archive_entry* e) {
+    return at_root_is_estargz_file(archive_entry_pathname(e)) ||
+           at_root_is_estargz_file(archive_entry_hardlink(e));
+}
+
+void as_plain_entry(archive_entry* e) {
+    if (archive_entry_sparse_count(e) > 0) archive_entry_sparse_clear(e);
+}
 
 nlohmann::json toc_entry(archive_entry* e, const std::string& name, const std::string& what,
                          const TocEntryStyle& style) {

@@ -8,7 +8,9 @@
 // each start a gzip member of their own (the tar padding and the next headers follow in it),
 // then the TOC (`stargz.index.json`, in a gzip member of its own, with the tar's end) and the
 // 51-byte footer. The blob is a valid gzip tar: plain clients pull it as any layer (they also
-// unpack stargz.index.json and the landmark into /, as with every eStargz image).
+// unpack stargz.index.json and the landmark into /, as with every eStargz image). A source layer's
+// own eStargz files (an image pulled from eStargz) are dropped, a sparse file is written whole
+// (lazy/toc_entry.hpp).
 #pragma once
 
 #include "oci/digest.hpp"

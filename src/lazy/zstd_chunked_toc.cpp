@@ -55,11 +55,14 @@ bool is_sha256(const std::string& d) {
 std::string verified_frame(const ReadAt& read, std::uint64_t blob_size, const Position& p,
                            std::uint64_t limit, const std::string& checksum, const char* name,
                            const std::string& what) {
-    if (p.offset < 8 || p.offset > blob_size || p.compressed > blob_size - p.offset ||
-        p.compressed == 0)
-        refuse(what, std::string("the ") + name + "'s position " + std::to_string(p.offset) + "+" +
-                         std::to_string(p.compressed) + " is past the blob's " +
-                         std::to_string(blob_size) + " bytes");
+    const std::string at = std::string("the ") + name + "'s position " + std::to_string(p.offset) +
+                           "+" + std::to_string(p.compressed);
+    if (p.offset > blob_size || p.compressed > blob_size - p.offset)
+        refuse(what, at + " is past the blob's " + std::to_string(blob_size) + " bytes");
+    if (p.offset < 8) // a skippable frame's magic and size come first
+        refuse(what, at + " starts before the end of its skippable frame's 8-byte header (a " +
+                         name + " starts at byte 8 or later)");
+    if (p.compressed == 0) refuse(what, at + " is empty (0 compressed bytes)");
     if (p.uncompressed > limit || p.compressed > limit)
         refuse(what,
                std::string("the ") + name + " is over " + std::to_string(limit >> 20) + " MiB");

@@ -166,9 +166,8 @@ WrittenLayer write_layer(int in_fd, int out_fd, const std::string& what, std::ui
         check(in.get(), rc, "cannot read " + what);
         const char* pathname = archive_entry_pathname(e);
         std::string name = pathname ? pathname : "";
-        if (archive_entry_sparse_count(e) > 0)
-            throw Error(Errc::unsupported, what + ": entry " + name + " is a sparse file",
-                        "push without --compression");
+        if (is_estargz_artefact(e)) continue;
+        as_plain_entry(e);
         json ent = toc_entry(e, name, what, {"zstd:chunked", false});
         check(out.get(), archive_write_header(out.get(), e), "cannot write " + what);
         const bool content = !archive_entry_hardlink(e) && archive_entry_filetype(e) == AE_IFREG;

@@ -10,7 +10,10 @@
 // are not file content, and each file's name, size and crc64, lazy/tar_split.hpp) and the 64-byte
 // `GNUlInUx` footer. The blob is a valid tar+zstd stream: plain clients decompress it to the tar.
 // Fixed-size chunks, not containers/storage's rolling checksum: the format leaves the cut to the
-// writer, and no "zeros" chunks are written.
+// writer, and no "zeros" chunks are written. A layer's root entry (`.`, `./`) is written as any
+// directory (the TOC and the tar-split name it; the reader takes it for the root), eStargz's own
+// files of a layer pulled from eStargz are dropped, and a sparse file is written whole
+// (lazy/toc_entry.hpp).
 #pragma once
 
 #include "lazy/zstd_chunked_toc.hpp"

@@ -4,6 +4,7 @@
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/lock.hpp"
+#include "util/log.hpp"
 #include "util/text.hpp"
 #include "util/units.hpp"
 
@@ -18,6 +19,7 @@
 #include <fcntl.h>
 #include <optional>
 #include <poll.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -144,6 +146,26 @@ bool await_exit(pid_t pid, unsigned long long start, double seconds) {
 
 std::string now_rfc3339() {
     return text::rfc3339(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
+}
+
+void stop(const ContainerState& s, double timeout) {
+    if (s.running()) {
+        ::kill(s.pid, SIGTERM);
+        if (!await_exit(s.pid, s.pid_start, timeout)) {
+            ::kill(s.pid, SIGKILL);
+            // still there a second later: held by a read its image's FUSE server has not
+            // answered (a registry too slow), which only that server's end releases
+            if (!await_exit(s.pid, s.pid_start, 1) && s.kill_server())
+                log::warn("container " + s.name +
+                          " had not ended 1 s after SIGKILL: the process serving its image was "
+                          "killed (a read it has not answered holds a container)");
+            if (!await_exit(s.pid, s.pid_start, 10))
+                throw Error(Errc::internal, "container " + s.name + " (pid " +
+                                                std::to_string(s.pid) +
+                                                ") did not exit after SIGKILL");
+        }
+    }
+    if (auto started = s.monitor_start()) await_exit(s.monitor, started, 10);
 }
 
 bool ContainerState::running() const {

@@ -76,6 +76,14 @@ void await_exit(pid_t pid, unsigned long long start);
 bool await_exit(pid_t pid, unsigned long long start, double seconds);
 std::string now_rfc3339();
 
+// Stops S as `gantry stop` does (docker's stop): SIGTERM, then SIGKILL after TIMEOUT seconds
+// (0: at once). Returns once its monitor has recorded the end too (or, for a --rm container,
+// removed it), so that what follows (`ps`, `rm`, a new container of the same name, a reset of
+// its store) never races with it: each wait is on the process's exit (a pidfd), bounded. Still
+// there 1 s after SIGKILL, its image's serving process is killed (kill_server(): a read that
+// process has not answered holds the container). Error(internal) when it outlives SIGKILL.
+void stop(const ContainerState& s, double timeout);
+
 class StateDir {
   public:
     StateDir(); // runtime_dir()

@@ -334,8 +334,9 @@ Policy Policy::load(const std::string& explicit_file) {
     } catch (const Error& e) {
         if (e.code() != Errc::not_found) throw;
         throw Error(Errc::not_found, "no signature policy: " + f.string() + " does not exist",
-                    "install containers-common (/etc/containers/policy.json), or give "
-                    "--signature-policy FILE");
+                    "install the containers' common files (Debian and Ubuntu: apt-get install "
+                    "golang-github-containers-common; Fedora: dnf install containers-common), or "
+                    "give --signature-policy FILE");
     }
     return parse(text, f.string());
 }

@@ -1,6 +1,5 @@
 #include "sqsh/load.hpp"
 
-#include "layer/single_layer_manifest.hpp"
 #include "layer/stream.hpp"
 #include "layer/tar_reader.hpp"
 #include "oci/image.hpp"
@@ -9,8 +8,8 @@
 #include "sqsh/facts.hpp"
 #include "sqsh/image.hpp"
 #include "sqsh/image_tar.hpp"
-#include "store/importer.hpp"
 #include "store/layer_writer.hpp"
+#include "store/single_layer_image.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -83,13 +82,6 @@ LoadedSqsh load(store::Store& store, const std::string& file, const std::string&
     stream_confined(
         *img, confine, [](Image& im, int fd) { write_tar(im, fd); },
         [&](ConfinedStream& tar) { digests = copy_layer(tar, file, out, res.entries); });
-    auto [blob, diff] = digests;
-    store::Importer importer(store, store::ImportOptions{privileged, 1});
-    store::LayerJob job{blob, diff, "the layer of " + file, []() -> std::unique_ptr<layer::Reader> {
-                            throw Error(Errc::internal, "the new layer blob vanished");
-                        }};
-    importer.layers({job});
-
     nlohmann::json cfg;
     if (header) {
         cfg = oci::parse_json(header->config, file + "'s config");
@@ -99,18 +91,15 @@ LoadedSqsh load(store::Store& store, const std::string& file, const std::string&
                {"os", host.os},
                {"config", nlohmann::json::object()}};
     }
-    cfg["rootfs"] = {{"type", "layers"}, {"diff_ids", {diff.str()}}};
     nlohmann::json hist = oci::history_as_empty_layers(cfg);
     hist.push_back({{"created_by", "gantry load " + fs::stdfs::path(file).filename().string()},
                     {"comment", header ? "flattened from a gantry squashfs image"
                                        : "from a squashfs file without a gantry header"}});
     cfg["history"] = hist;
-    std::string cfg_text = cfg.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    oci::Manifest m = layer::single_layer_manifest(cfg_text, blob, out.blob_size(), false);
-    store.put_blob(cfg_text, m.config.digest);
-    res.config = m.config.digest;
-    res.manifest = store.put_blob(m.to_json().dump());
-    importer.tag({res.ref}, res.manifest);
+    auto image = store::commit_single_layer_image(store, out, digests, std::move(cfg),
+                                                  "the layer of " + file, res.ref, privileged);
+    res.config = image.config;
+    res.manifest = image.manifest;
     return res;
 }
 

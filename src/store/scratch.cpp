@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <dirent.h>
 #include <fcntl.h>
 #include <set>
+#include <string_view>
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -123,7 +125,45 @@ void Scratch::discard() noexcept {
         }
 }
 
+namespace {
+
+// overlayfs makes the directories it keeps in a writable layer's work directory mode 000:
+// work/work and work/index, and for a volatile mount (gantry's) work/work/incompat/volatile. They
+// are made the owner's again (0700) before the container's directory waits in trash/, so that
+// its owner can remove the store with `rm -rf` whatever the reaper has not reached yet (rm
+// cannot enter a mode-000 directory that is not empty). A handful of directories, depth-bounded;
+// nothing from the container writes there, and no link is followed.
+void open_up(int dirfd, int depth) noexcept {
+    int dup = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+    DIR* d = dup < 0 ? nullptr : ::fdopendir(dup);
+    if (!d) {
+        if (dup >= 0) ::close(dup);
+        return;
+    }
+    while (dirent* e = ::readdir(d)) {
+        std::string_view name = e->d_name;
+        if (name == "." || name == "..") continue;
+        struct stat st {};
+        if (e->d_type != DT_DIR &&
+            (e->d_type != DT_UNKNOWN ||
+             ::fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)))
+            continue;
+        (void)::fchmodat(dirfd, e->d_name, 0700, 0);
+        Fd sub(::openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (sub && depth < 4) open_up(sub.get(), depth + 1);
+    }
+    ::closedir(d);
+}
+
+void make_work_removable(const stdfs::path& dir) noexcept {
+    Fd work(::open((dir / "work").c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (work) open_up(work.get(), 0); // else no disk layer
+}
+
+} // namespace
+
 void discard_dir(const stdfs::path& store_root, const stdfs::path& dir) noexcept {
+    make_work_removable(dir);
     auto trash = store_root / "trash";
     auto to = trash / dir.filename();
     bool moved = ::rename(dir.c_str(), to.c_str()) == 0;

@@ -233,3 +233,35 @@ def test_a_chroot_is_named_when_namespaces_are_refused(g, tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 125, p
     assert "runs in a chroot" in p.stderr and "pivot_root" in p.stderr, p.stderr
+
+
+def test_a_missing_image_file_is_named_as_a_file(g, tmp_path):
+    r = g.fail("run", "--rm", tmp_path / "missing.sqsh", "true", code=125)
+    assert f"no image file {tmp_path}/missing.sqsh" in r.err and "reference" not in r.err
+
+
+def test_a_build_on_an_overlayfs_store_refuses_instead_of_losing_the_step(g, tmp_path):
+    """A store on overlayfs (a container's root, say) cannot hold an overlay's upper directory:
+    `run` falls back to a flattened copy, but a build's RUN step, whose changes are that upper
+    directory, fails naming the fix instead of committing a layer without them."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting an overlay needs root")
+    for d in ("lower", "upper", "work", "merged"):
+        (tmp_path / d).mkdir()
+    merged = tmp_path / "merged"
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                    f"lowerdir={tmp_path}/lower,upperdir={tmp_path}/upper,workdir={tmp_path}/work",
+                    merged], check=True)
+    try:
+        on_overlay = Gantry(merged / "store")
+        image = load_busybox(on_overlay, mkimage, tmp_path)
+        r = on_overlay.run("run", "--rm", "--writable-layer", "disk", image, "echo", "ran")
+        assert r.out == "ran\n" and "flattened copy" in r.err
+        ctx = tmp_path / "ctx"
+        ctx.mkdir()
+        (ctx / "Dockerfile").write_text(f"FROM {image}\nRUN echo made > /made\n")
+        r = on_overlay.fail("build", "-t", "lost:1", ctx)
+        assert "a build step's changes are the overlay's upper directory" in r.err, r.err
+        assert "lost:1" not in str(on_overlay.refs())
+    finally:
+        subprocess.run(["umount", "-l", merged], check=False)

@@ -1,8 +1,10 @@
 // The table of contents' DOM reader as gantry had it before the streaming one
 // (src/lazy/toc_parser.cpp): nlohmann::json::parse, then the checks on the tree of values. Kept
 // only as the reference test_toc_differential compares the streaming reader with; the code is
-// the old src/lazy/toc.cpp's, unchanged but for its namespace and this reader's own
-// tarSplitDigest (the old zstd_chunked::tar_split_digest, a second DOM parse).
+// the old src/lazy/toc.cpp's, unchanged but for its namespace, this reader's own
+// tarSplitDigest (the old zstd_chunked::tar_split_digest, a second DOM parse) and the rules
+// issue 57 changed in both readers (a component over 255 bytes named as such, zstd:chunked's
+// landmarks kept as files, two chunks at one offset with different digests refused).
 #include "toc_dom_reference.hpp"
 
 #include "util/error.hpp"
@@ -10,6 +12,7 @@
 
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
 
@@ -48,8 +51,10 @@ std::vector<std::string> split_name(const std::string& name, const std::string& 
         if (j == std::string::npos) j = name.size();
         std::string c = name.substr(i, j - i);
         if (c == "..") refuse(what, "has a name with '..': " + name);
-        if (c.empty() || c.size() > 255)
-            refuse(what, "has a name with an empty component: " + name);
+        if (c.empty()) refuse(what, "has a name with an empty component: " + name);
+        if (c.size() > 255)
+            refuse(what,
+                   "has a name with a component longer than 255 bytes: " + name.substr(0, 512));
         if (c != ".") parts.push_back(std::move(c));
         i = j + 1;
     }
@@ -171,9 +176,35 @@ Toc parse(std::string_view text, std::uint64_t toc_offset, const std::string& wh
         std::uint64_t last_offset = 0; // offsets never go back
         // chunks whose end is not known yet (node, chunk): nodes may move as the tree grows
         std::vector<std::pair<std::uint32_t, std::size_t>> open_chunks;
+        // the chunks at last_offset by inner offset: digest and node (issue 57: two at one
+        // place with different digests are refused, naming the first by its path in the tree)
+        std::map<std::uint64_t, std::pair<std::string, std::uint32_t>> at_offset;
         auto close_chunks = [&](std::uint64_t start) {
             for (auto [n, c] : open_chunks) t.nodes[n].chunks[c].end = start;
             open_chunks.clear();
+            at_offset.clear();
+        };
+        auto path = [&](std::uint32_t node) {
+            std::map<std::uint32_t, std::pair<std::uint32_t, std::string>> up;
+            for (std::uint32_t i = 0; i < t.nodes.size(); ++i)
+                for (const auto& [name, kid] : t.nodes[i].children) up.try_emplace(kid, i, name);
+            std::string p;
+            for (std::uint32_t n = node; n != 0 && up.count(n); n = up[n].first)
+                p = up[n].second + (p.empty() ? "" : "/") + p;
+            return p;
+        };
+        auto shared_offset = [&](const Chunk& c, std::uint32_t node, const std::string& name) {
+            if (c.codec == Codec::zeros || c.offset == 0) return;
+            auto [it, fresh] = at_offset.try_emplace(c.inner_offset, c.digest, node);
+            if (fresh || it->second.first == c.digest) return;
+            auto shown = [](const std::string& s) { return s.substr(0, 80); };
+            refuse(what,
+                   "has two chunks at blob offset " + std::to_string(c.offset) +
+                       (c.inner_offset ? " (inner offset " + std::to_string(c.inner_offset) + ")"
+                                       : "") +
+                       " with different digests: " + shown(path(it->second.second)) + " (" +
+                       shown(it->second.first) + ") and " + shown(name) + " (" + shown(c.digest) +
+                       ")");
         };
         for (const json& e : entries) {
             if (!e.is_object()) refuse(what, "has an entry that is not an object");
@@ -206,6 +237,7 @@ Toc parse(std::string_view text, std::uint64_t toc_offset, const std::string& wh
                 if (c.file_offset != prev.file_offset + prev.size)
                     refuse(what, "has overlapping or missing chunks in " + name);
                 if (c.size == 0) c.size = f.size - std::min(f.size, c.file_offset);
+                shared_offset(c, last_reg, name);
                 f.chunks.push_back(std::move(c));
                 open_chunks.emplace_back(last_reg, f.chunks.size() - 1);
                 continue;
@@ -233,8 +265,9 @@ Toc parse(std::string_view text, std::uint64_t toc_offset, const std::string& wh
             std::uint32_t dir = b.parent_of(parts);
             const std::string& base = parts.back();
             // hidden: the TOC and the landmarks at the root
-            if (dir == 0 && (base == kTocName || base == ".prefetch.landmark" ||
-                             base == ".no.prefetch.landmark")) {
+            if (!zstd && dir == 0 &&
+                (base == kTocName || base == ".prefetch.landmark" ||
+                 base == ".no.prefetch.landmark")) {
                 if (base == ".prefetch.landmark") t.prefetch_landmark = offset;
                 continue;
             }
@@ -335,6 +368,7 @@ Toc parse(std::string_view text, std::uint64_t toc_offset, const std::string& wh
                                              std::to_string(end));
                         end_offsets.emplace_back(idx, end);
                     }
+                    shared_offset(c, idx, name);
                     n.chunks.push_back(std::move(c));
                     open_chunks.emplace_back(idx, 0);
                 }
