@@ -63,6 +63,13 @@ class Record {
         cs_.monitor = ::getpid();
         states_->save(cs_);
     }
+    // The process serving the container's root over FUSE: `gantry rm -f` kills it when the
+    // container does not end with SIGKILL (a read it has not answered holds it).
+    void serving(pid_t server) {
+        if (!states_ || server <= 0) return;
+        cs_.server = server;
+        cs_.server_start = runtime::process_start_time(server);
+    }
     void started(pid_t pid) {
         if (!states_) return;
         cs_.pid = pid;
@@ -142,7 +149,10 @@ struct Launcher {
             // network calls a libcurl client makes (docs/lazy-pull.md, Confinement)
             server = std::make_unique<sqsh::Server>(
                 p.lazy, sqsh::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
-            l.fuse_serve = [this](Fd dev) { server->serve(std::move(dev), lazy_confinement()); };
+            l.fuse_serve = [this](Fd dev) {
+                server->serve(std::move(dev), lazy_confinement());
+                record.serving(server->pid());
+            };
             l.fuse_options = sqsh::Server::mount_options;
             st = {l.mount_point, {"lower"}};
         } else if (p.sqsh) {
@@ -162,6 +172,7 @@ struct Launcher {
                 // the serving process parses the image: confined (engine/squashfs.hpp)
                 l.fuse_serve = [this](Fd dev) {
                     server->serve(std::move(dev), squashfs_confinement());
+                    record.serving(server->pid());
                 };
                 l.fuse_options = sqsh::Server::mount_options;
             }

@@ -3,6 +3,8 @@
 #include "lazy/squashfs_local.hpp"
 #include "lazy/store_layers.hpp"
 #include "lazy/tar_split.hpp"
+#include "lazy/toc_budget.hpp"
+#include "lazy/transfer_limits.hpp"
 #include "lazy/zstd_chunked_toc.hpp"
 #include "site/resolve.hpp"
 #include "sqsh/cache.hpp"
@@ -65,13 +67,12 @@ std::string normalise(const std::string& ref) {
 }
 
 // The client reading chunks: fewer, shorter retries than a pull's, so that a read of a gone
-// registry fails in seconds (EIO), not minutes.
+// registry fails in seconds (EIO), not minutes, and every transfer bounded
+// (lazy/transfer_limits.hpp).
 registry::ClientOptions chunk_options(registry::ClientOptions o) {
     o.retries = std::min(o.retries, 3u);
     o.retry_delay = std::min(o.retry_delay, 0.5);
-    o.transport.connect_timeout = 10;
-    o.transport.stall_timeout = 10;
-    return o;
+    return with_transfer_limits(std::move(o));
 }
 
 // GANTRY_LAZY_PREFETCH: 1 (or unset) the background prefetch, 0 none (the benchmark's
@@ -119,7 +120,11 @@ std::optional<std::string> read_block_digests(const registry::ImageMetadata& md,
 
 Record pull(store::Store& store, const std::string& ref, const registry::PullOptions& opt,
             std::vector<Toc>* parsed) {
-    auto md = registry::fetch_metadata(ref, opt);
+    // the manifest, config, TOCs and tar-splits bounded as the chunks are: a registry that
+    // sends them too slowly fails the pull (and `run --pull lazy`) instead of hanging it
+    registry::PullOptions bounded = opt;
+    bounded.client = with_transfer_limits(opt.client);
+    auto md = registry::fetch_metadata(ref, bounded);
     const std::string name = oci::Reference::parse(md.ref).familiar();
     Record rec;
     rec.ref = md.ref;
@@ -153,6 +158,8 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
         Toc toc;
     };
     std::vector<Fetched> fetched(squashfs ? 0 : layers.size());
+    // what the trees may cost, across all the layers (lazy/toc_budget.hpp)
+    TocBudget budget(TocBudget::configured(), name);
     auto fetch_layer = [&](std::size_t i) {
         const auto& l = layers[i];
         std::string what = "layer " + std::to_string(i + 1) + "/" + std::to_string(layers.size()) +
@@ -175,8 +182,8 @@ Record pull(store::Store& store, const std::string& ref, const registry::PullOpt
         const auto size = static_cast<std::uint64_t>(l.size);
         std::string text;
         Fetched& out = fetched[i];
-        out.toc = zstd ? zstd_chunked::read_toc(read, size, *zstd, what, &text)
-                       : Toc::read(read, size, a->second, what, &text);
+        out.toc = zstd ? zstd_chunked::read_toc(read, size, *zstd, what, &text, &budget)
+                       : Toc::read(read, size, a->second, what, &text, &budget);
         Record::Layer& layer = out.layer;
         layer.digest = l.digest;
         layer.size = size;
@@ -409,6 +416,9 @@ std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
     auto client = client_for(rec, opt);
     const std::string name = oci::Reference::parse(rec.ref).familiar();
     std::vector<Layer> layers;
+    const bool parse = parsed.size() != rec.layers.size();
+    std::optional<TocBudget> budget; // when the TOCs are parsed here (lazy/toc_budget.hpp)
+    if (parse) budget.emplace(TocBudget::configured(), name);
     for (std::size_t i = 0; i < rec.layers.size(); ++i) {
         const auto& l = rec.layers[i];
         std::string what = "layer " + std::to_string(i + 1) + "/" +
@@ -419,10 +429,9 @@ std::shared_ptr<Tree> open(store::Store& store, const Record& rec,
         Fd cache = local_copy(store, l, what);
         Layer layer;
         // parsed by the pull just made (the same verified JSON), else read from the store
-        layer.toc =
-            parsed.size() == rec.layers.size()
-                ? std::move(parsed[i])
-                : Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what, l.format);
+        layer.toc = !parse ? std::move(parsed[i])
+                           : Toc::parse(store.read_blob(l.toc, kMaxTocBytes), l.toc_offset, what,
+                                        l.format, &*budget);
         layer.blob = std::make_shared<RemoteBlob>(client, rec.repository, l.digest, l.size,
                                                   std::move(cache), what);
         layer.map = open_local_map(store, l, layer.toc, true);

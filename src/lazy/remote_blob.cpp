@@ -3,6 +3,7 @@
 #include "util/error.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <unistd.h>
 
 namespace gantry::lazy {
@@ -23,6 +24,44 @@ Error ignored_range(const std::string& what, const std::string& domain, std::uin
                  "the image without --lazy");
 }
 } // namespace
+
+void RemoteBlob::check_content_range(const registry::Response& r, std::uint64_t offset,
+                                     std::size_t length) const {
+    if (r.status != 206) return;
+    const std::string range = r.header("content-range");
+    if (range.empty()) return; // the chunks' digests still decide
+    unsigned long long first = 0, last = 0;
+    char slash = 0;
+    if (std::sscanf(range.c_str(), "bytes %llu-%llu%c", &first, &last, &slash) == 3 &&
+        slash == '/' && first == offset && last == offset + length - 1)
+        return;
+    std::string shown = range.substr(0, 80); // the registry's bytes: the printable ones shown
+    for (char& ch : shown)
+        if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) > 0x7e)
+            ch = '?';
+    throw Error(Errc::invalid,
+                what_ + ": registry " + client_->domain() + " answered a request for bytes " +
+                    std::to_string(offset) + "-" + std::to_string(offset + length - 1) +
+                    " with Content-Range \"" + shown + "\"",
+                "the registry (or a proxy in front of it) serves other bytes than asked: "
+                "report it to its operator, or pull the image without --lazy");
+}
+
+Error RemoteBlob::unanswered(const Error& e) const {
+    auto* transport = dynamic_cast<const registry::TransportError*>(&e);
+    if (transport && transport->timed_out())
+        return Error(e.code(),
+                     what_ + ": registry " + client_->domain() +
+                         " sent too slowly and the request was abandoned: " + e.message(),
+                     "the registry or the link to it is too slow for a lazily pulled "
+                     "container; pull the image without --lazy, or raise the bounds "
+                     "(GANTRY_LAZY_MIN_RATE, GANTRY_LAZY_RATE_WINDOW, GANTRY_LAZY_REQUEST_TIME, "
+                     "GANTRY_LAZY_REQUEST_RATE: docs/lazy-pull.md, Faults)");
+    return Error(e.code(),
+                 what_ + ": registry " + client_->domain() + " did not answer: " + e.message(),
+                 "the registry must stay reachable while a lazily pulled container "
+                 "runs; pull the image without --lazy to run it offline");
+}
 
 RemoteBlob::RemoteBlob(std::shared_ptr<registry::Client> client, std::string repo,
                        oci::Digest digest, std::uint64_t size, Fd cache, std::string what)
@@ -80,6 +119,7 @@ void RemoteBlob::stream_into_copy(std::uint64_t offset, std::size_t length,
     registry::HttpRequest req;
     req.headers = {"Range: bytes=" + std::to_string(offset) + "-" + std::to_string(end - 1)};
     req.max_body = 1 << 20; // an error document
+    req.expected_bytes = length;
     // written (and ARRIVED told) kStreamFlush bytes at a time: curl hands 16 KiB pieces, and a
     // write and a wake-up of the waiting reader for each cost more CPU than the wait they save
     std::string pending;
@@ -89,6 +129,7 @@ void RemoteBlob::stream_into_copy(std::uint64_t offset, std::size_t length,
         pending.clear();
         whole = r.status == 200 && offset == 0;
         ignored = r.status == 200 && offset != 0;
+        check_content_range(r, offset, length);
     };
     req.sink = [&](const char* p, std::size_t n) {
         if (ignored) return false;
@@ -119,13 +160,9 @@ void RemoteBlob::stream_into_copy(std::uint64_t offset, std::size_t length,
             r.status = 200;
         }
     } catch (const Error& e) {
-        Error named = ignored ? ignored_range(what_, client_->domain(), offset, length)
-                              : Error(e.code(),
-                                      what_ + ": registry " + client_->domain() +
-                                          " did not answer: " + e.message(),
-                                      "the registry must stay reachable while a lazily pulled "
-                                      "container runs; pull the image without --lazy to run it "
-                                      "offline");
+        if (!ignored && e.code() == Errc::invalid) throw; // check_content_range's
+        Error named =
+            ignored ? ignored_range(what_, client_->domain(), offset, length) : unanswered(e);
         remember(named);
         throw named;
     }
@@ -159,8 +196,12 @@ std::string RemoteBlob::fetch_range(std::uint64_t offset, std::size_t length) co
     req.headers = {"Range: bytes=" + std::to_string(offset) + "-" +
                    std::to_string(offset + length - 1)};
     req.max_body = length + 1;
+    req.expected_bytes = length;
     long status = 0; // the final response's, once its headers came
-    req.on_headers = [&](const registry::Response& got) { status = got.status; };
+    req.on_headers = [&](const registry::Response& got) {
+        status = got.status;
+        check_content_range(got, offset, length);
+    };
     registry::Response r;
     try {
         r = client_->call(req, "/v2/" + repo_ + "/blobs/" + digest_.str(),
@@ -168,10 +209,8 @@ std::string RemoteBlob::fetch_range(std::uint64_t offset, std::size_t length) co
     } catch (const Error& e) {
         // a body over LENGTH + 1 bytes: the client's "larger than N MiB" said nothing useful
         if (status == 200) throw ignored_range(what_, client_->domain(), offset, length);
-        throw Error(e.code(),
-                    what_ + ": registry " + client_->domain() + " did not answer: " + e.message(),
-                    "the registry must stay reachable while a lazily pulled container "
-                    "runs; pull the image without --lazy to run it offline");
+        if (status == 206 && e.code() == Errc::invalid) throw; // check_content_range's
+        throw unanswered(e);
     }
     if (r.status == 200 && offset == 0 && r.body.size() >= length)
         r.body.resize(length);

@@ -148,6 +148,12 @@ class RemoteBlob {
     // error, so a registry gone costs one bounded wait, not one per read the kernel sends
     // (fetch() on the FUSE thread, stream_into_copy() on the read fetcher's: under failed_mu_)
     void check_failed() const;
+    // E (a failed request) as what_ names it, and the registry, with the fix
+    Error unanswered(const Error& e) const;
+    // Error(invalid) when R is a 206 whose Content-Range (when given) is not the range asked,
+    // [OFFSET, OFFSET + LENGTH): refused before a byte of it is written
+    void check_content_range(const registry::Response& r, std::uint64_t offset,
+                             std::size_t length) const;
     void remember(const Error& e);
     void succeeded(std::uint64_t length); // a fetch of LENGTH bytes: counted, failed_ forgotten
     mutable std::mutex failed_mu_;

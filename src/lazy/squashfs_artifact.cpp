@@ -1,6 +1,7 @@
 #include "lazy/squashfs_artifact.hpp"
 
 #include "oci/image.hpp"
+#include "registry/http.hpp"
 #include "sqsh/write.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
@@ -209,6 +210,7 @@ void BlockFetcher::ensure_locked(std::uint64_t offset, std::size_t size, std::ui
 }
 
 void SquashfsTree::after_confinement() {
+    registry::exit_when_orphaned(::getppid()); // as lazy::Tree's (a transfer in flight)
     tree_.after_confinement();
     if (!prefetch_ || fetcher_->complete()) return;
     auto f = fetcher_;

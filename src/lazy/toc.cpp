@@ -99,7 +99,7 @@ std::string Toc::unpack_toc(std::string_view compressed, const std::string& what
 }
 
 Toc Toc::read(const ReadAt& read, std::uint64_t blob_size, const std::string& toc_digest,
-              const std::string& what, std::string* json_out) {
+              const std::string& what, std::string* json_out, TocBudget* budget) {
     if (blob_size < kLegacyFooterSize) refuse(what, "is missing: the blob is too small");
     std::size_t tail_len =
         static_cast<std::size_t>(std::min<std::uint64_t>(blob_size, kFooterSize));
@@ -118,7 +118,7 @@ Toc Toc::read(const ReadAt& read, std::uint64_t blob_size, const std::string& to
     if (got != toc_digest)
         refuse(what, "has digest " + got + " but the manifest's " + kTocDigestAnnotation +
                          " says " + toc_digest);
-    Toc t = parse(text, f.toc_offset, what);
+    Toc t = parse(text, f.toc_offset, what, TocFormat::estargz, budget);
     t.json_digest = got;
     if (json_out) *json_out = std::move(text);
     return t;

@@ -30,6 +30,8 @@
 
 namespace gantry::lazy {
 
+class TocBudget; // lazy/toc_budget.hpp
+
 inline constexpr std::size_t kFooterSize = 51;         // eStargz
 inline constexpr std::size_t kLegacyFooterSize = 47;   // the original stargz (CRFS)
 inline constexpr std::size_t kMaxTocBytes = 64u << 20; // the TOC's JSON, uncompressed
@@ -90,15 +92,17 @@ class Toc {
     // Reads the TOC of the blob of BLOB_SIZE bytes that READ(offset, length) returns bytes of,
     // checks its sha256 against TOC_DIGEST ("sha256:<hex>", from the verified manifest) and
     // builds the tree. WHAT names the layer in messages ("layer sha256:ab12… of IMAGE").
-    // JSON_OUT, when given, receives the verified TOC JSON.
+    // JSON_OUT, when given, receives the verified TOC JSON. BUDGET, when given, is charged
+    // for the tree as it is built (the image's, across its layers: lazy/toc_budget.hpp).
     using ReadAt = std::function<std::string(std::uint64_t offset, std::size_t length)>;
     static Toc read(const ReadAt& read, std::uint64_t blob_size, const std::string& toc_digest,
-                    const std::string& what, std::string* json_out = nullptr);
+                    const std::string& what, std::string* json_out = nullptr,
+                    TocBudget* budget = nullptr);
     // The TOC JSON (already verified, or fuzz input) of a blob whose TOC starts at TOC_OFFSET
     // (for zstd:chunked: where its skippable frame starts; no chunk may reach past it). Read as
     // a stream, never as a DOM (lazy/toc_parser.hpp).
     static Toc parse(std::string_view json, std::uint64_t toc_offset, const std::string& what,
-                     TocFormat format = TocFormat::estargz);
+                     TocFormat format = TocFormat::estargz, TocBudget* budget = nullptr);
     // The TOC JSON inside the gzip member COMPRESSED (the blob from the TOC's offset to the
     // footer): Error(invalid) unless it is one tar entry stargz.index.json of <= kMaxTocBytes.
     static std::string unpack_toc(std::string_view compressed, const std::string& what);

@@ -162,13 +162,36 @@ void TocEntry::clear_xattrs() {
     xattr_array.clear();
 }
 
-TocBuilder::TocBuilder(Toc& t, std::uint64_t toc_offset, const std::string& what, TocFormat format)
+TocBuilder::TocBuilder(Toc& t, std::uint64_t toc_offset, const std::string& what, TocFormat format,
+                       TocBudget* budget)
     : t_(t), what_(what), format_(format), zstd_(format == TocFormat::zstd_chunked),
-      toc_offset_(toc_offset) {
+      toc_offset_(toc_offset), budget_(budget) {
     t_ = Toc{};
     t_.toc_offset = toc_offset;
     t_.nodes.emplace_back();
     t_.nodes[0].mode = S_IFDIR | 0755;
+}
+
+void TocBuilder::charge_entry(std::string_view name) {
+    if (!budget_) return;
+    charged_ += kEntryBytes + name.size();
+    budget_->entry(name.size(), what_);
+}
+
+void TocBuilder::charge_chunk() {
+    if (!budget_) return;
+    charged_ += kChunkBytes;
+    budget_->chunk(what_);
+}
+
+void TocBuilder::charge_link(std::string_view name) {
+    charge_bytes(kLinkBytes + name.size());
+}
+
+void TocBuilder::charge_bytes(std::uint64_t n) {
+    if (!budget_) return;
+    charged_ += n;
+    budget_->bytes(n, what_);
 }
 
 void TocBuilder::refuse(const std::string& why) const {
@@ -257,6 +280,7 @@ std::uint32_t TocBuilder::parent_of(const std::vector<std::string_view>& parts) 
 std::uint32_t TocBuilder::add_node(std::uint32_t dir, std::string_view name, mode_t mode) {
     if (t_.nodes.size() >= kMaxEntries)
         refuse("has more than " + std::to_string(kMaxEntries) + " entries");
+    charge_entry(name);
     auto idx = static_cast<std::uint32_t>(t_.nodes.size());
     t_.nodes.emplace_back();
     t_.nodes.back().mode = mode;
@@ -325,6 +349,7 @@ void TocBuilder::check_shared_offset(std::uint32_t node, const std::string& name
 }
 
 Chunk& TocBuilder::add_chunk(const TocEntry& e, std::vector<Chunk>& chunks, std::uint64_t offset) {
+    charge_chunk();
     Chunk& c = chunks.emplace_back();
     c.codec = zstd_ ? chunk_codec(e) : Codec::gzip;
     c.offset = offset;
@@ -396,6 +421,7 @@ void TocBuilder::add(const TocEntry& e) {
         } else {
             if (hidden.empty() || hidden == "." || hidden == "..")
                 refuse("has an unusable whiteout: " + name);
+            charge_link(hidden);
             t_.nodes[dir].whiteouts.emplace(hidden);
         }
         return;
@@ -423,6 +449,7 @@ void TocBuilder::add(const TocEntry& e) {
         }
         if (at == 0 || S_ISDIR(t_.nodes[at].mode))
             refuse("has a hard link to a directory: " + name);
+        charge_link(base);
         kids.emplace(base, at);
         t_.nodes[at].nlink++;
         return;
@@ -449,8 +476,10 @@ void TocBuilder::add(const TocEntry& e) {
         n.link = string_or_empty(e, kLinkName);
         if (n.link.empty() || n.link.size() > 4096 || n.link.find('\0') != std::string::npos)
             refuse("has an unusable symlink target: " + name);
+        charge_bytes(n.link.size());
     }
     add_xattrs(e, n, name);
+    for (const auto& [k, v] : n.xattrs) charge_bytes(kLinkBytes + k.size() + v.size());
     if (ft != S_IFREG) return;
     n.size = u64(e, kSize);
     last_reg_ = idx;

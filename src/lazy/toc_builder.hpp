@@ -8,6 +8,7 @@
 #pragma once
 
 #include "lazy/toc.hpp"
+#include "lazy/toc_budget.hpp"
 
 #include <array>
 #include <cstdint>
@@ -88,10 +89,13 @@ std::string path_of(const Toc& t, std::uint32_t node);
 class TocBuilder {
   public:
     // Starts T (any previous tree dropped) as the tree of a TOC at TOC_OFFSET.
-    TocBuilder(Toc& t, std::uint64_t toc_offset, const std::string& what, TocFormat format);
+    // BUDGET (may be null) is charged for what the tree holds, as it is added.
+    TocBuilder(Toc& t, std::uint64_t toc_offset, const std::string& what, TocFormat format,
+               TocBudget* budget = nullptr);
 
     void add(const TocEntry& e); // Error(invalid) when E may not come here
     void finish();               // after the last entry: the chunks' ends and checks
+    std::uint64_t charged() const { return charged_; } // to the budget, by this tree
 
     [[noreturn]] void refuse(const std::string& why) const;
     // V (KEY's) as a whole number in 0..MAX, FALLBACK when absent; refused otherwise
@@ -111,6 +115,11 @@ class TocBuilder {
     void add_xattrs(const TocEntry& e, Node& n, const std::string& name) const;
     void check_covered() const;
     Chunk& add_chunk(const TocEntry& e, std::vector<Chunk>& chunks, std::uint64_t offset);
+    // the budget's charges: an entry named NAME, a chunk, a link or whiteout named NAME, bytes
+    void charge_entry(std::string_view name);
+    void charge_chunk();
+    void charge_link(std::string_view name);
+    void charge_bytes(std::uint64_t n);
     // NODE's last chunk, just added by the entry NAME
     void check_shared_offset(std::uint32_t node, const std::string& name);
 
@@ -119,6 +128,8 @@ class TocBuilder {
     TocFormat format_;
     bool zstd_;
     std::uint64_t toc_offset_;
+    TocBudget* budget_;
+    std::uint64_t charged_ = 0;
     std::uint32_t last_reg_ = 0;    // the regular file "chunk" entries continue
     std::uint64_t last_offset_ = 0; // offsets never go back
     // chunks whose end is not known yet (node, chunk): the end is where the next larger offset

@@ -1,5 +1,6 @@
 #include "lazy/toc_parser.hpp"
 
+#include "lazy/toc_budget.hpp"
 #include "lazy/toc_builder.hpp"
 #include "util/error.hpp"
 
@@ -32,9 +33,10 @@ using Kind = TocValue::Kind;
 // whole (SKIP_ counts the arrays and objects open inside it).
 class Reader {
   public:
-    Reader(Toc& t, std::uint64_t toc_offset, const std::string& what, TocFormat format)
-        : t_(t), toc_offset_(toc_offset), what_(what), format_(format),
-          builder_(std::in_place, t, toc_offset, what, format) {}
+    Reader(Toc& t, std::uint64_t toc_offset, const std::string& what, TocFormat format,
+           TocBudget* budget)
+        : t_(t), toc_offset_(toc_offset), what_(what), format_(format), budget_(budget),
+          builder_(std::in_place, t, toc_offset, what, format, budget) {}
 
     // nlohmann::json_sax
     bool null() { return scalar(Kind::null); }
@@ -89,6 +91,7 @@ class Reader {
     std::uint64_t toc_offset_;
     const std::string& what_;
     TocFormat format_;
+    TocBudget* budget_;
     std::optional<TocBuilder> builder_;
     int level_ = 0;
     std::size_t skip_ = 0;
@@ -169,8 +172,9 @@ bool Reader::open(Kind k) {
             entries_ = Entries::array;
             count_ = 0;
             refused_ = nullptr;
+            if (budget_) budget_->refund(builder_->charged()); // that tree is dropped
             builder_.reset();
-            builder_.emplace(t_, toc_offset_, what_, format_);
+            builder_.emplace(t_, toc_offset_, what_, format_, budget_);
             level_ = 2;
             return true;
         }
@@ -252,9 +256,9 @@ void Reader::finish(bool parsed) {
 } // namespace
 
 Toc Toc::parse(std::string_view text, std::uint64_t toc_offset, const std::string& what,
-               TocFormat format) {
+               TocFormat format, TocBudget* budget) {
     Toc t;
-    Reader r(t, toc_offset, what, format);
+    Reader r(t, toc_offset, what, format, budget);
     bool parsed = json::sax_parse(text.begin(), text.end(), &r);
     r.finish(parsed);
     return t;

@@ -1,6 +1,7 @@
 #include "lazy/tree.hpp"
 
 #include "layer/igzip.hpp"
+#include "registry/http.hpp"
 #include "sqsh/server.hpp"
 #include "util/error.hpp"
 
@@ -8,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 namespace gantry::lazy {
 
@@ -262,6 +264,9 @@ void Tree::before_serving() {
 }
 
 void Tree::after_confinement() {
+    // a transfer in flight when the container's gantry (or monitor) dies ends this process,
+    // should its parent-death signal have been missed (registry/http.hpp)
+    registry::exit_when_orphaned(::getppid());
     fetcher_ = std::make_unique<ReadFetcher>(priority_); // its threads: on the first miss
     if (!extras_.prefetch) return;
     std::vector<PrefetchLayer> pl;
@@ -349,7 +354,7 @@ const std::vector<std::string>& server_calls() {
                               "statfs",        "fstatfs",         "access",
                               "faccessat",     "faccessat2",      "readlink",
                               "tgkill",        "getcwd",          "sched_getaffinity",
-                              "membarrier"})
+                              "getppid",       "membarrier"})
             v.push_back(n);
         return v;
     }();

@@ -197,11 +197,11 @@ std::string decompress_exact(std::string_view in, std::uint64_t size, const std:
 }
 
 Toc read_toc(const ReadAt& read, std::uint64_t blob_size, const Layout& l, const std::string& what,
-             std::string* json_out) {
+             std::string* json_out, TocBudget* budget) {
     std::string text = verified_frame(read, blob_size, l.toc, kMaxTocBytes, l.toc_checksum,
                                       "zstd:chunked table of contents", what);
     // no chunk may reach into the TOC's skippable frame
-    Toc t = Toc::parse(text, l.toc.offset - 8, what, TocFormat::zstd_chunked);
+    Toc t = Toc::parse(text, l.toc.offset - 8, what, TocFormat::zstd_chunked, budget);
     t.json_digest = "sha256:" + Sha256::hex_of(text);
     if (json_out) *json_out = std::move(text);
     return t;

@@ -85,7 +85,8 @@ using ReadAt = Toc::ReadAt;
 // the compressed bytes' sha256 against the layout's checksum, decompresses them (exactly the
 // declared size, at most kMaxTocBytes) and parses them. JSON_OUT receives the verified JSON.
 Toc read_toc(const ReadAt& read, std::uint64_t blob_size, const Layout& layout,
-             const std::string& what, std::string* json_out = nullptr);
+             const std::string& what, std::string* json_out = nullptr,
+             TocBudget* budget = nullptr); // charged as Toc::parse's
 
 // The tar-split's JSON lines, verified against CHECKSUM ("sha256:<hex>" of the compressed
 // bytes: the verified TOC's `tarSplitDigest`, else the layout's annotation).

@@ -260,6 +260,12 @@ void kill_and_wait(const Global& g, const Container& c) {
     signal_all(g, c, SIGKILL);
     // a frozen process takes its SIGKILL once thawed: a paused container is not left hanging
     if (auto cg = c.cgroups()) cg->thaw();
+    // a lazy root's read that its serving process has not answered (a registry too slow) holds
+    // the container in the kernel past SIGKILL: its monitor killed, the serving process dies
+    // with it (PR_SET_PDEATHSIG) and the read ends
+    if (!runtime::await_exit(c.pid, c.pid_start, 1) && c.monitor > 0 &&
+        runtime::process_running(c.monitor, c.monitor_start))
+        ::kill(c.monitor, SIGKILL);
     runtime::await_exit(c.pid, c.pid_start);
 }
 

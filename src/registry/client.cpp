@@ -249,7 +249,9 @@ Response Client::call(HttpRequest req, const std::string& target,
         try {
             r = s->perform(req, opt_.transport);
         } catch (const TransportError& e) {
-            if (retry != Retry::all || attempt >= opt_.retries || e.aborted() || e.tls()) throw;
+            if (retry != Retry::all || attempt >= opt_.retries || e.aborted() || e.tls() ||
+                (e.timed_out() && !opt_.retry_timeouts))
+                throw;
             log::debug(e.message());
             sleep_before_retry(attempt++, nullptr);
             continue;

@@ -33,6 +33,9 @@ struct ClientOptions {
     std::optional<Credentials> creds; // --creds
     unsigned retries = 3;             // extra attempts after a failure that may pass
     double retry_delay = 1.0;         // seconds before the first retry, doubled each time
+    // whether a transfer abandoned by a Transport bound (too slow, too long, no connection in
+    // time) is tried again: not on the lazy path, where a container's read waits on it
+    bool retry_timeouts = true;
     Transport transport;
 };
 

@@ -4,6 +4,7 @@
 #include "util/text.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstring>
 #include <unistd.h>
@@ -19,7 +20,22 @@ bool TransportError::aborted() const {
     return curl_code_ == CURLE_WRITE_ERROR || curl_code_ == CURLE_ABORTED_BY_CALLBACK;
 }
 
+bool TransportError::timed_out() const {
+    return curl_code_ == CURLE_OPERATION_TIMEDOUT;
+}
+
+long long Transport::time_limit_ms(std::uint64_t bytes) const {
+    if (time_base <= 0) return 0;
+    long long ms = static_cast<long long>(time_base) * 1000;
+    if (average_rate > 0)
+        ms += static_cast<long long>(std::min<std::uint64_t>(bytes, std::uint64_t(1) << 40) * 1000 /
+                                     static_cast<std::uint64_t>(average_rate));
+    return ms;
+}
+
 namespace {
+
+std::atomic<pid_t> watched_parent{0}; // exit_when_orphaned's
 
 struct Exchange {
     const HttpRequest* req;
@@ -103,6 +119,14 @@ std::size_t on_read(char* buf, std::size_t size, std::size_t n, void* ud) {
 }
 
 int on_progress(void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    if (pid_t parent = watched_parent.load(std::memory_order_relaxed);
+        parent > 0 && ::getppid() != parent) {
+        static constexpr char msg[] =
+            "gantry: the process this image was served for has ended: the serving process "
+            "stops (a transfer was in flight)\n";
+        [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
+        ::_exit(1);
+    }
     auto* x = static_cast<Exchange*>(ud);
     return x->req->cancelled && x->req->cancelled() ? 1 : 0;
 }
@@ -129,6 +153,10 @@ bool is_tls_error(CURLcode rc) {
 }
 
 } // namespace
+
+void exit_when_orphaned(pid_t parent) {
+    watched_parent.store(parent);
+}
 
 Session::Session() {
     h_ = curl().easy_init();
@@ -167,8 +195,10 @@ Response Session::perform(const HttpRequest& req, const Transport& t) {
     c.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &on_progress);
     c.easy_setopt(h, CURLOPT_XFERINFODATA, &x);
     c.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, t.connect_timeout);
-    c.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    c.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, std::max(t.min_rate, 1L));
     c.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, t.stall_timeout);
+    if (long long ms = t.time_limit_ms(req.expected_bytes); ms > 0)
+        c.easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(ms));
     c.easy_setopt(h, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
     c.easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
     c.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");

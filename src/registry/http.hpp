@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace gantry::registry {
@@ -19,7 +20,18 @@ struct Transport {
     std::string ca_pem;                  // extra trusted CA certificates, added to the system's
     std::string client_cert, client_key; // PEM files for mutual TLS (certs.d/*.cert, *.key)
     long connect_timeout = 30;           // seconds
-    long stall_timeout = 60;             // abort when no byte moved for this long (seconds)
+    // libcurl's low-speed check: a transfer that moves fewer than MIN_RATE bytes a second over
+    // STALL_TIMEOUT seconds is abandoned (by default: no byte moved for 60 s)
+    long stall_timeout = 60;
+    long min_rate = 1;
+    // When TIME_BASE > 0, a bound on each attempt's whole time (connection included):
+    // TIME_BASE seconds plus the expected body (HttpRequest::expected_bytes) at AVERAGE_RATE
+    // bytes a second, so that a registry sending just above MIN_RATE cannot hold a request for
+    // hours while a big honest body on a slow link still arrives (the lazy path sets it)
+    long time_base = 0;
+    long average_rate = 0;
+    // The bound above for a body of BYTES, in milliseconds (0: none).
+    long long time_limit_ms(std::uint64_t bytes) const;
 };
 
 struct Response {
@@ -40,6 +52,7 @@ struct HttpRequest {
     std::uint64_t body_length = 0;
     bool follow_redirects = true; // Authorization headers are never sent to another host
     std::uint64_t max_body = 16u << 20;
+    std::uint64_t expected_bytes = 0; // the body's size when known (a Range): Transport's bound
     // Called once the final response's status and headers are known, before its body.
     std::function<void(const Response&)> on_headers;
     // Receives the body of 2xx responses instead of Response::body; returns false to abort.
@@ -57,6 +70,7 @@ class TransportError : public Error {
     int curl_code() const { return curl_code_; }
     bool tls() const { return tls_; } // the TLS handshake or certificate check failed
     bool aborted() const;             // by the sink or cancelled()
+    bool timed_out() const;           // a Transport bound: connecting, too slow, or too long
 
   private:
     int curl_code_;
@@ -75,6 +89,13 @@ class Session {
   private:
     void* h_ = nullptr;
 };
+
+// In a process that must not outlive its parent (a lazy image's serving process, whose parent
+// is the `gantry` or monitor process the container belongs to): from now on every transfer's
+// progress callback compares getppid() with PARENT and ends the process (_exit, a line on
+// stderr) once they differ, so that a transfer in flight never keeps an orphan alive.
+// PR_SET_PDEATHSIG is the first line; this covers the window where it was not armed.
+void exit_when_orphaned(pid_t parent);
 
 using text::url_escape; // util/text.hpp
 

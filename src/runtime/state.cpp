@@ -4,6 +4,7 @@
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/lock.hpp"
+#include "util/log.hpp"
 #include "util/text.hpp"
 #include "util/units.hpp"
 
@@ -11,6 +12,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -151,6 +153,12 @@ void stop(const ContainerState& s, double timeout) {
         ::kill(s.pid, SIGTERM);
         if (!await_exit(s.pid, s.pid_start, timeout)) {
             ::kill(s.pid, SIGKILL);
+            // still there a second later: held by a read its image's FUSE server has not
+            // answered (a registry too slow), which only that server's end releases
+            if (!await_exit(s.pid, s.pid_start, 1) && s.kill_server())
+                log::warn("container " + s.name +
+                          " had not ended 1 s after SIGKILL: the process serving its image was "
+                          "killed (a read it has not answered holds a container)");
             if (!await_exit(s.pid, s.pid_start, 10))
                 throw Error(Errc::internal, "container " + s.name + " (pid " +
                                                 std::to_string(s.pid) +
@@ -168,6 +176,11 @@ unsigned long long ContainerState::monitor_start() const {
     auto started = process_start_time(monitor);
     bool ours = process_running(monitor, started) && (pid_start == 0 || started <= pid_start);
     return ours ? started : 0;
+}
+
+bool ContainerState::kill_server() const {
+    if (server <= 0 || !process_running(server, server_start)) return false;
+    return ::kill(server, SIGKILL) == 0;
 }
 
 bool valid_container_name(const std::string& n) {
@@ -192,6 +205,8 @@ json to_json(const ContainerState& s) {
             {"pid", s.pid},
             {"pid_start", s.pid_start},
             {"monitor", s.monitor},
+            {"server", s.server},
+            {"server_start", s.server_start},
             {"detached", s.detached},
             {"status", s.status},
             {"exit_code", s.exit_code},
@@ -212,6 +227,8 @@ ContainerState from_json(const json& j) {
     s.pid = j.value("pid", 0);
     s.pid_start = j.value("pid_start", 0ull);
     s.monitor = j.value("monitor", 0);
+    s.server = j.value("server", 0);
+    s.server_start = j.value("server_start", 0ull);
     s.detached = j.value("detached", false);
     s.status = j.value("status", "created");
     s.exit_code = j.value("exit_code", 0);

@@ -26,6 +26,9 @@ struct ContainerState {
     pid_t pid = 0;                    // host pid of the container's first process
     unsigned long long pid_start = 0; // its start time (field 22 of /proc/PID/stat)
     pid_t monitor = 0;                // the gantry process supervising it
+    // the process serving its root over FUSE (a squashfs or lazily pulled image), if any
+    pid_t server = 0;
+    unsigned long long server_start = 0;
     bool detached = false;
     std::string status = "created"; // created, running, exited
     int exit_code = 0;
@@ -38,6 +41,10 @@ struct ContainerState {
     // process's.
     unsigned long long monitor_start() const;
     bool monitor_alive() const { return monitor_start() != 0; }
+    // Kills (SIGKILL) the process serving its root, when one is recorded and still runs; true
+    // if it did. A read that process has not answered holds the container in the kernel (an
+    // uninterruptible wait that SIGKILL does not end) until it is answered or the server dies.
+    bool kill_server() const;
 };
 
 // STATUS in docker's words, as `ps` shows it: "Up 5 minutes" for a running container (UP),
@@ -72,8 +79,9 @@ std::string now_rfc3339();
 // Stops S as `gantry stop` does (docker's stop): SIGTERM, then SIGKILL after TIMEOUT seconds
 // (0: at once). Returns once its monitor has recorded the end too (or, for a --rm container,
 // removed it), so that what follows (`ps`, `rm`, a new container of the same name, a reset of
-// its store) never races with it: each wait is on the process's exit (a pidfd), bounded.
-// Error(internal) when it outlives SIGKILL.
+// its store) never races with it: each wait is on the process's exit (a pidfd), bounded. Still
+// there 1 s after SIGKILL, its image's serving process is killed (kill_server(): a read that
+// process has not answered holds the container). Error(internal) when it outlives SIGKILL.
 void stop(const ContainerState& s, double timeout);
 
 class StateDir {

@@ -27,6 +27,9 @@ void confine_this_thread(const std::vector<sock_filter>& program) {
         throw Error(Errc::run_failed, std::string("cannot confine the squashfs server (") + step +
                                           "): " + std::strerror(errno));
     };
+    int death_signal = 0; // PR_SET_PDEATHSIG's, this thread's (0: none)
+    if (::prctl(PR_GET_PDEATHSIG, &death_signal, 0, 0, 0) != 0) fail("parent-death signal");
+    const pid_t parent = ::getppid();
     // the bounding set first (dropping it needs CAP_SETPCAP, which goes next)
     for (int cap = 0; cap <= CAP_LAST_CAP; ++cap)
         if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL && errno != EPERM)
@@ -43,6 +46,15 @@ void confine_this_thread(const std::vector<sock_filter>& program) {
     __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
     if (::syscall(SYS_capset, &head, data) != 0) fail("capabilities");
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs");
+    // The kernel clears a parent-death signal when the ids change (nobody, above): armed again,
+    // and a parent that ended meanwhile (this process reparented) is an error, so that a
+    // process that must die with its parent (sqsh/server.cpp) never outlives it
+    if (death_signal != 0) {
+        if (::prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0) != 0) fail("parent-death signal");
+        if (::getppid() != parent)
+            throw Error(Errc::run_failed,
+                        "the process the squashfs server was started for has ended");
+    }
     load_seccomp(program, 0);
 }
 

@@ -21,7 +21,9 @@ namespace gantry::runtime {
 std::vector<sock_filter> confinement_program(const std::vector<std::string>& syscalls);
 
 // Confines the calling thread: as root, becomes nobody (65534, no supplementary groups); drops
-// every capability, sets no_new_privs, loads PROGRAM.
+// every capability, sets no_new_privs, loads PROGRAM. A parent-death signal the thread had
+// (PR_SET_PDEATHSIG, which the change of ids clears) is set again, and Error(run_failed) if the
+// parent ended before it was.
 // Throws Error(run_failed) naming the step that failed.
 void confine_this_thread(const std::vector<sock_filter>& program);
 

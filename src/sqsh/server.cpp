@@ -484,6 +484,10 @@ void serve_requests(fuse_session* se, Readers* readers) {
 
 } // namespace
 
+pid_t Server::pid() const {
+    return st_->server;
+}
+
 void Server::serve(Fd dev, std::function<void()> confine) {
     const Fuse& a = fuse();
     fuse_lowlevel_ops ops{};

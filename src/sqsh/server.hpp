@@ -56,6 +56,9 @@ class Server {
     // The mount(2) data for a FUSE mount of descriptor FD served by serve().
     static std::string mount_options(int fd);
 
+    // The serving process, once serve() started it (else -1).
+    pid_t pid() const;
+
     struct State; // the server's context, reached from a request (server.cpp)
 
   private:
