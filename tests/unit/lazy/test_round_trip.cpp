@@ -5,6 +5,7 @@
 // eStargz source (the landmark kept as a file); two chunks at one blob offset with different
 // digests refused when the TOC is read, and never served for one another from the chunk cache;
 // the messages that said something else than what was wrong.
+#include "layer_tar.hpp"
 #include "lazy/remote_blob.hpp"
 #include "lazy/tar_split.hpp"
 #include "lazy/toc.hpp"
@@ -31,38 +32,8 @@ using nlohmann::json;
 
 namespace {
 
-struct In {
-    std::string name;
-    mode_t type;           // 0: a hard link to DATA
-    std::string data = {}; // content
-};
-
-std::string make_tar(const std::vector<In>& entries) {
-    std::string out;
-    archive* a = archive_write_new();
-    archive_write_set_format_pax_restricted(a);
-    archive_write_open(
-        a, &out, nullptr,
-        [](archive*, void* o, const void* b, size_t n) -> la_ssize_t {
-            static_cast<std::string*>(o)->append(static_cast<const char*>(b), n);
-            return static_cast<la_ssize_t>(n);
-        },
-        nullptr);
-    for (auto& i : entries) {
-        archive_entry* e = archive_entry_new();
-        archive_entry_set_pathname(e, i.name.c_str());
-        archive_entry_set_filetype(e, i.type ? i.type : AE_IFREG);
-        archive_entry_set_perm(e, i.type == AE_IFDIR ? 0755 : 0644);
-        if (i.type == 0) archive_entry_set_hardlink(e, i.data.c_str());
-        if (i.type == AE_IFREG) archive_entry_set_size(e, static_cast<la_int64_t>(i.data.size()));
-        archive_write_header(a, e);
-        if (i.type == AE_IFREG) archive_write_data(a, i.data.data(), i.data.size());
-        archive_entry_free(e);
-    }
-    archive_write_close(a);
-    archive_write_free(a);
-    return out;
-}
+using In = lazy_layer_tar::Entry;
+using lazy_layer_tar::make_tar;
 
 std::string read_all(int fd) {
     std::string s;

@@ -1,6 +1,7 @@
 // lazy/tree: layers' TOCs merged as overlayfs stacks layers (whiteouts, opaque directories,
 // directories merged, anything else replaced), and files read through the local copy of their
 // blob (no registry: every chunk is already there, and still verified before it is served).
+#include "layer_tar.hpp"
 #include "lazy/toc.hpp"
 #include "lazy/tree.hpp"
 #include "lazy/tree_files.hpp"
@@ -21,43 +22,12 @@ using namespace gantry;
 
 namespace {
 
-struct In {
-    std::string name;
-    mode_t type; // 0: a hard link to DATA
-    std::string data = {};
-};
-
-std::string make_tar(const std::vector<In>& entries) {
-    std::string out;
-    archive* a = archive_write_new();
-    archive_write_set_format_pax_restricted(a);
-    archive_write_open(
-        a, &out, nullptr,
-        [](archive*, void* o, const void* b, size_t n) -> la_ssize_t {
-            static_cast<std::string*>(o)->append(static_cast<const char*>(b), n);
-            return static_cast<la_ssize_t>(n);
-        },
-        nullptr);
-    for (auto& i : entries) {
-        archive_entry* e = archive_entry_new();
-        archive_entry_set_pathname(e, i.name.c_str());
-        archive_entry_set_filetype(e, i.type ? i.type : AE_IFREG);
-        archive_entry_set_perm(e, 0644);
-        if (i.type == 0) archive_entry_set_hardlink(e, i.data.c_str());
-        if (i.type == AE_IFLNK) archive_entry_set_symlink(e, i.data.c_str());
-        if (i.type == AE_IFREG) archive_entry_set_size(e, static_cast<la_int64_t>(i.data.size()));
-        archive_write_header(a, e);
-        if (i.type == AE_IFREG) archive_write_data(a, i.data.data(), i.data.size());
-        archive_entry_free(e);
-    }
-    archive_write_close(a);
-    archive_write_free(a);
-    return out;
-}
+using In = lazy_layer_tar::Entry;
 
 // A layer whose blob is all in its local copy (a memfd).
 lazy::Layer layer(const std::vector<In>& entries) {
-    std::string tar = make_tar(entries);
+    // the tree tests' directories are 0644, as their layers always were
+    std::string tar = lazy_layer_tar::make_tar(entries, 0644);
     int in = ::memfd_create("in", 0);
     EXPECT_EQ(::write(in, tar.data(), tar.size()), static_cast<ssize_t>(tar.size()));
     ::lseek(in, 0, SEEK_SET);
