@@ -117,7 +117,7 @@ void pull_for_run(Prepared& p) {
     registry::pull(*p.store, p.request.image, po);
 }
 
-// The run view of a store image, the squashfs cache's or a shared store's; nullopt when none has
+// The run view of a store image, the squashfs cache's or a shared store's; false when none has
 // it.
 bool read_stored_image(Prepared& p) {
     try {
@@ -150,9 +150,11 @@ void read_pulled_image(Prepared& p, PullPolicy policy) {
         try {
             pull_for_run(p);
         } catch (const Error& e) {
-            if (e.code() != Errc::network) throw;
+            // the registry out of reach: the stored image, if there is one, is the newest known
+            if (e.code() != Errc::network || !read_stored_image(p)) throw;
             log::warn("cannot check " + p.request.image + " for a newer image (" + e.message() +
                       "): running the stored one");
+            return;
         }
     }
     if (read_stored_image(p)) return;

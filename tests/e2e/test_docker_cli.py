@@ -95,6 +95,9 @@ def test_newer_runs_the_stored_image_when_the_registry_is_gone(g, pushed, tmp_pa
     assert r.out == "stored\n" and "running the stored one" in r.err
     r = g.fail("run", "--rm", INSECURE, "--pull", "always", gone, "true", code=125)
     assert "127.0.0.1:1" in r.err
+    # nothing stored and nothing reachable: the pull's error, no word of a stored image
+    r = g.fail("run", "--rm", INSECURE, "--pull", "newer", "127.0.0.1:1/none:1", "true", code=125)
+    assert "127.0.0.1:1" in r.err and "stored one" not in r.err
 
 
 def rootfs_tar(path, mode="w", extra=()):
