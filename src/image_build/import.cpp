@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <ctime>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace gantry::image_build {
@@ -132,6 +133,10 @@ Imported import_rootfs(store::Store& store, const ImportRequest& req) {
                             "input, or an http(s) URL");
     }
     if (!fd) throw_errno("cannot open " + what);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode))
+        throw Error(Errc::usage, what + " is a directory, not a tar",
+                    "tar it on the way: tar -C " + what + " -c . | gantry import - NAME[:TAG]");
 
     store::LayerWriter out(store);
     FdReader in(fd.get(), what);

@@ -174,6 +174,8 @@ def test_import_refuses_what_it_cannot_honour(g, tmp_path):
     assert "name is required" in g.fail("import", plain, code=2).err
     r = g.fail("import", tmp_path / "nope.tar", "x:1", code=3)
     assert "nope.tar" in r.err
+    r = g.fail("import", tmp_path, "x:1", code=2)
+    assert "is a directory, not a tar" in r.err and f"tar -C {tmp_path} -c ." in r.err
     (tmp_path / "text").write_text("not a tar\n" * 100)
     r = g.fail("import", tmp_path / "text", "x:1", code=4)
     assert "text" in r.err
