@@ -320,14 +320,32 @@ void kill_leftovers(const Container& c) {
 void kill_and_wait(const Global& g, const Container& c) {
     signal_all(g, c, SIGKILL);
     // a frozen process takes its SIGKILL once thawed: a paused container is not left hanging
-    if (auto cg = c.cgroups()) cg->thaw();
-    // a lazy root's read that its serving process has not answered (a registry too slow) holds
+    const auto cg = c.cgroups();
+    if (cg) cg->thaw();
+    if (runtime::await_exit(c.pid, c.pid_start, 1)) return;
+    // Still there after 1 s. Frozen in a freezer cgroup that is not the container's (moved there
+    // by someone else: crun's test_simple_delete does it to make a delete meet a stuck container)
+    // it takes its SIGKILL only once thawed: moved back into the container's own freezer
+    // cgroup, which is not frozen, it is thawed and dies (its other cgroups: where it was).
+    if (cg && !cg->dir("freezer").empty()) {
+        Fd procs(::open((cg->dir("freezer") + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+        std::string pid = std::to_string(c.pid);
+        if (procs && ::write(procs.get(), pid.data(), pid.size()) < 0) {
+            // gone meanwhile, or not ours to move: the wait below says which
+        }
+    }
+    // A lazy root's read that its serving process has not answered (a registry too slow) holds
     // the container in the kernel past SIGKILL: its monitor killed, the serving process dies
-    // with it (PR_SET_PDEATHSIG) and the read ends
-    if (!runtime::await_exit(c.pid, c.pid_start, 1) && c.monitor > 0 &&
-        runtime::process_running(c.monitor, c.monitor_start))
+    // with it (PR_SET_PDEATHSIG) and the read ends.
+    if (c.monitor > 0 && runtime::process_running(c.monitor, c.monitor_start))
         ::kill(c.monitor, SIGKILL);
-    runtime::await_exit(c.pid, c.pid_start);
+    // as runc's delete --force, which gives up after 10 s ("container init still running")
+    if (!runtime::await_exit(c.pid, c.pid_start, 10))
+        throw Error(Errc::run_failed,
+                    "container " + c.id + " still runs 10 s after SIGKILL (pid " +
+                        std::to_string(c.pid) + ")",
+                    "a process the kernel holds (state D in /proc/" + std::to_string(c.pid) +
+                        "/status) dies once what it waits for ends; delete it again then");
 }
 
 } // namespace
