@@ -198,8 +198,8 @@ def test_delete_force_of_a_container_frozen_elsewhere_leaves_nothing(oci_bin, bu
     cgroup that is not the container's (a stuck container), then `delete -f`. A frozen process
     takes SIGKILL only once thawed, so gantry oci waited on it forever; now, still there after
     1 s, it is moved back into the container's own freezer cgroup (not frozen), takes its
-    SIGKILL, and nothing of the container is left; the frozen cgroup is left empty. (runc 1.1.5
-    gives up after 10 s, "container init still running", leaving it: not run here.)"""
+    SIGKILL, and nothing of the container is left; the frozen cgroup is left empty. (runc is not
+    run here: its delete -f gives up on a process that does not exit only after 10 s.)"""
     where = freezer()
     if where is None:
         pytest.skip("no freezer cgroup to make")
