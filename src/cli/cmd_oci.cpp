@@ -18,7 +18,7 @@ struct OciOpts {
     ocirt::ExecOptions exec;
     ocirt::UpdateOptions update;
     std::string id, signal = "TERM", format = "table", interval = "5s", bundle = ".";
-    bool all = false, force = false, detach = false, quiet = false, stats = false,
+    bool all = false, force = false, regex = false, detach = false, quiet = false, stats = false,
          spec_rootless = false;
 };
 
@@ -188,12 +188,23 @@ void register_oci(CLI::App& app, Context& ctx) {
     });
 
     auto* d = oci->add_subcommand("delete", "Delete a stopped container (--force: any)");
-    d->add_option("id", o->id, "Container id")->required();
+    d->add_option("id", o->id, "Container id (--regex: a pattern of ids)")->required();
     d->add_flag("-f,--force", o->force, "Kill it first if it runs");
+    d->add_flag("-r,--regex", o->regex,
+                "crun's: delete every container whose id the (POSIX extended) regular "
+                "expression matches");
     d->callback([&ctx, o] {
         act(ctx, o, [o] {
-            ocirt::remove(o->g, o->id, o->force);
-            return 0;
+            if (!o->regex) {
+                ocirt::remove(o->g, o->id, o->force);
+                return 0;
+            }
+            // each one that cannot be deleted is an error line; the others are deleted
+            int status = 0;
+            for (const auto& f : ocirt::remove_matching(o->g, o->id, o->force))
+                status =
+                    report(*o, "cannot delete container " + f.id + ": " + f.message, f.hint, 1);
+            return status;
         });
     });
 

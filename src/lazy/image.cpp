@@ -390,16 +390,25 @@ OpenedSquashfs open_squashfs(store::Store& store, const Record& rec,
     // the fetcher) and says which blocks it made present; it opens connections of its own
     constexpr std::size_t kMaxPasswd = 4u << 20;
     blob->close_connections();
-    std::string answer = sqsh::run_confined(
-        *image, confine,
-        [&fetcher](sqsh::Image& im) {
-            im.open_tables();
-            std::string a;
-            sqsh::put_field(a, im.read_file("etc/passwd", kMaxPasswd).value_or(""));
-            sqsh::put_field(a, fetcher->present());
-            return a;
-        },
-        kMaxPasswd + fetcher->present().size() + 64, blob->cache_fd());
+    std::string answer;
+    try {
+        answer = sqsh::run_confined(
+            *image, confine,
+            [&fetcher](sqsh::Image& im) {
+                im.open_tables();
+                std::string a;
+                sqsh::put_field(a, im.read_file("etc/passwd", kMaxPasswd).value_or(""));
+                sqsh::put_field(a, fetcher->present());
+                return a;
+            },
+            kMaxPasswd + fetcher->present().size() + 64, blob->cache_fd());
+    } catch (const Error& e) {
+        // the reader's hint names a file to check; here the image is the registry's
+        if (e.code() != Errc::invalid || e.hint().find("rdsquashfs") == std::string::npos) throw;
+        throw Error(Errc::invalid, e.message(),
+                    "the image in the registry is damaged or hostile: push it again (gantry "
+                    "push --format squashfs), or run an image that is not this artifact");
+    }
     std::string_view rest(answer);
     std::string present;
     if (!sqsh::take_field(rest, out.passwd) || !sqsh::take_field(rest, present) || !rest.empty() ||

@@ -17,13 +17,17 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
+#include <regex.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 namespace gantry::ocirt {
@@ -250,23 +254,98 @@ int parse_signal(const std::string& s) {
                 "a name (TERM, SIGKILL) or a number (15)");
 }
 
+// The processes of the container's cgroup, or none when it has no cgroup or the cgroup is not
+// its own alone (it holds this process or the host's init: a linux.cgroupsPath naming a cgroup
+// others live in, whose processes are not the container's to kill).
+std::optional<std::vector<int>> cgroup_members(const Container& c) {
+    auto cg = c.cgroups();
+    if (!cg) return std::nullopt;
+    std::vector<int> out;
+    for (pid_t p : cg->pids()) {
+        if (p == ::getpid() || p == 1) return std::nullopt;
+        out.push_back(p);
+    }
+    return out;
+}
+
+// The processes a signal to "all of them" reaches, as runc finds them: those in the container's
+// cgroup (a container without a PID namespace of its own has processes that its first one's
+// namespaces do not tell apart from the host's, and that outlive it; one that joined another's
+// PID namespace shares it with that one's), else (rootless without a cgroup) those of its
+// namespaces while it runs.
+std::vector<int> members(const Global& g, const Container& c) {
+    if (auto in = cgroup_members(c)) return *in;
+    return c.alive() ? processes(g, c.id) : std::vector<int>{};
+}
+
 void signal_all(const Global& g, const Container& c, int sig) {
-    for (int p : processes(g, c.id)) ::kill(p, sig);
-    if (::kill(c.pid, sig) != 0 && errno != ESRCH)
+    for (int p : members(g, c))
+        if (p != ::getpid()) ::kill(p, sig);
+    if (c.alive() && ::kill(c.pid, sig) != 0 && errno != ESRCH)
         throw sys_error(errno, "cannot signal container " + c.id);
+}
+
+// runc's destroy: what is left in the container's cgroup once its first process has gone (its
+// children, without a PID namespace of their own; a process forked while the list was read) is
+// killed, round after round until the cgroup is empty, so that nothing of the container outlives
+// its delete and its cgroup can be removed. A lazy root's monitor is killed after 1 s (a read
+// its serving process has not answered holds a process past SIGKILL); 3 s at most.
+void kill_leftovers(const Container& c) {
+    const auto start = std::chrono::steady_clock::now();
+    for (bool monitor_killed = false;;) {
+        auto pids = cgroup_members(c);
+        if (!pids || pids->empty()) return;
+        for (int p : *pids) ::kill(p, SIGKILL);
+        try {
+            if (auto cg = c.cgroups()) cg->thaw(); // a frozen process takes SIGKILL once thawed
+        } catch (const Error&) {
+        }
+        auto spent = std::chrono::steady_clock::now() - start;
+        if (!monitor_killed && spent > std::chrono::seconds(1) && c.monitor > 0 &&
+            runtime::process_running(c.monitor, c.monitor_start)) {
+            ::kill(c.monitor, SIGKILL);
+            monitor_killed = true;
+        }
+        if (spent > std::chrono::seconds(3)) {
+            std::fprintf(stderr,
+                         "gantry-oci: warning: %zu process(es) of container %s still in its "
+                         "cgroup after SIGKILL\n",
+                         pids->size(), c.id.c_str());
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
 }
 
 void kill_and_wait(const Global& g, const Container& c) {
     signal_all(g, c, SIGKILL);
     // a frozen process takes its SIGKILL once thawed: a paused container is not left hanging
-    if (auto cg = c.cgroups()) cg->thaw();
-    // a lazy root's read that its serving process has not answered (a registry too slow) holds
+    const auto cg = c.cgroups();
+    if (cg) cg->thaw();
+    if (runtime::await_exit(c.pid, c.pid_start, 1)) return;
+    // Still there after 1 s. Frozen in a freezer cgroup that is not the container's (moved there
+    // by someone else: crun's test_simple_delete does it to make a delete meet a stuck container)
+    // it takes its SIGKILL only once thawed: moved back into the container's own freezer
+    // cgroup, which is not frozen, it is thawed and dies (its other cgroups: where it was).
+    if (cg && !cg->dir("freezer").empty()) {
+        Fd procs(::open((cg->dir("freezer") + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+        std::string pid = std::to_string(c.pid);
+        if (procs && ::write(procs.get(), pid.data(), pid.size()) < 0) {
+            // gone meanwhile, or not ours to move: the wait below says which
+        }
+    }
+    // A lazy root's read that its serving process has not answered (a registry too slow) holds
     // the container in the kernel past SIGKILL: its monitor killed, the serving process dies
-    // with it (PR_SET_PDEATHSIG) and the read ends
-    if (!runtime::await_exit(c.pid, c.pid_start, 1) && c.monitor > 0 &&
-        runtime::process_running(c.monitor, c.monitor_start))
+    // with it (PR_SET_PDEATHSIG) and the read ends.
+    if (c.monitor > 0 && runtime::process_running(c.monitor, c.monitor_start))
         ::kill(c.monitor, SIGKILL);
-    runtime::await_exit(c.pid, c.pid_start);
+    // as runc's delete --force, which gives up after 10 s ("container init still running")
+    if (!runtime::await_exit(c.pid, c.pid_start, 10))
+        throw Error(Errc::run_failed,
+                    "container " + c.id + " still runs 10 s after SIGKILL (pid " +
+                        std::to_string(c.pid) + ")",
+                    "a process the kernel holds (state D in /proc/" + std::to_string(c.pid) +
+                        "/status) dies once what it waits for ends; delete it again then");
 }
 
 } // namespace
@@ -317,7 +396,10 @@ void kill(const Global& g, const std::string& id, const std::string& signal, boo
     Container c = load(g, id);
     int sig = parse_signal(signal);
     if (!c.alive()) {
-        if (all) return; // runc: --all signals what is left of it, which is nothing
+        if (all) { // runc: --all signals what is left in its cgroup (children that outlived it)
+            for (int p : members(g, c)) ::kill(p, sig);
+            return;
+        }
         throw Error(Errc::conflict, "container not running",
                     "container " + id + " has stopped; `gantry-oci delete " + id + "` removes it");
     }
@@ -342,11 +424,37 @@ void remove(const Global& g, const std::string& id, bool force) {
         throw Error(Errc::conflict, "cannot delete container " + id + " that is not stopped: " + st,
                     "stop it with `gantry-oci kill " + id + " KILL`, or use --force");
     if (st != "stopped") kill_and_wait(g, c); // a created one is deleted as runc does it
+    kill_leftovers(c); // stopped or killed: what outlived its first process goes with it
     // a lazy root's monitor ends once the container has: nothing serves or holds its image after
     if (c.monitor > 0) runtime::await_exit(c.monitor, c.monitor_start, 10);
     if (auto cg = c.cgroups()) cg->destroy();
     fs::remove_tree(c.dir);
     run_poststop_hooks(c);
+}
+
+std::vector<DeleteFailure> remove_matching(const Global& g, const std::string& pattern,
+                                           bool force) {
+    regex_t re;
+    if (::regcomp(&re, pattern.c_str(), REG_EXTENDED | REG_NOSUB) != 0)
+        throw Error(Errc::usage, "invalid regular expression " + pattern,
+                    "--regex takes a POSIX extended regular expression (crun's)");
+    std::vector<std::string> ids;
+    for (const auto& one : list(g)) {
+        std::string id = one.value("id", "");
+        if (::regexec(&re, id.c_str(), 0, nullptr, 0) == 0) ids.push_back(std::move(id));
+    }
+    ::regfree(&re);
+    std::vector<DeleteFailure> failed;
+    for (const auto& id : ids) {
+        try {
+            remove(g, id, force);
+        } catch (const Error& e) {
+            failed.push_back({id, e.message(), e.hint()});
+        } catch (const std::exception& e) {
+            failed.push_back({id, e.what(), ""});
+        }
+    }
+    return failed;
 }
 
 } // namespace gantry::ocirt

@@ -44,8 +44,17 @@ void start(const Global& g, const std::string& id);
 int run(const Global& g, const CreateOptions& o, bool detach);
 // SIGNAL: a name ("TERM", "SIGKILL") or a number; ALL: every process of the container.
 void kill(const Global& g, const std::string& id, const std::string& signal, bool all);
-// Removes a stopped container (FORCE: kills a live one first), running its poststop hooks.
+// Removes a stopped container (FORCE: kills a live one first), running its poststop hooks. As
+// runc's destroy, every process left in its cgroup (children that outlived its first process
+// when it has no PID namespace of its own) is killed first, so that nothing of it is left.
 void remove(const Global& g, const std::string& id, bool force);
+// crun's `delete --regex PATTERN`: remove() of every container under the root whose id PATTERN
+// (a POSIX extended regular expression, unanchored, as crun's regexec) matches. One that cannot
+// be deleted does not stop the others; returns those. Error(usage) for an invalid PATTERN.
+struct DeleteFailure {
+    std::string id, message, hint;
+};
+std::vector<DeleteFailure> remove_matching(const Global& g, const std::string& pattern, bool force);
 
 // The OCI state document (ociVersion, id, status, pid, bundle, rootfs, created, annotations).
 nlohmann::json state(const Global& g, const std::string& id);

@@ -441,6 +441,27 @@ void ContainerCgroup::thaw() const {
                     "cannot resume the container: writing " + file + ": " + std::strerror(err));
 }
 
+std::vector<pid_t> ContainerCgroup::pids() const {
+    std::set<pid_t> out;
+    for (const auto& [key, top] : dirs_) {
+        std::error_code ec;
+        std::vector<std::string> dirs{top};
+        for (auto it = stdfs::recursive_directory_iterator(top, ec);
+             !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec))
+            if (it->is_directory(ec)) dirs.push_back(it->path().string());
+        for (const auto& d : dirs) {
+            const std::string procs = read_value(d + "/cgroup.procs");
+            for (auto word : text::split(procs, '\n')) {
+                char* end = nullptr;
+                std::string w(text::trim(word));
+                long p = std::strtol(w.c_str(), &end, 10);
+                if (!w.empty() && *end == 0 && p > 0) out.insert(static_cast<pid_t>(p));
+            }
+        }
+    }
+    return {out.begin(), out.end()};
+}
+
 bool ContainerCgroup::frozen() const {
     const std::string d = dir("freezer");
     if (d.empty()) return false;

@@ -70,6 +70,10 @@ class ContainerCgroup {
     void freeze() const; // waits until the kernel says frozen; Error(run_failed) otherwise
     void thaw() const;
     bool frozen() const;
+    // Every process in it or a cgroup below it (each directory's cgroup.procs, v1's hierarchies
+    // together), sorted, without duplicates: runc's GetAllPids, what its kill --all and delete
+    // signal. Empty when the directories are gone.
+    std::vector<pid_t> pids() const;
     // runc's `events --stats` data: cpu, memory, pids (and hugetlb, blkio left empty).
     nlohmann::json stats() const;
     // How many times the OOM killer struck in it (memory.oom_control / memory.events oom_kill).

@@ -423,3 +423,132 @@ def test_gantry_reads_only_the_superblock_of_the_artifact(g, artifact, proxy, fu
                 assert pid in confined, f"a read of the artifact before confinement: {line}"
                 readers.add(pid)
     assert len(readers) >= 2, readers  # the facts reader and the server
+
+
+def test_the_artifacts_server_is_a_confined_process(g, artifact, proxy, fuse_open, tmp_path):
+    """What test_sqsh_hostile.py asserts of `run FILE.sqsh`'s FUSE server, for the artifact run
+    lazily (src/engine/launch.cpp serves it with lazy_confinement()): the process serving the
+    blob's tree is one gantry forked, each of its threads as nobody (root's run) with no
+    capability, no_new_privs and a seccomp filter, while gantry itself has none; it goes when
+    the run ends."""
+    import subprocess
+    import time
+    from test_sqsh_hostile import proc_status
+    ref, _, _ = artifact
+    sync = tmp_path / "sync"
+    sync.mkdir()
+    p = g.popen("run", "--rm", "--pull", "lazy", INSECURE, "-v", f"{sync}:/sync",
+                lazy_ref(ref, proxy), "sh", "-c",
+                "cat /data/small.txt > /dev/null; touch /sync/started; "
+                "while [ ! -e /sync/stop ]; do usleep 20000; done",
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (sync / "started").exists():
+            assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+            time.sleep(0.02)
+        children = open(f"/proc/{p.pid}/task/{p.pid}/children").read().split()
+        servers = [c for c in children if proc_status(c)["Seccomp"] == "2"
+                   and os.path.realpath(f"/proc/{c}/exe") == os.path.realpath(g.bin)]
+        assert len(servers) == 1, {c: proc_status(c) for c in children}
+        for task in os.listdir(f"/proc/{servers[0]}/task"):
+            s = proc_status(servers[0], task)
+            if os.geteuid() == 0:
+                assert s["Uid"].split() == ["65534"] * 4, s
+                assert s["Gid"].split() == ["65534"] * 4, s
+            assert s["CapEff"] == s["CapPrm"] == "0" * 16, s
+            assert s["NoNewPrivs"] == "1" and s["Seccomp"] == "2", s
+        main = proc_status(p.pid)
+        assert main["Seccomp"] == "0" and main["CapEff"] != "0" * 16, main
+    finally:
+        (sync / "stop").touch()
+        out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, (out, err)
+    assert not os.path.exists(f"/proc/{servers[0]}")
+    no_leftovers(g.root)
+
+
+@pytest.fixture(scope="module")
+def hostile_artifacts(reg, artifact, tmp_path_factory):
+    """test_sqsh_hostile.py's damaged images, each pushed as a squashfs artifact with the sample's
+    config and a block-digest table true to its bytes (the registry is honest; the image is
+    not): {case: reference}."""
+    import test_sqsh_hostile as th
+    _, manifest, _ = artifact
+    d = tmp_path_factory.mktemp("hostile-artifacts")
+    pristine = _pristine(d)
+    refs = {}
+    for case, edits in th.hostile_cases(pristine).items():
+        data = th.patched(pristine, d, case, edits).read_bytes()
+        table = table_of(data)
+        layers = [dict(manifest["layers"][0], digest=put_blob(reg, "lazy/hostile", data),
+                       size=len(data)),
+                  dict(manifest["layers"][1], digest=put_blob(reg, "lazy/hostile", table),
+                       size=len(table))]
+        cfg = manifest["config"]
+        config = urllib.request.urlopen(
+            f"http://{reg.addr}/v2/lazy/sqsh/blobs/{cfg['digest']}").read()
+        put_blob(reg, "lazy/hostile", config)
+        refs[case] = put_manifest(reg, "lazy/hostile", case, dict(manifest, layers=layers))
+    return refs
+
+
+def _pristine(d):
+    """test_sqsh_hostile.pristine's image, made in D (a fixture cannot be called)."""
+    import shutil
+    import subprocess
+    import test_sqsh_hostile as th
+    from conftest import need_tool
+    need_tool("mksquashfs")
+    need_tool("setfattr")
+    root = d / "root"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy("/bin/busybox", root / "bin" / "busybox")
+    (root / "bin" / "sh").symlink_to("busybox")
+    v = root / "victim"
+    v.mkdir()
+    (v / "small").write_bytes(b"s" * th.SMALL_SIZE)
+    (v / "a-victim-entry-name").write_text("entry\n")
+    (v / "link").symlink_to(th.LINK_TARGET)
+    (v / "xattr").write_text("x\n")
+    subprocess.run(["setfattr", "-n", "user.colorkey", "-v", "bluevalue", str(v / "xattr")],
+                   check=True)
+    img = d / "pristine.sqsh"
+    subprocess.run(["mksquashfs", str(root), str(img), "-noI", "-noD", "-noF", "-noX",
+                    "-all-root", "-quiet", "-noappend"], check=True, capture_output=True)
+    return img
+
+
+@pytest.mark.parametrize("case", ["dir-entry-name-size", "xattr-key-size", "xattr-value-size",
+                                  "xattr-id-count", "symlink-target-size", "fragment-index",
+                                  "id-index", "file-size-huge", "fragment-count", "id-count",
+                                  "dir-loop"])
+def test_hostile_squashfs_artifact_is_refused_or_unreadable_never_a_crash(
+        g, hostile_artifacts, proxy, fuse_open, case):
+    """A hostile image through the lazy artifact path (its bytes match the table, so every range
+    is served to the reader): the confined reader of the tables refuses it before the container
+    starts (125, run's code for a fault of a lazily pulled image, naming the artifact, "damaged
+    squashfs image", and a hint to push it again, not a file to check), or the container gets an
+    I/O error for the damaged part from the confined server (its stderr names the artifact),
+    which keeps serving; never a crash of gantry."""
+    from types import SimpleNamespace
+    from test_sqsh_hostile import assert_no_crash
+    ref = lazy_ref(hostile_artifacts[case], proxy)
+    r = g.run("run", "--rm", "--pull", "lazy", INSECURE, ref, "/bin/sh", "-c",
+              "ls -la /victim; cat /victim/* ; readlink /victim/link; "
+              "/bin/busybox true && echo still-served", check=False, timeout=60)
+    said = r.err.replace("(damaged squashfs image: corrupted)", "")  # libsquashfs' word
+    assert_no_crash(SimpleNamespace(code=r.code, out=r.out, err=said), f"run {case}")
+    assert r.code in (0, 125), r
+    if r.code == 125:  # refused by the confined reader of the tables, before the container
+        assert "the squashfs artifact sha256:" in r.err and "damaged squashfs image" in r.err, r
+        assert "push it again" in r.err and "rdsquashfs" not in r.err, r  # no file to check
+    else:
+        assert "still-served" in r.out, f"run {case}: the server stopped serving: {r!r}"
+        # the damaged part: an I/O error naming the artifact (the server's stderr), or for the
+        # directory that contains itself the kernel's ELOOP
+        seen = r.out + r.err
+        assert ("Input/output error" in seen and "the squashfs artifact sha256:" in r.err) or \
+            (case == "dir-loop" and "Too many levels of symbolic links" in seen) or \
+            case == "id-index", r
+    no_leftovers(g.root)
