@@ -29,6 +29,9 @@ PACKAGES=(
   # gantry build's tests: a Debian 12 base image made with debootstrap (tests/fixtures/debian_base.py)
   debootstrap
   skopeo umoci uidmap runc crun podman containerd
+  # the CRI test (tests/e2e/test_cri.py): a gRPC client of containerd's CRI plugin, its messages
+  # compiled at test time from the committed api.proto (tests/fixtures/cri/)
+  python3-grpcio python3-protobuf protobuf-compiler
   # the lazy-pull differential: stargz-snapshotter's own eStargz writer (ctr-remote image convert)
   stargz-snapshotter
   docker-registry apache2-utils openssl chromium binutils
