@@ -65,7 +65,6 @@ state = "{base}/state"
     Root = "{base}/runc-root"
   [{rt}.gantry]
     runtime_type = "io.containerd.runc.v2"
-    pod_annotations = ["cdi.k8s.io/*"]
     container_annotations = ["cdi.k8s.io/*"]
   [{rt}.gantry.options]
     BinaryName = "{oci_bin}"
@@ -373,6 +372,20 @@ def gpu_listing(node, cid):
     return out.split()
 
 
+def gpu_access(node, cid):
+    """{minor: "allowed" | "denied"}: the device cgroup's answer for each GPU of the node, by
+    opening a node made with mknod in the container (CRI's containers may mknod; the cgroup
+    decides what opens): EPERM is the cgroup's refusal; anything else (here ENXIO: the
+    simulated host's major 195 has no driver) got through it."""
+    out = {}
+    for minor in (0, 1):
+        _, _, err = exec_sync(node, cid, "sh", "-c", f"busybox mknod /tmp/gpu{minor} c 195 "
+                              f"{minor}; cat /tmp/gpu{minor} </dev/null")
+        assert "No such file" not in err and "mknod" not in err, err
+        out[minor] = "denied" if "Operation not permitted" in err else "allowed"
+    return out
+
+
 def test_gpu_by_nvidia_visible_devices(node, gantry_pod):
     cid = start_sleeper(node, gantry_pod, "gpu-env",
                         env={"NVIDIA_VISIBLE_DEVICES": "1",
@@ -381,6 +394,7 @@ def test_gpu_by_nvidia_visible_devices(node, gantry_pod):
         got = gpu_listing(node, cid)
         assert "nvidia1" in got and "nvidia0" not in got and "nvidiactl" in got, got
         assert "libcuda.so.1" in got
+        assert gpu_access(node, cid) == {0: "denied", 1: "allowed"}
     finally:
         remove(node, cid)
 
@@ -391,6 +405,7 @@ def test_gpu_by_cdi_annotation(node, gantry_pod):
     try:
         got = gpu_listing(node, cid)
         assert "nvidia0" in got and "nvidia1" not in got and "libcuda.so.1" in got, got
+        assert gpu_access(node, cid) == {0: "allowed", 1: "denied"}
     finally:
         remove(node, cid)
 
@@ -406,6 +421,7 @@ def test_cdi_devices_field_is_not_read_by_containerd_1_6(node, gantry_pod):
     try:
         got = gpu_listing(node, cid)
         assert not [d for d in got if d.startswith("nvidia")], got
+        assert gpu_access(node, cid) == {0: "denied", 1: "denied"}
     finally:
         remove(node, cid)
 
