@@ -79,9 +79,10 @@ state = "{base}/state"
 
 def _push(reg, repo, image):
     layout = Path(tempfile.mkdtemp(prefix="gcri-img-", dir=reg.dir))
-    mkimage.write_oci_layout(layout, [image])
+    top = mkimage.write_oci_layout(layout, [image])
     repo, tag = repo.split(":")
     raw_push(layout, reg.addr, repo, tag)
+    return top["manifests"][0]["digest"]
 
 
 def _our_processes(base, but=()):
@@ -107,7 +108,7 @@ def _our_mounts(base):
 class Node:
     """The module's containerd: `cri` (the client), `reg` (the registry), `host` (the simulated
     GPU host), `base` (its directory), `proc`; None until made."""
-    base = reg = host = proc = api = cri = None
+    base = reg = host = proc = api = cri = busybox_digest = None
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +144,7 @@ def _start_node(n, tmp_path_factory, gh):
     oci_bin = base / "bin" / "gantry-oci"
     oci_bin.symlink_to(GANTRY)  # argv[0] picks `gantry oci`
     n.reg = Registry(base / "reg").start()
-    _push(n.reg, BUSYBOX, mkimage.busybox_image())
+    n.busybox_digest = _push(n.reg, BUSYBOX, mkimage.busybox_image())
     _push(n.reg, PAUSE, mkimage.busybox_image(entrypoint=["/bin/sleep", "inf"], cmd=None))
     n.host = gh.build_host(tmp_path_factory.mktemp("gpuhost"), gh.preset(2, cc="8.0"))
     cdi = base / "cdi"
@@ -305,7 +306,8 @@ def test_pull_image_from_the_registry(node, image):
     st = node.cri.ImageStatus({"image": {"image": f"{node.reg.addr}/{BUSYBOX}"}}).image
     assert st.id == image and image.startswith("sha256:")
     assert f"{node.reg.addr}/{BUSYBOX}" in st.repo_tags
-    assert any(d.startswith(f"{node.reg.addr}/cri/busybox@sha256:") for d in st.repo_digests)
+    # the manifest pushed, by its digest
+    assert f"{node.reg.addr}/cri/busybox@{node.busybox_digest}" in st.repo_digests
     names = [t for i in node.cri.ListImages({}).images for t in i.repo_tags]
     assert f"{node.reg.addr}/{BUSYBOX}" in names
 
