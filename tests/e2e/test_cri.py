@@ -30,6 +30,17 @@ from fixtures.registry.harness import Registry, raw_push
 ROOT = os.geteuid() == 0
 BUSYBOX = "cri/busybox:1"
 PAUSE = "cri/pause:1"
+CNI_LOOPBACK = "/usr/lib/cni/loopback"  # Debian's containernetworking-plugins
+# A CNI plugin of the test's: reports an address on eth0 (containerd wants one for the pod) and
+# configures nothing, so a pod network changes nothing of the host's
+FAKE_IP_PLUGIN = """#!/bin/sh
+cat >/dev/null
+case "$CNI_COMMAND" in
+ADD) printf '{"cniVersion":"0.4.0","interfaces":[{"name":"eth0","sandbox":"%s"}],'\
+'"ips":[{"version":"4","address":"10.254.254.2/24","interface":0}]}' "$CNI_NETNS" ;;
+VERSION) echo '{"cniVersion":"0.4.0","supportedVersions":["0.3.1","0.4.0"]}' ;;
+esac
+"""
 
 
 def has_cap_sys_resource():
@@ -141,6 +152,14 @@ def _start_node(n, tmp_path_factory, gh):
     os.chmod(base, 0o755)
     for d in ("cni-bin", "cni-conf", "bin"):
         (base / d).mkdir()
+    # a pod network: its own namespace with the loopback up, and an address reported, not
+    # made (no interface, route or firewall rule of the host's changes)
+    (base / "cni-bin" / "loopback").symlink_to(CNI_LOOPBACK)
+    (base / "cni-bin" / "fake-ip").write_text(FAKE_IP_PLUGIN)
+    os.chmod(base / "cni-bin" / "fake-ip", 0o755)
+    (base / "cni-conf" / "10-test.conflist").write_text(json.dumps(
+        {"cniVersion": "0.4.0", "name": "gantry-test",
+         "plugins": [{"type": "loopback"}, {"type": "fake-ip"}]}))
     oci_bin = base / "bin" / "gantry-oci"
     oci_bin.symlink_to(GANTRY)  # argv[0] picks `gantry oci`
     n.reg = Registry(base / "reg").start()
@@ -221,23 +240,25 @@ def _teardown(n):
     shutil.rmtree(n.base, ignore_errors=True)
 
 
-def pod_config(node, name, pid="CONTAINER"):
+def pod_config(node, name, pid="CONTAINER", network="NODE"):
     """A pod as kubelet writes one: the node's network (no CNI; and so no hostname, which
     kubelet leaves out for such pods: both runtimes refuse a hostname without a UTS namespace),
     a log directory, a cgroup parent of this module's (the teardown removes it)."""
     logs = node.base / "logs" / name
     logs.mkdir(parents=True, exist_ok=True)
-    return {"metadata": {"name": name, "uid": f"uid-{name}", "namespace": "gantry-test",
-                         "attempt": 0},
-            "log_directory": str(logs),
-            "linux": {"cgroup_parent": f"/{node.base.name}/{name}",
-                      "security_context": {"namespace_options": {"network": "NODE",
-                                                                  "pid": pid,
-                                                                  "ipc": "POD"}}}}
+    cfg = {"metadata": {"name": name, "uid": f"uid-{name}", "namespace": "gantry-test",
+                        "attempt": 0},
+           "log_directory": str(logs),
+           "linux": {"cgroup_parent": f"/{node.base.name}/{name}",
+                     "security_context": {"namespace_options": {"network": network, "pid": pid,
+                                                                 "ipc": "POD"}}}}
+    if network == "POD":
+        cfg["hostname"] = name
+    return cfg
 
 
-def run_pod(node, name, handler, pid="CONTAINER"):
-    cfg = pod_config(node, name, pid)
+def run_pod(node, name, handler, pid="CONTAINER", network="NODE"):
+    cfg = pod_config(node, name, pid, network)
     r = node.cri.RunPodSandbox({"config": cfg, "runtime_handler": handler})
     return r.pod_sandbox_id, cfg
 
@@ -247,13 +268,14 @@ def remove_pod(node, pod_id):
     node.cri.RemovePodSandbox({"pod_sandbox_id": pod_id})
 
 
-def container_config(node, name, args, env=None, annotations=None, pid="CONTAINER", **extra):
+def container_config(node, name, args, env=None, annotations=None, pid="CONTAINER",
+                     network="NODE", **extra):
     cfg = {"metadata": {"name": name, "attempt": 0},
            "image": {"image": f"{node.reg.addr}/{BUSYBOX}"},
            "args": args, "log_path": f"{name}.log",
            "envs": [{"key": k, "value": v} for k, v in (env or {}).items()],
            "annotations": annotations or {},
-           "linux": {"security_context": {"namespace_options": {"network": "NODE", "pid": pid,
+           "linux": {"security_context": {"namespace_options": {"network": network, "pid": pid,
                                                                  "ipc": "POD"}}}}
     cfg.update(extra)
     return cfg
@@ -365,6 +387,38 @@ def test_container_lifecycle_gantry_as_runc(node, gantry_pod, image):
     finally:
         remove_pod(node, runc_pod[0])
     assert got.replace("gantry-pod", "POD") == want.replace("runc-pod", "POD")
+
+
+def pod_network_view(node, handler):
+    """A pod with a network of its own (CNI: loopback and FAKE_IP_PLUGIN) under HANDLER: its
+    container's network, UTS and IPC namespaces are the pause's (joined by path), not the
+    host's; returns what the container sees (hostname, network interfaces). The pod's network
+    namespace is gone once the pod is removed."""
+    pod = run_pod(node, f"net-{handler}", handler, network="POD")
+    try:
+        info = json.loads(node.cri.PodSandboxStatus({"pod_sandbox_id": pod[0], "verbose": True})
+                          .info["info"])
+        pause = Path(f"/proc/{info['pid']}/ns")
+        netns = next(n["path"] for n in info["runtimeSpec"]["linux"]["namespaces"]
+                     if n["type"] == "network")
+        assert Path(netns).exists()  # containerd 1.6's: /var/run/netns/cni-UUID
+        cid = start_sleeper(node, pod, "c", network="POD")
+        code, out, err = exec_sync(node, cid, "sh", "-c", "for n in net uts ipc; do readlink "
+                                   "/proc/self/ns/$n; done; hostname; "
+                                   "tail -n +3 /proc/net/dev | cut -d: -f1")
+        assert code == 0, err
+        net, uts, ipc, *rest = out.split()
+        assert [net, uts, ipc] == [os.readlink(pause / n) for n in ("net", "uts", "ipc")]
+        assert net != os.readlink("/proc/self/ns/net") and uts != os.readlink("/proc/self/ns/uts")
+    finally:
+        remove_pod(node, pod[0])
+    assert not Path(netns).exists()
+    return [r.replace(handler, "H") for r in rest]
+
+
+def test_pod_network_and_uts_are_the_pauses_as_runc(node, image):
+    got = pod_network_view(node, "gantry")
+    assert got == pod_network_view(node, "runc") == ["net-H", "lo"]
 
 
 def gpu_listing(node, cid):
