@@ -31,7 +31,8 @@ PACKAGES=(
   skopeo umoci uidmap runc crun podman containerd
   # the CRI test (tests/e2e/test_cri.py): a gRPC client of containerd's CRI plugin, its messages
   # compiled at test time from the committed api.proto (tests/fixtures/cri/)
-  python3-grpcio python3-protobuf protobuf-compiler
+  # (and CNI's loopback plugin for its pod network)
+  python3-grpcio python3-protobuf protobuf-compiler containernetworking-plugins
   # the lazy-pull differential: stargz-snapshotter's own eStargz writer (ctr-remote image convert)
   stargz-snapshotter
   docker-registry apache2-utils openssl chromium binutils

@@ -417,6 +417,10 @@ def pod_network_view(node, handler):
 
 
 def test_pod_network_and_uts_are_the_pauses_as_runc(node, image):
+    if not os.path.exists(CNI_LOOPBACK):
+        if IN_CI:
+            pytest.fail(f"containernetworking-plugins ({CNI_LOOPBACK}) is required in CI")
+        pytest.skip(f"{CNI_LOOPBACK} is missing (containernetworking-plugins)")
     got = pod_network_view(node, "gantry")
     assert got == pod_network_view(node, "runc") == ["net-H", "lo"]
 
