@@ -63,7 +63,7 @@ void run_poststop_hooks(const Container& c) {
 }
 
 // Kills a created or running container's processes and waits for its first to exit.
-void kill_and_wait(const Global& g, const Container& c);
+void kill_and_wait(const Container& c);
 
 // runc's warning for capabilities the running kernel lacks (known names above its last one):
 // they are left out of the sets.
@@ -155,6 +155,9 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
     // GPUs the bundle asks for (CDI annotations, NVIDIA_/AMD_VISIBLE_DEVICES): the spec gains
     // their devices, mounts and hooks; the hooks see that spec (below), never a changed bundle
     bool gpus = !add_requested_gpus(spec).empty();
+    // runc's default propagation of the container's mount namespace (prepareRoot): "/" rslave,
+    // so that mounts the host makes later under a bind's shared source reach the container
+    if (spec.rootfs_propagation.empty()) spec.rootfs_propagation = "rslave";
     add_default_devices(spec);
     if (spec.terminal && o.console_socket.empty() && !keep_master)
         throw Error(Errc::usage,
@@ -250,14 +253,14 @@ int parse_signal(const std::string& s) {
                 "a name (TERM, SIGKILL) or a number (15)");
 }
 
-void signal_all(const Global& g, const Container& c, int sig) {
-    for (int p : processes(g, c.id)) ::kill(p, sig);
+void signal_all(const Container& c, int sig) {
+    for (int p : processes(c)) ::kill(p, sig);
     if (::kill(c.pid, sig) != 0 && errno != ESRCH)
         throw sys_error(errno, "cannot signal container " + c.id);
 }
 
-void kill_and_wait(const Global& g, const Container& c) {
-    signal_all(g, c, SIGKILL);
+void kill_and_wait(const Container& c) {
+    signal_all(c, SIGKILL);
     // a frozen process takes its SIGKILL once thawed: a paused container is not left hanging
     if (auto cg = c.cgroups()) cg->thaw();
     // a lazy root's read that its serving process has not answered (a registry too slow) holds
@@ -322,7 +325,7 @@ void kill(const Global& g, const std::string& id, const std::string& signal, boo
                     "container " + id + " has stopped; `gantry-oci delete " + id + "` removes it");
     }
     if (all)
-        signal_all(g, c, sig);
+        signal_all(c, sig);
     else if (::kill(c.pid, sig) != 0)
         throw sys_error(errno, "cannot signal container " + id);
 }
@@ -341,7 +344,10 @@ void remove(const Global& g, const std::string& id, bool force) {
     if ((st == "running" || st == "paused") && !force)
         throw Error(Errc::conflict, "cannot delete container " + id + " that is not stopped: " + st,
                     "stop it with `gantry-oci kill " + id + " KILL`, or use --force");
-    if (st != "stopped") kill_and_wait(g, c); // a created one is deleted as runc does it
+    if (st != "stopped")
+        kill_and_wait(c); // a created one is deleted as runc does it
+    else if (!owns_pid_namespace(c)) // runc's destroy: what its first process left behind
+        for (int p : processes(c)) ::kill(p, SIGKILL);
     // a lazy root's monitor ends once the container has: nothing serves or holds its image after
     if (c.monitor > 0) runtime::await_exit(c.monitor, c.monitor_start, 10);
     if (auto cg = c.cgroups()) cg->destroy();
