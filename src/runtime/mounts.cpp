@@ -538,17 +538,29 @@ void mask_paths(int rootfd, const oci::RuntimeSpec& s) {
 }
 
 void enter_root(const Launch& l) {
+    // runc's pivotRoot: unless everything is private, the old root is made rslave before it is
+    // detached, so that detaching it unmounts nothing of the host's through a shared peer
+    // (linux.rootfsPropagation shared/rshared); from a working directory in the old root, as
+    // "." after pivot_root names the new root to mount(2) (only umount2 goes to the top mount)
+    const bool slave_old = !l.spec.rootfs_propagation.empty() &&
+                           l.spec.rootfs_propagation != "rprivate";
+    Fd old_root;
+    if (slave_old) {
+        old_root.reset(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!old_root) fail_errno("cannot open the old root");
+    }
     if (::chdir((scratch_path(l) + "/root").c_str()) != 0) fail_errno("cannot enter the root");
     if (mounts_scratch_dir >= 0) {
         ::close(mounts_scratch_dir);
         mounts_scratch_dir = -1;
     }
     if (::syscall(SYS_pivot_root, ".", ".") != 0) fail_errno("pivot_root failed");
-    // runc's pivotRoot: the old root made rslave first, so that detaching it does not unmount
-    // the host's mounts through a shared peer (linux.rootfsPropagation shared/rshared)
-    if (!l.spec.rootfs_propagation.empty() && l.spec.rootfs_propagation != "rprivate" &&
-        ::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0)
-        fail_errno("cannot make the old root a slave");
+    if (slave_old) {
+        if (::fchdir(old_root.get()) != 0) fail_errno("cannot enter the old root");
+        old_root.reset();
+        if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0)
+            fail_errno("cannot make the old root a slave");
+    }
     if (::umount2(".", MNT_DETACH) != 0) fail_errno("cannot detach the old root");
     if (::chdir("/") != 0) fail_errno("chdir / failed");
     // a missing working directory is made here, mode 0755, before the root turns read-only (runc

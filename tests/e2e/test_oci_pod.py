@@ -119,12 +119,9 @@ def sleeping(arg):
 
 def ps_commands(text):
     """busybox ps's lines as (is PID 1, command), sorted."""
-    rows = []
-    for line in text.splitlines()[1:]:
-        f = line.split(None, 3)
-        if len(f) == 4:
-            rows.append((f[0] == "1", f[3].strip()))
-    return sorted(rows)
+    lines = text.splitlines()
+    at = lines[0].index("COMMAND")
+    return sorted((line.split()[0] == "1", line[at:].strip()) for line in lines[1:] if line.strip())
 
 
 # ---- a pod's PID namespace ----
@@ -379,7 +376,7 @@ def bidirectional(oci_bin, bundle, tmp_path, shared_mount, outer):
 # ---- rootless ----
 
 
-def test_rootless_propagation_host_to_container_only(oci_bin, bundle, tmp_path, shared_mount):
+def test_rootless_propagation_host_to_container_only(bundle):
     """gantry oci as nobody (a user namespace with its own id mapped): the kernel copies the
     host's mounts into the user namespace's mount namespace as slaves, so HostToContainer
     works (a host mount under an `rslave`/`rshared` bind appears in the container) and
@@ -387,68 +384,73 @@ def test_rootless_propagation_host_to_container_only(oci_bin, bundle, tmp_path, 
     `rootfsPropagation: rshared`, stays in the container (no error)."""
     nobody = pwd.getpwnam("nobody")
     base = Path(tempfile.mkdtemp(prefix="goci-prop-", dir="/tmp"))
+    os.chmod(base, 0o755)
     try:
-        os.chmod(base, 0o755)
-        binary = gantry_copy(base / "gantry-oci")
-        b = base / "bundle"
-        shutil.copytree(bundle, b, symlinks=True)
-        obs, state = base / "obs", base / "state"
-        obs.mkdir()
-        state.mkdir()
-        os.chmod(shared_mount / "sub", 0o777)
-        (shared_mount / "sub2").mkdir(mode=0o777)
-        os.chmod(shared_mount / "sub2", 0o777)
-        script = (WAIT_MARKER + "cat /vol/sub/marker; "
-                  "mount -t tmpfs -o size=1m in-userns /vol/sub2 && echo mounted; "
-                  "echo end) > /obs/seen.tmp 2>&1; mv /obs/seen.tmp /obs/seen; exec sleep 1000")
-
-        def edit(cfg):
-            cfg["process"].update(terminal=False, args=["sh", "-c", "(" + script])
-            cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"]
-                                          if n["type"] != "user"] + [{"type": "user"}]
-            cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": nobody.pw_uid,
-                                            "size": 1}]
-            cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": nobody.pw_gid,
-                                            "size": 1}]
-            cfg["linux"].pop("resources", None)
-            cfg["linux"].pop("seccomp", None)
-            cfg["linux"]["rootfsPropagation"] = "rshared"
-            for k in ("bounding", "effective", "permitted"):
-                cfg["process"]["capabilities"][k].append("CAP_SYS_ADMIN")
-            cfg["mounts"] += [{"destination": "/vol", "type": "bind", "source": str(shared_mount),
-                               "options": ["rbind", "rshared"]},
-                              {"destination": "/obs", "type": "bind", "source": str(obs),
-                               "options": ["rbind", "rw"]}]
-        cfg = json.loads((b / "config.json").read_text())
-        edit(cfg)
-        (b / "config.json").write_text(json.dumps(cfg))
-        subprocess.run(["chown", "-R", f"{nobody.pw_uid}:{nobody.pw_gid}", b, state, obs],
-                       check=True)
-
-        def as_nobody(*args, **kw):
-            return subprocess.run(["runuser", "-u", "nobody", "--", "env", "XDG_RUNTIME_DIR=",
-                                   str(binary), "--root", str(state / "r"), *args],
-                                  capture_output=True, text=True, timeout=60,
-                                  stdin=subprocess.DEVNULL, **kw)
-        with open(base / "out", "w") as out:
-            p = subprocess.run(["runuser", "-u", "nobody", "--", "env", "XDG_RUNTIME_DIR=",
-                                str(binary), "--root", str(state / "r"), "create", "--bundle",
-                                str(b), "rl"], stdin=subprocess.DEVNULL, stdout=out,
-                               stderr=out, timeout=60)
-        assert p.returncode == 0, (base / "out").read_text()
-        try:
-            assert as_nobody("start", "rl").returncode == 0
-            wait_file(obs / "ready")
-            subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "from-host",
-                            str(shared_mount / "sub")], check=True)
-            (shared_mount / "sub" / "marker").write_text("host\n")
-            assert wait_file(obs / "seen") == "host\nmounted\nend\n"
-            assert not os.path.ismount(shared_mount / "sub2")  # Bidirectional cannot
-        finally:
-            as_nobody("delete", "-f", "rl")
-            umount_all(shared_mount / "sub")
+        with shared_tmpfs(base / "shared") as shared_mount:
+            rootless_propagation(bundle, base, nobody, shared_mount)
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def rootless_propagation(bundle, base, nobody, shared_mount):
+    binary = gantry_copy(base / "gantry-oci")
+    b = base / "bundle"
+    shutil.copytree(bundle, b, symlinks=True)
+    obs, state = base / "obs", base / "state"
+    obs.mkdir()
+    state.mkdir()
+    os.chmod(shared_mount / "sub", 0o777)
+    (shared_mount / "sub2").mkdir(mode=0o777)
+    os.chmod(shared_mount / "sub2", 0o777)
+    script = (WAIT_MARKER + "cat /vol/sub/marker; "
+              "mount -t tmpfs -o size=1m in-userns /vol/sub2 && echo mounted; "
+              "echo end) > /obs/seen.tmp 2>&1; mv /obs/seen.tmp /obs/seen; exec sleep 1000")
+
+    def edit(cfg):
+        cfg["process"].update(terminal=False, args=["sh", "-c", "(" + script])
+        cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"]
+                                      if n["type"] != "user"] + [{"type": "user"}]
+        cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": nobody.pw_uid,
+                                        "size": 1}]
+        cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": nobody.pw_gid,
+                                        "size": 1}]
+        cfg["linux"].pop("resources", None)
+        cfg["linux"].pop("seccomp", None)
+        cfg["linux"]["rootfsPropagation"] = "rshared"
+        for k in ("bounding", "effective", "permitted"):
+            cfg["process"]["capabilities"][k].append("CAP_SYS_ADMIN")
+        cfg["mounts"] += [{"destination": "/vol", "type": "bind", "source": str(shared_mount),
+                           "options": ["rbind", "rshared"]},
+                          {"destination": "/obs", "type": "bind", "source": str(obs),
+                           "options": ["rbind", "rw"]}]
+    cfg = json.loads((b / "config.json").read_text())
+    edit(cfg)
+    (b / "config.json").write_text(json.dumps(cfg))
+    subprocess.run(["chown", "-R", f"{nobody.pw_uid}:{nobody.pw_gid}", b, state, obs],
+                   check=True)
+
+    def as_nobody(*args, **kw):
+        return subprocess.run(["runuser", "-u", "nobody", "--", "env", "XDG_RUNTIME_DIR=",
+                               str(binary), "--root", str(state / "r"), *args],
+                              capture_output=True, text=True, timeout=60,
+                              stdin=subprocess.DEVNULL, **kw)
+    with open(base / "out", "w") as out:
+        p = subprocess.run(["runuser", "-u", "nobody", "--", "env", "XDG_RUNTIME_DIR=",
+                            str(binary), "--root", str(state / "r"), "create", "--bundle",
+                            str(b), "rl"], stdin=subprocess.DEVNULL, stdout=out,
+                           stderr=out, timeout=60)
+    assert p.returncode == 0, (base / "out").read_text()
+    try:
+        assert as_nobody("start", "rl").returncode == 0
+        wait_file(obs / "ready")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "from-host",
+                        str(shared_mount / "sub")], check=True)
+        (shared_mount / "sub" / "marker").write_text("host\n")
+        assert wait_file(obs / "seen") == "host\nmounted\nend\n"
+        assert not os.path.ismount(shared_mount / "sub2")  # Bidirectional cannot
+    finally:
+        as_nobody("delete", "-f", "rl")
+        umount_all(shared_mount / "sub")
 
 
 # ---- features ----
