@@ -117,8 +117,9 @@ def test_masked_and_readonly_paths(oci_bin, bundle, tmp_path):
 def test_rootfs_propagation(oci_bin, bundle, tmp_path):
     """Each value is applied as runc applies it: the propagation tags of the container's root
     and its /proc are the same under both (none: a root that would come out shared is made
-    private, as runc's is). A value that is no propagation fails the create under both,
-    gantry's naming the field. HostToContainer and Bidirectional: test_oci_pod.py."""
+    private, as runc's is); an unbindable "/" fails the create under both (its root cannot be
+    bound). A value that is no propagation fails the create under both, gantry's naming the
+    field. HostToContainer and Bidirectional: test_oci_pod.py."""
     def prop(p):
         return lambda cfg: cfg["linux"].__setitem__("rootfsPropagation", p)
 
@@ -126,9 +127,15 @@ def test_rootfs_propagation(oci_bin, bundle, tmp_path):
               "/proc/self/mountinfo | grep -c -e shared: -e master:; done; true")
     runs = run_both(oci_bin, bundle, tmp_path, ["sh", "-c", script], edit=prop("rprivate"))
     same_as_runc(runs, 0, "0\n0\n")
-    for p in ("rslave", "shared", "rshared", "private", "runbindable"):
+    for p in ("rslave", "slave", "shared", "rshared", "private"):
         runs = run_both(oci_bin, bundle, tmp_path / p, ["sh", "-c", script], edit=prop(p))
         same_as_runc(runs, 0, runs["runc"].stdout)
+    # "/" unbindable: the root cannot be bound from it, under both
+    for p in ("unbindable", "runbindable"):
+        runs = run_both(oci_bin, bundle, tmp_path / p, ["true"], edit=prop(p))
+        assert runs["runc"].returncode != 0 and "invalid argument" in runs["runc"].stderr
+        assert runs["gantry"].returncode == 1, runs["gantry"]
+        assert "cannot bind the root directory" in runs["gantry"].stderr, runs["gantry"]
     runs = run_both(oci_bin, bundle, tmp_path / "bad", ["true"], edit=prop("rsharde"))
     assert runs["runc"].returncode != 0, runs["runc"]
     assert runs["gantry"].returncode == 1, runs["gantry"]

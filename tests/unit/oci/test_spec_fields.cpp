@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <gtest/gtest.h>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace oci_spec_fields_test {
 
@@ -25,11 +27,11 @@ json proc_mount() {
 }
 
 // A config with NAMESPACES and a /proc mount.
-json config(const json& namespaces) {
+json config(std::initializer_list<json> namespaces) {
     return json{{"process", {{"args", {"true"}}, {"cwd", "/"}}},
                 {"root", {{"path", "rootfs"}}},
                 {"mounts", json::array({proc_mount()})},
-                {"linux", {{"namespaces", namespaces}}}};
+                {"linux", {{"namespaces", json(std::vector<json>(namespaces))}}}};
 }
 
 json user_maps(json j) {
