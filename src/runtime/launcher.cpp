@@ -84,8 +84,9 @@ Channels open_channels(const Launch& l, bool shared, EarlyStart::State* early) {
 // fork, as runc's nsexec joins it before it forks the container's init, so that the container
 // process is born in it (setns(CLONE_NEWPID) moves only the children of who calls it; the
 // process is not PID 1 there), then gantry goes back to its own for the children it makes later
-// (hooks). The joined namespace must be gantry's or one below it, and its owner a user namespace
-// where gantry has CAP_SYS_ADMIN (rootless: one the user made).
+// (hooks). The joined namespace must be gantry's or one below it, and the kernel wants
+// CAP_SYS_ADMIN both in gantry's user namespace and in the one that owns it: root only (runc
+// rootless joins the pod's user namespace first, which gantry does not implement).
 class PidNamespaceJoined {
   public:
     explicit PidNamespaceJoined(const oci::RuntimeSpec& s) {
@@ -105,9 +106,10 @@ class PidNamespaceJoined {
             errno = err;
             if (err == EPERM)
                 throw_errno("cannot join the pid namespace " + path,
-                            "joining a PID namespace needs CAP_SYS_ADMIN over the user namespace "
-                            "that owns it: an unprivileged user can join only one owned by a user "
-                            "namespace it made");
+                            "joining a PID namespace needs CAP_SYS_ADMIN in gantry's user "
+                            "namespace and in the one that owns it: as root, any; rootless, "
+                            "none from outside its user namespace, and joining that by path is "
+                            "not implemented");
             throw_errno("cannot join the pid namespace " + path,
                         "the path must name a PID namespace, this process's or one below it");
         }

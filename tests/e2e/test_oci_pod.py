@@ -453,6 +453,68 @@ def rootless_propagation(bundle, base, nobody, shared_mount):
         umount_all(shared_mount / "sub")
 
 
+
+def test_rootless_cannot_join_a_pid_namespace(bundle):
+    """As nobody, joining a PID namespace needs CAP_SYS_ADMIN in the caller's own user namespace
+    too (the kernel's pidns_install), even one nobody's own user namespace owns: create fails
+    naming the path and why (runc rootless joins the pod's user namespace first, which gantry
+    does not implement); with a proc mount it is refused before that (procfs)."""
+    nobody = pwd.getpwnam("nobody")
+    base = Path(tempfile.mkdtemp(prefix="goci-pidrl-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    holder = subprocess.Popen(["runuser", "-u", "nobody", "--", "unshare", "--user",
+                               "--map-root-user", "--pid", "--fork", "sleep", "60"])
+    try:
+        binary = gantry_copy(base / "gantry-oci")
+        b = base / "bundle"
+        shutil.copytree(bundle, b, symlinks=True)
+        (base / "state").mkdir()
+        os.chown(base / "state", nobody.pw_uid, nobody.pw_gid)
+        deadline = time.time() + 10
+        while True:  # the forked sleep, in the new PID namespace nobody's user namespace owns
+            kids = [int(c) for t in Path(f"/proc/{holder.pid}/task").iterdir()
+                    for c in (t / "children").read_text().split()]
+            inner = [k for k in kids if Path(f"/proc/{k}/cmdline").read_bytes().startswith(
+                b"unshare")]
+            leaf = inner and (Path(f"/proc/{inner[0]}/task/{inner[0]}/children").read_text()
+                              .split())
+            if leaf:
+                path = f"/proc/{leaf[0]}/ns/pid"
+                break
+            assert time.time() < deadline
+            time.sleep(0.02)
+        results = {}
+        for proc in (False, True):
+            cfg = json.loads((bundle / "config.json").read_text())
+            cfg["process"].update(terminal=False, args=["true"])
+            cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"]
+                                          if n["type"] not in ("user", "pid")] + [
+                {"type": "user"}, {"type": "pid", "path": path}]
+            cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": nobody.pw_uid,
+                                            "size": 1}]
+            cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": nobody.pw_gid,
+                                            "size": 1}]
+            cfg["linux"].pop("resources", None)
+            if not proc:
+                cfg["mounts"] = [m for m in cfg["mounts"] if m["type"] != "proc"]
+            (b / "config.json").write_text(json.dumps(cfg))
+            subprocess.run(["chown", "-R", f"{nobody.pw_uid}:{nobody.pw_gid}", b], check=True)
+            results[proc] = subprocess.run(
+                ["runuser", "-u", "nobody", "--", "env", "XDG_RUNTIME_DIR=", str(binary),
+                 "--root", str(base / "state" / "r"), "run", "--bundle", str(b),
+                 f"j{int(proc)}"],
+                capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        plain, with_proc = results[False], results[True]
+        assert plain.returncode == 1, plain
+        assert f"cannot join the pid namespace {path}: Operation not permitted" in plain.stderr
+        assert "rootless" in plain.stderr, plain
+        assert with_proc.returncode == 1 and "procfs needs CAP_SYS_ADMIN" in with_proc.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+        subprocess.run(["pkill", "-KILL", "-P", str(holder.pid)], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
 # ---- features ----
 
 
