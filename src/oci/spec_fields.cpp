@@ -98,20 +98,23 @@ void check_pid_and_user(const json& config, const json& l) {
     for (auto& n : ns) {
         if (!n.is_object()) continue;
         std::string type = n.value("type", std::string());
-        bool path = n.contains("path") && n["path"].is_string() &&
-                    !n["path"].get<std::string>().empty();
+        bool path =
+            n.contains("path") && n["path"].is_string() && !n["path"].get<std::string>().empty();
         if (type == "user") (path ? joined_user : new_user) = true;
         if (type == "pid") (path ? joined_pid : new_pid) = true;
     }
     if (!new_user || joined_user || new_pid || !has_proc_mount(config)) return;
     const std::string which =
         joined_pid ? "a PID namespace joined by path" : "the host's PID namespace";
+    const std::string why_not =
+        " (runc fails too); joining a user namespace by path is not implemented";
+    const std::string why = "the container's /proc cannot be mounted: procfs needs "
+                            "CAP_SYS_ADMIN in the user namespace that owns the PID namespace it "
+                            "shows, and a new user namespace has none over " +
+                            which + why_not;
     refuse(joined_pid ? "linux.namespaces: a pid path with a new user namespace"
                       : "linux.namespaces: no pid namespace (the host's) with a new user namespace",
-           "the container's /proc cannot be mounted: procfs needs CAP_SYS_ADMIN in the user "
-           "namespace that owns the PID namespace it shows, and a new user namespace has none "
-           "over " + which + " (runc fails too); joining a user namespace by path is not "
-           "implemented",
+           why,
            joined_pid ? "give the container a PID namespace of its own ({\"type\": \"pid\"}), or "
                         "run it without a user namespace (as root)"
                       : "give the container a PID namespace of its own ({\"type\": \"pid\"}), or "

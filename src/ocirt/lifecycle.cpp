@@ -345,7 +345,7 @@ void remove(const Global& g, const std::string& id, bool force) {
         throw Error(Errc::conflict, "cannot delete container " + id + " that is not stopped: " + st,
                     "stop it with `gantry-oci kill " + id + " KILL`, or use --force");
     if (st != "stopped")
-        kill_and_wait(c); // a created one is deleted as runc does it
+        kill_and_wait(c);            // a created one is deleted as runc does it
     else if (!owns_pid_namespace(c)) // runc's destroy: what its first process left behind
         for (int p : processes(c)) ::kill(p, SIGKILL);
     // a lazy root's monitor ends once the container has: nothing serves or holds its image after

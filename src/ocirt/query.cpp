@@ -119,10 +119,10 @@ nlohmann::json features() {
           "poststop"}},
         // what mounts[].options honour (runtime/mounts.cpp); others are filesystem data
         {"mountOptions",
-         {"bind",       "rbind",       "ro",       "rw",          "nosuid",    "nodev",
-          "noexec",     "relatime",    "noatime",  "nodiratime",  "strictatime", "sync",
-          "dirsync",    "private",     "rprivate", "slave",       "rslave",    "shared",
-          "rshared",    "unbindable",  "runbindable"}},
+         {"bind",    "rbind",      "ro",         "rw",         "nosuid",      "nodev",
+          "noexec",  "relatime",   "noatime",    "nodiratime", "strictatime", "sync",
+          "dirsync", "private",    "rprivate",   "slave",      "rslave",      "shared",
+          "rshared", "unbindable", "runbindable"}},
         {"linux",
          // made: all seven; joined by path: network, ipc, uts, cgroup and pid (user and mount
          // paths are refused at create)

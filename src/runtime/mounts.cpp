@@ -131,8 +131,7 @@ struct MountOf {
 std::string unescape_mountinfo(const std::string& s) { // "\\040" -> a space
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\\' && i + 3 < s.size() &&
-            s.find_first_not_of("01234567", i + 1) >= i + 4) {
+        if (s[i] == '\\' && i + 3 < s.size() && s.find_first_not_of("01234567", i + 1) >= i + 4) {
             out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
             i += 3;
         } else {
@@ -377,21 +376,21 @@ std::string scratch_path(const Launch& l) {
 void mount_root(const Launch& l, int fd_sock) {
     const std::string& prop = l.spec.rootfs_propagation;
     if (::mount(nullptr, "/", nullptr, root_propagation(prop), nullptr) != 0)
-        fail_errno(prop.empty() ? std::string("cannot make the mount namespace private")
-                                : "cannot make the mount namespace " + prop +
-                                      " (linux.rootfsPropagation)");
+        fail_errno(prop.empty()
+                       ? std::string("cannot make the mount namespace private")
+                       : "cannot make the mount namespace " + prop + " (linux.rootfsPropagation)");
     const bool shared = may_be_shared(prop);
     if (shared) {
         // runc's rootfsParentMountPrivate: the mount the container's tmpfs goes on is made
         // private if it is shared, so that the tmpfs (and the root on it) do not propagate to
         // the host's peers of that mount
-        const bool cwd = mounts_scratch_at_cwd &&
-                         ::access(l.mount_point.c_str(), X_OK) != 0 && errno == EACCES;
+        const bool cwd =
+            mounts_scratch_at_cwd && ::access(l.mount_point.c_str(), X_OK) != 0 && errno == EACCES;
         MountOf parent = mount_of(AT_FDCWD, cwd ? "" : l.mount_point.c_str());
         if (parent.shared &&
             ::mount(nullptr, parent.mount_point.c_str(), nullptr, MS_PRIVATE, nullptr) != 0)
-            fail_errno("cannot make " + parent.mount_point + " private in the container's mount "
-                       "namespace");
+            fail_errno("cannot make " + parent.mount_point + " private in the container's " +
+                       "mount namespace");
     }
     mount_scratch(l, fd_sock);
     if (l.fuse_serve) mount_fuse_lower(l, fd_sock);
@@ -542,8 +541,8 @@ void enter_root(const Launch& l) {
     // detached, so that detaching it unmounts nothing of the host's through a shared peer
     // (linux.rootfsPropagation shared/rshared); from a working directory in the old root, as
     // "." after pivot_root names the new root to mount(2) (only umount2 goes to the top mount)
-    const bool slave_old = !l.spec.rootfs_propagation.empty() &&
-                           l.spec.rootfs_propagation != "rprivate";
+    const bool slave_old =
+        !l.spec.rootfs_propagation.empty() && l.spec.rootfs_propagation != "rprivate";
     Fd old_root;
     if (slave_old) {
         old_root.reset(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));

@@ -99,8 +99,10 @@ TEST(SpecFields, NewUserNamespaceInAPidNamespaceItDidNotMakeRefused) {
     EXPECT_NE(host.find("no pid namespace (the host's)"), std::string::npos) << host;
     // without a proc mount (rootless podman --pid=host binds the host's /proc), accepted
     json bound = user_maps(config({ns("user"), ns("mount")}));
-    bound["mounts"] = json::array(
-        {{{"destination", "/proc"}, {"type", "bind"}, {"source", "/proc"}, {"options", {"rbind"}}}});
+    bound["mounts"] = json::array({{{"destination", "/proc"},
+                                    {"type", "bind"},
+                                    {"source", "/proc"},
+                                    {"options", {"rbind"}}}});
     EXPECT_EQ(refusal(bound), "");
     // with a PID namespace of its own, accepted
     EXPECT_EQ(refusal(user_maps(config({ns("user"), ns("mount"), ns("pid")}))), "");
