@@ -168,6 +168,14 @@ def test_pod_containers_join_the_pause_containers_pid_namespace_as_runc(oci_bin,
             rt.wait_status(member, "stopped")
             assert rt.state(pause)["status"] == "running", name
             rt("delete", member)
+            # a foreground run in the pod: its status, and not PID 1
+            fg = subprocess.run(
+                [binary, "--root", str(rt.root), "run", "--bundle",
+                 str(config_dir(bundle, tmp_path / f"{name}-fg",
+                                ["sh", "-c", "[ $$ != 1 ] && readlink /proc/self/ns/pid; exit 3"],
+                                join)), f"{rt.tag}-fg"],
+                capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+            assert (fg.returncode, fg.stdout) == (3, ns + "\n"), (name, fg)
             # the pause's death ends the members: the kernel kills a PID namespace's processes
             # with its init
             member2 = rt.start("member2", config_dir(bundle, tmp_path / f"{name}-member2",
@@ -231,6 +239,8 @@ def test_host_pid_namespace_without_a_pid_entry_as_runc(oci_bin, bundle, tmp_pat
             assert rt.state(c)["pid"] == sleeping(fg)[0], name
             listed = json.loads(rt("ps", "--format", "json", c).stdout)
             assert sorted(listed) == sorted(sleeping(bg) + sleeping(fg)), (name, listed)
+            ex = rt("exec", c, "sh", "-c", "readlink /proc/self/ns/pid")
+            assert ex.stdout == host + "\n", (name, ex)
             rt("kill", c, "KILL")
             rt.wait_status(c, "stopped")
             assert sleeping(bg), f"{name}: kill without --all reached the second process"
