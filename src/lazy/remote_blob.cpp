@@ -51,8 +51,12 @@ Error RemoteBlob::unanswered(const Error& e) const {
     auto* transport = dynamic_cast<const registry::TransportError*>(&e);
     if (transport && transport->timed_out())
         return Error(e.code(),
-                     what_ + ": registry " + client_->domain() +
-                         " sent too slowly and the request was abandoned: " + e.message(),
+                     what_ + ": " +
+                         (transport->bound() // the message names the registry, the rate seen
+                              ? e.message()
+                              : "registry " + client_->domain() +
+                                    " sent too slowly and the request was abandoned: " +
+                                    e.message()),
                      "the registry or the link to it is too slow for a lazily pulled "
                      "container; pull the image without --lazy, or raise the bounds "
                      "(GANTRY_LAZY_MIN_RATE, GANTRY_LAZY_RATE_WINDOW, GANTRY_LAZY_REQUEST_TIME, "
