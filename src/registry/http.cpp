@@ -85,7 +85,10 @@ struct Meter {
             samples.assign(1, {now, moved}); // the rate's window starts with its answer
             return false;
         }
-        if (now - samples.back().first >= std::chrono::milliseconds(100))
+        // a sample every 100 ms (every window/300 for windows over 30 s: at most ~300 kept)
+        if (now - samples.back().first >=
+            std::max<mono::duration>(std::chrono::milliseconds(100),
+                                     std::chrono::milliseconds(window * 1000 / 300)))
             samples.emplace_back(now, moved);
         const auto horizon = now - std::chrono::seconds(window);
         while (samples.size() >= 2 && samples[1].first <= horizon) samples.pop_front();
