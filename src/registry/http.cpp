@@ -240,17 +240,19 @@ std::string bound_message(const Meter& m, const HttpRequest& req, const std::str
         if (host2 != host) host += " (redirected to " + host2 + ")";
     }
     const std::string rate = m.seen_secs > 0 ? fixed1(m.seen_bytes / m.seen_secs) : "0.0";
+    // a download "from registry HOST was sent too slowly"; an upload: the registry took it so
+    const std::string slow = m.upload ? host + " took " + what + " too slowly"
+                                      : what + " from " + host + " was sent too slowly";
     switch (m.hit) {
     case Meter::Hit::rate:
-        return what + " from " + host + " was sent too slowly: " +
-               std::to_string(static_cast<long long>(m.seen_bytes)) + " bytes in the last " +
-               fixed1(m.seen_secs) + " s (" + rate + " bytes/s), under the floor of " +
-               std::to_string(m.min_rate) + " bytes/s over " + std::to_string(m.window) +
-               " s: abandoned";
+        return slow + ": " + std::to_string(static_cast<long long>(m.seen_bytes)) +
+               " bytes in the last " + fixed1(m.seen_secs) + " s (" + rate +
+               " bytes/s), under the floor of " + std::to_string(m.min_rate) + " bytes/s over " +
+               std::to_string(m.window) + " s: abandoned";
     case Meter::Hit::total:
-        return what + " from " + host + " was sent too slowly: not done within its bound of " +
+        return slow + ": not done within its bound of " +
                fixed1(static_cast<double>(m.total_ms) / 1000) + " s (" +
-               std::to_string(static_cast<long long>(m.seen_bytes)) + " bytes arrived, " + rate +
+               std::to_string(static_cast<long long>(m.seen_bytes)) + " bytes moved, " + rate +
                " bytes/s): abandoned";
     default:
         return host + " did not answer " + what + " within " +

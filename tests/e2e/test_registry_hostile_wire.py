@@ -49,6 +49,7 @@ def reg(tmp_path_factory):
     gan.run("save", "--format", "oci-dir", "--compression", "estargz", "-o", d / "layout",
             "wire:1")
     r = HostileRegistry(d / "layout", repo="hostile/wire", tag="1").start()
+    r.archive = d / "img.tar"  # the image, for a store to push from
     yield r
     r.stop()
 
@@ -162,6 +163,44 @@ def test_the_config_file_sets_the_bounds_and_refuses_nonsense(reg, tmp_path):
         r = Gantry(tmp_path / "store", env={var: bad}).fail("pull", INSECURE, reg.ref, code=2)
         assert f"{var}={bad} is not a whole number" in r.err, r
     assert reg.requests() == []  # refused before any request
+
+
+def test_a_dripping_token_service_fails_a_pull(reg, tmp_path):
+    """A registry that asks for a bearer token, whose token service drips its answer: the
+    token request is bounded as the rest (an honest one passes)."""
+    reg.set_mode("honest")
+    reg.set_auth("drip")
+    gan = Gantry(tmp_path / "store", env=WIRE)
+    r, took = timed_fail(gan, "pull", *NO_RETRY, INSECURE, reg.ref, within=8, code=8)
+    assert f"token service of {reg.addr}: the answer to /token from {reg.addr}" in r.err, r
+    assert "was sent too slowly" in r.err and "under the floor of 1024 bytes/s" in r.err, r
+    for knob in KNOB:
+        assert knob in r.err, r
+    assert ("GET", "/token", None, "auth-drip") in reg.requests()
+    assert_store_whole(gan)
+    reg.set_auth("honest")
+    gan.run("pull", *NO_RETRY, INSECURE, reg.ref)
+    reg.set_mode("honest")
+    print(f"a dripping token service: pull failed after {took:.2f} s")
+
+
+def test_a_registry_that_reads_an_upload_slowly_fails_a_push(reg, tmp_path):
+    """A registry that accepts an upload and then reads its body at 2 bytes a second (or
+    never answers once it has it): the push is abandoned within the window, naming the
+    upload and the registry."""
+    reg.set_mode("honest")
+    reg.set_uploads("drip")
+    gan = Gantry(tmp_path / "store", env={**WIRE, "GANTRY_REGISTRY_DOCUMENT_TIME": "2"})
+    gan.run("load", reg.archive)
+    r, took = timed_fail(gan, "push", *NO_RETRY, INSECURE, "wire:1",
+                         f"{reg.addr}/hostile/wire:pushed", within=10, code=8)
+    assert f"registry {reg.addr} took an upload to hostile/wire too slowly" in r.err or \
+        f"registry {reg.addr} did not answer an upload to hostile/wire" in r.err, r
+    assert "GANTRY_REGISTRY_" in r.err, r
+    assert any(m == "upload-drip" and meth in ("PUT", "PATCH")
+               for meth, _, _, m in reg.requests()), reg.requests()
+    reg.set_mode("honest")
+    print(f"a registry reading an upload slowly: push failed after {took:.2f} s")
 
 
 SQUASHFS_CASES = {
