@@ -221,7 +221,7 @@ void BlobDownload::transfer() {
                         "download of " + what + " from " + client_.domain() + " failed after " +
                             std::to_string(attempt + 1) + " attempt(s): " + failure,
                         !bound_hint.empty() ? bound_hint + (kept.empty() ? "" : "; " + kept)
-                        : have ? kept
+                        : have              ? kept
                                : "check that the registry is running and reachable, then pull "
                                  "again");
         }

@@ -215,8 +215,8 @@ std::pair<std::string, std::string> target_of(const std::string& url) {
     if (api.empty()) return {"the API root /v2/", host};
     if (auto m = api.rfind("/manifests/"); m != std::string::npos) {
         std::string ref = api.substr(m + 11);
-        return {"manifest " + api.substr(0, m) +
-                    (ref.find(':') == std::string::npos ? ":" : "@") + ref,
+        return {"manifest " + api.substr(0, m) + (ref.find(':') == std::string::npos ? ":" : "@") +
+                    ref,
                 host};
     }
     if (auto u = api.find("/blobs/uploads"); u != std::string::npos)
@@ -340,9 +340,10 @@ Response Session::perform(const HttpRequest& req, const Transport& t) {
     if (t.time_base > 0)
         m.total_ms = t.time_limit_ms(req.expected_bytes);
     else if (document)
-        m.total_ms = static_cast<long long>(document_time) * 1000 +
-                     static_cast<long long>(std::min<std::uint64_t>(req.expected_bytes, 1ull << 40) *
-                                            1000 / static_cast<std::uint64_t>(m.min_rate));
+        m.total_ms =
+            static_cast<long long>(document_time) * 1000 +
+            static_cast<long long>(std::min<std::uint64_t>(req.expected_bytes, 1ull << 40) * 1000 /
+                                   static_cast<std::uint64_t>(m.min_rate));
     m.upload = upload;
     m.reply_ms = static_cast<long long>(document_time) * 1000;
     // curl's own bound, a backstop only: the Meter's fires first and says why

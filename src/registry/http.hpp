@@ -82,9 +82,9 @@ class TransportError : public Error {
         : Error(Errc::network, std::move(message), std::move(hint)), curl_code_(curl_code),
           tls_(tls), bound_(bound) {}
     int curl_code() const { return curl_code_; }
-    bool tls() const { return tls_; } // the TLS handshake or certificate check failed
-    bool aborted() const;             // by the sink or cancelled()
-    bool timed_out() const;           // a Transport bound: connecting, too slow, or too long
+    bool tls() const { return tls_; }     // the TLS handshake or certificate check failed
+    bool aborted() const;                 // by the sink or cancelled()
+    bool timed_out() const;               // a Transport bound: connecting, too slow, or too long
     bool bound() const { return bound_; } // the rate, a document's or an answer's time bound
 
   private:

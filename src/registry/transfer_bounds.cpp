@@ -30,12 +30,11 @@ struct Field {
 };
 
 constexpr Field kFields[] = {
-    {"min_rate", "GANTRY_REGISTRY_MIN_RATE", &TransferBounds::min_rate, kMaxRate,
-     "bytes a second"},
+    {"min_rate", "GANTRY_REGISTRY_MIN_RATE", &TransferBounds::min_rate, kMaxRate, "bytes a second"},
     {"rate_window", "GANTRY_REGISTRY_RATE_WINDOW", &TransferBounds::rate_window, kMaxSeconds,
      "seconds"},
-    {"document_time", "GANTRY_REGISTRY_DOCUMENT_TIME", &TransferBounds::document_time,
-     kMaxSeconds, "seconds"},
+    {"document_time", "GANTRY_REGISTRY_DOCUMENT_TIME", &TransferBounds::document_time, kMaxSeconds,
+     "seconds"},
 };
 
 constexpr const char* kExample = "e.g.\n  registry_transfer:\n    min_rate: 1024\n"
@@ -72,8 +71,8 @@ TransferBounds transfer_bounds(const yaml::Node& doc, const std::string& file) {
             const Field* f = nullptr;
             for (auto& k : kFields)
                 if (key.value == k.key) f = &k;
-            const std::string at = file + " line " + std::to_string(key.line) +
-                                   ": registry_transfer." + key.value;
+            const std::string at =
+                file + " line " + std::to_string(key.line) + ": registry_transfer." + key.value;
             if (!f)
                 throw Error(Errc::invalid, at + " is not a setting",
                             "registry_transfer has min_rate, rate_window and document_time; " +

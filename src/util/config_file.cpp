@@ -42,8 +42,7 @@ yaml::Node parse(const std::string& text, const std::string& file, const std::st
     }
 }
 
-const char* const kKeys[4] = {"image_stores", "licence_check", "pull_policy",
-                              "registry_transfer"};
+const char* const kKeys[4] = {"image_stores", "licence_check", "pull_policy", "registry_transfer"};
 
 void check_keys(const yaml::Node& doc, const std::string& file) {
     if (doc.kind == yaml::Node::Kind::null) return;

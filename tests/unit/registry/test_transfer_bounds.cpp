@@ -1,7 +1,8 @@
 // registry/transfer_bounds: the bounds on every registry transfer outside the lazy path, from
 // config.yaml's registry_transfer: and the environment over the defaults. That the defaults
-// refuse a 2 bytes/s drip is proved here on the computation; tests/e2e/test_registry_hostile_wire.py
-// proves it on the wire with the window shortened (the rate floor left at its default).
+// refuse a 2 bytes/s drip is proved here on the computation;
+// tests/e2e/test_registry_hostile_wire.py proves it on the wire with the window shortened (the rate
+// floor left at its default).
 #include "registry/http.hpp"
 #include "registry/transfer_bounds.hpp"
 #include "util/error.hpp"
@@ -13,9 +14,9 @@
 namespace transfer_bounds_test {
 
 using namespace gantry;
-using registry::TransferBounds;
 using registry::too_slow;
 using registry::transfer_bounds;
+using registry::TransferBounds;
 
 namespace {
 
@@ -100,16 +101,16 @@ TEST(TransferBounds, ABadConfigValueIsRefusedNamingTheFileLineAndKey) {
         const char* text;
         const char* named;
     };
-    for (auto c : {Case{"registry_transfer:\n  min_rate: 0\n", "line 2: registry_transfer.min_rate"},
-                   Case{"registry_transfer:\n  rate_window: 1m\n",
-                        "line 2: registry_transfer.rate_window"},
-                   Case{"registry_transfer:\n  rate_window: 86401\n",
-                        "line 2: registry_transfer.rate_window"},
-                   Case{"registry_transfer:\n  document_time: [1]\n",
-                        "line 2: registry_transfer.document_time"},
-                   Case{"registry_transfer:\n  min_speed: 10\n",
-                        "line 2: registry_transfer.min_speed is not a setting"},
-                   Case{"registry_transfer: 1024\n", "line 1: registry_transfer is not a mapping"}}) {
+    for (auto c :
+         {Case{"registry_transfer:\n  min_rate: 0\n", "line 2: registry_transfer.min_rate"},
+          Case{"registry_transfer:\n  rate_window: 1m\n", "line 2: registry_transfer.rate_window"},
+          Case{"registry_transfer:\n  rate_window: 86401\n",
+               "line 2: registry_transfer.rate_window"},
+          Case{"registry_transfer:\n  document_time: [1]\n",
+               "line 2: registry_transfer.document_time"},
+          Case{"registry_transfer:\n  min_speed: 10\n",
+               "line 2: registry_transfer.min_speed is not a setting"},
+          Case{"registry_transfer: 1024\n", "line 1: registry_transfer is not a mapping"}}) {
         try {
             from(c.text);
             ADD_FAILURE() << c.text << " was accepted";
