@@ -50,13 +50,17 @@ void RemoteBlob::check_content_range(const registry::Response& r, std::uint64_t 
 Error RemoteBlob::unanswered(const Error& e) const {
     auto* transport = dynamic_cast<const registry::TransportError*>(&e);
     if (transport && transport->timed_out())
-        return Error(e.code(),
-                     what_ + ": registry " + client_->domain() +
-                         " sent too slowly and the request was abandoned: " + e.message(),
-                     "the registry or the link to it is too slow for a lazily pulled "
-                     "container; pull the image without --lazy, or raise the bounds "
-                     "(GANTRY_LAZY_MIN_RATE, GANTRY_LAZY_RATE_WINDOW, GANTRY_LAZY_REQUEST_TIME, "
-                     "GANTRY_LAZY_REQUEST_RATE: docs/lazy-pull.md, Faults)");
+        return Error(
+            e.code(),
+            what_ + ": " +
+                (transport->bound() // the message names the registry, the rate seen
+                     ? e.message()
+                     : "registry " + client_->domain() +
+                           " sent too slowly and the request was abandoned: " + e.message()),
+            "the registry or the link to it is too slow for a lazily pulled "
+            "container; pull the image without --lazy, or raise the bounds "
+            "(GANTRY_LAZY_MIN_RATE, GANTRY_LAZY_RATE_WINDOW, GANTRY_LAZY_REQUEST_TIME, "
+            "GANTRY_LAZY_REQUEST_RATE: docs/lazy-pull.md, Faults)");
     return Error(e.code(),
                  what_ + ": registry " + client_->domain() + " did not answer: " + e.message(),
                  "the registry must stay reachable while a lazily pulled container "

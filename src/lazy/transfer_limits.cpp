@@ -52,6 +52,11 @@ registry::ClientOptions with_transfer_limits(registry::ClientOptions o) {
     o.transport.stall_timeout = t.rate_window;
     o.transport.time_base = t.request_time;
     o.transport.average_rate = t.request_rate;
+    o.transport.bounds_hint =
+        "the registry or the link to it is too slow for a lazily pulled container; pull the "
+        "image without --lazy, or raise the bounds (GANTRY_LAZY_MIN_RATE, "
+        "GANTRY_LAZY_RATE_WINDOW, GANTRY_LAZY_REQUEST_TIME, GANTRY_LAZY_REQUEST_RATE: "
+        "docs/lazy-pull.md, Faults)";
     return o;
 }
 

@@ -152,6 +152,7 @@ json RuntimeSpec::to_json() const {
     }
     lin["maskedPaths"] = masked_paths;
     lin["readonlyPaths"] = readonly_paths;
+    if (!rootfs_propagation.empty()) lin["rootfsPropagation"] = rootfs_propagation;
     if (!sysctl.empty()) lin["sysctl"] = sysctl;
     json res = json::object();
     if (memory_limit) res["memory"] = {{"limit", *memory_limit}};
@@ -292,6 +293,7 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
             if (l.contains("uidMappings")) s.uid_mappings = maps(l["uidMappings"]);
             if (l.contains("gidMappings")) s.gid_mappings = maps(l["gidMappings"]);
             s.masked_paths = l.value("maskedPaths", std::vector<std::string>{});
+            s.rootfs_propagation = l.value("rootfsPropagation", std::string());
             s.readonly_paths = l.value("readonlyPaths", std::vector<std::string>{});
             s.sysctl = l.value("sysctl", std::map<std::string, std::string>{});
             for (auto& d : l.value("devices", json::array()))

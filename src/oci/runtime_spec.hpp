@@ -107,8 +107,9 @@ struct RuntimeSpec {
     std::vector<Mount> mounts;
     // linux
     std::vector<std::string> namespaces; // "pid", "mount", "ipc", "uts", "user", "network"
-    // namespaces joined, not made: type ("network", "ipc", "uts", "cgroup") -> the path of an
-    // existing one (linux.namespaces[].path: podman's bridge netns, a pod's sandbox). Not in
+    // namespaces joined, not made: type ("network", "ipc", "uts", "cgroup", "pid") -> the path
+    // of an existing one (linux.namespaces[].path: podman's bridge netns, a pod's sandbox, the
+    // pod's shared PID namespace). Not in
     // `namespaces`, so no new one is made; has_namespace() says true for them.
     std::map<std::string, std::string> namespace_paths;
     std::vector<IdMapping> uid_mappings, gid_mappings;
@@ -117,6 +118,10 @@ struct RuntimeSpec {
     // runc denies every node it was not told to allow)
     std::vector<DeviceRule> device_rules;
     std::vector<std::string> masked_paths, readonly_paths;
+    // linux.rootfsPropagation ("rslave", "rshared", ...): the propagation of the container's
+    // mount namespace, set on "/" before its mounts are made (runc's prepareRoot). "" is
+    // gantry run's: everything private ("rprivate"); gantry oci sets runc's default, "rslave".
+    std::string rootfs_propagation;
     std::map<std::string, std::string> sysctl; // linux.sysctl: key (dots or slashes) -> value
     bool seccomp = true; // gantry's default profile (emitted as linux.seccomp in bundles)
     std::optional<std::int64_t> memory_limit, pids_limit;

@@ -57,9 +57,11 @@ void check_process(const json& p) {
              {"bounding", "effective", "permitted", "inheritable", "ambient"});
 }
 
-const std::set<std::string>& propagation_options() { // built at first use, not at every start
-    static const std::set<std::string> s = {"shared", "rshared",    "slave",
-                                            "rslave", "unbindable", "runbindable"};
+// The propagation values runc maps (specconv's mountPropagationMapping), for
+// linux.rootfsPropagation; a mount's options take the same words.
+const std::set<std::string>& propagation_values() { // built at first use, not at every start
+    static const std::set<std::string> s = {"shared",  "rshared",  "slave",      "rslave",
+                                            "private", "rprivate", "unbindable", "runbindable"};
     return s;
 }
 
@@ -69,20 +71,58 @@ void check_mounts(const json& mounts) {
         std::string path = "mounts[" + std::to_string(i) + "].";
         only(mounts[i], path,
              {"destination", "type", "source", "options", "uidMappings", "gidMappings"});
-        const json& opts = mounts[i].contains("options") ? mounts[i]["options"] : json();
-        if (opts.is_array())
-            for (auto& o : opts)
-                if (o.is_string() && propagation_options().contains(o.get<std::string>()))
-                    refuse(path + "options \"" + o.get<std::string>() + "\"",
-                           "every mount is private to the container's mount namespace",
-                           "use \"rprivate\" (or no propagation option)");
+        // propagation options (shared, rslave, ...) are applied to the mount once it is made,
+        // as runc applies them (runtime/mounts.cpp)
         for (const char* k : {"uidMappings", "gidMappings"})
             never(mounts[i], path, k,
                   "idmapped mounts are not implemented (runc 1.1 does not apply them either)");
     }
 }
 
-void check_linux(const json& l) {
+bool has_proc_mount(const json& config) {
+    if (!config.contains("mounts") || !config["mounts"].is_array()) return false;
+    for (auto& m : config["mounts"])
+        if (m.is_object() && m.value("type", std::string()) == "proc") return true;
+    return false;
+}
+
+// A container in a user namespace of its own (no path) lives in a PID namespace it did not make
+// when the spec joins one (a path) or makes none (the host's): mounting proc there needs
+// CAP_SYS_ADMIN in the user namespace that owns that PID namespace, which the new one never has
+// (the kernel's rule for procfs). runc fails at that mount ("mount proc: operation not
+// permitted", or earlier); refused here, before anything is made, saying why.
+void check_pid_and_user(const json& config, const json& l) {
+    const json& ns = l.contains("namespaces") ? l["namespaces"] : json();
+    if (!ns.is_array()) return;
+    bool new_user = false, new_pid = false, joined_pid = false, joined_user = false;
+    for (auto& n : ns) {
+        if (!n.is_object()) continue;
+        std::string type = n.value("type", std::string());
+        bool path =
+            n.contains("path") && n["path"].is_string() && !n["path"].get<std::string>().empty();
+        if (type == "user") (path ? joined_user : new_user) = true;
+        if (type == "pid") (path ? joined_pid : new_pid) = true;
+    }
+    if (!new_user || joined_user || new_pid || !has_proc_mount(config)) return;
+    const std::string which =
+        joined_pid ? "a PID namespace joined by path" : "the host's PID namespace";
+    const std::string why_not =
+        " (runc fails too); joining a user namespace by path is not implemented";
+    const std::string why = "the container's /proc cannot be mounted: procfs needs "
+                            "CAP_SYS_ADMIN in the user namespace that owns the PID namespace it "
+                            "shows, and a new user namespace has none over " +
+                            which + why_not;
+    refuse(joined_pid ? "linux.namespaces: a pid path with a new user namespace"
+                      : "linux.namespaces: no pid namespace (the host's) with a new user namespace",
+           why,
+           joined_pid ? "give the container a PID namespace of its own ({\"type\": \"pid\"}), or "
+                        "run it without a user namespace (as root)"
+                      : "give the container a PID namespace of its own ({\"type\": \"pid\"}), or "
+                        "bind the host's /proc instead of mounting proc (rootless podman's "
+                        "--pid=host does)");
+}
+
+void check_linux(const json& config, const json& l) {
     only(l, "linux.",
          {"namespaces", "uidMappings", "gidMappings", "timeOffsets", "devices", "netDevices",
           "cgroupsPath", "rootfsPropagation", "resources", "intelRdt", "sysctl", "seccomp",
@@ -96,29 +136,30 @@ void check_linux(const json& l) {
     if (l.contains("rootfsPropagation")) {
         const json& v = l["rootfsPropagation"];
         std::string p = v.is_string() ? v.get<std::string>() : std::string("?");
-        if (!p.empty() && p != "private" && p != "rprivate")
-            refuse("linux.rootfsPropagation \"" + p + "\"",
-                   "the container's mounts are private to its mount namespace",
-                   "use \"rprivate\" (or leave it out): mounts made on the host after the start "
-                   "do not reach the container, nor its mounts the host");
+        if (!p.empty() && !propagation_values().contains(p))
+            throw Error(Errc::invalid, "linux.rootfsPropagation \"" + p + "\" is not a propagation",
+                        "shared, slave, private or unbindable, or their recursive r- forms "
+                        "(runc's default: rslave)");
     }
     const json& ns = l.contains("namespaces") ? l["namespaces"] : json();
     if (ns.is_array())
         for (size_t i = 0; i < ns.size(); ++i) {
             std::string path = "linux.namespaces[" + std::to_string(i) + "].";
             only(ns[i], path, {"type", "path"});
-            // joined with setns by the container's process (runtime/child.cpp); the others
-            // need more than setns (a user namespace's ids, a pid namespace for the children
-            // only, a mount namespace's root)
-            static const std::set<std::string> joinable = {"network", "ipc", "uts", "cgroup"};
+            // joined with setns: network, ipc, uts and cgroup by the container's process
+            // (runtime/child.cpp), pid by gantry before the fork that makes that process
+            // (runtime/launcher.cpp: a PID namespace holds the children of who joined it); the
+            // others need more than setns (a user namespace's ids, a mount namespace's root)
+            static const std::set<std::string> joinable = {"network", "ipc", "uts", "cgroup",
+                                                           "pid"};
             if (ns[i].contains("path") &&
                 !(ns[i]["path"].is_string() && ns[i]["path"].get<std::string>().empty())) {
                 std::string type = ns[i].value("type", std::string());
                 if (!joinable.count(type))
                     refuse(path + "path",
                            "joining an existing " + type +
-                               " namespace is not implemented (network, ipc, uts and cgroup "
-                               "namespaces can be joined)",
+                               " namespace is not implemented (network, ipc, uts, cgroup and "
+                               "pid namespaces can be joined)",
                            "remove " + path + "path from config.json");
                 if (!ns[i]["path"].is_string() ||
                     !ns[i]["path"].get<std::string>().starts_with("/"))
@@ -126,6 +167,7 @@ void check_linux(const json& l) {
                            "give the path of a namespace file, e.g. /proc/PID/ns/net");
             }
         }
+    check_pid_and_user(config, l);
     if (l.contains("devices") && l["devices"].is_array())
         for (size_t i = 0; i < l["devices"].size(); ++i)
             only(l["devices"][i], "linux.devices[" + std::to_string(i) + "].",
@@ -148,7 +190,7 @@ void check_spec_fields(const json& j) {
         only(j["hooks"], "hooks.",
              {"prestart", "createRuntime", "createContainer", "startContainer", "poststart",
               "poststop"});
-    if (j.contains("linux")) check_linux(j["linux"]);
+    if (j.contains("linux")) check_linux(j, j["linux"]);
 }
 
 } // namespace gantry::oci

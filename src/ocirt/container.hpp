@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 namespace gantry::ocirt {
 
@@ -55,6 +56,13 @@ std::optional<runtime::SeccompFilter> seccomp_filter(const nlohmann::json& confi
 
 // Writes "PID" to PATH through a temporary file and a rename.
 void write_pid_file(const std::string& path, pid_t pid);
+
+// Whether C made a PID namespace of its own (a "pid" entry without a path): its first process
+// is PID 1 there and the kernel kills the rest with it. Without one (the host's, or a pod's
+// joined by path) its other processes outlive it: delete kills them, as runc's destroy does.
+bool owns_pid_namespace(const Container& c);
+// ocirt.hpp's processes() of a loaded container (query.cpp).
+std::vector<int> processes(const Container& c);
 // Passes the terminal's master to the unix socket at PATH (SCM_RIGHTS), as runc does.
 void send_console(const std::string& path, int master);
 

@@ -67,7 +67,7 @@ void run_poststop_hooks(const Container& c) {
 }
 
 // Kills a created or running container's processes and waits for its first to exit.
-void kill_and_wait(const Global& g, const Container& c);
+void kill_and_wait(const Container& c);
 
 // runc's warning for capabilities the running kernel lacks (known names above its last one):
 // they are left out of the sets.
@@ -159,6 +159,9 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
     // GPUs the bundle asks for (CDI annotations, NVIDIA_/AMD_VISIBLE_DEVICES): the spec gains
     // their devices, mounts and hooks; the hooks see that spec (below), never a changed bundle
     bool gpus = !add_requested_gpus(spec).empty();
+    // runc's default propagation of the container's mount namespace (prepareRoot): "/" rslave,
+    // so that mounts the host makes later under a bind's shared source reach the container
+    if (spec.rootfs_propagation.empty()) spec.rootfs_propagation = "rslave";
     add_default_devices(spec);
     if (spec.terminal && o.console_socket.empty() && !keep_master)
         throw Error(Errc::usage,
@@ -273,13 +276,16 @@ std::optional<std::vector<int>> cgroup_members(const Container& c) {
 // namespaces do not tell apart from the host's, and that outlive it; one that joined another's
 // PID namespace shares it with that one's), else (rootless without a cgroup) those of its
 // namespaces while it runs.
-std::vector<int> members(const Global& g, const Container& c) {
+std::vector<int> members(const Container& c) {
     if (auto in = cgroup_members(c)) return *in;
-    return c.alive() ? processes(g, c.id) : std::vector<int>{};
+    if (!c.alive()) return {};
+    auto pids = processes(c); // never this process, nor the host's init (a shared cgroup's)
+    std::erase_if(pids, [](int p) { return p == ::getpid() || p == 1; });
+    return pids;
 }
 
-void signal_all(const Global& g, const Container& c, int sig) {
-    for (int p : members(g, c))
+void signal_all(const Container& c, int sig) {
+    for (int p : members(c))
         if (p != ::getpid()) ::kill(p, sig);
     if (c.alive() && ::kill(c.pid, sig) != 0 && errno != ESRCH)
         throw sys_error(errno, "cannot signal container " + c.id);
@@ -317,8 +323,8 @@ void kill_leftovers(const Container& c) {
     }
 }
 
-void kill_and_wait(const Global& g, const Container& c) {
-    signal_all(g, c, SIGKILL);
+void kill_and_wait(const Container& c) {
+    signal_all(c, SIGKILL);
     // a frozen process takes its SIGKILL once thawed: a paused container is not left hanging
     const auto cg = c.cgroups();
     if (cg) cg->thaw();
@@ -397,14 +403,14 @@ void kill(const Global& g, const std::string& id, const std::string& signal, boo
     int sig = parse_signal(signal);
     if (!c.alive()) {
         if (all) { // runc: --all signals what is left in its cgroup (children that outlived it)
-            for (int p : members(g, c)) ::kill(p, sig);
+            for (int p : members(c)) ::kill(p, sig);
             return;
         }
         throw Error(Errc::conflict, "container not running",
                     "container " + id + " has stopped; `gantry-oci delete " + id + "` removes it");
     }
     if (all)
-        signal_all(g, c, sig);
+        signal_all(c, sig);
     else if (::kill(c.pid, sig) != 0)
         throw sys_error(errno, "cannot signal container " + id);
 }
@@ -423,7 +429,7 @@ void remove(const Global& g, const std::string& id, bool force) {
     if ((st == "running" || st == "paused") && !force)
         throw Error(Errc::conflict, "cannot delete container " + id + " that is not stopped: " + st,
                     "stop it with `gantry-oci kill " + id + " KILL`, or use --force");
-    if (st != "stopped") kill_and_wait(g, c); // a created one is deleted as runc does it
+    if (st != "stopped") kill_and_wait(c); // a created one is deleted as runc does it
     kill_leftovers(c); // stopped or killed: what outlived its first process goes with it
     // a lazy root's monitor ends once the container has: nothing serves or holds its image after
     if (c.monitor > 0) runtime::await_exit(c.monitor, c.monitor_start, 10);

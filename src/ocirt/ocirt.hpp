@@ -60,7 +60,9 @@ std::vector<DeleteFailure> remove_matching(const Global& g, const std::string& p
 nlohmann::json state(const Global& g, const std::string& id);
 // Every container under the root, as state documents.
 nlohmann::json list(const Global& g);
-// The host pids of the container's processes.
+// The host pids of the container's processes: those in its PID namespace when it made one;
+// else (the host's PID namespace, or a pod's joined by path) those in its cgroup and, while its
+// first process lives, those in its mount namespace (runc's ps: the cgroup's).
 std::vector<int> processes(const Global& g, const std::string& id);
 // runc's `features` document: what this runtime implements.
 nlohmann::json features();

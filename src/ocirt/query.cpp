@@ -5,7 +5,9 @@
 #include "ocirt/ocirt.hpp"
 #include "runtime/state.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <dirent.h>
@@ -44,29 +46,66 @@ nlohmann::json list(const Global& g) {
     return out;
 }
 
+bool owns_pid_namespace(const Container& c) {
+    const auto ns = c.spec().namespaces; // made, not joined by path
+    return std::find(ns.begin(), ns.end(), "pid") != ns.end();
+}
+
 std::vector<int> processes(const Global& g, const std::string& id) {
-    Container c = load(g, id);
+    return processes(load(g, id));
+}
+
+std::vector<int> processes(const Container& c) {
     std::vector<int> pids;
-    if (!c.alive()) return pids;
-    // the container's processes: those in its PID namespace (or mount namespace without one)
-    const char* ns = c.spec().has_namespace("pid") ? "pid" : "mnt";
+    const bool own_pid = owns_pid_namespace(c);
+    if (!own_pid) // the host's PID namespace, or a pod's: its cgroup's, as runc's ps and kill --all
+        if (auto cg = c.cgroups())
+            for (const char* controller : {"pids", "memory", "freezer", "cpu", "devices"}) {
+                const std::string dir = cg->dir(controller);
+                if (dir.empty()) continue;
+                std::string procs;
+                try {
+                    procs = fs::read_file(dir + "/cgroup.procs");
+                } catch (const Error&) {
+                    continue;
+                }
+                for (std::size_t at = 0; at < procs.size();) {
+                    char* end = nullptr;
+                    long p = std::strtol(procs.c_str() + at, &end, 10);
+                    if (end == procs.c_str() + at) break;
+                    if (p > 0) pids.push_back(static_cast<int>(p));
+                    at = static_cast<std::size_t>(end - procs.c_str());
+                }
+                break;
+            }
+    if (!c.alive()) {
+        std::sort(pids.begin(), pids.end());
+        return pids;
+    }
+    // the container's processes: those in its PID namespace, or its mount namespace when the
+    // PID namespace is another's (the host's, a pod's: its other processes are not this one's)
+    const char* ns = own_pid ? "pid" : "mnt";
     struct stat mine {};
     if (::stat(("/proc/" + std::to_string(c.pid) + "/ns/" + ns).c_str(), &mine) != 0) return pids;
     struct stat host {};
     bool shares_host = ::stat((std::string("/proc/self/ns/") + ns).c_str(), &host) == 0 &&
                        host.st_ino == mine.st_ino && host.st_dev == mine.st_dev;
-    if (shares_host) return {c.pid}; // no namespace of its own: only its first process is known
-    DIR* d = ::opendir("/proc");
-    if (!d) return {c.pid};
-    while (auto* e = ::readdir(d)) {
-        char* end = nullptr;
-        long p = std::strtol(e->d_name, &end, 10);
-        if (p <= 0 || *end) continue;
-        if (same_file("/proc/" + std::string(e->d_name) + "/ns/" + ns, mine))
-            pids.push_back(static_cast<int>(p));
+    if (shares_host) // no namespace of its own: only its first process is known
+        pids.push_back(c.pid);
+    else if (DIR* d = ::opendir("/proc")) {
+        while (auto* e = ::readdir(d)) {
+            char* end = nullptr;
+            long p = std::strtol(e->d_name, &end, 10);
+            if (p <= 0 || *end) continue;
+            if (same_file("/proc/" + std::string(e->d_name) + "/ns/" + ns, mine))
+                pids.push_back(static_cast<int>(p));
+        }
+        ::closedir(d);
+    } else {
+        pids.push_back(c.pid);
     }
-    ::closedir(d);
     std::sort(pids.begin(), pids.end());
+    pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
     return pids;
 }
 
@@ -78,11 +117,16 @@ nlohmann::json features() {
         {"hooks",
          {"prestart", "createRuntime", "createContainer", "startContainer", "poststart",
           "poststop"}},
+        // what mounts[].options honour (runtime/mounts.cpp); others are filesystem data
         {"mountOptions",
-         {"bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "relatime", "strictatime",
-          "private", "rprivate", "slave", "rslave", "shared", "rshared"}},
+         {"bind",    "rbind",      "ro",         "rw",         "nosuid",      "nodev",
+          "noexec",  "relatime",   "noatime",    "nodiratime", "strictatime", "sync",
+          "dirsync", "private",    "rprivate",   "slave",      "rslave",      "shared",
+          "rshared", "unbindable", "runbindable"}},
         {"linux",
-         {{"namespaces", {"user", "mount", "pid", "ipc", "uts", "network"}},
+         // made: all seven; joined by path: network, ipc, uts, cgroup and pid (user and mount
+         // paths are refused at create)
+         {{"namespaces", {"user", "mount", "pid", "ipc", "uts", "network", "cgroup"}},
           {"capabilities", oci::all_capabilities()},
           {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}}},
           {"seccomp",

@@ -1,5 +1,6 @@
 #include "registry/blob.hpp"
 
+#include "registry/transfer_bounds.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -89,7 +90,8 @@ void BlobDownload::run() {
     } catch (const Error& e) {
         std::lock_guard l(mu_);
         error_ = std::current_exception();
-        keep_partial_ = e.code() == Errc::network && written_ > 0;
+        keep_partial_ = e.code() == Errc::network && written_ > 0 &&
+                        (!rate_failed_ || written_ >= worth_keeping());
     } catch (...) {
         std::lock_guard l(mu_);
         error_ = std::current_exception();
@@ -97,11 +99,21 @@ void BlobDownload::run() {
     cv_.notify_all();
 }
 
+std::uint64_t BlobDownload::worth_keeping() const {
+    const Transport& t = client_.options().transport;
+    TransferBounds b;
+    if (t.min_rate <= 0 || t.stall_timeout <= 0) b = transfer_bounds();
+    const long rate = t.min_rate > 0 ? t.min_rate : b.min_rate;
+    const long window = t.stall_timeout > 0 ? t.stall_timeout : b.rate_window;
+    return static_cast<std::uint64_t>(rate) * static_cast<std::uint64_t>(window);
+}
+
 void BlobDownload::transfer() {
     const std::uint64_t size = desc_.size > 0 ? static_cast<std::uint64_t>(desc_.size) : 0;
     const std::string what = "blob " + desc_.digest.str() + " of " + repo_;
     unsigned attempt = 0;
     bool restarted = false;
+    std::string bound_hint; // the last attempt was abandoned by a Transport bound: its fix
     for (;;) {
         std::uint64_t offset;
         {
@@ -167,6 +179,7 @@ void BlobDownload::transfer() {
         req.cancelled = [this] { return stop_.load(); };
         Response r;
         std::string failure;
+        bound_hint.clear();
         try {
             r = client_.call(req, "/v2/" + repo_ + "/blobs/" + desc_.digest.str(),
                              {"repository:" + repo_ + ":pull"}, Retry::status_only);
@@ -174,6 +187,7 @@ void BlobDownload::transfer() {
             if (stop_) return;
             if (e.tls()) throw;
             failure = e.message();
+            if (e.bound()) bound_hint = e.hint();
         }
         if (failure.empty()) {
             if (r.status == 416 && offset > 0 && !restarted) { // our partial file is wrong
@@ -198,12 +212,18 @@ void BlobDownload::transfer() {
                 std::lock_guard l(mu_);
                 have = written_;
             }
+            rate_failed_ = !bound_hint.empty();
+            std::string kept = have && (!rate_failed_ || have >= worth_keeping())
+                                   ? "the " + human_bytes(static_cast<std::int64_t>(have)) +
+                                         " received are kept: pull again to resume"
+                                   : "";
             throw Error(Errc::network,
                         "download of " + what + " from " + client_.domain() + " failed after " +
                             std::to_string(attempt + 1) + " attempt(s): " + failure,
-                        have ? "the " + human_bytes(static_cast<std::int64_t>(have)) +
-                                   " received are kept: pull again to resume"
-                             : "check that the registry is running and reachable, then pull again");
+                        !bound_hint.empty() ? bound_hint + (kept.empty() ? "" : "; " + kept)
+                        : have              ? kept
+                               : "check that the registry is running and reachable, then pull "
+                                 "again");
         }
         log::debug(what + ": " + failure + "; resuming");
         client_.sleep_before_retry(attempt++, nullptr);

@@ -6,7 +6,9 @@
 // request (a server that ignores Range has the known prefix of its answer skipped). Dropped
 // connections and timeouts resume the same way. Only after the importer verified the digest is
 // the file renamed into blobs/ (adopt); a network failure keeps the partial file for the next
-// pull, any other failure (digest mismatch, bad data) deletes it.
+// pull, any other failure (digest mismatch, bad data) deletes it. A download abandoned for the
+// rate (registry/transfer_bounds.hpp: a registry that drips) keeps it only when it holds at
+// least what one window at the minimum rate moves (30 KiB by default): a drip leaves nothing.
 #pragma once
 
 #include "layer/stream.hpp"
@@ -36,6 +38,7 @@ class BlobDownload final : public layer::Reader {
   private:
     void run();
     void transfer();
+    std::uint64_t worth_keeping() const; // the partial bytes a rate failure keeps, at least
     Client& client_;
     std::string repo_;
     oci::Descriptor desc_;
@@ -51,6 +54,7 @@ class BlobDownload final : public layer::Reader {
     bool adopted_ = false;
     std::exception_ptr error_;
     bool keep_partial_ = false; // failed for a network reason: resume next time
+    bool rate_failed_ = false;  // the last attempt was abandoned by a Transport bound
     std::atomic<bool> stop_{false};
     std::thread th_;
 };

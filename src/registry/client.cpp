@@ -1,6 +1,7 @@
 #include "registry/client.hpp"
 
 #include "oci/image.hpp"
+#include "registry/transfer_bounds.hpp"
 #include "site/resolve.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -100,6 +101,9 @@ std::string registry_error_text(const std::string& body) {
 Client::Client(std::string domain, ClientOptions opt)
     : domain_(std::move(domain)), opt_(std::move(opt)) {
     host_ = domain_ == "docker.io" ? "registry-1.docker.io" : domain_;
+    // the bounds the transport leaves to transfer_bounds.hpp: a bad value refused before any
+    // request (Session::perform reads them again, from the same cache)
+    if (opt_.transport.min_rate <= 0 || opt_.transport.stall_timeout <= 0) (void)transfer_bounds();
     insecure_ = opt_.tls_verify ? !*opt_.tls_verify : opt_.insecure || is_insecure_listed(domain_);
     opt_.transport.tls_verify = !insecure_;
     if (!insecure_) {

@@ -1,12 +1,16 @@
 #include "registry/http.hpp"
 
 #include "registry/curl.hpp"
+#include "registry/transfer_bounds.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <deque>
 #include <unistd.h>
 
 namespace gantry::registry {
@@ -37,6 +41,66 @@ namespace {
 
 std::atomic<pid_t> watched_parent{0}; // exit_when_orphaned's
 
+using mono = std::chrono::steady_clock;
+
+double seconds(mono::duration d) {
+    return std::chrono::duration<double>(d).count();
+}
+
+// The Transport's bounds on one attempt, checked from curl's progress callback (called at least
+// once a second, transfer or not): the rate over the last window, the overall bound, the wait
+// for the answer to an upload. curl's own low-speed check cannot tell that wait from a stall,
+// nor say what rate it saw.
+struct Meter {
+    enum class Hit { none, rate, total, reply };
+    long min_rate = 1;
+    long window = 60;       // seconds
+    long long total_ms = 0; // 0: none
+    long long reply_ms = 0; // 0: none
+    bool upload = false;
+    mono::time_point start = mono::now();
+    mono::time_point reply_since{};
+    bool awaiting = false;
+    std::deque<std::pair<mono::time_point, double>> samples{{start, 0.0}}; // (when, bytes moved)
+    Hit hit = Hit::none;
+    double seen_bytes = 0, seen_secs = 0; // what the verdict was made on
+
+    bool over(double dl, double ultotal, double ul) {
+        const auto now = mono::now();
+        const double moved = dl + ul, elapsed = seconds(now - start);
+        if (total_ms > 0 && elapsed * 1000 >= static_cast<double>(total_ms)) {
+            seen_bytes = moved;
+            seen_secs = elapsed;
+            hit = Hit::total;
+            return true;
+        }
+        if (upload && ul >= ultotal && dl == 0) { // the body is sent: the registry's turn
+            if (!awaiting) reply_since = now;
+            awaiting = true;
+            seen_secs = seconds(now - reply_since);
+            if (reply_ms > 0 && seen_secs * 1000 >= static_cast<double>(reply_ms)) {
+                hit = Hit::reply;
+                return true;
+            }
+            samples.assign(1, {now, moved}); // the rate's window starts with its answer
+            return false;
+        }
+        // a sample every 100 ms (every window/300 for windows over 30 s: at most ~300 kept)
+        if (now - samples.back().first >=
+            std::max<mono::duration>(std::chrono::milliseconds(100),
+                                     std::chrono::milliseconds(window * 1000 / 300)))
+            samples.emplace_back(now, moved);
+        const auto horizon = now - std::chrono::seconds(window);
+        while (samples.size() >= 2 && samples[1].first <= horizon) samples.pop_front();
+        if (samples.front().first > horizon) return false; // not a window yet
+        seen_secs = seconds(now - samples.front().first);
+        seen_bytes = moved - samples.front().second;
+        if (seen_bytes >= static_cast<double>(min_rate) * seen_secs) return false;
+        hit = Hit::rate;
+        return true;
+    }
+};
+
 struct Exchange {
     const HttpRequest* req;
     Response* resp;
@@ -45,6 +109,7 @@ struct Exchange {
     bool sink_failed = false;
     std::exception_ptr error; // thrown by a callback
     std::uint64_t sent = 0;
+    Meter meter;
 };
 
 std::size_t on_header(char* p, std::size_t size, std::size_t n, void* ud) {
@@ -118,7 +183,7 @@ std::size_t on_read(char* buf, std::size_t size, std::size_t n, void* ud) {
     return want;
 }
 
-int on_progress(void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+int on_progress(void* ud, curl_off_t, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
     if (pid_t parent = watched_parent.load(std::memory_order_relaxed);
         parent > 0 && ::getppid() != parent) {
         static constexpr char msg[] =
@@ -128,7 +193,72 @@ int on_progress(void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
         ::_exit(1);
     }
     auto* x = static_cast<Exchange*>(ud);
-    return x->req->cancelled && x->req->cancelled() ? 1 : 0;
+    if (x->req->cancelled && x->req->cancelled()) return 1;
+    return x->meter.over(static_cast<double>(dlnow), static_cast<double>(ultotal),
+                         static_cast<double>(ulnow))
+               ? 1
+               : 0;
+}
+
+// What URL asks for, in words ("manifest library/busybox:1.36", "blob sha256:… of
+// library/busybox", "an upload to library/busybox") and the host it asks ("registry HOST").
+std::pair<std::string, std::string> target_of(const std::string& url) {
+    std::string_view rest = url;
+    if (auto p = rest.find("://"); p != std::string_view::npos) rest.remove_prefix(p + 3);
+    auto slash = rest.find('/');
+    std::string host(rest.substr(0, slash));
+    std::string path(slash == std::string_view::npos ? "/" : rest.substr(slash));
+    path = path.substr(0, path.find('?'));
+    if (!path.starts_with("/v2/")) return {"the answer to " + path, host};
+    std::string api = path.substr(4);
+    host = "registry " + host;
+    if (api.empty()) return {"the API root /v2/", host};
+    if (auto m = api.rfind("/manifests/"); m != std::string::npos) {
+        std::string ref = api.substr(m + 11);
+        return {"manifest " + api.substr(0, m) + (ref.find(':') == std::string::npos ? ":" : "@") +
+                    ref,
+                host};
+    }
+    if (auto u = api.find("/blobs/uploads"); u != std::string::npos)
+        return {"an upload to " + api.substr(0, u), host};
+    if (auto b = api.rfind("/blobs/"); b != std::string::npos)
+        return {"blob " + api.substr(b + 7) + " of " + api.substr(0, b), host};
+    return {path, host};
+}
+
+std::string fixed1(double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    return buf;
+}
+
+// The message of an attempt a Meter bound ended.
+std::string bound_message(const Meter& m, const HttpRequest& req, const std::string& effective) {
+    auto [what, host] = target_of(req.url);
+    if (!effective.empty() && effective != req.url) {
+        auto [w2, host2] = target_of(effective);
+        if (host2 != host) host += " (redirected to " + host2 + ")";
+    }
+    const std::string rate = m.seen_secs > 0 ? fixed1(m.seen_bytes / m.seen_secs) : "0.0";
+    // a download "from registry HOST was sent too slowly"; an upload: the registry took it so
+    const std::string slow = m.upload ? host + " took " + what + " too slowly"
+                                      : what + " from " + host + " was sent too slowly";
+    switch (m.hit) {
+    case Meter::Hit::rate:
+        return slow + ": " + std::to_string(static_cast<long long>(m.seen_bytes)) +
+               " bytes in the last " + fixed1(m.seen_secs) + " s (" + rate +
+               " bytes/s), under the floor of " + std::to_string(m.min_rate) + " bytes/s over " +
+               std::to_string(m.window) + " s: abandoned";
+    case Meter::Hit::total:
+        return slow + ": not done within its bound of " +
+               fixed1(static_cast<double>(m.total_ms) / 1000) + " s (" +
+               std::to_string(static_cast<long long>(m.seen_bytes)) + " bytes moved, " + rate +
+               " bytes/s): abandoned";
+    default:
+        return host + " did not answer " + what + " within " +
+               fixed1(static_cast<double>(m.reply_ms) / 1000) +
+               " s of its last byte being sent: abandoned";
+    }
 }
 
 std::string describe(CURLcode rc, const char* errbuf, const std::string& url) {
@@ -195,10 +325,29 @@ Response Session::perform(const HttpRequest& req, const Transport& t) {
     c.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &on_progress);
     c.easy_setopt(h, CURLOPT_XFERINFODATA, &x);
     c.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, t.connect_timeout);
-    c.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, std::max(t.min_rate, 1L));
-    c.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, t.stall_timeout);
-    if (long long ms = t.time_limit_ms(req.expected_bytes); ms > 0)
-        c.easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(ms));
+    // The bounds (Meter): the Transport's, or transfer_bounds.hpp's where it leaves them unset
+    // (read only then: the lazy path's serving process sets its own and reads no config file).
+    const bool upload = req.method == "PUT" || req.method == "POST" || req.method == "PATCH";
+    const bool document = !req.sink && req.body_fd < 0;
+    TransferBounds b;
+    if (t.min_rate <= 0 || t.stall_timeout <= 0 ||
+        (t.document_time <= 0 && (t.time_base <= 0 || upload)))
+        b = transfer_bounds();
+    Meter& m = x.meter;
+    m.min_rate = t.min_rate > 0 ? t.min_rate : b.min_rate;
+    m.window = t.stall_timeout > 0 ? t.stall_timeout : b.rate_window;
+    const long document_time = t.document_time > 0 ? t.document_time : b.document_time;
+    if (t.time_base > 0)
+        m.total_ms = t.time_limit_ms(req.expected_bytes);
+    else if (document)
+        m.total_ms =
+            static_cast<long long>(document_time) * 1000 +
+            static_cast<long long>(std::min<std::uint64_t>(req.expected_bytes, 1ull << 40) * 1000 /
+                                   static_cast<std::uint64_t>(m.min_rate));
+    m.upload = upload;
+    m.reply_ms = static_cast<long long>(document_time) * 1000;
+    // curl's own bound, a backstop only: the Meter's fires first and says why
+    if (m.total_ms > 0) c.easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(m.total_ms + 5000));
     c.easy_setopt(h, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
     c.easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
     c.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -211,7 +360,7 @@ Response Session::perform(const HttpRequest& req, const Transport& t) {
     if (!t.client_cert.empty()) c.easy_setopt(h, CURLOPT_SSLCERT, t.client_cert.c_str());
     if (!t.client_key.empty()) c.easy_setopt(h, CURLOPT_SSLKEY, t.client_key.c_str());
 
-    bool has_body = req.method == "PUT" || req.method == "POST" || req.method == "PATCH";
+    const bool has_body = upload;
     if (req.method == "HEAD") {
         c.easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (req.method == "GET") {
@@ -231,8 +380,17 @@ Response Session::perform(const HttpRequest& req, const Transport& t) {
     Free guard{hdrs};
     c.easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 
+    m.start = mono::now();
+    m.samples.assign(1, {m.start, 0.0});
     CURLcode rc = c.easy_perform(h);
     if (x.error) std::rethrow_exception(x.error);
+    if (rc != CURLE_OK && m.hit != Meter::Hit::none) {
+        char* eff = nullptr;
+        c.easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &eff);
+        throw TransportError(bound_message(m, req, eff ? eff : ""),
+                             t.bounds_hint.empty() ? kTransferBoundsHint : t.bounds_hint,
+                             CURLE_OPERATION_TIMEDOUT, false, true);
+    }
     if (rc != CURLE_OK) {
         bool tls = is_tls_error(rc);
         std::string hint =

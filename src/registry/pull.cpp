@@ -161,6 +161,8 @@ PullResult pull_logical(store::Store& store, const oci::Reference& ref, const Pu
     std::string cfg_text = importer.json_blob(manifest.config.digest, [&] {
         HttpRequest req;
         req.max_body = 32u << 20;
+        if (manifest.config.size > 0) // its overall bound grows with it (http.hpp)
+            req.expected_bytes = static_cast<std::uint64_t>(manifest.config.size);
         auto r = client.call(req, "/v2/" + repo + "/blobs/" + manifest.config.digest.str(),
                              {"repository:" + repo + ":pull"});
         if (r.status == 404)

@@ -35,8 +35,9 @@ std::optional<std::string> lookaside_http(const std::string& url) {
     req.url = url;
     req.max_body = site::kMaxSignatureBytes;
     Transport t;
-    // a signature is a few KiB: a server that accepts and then sends nothing for 10 s is down
-    // (redirects: followed up to 10, http and https only; registry/http.cpp)
+    // a signature is a few KiB: a server that accepts and then sends less than the rate floor
+    // (1 KiB/s: registry/transfer_bounds.hpp) for 10 s is down; it is a document, bounded
+    // overall too (redirects: followed up to 10, http and https only; registry/http.cpp)
     t.connect_timeout = 10;
     t.stall_timeout = 10;
     Response r;

@@ -355,6 +355,7 @@ void join_namespaces(const oci::RuntimeSpec& s) {
                                                     {"uts", CLONE_NEWUTS},
                                                     {"cgroup", CLONE_NEWCGROUP}};
     for (const auto& [type, path] : s.namespace_paths) {
+        if (type == "pid") continue; // joined by gantry before the fork (launcher.cpp)
         Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
         if (!fd) throw_errno("cannot open the " + type + " namespace " + path);
         if (::setns(fd.get(), kind.at(type)) != 0)

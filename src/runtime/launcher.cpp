@@ -23,6 +23,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <fcntl.h>
+#include <optional>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -78,6 +80,56 @@ Channels open_channels(const Launch& l, bool shared, EarlyStart::State* early) {
     return ch;
 }
 
+// linux.namespaces' pid path (a pod's shared PID namespace): gantry joins it just before the
+// fork, as runc's nsexec joins it before it forks the container's init, so that the container
+// process is born in it (setns(CLONE_NEWPID) moves only the children of who calls it; the
+// process is not PID 1 there), then gantry goes back to its own for the children it makes later
+// (hooks). The joined namespace must be gantry's or one below it, and the kernel wants
+// CAP_SYS_ADMIN both in gantry's user namespace and in the one that owns it: root only (runc
+// rootless joins the pod's user namespace first, which gantry does not implement).
+class PidNamespaceJoined {
+  public:
+    explicit PidNamespaceJoined(const oci::RuntimeSpec& s) {
+        auto it = s.namespace_paths.find("pid");
+        if (it == s.namespace_paths.end()) return;
+        const std::string& path = it->second;
+        Fd target(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!target)
+            throw_errno("cannot open the pid namespace " + path,
+                        "linux.namespaces' pid path names a PID namespace file, e.g. "
+                        "/proc/PID/ns/pid of a running process");
+        own_.reset(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
+        if (!own_) throw_errno("cannot open /proc/self/ns/pid");
+        if (::setns(target.get(), CLONE_NEWPID) != 0) {
+            const int err = errno;
+            own_.reset();
+            errno = err;
+            if (err == EPERM)
+                throw_errno("cannot join the pid namespace " + path,
+                            "joining a PID namespace needs CAP_SYS_ADMIN in gantry's user "
+                            "namespace and in the one that owns it: as root, any; rootless, "
+                            "none from outside its user namespace, and joining that by path is "
+                            "not implemented");
+            throw_errno("cannot join the pid namespace " + path,
+                        "the path must name a PID namespace, this process's or one below it");
+        }
+    }
+    ~PidNamespaceJoined() {
+        if (own_) {
+            const int err = errno;
+            [[maybe_unused]] const int back = ::setns(own_.get(), CLONE_NEWPID);
+            errno = err;
+        }
+    }
+    // In the container process: it stays in the joined namespace (its children too).
+    void stay() { own_.reset(); }
+    PidNamespaceJoined(const PidNamespaceJoined&) = delete;
+    PidNamespaceJoined& operator=(const PidNamespaceJoined&) = delete;
+
+  private:
+    Fd own_;
+};
+
 // The container process, by the early start's hand-over, the shared-memory clone (both return
 // once it exec'ed the workload or exited, as after vfork) or the plain fork, whose child goes
 // on in child_main. Returns its pid, in gantry, with the child's ends closed.
@@ -96,8 +148,20 @@ pid_t start_process(const Launch& l, EarlyStart::State* early, bool shared, bool
         Fd cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
         const bool at_cwd = cwd && ::chdir(l.mount_point.c_str()) == 0;
         set_scratch_at_cwd(at_cwd);
+        std::optional<PidNamespaceJoined> pid_ns;
+        try {
+            pid_ns.emplace(l.spec);
+        } catch (...) {
+            set_scratch_at_cwd(false);
+            [[maybe_unused]] const int back = at_cwd ? ::fchdir(cwd.get()) : 0;
+            throw;
+        }
         pid = fork_into_namespaces(l.spec.namespaces);
         int err = errno;
+        if (pid == 0)
+            pid_ns->stay();
+        else
+            pid_ns.reset(); // gantry back in its own PID namespace
         if (pid != 0) {
             set_scratch_at_cwd(false);
             if (at_cwd && ::fchdir(cwd.get()) != 0) {

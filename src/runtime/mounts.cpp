@@ -8,6 +8,7 @@
 #include "util/fs.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -27,11 +28,32 @@ namespace {
 bool mounts_scratch_at_cwd = false; // set_scratch_at_cwd, in the forked child
 int mounts_scratch_dir = -1;        // the tmpfs attached on the working directory, until pivot_root
 
+// A propagation option: MS_SHARED, MS_SLAVE, MS_PRIVATE or MS_UNBINDABLE, for the mount alone
+// or the tree under it (the r- forms).
+struct Propagation {
+    unsigned long type = 0;
+    bool recursive = false;
+};
+
+// runc's mountPropagationMapping: "rslave" -> {MS_SLAVE, recursive}; nullopt for another word.
+std::optional<Propagation> propagation_of(const std::string& o) {
+    const bool r = o.size() > 1 && o[0] == 'r';
+    const std::string base = r ? o.substr(1) : o;
+    unsigned long type = base == "shared"       ? MS_SHARED
+                         : base == "slave"      ? MS_SLAVE
+                         : base == "private"    ? MS_PRIVATE
+                         : base == "unbindable" ? MS_UNBINDABLE
+                                                : 0;
+    if (!type) return std::nullopt;
+    return Propagation{type, r};
+}
+
 struct Flags {
     unsigned long flags = 0;
     std::string data;
     bool readonly = false, recursive = false;
-    unsigned long attr = 0; // MOUNT_ATTR_* for binds
+    unsigned long attr = 0;               // MOUNT_ATTR_* for binds
+    std::vector<Propagation> propagation; // applied in order once the mount is made
 };
 
 Flags parse_options(const std::vector<std::string>& opts) {
@@ -65,12 +87,11 @@ Flags parse_options(const std::vector<std::string>& opts) {
             f.flags |= MS_SYNCHRONOUS;
         else if (o == "dirsync")
             f.flags |= MS_DIRSYNC;
-        else if (o == "bind" || o == "rprivate" || o == "private" || o == "rslave" ||
-                 o == "slave" || o == "rshared" || o == "shared" || o == "runbindable" ||
-                 o == "unbindable" || o == "exec" || o == "suid" || o == "dev" ||
-                 o == "norelatime" || o == "tmpcopyup" || o == "notmpcopyup" ||
-                 o == "copy-symlink") {
-            // propagation (every mount here is private), defaults, and podman's own options
+        else if (auto p = propagation_of(o))
+            f.propagation.push_back(*p);
+        else if (o == "bind" || o == "exec" || o == "suid" || o == "dev" || o == "norelatime" ||
+                 o == "tmpcopyup" || o == "notmpcopyup" || o == "copy-symlink") {
+            // defaults, and podman's own options
         } else
             f.data += (f.data.empty() ? "" : ",") + o;
     }
@@ -85,6 +106,91 @@ void set_attr(int fd, unsigned long attr, bool recursive, const std::string& wha
 
 void attach(int tree, int target, const std::string& what) {
     if (!move_tree(tree, target)) fail_errno("cannot mount on " + what);
+}
+
+// A mount's propagation options, in order, on the mount TREE names (its root), as runc's
+// mountPropagate applies them once the mount is made.
+void set_propagation(int tree, const std::vector<Propagation>& props, const std::string& what) {
+    for (const auto& p : props) {
+        struct mount_attr a {};
+        a.propagation = p.type;
+        if (::syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | (p.recursive ? AT_RECURSIVE : 0),
+                      &a, sizeof a) != 0)
+            fail_errno("cannot set the mount propagation of " + what);
+    }
+}
+
+// The mount holding the directory DIRFD/PATH (AT_EMPTY_PATH: DIRFD itself, which needs no
+// search permission): its mount point, as /proc/self/mountinfo names it, and whether it is
+// shared. Empty when not found.
+struct MountOf {
+    std::string mount_point;
+    bool shared = false;
+};
+
+std::string unescape_mountinfo(const std::string& s) { // "\\040" -> a space
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\\' && i + 3 < s.size() && s.find_first_not_of("01234567", i + 1) >= i + 4) {
+            out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
+            i += 3;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+MountOf mount_of(int dirfd, const char* path) {
+    struct statx sx {};
+    if (::statx(dirfd, path, *path ? 0 : AT_EMPTY_PATH, STATX_MNT_ID, &sx) != 0 ||
+        !(sx.stx_mask & STATX_MNT_ID))
+        fail_errno(std::string("cannot find the mount holding ") + (*path ? path : "."));
+    std::string info;
+    try {
+        info = fs::read_file("/proc/self/mountinfo");
+    } catch (const Error& e) {
+        fail(Errc::run_failed, e.message());
+    }
+    const std::string id = std::to_string(sx.stx_mnt_id) + " ";
+    for (std::size_t at = 0; at < info.size();) {
+        std::size_t end = info.find('\n', at);
+        if (end == std::string::npos) end = info.size();
+        std::string line = info.substr(at, end - at);
+        at = end + 1;
+        if (!line.starts_with(id)) continue;
+        // ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER
+        std::vector<std::string> f;
+        for (std::size_t b = 0; b < line.size();) {
+            std::size_t e = line.find(' ', b);
+            if (e == std::string::npos) e = line.size();
+            f.push_back(line.substr(b, e - b));
+            b = e + 1;
+        }
+        if (f.size() < 6) break;
+        MountOf m{unescape_mountinfo(f[4]), false};
+        for (std::size_t i = 6; i < f.size() && f[i] != "-"; ++i)
+            if (f[i].starts_with("shared:")) m.shared = true;
+        return m;
+    }
+    return {};
+}
+
+// The propagation set on "/" of the new mount namespace before anything is mounted:
+// linux.rootfsPropagation as runc's prepareRoot sets it (runc's default "rslave" is set by
+// gantry oci), or everything private ("", gantry run's).
+unsigned long root_propagation(const std::string& p) {
+    if (p.empty()) return MS_REC | MS_PRIVATE;
+    auto prop = propagation_of(p);
+    if (!prop) fail(Errc::invalid, "linux.rootfsPropagation \"" + p + "\" is not a propagation");
+    return prop->type | (prop->recursive ? MS_REC : 0);
+}
+
+// Whether mounts in the namespace may still be shared after root_propagation (so that a mount
+// gantry makes could propagate to the host's peers): not after rprivate, rslave or runbindable,
+// which reach every mount.
+bool may_be_shared(const std::string& p) {
+    return !p.empty() && p != "rprivate" && p != "rslave" && p != "runbindable";
 }
 
 std::optional<std::vector<ContainerCgroup::ViewBind>>& cached_cgroup_view() {
@@ -268,8 +374,24 @@ std::string scratch_path(const Launch& l) {
 }
 
 void mount_root(const Launch& l, int fd_sock) {
-    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-        fail_errno("cannot make the mount namespace private");
+    const std::string& prop = l.spec.rootfs_propagation;
+    if (::mount(nullptr, "/", nullptr, root_propagation(prop), nullptr) != 0)
+        fail_errno(prop.empty()
+                       ? std::string("cannot make the mount namespace private")
+                       : "cannot make the mount namespace " + prop + " (linux.rootfsPropagation)");
+    const bool shared = may_be_shared(prop);
+    if (shared) {
+        // runc's rootfsParentMountPrivate: the mount the container's tmpfs goes on is made
+        // private if it is shared, so that the tmpfs (and the root on it) do not propagate to
+        // the host's peers of that mount
+        const bool cwd =
+            mounts_scratch_at_cwd && ::access(l.mount_point.c_str(), X_OK) != 0 && errno == EACCES;
+        MountOf parent = mount_of(AT_FDCWD, cwd ? "" : l.mount_point.c_str());
+        if (parent.shared &&
+            ::mount(nullptr, parent.mount_point.c_str(), nullptr, MS_PRIVATE, nullptr) != 0)
+            fail_errno("cannot make " + parent.mount_point + " private in the container's " +
+                       "mount namespace");
+    }
     mount_scratch(l, fd_sock);
     if (l.fuse_serve) mount_fuse_lower(l, fd_sock);
     if (l.lower_tree >= 0) {
@@ -308,8 +430,26 @@ void mount_root(const Launch& l, int fd_sock) {
         [[maybe_unused]] const int back_to_root = ::chdir("/"); // "/" exists: cannot fail
     } else if (::mount(l.rootfs.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
         fail_errno("cannot bind the root directory " + l.rootfs);
+    } else if (shared && mount_of(AT_FDCWD, root.c_str()).shared &&
+               ::mount(nullptr, root.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
+        // a bind of a shared mount is its peer: private, as runc's root is once it made the
+        // mount it binds private (and pivot_root refuses a shared root)
+        fail_errno("cannot make the container's root private");
     }
 }
+
+namespace {
+
+// A mount made on a path (not a tree of ours): its propagation options set on the mount now at
+// M's destination, looked up in-root.
+void propagate_mounted(int rootfd, const oci::Mount& m, const Flags& f) {
+    if (f.propagation.empty()) return;
+    Fd top(fs::openat_in_root(rootfd, m.destination, O_PATH | O_DIRECTORY));
+    if (!top) fail_errno("cannot open " + m.destination + " inside the container");
+    set_propagation(top.get(), f.propagation, m.destination);
+}
+
+} // namespace
 
 void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last) {
     Flags f = parse_options(m.options);
@@ -327,6 +467,7 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last) {
         set_attr(tree.get(), f.attr, true, m.destination);
         Fd target = ensure_target(rootfd, m.destination, S_ISDIR(st.st_mode), &last);
         attach(tree.get(), target.get(), m.destination);
+        set_propagation(tree.get(), f.propagation, m.destination);
     } else if (m.type == "cgroup" || m.type == "cgroup2") {
         Fd target = ensure_target(rootfd, m.destination, true, &last);
         unsigned long flags = f.flags | (f.readonly ? MS_RDONLY : 0);
@@ -335,6 +476,7 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last) {
             const auto& view = cgroup_view();
             if (!view.empty()) {
                 mount_cgroup_v1_view(target.get(), view, f, m.destination);
+                propagate_mounted(rootfd, m, f);
                 last.mounted();
                 return;
             }
@@ -344,6 +486,7 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last) {
         // cgroup namespace of its own, rootless), the host's /sys/fs/cgroup, recursively, with
         // the mount's flags
         if (::mount("cgroup2", fd_path(target.get()).c_str(), "cgroup2", flags, nullptr) == 0) {
+            propagate_mounted(rootfd, m, f);
             last.mounted();
             return;
         }
@@ -352,12 +495,14 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last) {
         set_attr(tree.get(), f.attr | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
                  true, m.destination);
         attach(tree.get(), target.get(), m.destination);
+        set_propagation(tree.get(), f.propagation, m.destination);
     } else {
         Fd target = ensure_target(rootfd, m.destination, true, &last);
         unsigned long flags = f.flags | (f.readonly ? MS_RDONLY : 0);
         if (::mount(m.source.c_str(), fd_path(target.get()).c_str(), m.type.c_str(), flags,
                     f.data.empty() ? nullptr : f.data.c_str()) != 0)
             fail_errno("cannot mount " + m.type + " on " + m.destination);
+        propagate_mounted(rootfd, m, f);
     }
     last.mounted();
 }
@@ -392,12 +537,29 @@ void mask_paths(int rootfd, const oci::RuntimeSpec& s) {
 }
 
 void enter_root(const Launch& l) {
+    // runc's pivotRoot: unless everything is private, the old root is made rslave before it is
+    // detached, so that detaching it unmounts nothing of the host's through a shared peer
+    // (linux.rootfsPropagation shared/rshared); from a working directory in the old root, as
+    // "." after pivot_root names the new root to mount(2) (only umount2 goes to the top mount)
+    const bool slave_old =
+        !l.spec.rootfs_propagation.empty() && l.spec.rootfs_propagation != "rprivate";
+    Fd old_root;
+    if (slave_old) {
+        old_root.reset(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!old_root) fail_errno("cannot open the old root");
+    }
     if (::chdir((scratch_path(l) + "/root").c_str()) != 0) fail_errno("cannot enter the root");
     if (mounts_scratch_dir >= 0) {
         ::close(mounts_scratch_dir);
         mounts_scratch_dir = -1;
     }
     if (::syscall(SYS_pivot_root, ".", ".") != 0) fail_errno("pivot_root failed");
+    if (slave_old) {
+        if (::fchdir(old_root.get()) != 0) fail_errno("cannot enter the old root");
+        old_root.reset();
+        if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0)
+            fail_errno("cannot make the old root a slave");
+    }
     if (::umount2(".", MNT_DETACH) != 0) fail_errno("cannot detach the old root");
     if (::chdir("/") != 0) fail_errno("chdir / failed");
     // a missing working directory is made here, mode 0755, before the root turns read-only (runc

@@ -1,5 +1,6 @@
-// The container's mounts, made by its child inside the new mount namespace: mount propagation
-// made private, the container's private tmpfs on the mount point (its /etc/hostname and, for an
+// The container's mounts, made by its child inside the new mount namespace: the namespace's
+// propagation set (linux.rootfsPropagation as runc sets it; everything private for gantry run),
+// the container's private tmpfs on the mount point (its /etc/hostname and, for an
 // in-memory writable layer, the overlay's upper and work dirs), the root (an overlay of the
 // layer trees, or a bound directory) on MOUNT_POINT/root, the spec's mounts with every target
 // resolved in-root and created fd-relative (in_root.hpp), masked and read-only paths, and
@@ -36,8 +37,13 @@ std::string scratch_path(const Launch& l);
 // (a shared-memory child's is gantry's memory: a retry of the same container reads the same).
 void prepare_cgroup_view(const oci::RuntimeSpec& s);
 
-// Makes the mount namespace private, mounts the container's private tmpfs on l.mount_point
-// (its descriptor passed over FD_SOCK when >= 0) and the root on l.root_path().
+// Sets the mount namespace's propagation (spec.rootfs_propagation: runc's prepareRoot; "" makes
+// it all private), makes the mount under l.mount_point private when it is shared (runc's
+// rootfsParentMountPrivate: nothing mounted here reaches the host's peers), mounts the
+// container's private tmpfs on l.mount_point (its descriptor passed over FD_SOCK when >= 0) and
+// the root on l.root_path(), private if it came out shared (pivot_root refuses a shared root).
+// A mount's propagation options (mounts[].options "rshared", ...) are set by mount_in_root
+// once it is made, as runc's mountPropagate sets them.
 void mount_root(const Launch& l, int fd_sock);
 
 // Mounts M (a bind, or a filesystem of M's type) inside the root ROOTFD, its target resolved
@@ -48,8 +54,8 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last);
 // readonlyPaths (bound read-only onto themselves), each resolved in-root; missing ones skipped.
 void mask_paths(int rootfd, const oci::RuntimeSpec& s);
 
-// pivot_root into scratch_path(l) + "/root", the old root detached; "/" read-only for
-// spec.root_readonly.
+// pivot_root into scratch_path(l) + "/root", the old root made rslave (unless all is private)
+// and detached, as runc's pivotRoot; "/" read-only for spec.root_readonly.
 void enter_root(const Launch& l);
 
 } // namespace gantry::runtime::detail

@@ -42,7 +42,7 @@ yaml::Node parse(const std::string& text, const std::string& file, const std::st
     }
 }
 
-const char* const kKeys[3] = {"image_stores", "licence_check", "pull_policy"};
+const char* const kKeys[4] = {"image_stores", "licence_check", "pull_policy", "registry_transfer"};
 
 void check_keys(const yaml::Node& doc, const std::string& file) {
     if (doc.kind == yaml::Node::Kind::null) return;
@@ -57,8 +57,9 @@ void check_keys(const yaml::Node& doc, const std::string& file) {
             throw Error(Errc::invalid,
                         file + " line " + std::to_string(key.line) + ": unknown key \"" +
                             key.value + "\"",
-                        "gantry's config file has the keys image_stores, licence_check and "
-                        "pull_policy (see /usr/share/doc/gantry/examples/config.yaml)");
+                        "gantry's config file has the keys image_stores, licence_check, "
+                        "pull_policy and registry_transfer (see "
+                        "/usr/share/doc/gantry/examples/config.yaml)");
     }
 }
 

@@ -20,8 +20,9 @@ std::string read(const std::string& file);
 yaml::Node parse(const std::string& text, const std::string& file, const std::string& example);
 
 // The top-level keys gantry reads; what each means belongs to its module: image_stores (sqsh/
-// shared), licence_check (analyze/licence_check), pull_policy (engine/pull_policy).
-extern const char* const kKeys[3];
+// shared), licence_check (analyze/licence_check), pull_policy (engine/pull_policy),
+// registry_transfer (registry/transfer_bounds).
+extern const char* const kKeys[4];
 
 // DOC, the config file FILE's parsed text: Error(invalid) naming the line of a key gantry does not
 // know (nothing silently ignored), or when DOC is neither empty nor a mapping.

@@ -115,19 +115,31 @@ def test_masked_and_readonly_paths(oci_bin, bundle, tmp_path):
 
 
 def test_rootfs_propagation(oci_bin, bundle, tmp_path):
-    """rprivate: the root is private under both (no shared: or master: tag on "/"); shared and
-    slave, which runc applies, are refused naming the field (gantry's mounts are all private)."""
+    """Each value is applied as runc applies it: the propagation tags of the container's root
+    and its /proc are the same under both (none: a root that would come out shared is made
+    private, as runc's is); an unbindable "/" fails the create under both (its root cannot be
+    bound). A value that is no propagation fails the create under both, gantry's naming the
+    field. HostToContainer and Bidirectional: test_oci_pod.py."""
     def prop(p):
         return lambda cfg: cfg["linux"].__setitem__("rootfsPropagation", p)
 
-    script = "grep ' / / ' /proc/self/mountinfo | grep -c -e shared: -e master:"
+    script = ("for m in / /proc; do grep -E \"^[^ ]+ [^ ]+ [^ ]+ [^ ]+ $m \" "
+              "/proc/self/mountinfo | grep -c -e shared: -e master:; done; true")
     runs = run_both(oci_bin, bundle, tmp_path, ["sh", "-c", script], edit=prop("rprivate"))
-    same_as_runc(runs, 1, "0\n")
-    for p in ("shared", "rslave"):
-        runs = run_both(oci_bin, bundle, tmp_path, ["true"], edit=prop(p))
-        assert runs["runc"].returncode == 0, runs["runc"]
+    same_as_runc(runs, 0, "0\n0\n")
+    for p in ("rslave", "slave", "shared", "rshared", "private"):
+        runs = run_both(oci_bin, bundle, tmp_path / p, ["sh", "-c", script], edit=prop(p))
+        same_as_runc(runs, 0, runs["runc"].stdout)
+    # "/" unbindable: the root cannot be bound from it, under both
+    for p in ("unbindable", "runbindable"):
+        runs = run_both(oci_bin, bundle, tmp_path / p, ["true"], edit=prop(p))
+        assert runs["runc"].returncode != 0 and "invalid argument" in runs["runc"].stderr
         assert runs["gantry"].returncode == 1, runs["gantry"]
-        assert f'linux.rootfsPropagation "{p}"' in runs["gantry"].stderr
+        assert "cannot bind the root directory" in runs["gantry"].stderr, runs["gantry"]
+    runs = run_both(oci_bin, bundle, tmp_path / "bad", ["true"], edit=prop("rsharde"))
+    assert runs["runc"].returncode != 0, runs["runc"]
+    assert runs["gantry"].returncode == 1, runs["gantry"]
+    assert 'linux.rootfsPropagation "rsharde"' in runs["gantry"].stderr
 
 
 def test_idmapped_mount_refused(oci_bin, bundle, tmp_path):
@@ -154,11 +166,10 @@ def test_idmapped_mount_refused(oci_bin, bundle, tmp_path):
     ("personality", {"domain": "LINUX32"}, "linux.personality"),
     ("timeOffsets", {"monotonic": {"secs": 1}}, "linux.timeOffsets"),
     ("mountLabel", "system_u:object_r:container_file_t:s0", "linux.mountLabel"),
-    ("namespaces", [{"type": "mount"}, {"type": "pid", "path": "/proc/1/ns/pid"}],
+    ("namespaces", [{"type": "pid"}, {"type": "mount", "path": "/proc/1/ns/mnt"}],
      "linux.namespaces[1].path"),
     ("noSuchField", 1, "linux.noSuchField"),
-    ("mounts", [{"destination": "/m", "type": "tmpfs", "source": "tmpfs",
-                 "options": ["rslave"]}], 'mounts[0].options "rslave"'),
+    ("rootfsPropagation", "rsharde", 'linux.rootfsPropagation "rsharde"'),
 ])
 def test_fields_gantry_does_not_implement_are_refused(oci_bin, bundle, tmp_path, field, value,
                                                        named):

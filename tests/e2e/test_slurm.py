@@ -328,3 +328,64 @@ def toc_offset(proxy, digest):
     blob = urllib.request.urlopen(f"http://{proxy.addr}/v2/team/lz/blobs/{digest}").read()
     at = blob.rindex(b"STARGZ")
     return int(blob[at - 16:at], 16)
+
+
+@pytest.fixture(scope="module")
+def hostile_lazy(cluster):
+    """An eStargz image (busybox and a layer with one 1 MiB file) served by
+    tests/fixtures/hostile_registry.py (a thread of this process: it misbehaves as a test sets),
+    listed insecure for the job user."""
+    from conftest import Gantry
+    from fixtures import mkimage as mk
+    from fixtures.hostile_registry import HostileRegistry
+    E = mk.Entry
+    data = mk.Layer([E.dir("data"), E.file("data/big.bin", LAZY_FILES[0])])
+    archive = cluster.dir / "hostile.tar"
+    mk.write_docker_archive(archive, [(mk.busybox_image(env=["PATH=/bin"], extra_layers=[data]),
+                                       ["hz:1"])])
+    g = Gantry(cluster.dir / "hostile-store")
+    g.run("load", archive)
+    g.run("save", "--format", "oci-dir", "--compression", "estargz", "-o",
+          cluster.dir / "hostile-layout", "hz:1")
+    reg = HostileRegistry(cluster.dir / "hostile-layout", repo="team/hz", tag="1").start()
+    conf = cluster.home / ".config" / "gantry"
+    conf.mkdir(parents=True, exist_ok=True)
+    f = conf / "registries.json"
+    old = f.read_text() if f.exists() else None
+    listed = json.loads(old).get("insecure-registries", []) if old else []
+    f.write_text(json.dumps({"insecure-registries": listed + [reg.addr]}))
+    for p in (conf, f):
+        os.chown(p, NOBODY.pw_uid, NOBODY.pw_gid)
+    yield reg
+    reg.stop()
+    if old is None:
+        f.unlink()
+    else:
+        f.write_text(old)
+
+
+def test_lazy_step_whose_registry_fails_reads_eio_and_leaves_nothing(cluster, hostile_lazy,
+                                                                     fuse_open):
+    """--container-pull=lazy from a registry that serves the image's start (footers, TOCs) and
+    then answers 500 to every request for the data layer's chunks: the task's read fails with
+    EIO at once (not a hang), the step ends, and the node keeps no process, container or FUSE
+    mount. (A drip instead is bounded by the lazy path's window, 10 s on a node: the same read
+    path, tested with the window shortened by tests/e2e/test_lazy_hostile_registry.py and
+    test_registry_hostile_wire.py.)"""
+    reg = hostile_lazy
+    reg.set_mode("status500", top_only=True, chunks_only=True)
+    try:
+        t0 = time.monotonic()
+        r = cluster.srun("-w", "n3", "--container-pull=lazy", f"--container-image={reg.ref}",
+                         "sh", "-c", "busybox md5sum /data/big.bin; echo rc=$?", timeout=120)
+        took = time.monotonic() - t0
+        log = reg.requests()
+    finally:
+        reg.set_mode("honest")
+    out = r.stdout + r.stderr
+    assert "rc=1" in r.stdout and "Input/output error" in out, r
+    assert hashlib.md5(LAZY_FILES[0]).hexdigest() not in out, r  # no byte of it served
+    assert any(m == "status500" for *_, m in log), log
+    assert_clean(cluster)
+    assert str(cluster.node_store("n3")) not in Path("/proc/self/mountinfo").read_text()
+    print(f"a lazy step whose registry answers 500: srun returned after {took:.2f} s")

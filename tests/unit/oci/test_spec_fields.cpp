@@ -1,0 +1,145 @@
+// What oci::check_spec_fields accepts and refuses of a config.json's namespaces and mount
+// propagation (issue 52): a pid namespace joined by path (a pod's), none (the host's), the
+// combinations with a new user namespace the kernel cannot serve, the propagation options of
+// mounts and linux.rootfsPropagation; and what RuntimeSpec reads of them.
+#include "oci/runtime_spec.hpp"
+#include "oci/spec_fields.hpp"
+#include "util/error.hpp"
+
+#include <algorithm>
+#include <gtest/gtest.h>
+#include <initializer_list>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace oci_spec_fields_test {
+
+using gantry::Errc;
+using gantry::Error;
+using nlohmann::json;
+namespace oci = gantry::oci;
+
+namespace {
+
+json proc_mount() {
+    return {{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}};
+}
+
+// A config with NAMESPACES and a /proc mount.
+json config(std::initializer_list<json> namespaces) {
+    return json{{"process", {{"args", {"true"}}, {"cwd", "/"}}},
+                {"root", {{"path", "rootfs"}}},
+                {"mounts", json::array({proc_mount()})},
+                {"linux", {{"namespaces", json(std::vector<json>(namespaces))}}}};
+}
+
+json user_maps(json j) {
+    j["linux"]["uidMappings"] = json::array({{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}});
+    j["linux"]["gidMappings"] = json::array({{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}});
+    return j;
+}
+
+// The message of the Error check_spec_fields throws for J ("" when it accepts J).
+std::string refusal(const json& j) {
+    try {
+        oci::check_spec_fields(j);
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::invalid) << e.message();
+        EXPECT_FALSE(e.hint().empty()) << e.message();
+        return e.message();
+    }
+    return "";
+}
+
+json ns(const char* type) {
+    return {{"type", type}};
+}
+json ns(const char* type, const char* path) {
+    return {{"type", type}, {"path", path}};
+}
+
+} // namespace
+
+TEST(SpecFields, PidNamespaceJoinedByPathIsAccepted) {
+    EXPECT_EQ(refusal(config({ns("mount"), ns("network"), ns("pid", "/proc/42/ns/pid")})), "");
+    // RuntimeSpec keeps it as a path to join, not a namespace to make
+    auto s = oci::RuntimeSpec::from_json(config({ns("mount"), ns("pid", "/proc/42/ns/pid")}));
+    EXPECT_EQ(s.namespace_paths.at("pid"), "/proc/42/ns/pid");
+    EXPECT_EQ(std::count(s.namespaces.begin(), s.namespaces.end(), "pid"), 0);
+    EXPECT_TRUE(s.has_namespace("pid"));
+}
+
+TEST(SpecFields, NoPidNamespaceIsTheHostsAndAccepted) {
+    EXPECT_EQ(refusal(config({ns("mount"), ns("ipc")})), "");
+    auto s = oci::RuntimeSpec::from_json(config({ns("mount")}));
+    EXPECT_FALSE(s.has_namespace("pid"));
+}
+
+TEST(SpecFields, RelativePidPathRefused) {
+    EXPECT_NE(refusal(config({ns("mount"), ns("pid", "proc/42/ns/pid")})).find("absolute"),
+              std::string::npos);
+}
+
+TEST(SpecFields, UserAndMountPathsStillRefused) {
+    for (const char* type : {"user", "mount"}) {
+        std::string m = refusal(config({ns("pid"), ns(type, "/proc/42/ns/x")}));
+        EXPECT_NE(m.find("linux.namespaces[1].path"), std::string::npos) << m;
+        EXPECT_NE(m.find(std::string("joining an existing ") + type), std::string::npos) << m;
+    }
+}
+
+TEST(SpecFields, NewUserNamespaceInAPidNamespaceItDidNotMakeRefused) {
+    // joined by path, or the host's: its /proc cannot be mounted
+    std::string joined =
+        refusal(user_maps(config({ns("user"), ns("mount"), ns("pid", "/proc/42/ns/pid")})));
+    EXPECT_NE(joined.find("a pid path with a new user namespace"), std::string::npos) << joined;
+    EXPECT_NE(joined.find("procfs needs CAP_SYS_ADMIN"), std::string::npos) << joined;
+    std::string host = refusal(user_maps(config({ns("user"), ns("mount")})));
+    EXPECT_NE(host.find("no pid namespace (the host's)"), std::string::npos) << host;
+    // without a proc mount (rootless podman --pid=host binds the host's /proc), accepted
+    json bound = user_maps(config({ns("user"), ns("mount")}));
+    bound["mounts"] = json::array({{{"destination", "/proc"},
+                                    {"type", "bind"},
+                                    {"source", "/proc"},
+                                    {"options", {"rbind"}}}});
+    EXPECT_EQ(refusal(bound), "");
+    // with a PID namespace of its own, accepted
+    EXPECT_EQ(refusal(user_maps(config({ns("user"), ns("mount"), ns("pid")}))), "");
+}
+
+TEST(SpecFields, EveryPropagationOptionOfAMountIsAccepted) {
+    for (const char* o : {"shared", "rshared", "slave", "rslave", "private", "rprivate",
+                          "unbindable", "runbindable"}) {
+        json j = config({ns("mount"), ns("pid")});
+        j["mounts"].push_back({{"destination", "/vol"},
+                               {"type", "bind"},
+                               {"source", "/srv"},
+                               {"options", {"rbind", o}}});
+        EXPECT_EQ(refusal(j), "") << o;
+    }
+}
+
+TEST(SpecFields, RootfsPropagationValues) {
+    for (const char* p : {"shared", "rshared", "slave", "rslave", "private", "rprivate",
+                          "unbindable", "runbindable", ""}) {
+        json j = config({ns("mount"), ns("pid")});
+        j["linux"]["rootfsPropagation"] = p;
+        EXPECT_EQ(refusal(j), "") << p;
+        EXPECT_EQ(oci::RuntimeSpec::from_json(j).rootfs_propagation, p);
+    }
+    json j = config({ns("mount"), ns("pid")});
+    j["linux"]["rootfsPropagation"] = "rsharde";
+    std::string m = refusal(j);
+    EXPECT_NE(m.find("linux.rootfsPropagation \"rsharde\""), std::string::npos) << m;
+}
+
+TEST(SpecFields, RootfsPropagationRoundTrips) {
+    json j = config({ns("mount"), ns("pid")});
+    j["linux"]["rootfsPropagation"] = "rshared";
+    auto back = oci::RuntimeSpec::from_json(oci::RuntimeSpec::from_json(j).to_json());
+    EXPECT_EQ(back.rootfs_propagation, "rshared");
+    EXPECT_FALSE(oci::RuntimeSpec{}.to_json()["linux"].contains("rootfsPropagation"));
+}
+
+} // namespace oci_spec_fields_test
