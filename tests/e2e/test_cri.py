@@ -1,11 +1,12 @@
 """gantry-oci under Kubernetes' Container Runtime Interface (issue 52): what kubelet does, done
 by a CRI client (tests/e2e/cri_client.py) against a real containerd started for this module
 (tests/e2e/cri_node.py) with a `gantry` runtime handler beside `runc`, so the pod flow is
-differential. PullImage from the test registry; pods with the node's network, and one with a pod
-network of its own; GPUs on the simulated 2-GPU NVIDIA host by each contract the device plugins
-use: NVIDIA_VISIBLE_DEVICES, a CDI annotation, and CDI device names (CRI's CDIDevices, which
-containerd 1.6 does not read). Every pod and container is removed by the tests, and the last
-test checks nothing is left: no container, no shim, no mount, no cgroup, no runtime state."""
+differential. PullImage from the test registry; pods with the node's network, one with a pod
+network of its own, one sharing its PID namespace; GPUs on the simulated 2-GPU NVIDIA host by
+each contract the device plugins use: NVIDIA_VISIBLE_DEVICES, a CDI annotation, and CDI device
+names (CRI's CDIDevices, which containerd 1.6 does not read). Every pod and container is removed
+by the tests, and the last test checks nothing is left: no container, no shim, no mount, no
+cgroup, no runtime state."""
 import json
 import os
 import re
@@ -219,23 +220,33 @@ def test_a_gpu_the_node_lacks_fails_at_create_naming_it(node, gantry_pod, ask, n
         node.cri.RemoveContainer({"container_id": cid})
 
 
-def test_container_in_the_pods_pid_namespace(node, image):
-    """shareProcessNamespace: true. Expected to fail, and only this way, until gantry-oci joins
-    an existing PID namespace (branch h-pidns); then it must pass."""
-    import grpc
-    pod = run_pod(node, "shared-pid", "gantry", pid="POD")
+def pod_pid_view(node, handler):
+    """A pod sharing its PID namespace (shareProcessNamespace: true) under HANDLER, a container
+    in it: (PID 1's command line, every process's), as the container's exec sees them; the
+    container stops on SIGTERM with its trap's status."""
+    pod = run_pod(node, f"pid-{handler}", handler, pid="POD")
     try:
-        try:
-            cid = start_sleeper(node, pod, "joiner", pid="POD")
-        except grpc.RpcError as e:
-            if "joining an existing pid namespace is not implemented" in e.details():
-                pytest.xfail(f"gantry-oci without h-pidns: {e.details()}")
-            raise
-        code, out, _ = exec_sync(node, cid, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '")
-        assert (code, out) == (0, "/bin/sleep inf ")  # the pause is PID 1
-        remove(node, cid)
+        cid = start_sleeper(node, pod, "joiner", pid="POD")
+        code, out, err = exec_sync(node, cid, "sh", "-c", "for p in /proc/1 /proc/[0-9]*; do "
+                                   "tr '\\0' ' ' <$p/cmdline 2>/dev/null; echo; done")
+        assert code == 0, err
+        node.cri.StopContainer({"container_id": cid, "timeout": 20})
+        st = node.cri.ContainerStatus({"container_id": cid}).status
+        assert st.state == node.api.CONTAINER_EXITED and st.exit_code == 3, st
+        node.cri.RemoveContainer({"container_id": cid})
     finally:
         remove_pod(node, pod[0])
+    lines = [line.strip() for line in out.splitlines()]
+    return lines[0], sorted(line for line in lines[1:] if line)
+
+
+def test_containers_in_the_pods_pid_namespace_as_runc(node, image):
+    """shareProcessNamespace: true (critest's pods): the container joins the pause's PID
+    namespace, the pause is its PID 1, exec and stop work there, as under runc."""
+    got = pod_pid_view(node, "gantry")
+    assert got == pod_pid_view(node, "runc")
+    pid1, everyone = got
+    assert pid1 == "/bin/sleep inf" and len(everyone) == 4, got  # the pause, sh, sleep, exec
 
 
 def test_nothing_is_left_after_the_pods_are_removed(node, gantry_pod):
