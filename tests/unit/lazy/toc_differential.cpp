@@ -110,7 +110,11 @@ std::string differences(const Toc& a, const Toc& b) {
 
 void Comparison::compare(std::string_view text, std::uint64_t toc_offset, TocFormat format,
                          const std::string& label) {
-    if (given++ % every != 0) return;
+    if (take()) compare_taken(text, toc_offset, format, label);
+}
+
+void Comparison::compare_taken(std::string_view text, std::uint64_t toc_offset, TocFormat format,
+                               const std::string& label) {
     const std::string what = "layer t";
     Outcome now = outcome([&](Outcome& o) {
         o.toc = Toc::parse(text, toc_offset, what, format);

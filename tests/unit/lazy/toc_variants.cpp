@@ -131,8 +131,9 @@ void modtime_variants(Comparison& c, TocFormat format, const json& base) {
         json d = base;
         d["entries"][2]["modtime"] = t;
         c.compare(d.dump(), kFixtureTocOffset, format, fmt(format) + " modtime " + t);
+        if (!c.take()) continue;
         d["entries"][2]["modtime"] = std::string(t) + std::string("\0+01:00", 7);
-        c.compare(d.dump(), kFixtureTocOffset, format, fmt(format) + " modtime NUL " + t);
+        c.compare_taken(d.dump(), kFixtureTocOffset, format, fmt(format) + " modtime NUL " + t);
     }
 }
 
@@ -144,16 +145,21 @@ void field_variants(Comparison& c, TocFormat format) {
     std::mt19937 rnd(41);
     for (std::size_t i = 0; i < base["entries"].size(); ++i)
         for (const char* key : kKeys) {
-            json d = base;
-            d["entries"][i].erase(key);
-            c.compare(d.dump(), kFixtureTocOffset, format, fmt(format) + " erase " + key);
+            json d;
+            if (c.take()) {
+                d = base;
+                d["entries"][i].erase(key);
+                c.compare_taken(d.dump(), kFixtureTocOffset, format, fmt(format) + " erase " + key);
+            }
             for (int n = 0; n < 4; ++n) {
-                const json& v = vals[rnd() % vals.size()];
+                const json& v = vals[rnd() % vals.size()]; // drawn whether compared or not
+                if (!c.take()) continue;
                 d = base;
                 d["entries"][i][key] = v;
-                c.compare(d.dump(), kFixtureTocOffset, format,
-                          fmt(format) + " entry " + std::to_string(i) + " " + key + "=" +
-                              v.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 40));
+                c.compare_taken(
+                    d.dump(), kFixtureTocOffset, format,
+                    fmt(format) + " entry " + std::to_string(i) + " " + key + "=" +
+                        v.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 40));
             }
         }
     modtime_variants(c, format, base);
@@ -161,10 +167,12 @@ void field_variants(Comparison& c, TocFormat format) {
     for (std::size_t i : {2u, 3u, 4u, 7u})
         for (const char* key : kKeys)
             for (const json& v : vals) {
+                if (!c.take()) continue;
                 json d = base;
                 d["entries"][i][key] = v;
-                c.compare(d.dump(), kFixtureTocOffset, format,
-                          fmt(format) + " all values: entry " + std::to_string(i) + " " + key);
+                c.compare_taken(d.dump(), kFixtureTocOffset, format,
+                                fmt(format) + " all values: entry " + std::to_string(i) + " " +
+                                    key);
             }
 }
 
