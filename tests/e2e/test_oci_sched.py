@@ -3,7 +3,7 @@
 crun do (issue 52), and `exec` honours the process's own (else the container's). Neither runtime
 on the test machines takes them (runc 1.1.5 and crun 1.8.1 drop them without a word, `runc
 features` lists none), so the container's view is checked against the values the spec asks
-for: /proc/self/stat's nice and policy, busybox's `ionice -p`, and /proc/self/numa_maps, which
+for: /proc/self/stat's nice and policy, `busybox ionice -p`, and /proc/self/numa_maps, which
 shows the task's policy ("bind:0") on the mappings that have none of their own."""
 import json
 import os
@@ -47,8 +47,10 @@ def run_gantry(oci_bin, bundle, tmp_path, args, edit):
                f"s{os.getpid()}-{tmp_path.name[-12:]}", check=False, stdin=subprocess.DEVNULL)
 
 
-SHOW = ["sh", "-c", "ionice -p $$; cat /proc/$$/stat; grep -c ' bind:0 ' /proc/$$/numa_maps; "
-                    "cat /proc/self/stat"]
+# the shell (the container's process): its I/O priority, its stat, how many of its mappings show
+# the bind policy; then a child's stat (cat's own)
+PEEK = "busybox ionice -p $$; cat /proc/$$/stat; grep -c ' bind:0 ' /proc/$$/numa_maps"
+SHOW = ["sh", "-c", PEEK + "; cat /proc/self/stat"]
 
 
 def test_scheduler_io_priority_and_memory_policy_applied(oci_bin, bundle, tmp_path):
@@ -126,7 +128,7 @@ def test_exec_takes_the_process_scheduler_else_the_containers(oci_bin, bundle, t
         cfg["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "0"}
     edit_config(bundle, edit)
     state, cid = tmp_path / "state", f"x{os.getpid()}-{tmp_path.name[-12:]}"
-    show = ["sh", "-c", "ionice -p $$; cat /proc/$$/stat; grep -c ' bind:0 ' /proc/$$/numa_maps"]
+    show = ["sh", "-c", PEEK]
     own = {"terminal": False, "cwd": "/", "env": ["PATH=/bin"], "args": show,
            "scheduler": {"policy": "SCHED_IDLE"},
            "ioPriority": {"class": "IOPRIO_CLASS_IDLE", "priority": 0}}
