@@ -51,7 +51,10 @@ void apply_scheduler(const oci::Scheduler& s) {
     if (err == EPERM)
         hint = "real-time policies, a negative nice and SCHED_DEADLINE take CAP_SYS_NICE in the "
                "host's user namespace (root with its full capabilities), which a rootless "
-               "container lacks; choose SCHED_OTHER, SCHED_BATCH or SCHED_IDLE with nice >= 0";
+               "container lacks (choose SCHED_OTHER, SCHED_BATCH or SCHED_IDLE with nice >= 0); "
+               "as root, a real-time policy also needs real-time runtime in the container's "
+               "cgroup where the kernel groups it (cgroup v1's cpu.rt_runtime_us, 0 in a new "
+               "cgroup): set linux.resources.cpu.realtimeRuntime";
     else if (err == EINVAL && s.policy == "SCHED_DEADLINE")
         hint = "SCHED_DEADLINE needs 1024 <= runtime <= deadline <= period (period 0: the "
                "deadline), and flags the kernel knows";

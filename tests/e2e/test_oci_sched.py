@@ -13,6 +13,8 @@ from pathlib import Path
 from ocidiff import bundle, edit_config, oci, oci_bin  # noqa: F401 (fixtures)
 
 ROOT = os.geteuid() == 0
+# cgroup v1 with real-time group scheduling (this VM's kernel): a cgroup's real-time budget
+RT_GROUPS = Path("/sys/fs/cgroup/cpu/cpu.rt_runtime_us")
 
 
 def can_sys_nice():
@@ -48,9 +50,9 @@ def run_gantry(oci_bin, bundle, tmp_path, args, edit):
 
 
 # the shell (the container's process): its I/O priority, its stat, how many of its mappings show
-# the bind policy; then a child's stat (cat's own)
+# the bind policy; then a child's stat (cat's own, forked)
 PEEK = "busybox ionice -p $$; cat /proc/$$/stat; grep -c ' bind:0 ' /proc/$$/numa_maps"
-SHOW = ["sh", "-c", PEEK + "; cat /proc/self/stat"]
+SHOW = ["sh", "-c", PEEK + "; cat /proc/self/stat; true"]  # (ash execs a last command: no fork)
 
 
 def test_scheduler_io_priority_and_memory_policy_applied(oci_bin, bundle, tmp_path):
@@ -73,6 +75,9 @@ def test_realtime_policy_reset_on_fork(oci_bin, bundle, tmp_path):
                                        "flags": ["SCHED_FLAG_RESET_ON_FORK"]}
         cfg["process"]["ioPriority"] = {"class": "IOPRIO_CLASS_IDLE", "priority": 0}
         cfg["linux"]["memoryPolicy"] = {"mode": "MPOL_PREFERRED", "nodes": "0"}
+        if RT_GROUPS.exists():  # a new cgroup has no real-time runtime: FIFO is EPERM there
+            cfg["linux"].setdefault("resources", {})["cpu"] = {"realtimeRuntime": 10000,
+                                                               "realtimePeriod": 1000000}
     r = run_gantry(oci_bin, bundle, tmp_path, SHOW, edit)
     if not can_sys_nice():
         assert r.returncode != 0 and "process.scheduler SCHED_FIFO" in r.stderr, r
