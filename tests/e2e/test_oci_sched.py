@@ -120,7 +120,7 @@ def test_refusals_name_the_field_and_leave_nothing(oci_bin, bundle, tmp_path):
         edit_config(bundle, edit)
         r = oci(oci_bin, state, "create", "--bundle", bundle, f"r{i}-{os.getpid()}",
                 check=False, stdin=subprocess.DEVNULL)
-        assert r.returncode != 0 and words in r.stderr, (extra, r)
+        assert r.returncode == 1 and words in r.stderr, (extra, r)
         assert json.loads(oci(oci_bin, state, "list", "--format", "json").stdout or "[]") == []
 
 
