@@ -1,5 +1,6 @@
 // Fuzzes a bundle's config.json as `gantry oci create` reads it before it makes anything
-// (ocirt/lifecycle.cpp create_container): JSON, oci::RuntimeSpec::from_json (a JSON type error
+// (ocirt/lifecycle.cpp create_container): JSON, oci::RuntimeSpec::from_json (with
+// process.scheduler, ioPriority and linux.memoryPolicy's node list; a JSON type error
 // is a refusal: create turns it into Error(invalid)), oci::check_runtime_spec, linux.seccomp's
 // parse (its compile has fuzz_seccomp_spec) and linux.resources (fuzz_linux_resources). A spec
 // that passes must keep every sysctl inside /proc/sys (the file runtime/kernel_settings writes)
@@ -26,6 +27,13 @@ GANTRY_FUZZ_TARGET(oci_bundle) {
         }
         oci::check_runtime_spec(spec);
         FUZZ_CHECK(!spec.cwd.empty() && spec.cwd.front() == '/');
+        // a node list set_mempolicy reads: no node above kMaxNumaNode, so at most 16 words
+        if (spec.memory_policy)
+            FUZZ_CHECK(spec.memory_policy->node_mask.size() * sizeof(unsigned long) * 8 <=
+                       oci::kMaxNumaNode + 1);
+        if (spec.scheduler) FUZZ_CHECK(spec.scheduler->nice >= -20 && spec.scheduler->nice <= 19);
+        if (spec.io_priority)
+            FUZZ_CHECK(spec.io_priority->priority >= 0 && spec.io_priority->priority <= 7);
         for (auto& [key, value] : spec.sysctl) {
             std::string path = oci::sysctl_path(key);
             FUZZ_CHECK(!path.empty() && path.front() != '/');

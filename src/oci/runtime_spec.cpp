@@ -111,6 +111,8 @@ json RuntimeSpec::to_json() const {
     proc["noNewPrivileges"] = no_new_privileges;
     if (oom_score_adj) proc["oomScoreAdj"] = *oom_score_adj;
     if (!apparmor_profile.empty()) proc["apparmorProfile"] = apparmor_profile;
+    if (scheduler) proc["scheduler"] = oci::to_json(*scheduler);
+    if (io_priority) proc["ioPriority"] = oci::to_json(*io_priority);
     if (!rlimits.empty()) {
         proc["rlimits"] = json::array();
         for (auto& r : rlimits)
@@ -154,6 +156,7 @@ json RuntimeSpec::to_json() const {
     lin["readonlyPaths"] = readonly_paths;
     if (!rootfs_propagation.empty()) lin["rootfsPropagation"] = rootfs_propagation;
     if (!sysctl.empty()) lin["sysctl"] = sysctl;
+    if (memory_policy) lin["memoryPolicy"] = oci::to_json(*memory_policy);
     json res = json::object();
     if (memory_limit) res["memory"] = {{"limit", *memory_limit}};
     if (pids_limit) res["pids"] = {{"limit", *pids_limit}};
@@ -261,6 +264,10 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
                             "the kernel takes -1000 to 1000 (proc(5), oom_score_adj)");
             s.oom_score_adj = static_cast<int>(v);
         }
+        if (p.contains("scheduler") && !p["scheduler"].is_null())
+            s.scheduler = parse_scheduler(p["scheduler"]);
+        if (p.contains("ioPriority") && !p["ioPriority"].is_null())
+            s.io_priority = parse_io_priority(p["ioPriority"]);
         for (auto& r : p.value("rlimits", json::array()))
             s.rlimits.push_back({r.at("type").get<std::string>(),
                                  integer<std::uint64_t>(r.at("soft"), "process.rlimits[].soft"),
@@ -296,6 +303,8 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
             s.rootfs_propagation = l.value("rootfsPropagation", std::string());
             s.readonly_paths = l.value("readonlyPaths", std::vector<std::string>{});
             s.sysctl = l.value("sysctl", std::map<std::string, std::string>{});
+            if (l.contains("memoryPolicy") && !l["memoryPolicy"].is_null())
+                s.memory_policy = parse_memory_policy(l["memoryPolicy"]);
             for (auto& d : l.value("devices", json::array()))
                 s.devices.push_back(
                     {d.at("path"), "", d.value("type", std::string("c"))[0],

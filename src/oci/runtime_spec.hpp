@@ -5,6 +5,7 @@
 #pragma once
 
 #include "oci/linux_resources.hpp"
+#include "oci/scheduling.hpp"
 #include "oci/seccomp_profile.hpp"
 
 #include <cstdint>
@@ -96,9 +97,11 @@ struct RuntimeSpec {
     bool no_new_privileges = true;
     CapabilitySets capabilities;
     std::vector<Rlimit> rlimits;
-    std::optional<std::uint32_t> umask; // process.user.umask (none: 0022, as runc)
-    std::optional<int> oom_score_adj;   // process.oomScoreAdj
-    std::string apparmor_profile;       // process.apparmorProfile ("" for none)
+    std::optional<std::uint32_t> umask;    // process.user.umask (none: 0022, as runc)
+    std::optional<int> oom_score_adj;      // process.oomScoreAdj
+    std::string apparmor_profile;          // process.apparmorProfile ("" for none)
+    std::optional<Scheduler> scheduler;    // process.scheduler (runtime/scheduling.cpp)
+    std::optional<IoPriority> io_priority; // process.ioPriority
     // root
     std::string root_path = "rootfs";
     bool root_readonly = false;
@@ -123,6 +126,7 @@ struct RuntimeSpec {
     // gantry run's: everything private ("rprivate"); gantry oci sets runc's default, "rslave".
     std::string rootfs_propagation;
     std::map<std::string, std::string> sysctl; // linux.sysctl: key (dots or slashes) -> value
+    std::optional<MemoryPolicy> memory_policy; // linux.memoryPolicy
     bool seccomp = true; // gantry's default profile (emitted as linux.seccomp in bundles)
     std::optional<std::int64_t> memory_limit, pids_limit;
     std::optional<double> cpus;

@@ -44,14 +44,17 @@ void check_process(const json& p) {
           "noNewPrivileges", "oomScoreAdj", "apparmorProfile", "selinuxLabel", "ioPriority",
           "scheduler", "execCPUAffinity", "commandLine"});
     never(p, "process.", "selinuxLabel", "gantry sets no SELinux label");
-    never(p, "process.", "ioPriority", "gantry does not set the I/O priority");
-    never(p, "process.", "scheduler", "gantry does not set the scheduling policy");
     never(p, "process.", "execCPUAffinity", "gantry does not set a CPU affinity");
     never(p, "process.", "commandLine", "it is Windows' (process.args on Linux)");
     if (p.contains("user")) {
         only(p["user"], "process.user.", {"uid", "gid", "umask", "additionalGids", "username"});
         never(p["user"], "process.user.", "username", "it is Windows' (process.user.uid here)");
     }
+    if (p.contains("scheduler"))
+        only(p["scheduler"], "process.scheduler.",
+             {"policy", "nice", "priority", "flags", "runtime", "deadline", "period"});
+    if (p.contains("ioPriority"))
+        only(p["ioPriority"], "process.ioPriority.", {"class", "priority"});
     if (p.contains("capabilities"))
         only(p["capabilities"], "process.capabilities.",
              {"bounding", "effective", "permitted", "inheritable", "ambient"});
@@ -132,7 +135,8 @@ void check_linux(const json& config, const json& l) {
     never(l, "linux.", "intelRdt", "gantry manages no resctrl group");
     never(l, "linux.", "mountLabel", "gantry sets no SELinux label");
     never(l, "linux.", "personality", "gantry does not set the execution domain");
-    never(l, "linux.", "memoryPolicy", "gantry does not set a NUMA memory policy");
+    if (l.contains("memoryPolicy"))
+        only(l["memoryPolicy"], "linux.memoryPolicy.", {"mode", "nodes", "flags"});
     if (l.contains("rootfsPropagation")) {
         const json& v = l["rootfsPropagation"];
         std::string p = v.is_string() ? v.get<std::string>() : std::string("?");

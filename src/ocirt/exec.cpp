@@ -64,7 +64,12 @@ int exec(const Global& g, const ExecOptions& o) {
     if (spec.args.empty()) throw Error(Errc::invalid, "the process has no args");
     oci::check_runtime_spec(spec);
     // runc sets an exec'ed process's oom_score_adj from the container's config, not the process
-    spec.oom_score_adj = c.spec().oom_score_adj;
+    const oci::RuntimeSpec own = c.spec();
+    spec.oom_score_adj = own.oom_score_adj;
+    // and its scheduler and I/O priority unless the process names its own (runc's
+    // newInitConfig); linux.memoryPolicy is the container's config's, as is all of linux
+    if (!spec.scheduler) spec.scheduler = own.scheduler;
+    if (!spec.io_priority) spec.io_priority = own.io_priority;
     if (spec.terminal && o.detach && o.console_socket.empty())
         throw Error(Errc::usage, "cannot allocate tty if runc will detach without setting "
                                  "console socket");

@@ -137,7 +137,10 @@ nlohmann::json features() {
             {"knownFlags", oci::seccomp_flag_names()},
             {"supportedFlags", oci::seccomp_flag_names()}}},
           {"apparmor", {{"enabled", false}}},
-          {"selinux", {{"enabled", false}}}}},
+          {"selinux", {{"enabled", false}}},
+          // linux.memoryPolicy (runtime-spec 1.2.1's features: the modes and flags taken)
+          {"memoryPolicy",
+           {{"modes", oci::memory_policy_modes()}, {"flags", oci::memory_policy_flags()}}}}},
         {"annotations", {{"org.opencontainers.runc.version", "gantry 0.1.0"}}}};
 }
 

@@ -9,6 +9,7 @@
 #include "runtime/launcher.hpp"
 #include "runtime/mounts.hpp"
 #include "runtime/process.hpp"
+#include "runtime/scheduling.hpp"
 #include "runtime/terminal.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -320,7 +321,10 @@ void run_start_hooks(ChildState& c) {
 [[noreturn]] void init_main(const Launch& l, bool single_id, int err_fd) {
     pid_t child = ::fork();
     if (child < 0) fail_errno("fork failed");
-    if (child == 0) finish_process(l.spec, single_id, l.seccomp, l.seccomp_flags);
+    if (child == 0) {
+        apply_scheduling(l.spec); // in the workload: SCHED_FLAG_RESET_ON_FORK is for its forks
+        finish_process(l.spec, single_id, l.seccomp, l.seccomp_flags);
+    }
     ::close(err_fd);
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); // /proc/1/exe must not be reachable (CVE-2019-5736)
     sigset_t all;
@@ -409,6 +413,7 @@ void apply_apparmor(const std::string& profile) {
         configure_process(c);
         update_linker_cache(c);
         apply_apparmor(l.spec.apparmor_profile);
+        if (!l.init) apply_scheduling(l.spec); // before the gate: a refusal fails the create
         await_start_gate(c);
         run_start_hooks(c);
         finish(c);

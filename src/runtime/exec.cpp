@@ -7,6 +7,7 @@
 #include "runtime/kernel_settings.hpp"
 #include "runtime/process.hpp"
 #include "runtime/rlimits.hpp"
+#include "runtime/scheduling.hpp"
 #include "runtime/seccomp.hpp"
 #include "runtime/supervisor.hpp"
 #include "runtime/terminal.hpp"
@@ -125,6 +126,7 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
                 become_terminal_session(slave.get());
                 slave.reset();
             }
+            apply_scheduling(spec);
             finish_process(spec, single_id, seccomp, seccomp_flags);
         });
     }
