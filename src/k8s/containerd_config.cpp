@@ -194,7 +194,6 @@ Edit install(const std::string& text, const std::string& file, const InstallOpti
     rt.insert_or_assign("runtime_type", kRuncV2);
     rt_opts.insert_or_assign("BinaryName", opts.binary);
     k8s_add_annotation(rt, "container_annotations", file, rt_path);
-    k8s_add_annotation(rt, "pod_annotations", file, rt_path);
     if (opts.set_as_default) {
         std::string cur =
             k8s_string_at(ctr, "default_runtime_name", file, cri.path + ".default_runtime_name");

@@ -1,9 +1,10 @@
 // k8s/: containerd's config.toml edited for a gantry runtime class (what `gantry k8s install`
 // and `uninstall` do, as NVIDIA's `nvidia-ctk runtime configure --runtime=containerd` does for
 // its runtime): the CRI plugin's runtime handler NAME (runtime_type io.containerd.runc.v2,
-// options.BinaryName = gantry-oci, the CDI annotations passed through), optionally containerd's
-// default runtime, and the RuntimeClass object that names the handler. Pure text transforms (the
-// TOML read and written by toml++) and the file's atomic replacement with a backup.
+// options.BinaryName = gantry-oci, the containers' CDI annotations passed through; not the pod's:
+// anyone who creates a pod writes those, the device plugins write the containers'), optionally
+// containerd's default runtime, and the RuntimeClass object that names the handler. Pure text
+// transforms (the TOML read and written by toml++) and the file's atomic replacement with a backup.
 #pragma once
 
 #include <functional>

@@ -61,7 +61,7 @@ def test_the_handler_is_the_one_gantry_k8s_install_added(node):
     assert rt["options"]["BinaryName"] == str(node.base / "bin" / "gantry-oci")
     assert rt["options"]["Root"] == str(node.base / "gantry-root")  # the node's own key kept
     assert rt["ContainerAnnotations"] == ["cdi.k8s.io/*"]
-    assert rt["PodAnnotations"] == ["cdi.k8s.io/*"]
+    assert not rt["PodAnnotations"]
 
 
 def test_pod_sandbox_runs_under_gantry_oci(node, gantry_pod):
