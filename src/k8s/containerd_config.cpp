@@ -60,7 +60,11 @@ toml::table k8s_parse(const std::string& text, const std::string& file) {
 
 std::string k8s_serialize(const toml::table& doc) {
     std::ostringstream out;
-    out << toml::toml_formatter(doc);
+    // "double-quoted" strings and no indentation: as containerd's own `config default` writes
+    // them (toml++'s default is 'literal' strings, indented by depth)
+    out << toml::toml_formatter(
+        doc, toml::toml_formatter::default_flags &
+                 ~(toml::format_flags::allow_literal_strings | toml::format_flags::indentation));
     std::string s = out.str();
     if (!s.empty() && s.back() != '\n') s += '\n';
     return s;
