@@ -98,7 +98,8 @@ def test_installer_manifests_parse_and_name_the_commands():
     assert "host apt-get install -y /var/cache/gantry/gantry.deb" in script
     assert "host gantry k8s install --containerd-config /etc/containerd/config.toml" in script
     assert "host systemctl restart containerd" in script
-    assert {v["hostPath"]["path"] for v in pod["volumes"]} == {"/", "/etc/containerd"}
+    assert [v["hostPath"]["path"] for v in pod["volumes"]] == ["/"]
+    assert c["volumeMounts"] == [{"name": pod["volumes"][0]["name"], "mountPath": "/host"}]
     rc = yaml.safe_load((k8s / "runtimeclass.yaml").read_text())
     assert rc == yaml.safe_load(RUNTIME_CLASS)
     # the script is valid sh
