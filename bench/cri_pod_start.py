@@ -112,11 +112,11 @@ def main():
         print(f"  ratio gantry/runc {med['gantry'] / med['runc']:.2f}x, "
               f"gantry+gpu/runc {med['gantry+gpu'] / med['runc']:.2f}x")
     finally:
+        import shutil
         cri_node._teardown(n)
+        shutil.rmtree(fac.root, ignore_errors=True)
         if cpu is not None:
             cpu.remove()
-        import shutil
-        shutil.rmtree(fac.root, ignore_errors=True)
 
 
 if __name__ == "__main__":
