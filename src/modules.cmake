@@ -31,6 +31,8 @@ gantry_module(dockerfile PURPOSE "the Dockerfile model: BuildKit's parser, instr
   DEPENDS util)
 gantry_module(site PURPOSE "the site's image policy: registries.conf, policy.json, signatures"
   DEPENDS oci util)
+gantry_module(k8s PURPOSE "containerd's config.toml edited for a gantry runtime class, the RuntimeClass object"
+  DEPENDS site util)
 gantry_module(cdi PURPOSE "vendor-neutral CDI specs: model, read, validate, write, apply"
   DEPENDS oci util)
 gantry_module(runspec PURPOSE "the OCI runtime spec of a run, from an image config and run options"

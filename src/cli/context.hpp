@@ -117,6 +117,7 @@ void register_wait(CLI::App& app, Context& ctx);
 void register_hook(CLI::App& app, Context& ctx);
 void register_doctor(CLI::App& app, Context& ctx);
 void register_cdi(CLI::App& app, Context& ctx);
+void register_k8s(CLI::App& app, Context& ctx);
 void register_pull(CLI::App& app, Context& ctx);
 void register_push(CLI::App& app, Context& ctx);
 void register_login(CLI::App& app, Context& ctx); // login and logout

@@ -151,6 +151,7 @@ constexpr Command kCommands[] = {
     {"hook", register_hook},
     {"doctor", register_doctor},
     {"cdi", register_cdi},
+    {"k8s", register_k8s},
     {"analyze", register_analyze},
     {"slim", register_slim},
     {"tailor", register_tailor},

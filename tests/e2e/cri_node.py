@@ -1,6 +1,7 @@
 """The CRI node of test_cri.py: a containerd 1.6 started for one test module with its own config,
 root, state and socket, two runtime handlers (`gantry`: io.containerd.runc.v2 with BinaryName =
-gantry-oci and `cdi.k8s.io/*` container annotations passed through; `runc`), the test registry
+gantry-oci and `cdi.k8s.io/*` annotations passed through, added by `gantry k8s install` as an
+admin adds it; `runc`), the test registry
 holding the images (the pause image as sandbox_image), a pod network that changes nothing of the
 host's (CNI's loopback and FAKE_IP_PLUGIN), and the simulated 2-GPU NVIDIA host in the runtime's
 environment with its CDI spec. The `node` fixture makes it and removes all of it (pods,
@@ -44,7 +45,7 @@ def has_cap_sys_resource():
     return bool(int(eff.split()[1], 16) >> 24 & 1)
 
 
-def _containerd_config(base, reg, oci_bin):
+def _containerd_config(base, reg):
     cri = 'plugins."io.containerd.grpc.v1.cri"'
     # The pause container asks for oomScoreAdj -998 and containers their QoS class's: lowering
     # it takes CAP_SYS_RESOURCE, which a root in a container (this machine's) lacks, and both
@@ -69,11 +70,7 @@ state = "{base}/state"
     runtime_type = "io.containerd.runc.v2"
   [{rt}.runc.options]
     Root = "{base}/runc-root"
-  [{rt}.gantry]
-    runtime_type = "io.containerd.runc.v2"
-    container_annotations = ["cdi.k8s.io/*"]
   [{rt}.gantry.options]
-    BinaryName = "{oci_bin}"
     Root = "{base}/gantry-root"
   [{cri}.cni]
     bin_dir = "{base}/cni-bin"
@@ -113,8 +110,9 @@ def our_mounts(base):
 
 class Node:
     """The module's containerd: `cri` (the client), `reg` (the registry), `host` (the simulated
-    GPU host), `base` (its directory), `proc`; None until made."""
-    base = reg = host = proc = api = cri = busybox_digest = None
+    GPU host), `base` (its directory), `proc`, `install` (`gantry k8s install`'s result); None
+    until made."""
+    base = reg = host = proc = api = cri = busybox_digest = install = None
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +163,11 @@ def _start_node(n, tmp_path_factory, gh):
     gen = Gantry(base / "store", env={"FAKE_DEVICE_ROOT": str(n.host.dev_root)})
     gen.run("cdi", "generate", "--driver-root", n.host.driver_root, "--dev-root",
             n.host.dev_root, "--output", cdi / "nvidia.yaml")
-    (base / "config.toml").write_text(_containerd_config(base, n.reg, oci_bin))
+    # the gantry handler as an admin adds it: `gantry k8s install` (runtime_type, BinaryName, the
+    # CDI annotations) over the node's config, which gives the handler only its state directory
+    (base / "config.toml").write_text(_containerd_config(base, n.reg))
+    n.install = gen.run("k8s", "install", "--containerd-config", base / "config.toml",
+                        "--binary", oci_bin)
     # the runtime's environment is containerd's (the shim passes it on): where the simulated
     # host's driver and /dev are, and the CDI specs
     env = dict(os.environ, GANTRY_DRIVER_ROOT=str(n.host.driver_root),

@@ -50,6 +50,20 @@ def test_pull_image_from_the_registry(node, image):
     assert f"{node.reg.addr}/{BUSYBOX}" in names
 
 
+def test_the_handler_is_the_one_gantry_k8s_install_added(node):
+    # the node's containerd runs with the config `gantry k8s install` wrote (cri_node.py); the
+    # pods of this module run under it. What containerd read of it:
+    assert node.install.out == ("apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata:\n"
+                                "  name: gantry\nhandler: gantry\n")
+    cfg = json.loads(node.cri.Status({"verbose": True}).info["config"])
+    rt = cfg["containerd"]["runtimes"]["gantry"]
+    assert rt["runtimeType"] == "io.containerd.runc.v2"
+    assert rt["options"]["BinaryName"] == str(node.base / "bin" / "gantry-oci")
+    assert rt["options"]["Root"] == str(node.base / "gantry-root")  # the node's own key kept
+    assert rt["ContainerAnnotations"] == ["cdi.k8s.io/*"]
+    assert not rt["PodAnnotations"]
+
+
 def test_pod_sandbox_runs_under_gantry_oci(node, gantry_pod):
     pod_id, _ = gantry_pod
     st = node.cri.PodSandboxStatus({"pod_sandbox_id": pod_id}).status
