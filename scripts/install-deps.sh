@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format lld lld-16 ccache
   nlohmann-json3-dev libarchive-dev libzstd-dev libisal-dev libcli11-dev nettle-dev
   libgtest-dev libgmock-dev libseccomp-dev libcap-dev libcurl4-openssl-dev libyaml-dev
-  liblz4-dev zlib1g-dev liblzma-dev libbz2-dev
+  liblz4-dev zlib1g-dev liblzma-dev libbz2-dev libre2-dev
   # the site's image policy: registries.conf (TOML) and policy.json's GPG signatures
   libtomlplusplus-dev libgpgme-dev gnupg libgnutls28-dev libsodium-dev
   # sigstore fixtures made to the cosign specification (tests/fixtures/sigstore.py)

@@ -5,6 +5,8 @@
 // ~100 MB precompiled header was slower than parsing the headers.
 #pragma once
 
+#include "json_extern.hpp" // nlohmann::json instantiated once, in gantry_util
+
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>

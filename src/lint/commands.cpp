@@ -3,7 +3,6 @@
 #include "lint/rx.hpp"
 #include "util/error.hpp"
 
-#include <regex>
 #include <set>
 
 namespace gantry::lint {
@@ -71,8 +70,8 @@ std::optional<std::vector<std::string>> parse_other_install(const Command& c) {
 }
 
 std::optional<PipCall> parse_pip(const Command& c) {
-    static const std::regex pip_name(R"(^pip(\d+(\.\d+)?)?$)");
-    static const std::regex python_name(R"(^python(\d+(\.\d+)?)?$)");
+    static const Rx pip_name(R"(^pip(\d+(\.\d+)?)?$)");
+    static const Rx python_name(R"(^python(\d+(\.\d+)?)?$)");
     const auto& v = c.argv;
     auto n = c.name();
     PipCall p;

@@ -3,7 +3,6 @@
 #include "lint/rules.hpp"
 #include "lint/rx.hpp"
 
-#include <regex>
 #include <vector>
 
 namespace gantry::lint {
@@ -14,10 +13,10 @@ namespace {
 // (cuda-toolkit-12-1, cuda-12-1, cuda-cudart-dev-12-1=12.1.105-1; cuda-keyring and cuda-drivers
 // name none), ROCm's multi-version packages MAJOR.MINOR.PATCH (rocm-hip-sdk6.1.2, rocm6.1.0).
 std::optional<InstalledStack> versioned_package(const std::string& p) {
-    static const std::regex cuda(R"(^cuda(?:-[a-z][a-z0-9]*)*-(\d{1,6})-(\d{1,6})(?:[=:].*)?$)");
-    static const std::regex rocm(R"(^rocm(?:-[a-z][a-z0-9-]*?)?(\d{1,6})\.(\d{1,6})\.\d{1,6}$)");
+    static const Rx cuda(R"(^cuda(?:-[a-z][a-z0-9]*)*-(\d{1,6})-(\d{1,6})(?:[=:].*)?$)");
+    static const Rx rocm(R"(^rocm(?:-[a-z][a-z0-9-]*?)?(\d{1,6})\.(\d{1,6})\.\d{1,6}$)");
     for (auto kind : {InstalledStack::cuda, InstalledStack::rocm}) {
-        std::smatch m;
+        RxMatch m;
         if (!rx_match(p, m, kind == InstalledStack::cuda ? cuda : rocm)) continue;
         if (auto v = version_pair(m[1].str(), m[2].str())) return InstalledStack{kind, *v, p, 0};
     }
@@ -27,9 +26,9 @@ std::optional<InstalledStack> versioned_package(const std::string& p) {
 // A repo.radeon.com path that names the ROCm release: amdgpu-install/6.1[.2]/...,
 // rocm/apt/6.1[.2], rocm/rhel9/6.1, rocm/el8/6.0, rocm/zyp/6.1 (not rocm/apt/latest).
 std::optional<InstalledStack> radeon_url(const std::string& word) {
-    static const std::regex url(
+    static const Rx url(
         R"(repo\.radeon\.com/(?:amdgpu-install|rocm/(?:apt|rhel\d*|el\d*|centos\d*|zyp|sles\d*))/(\d{1,6})\.(\d{1,6})(?:\.\d{1,6})?(?:[/\s"']|$))");
-    std::smatch m;
+    RxMatch m;
     if (!rx_search(word, m, url)) return std::nullopt;
     auto v = version_pair(m[1].str(), m[2].str());
     if (!v) return std::nullopt;

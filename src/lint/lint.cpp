@@ -6,7 +6,6 @@
 #include "util/spelling.hpp"
 
 #include <algorithm>
-#include <regex>
 
 namespace gantry::lint {
 
@@ -77,9 +76,9 @@ namespace {
 
 // "gantry-lint ignore=GL001,GL002" / "gantry-lint global ignore=..." in a comment.
 bool pragma(const std::string& comment, bool& global, std::set<std::string>& codes) {
-    static const std::regex re(R"(^gantry-lint\s+(global\s+)?ignore\s*=\s*([A-Za-z0-9_,\s]+)$)",
-                               std::regex::icase);
-    std::smatch m;
+    static const Rx re(R"(^gantry-lint\s+(global\s+)?ignore\s*=\s*([A-Za-z0-9_,\s]+)$)",
+                       RxCase::insensitive);
+    RxMatch m;
     if (!rx_match(comment, m, re)) return false;
     global = m[1].matched;
     std::string list = m[2];

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <regex>
 #include <set>
 
 namespace gantry::lint {
@@ -100,7 +99,7 @@ std::optional<std::pair<int, int>> version_pair(std::string_view major, std::str
 
 namespace {
 
-std::optional<std::pair<int, int>> pair_of(const std::smatch& m) {
+std::optional<std::pair<int, int>> pair_of(const RxMatch& m) {
     return version_pair(m[1].str(), m[2].str());
 }
 
@@ -109,7 +108,7 @@ std::optional<std::pair<int, int>> pair_of(const std::smatch& m) {
 template <class TagForms>
 std::optional<std::pair<int, int>> chain_version(const Build& b, int stage, const char* env_name,
                                                  TagForms tag_forms) {
-    static const std::regex leading(R"(^(\d+)\.(\d+))");
+    static const Rx leading(R"(^(\d+)\.(\d+))");
     std::optional<std::pair<int, int>> from_env;
     for (int s = stage; s >= 0; s = b.stages[s].base.stage_ref) {
         auto& st = b.stages[s];
@@ -120,7 +119,7 @@ std::optional<std::pair<int, int>> chain_version(const Build& b, int stage, cons
                 Env env = it->env, only;
                 apply_env(*it->in, b.file->escape, env, only);
                 if (auto v = only.find(env_name); v != only.end()) {
-                    std::smatch m;
+                    RxMatch m;
                     if (rx_search(v->second, m, leading)) from_env = pair_of(m);
                     break;
                 }
@@ -138,10 +137,10 @@ std::optional<std::pair<int, int>> Build::cuda_version(int stage) const {
     return chain_version(
         *this, stage, "CUDA_VERSION",
         [](const std::string& n, const std::string& tag) -> std::optional<std::pair<int, int>> {
-            static const std::regex leading(R"(^(\d+)\.(\d+))");
-            static const std::regex embedded(R"((?:^|[-_.])cuda[-_]?(\d+)\.(\d+))");
-            static const std::regex short_form(R"((?:^|[-_.])cu(\d)(\d{1,2})(?:[-_.]|$))");
-            std::smatch m;
+            static const Rx leading(R"(^(\d+)\.(\d+))");
+            static const Rx embedded(R"((?:^|[-_.])cuda[-_]?(\d+)\.(\d+))");
+            static const Rx short_form(R"((?:^|[-_.])cu(\d)(\d{1,2})(?:[-_.]|$))");
+            RxMatch m;
             std::optional<std::pair<int, int>> v;
             if (n.ends_with("cuda") && rx_search(tag, m, leading) && (v = pair_of(m))) return v;
             if (rx_search(tag, m, embedded) && (v = pair_of(m))) return v;
@@ -157,9 +156,9 @@ std::optional<std::pair<int, int>> Build::rocm_version(int stage) const {
     return chain_version(
         *this, stage, "ROCM_VERSION",
         [](const std::string& n, const std::string& tag) -> std::optional<std::pair<int, int>> {
-            static const std::regex leading(R"(^(\d+)\.(\d+))");
-            static const std::regex embedded(R"((?:^|[-_.])rocm[-_]?(\d+)\.(\d+))");
-            std::smatch m;
+            static const Rx leading(R"(^(\d+)\.(\d+))");
+            static const Rx embedded(R"((?:^|[-_.])rocm[-_]?(\d+)\.(\d+))");
+            RxMatch m;
             std::optional<std::pair<int, int>> v;
             bool amd_devel = n.starts_with("rocm/dev-") || n == "rocm/rocm-terminal";
             if (amd_devel && rx_search(tag, m, leading) && (v = pair_of(m))) return v;

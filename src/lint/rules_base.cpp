@@ -3,8 +3,6 @@
 #include "lint/rules.hpp"
 #include "lint/rx.hpp"
 
-#include <regex>
-
 namespace gantry::lint {
 
 namespace {
@@ -23,30 +21,30 @@ bool is_gpu_repo(const std::string& name) {
 // tags (rocm6.1_ubuntu22.04_py3.10_pytorch_2.1.2) carry no variant, and AMD publishes no
 // runtime variant to point to, so they are left alone unless the tag says devel.
 bool is_rocm_devel(const BaseImage& b) {
-    static const std::regex complete(R"((^|[-_.])complete([-_.]|$))", std::regex::icase);
+    static const Rx complete(R"((^|[-_.])complete([-_.]|$))", RxCase::insensitive);
     if (b.name.starts_with("rocm/dev-") || b.name == "rocm/rocm-terminal") return true;
     return b.name.find("rocm") != std::string::npos && rx_search(b.tag, complete);
 }
 
 bool is_devel(const BaseImage& b) {
-    static const std::regex devel(R"((^|[-_.])devel([-_.]|$))", std::regex::icase);
+    static const Rx devel(R"((^|[-_.])devel([-_.]|$))", RxCase::insensitive);
     if (!b.known || b.stage_ref >= 0 || b.scratch) return false;
     return (is_gpu_repo(b.name) && rx_search(b.tag, devel)) || is_rocm_devel(b);
 }
 
 // The plain OS image under an AMD dev image: rocm/dev-ubuntu-22.04 -> ubuntu:22.04.
 std::string rocm_os_base(const BaseImage& b) {
-    static const std::regex os(R"(^rocm/dev-([a-z]+)-([0-9][0-9.]*)$)");
-    std::smatch m;
+    static const Rx os(R"(^rocm/dev-([a-z]+)-([0-9][0-9.]*)$)");
+    RxMatch m;
     if (rx_match(b.name, m, os)) return m[1].str() + ":" + m[2].str();
     return "<your OS image>";
 }
 
 std::string runtime_tag(const BaseImage& b) {
-    static const std::regex tf(R"(-devel(-gpu)?)");
-    static const std::regex devel(R"(devel)");
-    if (b.name.find("tensorflow") != std::string::npos) return std::regex_replace(b.tag, tf, "$1");
-    return std::regex_replace(b.tag, devel, "runtime");
+    static const Rx tf(R"(-devel(-gpu)?)");
+    static const Rx devel(R"(devel)");
+    if (b.name.find("tensorflow") != std::string::npos) return rx_replace(b.tag, tf, "\\1");
+    return rx_replace(b.tag, devel, "runtime");
 }
 
 std::string shown(const BaseImage& b) {

@@ -5,7 +5,6 @@
 #include "util/text.hpp"
 
 #include <filesystem>
-#include <regex>
 #include <set>
 #include <sys/stat.h>
 
@@ -30,16 +29,16 @@ std::vector<std::string> sources(const Step& step, char esc) {
 
 // Why a source looks like data or weights ("" when it does not).
 std::string data_kind(const std::string& src) {
-    static const std::regex ext(
+    static const Rx ext(
         R"(\.(pt|pth|ckpt|safetensors|h5|hdf5|onnx|gguf|ggml|npz|npy|tfrecords?|parquet|arrow)$)");
-    static const std::regex bin(
+    static const Rx bin(
         R"((model|weight|ckpt|checkpoint|pytorch|adapter|lora|diffusion)[^/]*\.bin$)");
     static const std::set<std::string> dirs = {
         "data",  "dataset", "datasets",   "checkpoints", "checkpoint", "ckpt",
         "ckpts", "weights", "pretrained", "hf_cache",    "huggingface"};
     std::string s = text::lower(src);
     while (s.size() > 1 && s.back() == '/') s.pop_back();
-    std::smatch m;
+    RxMatch m;
     if (rx_search(s, m, ext)) return "model weights or data (" + m.str(0) + ")";
     if (rx_search(s, bin)) return "model weights (.bin)";
     std::string comp;

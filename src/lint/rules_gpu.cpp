@@ -8,8 +8,6 @@
 #include "lint/torch_pypi.hpp"
 #include "util/text.hpp"
 
-#include <regex>
-
 namespace gantry::lint {
 
 namespace {
@@ -29,12 +27,12 @@ struct WheelStack {
 };
 
 std::optional<WheelStack> wheel_stack(const std::string& local) {
-    static const std::regex cu(R"(^cu(\d{2,4})$)", std::regex::icase);
-    static const std::regex rocm_dotted(R"(^rocm(\d+)\.(\d+)(?:\.\d+)?$)", std::regex::icase);
-    static const std::regex rocm_compact(R"(^rocm(\d)(\d)\d?$)", std::regex::icase);
+    static const Rx cu(R"(^cu(\d{2,4})$)", RxCase::insensitive);
+    static const Rx rocm_dotted(R"(^rocm(\d+)\.(\d+)(?:\.\d+)?$)", RxCase::insensitive);
+    static const Rx rocm_compact(R"(^rocm(\d)(\d)\d?$)", RxCase::insensitive);
     WheelStack w;
     w.local = local;
-    std::smatch m;
+    RxMatch m;
     if (text::lower(local) == "cpu") return w;
     if (rx_match(local, m, cu)) {
         auto n = version_number(m[1].str());
@@ -112,11 +110,10 @@ void conda_cuda_rule(const RuleContext& cx, const Stage& st, const Step& step, c
     std::vector<std::string> args;
     auto sub = parse_conda(c, &args);
     if (!sub || (*sub != "install" && *sub != "create")) return;
-    static const std::regex pin(
-        R"(^(pytorch-cuda|cudatoolkit|cuda-version)=+(\d+)\.(\d+)(\..*)?$)");
+    static const Rx pin(R"(^(pytorch-cuda|cudatoolkit|cuda-version)=+(\d+)\.(\d+)(\..*)?$)");
     for (auto& raw : args) {
         auto a = expanded(raw, step.env);
-        std::smatch m;
+        RxMatch m;
         if (!rx_match(a, m, pin)) continue;
         auto base = against(cx, st, step);
         auto parsed = version_pair(m[2].str(), m[3].str());
@@ -170,14 +167,14 @@ void rocm_wheel(const RuleContext& cx, const Stage& st, const Step& step, const 
 // table. Nothing is said for a release line the table lacks, a range, or another index (-i,
 // --extra-index-url, -f, PIP_INDEX_URL / PIP_EXTRA_INDEX_URL / UV_INDEX_URL...).
 void pypi_torch(const RuleContext& cx, const Stage& st, const Step& step, const PipCall& pip) {
-    static const std::regex exact(R"(^torch\s*===?\s*([0-9][0-9.]*(?:\.\*)?)$)", std::regex::icase);
+    static const Rx exact(R"(^torch\s*===?\s*([0-9][0-9.]*(?:\.\*)?)$)", RxCase::insensitive);
     if (!pip.index_urls.empty()) return;
     for (const char* var : {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS",
                             "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_INDEX", "UV_DEFAULT_INDEX"})
         if (step.env.count(var)) return;
     for (auto& raw : pip.packages) {
         auto p = expanded(raw, step.env);
-        std::smatch m;
+        RxMatch m;
         if (!rx_match(p, m, exact)) continue;
         auto cuda = torch_pypi_cuda(m[1].str());
         if (!cuda) return;
@@ -209,11 +206,11 @@ void pypi_torch(const RuleContext& cx, const Stage& st, const Step& step, const 
 // .../whl/nightly/rocm6.2 -> "rocm6.2", AMD's repo.radeon.com/rocm/manylinux/rocm-rel-6.3 ->
 // "rocm6.3"; "" for any other URL.
 std::string url_build(const std::string& url) {
-    static const std::regex pytorch(
+    static const Rx pytorch(
         R"(download\.pytorch\.org/whl/(?:nightly/|test/)?(cu\d{2,4}|cpu|rocm\d+\.\d+(?:\.\d+)?)(?:/|$))");
-    static const std::regex radeon(
+    static const Rx radeon(
         R"(repo\.radeon\.com/rocm/manylinux/rocm-rel-(\d+\.\d+(?:\.\d+)?)(?:/|$))");
-    std::smatch m;
+    RxMatch m;
     if (rx_search(url, m, pytorch)) return m[1];
     if (rx_search(url, m, radeon)) return "rocm" + m[1].str();
     return "";
@@ -226,23 +223,23 @@ void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const 
     conda_cuda_rule(cx, st, step, c);
     auto pip = parse_pip(c);
     if (!pip) return;
-    static const std::regex spec(
+    static const Rx spec(
         R"(^(torch|torchvision|torchaudio|jaxlib)(\[[^\]]*\])?\s*(===?|~=|>=)?\s*[0-9][0-9a-z.]*\+(cu\d{2,4}|cpu|rocm[0-9.]{2,12})$)",
-        std::regex::icase);
+        RxCase::insensitive);
     // a wheel named by URL or path: .../jaxlib-0.4.30+rocm611-cp310-cp310-manylinux2014_x86_64.whl
-    static const std::regex wheel(
+    static const Rx wheel(
         R"((?:^|/)(torch|torchvision|torchaudio|jaxlib)-[0-9][0-9a-z.]*\+(cu\d{2,4}|cpu|rocm[0-9.]{2,12})-[^/]*\.whl$)",
-        std::regex::icase);
-    static const std::regex untagged(
+        RxCase::insensitive);
+    static const Rx untagged(
         R"((?:^|/)(torch|torchvision|torchaudio|jaxlib)-[0-9][0-9a-z.]*-[^/+]*\.whl$)",
-        std::regex::icase);
+        RxCase::insensitive);
     bool torch = !pip->requirements.empty();
     std::string found, what;
     for (auto& raw : pip->packages) {
         auto p = expanded(raw, step.env);
         for (auto at = p.find("%2B"); at != std::string::npos; at = p.find("%2B"))
             p.replace(at, 3, "+");
-        std::smatch m;
+        RxMatch m;
         if (p.starts_with("torch") || p.starts_with("jaxlib")) torch = true;
         if (rx_match(p, m, spec)) {
             found = m[4];
@@ -306,10 +303,10 @@ void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const 
 }
 
 bool downloads_weights(const Command& c) {
-    static const std::regex weights_url(
+    static const Rx weights_url(
         R"(^(https?|s3|gs)://.*(\.(safetensors|pt|pth|ckpt|gguf|onnx|h5)|/resolve/[^ ]*\.bin)(\?.*)?$)",
-        std::regex::icase);
-    static const std::regex hub_call(R"(snapshot_download\(|hf_hub_download\(|from_pretrained\()");
+        RxCase::insensitive);
+    static const Rx hub_call(R"(snapshot_download\(|hf_hub_download\(|from_pretrained\()");
     auto n = c.name();
     if ((n == "huggingface-cli" || n == "hf") && c.argv.size() > 1 && c.argv[1] == "download")
         return true;
@@ -363,7 +360,7 @@ void amd_gpu_at_build(const RuleContext& cx, const Stage& st, const Step& step, 
 
 void rules_gpu(const RuleContext& cx) {
     const char esc = cx.build.file->escape;
-    static const std::regex stubs(R"((^|/)stubs/?$)");
+    static const Rx stubs(R"((^|/)stubs/?$)");
     for (const auto& st : cx.build.stages) {
         for (const auto& step : st.steps) {
             const auto& kw = step.in->keyword;

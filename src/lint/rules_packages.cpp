@@ -5,7 +5,6 @@
 #include "util/text.hpp"
 
 #include <algorithm>
-#include <regex>
 
 namespace gantry::lint {
 
@@ -17,7 +16,7 @@ std::string package_name(std::string_view p) {
 }
 
 bool is_toolchain(const std::string& pkg) {
-    static const std::regex re(
+    static const Rx re(
         R"(^(build-essential|build-base|gcc|g\+\+|gcc-c\+\+|gfortran|clang|cc|c\+\+)(-\d+(\.\d+)*)?$|)"
         R"(^(cuda|cuda-toolkit|cuda-nvcc|cuda-compiler|cuda-libraries-dev|cuda-cudart-dev|)"
         R"(cuda-minimal-build|cuda-command-line-tools|cudatoolkit-dev|nvidia-cuda-toolkit)"
@@ -26,7 +25,7 @@ bool is_toolchain(const std::string& pkg) {
     // ROCm's SDK meta packages (versioned forms append the release: rocm-hip-sdk6.1.2), the
     // HIP compiler driver and HIP headers; not the run-time metas (rocm-hip-runtime,
     // rocm-language-runtime, rocm-hip-libraries). Names: AMD's package-manager-integration page.
-    static const std::regex rocm(
+    static const Rx rocm(
         R"(^(rocm|rocm-dev|rocm-hip-sdk|rocm-ml-sdk|rocm-opencl-sdk|rocm-openmp-sdk|)"
         R"(rocm-developer-tools|hipcc|hip-dev|hip-devel)(\d+(\.\d+)*)?$)");
     return rx_match(pkg, re) || rx_match(pkg, rocm);
@@ -112,7 +111,7 @@ std::string shown_list(const std::vector<std::string>& v, const Env& env) {
 
 // "APT::Install-Recommends false" configured by an earlier instruction of the chain.
 bool recommends_off_before(const RuleContext& cx, const Stage& st, const Step& step) {
-    static const std::regex re(R"(Install-Recommends\W{0,4}(false|0)\b)", std::regex::icase);
+    static const Rx re(R"(Install-Recommends\W{0,4}(false|0)\b)", RxCase::insensitive);
     for (int s = st.index; s >= 0; s = cx.build.stages[s].base.stage_ref)
         for (auto& other : cx.build.stages[s].steps) {
             if (s == st.index && other.index >= step.index) break;
@@ -128,7 +127,7 @@ bool recommends_off_before(const RuleContext& cx, const Stage& st, const Step& s
 } // namespace
 
 void rules_packages(const RuleContext& cx) {
-    static const std::regex recommends_opt(R"(Install-Recommends=(false|0))", std::regex::icase);
+    static const Rx recommends_opt(R"(Install-Recommends=(false|0))", RxCase::insensitive);
     const auto& stages = cx.build.stages;
     for (const auto& st : stages) {
         for (const auto& step : st.steps) {

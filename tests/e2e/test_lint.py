@@ -248,7 +248,9 @@ def test_config_file(g, tmp_path):
 def test_hostile_input_is_refused_or_linted_without_crashing(g):
     huge_word = "FROM x:1\nRUN wget https://a/" + "a" * 2_000_000 + ".pt\n"
     r = lint(g, "--json", "-", input=huge_word)
-    assert r.code == 10 and [f["code"] for f in r.json()] == ["GL004"]
+    # matched in linear time however long (RE2): the weights download is found (std::regex,
+    # capped at 512 bytes against its recursion, let it pass)
+    assert r.code == 10 and [f["code"] for f in r.json()] == ["GL004", "GL014"]
     deep = "ARG A=" + "${B:-" * 5000 + "x" + "}" * 5000 + "\nFROM x:$A\n"
     r = lint(g, "-", input=deep)
     assert r.code == 4 and "line 1: variable substitution nested" in r.err
