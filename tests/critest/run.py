@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+"""critest (the CRI validation suite of kubernetes-sigs/cri-tools, v1.26.1) against gantry-oci and
+runc, differentially (`make critest`; not part of make test: minutes per handler, docs/testing.md).
+
+Starts the CRI node of tests/e2e/cri_node.py (a containerd 1.6 with its own config, root, state
+and socket; handlers `runc` and `gantry`, whose BinaryName is this tree's gantry-oci, added by
+`gantry k8s install`; a pod network of loopback and a reported address that changes nothing of
+the host's), serves stand-ins for critest's images from the test registry through containerd's
+mirrors of registry.k8s.io and gcr.io (standins.py), runs critest once per handler with the same
+skips, and prints which tests passed with both, with runc only, with gantry only, with neither.
+
+    tests/critest/run.py [--critest PATH] [--out DIR] [--handlers runc,gantry] [--focus REGEX]
+
+--critest: default /var/cache/gantry-critest/critest (tests/critest/build.sh makes it).
+--out: where each handler's critest log and JSON report and summary.md go (default a new
+/tmp/gantry-critest-* directory). As root (containerd's CRI runs pods as root).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent / "e2e"), str(HERE.parent), str(HERE)]
+
+import cri_node  # noqa: E402
+import standins  # noqa: E402
+
+MIRRORED = ("registry.k8s.io", "gcr.io")
+# The same for both handlers: tests that need what this node does not give, with why.
+SKIPS = {
+    r"public image with digest should be pulled":
+        "pulls test-image-digest@sha256:9700f9...: only the real image has that digest, and the "
+        "real registry is not reachable here",
+    r"runtime should support port mapping":
+        "needs CNI's portmap plugin and a pod address the host routes to: the node's pod "
+        "network changes nothing of the host's (cri_node.py)",
+    r"should support network":
+        "fetches a page from the pod's address: the node's pod address is reported, not made",
+}
+
+
+class _Dirs:
+    """What cri_node._start_node wants of pytest's tmp_path_factory."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+
+    def mktemp(self, name):
+        return Path(tempfile.mkdtemp(prefix=name, dir=self.root))
+
+
+def spec_name(spec):
+    return " ".join(t for t in spec["ContainerHierarchyTexts"] + [spec["LeafNodeText"]] if t)
+
+
+def results(report):
+    """{test name: (state, first line of the failure)} of a ginkgo JSON report."""
+    out = {}
+    for suite in json.loads(Path(report).read_text()):
+        for spec in suite.get("SpecReports") or []:
+            if spec.get("LeafNodeType") != "It":
+                continue
+            msg = (spec.get("Failure") or {}).get("Message", "").strip()
+            out[spec_name(spec)] = (spec["State"], msg.splitlines()[0][:200] if msg else "")
+    return out
+
+
+def run_critest(critest, node, handler, out, focus):
+    sock = f"unix://{node.base}/containerd.sock"
+    args = [critest, f"--runtime-endpoint={sock}", f"--image-endpoint={sock}",
+            f"--runtime-handler={handler}", f"--ginkgo.json-report={out}/{handler}.json",
+            "--ginkgo.no-color", "--ginkgo.v", f"--ginkgo.skip={'|'.join(SKIPS)}"]
+    if focus:
+        args.append(f"--ginkgo.focus={focus}")
+    start = time.monotonic()
+    with open(out / f"{handler}.log", "w") as log:
+        # critest exits 1 when a test fails: the report says which
+        subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, cwd=out)
+    took = time.monotonic() - start
+    report = out / f"{handler}.json"
+    if not report.exists():
+        sys.exit(f"critest wrote no report for {handler}: see {out}/{handler}.log")
+    return results(report), took
+
+
+def table(res, handlers, took):
+    a, b = handlers
+    names = sorted(set(res[a]) | set(res[b]))
+    passed = lambda h, n: res[h].get(n, ("missing", ""))[0] == "passed"  # noqa: E731
+    skipped = [n for n in names if all(res[h].get(n, ("",))[0] == "skipped" for h in handlers)]
+    groups = {"both": [], f"{a} only": [], f"{b} only": [], "neither": []}
+    for n in names:
+        if n in skipped:
+            continue
+        pa, pb = passed(a, n), passed(b, n)
+        key = "both" if pa and pb else f"{a} only" if pa else f"{b} only" if pb else "neither"
+        groups[key].append(n)
+    lines = [f"critest v1.26.1, {time.strftime('%Y-%m-%d')}, containerd "
+             f"{subprocess.run(['containerd', '--version'], capture_output=True, text=True).stdout.split()[2]}",
+             ""]
+    for h in handlers:
+        counts = {}
+        for state, _ in res[h].values():
+            counts[state] = counts.get(state, 0) + 1
+        lines.append(f"- {h}: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) +
+                     f" ({took[h]:.0f} s)")
+    lines += ["", "| passed by | tests |", "|---|---|"]
+    lines += [f"| {k} | {len(v)} |" for k, v in groups.items()]
+    lines.append(f"| skipped (both) | {len(skipped)} |")
+    for key in (f"{a} only", f"{b} only", "neither"):
+        if groups[key]:
+            lines += ["", f"{key}:"]
+            for n in groups[key]:
+                why = "; ".join(f"{h}: {res[h].get(n, ('missing', ''))[1]}" for h in handlers
+                                if not passed(h, n))
+                lines.append(f"- {n} ({why})")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--critest", default="/var/cache/gantry-critest/critest")
+    ap.add_argument("--out")
+    ap.add_argument("--handlers", default="runc,gantry")
+    ap.add_argument("--focus")
+    opts = ap.parse_args()
+    handlers = opts.handlers.split(",")
+    if len(handlers) != 2 or any(h not in ("runc", "gantry") for h in handlers):
+        sys.exit("run.py: --handlers: two of runc and gantry, comma-separated")
+    if not os.access(opts.critest, os.X_OK):
+        sys.exit(f"run.py: no critest at {opts.critest}: build it with tests/critest/build.sh")
+    if os.geteuid() != 0:
+        sys.exit("run.py: run as root (containerd's CRI runs pods as root)")
+    out = Path(opts.out or tempfile.mkdtemp(prefix="gantry-critest-", dir="/tmp")).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    sys.path.insert(0, str(HERE.parent / "fixtures" / "gpuhost"))
+    import gpuhost as gh
+
+    work = Path(tempfile.mkdtemp(prefix="gcrit-", dir="/tmp"))
+    node = cri_node.Node()
+    try:
+        cri_node._start_node(node, _Dirs(work), gh, MIRRORED)
+        standins.push(node.reg, work)
+        res, took = {}, {}
+        for h in handlers:
+            print(f"critest --runtime-handler={h} (log: {out}/{h}.log)", flush=True)
+            res[h], took[h] = run_critest(opts.critest, node, h, out, opts.focus)
+        summary = table(res, handlers, took)
+        summary += "\nSkipped for both, with why:\n" + "".join(
+            f"- /{k}/: {v}\n" for k, v in SKIPS.items())
+        (out / "summary.md").write_text(summary)
+        print(summary)
+    finally:
+        cri_node._teardown(node)
+        subprocess.run(["rm", "-rf", str(work)])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
