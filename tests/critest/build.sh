@@ -8,8 +8,9 @@
 # CRI_TOOLS_SOURCE: a clone of https://github.com/kubernetes-sigs/cri-tools (a bare git directory
 # or a work tree); the tag v1.26.1 is extracted from it into OUT_DIR/src. Or, with
 # CRI_TOOLS_SOURCE unset, OUT_DIR/src already holds the v1.26.1 tree.
-# OUT_DIR: default /var/cache/gantry-critest; the binary is OUT_DIR/critest.
-# Needs: golang-go (apt-get install golang-go). Runs at low priority, one Go process at a time,
+# OUT_DIR: default /var/cache/gantry-critest; the binary is OUT_DIR/critest, and Debian's busybox
+# package's busybox is unpacked in OUT_DIR/busybox (apt-get download, for the stand-in images).
+# Needs: golang-go (apt-get install golang-go), apt's archive. Runs at low priority, one Go process at a time,
 # so that a shared machine's other work is not starved (a few CPU-minutes).
 set -eu
 SRC=${1:-}
@@ -36,3 +37,15 @@ GOFLAGS=-mod=vendor GO111MODULE=on CGO_ENABLED=0 GOMAXPROCS=1 GOCACHE="$OUT/goca
   github.com/kubernetes-sigs/cri-tools/cmd/critest
 mv "$OUT/critest.new" "$OUT/critest"
 echo "$OUT/critest"
+# The stand-in images' busybox (tests/critest/standins.py): Debian's dynamically linked one, whose
+# sh runs programs by PATH as busybox's image's does (busybox-static's runs its own applets first).
+# Downloaded and unpacked here, not installed: the package would replace /bin/busybox.
+if [ ! -x "$OUT/busybox/bin/busybox" ]; then
+  rm -rf "$OUT/busybox.deb.d"
+  mkdir -p "$OUT/busybox.deb.d"
+  (cd "$OUT/busybox.deb.d" && apt-get download busybox)
+  dpkg-deb -x "$OUT"/busybox.deb.d/busybox_*.deb "$OUT/busybox.new"
+  rm -rf "$OUT/busybox" "$OUT/busybox.deb.d"
+  mv "$OUT/busybox.new" "$OUT/busybox"
+fi
+echo "$OUT/busybox/bin/busybox"
