@@ -141,8 +141,10 @@ def node(tmp_path_factory):
         _teardown(n)
 
 
-def _start_node(n, tmp_path_factory, gh, mirrored=()):
-    """Starts the node into N (tests/critest/run.py starts one too, with MIRRORED hosts)."""
+def _start_node(n, tmp_path_factory, gh, mirrored=(), network=None):
+    """Starts the node into N. tests/critest/run.py starts one too, with MIRRORED hosts and its
+    own NETWORK: (conflist, [CNI plugins of Debian's to link]), in a network namespace of its
+    own."""
     # /tmp, not pytest's tmp: unix socket paths are short, and every user can enter it
     n.base = base = Path(tempfile.mkdtemp(prefix="gcri-", dir="/tmp"))
     os.chmod(base, 0o755)
@@ -153,9 +155,11 @@ def _start_node(n, tmp_path_factory, gh, mirrored=()):
     (base / "cni-bin" / "loopback").symlink_to(CNI_LOOPBACK)
     (base / "cni-bin" / "fake-ip").write_text(FAKE_IP_PLUGIN)
     os.chmod(base / "cni-bin" / "fake-ip", 0o755)
-    (base / "cni-conf" / "10-test.conflist").write_text(json.dumps(
-        {"cniVersion": "0.4.0", "name": "gantry-test",
-         "plugins": [{"type": "loopback"}, {"type": "fake-ip"}]}))
+    conflist, plugins = network or ({"cniVersion": "0.4.0", "name": "gantry-test",
+                                     "plugins": [{"type": "loopback"}, {"type": "fake-ip"}]}, [])
+    for plugin in plugins:
+        (base / "cni-bin" / plugin).symlink_to(Path(CNI_LOOPBACK).parent / plugin)
+    (base / "cni-conf" / "10-test.conflist").write_text(json.dumps(conflist))
     oci_bin = base / "bin" / "gantry-oci"
     oci_bin.symlink_to(GANTRY)  # argv[0] picks `gantry oci`
     n.reg = Registry(base / "reg").start()
