@@ -102,6 +102,8 @@ def run_critest(critest, node, handler, out, focus):
             "--ginkgo.no-color", "--ginkgo.v", f"--ginkgo.skip={'|'.join(SKIPS)}"]
     if focus:
         args.append(f"--ginkgo.focus={focus}")
+    roots = {h: node.base / f"{h}-root" / "k8s.io" for h in ("runc", "gantry")}
+    existed = {h: r.is_dir() for h, r in roots.items()}
     start = time.monotonic()
     shm = host_shm_segments()
     try:
@@ -111,6 +113,15 @@ def run_critest(critest, node, handler, out, focus):
     finally:
         remove_critests_segments(shm)
     took = time.monotonic() - start
+    # the handler's runtime ran the containers: its state directory (the handler's options.Root)
+    # was made, and the other runtime's was not
+    other = "runc" if handler == "gantry" else "gantry"
+    if not roots[handler].is_dir():
+        sys.exit(f"critest --runtime-handler={handler}: {roots[handler]} was not made: no "
+                 f"container ran under {handler}")
+    if roots[other].is_dir() and not existed[other]:
+        sys.exit(f"critest --runtime-handler={handler}: {roots[other]} appeared: containers ran "
+                 f"under {other}")
     report = out / f"{handler}.json"
     if not report.exists():
         sys.exit(f"critest wrote no report for {handler}: see {out}/{handler}.log")
