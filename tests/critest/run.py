@@ -17,6 +17,7 @@ skips, and prints which tests passed with both, with runc only, with gantry only
 """
 import argparse
 import json
+import re
 import os
 import subprocess
 import sys
@@ -95,6 +96,30 @@ def remove_critests_segments(before):
             subprocess.run(["ipcrm", "-m", shmid], capture_output=True)
 
 
+HEX_ID = re.compile(r"[0-9a-f]{64}")
+
+
+def container_cgroups():
+    """The cgroups (of the memory and pids hierarchies) named by a container's or a pod's ID."""
+    out = set()
+    for top in ("memory", "pids"):
+        for d, subdirs, _ in os.walk(f"/sys/fs/cgroup/{top}"):
+            out.update(f"{d}/{s}" for s in subdirs if HEX_ID.fullmatch(s))
+    return out
+
+
+def leftovers(node, cgroups_before):
+    """What is left of critest's pods after its run: pods and containers containerd lists,
+    processes of the node's (shims, containers: all but containerd and the registry), mounts
+    under the node's directory, the containers' cgroups that were not there before."""
+    left = {"pods": [p.id for p in node.cri.ListPodSandbox({}).items],
+            "containers": [c.id for c in node.cri.ListContainers({}).containers],
+            "processes": cri_node.our_processes(node.base, but=(node.proc.pid, node.reg.proc.pid)),
+            "mounts": cri_node.our_mounts(node.base),
+            "cgroups": sorted(container_cgroups() - cgroups_before)}
+    return {k: v for k, v in left.items() if v}
+
+
 def run_critest(critest, node, handler, out, focus):
     sock = f"unix://{node.base}/containerd.sock"
     args = [critest, f"--runtime-endpoint={sock}", f"--image-endpoint={sock}",
@@ -106,6 +131,7 @@ def run_critest(critest, node, handler, out, focus):
     existed = {h: r.is_dir() for h, r in roots.items()}
     start = time.monotonic()
     shm = host_shm_segments()
+    cgroups = container_cgroups()
     try:
         with open(out / f"{handler}.log", "w") as log:
             # critest exits 1 when a test fails: the report says which
@@ -125,7 +151,7 @@ def run_critest(critest, node, handler, out, focus):
     report = out / f"{handler}.json"
     if not report.exists():
         sys.exit(f"critest wrote no report for {handler}: see {out}/{handler}.log")
-    return results(report), took
+    return results(report), took, leftovers(node, cgroups)
 
 
 def table(res, handlers, took):
@@ -191,11 +217,13 @@ def main():
     try:
         cri_node._start_node(node, _Dirs(work), gh, MIRRORED, NETWORK)
         standins.push(node.reg, work)
-        res, took = {}, {}
+        res, took, left = {}, {}, {}
         for h in handlers:
             print(f"critest --runtime-handler={h} (log: {out}/{h}.log)", flush=True)
-            res[h], took[h] = run_critest(opts.critest, node, h, out, opts.focus)
+            res[h], took[h], left[h] = run_critest(opts.critest, node, h, out, opts.focus)
         summary = table(res, handlers, took)
+        summary += "\nLeft after the run (pods, containers, processes, mounts, cgroups):\n" + "".join(
+            f"- {h}: {json.dumps(left[h]) if left[h] else 'nothing'}\n" for h in handlers)
         summary += "\nSkipped for both, with why:\n" + "".join(
             f"- /{k}/: {v}\n" for k, v in SKIPS.items())
         (out / "summary.md").write_text(summary)
