@@ -10,8 +10,8 @@
 # CRI_TOOLS_SOURCE unset, OUT_DIR/src already holds the v1.26.1 tree.
 # OUT_DIR: default /var/cache/gantry-critest; the binary is OUT_DIR/critest, and Debian's busybox
 # package's busybox is unpacked in OUT_DIR/busybox (apt-get download, for the stand-in images).
-# Needs: golang-go (apt-get install golang-go), apt's archive. Runs at low priority, one Go process at a time,
-# so that a shared machine's other work is not starved (a few CPU-minutes).
+# Needs: golang-go (apt-get install golang-go), apt's archive. Runs at low priority, one Go
+# process at a time, so that a shared machine's other work is not starved (a few CPU-minutes).
 set -eu
 SRC=${1:-}
 OUT=${2:-/var/cache/gantry-critest}
@@ -26,7 +26,8 @@ if [ -n "$SRC" ]; then
   mv "$OUT/src.new" "$OUT/src"
 fi
 [ -f "$OUT/src/cmd/critest/cri_test.go" ] || {
-  echo "build.sh: no cri-tools $TAG source in $OUT/src: pass a cri-tools clone as the first argument" >&2
+  echo "build.sh: no cri-tools $TAG source in $OUT/src: pass a cri-tools clone as the first" \
+    "argument" >&2
   exit 2
 }
 command -v go >/dev/null || { echo "build.sh: no go: apt-get install golang-go" >&2; exit 2; }

@@ -166,9 +166,9 @@ def table(res, handlers, took):
         pa, pb = passed(a, n), passed(b, n)
         key = "both" if pa and pb else f"{a} only" if pa else f"{b} only" if pb else "neither"
         groups[key].append(n)
-    lines = [f"critest v1.26.1, {time.strftime('%Y-%m-%d')}, containerd "
-             f"{subprocess.run(['containerd', '--version'], capture_output=True, text=True).stdout.split()[2]}",
-             ""]
+    containerd = subprocess.run(["containerd", "--version"], capture_output=True,
+                                text=True).stdout.split()[2]
+    lines = [f"critest v1.26.1, {time.strftime('%Y-%m-%d')}, containerd {containerd}", ""]
     for h in handlers:
         counts = {}
         for state, _ in res[h].values():
@@ -222,8 +222,9 @@ def main():
             print(f"critest --runtime-handler={h} (log: {out}/{h}.log)", flush=True)
             res[h], took[h], left[h] = run_critest(opts.critest, node, h, out, opts.focus)
         summary = table(res, handlers, took)
-        summary += "\nLeft after the run (pods, containers, processes, mounts, cgroups):\n" + "".join(
-            f"- {h}: {json.dumps(left[h]) if left[h] else 'nothing'}\n" for h in handlers)
+        summary += "\nLeft after the run (pods, containers, processes, mounts, cgroups):\n"
+        summary += "".join(f"- {h}: {json.dumps(left[h]) if left[h] else 'nothing'}\n"
+                           for h in handlers)
         summary += "\nSkipped for both, with why:\n" + "".join(
             f"- /{k}/: {v}\n" for k, v in SKIPS.items())
         (out / "summary.md").write_text(summary)
