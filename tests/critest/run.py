@@ -12,12 +12,13 @@ skips, and prints which tests passed with both, with runc only, with gantry only
     tests/critest/run.py [--critest PATH] [--out DIR] [--handlers runc,gantry] [--focus REGEX]
 
 --critest: default /var/cache/gantry-critest/critest (tests/critest/build.sh makes it).
---out: where each handler's critest log and JSON report and summary.md go (default a new
+--out: where each handler's critest log and JSON report, containerd's log and summary.md go (default a new
 /tmp/gantry-critest-* directory). As root (containerd's CRI runs pods as root).
 """
 import argparse
 import json
 import re
+import shutil
 import os
 import subprocess
 import sys
@@ -230,6 +231,8 @@ def main():
         (out / "summary.md").write_text(summary)
         print(summary)
     finally:
+        if node.base is not None and (node.base / "containerd.log").exists():
+            shutil.copy(node.base / "containerd.log", out / "containerd.log")
         cri_node._teardown(node)
         subprocess.run(["rm", "-rf", str(work)])
     return 0
