@@ -2,7 +2,8 @@
 by a CRI client (tests/e2e/cri_client.py) against a real containerd started for this module
 (tests/e2e/cri_node.py) with a `gantry` runtime handler beside `runc`, so the pod flow is
 differential. PullImage from the test registry; pods with the node's network, one with a pod
-network of its own, one sharing its PID namespace; GPUs on the simulated 2-GPU NVIDIA host by
+network of its own, one sharing its PID namespace; a resize (UpdateContainerResources) and an
+OOM kill; GPUs on the simulated 2-GPU NVIDIA host by
 each contract the device plugins use: NVIDIA_VISIBLE_DEVICES, a CDI annotation, and CDI device
 names (CRI's CDIDevices, which containerd 1.6 does not read). Every pod and container is removed
 by the tests, and the last test checks nothing is left: no container, no shim, no mount, no
