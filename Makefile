@@ -11,7 +11,7 @@ E2E_PARALLEL = $(if $(filter-out 0 1,$(E2E_WORKERS)),-n $(E2E_WORKERS) --dist lo
 
 .PHONY: all deps configure build build-gantry demo test unit e2e stress format format-check bench \
 	lint-corpus clean build-san build-asan unit-san test-asan e2e-asan e2e-asan-ci test-asan-ci fuzz-build fuzz-campaign-build \
-	fuzz fuzz-smoke test-gpu gpu-test-programs install deb build-types
+	fuzz fuzz-smoke test-gpu critest gpu-test-programs install deb build-types
 
 all: build
 
@@ -92,6 +92,13 @@ e2e: $(GANTRY_DEP)
 	GANTRY_UNIT=$(firstword $(wildcard $(BUILD)/gantry_unit $(SAN_BUILD)/gantry_unit)) \
 	  $(PYTEST) -p no:cacheprovider -q -ra --durations=30 $(E2E_PARALLEL) $(E2E_ARGS) \
 	  tests/e2e tests/fixtures
+
+# critest (cri-tools' CRI validation suite, v1.26.1) through a containerd started for it, once with
+# the runc handler and once with gantry-oci; prints which tests passed with both, with one, with
+# neither (docs/kubernetes.md). As root; about 10 minutes. Not part of make test (docs/testing.md).
+# tests/critest/build.sh builds critest; CRITEST_ARGS: run.py's flags (--focus REGEX, --out DIR).
+critest: $(GANTRY_DEP)
+	GANTRY_BIN=$(abspath $(BUILD))/gantry /usr/bin/python3 tests/critest/run.py $(CRITEST_ARGS)
 
 # tests/gpu/: gantry on a real NVIDIA GPU host, rootless and (as root) as root; prints a summary
 # table. Without a driver and GPU it says why and exits 0. Not part of make test (docs/testing.md).

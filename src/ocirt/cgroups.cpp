@@ -169,9 +169,20 @@ void update(const Global& g, const UpdateOptions& o) {
         throw Error(Errc::conflict, "cannot update container " + o.id + ": it is stopped");
     const json doc = update_document(o);
     oci::LinuxResources change = oci::LinuxResources::from_json(doc, "--resources");
-    if (!change.devices.empty())
-        throw Error(Errc::unsupported, "--resources: devices cannot be updated",
-                    "runc's update does not change device rules either");
+    if (!change.devices.empty()) {
+        // containerd's UpdateContainerResources (kubelet's resize) sends the container's whole
+        // linux.resources, its device rules as created included: those the cgroup has already.
+        // Other rules would be a change, which update does not make.
+        const json& now = resources_json(c.config);
+        if (!now.is_object() || now.value("devices", json()) != doc["devices"])
+            throw Error(Errc::unsupported,
+                        "--resources: devices cannot be updated: the rules given differ from "
+                        "container " +
+                            o.id + "'s",
+                        "give the container's own device rules or none (runc's update does not "
+                        "change device rules either)");
+        change.devices.clear(); // unchanged: the cgroup's rules stay as they are
+    }
     oci::LinuxResources before = oci::LinuxResources::from_json(resources_json(c.config));
     if (change.memory.swap && !change.memory.limit) change.memory.limit = before.memory.limit;
     cgroup_of(c, "update").set(change);

@@ -45,7 +45,9 @@ def has_cap_sys_resource():
     return bool(int(eff.split()[1], 16) >> 24 & 1)
 
 
-def _containerd_config(base, reg):
+def _containerd_config(base, reg, mirrored=()):
+    """The node's config; MIRRORED: registry hosts (registry.k8s.io...) whose images are served
+    by the test registry under the same paths (containerd's registry mirrors)."""
     cri = 'plugins."io.containerd.grpc.v1.cri"'
     # The pause container asks for oomScoreAdj -998 and containers their QoS class's: lowering
     # it takes CAP_SYS_RESOURCE, which a root in a container (this machine's) lacks, and both
@@ -77,7 +79,8 @@ state = "{base}/state"
     conf_dir = "{base}/cni-conf"
   [{cri}.registry.mirrors."{reg.addr}"]
     endpoint = ["http://{reg.addr}"]
-"""
+""" + "".join(f'  [{cri}.registry.mirrors."{host}"]\n    endpoint = ["http://{reg.addr}"]\n'
+              for host in mirrored)
 
 
 def _push(reg, repo, image):
@@ -138,7 +141,10 @@ def node(tmp_path_factory):
         _teardown(n)
 
 
-def _start_node(n, tmp_path_factory, gh):
+def _start_node(n, tmp_path_factory, gh, mirrored=(), network=None):
+    """Starts the node into N. tests/critest/run.py starts one too, with MIRRORED hosts and its
+    own NETWORK: (conflist, [CNI plugins of Debian's to link]), in a network namespace of its
+    own."""
     # /tmp, not pytest's tmp: unix socket paths are short, and every user can enter it
     n.base = base = Path(tempfile.mkdtemp(prefix="gcri-", dir="/tmp"))
     os.chmod(base, 0o755)
@@ -149,9 +155,11 @@ def _start_node(n, tmp_path_factory, gh):
     (base / "cni-bin" / "loopback").symlink_to(CNI_LOOPBACK)
     (base / "cni-bin" / "fake-ip").write_text(FAKE_IP_PLUGIN)
     os.chmod(base / "cni-bin" / "fake-ip", 0o755)
-    (base / "cni-conf" / "10-test.conflist").write_text(json.dumps(
-        {"cniVersion": "0.4.0", "name": "gantry-test",
-         "plugins": [{"type": "loopback"}, {"type": "fake-ip"}]}))
+    conflist, plugins = network or ({"cniVersion": "0.4.0", "name": "gantry-test",
+                                     "plugins": [{"type": "loopback"}, {"type": "fake-ip"}]}, [])
+    for plugin in plugins:
+        (base / "cni-bin" / plugin).symlink_to(Path(CNI_LOOPBACK).parent / plugin)
+    (base / "cni-conf" / "10-test.conflist").write_text(json.dumps(conflist))
     oci_bin = base / "bin" / "gantry-oci"
     oci_bin.symlink_to(GANTRY)  # argv[0] picks `gantry oci`
     n.reg = Registry(base / "reg").start()
@@ -165,7 +173,7 @@ def _start_node(n, tmp_path_factory, gh):
             n.host.dev_root, "--output", cdi / "nvidia.yaml")
     # the gantry handler as an admin adds it: `gantry k8s install` (runtime_type, BinaryName, the
     # CDI annotations) over the node's config, which gives the handler only its state directory
-    (base / "config.toml").write_text(_containerd_config(base, n.reg))
+    (base / "config.toml").write_text(_containerd_config(base, n.reg, mirrored))
     n.install = gen.run("k8s", "install", "--containerd-config", base / "config.toml",
                         "--binary", oci_bin)
     # the runtime's environment is containerd's (the shim passes it on): where the simulated

@@ -2,7 +2,8 @@
 by a CRI client (tests/e2e/cri_client.py) against a real containerd started for this module
 (tests/e2e/cri_node.py) with a `gantry` runtime handler beside `runc`, so the pod flow is
 differential. PullImage from the test registry; pods with the node's network, one with a pod
-network of its own, one sharing its PID namespace; GPUs on the simulated 2-GPU NVIDIA host by
+network of its own, one sharing its PID namespace; a resize (UpdateContainerResources) and an
+OOM kill; GPUs on the simulated 2-GPU NVIDIA host by
 each contract the device plugins use: NVIDIA_VISIBLE_DEVICES, a CDI annotation, and CDI device
 names (CRI's CDIDevices, which containerd 1.6 does not read). Every pod and container is removed
 by the tests, and the last test checks nothing is left: no container, no shim, no mount, no
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import IN_CI
+from test_oci_resources import MB, limit
 from cri_node import (BUSYBOX, CNI_LOOPBACK, container_config, create,  # noqa: F401 (fixture)
                       exec_sync, has_cap_sys_resource, node, our_mounts, our_processes, remove,
                       remove_pod, run_pod, start_sleeper)
@@ -232,6 +234,54 @@ def test_a_gpu_the_node_lacks_fails_at_create_naming_it(node, gantry_pod, ask, n
         assert all(n in e.value.details() for n in named), e.value.details()
     finally:
         node.cri.RemoveContainer({"container_id": cid})
+
+
+def resources_view(node, handler):
+    """A container with limits in a pod under HANDLER, resized as kubelet resizes it
+    (UpdateContainerResources: containerd hands the runtime's `update` the container's whole
+    linux.resources, its device rules included), then one that outgrows its memory limit:
+    (its limits on the host before and after, the status's resources, the OOM-killed one's
+    state, exit code and reason)."""
+    ns = {"namespace_options": {"network": "NODE", "pid": "CONTAINER", "ipc": "POD"}}
+    pod = run_pod(node, f"res-{handler}", handler)
+    try:
+        cid = create(node, pod, container_config(node, "res", ["sleep", "inf"], linux={
+            "resources": {"memory_limit_in_bytes": 64 * MB, "cpu_quota": 20000,
+                          "cpu_period": 100000}, "security_context": ns}))
+        node.cri.StartContainer({"container_id": cid})
+        pid = json.loads(node.cri.ContainerStatus({"container_id": cid, "verbose": True})
+                         .info["info"])["pid"]
+        before = limit(pid, "memory"), limit(pid, "cpu")
+        node.cri.UpdateContainerResources({"container_id": cid, "linux": {
+            "memory_limit_in_bytes": 96 * MB, "cpu_quota": 50000, "cpu_period": 100000}})
+        after = limit(pid, "memory"), limit(pid, "cpu")
+        res = node.cri.ContainerStatus({"container_id": cid}).status.resources.linux
+        remove(node, cid)
+        cid = create(node, pod, container_config(node, "oom", ["sh", "-c", "exec tail /dev/zero"],
+                                                 linux={"resources": {"memory_limit_in_bytes":
+                                                                      32 * MB},
+                                                        "security_context": ns}))
+        node.cri.StartContainer({"container_id": cid})
+        deadline = time.monotonic() + 30  # containerd reports the exit by its task event
+        while (st := node.cri.ContainerStatus({"container_id": cid}).status).state != \
+                node.api.CONTAINER_EXITED and time.monotonic() < deadline:
+            time.sleep(0.05)
+        node.cri.RemoveContainer({"container_id": cid})
+    finally:
+        remove_pod(node, pod[0])
+    return (before, after, (res.memory_limit_in_bytes, res.cpu_quota, res.cpu_period),
+            (st.state, st.exit_code, st.reason))
+
+
+def test_update_container_resources_and_oom_as_runc(node, image):
+    """kubelet's resize reaches gantry-oci's `update` with the container's device rules (which
+    it once refused: critest does not call UpdateContainerResources); an OOM kill is reported
+    as containerd reports runc's."""
+    got = resources_view(node, "gantry")
+    assert got == resources_view(node, "runc")
+    before, after, res, oom = got
+    assert after[0] == str(96 * MB) and res == (96 * MB, 50000, 100000), got
+    assert before[0] == str(64 * MB) and oom == (node.api.CONTAINER_EXITED, 137, "OOMKilled")
 
 
 def pod_pid_view(node, handler):

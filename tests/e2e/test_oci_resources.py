@@ -192,7 +192,9 @@ def test_pause_and_resume_freeze_the_container(started):
 
 
 def test_update_changes_the_limits(started, tmp_path):
-    s = started(["sleep", "60"], resources(pids={"limit": 20}, memory={"limit": 64 * MB}))
+    devices = [{"allow": True, "access": "rwm"}]
+    s = started(["sleep", "60"], resources(pids={"limit": 20}, memory={"limit": 64 * MB},
+                                           devices=devices))
     res = tmp_path / "res.json"
     res.write_text(json.dumps({"memory": {"limit": 96 * MB}}))
     for name in s.c:
@@ -205,6 +207,17 @@ def test_update_changes_the_limits(started, tmp_path):
         assert r.returncode == 0 and limit(s.pid(name), "pids") == "9", f"{name}: {r.stderr}"
     r = s.oci("gantry", "update", "--resources", res, "--pids-limit", "3", "ID")
     assert r.returncode == 1 and "--resources" in r.stderr and "--pids-limit" in r.stderr
+    # containerd's UpdateContainerResources sends the whole linux.resources, the container's own
+    # device rules included: taken by both; other rules gantry refuses (update changes none)
+    whole = json.dumps({"memory": {"limit": 80 * MB}, "pids": {"limit": 11}, "devices": devices})
+    for name in s.c:
+        r = s.oci(name, "update", "--resources", "-", "ID", input=whole)
+        assert r.returncode == 0, f"{name}: {r.stderr}"
+        assert limit(s.pid(name), "memory") == str(80 * MB), name
+    other = json.dumps({"pids": {"limit": 5}, "devices": [{"allow": False, "access": "rwm"}]})
+    r = s.oci("gantry", "update", "--resources", "-", "ID", input=other)
+    assert r.returncode == 1 and "devices cannot be updated" in r.stderr, r.stderr
+    assert limit(s.pid("gantry"), "pids") == "11"  # nothing of the refused update was made
 
 
 def test_events_stats_and_oom(started):
