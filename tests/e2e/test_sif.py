@@ -1,0 +1,138 @@
+"""Apptainer's SIF files (issue 53): `gantry run/inspect/load FILE.sif` read the SIF container as
+the reference implementation defines it (sif/container.hpp) and mount its squashfs partition in
+place through gantry's own reader, with Apptainer's metadata as the run's defaults (labels,
+/.singularity.d/env/*.sh sourced in order, the runscript as the default command).
+
+The SIFs are made by the reference's own tool (`siftool new` + `siftool add`, Debian's siftool)
+around a squashfs that mksquashfs writes; the hostile ones are written byte by byte by
+tests/fixtures/sif_files.py: each is refused with a sentence naming the file, nothing crashes."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import Gantry, need_tool
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
+import sif_files  # noqa: E402
+
+RUNSCRIPT = '#!/bin/sh\necho "runscript says $GREETING, args: $*"\n'
+CRASH_MARKS = ("stack smashing", "Segmentation", "AddressSanitizer", "Aborted", "core dumped")
+
+
+@pytest.fixture(scope="module")
+def sifs(tmp_path_factory):
+    """A busybox root with Apptainer's /.singularity.d, as squashfs and as a SIF made by siftool
+    (the partition, then a JSON.Labels object), and the partition's offset siftool reports."""
+    need_tool("mksquashfs")
+    need_tool("siftool")
+    d = tmp_path_factory.mktemp("sif")
+    root = d / "root"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy("/bin/busybox", root / "bin" / "busybox")
+    for tool in ("sh", "echo", "cat", "env"):
+        (root / "bin" / tool).symlink_to("busybox")
+    meta = root / ".singularity.d"
+    (meta / "env").mkdir(parents=True)
+    (meta / "runscript").write_text(RUNSCRIPT)
+    (meta / "runscript").chmod(0o755)
+    # sourced in glob order: 90 sets it, 95 builds on it (an evaluation of export lines
+    # alone would not see 95's shell)
+    (meta / "env" / "90-environment.sh").write_text("#!/bin/sh\nexport GREETING=hello\n")
+    (meta / "env" / "95-apps.sh").write_text(
+        '#!/bin/sh\nif [ -n "$GREETING" ]; then GREETING="$GREETING-world"; fi\n'
+        "export GREETING\n")
+    (meta / "labels.json").write_text(json.dumps({"org.label-schema.usage": "from-labels.json",
+                                                  "shared": "labels.json wins"}))
+    sqsh = d / "root.sqsh"
+    subprocess.run(["mksquashfs", str(root), str(sqsh), "-quiet", "-noappend", "-all-root"],
+                   check=True, capture_output=True)
+    sif = d / "app.sif"
+    labels = d / "labels-object.json"
+    labels.write_text(json.dumps({"from-object": "yes", "shared": "object"}))
+    subprocess.run(["siftool", "new", str(sif)], check=True, capture_output=True)
+    subprocess.run(["siftool", "add", str(sif), str(sqsh), "--datatype", "4", "--parttype", "2",
+                    "--partfs", "1", "--partarch", "2"], check=True, capture_output=True)
+    subprocess.run(["siftool", "add", str(sif), str(labels), "--datatype", "3"], check=True,
+                   capture_output=True)
+    listing = subprocess.run(["siftool", "list", str(sif)], check=True, capture_output=True,
+                             text=True).stdout
+    line = next(l for l in listing.splitlines() if "FS (Squashfs/*System/amd64)" in l)
+    start, end = (int(x) for x in line.split("|")[3].strip().split("-"))
+    return {"dir": d, "sif": sif, "sqsh": sqsh, "offset": start, "size": end - start}
+
+
+def test_run_sif_applies_apptainers_runscript_environment_and_args(g, sifs):
+    sif = sifs["sif"]
+    # no command: the runscript, after the environment scripts, in their order
+    assert g.run("run", "--rm", sif).out == "runscript says hello-world, args: \n"
+    # a command: run as `apptainer exec` runs it, with the same environment
+    r = g.run("run", "--rm", f"sif:{sif}", "sh", "-c", 'echo "$GREETING"; echo "$0 $1"', "a", "b")
+    assert r.out == "hello-world\na b\n"
+    # arguments to the runscript go through --entrypoint-less COMMAND as apptainer run's do
+    assert g.run("run", "--rm", sif, "/.singularity.d/runscript", "x").out.endswith("args: x\n")
+
+
+def test_inspect_sif_reports_the_partition_siftool_lists_and_the_labels(g, sifs):
+    j = g.run("inspect", "--json", sifs["sif"]).json()[0]
+    assert j["format"].startswith("Apptainer SIF")
+    assert j["sif"]["mounted"] == {"offset": sifs["offset"], "size": sifs["size"]}
+    types = [o["type"] for o in j["sif"]["objects"]]
+    assert types == ["FS", "JSON.Labels"]
+    assert j["sif"]["objects"][0]["partition"] == {"fs": "Squashfs", "type": "*System",
+                                                   "arch": "amd64"}
+    labels = j["config"]["Labels"]
+    assert labels == {"org.label-schema.usage": "from-labels.json", "from-object": "yes",
+                      "shared": "labels.json wins"}
+    assert j["config"]["Cmd"] == ["/.singularity.d/runscript"]
+    assert j["platform"] == "linux/amd64"
+    text = g.run("inspect", sifs["sif"]).out
+    assert f"the squashfs partition at byte {sifs['offset']}" in text
+    assert "Format:     Apptainer SIF" in text and '"from-object":"yes"' in text
+
+
+def test_load_sif_makes_a_store_image_with_its_defaults(g, sifs):
+    r = g.run("load", sifs["sif"])
+    assert "Loaded image: app:latest" in r.out
+    assert g.run("run", "--rm", "app").out == "runscript says hello-world, args: \n"
+    cfg = g.run("inspect", "--json", "app").json()[0]["config"]
+    assert cfg["Labels"]["from-object"] == "yes"
+    assert cfg["Cmd"] == ["/.singularity.d/runscript"]
+
+
+def test_site_policy_sif_scope_applies_to_sif_files(tmp_path, gantry_bin, sifs):
+    banned = tmp_path / "banned"
+    banned.mkdir()
+    f = banned / "app.sif"
+    shutil.copy(sifs["sif"], f)
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}],
+                                  "transports": {"sif": {str(banned): [{"type": "reject"}]}}}))
+    g = Gantry(tmp_path / "store", env={"CONTAINERS_POLICY_JSON": str(policy)})
+    r = g.run("run", "--rm", f, "true", check=False)
+    assert r.code == 11, r
+
+
+def test_nv_and_rocm_are_gpus_all_with_the_vendor(g, sifs):
+    r = g.run("run", "--rm", "--nv", "--gpus", "0", sifs["sif"], "true", check=False)
+    assert r.code == 2 and "--nv means --gpus all" in r.err, r
+    r = g.run("run", "--rm", "--nv", "--rocm", sifs["sif"], "true", check=False)
+    assert r.code == 2 and "--nv and --rocm" in r.err, r
+    r = g.run("run", "--rm", "--rocm", "--gpu-vendor", "nvidia", sifs["sif"], "true", check=False)
+    assert r.code == 2 and "--rocm asks for amd GPUs" in r.err, r
+
+
+@pytest.mark.parametrize("case", sorted(sif_files.hostile(b"").keys()))
+def test_hostile_sif_is_refused_with_a_sentence(g, sifs, case):
+    data, words = sif_files.hostile(sifs["sqsh"].read_bytes())[case]
+    f = sifs["dir"] / f"hostile-{case}.sif"
+    f.write_bytes(data)
+    for args in (("inspect", f), ("run", "--rm", f, "true"), ("load", f)):
+        r = g.run(*args, check=False)
+        assert r.code in (4, 7, 125), (args, r)
+        assert words in r.err and str(f) in r.err, (args, r)
+        for mark in CRASH_MARKS:
+            assert mark not in r.err, (args, r)
