@@ -79,6 +79,7 @@ LoadedSqsh load(store::Store& store, const std::string& file, const std::string&
     auto& header = facts.header;
     LoadedSqsh res;
     res.had_header = header.has_value();
+    res.sif = facts.sif.has_value();
     res.ref = oci::Reference::parse(ref.empty() ? name_of(file) : ref).str();
 
     store::LayerWriter out(store);

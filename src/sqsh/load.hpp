@@ -26,6 +26,7 @@ struct LoadedSqsh {
     oci::Digest manifest; // its manifest digest
     oci::Digest config;   // its image ID
     bool had_header = false;
+    bool sif = false; // a SIF's squashfs partition, its config Apptainer's metadata
     std::uint64_t entries = 0;
 };
 
