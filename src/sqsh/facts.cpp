@@ -40,7 +40,7 @@ std::shared_ptr<Image> open_deferred(const std::string& path) {
     if (!S_ISREG(st.st_mode))
         throw Error(Errc::invalid, path + " is not a regular file",
                     "give the path of a .sqsh file");
-    char head[sif::kHeaderSize] = {};
+    char head[kSuperblockSize] = {}; // no more than a squashfs's superblock: the SIF magic is in it
     ssize_t got = ::pread(fd.get(), head, sizeof head, 0);
     if (got < 0) throw_errno("cannot read " + path);
     std::optional<sif::Container> container;

@@ -63,7 +63,7 @@ std::pair<oci::Digest, oci::Digest> copy_layer(ConfinedStream& tar, const std::s
 bool is_squashfs_file(const std::string& path) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return false;
-    char head[sif::kHeaderSize];
+    char head[kSuperblockSize]; // as open_deferred: the SIF magic lies in it
     ssize_t n = ::pread(fd.get(), head, sizeof head, 0);
     if (n >= 4 && std::memcmp(head, "hsqs", 4) == 0) return true;
     if (path.ends_with(".sif")) return true; // refused as a SIF when it is not one
