@@ -70,9 +70,11 @@ oci::json describe_file(const std::string& path) {
     oci::json diffs = oci::json::array();
     if (h)
         for (auto& d : h->diff_ids) diffs.push_back(d.str());
-    std::string format = h    ? "gantry squashfs"
-                         : md ? "Apptainer SIF (squashfs partition; Apptainer's metadata)"
-                              : "squashfs (no gantry header: empty config)";
+    std::string format = h && md ? "Apptainer SIF written by gantry (its squashfs partition's "
+                                   "gantry header holds the image's config)"
+                         : h     ? "gantry squashfs"
+                         : md    ? "Apptainer SIF (squashfs partition; Apptainer's metadata)"
+                                 : "squashfs (no gantry header: empty config)";
     oci::json out = describe_squashfs(path, h, sb, raw, diffs, format);
     if (md) out["sif"] = describe_sif(*file.image->sif(), *file.image);
     return out;

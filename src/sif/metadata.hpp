@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace gantry::sif {
 
@@ -40,5 +41,21 @@ nlohmann::json env_entrypoint();
 // The OCI image config (the whole document: architecture, os, config) of a SIF whose partition
 // is built for ARCH ("unknown": none is recorded) with metadata MD.
 nlohmann::json image_config(const Metadata& md, const std::string& arch);
+
+// A file of the root Apptainer reads (a path relative to the root, its content and mode).
+struct File {
+    std::string path;
+    std::string content;
+    unsigned mode = 0644;
+    bool dir = false; // a directory (no content)
+};
+
+// What `save --format sif` adds to the root so that Apptainer runs the image as its OCI
+// config DOC (the whole config document) says, as Apptainer's own conversion of a docker image
+// writes them: labels.json (the Labels), env/10-docker2singularity.sh (each Env entry exported,
+// single-quoted), the runscript (Entrypoint then Cmd, or Entrypoint then the runscript's
+// arguments when it is given any; in WorkingDir when one is set). Error(invalid) for an Env
+// entry that is not NAME=VALUE with a shell-safe NAME.
+std::vector<File> apptainer_files(const nlohmann::json& doc);
 
 } // namespace gantry::sif

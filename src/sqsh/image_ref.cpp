@@ -35,7 +35,9 @@ namespace {
 rootfs::RunView view_of(const std::optional<Header>& h, std::string passwd, const std::string& path,
                         const Facts* facts) {
     rootfs::RunView v;
-    if (facts && facts->sif) { // Apptainer's metadata as the run's defaults (sif/metadata.hpp)
+    // a gantry header (a SIF gantry wrote holds one) is the image's own config; else a SIF's
+    // Apptainer metadata are the run's defaults (sif/metadata.hpp)
+    if (!h && facts && facts->sif) {
         auto abs = fs::stdfs::absolute(path).lexically_normal().string();
         v.image.manifest_digest = oci::Digest::of("sif:" + abs);
         v.image.manifest.config.digest = v.image.manifest_digest;

@@ -141,3 +141,37 @@ def test_hostile_sif_is_refused_with_a_sentence(g, sifs, case):
         assert words in r.err and str(f) in r.err, (args, r)
         for mark in CRASH_MARKS:
             assert mark not in r.err, (args, r)
+
+
+def test_save_format_sif_is_a_sif_the_reference_lists_and_apptainers_files_say_the_config(g, sifs):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from fixtures import mkimage
+    archive = sifs["dir"] / "img.tar"
+    mkimage.write_docker_archive(archive, [(mkimage.busybox_image(
+        entrypoint=["/bin/sh", "-c", 'echo "$GREETING from $(pwd):" "$@"', "sh"], cmd=["it's"],
+        env=["PATH=/usr/bin:/bin", "GREETING=it's hello"], working_dir="/tmp",
+        labels={"org.example": "yes"}), ["sv:1"])])
+    g.run("load", archive)
+    out = sifs["dir"] / "saved.sif"
+    r = g.run("save", "sv:1", "--format", "sif", "-o", out)
+    assert "(SIF, a squashfs partition" in r.err
+    # the reference reads it: one primary squashfs partition for amd64 at 32768
+    listing = subprocess.run(["siftool", "list", str(out)], check=True, capture_output=True,
+                             text=True).stdout
+    assert "32768-" in listing and "FS (Squashfs/*System/amd64)" in listing, listing
+    header = subprocess.run(["siftool", "header", str(out)], check=True, capture_output=True,
+                            text=True).stdout
+    assert "Descriptors Total:    48" in header and "Primary Architecture: amd64" in header
+    dumped = subprocess.run(["siftool", "dump", "1", str(out)], check=True,
+                            capture_output=True).stdout
+    assert dumped[:4] == b"hsqs"
+    # gantry runs it with the image's own config (its gantry header)
+    assert g.run("run", "--rm", out).out == "it's hello from /tmp: it's\n"
+    # Apptainer's files say the same: the runscript after the env script, as apptainer run
+    # does it, with and without arguments
+    run = ". /.singularity.d/env/10-docker2singularity.sh; /.singularity.d/runscript"
+    r = g.run("run", "--rm", "--entrypoint", "/bin/sh", "-w", "/", out, "-c",
+              f'{run}; {run} a b; cat /.singularity.d/labels.json')
+    lines = r.out.splitlines()
+    assert lines[:2] == ["it's hello from /tmp: it's", "it's hello from /tmp: a b"], r.out
+    assert json.loads("\n".join(lines[2:])) == {"org.example": "yes"}

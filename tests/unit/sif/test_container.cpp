@@ -1,9 +1,11 @@
 #include "sif/container.hpp"
 #include "sif/metadata.hpp"
+#include "sif/write.hpp"
 #include "util/error.hpp"
 
 #include <cstring>
 #include <gtest/gtest.h>
+#include <map>
 
 namespace sif_container_test {
 
@@ -173,6 +175,41 @@ TEST(SifMetadata, ConfigFromApptainersMetadata) {
     doc = sif::image_config(md, "unknown");
     EXPECT_FALSE(doc.contains("architecture"));
     EXPECT_FALSE(doc["config"].contains("Entrypoint"));
+}
+
+TEST(SifWrite, LayoutReadsBackAsOnePrimarySquashfsPartition) {
+    std::string file = sif::layout(8192, "arm64", std::string(16, 'i'), 1700000000);
+    ASSERT_EQ(file.size(), sif::kPartitionOffset);
+    file += std::string(8192, 's');
+    auto c = sif::parse(file, "w.sif");
+    EXPECT_EQ(c.arch, "arm64");
+    EXPECT_EQ(c.created, 1700000000);
+    EXPECT_EQ(c.descriptors_total, 48);
+    EXPECT_EQ(c.descriptors_free, 47);
+    auto& p = sif::system_partition(c, "arm64", "w.sif");
+    EXPECT_EQ(p.offset, sif::kPartitionOffset);
+    EXPECT_EQ(p.size, 8192u);
+    EXPECT_EQ(p.name, "rootfs.squashfs");
+    EXPECT_EQ(sif::arch_code("ppc64le"), std::string("06\0", 3));
+    EXPECT_EQ(sif::arch_code("sparc"), std::string("00\0", 3));
+}
+
+TEST(SifMetadata, ApptainerFilesQuoteTheConfig) {
+    auto files = sif::apptainer_files(nlohmann::json::parse(
+        R"({"config": {"Env": ["A=it's $HOME"], "Entrypoint": ["/bin/echo"],
+            "Cmd": ["x y"], "WorkingDir": "/w"}})"));
+    std::map<std::string, std::string> by_path;
+    for (auto& f : files) by_path[f.path] = f.content;
+    EXPECT_NE(
+        by_path[".singularity.d/env/10-docker2singularity.sh"].find("export A='it'\\''s $HOME'\n"),
+        std::string::npos);
+    const auto& run = by_path[".singularity.d/runscript"];
+    EXPECT_NE(run.find("cd '/w' || exit 1\n"), std::string::npos) << run;
+    EXPECT_NE(run.find("exec '/bin/echo' \"$@\""), std::string::npos) << run;
+    EXPECT_NE(run.find("exec '/bin/echo' 'x y'\n"), std::string::npos) << run;
+    EXPECT_EQ(by_path[".singularity.d/labels.json"], "{}\n");
+    EXPECT_THROW(sif::apptainer_files(nlohmann::json::parse(R"({"config": {"Env": ["1A=x"]}})")),
+                 Error);
 }
 
 } // namespace sif_container_test
