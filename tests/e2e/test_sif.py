@@ -8,6 +8,7 @@ around a squashfs that mksquashfs writes; the hostile ones are written byte by b
 tests/fixtures/sif_files.py: each is refused with a sentence naming the file, nothing crashes."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -186,3 +187,40 @@ def test_save_format_sif_is_a_sif_the_reference_lists_and_apptainers_files_say_t
     lines = r.out.splitlines()
     assert lines[:2] == ["it's hello from /tmp: it's", "it's hello from /tmp: a b"], r.out
     assert json.loads("\n".join(lines[2:])) == {"org.example": "yes"}
+
+
+def test_gantry_itself_reads_only_the_sif_header_table_labels_and_superblock(g, sifs, tmp_path):
+    """As for a .sqsh (test_sqsh_hostile.py): gantry's own process parses only bounded,
+    fixed-size structures, here the SIF header, the descriptor table, the JSON.Labels object
+    and the partition's superblock; the partition's tables and files are read by confined
+    processes (the facts reader, the FUSE server)."""
+    need_tool("strace")
+    sif = sifs["sif"]
+    listing = subprocess.run(["siftool", "list", str(sif)], check=True, capture_output=True,
+                             text=True).stdout
+    line = next(l for l in listing.splitlines() if "JSON.Labels" in l)
+    labels = tuple(int(x) for x in line.split("|")[3].strip().split("-"))
+    allowed = [(0, 128), (4096, 4096 + 48 * 585), (sifs["offset"], sifs["offset"] + 96), labels]
+    log = tmp_path / "trace"
+    r = subprocess.run(["strace", "-f", "-qq", "-y", "-e", "trace=pread64,seccomp", "-o", log,
+                        *g.cmd("run", "--rm", sif, "cat", "/.singularity.d/labels.json")],
+                       capture_output=True, text=True, env=g.environ() | {"GANTRY_SQSH_FUSE": "1"},
+                       timeout=120)
+    assert r.returncode == 0 and "from-labels.json" in r.stdout, r
+    lines = log.read_text().splitlines()
+    main = lines[0].split()[0]
+    confined, mine, theirs = set(), [], []
+    for line in lines:
+        pid, call = line.split(None, 1)
+        if call.startswith("seccomp(SECCOMP_SET_MODE_FILTER") and "= 0" in call:
+            confined.add(pid)
+        if call.startswith("pread64(") and str(sif) in call.split(",")[0]:
+            m = re.search(r", (\d+), (\d+)\) += ", call)
+            size, offset = int(m[1]), int(m[2])
+            if pid == main:
+                assert any(a <= offset and offset + size <= b for a, b in allowed), line
+                mine.append((offset, size))
+            else:
+                assert pid in confined, f"a read of the image before confinement: {line}"
+                theirs.append(line)
+    assert (sifs["offset"], 96) in mine and theirs
