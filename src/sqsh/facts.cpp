@@ -94,7 +94,8 @@ std::string ask_facts(Image& image, bool want_passwd, const std::function<void()
                 if (labels) put_field(out, *labels);
                 std::string flags;
                 if (im.mode_of(sif::kRunscript + 1)) flags += 'r';
-                if (im.mode_of("bin/sh")) flags += 's';
+                // symlinks are not followed: /bin is one to usr/bin in a merged-/usr root
+                if (im.mode_of("bin/sh") || im.mode_of("usr/bin/sh")) flags += 's';
                 for (auto& n : im.list_dir(sif::kEnvDir))
                     if (n.ends_with(".sh")) {
                         flags += 'e';
@@ -110,8 +111,7 @@ std::string ask_facts(Image& image, bool want_passwd, const std::function<void()
 namespace {
 
 // The SIF part of the confined reader's answer (REST), and the labels of the SIF's JSON.Labels
-// object, read here (bounded): labels.json's override the object's, as Apptainer's inspect
-// prints the image's own.
+// object, read here (bounded): labels.json's, the image's own, override the object's.
 sif::Metadata sif_metadata(Image& image, std::string_view& rest) {
     const std::string& path = image.path();
     sif::Metadata md;

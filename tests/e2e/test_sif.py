@@ -33,10 +33,11 @@ def sifs(tmp_path_factory):
     need_tool("siftool")
     d = tmp_path_factory.mktemp("sif")
     root = d / "root"
-    (root / "bin").mkdir(parents=True)
-    shutil.copy("/bin/busybox", root / "bin" / "busybox")
+    (root / "usr" / "bin").mkdir(parents=True)  # a merged /usr: /bin is a link to usr/bin
+    (root / "bin").symlink_to("usr/bin")
+    shutil.copy("/bin/busybox", root / "usr" / "bin" / "busybox")
     for tool in ("sh", "echo", "cat", "env"):
-        (root / "bin" / tool).symlink_to("busybox")
+        (root / "usr" / "bin" / tool).symlink_to("busybox")
     meta = root / ".singularity.d"
     (meta / "env").mkdir(parents=True)
     (meta / "runscript").write_text(RUNSCRIPT)
