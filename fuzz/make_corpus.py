@@ -300,7 +300,8 @@ def sif_seeds() -> list:
     good = sif_files.sif([({}, sqsh), ({"dtype": sif_files.LABELS}, b'{"a": "b"}')], capacity=4)
     multi = sif_files.sif([({"arch": "arm64"}, sqsh),
                            ({"part": sif_files.SYSTEM, "arch": "amd64"}, sqsh)], capacity=4)
-    return [good, multi] + [v for v, _ in sif_files.hostile(sqsh).values()]
+    oci = sif_files.oci_sif(sqsh, {"architecture": "amd64", "os": "linux", "config": {}})
+    return [good, multi, oci] + [v for v, _ in sif_files.hostile(sqsh).values()]
 
 
 def seeds() -> dict[str, list]:

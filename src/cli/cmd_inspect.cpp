@@ -25,6 +25,7 @@ oci::json describe_sif(const sif::Container& c, const sqsh::Image& image) {
                     {"offset", o.offset},
                     {"size", o.size}};
         if (o.group) e["group"] = o.group;
+        if (!o.digest.empty()) e["digest"] = o.digest;
         if (o.type == static_cast<std::int32_t>(sif::DataType::partition))
             e["partition"] = {
                 {"fs", sif::fs_name(o.fs)}, {"type", sif::part_name(o.part)}, {"arch", o.arch}};
@@ -70,13 +71,15 @@ oci::json describe_file(const std::string& path) {
     oci::json diffs = oci::json::array();
     if (h)
         for (auto& d : h->diff_ids) diffs.push_back(d.str());
-    std::string format = h && md ? "Apptainer SIF written by gantry (its squashfs partition's "
-                                   "gantry header holds the image's config)"
-                         : h     ? "gantry squashfs"
-                         : md    ? "Apptainer SIF (squashfs partition; Apptainer's metadata)"
-                                 : "squashfs (no gantry header: empty config)";
+    std::string format = file.facts.oci_sif
+                             ? "OCI-SIF (SingularityCE 4: its squashfs layer, the image's config)"
+                         : h && md ? "Apptainer SIF written by gantry (its squashfs partition's "
+                                     "gantry header holds the image's config)"
+                         : h       ? "gantry squashfs"
+                         : md      ? "Apptainer SIF (squashfs partition; Apptainer's metadata)"
+                                   : "squashfs (no gantry header: empty config)";
     oci::json out = describe_squashfs(path, h, sb, raw, diffs, format);
-    if (md) out["sif"] = describe_sif(*file.image->sif(), *file.image);
+    if (file.image->sif()) out["sif"] = describe_sif(*file.image->sif(), *file.image);
     return out;
 }
 

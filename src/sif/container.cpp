@@ -76,6 +76,9 @@ std::optional<Object> sif_descriptor(std::string_view b, std::size_t index, std:
         o.part = static_cast<std::int32_t>(sif_u32(b, 205));
         o.arch = arch_name(b.substr(209, 3));
     }
+    if (o.type == static_cast<std::int32_t>(DataType::oci_blob) ||
+        o.type == static_cast<std::int32_t>(DataType::oci_root_index))
+        o.digest = sif_text(b, 201, 384);
     return o;
 }
 
@@ -225,21 +228,35 @@ Container parse(std::string_view bytes, const std::string& what) {
         bytes.size(), what);
 }
 
+ReadAt pread_reader(int fd, const std::string& what) {
+    return [fd, what](std::uint64_t offset, char* buf, std::size_t size) {
+        while (size > 0) {
+            ssize_t n = ::pread(fd, buf, size, static_cast<off_t>(offset));
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) throw_errno("cannot read " + what);
+            if (n == 0) sif_refuse(what, "it ends early (truncated while being read?)");
+            buf += n, size -= static_cast<std::size_t>(n);
+            offset += static_cast<std::uint64_t>(n);
+        }
+    };
+}
+
 Container read(int fd, const std::string& what) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) throw_errno("cannot stat " + what);
-    return parse(
-        [fd, &what](std::uint64_t offset, char* buf, std::size_t size) {
-            while (size > 0) {
-                ssize_t n = ::pread(fd, buf, size, static_cast<off_t>(offset));
-                if (n < 0 && errno == EINTR) continue;
-                if (n < 0) throw_errno("cannot read " + what);
-                if (n == 0) sif_refuse(what, "it ends early (truncated while being read?)");
-                buf += n, size -= static_cast<std::size_t>(n);
-                offset += static_cast<std::uint64_t>(n);
-            }
-        },
-        static_cast<std::uint64_t>(st.st_size), what);
+    return parse(pread_reader(fd, what), static_cast<std::uint64_t>(st.st_size), what);
+}
+
+void refuse_overlay(const Container& c, const std::string& what) {
+    for (auto& o : c.objects)
+        if (o.type == static_cast<std::int32_t>(DataType::partition) &&
+            o.part == static_cast<std::int32_t>(PartType::overlay))
+            throw Error(Errc::unsupported,
+                        what + " holds an overlay partition (object " + std::to_string(o.id) +
+                            ", " + fs_name(o.fs) +
+                            "), which Apptainer writes into; gantry mounts SIF images read-only",
+                        "drop it (`siftool del " + std::to_string(o.id) + " " + what +
+                            "` on a copy), or run the image with Apptainer");
 }
 
 const Object& system_partition(const Container& c, const std::string& host,
@@ -248,14 +265,7 @@ const Object& system_partition(const Container& c, const std::string& host,
         return o.type == static_cast<std::int32_t>(DataType::partition) &&
                o.part == static_cast<std::int32_t>(p);
     };
-    for (auto& o : c.objects)
-        if (is(o, PartType::overlay))
-            throw Error(Errc::unsupported,
-                        what + " holds an overlay partition (object " + std::to_string(o.id) +
-                            ", " + fs_name(o.fs) +
-                            "), which Apptainer writes into; gantry mounts SIF images read-only",
-                        "drop it (`siftool del " + std::to_string(o.id) + " " + what +
-                            "` on a copy), or run the image with Apptainer");
+    refuse_overlay(c, what);
     const Object* pick = nullptr;
     std::vector<std::string> archs;
     for (auto& o : c.objects)

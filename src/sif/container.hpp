@@ -59,6 +59,7 @@ struct Object {
     // a partition's (type == partition): its file system, role and architecture (GOARCH names)
     std::int32_t fs = 0, part = 0;
     std::string arch;
+    std::string digest; // an OCI.Blob's or OCI.RootIndex's (its extra field's text), unchecked
 };
 
 struct Container {
@@ -83,17 +84,23 @@ using ReadAt = std::function<void(std::uint64_t offset, char* buf, std::size_t s
 Container parse(const ReadAt& read, std::uint64_t file_size, const std::string& what);
 // parse() of the whole file in BYTES (the fuzzer, the unit tests).
 Container parse(std::string_view bytes, const std::string& what);
+// Reads of FD by pread, refusing a short read (the file shrank) as a truncated SIF named WHAT.
+ReadAt pread_reader(int fd, const std::string& what);
 // parse() of the regular file open on FD (pread), named WHAT.
 Container read(int fd, const std::string& what);
 
 // The system partition a run uses: the primary one (PartPrimSys) when its architecture is HOST
 // (or unknown), else a system partition (PartSystem) built for HOST, as a multi-arch SIF holds.
-// Refused with a sentence naming WHAT: no system partition (an OCI-SIF's OCI image is named so),
+// Refused with a sentence naming WHAT: no system partition (an OCI-SIF: sif/oci_sif.hpp reads it),
 // none for HOST (Errc::unsupported naming the architectures), a partition that is not squashfs
 // (ext3, encrypted squashfs, raw, archive: Errc::unsupported naming the type), and an overlay
 // partition beside it (Apptainer writes into it; gantry would silently not).
 const Object& system_partition(const Container& c, const std::string& host,
                                const std::string& what);
+
+// Refuses (Errc::unsupported) a SIF with an overlay partition: Apptainer writes into it, and
+// gantry mounts SIFs read-only.
+void refuse_overlay(const Container& c, const std::string& what);
 
 // The JSON.Labels object, if the file has one.
 const Object* labels_object(const Container& c);

@@ -49,10 +49,16 @@ std::shared_ptr<Image> open_deferred(const std::string& path) {
         sif::looks_like_sif(std::string_view(head, static_cast<std::size_t>(got))))
         container = sif::read(fd.get(), path);
     auto image = std::make_shared<Image>(std::move(fd), path, Image::Deferred{});
-    if (container) {
+    const std::string host = oci::Platform::host().architecture;
+    if (container && sif::is_oci_sif(*container)) {
+        // an OCI-SIF: its one squashfs layer is the root, read in place
+        auto img = sif::oci_image(*container, sif::pread_reader(image->fd(), path), host, path);
+        image->set_window(img.layer.offset, img.layer.size);
+        image->set_oci(std::move(img));
+        image->set_sif(std::move(*container));
+    } else if (container) {
         // the squashfs partition found by its descriptor, read in place (never copied)
-        const auto& part =
-            sif::system_partition(*container, oci::Platform::host().architecture, path);
+        const auto& part = sif::system_partition(*container, host, path);
         image->set_window(part.offset, part.size);
         image->set_sif(std::move(*container));
     }
@@ -151,9 +157,21 @@ Facts facts_from(const Superblock& super, std::string_view answer, Image& image)
         !take_field(rest, passwd))
         damaged(path, "the confined reader's answer is malformed");
     if (image.sif()) {
-        facts.sif = sif_metadata(image, rest);
-        facts.sif_arch =
-            sif::system_partition(*image.sif(), oci::Platform::host().architecture, path).arch;
+        auto md = sif_metadata(image, rest);
+        if (auto* oci = image.oci()) { // the OCI-SIF's config, as a gantry header would hold it
+            facts.oci_sif = true;
+            if (kind == "ok") {
+                Header h;
+                h.manifest = oci::Digest::parse(oci->manifest_digest);
+                h.config_digest = oci::Digest::parse(oci->config_digest);
+                h.config = oci->config;
+                facts.header = std::move(h);
+            }
+        } else {
+            facts.sif = std::move(md);
+            facts.sif_arch =
+                sif::system_partition(*image.sif(), oci::Platform::host().architecture, path).arch;
+        }
     }
     if (!rest.empty()) damaged(path, "the confined reader's answer is malformed");
     if (kind == "header") facts.header = parse_header(header, path);

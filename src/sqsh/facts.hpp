@@ -30,6 +30,7 @@ struct Facts {
     // partition's architecture ("unknown" when it records none)
     std::optional<sif::Metadata> sif;
     std::string sif_arch;
+    bool oci_sif = false; // an OCI-SIF: header holds its manifest and config digests and config
 };
 
 // Reads the facts of IMAGE (opened with Image::Deferred: this process parses nothing of it but

@@ -19,6 +19,7 @@
 #pragma once
 
 #include "sif/container.hpp"
+#include "sif/oci_sif.hpp"
 #include "sqsh/format.hpp"
 #include "util/fd.hpp"
 
@@ -89,6 +90,9 @@ class Image {
     // The SIF around the image, when the file is one (set by sqsh::open_deferred).
     void set_sif(sif::Container c) { sif_ = std::make_shared<const sif::Container>(std::move(c)); }
     const sif::Container* sif() const { return sif_.get(); }
+    // An OCI-SIF's image (its window is the squashfs layer), when the file is one.
+    void set_oci(sif::OciImage i) { oci_ = std::make_shared<const sif::OciImage>(std::move(i)); }
+    const sif::OciImage* oci() const { return oci_.get(); }
     ~Image();
     Image(const Image&) = delete;
     Image& operator=(const Image&) = delete;
@@ -168,6 +172,7 @@ class Image {
     std::uint64_t window_offset_ = 0, window_size_ = 0;
     bool windowed_ = false;
     std::shared_ptr<const sif::Container> sif_;
+    std::shared_ptr<const sif::OciImage> oci_;
     BeforeRead before_read_;
     Superblock sb_;
     std::unique_ptr<Tables> t_;
