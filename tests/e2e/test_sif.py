@@ -247,3 +247,19 @@ def test_oci_sif_runs_inspects_and_loads_as_its_image(g, sifs):
     assert layer["type"] == "OCI.Blob" and layer["digest"].startswith("sha256:")
     g.run("load", "--name", "ocisif:1", f)
     assert g.run("run", "--rm", "ocisif:1").out == "oci-sif says hello\n"
+
+
+def test_env_scripts_without_a_shell_are_said_not_applied(g, sifs):
+    root = sifs["dir"] / "noshell"
+    (root / ".singularity.d" / "env").mkdir(parents=True)
+    shutil.copy("/bin/busybox", root / "busybox")
+    (root / ".singularity.d" / "env" / "90-environment.sh").write_text("export X=1\n")
+    sqsh, sif = sifs["dir"] / "noshell.sqsh", sifs["dir"] / "noshell.sif"
+    subprocess.run(["mksquashfs", str(root), str(sqsh), "-quiet", "-noappend", "-all-root"],
+                   check=True, capture_output=True)
+    subprocess.run(["siftool", "new", str(sif)], check=True, capture_output=True)
+    subprocess.run(["siftool", "add", str(sif), str(sqsh), "--datatype", "4", "--parttype", "2",
+                    "--partfs", "1", "--partarch", "2"], check=True, capture_output=True)
+    r = g.run("run", "--rm", sif, "/busybox", "echo", "ran")
+    assert r.out == "ran\n"
+    assert "no /bin/sh to source them" in r.err, r
