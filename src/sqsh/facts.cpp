@@ -74,7 +74,15 @@ Superblock read_superblock(Image& image, std::string* bytes) {
     if (got < 0) throw_errno("cannot read " + path);
     std::string_view read(head, static_cast<std::size_t>(got));
     if (bytes) bytes->assign(read);
-    return check_superblock(read, size, path);
+    if (!image.windowed()) return check_superblock(read, size, path);
+    try {
+        return check_superblock(read, size, path);
+    } catch (const Error& e) { // a SIF's partition: say where it is
+        std::string at = std::to_string(image.window_offset());
+        throw Error(e.code(), e.message() + " (the SIF's squashfs partition at byte " + at + ")",
+                    "read the partition in place: `unsquashfs -o " + at + " -s " + path +
+                        "`; or build the SIF again");
+    }
 }
 
 Facts read_facts(Image& image, bool want_passwd, const std::function<void()>& confine) {
