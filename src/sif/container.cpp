@@ -39,7 +39,7 @@ std::string sif_text(std::string_view b, std::size_t at, std::size_t len) {
                 "check it with `siftool list " + what + "`, or build or pull it again");
 }
 
-std::string uuid_text(std::string_view b) {
+std::string sif_uuid_text(std::string_view b) {
     static const char* hex = "0123456789abcdef";
     std::string out;
     for (std::size_t i = 0; i < 16; ++i) {
@@ -170,7 +170,7 @@ Container parse(const ReadAt& read, std::uint64_t file, const std::string& what)
                              "\"; gantry reads version 01 (Singularity 3 and later, Apptainer)");
     Container c;
     c.arch = arch_name(std::string_view(head).substr(kArchAt, 3));
-    c.id = uuid_text(std::string_view(head).substr(kIdAt, 16));
+    c.id = sif_uuid_text(std::string_view(head).substr(kIdAt, 16));
     c.created = sif_i64(head, kNumbersAt), c.modified = sif_i64(head, kNumbersAt + 8);
     c.descriptors_free = sif_i64(head, kNumbersAt + 16);
     c.descriptors_total = sif_i64(head, kNumbersAt + 24);

@@ -43,21 +43,21 @@ nlohmann::json image_config(const Metadata& md, const std::string& arch) {
 namespace {
 
 // WORD single-quoted for sh: every byte kept, a quote written as '\''.
-std::string sh_quote(const std::string& word) {
+std::string sif_sh_quote(const std::string& word) {
     std::string out = "'";
     for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
     return out + "'";
 }
 
-std::string sh_words(const nlohmann::json& list) {
+std::string sif_sh_words(const nlohmann::json& list) {
     std::string out;
     if (list.is_array())
         for (auto& w : list)
-            if (w.is_string()) out += " " + sh_quote(w.get<std::string>());
+            if (w.is_string()) out += " " + sif_sh_quote(w.get<std::string>());
     return out;
 }
 
-bool sh_name(const std::string& n) {
+bool sif_sh_name(const std::string& n) {
     if (n.empty() || std::isdigit(static_cast<unsigned char>(n[0]))) return false;
     for (char c : n)
         if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
@@ -80,21 +80,21 @@ std::vector<File> apptainer_files(const nlohmann::json& doc) {
         for (auto& e : c["Env"]) {
             std::string kv = e.is_string() ? e.get<std::string>() : e.dump();
             auto eq = kv.find('=');
-            if (eq == std::string::npos || !sh_name(kv.substr(0, eq)))
+            if (eq == std::string::npos || !sif_sh_name(kv.substr(0, eq)))
                 throw Error(Errc::invalid,
                             "the image's Env entry \"" + kv +
                                 "\" is not NAME=VALUE with a name a shell can export",
                             "fix the image's ENV, or save it in another format");
-            env += "export " + kv.substr(0, eq) + "=" + sh_quote(kv.substr(eq + 1)) + "\n";
+            env += "export " + kv.substr(0, eq) + "=" + sif_sh_quote(kv.substr(eq + 1)) + "\n";
         }
     out.push_back({std::string(kEnvDir) + "/10-docker2singularity.sh", env, 0755});
-    std::string entry = sh_words(c.value("Entrypoint", nlohmann::json()));
-    std::string cmd = sh_words(c.value("Cmd", nlohmann::json()));
+    std::string entry = sif_sh_words(c.value("Entrypoint", nlohmann::json()));
+    std::string cmd = sif_sh_words(c.value("Cmd", nlohmann::json()));
     std::string run =
         "#!/bin/sh\n# the image's Entrypoint and Cmd, written by gantry save --format sif\n";
     if (c.contains("WorkingDir") && c["WorkingDir"].is_string() &&
         !c["WorkingDir"].get<std::string>().empty())
-        run += "cd " + sh_quote(c["WorkingDir"].get<std::string>()) + " || exit 1\n";
+        run += "cd " + sif_sh_quote(c["WorkingDir"].get<std::string>()) + " || exit 1\n";
     if (entry.empty()) {
         run += "if [ $# -gt 0 ]; then exec \"$@\"; fi\n";
         run += cmd.empty() ? "echo 'the image has no command' >&2\nexit 1\n" : "exec" + cmd + "\n";

@@ -325,7 +325,8 @@ namespace {
 
 // Files written as a layer above the image's (SaveOptions::extra): they hide the same paths
 // below, as an upper layer's would.
-void write_extra(const std::vector<sif::File>& files, Flattener& flat, Stream& out, Totals& t) {
+void sqsh_write_extra(const std::vector<sif::File>& files, Flattener& flat, Stream& out,
+                      Totals& t) {
     for (auto& f : files) {
         const bool dir = f.dir;
         if (!flat.keep(f.path, dir)) continue;
@@ -343,8 +344,8 @@ void write_extra(const std::vector<sif::File>& files, Flattener& flat, Stream& o
 }
 
 // The image REF flattened into tar2sqfs writing into OUT (DIR: where, for messages).
-Totals pack_image(const store::Store& store, const store::Image& img, const Header& h, int out,
-                  const std::string& dir, const SaveOptions& opt) {
+Totals sqsh_pack_image(const store::Store& store, const store::Image& img, const Header& h, int out,
+                       const std::string& dir, const SaveOptions& opt) {
     auto exe = find_tar2sqfs();
     Totals t;
     NoSigpipe quiet;
@@ -353,7 +354,7 @@ Totals pack_image(const store::Store& store, const store::Image& img, const Head
         Stream s(pack.in.get());
         Flattener flat;
         Entry root(nullptr, archive_entry_free);
-        if (!opt.extra.empty()) write_extra(opt.extra, flat, s, t);
+        if (!opt.extra.empty()) sqsh_write_extra(opt.extra, flat, s, t);
         for (std::size_t i = h.diff_ids.size(); i-- > 0;)
             stream_layer(store, img.manifest.layers[i], h.diff_ids[i], flat, s, root, t);
         write_root(root, h, s);
@@ -373,7 +374,7 @@ Totals pack_image(const store::Store& store, const store::Image& img, const Head
     return t;
 }
 
-Header header_of(const store::Store& store, const store::Image& img, const std::string& ref) {
+Header sqsh_header_of(const store::Store& store, const store::Image& img, const std::string& ref) {
     Header h;
     h.manifest = img.manifest_digest;
     h.config_digest = img.manifest.config.digest;
@@ -391,9 +392,9 @@ Header header_of(const store::Store& store, const store::Image& img, const std::
 SaveResult save(const store::Store& store, const std::string& ref, const std::string& out,
                 const SaveOptions& opt) {
     auto img = store::find_image(store, ref);
-    Header h = header_of(store, img, ref);
+    Header h = sqsh_header_of(store, img, ref);
     Output tmp(out);
-    Totals t = pack_image(store, img, h, tmp.fd(), tmp.dir(), opt);
+    Totals t = sqsh_pack_image(store, img, h, tmp.fd(), tmp.dir(), opt);
     struct stat st {};
     ::fstat(tmp.fd(), &st);
     bool placed = tmp.publish(opt.replace);
@@ -403,13 +404,13 @@ SaveResult save(const store::Store& store, const std::string& ref, const std::st
 SaveResult save_sif(const store::Store& store, const std::string& ref, const std::string& out,
                     const SaveOptions& options) {
     auto img = store::find_image(store, ref);
-    Header h = header_of(store, img, ref);
+    Header h = sqsh_header_of(store, img, ref);
     auto doc = oci::parse_json(h.config, "image " + ref + "'s config");
     SaveOptions opt = options;
     auto files = sif::apptainer_files(doc);
     opt.extra.insert(opt.extra.end(), files.begin(), files.end());
     Output squashfs(out); // unnamed: gone with its descriptor
-    Totals t = pack_image(store, img, h, squashfs.fd(), squashfs.dir(), opt);
+    Totals t = sqsh_pack_image(store, img, h, squashfs.fd(), squashfs.dir(), opt);
     struct stat st {};
     if (::fstat(squashfs.fd(), &st) != 0) throw_errno("cannot stat the squashfs of " + out);
     auto size = static_cast<std::uint64_t>(st.st_size);
