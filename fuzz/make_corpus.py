@@ -291,6 +291,19 @@ def oci_states() -> list[str]:
             json.dumps(dict(state, pid=-1)), json.dumps(dict(state, id="other"))]
 
 
+def sif_seeds() -> list:
+    """(fuzz_sif_container.cpp) SIFs written by tests/fixtures/sif_files.py: a good one (the
+    partition and a labels object), a multi-arch one, and each hostile case of the e2e test."""
+    sys.path.insert(0, os.path.join(REPO, "tests", "fixtures"))
+    import sif_files  # noqa: E402
+    sqsh = b"hsqs" + b"\0" * 92
+    good = sif_files.sif([({}, sqsh), ({"dtype": sif_files.LABELS}, b'{"a": "b"}')], capacity=4)
+    multi = sif_files.sif([({"arch": "arm64"}, sqsh),
+                           ({"part": sif_files.SYSTEM, "arch": "amd64"}, sqsh)], capacity=4)
+    oci = sif_files.oci_sif(sqsh, {"architecture": "amd64", "os": "linux", "config": {}})
+    return [good, multi, oci] + [v for v, _ in sif_files.hostile(sqsh).values()]
+
+
 def seeds() -> dict[str, list]:
     # the fixture Dockerfiles (not the lint corpus' directory beside them)
     dockerfiles = [open(p).read() for p in
@@ -334,6 +347,9 @@ def seeds() -> dict[str, list]:
         "import_tarball": layer_tars() + import_tarballs(),
         "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "gpu_elf": [],
         "ldcache": [], "sqsh_header": [],
+        # SIF files as the reference lays them out, and the tests' hostile ones
+        # (tests/fixtures/sif_files.py), around a 96-byte squashfs superblock
+        "sif_container": sif_seeds(),
         # dpkg status, copyright, METADATA, a licence text, a path: checked in under
         # fuzz/corpus/gpu_metadata/ (fuzz_gpu_metadata.cpp)
         "gpu_metadata": [],

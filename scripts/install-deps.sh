@@ -17,6 +17,9 @@ PACKAGES=(
   # dlopen'ed at run time: libsquashfs1, libfuse3-3), tar2sqfs for `save --format squashfs`,
   # and the peers the tests compare with (unsquashfs, mksquashfs, squashfuse)
   libsquashfs-dev libfuse3-dev squashfs-tools-ng squashfs-tools squashfuse fuse3
+  # Apptainer's SIF files (src/sif/): the reference implementation's tool, which the tests make
+  # SIFs with and list them with (tests/e2e/test_sif.py)
+  siftool
   # tests and demo: sample images, peers for interoperability; clang builds a real HIP object
   # for the HIP fat-binary reader's unit test (no ROCm needed); pytest-xdist runs the e2e suite
   # in parallel (tests/conftest.py); strace records the system calls the durability tests check

@@ -53,8 +53,10 @@ gantry_module(rootfs PURPOSE "an image's layers as a root: overlay stack, flatte
   DEPENDS layer oci store util)
 gantry_module(registry PURPOSE "the distribution API client: auth, blobs, pull, push"
   DEPENDS layer oci site store util)
-gantry_module(sqsh PURPOSE "single-file squashfs images: write, read, serve, cache, shared stores"
-  DEPENDS layer oci registry rootfs site store util)
+gantry_module(sif PURPOSE "Apptainer's SIF files: header, descriptors, the system partition, the metadata as run defaults, the layout gantry writes"
+  DEPENDS util)
+gantry_module(sqsh PURPOSE "single-file squashfs images (.sqsh, and .sif's squashfs partition): write, read, serve, cache, shared stores"
+  DEPENDS layer oci registry rootfs sif site store util)
 gantry_module(lazy PURPOSE "lazy pull: eStargz and zstd:chunked tables of contents, chunks by Range requests, the merged tree, prefetch, squashfs artifacts"
   DEPENDS layer oci registry rootfs site sqsh store util)
 gantry_module(analyze PURPOSE "an image's report from one pass over its layer blobs"

@@ -1,5 +1,7 @@
 #include "cli/context.hpp"
 #include "engine/squashfs.hpp"
+#include "sif/container.hpp"
+#include "sif/metadata.hpp"
 #include "sqsh/cache.hpp"
 #include "sqsh/image_ref.hpp"
 #include "sqsh/shared.hpp"
@@ -13,18 +15,36 @@ namespace gantry::cli {
 
 namespace {
 
-// A squashfs file: its header's config (empty for a squashfs gantry did not write), read by a
-// confined process (engine/squashfs.hpp).
-oci::json describe_file(const std::string& path) {
-    auto file = engine::open_squashfs(path, false);
-    const auto& h = file.facts.header;
-    const auto& sb = file.facts.super;
-    oci::json raw = h ? oci::parse_json(h->config, path + "'s config") : oci::json::object();
-    oci::json diffs = oci::json::array();
-    if (h)
-        for (auto& d : h->diff_ids) diffs.push_back(d.str());
+// A SIF's container: its header's id and times, its objects, the partition a run mounts.
+oci::json describe_sif(const sif::Container& c, const sqsh::Image& image) {
+    oci::json objects = oci::json::array();
+    for (auto& o : c.objects) {
+        oci::json e{{"id", o.id},
+                    {"type", sif::type_name(o.type)},
+                    {"name", o.name},
+                    {"offset", o.offset},
+                    {"size", o.size}};
+        if (o.group) e["group"] = o.group;
+        if (!o.digest.empty()) e["digest"] = o.digest;
+        if (o.type == static_cast<std::int32_t>(sif::DataType::partition))
+            e["partition"] = {
+                {"fs", sif::fs_name(o.fs)}, {"type", sif::part_name(o.part)}, {"arch", o.arch}};
+        objects.push_back(e);
+    }
+    return {{"id", c.id},
+            {"arch", c.arch},
+            {"created", c.created},
+            {"modified", c.modified},
+            {"mounted", {{"offset", image.window_offset()}, {"size", image.window_size()}}},
+            {"objects", objects}};
+}
+
+// The description of a squashfs image with header H (or none), superblock SB, config RAW.
+oci::json describe_squashfs(const std::string& path, const std::optional<sqsh::Header>& h,
+                            const sqsh::Superblock& sb, const oci::json& raw,
+                            const oci::json& diffs, const std::string& format) {
     return {{"file", path},
-            {"format", h ? "gantry squashfs" : "squashfs (no gantry header: empty config)"},
+            {"format", format},
             {"digest", h ? oci::json(h->manifest.str()) : oci::json(nullptr)},
             {"id", h ? oci::json(h->config_digest.str()) : oci::json(nullptr)},
             {"references", oci::json::array()},
@@ -37,6 +57,30 @@ oci::json describe_file(const std::string& path) {
               {"inodes", sb.inodes}}},
             {"config", raw.contains("config") ? raw["config"] : oci::json::object()},
             {"diff_ids", diffs}};
+}
+
+// A squashfs file: its header's config (empty for a squashfs gantry did not write; Apptainer's
+// metadata for a SIF), read by a confined process (engine/squashfs.hpp).
+oci::json describe_file(const std::string& path) {
+    auto file = engine::open_squashfs(path, false);
+    const auto& h = file.facts.header;
+    const auto& sb = file.facts.super;
+    const auto& md = file.facts.sif;
+    oci::json raw = h ? oci::parse_json(h->config, path + "'s config") : oci::json::object();
+    if (md && !h) raw = sif::image_config(*md, file.facts.sif_arch);
+    oci::json diffs = oci::json::array();
+    if (h)
+        for (auto& d : h->diff_ids) diffs.push_back(d.str());
+    std::string format = file.facts.oci_sif
+                             ? "OCI-SIF (SingularityCE 4: its squashfs layer, the image's config)"
+                         : h && md ? "Apptainer SIF written by gantry (its squashfs partition's "
+                                     "gantry header holds the image's config)"
+                         : h       ? "gantry squashfs"
+                         : md      ? "Apptainer SIF (squashfs partition; Apptainer's metadata)"
+                                   : "squashfs (no gantry header: empty config)";
+    oci::json out = describe_squashfs(path, h, sb, raw, diffs, format);
+    if (file.image->sif()) out["sif"] = describe_sif(*file.image->sif(), *file.image);
+    return out;
 }
 
 oci::json describe(store::Store& store, const std::vector<std::string>& stores,
@@ -109,8 +153,15 @@ void print_file(const oci::json& d) {
                 s["compression"].get<std::string>().c_str(),
                 human_size(s["block_size"].get<std::uint64_t>()).c_str(),
                 static_cast<unsigned long long>(s["inodes"].get<std::uint64_t>()));
+    if (d.contains("sif")) {
+        const auto& m = d["sif"]["mounted"];
+        std::printf("SIF:        %s, %zu objects; the squashfs partition at byte %llu (%s)\n",
+                    d["sif"]["id"].get<std::string>().c_str(), d["sif"]["objects"].size(),
+                    static_cast<unsigned long long>(m["offset"].get<std::uint64_t>()),
+                    human_size(m["size"].get<std::uint64_t>()).c_str());
+    }
     const auto& c = d["config"];
-    for (auto key : {"Entrypoint", "Cmd", "WorkingDir", "User", "Env"})
+    for (auto key : {"Entrypoint", "Cmd", "WorkingDir", "User", "Env", "Labels"})
         if (c.contains(key) && !c[key].is_null())
             std::printf("%-11s %s\n", (std::string(key) + ":").c_str(), c[key].dump().c_str());
 }

@@ -45,7 +45,9 @@ void register_load(CLI::App& app, Context& ctx) {
                 if (!ctx.quiet && !o->quiet)
                     std::fprintf(stderr, "  id %s, manifest %s (squashfs%s, %llu entries)\n",
                                  r.config.short_id().c_str(), r.manifest.str().c_str(),
-                                 r.had_header ? "" : " without a gantry header: empty config",
+                                 r.had_header ? ""
+                                 : r.sif      ? " of a SIF: Apptainer's metadata as its config"
+                                              : " without a gantry header: empty config",
                                  static_cast<unsigned long long>(r.entries));
                 return 0;
             }

@@ -76,7 +76,8 @@ void register_pull(CLI::App& app, Context& ctx) {
     cmd->add_flag("-q,--quiet", o->quiet, "No progress output");
     cmd->add_option("--format", o->format,
                     "squashfs: the image as one squashfs file instead of into the store: into "
-                    "-o FILE, --image-store DIR, or the node's squashfs cache (run finds it)");
+                    "-o FILE, --image-store DIR, or the node's squashfs cache (run finds it); "
+                    "sif: as an Apptainer SIF file, into -o FILE");
     cmd->add_option("-o,--output", o->output, "With --format squashfs: the file to write");
     cmd->add_option("--image-store", o->image_store,
                     "With --format squashfs: publish into this shared image store");
@@ -98,9 +99,14 @@ void register_pull(CLI::App& app, Context& ctx) {
             po.signature_policy = o->reg.signature_policy;
             po.privileged = running_as_real_root();
             auto t0 = std::chrono::steady_clock::now();
-            if (!o->format.empty() && o->format != "squashfs" && o->format != "sqsh")
+            const bool sif = o->format == "sif";
+            if (!o->format.empty() && o->format != "squashfs" && o->format != "sqsh" && !sif)
                 throw Error(Errc::usage, "pull --format " + o->format + " is not a format",
-                            "use --format squashfs, or no --format for the store");
+                            "use --format squashfs or sif, or no --format for the store");
+            if (sif && (o->output.empty() || !o->image_store.empty()))
+                throw Error(Errc::usage, "pull --format sif writes one file: give -o FILE.sif",
+                            "gantry pull --format sif -o FILE.sif REF (shared image stores and "
+                            "the node's cache hold squashfs files)");
             if (o->format.empty() && (!o->output.empty() || !o->image_store.empty()))
                 throw Error(Errc::usage, "-o and --image-store go with --format squashfs",
                             "gantry pull --format squashfs -o FILE REF");
@@ -116,7 +122,7 @@ void register_pull(CLI::App& app, Context& ctx) {
             if (!o->format.empty()) {
                 if (!o->output.empty() && !o->image_store.empty())
                     throw Error(Errc::usage, "give -o FILE or --image-store DIR, not both");
-                auto r = sqsh::pull(ctx.store(), o->ref, po, {o->output, o->image_store});
+                auto r = sqsh::pull(ctx.store(), o->ref, po, {o->output, o->image_store, sif});
                 double s =
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 if (!po.quiet)

@@ -86,6 +86,8 @@ void register_run(CLI::App& app, Context& ctx) {
     add_host_root_flags(o, gpu, f->gpu_roots);
     o.option(gpu, "--gpu-vendor", f->gpu_vendor,
              "nvidia or amd (default: the vendor whose driver the host has; nvidia when both)");
+    o.flag(gpu, "--nv", f->nv, "Apptainer's --nv: --gpus all --gpu-vendor nvidia");
+    o.flag(gpu, "--rocm", f->rocm, "Apptainer's --rocm: --gpus all --gpu-vendor amd");
     o.option(gpu, "--runtime", f->runtime,
              "nvidia is accepted (nvidia-docker's): GPUs follow --gpus or the image's "
              "NVIDIA_VISIBLE_DEVICES either way");
@@ -138,6 +140,7 @@ void register_run(CLI::App& app, Context& ctx) {
                 f->image = rest[0];
                 f->image_stores = ctx.image_stores;
                 f->command.assign(rest.begin() + 1, rest.end());
+                engine::fold_apptainer_gpu_flags(*f);
                 auto caller = ctx.caller ? std::move(*ctx.caller) : engine::Caller::current();
                 auto out = engine::execute(ctx.store(), std::move(*f), std::move(caller),
                                            std::move(ctx.early_start));

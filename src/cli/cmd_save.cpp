@@ -23,8 +23,9 @@ void register_save(CLI::App& app, Context& ctx) {
                     "With --format squashfs: publish into this shared image store instead of -o")
         ->excludes(out);
     cmd->add_option("--format", o->format,
-                    "docker-archive (default), oci-archive, oci-dir or squashfs (one image, "
-                    "flattened, for `gantry run FILE.sqsh`)");
+                    "docker-archive (default), oci-archive, oci-dir, squashfs (one image, "
+                    "flattened, for `gantry run FILE.sqsh`) or sif (that squashfs in an "
+                    "Apptainer SIF, with its runscript, environment and labels)");
     cmd->add_option("--compression", o->compression,
                     "estargz or zstd:chunked: save the layers re-written as `push --compression` "
                     "writes them, for a lazy start once pushed (with --format oci-archive or "
@@ -32,11 +33,14 @@ void register_save(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             bool sqsh = o->format == "squashfs" || o->format == "sqsh";
+            bool sif = o->format == "sif";
             std::optional<lazy::Compression> compression;
             if (!o->compression.empty()) {
                 compression = lazy::parse_compression(o->compression, "save --compression");
-                if (sqsh || !o->image_store.empty())
-                    throw Error(Errc::usage, "save --format squashfs takes no --compression",
+                if (sqsh || sif || !o->image_store.empty())
+                    throw Error(Errc::usage,
+                                std::string("save --format ") + (sif ? "sif" : "squashfs") +
+                                    " takes no --compression",
                                 "the squashfs file is compressed itself (zstd); use --format "
                                 "oci-archive or oci-dir with --compression");
             }
@@ -50,16 +54,17 @@ void register_save(CLI::App& app, Context& ctx) {
             if (o->output.empty())
                 throw Error(Errc::usage, "save needs -o FILE (or --image-store DIR)",
                             "gantry save IMAGE -o FILE");
-            if (sqsh) {
+            if (sqsh || sif) {
                 if (o->refs.size() != 1)
-                    throw Error(Errc::usage, "--format squashfs saves one image per file",
+                    throw Error(Errc::usage, "--format " + o->format + " saves one image per file",
                                 "run gantry save once per image");
-                auto r = sqsh::save(ctx.store(), o->refs[0], o->output);
+                auto r = sif ? sqsh::save_sif(ctx.store(), o->refs[0], o->output)
+                             : sqsh::save(ctx.store(), o->refs[0], o->output);
                 if (!ctx.quiet)
-                    std::fprintf(stderr, "Saved %s to %s (squashfs, %llu entries, %s)\n",
-                                 o->refs[0].c_str(), o->output.c_str(),
-                                 static_cast<unsigned long long>(r.entries),
-                                 human_size(r.bytes).c_str());
+                    std::fprintf(
+                        stderr, "Saved %s to %s (%s, %llu entries, %s)\n", o->refs[0].c_str(),
+                        o->output.c_str(), sif ? "SIF, a squashfs partition" : "squashfs",
+                        static_cast<unsigned long long>(r.entries), human_size(r.bytes).c_str());
                 return 0;
             }
             auto fmt = archive::parse_save_format(o->format);

@@ -42,6 +42,27 @@ void check_publish(const std::string& p, bool network_none) {
 
 } // namespace
 
+void fold_apptainer_gpu_flags(RunRequest& r) {
+    if (!r.nv && !r.rocm) return;
+    if (r.nv && r.rocm)
+        throw Error(Errc::usage, "--nv and --rocm ask for two vendors' GPUs at once",
+                    "give one of them (or --gpus with --gpu-vendor)");
+    const char* flag = r.nv ? "--nv" : "--rocm";
+    const std::string vendor = r.nv ? "nvidia" : "amd";
+    if (r.gpus && *r.gpus != "all")
+        throw Error(Errc::usage,
+                    std::string(flag) + " means --gpus all, and --gpus " + *r.gpus + " is given",
+                    std::string("drop ") + flag + " (--gpus with --gpu-vendor " + vendor +
+                        " says which GPUs), or drop --gpus");
+    if (r.gpu_vendor && *r.gpu_vendor != vendor)
+        throw Error(Errc::usage,
+                    std::string(flag) + " asks for " + vendor + " GPUs, and --gpu-vendor " +
+                        *r.gpu_vendor + " is given",
+                    "give one of them");
+    r.gpus = "all";
+    r.gpu_vendor = vendor;
+}
+
 void check_flags(const RunRequest& r, runspec::RunOptions& o) {
     if (r.network != "host" && r.network != "none")
         throw Error(Errc::usage, "unsupported --network \"" + r.network + "\"", "use host or none");

@@ -10,6 +10,9 @@
 
 namespace gantry::engine {
 
+// Apptainer's --nv and --rocm as what they mean here: --gpus all with --gpu-vendor nvidia or amd.
+// Error(usage) naming the flags when they disagree with each other, --gpus or --gpu-vendor.
+void fold_apptainer_gpu_flags(RunRequest& r);
 // The flags checked before anything is started or read: --network, --ipc, --shm-size, -p,
 // --runtime, --userns, --security-opt and --write-warn. Fills what they decide into OPT.
 void check_flags(const RunRequest& r, runspec::RunOptions& opt);

@@ -10,6 +10,7 @@
 // untrusted too: the header is verified again (parse_header), passwd is bounded.
 #pragma once
 
+#include "sif/metadata.hpp"
 #include "sqsh/format.hpp"
 #include "sqsh/image.hpp"
 
@@ -25,6 +26,11 @@ struct Facts {
     Superblock super;
     std::optional<Header> header; // nullopt: a squashfs gantry did not write
     std::string passwd;           // etc/passwd, "" when absent (at most 4 MiB)
+    // a SIF's: Apptainer's metadata (labels, runscript, environment scripts) and its system
+    // partition's architecture ("unknown" when it records none)
+    std::optional<sif::Metadata> sif;
+    std::string sif_arch;
+    bool oci_sif = false; // an OCI-SIF: header holds its manifest and config digests and config
 };
 
 // Reads the facts of IMAGE (opened with Image::Deferred: this process parses nothing of it but
@@ -38,10 +44,12 @@ Facts read_facts(Image& image, bool want_passwd, const std::function<void()>& co
 // gives, checked as untrusted (Error(invalid) naming PATH when it is cut short or malformed).
 Superblock read_superblock(Image& image, std::string* bytes = nullptr);
 std::string ask_facts(Image& image, bool want_passwd, const std::function<void()>& confine);
-Facts facts_from(const Superblock& super, std::string_view answer, const std::string& path);
+Facts facts_from(const Superblock& super, std::string_view answer, Image& image);
 
 // Opens PATH for read_facts and a server: Image::Deferred over a descriptor of PATH, checked to
-// be a regular file. Error(not_found) when it is missing.
+// be a regular file. Error(not_found) when it is missing. A SIF file (sif/container.hpp) is read
+// to its system partition, the image's window (Image::set_window): its header and descriptors
+// are checked here, refused with sif::system_partition's sentences.
 std::shared_ptr<Image> open_deferred(const std::string& path);
 
 } // namespace gantry::sqsh

@@ -15,19 +15,20 @@ namespace gantry::sqsh {
 
 namespace {
 
-// An answer is at most the header, passwd (4 MiB) and the framing.
-constexpr std::size_t kMaxEntry = kMaxHeader + (4u << 20) + 4096 + 65;
+// An answer is at most the header, passwd (4 MiB), a SIF's labels and the framing.
+constexpr std::size_t kMaxEntry = kMaxHeader + (4u << 20) + sif::kMaxLabels + 4096 + 65;
 constexpr std::size_t kMaxEntries = 1024;
 
 // The entry's name for IMAGE as it is now (SUPER: its superblock's bytes).
 std::string key_of(Image& image, const std::string& super, bool want_passwd) {
     struct stat st {};
     if (::fstat(image.fd(), &st) != 0) throw_errno("cannot stat " + image.path());
-    std::string id = "gantry-sqsh-facts-1";
-    for (auto n : {std::uint64_t(st.st_dev), std::uint64_t(st.st_ino), std::uint64_t(st.st_size),
-                   std::uint64_t(st.st_mtim.tv_sec), std::uint64_t(st.st_mtim.tv_nsec),
-                   std::uint64_t(st.st_ctim.tv_sec), std::uint64_t(st.st_ctim.tv_nsec),
-                   std::uint64_t(want_passwd)})
+    std::string id = "gantry-sqsh-facts-2";
+    for (auto n :
+         {std::uint64_t(st.st_dev), std::uint64_t(st.st_ino), std::uint64_t(st.st_size),
+          std::uint64_t(st.st_mtim.tv_sec), std::uint64_t(st.st_mtim.tv_nsec),
+          std::uint64_t(st.st_ctim.tv_sec), std::uint64_t(st.st_ctim.tv_nsec),
+          std::uint64_t(want_passwd), image.window_offset(), std::uint64_t(image.windowed())})
         id += " " + std::to_string(n);
     id += " ";
     id += super;
@@ -64,14 +65,14 @@ Facts read_facts_cached(Image& image, bool want_passwd, const std::function<void
             // its sha256, a newline, the answer: anything else is torn
             if (text.size() > 65 && text[64] == '\n' &&
                 oci::Digest::of(std::string_view(text).substr(65)).hex() == text.substr(0, 64))
-                return facts_from(super, std::string_view(text).substr(65), image.path());
+                return facts_from(super, std::string_view(text).substr(65), image);
         } catch (const Error& e) { // unreadable or damaged: read the file again, below
             log::debug("the cached facts of " + image.path() + " are not used: " + e.what());
         }
         std::filesystem::remove(entry, ec);
     }
     std::string answer = ask_facts(image, want_passwd, confine);
-    Facts facts = facts_from(super, answer, image.path()); // only a good answer is kept
+    Facts facts = facts_from(super, answer, image); // only a good answer is kept
     try {
         std::filesystem::create_directories(dir);
         fs::write_atomic(entry, oci::Digest::of(answer).hex() + "\n" + answer, 0600,

@@ -169,6 +169,22 @@ void Image::damaged(const std::string& what, int err) const {
                 "check the file with `rdsquashfs -l / " + path_ + "`, or write it again");
 }
 
+void Image::set_window(std::uint64_t offset, std::uint64_t size) {
+    window_offset_ = offset, window_size_ = size, windowed_ = true;
+}
+
+std::uint64_t Image::window_size() const {
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) != 0) throw_errno("cannot stat " + path_);
+    auto file = static_cast<std::uint64_t>(st.st_size);
+    if (!windowed_) return file;
+    if (window_offset_ > file || window_size_ > file - window_offset_)
+        throw Error(Errc::invalid,
+                    path_ + " is shorter than its squashfs partition (it changed while read?)",
+                    "check it with `siftool list " + path_ + "`");
+    return window_size_;
+}
+
 void Image::open_tables() {
     if (t_) return;
     struct stat st {};
@@ -176,19 +192,20 @@ void Image::open_tables() {
     if (!S_ISREG(st.st_mode))
         throw Error(Errc::invalid, path_ + " is not a regular file",
                     "give the path of a .sqsh file");
+    const std::uint64_t size = window_size();
     char head[kSuperblockSize] = {};
-    if (before_read_)
-        before_read_(0, std::min<std::size_t>(sizeof head, static_cast<std::size_t>(st.st_size)));
-    ssize_t n = ::pread(fd_.get(), head, sizeof head, 0);
+    if (before_read_) before_read_(0, std::min<std::size_t>(sizeof head, size));
+    ssize_t n = ::pread(fd_.get(), head, std::min<std::size_t>(sizeof head, size),
+                        static_cast<off_t>(window_offset_));
     if (n < 0) throw_errno("cannot read " + path_);
-    sb_ = check_superblock(std::string_view(head, static_cast<std::size_t>(n)),
-                           static_cast<std::uint64_t>(st.st_size), path_);
+    sb_ = check_superblock(std::string_view(head, static_cast<std::size_t>(n)), size, path_);
     const Sqfs& s = sqfs();
     auto tables = std::make_unique<Tables>(); // kept only when every table loaded
     Tables& t = *tables;
     t.file.fd = fd_.get();
     t.file.before = &before_read_;
-    t.file.size = static_cast<std::uint64_t>(st.st_size);
+    t.file.size = size;
+    t.file.at = window_offset_;
     t.file.base.base.destroy = fd_destroy;
     t.file.base.read_at = fd_read_at;
     t.file.base.write_at = fd_write_at;

@@ -18,6 +18,8 @@
 // for read_blocks().
 #pragma once
 
+#include "sif/container.hpp"
+#include "sif/oci_sif.hpp"
 #include "sqsh/format.hpp"
 #include "util/fd.hpp"
 
@@ -77,6 +79,20 @@ class Image {
     Image(Fd fd, const std::string& path, Deferred);
     // Reads and checks the superblock and loads the tables, once (the constructors above do).
     void open_tables();
+    // The squashfs image is bytes [OFFSET, OFFSET + SIZE) of the file (a SIF's system
+    // partition, found by sqsh::open_deferred): every read, the superblock's included, is
+    // relative to OFFSET and bounded by SIZE. Before open_tables(). The whole file when unset.
+    void set_window(std::uint64_t offset, std::uint64_t size);
+    std::uint64_t window_offset() const { return window_offset_; }
+    // The image's size: the window's, or the file's (fstat) when there is none.
+    std::uint64_t window_size() const;
+    bool windowed() const { return windowed_; }
+    // The SIF around the image, when the file is one (set by sqsh::open_deferred).
+    void set_sif(sif::Container c) { sif_ = std::make_shared<const sif::Container>(std::move(c)); }
+    const sif::Container* sif() const { return sif_.get(); }
+    // An OCI-SIF's image (its window is the squashfs layer), when the file is one.
+    void set_oci(sif::OciImage i) { oci_ = std::make_shared<const sif::OciImage>(std::move(i)); }
+    const sif::OciImage* oci() const { return oci_.get(); }
     ~Image();
     Image(const Image&) = delete;
     Image& operator=(const Image&) = delete;
@@ -153,6 +169,10 @@ class Image {
 
     std::string path_;
     Fd fd_;
+    std::uint64_t window_offset_ = 0, window_size_ = 0;
+    bool windowed_ = false;
+    std::shared_ptr<const sif::Container> sif_;
+    std::shared_ptr<const sif::OciImage> oci_;
     BeforeRead before_read_;
     Superblock sb_;
     std::unique_ptr<Tables> t_;

@@ -4,6 +4,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/log.hpp"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -13,13 +14,17 @@
 namespace gantry::sqsh {
 
 std::optional<std::string> file_of(const std::string& image) {
-    if (image.starts_with("sqsh:")) {
-        if (image.size() == 5)
-            throw Error(Errc::usage, "sqsh: names no file", "write sqsh:PATH, e.g. sqsh:app.sqsh");
-        return image.substr(5);
-    }
+    for (std::string prefix : {"sqsh:", "sif:"})
+        if (image.starts_with(prefix)) {
+            if (image.size() == prefix.size())
+                throw Error(Errc::usage, prefix + " names no file",
+                            "write " + prefix + "PATH, e.g. " + prefix + "app." +
+                                (prefix == "sif:" ? "sif" : "sqsh"));
+            return image.substr(prefix.size());
+        }
     bool pathlike = image.find('/') != std::string::npos || image.ends_with(".sqsh") ||
-                    image.ends_with(".sqfs") || image.ends_with(".squashfs");
+                    image.ends_with(".sqfs") || image.ends_with(".squashfs") ||
+                    image.ends_with(".sif");
     struct stat st {};
     if (pathlike && ::stat(image.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return image;
     return std::nullopt;
@@ -27,10 +32,23 @@ std::optional<std::string> file_of(const std::string& image) {
 
 namespace {
 
-rootfs::RunView view_of(const std::optional<Header>& h, std::string passwd,
-                        const std::string& path) {
+rootfs::RunView view_of(const std::optional<Header>& h, std::string passwd, const std::string& path,
+                        const Facts* facts) {
     rootfs::RunView v;
-    if (h) {
+    // a gantry header (a SIF gantry wrote holds one) is the image's own config; else a SIF's
+    // Apptainer metadata are the run's defaults (sif/metadata.hpp)
+    if (!h && facts && facts->sif) {
+        auto abs = fs::stdfs::absolute(path).lexically_normal().string();
+        v.image.manifest_digest = oci::Digest::of("sif:" + abs);
+        v.image.manifest.config.digest = v.image.manifest_digest;
+        if (facts->sif->env_scripts && !facts->sif->shell)
+            log::warn(path + " has environment scripts in /" + sif::kEnvDir +
+                      " but no /bin/sh to source them: the run does not get their variables "
+                      "(set them with -e)");
+        auto doc = sif::image_config(*facts->sif, facts->sif_arch);
+        doc["rootfs"] = {{"type", "layers"}, {"diff_ids", oci::json::array()}};
+        v.image.config = oci::ImageConfig::from_json(doc);
+    } else if (h) {
         v.image.manifest_digest = h->manifest;
         v.image.manifest.config.digest = h->config_digest;
         v.image.config = oci::ImageConfig::parse(h->config);
@@ -50,7 +68,7 @@ rootfs::RunView view_of(const std::optional<Header>& h, std::string passwd,
 } // namespace
 
 rootfs::RunView run_view(const Facts& facts, const std::string& path) {
-    return view_of(facts.header, facts.passwd, path);
+    return view_of(facts.header, facts.passwd, path, &facts);
 }
 
 // Each reader loads the tables first: a deferred image's root inode is in its superblock.

@@ -24,6 +24,7 @@ struct FdFile {
     sqfs_file_t base; // first member: libsquashfs casts
     int fd;
     std::uint64_t size;
+    std::uint64_t at; // where the image starts in the file (a SIF's partition; 0 for a .sqsh)
     const Image::BeforeRead* before; // the bytes made present first (a lazy image)
 };
 
@@ -37,7 +38,7 @@ inline int fd_read_at(sqfs_file_t* f, sqfs_u64 offset, void* buffer, size_t size
         }
     auto* p = static_cast<char*>(buffer);
     while (size > 0) {
-        ssize_t n = ::pread(self->fd, p, size, static_cast<off_t>(offset));
+        ssize_t n = ::pread(self->fd, p, size, static_cast<off_t>(self->at + offset));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return SQFS_ERROR_IO;
         p += n;

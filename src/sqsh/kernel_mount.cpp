@@ -28,7 +28,8 @@ std::string err(const char* what) {
 }
 
 // A free loop device configured read-only and autoclear on FD; -1 with WHY on failure.
-Fd loop_device(int file_fd, std::string& dev, std::string& why) {
+Fd loop_device(int file_fd, std::uint64_t offset, std::uint64_t size, std::string& dev,
+               std::string& why) {
     Fd ctl(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
     if (!ctl) return why = err("/dev/loop-control"), Fd();
     for (int attempt = 0; attempt < 16; ++attempt) {
@@ -40,6 +41,8 @@ Fd loop_device(int file_fd, std::string& dev, std::string& why) {
         loop_config cfg{};
         cfg.fd = static_cast<__u32>(file_fd);
         cfg.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+        cfg.info.lo_offset = offset; // a SIF's partition: the loop device is that window
+        cfg.info.lo_sizelimit = size;
         if (::ioctl(loop.get(), LOOP_CONFIGURE, &cfg) == 0) return loop;
         if (errno != EBUSY) return why = err("LOOP_CONFIGURE"), Fd();
         // another process took it between GET_FREE and CONFIGURE: ask again
@@ -60,7 +63,8 @@ bool kernel_mount_wanted(const oci::RuntimeSpec& spec) {
 
 Fd kernel_tree(const Image& image, std::string& why) {
     std::string dev;
-    Fd loop = loop_device(image.fd(), dev, why);
+    Fd loop = loop_device(image.fd(), image.window_offset(),
+                          image.windowed() ? image.window_size() : 0, dev, why);
     if (!loop) return Fd();
     Fd fs(static_cast<int>(::syscall(SYS_fsopen, "squashfs", FSOPEN_CLOEXEC)));
     if (!fs) return why = err("fsopen(squashfs)"), Fd();

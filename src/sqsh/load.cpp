@@ -63,8 +63,11 @@ std::pair<oci::Digest, oci::Digest> copy_layer(ConfinedStream& tar, const std::s
 bool is_squashfs_file(const std::string& path) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) return false;
-    char magic[4];
-    return ::pread(fd.get(), magic, 4, 0) == 4 && std::memcmp(magic, "hsqs", 4) == 0;
+    char head[kSuperblockSize]; // as open_deferred: the SIF magic lies in it
+    ssize_t n = ::pread(fd.get(), head, sizeof head, 0);
+    if (n >= 4 && std::memcmp(head, "hsqs", 4) == 0) return true;
+    if (path.ends_with(".sif")) return true; // refused as a SIF when it is not one
+    return n > 0 && sif::looks_like_sif(std::string_view(head, static_cast<std::size_t>(n)));
 }
 
 LoadedSqsh load(store::Store& store, const std::string& file, const std::string& ref,
@@ -72,9 +75,11 @@ LoadedSqsh load(store::Store& store, const std::string& file, const std::string&
     // the superblock checked here; the header, then the whole image as a tar, read by confined
     // processes (sqsh/facts.hpp, sqsh/image_tar.hpp): gantry parses nothing past the superblock
     auto img = open_deferred(file);
-    auto header = read_facts(*img, false, confine).header;
+    auto facts = read_facts(*img, false, confine);
+    auto& header = facts.header;
     LoadedSqsh res;
     res.had_header = header.has_value();
+    res.sif = facts.sif.has_value();
     res.ref = oci::Reference::parse(ref.empty() ? name_of(file) : ref).str();
 
     store::LayerWriter out(store);
@@ -85,6 +90,9 @@ LoadedSqsh load(store::Store& store, const std::string& file, const std::string&
     nlohmann::json cfg;
     if (header) {
         cfg = oci::parse_json(header->config, file + "'s config");
+    } else if (facts.sif) { // Apptainer's labels, runscript and environment (sif/metadata.hpp)
+        cfg = sif::image_config(*facts.sif, facts.sif_arch);
+        if (!cfg.contains("architecture")) cfg["architecture"] = oci::Platform::host().architecture;
     } else {
         auto host = oci::Platform::host();
         cfg = {{"architecture", host.architecture},
@@ -93,8 +101,9 @@ LoadedSqsh load(store::Store& store, const std::string& file, const std::string&
     }
     nlohmann::json hist = oci::history_as_empty_layers(cfg);
     hist.push_back({{"created_by", "gantry load " + fs::stdfs::path(file).filename().string()},
-                    {"comment", header ? "flattened from a gantry squashfs image"
-                                       : "from a squashfs file without a gantry header"}});
+                    {"comment", header      ? "flattened from a gantry squashfs image"
+                                : facts.sif ? "from an Apptainer SIF file's squashfs partition"
+                                            : "from a squashfs file without a gantry header"}});
     cfg["history"] = hist;
     auto image = store::commit_single_layer_image(store, out, digests, std::move(cfg),
                                                   "the layer of " + file, res.ref, privileged);

@@ -9,7 +9,8 @@
 // and extraction (a hostile file's symlinks and `..` names are refused there). gantry itself
 // parses nothing of the file past its superblock. The config is the gantry header's, with its
 // one new layer; a squashfs without a header (mksquashfs, enroot, Charliecloud) gets an empty
-// config for this host's platform. Nothing is tagged until the image is complete.
+// config for this host's platform; a SIF's partition gets Apptainer's labels, runscript and
+// environment (sif/metadata.hpp). Nothing is tagged until the image is complete.
 #pragma once
 
 #include "oci/digest.hpp"
@@ -25,6 +26,7 @@ struct LoadedSqsh {
     oci::Digest manifest; // its manifest digest
     oci::Digest config;   // its image ID
     bool had_header = false;
+    bool sif = false; // a SIF's squashfs partition, its config Apptainer's metadata
     std::uint64_t entries = 0;
 };
 
@@ -36,7 +38,8 @@ struct LoadedSqsh {
 LoadedSqsh load(store::Store& store, const std::string& file, const std::string& ref,
                 bool privileged, const std::function<void()>& confine);
 
-// Whether PATH should be loaded as a squashfs image: its first bytes are squashfs's magic.
+// Whether PATH should be loaded as a squashfs image: its first bytes are squashfs's magic, or
+// SIF's (its squashfs partition is loaded, with Apptainer's metadata as its config).
 bool is_squashfs_file(const std::string& path);
 
 } // namespace gantry::sqsh

@@ -66,8 +66,13 @@ SqshPulled pull(store::Store& store, const std::string& ref, const registry::Pul
     auto pulled = registry::pull(*tmp.store, ref, opt);
     res.ref = pulled.ref;
     res.manifest = pulled.manifest;
+    if (target.sif && target.file.empty())
+        throw Error(Errc::usage, "pull --format sif writes a file", "add -o FILE.sif");
     if (!target.file.empty()) {
-        save(*tmp.store, pulled.ref, target.file);
+        if (target.sif)
+            save_sif(*tmp.store, pulled.ref, target.file);
+        else
+            save(*tmp.store, pulled.ref, target.file);
         res.file = target.file;
     } else {
         auto p = publish(*tmp.store, pulled.ref, to_cache ? cache : target.image_store);

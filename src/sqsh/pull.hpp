@@ -6,7 +6,8 @@
 // unpacked once, several at once: registry/pull), flattened from its verified blobs by
 // sqsh::save, published, and the temporary store removed, whatever happens. Concurrent pulls of
 // one reference into the cache wait on a node-local lock (STORE/locks), so a node downloads an
-// image once however many jobs ask for it; the second finds it cached.
+// image once however many jobs ask for it; the second finds it cached. `--format sif -o FILE`
+// writes the image as a SIF (sqsh::save_sif) from the same temporary store.
 #pragma once
 
 #include "oci/digest.hpp"
@@ -22,6 +23,7 @@ struct PullTarget {
     std::string file;        // -o FILE
     std::string image_store; // --image-store DIR
     // neither: the node's squashfs cache
+    bool sif = false; // --format sif: FILE is a SIF (sqsh::save_sif); FILE is then required
 };
 
 struct SqshPulled {

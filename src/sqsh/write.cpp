@@ -2,6 +2,7 @@
 
 #include "layer/stream.hpp"
 #include "layer/tar_reader.hpp"
+#include "sif/write.hpp"
 #include "sqsh/flatten.hpp"
 #include "sqsh/format.hpp"
 #include "store/images.hpp"
@@ -18,6 +19,7 @@
 #include <memory>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
@@ -319,10 +321,60 @@ class Output {
 
 } // namespace
 
-SaveResult save(const store::Store& store, const std::string& ref, const std::string& out,
-                const SaveOptions& opt) {
+namespace {
+
+// Files written as a layer above the image's (SaveOptions::extra): they hide the same paths
+// below, as an upper layer's would.
+void sqsh_write_extra(const std::vector<sif::File>& files, Flattener& flat, Stream& out,
+                      Totals& t) {
+    for (auto& f : files) {
+        const bool dir = f.dir;
+        if (!flat.keep(f.path, dir)) continue;
+        Entry e(archive_entry_new(), archive_entry_free);
+        archive_entry_set_pathname(e.get(), f.path.c_str());
+        archive_entry_set_filetype(e.get(), dir ? AE_IFDIR : AE_IFREG);
+        archive_entry_set_perm(e.get(), f.mode);
+        archive_entry_set_size(e.get(), dir ? 0 : static_cast<la_int64_t>(f.content.size()));
+        archive_entry_set_mtime(e.get(), 0, 0);
+        out.header(e.get());
+        if (!dir) out.data(f.content.data(), f.content.size());
+        ++t.entries;
+    }
+    flat.next_layer();
+}
+
+// The image REF flattened into tar2sqfs writing into OUT (DIR: where, for messages).
+Totals sqsh_pack_image(const store::Store& store, const store::Image& img, const Header& h, int out,
+                       const std::string& dir, const SaveOptions& opt) {
     auto exe = find_tar2sqfs();
-    auto img = store::find_image(store, ref);
+    Totals t;
+    NoSigpipe quiet;
+    Packer pack(exe, out, opt);
+    try {
+        Stream s(pack.in.get());
+        Flattener flat;
+        Entry root(nullptr, archive_entry_free);
+        if (!opt.extra.empty()) sqsh_write_extra(opt.extra, flat, s, t);
+        for (std::size_t i = h.diff_ids.size(); i-- > 0;)
+            stream_layer(store, img.manifest.layers[i], h.diff_ids[i], flat, s, root, t);
+        write_root(root, h, s);
+        s.close();
+    } catch (const Error& e) {
+        pack.in.reset();
+        int st = pack.wait();
+        if (e.code() == Errc::io && !Spawned::ok(st))
+            throw Error(Errc::io, "tar2sqfs failed: " + pack.stderr_text());
+        throw;
+    }
+    pack.in.reset();
+    int st = pack.wait();
+    if (!Spawned::ok(st))
+        throw Error(Errc::io, "tar2sqfs failed: " + pack.stderr_text(),
+                    "check the space left in " + dir);
+    return t;
+}
+
+Header sqsh_header_of(const store::Store& store, const store::Image& img, const std::string& ref) {
     Header h;
     h.manifest = img.manifest_digest;
     h.config_digest = img.manifest.config.digest;
@@ -332,37 +384,54 @@ SaveResult save(const store::Store& store, const std::string& ref, const std::st
         throw Error(Errc::invalid, "image " + ref +
                                        ": its manifest and config disagree on the "
                                        "number of layers");
+    return h;
+}
+
+} // namespace
+
+SaveResult save(const store::Store& store, const std::string& ref, const std::string& out,
+                const SaveOptions& opt) {
+    auto img = store::find_image(store, ref);
+    Header h = sqsh_header_of(store, img, ref);
     Output tmp(out);
-    auto dir = tmp.dir();
-    Totals t;
-    {
-        NoSigpipe quiet;
-        Packer pack(exe, tmp.fd(), opt);
-        try {
-            Stream s(pack.in.get());
-            Flattener flat;
-            Entry root(nullptr, archive_entry_free);
-            for (std::size_t i = h.diff_ids.size(); i-- > 0;)
-                stream_layer(store, img.manifest.layers[i], h.diff_ids[i], flat, s, root, t);
-            write_root(root, h, s);
-            s.close();
-        } catch (const Error& e) {
-            pack.in.reset();
-            int st = pack.wait();
-            if (e.code() == Errc::io && !Spawned::ok(st))
-                throw Error(Errc::io, "tar2sqfs failed: " + pack.stderr_text());
-            throw;
-        }
-        pack.in.reset();
-        int st = pack.wait();
-        if (!Spawned::ok(st))
-            throw Error(Errc::io, "tar2sqfs failed: " + pack.stderr_text(),
-                        "check the space left in " + dir);
-    }
+    Totals t = sqsh_pack_image(store, img, h, tmp.fd(), tmp.dir(), opt);
     struct stat st {};
     ::fstat(tmp.fd(), &st);
     bool placed = tmp.publish(opt.replace);
     return {t.entries, static_cast<std::uint64_t>(st.st_size), !placed};
+}
+
+SaveResult save_sif(const store::Store& store, const std::string& ref, const std::string& out,
+                    const SaveOptions& options) {
+    auto img = store::find_image(store, ref);
+    Header h = sqsh_header_of(store, img, ref);
+    auto doc = oci::parse_json(h.config, "image " + ref + "'s config");
+    SaveOptions opt = options;
+    auto files = sif::apptainer_files(doc);
+    opt.extra.insert(opt.extra.end(), files.begin(), files.end());
+    Output squashfs(out); // unnamed: gone with its descriptor
+    Totals t = sqsh_pack_image(store, img, h, squashfs.fd(), squashfs.dir(), opt);
+    struct stat st {};
+    if (::fstat(squashfs.fd(), &st) != 0) throw_errno("cannot stat the squashfs of " + out);
+    auto size = static_cast<std::uint64_t>(st.st_size);
+    std::string id(16, '\0');
+    if (::getrandom(id.data(), id.size(), 0) != static_cast<ssize_t>(id.size()))
+        throw_errno("getrandom failed");
+    id[6] = static_cast<char>((id[6] & 0x0f) | 0x40); // a version 4 UUID, as the reference's
+    id[8] = static_cast<char>((id[8] & 0x3f) | 0x80);
+    Output file(out);
+    std::string head = sif::layout(size, img.config.platform.architecture, id, ::time(nullptr));
+    fs::write_all(file.fd(), head.data(), head.size(), out);
+    // the partition: copied by the kernel (a reflink where the filesystem shares extents)
+    loff_t from = 0, to = static_cast<loff_t>(sif::kPartitionOffset);
+    for (std::uint64_t left = size; left > 0;) {
+        ssize_t n = ::copy_file_range(squashfs.fd(), &from, file.fd(), &to, left, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw_errno("cannot write " + out, "check the space left in " + file.dir());
+        left -= static_cast<std::uint64_t>(n);
+    }
+    bool placed = file.publish(opt.replace);
+    return {t.entries, sif::kPartitionOffset + size, !placed};
 }
 
 } // namespace gantry::sqsh

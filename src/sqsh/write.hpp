@@ -11,10 +11,12 @@
 // error or a kill leaves nothing behind, and FILE is replaced in one rename.
 #pragma once
 
+#include "sif/metadata.hpp"
 #include "store/store.hpp"
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace gantry::sqsh {
 
@@ -24,6 +26,8 @@ struct SaveOptions {
     // false: FILE is created only if absent (a shared store's object: another node may be
     // reading the one there); SaveResult::existed says it was
     bool replace = true;
+    // files written above the image's layers, hiding the same paths (save_sif's /.singularity.d)
+    std::vector<sif::File> extra;
 };
 
 struct SaveResult {
@@ -36,5 +40,13 @@ struct SaveResult {
 // damaged layer blob, Error(io) when the file cannot be written.
 SaveResult save(const store::Store& store, const std::string& ref, const std::string& out,
                 const SaveOptions& opt = {});
+
+// `gantry save REF --format sif -o FILE`: the same squashfs, with Apptainer's files for the
+// image's config added above its layers (sif::apptainer_files: labels, environment, runscript),
+// as the primary system partition of a SIF (sif/write.hpp), built for the image's
+// architecture. The squashfs is written to an unnamed file first and copied into the SIF by the
+// kernel (copy_file_range). Errors as save's.
+SaveResult save_sif(const store::Store& store, const std::string& ref, const std::string& out,
+                    const SaveOptions& opt = {});
 
 } // namespace gantry::sqsh

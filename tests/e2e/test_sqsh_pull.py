@@ -3,6 +3,7 @@ request-logging proxy: into -o FILE, into a shared store, and into the node's sq
 which `run REF` reads after the store; one download per node however many pullers; the cache in
 `system df` and evicted least-recently-used by `system prune --sqsh-cache-max`."""
 import os
+import shutil
 import subprocess
 import time
 
@@ -53,6 +54,17 @@ def test_pull_to_a_file(g, mk, tmp_path, proxy):
     assert "/d/kept" in ls and "/d/opq/new" in ls and "/d/gone" not in ls
     assert "/d/opq/old" not in ls
     assert g.run("run", "--rm", out).out.split() == ["lower", "kept", "opq"]
+    # --format sif: the same image as an Apptainer SIF file (docs/apptainer.md)
+    if shutil.which("siftool"):
+        sif = tmp_path / "app.sif"
+        g.run("pull", INSECURE, "--format", "sif", "-o", sif, f"{proxy.addr}/team/app:1")
+        listing = subprocess.run(["siftool", "list", str(sif)], capture_output=True, text=True,
+                                 check=True).stdout
+        assert "FS (Squashfs/*System/amd64)" in listing, listing
+        assert g.run("run", "--rm", sif).out.split() == ["lower", "kept", "opq"]
+        assert g.refs() == {} and not list((g.root / "tmp").iterdir())
+        r = g.fail("pull", "--format", "sif", f"{proxy.addr}/team/app:1", code=2)
+        assert "give -o FILE.sif" in r.err
     # an error leaves no file and nothing in the store's tmp
     bad = tmp_path / "none.sqsh"
     g.fail("pull", INSECURE, "--format", "squashfs", "-o", bad, f"{proxy.addr}/team/nope:1")

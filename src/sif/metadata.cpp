@@ -1,0 +1,108 @@
+#include "sif/metadata.hpp"
+
+#include "util/error.hpp"
+#include "util/json.hpp"
+
+#include <cctype>
+
+namespace gantry::sif {
+
+void add_labels(nlohmann::json& into, std::string_view text, const std::string& what) {
+    if (text.size() > kMaxLabels)
+        throw Error(Errc::invalid,
+                    what + " is over " + std::to_string(kMaxLabels >> 20) + " MiB of labels",
+                    "write smaller labels");
+    auto doc = safe_json::parse(text, what);
+    if (!doc.is_object())
+        throw Error(Errc::invalid, what + " is not a JSON object of labels",
+                    "write it as {\"name\": \"value\", ...}");
+    for (auto& [k, v] : doc.items()) into[k] = v.is_string() ? v.get<std::string>() : v.dump();
+}
+
+nlohmann::json env_entrypoint() {
+    return {"/bin/sh", "-c",
+            "for f in /.singularity.d/env/*.sh; do if [ -f \"$f\" ]; then . \"$f\"; fi; done; "
+            "exec \"$@\"",
+            "/.singularity.d/actions/exec"};
+}
+
+nlohmann::json image_config(const Metadata& md, const std::string& arch) {
+    nlohmann::json config = {
+        {"Env", {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}};
+    if (!md.labels.empty()) config["Labels"] = md.labels;
+    if (md.shell && md.env_scripts) config["Entrypoint"] = env_entrypoint();
+    if (md.runscript)
+        config["Cmd"] = {kRunscript};
+    else if (md.shell)
+        config["Cmd"] = {"/bin/sh"}; // `apptainer run` of an image without one starts a shell
+    nlohmann::json doc = {{"os", "linux"}, {"config", config}};
+    if (arch != "unknown") doc["architecture"] = arch;
+    return doc;
+}
+
+namespace {
+
+// WORD single-quoted for sh: every byte kept, a quote written as '\''.
+std::string sif_sh_quote(const std::string& word) {
+    std::string out = "'";
+    for (char c : word) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+}
+
+std::string sif_sh_words(const nlohmann::json& list) {
+    std::string out;
+    if (list.is_array())
+        for (auto& w : list)
+            if (w.is_string()) out += " " + sif_sh_quote(w.get<std::string>());
+    return out;
+}
+
+bool sif_sh_name(const std::string& n) {
+    if (n.empty() || std::isdigit(static_cast<unsigned char>(n[0]))) return false;
+    for (char c : n)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+    return true;
+}
+
+} // namespace
+
+std::vector<File> apptainer_files(const nlohmann::json& doc) {
+    static const nlohmann::json none = nlohmann::json::object();
+    const auto& c = doc.contains("config") && doc["config"].is_object() ? doc["config"] : none;
+    std::vector<File> out;
+    out.push_back({".singularity.d", "", 0755, true});
+    out.push_back({".singularity.d/env", "", 0755, true});
+    nlohmann::json labels =
+        c.contains("Labels") && c["Labels"].is_object() ? c["Labels"] : nlohmann::json::object();
+    out.push_back({kLabelsFile, labels.dump(4) + "\n", 0644});
+    std::string env = "#!/bin/sh\n# the image's Env, written by gantry save --format sif\n";
+    if (c.contains("Env") && c["Env"].is_array())
+        for (auto& e : c["Env"]) {
+            std::string kv = e.is_string() ? e.get<std::string>() : e.dump();
+            auto eq = kv.find('=');
+            if (eq == std::string::npos || !sif_sh_name(kv.substr(0, eq)))
+                throw Error(Errc::invalid,
+                            "the image's Env entry \"" + kv +
+                                "\" is not NAME=VALUE with a name a shell can export",
+                            "fix the image's ENV, or save it in another format");
+            env += "export " + kv.substr(0, eq) + "=" + sif_sh_quote(kv.substr(eq + 1)) + "\n";
+        }
+    out.push_back({std::string(kEnvDir) + "/10-docker2singularity.sh", env, 0755});
+    std::string entry = sif_sh_words(c.value("Entrypoint", nlohmann::json()));
+    std::string cmd = sif_sh_words(c.value("Cmd", nlohmann::json()));
+    std::string run =
+        "#!/bin/sh\n# the image's Entrypoint and Cmd, written by gantry save --format sif\n";
+    if (c.contains("WorkingDir") && c["WorkingDir"].is_string() &&
+        !c["WorkingDir"].get<std::string>().empty())
+        run += "cd " + sif_sh_quote(c["WorkingDir"].get<std::string>()) + " || exit 1\n";
+    if (entry.empty()) {
+        run += "if [ $# -gt 0 ]; then exec \"$@\"; fi\n";
+        run += cmd.empty() ? "echo 'the image has no command' >&2\nexit 1\n" : "exec" + cmd + "\n";
+    } else {
+        run += "if [ $# -gt 0 ]; then exec" + entry + " \"$@\"; fi\nexec" + entry + cmd + "\n";
+    }
+    out.push_back({std::string(kRunscript).substr(1), run, 0755});
+    return out;
+}
+
+} // namespace gantry::sif
