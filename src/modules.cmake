@@ -17,6 +17,8 @@
 gantry_module(util PURPOSE "errors, fds, atomic writes, locks, logging, hashing, YAML, text and units, the config file")
 gantry_module(dispatch PURPOSE "what main() decides: the OCI-runtime name, the command a line names, how a failure exits"
   DEPENDS util)
+gantry_module(gotemplate PURPOSE "Go's text/template over JSON, docker's --format (table, json), Go's tabwriter"
+  DEPENDS util)
 gantry_module(manual PURPOSE "the command tree's man pages and bash/zsh completions, rendered at build time"
   DEPENDS util)
 gantry_module(oci PURPOSE "the OCI image and runtime spec models, digests, references, seccomp profile"
