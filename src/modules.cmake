@@ -71,5 +71,7 @@ gantry_module(engine PURPOSE "preparing and running a container from an image"
   DEPENDS cdi cpu gpu_vendors lazy oci rootfs runspec runtime site sqsh store util)
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
   DEPENDS cdi gpu_vendors lazy oci registry runtime sqsh store util)
+gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version and info (--format rows, inspect JSON) and docker's --filter"
+  DEPENDS gotemplate oci runtime store util)
 gantry_module(image_build PURPOSE "gantry build: the plan, the executor, RUN, COPY/ADD, layer commits"
   DEPENDS dockerfile engine gpu_vendors layer oci registry rootfs runtime store tailor util)
