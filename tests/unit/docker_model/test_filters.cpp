@@ -148,7 +148,7 @@ TEST(DockerModel, PsRowHasDockersFieldsAndLabelMethod) {
     EXPECT_EQ(row["ID"], "aaaa11112222");
     EXPECT_EQ(row["Names"], "web");
     EXPECT_EQ(row["State"], "running");
-    EXPECT_EQ(row["Command"], "\"sh -c sleep 1000000 \xe2\x80\xa6\""); // 20 characters
+    EXPECT_EQ(row["Command"], "\"sh -c sleep 1000000\xe2\x80\xa6\""); // 19 + "…", docker's Ellipsis
     EXPECT_EQ(ps_row(s, true, true)["Command"], "\"sh -c sleep 1000000 && echo a long command\"");
     EXPECT_EQ(row["Labels"], "devcontainer.local_folder=/src,tier=front");
     EXPECT_EQ(row["Networks"], "host");
