@@ -307,7 +307,13 @@ json call_function(const std::string& fn, const std::vector<json>& args, bool he
         want_args(fn, args, 1, 1);
         const auto& a = args[0];
         if (a.is_string()) return a.get_ref<const std::string&>().size();
-        if (a.is_array() || a.is_object()) return a.size();
+        if (a.is_array()) return a.size();
+        if (a.is_object()) { // hidden keys are not the value's
+            std::size_t n = 0;
+            for (auto it = a.begin(); it != a.end(); ++it)
+                n += it.key().empty() || it.key()[0] != '$';
+            return n;
+        }
         fn_fail("len of " + print_value(a) + ": not a string, list or map");
     }
     if (fn == "index") {

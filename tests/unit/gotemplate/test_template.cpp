@@ -96,6 +96,8 @@ TEST(GoTemplate, DockerAndGoFunctions) {
                  kContainer),
         "1||");
     EXPECT_EQ(run_tmpl("{{len .Mounts}} {{len .Names}} {{slice .Names 1}}", kContainer), "2 3 eb");
+    EXPECT_EQ(run_tmpl("{{len .}}", kContainer),
+              std::to_string(kContainer.size() - 1)); // no $labels
     EXPECT_EQ(run_tmpl("{{pad .Names 1 2}}|{{truncate .ID 3}}", kContainer), " web  |abc");
     EXPECT_EQ(run_tmpl("{{and .Up .Count}} {{or .Empty .Names}} {{not .Up}}", kContainer),
               "3 web false");
