@@ -137,7 +137,7 @@ ContainerFilter::ContainerFilter(
 }
 
 bool ContainerFilter::wants_stopped() const {
-    return f_.contains("status") || f_.contains("exited");
+    return f_.contains("status"); // moby sets All for a status filter, not for exited
 }
 
 bool ContainerFilter::matches(const runtime::ContainerState& s, bool running) const {

@@ -33,7 +33,7 @@ class ContainerFilter {
                     const std::vector<runtime::ContainerState>& all,
                     std::function<std::optional<std::string>(const std::string&)> image_digest);
     bool matches(const runtime::ContainerState& s, bool running) const;
-    // any status= or exited= filter: a listing without -a shows stopped containers then too
+    // a status= filter: a listing without -a shows stopped containers then too (docker's)
     bool wants_stopped() const;
 
   private:
