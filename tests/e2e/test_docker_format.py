@@ -6,10 +6,12 @@ As root every test's containers share /run/gantry: each query here is narrowed t
 containers by name or by a label value no other test uses."""
 import json
 import os
+import shutil
+import subprocess
 
 import pytest
 
-from conftest import Gantry, load_busybox, need_tool
+from conftest import Gantry, load_busybox
 from fixtures import mkimage
 
 TOKEN = f"fmt{os.getpid()}"
@@ -46,16 +48,23 @@ def test_version_info_and_v_in_dockers_shapes(fx):
     assert info["DockerRootDir"] == str(g.root) and info["ServerVersion"] == version
     assert info["Images"] == 1 and info["OSType"] == "linux"
     assert g.run("info", "-f", "{{.DockerRootDir}}").out == f"{g.root}\n"
-    # the real docker CLI's Client fields (it prints them without a daemon) are all there
-    need_tool("docker")
-    import subprocess
+    r = g.fail("version", "--format", "{{.Server.Verison}}", code=2)
+    assert "no field .Verison in .Server" in r.err and ".Version" in r.err, r.err
+
+
+def test_version_has_the_real_docker_clis_client_fields(fx):
+    """The docker CLI prints its own Client fields without a daemon: gantry's has them all.
+    scripts/install-deps.sh does not install docker's CLI (issue 54's section 2 adds docker.io):
+    where it is missing this comparison is skipped, in CI too."""
+    g, _, _ = fx
+    if not shutil.which("docker"):
+        pytest.skip("docker's CLI is not installed")
     p = subprocess.run(["docker", "version", "--format", "{{json .Client}}"],
                        capture_output=True, text=True, timeout=30,
                        env={"PATH": os.environ["PATH"], "DOCKER_HOST": "unix:///nonexistent"})
     docker_client = json.loads(p.stdout.splitlines()[0])
-    assert set(docker_client) <= set(v["Client"]), set(docker_client) - set(v["Client"])
-    r = g.fail("version", "--format", "{{.Server.Verison}}", code=2)
-    assert "no field .Verison in .Server" in r.err and ".Version" in r.err, r.err
+    ours = json.loads(g.run("version", "--format", "{{json .Client}}").out)
+    assert set(docker_client) <= set(ours), set(docker_client) - set(ours)
 
 
 def test_ps_format_filters_and_labels(fx):
