@@ -32,8 +32,8 @@ std::string print_number(const json& v) {
     double d = v.get<double>();
     if (std::isnan(d)) return "NaN";
     if (std::isinf(d)) return d > 0 ? "+Inf" : "-Inf";
-    // Go's %v of a float64: the shortest digits that read back, in %e form below 1e-4 and
-    // from 1e21, else in %f form
+    // Go's %v of a float64 (strconv's 'g', shortest): the shortest digits that read back, in
+    // %e form for an exponent below -4 or from 6 on (1e+06, 1.5e+07), else in %f form
     char buf[64];
     int prec = 1;
     for (; prec < 17; ++prec) {
@@ -42,7 +42,7 @@ std::string print_number(const json& v) {
     }
     std::snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
     int exp = std::atoi(std::strchr(buf, 'e') + 1);
-    if (exp < -4 || exp >= 21) {
+    if (exp < -4 || exp >= 6) {
         std::string s = buf; // C's e+05 is Go's e+05 too: two digits at least
         auto e = s.find('e');
         std::string mant = s.substr(0, e);
@@ -265,7 +265,24 @@ std::string print_value(const json& v) {
 }
 
 std::string to_json(const json& v) {
-    return strip_hidden(v).dump(-1, ' ', false, json::error_handler_t::replace);
+    std::string s = strip_hidden(v).dump(-1, ' ', false, json::error_handler_t::replace);
+    // Go's encoding/json where nlohmann's differs: \b and \f as \u0008 and \u000c, and
+    // U+2028 and U+2029 escaped (JavaScript's line separators)
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\\' && i + 1 < s.size()) {
+            char e = s[++i];
+            out += e == 'b' ? "\\u0008" : e == 'f' ? "\\u000c" : std::string{'\\', e};
+        } else if (s.compare(i, 2, "\xe2\x80") == 0 && i + 2 < s.size() &&
+                   (s[i + 2] == '\xa8' || s[i + 2] == '\xa9')) {
+            out += s[i + 2] == '\xa8' ? "\\u2028" : "\\u2029";
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
 }
 
 bool truth(const json& v) {

@@ -377,6 +377,7 @@ class Parser {
         const Token& t = toks[i];
         Arg a;
         a.pos = t.pos;
+        bool chainable = true; // a literal or a function takes no .Field after it
         switch (t.kind) {
         case Token::field:
             a.kind = Arg::field;
@@ -396,25 +397,30 @@ class Parser {
         case Token::string:
             a.value = t.text;
             ++i;
-            return a;
+            chainable = false;
+            break;
         case Token::number:
             a.value = t.value;
             ++i;
-            return a;
+            chainable = false;
+            break;
         case Token::ident:
             ++i;
             if (t.text == "true" || t.text == "false") {
                 a.value = t.text == "true";
-                return a;
+                chainable = false;
+                break;
             }
             if (t.text == "nil") {
                 a.value = nullptr;
-                return a;
+                chainable = false;
+                break;
             }
             if (!is_function(t.text)) fail(t.pos, "function \"" + t.text + "\" not defined");
             a.kind = Arg::function;
             a.name = t.text;
-            return a;
+            chainable = false;
+            break;
         case Token::lparen: {
             if (++depth_ > limits_.max_depth)
                 fail(t.pos, "nested deeper than " + std::to_string(limits_.max_depth) + " levels");
@@ -430,7 +436,7 @@ class Parser {
         default:
             fail(t.pos, "unexpected " + describe(t) + " in operand");
         }
-        while (i < toks.size() && toks[i].kind == Token::field && !toks[i].spaced) {
+        while (chainable && i < toks.size() && toks[i].kind == Token::field && !toks[i].spaced) {
             a.chain.push_back(toks[i].text);
             ++i;
         }

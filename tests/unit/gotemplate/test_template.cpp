@@ -46,6 +46,11 @@ TEST(GoTemplate, FieldsNestedAndPrinted) {
     EXPECT_EQ(run_tmpl("{{.}}", json("plain")), "plain");
     EXPECT_EQ(run_tmpl("{{.}} {{.}}", json::parse("[0.00001, 100000.0]")[0]), "1e-05 1e-05");
     EXPECT_EQ(run_tmpl("{{index . 1}}", json::parse("[0.00001, 100000.0]")), "100000");
+    // what Go's fmt prints for these float64s (go1.19)
+    EXPECT_EQ(
+        run_tmpl("{{range .}}{{.}}|{{end}}", json::parse("[1e6, 1234567.0, 123456.7, 1e20, 0.0001, "
+                                                         "2000000000000002.331, 12345678.9]")),
+        "1e+06|1.234567e+06|123456.7|1e+20|0.0001|2.0000000000000022e+15|1.23456789e+07|");
     EXPECT_EQ(run_tmpl("{{ .ID }}-{{- \" x \" -}} -{{.Names}}", kContainer), "abc123- x -web");
     EXPECT_EQ(run_tmpl("a {{/* note */}}b {{- /* gone */ -}} c", kContainer), "a bc");
     EXPECT_EQ(run_tmpl(R"({{"a\tb\u00e9"}}{{`raw\n`}}{{'x'}})", kContainer),
@@ -60,6 +65,9 @@ TEST(GoTemplate, JsonFunctionIsCompactSortedAndHidesDollarKeys) {
     EXPECT_EQ(all.find("$labels"), std::string::npos);
     EXPECT_EQ(run_tmpl("{{json \"<&>\"}}", kContainer), "\"<&>\""); // not HTML-escaped
     EXPECT_EQ(run_tmpl("{{json .Nothing}}", kContainer), "null");
+    // Go's escapes where nlohmann's differ
+    EXPECT_EQ(run_tmpl("{{json \"\\b\\f\\n\\\\\\u2028\"}}", kContainer),
+              "\"\\u0008\\u000c\\n\\\\\\u2028\"");
 }
 
 TEST(GoTemplate, RangeIfWithAndVariables) {
@@ -148,10 +156,26 @@ TEST(GoTemplate, UnknownFieldNamesTheFieldAndTheFieldsThereAre) {
 }
 
 TEST(GoTemplate, SyntaxErrorsNameThePlace) {
-    for (const char* bad :
-         {"{{.ID", "{{if .Up}}x", "{{end}}", "{{nosuch .ID}}", "{{.ID | 3}}", "{{\"x}}", "{{(.ID}}",
-          "{{$y}}", "{{break}}", "{{define \"x\"}}{{end}}", "{{range .A}}{{else if .B}}{{end}}",
-          "{{/* x", "{{.ID %}}", "{{}}", "{{'ab'}}", "{{\"\\q\"}}", "{{1x}}"}) {
+    for (const char* bad : {"{{.ID",
+                            "{{if .Up}}x",
+                            "{{end}}",
+                            "{{nosuch .ID}}",
+                            "{{.ID | 3}}",
+                            "{{\"x}}",
+                            "{{(.ID}}",
+                            "{{$y}}",
+                            "{{break}}",
+                            "{{define \"x\"}}{{end}}",
+                            "{{range .A}}{{else if .B}}{{end}}",
+                            "{{/* x",
+                            "{{.ID %}}",
+                            "{{}}",
+                            "{{'ab'}}",
+                            "{{\"\\q\"}}",
+                            "{{1x}}",
+                            "{{print \"a\"\"b\"}}",
+                            "{{print \"a\".X}}",
+                            "{{len(.ID)}}"}) {
         try {
             Template::parse(bad);
             ADD_FAILURE() << bad << " parsed";
