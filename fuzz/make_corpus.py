@@ -338,6 +338,11 @@ def seeds() -> dict[str, list]:
         "dive_ci": literals(["tests/unit/analyze/*.cpp"], lambda s: "rules" in s) +
         ["rules:\n  lowestEfficiency: 0.95\n  highestWastedBytes: 20MB\n"
          "  highestUserWastedPercent: disabled\n", "1.5 GiB", "0.9"],
+        # --format templates (fuzz_gotemplate): the evaluator's tests' templates
+        "gotemplate": literals(["tests/unit/gotemplate/*.cpp"], lambda s: "{{" in s) +
+        ["table {{.ID}}\\t{{.Names}}", "{{json .}}", "json",
+         '{{range $k, $v := .Config.Labels}}{{$k}}={{$v}}\n{{end}}',
+         '{{.Label "a"}}\x00{"Y": [1, {"Z": "w"}]}', '{{index .X "Y" 1 "Z"}}\x00{"Y": [1, {"Z": "w"}]}'],
         "cli_values": literals(["tests/unit/util/test_units.cpp",
                                 "tests/unit/runtime/test_resources.cpp"],
                                lambda s: len(s) < 40 and "\n" not in s),

@@ -17,6 +17,8 @@
 gantry_module(util PURPOSE "errors, fds, atomic writes, locks, logging, hashing, YAML, text and units, the config file")
 gantry_module(dispatch PURPOSE "what main() decides: the OCI-runtime name, the command a line names, how a failure exits"
   DEPENDS util)
+gantry_module(gotemplate PURPOSE "Go's text/template over JSON, docker's --format (table, json), Go's tabwriter"
+  DEPENDS util)
 gantry_module(manual PURPOSE "the command tree's man pages and bash/zsh completions, rendered at build time"
   DEPENDS util)
 gantry_module(oci PURPOSE "the OCI image and runtime spec models, digests, references, seccomp profile"
@@ -71,5 +73,7 @@ gantry_module(engine PURPOSE "preparing and running a container from an image"
   DEPENDS cdi cpu gpu_vendors lazy oci rootfs runspec runtime site sqsh store util)
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
   DEPENDS cdi gpu_vendors lazy oci registry runtime sqsh store util)
+gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version and info (--format rows, inspect JSON) and docker's --filter"
+  DEPENDS gotemplate oci runtime store util)
 gantry_module(image_build PURPOSE "gantry build: the plan, the executor, RUN, COPY/ADD, layer commits"
   DEPENDS dockerfile engine gpu_vendors layer oci registry rootfs runtime store tailor util)

@@ -1,11 +1,10 @@
-// `gantry history` (docker's: an image's history entries, newest first) and `gantry version`.
+// `gantry history` (docker's: an image's history entries, newest first).
 #include "cli/context.hpp"
 #include "oci/image.hpp"
 #include "store/images.hpp"
 #include "util/units.hpp"
 
 #include <cstdio>
-#include <sys/utsname.h>
 
 namespace gantry::cli {
 
@@ -57,28 +56,6 @@ void register_history(CLI::App& app, Context& ctx) {
                                 l.entry.comment});
             }
             return print_listing(o->json, false, out, rows);
-        };
-    });
-}
-
-void register_version(CLI::App& app, Context& ctx) {
-    auto json = std::make_shared<bool>(false);
-    auto* cmd = app.add_subcommand("version", "Show gantry's version (also `gantry --version`)");
-    cmd->add_flag("--json", *json, "Print JSON");
-    cmd->footer("gantry has no daemon, so there is no server version to show.");
-    cmd->callback([&ctx, json] {
-        ctx.action = [json] {
-            struct utsname u {};
-            ::uname(&u);
-            const std::string arch = oci::Platform::host().str();
-            if (*json) {
-                oci::json j{{"version", GANTRY_VERSION}, {"platform", arch}, {"kernel", u.release}};
-                std::printf("%s\n", j.dump(2).c_str());
-            } else {
-                std::printf("gantry %s\nPlatform: %s\nKernel:   %s\n", GANTRY_VERSION, arch.c_str(),
-                            u.release);
-            }
-            return 0;
         };
     });
 }

@@ -1,4 +1,5 @@
 #include "cli/context.hpp"
+#include "docker_model/images.hpp"
 #include "lazy/store_layers.hpp"
 #include "oci/reference.hpp"
 #include "registry/verify.hpp"
@@ -16,7 +17,9 @@ namespace gantry::cli {
 
 void register_images(CLI::App& app, Context& ctx) {
     struct Opts {
-        bool json = false, digests = false, quiet = false, all = false;
+        bool json = false, digests = false, quiet = false, all = false, no_trunc = false;
+        std::string format;
+        std::vector<std::string> filters;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("images", "List images in the store");
@@ -27,20 +30,56 @@ void register_images(CLI::App& app, Context& ctx) {
     cmd->add_flag("-a,--all", o->all,
                   "docker's: also intermediate images; gantry keeps none (a build's steps are "
                   "its cache, not images), so the list is the same");
+    cmd->add_flag("--no-trunc", o->no_trunc, "Show whole image IDs (--format's .ID)");
+    cmd->add_option("-f,--filter", o->filters,
+                    "docker's filters: label=KEY[=VALUE], reference=PATTERN, dangling=true|false, "
+                    "before=, since=IMAGE (a key repeated: any; keys: all)")
+        ->allow_extra_args(false);
+    cmd->add_option("--format", o->format,
+                    "A Go template over docker's fields ({{.Repository}} {{.Tag}} {{.ID}} "
+                    "...), 'table ...' or 'json'");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
+            refuse_json_with_format(o->json, o->format);
             auto& store = ctx.store();
+            // every listed image's facts first: the filters' before/since name any of them
+            struct Local {
+                std::string ref;
+                store::Image img;
+            };
+            std::vector<Local> locals;
+            std::vector<docker_model::ImageFacts> facts;
+            for (auto& [ref, md] : store.refs()) {
+                try {
+                    locals.push_back({ref, store::read_image(store, md)});
+                } catch (const Error& e) {
+                    log::warn(ref + ": " + e.message() + " (run `gantry system fsck`)");
+                    continue;
+                }
+                facts.push_back(docker_model::image_facts(locals.back().img, ref));
+            }
+            std::optional<docker_model::ImageFilter> filter;
+            if (!o->filters.empty()) filter.emplace(o->filters, facts);
+            auto keep = [&](const docker_model::ImageFacts& f) {
+                return !filter || filter->matches(f);
+            };
+            std::vector<oci::json> formatted;
+            auto add_formatted = [&](const docker_model::ImageFacts& f, std::uint64_t size) {
+                formatted.push_back(docker_model::images_row({f, size}, o->no_trunc));
+            };
+            const bool fmt = !o->format.empty() && !o->quiet;
             oci::json out = oci::json::array();
             std::vector<std::vector<std::string>> rows;
             rows.push_back({"REPOSITORY", "TAG"});
             if (o->digests) rows[0].push_back("DIGEST");
             for (auto h : {"IMAGE ID", "CREATED", "PLATFORM", "SIZE"}) rows[0].push_back(h);
-            for (auto& [ref, md] : store.refs()) {
-                store::Image img;
-                try {
-                    img = store::read_image(store, md);
-                } catch (const Error& e) {
-                    log::warn(ref + ": " + e.message() + " (run `gantry system fsck`)");
+            for (std::size_t i = 0; i < locals.size(); ++i) {
+                const auto& ref = locals[i].ref;
+                const auto& img = locals[i].img;
+                const auto md = img.manifest_digest;
+                if (!keep(facts[i])) continue;
+                if (fmt) {
+                    add_formatted(facts[i], static_cast<std::uint64_t>(img.compressed_size()));
                     continue;
                 }
                 auto r = oci::Reference::parse(ref);
@@ -75,6 +114,12 @@ void register_images(CLI::App& app, Context& ctx) {
                 std::pair<std::uint64_t, std::uint64_t> bytes;
                 std::string lazy = lazy::local_text(store, rec.ref, &bytes);
                 if (lazy.empty()) continue;
+                docker_model::ImageFacts lf{rec.ref, rec.config.str(), rec.manifest.str(), "", {}};
+                if (!keep(lf)) continue;
+                if (fmt) {
+                    add_formatted(lf, bytes.second);
+                    continue;
+                }
                 auto r = oci::Reference::parse(rec.ref);
                 if (o->quiet) {
                     std::printf("%s\n", rec.config.short_id().c_str());
@@ -101,9 +146,18 @@ void register_images(CLI::App& app, Context& ctx) {
             // the shared stores' images, after the local ones (a STORE column says where)
             auto dirs = sqsh::search_dirs(store, ctx.image_stores);
             auto shared = sqsh::list_shared(dirs);
-            if (!shared.empty() && !o->json && !o->quiet)
+            if (!shared.empty() && !o->json && !o->quiet && !fmt)
                 for (auto& row : rows) row.push_back(&row == &rows[0] ? "STORE" : "local");
             for (auto& s : shared) {
+                docker_model::ImageFacts sf{s.ref, s.manifest.str(), s.manifest.str(), "", {}};
+                if (!keep(sf)) continue;
+                if (fmt) {
+                    struct stat fst {};
+                    add_formatted(sf, ::stat(s.file.c_str(), &fst) == 0
+                                          ? static_cast<std::uint64_t>(fst.st_size)
+                                          : 0);
+                    continue;
+                }
                 auto r = oci::Reference::parse(s.ref);
                 if (o->quiet) {
                     std::printf("%s\n", s.manifest.short_id().c_str());
@@ -130,6 +184,7 @@ void register_images(CLI::App& app, Context& ctx) {
                 row.push_back(s.store == dirs[0] ? "sqsh-cache" : s.store);
                 rows.push_back(row);
             }
+            if (fmt) return print_formatted(o->format, docker_model::images_listing(), formatted);
             return print_listing(o->json, o->quiet, out, rows);
         };
     });

@@ -1,5 +1,8 @@
 #include "cli/context.hpp"
+#include "docker_model/containers.hpp"
+#include "docker_model/images.hpp"
 #include "engine/squashfs.hpp"
+#include "runtime/state.hpp"
 #include "sif/container.hpp"
 #include "sif/metadata.hpp"
 #include "sqsh/cache.hpp"
@@ -166,20 +169,90 @@ void print_file(const oci::json& d) {
             std::printf("%-11s %s\n", (std::string(key) + ":").c_str(), c[key].dump().c_str());
 }
 
+// docker's inspect of each NAME as TYPE ("" : a container first, then an image, as docker
+// looks them up), printed as docker prints it: a JSON array, or FORMAT once per object.
+int inspect_docker(Context& ctx, const std::vector<std::string>& names, const std::string& type,
+                   const std::string& format) {
+    runtime::StateDir states;
+    std::vector<oci::json> objects;
+    for (auto& n : names) {
+        if (type != "image") {
+            if (auto s = states.find(n)) {
+                objects.push_back(docker_model::inspect_container(*s, s->running()));
+                continue;
+            }
+            if (type == "container")
+                throw Error(Errc::not_found, "no such container: " + n,
+                            "`gantry ps -a` lists the containers");
+        }
+        try {
+            objects.push_back(docker_model::inspect_image(store::find_image(ctx.store(), n)));
+        } catch (const Error& e) {
+            if (e.code() != Errc::not_found || !type.empty()) throw;
+            throw Error(Errc::not_found, "no such object: " + n,
+                        "`gantry ps -a` lists containers, `gantry images` images");
+        }
+    }
+    if (!format.empty())
+        return print_formatted(format,
+                               docker_model::inspect_listing(type == "image"       ? "an image"
+                                                             : type == "container" ? "a container"
+                                                                                   : "the object"),
+                               objects);
+    std::printf(
+        "%s\n",
+        oci::json(objects).dump(4, ' ', false, oci::json::error_handler_t::replace).c_str());
+    return 0;
+}
+
+// Without --type and --format: gantry's own view when every name is an image (or a squashfs
+// file, or in a shared store); false when one is only a container's name.
+bool gantry_view_applies(Context& ctx, const std::vector<std::string>& names, bool json) {
+    if (json) return true;
+    runtime::StateDir states;
+    for (auto& n : names) {
+        if (sqsh::file_of(n)) continue;
+        try {
+            (void)store::resolve(ctx.store(), n);
+        } catch (const Error& e) {
+            if (e.code() == Errc::not_found && states.find(n)) return false;
+        }
+    }
+    return true;
+}
+
 } // namespace
 
 void register_inspect(CLI::App& app, Context& ctx) {
     struct Opts {
         std::vector<std::string> refs;
         bool json = false;
+        std::string format, type;
     };
     auto o = std::make_shared<Opts>();
-    auto* cmd =
-        app.add_subcommand("inspect", "Show an image's manifest, config, layers and history");
-    cmd->add_option("image", o->refs, "Images (names or IDs)")->required();
-    cmd->add_flag("--json", o->json, "Print JSON");
+    auto* cmd = app.add_subcommand(
+        "inspect", "Show an image's manifest, config, layers and history; or, with --type or "
+                   "--format, docker's JSON of a container or an image");
+    cmd->add_option("name", o->refs, "Images (names or IDs), or containers")->required();
+    cmd->add_flag("--json", o->json, "Print gantry's JSON of the images");
+    cmd->add_option("--type", o->type,
+                    "container or image: docker's JSON of that kind of object (by default an "
+                    "image, then a container of that name)");
+    cmd->add_option("-f,--format", o->format,
+                    "A Go template over docker's JSON ({{.State.Status}}, {{.Config.Labels}}, "
+                    "{{json .}})");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
+            refuse_json_with_format(o->json, o->format);
+            if (!o->type.empty() && o->type != "container" && o->type != "image")
+                throw Error(Errc::usage, "--type " + o->type + ": not a kind gantry inspects",
+                            "use --type container or --type image");
+            if (o->json && o->type == "container")
+                throw Error(Errc::usage, "--json prints gantry's JSON of images",
+                            "`gantry ps -a --json` for gantry's, or drop --json for docker's");
+            if (!o->type.empty() || !o->format.empty() ||
+                !gantry_view_applies(ctx, o->refs, o->json))
+                return inspect_docker(ctx, o->refs, o->type, o->format);
             oci::json all = oci::json::array();
             for (auto& r : o->refs) all.push_back(describe(ctx.store(), ctx.image_stores, r));
             if (o->json) {

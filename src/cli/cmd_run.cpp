@@ -101,6 +101,9 @@ void register_run(CLI::App& app, Context& ctx) {
     o.flag(proc, engine::flags::kDetach, f->detach,
            "Run in the background; print the container ID");
     o.option(proc, "--name", f->name, "Name the container so exec, ps, stop and rm can find it");
+    o.list(proc, "-l,--label", f->labels,
+           "Set a label KEY=VALUE on the container (ps --filter label=..., inspect)");
+    o.list(proc, "--label-file", f->label_files, "Read labels from a file of KEY=VALUE lines");
     o.option(proc, "--pidfile", f->pidfile,
              "Write the host pid of the container's first process to this file once it runs");
     o.flag(proc, "--rm", f->rm,

@@ -3,6 +3,7 @@
 
 #include "cli/cli11.hpp"
 #include "engine/engine.hpp"
+#include "gotemplate/docker_format.hpp"
 #include "store/store.hpp"
 
 #include <array>
@@ -89,6 +90,12 @@ int publish_to_store(Context& ctx, const std::string& ref, const std::string& di
 // whose lines were printed as they came). Returns the exit status, 0.
 int print_listing(bool json, bool quiet, const nlohmann::json& items,
                   const std::vector<std::vector<std::string>>& rows);
+// --format FORMAT (docker's: a Go template, "table ...", "json") over ROWS, printed; the exit
+// status, 0. Error(usage) naming a template fault or an unknown field.
+int print_formatted(const std::string& format, const gotemplate::Listing& listing,
+                    const std::vector<nlohmann::json>& rows);
+// --json and --format together: Error(usage) naming both.
+void refuse_json_with_format(bool json, const std::string& format);
 
 void register_load(CLI::App& app, Context& ctx);
 void register_save(CLI::App& app, Context& ctx);

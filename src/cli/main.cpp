@@ -111,6 +111,18 @@ int print_listing(bool json, bool quiet, const nlohmann::json& items,
     return 0;
 }
 
+int print_formatted(const std::string& format, const gotemplate::Listing& listing,
+                    const std::vector<nlohmann::json>& rows) {
+    std::fputs(gotemplate::Format::parse(format, listing).render(rows).c_str(), stdout);
+    return 0;
+}
+
+void refuse_json_with_format(bool json, const std::string& format) {
+    if (json && !format.empty())
+        throw Error(Errc::usage, "--json and --format: choose one",
+                    "--format '{{json .}}' prints docker's fields, --json gantry's");
+}
+
 void print_table(const std::vector<std::vector<std::string>>& rows) {
     std::fputs(text::columns(rows).c_str(), stdout);
 }
@@ -219,7 +231,8 @@ int main(int argc, char** argv) {
     CLI::App app{"gantry: a rootless, daemonless GPU container engine", "gantry"};
     app.require_subcommand(1);
     cli::LazyOptions global(&app, ctx.args);
-    if (global.may_name("--version")) app.set_version_flag("--version", "gantry " GANTRY_VERSION);
+    if (global.may_name("-v,--version"))
+        app.set_version_flag("-v,--version", "gantry " GANTRY_VERSION);
     global.option(nullptr, "--root", ctx.root,
                   "Image store directory (default: $GANTRY_ROOT, /var/lib/gantry for root, "
                   "~/.local/share/gantry otherwise)");

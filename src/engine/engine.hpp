@@ -29,6 +29,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -96,6 +97,7 @@ struct Prepared {
     runspec::RunOptions options;       // the request, parsed
     oci::RuntimeSpec spec;             // with GPU and CDI edits
     std::string id;                    // 12 hex digits
+    std::map<std::string, std::string> labels; // the image's and the run's (engine/labels.hpp)
     WritableLayer layer;
     std::uint64_t write_warn = 0;
     runtime::Resources resources;

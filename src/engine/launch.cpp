@@ -47,6 +47,9 @@ class Record {
         cs_.created = runtime::now_rfc3339();
         cs_.monitor = ::getpid();
         cs_.spec = p.spec;
+        cs_.labels = p.labels;
+        for (auto& b : p.options.binds) cs_.user_mounts.push_back(b.destination);
+        for (auto& t : p.options.tmpfs) cs_.user_mounts.push_back(t.substr(0, t.find(':')));
         owner_ = states_->create(cs_);
     }
     ~Record() {

@@ -6,6 +6,7 @@
 #include "engine/cpu_check.hpp"
 #include "engine/engine.hpp"
 #include "engine/gpus.hpp"
+#include "engine/labels.hpp"
 #include "engine/options.hpp"
 #include "engine/pull_policy.hpp"
 #include "engine/squashfs.hpp"
@@ -311,6 +312,10 @@ Prepared prepare(store::Store& store, RunRequest request, Caller caller,
     map_ids(p);
     start_process_early(p, std::move(early));
     read_image(p);
+    p.labels = container_labels(p.view.image.config.raw.contains("config")
+                                    ? p.view.image.config.raw["config"].value("Labels", oci::json())
+                                    : oci::json(),
+                                p.request.labels, p.request.label_files);
     build_spec(p);
     check_cpu(p);
     make_scratch(p);

@@ -76,7 +76,8 @@ struct RunRequest {
     bool no_require = false;           // --no-require: the doctor's failures only warn
 
     // The container's life
-    std::string name;    // --name: recorded so exec, ps, stop and rm find it
+    std::string name; // --name: recorded so exec, ps, stop and rm find it
+    std::vector<std::string> labels, label_files; // -l/--label KEY=VALUE, --label-file
     bool detach = false; // -d: a monitor process supervises it; run returns once it started
     bool rm = false;     // --rm (what a foreground run does anyway; -d --rm removes at exit)
     // --pidfile: the container's first process's host pid, written (atomically) once it runs, so

@@ -212,6 +212,8 @@ json to_json(const ContainerState& s) {
             {"exit_code", s.exit_code},
             {"created", s.created},
             {"finished", s.finished},
+            {"labels", s.labels},
+            {"user_mounts", s.user_mounts},
             {"spec", s.spec.to_json()}};
 }
 
@@ -234,6 +236,12 @@ ContainerState from_json(const json& j) {
     s.exit_code = j.value("exit_code", 0);
     s.created = j.value("created", "");
     s.finished = j.value("finished", "");
+    if (auto l = j.find("labels"); l != j.end() && l->is_object())
+        for (auto it = l->begin(); it != l->end(); ++it)
+            if (it.value().is_string()) s.labels[it.key()] = it.value().get<std::string>();
+    if (auto m = j.find("user_mounts"); m != j.end() && m->is_array())
+        for (auto& d : *m)
+            if (d.is_string()) s.user_mounts.push_back(d.get<std::string>());
     if (j.contains("spec")) s.spec = oci::RuntimeSpec::from_json(j["spec"]);
     return s;
 }

@@ -9,6 +9,7 @@
 #include "util/lock.hpp"
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -32,8 +33,10 @@ struct ContainerState {
     bool detached = false;
     std::string status = "created"; // created, running, exited
     int exit_code = 0;
-    std::string created, finished; // RFC 3339 UTC
-    oci::RuntimeSpec spec;         // the process settings exec starts from
+    std::string created, finished;             // RFC 3339 UTC
+    oci::RuntimeSpec spec;                     // the process settings exec starts from
+    std::map<std::string, std::string> labels; // the image's and run -l's (engine/labels.hpp)
+    std::vector<std::string> user_mounts;      // the destinations of -v, --mount, --tmpfs
 
     bool running() const; // status running and process_running(pid, pid_start)
     // The start time of its monitor while that is still at work (starting the workload, or

@@ -209,7 +209,8 @@ def test_docker_groups_and_aliases(g, tmp_path):
     (["frobnicate", "--help"], ["unknown command `frobnicate`", "gantry --help"]),
     (["volume", "ls"], ["unknown command `volume`", "-v SRC:DST"]),
     (["run", "-P", "x"], ["unknown flag `-P`", "host's network", "gantry run --help"]),
-    (["images", "--filter", "x"], ["unknown flag `--filter`", "--json"]),
+    (["images", "--filter", "x"], ["bad format of filter \"x\"", "expected name=value"]),
+    (["ps", "--filter", "colour=red"], ["invalid filter 'colour' for ps", "label"]),
     (["ps", "--bogus"], ["unknown flag `--bogus`", "gantry ps --help"]),
 ])
 def test_unknown_verbs_and_flags_are_refused_by_name(g, line, words):

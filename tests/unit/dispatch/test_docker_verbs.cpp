@@ -36,6 +36,10 @@ TEST(DockerVerbs, GroupVerbsBecomeGantrysCommands) {
     EXPECT_EQ(expanded({"image", "rm", "x:1"}), (V{"rmi", "x:1"}));
     EXPECT_EQ(expanded({"container", "ls", "-a"}), (V{"ps", "-a"}));
     EXPECT_EQ(expanded({"image", "prune"}), (V{"system", "prune"}));
+    // docker's JSON of one kind of object
+    EXPECT_EQ(expanded({"container", "inspect", "-f", "{{.Id}}", "c"}),
+              (V{"inspect", "--type", "container", "-f", "{{.Id}}", "c"}));
+    EXPECT_EQ(expanded({"image", "inspect", "x:1"}), (V{"inspect", "--type", "image", "x:1"}));
     // global flags and their values stay in front
     EXPECT_EQ(expanded({"--root", "/s", "--debug", "image", "history", "x"}),
               (V{"--root", "/s", "--debug", "history", "x"}));

@@ -1,0 +1,198 @@
+#include "docker_model/containers.hpp"
+
+#include "docker_model/words.hpp"
+#include "util/error.hpp"
+#include "util/units.hpp"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+
+namespace gantry::docker_model {
+
+namespace {
+
+// docker's Ellipsis: at most N code points, the last one "…" when cut.
+std::string ellipsis_text(const std::string& s, std::size_t n) {
+    std::size_t count = 0, i = 0, cut = 0;
+    for (; i < s.size(); ++i) {
+        if ((static_cast<unsigned char>(s[i]) & 0xc0) == 0x80) continue;
+        if (count == n - 1) cut = i;
+        ++count;
+    }
+    if (count <= n) return s;
+    return s.substr(0, cut) + "\xe2\x80\xa6";
+}
+
+std::string quoted_command(const std::string& s) {
+    return json(s).dump(-1, ' ', false, json::error_handler_t::replace); // Go's strconv.Quote
+}
+
+bool has_network_namespace(const oci::RuntimeSpec& spec) {
+    return std::find(spec.namespaces.begin(), spec.namespaces.end(), "network") !=
+           spec.namespaces.end();
+}
+
+// The spec's mounts the run asked for (-v, --mount, --tmpfs): those whose destination the
+// state records as the user's.
+std::vector<const oci::Mount*> user_mounts(const runtime::ContainerState& s) {
+    std::vector<const oci::Mount*> out;
+    for (auto& m : s.spec.mounts)
+        if (std::find(s.user_mounts.begin(), s.user_mounts.end(), m.destination) !=
+            s.user_mounts.end())
+            out.push_back(&m);
+    return out;
+}
+
+json label_method(const json& recv, const std::vector<json>& args) {
+    if (args.size() != 1 || !args[0].is_string())
+        throw Error(Errc::usage, "Label takes one label name: {{.Label \"com.example.key\"}}");
+    auto labels = recv.find("$labels");
+    if (labels == recv.end()) return "";
+    auto it = labels->find(args[0].get<std::string>());
+    return it == labels->end() ? json("") : *it;
+}
+
+} // namespace
+
+std::string state_word(const runtime::ContainerState& s, bool running) {
+    if (running) return "running";
+    return s.status == "running" ? "exited" : s.status; // its process is gone
+}
+
+json ps_row(const runtime::ContainerState& s, bool running, bool no_trunc) {
+    std::string command;
+    for (auto& a : s.command) command += (command.empty() ? "" : " ") + a;
+    std::string labels;
+    for (auto& [k, v] : s.labels) labels += (labels.empty() ? "" : ",") + k + "=" + v;
+    std::string mounts;
+    for (auto* m : user_mounts(s)) mounts += (mounts.empty() ? "" : ",") + m->source;
+    return {{"ID", s.id},
+            {"Image", s.image},
+            {"Command", quoted_command(no_trunc ? command : ellipsis_text(command, 20))},
+            {"CreatedAt", go_time(s.created)},
+            {"RunningFor", units::human_ago(s.created, s.created)},
+            {"Ports", ""},
+            {"State", state_word(s, running)},
+            {"Status", runtime::status_text(s, running)},
+            {"Size", "0B"},
+            {"Names", s.name},
+            {"Labels", labels},
+            {"Mounts", mounts},
+            {"Networks", has_network_namespace(s.spec) ? "none" : "host"},
+            {"LocalVolumes", "0"},
+            {"$labels", s.labels}};
+}
+
+const gotemplate::Listing& ps_listing() {
+    static const gotemplate::Listing listing = [] {
+        gotemplate::Listing l;
+        l.data.what = "a container (ps)";
+        l.data.methods["Label"] = label_method;
+        l.headers = {{"ID", "CONTAINER ID"},
+                     {"Image", "IMAGE"},
+                     {"Command", "COMMAND"},
+                     {"CreatedAt", "CREATED AT"},
+                     {"RunningFor", "CREATED"},
+                     {"Ports", "PORTS"},
+                     {"State", "STATE"},
+                     {"Status", "STATUS"},
+                     {"Size", "SIZE"},
+                     {"Names", "NAMES"},
+                     {"Labels", "LABELS"},
+                     {"Label", "LABEL"},
+                     {"Mounts", "MOUNTS"},
+                     {"Networks", "NETWORKS"},
+                     {"LocalVolumes", "LOCAL VOLUMES"}};
+        l.default_table = "{{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t"
+                          "{{.Ports}}\\t{{.Names}}";
+        return l;
+    }();
+    return listing;
+}
+
+json inspect_container(const runtime::ContainerState& s, bool running) {
+    const auto& spec = s.spec;
+    json args = json::array();
+    for (std::size_t i = 1; i < s.command.size(); ++i) args.push_back(s.command[i]);
+    bool none = has_network_namespace(spec);
+    json mounts = json::array(), binds = json::array();
+    for (auto* m : user_mounts(s)) {
+        bool ro = std::find(m->options.begin(), m->options.end(), "ro") != m->options.end();
+        std::string type = m->type == "tmpfs" ? "tmpfs" : "bind";
+        mounts.push_back({{"Type", type},
+                          {"Source", type == "tmpfs" ? "" : m->source},
+                          {"Destination", m->destination},
+                          {"Mode", ro ? "ro" : ""},
+                          {"RW", !ro},
+                          {"Propagation", type == "bind" ? "rprivate" : ""}});
+        if (type == "bind") binds.push_back(m->source + ":" + m->destination + (ro ? ":ro" : ""));
+    }
+    json labels = json::object();
+    for (auto& [k, v] : s.labels) labels[k] = v;
+    std::string state = state_word(s, running);
+    return {{"Id", s.id},
+            {"Created", s.created},
+            {"Path", s.command.empty() ? "" : s.command[0]},
+            {"Args", args},
+            {"State",
+             {{"Status", state},
+              {"Running", running},
+              {"Paused", false},
+              {"Restarting", false},
+              {"OOMKilled", false},
+              {"Dead", false},
+              {"Pid", running ? s.pid : 0},
+              {"ExitCode", running ? 0 : s.exit_code},
+              {"Error", ""},
+              {"StartedAt", s.status == "created" ? "0001-01-01T00:00:00Z" : s.created},
+              {"FinishedAt", s.finished.empty() ? "0001-01-01T00:00:00Z" : s.finished}}},
+            {"Image", s.manifest},
+            {"Name", "/" + s.name},
+            {"RestartCount", 0},
+            {"Driver", "gantry"},
+            {"Platform", "linux"},
+            {"Config",
+             {{"Hostname", spec.hostname},
+              {"User", std::to_string(spec.uid) + ":" + std::to_string(spec.gid)},
+              {"Env", spec.env},
+              {"Cmd", s.command},
+              {"Entrypoint", nullptr},
+              {"Image", s.image},
+              {"WorkingDir", spec.cwd},
+              {"Labels", labels},
+              {"Tty", spec.terminal},
+              {"OpenStdin", false},
+              {"AttachStdin", false},
+              {"AttachStdout", !s.detached},
+              {"AttachStderr", !s.detached}}},
+            {"Mounts", mounts},
+            {"HostConfig",
+             {{"NetworkMode", none ? "none" : "host"},
+              {"Binds", binds},
+              {"Memory", spec.memory_limit.value_or(0)},
+              {"NanoCpus", static_cast<std::int64_t>(spec.cpus.value_or(0) * 1e9)},
+              {"PidsLimit", spec.pids_limit ? json(*spec.pids_limit) : json(nullptr)},
+              {"ReadonlyRootfs", spec.root_readonly},
+              {"Privileged", false},
+              {"Runtime", "gantry"}}},
+            {"NetworkSettings",
+             {{"Networks", {{none ? "none" : "host", json::object()}}},
+              {"Ports", json::object()},
+              {"IPAddress", ""}}}};
+}
+
+const gotemplate::Listing& inspect_listing(const std::string& what) {
+    static std::mutex mu;
+    static std::map<std::string, std::unique_ptr<gotemplate::Listing>> listings;
+    std::lock_guard lock(mu);
+    auto& l = listings[what];
+    if (!l) {
+        l = std::make_unique<gotemplate::Listing>();
+        l->data.what = what;
+    }
+    return *l;
+}
+
+} // namespace gantry::docker_model

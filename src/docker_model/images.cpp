@@ -1,0 +1,121 @@
+#include "docker_model/images.hpp"
+
+#include "docker_model/words.hpp"
+#include "oci/reference.hpp"
+#include "util/error.hpp"
+#include "util/units.hpp"
+
+namespace gantry::docker_model {
+
+json images_row(const ImageListing& i, bool no_trunc) {
+    const auto& f = i.facts;
+    std::string repository = "<none>", tag = "<none>";
+    if (!f.reference.empty()) {
+        try {
+            auto r = oci::Reference::parse(f.reference);
+            if (!r.tag.empty()) tag = r.tag;
+            r.tag.clear();
+            r.digest.clear();
+            repository = r.familiar();
+        } catch (const Error&) {
+            repository = f.reference;
+        }
+    }
+    std::string hex = f.id.substr(f.id.find(':') + 1);
+    std::string size = docker_size(i.size);
+    return {{"ID", no_trunc ? f.id : hex.substr(0, 12)},
+            {"Repository", repository},
+            {"Tag", tag},
+            {"Digest", f.digest.empty() ? "<none>" : f.digest},
+            {"CreatedSince", units::human_ago(f.created, "N/A")},
+            {"CreatedAt", go_time(f.created)},
+            {"Size", size},
+            {"VirtualSize", size},
+            {"SharedSize", "N/A"},
+            {"UniqueSize", "N/A"},
+            {"Containers", "N/A"}};
+}
+
+const gotemplate::Listing& images_listing() {
+    static const gotemplate::Listing listing = [] {
+        gotemplate::Listing l;
+        l.data.what = "an image (images)";
+        l.headers = {{"ID", "IMAGE ID"},
+                     {"Repository", "REPOSITORY"},
+                     {"Tag", "TAG"},
+                     {"Digest", "DIGEST"},
+                     {"CreatedSince", "CREATED"},
+                     {"CreatedAt", "CREATED AT"},
+                     {"Size", "SIZE"},
+                     {"VirtualSize", "VIRTUAL SIZE"},
+                     {"SharedSize", "SHARED SIZE"},
+                     {"UniqueSize", "UNIQUE SIZE"},
+                     {"Containers", "CONTAINERS"}};
+        l.default_table = "{{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}";
+        return l;
+    }();
+    return listing;
+}
+
+ImageFacts image_facts(const store::Image& img, const std::string& reference) {
+    ImageFacts f;
+    f.reference = reference;
+    f.id = img.id().str();
+    f.digest = img.manifest_digest.str();
+    f.created = img.config.created;
+    const auto& raw = img.config.raw;
+    if (raw.contains("config") && raw["config"].is_object()) {
+        auto l = raw["config"].find("Labels");
+        if (l != raw["config"].end() && l->is_object())
+            for (auto it = l->begin(); it != l->end(); ++it)
+                if (it.value().is_string()) f.labels[it.key()] = it.value().get<std::string>();
+    }
+    return f;
+}
+
+json inspect_image(const store::Image& img) {
+    const auto& raw = img.config.raw;
+    json c = raw.contains("config") && raw["config"].is_object() ? raw["config"] : json::object();
+    // the fields docker's Config always has, so that templates can name them
+    for (auto [k, v] : {std::pair<const char*, json>{"User", ""},
+                        {"Env", json::array()},
+                        {"Cmd", nullptr},
+                        {"Entrypoint", nullptr},
+                        {"WorkingDir", ""},
+                        {"Labels", json::object()},
+                        {"ExposedPorts", json::object()},
+                        {"Volumes", json::object()},
+                        {"StopSignal", ""},
+                        {"OnBuild", nullptr}})
+        if (!c.contains(k) || (c[k].is_null() && v.is_object())) c[k] = v;
+    json tags = json::array(), digests = json::array();
+    for (auto& ref : img.refs) {
+        try {
+            auto r = oci::Reference::parse(ref);
+            if (!r.tag.empty()) tags.push_back(r.familiar());
+            digests.push_back(r.repository() + "@" + img.manifest_digest.str());
+        } catch (const Error&) {
+        }
+    }
+    json layers = json::array();
+    for (auto& d : img.config.diff_ids) layers.push_back(d.str());
+    const auto& p = img.config.platform;
+    json out{{"Id", img.id().str()},
+             {"RepoTags", tags},
+             {"RepoDigests", digests},
+             {"Parent", ""},
+             {"Comment", ""},
+             {"Created", img.config.created},
+             {"Author", raw.value("author", "")},
+             {"Config", c},
+             {"Architecture", p.architecture},
+             {"Os", p.os},
+             {"Size", img.compressed_size()},
+             {"VirtualSize", img.compressed_size()},
+             {"RootFS", {{"Type", "layers"}, {"Layers", layers}}},
+             {"Metadata", {{"LastTagTime", "0001-01-01T00:00:00Z"}}}};
+    if (!p.variant.empty()) out["Variant"] = p.variant;
+    return out;
+}
+
+} // namespace gantry::docker_model

@@ -1,0 +1,295 @@
+// Executing a parsed template over a JSON value, as Go's text/template executes one over Go
+// values: fields are object keys, methods are the Data's, the rest is functions.cpp's.
+#include "gotemplate/functions.hpp"
+#include "gotemplate/syntax.hpp"
+#include "util/error.hpp"
+
+namespace gantry::gotemplate {
+
+namespace {
+
+class Executor {
+  public:
+    Executor(std::string_view text, const json& root, const Data& data, const Limits& limits,
+             bool header)
+        : text_(text), root_(root), data_(data), limits_(limits), header_(header) {
+        vars_.emplace_back("$", root);
+    }
+
+    enum class Flow { normal, brk, cont };
+
+    Flow walk(const Node& n, const json& dot) {
+        step(n.pos);
+        switch (n.kind) {
+        case Node::list:
+            for (auto& c : n.children) {
+                auto f = walk(*c, dot);
+                if (f != Flow::normal) return f;
+            }
+            return Flow::normal;
+        case Node::text_:
+            write(n.text);
+            return Flow::normal;
+        case Node::action: {
+            auto v = eval_pipe(*n.pipe, dot);
+            if (n.pipe->vars.empty()) write(print_value(v));
+            return Flow::normal;
+        }
+        case Node::break_:
+            return Flow::brk;
+        case Node::continue_:
+            return Flow::cont;
+        case Node::if_:
+        case Node::with: {
+            auto mark = vars_.size();
+            auto v = eval_pipe(*n.pipe, dot);
+            Flow f = Flow::normal;
+            if (truth(v))
+                f = walk(*n.body, n.kind == Node::with ? v : dot);
+            else if (n.otherwise)
+                f = walk(*n.otherwise, dot);
+            vars_.resize(mark);
+            return f;
+        }
+        case Node::range:
+            return walk_range(n, dot);
+        }
+        return Flow::normal;
+    }
+
+    const std::string& output() const { return out_; }
+
+  private:
+    Flow walk_range(const Node& n, const json& dot) {
+        auto mark = vars_.size();
+        const auto& vars = n.pipe->vars;
+        // the variables are bound per element, not to the whole value
+        Pipe p = *n.pipe;
+        p.vars.clear();
+        auto v = eval_pipe(p, dot);
+        vars_.resize(mark);
+        if (!v.is_array() && !v.is_object() && !v.is_null())
+            fail(n.pos, "range can't iterate over " + print_value(v));
+        bool any = false;
+        std::size_t i = 0;
+        for (auto it = v.begin(); !v.is_null() && it != v.end(); ++it, ++i) {
+            if (v.is_object() && !it.key().empty() && it.key()[0] == '$') continue;
+            any = true;
+            json key = v.is_object() ? json(it.key()) : json(i);
+            if (vars.size() == 1) vars_.emplace_back(vars[0], *it);
+            if (vars.size() == 2) {
+                vars_.emplace_back(vars[0], key);
+                vars_.emplace_back(vars[1], *it);
+            }
+            auto f = walk(*n.body, *it);
+            vars_.resize(mark);
+            if (f == Flow::brk) break;
+        }
+        if (!any && n.otherwise) {
+            auto f = walk(*n.otherwise, dot);
+            vars_.resize(mark);
+            return f;
+        }
+        return Flow::normal;
+    }
+
+    [[noreturn]] void fail(std::size_t pos, const std::string& what) const {
+        throw Error(Errc::usage, "template " + place(text_, pos) + ": " + what);
+    }
+
+    void step(std::size_t pos) {
+        if (++steps_ > limits_.max_steps)
+            fail(pos, "more than " + std::to_string(limits_.max_steps) + " steps");
+    }
+
+    void write(const std::string& s) {
+        if (out_.size() + s.size() > limits_.max_output)
+            throw Error(Errc::usage, "template output over " +
+                                         std::to_string(limits_.max_output >> 20) + " MiB");
+        out_ += s;
+    }
+
+    json eval_pipe(const Pipe& p, const json& dot) {
+        json v;
+        bool have = false;
+        for (auto& c : p.cmds) {
+            v = eval_command(c, dot, have ? &v : nullptr);
+            have = true;
+        }
+        if (!p.vars.empty()) {
+            if (p.declare) {
+                vars_.emplace_back(p.vars[0], v);
+            } else {
+                for (auto it = vars_.rbegin(); it != vars_.rend(); ++it)
+                    if (it->first == p.vars[0]) {
+                        it->second = v;
+                        return v;
+                    }
+                fail(p.pos, "undefined variable " + p.vars[0]);
+            }
+        }
+        return v;
+    }
+
+    json eval_command(const Command& c, const json& dot, const json* piped) {
+        step(c.args[0].pos);
+        const Arg& first = c.args[0];
+        if (first.kind == Arg::function) {
+            if (first.name == "and" || first.name == "or") {
+                if (c.args.size() + (piped ? 1 : 0) < 2)
+                    fail(first.pos, "wrong number of args for " + first.name);
+                json v;
+                for (std::size_t i = 1; i <= c.args.size(); ++i) {
+                    if (i == c.args.size()) {
+                        if (!piped) break;
+                        v = *piped;
+                    } else
+                        v = eval_arg(c.args[i], dot);
+                    if (truth(v) != (first.name == "and")) return v;
+                }
+                return v;
+            }
+            std::vector<json> args;
+            for (std::size_t i = 1; i < c.args.size(); ++i)
+                args.push_back(eval_arg(c.args[i], dot));
+            if (piped) args.push_back(*piped);
+            try {
+                return call_function(first.name, args, header_);
+            } catch (const Error& e) {
+                fail(first.pos, "error calling " + first.name + ": " + e.message());
+            }
+        }
+        // a field chain whose last name may be a method taking the other words as arguments
+        if (c.args.size() > 1 || piped) {
+            if ((first.kind != Arg::field && first.kind != Arg::variable &&
+                 first.kind != Arg::sub) ||
+                first.chain.empty())
+                fail(first.pos, "can't give argument to non-function " + describe(first));
+            std::vector<json> args;
+            for (std::size_t i = 1; i < c.args.size(); ++i)
+                args.push_back(eval_arg(c.args[i], dot));
+            if (piped) args.push_back(*piped);
+            return eval_chain(first, dot, &args);
+        }
+        return eval_arg(first, dot);
+    }
+
+    static std::string describe(const Arg& a) {
+        std::string s = a.kind == Arg::variable ? a.name : a.kind == Arg::dot ? "." : "";
+        for (auto& f : a.chain) s += "." + f;
+        return s.empty() ? "value" : s;
+    }
+
+    json eval_arg(const Arg& a, const json& dot) {
+        switch (a.kind) {
+        case Arg::literal:
+            return a.value;
+        case Arg::function: {
+            if (a.name == "and" || a.name == "or")
+                fail(a.pos, "wrong number of args for " + a.name);
+            try {
+                return call_function(a.name, {}, header_);
+            } catch (const Error& e) {
+                fail(a.pos, "error calling " + a.name + ": " + e.message());
+            }
+        }
+        default:
+            return eval_chain(a, dot, nullptr);
+        }
+    }
+
+    // The value an operand names: its start (dot, a variable, a parenthesised pipeline) and its
+    // field chain; ARGS: the arguments of a method call at the chain's end.
+    json eval_chain(const Arg& a, const json& dot, const std::vector<json>* args) {
+        json cur;
+        std::string path;
+        bool at_root = false;
+        switch (a.kind) {
+        case Arg::field:
+        case Arg::dot:
+            cur = dot;
+            at_root = &dot == &root_;
+            break;
+        case Arg::variable: {
+            bool found = false;
+            for (auto it = vars_.rbegin(); it != vars_.rend(); ++it)
+                if (it->first == a.name) {
+                    cur = it->second;
+                    found = true;
+                    break;
+                }
+            if (!found) fail(a.pos, "undefined variable " + a.name);
+            path = a.name;
+            at_root = a.name == "$";
+            break;
+        }
+        case Arg::sub:
+            cur = eval_pipe(*a.pipe, dot);
+            path = "(...)";
+            break;
+        default:
+            fail(a.pos, "unexpected operand");
+        }
+        for (std::size_t i = 0; i < a.chain.size(); ++i) {
+            const auto& name = a.chain[i];
+            bool last = i + 1 == a.chain.size();
+            cur = field(cur, name, path, at_root, last ? args : nullptr, a.pos);
+            path += "." + name;
+            at_root = false;
+        }
+        return cur;
+    }
+
+    json field(const json& recv, const std::string& name, const std::string& path, bool at_root,
+               const std::vector<json>* args, std::size_t pos) {
+        if (recv.is_object()) {
+            auto it = recv.find(name);
+            if (it != recv.end()) {
+                if (args && !(header_ && at_root))
+                    fail(pos, path + "." + name + " is not a method but has arguments");
+                return *it;
+            }
+            if (auto m = data_.methods.find(name); m != data_.methods.end() && at_root) {
+                try {
+                    return m->second(recv, args ? *args : std::vector<json>{});
+                } catch (const Error& e) {
+                    fail(pos, "error calling " + name + ": " + e.message());
+                }
+            }
+            std::string fields;
+            for (auto k = recv.begin(); k != recv.end(); ++k)
+                if (!k.key().empty() && k.key()[0] != '$') fields += " ." + k.key();
+            if (at_root)
+                for (auto& [m, fn] : data_.methods) fields += " ." + m;
+            std::string where =
+                at_root && (path.empty() || path == "$") ? data_.what : (path.empty() ? "." : path);
+            throw Error(Errc::usage,
+                        "template " + place(text_, pos) + ": no field ." + name + " in " + where +
+                            (fields.empty() ? " (it has none)" : ": its fields are" + fields));
+        }
+        if (recv.is_null())
+            fail(pos,
+                 "nil pointer evaluating " + (path.empty() ? std::string(".") : path) + "." + name);
+        fail(pos, "can't evaluate field " + name + " in " + std::string(recv.type_name()) + " " +
+                      (path.empty() ? std::string(".") : path));
+    }
+
+    std::string_view text_;
+    const json& root_;
+    const Data& data_;
+    const Limits& limits_;
+    bool header_;
+    std::string out_;
+    std::uint64_t steps_ = 0;
+    std::vector<std::pair<std::string, json>> vars_;
+};
+
+} // namespace
+
+std::string Template::execute(const json& dot, const Data& data, bool header) const {
+    Executor ex(*text_, dot, data, limits_, header);
+    ex.walk(*root_, dot);
+    return ex.output();
+}
+
+} // namespace gantry::gotemplate
