@@ -1,5 +1,5 @@
 // sqsh/image_tables: what sqsh::Image holds of libsquashfs (its objects over gantry's descriptor),
-// shared by image.cpp and image_blocks.cpp. Internal to sqsh/.
+// shared by image.cpp, image_paths.cpp and image_blocks.cpp. Internal to sqsh/.
 #pragma once
 
 #include "sqsh/image.hpp"
@@ -17,6 +17,13 @@ namespace gantry::sqsh {
 
 // What Image::Tables holds (a named namespace: the struct is not internal to this file).
 namespace image_parts {
+
+inline bool inode_is_dir(const sqfs_inode_generic_t& in) {
+    return in.base.type == SQFS_INODE_DIR || in.base.type == SQFS_INODE_EXT_DIR;
+}
+inline bool inode_is_file(const sqfs_inode_generic_t& in) {
+    return in.base.type == SQFS_INODE_FILE || in.base.type == SQFS_INODE_EXT_FILE;
+}
 
 // The image's file for libsquashfs: reads by pread on gantry's descriptor, within its size;
 // never writes. Lives inside Image::Tables (destroy does nothing).
