@@ -33,7 +33,8 @@ void register_images(CLI::App& app, Context& ctx) {
     cmd->add_flag("--no-trunc", o->no_trunc, "Show whole image IDs (--format's .ID)");
     cmd->add_option("-f,--filter", o->filters,
                     "docker's filters: label=KEY[=VALUE], reference=PATTERN, dangling=true|false, "
-                    "before=, since=IMAGE (a key repeated: any; keys: all)")
+                    "before=, since=IMAGE (label= repeated: all; another key repeated: any; "
+                    "different keys: all)")
         ->allow_extra_args(false);
     cmd->add_option("--format", o->format,
                     "A Go template over docker's fields ({{.Repository}} {{.Tag}} {{.ID}} "

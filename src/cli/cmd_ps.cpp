@@ -25,7 +25,8 @@ void register_ps(CLI::App& app, Context& ctx) {
     cmd->add_flag("--no-trunc", o->no_trunc, "Do not shorten the command (--format's .Command)");
     cmd->add_option("-f,--filter", o->filters,
                     "docker's filters: label=KEY[=VALUE], name=, id=, status=, exited=, "
-                    "ancestor=IMAGE, before=, since=CONTAINER (a key repeated: any; keys: all)")
+                    "ancestor=IMAGE, before=, since=CONTAINER (label= repeated: all; another key "
+                    "repeated: any; different keys: all)")
         ->allow_extra_args(false);
     cmd->add_option("--format", o->format,
                     "A Go template over docker's fields ({{.ID}} {{.Names}} {{.Label \"k\"}} "
