@@ -157,6 +157,7 @@ json RuntimeSpec::to_json() const {
     if (!rootfs_propagation.empty()) lin["rootfsPropagation"] = rootfs_propagation;
     if (!sysctl.empty()) lin["sysctl"] = sysctl;
     if (memory_policy) lin["memoryPolicy"] = oci::to_json(*memory_policy);
+    if (!personality.empty()) lin["personality"] = {{"domain", personality}};
     json res = json::object();
     if (memory_limit) res["memory"] = {{"limit", *memory_limit}};
     if (pids_limit) res["pids"] = {{"limit", *pids_limit}};
@@ -188,7 +189,7 @@ json RuntimeSpec::to_json() const {
             for (auto& k : list) {
                 json e{{"path", k.path}};
                 if (!k.args.empty()) e["args"] = k.args;
-                if (!k.env.empty()) e["env"] = k.env;
+                if (!k.env.empty() || !k.inherit_env) e["env"] = k.env;
                 if (k.timeout) e["timeout"] = *k.timeout;
                 h[stage].push_back(e);
             }
@@ -200,6 +201,13 @@ json RuntimeSpec::to_json() const {
 }
 
 namespace {
+
+// linux.devices[].path with its trailing slashes dropped ("/dev/fuse/" is /dev/fuse): runc
+// joins it onto the root with Go's filepath.Join, which cleans it so.
+std::string device_path_cleaned(std::string path) {
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    return path;
+}
 
 // An integer field read as runc's Go decoder reads it: a JSON integer within T's range, else
 // Error(invalid) naming the field. nlohmann's own get<T>() converts 1e120 to an integer type
@@ -305,9 +313,12 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
             s.sysctl = l.value("sysctl", std::map<std::string, std::string>{});
             if (l.contains("memoryPolicy") && !l["memoryPolicy"].is_null())
                 s.memory_policy = parse_memory_policy(l["memoryPolicy"]);
+            if (l.contains("personality") && !l["personality"].is_null())
+                s.personality = parse_personality(l["personality"]);
             for (auto& d : l.value("devices", json::array()))
                 s.devices.push_back(
-                    {d.at("path"), "", d.value("type", std::string("c"))[0],
+                    {device_path_cleaned(d.at("path").get<std::string>()), "",
+                     d.value("type", std::string("c"))[0],
                      integer_or<std::int64_t>(d, "major", 0, "linux.devices[]"),
                      integer_or<std::int64_t>(d, "minor", 0, "linux.devices[]"),
                      integer_or<std::uint32_t>(d, "fileMode", 0666, "linux.devices[]"),
@@ -325,7 +336,8 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
                      h.value("env", std::vector<std::string>{}),
                      h.contains("timeout")
                          ? std::optional<int>(integer<int>(h["timeout"], "hooks[].timeout"))
-                         : std::nullopt});
+                         : std::nullopt,
+                     !h.contains("env") || h["env"].is_null()});
         return s;
     } catch (const json::exception& e) {
         throw Error(Errc::invalid, std::string("invalid runtime spec: ") + e.what());

@@ -60,6 +60,9 @@ struct Hook {
     std::vector<std::string> args;
     std::vector<std::string> env;
     std::optional<int> timeout;
+    // config.json's hook has no "env": a hook the runtime runs (prestart, createRuntime,
+    // poststart, poststop) gets the runtime's own environment, as runc's (Go's nil Cmd.Env)
+    bool inherit_env = false;
 };
 
 // gantry extension (not part of config.json): steps inside the container's root that are not
@@ -127,7 +130,8 @@ struct RuntimeSpec {
     std::string rootfs_propagation;
     std::map<std::string, std::string> sysctl; // linux.sysctl: key (dots or slashes) -> value
     std::optional<MemoryPolicy> memory_policy; // linux.memoryPolicy
-    bool seccomp = true; // gantry's default profile (emitted as linux.seccomp in bundles)
+    std::string personality; // linux.personality.domain: "LINUX", "LINUX32" ("": unset)
+    bool seccomp = true;     // gantry's default profile (emitted as linux.seccomp in bundles)
     std::optional<std::int64_t> memory_limit, pids_limit;
     std::optional<double> cpus;
     std::map<std::string, std::vector<Hook>> hooks; // "createContainer", "prestart", ...

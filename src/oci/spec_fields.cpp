@@ -134,7 +134,6 @@ void check_linux(const json& config, const json& l) {
     never(l, "linux.", "netDevices", "gantry moves no network device into the container");
     never(l, "linux.", "intelRdt", "gantry manages no resctrl group");
     never(l, "linux.", "mountLabel", "gantry sets no SELinux label");
-    never(l, "linux.", "personality", "gantry does not set the execution domain");
     if (l.contains("memoryPolicy"))
         only(l["memoryPolicy"], "linux.memoryPolicy.", {"mode", "nodes", "flags"});
     if (l.contains("rootfsPropagation")) {

@@ -8,10 +8,14 @@
 #include "util/fs.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace gantry::ocirt {
 
@@ -142,6 +146,17 @@ nlohmann::json features() {
           {"memoryPolicy",
            {{"modes", oci::memory_policy_modes()}, {"flags", oci::memory_policy_flags()}}}}},
         {"annotations", {{"org.opencontainers.runc.version", "gantry 0.1.0"}}}};
+}
+
+void open_log(const Global& g) {
+    if (g.log.empty()) return;
+    int fd = ::open(g.log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        throw Error(Errc::invalid,
+                    "cannot open the log file " + g.log + ": " + std::strerror(errno),
+                    "--log names a file gantry-oci can create or append to, in a directory "
+                    "that exists");
+    ::close(fd);
 }
 
 void log_error(const Global& g, const std::string& message) {

@@ -163,7 +163,7 @@ def test_idmapped_mount_refused(oci_bin, bundle, tmp_path):
 
 @pytest.mark.parametrize("field,value,named", [
     ("intelRdt", {"closID": "c1"}, "linux.intelRdt"),
-    ("personality", {"domain": "LINUX32"}, "linux.personality"),
+    ("personality", {"domain": "LINUX32", "flags": ["X"]}, "linux.personality.flags"),
     ("timeOffsets", {"monotonic": {"secs": 1}}, "linux.timeOffsets"),
     ("mountLabel", "system_u:object_r:container_file_t:s0", "linux.mountLabel"),
     ("namespaces", [{"type": "pid"}, {"type": "mount", "path": "/proc/1/ns/mnt"}],
