@@ -223,3 +223,26 @@ def test_processes_lead_their_own_session_as_runc(started):
     for name, (me, first, _) in out.items():
         assert len(set(me.split())) == 1, (name, me)  # "38 38 38"
         assert first == "1 1 1", (name, first)
+
+
+def test_personality_sets_the_execution_domain(oci_bin, bundle, tmp_path):
+    """linux.personality (runtime-spec 1.2, runc 1.2): LINUX32 makes `uname -m` say i686 in the
+    container, LINUX leaves x86_64; flags (runtime-spec defines none) are refused. Debian's runc
+    1.1.5 does not read the field (it runs without it), so gantry is checked alone."""
+    if os.uname().machine != "x86_64":
+        pytest.skip("the i686 answer is x86_64's")
+    for domain, machine in (("LINUX32", "i686"), ("LINUX", "x86_64")):
+        edit_config(bundle, lambda c, d=domain: (c["linux"].__setitem__(
+            "personality", {"domain": d}), c["process"].update(args=["uname", "-m"],
+                                                                terminal=False)))
+        r = subprocess.run([str(oci_bin), "--root", str(tmp_path / "st"), "run", "--bundle",
+                            str(bundle), f"pers{os.getpid()}{domain}"], capture_output=True,
+                           text=True, timeout=60, stdin=subprocess.DEVNULL)
+        assert (r.returncode, r.stdout) == (0, machine + "\n"), (domain, r)
+    for bad, named in (({"domain": "LINUX64"}, 'linux.personality.domain "LINUX64"'),
+                       ({"domain": "LINUX", "flags": ["X"]}, "linux.personality.flags")):
+        edit_config(bundle, lambda c, b=bad: c["linux"].__setitem__("personality", b))
+        r = subprocess.run([str(oci_bin), "--root", str(tmp_path / "st"), "run", "--bundle",
+                            str(bundle), f"pbad{os.getpid()}"], capture_output=True, text=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+        assert r.returncode == 1 and named in r.stderr, (bad, r)
