@@ -88,6 +88,22 @@ def cdi_edits_as_cri(spec_file, device):
     return cfg, hooks
 
 
+def gpu_seen(node, handler, annotations=None, edits=None):
+    """What a GPU container of HANDLER sees: the nvidia nodes in /dev and libcuda.so.1."""
+    pod = cri_node.run_pod(node, f"check-{handler}", handler)
+    cfg = cri_node.container_config(node, f"check-{handler}", ["sleep", "inf"],
+                                    annotations=annotations)
+    for k, v in (edits or {}).items():
+        cfg[k] = cfg.get(k, []) + v
+    cid = cri_node.create(node, pod, cfg)
+    node.cri.StartContainer({"container_id": cid})
+    _, out, err = cri_node.exec_sync(node, cid, "sh", "-c", "ls /dev | grep nvidia; "
+                                     "ls /usr/lib/x86_64-linux-gnu | grep -x libcuda.so.1")
+    cri_node.remove(node, cid)
+    cri_node.remove_pod(node, pod[0])
+    return out.split()
+
+
 def pod_start(node, cpu, name, handler, annotations=None, edits=None):
     """Seconds and CPU seconds to a RUNNING container; the pod removed afterwards (untimed).
     EDITS: CRI ContainerConfig fields added (the GPU for runc)."""
@@ -129,6 +145,8 @@ def main():
         print(f"runc+gpu through CRI: {len(edits['devices'])} device nodes, "
               f"{len(edits['mounts'])} mounts, {len(edits['envs'])} variables; "
               f"not applied (no CRI field): {len(hooks)} hooks")
+        for handler, ann, ed in (("runc", None, edits), ("gantry", gpu, None)):
+            print(f"  {handler}+gpu sees: {' '.join(gpu_seen(n, handler, ann, ed))}")
         kinds = [("runc", "runc", None, None), ("gantry", "gantry", None, None),
                  ("runc+gpu", "runc", None, edits), ("gantry+gpu", "gantry", gpu, None)]
         for kind, handler, ann, ed in kinds:  # warm-up: image unpacked, caches filled
