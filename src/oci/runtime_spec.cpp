@@ -122,10 +122,18 @@ json RuntimeSpec::to_json() const {
     j["root"] = {{"path", root_path}, {"readonly", root_readonly}};
     if (!hostname.empty()) j["hostname"] = hostname;
     if (!domainname.empty()) j["domainname"] = domainname;
+    auto maps = [](const std::vector<IdMapping>& v) {
+        json a = json::array();
+        for (auto& m : v)
+            a.push_back({{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.size}});
+        return a;
+    };
     j["mounts"] = json::array();
     for (auto& m : mounts) {
         json e{{"destination", m.destination}, {"type", m.type}, {"source", m.source}};
         if (!m.options.empty()) e["options"] = m.options;
+        if (!m.uid_mappings.empty()) e["uidMappings"] = maps(m.uid_mappings);
+        if (!m.gid_mappings.empty()) e["gidMappings"] = maps(m.gid_mappings);
         j["mounts"].push_back(e);
     }
     json lin;
@@ -133,12 +141,6 @@ json RuntimeSpec::to_json() const {
     for (auto& n : namespaces) lin["namespaces"].push_back({{"type", n}});
     for (auto& [type, path] : namespace_paths)
         lin["namespaces"].push_back({{"type", type}, {"path", path}});
-    auto maps = [](const std::vector<IdMapping>& v) {
-        json a = json::array();
-        for (auto& m : v)
-            a.push_back({{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.size}});
-        return a;
-    };
     if (!uid_mappings.empty()) lin["uidMappings"] = maps(uid_mappings);
     if (!gid_mappings.empty()) lin["gidMappings"] = maps(gid_mappings);
     if (!devices.empty()) {
@@ -284,10 +286,20 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
         s.root_readonly = j.at("root").value("readonly", false);
         s.hostname = j.value("hostname", std::string());
         s.domainname = j.value("domainname", std::string());
+        auto maps = [](const json& a) {
+            std::vector<IdMapping> v;
+            for (auto& m : a)
+                v.push_back({integer<std::uint32_t>(m.at("containerID"), "containerID"),
+                             integer<std::uint32_t>(m.at("hostID"), "hostID"),
+                             integer<std::uint32_t>(m.at("size"), "size")});
+            return v;
+        };
         for (auto& m : j.value("mounts", json::array()))
-            s.mounts.push_back({m.at("destination"), m.value("type", std::string("bind")),
-                                m.value("source", std::string()),
-                                m.value("options", std::vector<std::string>{})});
+            s.mounts.push_back(
+                {m.at("destination"), m.value("type", std::string("bind")),
+                 m.value("source", std::string()), m.value("options", std::vector<std::string>{}),
+                 m.contains("uidMappings") ? maps(m["uidMappings"]) : std::vector<IdMapping>{},
+                 m.contains("gidMappings") ? maps(m["gidMappings"]) : std::vector<IdMapping>{}});
         if (j.contains("linux")) {
             const json& l = j["linux"];
             for (auto& n : l.value("namespaces", json::array())) {
@@ -297,14 +309,6 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
                 else
                     s.namespace_paths[n.at("type").get<std::string>()] = path;
             }
-            auto maps = [](const json& a) {
-                std::vector<IdMapping> v;
-                for (auto& m : a)
-                    v.push_back({integer<std::uint32_t>(m.at("containerID"), "containerID"),
-                                 integer<std::uint32_t>(m.at("hostID"), "hostID"),
-                                 integer<std::uint32_t>(m.at("size"), "size")});
-                return v;
-            };
             if (l.contains("uidMappings")) s.uid_mappings = maps(l["uidMappings"]);
             if (l.contains("gidMappings")) s.gid_mappings = maps(l["gidMappings"]);
             s.masked_paths = l.value("maskedPaths", std::vector<std::string>{});

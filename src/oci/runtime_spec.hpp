@@ -25,17 +25,20 @@ inline constexpr const char* kLazyImageAnnotation = "io.gantry.lazy.image";
 inline constexpr const char* kLazyStoreAnnotation = "io.gantry.lazy.store";
 inline constexpr const char* kLazyTlsVerifyAnnotation = "io.gantry.lazy.tls-verify";
 
+struct IdMapping {
+    std::uint32_t container_id = 0;
+    std::uint32_t host_id = 0;
+    std::uint32_t size = 1;
+};
+
 struct Mount {
     std::string destination;
     std::string type; // "bind", "proc", "tmpfs", "devpts", "mqueue", "sysfs", ...
     std::string source;
     std::vector<std::string> options;
-};
-
-struct IdMapping {
-    std::uint32_t container_id = 0;
-    std::uint32_t host_id = 0;
-    std::uint32_t size = 1;
+    // mounts[].uidMappings, gidMappings: an idmapped bind (runtime/idmapped_mount.hpp): the
+    // source's ids shown through them (a file of containerID's is hostID's at the destination)
+    std::vector<IdMapping> uid_mappings, gid_mappings;
 };
 
 struct DeviceNode {

@@ -76,9 +76,26 @@ void check_mounts(const json& mounts) {
              {"destination", "type", "source", "options", "uidMappings", "gidMappings"});
         // propagation options (shared, rslave, ...) are applied to the mount once it is made,
         // as runc applies them (runtime/mounts.cpp)
-        for (const char* k : {"uidMappings", "gidMappings"})
-            never(mounts[i], path, k,
-                  "idmapped mounts are not implemented (runc 1.1 does not apply them either)");
+        // idmapped mounts (runtime/idmapped_mount.hpp): a bind, with both maps, as runc 1.2
+        const json& m = mounts[i];
+        bool uids = m.is_object() && m.contains("uidMappings") && !empty_value(m["uidMappings"]);
+        bool gids = m.is_object() && m.contains("gidMappings") && !empty_value(m["gidMappings"]);
+        if (!uids && !gids) continue;
+        if (uids != gids)
+            throw Error(Errc::invalid,
+                        path + (uids ? "gidMappings" : "uidMappings") +
+                            " is missing: an idmapped mount needs both maps",
+                        "give the mount uidMappings and gidMappings (runc 1.2 wants both too)");
+        bool bind = m.value("type", std::string("bind")) == "bind";
+        if (m.contains("options") && m["options"].is_array())
+            for (auto& o : m["options"])
+                if (o == "bind" || o == "rbind") bind = true;
+        if (!bind)
+            refuse(path + "uidMappings",
+                   "only a bind mount can be idmapped by gantry (the kernel idmaps a mount "
+                   "tree; a new " +
+                       m.value("type", std::string()) + " would need its own superblock's support)",
+                   "make it a bind mount, or remove its uidMappings and gidMappings");
     }
 }
 

@@ -106,7 +106,9 @@ void open_root(ChildState& c) {
 // The spec's mounts, then the container's /etc/hostname from its tmpfs.
 void mount_spec(ChildState& c) {
     const Launch& l = c.l;
-    for (auto& m : l.spec.mounts) mount_in_root(c.root.get(), m, c.last);
+    for (std::size_t i = 0; i < l.spec.mounts.size(); ++i)
+        mount_in_root(c.root.get(), l.spec.mounts[i], c.last,
+                      i < l.mount_trees.size() ? l.mount_trees[i] : -1);
     if (!l.hostname.empty())
         mount_in_root(c.root.get(),
                       {"/etc/hostname",
