@@ -343,3 +343,19 @@ def test_idmapped_mount_refusals_name_the_mount(oci_bin, bundle, tmp_path):
                            timeout=60, stdin=subprocess.DEVNULL)
         assert r.returncode == 1 and named in r.stderr and "mounts[" in r.stderr, (named, r)
         assert not list((tmp_path / "st").glob("*/config.json"))
+
+
+def test_features_list_idmapped_mounts_and_the_default_options(oci_bin):
+    """`features`: linux.mountExtensions.idmap.enabled (runtime-spec's field for idmapped
+    mounts), and the mount options runc lists that gantry applies (the defaults exec, suid, dev
+    and norelatime included) also in gantry's list."""
+    r = subprocess.run([str(oci_bin), "features"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r
+    f = json.loads(r.stdout)
+    assert f["linux"]["mountExtensions"] == {"idmap": {"enabled": True}}
+    for o in ("exec", "suid", "dev", "norelatime", "rshared", "rslave", "rprivate", "ro"):
+        assert o in f["mountOptions"], o
+    if ROOT:
+        runc = json.loads(subprocess.run(["runc", "features"], capture_output=True, text=True,
+                                         timeout=30, check=True).stdout)
+        assert set(f["mountOptions"]) <= set(runc["mountOptions"])
