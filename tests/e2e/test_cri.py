@@ -237,8 +237,8 @@ def amd_access(node, cid, minors):
 def test_amd_gpu_by_env_and_cdi_annotation(node, gantry_pod, index, ask):
     """AMD's device plugin's contracts on the simulated 8-GPU MI300X host: /dev/kfd and the
     GPU's render node, and a device cgroup rule for that GPU's render node only."""
-    gpus = node.amd["gpus"]
-    mine, other = gpus[index]["render"], gpus[1 - index]["render"]
+    gpus = node.amd["gpus"]  # "render": "/dev/dri/renderD128"
+    mine, other = (int(gpus[i]["render"].rsplit("renderD", 1)[1]) for i in (index, 1 - index))
     cid = start_sleeper(node, gantry_pod, f"amd-{index}", **ask)
     try:
         code, out, err = exec_sync(node, cid, "sh", "-c", "ls /dev /dev/dri")
