@@ -7,8 +7,9 @@ then the same with one GPU: gantry by CDI annotation (gantry-oci applies the CDI
 runc with the same GPU's CDI edits applied by containerd (containerd 1.6 applies no CDI itself:
 the bench writes the spec's device nodes, mounts and environment for nvidia.com/gpu=0 into the
 CRI request as CRI `devices`, `mounts` and `envs`, which containerd puts into the OCI spec as
-containerd 1.7's CDI support would; the spec's two createContainer hooks, gantry's
-create-symlinks and update-ldcache, cannot go through CRI: runc's row runs without them). Medians, spread
+containerd 1.7's CDI support would; the spec's createContainer hooks, gantry's
+create-symlinks, update-ldcache and disable-device-node-modification, cannot go through CRI:
+runc's row runs without them). Medians, spread
 (min..max), and the CPU time of containerd, its shims and the runtime per pod start (a cpuacct
 cgroup of the bench's that containerd is moved into: the shims and runtimes it starts inherit
 it; the containers' own processes are in their pods' cgroups, not counted). As root; not part of make test.
