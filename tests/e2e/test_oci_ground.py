@@ -4,7 +4,8 @@ target that does not exist yet through a symlink, bind mounts in a user namespac
 path with a trailing slash, `--log` at a path that cannot be opened, hooks without `env`, exec's
 errors and the process group; idmapped mounts (also through a symlink). Each case runs the same
 bundle under Debian's runc 1.1.5 (as root) and gantry oci and compares what was observed;
-idmapped mounts, which runc 1.1.5 does not apply, against Debian's crun 1.8.1."""
+idmapped mounts and linux.personality, which runc 1.1.5 does not apply, against Debian's crun
+1.8.1."""
 import json
 import os
 import subprocess
@@ -229,20 +230,35 @@ def test_processes_lead_their_own_session_as_runc(started):
         assert first == "1 1 1", (name, first)
 
 
-def test_personality_sets_the_execution_domain(oci_bin, bundle, tmp_path):
+def test_personality_sets_the_execution_domain_as_crun(oci_bin, bundle, tmp_path):
     """linux.personality (runtime-spec 1.2, runc 1.2): LINUX32 makes `uname -m` say i686 in the
-    container, LINUX leaves x86_64; flags (runtime-spec defines none) are refused. Debian's runc
-    1.1.5 does not read the field (it runs without it), so gantry is checked alone."""
+    container and in an exec'ed process, LINUX leaves x86_64, as Debian's crun 1.8.1 (runc
+    1.1.5 does not read the field); flags (runtime-spec defines none) and another domain are
+    refused, named."""
     if os.uname().machine != "x86_64":
         pytest.skip("the i686 answer is x86_64's")
     for domain, machine in (("LINUX32", "i686"), ("LINUX", "x86_64")):
-        edit_config(bundle, lambda c, d=domain: (c["linux"].__setitem__(
-            "personality", {"domain": d}), c["process"].update(args=["uname", "-m"],
-                                                                terminal=False)))
-        r = subprocess.run([str(oci_bin), "--root", str(tmp_path / "st"), "run", "--bundle",
-                            str(bundle), f"pers{os.getpid()}{domain}"], capture_output=True,
-                           text=True, timeout=60, stdin=subprocess.DEVNULL)
-        assert (r.returncode, r.stdout) == (0, machine + "\n"), (domain, r)
+        runs = run_with_crun(oci_bin, bundle, tmp_path / domain, ["uname", "-m"],
+                             lambda c, d=domain: c["linux"].__setitem__("personality",
+                                                                        {"domain": d}))
+        for name, r in runs.items():
+            assert (r.returncode, r.stdout) == (0, machine + "\n"), (name, domain, r)
+    cid = f"pex{os.getpid()}"
+    root = tmp_path / "ex"
+    edit_config(bundle, lambda c: (c["linux"].__setitem__("personality", {"domain": "LINUX32"}),
+                                   c["process"].update(args=["sleep", "30"])))
+    with open(tmp_path / "ex.out", "w") as out:  # the container keeps it: a file, not a pipe
+        r = subprocess.run([str(oci_bin), "--root", str(root), "run", "-d", "--bundle",
+                            str(bundle), cid], stdout=out, stderr=out, timeout=60,
+                           stdin=subprocess.DEVNULL)
+    try:
+        assert r.returncode == 0, (tmp_path / "ex.out").read_text()
+        r = subprocess.run([str(oci_bin), "--root", str(root), "exec", cid, "uname", "-m"],
+                           capture_output=True, text=True, timeout=60)
+        assert (r.returncode, r.stdout) == (0, "i686\n"), r
+    finally:
+        subprocess.run([str(oci_bin), "--root", str(root), "delete", "-f", cid],
+                       capture_output=True, timeout=60)
     for bad, named in (({"domain": "LINUX64"}, 'linux.personality.domain "LINUX64"'),
                        ({"domain": "LINUX", "flags": ["X"]}, "linux.personality.flags")):
         edit_config(bundle, lambda c, b=bad: c["linux"].__setitem__("personality", b))
