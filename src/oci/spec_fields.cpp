@@ -78,6 +78,14 @@ void check_mounts(const json& mounts) {
         // as runc applies them (runtime/mounts.cpp)
         // idmapped mounts (runtime/idmapped_mount.hpp): a bind, with both maps, as runc 1.2
         const json& m = mounts[i];
+        if (m.is_object() && m.contains("options") && m["options"].is_array())
+            for (auto& o : m["options"])
+                if (o == "idmap" || o == "ridmap")
+                    refuse(path + "options \"" + o.get<std::string>() + "\"",
+                           "runc 1.2's idmap option (the mount idmapped with the container's own "
+                           "maps) is not implemented",
+                           "give the mount uidMappings and gidMappings (the container's maps, "
+                           "as runc 1.2 would take them)");
         bool uids = m.is_object() && m.contains("uidMappings") && !empty_value(m["uidMappings"]);
         bool gids = m.is_object() && m.contains("gidMappings") && !empty_value(m["gidMappings"]);
         if (!uids && !gids) continue;

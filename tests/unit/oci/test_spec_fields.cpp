@@ -180,6 +180,19 @@ TEST(SpecFields, IdmappedMountsNeedBothMapsAndABind) {
     EXPECT_NE(msg.find("only a bind mount"), std::string::npos) << msg;
 }
 
+TEST(SpecFields, RuncsIdmapOptionRefused) {
+    for (const char* o : {"idmap", "ridmap"}) {
+        json j = config({ns("mount"), ns("pid")});
+        j["mounts"].push_back({{"destination", "/v"},
+                               {"type", "bind"},
+                               {"source", "/srv"},
+                               {"options", {"bind", o}}});
+        std::string msg = refusal(j);
+        EXPECT_NE(msg.find("mounts[1].options \"" + std::string(o) + "\""), std::string::npos)
+            << msg;
+    }
+}
+
 TEST(SpecFields, PersonalityDomainsReadAndOthersRefused) {
     json j = config({ns("mount"), ns("pid")});
     j["linux"]["personality"] = {{"domain", "LINUX32"}};
