@@ -7,8 +7,8 @@ OOM kill; GPUs on the simulated 2-GPU NVIDIA host by
 each contract the device plugins use: NVIDIA_VISIBLE_DEVICES, a CDI annotation, and CDI device
 names (CRI's CDIDevices, which containerd 1.6 does not read); on the same node's simulated AMD
 MI300X GPUs by AMD_VISIBLE_DEVICES and an amd.com/gpu CDI annotation. Every pod and container
-is removed by the tests, and the last test checks nothing is left: no container, no shim, no mount, no
-cgroup, no runtime state."""
+is removed by the tests, and the last test checks nothing is left: no container, no shim, no
+mount, no cgroup, no runtime state."""
 import json
 import os
 import re
