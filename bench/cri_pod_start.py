@@ -3,8 +3,13 @@
 container is RUNNING, with containerd's `gantry` handler (gantry-oci, added by `gantry k8s
 install`) and its `runc` handler in one containerd 1.6 (tests/e2e/cri_node.py's node: its own
 config, root, socket, the test registry, the simulated 2-GPU NVIDIA host), alternated rounds;
-then the same for gantry with one GPU by CDI annotation (containerd 1.6 does not apply CDI
-itself: runc gets no GPU, so that ratio is gantry+GPU over runc without). Medians, spread
+then the same with one GPU: gantry by CDI annotation (gantry-oci applies the CDI spec's edits),
+runc with the same GPU's CDI edits applied by containerd (containerd 1.6 applies no CDI itself:
+the bench writes the spec's device nodes, mounts and environment for nvidia.com/gpu=0 into the
+CRI request as CRI `devices`, `mounts` and `envs`, which containerd puts into the OCI spec as
+containerd 1.7's CDI support would; the spec's createContainer hooks, gantry's
+create-symlinks, update-ldcache and disable-device-node-modification, cannot go through CRI:
+runc's row runs without them). Medians, spread
 (min..max), and the CPU time of containerd, its shims and the runtime per pod start (a cpuacct
 cgroup of the bench's that containerd is moved into: the shims and runtimes it starts inherit
 it; the containers' own processes are in their pods' cgroups, not counted). As root; not part of make test.
@@ -58,12 +63,57 @@ class NodeCpu:
         self.dir.rmdir()
 
 
-def pod_start(node, cpu, name, handler, annotations=None):
-    """Seconds and CPU seconds to a RUNNING container; the pod removed afterwards (untimed)."""
+def cdi_edits_as_cri(spec_file, device):
+    """The CDI spec's edits for DEVICE (its common edits and the device's own) as CRI's
+    ContainerConfig fields: devices (nodes, rwm), mounts (binds, ro when the spec says so), envs.
+    Hooks have no CRI field: returned apart, not applied."""
+    import yaml
+    spec = yaml.safe_load(Path(spec_file).read_text())
+    edits = [spec.get("containerEdits") or {}]
+    edits += [d["containerEdits"] for d in spec["devices"] if d["name"] == device]
+    cfg = {"devices": [], "mounts": [], "envs": []}
+    hooks = []
+    for e in edits:
+        for d in e.get("deviceNodes") or []:
+            cfg["devices"].append({"container_path": d["path"],
+                                   "host_path": d.get("hostPath", d["path"]),
+                                   "permissions": "rwm"})
+        for m in e.get("mounts") or []:
+            cfg["mounts"].append({"container_path": m["containerPath"],
+                                  "host_path": m["hostPath"],
+                                  "readonly": "ro" in (m.get("options") or [])})
+        for kv in e.get("env") or []:
+            k, _, v = kv.partition("=")
+            cfg["envs"].append({"key": k, "value": v})
+        hooks += e.get("hooks") or []
+    return cfg, hooks
+
+
+def gpu_seen(node, handler, annotations=None, edits=None):
+    """What a GPU container of HANDLER sees: the nvidia nodes in /dev and libcuda.so.1."""
+    pod = cri_node.run_pod(node, f"check-{handler}", handler)
+    cfg = cri_node.container_config(node, f"check-{handler}", ["sleep", "inf"],
+                                    annotations=annotations)
+    for k, v in (edits or {}).items():
+        cfg[k] = cfg.get(k, []) + v
+    cid = cri_node.create(node, pod, cfg)
+    node.cri.StartContainer({"container_id": cid})
+    _, out, err = cri_node.exec_sync(node, cid, "sh", "-c", "ls /dev | grep nvidia; "
+                                     "ls /usr/lib/x86_64-linux-gnu | grep -x libcuda.so.1")
+    cri_node.remove(node, cid)
+    cri_node.remove_pod(node, pod[0])
+    return out.split()
+
+
+def pod_start(node, cpu, name, handler, annotations=None, edits=None):
+    """Seconds and CPU seconds to a RUNNING container; the pod removed afterwards (untimed).
+    EDITS: CRI ContainerConfig fields added (the GPU for runc)."""
     c0, t0 = cpu.seconds(), time.perf_counter()
     pod = cri_node.run_pod(node, name, handler)
-    cid = cri_node.create(node, pod, cri_node.container_config(
-        node, name, ["sleep", "inf"], annotations=annotations))
+    cfg = cri_node.container_config(node, name, ["sleep", "inf"], annotations=annotations)
+    for k, v in (edits or {}).items():
+        cfg[k] = cfg.get(k, []) + v
+    cid = cri_node.create(node, pod, cfg)
     node.cri.StartContainer({"container_id": cid})
     st = node.cri.ContainerStatus({"container_id": cid}).status
     t1, c1 = time.perf_counter(), cpu.seconds()
@@ -92,24 +142,32 @@ def main():
         cpu = NodeCpu(n.proc.pid)
         n.cri.PullImage({"image": {"image": f"{n.reg.addr}/{cri_node.BUSYBOX}"}})
         gpu = {"cdi.k8s.io/gpu": "nvidia.com/gpu=0"}
-        kinds = [("runc", "runc", None), ("gantry", "gantry", None), ("gantry+gpu", "gantry", gpu)]
-        for kind, handler, ann in kinds:  # warm-up: image unpacked, caches filled
-            pod_start(n, cpu, f"warm-{kind.replace('+', '-')}", handler, ann)
-        wall = {k: [] for k, _, _ in kinds}
-        cpus = {k: [] for k, _, _ in kinds}
+        edits, hooks = cdi_edits_as_cri(n.base / "cdi" / "nvidia.yaml", "0")
+        print(f"runc+gpu through CRI: {len(edits['devices'])} device nodes, "
+              f"{len(edits['mounts'])} mounts, {len(edits['envs'])} variables; "
+              f"not applied (no CRI field): {len(hooks)} hooks")
+        for handler, ann, ed in (("runc", None, edits), ("gantry", gpu, None)):
+            print(f"  {handler}+gpu sees: {' '.join(gpu_seen(n, handler, ann, ed))}")
+        kinds = [("runc", "runc", None, None), ("gantry", "gantry", None, None),
+                 ("runc+gpu", "runc", None, edits), ("gantry+gpu", "gantry", gpu, None)]
+        for kind, handler, ann, ed in kinds:  # warm-up: image unpacked, caches filled
+            pod_start(n, cpu, f"warm-{kind.replace('+', '-')}", handler, ann, ed)
+        wall = {k[0]: [] for k in kinds}
+        cpus = {k[0]: [] for k in kinds}
         for r in range(args.rounds):
             order = kinds if r % 2 == 0 else list(reversed(kinds))
-            for kind, handler, ann in order:
-                w, c = pod_start(n, cpu, f"p{r}-{kind.replace('+', '-')}", handler, ann)
+            for kind, handler, ann, ed in order:
+                w, c = pod_start(n, cpu, f"p{r}-{kind.replace('+', '-')}", handler, ann, ed)
                 wall[kind].append(w)
                 cpus[kind].append(c)
         print(f"pod start to container RUNNING through CRI, containerd "
               f"{n.cri.Version({'version': 'v1'}).runtime_version}, {args.rounds} rounds "
               f"alternated, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
-        for kind, _, _ in kinds:
+        for kind in wall:
             print(f"  {kind:11s} wall {summary(wall[kind])}   CPU {summary(cpus[kind])}")
         med = {k: statistics.median(v) for k, v in wall.items()}
         print(f"  ratio gantry/runc {med['gantry'] / med['runc']:.2f}x, "
+              f"gantry+gpu/runc+gpu {med['gantry+gpu'] / med['runc+gpu']:.2f}x, "
               f"gantry+gpu/runc {med['gantry+gpu'] / med['runc']:.2f}x")
     finally:
         import shutil

@@ -35,6 +35,11 @@ int report(const OciOpts& o, const std::string& message, const std::string& hint
 void act(Context& ctx, const std::shared_ptr<OciOpts>& o, std::function<int()> body, int failed = 1,
          std::string prefix = "") {
     ctx.action = [o, body = std::move(body), failed, prefix = std::move(prefix)] {
+        try { // --log first, as runc's: a log it cannot open fails every command with 1
+            ocirt::open_log(o->g);
+        } catch (const Error& e) {
+            return report(*o, e.message(), e.hint(), 1);
+        }
         try {
             return body();
         } catch (const Error& e) {
@@ -66,7 +71,7 @@ void register_cgroup_commands(CLI::App* oci, Context& ctx, const std::shared_ptr
     u->add_option("-r,--resources", o->update.resources_file,
                   "A JSON linux.resources file ('-': stdin)");
     for (const char* flag : {"memory", "memory-swap", "memory-reservation", "pids-limit",
-                             "cpu-quota", "cpu-period", "cpu-shares", "cpu-rt-period",
+                             "cpu-quota", "cpu-period", "cpu-share", "cpu-shares", "cpu-rt-period",
                              "cpu-rt-runtime", "cpuset-cpus", "cpuset-mems", "blkio-weight"}) {
         std::string name = flag;
         u->add_option_function<std::string>(

@@ -287,7 +287,7 @@ void add_cdi_devices(Prepared& p) {
                       "\" are not applied by gantry run (no device cgroup: the host node's own "
                       "mode and owner decide); runc or crun apply them to a `gantry bundle`");
     for (auto& h : res.hooks)
-        p.spec.hooks[h.hook_name].push_back(oci::Hook{h.path, h.args, h.env, h.timeout});
+        p.spec.hooks[h.hook_name].push_back(oci::Hook{h.path, h.args, h.env, h.timeout, false});
 }
 
 // OCI hooks are given the bundle's directory: its config.json is the spec they see.

@@ -138,7 +138,9 @@ const Backend& find(std::string_view name);
 // The vendor for this host: WANTED (--gpu-vendor) when given, else as the header says.
 const Backend& choose(const Roots& roots, const std::optional<std::string>& wanted);
 // The backend a run's GPU step goes to, or null when the container asks for no GPU of any
-// vendor (then nothing of the host is read).
+// vendor (then nothing of the host is read). Without WANTED, a vendor whose own variable the
+// environment sets and whose GPUs the host has comes first (AMD_VISIBLE_DEVICES on a host with
+// NVIDIA's GPUs too); else choose()'s.
 const Backend* for_run(const Roots& roots, const std::optional<std::string>& wanted,
                        const std::vector<std::string>& env, const std::optional<std::string>& gpus);
 

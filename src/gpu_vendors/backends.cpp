@@ -95,6 +95,11 @@ const Backend& choose(const Roots& roots, const std::optional<std::string>& want
 const Backend* for_run(const Roots& roots, const std::optional<std::string>& wanted,
                        const std::vector<std::string>& env,
                        const std::optional<std::string>& gpus) {
+    // a vendor's own variable (AMD_VISIBLE_DEVICES) asks for that vendor's GPUs on a host that
+    // has several vendors' (a node with NVIDIA and AMD GPUs): not the default vendor's
+    if (!wanted)
+        for (const Backend* b : backends())
+            if (b->asked(env, std::nullopt) && b->present(roots)) return b;
     for (const Backend* b : backends())
         if (b->asked(env, gpus)) return &choose(roots, wanted);
     if (wanted) find(*wanted); // a misspelt --gpu-vendor is an error even without GPUs

@@ -122,10 +122,18 @@ json RuntimeSpec::to_json() const {
     j["root"] = {{"path", root_path}, {"readonly", root_readonly}};
     if (!hostname.empty()) j["hostname"] = hostname;
     if (!domainname.empty()) j["domainname"] = domainname;
+    auto maps = [](const std::vector<IdMapping>& v) {
+        json a = json::array();
+        for (auto& m : v)
+            a.push_back({{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.size}});
+        return a;
+    };
     j["mounts"] = json::array();
     for (auto& m : mounts) {
         json e{{"destination", m.destination}, {"type", m.type}, {"source", m.source}};
         if (!m.options.empty()) e["options"] = m.options;
+        if (!m.uid_mappings.empty()) e["uidMappings"] = maps(m.uid_mappings);
+        if (!m.gid_mappings.empty()) e["gidMappings"] = maps(m.gid_mappings);
         j["mounts"].push_back(e);
     }
     json lin;
@@ -133,12 +141,6 @@ json RuntimeSpec::to_json() const {
     for (auto& n : namespaces) lin["namespaces"].push_back({{"type", n}});
     for (auto& [type, path] : namespace_paths)
         lin["namespaces"].push_back({{"type", type}, {"path", path}});
-    auto maps = [](const std::vector<IdMapping>& v) {
-        json a = json::array();
-        for (auto& m : v)
-            a.push_back({{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.size}});
-        return a;
-    };
     if (!uid_mappings.empty()) lin["uidMappings"] = maps(uid_mappings);
     if (!gid_mappings.empty()) lin["gidMappings"] = maps(gid_mappings);
     if (!devices.empty()) {
@@ -157,6 +159,7 @@ json RuntimeSpec::to_json() const {
     if (!rootfs_propagation.empty()) lin["rootfsPropagation"] = rootfs_propagation;
     if (!sysctl.empty()) lin["sysctl"] = sysctl;
     if (memory_policy) lin["memoryPolicy"] = oci::to_json(*memory_policy);
+    if (!personality.empty()) lin["personality"] = {{"domain", personality}};
     json res = json::object();
     if (memory_limit) res["memory"] = {{"limit", *memory_limit}};
     if (pids_limit) res["pids"] = {{"limit", *pids_limit}};
@@ -188,7 +191,7 @@ json RuntimeSpec::to_json() const {
             for (auto& k : list) {
                 json e{{"path", k.path}};
                 if (!k.args.empty()) e["args"] = k.args;
-                if (!k.env.empty()) e["env"] = k.env;
+                if (!k.env.empty() || !k.inherit_env) e["env"] = k.env;
                 if (k.timeout) e["timeout"] = *k.timeout;
                 h[stage].push_back(e);
             }
@@ -200,6 +203,13 @@ json RuntimeSpec::to_json() const {
 }
 
 namespace {
+
+// linux.devices[].path with its trailing slashes dropped ("/dev/fuse/" is /dev/fuse): runc
+// joins it onto the root with Go's filepath.Join, which cleans it so.
+std::string device_path_cleaned(std::string path) {
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    return path;
+}
 
 // An integer field read as runc's Go decoder reads it: a JSON integer within T's range, else
 // Error(invalid) naming the field. nlohmann's own get<T>() converts 1e120 to an integer type
@@ -276,10 +286,20 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
         s.root_readonly = j.at("root").value("readonly", false);
         s.hostname = j.value("hostname", std::string());
         s.domainname = j.value("domainname", std::string());
+        auto maps = [](const json& a) {
+            std::vector<IdMapping> v;
+            for (auto& m : a)
+                v.push_back({integer<std::uint32_t>(m.at("containerID"), "containerID"),
+                             integer<std::uint32_t>(m.at("hostID"), "hostID"),
+                             integer<std::uint32_t>(m.at("size"), "size")});
+            return v;
+        };
         for (auto& m : j.value("mounts", json::array()))
-            s.mounts.push_back({m.at("destination"), m.value("type", std::string("bind")),
-                                m.value("source", std::string()),
-                                m.value("options", std::vector<std::string>{})});
+            s.mounts.push_back(
+                {m.at("destination"), m.value("type", std::string("bind")),
+                 m.value("source", std::string()), m.value("options", std::vector<std::string>{}),
+                 m.contains("uidMappings") ? maps(m["uidMappings"]) : std::vector<IdMapping>{},
+                 m.contains("gidMappings") ? maps(m["gidMappings"]) : std::vector<IdMapping>{}});
         if (j.contains("linux")) {
             const json& l = j["linux"];
             for (auto& n : l.value("namespaces", json::array())) {
@@ -289,14 +309,6 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
                 else
                     s.namespace_paths[n.at("type").get<std::string>()] = path;
             }
-            auto maps = [](const json& a) {
-                std::vector<IdMapping> v;
-                for (auto& m : a)
-                    v.push_back({integer<std::uint32_t>(m.at("containerID"), "containerID"),
-                                 integer<std::uint32_t>(m.at("hostID"), "hostID"),
-                                 integer<std::uint32_t>(m.at("size"), "size")});
-                return v;
-            };
             if (l.contains("uidMappings")) s.uid_mappings = maps(l["uidMappings"]);
             if (l.contains("gidMappings")) s.gid_mappings = maps(l["gidMappings"]);
             s.masked_paths = l.value("maskedPaths", std::vector<std::string>{});
@@ -305,9 +317,12 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
             s.sysctl = l.value("sysctl", std::map<std::string, std::string>{});
             if (l.contains("memoryPolicy") && !l["memoryPolicy"].is_null())
                 s.memory_policy = parse_memory_policy(l["memoryPolicy"]);
+            if (l.contains("personality") && !l["personality"].is_null())
+                s.personality = parse_personality(l["personality"]);
             for (auto& d : l.value("devices", json::array()))
                 s.devices.push_back(
-                    {d.at("path"), "", d.value("type", std::string("c"))[0],
+                    {device_path_cleaned(d.at("path").get<std::string>()), "",
+                     d.value("type", std::string("c"))[0],
                      integer_or<std::int64_t>(d, "major", 0, "linux.devices[]"),
                      integer_or<std::int64_t>(d, "minor", 0, "linux.devices[]"),
                      integer_or<std::uint32_t>(d, "fileMode", 0666, "linux.devices[]"),
@@ -325,7 +340,8 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
                      h.value("env", std::vector<std::string>{}),
                      h.contains("timeout")
                          ? std::optional<int>(integer<int>(h["timeout"], "hooks[].timeout"))
-                         : std::nullopt});
+                         : std::nullopt,
+                     !h.contains("env") || h["env"].is_null()});
         return s;
     } catch (const json::exception& e) {
         throw Error(Errc::invalid, std::string("invalid runtime spec: ") + e.what());

@@ -25,17 +25,20 @@ inline constexpr const char* kLazyImageAnnotation = "io.gantry.lazy.image";
 inline constexpr const char* kLazyStoreAnnotation = "io.gantry.lazy.store";
 inline constexpr const char* kLazyTlsVerifyAnnotation = "io.gantry.lazy.tls-verify";
 
+struct IdMapping {
+    std::uint32_t container_id = 0;
+    std::uint32_t host_id = 0;
+    std::uint32_t size = 1;
+};
+
 struct Mount {
     std::string destination;
     std::string type; // "bind", "proc", "tmpfs", "devpts", "mqueue", "sysfs", ...
     std::string source;
     std::vector<std::string> options;
-};
-
-struct IdMapping {
-    std::uint32_t container_id = 0;
-    std::uint32_t host_id = 0;
-    std::uint32_t size = 1;
+    // mounts[].uidMappings, gidMappings: an idmapped bind (runtime/idmapped_mount.hpp): the
+    // source's ids shown through them (a file of containerID's is hostID's at the destination)
+    std::vector<IdMapping> uid_mappings, gid_mappings;
 };
 
 struct DeviceNode {
@@ -60,6 +63,9 @@ struct Hook {
     std::vector<std::string> args;
     std::vector<std::string> env;
     std::optional<int> timeout;
+    // config.json's hook has no "env": a hook the runtime runs (prestart, createRuntime,
+    // poststart, poststop) gets the runtime's own environment, as runc's (Go's nil Cmd.Env)
+    bool inherit_env = false;
 };
 
 // gantry extension (not part of config.json): steps inside the container's root that are not
@@ -127,7 +133,8 @@ struct RuntimeSpec {
     std::string rootfs_propagation;
     std::map<std::string, std::string> sysctl; // linux.sysctl: key (dots or slashes) -> value
     std::optional<MemoryPolicy> memory_policy; // linux.memoryPolicy
-    bool seccomp = true; // gantry's default profile (emitted as linux.seccomp in bundles)
+    std::string personality; // linux.personality.domain: "LINUX", "LINUX32" ("": unset)
+    bool seccomp = true;     // gantry's default profile (emitted as linux.seccomp in bundles)
     std::optional<std::int64_t> memory_limit, pids_limit;
     std::optional<double> cpus;
     std::map<std::string, std::vector<Hook>> hooks; // "createContainer", "prestart", ...

@@ -122,6 +122,24 @@ std::string sched_name_of(const json& v) {
 
 } // namespace
 
+std::string parse_personality(const json& j) {
+    const std::string f = "linux.personality";
+    sched_object(j, f);
+    for (const auto& [key, v] : j.items())
+        if (key != "domain" && key != "flags")
+            throw Error(Errc::invalid, "invalid runtime spec: " + f + "." + key + " is not a field",
+                        f + " has domain and flags");
+    const json& d = sched_required(j, "domain", f);
+    if (!d.is_string() || (d.get<std::string>() != "LINUX" && d.get<std::string>() != "LINUX32"))
+        throw Error(Errc::invalid, f + ".domain " + d.dump() + " is not a domain",
+                    "LINUX or LINUX32 (runtime-spec 1.2's two)");
+    if (j.contains("flags") && !j["flags"].is_null() && !j["flags"].empty())
+        throw Error(Errc::invalid,
+                    f + ".flags is not supported by gantry: runtime-spec defines no flag",
+                    "remove the flags");
+    return d.get<std::string>();
+}
+
 Scheduler parse_scheduler(const json& j) {
     const std::string f = "process.scheduler";
     sched_object(j, f);

@@ -1,8 +1,9 @@
 // The runtime-spec 1.2 fields that place the container's process on the machine's schedulers:
-// process.scheduler (sched_setattr(2)), process.ioPriority (ioprio_set(2)) and
-// linux.memoryPolicy (set_mempolicy(2)). Owns their model, their parse from config.json with
-// runc's checks (an unknown name or a value out of range is refused naming the field, as a
-// config.json is untrusted input) and their JSON form; runtime/scheduling.cpp applies them.
+// process.scheduler (sched_setattr(2)), process.ioPriority (ioprio_set(2)),
+// linux.memoryPolicy (set_mempolicy(2)) and linux.personality (personality(2)). Owns their model,
+// their parse from config.json with runc's checks (an unknown name or a value out of range is
+// refused naming the field, as a config.json is untrusted input) and their JSON form;
+// runtime/scheduling.cpp applies them.
 #pragma once
 
 #include <cstdint>
@@ -56,6 +57,9 @@ inline constexpr unsigned kMaxNumaNode = 1023;
 Scheduler parse_scheduler(const nlohmann::json& j);
 IoPriority parse_io_priority(const nlohmann::json& j);
 MemoryPolicy parse_memory_policy(const nlohmann::json& j);
+// linux.personality (runc 1.2): the domain, "LINUX" or "LINUX32"; flags (runtime-spec defines
+// none) refused.
+std::string parse_personality(const nlohmann::json& j);
 // A node list as cpuset and runc write it: comma-separated node numbers and ranges A-B (A <= B),
 // decimal, no spaces, none above kMaxNumaNode. FIELD names it in the refusal. "" is no node.
 std::vector<unsigned long> parse_node_list(std::string_view nodes, const std::string& field);

@@ -76,9 +76,34 @@ void check_mounts(const json& mounts) {
              {"destination", "type", "source", "options", "uidMappings", "gidMappings"});
         // propagation options (shared, rslave, ...) are applied to the mount once it is made,
         // as runc applies them (runtime/mounts.cpp)
-        for (const char* k : {"uidMappings", "gidMappings"})
-            never(mounts[i], path, k,
-                  "idmapped mounts are not implemented (runc 1.1 does not apply them either)");
+        // idmapped mounts (runtime/idmapped_mount.hpp): a bind, with both maps, as runc 1.2
+        const json& m = mounts[i];
+        if (m.is_object() && m.contains("options") && m["options"].is_array())
+            for (auto& o : m["options"])
+                if (o == "idmap" || o == "ridmap")
+                    refuse(path + "options \"" + o.get<std::string>() + "\"",
+                           "runc 1.2's idmap option (the mount idmapped with the container's own "
+                           "maps) is not implemented",
+                           "give the mount uidMappings and gidMappings (the container's maps, "
+                           "as runc 1.2 would take them)");
+        bool uids = m.is_object() && m.contains("uidMappings") && !empty_value(m["uidMappings"]);
+        bool gids = m.is_object() && m.contains("gidMappings") && !empty_value(m["gidMappings"]);
+        if (!uids && !gids) continue;
+        if (uids != gids)
+            throw Error(Errc::invalid,
+                        path + (uids ? "gidMappings" : "uidMappings") +
+                            " is missing: an idmapped mount needs both maps",
+                        "give the mount uidMappings and gidMappings (runc 1.2 wants both too)");
+        bool bind = m.value("type", std::string("bind")) == "bind";
+        if (m.contains("options") && m["options"].is_array())
+            for (auto& o : m["options"])
+                if (o == "bind" || o == "rbind") bind = true;
+        if (!bind)
+            refuse(path + "uidMappings",
+                   "only a bind mount can be idmapped by gantry (the kernel idmaps a mount "
+                   "tree; a new " +
+                       m.value("type", std::string()) + " would need its own superblock's support)",
+                   "make it a bind mount, or remove its uidMappings and gidMappings");
     }
 }
 
@@ -134,7 +159,6 @@ void check_linux(const json& config, const json& l) {
     never(l, "linux.", "netDevices", "gantry moves no network device into the container");
     never(l, "linux.", "intelRdt", "gantry manages no resctrl group");
     never(l, "linux.", "mountLabel", "gantry sets no SELinux label");
-    never(l, "linux.", "personality", "gantry does not set the execution domain");
     if (l.contains("memoryPolicy"))
         only(l["memoryPolicy"], "linux.memoryPolicy.", {"mode", "nodes", "flags"});
     if (l.contains("rootfsPropagation")) {

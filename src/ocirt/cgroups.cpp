@@ -143,7 +143,7 @@ json update_document(const UpdateOptions& o) {
             r["cpu"]["quota"] = int_flag(flag, v);
         else if (flag == "cpu-period")
             r["cpu"]["period"] = int_flag(flag, v);
-        else if (flag == "cpu-shares")
+        else if (flag == "cpu-share" || flag == "cpu-shares") // runc's; crun's and docker's
             r["cpu"]["shares"] = int_flag(flag, v);
         else if (flag == "cpu-rt-period")
             r["cpu"]["realtimePeriod"] = int_flag(flag, v);

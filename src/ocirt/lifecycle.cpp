@@ -7,6 +7,7 @@
 #include "ocirt/lazy_root.hpp"
 #include "ocirt/ocirt.hpp"
 #include "runtime/capabilities.hpp"
+#include "runtime/idmapped_mount.hpp"
 #include "runtime/launcher.hpp"
 #include "runtime/seccomp.hpp"
 #include "runtime/state.hpp"
@@ -202,6 +203,15 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         if (filter) {
             l.seccomp = std::move(filter->program);
             l.seccomp_flags = filter->flags;
+        }
+        // idmapped binds: made here, in the host's namespaces, attached by the container
+        std::vector<Fd> idmapped;
+        for (std::size_t i = 0; i < l.spec.mounts.size(); ++i) {
+            const auto& m = l.spec.mounts[i];
+            if (m.uid_mappings.empty() && m.gid_mappings.empty()) continue;
+            idmapped.push_back(runtime::idmapped_tree(m, "mounts[" + std::to_string(i) + "]"));
+            l.mount_trees.resize(l.spec.mounts.size(), -1);
+            l.mount_trees[i] = idmapped.back().get();
         }
         l.mount_point = (c.dir / "mnt").string();
         l.rootfs = c.rootfs;

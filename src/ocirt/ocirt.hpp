@@ -79,7 +79,8 @@ int exec(const Global& g, const ExecOptions& o);
 
 // runc's update: new limits for a live container's cgroup, from RESOURCES_FILE (a JSON
 // linux.resources; "-" reads stdin) or from FLAGS (runc's flag names without "--": "memory",
-// "memory-swap", "memory-reservation", "pids-limit", "cpu-quota", "cpu-period", "cpu-shares",
+// "memory-swap", "memory-reservation", "pids-limit", "cpu-quota", "cpu-period", "cpu-share"
+// (runc's spelling) or "cpu-shares",
 // "cpu-rt-period", "cpu-rt-runtime", "cpuset-cpus", "cpuset-mems", "blkio-weight"), never both.
 // The container's record keeps the merged resources.
 struct UpdateOptions {
@@ -100,6 +101,10 @@ int events(const Global& g, const std::string& id, const std::string& interval);
 // runc's `spec`: writes its default config.json (ROOTLESS: its rootless variant) into BUNDLE;
 // Error(conflict) when one is there.
 void write_default_spec(const std::string& bundle, bool rootless);
+
+// Opens (creates) --log for appending before any command runs, as runc does: a path that
+// cannot be opened is Error(invalid) naming it, so the command fails (exit 1) doing nothing.
+void open_log(const Global& g);
 
 // Writes an error line to --log in its format (runc's callers read it from there).
 void log_error(const Global& g, const std::string& message);

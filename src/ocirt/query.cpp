@@ -8,10 +8,14 @@
 #include "util/fs.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace gantry::ocirt {
 
@@ -117,12 +121,13 @@ nlohmann::json features() {
         {"hooks",
          {"prestart", "createRuntime", "createContainer", "startContainer", "poststart",
           "poststop"}},
-        // what mounts[].options honour (runtime/mounts.cpp); others are filesystem data
-        {"mountOptions",
-         {"bind",    "rbind",      "ro",         "rw",         "nosuid",      "nodev",
-          "noexec",  "relatime",   "noatime",    "nodiratime", "strictatime", "sync",
-          "dirsync", "private",    "rprivate",   "slave",      "rslave",      "shared",
-          "rshared", "unbindable", "runbindable"}},
+        // what mounts[].options honour (runtime/mounts.cpp; exec, suid, dev and norelatime are
+        // the defaults they name); others are filesystem data
+        {"mountOptions", {"bind",     "rbind",      "ro",      "rw",         "nosuid",
+                          "nodev",    "noexec",     "exec",    "suid",       "dev",
+                          "relatime", "norelatime", "noatime", "nodiratime", "strictatime",
+                          "sync",     "dirsync",    "private", "rprivate",   "slave",
+                          "rslave",   "shared",     "rshared", "unbindable", "runbindable"}},
         {"linux",
          // made: all seven; joined by path: network, ipc, uts, cgroup and pid (user and mount
          // paths are refused at create)
@@ -140,8 +145,21 @@ nlohmann::json features() {
           {"selinux", {{"enabled", false}}},
           // linux.memoryPolicy (runtime-spec 1.2.1's features: the modes and flags taken)
           {"memoryPolicy",
-           {{"modes", oci::memory_policy_modes()}, {"flags", oci::memory_policy_flags()}}}}},
+           {{"modes", oci::memory_policy_modes()}, {"flags", oci::memory_policy_flags()}}},
+          // mounts[].uidMappings/gidMappings on binds (runtime/idmapped_mount.hpp)
+          {"mountExtensions", {{"idmap", {{"enabled", true}}}}}}},
         {"annotations", {{"org.opencontainers.runc.version", "gantry 0.1.0"}}}};
+}
+
+void open_log(const Global& g) {
+    if (g.log.empty()) return;
+    int fd = ::open(g.log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        throw Error(Errc::invalid,
+                    "cannot open the log file " + g.log + ": " + std::strerror(errno),
+                    "--log names a file gantry-oci can create or append to, in a directory "
+                    "that exists");
+    ::close(fd);
 }
 
 void log_error(const Global& g, const std::string& message) {

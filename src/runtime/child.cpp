@@ -106,7 +106,9 @@ void open_root(ChildState& c) {
 // The spec's mounts, then the container's /etc/hostname from its tmpfs.
 void mount_spec(ChildState& c) {
     const Launch& l = c.l;
-    for (auto& m : l.spec.mounts) mount_in_root(c.root.get(), m, c.last);
+    for (std::size_t i = 0; i < l.spec.mounts.size(); ++i)
+        mount_in_root(c.root.get(), l.spec.mounts[i], c.last,
+                      i < l.mount_trees.size() ? l.mount_trees[i] : -1);
     if (!l.hostname.empty())
         mount_in_root(c.root.get(),
                       {"/etc/hostname",
@@ -192,13 +194,17 @@ void pivot_to_root(ChildState& c) {
     enter_root(c.l);
 }
 
-// The terminal as the controlling terminal of a new session, the hostname and domainname (in
+// The terminal as the controlling terminal of a new session (gantry oci without one: a new
+// session all the same, as runc's), the hostname and domainname (in
 // the UTS namespace: create refuses either without one), and the umask (process.user.umask,
 // else 0022, as runc sets it once the root is ready).
 void configure_process(ChildState& c) {
     if (c.terminal) {
         become_terminal_session(c.terminal.get());
         c.terminal.reset();
+    } else if (c.l.start_gate >= 0 && ::setsid() < 0) {
+        // gantry oci: a session and process group of its own, as runc's init (nsexec's setsid)
+        fail_errno("setsid failed");
     }
     const oci::RuntimeSpec& spec = c.l.spec;
     if (!spec.hostname.empty() && spec.has_namespace("uts") &&

@@ -125,9 +125,11 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
             if (slave) {
                 become_terminal_session(slave.get());
                 slave.reset();
+            } else if (::setsid() < 0) { // a session and process group of its own, as runc's
+                fail_errno("setsid failed");
             }
             apply_scheduling(spec);
-            finish_process(spec, single_id, seccomp, seccomp_flags);
+            finish_process(spec, single_id, seccomp, seccomp_flags, false);
         });
     }
     err_w.reset();

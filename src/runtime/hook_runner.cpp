@@ -45,6 +45,11 @@ void run_hook(const std::string& stage, const oci::Hook& hook, const std::string
     std::vector<char*> argv, envp;
     for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
+    // a hook without "env" that the runtime itself runs inherits the runtime's environment,
+    // as runc's; createContainer and startContainer (in the container) get exactly their env
+    bool inherit = hook.inherit_env && stage != "createContainer" && stage != "startContainer";
+    if (inherit)
+        for (char** e = environ; *e; ++e) envp.push_back(*e);
     for (auto& e : hook.env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
     pid_t c = ::fork();

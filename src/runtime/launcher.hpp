@@ -111,6 +111,10 @@ struct Launch {
     // kernel for root, sqsh/kernel_mount.hpp); -1 for none. Never on the shared-memory path
     // nor an early start (their processes were made before the descriptor).
     int lower_tree = -1;
+    // Per spec.mounts index: a detached tree made for the mount beforehand (an idmapped bind,
+    // runtime/idmapped_mount.hpp), which the container's process attaches instead of binding
+    // the source; -1 (or past the end) for none. Open in this process until run() returns.
+    std::vector<int> mount_trees;
     // Started for this launch by EarlyStart::begin (or null). run() takes it over when the spec
     // takes the shared-memory path with the same namespaces, and cancels it otherwise.
     EarlyStart* early = nullptr;

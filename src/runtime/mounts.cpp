@@ -451,10 +451,11 @@ void propagate_mounted(int rootfd, const oci::Mount& m, const Flags& f) {
 
 } // namespace
 
-void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last) {
+void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last, int prepared) {
     Flags f = parse_options(m.options);
-    if (m.type == "bind" || m.type.empty()) {
-        Fd tree = clone_tree(AT_FDCWD, m.source.c_str(), f.recursive);
+    if (m.type == "bind" || m.type.empty() || prepared >= 0) {
+        Fd tree = prepared >= 0 ? Fd(::fcntl(prepared, F_DUPFD_CLOEXEC, 3))
+                                : clone_tree(AT_FDCWD, m.source.c_str(), f.recursive);
         if (!tree && errno == EINVAL) // a non-recursive bind of a tree holding locked mounts
             fail_errno("cannot bind " + m.source + " to " + m.destination +
                            " without the mounts under it",

@@ -48,7 +48,9 @@ void mount_root(const Launch& l, int fd_sock);
 
 // Mounts M (a bind, or a filesystem of M's type) inside the root ROOTFD, its target resolved
 // in-root; LAST is ensure_target's cache of the directory it last created a target in.
-void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last);
+// PREPARED: a detached tree of the mount made beforehand (an idmapped bind), attached in place
+// of a bind of M's source; -1 for none.
+void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last, int prepared = -1);
 
 // The spec's maskedPaths (an empty read-only tmpfs on a directory, /dev/null on a file) and
 // readonlyPaths (bound read-only onto themselves), each resolved in-root; missing ones skipped.

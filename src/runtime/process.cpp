@@ -37,9 +37,15 @@ void close_on_exec_from_3() {
     for (long fd = 3; fd < limit; ++fd) ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
 }
 
-void enter_cwd(const std::string& cwd) {
+void enter_cwd(const std::string& cwd, bool make_missing) {
     Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    Fd dir = ensure_target(root.get(), cwd, true, nullptr, "working directory");
+    Fd dir;
+    if (make_missing) {
+        dir = ensure_target(root.get(), cwd, true, nullptr, "working directory");
+    } else { // an exec'ed process's: runc's exec fails when it is not there
+        dir.reset(fs::openat_in_root(root.get(), cwd, O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!dir) fail_errno("cannot enter the working directory " + cwd);
+    }
     if (::fchdir(dir.get()) != 0) fail_errno("cannot enter the working directory " + cwd);
     char buf[4096];
     if (!::getcwd(buf, sizeof buf) || buf[0] != '/')
@@ -154,9 +160,10 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
 }
 
 [[noreturn]] void finish_process(const oci::RuntimeSpec& s, bool single_id,
-                                 const std::vector<sock_filter>& seccomp, unsigned seccomp_flags) {
+                                 const std::vector<sock_filter>& seccomp, unsigned seccomp_flags,
+                                 bool make_cwd) {
     if (auto e = apply_rlimits(s.rlimits, 0)) fail(e->code(), e->message(), e->hint());
-    enter_cwd(s.cwd);
+    enter_cwd(s.cwd, make_cwd);
     auto load = [&] {
         try {
             load_seccomp(seccomp, seccomp_flags);

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <fcntl.h>
 #include <string>
+#include <sys/personality.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -101,6 +102,9 @@ void apply_memory_policy(const oci::MemoryPolicy& m) {
 } // namespace
 
 void apply_scheduling(const oci::RuntimeSpec& s) {
+    if (!s.personality.empty() &&
+        ::personality(s.personality == "LINUX32" ? PER_LINUX32 : PER_LINUX) < 0)
+        fail_errno("cannot set linux.personality " + s.personality);
     if (s.memory_policy) apply_memory_policy(*s.memory_policy);
     if (s.io_priority) apply_io_priority(*s.io_priority);
     if (s.scheduler) apply_scheduler(*s.scheduler);

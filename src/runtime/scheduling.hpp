@@ -11,7 +11,8 @@
 
 namespace gantry::runtime::detail {
 
-// Sets the three on the calling thread; nothing for those the spec leaves out. A refusal is a
+// Sets the four (with linux.personality) on the calling thread; nothing for those the spec
+// leaves out. A refusal is a
 // ChildFail (child_failure.hpp) naming the field, the kernel's reason and the fix.
 void apply_scheduling(const oci::RuntimeSpec& s);
 

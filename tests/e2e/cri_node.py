@@ -3,8 +3,9 @@ root, state and socket, two runtime handlers (`gantry`: io.containerd.runc.v2 wi
 gantry-oci and `cdi.k8s.io/*` annotations passed through, added by `gantry k8s install` as an
 admin adds it; `runc`), the test registry
 holding the images (the pause image as sandbox_image), a pod network that changes nothing of the
-host's (CNI's loopback and FAKE_IP_PLUGIN), and the simulated 2-GPU NVIDIA host in the runtime's
-environment with its CDI spec. The `node` fixture makes it and removes all of it (pods,
+host's (CNI's loopback and FAKE_IP_PLUGIN), and the simulated 2-GPU NVIDIA host and 8-GPU AMD
+host (tests/fixtures/amdhost's MI300X: its /dev nodes beside NVIDIA's, its /sys) in the runtime's
+environment with their CDI specs. The `node` fixture makes it and removes all of it (pods,
 containerd, shims, mounts, cgroups); the helpers write requests as kubelet writes them."""
 import importlib
 import json
@@ -113,9 +114,9 @@ def our_mounts(base):
 
 class Node:
     """The module's containerd: `cri` (the client), `reg` (the registry), `host` (the simulated
-    GPU host), `base` (its directory), `proc`, `install` (`gantry k8s install`'s result); None
-    until made."""
-    base = reg = host = proc = api = cri = busybox_digest = install = None
+    NVIDIA host), `amd` (the simulated AMD host's description: amdhost.build's), `base` (its
+    directory), `proc`, `install` (`gantry k8s install`'s result); None until made."""
+    base = reg = host = amd = proc = api = cri = busybox_digest = install = None
 
 
 @pytest.fixture(scope="module")
@@ -171,6 +172,17 @@ def _start_node(n, tmp_path_factory, gh, mirrored=(), network=None):
     gen = Gantry(base / "store", env={"FAKE_DEVICE_ROOT": str(n.host.dev_root)})
     gen.run("cdi", "generate", "--driver-root", n.host.driver_root, "--dev-root",
             n.host.dev_root, "--output", cdi / "nvidia.yaml")
+    # the AMD GPUs on the same node: their nodes (/dev/kfd, /dev/dri) in the NVIDIA host's /dev
+    # root, their /sys the runtime's GANTRY_SYS_ROOT, amd-ctk's CDI spec beside NVIDIA's
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fixtures" / "amdhost"))
+    import amdhost
+    amd = base / "amdhost"
+    n.amd = amdhost.build(amd, "mi300x", devices="nodes")
+    for d in ("kfd", "dri"):
+        subprocess.run(["cp", "-a", str(amd / "dev" / "dev" / d), str(n.host.dev_root / "dev")],
+                       check=True)
+    gen.run("cdi", "generate", "--vendor", "amd", "--sys-root", amd / "sys", "--dev-root",
+            n.host.dev_root, "--output", cdi / "amd.yaml")
     # the gantry handler as an admin adds it: `gantry k8s install` (runtime_type, BinaryName, the
     # CDI annotations) over the node's config, which gives the handler only its state directory
     (base / "config.toml").write_text(_containerd_config(base, n.reg, mirrored))
@@ -180,7 +192,8 @@ def _start_node(n, tmp_path_factory, gh, mirrored=(), network=None):
     # host's driver and /dev are, and the CDI specs
     env = dict(os.environ, GANTRY_DRIVER_ROOT=str(n.host.driver_root),
                GANTRY_DEV_ROOT=str(n.host.dev_root), FAKE_DEVICE_ROOT=str(n.host.dev_root),
-               GANTRY_CDI_SPEC_DIRS=str(cdi), GANTRY_ROOT=str(base / "store"))
+               GANTRY_SYS_ROOT=str(amd / "sys"), GANTRY_CDI_SPEC_DIRS=str(cdi),
+               GANTRY_ROOT=str(base / "store"))
     log = open(base / "containerd.log", "w")
     n.proc = subprocess.Popen(["containerd", "--config", str(base / "config.toml")], stdout=log,
                               stderr=subprocess.STDOUT, env=env, start_new_session=True)

@@ -5,9 +5,10 @@ differential. PullImage from the test registry; pods with the node's network, on
 network of its own, one sharing its PID namespace; a resize (UpdateContainerResources) and an
 OOM kill; GPUs on the simulated 2-GPU NVIDIA host by
 each contract the device plugins use: NVIDIA_VISIBLE_DEVICES, a CDI annotation, and CDI device
-names (CRI's CDIDevices, which containerd 1.6 does not read). Every pod and container is removed
-by the tests, and the last test checks nothing is left: no container, no shim, no mount, no
-cgroup, no runtime state."""
+names (CRI's CDIDevices, which containerd 1.6 does not read); on the same node's simulated AMD
+MI300X GPUs by AMD_VISIBLE_DEVICES and an amd.com/gpu CDI annotation. Every pod and container
+is removed by the tests, and the last test checks nothing is left: no container, no shim, no
+mount, no cgroup, no runtime state."""
 import json
 import os
 import re
@@ -218,11 +219,45 @@ def test_cdi_devices_field_is_not_read_by_containerd_1_6(node, gantry_pod):
         remove(node, cid)
 
 
+def amd_access(node, cid, minors):
+    """{render minor: "allowed" | "denied"}: as gpu_access, for /dev/dri's render nodes (226)."""
+    out = {}
+    for minor in minors:
+        _, _, err = exec_sync(node, cid, "sh", "-c", f"busybox mknod /tmp/r{minor} c 226 "
+                              f"{minor}; cat /tmp/r{minor} </dev/null")
+        assert "No such file" not in err and "mknod" not in err, err
+        out[minor] = "denied" if "Operation not permitted" in err else "allowed"
+    return out
+
+
+@pytest.mark.parametrize("index, ask", [
+    (1, {"env": {"AMD_VISIBLE_DEVICES": "1"}}),
+    (0, {"annotations": {"cdi.k8s.io/gpu": "amd.com/gpu=0"}}),
+], ids=["amd-env", "amd-cdi-annotation"])
+def test_amd_gpu_by_env_and_cdi_annotation(node, gantry_pod, index, ask):
+    """AMD's device plugin's contracts on the simulated 8-GPU MI300X host: /dev/kfd and the
+    GPU's render node, and a device cgroup rule for that GPU's render node only."""
+    gpus = node.amd["gpus"]  # "render": "/dev/dri/renderD128"
+    mine, other = (int(gpus[i]["render"].rsplit("renderD", 1)[1]) for i in (index, 1 - index))
+    cid = start_sleeper(node, gantry_pod, f"amd-{index}", **ask)
+    try:
+        code, out, err = exec_sync(node, cid, "sh", "-c", "ls /dev /dev/dri")
+        assert code == 0, err
+        got = out.split()
+        assert "kfd" in got and [d for d in got if d.startswith("renderD")] == \
+            [f"renderD{mine}"], got
+        assert not [d for d in got if d.startswith("nvidia")], got
+        assert amd_access(node, cid, (mine, other)) == {mine: "allowed", other: "denied"}
+    finally:
+        remove(node, cid)
+
+
 @pytest.mark.parametrize("ask, named", [
     ({"env": {"NVIDIA_VISIBLE_DEVICES": "5"}}, ("NVIDIA_VISIBLE_DEVICES", 'unknown GPU "5"')),
     ({"annotations": {"cdi.k8s.io/gpu": "nvidia.com/gpu=9"}},
      ("unresolvable CDI device nvidia.com/gpu=9",)),
-], ids=["env", "cdi-annotation"])
+    ({"env": {"AMD_VISIBLE_DEVICES": "9"}}, ("AMD_VISIBLE_DEVICES", 'unknown AMD GPU "9"')),
+], ids=["env", "cdi-annotation", "amd-env"])
 def test_a_gpu_the_node_lacks_fails_at_create_naming_it(node, gantry_pod, ask, named):
     import grpc
     cid = create(node, gantry_pod, container_config(node, "gpu-missing", ["true"], **ask))

@@ -769,6 +769,10 @@ def test_detached_exec_ps_stop_rm(runner):
         assert out[2].startswith("sh -c echo started")
         assert out[3].strip() == "4"  # 0,1,2 and ls's own: no leaked fds
         assert runner.run("exec", name, "sh", "-c", "exit 9", check=False).code == 9
+        # a working directory the container lacks fails the exec (docker's, runc's), made none
+        r = runner.run("exec", "-w", "/no/such/dir", name, "true", check=False)
+        assert r.code == 125 and "/no/such/dir" in r.err, r
+        assert runner.run("exec", name, "test", "-e", "/no/such", check=False).code == 1
         # exec builds only the options its line names too: attached values and = reach them
         out = runner.run("exec", "-eX=1", "--env=Y=2", "-w/tmp", "--user=0", name, "sh", "-c",
                          "echo $X $Y; pwd; id -u").out.split()

@@ -32,6 +32,22 @@ TEST(RuntimeSpecHooks, AllSixStagesAreReadFromConfigJson) {
     EXPECT_EQ(RuntimeSpec::from_json(s.to_json()).hooks.at("prestart").at(0).args, pre.args);
 }
 
+TEST(RuntimeSpecHooks, WithoutEnvTheRuntimesEnvironmentIsInherited) {
+    // runc's Go hook runner: a nil Cmd.Env inherits; "env": [] is an empty environment
+    auto j = nlohmann::json::parse(R"({
+        "process": {"args": ["true"]}, "root": {"path": "rootfs"},
+        "hooks": {"prestart": [{"path": "/bin/a"}, {"path": "/bin/b", "env": []},
+                               {"path": "/bin/c", "env": ["X=1"]}]}})");
+    RuntimeSpec s = RuntimeSpec::from_json(j);
+    const auto& pre = s.hooks.at("prestart");
+    EXPECT_TRUE(pre.at(0).inherit_env);
+    EXPECT_FALSE(pre.at(1).inherit_env);
+    EXPECT_FALSE(pre.at(2).inherit_env);
+    const auto back = RuntimeSpec::from_json(s.to_json()).hooks.at("prestart");
+    EXPECT_TRUE(back.at(0).inherit_env);
+    EXPECT_FALSE(back.at(1).inherit_env);
+}
+
 TEST(RuntimeSpecHooks, NoHooksNoStages) {
     auto j = nlohmann::json::parse(R"({"process": {"args": ["true"]}, "root": {"path": "r"}})");
     EXPECT_TRUE(RuntimeSpec::from_json(j).hooks.empty());

@@ -142,4 +142,74 @@ TEST(SpecFields, RootfsPropagationRoundTrips) {
     EXPECT_FALSE(oci::RuntimeSpec{}.to_json()["linux"].contains("rootfsPropagation"));
 }
 
+json idmapped_bind() {
+    json maps = json::array({{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}});
+    return {{"destination", "/idm"}, {"type", "bind"},      {"source", "/srv"},
+            {"options", {"rbind"}},  {"uidMappings", maps}, {"gidMappings", maps}};
+}
+
+TEST(SpecFields, IdmappedBindsAcceptedAndReadIntoTheMount) {
+    json j = config({ns("mount"), ns("pid")});
+    j["mounts"].push_back(idmapped_bind());
+    EXPECT_EQ(refusal(j), "");
+    auto s = oci::RuntimeSpec::from_json(j);
+    ASSERT_EQ(s.mounts.size(), 2u);
+    ASSERT_EQ(s.mounts[1].uid_mappings.size(), 1u);
+    EXPECT_EQ(s.mounts[1].uid_mappings[0].host_id, 1000u);
+    EXPECT_EQ(s.mounts[1].gid_mappings.size(), 1u);
+    EXPECT_TRUE(s.mounts[0].uid_mappings.empty());
+    auto back = oci::RuntimeSpec::from_json(s.to_json());
+    EXPECT_EQ(back.mounts[1].gid_mappings[0].host_id, 1000u);
+    EXPECT_FALSE(back.to_json()["mounts"][0].contains("uidMappings"));
+}
+
+TEST(SpecFields, IdmappedMountsNeedBothMapsAndABind) {
+    json j = config({ns("mount"), ns("pid")});
+    json m = idmapped_bind();
+    m.erase("gidMappings");
+    j["mounts"].push_back(m);
+    std::string msg = refusal(j);
+    EXPECT_NE(msg.find("mounts[1].gidMappings is missing"), std::string::npos) << msg;
+    j = config({ns("mount"), ns("pid")});
+    m = idmapped_bind();
+    m["type"] = "tmpfs";
+    m["options"] = {"nosuid"};
+    j["mounts"].push_back(m);
+    msg = refusal(j);
+    EXPECT_NE(msg.find("mounts[1].uidMappings"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("only a bind mount"), std::string::npos) << msg;
+}
+
+TEST(SpecFields, RuncsIdmapOptionRefused) {
+    for (const char* o : {"idmap", "ridmap"}) {
+        json j = config({ns("mount"), ns("pid")});
+        j["mounts"].push_back({{"destination", "/v"},
+                               {"type", "bind"},
+                               {"source", "/srv"},
+                               {"options", {"bind", o}}});
+        std::string msg = refusal(j);
+        EXPECT_NE(msg.find("mounts[1].options \"" + std::string(o) + "\""), std::string::npos)
+            << msg;
+    }
+}
+
+TEST(SpecFields, PersonalityDomainsReadAndOthersRefused) {
+    json j = config({ns("mount"), ns("pid")});
+    j["linux"]["personality"] = {{"domain", "LINUX32"}};
+    EXPECT_EQ(refusal(j), "");
+    auto s = oci::RuntimeSpec::from_json(j);
+    EXPECT_EQ(s.personality, "LINUX32");
+    EXPECT_EQ(oci::RuntimeSpec::from_json(s.to_json()).personality, "LINUX32");
+    for (json bad : {json{{"domain", "LINUX64"}}, json{{"domain", "LINUX"}, {"flags", {"X"}}},
+                     json{{"flags", json::array()}}, json{{"domain", "LINUX"}, {"other", 1}}}) {
+        j["linux"]["personality"] = bad;
+        try {
+            (void)oci::RuntimeSpec::from_json(j);
+            ADD_FAILURE() << bad.dump();
+        } catch (const Error& e) {
+            EXPECT_NE(e.message().find("linux.personality"), std::string::npos) << e.message();
+        }
+    }
+}
+
 } // namespace oci_spec_fields_test

@@ -82,6 +82,22 @@ TEST(StubVendor, IsChosenAndInjectedByARun) {
     EXPECT_TRUE(has(spec.env, "STUB_INJECTED=" + h.dir.path.string() + "/dev/stub0"));
 }
 
+TEST(StubVendor, ItsOwnVariablePicksItOnAHostWithNvidiasGpusToo) {
+    // a node with two vendors' GPUs: the variable names the vendor (AMD_VISIBLE_DEVICES went to
+    // NVIDIA's backend, the default, and the container got no GPU)
+    StubHost h;
+    std::ofstream(h.dir.path / "dev" / "nvidiactl") << "";
+    ASSERT_TRUE(gpu_vendors::find("nvidia").present(h.roots));
+    std::vector<std::string> env{"STUB_VISIBLE_DEVICES=all"};
+    EXPECT_EQ(gpu_vendors::for_run(h.roots, std::nullopt, env, std::nullopt),
+              &stub_vendor::backend());
+    env = {"NVIDIA_VISIBLE_DEVICES=all"};
+    EXPECT_EQ(gpu_vendors::for_run(h.roots, std::nullopt, env, std::nullopt)->name(), "nvidia");
+    env = {"STUB_VISIBLE_DEVICES=all"}; // --gpu-vendor still decides
+    EXPECT_EQ(gpu_vendors::for_run(h.roots, std::string("nvidia"), env, std::nullopt)->name(),
+              "nvidia");
+}
+
 TEST(StubVendor, IsDescribedByCdiGenerateAndCheckedByDoctor) {
     StubHost h;
     const gpu_vendors::Backend& b = gpu_vendors::choose(h.roots, std::string("stub"));

@@ -1,0 +1,21 @@
+// Idmapped bind mounts (runtime-spec's mounts[].uidMappings and gidMappings, runc 1.2's): a
+// detached copy of the mount's source whose ids are shown through the mount's maps
+// (mount_setattr(2) MOUNT_ATTR_IDMAP with a user namespace that holds them). Made by the runtime
+// in the host's namespaces before the container's process exists (the kernel wants
+// CAP_SYS_ADMIN over the source's filesystem, which a container's user namespace never has);
+// the container's process attaches it at the destination (mount_in_root's PREPARED tree).
+#pragma once
+
+#include "oci/runtime_spec.hpp"
+#include "util/fd.hpp"
+
+#include <string>
+
+namespace gantry::runtime {
+
+// The detached tree of M (a bind: "rbind" copies the mounts below its source too). WHAT names
+// the mount in errors ("mounts[2]"). Error(invalid) when the kernel refuses: not root, a
+// filesystem that cannot be idmapped, a map it will not take.
+Fd idmapped_tree(const oci::Mount& m, const std::string& what);
+
+} // namespace gantry::runtime
