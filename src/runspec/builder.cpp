@@ -29,25 +29,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
     return {fields.begin(), fields.end()};
 }
 
-std::string absolute_source(const std::string& src, const std::string& what) {
-    if (src.empty()) throw Error(Errc::usage, what + ": empty source path");
-    if (src[0] != '/' && src[0] != '.')
-        throw Error(Errc::usage, what + ": named volumes are not supported (\"" + src + "\")",
-                    "give a host path: an absolute path or one starting with ./");
-    std::error_code ec;
-    auto p = std::filesystem::absolute(src, ec).lexically_normal().string();
-    if (!std::filesystem::exists(p, ec))
-        throw Error(Errc::not_found, what + ": host path " + p + " does not exist",
-                    "create it first (docker would create a directory; gantry does not guess)");
-    return p;
-}
-
-void check_destination(const std::string& dst, const std::string& what) {
-    if (dst.empty() || dst[0] != '/')
-        throw Error(Errc::usage, what + ": destination \"" + dst + "\" must be an absolute path",
-                    "name the path inside the container from /, e.g. /data");
-}
-
 void set_env(std::vector<std::string>& env, const std::string& kv) {
     auto eq = kv.find('=');
     std::string key = kv.substr(0, eq);
@@ -78,6 +59,25 @@ void add_user_env(std::vector<std::string>& env, const std::string& item) {
 
 } // namespace
 
+std::string absolute_source(const std::string& src, const std::string& what) {
+    if (src.empty()) throw Error(Errc::usage, what + ": empty source path");
+    if (src[0] != '/' && src[0] != '.')
+        throw Error(Errc::usage, what + ": named volumes are not supported (\"" + src + "\")",
+                    "give a host path: an absolute path or one starting with ./");
+    std::error_code ec;
+    auto p = std::filesystem::absolute(src, ec).lexically_normal().string();
+    if (!std::filesystem::exists(p, ec))
+        throw Error(Errc::not_found, what + ": host path " + p + " does not exist",
+                    "create it first (docker would create a directory; gantry does not guess)");
+    return p;
+}
+
+void check_destination(const std::string& dst, const std::string& what) {
+    if (dst.empty() || dst[0] != '/')
+        throw Error(Errc::usage, what + ": destination \"" + dst + "\" must be an absolute path",
+                    "name the path inside the container from /, e.g. /data");
+}
+
 BindMount parse_volume(const std::string& text) {
     auto parts = split(text, ':');
     if (parts.size() < 2 || parts.size() > 3)
@@ -107,32 +107,6 @@ std::uint32_t numeric_id(std::string_view v, const char* what) {
         throw Error(Errc::usage, std::string(what) + " " + std::string(v) + " is out of range",
                     "user and group IDs go from 0 to 4294967294");
     return *n;
-}
-
-BindMount parse_mount(const std::string& text) {
-    BindMount b;
-    std::string type;
-    for (auto& kv : split(text, ',')) {
-        auto eq = kv.find('=');
-        std::string k = kv.substr(0, eq), v = eq == std::string::npos ? "" : kv.substr(eq + 1);
-        if (k == "type")
-            type = v;
-        else if (k == "src" || k == "source")
-            b.source = v;
-        else if (k == "dst" || k == "destination" || k == "target")
-            b.destination = v;
-        else if (k == "readonly" || k == "ro")
-            b.readonly = v.empty() || v == "true" || v == "1";
-        else if (k == "bind-propagation" || k == "consistency") {
-        } else
-            throw Error(Errc::usage, "unknown --mount key \"" + k + "\" in \"" + text + "\"");
-    }
-    if (type != "bind")
-        throw Error(Errc::unsupported, "--mount type \"" + type + "\" is not supported",
-                    "use type=bind (or --tmpfs for tmpfs mounts)");
-    b.source = absolute_source(b.source, "--mount " + text);
-    check_destination(b.destination, "--mount " + text);
-    return b;
 }
 
 std::vector<std::string> read_env_file(const std::string& path) {
@@ -486,6 +460,7 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
     for (auto& b : opt.binds) {
         std::vector<std::string> o{"rbind"};
         if (b.readonly) o.push_back("ro");
+        if (!b.propagation.empty()) o.push_back(b.propagation);
         s.mounts.push_back(M{b.destination, "bind", b.source, o});
     }
     for (auto& t : opt.tmpfs) {
