@@ -35,7 +35,12 @@ namespace {
 class Record {
   public:
     explicit Record(Prepared& p) : scratch_(*p.scratch) {
-        if (p.request.name.empty() && !p.request.detach) return;
+        // a foreground run is recorded when something names it: --name, or a label or a
+        // --cidfile a script finds it by (the Dev Containers CLI: ps --filter label=...)
+        const auto& r = p.request;
+        if (r.name.empty() && !r.detach && r.labels.empty() && r.label_files.empty() &&
+            r.cidfile.empty())
+            return;
         states_.emplace();
         cs_.name = p.request.name.empty() ? p.id : p.request.name;
         cs_.id = p.id;

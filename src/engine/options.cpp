@@ -101,9 +101,15 @@ void check_flags(const RunRequest& r, runspec::RunOptions& o) {
         if (so == "seccomp=unconfined" || so == "seccomp:unconfined")
             o.seccomp = false;
         else if (so == "no-new-privileges" || so == "no-new-privileges=true") {
-        } else
+        } else if (so == "label=disable" || so == "label:disable") {
+            // gantry gives a container no SELinux label: what label=disable asks for
+        } else if (so.starts_with("label=") || so.starts_with("label:"))
+            throw Error(Errc::run_failed,
+                        "--security-opt " + so + ": gantry gives containers no SELinux label",
+                        "drop it (label=disable, what gantry does, is accepted)");
+        else
             throw Error(Errc::usage, "unsupported --security-opt \"" + so + "\"",
-                        "gantry supports seccomp=unconfined and no-new-privileges");
+                        "gantry supports seccomp=unconfined, no-new-privileges and label=disable");
     }
 }
 

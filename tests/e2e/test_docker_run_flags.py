@@ -163,3 +163,36 @@ def test_exec_i_keeps_a_shell_open(runner):
         assert p.wait(timeout=10) == 0
     finally:
         runner.run("rm", "-f", name, check=False)
+
+
+def test_the_dev_containers_cli_flow(runner):
+    """A foreground run the Dev Containers CLI starts (no name, a label) is found by its label
+    while it runs, and `exec -i` into it takes commands; --security-opt label=disable is what
+    gantry does anyway."""
+    label = f"devcontainer.local_folder=/src/p{os.getpid()}"
+    p = runner.popen("run", "--sig-proxy=false", "-a", "STDOUT", "-a", "STDERR", "-l", label,
+                     "--security-opt", "label=disable", "--entrypoint", "/bin/sh", runner.image,
+                     "-c", "echo Container started; trap 'exit 0' TERM; "
+                     "while sleep 0.05; do :; done", stdout=subprocess.PIPE, text=True)
+    cid = None
+    try:
+        assert p.stdout.readline() == "Container started\n"
+        cid = runner.run("ps", "-q", "-a", "--filter", f"label={label}").out.strip()
+        assert len(cid) == 12, cid
+        sh = runner.popen("exec", "-i", cid, "/bin/sh", stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True)
+        out, _ = sh.communicate("echo $((6 * 7))\n", timeout=10)
+        assert out == "42\n" and sh.returncode == 0
+        runner.run("stop", cid)
+        assert p.wait(timeout=10) == 0
+        # ended, and not kept: a foreground run removes its container, as --rm
+        assert runner.run("ps", "-q", "-a", "--filter", f"label={label}").out == ""
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if cid:
+            runner.run("rm", "-f", cid, check=False)
+    r = runner.fail("run", "--rm", "--security-opt", "label=type:spc_t", runner.image, "true",
+                    code=125)
+    assert "SELinux" in r.err, r
