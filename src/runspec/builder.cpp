@@ -1,6 +1,7 @@
 #include "runspec/builder.hpp"
 
 #include "oci/passwd.hpp"
+#include "runspec/user_spec.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
@@ -341,37 +342,10 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
     auto users = oci::parse_passwd(passwd);
     std::string home;
     if (!user.empty()) {
-        auto colon = user.find(':');
-        std::string u = user.substr(0, colon),
-                    gs = colon == std::string::npos ? "" : user.substr(colon + 1);
-        bool found = false;
-        if (text::all_digits(u)) {
-            s.uid = numeric_id(u, "user ID");
-            s.gid = s.uid;
-            for (auto& p : users)
-                if (p.uid == s.uid) {
-                    s.gid = p.gid;
-                    home = p.home;
-                    break;
-                }
-            found = true;
-        } else {
-            for (auto& p : users)
-                if (p.name == u) {
-                    s.uid = p.uid;
-                    s.gid = p.gid;
-                    home = p.home;
-                    found = true;
-                }
-        }
-        if (!found)
-            throw Error(Errc::run_failed, "user \"" + u + "\" is not in the image's /etc/passwd",
-                        "use a numeric -u UID[:GID]");
-        if (!gs.empty()) {
-            if (!text::all_digits(gs))
-                throw Error(Errc::usage, "group \"" + gs + "\" must be numeric", "use -u UID:GID");
-            s.gid = numeric_id(gs, "group ID");
-        }
+        auto who = resolve_user(user, passwd);
+        s.uid = who.uid;
+        s.gid = who.gid;
+        home = who.home;
     } else {
         for (auto& p : users)
             if (p.uid == 0) home = p.home;

@@ -183,6 +183,14 @@ def test_the_dev_containers_cli_flow(runner):
                           stdout=subprocess.PIPE, text=True)
         out, _ = sh.communicate("echo $((6 * 7))\n", timeout=10)
         assert out == "42\n" and sh.returncode == 0
+        # exec -u NAME (the Dev Containers CLI's remoteUser): from the container's /etc/passwd
+        # (rootless, the container may map one ID: root's passwd entry is then the one to use)
+        user, ids = ("nobody", ["65534", "/nonexistent"]) if runner.user is None else \
+            ("root", ["0", "/root"])
+        r = runner.run("exec", "-u", user, cid, "sh", "-c", "id -u; echo $HOME")
+        assert r.out.split() == ids, r
+        r = runner.fail("exec", "-u", "no-such-user", cid, "true", code=2)
+        assert "no-such-user" in r.err and "/etc/passwd" in r.err, r
         runner.run("stop", cid)
         assert p.wait(timeout=10) == 0
         # ended, and not kept: a foreground run removes its container, as --rm
