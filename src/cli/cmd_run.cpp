@@ -120,11 +120,14 @@ void register_run(CLI::App& app, Context& ctx) {
              "Seconds `gantry stop` waits before SIGKILL (default 10)");
     const char* health = "Health checks (gantry runs none)";
     o.option(health, "--health-cmd", f->health_cmd, "Refused: gantry runs no health checks");
-    o.option(health, "--health-interval", f->health_interval, "Parsed; refused with --health-*");
-    o.option(health, "--health-timeout", f->health_timeout, "Parsed; refused with --health-*");
+    o.option(health, "--health-interval", f->health_interval,
+             "A duration (30s), checked; then refused: gantry runs no health checks");
+    o.option(health, "--health-timeout", f->health_timeout,
+             "A duration (30s), checked; then refused: gantry runs no health checks");
     o.option(health, "--health-start-period", f->health_start_period,
-             "Parsed; refused with --health-*");
-    o.option(health, "--health-retries", f->health_retries, "Parsed; refused with --health-*");
+             "A duration (30s), checked; then refused: gantry runs no health checks");
+    o.option(health, "--health-retries", f->health_retries,
+             "A count, checked; then refused: gantry runs no health checks");
     o.flag(health, "--no-healthcheck", f->no_healthcheck,
            "Accepted: gantry runs no health checks, the image's HEALTHCHECK included");
     o.option(proc, "--pidfile", f->pidfile,
