@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <set>
 #include <string_view>
+#include <vector>
 
 namespace gantry::runspec {
 
@@ -24,6 +25,49 @@ bool mount_bool(const std::string& key, const std::string& value, bool bare,
                 "give " + key + ", " + key + "=true or " + key + "=false");
 }
 
+// TEXT as one record of Go's encoding/csv, which docker reads --mount with: fields split on
+// commas; a field in double quotes may hold commas, and "" in it is one quote; a quote in an
+// unquoted field, or a quoted field not closed or followed by more than a comma, is refused.
+std::vector<std::string> mount_csv_fields(const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    for (;;) {
+        std::string field;
+        if (i < text.size() && text[i] == '"') {
+            ++i;
+            for (;;) {
+                if (i >= text.size())
+                    throw Error(Errc::usage, "--mount " + text + ": a quote is not closed",
+                                "close the quoted field: \"source=/a,b\",target=/x");
+                if (text[i] == '"') {
+                    if (i + 1 < text.size() && text[i + 1] == '"') {
+                        field += '"';
+                        i += 2;
+                        continue;
+                    }
+                    ++i;
+                    break;
+                }
+                field += text[i++];
+            }
+            if (i < text.size() && text[i] != ',')
+                throw Error(Errc::usage, "--mount " + text + ": text after a quoted field",
+                            "quote the whole field: \"source=/a,b\"");
+        } else {
+            auto end = text.find(',', i);
+            field = text.substr(i, end == std::string::npos ? std::string::npos : end - i);
+            if (field.find('"') != std::string::npos)
+                throw Error(Errc::usage, "--mount " + text + ": a quote inside a field",
+                            "quote the whole field and double the quote inside: \"src=/a\"\"b\"");
+            i = end == std::string::npos ? text.size() : end;
+        }
+        out.push_back(std::move(field));
+        if (i >= text.size()) break;
+        ++i; // the comma
+    }
+    return out;
+}
+
 } // namespace
 
 MountFlag parse_mount_flag(const std::string& text) {
@@ -32,11 +76,11 @@ MountFlag parse_mount_flag(const std::string& text) {
     std::string source, target, propagation, size, mode;
     bool readonly = false, have_source = false;
     std::set<std::string> bind_keys, tmpfs_keys, volume_keys; // the keys of one type, as given
-    for (auto field : text::split(text, ',')) {
+    for (const auto& field : mount_csv_fields(text)) {
         if (field.empty()) continue;
         auto eq = field.find('=');
         std::string key = text::lower(field.substr(0, eq));
-        bool bare = eq == std::string_view::npos;
+        bool bare = eq == std::string::npos;
         std::string value = bare ? "" : std::string(field.substr(eq + 1));
         auto need_value = [&] {
             if (bare || value.empty())

@@ -1,5 +1,5 @@
-// docker's `run --mount` grammar: comma-separated KEY=VALUE fields (docker reads them as one CSV
-// record; gantry splits on commas, so a path with a comma goes in -v instead).
+// docker's `run --mount` grammar: comma-separated KEY=VALUE fields, read as one CSV record as
+// docker reads them (a field in double quotes may hold commas: "source=/a,b",target=/x).
 //   type=bind|tmpfs|volume     (docker's default is volume)
 //   source|src=PATH            bind: the host path (absolute or ./relative; it must exist)
 //   target|destination|dst=PATH  inside the container, absolute

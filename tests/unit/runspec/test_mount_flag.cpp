@@ -104,3 +104,23 @@ TEST(MountFlag, KeysOfAnotherTypeAndMissingFieldsAreRefused) {
 }
 
 } // namespace runspec_mount_flag_test
+
+namespace runspec_mount_flag_test {
+
+TEST(MountFlag, FieldsAreACsvRecordAsDockerReadsThem) {
+    auto dir = std::filesystem::temp_directory_path() / "gantry mount,test";
+    std::filesystem::create_directories(dir);
+    auto m = runspec::parse_mount_flag("type=bind,\"source=" + dir.string() +
+                                       "\",target=/w,\"readonly=true\"");
+    ASSERT_TRUE(m.bind);
+    EXPECT_EQ(m.bind->source, dir.string());
+    EXPECT_TRUE(m.bind->readonly);
+    std::filesystem::remove(dir);
+    EXPECT_NE(refused("type=bind,\"src=/tmp,dst=/d").message().find("not closed"),
+              std::string::npos);
+    EXPECT_NE(refused("type=bind,src=/t\"mp,dst=/d").message().find("quote"), std::string::npos);
+    EXPECT_NE(refused("type=bind,\"src=/tmp\"x,dst=/d").message().find("after a quoted"),
+              std::string::npos);
+}
+
+} // namespace runspec_mount_flag_test
