@@ -1,10 +1,15 @@
 #include "cli/context.hpp"
-#include "runspec/builder.hpp"
+#include "runspec/user_spec.hpp"
 #include "runtime/exec.hpp"
 #include "runtime/idmap.hpp"
 #include "runtime/state.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
 #include "util/text.hpp"
+
+#include <algorithm>
+#include <fcntl.h>
 
 namespace gantry::cli {
 
@@ -21,7 +26,8 @@ void register_exec(CLI::App& app, Context& ctx) {
                               "CONTAINER COMMAND [ARG...]");
     opts.list(nullptr, "-e,--env", o->env, "Set an environment variable (K=V)");
     opts.option(nullptr, "-w,--workdir", o->workdir, "Working directory inside the container");
-    opts.option(nullptr, "-u,--user", o->user, "UID[:GID] to run as");
+    opts.option(nullptr, "-u,--user", o->user,
+                "User name or UID[:GID] to run as (a name from the container's /etc/passwd)");
     opts.flag(nullptr, "-i,--interactive", o->interactive,
               "Keep stdin open (stdin is always passed)");
     opts.flag(nullptr, "-t,--tty", o->tty, "Allocate a terminal");
@@ -55,15 +61,35 @@ void register_exec(CLI::App& app, Context& ctx) {
                 spec.cwd = o->workdir;
             }
             if (!o->user.empty()) {
-                std::string_view user = o->user;
-                auto colon = user.find(':');
-                auto uid = user.substr(0, colon);
-                auto gid = colon == user.npos ? uid : user.substr(colon + 1);
-                if (!text::all_digits(uid) || !text::all_digits(gid))
-                    throw Error(Errc::usage, "exec -u takes a numeric UID[:GID]",
-                                "e.g. -u 0 or -u 1000:1000");
-                spec.uid = runspec::numeric_id(uid, "user ID");
-                spec.gid = runspec::numeric_id(gid, "group ID");
+                // a name is looked up in the container's own /etc/passwd, resolved inside its
+                // root (a link there cannot reach the host's files)
+                std::string passwd;
+                auto proc_root = "/proc/" + std::to_string(s.pid) + "/root";
+                Fd root(::open(proc_root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+                Fd file(root ? fs::openat_in_root(root.get(), "etc/passwd", O_RDONLY | O_CLOEXEC)
+                             : -1);
+                if (file)
+                    passwd = fs::read_stream(file.get(), 1 << 20, "the container's /etc/passwd");
+                runspec::ResolvedUser who;
+                try {
+                    who = runspec::resolve_user(o->user, passwd);
+                } catch (const Error& e) {
+                    if (e.code() != Errc::run_failed) throw;
+                    throw Error(Errc::usage,
+                                "exec -u " + o->user +
+                                    ": no such user in the container's /etc/passwd",
+                                "give a user it names, or a numeric UID[:GID]");
+                }
+                spec.uid = who.uid;
+                spec.gid = who.gid;
+                bool home_given =
+                    std::any_of(o->env.begin(), o->env.end(),
+                                [](const std::string& e) { return e.starts_with("HOME="); });
+                if (!who.home.empty() && !home_given) {
+                    std::erase_if(spec.env,
+                                  [](const std::string& x) { return x.starts_with("HOME="); });
+                    spec.env.push_back("HOME=" + who.home);
+                }
             }
             bool single_id = runtime::is_single_id(spec.gid_mappings);
             return runtime::exec_in(s.pid, spec, single_id);

@@ -47,7 +47,9 @@ void register_run(CLI::App& app, Context& ctx) {
     o.option(proc, "-u,--user", f->user, "UID[:GID] or user name to run as");
     o.option(proc, "--hostname", f->hostname, "Container host name");
     o.list(files, "-v,--volume", f->volumes, "Bind mount SRC:DST[:ro|rw]");
-    o.list(files, "--mount", f->mounts, "Bind mount type=bind,src=...,dst=...[,readonly]");
+    o.list(files, "--mount", f->mounts,
+           "docker's --mount type=bind|tmpfs,source=,target=[,readonly][,bind-propagation=]"
+           "[,tmpfs-size=,tmpfs-mode=] (type=volume: gantry has no named volumes)");
     o.list(files, "--tmpfs", f->tmpfs, "Mount a tmpfs at DST[:options]");
     o.option(iso, engine::flags::kNetwork, f->network, "host (default) or none");
     // CLI11 writes the value into *entrypoint while parsing, after this function returned:
@@ -104,6 +106,30 @@ void register_run(CLI::App& app, Context& ctx) {
     o.list(proc, "-l,--label", f->labels,
            "Set a label KEY=VALUE on the container (ps --filter label=..., inspect)");
     o.list(proc, "--label-file", f->label_files, "Read labels from a file of KEY=VALUE lines");
+    o.list(proc, engine::flags::kAttach, f->attach,
+           "Attach STDIN, STDOUT or STDERR (repeat; default all three); one left out is "
+           "/dev/null to the container");
+    o.flag(proc, "--sig-proxy", f->sig_proxy,
+           "Pass the signals gantry receives on to the container (default true; "
+           "--sig-proxy=false: the container goes on)");
+    o.option(proc, "--cidfile", f->cidfile,
+             "Write the container ID to this file once it runs (refused if the file exists)");
+    o.option(proc, "--stop-signal", f->stop_signal,
+             "The signal `gantry stop` sends first (default SIGTERM)");
+    o.option(proc, "--stop-timeout", f->stop_timeout,
+             "Seconds `gantry stop` waits before SIGKILL (default 10)");
+    const char* health = "Health checks (gantry runs none)";
+    o.option(health, "--health-cmd", f->health_cmd, "Refused: gantry runs no health checks");
+    o.option(health, "--health-interval", f->health_interval,
+             "A duration (30s), checked; then refused: gantry runs no health checks");
+    o.option(health, "--health-timeout", f->health_timeout,
+             "A duration (30s), checked; then refused: gantry runs no health checks");
+    o.option(health, "--health-start-period", f->health_start_period,
+             "A duration (30s), checked; then refused: gantry runs no health checks");
+    o.option(health, "--health-retries", f->health_retries,
+             "A count, checked; then refused: gantry runs no health checks");
+    o.flag(health, "--no-healthcheck", f->no_healthcheck,
+           "Accepted: gantry runs no health checks, the image's HEALTHCHECK included");
     o.option(proc, "--pidfile", f->pidfile,
              "Write the host pid of the container's first process to this file once it runs");
     o.flag(proc, "--rm", f->rm,

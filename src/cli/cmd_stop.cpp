@@ -5,24 +5,27 @@
 #include "util/fs.hpp"
 
 #include <cstdio>
+#include <optional>
 
 namespace gantry::cli {
 
 void register_stop(CLI::App& app, Context& ctx) {
     struct Opts {
         std::vector<std::string> names;
-        double timeout = 10;
+        double timeout = -1; // unset: the container's --stop-timeout, else 10
     };
     auto o = std::make_shared<Opts>();
-    auto* cmd = app.add_subcommand("stop", "Stop running containers (SIGTERM, then SIGKILL)");
+    auto* cmd = app.add_subcommand(
+        "stop", "Stop running containers (SIGTERM or run's --stop-signal, then SIGKILL)");
     cmd->add_option("container", o->names, "Container names or IDs")->required();
-    cmd->add_option("-t,--time", o->timeout, "Seconds to wait before SIGKILL (default 10)");
+    cmd->add_option("-t,--time", o->timeout,
+                    "Seconds to wait before SIGKILL (default: run's --stop-timeout, else 10)");
     cmd->callback([&ctx, o] {
         ctx.action = [o] {
             runtime::StateDir states;
             for (auto& n : o->names) {
                 auto s = states.get(n);
-                runtime::stop(s, o->timeout);
+                runtime::stop(s, o->timeout >= 0 ? std::optional(o->timeout) : std::nullopt);
                 std::printf("%s\n", n.c_str());
             }
             return 0;

@@ -5,6 +5,8 @@
 #include "util/units.hpp"
 
 #include <algorithm>
+#include <csignal>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -12,6 +14,12 @@
 namespace gantry::docker_model {
 
 namespace {
+
+// run --stop-signal as docker's inspect names it: "SIGTERM"
+std::string stop_signal_name(int sig) {
+    const char* abbrev = sig > 0 ? ::sigabbrev_np(sig) : nullptr;
+    return abbrev ? std::string("SIG") + abbrev : "SIGTERM";
+}
 
 // docker's Ellipsis: at most N code points, the last one "…" when cut.
 std::string ellipsis_text(const std::string& s, std::size_t n) {
@@ -132,55 +140,58 @@ json inspect_container(const runtime::ContainerState& s, bool running) {
     json labels = json::object();
     for (auto& [k, v] : s.labels) labels[k] = v;
     std::string state = state_word(s, running);
-    return {{"Id", s.id},
-            {"Created", s.created},
-            {"Path", s.command.empty() ? "" : s.command[0]},
-            {"Args", args},
-            {"State",
-             {{"Status", state},
-              {"Running", running},
-              {"Paused", false},
-              {"Restarting", false},
-              {"OOMKilled", false},
-              {"Dead", false},
-              {"Pid", running ? s.pid : 0},
-              {"ExitCode", running ? 0 : s.exit_code},
-              {"Error", ""},
-              {"StartedAt", s.status == "created" ? "0001-01-01T00:00:00Z" : s.created},
-              {"FinishedAt", s.finished.empty() ? "0001-01-01T00:00:00Z" : s.finished}}},
-            {"Image", s.manifest},
-            {"Name", "/" + s.name},
-            {"RestartCount", 0},
-            {"Driver", "gantry"},
-            {"Platform", "linux"},
-            {"Config",
-             {{"Hostname", spec.hostname},
-              {"User", std::to_string(spec.uid) + ":" + std::to_string(spec.gid)},
-              {"Env", spec.env},
-              {"Cmd", s.command},
-              {"Entrypoint", nullptr},
-              {"Image", s.image},
-              {"WorkingDir", spec.cwd},
-              {"Labels", labels},
-              {"Tty", spec.terminal},
-              {"OpenStdin", false},
-              {"AttachStdin", false},
-              {"AttachStdout", !s.detached},
-              {"AttachStderr", !s.detached}}},
-            {"Mounts", mounts},
-            {"HostConfig",
-             {{"NetworkMode", none ? "none" : "host"},
-              {"Binds", binds},
-              {"Memory", spec.memory_limit.value_or(0)},
-              {"NanoCpus", static_cast<std::int64_t>(spec.cpus.value_or(0) * 1e9)},
-              {"PidsLimit", spec.pids_limit ? json(*spec.pids_limit) : json(nullptr)},
-              {"ReadonlyRootfs", spec.root_readonly},
-              {"Privileged", false},
-              {"Runtime", "gantry"}}},
-            {"NetworkSettings",
-             {{"Networks", {{none ? "none" : "host", json::object()}}},
-              {"Ports", json::object()},
-              {"IPAddress", ""}}}};
+    json out = {{"Id", s.id},
+                {"Created", s.created},
+                {"Path", s.command.empty() ? "" : s.command[0]},
+                {"Args", args},
+                {"State",
+                 {{"Status", state},
+                  {"Running", running},
+                  {"Paused", false},
+                  {"Restarting", false},
+                  {"OOMKilled", false},
+                  {"Dead", false},
+                  {"Pid", running ? s.pid : 0},
+                  {"ExitCode", running ? 0 : s.exit_code},
+                  {"Error", ""},
+                  {"StartedAt", s.status == "created" ? "0001-01-01T00:00:00Z" : s.created},
+                  {"FinishedAt", s.finished.empty() ? "0001-01-01T00:00:00Z" : s.finished}}},
+                {"Image", s.manifest},
+                {"Name", "/" + s.name},
+                {"RestartCount", 0},
+                {"Driver", "gantry"},
+                {"Platform", "linux"},
+                {"Config",
+                 {{"Hostname", spec.hostname},
+                  {"User", std::to_string(spec.uid) + ":" + std::to_string(spec.gid)},
+                  {"Env", spec.env},
+                  {"Cmd", s.command},
+                  {"Entrypoint", nullptr},
+                  {"Image", s.image},
+                  {"WorkingDir", spec.cwd},
+                  {"Labels", labels},
+                  {"Tty", spec.terminal},
+                  {"OpenStdin", false},
+                  {"AttachStdin", false},
+                  {"AttachStdout", !s.detached},
+                  {"AttachStderr", !s.detached},
+                  {"StopSignal", stop_signal_name(s.stop_signal)}}},
+                {"Mounts", mounts},
+                {"HostConfig",
+                 {{"NetworkMode", none ? "none" : "host"},
+                  {"Binds", binds},
+                  {"Memory", spec.memory_limit.value_or(0)},
+                  {"NanoCpus", static_cast<std::int64_t>(spec.cpus.value_or(0) * 1e9)},
+                  {"PidsLimit", spec.pids_limit ? json(*spec.pids_limit) : json(nullptr)},
+                  {"ReadonlyRootfs", spec.root_readonly},
+                  {"Privileged", false},
+                  {"Runtime", "gantry"}}},
+                {"NetworkSettings",
+                 {{"Networks", {{none ? "none" : "host", json::object()}}},
+                  {"Ports", json::object()},
+                  {"IPAddress", ""}}}};
+    if (s.stop_timeout >= 0) out["Config"]["StopTimeout"] = s.stop_timeout; // docker: when set
+    return out;
 }
 
 const gotemplate::Listing& inspect_listing(const std::string& what) {

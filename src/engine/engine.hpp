@@ -71,10 +71,12 @@ inline constexpr const char* kCpus = "--cpus";
 inline constexpr const char* kPidsLimit = "--pids-limit";
 inline constexpr const char* kIpc = "--ipc";
 inline constexpr const char* kPid = "--pid";
+// -a leaves streams out: the container must start after they were pointed at /dev/null
+inline constexpr const char* kAttach = "-a,--attach";
 } // namespace flags
-inline constexpr std::array<std::string_view, 9> kStartPathFlags = {
+inline constexpr std::array<std::string_view, 10> kStartPathFlags = {
     flags::kDetach, flags::kInit,      flags::kNetwork, flags::kUserns, flags::kMemory,
-    flags::kCpus,   flags::kPidsLimit, flags::kIpc,     flags::kPid};
+    flags::kCpus,   flags::kPidsLimit, flags::kIpc,     flags::kPid,    flags::kAttach};
 // Begins the early start for REQUEST, whose flags check_flags put in OPTIONS (null when it may
 // not or cannot start early).
 std::unique_ptr<runtime::EarlyStart>

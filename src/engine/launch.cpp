@@ -2,6 +2,7 @@
 // containers, for exec, ps, stop, logs and rm), the cgroup, the launch with its fallback to a
 // flattened root where the kernel refuses the overlay, the write report, and for -d the monitor
 // process that supervises the container after `gantry run` returned.
+#include "engine/docker_flags.hpp"
 #include "engine/engine.hpp"
 #include "engine/squashfs.hpp"
 #include "lazy/squashfs_artifact.hpp"
@@ -34,7 +35,12 @@ namespace {
 class Record {
   public:
     explicit Record(Prepared& p) : scratch_(*p.scratch) {
-        if (p.request.name.empty() && !p.request.detach) return;
+        // a foreground run is recorded when something names it: --name, or a label or a
+        // --cidfile a script finds it by (the Dev Containers CLI: ps --filter label=...)
+        const auto& r = p.request;
+        if (r.name.empty() && !r.detach && r.labels.empty() && r.label_files.empty() &&
+            r.cidfile.empty())
+            return;
         states_.emplace();
         cs_.name = p.request.name.empty() ? p.id : p.request.name;
         cs_.id = p.id;
@@ -48,6 +54,9 @@ class Record {
         cs_.monitor = ::getpid();
         cs_.spec = p.spec;
         cs_.labels = p.labels;
+        if (!p.request.stop_signal.empty())
+            cs_.stop_signal = signal_number(p.request.stop_signal, "--stop-signal");
+        cs_.stop_timeout = p.request.stop_timeout;
         for (auto& b : p.options.binds) cs_.user_mounts.push_back(b.destination);
         for (auto& t : p.options.tmpfs) cs_.user_mounts.push_back(t.substr(0, t.find(':')));
         owner_ = states_->create(cs_);
@@ -144,6 +153,7 @@ struct Launcher {
         l.mount_point = scratch.mount_point().string();
         l.id = p.id;
         l.init = p.request.init;
+        l.sig_proxy = p.request.sig_proxy;
         l.early = p.early.get();
         rootfs::LayerStack st;
         if (p.lazy) {
@@ -197,6 +207,7 @@ struct Launcher {
             if (!p.request.pidfile.empty())
                 fs::write_atomic(p.request.pidfile, std::to_string(pid) + "\n", 0644,
                                  fs::Sync::volatile_only);
+            if (!p.request.cidfile.empty()) write_cidfile(p.request.cidfile, p.id);
             if (ready_w >= 0) {
                 runtime::report_start(ready_w, nullptr);
                 ::close(ready_w);
@@ -323,6 +334,7 @@ struct Launcher {
 Outcome run(Prepared& p) {
     Launcher launcher(p);
     if (p.request.detach) return {0, launcher.detach()};
+    detach_unattached_streams(attached_streams(p.request));
     int status = launcher.launch();
     log::debug(p.early && p.early->used()
                    ? "the container process was started early, beside the image lookup"

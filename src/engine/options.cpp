@@ -1,5 +1,7 @@
 #include "engine/options.hpp"
 
+#include "engine/docker_flags.hpp"
+#include "runspec/mount_flag.hpp"
 #include "runtime/cgroup.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -64,6 +66,7 @@ void fold_apptainer_gpu_flags(RunRequest& r) {
 }
 
 void check_flags(const RunRequest& r, runspec::RunOptions& o) {
+    check_docker_flags(r);
     if (r.network != "host" && r.network != "none")
         throw Error(Errc::usage, "unsupported --network \"" + r.network + "\"", "use host or none");
     o.network_none = r.network == "none";
@@ -98,9 +101,15 @@ void check_flags(const RunRequest& r, runspec::RunOptions& o) {
         if (so == "seccomp=unconfined" || so == "seccomp:unconfined")
             o.seccomp = false;
         else if (so == "no-new-privileges" || so == "no-new-privileges=true") {
-        } else
+        } else if (so == "label=disable" || so == "label:disable") {
+            // gantry gives a container no SELinux label: what label=disable asks for
+        } else if (so.starts_with("label=") || so.starts_with("label:"))
+            throw Error(Errc::run_failed,
+                        "--security-opt " + so + ": gantry gives containers no SELinux label",
+                        "drop it (label=disable, what gantry does, is accepted)");
+        else
             throw Error(Errc::usage, "unsupported --security-opt \"" + so + "\"",
-                        "gantry supports seccomp=unconfined and no-new-privileges");
+                        "gantry supports seccomp=unconfined, no-new-privileges and label=disable");
     }
 }
 
@@ -116,8 +125,14 @@ void add_options(const RunRequest& r, runspec::RunOptions& o) {
         o.user = std::to_string(::geteuid()) + ":" + std::to_string(::getegid());
     o.hostname = r.hostname;
     for (auto& v : r.volumes) o.binds.push_back(runspec::parse_volume(v));
-    for (auto& m : r.mounts) o.binds.push_back(runspec::parse_mount(m));
     o.tmpfs = r.tmpfs;
+    for (auto& m : r.mounts) {
+        auto flag = runspec::parse_mount_flag(m);
+        if (flag.bind)
+            o.binds.push_back(std::move(*flag.bind));
+        else
+            o.tmpfs.push_back(std::move(flag.tmpfs));
+    }
     o.read_only = r.read_only;
     o.tty = r.tty;
     o.rlimits = runspec::parse_ulimits(r.ulimits);

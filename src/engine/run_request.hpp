@@ -83,6 +83,16 @@ struct RunRequest {
     // --pidfile: the container's first process's host pid, written (atomically) once it runs, so
     // a caller can join its namespaces (the Slurm plugin, docs/slurm.md)
     std::string pidfile;
+    // docker's scripting flags (engine/docker_flags.hpp): -a/--attach STDIN|STDOUT|STDERR,
+    // --sig-proxy, --cidfile, --stop-signal, --stop-timeout (-1: unset), --health-*
+    std::vector<std::string> attach;
+    bool sig_proxy = true;
+    std::string cidfile;
+    std::string stop_signal;
+    int stop_timeout = -1;
+    std::string health_cmd, health_interval, health_timeout, health_start_period;
+    int health_retries = 0;
+    bool no_healthcheck = false;
 };
 
 } // namespace gantry::engine

@@ -38,8 +38,8 @@ std::array<std::vector<oci::IdMapping>, 2> Caller::id_maps(const std::string& us
 bool may_start_early(const RunRequest& r, Caller& c) {
     // uid 0 in a user namespace: the plain path (the launcher writes root's maps from outside)
     // (keep-id: the early start's process maps root, not the caller's own ids)
-    if (c.real_root || c.uid == 0 || r.detach || r.init || !r.memory.empty() || !r.cpus.empty() ||
-        !r.pids_limit.empty() || r.userns == "keep-id")
+    if (c.real_root || c.uid == 0 || r.detach || r.init || !r.attach.empty() || !r.memory.empty() ||
+        !r.cpus.empty() || !r.pids_limit.empty() || r.userns == "keep-id")
         return false;
     auto maps = c.id_maps(r.userns);
     return runtime::is_single_id(maps[0]) && runtime::is_single_id(maps[1]);

@@ -1,6 +1,7 @@
 #include "runspec/builder.hpp"
 
 #include "oci/passwd.hpp"
+#include "runspec/user_spec.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
@@ -27,25 +28,6 @@ constexpr long kMqueueMagic = 0x19800202; // the mqueue filesystem's (ipc/mqueue
 std::vector<std::string> split(const std::string& s, char sep) {
     auto fields = text::split(s, sep);
     return {fields.begin(), fields.end()};
-}
-
-std::string absolute_source(const std::string& src, const std::string& what) {
-    if (src.empty()) throw Error(Errc::usage, what + ": empty source path");
-    if (src[0] != '/' && src[0] != '.')
-        throw Error(Errc::usage, what + ": named volumes are not supported (\"" + src + "\")",
-                    "give a host path: an absolute path or one starting with ./");
-    std::error_code ec;
-    auto p = std::filesystem::absolute(src, ec).lexically_normal().string();
-    if (!std::filesystem::exists(p, ec))
-        throw Error(Errc::not_found, what + ": host path " + p + " does not exist",
-                    "create it first (docker would create a directory; gantry does not guess)");
-    return p;
-}
-
-void check_destination(const std::string& dst, const std::string& what) {
-    if (dst.empty() || dst[0] != '/')
-        throw Error(Errc::usage, what + ": destination \"" + dst + "\" must be an absolute path",
-                    "name the path inside the container from /, e.g. /data");
 }
 
 void set_env(std::vector<std::string>& env, const std::string& kv) {
@@ -78,6 +60,25 @@ void add_user_env(std::vector<std::string>& env, const std::string& item) {
 
 } // namespace
 
+std::string absolute_source(const std::string& src, const std::string& what) {
+    if (src.empty()) throw Error(Errc::usage, what + ": empty source path");
+    if (src[0] != '/' && src[0] != '.')
+        throw Error(Errc::usage, what + ": named volumes are not supported (\"" + src + "\")",
+                    "give a host path: an absolute path or one starting with ./");
+    std::error_code ec;
+    auto p = std::filesystem::absolute(src, ec).lexically_normal().string();
+    if (!std::filesystem::exists(p, ec))
+        throw Error(Errc::not_found, what + ": host path " + p + " does not exist",
+                    "create it first (docker would create a directory; gantry does not guess)");
+    return p;
+}
+
+void check_destination(const std::string& dst, const std::string& what) {
+    if (dst.empty() || dst[0] != '/')
+        throw Error(Errc::usage, what + ": destination \"" + dst + "\" must be an absolute path",
+                    "name the path inside the container from /, e.g. /data");
+}
+
 BindMount parse_volume(const std::string& text) {
     auto parts = split(text, ':');
     if (parts.size() < 2 || parts.size() > 3)
@@ -107,32 +108,6 @@ std::uint32_t numeric_id(std::string_view v, const char* what) {
         throw Error(Errc::usage, std::string(what) + " " + std::string(v) + " is out of range",
                     "user and group IDs go from 0 to 4294967294");
     return *n;
-}
-
-BindMount parse_mount(const std::string& text) {
-    BindMount b;
-    std::string type;
-    for (auto& kv : split(text, ',')) {
-        auto eq = kv.find('=');
-        std::string k = kv.substr(0, eq), v = eq == std::string::npos ? "" : kv.substr(eq + 1);
-        if (k == "type")
-            type = v;
-        else if (k == "src" || k == "source")
-            b.source = v;
-        else if (k == "dst" || k == "destination" || k == "target")
-            b.destination = v;
-        else if (k == "readonly" || k == "ro")
-            b.readonly = v.empty() || v == "true" || v == "1";
-        else if (k == "bind-propagation" || k == "consistency") {
-        } else
-            throw Error(Errc::usage, "unknown --mount key \"" + k + "\" in \"" + text + "\"");
-    }
-    if (type != "bind")
-        throw Error(Errc::unsupported, "--mount type \"" + type + "\" is not supported",
-                    "use type=bind (or --tmpfs for tmpfs mounts)");
-    b.source = absolute_source(b.source, "--mount " + text);
-    check_destination(b.destination, "--mount " + text);
-    return b;
 }
 
 std::vector<std::string> read_env_file(const std::string& path) {
@@ -367,37 +342,10 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
     auto users = oci::parse_passwd(passwd);
     std::string home;
     if (!user.empty()) {
-        auto colon = user.find(':');
-        std::string u = user.substr(0, colon),
-                    gs = colon == std::string::npos ? "" : user.substr(colon + 1);
-        bool found = false;
-        if (text::all_digits(u)) {
-            s.uid = numeric_id(u, "user ID");
-            s.gid = s.uid;
-            for (auto& p : users)
-                if (p.uid == s.uid) {
-                    s.gid = p.gid;
-                    home = p.home;
-                    break;
-                }
-            found = true;
-        } else {
-            for (auto& p : users)
-                if (p.name == u) {
-                    s.uid = p.uid;
-                    s.gid = p.gid;
-                    home = p.home;
-                    found = true;
-                }
-        }
-        if (!found)
-            throw Error(Errc::run_failed, "user \"" + u + "\" is not in the image's /etc/passwd",
-                        "use a numeric -u UID[:GID]");
-        if (!gs.empty()) {
-            if (!text::all_digits(gs))
-                throw Error(Errc::usage, "group \"" + gs + "\" must be numeric", "use -u UID:GID");
-            s.gid = numeric_id(gs, "group ID");
-        }
+        auto who = resolve_user(user, passwd);
+        s.uid = who.uid;
+        s.gid = who.gid;
+        home = who.home;
     } else {
         for (auto& p : users)
             if (p.uid == 0) home = p.home;
@@ -486,6 +434,7 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
     for (auto& b : opt.binds) {
         std::vector<std::string> o{"rbind"};
         if (b.readonly) o.push_back("ro");
+        if (!b.propagation.empty()) o.push_back(b.propagation);
         s.mounts.push_back(M{b.destination, "bind", b.source, o});
     }
     for (auto& t : opt.tmpfs) {

@@ -18,6 +18,9 @@ struct BindMount {
     std::string source; // host path (absolute)
     std::string destination;
     bool readonly = false;
+    // --mount bind-propagation=: shared, slave, private, rshared, rslave or rprivate ("": the
+    // container's default, rprivate, as docker's)
+    std::string propagation;
 };
 
 struct RunOptions {
@@ -52,8 +55,11 @@ struct RunOptions {
 
 // Parses "-v SRC:DST[:ro|rw]" (SRC must be absolute or ./relative; made absolute).
 BindMount parse_volume(const std::string& text);
-// Parses "--mount type=bind,src=...,dst=...[,readonly]".
-BindMount parse_mount(const std::string& text);
+// A bind's host path SRC made absolute (absolute, or ./relative; it must exist); WHAT names the
+// flag in the error (a named volume, an empty or missing path).
+std::string absolute_source(const std::string& src, const std::string& what);
+// Error(usage) unless DST is an absolute path inside the container; WHAT names the flag.
+void check_destination(const std::string& dst, const std::string& what);
 // docker's --device HOST[:CONTAINER[:PERMS]] for a host device: HOST a character or block device
 // (a link to one is followed), or a directory whose devices are all taken, at the same places
 // under CONTAINER (e.g. /dev/infiniband). The nodes are bound (a user namespace cannot mknod).

@@ -319,7 +319,7 @@ int run(const Launch& l) {
     // the mount namespace's teardown at the container's exit happens after we returned
     if (!early || !early->keeping()) keep_mount_namespace(pid);
     if (l.on_started) l.on_started(pid);
-    int status = supervise(pid, blocked.set(), master ? master.get() : -1);
+    int status = supervise(pid, blocked.set(), master ? master.get() : -1, l.sig_proxy);
     // poststop failures are reported, not fatal (OCI)
     run_hooks_warning_on_failure(l, "poststop", 0, "stopped");
     return status;

@@ -91,6 +91,7 @@ struct Launch {
     std::string id;                 // container id (for hooks' state)
     std::string bundle;             // directory holding config.json (for hooks' state)
     bool init = false;              // a tiny PID 1 that reaps zombies and forwards signals
+    bool sig_proxy = true;          // pass the signals gantry receives on (run --sig-proxy)
     // Called with the host pid of the container's first process: after the id maps are written
     // (the cgroup can be joined here), and once the workload was exec'ed.
     std::function<void(pid_t)> on_created, on_started;

@@ -148,10 +148,11 @@ std::string now_rfc3339() {
     return text::rfc3339(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
 }
 
-void stop(const ContainerState& s, double timeout) {
+void stop(const ContainerState& s, std::optional<double> timeout) {
+    if (!timeout) timeout = s.stop_timeout >= 0 ? s.stop_timeout : 10.0;
     if (s.running()) {
-        ::kill(s.pid, SIGTERM);
-        if (!await_exit(s.pid, s.pid_start, timeout)) {
+        ::kill(s.pid, s.stop_signal > 0 ? s.stop_signal : SIGTERM);
+        if (!await_exit(s.pid, s.pid_start, *timeout)) {
             ::kill(s.pid, SIGKILL);
             // still there a second later: held by a read its image's FUSE server has not
             // answered (a registry too slow), which only that server's end releases
@@ -214,6 +215,8 @@ json to_json(const ContainerState& s) {
             {"finished", s.finished},
             {"labels", s.labels},
             {"user_mounts", s.user_mounts},
+            {"stop_signal", s.stop_signal},
+            {"stop_timeout", s.stop_timeout},
             {"spec", s.spec.to_json()}};
 }
 
@@ -236,6 +239,8 @@ ContainerState from_json(const json& j) {
     s.exit_code = j.value("exit_code", 0);
     s.created = j.value("created", "");
     s.finished = j.value("finished", "");
+    s.stop_signal = j.value("stop_signal", SIGTERM);
+    s.stop_timeout = j.value("stop_timeout", -1);
     if (auto l = j.find("labels"); l != j.end() && l->is_object())
         for (auto it = l->begin(); it != l->end(); ++it)
             if (it.value().is_string()) s.labels[it.key()] = it.value().get<std::string>();

@@ -8,6 +8,7 @@
 #include "oci/runtime_spec.hpp"
 #include "util/lock.hpp"
 
+#include <csignal>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -37,6 +38,8 @@ struct ContainerState {
     oci::RuntimeSpec spec;                     // the process settings exec starts from
     std::map<std::string, std::string> labels; // the image's and run -l's (engine/labels.hpp)
     std::vector<std::string> user_mounts;      // the destinations of -v, --mount, --tmpfs
+    int stop_signal = SIGTERM;                 // run --stop-signal: what `gantry stop` sends first
+    int stop_timeout = -1; // run --stop-timeout: seconds stop waits (-1: unset, 10)
 
     bool running() const; // status running and process_running(pid, pid_start)
     // The start time of its monitor while that is still at work (starting the workload, or
@@ -85,7 +88,9 @@ std::string now_rfc3339();
 // its store) never races with it: each wait is on the process's exit (a pidfd), bounded. Still
 // there 1 s after SIGKILL, its image's serving process is killed (kill_server(): a read that
 // process has not answered holds the container). Error(internal) when it outlives SIGKILL.
-void stop(const ContainerState& s, double timeout);
+// TIMEOUT unset: the container's --stop-timeout, else 10 s; the first signal is its
+// --stop-signal (SIGTERM by default).
+void stop(const ContainerState& s, std::optional<double> timeout = std::nullopt);
 
 class StateDir {
   public:

@@ -56,7 +56,7 @@ bool pump(int from, int to) {
 
 } // namespace
 
-int supervise(pid_t pid, const sigset_t& fwd, int pty_master) {
+int supervise(pid_t pid, const sigset_t& fwd, int pty_master, bool proxy) {
     Fd sfd(::signalfd(-1, &fwd, SFD_CLOEXEC));
     if (!sfd) throw_errno("signalfd failed");
     RawMode raw;
@@ -90,7 +90,7 @@ int supervise(pid_t pid, const sigset_t& fwd, int pty_master) {
         } else if (sig == SIGWINCH && pty_master >= 0) {
             struct winsize ws {};
             if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) ::ioctl(pty_master, TIOCSWINSZ, &ws);
-        } else {
+        } else if (proxy) {
             ::kill(pid, sig);
         }
     }

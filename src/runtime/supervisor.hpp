@@ -28,7 +28,8 @@ class ForwardedSignalsBlocked {
 
 // Forwards the signals in `fwd` (blocked by the caller) to pid, proxies a terminal when
 // pty_master >= 0 (raw mode on our stdin if it is a tty, window size on SIGWINCH), and returns
-// the exit status of pid (128+N when killed by signal N).
-int supervise(pid_t pid, const sigset_t& fwd, int pty_master);
+// the exit status of pid (128+N when killed by signal N). PROXY false (run --sig-proxy=false):
+// the signals are taken and dropped instead of passed on, and the container goes on.
+int supervise(pid_t pid, const sigset_t& fwd, int pty_master, bool proxy = true);
 
 } // namespace gantry::runtime::detail

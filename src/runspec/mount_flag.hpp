@@ -1,0 +1,31 @@
+// docker's `run --mount` grammar: comma-separated KEY=VALUE fields, read as one CSV record as
+// docker reads them (a field in double quotes may hold commas: "source=/a,b",target=/x).
+//   type=bind|tmpfs|volume     (docker's default is volume)
+//   source|src=PATH            bind: the host path (absolute or ./relative; it must exist)
+//   target|destination|dst=PATH  inside the container, absolute
+//   readonly|ro[=true|false|1|0]
+//   bind-propagation=shared|slave|private|rshared|rslave|rprivate   (bind only)
+//   bind-nonrecursive[=true|false]                                  (bind only: refused when true)
+//   consistency=consistent|cached|delegated|default  (docker for Mac's; meaningless on Linux, as
+//                                                      docker documents, and accepted as such)
+//   tmpfs-size=SIZE (docker's units: 64m), tmpfs-mode=OCTAL        (tmpfs only)
+// type=volume and the volume-* keys are refused: gantry has no named volumes. An unknown key, a
+// key of another type, a bad value: Error(usage) naming it.
+#pragma once
+
+#include "runspec/builder.hpp"
+
+#include <optional>
+#include <string>
+
+namespace gantry::runspec {
+
+struct MountFlag {
+    std::optional<BindMount> bind; // type=bind
+    // type=tmpfs: the same text a --tmpfs flag gives, "DST:nosuid,nodev,size=N,mode=M[,ro]"
+    std::string tmpfs;
+};
+
+MountFlag parse_mount_flag(const std::string& text);
+
+} // namespace gantry::runspec

@@ -1,0 +1,209 @@
+"""The run and exec flags the Dev Containers CLI and docker scripts pass (issue 54):
+`run -a STDOUT -a STDERR --sig-proxy=false --mount type=bind,...,consistency=cached`, docker's
+--mount grammar (bind, tmpfs; volumes refused), --cidfile, --stop-signal/--stop-timeout,
+--health-* (refused: no health checks), and `exec -i CONTAINER /bin/sh` kept open with commands
+written into it, as the Dev Containers CLI does."""
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import load_busybox
+
+
+@pytest.fixture(params=["root", "rootless"])
+def runner(request, g, rootless, mk, tmp_path):
+    if request.param == "root":
+        if os.geteuid() != 0:
+            pytest.skip("needs root")
+        gan, where = g, tmp_path
+    else:
+        gan, where = rootless, rootless.base
+    gan.image = load_busybox(gan, mk, where)
+    gan.where = Path(where)
+    return gan
+
+
+def ps_entry(gan, name):
+    mine = [c for c in gan.run("ps", "-a", "--json").json() if c["name"] == name]
+    return mine[0] if mine else None
+
+
+def wait_status(gan, name, status, timeout=10):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        st = ps_entry(gan, name)
+        if st and st["status"] == status:
+            return st
+        time.sleep(0.05)
+    raise AssertionError(f"{name} never became {status}: {ps_entry(gan, name)}")
+
+
+def test_attach_names_the_streams_the_container_gets(runner):
+    script = "cat; echo out; echo err >&2"
+    r = runner.run("run", "--rm", runner.image, "sh", "-c", script, input="typed\n")
+    assert r.out == "typed\nout\n" and r.err.endswith("err\n")
+    # the Dev Containers CLI's: stdin left out (the container reads /dev/null), in any case
+    r = runner.run("run", "--rm", "-a", "STDOUT", "--attach=stderr", runner.image, "sh", "-c",
+                   script, input="typed\n")
+    assert r.out == "out\n" and r.err.endswith("err\n"), r
+    r = runner.run("run", "--rm", "-a", "STDIN", "-a", "STDERR", runner.image, "sh", "-c", script,
+                   input="typed\n")
+    assert r.out == "" and r.err.endswith("err\n"), r
+    r = runner.fail("run", "--rm", "-a", "STDOUT", runner.image, "true", code=125)
+    assert "STDERR" in r.err and "2>/dev/null" in r.err, r
+    r = runner.fail("run", "-d", "-a", "STDERR", runner.image, "true", code=2)
+    assert "-a/--attach and -d/--detach" in r.err, r
+    r = runner.fail("run", "-a", "STDIO", runner.image, "true", code=2)
+    assert '"STDIO"' in r.err, r
+
+
+def test_mount_grammar(runner):
+    d = runner.where / "ws"
+    d.mkdir()
+    (d / "f").write_text("hello\n")
+    os.chmod(d, 0o777)
+    bind = f"type=bind,source={d},target=/workspaces/ws,consistency=cached"
+    r = runner.run("run", "--rm", "--mount", bind, "--mount",
+                   "type=tmpfs,target=/scratch,tmpfs-mode=1770,tmpfs-size=1m", runner.image,
+                   "sh", "-c", "cat /workspaces/ws/f; touch /workspaces/ws/new; "
+                   "stat -c %a /scratch; df -k /scratch | tail -1")
+    lines = r.out.splitlines()
+    assert lines[0] == "hello" and lines[1] == "1770" and lines[2].split()[1] == "1024", r
+    assert (d / "new").exists()
+    r = runner.run("run", "--rm", "--mount", bind + ",readonly", runner.image, "sh", "-c",
+                   "touch /workspaces/ws/x 2>/dev/null && echo wrote || echo refused")
+    assert r.out == "refused\n"
+    r = runner.fail("run", "--rm", "--mount", "source=cache,target=/cache", runner.image, "true",
+                    code=125)
+    assert "no named volumes" in r.err, r
+    r = runner.fail("run", "--rm", "--mount", bind + ",colour=blue", runner.image, "true",
+                    code=2)
+    assert '"colour"' in r.err, r
+
+
+def test_cidfile_and_stop_signal_and_timeout(runner):
+    name = f"flags{os.getpid()}"
+    cid = runner.where / "cid"
+    try:
+        out = runner.run("run", "-d", "--name", name, "--cidfile", cid, "--stop-signal",
+                         "SIGUSR1", "--stop-timeout", "1", runner.image, "sh", "-c",
+                         "trap 'exit 7' USR1; while :; do sleep 0.05; done").out.strip()
+        assert cid.read_text() == out
+        r = runner.run("inspect", "--format", "{{.Config.StopSignal}} {{.Config.StopTimeout}}",
+                       name)
+        assert r.out == "SIGUSR1 1\n", r
+        r = runner.fail("run", "--rm", "--cidfile", cid, runner.image, "true", code=125)
+        assert "exists" in r.err and str(cid) in r.err, r
+        t0 = time.monotonic()
+        runner.run("stop", name)
+        assert time.monotonic() - t0 < 3
+        st = wait_status(runner, name, "exited")
+        assert st["exit_code"] == 7  # USR1, not TERM, reached its trap
+        r = runner.fail("run", "--rm", "--stop-signal", "SIGNOPE", runner.image, "true", code=2)
+        assert "SIGNOPE" in r.err
+    finally:
+        runner.run("rm", "-f", name, check=False)
+
+
+def test_health_flags_are_parsed_and_refused(runner):
+    runner.run("run", "--rm", "--no-healthcheck", runner.image, "true")
+    r = runner.fail("run", "--rm", "--health-cmd", "true", "--health-interval", "5s",
+                    runner.image, "true", code=125)
+    assert "no health checks" in r.err, r
+    r = runner.fail("run", "--rm", "--health-interval", "often", runner.image, "true", code=2)
+    assert "often" in r.err, r
+
+
+def test_sig_proxy(runner):
+    name = f"sigp{os.getpid()}"
+    # (PID 1 of its namespace: a signal without a handler does not end sh)
+    script = ("trap 'echo got-int; exit 3' INT; trap 'exit 4' TERM; echo up; "
+              "while :; do sleep 0.05; done")
+    # default: SIGINT to gantry reaches the container
+    p = runner.popen("run", "--rm", runner.image, "sh", "-c", script, stdout=subprocess.PIPE,
+                     text=True)
+    assert p.stdout.readline() == "up\n"
+    p.send_signal(signal.SIGINT)
+    assert p.wait(timeout=10) == 3 and p.stdout.read() == "got-int\n"
+    # --sig-proxy=false: gantry keeps the signal; the container goes on until stopped
+    p = runner.popen("run", "--name", name, "--sig-proxy=false", "-a", "STDOUT", "-a", "STDERR",
+                     runner.image, "sh", "-c", script, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "up\n"
+        p.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        assert p.poll() is None and ps_entry(runner, name)["status"] == "running"
+        t0 = time.monotonic()
+        runner.run("stop", "-t", "5", name)
+        assert time.monotonic() - t0 < 3
+        assert p.wait(timeout=10) == 4 and p.stdout.read() == ""
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        runner.run("rm", "-f", name, check=False)
+
+
+def test_exec_i_keeps_a_shell_open(runner):
+    name = f"exi{os.getpid()}"
+    runner.run("run", "-d", "--name", name, runner.image, "sleep", "60")
+    try:
+        p = runner.popen("exec", "-i", "-e", "GREETING=hi", "-w", "/tmp", name, "/bin/sh",
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        p.stdin.write("echo $GREETING; pwd\n")
+        p.stdin.flush()
+        assert p.stdout.readline() == "hi\n" and p.stdout.readline() == "/tmp\n"
+        p.stdin.write("x=41; echo $((x + 1))\n")  # the same shell: its state is kept
+        p.stdin.flush()
+        assert p.stdout.readline() == "42\n"
+        p.stdin.write("echo last\n")
+        p.stdin.close()  # end of input: the shell exits
+        assert p.stdout.read() == "last\n"
+        assert p.wait(timeout=10) == 0
+    finally:
+        runner.run("rm", "-f", name, check=False)
+
+
+def test_the_dev_containers_cli_flow(runner):
+    """A foreground run the Dev Containers CLI starts (no name, a label) is found by its label
+    while it runs, and `exec -i` into it takes commands; --security-opt label=disable is what
+    gantry does anyway."""
+    label = f"devcontainer.local_folder=/src/p{os.getpid()}"
+    p = runner.popen("run", "--sig-proxy=false", "-a", "STDOUT", "-a", "STDERR", "-l", label,
+                     "--security-opt", "label=disable", "--entrypoint", "/bin/sh", runner.image,
+                     "-c", "echo Container started; trap 'exit 0' TERM; "
+                     "while sleep 0.05; do :; done", stdout=subprocess.PIPE, text=True)
+    cid = None
+    try:
+        assert p.stdout.readline() == "Container started\n"
+        cid = runner.run("ps", "-q", "-a", "--filter", f"label={label}").out.strip()
+        assert len(cid) == 12, cid
+        sh = runner.popen("exec", "-i", cid, "/bin/sh", stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True)
+        out, _ = sh.communicate("echo $((6 * 7))\n", timeout=10)
+        assert out == "42\n" and sh.returncode == 0
+        # exec -u NAME (the Dev Containers CLI's remoteUser): from the container's /etc/passwd
+        # (rootless, the container may map one ID: root's passwd entry is then the one to use)
+        user, ids = ("nobody", ["65534", "/nonexistent"]) if runner.user is None else \
+            ("root", ["0", "/root"])
+        r = runner.run("exec", "-u", user, cid, "sh", "-c", "id -u; echo $HOME")
+        assert r.out.split() == ids, r
+        r = runner.fail("exec", "-u", "no-such-user", cid, "true", code=2)
+        assert "no-such-user" in r.err and "/etc/passwd" in r.err, r
+        runner.run("stop", cid)
+        assert p.wait(timeout=10) == 0
+        # ended, and not kept: a foreground run removes its container, as --rm
+        assert runner.run("ps", "-q", "-a", "--filter", f"label={label}").out == ""
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        if cid:
+            runner.run("rm", "-f", cid, check=False)
+    r = runner.fail("run", "--rm", "--security-opt", "label=type:spc_t", runner.image, "true",
+                    code=125)
+    assert "SELinux" in r.err, r
