@@ -38,8 +38,10 @@ STAGES = {
     "build-san": (["nice", "-n", "10", "make", "-s", "build-san"], ["deps"],
                   "clang ASan+UBSan+fuzzer: gantry, unit, fuzz"),
     # the fixture test that runs build-san's gantry_unit goes with e2e-san (built by then)
-    # three workers on two cores: the suite is latency-bound (366 CPU-s in 469 s on two)
-    "e2e": (["make", "-s", "PREBUILT=1", "e2e", "E2E_WORKERS=3",
+    # a worker more than the cores (three on two): the suite is latency-bound (366 CPU-s in
+    # 469 s on two workers; 296 s on three, docs/testing.md)
+    "e2e": (["make", "-s", "PREBUILT=1", "e2e",
+             f"E2E_WORKERS={int(os.environ.get('JOBS') or os.cpu_count() or 1) + 1}",
              f"E2E_ARGS=--deselect {AMD_UNIT_TEST}"],
             ["build"], "pytest tests/e2e tests/fixtures"),
     "stress": (["make", "-s", "PREBUILT=1", "stress"], ["build"], "pytest tests/stress"),
