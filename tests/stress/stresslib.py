@@ -192,14 +192,20 @@ def check_intact(g, sample, ref=None):
                 assert (rootfs / e.name).read_bytes() == e.data, f"{ref}: {e.name} differs"
 
 
-def gantry_procs(binary):
-    """Processes still running the gantry binary (a leak once their command has returned)."""
+def gantry_procs(binary, root):
+    """Processes still running the gantry binary for the store at ROOT (a leak once their command
+    has returned): those with the store in their environment (GANTRY_ROOT, which every process
+    gantry starts inherits) or command line. Another suite's gantry processes beside this one
+    (make test runs the e2e suite at the same time) are not this test's."""
     out = []
+    needle = str(root).encode()
     for p in Path("/proc").iterdir():
         if not p.name.isdigit() or int(p.name) == os.getpid():
             continue
         try:
-            if os.readlink(p / "exe") == str(binary):
+            if os.readlink(p / "exe") != str(binary):
+                continue
+            if needle in (p / "environ").read_bytes() or needle in (p / "cmdline").read_bytes():
                 out.append(int(p.name))
         except OSError:
             continue
@@ -211,13 +217,13 @@ def mounts_under(path):
             if line.split()[4].startswith(str(path))]
 
 
-def wait_no_procs(binary, timeout=10):
+def wait_no_procs(binary, root, timeout=10):
     end = time.time() + timeout
     while time.time() < end:
-        if not gantry_procs(binary):
+        if not gantry_procs(binary, root):
             return []
         time.sleep(0.05)
-    return gantry_procs(binary)
+    return gantry_procs(binary, root)
 
 
 # ---- kill trials -------------------------------------------------------------------------------

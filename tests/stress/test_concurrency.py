@@ -31,7 +31,7 @@ def finish(p, what, timeout=240):
 
 
 def assert_no_leaks(g):
-    left = wait_no_procs(g.bin, timeout=30)  # a trash reaper may still be deleting
+    left = wait_no_procs(g.bin, g.root, timeout=30)  # a trash reaper may still be deleting
     assert left == [], f"gantry processes left: {left}"
     assert mounts_under(g.root) == [], f"mounts left: {mounts_under(g.root)}"
     assert names(g.root / "containers") == set(), names(g.root / "containers")
@@ -139,7 +139,7 @@ def test_detached_runs_with_one_name(g, samples):
             g.run("rm", "-f", cid, check=False)
         # a container whose claim was lost has no state left for `rm`: end its monitor (which
         # this test started) by pid, so later tests do not see it
-        for pid in wait_no_procs(g.bin, timeout=2):
+        for pid in wait_no_procs(g.bin, g.root, timeout=2):
             try:
                 if str(g.root) in open(f"/proc/{pid}/environ").read():
                     os.kill(pid, signal.SIGKILL)

@@ -26,7 +26,7 @@ __all__ = ["registry", "samples"]  # fixtures
 
 
 def no_leftover_procs(g, where):
-    left = wait_no_procs(g.bin)
+    left = wait_no_procs(g.bin, g.root)
     assert left == [], f"{where}: gantry processes left running: {left}"
 
 
@@ -246,7 +246,7 @@ def test_slim_killed_during_check_leaves_no_name(g, samples):
     check_ref = lambda pid: any("gantry-slim-check" in r for r in g.refs())  # noqa: E731
     kill_when(g, ("slim", samples["big"].ref, "-t", "big:slim", "--remove", "none",
                   "--check", "sleep 1"), check_ref)
-    assert wait_no_procs(g.bin) == []  # the orphaned check ends by itself
+    assert wait_no_procs(g.bin, g.root) == []  # the orphaned check ends by itself
     g.run("system", "prune")
     assert list(g.refs()) == [samples["big"].ref]
     assert blob_names(g.root) == before

@@ -93,7 +93,7 @@ def test_pull_on_a_full_disk(small_fs, samples, registry, tmp_path):
 
 def settled_usage(fs, g, timeout=20):
     """The tmpfs usage once no gantry process (a trash reaper) is left."""
-    wait_no_procs(g.bin, timeout)
+    wait_no_procs(g.bin, g.root, timeout)
     end = time.time() + timeout
     last = fs.used()
     while time.time() < end:
@@ -129,7 +129,7 @@ def test_run_disk_layer_on_a_full_disk(small_fs, samples):
         pytest.fail(f"a run on a full disk wrote its layer: {r!r}")
     assert r.code in (1, 125), r
     assert "No space left on device" in r.err + r.out, r
-    assert wait_no_procs(g.bin) == []
+    assert wait_no_procs(g.bin, g.root) == []
     filler.unlink()
     assert g.run("run", "--writable-layer", "disk", small.ref, "sh", "-c",
                  "echo x > /new && cat /new").out == "x\n"
