@@ -1,4 +1,5 @@
 #include "cli/context.hpp"
+#include "runtime/events.hpp"
 #include "runtime/state.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
@@ -26,6 +27,7 @@ void register_stop(CLI::App& app, Context& ctx) {
             for (auto& n : o->names) {
                 auto s = states.get(n);
                 runtime::stop(s, o->timeout >= 0 ? std::optional(o->timeout) : std::nullopt);
+                runtime::EventJournal().append(runtime::container_event(s, "stop"));
                 std::printf("%s\n", n.c_str());
             }
             return 0;
@@ -50,15 +52,7 @@ void register_rm(CLI::App& app, Context& ctx) {
                 if (s.running() && !o->force)
                     throw Error(Errc::conflict, "container " + s.name + " is running",
                                 "stop it first (`gantry stop " + s.name + "`) or use rm -f");
-                // marked first: its monitor then makes no store layer of a lazily pulled
-                // image's local copies (engine/launch.cpp), and ends once the container has
-                if (s.monitor_alive()) {
-                    auto marked = s;
-                    marked.status = "removing";
-                    states.save(marked);
-                }
-                runtime::stop(s, 0); // kills it (-f), and lets its monitor finish
-                states.remove(s.name);
+                runtime::remove_container(states, s);
                 if (!s.container_dir.empty()) fs::remove_tree(s.container_dir);
                 if (!s.store_root.empty()) store::Store(s.store_root).remove_hold(s.id);
                 std::printf("%s\n", n.c_str());

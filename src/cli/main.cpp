@@ -160,6 +160,7 @@ constexpr Command kCommands[] = {
     {"rm", register_rm},
     {"logs", register_logs},
     {"wait", register_wait},
+    {"events", register_events},
     {"hook", register_hook},
     {"doctor", register_doctor},
     {"cdi", register_cdi},

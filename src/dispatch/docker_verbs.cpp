@@ -40,6 +40,7 @@ constexpr GroupVerb kGroupVerbs[] = {
     {"container", "stop", "stop"},
     {"container", "wait", "wait"},
     {"system", "info", "info"},
+    {"system", "events", "events"},
     {"builder", "build", "build"},
     {"buildx", "build", "build"},
 };
@@ -73,7 +74,6 @@ constexpr Missing kMissing[] = {
     {"top", "a container's processes are the host's: `gantry exec NAME ps` or the host's ps"},
     {"stats", "a container's usage is its cgroup's: `gantry run --memory/--cpus` set limits, "
               "systemd-cgtop shows them"},
-    {"events", kNoDaemon},
     {"diff", "a container's writes are its writable layer (docs/storage.md); gantry does not "
              "compare it with the image"},
     {"export", "bind-mount a host directory and write the files there, or `gantry save` the image"},

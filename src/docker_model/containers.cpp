@@ -202,6 +202,7 @@ const gotemplate::Listing& inspect_listing(const std::string& what) {
     if (!l) {
         l = std::make_unique<gotemplate::Listing>();
         l->data.what = what;
+        l->data.maps = {".Config.Labels"}; // a Go map: a missing label is <no value>
     }
     return *l;
 }

@@ -9,6 +9,7 @@
 #include "lazy/tree.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "rootfs/rootfs.hpp"
+#include "runtime/events.hpp"
 #include "runtime/seccomp.hpp"
 #include "runtime/state.hpp"
 #include "runtime/thread_confinement.hpp"
@@ -35,31 +36,33 @@ namespace {
 class Record {
   public:
     explicit Record(Prepared& p) : scratch_(*p.scratch) {
-        // a foreground run is recorded when something names it: --name, or a label or a
-        // --cidfile a script finds it by (the Dev Containers CLI: ps --filter label=...)
-        const auto& r = p.request;
-        if (r.name.empty() && !r.detach && r.labels.empty() && r.label_files.empty() &&
-            r.cidfile.empty())
-            return;
-        states_.emplace();
         cs_.name = p.request.name.empty() ? p.id : p.request.name;
         cs_.id = p.id;
         cs_.image = p.request.image;
-        cs_.manifest = p.view.image.manifest_digest.str();
-        cs_.store_root = p.store->root().string();
-        cs_.container_dir = p.scratch->dir().string();
-        cs_.command = p.spec.args;
-        cs_.detached = p.request.detach;
-        cs_.created = runtime::now_rfc3339();
-        cs_.monitor = ::getpid();
-        cs_.spec = p.spec;
         cs_.labels = p.labels;
-        if (!p.request.stop_signal.empty())
-            cs_.stop_signal = signal_number(p.request.stop_signal, "--stop-signal");
-        cs_.stop_timeout = p.request.stop_timeout;
-        for (auto& b : p.options.binds) cs_.user_mounts.push_back(b.destination);
-        for (auto& t : p.options.tmpfs) cs_.user_mounts.push_back(t.substr(0, t.find(':')));
-        owner_ = states_->create(cs_);
+        // a foreground run is recorded when something names it: --name, or a label or a
+        // --cidfile a script finds it by (the Dev Containers CLI: ps --filter label=...); every
+        // run's events are journalled (`gantry events`)
+        const auto& r = p.request;
+        if (!r.name.empty() || r.detach || !r.labels.empty() || !r.label_files.empty() ||
+            !r.cidfile.empty()) {
+            states_.emplace();
+            cs_.manifest = p.view.image.manifest_digest.str();
+            cs_.store_root = p.store->root().string();
+            cs_.container_dir = p.scratch->dir().string();
+            cs_.command = p.spec.args;
+            cs_.detached = p.request.detach;
+            cs_.created = runtime::now_rfc3339();
+            cs_.monitor = ::getpid();
+            cs_.spec = p.spec;
+            if (!p.request.stop_signal.empty())
+                cs_.stop_signal = signal_number(p.request.stop_signal, "--stop-signal");
+            cs_.stop_timeout = p.request.stop_timeout;
+            for (auto& b : p.options.binds) cs_.user_mounts.push_back(b.destination);
+            for (auto& t : p.options.tmpfs) cs_.user_mounts.push_back(t.substr(0, t.find(':')));
+            owner_ = states_->create(cs_);
+        }
+        journal_.append(runtime::container_event(cs_, "create"));
     }
     ~Record() {
         if (!scratch_.kept()) remove();
@@ -83,6 +86,7 @@ class Record {
         cs_.server_start = runtime::process_start_time(server);
     }
     void started(pid_t pid) {
+        journal_.append(runtime::container_event(cs_, "start"));
         if (!states_) return;
         cs_.pid = pid;
         cs_.pid_start = runtime::process_start_time(pid);
@@ -91,6 +95,8 @@ class Record {
         states_->save(cs_);
     }
     void exited(int status) {
+        journal_.append(
+            runtime::container_event(cs_, "die", {{"exitCode", std::to_string(status)}}));
         if (!states_) return;
         removing_ = removal_requested();
         cs_.status = "exited";
@@ -110,11 +116,17 @@ class Record {
             return false;
         }
     }
+    // The state removed, and the container's destroy event journalled by whoever removed it
+    // (this run, or a `gantry rm` that came first).
     void remove() noexcept {
-        if (states_) try {
-                states_->remove(cs_.name);
-            } catch (...) {
-            }
+        if (destroyed_) return;
+        destroyed_ = true;
+        try {
+            if (states_ && !states_->remove(cs_.name)) return;
+        } catch (...) {
+            return;
+        }
+        journal_.append(runtime::container_event(cs_, "destroy"));
     }
 
   private:
@@ -124,7 +136,8 @@ class Record {
     // The name's owner lock: inherited by the -d monitor (fork shares it), so the name stays
     // claimed until the last of this gantry and its monitor has exited.
     FileLock owner_;
-    bool removing_ = false;
+    runtime::EventJournal journal_;
+    bool removing_ = false, destroyed_ = false;
 };
 
 // One container's launch: the runtime's Launch, filled from the prepared container.

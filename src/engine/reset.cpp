@@ -180,14 +180,8 @@ ResetResult reset(const ResetPlan& plan, runtime::StateDir& states) {
         for (auto& d : st->images_in_use())
             if (!recorded.contains(d.str())) throw foreground_busy();
     }
-    for (auto& s : plan.containers) { // as `gantry rm -f` does
-        if (s.monitor_alive()) {      // marked first: its monitor then keeps nothing
-            auto marked = s;
-            marked.status = "removing";
-            states.save(marked);
-        }
-        runtime::stop(s, 0);
-        states.remove(s.name);
+    for (auto& s : plan.containers) {
+        runtime::remove_container(states, s);
         if (!s.container_dir.empty() && !inside(s.container_dir, plan.root))
             remove_owned_tree(s.container_dir);
         ++r.containers;

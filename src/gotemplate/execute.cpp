@@ -230,6 +230,9 @@ class Executor {
         default:
             fail(a.pos, "unexpected operand");
         }
+        rooted_ = (a.kind == Arg::field || a.kind == Arg::dot)
+                      ? &dot == &root_
+                      : a.kind == Arg::variable && a.name == "$";
         for (std::size_t i = 0; i < a.chain.size(); ++i) {
             const auto& name = a.chain[i];
             bool last = i + 1 == a.chain.size();
@@ -256,6 +259,8 @@ class Executor {
                     fail(pos, "error calling " + name + ": " + e.message());
                 }
             }
+            if (rooted_ && data_.maps.count(path.rfind("$", 0) == 0 ? path.substr(1) : path))
+                return no_value();
             std::string fields;
             for (auto k = recv.begin(); k != recv.end(); ++k)
                 if (!k.key().empty() && k.key()[0] != '$') fields += " ." + k.key();
@@ -279,6 +284,7 @@ class Executor {
     const Data& data_;
     const Limits& limits_;
     bool header_;
+    bool rooted_ = false; // the operand being evaluated begins at the top-level value
     std::string out_;
     std::uint64_t steps_ = 0;
     std::vector<std::pair<std::string, json>> vars_;

@@ -232,7 +232,16 @@ bool is_function(std::string_view name) {
            name == "urlquery" || name == "call";
 }
 
+json no_value() {
+    return json{{"$no_value", true}};
+}
+
+bool is_no_value(const json& v) {
+    return v.is_object() && v.size() == 1 && v.contains("$no_value");
+}
+
 std::string print_value(const json& v) {
+    if (is_no_value(v)) return "<no value>";
     switch (v.type()) {
     case json::value_t::string:
         return v.get<std::string>();
@@ -265,6 +274,7 @@ std::string print_value(const json& v) {
 }
 
 std::string to_json(const json& v) {
+    if (is_no_value(v)) return "null";
     std::string s = strip_hidden(v).dump(-1, ' ', false, json::error_handler_t::replace);
     // Go's encoding/json where nlohmann's differs: \b and \f as \u0008 and \u000c, and
     // U+2028 and U+2029 escaped (JavaScript's line separators)
@@ -286,6 +296,7 @@ std::string to_json(const json& v) {
 }
 
 bool truth(const json& v) {
+    if (is_no_value(v)) return false;
     switch (v.type()) {
     case json::value_t::null:
         return false;

@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,9 @@ using Method = std::function<json(const json& receiver, const std::vector<json>&
 struct Data {
     std::string what = "the data";         // "a container": "no field .Foo in a container"
     std::map<std::string, Method> methods; // names callable on the top-level value
+    // Paths from the top-level value (".Actor.Attributes") that are Go maps, not structs: a
+    // key they lack is Go's missing map key, printed "<no value>" and false, not an error.
+    std::set<std::string> maps;
 };
 
 struct Node; // template.cpp's syntax tree
@@ -60,6 +64,10 @@ class Template {
     std::shared_ptr<const std::string> text_;
     Limits limits_;
 };
+
+// Go's value of a key a map lacks (Data::maps): printed "<no value>", false, json null.
+json no_value();
+bool is_no_value(const json& v);
 
 // Go's %v of a value: strings as they are, arrays "[a b]", objects "map[k:v]", null "<nil>".
 std::string print_value(const json& v);

@@ -1,5 +1,6 @@
 #include "runtime/state.hpp"
 
+#include "runtime/events.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -150,10 +151,15 @@ std::string now_rfc3339() {
 
 void stop(const ContainerState& s, std::optional<double> timeout) {
     if (!timeout) timeout = s.stop_timeout >= 0 ? s.stop_timeout : 10.0;
+    EventJournal journal;
+    auto signal = [&](int sig) {
+        ::kill(s.pid, sig);
+        journal.append(container_event(s, "kill", {{"signal", std::to_string(sig)}}));
+    };
     if (s.running()) {
-        ::kill(s.pid, s.stop_signal > 0 ? s.stop_signal : SIGTERM);
+        signal(s.stop_signal > 0 ? s.stop_signal : SIGTERM);
         if (!await_exit(s.pid, s.pid_start, *timeout)) {
-            ::kill(s.pid, SIGKILL);
+            signal(SIGKILL);
             // still there a second later: held by a read its image's FUSE server has not
             // answered (a registry too slow), which only that server's end releases
             if (!await_exit(s.pid, s.pid_start, 1) && s.kill_server())
@@ -167,6 +173,18 @@ void stop(const ContainerState& s, std::optional<double> timeout) {
         }
     }
     if (auto started = s.monitor_start()) await_exit(s.monitor, started, 10);
+}
+
+void remove_container(StateDir& states, const ContainerState& s) {
+    // marked first: its monitor then makes no store layer of a lazily pulled image's local
+    // copies (engine/launch.cpp), and ends once the container has
+    if (s.monitor_alive()) {
+        auto marked = s;
+        marked.status = "removing";
+        states.save(marked);
+    }
+    stop(s, 0); // kills it, and lets its monitor finish
+    if (states.remove(s.name)) EventJournal(states.dir()).append(container_event(s, "destroy"));
 }
 
 bool ContainerState::running() const {
@@ -384,8 +402,15 @@ std::vector<ContainerState> StateDir::list() const {
     return out;
 }
 
-void StateDir::remove(const std::string& name) {
-    fs::remove_tree(dir_ / name);
+bool StateDir::remove(const std::string& name) {
+    // renamed first: of two removers (`gantry rm` and the container's --rm monitor) one wins
+    auto gone = dir_ / (".removed-" + fs::unique_name());
+    if (::rename((dir_ / name).c_str(), gone.c_str()) != 0) {
+        if (errno == ENOENT) return false;
+        throw_errno("cannot remove container state " + (dir_ / name).string());
+    }
+    fs::remove_tree(gone);
+    return true;
 }
 
 std::string status_text(const ContainerState& s, bool up) {

@@ -92,6 +92,12 @@ std::string now_rfc3339();
 // --stop-signal (SIGTERM by default).
 void stop(const ContainerState& s, std::optional<double> timeout = std::nullopt);
 
+class StateDir;
+// Removes S as `gantry rm -f` does: marked as being removed (its monitor then keeps nothing),
+// killed, its state removed and its destroy event journalled (unless its --rm monitor removed
+// it first). Its directory and store hold are the caller's to remove.
+void remove_container(StateDir& states, const ContainerState& s);
+
 class StateDir {
   public:
     StateDir(); // runtime_dir()
@@ -105,7 +111,8 @@ class StateDir {
     std::optional<ContainerState> find(const std::string& name_or_id) const;
     ContainerState get(const std::string& name_or_id) const; // Error(not_found) with a hint
     std::vector<ContainerState> list() const;
-    void remove(const std::string& name);
+    // Removes NAME's state: true when this call removed it, false when it was gone already.
+    bool remove(const std::string& name);
     const std::filesystem::path& dir() const { return dir_; }
 
   private:

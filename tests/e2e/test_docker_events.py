@@ -1,0 +1,176 @@
+"""`gantry events` (issue 54, section 1): container lifecycle events that a script follows while
+other gantry processes start and end containers, with no daemon (a journal in the runtime
+directory, runtime/events.hpp). What the Dev Containers CLI does with it: it starts
+`events --format {{json .}} --filter event=start` before `run -d -l ...` and waits for a line
+whose Action is start and whose Actor.Attributes carry its labels; before `rm -f` it follows
+`--filter container=ID --filter event=destroy`. As root every test's containers share
+/run/gantry: every query here is narrowed by this file's names or label."""
+import json
+import os
+import re
+import select
+import subprocess
+import time
+
+import pytest
+
+from conftest import Gantry, load_busybox
+from fixtures import mkimage
+
+TOKEN = f"ev{os.getpid()}"
+
+
+@pytest.fixture(scope="module")
+def g(tmp_path_factory, gantry_bin):
+    tmp = tmp_path_factory.mktemp("docker-events")
+    g = Gantry(tmp / "store")
+    load_busybox(g, mkimage, tmp)
+    return g
+
+
+def follow(g, *args):
+    return subprocess.Popen(g.cmd("events", *args), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=g.environ(), text=True)
+
+
+def read_lines(p, n, timeout=20):
+    """N lines from P's output, or fails naming what came."""
+    lines, deadline = [], time.monotonic() + timeout
+    while len(lines) < n:
+        left = deadline - time.monotonic()
+        assert left > 0, f"got {lines}, expected {n} lines"
+        ready, _, _ = select.select([p.stdout], [], [], left)
+        if ready:
+            line = p.stdout.readline()
+            assert line, f"events ended: {lines} {p.stderr.read()}"
+            lines.append(line)
+    return lines
+
+
+def since_now(g, name, start, *extra):
+    return g.run("events", "--since", f"{start:.9f}", "--until", f"{time.time():.9f}",
+                 "--filter", f"container={name}", *extra).out
+
+
+def test_follow_sees_a_start_with_its_labels_as_the_dev_containers_cli_waits(g):
+    name = f"{TOKEN}-follow"
+    p = follow(g, "--format", "{{json .}}", "--filter", "event=start", "--filter",
+               f"label=devcontainer.local_folder={TOKEN}")
+    try:
+        time.sleep(0.2)  # the follower's first read is done (it begins from now)
+        g.run("run", "-d", "--name", name, "-l", f"devcontainer.local_folder={TOKEN}",
+              "-l", "other=x", "sample:latest", "sleep", "60")
+        [line] = read_lines(p, 1)
+        ev = json.loads(line)
+        assert (ev["status"], ev["Action"], ev["Type"], ev["scope"]) == (
+            "start", "start", "container", "local")
+        cid = g.run("inspect", "--format", "{{.Id}}", name).out.strip()
+        assert ev["id"] == ev["Actor"]["ID"] == cid
+        attrs = ev["Actor"]["Attributes"]
+        assert attrs["name"] == name and attrs["image"] == "sample:latest" == ev["from"]
+        assert attrs["devcontainer.local_folder"] == TOKEN and attrs["other"] == "x"
+        assert abs(ev["timeNano"] / 1e9 - time.time()) < 60 and ev["time"] == ev["timeNano"] // 10**9
+        # `rm -f` as the CLI does it, followed for the destroy
+        d = follow(g, "--format", "{{json .}}", "--filter", f"container={cid}", "--filter",
+                   "event=destroy")
+        try:
+            time.sleep(0.2)
+            g.run("rm", "-f", name)
+            [line] = read_lines(d, 1)
+            assert json.loads(line)["Action"] == "destroy"
+        finally:
+            d.kill()
+            d.wait()
+    finally:
+        p.kill()
+        p.wait()
+        g.run("rm", "-f", name, check=False)
+
+
+def test_a_runs_life_in_order_with_since_and_until(g):
+    name = f"{TOKEN}-life"
+    start = time.time()
+    g.run("run", "--rm", "--name", name, "sample:latest", "sh", "-c", "exit 3", check=False)
+    out = since_now(g, name, start, "--format", "{{.Action}} {{.Actor.Attributes.exitCode}}")
+    assert out == "create <no value>\nstart <no value>\ndie 3\ndestroy <no value>\n", out
+    # docker's line without --format: local time with nanoseconds, type, action, ID, attributes
+    lines = since_now(g, name, start).splitlines()
+    assert len(lines) == 4, lines
+    pat = (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}(Z|[+-]\d\d:\d\d) container die [0-9a-f]{12,64} "
+           rf"\(exitCode=3, image=sample:latest, name={name}\)$")
+    assert re.match(pat, lines[2]), lines
+    # docker's Go field names work in templates as in docker
+    cid = lines[0].split()[3]
+    assert since_now(g, name, start, "--filter", "event=die", "--format",
+                     "{{.Status}} {{.Type}} {{.From}} {{.ID}}") == \
+        f"die container sample:latest {cid}\n"
+    # an anonymous run is journalled too (found by image and event)
+    t = time.time()
+    g.run("run", "--rm", "sample:latest", "true")
+    out = g.run("events", "--since", f"{t:.9f}", "--until", f"{time.time():.9f}", "--filter",
+                "image=sample", "--filter", "event=create", "--filter", "event=destroy",
+                "--format", "{{.Action}}").out.split()
+    assert out.count("create") >= 1 and out.count("destroy") >= 1, out
+
+
+def test_stop_and_rm_record_kill_die_stop_destroy_once(g):
+    name = f"{TOKEN}-stop"
+    start = time.time()
+    what = ("{{.Action}}{{with .Actor.Attributes.signal}} signal={{.}}{{end}}"
+            "{{with .Actor.Attributes.exitCode}} exit={{.}}{{end}}")
+    # a workload that ends on SIGTERM (a shell as PID 1 ignores it unless it traps it)
+    g.run("run", "-d", "--rm", "--name", name, "sample:latest", "sh", "-c",
+          "trap 'exit 7' TERM; while :; do sleep 0.1; done")
+    g.run("stop", "-t", "20", name)
+    out = since_now(g, name, start, "--format", what).splitlines()
+    # the --rm monitor removes it once it died, before `stop` returns: one destroy
+    assert out == ["create", "start", "kill signal=15", "die exit=7", "destroy", "stop"], out
+    # a workload that ignores SIGTERM: SIGKILL after the timeout
+    name2 = f"{TOKEN}-kill"
+    start = time.time()
+    g.run("run", "-d", "--name", name2, "sample:latest", "sleep", "60")
+    g.run("stop", "-t", "0.2", name2)
+    out = since_now(g, name2, start, "--format", what).splitlines()
+    assert out == ["create", "start", "kill signal=15", "kill signal=9", "die exit=137",
+                   "stop"], out
+    start = time.time()
+    g.run("rm", name2)
+    assert since_now(g, name2, start, "--format", what).splitlines() == ["destroy"]
+    # rm -f of a --rm container: its monitor and rm race to remove it; one destroy
+    name3 = f"{TOKEN}-rm"
+    start = time.time()
+    g.run("run", "-d", "--rm", "--name", name3, "sample:latest", "sleep", "60")
+    g.run("rm", "-f", name3)
+    actions = since_now(g, name3, start, "--format", "{{.Action}}").split()
+    assert actions.count("destroy") == 1 and actions[:2] == ["create", "start"], actions
+    assert "kill" in actions and "die" in actions, actions
+
+
+def test_a_bad_filter_or_time_is_refused_by_name(g):
+    r = g.fail("events", "--filter", "colour=red", code=2)
+    assert "invalid filter 'colour' for events" in r.err and "container" in r.err, r.err
+    r = g.fail("events", "--since", "yesterday", code=2)
+    assert "--since yesterday: failed to parse value as time or duration" in r.err, r.err
+    r = g.fail("events", "--format", "{{.Nope}}", "--since", "1", "--until", "2", code=2)
+    assert "no field .Nope in an event" in r.err, r.err
+    # docker's other kinds of events are accepted: gantry records none of them
+    assert g.run("events", "--filter", "type=network", "--since", "0",
+                 "--until", f"{time.time():.3f}").out == ""
+    assert g.run("system", "events", "--since", "0", "--until", "1").out == ""
+
+
+def test_rootless_events_are_the_users_own(g, rootless):
+    """An unprivileged user's events are in their own runtime directory: root's journal does
+    not have them (nor could that user read root's)."""
+    u = rootless
+    load_busybox(u, mkimage, u.base)
+    name = f"{TOKEN}-user"
+    start = time.time()
+    u.run("run", "--rm", "--name", name, "sample:latest", "true")
+    until = f"{time.time():.9f}"
+    out = u.run("events", "--since", f"{start:.9f}", "--until", until, "--filter",
+                f"container={name}", "--format", "{{.Action}}").out.split()
+    assert out == ["create", "start", "die", "destroy"], out
+    if os.geteuid() == 0:
+        assert g.run("events", "--since", f"{start:.9f}", "--until", until, "--filter",
+                     f"container={name}").out == ""

@@ -1,0 +1,148 @@
+// The event journal (runtime/events.hpp): appends from several processes at once stay whole
+// lines, a reader sees each event once across rotations, a line still being written waits.
+#include "runtime/events.hpp"
+
+#include <fcntl.h>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace runtime_events_test {
+
+using namespace gantry::runtime;
+namespace stdfs = std::filesystem;
+
+struct TempDir {
+    stdfs::path path;
+    TempDir() {
+        char t[] = "/tmp/gantry-events-XXXXXX";
+        path = ::mkdtemp(t);
+    }
+    ~TempDir() { stdfs::remove_all(path); }
+};
+
+ContainerEvent event(const std::string& action, int n) {
+    return ContainerEvent{action, std::string(64, 'b'), "c" + std::to_string(n), "img", {}, 0};
+}
+
+TEST(EventJournal, ReaderSeesEachEventOnceInOrder) {
+    TempDir d;
+    EventJournal j(d.path);
+    EventReader r(d.path);
+    EXPECT_TRUE(r.next().empty()); // no journal yet
+    j.append(event("create", 1));
+    j.append(event("start", 1));
+    auto got = r.next();
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0]["Action"], "create");
+    EXPECT_EQ(got[1]["Action"], "start");
+    EXPECT_GT(got[0]["timeNano"].get<std::int64_t>(), 0);
+    EXPECT_TRUE(r.next().empty());
+    r.wait(0);               // takes what the appends above signalled
+    EXPECT_FALSE(r.wait(0)); // and then nothing changed
+    j.append(event("die", 1));
+    EXPECT_TRUE(r.wait(5000));
+    got = r.next();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0]["Action"], "die");
+}
+
+TEST(EventJournal, AHalfWrittenLineWaitsForItsEnd) {
+    TempDir d;
+    EventReader r(d.path);
+    auto f = d.path / "events.jsonl";
+    {
+        std::ofstream out(f);
+        out << "{\"Action\":\"create\"}\n{\"Action\":\"st";
+    }
+    auto got = r.next();
+    ASSERT_EQ(got.size(), 1u);
+    int fd = ::open(f.c_str(), O_WRONLY | O_APPEND);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::write(fd, "art\"}\nnot json\n", 15), 15);
+    ::close(fd);
+    got = r.next(); // the line that is not JSON is skipped with a warning
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0]["Action"], "start");
+}
+
+TEST(EventJournal, RotationLosesNothingAndDuplicatesNothing) {
+    TempDir d;
+    EventJournal j(d.path);
+    EventReader r(d.path);
+    std::string big(4000, 'x'); // ~4 KB events: a rotation every ~260
+    int seen = 0, next_expected = 0;
+    for (int i = 0; i < 700; ++i) {
+        auto e = event("start", i);
+        e.attributes["pad"] = big;
+        j.append(e);
+        if (i % 97 == 0)
+            for (auto& m : r.next()) {
+                EXPECT_EQ(m["Actor"]["Attributes"]["name"], "c" + std::to_string(next_expected));
+                ++next_expected, ++seen;
+            }
+    }
+    for (auto& m : r.next()) {
+        EXPECT_EQ(m["Actor"]["Attributes"]["name"], "c" + std::to_string(next_expected));
+        ++next_expected, ++seen;
+    }
+    EXPECT_EQ(seen, 700);
+    EXPECT_TRUE(stdfs::exists(d.path / "events.jsonl.1"));
+    EXPECT_LT(stdfs::file_size(d.path / "events.jsonl"), EventJournal::kRotateBytes + 8192);
+    // a new reader sees what is kept: the rotated file and the current one, oldest first
+    EventReader fresh(d.path);
+    auto kept = fresh.next();
+    ASSERT_FALSE(kept.empty());
+    EXPECT_EQ(kept.back()["Actor"]["Attributes"]["name"], "c699");
+}
+
+TEST(EventJournal, ConcurrentAppendersWriteWholeLines) {
+    TempDir d;
+    constexpr int kProcs = 4, kEach = 150;
+    std::vector<pid_t> pids;
+    for (int p = 0; p < kProcs; ++p) {
+        pid_t pid = ::fork();
+        ASSERT_GE(pid, 0);
+        if (pid == 0) {
+            EventJournal j(d.path);
+            for (int i = 0; i < kEach; ++i) {
+                auto e = event("start", p * 1000 + i);
+                e.attributes["pad"] = std::string(3000, char('a' + p));
+                j.append(e);
+            }
+            ::_exit(0);
+        }
+        pids.push_back(pid);
+    }
+    for (pid_t pid : pids) {
+        int st = 0;
+        ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+        ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    EventReader r(d.path);
+    auto got = r.next();
+    EXPECT_EQ(got.size(), std::size_t(kProcs * kEach)); // 1.8 MB: across one rotation
+    std::map<int, int> last;
+    for (auto& m : got) {
+        int n = std::stoi(m["Actor"]["Attributes"]["name"].get<std::string>().substr(1));
+        int p = n / 1000;
+        auto it = last.find(p);
+        if (it != last.end()) { // each process's in its order
+            EXPECT_EQ(n, it->second + 1);
+        }
+        last[p] = n;
+    }
+}
+
+TEST(EventJournal, AnUnwritableDirectoryIsAWarningNotAFailure) {
+    EventJournal j("/proc/no-such-dir");
+    testing::internal::CaptureStderr();
+    j.append(event("create", 1));
+    j.append(event("start", 1)); // said once
+    std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_NE(err.find("c1's create event is not in `gantry events`"), std::string::npos) << err;
+    EXPECT_EQ(err.find("start event"), std::string::npos) << err;
+}
+
+} // namespace runtime_events_test
