@@ -1,0 +1,120 @@
+"""The real client (issue 54): the Dev Containers CLI (npm @devcontainers/cli, the engine of VS
+Code's Dev Containers and GitHub Codespaces) brings a devcontainer.json up with
+`--docker-path gantry`, runs its postCreateCommand, and execs in it, as root and rootless. What
+it drives, in order: `buildx version`, `-v`, `version --format`, `ps -q -a --filter label=...`,
+`inspect --type image`, `events --format {{json .}} --filter event=start` (it waits for the
+start event with its labels), `run --sig-proxy=false -a STDOUT -a STDERR --mount type=bind,...
+-l ... --entrypoint /bin/sh IMAGE -c ...`, `inspect --type container`, and `exec -i -u USER -e
+... -w ... ID /bin/sh` with commands written into its stdin.
+
+The CLI is fetched once from the npm registry (pinned, `npm pack`) into the test cache; it needs
+Node.js 20 (its package.json's engines), which this project's CI machine has."""
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import IN_CI, load_busybox, need_tool
+from fixtures import mkimage
+from fixtures.debian_base import CACHE, _locked
+
+VERSION = "0.89.0"
+
+
+def devcontainer_cli():
+    need_tool("node")
+    need_tool("npm")
+    major = int(subprocess.run(["node", "--version"], capture_output=True, text=True,
+                               check=True).stdout.strip().lstrip("v").split(".")[0])
+    if major < 20:
+        msg = f"the Dev Containers CLI {VERSION} needs Node.js 20 or later (this is {major})"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    with _locked("devcontainers"):
+        out = CACHE / f"devcontainers-cli-{VERSION}"
+        if not (out / "package" / "devcontainer.js").exists():
+            tmp = CACHE / f"devcontainers-cli-{VERSION}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            subprocess.run(["npm", "pack", "--silent", f"@devcontainers/cli@{VERSION}"],
+                           cwd=tmp, check=True, capture_output=True, timeout=300)
+            [tgz] = tmp.glob("*.tgz")
+            subprocess.run(["tar", "xzf", tgz.name], cwd=tmp, check=True)
+            os.chmod(tmp, 0o755)
+            tmp.rename(out)
+    return out / "package" / "devcontainer.js"
+
+
+def wrapper(g, where: Path) -> Path:
+    """A `docker` for the CLI: gantry with the test's store (the CLI runs as its user)."""
+    w = where / "gantry-docker"
+    argv = f"'{g.bin}'"
+    env = " ".join(f"{k}='{v}'" for k, v in g.environ().items())
+    w.write_text(f"#!/bin/sh\necho \"$*\" >> '{where}/calls.log'\nexec env {env} {argv} \"$@\"\n")
+    w.chmod(0o755)
+    return w
+
+
+def cli(js, docker, *args, user=None):
+    # its options before the command `exec` runs (after it they are that command's words)
+    argv = ["node", str(js), args[0], "--docker-path", str(docker), *args[1:]]
+    if user is not None:  # the CLI itself as the user (its temp files, its HOME)
+        argv = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
+                "--"] + argv
+    env = {"PATH": os.environ["PATH"], "HOME": str(docker.parent)}
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    return p
+
+
+def up_exec_and_rm(g, where: Path, user=None):
+    js = devcontainer_cli()
+    ws = where / "ws"
+    (ws / ".devcontainer").mkdir(parents=True)
+    (ws / "hello.txt").write_text("from the host\n")
+    (ws / ".devcontainer" / "devcontainer.json").write_text(json.dumps({
+        "image": "sample:latest", "remoteUser": "root",
+        "postCreateCommand": "echo created > /tmp/post-create"}))
+    if user is not None:
+        subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(where)], check=True)
+    docker = wrapper(g, where)
+    p = cli(js, docker, "up", "--workspace-folder", str(ws), user=user)
+    assert p.returncode == 0, (p.stdout[-3000:], p.stderr[-3000:])
+    result = json.loads(p.stdout.strip().splitlines()[-1])
+    assert result["outcome"] == "success", result
+    cid = result["containerId"]
+    calls = (where / "calls.log").read_text().splitlines()
+    assert "events --format {{json .}} --filter event=start" in calls, calls
+    try:
+        assert result["remoteWorkspaceFolder"] == "/workspaces/ws"
+        # the container it made carries its labels, and the CLI finds it again by them
+        labels = json.loads(g.run("inspect", "--type", "container", cid).out)[0]["Config"][
+            "Labels"]
+        assert labels["devcontainer.local_folder"] == str(ws), labels
+        p = cli(js, docker, "exec", "--workspace-folder", str(ws), "sh", "-c",
+                "cat /tmp/post-create hello.txt; pwd", user=user)
+        assert p.returncode == 0, (p.stdout[-3000:], p.stderr[-3000:])
+        assert p.stdout.splitlines()[-3:] == ["created", "from the host", "/workspaces/ws"], \
+            p.stdout
+        # up again: the running container is reused, not made twice
+        p = cli(js, docker, "up", "--workspace-folder", str(ws), user=user)
+        assert json.loads(p.stdout.strip().splitlines()[-1])["containerId"] == cid, p.stdout
+        assert g.run("ps", "-q", "--filter", f"label=devcontainer.local_folder={ws}").out \
+            .split() == [cid]
+    finally:
+        g.run("rm", "-f", cid, check=False)
+
+
+def test_devcontainer_up_and_exec_as_root(g, tmp_path):
+    load_busybox(g, mkimage, tmp_path)
+    up_exec_and_rm(g, tmp_path / "dc")
+
+
+def test_devcontainer_up_and_exec_rootless(rootless):
+    load_busybox(rootless, mkimage, rootless.base)
+    where = rootless.base / "dc"
+    where.mkdir()
+    up_exec_and_rm(rootless, where, user=rootless.user)
