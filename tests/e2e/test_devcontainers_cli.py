@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,9 @@ import pytest
 from conftest import IN_CI, load_busybox, need_tool
 from fixtures import mkimage
 from fixtures.debian_base import CACHE, _locked
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fixtures" / "gpuhost"))
+import gpuhost as gh  # noqa: E402
 
 VERSION = "0.89.0"
 
@@ -70,14 +74,20 @@ def cli(js, docker, *args, user=None):
     return p
 
 
-def up_exec_and_rm(g, where: Path, user=None):
-    js = devcontainer_cli()
+def workspace(where: Path, config: dict, files=None) -> Path:
     ws = where / "ws"
     (ws / ".devcontainer").mkdir(parents=True)
     (ws / "hello.txt").write_text("from the host\n")
-    (ws / ".devcontainer" / "devcontainer.json").write_text(json.dumps({
-        "image": "sample:latest", "remoteUser": "root",
-        "postCreateCommand": "echo created > /tmp/post-create"}))
+    (ws / ".devcontainer" / "devcontainer.json").write_text(json.dumps(config))
+    for name, text in (files or {}).items():
+        (ws / ".devcontainer" / name).write_text(text)
+    return ws
+
+
+def up_exec_and_rm(g, where: Path, user=None):
+    js = devcontainer_cli()
+    ws = workspace(where, {"image": "sample:latest", "remoteUser": "root",
+                           "postCreateCommand": "echo created > /tmp/post-create"})
     if user is not None:
         subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(where)], check=True)
     docker = wrapper(g, where)
@@ -118,3 +128,35 @@ def test_devcontainer_up_and_exec_rootless(rootless):
     where = rootless.base / "dc"
     where.mkdir()
     up_exec_and_rm(rootless, where, user=rootless.user)
+
+
+def test_devcontainer_built_from_a_dockerfile_with_the_gpus(g, tmp_path):
+    """A devcontainer.json that builds its image (the CLI's `build -f ... --target ...
+    --build-arg ...` of its generated Dockerfile) and asks for the GPUs in runArgs, on the
+    simulated NVIDIA host: the device nodes and the driver's libcuda are in the container."""
+    js = devcontainer_cli()
+    load_busybox(g, mkimage, tmp_path)
+    host = gh.build_host(tmp_path / "gpuhost", gh.preset(1, cc="8.0"))
+    g.env["FAKE_DEVICE_ROOT"] = str(host.dev_root)
+    ws = workspace(tmp_path / "dc", {
+        "build": {"dockerfile": "Dockerfile"}, "remoteUser": "root",
+        "runArgs": ["--gpus", "all", "--driver-root", str(host.driver_root), "--dev-root",
+                    str(host.dev_root)],
+        "postCreateCommand": "cat /built > /tmp/post-create"},
+        {"Dockerfile": "FROM sample:latest\nRUN echo built > /built\n"})
+    docker = wrapper(g, tmp_path / "dc")
+    p = cli(js, docker, "up", "--workspace-folder", str(ws))
+    assert p.returncode == 0, (p.stdout[-3000:], p.stderr[-3000:])
+    cid = json.loads(p.stdout.strip().splitlines()[-1])["containerId"]
+    try:
+        calls = (tmp_path / "dc" / "calls.log").read_text()
+        assert "build -f " in calls and "--target dev_containers_target_stage" in calls, calls
+        p = cli(js, docker, "exec", "--workspace-folder", str(ws), "sh", "-c",
+                "cat /tmp/post-create; ls /dev/nvidia0 /dev/nvidiactl; "
+                "ls /usr/lib64/libcuda.so.1")  # busybox has no multiarch dir
+        assert p.returncode == 0, (p.stdout[-3000:], p.stderr[-3000:])
+        assert p.stdout.splitlines()[-4:] == [
+            "built", "/dev/nvidia0", "/dev/nvidiactl",
+            "/usr/lib64/libcuda.so.1"], p.stdout
+    finally:
+        g.run("rm", "-f", cid, check=False)
