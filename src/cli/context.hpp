@@ -122,6 +122,8 @@ void register_rm(CLI::App& app, Context& ctx);
 void register_logs(CLI::App& app, Context& ctx);
 void register_wait(CLI::App& app, Context& ctx);
 void register_events(CLI::App& app, Context& ctx);
+void register_top(CLI::App& app, Context& ctx);
+void register_port(CLI::App& app, Context& ctx);
 void register_hook(CLI::App& app, Context& ctx);
 void register_doctor(CLI::App& app, Context& ctx);
 void register_cdi(CLI::App& app, Context& ctx);

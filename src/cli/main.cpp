@@ -161,6 +161,8 @@ constexpr Command kCommands[] = {
     {"logs", register_logs},
     {"wait", register_wait},
     {"events", register_events},
+    {"top", register_top},
+    {"port", register_port},
     {"hook", register_hook},
     {"doctor", register_doctor},
     {"cdi", register_cdi},

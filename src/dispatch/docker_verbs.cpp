@@ -39,6 +39,8 @@ constexpr GroupVerb kGroupVerbs[] = {
     {"container", "run", "run"},
     {"container", "stop", "stop"},
     {"container", "wait", "wait"},
+    {"container", "top", "top"},
+    {"container", "port", "port"},
     {"system", "info", "info"},
     {"system", "events", "events"},
     {"builder", "build", "build"},
@@ -70,8 +72,6 @@ constexpr Missing kMissing[] = {
                 "resume`)"},
     {"update", "a container's limits are set when it starts (--memory, --cpus, --pids-limit)"},
     {"rename", "a container is named when it starts (`gantry run --name NAME`)"},
-    {"port", "containers use the host's network: a port a container listens on is the host's"},
-    {"top", "a container's processes are the host's: `gantry exec NAME ps` or the host's ps"},
     {"stats", "a container's usage is its cgroup's: `gantry run --memory/--cpus` set limits, "
               "systemd-cgtop shows them"},
     {"diff", "a container's writes are its writable layer (docs/storage.md); gantry does not "
