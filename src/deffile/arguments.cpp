@@ -38,8 +38,8 @@ bool commented(std::string_view before) {
 class Substitution {
   public:
     Substitution(const std::map<std::string, std::string>& build_args, const std::string& file,
-                 std::set<std::string>& used)
-        : args_(build_args), file_(file), used_(used) {}
+                 std::set<std::string>& used, std::size_t& total)
+        : args_(build_args), file_(file), used_(used), total_(total) {}
 
     void defaults(const Section& s) {
         int n = s.line;
@@ -77,7 +77,14 @@ class Substitution {
             }
             out += value(ref->first, line, true);
             i += ref->second;
+            if (total_ + out.size() > kMaxSubstituted)
+                throw Error(Errc::invalid,
+                            file_ + ":" + std::to_string(line) + ": {{ " + ref->first +
+                                " }} makes the text over " + std::to_string(kMaxSubstituted >> 20) +
+                                " MiB",
+                            "use shorter build variables");
         }
+        total_ += out.size();
         return out;
     }
 
@@ -99,7 +106,7 @@ class Substitution {
         if (!nest) return v;
         // a default naming another variable: replaced once, an unknown one left as written
         std::string out;
-        for (std::size_t i = 0; i < v.size();) {
+        for (std::size_t i = 0; i < v.size() && out.size() <= kMaxSubstituted;) {
             auto ref = reference_at(v, i);
             if (ref && (args_.count(ref->first) || defaults_.count(ref->first))) {
                 out += value(ref->first, line, false);
@@ -114,6 +121,7 @@ class Substitution {
     const std::map<std::string, std::string>& args_;
     const std::string& file_;
     std::set<std::string>& used_;
+    std::size_t& total_; // the bytes the whole definition has become so far
     std::map<std::string, std::string> defaults_;
 };
 
@@ -123,8 +131,9 @@ std::set<std::string> substitute(Definition& def,
                                  const std::map<std::string, std::string>& build_args,
                                  const std::string& file) {
     std::set<std::string> used;
+    std::size_t total = 0;
     for (auto& st : def.stages) {
-        Substitution sub(build_args, file, used);
+        Substitution sub(build_args, file, used, total);
         if (const auto* a = st.section("arguments")) sub.defaults(*a);
         for (auto& [key, hv] : st.header) hv.value = sub.apply(hv.value, hv.line);
         for (auto& s : st.sections) {

@@ -10,11 +10,16 @@
 
 #include "deffile/deffile.hpp"
 
+#include <cstddef>
 #include <map>
 #include <set>
 #include <string>
 
 namespace gantry::deffile {
+
+// The most text a definition's header values, sections and their arguments may become together
+// (a default that names another variable many times would otherwise square the file's size).
+inline constexpr std::size_t kMaxSubstituted = 16u << 20;
 
 // Substitutes every stage of DEF in place; returns the names of BUILD_ARGS that were used.
 // Error(invalid) for a malformed %arguments line or an undefined variable.
