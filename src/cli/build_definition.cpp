@@ -33,7 +33,7 @@ std::string definition_base(store::Store& store, const deffile::Stage& st,
     if (agent == "docker-daemon") {
         from = strip_scheme(from, "docker-daemon:");
         try {
-            store::find_image(store, from);
+            (void)store::find_image(store, from);
         } catch (const Error& e) {
             if (e.code() != Errc::not_found) throw;
             throw Error(Errc::not_found,

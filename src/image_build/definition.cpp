@@ -5,6 +5,7 @@
 #include "util/fs.hpp"
 #include "util/text.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace gantry::image_build {

@@ -78,7 +78,7 @@ TEST(Deffile, MultiStageAndFiles) {
     auto plain = df::file_copies(d.stages[1].sections[1], "app.def");
     ASSERT_EQ(plain.size(), 2u);
     EXPECT_EQ(plain[0].dst, "");
-    EXPECT_EQ(plain[1].line, 15);
+    EXPECT_EQ(plain[1].line, 14);
 }
 
 TEST(Deffile, Detection) {
