@@ -221,24 +221,29 @@ void register_build(CLI::App& app, Context& ctx) {
     auto o = std::make_shared<BuildFlags>();
     auto* cmd = app.add_subcommand(
         "build", "Build an image from a Dockerfile or an Apptainer definition file (rootless)");
+    // each repeatable flag takes one value (as docker's), so the optional CONTEXT after it is
+    // not taken for a second one
     cmd->add_option("context", o->context,
                     "The build context directory (a definition file's default: .)");
-    cmd->add_option("-t,--tag", o->tags, "Name the result (repeatable)");
+    cmd->add_option("-t,--tag", o->tags, "Name the result (repeatable)")->allow_extra_args(false);
     cmd->add_option("-f,--file", o->file,
                     "The Dockerfile (default CONTEXT/Dockerfile; - for stdin), or an Apptainer "
                     "definition file (FILE.def)");
     cmd->add_option("-o,--output", o->output,
                     "Also write the image as a SIF file (FILE.sif), as gantry save --format sif");
     cmd->add_flag("-T,--notest", o->notest, "Do not run the definition file's %test");
-    cmd->add_option("--build-arg", o->build_args, "K=V, or K to take it from the environment");
+    cmd->add_option("--build-arg", o->build_args, "K=V, or K to take it from the environment")
+        ->allow_extra_args(false);
     cmd->add_option("--target", o->target, "Build up to this stage");
     cmd->add_flag("--no-cache", o->no_cache, "Run every step (the results still fill the cache)");
     cmd->add_flag("--pull", o->pull, "Pull the FROM images even when the store has them");
     cmd->add_option("--secret", o->secrets,
-                    "id=ID,src=PATH (or env=NAME) for RUN --mount=type=secret");
+                    "id=ID,src=PATH (or env=NAME) for RUN --mount=type=secret")
+        ->allow_extra_args(false);
     cmd->add_option("--progress", o->progress, "auto, plain or tty")->capture_default_str();
     cmd->add_option("--iidfile", o->iidfile, "Write the image ID to this file");
-    cmd->add_option("--label", o->labels, "K=V set on the image (repeatable)");
+    cmd->add_option("--label", o->labels, "K=V set on the image (repeatable)")
+        ->allow_extra_args(false);
     cmd->add_option("--network", o->network, "RUN steps' network: host or none")
         ->capture_default_str();
     cmd->add_option("--platform", o->platform, "linux/amd64 (the one platform gantry builds)");
@@ -253,13 +258,16 @@ void register_build(CLI::App& app, Context& ctx) {
                     "and doctor check");
     cmd->add_option("--device", o->devices,
                     "A CDI device (nvidia.com/gpu=all) or /dev path for every RUN step; needs "
-                    "--allow device (repeatable)");
+                    "--allow device (repeatable)")
+        ->allow_extra_args(false);
     cmd->add_option("--gpus", o->gpus,
                     "GPUs for every RUN step, as run --gpus (all, device=0); needs --allow device");
     cmd->add_option("--allow", o->allow,
-                    "device: let --device, --gpus and RUN --device give steps the host's devices");
+                    "device: let --device, --gpus and RUN --device give steps the host's devices")
+        ->allow_extra_args(false);
     cmd->add_option("--cdi-spec-dir", o->cdi_dirs,
-                    "More CDI spec directories, after /etc/cdi and /var/run/cdi (repeatable)");
+                    "More CDI spec directories, after /etc/cdi and /var/run/cdi (repeatable)")
+        ->allow_extra_args(false);
     add_host_root_flags(cmd, o->gpu_roots, "With --gpu-arch host and devices");
     cmd->add_flag("--lint-fail", o->lint_fail, "Stop when gantry lint finds an error");
     cmd->add_flag("--no-lint", o->no_lint, "Do not lint the Dockerfile first");
