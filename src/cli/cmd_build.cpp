@@ -177,6 +177,10 @@ int run_build(Context& ctx, BuildFlags& o) {
     if (definition && !o.target.empty())
         throw Error(Errc::usage, "--target is for Dockerfiles; " + o.file + " is a definition file",
                     "a definition file's image is its last stage");
+    if (definition && o.lint_fail)
+        throw Error(Errc::usage,
+                    "--lint-fail lints Dockerfiles; " + o.file + " is a definition file",
+                    "drop --lint-fail (gantry lint reads Dockerfiles)");
     if (!definition && o.notest)
         throw Error(Errc::usage, "--notest is for definition files (%test)", "drop it");
     if (!o.no_lint && !definition && lint_first(o, bo.dockerfile, bo.dockerfile_name, bo))

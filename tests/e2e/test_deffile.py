@@ -116,6 +116,7 @@ def test_refusals_name_the_line(bb):
     assert "--target is for Dockerfiles" in g.fail("build", "-f", d, "--target", "x",
                                                     code=2).err
     assert "writes a SIF file" in g.fail("build", "-f", d, "-o", tmp / "x.tar", code=2).err
+    assert "--lint-fail lints Dockerfiles" in g.fail("build", "-f", d, "--lint-fail", code=2).err
     # a failing %test fails the build (the step's status, as a RUN step's) and tags nothing
     d.write_text("Bootstrap: docker\nFrom: sample:latest\n%test\n  exit 3\n")
     r = g.fail("build", "-f", d, "-t", "tested", code=125)
