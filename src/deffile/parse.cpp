@@ -199,8 +199,8 @@ class Parser {
             if (deffile_in(kApptainerHeaders, key) || deffile_in(kApptainerHeaders, base))
                 fail(Errc::unsupported, file_, n,
                      "the header keyword " + shown(key) + " is not supported by gantry",
-                     "gantry builds from Bootstrap: docker, docker-daemon, oci, localimage or "
-                     "scratch with From: and Stage: only (docs/apptainer.md)");
+                     "gantry reads Bootstrap:, From: and Stage:; the other keywords serve "
+                     "bootstrap agents gantry does not have (docs/apptainer.md)");
             fail(Errc::invalid, file_, n, "unknown header keyword " + shown(key),
                  "the header holds Bootstrap:, From: and Stage: (docs/apptainer.md)");
         }

@@ -5,6 +5,7 @@ documentation's CUDA, Python, MPI and multi-stage examples on the busybox sample
 offline, then run as `apptainer run`/`exec` would (the runscript, %environment sourced).
 Sections gantry does not honour are refused with FILE:LINE and a sentence."""
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -124,3 +125,22 @@ def test_refusals_name_the_line(bb):
     assert not any("tested" in ref for ref in g.refs())
     # --notest skips it
     g.run("build", "-f", d, "-t", "tested", "--notest")
+
+
+def test_rootless_definition_build(rootless, mk):
+    """A rootless caller (fake-root RUN steps): the /.singularity.d files and %files are root's
+    in the image, the %test runs, the runscript runs with %environment applied."""
+    g = rootless
+    load_busybox(g, mk, g.base)
+    ctx = Path(g.base) / "ctx"
+    ctx.mkdir()
+    (ctx / "app.py").write_text("print('app')\n")
+    shutil.copy(DEFS / "python.def", ctx / "python.def")
+    for p in (ctx, ctx / "app.py", ctx / "python.def"):
+        os.chown(p, 65534, 65534)
+    r = g.run("build", "-f", ctx / "python.def", "-t", "rl-def", ctx)
+    assert "RUN steps ran as fake-root" in r.err and "passed" in r.err, r
+    assert g.run("run", "--rm", "rl-def").out == \
+        "hello from python: built with print('app') args=\n"
+    assert g.run("run", "--rm", "rl-def", "stat", "-c", "%u %a",
+                 "/.singularity.d/runscript", "/opt/app/app.py").out == "0 755\n0 644\n"
