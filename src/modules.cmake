@@ -78,4 +78,4 @@ gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over ru
 gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version and info (--format rows, inspect JSON) and docker's --filter"
   DEPENDS gotemplate oci runtime store util)
 gantry_module(image_build PURPOSE "gantry build: the plan (a Dockerfile or an Apptainer definition file), the executor, RUN, COPY/ADD, layer commits"
-  DEPENDS deffile dockerfile engine gpu_vendors layer oci registry rootfs runtime sif store tailor util)
+  DEPENDS archive deffile dockerfile engine gpu_vendors layer oci registry rootfs runtime sif store tailor util)

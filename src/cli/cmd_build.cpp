@@ -1,10 +1,10 @@
 #include "analyze/analyze.hpp"
-#include "cli/build_definition.hpp"
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
 #include "cli/registry_flags.hpp"
 #include "cpu/isa.hpp"
 #include "image_build/builder.hpp"
+#include "image_build/definition_build.hpp"
 #include "image_build/gpu_arch.hpp"
 #include "lint/lint.hpp"
 #include "lint/report.hpp"
@@ -112,7 +112,7 @@ int run_build(Context& ctx, BuildFlags& o) {
     if (!given && o.file.ends_with(".def"))
         throw Error(Errc::not_found, "no definition file at " + o.file,
                     "give its path with -f FILE.def");
-    bool definition = given && is_definition(o.file, *given);
+    bool definition = given && image_build::is_definition(o.file, *given);
     if (o.context.empty() && !definition)
         throw Error(Errc::usage, "gantry build needs the build context directory",
                     "gantry build [OPTIONS] CONTEXT (a definition file: gantry build -f FILE.def)");
@@ -193,8 +193,12 @@ int run_build(Context& ctx, BuildFlags& o) {
     if (!bo.quiet && !bo.cpu_env.empty())
         std::fprintf(stderr, "compiling for the CPU: -march=%s (needs %s)\n",
                      bo.cpu_env["GANTRY_CPU_ARCH"].c_str(), bo.labels[cpu::kLabelFeatures].c_str());
-    std::optional<DefinitionBuild> def;
-    if (definition) def.emplace(store, bo, !o.notest, bo.quiet);
+    std::optional<image_build::DefinitionBuild> def;
+    if (definition) def.emplace(store, bo, !o.notest);
+    if (def && !bo.quiet)
+        for (const auto& k : def->unused_args())
+            std::fprintf(stderr, "gantry: warning: --build-arg %s: %s uses no {{ %s }}\n",
+                         k.c_str(), o.file.c_str(), k.c_str());
     auto r = image_build::build(store, bo, caller);
     def.reset();
     if (!o.output.empty()) {

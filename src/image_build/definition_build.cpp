@@ -1,4 +1,4 @@
-#include "cli/build_definition.hpp"
+#include "image_build/definition_build.hpp"
 
 #include "archive/load.hpp"
 #include "deffile/arguments.hpp"
@@ -11,9 +11,7 @@
 #include "util/fs.hpp"
 #include "util/identity.hpp"
 
-#include <cstdio>
-
-namespace gantry::cli {
+namespace gantry::image_build {
 namespace {
 
 namespace stdfs = std::filesystem;
@@ -84,10 +82,9 @@ bool is_definition(const std::string& file, const std::string& text) {
     return file.ends_with(".def") || deffile::looks_like_definition(text);
 }
 
-DefinitionBuild::DefinitionBuild(store::Store& store, image_build::BuildOptions& bo, bool test,
-                                 bool quiet) {
+DefinitionBuild::DefinitionBuild(store::Store& store, BuildOptions& bo, bool test) {
     try {
-        plan(store, bo, test, quiet);
+        plan(store, bo, test);
     } catch (...) {
         std::error_code ec;
         if (!meta_.empty()) stdfs::remove_all(meta_, ec);
@@ -95,25 +92,22 @@ DefinitionBuild::DefinitionBuild(store::Store& store, image_build::BuildOptions&
     }
 }
 
-void DefinitionBuild::plan(store::Store& store, image_build::BuildOptions& bo, bool test,
-                           bool quiet) {
+void DefinitionBuild::plan(store::Store& store, BuildOptions& bo, bool test) {
     const std::string& file = bo.dockerfile_name;
     auto def = deffile::parse(bo.dockerfile, file);
     auto used = deffile::substitute(def, bo.build_args, file);
     for (const auto& [k, v] : bo.build_args)
-        if (!used.count(k) && !quiet)
-            std::fprintf(stderr, "gantry: warning: --build-arg %s: %s uses no {{ %s }}\n",
-                         k.c_str(), file.c_str(), k.c_str());
+        if (!used.count(k)) unused_.push_back(k);
     bo.build_args.clear();
     meta_ = store.tmp_dir() / ("def-" + fs::unique_name());
     stdfs::create_directories(meta_);
-    image_build::DefinitionOptions o;
+    DefinitionOptions o;
     o.file = file;
     o.context = bo.context;
     o.meta_dir = meta_;
     o.test = test;
     o.base = [&](const deffile::Stage& st) { return definition_base(store, st, file); };
-    auto plan = image_build::plan_definition(def, o);
+    auto plan = plan_definition(def, o);
     bo.instructions = std::move(plan.instructions);
     bo.contexts = std::move(plan.contexts);
     bo.entrypoint_prefix = std::move(plan.entrypoint_prefix);
@@ -125,4 +119,4 @@ DefinitionBuild::~DefinitionBuild() {
     if (!meta_.empty()) stdfs::remove_all(meta_, ec);
 }
 
-} // namespace gantry::cli
+} // namespace gantry::image_build
