@@ -118,7 +118,10 @@ class Parser {
 
   private:
     void one_line(std::string_view line, int n) {
-        if (is_bootstrap_line(line)) {
+        // at the start of a line, as Apptainer splits stages; the first may be indented (its
+        // header lines are trimmed)
+        if (is_bootstrap_line(line) ||
+            (def_.stages.empty() && is_bootstrap_line(text::trim_left(line)))) {
             end_header();
             def_.stages.emplace_back();
             def_.stages.back().line = n;

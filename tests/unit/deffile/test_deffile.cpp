@@ -81,6 +81,13 @@ TEST(Deffile, MultiStageAndFiles) {
     EXPECT_EQ(plain[1].line, 14);
 }
 
+TEST(Deffile, AnIndentedFirstBootstrapStartsTheStage) {
+    auto d = parse("\n   Bootstrap: docker\n   From: a\n%post\n  true\n");
+    ASSERT_EQ(d.stages.size(), 1u);
+    EXPECT_EQ(d.stages[0].line, 2);
+    EXPECT_EQ(d.stages[0].value("from"), "a");
+}
+
 TEST(Deffile, Detection) {
     EXPECT_TRUE(df::looks_like_definition("\n# c\n  bootstrap: docker\n"));
     EXPECT_FALSE(df::looks_like_definition("FROM debian\n"));
