@@ -90,7 +90,8 @@ def test_multistage_files_from_and_sif_output(bb):
         "compiled in the build stage\n"
     assert g.run("run", "--rm", "local").out == "again\n"
     # docker-archive: the busybox archive load_busybox wrote, loaded as gantry load loads it
-    d.write_text(f"Bootstrap: docker-archive\nFrom: {tmp / 'bb.tar'}\n%runscript\n  echo archived\n")
+    d.write_text(f"Bootstrap: docker-archive\nFrom: {tmp / 'bb.tar'}\n"
+                 "%runscript\n  echo archived\n")
     g.run("build", "-f", d, "-t", "archived", tmp)
     assert g.run("run", "--rm", "archived").out == "archived\n"
 
