@@ -129,6 +129,7 @@ int run_build(Context& ctx, BuildFlags& o) {
     if (o.file == "-") {
         bo.dockerfile = fs::read_stream(0, kMaxBuildDockerfile, "the Dockerfile on stdin");
         bo.dockerfile_name = "-";
+        definition = image_build::is_definition("-", bo.dockerfile); // `Bootstrap:` first
     } else {
         std::filesystem::path f = o.file.empty() ? std::filesystem::path(o.context) / "Dockerfile"
                                                  : std::filesystem::path(o.file);

@@ -62,7 +62,8 @@ def test_recipe_corpus_builds_and_runs(bb):
 
     # MPI-shaped: docker-daemon (the store), %post -c, no %runscript: the command at run time
     # gets %environment's PATH
-    g.run("build", "-f", DEFS / "mpi.def", "-t", "mpi", ".")
+    # on stdin (recognised by its Bootstrap: line), with a CONTEXT as a Dockerfile on stdin
+    g.run("build", "-f", "-", "-t", "mpi", ".", input=(DEFS / "mpi.def").read_text())
     assert g.run("run", "--rm", "mpi", "mpirun", "-n", "2", "app").out == \
         "mpirun 4.1.5 -n 2 app\n"
     assert config(g, "mpi")["Cmd"] == ["/bin/sh"]  # the base's, kept
