@@ -50,6 +50,8 @@ dockerfile::Instruction def_plain(const std::string& keyword, int line, std::str
     return ins;
 }
 
+constexpr std::string_view kPostEnvironment = "/.singularity.d/env/91-environment.sh";
+
 bool has_glob(const std::string& s) {
     return s.find_first_of("*?[") != std::string::npos;
 }
@@ -142,7 +144,13 @@ class Translation {
 
     void run_post(const deffile::Section& s) {
         if (text::trim(s.body).empty()) return;
-        std::string script = "cd /\n" + s.body;
+        // as Apptainer's: in /, with $APPTAINER_ENVIRONMENT naming the env script %post may
+        // append to (sourced at run time after 90-environment.sh)
+        std::string script = "cd /\nmkdir -p /.singularity.d/env\n"
+                             "export APPTAINER_ENVIRONMENT=" +
+                             std::string(kPostEnvironment) +
+                             " SINGULARITY_ENVIRONMENT=" + std::string(kPostEnvironment) + "\n" +
+                             s.body;
         std::vector<std::string> argv = {"/bin/sh", "-ex", "-c", script};
         std::string args(text::trim(s.args.substr(0, s.args.find('#'))));
         if (!args.empty()) { // "-c SHELL ARGS" (checked by the parser)

@@ -7,8 +7,10 @@
 //   %files from S    COPY --from=S SRC DST (DST defaults to SRC)
 //   %files           COPY SRC DST from the build context (a relative SRC as Apptainer reads it
 //                    from the current directory; an absolute one must lie inside the context)
-//   %post            RUN ["/bin/sh","-ex","-c","cd /\n" BODY] (Apptainer: /bin/sh -ex, in /),
-//                    or `%post -c SHELL ARGS`: [SHELL, ARGS..., "-c", "cd /\n" BODY]
+//   %post            RUN ["/bin/sh","-ex","-c",PRELUDE BODY] (Apptainer: /bin/sh -ex, in /),
+//                    or `%post -c SHELL ARGS`: [SHELL, ARGS..., "-c", PRELUDE BODY]; PRELUDE
+//                    is `cd /`, /.singularity.d/env made, $APPTAINER_ENVIRONMENT (and
+//                    $SINGULARITY_ENVIRONMENT) exported as env/91-environment.sh, as Apptainer's
 //   %environment, %runscript, %startscript, %test, %help, %labels
 //                    Apptainer's files under /.singularity.d (env/90-environment.sh, runscript,
 //                    startscript, test, runscript.help, labels.json), written into a directory

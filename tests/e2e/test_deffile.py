@@ -67,6 +67,8 @@ def test_recipe_corpus_builds_and_runs(bb):
     assert g.run("run", "--rm", "mpi", "mpirun", "-n", "2", "app").out == \
         "mpirun 4.1.5 -n 2 app\n"
     assert config(g, "mpi")["Cmd"] == ["/bin/sh"]  # the base's, kept
+    # what %post appended to $APPTAINER_ENVIRONMENT is sourced too
+    assert g.run("run", "--rm", "mpi", "sh", "-c", "echo $MPI_BUILT").out == "4.1.5\n"
 
 
 def test_multistage_files_from_and_sif_output(bb):

@@ -47,15 +47,18 @@ TEST_F(DefinitionTest, InstructionsInApptainersOrder) {
                                                "COPY:10", "RUN:13", "COPY:21", "LABEL:19",
                                                "ENTRYPOINT:17", "CMD:17"}));
     EXPECT_EQ(ins[0].args, "base/py:3 AS build");
+    const std::string prelude = "cd /\nmkdir -p /.singularity.d/env\nexport "
+                                "APPTAINER_ENVIRONMENT=/.singularity.d/env/91-environment.sh "
+                                "SINGULARITY_ENVIRONMENT=/.singularity.d/env/91-environment.sh\n";
     EXPECT_EQ(ins[1].json_args,
-              (std::vector<std::string>{"/bin/sh", "-ex", "-c", "cd /\n  make\n"}));
+              (std::vector<std::string>{"/bin/sh", "-ex", "-c", prelude + "  make\n"}));
     // %files from first; $ kept literally for the builder's expansion
     EXPECT_EQ(ins[3].flag("from")->value, "build");
     EXPECT_EQ(ins[3].json_args, (std::vector<std::string>{"/out", "/opt/\\$HOME"}));
     EXPECT_EQ(ins[4].json_args, (std::vector<std::string>{"a.txt", "/a.txt"}));
     EXPECT_EQ(ins[5].json_args, (std::vector<std::string>{"conf", "/etc/x/"}));
     EXPECT_EQ(ins[6].json_args,
-              (std::vector<std::string>{"/bin/bash", "-l", "-c", "cd /\n  echo hi\n"}));
+              (std::vector<std::string>{"/bin/bash", "-l", "-c", prelude + "  echo hi\n"}));
     EXPECT_EQ(ins[7].flag("from")->value, "gantry-def-meta-1");
     EXPECT_EQ(ins[8].args, "\"Team\"=\"\\\"gpu\\\" \\$x\" ");
     EXPECT_EQ(ins[10].json_args, (std::vector<std::string>{"/.singularity.d/runscript"}));
