@@ -319,6 +319,10 @@ def seeds() -> dict[str, list]:
         "docker_archive": docker_manifests(),
         "cdi_spec": literals(["tests/unit/cdi/*.cpp", "tests/unit/cdi/*.hpp"],
                              lambda s: "cdiVersion" in s),
+        # Apptainer definition files: the e2e corpus and the unit tests' (fuzz_deffile.cpp)
+        "deffile": [open(p).read() for p in
+                    sorted(glob.glob(os.path.join(REPO, "tests/fixtures/deffiles/*.def")))] +
+        literals(["tests/unit/deffile/*.cpp"], lambda s: "Bootstrap:" in s),
         "dockerfile": dockerfiles + literals(
             lint_tests, lambda s: re.search(r"^\s*(FROM|ARG)\s", s, re.M | re.I) is not None),
         "shell": run_lines + literals(

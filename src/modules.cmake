@@ -31,6 +31,8 @@ gantry_module(gpu_components PURPOSE "the GPU vendor component tables (data in t
   DEPENDS util)
 gantry_module(dockerfile PURPOSE "the Dockerfile model: BuildKit's parser, instructions, words"
   DEPENDS util)
+gantry_module(deffile PURPOSE "Apptainer's definition files: the parser, sections, {{ var }} build arguments"
+  DEPENDS util)
 gantry_module(site PURPOSE "the site's image policy: registries.conf, policy.json, signatures"
   DEPENDS oci util)
 gantry_module(k8s PURPOSE "containerd's config.toml edited for a gantry runtime class, the RuntimeClass object"
@@ -75,5 +77,5 @@ gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over ru
   DEPENDS cdi gpu_vendors lazy oci registry runtime sqsh store util)
 gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version and info (--format rows, inspect JSON) and docker's --filter"
   DEPENDS gotemplate oci runtime store util)
-gantry_module(image_build PURPOSE "gantry build: the plan, the executor, RUN, COPY/ADD, layer commits"
-  DEPENDS dockerfile engine gpu_vendors layer oci registry rootfs runtime store tailor util)
+gantry_module(image_build PURPOSE "gantry build: the plan (a Dockerfile or an Apptainer definition file), the executor, RUN, COPY/ADD, layer commits"
+  DEPENDS archive deffile dockerfile engine gpu_vendors layer oci registry rootfs runtime sif store tailor util)

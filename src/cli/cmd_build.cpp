@@ -4,9 +4,11 @@
 #include "cli/registry_flags.hpp"
 #include "cpu/isa.hpp"
 #include "image_build/builder.hpp"
+#include "image_build/definition_build.hpp"
 #include "image_build/gpu_arch.hpp"
 #include "lint/lint.hpp"
 #include "lint/report.hpp"
+#include "sqsh/write.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -28,6 +30,7 @@ constexpr std::uint64_t kMaxBuildDockerfile = 8u << 20;
 
 struct BuildFlags {
     std::string context, file, target, progress = "auto", iidfile, network = "host", platform;
+    std::string output; // -o FILE.sif
     std::string gpu_arch, cpu_arch;
     gpu_vendors::Roots gpu_roots; // --driver-root, ...: the host --gpu-arch host reads
     std::vector<std::string> tags, build_args, secrets, labels;
@@ -35,6 +38,7 @@ struct BuildFlags {
     std::optional<std::string> gpus;
     unsigned jobs = 0;
     bool no_cache = false, pull = false, quiet = false, lint_fail = false, no_lint = false;
+    bool notest = false;
     RegistryFlags reg;
 };
 
@@ -101,6 +105,22 @@ int run_build(Context& ctx, BuildFlags& o) {
     image_build::check_choice("--progress", o.progress, {"auto", "plain", "tty"});
     image_build::check_choice("--network", o.network, {"host", "none", "default"});
     if (o.network == "default") o.network = "host";
+    // -f FILE: read first, a definition file (FILE.def, or `Bootstrap:` first) needs no CONTEXT
+    std::optional<std::string> given;
+    if (!o.file.empty() && o.file != "-" && std::filesystem::is_regular_file(o.file))
+        given = fs::read_file(o.file, kMaxBuildDockerfile);
+    if (!given && o.file.ends_with(".def"))
+        throw Error(Errc::not_found, "no definition file at " + o.file,
+                    "give its path with -f FILE.def");
+    bool definition = given && image_build::is_definition(o.file, *given);
+    if (o.context.empty() && !definition)
+        throw Error(Errc::usage, "gantry build needs the build context directory",
+                    "gantry build [OPTIONS] CONTEXT (a definition file: gantry build -f FILE.def)");
+    if (o.context.empty()) o.context = "."; // a definition file's %files: the current directory
+    if (!o.output.empty() && !o.output.ends_with(".sif"))
+        throw Error(Errc::usage,
+                    "-o " + o.output + ": gantry build -o writes a SIF file (FILE.sif)",
+                    "name it FILE.sif, or gantry save the built image in another format");
     if (!std::filesystem::is_directory(o.context))
         throw Error(Errc::not_found, "build context " + o.context + " is not a directory",
                     "give the directory that holds the Dockerfile and the files it copies");
@@ -109,13 +129,14 @@ int run_build(Context& ctx, BuildFlags& o) {
     if (o.file == "-") {
         bo.dockerfile = fs::read_stream(0, kMaxBuildDockerfile, "the Dockerfile on stdin");
         bo.dockerfile_name = "-";
+        definition = image_build::is_definition("-", bo.dockerfile); // `Bootstrap:` first
     } else {
         std::filesystem::path f = o.file.empty() ? std::filesystem::path(o.context) / "Dockerfile"
                                                  : std::filesystem::path(o.file);
         if (!std::filesystem::exists(f))
             throw Error(Errc::not_found, "no Dockerfile at " + f.string(),
                         "give its path with -f FILE");
-        bo.dockerfile = fs::read_file(f, kMaxBuildDockerfile);
+        bo.dockerfile = given ? *given : fs::read_file(f, kMaxBuildDockerfile);
         bo.dockerfile_name = o.file.empty() ? "Dockerfile" : o.file;
     }
     auto env = caller_environment();
@@ -154,7 +175,16 @@ int run_build(Context& ctx, BuildFlags& o) {
     bo.pull_options.signature_policy = o.reg.signature_policy;
     if (!bo.quiet)
         bo.progress = [](const std::string& l) { std::fprintf(stderr, "%s\n", l.c_str()); };
-    if (!o.no_lint && lint_first(o, bo.dockerfile, bo.dockerfile_name, bo))
+    if (definition && !o.target.empty())
+        throw Error(Errc::usage, "--target is for Dockerfiles; " + o.file + " is a definition file",
+                    "a definition file's image is its last stage");
+    if (definition && o.lint_fail)
+        throw Error(Errc::usage,
+                    "--lint-fail lints Dockerfiles; " + o.file + " is a definition file",
+                    "drop --lint-fail (gantry lint reads Dockerfiles)");
+    if (!definition && o.notest)
+        throw Error(Errc::usage, "--notest is for definition files (%test)", "drop it");
+    if (!o.no_lint && !definition && lint_first(o, bo.dockerfile, bo.dockerfile_name, bo))
         throw Error(Errc::invalid, "gantry lint found errors in " + bo.dockerfile_name,
                     "fix them, or build without --lint-fail");
     auto caller = engine::Caller::current();
@@ -164,7 +194,20 @@ int run_build(Context& ctx, BuildFlags& o) {
     if (!bo.quiet && !bo.cpu_env.empty())
         std::fprintf(stderr, "compiling for the CPU: -march=%s (needs %s)\n",
                      bo.cpu_env["GANTRY_CPU_ARCH"].c_str(), bo.labels[cpu::kLabelFeatures].c_str());
+    std::optional<image_build::DefinitionBuild> def;
+    if (definition) def.emplace(store, bo, !o.notest);
+    if (def && !bo.quiet)
+        for (const auto& k : def->unused_args())
+            std::fprintf(stderr, "gantry: warning: --build-arg %s: %s uses no {{ %s }}\n",
+                         k.c_str(), o.file.c_str(), k.c_str());
     auto r = image_build::build(store, bo, caller);
+    def.reset();
+    if (!o.output.empty()) {
+        auto saved = sqsh::save_sif(store, r.id.str(), o.output);
+        if (!bo.quiet)
+            std::fprintf(stderr, "Saved %s (SIF, %s)\n", o.output.c_str(),
+                         human_size(saved.bytes).c_str());
+    }
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!o.iidfile.empty()) fs::write_atomic(o.iidfile, r.id.str());
     if (!bo.quiet) {
@@ -185,20 +228,31 @@ int run_build(Context& ctx, BuildFlags& o) {
 
 void register_build(CLI::App& app, Context& ctx) {
     auto o = std::make_shared<BuildFlags>();
-    auto* cmd = app.add_subcommand("build", "Build an image from a Dockerfile (rootless)");
-    cmd->add_option("context", o->context, "The build context directory")->required();
-    cmd->add_option("-t,--tag", o->tags, "Name the result (repeatable)");
+    auto* cmd = app.add_subcommand(
+        "build", "Build an image from a Dockerfile or an Apptainer definition file (rootless)");
+    // each repeatable flag takes one value (as docker's), so the optional CONTEXT after it is
+    // not taken for a second one
+    cmd->add_option("context", o->context,
+                    "The build context directory (a definition file's default: .)");
+    cmd->add_option("-t,--tag", o->tags, "Name the result (repeatable)")->allow_extra_args(false);
     cmd->add_option("-f,--file", o->file,
-                    "The Dockerfile (default CONTEXT/Dockerfile; - for stdin)");
-    cmd->add_option("--build-arg", o->build_args, "K=V, or K to take it from the environment");
+                    "The Dockerfile (default CONTEXT/Dockerfile; - for stdin), or an Apptainer "
+                    "definition file (FILE.def)");
+    cmd->add_option("-o,--output", o->output,
+                    "Also write the image as a SIF file (FILE.sif), as gantry save --format sif");
+    cmd->add_flag("-T,--notest", o->notest, "Do not run the definition file's %test");
+    cmd->add_option("--build-arg", o->build_args, "K=V, or K to take it from the environment")
+        ->allow_extra_args(false);
     cmd->add_option("--target", o->target, "Build up to this stage");
     cmd->add_flag("--no-cache", o->no_cache, "Run every step (the results still fill the cache)");
     cmd->add_flag("--pull", o->pull, "Pull the FROM images even when the store has them");
     cmd->add_option("--secret", o->secrets,
-                    "id=ID,src=PATH (or env=NAME) for RUN --mount=type=secret");
+                    "id=ID,src=PATH (or env=NAME) for RUN --mount=type=secret")
+        ->allow_extra_args(false);
     cmd->add_option("--progress", o->progress, "auto, plain or tty")->capture_default_str();
     cmd->add_option("--iidfile", o->iidfile, "Write the image ID to this file");
-    cmd->add_option("--label", o->labels, "K=V set on the image (repeatable)");
+    cmd->add_option("--label", o->labels, "K=V set on the image (repeatable)")
+        ->allow_extra_args(false);
     cmd->add_option("--network", o->network, "RUN steps' network: host or none")
         ->capture_default_str();
     cmd->add_option("--platform", o->platform, "linux/amd64 (the one platform gantry builds)");
@@ -213,13 +267,16 @@ void register_build(CLI::App& app, Context& ctx) {
                     "and doctor check");
     cmd->add_option("--device", o->devices,
                     "A CDI device (nvidia.com/gpu=all) or /dev path for every RUN step; needs "
-                    "--allow device (repeatable)");
+                    "--allow device (repeatable)")
+        ->allow_extra_args(false);
     cmd->add_option("--gpus", o->gpus,
                     "GPUs for every RUN step, as run --gpus (all, device=0); needs --allow device");
     cmd->add_option("--allow", o->allow,
-                    "device: let --device, --gpus and RUN --device give steps the host's devices");
+                    "device: let --device, --gpus and RUN --device give steps the host's devices")
+        ->allow_extra_args(false);
     cmd->add_option("--cdi-spec-dir", o->cdi_dirs,
-                    "More CDI spec directories, after /etc/cdi and /var/run/cdi (repeatable)");
+                    "More CDI spec directories, after /etc/cdi and /var/run/cdi (repeatable)")
+        ->allow_extra_args(false);
     add_host_root_flags(cmd, o->gpu_roots, "With --gpu-arch host and devices");
     cmd->add_flag("--lint-fail", o->lint_fail, "Stop when gantry lint finds an error");
     cmd->add_flag("--no-lint", o->no_lint, "Do not lint the Dockerfile first");

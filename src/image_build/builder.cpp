@@ -4,6 +4,7 @@
 #include "image_build/cache.hpp"
 #include "image_build/context.hpp"
 #include "image_build/copy_step.hpp"
+#include "image_build/finish.hpp"
 #include "image_build/instructions.hpp"
 #include "image_build/layer_commit.hpp"
 #include "image_build/plan.hpp"
@@ -34,7 +35,7 @@ namespace stdfs = std::filesystem;
 class Builder {
   public:
     Builder(store::Store& store, const BuildOptions& opt, engine::Caller caller)
-        : store_(store), opt_(opt), ctx_(opt.context, read_ignore(opt.context)),
+        : store_(store), opt_(opt), ctx_(opt.context, Ignore::read(opt.context)),
           cache_(cache_dir(store) / "steps") {
         run_.caller = std::move(caller);
         res_.mode = run_mode(run_.caller);
@@ -52,7 +53,7 @@ class Builder {
         po.target = opt.target;
         po.build_args = opt.build_args;
         if (!opt.platform.empty()) po.platform = opt.platform;
-        plan_ = make_plan(parse(opt.dockerfile, po), po);
+        plan_ = make_plan(opt.instructions ? *opt.instructions : parse(opt.dockerfile, po), po);
         for (const auto& [k, v] : opt.gpu_env) build_args_[k] = v;
         for (const auto& [k, v] : opt.cpu_env) build_args_[k] = v;
         for (const auto& [k, v] : opt.build_args) build_args_[k] = v;
@@ -95,7 +96,7 @@ class Builder {
         j.done = [&](int i, const std::string& text) { take_result(i, text); };
         run_stage_jobs(j);
         WorkImage& img = done_.at(plan_.target);
-        for (const auto& [k, v] : opt_.labels) img.run_config()["Labels"][k] = v;
+        finish_target(store_, img, opt_, run_);
         // the time of the last step (kept by cache hits), as BuildKit's "created"
         const auto& hist = img.config["history"];
         img.config["created"] = !hist.empty() && hist.back().contains("created")
@@ -180,12 +181,6 @@ class Builder {
         res_.ran += r["ran"].get<int>();
     }
 
-    static Ignore read_ignore(const std::string& dir) {
-        auto p = stdfs::path(dir) / ".dockerignore";
-        if (!stdfs::exists(p)) return Ignore();
-        return Ignore::parse(fs::read_file(p, 1 << 20));
-    }
-
     std::int64_t now() const {
         return opt_.epoch ? *opt_.epoch : static_cast<std::int64_t>(std::time(nullptr));
     }
@@ -223,6 +218,11 @@ class Builder {
     // A stage's (or an image's) files as a directory, for COPY --from and RUN --mount from=.
     stdfs::path tree(const std::string& ref, int before, std::string& id) {
         int s = find_stage(plan_.stages, ref, before);
+        if (auto c = opt_.contexts.find(ref); s < 0 && c != opt_.contexts.end()) {
+            Context dir(c->second, Ignore());
+            id = "context:" + ref + ":" + dir.digest({""});
+            return c->second;
+        }
         WorkImage img;
         if (s >= 0) {
             img = done_.at(s);
@@ -498,9 +498,10 @@ class Builder {
                             "ADD fetches http(s) URLs; clone repositories in a RUN step");
             auto paths = c.resolve(pattern);
             inputs.push_back(from ? from_id + ":" + pattern : ctx_.digest(paths));
+            bool stage_files = from && !opt_.contexts.count(st_.expand(from->value));
             for (const auto& p : paths)
                 req.sources.push_back(
-                    CopySource{root, p, from ? nullptr : &ctx_.ignore(), from != nullptr});
+                    CopySource{root, p, from ? nullptr : &ctx_.ignore(), stage_files});
         }
         std::string flags;
         for (const auto& f : ins.flags) flags += "--" + f.name + "=" + st_.expand(f.value) + " ";

@@ -12,6 +12,7 @@
 // presence, are checked before any step runs.
 #pragma once
 
+#include "dockerfile/dockerfile.hpp"
 #include "engine/engine.hpp"
 #include "image_build/options.hpp"
 #include "image_build/step_devices.hpp"
@@ -31,7 +32,14 @@ namespace gantry::image_build {
 struct BuildOptions {
     std::string context;         // the context directory
     std::string dockerfile;      // the Dockerfile's text
-    std::string dockerfile_name; // for messages ("Dockerfile", "-")
+    std::string dockerfile_name; // for messages ("Dockerfile", "-", "app.def")
+    // set: these instructions are built and `dockerfile` is not parsed (a definition file's,
+    // image_build/definition.hpp)
+    std::optional<dockerfile::Dockerfile> instructions;
+    // named contexts: COPY --from=NAME reads the directory (a stage of that name wins)
+    std::map<std::string, std::string> contexts;
+    std::vector<std::string> entrypoint_prefix; // put before the result's Entrypoint
+    std::vector<std::string> test_argv; // run on the result before it is tagged; writes dropped
     std::vector<std::string> tags;
     std::map<std::string, std::string> build_args;
     std::map<std::string, std::string> labels;

@@ -1,5 +1,8 @@
 #include "image_build/ignore.hpp"
 
+#include "util/fs.hpp"
+
+#include <filesystem>
 #include <fnmatch.h>
 
 namespace gantry::image_build {
@@ -97,6 +100,12 @@ bool Ignore::excluded(std::string_view path) const {
     for (const auto& p : patterns_)
         if (PrefixMatch(p.segments, segs).from(0, 0)) out = !p.exception;
     return out;
+}
+
+Ignore Ignore::read(const std::string& dir) {
+    auto p = std::filesystem::path(dir) / ".dockerignore";
+    if (!std::filesystem::exists(p)) return Ignore();
+    return parse(fs::read_file(p, 1 << 20));
 }
 
 } // namespace gantry::image_build

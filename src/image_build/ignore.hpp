@@ -26,6 +26,8 @@ class Ignore {
     Ignore() = default;
     // Parses the text of a .dockerignore.
     static Ignore parse(std::string_view text);
+    // DIR/.dockerignore parsed; none when DIR has none.
+    static Ignore read(const std::string& dir);
 
     // True when path (relative to the context, "/"-separated) is excluded.
     bool excluded(std::string_view path) const;

@@ -88,7 +88,13 @@ std::vector<File> apptainer_files(const nlohmann::json& doc) {
             env += "export " + kv.substr(0, eq) + "=" + sif_sh_quote(kv.substr(eq + 1)) + "\n";
         }
     out.push_back({std::string(kEnvDir) + "/10-docker2singularity.sh", env, 0755});
-    std::string entry = sif_sh_words(c.value("Entrypoint", nlohmann::json()));
+    // an image whose command is Apptainer's runscript already (a definition file's %runscript,
+    // gantry build -f FILE.def) keeps it: one written from that command would run itself
+    auto ep = c.value("Entrypoint", nlohmann::json());
+    if (c.value("Cmd", nlohmann::json()) == nlohmann::json::array({kRunscript}) &&
+        (ep.is_null() || ep.empty() || ep == env_entrypoint()))
+        return out;
+    std::string entry = sif_sh_words(ep);
     std::string cmd = sif_sh_words(c.value("Cmd", nlohmann::json()));
     std::string run =
         "#!/bin/sh\n# the image's Entrypoint and Cmd, written by gantry save --format sif\n";

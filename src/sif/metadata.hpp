@@ -54,8 +54,9 @@ struct File {
 // config DOC (the whole config document) says, as Apptainer's own conversion of a docker image
 // writes them: labels.json (the Labels), env/10-docker2singularity.sh (each Env entry exported,
 // single-quoted), the runscript (Entrypoint then Cmd, or Entrypoint then the runscript's
-// arguments when it is given any; in WorkingDir when one is set). Error(invalid) for an Env
-// entry that is not NAME=VALUE with a shell-safe NAME.
+// arguments when it is given any; in WorkingDir when one is set); no runscript when the command
+// is the image's own /.singularity.d/runscript (an image built from a definition file).
+// Error(invalid) for an Env entry that is not NAME=VALUE with a shell-safe NAME.
 std::vector<File> apptainer_files(const nlohmann::json& doc);
 
 } // namespace gantry::sif

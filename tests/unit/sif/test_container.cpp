@@ -212,4 +212,18 @@ TEST(SifMetadata, ApptainerFilesQuoteTheConfig) {
                  Error);
 }
 
+// An image whose command is its own /.singularity.d/runscript (gantry build -f FILE.def) keeps
+// that file: one written from the config would exec itself.
+TEST(SifMetadata, AnImagesOwnRunscriptIsKept) {
+    nlohmann::json doc = {
+        {"config",
+         {{"Entrypoint", sif::env_entrypoint()}, {"Cmd", {sif::kRunscript}}, {"Env", {"A=1"}}}}};
+    bool runscript = false;
+    for (auto& f : sif::apptainer_files(doc)) runscript |= f.path == ".singularity.d/runscript";
+    EXPECT_FALSE(runscript);
+    doc["config"]["Cmd"] = {"/bin/sh"};
+    for (auto& f : sif::apptainer_files(doc)) runscript |= f.path == ".singularity.d/runscript";
+    EXPECT_TRUE(runscript);
+}
+
 } // namespace sif_container_test

@@ -1,0 +1,216 @@
+#include "image_build/definition.hpp"
+
+#include "sif/metadata.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/text.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace gantry::image_build {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+[[noreturn]] void def_fail(const DefinitionOptions& opt, int line, const std::string& what,
+                           std::string hint) {
+    throw Error(Errc::invalid, opt.file + ":" + std::to_string(line) + ": " + what,
+                std::move(hint));
+}
+
+// S as one word the builder's expansion gives back unchanged ($, quotes and the escape kept).
+std::string def_literal(const std::string& s, std::string_view special = "\\$\"'") {
+    std::string out;
+    for (char c : s) {
+        if (special.find(c) != std::string_view::npos) out.push_back('\\');
+        out.push_back(c);
+    }
+    return out;
+}
+
+dockerfile::Instruction def_json(const std::string& keyword, int line,
+                                 std::vector<std::string> args) {
+    dockerfile::Instruction ins;
+    ins.keyword = keyword;
+    ins.line = ins.end_line = line;
+    ins.json = true;
+    ins.args = nlohmann::json(args).dump();
+    ins.json_args = std::move(args);
+    ins.original = keyword + " " + ins.args;
+    return ins;
+}
+
+dockerfile::Instruction def_plain(const std::string& keyword, int line, std::string args) {
+    dockerfile::Instruction ins;
+    ins.keyword = keyword;
+    ins.line = ins.end_line = line;
+    ins.args = std::move(args);
+    ins.original = keyword + " " + ins.args;
+    return ins;
+}
+
+constexpr std::string_view kPostEnvironment = "/.singularity.d/env/91-environment.sh";
+
+bool has_glob(const std::string& s) {
+    return s.find_first_of("*?[") != std::string::npos;
+}
+
+class Translation {
+  public:
+    Translation(const deffile::Definition& def, const DefinitionOptions& opt)
+        : def_(def), opt_(opt) {}
+
+    DefinitionPlan run() {
+        for (std::size_t i = 0; i < def_.stages.size(); ++i) stage(def_.stages[i], i);
+        const auto& last = def_.stages.back();
+        if (last.section("environment") && !last.section("runscript"))
+            for (const auto& w : sif::env_entrypoint()) out_.entrypoint_prefix.push_back(w);
+        if (opt_.test && last.section("test")) {
+            for (const auto& w : sif::env_entrypoint()) out_.test_argv.push_back(w);
+            out_.test_argv.push_back("/.singularity.d/test");
+        }
+        return std::move(out_);
+    }
+
+  private:
+    void add(dockerfile::Instruction ins) {
+        out_.instructions.instructions.push_back(std::move(ins));
+    }
+
+    void stage(const deffile::Stage& st, std::size_t index) {
+        std::string from = st.bootstrap() == "scratch" ? "scratch" : opt_.base(st);
+        if (from.empty())
+            def_fail(opt_, st.line, "From: is empty", "name the base image, e.g. From: debian:12");
+        std::string name = text::lower(st.value("stage"));
+        add(def_plain("FROM", st.line, def_literal(from) + (name.empty() ? "" : " AS " + name)));
+        for (const auto& s : st.sections)
+            if (s.name == "files" && !s.args.empty()) files(s, true);
+        for (const auto& s : st.sections)
+            if (s.name == "files" && s.args.empty()) files(s, false);
+        if (const auto* post = st.section("post")) run_post(*post);
+        metadata(st, index);
+        if (const auto* l = st.section("labels")) {
+            std::string args;
+            for (const auto& [k, v] : deffile::labels(*l, opt_.file))
+                args += "\"" + def_literal(k, "\\$\"") + "\"=\"" + def_literal(v, "\\$\"") + "\" ";
+            if (!args.empty()) add(def_plain("LABEL", l->line, args));
+        }
+        if (const auto* r = st.section("runscript")) {
+            std::vector<std::string> entry;
+            for (const auto& w : sif::env_entrypoint()) entry.push_back(w);
+            add(def_json("ENTRYPOINT", r->line, entry));
+            add(def_json("CMD", r->line, {sif::kRunscript}));
+        }
+        if (!name.empty()) names_.push_back(name);
+    }
+
+    void files(const deffile::Section& s, bool from_stage) {
+        std::string from;
+        if (from_stage) {
+            from = text::lower(
+                text::trim(std::string_view(s.args.substr(0, s.args.find('#'))).substr(4)));
+            if (std::find(names_.begin(), names_.end(), from) == names_.end())
+                def_fail(opt_, s.line, "%files from " + from + ": no earlier stage is named so",
+                         "name the stage it copies from with Stage: " + from +
+                             " in an earlier Bootstrap: block");
+        }
+        for (const auto& fc : deffile::file_copies(s, opt_.file)) {
+            std::string src = fc.src, dst = fc.dst;
+            if (!from_stage && src.starts_with("/")) {
+                auto rel = stdfs::path(src).lexically_normal().lexically_relative(opt_.context);
+                if (rel.empty() || rel.string().starts_with(".."))
+                    def_fail(opt_, fc.line,
+                             "%files source " + src + " lies outside the build context " +
+                                 opt_.context.string(),
+                             "gantry reads %files from the build context (the current "
+                             "directory, or CONTEXT): give one that holds it, e.g. "
+                             "gantry build -f FILE.def DIR");
+                src = rel.string();
+            }
+            if (dst.empty()) {
+                if (has_glob(fc.src))
+                    def_fail(opt_, fc.line, "%files " + fc.src + " has no destination",
+                             "give the directory to copy the matches into (SRC /DIR/)");
+                dst = fc.src;
+            }
+            if (!dst.starts_with("/")) dst = "/" + dst;
+            std::vector<std::string> words = {def_literal(src), def_literal(dst)};
+            auto ins = def_json("COPY", fc.line, words);
+            if (from_stage) ins.flags.push_back({"from", from, true});
+            add(std::move(ins));
+        }
+    }
+
+    void run_post(const deffile::Section& s) {
+        if (text::trim(s.body).empty()) return;
+        // as Apptainer's: in /, with $APPTAINER_ENVIRONMENT naming the env script %post may
+        // append to (sourced at run time after 90-environment.sh)
+        std::string script = "cd /\nmkdir -p /.singularity.d/env\n"
+                             "export APPTAINER_ENVIRONMENT=" +
+                             std::string(kPostEnvironment) +
+                             " SINGULARITY_ENVIRONMENT=" + std::string(kPostEnvironment) + "\n" +
+                             s.body;
+        std::vector<std::string> argv = {"/bin/sh", "-ex", "-c", script};
+        std::string args(text::trim(s.args.substr(0, s.args.find('#'))));
+        if (!args.empty()) { // "-c SHELL ARGS" (checked by the parser)
+            argv.clear();
+            for (auto w : text::split(text::trim(std::string_view(args).substr(2)), ' '))
+                if (!w.empty()) argv.emplace_back(w);
+            if (argv.empty())
+                def_fail(opt_, s.line, "%post -c names no shell", "write %post -c /bin/bash");
+            argv.push_back("-c");
+            argv.push_back(script);
+        }
+        add(def_json("RUN", s.line, argv));
+    }
+
+    // Apptainer's files of the stage, in a directory copied in as one layer.
+    void metadata(const deffile::Stage& st, std::size_t index) {
+        std::vector<std::pair<std::string, std::string>> files; // path under .singularity.d
+        int line = st.line;
+        auto script = [&](const char* section, const char* path, const char* head) {
+            if (const auto* s = st.section(section)) {
+                files.emplace_back(path, head + s->body);
+                line = std::max(line, s->line);
+            }
+        };
+        script("environment", "env/90-environment.sh",
+               "#!/bin/sh\n# Custom environment shell code should follow\n\n");
+        script("runscript", "runscript", "#!/bin/sh\n\n");
+        script("startscript", "startscript", "#!/bin/sh\n\n");
+        script("test", "test", "#!/bin/sh\n\n");
+        script("help", "runscript.help", "");
+        if (const auto* l = st.section("labels")) {
+            nlohmann::json doc = nlohmann::json::object();
+            for (const auto& [k, v] : deffile::labels(*l, opt_.file)) doc[k] = v;
+            files.emplace_back("labels.json", doc.dump(4) + "\n");
+        }
+        if (files.empty()) return;
+        auto root = opt_.meta_dir / ("stage-" + std::to_string(index));
+        for (const auto& [path, content] : files) {
+            auto p = root / ".singularity.d" / path;
+            stdfs::create_directories(p.parent_path());
+            bool exec = path != "runscript.help" && path != "labels.json";
+            fs::write_atomic(p, content, exec ? 0755 : 0644, fs::Sync::volatile_only);
+        }
+        std::string name = "gantry-def-meta-" + std::to_string(index);
+        out_.contexts[name] = root.string();
+        auto ins = def_json("COPY", line, {".singularity.d", "/.singularity.d"});
+        ins.flags.push_back({"from", name, true});
+        add(std::move(ins));
+    }
+
+    const deffile::Definition& def_;
+    const DefinitionOptions& opt_;
+    DefinitionPlan out_;
+    std::vector<std::string> names_; // the stages so far, by name
+};
+
+} // namespace
+
+DefinitionPlan plan_definition(const deffile::Definition& def, const DefinitionOptions& opt) {
+    return Translation(def, opt).run();
+}
+
+} // namespace gantry::image_build

@@ -1,0 +1,154 @@
+"""`gantry build -f FILE.def` (issue 53): Apptainer definition files built by gantry's own
+builder (the Dockerfile path's stages, RUN steps, COPY layers and cache) into a store image, or
+a SIF with -o. The recipes are tests/fixtures/deffiles/, shaped after the Apptainer
+documentation's CUDA, Python, MPI and multi-stage examples on the busybox sample image: built
+offline, then run as `apptainer run`/`exec` would (the runscript, %environment sourced).
+Sections gantry does not honour are refused with FILE:LINE and a sentence."""
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import load_busybox, need_tool
+
+DEFS = Path(__file__).resolve().parents[1] / "fixtures" / "deffiles"
+
+
+@pytest.fixture
+def bb(g, mk, tmp_path):
+    load_busybox(g, mk, tmp_path)
+    return g, tmp_path
+
+
+def config(g, ref):
+    return json.loads(g.run("inspect", "--json", ref).out)[0]["config"]
+
+
+def test_recipe_corpus_builds_and_runs(bb):
+    g, tmp = bb
+    # CUDA-shaped: %arguments overridden by --build-arg, %environment, %runscript, %labels, %help
+    r = g.run("build", "-f", DEFS / "cuda.def", "--build-arg", "CUDA_ARCH=sm_90", "-t", "cuda")
+    assert "RUN steps ran as" in r.err, r
+    assert g.run("run", "--rm", "cuda").out == "nvcc 12.4 for sm_90: \n"
+    assert g.run("run", "--rm", "cuda", "/.singularity.d/runscript", "-o", "x").out == \
+        "nvcc 12.4 for sm_90: -o x\n"
+    c = config(g, "cuda")
+    assert c["Labels"]["org.example.cuda.arch"] == "sm_90"
+    assert c["Cmd"] == ["/.singularity.d/runscript"]
+    files = g.run("run", "--rm", "cuda", "cat", "/.singularity.d/labels.json",
+                  "/.singularity.d/runscript.help").out
+    assert '"org.example.gpu.vendor": "nvidia"' in files and "compiles for sm_90" in files
+    # exec-like: another command, with %environment applied
+    assert g.run("run", "--rm", "cuda", "sh", "-c", "echo $CUDA_HOME").out == \
+        "/usr/local/cuda-12.4\n"
+
+    # Python-shaped: %files relative to the current directory (no CONTEXT given), %test run
+    # at the end of the build, %startscript stored
+    ctx = tmp / "py"
+    ctx.mkdir()
+    (ctx / "app.py").write_text("print('app')\n")
+    shutil.copy(DEFS / "python.def", ctx / "python.def")
+    proc = subprocess.run(g.cmd("build", "-f", "python.def", "-t", "py"), cwd=ctx,
+                          env=g.environ(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "[test] /.singularity.d/test" in proc.stderr and "passed" in proc.stderr
+    out = g.run("run", "--rm", "py", "/.singularity.d/runscript", "a", "b").out
+    assert out == "hello from python: built with print('app') args=a b\n"
+    assert g.run("run", "--rm", "py", "/.singularity.d/startscript").out == "service started\n"
+    assert config(g, "py")["Labels"] == {"Author": "gantry-tests", "Version": "v1.0"}
+
+    # MPI-shaped: docker-daemon (the store), %post -c, no %runscript: the command at run time
+    # gets %environment's PATH
+    # on stdin (recognised by its Bootstrap: line), with a CONTEXT as a Dockerfile on stdin
+    g.run("build", "-f", "-", "-t", "mpi", ".", input=(DEFS / "mpi.def").read_text())
+    assert g.run("run", "--rm", "mpi", "mpirun", "-n", "2", "app").out == \
+        "mpirun 4.1.5 -n 2 app\n"
+    assert config(g, "mpi")["Cmd"] == ["/bin/sh"]  # the base's, kept
+    # what %post appended to $APPTAINER_ENVIRONMENT is sourced too
+    assert g.run("run", "--rm", "mpi", "sh", "-c", "echo $MPI_BUILT").out == "4.1.5\n"
+
+
+def test_multistage_files_from_and_sif_output(bb):
+    need_tool("siftool")
+    g, tmp = bb
+    sif = tmp / "app.sif"
+    g.run("build", "-f", DEFS / "multistage.def", "-o", sif, "-t", "ms")
+    assert g.run("run", "--rm", "ms").out == "compiled in the build stage\n"
+    assert "junk" not in g.run("run", "--rm", "ms", "ls", "/usr/local/share").out
+    listing = subprocess.run(["siftool", "list", str(sif)], check=True, capture_output=True,
+                             text=True).stdout
+    assert "Squashfs" in listing and "System" in listing, listing
+    assert g.run("run", "--rm", sif).out == "compiled in the build stage\n"
+    # the runscript in the SIF is the definition's (Apptainer runs that file)
+    assert "cat /usr/local/share/app.txt" in g.run(
+        "run", "--rm", sif, "cat", "/.singularity.d/runscript").out
+    # localimage: a SIF as the base of another definition
+    d = tmp / "local.def"
+    d.write_text(f"Bootstrap: localimage\nFrom: {sif}\n%runscript\n  echo again\n")
+    g.run("build", "-f", d, "-t", "local", tmp)
+    assert g.run("run", "--rm", "local", "cat", "/usr/local/share/app.txt").out == \
+        "compiled in the build stage\n"
+    assert g.run("run", "--rm", "local").out == "again\n"
+    # docker-archive: the busybox archive load_busybox wrote, loaded as gantry load loads it
+    d.write_text(f"Bootstrap: docker-archive\nFrom: {tmp / 'bb.tar'}\n"
+                 "%runscript\n  echo archived\n")
+    g.run("build", "-f", d, "-t", "archived", tmp)
+    assert g.run("run", "--rm", "archived").out == "archived\n"
+
+
+REFUSED = [
+    ("%setup\n  touch /x\n", 7, "x.def:3: %setup runs on the host as root"),
+    ("%appinstall foo\n  true\n", 7, "x.def:3: %appinstall: SCIF apps are not supported"),
+    ("%bogus\n", 4, "x.def:3: unknown section %bogus"),
+    ("%post\n  echo {{ NOPE }}\n", 4, "x.def:4: the build variable NOPE is not defined"),
+    ("%files from nowhere\n  /a /b\n", 4, "x.def:3: %files from nowhere"),
+    ("%post\n  true\n%post\n  true\n", 4, "x.def:5: %post is written twice"),
+    ("%files\n  missing.txt /x\n", 3, "x.def:4:1: "),
+]
+
+
+def test_refusals_name_the_line(bb):
+    g, tmp = bb
+    for body, code, says in REFUSED:
+        d = tmp / "x.def"
+        d.write_text("Bootstrap: docker\nFrom: sample:latest\n" + body)
+        r = g.fail("build", "-f", d, tmp, code=code)
+        assert says in r.err, (body, r.err)
+    d.write_text("Bootstrap: library\nFrom: alpine\n")
+    assert "bootstrap agent library is not supported" in g.fail("build", "-f", d, code=7).err
+    d.write_text("Bootstrap: docker-daemon\nFrom: not-here:1\n")
+    assert "not in gantry's store" in g.fail("build", "-f", d, code=3).err
+    d.write_text("Bootstrap: docker\nFrom: sample:latest\n")
+    assert "--target is for Dockerfiles" in g.fail("build", "-f", d, "--target", "x",
+                                                    code=2).err
+    assert "writes a SIF file" in g.fail("build", "-f", d, "-o", tmp / "x.tar", code=2).err
+    assert "--lint-fail lints Dockerfiles" in g.fail("build", "-f", d, "--lint-fail", code=2).err
+    # a failing %test fails the build (the step's status, as a RUN step's) and tags nothing
+    d.write_text("Bootstrap: docker\nFrom: sample:latest\n%test\n  exit 3\n")
+    r = g.fail("build", "-f", d, "-t", "tested", code=125)
+    assert "exit status 3" in r.err
+    assert not any("tested" in ref for ref in g.refs())
+    # --notest skips it
+    g.run("build", "-f", d, "-t", "tested", "--notest")
+
+
+def test_rootless_definition_build(rootless, mk):
+    """A rootless caller (fake-root RUN steps): the /.singularity.d files and %files are root's
+    in the image, the %test runs, the runscript runs with %environment applied."""
+    g = rootless
+    load_busybox(g, mk, g.base)
+    ctx = Path(g.base) / "ctx"
+    ctx.mkdir()
+    (ctx / "app.py").write_text("print('app')\n")
+    shutil.copy(DEFS / "python.def", ctx / "python.def")
+    for p in (ctx, ctx / "app.py", ctx / "python.def"):
+        os.chown(p, 65534, 65534)
+    r = g.run("build", "-f", ctx / "python.def", "-t", "rl-def", ctx)
+    assert "RUN steps ran as fake-root" in r.err and "passed" in r.err, r
+    assert g.run("run", "--rm", "rl-def").out == \
+        "hello from python: built with print('app') args=\n"
+    assert g.run("run", "--rm", "rl-def", "stat", "-c", "%u %a",
+                 "/.singularity.d/runscript", "/opt/app/app.py").out == "0 755\n0 644\n"
