@@ -9,6 +9,7 @@ idmapped mounts and linux.personality, which runc 1.1.5 does not apply, against 
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import shutil
@@ -194,6 +195,50 @@ def test_hooks_without_env_get_the_runtimes_environment_as_runc(oci_bin, bundle,
         assert pre["GANTRY_HOOK_PROBE"] == stop["GANTRY_HOOK_PROBE"] == f"from-{name}"
         assert pre["PATH"] == os.environ["PATH"], name
         assert set(only) - {"PWD", "SHLVL", "_"} == {"ONLY"}, (name, only)
+
+
+def test_hooks_run_in_runcs_working_directories_as_runc(oci_bin, bundle, tmp_path):
+    """Each hook stage's working directory, create called from /, start from /usr, delete from
+    the test's directory: runc enters the bundle for create, so prestart, createRuntime and
+    poststart run there; createContainer in the bundle's root as the host names it (before
+    pivot_root), startContainer in process.cwd in the container, poststop in the directory
+    `delete` was called from."""
+    stages = ("prestart", "createRuntime", "createContainer", "poststart", "poststop")
+    seen = {}
+    for name, binary in runtimes(oci_bin):
+        out = tmp_path / f"cwd-{name}"
+        out.mkdir()
+
+        def edit(cfg, out=out):
+            cfg["process"].update(args=["true"], terminal=False, cwd="/hk")
+            cfg["mounts"].append({"destination": "/hk", "type": "bind", "source": str(out),
+                                  "options": ["rbind", "rw"]})
+            cfg["hooks"] = {s: [{"path": "/bin/sh", "args": ["sh", "-c", f"pwd -P > {d}/{s}"]}]
+                            for s, d in [(s, out) for s in stages] + [("startContainer", "/hk")]}
+        edit_config(bundle, edit)
+        cid = f"cwd{os.getpid()}{name}"
+
+        def oci(*args, cwd, stdout=subprocess.PIPE, binary=binary):
+            return subprocess.run([binary, "--root", str(tmp_path / f"{name}-st"), *args],
+                                  cwd=cwd, stdout=stdout, stderr=subprocess.STDOUT, text=True,
+                                  stdin=subprocess.DEVNULL, timeout=60)
+        with open(tmp_path / f"{name}.out", "w") as f:  # the container keeps create's stdio
+            assert oci("create", "--bundle", str(bundle), cid, cwd="/", stdout=f).returncode == 0
+        assert oci("start", cid, cwd="/usr").returncode == 0
+        deadline = time.time() + 15  # start returns before the hook, in the container, ran
+        while not ((out / "startContainer").exists() and
+                   (out / "startContainer").read_text().endswith("\n")):
+            assert time.time() < deadline, f"{name}: no startContainer hook"
+            time.sleep(0.02)
+        r = oci("delete", "-f", cid, cwd=str(tmp_path))
+        assert r.returncode == 0, (name, r)
+        seen[name] = {s: (out / s).read_text().strip() for s in stages + ("startContainer",)}
+    assert seen["gantry"] == {"prestart": str(bundle), "createRuntime": str(bundle),
+                              "createContainer": str(bundle / "rootfs"),
+                              "poststart": str(bundle), "startContainer": "/hk",
+                              "poststop": str(tmp_path)}
+    if "runc" in seen:
+        assert seen["gantry"] == seen["runc"]
 
 
 def test_exec_errors_reach_the_caller_as_runc(started):
