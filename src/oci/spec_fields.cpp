@@ -39,6 +39,10 @@ void never(const json& obj, const std::string& path, const std::string& key,
 }
 
 void check_process(const json& p) {
+    // not the spec's (crun's test suite writes it; runc ignores it): its umask is the user's
+    if (p.is_object() && p.contains("umask") && !empty_value(p["umask"]))
+        refuse("process.umask", "the runtime-spec's umask is process.user.umask",
+               "move it to process.user.umask");
     only(p, "process.",
          {"terminal", "consoleSize", "user", "args", "env", "cwd", "capabilities", "rlimits",
           "noNewPrivileges", "oomScoreAdj", "apparmorProfile", "selinuxLabel", "ioPriority",

@@ -332,6 +332,28 @@ def run_with_crun(oci_bin, bundle, tmp_path, args, edit):
     return out
 
 
+def test_unbindable_root_propagation_as_crun(oci_bin, bundle, tmp_path):
+    """linux.rootfsPropagation unbindable (crun's test suite): "/" of the container's mount
+    namespace made so before the root is bound, whose own mount is then made private to be
+    bound (crun's make_parent_mount_private): the container runs under crun and gantry oci;
+    runc 1.1.5 fails to bind the root (EINVAL). runbindable makes every host mount unbindable:
+    the bundle's bind of /sys fails under both, gantry naming the mount and why."""
+    runs = run_with_crun(oci_bin, bundle, tmp_path, ["ls", "/bin/sh"],
+                         lambda cfg: cfg["linux"].update(rootfsPropagation="unbindable"))
+    assert runs["crun"].returncode == 0, runs
+    assert runs["gantry"].returncode == 0 and runs["gantry"].stdout == runs["crun"].stdout, runs
+    if ROOT:
+        r = subprocess.run(["runc", "--root", str(tmp_path / "runc-state"), "run", "--bundle",
+                            str(bundle), f"ub{os.getpid()}"], capture_output=True, text=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+        assert r.returncode != 0 and "invalid argument" in r.stderr, r
+    runs = run_with_crun(oci_bin, bundle, tmp_path, ["ls", "/bin/sh"],
+                         lambda cfg: cfg["linux"].update(rootfsPropagation="runbindable"))
+    assert runs["crun"].returncode != 0, runs
+    g = runs["gantry"]
+    assert g.returncode == 1 and "cannot bind /sys to /sys: its mount is unbindable" in g.stderr, g
+
+
 def idmapped(dest, source, container_id, host_id, size=1, options=("bind",)):
     maps = [{"containerID": container_id, "hostID": host_id, "size": size}]
     return {"destination": dest, "type": "bind", "source": str(source), "options": list(options),

@@ -89,6 +89,15 @@ TEST(SpecFields, MountAndTimePathsStillRefused) {
     }
 }
 
+TEST(SpecFields, ProcessUmaskNamesTheSpecsField) {
+    json c = config({ns("mount")});
+    c["process"]["umask"] = 23;
+    EXPECT_NE(refusal(c).find("process.umask is not supported by gantry: the runtime-spec's umask "
+                              "is process.user.umask"),
+              std::string::npos)
+        << refusal(c);
+}
+
 TEST(SpecFields, UserPathJoinedWithThePodsOtherNamespaces) {
     // a pod's container: the sandbox's user namespace and those it owns, by path (rootless
     // pods); with a proc mount in the joined PID namespace, which the user namespace owns
