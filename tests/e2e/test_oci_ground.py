@@ -430,15 +430,29 @@ def test_idmapped_mount_refusals_name_the_mount(oci_bin, bundle, tmp_path):
 
 def test_features_list_idmapped_mounts_and_the_default_options(oci_bin):
     """`features`: linux.mountExtensions.idmap.enabled (runtime-spec's field for idmapped
-    mounts), and the mount options runc lists that gantry applies (the defaults exec, suid, dev
-    and norelatime included) also in gantry's list."""
+    mounts), the mount options runc lists that gantry applies (the defaults exec, suid, dev
+    and norelatime included) also in gantry's list, every field runc's document has, and the
+    shapes runtime-spec's features.md gives the rest (ociVersionMax: the newest spec whose
+    fields gantry applies or refuses by name; the annotations that change what a container
+    gets)."""
     r = subprocess.run([str(oci_bin), "features"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r
     f = json.loads(r.stdout)
     assert f["linux"]["mountExtensions"] == {"idmap": {"enabled": True}}
     for o in ("exec", "suid", "dev", "norelatime", "rshared", "rslave", "rprivate", "ro"):
         assert o in f["mountOptions"], o
+    # runtime-spec features.md's shapes (crun's test suite reads ociVersionMin and Max)
+    assert f["ociVersionMin"] == "1.0.0" and f["ociVersionMax"] == "1.3.0"
+    assert f["linux"]["intelRdt"] == {"enabled": False} == f["linux"]["netDevices"]
+    assert {"cdi.k8s.io/", "run.oci.keep_original_groups"} <= set(
+        f["potentiallyUnsafeConfigAnnotations"])
+    assert all(isinstance(v, bool) for v in f["linux"]["cgroup"].values())
+    assert isinstance(f["linux"]["seccomp"]["enabled"], bool)
+    assert set(f["linux"]["memoryPolicy"]) == {"modes", "flags"}
     if ROOT:
         runc = json.loads(subprocess.run(["runc", "features"], capture_output=True, text=True,
                                          timeout=30, check=True).stdout)
         assert set(f["mountOptions"]) <= set(runc["mountOptions"])
+        assert set(runc) <= set(f) and set(runc["linux"]) <= set(f["linux"])  # runc's fields
+        for k in ("cgroup", "seccomp", "apparmor", "selinux"):
+            assert set(runc["linux"][k]) <= set(f["linux"][k]), k
