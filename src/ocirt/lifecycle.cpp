@@ -390,7 +390,7 @@ void start(const Global& g, const std::string& id) {
     if (::write(w.get(), "0", 1) != 1) throw sys_error(errno, "cannot start container " + id);
 }
 
-int run(const Global& g, const CreateOptions& o, bool detach) {
+int run(const Global& g, const CreateOptions& o, bool detach, bool keep) {
     if (detach) {
         create(g, o);
         start(g, o.id);
@@ -407,7 +407,7 @@ int run(const Global& g, const CreateOptions& o, bool detach) {
         remove(g, o.id, true, cr.c.bundle);
         throw;
     }
-    remove(g, o.id, true, cr.c.bundle); // runc's run is in the bundle: its poststop hooks too
+    if (!keep) remove(g, o.id, true, cr.c.bundle); // runc's run is in the bundle: poststop too
     return status;
 }
 

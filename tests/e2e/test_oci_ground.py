@@ -17,7 +17,8 @@ import shutil
 import pytest
 
 from conftest import need_tool
-from ocidiff import ROOT, bundle, edit_config, oci_bin, run_both, runtimes  # noqa: F401
+from ocidiff import (ROOT, bundle, edit_config, oci_bin, run_both, runtimes,  # noqa: F401
+                     set_process)
 from test_oci_mounts import MAPPED, reachable, userns
 from test_oci_resources import cgroup_dir, started  # noqa: F401 (fixture)
 
@@ -239,6 +240,23 @@ def test_hooks_run_in_runcs_working_directories_as_runc(oci_bin, bundle, tmp_pat
                               "poststop": str(tmp_path)}
     if "runc" in seen:
         assert seen["gantry"] == seen["runc"]
+
+
+def test_run_keep_leaves_the_stopped_container_as_runc(oci_bin, bundle, tmp_path):
+    """`run --keep` (runc's; crun's test suite uses it): the container stays after its exit,
+    stopped, until `delete`."""
+    set_process(bundle, ["true"])
+    for name, binary in runtimes(oci_bin):
+        def oci(*args, binary=binary):
+            return subprocess.run([binary, "--root", str(tmp_path / f"{name}-keep"), *args],
+                                  capture_output=True, text=True, timeout=60,
+                                  stdin=subprocess.DEVNULL)
+        cid = f"keep{os.getpid()}{name}"
+        r = oci("run", "--keep", "--bundle", str(bundle), cid)
+        assert r.returncode == 0, (name, r)
+        assert json.loads(oci("state", cid).stdout)["status"] == "stopped", name
+        assert oci("delete", cid).returncode == 0, name
+        assert oci("state", cid).returncode == 1, name
 
 
 def test_exec_errors_reach_the_caller_as_runc(started):
