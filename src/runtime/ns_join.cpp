@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <fcntl.h>
 #include <map>
 #include <sched.h>
@@ -143,7 +144,7 @@ long fork_joining_namespaces(const oci::RuntimeSpec& s, int err_fd) {
         long pid = -1;
         try {
             join_in_order(ns); // the PID namespace's for the children: the container process
-            check_mappings_of_joined_namespace(s);
+            if (joins_user_namespace(s)) check_mappings_of_joined_namespace(s);
             pid = ::syscall(SYS_clone, clone_flags(s.namespaces) | CLONE_PARENT | SIGCHLD, nullptr,
                             nullptr, nullptr, nullptr);
             if (pid < 0) {
@@ -153,6 +154,9 @@ long fork_joining_namespaces(const oci::RuntimeSpec& s, int err_fd) {
         } catch (const ChildFail& f) {
             write_failure(err_fd, static_cast<int>(f.code), f.message, f.hint);
             ::_exit(static_cast<int>(f.code));
+        } catch (const std::exception& e) { // nothing leaves the helper: it is a copy of gantry
+            write_failure(err_fd, static_cast<int>(Errc::run_failed), e.what(), "");
+            ::_exit(static_cast<int>(Errc::run_failed));
         }
         if (pid == 0) return 0; // the container process, gantry's child (CLONE_PARENT)
         const ssize_t n = ::write(pid_w.get(), &pid, sizeof pid);

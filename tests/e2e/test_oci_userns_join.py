@@ -13,6 +13,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -165,3 +166,37 @@ def test_pod_in_a_user_namespace_as_root_as_runc(pod_base):
     runs = run_pods(pod_base, None, maps, {"same": "pod"})
     for name, (pid, r) in runs.items():
         assert_in_the_pod(name, r["same"], pid, "0 100000 65536", "allow")
+
+
+def test_new_user_namespace_joins_a_host_owned_network_namespace_as_runc(pod_base):
+    """As root, a container that makes a user namespace (root host 100000) and joins a network
+    namespace the host's user namespace owns (containerd makes a pod's network namespace so for
+    `hostUsers: false`): joined before the user namespace is made, which has no capabilities
+    over it, as runc joins it; the container is in it under both runtimes. (Its /sys cannot be
+    mounted there, under runc as under gantry: left out.)"""
+    need_tool("runc")
+    subprocess.run(["chown", "-R", "100000:100000", pod_base / "rootfs"], check=True)
+    holder = subprocess.Popen(["unshare", "--net", "sleep", "60"])
+    try:
+        netns = f"/proc/{holder.pid}/ns/net"
+        deadline = time.time() + 10
+        while os.readlink(netns) == os.readlink("/proc/self/ns/net"):  # unshare not done yet
+            assert time.time() < deadline
+            time.sleep(0.01)
+        maps = ([{"containerID": 0, "hostID": 100000, "size": 65536}],) * 2
+        seen = {}
+        for name, binary in (("runc", shutil.which("runc")), ("gantry", pod_base / "gantry-oci")):
+            pod = Pod(name, binary, pod_base, None, maps)
+            d = pod.bundle("netns", ["sh", "-c", "readlink /proc/self/ns/net; id -u"],
+                           [{"type": t} for t in ("user", "pid", "ipc", "uts")] +
+                           [{"type": "network", "path": netns}], maps)
+            cfg = json.loads((d / "config.json").read_text())
+            cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/sys"]
+            (d / "config.json").write_text(json.dumps(cfg))
+            seen[name] = pod.oci("run", "--bundle", d, "netns")
+        for name, r in seen.items():
+            assert r.returncode == 0, (name, r)
+            assert r.stdout.split() == [os.readlink(netns), "0"], (name, r.stdout)
+    finally:
+        holder.kill()
+        holder.wait()
