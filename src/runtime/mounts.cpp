@@ -525,35 +525,6 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last, int prepare
     last.mounted();
 }
 
-void mask_paths(int rootfd, const oci::RuntimeSpec& s) {
-    Fd empty; // the first masked directory's empty read-only tmpfs, cloned for the others
-    for (auto& p : s.masked_paths) {
-        Fd fd(fs::openat_in_root(rootfd, p, O_PATH | O_NOFOLLOW));
-        if (!fd) continue;
-        struct stat st {};
-        ::fstat(fd.get(), &st);
-        if (S_ISDIR(st.st_mode) && !empty) {
-            if (::mount("tmpfs", fd_path(fd.get()).c_str(), "tmpfs",
-                        MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") != 0)
-                fail_errno("cannot mask " + p);
-            empty.reset(fs::openat_in_root(rootfd, p, O_PATH | O_NOFOLLOW));
-            continue;
-        }
-        Fd tree = S_ISDIR(st.st_mode) ? clone_tree(empty.get(), "", false)
-                                      : clone_tree(AT_FDCWD, "/dev/null", false);
-        if (!tree) fail_errno("cannot mask " + p);
-        attach(tree.get(), fd.get(), p);
-    }
-    for (auto& p : s.readonly_paths) {
-        Fd fd(fs::openat_in_root(rootfd, p, O_PATH | O_NOFOLLOW));
-        if (!fd) continue;
-        Fd tree = clone_tree(fd.get(), "", true);
-        if (!tree) fail_errno("cannot make " + p + " read-only");
-        set_attr(tree.get(), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true, p);
-        attach(tree.get(), fd.get(), p);
-    }
-}
-
 void enter_root(const Launch& l) {
     // runc's pivotRoot: unless everything is private, the old root is made rslave before it is
     // detached, so that detaching it unmounts nothing of the host's through a shared peer
