@@ -101,27 +101,34 @@ class Pod:
         return self.oci("run", "--bundle", d, tag)
 
     def cleanup(self):
-        for cid in self.made:
+        for cid in reversed(self.made):  # the pod's containers, then its sandbox (as kubelet)
             self.oci("delete", "-f", cid)
 
 
-def run_pods(pod_base, user, maps, cases):
+def run_pods(pod_base, user, maps, cases, exec_too=False):
     """Each runtime's pod (runc's first): CASES {tag: mappings of the joining container, or
-    "pod" for the sandbox's} run against its sandbox. {runtime: (sandbox pid, {tag: result})}."""
+    "pod" for the sandbox's} run against its sandbox; EXEC_TOO: also "exec", the probe exec'ed
+    in the sandbox (a container that joined holds the same namespaces; one still running when
+    the sandbox is deleted would be an orphan of `sleep`, which reaps nothing, where kubelet's
+    pause reaps). {runtime: ((sandbox pid, its user namespace's link),
+    {tag: result})}."""
     need_tool("runc")
     out = {}
     for name, binary in (("runc", shutil.which("runc")), ("gantry", pod_base / "gantry-oci")):
         pod = Pod(name, binary, pod_base, user, maps)
         try:
             pid = pod.sandbox()
-            out[name] = (pid, {tag: pod.join(tag, pid, maps if m == "pod" else m)
-                               for tag, m in cases.items()})
+            out[name] = ((pid, os.readlink(f"/proc/{pid}/ns/user")),
+                         {tag: pod.join(tag, pid, maps if m == "pod" else m)
+                          for tag, m in cases.items()})
+            if exec_too:  # kubelet's ExecSync: into the pod's user namespace and the rest
+                out[name][1]["exec"] = pod.oci("exec", "sb", "sh", "-c", PROBE)
         finally:
             pod.cleanup()
     return out
 
 
-def assert_in_the_pod(name, r, sandbox_pid, root_map, setgroups):
+def assert_in_the_pod(name, r, sandbox, root_map, setgroups):
     """The container's probe: the sandbox's `sleep` is PID 1 of its PID namespace (beside the
     probe's sh and ps), the user namespace is the sandbox's, the hostname the pod's, the map
     and setgroups the namespace's, and the probe runs as its root."""
@@ -129,30 +136,32 @@ def assert_in_the_pod(name, r, sandbox_pid, root_map, setgroups):
     lines = [" ".join(ln.split()) for ln in r.stdout.splitlines()]
     assert lines[1:4] == ["1 sleep", f"{lines[2].split()[0]} sh", f"{lines[3].split()[0]} ps"], \
         (name, r.stdout)
-    assert lines[4:] == [os.readlink(f"/proc/{sandbox_pid}/ns/user"), "pod-host", root_map,
-                         setgroups, "0"], (name, r.stdout)
+    assert lines[4:] == [sandbox[1], "pod-host", root_map, setgroups, "0"], (name, r.stdout)
 
 
 def test_rootless_pod_joins_the_sandboxs_user_namespace_as_runc(pod_base):
     """As nobody: the pod's containers join the sandbox's user namespace (made with nobody's
     own ids, setgroups denied) and, with its capabilities, its PID, IPC, UTS and network
     namespaces: under runc and gantry oci each sees the sandbox's `sleep` as PID 1 and the
-    sandbox's user namespace. Without mappings gantry joins as runc 1.2 does (runc 1.1.5 asks
-    for them); with mappings that are not the namespace's, both refuse."""
+    sandbox's user namespace, also in a process `exec`ed into the pod (kubelet's ExecSync).
+    Without mappings gantry joins as runc 1.2 does (runc 1.1.5 asks for them); with mappings
+    that are not the namespace's, both refuse."""
     maps = ([{"containerID": 0, "hostID": NOBODY.pw_uid, "size": 1}],
             [{"containerID": 0, "hostID": NOBODY.pw_gid, "size": 1}])
     other = ([{"containerID": 0, "hostID": NOBODY.pw_uid, "size": 1}],
              [{"containerID": 0, "hostID": 1000, "size": 1}])
-    runs = run_pods(pod_base, "nobody", maps, {"same": "pod", "none": None, "other": other})
+    runs = run_pods(pod_base, "nobody", maps, {"same": "pod", "none": None, "other": other},
+                    exec_too=True)
     for name, (pid, r) in runs.items():
         assert_in_the_pod(name, r["same"], pid, f"0 {NOBODY.pw_uid} 1", "deny")
+        assert_in_the_pod(name, r["exec"], pid, f"0 {NOBODY.pw_uid} 1", "deny")
         assert r["other"].returncode != 0, (name, r["other"])
     assert_in_the_pod("gantry", runs["gantry"][1]["none"], runs["gantry"][0],
                       f"0 {NOBODY.pw_uid} 1", "deny")
     assert "no uid mappings found" in runs["runc"][1]["none"].stderr, runs["runc"][1]["none"]
     g = runs["gantry"][1]["other"]
     assert g.returncode == 1 and "differ from those of the user namespace" in g.stderr, g
-    assert f"/proc/{runs['gantry'][0]}/ns/user" in g.stderr and "hint:" in g.stderr, g
+    assert f"/proc/{runs['gantry'][0][0]}/ns/user" in g.stderr and "hint:" in g.stderr, g
 
 
 def test_pod_in_a_user_namespace_as_root_as_runc(pod_base):
