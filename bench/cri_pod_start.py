@@ -63,30 +63,7 @@ class NodeCpu:
         self.dir.rmdir()
 
 
-def cdi_edits_as_cri(spec_file, device):
-    """The CDI spec's edits for DEVICE (its common edits and the device's own) as CRI's
-    ContainerConfig fields: devices (nodes, rwm), mounts (binds, ro when the spec says so), envs.
-    Hooks have no CRI field: returned apart, not applied."""
-    import yaml
-    spec = yaml.safe_load(Path(spec_file).read_text())
-    edits = [spec.get("containerEdits") or {}]
-    edits += [d["containerEdits"] for d in spec["devices"] if d["name"] == device]
-    cfg = {"devices": [], "mounts": [], "envs": []}
-    hooks = []
-    for e in edits:
-        for d in e.get("deviceNodes") or []:
-            cfg["devices"].append({"container_path": d["path"],
-                                   "host_path": d.get("hostPath", d["path"]),
-                                   "permissions": "rwm"})
-        for m in e.get("mounts") or []:
-            cfg["mounts"].append({"container_path": m["containerPath"],
-                                  "host_path": m["hostPath"],
-                                  "readonly": "ro" in (m.get("options") or [])})
-        for kv in e.get("env") or []:
-            k, _, v = kv.partition("=")
-            cfg["envs"].append({"key": k, "value": v})
-        hooks += e.get("hooks") or []
-    return cfg, hooks
+cdi_edits_as_cri = cri_node.cdi_edits_as_cri  # shared with test_cri.py
 
 
 def gpu_seen(node, handler, annotations=None, edits=None):

@@ -19,7 +19,7 @@ struct OciOpts {
     ocirt::UpdateOptions update;
     std::string id, signal = "TERM", format = "table", interval = "5s", bundle = ".";
     bool all = false, force = false, regex = false, detach = false, quiet = false, stats = false,
-         spec_rootless = false;
+         spec_rootless = false, keep = false;
 };
 
 // One error, runc's way: a line on stderr (and a hint) and in --log; returns STATUS.
@@ -161,7 +161,10 @@ void register_oci(CLI::App& app, Context& ctx) {
     r->add_option("id", o->create.id, "Container id")->required();
     add_create_flags(r, o->create);
     r->add_flag("-d,--detach", o->detach, "Return once it started");
-    r->callback([&ctx, o] { act(ctx, o, [o] { return ocirt::run(o->g, o->create, o->detach); }); });
+    r->add_flag("--keep", o->keep, "Do not delete the container after it exits (runc's)");
+    r->callback([&ctx, o] {
+        act(ctx, o, [o] { return ocirt::run(o->g, o->create, o->detach, o->keep); });
+    });
 
     auto* s = oci->add_subcommand("start", "Run the program of a created container");
     s->add_option("id", o->id, "Container id")->required();

@@ -141,11 +141,13 @@ void k8s_add_annotation(toml::table& rt, const std::string& key, const std::stri
 
 struct CriTables {
     std::string plugin, path; // the plugin's name; `plugins."NAME".containerd` for messages
+    long long version = 2;    // the config's (2: containerd 1.x, 3: 2.x)
 };
 
 CriTables k8s_cri_of(const toml::table& doc, const std::string& file) {
-    std::string plugin = cri_plugin_of(k8s_version(doc, file), file);
-    return {plugin, "plugins.\"" + plugin + "\".containerd"};
+    const long long version = k8s_version(doc, file);
+    std::string plugin = cri_plugin_of(version, file);
+    return {plugin, "plugins.\"" + plugin + "\".containerd", version};
 }
 
 } // namespace
@@ -207,9 +209,23 @@ Edit install(const std::string& text, const std::string& file, const InstallOpti
     if (!bin.empty() && bin != opts.binary && !k8s_is_gantry_binary(bin))
         k8s_refuse(file, rt_path + " runs " + bin + ", not gantry-oci",
                    "pick another name with --runtime-class, or remove that runtime first");
+    if (rt_opts.get("SystemdCgroup") && rt_opts.get("SystemdCgroup")->value_or(false))
+        k8s_refuse(file,
+                   rt_path + ".options.SystemdCgroup = true: containerd would run gantry-oci "
+                             "with --systemd-cgroup, which it refuses (it makes cgroups on the "
+                             "cgroup filesystem)",
+                   "remove SystemdCgroup from " + rt_path +
+                       ".options and run kubelet with the cgroupfs driver (cgroupDriver: "
+                       "cgroupfs)");
     rt.insert_or_assign("runtime_type", kRuncV2);
     rt_opts.insert_or_assign("BinaryName", opts.binary);
-    k8s_add_annotation(rt, "container_annotations", file, rt_path);
+    // containerd applies the CDI devices of the annotations (and of CRI's CDIDevices) to the
+    // spec itself when its CRI plugin's enable_cdi is on (1.7: off unless set; 2.x: on unless
+    // set off): then gantry-oci gets the edits made, and the annotations passed through too
+    // would have it apply them a second time (their hooks run twice)
+    const bool containerd_applies_cdi =
+        plugin.get("enable_cdi") ? plugin.get("enable_cdi")->value_or(false) : cri.version == 3;
+    if (!containerd_applies_cdi) k8s_add_annotation(rt, "container_annotations", file, rt_path);
     if (opts.set_as_default) {
         std::string cur =
             k8s_string_at(ctr, "default_runtime_name", file, cri.path + ".default_runtime_name");

@@ -294,12 +294,19 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
                              integer<std::uint32_t>(m.at("size"), "size")});
             return v;
         };
-        for (auto& m : j.value("mounts", json::array()))
+        for (auto& m : j.value("mounts", json::array())) {
             s.mounts.push_back(
                 {m.at("destination"), m.value("type", std::string("bind")),
                  m.value("source", std::string()), m.value("options", std::vector<std::string>{}),
                  m.contains("uidMappings") ? maps(m["uidMappings"]) : std::vector<IdMapping>{},
                  m.contains("gidMappings") ? maps(m["gidMappings"]) : std::vector<IdMapping>{}});
+            // a bind or rbind option makes a bind mount whatever the type says, as runc's
+            // specconv (MS_BIND): `runc spec --rootless` binds /sys with type "none"
+            auto& o = s.mounts.back().options;
+            if (std::find(o.begin(), o.end(), "bind") != o.end() ||
+                std::find(o.begin(), o.end(), "rbind") != o.end())
+                s.mounts.back().type = "bind";
+        }
         if (j.contains("linux")) {
             const json& l = j["linux"];
             for (auto& n : l.value("namespaces", json::array())) {

@@ -39,6 +39,10 @@ void never(const json& obj, const std::string& path, const std::string& key,
 }
 
 void check_process(const json& p) {
+    // not the spec's (crun's test suite writes it; runc ignores it): its umask is the user's
+    if (p.is_object() && p.contains("umask") && !empty_value(p["umask"]))
+        refuse("process.umask", "the runtime-spec's umask is process.user.umask",
+               "move it to process.user.umask");
     only(p, "process.",
          {"terminal", "consoleSize", "user", "args", "env", "cwd", "capabilities", "rlimits",
           "noNewPrivileges", "oomScoreAdj", "apparmorProfile", "selinuxLabel", "ioPriority",
@@ -134,8 +138,7 @@ void check_pid_and_user(const json& config, const json& l) {
     if (!new_user || joined_user || new_pid || !has_proc_mount(config)) return;
     const std::string which =
         joined_pid ? "a PID namespace joined by path" : "the host's PID namespace";
-    const std::string why_not =
-        " (runc fails too); joining a user namespace by path is not implemented";
+    const std::string why_not = " (runc fails too)";
     const std::string why = "the container's /proc cannot be mounted: procfs needs "
                             "CAP_SYS_ADMIN in the user namespace that owns the PID namespace it "
                             "shows, and a new user namespace has none over " +
@@ -143,8 +146,11 @@ void check_pid_and_user(const json& config, const json& l) {
     refuse(joined_pid ? "linux.namespaces: a pid path with a new user namespace"
                       : "linux.namespaces: no pid namespace (the host's) with a new user namespace",
            why,
-           joined_pid ? "give the container a PID namespace of its own ({\"type\": \"pid\"}), or "
-                        "run it without a user namespace (as root)"
+           joined_pid ? "join the user namespace that owns that PID namespace instead of making "
+                        "one ({\"type\": \"user\", \"path\": \"/proc/PID/ns/user\"}, as a "
+                        "pod's containers join the sandbox's), give the container a PID "
+                        "namespace of its own ({\"type\": \"pid\"}), or run it without a user "
+                        "namespace (as root)"
                       : "give the container a PID namespace of its own ({\"type\": \"pid\"}), or "
                         "bind the host's /proc instead of mounting proc (rootless podman's "
                         "--pid=host does)");
@@ -176,18 +182,20 @@ void check_linux(const json& config, const json& l) {
             only(ns[i], path, {"type", "path"});
             // joined with setns: network, ipc, uts and cgroup by the container's process
             // (runtime/child.cpp), pid by gantry before the fork that makes that process
-            // (runtime/launcher.cpp: a PID namespace holds the children of who joined it); the
-            // others need more than setns (a user namespace's ids, a mount namespace's root)
-            static const std::set<std::string> joinable = {"network", "ipc", "uts", "cgroup",
-                                                           "pid"};
+            // (runtime/launcher.cpp: a PID namespace holds the children of who joined it);
+            // with a user namespace, all of them by a helper that joins that first and forks
+            // the container process (runtime/ns_join.hpp). Mount and time need more than setns
+            // (a mount namespace's root, a time namespace's offsets before its first process)
+            static const std::set<std::string> joinable = {"network", "ipc", "uts",
+                                                           "cgroup",  "pid", "user"};
             if (ns[i].contains("path") &&
                 !(ns[i]["path"].is_string() && ns[i]["path"].get<std::string>().empty())) {
                 std::string type = ns[i].value("type", std::string());
                 if (!joinable.count(type))
                     refuse(path + "path",
                            "joining an existing " + type +
-                               " namespace is not implemented (network, ipc, uts, cgroup and "
-                               "pid namespaces can be joined)",
+                               " namespace is not implemented (user, network, ipc, uts, "
+                               "cgroup and pid namespaces can be joined)",
                            "remove " + path + "path from config.json");
                 if (!ns[i]["path"].is_string() ||
                     !ns[i]["path"].get<std::string>().starts_with("/"))

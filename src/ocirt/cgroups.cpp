@@ -75,8 +75,9 @@ runtime::ContainerCgroup make_cgroup(const Global& g, const std::string& id, con
                     "--systemd-cgroup: gantry does not create cgroups through systemd (linux."
                     "cgroupsPath \"" +
                         place.cgroups_path + "\")",
-                    "use the engine's cgroupfs cgroup manager (podman --cgroup-manager cgroupfs, "
-                    "containerd SystemdCgroup = false)");
+                    "use the cgroupfs driver: kubelet's cgroupDriver: cgroupfs with "
+                    "SystemdCgroup = false in containerd's runtime options, or podman "
+                    "--cgroup-manager cgroupfs");
     place.rootless = !(::geteuid() == 0 && running_as_real_root());
     return runtime::ContainerCgroup::create(place, r);
 }

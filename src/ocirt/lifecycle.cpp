@@ -62,9 +62,11 @@ nlohmann::json with_status(const Container& c, const char* status, pid_t pid) {
 }
 
 // runc's destroy: poststop hooks once the container is gone (status "stopped", pid 0); a
-// failing one is a warning, the container is deleted all the same.
-void run_poststop_hooks(const Container& c) {
-    runtime::run_hooks(c.spec(), "poststop", with_status(c, "stopped", 0).dump(), true);
+// failing one is a warning, the container is deleted all the same. They run in DIR: runc's
+// working directory, the caller's for `delete`, the bundle for `create` and `run` (runc enters
+// it).
+void run_poststop_hooks(const Container& c, const std::string& dir) {
+    runtime::run_hooks(c.spec(), "poststop", with_status(c, "stopped", 0).dump(), true, dir);
 }
 
 // Kills a created or running container's processes and waits for its first to exit.
@@ -218,6 +220,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         if (lazy) lazy->prepare(l);
         l.id = c.id;
         l.bundle = gpus && !l.spec.hooks.empty() ? c.dir.string() : c.bundle;
+        l.hook_dir = c.bundle; // where runc runs the hooks: it enters the bundle
         l.start_gate = gate.get();
         l.on_created = [&cgroup](pid_t p) { cgroup->add(p); };
         pid = runtime::create(l, l.spec.terminal ? &out.master : nullptr);
@@ -237,7 +240,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         // (status "created"); a failing one fails the create
         nlohmann::json created = with_status(c, "created", pid);
         created["bundle"] = l.bundle; // the edited spec's directory when GPUs added hooks
-        runtime::run_hooks(l.spec, "poststart", created.dump(), false);
+        runtime::run_hooks(l.spec, "poststart", created.dump(), false, c.bundle);
         write_pid_file(o.pid_file, pid);
     } catch (...) {
         if (pid > 0) {
@@ -247,7 +250,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         if (cgroup) cgroup->destroy();
         // as runc destroys a container whose create failed: its record, then poststop hooks
         fs::remove_tree(c.dir);
-        if (!c.config.is_null()) run_poststop_hooks(c);
+        if (!c.config.is_null()) run_poststop_hooks(c, c.bundle);
         throw;
     }
     return out;
@@ -387,7 +390,7 @@ void start(const Global& g, const std::string& id) {
     if (::write(w.get(), "0", 1) != 1) throw sys_error(errno, "cannot start container " + id);
 }
 
-int run(const Global& g, const CreateOptions& o, bool detach) {
+int run(const Global& g, const CreateOptions& o, bool detach, bool keep) {
     if (detach) {
         create(g, o);
         start(g, o.id);
@@ -401,10 +404,10 @@ int run(const Global& g, const CreateOptions& o, bool detach) {
         status =
             runtime::detail::supervise(cr.c.pid, blocked.set(), cr.master ? cr.master.get() : -1);
     } catch (...) {
-        remove(g, o.id, true);
+        remove(g, o.id, true, cr.c.bundle);
         throw;
     }
-    remove(g, o.id, true);
+    if (!keep) remove(g, o.id, true, cr.c.bundle); // runc's run is in the bundle: poststop too
     return status;
 }
 
@@ -425,7 +428,7 @@ void kill(const Global& g, const std::string& id, const std::string& signal, boo
         throw sys_error(errno, "cannot signal container " + id);
 }
 
-void remove(const Global& g, const std::string& id, bool force) {
+void remove(const Global& g, const std::string& id, bool force, const std::string& hook_dir) {
     std::optional<Container> found = find(g, id);
     if (!found) {
         // runc: what an aborted create left (a directory without its state) goes; with
@@ -445,7 +448,7 @@ void remove(const Global& g, const std::string& id, bool force) {
     if (c.monitor > 0) runtime::await_exit(c.monitor, c.monitor_start, 10);
     if (auto cg = c.cgroups()) cg->destroy();
     fs::remove_tree(c.dir);
-    run_poststop_hooks(c);
+    run_poststop_hooks(c, hook_dir);
 }
 
 std::vector<DeleteFailure> remove_matching(const Global& g, const std::string& pattern,

@@ -40,14 +40,16 @@ void create(const Global& g, const CreateOptions& o);
 // Lets a created container's process exec the user program; runs the poststart hooks.
 void start(const Global& g, const std::string& id);
 // create + start, then waits for the container (foreground) and returns its exit status
-// (128+N for a signal); deletes it afterwards. DETACH: returns 0 once it started.
-int run(const Global& g, const CreateOptions& o, bool detach);
+// (128+N for a signal); deletes it afterwards unless KEEP (runc's --keep: it stays, stopped,
+// for `state` and `delete`). DETACH: returns 0 once it started.
+int run(const Global& g, const CreateOptions& o, bool detach, bool keep = false);
 // SIGNAL: a name ("TERM", "SIGKILL") or a number; ALL: every process of the container.
 void kill(const Global& g, const std::string& id, const std::string& signal, bool all);
 // Removes a stopped container (FORCE: kills a live one first), running its poststop hooks. As
 // runc's destroy, every process left in its cgroup (children that outlived its first process
 // when it has no PID namespace of its own) is killed first, so that nothing of it is left.
-void remove(const Global& g, const std::string& id, bool force);
+// The hooks run in HOOK_DIR: "" (the caller's, as runc's delete), the bundle for `run`.
+void remove(const Global& g, const std::string& id, bool force, const std::string& hook_dir = "");
 // crun's `delete --regex PATTERN`: remove() of every container under the root whose id PATTERN
 // (a POSIX extended regular expression, unanchored, as crun's regexec) matches. One that cannot
 // be deleted does not stop the others; returns those. Error(usage) for an invalid PATTERN.

@@ -117,7 +117,9 @@ nlohmann::json features() {
     using nlohmann::json;
     return json{
         {"ociVersionMin", "1.0.0"},
-        {"ociVersionMax", "1.1.0"},
+        // the newest spec whose fields gantry recognizes: it applies 1.3.0's memoryPolicy and
+        // refuses by name what it does not apply (netDevices, intelRdt, execCPUAffinity, ...)
+        {"ociVersionMax", "1.3.0"},
         {"hooks",
          {"prestart", "createRuntime", "createContainer", "startContainer", "poststart",
           "poststop"}},
@@ -143,12 +145,21 @@ nlohmann::json features() {
             {"supportedFlags", oci::seccomp_flag_names()}}},
           {"apparmor", {{"enabled", false}}},
           {"selinux", {{"enabled", false}}},
-          // linux.memoryPolicy (runtime-spec 1.2.1's features: the modes and flags taken)
+          // linux.memoryPolicy (runtime-spec 1.3.0's features: the modes and flags taken)
           {"memoryPolicy",
            {{"modes", oci::memory_policy_modes()}, {"flags", oci::memory_policy_flags()}}},
           // mounts[].uidMappings/gidMappings on binds (runtime/idmapped_mount.hpp)
-          {"mountExtensions", {{"idmap", {{"enabled", true}}}}}}},
-        {"annotations", {{"org.opencontainers.runc.version", "gantry 0.1.0"}}}};
+          {"mountExtensions", {{"idmap", {{"enabled", true}}}}},
+          // refused at create (oci/spec_fields.cpp)
+          {"intelRdt", {{"enabled", false}}},
+          {"netDevices", {{"enabled", false}}}}},
+        {"annotations", {{"org.opencontainers.runc.version", "gantry 0.1.0"}}},
+        // annotations of config.json that change what the container gets (runtime-spec 1.2's
+        // features.md: an engine passes them from its users only when allowed): CDI devices
+        // (GPUs, their hooks and mounts), the caller's groups kept, gantry's lazy root and
+        // fake-root seccomp profile
+        {"potentiallyUnsafeConfigAnnotations",
+         {"cdi.k8s.io/", "run.oci.keep_original_groups", "io.gantry."}}};
 }
 
 void open_log(const Global& g) {

@@ -8,6 +8,7 @@
 #include "runtime/kernel_settings.hpp"
 #include "runtime/launcher.hpp"
 #include "runtime/mounts.hpp"
+#include "runtime/ns_join.hpp"
 #include "runtime/process.hpp"
 #include "runtime/scheduling.hpp"
 #include "runtime/terminal.hpp"
@@ -183,7 +184,8 @@ void run_create_hooks(ChildState& c) {
     }
     if (auto it = l.spec.hooks.find("createContainer"); it != l.spec.hooks.end()) {
         std::string state = hook_state(l, static_cast<pid_t>(::syscall(SYS_getpid)), "creating");
-        for (auto& h : it->second) run_hook("createContainer", h, state);
+        for (auto& h : it->second)
+            run_hook("createContainer", h, state, nullptr, hook_cwd(l, "createContainer"));
     }
 }
 
@@ -320,7 +322,7 @@ void run_start_hooks(ChildState& c) {
         for (auto& h : it->second) // with no more privilege than the program will have
             run_hook("startContainer", h,
                      hook_state(l, static_cast<pid_t>(::syscall(SYS_getpid)), "created"),
-                     &l.spec.capabilities.bounding);
+                     &l.spec.capabilities.bounding, hook_cwd(l, "startContainer"));
 }
 
 // PID 1 for --init: runs the workload as its child, forwards signals, reaps every zombie.
@@ -364,6 +366,7 @@ void join_namespaces(const oci::RuntimeSpec& s) {
                                                     {"ipc", CLONE_NEWIPC},
                                                     {"uts", CLONE_NEWUTS},
                                                     {"cgroup", CLONE_NEWCGROUP}};
+    if (joins_through_helper(s)) return; // all joined by the helper that forked us (ns_join)
     for (const auto& [type, path] : s.namespace_paths) {
         if (type == "pid") continue; // joined by gantry before the fork (launcher.cpp)
         Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

@@ -5,6 +5,7 @@
 #include "runtime/container_cgroup.hpp"
 #include "runtime/fd_passing.hpp"
 #include "runtime/kernel_settings.hpp"
+#include "runtime/ns_join.hpp"
 #include "runtime/process.hpp"
 #include "runtime/rlimits.hpp"
 #include "runtime/scheduling.hpp"
@@ -61,13 +62,13 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
                              : std::vector<sock_filter>{};
     const unsigned seccomp_flags = filter ? filter->flags : 0;
     // Open every namespace first: the container may exit meanwhile, but its fds stay valid.
-    std::vector<std::pair<Fd, int>> fds;
+    std::vector<NsToJoin> fds;
     for (auto& ns : kOrder) {
         if (same_ns(pid, ns.name)) continue;
         std::string p = "/proc/" + std::to_string(pid) + "/ns/" + ns.name;
         Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
         if (!fd) throw sys_error(errno, "cannot open " + p, "is the container still running?");
-        fds.emplace_back(std::move(fd), ns.flag);
+        fds.push_back({std::move(fd), ns.flag, "the container's namespace " + p});
     }
     int errp[2], pidp[2], gop[2];
     // the go is a socket: a process gone before it is an error here (MSG_NOSIGNAL), no SIGPIPE
@@ -99,9 +100,9 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
             if (auto e = apply_rlimits(spec.rlimits, 0)) fail(e->code(), e->message(), e->hint());
             if (auto e = set_oom_score_adj(spec.oom_score_adj, 0))
                 fail(e->code(), e->message(), e->hint());
-            for (auto& [fd, flag] : fds)
-                if (::setns(fd.get(), flag) != 0)
-                    fail_errno("cannot join the container's namespaces");
+            // as runc's nsexec: what can be joined before the user namespace (a pod's network
+            // namespace the host's user namespace owns, as root), then it, then the rest
+            join_in_order(fds);
             Fd slave;
             if (tty_child) {
                 Pty pty = open_container_pty(-1, "/dev/pts/ptmx");

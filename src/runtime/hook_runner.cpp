@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
 #include <poll.h>
@@ -30,7 +31,7 @@ std::string said(std::string output) {
 } // namespace
 
 void run_hook(const std::string& stage, const oci::Hook& hook, const std::string& state_json,
-              const std::vector<std::string>* restrict_caps) {
+              const std::vector<std::string>* restrict_caps, const std::string& cwd) {
     std::string what = stage + " hook " + hook.path;
     if (hook.path.empty() || hook.path[0] != '/')
         throw Error(Errc::run_failed, what + ": the hook path must be absolute");
@@ -62,7 +63,13 @@ void run_hook(const std::string& stage, const oci::Hook& hook, const std::string
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        if (::chdir("/") != 0) ::_exit(126);
+        if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) {
+            // before exec: the report is the hook's output, in the error below
+            std::string m = "cannot enter the hook's working directory " + cwd + ": " +
+                            std::strerror(errno) + "\n";
+            [[maybe_unused]] const ssize_t n = ::write(2, m.data(), m.size());
+            ::_exit(126);
+        }
         if (restrict_caps) restrict_helper(*restrict_caps);
         ::execve(hook.path.c_str(), argv.data(), envp.data());
         ::_exit(127);
@@ -164,9 +171,16 @@ void run_runtime_hooks(const Launch& l, pid_t pid, int sock) {
     const std::string state = hook_state(l, pid, "creating");
     for (const char* stage : {"prestart", "createRuntime"})
         if (auto it = l.spec.hooks.find(stage); it != l.spec.hooks.end())
-            for (auto& h : it->second) run_hook(stage, h, state);
+            for (auto& h : it->second) run_hook(stage, h, state, nullptr, hook_cwd(l, stage));
     b = 'r';
     if (::write(sock, &b, 1) != 1) throw_errno("cannot resume the container process");
+}
+
+std::string hook_cwd(const Launch& l, const std::string& stage) {
+    if (l.hook_dir.empty()) return "/";
+    if (stage == "createContainer") return l.rootfs.empty() ? "/" : l.rootfs;
+    if (stage == "startContainer") return l.spec.cwd.empty() ? "/" : l.spec.cwd;
+    return l.hook_dir;
 }
 
 std::string hook_state(const Launch& l, pid_t pid, const char* status) {

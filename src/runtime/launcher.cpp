@@ -15,11 +15,13 @@
 #include "runtime/keeper.hpp"
 #include "runtime/kernel_settings.hpp"
 #include "runtime/mounts.hpp"
+#include "runtime/ns_join.hpp"
 #include "runtime/rlimits.hpp"
 #include "runtime/supervisor.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <fcntl.h>
@@ -85,13 +87,14 @@ Channels open_channels(const Launch& l, bool shared, EarlyStart::State* early) {
 // process is born in it (setns(CLONE_NEWPID) moves only the children of who calls it; the
 // process is not PID 1 there), then gantry goes back to its own for the children it makes later
 // (hooks). The joined namespace must be gantry's or one below it, and the kernel wants
-// CAP_SYS_ADMIN both in gantry's user namespace and in the one that owns it: root only (runc
-// rootless joins the pod's user namespace first, which gantry does not implement).
+// CAP_SYS_ADMIN both in gantry's user namespace and in the one that owns it: as root. A spec
+// that also joins the pod's user namespace (rootless pods), or makes one, has it joined by the
+// helper that forks the container process (ns_join.hpp), not here.
 class PidNamespaceJoined {
   public:
     explicit PidNamespaceJoined(const oci::RuntimeSpec& s) {
         auto it = s.namespace_paths.find("pid");
-        if (it == s.namespace_paths.end()) return;
+        if (it == s.namespace_paths.end() || joins_through_helper(s)) return;
         const std::string& path = it->second;
         Fd target(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
         if (!target)
@@ -108,8 +111,9 @@ class PidNamespaceJoined {
                 throw_errno("cannot join the pid namespace " + path,
                             "joining a PID namespace needs CAP_SYS_ADMIN in gantry's user "
                             "namespace and in the one that owns it: as root, any; rootless, "
-                            "none from outside its user namespace, and joining that by path is "
-                            "not implemented");
+                            "join the user namespace that owns it too (linux.namespaces "
+                            "{\"type\": \"user\", \"path\": \"/proc/PID/ns/user\"}, as "
+                            "rootless pods do)");
             throw_errno("cannot join the pid namespace " + path,
                         "the path must name a PID namespace, this process's or one below it");
         }
@@ -156,7 +160,8 @@ pid_t start_process(const Launch& l, EarlyStart::State* early, bool shared, bool
             [[maybe_unused]] const int back = at_cwd ? ::fchdir(cwd.get()) : 0;
             throw;
         }
-        pid = fork_into_namespaces(l.spec.namespaces);
+        pid = joins_through_helper(l.spec) ? fork_joining_namespaces(l.spec, ch.err_w.get())
+                                           : fork_into_namespaces(l.spec.namespaces);
         int err = errno;
         if (pid == 0)
             pid_ns->stay();
@@ -173,6 +178,12 @@ pid_t start_process(const Launch& l, EarlyStart::State* early, bool shared, bool
             }
         }
         errno = err;
+    }
+    if (pid < 0 && joins_through_helper(l.spec)) { // the helper's report says why
+        ch.err_w.reset();
+        read_failure(ch.err_r.get());
+        throw Error(Errc::run_failed, "cannot start the container process in the namespaces "
+                                      "linux.namespaces joins");
     }
     if (pid < 0) throw namespaces_error(errno);
     if (pid == 0) {
@@ -204,7 +215,8 @@ Fd await_workload(const Launch& l, pid_t pid, bool shared, Channels& ch) {
     Fd master;
     try {
         if (!shared) {
-            if (l.spec.has_namespace("user"))
+            // a new user namespace's (one joined by path has its own: none written, as runc)
+            if (std::ranges::find(l.spec.namespaces, "user") != l.spec.namespaces.end())
                 write_id_maps(pid, l.spec.uid_mappings, l.spec.gid_mappings);
             // from outside its user namespace: raising a hard limit needs init's privilege
             if (::geteuid() == 0)
@@ -251,7 +263,7 @@ void run_hooks_warning_on_failure(const Launch& l, const char* stage, pid_t pid,
     if (it == l.spec.hooks.end()) return;
     for (auto& h : it->second) {
         try {
-            run_hook(stage, h, hook_state(l, pid, status));
+            run_hook(stage, h, hook_state(l, pid, status), nullptr, hook_cwd(l, stage));
         } catch (const Error& e) {
             std::fprintf(stderr, "gantry: warning: %s\n", e.message().c_str());
         }
@@ -289,12 +301,12 @@ pid_t create(const Launch& l, Fd* master_out) {
 }
 
 void run_hooks(const oci::RuntimeSpec& spec, const char* stage, const std::string& state_json,
-               bool warn_only) {
+               bool warn_only, const std::string& cwd) {
     auto it = spec.hooks.find(stage);
     if (it == spec.hooks.end()) return;
     for (auto& h : it->second) {
         try {
-            run_hook(stage, h, state_json);
+            run_hook(stage, h, state_json, nullptr, cwd);
         } catch (const Error& e) {
             if (!warn_only) throw;
             std::fprintf(stderr, "gantry: warning: %s\n", e.message().c_str());

@@ -90,8 +90,11 @@ struct Launch {
     std::string hostname;           // the content of /etc/hostname ("" = none)
     std::string id;                 // container id (for hooks' state)
     std::string bundle;             // directory holding config.json (for hooks' state)
-    bool init = false;              // a tiny PID 1 that reaps zombies and forwards signals
-    bool sig_proxy = true;          // pass the signals gantry receives on (run --sig-proxy)
+    // The hooks' working directory (gantry oci: the bundle, where runc runs them); "" = "/"
+    // (gantry run's CDI hooks). hook_runner.hpp's hook_cwd has each stage's.
+    std::string hook_dir;
+    bool init = false;     // a tiny PID 1 that reaps zombies and forwards signals
+    bool sig_proxy = true; // pass the signals gantry receives on (run --sig-proxy)
     // Called with the host pid of the container's first process: after the id maps are written
     // (the cgroup can be joined here), and once the workload was exec'ed.
     std::function<void(pid_t)> on_created, on_started;
@@ -153,9 +156,9 @@ pid_t create(const Launch& launch, Fd* master_out);
 
 // The spec's hooks of STAGE ("poststart", "poststop", ...) with STATE_JSON on their stdin. A
 // failure throws Error(run_failed), or when WARN_ONLY is printed as a warning (OCI: poststart
-// and poststop failures do not stop the container).
+// and poststop failures do not stop the container). They run in CWD ("": the caller's).
 void run_hooks(const oci::RuntimeSpec& spec, const char* stage, const std::string& state_json,
-               bool warn_only);
+               bool warn_only, const std::string& cwd);
 
 class OverlayUnavailable : public std::exception {
   public:

@@ -369,6 +369,16 @@ void set_scratch_at_cwd(bool at_cwd) {
     mounts_scratch_at_cwd = at_cwd;
 }
 
+namespace {
+// linux.rootfsPropagation (r)unbindable made the root directory's mount unbindable: it is made
+// private first (crun's make_parent_mount_private; runc 1.1 fails with EINVAL), then bound
+bool bind_unbindable(const std::string& rootfs, const std::string& root) {
+    MountOf m = mount_of(AT_FDCWD, rootfs.c_str());
+    return ::mount(nullptr, m.mount_point.c_str(), nullptr, MS_PRIVATE, nullptr) == 0 &&
+           ::mount(rootfs.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0;
+}
+} // namespace
+
 std::string scratch_path(const Launch& l) {
     return mounts_scratch_dir >= 0 ? fd_path(mounts_scratch_dir) : l.mount_point;
 }
@@ -428,7 +438,9 @@ void mount_root(const Launch& l, int fd_sock) {
                                          std::strerror(errno));
         }
         [[maybe_unused]] const int back_to_root = ::chdir("/"); // "/" exists: cannot fail
-    } else if (::mount(l.rootfs.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+    } else if (::mount(l.rootfs.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0 &&
+               !(errno == EINVAL && prop.ends_with("unbindable") &&
+                 bind_unbindable(l.rootfs, root))) {
         fail_errno("cannot bind the root directory " + l.rootfs);
     } else if (shared && mount_of(AT_FDCWD, root.c_str()).shared &&
                ::mount(nullptr, root.c_str(), nullptr, MS_PRIVATE, nullptr) != 0) {
@@ -456,6 +468,11 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last, int prepare
     if (m.type == "bind" || m.type.empty() || prepared >= 0) {
         Fd tree = prepared >= 0 ? Fd(::fcntl(prepared, F_DUPFD_CLOEXEC, 3))
                                 : clone_tree(AT_FDCWD, m.source.c_str(), f.recursive);
+        if (!tree && errno == EINVAL && f.recursive) // the source's mount is unbindable
+            fail_errno("cannot bind " + m.source + " to " + m.destination +
+                           ": its mount is unbindable",
+                       "linux.rootfsPropagation runbindable makes every mount so (crun fails "
+                       "too): use unbindable, or bind nothing of the host's");
         if (!tree && errno == EINVAL) // a non-recursive bind of a tree holding locked mounts
             fail_errno("cannot bind " + m.source + " to " + m.destination +
                            " without the mounts under it",
@@ -506,35 +523,6 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last, int prepare
         propagate_mounted(rootfd, m, f);
     }
     last.mounted();
-}
-
-void mask_paths(int rootfd, const oci::RuntimeSpec& s) {
-    Fd empty; // the first masked directory's empty read-only tmpfs, cloned for the others
-    for (auto& p : s.masked_paths) {
-        Fd fd(fs::openat_in_root(rootfd, p, O_PATH | O_NOFOLLOW));
-        if (!fd) continue;
-        struct stat st {};
-        ::fstat(fd.get(), &st);
-        if (S_ISDIR(st.st_mode) && !empty) {
-            if (::mount("tmpfs", fd_path(fd.get()).c_str(), "tmpfs",
-                        MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0") != 0)
-                fail_errno("cannot mask " + p);
-            empty.reset(fs::openat_in_root(rootfd, p, O_PATH | O_NOFOLLOW));
-            continue;
-        }
-        Fd tree = S_ISDIR(st.st_mode) ? clone_tree(empty.get(), "", false)
-                                      : clone_tree(AT_FDCWD, "/dev/null", false);
-        if (!tree) fail_errno("cannot mask " + p);
-        attach(tree.get(), fd.get(), p);
-    }
-    for (auto& p : s.readonly_paths) {
-        Fd fd(fs::openat_in_root(rootfd, p, O_PATH | O_NOFOLLOW));
-        if (!fd) continue;
-        Fd tree = clone_tree(fd.get(), "", true);
-        if (!tree) fail_errno("cannot make " + p + " read-only");
-        set_attr(tree.get(), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, true, p);
-        attach(tree.get(), fd.get(), p);
-    }
 }
 
 void enter_root(const Launch& l) {

@@ -7,6 +7,7 @@
 #include "runtime/rlimits.hpp"
 #include "runtime/seccomp.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
 #include "util/fs.hpp"
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <grp.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <string_view>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -52,12 +54,24 @@ void enter_cwd(const std::string& cwd, bool make_missing) {
         fail(Errc::run_failed, "working directory " + cwd + " lies outside the container");
 }
 
+namespace {
+bool setgroups_allowed() {
+    char buf[16] = {};
+    Fd f(::open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC));
+    if (!f) return true; // a kernel without the file allows it
+    const ssize_t n = ::read(f.get(), buf, sizeof buf - 1);
+    return !(n >= 4 && std::string_view(buf, 4) == "deny");
+}
+} // namespace
+
 void set_user(const oci::RuntimeSpec& s, bool single_id) {
     // run.oci.keep_original_groups (crun's annotation, podman's keep-groups): the process keeps
     // the caller's supplementary groups, e.g. the host's render group under subordinate-id maps.
     auto keep = s.annotations.find("run.oci.keep_original_groups");
     bool keep_groups = keep != s.annotations.end() && keep->second == "1";
-    if (!single_id && !keep_groups) {
+    // a user namespace joined by path (a pod's) may deny setgroups(2): then the groups stay,
+    // as runc leaves them where /proc/self/setgroups says "deny"
+    if (!single_id && !keep_groups && setgroups_allowed()) {
         std::vector<gid_t> g(s.additional_gids.begin(), s.additional_gids.end());
         if (::setgroups(g.size(), g.data()) != 0) fail_errno("setgroups failed");
     }

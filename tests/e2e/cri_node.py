@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import GANTRY, IN_CI, Gantry, need_tool
 from cri_client import Cri, load_api
@@ -321,3 +322,28 @@ def exec_sync(node, cid, *cmd):
 def remove(node, cid, timeout=0):
     node.cri.StopContainer({"container_id": cid, "timeout": timeout})
     node.cri.RemoveContainer({"container_id": cid})
+
+
+def cdi_edits_as_cri(spec_file, device):
+    """The CDI spec's edits for DEVICE (its common edits and the device's own) as CRI's
+    ContainerConfig fields: devices (nodes, rwm), mounts (binds, ro when the spec says so), envs.
+    Hooks have no CRI field: returned apart, not applied."""
+    spec = yaml.safe_load(Path(spec_file).read_text())
+    edits = [spec.get("containerEdits") or {}]
+    edits += [d["containerEdits"] for d in spec["devices"] if d["name"] == device]
+    cfg = {"devices": [], "mounts": [], "envs": []}
+    hooks = []
+    for e in edits:
+        for d in e.get("deviceNodes") or []:
+            cfg["devices"].append({"container_path": d["path"],
+                                   "host_path": d.get("hostPath", d["path"]),
+                                   "permissions": "rwm"})
+        for m in e.get("mounts") or []:
+            cfg["mounts"].append({"container_path": m["containerPath"],
+                                  "host_path": m["hostPath"],
+                                  "readonly": "ro" in (m.get("options") or [])})
+        for kv in e.get("env") or []:
+            k, _, v = kv.partition("=")
+            cfg["envs"].append({"key": k, "value": v})
+        hooks += e.get("hooks") or []
+    return cfg, hooks

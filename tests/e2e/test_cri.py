@@ -20,9 +20,9 @@ import pytest
 
 from conftest import IN_CI
 from test_oci_resources import MB, limit
-from cri_node import (BUSYBOX, CNI_LOOPBACK, container_config, create,  # noqa: F401 (fixture)
-                      exec_sync, has_cap_sys_resource, node, our_mounts, our_processes, remove,
-                      remove_pod, run_pod, start_sleeper)
+from cri_node import (BUSYBOX, CNI_LOOPBACK, cdi_edits_as_cri,  # noqa: F401 (fixture)
+                      container_config, create, exec_sync, has_cap_sys_resource, node,
+                      our_mounts, our_processes, remove, remove_pod, run_pod, start_sleeper)
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +215,26 @@ def test_cdi_devices_field_is_not_read_by_containerd_1_6(node, gantry_pod):
         got = gpu_listing(node, cid)
         assert not [d for d in got if d.startswith("nvidia")], got
         assert gpu_access(node, cid) == {0: "denied", 1: "denied"}
+    finally:
+        remove(node, cid)
+
+
+def test_gpu_by_cdi_edits_containerd_applied(node, gantry_pod):
+    """containerd 1.7.2+ with enable_cdi (2.x: by default) resolves CRI's CDIDevices and the
+    cdi.k8s.io annotations itself and writes the CDI spec's edits into the OCI spec before it
+    calls the runtime: gantry-oci gets a plain spec with the GPU's nodes, mounts and variables.
+    Made here with 1.6 by sending nvidia.com/gpu=1's edits as CRI devices, mounts and envs,
+    which containerd writes into the spec the same way (the spec's hooks have no CRI field):
+    the GPU's node and the driver's library, the device cgroup letting only that GPU through."""
+    edits, _ = cdi_edits_as_cri(node.base / "cdi" / "nvidia.yaml", "1")
+    cid = start_sleeper(node, gantry_pod, "gpu-edits", devices=edits["devices"],
+                        mounts=edits["mounts"],
+                        env={e["key"]: e["value"] for e in edits["envs"]})
+    try:
+        got = gpu_listing(node, cid)
+        assert "nvidia1" in got and "nvidia0" not in got, got
+        assert any(f.startswith("libcuda.so.") for f in got), got
+        assert gpu_access(node, cid) == {0: "denied", 1: "allowed"}
     finally:
         remove(node, cid)
 

@@ -9,6 +9,7 @@ idmapped mounts and linux.personality, which runc 1.1.5 does not apply, against 
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import shutil
@@ -16,7 +17,8 @@ import shutil
 import pytest
 
 from conftest import need_tool
-from ocidiff import ROOT, bundle, edit_config, oci_bin, run_both, runtimes  # noqa: F401
+from ocidiff import (ROOT, bundle, edit_config, oci_bin, run_both, runtimes,  # noqa: F401
+                     set_process)
 from test_oci_mounts import MAPPED, reachable, userns
 from test_oci_resources import cgroup_dir, started  # noqa: F401 (fixture)
 
@@ -196,6 +198,67 @@ def test_hooks_without_env_get_the_runtimes_environment_as_runc(oci_bin, bundle,
         assert set(only) - {"PWD", "SHLVL", "_"} == {"ONLY"}, (name, only)
 
 
+def test_hooks_run_in_runcs_working_directories_as_runc(oci_bin, bundle, tmp_path):
+    """Each hook stage's working directory, create called from /, start from /usr, delete from
+    the test's directory: runc enters the bundle for create, so prestart, createRuntime and
+    poststart run there; createContainer in the bundle's root as the host names it (before
+    pivot_root), startContainer in process.cwd in the container, poststop in the directory
+    `delete` was called from."""
+    stages = ("prestart", "createRuntime", "createContainer", "poststart", "poststop")
+    seen = {}
+    for name, binary in runtimes(oci_bin):
+        out = tmp_path / f"cwd-{name}"
+        out.mkdir()
+
+        def edit(cfg, out=out):
+            cfg["process"].update(args=["true"], terminal=False, cwd="/hk")
+            cfg["mounts"].append({"destination": "/hk", "type": "bind", "source": str(out),
+                                  "options": ["rbind", "rw"]})
+            cfg["hooks"] = {s: [{"path": "/bin/sh", "args": ["sh", "-c", f"pwd -P > {d}/{s}"]}]
+                            for s, d in [(s, out) for s in stages] + [("startContainer", "/hk")]}
+        edit_config(bundle, edit)
+        cid = f"cwd{os.getpid()}{name}"
+
+        def oci(*args, cwd, stdout=subprocess.PIPE, binary=binary):
+            return subprocess.run([binary, "--root", str(tmp_path / f"{name}-st"), *args],
+                                  cwd=cwd, stdout=stdout, stderr=subprocess.STDOUT, text=True,
+                                  stdin=subprocess.DEVNULL, timeout=60)
+        with open(tmp_path / f"{name}.out", "w") as f:  # the container keeps create's stdio
+            assert oci("create", "--bundle", str(bundle), cid, cwd="/", stdout=f).returncode == 0
+        assert oci("start", cid, cwd="/usr").returncode == 0
+        deadline = time.time() + 15  # start returns before the hook, in the container, ran
+        while not ((out / "startContainer").exists() and
+                   (out / "startContainer").read_text().endswith("\n")):
+            assert time.time() < deadline, f"{name}: no startContainer hook"
+            time.sleep(0.02)
+        r = oci("delete", "-f", cid, cwd=str(tmp_path))
+        assert r.returncode == 0, (name, r)
+        seen[name] = {s: (out / s).read_text().strip() for s in stages + ("startContainer",)}
+    assert seen["gantry"] == {"prestart": str(bundle), "createRuntime": str(bundle),
+                              "createContainer": str(bundle / "rootfs"),
+                              "poststart": str(bundle), "startContainer": "/hk",
+                              "poststop": str(tmp_path)}
+    if "runc" in seen:
+        assert seen["gantry"] == seen["runc"]
+
+
+def test_run_keep_leaves_the_stopped_container_as_runc(oci_bin, bundle, tmp_path):
+    """`run --keep` (runc's; crun's test suite uses it): the container stays after its exit,
+    stopped, until `delete`."""
+    set_process(bundle, ["true"])
+    for name, binary in runtimes(oci_bin):
+        def oci(*args, binary=binary):
+            return subprocess.run([binary, "--root", str(tmp_path / f"{name}-keep"), *args],
+                                  capture_output=True, text=True, timeout=60,
+                                  stdin=subprocess.DEVNULL)
+        cid = f"keep{os.getpid()}{name}"
+        r = oci("run", "--keep", "--bundle", str(bundle), cid)
+        assert r.returncode == 0, (name, r)
+        assert json.loads(oci("state", cid).stdout)["status"] == "stopped", name
+        assert oci("delete", cid).returncode == 0, name
+        assert oci("state", cid).returncode == 1, name
+
+
 def test_exec_errors_reach_the_caller_as_runc(started):
     """exec of a missing program (by path, by PATH), of a file that is no program, in a
     working directory that does not exist (gantry made it), with --detach: 255 and the
@@ -287,6 +350,28 @@ def run_with_crun(oci_bin, bundle, tmp_path, args, edit):
     return out
 
 
+def test_unbindable_root_propagation_as_crun(oci_bin, bundle, tmp_path):
+    """linux.rootfsPropagation unbindable (crun's test suite): "/" of the container's mount
+    namespace made so before the root is bound, whose own mount is then made private to be
+    bound (crun's make_parent_mount_private): the container runs under crun and gantry oci;
+    runc 1.1.5 fails to bind the root (EINVAL). runbindable makes every host mount unbindable:
+    the bundle's bind of /sys fails under both, gantry naming the mount and why."""
+    runs = run_with_crun(oci_bin, bundle, tmp_path, ["ls", "/bin/sh"],
+                         lambda cfg: cfg["linux"].update(rootfsPropagation="unbindable"))
+    assert runs["crun"].returncode == 0, runs
+    assert runs["gantry"].returncode == 0 and runs["gantry"].stdout == runs["crun"].stdout, runs
+    if ROOT:
+        r = subprocess.run(["runc", "--root", str(tmp_path / "runc-state"), "run", "--bundle",
+                            str(bundle), f"ub{os.getpid()}"], capture_output=True, text=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+        assert r.returncode != 0 and "invalid argument" in r.stderr, r
+    runs = run_with_crun(oci_bin, bundle, tmp_path, ["ls", "/bin/sh"],
+                         lambda cfg: cfg["linux"].update(rootfsPropagation="runbindable"))
+    assert runs["crun"].returncode != 0, runs
+    g = runs["gantry"]
+    assert g.returncode == 1 and "cannot bind /sys to /sys: its mount is unbindable" in g.stderr, g
+
+
 def idmapped(dest, source, container_id, host_id, size=1, options=("bind",)):
     maps = [{"containerID": container_id, "hostID": host_id, "size": size}]
     return {"destination": dest, "type": "bind", "source": str(source), "options": list(options),
@@ -363,15 +448,29 @@ def test_idmapped_mount_refusals_name_the_mount(oci_bin, bundle, tmp_path):
 
 def test_features_list_idmapped_mounts_and_the_default_options(oci_bin):
     """`features`: linux.mountExtensions.idmap.enabled (runtime-spec's field for idmapped
-    mounts), and the mount options runc lists that gantry applies (the defaults exec, suid, dev
-    and norelatime included) also in gantry's list."""
+    mounts), the mount options runc lists that gantry applies (the defaults exec, suid, dev
+    and norelatime included) also in gantry's list, every field runc's document has, and the
+    shapes runtime-spec's features.md gives the rest (ociVersionMax: the newest spec whose
+    fields gantry applies or refuses by name; the annotations that change what a container
+    gets)."""
     r = subprocess.run([str(oci_bin), "features"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r
     f = json.loads(r.stdout)
     assert f["linux"]["mountExtensions"] == {"idmap": {"enabled": True}}
     for o in ("exec", "suid", "dev", "norelatime", "rshared", "rslave", "rprivate", "ro"):
         assert o in f["mountOptions"], o
+    # runtime-spec features.md's shapes (crun's test suite reads ociVersionMin and Max)
+    assert f["ociVersionMin"] == "1.0.0" and f["ociVersionMax"] == "1.3.0"
+    assert f["linux"]["intelRdt"] == {"enabled": False} == f["linux"]["netDevices"]
+    assert {"cdi.k8s.io/", "run.oci.keep_original_groups"} <= set(
+        f["potentiallyUnsafeConfigAnnotations"])
+    assert all(isinstance(v, bool) for v in f["linux"]["cgroup"].values())
+    assert isinstance(f["linux"]["seccomp"]["enabled"], bool)
+    assert set(f["linux"]["memoryPolicy"]) == {"modes", "flags"}
     if ROOT:
         runc = json.loads(subprocess.run(["runc", "features"], capture_output=True, text=True,
                                          timeout=30, check=True).stdout)
         assert set(f["mountOptions"]) <= set(runc["mountOptions"])
+        assert set(runc) <= set(f) and set(runc["linux"]) <= set(f["linux"])  # runc's fields
+        for k in ("cgroup", "seccomp", "apparmor", "selinux"):
+            assert set(runc["linux"][k]) <= set(f["linux"][k]), k

@@ -466,9 +466,10 @@ def rootless_propagation(bundle, base, nobody, shared_mount):
 
 def test_rootless_cannot_join_a_pid_namespace(bundle):
     """As nobody, joining a PID namespace needs CAP_SYS_ADMIN in the caller's own user namespace
-    too (the kernel's pidns_install), even one nobody's own user namespace owns: create fails
-    naming the path and why (runc rootless joins the pod's user namespace first, which gantry
-    does not implement); with a proc mount it is refused before that (procfs)."""
+    too (the kernel's pidns_install), even one nobody's own user namespace owns: a container
+    that makes a user namespace of its own cannot join it; create fails naming the path, why,
+    and the fix (join the pod's user namespace too: test_oci_userns_join.py); with a proc mount
+    it is refused before that (procfs)."""
     nobody = pwd.getpwnam("nobody")
     base = Path(tempfile.mkdtemp(prefix="goci-pidrl-", dir="/tmp"))
     os.chmod(base, 0o755)
@@ -517,7 +518,7 @@ def test_rootless_cannot_join_a_pid_namespace(bundle):
         plain, with_proc = results[False], results[True]
         assert plain.returncode == 1, plain
         assert f"cannot join the pid namespace {path}: Operation not permitted" in plain.stderr
-        assert "rootless" in plain.stderr, plain
+        assert "rootless" in plain.stderr and '"type": "user", "path"' in plain.stderr, plain
         assert with_proc.returncode == 1 and "procfs needs CAP_SYS_ADMIN" in with_proc.stderr
     finally:
         holder.kill()

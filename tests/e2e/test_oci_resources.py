@@ -274,10 +274,21 @@ def test_fields_gantry_cannot_apply_are_refused(oci_bin, bundle, tmp_path, bad, 
 
 
 def test_systemd_cgroups_path_refused(oci_bin, bundle, tmp_path):
+    """systemd's slice:prefix:name cgroupsPath, and containerd's `--systemd-cgroup` with the
+    path kubelet's systemd cgroup driver gives a pod's container (SystemdCgroup = true): both
+    refused at create, naming the path or the flag and the cgroupfs driver as the fix."""
     def edit(cfg):
         cfg["linux"]["cgroupsPath"] = "system.slice:gantry:t1"
     r = run_both(oci_bin, bundle, tmp_path, ["true"], edit)["gantry"]
     assert r.returncode == 1 and "system.slice:gantry:t1" in r.stderr and "hint:" in r.stderr
+    pod = "kubepods-besteffort-pod0a1b.slice:cri-containerd:c1"
+    edit_config(bundle, lambda cfg: cfg["linux"].update(cgroupsPath=pod))
+    r = subprocess.run([str(oci_bin), "--root", str(tmp_path / "sd"), "--systemd-cgroup", "run",
+                        "--bundle", str(bundle), "sd1"], capture_output=True, text=True,
+                       timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1 and "--systemd-cgroup" in r.stderr and pod in r.stderr, r
+    assert "cgroupDriver: cgroupfs" in r.stderr and "SystemdCgroup = false" in r.stderr, r
+    assert not [p for p in (tmp_path / "sd").glob("*") if p.is_dir()], "nothing left"
 
 
 def test_absolute_cgroups_path_below_each_hierarchys_root(started):

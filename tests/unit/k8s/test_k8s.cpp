@@ -167,6 +167,33 @@ TEST(K8sContainerdConfig, Version3UsesTheCriRuntimePlugin) {
     EXPECT_NE(e.text.find("[plugins.\"io.containerd.cri.v1.runtime\".containerd.runtimes.gantry]"),
               std::string::npos)
         << e.text;
+    // containerd 2.x applies CDI itself (enable_cdi on by default): no pass-through
+    EXPECT_EQ(e.text.find("container_annotations"), std::string::npos) << e.text;
+}
+
+TEST(K8sContainerdConfig, NoAnnotationPassThroughWhereContainerdAppliesCdi) {
+    // 1.7's enable_cdi = true: containerd applies the annotations' devices; passing them on too
+    // would apply them twice. Off (1.7's default, 2.x set off): passed through
+    const std::string cri = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n";
+    EXPECT_EQ(install(cri + "enable_cdi = true\n", "c.toml", k8s_opts())
+                  .text.find("container_annotations"),
+              std::string::npos);
+    EXPECT_NE(install(cri + "enable_cdi = false\n", "c.toml", k8s_opts())
+                  .text.find("container_annotations = [ \"cdi.k8s.io/*\" ]"),
+              std::string::npos);
+    EXPECT_NE(install("version = 3\n[plugins.\"io.containerd.cri.v1.runtime\"]\nenable_cdi = "
+                      "false\n",
+                      "c.toml", k8s_opts())
+                  .text.find("container_annotations"),
+              std::string::npos);
+    // a handler whose options ask for systemd cgroups is refused, naming the fix
+    std::string m = k8s_error_of([] {
+        install("version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.gantry."
+                "options]\nSystemdCgroup = true\n",
+                "c.toml", k8s_opts());
+    });
+    EXPECT_NE(m.find("runtimes.gantry.options.SystemdCgroup = true"), std::string::npos) << m;
+    EXPECT_NE(m.find("cgroupDriver: cgroupfs"), std::string::npos) << m;
 }
 
 TEST(K8sContainerdConfig, UninstallRemovesWhatInstallAdded) {

@@ -72,4 +72,15 @@ TEST(RuntimeSpecNumbers, IntegersInRangeAreRead) {
     EXPECT_EQ(s.devices[0].file_mode, 0666u);
 }
 
+TEST(RuntimeSpecMounts, ABindOptionMakesABindMountWhateverTheType) {
+    // as runc's specconv: `runc spec --rootless` binds /sys with type "none"
+    auto s = RuntimeSpec::from_json(nlohmann::json::parse(
+        R"({"root": {"path": "rootfs"}, "process": {"args": ["true"]}, "mounts": [)"
+        R"({"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind"]},)"
+        R"({"destination": "/t", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}]})"));
+    ASSERT_EQ(s.mounts.size(), 2u);
+    EXPECT_EQ(s.mounts[0].type, "bind");
+    EXPECT_EQ(s.mounts[1].type, "tmpfs");
+}
+
 } // namespace oci_runtime_spec_numbers_test

@@ -81,12 +81,31 @@ TEST(SpecFields, RelativePidPathRefused) {
               std::string::npos);
 }
 
-TEST(SpecFields, UserAndMountPathsStillRefused) {
-    for (const char* type : {"user", "mount"}) {
+TEST(SpecFields, MountAndTimePathsStillRefused) {
+    for (const char* type : {"mount", "time"}) {
         std::string m = refusal(config({ns("pid"), ns(type, "/proc/42/ns/x")}));
         EXPECT_NE(m.find("linux.namespaces[1].path"), std::string::npos) << m;
         EXPECT_NE(m.find(std::string("joining an existing ") + type), std::string::npos) << m;
     }
+}
+
+TEST(SpecFields, ProcessUmaskNamesTheSpecsField) {
+    json c = config({ns("mount")});
+    c["process"]["umask"] = 23;
+    EXPECT_NE(refusal(c).find("process.umask is not supported by gantry: the runtime-spec's umask "
+                              "is process.user.umask"),
+              std::string::npos)
+        << refusal(c);
+}
+
+TEST(SpecFields, UserPathJoinedWithThePodsOtherNamespaces) {
+    // a pod's container: the sandbox's user namespace and those it owns, by path (rootless
+    // pods); with a proc mount in the joined PID namespace, which the user namespace owns
+    EXPECT_EQ(refusal(config({ns("user", "/proc/42/ns/user"), ns("pid", "/proc/42/ns/pid"),
+                              ns("network", "/proc/42/ns/net"), ns("mount")})),
+              "");
+    EXPECT_NE(refusal(config({ns("mount"), ns("user", "proc/42/ns/user")})).find("absolute"),
+              std::string::npos);
 }
 
 TEST(SpecFields, NewUserNamespaceInAPidNamespaceItDidNotMakeRefused) {

@@ -35,9 +35,9 @@ Hook sh(const std::string& script, std::optional<int> timeout = std::nullopt) {
 }
 
 // The message of the Error run_hook throws (fails the test when it throws none).
-std::string failure(const Hook& h, const std::string& state) {
+std::string failure(const Hook& h, const std::string& state, const std::string& cwd = "/") {
     try {
-        run_hook("prestart", h, state);
+        run_hook("prestart", h, state, nullptr, cwd);
     } catch (const Error& e) {
         return e.what();
     }
@@ -86,6 +86,23 @@ TEST(RunHook, ItsOutputGoesIntoTheFailureNotOurs) {
     EXPECT_EQ(testing::internal::GetCapturedStdout(), "");
     EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
     EXPECT_NE(msg.find("exited with status 3: to-out\nto-err"), std::string::npos) << msg;
+}
+
+TEST(RunHook, RunsInTheWorkingDirectoryItIsGiven) {
+    // gantry oci gives runc's (the bundle, ...); a directory it cannot enter fails it, named
+    stdfs::path dir = stdfs::temp_directory_path() / ("hook-cwd-" + std::to_string(::getpid()));
+    stdfs::create_directories(dir);
+    const std::string out = (dir / "pwd").string();
+    EXPECT_NO_THROW(run_hook("prestart", sh("pwd -P > " + out), "{}", nullptr, dir.string()));
+    std::ifstream f(out);
+    std::string seen;
+    std::getline(f, seen);
+    EXPECT_EQ(seen, stdfs::canonical(dir).string());
+    auto msg = failure(Hook{"/bin/true", {}, {}, std::nullopt}, "{}", (dir / "gone").string());
+    EXPECT_NE(msg.find("cannot enter the hook's working directory " + (dir / "gone").string()),
+              std::string::npos)
+        << msg;
+    stdfs::remove_all(dir);
 }
 
 } // namespace runtime_hook_runner_test
