@@ -31,8 +31,9 @@ void register_events(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, o] {
         ctx.action = [o] {
             std::int64_t now = runtime::realtime_nanos();
-            std::int64_t since =
-                o->since.empty() ? now : docker_model::event_time(o->since, now, "--since");
+            std::int64_t since = o->since.empty()
+                                     ? runtime::process_started_nanos()
+                                     : docker_model::event_time(o->since, now, "--since");
             std::optional<std::int64_t> until;
             if (!o->until.empty()) until = docker_model::event_time(o->until, now, "--until");
             docker_model::EventFilter filter(o->filters);

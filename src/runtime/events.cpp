@@ -34,6 +34,19 @@ std::int64_t realtime_nanos() {
     return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+std::int64_t process_started_nanos() {
+    std::int64_t now = realtime_nanos();
+    unsigned long long ticks = process_start_time(::getpid());
+    long hz = ::sysconf(_SC_CLK_TCK);
+    timespec boot{};
+    if (ticks == 0 || hz <= 0 || ::clock_gettime(CLOCK_BOOTTIME, &boot) != 0) return now;
+    std::int64_t since_boot = std::int64_t(boot.tv_sec) * 1'000'000'000 + boot.tv_nsec;
+    std::int64_t tick = 1'000'000'000 / hz;
+    std::int64_t age = since_boot - std::int64_t(ticks) * tick;
+    if (age < 0 || age > since_boot) return now;
+    return now - age - tick;
+}
+
 json event_message(const ContainerEvent& e) {
     json attributes = json::object();
     for (const auto& [k, v] : e.attributes) attributes[k] = v;

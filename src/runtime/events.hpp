@@ -31,6 +31,11 @@ struct ContainerEvent {
 
 // The time now, in nanoseconds since the epoch (CLOCK_REALTIME): an event's time.
 std::int64_t realtime_nanos();
+// When this process started, in the same clock, a clock tick early (/proc/self/stat counts in
+// ticks): `events` follows from there, so an event of a container its caller started right after
+// starting it is never missed however late its first read comes (the Dev Containers CLI starts
+// `events` and `run` at once). Now, where /proc cannot say.
+std::int64_t process_started_nanos();
 
 // docker's events.Message of E: status, id, from, Type, Action, Actor {ID, Attributes (the
 // labels, image, name and the action's)}, scope, time, timeNano.

@@ -54,10 +54,11 @@ def since_now(g, name, start, *extra):
 
 def test_follow_sees_a_start_with_its_labels_as_the_dev_containers_cli_waits(g):
     name = f"{TOKEN}-follow"
-    p = follow(g, "--format", "{{json .}}", "--filter", "event=start", "--filter",
-               f"label=devcontainer.local_folder={TOKEN}")
+    # --since: what happens from here on, however late the follower reads its first line (the
+    # CLI starts it just before `run`, and wins that race by the run's own start time)
+    p = follow(g, "--since", f"{time.time():.9f}", "--format", "{{json .}}", "--filter",
+               "event=start", "--filter", f"label=devcontainer.local_folder={TOKEN}")
     try:
-        time.sleep(0.2)  # the follower's first read is done (it begins from now)
         g.run("run", "-d", "--name", name, "-l", f"devcontainer.local_folder={TOKEN}",
               "-l", "other=x", "sample:latest", "sleep", "60")
         [line] = read_lines(p, 1)
@@ -71,10 +72,9 @@ def test_follow_sees_a_start_with_its_labels_as_the_dev_containers_cli_waits(g):
         assert attrs["devcontainer.local_folder"] == TOKEN and attrs["other"] == "x"
         assert abs(ev["timeNano"] / 1e9 - time.time()) < 60 and ev["time"] == ev["timeNano"] // 10**9
         # `rm -f` as the CLI does it, followed for the destroy
-        d = follow(g, "--format", "{{json .}}", "--filter", f"container={cid}", "--filter",
-                   "event=destroy")
+        d = follow(g, "--since", f"{time.time():.9f}", "--format", "{{json .}}", "--filter",
+                   f"container={cid}", "--filter", "event=destroy")
         try:
-            time.sleep(0.2)
             g.run("rm", "-f", name)
             [line] = read_lines(d, 1)
             assert json.loads(line)["Action"] == "destroy"
