@@ -2,11 +2,12 @@
 # crun's test suite (tests/test_*.py of a crun source tree) against an OCI runtime.
 # usage (root): tests/crun_suite/run.sh CRUN_SRC RUNTIME OUTDIR [test_file.py ...]
 # CRUN_SRC: a crun tree (git archive of github.com/containers/crun); RUNTIME: runc or
-# build/gantry-oci. Writes OUTDIR/FILE.tap per file and OUTDIR/results.tsv (file, test,
+# build/gantry-oci (a link to build/gantry). Writes OUTDIR/FILE.tap per file and OUTDIR/results.tsv (file, test,
 # ok|fail|skip). Each file runs in a fresh directory under /tmp; crun's init is built
 # from tests/init.c once (gcc -static).
 set -eu
-src=$(realpath "$1"); runtime=$(realpath "$(command -v "$2")"); out=$(realpath -m "$3")
+src=$(realpath "$1"); runtime=$(command -v "$2"); runtime=$(cd "$(dirname "$runtime")" && pwd)/$(basename "$runtime")
+out=$(realpath -m "$3") # the runtime's link kept: gantry-oci
 shift 3
 here=$(dirname "$(realpath "$0")")
 mkdir -p "$out"
