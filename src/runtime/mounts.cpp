@@ -515,10 +515,12 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last, int prepare
         attach(tree.get(), target.get(), m.destination);
         set_propagation(tree.get(), f.propagation, m.destination);
     } else {
+        const std::string data =
+            m.type == "tmpfs" ? tmpfs_data_with_target_mode(rootfd, m.destination, f.data) : f.data;
         Fd target = ensure_target(rootfd, m.destination, true, &last);
         unsigned long flags = f.flags | (f.readonly ? MS_RDONLY : 0);
         if (::mount(m.source.c_str(), fd_path(target.get()).c_str(), m.type.c_str(), flags,
-                    f.data.empty() ? nullptr : f.data.c_str()) != 0)
+                    data.empty() ? nullptr : data.c_str()) != 0)
             fail_errno("cannot mount " + m.type + " on " + m.destination);
         propagate_mounted(rootfd, m, f);
     }

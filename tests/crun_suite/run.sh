@@ -30,9 +30,11 @@ for f in $files; do
     if [ -n "$run_tests" ]; then export RUN_TESTS="$run_tests"; else unset RUN_TESTS; fi
     (cd "$d" && WRAPPED_RUNTIME="$runtime" OCI_RUNTIME="$here/oci-wrapper.sh" INIT="$work/init" \
         timeout 240 /usr/bin/python3 "$f" > "$out/${f%.py}.tap" 2> "$out/${f%.py}.log") || true
-    awk -v f="$f" '/^ok .*#SKIP/ {print f "\t" $4 "\tskip"; next}
-                   /^ok / {print f "\t" $4 "\tok"; next}
-                   /^not ok / {print f "\t" $5 "\tfail"}' "$out/${f%.py}.tap" >> "$out/results.tsv"
+    # "ok N - NAME # 0.1s", "ok N - NAME #SKIP why # 0.1s", "not ok N - NAME # 0.1s"
+    awk -v f="$f" '/^(not )?ok [0-9]+ - / {
+                       r = /^not / ? "fail" : / #SKIP/ ? "skip" : "ok"
+                       n = $0; sub(/^(not )?ok [0-9]+ - /, "", n); sub(/ #.*/, "", n)
+                       print f "\t" n "\t" r}' "$out/${f%.py}.tap" >> "$out/results.tsv"
     # a test the file never reported (its runner died or timed out): a failure
     sed -nE "s/^\s*[\"']([^\"']+)[\"']\s*:\s*test_.*/\1/p" "$d/$f" | while read -r t; do
         grep -q "^$f	$t	" "$out/results.tsv" || printf '%s\t%s\tfail\n' "$f" "$t" >> "$out/results.tsv"
