@@ -4,7 +4,6 @@
 #include "util/fs.hpp"
 
 #include <cerrno>
-#include <cstdio>
 #include <fcntl.h>
 #include <linux/mount.h>
 #include <sys/stat.h>
@@ -168,14 +167,11 @@ void write_file_in_root(int rootfd, const std::string& path, const std::string& 
     fs::write_all(f.get(), content.data(), content.size(), path);
 }
 
-std::string tmpfs_data_with_target_mode(int rootfd, const std::string& dest,
-                                        const std::string& data) {
+int existing_dir_mode(int rootfd, const std::string& dest) {
     Fd dir(fs::openat_in_root(rootfd, dest, O_PATH | O_DIRECTORY));
     struct stat st {};
-    if (!dir || ::fstat(dir.get(), &st) != 0) return data;
-    char mode[16];
-    std::snprintf(mode, sizeof mode, "mode=%04o", st.st_mode & 07777);
-    return data.empty() ? std::string(mode) : std::string(mode) + "," + data;
+    if (!dir || ::fstat(dir.get(), &st) != 0) return -1;
+    return static_cast<int>(st.st_mode & 07777);
 }
 
 } // namespace gantry::runtime::detail

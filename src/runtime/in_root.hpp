@@ -33,11 +33,9 @@ struct TargetDir {
 Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache = nullptr,
                  const char* what = "mount point");
 
-// runc's tmpfs data: a tmpfs mounted on a directory that is already in the root takes that
-// directory's mode (a "mode=0NNN" put before DATA, so the mount's own mode= still wins); on a
-// target still to be made, DATA as it is (the kernel's 1777).
-std::string tmpfs_data_with_target_mode(int rootfd, const std::string& dest,
-                                        const std::string& data);
+// The permission bits of the directory DEST already in the root, or -1 where there is none
+// (runc gives a tmpfs mounted there that mode).
+int existing_dir_mode(int rootfd, const std::string& dest);
 
 // The new mount API, errors left to the caller (errno): a detached copy of the mount tree at
 // PATH (relative to DIRFD; "" for DIRFD itself), configured with set_mount_attr and placed on

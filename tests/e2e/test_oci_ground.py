@@ -65,17 +65,25 @@ def test_update_cpu_share_and_several_resources_at_once_as_runc(started, tmp_pat
 
 
 def test_tmpfs_mode_uid_and_gid_from_its_options_as_runc(oci_bin, bundle, tmp_path):
+    """The options' mode, uid and gid; without mode=, a tmpfs on a directory of the root takes
+    its mode (0712: crun's mount-tmpfs-permissions), and a read-only one is so per mount."""
+    (bundle / "rootfs" / "t3").mkdir()
+    (bundle / "rootfs" / "t3").chmod(0o712)
+
     def edit(cfg):
+        cfg["mounts"] += [{"destination": d, "type": "tmpfs", "source": "tmpfs",
+                           "options": ["ro"]} for d in ("/t3",)]
         cfg["mounts"].append({"destination": "/t1", "type": "tmpfs", "source": "tmpfs",
                               "options": ["mode=1770", "uid=1000", "gid=1001", "size=1m"]})
         cfg["mounts"].append({"destination": "/t2", "type": "tmpfs", "source": "tmpfs",
                               "options": ["mode=700", "nosuid"]})
 
     runs = run_both(oci_bin, bundle, tmp_path,
-                    ["sh", "-c", "stat -c '%n %a %u %g' /t1 /t2; "
-                                 "grep -o ' /t[12] .*' /proc/self/mountinfo"], edit=edit)
+                    ["sh", "-c", "stat -c '%n %a %u %g' /t3 /t1 /t2; "
+                                 "grep -o ' /t[1-3] .*' /proc/self/mountinfo"], edit=edit)
     assert runs["runc"].returncode == 0, runs["runc"]
-    assert runs["gantry"].stdout.startswith("/t1 1770 1000 1001\n/t2 700 0 0\n")
+    assert runs["gantry"].stdout.startswith(
+        "/t3 712 0 0\n/t1 1770 1000 1001\n/t2 700 0 0\n /t3 ro,")
     assert runs["gantry"].stdout == runs["runc"].stdout, runs
 
 
