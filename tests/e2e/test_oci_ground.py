@@ -87,6 +87,30 @@ def test_tmpfs_mode_uid_and_gid_from_its_options_as_runc(oci_bin, bundle, tmp_pa
     assert runs["gantry"].stdout == runs["runc"].stdout, runs
 
 
+def test_bind_onto_a_dangling_link_is_made_where_it_leads_as_runc(oci_bin, bundle, tmp_path):
+    """crun's mount-symlink-not-existing: the destination is a link to what the root lacks
+    (/etc/dangling -> ../foo/bar/not/here): the file is made there, in the root, and bound;
+    each runtime from the same root (what the one before made removed)."""
+    rootfs = bundle / "rootfs"
+    (rootfs / "etc").mkdir(exist_ok=True)
+    (rootfs / "etc" / "dangling").symlink_to("../foo/bar/not/here")
+    src = tmp_path / "src"
+    src.write_text("bound\n")
+    set_process(bundle, ["sh", "-c", "cat /foo/bar/not/here; ls -l /etc/dangling | wc -l"])
+    edit_config(bundle, lambda cfg: cfg["mounts"].append(
+        {"destination": "/etc/dangling", "type": "bind", "source": str(src),
+         "options": ["bind", "ro"]}))
+    seen = {}
+    for name, binary in runtimes(oci_bin):
+        shutil.rmtree(rootfs / "foo", ignore_errors=True)
+        r = subprocess.run([binary, "--root", str(tmp_path / name), "run", "--bundle",
+                            str(bundle), f"dl{os.getpid()}{name}"], capture_output=True,
+                           text=True, timeout=30, stdin=subprocess.DEVNULL)
+        seen[name] = (r.returncode, r.stdout, (rootfs / "foo/bar/not/here").is_file())
+    assert seen["gantry"] == (0, "bound\n1\n", True), seen
+    assert seen["gantry"] == seen.get("runc", seen["gantry"])
+
+
 def test_bind_onto_a_missing_target_through_a_symlink_stays_in_the_root(oci_bin, bundle,
                                                                         tmp_path):
     """/lnk -> /var/notyet (absent) and /abs -> /../../tmp/NAME: the bind's missing directories
