@@ -144,12 +144,17 @@ def test_bind_onto_a_missing_target_through_a_symlink_stays_in_the_root(oci_bin,
 def test_bind_mounts_in_a_user_namespace_as_runc(oci_bin, bundle, tmp_path):
     """Binds (a directory, /dev/shm recursively, a file) with ro, nosuid, nodev, noexec in a
     user namespace whose root is host 100000: the flags locked by the host's mount are kept,
-    the others applied, as runc applies them."""
+    the others applied, as runc applies them. /b4's source is under a directory only the host's
+    root may enter (mode 0, as kubelet's pod directories are 0750): bound, as runc opens the
+    sources before the user namespace (crun's mount-userns-bind-mount)."""
     reachable(tmp_path)
     subprocess.run(["chown", "-hR", f"{MAPPED}:{MAPPED}", str(bundle / "rootfs")], check=True)
     src = tmp_path / "src"
     src.mkdir()
     (src / "f").write_text("hi\n")
+    (tmp_path / "shut" / "m").mkdir(parents=True)
+    (tmp_path / "shut" / "m" / "g").write_text("shut\n")
+    (tmp_path / "shut").chmod(0)
 
     def edit(cfg):
         userns(cfg)
@@ -158,12 +163,14 @@ def test_bind_mounts_in_a_user_namespace_as_runc(oci_bin, bundle, tmp_path):
             {"destination": "/b2", "type": "bind", "source": "/dev/shm",
              "options": ["rbind", "ro", "nosuid"]},
             {"destination": "/b3", "type": "bind", "source": str(src / "f"),
-             "options": ["bind", "ro", "nodev", "noexec"]}]
+             "options": ["bind", "ro", "nodev", "noexec"]},
+            {"destination": "/b4", "type": "bind", "source": str(tmp_path / "shut" / "m"),
+             "options": ["bind", "ro"]}]
 
     runs = run_both(oci_bin, bundle, tmp_path,
-                    ["sh", "-c", "cat /b1/f /b3; (touch /b1/new) 2>/dev/null || echo ro; "
+                    ["sh", "-c", "cat /b1/f /b3 /b4/g; (touch /b1/new) 2>/dev/null || echo ro; "
                                  "grep -o ' /b[123] [^ ]*' /proc/self/mountinfo"], edit=edit)
-    assert runs["gantry"].stdout.startswith("hi\nhi\nro\n /b1 ro,"), runs["gantry"]
+    assert runs["gantry"].stdout.startswith("hi\nhi\nshut\nro\n /b1 ro,"), runs["gantry"]
     assert runs["gantry"].stdout == runs["runc"].stdout, runs
 
 
