@@ -20,12 +20,16 @@ files=${*:-$(cd "$src/tests" && ls test_*.py)}
 for f in $files; do
     d="$work/${f%.py}"; mkdir -p "$d"
     cp "$src/tests/$f" "$src/tests/tests_utils.py" "$here/libmount.py" "$d/"
-    # seccomp-listener waits for ever on a socket that only crun connects to (its
-    # run.oci.seccomp.receiver annotation): not run, counted as a failure of the runtime
+    # Not run, each counted a failure: seccomp-listener waits for ever on a socket only crun
+    # connects to; under runc 1.1.5 seccomp-kill-action hangs runc (SCMP_ACT_KILL kills one
+    # thread of runc init; runc run and the other threads wait for ever, left behind)
     run_tests=
     if [ "$f" = test_seccomp.py ]; then
-        run_tests=$(sed -n 's/^ *"\([a-z0-9-]*\)": test_.*/\1/p' "$d/$f" | grep -vx seccomp-listener | tr '\n' ' ')
-        printf '%s\tseccomp-listener\tfail\n' "$f" >> "$out/results.tsv"
+        hangs=seccomp-listener
+        case $(basename "$runtime") in runc*) hangs="$hangs seccomp-kill-action" ;; esac
+        run_tests=$(sed -nE "s/^\s*[\"']([^\"']+)[\"']\s*:\s*test_.*/\1/p" "$d/$f" |
+            grep -vxF "$(echo "$hangs" | tr ' ' '\n')" | tr '\n' ' ')
+        for t in $hangs; do printf '%s\t%s\tfail\n' "$f" "$t" >> "$out/results.tsv"; done
     fi
     if [ -n "$run_tests" ]; then export RUN_TESTS="$run_tests"; else unset RUN_TESTS; fi
     (cd "$d" && WRAPPED_RUNTIME="$runtime" OCI_RUNTIME="$here/oci-wrapper.sh" INIT="$work/init" \
