@@ -218,11 +218,21 @@ void write_file_in_root(int rootfd, const std::string& path, const std::string& 
     fs::write_all(f.get(), content.data(), content.size(), path);
 }
 
-int existing_dir_mode(int rootfd, const std::string& dest) {
+int tmpfs_mode(int rootfd, const std::string& dest, const std::string& data) {
+    if (("," + data).find(",mode=") != std::string::npos) return -1;
     Fd dir(fs::openat_in_root(rootfd, dest, O_PATH | O_DIRECTORY));
     struct stat st {};
     if (!dir || ::fstat(dir.get(), &st) != 0) return -1;
     return static_cast<int>(st.st_mode & 07777);
+}
+
+void finish_tmpfs(int rootfd, const std::string& dest, int mode, bool readonly) {
+    if (mode < 0 && !readonly) return;
+    Fd top(fs::openat_in_root(rootfd, dest, O_RDONLY | O_DIRECTORY));
+    if (!top || (mode >= 0 && ::fchmod(top.get(), static_cast<mode_t>(mode)) != 0))
+        fail_errno("cannot give the tmpfs on " + dest + " its directory's mode");
+    if (readonly && !set_mount_attr(top.get(), MOUNT_ATTR_RDONLY, false))
+        fail_errno("cannot make the tmpfs on " + dest + " read-only");
 }
 
 } // namespace gantry::runtime::detail

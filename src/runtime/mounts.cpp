@@ -515,22 +515,14 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last, int prepare
         attach(tree.get(), target.get(), m.destination);
         set_propagation(tree.get(), f.propagation, m.destination);
     } else {
-        // a tmpfs as runc's: mounted writable, given its directory's mode, then made read-only;
-        // a mode= option of its own wins (crun's; runc 1.1.5 chmods over it)
-        const bool tmpfs = m.type == "tmpfs";
-        const bool own_mode = ("," + f.data).find(",mode=") != std::string::npos;
-        const int mode = tmpfs && !own_mode ? existing_dir_mode(rootfd, m.destination) : -1;
+        const bool tmpfs = m.type == "tmpfs"; // runc's: writable, its directory's mode, then ro
+        const int mode = tmpfs ? tmpfs_mode(rootfd, m.destination, f.data) : -1;
         Fd target = ensure_target(rootfd, m.destination, true, &last);
         unsigned long flags = f.flags | (f.readonly && !tmpfs ? MS_RDONLY : 0);
         if (::mount(m.source.c_str(), fd_path(target.get()).c_str(), m.type.c_str(), flags,
                     f.data.empty() ? nullptr : f.data.c_str()) != 0)
             fail_errno("cannot mount " + m.type + " on " + m.destination);
-        if (tmpfs && (mode >= 0 || f.readonly)) {
-            Fd top(fs::openat_in_root(rootfd, m.destination, O_RDONLY | O_DIRECTORY));
-            if (!top || (mode >= 0 && ::fchmod(top.get(), static_cast<mode_t>(mode)) != 0))
-                fail_errno("cannot give the tmpfs on " + m.destination + " its directory's mode");
-            if (f.readonly) set_attr(top.get(), MOUNT_ATTR_RDONLY, false, m.destination);
-        }
+        if (tmpfs) finish_tmpfs(rootfd, m.destination, mode, f.readonly);
         propagate_mounted(rootfd, m, f);
     }
     last.mounted();
