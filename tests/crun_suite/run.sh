@@ -12,6 +12,7 @@ shift 3
 here=$(dirname "$(realpath "$0")")
 mkdir -p "$out"
 work=$(mktemp -d /tmp/crun-suite.XXXXXX)
+trap 'rm -rf "$work"' EXIT
 # crun's config.h, as its configure writes it on Debian 12
 printf '#define HAVE_LINUX_IOPRIO_H 1\n#define HAVE_ERROR_H 1\n#define HAVE_SECCOMP 1\n' > "$work/config.h"
 gcc -static -O2 -I"$work" -o "$work/init" "$src/tests/init.c" -lseccomp
@@ -44,5 +45,4 @@ for f in $files; do
         grep -q "^$f	$t	" "$out/results.tsv" || printf '%s\t%s\tfail\n' "$f" "$t" >> "$out/results.tsv"
     done
 done
-rm -rf "$work"
 awk -F'\t' '{n[$3]++} END {printf "ok %d fail %d skip %d total %d\n", n["ok"], n["fail"], n["skip"], NR}' "$out/results.tsv"
