@@ -11,7 +11,7 @@ E2E_PARALLEL = $(if $(filter-out 0 1,$(E2E_WORKERS)),-n $(E2E_WORKERS) --dist lo
 
 .PHONY: all deps configure build build-gantry demo test unit e2e stress format format-check bench \
 	lint-corpus clean build-san build-asan unit-san test-asan e2e-asan e2e-asan-ci test-asan-ci fuzz-build fuzz-campaign-build \
-	fuzz fuzz-smoke test-gpu critest gpu-test-programs install deb build-types
+	fuzz fuzz-smoke test-gpu critest crun-suite gpu-test-programs install deb build-types
 
 all: build
 
@@ -99,6 +99,13 @@ e2e: $(GANTRY_DEP)
 # tests/critest/build.sh builds critest; CRITEST_ARGS: run.py's flags (--focus REGEX, --out DIR).
 critest: $(GANTRY_DEP)
 	GANTRY_BIN=$(abspath $(BUILD))/gantry /usr/bin/python3 tests/critest/run.py $(CRITEST_ARGS)
+
+# crun's own test suite (tests/test_*.py of a crun tree, CRUN_SRC: `git archive` of
+# github.com/containers/crun) under runc and gantry-oci; prints the counts and the tests whose
+# results differ (docs/oci-runtime.md, "crun's test suite"). As root; about 15 minutes; not CI.
+CRUN_SRC ?= /tmp/crun-src
+crun-suite: $(GANTRY_DEP)
+	./tests/crun_suite/compare.sh $(CRUN_SRC) $(BUILD)/gantry $(CRUN_SUITE_OUT)
 
 # tests/gpu/: gantry on a real NVIDIA GPU host, rootless and (as root) as root; prints a summary
 # table. Without a driver and GPU it says why and exits 0. Not part of make test (docs/testing.md).

@@ -183,6 +183,9 @@ IoPriority parse_io_priority(const json& j) {
     const json& c = sched_required(j, "class", f);
     p.class_number = static_cast<int>(sched_lookup(kIoClasses, c, f + ".class"));
     p.io_class = sched_name_of(c);
+    // IOPRIO_CLASS_IDLE has no levels (the kernel ignores the data): its priority may be left
+    // out, as runc 1.2's and crun's zero value; RT and BE need it.
+    if (p.io_class == "IOPRIO_CLASS_IDLE" && !j.contains("priority")) return p;
     p.priority =
         static_cast<int>(sched_int(sched_required(j, "priority", f), f + ".priority", 0, 7));
     return p;

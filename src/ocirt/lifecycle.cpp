@@ -207,11 +207,18 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
             l.seccomp_flags = filter->flags;
         }
         // idmapped binds: made here, in the host's namespaces, attached by the container
+        // and, for a new user namespace, every bind's source opened here too (runc's)
+        const bool new_userns = std::ranges::count(l.spec.namespaces, "user") > 0 &&
+                                !l.spec.namespace_paths.contains("user");
         std::vector<Fd> idmapped;
         for (std::size_t i = 0; i < l.spec.mounts.size(); ++i) {
             const auto& m = l.spec.mounts[i];
-            if (m.uid_mappings.empty() && m.gid_mappings.empty()) continue;
-            idmapped.push_back(runtime::idmapped_tree(m, "mounts[" + std::to_string(i) + "]"));
+            const bool mapped = !m.uid_mappings.empty() || !m.gid_mappings.empty();
+            if (!mapped && !new_userns) continue;
+            Fd tree = mapped ? runtime::idmapped_tree(m, "mounts[" + std::to_string(i) + "]")
+                             : runtime::host_bind_tree(m);
+            if (!tree) continue;
+            idmapped.push_back(std::move(tree));
             l.mount_trees.resize(l.spec.mounts.size(), -1);
             l.mount_trees[i] = idmapped.back().get();
         }

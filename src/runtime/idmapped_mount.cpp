@@ -92,4 +92,12 @@ Fd idmapped_tree(const oci::Mount& m, const std::string& what) {
     return tree;
 }
 
+Fd host_bind_tree(const oci::Mount& m) {
+    if (!m.type.empty() && m.type != "bind") return Fd();
+    bool recursive = std::ranges::find(m.options, "rbind") != m.options.end();
+    return Fd(static_cast<int>(
+        ::syscall(SYS_open_tree, AT_FDCWD, m.source.c_str(),
+                  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0))));
+}
+
 } // namespace gantry::runtime

@@ -18,4 +18,11 @@ namespace gantry::runtime {
 // filesystem that cannot be idmapped, a map it will not take.
 Fd idmapped_tree(const oci::Mount& m, const std::string& what);
 
+// A bind's source opened in the runtime's namespaces (runc 1.1's mount sources, opened
+// before the container's user namespace): a container whose root is another host uid then
+// still binds a source under a directory only the host's root may enter (kubelet's 0750
+// pod directories; crun's mount-userns-bind-mount). Not a bind, or a source the runtime
+// cannot open either: none (the container's process tries, and names the error).
+Fd host_bind_tree(const oci::Mount& m);
+
 } // namespace gantry::runtime

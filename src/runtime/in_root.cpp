@@ -48,8 +48,47 @@ std::string ro_hint() {
 
 // Opens (creating if missing) the mount target `dest` inside the root, fd-relative and in-root:
 // no component can lead outside, whatever symlinks the image planted.
+namespace {
+
+// runc's SecureJoin: a dangling link on the way (crun's suite: /etc/not-existing ->
+// ../foo/bar/not/here) leads to where the target is made. Its text is joined to the directory
+// it lies in (by name), ".." going no higher than the root: the result is in-root.
+std::string through_link(const std::vector<std::string>& comps, std::size_t at,
+                         const std::string& link) {
+    std::vector<std::string> out;
+    if (link.empty() || link[0] != '/') out.assign(comps.begin(), comps.begin() + at);
+    std::string cur;
+    for (char c : link + "/") {
+        if (c != '/') {
+            cur += c;
+            continue;
+        }
+        if (cur == "..") {
+            if (!out.empty()) out.pop_back();
+        } else if (!cur.empty() && cur != ".")
+            out.push_back(cur);
+        cur.clear();
+    }
+    out.insert(out.end(), comps.begin() + at + 1, comps.end());
+    std::string path;
+    for (auto& c : out) path += "/" + c;
+    return path.empty() ? "/" : path;
+}
+
+Fd ensure_target_in(int rootfd, const std::string& dest, bool dir, TargetDir* cache,
+                    const char* what, int links);
+
+} // namespace
+
 Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache,
                  const char* what) {
+    return ensure_target_in(rootfd, dest, dir, cache, what, 0);
+}
+
+namespace {
+
+Fd ensure_target_in(int rootfd, const std::string& dest, bool dir, TargetDir* cache,
+                    const char* what, int links) {
     std::vector<std::string> comps;
     std::string cur;
     for (char c : dest + "/") {
@@ -101,6 +140,16 @@ Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache
         bool last = i + 1 == comps.size();
         int fd = fs::openat_in_root(rootfd, prefix, O_PATH);
         if (fd < 0 && errno == ENOENT) {
+            char link[4096];
+            ssize_t n = ::readlinkat(parent.get(), comps[i].c_str(), link, sizeof link - 1);
+            if (n > 0) { // a dangling link: the target is made where it leads, in-root
+                if (links >= 40)
+                    fail(Errc::run_failed,
+                         std::string(what) + " " + dest + " leads through more than 40 links",
+                         "point the image's links somewhere, or mount elsewhere");
+                return ensure_target_in(rootfd, through_link(comps, i, std::string(link, n)), dir,
+                                        nullptr, what, links + 1);
+            }
             if (!last || dir) {
                 if (::mkdirat(parent.get(), comps[i].c_str(), 0755) != 0 && errno != EEXIST)
                     fail_errno(std::string("cannot create ") + what + " " + dest, ro_hint());
@@ -119,6 +168,8 @@ Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache
     }
     return parent;
 }
+
+} // namespace
 
 Fd clone_tree(int dirfd, const char* path, bool recursive) {
     unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0) |
@@ -165,6 +216,23 @@ void write_file_in_root(int rootfd, const std::string& path, const std::string& 
                   0644));
     if (!f) fail_errno("cannot write " + path);
     fs::write_all(f.get(), content.data(), content.size(), path);
+}
+
+int tmpfs_mode(int rootfd, const std::string& dest, const std::string& data) {
+    if (("," + data).find(",mode=") != std::string::npos) return -1;
+    Fd dir(fs::openat_in_root(rootfd, dest, O_PATH | O_DIRECTORY));
+    struct stat st {};
+    if (!dir || ::fstat(dir.get(), &st) != 0) return -1;
+    return static_cast<int>(st.st_mode & 07777);
+}
+
+void finish_tmpfs(int rootfd, const std::string& dest, int mode, bool readonly) {
+    if (mode < 0 && !readonly) return;
+    Fd top(fs::openat_in_root(rootfd, dest, O_RDONLY | O_DIRECTORY));
+    if (!top || (mode >= 0 && ::fchmod(top.get(), static_cast<mode_t>(mode)) != 0))
+        fail_errno("cannot give the tmpfs on " + dest + " its directory's mode");
+    if (readonly && !set_mount_attr(top.get(), MOUNT_ATTR_RDONLY, false))
+        fail_errno("cannot make the tmpfs on " + dest + " read-only");
 }
 
 } // namespace gantry::runtime::detail

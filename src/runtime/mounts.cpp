@@ -515,11 +515,14 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last, int prepare
         attach(tree.get(), target.get(), m.destination);
         set_propagation(tree.get(), f.propagation, m.destination);
     } else {
+        const bool tmpfs = m.type == "tmpfs"; // runc's: writable, its directory's mode, then ro
+        const int mode = tmpfs ? tmpfs_mode(rootfd, m.destination, f.data) : -1;
         Fd target = ensure_target(rootfd, m.destination, true, &last);
-        unsigned long flags = f.flags | (f.readonly ? MS_RDONLY : 0);
+        unsigned long flags = f.flags | (f.readonly && !tmpfs ? MS_RDONLY : 0);
         if (::mount(m.source.c_str(), fd_path(target.get()).c_str(), m.type.c_str(), flags,
                     f.data.empty() ? nullptr : f.data.c_str()) != 0)
             fail_errno("cannot mount " + m.type + " on " + m.destination);
+        if (tmpfs) finish_tmpfs(rootfd, m.destination, mode, f.readonly);
         propagate_mounted(rootfd, m, f);
     }
     last.mounted();

@@ -65,18 +65,50 @@ def test_update_cpu_share_and_several_resources_at_once_as_runc(started, tmp_pat
 
 
 def test_tmpfs_mode_uid_and_gid_from_its_options_as_runc(oci_bin, bundle, tmp_path):
+    """The options' mode, uid and gid; without mode=, a tmpfs on a directory of the root takes
+    its mode (0712: crun's mount-tmpfs-permissions), and a read-only one is so per mount."""
+    (bundle / "rootfs" / "t3").mkdir()
+    (bundle / "rootfs" / "t3").chmod(0o712)
+
     def edit(cfg):
+        cfg["mounts"] += [{"destination": d, "type": "tmpfs", "source": "tmpfs",
+                           "options": ["ro"]} for d in ("/t3",)]
         cfg["mounts"].append({"destination": "/t1", "type": "tmpfs", "source": "tmpfs",
                               "options": ["mode=1770", "uid=1000", "gid=1001", "size=1m"]})
         cfg["mounts"].append({"destination": "/t2", "type": "tmpfs", "source": "tmpfs",
                               "options": ["mode=700", "nosuid"]})
 
     runs = run_both(oci_bin, bundle, tmp_path,
-                    ["sh", "-c", "stat -c '%n %a %u %g' /t1 /t2; "
-                                 "grep -o ' /t[12] .*' /proc/self/mountinfo"], edit=edit)
+                    ["sh", "-c", "stat -c '%n %a %u %g' /t3 /t1 /t2; "
+                                 "grep -o ' /t[1-3] .*' /proc/self/mountinfo"], edit=edit)
     assert runs["runc"].returncode == 0, runs["runc"]
-    assert runs["gantry"].stdout.startswith("/t1 1770 1000 1001\n/t2 700 0 0\n")
+    assert runs["gantry"].stdout.startswith(
+        "/t3 712 0 0\n/t1 1770 1000 1001\n/t2 700 0 0\n /t3 ro,")
     assert runs["gantry"].stdout == runs["runc"].stdout, runs
+
+
+def test_bind_onto_a_dangling_link_is_made_where_it_leads_as_runc(oci_bin, bundle, tmp_path):
+    """crun's mount-symlink-not-existing: the destination is a link to what the root lacks
+    (/etc/dangling -> ../foo/bar/not/here): the file is made there, in the root, and bound;
+    each runtime from the same root (what the one before made removed)."""
+    rootfs = bundle / "rootfs"
+    (rootfs / "etc").mkdir(exist_ok=True)
+    (rootfs / "etc" / "dangling").symlink_to("../foo/bar/not/here")
+    src = tmp_path / "src"
+    src.write_text("bound\n")
+    set_process(bundle, ["sh", "-c", "cat /foo/bar/not/here; ls -l /etc/dangling | wc -l"])
+    edit_config(bundle, lambda cfg: cfg["mounts"].append(
+        {"destination": "/etc/dangling", "type": "bind", "source": str(src),
+         "options": ["bind", "ro"]}))
+    seen = {}
+    for name, binary in runtimes(oci_bin):
+        shutil.rmtree(rootfs / "foo", ignore_errors=True)
+        r = subprocess.run([binary, "--root", str(tmp_path / name), "run", "--bundle",
+                            str(bundle), f"dl{os.getpid()}{name}"], capture_output=True,
+                           text=True, timeout=30, stdin=subprocess.DEVNULL)
+        seen[name] = (r.returncode, r.stdout, (rootfs / "foo/bar/not/here").is_file())
+    assert seen["gantry"] == (0, "bound\n1\n", True), seen
+    assert seen["gantry"] == seen.get("runc", seen["gantry"])
 
 
 def test_bind_onto_a_missing_target_through_a_symlink_stays_in_the_root(oci_bin, bundle,
@@ -112,12 +144,17 @@ def test_bind_onto_a_missing_target_through_a_symlink_stays_in_the_root(oci_bin,
 def test_bind_mounts_in_a_user_namespace_as_runc(oci_bin, bundle, tmp_path):
     """Binds (a directory, /dev/shm recursively, a file) with ro, nosuid, nodev, noexec in a
     user namespace whose root is host 100000: the flags locked by the host's mount are kept,
-    the others applied, as runc applies them."""
+    the others applied, as runc applies them. /b4's source is under a directory only the host's
+    root may enter (mode 0, as kubelet's pod directories are 0750): bound, as runc opens the
+    sources before the user namespace (crun's mount-userns-bind-mount)."""
     reachable(tmp_path)
     subprocess.run(["chown", "-hR", f"{MAPPED}:{MAPPED}", str(bundle / "rootfs")], check=True)
     src = tmp_path / "src"
     src.mkdir()
     (src / "f").write_text("hi\n")
+    (tmp_path / "shut" / "m").mkdir(parents=True)
+    (tmp_path / "shut" / "m" / "g").write_text("shut\n")
+    (tmp_path / "shut").chmod(0)
 
     def edit(cfg):
         userns(cfg)
@@ -126,12 +163,14 @@ def test_bind_mounts_in_a_user_namespace_as_runc(oci_bin, bundle, tmp_path):
             {"destination": "/b2", "type": "bind", "source": "/dev/shm",
              "options": ["rbind", "ro", "nosuid"]},
             {"destination": "/b3", "type": "bind", "source": str(src / "f"),
-             "options": ["bind", "ro", "nodev", "noexec"]}]
+             "options": ["bind", "ro", "nodev", "noexec"]},
+            {"destination": "/b4", "type": "bind", "source": str(tmp_path / "shut" / "m"),
+             "options": ["bind", "ro"]}]
 
     runs = run_both(oci_bin, bundle, tmp_path,
-                    ["sh", "-c", "cat /b1/f /b3; (touch /b1/new) 2>/dev/null || echo ro; "
+                    ["sh", "-c", "cat /b1/f /b3 /b4/g; (touch /b1/new) 2>/dev/null || echo ro; "
                                  "grep -o ' /b[123] [^ ]*' /proc/self/mountinfo"], edit=edit)
-    assert runs["gantry"].stdout.startswith("hi\nhi\nro\n /b1 ro,"), runs["gantry"]
+    assert runs["gantry"].stdout.startswith("hi\nhi\nshut\nro\n /b1 ro,"), runs["gantry"]
     assert runs["gantry"].stdout == runs["runc"].stdout, runs
 
 

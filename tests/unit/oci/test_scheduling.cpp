@@ -110,6 +110,8 @@ TEST(OciScheduling, IoPriorityRefusals) {
     EXPECT_EQ(io({{"class", "IOPRIO_CLASS_RT"}, {"priority", 0}}), "");
     EXPECT_EQ(oci::parse_io_priority({{"class", "IOPRIO_CLASS_IDLE"}, {"priority", 7}}).value(),
               3 << 13 | 7);
+    // IDLE has no levels: its priority may be left out (runc 1.2's and crun's zero)
+    EXPECT_EQ(oci::parse_io_priority({{"class", "IOPRIO_CLASS_IDLE"}}).value(), 3 << 13);
     EXPECT_NE(
         io({{"class", "IOPRIO_CLASS_BE"}, {"priority", 8}}).find("process.ioPriority.priority"),
         std::string::npos);
