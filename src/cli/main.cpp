@@ -148,6 +148,7 @@ constexpr Command kCommands[] = {
     {"version", register_version},
     {"tag", register_tag},
     {"sign", register_sign},
+    {"verify", register_verify},
     {"info", register_info},
     {"rmi", register_rmi},
     {"system", register_system},
