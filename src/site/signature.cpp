@@ -178,7 +178,8 @@ void exactly(const json& obj, std::initializer_list<const char*> keys, const cha
 } // namespace
 
 GpgSigned gpg_verify_message(const std::string& sig, const std::vector<std::string>& keyrings,
-                             const std::string& keys_what, bool modern_hash) {
+                             const std::string& keys_what, const std::string& untrusted,
+                             bool modern_hash) {
     TempGpg gpg;
     const Gpgme& g = gpg.g;
     std::vector<std::string> trusted;
@@ -206,8 +207,7 @@ GpgSigned gpg_verify_message(const std::string& sig, const std::vector<std::stri
     if (count != 1) refused("unexpected OpenPGP signature count " + std::to_string(count));
     gpgme_signature_t s = vr->signatures;
     if (gpgme_err_code(s->status) == GPG_ERR_NO_PUBKEY)
-        refused("signed by key " + std::string(s->fpr ? s->fpr : "?") + ", which " + keys_what +
-                " do not hold");
+        refused("signed by key " + std::string(s->fpr ? s->fpr : "?") + ", " + untrusted);
     if (s->status != 0 || s->validity == GPGME_VALIDITY_NEVER || s->validity_reason != 0 ||
         s->wrong_key_usage)
         refused(std::string("invalid OpenPGP signature (") +
@@ -226,14 +226,16 @@ GpgSigned gpg_verify_message(const std::string& sig, const std::vector<std::stri
     }
     bool known = false;
     for (auto& t : trusted) known = known || t == r.fingerprint;
-    if (!known) refused("signed by key " + r.fingerprint + ", which " + keys_what + " do not hold");
+    if (!known) refused("signed by key " + r.fingerprint + ", " + untrusted);
     r.text = out.take();
     return r;
 }
 
 std::string gpg_verify(const std::string& sig, const std::vector<std::string>& keyrings) {
     try {
-        return gpg_verify_message(sig, keyrings, "the policy's signedBy keys", false).text;
+        return gpg_verify_message(sig, keyrings, "the policy's signedBy keys",
+                                  "which the policy does not trust", false)
+            .text;
     } catch (const Error& e) {
         if (e.code() == Errc::invalid)
             throw Error(Errc::invalid, e.message(),
