@@ -194,7 +194,7 @@ void sig_check(const Container& c, const ReadAt& read, const CheckMessage& check
     if (r.signer.fingerprint != r.info.fingerprint)
         sig_refuse(what, "it was made by key " + r.signer.fingerprint +
                              ", but its descriptor names key " + r.info.fingerprint);
-    Metadata md = parse_metadata(r.signer.text, what + "'s signed metadata");
+    SignedMetadata md = parse_metadata(r.signer.text, what + "'s signed metadata");
     std::set<std::uint64_t> signed_ids, group_ids;
     for (auto& om : md.objects) signed_ids.insert(std::uint64_t(min_id) + om.relative_id);
     for (auto* o : objs) group_ids.insert(o->id);
@@ -259,7 +259,7 @@ SignatureInfo signature_info(std::string_view extra) {
     return i;
 }
 
-Metadata parse_metadata(std::string_view text, const std::string& what) {
+SignedMetadata parse_metadata(std::string_view text, const std::string& what) {
     if (text.size() > kMaxSignatureBytes)
         sig_refuse(what, "it is " + std::to_string(text.size()) + " bytes (at most " +
                              std::to_string(kMaxSignatureBytes) + ")");
@@ -268,7 +268,7 @@ Metadata parse_metadata(std::string_view text, const std::string& what) {
     sig_object(v, {"version", "header", "objects"}, what, "metadata");
     if (!v["version"].is_number_integer() || v["version"].get<std::int64_t>() != 1)
         sig_refuse(what, "its version is not 1 (the only one the reference writes)");
-    Metadata md;
+    SignedMetadata md;
     md.header = sig_parse_digest(sig_object(v["header"], {"digest"}, what, "header")["digest"],
                                  what, "header digest");
     const json& objs = v["objects"];

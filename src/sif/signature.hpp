@@ -61,12 +61,12 @@ struct ObjectDigests {
     std::uint32_t relative_id = 0;
     Digest descriptor, data;
 };
-struct Metadata {
+struct SignedMetadata {
     Digest header;
     std::vector<ObjectDigests> objects;
 };
 // Throws Error(policy) naming WHAT and the defect.
-Metadata parse_metadata(std::string_view text, const std::string& what);
+SignedMetadata parse_metadata(std::string_view text, const std::string& what);
 
 // Whether a clear-signed MESSAGE's text is a legacy signature ("SIFHASH:\n" + a hex digest).
 bool is_legacy_message(std::string_view message);
