@@ -190,7 +190,12 @@ void sig_check(const Container& c, const ReadAt& read, const CheckMessage& check
                          "apptainer sign");
     if (r.info.fingerprint.empty())
         sig_refuse(what, "its descriptor names no signing key fingerprint");
-    r.signer = check(message);
+    try {
+        r.signer = check(message);
+    } catch (const Error& e) {
+        if (e.code() != Errc::policy) throw;
+        sig_refuse(what, e.message());
+    }
     if (r.signer.fingerprint != r.info.fingerprint)
         sig_refuse(what, "it was made by key " + r.signer.fingerprint +
                              ", but its descriptor names key " + r.info.fingerprint);
