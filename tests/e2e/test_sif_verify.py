@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IN_CI, Gantry
+from conftest import IN_CI, Gantry, need_tool
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -50,6 +50,7 @@ def signed(tmp_path_factory, gantry_bin):
         if IN_CI:
             pytest.fail("golang-go and golang-github-sylabs-sif-dev are required in CI")
         pytest.skip("Go or golang-github-sylabs-sif-dev is not installed")
+    need_tool("siftool")
     ref = sifsign.binary()
     d = tmp_path_factory.mktemp("sifv")
     g = Gantry(d / "store")
@@ -64,10 +65,19 @@ def signed(tmp_path_factory, gantry_bin):
     good = d / "signed.sif"
     shutil.copy(base, good)
     subprocess.run([ref, "sign", good, d / "alice"], check=True)
+    # a group of two, as Apptainer's build writes (the partition and a JSON.Labels object):
+    # the metadata's IDs relative to the group's least
+    multi = d / "multi.sif"
+    shutil.copy(base, multi)
+    (d / "labels.json").write_text('{"org.example": "yes"}')
+    subprocess.run(["siftool", "add", multi, d / "labels.json", "--datatype", "3",
+                    "--groupid", "1"], check=True, capture_output=True)
+    subprocess.run([ref, "sign", multi, d / "alice"], check=True)
     by_bob = d / "by-bob.sif"
     shutil.copy(base, by_bob)
     subprocess.run([ref, "sign", by_bob, d / "bob"], check=True)
     return {"dir": d, "g": g, "ref": ref, "base": base, "good": good, "by_bob": by_bob,
+            "multi": multi,
             "alice": d / "alice" / "public.asc", "bob": d / "bob" / "public.asc"}
 
 
@@ -86,6 +96,10 @@ def test_verify_reports_the_signer_and_the_objects_it_covers(signed):
     assert sig["verified"] and sig["group"] == 1 and sig["hash"] == "sha256"
     assert sig["signer"]["fingerprint"] == sig["fingerprint"] and len(sig["fingerprint"]) == 40
     assert [o["type"] for o in sig["covers"]] == ["FS"]
+    # a group of two objects
+    assert reference_verifies(s, s["multi"], s["alice"])
+    j = s["g"].run("verify", s["multi"], "--key", s["alice"], "--json").json()
+    assert [o["type"] for o in j["signatures"][0]["covers"]] == ["FS", "JSON.Labels"], j
     # an Ed25519 key verifies too
     assert reference_verifies(s, s["by_bob"], s["bob"])
     s["g"].run("verify", s["by_bob"], "--key", s["bob"])
@@ -114,6 +128,9 @@ def cases(s):
            "the descriptor of object 1 (FS) does not match the signature")
     yield ("header id changed", patched(s["good"], d / "hdr.sif", 48, b"\x00\x01"), s["alice"],
            "the SIF header does not match the signature")
+    lab = next(x for x in descriptors(s["multi"]) if x[1] == 0x4003)
+    yield ("a byte of the labels object", patched(s["multi"], d / "lab.sif", lab[4] + 3, b"X"),
+           s["alice"], "the data of object 2 (JSON.Labels) does not match")
     yield ("signed by another key", s["by_bob"], s["alice"], "which the --key files do not hold")
     yield ("signature linked to an object, not the group",
            patched(s["good"], d / "link.sif", sig[0] + 13, struct.pack("<I", 1)), s["alice"],
