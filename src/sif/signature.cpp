@@ -130,9 +130,11 @@ Digest sig_parse_digest(const json& v, const std::string& what, const std::strin
 const json& sig_object(const json& v, std::initializer_list<const char*> keys,
                        const std::string& what, const std::string& where) {
     if (!v.is_object()) sig_refuse(what, "its " + where + " is not a JSON object");
-    for (auto& [k, _] : v.items())
-        if (std::none_of(keys.begin(), keys.end(), [&](const char* key) { return k == key; }))
+    for (auto& item : v.items()) {
+        const std::string& k = item.key();
+        if (std::none_of(keys.begin(), keys.end(), [&k](const char* key) { return k == key; }))
             sig_refuse(what, "its " + where + " has the unknown field \"" + k.substr(0, 64) + "\"");
+    }
     for (const char* key : keys)
         if (!v.contains(key)) sig_refuse(what, "its " + where + " lacks \"" + key + "\"");
     return v;
@@ -392,7 +394,8 @@ Report verify(const Container& c, const ReadAt& read, const CheckMessage& check,
             r.error = e.message();
         }
     }
-    for (auto& [id, objs] : groups)
+    for (auto& [gid, objs] : groups) {
+        std::uint32_t id = gid; // a copy: clang before 16 captures no structured binding
         if (!signed_groups.count(id)) {
             bool any = std::any_of(rep.signatures.begin(), rep.signatures.end(),
                                    [&](auto& s) { return s.group == id; });
@@ -400,6 +403,7 @@ Report verify(const Container& c, const ReadAt& read, const CheckMessage& check,
                 rep.problems.push_back("object group " + std::to_string(id) + " (" +
                                        std::to_string(objs.size()) + " objects) has no signature");
         }
+    }
     return rep;
 }
 
