@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <gpgme.h>
 #include <mutex>
+#include <unistd.h>
 
 namespace gantry::site {
 
@@ -97,8 +98,14 @@ struct TempGpg {
     }
     ~TempGpg() {
         if (ctx) g.release(ctx);
-        std::error_code ec;
-        stdfs::remove_all(home, ec);
+        // after a failed verify, gpg may still be writing into the home as it exits (its
+        // trustdb, a lock): a few tries, else the empty directory was left in TMPDIR
+        for (int i = 0; i < 20; ++i) {
+            std::error_code ec;
+            stdfs::remove_all(home, ec);
+            if (!stdfs::exists(home, ec)) break;
+            ::usleep(5000);
+        }
     }
     TempGpg(const TempGpg&) = delete;
     TempGpg& operator=(const TempGpg&) = delete;
