@@ -107,9 +107,16 @@ int run_verify(const std::string& file, const std::vector<std::string>& key_file
     std::vector<std::string> keys;
     for (auto& k : key_files) keys.push_back(fs::read_file(k, 1u << 20));
     sif::CheckMessage check = [&keys](const std::string& message) {
-        auto s = site::gpg_verify_message(message, keys, "the --key files",
-                                          "which the --key files do not hold", true);
-        return sif::SignedText{std::move(s.text), std::move(s.fingerprint), std::move(s.user_id)};
+        try {
+            auto s = site::gpg_verify_message(message, keys, "the --key files",
+                                              "which the --key files do not hold", true);
+            return sif::SignedText{std::move(s.text), std::move(s.fingerprint),
+                                   std::move(s.user_id)};
+        } catch (const Error& e) {
+            if (e.code() != Errc::invalid) throw;
+            // the keys, not the signature: a bad argument, for the whole command
+            throw Error(Errc::usage, e.message(), e.hint());
+        }
     };
     rep = sif::verify(c, sif::pread_reader(fd.get(), file), check, file);
     if (json)

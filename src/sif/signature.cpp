@@ -390,7 +390,7 @@ Report verify(const Container& c, const ReadAt& read, const CheckMessage& check,
             r.verified = true;
             ++signed_groups[r.group];
         } catch (const Error& e) {
-            if (e.code() == Errc::io || e.code() == Errc::internal) throw;
+            if (e.code() != Errc::policy && e.code() != Errc::invalid) throw;
             r.error = e.message();
         }
     }

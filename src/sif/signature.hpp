@@ -102,7 +102,8 @@ struct Report {
 std::vector<SignatureResult> list_signatures(const Container& c);
 
 // Checks every signature of C (file read by READ, named WHAT) with CHECK, and that every object
-// group is signed. Refusals are recorded in the report, not thrown; read errors throw.
+// group is signed. Refusals (Error(policy), Error(invalid)) are recorded in the report, not
+// thrown; others (read errors, CHECK's usage errors) are thrown.
 Report verify(const Container& c, const ReadAt& read, const CheckMessage& check,
               const std::string& what);
 

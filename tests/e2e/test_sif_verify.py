@@ -111,6 +111,10 @@ def test_unsigned_and_keyless_are_refused_with_a_sentence(signed):
     assert "has no signature object: it is not signed" in r.err, r
     r = s["g"].fail("verify", s["good"], code=2)
     assert "--key" in r.err and "not checked" in r.out, r
+    junk = s["dir"] / "junk.asc"
+    junk.write_text("not a key\n")
+    r = s["g"].fail("verify", s["good"], "--key", junk, code=2)
+    assert "the --key files hold no usable OpenPGP public key" in r.err, r
 
 
 def cases(s):
