@@ -177,9 +177,8 @@ std::string sig_mismatch(const std::string& whose, const Digest& want, const std
 
 // Checks one current signature of group GROUP (objects OBJS, least ID MIN_ID); throws
 // Error(policy) saying why it fails.
-void sig_check(const Container& c, const ReadAt& read, const CheckMessage& check,
-               SignatureResult& r, const Object& sig, const std::vector<const Object*>& objs,
-               std::uint32_t min_id) {
+void sig_check(const ReadAt& read, const CheckMessage& check, SignatureResult& r, const Object& sig,
+               const std::vector<const Object*>& objs, std::uint32_t min_id) {
     std::string what = "signature object " + std::to_string(sig.id);
     if (sig.size > kMaxSignatureBytes)
         sig_refuse(what, "it is " + std::to_string(sig.size) + " bytes (at most " +
@@ -229,7 +228,6 @@ void sig_check(const Container& c, const ReadAt& read, const CheckMessage& check
         if (got != om->data.value)
             sig_refuse(what, sig_mismatch("the data of " + sig_which(*o), om->data, got));
     }
-    (void)c;
 }
 
 } // namespace
@@ -386,7 +384,7 @@ Report verify(const Container& c, const ReadAt& read, const CheckMessage& check,
             for (auto* o : g->second) r.covers.push_back(*o);
             std::uint32_t min_id = 0xffffffffu;
             for (auto* o : g->second) min_id = std::min(min_id, o->id);
-            sig_check(c, read, check, r, *sig, g->second, min_id);
+            sig_check(read, check, r, *sig, g->second, min_id);
             r.verified = true;
             ++signed_groups[r.group];
         } catch (const Error& e) {
