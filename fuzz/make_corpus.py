@@ -359,6 +359,12 @@ def seeds() -> dict[str, list]:
         # SIF files as the reference lays them out, and the tests' hostile ones
         # (tests/fixtures/sif_files.py), around a 96-byte squashfs superblock
         "sif_container": sif_seeds(),
+        # a SIF signature's signed metadata (fuzz_sif_signature.cpp), as sif's integrity.Signer
+        # writes it; and the SIFs above (unsigned: their groups are then reported unsigned)
+        "sif_signature": sif_seeds() + [
+            '{"version":1,"header":{"digest":"sha256:' + "ab" * 32 + '"},"objects":[{"relativeId"'
+            ':0,"descriptorDigest":"sha256:' + "cd" * 32 + '","objectDigest":"sha512:' + "ef" * 64
+            + '"}]}'],
         # dpkg status, copyright, METADATA, a licence text, a path: checked in under
         # fuzz/corpus/gpu_metadata/ (fuzz_gpu_metadata.cpp)
         "gpu_metadata": [],

@@ -18,8 +18,10 @@ PACKAGES=(
   # and the peers the tests compare with (unsquashfs, mksquashfs, squashfuse)
   libsquashfs-dev libfuse3-dev squashfs-tools-ng squashfs-tools squashfuse fuse3
   # Apptainer's SIF files (src/sif/): the reference implementation's tool, which the tests make
-  # SIFs with and list them with (tests/e2e/test_sif.py)
-  siftool
+  # SIFs with and list them with (tests/e2e/test_sif.py); its Go library, with ProtonMail's
+  # go-crypto, signs and verifies SIFs for gantry verify's differential tests, built offline
+  # (tests/fixtures/sifsign, tests/e2e/test_sif_verify.py)
+  siftool golang-go golang-github-sylabs-sif-dev
   # tests and demo: sample images, peers for interoperability; clang builds a real HIP object
   # for the HIP fat-binary reader's unit test (no ROCm needed); pytest-xdist runs the e2e suite
   # in parallel (tests/conftest.py); strace records the system calls the durability tests check

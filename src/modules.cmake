@@ -57,7 +57,7 @@ gantry_module(rootfs PURPOSE "an image's layers as a root: overlay stack, flatte
   DEPENDS layer oci store util)
 gantry_module(registry PURPOSE "the distribution API client: auth, blobs, pull, push"
   DEPENDS layer oci site store util)
-gantry_module(sif PURPOSE "Apptainer's SIF files: header, descriptors, the system partition, the metadata as run defaults, the layout gantry writes"
+gantry_module(sif PURPOSE "Apptainer's SIF files: header, descriptors, the system partition, the metadata as run defaults, the layout gantry writes, Apptainer's signatures checked (the OpenPGP part passed in)"
   DEPENDS util)
 gantry_module(sqsh PURPOSE "single-file squashfs images (.sqsh, and .sif's squashfs partition): write, read, serve, cache, shared stores"
   DEPENDS layer oci registry rootfs sif site store util)

@@ -106,6 +106,7 @@ void register_version(CLI::App& app, Context& ctx);
 void register_import(CLI::App& app, Context& ctx);
 void register_tag(CLI::App& app, Context& ctx);
 void register_sign(CLI::App& app, Context& ctx);
+void register_verify(CLI::App& app, Context& ctx);
 void register_info(CLI::App& app, Context& ctx);
 void register_rmi(CLI::App& app, Context& ctx);
 void register_system(CLI::App& app, Context& ctx);

@@ -148,6 +148,7 @@ constexpr Command kCommands[] = {
     {"version", register_version},
     {"tag", register_tag},
     {"sign", register_sign},
+    {"verify", register_verify},
     {"info", register_info},
     {"rmi", register_rmi},
     {"system", register_system},
@@ -246,7 +247,8 @@ int main(int argc, char** argv) {
     global.flag(nullptr, "-q,--quiet", ctx.quiet, "Print only errors");
     app.footer("Exit status: 0 ok, 2 usage, 3 not found, 4 invalid input, 5 conflict, 6 I/O, "
                "7 unsupported, 8 network, 9 registry auth, 10 a check failed (doctor, lint, "
-               "analyze --ci, slim --check), 11 refused by the site's image policy, "
+               "analyze --ci, slim --check), 11 refused by the site's image policy or a signature "
+               "that does not verify (verify), "
                "125/126/127 run (see docs/exit-codes.md)");
     if (dispatch::needs_utf8_locale(only ? only->names : "")) std::setlocale(LC_CTYPE, "C.UTF-8");
     if (only && !whole_tree)

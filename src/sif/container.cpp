@@ -196,8 +196,10 @@ Container parse(const ReadAt& read, std::uint64_t file, const std::string& what)
     for (std::int64_t i = 0; i < total; ++i) {
         auto d = std::string_view(bytes).substr(static_cast<std::size_t>(i) * kDescriptorSize,
                                                 kDescriptorSize);
-        if (auto o = sif_descriptor(d, static_cast<std::size_t>(i), file, what))
+        if (auto o = sif_descriptor(d, static_cast<std::size_t>(i), file, what)) {
+            o->descriptor_at = std::uint64_t(table_at) + std::uint64_t(i) * kDescriptorSize;
             c.objects.push_back(std::move(*o));
+        }
     }
     // no object over the header, the table or another object
     struct Span {

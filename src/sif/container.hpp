@@ -60,6 +60,7 @@ struct Object {
     std::int32_t fs = 0, part = 0;
     std::string arch;
     std::string digest; // an OCI.Blob's or OCI.RootIndex's (its extra field's text), unchecked
+    std::uint64_t descriptor_at = 0; // where its 585-byte descriptor lies (sif/signature.hpp)
 };
 
 struct Container {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <gpgme.h>
 #include <mutex>
+#include <unistd.h>
 
 namespace gantry::site {
 
@@ -97,8 +98,14 @@ struct TempGpg {
     }
     ~TempGpg() {
         if (ctx) g.release(ctx);
-        std::error_code ec;
-        stdfs::remove_all(home, ec);
+        // after a failed verify, gpg may still be writing into the home as it exits (its
+        // trustdb, a lock): a few tries, else the empty directory was left in TMPDIR
+        for (int i = 0; i < 20; ++i) {
+            std::error_code ec;
+            stdfs::remove_all(home, ec);
+            if (!stdfs::exists(home, ec)) break;
+            ::usleep(5000);
+        }
     }
     TempGpg(const TempGpg&) = delete;
     TempGpg& operator=(const TempGpg&) = delete;
@@ -177,7 +184,9 @@ void exactly(const json& obj, std::initializer_list<const char*> keys, const cha
 
 } // namespace
 
-std::string gpg_verify(const std::string& sig, const std::vector<std::string>& keyrings) {
+GpgSigned gpg_verify_message(const std::string& sig, const std::vector<std::string>& keyrings,
+                             const std::string& keys_what, const std::string& untrusted,
+                             bool modern_hash) {
     TempGpg gpg;
     const Gpgme& g = gpg.g;
     std::vector<std::string> trusted;
@@ -191,8 +200,8 @@ std::string gpg_verify(const std::string& sig, const std::vector<std::string>& k
             if (s->result == 0 && s->fpr) trusted.emplace_back(s->fpr);
     }
     if (trusted.empty())
-        throw Error(Errc::invalid, "the policy's signedBy keys hold no usable OpenPGP public key",
-                    "export the key with gpg --export KEYID > FILE and name FILE in keyPath");
+        throw Error(Errc::invalid, keys_what + " hold no usable OpenPGP public key",
+                    "export the key with gpg --export --armor KEYID > FILE and name FILE");
     Data in(g), out(g);
     if (auto e = g.data_new_from_mem(&in.d, sig.data(), sig.size(), 0); e)
         gpg.fail("reading a signature", e);
@@ -204,15 +213,42 @@ std::string gpg_verify(const std::string& sig, const std::vector<std::string>& k
     for (auto* s = vr ? vr->signatures : nullptr; s; s = s->next) ++count;
     if (count != 1) refused("unexpected OpenPGP signature count " + std::to_string(count));
     gpgme_signature_t s = vr->signatures;
+    if (gpgme_err_code(s->status) == GPG_ERR_NO_PUBKEY)
+        refused("signed by key " + std::string(s->fpr ? s->fpr : "?") + ", " + untrusted);
     if (s->status != 0 || s->validity == GPGME_VALIDITY_NEVER || s->validity_reason != 0 ||
         s->wrong_key_usage)
         refused(std::string("invalid OpenPGP signature (") +
                 (s->status ? g.strerror(s->status) : "key not valid") + ")");
-    std::string fpr = s->fpr ? s->fpr : "";
+    if (modern_hash && s->hash_algo != GPGME_MD_SHA256 && s->hash_algo != GPGME_MD_SHA384 &&
+        s->hash_algo != GPGME_MD_SHA512 && s->hash_algo != GPGME_MD_SHA224)
+        refused("the OpenPGP signature uses hash algorithm " + std::to_string(s->hash_algo) +
+                " (accepted: SHA-224, SHA-256, SHA-384, SHA-512)");
+    GpgSigned r;
+    r.fingerprint = s->fpr ? s->fpr : "";
+    gpgme_key_t key = nullptr;
+    if (!r.fingerprint.empty() && g.get_key(gpg.ctx, r.fingerprint.c_str(), &key, 0) == 0 && key) {
+        if (key->fpr) r.fingerprint = key->fpr; // the primary key's, as the keyring lists it
+        if (key->uids && key->uids->uid) r.user_id = key->uids->uid;
+        g.key_unref(key);
+    }
     bool known = false;
-    for (auto& t : trusted) known = known || t == fpr;
-    if (!known) refused("signed by key " + fpr + ", which the policy does not trust");
-    return out.take();
+    for (auto& t : trusted) known = known || t == r.fingerprint;
+    if (!known) refused("signed by key " + r.fingerprint + ", " + untrusted);
+    r.text = out.take();
+    return r;
+}
+
+std::string gpg_verify(const std::string& sig, const std::vector<std::string>& keyrings) {
+    try {
+        return gpg_verify_message(sig, keyrings, "the policy's signedBy keys",
+                                  "which the policy does not trust", false)
+            .text;
+    } catch (const Error& e) {
+        if (e.code() == Errc::invalid)
+            throw Error(Errc::invalid, e.message(),
+                        "export the key with gpg --export KEYID > FILE and name FILE in keyPath");
+        throw;
+    }
 }
 
 namespace {

@@ -23,6 +23,19 @@ inline constexpr std::size_t kMaxSignatureBytes = 4u << 20; // as containers/ima
 // KEYRINGS (binary or armored key blocks). Throws Error(policy) saying why not.
 std::string gpg_verify(const std::string& sig, const std::vector<std::string>& keyrings);
 
+// The same check for any OpenPGP signed or clear-signed MESSAGE against the keys in KEYRINGS
+// (KEYS_WHAT names them when none is usable: "the --key files"; UNTRUSTED ends the refusal of a
+// signature by another key: "which the --key files do not hold"), returning the signed text, the
+// signer's primary-key fingerprint (upper-case hex; a signing subkey's primary) and first user ID.
+// With MODERN_HASH, a signature over a hash other than SHA-224/256/384/512 is refused (as sif's
+// verifier refuses SHA-1). Throws Error(policy) saying why.
+struct GpgSigned {
+    std::string text, fingerprint, user_id;
+};
+GpgSigned gpg_verify_message(const std::string& message, const std::vector<std::string>& keyrings,
+                             const std::string& keys_what, const std::string& untrusted,
+                             bool modern_hash);
+
 // Signing (push --sign-by): a simple-signing payload for DIGEST and IDENTITY (containers/image's
 // form), and PAYLOAD made an OpenPGP signed message by the secret key KEY_ID (fingerprint, key
 // id, as podman and skopeo take it: gpgme_get_key) of the user's GnuPG home ($GNUPGHOME, else

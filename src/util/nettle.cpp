@@ -14,6 +14,17 @@ Api load() {
     lib.bind(a.sha256_init, "nettle_sha256_init");
     lib.bind(a.sha256_update, "nettle_sha256_update");
     lib.bind(a.sha256_digest, "nettle_sha256_digest");
+    lib.bind(a.sha224_init, "nettle_sha224_init");
+    lib.bind(a.sha224_digest, "nettle_sha224_digest");
+    lib.bind(a.sha512_init, "nettle_sha512_init");
+    lib.bind(a.sha512_update, "nettle_sha512_update");
+    lib.bind(a.sha512_digest, "nettle_sha512_digest");
+    lib.bind(a.sha384_init, "nettle_sha384_init");
+    lib.bind(a.sha384_digest, "nettle_sha384_digest");
+    lib.bind(a.sha512_224_init, "nettle_sha512_224_init");
+    lib.bind(a.sha512_224_digest, "nettle_sha512_224_digest");
+    lib.bind(a.sha512_256_init, "nettle_sha512_256_init");
+    lib.bind(a.sha512_256_digest, "nettle_sha512_256_digest");
     lib.bind(a.md5_init, "nettle_md5_init");
     lib.bind(a.md5_update, "nettle_md5_update");
     lib.bind(a.md5_digest, "nettle_md5_digest");

@@ -1,4 +1,4 @@
-// Nettle (SHA-256, MD5, base64), loaded with dlopen("libnettle.so.8") on first use. Debian's build
+// Nettle (SHA-2, MD5, base64), loaded with dlopen("libnettle.so.8") on first use. Debian's build
 // is "fat": a constructor probes the CPU (3 CPUID instructions, ~7 us each in a VM, where CPUID
 // traps to the hypervisor) to pick SHA-NI code. Linked in, that ran at every start of the
 // binary, `gantry run` included, which hashes nothing; loaded, it runs only in the commands
@@ -17,6 +17,18 @@ struct Api {
     decltype(&::nettle_sha256_init) sha256_init = nullptr;
     decltype(&::nettle_sha256_update) sha256_update = nullptr;
     decltype(&::nettle_sha256_digest) sha256_digest = nullptr;
+    // the rest of SHA-2: only where a format names its digest (a SIF signature's metadata)
+    decltype(&::nettle_sha224_init) sha224_init = nullptr;
+    decltype(&::nettle_sha224_digest) sha224_digest = nullptr;
+    decltype(&::nettle_sha512_init) sha512_init = nullptr;
+    decltype(&::nettle_sha512_update) sha512_update = nullptr;
+    decltype(&::nettle_sha512_digest) sha512_digest = nullptr;
+    decltype(&::nettle_sha384_init) sha384_init = nullptr;
+    decltype(&::nettle_sha384_digest) sha384_digest = nullptr;
+    decltype(&::nettle_sha512_224_init) sha512_224_init = nullptr;
+    decltype(&::nettle_sha512_224_digest) sha512_224_digest = nullptr;
+    decltype(&::nettle_sha512_256_init) sha512_256_init = nullptr;
+    decltype(&::nettle_sha512_256_digest) sha512_256_digest = nullptr;
     // MD5: only where a format defines its checksum with it (clang's compressed offload bundles)
     decltype(&::nettle_md5_init) md5_init = nullptr;
     decltype(&::nettle_md5_update) md5_update = nullptr;
