@@ -127,7 +127,9 @@ bool EventFilter::matches(const json& m) const {
     const std::string id = m.value(json::json_pointer("/Actor/ID"), std::string());
     const std::string name = attribute(m, "name"), image = attribute(m, "image");
     const std::string type = m.value("Type", std::string()), action = m.value("Action", "");
-    for (const auto& [key, values] : f_) {
+    for (const auto& entry : f_) { // no structured binding: clang 14 cannot capture one
+        const std::string& key = entry.first;
+        const std::vector<std::string>& values = entry.second;
         auto any = [&values](auto pred) { return std::any_of(values.begin(), values.end(), pred); };
         bool ok = true;
         if (key == "container")

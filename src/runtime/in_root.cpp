@@ -226,9 +226,20 @@ int tmpfs_mode(int rootfd, const std::string& dest, const std::string& data) {
     return static_cast<int>(st.st_mode & 07777);
 }
 
-void finish_tmpfs(int rootfd, const std::string& dest, int mode, bool readonly) {
+void finish_tmpfs(int target, const std::string& dest, int mode, bool readonly) {
     if (mode < 0 && !readonly) return;
-    Fd top(fs::openat_in_root(rootfd, dest, O_RDONLY | O_DIRECTORY));
+    // the new tmpfs's root, reached from the covered directory's parent by its name: TARGET is
+    // the directory under the mount, and DEST resolved again may lead elsewhere (through a link
+    // to a directory the mount now covers: /data/up -> /data)
+    char buf[4096];
+    ssize_t n = ::readlink(fd_path(target).c_str(), buf, sizeof buf - 1);
+    std::string path(buf, n > 0 ? std::size_t(n) : 0);
+    auto slash = path.rfind('/');
+    Fd parent(::openat(target, "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    Fd top;
+    if (n > 0 && slash != std::string::npos && slash + 1 < path.size() && parent)
+        top.reset(::openat(parent.get(), path.c_str() + slash + 1,
+                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (!top || (mode >= 0 && ::fchmod(top.get(), static_cast<mode_t>(mode)) != 0))
         fail_errno("cannot give the tmpfs on " + dest + " its directory's mode");
     if (readonly && !set_mount_attr(top.get(), MOUNT_ATTR_RDONLY, false))

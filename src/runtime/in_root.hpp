@@ -36,9 +36,10 @@ Fd ensure_target(int rootfd, const std::string& dest, bool dir, TargetDir* cache
 // A tmpfs as runc mounts it: writable, given the mode of its directory already in the root,
 // then read-only per mount. tmpfs_mode (before the target is made): that mode, or -1 where
 // the root has no such directory or the mount's DATA has a mode= of its own (crun's; runc
-// 1.1.5 chmods over it). finish_tmpfs (once mounted): the chmod and the read-only flag.
+// 1.1.5 chmods over it). finish_tmpfs (once mounted on TARGET, the directory's fd): the chmod and
+// the read-only flag, on the new tmpfs's root.
 int tmpfs_mode(int rootfd, const std::string& dest, const std::string& data);
-void finish_tmpfs(int rootfd, const std::string& dest, int mode, bool readonly);
+void finish_tmpfs(int target, const std::string& dest, int mode, bool readonly);
 
 // The new mount API, errors left to the caller (errno): a detached copy of the mount tree at
 // PATH (relative to DIRFD; "" for DIRFD itself), configured with set_mount_attr and placed on

@@ -522,7 +522,7 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last, int prepare
         if (::mount(m.source.c_str(), fd_path(target.get()).c_str(), m.type.c_str(), flags,
                     f.data.empty() ? nullptr : f.data.c_str()) != 0)
             fail_errno("cannot mount " + m.type + " on " + m.destination);
-        if (tmpfs) finish_tmpfs(rootfd, m.destination, mode, f.readonly);
+        if (tmpfs) finish_tmpfs(target.get(), m.destination, mode, f.readonly);
         propagate_mounted(rootfd, m, f);
     }
     last.mounted();
