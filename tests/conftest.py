@@ -7,7 +7,6 @@ In parallel (pytest-xdist): /usr/bin/python3 -m pytest -n 2 --dist loadfile test
 Tests that change host-wide state (/dev/fuse's mode, /run/cdi, the Slurm cluster's fixed ports)
 hold a `host_lock` for as long as they do; users and /etc/subuid entries are made once per run.
 """
-import atexit
 import contextlib
 import fcntl
 import json
@@ -81,7 +80,7 @@ def pytest_configure(config):
             "GPUHOST_CACHE_DIR" not in os.environ:
         # the simulated GPU hosts' compiled fakes, shared by the xdist workers (inherited)
         os.environ["GPUHOST_CACHE_DIR"] = tempfile.mkdtemp(prefix="gpuhost-cc-", dir="/tmp")
-        atexit.register(shutil.rmtree, os.environ["GPUHOST_CACHE_DIR"], True)
+        config._gpuhost_cache_dir = os.environ["GPUHOST_CACHE_DIR"]  # removed by unconfigure
     config.addinivalue_line(
         "markers", "not_under_sanitizer(reason): skip only when GANTRY_BIN is an ASan+UBSan "
         "build (make test-asan); REASON says which property of the plain build it measures")
@@ -90,6 +89,11 @@ def pytest_configure(config):
 def pytest_unconfigure(config):
     if SANITIZER_REPORTS is not None and not any(SANITIZER_REPORTS.iterdir()):
         SANITIZER_REPORTS.rmdir()  # kept when it holds a report
+    if getattr(config, "_gpuhost_cache_dir", None):
+        shutil.rmtree(config._gpuhost_cache_dir, ignore_errors=True)
+    # gantry_copy's shared binary: xdist's workers end without running atexit handlers
+    if "path" in _SHARED_BIN:
+        shutil.rmtree(_SHARED_BIN["path"].parent, ignore_errors=True)
 
 
 # pytest -n N --dist loadfile (the way to run the suite in parallel: a file's module fixtures are
@@ -266,8 +270,7 @@ def gantry_copy(dest):
         os.chmod(d, 0o755)
         shutil.copy2(GANTRY, d / "gantry")
         os.chmod(d / "gantry", 0o755)
-        _SHARED_BIN["path"] = d / "gantry"
-        atexit.register(shutil.rmtree, d, True)
+        _SHARED_BIN["path"] = d / "gantry"  # removed by pytest_unconfigure
     try:
         os.link(_SHARED_BIN["path"], dest)
     except OSError:

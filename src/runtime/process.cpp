@@ -204,6 +204,16 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
         fail_errno("cannot set no_new_privs");
     if (s.seccomp && !early) load();
     close_on_exec_from_3();
+    // A workload starts with every signal at its default action and none blocked, as one that
+    // runc starts for docker does: an ignored signal survives execve, and gantry's caller may
+    // have ignored some (a shell's `cmd &` ignores SIGINT and SIGQUIT, nohup SIGHUP), which the
+    // workload would then ignore too, and a shell in it could not even trap.
+    for (int sig = 1; sig < NSIG; ++sig) {
+        struct sigaction now {};
+        if (sig != SIGKILL && sig != SIGSTOP && ::sigaction(sig, nullptr, &now) == 0 &&
+            now.sa_handler == SIG_IGN)
+            ::signal(sig, SIG_DFL);
+    }
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -21,6 +21,25 @@ sigset_t forwarded_signals() {
     return s;
 }
 
+ForwardedSignalsBlocked::ForwardedSignalsBlocked() : set_(forwarded_signals()) {
+    ::sigprocmask(SIG_BLOCK, &set_, &old_);
+    sigemptyset(&was_ignored_);
+    for (int sig = 1; sig < NSIG; ++sig) {
+        struct sigaction now {};
+        if (sigismember(&set_, sig) == 1 && ::sigaction(sig, nullptr, &now) == 0 &&
+            now.sa_handler == SIG_IGN) {
+            ::signal(sig, SIG_DFL);
+            sigaddset(&was_ignored_, sig);
+        }
+    }
+}
+
+ForwardedSignalsBlocked::~ForwardedSignalsBlocked() {
+    for (int sig = 1; sig < NSIG; ++sig) // ignored again before unblocked: a pending one is dropped
+        if (sigismember(&was_ignored_, sig) == 1) ::signal(sig, SIG_IGN);
+    ::sigprocmask(SIG_SETMASK, &old_, nullptr);
+}
+
 namespace {
 
 struct RawMode {

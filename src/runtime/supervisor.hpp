@@ -14,16 +14,17 @@ sigset_t forwarded_signals();
 // lost before supervise() waits for them), and the caller's mask restored at its end.
 class ForwardedSignalsBlocked {
   public:
-    ForwardedSignalsBlocked() : set_(forwarded_signals()) {
-        ::sigprocmask(SIG_BLOCK, &set_, &old_);
-    }
-    ~ForwardedSignalsBlocked() { ::sigprocmask(SIG_SETMASK, &old_, nullptr); }
+    // A forwarded signal that gantry's caller ignored (a shell's `gantry run ... &` ignores
+    // SIGINT, nohup SIGHUP) is taken at its default action while blocked, so that the signalfd
+    // sees it and passes it on, as docker's CLI does (Go's signal.Notify); restored after.
+    ForwardedSignalsBlocked();
+    ~ForwardedSignalsBlocked();
     ForwardedSignalsBlocked(const ForwardedSignalsBlocked&) = delete;
     ForwardedSignalsBlocked& operator=(const ForwardedSignalsBlocked&) = delete;
     const sigset_t& set() const { return set_; }
 
   private:
-    sigset_t set_, old_;
+    sigset_t set_, old_, was_ignored_;
 };
 
 // Forwards the signals in `fwd` (blocked by the caller) to pid, proxies a terminal when

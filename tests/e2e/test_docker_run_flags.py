@@ -124,11 +124,23 @@ def test_sig_proxy(runner):
     script = ("trap 'echo got-int; exit 3' INT; trap 'exit 4' TERM; echo up; "
               "while :; do sleep 0.05; done")
     # default: SIGINT to gantry reaches the container
-    p = runner.popen("run", "--rm", runner.image, "sh", "-c", script, stdout=subprocess.PIPE,
-                     text=True)
-    assert p.stdout.readline() == "up\n"
-    p.send_signal(signal.SIGINT)
-    assert p.wait(timeout=10) == 3 and p.stdout.read() == "got-int\n"
+    for ignored in ([], [signal.SIGINT, signal.SIGQUIT, signal.SIGHUP]):
+        # also when gantry's caller ignores it (a shell's `gantry run ... &` ignores SIGINT and
+        # SIGQUIT, nohup SIGHUP), as docker's CLI forwards it then; and the workload starts with
+        # no signal ignored, as a container docker starts does (it was SIGINT's loss under xdist)
+        p = runner.popen("run", "--rm", runner.image, "sh", "-c",
+                         "grep SigIgn /proc/self/status; " + script, stdout=subprocess.PIPE,
+                         text=True, preexec_fn=lambda sigs=ignored: [signal.signal(s, signal.SIG_IGN)
+                                                                     for s in sigs])
+        try:
+            assert p.stdout.readline().split() == ["SigIgn:", "0" * 16], ignored
+            assert p.stdout.readline() == "up\n"
+            p.send_signal(signal.SIGINT)
+            assert p.wait(timeout=10) == 3 and p.stdout.read() == "got-int\n"
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     # --sig-proxy=false: gantry keeps the signal; the container goes on until stopped
     p = runner.popen("run", "--name", name, "--sig-proxy=false", "-a", "STDOUT", "-a", "STDERR",
                      runner.image, "sh", "-c", script, stdout=subprocess.PIPE, text=True)

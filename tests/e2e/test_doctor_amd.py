@@ -48,7 +48,8 @@ def hip(tmp_path_factory):
         so = d / f"lib{name}.so"
         subprocess.run(["clang++", "-x", "hip", *[f"--offload-arch={a}" for a in archs],
                         "-nogpulib", "-nogpuinc", "-shared", "-fPIC", str(d / "k.hip"), "-o", str(so)],
-                       check=True, capture_output=True, timeout=300)
+                       check=True, capture_output=True, timeout=300,
+                       env={**os.environ, "TMPDIR": str(d)})  # clang leaves temp dirs
         out[name] = so
     return out
 

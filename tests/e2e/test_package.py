@@ -63,7 +63,8 @@ def packages():
     lintian = None
     if shutil.which("lintian"):
         lintian = subprocess.Popen(["lintian", "--fail-on", "error,warning", *debs.values()],
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   env={**os.environ, "TMPDIR": str(out)})  # its MLDBM dirs
     elif IN_CI:
         pytest.fail("lintian is required in CI (scripts/install-deps.sh)")
     yield debs, lintian

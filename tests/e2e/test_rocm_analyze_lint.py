@@ -2,6 +2,7 @@
 (three gfx targets, no ROCm needed) inside an image's layers, reported per target with what keeping
 one saves; ROCm development content (/opt/rocm*/llvm, include, *.a) with the bytes of each; and the
 ROCm lint rules through the CLI on a sample Dockerfile, with near misses that stay silent."""
+import os
 import subprocess
 from pathlib import Path
 
@@ -25,7 +26,8 @@ def hip_library(tmp, name, archs):
     out = tmp / name
     cmd = ["clang++", "-x", "hip", *[f"--offload-arch={a}" for a in archs], "-nogpulib",
            "-nogpuinc", "-fPIC", "-shared", str(src), "-o", str(out)]
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    # clang's HIP driver leaves its temporary directories behind: TMPDIR keeps them in TMP
+    res = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "TMPDIR": str(tmp)})
     if res.returncode != 0:
         pytest.skip(f"clang cannot build a HIP library here: {res.stderr[-500:]}")
     return out.read_bytes()

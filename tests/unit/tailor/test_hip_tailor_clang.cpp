@@ -9,6 +9,8 @@
 #include "hip_tailor_helpers.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <set>
 
 namespace tailor_hip_tailor_clang_test {
@@ -25,6 +27,9 @@ const Built& built() {
     static const Built once = [] {
         Built b;
         b.dir = temp_dir();
+        // kept for the process (every test reads the library), removed at its exit
+        static std::string removed_at_exit = b.dir;
+        std::atexit([] { std::filesystem::remove_all(removed_at_exit); });
         std::string decl = "struct dim3 { unsigned x, y, z; };\n"
                            "typedef struct ihipStream_t* hipStream_t;\n"
                            "extern \"C\" int hipLaunchKernel(const void*, dim3, dim3, void**,"
@@ -43,7 +48,7 @@ const Built& built() {
                            "(float* x) { x[0] = 1; }\nextern \"C\" int host_" + name +
                            "() { return " + std::to_string(n++) + "; }\n");
             std::string out;
-            if (sh("cd " + b.dir + " && clang -x hip " + tu[1] +
+            if (sh("cd " + b.dir + " && TMPDIR=" + b.dir + " clang -x hip " + tu[1] +
                        " -nogpulib -nogpuinc -fPIC -O1 -c " + name + ".hip -o " + name + ".o",
                    &out) != 0) {
                 b.skip = "clang cannot build HIP objects here: " + out;

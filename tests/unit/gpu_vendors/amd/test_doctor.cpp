@@ -84,7 +84,7 @@ std::string build_hip_so(const std::string& targets, std::string* why, bool prog
     std::stringstream ss(targets);
     for (std::string t; std::getline(ss, t, ',');) arch += " --offload-arch=" + t;
     std::string cmd =
-        "cd " + dir + " && clang++ -x hip" + arch + " -nogpulib -nogpuinc " +
+        "cd " + dir + " && TMPDIR=" + dir + " clang++ -x hip" + arch + " -nogpulib -nogpuinc " +
         (program ? "-fPIE -pie -Wl,--unresolved-symbols=ignore-all" : "-shared -fPIC") +
         " k.hip -o k.so >clang.log 2>&1";
     int rc = std::system(cmd.c_str());
