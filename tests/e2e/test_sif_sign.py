@@ -6,6 +6,7 @@ verifies: an independent implementation from the DSSE spec, as Debian's sif 2.8.
 legacy signatures (sif's own API writes them, its legacy verifier checks them); and policy.json's
 sif transport on `run FILE.sif` (reject, signedBy), as root and rootless."""
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -193,3 +194,25 @@ def test_policy_rootless(sg, rootless, fuse_open):
     assert rootless.run("run", "--rm", signed).out.strip() == "ran"
     r = rootless.fail("run", "--rm", unsigned, code=11)
     assert "has no signature object" in r.err, r
+
+
+def test_sign_by_a_keyring_key(sg, tmp_path):
+    s = sg
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    env = dict(os.environ, GNUPGHOME=str(home))
+    subprocess.run(["gpg", "--batch", "--import", s["dir"] / "alice/secret.pgp"], env=env,
+                   check=True, capture_output=True)
+    try:
+        fpr = subprocess.run(["gpg", "--batch", "--with-colons", "--list-secret-keys"], env=env,
+                             check=True, capture_output=True, text=True).stdout
+        fpr = next(l.split(":")[9] for l in fpr.splitlines() if l.startswith("fpr:"))
+        f = copy(s, "keyring.sif")
+        g = Gantry(s["dir"] / "store", env={"GNUPGHOME": str(home)})
+        r = g.run("sign", f, "--sign-by", fpr)
+        assert f"(object group 1, OpenPGP): {fpr}" in r.out, r
+        assert ref_ok(s, "verify", f, s["dir"] / "alice/public.asc")
+        r = g.fail("sign", f, "--sign-by", "nobody@example.com", code=4)
+        assert "nobody@example.com" in r.err, r
+    finally:
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, capture_output=True)
