@@ -163,6 +163,8 @@ def test_policy_applies_to_run_sif(sg, tmp_path, fuse_open):
     assert "rejects" in r.err and 'transports.sif["' in r.err, r
     r = g.fail("inspect", signed, code=11)
     assert "rejects" in r.err, r
+    r = g.fail("load", signed, code=11)
+    assert "rejects" in r.err, r
     _policy(pol, s["dir"], [{"type": "signedBy", "keyType": "GPGKeys",
                              "keyPath": str(s["dir"] / "alice/public.asc")}])
     assert g.run("run", "--rm", signed).out.strip() == "ran"
