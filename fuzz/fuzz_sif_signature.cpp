@@ -2,10 +2,13 @@
 // signature objects are clear-signed messages, their OpenPGP part replaced by a stand-in that
 // returns the text between the armor headers and the signature (as GPGME would after a good
 // signature) and the fingerprint the descriptor names; or, when the input is no SIF, the signed
-// metadata JSON itself. Every refusal is an Error; a verified signature covers exactly its group's
-// objects, all inside the input.
+// metadata JSON itself, or a DSSE envelope (sif/dsse.hpp) when it is a JSON object with
+// "payloadType". DSSE signatures are checked by a stand-in that accepts any, legacy signatures
+// are checked (Checks::legacy). Every refusal is an Error; a verified signature covers exactly
+// its group's objects (a legacy one linked to an object: that object), all inside the input.
 #include "fuzz_support.hpp"
 #include "sif/container.hpp"
+#include "sif/dsse.hpp"
 #include "sif/signature.hpp"
 
 #include <cstring>
@@ -14,6 +17,19 @@ using namespace gantry;
 
 GANTRY_FUZZ_TARGET(sif_signature) {
     auto in = fuzz::bytes(data, size);
+    if (!sif::looks_like_sif(in) && in.find("\"payloadType\"") != std::string::npos) {
+        fuzz::expect_error([&] {
+            auto e = sif::parse_envelope(in, "fuzz envelope");
+            FUZZ_CHECK(!e.signatures.empty() && e.signatures.size() <= sif::kMaxDsseSignatures);
+            for (auto& s : e.signatures) FUZZ_CHECK(!s.sig.empty());
+            auto p = sif::pae(e.payload_type, e.payload);
+            FUZZ_CHECK(p.size() > e.payload.size() + e.payload_type.size());
+            auto again = sif::parse_envelope(sif::encode_envelope(e.payload, e.signatures), "x");
+            FUZZ_CHECK(again.payload == e.payload &&
+                       again.signatures.size() == e.signatures.size());
+        });
+        return 0;
+    }
     if (!sif::looks_like_sif(in)) {
         fuzz::expect_error([&] {
             auto md = sif::parse_metadata(in, "fuzz metadata");
@@ -39,12 +55,20 @@ GANTRY_FUZZ_TARGET(sif_signature) {
             if (o.type == static_cast<std::int32_t>(sif::DataType::signature) && fpr.empty())
                 fpr = sif::signature_info(std::string_view(in).substr(o.descriptor_at + 201, 384))
                           .fingerprint;
-        auto rep = sif::verify(c, read, check, "fuzz.sif");
+        sif::Checks checks;
+        checks.openpgp = check;
+        checks.dsse = [](const std::string& pae, const std::vector<sif::DsseSignature>& sigs) {
+            FUZZ_CHECK(pae.starts_with("DSSEv1 ") && !sigs.empty());
+            return std::string("fuzz");
+        };
+        checks.legacy = true;
+        auto rep = sif::verify(c, read, checks, "fuzz.sif");
         for (auto& s : rep.signatures) {
             if (!s.verified) continue;
             FUZZ_CHECK(s.error.empty() && !s.covers.empty());
             for (auto& o : s.covers)
-                FUZZ_CHECK(o.group == s.group && o.offset + o.size <= in.size());
+                FUZZ_CHECK((s.group ? o.group == s.group : o.id == s.linked_object) &&
+                           o.offset + o.size <= in.size());
         }
     });
     return 0;

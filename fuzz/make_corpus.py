@@ -364,7 +364,12 @@ def seeds() -> dict[str, list]:
         "sif_signature": sif_seeds() + [
             '{"version":1,"header":{"digest":"sha256:' + "ab" * 32 + '"},"objects":[{"relativeId"'
             ':0,"descriptorDigest":"sha256:' + "cd" * 32 + '","objectDigest":"sha512:' + "ef" * 64
-            + '"}]}'],
+            + '"}]}',
+            # DSSE envelopes (sif/dsse.hpp) as sif 2.9's signer writes them, and odd shapes
+            '{"payloadType":"application/vnd.sylabs.sif-metadata+json","payload":"eyJ2ZXJzaW9uIj'
+            'oxfQ==","signatures":[{"keyid":"SHA256:z+Z3gOXRNxEU7sSHlsDMFfDK","sig":"MEUCIQ"}]}\n',
+            '{"payloadType":"x","payload":"eyJ9-_","signatures":[{"sig":"AA"},{"keyid":"","sig":"A'
+            'A=="}]}'],
         # dpkg status, copyright, METADATA, a licence text, a path: checked in under
         # fuzz/corpus/gpu_metadata/ (fuzz_gpu_metadata.cpp)
         "gpu_metadata": [],

@@ -33,8 +33,10 @@ gantry_module(dockerfile PURPOSE "the Dockerfile model: BuildKit's parser, instr
   DEPENDS util)
 gantry_module(deffile PURPOSE "Apptainer's definition files: the parser, sections, {{ var }} build arguments"
   DEPENDS util)
+gantry_module(sif PURPOSE "Apptainer's SIF files: header, descriptors, the system partition, the metadata as run defaults, the layout gantry writes, Apptainer's signatures (OpenPGP, DSSE, legacy) checked and added (the crypto passed in)"
+  DEPENDS util)
 gantry_module(site PURPOSE "the site's image policy: registries.conf, policy.json, signatures"
-  DEPENDS oci util)
+  DEPENDS oci sif util)
 gantry_module(k8s PURPOSE "containerd's config.toml edited for a gantry runtime class, the RuntimeClass object"
   DEPENDS site util)
 gantry_module(cdi PURPOSE "vendor-neutral CDI specs: model, read, validate, write, apply"
@@ -57,8 +59,6 @@ gantry_module(rootfs PURPOSE "an image's layers as a root: overlay stack, flatte
   DEPENDS layer oci store util)
 gantry_module(registry PURPOSE "the distribution API client: auth, blobs, pull, push"
   DEPENDS layer oci site store util)
-gantry_module(sif PURPOSE "Apptainer's SIF files: header, descriptors, the system partition, the metadata as run defaults, the layout gantry writes, Apptainer's signatures checked (the OpenPGP part passed in)"
-  DEPENDS util)
 gantry_module(sqsh PURPOSE "single-file squashfs images (.sqsh, and .sif's squashfs partition): write, read, serve, cache, shared stores"
   DEPENDS layer oci registry rootfs sif site store util)
 gantry_module(lazy PURPOSE "lazy pull: eStargz and zstd:chunked tables of contents, chunks by Range requests, the merged tree, prefetch, squashfs artifacts"

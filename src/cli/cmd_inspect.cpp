@@ -5,6 +5,7 @@
 #include "runtime/state.hpp"
 #include "sif/container.hpp"
 #include "sif/metadata.hpp"
+#include "site/file_signature.hpp"
 #include "sqsh/cache.hpp"
 #include "sqsh/image_ref.hpp"
 #include "sqsh/shared.hpp"
@@ -88,7 +89,10 @@ oci::json describe_file(const std::string& path) {
 
 oci::json describe(store::Store& store, const std::vector<std::string>& stores,
                    const std::string& ref) {
-    if (auto file = sqsh::file_of(ref)) return describe_file(*file);
+    if (auto file = sqsh::file_of(ref)) {
+        site::verify_file(*file); // policy.json's "sif" scopes, as for a run
+        return describe_file(*file);
+    }
     store::Image img;
     try {
         img = store::find_image(store, ref);

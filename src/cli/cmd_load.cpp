@@ -1,6 +1,7 @@
 #include "archive/load.hpp"
 #include "cli/context.hpp"
 #include "engine/squashfs.hpp"
+#include "site/file_signature.hpp"
 #include "sqsh/load.hpp"
 #include "store/importer.hpp"
 #include "util/identity.hpp"
@@ -39,6 +40,7 @@ void register_load(CLI::App& app, Context& ctx) {
             lo.privileged = running_as_real_root();
             auto t0 = std::chrono::steady_clock::now();
             if (sqsh::is_squashfs_file(o->path)) { // FILE.sqsh: one image, flattened
+                site::verify_file(o->path);        // policy.json's "sif" scopes, as for a run
                 auto r = sqsh::load(ctx.store(), o->path, o->name, lo.privileged,
                                     engine::squashfs_confinement());
                 std::printf("Loaded image: %s\n", r.ref.c_str());

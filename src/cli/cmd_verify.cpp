@@ -1,10 +1,12 @@
-// gantry verify FILE.sif --key KEY.asc...: the OpenPGP signatures Apptainer and SingularityCE write
-// into a SIF (sif/signature.hpp checks the file, site::gpg_verify_message the OpenPGP messages
-// with GPGME in a throwaway GnuPG home; docs/apptainer.md).
+// gantry verify FILE.sif --key KEY...: the signatures Apptainer and SingularityCE write into a SIF
+// (sif/signature.hpp checks the file; site::gpg_verify_message the OpenPGP messages with GPGME in
+// a throwaway GnuPG home, site::pem_verify the DSSE envelopes with GnuTLS; docs/apptainer.md).
+// A --key file holding a PEM public key checks DSSE envelopes, any other OpenPGP signatures.
 #include "cli/context.hpp"
 #include "oci/image.hpp"
 #include "sif/signature.hpp"
 #include "site/signature.hpp"
+#include "site/sigstore.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -39,6 +41,7 @@ oci::json verify_json(const std::string& file, const sif::Report& rep, bool chec
         oci::json s = {{"id", r.id},
                        {"group", r.group},
                        {"hash", r.info.hash},
+                       {"form", r.form},
                        {"fingerprint", r.info.fingerprint},
                        {"covers", covers}};
         if (!r.group) s["linkedObject"] = r.linked_object;
@@ -58,8 +61,9 @@ oci::json verify_json(const std::string& file, const sif::Report& rep, bool chec
 
 void verify_print(const sif::Report& rep, bool checked) {
     for (auto& r : rep.signatures) {
-        std::printf("Signature object %u (%s, %s", r.id, verify_link(r).c_str(),
-                    r.info.hash.c_str());
+        std::string about =
+            verify_link(r) + ", " + (r.form.empty() ? "" : r.form + ", ") + r.info.hash;
+        std::printf("Signature object %u (%s", r.id, about.c_str());
         std::printf("): %s\n", !checked ? "not checked" : r.verified ? "verified" : "FAILED");
         std::string fpr = r.signer.fingerprint.empty() ? r.info.fingerprint : r.signer.fingerprint;
         std::printf("  Signer:  %s%s%s\n", fpr.empty() ? "(none named)" : fpr.c_str(),
@@ -70,7 +74,8 @@ void verify_print(const sif::Report& rep, bool checked) {
     for (auto& p : rep.problems) std::printf("Problem: %s\n", p.c_str());
 }
 
-int run_verify(const std::string& file, const std::vector<std::string>& key_files, bool json) {
+int run_verify(const std::string& file, const std::vector<std::string>& key_files, bool json,
+               bool legacy) {
     Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw_errno("cannot open " + file);
     struct stat st {};
@@ -104,21 +109,45 @@ int run_verify(const std::string& file, const std::vector<std::string>& key_file
                     "gpg --export --armor FINGERPRINT > KEY.asc, then gantry verify " + file +
                         " --key KEY.asc");
     }
-    std::vector<std::string> keys;
-    for (auto& k : key_files) keys.push_back(fs::read_file(k, 1u << 20));
-    sif::CheckMessage check = [&keys](const std::string& message) {
-        try {
-            auto s = site::gpg_verify_message(message, keys, "the --key files",
-                                              "which the --key files do not hold", true);
-            return sif::SignedText{std::move(s.text), std::move(s.fingerprint),
-                                   std::move(s.user_id)};
-        } catch (const Error& e) {
-            if (e.code() != Errc::invalid) throw;
-            // the keys, not the signature: a bad argument, for the whole command
-            throw Error(Errc::usage, e.message(), e.hint());
+    std::vector<std::string> keys, pem_keys;
+    for (auto& k : key_files) {
+        std::string text = fs::read_file(k, 1u << 20);
+        if (text.find("-----BEGIN PUBLIC KEY-----") != std::string::npos) {
+            try {
+                site::check_sigstore_key(text, k);
+            } catch (const Error& e) {
+                throw Error(Errc::usage, e.message(),
+                            "give the PEM public key of the DSSE signer (an ECDSA, Ed25519 or "
+                            "RSA key: \"-----BEGIN PUBLIC KEY-----\")");
+            }
+            pem_keys.push_back(std::move(text));
+        } else {
+            keys.push_back(std::move(text));
         }
-    };
-    rep = sif::verify(c, sif::pread_reader(fd.get(), file), check, file);
+    }
+    sif::Checks checks;
+    checks.legacy = legacy;
+    if (!pem_keys.empty())
+        checks.dsse = [&pem_keys](const std::string& pae,
+                                  const std::vector<sif::DsseSignature>& sigs) {
+            std::vector<site::PemSignature> ps;
+            for (auto& s : sigs) ps.push_back({s.key_id, s.sig});
+            return site::pem_verify(pae, ps, pem_keys);
+        };
+    if (!keys.empty())
+        checks.openpgp = [&keys](const std::string& message) {
+            try {
+                auto s = site::gpg_verify_message(message, keys, "the --key files",
+                                                  "which the --key files do not hold", true);
+                return sif::SignedText{std::move(s.text), std::move(s.fingerprint),
+                                       std::move(s.user_id)};
+            } catch (const Error& e) {
+                if (e.code() != Errc::invalid) throw;
+                // the keys, not the signature: a bad argument, for the whole command
+                throw Error(Errc::usage, e.message(), e.hint());
+            }
+        };
+    rep = sif::verify(c, sif::pread_reader(fd.get(), file), checks, file);
     if (json)
         std::printf("%s\n", verify_json(file, rep, true).dump(2).c_str());
     else
@@ -144,17 +173,22 @@ void register_verify(CLI::App& app, Context& ctx) {
     struct Opts {
         std::string file;
         std::vector<std::string> keys;
-        bool json = false;
+        bool json = false, legacy = false;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand(
-        "verify", "Verify the OpenPGP signatures of a SIF file (apptainer sign, singularity sign)");
+        "verify", "Verify the signatures of a SIF file (OpenPGP and DSSE: apptainer sign, "
+                  "singularity sign, gantry sign)");
     cmd->add_option("file", o->file, "The .sif file")->required();
     cmd->add_option("--key", o->keys,
-                    "A signer's OpenPGP public key (gpg --export --armor FINGERPRINT), repeatable");
+                    "A signer's public key: OpenPGP (gpg --export --armor FINGERPRINT) or PEM "
+                    "(DSSE signatures), repeatable");
+    cmd->add_flag("--legacy-insecure", o->legacy,
+                  "Also check legacy signatures (Singularity before 3.6: the objects' data only)");
     cmd->add_flag("--json", o->json, "Print the signatures and their results as JSON");
-    cmd->callback(
-        [&ctx, o] { ctx.action = [o] { return run_verify(o->file, o->keys, o->json); }; });
+    cmd->callback([&ctx, o] {
+        ctx.action = [o] { return run_verify(o->file, o->keys, o->json, o->legacy); };
+    });
 }
 
 } // namespace gantry::cli

@@ -175,24 +175,97 @@ std::string sig_mismatch(const std::string& whose, const Digest& want, const std
            " (modified after signing)";
 }
 
-// Checks one current signature of group GROUP (objects OBJS, least ID MIN_ID); throws
-// Error(policy) saying why it fails.
-void sig_check(const ReadAt& read, const CheckMessage& check, SignatureResult& r, const Object& sig,
-               const std::vector<const Object*>& objs, std::uint32_t min_id) {
-    std::string what = "signature object " + std::to_string(sig.id);
+// Checks a legacy signature's TEXT ("SIFHASH:\n" HEX) against the data of OBJS (in table
+// order) by the descriptor's hash, as sif's legacy verifiers do.
+void sig_check_legacy(const ReadAt& read, const SignatureResult& r, const std::string& what,
+                      const std::vector<const Object*>& objs) {
+    std::string_view t = r.signer.text;
+    if (t.substr(0, 9) == "SIFHASH:\n")
+        t.remove_prefix(9);
+    else if (t.substr(0, 10) == "SIFHASH:\r\n")
+        t.remove_prefix(10);
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' '))
+        t.remove_suffix(1);
+    const std::string& alg = r.info.hash;
+    if (alg != "sha256" && alg != "sha384" && alg != "sha512")
+        sig_refuse(what, "its descriptor names the hash " + alg +
+                             " (a legacy signature's is SHA-256, SHA-384 or SHA-512)");
+    std::string want;
+    if (t.size() != sig_digest_size(alg) * 2)
+        sig_refuse(what, "its signed text is not SIFHASH and a " + alg + " digest");
+    for (std::size_t i = 0; i < t.size(); i += 2) {
+        int a = sig_nibble(t[i]), b = sig_nibble(t[i + 1]);
+        if (a < 0 || b < 0) sig_refuse(what, "its signed digest is not hexadecimal");
+        want += static_cast<char>(a * 16 + b);
+    }
+    SigHasher h(alg);
+    std::string buf;
+    for (auto* o : objs)
+        for (std::uint64_t done = 0; done < o->size;) {
+            auto n =
+                static_cast<std::size_t>(std::min<std::uint64_t>(kSigHashChunk, o->size - done));
+            buf.resize(n);
+            read(o->offset + done, buf.data(), n);
+            h.update(buf);
+            done += n;
+        }
+    std::string got = h.digest();
+    if (got != want)
+        sig_refuse(what, sig_mismatch(objs.size() == 1
+                                          ? "the data of " + sig_which(*objs[0])
+                                          : "the data of object group " + std::to_string(r.group),
+                                      Digest{alg, want}, got));
+}
+
+// The signed text of signature SIG, by its form: a DSSE envelope, an OpenPGP clear-signed message
+// (current or, with CHECKS.legacy, legacy); sets R's form and signer. Throws Error(policy).
+void sig_open(const ReadAt& read, const Checks& checks, SignatureResult& r, const Object& sig,
+              const std::string& what) {
     if (sig.size > kMaxSignatureBytes)
         sig_refuse(what, "it is " + std::to_string(sig.size) + " bytes (at most " +
                              std::to_string(kMaxSignatureBytes) + ")");
     std::string message = sig_read(read, sig.offset, static_cast<std::size_t>(sig.size));
-    if (is_legacy_message(message))
+    if (looks_like_envelope(message)) {
+        r.form = "DSSE";
+        Envelope e = parse_envelope(message, what);
+        if (e.payload_type != kDssePayloadType)
+            sig_refuse(what, "its DSSE payload type is \"" + e.payload_type.substr(0, 64) +
+                                 "\", not sif's " + kDssePayloadType);
+        if (r.info.hash != "sha256")
+            sig_refuse(what, "its descriptor names the hash " + r.info.hash +
+                                 " (DSSE signatures are checked over SHA-256, sif's default)");
+        if (!r.group)
+            sig_refuse(what, "it is a DSSE signature linked to object " +
+                                 std::to_string(r.linked_object) + " rather than to a group");
+        if (!checks.dsse)
+            sig_refuse(what, "it is a DSSE envelope, and no PEM public key was given to check it");
+        try {
+            r.signer.fingerprint = checks.dsse(pae(e.payload_type, e.payload), e.signatures);
+        } catch (const Error& err) {
+            if (err.code() != Errc::policy) throw;
+            sig_refuse(what, "its DSSE envelope does not verify: " + err.message());
+        }
+        r.signer.text = std::move(e.payload);
+        return;
+    }
+    bool legacy = is_legacy_message(message);
+    r.form = legacy ? "legacy OpenPGP" : "OpenPGP";
+    if (legacy && !checks.legacy)
         sig_refuse(what, "it is a legacy signature (SIFHASH: the objects' data only, not their "
-                         "descriptors nor the header), which gantry does not verify "
-                         "(apptainer verify --legacy-insecure does); re-sign the image with "
-                         "apptainer sign");
+                         "descriptors nor the header, from Singularity before 3.6), which "
+                         "gantry checks only with --legacy-insecure (as apptainer verify "
+                         "--legacy-insecure); re-sign the image with gantry sign or apptainer "
+                         "sign");
+    if (!legacy && !r.group)
+        sig_refuse(what, "it is linked to object " + std::to_string(r.linked_object) +
+                             " rather than to an object group, which only legacy signatures "
+                             "are; re-sign the image with gantry sign or apptainer sign");
     if (r.info.fingerprint.empty())
         sig_refuse(what, "its descriptor names no signing key fingerprint");
+    if (!checks.openpgp)
+        sig_refuse(what, "it is an OpenPGP signature, and no OpenPGP public key was given");
     try {
-        r.signer = check(message);
+        r.signer = checks.openpgp(message);
     } catch (const Error& e) {
         if (e.code() != Errc::policy) throw;
         sig_refuse(what, e.message());
@@ -200,6 +273,15 @@ void sig_check(const ReadAt& read, const CheckMessage& check, SignatureResult& r
     if (r.signer.fingerprint != r.info.fingerprint)
         sig_refuse(what, "it was made by key " + r.signer.fingerprint +
                              ", but its descriptor names key " + r.info.fingerprint);
+}
+
+// Checks one signature covering OBJS (a group's, least ID MIN_ID, or the one object a legacy
+// signature is linked to); throws Error(policy) saying why it fails.
+void sig_check(const ReadAt& read, const Checks& checks, SignatureResult& r, const Object& sig,
+               const std::vector<const Object*>& objs, std::uint32_t min_id) {
+    std::string what = "signature object " + std::to_string(sig.id);
+    sig_open(read, checks, r, sig, what);
+    if (r.form == "legacy OpenPGP") return sig_check_legacy(read, r, what, objs);
     SignedMetadata md = parse_metadata(r.signer.text, what + "'s signed metadata");
     std::set<std::uint64_t> signed_ids, group_ids;
     for (auto& om : md.objects) signed_ids.insert(std::uint64_t(min_id) + om.relative_id);
@@ -315,6 +397,10 @@ std::string digest_bytes(const std::string& algorithm, std::string_view bytes) {
     return h.digest();
 }
 
+std::string digest_object(const ReadAt& read, const Object& o, const std::string& algorithm) {
+    return sig_digest_object(read, o, algorithm);
+}
+
 std::string descriptor_integrity_bytes(std::string_view d, std::uint32_t relative_id) {
     // rawDescriptor: type 0, used 4, id 5, group 9, linked 13, offset 17, size 25, size with
     // padding 33, created 41, modified 49, uid 57, gid 65, name 73, extra 201
@@ -348,7 +434,7 @@ std::vector<SignatureResult> list_signatures(const Container& c) {
     return out;
 }
 
-Report verify(const Container& c, const ReadAt& read, const CheckMessage& check,
+Report verify(const Container& c, const ReadAt& read, const Checks& checks,
               const std::string& what) {
     Report rep;
     rep.signatures = list_signatures(c);
@@ -361,48 +447,76 @@ Report verify(const Container& c, const ReadAt& read, const CheckMessage& check,
             rep.problems.push_back(sig_which(o) + " belongs to no object group, so no signature "
                                                   "covers it");
     }
-    std::map<std::uint32_t, int> signed_groups;
+    std::set<std::uint32_t> signed_groups, signed_objects;
     for (auto& r : rep.signatures) {
         const Object* sig = nullptr;
         for (auto& o : c.objects)
             if (o.id == r.id && o.type == std::int32_t(DataType::signature)) sig = &o;
         std::string d = sig_read(read, sig->descriptor_at, kDescriptorSize);
         r.info = signature_info(std::string_view(d).substr(201, 384));
-        auto g = groups.find(r.group);
         try {
-            if (!r.group)
-                sig_refuse("signature object " + std::to_string(r.id),
-                           "it is linked to object " + std::to_string(r.linked_object) +
-                               " rather than to an object group (a legacy per-object "
-                               "signature), which gantry does not verify; re-sign the image "
-                               "with apptainer sign");
-            if (g == groups.end())
-                sig_refuse("signature object " + std::to_string(r.id),
-                           "it is linked to object group " + std::to_string(r.group) + ", which " +
-                               what + " does not hold");
+            std::string name = "signature object " + std::to_string(r.id);
+            std::vector<const Object*> objs;
+            if (!r.group) {
+                for (auto& o : c.objects)
+                    if (o.id == r.linked_object && o.type != std::int32_t(DataType::signature))
+                        objs.push_back(&o);
+                if (objs.empty())
+                    sig_refuse(name, "it is linked to object " + std::to_string(r.linked_object) +
+                                         ", which " + what + " does not hold");
+            } else {
+                auto g = groups.find(r.group);
+                if (g == groups.end())
+                    sig_refuse(name, "it is linked to object group " + std::to_string(r.group) +
+                                         ", which " + what + " does not hold");
+                objs = g->second;
+            }
             r.covers.clear();
-            for (auto* o : g->second) r.covers.push_back(*o);
+            for (auto* o : objs) r.covers.push_back(*o);
             std::uint32_t min_id = 0xffffffffu;
-            for (auto* o : g->second) min_id = std::min(min_id, o->id);
-            sig_check(read, check, r, *sig, g->second, min_id);
+            for (auto* o : objs) min_id = std::min(min_id, o->id);
+            sig_check(read, checks, r, *sig, objs, min_id);
             r.verified = true;
-            ++signed_groups[r.group];
+            if (r.group)
+                signed_groups.insert(r.group);
+            else
+                signed_objects.insert(r.linked_object);
         } catch (const Error& e) {
             if (e.code() != Errc::policy && e.code() != Errc::invalid) throw;
             r.error = e.message();
         }
     }
-    for (auto& [gid, objs] : groups) {
-        std::uint32_t id = gid; // a copy: clang before 16 captures no structured binding
-        if (!signed_groups.count(id)) {
-            bool any = std::any_of(rep.signatures.begin(), rep.signatures.end(),
-                                   [&](auto& s) { return s.group == id; });
-            if (!any)
-                rep.problems.push_back("object group " + std::to_string(id) + " (" +
-                                       std::to_string(objs.size()) + " objects) has no signature");
-        }
+    for (auto& kv : groups) {
+        std::uint32_t id = kv.first; // no structured binding: clang before 16 captures none
+        const std::vector<const Object*>& objs = kv.second;
+        if (signed_groups.count(id)) continue;
+        // legacy signatures linked to each of the group's objects sign it too
+        bool each = std::all_of(objs.begin(), objs.end(),
+                                [&](const Object* o) { return signed_objects.count(o->id) > 0; });
+        if (each) continue;
+        bool any = std::any_of(rep.signatures.begin(), rep.signatures.end(), [&](auto& s) {
+            return s.group == id || std::any_of(objs.begin(), objs.end(), [&](const Object* o) {
+                       return !s.group && s.linked_object == o->id;
+                   });
+        });
+        if (!any)
+            rep.problems.push_back("object group " + std::to_string(id) + " (" +
+                                   std::to_string(objs.size()) + " objects) has no signature");
     }
     return rep;
+}
+
+Report verify(const Container& c, const ReadAt& read, const CheckMessage& check,
+              const std::string& what) {
+    Checks checks;
+    checks.openpgp = check;
+    return verify(c, read, checks, what);
+}
+
+bool group_verified(const Report& rep, std::uint32_t group) {
+    return std::any_of(rep.signatures.begin(), rep.signatures.end(), [group](auto& s) {
+        return s.verified && s.group == group && s.form != "legacy OpenPGP";
+    });
 }
 
 } // namespace gantry::sif

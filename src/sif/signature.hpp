@@ -15,12 +15,18 @@
 // bounded sizes, strict JSON (nothing unknown, nothing missing, no duplicates), and each
 // refusal a sentence naming the object (fuzz/fuzz_sif_signature.cpp fuzzes this parser).
 //
-// Not verified (refused with a sentence naming the signature): legacy signatures (SIFHASH: a
-// digest of the objects' data only, from Singularity before 3.6; Apptainer checks them only with
-// --legacy-insecure) and DSSE envelopes (sif 2.9's newer format).
+// DSSE envelopes (sif 2.9's form for PEM keys, sif/dsse.hpp) carry the same metadata, checked
+// the same way; the envelope's signatures are checked by the caller's CheckEnvelope.
+//
+// Legacy signatures (Singularity before 3.6: the clear-signed text is "SIFHASH:\n" and the hex
+// digest, by the descriptor's hash, of the data of the group's objects in table order, or of the
+// one object it is linked to) cover no header nor descriptor: checked only when asked
+// (Checks::legacy, as sif's OptVerifyLegacy and `apptainer verify --legacy-insecure`), else
+// refused with a sentence naming the form.
 #pragma once
 
 #include "sif/container.hpp"
+#include "sif/dsse.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -42,6 +48,17 @@ struct SignedText {
 // Checks a clear-signed MESSAGE against the caller's keys; throws Error saying why it does not
 // verify (not OpenPGP, another key, a bad signature, a weak hash).
 using CheckMessage = std::function<SignedText(const std::string& message)>;
+// Checks a DSSE envelope's SIGNATURES over PAE (its pre-authentication encoding) against the
+// caller's keys; returns the ID of the key that verified, or throws Error(policy) saying why not.
+using CheckEnvelope =
+    std::function<std::string(const std::string& pae, const std::vector<DsseSignature>& sigs)>;
+// What verify() checks with: either may be empty (a signature of that form then fails, saying
+// that no key of its kind was given).
+struct Checks {
+    CheckMessage openpgp;
+    CheckEnvelope dsse;
+    bool legacy = false; // check legacy signatures rather than refuse them
+};
 
 // The signature descriptor's own fields (its extra bytes): the hash ("sha256", ...) and the
 // signer's fingerprint (upper-case hex; empty when the descriptor names none).
@@ -74,6 +91,9 @@ bool is_legacy_message(std::string_view message);
 // The digest of BYTES with a metadata ALGORITHM (one of the names above).
 std::string digest_bytes(const std::string& algorithm, std::string_view bytes);
 
+// The digest of object O's data (read by READ in chunks) with a metadata ALGORITHM.
+std::string digest_object(const ReadAt& read, const Object& o, const std::string& algorithm);
+
 // The fields of a descriptor that a current signature covers (the reference's
 // GetIntegrityReader), from its 585 bytes, with its ID made relative to the group's least.
 std::string descriptor_integrity_bytes(std::string_view descriptor, std::uint32_t relative_id);
@@ -86,7 +106,8 @@ struct SignatureResult {
     std::uint32_t group = 0; // the object group it is linked to (0: linked to an object)
     std::uint32_t linked_object = 0;
     SignatureInfo info;
-    SignedText signer;          // when the OpenPGP check passed
+    std::string form;           // "OpenPGP", "DSSE", "legacy OpenPGP" (once read)
+    SignedText signer;          // when the check passed (DSSE: fingerprint is the key ID)
     std::vector<Object> covers; // the group's objects, in table order
     bool verified = false;
     std::string error; // why not, a sentence naming the object
@@ -104,7 +125,13 @@ std::vector<SignatureResult> list_signatures(const Container& c);
 // Checks every signature of C (file read by READ, named WHAT) with CHECK, and that every object
 // group is signed. Refusals (Error(policy), Error(invalid)) are recorded in the report, not
 // thrown; others (read errors, CHECK's usage errors) are thrown.
+Report verify(const Container& c, const ReadAt& read, const Checks& checks,
+              const std::string& what);
 Report verify(const Container& c, const ReadAt& read, const CheckMessage& check,
               const std::string& what);
+
+// Whether REP holds a verified signature of object group GROUP in a current form (OpenPGP or
+// DSSE, not legacy): what policy.json's signedBy asks of a SIF's primary partition.
+bool group_verified(const Report& rep, std::uint32_t group);
 
 } // namespace gantry::sif

@@ -1,5 +1,9 @@
 #include "site/file_signature.hpp"
 
+#include "oci/image.hpp"
+#include "sif/container.hpp"
+#include "sif/oci_sif.hpp"
+#include "sif/signature.hpp"
 #include "site/paths.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -7,6 +11,7 @@
 #include "util/hash.hpp"
 #include "util/json.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <fcntl.h>
@@ -41,6 +46,49 @@ oci::Digest sha256_of_file(const std::string& file) {
                 "image file " + file + " refused by " + policy.file + " (" + scope +
                     ", requirement " + req + "): " + why,
                 hint);
+}
+
+// Whether FILE is a SIF (its name, or its magic), whose signatures are inside it.
+bool fsig_is_sif(const std::string& file) {
+    if (file.ends_with(".sif")) return true;
+    Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    char head[64] = {};
+    ssize_t n = fd ? ::pread(fd.get(), head, sizeof head, 0) : -1;
+    return n > 0 && sif::looks_like_sif(std::string_view(head, static_cast<std::size_t>(n)));
+}
+
+// A SIF's embedded signatures against KEYS: a verified OpenPGP signature (current form) of the
+// object group holding the partition a run mounts (an OCI-SIF: of every group). Throws
+// Error(policy) saying why not.
+void fsig_check_sif(const std::string& file, const std::vector<std::string>& keys) {
+    Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw_errno("opening " + file);
+    sif::Container c = sif::read(fd.get(), file);
+    std::vector<std::uint32_t> groups;
+    if (sif::is_oci_sif(c)) {
+        for (auto& o : c.objects)
+            if (o.group && std::find(groups.begin(), groups.end(), o.group) == groups.end())
+                groups.push_back(o.group);
+    } else {
+        groups.push_back(sif::system_partition(c, oci::Platform::host().architecture, file).group);
+    }
+    sif::Checks checks;
+    checks.openpgp = [&keys](const std::string& m) {
+        auto s = gpg_verify_message(m, keys, "the policy's signedBy keys",
+                                    "which the policy does not trust", true);
+        return sif::SignedText{std::move(s.text), std::move(s.fingerprint), std::move(s.user_id)};
+    };
+    sif::Report rep = sif::verify(c, sif::pread_reader(fd.get(), file), checks, file);
+    if (rep.signatures.empty())
+        throw Error(Errc::policy, "a signature was required, but the SIF has no signature object");
+    for (std::uint32_t g : groups) {
+        if (sif::group_verified(rep, g)) continue;
+        std::string why;
+        for (auto& r : rep.signatures)
+            if (r.group == g && !r.error.empty()) why += (why.empty() ? "" : "; ") + r.error;
+        if (why.empty()) why = "no signature covers object group " + std::to_string(g);
+        throw Error(Errc::policy, "its embedded signature does not verify: " + why);
+    }
 }
 
 } // namespace
@@ -104,6 +152,17 @@ std::optional<Verdict> verify_file(const std::string& file, const std::string& p
                             "its key file cannot be read: " + e.message(),
                             "fix keyPath in " + policy.file);
             }
+        }
+        if (fsig_is_sif(file)) {
+            try {
+                fsig_check_sif(file, keys);
+            } catch (const Error& e) {
+                if (e.code() != Errc::policy) throw;
+                refuse_file(abs, policy, v.scope, req.name(), e.message(),
+                            "sign the SIF with a key the policy trusts: gantry sign " + file +
+                                " --key SECRET_KEY (or apptainer sign)");
+            }
+            continue;
         }
         std::string sig_path = file_signature_path(file), sig;
         try {

@@ -11,6 +11,11 @@
 // "", then "default". insecureAcceptAnything needs no signature (and no hashing), reject
 // refuses, signedBy verifies FILE.sig with its keys, sigstoreSigned is refused (no sigstore
 // signatures for files). With no policy.json at all, nothing is checked.
+//
+// A SIF file (named .sif, or with the SIF magic) carries its signatures inside (Apptainer's
+// `sign`, gantry sign FILE.sif --key): signedBy then asks for a verified OpenPGP signature, in
+// the current form (not legacy), by one of its keys, of the object group that holds the
+// partition a run mounts (an OCI-SIF: of each object group); FILE.sig is not read.
 #pragma once
 
 #include "site/signature.hpp"

@@ -1,5 +1,6 @@
 #include "site/signature.hpp"
 
+#include "site/gpgme.hpp"
 #include "site/registries_conf.hpp"
 #include "site/sigstore.hpp"
 #include "util/error.hpp"
@@ -9,7 +10,6 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <gpgme.h>
 #include <mutex>
 #include <unistd.h>
 
@@ -20,121 +20,9 @@ using json = nlohmann::json;
 
 namespace {
 
-struct Gpgme {
-    decltype(&::gpgme_check_version) check_version = nullptr;
-    decltype(&::gpgme_new) new_ctx = nullptr;
-    decltype(&::gpgme_release) release = nullptr;
-    decltype(&::gpgme_set_protocol) set_protocol = nullptr;
-    decltype(&::gpgme_ctx_set_engine_info) set_engine_info = nullptr;
-    decltype(&::gpgme_data_new) data_new = nullptr;
-    decltype(&::gpgme_data_new_from_mem) data_new_from_mem = nullptr;
-    decltype(&::gpgme_data_release) data_release = nullptr;
-    decltype(&::gpgme_data_release_and_get_mem) data_release_and_get_mem = nullptr;
-    decltype(&::gpgme_free) free = nullptr;
-    decltype(&::gpgme_op_import) op_import = nullptr;
-    decltype(&::gpgme_op_import_result) op_import_result = nullptr;
-    decltype(&::gpgme_op_verify) op_verify = nullptr;
-    decltype(&::gpgme_op_verify_result) op_verify_result = nullptr;
-    decltype(&::gpgme_strerror) strerror = nullptr;
-    // signing (push --sign-by), with the user's own GnuPG home
-    decltype(&::gpgme_get_key) get_key = nullptr;
-    decltype(&::gpgme_key_unref) key_unref = nullptr;
-    decltype(&::gpgme_signers_add) signers_add = nullptr;
-    decltype(&::gpgme_op_sign) op_sign = nullptr;
-    decltype(&::gpgme_op_sign_result) op_sign_result = nullptr;
-};
-
-const Gpgme& gpgme() {
-    static Gpgme api;
-    static std::once_flag once;
-    std::call_once(once, [] {
-        static Library lib("libgpgme.so.11", "policy.json's signedBy (GPG signatures) needs GPGME",
-                           "apt-get install libgpgme11 gnupg");
-        lib.bind(api.check_version, "gpgme_check_version");
-        lib.bind(api.new_ctx, "gpgme_new");
-        lib.bind(api.release, "gpgme_release");
-        lib.bind(api.set_protocol, "gpgme_set_protocol");
-        lib.bind(api.set_engine_info, "gpgme_ctx_set_engine_info");
-        lib.bind(api.data_new, "gpgme_data_new");
-        lib.bind(api.data_new_from_mem, "gpgme_data_new_from_mem");
-        lib.bind(api.data_release, "gpgme_data_release");
-        lib.bind(api.data_release_and_get_mem, "gpgme_data_release_and_get_mem");
-        lib.bind(api.free, "gpgme_free");
-        lib.bind(api.op_import, "gpgme_op_import");
-        lib.bind(api.op_import_result, "gpgme_op_import_result");
-        lib.bind(api.op_verify, "gpgme_op_verify");
-        lib.bind(api.op_verify_result, "gpgme_op_verify_result");
-        lib.bind(api.strerror, "gpgme_strerror");
-        lib.bind(api.get_key, "gpgme_get_key");
-        lib.bind(api.key_unref, "gpgme_key_unref");
-        lib.bind(api.signers_add, "gpgme_signers_add");
-        lib.bind(api.op_sign, "gpgme_op_sign");
-        lib.bind(api.op_sign_result, "gpgme_op_sign_result");
-        api.check_version(nullptr); // initialises the library
-    });
-    return api;
-}
-
 [[noreturn]] void refused(const std::string& why) {
     throw Error(Errc::policy, why);
 }
-
-// A GnuPG home of its own, removed with its contents, and a context bound to it
-struct TempGpg {
-    const Gpgme& g = gpgme();
-    std::string home;
-    gpgme_ctx_t ctx = nullptr;
-    TempGpg() {
-        const char* tmp = std::getenv("TMPDIR");
-        std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/gantry-gpg-XXXXXX";
-        if (!::mkdtemp(tmpl.data())) throw_errno("creating a GnuPG home in " + tmpl);
-        home = tmpl;
-        // verifying needs no secret key: gpg must not start a gpg-agent that outlives the home
-        fs::write_atomic(stdfs::path(home) / "gpg.conf", "no-autostart\n", 0600);
-        if (auto e = g.new_ctx(&ctx); e) fail("gpgme_new", e);
-        g.set_protocol(ctx, GPGME_PROTOCOL_OpenPGP);
-        if (auto e = g.set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, nullptr, home.c_str()); e)
-            fail("setting the GnuPG home", e);
-    }
-    ~TempGpg() {
-        if (ctx) g.release(ctx);
-        // after a failed verify, gpg may still be writing into the home as it exits (its
-        // trustdb, a lock): a few tries, else the empty directory was left in TMPDIR
-        for (int i = 0; i < 20; ++i) {
-            std::error_code ec;
-            stdfs::remove_all(home, ec);
-            if (!stdfs::exists(home, ec)) break;
-            ::usleep(5000);
-        }
-    }
-    TempGpg(const TempGpg&) = delete;
-    TempGpg& operator=(const TempGpg&) = delete;
-    [[noreturn]] void fail(const std::string& what, gpgme_error_t e) const {
-        throw Error(Errc::internal, "GPGME: " + what + ": " + g.strerror(e),
-                    "check that gnupg (gpg) is installed: apt-get install gnupg");
-    }
-};
-
-struct Data {
-    const Gpgme& g;
-    gpgme_data_t d = nullptr;
-    explicit Data(const Gpgme& api) : g(api) {}
-    ~Data() {
-        if (d) g.data_release(d);
-    }
-    Data(const Data&) = delete;
-    Data& operator=(const Data&) = delete;
-
-    // The bytes written into it; the data object is released.
-    std::string take() {
-        std::size_t n = 0;
-        char* mem = g.data_release_and_get_mem(d, &n);
-        d = nullptr;
-        std::string bytes(mem ? mem : "", mem ? n : 0);
-        if (mem) g.free(mem);
-        return bytes;
-    }
-};
 
 bool name_only_text(std::string_view s) {
     auto slash = s.rfind('/');
@@ -191,7 +79,7 @@ GpgSigned gpg_verify_message(const std::string& sig, const std::vector<std::stri
     const Gpgme& g = gpg.g;
     std::vector<std::string> trusted;
     for (auto& k : keyrings) {
-        Data d(g);
+        GpgData d(g);
         if (auto e = g.data_new_from_mem(&d.d, k.data(), k.size(), 0); e)
             gpg.fail("reading a key", e);
         if (auto e = g.op_import(gpg.ctx, d.d); e) gpg.fail("importing a key", e);
@@ -202,7 +90,7 @@ GpgSigned gpg_verify_message(const std::string& sig, const std::vector<std::stri
     if (trusted.empty())
         throw Error(Errc::invalid, keys_what + " hold no usable OpenPGP public key",
                     "export the key with gpg --export --armor KEYID > FILE and name FILE");
-    Data in(g), out(g);
+    GpgData in(g), out(g);
     if (auto e = g.data_new_from_mem(&in.d, sig.data(), sig.size(), 0); e)
         gpg.fail("reading a signature", e);
     if (auto e = g.data_new(&out.d); e) gpg.fail("gpgme_data_new", e);
@@ -348,7 +236,7 @@ std::string gpg_sign(const std::string& payload, const std::string& key_id) {
     if (auto e = g.get_key(c.ctx, key_id.c_str(), &c.key, 1); e || !c.key)
         fail("no such secret key", e);
     if (auto e = g.signers_add(c.ctx, c.key); e) fail("selecting the key", e);
-    Data in(g), out(g);
+    GpgData in(g), out(g);
     if (auto e = g.data_new_from_mem(&in.d, payload.data(), payload.size(), 0); e)
         fail("gpgme_data_new_from_mem", e);
     if (auto e = g.data_new(&out.d); e) fail("gpgme_data_new", e);

@@ -46,6 +46,15 @@ std::string simple_signing_payload(const oci::Digest& digest, const std::string&
 std::string gpg_sign(const std::string& payload, const std::string& key_id);
 void check_signing_key(const std::string& key_id); // before anything is pushed
 
+// TEXT clear-signed (OpenPGP, SHA-256) for a SIF signature (sif/sign.hpp): with the first secret
+// key that can sign in SECRET_KEY (a key file's bytes, binary or armored, without a passphrase;
+// imported into a throwaway GnuPG home whose gpg-agent is stopped after; ORIGIN names the file
+// in Error(invalid)), or with KEY_ID from the user's GnuPG home. Returns the message, the
+// signer's primary-key fingerprint and first user ID.
+GpgSigned gpg_clearsign_with_key(const std::string& text, const std::string& secret_key,
+                                 const std::string& origin);
+GpgSigned gpg_clearsign(const std::string& text, const std::string& key_id);
+
 // Checks a verified simple-signing PAYLOAD: strict JSON, type "atomic container signature",
 // docker-manifest-digest == DIGEST, docker-reference accepted by ID for LOGICAL.
 // Throws Error(policy) saying which check failed.

@@ -30,6 +30,12 @@ struct GnuTls {
     decltype(&::gnutls_privkey_import_x509_raw) privkey_import_x509_raw = nullptr;
     decltype(&::gnutls_privkey_sign_data) privkey_sign_data = nullptr;
     decltype(&::gnutls_free) free_fn = nullptr; // the library's variable: *free_fn frees
+    // DSSE in SIF files (sif/dsse.hpp): PEM private keys, key IDs
+    decltype(&::gnutls_privkey_sign_data2) privkey_sign_data2 = nullptr;
+    decltype(&::gnutls_privkey_get_pk_algorithm) privkey_get_pk_algorithm = nullptr;
+    decltype(&::gnutls_pubkey_import_privkey) pubkey_import_privkey = nullptr;
+    decltype(&::gnutls_pubkey_export_ecc_raw2) pubkey_export_ecc_raw2 = nullptr;
+    decltype(&::gnutls_pubkey_export_rsa_raw2) pubkey_export_rsa_raw2 = nullptr;
 };
 
 const GnuTls& gnutls() {
@@ -50,6 +56,11 @@ const GnuTls& gnutls() {
         lib.bind(api.privkey_import_x509_raw, "gnutls_privkey_import_x509_raw");
         lib.bind(api.privkey_sign_data, "gnutls_privkey_sign_data");
         lib.bind(api.free_fn, "gnutls_free");
+        lib.bind(api.privkey_sign_data2, "gnutls_privkey_sign_data2");
+        lib.bind(api.privkey_get_pk_algorithm, "gnutls_privkey_get_pk_algorithm");
+        lib.bind(api.pubkey_import_privkey, "gnutls_pubkey_import_privkey");
+        lib.bind(api.pubkey_export_ecc_raw2, "gnutls_pubkey_export_ecc_raw2");
+        lib.bind(api.pubkey_export_rsa_raw2, "gnutls_pubkey_export_rsa_raw2");
     });
     return api;
 }
@@ -62,6 +73,9 @@ struct PubKey {
     const GnuTls& g = gnutls();
     gnutls_pubkey_t key = nullptr;
     int error = 0; // of the import, 0 when it worked
+    PubKey() {
+        if ((error = g.pubkey_init(&key)) < 0) key = nullptr;
+    }
     explicit PubKey(const std::string& pem) {
         if ((error = g.pubkey_init(&key)) < 0) {
             key = nullptr;
@@ -79,7 +93,10 @@ struct PubKey {
     // The algorithm cosign's verifier uses for this key: SHA-256 with ECDSA and RSA PKCS#1 v1.5
     // (sigstore's LoadVerifier with containers/image's hard-coded SHA-256), pure Ed25519.
     gnutls_sign_algorithm_t algorithm() const {
-        switch (g.pubkey_get_pk_algorithm(key, nullptr)) {
+        return sign_algorithm(g.pubkey_get_pk_algorithm(key, nullptr));
+    }
+    static gnutls_sign_algorithm_t sign_algorithm(int pk) {
+        switch (pk) {
         case GNUTLS_PK_ECDSA:
             return GNUTLS_SIGN_ECDSA_SHA256;
         case GNUTLS_PK_RSA:
@@ -318,6 +335,140 @@ std::string sigstore_payload(const oci::Digest& digest, const std::string& ident
                   {"type", "cosign container image signature"}}},
                 {"optional", nullptr}};
     return doc.dump();
+}
+
+namespace {
+
+// OpenSSH's wire form of a public key (RFC 4251 strings and mpints), for its SHA256 fingerprint
+void ssh_put(std::string& out, std::string_view b) {
+    for (int i = 3; i >= 0; --i) out += static_cast<char>((b.size() >> (8 * i)) & 0xff);
+    out += b;
+}
+
+std::string ssh_datum(const GnuTls& g, gnutls_datum_t& d) {
+    std::string s(reinterpret_cast<const char*>(d.data), d.size);
+    (*g.free_fn)(d.data);
+    d.data = nullptr;
+    return s;
+}
+
+std::string ssh_key_id(const PubKey& k) {
+    const GnuTls& g = k.g;
+    std::string wire;
+    int pk = g.pubkey_get_pk_algorithm(k.key, nullptr);
+    if (pk == GNUTLS_PK_RSA) {
+        gnutls_datum_t m{nullptr, 0}, e{nullptr, 0};
+        if (g.pubkey_export_rsa_raw2(k.key, &m, &e, GNUTLS_EXPORT_FLAG_NO_LZ) < 0) return {};
+        std::string n = ssh_datum(g, m), x = ssh_datum(g, e);
+        if (!n.empty() && (n[0] & 0x80)) n.insert(0, 1, '\0');
+        if (!x.empty() && (x[0] & 0x80)) x.insert(0, 1, '\0');
+        ssh_put(wire, "ssh-rsa");
+        ssh_put(wire, x);
+        ssh_put(wire, n);
+    } else if (pk == GNUTLS_PK_ECDSA || pk == GNUTLS_PK_EDDSA_ED25519) {
+        gnutls_ecc_curve_t curve{};
+        gnutls_datum_t x{nullptr, 0}, y{nullptr, 0};
+        if (g.pubkey_export_ecc_raw2(k.key, &curve, &x, &y, GNUTLS_EXPORT_FLAG_NO_LZ) < 0)
+            return {};
+        std::string xs = ssh_datum(g, x), ys = y.data ? ssh_datum(g, y) : std::string();
+        if (pk == GNUTLS_PK_EDDSA_ED25519) {
+            ssh_put(wire, "ssh-ed25519");
+            ssh_put(wire, xs);
+        } else {
+            std::size_t n = curve == GNUTLS_ECC_CURVE_SECP256R1   ? 32
+                            : curve == GNUTLS_ECC_CURVE_SECP384R1 ? 48
+                            : curve == GNUTLS_ECC_CURVE_SECP521R1 ? 66
+                                                                  : 0;
+            if (!n || xs.size() > n || ys.size() > n) return {};
+            std::string name = n == 32 ? "nistp256" : n == 48 ? "nistp384" : "nistp521";
+            std::string point = "\x04" + std::string(n - xs.size(), '\0') + xs +
+                                std::string(n - ys.size(), '\0') + ys;
+            ssh_put(wire, "ecdsa-sha2-" + name);
+            ssh_put(wire, name);
+            ssh_put(wire, point);
+        }
+    } else {
+        return {};
+    }
+    std::string digest(32, '\0');
+    const auto& n = nettle::api();
+    sha256_ctx c{};
+    n.sha256_init(&c);
+    n.sha256_update(&c, wire.size(), reinterpret_cast<const std::uint8_t*>(wire.data()));
+    n.sha256_digest(&c, digest.size(), reinterpret_cast<std::uint8_t*>(digest.data()));
+    std::string b64 = nettle::base64_encode(digest);
+    while (!b64.empty() && b64.back() == '=') b64.pop_back();
+    return "SHA256:" + b64;
+}
+
+} // namespace
+
+std::string pem_key_id(const std::string& pem) {
+    PubKey k(pem);
+    return k.error < 0 ? std::string() : ssh_key_id(k);
+}
+
+std::string pem_verify(const std::string& data, const std::vector<PemSignature>& sigs,
+                       const std::vector<std::string>& keys) {
+    std::string reasons;
+    for (const std::string& pem : keys) {
+        PubKey k(pem);
+        if (k.error < 0) continue;
+        std::string id = ssh_key_id(k);
+        for (const auto& s : sigs) {
+            // as go-securesystemslib's verifier: a signature naming another key is not tried
+            if (!s.key_id.empty() && !id.empty() && s.key_id != id) continue;
+            gnutls_datum_t d{reinterpret_cast<unsigned char*>(const_cast<char*>(data.data())),
+                             static_cast<unsigned>(data.size())};
+            gnutls_datum_t sd{reinterpret_cast<unsigned char*>(const_cast<char*>(s.sig.data())),
+                              static_cast<unsigned>(s.sig.size())};
+            int rc = k.g.pubkey_verify_data2(k.key, k.algorithm(), 0, &d, &sd);
+            if (rc >= 0) return id.empty() ? "(a PEM key)" : id;
+            reasons += (reasons.empty() ? "" : ", ") + std::string(k.g.strerror(rc));
+        }
+    }
+    if (reasons.empty()) {
+        std::string ids;
+        for (auto& s : sigs)
+            ids += (ids.empty() ? "" : ", ") + (s.key_id.empty() ? "none" : s.key_id.substr(0, 64));
+        sigstore_refused("none of its signatures is by a key given (their key IDs: " + ids + ")");
+    }
+    sigstore_refused("cryptographic signature verification failed: " + reasons);
+}
+
+PemSignature pem_sign(const std::string& pem, const std::string& data, const std::string& origin) {
+    const GnuTls& g = gnutls();
+    struct Priv {
+        const GnuTls& g;
+        gnutls_privkey_t k = nullptr;
+        ~Priv() {
+            if (k) g.privkey_deinit(k);
+        }
+    } priv{g};
+    if (g.privkey_init(&priv.k) < 0) throw Error(Errc::internal, "gnutls_privkey_init failed");
+    gnutls_datum_t d{reinterpret_cast<unsigned char*>(const_cast<char*>(pem.data())),
+                     static_cast<unsigned>(pem.size())};
+    if (int rc =
+            g.privkey_import_x509_raw(priv.k, &d, GNUTLS_X509_FMT_PEM, nullptr, GNUTLS_PKCS_PLAIN);
+        rc < 0)
+        bad_key(origin, std::string("not an unencrypted PEM private key (PKCS #8 \"PRIVATE "
+                                    "KEY\", \"EC PRIVATE KEY\" or \"RSA PRIVATE KEY\": ") +
+                            g.strerror(rc) + ")");
+    int pk = g.privkey_get_pk_algorithm(priv.k, nullptr);
+    gnutls_sign_algorithm_t alg = PubKey::sign_algorithm(pk);
+    if (alg == GNUTLS_SIGN_UNKNOWN) bad_key(origin, "neither an ECDSA, RSA nor Ed25519 key");
+    PubKey pub;
+    if (pub.error < 0 || g.pubkey_import_privkey(pub.key, priv.k, 0, 0) < 0)
+        throw Error(Errc::internal, "gnutls_pubkey_import_privkey failed");
+    gnutls_datum_t in{reinterpret_cast<unsigned char*>(const_cast<char*>(data.data())),
+                      static_cast<unsigned>(data.size())};
+    gnutls_datum_t sig{nullptr, 0};
+    if (int rc = g.privkey_sign_data2(priv.k, alg, 0, &in, &sig); rc < 0)
+        bad_key(origin, std::string("signing failed (") + g.strerror(rc) + ")");
+    PemSignature out;
+    out.sig = ssh_datum(g, sig);
+    out.key_id = ssh_key_id(pub);
+    return out;
 }
 
 } // namespace gantry::site

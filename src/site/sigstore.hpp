@@ -74,6 +74,23 @@ std::string decrypt_cosign_envelope(std::string_view envelope, const std::string
 std::string sigstore_sign(const std::string& key_file_text, const std::string& password,
                           const std::string& payload, const std::string& origin);
 
+// Raw public-key signatures with PEM keys, as sigstore's signers and verifiers make and check them
+// for DSSE envelopes in SIF files (sif/dsse.hpp): ECDSA (P-256, P-384) ASN.1 over SHA-256, RSA
+// PKCS #1 v1.5 over SHA-256, pure Ed25519. A key's ID is go-securesystemslib's SHA256KeyID:
+// OpenSSH's "SHA256:" fingerprint of the public key.
+struct PemSignature {
+    std::string key_id; // may be empty
+    std::string sig;    // raw bytes
+};
+// The key ID of the PEM public key PEM ("" when it is not one).
+std::string pem_key_id(const std::string& pem);
+// The key ID of the key in KEYS (PEM public keys) that made one of SIGS over DATA; a signature
+// naming another key ID is not tried against a key. Throws Error(policy) saying why none did.
+std::string pem_verify(const std::string& data, const std::vector<PemSignature>& sigs,
+                       const std::vector<std::string>& keys);
+// DATA signed with the unencrypted PEM private key PEM (ORIGIN names it in Error(invalid)).
+PemSignature pem_sign(const std::string& pem, const std::string& data, const std::string& origin);
+
 // A payload for DIGEST and IDENTITY in containers/image's form (for signing and tests).
 std::string sigstore_payload(const oci::Digest& digest, const std::string& identity);
 
