@@ -133,7 +133,7 @@ def bench_pull(work, gantry, env, rounds, profile):
     try:
         ref = f"{reg.addr}/bench/big:1"
         subprocess.run(["skopeo", "copy", "-q", "--dest-tls-verify=false",
-                        f"oci-archive:{img / 'oci-archive.tar'}:latest", f"docker://{ref}"],
+                        f"oci-archive:{img / 'oci-archive.tar'}", f"docker://{ref}"],
                        check=True, capture_output=True, timeout=1800)
         sif, sq = work / "big.sif", work / "big.sqsh"
         flags = [gantry, "pull", "-q", "--tls-verify=false"]
@@ -147,7 +147,8 @@ def bench_pull(work, gantry, env, rounds, profile):
         rows = {}
         for r in range(rounds):
             for var, (argv, e) in cmds.items():
-                clean()  # -o replaces; a fresh file each time, as a first pull writes it
+                # -o replaces; a fresh file each time, as a first pull writes it
+                (sif if var == "pull sif" else sq).unlink(missing_ok=True)
                 rows.setdefault(var, []).append(sqbench.timed(argv, e))
             print(f"pull: round {r + 1}/{rounds}", file=sys.stderr)
         size = (img / "oci-archive.tar").stat().st_size >> 20
