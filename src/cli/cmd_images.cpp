@@ -159,22 +159,29 @@ void register_images(CLI::App& app, Context& ctx) {
                                           : 0);
                     continue;
                 }
-                auto r = oci::Reference::parse(s.ref);
                 if (o->quiet) {
                     std::printf("%s\n", s.manifest.short_id().c_str());
                     continue;
                 }
+                // a SIF file of the store: its name is what `run NAME` takes; it has no tag
+                std::string repo = s.ref, tag = "-";
+                if (!s.sif) {
+                    auto r = oci::Reference::parse(s.ref);
+                    repo = r.repository();
+                    tag = r.tag.empty() ? "<none>" : r.tag;
+                }
                 if (o->json) {
                     out.push_back({{"reference", s.ref},
-                                   {"repository", r.repository()},
-                                   {"tag", r.tag},
-                                   {"digest", s.manifest.str()},
+                                   {"repository", repo},
+                                   {"tag", s.sif ? std::string() : tag},
+                                   {"digest", s.sif ? std::string() : s.manifest.str()},
                                    {"image_store", s.store},
-                                   {"file", s.file}});
+                                   {"file", s.file},
+                                   {"format", s.sif ? "sif" : "squashfs"}});
                     continue;
                 }
-                std::vector<std::string> row{r.repository(), r.tag.empty() ? "<none>" : r.tag};
-                if (o->digests) row.push_back(s.manifest.str());
+                std::vector<std::string> row{repo, tag};
+                if (o->digests) row.push_back(s.sif ? "<none>" : s.manifest.str());
                 struct stat st {};
                 bool present = ::stat(s.file.c_str(), &st) == 0;
                 row.push_back(s.manifest.short_id());

@@ -28,14 +28,23 @@ void prestart_run(Context& ctx) {
     ctx.early_start = engine::start_early(defaults, options, caller);
 }
 
-void register_run(CLI::App& app, Context& ctx) {
+namespace {
+
+// `run`, and `test` (TEST): Apptainer's `apptainer test`, a run of the image's
+// /.singularity.d/test with run's options (engine/apptainer_run.hpp)
+void register_run_verb(CLI::App& app, Context& ctx, bool test) {
     auto f = std::make_shared<engine::RunRequest>();
     auto entrypoint = std::make_shared<std::string>();
-    auto* cmd = app.add_subcommand("run", "Run a command in a new container from an image");
+    auto* cmd = test ? app.add_subcommand("test", "Run an Apptainer image's test script "
+                                                  "(/.singularity.d/test, a definition "
+                                                  "file's %test), as `apptainer test`")
+                     : app.add_subcommand("run", "Run a command in a new container from an image");
     // Only the options this command line names are built (LazyOptions), in --help's groups.
     LazyOptions o(cmd, ctx.args);
-    auto rest = o.operands("IMAGE", "The image, then the command and its arguments",
-                           "IMAGE [COMMAND [ARG...]]");
+    auto rest =
+        test ? o.operands("IMAGE", "The image, then the test script's arguments", "IMAGE [ARG...]")
+             : o.operands("IMAGE", "The image, then the command and its arguments",
+                          "IMAGE [COMMAND [ARG...]]");
     const char* proc = "Process";
     const char* files = "Filesystem";
     const char* iso = "Isolation and limits";
@@ -160,12 +169,21 @@ void register_run(CLI::App& app, Context& ctx) {
     auto* tls_opt = o.flag(files, "--tls-verify", *tls,
                            "When the run pulls: verify the registry's TLS certificate "
                            "(--tls-verify=false: also allow plain http)");
-    cmd->callback([&ctx, f, rest, tls, tls_opt] {
+    cmd->callback([&ctx, f, rest, tls, tls_opt, test] {
         if (tls_opt && tls_opt->count()) f->tls_verify = *tls;
-        ctx.action = [&ctx, f, rest = *rest] {
+        ctx.action = [&ctx, f, rest = *rest, test] {
             try {
                 if (rest.empty())
-                    throw Error(Errc::usage, "run needs an image", "gantry run IMAGE [COMMAND...]");
+                    throw Error(Errc::usage, std::string(test ? "test" : "run") + " needs an image",
+                                test ? "gantry test IMAGE [ARG...]"
+                                     : "gantry run IMAGE [COMMAND...]");
+                if (test && f->detach)
+                    throw Error(Errc::usage,
+                                "gantry test runs the test in the foreground: -d "
+                                "would not wait for its result",
+                                "drop -d");
+                f->apptainer_test = test;
+                if (test) f->rm = true; // as a foreground run: nothing is kept
                 f->image = rest[0];
                 f->image_stores = ctx.image_stores;
                 f->command.assign(rest.begin() + 1, rest.end());
@@ -186,6 +204,16 @@ void register_run(CLI::App& app, Context& ctx) {
             }
         };
     });
+}
+
+} // namespace
+
+void register_run(CLI::App& app, Context& ctx) {
+    register_run_verb(app, ctx, false);
+}
+
+void register_test(CLI::App& app, Context& ctx) {
+    register_run_verb(app, ctx, true);
 }
 
 } // namespace gantry::cli

@@ -153,6 +153,7 @@ constexpr Command kCommands[] = {
     {"rmi", register_rmi},
     {"system", register_system},
     {"run", register_run, prestart_run},
+    {"test", register_test},
     {"bundle", register_bundle},
     {"oci", register_oci},
     {"exec", register_exec},

@@ -3,6 +3,7 @@
 // is started, and the early start is begun as soon as its namespaces are known, so that the
 // container process is created while the image is read and the spec built.
 #include "cdi/registry.hpp"
+#include "engine/apptainer_run.hpp"
 #include "engine/cpu_check.hpp"
 #include "engine/engine.hpp"
 #include "engine/gpus.hpp"
@@ -136,6 +137,7 @@ bool read_stored_image(Prepared& p) {
     auto sq = open_squashfs(shared->file, true, p.store->root() / "sqsh-facts");
     p.sqsh = sq.image;
     p.view = sqsh::run_view(sq.facts, shared->file);
+    apply_apptainer(p.view, p.request, &sq.facts, shared->file);
     return true;
 }
 
@@ -199,10 +201,12 @@ void read_image(Prepared& p) {
             auto sq = open_squashfs(*file, true, p.store->root() / "sqsh-facts");
             p.sqsh = sq.image;
             p.view = sqsh::run_view(sq.facts, *file);
+            apply_apptainer(p.view, p.request, &sq.facts, *file);
         }
     } else {
         read_pulled_image(p, policy == PullPolicy::lazy ? PullPolicy::never : policy);
     }
+    if (p.request.apptainer_test) apply_apptainer(p.view, p.request, nullptr, ""); // any image
     const auto& platform = p.view.image.config.platform;
     auto host = oci::Platform::host();
     if (!platform.architecture.empty() && !host.accepts(platform))

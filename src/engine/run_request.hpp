@@ -31,6 +31,9 @@ struct RunRequest {
     bool overlay_required = false;
     std::optional<bool> tls_verify;        // --tls-verify, for the pulls of --pull
     std::optional<std::string> entrypoint; // --entrypoint ("" clears the image's)
+    // `gantry test`: the image's /.singularity.d/test is the command (COMMAND its arguments),
+    // run as `apptainer test` runs it (engine/prepare.cpp, sif::action_entrypoint)
+    bool apptainer_test = false;
 
     // The process
     std::vector<std::string> env;        // -e K=V, or K to take the host's value

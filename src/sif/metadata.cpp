@@ -26,6 +26,30 @@ nlohmann::json env_entrypoint() {
             "/.singularity.d/actions/exec"};
 }
 
+nlohmann::json action_entrypoint(std::string_view action) {
+    std::string script = action == "test" ? kTestscript : kStartscript;
+    std::string missing = action == "test" ? "echo 'gantry test: the image has no test script (" +
+                                                 script + "): nothing to run' >&2; "
+                                           : std::string();
+    return {"/bin/sh", "-c",
+            "for f in /.singularity.d/env/*.sh; do if [ -f \"$f\" ]; then . \"$f\"; fi; done; "
+            "if [ -x " +
+                script + " ]; then exec " + script + " \"$@\"; fi; " + missing + "exit 0",
+            "/.singularity.d/actions/" + std::string(action)};
+}
+
+std::vector<std::string> runtime_env(const std::string& path) {
+    auto slash = path.rfind('/');
+    std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+    std::vector<std::string> out;
+    for (const char* prefix : {"APPTAINER_", "SINGULARITY_"}) {
+        out.push_back(std::string(prefix) + "CONTAINER=" + path);
+        out.push_back(std::string(prefix) + "NAME=" + name);
+        out.push_back(std::string(prefix) + "ENVIRONMENT=/.singularity.d/env/91-environment.sh");
+    }
+    return out;
+}
+
 nlohmann::json image_config(const Metadata& md, const std::string& arch) {
     nlohmann::json config = {
         {"Env", {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}};

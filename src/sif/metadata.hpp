@@ -20,12 +20,15 @@ namespace gantry::sif {
 inline constexpr const char* kLabelsFile = ".singularity.d/labels.json";
 inline constexpr const char* kEnvDir = ".singularity.d/env";
 inline constexpr const char* kRunscript = "/.singularity.d/runscript";
+inline constexpr const char* kStartscript = "/.singularity.d/startscript";
+inline constexpr const char* kTestscript = "/.singularity.d/test";
 inline constexpr std::size_t kMaxLabels = 1u << 20; // bytes of one labels document
 
 // What a run needs from a SIF's root and objects.
 struct Metadata {
     nlohmann::json labels = nlohmann::json::object(); // names to strings
     bool runscript = false;                           // /.singularity.d/runscript is there
+    bool startscript = false;                         // /.singularity.d/startscript is there
     bool shell = false;                               // /bin/sh is there
     bool env_scripts = false;                         // /.singularity.d/env holds a *.sh
 };
@@ -37,6 +40,18 @@ void add_labels(nlohmann::json& into, std::string_view text, const std::string& 
 
 // The entrypoint that sources the environment scripts, then execs its arguments.
 nlohmann::json env_entrypoint();
+
+// The entrypoint of Apptainer's `test` and `instance start` actions (ACTION "test" or
+// "start"), as its action script runs them: the environment scripts sourced, then
+// /.singularity.d/test (startscript) exec'd with the entrypoint's arguments when it is
+// executable; without one, `test` says so on stderr and exits 0, `start` exits 0.
+nlohmann::json action_entrypoint(std::string_view action);
+
+// The variables Apptainer's runtime sets in a container of the image file PATH (absolute):
+// APPTAINER_CONTAINER (the path) and APPTAINER_NAME (its base name), each also as SINGULARITY_,
+// and APPTAINER_ENVIRONMENT / SINGULARITY_ENVIRONMENT (/.singularity.d/env/91-environment.sh),
+// which its action script exports.
+std::vector<std::string> runtime_env(const std::string& path);
 
 // The OCI image config (the whole document: architecture, os, config) of a SIF whose partition
 // is built for ARCH ("unknown": none is recorded) with metadata MD.

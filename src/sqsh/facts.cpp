@@ -108,6 +108,7 @@ std::string ask_facts(Image& image, bool want_passwd, const std::function<void()
                 if (labels) put_field(out, *labels);
                 std::string flags;
                 if (im.mode_of(sif::kRunscript + 1)) flags += 'r';
+                if (im.mode_of(sif::kStartscript + 1)) flags += 'S';
                 // symlinks are not followed: /bin is one to usr/bin in a merged-/usr root
                 if (im.mode_of("bin/sh") || im.mode_of("usr/bin/sh")) flags += 's';
                 for (auto& n : im.list_dir(sif::kEnvDir))
@@ -142,10 +143,11 @@ sif::Metadata sif_metadata(Image& image, std::string_view& rest) {
     std::string kind, labels, flags;
     if (!take_field(rest, kind) || (kind != "labels" && kind != "none") ||
         (kind == "labels" && !take_field(rest, labels)) || !take_field(rest, flags) ||
-        flags.find_first_not_of("rse") != std::string::npos)
+        flags.find_first_not_of("rseS") != std::string::npos)
         damaged(path, "the confined reader's answer is malformed");
     if (kind == "labels") sif::add_labels(md.labels, labels, path + "'s /" + sif::kLabelsFile);
     md.runscript = flags.find('r') != std::string::npos;
+    md.startscript = flags.find('S') != std::string::npos;
     md.shell = flags.find('s') != std::string::npos;
     md.env_scripts = flags.find('e') != std::string::npos;
     return md;

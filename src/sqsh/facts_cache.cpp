@@ -23,7 +23,7 @@ constexpr std::size_t kMaxEntries = 1024;
 std::string key_of(Image& image, const std::string& super, bool want_passwd) {
     struct stat st {};
     if (::fstat(image.fd(), &st) != 0) throw_errno("cannot stat " + image.path());
-    std::string id = "gantry-sqsh-facts-2";
+    std::string id = "gantry-sqsh-facts-3";
     for (auto n :
          {std::uint64_t(st.st_dev), std::uint64_t(st.st_ino), std::uint64_t(st.st_size),
           std::uint64_t(st.st_mtim.tv_sec), std::uint64_t(st.st_mtim.tv_nsec),

@@ -94,6 +94,18 @@ oci::Digest ref_digest(const std::string& path, const std::string& text) {
     }
 }
 
+// A SIF file of DIR's top level (Apptainer's library layout), by the names IMAGE may have.
+std::optional<SharedImage> find_sif_in(const std::string& dir, const std::string& image) {
+    for (auto& name : sif_file_names(image)) {
+        auto f = dir + "/" + name;
+        if (!is_file(f)) continue;
+        auto abs = fs::stdfs::absolute(f).lexically_normal().string();
+        return SharedImage{dir, name.substr(0, name.size() - 4), oci::Digest::of("sif:" + abs), f,
+                           true};
+    }
+    return std::nullopt;
+}
+
 std::optional<SharedImage> find_in(const std::string& dir, const std::string& image) {
     // by digest: sha256:<hex>, or REPO@sha256:<hex>
     std::string digest;
@@ -116,11 +128,11 @@ std::optional<SharedImage> find_in(const std::string& dir, const std::string& im
     try {
         ref = oci::Reference::parse(image).str();
     } catch (const Error&) {
-        return std::nullopt; // not a reference (an ID prefix): shared stores are not searched
+        return find_sif_in(dir, image); // not a reference: only a file's name (My App.sif)
     }
     auto path = dir + "/refs/" + ref_file_name(ref);
     auto text = read_small(path);
-    if (!text) return std::nullopt;
+    if (!text) return find_sif_in(dir, image);
     auto d = ref_digest(path, *text);
     auto f = object_file(dir, d);
     if (!is_file(f))
@@ -166,6 +178,25 @@ void put_object(const std::string& path, const std::string& data) {
     ::unlink(tmp.c_str());
     if (rc != 0 && err != EEXIST) throw sys_error(err, "cannot create " + path);
     if (rc == 0) fs::sync_dir(fs::stdfs::path(path).parent_path()); // the new name, durably
+}
+
+std::vector<std::string> sif_file_names(const std::string& image) {
+    std::vector<std::string> out;
+    if (image.empty() || image.starts_with('.') || image.find('@') != std::string::npos ||
+        image.starts_with("sha256:") || image.find('\0') != std::string::npos)
+        return out;
+    if (image.find('/') == std::string::npos)
+        out.push_back(image.ends_with(".sif") ? image : image + ".sif");
+    if (image.ends_with(".sif")) return out; // a file's name, not a reference
+    try {
+        auto r = oci::Reference::parse(image);
+        if (!r.digest.empty()) return out;
+        auto base = r.path.substr(r.path.rfind('/') + 1);
+        auto pulled = base + "_" + r.tag_or_latest() + ".sif";
+        if (std::find(out.begin(), out.end(), pulled) == out.end()) out.push_back(pulled);
+    } catch (const Error&) {
+    }
+    return out;
 }
 
 std::string ref_file_name(const std::string& ref) {
@@ -214,6 +245,25 @@ std::vector<SharedImage> list_shared(const std::vector<std::string>& stores) {
     }
     std::sort(out.begin(), out.end(),
               [](const SharedImage& a, const SharedImage& b) { return a.ref < b.ref; });
+    // then each store's SIF files (Apptainer's library layout: DIR/NAME.sif)
+    for (auto& dir : stores) {
+        DIR* d = ::opendir(dir.c_str());
+        if (!d) continue;
+        std::vector<SharedImage> sifs;
+        while (auto* e = ::readdir(d)) {
+            std::string name = e->d_name;
+            if (name.starts_with(".") || !name.ends_with(".sif") || name.size() == 4) continue;
+            auto f = dir + "/" + name;
+            if (!is_file(f)) continue;
+            auto abs = fs::stdfs::absolute(f).lexically_normal().string();
+            sifs.push_back(
+                {dir, name.substr(0, name.size() - 4), oci::Digest::of("sif:" + abs), f, true});
+        }
+        ::closedir(d);
+        std::sort(sifs.begin(), sifs.end(),
+                  [](const SharedImage& a, const SharedImage& b) { return a.ref < b.ref; });
+        for (auto& s : sifs) out.push_back(std::move(s));
+    }
     return out;
 }
 

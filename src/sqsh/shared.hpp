@@ -14,6 +14,13 @@
 // succeed: the first link wins and the other's copy is dropped. Objects go in before the
 // reference that names them, so a reader never sees a tag without its image.
 //
+// A store may also hold Apptainer images as plain files at its top level, as sites keep their
+// libraries of SIFs (DIR/NAME.sif): IMAGE names DIR/IMAGE.sif (or DIR/IMAGE when it ends in
+// .sif), else the file `apptainer pull docker://IMAGE` names (the repository's last component,
+// `_`, the tag: nvcr.io/nvidia/pytorch:24.01-py3 is pytorch_24.01-py3.sif, alpine is
+// alpine_latest.sif). A store's own reference (refs/) wins over a SIF file of the same name;
+// stores are searched in order as for references. Such a file runs as `gantry run FILE.sif`.
+//
 // Where the stores come from (configured_stores): --image-store (repeatable), then
 // GANTRY_IMAGE_STORES (colon-separated), then the config file's `image_stores:` list
 // ($GANTRY_CONFIG, else ~/.config/gantry/config.yaml, else /etc/gantry/config.yaml). Lookups go
@@ -36,7 +43,10 @@ struct SharedImage {
     std::string store;    // the shared store's directory
     std::string ref;      // the reference it was found by ("" when found by digest)
     oci::Digest manifest; // the manifest's digest: the object's key
-    std::string file;     // DIR/sqsh/<hex>.sqsh
+    std::string file;     // DIR/sqsh/<hex>.sqsh, or DIR/NAME.sif
+    // a SIF file of the store's top level: `ref` is its name without .sif, `manifest` a digest
+    // of its path (the ID its run shows for a classic SIF)
+    bool sif = false;
 };
 
 // The shared stores to search: GIVEN, then $GANTRY_IMAGE_STORES, then the config file's;
@@ -48,7 +58,8 @@ std::vector<std::string> configured_stores(const std::vector<std::string>& given
 std::optional<SharedImage> find_shared(const std::vector<std::string>& stores,
                                        const std::string& image);
 
-// Every tagged image of STORES (a digest tagged twice is listed twice), sorted by reference.
+// Every tagged image of STORES (a digest tagged twice is listed twice), sorted by reference,
+// then each store's SIF files (sorted by name).
 std::vector<SharedImage> list_shared(const std::vector<std::string>& stores);
 
 struct PublishResult {
@@ -65,6 +76,11 @@ PublishResult publish(const store::Store& store, const std::string& ref, const s
 // Writes DATA as PATH (a content-addressed object of a store) unless a file of that name is
 // there: a temporary, synced, linked in (never replacing), the directory synced.
 void put_object(const std::string& path, const std::string& data);
+
+// The SIF file names IMAGE may have in a store, in the order they are looked for: IMAGE.sif
+// (IMAGE itself when it ends in .sif), then `apptainer pull`'s name for the reference IMAGE.
+// None for a digest, or for a name holding `/` only as a path would (`..`, a leading `.`).
+std::vector<std::string> sif_file_names(const std::string& image);
 
 // The file name of a reference in DIR/refs (every byte outside [A-Za-z0-9._~-] as %XX).
 std::string ref_file_name(const std::string& normalized_ref);

@@ -17,7 +17,7 @@ def key(path, want_passwd=True):
     nums = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns // 10**9, st.st_mtime_ns % 10**9,
             st.st_ctime_ns // 10**9, st.st_ctime_ns % 10**9, int(want_passwd),
             0, 0]  # the image's window in the file: a .sqsh is all of it (a SIF's: its partition)
-    ident = b"gantry-sqsh-facts-2" + b"".join(b" %d" % n for n in nums) + b" " + superblock
+    ident = b"gantry-sqsh-facts-3" + b"".join(b" %d" % n for n in nums) + b" " + superblock
     return hashlib.sha256(ident).hexdigest()
 
 

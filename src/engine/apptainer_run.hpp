@@ -1,0 +1,23 @@
+// engine/apptainer_run: what a run takes from Apptainer beyond the image's defaults
+// (docs/apptainer.md). A SIF file's run (named, or found in a store as NAME.sif) gets the
+// variables Apptainer's runtime sets (APPTAINER_CONTAINER, APPTAINER_NAME, their SINGULARITY_
+// twins, APPTAINER_ENVIRONMENT); `run -d FILE.sif` without a command runs the image's
+// startscript, as `apptainer instance start` does (with --name, APPTAINER_INSTANCE); `gantry
+// test IMAGE [ARGS]` runs /.singularity.d/test as `apptainer test` does.
+#pragma once
+
+#include "engine/run_request.hpp"
+#include "rootfs/run_view.hpp"
+#include "sqsh/facts.hpp"
+
+#include <string>
+
+namespace gantry::engine {
+
+// Applies the above to VIEW's config for the request R. FACTS and FILE: the squashfs file the
+// run mounts (null and "" for a store image). Error(usage) for `test` with --entrypoint;
+// Error(run_failed) for `test` of a SIF without /bin/sh (the action runs through it).
+void apply_apptainer(rootfs::RunView& view, const RunRequest& r, const sqsh::Facts* facts,
+                     const std::string& file);
+
+} // namespace gantry::engine
