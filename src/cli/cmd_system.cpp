@@ -14,13 +14,13 @@
 namespace gantry::cli {
 
 // cmd_system_space.cpp
-void register_system_space(CLI::App& app, CLI::App& sys, Context& ctx);
+void register_system_space(CLI::App& sys, Context& ctx);
 
 void register_system(CLI::App& app, Context& ctx) {
     auto* sys = app.add_subcommand("system", "Manage the image store");
     sys->require_subcommand(1);
 
-    register_system_space(app, *sys, ctx); // df, prune; builder prune
+    register_system_space(*sys, ctx); // df, prune
 
     // podman's `system reset`: engine/reset.hpp decides and removes; here only the prompt
     auto force = std::make_shared<bool>(false);

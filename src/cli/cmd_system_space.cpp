@@ -151,7 +151,7 @@ void add_cache_flags(CLI::App* cmd, PruneFlags& f) {
 
 } // namespace
 
-void register_system_space(CLI::App& app, CLI::App& sys, Context& ctx) {
+void register_system_space(CLI::App& sys, Context& ctx) {
     struct DfOpts {
         bool json = false, verbose = false;
     };
@@ -217,7 +217,10 @@ void register_system_space(CLI::App& app, CLI::App& sys, Context& ctx) {
             return 0;
         };
     });
+}
 
+// docker's `builder prune` (its own command word: main.cpp registers it alone)
+void register_builder(CLI::App& app, Context& ctx) {
     auto* builder = app.add_subcommand("builder", "Manage the build cache (docker's builder)");
     builder->require_subcommand(1);
     auto bf = std::make_shared<PruneFlags>();
