@@ -3,6 +3,7 @@
 # the disk's own floor, measured in one run:
 #
 #   bench/durability.sh --no-sync BINARY [--rounds N] [--quick]
+#   bench/durability.sh --no-sync env [--rounds N] [--quick]
 #
 # In alternated rounds, the page cache dropped before each command, a fresh store each time:
 #   durable   gantry load of bench/load.sh's image (make_big_image.py) with this build
@@ -11,7 +12,9 @@
 #               sed -i 's/if (::syncfs(rootfs_.get()) != 0)/if ((void)rootfs_, false)/' \
 #                   src/store/store.cpp
 #             (fs::sync_file, which every file and directory sync goes through, and the layer
-#             tree's syncfs), so that the difference is the syncs and nothing else
+#             tree's syncfs), so that the difference is the syncs and nothing else; or, with
+#             `--no-sync env`, this same binary with GANTRY_UNSAFE_NO_SYNC=1 (the same two
+#             places made no-ops by an environment variable meant for this bench only)
 #   floor     the bytes the store holds after a load, written by dd in 1 MiB blocks to one file on
 #             the same filesystem, with conv=fsync and without: what making that much data
 #             durable costs this disk, whoever writes it
@@ -41,7 +44,8 @@ while (($#)); do
     shift
 done
 die() { echo "durability.sh: $*" >&2; exit 1; }
-[[ -n $nosync && -x $nosync ]] || die "--no-sync BINARY is required (see --help for how to build it)"
+[[ $nosync == env || ( -n $nosync && -x $nosync ) ]] ||
+    die "--no-sync BINARY (or env) is required (see --help for how to build it)"
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds needs a positive number, not '$rounds'"
 (($(id -u) == 0)) || die "needs root (it drops the page cache before every command)"
 GANTRY=${GANTRY:-$here/../build/gantry}
@@ -61,10 +65,14 @@ timed() {
         die "$* failed: $(cat "$T/stderr")"
     awk '{printf "%.3f %.3f\n", $1, $2 + $3}' "$T/time"
 }
-load_with() { # BINARY: a load into a fresh store
+load_with() { # BINARY [no-sync]: a load into a fresh store
     rm -rf "$T/store"
     drop
-    GANTRY_ROOT=$T/store timed "$1" load -q "$archive"
+    if [[ ${2:-} == no-sync ]]; then
+        GANTRY_UNSAFE_NO_SYNC=1 GANTRY_ROOT=$T/store timed "$1" load -q "$archive"
+    else
+        GANTRY_ROOT=$T/store timed "$1" load -q "$archive"
+    fi
 }
 
 # the store's size after one load: what the floor writes
@@ -82,7 +90,8 @@ for ((r = 1; r <= rounds; r++)); do
     for what in durable no-sync floor-fsync floor-cache; do
         case $what in
         durable) res=$(load_with "$GANTRY") ;;
-        no-sync) res=$(load_with "$nosync") ;;
+        no-sync) if [[ $nosync == env ]]; then res=$(load_with "$GANTRY" no-sync); else
+            res=$(load_with "$nosync"); fi ;;
         floor-fsync) res=$(floor_with conv=fsync) ;;
         floor-cache) res=$(floor_with) ;;
         esac

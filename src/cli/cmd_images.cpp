@@ -11,6 +11,7 @@
 #include "util/units.hpp"
 
 #include <cstdio>
+#include <set>
 #include <sys/stat.h>
 
 namespace gantry::cli {
@@ -65,8 +66,19 @@ void register_images(CLI::App& app, Context& ctx) {
                 return !filter || filter->matches(f);
             };
             std::vector<oci::json> formatted;
-            auto add_formatted = [&](const docker_model::ImageFacts& f, std::uint64_t size) {
-                formatted.push_back(docker_model::images_row({f, size}, o->no_trunc));
+            // docker's SIZE: unpacked, recorded in refs.json (computed once for older images)
+            std::set<oci::Digest> manifests;
+            for (auto& l : locals) manifests.insert(l.img.manifest_digest);
+            auto sizes = store::image_sizes(store, manifests);
+            auto size_of = [&](const store::Image& img) {
+                auto c = static_cast<std::uint64_t>(img.compressed_size());
+                auto it = sizes.find(img.manifest_digest);
+                return it != sizes.end() ? store::ImageSize{it->second.unpacked, c}
+                                         : store::ImageSize{c, c}; // no unpacked tree
+            };
+            auto add_formatted = [&](const docker_model::ImageFacts& f, std::uint64_t size,
+                                     std::uint64_t compressed) {
+                formatted.push_back(docker_model::images_row({f, size, compressed}, o->no_trunc));
             };
             const bool fmt = !o->format.empty() && !o->quiet;
             oci::json out = oci::json::array();
@@ -79,8 +91,9 @@ void register_images(CLI::App& app, Context& ctx) {
                 const auto& img = locals[i].img;
                 const auto md = img.manifest_digest;
                 if (!keep(facts[i])) continue;
+                const auto sz = size_of(img);
                 if (fmt) {
-                    add_formatted(facts[i], static_cast<std::uint64_t>(img.compressed_size()));
+                    add_formatted(facts[i], sz.unpacked, sz.compressed);
                     continue;
                 }
                 auto r = oci::Reference::parse(ref);
@@ -98,7 +111,8 @@ void register_images(CLI::App& app, Context& ctx) {
                                    {"digest", md.str()},
                                    {"created", img.config.created},
                                    {"platform", img.config.platform.str()},
-                                   {"size", img.compressed_size()},
+                                   {"size", sz.unpacked},
+                                   {"compressed_size", sz.compressed},
                                    {"policy", registry::recorded_verdict(store, ref, md)}});
                     continue;
                 }
@@ -107,7 +121,7 @@ void register_images(CLI::App& app, Context& ctx) {
                 row.push_back(img.id().short_id());
                 row.push_back(created.empty() ? "-" : created);
                 row.push_back(img.config.platform.str());
-                row.push_back(human_size(static_cast<std::uint64_t>(img.compressed_size())));
+                row.push_back(human_size(sz.unpacked));
                 rows.push_back(row);
             }
             // lazily pulled images: how much of each is local (lazy/store_layers.hpp)
@@ -118,7 +132,7 @@ void register_images(CLI::App& app, Context& ctx) {
                 docker_model::ImageFacts lf{rec.ref, rec.config.str(), rec.manifest.str(), "", {}};
                 if (!keep(lf)) continue;
                 if (fmt) {
-                    add_formatted(lf, bytes.second);
+                    add_formatted(lf, bytes.second, bytes.second);
                     continue;
                 }
                 auto r = oci::Reference::parse(rec.ref);
@@ -154,9 +168,10 @@ void register_images(CLI::App& app, Context& ctx) {
                 if (!keep(sf)) continue;
                 if (fmt) {
                     struct stat fst {};
-                    add_formatted(sf, ::stat(s.file.c_str(), &fst) == 0
-                                          ? static_cast<std::uint64_t>(fst.st_size)
-                                          : 0);
+                    auto n = ::stat(s.file.c_str(), &fst) == 0
+                                 ? static_cast<std::uint64_t>(fst.st_size)
+                                 : 0;
+                    add_formatted(sf, n, n);
                     continue;
                 }
                 if (o->quiet) {

@@ -13,85 +13,14 @@
 
 namespace gantry::cli {
 
+// cmd_system_space.cpp
+void register_system_space(CLI::App& sys, Context& ctx);
+
 void register_system(CLI::App& app, Context& ctx) {
     auto* sys = app.add_subcommand("system", "Manage the image store");
     sys->require_subcommand(1);
 
-    auto json_df = std::make_shared<bool>(false);
-    auto* df = sys->add_subcommand("df", "Show the store's disk usage");
-    df->add_flag("--json", *json_df, "Print JSON");
-    df->callback([&ctx, json_df] {
-        ctx.action = [&ctx, json_df] {
-            auto u = store::disk_usage(ctx.store());
-            auto c = sqsh::cache_usage(ctx.store());
-            if (*json_df) {
-                oci::json j{{"root", ctx.store().root().string()},
-                            {"images", u.images},
-                            {"blobs",
-                             {{"count", u.blobs},
-                              {"bytes", u.blob_bytes},
-                              {"unused", u.unused_blobs},
-                              {"unused_bytes", u.unused_blob_bytes}}},
-                            {"layers",
-                             {{"count", u.layers},
-                              {"bytes", u.layer_bytes},
-                              {"apparent_bytes", u.layer_bytes},
-                              {"allocated_bytes", u.layer_allocated_bytes},
-                              {"unused", u.unused_layers},
-                              {"unused_bytes", u.unused_layer_bytes},
-                              {"unused_allocated_bytes", u.unused_layer_allocated_bytes}}},
-                            {"sqsh_cache", {{"images", c.images}, {"bytes", c.bytes}}},
-                            {"build_cache",
-                             {{"steps", u.build_cache_entries}, {"bytes", u.build_cache_bytes}}},
-                            {"tmp_bytes", u.tmp_bytes}};
-                std::printf("%s\n", j.dump(2).c_str());
-                return 0;
-            }
-            std::printf("Store: %s\n", ctx.store().root().string().c_str());
-            print_table(
-                {{"TYPE", "TOTAL", "SIZE", "RECLAIMABLE"},
-                 {"Images", std::to_string(u.images), "-", "-"},
-                 {"Blobs", std::to_string(u.blobs), human_size(u.blob_bytes),
-                  human_size(u.unused_blob_bytes) + " (" + std::to_string(u.unused_blobs) + ")"},
-                 {"Unpacked layers", std::to_string(u.layers),
-                  human_size(u.layer_bytes) + " (" + human_size(u.layer_allocated_bytes) +
-                      " on disk)",
-                  human_size(u.unused_layer_bytes) + " (" + std::to_string(u.unused_layers) + ")"},
-                 {"Squashfs cache", std::to_string(c.images), human_size(c.bytes),
-                  "LRU: prune --sqsh-cache-max"},
-                 {"Build cache", std::to_string(u.build_cache_entries),
-                  human_size(u.build_cache_bytes), human_size(u.build_cache_bytes)},
-                 {"Temporary", "-", human_size(u.tmp_bytes), human_size(u.tmp_bytes)}});
-            return 0;
-        };
-    });
-
-    auto* prune =
-        sys->add_subcommand("prune", "Remove unreferenced blobs, layer trees and leftovers");
-    auto cache_max = std::make_shared<std::string>();
-    prune->add_option("--sqsh-cache-max", *cache_max,
-                      "Also evict the squashfs cache's least recently used images until it "
-                      "holds at most SIZE (e.g. 50g; 0 empties it)");
-    prune->callback([&ctx, cache_max] {
-        ctx.action = [&ctx, cache_max] {
-            std::optional<std::uint64_t> max;
-            if (!cache_max->empty()) max = units::parse_size(*cache_max, "--sqsh-cache-max");
-            auto c = sqsh::prune_cache(ctx.store(), max);
-            if (c.removed)
-                std::printf("Removed %zu squashfs image(s) from the cache; reclaimed %s\n",
-                            c.removed, human_size(c.freed).c_str());
-            auto r = store::prune(ctx.store());
-            if (r.build_cache_entries)
-                std::printf("Removed %llu build cache step(s)\n",
-                            static_cast<unsigned long long>(r.build_cache_entries));
-            std::printf(
-                "Removed %llu blob(s), %llu layer tree(s), %llu temporary entr%s; reclaimed %s\n",
-                static_cast<unsigned long long>(r.blobs), static_cast<unsigned long long>(r.layers),
-                static_cast<unsigned long long>(r.tmp_entries), r.tmp_entries == 1 ? "y" : "ies",
-                human_size(r.bytes).c_str());
-            return 0;
-        };
-    });
+    register_system_space(*sys, ctx); // df, prune
 
     // podman's `system reset`: engine/reset.hpp decides and removes; here only the prompt
     auto force = std::make_shared<bool>(false);

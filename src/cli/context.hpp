@@ -110,6 +110,7 @@ void register_verify(CLI::App& app, Context& ctx);
 void register_info(CLI::App& app, Context& ctx);
 void register_rmi(CLI::App& app, Context& ctx);
 void register_system(CLI::App& app, Context& ctx);
+void register_builder(CLI::App& app, Context& ctx);
 void register_run(CLI::App& app, Context& ctx);
 void register_test(CLI::App& app, Context& ctx); // Apptainer's `test`: run's options
 // Before CLI11 is built and the line parsed: begins the early start of the container process

@@ -152,6 +152,7 @@ constexpr Command kCommands[] = {
     {"info", register_info},
     {"rmi", register_rmi},
     {"system", register_system},
+    {"builder", register_builder},
     {"run", register_run, prestart_run},
     {"test", register_test},
     {"bundle", register_bundle},

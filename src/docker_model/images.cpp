@@ -33,7 +33,8 @@ json images_row(const ImageListing& i, bool no_trunc) {
             {"VirtualSize", size},
             {"SharedSize", "N/A"},
             {"UniqueSize", "N/A"},
-            {"Containers", "N/A"}};
+            {"Containers", "N/A"},
+            {"CompressedSize", i.compressed ? docker_size(i.compressed) : "N/A"}};
 }
 
 const gotemplate::Listing& images_listing() {
@@ -50,7 +51,8 @@ const gotemplate::Listing& images_listing() {
                      {"VirtualSize", "VIRTUAL SIZE"},
                      {"SharedSize", "SHARED SIZE"},
                      {"UniqueSize", "UNIQUE SIZE"},
-                     {"Containers", "CONTAINERS"}};
+                     {"Containers", "CONTAINERS"},
+                     {"CompressedSize", "COMPRESSED SIZE"}};
         l.default_table = "{{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}";
         return l;
     }();
@@ -73,7 +75,7 @@ ImageFacts image_facts(const store::Image& img, const std::string& reference) {
     return f;
 }
 
-json inspect_image(const store::Image& img) {
+json inspect_image(const store::Image& img, std::uint64_t size) {
     const auto& raw = img.config.raw;
     json c = raw.contains("config") && raw["config"].is_object() ? raw["config"] : json::object();
     // the fields docker's Config always has, so that templates can name them
@@ -110,8 +112,8 @@ json inspect_image(const store::Image& img) {
              {"Config", c},
              {"Architecture", p.architecture},
              {"Os", p.os},
-             {"Size", img.compressed_size()},
-             {"VirtualSize", img.compressed_size()},
+             {"Size", size},
+             {"VirtualSize", size},
              {"RootFS", {{"Type", "layers"}, {"Layers", layers}}},
              {"Metadata", {{"LastTagTime", "0001-01-01T00:00:00Z"}}}};
     if (!p.variant.empty()) out["Variant"] = p.variant;

@@ -16,11 +16,13 @@ using json = nlohmann::json;
 // is when not in the local store ("" local; a lazy or shared store's name).
 struct ImageListing {
     ImageFacts facts;
-    std::uint64_t size = 0;
+    std::uint64_t size = 0;       // docker's: unpacked (store::ImageSize)
+    std::uint64_t compressed = 0; // the layer blobs and config (0: not known)
 };
 
 // The row `images --format` executes: .ID .Repository .Tag .Digest .CreatedSince .CreatedAt
-// .Size .VirtualSize .SharedSize .UniqueSize .Containers. NO_TRUNC: the whole sha256 ID.
+// .Size .VirtualSize .SharedSize .UniqueSize .Containers, and gantry's .CompressedSize.
+// NO_TRUNC: the whole sha256 ID.
 json images_row(const ImageListing& i, bool no_trunc);
 const gotemplate::Listing& images_listing();
 
@@ -30,6 +32,7 @@ ImageFacts image_facts(const store::Image& img, const std::string& reference);
 // docker's `inspect` of an image: Id, RepoTags, RepoDigests, Parent, Comment, Created, Author,
 // Config (User, Env, Cmd, Entrypoint, WorkingDir, Labels, ExposedPorts, Volumes, StopSignal),
 // Architecture, Os, Size, VirtualSize, RootFS.
-json inspect_image(const store::Image& img);
+// SIZE: the unpacked size (store::image_sizes), else the compressed one.
+json inspect_image(const store::Image& img, std::uint64_t size);
 
 } // namespace gantry::docker_model

@@ -66,7 +66,7 @@ void StepCache::record(std::string_view key, const CacheEntry& entry) const {
         throw Error(Errc::io,
                     "the build cache " + dir_.string() +
                         " is damaged: " + (ec ? ec.message() : std::string("not a directory")),
-                    "`gantry system prune` clears the build cache (or remove that path)");
+                    "`gantry builder prune` clears the build cache (or remove that path)");
     nlohmann::json j = {{"layer", entry.layer_digest},
                         {"diff_id", entry.diff_id},
                         {"config", entry.config},

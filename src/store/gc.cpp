@@ -1,6 +1,7 @@
 #include "store/gc.hpp"
 
 #include "oci/image.hpp"
+#include "store/gc_live.hpp"
 #include "store/scratch.hpp"
 #include "store/tree_digest.hpp"
 #include "util/error.hpp"
@@ -20,31 +21,28 @@
 
 namespace gantry::store {
 
-namespace {
-
-struct Live {
-    std::set<std::string> blobs;  // hex
-    std::set<std::string> layers; // diffID hex
-    std::uint64_t images = 0;
-    std::set<std::string> lazy_copies; // lazy records' layer blobs (hex): their local copies
-    std::vector<FsckProblem> problems;
-    // hex of a blob or diffID -> what needs it ("image NAME", "container NAME", "a running
-    // container"), for fsck's messages
-    std::map<std::string, std::set<std::string>> users;
-};
+namespace detail {
 
 Live live_set(const Store& store) {
     Live live;
     std::map<Digest, std::set<std::string>> roots;
     for (auto& [k, v] : store.refs()) roots[v].insert("image " + k);
-    for (auto& [k, v] : store.holds()) roots[v].insert("container " + k);
-    for (auto& d : store.images_in_use()) roots[d].insert("a running container");
+    for (auto& [k, v] : store.holds()) {
+        roots[v].insert("container " + k);
+        ++live.image_containers[v];
+    }
+    for (auto& d : store.images_in_use()) {
+        roots[d].insert("a running container");
+        ++live.image_containers[d];
+    }
     live.images = roots.size();
     for (auto& root : roots) {
         const Digest& md = root.first;
         const std::set<std::string>& who = root.second; // (clang: no lambda capture of a binding)
+        auto& mine = live.image_needs[md];
         auto need = [&](const std::string& hex, std::set<std::string>& set) {
             set.insert(hex);
+            (&set == &live.blobs ? mine.first : mine.second).insert(hex);
             live.users[hex].insert(who.begin(), who.end());
         };
         need(md.hex(), live.blobs);
@@ -90,6 +88,48 @@ Live live_set(const Store& store) {
     return live;
 }
 
+std::vector<std::string> entries(const stdfs::path& dir) {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (auto& e : stdfs::directory_iterator(dir, ec)) out.push_back(e.path().filename().string());
+    return out;
+}
+
+std::uint64_t file_bytes(const stdfs::path& p) {
+    std::error_code ec;
+    auto n = stdfs::file_size(p, ec);
+    return ec ? 0 : n;
+}
+
+// {apparent, allocated} as recorded at unpack time (du of a big tree is slow).
+std::pair<std::uint64_t, std::uint64_t> layer_sizes(const stdfs::path& dir) {
+    try {
+        auto meta = oci::parse_json(fs::read_file(dir / "meta.json"), "layer metadata");
+        auto size = meta.value("size", std::uint64_t{0});
+        return {size, meta.value("allocated_bytes", size)};
+    } catch (const Error&) {
+        auto n = fs::disk_usage(dir);
+        return {n, n};
+    }
+}
+
+std::uint64_t layer_bytes(const stdfs::path& dir) {
+    return layer_sizes(dir).first;
+}
+
+void remove_layer_dir(Store& store, const std::string& hex) {
+    auto p = store.root() / "layers/sha256" / hex;
+    // Rename first so a half-removed tree is never mistaken for a complete layer.
+    auto doomed = store.tmp_dir() / ("doomed-" + fs::unique_name());
+    if (::rename(p.c_str(), doomed.c_str()) == 0) fs::remove_tree(doomed);
+}
+
+} // namespace detail
+
+using namespace detail;
+
+namespace {
+
 // layer_incomplete of the layer HEX.
 std::string incomplete_layer_hex(const Store& store, const std::string& hex) {
     auto dir = store.root() / "layers/sha256" / hex;
@@ -126,81 +166,6 @@ std::string needed_by(const Live& live, const std::string& hex) {
     return out;
 }
 
-std::vector<std::string> entries(const stdfs::path& dir) {
-    std::vector<std::string> out;
-    std::error_code ec;
-    for (auto& e : stdfs::directory_iterator(dir, ec)) out.push_back(e.path().filename().string());
-    return out;
-}
-
-std::uint64_t file_bytes(const stdfs::path& p) {
-    std::error_code ec;
-    auto n = stdfs::file_size(p, ec);
-    return ec ? 0 : n;
-}
-
-// {apparent, allocated} as recorded at unpack time (du of a big tree is slow).
-std::pair<std::uint64_t, std::uint64_t> layer_sizes(const stdfs::path& dir) {
-    try {
-        auto meta = oci::parse_json(fs::read_file(dir / "meta.json"), "layer metadata");
-        auto size = meta.value("size", std::uint64_t{0});
-        return {size, meta.value("allocated_bytes", size)};
-    } catch (const Error&) {
-        auto n = fs::disk_usage(dir);
-        return {n, n};
-    }
-}
-
-std::uint64_t layer_bytes(const stdfs::path& dir) {
-    return layer_sizes(dir).first;
-}
-
-} // namespace
-
-Usage disk_usage(const Store& store) {
-    Usage u;
-    Live live = live_set(store);
-    u.images = live.images;
-    for (auto& hex : entries(store.root() / "blobs/sha256")) {
-        auto n = file_bytes(store.root() / "blobs/sha256" / hex);
-        ++u.blobs;
-        u.blob_bytes += n;
-        if (!live.blobs.count(hex)) {
-            ++u.unused_blobs;
-            u.unused_blob_bytes += n;
-        }
-    }
-    for (auto& hex : entries(store.root() / "layers/sha256")) {
-        auto [n, allocated] = layer_sizes(store.root() / "layers/sha256" / hex);
-        ++u.layers;
-        u.layer_bytes += n;
-        u.layer_allocated_bytes += allocated;
-        if (!live.layers.count(hex)) {
-            ++u.unused_layers;
-            u.unused_layer_bytes += n;
-            u.unused_layer_allocated_bytes += allocated;
-        }
-    }
-    for (auto& name : entries(store.tmp_dir()))
-        u.tmp_bytes += fs::disk_usage(store.tmp_dir() / name);
-    for (auto& name : entries(store.root() / "trash"))
-        u.tmp_bytes += fs::disk_usage(store.root() / "trash" / name);
-    for (auto& name : entries(store.root() / "build-cache" / "steps")) {
-        ++u.build_cache_entries;
-        u.build_cache_bytes += fs::disk_usage(store.root() / "build-cache" / "steps" / name);
-    }
-    for (auto& name : entries(store.root() / "build-cache" / "mounts"))
-        u.build_cache_bytes += fs::disk_usage(store.root() / "build-cache" / "mounts" / name);
-    return u;
-}
-
-namespace {
-void remove_layer_dir(Store& store, const std::string& hex) {
-    auto p = store.root() / "layers/sha256" / hex;
-    // Rename first so a half-removed tree is never mistaken for a complete layer.
-    auto doomed = store.tmp_dir() / ("doomed-" + fs::unique_name());
-    if (::rename(p.c_str(), doomed.c_str()) == 0) fs::remove_tree(doomed);
-}
 } // namespace
 
 PruneResult collect(Store& store, const std::set<Digest>& manifests) {
@@ -237,83 +202,6 @@ PruneResult collect(Store& store, const std::set<Digest>& manifests) {
             for (const auto& dir : {store.views_dir(), store.verdicts_dir()})
                 ::unlink((dir / (md.hex() + ".json")).c_str());
     store.drop_unused_image_locks(&manifests);
-    return r;
-}
-
-PruneResult prune(Store& store) {
-    auto lock = store.gc_lock();
-    PruneResult r;
-    r.refs = store.drop_stale_temporary_refs(); // what they named is garbage now
-    r.tmp_entries += store.remove_half_written();
-    // gantry build's cache: its steps name layers only it keeps, collected below
-    if (auto bc = store.root() / "build-cache"; ::access(bc.c_str(), F_OK) == 0) {
-        r.build_cache_entries = entries(bc / "steps").size();
-        r.bytes += fs::disk_usage(bc);
-        fs::remove_tree(bc);
-    }
-    Live live = live_set(store);
-    if (!live.problems.empty())
-        throw Error(Errc::invalid,
-                    "cannot prune: image " + live.problems.front().object + " is damaged (" +
-                        live.problems.front().detail +
-                        "), so what it uses is unknown; nothing was removed",
-                    "run `gantry system fsck`, then remove the damaged image with `gantry rmi` or "
-                    "load it again");
-    for (auto& name : entries(store.tmp_dir())) {
-        auto p = store.tmp_dir() / name;
-        r.bytes += fs::disk_usage(p);
-        fs::remove_tree(p);
-        ++r.tmp_entries;
-    }
-    // Ephemeral containers' directories a reaper has not deleted yet (see store/scratch.hpp).
-    for (auto& name : entries(store.root() / "trash"))
-        r.bytes += fs::disk_usage(store.root() / "trash" / name);
-    r.tmp_entries += reap_trash(store.root());
-    store.drop_unused_image_locks(); // made again by an image's next run
-    for (auto& hex : entries(store.root() / "blobs/sha256")) {
-        if (live.blobs.count(hex)) continue;
-        auto p = store.root() / "blobs/sha256" / hex;
-        r.bytes += file_bytes(p);
-        fs::remove_tree(p);
-        ++r.blobs;
-    }
-    for (auto& hex : entries(store.root() / "layers/sha256")) {
-        if (live.layers.count(hex)) continue;
-        auto p = store.root() / "layers/sha256" / hex;
-        r.bytes += layer_bytes(p);
-        remove_layer_dir(store, hex);
-        ++r.layers;
-    }
-    // lazily pulled layers' local copies (and their maps) no lazy record names, and working
-    // sets whose recording run is gone (lazy/store_layers.hpp, lazy/working_set.hpp)
-    for (auto& name : entries(store.root() / "lazy" / "blobs")) {
-        std::string_view n = name;
-        if (n.ends_with(".map")) n.remove_suffix(4);
-        if (live.lazy_copies.count(std::string(n))) continue;
-        auto p = store.root() / "lazy" / "blobs" / name;
-        r.bytes += fs::disk_usage(p);
-        if (::unlink(p.c_str()) == 0) ++r.tmp_entries;
-    }
-    for (auto& name : entries(store.root() / "lazy" / "working-sets")) {
-        auto at = name.find(".rec-");
-        if (at == std::string::npos) continue;
-        long pid = std::strtol(name.c_str() + at + 5, nullptr, 10);
-        if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM)) continue;
-        auto p = store.root() / "lazy" / "working-sets" / name;
-        r.bytes += file_bytes(p);
-        if (::unlink(p.c_str()) == 0) ++r.tmp_entries;
-    }
-    // run views (rootfs/run_view.hpp) and policy verdicts (registry/verify.hpp) of images no
-    // longer here, and half-written ones
-    for (const auto& dir : {store.views_dir(), store.verdicts_dir()})
-        for (auto& name : entries(dir)) {
-            std::string_view n = name;
-            if (n.ends_with(".json") && live.blobs.count(std::string(n.substr(0, n.size() - 5))))
-                continue;
-            auto p = dir / name;
-            r.bytes += file_bytes(p);
-            if (::unlink(p.c_str()) == 0) ++r.tmp_entries;
-        }
     return r;
 }
 

@@ -4,6 +4,7 @@
 #include "store/store.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -21,7 +22,20 @@ struct Usage {
     std::uint64_t tmp_bytes = 0;
     // gantry build's step cache and cache mounts (STORE/build-cache; the layers the steps made
     // are counted with the blobs and layers, unused once no image names them)
+    // BUILD_CACHE_BYTES: its records and cache mounts, plus the blobs and layer trees only the
+    // cache keeps (counted there, not with the blobs and layers above)
     std::uint64_t build_cache_entries = 0, build_cache_bytes = 0;
+    // images in use by a container; the blobs and trees images need, and what only the images
+    // no container uses need (what removing those would free)
+    std::uint64_t active_images = 0, image_bytes = 0, inactive_image_bytes = 0;
+    // lazy pulls' local chunk copies (lazy/blobs)
+    std::uint64_t lazy_copies = 0, lazy_bytes = 0;
+    struct ImageRow {
+        Digest manifest;
+        std::uint64_t size = 0, shared = 0; // unpacked (the layers' file data); of it, shared
+        std::size_t containers = 0;
+    };
+    std::vector<ImageRow> image_rows; // per image (system df -v)
 };
 Usage disk_usage(const Store& store);
 
@@ -29,11 +43,21 @@ struct PruneResult {
     std::uint64_t blobs = 0, layers = 0, tmp_entries = 0, bytes = 0;
     std::uint64_t refs = 0; // stale temporary references (Store::drop_stale_temporary_refs)
     std::uint64_t build_cache_entries = 0;
+    // what went, for docker's "Deleted ..." lines: blob and layer digests, cache entries' ids
+    std::vector<std::string> deleted_blobs, deleted_layers, deleted_cache;
 };
-// Removes stale temporary references and gantry build's cache (steps and cache mounts), then
-// blobs and layer trees no reference or hold needs, and everything in tmp/.
-// Takes the gc lock exclusively: waits for running imports to finish.
-PruneResult prune(Store& store);
+struct PruneOptions {
+    bool build_cache = false;          // --build-cache / -a: also the build cache (selected below)
+    bool cache_only = false;           // `builder prune`: the build cache and what only it kept
+    std::optional<std::int64_t> until; // cache entries last used this long ago (s)
+    std::optional<std::uint64_t> keep_storage; // oldest cache entries until it holds this
+};
+// Removes stale temporary references, blobs and layer trees nothing needs (no reference, hold,
+// running container, lazy record, nor a build cache entry that stays), everything in tmp/ and
+// trash/; with build_cache, the build cache entries OPT selects first (all of them when
+// neither until nor keep_storage is given). One pass over small metadata (gc_live.hpp), then
+// the removals. Takes the gc lock exclusively: waits for running imports to finish.
+PruneResult prune(Store& store, const PruneOptions& opt = {});
 
 // Removes the blobs and layer trees of these manifests that nothing else needs any more
 // (what `rmi` frees). Takes the gc lock exclusively.

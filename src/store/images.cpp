@@ -2,6 +2,7 @@
 
 #include "oci/reference.hpp"
 #include "util/error.hpp"
+#include "util/log.hpp"
 
 #include <algorithm>
 #include <set>
@@ -12,6 +13,27 @@ std::int64_t Image::compressed_size() const {
     std::int64_t s = manifest.config.size;
     for (auto& l : manifest.layers) s += l.size;
     return s;
+}
+
+SizeMap image_sizes(Store& store, const std::set<Digest>& manifests) {
+    SizeMap all = store.recorded_sizes(), out;
+    bool missing = false;
+    for (auto& d : manifests) {
+        if (auto it = all.find(d); it != all.end())
+            out[d] = it->second;
+        else if (auto s = compute_image_size(store, d)) {
+            out[d] = *s;
+            missing = true;
+        }
+    }
+    if (missing) {
+        try { // records them: update_refs computes what refs.json lacks
+            store.update_refs([](RefMap&) {});
+        } catch (const Error& e) {
+            log::debug("image sizes not recorded: " + e.message());
+        }
+    }
+    return out;
 }
 
 std::string normalize(const std::string& ref) {

@@ -6,6 +6,7 @@
 #include "store/store.hpp"
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,12 @@ struct Image {
     Digest id() const { return manifest.config.digest; }
     std::int64_t compressed_size() const; // sum of layer blob sizes + config
 };
+
+// The sizes of these images: recorded in refs.json when they were named; an image named before
+// sizes were recorded gets its sizes computed (compute_image_size) and recorded now, once (the
+// same atomic, durable update of refs.json; a store this user may not write is only read). An
+// image whose layers are not all unpacked has none (callers show its compressed size).
+SizeMap image_sizes(Store& store, const std::set<Digest>& manifests);
 
 // Resolves a user-given image reference; Error(not_found) with a hint when nothing matches and
 // Error(conflict) when an ID prefix matches several images.

@@ -5,6 +5,7 @@
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/text.hpp"
+#include "util/unsafe_sync.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -140,7 +141,8 @@ PendingLayer::~PendingLayer() {
 void PendingLayer::commit(const Digest& id, const std::string& meta) {
     // The tree first (one syncfs: thousands of files, each fsync'd, would cost far more), then
     // meta.json, the layer's completion marker, then the name that publishes it.
-    if (::syncfs(rootfs_.get()) != 0) throw_errno("cannot write layer " + id.str() + " to disk");
+    if (!fs::unsafe_no_sync() && ::syncfs(rootfs_.get()) != 0)
+        throw_errno("cannot write layer " + id.str() + " to disk");
     rootfs_.reset();
     fs::write_atomic(tmp_ / "meta.json", meta);
     auto dst = layers_ / id.hex();
@@ -152,32 +154,79 @@ void PendingLayer::commit(const Digest& id, const std::string& meta) {
     fs::sync_dir(layers_);
 }
 
-RefMap Store::refs() const {
-    RefMap out;
+namespace {
+
+// refs.json parsed ({} when there is none yet)
+oci::json read_refs_doc(const stdfs::path& root) {
     std::string text;
     try {
-        text = fs::read_file(root_ / "refs.json");
+        text = fs::read_file(root / "refs.json");
     } catch (const Error& e) {
-        if (e.code() == Errc::not_found) return out;
+        if (e.code() == Errc::not_found) return oci::json::object();
         throw;
     }
-    auto doc = oci::parse_json(text, (root_ / "refs.json").string());
+    auto doc = oci::parse_json(text, (root / "refs.json").string());
     auto it = doc.find("refs");
-    if (it == doc.end() || !it->is_object())
-        throw Error(Errc::invalid, (root_ / "refs.json").string() + " has no \"refs\" object",
+    if (!doc.is_object() || it == doc.end() || !it->is_object())
+        throw Error(Errc::invalid, (root / "refs.json").string() + " has no \"refs\" object",
                     "restore it or remove it and load your images again");
-    for (auto& [k, v] : it->items())
-        if (v.is_string()) out[k] = Digest::parse(v.get<std::string>());
+    return doc;
+}
+
+RefMap refs_of(const oci::json& doc) {
+    RefMap out;
+    if (auto it = doc.find("refs"); it != doc.end())
+        for (auto& [k, v] : it->items())
+            if (v.is_string()) out[k] = Digest::parse(v.get<std::string>());
     return out;
+}
+
+SizeMap sizes_of(const oci::json& doc) {
+    SizeMap out;
+    auto it = doc.find("sizes");
+    if (it == doc.end() || !it->is_object()) return out;
+    for (auto& [k, v] : it->items()) {
+        try {
+            if (!v.is_object()) continue;
+            auto u = v.find("unpacked"), c = v.find("compressed");
+            if (u == v.end() || c == v.end() || !u->is_number_unsigned() ||
+                !c->is_number_unsigned())
+                continue;
+            out[Digest::parse(k)] = {u->get<std::uint64_t>(), c->get<std::uint64_t>()};
+        } catch (const Error&) { // a damaged record is no record: computed again
+        }
+    }
+    return out;
+}
+
+} // namespace
+
+RefMap Store::refs() const {
+    return refs_of(read_refs_doc(root_));
+}
+
+SizeMap Store::recorded_sizes() const {
+    return sizes_of(read_refs_doc(root_));
 }
 
 void Store::update_refs(const std::function<void(RefMap&)>& change) {
     FileLock lock(root_ / "locks/refs", FileLock::Mode::exclusive);
-    RefMap m = refs();
+    auto before = read_refs_doc(root_);
+    RefMap m = refs_of(before);
+    SizeMap known = sizes_of(before);
     change(m);
     oci::json doc;
     doc["refs"] = oci::json::object();
     for (auto& [k, v] : m) doc["refs"][k] = v.str();
+    oci::json sizes = oci::json::object();
+    for (auto& [k, v] : m) {
+        if (sizes.contains(v.str())) continue;
+        std::optional<ImageSize> s;
+        if (auto it = known.find(v); it != known.end()) s = it->second;
+        if (!s) s = compute_image_size(*this, v); // its layers are in: they are named last
+        if (s) sizes[v.str()] = {{"unpacked", s->unpacked}, {"compressed", s->compressed}};
+    }
+    if (!sizes.empty()) doc["sizes"] = std::move(sizes);
     fs::write_atomic(root_ / "refs.json", doc.dump(2) + "\n");
 }
 

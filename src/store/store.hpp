@@ -33,6 +33,19 @@ namespace stdfs = std::filesystem;
 using oci::Digest;
 using RefMap = std::map<std::string, Digest>; // full reference -> manifest digest
 
+// An image's sizes, recorded in refs.json beside its references when it is named (so that
+// `images` reads no layer): UNPACKED is docker's SIZE, the file data of its unpacked layers
+// (each layer's meta.json content_bytes; its tar size for layers unpacked before that was
+// recorded); COMPRESSED its layer blobs and config, as the registry serves them.
+struct ImageSize {
+    std::uint64_t unpacked = 0, compressed = 0;
+};
+using SizeMap = std::map<Digest, ImageSize>; // manifest digest -> sizes
+// IMAGE's sizes from its manifest, config and its layers' meta.json (small files: no tree is
+// read); nullopt when a blob or an unpacked layer it needs is not in the store.
+class Store;
+std::optional<ImageSize> compute_image_size(const Store& store, const Digest& manifest);
+
 // $GANTRY_ROOT, else /var/lib/gantry for root, else ${XDG_DATA_HOME:-~/.local/share}/gantry.
 stdfs::path default_root();
 
@@ -100,8 +113,14 @@ class Store {
     PendingLayer begin_layer();
 
     RefMap refs() const; // a consistent snapshot (no lock needed: refs.json is replaced atomically)
-    // Read-modify-write of the references under the refs lock.
+    // Read-modify-write of the references under the refs lock. The sizes of the images the
+    // new references name are recorded with them (compute_image_size, for those not recorded
+    // yet: one write, the same atomic and durable replacement of refs.json); an image no
+    // longer named loses its record.
     void update_refs(const std::function<void(RefMap&)>& change);
+    // The sizes recorded in refs.json (images named before sizes were recorded have none:
+    // store/images.hpp's image_sizes computes and records them).
+    SizeMap recorded_sizes() const;
 
     // Holds: named users of an image (containers) that keep it from removal and collection.
     // ROOT/holds/<name> contains the manifest digest.

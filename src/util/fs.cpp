@@ -1,6 +1,7 @@
 #include "util/fs.hpp"
 
 #include "util/error.hpp"
+#include "util/unsafe_sync.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -85,7 +86,23 @@ void write_atomic(const stdfs::path& path, std::string_view data, mode_t mode, S
     if (sync == Sync::durable) sync_dir(path.has_parent_path() ? path.parent_path() : ".");
 }
 
+bool unsafe_no_sync() {
+    static const bool unsafe = [] {
+        const char* v = std::getenv("GANTRY_UNSAFE_NO_SYNC");
+        bool on = v && std::string_view(v) == "1";
+        if (on) {
+            static const char warning[] =
+                "gantry: warning: GANTRY_UNSAFE_NO_SYNC=1: nothing is synced to disk; a crash "
+                "of the machine may lose or corrupt the store (benchmarks only)\n";
+            (void)!::write(STDERR_FILENO, warning, sizeof warning - 1);
+        }
+        return on;
+    }();
+    return unsafe;
+}
+
 void sync_file(int fd, const std::string& what) {
+    if (unsafe_no_sync()) return;
     while (::fsync(fd) != 0) {
         if (errno == EINTR) continue;
         // a filesystem that has no durable storage to sync to (some FUSE servers): nothing to do

@@ -5,11 +5,13 @@ drives the gantry binary against a fresh store (fixture `g`, or `rootless` for u
 """
 import ctypes
 import datetime
+import io
 import json
 import os
 import platform
 import stat
 import subprocess
+import tarfile
 import time
 from pathlib import Path
 
@@ -599,8 +601,50 @@ def test_images_json_fields(g, two_images):
     assert eb["digest"] == refs["example.com/beta:2"]
     assert ea["platform"] == "linux/amd64" and eb["platform"] == "linux/arm64/v8"
     assert ea["created"] == eb["created"] == created_str()
-    assert ea["size"] == len(config_bytes(a)) + sum(len(l.blob()) for l in a.layers)
-    assert eb["size"] == len(config_bytes(b)) + sum(len(l.blob()) for l in b.layers)
+    # docker's SIZE: the unpacked file data; the blobs' size beside it
+    assert ea["size"] == unpacked_bytes(a) and eb["size"] == unpacked_bytes(b)
+    assert ea["compressed_size"] == len(config_bytes(a)) + sum(len(l.blob()) for l in a.layers)
+    assert eb["compressed_size"] == len(config_bytes(b)) + sum(len(l.blob()) for l in b.layers)
+
+
+def unpacked_bytes(img):
+    """docker's image size: the regular files' data of every layer."""
+    total = 0
+    for layer in img.layers:
+        with tarfile.open(fileobj=io.BytesIO(layer.tar_bytes())) as t:
+            total += sum(m.size for m in t.getmembers() if m.isreg())
+    return total
+
+
+def test_images_size_is_unpacked_recorded_once_and_formatted(g, two_images):
+    """SIZE and {{.Size}} are the unpacked size, recorded in refs.json when the image is named;
+    a store from before (no record) gets it computed at the first listing and recorded;
+    {{.CompressedSize}} is the blobs'."""
+    a, b = two_images
+    refs = g.refs()
+    doc = json.loads((g.root / "refs.json").read_text())
+    md = refs["docker.io/library/alpha:1"]
+    assert doc["sizes"][md]["unpacked"] == unpacked_bytes(a)
+    del doc["sizes"]
+    (g.root / "refs.json").write_text(json.dumps(doc))
+    rows = g.run("images", "--format", "{{.Repository}} {{.Size}} {{.CompressedSize}}").out
+    by = {ln.split()[0]: ln.split()[1:] for ln in rows.splitlines()}
+    assert by["alpha"][0] == docker_size(unpacked_bytes(a)), rows
+    compressed = len(config_bytes(a)) + sum(len(l.blob()) for l in a.layers)
+    assert by["alpha"][1] == docker_size(compressed), rows
+    assert unpacked_bytes(a) > compressed  # the table's SIZE is not the blobs' any more
+    doc = json.loads((g.root / "refs.json").read_text())
+    assert doc["sizes"][md]["unpacked"] == unpacked_bytes(a)  # recorded by that listing
+    assert doc["refs"] == refs
+
+
+def docker_size(n):
+    """docker_model::docker_size: 3 significant digits, decimal units."""
+    units = ["B", "kB", "MB", "GB", "TB"]
+    i, f = 0, float(n)
+    while f >= 1000 and i < len(units) - 1:
+        f, i = f / 1000, i + 1
+    return f"{f:.3g}{units[i]}"
 
 
 def test_images_table_and_digests_and_quiet(g, two_images):

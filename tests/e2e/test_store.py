@@ -447,6 +447,26 @@ def test_df_numbers(g, images):
     assert df(g)["tmp_bytes"] >= 100_000
 
 
+def test_df_in_dockers_shape_and_verbose(g, images):
+    """docker's columns (TYPE TOTAL ACTIVE SIZE RECLAIMABLE), a row per kind of space, and -v's
+    per-image table: SIZE is the image's unpacked size, as `images` shows it."""
+    a = images["a"]
+    g.run("load", a.oci)
+    lines = g.run("system", "df").out.splitlines()
+    assert lines[1].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], lines
+    kinds = [ln.split("  ")[0] for ln in lines[2:]]
+    assert kinds == ["Images", "Blobs", "Layer trees", "Lazy caches", "Squashfs cache",
+                     "Build Cache", "Temporary"], lines
+    assert lines[2].split()[1:3] == ["1", "0"]  # one image, no container uses it
+    v = g.run("system", "df", "-v").out
+    assert "Images space usage:" in v and "Build cache usage: 0 B" in v, v
+    repo = a.oci_ref.split(":")[0]  # localhost/shared-a
+    listed = next(ln for ln in g.run("images").out.splitlines() if ln.startswith(repo + " "))
+    size = " ".join(listed.split()[-2:])  # SIZE: "1.23 MB"
+    row = next(ln for ln in v.splitlines() if ln.startswith(repo + " "))
+    assert row.split()[:2] == [repo, "latest"] and f"  {size}  " in row, (size, row)
+
+
 def test_prune_removes_only_unreferenced(g, images):
     a, small = images["a"], images["small"]
     g.run("load", a.oci)
@@ -478,6 +498,9 @@ def test_prune_removes_only_unreferenced(g, images):
 
     res = g.run("system", "prune")
     assert re.search(r"Removed 4 blob\(s\), 2 layer tree\(s\), 2 temporary entr", res.out), res
+    # docker's words: each deleted object, then the total
+    assert "deleted: sha256:" + stray_hex in res.out and "deleted: sha256:" + "ab" * 32 in res.out
+    assert re.search(r"^Total reclaimed space: [0-9.]+[kMG]?B$", res.out, re.M), res.out
     assert blob_names(g.root) == keep_blobs
     assert layer_names(g.root) == keep_layers
     assert tmp_entries(g.root) == []

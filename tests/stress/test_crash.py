@@ -352,3 +352,39 @@ def test_tally_report(capsys):
         for kind, (t, k) in sorted(Tally.counts.items()):
             print(f"\nstress: {kind}: {t} trials, {k} killed mid-command")
     assert all(t > 0 for t, _ in Tally.counts.values())
+
+
+def test_build_cache_prune_killed_mid_removal_leaves_a_consistent_store(g, samples):
+    """`system prune --build-cache` killed while it deletes a cache mount (renamed into tmp/
+    first): the store is consistent, each cache entry is whole or gone, the image whose layers
+    the cache's records name is intact, and the next prune finishes the job."""
+    g.run("load", samples["small"].archive)
+    md = g.refs()[samples["small"].ref]
+    _, diffs = image_blobs(g.root, md)
+    diff = sorted(diffs)[0]
+    steps = g.root / "build-cache" / "steps"
+    steps.mkdir(parents=True)
+    for k in "abc":  # records naming a layer an image also needs: it must stay
+        (steps / (k * 64 + ".json")).write_text(
+            '{"layer": "", "diff_id": "sha256:%s", "config": {}, "created_by": "RUN x"}' % diff)
+    mount = g.root / "build-cache" / "mounts" / "apt"
+    for d in range(40):
+        (mount / str(d)).mkdir(parents=True)
+        for f in range(100):
+            (mount / str(d) / str(f)).write_bytes(b"x")
+
+    def deleting(pid):  # the mount is out of build-cache/ and in tmp/, being deleted
+        doomed = [n for n in os.listdir(g.root / "tmp") if n.startswith("doomed-")]
+        return not mount.exists() and bool(doomed)
+
+    kill_when(g, ("system", "prune", "--build-cache"), deleting)
+    check_store(g, "build cache prune killed")
+    for k in "abc":  # a record is a file: there or not, never half
+        p = steps / (k * 64 + ".json")
+        assert not p.exists() or p.read_text().startswith('{"layer"')
+    check_intact(g, samples["small"])
+    check_pruned(g, "after the killed build cache prune")  # removes the doomed mount's rest
+    r = g.run("system", "prune", "--build-cache")
+    assert "Total reclaimed space:" in r.out
+    assert list(steps.iterdir()) == [] and not mount.exists()
+    check_intact(g, samples["small"])

@@ -193,12 +193,14 @@ TEST(DockerModel, ImagesRowAndSizes) {
                     "sha256:" + std::string(64, 'f'),
                     "2026-01-01T00:00:00Z",
                     {}},
-                   4261550};
+                   4261550,
+                   1200000};
     auto row = images_row(i, false);
     EXPECT_EQ(row["Repository"], "busybox");
     EXPECT_EQ(row["Tag"], "latest");
     EXPECT_EQ(row["ID"], std::string(12, 'a'));
-    EXPECT_EQ(row["Size"], "4.26MB");
+    EXPECT_EQ(row["Size"], "4.26MB");          // docker's: unpacked
+    EXPECT_EQ(row["CompressedSize"], "1.2MB"); // gantry's: the blobs
     EXPECT_EQ(images_row(i, true)["ID"], "sha256:" + std::string(64, 'a'));
     i.facts.reference = "localhost:5000/team/app:v2";
     row = images_row(i, false);
