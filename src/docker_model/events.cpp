@@ -127,6 +127,10 @@ bool EventFilter::matches(const json& m) const {
     const std::string id = m.value(json::json_pointer("/Actor/ID"), std::string());
     const std::string name = attribute(m, "name"), image = attribute(m, "image");
     const std::string type = m.value("Type", std::string()), action = m.value("Action", "");
+    bool fuzzy_events = false;
+    if (auto ev = f_.find("event"); ev != f_.end())
+        for (const auto& v : ev->second)
+            fuzzy_events |= v == "health_status" || v == "exec_create" || v == "exec_start";
     for (const auto& entry : f_) { // no structured binding: clang 14 cannot capture one
         const std::string& key = entry.first;
         const std::vector<std::string>& values = entry.second;
@@ -137,7 +141,11 @@ bool EventFilter::matches(const json& m) const {
                 return v == id || v == name || id.rfind(v, 0) == 0 || name.rfind(v, 0) == 0;
             });
         else if (key == "event")
-            ok = any([&](const std::string& v) { return v == action; });
+            // docker's matchEvent: with health_status, exec_create or exec_start among the
+            // values, a value also matches the actions it begins ("exec_start: sh -c ls")
+            ok = any([&](const std::string& v) {
+                return v == action || (fuzzy_events && action.rfind(v, 0) == 0);
+            });
         else if (key == "image")
             ok = any([&](const std::string& v) {
                 return v == image || v == id || v == strip_tag(image);

@@ -25,26 +25,17 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
+#include "util/random.hpp"
 #include "util/units.hpp"
 
-#include <sys/random.h>
 #include <unistd.h>
 
 namespace gantry::engine {
 
 namespace {
 
-std::string random_id() { // getrandom(2): std::random_device probes the CPU (a VM trap here)
-    static const char* hex = "0123456789abcdef";
-    unsigned char b[6] = {};
-    if (::getrandom(b, sizeof b, 0) != static_cast<ssize_t>(sizeof b))
-        throw_errno("cannot get random bytes for the container id");
-    std::string id;
-    for (auto c : b) {
-        id += hex[c >> 4];
-        id += hex[c & 15];
-    }
-    return id;
+std::string random_id() {
+    return random::hex_id(6);
 }
 
 // The flags, before anything is started or read.

@@ -146,6 +146,35 @@ def test_stop_and_rm_record_kill_die_stop_destroy_once(g):
     assert "kill" in actions and "die" in actions, actions
 
 
+def test_exec_records_create_start_and_die_with_its_id_and_status(g):
+    """docker's exec events: "exec_create: CMD", "exec_start: CMD", then exec_die with the
+    exitCode, all three with one execID; --filter event=exec_start matches the actions it begins
+    (docker's fuzzy match for exec_create, exec_start and health_status), exec_die exactly."""
+    name = f"{TOKEN}-exec"
+    g.run("run", "-d", "--name", name, "sample:latest", "sleep", "60")
+    try:
+        start = time.time()
+        assert g.run("exec", name, "sh", "-c", "exit 3", check=False).code == 3
+        assert g.run("exec", name, "no-such-program", check=False).code == 127
+        fmt = "{{.Action}}|{{.Actor.Attributes.execID}}|{{.Actor.Attributes.exitCode}}"
+        rows = [r.split("|") for r in since_now(g, name, start, "--format", fmt).splitlines()]
+        assert [r[0] for r in rows] == ["exec_create: sh -c exit 3", "exec_start: sh -c exit 3",
+                                        "exec_die", "exec_create: no-such-program",
+                                        "exec_start: no-such-program", "exec_die"], rows
+        assert [r[2] for r in rows if r[0] == "exec_die"] == ["3", "127"], rows
+        first, second = {r[1] for r in rows[:3]}, {r[1] for r in rows[3:]}
+        assert len(first) == 1 and len(second) == 1 and first != second, rows
+        assert re.fullmatch(r"[0-9a-f]{64}", first.pop()), rows
+        only = since_now(g, name, start, "--filter", "event=exec_start", "--format",
+                         "{{.Action}}").splitlines()
+        assert only == ["exec_start: sh -c exit 3", "exec_start: no-such-program"], only
+        dies = since_now(g, name, start, "--filter", "event=exec_die", "--format",
+                         "{{.Action}}").splitlines()
+        assert dies == ["exec_die", "exec_die"], dies
+    finally:
+        g.run("rm", "-f", name, check=False)
+
+
 def test_a_bad_filter_or_time_is_refused_by_name(g):
     r = g.fail("events", "--filter", "colour=red", code=2)
     assert "invalid filter 'colour' for events" in r.err and "container" in r.err, r.err

@@ -3,6 +3,7 @@
 // --since/--until as docker's CLI reads them (api/types/time GetTimestamp), the line without
 // --format, and the template fields.
 #include "docker_model/events.hpp"
+#include "engine/exec.hpp"
 #include "util/error.hpp"
 
 #include <cstdlib>
@@ -67,6 +68,22 @@ TEST(DockerEvents, FiltersAsMobyMatchesThem) {
     EXPECT_FALSE(match({"network=host"}, m)); // a kind of event gantry does not record
     EXPECT_FALSE(match({"volume=data"}, m));
     EXPECT_TRUE(match({"image=localhost:5000/busybox:1.36"}, message("start")) == false);
+}
+
+// moby's matchEvent: with exec_create, exec_start or health_status among the event values, a
+// value also matches the actions it begins; otherwise actions match exactly.
+TEST(DockerEvents, ExecEventsMatchByTheirPrefix) {
+    auto started = message(gantry::engine::exec_event_action("exec_start", {"sh", "-c", "ls"}),
+                           {{"execID", std::string(64, 'e')}});
+    EXPECT_EQ(started["Action"], "exec_start: sh -c ls");
+    EXPECT_TRUE(match({"event=exec_start"}, started));
+    EXPECT_FALSE(match({"event=exec_create"}, started));
+    EXPECT_FALSE(match({"event=exec"}, started)); // no fuzzy value among them: exact
+    EXPECT_TRUE(match({"event=exec", "event=exec_create"}, started)); // one of them: fuzzy
+    auto died = message(gantry::engine::exec_event_action("exec_die", {"sh"}), {{"exitCode", "0"}});
+    EXPECT_EQ(died["Action"], "exec_die");
+    EXPECT_TRUE(match({"event=exec_die"}, died));
+    EXPECT_FALSE(match({"event=exec_start"}, died));
 }
 
 TEST(DockerEvents, UnknownFilterIsRefusedByName) {
