@@ -1,7 +1,7 @@
 """`gantry build -f FILE.def` (issue 53): Apptainer definition files built by gantry's own
 builder (the Dockerfile path's stages, RUN steps, COPY layers and cache) into a store image, or
 a SIF with -o. The recipes are tests/fixtures/deffiles/, shaped after the Apptainer
-documentation's CUDA, Python, MPI and multi-stage examples on the busybox sample image: built
+documentation's CUDA, ROCm, Python, MPI and multi-stage examples on the busybox sample image: built
 offline, then run as `apptainer run`/`exec` would (the runscript, %environment sourced).
 Sections gantry does not honour are refused with FILE:LINE and a sentence."""
 import json
@@ -44,6 +44,15 @@ def test_recipe_corpus_builds_and_runs(bb):
     # exec-like: another command, with %environment applied
     assert g.run("run", "--rm", "cuda", "sh", "-c", "echo $CUDA_HOME").out == \
         "/usr/local/cuda-12.4\n"
+
+    # ROCm-shaped: several --build-arg values, %test with %environment applied, a link in %post
+    r = g.run("build", "-f", DEFS / "rocm.def", "--build-arg", "GPU_TARGETS=gfx90a,gfx942",
+              "-t", "rocm")
+    assert "[test] /.singularity.d/test" in r.err, r
+    assert g.run("run", "--rm", "rocm", "/.singularity.d/runscript", "k.hip").out == \
+        "hipcc 6.1.0 --offload-arch=gfx90a,gfx942 k.hip\n"
+    assert g.run("run", "--rm", "rocm", "readlink", "/opt/rocm").out == "/opt/rocm-6.1.0\n"
+    assert config(g, "rocm")["Labels"]["org.example.rocm.targets"] == "gfx90a,gfx942"
 
     # Python-shaped: %files relative to the current directory (no CONTEXT given), %test run
     # at the end of the build, %startscript stored
