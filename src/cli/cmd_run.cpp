@@ -2,6 +2,7 @@
 // (engine/engine.hpp). prestart_run begins the early start before the line is parsed.
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
+#include "cli/run_flags.hpp"
 #include "engine/engine.hpp"
 #include "engine/options.hpp"
 #include "sqsh/image_ref.hpp"
@@ -28,14 +29,14 @@ void prestart_run(Context& ctx) {
     ctx.early_start = engine::start_early(defaults, options, caller);
 }
 
-void register_run(CLI::App& app, Context& ctx) {
-    auto f = std::make_shared<engine::RunRequest>();
+RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine::RunRequest>& f,
+                       bool create) {
+    RunFlags flags;
     auto entrypoint = std::make_shared<std::string>();
-    auto* cmd = app.add_subcommand("run", "Run a command in a new container from an image");
     // Only the options this command line names are built (LazyOptions), in --help's groups.
     LazyOptions o(cmd, ctx.args);
-    auto rest = o.operands("IMAGE", "The image, then the command and its arguments",
-                           "IMAGE [COMMAND [ARG...]]");
+    flags.rest = o.operands("IMAGE", "The image, then the command and its arguments",
+                            "IMAGE [COMMAND [ARG...]]");
     const char* proc = "Process";
     const char* files = "Filesystem";
     const char* iso = "Isolation and limits";
@@ -100,8 +101,9 @@ void register_run(CLI::App& app, Context& ctx) {
            "Also read CDI specs from this directory (after /etc/cdi and /var/run/cdi)");
     o.flag(gpu, "--no-require", f->no_require,
            "Do not check NVIDIA_REQUIRE_* against the host driver (warns instead)");
-    o.flag(proc, engine::flags::kDetach, f->detach,
-           "Run in the background; print the container ID");
+    if (!create)
+        o.flag(proc, engine::flags::kDetach, f->detach,
+               "Run in the background; print the container ID");
     o.option(proc, "--name", f->name, "Name the container so exec, ps, stop and rm can find it");
     o.list(proc, "-l,--label", f->labels,
            "Set a label KEY=VALUE on the container (ps --filter label=..., inspect)");
@@ -156,10 +158,19 @@ void register_run(CLI::App& app, Context& ctx) {
     o.flag(files, "--no-unpack", f->no_unpack,
            "With a squashfs image file: fail where /dev/fuse is not usable, instead of unpacking "
            "the image into the store once and running it from there");
-    auto tls = std::make_shared<bool>(true);
-    auto* tls_opt = o.flag(files, "--tls-verify", *tls,
+    flags.tls_opt = o.flag(files, "--tls-verify", *flags.tls,
                            "When the run pulls: verify the registry's TLS certificate "
                            "(--tls-verify=false: also allow plain http)");
+    return flags;
+}
+
+void register_run(CLI::App& app, Context& ctx) {
+    auto f = std::make_shared<engine::RunRequest>();
+    auto* cmd = app.add_subcommand("run", "Run a command in a new container from an image");
+    auto flags = add_run_flags(cmd, ctx, f, false);
+    auto rest = flags.rest;
+    auto tls = flags.tls;
+    auto* tls_opt = flags.tls_opt;
     cmd->callback([&ctx, f, rest, tls, tls_opt] {
         if (tls_opt && tls_opt->count()) f->tls_verify = *tls;
         ctx.action = [&ctx, f, rest = *rest] {
