@@ -3,6 +3,7 @@
 #include "engine/copy.hpp"
 
 #include "engine/copy_tree.hpp"
+#include "engine/stopped_root.hpp"
 #include "runtime/state.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <functional>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,23 +36,26 @@ struct CopySide {
     }
 };
 
-CopySide copy_container_side(const std::string& name) {
+// Calls BODY with container NAME's side: its running root (/proc/PID/root), or, stopped, its
+// root mounted in a child process (engine/stopped_root.hpp).
+void in_container(const std::string& name, const std::function<void(const CopySide&)>& body) {
     auto s = runtime::StateDir().get(name);
-    auto not_running = [&] {
-        return Error(Errc::conflict,
-                     "container " + s.name +
-                         " is not running: gantry cp reaches a container's files through its "
-                         "running process",
-                     "start it first (`gantry start " + s.name + "`), then copy");
-    };
-    if (!s.running()) throw not_running();
     CopySide side;
+    side.label = "container " + s.name;
+    if (!s.running()) {
+        with_stopped_root(s, [&](int rootfd) {
+            side.root = Fd(::fcntl(rootfd, F_DUPFD_CLOEXEC, 0));
+            body(side);
+        });
+        return;
+    }
     auto proc = "/proc/" + std::to_string(s.pid) + "/root";
     side.root = Fd(::open(proc.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!side.root) throw_errno("cannot open the root of container " + s.name + " (" + proc + ")");
-    if (!runtime::process_running(s.pid, s.pid_start)) throw not_running(); // its pid reused
-    side.label = "container " + s.name;
-    return side;
+    if (!runtime::process_running(s.pid, s.pid_start)) // its pid was reused meanwhile
+        throw Error(Errc::conflict, "container " + s.name + " stopped while the copy began",
+                    "copy again");
+    body(side);
 }
 
 struct CopyPath {
@@ -141,7 +146,8 @@ struct CopyDestination {
     std::string name;
 };
 
-CopyDestination open_copy_destination(const CopySide& side, const std::string& path, const CopySource& src) {
+CopyDestination open_copy_destination(const CopySide& side, const std::string& path,
+                                      const CopySource& src) {
     auto p = copy_path(side.absolute(path));
     CopyDestination d;
     Fd target(side.open(p.base == "." ? p.dir : p.dir + "/" + p.base, O_PATH));
@@ -189,22 +195,24 @@ CopyEndpoint copy_endpoint(const std::string& arg) {
 
 void copy_out_tar(const std::string& container, const std::string& path, int out,
                   bool follow_link) {
-    auto side = copy_container_side(container);
-    auto src = open_copy_source(side, path, follow_link);
-    write_tar(src.dir.get(), src.name, src.base, out, false);
+    in_container(container, [&](const CopySide& side) {
+        auto src = open_copy_source(side, path, follow_link);
+        write_tar(src.dir.get(), src.name, src.base, out, false);
+    });
 }
 
 void copy_in_tar(const std::string& container, const std::string& dir, int in) {
-    auto side = copy_container_side(container);
-    Fd d(side.open(side.absolute(dir), O_PATH | O_DIRECTORY));
-    if (!d) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            throw Error(Errc::not_found,
-                        "destination \"" + dir + "\" must be a directory in " + side.label,
-                        "a tar stream is extracted into a directory that exists");
-        throw_errno("cannot open " + dir + " in " + side.label);
-    }
-    extract_tar_into(in, d.get(), "the tar stream on standard input");
+    in_container(container, [&](const CopySide& side) {
+        Fd d(side.open(side.absolute(dir), O_PATH | O_DIRECTORY));
+        if (!d) {
+            if (errno == ENOENT || errno == ENOTDIR)
+                throw Error(Errc::not_found,
+                            "destination \"" + dir + "\" must be a directory in " + side.label,
+                            "a tar stream is extracted into a directory that exists");
+            throw_errno("cannot open " + dir + " in " + side.label);
+        }
+        extract_tar_into(in, d.get(), "the tar stream on standard input");
+    });
 }
 
 void copy(const std::string& src, const std::string& dest, const CopyOptions& o, int in, int out) {
@@ -222,14 +230,16 @@ void copy(const std::string& src, const std::string& dest, const CopyOptions& o,
     if (from.container.empty() && from.path == "-") return copy_in_tar(to.container, to.path, in);
     if (to.container.empty() && to.path == "-")
         return copy_out_tar(from.container, from.path, out, o.follow_link);
-    CopySide host;
-    host.label = "the host";
-    CopySide inside = copy_container_side(from.container.empty() ? to.container : from.container);
-    const CopySide& src_side = from.container.empty() ? host : inside;
-    const CopySide& dst_side = from.container.empty() ? inside : host;
-    auto s = open_copy_source(src_side, from.path, o.follow_link);
-    auto d = open_copy_destination(dst_side, to.path, s);
-    copy_tree(s.dir.get(), s.name, d.dir.get(), d.name, false);
+    const std::string& name = from.container.empty() ? to.container : from.container;
+    in_container(name, [&](const CopySide& inside) {
+        CopySide host;
+        host.label = "the host";
+        const CopySide& src_side = from.container.empty() ? host : inside;
+        const CopySide& dst_side = from.container.empty() ? inside : host;
+        auto s = open_copy_source(src_side, from.path, o.follow_link);
+        auto d = open_copy_destination(dst_side, to.path, s);
+        copy_tree(s.dir.get(), s.name, d.dir.get(), d.name, false);
+    });
 }
 
 } // namespace gantry::engine

@@ -82,6 +82,20 @@ void cp_copy_data(int in, int out, const std::string& name) {
     }
 }
 
+// A regular file of a (hostile) tree, opened without blocking: a FIFO put in its place between
+// the stat and the open is refused, not waited on.
+Fd cp_open_file(int dir, const std::string& name, int nofollow) {
+    Fd in(::openat(dir, name.c_str(), O_RDONLY | O_NONBLOCK | nofollow | O_CLOEXEC));
+    if (!in) cp_fail("cannot open " + name);
+    struct stat st {};
+    if (::fstat(in.get(), &st) != 0 || !S_ISREG(st.st_mode))
+        throw Error(Errc::conflict, name + " changed while it was copied (no longer a file)",
+                    "copy it again");
+    int flags = ::fcntl(in.get(), F_GETFL);
+    if (flags >= 0) (void)::fcntl(in.get(), F_SETFL, flags & ~O_NONBLOCK);
+    return in;
+}
+
 void cp_set_times(int fd, const struct stat& st) {
     struct timespec t[2] = {st.st_atim, st.st_mtim};
     (void)::futimens(fd, t);
@@ -101,8 +115,7 @@ void cp_entry(int src_dir, const std::string& src_name, int dst_dir, const std::
         if (::fchmod(out.get(), st.st_mode & 07777) != 0) cp_fail("cannot chmod " + dst_name);
         cp_set_times(out.get(), st);
     } else if (S_ISREG(st.st_mode)) {
-        Fd in(::openat(src_dir, src_name.c_str(), O_RDONLY | nofollow | O_CLOEXEC));
-        if (!in) cp_fail("cannot open " + src_name);
+        Fd in = cp_open_file(src_dir, src_name, nofollow);
         cp_clear_leaf(dst_dir, dst_name);
         Fd out(::openat(dst_dir, dst_name.c_str(),
                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -166,10 +179,10 @@ void tar_entry(ArchiveWriter& w, int src_dir, const std::string& src_name, const
         if (n < 0) cp_fail("cannot read link " + src_name);
         target.resize(static_cast<size_t>(n));
         archive_entry_set_symlink(e.get(), target.c_str());
-    } else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
-        in =
-            Fd(::openat(src_dir, src_name.c_str(),
-                        O_RDONLY | nofollow | O_CLOEXEC | (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0)));
+    } else if (S_ISREG(st.st_mode)) {
+        in = cp_open_file(src_dir, src_name, nofollow);
+    } else if (S_ISDIR(st.st_mode)) {
+        in = Fd(::openat(src_dir, src_name.c_str(), O_RDONLY | O_DIRECTORY | nofollow | O_CLOEXEC));
         if (!in) cp_fail("cannot open " + src_name);
     }
     w.check(archive_write_header(w.a, e.get()), path);
@@ -237,16 +250,13 @@ void extract_tar_into(int in, int dst_dir, const std::string& what) {
     archive_read_support_filter_bzip2(a.get());
     archive_read_support_filter_xz(a.get());
     if (archive_read_open_fd(a.get(), in, 1 << 16) != ARCHIVE_OK)
-        throw Error(Errc::invalid, what + ": not a tar stream (" +
-                                       cp_archive_error(a.get()) + ")");
+        throw Error(Errc::invalid, what + ": not a tar stream (" + cp_archive_error(a.get()) + ")");
     archive_entry* e = nullptr;
     for (;;) {
         int rc = archive_read_next_header(a.get(), &e);
         if (rc == ARCHIVE_EOF) break;
         layer::check_tar_header(a.get(), rc, what);
-        if (rc < ARCHIVE_WARN)
-            throw Error(Errc::invalid,
-                        what + ": " + cp_archive_error(a.get()));
+        if (rc < ARCHIVE_WARN) throw Error(Errc::invalid, what + ": " + cp_archive_error(a.get()));
         std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
         std::vector<std::string> comps;
         if (!layer::normalize_entry_path(name, comps))
@@ -285,8 +295,7 @@ void extract_tar_into(int in, int dst_dir, const std::string& what) {
                     cp_fail("cannot write " + name);
             }
             if (rc != ARCHIVE_EOF)
-                throw Error(Errc::invalid,
-                            what + ": " + cp_archive_error(a.get()));
+                throw Error(Errc::invalid, what + ": " + cp_archive_error(a.get()));
             if (::ftruncate(out.get(), archive_entry_size(e)) != 0) cp_fail("cannot write " + name);
             (void)::fchmod(out.get(), mode);
             struct timespec t[2] = {{archive_entry_mtime(e), 0}, {archive_entry_mtime(e), 0}};

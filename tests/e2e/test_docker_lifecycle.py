@@ -50,14 +50,23 @@ def test_create_then_start_attached_and_again_on_the_same_layer(runner):
     name = f"{runner.tag}-create"
     runner.created.append(name)
     t = time.time()
-    script = "cat /kept 2>/dev/null; echo run >> /kept; echo out; echo err >&2; exit 3"
+    script = ("cat /kept /copied 2>/dev/null; rm -f /copied; echo run >> /kept; echo out; "
+              "echo err >&2; exit 3")
     r = runner.run("create", "--name", name, "-e", "X=1", runner.image, "sh", "-c", script)
     cid = r.out.strip()
     assert len(cid) == 12 and int(cid, 16) >= 0, r
     assert entry(runner, name)["status"] == "created"
+    # cp into the created container: its root mounted for the copy, the file in its layer
+    src = runner.where / "copied"
+    src.write_text("copied\n")
+    os.chmod(src, 0o644)
+    runner.run("cp", src, f"{name}:/")
     # nothing ran: start -a runs it in the foreground, its exit status gantry's
     r = runner.run("start", "-a", name, check=False)
-    assert r.code == 3 and r.out == "out\n" and r.err.endswith("err\n"), r
+    assert r.code == 3 and r.out == "copied\nout\n" and r.err.endswith("err\n"), r
+    # cp out of the exited container: what its run wrote
+    runner.run("cp", f"{name}:/kept", runner.where / "kept")
+    assert (runner.where / "kept").read_text() == "run\n"
     st = entry(runner, name)
     assert st["status"] == "exited" and st["exit_code"] == 3, st
     # started again: the same container, on its same writable layer
@@ -119,7 +128,7 @@ def test_cp_both_ways_stays_inside_the_root(runner):
     (outside / "secret").write_text("host secret\n")
     os.chmod(outside, 0o777)
     r = runner.fail("cp", where, f"{name}:/tmp/", code=3)  # no such container yet
-    runner.run("run", "-d", "--name", name, runner.image, "sh", "-c",
+    runner.run("run", "-d", "--name", name, "--writable-layer", "disk", runner.image, "sh", "-c",
                f"mkdir -p /data/sub; echo inside > /data/sub/f; ln -s {outside} /escape; "
                "ln -s / /rootlink; touch /ready; exec sleep 60")
     for _ in range(100):
@@ -181,6 +190,19 @@ def test_cp_both_ways_stays_inside_the_root(runner):
     assert "not supported" in runner.fail("cp", "-a", src, f"{name}:/tmp", code=7).err
     runner.fail("cp", f"{name}:/a", f"{name}:/b", code=2)
     runner.fail("cp", src, where / "x", code=2)
+    # stopped: its root mounted for the copy, paths still resolved in it
     runner.run("stop", "-t", "0", name)
-    r = runner.fail("cp", src, f"{name}:/tmp/", code=5)
-    assert "is not running" in r.err and "gantry start" in r.err, r
+    runner.run("cp", src, f"{name}:/tmp/stopped.txt")
+    runner.run("cp", f"{name}:/tmp/stopped.txt", where / "back.txt")
+    assert (where / "back.txt").read_text() == "from host\n"
+    runner.fail("cp", src, f"{name}:/escape/pwned", code=3)
+    assert not (outside / "pwned").exists()
+    # a layer kept in memory is gone with its run: nothing to copy
+    mem = f"{runner.tag}-mem"
+    runner.created.append(mem)
+    runner.run("run", "-d", "--name", mem, "--writable-layer", "memory", runner.image, "true",
+               check=False)
+    if entry(runner, mem):
+        runner.run("wait", mem)
+        r = runner.fail("cp", src, f"{mem}:/tmp/", code=5)
+        assert "kept no writable layer" in r.err and "gantry start" in r.err, r
