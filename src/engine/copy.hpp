@@ -3,10 +3,11 @@
 // API's archive endpoints (copy_out_tar, copy_in_tar).
 //
 // A container's root is reached through its running process (/proc/PID/root, which the caller
-// may open: its own container, rootless or not); every path in it is resolved in-root
+// may open: its own container, rootless or not), or, stopped, mounted from its kept layer in a
+// child process (engine/stopped_root.hpp); every path in it is resolved in-root
 // (openat2 RESOLVE_IN_ROOT: a symbolic link or ".." there cannot lead outside), and below the
 // resolved directory the tree is read and written one name at a time without following links
-// (engine/copy_tree.hpp). A container that does not run: Error(conflict), naming `gantry start`.
+// (engine/copy_tree.hpp). A stopped container without a layer on disk: Error(conflict).
 // Files written take the copying user's owner (in a rootless container: its root), as docker's
 // cp without -a; -a is refused.
 #pragma once
