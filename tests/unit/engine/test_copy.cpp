@@ -123,8 +123,8 @@ TEST(CopyTree, ATarStreamStaysBelowItsDestination) {
     try {
         engine::extract_tar_into(in.get(), d.get(), "s.tar");
         ADD_FAILURE() << "a name through a link was followed";
-    } catch (const Error& e) {
-        EXPECT_EQ(e.code(), Errc::invalid);
+    } catch (const Error& e) { // the link is not a directory to write into
+        EXPECT_TRUE(e.code() == Errc::invalid || e.code() == Errc::conflict) << e.message();
     }
     EXPECT_TRUE(stdfs::is_empty(outside));
 }
