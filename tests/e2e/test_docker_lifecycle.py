@@ -78,6 +78,11 @@ def test_create_then_start_attached_and_again_on_the_same_layer(runner):
     assert runner.run("logs", name).out.startswith("run\nrun\nout\n")
     assert events(runner, name, t).count("start") == 3
     assert "create" in events(runner, name, t)
+    # -i: stdin attached too
+    reader = f"{runner.tag}-stdin"
+    runner.created.append(reader)
+    runner.run("create", "--name", reader, runner.image, "sh", "-c", "read x; echo got $x")
+    assert runner.run("start", "-i", reader, input="typed\n").out == "got typed\n"
     # a name in use by a created container is docker's conflict
     r = runner.fail("create", "--name", name, runner.image, "true", code=5)
     assert f'The container name "/{name}" is already in use by container "{cid}"' in r.err, r
