@@ -2,6 +2,7 @@
 // (engine/engine.hpp). prestart_run begins the early start before the line is parsed.
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
+#include "cli/run_flags.hpp"
 #include "engine/engine.hpp"
 #include "engine/options.hpp"
 #include "sqsh/image_ref.hpp"
@@ -28,20 +29,13 @@ void prestart_run(Context& ctx) {
     ctx.early_start = engine::start_early(defaults, options, caller);
 }
 
-namespace {
-
-// `run`, and `test` (TEST): Apptainer's `apptainer test`, a run of the image's
-// /.singularity.d/test with run's options (engine/apptainer_run.hpp)
-void register_run_verb(CLI::App& app, Context& ctx, bool test) {
-    auto f = std::make_shared<engine::RunRequest>();
+RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine::RunRequest>& f,
+                       bool create, bool test) {
+    RunFlags flags;
     auto entrypoint = std::make_shared<std::string>();
-    auto* cmd = test ? app.add_subcommand("test", "Run an Apptainer image's test script "
-                                                  "(/.singularity.d/test, a definition "
-                                                  "file's %test), as `apptainer test`")
-                     : app.add_subcommand("run", "Run a command in a new container from an image");
     // Only the options this command line names are built (LazyOptions), in --help's groups.
     LazyOptions o(cmd, ctx.args);
-    auto rest =
+    flags.rest =
         test ? o.operands("IMAGE", "The image, then the test script's arguments", "IMAGE [ARG...]")
              : o.operands("IMAGE", "The image, then the command and its arguments",
                           "IMAGE [COMMAND [ARG...]]");
@@ -109,8 +103,9 @@ void register_run_verb(CLI::App& app, Context& ctx, bool test) {
            "Also read CDI specs from this directory (after /etc/cdi and /var/run/cdi)");
     o.flag(gpu, "--no-require", f->no_require,
            "Do not check NVIDIA_REQUIRE_* against the host driver (warns instead)");
-    o.flag(proc, engine::flags::kDetach, f->detach,
-           "Run in the background; print the container ID");
+    if (!create)
+        o.flag(proc, engine::flags::kDetach, f->detach,
+               "Run in the background; print the container ID");
     o.option(proc, "--name", f->name, "Name the container so exec, ps, stop and rm can find it");
     o.list(proc, "-l,--label", f->labels,
            "Set a label KEY=VALUE on the container (ps --filter label=..., inspect)");
@@ -165,10 +160,26 @@ void register_run_verb(CLI::App& app, Context& ctx, bool test) {
     o.flag(files, "--no-unpack", f->no_unpack,
            "With a squashfs image file: fail where /dev/fuse is not usable, instead of unpacking "
            "the image into the store once and running it from there");
-    auto tls = std::make_shared<bool>(true);
-    auto* tls_opt = o.flag(files, "--tls-verify", *tls,
+    flags.tls_opt = o.flag(files, "--tls-verify", *flags.tls,
                            "When the run pulls: verify the registry's TLS certificate "
                            "(--tls-verify=false: also allow plain http)");
+    return flags;
+}
+
+namespace {
+
+// `run`, and `test` (TEST): Apptainer's `apptainer test`, a run of the image's
+// /.singularity.d/test with run's options (engine/apptainer_run.hpp)
+void register_run_verb(CLI::App& app, Context& ctx, bool test) {
+    auto f = std::make_shared<engine::RunRequest>();
+    auto* cmd = test ? app.add_subcommand("test", "Run an Apptainer image's test script "
+                                                  "(/.singularity.d/test, a definition "
+                                                  "file's %test), as `apptainer test`")
+                     : app.add_subcommand("run", "Run a command in a new container from an image");
+    auto flags = add_run_flags(cmd, ctx, f, false, test);
+    auto rest = flags.rest;
+    auto tls = flags.tls;
+    auto* tls_opt = flags.tls_opt;
     cmd->callback([&ctx, f, rest, tls, tls_opt, test] {
         if (tls_opt && tls_opt->count()) f->tls_verify = *tls;
         ctx.action = [&ctx, f, rest = *rest, test] {

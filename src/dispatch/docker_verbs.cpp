@@ -41,6 +41,11 @@ constexpr GroupVerb kGroupVerbs[] = {
     {"container", "wait", "wait"},
     {"container", "top", "top"},
     {"container", "port", "port"},
+    {"container", "create", "create"},
+    {"container", "start", "start"},
+    {"container", "restart", "restart"},
+    {"container", "rename", "rename"},
+    {"container", "cp", "cp"},
     {"system", "info", "info"},
     {"system", "events", "events"},
     {"builder", "build", "build"},
@@ -59,19 +64,12 @@ constexpr Missing kMissing[] = {
     {"commit", "gantry does not commit a container's changes into an image: describe them in a "
                "Dockerfile and `gantry build` it (`gantry import` makes an image of a root "
                "filesystem tar)"},
-    {"cp", "bind-mount a host directory (`gantry run -v DIR:DIR ...`) and copy through it"},
-    {"create", "`gantry run -d` creates and starts a container in one step (the OCI runtime, "
-               "`gantry oci create` and `start`, has the split)"},
-    {"start", "`gantry run -d` creates and starts a container in one step (the OCI runtime, "
-              "`gantry oci create` and `start`, has the split)"},
-    {"restart", "a stopped container is not kept to start again: `gantry run` it anew"},
     {"kill", "`gantry stop -t 0 NAME` (SIGTERM, then SIGKILL at once) or `gantry rm -f NAME`"},
     {"pause", "`gantry run` containers cannot be frozen; the OCI runtime's can (`gantry oci "
               "pause`)"},
     {"unpause", "`gantry run` containers cannot be frozen; the OCI runtime's can (`gantry oci "
                 "resume`)"},
     {"update", "a container's limits are set when it starts (--memory, --cpus, --pids-limit)"},
-    {"rename", "a container is named when it starts (`gantry run --name NAME`)"},
     {"stats", "a container's usage is its cgroup's: `gantry run --memory/--cpus` set limits, "
               "systemd-cgtop shows them"},
     {"diff", "a container's writes are its writable layer (docs/storage.md); gantry does not "

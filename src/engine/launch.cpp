@@ -4,6 +4,8 @@
 // process that supervises the container after `gantry run` returned.
 #include "engine/docker_flags.hpp"
 #include "engine/engine.hpp"
+#include "engine/record.hpp"
+#include "engine/request_json.hpp"
 #include "engine/squashfs.hpp"
 #include "lazy/squashfs_artifact.hpp"
 #include "lazy/tree.hpp"
@@ -31,37 +33,52 @@ namespace gantry::engine {
 
 namespace {
 
+std::filesystem::path current_dir() {
+    std::error_code ec;
+    auto cwd = std::filesystem::current_path(ec);
+    if (ec) throw Error(Errc::io, "cannot read the current directory: " + ec.message());
+    return cwd;
+}
+
 // A container that exec, ps, stop and rm can find: recorded in the runtime directory from its
 // creation, and removed again when the run ends without keeping it.
 class Record {
   public:
     explicit Record(Prepared& p) : scratch_(*p.scratch) {
-        cs_.name = p.request.name.empty() ? p.id : p.request.name;
-        cs_.id = p.id;
-        cs_.image = p.request.image;
-        cs_.labels = p.labels;
+        const auto& r = p.request;
         // a foreground run is recorded when something names it: --name, or a label or a
         // --cidfile a script finds it by (the Dev Containers CLI: ps --filter label=...); every
         // run's events are journalled (`gantry events`)
-        const auto& r = p.request;
-        if (!r.name.empty() || r.detach || !r.labels.empty() || !r.label_files.empty() ||
-            !r.cidfile.empty()) {
-            states_.emplace();
-            cs_.manifest = p.view.image.manifest_digest.str();
-            cs_.store_root = p.store->root().string();
-            cs_.container_dir = p.scratch->dir().string();
-            cs_.command = p.spec.args;
-            cs_.detached = p.request.detach;
-            cs_.created = runtime::now_rfc3339();
-            cs_.monitor = ::getpid();
-            cs_.spec = p.spec;
-            if (!p.request.stop_signal.empty())
-                cs_.stop_signal = signal_number(p.request.stop_signal, "--stop-signal");
-            cs_.stop_timeout = p.request.stop_timeout;
-            for (auto& b : p.options.binds) cs_.user_mounts.push_back(b.destination);
-            for (auto& t : p.options.tmpfs) cs_.user_mounts.push_back(t.substr(0, t.find(':')));
-            owner_ = states_->create(cs_);
+        bool recorded = !r.name.empty() || r.detach || !r.labels.empty() ||
+                        !r.label_files.empty() || !r.cidfile.empty() || !r.container_id.empty();
+        if (!recorded) {
+            cs_.name = p.id;
+            cs_.id = p.id;
+            cs_.image = r.image;
+            cs_.labels = p.labels;
+            journal_.append(runtime::container_event(cs_, "create"));
+            return;
         }
+        states_.emplace();
+        cs_ = container_record(p);
+        cs_.monitor = ::getpid();
+        if (!r.container_id.empty()) { // gantry start: the record is taken over, not made
+            auto old = states_->get(r.container_id);
+            cs_.name = old.name;
+            cs_.created = old.created;
+            cs_.startable = true;
+            owner_ = states_->take(old);
+            states_->save(cs_);
+            return;
+        }
+        // a -d container keeps its request, so `gantry start` runs it again
+        if (r.detach) try {
+                write_request(p.scratch->dir(), persistable(r, current_dir(), p.labels));
+                cs_.startable = true;
+            } catch (const Error& e) {
+                log::debug("the container cannot be started again: " + e.message());
+            }
+        owner_ = states_->create(cs_);
         journal_.append(runtime::container_event(cs_, "create"));
     }
     ~Record() {
@@ -76,7 +93,7 @@ class Record {
     void monitored_here() {
         if (!states_) return;
         cs_.monitor = ::getpid();
-        states_->save(cs_);
+        states_->save_current(cs_);
     }
     // The process serving the container's root over FUSE: `gantry rm -f` kills it when the
     // container does not end with SIGKILL (a read it has not answered holds it).
@@ -92,7 +109,7 @@ class Record {
         cs_.pid_start = runtime::process_start_time(pid);
         cs_.monitor = ::getpid();
         cs_.status = "running";
-        states_->save(cs_);
+        states_->save_current(cs_);
     }
     void exited(int status) {
         journal_.append(
@@ -102,7 +119,7 @@ class Record {
         cs_.status = "exited";
         cs_.exit_code = status;
         cs_.finished = runtime::now_rfc3339();
-        if (fs::stdfs::exists(states_->dir() / cs_.name)) states_->save(cs_); // unless rm'ed
+        states_->save_current(cs_); // unless rm'ed
     }
     bool removing() const { return removing_; }
     // `gantry rm` marks the container it removes before it kills it or waits for its monitor
@@ -110,7 +127,7 @@ class Record {
     bool removal_requested() const {
         if (!states_) return false;
         try {
-            auto now = states_->find(cs_.name);
+            auto now = states_->find(cs_.id);
             return !now || now->id != cs_.id || now->status == "removing";
         } catch (const Error&) { // a state file being replaced: asked again later
             return false;
@@ -122,7 +139,10 @@ class Record {
         if (destroyed_) return;
         destroyed_ = true;
         try {
-            if (states_ && !states_->remove(cs_.name)) return;
+            if (states_) {
+                if (auto now = states_->find(cs_.id)) cs_.name = now->name; // renamed
+                if (!states_->remove(cs_.name)) return;
+            }
         } catch (...) {
             return;
         }
@@ -344,11 +364,37 @@ struct Launcher {
 
 } // namespace
 
+runtime::ContainerState container_record(const Prepared& p) {
+    runtime::ContainerState cs;
+    cs.name = p.request.name.empty() ? p.id : p.request.name;
+    cs.id = p.id;
+    cs.image = p.request.image;
+    cs.labels = p.labels;
+    cs.manifest = p.view.image.manifest_digest.str();
+    cs.store_root = p.store->root().string();
+    cs.container_dir = p.scratch->dir().string();
+    cs.command = p.spec.args;
+    cs.detached = p.request.detach;
+    cs.created = runtime::now_rfc3339();
+    cs.spec = p.spec;
+    if (!p.request.stop_signal.empty())
+        cs.stop_signal = signal_number(p.request.stop_signal, "--stop-signal");
+    cs.stop_timeout = p.request.stop_timeout;
+    for (auto& b : p.options.binds) cs.user_mounts.push_back(b.destination);
+    for (auto& t : p.options.tmpfs) cs.user_mounts.push_back(t.substr(0, t.find(':')));
+    return cs;
+}
+
 Outcome run(Prepared& p) {
     Launcher launcher(p);
     if (p.request.detach) return {0, launcher.detach()};
     detach_unattached_streams(attached_streams(p.request));
     int status = launcher.launch();
+    // `gantry start -a` of a --rm container: gone once it exits, as run -d --rm's
+    if (!p.request.container_id.empty() && p.request.rm && !launcher.record.removing()) {
+        p.scratch->discard();
+        launcher.record.remove();
+    }
     log::debug(p.early && p.early->used()
                    ? "the container process was started early, beside the image lookup"
                    : "the container process was started after the spec was built");

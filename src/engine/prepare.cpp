@@ -248,11 +248,13 @@ void check_cpu(Prepared& p) {
 // The container's id and its scratch: the writable layer and, when needed, a directory in the
 // store. A detached container outlives this process: its hold is a file, released by `gantry rm`.
 void make_scratch(Prepared& p) {
-    p.id = random_id();
+    // `gantry start`: the container's own id and directory, its writable layer kept
+    bool again = !p.request.container_id.empty();
+    p.id = again ? p.request.container_id : random_id();
     p.layer = writable_layer(p.request);
-    p.scratch = std::make_unique<store::Scratch>(*p.store, p.id, p.layer.layer,
-                                                 p.view.image.manifest_digest, p.request.detach,
-                                                 p.sqsh == nullptr && p.lazy == nullptr);
+    p.scratch = std::make_unique<store::Scratch>(
+        *p.store, p.id, p.layer.layer, p.view.image.manifest_digest, p.request.detach || again,
+        p.sqsh == nullptr && p.lazy == nullptr, again);
 }
 
 // CDI devices from any vendor's specs; their hooks run with exactly their declared env.

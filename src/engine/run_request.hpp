@@ -96,6 +96,10 @@ struct RunRequest {
     std::string health_cmd, health_interval, health_timeout, health_start_period;
     int health_retries = 0;
     bool no_healthcheck = false;
+
+    // `gantry start` (engine/lifecycle.hpp): the recorded container this run starts again, by
+    // its id: its record, name and writable layer are taken over, not made. No flag sets it.
+    std::string container_id;
 };
 
 } // namespace gantry::engine

@@ -235,6 +235,7 @@ json to_json(const ContainerState& s) {
             {"user_mounts", s.user_mounts},
             {"stop_signal", s.stop_signal},
             {"stop_timeout", s.stop_timeout},
+            {"startable", s.startable},
             {"spec", s.spec.to_json()}};
 }
 
@@ -259,6 +260,7 @@ ContainerState from_json(const json& j) {
     s.finished = j.value("finished", "");
     s.stop_signal = j.value("stop_signal", SIGTERM);
     s.stop_timeout = j.value("stop_timeout", -1);
+    s.startable = j.value("startable", false);
     if (auto l = j.find("labels"); l != j.end() && l->is_object())
         for (auto it = l->begin(); it != l->end(); ++it)
             if (it.value().is_string()) s.labels[it.key()] = it.value().get<std::string>();
@@ -310,6 +312,77 @@ std::optional<ContainerState> load(const std::filesystem::path& d) {
 
 } // namespace
 
+namespace {
+
+// A record that stays until `gantry rm`: an exited container, or a created one (gantry create).
+bool state_kept(const ContainerState& s) {
+    return s.status == "exited" || (s.status == "created" && s.startable);
+}
+
+Error state_name_in_use(const std::string& name, const ContainerState& old, bool live) {
+    return Error(Errc::conflict,
+                 "Conflict. The container name \"/" + name +
+                     "\" is already in use by container \"" + old.id +
+                     "\". You have to remove (or rename) that container to be able to reuse that "
+                     "name.",
+                 !live ? "remove it with `gantry rm " + name + "`"
+                       : "stop and remove it (`gantry rm -f " + name + "`) or choose another name");
+}
+
+} // namespace
+
+FileLock StateDir::take(const ContainerState& s) {
+    FileLock claim(dir_ / ".claim.lock", FileLock::Mode::exclusive);
+    auto d = dir_ / s.name;
+    auto now = load(d);
+    if (!now || now->id != s.id)
+        throw Error(Errc::not_found, "container " + s.name + " was removed",
+                    "`gantry ps -a` lists containers");
+    auto owner = FileLock::try_lock(d / kOwnerLock, FileLock::Mode::exclusive);
+    if (!owner.held())
+        throw Error(Errc::conflict, "container " + s.name + " is running (or being started)",
+                    "stop it first: `gantry stop " + s.name + "`");
+    return owner;
+}
+
+bool StateDir::save_current(ContainerState& s) {
+    FileLock claim(dir_ / ".claim.lock", FileLock::Mode::exclusive);
+    if (!load(dir_ / s.name) || load(dir_ / s.name)->id != s.id) {
+        auto now = find(s.id);
+        if (!now || now->id != s.id) return false;
+        s.name = now->name;
+    }
+    save(s);
+    return true;
+}
+
+ContainerState StateDir::rename(const std::string& key, const std::string& new_name) {
+    if (!valid_container_name(new_name))
+        throw Error(Errc::usage,
+                    "Invalid container name (" + new_name +
+                        "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                    "choose a name that matches [a-zA-Z0-9][a-zA-Z0-9_.-]*");
+    FileLock claim(dir_ / ".claim.lock", FileLock::Mode::exclusive);
+    auto s = get(key);
+    if (s.name == new_name)
+        throw Error(Errc::usage, "Renaming a container with the same name as its current name",
+                    "give another name");
+    auto to = dir_ / new_name;
+    if (auto old = load(to)) {
+        auto owned = owner_alive(to);
+        bool live = owned ? *owned : old->running();
+        if (live || state_kept(*old)) throw state_name_in_use(new_name, *old, live);
+    }
+    if (std::filesystem::exists(to)) fs::remove_tree(to); // debris of a crashed gantry
+    // the directory moves with its owner lock (a flock is the file's, whatever its name): a
+    // running container's monitor keeps the name it owns, and saves under it (save_current)
+    if (::rename((dir_ / s.name).c_str(), to.c_str()) != 0)
+        throw_errno("cannot rename container state " + (dir_ / s.name).string());
+    s.name = new_name;
+    save(s);
+    return s;
+}
+
 FileLock StateDir::create(const ContainerState& s) {
     if (!valid_container_name(s.name))
         throw Error(Errc::usage, "invalid container name \"" + s.name + "\"",
@@ -331,15 +404,7 @@ FileLock StateDir::create(const ContainerState& s) {
         bool live =
             owned ? *owned
                   : old && (old->running() || (old->status != "exited" && old->monitor_alive()));
-        if (old && (live || old->status == "exited"))
-            throw Error(Errc::conflict,
-                        "Conflict. The container name \"/" + s.name +
-                            "\" is already in use by container \"" + old->id +
-                            "\". You have to remove (or rename) that container to be able to "
-                            "reuse that name.",
-                        old->status == "exited" ? "remove it with `gantry rm " + s.name + "`"
-                                                : "stop and remove it (`gantry rm -f " + s.name +
-                                                      "`) or choose another name");
+        if (old && (live || state_kept(*old))) throw state_name_in_use(s.name, *old, live);
         if (live) // held, its state.json unreadable: an owner whose record failed
             throw Error(Errc::conflict,
                         "Conflict. The container name \"/" + s.name +

@@ -40,6 +40,9 @@ struct ContainerState {
     std::vector<std::string> user_mounts;      // the destinations of -v, --mount, --tmpfs
     int stop_signal = SIGTERM;                 // run --stop-signal: what `gantry stop` sends first
     int stop_timeout = -1; // run --stop-timeout: seconds stop waits (-1: unset, 10)
+    // Its run request is kept (request.json in container_dir, engine/request_json.hpp): `gantry
+    // start` starts it again. A "created" record without it is a crashed run's debris.
+    bool startable = false;
 
     bool running() const; // status running and process_running(pid, pid_start)
     // The start time of its monitor while that is still at work (starting the workload, or
@@ -108,6 +111,17 @@ class StateDir {
     // it forks (they share it), whatever the state records; keep it while the container lives.
     [[nodiscard]] FileLock create(const ContainerState& s);
     void save(const ContainerState& s);
+    // Saves S under the name its id has now (a `gantry rename` may have changed it while S ran;
+    // S.name is updated): false, and nothing saved, when its record is gone (removed).
+    bool save_current(ContainerState& s);
+    // Takes over the name of S, a startable container's record that no process owns (created,
+    // or exited): its owner lock, as create() returns it. Error(conflict) while it is owned
+    // (running, or being started by another gantry).
+    [[nodiscard]] FileLock take(const ContainerState& s);
+    // docker's rename: the container NAME_OR_ID is named NEW_NAME from now on, running or not.
+    // Error(usage) for an invalid name or the same name, Error(conflict) in docker's words when
+    // NEW_NAME is taken. Returns the record as renamed.
+    ContainerState rename(const std::string& name_or_id, const std::string& new_name);
     std::optional<ContainerState> find(const std::string& name_or_id) const;
     ContainerState get(const std::string& name_or_id) const; // Error(not_found) with a hint
     std::vector<ContainerState> list() const;

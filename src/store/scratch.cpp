@@ -62,13 +62,19 @@ bool batch_full(const stdfs::path& trash) {
 } // namespace
 
 Scratch::Scratch(Store& store, const std::string& id, Layer layer, const oci::Digest& image,
-                 bool recorded, bool in_store)
+                 bool recorded, bool in_store, bool reuse)
     : store_(store), id_(id), root_(store.root()), dir_(store.root() / "containers" / id),
-      layer_(layer), recorded_(recorded && in_store) {
+      layer_(layer), recorded_(recorded && in_store), reuse_(reuse), keep_(reuse) {
     if (::mkdir(mount_point().c_str(), 0755) != 0 && errno != EEXIST)
         throw_errno("cannot create " + mount_point().string());
     try {
-        if (layer_ == Layer::disk) {
+        if (layer_ == Layer::disk && reuse_) {
+            dir();
+            if (::mkdir(upper().c_str(), 0755) != 0 && errno != EEXIST)
+                throw_errno("cannot create " + upper().string());
+            fs::remove_tree(work());
+            mkdir_or_throw(work());
+        } else if (layer_ == Layer::disk) {
             dir(); // fails on an id in use, before anything of that container is touched
             mkdir_or_throw(upper());
             mkdir_or_throw(work());
@@ -92,7 +98,7 @@ Scratch::Scratch(Store& store, const std::string& id, Layer layer, const oci::Di
         }
     } catch (...) {
         try { // an error path: delete what we created here and now
-            if (made_) fs::remove_tree(dir_);
+            if (made_ && !reuse_) fs::remove_tree(dir_);
         } catch (...) {
         }
         throw;
@@ -102,6 +108,10 @@ Scratch::Scratch(Store& store, const std::string& id, Layer layer, const oci::Di
 const stdfs::path& Scratch::dir() {
     if (made_) return dir_;
     if (::mkdir(dir_.c_str(), 0700) != 0) {
+        if (errno == EEXIST && reuse_) {
+            made_ = true;
+            return dir_;
+        }
         if (errno != ENOENT) throw_errno("cannot create " + dir_.string());
         fs::make_dirs(dir_.parent_path());
         mkdir_or_throw(dir_);

@@ -38,8 +38,11 @@ class Scratch {
     // this process) unless `recorded`: then a file in STORE/holds/ that outlives this process,
     // for a container that stays until `gantry rm` (released by discard()).
     // An image that is not the store's (a squashfs file: `in_store` false) is not held.
+    // REUSE: the directory of a container started again (`gantry start`) is taken as it is, its
+    // writable layer on disk included (the overlay's work directory is emptied: the kernel
+    // refuses one a volatile mount used).
     Scratch(Store& store, const std::string& id, Layer layer, const oci::Digest& image,
-            bool recorded = false, bool in_store = true);
+            bool recorded = false, bool in_store = true, bool reuse = false);
     Scratch(const Scratch&) = delete;
     Scratch& operator=(const Scratch&) = delete;
     ~Scratch(); // discard() unless kept
@@ -51,8 +54,9 @@ class Scratch {
     std::filesystem::path mount_point() const { return root_ / "mnt"; }
     Layer layer() const { return layer_; }
 
-    void keep() { keep_ = true; } // a detached container: stays until `gantry rm`
-    void release() { keep_ = false; }
+    void keep() { keep_ = true; }      // a detached container: stays until `gantry rm`
+    void release() { keep_ = reuse_; } // a reused directory stays: its container does
+    bool reused() const { return reuse_; }
     bool kept() const { return keep_; }
     // Moves the directory into trash/ (see discard_dir) and releases the hold; idempotent.
     void discard() noexcept;
@@ -63,7 +67,7 @@ class Scratch {
     std::filesystem::path root_, dir_;
     Layer layer_;
     FileLock use_;
-    bool recorded_, made_ = false, keep_ = false, gone_ = false;
+    bool recorded_, reuse_, made_ = false, keep_ = false, gone_ = false;
 };
 
 // How many discarded directories trash/ collects before a reaper is started.

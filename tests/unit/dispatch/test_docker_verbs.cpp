@@ -36,6 +36,12 @@ TEST(DockerVerbs, GroupVerbsBecomeGantrysCommands) {
     EXPECT_EQ(expanded({"image", "rm", "x:1"}), (V{"rmi", "x:1"}));
     EXPECT_EQ(expanded({"container", "ls", "-a"}), (V{"ps", "-a"}));
     EXPECT_EQ(expanded({"image", "prune"}), (V{"system", "prune"}));
+    // the lifecycle verbs (engine/lifecycle.hpp, engine/copy.hpp)
+    EXPECT_EQ(expanded({"container", "create", "img"}), (V{"create", "img"}));
+    EXPECT_EQ(expanded({"container", "start", "-a", "c"}), (V{"start", "-a", "c"}));
+    EXPECT_EQ(expanded({"container", "restart", "c"}), (V{"restart", "c"}));
+    EXPECT_EQ(expanded({"container", "rename", "a", "b"}), (V{"rename", "a", "b"}));
+    EXPECT_EQ(expanded({"container", "cp", "c:/a", "-"}), (V{"cp", "c:/a", "-"}));
     // docker's JSON of one kind of object
     EXPECT_EQ(expanded({"container", "inspect", "-f", "{{.Id}}", "c"}),
               (V{"inspect", "--type", "container", "-f", "{{.Id}}", "c"}));

@@ -1,0 +1,114 @@
+// create, start, restart and rename (engine/lifecycle.hpp).
+#include "engine/lifecycle.hpp"
+
+#include "engine/docker_flags.hpp"
+#include "engine/record.hpp"
+#include "engine/request_json.hpp"
+#include "runtime/events.hpp"
+#include "store/store.hpp"
+#include "util/error.hpp"
+#include "util/lock.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace gantry::engine {
+
+std::string create(store::Store& store, RunRequest request, Caller caller) {
+    if (!request.container_id.empty())
+        throw Error(Errc::internal, "create of an existing container " + request.container_id);
+    // -a: the streams `start -a` attaches (checked by prepare as a foreground run's)
+    auto attach = std::move(request.attach);
+    request.attach.clear();
+    if (!attach.empty()) {
+        RunRequest check;
+        check.attach = attach;
+        attached_streams(check);
+    }
+    // a start later begins on the layer this one leaves: on disk, unless asked otherwise
+    if (request.writable_layer.empty())
+        if (const char* e = std::getenv("GANTRY_WRITABLE_LAYER"); e && *e)
+            request.writable_layer = e;
+    if (request.writable_layer.empty() || request.writable_layer == "auto")
+        request.writable_layer = "disk";
+    request.detach = true; // the store's hold on the image is a file that outlives this process
+    std::error_code ec;
+    auto cwd = std::filesystem::current_path(ec);
+    if (ec) throw Error(Errc::io, "cannot read the current directory: " + ec.message());
+    auto p = prepare(store, request, std::move(caller));
+    auto kept = persistable(p.request, cwd, p.labels);
+    kept.attach = std::move(attach);
+    auto cs = container_record(p);
+    cs.startable = true;
+    write_request(p.scratch->dir(), kept);
+    runtime::StateDir states;
+    {
+        auto owner = states.create(cs); // released at once: nothing runs it
+    }
+    p.scratch->keep();
+    runtime::EventJournal().append(runtime::container_event(cs, "create"));
+    if (!request.cidfile.empty()) write_cidfile(request.cidfile, p.id);
+    return p.id;
+}
+
+Outcome start(const std::string& key, Caller caller, const StartOptions& o) {
+    runtime::StateDir states;
+    auto s = states.get(key);
+    bool attach = o.attach || o.interactive;
+    if (s.running()) {
+        if (attach)
+            throw Error(Errc::conflict,
+                        "container " + s.name +
+                            " is already running: start -a attaches to the "
+                            "container it starts",
+                        "follow its output with `gantry logs -f " + s.name +
+                            "`, its exit status with `gantry wait " + s.name + "`");
+        return {0, s.id};
+    }
+    if (!s.startable)
+        throw Error(Errc::conflict,
+                    "container " + s.name +
+                        " cannot be started again: its run request was not kept (a foreground "
+                        "run's record, or a container of an older gantry)",
+                    "remove it (`gantry rm " + s.name +
+                        "`) and `gantry run -d` a new one, or "
+                        "`gantry create` it");
+    auto request = read_request(s.container_dir);
+    request.name = s.name; // renamed since, perhaps
+    request.container_id = s.id;
+    request.detach = !attach;
+    // -a: create -a's streams, else stdout and stderr; -i: all three
+    if (!attach || o.interactive)
+        request.attach.clear();
+    else if (request.attach.empty())
+        request.attach = {"STDOUT", "STDERR"};
+    store::Store store(s.store_root);
+    try {
+        auto p = prepare(store, std::move(request), std::move(caller));
+        return run(p);
+    } catch (const Error& e) { // as run's: failed before the workload began (125)
+        if (static_cast<int>(e.code()) >= 125 || e.code() == Errc::usage) throw;
+        throw Error(Errc::run_failed, e.message(), e.hint());
+    }
+}
+
+void restart(const std::string& key, Caller caller, std::optional<double> timeout) {
+    runtime::StateDir states;
+    auto s = states.get(key);
+    if (s.running()) {
+        runtime::stop(s, timeout);
+        runtime::EventJournal().append(runtime::container_event(s, "stop"));
+    }
+    start(s.id, std::move(caller));
+    runtime::EventJournal().append(runtime::container_event(states.get(s.id), "restart"));
+}
+
+runtime::ContainerState rename(const std::string& key, const std::string& new_name) {
+    runtime::StateDir states;
+    auto old = states.get(key).name;
+    auto s = states.rename(key, new_name);
+    runtime::EventJournal().append(runtime::container_event(s, "rename", {{"oldName", "/" + old}}));
+    return s;
+}
+
+} // namespace gantry::engine

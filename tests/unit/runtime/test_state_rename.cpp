@@ -1,0 +1,115 @@
+// docker's rename and start's take-over on the state directory (runtime::StateDir::rename,
+// take, save_current): a taken name is docker's conflict, the same name and an invalid one are
+// refused, a created container (gantry create) keeps its name as an exited one does, and a
+// running container's monitor saves under the name it has now.
+#include "../support/temp_dir.hpp"
+#include "runtime/state.hpp"
+#include "util/error.hpp"
+
+#include <functional>
+#include <gtest/gtest.h>
+#include <string>
+#include <unistd.h>
+
+namespace runtime_state_rename_test {
+
+using gantry::Errc;
+using gantry::Error;
+using gantry::runtime::ContainerState;
+using gantry::runtime::StateDir;
+using unit_support::TempDir;
+
+namespace {
+
+ContainerState exited(const std::string& name, const std::string& id) {
+    ContainerState s;
+    s.name = name;
+    s.id = id;
+    s.status = "exited";
+    s.startable = true;
+    return s;
+}
+
+Error error_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e;
+    }
+    ADD_FAILURE() << "no error";
+    return Error(Errc::internal, "");
+}
+
+} // namespace
+
+TEST(StateRename, RenamesAndFindsByTheNewName) {
+    TempDir t("gantry-state-rename");
+    StateDir dir(t.path);
+    { auto owner = dir.create(exited("old", "aaaaaaaaaaaa")); }
+    auto s = dir.rename("old", "new");
+    EXPECT_EQ(s.name, "new");
+    EXPECT_FALSE(dir.find("old"));
+    ASSERT_TRUE(dir.find("new"));
+    EXPECT_EQ(dir.find("new")->id, "aaaaaaaaaaaa");
+    EXPECT_EQ(dir.rename("aaaa", "newer").name, "newer"); // by an id prefix
+}
+
+TEST(StateRename, ATakenNameIsDockersConflict) {
+    TempDir t("gantry-state-rename");
+    StateDir dir(t.path);
+    { auto a = dir.create(exited("a", "aaaaaaaaaaaa")); }
+    { auto b = dir.create(exited("b", "bbbbbbbbbbbb")); }
+    auto e = error_of([&] { dir.rename("a", "b"); });
+    EXPECT_EQ(e.code(), Errc::conflict);
+    EXPECT_EQ(e.message(), "Conflict. The container name \"/b\" is already in use by container "
+                           "\"bbbbbbbbbbbb\". You have to remove (or rename) that container to be "
+                           "able to reuse that name.");
+    EXPECT_TRUE(dir.find("a"));
+}
+
+TEST(StateRename, TheSameNameAndAnInvalidOneAreRefused) {
+    TempDir t("gantry-state-rename");
+    StateDir dir(t.path);
+    { auto a = dir.create(exited("a", "aaaaaaaaaaaa")); }
+    auto same = error_of([&] { dir.rename("a", "a"); });
+    EXPECT_EQ(same.message(), "Renaming a container with the same name as its current name");
+    auto bad = error_of([&] { dir.rename("a", "-x"); });
+    EXPECT_EQ(bad.code(), Errc::usage);
+    EXPECT_NE(bad.message().find("Invalid container name (-x)"), std::string::npos);
+    EXPECT_EQ(error_of([&] { dir.rename("nope", "b"); }).code(), Errc::not_found);
+}
+
+TEST(StateRename, ACreatedContainerKeepsItsNameButACrashedRunsDebrisDoesNot) {
+    TempDir t("gantry-state-rename");
+    StateDir dir(t.path);
+    auto created = exited("c", "cccccccccccc");
+    created.status = "created";
+    { auto owner = dir.create(created); }
+    EXPECT_EQ(error_of([&] { auto o = dir.create(exited("c", "dddddddddddd")); }).code(),
+              Errc::conflict);
+    auto debris = created;
+    debris.name = "d";
+    debris.startable = false; // a run that crashed before its start
+    { auto owner = dir.create(debris); }
+    auto again = dir.create(exited("d", "eeeeeeeeeeee"));
+    EXPECT_EQ(dir.find("d")->id, "eeeeeeeeeeee");
+}
+
+TEST(StateRename, TakeLocksTheNameAndSaveCurrentFollowsARename) {
+    TempDir t("gantry-state-rename");
+    StateDir dir(t.path);
+    auto s = exited("run", "ffffffffffff");
+    { auto owner = dir.create(s); }
+    auto owner = dir.take(s);
+    EXPECT_EQ(error_of([&] { auto again = dir.take(s); }).code(), Errc::conflict);
+    dir.rename("run", "renamed"); // while it "runs": its lock moves with the directory
+    s.status = "running";
+    EXPECT_TRUE(dir.save_current(s));
+    EXPECT_EQ(s.name, "renamed");
+    EXPECT_EQ(dir.find("renamed")->status, "exited"); // running, but no live pid: corrected
+    ASSERT_TRUE(dir.remove("renamed"));
+    EXPECT_FALSE(dir.save_current(s)); // removed: nothing saved
+    EXPECT_FALSE(dir.find("renamed"));
+}
+
+} // namespace runtime_state_rename_test
