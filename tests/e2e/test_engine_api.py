@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import select
+import shutil
 import socket
 import stat
 import subprocess
@@ -219,3 +220,29 @@ def test_errors_are_dockers_json_and_the_service_keeps_serving(api):
     nets = json.loads(http(api, "GET", "/networks")[2])
     assert [n["Name"] for n in nets] == ["host", "none"]
     assert json.loads(http(api, "GET", "/volumes")[2])["Volumes"] == []
+
+
+@pytest.mark.skipif(not shutil.which("systemd-socket-activate"), reason="needs systemd's "
+                    "systemd-socket-activate (package systemd)")
+def test_socket_activation_serves_the_socket_systemd_passes(api):
+    """sd_listen_fds' protocol, as gantry.socket starts gantry.service: systemd's own activator
+    makes the socket and passes it (LISTEN_FDS=1, LISTEN_PID); the service serves it, and when
+    idle exits leaving the socket to its owner."""
+    g, _, tmp, _ = api
+    sock = tmp / "activated.sock"
+    p = subprocess.Popen(["systemd-socket-activate", "-l", str(sock),
+                          *g.cmd("system", "service", "--time", "1")], env=g.environ(),
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not sock.exists():  # the activator's socket, before any service reads it
+            assert time.monotonic() < deadline and p.poll() is None, p.stderr.read()
+            time.sleep(0.02)
+        assert http((g, sock, tmp, None), "GET", "/v1.41/_ping")[2] == b"OK"
+        assert p.wait(timeout=20) == 0
+        assert "on the socket systemd passed" in p.stderr.read()
+        assert sock.exists()  # not the service's to remove
+    finally:
+        p.kill()
+        p.wait()
+        sock.unlink(missing_ok=True)
