@@ -246,3 +246,20 @@ def test_socket_activation_serves_the_socket_systemd_passes(api):
         p.kill()
         p.wait()
         sock.unlink(missing_ok=True)
+
+
+def test_a_docker_context_names_the_socket(api):
+    """docs/engine-api.md's other setup: a docker context instead of DOCKER_HOST."""
+    g, sock, tmp, _ = api
+    env = {"PATH": "/usr/bin:/bin", "DOCKER_CONFIG": str(tmp / "context-config"),
+           "HOME": str(tmp)}
+
+    def run(*args):
+        r = subprocess.run([DOCKERS[0], *args], capture_output=True, text=True, env=env,
+                           timeout=60)
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+        return r.stdout
+
+    run("context", "create", "gantry", "--docker", f"host=unix://{sock}")
+    run("context", "use", "gantry")
+    assert run("version", "--format", "{{.Server.APIVersion}}").strip() == "1.41"
