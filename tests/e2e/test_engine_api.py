@@ -263,3 +263,43 @@ def test_a_docker_context_names_the_socket(api):
     run("context", "create", "gantry", "--docker", f"host=unix://{sock}")
     run("context", "use", "gantry")
     assert run("version", "--format", "{{.Server.APIVersion}}").strip() == "1.41"
+
+
+def test_docker_events_follows_while_docker_kill_and_wait_end_a_container(api):
+    """The events stream without --until (what the Dev Containers CLI follows): each event as
+    it is appended, ended by the client hanging up; kill and wait through the API."""
+    g, sock, tmp, _ = api
+    name = f"{TOKEN}-kill"
+    env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": f"unix://{sock}",
+           "DOCKER_CONFIG": str(tmp / "docker-config"), "HOME": str(tmp)}
+    # --since now: the stream starts here however late its request reaches the service
+    follow = subprocess.Popen([DOCKERS[0], "events", "--since", f"{time.time():.9f}",
+                               "--filter", f"container={name}", "--format", "{{.Action}}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        g.run("run", "-d", "--name", name, "sample:latest", "sleep", "60")
+        actions, deadline = [], time.monotonic() + 20
+
+        def read_until(action):  # os.read: a text stream's readline would buffer lines
+            buf = ""
+            while action not in actions:
+                ready, _, _ = select.select([follow.stdout], [], [],
+                                            deadline - time.monotonic())
+                assert ready, actions
+                chunk = os.read(follow.stdout.fileno(), 4096).decode()
+                assert chunk, (actions, follow.stderr.read())
+                buf += chunk
+                *lines, buf = buf.split("\n")
+                actions.extend(lines)
+
+        read_until("start")
+        docker(api, "kill", name)
+        assert docker(api, "wait", name).stdout.strip() == "137"
+        read_until("die")
+        assert actions.index("kill") < actions.index("die"), actions
+        r = docker(api, "kill", name, check=False)
+        assert r.returncode != 0 and "is not running" in r.stderr
+    finally:
+        follow.kill()
+        follow.wait()
+        g.run("rm", "-f", name, check=False)
