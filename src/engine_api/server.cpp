@@ -33,6 +33,7 @@ struct ApiSrvMhd {
     decltype(&MHD_stop_daemon) stop_daemon = nullptr;
     decltype(&MHD_get_connection_values) get_values = nullptr;
     decltype(&MHD_get_connection_info) get_info = nullptr;
+    decltype(&MHD_lookup_connection_value) lookup = nullptr;
     decltype(&MHD_create_response_from_buffer) from_buffer = nullptr;
     decltype(&MHD_create_response_from_callback) from_callback = nullptr;
     decltype(&MHD_add_response_header) add_header = nullptr;
@@ -49,6 +50,7 @@ const ApiSrvMhd& api_srv_mhd() {
         lib.bind(f.stop_daemon, "MHD_stop_daemon");
         lib.bind(f.get_values, "MHD_get_connection_values");
         lib.bind(f.get_info, "MHD_get_connection_info");
+        lib.bind(f.lookup, "MHD_lookup_connection_value");
         lib.bind(f.from_buffer, "MHD_create_response_from_buffer");
         lib.bind(f.from_callback, "MHD_create_response_from_callback");
         lib.bind(f.add_header, "MHD_add_response_header");
@@ -132,6 +134,11 @@ MHD_Result api_srv_queue(MHD_Connection* c, Response res) {
     return ret;
 }
 
+Response api_srv_too_big() {
+    return error_response(400, "the request body is larger than " + std::to_string(kMaxBodyBytes) +
+                                   " bytes, the most gantry's Engine API reads");
+}
+
 MHD_Result api_srv_arg(void* cls, MHD_ValueKind, const char* key, const char* value) {
     auto* req = static_cast<ApiSrvRequest*>(cls);
     std::string v = value ? value : "";
@@ -164,6 +171,10 @@ MHD_Result api_srv_access(void* cls, MHD_Connection* c, const char* url, const c
     if (!req) {
         req = new ApiSrvRequest;
         *con_cls = req;
+        // a body announced over the bound is refused before any of it is read
+        const char* length = api_srv_mhd().lookup(c, MHD_HEADER_KIND, "Content-Length");
+        if (length && std::strtoull(length, nullptr, 10) > kMaxBodyBytes)
+            return api_srv_queue(c, api_srv_too_big());
         return MHD_YES;
     }
     if (*upload_size) {
@@ -174,11 +185,7 @@ MHD_Result api_srv_access(void* cls, MHD_Connection* c, const char* url, const c
         *upload_size = 0;
         return MHD_YES;
     }
-    if (req->too_big)
-        return api_srv_queue(c, error_response(400, "the request body is larger than " +
-                                                        std::to_string(kMaxBodyBytes) +
-                                                        " bytes, the most gantry's Engine API "
-                                                        "reads"));
+    if (req->too_big) return api_srv_queue(c, api_srv_too_big());
     api_srv_mhd().get_values(c, MHD_GET_ARGUMENT_KIND, &api_srv_arg, req);
     if (!req->bad_query.empty())
         return api_srv_queue(c, error_response(400, "the query value of " + req->bad_query +

@@ -206,9 +206,30 @@ def test_errors_are_dockers_json_and_the_service_keeps_serving(api):
                                                 body=b"{}")
     assert "too new" in message(400, "GET", "/v1.99/info")
     assert "invalid filter" in message(400, "GET", "/containers/json?filters=%5B")
-    assert "larger than" in message(400, "POST", "/containers/x/stop", body=b"x" * (2 << 20))
+    # a body announced over the bound (1 MiB) is refused before any of it is sent
+    raw = socket.socket(socket.AF_UNIX)
+    raw.settimeout(10)
+    raw.connect(str(api[1]))
+    raw.sendall(b"POST /containers/x/stop HTTP/1.1\r\nHost: d\r\nContent-Length: 2097152\r\n\r\n")
+    reply = b""
+    while b"}" not in reply:
+        chunk = raw.recv(4096)
+        assert chunk, reply
+        reply += chunk
+    raw.close()
+    assert reply.startswith(b"HTTP/1.1 400 ") and b"larger than 1048576 bytes" in reply, reply
+    # a body over it that did not say so: read to the bound, then refused the same way
+    assert "larger than" in message(400, "POST", "/containers/x/stop",
+                                    body=iter([b"x" * (1 << 20), b"x" * 10]))  # chunked
     assert message(404, "GET", "/containers/no-such-container/json") == \
         "No such container: no-such-container"
+    # a malformed request line: libmicrohttpd's own 400, the service goes on
+    raw = socket.socket(socket.AF_UNIX)
+    raw.settimeout(10)
+    raw.connect(str(api[1]))
+    raw.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+    assert raw.recv(4096).startswith(b"HTTP/1.1 400 ")
+    raw.close()
     # a header section over the bound: refused by the HTTP layer, the service goes on
     try:
         status, _, _ = http(api, "GET", "/_ping", headers={"X-Big": "a" * (100 << 10)})
