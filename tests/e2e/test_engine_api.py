@@ -91,6 +91,9 @@ def test_the_socket_is_the_users_alone_and_an_idle_service_exits(api, gantry_bin
     start = time.monotonic()
     p = start_service(g, other, "--time", "1")
     assert stat.S_IMODE(os.stat(other).st_mode) == 0o600
+    # no state of its own: it sees the container the module's service sees
+    listed = json.loads(http((g, other, tmp, None), "GET", "/containers/json")[2])
+    assert f"/{api[3]}" in [n for c in listed for n in c["Names"]]
     assert p.wait(timeout=10) == 0
     assert 1 <= time.monotonic() - start < 5
     assert not other.exists()
