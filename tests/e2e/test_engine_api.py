@@ -105,12 +105,17 @@ def test_the_socket_is_the_users_alone_and_an_idle_service_exits(api, gantry_bin
 
 
 @pytest.mark.parametrize("binary", DOCKERS)
-def test_docker_version_and_info(api, binary):
+def test_docker_version_info_ps_images(api, binary):
     v = json.loads(docker(api, "version", "--format", "{{json .Server}}", binary=binary).stdout)
     assert v["ApiVersion"] == "1.41" and v["Os"] == "linux"
     assert v["Components"][0]["Name"] == "Engine"
     info = docker(api, "info", "--format", "{{.ServerVersion}} {{.OSType}}", binary=binary)
     assert info.stdout.split()[1] == "linux"
+    names = docker(api, "ps", "-a", "--filter", f"label=token={TOKEN}", "--format",
+                   "{{.Names}}", binary=binary).stdout.split()
+    assert api[3] in names
+    assert "sample:latest" in docker(api, "images", "--format", "{{.Repository}}:{{.Tag}}",
+                                     binary=binary).stdout.split()
 
 
 def test_docker_ps_inspect_logs_of_a_container_run_by_gantry(api):
