@@ -21,6 +21,8 @@ from fixtures import mkimage
 
 TOKEN = f"api{os.getpid()}"
 DOCKERS = [d for d in ("/usr/bin/docker", "/usr/local/bin/docker") if os.path.exists(d)]
+pytestmark = pytest.mark.skipif(not DOCKERS, reason="needs docker's CLI: apt-get install "
+                                "docker.io (scripts/install-deps.sh; its daemon is never started)")
 
 
 class UnixHTTP(http.client.HTTPConnection):
