@@ -15,7 +15,7 @@
 namespace gantry::cli {
 
 void register_system(CLI::App& app, Context& ctx) {
-    auto* sys = app.add_subcommand("system", "Manage the image store");
+    auto* sys = app.add_subcommand("system", "Manage the image store; serve the Docker Engine API");
     sys->require_subcommand(1);
 
     auto json_df = std::make_shared<bool>(false);
