@@ -137,8 +137,8 @@ void register_system(CLI::App& app, Context& ctx) {
     };
     auto so = std::make_shared<ServiceOpts>();
     auto* service = sys->add_subcommand(
-        "service", "Serve the Docker Engine API (1.41) on a unix socket, for docker's CLI, "
-                   "docker-py and compose (DOCKER_HOST), until idle");
+        "service", "Serve the Docker Engine API (1.41) on a unix socket, for docker's CLI and "
+                   "docker-py (DOCKER_HOST), until idle");
     service
         ->add_option("-t,--time", so->time,
                      "Exit after this many seconds with no connection (default 5; 0: never)")
