@@ -54,6 +54,15 @@ option(GANTRY_INSTALL_APPARMOR "Install the AppArmor profile into /etc/apparmor.
 if(GANTRY_INSTALL_APPARMOR) # a component of its own: not in the packages (see above)
   install(FILES packaging/apparmor/gantry DESTINATION /etc/apparmor.d COMPONENT apparmor)
 endif()
+# The Engine API's systemd units (packaging/systemd/, docs/engine-api.md): one pair for the
+# system's manager (root's socket) and the same pair for users' (`systemctl --user`), where
+# %t names each one's runtime directory. Enabled by nobody: the admin or the user enables
+# gantry.socket.
+configure_file(packaging/systemd/gantry.service.in ${GANTRY_GENERATED}/gantry.service @ONLY)
+foreach(unit_dir lib/systemd/system lib/systemd/user)
+  install(FILES packaging/systemd/gantry.socket ${GANTRY_GENERATED}/gantry.service
+    DESTINATION ${unit_dir} COMPONENT gantry)
+endforeach()
 # Debian policy 12.5: each package's copyright file (and lintian: a changelog) in its doc dir
 install(FILES README.md packaging/copyright ${GANTRY_GENERATED}/changelog.Debian.gz
   DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT gantry)

@@ -47,6 +47,10 @@ PACKAGES=(
   # the Debian packages (make deb, tests/e2e/test_package.py): lintian checks them, zsh runs
   # the generated zsh completion, man-db renders the man pages
   lintian zsh man-db
+  # gantry system service (src/engine_api/): libmicrohttpd's header (the library is dlopen'ed
+  # at run time: libmicrohttpd12); the real clients its tests drive: docker's CLI (docker.io;
+  # its daemon is never started) and docker-py (tests/e2e/test_engine_api.py)
+  libmicrohttpd-dev docker.io python3-docker
   # benchmarks
   hyperfine charliecloud
 )

@@ -11,44 +11,13 @@ namespace gantry::cli {
 
 namespace {
 
-// Removes one image reference (or, by ID, the whole image) and returns the manifest whose
-// content may now be unreferenced.
+// Removes one image reference (or, by ID, the whole image), saying so, and returns the manifest
+// whose content may now be unreferenced.
 std::optional<oci::Digest> remove_one(store::Store& store, const std::string& arg, bool force) {
-    std::string as_ref;
-    try {
-        auto r = oci::Reference::parse(arg);
-        if (store.refs().count(r.str())) as_ref = r.str();
-    } catch (const Error&) {
-    }
-    oci::Digest md = as_ref.empty() ? store::resolve(store, arg) : store.refs().at(as_ref);
-    for (auto& [holder, d] : store.holds())
-        if (d == md && !force)
-            throw Error(Errc::conflict, "image " + arg + " is used by container " + holder,
-                        "remove the container first (`gantry rm " + holder + "`), or use --force");
-    if (!force && store.images_in_use().count(md))
-        throw Error(Errc::conflict, "image " + arg + " is used by a running container",
-                    "wait for it to exit (`gantry ps` lists named ones), or use --force");
-    std::vector<std::string> names;
-    for (auto& [k, v] : store.refs())
-        if (v == md) names.push_back(k);
-    if (as_ref.empty() && names.size() > 1 && !force)
-        throw Error(Errc::conflict,
-                    "image " + arg + " is referenced by " + std::to_string(names.size()) +
-                        " names (" + names[0] + ", " + names[1] +
-                        (names.size() > 2 ? ", ..." : "") + ")",
-                    "remove the names one by one, or use --force to remove them all");
-    std::vector<std::string> doomed = as_ref.empty() ? names : std::vector<std::string>{as_ref};
-    bool last = false;
-    store.update_refs([&](store::RefMap& m) {
-        for (auto& n : doomed) m.erase(n);
-        last = true;
-        for (auto& [k, v] : m)
-            if (v == md) last = false;
-    });
-    for (auto& n : doomed) std::printf("Untagged: %s\n", n.c_str());
-    if (!last) return std::nullopt;
-    std::printf("Deleted: %s\n", md.str().c_str());
-    return md;
+    auto r = store::remove_image(store, arg, force);
+    for (auto& n : r.untagged) std::printf("Untagged: %s\n", n.c_str());
+    if (r.deleted) std::printf("Deleted: %s\n", r.deleted->str().c_str());
+    return r.deleted;
 }
 
 } // namespace

@@ -1,5 +1,6 @@
 #include "cli/context.hpp"
 #include "engine/reset.hpp"
+#include "engine_api/server.hpp"
 #include "oci/image.hpp"
 #include "sqsh/cache.hpp"
 #include "store/gc.hpp"
@@ -17,7 +18,7 @@ namespace gantry::cli {
 void register_system_space(CLI::App& sys, Context& ctx);
 
 void register_system(CLI::App& app, Context& ctx) {
-    auto* sys = app.add_subcommand("system", "Manage the image store");
+    auto* sys = app.add_subcommand("system", "Manage the image store; serve the Docker Engine API");
     sys->require_subcommand(1);
 
     register_system_space(*sys, ctx); // df, prune
@@ -55,6 +56,36 @@ void register_system(CLI::App& app, Context& ctx) {
                             ? ("the store " + plan.root.string()).c_str()
                             : ("no store (there was none at " + plan.root.string() + ")").c_str());
             return 0;
+        };
+    });
+
+    // the Docker Engine API on a socket: engine_api/ serves it; here only the flags
+    struct ServiceOpts {
+        double time = 5;
+        std::string uri;
+    };
+    auto so = std::make_shared<ServiceOpts>();
+    auto* service = sys->add_subcommand(
+        "service", "Serve the Docker Engine API (1.41) on a unix socket, for docker's CLI and "
+                   "docker-py (DOCKER_HOST), until idle");
+    service
+        ->add_option("-t,--time", so->time,
+                     "Exit after this many seconds with no connection (default 5; 0: never)")
+        ->check(CLI::NonNegativeNumber);
+    service->add_option("uri", so->uri,
+                        "Where to listen: unix:///PATH (default unix://$XDG_RUNTIME_DIR/gantry/"
+                        "gantry.sock, root's unix:///run/gantry/gantry.sock)");
+    service->footer("Started by systemd (gantry.socket), it serves the socket systemd passes. "
+                    "Containers never depend on it: they outlive it, and another service on the "
+                    "same store sees them. docs/engine-api.md lists the endpoints.");
+    service->callback([&ctx, so] {
+        ctx.action = [&ctx, so] {
+            engine_api::ServiceContext sc;
+            sc.store = &ctx.store();
+            sc.store_root = ctx.store_root();
+            sc.version = GANTRY_VERSION;
+            sc.image_stores = ctx.image_stores;
+            return engine_api::run_service(sc, {so->uri, so->time});
         };
     });
 

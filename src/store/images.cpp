@@ -134,4 +134,41 @@ Image find_image(const Store& store, const std::string& text) {
     return read_in(store, refs, resolve_in(store, refs, text));
 }
 
+Removal remove_image(Store& store, const std::string& arg, bool force) {
+    std::string as_ref;
+    try {
+        auto r = oci::Reference::parse(arg);
+        if (store.refs().count(r.str())) as_ref = r.str();
+    } catch (const Error&) {
+    }
+    Digest md = as_ref.empty() ? resolve(store, arg) : store.refs().at(as_ref);
+    for (auto& [holder, d] : store.holds())
+        if (d == md && !force)
+            throw Error(Errc::conflict, "image " + arg + " is used by container " + holder,
+                        "remove the container first (`gantry rm " + holder + "`), or use --force");
+    if (!force && store.images_in_use().count(md))
+        throw Error(Errc::conflict, "image " + arg + " is used by a running container",
+                    "wait for it to exit (`gantry ps` lists named ones), or use --force");
+    std::vector<std::string> names;
+    for (auto& [k, v] : store.refs())
+        if (v == md) names.push_back(k);
+    if (as_ref.empty() && names.size() > 1 && !force)
+        throw Error(Errc::conflict,
+                    "image " + arg + " is referenced by " + std::to_string(names.size()) +
+                        " names (" + names[0] + ", " + names[1] +
+                        (names.size() > 2 ? ", ..." : "") + ")",
+                    "remove the names one by one, or use --force to remove them all");
+    Removal out;
+    out.untagged = as_ref.empty() ? names : std::vector<std::string>{as_ref};
+    bool last = false;
+    store.update_refs([&](RefMap& m) {
+        for (auto& n : out.untagged) m.erase(n);
+        last = true;
+        for (auto& [k, v] : m)
+            if (v == md) last = false;
+    });
+    if (last) out.deleted = md;
+    return out;
+}
+
 } // namespace gantry::store

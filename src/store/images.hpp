@@ -46,6 +46,16 @@ struct HistoryLine {
 // their own, with nothing known but the layer.
 std::vector<HistoryLine> history(const Image& img);
 
+// What removing an image name did (`gantry rmi`, the Engine API's DELETE /images/NAME).
+struct Removal {
+    std::vector<std::string> untagged; // the names removed
+    std::optional<Digest> deleted;     // the manifest no name points at any more, if any
+};
+// Removes the name ARG (or, given an ID, every name of that image): Error(conflict) when a
+// container holds or runs the image, or an ID names an image of several names, unless FORCE.
+// The content of REMOVAL.deleted is then the caller's to collect (store/gc.hpp's collect()).
+Removal remove_image(Store& store, const std::string& arg, bool force);
+
 // Normalised reference string for user input ("busybox" -> "docker.io/library/busybox:latest").
 std::string normalize(const std::string& ref);
 

@@ -1,0 +1,70 @@
+// The Engine API's requests and responses apart from the HTTP library: what a handler reads
+// (the method, the route, the query, the body) and what it answers (a status, a body, or a
+// stream read as the client takes it). The handlers call the same library functions the CLI's
+// commands call (runtime/, store/, docker_model/): the service is a front door, no daemon; the
+// containers and the store never depend on it.
+#pragma once
+
+#include "engine_api/request.hpp"
+#include "store/store.hpp"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <sys/types.h>
+
+namespace gantry::engine_api {
+
+using json = nlohmann::json;
+
+struct Request {
+    std::string method, path; // path: unversioned (split_version)
+    std::string version;      // the API version the path named ("" none)
+    std::map<std::string, std::string> query;
+    std::string body;
+    Route route;
+    // the query value NAME, "" when absent
+    const std::string& arg(const std::string& name) const;
+};
+
+// A response body produced as the client reads it (logs -f, events). read() fills at most MAX
+// bytes of BUF, blocking until some are ready; returns 0 at the end. GONE() says whether the
+// client hung up, for a read that waits.
+class Stream {
+  public:
+    virtual ~Stream() = default;
+    virtual std::size_t read(char* buf, std::size_t max, const std::function<bool()>& gone) = 0;
+};
+
+struct Response {
+    int status = 200;
+    std::string content_type = "application/json";
+    std::string body;
+    std::unique_ptr<Stream> stream; // set: the body is this stream (chunked)
+    std::map<std::string, std::string> headers;
+};
+
+// A JSON answer, and docker's error answer {"message": MESSAGE}.
+Response json_response(int status, const json& body);
+Response error_response(int status, const std::string& message);
+
+// What the handlers share: the store the service serves (the CLI's, as --root names it).
+struct ServiceContext {
+    store::Store* store = nullptr;
+    std::string store_root, version;
+    std::vector<std::string> image_stores;
+};
+
+// Answers REQUEST (its route matched): the handler's answer, or the error JSON for an ApiError
+// or a gantry Error (docker's status for its kind: not found 404, conflict 409, usage and
+// invalid 400, unsupported 501, the rest 500). Never throws.
+Response dispatch(const ServiceContext& ctx, Request& request);
+
+// The handlers by area (handlers_*.cpp).
+Response handle_system(const ServiceContext& ctx, const Request& r);
+Response handle_containers(const ServiceContext& ctx, const Request& r);
+Response handle_images(const ServiceContext& ctx, const Request& r);
+
+} // namespace gantry::engine_api

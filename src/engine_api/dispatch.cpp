@@ -1,0 +1,84 @@
+#include "engine_api/api.hpp"
+#include "util/error.hpp"
+
+namespace gantry::engine_api {
+
+const std::string& Request::arg(const std::string& name) const {
+    static const std::string none; // function-local: no start-up constructor
+    auto it = query.find(name);
+    return it == query.end() ? none : it->second;
+}
+
+Response json_response(int status, const json& body) {
+    Response r;
+    r.status = status;
+    r.body = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    return r;
+}
+
+Response error_response(int status, const std::string& message) {
+    return json_response(status, json{{"message", message}});
+}
+
+namespace {
+
+int api_dispatch_status(Errc code) {
+    switch (code) {
+    case Errc::not_found:
+        return 404;
+    case Errc::conflict:
+        return 409;
+    case Errc::usage:
+    case Errc::invalid:
+        return 400;
+    case Errc::unsupported:
+        return 501;
+    default:
+        return 500;
+    }
+}
+
+} // namespace
+
+Response dispatch(const ServiceContext& ctx, Request& request) {
+    try {
+        switch (request.route.id) {
+        case RouteId::not_found:
+            return error_response(404, "page not found: " + request.route.endpoint +
+                                           " is not an endpoint of the Docker Engine API " +
+                                           kApiVersion);
+        case RouteId::not_yet:
+            return error_response(501, "gantry's Engine API does not serve " +
+                                           request.route.endpoint +
+                                           " yet (docs/engine-api.md lists what it serves): "
+                                           "use the gantry CLI for it");
+        case RouteId::containers_list:
+        case RouteId::container_inspect:
+        case RouteId::container_logs:
+        case RouteId::container_stop:
+        case RouteId::container_kill:
+        case RouteId::container_wait:
+        case RouteId::container_delete:
+        case RouteId::container_top:
+            return handle_containers(ctx, request);
+        case RouteId::images_list:
+        case RouteId::image_inspect:
+        case RouteId::image_history:
+        case RouteId::image_delete:
+        case RouteId::image_tag:
+            return handle_images(ctx, request);
+        default:
+            return handle_system(ctx, request);
+        }
+    } catch (const ApiError& e) {
+        return error_response(e.status(), e.what());
+    } catch (const Error& e) {
+        std::string m = e.message();
+        if (!e.hint().empty()) m += " (" + e.hint() + ")";
+        return error_response(api_dispatch_status(e.code()), m);
+    } catch (const std::exception& e) {
+        return error_response(500, std::string("internal error: ") + e.what());
+    }
+}
+
+} // namespace gantry::engine_api

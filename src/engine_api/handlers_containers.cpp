@@ -1,0 +1,273 @@
+// The Engine API's container endpoints over runtime/'s records, as the CLI's ps, inspect, logs,
+// stop, wait, rm and top do them (src/cli/cmd_*.cpp).
+#include "docker_model/containers.hpp"
+#include "docker_model/filters.hpp"
+#include "docker_model/top.hpp"
+#include "docker_model/words.hpp"
+#include "engine/docker_flags.hpp"
+#include "engine_api/api.hpp"
+#include "runtime/events.hpp"
+#include "runtime/output.hpp"
+#include "runtime/state.hpp"
+#include "store/images.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <fcntl.h>
+#include <sstream>
+#include <unistd.h>
+
+namespace gantry::engine_api {
+
+namespace {
+
+// docker's types.Container: a row of GET /containers/json.
+json api_ctr_row(const runtime::ContainerState& s, bool up) {
+    json inspect = docker_model::inspect_container(s, up);
+    std::string command;
+    for (auto& a : s.command) command += (command.empty() ? "" : " ") + a;
+    return {{"Id", s.id},
+            {"Names", json::array({"/" + s.name})},
+            {"Image", s.image},
+            {"ImageID", s.manifest},
+            {"Command", command},
+            {"Created", docker_model::epoch_of(s.created).value_or(0)},
+            {"Ports", json::array()},
+            {"Labels", s.labels},
+            {"State", docker_model::state_word(s, up)},
+            {"Status", runtime::status_text(s, up)},
+            {"HostConfig", {{"NetworkMode", inspect["HostConfig"].value("NetworkMode", "host")}}},
+            {"NetworkSettings",
+             {{"Networks", inspect["NetworkSettings"].value("Networks", json::object())}}},
+            {"Mounts", inspect.value("Mounts", json::array())}};
+}
+
+// A detached container's output file, read as `gantry logs` reads it (runtime/output.hpp),
+// framed as docker's multiplexed stream (an 8-byte header: the stream, 0, 0, 0, the length big
+// endian) when the container has no terminal. The file holds stdout and stderr interleaved as
+// written, so every frame is stdout's (1).
+class ApiCtrLogs : public Stream {
+  public:
+    ApiCtrLogs(Fd fd, off_t from, bool follow, bool framed, runtime::ContainerState s,
+               std::filesystem::path state_file)
+        : fd_(std::move(fd)), offset_(from), follow_(follow), framed_(framed), s_(std::move(s)),
+          state_file_(std::move(state_file)) {}
+
+    std::size_t read(char* buf, std::size_t max, const std::function<bool()>& gone) override {
+        const std::size_t head = framed_ ? 8 : 0;
+        if (max <= head) return 0;
+        for (;;) {
+            ssize_t n = ::pread(fd_.get(), buf + head, max - head, offset_);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return 0; // the file went bad under us: end the stream
+            if (n > 0) {
+                offset_ += n;
+                if (framed_) {
+                    buf[0] = 1;
+                    buf[1] = buf[2] = buf[3] = 0;
+                    auto len = static_cast<std::uint32_t>(n);
+                    buf[4] = static_cast<char>(len >> 24);
+                    buf[5] = static_cast<char>(len >> 16);
+                    buf[6] = static_cast<char>(len >> 8);
+                    buf[7] = static_cast<char>(len);
+                }
+                return head + static_cast<std::size_t>(n);
+            }
+            if (!follow_) return 0;
+            // its workload, then its monitor recording the end; until then, or its removal;
+            // what was appended up to then is read once more before the end
+            if (!((s_.running() || s_.monitor_alive()) && fs::stdfs::exists(state_file_)))
+                follow_ = false;
+            else if (gone())
+                return 0;
+            else
+                ::usleep(100 * 1000);
+        }
+    }
+
+  private:
+    Fd fd_;
+    off_t offset_;
+    bool follow_, framed_;
+    runtime::ContainerState s_;
+    std::filesystem::path state_file_;
+};
+
+Response api_ctr_logs(const Request& r, const runtime::ContainerState& s,
+                      const runtime::StateDir& states) {
+    if (query_bool(r.arg("timestamps")) || (!r.arg("since").empty() && r.arg("since") != "0") ||
+        (!r.arg("until").empty() && r.arg("until") != "0"))
+        throw ApiError(501, "gantry records a container's output without timestamps, so it "
+                            "cannot print or select them (timestamps, since, until)");
+    bool out = query_bool(r.arg("stdout")), err = query_bool(r.arg("stderr"));
+    if (!out && !err) throw ApiError(400, "Bad parameters: you must choose at least one stream");
+    if (out != err)
+        throw ApiError(501, "gantry records a container's stdout and stderr in one file, as "
+                            "written: ask for both (stdout=1&stderr=1)");
+    if (!s.detached)
+        throw ApiError(501, "container " + s.name +
+                                " was started in the foreground: its output goes to the terminal "
+                                "that started it, and gantry keeps no copy");
+    auto path = s.container_dir + "/log";
+    Fd log(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!log) throw ApiError(404, "container " + s.name + " has no output file (" + path + ")");
+    off_t from = 0;
+    const std::string& tail = r.arg("tail");
+    if (!tail.empty() && tail != "all")
+        from = runtime::tail_offset(log.get(), static_cast<std::size_t>(query_int("tail", tail)));
+    Response res;
+    bool tty = s.spec.terminal;
+    res.content_type =
+        tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
+    res.stream = std::make_unique<ApiCtrLogs>(std::move(log), from, query_bool(r.arg("follow")),
+                                              !tty, s, states.dir() / s.name / "state.json");
+    return res;
+}
+
+// ps's output table as docker's top JSON: the header's words, and each row split into as many
+// fields, the last taking the rest of the line (the command).
+json api_ctr_top_json(const std::string& table) {
+    std::istringstream in(table);
+    std::string line;
+    json titles = json::array(), rows = json::array();
+    std::getline(in, line);
+    std::istringstream head(line);
+    for (std::string w; head >> w;) titles.push_back(w);
+    while (std::getline(in, line)) {
+        json row = json::array();
+        std::size_t i = 0;
+        for (std::size_t k = 0; k < titles.size(); ++k) {
+            while (i < line.size() && line[i] == ' ') ++i;
+            if (k + 1 == titles.size()) {
+                row.push_back(line.substr(i));
+                break;
+            }
+            auto j = line.find(' ', i);
+            if (j == std::string::npos) j = line.size();
+            row.push_back(line.substr(i, j - i));
+            i = j;
+        }
+        rows.push_back(row);
+    }
+    return {{"Titles", titles}, {"Processes", rows}};
+}
+
+std::vector<std::string> api_ctr_words(const std::string& text) {
+    std::istringstream in(text);
+    std::vector<std::string> out;
+    for (std::string w; in >> w;) out.push_back(w);
+    return out;
+}
+
+} // namespace
+
+Response handle_containers(const ServiceContext& ctx, const Request& r) {
+    runtime::StateDir states;
+    if (r.route.id == RouteId::containers_list) {
+        auto all = states.list();
+        std::optional<docker_model::ContainerFilter> filter;
+        auto words = filter_words(r.arg("filters"));
+        if (!words.empty())
+            filter.emplace(words, all, [&ctx](const std::string& ref) {
+                try {
+                    return std::optional<std::string>(
+                        store::find_image(*ctx.store, ref).manifest_digest.str());
+                } catch (const Error& e) {
+                    if (e.code() == Errc::not_found || e.code() == Errc::invalid)
+                        return std::optional<std::string>();
+                    throw;
+                }
+            });
+        bool show_stopped = query_bool(r.arg("all")) || (filter && filter->wants_stopped());
+        std::sort(all.begin(), all.end(),
+                  [](const auto& a, const auto& b) { return a.created > b.created; });
+        // limit: the N most recently created, stopped ones too; 0 or less (docker-py sends -1):
+        // no limit
+        long long limit = 0;
+        if (const auto& l = r.arg("limit"); !l.empty() && l.front() == '-')
+            (void)query_int("limit", l.substr(1)); // a number all the same
+        else if (!l.empty())
+            limit = query_int("limit", l);
+        json out = json::array();
+        for (auto& s : all) {
+            bool up = s.running();
+            if (!up && !show_stopped && limit == 0) continue;
+            if (filter && !filter->matches(s, up)) continue;
+            if (limit > 0 && static_cast<long long>(out.size()) >= limit) break;
+            out.push_back(api_ctr_row(s, up));
+        }
+        return json_response(200, out);
+    }
+    const std::string& name = r.route.params.at("id");
+    auto found = states.find(name);
+    if (!found) return error_response(404, "No such container: " + name);
+    const auto& s = *found;
+    switch (r.route.id) {
+    case RouteId::container_inspect:
+        return json_response(200, docker_model::inspect_container(s, s.running()));
+    case RouteId::container_logs:
+        return api_ctr_logs(r, s, states);
+    case RouteId::container_stop: {
+        std::optional<double> t;
+        if (!r.arg("t").empty()) t = static_cast<double>(query_int("t", r.arg("t")));
+        if (!s.running()) return Response{304, "text/plain", "", nullptr, {}};
+        runtime::stop(s, t);
+        runtime::EventJournal().append(runtime::container_event(s, "stop"));
+        return Response{204, "text/plain", "", nullptr, {}};
+    }
+    case RouteId::container_kill: {
+        int sig =
+            r.arg("signal").empty() ? SIGKILL : engine::signal_number(r.arg("signal"), "signal");
+        if (!s.running())
+            return error_response(409, "Cannot kill container: " + name + ": Container " + s.id +
+                                           " is not running");
+        // journalled first: the monitor journals the die the signal causes, and docker's
+        // order is kill, then die
+        runtime::EventJournal().append(
+            runtime::container_event(s, "kill", {{"signal", std::to_string(sig)}}));
+        if (::kill(s.pid, sig) != 0)
+            throw_errno("cannot signal container " + s.name + " (pid " + std::to_string(s.pid) +
+                        ")");
+        return Response{204, "text/plain", "", nullptr, {}};
+    }
+    case RouteId::container_wait: {
+        const std::string& cond = r.arg("condition");
+        if (!cond.empty() && cond != "not-running" && cond != "next-exit")
+            throw ApiError(501, "wait condition \"" + cond +
+                                    "\" is not served: gantry waits for not-running or "
+                                    "next-exit");
+        runtime::await_exit(s.pid, s.pid_start);
+        runtime::await_exit(s.monitor, s.monitor_start());
+        auto end = states.find(s.id);
+        if (!end)
+            return error_response(404, "container " + s.name +
+                                           " was removed when it ended (a --rm container, or "
+                                           "`gantry rm`): its exit status was not kept");
+        return json_response(200, {{"StatusCode", end->exit_code}, {"Error", nullptr}});
+    }
+    case RouteId::container_delete: {
+        if (query_bool(r.arg("link")))
+            throw ApiError(501, "gantry's containers have no links: remove the container "
+                                "without link=1");
+        if (s.running() && !query_bool(r.arg("force")))
+            return error_response(409, "You cannot remove a running container " + s.id +
+                                           ". Stop the container before attempting removal or "
+                                           "force remove");
+        runtime::remove_container(states, s);
+        if (!s.container_dir.empty()) fs::remove_tree(s.container_dir);
+        if (!s.store_root.empty()) store::Store(s.store_root).remove_hold(s.id);
+        return Response{204, "text/plain", "", nullptr, {}};
+    }
+    case RouteId::container_top:
+        return json_response(
+            200, api_ctr_top_json(docker_model::container_top(s, api_ctr_words(r.arg("ps_args")))));
+    default:
+        return error_response(500, "internal error: no handler for " + r.route.endpoint);
+    }
+}
+
+} // namespace gantry::engine_api

@@ -1,0 +1,140 @@
+// The Engine API's system endpoints: _ping, version, info, events (streamed), and the networks
+// and volumes gantry has (the host's network and none; no named volumes).
+#include "docker_model/events.hpp"
+#include "docker_model/system.hpp"
+#include "engine_api/api.hpp"
+#include "runtime/events.hpp"
+#include "runtime/state.hpp"
+#include "util/hash.hpp"
+
+#include <algorithm>
+#include <deque>
+
+namespace gantry::engine_api {
+
+namespace {
+
+// docker's events stream from the journal (runtime/events.hpp), one JSON message a line, as
+// docker_model::stream_events reads it but pulled by the client: a wait is at most 250 ms, so
+// a client that hung up is noticed.
+class ApiSysEvents : public Stream {
+  public:
+    ApiSysEvents(std::vector<std::string> words, std::int64_t since,
+                 std::optional<std::int64_t> until)
+        : filter_(words), reader_(runtime::runtime_dir()), since_(since), until_(until) {}
+
+    std::size_t read(char* buf, std::size_t max, const std::function<bool()>& gone) override {
+        while (pending_.empty()) {
+            for (const auto& m : reader_.next()) {
+                std::int64_t t = m.value("timeNano", std::int64_t(0));
+                if (t >= since_ && (!until_ || t <= *until_) && filter_.matches(m))
+                    pending_ += m.dump() + "\n";
+            }
+            if (!pending_.empty()) break;
+            if (until_ && runtime::realtime_nanos() > *until_) return 0;
+            if (gone()) return 0;
+            reader_.wait(250);
+        }
+        std::size_t n = std::min(max, pending_.size());
+        std::copy_n(pending_.data(), n, buf);
+        pending_.erase(0, n);
+        return n;
+    }
+
+  private:
+    docker_model::EventFilter filter_;
+    runtime::EventReader reader_;
+    std::int64_t since_;
+    std::optional<std::int64_t> until_;
+    std::string pending_;
+};
+
+json api_sys_network(const std::string& name, const std::string& driver) {
+    Sha256 h;
+    h.update("gantry network " + name);
+    return {{"Name", name},
+            {"Id", h.hex_final()},
+            {"Created", "0001-01-01T00:00:00Z"},
+            {"Scope", "local"},
+            {"Driver", driver},
+            {"EnableIPv6", false},
+            {"IPAM", {{"Driver", "default"}, {"Options", nullptr}, {"Config", json::array()}}},
+            {"Internal", false},
+            {"Attachable", false},
+            {"Ingress", false},
+            {"ConfigFrom", {{"Network", ""}}},
+            {"ConfigOnly", false},
+            {"Containers", json::object()},
+            {"Options", json::object()},
+            {"Labels", json::object()}};
+}
+
+json api_sys_networks() {
+    return json::array({api_sys_network("host", "host"), api_sys_network("none", "null")});
+}
+
+} // namespace
+
+Response handle_system(const ServiceContext& ctx, const Request& r) {
+    switch (r.route.id) {
+    case RouteId::ping: {
+        Response res;
+        res.content_type = "text/plain; charset=utf-8";
+        res.body = r.method == "HEAD" ? "" : "OK";
+        res.headers["Cache-Control"] = "no-cache, no-store, must-revalidate";
+        res.headers["Pragma"] = "no-cache";
+        return res;
+    }
+    case RouteId::version: {
+        json v = docker_model::version_json(ctx.version)["Server"];
+        v["ApiVersion"] = kApiVersion;
+        v["MinAPIVersion"] = kMinApiVersion;
+        for (auto& c : v["Components"]) c["Details"]["ApiVersion"] = kApiVersion;
+        return json_response(200, v);
+    }
+    case RouteId::info: {
+        docker_model::EngineFacts f;
+        f.version = ctx.version;
+        f.store_root = ctx.store_root;
+        for (auto& s : runtime::StateDir().list()) {
+            ++f.containers;
+            ++(s.running() ? f.running : f.stopped);
+        }
+        f.images = ctx.store->refs().size();
+        return json_response(200, docker_model::info_json(f));
+    }
+    case RouteId::events: {
+        std::int64_t now = runtime::realtime_nanos();
+        std::int64_t since =
+            r.arg("since").empty() ? now : query_time_nanos("since", r.arg("since"));
+        std::optional<std::int64_t> until;
+        if (!r.arg("until").empty()) until = query_time_nanos("until", r.arg("until"));
+        Response res;
+        res.stream = std::make_unique<ApiSysEvents>(filter_words(r.arg("filters")), since, until);
+        return res;
+    }
+    case RouteId::networks_list:
+        return json_response(200, api_sys_networks());
+    case RouteId::network_inspect: {
+        for (auto& n : api_sys_networks()) {
+            const std::string& want = r.route.params.at("id");
+            std::string id = n["Id"];
+            if (n["Name"] == want || (want.size() >= 1 && id.rfind(want, 0) == 0))
+                return json_response(200, n);
+        }
+        return error_response(404, "network " + r.route.params.at("id") +
+                                       " not found: gantry's containers use the host's network "
+                                       "(host) or none");
+    }
+    case RouteId::network_create:
+        return error_response(501, "gantry cannot create networks: its containers use the host's "
+                                   "network (host) or none (--network none); drop the network "
+                                   "from the request, or use network_mode: host");
+    case RouteId::volumes_list:
+        return json_response(200, {{"Volumes", json::array()}, {"Warnings", json::array()}});
+    default:
+        return error_response(500, "internal error: no handler for " + r.route.endpoint);
+    }
+}
+
+} // namespace gantry::engine_api

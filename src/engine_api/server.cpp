@@ -1,0 +1,374 @@
+#include "engine_api/server.hpp"
+
+#include "runtime/state.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/library.hpp"
+#include "util/log.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <mutex>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace gantry::engine_api {
+
+namespace {
+
+// libmicrohttpd's calls, bound once from libmicrohttpd.so.12.
+struct ApiSrvMhd {
+    decltype(&MHD_start_daemon) start_daemon = nullptr;
+    decltype(&MHD_stop_daemon) stop_daemon = nullptr;
+    decltype(&MHD_get_connection_values) get_values = nullptr;
+    decltype(&MHD_get_connection_info) get_info = nullptr;
+    decltype(&MHD_lookup_connection_value) lookup = nullptr;
+    decltype(&MHD_create_response_from_buffer) from_buffer = nullptr;
+    decltype(&MHD_create_response_from_callback) from_callback = nullptr;
+    decltype(&MHD_add_response_header) add_header = nullptr;
+    decltype(&MHD_queue_response) queue = nullptr;
+    decltype(&MHD_destroy_response) destroy = nullptr;
+};
+
+const ApiSrvMhd& api_srv_mhd() {
+    static const ApiSrvMhd m = [] {
+        static const Library lib("libmicrohttpd.so.12", "gantry system service needs libmicrohttpd",
+                                 "install it: apt-get install libmicrohttpd12");
+        ApiSrvMhd f;
+        lib.bind(f.start_daemon, "MHD_start_daemon");
+        lib.bind(f.stop_daemon, "MHD_stop_daemon");
+        lib.bind(f.get_values, "MHD_get_connection_values");
+        lib.bind(f.get_info, "MHD_get_connection_info");
+        lib.bind(f.lookup, "MHD_lookup_connection_value");
+        lib.bind(f.from_buffer, "MHD_create_response_from_buffer");
+        lib.bind(f.from_callback, "MHD_create_response_from_callback");
+        lib.bind(f.add_header, "MHD_add_response_header");
+        lib.bind(f.queue, "MHD_queue_response");
+        lib.bind(f.destroy, "MHD_destroy_response");
+        return f;
+    }();
+    return m;
+}
+
+struct ApiSrvState {
+    const ServiceContext* ctx = nullptr;
+    std::atomic<int> connections{0};
+    std::atomic<std::int64_t> last_activity_ms{0};
+    std::mutex store_mutex; // the store's object is shared by the connections' threads
+};
+
+std::int64_t api_srv_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+// One request's state across the access handler's calls (its body arrives in pieces).
+struct ApiSrvRequest {
+    std::string body;
+    bool too_big = false;
+    std::map<std::string, std::string> query;
+    std::string bad_query; // the first query value over the limit
+};
+
+struct ApiSrvStream {
+    std::unique_ptr<Stream> stream;
+    int fd = -1; // the connection's socket: has the client hung up?
+};
+
+bool api_srv_gone(int fd) {
+    if (fd < 0) return false;
+    pollfd p{fd, POLLIN | POLLRDHUP, 0};
+    if (::poll(&p, 1, 0) <= 0) return false;
+    if (p.revents & (POLLHUP | POLLRDHUP | POLLERR)) return true;
+    char c;
+    return ::recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+ssize_t api_srv_read(void* cls, std::uint64_t, char* buf, std::size_t max) {
+    auto* s = static_cast<ApiSrvStream*>(cls);
+    try {
+        std::size_t n = s->stream->read(buf, max, [s] { return api_srv_gone(s->fd); });
+        return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : static_cast<ssize_t>(n);
+    } catch (const std::exception&) {
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+}
+
+void api_srv_free(void* cls) {
+    delete static_cast<ApiSrvStream*>(cls);
+}
+
+MHD_Result api_srv_queue(MHD_Connection* c, Response res) {
+    const auto& m = api_srv_mhd();
+    MHD_Response* r = nullptr;
+    if (res.stream) {
+        auto* s = new ApiSrvStream{std::move(res.stream), -1};
+        if (auto* info = m.get_info(c, MHD_CONNECTION_INFO_CONNECTION_FD)) s->fd = info->connect_fd;
+        r = m.from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, &api_srv_read, s, &api_srv_free);
+        if (!r) api_srv_free(s);
+    } else {
+        r = m.from_buffer(res.body.size(), res.body.data(), MHD_RESPMEM_MUST_COPY);
+    }
+    if (!r) return MHD_NO;
+    if (!res.content_type.empty() && res.status != 204 && res.status != 304)
+        m.add_header(r, "Content-Type", res.content_type.c_str());
+    m.add_header(r, "Api-Version", kApiVersion);
+    m.add_header(r, "Docker-Experimental", "false");
+    m.add_header(r, "Ostype", "linux");
+    m.add_header(r, "Server", "gantry (linux)");
+    for (auto& [k, v] : res.headers) m.add_header(r, k.c_str(), v.c_str());
+    MHD_Result ret = m.queue(c, static_cast<unsigned>(res.status), r);
+    m.destroy(r);
+    return ret;
+}
+
+Response api_srv_too_big() {
+    return error_response(400, "the request body is larger than " + std::to_string(kMaxBodyBytes) +
+                                   " bytes, the most gantry's Engine API reads");
+}
+
+MHD_Result api_srv_arg(void* cls, MHD_ValueKind, const char* key, const char* value) {
+    auto* req = static_cast<ApiSrvRequest*>(cls);
+    std::string v = value ? value : "";
+    if (v.size() > kMaxQueryValueBytes && req->bad_query.empty()) req->bad_query = key;
+    req->query.emplace(key, std::move(v)); // the first of a repeated key, as docker's
+    return MHD_YES;
+}
+
+bool api_srv_uses_store(RouteId id) {
+    switch (id) {
+    case RouteId::info:
+    case RouteId::containers_list:
+    case RouteId::images_list:
+    case RouteId::image_inspect:
+    case RouteId::image_history:
+    case RouteId::image_delete:
+    case RouteId::image_tag:
+        return true;
+    default:
+        return false;
+    }
+}
+
+MHD_Result api_srv_access(void* cls, MHD_Connection* c, const char* url, const char* method,
+                          const char*, const char* upload, std::size_t* upload_size,
+                          void** con_cls) {
+    auto* st = static_cast<ApiSrvState*>(cls);
+    st->last_activity_ms = api_srv_now_ms();
+    auto* req = static_cast<ApiSrvRequest*>(*con_cls);
+    if (!req) {
+        req = new ApiSrvRequest;
+        *con_cls = req;
+        // a body announced over the bound is refused before any of it is read
+        const char* length = api_srv_mhd().lookup(c, MHD_HEADER_KIND, "Content-Length");
+        if (length && std::strtoull(length, nullptr, 10) > kMaxBodyBytes)
+            return api_srv_queue(c, api_srv_too_big());
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (req->body.size() + *upload_size > kMaxBodyBytes)
+            req->too_big = true;
+        else
+            req->body.append(upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (req->too_big) return api_srv_queue(c, api_srv_too_big());
+    api_srv_mhd().get_values(c, MHD_GET_ARGUMENT_KIND, &api_srv_arg, req);
+    if (!req->bad_query.empty())
+        return api_srv_queue(c, error_response(400, "the query value of " + req->bad_query +
+                                                        " is longer than " +
+                                                        std::to_string(kMaxQueryValueBytes) +
+                                                        " bytes, the most gantry's Engine API "
+                                                        "reads"));
+    Request r;
+    r.method = method;
+    r.query = std::move(req->query);
+    r.body = std::move(req->body);
+    Response res;
+    try {
+        auto t = split_version(url);
+        r.path = t.path;
+        r.version = t.version;
+        r.route = match_route(r.method, r.path);
+        if (api_srv_uses_store(r.route.id)) {
+            std::lock_guard<std::mutex> lock(st->store_mutex);
+            res = dispatch(*st->ctx, r);
+        } else {
+            res = dispatch(*st->ctx, r);
+        }
+    } catch (const ApiError& e) {
+        res = error_response(e.status(), e.what());
+    }
+    return api_srv_queue(c, std::move(res));
+}
+
+void api_srv_completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) {
+    delete static_cast<ApiSrvRequest*>(*con_cls);
+    *con_cls = nullptr;
+}
+
+void api_srv_notify(void* cls, MHD_Connection*, void**, MHD_ConnectionNotificationCode code) {
+    auto* st = static_cast<ApiSrvState*>(cls);
+    st->last_activity_ms = api_srv_now_ms();
+    st->connections += code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1;
+}
+
+void api_srv_log(void*, const char* fmt, va_list ap) {
+    char line[512];
+    std::vsnprintf(line, sizeof line, fmt, ap);
+    std::string s = line;
+    while (!s.empty() && s.back() == '\n') s.pop_back();
+    log::debug("libmicrohttpd: " + s);
+}
+
+// A unix socket listening at PATH, 0600, its directory made 0700 when missing. A socket a
+// service answers on is Error(conflict); a stale one (nothing listening) is replaced.
+Fd api_srv_listen(const std::filesystem::path& path) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.string().size() >= sizeof addr.sun_path)
+        throw Error(
+            Errc::usage, "the socket path " + path.string() + " is too long for a unix socket",
+            "name a shorter path (at most " + std::to_string(sizeof addr.sun_path - 1) + " bytes)");
+    std::strcpy(addr.sun_path, path.c_str());
+    auto dir = path.parent_path();
+    if (!std::filesystem::exists(dir)) {
+        std::error_code ec;
+        std::filesystem::create_directories(dir, ec);
+        if (ec)
+            throw Error(Errc::io,
+                        "cannot make the socket's directory " + dir.string() + ": " + ec.message());
+        ::chmod(dir.c_str(), 0700);
+    }
+    struct stat sb {};
+    if (::lstat(path.c_str(), &sb) == 0) {
+        if (!S_ISSOCK(sb.st_mode))
+            throw Error(Errc::conflict, path.string() + " exists and is not a socket",
+                        "remove it, or name another socket path");
+        Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        if (probe && ::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0)
+            throw Error(Errc::conflict, "a service already answers on " + path.string(),
+                        "use it (DOCKER_HOST=unix://" + path.string() +
+                            "), or stop it first, or name another socket path");
+        ::unlink(path.c_str());
+    }
+    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) throw_errno("cannot make a unix socket");
+    mode_t old = ::umask(0177); // born 0600: never a moment open to others
+    int rc = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::umask(old);
+    if (rc != 0) throw_errno("cannot bind the socket " + path.string());
+    if (::listen(fd.get(), 128) != 0) throw_errno("cannot listen on " + path.string());
+    return fd;
+}
+
+} // namespace
+
+std::string default_socket_uri() {
+    return "unix://" + (runtime::runtime_dir() / "gantry.sock").string();
+}
+
+std::filesystem::path socket_path(const std::string& uri) {
+    std::string p = uri;
+    if (p.rfind("unix://", 0) == 0)
+        p = p.substr(7);
+    else if (p.find("://") != std::string::npos)
+        throw Error(Errc::unsupported,
+                    "gantry system service serves a unix socket only, not " + uri +
+                        " (TCP, with or without TLS, is not served yet)",
+                    "give unix:///PATH, or no URI for " + default_socket_uri());
+    if (p.empty() || p.front() != '/')
+        throw Error(Errc::usage, "the socket " + uri + " is not an absolute path",
+                    "give unix:///ABSOLUTE/PATH");
+    return p;
+}
+
+std::optional<int> activation_fd(const char* listen_pid, const char* listen_fds, pid_t self) {
+    if (!listen_pid || !listen_fds) return std::nullopt;
+    char* end = nullptr;
+    long pid = std::strtol(listen_pid, &end, 10);
+    if (*listen_pid == '\0' || *end != '\0' || pid != self) return std::nullopt;
+    long n = std::strtol(listen_fds, &end, 10);
+    if (*listen_fds == '\0' || *end != '\0' || n <= 0) return std::nullopt;
+    if (n != 1)
+        throw Error(Errc::usage,
+                    "systemd passed " + std::string(listen_fds) +
+                        " sockets (LISTEN_FDS); gantry system service serves one",
+                    "give gantry.socket one ListenStream=");
+    return 3; // SD_LISTEN_FDS_START
+}
+
+int run_service(const ServiceContext& ctx, const ServiceOptions& o) {
+    const auto& m = api_srv_mhd();
+    Fd listener;
+    std::optional<std::filesystem::path> made;
+    std::string where;
+    if (auto fd = activation_fd(std::getenv("LISTEN_PID"), std::getenv("LISTEN_FDS"), ::getpid())) {
+        ::unsetenv("LISTEN_PID");
+        ::unsetenv("LISTEN_FDS");
+        ::unsetenv("LISTEN_FDNAMES");
+        ::fcntl(*fd, F_SETFD, FD_CLOEXEC);
+        listener = Fd(*fd);
+        where = "the socket systemd passed";
+    } else {
+        auto path = socket_path(o.uri.empty() ? default_socket_uri() : o.uri);
+        listener = api_srv_listen(path);
+        made = path;
+        where = "unix://" + path.string();
+    }
+    // signals: waited for below, so SIGTERM ends the service cleanly; SIGPIPE ignored (a
+    // client that hangs up mid-stream)
+    ::signal(SIGPIPE, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr); // before MHD's threads: they inherit it
+
+    ApiSrvState st;
+    st.ctx = &ctx;
+    st.last_activity_ms = api_srv_now_ms();
+    MHD_Daemon* d = m.start_daemon(
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+            MHD_USE_ERROR_LOG,
+        0, nullptr, nullptr, &api_srv_access, &st, MHD_OPTION_LISTEN_SOCKET, listener.get(),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<std::size_t>(kMaxHeaderBytes),
+        MHD_OPTION_NOTIFY_COMPLETED, &api_srv_completed, nullptr, MHD_OPTION_NOTIFY_CONNECTION,
+        &api_srv_notify, &st, MHD_OPTION_EXTERNAL_LOGGER, &api_srv_log, nullptr, MHD_OPTION_END);
+    if (!d) throw Error(Errc::internal, "libmicrohttpd could not start serving " + where);
+    if (o.idle_seconds > 0)
+        std::fprintf(stderr,
+                     "gantry: serving the Docker Engine API %s on %s (exits after %g s idle)\n",
+                     kApiVersion, where.c_str(), o.idle_seconds);
+    else
+        std::fprintf(stderr, "gantry: serving the Docker Engine API %s on %s (until stopped)\n",
+                     kApiVersion, where.c_str());
+    for (;;) {
+        timespec tick{0, 200 * 1000 * 1000};
+        int sig = sigtimedwait(&set, nullptr, &tick);
+        if (sig > 0) break;
+        if (o.idle_seconds > 0 && st.connections.load() == 0 &&
+            api_srv_now_ms() - st.last_activity_ms.load() >
+                static_cast<std::int64_t>(o.idle_seconds * 1000))
+            break;
+    }
+    m.stop_daemon(d);
+    if (made) ::unlink(made->c_str());
+    return 0;
+}
+
+} // namespace gantry::engine_api
