@@ -191,11 +191,7 @@ int inspect_docker(Context& ctx, const std::vector<std::string>& names, const st
         }
         try {
             auto img = store::find_image(ctx.store(), n);
-            auto sizes = store::image_sizes(ctx.store(), {img.manifest_digest});
-            auto it = sizes.find(img.manifest_digest);
-            objects.push_back(docker_model::inspect_image(
-                img, it != sizes.end() ? it->second.unpacked
-                                       : static_cast<std::uint64_t>(img.compressed_size())));
+            objects.push_back(docker_model::inspect_image(ctx.store(), img));
         } catch (const Error& e) {
             if (e.code() != Errc::not_found || !type.empty()) throw;
             throw Error(Errc::not_found, "no such object: " + n,

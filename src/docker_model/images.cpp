@@ -75,6 +75,14 @@ ImageFacts image_facts(const store::Image& img, const std::string& reference) {
     return f;
 }
 
+json inspect_image(store::Store& store, const store::Image& img) {
+    auto sizes = store::image_sizes(store, {img.manifest_digest});
+    auto it = sizes.find(img.manifest_digest);
+    return inspect_image(img, it != sizes.end()
+                                  ? it->second.unpacked
+                                  : static_cast<std::uint64_t>(img.compressed_size()));
+}
+
 json inspect_image(const store::Image& img, std::uint64_t size) {
     const auto& raw = img.config.raw;
     json c = raw.contains("config") && raw["config"].is_object() ? raw["config"] : json::object();

@@ -34,5 +34,7 @@ ImageFacts image_facts(const store::Image& img, const std::string& reference);
 // Architecture, Os, Size, VirtualSize, RootFS.
 // SIZE: the unpacked size (store::image_sizes), else the compressed one.
 json inspect_image(const store::Image& img, std::uint64_t size);
+// The same with the size looked up in STORE (recorded, or computed and recorded once).
+json inspect_image(store::Store& store, const store::Image& img);
 
 } // namespace gantry::docker_model

@@ -84,7 +84,7 @@ int exec(const ExecRequest& request) {
     auto s = states.get(request.container);
     if (!s.running())
         throw Error(Errc::conflict, "container " + s.name + " is not running",
-                    "start it again with `gantry run -d --name " + s.name + " ...`");
+                    "start it again with `gantry start " + s.name + "`");
     oci::RuntimeSpec spec = exec_spec(s, request);
     // docker's exec events: the exec's ID among the attributes of each, its status in exec_die's
     const std::string exec_id = random::hex_id(32);

@@ -48,9 +48,17 @@ json api_img_list(const ServiceContext& ctx, const Request& r) {
     std::optional<docker_model::ImageFilter> filter;
     auto words = filter_words(r.arg("filters"));
     if (!words.empty()) filter.emplace(words, facts);
+    // docker's Size is the unpacked one, as `gantry images` shows it (store::image_sizes)
+    std::set<store::Digest> manifests;
+    for (auto& [key, img] : images) manifests.insert(img.manifest_digest);
+    const auto sizes = store::image_sizes(store, manifests);
     json out = json::array();
     for (auto& key : order) {
         const auto& img = images.at(key);
+        auto sz = sizes.find(img.manifest_digest);
+        const std::uint64_t size = sz != sizes.end()
+                                       ? sz->second.unpacked
+                                       : static_cast<std::uint64_t>(img.compressed_size());
         json tags = json::array(), digests = json::array();
         bool any = false;
         for (auto& ref : names[key]) {
@@ -71,8 +79,8 @@ json api_img_list(const ServiceContext& ctx, const Request& r) {
                        {"RepoTags", tags},
                        {"RepoDigests", digests},
                        {"Created", docker_model::epoch_of(img.config.created).value_or(0)},
-                       {"Size", img.compressed_size()},
-                       {"VirtualSize", img.compressed_size()},
+                       {"Size", size},
+                       {"VirtualSize", size},
                        {"SharedSize", -1},
                        {"Labels", labels},
                        {"Containers", -1}});
@@ -122,7 +130,7 @@ Response handle_images(const ServiceContext& ctx, const Request& r) {
             throw;
         }
         return json_response(200, r.route.id == RouteId::image_inspect
-                                      ? docker_model::inspect_image(*img)
+                                      ? docker_model::inspect_image(store, *img)
                                       : api_img_history(*img));
     }
     case RouteId::image_delete: {
