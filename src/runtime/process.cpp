@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fcntl.h>
 #include <grp.h>
@@ -173,6 +174,26 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
                         : "check its permissions");
 }
 
+// Every signal the workload would inherit ignored set back to its default action, through the
+// kernel's rt_sigaction: glibc's sigaction(3) refuses 32 and 33 (its own), which a caller may
+// still have ignored (CI's test runner did: SigIgn 0x80000000 in the container).
+static void default_ignored_signals() {
+    struct KernelSigaction {        // the kernel's struct sigaction (x86_64, arm64)
+        std::uintptr_t handler = 0; // 0 SIG_DFL, 1 SIG_IGN
+        unsigned long flags = 0;
+        std::uintptr_t restorer = 0;
+        std::uint64_t mask = 0;
+    };
+    for (int sig = 1; sig <= 64; ++sig) {
+        KernelSigaction now, dfl;
+        if (sig == SIGKILL || sig == SIGSTOP ||
+            ::syscall(SYS_rt_sigaction, sig, nullptr, &now, sizeof now.mask) != 0 ||
+            now.handler != 1)
+            continue;
+        ::syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof dfl.mask);
+    }
+}
+
 [[noreturn]] void finish_process(const oci::RuntimeSpec& s, bool single_id,
                                  const std::vector<sock_filter>& seccomp, unsigned seccomp_flags,
                                  bool make_cwd) {
@@ -208,12 +229,7 @@ std::string env_value(const std::vector<std::string>& env, const std::string& ke
     // runc starts for docker does: an ignored signal survives execve, and gantry's caller may
     // have ignored some (a shell's `cmd &` ignores SIGINT and SIGQUIT, nohup SIGHUP), which the
     // workload would then ignore too, and a shell in it could not even trap.
-    for (int sig = 1; sig < NSIG; ++sig) {
-        struct sigaction now {};
-        if (sig != SIGKILL && sig != SIGSTOP && ::sigaction(sig, nullptr, &now) == 0 &&
-            now.sa_handler == SIG_IGN)
-            ::signal(sig, SIG_DFL);
-    }
+    default_ignored_signals();
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
