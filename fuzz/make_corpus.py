@@ -374,6 +374,9 @@ def seeds() -> dict[str, list]:
         # fuzz/corpus/gpu_metadata/ (fuzz_gpu_metadata.cpp)
         "gpu_metadata": [],
         "sqsh_reader": [],  # only the images checked in under fuzz/corpus/sqsh_reader/
+        # Engine API requests (fuzz_engine_api_request.cpp: method, target, then the filters
+        # JSON), checked in under fuzz/corpus/engine_api_request/
+        "engine_api_request": [],
         # eStargz TOCs (fuzz_estargz_toc.cpp): JSON as estargz.Writer writes it, and hostile
         # shapes (chunks, hardlinks, whiteouts, names); a whole blob (gantry push --compression
         # estargz of a small layer) is checked in under fuzz/corpus/estargz_toc/
