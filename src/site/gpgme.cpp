@@ -150,7 +150,11 @@ GpgSigned gpg_clearsign_with_key(const std::string& text, const std::string& sec
     return r;
 }
 
-GpgSigned gpg_clearsign(const std::string& text, const std::string& key_id) {
+namespace {
+
+// TEXT signed in MODE with the secret key KEY_ID of the user's GnuPG home: the signed output,
+// the key's fingerprint and first user ID.
+GpgSigned sign_with_gpgme(const std::string& text, const std::string& key_id, gpgme_sig_mode_t mode) {
     const Gpgme& g = gpgme();
     struct Ctx {
         const Gpgme& g;
@@ -176,7 +180,7 @@ GpgSigned gpg_clearsign(const std::string& text, const std::string& key_id) {
     if (auto e = g.data_new_from_mem(&in.d, text.data(), text.size(), 0); e)
         fail("gpgme_data_new_from_mem", e);
     if (auto e = g.data_new(&out.d); e) fail("gpgme_data_new", e);
-    if (auto e = g.op_sign(c.ctx, in.d, out.d, GPGME_SIG_MODE_CLEAR); e) fail("signing", e);
+    if (auto e = g.op_sign(c.ctx, in.d, out.d, mode); e) fail("signing", e);
     auto* res = g.op_sign_result(c.ctx);
     if (!res || res->invalid_signers || !res->signatures)
         fail("the key cannot sign", GPG_ERR_UNUSABLE_SECKEY);
@@ -185,6 +189,16 @@ GpgSigned gpg_clearsign(const std::string& text, const std::string& key_id) {
     r.fingerprint = c.key->fpr ? c.key->fpr : "";
     if (c.key->uids && c.key->uids->uid) r.user_id = c.key->uids->uid;
     return r;
+}
+
+} // namespace
+
+GpgSigned gpg_clearsign(const std::string& text, const std::string& key_id) {
+    return sign_with_gpgme(text, key_id, GPGME_SIG_MODE_CLEAR);
+}
+
+std::string gpg_sign(const std::string& payload, const std::string& key_id) {
+    return sign_with_gpgme(payload, key_id, GPGME_SIG_MODE_NORMAL).text;
 }
 
 } // namespace gantry::site

@@ -214,39 +214,6 @@ std::string simple_signing_payload(const oci::Digest& digest, const std::string&
     return doc.dump();
 }
 
-std::string gpg_sign(const std::string& payload, const std::string& key_id) {
-    const Gpgme& g = gpgme();
-    struct Ctx {
-        const Gpgme& g;
-        gpgme_ctx_t ctx = nullptr;
-        gpgme_key_t key = nullptr;
-        ~Ctx() {
-            if (key) g.key_unref(key);
-            if (ctx) g.release(ctx);
-        }
-    } c{g};
-    auto fail = [&](const std::string& what, gpgme_error_t e) {
-        throw Error(Errc::invalid,
-                    "signing with GPG key " + key_id + ": " + what + ": " + g.strerror(e),
-                    "list the secret keys with gpg --list-secret-keys (GNUPGHOME selects the "
-                    "keyring) and give its fingerprint to --sign-by");
-    };
-    if (auto e = g.new_ctx(&c.ctx); e) fail("gpgme_new", e);
-    g.set_protocol(c.ctx, GPGME_PROTOCOL_OpenPGP);
-    if (auto e = g.get_key(c.ctx, key_id.c_str(), &c.key, 1); e || !c.key)
-        fail("no such secret key", e);
-    if (auto e = g.signers_add(c.ctx, c.key); e) fail("selecting the key", e);
-    GpgData in(g), out(g);
-    if (auto e = g.data_new_from_mem(&in.d, payload.data(), payload.size(), 0); e)
-        fail("gpgme_data_new_from_mem", e);
-    if (auto e = g.data_new(&out.d); e) fail("gpgme_data_new", e);
-    if (auto e = g.op_sign(c.ctx, in.d, out.d, GPGME_SIG_MODE_NORMAL); e) fail("signing", e);
-    auto* res = g.op_sign_result(c.ctx);
-    if (!res || res->invalid_signers || !res->signatures)
-        fail("the key cannot sign", GPG_ERR_UNUSABLE_SECKEY);
-    return out.take();
-}
-
 void check_signing_key(const std::string& key_id) {
     const Gpgme& g = gpgme();
     gpgme_ctx_t ctx = nullptr;
