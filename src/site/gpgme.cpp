@@ -154,7 +154,8 @@ namespace {
 
 // TEXT signed in MODE with the secret key KEY_ID of the user's GnuPG home: the signed output,
 // the key's fingerprint and first user ID.
-GpgSigned sign_with_gpgme(const std::string& text, const std::string& key_id, gpgme_sig_mode_t mode) {
+GpgSigned sign_with_gpgme(const std::string& text, const std::string& key_id,
+                          gpgme_sig_mode_t mode) {
     const Gpgme& g = gpgme();
     struct Ctx {
         const Gpgme& g;
