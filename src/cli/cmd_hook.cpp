@@ -39,13 +39,15 @@ void register_hook(CLI::App& app, Context& ctx) {
 
     struct LdOpts {
         std::vector<std::string> folders;
-        std::string ldconfig = "/sbin/ldconfig";
+        std::string ldconfig; // default: host_ldconfig::find()
     };
     auto lo = std::make_shared<LdOpts>();
     auto* ld = hook->add_subcommand("update-ldcache", "Rebuild the container's ld.so.cache");
     ld->add_option("--folder", lo->folders, "Library folder to add (repeatable)")
         ->allow_extra_args(false);
-    ld->add_option("--ldconfig-path", lo->ldconfig, "The host's ldconfig (default /sbin/ldconfig)");
+    ld->add_option("--ldconfig-path", lo->ldconfig,
+                   "The host's ldconfig binary (default: the first ELF of /sbin/ldconfig.real, "
+                   "/sbin/ldconfig, /usr/sbin/ldconfig.real, /usr/sbin/ldconfig)");
     ld->callback([&ctx, lo] {
         ctx.action = [lo] {
             runtime::hook_update_ldcache(runtime::root_from_state(read_state()), lo->folders,

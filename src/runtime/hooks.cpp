@@ -6,6 +6,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/host_ldconfig.hpp"
 #include "util/json.hpp"
 
 #include <cerrno>
@@ -64,8 +65,14 @@ void hook_create_symlinks(const std::string& root,
 
 void hook_update_ldcache(const std::string& root, const std::vector<std::string>& folders,
                          const std::string& host_ldconfig) {
-    Fd ldconfig(::open(host_ldconfig.c_str(), O_PATH | O_CLOEXEC));
-    if (!ldconfig) throw_errno("hook update-ldcache: cannot open " + host_ldconfig);
+    // an ELF that runs where the image has no shell (Ubuntu's /sbin/ldconfig is a script)
+    std::string binary = host_ldconfig.empty() ? gantry::host_ldconfig::find()
+                                               : gantry::host_ldconfig::resolve(host_ldconfig);
+    if (binary.empty())
+        throw Error(Errc::not_found, "hook update-ldcache: this host has no ldconfig binary",
+                    "name one with --ldconfig-path");
+    Fd ldconfig(::open(binary.c_str(), O_PATH | O_CLOEXEC));
+    if (!ldconfig) throw_errno("hook update-ldcache: cannot open " + binary);
     pid_t c = ::fork();
     if (c < 0) throw_errno("fork failed");
     if (c == 0) {
@@ -91,7 +98,7 @@ void hook_update_ldcache(const std::string& root, const std::vector<std::string>
             char* argv[] = {const_cast<char*>("ldconfig"), nullptr};
             char* envp[] = {nullptr};
             ::syscall(SYS_execveat, ldconfig.get(), "", argv, envp, AT_EMPTY_PATH);
-            fail_errno("cannot run " + host_ldconfig);
+            fail_errno("cannot run " + binary);
         } catch (const ChildFail& f) {
             std::string m = "gantry hook update-ldcache: " + f.message + "\n";
             ssize_t n = ::write(2, m.data(), m.size());

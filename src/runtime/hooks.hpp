@@ -1,8 +1,9 @@
 // gantry's own OCI hooks (`gantry hook ...`), usable as createContainer hooks by podman, crun and
 // runc through the CDI specs `gantry cdi generate` writes. Each reads the container state from
 // stdin, finds the root from the bundle's config.json, and works only through in-root file
-// descriptors; update-ldcache runs the HOST's ldconfig (never the image's) after pivot_root into
-// the container's root in a private mount namespace, with no_new_privs.
+// descriptors; update-ldcache runs the HOST's ldconfig binary (never the image's; found by
+// util/host_ldconfig) after pivot_root into the container's root in a private mount namespace,
+// with no_new_privs.
 #pragma once
 
 #include <string>

@@ -26,5 +26,12 @@ for lib in $(ldd "$out/vector_add" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1
   mkdir -p "$out/rootfs$(dirname "$lib")"
   cp -L "$lib" "$out/rootfs$lib"
 done
+# The rest of the C library, as the libc6 package ships it: the driver's own libraries (libcuda,
+# nvidia-smi) still need libpthread.so.0, libdl.so.2 and librt.so.1, which a program built against
+# glibc 2.34 or later no longer names (found on the first real GPU: cudaErrorInsufficientDriver).
+libc=$(ldd "$out/vector_add" | awk '$1 == "libc.so.6" {print $3}')
+for soname in libm.so.6 libdl.so.2 libpthread.so.0 librt.so.1 libresolv.so.2 libutil.so.1; do
+  [ -e "$(dirname "$libc")/$soname" ] && cp -L "$(dirname "$libc")/$soname" "$out/rootfs$(dirname "$libc")/"
+done
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$out/rootfs/etc/passwd"
 echo "staged $out/rootfs ($(find "$out/rootfs" -type f | wc -l) files)"

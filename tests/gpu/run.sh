@@ -45,10 +45,13 @@ chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 rows=()
 failed=0
-row() { # MODE CHECK RESULT DETAIL
+row() { # MODE CHECK RESULT DETAIL; a FAIL also prints the end of $out, the check's output
   rows+=("$(printf '%-9s %-22s %-5s %s' "$1" "$2" "$3" "$4")")
-  [ "$3" = FAIL ] && failed=1
   printf '%-9s %-22s %-5s %s\n' "$1" "$2" "$3" "$4"
+  if [ "$3" = FAIL ]; then
+    failed=1
+    echo "${out:-}" | tail -60 | sed 's/^/    | /'
+  fi
 }
 
 # The image: the program and the C library it was built against, nothing else.
@@ -65,6 +68,20 @@ chmod -R a+rX "$work/ctx"
 python_prefix=
 if torch_where=$(python3 -c 'import sys, torch; print(sys.prefix)' 2>/dev/null); then
   python_prefix=$torch_where
+  python_exe=$(python3 -c 'import sys; print(sys.executable)')
+  python_real=$(realpath "$python_exe")
+  python_base=$(python3 -c 'import sys; print(sys.base_prefix)')
+  base_bind=()
+  case "$python_base" in /usr | /usr/*) ;; *) base_bind=(-v "$python_base:$python_base:ro") ;; esac
+  loader_real=$(realpath /lib64/ld-linux-x86-64.so.2)
+  # the skeleton the host's python runs in: /lib -> usr/lib as on a merged-/usr host
+  mkdir -p "$work/torchctx/rootfs/usr/lib" "$work/torchctx/rootfs/usr/bin" "$work/torchctx/rootfs/lib64" \
+    "$work/torchctx/rootfs/etc" "$work/torchctx/rootfs/tmp"
+  ln -s usr/lib "$work/torchctx/rootfs/lib"
+  ln -s usr/bin "$work/torchctx/rootfs/bin"
+  printf 'root:x:0:0:root:/root:/bin/sh\n' >"$work/torchctx/rootfs/etc/passwd"
+  printf 'FROM scratch\nCOPY rootfs/ /\nENV NVIDIA_DRIVER_CAPABILITIES=compute,utility HOME=/tmp\n' >"$work/torchctx/Dockerfile"
+  chmod -R a+rX "$work/torchctx"
 fi
 
 # as MODE (rootless|root): every check, with its own store under $work/MODE
@@ -74,8 +91,37 @@ suite() {
     as=(setpriv --reuid=65534 --regid=65534 --clear-groups --)
   fi
   local root="$work/$mode"
-  mkdir -p "$root/run" && chmod 700 "$root/run" && { [ -z "${as[*]}" ] || chown -R 65534:65534 "$root"; }
-  g() { env HOME="$root" GANTRY_ROOT="$root/store" XDG_RUNTIME_DIR="$root/run" "${as[@]}" "$G" "$@"; }
+  mkdir -p "$root/run" "$root/cdi" && chmod 700 "$root/run" && { [ -z "${as[*]}" ] || chown -R 65534:65534 "$root"; }
+  # Every command has a deadline (GPU_CHECK_TIMEOUT, default 60 s): a hang is one FAIL row with
+  # the processes' states, not the end of the run (the second device run hung in `run --gpus
+  # all`, rootless, once libcuda was found, and used up the session's device time).
+  g() {
+    local t=${GPU_CHECK_TIMEOUT:-60} pid ticks=0
+    env HOME="$root" GANTRY_ROOT="$root/store" XDG_RUNTIME_DIR="$root/run" "${as[@]}" "$G" "$@" &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null && [ $ticks -lt $((t * 10)) ]; do
+      sleep 0.1
+      ticks=$((ticks + 1))
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "gantry $1: still running after $t s (tests/gpu's deadline); the processes then:"
+      ps --ppid 2 -p 2 --deselect -o pid,ppid,user,stat,wchan:28,etime,args --forest | cut -c1-200 | tail -30
+      for p in $(pgrep -f 'vector_add|gantry|python'); do
+        echo "pid $p ($(tr '\0' ' ' </proc/"$p"/cmdline 2>/dev/null | cut -c1-70)):"
+        for task in /proc/"$p"/task/*; do
+          echo "  task ${task##*/} state $(awk '{print $3}' "$task/stat" 2>/dev/null) wchan $(cat "$task/wchan" 2>/dev/null) syscall $(cut -d' ' -f1 "$task/syscall" 2>/dev/null)"
+        done
+        [ -r /proc/"$p"/stack ] && sed 's/^/    /' /proc/"$p"/stack
+      done
+      kill -TERM "$pid"
+      sleep 3
+      kill -KILL "$pid" 2>/dev/null
+      pkill -KILL -f vector_add
+      wait "$pid"
+      return 124
+    fi
+    wait "$pid"
+  }
   local roots=(--driver-root "$driver_root") out
 
   if out=$(g build -q -t gpu-test:vector-add "$work/ctx" 2>&1); then
@@ -83,6 +129,9 @@ suite() {
   else
     row "$mode" "image from local files" FAIL "$(echo "$out" | tail -1)"
     return
+  fi
+  if [ -n "$python_prefix" ] && ! out=$(g build -q -t gpu-test:torch-root "$work/torchctx" 2>&1); then
+    row "$mode" "skeleton image (torch)" FAIL "$(echo "$out" | tail -1)"
   fi
   out=$(g run --rm --gpus all "${roots[@]}" gpu-test:vector-add 2>&1)
   if echo "$out" | grep -q '^PASS'; then row "$mode" "run --gpus all (CUDA)" PASS "$(echo "$out" | grep '^PASS')"
@@ -103,12 +152,26 @@ suite() {
   if [ $? = 0 ]; then row "$mode" "cdi generate vs host" PASS "$verdict"
   else row "$mode" "cdi generate vs host" FAIL "$verdict"; fi
 
+  # the CDI path end to end: the spec gantry wrote, read back by run --device as podman reads it
+  if out=$(g cdi generate "${roots[@]}" -o "$root/cdi/nvidia.yaml" 2>&1); then
+    out=$(g run --rm --device nvidia.com/gpu=all --cdi-spec-dir "$root/cdi" gpu-test:vector-add 2>&1)
+    if echo "$out" | grep -q '^PASS'; then row "$mode" "run --device (CDI)" PASS "$(echo "$out" | grep '^PASS')"
+    else row "$mode" "run --device (CDI)" FAIL "$(echo "$out" | tail -1)"; fi
+  else
+    row "$mode" "run --device (CDI)" FAIL "cdi generate -o: $(echo "$out" | tail -1)"
+  fi
+
+  # PyTorch from the host's own install: a merged-/usr skeleton image whose /usr/lib, python and
+  # loader are the host's, bound read-only; /usr/bin and /lib64 stay the image's own (writable),
+  # where the driver's binaries and libraries are injected (binding all of /usr read-only there
+  # leaves no place to create their mount points: EROFS, as runc or podman would fail too). The
+  # skeleton names no distribution, so the driver goes to /usr/lib64, which LD_LIBRARY_PATH names
+  # for the host's (multiarch) loader.
   if [ -n "$python_prefix" ]; then
-    local binds=(-v /usr:/usr:ro)
-    [ "$python_prefix" = /usr ] || binds+=(-v "$python_prefix:$python_prefix:ro")
-    out=$(g run --rm --gpus all "${roots[@]}" "${binds[@]}" -e LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu \
-      gpu-test:vector-add "$(python3 -c 'import sys; print(sys.executable)')" -c \
-      "import torch; x = torch.ones(1 << 20, device='cuda'); print('PASS torch', torch.__version__, x.sum().item())" 2>&1)
+    out=$(g run --rm --gpus all "${roots[@]}" -v /usr/lib:/usr/lib:ro -v "$python_real:$python_real:ro" \
+      -v "$loader_real:/lib64/ld-linux-x86-64.so.2:ro" -v "$python_prefix:$python_prefix:ro" "${base_bind[@]}" \
+      -e LD_LIBRARY_PATH=/usr/lib64 gpu-test:torch-root "$python_exe" -c \
+      "import torch; x = torch.ones(1 << 20, device='cuda'); print('PASS torch', torch.__version__, torch.cuda.get_device_name(0), x.sum().item())" 2>&1)
     if echo "$out" | grep -q '^PASS torch'; then row "$mode" "PyTorch allocation" PASS "$(echo "$out" | grep '^PASS')"
     else row "$mode" "PyTorch allocation" FAIL "$(echo "$out" | tail -1)"; fi
   else

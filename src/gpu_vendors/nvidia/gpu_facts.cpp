@@ -17,7 +17,11 @@ namespace gantry::gpu_vendors::nvidia {
 // lists: where the driver's files go and whether ldconfig must run.
 gantry::gpu_vendors::nvidia::ImageGpuLayout image_gpu_layout(const rootfs::ImageFiles& files) {
     gantry::gpu_vendors::nvidia::ImageGpuLayout layout;
-    if (!files.has("etc/debian_version") && !files.has("usr/lib/x86_64-linux-gnu")) {
+    // Debian's multiarch directories, or RHEL's lib64. A Debian-built program staged alone (no
+    // debian_version, only /lib/x86_64-linux-gnu) runs on Debian's loader, which never searches
+    // /usr/lib64: the driver put there was not found (the first real GPU host, tests/gpu).
+    if (!files.has("etc/debian_version") && !files.has("usr/lib/x86_64-linux-gnu") &&
+        !files.has("lib/x86_64-linux-gnu")) {
         layout.lib_dir = "/usr/lib64";
         layout.lib32_dir = "/usr/lib";
     }
@@ -99,7 +103,7 @@ ImageGpuFacts image_gpu_facts_cached(const store::Store& store, const store::Ima
     if (cache_dir.empty()) return find();
     Sha256 h;
     // a squashfs view and the store's of one manifest are read differently: never one entry
-    h.update("gpu-facts-2\n" + std::string(files.kind()) + "\n" + img.manifest_digest.str() + "\n" +
+    h.update("gpu-facts-3\n" + std::string(files.kind()) + "\n" + img.manifest_digest.str() + "\n" +
              host.driver_version + "\n" + std::to_string(host.cuda_version) + "\n");
     for (auto* d : sel.gpus)
         h.update(d->uuid + ":" + std::to_string(d->cc_major) + "." + std::to_string(d->cc_minor) +

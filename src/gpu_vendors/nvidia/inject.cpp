@@ -3,6 +3,7 @@
 #include "gpu_vendors/device_nodes.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/host_ldconfig.hpp"
 #include "util/json.hpp"
 
 #include <algorithm>
@@ -65,12 +66,6 @@ std::string below_root(const gpu_vendors::nvidia::Host& host, const std::string&
     return host_path.substr(r.size());
 }
 
-std::string host_ldconfig() {
-    for (const char* p : {"/sbin/ldconfig", "/usr/sbin/ldconfig"})
-        if (::access(p, X_OK) == 0) return p;
-    return {};
-}
-
 // WSL2, as nvidia-ctk's wsl mode (reference wsl-and-build-gpus.md §1): /dev/dxg bind-mounted
 // (it is 0666), libdxcore.so and the driver store's files at their own paths, /usr/bin/nvidia-smi
 // a link to the store's, and the store and the lib share in the container's linker cache. The
@@ -112,7 +107,7 @@ void inject_wsl(oci::RuntimeSpec& spec, const gpu_vendors::nvidia::Host& host) {
     spec.setup.ld_conf.emplace_back("/etc/ld.so.conf.d/00-gantry-wsl.conf",
                                     store + "\n/usr/lib/wsl/lib\n");
     spec.setup.ldconfig = true;
-    spec.setup.host_ldconfig = host_ldconfig();
+    spec.setup.host_ldconfig = host_ldconfig::find();
 }
 
 } // namespace
@@ -244,7 +239,7 @@ void inject_native(oci::RuntimeSpec& spec, const gpu_vendors::nvidia::Host& host
                     (layout.cached_sonames && layout.lib_dir != "/usr/lib/x86_64-linux-gnu" &&
                      layout.lib_dir != "/usr/lib64"))) {
         spec.setup.ldconfig = true;
-        spec.setup.host_ldconfig = host_ldconfig();
+        spec.setup.host_ldconfig = host_ldconfig::find();
     }
 }
 

@@ -30,6 +30,23 @@ TEST(NvidiaGpuFacts, LayoutOfADebianImage) {
     EXPECT_FALSE(l.cached_sonames); // no linker cache: nothing to rebuild
 }
 
+// A Debian-built program staged with its C library alone (tests/gpu's image): Debian's loader
+// searches the multiarch directories, never /usr/lib64.
+TEST(NvidiaGpuFacts, LayoutOfADebianBuiltProgramStagedAlone) {
+    FixtureStore fx;
+    fx.add_image("staged:1", {},
+                 {{"lib/x86_64-linux-gnu/libc.so.6", "\x7f"
+                                                     "ELF"},
+                  {"lib64/ld-linux-x86-64.so.2", "\x7f"
+                                                 "ELF"},
+                  {"usr/local/bin/vector_add", "\x7f"
+                                               "ELF"}});
+    auto img = image(fx, "staged:1");
+    auto l = nv::image_gpu_layout(gantry::rootfs::LayerFiles(fx.store(), img.config.diff_ids));
+    EXPECT_EQ(l.lib_dir, "/usr/lib/x86_64-linux-gnu");
+    EXPECT_EQ(l.lib32_dir, "/usr/lib/i386-linux-gnu");
+}
+
 TEST(NvidiaGpuFacts, LayoutOfAnotherImage) {
     FixtureStore fx;
     fx.add_image("rh:1", {},
