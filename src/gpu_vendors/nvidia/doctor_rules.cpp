@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <map>
 #include <set>
 #include <unistd.h>
 
@@ -312,6 +313,42 @@ std::string glibc_string(std::pair<int, int> v) {
 }
 
 } // namespace
+
+std::vector<compat::Finding> check_driver_needs(const std::string& ref,
+                                                const std::set<std::string>& image_libs,
+                                                const std::set<std::string>& injected,
+                                                const std::vector<DriverLibNeeds>& needs,
+                                                bool has_gpu_code) {
+    if (needs.empty()) return {};
+    if (!image_libs.count("libc.so.6")) {
+        if (!has_gpu_code) return {}; // device nodes alone are fine in a musl or static image
+        return {{"DRIVER-NO-GLIBC", compat::Severity::warn,
+                 ref +
+                     " has GPU code but no glibc (no libc.so.6 in its library directories): "
+                     "the NVIDIA driver's libraries (" +
+                     needs.front().path +
+                     ", ...) are glibc objects and cannot load in it (CUDA reports an "
+                     "insufficient driver)",
+                 "build the image on a glibc base (Debian, Ubuntu, UBI); musl images such as "
+                 "Alpine cannot load the driver"}};
+    }
+    std::map<std::string, std::string> missing; // soname -> the first library that needs it
+    for (auto& n : needs)
+        for (auto& so : n.needed)
+            if (!image_libs.count(so) && !injected.count(so) && !missing.count(so))
+                missing[so] = n.path;
+    if (missing.empty()) return {};
+    std::string names;
+    for (auto& [so, lib] : missing) names += (names.empty() ? "" : ", ") + so;
+    const auto& [first, lib] = *missing.begin();
+    return {{"DRIVER-LIB-NEEDS-MISSING", compat::Severity::warn,
+             ref + " lacks " + names + ", which the injected driver librar" +
+                 (missing.size() > 1 ? "ies need" : "y needs") + " (" + lib + " needs " + first +
+                 "): they will fail to load",
+             "add them to the image: the libc6 package ships libpthread.so.0, libdl.so.2 and "
+             "librt.so.1 (glibc 2.34+ programs no longer name them, so an image staged from "
+             "ldd's output misses them)"}};
+}
 
 std::vector<compat::Finding> check_glibc(const compat::ImageFacts& img,
                                          const std::vector<GlibcNeed>& needs) {

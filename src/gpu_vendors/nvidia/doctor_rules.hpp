@@ -11,6 +11,7 @@
 #include "gpu_vendors/nvidia/request.hpp"
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,23 @@ struct GlibcNeed {
 // GLIBC-TOO-OLD: the driver libraries gantry injects need a newer glibc than the image has.
 std::vector<compat::Finding> check_glibc(const compat::ImageFacts& img,
                                          const std::vector<GlibcNeed>& needs);
+
+// The shared objects a host driver library names (DT_NEEDED).
+struct DriverLibNeeds {
+    std::string path;                // host path of the library
+    std::vector<std::string> needed; // libc.so.6, libpthread.so.0, ...
+};
+// DRIVER-LIB-NEEDS-MISSING (warn): an image with glibc lacks a shared object an injected driver
+// library names (glibc 2.34+ programs no longer name libpthread.so.0, libdl.so.2 or librt.so.1,
+// so an image staged from a program's ldd output misses them; libcuda and nvidia-smi fail to
+// load). DRIVER-NO-GLIBC (warn): an image with GPU code (HAS_GPU_CODE) but no libc.so.6 (musl,
+// static): the driver's libraries cannot load in it. IMAGE_LIBS: the names in the image's library
+// directories; INJECTED: the names gantry adds beside them.
+std::vector<compat::Finding> check_driver_needs(const std::string& ref,
+                                                const std::set<std::string>& image_libs,
+                                                const std::set<std::string>& injected,
+                                                const std::vector<DriverLibNeeds>& needs,
+                                                bool has_gpu_code);
 
 // HOST-PERSISTENCE-OFF for GPUs whose persistence mode NVML reports disabled.
 std::vector<compat::Finding> check_persistence(const gpu_vendors::nvidia::Host& host);

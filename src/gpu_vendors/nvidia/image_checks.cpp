@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <unistd.h>
 
 namespace gantry::gpu_vendors::nvidia {
@@ -35,6 +36,19 @@ bool is_libc(const std::string& path, const std::string& name) {
             dir.find("-linux-gnu") != std::string::npos)
             return true;
     return false;
+}
+
+// The names in the image's library directories (the loader's default ones and Debian's
+// multiarch ones), links included: what a driver library's DT_NEEDED can be found as.
+std::set<std::string> image_library_names(const store::Store& store, const store::Image& img) {
+    std::set<std::string> names;
+    std::vector<std::string> dirs{"lib", "lib64", "usr/lib", "usr/lib64"};
+    for (const char* parent : {"lib", "usr/lib"})
+        for (auto& n : rootfs::list_image_dir(store, img.config.diff_ids, parent))
+            if (n.ends_with("-linux-gnu")) dirs.push_back(std::string(parent) + "/" + n);
+    for (auto& d : dirs)
+        for (auto& n : rootfs::list_image_dir(store, img.config.diff_ids, d)) names.insert(n);
+    return names;
 }
 
 // GeForce and TITAN GPUs do not support CUDA forward compatibility (error 804).
@@ -113,18 +127,26 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
     }
     compat::add_env_facts(facts);
     auto out = check_image(host, facts, req, sel);
-    if (req.inject && host.has_driver() && !facts.glibc.empty()) {
+    if (req.inject && host.has_driver()) {
         std::vector<GlibcNeed> needs;
+        std::vector<DriverLibNeeds> objects;
+        std::set<std::string> injected;
         for (auto& lib : host.libraries) {
             if (lib.lib32 || !lib.selected_by(req.caps)) continue;
+            injected.insert(lib.name);
+            injected.insert(lib.soname);
             try {
                 auto info = gpu::elf::read_file(lib.host_path, true);
                 needs.push_back({lib.host_path, gpu::elf::max_glibc_version(info.version_needs)});
+                objects.push_back({lib.host_path, info.needed});
             } catch (const Error&) { // discovery already vetted the file; nothing to add
             }
         }
         auto g = check_glibc(facts, needs);
         out.insert(out.end(), g.begin(), g.end());
+        auto d = check_driver_needs(ref, image_library_names(store, img), injected, objects,
+                                    !binaries.empty());
+        out.insert(out.end(), d.begin(), d.end());
     }
     // Forward-compat libraries (cuda-compat): will gantry enable them here, and can they work?
     for (auto& compat_path : compat_libs) {

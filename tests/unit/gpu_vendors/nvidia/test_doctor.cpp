@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <set>
 #include <unistd.h>
 
 namespace compat_doctor_test {
@@ -260,6 +261,40 @@ TEST(CompatDoctorRules, TorchPinsAndRuntime) {
     ASSERT_EQ(rt.size(), 1u); // runtime 12.0 is older than torch's 12.1
     EXPECT_NE(rt[0]->message.find("older CUDA 12 runtime"), std::string::npos);
     EXPECT_NE(rt[0]->message.find("pip nvidia-cuda-runtime-cu12 12.0.107"), std::string::npos);
+}
+
+// The first real GPU host: an image staged from a program's ldd output (glibc 2.36, no
+// libpthread.so.0) could not load libcuda; doctor said nothing. A musl image with GPU code can
+// never load it.
+TEST(CompatDoctorRules, DriverLibrariesNeedWhatTheImageLacks) {
+    std::vector<DriverLibNeeds> needs = {
+        {"/drv/libcuda.so.580.159.04",
+         {"libm.so.6", "libc.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1"}},
+        {"/drv/libnvidia-ml.so.580.159.04", {"libc.so.6", "libpthread.so.0"}},
+        {"/drv/libnvidia-ptxjitcompiler.so.580.159.04", {"libcuda.so.1", "libc.so.6"}}};
+    std::set<std::string> staged = {"libc.so.6", "libm.so.6", "ld-linux-x86-64.so.2"};
+    std::set<std::string> injected = {"libcuda.so.1", "libcuda.so.580.159.04"};
+    auto f = check_driver_needs("staged:1", staged, injected, needs, true);
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].id, "DRIVER-LIB-NEEDS-MISSING");
+    EXPECT_EQ(f[0].severity, Severity::warn); // device nodes alone still work: a warning
+    EXPECT_NE(f[0].message.find("libdl.so.2, libpthread.so.0, librt.so.1"), std::string::npos)
+        << f[0].message;
+    EXPECT_NE(f[0].message.find("/drv/libcuda.so.580.159.04 needs libdl.so.2"), std::string::npos)
+        << f[0].message;
+    EXPECT_EQ(f[0].message.find("libcuda.so.1,"), std::string::npos) << "injected: not missing";
+    EXPECT_NE(f[0].fix.find("libc6"), std::string::npos);
+    // near miss: what Debian's libc6 ships, the compat stubs included
+    staged.insert({"libdl.so.2", "libpthread.so.0", "librt.so.1"});
+    EXPECT_TRUE(check_driver_needs("staged:1", staged, injected, needs, true).empty());
+    // no glibc at all: a warning only when the image has GPU code
+    auto musl = check_driver_needs("alpine:1", {"ld-musl-x86_64.so.1", "libc.musl-x86_64.so.1"},
+                                   injected, needs, true);
+    ASSERT_EQ(musl.size(), 1u);
+    EXPECT_EQ(musl[0].id, "DRIVER-NO-GLIBC");
+    EXPECT_NE(musl[0].fix.find("Alpine"), std::string::npos);
+    EXPECT_TRUE(check_driver_needs("busybox:1", {}, injected, needs, false).empty());
+    EXPECT_TRUE(check_driver_needs("staged:1", {}, injected, {}, true).empty());
 }
 
 TEST(CompatDoctorRules, GlibcOfTheImage) {

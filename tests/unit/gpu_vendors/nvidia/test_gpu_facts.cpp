@@ -2,8 +2,10 @@
 // entry that lets a repeated GPU launch read nothing of the image.
 #include "../../engine/fixture_store.hpp"
 #include "gpu_vendors/nvidia/gpu_facts.hpp"
+#include "gpu_vendors/nvidia/image_checks.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 namespace vendor_nvidia_gpu_facts_test {
 
@@ -45,6 +47,35 @@ TEST(NvidiaGpuFacts, LayoutOfADebianBuiltProgramStagedAlone) {
     auto l = nv::image_gpu_layout(gantry::rootfs::LayerFiles(fx.store(), img.config.diff_ids));
     EXPECT_EQ(l.lib_dir, "/usr/lib/x86_64-linux-gnu");
     EXPECT_EQ(l.lib32_dir, "/usr/lib/i386-linux-gnu");
+}
+
+// doctor's DT_NEEDED check end to end: a real ELF object of this host as the "driver library"
+// (libstdc++ names libm.so.6, libc.so.6 and libgcc_s.so.1), an image whose library directories
+// (Debian's multiarch one included, a link counted) hold some of them.
+TEST(NvidiaGpuFacts, DoctorNamesWhatADriverLibraryNeedsAndTheImageLacks) {
+    const char* lib = "/usr/lib/x86_64-linux-gnu/libstdc++.so.6";
+    if (::access(lib, R_OK) != 0) GTEST_SKIP() << lib << " is not on this host";
+    FixtureStore fx;
+    fx.add_image("staged:2", {},
+                 {{"lib/x86_64-linux-gnu/libc.so.6", "\x7f"
+                                                     "ELF"},
+                  {"usr/lib/x86_64-linux-gnu/libm.so.6", "\x7f"
+                                                         "ELF"}});
+    auto img = image(fx, "staged:2");
+    gantry::gpu_vendors::nvidia::Host host;
+    host.driver_version = "580.159.04";
+    host.libraries.push_back({lib, "libstdc++.so.6.0.30", "libstdc++.so.6", false, {}});
+    gantry::gpu_vendors::nvidia::GpuRequest req;
+    req.inject = true;
+    req.caps = {gantry::gpu_vendors::nvidia::Capability::compute};
+    auto findings = nv::image_findings(fx.store(), img, "staged:2", {}, host, req, {});
+    const gantry::compat::Finding* found = nullptr;
+    for (auto& f : findings)
+        if (f.id == "DRIVER-LIB-NEEDS-MISSING") found = &f;
+    ASSERT_TRUE(found) << "no DRIVER-LIB-NEEDS-MISSING among " << findings.size() << " findings";
+    EXPECT_NE(found->message.find("libgcc_s.so.1"), std::string::npos) << found->message;
+    EXPECT_EQ(found->message.find("libm.so.6"), std::string::npos) << found->message;
+    EXPECT_EQ(found->message.find("libc.so.6"), std::string::npos) << found->message;
 }
 
 TEST(NvidiaGpuFacts, LayoutOfAnotherImage) {
