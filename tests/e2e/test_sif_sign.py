@@ -218,3 +218,49 @@ def test_sign_by_a_keyring_key(sg, tmp_path):
         assert "nobody@example.com" in r.err, r
     finally:
         subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, capture_output=True)
+
+
+def test_policy_signed_by_covers_every_group_of_an_oci_sif(sg, tmp_path, fuse_open):
+    """An OCI-SIF (SingularityCE 4's layout: the squashfs layer, config and manifest blobs and the
+    root index, tests/fixtures/sif_files.py) signed by `gantry sign`: the reference verifier
+    accepts it, signedBy runs it, and a config changed after signing (the run's command) is
+    refused: the signature covers the objects a run reads, not only the one it mounts."""
+    import sif_files
+    need_tool("mksquashfs")
+    s = sg
+    root = tmp_path / "root"
+    (root / "bin").mkdir(parents=True)
+    shutil.copy("/bin/busybox", root / "bin" / "busybox")
+    (root / "bin" / "echo").symlink_to("busybox")
+    sqsh = tmp_path / "root.sqsh"
+    subprocess.run(["mksquashfs", root, sqsh, "-quiet", "-noappend", "-all-root"], check=True)
+
+    def oci_sif(name, word):
+        config = {"architecture": "amd64", "os": "linux",
+                  "config": {"Cmd": ["/bin/echo", word]}, "rootfs": {"type": "layers",
+                                                                     "diff_ids": []}}
+        p = s["dir"] / name
+        p.write_bytes(sif_files.oci_sif(sqsh.read_bytes(), config))
+        p.chmod(0o644)
+        return p
+
+    signed = oci_sif("oci-signed.sif", "signed")
+    r = s["g"].run("sign", signed, "--key", s["dir"] / "alice/secret.pgp")
+    assert "Signature object" in r.out, r
+    assert ref_ok(s, "verify", signed, s["dir"] / "alice/public.asc")
+    pol = tmp_path / "policy.json"
+    _policy(pol, s["dir"], [{"type": "signedBy", "keyType": "GPGKeys",
+                             "keyPath": str(s["dir"] / "alice/public.asc")}])
+    g = Gantry(s["dir"] / "store", env={"CONTAINERS_POLICY_JSON": str(pol)})
+    assert g.run("run", "--rm", signed).out.strip() == "signed"
+    r = g.fail("run", "--rm", oci_sif("oci-unsigned.sif", "unsigned"), code=11)
+    assert "has no signature object" in r.err, r
+    # the config blob changed after signing, its object's length kept: only a signature over the
+    # config's object finds it (the mounted layer is untouched)
+    b = signed.read_bytes()
+    at = b.index(b'"signed"')
+    forged = s["dir"] / "oci-forged.sif"
+    forged.write_bytes(b[:at] + b'"forged"' + b[at + 8:])
+    assert not ref_ok(s, "verify", forged, s["dir"] / "alice/public.asc")
+    r = g.fail("run", "--rm", forged, code=11)
+    assert "does not match" in r.err, r
