@@ -160,3 +160,46 @@ def test_devcontainer_built_from_a_dockerfile_with_the_gpus(g, tmp_path):
             "/usr/lib64/libcuda.so.1"], p.stdout
     finally:
         g.run("rm", "-f", cid, check=False)
+
+
+def debian_up_exec(g, where: Path, user=None):
+    """A Debian 12 devcontainer (tests/fixtures/debian_base.py) built from a Dockerfile that adds
+    a user, remoteUser that user: the CLI reads the image's /etc/passwd through `exec`, runs
+    postCreateCommand and `exec` as the user, in the user's home. Rootless it is not run: the CLI
+    then builds its updateUID image (dev gets the caller's uid and chowns /home/dev) and, with
+    subordinate ids, the container sees every image file as root's (the store's tree is the
+    user's; the recorded owners, user.gantry.owner, are not applied at run time: docs/storage.md
+    "Owners in a rootless store"), so dev cannot write its home; with the caller's id alone the
+    run is refused (group 1500 is not mapped)."""
+    from fixtures import debian_base
+    js = devcontainer_cli()
+    g.run("load", debian_base.debian_archive())
+    ws = workspace(where, {
+        "build": {"dockerfile": "Dockerfile"}, "remoteUser": "dev",
+        "postCreateCommand": "id -un > /tmp/post-create; echo $HOME >> /tmp/post-create"},
+        {"Dockerfile": f"FROM {debian_base.BASE}\nRUN useradd -m -u 1500 -s /bin/bash dev\n"})
+    if user is not None:
+        subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(where)], check=True)
+    docker = wrapper(g, where)
+    p = cli(js, docker, "up", "--workspace-folder", str(ws), user=user)
+    assert p.returncode == 0, (p.stdout[-3000:], p.stderr[-3000:])
+    cid = json.loads(p.stdout.strip().splitlines()[-1])["containerId"]
+    try:
+        p = cli(js, docker, "exec", "--workspace-folder", str(ws), "bash", "-c",
+                "cat /tmp/post-create; id -un; id -u; cat /etc/debian_version", user=user)
+        assert p.returncode == 0, (p.stdout[-3000:], p.stderr[-3000:])
+        out = p.stdout.splitlines()[-5:]
+        assert out[:3] == ["dev", "/home/dev", "dev"], p.stdout
+        # rootless, the CLI gives dev the caller's uid (its updateUID image); as root it keeps
+        # the image's
+        assert out[3] == (str(user.pw_uid) if user is not None else "1500"), p.stdout
+        assert out[4].startswith("12."), p.stdout
+        calls = (where / "calls.log").read_text()
+        if user is not None:
+            assert "updateUID.Dockerfile" in calls, calls
+    finally:
+        g.run("rm", "-f", cid, check=False)
+
+
+def test_devcontainer_on_debian_with_a_remote_user(g, tmp_path):
+    debian_up_exec(g, tmp_path / "dc")
