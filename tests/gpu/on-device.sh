@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs `make test-gpu` on a GPU machine from what tests/gpu/pack.sh packed (unpacked in
+# .devgpu/ of the checkout): gantry and its libraries in /opt/gantry-gpu (readable by the
+# rootless half's user), then tests/gpu/run.sh, then the real GPU start against the same image
+# without GPUs (hyperfine). Writes the log and the timing table to $OUT when it is set.
+#   mkdir -p .devgpu && tar -C .devgpu -xzf .devgpu.tgz && tests/gpu/on-device.sh
+set -u
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+src=$repo/.devgpu
+dest=/opt/gantry-gpu
+out=${OUT:-$(mktemp -d)}
+[ -x "$src/gantry" ] || { echo "tests/gpu/on-device.sh: unpack tests/gpu/pack.sh's file into $src first"; exit 2; }
+echo "== host: $(uname -r); $(grep PRETTY_NAME /etc/os-release)"
+nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader
+mkdir -p "$dest/lib" "$repo/build"
+cp "$src"/lib/* "$dest/lib/" && cp "$src/gantry" "$dest/gantry" && cp -a "$src/gpu-tests" "$dest/"
+cp "$src/gantry" "$repo/build/gantry" # bench/gpu.sh runs build/gantry
+[ -x "$src/hyperfine" ] && ! command -v hyperfine >/dev/null && cp "$src/hyperfine" /usr/local/bin/
+[ -x "$src/busybox" ] && [ ! -e /usr/bin/busybox ] && cp "$src/busybox" /usr/bin/busybox
+chmod -R a+rX "$dest"
+export LD_LIBRARY_PATH=$dest/lib
+echo "== make test-gpu"
+GANTRY=$dest/gantry timeout "${TEST_GPU_TIMEOUT:-420}" "$here/run.sh" 2>&1 | tee "$out/test-gpu.log"
+rc=${PIPESTATUS[0]}
+echo "== run --gpus all of the CUDA program against the same image without GPUs (root)"
+ctx=$(mktemp -d)
+cp -a "$dest/gpu-tests/rootfs/." "$ctx/"
+printf 'FROM scratch\nCOPY . /\nENV NVIDIA_DRIVER_CAPABILITIES=compute,utility\n' >"$ctx/Dockerfile"
+export GANTRY_ROOT=$ctx.store
+"$dest/gantry" build -q -t vadd "$ctx" >/dev/null
+roots=() # as run.sh finds the driver
+[ -e /usr/local/nvidia/lib64/libcuda.so.1 ] && roots=(--driver-root /usr/local/nvidia)
+if command -v hyperfine >/dev/null; then
+  timeout 120 hyperfine -N -i -w 2 --runs 15 --export-markdown "$out/start.md" \
+    "$dest/gantry run --rm --gpus all ${roots[*]} vadd /usr/local/bin/vector_add" \
+    "$dest/gantry run --rm vadd /lib64/ld-linux-x86-64.so.2 --version"
+fi
+rm -rf "$ctx" "$ctx.store"
+exit "$rc"
