@@ -423,27 +423,41 @@ FileLock StateDir::create(const ContainerState& s) {
 }
 
 void StateDir::save(const ContainerState& s) {
-    fs::write_atomic(dir_ / s.name / "state.json", to_json(s).dump(2) + "\n", 0600,
+    fs::write_atomic(dir_ / s.name / "state.json", to_json(s).dump() + "\n", 0600,
                      fs::Sync::volatile_only); // under the runtime directory: gone at boot
 }
 
+namespace {
+
+// The state recorded in DIR (a container's directory), nullopt when unreadable or damaged. A
+// monitor that died without recording the end leaves "running": corrected here (its exit status
+// is unknown: 255, as docker reports such a container). While the monitor lives, it is about to
+// record the end.
+std::optional<ContainerState> read_state_in(const std::filesystem::path& dir) {
+    try {
+        auto s = from_json(json::parse(fs::read_file(dir / "state.json", 1 << 20)));
+        if (s.status == "running" && !s.running() && !s.monitor_alive()) {
+            s.status = "exited";
+            s.exit_code = 255;
+        }
+        return s;
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+} // namespace
+
 std::optional<ContainerState> StateDir::find(const std::string& key) const {
+    // a name is its directory's: one read (a scan of every state made `ps` quadratic)
+    if (!key.empty() && key.find('/') == std::string::npos && key != "." && key != "..")
+        if (auto s = read_state_in(dir_ / key); s && s->name == key) return s;
     std::error_code ec;
     for (auto& e : std::filesystem::directory_iterator(dir_, ec)) {
-        try {
-            auto s = from_json(json::parse(fs::read_file(e.path() / "state.json", 1 << 20)));
-            if (s.name == key || (key.size() >= 4 && s.id.rfind(key, 0) == 0)) {
-                // A monitor that died without recording the end leaves "running": correct it
-                // (its exit status is unknown: 255, as docker reports such a container). While
-                // the monitor lives, it is about to record the end.
-                if (s.status == "running" && !s.running() && !s.monitor_alive()) {
-                    s.status = "exited";
-                    s.exit_code = 255;
-                }
-                return s;
-            }
-        } catch (...) {
-        }
+        auto s = read_state_in(e.path());
+        if (s && s->name == e.path().filename().string() &&
+            (s->name == key || (key.size() >= 4 && s->id.rfind(key, 0) == 0)))
+            return s;
     }
     return std::nullopt;
 }
@@ -460,10 +474,10 @@ ContainerState StateDir::get(const std::string& key) const {
 std::vector<ContainerState> StateDir::list() const {
     std::vector<ContainerState> out;
     std::error_code ec;
-    for (auto& e : std::filesystem::directory_iterator(dir_, ec)) {
-        auto s = find(e.path().filename().string());
-        if (s) out.push_back(*s);
-    }
+    // a container's directory is its name: others (.removed-*, a claim being made) are not
+    for (auto& e : std::filesystem::directory_iterator(dir_, ec))
+        if (auto s = read_state_in(e.path()); s && s->name == e.path().filename().string())
+            out.push_back(std::move(*s));
     return out;
 }
 

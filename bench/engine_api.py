@@ -1,0 +1,214 @@
+#!/usr/bin/python3
+"""The Engine API's speed (issue 54), in one run, alternated rounds, medians and spread:
+
+  activation  a `GET /_ping` sent as soon as `systemd-socket-activate -l SOCK gantry system
+              service --time 1` accepts the connection, to its answer (gantry's start,
+              libmicrohttpd loaded, the answer); target <= 50 ms
+  ps          `docker ps -a` through gantry's socket with 100 containers (made by `gantry
+              create`), against `gantry ps -a`; target <= 30 ms
+  run         `docker run --rm IMAGE true` through gantry's socket, against `gantry run --rm
+              IMAGE true` (target <= 1.3x) and the same docker command through `podman system
+              service` on podman's own store of the same image (target: gantry's faster)
+
+Wall time and CPU time (the children's user+sys: the client, and the service's share for the
+service rows is not counted, since it is one long process: its CPU per request is printed from
+its /proc stat before and after). A row whose command fails is reported as such (e.g. `run`
+before the API serves create/attach/start). A measurement, not a test: exits 0 whatever the
+figures.
+
+    bench/engine_api.py [--rounds 5] [--runs 10] [--gantry build/gantry] [--docker docker]
+"""
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from fixtures import mkimage as mk  # noqa: E402
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(argv, env=None):
+    """(wall s, children's CPU s, ok) of one run of ARGV."""
+    c0, t0 = children_cpu(), time.monotonic()
+    r = subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       stdin=subprocess.DEVNULL)
+    return time.monotonic() - t0, children_cpu() - c0, r.returncode == 0, r.stderr.decode()
+
+
+def proc_cpu(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_socket(path, proc, timeout=10):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if os.path.exists(path):
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(path)
+                    return
+            except OSError:
+                pass
+        if proc.poll() is not None:
+            sys.exit(f"the service exited with {proc.returncode}: {proc.stderr.read()}")
+        time.sleep(0.01)
+    sys.exit(f"no socket at {path} after {timeout} s")
+
+
+def ping_after_activation(gantry, root, work):
+    sock = os.path.join(work, "act.sock")
+    if os.path.exists(sock):
+        os.unlink(sock)
+    act = subprocess.Popen(["systemd-socket-activate", "-l", sock, gantry, "--root", root,
+                            "system", "service", "--time", "1"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_socket(sock, act)  # systemd-socket-activate listens; gantry not started yet
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(sock)
+            t0 = time.monotonic()
+            s.sendall(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+            dt = time.monotonic() - t0
+        if not answer.startswith(b"HTTP/1.1 200"):
+            sys.exit(f"/_ping after activation answered {answer[:80]!r}")
+        return dt
+    finally:
+        act.terminate()
+        act.wait()
+
+
+def spread(xs):
+    return f"{statistics.median(xs) * 1000:.1f} ms ({min(xs) * 1000:.1f}-{max(xs) * 1000:.1f})"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=10, help="commands per row per round")
+    ap.add_argument("--gantry", default="build/gantry")
+    ap.add_argument("--docker", default=shutil.which("docker") or "docker")
+    a = ap.parse_args()
+    gantry = os.path.abspath(a.gantry)
+    work = tempfile.mkdtemp(prefix="gantry-bench-api-", dir=os.environ.get("BENCH_DIR"))
+    procs = []
+    try:
+        root = os.path.join(work, "store")
+        archive = os.path.join(work, "busybox.tar")
+        mk.write_docker_archive(archive, [(mk.busybox_image(cmd=["true"]), ["bench/api:1"])])
+        subprocess.run([gantry, "--root", root, "load", "-q", archive], check=True)
+        for i in range(100):
+            subprocess.run([gantry, "--root", root, "create", "--name", f"bench-api-{i}",
+                            "bench/api:1", "true"], check=True, stdout=subprocess.DEVNULL)
+        gsock = os.path.join(work, "gantry.sock")
+        svc = subprocess.Popen([gantry, "--root", root, "system", "service", "--time", "0",
+                                f"unix://{gsock}"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+        procs.append(svc)
+        wait_for_socket(gsock, svc)
+        genv = dict(os.environ, DOCKER_HOST=f"unix://{gsock}")
+        penv = None
+        if shutil.which("podman"):
+            pdir = os.path.join(work, "podman")
+            pflags = ["--root", os.path.join(pdir, "root"), "--runroot",
+                      os.path.join(pdir, "run"), "--storage-driver", "overlay"]
+            subprocess.run(["podman", *pflags, "load", "-q", "-i", archive], check=True,
+                           stdout=subprocess.DEVNULL)
+            psock = os.path.join(work, "podman.sock")
+            pod = subprocess.Popen(["podman", *pflags, "system", "service", "--time", "0",
+                                    f"unix://{psock}"], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+            procs.append(pod)
+            wait_for_socket(psock, pod)
+            penv = dict(os.environ, DOCKER_HOST=f"unix://{psock}")
+        rows = {
+            "docker ps -a (gantry's socket)": ([a.docker, "ps", "-a"], genv),
+            "gantry ps -a": ([gantry, "--root", root, "ps", "-a"], None),
+            "docker run --rm (gantry's socket)": (
+                [a.docker, "run", "--rm", "--network", "host", "bench/api:1", "true"], genv),
+            "gantry run --rm": ([gantry, "--root", root, "run", "--rm", "bench/api:1", "true"],
+                                None),
+        }
+        if penv:
+            rows["docker run --rm (podman's socket)"] = (
+                [a.docker, "run", "--rm", "--network", "host", "localhost/bench/api:1", "true"], penv)
+        wall = {k: [] for k in rows}
+        cpu = {k: [] for k in rows}
+        failed = {}
+        activation = []
+        svc_cpu = {k: [] for k in rows}
+        for rnd in range(a.rounds):
+            activation.append(ping_after_activation(gantry, root, work))
+            order = list(rows) if rnd % 2 == 0 else list(reversed(rows))
+            for name in order:
+                if name in failed:
+                    continue
+                argv, env = rows[name]
+                server = svc.pid if env is genv else (pod.pid if penv and env is penv else None)
+                s0 = proc_cpu(server) if server else 0
+                for _ in range(a.runs):
+                    dt, dc, ok, err = timed(argv, env)
+                    if not ok:
+                        failed[name] = err.strip().splitlines()[-1] if err.strip() else "failed"
+                        break
+                    wall[name].append(dt)
+                    cpu[name].append(dc)
+                if server and name not in failed:
+                    svc_cpu[name].append((proc_cpu(server) - s0) / a.runs)
+            print(f"round {rnd + 1} done", flush=True)
+        print(f"\nload average {os.getloadavg()[0]:.1f}; {a.rounds} rounds x {a.runs} runs, "
+              "alternated; medians (min-max)")
+        print(f"first request after socket activation: {spread(activation)} (target <= 50 ms)")
+        for name in rows:
+            if name in failed:
+                print(f"{name:36} FAILED: {failed[name]}")
+                continue
+            server = (f"; the service's CPU {statistics.median(svc_cpu[name]) * 1000:.1f} ms"
+                      if svc_cpu[name] else "")
+            print(f"{name:36} wall {spread(wall[name])}, client CPU "
+                  f"{statistics.median(cpu[name]) * 1000:.1f} ms{server}")
+        med = {k: statistics.median(v) for k, v in wall.items() if v and k not in failed}
+        g_run, p_run = "docker run --rm (gantry's socket)", "docker run --rm (podman's socket)"
+        g_ps = "docker ps -a (gantry's socket)"
+        if g_run in med and "gantry run --rm" in med:
+            print(f"docker run through gantry's socket / gantry run: "
+                  f"{med[g_run] / med['gantry run --rm']:.2f}x (target <= 1.3x)")
+        if g_run in med and p_run in med:
+            print(f"docker run: gantry's socket / podman's: {med[g_run] / med[p_run]:.2f}x "
+                  "(target < 1)")
+        if g_ps in med:
+            print(f"docker ps -a over 100 containers: {med[g_ps] * 1000:.1f} ms (target <= 30 ms)")
+    finally:
+        subprocess.run([gantry, "--root", os.path.join(work, "store"), "rm", "-f",
+                        *[f"bench-api-{i}" for i in range(100)]], capture_output=True)
+        for p in procs:
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        subprocess.run(["chmod", "-R", "u+rwX", work], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
