@@ -131,6 +131,14 @@ def main():
             pdir = os.path.join(work, "podman")
             pflags = ["--root", os.path.join(pdir, "root"), "--runroot",
                       os.path.join(pdir, "run"), "--storage-driver", "overlay"]
+            # podman as root raises RLIMIT_NOFILE and RLIMIT_NPROC past this VM's hard limits
+            # (crun: "setrlimit: Operation not permitted"); lower ones it may set (and through
+            # its compat API only with --ulimit: its default soft limit is above them)
+            os.makedirs(pdir)
+            conf = os.path.join(pdir, "containers.conf")
+            with open(conf, "w") as f:
+                f.write('[containers]\ndefault_ulimits = ["nofile=1024:4096", "nproc=4096:4096"]\n')
+            os.environ["CONTAINERS_CONF"] = conf
             subprocess.run(["podman", *pflags, "load", "-q", "-i", archive], check=True,
                            stdout=subprocess.DEVNULL)
             psock = os.path.join(work, "podman.sock")
@@ -150,7 +158,8 @@ def main():
         }
         if penv:
             rows["docker run --rm (podman's socket)"] = (
-                [a.docker, "run", "--rm", "--network", "host", "localhost/bench/api:1", "true"], penv)
+                [a.docker, "run", "--rm", "--network", "host", "--ulimit", "nofile=1024:4096",
+                 "--ulimit", "nproc=4096:4096", "localhost/bench/api:1", "true"], penv)
         wall = {k: [] for k in rows}
         cpu = {k: [] for k in rows}
         failed = {}
