@@ -149,6 +149,8 @@ def main():
             wait_for_socket(psock, pod)
             penv = dict(os.environ, DOCKER_HOST=f"unix://{psock}")
         rows = {
+            # the floor of every docker row: the client's own start, no request
+            "docker --version (client alone)": ([a.docker, "--version"], None),
             "docker ps -a (gantry's socket)": ([a.docker, "ps", "-a"], genv),
             "gantry ps -a": ([gantry, "--root", root, "ps", "-a"], None),
             "docker run --rm (gantry's socket)": (

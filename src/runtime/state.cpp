@@ -1,6 +1,7 @@
 #include "runtime/state.hpp"
 
 #include "runtime/events.hpp"
+#include "runtime/state_cache.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -434,16 +435,13 @@ namespace {
 // is unknown: 255, as docker reports such a container). While the monitor lives, it is about to
 // record the end.
 std::optional<ContainerState> read_state_in(const std::filesystem::path& dir) {
-    try {
-        auto s = from_json(json::parse(fs::read_file(dir / "state.json", 1 << 20)));
-        if (s.status == "running" && !s.running() && !s.monitor_alive()) {
-            s.status = "exited";
-            s.exit_code = 255;
-        }
-        return s;
-    } catch (...) {
-        return std::nullopt;
+    auto s = cached_state(dir / "state.json",
+                          [](const std::string& text) { return from_json(json::parse(text)); });
+    if (s && s->status == "running" && !s->running() && !s->monitor_alive()) {
+        s->status = "exited";
+        s->exit_code = 255;
     }
+    return s;
 }
 
 } // namespace
