@@ -49,8 +49,9 @@ PACKAGES=(
   lintian zsh man-db
   # gantry system service (src/engine_api/): libmicrohttpd's header (the library is dlopen'ed
   # at run time: libmicrohttpd12); the real clients its tests drive: docker's CLI (docker.io;
-  # its daemon is never started) and docker-py (tests/e2e/test_engine_api.py)
-  libmicrohttpd-dev docker.io python3-docker
+  # its daemon is never started), docker-py (tests/e2e/test_engine_api.py) and docker-compose
+  # 1.29 (tests/e2e/test_engine_api_compose.py)
+  libmicrohttpd-dev docker.io python3-docker docker-compose
   # benchmarks
   hyperfine charliecloud
 )
