@@ -2,6 +2,7 @@
 
 #include "compat/version.hpp"
 #include "gpu/elf.hpp"
+#include "gpu/ldcache.hpp"
 #include "gpu_vendors/nvidia/forward_compat.hpp"
 #include "gpu_vendors/nvidia/inject.hpp"
 #include "rootfs/rootfs.hpp"
@@ -39,9 +40,17 @@ bool is_libc(const std::string& path, const std::string& name) {
 }
 
 // The names in the image's library directories (the loader's default ones and Debian's
-// multiarch ones), links included: what a driver library's DT_NEEDED can be found as.
+// multiarch ones), links included, and the sonames its linker cache lists (directories of its
+// ld.so.conf: /usr/local/lib, a conda prefix): what a driver library's DT_NEEDED can be found as.
 std::set<std::string> image_library_names(const store::Store& store, const store::Image& img) {
     std::set<std::string> names;
+    try {
+        for (auto& e : gpu::ldcache::parse(
+                           rootfs::read_image_file(store, img.config.diff_ids, "etc/ld.so.cache"))
+                           .entries)
+            names.insert(e.key);
+    } catch (const Error&) { // no cache, or one the loader would not read either
+    }
     std::vector<std::string> dirs{"lib", "lib64", "usr/lib", "usr/lib64"};
     for (const char* parent : {"lib", "usr/lib"})
         for (auto& n : rootfs::list_image_dir(store, img.config.diff_ids, parent))
