@@ -8,8 +8,10 @@
 #include "engine_api/decode.hpp"
 #include "engine_api/helper.hpp"
 #include "engine_api/job_stream.hpp"
+#include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/lock.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -72,6 +74,9 @@ Response handle_build(const ServiceContext& ctx, const Request& r) {
     if (r.upload.empty())
         throw ApiError(400, "POST /build needs the build context as a tar body (docker build "
                             "sends it; a remote context is not served)");
+    // the store's writer lock while the context is in tmp/: `system prune` empties tmp/ under
+    // the exclusive one
+    auto lock = std::make_shared<FileLock>(store::Store(ctx.store_root).writer_lock());
     auto scratch = std::make_shared<ApiBldScratch>(std::filesystem::path(ctx.store_root) / "tmp");
     auto context = scratch->dir / "context";
     fs::make_dirs(context, 0700);
@@ -106,7 +111,7 @@ Response handle_build(const ServiceContext& ctx, const Request& r) {
     args.push_back("--");
     args.push_back(context.string());
     const bool quiet = q.quiet;
-    return job_response([args, quiet, scratch, iidfile](const JobStream::Emit& emit) {
+    return job_response([args, quiet, scratch, iidfile, lock](const JobStream::Emit& emit) {
         auto h = spawn_helper(args, -1, HelperOut::pipe_both);
         std::string line, tail;
         char buf[8192];

@@ -65,6 +65,7 @@ Response api_iar_get(const ServiceContext& ctx, const Request& r) {
         throw ApiError(400, "platform is not honoured by GET /images/get: an image of the "
                             "store has one platform; leave it out");
     store::Store store(ctx.store_root);
+    auto lock = store.writer_lock(); // `system prune` empties tmp/ under the exclusive one
     std::string tmpl = (store.tmp_dir() / "api-save-XXXXXX.tar").string();
     {
         Fd made(::mkostemps(tmpl.data(), 4, O_CLOEXEC));

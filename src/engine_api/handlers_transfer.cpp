@@ -170,7 +170,7 @@ Response api_xfer_push(const ServiceContext& ctx, const Request& r) {
             refs.push_back(store::normalize(
                 name + (tag.find(':') != std::string::npos ? "@" + tag : ":" + tag)));
         } else {
-            for (auto& [ref, md] : ctx.store->refs()) {
+            for (auto& [ref, md] : store::Store(ctx.store_root).refs()) {
                 try {
                     auto p = oci::Reference::parse(ref);
                     if (p.repository() == repo && !p.tag.empty()) refs.push_back(ref);
@@ -178,7 +178,7 @@ Response api_xfer_push(const ServiceContext& ctx, const Request& r) {
                 }
             }
         }
-        if (refs.empty() || !ctx.store->refs().count(refs.front()))
+        if (refs.empty() || !store::Store(ctx.store_root).refs().count(refs.front()))
             return error_response(404, "An image does not exist locally with the tag: " + name +
                                            (tag.empty() ? "" : ":" + tag));
     }

@@ -5,6 +5,7 @@
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/library.hpp"
+#include "util/lock.hpp"
 #include "util/log.hpp"
 
 #include <atomic>
@@ -88,6 +89,7 @@ struct ApiSrvRequest {
     std::uint64_t upload_limit = 0, uploaded = 0;
     Fd upload_fd;
     std::filesystem::path upload_path;
+    FileLock upload_lock; // the store's writer lock: `system prune` leaves tmp/'s file alone
     bool upload_failed = false;
     ~ApiSrvRequest() {
         if (!upload_path.empty()) ::unlink(upload_path.c_str());
@@ -108,6 +110,7 @@ std::optional<RouteId> api_srv_upload_route(const char* url, const char* method)
 
 // A file in the store's tmp/ for REQ's upload, removed when the request ends.
 void api_srv_open_upload(const ServiceContext& ctx, ApiSrvRequest& req) {
+    if (ctx.store) req.upload_lock = ctx.store->writer_lock();
     auto dir = std::filesystem::path(ctx.store_root) / "tmp";
     std::string tmpl = (dir / "api-upload-XXXXXX").string();
     int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
