@@ -1,7 +1,8 @@
 """`gantry system service`'s image, build, archive and volume endpoints (issue 54, section 2),
 driven by Debian 12's docker CLI (docker.io 20.10, its daemon never started) and docker-py
 against ONE service for the module: pull from and push to a real docker-registry (plain http,
-listed insecure in the service's registries.conf), save | load, a classic build of a small
+listed insecure in the service's registries.conf, behind htpasswd: the client's credentials
+come as X-Registry-Auth), save | load, a classic build of a small
 context, cp in and out of a container `gantry run -d` started (running and stopped), volumes.
 Every name is this module's own (TOKEN): as root the tests share /run/gantry."""
 import base64
@@ -21,6 +22,9 @@ from test_engine_api import UnixHTTP, start_service
 
 TOKEN = f"apiimg{os.getpid()}"
 DOCKER = "/usr/bin/docker"  # Debian 12's docker.io: API 1.41
+USER, PASSWORD = "alice", "s3cret"
+AUTH = base64.urlsafe_b64encode(json.dumps({"username": USER, "password": PASSWORD}).encode()
+                                ).decode()  # X-Registry-Auth, as docker's client encodes it
 pytestmark = pytest.mark.skipif(not os.path.exists(DOCKER), reason="needs Debian's docker CLI: "
                                 "apt-get install docker.io (its daemon is never started)")
 
@@ -29,12 +33,17 @@ pytestmark = pytest.mark.skipif(not os.path.exists(DOCKER), reason="needs Debian
 def svc(tmp_path_factory, gantry_bin):
     need_tool("docker-registry")
     tmp = tmp_path_factory.mktemp("engine-api-images")
-    reg = Registry(tmp / "reg").start()
+    reg = Registry(tmp / "reg", htpasswd={USER: PASSWORD}).start()
     conf = tmp / "registries.conf"
     conf.write_text(f'[[registry]]\nlocation = "{reg.addr}"\ninsecure = true\n')
     g = Gantry(tmp / "store", env={"CONTAINERS_REGISTRIES_CONF": str(conf)})
     load_busybox(g, mkimage, tmp)
-    g.run("push", "sample:latest", f"{reg.addr}/{TOKEN}/bb:1")
+    g.run("push", "--creds", f"{USER}:{PASSWORD}", "sample:latest", f"{reg.addr}/{TOKEN}/bb:1")
+    # the docker CLI's credentials, which it sends as X-Registry-Auth: the service has none
+    cfg = tmp / "docker-config"
+    cfg.mkdir()
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    (cfg / "config.json").write_text(json.dumps({"auths": {reg.addr: {"auth": auth}}}))
     sock = tmp / "run" / "api.sock"
     p = start_service(g, sock, "--time", "0")
     name = f"{TOKEN}-cp"
@@ -83,7 +92,7 @@ def test_docker_pull_streams_dockers_progress_and_errors(svc):
     assert f"Status: Image is up to date for {ref}" in again.stdout, again.stdout
     # the raw stream: docker's JSON lines, the digest, and an error inside the 200
     status, _, body = http(svc, "POST", f"/v1.41/images/create?fromImage={reg.addr}/{TOKEN}/bb"
-                           "&tag=1")
+                           "&tag=1", headers={"X-Registry-Auth": AUTH})
     msgs = lines(body)
     assert status == 200 and msgs[0]["status"] == f"Pulling from {TOKEN}/bb"
     assert any(m.get("status", "").startswith("Digest: sha256:") for m in msgs), msgs
@@ -91,6 +100,9 @@ def test_docker_pull_streams_dockers_progress_and_errors(svc):
     assert missing.returncode != 0 and f"{TOKEN}/none" in missing.stderr, missing
     status, _, body = http(svc, "POST", f"/images/create?fromImage={reg.addr}/{TOKEN}/none&tag=1")
     assert status == 200 and "errorDetail" in lines(body)[-1], body
+    # without the client's credentials (X-Registry-Auth) the registry refuses the pull
+    anon = docker(svc, "pull", ref, check=False, env={"DOCKER_CONFIG": str(svc[2] / "none")})
+    assert anon.returncode != 0 and "requires authentication" in anon.stderr, anon
     # a malformed X-Registry-Auth, and an import, refused before any stream
     status, _, body = http(svc, "POST", f"/images/create?fromImage={ref}",
                            headers={"X-Registry-Auth": "%%%"})
@@ -108,7 +120,8 @@ def test_docker_push_to_the_registry(svc):
     assert "2: digest: sha256:" in r.stdout, r.stdout
     req = urllib.request.Request(f"http://{reg.addr}/v2/{TOKEN}/pushed/manifests/2", headers={
         "Accept": "application/vnd.oci.image.manifest.v1+json,"
-                  "application/vnd.docker.distribution.manifest.v2+json"})
+                  "application/vnd.docker.distribution.manifest.v2+json",
+        "Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()})
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.status == 200
     missing = docker(svc, "push", f"{reg.addr}/{TOKEN}/never:1", check=False)
@@ -170,6 +183,17 @@ def test_docker_build_of_a_small_context(svc, tmp_path):
     assert bad.returncode != 0 and "shmsize" in bad.stderr, bad
     status, _, body = http(svc, "POST", "/build?t=x", headers={"Content-Length": str(3 << 30)})
     assert status == 413 and "build context" in json.loads(body)["message"]
+    # a step that fails: docker's error line, the CLI exits non-zero with the step's output
+    (ctx / "Dockerfile.bad").write_text("FROM sample:latest\nRUN echo step-said-no && exit 3\n")
+    failed = docker(svc, "build", "-f", str(ctx / "Dockerfile.bad"), str(ctx), check=False)
+    assert failed.returncode != 0 and "step-said-no" in failed.stdout + failed.stderr, failed
+    # a Dockerfile outside the context, or a link, is refused
+    for dockerfile, entries in (("../x", [("Dockerfile", b"FROM sample:latest\n")]),
+                                ("Dockerfile", [])):
+        body = tar_of(entries) if entries else tar_link("Dockerfile", "/etc/passwd")
+        status, _, out = http(svc, "POST", f"/build?dockerfile={dockerfile}", body=body,
+                              headers={"Content-Type": "application/x-tar"})
+        assert status == 400, (dockerfile, out)
 
 
 def tar_of(entries):
@@ -179,6 +203,15 @@ def tar_of(entries):
             ti = tarfile.TarInfo(name)
             ti.size = len(data)
             t.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def tar_link(name, target):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        ti = tarfile.TarInfo(name)
+        ti.type, ti.linkname = tarfile.SYMTYPE, target
+        t.addfile(ti)
     return buf.getvalue()
 
 
