@@ -89,7 +89,9 @@ std::string registry_config_authfile(const std::string& header) {
         throw ApiError(400, "the X-Registry-Config header is not base64 of a JSON object "
                             "({\"REGISTRY\": {\"username\": ..., \"password\": ...}})");
     njson auths = njson::object();
-    for (auto& [reg, c] : j.items()) {
+    for (auto& item : j.items()) {
+        const std::string& reg = item.key(); // named: clang 14 lambdas take no bindings
+        const njson& c = item.value();
         if (!c.is_object())
             throw ApiError(400,
                            "the X-Registry-Config header's entry for " + reg + " is not an object");

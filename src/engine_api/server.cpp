@@ -89,8 +89,8 @@ struct ApiSrvRequest {
     std::uint64_t upload_limit = 0, uploaded = 0;
     Fd upload_fd;
     std::filesystem::path upload_path;
-    FileLock upload_lock; // the store's writer lock: `system prune` leaves tmp/'s file alone
-    bool upload_failed = false;
+    FileLock upload_lock;     // the store's writer lock: `system prune` leaves tmp/'s file alone
+    std::string upload_error; // why the upload could not be spooled ("" : it was)
     ~ApiSrvRequest() {
         if (!upload_path.empty()) ::unlink(upload_path.c_str());
     }
@@ -109,17 +109,18 @@ std::optional<RouteId> api_srv_upload_route(const char* url, const char* method)
 }
 
 // A file in the store's tmp/ for REQ's upload, removed when the request ends.
-void api_srv_open_upload(const ServiceContext& ctx, ApiSrvRequest& req) {
-    if (ctx.store) req.upload_lock = ctx.store->writer_lock();
+void api_srv_open_upload(const ServiceContext& ctx, ApiSrvRequest& req) noexcept {
     auto dir = std::filesystem::path(ctx.store_root) / "tmp";
-    std::string tmpl = (dir / "api-upload-XXXXXX").string();
-    int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
-    if (fd < 0) {
-        req.upload_failed = true;
-        return;
+    try {
+        if (ctx.store) req.upload_lock = ctx.store->writer_lock();
+        std::string tmpl = (dir / "api-upload-XXXXXX").string();
+        int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+        if (fd < 0) throw_errno("cannot make a file in " + dir.string());
+        req.upload_fd = Fd(fd);
+        req.upload_path = tmpl;
+    } catch (const std::exception& e) {
+        req.upload_error = std::string("cannot spool the request's body: ") + e.what();
     }
-    req.upload_fd = Fd(fd);
-    req.upload_path = tmpl;
 }
 
 struct ApiSrvStream {
@@ -233,9 +234,10 @@ MHD_Result api_srv_access(void* cls, MHD_Connection* c, const char* url, const c
                 req->too_big = true;
             } else if (req->upload_fd) {
                 try {
-                    fs::write_all(req->upload_fd.get(), upload, *upload_size, "the upload");
-                } catch (const Error&) {
-                    req->upload_failed = true;
+                    fs::write_all(req->upload_fd.get(), upload, *upload_size,
+                                  req->upload_path.string());
+                } catch (const Error& e) {
+                    req->upload_error = "cannot spool the request's body: " + e.message();
                     req->upload_fd = Fd();
                 }
             }
@@ -251,10 +253,7 @@ MHD_Result api_srv_access(void* cls, MHD_Connection* c, const char* url, const c
         return api_srv_queue(c, req->upload_limit > 0
                                     ? error_response(413, upload_too_big(req->upload_route))
                                     : api_srv_too_big());
-    if (req->upload_limit > 0 && req->upload_failed)
-        return api_srv_queue(c, error_response(500, "cannot spool the request's body to " +
-                                                        st->ctx->store_root +
-                                                        "/tmp: is the store's disk full?"));
+    if (!req->upload_error.empty()) return api_srv_queue(c, error_response(500, req->upload_error));
     api_srv_mhd().get_values(c, MHD_GET_ARGUMENT_KIND, &api_srv_arg, req);
     if (!req->bad_query.empty())
         return api_srv_queue(c, error_response(400, "the query value of " + req->bad_query +
