@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import Gantry, load_busybox, need_tool
+from conftest import Gantry, load_busybox, need_tool, tmp_entries
 from fixtures import mkimage
 from fixtures.registry.harness import Registry
 from test_engine_api import UnixHTTP, start_service
@@ -53,6 +53,8 @@ def svc(tmp_path_factory, gantry_bin):
     p.terminate()
     p.wait(timeout=10)
     reg.stop()
+    # uploads, build contexts and saved archives left nothing in the store's tmp/
+    assert tmp_entries(g.root) == []
 
 
 def docker(svc, *args, check=True, env=None, **kw):
