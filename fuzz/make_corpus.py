@@ -377,6 +377,10 @@ def seeds() -> dict[str, list]:
         # Engine API requests (fuzz_engine_api_request.cpp: method, target, then the filters
         # JSON), checked in under fuzz/corpus/engine_api_request/
         "engine_api_request": [],
+        # the image, build, archive and volume endpoints' decoding (fuzz_engine_api_decode.cpp:
+        # a byte picking the decoder, then its input), checked in under
+        # fuzz/corpus/engine_api_decode/
+        "engine_api_decode": [],
         # eStargz TOCs (fuzz_estargz_toc.cpp): JSON as estargz.Writer writes it, and hostile
         # shapes (chunks, hardlinks, whiteouts, names); a whole blob (gantry push --compression
         # estargz of a small layer) is checked in under fuzz/corpus/estargz_toc/

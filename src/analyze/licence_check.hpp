@@ -6,6 +6,7 @@
 #pragma once
 
 #include "analyze/model.hpp"
+#include "store/store.hpp"
 
 #include <optional>
 #include <string>
@@ -50,5 +51,12 @@ struct PushLicenceSummary {
 };
 PushLicenceSummary push_licence_summary(const Report& r, const LicencePolicy& p,
                                         const std::string& registry, const std::string& image);
+
+// The check a registry push runs first (`gantry push`, the Engine API's push; analyze/
+// push_check.cpp): SRC's report against the mode for DEST's registry (SRC's own name's when
+// DEST is ""), FLAG the --licence-check value if given. Returns the summary line to show ("":
+// nothing to say); Error(policy) when the mode is refuse and a finding counts.
+std::string check_push_licences(const store::Store& store, const std::string& src,
+                                const std::string& dest, const std::optional<std::string>& flag);
 
 } // namespace gantry::analyze

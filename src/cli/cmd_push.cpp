@@ -33,32 +33,8 @@ int publish_to_store(Context& ctx, const std::string& ref, const std::string& di
 // stderr, and Error(policy) when the mode for the registry is refuse and a finding counts.
 void check_licences(Context& ctx, const std::string& src, const std::string& dest,
                     const std::optional<std::string>& flag, bool quiet) {
-    if (flag) (void)analyze::parse_licence_check(*flag, "--licence-check"); // before any work
-    auto policy = analyze::load_licence_policy();
-    std::string registry; // "" when SRC is an image ID (push then fails naming it)
-    try {
-        registry = oci::Reference::parse(dest.empty() ? src : dest).domain;
-    } catch (const Error&) {
-    }
-    auto mode = analyze::licence_mode(policy, registry, flag);
-    if (mode == analyze::LicenceCheck::off) return;
-    auto& store = ctx.store();
-    auto img = store::find_image(store, src);
-    analyze::AnalyzeOptions ao;
-    ao.inspect_elf = false;
-    auto a = analyze::analyze_image(store, img, src, ao);
-    auto s = analyze::push_licence_summary(a.report, policy, registry, src);
-    if (mode == analyze::LicenceCheck::refuse && !s.findings.empty()) {
-        std::string ids;
-        for (auto* f : s.findings) ids += (ids.empty() ? "" : ", ") + f->id;
-        throw Error(Errc::policy,
-                    "push of " + src + " to " + registry +
-                        " refused by the licence check (refuse): " + ids,
-                    "see `gantry analyze " + src +
-                        "` for the files and the licence texts; --licence-check warn, or the "
-                        "config file's licence_check, changes the mode");
-    }
-    if (!quiet && !s.line.empty()) std::fprintf(stderr, "%s\n", s.line.c_str());
+    auto line = analyze::check_push_licences(ctx.store(), src, dest, flag);
+    if (!quiet && !line.empty()) std::fprintf(stderr, "%s\n", line.c_str());
 }
 
 void register_push(CLI::App& app, Context& ctx) {

@@ -52,7 +52,7 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
     o.list(files, "-v,--volume", f->volumes, "Bind mount SRC:DST[:ro|rw]");
     o.list(files, "--mount", f->mounts,
            "docker's --mount type=bind|tmpfs,source=,target=[,readonly][,bind-propagation=]"
-           "[,tmpfs-size=,tmpfs-mode=] (type=volume: gantry has no named volumes)");
+           "[,tmpfs-size=,tmpfs-mode=] (type=volume: named volumes are not mounted yet)");
     o.list(files, "--tmpfs", f->tmpfs, "Mount a tmpfs at DST[:options]");
     o.option(iso, engine::flags::kNetwork, f->network, "host (default) or none");
     // CLI11 writes the value into *entrypoint while parsing, after this function returned:

@@ -171,6 +171,7 @@ constexpr Command kCommands[] = {
     {"restart", register_restart},
     {"rename", register_rename},
     {"cp", register_cp},
+    {"volume", register_volume},
     {"hook", register_hook},
     {"doctor", register_doctor},
     {"cdi", register_cdi},

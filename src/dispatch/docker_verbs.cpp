@@ -77,7 +77,6 @@ constexpr Missing kMissing[] = {
     {"export", "bind-mount a host directory and write the files there, or `gantry save` the image"},
     {"network", "containers use the host's network (the default) or none (--network none): there "
                 "are no networks to manage"},
-    {"volume", "there are no named volumes: bind-mount a host directory (-v SRC:DST)"},
     {"swarm", "orchestration is Slurm's (docs/slurm.md) or Kubernetes' (docs/oci-runtime.md)"},
     {"service", "orchestration is Slurm's (docs/slurm.md) or Kubernetes' (docs/oci-runtime.md)"},
     {"stack", "orchestration is Slurm's (docs/slurm.md) or Kubernetes' (docs/oci-runtime.md)"},

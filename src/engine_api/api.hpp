@@ -8,6 +8,7 @@
 #include "engine_api/request.hpp"
 #include "store/store.hpp"
 
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -23,7 +24,14 @@ struct Request {
     std::string method, path; // path: unversioned (split_version)
     std::string version;      // the API version the path named ("" none)
     std::map<std::string, std::string> query;
+    std::multimap<std::string, std::string> query_all; // every value of a repeated name (t)
     std::string body;
+    // an upload's body (request.hpp's upload_limit): the file it was spooled to in the store's
+    // tmp/ (removed when the request ends), "" for other routes
+    std::filesystem::path upload;
+    // the request headers the handlers read (X-Registry-Auth, X-Registry-Config, Content-Type),
+    // by their lower-case names
+    std::map<std::string, std::string> headers;
     Route route;
     // the query value NAME, "" when absent
     const std::string& arg(const std::string& name) const;
@@ -66,5 +74,10 @@ Response dispatch(const ServiceContext& ctx, Request& request);
 Response handle_system(const ServiceContext& ctx, const Request& r);
 Response handle_containers(const ServiceContext& ctx, const Request& r);
 Response handle_images(const ServiceContext& ctx, const Request& r);
+Response handle_transfer(const ServiceContext& ctx, const Request& r);      // pull, push
+Response handle_image_archive(const ServiceContext& ctx, const Request& r); // load, get
+Response handle_build(const ServiceContext& ctx, const Request& r);
+Response handle_archive(const ServiceContext& ctx, const Request& r); // containers' archive
+Response handle_volumes(const ServiceContext& ctx, const Request& r);
 
 } // namespace gantry::engine_api

@@ -67,6 +67,25 @@ Response dispatch(const ServiceContext& ctx, Request& request) {
         case RouteId::image_delete:
         case RouteId::image_tag:
             return handle_images(ctx, request);
+        case RouteId::image_create:
+        case RouteId::image_push:
+            return handle_transfer(ctx, request);
+        case RouteId::images_load:
+        case RouteId::images_get:
+        case RouteId::image_get:
+            return handle_image_archive(ctx, request);
+        case RouteId::build:
+            return handle_build(ctx, request);
+        case RouteId::archive_get:
+        case RouteId::archive_head:
+        case RouteId::archive_put:
+            return handle_archive(ctx, request);
+        case RouteId::volumes_list:
+        case RouteId::volume_create:
+        case RouteId::volume_inspect:
+        case RouteId::volume_delete:
+        case RouteId::volumes_prune:
+            return handle_volumes(ctx, request);
         default:
             return handle_system(ctx, request);
         }

@@ -1,5 +1,5 @@
 // The Engine API's system endpoints: _ping, version, info, events (streamed), and the networks
-// and volumes gantry has (the host's network and none; no named volumes).
+// gantry has (the host's network and none); volumes are handlers_volumes.cpp's.
 #include "docker_model/events.hpp"
 #include "docker_model/system.hpp"
 #include "engine_api/api.hpp"
@@ -130,8 +130,6 @@ Response handle_system(const ServiceContext& ctx, const Request& r) {
         return error_response(501, "gantry cannot create networks: its containers use the host's "
                                    "network (host) or none (--network none); drop the network "
                                    "from the request, or use network_mode: host");
-    case RouteId::volumes_list:
-        return json_response(200, {{"Volumes", json::array()}, {"Warnings", json::array()}});
     default:
         return error_response(500, "internal error: no handler for " + r.route.endpoint);
     }

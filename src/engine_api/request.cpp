@@ -52,6 +52,19 @@ constexpr ApiReqPattern kApiReqServed[] = {
     {"GET", "/networks/{id}", RouteId::network_inspect},
     {"POST", "/networks/create", RouteId::network_create},
     {"GET", "/volumes", RouteId::volumes_list},
+    {"POST", "/images/create", RouteId::image_create},
+    {"POST", "/images/load", RouteId::images_load},
+    {"GET", "/images/get", RouteId::images_get},
+    {"GET", "/images/{name*}/get", RouteId::image_get},
+    {"POST", "/images/{name*}/push", RouteId::image_push},
+    {"POST", "/build", RouteId::build},
+    {"GET", "/containers/{id}/archive", RouteId::archive_get},
+    {"HEAD", "/containers/{id}/archive", RouteId::archive_head},
+    {"PUT", "/containers/{id}/archive", RouteId::archive_put},
+    {"POST", "/volumes/create", RouteId::volume_create},
+    {"POST", "/volumes/prune", RouteId::volumes_prune},
+    {"GET", "/volumes/{name}", RouteId::volume_inspect},
+    {"DELETE", "/volumes/{name}", RouteId::volume_delete},
 };
 
 // docker's other endpoints (API 1.41): answered 501, naming them, until they are served.
@@ -71,29 +84,16 @@ constexpr ApiReqPattern kApiReqNotYet[] = {
     {"GET", "/containers/{id}/changes", RouteId::not_yet},
     {"GET", "/containers/{id}/export", RouteId::not_yet},
     {"GET", "/containers/{id}/stats", RouteId::not_yet},
-    {"GET", "/containers/{id}/archive", RouteId::not_yet},
-    {"HEAD", "/containers/{id}/archive", RouteId::not_yet},
-    {"PUT", "/containers/{id}/archive", RouteId::not_yet},
     {"POST", "/exec/{id}/start", RouteId::not_yet},
     {"POST", "/exec/{id}/resize", RouteId::not_yet},
     {"GET", "/exec/{id}/json", RouteId::not_yet},
-    {"POST", "/images/create", RouteId::not_yet},
-    {"POST", "/images/load", RouteId::not_yet},
-    {"GET", "/images/get", RouteId::not_yet},
     {"GET", "/images/search", RouteId::not_yet},
     {"POST", "/images/prune", RouteId::not_yet},
-    {"GET", "/images/{name*}/get", RouteId::not_yet},
-    {"POST", "/images/{name*}/push", RouteId::not_yet},
-    {"POST", "/build", RouteId::not_yet},
     {"POST", "/build/prune", RouteId::not_yet},
     {"POST", "/commit", RouteId::not_yet},
     {"GET", "/system/df", RouteId::not_yet},
     {"POST", "/auth", RouteId::not_yet},
     {"GET", "/distribution/{name*}/json", RouteId::not_yet},
-    {"POST", "/volumes/create", RouteId::not_yet},
-    {"GET", "/volumes/{name}", RouteId::not_yet},
-    {"DELETE", "/volumes/{name}", RouteId::not_yet},
-    {"POST", "/volumes/prune", RouteId::not_yet},
     {"DELETE", "/networks/{id}", RouteId::not_yet},
     {"POST", "/networks/{id}/connect", RouteId::not_yet},
     {"POST", "/networks/{id}/disconnect", RouteId::not_yet},
@@ -205,6 +205,29 @@ Route match_route(std::string_view method, std::string_view path) {
     }
     r.endpoint = std::string(method) + " " + std::string(path);
     return r;
+}
+
+std::uint64_t upload_limit(RouteId id) {
+    switch (id) {
+    case RouteId::build:
+        return kMaxBuildContextBytes;
+    case RouteId::images_load:
+    case RouteId::archive_put:
+        return kMaxUploadBytes;
+    default:
+        return 0;
+    }
+}
+
+std::string upload_too_big(RouteId id) {
+    std::string what = id == RouteId::build         ? "the build context"
+                       : id == RouteId::images_load ? "the image archive"
+                                                    : "the archive";
+    return what + " is larger than " + std::to_string(upload_limit(id) >> 20) +
+           " MiB, the most gantry's Engine API takes" +
+           (id == RouteId::build ? ": leave what the build does not need out of the context "
+                                   "(.dockerignore), or run gantry build on the directory"
+                                 : "");
 }
 
 bool query_bool(const std::string& v) {

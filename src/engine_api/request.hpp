@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -24,6 +25,12 @@ inline constexpr const char* kMinApiVersion = "1.12";
 inline constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
 inline constexpr std::size_t kMaxBodyBytes = 1024 * 1024;
 inline constexpr std::size_t kMaxQueryValueBytes = 16 * 1024;
+// The bodies that are uploads (an image archive to load, a build context, a tar to extract in a
+// container): spooled to a file in the store's tmp/ as they arrive, never held in memory, up to
+// this many bytes for the route (0: not an upload; its body is held to kMaxBodyBytes). Over it:
+// 413, naming the bound.
+inline constexpr std::uint64_t kMaxBuildContextBytes = 2ull << 30;
+inline constexpr std::uint64_t kMaxUploadBytes = 64ull << 30;
 
 // A failure answered with STATUS and docker's {"message": MESSAGE}.
 class ApiError : public std::runtime_error {
@@ -69,6 +76,19 @@ enum class RouteId {
     network_inspect,
     network_create,
     volumes_list,
+    image_create,
+    image_push,
+    images_load,
+    images_get,
+    image_get,
+    build,
+    archive_get,
+    archive_head,
+    archive_put,
+    volume_create,
+    volume_inspect,
+    volume_delete,
+    volumes_prune,
     not_yet,  // an endpoint of the API this landing does not serve yet: 501 naming it
     not_found // no endpoint of the API: 404 naming it
 };
@@ -80,6 +100,11 @@ struct Route {
 // METHOD and PATH (unversioned, as split_version leaves it; already percent-decoded). HEAD is
 // served as GET for /_ping only.
 Route match_route(std::string_view method, std::string_view path);
+
+// The most bytes ID's body may upload (kMaxBuildContextBytes for build, kMaxUploadBytes for
+// load and archive PUT), 0 when its body is no upload; and the words of a 413 for it.
+std::uint64_t upload_limit(RouteId id);
+std::string upload_too_big(RouteId id);
 
 // docker's boolean query values (moby's httputils.BoolValue): "", "0", "false", "False", "no",
 // "none" are false; anything else is true.

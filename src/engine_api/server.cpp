@@ -3,10 +3,13 @@
 #include "runtime/state.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/fs.hpp"
 #include "util/library.hpp"
+#include "util/lock.hpp"
 #include "util/log.hpp"
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -79,8 +82,46 @@ struct ApiSrvRequest {
     std::string body;
     bool too_big = false;
     std::map<std::string, std::string> query;
+    std::multimap<std::string, std::string> query_all;
     std::string bad_query; // the first query value over the limit
+    // an upload (request.hpp's upload_limit): spooled to UPLOAD_PATH in the store's tmp/
+    RouteId upload_route = RouteId::not_found;
+    std::uint64_t upload_limit = 0, uploaded = 0;
+    Fd upload_fd;
+    std::filesystem::path upload_path;
+    FileLock upload_lock;     // the store's writer lock: `system prune` leaves tmp/'s file alone
+    std::string upload_error; // why the upload could not be spooled ("" : it was)
+    ~ApiSrvRequest() {
+        if (!upload_path.empty()) ::unlink(upload_path.c_str());
+    }
 };
+
+// The route URL and METHOD name, when its body is an upload (nothing for a malformed path:
+// the request is answered when it ends).
+std::optional<RouteId> api_srv_upload_route(const char* url, const char* method) {
+    try {
+        auto t = split_version(url);
+        auto id = match_route(method, t.path).id;
+        if (upload_limit(id) > 0) return id;
+    } catch (const ApiError&) {
+    }
+    return std::nullopt;
+}
+
+// A file in the store's tmp/ for REQ's upload, removed when the request ends.
+void api_srv_open_upload(const ServiceContext& ctx, ApiSrvRequest& req) noexcept {
+    auto dir = std::filesystem::path(ctx.store_root) / "tmp";
+    try {
+        if (ctx.store) req.upload_lock = ctx.store->writer_lock();
+        std::string tmpl = (dir / "api-upload-XXXXXX").string();
+        int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+        if (fd < 0) throw_errno("cannot make a file in " + dir.string());
+        req.upload_fd = Fd(fd);
+        req.upload_path = tmpl;
+    } catch (const std::exception& e) {
+        req.upload_error = std::string("cannot spool the request's body: ") + e.what();
+    }
+}
 
 struct ApiSrvStream {
     std::unique_ptr<Stream> stream;
@@ -143,6 +184,7 @@ MHD_Result api_srv_arg(void* cls, MHD_ValueKind, const char* key, const char* va
     auto* req = static_cast<ApiSrvRequest*>(cls);
     std::string v = value ? value : "";
     if (v.size() > kMaxQueryValueBytes && req->bad_query.empty()) req->bad_query = key;
+    req->query_all.emplace(key, v);
     req->query.emplace(key, std::move(v)); // the first of a repeated key, as docker's
     return MHD_YES;
 }
@@ -171,21 +213,47 @@ MHD_Result api_srv_access(void* cls, MHD_Connection* c, const char* url, const c
     if (!req) {
         req = new ApiSrvRequest;
         *con_cls = req;
-        // a body announced over the bound is refused before any of it is read
         const char* length = api_srv_mhd().lookup(c, MHD_HEADER_KIND, "Content-Length");
+        if (auto id = api_srv_upload_route(url, method)) {
+            req->upload_route = *id;
+            req->upload_limit = upload_limit(*id);
+            if (length && std::strtoull(length, nullptr, 10) > req->upload_limit)
+                return api_srv_queue(c, error_response(413, upload_too_big(*id)));
+            api_srv_open_upload(*st->ctx, *req);
+            return MHD_YES;
+        }
+        // a body announced over the bound is refused before any of it is read
         if (length && std::strtoull(length, nullptr, 10) > kMaxBodyBytes)
             return api_srv_queue(c, api_srv_too_big());
         return MHD_YES;
     }
     if (*upload_size) {
-        if (req->body.size() + *upload_size > kMaxBodyBytes)
+        if (req->upload_limit > 0) {
+            req->uploaded += *upload_size;
+            if (req->uploaded > req->upload_limit) {
+                req->too_big = true;
+            } else if (req->upload_fd) {
+                try {
+                    fs::write_all(req->upload_fd.get(), upload, *upload_size,
+                                  req->upload_path.string());
+                } catch (const Error& e) {
+                    req->upload_error = "cannot spool the request's body: " + e.message();
+                    req->upload_fd = Fd();
+                }
+            }
+        } else if (req->body.size() + *upload_size > kMaxBodyBytes) {
             req->too_big = true;
-        else
+        } else {
             req->body.append(upload, *upload_size);
+        }
         *upload_size = 0;
         return MHD_YES;
     }
-    if (req->too_big) return api_srv_queue(c, api_srv_too_big());
+    if (req->too_big)
+        return api_srv_queue(c, req->upload_limit > 0
+                                    ? error_response(413, upload_too_big(req->upload_route))
+                                    : api_srv_too_big());
+    if (!req->upload_error.empty()) return api_srv_queue(c, error_response(500, req->upload_error));
     api_srv_mhd().get_values(c, MHD_GET_ARGUMENT_KIND, &api_srv_arg, req);
     if (!req->bad_query.empty())
         return api_srv_queue(c, error_response(400, "the query value of " + req->bad_query +
@@ -196,7 +264,15 @@ MHD_Result api_srv_access(void* cls, MHD_Connection* c, const char* url, const c
     Request r;
     r.method = method;
     r.query = std::move(req->query);
+    r.query_all = std::move(req->query_all);
     r.body = std::move(req->body);
+    r.upload = req->upload_path;
+    for (const char* h : {"X-Registry-Auth", "X-Registry-Config", "Content-Type"})
+        if (const char* v = api_srv_mhd().lookup(c, MHD_HEADER_KIND, h)) {
+            std::string k = h;
+            for (auto& ch : k) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            r.headers[k] = v;
+        }
     Response res;
     try {
         auto t = split_version(url);

@@ -13,17 +13,32 @@ std::string human_bytes(std::int64_t n) {
     return buf;
 }
 
-Progress::Progress(std::string verb, bool quiet, bool tty)
+Progress::Progress(std::string verb, bool quiet, bool tty, ProgressObserver observer)
     : verb_(std::move(verb)), quiet_(quiet), tty_(tty && !quiet),
-      t0_(std::chrono::steady_clock::now()) {
-    if (tty_)
+      t0_(std::chrono::steady_clock::now()), observer_(std::move(observer)) {
+    if (tty_ || observer_)
         th_ = std::thread([this] {
             std::unique_lock l(mu_);
             while (!stopping_) {
                 cv_.wait_for(l, std::chrono::milliseconds(200));
-                if (!stopping_) draw(false);
+                if (stopping_) break;
+                if (tty_) draw(false);
+                if (observer_) tell_active();
             }
         });
+}
+
+void Progress::tell(ProgressEvent::Kind kind, const Bar& b) {
+    if (!observer_) return;
+    ProgressEvent e{kind, b.label, b.base + b.bytes, b.total, b.state.load(), {}};
+    if (kind == ProgressEvent::Kind::finished) e.note = b.note;
+    std::lock_guard l(observer_mu_);
+    observer_(e);
+}
+
+void Progress::tell_active() { // under mu_
+    for (auto& b : bars_)
+        if (b.state == State::active && b.bytes > 0) tell(ProgressEvent::Kind::advanced, b);
 }
 
 Progress::~Progress() {
@@ -47,12 +62,14 @@ Progress::Bar* Progress::add(const std::string& label, std::int64_t total) {
     auto& b = bars_.emplace_back();
     b.label = label;
     b.total = total;
+    tell(ProgressEvent::Kind::added, b);
     return &b;
 }
 
 void Progress::start(Bar* b, std::int64_t resumed_at) {
     b->base = resumed_at;
     b->state = State::active;
+    tell(ProgressEvent::Kind::started, *b);
     if (quiet_ || tty_) return;
     std::lock_guard l(mu_);
     std::string extra = resumed_at > 0 ? ", resuming at " + human_bytes(resumed_at) : "";
@@ -66,6 +83,10 @@ void Progress::finish(Bar* b, State s, const std::string& note) {
         b->note = note;
     }
     b->state = s;
+    {
+        std::lock_guard l(mu_);
+        tell(ProgressEvent::Kind::finished, *b);
+    }
     if (quiet_ || tty_) return;
     std::lock_guard l(mu_);
     const char* word = s == State::done ? "done" : s == State::skipped ? "skipped" : "failed";

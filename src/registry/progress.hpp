@@ -8,15 +8,28 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
 
 namespace gantry::registry {
 
+// What a Progress tells an observer (the Engine API's JSON progress stream) besides or instead
+// of stderr: a blob added, started, moved on (every 200 ms while active), finished.
+enum class ProgressState { waiting, active, done, skipped, failed };
+struct ProgressEvent {
+    enum class Kind { added, started, advanced, finished } kind;
+    std::string label; // "sha256:ab12cd34ef56"
+    std::int64_t current = 0, total = 0;
+    ProgressState state = ProgressState::waiting;
+    std::string note;
+};
+using ProgressObserver = std::function<void(const ProgressEvent&)>;
+
 class Progress {
   public:
-    enum class State { waiting, active, done, skipped, failed };
+    using State = ProgressState;
     struct Bar {
         std::string label; // "sha256:ab12cd34ef56"
         std::int64_t total = 0;
@@ -26,7 +39,9 @@ class Progress {
         std::string note; // shown when finished ("exists", "mounted from x", "resumed at 12 MB")
     };
 
-    Progress(std::string verb, bool quiet, bool tty);
+    // OBSERVER (set): told of every change, on the calling thread or the redraw thread, one
+    // call at a time; QUIET does not silence it
+    Progress(std::string verb, bool quiet, bool tty, ProgressObserver observer = {});
     ~Progress(); // stops the redraw and prints the final state
     Progress(const Progress&) = delete;
     Progress& operator=(const Progress&) = delete;
@@ -38,6 +53,8 @@ class Progress {
 
   private:
     void draw(bool final);
+    void tell(ProgressEvent::Kind kind, const Bar& b);
+    void tell_active();
     void line(const Bar& b, std::string& out, bool final) const;
     std::string verb_;
     bool quiet_, tty_;
@@ -48,6 +65,8 @@ class Progress {
     std::size_t drawn_lines_ = 0;
     std::chrono::steady_clock::time_point t0_;
     std::thread th_;
+    ProgressObserver observer_;
+    std::mutex observer_mu_;
 };
 
 // "12.3 MB" (decimal units, like docker).

@@ -189,7 +189,7 @@ PullResult pull_logical(store::Store& store, const oci::Reference& ref, const Pu
                     "the image in the registry is inconsistent; rebuild and push it again");
 
     bool isatty_ok = opt.tty;
-    Progress progress("Copying", opt.quiet, isatty_ok);
+    Progress progress("Copying", opt.quiet, isatty_ok, opt.observer);
     PullResult res;
     res.layers = manifest.layers.size();
     std::vector<store::LayerJob> jobs;

@@ -11,6 +11,7 @@
 #include "oci/image.hpp"
 #include "oci/reference.hpp"
 #include "registry/client.hpp"
+#include "registry/progress.hpp"
 #include "site/signature.hpp"
 #include "store/store.hpp"
 
@@ -29,6 +30,7 @@ struct PullOptions {
     bool tty = false;             // progress bars instead of lines
     bool interactive = false;     // stdin and stdout are terminals (short-name-mode)
     std::string signature_policy; // --signature-policy FILE ("" : the default policy.json)
+    ProgressObserver observer;    // told of each layer's progress (the Engine API's stream)
 };
 
 struct PullResult {

@@ -174,7 +174,7 @@ PushResult push(store::Store& store, const std::string& src, const std::string& 
     std::vector<Descriptor> blobs = manifest.layers;
     blobs.push_back(manifest.config);
 
-    Progress progress("Pushing", opt.quiet, opt.tty);
+    Progress progress("Pushing", opt.quiet, opt.tty, opt.observer);
     Pusher pusher(store, client, repo, opt, progress);
     pusher.find_mount_sources();
     std::vector<Progress::Bar*> bars;

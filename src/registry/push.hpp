@@ -7,6 +7,7 @@
 
 #include "oci/digest.hpp"
 #include "registry/client.hpp"
+#include "registry/progress.hpp"
 #include "store/store.hpp"
 
 #include <cstdint>
@@ -24,6 +25,7 @@ struct PushOptions {
     // Push this manifest of the store (`push --compression estargz`'s converted one, which no
     // reference names) instead of SRC's; SRC still gives the default destination.
     std::optional<oci::Digest> manifest;
+    ProgressObserver observer; // told of each blob's progress (the Engine API's stream)
 };
 
 struct PushResult {

@@ -150,7 +150,8 @@ MountFlag parse_mount_flag(const std::string& text) {
     };
     if (type == "volume")
         throw Error(Errc::unsupported,
-                    what + ": gantry has no named volumes (type=volume, docker's default type)",
+                    what +
+                        ": gantry mounts no named volumes yet (type=volume, docker's default type)",
                     "bind a host directory: --mount type=bind,source=/host/dir,target=" +
                         (target.empty() ? std::string("/data") : target));
     if (type != "bind" && type != "tmpfs")

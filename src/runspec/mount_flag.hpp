@@ -9,8 +9,8 @@
 //   consistency=consistent|cached|delegated|default  (docker for Mac's; meaningless on Linux, as
 //                                                      docker documents, and accepted as such)
 //   tmpfs-size=SIZE (docker's units: 64m), tmpfs-mode=OCTAL        (tmpfs only)
-// type=volume and the volume-* keys are refused: gantry has no named volumes. An unknown key, a
-// key of another type, a bad value: Error(usage) naming it.
+// type=volume and the volume-* keys are refused: gantry mounts no named volumes yet. An unknown
+// key, a key of another type, a bad value: Error(usage) naming it.
 #pragma once
 
 #include "runspec/builder.hpp"

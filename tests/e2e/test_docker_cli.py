@@ -207,7 +207,7 @@ def test_docker_groups_and_aliases(g, tmp_path):
     (["attach", "x"], ["unknown command `attach`", "gantry logs -f"]),
     (["container", "attach", "x"], ["unknown command `container attach`", "gantry logs -f"]),
     (["frobnicate", "--help"], ["unknown command `frobnicate`", "gantry --help"]),
-    (["volume", "ls"], ["unknown command `volume`", "-v SRC:DST"]),
+    (["secret", "ls"], ["unknown command `secret`", "-v /path/secret"]),
     (["run", "-P", "x"], ["unknown flag `-P`", "host's network", "gantry run --help"]),
     (["images", "--filter", "x"], ["bad format of filter \"x\"", "expected name=value"]),
     (["ps", "--filter", "colour=red"], ["invalid filter 'colour' for ps", "label"]),

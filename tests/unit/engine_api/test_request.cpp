@@ -63,7 +63,7 @@ TEST(EngineApiRequest, NamesEndpointsNotServedYetAndUnknownOnes) {
     EXPECT_EQ(r.id, RouteId::not_yet);
     EXPECT_EQ(r.endpoint, "POST /containers/create");
     EXPECT_EQ(match_route("POST", "/containers/x/attach").id, RouteId::not_yet);
-    EXPECT_EQ(match_route("POST", "/images/a/b/push").id, RouteId::not_yet);
+    EXPECT_EQ(match_route("POST", "/images/prune").id, RouteId::not_yet);
     r = match_route("GET", "/nonsense/here");
     EXPECT_EQ(r.id, RouteId::not_found);
     EXPECT_EQ(r.endpoint, "GET /nonsense/here");

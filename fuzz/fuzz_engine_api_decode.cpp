@@ -1,0 +1,58 @@
+// Fuzzes the Engine API's decoding for the image, build, archive and volume endpoints
+// (engine_api/decode): the input's first byte picks the decoder, the rest is its input: an
+// X-Registry-Auth or X-Registry-Config header, a volume's create body, a build query (NAME=VALUE
+// lines), or the start of a tar stream whose first entry is stat'ed for docker cp. Each must
+// decode or fail with an ApiError (400; 500 for a tar the helper could not have written), never
+// crash; a stat's name has no slash; a build keeps every t value given.
+#include "engine_api/decode.hpp"
+#include "engine_api/request.hpp"
+#include "fuzz_support.hpp"
+
+using namespace gantry;
+
+GANTRY_FUZZ_TARGET(engine_api_decode) {
+    if (size == 0) return 0;
+    const std::uint8_t pick = data[0] % 5;
+    std::string in(fuzz::bytes(data + 1, size - 1));
+    try {
+        switch (pick) {
+        case 0:
+            if (auto a = engine_api::registry_auth(in))
+                FUZZ_CHECK(!a->username.empty() || !a->identity_token.empty());
+            break;
+        case 1:
+            (void)engine_api::registry_config_authfile(in);
+            break;
+        case 2: {
+            auto v = engine_api::volume_spec(in);
+            FUZZ_CHECK(v.name.find('/') == std::string::npos);
+            break;
+        }
+        case 3: {
+            std::multimap<std::string, std::string> q;
+            std::size_t tags = 0;
+            std::string_view rest = in;
+            while (!rest.empty()) {
+                auto [line, tail] = fuzz::split_once(rest, "\n");
+                auto [k, v] = fuzz::split_once(line, "=");
+                if (k == "t" && !v.empty()) ++tags;
+                q.emplace(std::string(k), std::string(v));
+                if (tail.size() >= rest.size()) break;
+                rest = tail;
+            }
+            auto b = engine_api::build_query(q);
+            FUZZ_CHECK(b.tags.size() == tags);
+            break;
+        }
+        default:
+            if (auto s = engine_api::tar_first_entry(in)) {
+                FUZZ_CHECK(s->name.find('/') == std::string::npos || s->name == "/");
+                (void)engine_api::path_stat_header(*s);
+            }
+        }
+    } catch (const engine_api::ApiError& e) {
+        FUZZ_CHECK(e.status() == 400 || (pick == 4 && e.status() == 500));
+        FUZZ_CHECK(*e.what() != '\0');
+    }
+    return 0;
+}
