@@ -162,25 +162,28 @@ json api_ctr_top_json(const std::string& table) {
 // (or has run); not-running: the record as it is. Nothing when it was removed unstarted.
 std::optional<runtime::ContainerState> api_ctr_await_start(const runtime::StateDir& states,
                                                            const runtime::ContainerState& s,
-                                                           const std::string& cond) {
+                                                           const std::string& cond,
+                                                           const std::function<bool()>& gone) {
     if (cond.empty() || cond == "not-running" || s.status != "created") return s;
     for (;;) {
         auto now = states.find(s.id);
         if (!now) return std::nullopt;
         if (now->status != "created" || now->pid != 0) return now;
-        ::usleep(50 * 1000); // a created container's start is another client's to make
+        if (gone()) return std::nullopt; // the waiting client hung up
+        ::usleep(50 * 1000);             // a created container's start is another client's to make
     }
 }
 
 // POST /containers/{id}/wait's body: docker's {"StatusCode", "Error"} once the condition holds
-json api_ctr_wait_result(const runtime::ContainerState& s, const std::string& cond) {
+json api_ctr_wait_result(const runtime::ContainerState& s, const std::string& cond,
+                         const std::function<bool()>& gone) {
     runtime::StateDir states;
     // attached before its start (docker run): its foreground start's status, the record kept
     // or not (--rm)
     if (auto sess = find_attached(s.id))
         if (auto status = await_session(*sess))
             return {{"StatusCode", *status}, {"Error", nullptr}};
-    auto now = api_ctr_await_start(states, s, cond);
+    auto now = api_ctr_await_start(states, s, cond, gone);
     if (!now) return {{"StatusCode", s.exit_code}, {"Error", nullptr}};
     runtime::await_exit(now->pid, now->pid_start);
     runtime::await_exit(now->monitor, now->monitor_start());
@@ -198,9 +201,9 @@ class ApiCtrWait : public Stream {
   public:
     ApiCtrWait(runtime::ContainerState s, std::string cond)
         : s_(std::move(s)), cond_(std::move(cond)) {}
-    std::size_t read(char* buf, std::size_t max, const std::function<bool()>&) override {
+    std::size_t read(char* buf, std::size_t max, const std::function<bool()>& gone) override {
         if (!done_) {
-            out_ = api_ctr_wait_result(s_, cond_).dump() + "\n";
+            out_ = api_ctr_wait_result(s_, cond_, gone).dump() + "\n";
             done_ = true;
         }
         std::size_t n = std::min(max, out_.size() - at_);

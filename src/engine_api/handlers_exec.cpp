@@ -101,6 +101,8 @@ Response api_exec_create(const Request& r) {
                  v[1].is_number()) {
             e->rows = v[0].get<unsigned>();
             e->cols = v[1].get<unsigned>();
+        } else if (key == "Container") {
+            // docker-py repeats the container the path names
         } else if (key == "Privileged" && v.is_boolean() && v.get<bool>())
             throw ApiError(400, "gantry does not honour Privileged (true) for an exec: its "
                                 "processes run with the container's own capabilities");

@@ -170,9 +170,11 @@ void pump_session(Session& s, int sock, std::string early) {
     ::shutdown(sock, SHUT_WR);
 }
 
-std::optional<int> await_session(Session& s) {
+std::optional<int> await_session(Session& s, const std::function<bool()>& gone) {
     std::unique_lock<std::mutex> lock(s.m);
-    s.cv.wait(lock, [&s] { return s.done || (s.abandoned && !s.started); });
+    while (!s.cv.wait_for(lock, std::chrono::milliseconds(200),
+                          [&s] { return s.done || (s.abandoned && !s.started); }))
+        if (gone && gone()) return std::nullopt;
     if (!s.done) return std::nullopt;
     return s.status;
 }

@@ -9,6 +9,7 @@
 #include "util/fd.hpp"
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -41,8 +42,9 @@ void start_session(Session& s, const std::string& store_root, const std::vector<
 // copies until the process's output ends, records its exit status and half-closes SOCK.
 void pump_session(Session& s, int sock, std::string early);
 
-// Waits until S's process ended; its exit status, or nothing when its client left before start.
-std::optional<int> await_session(Session& s);
+// Waits until S's process ended; its exit status, or nothing when its client left before start
+// or GONE (the waiting client hung up) says so.
+std::optional<int> await_session(Session& s, const std::function<bool()>& gone = {});
 
 // A terminal size change for S's pty (none: nothing to do, as docker's for a process without
 // one; before the start: kept for it); false when S has ended.

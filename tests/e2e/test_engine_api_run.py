@@ -32,7 +32,7 @@ def svc(tmp_path_factory, gantry_bin):
     env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": f"unix://{sock}",
            "DOCKER_CONFIG": str(tmp / "docker-config"), "HOME": str(tmp)}
     yield g, sock, env
-    for c in g.run("ps", "-a", "-q", "--filter", f"name={TOKEN}", check=False).stdout.split():
+    for c in g.run("ps", "-a", "-q", "--filter", f"name={TOKEN}", check=False).out.split():
         g.run("rm", "-f", c, check=False)
     p.terminate()
     p.wait(timeout=10)
@@ -72,7 +72,7 @@ def test_docker_run_rm_attaches_and_exits_with_the_containers_status(svc):
 
 
 def test_a_field_gantry_does_not_honour_is_refused_naming_it(svc):
-    r = docker(svc, "run", "--rm", "--restart", "always", "sample:latest", "true", check=False)
+    r = docker(svc, "run", "--restart", "always", "sample:latest", "true", check=False)
     assert r.returncode == 125 and "RestartPolicy" in r.stderr, r.stderr
     r = docker(svc, "run", "--rm", "--privileged", "sample:latest", "true", check=False)
     assert r.returncode == 125 and "HostConfig.Privileged" in r.stderr, r.stderr
