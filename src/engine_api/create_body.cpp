@@ -121,12 +121,11 @@ void api_cb_config(const json& body, engine::RunRequest& r) {
         } else if (key == "ArgsEscaped") {
             if (!api_cb_default(v)) api_cb_refuse(f, v, "it is a Windows-only setting");
         } else if (key == "ExposedPorts") {
-            if (!api_cb_default(v))
-                api_cb_refuse(f, v,
-                              "gantry's containers share the host's network, every port is "
-                              "already the host's");
+            // a port exposed changes nothing on the host's network (docker's --network host
+            // ignores it too); publishing one is PortBindings' (-p, checked by run's rules)
+            api_cb_object(v, f);
         } else if (key == "Volumes") {
-            if (!api_cb_default(v))
+            if (!v.is_null() && !v.empty()) // {"/data": {}}, as ExposedPorts
                 api_cb_refuse(f, v, "gantry makes no anonymous volumes: bind a host directory");
         } else if (!api_cb_default(v)) {
             api_cb_refuse(f, v, "gantry's containers have no such setting");
