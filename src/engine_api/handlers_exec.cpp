@@ -122,6 +122,14 @@ Response api_exec_create(const Request& r) {
     auto& t = api_exec_table();
     {
         std::lock_guard<std::mutex> lock(t.m);
+        // bounded: past 256, the instances that ended are forgotten (docker forgets them with
+        // their container; a client inspects one right after its end)
+        if (t.by_id.size() >= 256)
+            std::erase_if(t.by_id, [](const auto& kv) {
+                if (!kv.second->session) return false;
+                std::lock_guard<std::mutex> held(kv.second->session->m);
+                return kv.second->session->done;
+            });
         t.by_id[e->id] = e;
     }
     return json_response(201, {{"Id", e->id}});

@@ -185,7 +185,7 @@ def test_docker_py_runs_waits_and_execs(svc):
         client.close()
 
 
-def test_hijack_needs_the_upgrade_and_exec_inspect_reports_the_status(svc):
+def test_attach_needs_the_upgrade_and_create_names_the_refused_field(svc):
     _, sock, _ = svc
     name = f"{TOKEN}-raw"
     docker(svc, "create", "--name", name, "sample:latest", "true")
