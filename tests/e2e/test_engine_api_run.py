@@ -31,11 +31,13 @@ def svc(tmp_path_factory, gantry_bin):
     p = start_service(g, sock, "--time", "0")
     env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": f"unix://{sock}",
            "DOCKER_CONFIG": str(tmp / "docker-config"), "HOME": str(tmp)}
-    yield g, sock, env
-    for c in g.run("ps", "-a", "-q", "--filter", f"name={TOKEN}", check=False).out.split():
-        g.run("rm", "-f", c, check=False)
-    p.terminate()
-    p.wait(timeout=10)
+    try:
+        yield g, sock, env
+        for c in g.run("ps", "-a", "-q", "--filter", f"name={TOKEN}", check=False).out.split():
+            g.run("rm", "-f", c, check=False)
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
 
 
 def docker(svc, *args, check=True, input=None):
