@@ -115,6 +115,9 @@ void throw_helper_failure(const HelperResult& r, const std::string& what) {
     while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
     for (const char* p : {"gantry: ", "error: "})
         if (m.rfind(p, 0) == 0) m = m.substr(std::string(p).size());
+    // the CLI's "MESSAGE\nhint: HINT" as dispatch words an Error: "MESSAGE (HINT)"
+    if (auto h = m.find("\nhint: "); h != std::string::npos)
+        m = m.substr(0, h) + " (" + m.substr(h + 7) + ")";
     if (m.empty()) m = what + " failed with exit status " + std::to_string(r.status);
     int status = 500;
     switch (r.status) {
