@@ -174,6 +174,21 @@ std::optional<runtime::ContainerState> api_ctr_await_start(const runtime::StateD
     }
 }
 
+// The exit status the events journal's last die event of container ID records, if any.
+std::optional<int> api_ctr_died_with(const std::string& id) {
+    std::optional<int> code;
+    runtime::EventReader reader(runtime::runtime_dir());
+    for (const auto& m : reader.next()) {
+        if (m.value("id", "") != id || m.value("Action", "") != "die") continue;
+        auto attrs = m.value("Actor", json::object()).value("Attributes", json::object());
+        try {
+            code = std::stoi(attrs.value("exitCode", ""));
+        } catch (const std::exception&) {
+        }
+    }
+    return code;
+}
+
 // POST /containers/{id}/wait's body: docker's {"StatusCode", "Error"} once the condition holds
 json api_ctr_wait_result(const runtime::ContainerState& s, const std::string& cond,
                          const std::function<bool()>& gone) {
@@ -188,6 +203,8 @@ json api_ctr_wait_result(const runtime::ContainerState& s, const std::string& co
     runtime::await_exit(now->pid, now->pid_start);
     runtime::await_exit(now->monitor, now->monitor_start());
     auto end = states.find(s.id);
+    if (!end) // removed at its end (--rm): its die event in the journal has the status
+        if (auto code = api_ctr_died_with(s.id)) return {{"StatusCode", *code}, {"Error", nullptr}};
     if (!end)
         return {{"StatusCode", -1},
                 {"Error",

@@ -70,7 +70,14 @@ def test_docker_run_rm_attaches_and_exits_with_the_containers_status(svc):
     r = docker(svc, "run", "--name", name, "sample:latest", "sh", "-c", "exit 7", check=False)
     assert r.returncode == 7
     assert "Exited (7)" in docker(svc, "ps", "-a", "--filter", f"name={name}").stdout
+    # start -a attaches (before the start) to it again
+    r = docker(svc, "start", "-a", name, check=False)
+    assert r.returncode == 7
     docker(svc, "rm", name)
+    # -d --rm, then wait: removed at its end, its status from its die event
+    docker(svc, "run", "-d", "--rm", "--name", f"{TOKEN}-rmd", "sample:latest", "sh", "-c",
+           "sleep 0.5; exit 9")
+    assert docker(svc, "wait", f"{TOKEN}-rmd").stdout == "9\n"
 
 
 def test_a_field_gantry_does_not_honour_is_refused_naming_it(svc):
