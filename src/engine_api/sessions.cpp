@@ -42,6 +42,9 @@ bool api_ses_frame(int sock, char stream, const char* p, std::size_t n) {
     return api_ses_write(sock, head, 8) && api_ses_write(sock, p, n);
 }
 
+// the most of the client's input held for a process that has not read it yet
+constexpr std::size_t kApiSesInMax = 1 << 20;
+
 struct ApiSesRegistry {
     std::mutex m;
     std::map<std::string, std::shared_ptr<Session>> by_id;
@@ -104,7 +107,8 @@ void pump_session(Session& s, int sock, std::string early) {
                 return;
             }
         }
-        pollfd p{sock, static_cast<short>(client_eof ? 0 : POLLIN), 0};
+        bool room = pending.size() < kApiSesInMax;
+        pollfd p{sock, static_cast<short>(client_eof || !room ? 0 : POLLIN), 0};
         if (::poll(&p, 1, 100) < 0 && errno != EINTR) client_gone = true;
         if (p.revents & POLLIN) {
             char buf[16384];
@@ -115,17 +119,26 @@ void pump_session(Session& s, int sock, std::string early) {
         }
         if (p.revents & (POLLHUP | POLLERR)) client_gone = true;
     }
+    // stdin is written as the process takes it (non-blocking, from TO_IN), so a process that
+    // writes while its stdin is full never deadlocks against this loop; the socket is read
+    // again once less than kApiSesInMax is waiting
+    std::string to_in = std::move(pending);
     int in = s.tty ? s.master.get() : s.in_w.get();
-    if (!pending.empty() && in >= 0) api_ses_write(in, pending.data(), pending.size());
-    if (client_eof && !s.tty) s.in_w = Fd();
+    if (in >= 0) ::fcntl(in, F_SETFL, ::fcntl(in, F_GETFL) | O_NONBLOCK);
     bool sock_ok = true;
     int outs[2] = {s.tty ? s.master.get() : s.out_r.get(), s.tty ? -1 : s.err_r.get()};
     for (;;) {
+        if (client_eof && to_in.empty() && !s.tty && s.in_w) {
+            s.in_w = Fd(); // the client's half-close: the process's stdin ends
+            in = -1;
+        }
         if (outs[0] < 0 && outs[1] < 0) break;
-        pollfd p[3] = {{client_eof || !sock_ok ? -1 : sock, POLLIN, 0},
+        bool want_sock = !client_eof && sock_ok && to_in.size() < kApiSesInMax;
+        pollfd p[4] = {{want_sock ? sock : -1, POLLIN, 0},
                        {outs[0], POLLIN, 0},
-                       {outs[1], POLLIN, 0}};
-        if (::poll(p, 3, -1) < 0) {
+                       {outs[1], POLLIN, 0},
+                       {to_in.empty() ? -1 : in, POLLOUT, 0}};
+        if (::poll(p, 4, -1) < 0) {
             if (errno == EINTR) continue;
             break;
         }
@@ -133,17 +146,22 @@ void pump_session(Session& s, int sock, std::string early) {
         if (p[0].revents) {
             ssize_t n = ::read(sock, buf, sizeof buf);
             if (n > 0) {
-                int to = s.tty ? s.master.get() : s.in_w.get();
-                if (to >= 0) api_ses_write(to, buf, static_cast<std::size_t>(n));
+                if (in >= 0) to_in.append(buf, static_cast<std::size_t>(n));
             } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-                client_eof = true; // the client's half-close: the process's stdin ends
-                if (!s.tty) s.in_w = Fd();
+                client_eof = true;
             }
+        }
+        if (p[3].revents) {
+            ssize_t n = ::write(in, to_in.data(), to_in.size());
+            if (n > 0)
+                to_in.erase(0, static_cast<std::size_t>(n));
+            else if (n < 0 && errno != EINTR && errno != EAGAIN)
+                to_in.clear(); // it closed its stdin: what is left goes nowhere
         }
         for (int i = 0; i < 2; ++i) {
             if (!p[i + 1].revents) continue;
             ssize_t n = ::read(outs[i], buf, sizeof buf);
-            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
             if (n <= 0) { // its end (a pty's master: EIO once its last slave closed)
                 outs[i] = -1;
                 continue;

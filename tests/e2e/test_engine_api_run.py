@@ -99,6 +99,9 @@ def test_docker_run_d_logs_exec_stop_restart_rename(svc):
         r = docker(svc, "exec", name, "sh", "-c", "echo out; echo err >&2; exit 4", check=False)
         assert (r.returncode, r.stdout, r.stderr) == (4, "out\n", "err\n")
         assert docker(svc, "exec", "-i", name, "cat", input="piped\n").stdout == "piped\n"
+        # more than the pipes hold both ways: stdin is written as cat takes it
+        big = "0123456789abcdef" * (1 << 16) + "\n"
+        assert docker(svc, "exec", "-i", name, "cat", input=big).stdout == big
         assert docker(svc, "exec", "-e", "V=x", "-w", "/tmp", name, "sh", "-c",
                       "echo $V $PWD").stdout == "x /tmp\n"
         docker(svc, "stop", "-t", "5", name)
