@@ -196,7 +196,7 @@ void api_cb_device_requests(const json& v, engine::RunRequest& r) {
     }
 }
 
-void api_cb_host(const json& hc, engine::RunRequest& r) {
+void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
     api_cb_object(hc, "HostConfig");
     if (hc.is_null()) return;
     for (const auto& [key, v] : hc.items()) {
@@ -227,6 +227,13 @@ void api_cb_host(const json& hc, engine::RunRequest& r) {
                 api_cb_refuse(f, v,
                               "gantry's containers use the host's network or none: give host "
                               "or none");
+        } else if (key == "ConsoleSize") {
+            if (v.is_null()) continue;
+            if (!v.is_array() || v.size() != 2 || !v[0].is_number_unsigned() ||
+                !v[1].is_number_unsigned() || v[0].get<std::uint64_t>() > 65535 ||
+                v[1].get<std::uint64_t>() > 65535)
+                api_cb_type(f, "[rows, columns]");
+            if (console) *console = {v[0].get<unsigned>(), v[1].get<unsigned>()};
         } else if (key == "Init") {
             r.init = api_cb_bool(v, f);
         } else if (key == "CapAdd") {
@@ -366,7 +373,7 @@ nlohmann::json parse_body(const std::string& text) {
 }
 
 engine::RunRequest create_request(const nlohmann::json& body, const std::string& name,
-                                  const std::string& platform) {
+                                  const std::string& platform, ConsoleSize* console) {
     if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
     if (!platform.empty())
         api_cb_refuse("the platform query", platform,
@@ -375,7 +382,7 @@ engine::RunRequest create_request(const nlohmann::json& body, const std::string&
     r.name = name;
     api_cb_config(body, r);
     if (r.image.empty()) throw ApiError(400, "Config.Image is required: name the image to run");
-    api_cb_host(body.value("HostConfig", json()), r);
+    api_cb_host(body.value("HostConfig", json()), r, console);
     api_cb_networking(body.value("NetworkingConfig", json()));
     return r;
 }

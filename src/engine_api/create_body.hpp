@@ -16,8 +16,13 @@ namespace gantry::engine_api {
 // BODY: the parsed JSON body; NAME: the ?name= query value ("" none); PLATFORM: ?platform=.
 // ApiError(400) for a body that is not an object, a field of the wrong type, or a field gantry
 // does not honour set to anything but its default.
+// CONSOLE: HostConfig.ConsoleSize, [rows, columns], the terminal's first size (docker 23+'s
+// clients send it for -t; 0 0: none), which the attached start applies.
+struct ConsoleSize {
+    unsigned rows = 0, cols = 0;
+};
 engine::RunRequest create_request(const nlohmann::json& body, const std::string& name,
-                                  const std::string& platform = "");
+                                  const std::string& platform = "", ConsoleSize* console = nullptr);
 
 // docker's zero value for a field nobody set: null, false, 0, "", or an array or object whose
 // members all are.

@@ -12,6 +12,9 @@
 #include "runtime/state.hpp"
 #include "util/error.hpp"
 
+#include <map>
+#include <mutex>
+
 namespace gantry::engine_api {
 
 namespace {
@@ -39,14 +42,33 @@ class ApiLcAttach : public Hijack {
     bool ran_ = false;
 };
 
+// the terminal sizes create bodies gave (HostConfig.ConsoleSize), by container ID, for the
+// attached start
+struct ApiLcConsoles {
+    std::mutex m;
+    std::map<std::string, ConsoleSize> by_id;
+};
+
+ApiLcConsoles& api_lc_consoles() {
+    static ApiLcConsoles c; // function-local: no start-up constructor
+    return c;
+}
+
 Response api_lc_create(const ServiceContext& ctx, const Request& r) {
-    auto req = create_request(parse_body(r.body), r.arg("name"), r.arg("platform"));
+    ConsoleSize console;
+    auto req = create_request(parse_body(r.body), r.arg("name"), r.arg("platform"), &console);
     if (req.image_stores.empty()) req.image_stores = ctx.image_stores;
     auto res = run_helper(ctx.store_root, {"system", "service-create"},
                           engine::request_to_json(req).dump());
     if (res.status != 0) throw_helper_failure(res, "create");
     std::string id = res.out;
     while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+    if (console.rows && console.cols && req.tty) {
+        auto& c = api_lc_consoles();
+        std::lock_guard<std::mutex> lock(c.m);
+        if (c.by_id.size() >= 256) c.by_id.clear(); // a hint: bounded, never needed for long
+        c.by_id[id] = console;
+    }
     return json_response(201, {{"Id", id}, {"Warnings", json::array()}});
 }
 
@@ -75,6 +97,14 @@ Response api_lc_attach(const Request& r, const runtime::ContainerState& s) {
     sess->want_in = query_bool(r.arg("stdin"));
     sess->want_out = query_bool(r.arg("stdout"));
     sess->want_err = query_bool(r.arg("stderr"));
+    {
+        auto& c = api_lc_consoles();
+        std::lock_guard<std::mutex> lock(c.m);
+        if (auto it = c.by_id.find(s.id); it != c.by_id.end()) {
+            sess->rows = it->second.rows;
+            sess->cols = it->second.cols;
+        }
+    }
     if (!register_attached(s.id, sess))
         throw ApiError(409, "container " + s.name +
                                 " already has an attached client waiting for its start or "

@@ -111,6 +111,12 @@ TEST(EngineApiCreateBody, TranslatesHostConfigsHonouredFields) {
     r = create_request(ids, "");
     EXPECT_EQ(r.gpus, "device=0,1");
     EXPECT_EQ(r.gpu_vendor, "nvidia");
+    // ConsoleSize: the terminal's first size, for the attached start
+    ConsoleSize console;
+    (void)create_request(json::parse(R"({"Image":"i","HostConfig":{"ConsoleSize":[30,100]}})"), "",
+                         "", &console);
+    EXPECT_EQ(console.rows, 30u);
+    EXPECT_EQ(console.cols, 100u);
     // [""]: the image's entrypoint cleared, as `--entrypoint ""`
     r = create_request(json::parse(R"({"Image":"i","Entrypoint":[""]})"), "");
     EXPECT_EQ(r.entrypoint, "");
