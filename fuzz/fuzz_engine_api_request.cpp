@@ -1,7 +1,9 @@
 // Fuzzes the Engine API's request decoding (engine_api/request): a request line's method and
-// path (up to a newline), then a filters query value. The version split, the route match and the
-// filters JSON must either decode or fail with an ApiError of a 4xx status and a message; a
+// path (up to a newline), then a filters query value, which is also read as a create body
+// (engine_api/create_body: translated, or refused with a 400). The version split, the route match
+// and the filters JSON must either decode or fail with an ApiError of a 4xx status and a message; a
 // route's parameters come out of the path (no byte added), an image name keeps its slashes.
+#include "engine_api/create_body.hpp"
 #include "engine_api/request.hpp"
 #include "fuzz_support.hpp"
 
@@ -37,6 +39,15 @@ GANTRY_FUZZ_TARGET(engine_api_request) {
         } catch (const engine_api::ApiError& e) {
             FUZZ_CHECK(e.status() == 400);
         }
+    }
+    try {
+        auto body = engine_api::parse_body(std::string(filters));
+        auto r = engine_api::create_request(body, "n");
+        FUZZ_CHECK(!r.image.empty());
+        FUZZ_CHECK(r.network == "host" || r.network == "none");
+    } catch (const engine_api::ApiError& e) {
+        FUZZ_CHECK(e.status() == 400);
+        FUZZ_CHECK(*e.what() != '\0');
     }
     return 0;
 }

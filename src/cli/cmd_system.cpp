@@ -1,10 +1,13 @@
 #include "cli/context.hpp"
+#include "engine/lifecycle.hpp"
+#include "engine/request_json.hpp"
 #include "engine/reset.hpp"
 #include "engine_api/server.hpp"
 #include "oci/image.hpp"
 #include "sqsh/cache.hpp"
 #include "store/gc.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/units.hpp"
 
 #include <cctype>
@@ -86,6 +89,25 @@ void register_system(CLI::App& app, Context& ctx) {
             sc.version = GANTRY_VERSION;
             sc.image_stores = ctx.image_stores;
             return engine_api::run_service(sc, {so->uri, so->time});
+        };
+    });
+
+    // the service's helper for POST /containers/create (engine_api/spawn.hpp): the request it
+    // translated, as request.json's JSON on stdin, created by engine::create in this process
+    // (create forks: never in the service's threads); prints the ID. Not for users: hidden.
+    auto* svc_create = sys->add_subcommand("service-create", "");
+    svc_create->group("");
+    svc_create->callback([&ctx] {
+        ctx.action = [&ctx] {
+            std::string text = fs::read_stream(STDIN_FILENO, 1 << 20, "the create request");
+            auto j = nlohmann::json::parse(text, nullptr, false);
+            if (j.is_discarded())
+                throw Error(Errc::invalid, "the create request on stdin is not JSON");
+            auto request = engine::request_from_json(j, "the create request");
+            auto caller = ctx.caller ? std::move(*ctx.caller) : engine::Caller::current();
+            auto id = engine::create(ctx.store(), std::move(request), std::move(caller));
+            std::printf("%s\n", id.c_str());
+            return 0;
         };
     });
 

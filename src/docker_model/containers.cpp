@@ -191,6 +191,11 @@ json inspect_container(const runtime::ContainerState& s, bool running) {
                   {"Ports", json::object()},
                   {"IPAddress", ""}}}};
     if (s.stop_timeout >= 0) out["Config"]["StopTimeout"] = s.stop_timeout; // docker: when set
+    // a detached container's output is kept in one file (`logs` reads it, as docker's
+    // json-file; docker-py reads a container's output only with json-file or journald); a
+    // foreground one's is not kept (docker's none)
+    out["HostConfig"]["LogConfig"] = {{"Type", s.detached ? "json-file" : "none"},
+                                      {"Config", json::object()}};
     return out;
 }
 

@@ -46,12 +46,23 @@ class Stream {
     virtual std::size_t read(char* buf, std::size_t max, const std::function<bool()>& gone) = 0;
 };
 
+// A connection taken over (attach, exec start: docker's hijack): after the 101 Switching
+// Protocols answer, run() owns the socket SOCK (blocking) and is given the bytes the HTTP layer
+// had read past the request; the connection closes when it returns. Destroyed unrun when the
+// request did not ask for the upgrade (Upgrade: tcp) and was refused.
+class Hijack {
+  public:
+    virtual ~Hijack() = default;
+    virtual void run(int sock, std::string early) = 0;
+};
+
 struct Response {
     int status = 200;
     std::string content_type = "application/json";
     std::string body;
     std::unique_ptr<Stream> stream; // set: the body is this stream (chunked)
     std::map<std::string, std::string> headers;
+    std::unique_ptr<Hijack> hijack; // set: answered 101 and handed the connection
 };
 
 // A JSON answer, and docker's error answer {"message": MESSAGE}.
@@ -79,5 +90,9 @@ Response handle_image_archive(const ServiceContext& ctx, const Request& r); // l
 Response handle_build(const ServiceContext& ctx, const Request& r);
 Response handle_archive(const ServiceContext& ctx, const Request& r); // containers' archive
 Response handle_volumes(const ServiceContext& ctx, const Request& r);
+// create, start, restart, rename, resize, attach (handlers_lifecycle.cpp)
+Response handle_lifecycle(const ServiceContext& ctx, const Request& r);
+// exec create, start, inspect, resize (handlers_exec.cpp)
+Response handle_exec(const ServiceContext& ctx, const Request& r);
 
 } // namespace gantry::engine_api

@@ -61,6 +61,18 @@ Response dispatch(const ServiceContext& ctx, Request& request) {
         case RouteId::container_delete:
         case RouteId::container_top:
             return handle_containers(ctx, request);
+        case RouteId::container_create:
+        case RouteId::container_start:
+        case RouteId::container_restart:
+        case RouteId::container_rename:
+        case RouteId::container_resize:
+        case RouteId::container_attach:
+            return handle_lifecycle(ctx, request);
+        case RouteId::exec_create:
+        case RouteId::exec_start:
+        case RouteId::exec_inspect:
+        case RouteId::exec_resize:
+            return handle_exec(ctx, request);
         case RouteId::images_list:
         case RouteId::image_inspect:
         case RouteId::image_history:

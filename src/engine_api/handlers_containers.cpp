@@ -6,6 +6,7 @@
 #include "docker_model/words.hpp"
 #include "engine/docker_flags.hpp"
 #include "engine_api/api.hpp"
+#include "engine_api/sessions.hpp"
 #include "runtime/events.hpp"
 #include "runtime/output.hpp"
 #include "runtime/state.hpp"
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <fcntl.h>
 #include <sstream>
 #include <unistd.h>
@@ -156,6 +158,84 @@ json api_ctr_top_json(const std::string& table) {
     return {{"Titles", titles}, {"Processes", rows}};
 }
 
+// wait's next-exit and removed on a container not started yet: its record once it is running
+// (or has run); not-running: the record as it is. Nothing when it was removed unstarted.
+std::optional<runtime::ContainerState> api_ctr_await_start(const runtime::StateDir& states,
+                                                           const runtime::ContainerState& s,
+                                                           const std::string& cond,
+                                                           const std::function<bool()>& gone) {
+    if (cond.empty() || cond == "not-running" || s.status != "created") return s;
+    for (;;) {
+        auto now = states.find(s.id);
+        if (!now) return std::nullopt;
+        if (now->status != "created" || now->pid != 0) return now;
+        if (gone()) return std::nullopt; // the waiting client hung up
+        ::usleep(50 * 1000);             // a created container's start is another client's to make
+    }
+}
+
+// The exit status the events journal's last die event of container ID records, if any.
+std::optional<int> api_ctr_died_with(const std::string& id) {
+    std::optional<int> code;
+    runtime::EventReader reader(runtime::runtime_dir());
+    for (const auto& m : reader.next()) {
+        if (m.value("id", "") != id || m.value("Action", "") != "die") continue;
+        auto attrs = m.value("Actor", json::object()).value("Attributes", json::object());
+        try {
+            code = std::stoi(attrs.value("exitCode", ""));
+        } catch (const std::exception&) {
+        }
+    }
+    return code;
+}
+
+// POST /containers/{id}/wait's body: docker's {"StatusCode", "Error"} once the condition holds
+json api_ctr_wait_result(const runtime::ContainerState& s, const std::string& cond,
+                         const std::function<bool()>& gone) {
+    runtime::StateDir states;
+    // attached before its start (docker run): its foreground start's status, the record kept
+    // or not (--rm)
+    if (auto sess = find_attached(s.id))
+        if (auto status = await_session(*sess))
+            return {{"StatusCode", *status}, {"Error", nullptr}};
+    auto now = api_ctr_await_start(states, s, cond, gone);
+    if (!now) return {{"StatusCode", s.exit_code}, {"Error", nullptr}};
+    runtime::await_exit(now->pid, now->pid_start);
+    runtime::await_exit(now->monitor, now->monitor_start());
+    auto end = states.find(s.id);
+    if (!end) // removed at its end (--rm): its die event in the journal has the status
+        if (auto code = api_ctr_died_with(s.id)) return {{"StatusCode", *code}, {"Error", nullptr}};
+    if (!end)
+        return {{"StatusCode", -1},
+                {"Error",
+                 {{"Message", "container " + s.name +
+                                  " was removed when it ended (a --rm container, or `gantry "
+                                  "rm`): its exit status was not kept"}}}};
+    return {{"StatusCode", end->exit_code}, {"Error", nullptr}};
+}
+
+class ApiCtrWait : public Stream {
+  public:
+    ApiCtrWait(runtime::ContainerState s, std::string cond)
+        : s_(std::move(s)), cond_(std::move(cond)) {}
+    std::size_t read(char* buf, std::size_t max, const std::function<bool()>& gone) override {
+        if (!done_) {
+            out_ = api_ctr_wait_result(s_, cond_, gone).dump() + "\n";
+            done_ = true;
+        }
+        std::size_t n = std::min(max, out_.size() - at_);
+        std::memcpy(buf, out_.data() + at_, n);
+        at_ += n;
+        return n;
+    }
+
+  private:
+    runtime::ContainerState s_;
+    std::string cond_, out_;
+    std::size_t at_ = 0;
+    bool done_ = false;
+};
+
 std::vector<std::string> api_ctr_words(const std::string& text) {
     std::istringstream in(text);
     std::vector<std::string> out;
@@ -236,18 +316,15 @@ Response handle_containers(const ServiceContext& ctx, const Request& r) {
     }
     case RouteId::container_wait: {
         const std::string& cond = r.arg("condition");
-        if (!cond.empty() && cond != "not-running" && cond != "next-exit")
+        if (!cond.empty() && cond != "not-running" && cond != "next-exit" && cond != "removed")
             throw ApiError(501, "wait condition \"" + cond +
-                                    "\" is not served: gantry waits for not-running or "
-                                    "next-exit");
-        runtime::await_exit(s.pid, s.pid_start);
-        runtime::await_exit(s.monitor, s.monitor_start());
-        auto end = states.find(s.id);
-        if (!end)
-            return error_response(404, "container " + s.name +
-                                           " was removed when it ended (a --rm container, or "
-                                           "`gantry rm`): its exit status was not kept");
-        return json_response(200, {{"StatusCode", end->exit_code}, {"Error", nullptr}});
+                                    "\" is not served: gantry waits for not-running, "
+                                    "next-exit or removed");
+        // docker's headers go out at once (its CLI's ContainerWait returns on them, before
+        // it starts the container it waits for); the status follows when there is one
+        Response res;
+        res.stream = std::make_unique<ApiCtrWait>(s, cond);
+        return res;
     }
     case RouteId::container_delete: {
         if (query_bool(r.arg("link")))

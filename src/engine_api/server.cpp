@@ -42,6 +42,8 @@ struct ApiSrvMhd {
     decltype(&MHD_add_response_header) add_header = nullptr;
     decltype(&MHD_queue_response) queue = nullptr;
     decltype(&MHD_destroy_response) destroy = nullptr;
+    decltype(&MHD_create_response_for_upgrade) for_upgrade = nullptr;
+    decltype(&MHD_upgrade_action) upgrade_action = nullptr;
 };
 
 const ApiSrvMhd& api_srv_mhd() {
@@ -59,6 +61,8 @@ const ApiSrvMhd& api_srv_mhd() {
         lib.bind(f.add_header, "MHD_add_response_header");
         lib.bind(f.queue, "MHD_queue_response");
         lib.bind(f.destroy, "MHD_destroy_response");
+        lib.bind(f.for_upgrade, "MHD_create_response_for_upgrade");
+        lib.bind(f.upgrade_action, "MHD_upgrade_action");
         return f;
     }();
     return m;
@@ -151,10 +155,42 @@ void api_srv_free(void* cls) {
     delete static_cast<ApiSrvStream*>(cls);
 }
 
+// docker's hijack: the 101 answer sent, the connection's socket is the handler's until it
+// returns (in this connection's own thread: one thread per connection)
+void api_srv_upgraded(void* cls, MHD_Connection*, void*, const char* extra_in,
+                      std::size_t extra_in_size, MHD_socket sock, MHD_UpgradeResponseHandle* urh) {
+    std::unique_ptr<Hijack> h(static_cast<Hijack*>(cls));
+    int flags = ::fcntl(sock, F_GETFL);
+    if (flags >= 0) ::fcntl(sock, F_SETFL, flags & ~O_NONBLOCK);
+    try {
+        h->run(sock, std::string(extra_in ? extra_in : "", extra_in ? extra_in_size : 0));
+    } catch (const std::exception& e) {
+        log::debug(std::string("engine api: a hijacked connection failed: ") + e.what());
+    }
+    h.reset();
+    api_srv_mhd().upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
 MHD_Result api_srv_queue(MHD_Connection* c, Response res) {
     const auto& m = api_srv_mhd();
     MHD_Response* r = nullptr;
-    if (res.stream) {
+    if (res.hijack) {
+        // docker's clients ask for it (Connection: Upgrade, Upgrade: tcp); without it there is
+        // no way to hand them the connection
+        const char* up = m.lookup(c, MHD_HEADER_KIND, "Upgrade");
+        if (!up || std::strcmp(up, "tcp") != 0)
+            return api_srv_queue(c, error_response(400, "this endpoint hijacks the connection: "
+                                                        "send Connection: Upgrade and Upgrade: "
+                                                        "tcp, as docker's clients do"));
+        Hijack* h = res.hijack.release();
+        r = m.for_upgrade(&api_srv_upgraded, h);
+        if (!r) {
+            delete h;
+            return MHD_NO;
+        }
+        m.add_header(r, "Upgrade", "tcp");
+        res.status = 101;
+    } else if (res.stream) {
         auto* s = new ApiSrvStream{std::move(res.stream), -1};
         if (auto* info = m.get_info(c, MHD_CONNECTION_INFO_CONNECTION_FD)) s->fd = info->connect_fd;
         r = m.from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, &api_srv_read, s, &api_srv_free);
@@ -420,7 +456,7 @@ int run_service(const ServiceContext& ctx, const ServiceOptions& o) {
     st.last_activity_ms = api_srv_now_ms();
     MHD_Daemon* d = m.start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-            MHD_USE_ERROR_LOG,
+            MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE,
         0, nullptr, nullptr, &api_srv_access, &st, MHD_OPTION_LISTEN_SOCKET, listener.get(),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<std::size_t>(kMaxHeaderBytes),
         MHD_OPTION_NOTIFY_COMPLETED, &api_srv_completed, nullptr, MHD_OPTION_NOTIFY_CONNECTION,

@@ -2,8 +2,9 @@
 by real clients with nothing mocked: docker's CLI (Debian 12's docker.io 20.10, which speaks API
 1.41, and a newer one that negotiates down, where installed), docker-py (python3-docker) and
 raw HTTP for the limits. ONE service serves the whole module (started with --time 0); the
-containers are started by `gantry run -d`, as the API cannot create them yet. As root every
-test's containers share /run/gantry: every query is narrowed by this module's label or names."""
+containers are started by `gantry run -d` (test_engine_api_run.py runs them through the API). As
+root every test's containers share /run/gantry: every query is narrowed by this module's label or
+names."""
 import http.client
 import json
 import os
@@ -212,8 +213,9 @@ def test_errors_are_dockers_json_and_the_service_keeps_serving(api):
         return json.loads(body)["message"]
 
     assert "GET /nope is not an endpoint" in message(404, "GET", "/v1.41/nope")
-    assert "POST /containers/create" in message(501, "POST", "/v1.41/containers/create",
-                                                body=b"{}")
+    assert "POST /containers/prune" in message(501, "POST", "/v1.41/containers/prune")
+    assert "Config.Image is required" in message(400, "POST", "/v1.41/containers/create",
+                                                 body=b"{}")
     assert "too new" in message(400, "GET", "/v1.99/info")
     assert "invalid filter" in message(400, "GET", "/containers/json?filters=%5B")
     # a body announced over the bound (1 MiB) is refused before any of it is sent

@@ -59,10 +59,15 @@ TEST(EngineApiRequest, RoutesByMethodAndPattern) {
 }
 
 TEST(EngineApiRequest, NamesEndpointsNotServedYetAndUnknownOnes) {
-    auto r = match_route("POST", "/containers/create");
+    auto r = match_route("POST", "/containers/prune");
     EXPECT_EQ(r.id, RouteId::not_yet);
-    EXPECT_EQ(r.endpoint, "POST /containers/create");
-    EXPECT_EQ(match_route("POST", "/containers/x/attach").id, RouteId::not_yet);
+    EXPECT_EQ(r.endpoint, "POST /containers/prune");
+    EXPECT_EQ(match_route("GET", "/containers/x/stats").id, RouteId::not_yet);
+    EXPECT_EQ(match_route("POST", "/containers/create").id, RouteId::container_create);
+    EXPECT_EQ(match_route("POST", "/containers/x/attach").params.at("id"), "x");
+    EXPECT_EQ(match_route("POST", "/exec/e1/start").id, RouteId::exec_start);
+    EXPECT_EQ(match_route("GET", "/exec/e1/json").id, RouteId::exec_inspect);
+    EXPECT_EQ(match_route("POST", "/images/a/b/push").id, RouteId::image_push);
     EXPECT_EQ(match_route("POST", "/images/prune").id, RouteId::not_yet);
     r = match_route("GET", "/nonsense/here");
     EXPECT_EQ(r.id, RouteId::not_found);
@@ -118,11 +123,11 @@ TEST(EngineApiDispatch, AnswersDockersErrorJson) {
     res = dispatch(ctx, r);
     EXPECT_EQ(res.status, 501);
     EXPECT_NE(json::parse(res.body)["message"].get<std::string>().find("host"), std::string::npos);
-    r.path = "/containers/create";
+    r.path = "/containers/prune";
     r.route = match_route(r.method, r.path);
     res = dispatch(ctx, r);
     EXPECT_EQ(res.status, 501);
-    EXPECT_NE(json::parse(res.body)["message"].get<std::string>().find("POST /containers/create"),
+    EXPECT_NE(json::parse(res.body)["message"].get<std::string>().find("POST /containers/prune"),
               std::string::npos);
     r.method = "GET";
     r.path = "/networks";

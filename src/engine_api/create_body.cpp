@@ -1,0 +1,390 @@
+// docker's ContainerConfig as a RunRequest (engine_api/create_body.hpp).
+#include "engine_api/create_body.hpp"
+
+#include "engine_api/request.hpp"
+
+#include <set>
+
+namespace gantry::engine_api {
+
+using json = nlohmann::json; // as api.hpp's (one unity translation unit)
+
+namespace {
+
+// docker's zero values: what its clients send for a field nobody set.
+bool api_cb_default(const json& v) {
+    if (v.is_null()) return true;
+    if (v.is_boolean()) return !v.get<bool>();
+    if (v.is_number()) return v == 0;
+    if (v.is_string()) return v.get<std::string>().empty();
+    for (const auto& e : v)
+        if (!api_cb_default(e)) return false;
+    return true; // an array or object whose members are all zero values
+}
+
+[[noreturn]] void api_cb_refuse(const std::string& field, const json& v, const std::string& why) {
+    std::string shown = v.dump(-1, ' ', false, json::error_handler_t::replace);
+    if (shown.size() > 200) shown = shown.substr(0, 200) + "...";
+    throw ApiError(400, "gantry does not honour " + field + " (" + shown + "): " + why +
+                            " (docs/engine-api.md lists the fields it honours)");
+}
+
+[[noreturn]] void api_cb_type(const std::string& field, const char* want) {
+    throw ApiError(400, "invalid JSON for " + field + ": expected " + want);
+}
+
+std::string api_cb_string(const json& v, const std::string& field) {
+    if (v.is_null()) return "";
+    if (!v.is_string()) api_cb_type(field, "a string");
+    return v.get<std::string>();
+}
+
+bool api_cb_bool(const json& v, const std::string& field) {
+    if (v.is_null()) return false;
+    if (!v.is_boolean()) api_cb_type(field, "a boolean");
+    return v.get<bool>();
+}
+
+long long api_cb_int(const json& v, const std::string& field) {
+    if (v.is_null()) return 0;
+    if (!v.is_number_integer()) api_cb_type(field, "an integer");
+    return v.get<long long>();
+}
+
+// docker's strslice: a list of strings, or one string (a one-word list); null: none
+std::vector<std::string> api_cb_strings(const json& v, const std::string& field) {
+    std::vector<std::string> out;
+    if (v.is_null()) return out;
+    if (v.is_string()) return {v.get<std::string>()};
+    if (!v.is_array()) api_cb_type(field, "a list of strings");
+    for (const auto& e : v) {
+        if (!e.is_string()) api_cb_type(field, "a list of strings");
+        out.push_back(e.get<std::string>());
+    }
+    return out;
+}
+
+void api_cb_object(const json& v, const std::string& field) {
+    if (!v.is_null() && !v.is_object()) api_cb_type(field, "an object");
+}
+
+void api_cb_config(const json& body, engine::RunRequest& r) {
+    for (const auto& [key, v] : body.items()) {
+        if (key == "HostConfig" || key == "NetworkingConfig") continue;
+        const std::string f = key; // the field's name in messages
+        if (key == "Image") {
+            r.image = api_cb_string(v, f);
+        } else if (key == "Cmd") {
+            r.command = api_cb_strings(v, f);
+        } else if (key == "Entrypoint") {
+            if (v.is_null()) continue;
+            auto words = api_cb_strings(v, f);
+            // [] or [""]: the image's entrypoint cleared; more words: the first is the program,
+            // the rest its first arguments (docker runs Entrypoint + Cmd)
+            r.entrypoint = words.empty() ? "" : words[0];
+            if (words.size() > 1)
+                r.command.insert(r.command.begin(), words.begin() + 1, words.end());
+        } else if (key == "Env") {
+            for (auto& e : api_cb_strings(v, f)) {
+                if (e.find('=') == std::string::npos || e.front() == '=')
+                    throw ApiError(400, "invalid environment variable \"" + e +
+                                            "\" in Env: give KEY=VALUE (the service does not "
+                                            "pass its own environment's values)");
+                r.env.push_back(e);
+            }
+        } else if (key == "WorkingDir") {
+            r.workdir = api_cb_string(v, f);
+        } else if (key == "User") {
+            r.user = api_cb_string(v, f);
+        } else if (key == "Hostname") {
+            r.hostname = api_cb_string(v, f);
+        } else if (key == "Labels") {
+            api_cb_object(v, f);
+            if (v.is_null()) continue;
+            for (const auto& [lk, lv] : v.items())
+                r.labels.push_back(lk + "=" + api_cb_string(lv, "Labels." + lk));
+        } else if (key == "Tty") {
+            r.tty = api_cb_bool(v, f);
+        } else if (key == "OpenStdin") {
+            r.interactive = api_cb_bool(v, f);
+        } else if (key == "AttachStdin" || key == "AttachStdout" || key == "AttachStderr" ||
+                   key == "StdinOnce") {
+            // the attach endpoint's query names the streams; stdin closes when the attached
+            // client closes its end (StdinOnce's behaviour either way)
+            (void)api_cb_bool(v, f);
+        } else if (key == "StopSignal") {
+            r.stop_signal = api_cb_string(v, f);
+        } else if (key == "StopTimeout") {
+            if (!v.is_null()) r.stop_timeout = static_cast<int>(api_cb_int(v, f));
+        } else if (key == "NetworkDisabled") {
+            if (api_cb_bool(v, f)) r.network = "none";
+        } else if (key == "ArgsEscaped") {
+            if (!api_cb_default(v)) api_cb_refuse(f, v, "it is a Windows-only setting");
+        } else if (key == "ExposedPorts") {
+            // a port exposed changes nothing on the host's network (docker's --network host
+            // ignores it too); publishing one is PortBindings' (-p, checked by run's rules)
+            api_cb_object(v, f);
+        } else if (key == "Volumes") {
+            if (!v.is_null() && !v.empty()) // {"/data": {}}, as ExposedPorts
+                api_cb_refuse(f, v, "gantry makes no anonymous volumes: bind a host directory");
+        } else if (!api_cb_default(v)) {
+            api_cb_refuse(f, v, "gantry's containers have no such setting");
+        }
+    }
+}
+
+// HostConfig.Mounts' objects as --mount's words
+std::string api_cb_mount(const json& m, std::vector<std::string>& tmpfs) {
+    if (!m.is_object()) api_cb_type("HostConfig.Mounts", "a list of objects");
+    std::string type, src, dst;
+    bool ro = false;
+    for (const auto& [key, v] : m.items()) {
+        std::string f = "HostConfig.Mounts[]." + key;
+        if (key == "Type")
+            type = api_cb_string(v, f);
+        else if (key == "Source")
+            src = api_cb_string(v, f);
+        else if (key == "Target")
+            dst = api_cb_string(v, f);
+        else if (key == "ReadOnly")
+            ro = api_cb_bool(v, f);
+        else if (key == "Consistency") {
+            auto c = api_cb_string(v, f);
+            if (!c.empty() && c != "default" && c != "consistent")
+                api_cb_refuse(f, v, "gantry's mounts are consistent");
+        } else if (!api_cb_default(v))
+            api_cb_refuse(f, v, "gantry's --mount takes type, source, target and readonly");
+    }
+    if (type == "tmpfs") {
+        if (!src.empty()) api_cb_refuse("HostConfig.Mounts[].Source", src, "a tmpfs has none");
+        tmpfs.push_back(dst);
+        return "";
+    }
+    return "type=" + type + ",source=" + src + ",target=" + dst + (ro ? ",readonly" : "");
+}
+
+void api_cb_device_requests(const json& v, engine::RunRequest& r) {
+    if (v.is_null()) return;
+    if (!v.is_array()) api_cb_type("HostConfig.DeviceRequests", "a list of objects");
+    for (const auto& d : v) {
+        const std::string f = "HostConfig.DeviceRequests[]";
+        if (!d.is_object()) api_cb_type(f, "a list of objects");
+        std::string driver = api_cb_string(d.value("Driver", json()), f + ".Driver");
+        long long count = api_cb_int(d.value("Count", json()), f + ".Count");
+        auto ids = api_cb_strings(d.value("DeviceIDs", json()), f + ".DeviceIDs");
+        bool gpu = driver == "nvidia" || driver == "amd";
+        for (const auto& caps : d.value("Capabilities", json::array()))
+            for (auto& c : api_cb_strings(caps, f + ".Capabilities"))
+                if (c == "gpu") gpu = true;
+        if (!gpu)
+            api_cb_refuse(f, d,
+                          "gantry injects GPUs only: give Driver nvidia or amd, or the "
+                          "capability gpu");
+        if (!driver.empty() && driver != "nvidia" && driver != "amd")
+            api_cb_refuse(f + ".Driver", driver, "gantry's GPU drivers are nvidia and amd");
+        if (!api_cb_default(d.value("Options", json())))
+            api_cb_refuse(f + ".Options", d["Options"], "gantry takes no driver options");
+        if (r.gpus) api_cb_refuse(f, v, "give one device request");
+        if (!driver.empty()) r.gpu_vendor = driver;
+        if (!ids.empty()) {
+            std::string list;
+            for (auto& id : ids) list += (list.empty() ? "" : ",") + id;
+            r.gpus = "device=" + list;
+        } else {
+            r.gpus = count < 0 ? "all" : std::to_string(count);
+        }
+    }
+}
+
+void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
+    api_cb_object(hc, "HostConfig");
+    if (hc.is_null()) return;
+    for (const auto& [key, v] : hc.items()) {
+        const std::string f = "HostConfig." + key;
+        if (key == "Binds") {
+            for (auto& b : api_cb_strings(v, f)) r.volumes.push_back(b);
+        } else if (key == "Mounts") {
+            if (v.is_null()) continue;
+            if (!v.is_array()) api_cb_type(f, "a list of objects");
+            for (const auto& m : v)
+                if (auto w = api_cb_mount(m, r.tmpfs); !w.empty()) r.mounts.push_back(w);
+        } else if (key == "Tmpfs") {
+            api_cb_object(v, f);
+            if (v.is_null()) continue;
+            for (const auto& [dst, opts] : v.items()) {
+                auto o = api_cb_string(opts, f + "." + dst);
+                r.tmpfs.push_back(o.empty() ? dst : dst + ":" + o);
+            }
+        } else if (key == "AutoRemove") {
+            r.rm = api_cb_bool(v, f);
+        } else if (key == "NetworkMode") {
+            auto mode = api_cb_string(v, f);
+            if (mode == "none")
+                r.network = "none";
+            else if (mode.empty() || mode == "default" || mode == "host")
+                r.network = r.network == "none" ? "none" : "host";
+            else
+                api_cb_refuse(f, v,
+                              "gantry's containers use the host's network or none: give host "
+                              "or none");
+        } else if (key == "ConsoleSize") {
+            if (v.is_null()) continue;
+            if (!v.is_array() || v.size() != 2 || !v[0].is_number_unsigned() ||
+                !v[1].is_number_unsigned() || v[0].get<std::uint64_t>() > 65535 ||
+                v[1].get<std::uint64_t>() > 65535)
+                api_cb_type(f, "[rows, columns]");
+            if (console) *console = {v[0].get<unsigned>(), v[1].get<unsigned>()};
+        } else if (key == "Init") {
+            r.init = api_cb_bool(v, f);
+        } else if (key == "CapAdd") {
+            r.cap_add = api_cb_strings(v, f);
+        } else if (key == "CapDrop") {
+            r.cap_drop = api_cb_strings(v, f);
+        } else if (key == "Devices") {
+            if (v.is_null()) continue;
+            if (!v.is_array()) api_cb_type(f, "a list of objects");
+            for (const auto& d : v) {
+                if (!d.is_object()) api_cb_type(f, "a list of objects");
+                auto host = api_cb_string(d.value("PathOnHost", json()), f + "[].PathOnHost");
+                auto in = api_cb_string(d.value("PathInContainer", json()), f);
+                auto perm = api_cb_string(d.value("CgroupPermissions", json()), f);
+                // /dev/X[:/dev/Y[:PERMS]], or a CDI name (docker 25's --device) alone
+                std::string dev = host;
+                bool perms = !perm.empty() && perm != "rwm";
+                if ((!in.empty() && in != host) || perms) dev += ":" + (in.empty() ? host : in);
+                if (perms) dev += ":" + perm;
+                r.devices.push_back(dev);
+            }
+        } else if (key == "DeviceRequests") {
+            api_cb_device_requests(v, r);
+        } else if (key == "ReadonlyRootfs") {
+            r.read_only = api_cb_bool(v, f);
+        } else if (key == "ShmSize") {
+            if (auto n = api_cb_int(v, f); n > 0) r.shm_size = std::to_string(n);
+        } else if (key == "Memory") {
+            if (auto n = api_cb_int(v, f); n > 0) r.memory = std::to_string(n);
+        } else if (key == "NanoCpus") {
+            if (auto n = api_cb_int(v, f); n > 0) {
+                std::string s = std::to_string(n / 1000000000) + "." +
+                                std::to_string(1000000000 + n % 1000000000).substr(1);
+                r.cpus = s;
+            }
+        } else if (key == "PidsLimit") {
+            if (auto n = api_cb_int(v, f); n > 0) r.pids_limit = std::to_string(n);
+        } else if (key == "MemorySwappiness") {
+            if (!v.is_null() && api_cb_int(v, f) != -1)
+                api_cb_refuse(f, v, "gantry sets no swappiness");
+        } else if (key == "Ulimits") {
+            if (v.is_null()) continue;
+            if (!v.is_array()) api_cb_type(f, "a list of objects");
+            for (const auto& u : v) {
+                if (!u.is_object()) api_cb_type(f, "a list of objects");
+                r.ulimits.push_back(api_cb_string(u.value("Name", json()), f + "[].Name") + "=" +
+                                    std::to_string(api_cb_int(u.value("Soft", json()), f)) + ":" +
+                                    std::to_string(api_cb_int(u.value("Hard", json()), f)));
+            }
+        } else if (key == "SecurityOpt") {
+            r.security_opt = api_cb_strings(v, f);
+        } else if (key == "IpcMode") {
+            auto m = api_cb_string(v, f);
+            if (m == "host" || m == "private" || m == "shareable")
+                r.ipc = m;
+            else if (!m.empty())
+                api_cb_refuse(f, v, "gantry's IPC modes are private, shareable and host");
+        } else if (key == "PidMode") {
+            auto m = api_cb_string(v, f);
+            if (m == "host" || m == "private")
+                r.pid = m;
+            else if (!m.empty())
+                api_cb_refuse(f, v, "gantry's PID modes are private and host");
+        } else if (key == "PortBindings") {
+            api_cb_object(v, f);
+            if (v.is_null()) continue;
+            for (const auto& [port, binds] : v.items()) {
+                if (binds.is_null()) continue;
+                if (!binds.is_array()) api_cb_type(f + "." + port, "a list of objects");
+                for (const auto& b : binds) {
+                    auto ip = api_cb_string(b.value("HostIp", json()), f + "." + port);
+                    auto hp = api_cb_string(b.value("HostPort", json()), f + "." + port);
+                    r.publish.push_back((ip.empty() ? "" : ip + ":") + hp + ":" + port);
+                }
+            }
+        } else if (key == "RestartPolicy") {
+            api_cb_object(v, f);
+            auto n = v.is_null() ? "" : api_cb_string(v.value("Name", json()), f + ".Name");
+            if (!n.empty() && n != "no")
+                api_cb_refuse(f, v, "gantry restarts nothing on its own (no daemon)");
+        } else if (key == "LogConfig") {
+            api_cb_object(v, f);
+            auto t = v.is_null() ? "" : api_cb_string(v.value("Type", json()), f + ".Type");
+            if ((!t.empty() && t != "json-file") ||
+                (!v.is_null() && !api_cb_default(v.value("Config", json()))))
+                api_cb_refuse(f, v, "gantry keeps a detached container's output in one file");
+        } else if (key == "Runtime") {
+            auto rt = api_cb_string(v, f);
+            if (rt == "nvidia")
+                r.runtime = rt;
+            else if (!rt.empty() && rt != "runc")
+                api_cb_refuse(f, v, "gantry is its own runtime (nvidia is accepted)");
+        } else if (key == "Privileged") {
+            if (api_cb_bool(v, f))
+                api_cb_refuse(f, v,
+                              "gantry has no privileged mode: add the capabilities (CapAdd) and "
+                              "devices (Devices) the container needs");
+        } else if (key == "UsernsMode") {
+            if (!api_cb_default(v))
+                api_cb_refuse(f, v, "gantry picks the user namespace (gantry run --userns)");
+        } else if (!api_cb_default(v)) {
+            api_cb_refuse(f, v, "gantry's containers have no such setting");
+        }
+    }
+}
+
+void api_cb_networking(const json& nc) {
+    api_cb_object(nc, "NetworkingConfig");
+    if (nc.is_null()) return;
+    for (const auto& [key, v] : nc.items()) {
+        if (key != "EndpointsConfig") {
+            if (!api_cb_default(v))
+                api_cb_refuse("NetworkingConfig." + key, v, "gantry has no such setting");
+            continue;
+        }
+        api_cb_object(v, "NetworkingConfig.EndpointsConfig");
+        if (v.is_null()) continue;
+        for (const auto& [net, ep] : v.items())
+            if ((net != "default" && net != "host" && net != "none") || !api_cb_default(ep))
+                api_cb_refuse("NetworkingConfig.EndpointsConfig." + net, ep,
+                              "gantry's containers use the host's network or none, with no "
+                              "endpoint settings");
+    }
+}
+
+} // namespace
+
+bool is_zero_value(const nlohmann::json& v) {
+    return api_cb_default(v);
+}
+
+nlohmann::json parse_body(const std::string& text) {
+    if (text.empty()) return json::object();
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) throw ApiError(400, "invalid JSON in the request body");
+    return j;
+}
+
+engine::RunRequest create_request(const nlohmann::json& body, const std::string& name,
+                                  const std::string& platform, ConsoleSize* console) {
+    if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
+    if (!platform.empty())
+        api_cb_refuse("the platform query", platform,
+                      "gantry runs the host's platform and picks it itself");
+    engine::RunRequest r;
+    r.name = name;
+    api_cb_config(body, r);
+    if (r.image.empty()) throw ApiError(400, "Config.Image is required: name the image to run");
+    api_cb_host(body.value("HostConfig", json()), r, console);
+    api_cb_networking(body.value("NetworkingConfig", json()));
+    return r;
+}
+
+} // namespace gantry::engine_api

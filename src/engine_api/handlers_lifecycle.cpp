@@ -1,0 +1,192 @@
+// The Engine API's container lifecycle: create, start, restart, rename, resize and attach. What
+// forks (create's scratch, a start's monitor and workload) runs in a helper process, gantry's own
+// command calling engine/lifecycle.hpp (engine_api/spawn.hpp); a container attached before its
+// start (docker run) is started in the foreground by such a helper with the client's streams
+// (engine_api/sessions.hpp).
+#include "engine/lifecycle.hpp"
+#include "engine/request_json.hpp"
+#include "engine_api/api.hpp"
+#include "engine_api/create_body.hpp"
+#include "engine_api/sessions.hpp"
+#include "engine_api/spawn.hpp"
+#include "runtime/state.hpp"
+#include "util/error.hpp"
+
+#include <map>
+#include <mutex>
+
+namespace gantry::engine_api {
+
+namespace {
+
+Response api_lc_empty(int status) {
+    return Response{status, "text/plain", "", nullptr, {}, nullptr};
+}
+
+class ApiLcAttach : public Hijack {
+  public:
+    explicit ApiLcAttach(std::shared_ptr<Session> s) : s_(std::move(s)) {}
+    ~ApiLcAttach() override {
+        if (ran_) return;
+        std::lock_guard<std::mutex> lock(s_->m); // refused before the upgrade: never started
+        s_->abandoned = true;
+        s_->cv.notify_all();
+    }
+    void run(int sock, std::string early) override {
+        ran_ = true;
+        pump_session(*s_, sock, std::move(early));
+    }
+
+  private:
+    std::shared_ptr<Session> s_;
+    bool ran_ = false;
+};
+
+// the terminal sizes create bodies gave (HostConfig.ConsoleSize), by container ID, for the
+// attached start
+struct ApiLcConsoles {
+    std::mutex m;
+    std::map<std::string, ConsoleSize> by_id;
+};
+
+ApiLcConsoles& api_lc_consoles() {
+    static ApiLcConsoles c; // function-local: no start-up constructor
+    return c;
+}
+
+Response api_lc_create(const ServiceContext& ctx, const Request& r) {
+    ConsoleSize console;
+    auto req = create_request(parse_body(r.body), r.arg("name"), r.arg("platform"), &console);
+    if (req.image_stores.empty()) req.image_stores = ctx.image_stores;
+    auto res = run_helper(ctx.store_root, {"system", "service-create"},
+                          engine::request_to_json(req).dump());
+    if (res.status != 0) throw_helper_failure(res, "create");
+    std::string id = res.out;
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+    if (console.rows && console.cols && req.tty) {
+        auto& c = api_lc_consoles();
+        std::lock_guard<std::mutex> lock(c.m);
+        if (c.by_id.size() >= 256) c.by_id.clear(); // a hint: bounded, never needed for long
+        c.by_id[id] = console;
+    }
+    return json_response(201, {{"Id", id}, {"Warnings", json::array()}});
+}
+
+Response api_lc_attach(const Request& r, const runtime::ContainerState& s) {
+    if (query_bool(r.arg("logs")))
+        throw ApiError(501, "attach with logs=1 is not served: gantry attaches a container's "
+                            "streams from its start on; read what it wrote with "
+                            "GET /containers/{id}/logs");
+    if (!query_bool(r.arg("stream")))
+        throw ApiError(501, "attach without stream=1 is not served: gantry attaches a "
+                            "container's streams as they are written");
+    if (!r.arg("detachKeys").empty())
+        throw ApiError(501, "gantry has no detach keys (detachKeys): the attached client "
+                            "leaves by closing its connection");
+    if (s.running())
+        throw ApiError(409, "container " + s.name +
+                                " is running: gantry's service attaches to a container before "
+                                "its start (create, attach, start, as docker run does); follow "
+                                "a running one with logs -f");
+    if (!s.startable)
+        throw ApiError(409, "container " + s.name +
+                                " cannot be started again (its run request was not kept), so "
+                                "there is nothing to attach to");
+    auto sess = std::make_shared<Session>();
+    sess->tty = s.spec.terminal;
+    sess->want_in = query_bool(r.arg("stdin"));
+    sess->want_out = query_bool(r.arg("stdout"));
+    sess->want_err = query_bool(r.arg("stderr"));
+    {
+        auto& c = api_lc_consoles();
+        std::lock_guard<std::mutex> lock(c.m);
+        if (auto it = c.by_id.find(s.id); it != c.by_id.end()) {
+            sess->rows = it->second.rows;
+            sess->cols = it->second.cols;
+        }
+    }
+    if (!register_attached(s.id, sess))
+        throw ApiError(409, "container " + s.name +
+                                " already has an attached client waiting for its start or "
+                                "running: gantry attaches one client at a time");
+    Response res;
+    res.status = 101;
+    res.content_type = sess->tty ? "application/vnd.docker.raw-stream"
+                                 : "application/vnd.docker.multiplexed-stream";
+    res.hijack = std::make_unique<ApiLcAttach>(sess);
+    return res;
+}
+
+Response api_lc_start(const ServiceContext& ctx, const Request& r,
+                      const runtime::ContainerState& s) {
+    if (!r.arg("detachKeys").empty())
+        throw ApiError(501, "gantry has no detach keys (detachKeys): the attached client "
+                            "leaves by closing its connection");
+    if (s.running()) return api_lc_empty(304);
+    if (auto sess = find_attached(s.id)) {
+        bool waiting = false;
+        {
+            std::lock_guard<std::mutex> lock(sess->m);
+            waiting = !sess->started && !sess->abandoned;
+        }
+        if (waiting) {
+            // in the foreground of a helper: its streams are the attached client's
+            std::vector<std::string> args = {"start", "-a"};
+            if (sess->want_in) args.push_back("-i");
+            args.push_back(s.id);
+            start_session(*sess, ctx.store_root, args);
+            return api_lc_empty(204);
+        }
+    }
+    auto res = run_helper(ctx.store_root, {"start", s.id});
+    if (res.status != 0) throw_helper_failure(res, "start");
+    return api_lc_empty(204);
+}
+
+} // namespace
+
+Response handle_lifecycle(const ServiceContext& ctx, const Request& r) {
+    if (r.route.id == RouteId::container_create) return api_lc_create(ctx, r);
+    runtime::StateDir states;
+    const std::string& name = r.route.params.at("id");
+    auto found = states.find(name);
+    if (!found) return error_response(404, "No such container: " + name);
+    const auto& s = *found;
+    switch (r.route.id) {
+    case RouteId::container_start:
+        return api_lc_start(ctx, r, s);
+    case RouteId::container_restart: {
+        std::vector<std::string> args = {"restart"};
+        if (!r.arg("t").empty())
+            args.insert(args.end(), {"-t", std::to_string(query_int("t", r.arg("t")))});
+        args.push_back(s.id);
+        auto res = run_helper(ctx.store_root, args);
+        if (res.status != 0) throw_helper_failure(res, "restart");
+        return api_lc_empty(204);
+    }
+    case RouteId::container_rename: {
+        const std::string& to = r.arg("name");
+        if (to.empty()) throw ApiError(400, "rename needs the new name: ?name=NEW");
+        engine::rename(s.id, to);
+        return api_lc_empty(204);
+    }
+    case RouteId::container_resize: {
+        auto h = static_cast<unsigned>(query_int("h", r.arg("h").empty() ? "0" : r.arg("h")));
+        auto w = static_cast<unsigned>(query_int("w", r.arg("w").empty() ? "0" : r.arg("w")));
+        if (auto sess = find_attached(s.id); sess && resize_session(*sess, h, w))
+            return api_lc_empty(200);
+        if (!s.running()) return error_response(409, "Container " + s.id + " is not running");
+        if (s.spec.terminal)
+            throw ApiError(501, "container " + s.name +
+                                    " was not started by this service with an attached "
+                                    "terminal: gantry cannot resize its terminal");
+        return api_lc_empty(200); // no terminal: nothing to resize (docker's)
+    }
+    case RouteId::container_attach:
+        return api_lc_attach(r, s);
+    default:
+        return error_response(500, "internal error: no handler for " + r.route.endpoint);
+    }
+}
+
+} // namespace gantry::engine_api

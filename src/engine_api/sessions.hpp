@@ -1,0 +1,58 @@
+// A process the service starts with a client's streams on a hijacked connection: a container
+// attached before its start (docker run: create, attach, start, wait) or an exec. The helper
+// process (engine_api/spawn.hpp) runs gantry's own `start -a` or `exec`; the session pumps the
+// client's socket to its stdin (the client's half-close closes it) and its stdout and stderr back
+// (docker's multiplexed frames: an 8-byte header, stream 1 or 2, without a terminal; raw bytes
+// through a pty with one), then keeps its exit status for wait and exec's inspect.
+#pragma once
+
+#include "util/fd.hpp"
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace gantry::engine_api {
+
+struct Session {
+    std::mutex m;
+    std::condition_variable cv;
+    bool tty = false, want_in = false, want_out = true, want_err = true;
+    bool started = false;   // its process runs (start_session)
+    bool abandoned = false; // its client left before the start
+    bool done = false;      // its process ended: STATUS is its exit status
+    int status = 0;
+    pid_t pid = -1;
+    unsigned rows = 0, cols = 0; // a terminal size asked for before the start
+    Fd in_w, out_r, err_r;       // without a terminal: the pipes' service ends
+    Fd master;                   // with one: the pty's master
+};
+
+// Starts ARGS (gantry's own command line, after --root) as S's process, its streams piped or on
+// a new pty as S says; wakes the client's pump. Throws Error when it cannot.
+void start_session(Session& s, const std::string& store_root, const std::vector<std::string>& args);
+
+// The pump of a hijacked connection SOCK (EARLY: bytes the HTTP layer read past the request):
+// waits for the start (returns early, S abandoned, when the client leaves before it), then
+// copies until the process's output ends, records its exit status and half-closes SOCK.
+void pump_session(Session& s, int sock, std::string early);
+
+// Waits until S's process ended; its exit status, or nothing when its client left before start
+// or GONE (the waiting client hung up) says so.
+std::optional<int> await_session(Session& s, const std::function<bool()>& gone = {});
+
+// A terminal size change for S's pty (none: nothing to do, as docker's for a process without
+// one; before the start: kept for it); false when S has ended.
+bool resize_session(Session& s, unsigned height, unsigned width);
+
+// The sessions of containers attached before their start, by container ID: a new one replaces
+// an ended or abandoned one; false when one is still waiting or running.
+bool register_attached(const std::string& id, const std::shared_ptr<Session>& s);
+std::shared_ptr<Session> find_attached(const std::string& id);
+
+} // namespace gantry::engine_api

@@ -1,0 +1,219 @@
+"""`gantry system service` runs containers for docker's clients (issue 54, section 2, the
+container half): docker's CLI (Debian's docker.io 20.10; its daemon never started) and docker-py
+create, attach (the connection hijack: 101 Switching Protocols, docker's multiplexed frames without
+a terminal, raw bytes with one), start, wait, exec and resize through the socket, with nothing
+mocked. ONE service serves the module. As root every test's containers share /run/gantry: names
+carry this module's token."""
+import json
+import os
+import pty
+import select
+import subprocess
+import time
+
+import pytest
+
+from conftest import Gantry, load_busybox
+from fixtures import mkimage
+from test_engine_api import DOCKERS, UnixHTTP, start_service
+
+TOKEN = f"apirun{os.getpid()}"
+pytestmark = pytest.mark.skipif(not DOCKERS, reason="needs docker's CLI: apt-get install "
+                                "docker.io (scripts/install-deps.sh; its daemon is never started)")
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory, gantry_bin):
+    tmp = tmp_path_factory.mktemp("engine-api-run")
+    g = Gantry(tmp / "store")
+    load_busybox(g, mkimage, tmp)
+    sock = tmp / "run" / "api.sock"
+    p = start_service(g, sock, "--time", "0")
+    env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": f"unix://{sock}",
+           "DOCKER_CONFIG": str(tmp / "docker-config"), "HOME": str(tmp)}
+    try:
+        yield g, sock, env
+        for c in g.run("ps", "-a", "-q", "--filter", f"name={TOKEN}", check=False).out.split():
+            g.run("rm", "-f", c, check=False)
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+
+
+def docker(svc, *args, check=True, input=None):
+    _, _, env = svc
+    r = subprocess.run([DOCKERS[0], *args], capture_output=True, text=True, env=env,
+                       input=input, timeout=60)
+    if check:
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+    return r
+
+
+def gone(svc, name):
+    return docker(svc, "ps", "-a", "-q", "--filter", f"name=^{name}$").stdout.strip() == ""
+
+
+def test_docker_run_rm_attaches_and_exits_with_the_containers_status(svc):
+    r = docker(svc, "run", "--rm", "--name", f"{TOKEN}-hi", "sample:latest", "echo", "hi")
+    assert r.stdout == "hi\n" and r.stderr == ""
+    assert gone(svc, f"{TOKEN}-hi")
+    # stdout and stderr as their own streams (the multiplexed frames), the status propagated
+    r = docker(svc, "run", "--rm", "sample:latest", "sh", "-c", "echo o; echo e >&2; exit 3",
+               check=False)
+    assert (r.returncode, r.stdout, r.stderr) == (3, "o\n", "e\n")
+    # stdin reaches it, and the client's half-close at its end closes the container's stdin
+    r = docker(svc, "run", "-i", "--rm", "sample:latest", "sh", "-c", "cat; echo end",
+               input="in-line\n")
+    assert r.stdout == "in-line\nend\n"
+    # kept without --rm: docker ps -a shows it exited, with its status
+    name = f"{TOKEN}-kept"
+    r = docker(svc, "run", "--name", name, "sample:latest", "sh", "-c", "exit 7", check=False)
+    assert r.returncode == 7
+    assert "Exited (7)" in docker(svc, "ps", "-a", "--filter", f"name={name}").stdout
+    # start -a attaches (before the start) to it again
+    r = docker(svc, "start", "-a", name, check=False)
+    assert r.returncode == 7
+    docker(svc, "rm", name)
+    # -d --rm, then wait: removed at its end, its status from its die event
+    docker(svc, "run", "-d", "--rm", "--name", f"{TOKEN}-rmd", "sample:latest", "sh", "-c",
+           "sleep 0.5; exit 9")
+    assert docker(svc, "wait", f"{TOKEN}-rmd").stdout == "9\n"
+
+
+def test_a_field_gantry_does_not_honour_is_refused_naming_it(svc):
+    r = docker(svc, "run", "--restart", "always", "sample:latest", "true", check=False)
+    assert r.returncode == 125 and "RestartPolicy" in r.stderr, r.stderr
+    r = docker(svc, "run", "--rm", "--privileged", "sample:latest", "true", check=False)
+    assert r.returncode == 125 and "HostConfig.Privileged" in r.stderr, r.stderr
+
+
+def test_docker_run_d_logs_exec_stop_restart_rename(svc):
+    name = f"{TOKEN}-d"
+    docker(svc, "run", "-d", "--name", name, "sample:latest", "sh", "-c",
+           "echo started; trap 'exit 0' TERM; while :; do sleep 0.1; done")
+    _, _, env = svc
+    follow = subprocess.Popen([DOCKERS[0], "logs", "-f", name], stdout=subprocess.PIPE, env=env)
+    try:
+        assert follow.stdout.readline() == b"started\n"
+        # exec without a terminal: both streams and the status; stdin with its half-close
+        r = docker(svc, "exec", name, "sh", "-c", "echo out; echo err >&2; exit 4", check=False)
+        assert (r.returncode, r.stdout, r.stderr) == (4, "out\n", "err\n")
+        assert docker(svc, "exec", "-i", name, "cat", input="piped\n").stdout == "piped\n"
+        # more than the pipes hold both ways: stdin is written as cat takes it
+        big = "0123456789abcdef" * (1 << 16) + "\n"
+        assert docker(svc, "exec", "-i", name, "cat", input=big).stdout == big
+        assert docker(svc, "exec", "-e", "V=x", "-w", "/tmp", name, "sh", "-c",
+                      "echo $V $PWD").stdout == "x /tmp\n"
+        docker(svc, "stop", "-t", "5", name)
+        assert follow.wait(timeout=10) == 0  # the stop ends the follow
+    finally:
+        follow.kill()
+    docker(svc, "rename", name, f"{name}2")
+    docker(svc, "start", f"{name}2")  # again, detached, from its kept request
+    assert docker(svc, "inspect", "-f", "{{.State.Running}}", f"{name}2").stdout == "true\n"
+    docker(svc, "restart", "-t", "1", f"{name}2")
+    assert docker(svc, "logs", f"{name}2").stdout.count("started") >= 2
+    docker(svc, "rm", "-f", f"{name}2")
+
+
+def pty_run(svc, args, script):
+    """ARGS under a new pty (30 rows, 100 columns): each (expect, send) of SCRIPT in turn; the
+    exit status and everything read."""
+    _, _, env = svc
+    pid, fd = pty.fork()
+    if pid == 0:
+        import fcntl
+        import struct
+        import termios
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        os.execve(DOCKERS[0], [DOCKERS[0], *args], env)
+    seen = b""
+    deadline = time.monotonic() + 30
+    try:
+        for expect, send in script:
+            while expect.encode() not in seen:
+                ready, _, _ = select.select([fd], [], [], max(0, deadline - time.monotonic()))
+                assert ready, (expect, seen)
+                try:
+                    chunk = os.read(fd, 4096)
+                except OSError:
+                    chunk = b""
+                assert chunk, (expect, seen)
+                seen += chunk
+            if send:
+                os.write(fd, send.encode())
+        while True:  # to its end
+            ready, _, _ = select.select([fd], [], [], max(0, deadline - time.monotonic()))
+            assert ready, seen
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), seen.decode(errors="replace")
+
+
+def test_docker_run_it_and_exec_it_under_a_terminal(svc):
+    # the terminal's size reaches the container (resize), keys go through raw, the exit status
+    # comes back
+    status, out = pty_run(svc, ["run", "-it", "--rm", "sample:latest", "sh"],
+                          [("# ", "stty size; echo $((6*7))\r"), ("42", "exit 5\r")])
+    assert status == 5, out
+    assert "30 100" in out
+    name = f"{TOKEN}-it"
+    docker(svc, "run", "-d", "--name", name, "sample:latest", "sleep", "60")
+    status, out = pty_run(svc, ["exec", "-it", name, "sh"],
+                          [("# ", "tty; stty size\r"), ("30 100", "exit 6\r")])
+    assert status == 6 and "/dev/pts/" in out, out
+    docker(svc, "rm", "-f", name)
+
+
+def test_docker_py_runs_waits_and_execs(svc):
+    docker_py = pytest.importorskip("docker")
+    _, sock, _ = svc
+    client = docker_py.DockerClient(base_url=f"unix://{sock}", version="auto")
+    try:
+        # stderr=True: gantry keeps a container's two streams in one file, as written, so
+        # docker-py's default (stdout alone) is refused with a 501 that says so
+        assert client.containers.run("sample:latest", ["echo", "py"], remove=True,
+                                     stderr=True) == b"py\n"
+        c = client.containers.run("sample:latest", ["sh", "-c", "echo bg; sleep 30"],
+                                  detach=True, name=f"{TOKEN}-py")
+        code, out = c.exec_run(["sh", "-c", "echo ex; exit 2"])
+        assert (code, out) == (2, b"ex\n")
+        c.kill()
+        assert c.wait()["StatusCode"] == 137
+        assert c.logs() == b"bg\n"
+        c.remove()
+        with pytest.raises(docker_py.errors.APIError) as e:
+            client.containers.run("sample:latest", "true", cpu_shares=512, remove=True)
+        assert e.value.status_code == 400 and "CpuShares" in e.value.explanation
+    finally:
+        client.close()
+
+
+def test_attach_needs_the_upgrade_and_create_names_the_refused_field(svc):
+    _, sock, _ = svc
+    name = f"{TOKEN}-raw"
+    docker(svc, "create", "--name", name, "sample:latest", "true")
+
+    def call(method, path, body=None, headers=None):
+        c = UnixHTTP(str(sock))
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, data
+
+    status, data = call("POST", f"/v1.41/containers/{name}/attach?stream=1&stdout=1")
+    assert status == 400 and b"Upgrade: tcp" in data
+    status, data = call("POST", "/v1.41/containers/create",
+                        json.dumps({"Image": "sample:latest", "HostConfig": {"Dns": ["1.1.1.1"]}}),
+                        {"Content-Type": "application/json"})
+    assert status == 400 and b"HostConfig.Dns" in data
+    docker(svc, "rm", name)

@@ -1,0 +1,180 @@
+// POST /containers/create's body as a RunRequest (engine_api/create_body.hpp): what docker's CLI
+// and docker-py send, translated field by field; a field gantry does not honour refused, named,
+// unless it holds docker's default.
+#include "engine_api/create_body.hpp"
+#include "engine_api/request.hpp"
+
+#include <gtest/gtest.h>
+
+namespace engine_api_create_body_test {
+
+using namespace gantry::engine_api;
+using json = nlohmann::json;
+
+// What docker 20.10's CLI sends for `docker run --rm -it -e A=1 -v /h:/c busybox sh`, trimmed
+// of nothing: every HostConfig field at its zero value but the ones named.
+json cli_body() {
+    return json::parse(R"({
+      "Hostname":"","Domainname":"","User":"","AttachStdin":true,"AttachStdout":true,
+      "AttachStderr":true,"Tty":true,"OpenStdin":true,"StdinOnce":true,"Env":["A=1"],
+      "Cmd":["sh"],"Image":"busybox","Volumes":{},"WorkingDir":"","Entrypoint":null,
+      "OnBuild":null,"Labels":{"k":"v"},
+      "HostConfig":{"Binds":["/h:/c"],"ContainerIDFile":"","LogConfig":{"Type":"","Config":{}},
+        "NetworkMode":"default","PortBindings":{},"RestartPolicy":{"Name":"no",
+        "MaximumRetryCount":0},"AutoRemove":true,"VolumeDriver":"","VolumesFrom":null,
+        "CapAdd":null,"CapDrop":null,"CgroupnsMode":"","Dns":[],"DnsOptions":[],"DnsSearch":[],
+        "ExtraHosts":null,"GroupAdd":null,"IpcMode":"","Cgroup":"","Links":null,"OomScoreAdj":0,
+        "PidMode":"","Privileged":false,"PublishAllPorts":false,"ReadonlyRootfs":false,
+        "SecurityOpt":null,"UTSMode":"","UsernsMode":"","ShmSize":0,"ConsoleSize":[0,0],
+        "Isolation":"","CpuShares":0,"Memory":0,"NanoCpus":0,"CgroupParent":"",
+        "BlkioWeight":0,"BlkioWeightDevice":[],"BlkioDeviceReadBps":null,"CpuPeriod":0,
+        "CpuQuota":0,"CpusetCpus":"","Devices":[],"DeviceCgroupRules":null,
+        "DeviceRequests":null,"KernelMemory":0,"MemoryReservation":0,"MemorySwap":0,
+        "MemorySwappiness":-1,"OomKillDisable":false,"PidsLimit":null,"Ulimits":null,
+        "MaskedPaths":null,"ReadonlyPaths":null,"Init":null},
+      "NetworkingConfig":{"EndpointsConfig":{}}})");
+}
+
+std::string refusal(const json& body) {
+    try {
+        (void)create_request(body, "");
+    } catch (const ApiError& e) {
+        EXPECT_EQ(e.status(), 400);
+        return e.what();
+    }
+    ADD_FAILURE() << "accepted " << body.dump();
+    return "";
+}
+
+TEST(EngineApiCreateBody, TranslatesWhatDockersCliSends) {
+    auto r = create_request(cli_body(), "web");
+    EXPECT_EQ(r.image, "busybox");
+    EXPECT_EQ(r.name, "web");
+    EXPECT_EQ(r.command, std::vector<std::string>{"sh"});
+    EXPECT_FALSE(r.entrypoint.has_value());
+    EXPECT_EQ(r.env, std::vector<std::string>{"A=1"});
+    EXPECT_EQ(r.labels, std::vector<std::string>{"k=v"});
+    EXPECT_EQ(r.volumes, std::vector<std::string>{"/h:/c"});
+    EXPECT_TRUE(r.tty);
+    EXPECT_TRUE(r.interactive);
+    EXPECT_TRUE(r.rm);
+    EXPECT_EQ(r.network, "host"); // docker's "default": gantry's, the host's
+    EXPECT_FALSE(r.init);
+    EXPECT_TRUE(r.memory.empty());
+}
+
+TEST(EngineApiCreateBody, TranslatesHostConfigsHonouredFields) {
+    auto body = json::parse(R"({"Image":"i","Entrypoint":["/bin/sh","-c"],"Cmd":"echo hi",
+      "User":"1000:1000","WorkingDir":"/w","StopSignal":"SIGINT","StopTimeout":3,
+      "HostConfig":{"NetworkMode":"none","Init":true,"CapAdd":["NET_ADMIN"],"CapDrop":["ALL"],
+        "ReadonlyRootfs":true,"ShmSize":67108864,"Memory":1073741824,"NanoCpus":1500000000,
+        "PidsLimit":64,"IpcMode":"host","PidMode":"host","SecurityOpt":["no-new-privileges"],
+        "Mounts":[{"Type":"bind","Source":"/s","Target":"/t","ReadOnly":true},
+                  {"Type":"tmpfs","Target":"/scratch"}],
+        "Tmpfs":{"/run":"size=1m"},
+        "Devices":[{"PathOnHost":"/dev/fuse","PathInContainer":"/dev/fuse",
+                    "CgroupPermissions":"rwm"},
+                   {"PathOnHost":"nvidia.com/gpu=0","PathInContainer":"","CgroupPermissions":""}],
+        "Ulimits":[{"Name":"nofile","Soft":1024,"Hard":2048}],
+        "DeviceRequests":[{"Driver":"","Count":-1,"DeviceIDs":null,
+                           "Capabilities":[["gpu"]],"Options":{}}]}})");
+    auto r = create_request(body, "");
+    EXPECT_EQ(r.entrypoint, "/bin/sh");
+    EXPECT_EQ(r.command, (std::vector<std::string>{"-c", "echo hi"}));
+    EXPECT_EQ(r.user, "1000:1000");
+    EXPECT_EQ(r.workdir, "/w");
+    EXPECT_EQ(r.stop_signal, "SIGINT");
+    EXPECT_EQ(r.stop_timeout, 3);
+    EXPECT_EQ(r.network, "none");
+    EXPECT_TRUE(r.init);
+    EXPECT_EQ(r.cap_add, std::vector<std::string>{"NET_ADMIN"});
+    EXPECT_EQ(r.cap_drop, std::vector<std::string>{"ALL"});
+    EXPECT_TRUE(r.read_only);
+    EXPECT_EQ(r.shm_size, "67108864");
+    EXPECT_EQ(r.memory, "1073741824");
+    EXPECT_EQ(r.cpus, "1.500000000");
+    EXPECT_EQ(r.pids_limit, "64");
+    EXPECT_EQ(r.ipc, "host");
+    EXPECT_EQ(r.pid, "host");
+    EXPECT_EQ(r.security_opt, std::vector<std::string>{"no-new-privileges"});
+    EXPECT_EQ(r.mounts, std::vector<std::string>{"type=bind,source=/s,target=/t,readonly"});
+    EXPECT_EQ(r.tmpfs, (std::vector<std::string>{"/scratch", "/run:size=1m"}));
+    EXPECT_EQ(r.devices, (std::vector<std::string>{"/dev/fuse", "nvidia.com/gpu=0"}));
+    EXPECT_EQ(r.ulimits, std::vector<std::string>{"nofile=1024:2048"});
+    EXPECT_EQ(r.gpus, "all");
+    // -p 8080:8080: exposed (nothing to do on the host's network) and published (run's rules)
+    auto ports = json::parse(R"({"Image":"i","ExposedPorts":{"8080/tcp":{}},"HostConfig":{
+      "PortBindings":{"8080/tcp":[{"HostIp":"","HostPort":"8080"}]}}})");
+    EXPECT_EQ(create_request(ports, "").publish, std::vector<std::string>{"8080:8080/tcp"});
+    auto ids = json::parse(R"({"Image":"i","HostConfig":{"DeviceRequests":[{"Driver":"nvidia",
+      "DeviceIDs":["0","1"]}]}})");
+    r = create_request(ids, "");
+    EXPECT_EQ(r.gpus, "device=0,1");
+    EXPECT_EQ(r.gpu_vendor, "nvidia");
+    // ConsoleSize: the terminal's first size, for the attached start
+    ConsoleSize console;
+    (void)create_request(json::parse(R"({"Image":"i","HostConfig":{"ConsoleSize":[30,100]}})"), "",
+                         "", &console);
+    EXPECT_EQ(console.rows, 30u);
+    EXPECT_EQ(console.cols, 100u);
+    // [""]: the image's entrypoint cleared, as `--entrypoint ""`
+    r = create_request(json::parse(R"({"Image":"i","Entrypoint":[""]})"), "");
+    EXPECT_EQ(r.entrypoint, "");
+}
+
+TEST(EngineApiCreateBody, RefusesFieldsGantryDoesNotHonourNamingThem) {
+    auto with_host = [](const char* key, json v) {
+        json b = cli_body();
+        b["HostConfig"][key] = std::move(v);
+        return b;
+    };
+    EXPECT_NE(refusal(with_host("CpuShares", 512)).find("HostConfig.CpuShares (512)"),
+              std::string::npos);
+    EXPECT_NE(refusal(with_host("Privileged", true)).find("HostConfig.Privileged"),
+              std::string::npos);
+    EXPECT_NE(refusal(with_host("NetworkMode", "bridge")).find("host or none"), std::string::npos);
+    EXPECT_NE(refusal(with_host("RestartPolicy", {{"Name", "always"}})).find("RestartPolicy"),
+              std::string::npos);
+    EXPECT_NE(refusal(with_host("LogConfig", {{"Type", "syslog"}})).find("LogConfig"),
+              std::string::npos);
+    EXPECT_NE(refusal(with_host("Dns", {"1.1.1.1"})).find("HostConfig.Dns"), std::string::npos);
+    EXPECT_NE(refusal(with_host("MemorySwappiness", 10)).find("MemorySwappiness"),
+              std::string::npos);
+    EXPECT_NE(refusal(with_host("SomethingNew", "x")).find("HostConfig.SomethingNew"),
+              std::string::npos);
+    json b = cli_body();
+    b["Volumes"] = {{"/data", json::object()}};
+    EXPECT_NE(refusal(b).find("anonymous volumes"), std::string::npos);
+    b = cli_body();
+    b["Healthcheck"] = {{"Test", {"CMD", "true"}}};
+    EXPECT_NE(refusal(b).find("Healthcheck"), std::string::npos);
+    b = cli_body();
+    b["NetworkingConfig"]["EndpointsConfig"]["mynet"] = {{"Aliases", {"a"}}};
+    EXPECT_NE(refusal(b).find("EndpointsConfig.mynet"), std::string::npos);
+    b = cli_body();
+    b["HostConfig"]["Mounts"] = {{{"Type", "bind"},
+                                  {"Source", "/a"},
+                                  {"Target", "/b"},
+                                  {"BindOptions", {{"Propagation", "rshared"}}}}};
+    EXPECT_NE(refusal(b).find("Mounts[].BindOptions"), std::string::npos);
+}
+
+TEST(EngineApiCreateBody, RefusesMalformedBodies) {
+    EXPECT_NE(refusal(json::array()).find("JSON object"), std::string::npos);
+    EXPECT_NE(refusal(json::object()).find("Image"), std::string::npos);
+    EXPECT_NE(refusal(json{{"Image", 3}}).find("Image"), std::string::npos);
+    EXPECT_NE(refusal(json{{"Image", "i"}, {"Env", {"NOVALUE"}}}).find("NOVALUE"),
+              std::string::npos);
+    EXPECT_NE(refusal(json{{"Image", "i"}, {"Cmd", {1}}}).find("Cmd"), std::string::npos);
+    try {
+        (void)parse_body("{not json");
+        ADD_FAILURE();
+    } catch (const ApiError& e) {
+        EXPECT_EQ(e.status(), 400);
+    }
+    EXPECT_TRUE(parse_body("").is_object());
+    EXPECT_TRUE(is_zero_value(json::parse(R"({"a":[0,""],"b":null,"c":false})")));
+    EXPECT_FALSE(is_zero_value(json::parse(R"({"a":[0,"x"]})")));
+}
+
+} // namespace engine_api_create_body_test
