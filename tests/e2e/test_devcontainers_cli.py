@@ -203,3 +203,43 @@ def debian_up_exec(g, where: Path, user=None):
 
 def test_devcontainer_on_debian_with_a_remote_user(g, tmp_path):
     debian_up_exec(g, tmp_path / "dc")
+
+
+def test_devcontainer_through_the_engine_api_socket(g, tmp_path):
+    """The Dev Containers CLI with docker's own CLI (`--docker-path docker`, Debian's 20.10)
+    talking to `gantry system service`: events followed, the container run attached, `exec -i`
+    with commands written into its stdin, all through the socket."""
+    from test_engine_api import start_service
+    js = devcontainer_cli()
+    load_busybox(g, mkimage, tmp_path)
+    sock = tmp_path / "run" / "api.sock"
+    svc = start_service(g, sock, "--time", "0")
+    where = tmp_path / "dcapi"
+    ws = workspace(where, {"image": "sample:latest", "remoteUser": "root",
+                           "postCreateCommand": "echo created > /tmp/post-create"})
+    env = {"PATH": os.environ["PATH"], "HOME": str(where), "DOCKER_HOST": f"unix://{sock}",
+           "DOCKER_CONFIG": str(where / "docker-config")}
+
+    def dc(*args):
+        argv = ["node", str(js), args[0], "--docker-path", "/usr/bin/docker", *args[1:]]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+
+    cid = None
+    try:
+        p = dc("up", "--workspace-folder", str(ws))
+        assert p.returncode == 0, (p.stdout[-3000:], p.stderr[-3000:])
+        cid = json.loads(p.stdout.strip().splitlines()[-1])["containerId"]
+        p = dc("exec", "--workspace-folder", str(ws), "sh", "-c",
+               "cat /tmp/post-create hello.txt; pwd")
+        assert p.returncode == 0, (p.stdout[-3000:], p.stderr[-3000:])
+        assert p.stdout.splitlines()[-3:] == ["created", "from the host", "/workspaces/ws"], \
+            p.stdout
+        # gantry's own CLI sees the container the API made, with the CLI's labels
+        labels = json.loads(g.run("inspect", "--type", "container", cid).out)[0]["Config"][
+            "Labels"]
+        assert labels["devcontainer.local_folder"] == str(ws), labels
+    finally:
+        if cid:
+            g.run("rm", "-f", cid, check=False)
+        svc.terminate()
+        svc.wait(timeout=10)
