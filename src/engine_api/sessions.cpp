@@ -5,10 +5,12 @@
 #include "util/error.hpp"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <fcntl.h>
 #include <map>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <termios.h>
@@ -91,6 +93,10 @@ void start_session(Session& s, const std::string& store_root,
     }
     s.started = true;
     s.cv.notify_all();
+    if (s.wake) { // the pump waits in poll(2), not on the condition variable
+        std::uint64_t one = 1;
+        (void)!::write(s.wake.get(), &one, sizeof one);
+    }
 }
 
 void pump_session(Session& s, int sock, std::string early) {
@@ -98,6 +104,7 @@ void pump_session(Session& s, int sock, std::string early) {
     std::string pending = std::move(early);
     // until the start: what the client sends is kept for the process's stdin
     for (;;) {
+        int wake = -1;
         {
             std::lock_guard<std::mutex> lock(s.m);
             if (s.started) break;
@@ -106,10 +113,17 @@ void pump_session(Session& s, int sock, std::string early) {
                 s.cv.notify_all();
                 return;
             }
+            // start_session writes it: `docker run`'s output flows the moment the start
+            // comes (a 100 ms poll timeout was most of a docker run's time through the socket)
+            if (!s.wake) s.wake = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+            wake = s.wake.get();
         }
         bool room = pending.size() < kApiSesInMax;
-        pollfd p{sock, static_cast<short>(client_eof || !room ? 0 : POLLIN), 0};
-        if (::poll(&p, 1, 100) < 0 && errno != EINTR) client_gone = true;
+        pollfd ps[2] = {{sock, static_cast<short>(client_eof || !room ? 0 : POLLIN), 0},
+                        {wake, POLLIN, 0}};
+        pollfd& p = ps[0];
+        if (::poll(ps, wake >= 0 ? 2 : 1, wake >= 0 ? 1000 : 100) < 0 && errno != EINTR)
+            client_gone = true;
         if (p.revents & POLLIN) {
             char buf[16384];
             ssize_t n = ::read(sock, buf, sizeof buf);

@@ -31,6 +31,7 @@ struct Session {
     unsigned rows = 0, cols = 0; // a terminal size asked for before the start
     Fd in_w, out_r, err_r;       // without a terminal: the pipes' service ends
     Fd master;                   // with one: the pty's master
+    Fd wake;                     // the pump's eventfd, written at the start (none yet: -1)
 };
 
 // Starts ARGS (gantry's own command line, after --root) as S's process, its streams piped or on
