@@ -71,7 +71,9 @@ def podman(tmp_path):
         return p
 
     yield run
-    subprocess.run(cmd + ["rmi", "-a", "-f"], capture_output=True, env=env)
+    # buildah's working containers (a build that stopped half-way) outlive `rmi -a -f`, and with
+    # them their overlay mounts under /tmp (seen after a CI run): reset removes and unmounts all
+    subprocess.run(cmd + ["system", "reset", "-f"], capture_output=True, env=env)
     subprocess.run(["umount", "-R", str(base / "root" / "overlay")], capture_output=True)
     shutil.rmtree(base, ignore_errors=True)
 
