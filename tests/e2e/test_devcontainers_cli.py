@@ -69,7 +69,8 @@ def cli(js, docker, *args, user=None):
     if user is not None:  # the CLI itself as the user (its temp files, its HOME)
         argv = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
                 "--"] + argv
-    env = {"PATH": os.environ["PATH"], "HOME": str(docker.parent)}
+    # TMPDIR: the CLI's own /tmp/devcontainercli-USER otherwise outlives the test
+    env = {"PATH": os.environ["PATH"], "HOME": str(docker.parent), "TMPDIR": str(docker.parent)}
     p = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
     return p
 
@@ -218,7 +219,7 @@ def test_devcontainer_through_the_engine_api_socket(g, tmp_path):
     ws = workspace(where, {"image": "sample:latest", "remoteUser": "root",
                            "postCreateCommand": "echo created > /tmp/post-create"})
     env = {"PATH": os.environ["PATH"], "HOME": str(where), "DOCKER_HOST": f"unix://{sock}",
-           "DOCKER_CONFIG": str(where / "docker-config")}
+           "DOCKER_CONFIG": str(where / "docker-config"), "TMPDIR": str(where)}
 
     def dc(*args):
         argv = ["node", str(js), args[0], "--docker-path", "/usr/bin/docker", *args[1:]]
