@@ -73,6 +73,8 @@ def podman(tmp_path):
     yield run
     # buildah's working containers (a build that stopped half-way) outlive `rmi -a -f`, and with
     # them their overlay mounts under /tmp (seen after a CI run): reset removes and unmounts all
+    # of this podman's own (--root, --runroot and --tmpdir above are the fixture's: never reset
+    # a podman whose tmpdir is the shared /run/libpod, where other tests' podman runs live)
     subprocess.run(cmd + ["system", "reset", "-f"], capture_output=True, env=env)
     subprocess.run(["umount", "-R", str(base / "root" / "overlay")], capture_output=True)
     shutil.rmtree(base, ignore_errors=True)

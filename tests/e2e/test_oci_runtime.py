@@ -95,7 +95,7 @@ def podman(tmp_path, oci_bin):
 
     yield run
     run("rm", "-a", "-f", check=False)
-    run("system", "reset", "-f", check=False)  # what rm and rmi leave (buildah's containers)
+    run("rmi", "-a", "-f", check=False)
     subprocess.run(["umount", "-R", str(base / "root" / "overlay")], capture_output=True)
     shutil.rmtree(base, ignore_errors=True)
 
