@@ -270,5 +270,9 @@ int main(int argc, char** argv) {
     fflush(stdout);
     if (fsync(disk.image_fd) != 0) die("crash-disk: syncing the image");
     pthread_mutex_unlock(&disk.mu);
-    return rc < 0 ? 1 : 0;
+    /* ECONNABORTED: the kernel ended the connection as the last reference to the disk went
+     * (the loop device let go during the lazy umount); the session is over all the same, and
+     * every write was counted above. A CI run's stress stage failed on it (exit 1, "fuse:
+     * reading device: Software caused connection abort") with the store checks unreached. */
+    return rc < 0 && rc != -ECONNABORTED ? 1 : 0;
 }
