@@ -153,9 +153,11 @@ std::string now_rfc3339() {
 void stop(const ContainerState& s, std::optional<double> timeout) {
     if (!timeout) timeout = s.stop_timeout >= 0 ? s.stop_timeout : 10.0;
     EventJournal journal;
+    // the kill event before the signal: after it, the monitor's die could be journalled first
+    // (seen under load in CI: die exit=137, then kill signal=9)
     auto signal = [&](int sig) {
-        ::kill(s.pid, sig);
         journal.append(container_event(s, "kill", {{"signal", std::to_string(sig)}}));
+        ::kill(s.pid, sig);
     };
     if (s.running()) {
         signal(s.stop_signal > 0 ? s.stop_signal : SIGTERM);
