@@ -341,7 +341,14 @@ FileLock StateDir::take(const ContainerState& s) {
     if (!now || now->id != s.id)
         throw Error(Errc::not_found, "container " + s.name + " was removed",
                     "`gantry ps -a` lists containers");
+    // a moment's patience: a short-lived holder (the `docker cp` HEAD's helper, whose child that
+    // mounted the stopped root ends a moment after it) must not fail the next command (seen in
+    // CI under load); a running container's monitor holds it for good
     auto owner = FileLock::try_lock(d / kOwnerLock, FileLock::Mode::exclusive);
+    for (int i = 0; i < 300 && !owner.held(); ++i) {
+        ::usleep(10 * 1000);
+        owner = FileLock::try_lock(d / kOwnerLock, FileLock::Mode::exclusive);
+    }
     if (!owner.held())
         throw Error(Errc::conflict, "container " + s.name + " is running (or being started)",
                     "stop it first: `gantry stop " + s.name + "`");
