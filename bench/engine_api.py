@@ -142,9 +142,10 @@ def main():
             subprocess.run(["podman", *pflags, "load", "-q", "-i", archive], check=True,
                            stdout=subprocess.DEVNULL)
             psock = os.path.join(work, "podman.sock")
+            # cwd: conmon writes an `oom` file into its working directory
             pod = subprocess.Popen(["podman", *pflags, "system", "service", "--time", "0",
                                     f"unix://{psock}"], stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, text=True)
+                                   stderr=subprocess.PIPE, text=True, cwd=pdir)
             procs.append(pod)
             wait_for_socket(psock, pod)
             penv = dict(os.environ, DOCKER_HOST=f"unix://{psock}")

@@ -66,7 +66,7 @@ def podman(tmp_path):
 
     def run(*args):
         p = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True,
-                           env=env, timeout=300)
+                           env=env, timeout=300, cwd=base)  # conmon's `oom` file lands there
         assert p.returncode == 0, f"podman {args}: {p.stdout}\n{p.stderr}"
         return p
 

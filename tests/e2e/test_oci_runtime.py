@@ -87,8 +87,9 @@ def podman(tmp_path, oci_bin):
     env = dict(os.environ, CONTAINERS_CONF=str(conf))
 
     def run(*args, check=True, **kw):
+        # cwd: conmon writes an `oom` file into its working directory (one was committed once)
         p = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, env=env,
-                           timeout=120, **kw)
+                           timeout=120, cwd=base, **kw)
         if check:
             assert p.returncode == 0, f"podman {args}: {p.returncode}\n{p.stdout}\n{p.stderr}"
         return p
