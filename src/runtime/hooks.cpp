@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 namespace gantry::runtime {
 
@@ -71,6 +72,11 @@ void hook_update_ldcache(const std::string& root, const std::vector<std::string>
     if (binary.empty())
         throw Error(Errc::not_found, "hook update-ldcache: this host has no ldconfig binary",
                     "name one with --ldconfig-path");
+    for (auto& f : folders)
+        if (f.empty() || f[0] != '/' || f.find('\n') != std::string::npos)
+            throw Error(Errc::invalid,
+                        "hook update-ldcache: --folder '" + f + "' is not an absolute path",
+                        "name the container's library directories from its root, e.g. /usr/lib64");
     Fd ldconfig(::open(binary.c_str(), O_PATH | O_CLOEXEC));
     if (!ldconfig) throw_errno("hook update-ldcache: cannot open " + binary);
     pid_t c = ::fork();
@@ -95,9 +101,15 @@ void hook_update_ldcache(const std::string& root, const std::vector<std::string>
             restrict_helper({"CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_CHOWN"});
             int null = ::open("/dev/null", O_RDWR);
             if (null >= 0) ::dup2(null, 1);
-            char* argv[] = {const_cast<char*>("ldconfig"), nullptr};
+            // The folders on the command line as well: an image without /etc/ld.so.conf (a
+            // program staged alone) or one whose ld.so.conf includes no ld.so.conf.d would
+            // leave them out of the cache, and a driver in a directory the image's loader
+            // does not search by itself (/usr/lib64 for a multiarch loader) not found.
+            std::vector<char*> argv{const_cast<char*>("ldconfig")};
+            for (auto& f : folders) argv.push_back(const_cast<char*>(f.c_str()));
+            argv.push_back(nullptr);
             char* envp[] = {nullptr};
-            ::syscall(SYS_execveat, ldconfig.get(), "", argv, envp, AT_EMPTY_PATH);
+            ::syscall(SYS_execveat, ldconfig.get(), "", argv.data(), envp, AT_EMPTY_PATH);
             fail_errno("cannot run " + binary);
         } catch (const ChildFail& f) {
             std::string m = "gantry hook update-ldcache: " + f.message + "\n";

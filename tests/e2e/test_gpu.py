@@ -45,6 +45,7 @@ HOSTS = {
     "mig-files": ((2,), {"mig": [1]}, "files"),   # same, device nodes as regular stand-in files
     "8-mig": ((8,), {"cc": "9.0", "mig": [2, 5]}, "auto"),
     "550": ((1,), {"cc": "7.5", "driver": "550.127.05"}, "auto"),
+    "lib64": ((1,), {"libdir": "usr/lib64"}, "auto"),  # RHEL's and GKE's lib64: no multiarch
 }
 
 # Inside the container: the driver API, nvidia-smi, the nvidia device nodes, the library dir.
@@ -1239,6 +1240,37 @@ def test_cdi_run_device(ctx, lab):
         res = ctx.gan.run("run", "--cdi-spec-dir", spec_dir, "--device", dev,
                           "gt/cuda-probe:1", "sh", "-c", "echo started", check=False)
         assert res.code == 125 and "started" not in res.out and dev in res.err, res
+
+
+def test_cdi_ldcache_for_an_image_without_ld_so_conf(ctx, lab):
+    """A program staged alone (no /etc/ld.so.conf: tests/gpu/build.sh's image) given a driver
+    in a directory its loader does not search by itself (/usr/lib64 for a Debian-built loader;
+    GKE's /usr/local/nvidia/lib64): the update-ldcache hook names the folders to ldconfig, not
+    only in ld.so.conf.d, which no ld.so.conf includes there. Found on an H100: the CDI run
+    failed with cudaErrorInsufficientDriver while --gpus passed."""
+    host = lab.hosts["lib64"]
+    with tempfile.TemporaryDirectory(prefix="cuda-bare-") as tmp:
+        root = Path(tmp) / "root"
+        root.mkdir()
+        ci._stage(root, False, None, False)
+        shutil.rmtree(root / "etc")
+        img = mk.Image([mk.busybox_layer(), mk.Layer(ci._entries(root))],
+                       cmd=["/usr/bin/cuda_probe"])
+    ctx.load([(img, ["gt/bare-probe:1"])], "bare-probe")
+    spec_dir = ctx.mkdir("cdi-lib64")
+    generate(ctx.gantry(host), host, "--output", spec_dir / "nvidia.yaml")
+    res = ctx.gan.run("run", "--rm", "--cdi-spec-dir", spec_dir, "--device",
+                      "nvidia.com/gpu=all", "gt/bare-probe:1", "sh", "-c",
+                      "cuda_probe; echo probe_rc=$?; cat /etc/ld.so.conf.d/00-gantry-cdi.conf")
+    assert f"libcuda: /usr/lib64/libcuda.so.{host.desc['driver']}" in res.out, res
+    assert "probe_rc=0" in res.out and "/usr/lib64" in res.out, res
+    # a folder that is not an absolute path never reaches ldconfig as an option
+    spec = (spec_dir / "nvidia.yaml").read_text()
+    assert spec.count("- /usr/lib64\n") == 1, spec
+    (spec_dir / "nvidia.yaml").write_text(spec.replace("- /usr/lib64\n", "- -X\n"))
+    res = ctx.gan.run("run", "--rm", "--cdi-spec-dir", spec_dir, "--device",
+                      "nvidia.com/gpu=all", "gt/bare-probe:1", "true", check=False)
+    assert res.code == 125 and "--folder '-X' is not an absolute path" in res.err, res
 
 
 # --------------------------------------------------------------------------

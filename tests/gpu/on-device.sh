@@ -17,13 +17,16 @@ mkdir -p "$dest/lib" "$repo/build"
 cp "$src"/lib/* "$dest/lib/" && cp "$src/gantry" "$dest/gantry" && cp -a "$src/gpu-tests" "$dest/"
 cp "$src/gantry" "$repo/build/gantry" # bench/gpu.sh runs build/gantry
 [ -x "$src/hyperfine" ] && ! command -v hyperfine >/dev/null && cp "$src/hyperfine" /usr/local/bin/
+[ -x "$src/strace" ] && ! command -v strace >/dev/null && cp "$src/strace" /usr/local/bin/
 [ -x "$src/busybox" ] && [ ! -e /usr/bin/busybox ] && cp "$src/busybox" /usr/bin/busybox
 chmod -R a+rX "$dest"
 export LD_LIBRARY_PATH=$dest/lib
+echo "== the CUDA program on the host itself, no container (a baseline for a hang inside one)"
+timeout 30 "$dest/gpu-tests/vector_add" 2>&1 | tail -2; echo "rc ${PIPESTATUS[0]}"
 echo "== make test-gpu"
 GANTRY=$dest/gantry timeout "${TEST_GPU_TIMEOUT:-420}" "$here/run.sh" 2>&1 | tee "$out/test-gpu.log"
 rc=${PIPESTATUS[0]}
-echo "== run --gpus all of the CUDA program against the same image without GPUs (root)"
+echo "== the CUDA program on the host, run --gpus all of it, and the start alone with and without GPUs (root)"
 ctx=$(mktemp -d)
 cp -a "$dest/gpu-tests/rootfs/." "$ctx/"
 printf 'FROM scratch\nCOPY . /\nENV NVIDIA_DRIVER_CAPABILITIES=compute,utility\n' >"$ctx/Dockerfile"
@@ -33,7 +36,9 @@ roots=() # as run.sh finds the driver
 [ -e /usr/local/nvidia/lib64/libcuda.so.1 ] && roots=(--driver-root /usr/local/nvidia)
 if command -v hyperfine >/dev/null; then
   timeout 120 hyperfine -N -i -w 2 --runs 15 --export-markdown "$out/start.md" \
+    "$dest/gpu-tests/vector_add" \
     "$dest/gantry run --rm --gpus all ${roots[*]} vadd /usr/local/bin/vector_add" \
+    "$dest/gantry run --rm --gpus all ${roots[*]} vadd /lib64/ld-linux-x86-64.so.2 --version" \
     "$dest/gantry run --rm vadd /lib64/ld-linux-x86-64.so.2 --version"
 fi
 rm -rf "$ctx" "$ctx.store"

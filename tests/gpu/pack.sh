@@ -27,6 +27,11 @@ for so in $(strings "$build/gantry" | grep -E '^lib(curl|fuse3|gnutls|gpgme|isal
 done | sort -u | grep -v -E '/(libc|libm|libdl|libpthread|librt|libresolv|ld-linux-x86-64)\.so' |
   while read -r lib; do cp -L "$lib" "$stage/lib/"; done
 command -v hyperfine >/dev/null && cp "$(command -v hyperfine)" "$stage/"
+# strace for run.sh's hang report, with the libraries it needs that Ubuntu's minimal image lacks
+if command -v strace >/dev/null; then
+  cp "$(command -v strace)" "$stage/"
+  ldd "$(command -v strace)" | awk '$3 ~ /libunwind|liblzma/ {print $3}' | while read -r lib; do cp -L "$lib" "$stage/lib/"; done
+fi
 [ -x /usr/bin/busybox ] && cp /usr/bin/busybox "$stage/"
 tar -C "$stage" -czf "$out.tmp" . && mv "$out.tmp" "$out"
 echo "packed $out ($(du -h "$out" | cut -f1)): gantry, $(ls "$stage/lib" | wc -l) libraries, gpu-tests"

@@ -113,6 +113,12 @@ suite() {
         done
         [ -r /proc/"$p"/stack ] && sed 's/^/    /' /proc/"$p"/stack
       done
+      if command -v strace >/dev/null; then # what the program keeps doing, 2 s of it
+        for p in $(pgrep -f 'vector_add|python'); do
+          echo "strace of $p:"
+          timeout 2 strace -f -tt -p "$p" 2>&1 | tail -25 | sed 's/^/    /'
+        done
+      fi
       kill -TERM "$pid"
       sleep 3
       kill -KILL "$pid" 2>/dev/null
