@@ -69,15 +69,23 @@ gantry_module(slim PURPOSE "a smaller image from an analysed one"
   DEPENDS analyze layer store tailor util)
 gantry_module(lint PURPOSE "the GPU-aware Dockerfile rules and their reports"
   DEPENDS dockerfile gpu_components oci util)
-gantry_module(gpu_vendors PURPOSE "the GPU layer as plug-ins: the Backend interface, the list of backends, NVIDIA, AMD"
-  DEPENDS cdi compat gpu oci rootfs runspec store util)
+gantry_module(gpu_vendors PURPOSE "the GPU layer's plug-in interface (Backend), host roots, what vendors share: paths inside a driver root, device nodes, the run policy"
+  DEPENDS cdi compat gpu oci rootfs store util)
+# One module per vendor, in its folder under gpu_vendors/: a vendor sees the interface, never
+# another vendor (the build fails on such an include, as on any undeclared one).
+gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements, CDI, the doctor's rules, injection"
+  DEPENDS gpu_vendors cdi compat gpu oci rootfs store util)
+gantry_module(amd FOLDER gpu_vendors/amd PURPOSE "AMD's GPUs: the KFD topology, ROCm, WSL2, CDI, the doctor's rules, injection"
+  DEPENDS gpu_vendors cdi compat gpu oci rootfs store util)
+gantry_module(gpu_vendors_all FOLDER gpu_vendors/all PURPOSE "every vendor in one list (the only place that names them) and what goes over all of them: choosing one, root flags, --keep-arch host, a bundle's GPUs"
+  DEPENDS amd nvidia gpu_vendors cdi runspec util)
 gantry_module(engine PURPOSE "preparing and running a container from an image"
-  DEPENDS cdi cpu gpu_vendors lazy oci rootfs runspec runtime site sqsh store util)
+  DEPENDS cdi cpu gpu_vendors_all lazy oci rootfs runspec runtime site sqsh store util)
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
-  DEPENDS cdi gpu_vendors lazy oci registry runtime sqsh store util)
+  DEPENDS cdi gpu_vendors_all lazy oci registry runtime sqsh store util)
 gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version, info and events (--format rows, inspect JSON, the events stream) and docker's --filter"
   DEPENDS gotemplate oci runtime store util)
 gantry_module(image_build PURPOSE "gantry build: the plan (a Dockerfile or an Apptainer definition file), the executor, RUN, COPY/ADD, layer commits"
-  DEPENDS archive deffile dockerfile engine gpu_vendors layer oci registry rootfs runtime sif store tailor util)
+  DEPENDS archive deffile dockerfile engine gpu_vendors_all layer oci registry rootfs runtime sif store tailor util)
 gantry_module(engine_api PURPOSE "gantry system service: the Docker Engine API on a unix socket (libmicrohttpd, dlopen'ed), its routes, request limits and handlers over the CLI's library calls"
   DEPENDS analyze archive docker_model engine oci registry runtime store util)

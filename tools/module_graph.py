@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """The module dependency graph of src/, computed from the includes.
 
-A module is a folder directly under src/ (src/gpu_vendors/nvidia/ belongs to gpu_vendors). A file of
-module A that includes "B/..." is an edge A -> B. Prints each module with its line count and the
+A module is a folder of src/: src/modules.cmake's gantry_module(NAME [FOLDER PATH]) calls (a folder
+directly under src/ unless FOLDER names a nested one, as src/gpu_vendors/nvidia/ is module nvidia),
+and the folders directly under src/ it does not list (cli, spank). A module's files are those of
+its folder, less the folders of modules nested in it. A file of module A that includes a header
+of module B's folder (the longest folder that holds it) is an edge A -> B. Prints each module with its line count and the
 modules it includes, then the cycles (strongly connected components of more than one module) and,
 with --declared, the edges that src/modules.cmake does not declare.
 
@@ -19,35 +22,62 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "src")
-INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"/]+)/[^"]+"', re.M)
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+/)[^"/]+"', re.M)
 SOURCE = (".cpp", ".hpp", ".c", ".h", ".inc")
 
 
+def folders():
+    """{module: its folder relative to src/}: the declared modules, then the undeclared folders
+    directly under src/"""
+    out = {m: f for m, (_, _, f) in (declared() or {}).items()}
+    taken = set(out.values())
+    for d in sorted(os.listdir(SRC)):
+        if os.path.isdir(os.path.join(SRC, d)) and d not in taken:
+            out[d] = d
+    return out
+
+
 def modules():
-    return sorted(d for d in os.listdir(SRC) if os.path.isdir(os.path.join(SRC, d)))
+    return sorted(folders())
 
 
-def files_of(module):
-    for dirpath, _, names in os.walk(os.path.join(SRC, module)):
+def files_of(module, folder_of=None):
+    folder_of = folder_of or folders()
+    top = folder_of[module]
+    nested = {f for m, f in folder_of.items() if m != module and f.startswith(top + "/")}
+    for dirpath, dirnames, names in os.walk(os.path.join(SRC, top)):
+        rel = os.path.relpath(dirpath, SRC)
+        dirnames[:] = sorted(d for d in dirnames if f"{rel}/{d}" not in nested)
         for name in sorted(names):
             if name.endswith(SOURCE):
                 yield os.path.join(dirpath, name)
 
 
+def owner(include_dir, by_folder):
+    """The module whose folder holds a header in INCLUDE_DIR ("gpu_vendors/nvidia/"), or None"""
+    parts = include_dir.rstrip("/").split("/")
+    for n in range(len(parts), 0, -1):
+        m = by_folder.get("/".join(parts[:n]))
+        if m:
+            return m
+    return None
+
+
 def scan():
     """(edges {A: {B: [(file, include)]}}, lines {A: n})"""
-    mods = set(modules())
+    folder_of = folders()
+    by_folder = {f: m for m, f in folder_of.items()}
     edges, lines = {}, {}
-    for m in sorted(mods):
+    for m in sorted(folder_of):
         edges[m] = {}
         lines[m] = 0
-        for path in files_of(m):
+        for path in files_of(m, folder_of):
             with open(path, encoding="utf-8", errors="replace") as f:
                 text = f.read()
             lines[m] += text.count("\n")
             for match in INCLUDE.finditer(text):
-                dep = match.group(1)
-                if dep in mods and dep != m:
+                dep = owner(match.group(1), by_folder)
+                if dep and dep != m:
                     line = text.count("\n", 0, match.start()) + 1
                     edges[m].setdefault(dep, []).append(
                         (os.path.relpath(path, ROOT) + ":" + str(line), match.group(0).strip()))
@@ -89,7 +119,7 @@ def cycles(graph):
 
 
 def declared():
-    """{module: (deps, purpose)} from src/modules.cmake's gantry_module(NAME ...) calls"""
+    """{module: (deps, purpose, folder)} from src/modules.cmake's gantry_module(NAME ...) calls"""
     path = os.path.join(SRC, "modules.cmake")
     if not os.path.exists(path):
         return None
@@ -101,7 +131,8 @@ def declared():
         purpose = re.search(r'PURPOSE\s+"([^"]*)"', body)
         words = re.sub(r'"[^"]*"', "", body).split()
         deps = words[words.index("DEPENDS") + 1:] if "DEPENDS" in words else []
-        out[words[0]] = (deps, purpose.group(1) if purpose else "")
+        folder = words[words.index("FOLDER") + 1] if "FOLDER" in words else words[0]
+        out[words[0]] = (deps, purpose.group(1) if purpose else "", folder)
     return out
 
 
@@ -129,19 +160,20 @@ def main():
         return 0
     if args.lines:
         for m in sorted(lines):
-            print(f"{m:10} {lines[m]:6}")
+            print(f"{m:15} {lines[m]:6}")
         print(f"{'total':10} {sum(lines.values()):6}")
         return 0
     if args.markdown:
         decl = declared() or {}
         print("| module | purpose | depends on |")
         print("|---|---|---|")
-        for m, (deps, purpose) in decl.items():
-            print(f"| `{m}/` | {purpose} | {', '.join(deps) or '-'} |")
+        for m, (deps, purpose, folder) in decl.items():
+            name = f"`{folder}/`" if folder == m else f"`{folder}/` ({m})"
+            print(f"| {name} | {purpose} | {', '.join(deps) or '-'} |")
         return 0
     graph = {m: set(d) for m, d in edges.items()}
     for m in sorted(graph):
-        print(f"{m:10} {lines[m]:6}  -> {' '.join(sorted(graph[m])) or '-'}")
+        print(f"{m:15} {lines[m]:6}  -> {' '.join(sorted(graph[m])) or '-'}")
     cyc = cycles(graph)
     print()
     if cyc:
@@ -155,7 +187,7 @@ def main():
     if decl is None:
         print("src/modules.cmake not found")
         return 1
-    decl = {m: d for m, (d, _) in decl.items()}
+    decl = {m: d for m, (d, _, _) in decl.items()}
     bad = 0
     for m in sorted(graph):
         if m not in decl:

@@ -3,7 +3,7 @@
 #include "analyze/analyze.hpp"
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
-#include "gpu_vendors/backend.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "store/images.hpp"
 #include "tailor/tailor.hpp"
 #include "util/error.hpp"

@@ -4,7 +4,7 @@
 #include "cdi/spec.hpp"
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
-#include "gpu_vendors/backend.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"

@@ -12,7 +12,7 @@
 #include "compat/hip_fatbin.hpp"
 #include "engine/cpu_check.hpp"
 #include "engine/engine.hpp"
-#include "gpu_vendors/backend.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "oci/image.hpp"
 #include "rootfs/rootfs.hpp"
 #include "runspec/builder.hpp"

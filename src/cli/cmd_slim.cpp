@@ -7,7 +7,7 @@
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
 #include "engine/engine.hpp"
-#include "gpu_vendors/backend.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "runtime/state.hpp"
 #include "slim/slim.hpp"
 #include "slim/tailor_record.hpp"

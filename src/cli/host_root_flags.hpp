@@ -5,7 +5,7 @@
 
 #include "cli/cli11.hpp"
 #include "cli/context.hpp"
-#include "gpu_vendors/backend.hpp"
+#include "gpu_vendors/all/backends.hpp"
 
 #include <cctype>
 #include <string>

@@ -3,7 +3,7 @@
 // an empty root and the io.gantry.lazy.* annotations that `gantry oci` serves it from.
 #include "engine/engine.hpp"
 #include "engine/options.hpp"
-#include "gpu_vendors/backend.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "lazy/image.hpp"
 #include "lazy/store_layers.hpp"
 #include "lazy/tree.hpp"

@@ -1,7 +1,7 @@
 #include "engine/gpus.hpp"
 
 #include "engine/squashfs.hpp"
-#include "gpu_vendors/backend.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "lazy/tree_files.hpp"
 #include "rootfs/image_files.hpp"
 #include "runtime/state.hpp"

@@ -10,7 +10,7 @@
 // of every RUN step (never written into the image's config).
 #pragma once
 
-#include "gpu_vendors/backend.hpp"
+#include "gpu_vendors/all/backends.hpp"
 
 #include <map>
 #include <string>

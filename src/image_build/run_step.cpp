@@ -1,6 +1,6 @@
 #include "image_build/run_step.hpp"
 
-#include "gpu_vendors/backend.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "image_build/copy_step.hpp"
 #include "image_build/layer_commit.hpp"
 #include "image_build/output_tail.hpp"

@@ -1,7 +1,7 @@
 #include "image_build/step_devices.hpp"
 
 #include "cdi/registry.hpp"
-#include "gpu_vendors/backend.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
 

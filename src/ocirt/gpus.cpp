@@ -1,7 +1,7 @@
 #include "ocirt/gpus.hpp"
 
 #include "cdi/registry.hpp"
-#include "gpu_vendors/backend.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"

@@ -75,3 +75,47 @@ def test_an_upward_include_fails_the_build(tmp_path):
     assert r.returncode == 0, r.stderr
     r = compile_include("layer", "layer/tar_reader.hpp", tmp_path)
     assert r.returncode == 0, r.stderr
+
+
+def test_a_vendor_never_sees_another_vendor(tmp_path):
+    # each GPU vendor is a module nested in gpu_vendors/ (issue 55): it sees the interface, not
+    # another vendor; the interface sees no vendor; the list (gpu_vendors/all) sees them all
+    refused = [("amd", "gpu_vendors/nvidia/host.hpp"), ("nvidia", "gpu_vendors/amd/topology.hpp"),
+               ("gpu_vendors", "gpu_vendors/nvidia/backend.hpp"),
+               ("gpu_vendors", "gpu_vendors/all/backends.hpp"),
+               ("nvidia", "gpu_vendors/all/backends.hpp")]
+    for module, header in refused:
+        r = compile_include(module, header, tmp_path)
+        assert r.returncode != 0, f"{module} compiled an include of {header}"
+        assert "No such file" in r.stderr or "file not found" in r.stderr, r.stderr
+    for module, header in [("amd", "gpu_vendors/backend.hpp"), ("amd", "gpu_vendors/amd/wsl.hpp"),
+                           ("nvidia", "gpu_vendors/in_root.hpp"),
+                           ("gpu_vendors_all", "gpu_vendors/amd/backend.hpp"),
+                           ("gpu_vendors_all", "gpu_vendors/nvidia/backend.hpp")]:
+        r = compile_include(module, header, tmp_path)
+        assert r.returncode == 0, f"{module}: {header}: {r.stderr}"
+    # and the graph the includes make has no edge between two vendors
+    out = subprocess.run(GRAPH, capture_output=True, text=True, check=True).stdout
+    deps = {line.split()[0]: line.split("->")[1].split() for line in out.splitlines() if "->" in line}
+    assert "nvidia" not in deps["amd"] and "amd" not in deps["nvidia"], out
+    assert not {"amd", "nvidia", "gpu_vendors_all"} & set(deps["gpu_vendors"]), out
+
+
+def test_architecture_page_names_only_what_exists():
+    # every `module/path` the page names is a folder or file of src/ (a name without its
+    # extension, `gpu_vendors/nvidia/host`, stands for host.hpp/.cpp; `*` for any folder): the
+    # page once named files that had moved and put AMD under gpu/
+    import glob
+    import re
+    page = (REPO / "docs" / "architecture.md").read_text()
+    top = {p.name for p in (REPO / "src").iterdir() if p.is_dir()}
+    named, missing = 0, []
+    for token in re.findall(r"`([a-z_0-9]+/[A-Za-z0-9_./*-]*)`", page):
+        if token.split("/")[0] not in top:
+            continue
+        named += 1
+        base = str(REPO / "src" / token)
+        if not any(glob.glob(base + ext) for ext in ("", ".hpp", ".cpp")):
+            missing.append(token)
+    assert named > 100, named
+    assert not missing, f"docs/architecture.md names what src/ does not have: {missing}"

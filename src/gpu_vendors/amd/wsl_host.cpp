@@ -3,7 +3,7 @@
 // (fuzz/fuzz_wsl_driver_store.cpp) links it without the doctor's and the injection's code.
 #include "gpu/device_node.hpp"
 #include "gpu_vendors/amd/wsl.hpp"
-#include "gpu_vendors/nvidia/host.hpp"
+#include "gpu_vendors/in_root.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -19,7 +19,7 @@ namespace {
 // than "/" (a mounted host root) commonly holds /opt/rocm -> /opt/rocm-7.1.0: followed on this
 // host, such a link named another file or one outside the root.
 std::string regular_in_root(const std::string& root, const std::string& in_root) {
-    auto resolved = nvidia::resolve_in_root(root, in_root);
+    auto resolved = resolve_in_root(root, in_root);
     if (!resolved) return {};
     std::string host = gpu::join_root(root, *resolved);
     struct stat st {};
@@ -48,7 +48,7 @@ WslHost discover_wsl(const Roots& roots) {
     std::vector<std::string> dirs = {"/opt/rocm/lib"};
     std::error_code ec;
     std::vector<std::string> versioned;
-    auto opt = nvidia::resolve_in_root(roots.driver_root, "/opt");
+    auto opt = resolve_in_root(roots.driver_root, "/opt");
     for (const auto& e : std::filesystem::directory_iterator(
              opt ? gpu::join_root(roots.driver_root, *opt) : std::string(), ec))
         if (e.path().filename().string().starts_with("rocm-"))

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "gpu/ldcache.hpp"
+#include "gpu_vendors/in_root.hpp"
 #include "gpu_vendors/nvidia/host.hpp"
 
 #include <map>
@@ -12,24 +13,8 @@
 
 namespace gantry::gpu_vendors::nvidia::detail {
 
-// resolve_in_root with the directory part of each path memoised: an ld.so.cache names a few
-// directories thousands of times.
-class Resolver {
-  public:
-    explicit Resolver(std::string root) : root_(std::move(root)) {}
-    // The resolved path; the lstat mode of what it names goes to *mode when asked.
-    std::optional<std::string> resolve(const std::string& in_root_path, mode_t* mode = nullptr);
-    // resolve() for a directory, memoised; nullopt unless it resolves to a directory.
-    std::optional<std::string> directory(const std::string& in_root_dir);
-    // The resolved path if it is a regular file (after symlinks), else nullopt.
-    std::optional<std::string> regular_file(const std::string& in_root_path);
-    std::string host(const std::string& in_root) const { return gpu::join_root(root_, in_root); }
-    const std::string& root() const { return root_; }
-
-  private:
-    std::string root_;
-    std::map<std::string, std::optional<std::string>> dirs_;
-};
+// in-root path resolution, memoised (gpu_vendors/in_root.hpp)
+using Resolver = gpu_vendors::InRootResolver;
 
 // Entry names of a host directory, sorted; empty when it cannot be read.
 std::vector<std::string> list_dir(const std::string& host_dir);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "gpu/device_node.hpp"
+#include "gpu_vendors/in_root.hpp"
 
 #include <cstdint>
 #include <map>
@@ -133,10 +134,8 @@ std::string cuda_version_string(int cuda_version); // 12090 -> "12.9"
 // also go with video, graphics ones with display; names in no list are treated as graphics.
 Capabilities library_capabilities(const std::string& file_name);
 
-// Resolves path inside root as if root were "/": absolute symlink targets and ".." stay in it.
-// Returns the resolved path relative to root ("/usr/lib/x.so.1"), or nullopt if a component is
-// missing, a loop is hit, or a non-final component is not a directory.
-std::optional<std::string> resolve_in_root(const std::string& root, const std::string& path);
+// Paths inside the driver root (gpu_vendors/in_root.hpp, what the vendors share)
+using gpu_vendors::resolve_in_root;
 
 // /proc/devices character majors by name.
 std::map<std::string, std::int64_t> parse_proc_devices(const std::string& text);

@@ -1,6 +1,6 @@
 // gpu_vendors/backends: finding and choosing a GPU vendor for a host, when a run asks for GPUs at
 // all, and the doctor's policy a run applies.
-#include "gpu_vendors/backend.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "util/error.hpp"
 
 #include <filesystem>

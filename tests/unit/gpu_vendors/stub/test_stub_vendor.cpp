@@ -5,7 +5,7 @@
 // again, nothing of it is left.
 #include "../../support/temp_dir.hpp"
 #include "cdi/spec_write.hpp"
-#include "gpu_vendors/backend.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "stub_backend.hpp"
 #include "util/error.hpp"
 

@@ -1,7 +1,8 @@
-// The list of GPU vendors, how one is chosen for a host, and the run policy they share.
+// The list of GPU vendors, how one is chosen for a host, and what goes over all of them.
+#include "gpu_vendors/all/backends.hpp"
+
 #include "cdi/registry.hpp"
 #include "gpu_vendors/amd/backend.hpp"
-#include "gpu_vendors/backend.hpp"
 #include "gpu_vendors/nvidia/backend.hpp"
 #include "runspec/builder.hpp"
 #include "util/error.hpp"
@@ -64,11 +65,6 @@ std::vector<compat::Finding> doctor(const Backend& backend, const DoctorContext&
             if (auto f = other->image_without_host(*ctx.store, *ctx.image, ctx.roots))
                 findings.push_back(std::move(*f));
     return findings;
-}
-
-std::optional<compat::Finding> Backend::image_without_host(const store::Store&, const store::Image&,
-                                                           const Roots&) const {
-    return std::nullopt;
 }
 
 const Backend& find(std::string_view name) {
@@ -170,12 +166,6 @@ std::vector<compat::Finding> doctor_regressions(const Roots& roots, const store:
     return out;
 }
 
-std::vector<std::string> Backend::cdi_devices(const Roots&, const std::vector<std::string>&,
-                                              const std::optional<std::string>&) const {
-    throw Error(Errc::unsupported, "gantry bundle cannot add " + std::string(name()) + " GPUs yet",
-                "use `gantry cdi generate` and give the runtime the CDI devices");
-}
-
 std::vector<std::string>
 add_to_bundle(oci::RuntimeSpec& spec, const Roots& roots, const std::optional<std::string>& wanted,
               const std::vector<std::string>& env, const std::optional<std::string>& gpus,
@@ -200,27 +190,6 @@ add_to_bundle(oci::RuntimeSpec& spec, const Roots& roots, const std::optional<st
     auto result = cdi::apply(spec, selected, cdi::ApplyOptions{true, true});
     if (warnings) warnings->insert(warnings->end(), result.warnings.begin(), result.warnings.end());
     return result.devices;
-}
-
-void apply_policy(const std::vector<compat::Finding>& findings, const char* override_by,
-                  std::string_view how_to_override) {
-    for (auto& fd : findings) {
-        if (fd.severity == compat::Severity::fail && !override_by)
-            throw Error(Errc::run_failed, fd.message,
-                        fd.fix + (fd.fix.empty() ? "" : "; ") + std::string(how_to_override));
-        if (fd.severity == compat::Severity::fail)
-            log::warn(fd.message + " (requirements not checked: " + override_by + ")");
-        else if (fd.severity == compat::Severity::warn)
-            log::warn(fd.message);
-    }
-}
-
-std::optional<std::string> env_value(const std::vector<std::string>& env, std::string_view key) {
-    std::optional<std::string> v;
-    for (auto& e : env)
-        if (e.size() > key.size() && e.starts_with(key) && e[key.size()] == '=')
-            v = e.substr(key.size() + 1);
-    return v;
 }
 
 } // namespace gantry::gpu_vendors

@@ -1,0 +1,63 @@
+// gpu_vendors/all: every GPU vendor gantry has, in one list, and what goes over all of them:
+// choosing the vendor for a host or a run, the union of their host-root flags, the doctor's
+// findings of the others, --keep-arch host, a bundle's GPUs. The one place that names the
+// vendors (backends.cpp's list): the modules above call these and name none.
+#pragma once
+
+#include "gpu_vendors/backend.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gantry::gpu_vendors {
+
+// Every backend, in registry order (NVIDIA first), then those added by register_backend.
+const std::vector<const Backend*>& backends();
+// Adds BACKEND after the built-in ones (a vendor outside the list, e.g. a test's); a name
+// already registered is Error(usage). unregister_backend takes it out again.
+void register_backend(const Backend& backend);
+void unregister_backend(const Backend& backend);
+// Every vendor's host-root flags, each name once, in registry order (the first help wins).
+std::vector<RootFlag> host_root_flags();
+// Every vendor's hide_env(), in registry order: a container that must see no GPU.
+std::vector<std::string> hide_gpus_env();
+// `gantry doctor`: BACKEND's findings, then every other vendor's image_without_host.
+std::vector<compat::Finding> doctor(const Backend& backend, const DoctorContext& ctx);
+// The backend named NAME; Error(usage) listing the names when there is none.
+const Backend& find(std::string_view name);
+// The vendor for this host: WANTED (--gpu-vendor) when given, else as the header says.
+const Backend& choose(const Roots& roots, const std::optional<std::string>& wanted);
+// The backend a run's GPU step goes to, or null when the container asks for no GPU of any
+// vendor (then nothing of the host is read). Without WANTED, a vendor whose own variable the
+// environment sets and whose GPUs the host has comes first (AMD_VISIBLE_DEVICES on a host with
+// NVIDIA's GPUs too); else choose()'s.
+const Backend* for_run(const Roots& roots, const std::optional<std::string>& wanted,
+                       const std::vector<std::string>& env, const std::optional<std::string>& gpus);
+
+// The device-code targets of every GPU on the host, every vendor whose driver is present (see
+// Backend::device_targets). Error(not_found) when there is none.
+std::vector<std::string> host_targets(const Roots& roots);
+// A --keep-arch value as a list: "host" becomes host_targets joined with ','; anything else is
+// returned as given (tailor::parse_keep_list checks it).
+std::string keep_arch_list(const std::string& value, const Roots& roots);
+
+// The doctor's failures for AFTER, on the host with every GPU of each vendor present, whose ID
+// BEFORE does not fail with: what a rewrite of BEFORE (tailoring) broke for this host. Both
+// images are checked with the environment a run would give them and no -e.
+std::vector<compat::Finding> doctor_regressions(const Roots& roots, const store::Store& store,
+                                                const store::Image& before,
+                                                const store::Image& after, CallerIds caller,
+                                                const std::string& cache_dir);
+
+// The GPUs of a `gantry bundle`: the request's devices taken from the chosen vendor's CDI spec
+// (generated in memory, every naming strategy, hooks calling GANTRY_PATH) and applied to SPEC
+// with their hooks in it, for runc and crun to run. Returns the devices' qualified names
+// (nothing when the request asks for no GPU); warnings go to WARNINGS.
+std::vector<std::string>
+add_to_bundle(oci::RuntimeSpec& spec, const Roots& roots, const std::optional<std::string>& wanted,
+              const std::vector<std::string>& env, const std::optional<std::string>& gpus,
+              const std::string& gantry_path, std::vector<std::string>* warnings);
+
+} // namespace gantry::gpu_vendors

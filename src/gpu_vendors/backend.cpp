@@ -1,0 +1,42 @@
+// What every vendor's backend shares: the Backend interface's defaults, the run policy for the
+// doctor's findings, reading a variable from a container's environment.
+#include "gpu_vendors/backend.hpp"
+
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+namespace gantry::gpu_vendors {
+
+std::optional<compat::Finding> Backend::image_without_host(const store::Store&, const store::Image&,
+                                                           const Roots&) const {
+    return std::nullopt;
+}
+
+std::vector<std::string> Backend::cdi_devices(const Roots&, const std::vector<std::string>&,
+                                              const std::optional<std::string>&) const {
+    throw Error(Errc::unsupported, "gantry bundle cannot add " + std::string(name()) + " GPUs yet",
+                "use `gantry cdi generate` and give the runtime the CDI devices");
+}
+
+void apply_policy(const std::vector<compat::Finding>& findings, const char* override_by,
+                  std::string_view how_to_override) {
+    for (auto& fd : findings) {
+        if (fd.severity == compat::Severity::fail && !override_by)
+            throw Error(Errc::run_failed, fd.message,
+                        fd.fix + (fd.fix.empty() ? "" : "; ") + std::string(how_to_override));
+        if (fd.severity == compat::Severity::fail)
+            log::warn(fd.message + " (requirements not checked: " + override_by + ")");
+        else if (fd.severity == compat::Severity::warn)
+            log::warn(fd.message);
+    }
+}
+
+std::optional<std::string> env_value(const std::vector<std::string>& env, std::string_view key) {
+    std::optional<std::string> v;
+    for (auto& e : env)
+        if (e.size() > key.size() && e.starts_with(key) && e[key.size()] == '=')
+            v = e.substr(key.size() + 1);
+    return v;
+}
+
+} // namespace gantry::gpu_vendors
