@@ -88,10 +88,10 @@ def test_a_vendor_never_sees_another_vendor(tmp_path):
         r = compile_include(module, header, tmp_path)
         assert r.returncode != 0, f"{module} compiled an include of {header}"
         assert "No such file" in r.stderr or "file not found" in r.stderr, r.stderr
-    for module, header in [("amd", "gpu_vendors/backend.hpp"), ("amd", "gpu_vendors/amd/wsl.hpp"),
-                           ("nvidia", "gpu_vendors/in_root.hpp"),
-                           ("gpu_vendors_all", "gpu_vendors/amd/backend.hpp"),
-                           ("gpu_vendors_all", "gpu_vendors/nvidia/backend.hpp")]:
+    # (light headers: each is a compile)
+    for module, header in [("amd", "gpu_vendors/in_root.hpp"),
+                           ("gpu_vendors_all", "gpu_vendors/amd/topology.hpp"),
+                           ("gpu_vendors_all", "gpu_vendors/nvidia/require.hpp")]:
         r = compile_include(module, header, tmp_path)
         assert r.returncode == 0, f"{module}: {header}: {r.stderr}"
     # and the graph the includes make has no edge between two vendors
