@@ -114,8 +114,10 @@ GpusFlag parse_gpus_flag(const std::string& value) {
         } else if (p.starts_with("capabilities=")) {
             f.capabilities = capability_words(p.substr(13));
         } else if (p.starts_with("driver=")) {
-            if (p.substr(7) != "nvidia")
-                throw Error(Errc::unsupported, "--gpus: only the nvidia driver is supported");
+            f.driver = p.substr(7);
+            if (f.driver->empty())
+                throw Error(Errc::usage, "--gpus: driver= names no driver",
+                            "name the GPU vendor, e.g. driver=nvidia");
         } else if (p.starts_with("GPU-") || p.starts_with("MIG-")) {
             set_device_list(f, p);
             any_devices = true;

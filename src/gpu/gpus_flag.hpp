@@ -17,10 +17,12 @@ struct GpusFlag {
     std::vector<std::string> devices; // the items named (indices, UUIDs, "i:j", PCI bus ids)
     // capabilities=LIST's words as given (each a known capability name, or "all" among them)
     std::optional<std::vector<std::string>> capabilities;
+    // driver=NAME: the GPU vendor asked for (a registered vendor's name, checked by the GPU
+    // layer: gpu_vendors/all/backends.hpp's for_run), as docker's and compose's `driver: nvidia`
+    std::optional<std::string> driver;
 };
 
-// Throws Error(usage) for a malformed value and Error(unsupported) for driver= other than nvidia,
-// naming the flag.
+// Throws Error(usage) for a malformed value, naming the flag.
 GpusFlag parse_gpus_flag(const std::string& value);
 
 // A docker device list (NVIDIA_VISIBLE_DEVICES, --gpus device=): "" and "void" inject nothing,

@@ -296,8 +296,8 @@ def test_gpu_vendor_choice(lab):
     ls = ["sh", "-c", "ls /dev; echo ROCR=$ROCR_VISIBLE_DEVICES"]
     g = lab.users["root"]
 
-    def devs(*args):
-        res = g.run("run", *both, *args, "--gpus", "all", "amd/probe:1", *ls, check=False)
+    def devs(*args, gpus="all"):
+        res = g.run("run", *both, *args, "--gpus", gpus, "amd/probe:1", *ls, check=False)
         assert res.code == 0, res
         return res.out.split()
 
@@ -308,6 +308,12 @@ def test_gpu_vendor_choice(lab):
     assert "ROCR=" + ",".join(uuids(lab, "mi300x")) in amd
     nv = devs("--gpu-vendor", "nvidia")
     assert "nvidia0" in nv and "kfd" not in nv
+    # docker's (and compose's) driver= names the vendor too
+    amd = devs(gpus="all,driver=amd")
+    assert "kfd" in amd and "nvidia0" not in amd
+    res = g.run("run", *both, "--gpu-vendor", "nvidia", "--gpus", "all,driver=amd", "amd/probe:1",
+                "true", check=False)
+    assert res.code == 2 and "name different GPU vendors" in res.err, res
     # an AMD-only host: AMD without asking
     res = g.run("run", "--sys-root", out / "sys", "--dev-root", out / "dev", "--gpus", "1",
                 "amd/probe:1", *ls)

@@ -2,6 +2,7 @@
 #include "gpu_vendors/all/backends.hpp"
 
 #include "cdi/registry.hpp"
+#include "gpu/gpus_flag.hpp"
 #include "gpu_vendors/amd/backend.hpp"
 #include "gpu_vendors/nvidia/backend.hpp"
 #include "runspec/builder.hpp"
@@ -88,9 +89,27 @@ const Backend& choose(const Roots& roots, const std::optional<std::string>& want
     return only ? *only : *backends().front();
 }
 
-const Backend* for_run(const Roots& roots, const std::optional<std::string>& wanted,
+const Backend* for_run(const Roots& roots, const std::optional<std::string>& vendor_flag,
                        const std::vector<std::string>& env,
                        const std::optional<std::string>& gpus) {
+    // --gpus driver=NAME (docker's, compose's `driver:`) names the vendor as --gpu-vendor does
+    std::optional<std::string> wanted = vendor_flag;
+    if (gpus)
+        if (auto driver = gpu::parse_gpus_flag(*gpus).driver) {
+            if (wanted && *wanted != *driver)
+                throw Error(Errc::usage,
+                            "--gpus driver=" + *driver + " and --gpu-vendor " + *wanted +
+                                " name different GPU vendors",
+                            "give one of them");
+            if (std::none_of(backends().begin(), backends().end(),
+                             [&](const Backend* b) { return b->name() == *driver; })) {
+                std::vector<std::string> names;
+                for (const Backend* b : backends()) names.emplace_back(b->name());
+                throw Error(Errc::usage, "--gpus driver=" + *driver + ": no such GPU vendor",
+                            "use driver=" + text::join(names, " or driver="));
+            }
+            wanted = driver;
+        }
     // a vendor's own variable (AMD_VISIBLE_DEVICES) asks for that vendor's GPUs on a host that
     // has several vendors' (a node with NVIDIA and AMD GPUs): not the default vendor's
     if (!wanted)

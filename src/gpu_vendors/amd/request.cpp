@@ -97,6 +97,10 @@ GpuRequest parse_request(const std::vector<std::string>& env,
     if (gpus) {
         // docker's grammar (all | N | device=LIST | count=N | a UUID), as NVIDIA reads it
         gpu::GpusFlag nv = gpu::parse_gpus_flag(*gpus);
+        if (nv.driver && *nv.driver != "amd")
+            throw Error(Errc::unsupported,
+                        "--gpus driver=" + *nv.driver + ": not AMD's GPUs, which this run injects",
+                        "use --gpus driver=amd, or leave driver= out");
         r.source = "--gpus";
         r.all = nv.inject && nv.all;
         if (!r.all && nv.inject)

@@ -52,6 +52,11 @@ GpuRequest parse_request(const std::vector<std::string>& env,
     if (gpus) {
         r.source = "--gpus";
         gpu::GpusFlag f = gpu::parse_gpus_flag(*gpus);
+        if (f.driver && *f.driver != "nvidia")
+            throw Error(Errc::unsupported,
+                        "--gpus driver=" + *f.driver +
+                            ": not NVIDIA's GPUs, which this run injects",
+                        "use --gpus driver=nvidia, or leave driver= out");
         take_devices(r, f);
         if (f.capabilities) flag_caps = caps_of(*f.capabilities, "--gpus");
     } else if (auto v = env_get(env, "NVIDIA_VISIBLE_DEVICES")) {

@@ -49,7 +49,10 @@ TEST(GpusFlag, RefusesWhatItCannotParseNamingTheFlag) {
     EXPECT_EQ(code_of("capabilities=all,bogus"), std::nullopt); // "all" covers the rest
     EXPECT_EQ(code_of("count=lots"), Errc::usage);
     EXPECT_EQ(code_of("5000"), Errc::usage);
-    EXPECT_EQ(code_of("driver=amd"), Errc::unsupported);
+    EXPECT_EQ(code_of("driver=amd"), std::nullopt); // the vendor: the GPU layer checks the name
+    EXPECT_EQ(gpu::parse_gpus_flag("all,driver=amd").driver, "amd");
+    EXPECT_FALSE(gpu::parse_gpus_flag("all").driver);
+    EXPECT_EQ(code_of("all,driver="), Errc::usage);
     EXPECT_EQ(code_of("gpus=1"), Errc::usage);
     try {
         gpu::parse_gpus_flag("capabilities=bogus");

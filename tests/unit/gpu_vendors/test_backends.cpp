@@ -78,6 +78,27 @@ TEST(VendorRegistry, ARunThatAsksForNoGpuReadsNothing) {
     EXPECT_NE(gpu_vendors::for_run(h.roots, std::nullopt, {}, std::string("all")), nullptr);
 }
 
+TEST(VendorRegistry, GpusDriverNamesTheVendor) {
+    EmptyHost h;
+    auto* b = gpu_vendors::for_run(h.roots, std::nullopt, {}, std::string("all,driver=amd"));
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(b->name(), "amd"); // though NVIDIA is the default vendor
+    EXPECT_EQ(
+        gpu_vendors::for_run(h.roots, std::string("amd"), {}, std::string("count=1,driver=amd"))
+            ->name(),
+        "amd");
+    auto e = error_of([&] { gpu_vendors::for_run(h.roots, {}, {}, std::string("driver=intel")); });
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->code(), Errc::usage);
+    EXPECT_NE(e->message().find("--gpus driver=intel: no such GPU vendor"), std::string::npos);
+    EXPECT_NE(e->hint().find("driver=nvidia"), std::string::npos);
+    e = error_of([&] {
+        gpu_vendors::for_run(h.roots, std::string("nvidia"), {}, std::string("all,driver=amd"));
+    });
+    ASSERT_TRUE(e);
+    EXPECT_NE(e->message().find("name different GPU vendors"), std::string::npos);
+}
+
 TEST(VendorRegistry, EnvValueTakesTheLastExactKey) {
     std::vector<std::string> env = {"A=1", "AB=2", "A=3", "B"};
     EXPECT_EQ(gpu_vendors::env_value(env, "A"), "3");

@@ -110,6 +110,9 @@ TEST(AmdRequest, GpusFlagOverridesTheVariable) {
     EXPECT_EQ(amd::parse_request(env, std::string("GPU-ECFF3F5547B240C7")).devices,
               (Strings{"GPU-ecff3f5547b240c7"}));
     EXPECT_FALSE(amd::parse_request(env, std::string("device=void")).inject);
+    // docker's driver=: this vendor's name, not another's
+    EXPECT_TRUE(amd::parse_request(env, std::string("all,driver=amd")).all);
+    EXPECT_THROW(amd::parse_request(env, std::string("all,driver=nvidia")), gantry::Error);
     // near miss: without --gpus the variable decides
     EXPECT_EQ(amd::parse_request(env, std::nullopt).devices, (Strings{"0"}));
 }

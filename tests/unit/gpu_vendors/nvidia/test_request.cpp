@@ -65,7 +65,8 @@ TEST(GpuRequest, AGpuCountIsBounded) {
 TEST(GpuRequest, MalformedFlagsAreUsageErrors) {
     for (const char* bad : {"count=x", "capabilities=teleport", "banana", "count=-1"})
         EXPECT_EQ(code_of({}, std::string(bad)), Errc::usage) << bad;
-    EXPECT_EQ(code_of({}, std::string("driver=amd")), Errc::unsupported);
+    EXPECT_EQ(code_of({}, std::string("driver=amd")), Errc::unsupported); // another vendor's
+    EXPECT_EQ(code_of({}, std::string("all,driver=nvidia")), std::nullopt);
 }
 
 TEST(GpuRequest, EnvironmentContract) {
