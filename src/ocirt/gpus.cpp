@@ -7,6 +7,7 @@
 #include "util/log.hpp"
 #include "util/text.hpp"
 
+#include <cctype>
 #include <cstdlib>
 
 namespace gantry::ocirt {
@@ -26,6 +27,13 @@ std::vector<std::string> items(const std::string& s, char sep) {
 }
 
 } // namespace
+
+std::string root_env_name(std::string_view flag) {
+    std::string name = "GANTRY_";
+    for (char c : flag.substr(flag.starts_with("--") ? 2 : 0))
+        name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return name;
+}
 
 std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec) {
     std::vector<std::string> added;
@@ -48,8 +56,9 @@ std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec) {
         added.insert(added.end(), names.begin(), names.end());
     }
     // the vendors' environment contract
-    gpu_vendors::Roots roots{env_or("GANTRY_DRIVER_ROOT", "/"), env_or("GANTRY_DEV_ROOT", "/"),
-                             env_or("GANTRY_SYS_ROOT", "/")};
+    gpu_vendors::Roots roots;
+    for (const gpu_vendors::RootFlag& f : gpu_vendors::host_root_flags())
+        roots.of(f) = env_or(root_env_name(f.name).c_str(), "/");
     std::vector<std::string> warnings;
     auto devs = gpu_vendors::add_to_bundle(spec, roots, std::nullopt, spec.env, std::nullopt,
                                            fs::self_exe(), &warnings);

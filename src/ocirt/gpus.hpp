@@ -4,17 +4,23 @@
 // write them), and the vendors' environment contract in process.env (NVIDIA_VISIBLE_DEVICES,
 // AMD_VISIBLE_DEVICES ... as `gantry run` reads an image's), through the GPU layer's bundle
 // edits (gpu_vendors::add_to_bundle, hooks included). A caller of an OCI runtime passes no flags of
-// gantry's, so where the host is comes from the runtime's environment: GANTRY_DRIVER_ROOT,
-// GANTRY_DEV_ROOT, GANTRY_SYS_ROOT (default /) and GANTRY_CDI_SPEC_DIRS (colon-separated, after
-// /etc/cdi and /var/run/cdi). A bundle that asks for no GPU reads nothing of the host.
+// gantry's, so where the host is comes from the runtime's environment: a variable per host-root
+// flag of the vendors (root_env_name: --driver-root is GANTRY_DRIVER_ROOT, --dev-root
+// GANTRY_DEV_ROOT, --sys-root GANTRY_SYS_ROOT; default /) and GANTRY_CDI_SPEC_DIRS
+// (colon-separated, after /etc/cdi and /var/run/cdi). A bundle that asks for no GPU reads nothing
+// of the host.
 #pragma once
 
 #include "oci/runtime_spec.hpp"
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gantry::ocirt {
+
+// The environment variable of a host-root flag: "--driver-root" -> "GANTRY_DRIVER_ROOT".
+std::string root_env_name(std::string_view flag);
 
 // Edits SPEC; returns the names of the devices added (empty: none asked for).
 std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec);
