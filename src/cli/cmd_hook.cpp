@@ -1,9 +1,10 @@
 #include "cli/context.hpp"
-#include "gpu_vendors/nvidia/host.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "runtime/hooks.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
+#include <map>
 #include <unistd.h>
 
 namespace gantry::cli {
@@ -56,22 +57,26 @@ void register_hook(CLI::App& app, Context& ctx) {
         };
     });
 
-    auto params = std::make_shared<std::string>("/proc/driver/nvidia/params");
-    auto* dm = hook->add_subcommand("disable-device-node-modification",
-                                    "Overlay /proc/driver/nvidia/params with ModifyDeviceFiles: 0");
-    dm->add_option("--params", *params, "The host's params file");
-    dm->callback([&ctx, params] {
-        ctx.action = [params] {
-            std::string root = runtime::root_from_state(read_state()); // read it in any case
-            std::optional<std::string> text;
-            try {
-                text = gpu_vendors::nvidia::params_for_container(fs::read_file(*params, 1 << 20));
-            } catch (const Error&) { // no driver params on this host: nothing to disable
+    // the vendors' own hooks (gpu_vendors::Backend::hooks), each a subcommand with its options
+    for (const gpu_vendors::Backend* b : gpu_vendors::backends())
+        for (const gpu_vendors::VendorHook& vh : b->hooks()) {
+            auto values = std::make_shared<std::map<std::string, std::string>>();
+            auto* sub = hook->add_subcommand(std::string(vh.name), std::string(vh.help));
+            for (const gpu_vendors::HookOption& o : vh.options) {
+                auto& value = (*values)[std::string(o.name)];
+                value = o.default_value;
+                sub->add_option(std::string(o.name), value, std::string(o.help));
             }
-            if (text) runtime::hook_overlay_file(root, "proc/driver/nvidia/params", *text);
-            return 0;
-        };
-    });
+            auto overlays = vh.overlays;
+            sub->callback([&ctx, values, overlays] {
+                ctx.action = [values, overlays] {
+                    std::string root = runtime::root_from_state(read_state()); // read it anyway
+                    for (const gpu_vendors::FileOverlay& f : overlays(*values))
+                        runtime::hook_overlay_file(root, f.container_path.substr(1), f.content);
+                    return 0;
+                };
+            });
+        }
 }
 
 } // namespace gantry::cli

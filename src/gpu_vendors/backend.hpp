@@ -19,6 +19,7 @@
 #include "rootfs/image_files.hpp"
 #include "store/images.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -69,6 +70,27 @@ struct CdiOptions {
     std::string gantry_path;         // absolute path of the gantry binary hooks call
 };
 
+// An OCI hook a vendor's CDI specs call as `gantry hook NAME [--OPTION VALUE]...` (podman, crun
+// and runc run it at createContainer), beyond the vendor-neutral create-symlinks and
+// update-ldcache: what it does is replace files of the container with content of its own.
+struct HookOption {
+    std::string_view name;          // "--params"
+    std::string_view default_value; // "/proc/driver/nvidia/params"
+    std::string_view help;
+};
+struct FileOverlay {
+    std::string container_path; // "/proc/driver/nvidia/params"
+    std::string content;        // bound read-only over it
+};
+struct VendorHook {
+    std::string_view name; // the subcommand: "disable-device-node-modification"
+    std::string_view help;
+    std::vector<HookOption> options;
+    // The overlays to make, from the options' values (by name, defaults filled in); none when
+    // there is nothing to do on this host. Runs in the hook's process, before the container's.
+    std::vector<FileOverlay> (*overlays)(const std::map<std::string, std::string>& options);
+};
+
 class Backend {
   public:
     virtual ~Backend() = default;
@@ -113,6 +135,8 @@ class Backend {
     // One of this vendor's --keep-arch targets with the kind of code it names ("sm_90 (CUDA)"),
     // for the hints that tell a user how to name GPUs by hand.
     virtual std::string_view keep_arch_example() const = 0;
+    // The hooks of this vendor's CDI specs (`gantry hook NAME`); none by default.
+    virtual std::vector<VendorHook> hooks() const { return {}; }
     // `gantry doctor` with another vendor chosen: a finding when IMAGE is made for this vendor
     // and the host has none of its GPUs (AMD: ROCM-IMAGE-NO-AMD). A lookup or two; never on
     // run's path. Nothing by default.

@@ -2,11 +2,13 @@
 
 #include "gpu_vendors/nvidia/cdi.hpp"
 #include "gpu_vendors/nvidia/gpu_facts.hpp"
+#include "gpu_vendors/nvidia/host.hpp"
 #include "gpu_vendors/nvidia/host_cache.hpp"
 #include "gpu_vendors/nvidia/image_checks.hpp"
 #include "gpu_vendors/nvidia/inject.hpp"
 #include "gpu_vendors/nvidia/request.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/lap_timer.hpp"
 #include "util/log.hpp"
 
@@ -174,6 +176,26 @@ class Nvidia final : public Backend {
     std::string_view hide_env() const override { return "NVIDIA_VISIBLE_DEVICES=void"; }
 
     std::string_view keep_arch_example() const override { return "sm_90 (CUDA)"; }
+
+    std::vector<VendorHook> hooks() const override {
+        return {{"disable-device-node-modification",
+                 "Overlay /proc/driver/nvidia/params with ModifyDeviceFiles: 0",
+                 {{"--params", "/proc/driver/nvidia/params", "The host's params file"}},
+                 &params_overlay}};
+    }
+
+  private:
+    // nvidia-ctk's disable-device-node-modification: the driver never creates or chmods device
+    // nodes on the container's behalf. No driver params on this host: nothing to disable.
+    static std::vector<FileOverlay> params_overlay(const std::map<std::string, std::string>& opt) {
+        std::optional<std::string> text;
+        try {
+            text = params_for_container(fs::read_file(opt.at("--params"), 1 << 20));
+        } catch (const Error&) {
+        }
+        if (!text) return {};
+        return {{"/proc/driver/nvidia/params", std::move(*text)}};
+    }
 };
 
 } // namespace
