@@ -26,6 +26,9 @@ timeout 30 "$dest/gpu-tests/vector_add" 2>&1 | tail -2; echo "rc ${PIPESTATUS[0]
 echo "== make test-gpu"
 GANTRY=$dest/gantry timeout "${TEST_GPU_TIMEOUT:-420}" "$here/run.sh" 2>&1 | tee "$out/test-gpu.log"
 rc=${PIPESTATUS[0]}
+echo "== PyTorch tailored to this host's GPU (tests/gpu/torch_tailor.sh)"
+GANTRY=$dest/gantry timeout 300 "$here/torch_tailor.sh" 2>&1 | tee "$out/torch_tailor.log"
+[ "${PIPESTATUS[0]}" = 0 ] || rc=1
 echo "== the CUDA program on the host, run --gpus all of it, and the start alone with and without GPUs (root)"
 ctx=$(mktemp -d)
 cp -a "$dest/gpu-tests/rootfs/." "$ctx/"
