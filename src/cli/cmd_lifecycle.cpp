@@ -2,6 +2,7 @@
 // engine (engine/lifecycle.hpp, engine/copy.hpp).
 #include "cli/context.hpp"
 #include "cli/run_flags.hpp"
+#include "engine/apptainer_run.hpp"
 #include "engine/copy.hpp"
 #include "engine/engine.hpp"
 #include "engine/lifecycle.hpp"
@@ -10,6 +11,7 @@
 
 #include <cstdio>
 #include <optional>
+#include <unistd.h>
 
 namespace gantry::cli {
 
@@ -29,6 +31,7 @@ void register_create(CLI::App& app, Context& ctx) {
             f->image_stores = ctx.image_stores;
             f->command.assign(rest.begin() + 1, rest.end());
             engine::fold_apptainer_gpu_flags(*f);
+            f->apptainer_env = engine::apptainer_env_from(environ);
             auto caller = ctx.caller ? std::move(*ctx.caller) : engine::Caller::current();
             auto id = engine::create(ctx.store(), std::move(*f), std::move(caller));
             std::printf("%s\n", id.c_str());

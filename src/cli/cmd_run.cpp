@@ -3,6 +3,7 @@
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
 #include "cli/run_flags.hpp"
+#include "engine/apptainer_run.hpp"
 #include "engine/engine.hpp"
 #include "engine/options.hpp"
 #include "sqsh/image_ref.hpp"
@@ -199,6 +200,7 @@ void register_run_verb(CLI::App& app, Context& ctx, bool test) {
                 f->image_stores = ctx.image_stores;
                 f->command.assign(rest.begin() + 1, rest.end());
                 engine::fold_apptainer_gpu_flags(*f);
+                f->apptainer_env = engine::apptainer_env_from(environ);
                 auto caller = ctx.caller ? std::move(*ctx.caller) : engine::Caller::current();
                 auto out = engine::execute(ctx.store(), std::move(*f), std::move(caller),
                                            std::move(ctx.early_start));

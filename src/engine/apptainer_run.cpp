@@ -1,9 +1,16 @@
 #include "engine/apptainer_run.hpp"
 
+#include "runspec/builder.hpp"
 #include "sif/metadata.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <string_view>
+#include <utility>
 
 namespace gantry::engine {
 
@@ -23,7 +30,82 @@ void apptainer_add_env(nlohmann::json& config, const std::vector<std::string>& e
     for (auto& e : entries) config["Env"].push_back(e);
 }
 
+// The image's PATH (its config's last PATH=, else the default runspec uses)
+std::string apptainer_image_path(const nlohmann::json& config) {
+    std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    if (config.contains("Env") && config["Env"].is_array())
+        for (auto& e : config["Env"])
+            if (e.is_string() && e.get<std::string>().starts_with("PATH="))
+                path = e.get<std::string>().substr(5);
+    return path;
+}
+
+bool apptainer_shell_name(std::string_view n) {
+    if (n.empty() || std::isdigit(static_cast<unsigned char>(n[0]))) return false;
+    return std::all_of(n.begin(), n.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    });
+}
+
+// What the run sets itself over the image's environment, as Apptainer orders them: the caller's
+// APPTAINERENV_ variables after the image's, PATH extended; and where the image's environment
+// scripts are sourced at the start (SCRIPTS), the names of these and of -e/--env-file's
+// variables kept over what the scripts set (GANTRY_KEEP_ENV, sif/metadata.cpp's entrypoint).
+void apptainer_add_caller_env(nlohmann::json& config, const RunRequest& r, bool scripts) {
+    std::vector<std::string> plain;
+    std::string prepend, append;
+    for (const auto& e : r.apptainer_env) {
+        if (e.starts_with("PREPEND_PATH="))
+            prepend = e.substr(13);
+        else if (e.starts_with("APPEND_PATH="))
+            append = e.substr(12);
+        else
+            plain.push_back(e);
+    }
+    apptainer_add_env(config, plain);
+    if (scripts) {
+        std::vector<std::string> names;
+        auto keep = [&](const std::string& entry) {
+            std::string n = entry.substr(0, entry.find('='));
+            if (apptainer_shell_name(n) && std::find(names.begin(), names.end(), n) == names.end())
+                names.push_back(n);
+        };
+        for (const auto& e : plain) keep(e);
+        for (const auto& f : r.env_files)
+            for (const auto& e : runspec::read_env_file(f)) keep(e);
+        for (const auto& e : r.env) keep(e);
+        std::vector<std::string> extra;
+        if (!names.empty()) extra.push_back("GANTRY_KEEP_ENV=" + text::join(names, " "));
+        if (!prepend.empty()) extra.push_back("GANTRY_PREPEND_PATH=" + prepend);
+        if (!append.empty()) extra.push_back("GANTRY_APPEND_PATH=" + append);
+        apptainer_add_env(config, extra);
+        return;
+    }
+    if (prepend.empty() && append.empty()) return;
+    std::string path = apptainer_image_path(config);
+    if (!prepend.empty()) path = prepend + ":" + path;
+    if (!append.empty()) path += ":" + append;
+    apptainer_add_env(config, {"PATH=" + path});
+}
+
 } // namespace
+
+std::vector<std::string> apptainer_env_from(const char* const* environ) {
+    std::vector<std::string> singularity, apptainer;
+    for (const char* const* e = environ; e && *e; ++e) {
+        std::string_view kv(*e);
+        for (auto [prefix, out] : {std::pair{std::string_view("SINGULARITYENV_"), &singularity},
+                                   std::pair{std::string_view("APPTAINERENV_"), &apptainer}}) {
+            if (!kv.starts_with(prefix)) continue;
+            auto rest = kv.substr(prefix.size());
+            auto eq = rest.find('=');
+            if (eq == std::string_view::npos || eq == 0) continue;
+            out->emplace_back(rest);
+        }
+    }
+    singularity.insert(singularity.end(), apptainer.begin(), apptainer.end());
+    return singularity;
+}
 
 void apply_apptainer(rootfs::RunView& view, const RunRequest& r, const sqsh::Facts* facts,
                      const std::string& file) {
@@ -36,9 +118,12 @@ void apply_apptainer(rootfs::RunView& view, const RunRequest& r, const sqsh::Fac
                     "drop --entrypoint, or run the command with gantry run");
     if (!sif && !r.apptainer_test) return;
     auto& config = apptainer_config_of(view);
-    if (sif)
+    if (sif) {
         apptainer_add_env(config,
                           sif::runtime_env(fs::stdfs::absolute(file).lexically_normal().string()));
+        apptainer_add_caller_env(config, r,
+                                 facts->sif && facts->sif->shell && facts->sif->env_scripts);
+    }
     if (r.apptainer_test) {
         if (sif && facts->sif && !facts->sif->shell)
             throw Error(Errc::run_failed,

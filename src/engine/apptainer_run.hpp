@@ -3,7 +3,10 @@
 // variables Apptainer's runtime sets (APPTAINER_CONTAINER, APPTAINER_NAME, their SINGULARITY_
 // twins, APPTAINER_ENVIRONMENT); `run -d FILE.sif` without a command runs the image's
 // startscript, as `apptainer instance start` does (with --name, APPTAINER_INSTANCE); `gantry
-// test IMAGE [ARGS]` runs /.singularity.d/test as `apptainer test` does.
+// test IMAGE [ARGS]` runs /.singularity.d/test as `apptainer test` does. The caller's
+// APPTAINERENV_X=V (and SINGULARITYENV_X=V, which an APPTAINERENV_X of the same name overrides)
+// set X in a SIF's run after the image's environment and before -e, as Apptainer's precedence
+// has them; APPTAINERENV_PREPEND_PATH and _APPEND_PATH extend the image's PATH.
 #pragma once
 
 #include "engine/run_request.hpp"
@@ -11,8 +14,15 @@
 #include "sqsh/facts.hpp"
 
 #include <string>
+#include <vector>
 
 namespace gantry::engine {
+
+// The APPTAINERENV_ / SINGULARITYENV_ entries of ENVIRON ("K=V" strings, as environ(7)), in the
+// order they apply: the SINGULARITYENV_ ones, then the APPTAINERENV_ ones, each as "X=V" with
+// the prefix removed (PREPEND_PATH and APPEND_PATH kept as named). A name left empty by the
+// prefix is skipped.
+std::vector<std::string> apptainer_env_from(const char* const* environ);
 
 // Applies the above to VIEW's config for the request R. FACTS and FILE: the squashfs file the
 // run mounts (null and "" for a store image). Error(usage) for `test` with --entrypoint;

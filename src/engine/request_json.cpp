@@ -27,6 +27,7 @@ void request_fields(RunRequest& r, Visit&& v) {
     v("entrypoint", r.entrypoint);
     v("env", r.env);
     v("env_files", r.env_files);
+    v("apptainer_env", r.apptainer_env);
     v("workdir", r.workdir);
     v("user", r.user);
     v("hostname", r.hostname);

@@ -36,8 +36,12 @@ struct RunRequest {
     bool apptainer_test = false;
 
     // The process
-    std::vector<std::string> env;        // -e K=V, or K to take the host's value
-    std::vector<std::string> env_files;  // --env-file
+    std::vector<std::string> env;       // -e K=V, or K to take the host's value
+    std::vector<std::string> env_files; // --env-file
+    // The caller's APPTAINERENV_X / SINGULARITYENV_X variables (apptainer_env_from), applied to a
+    // SIF file's run as Apptainer applies them (engine/apptainer_run.hpp); the CLI fills it,
+    // never the Engine API service (its own environment is not a client's).
+    std::vector<std::string> apptainer_env;
     std::string workdir, user, hostname; // -w, -u UID[:GID] or NAME, --hostname
     bool tty = false;                    // -t
     bool interactive = false;            // -i (stdin is always passed)

@@ -19,10 +19,24 @@ void add_labels(nlohmann::json& into, std::string_view text, const std::string& 
     for (auto& [k, v] : doc.items()) into[k] = v.is_string() ? v.get<std::string>() : v.dump();
 }
 
+// The environment scripts sourced in their order, as Apptainer's action scripts do, with what
+// the run sets itself winning over them as in Apptainer (-e, APPTAINERENV_X): the variables
+// named in GANTRY_KEEP_ENV (shell names, checked by the engine) are saved before and restored
+// after; GANTRY_PREPEND_PATH / GANTRY_APPEND_PATH extend the PATH the scripts leave.
+namespace {
+std::string sif_source_env_scripts() {
+    return R"(for gantry_n in $GANTRY_KEEP_ENV; do eval "gantry_v_$gantry_n=\"\$$gantry_n\""; done; )"
+           R"(for f in /.singularity.d/env/*.sh; do if [ -f "$f" ]; then . "$f"; fi; done; )"
+           R"(for gantry_n in $GANTRY_KEEP_ENV; do eval "export $gantry_n=\"\$gantry_v_$gantry_n\"; )"
+           R"(unset gantry_v_$gantry_n"; done; )"
+           R"(if [ -n "$GANTRY_PREPEND_PATH" ]; then PATH="$GANTRY_PREPEND_PATH:$PATH"; fi; )"
+           R"(if [ -n "$GANTRY_APPEND_PATH" ]; then PATH="$PATH:$GANTRY_APPEND_PATH"; fi; )"
+           R"(export PATH; unset gantry_n GANTRY_KEEP_ENV GANTRY_PREPEND_PATH GANTRY_APPEND_PATH; )";
+}
+} // namespace
+
 nlohmann::json env_entrypoint() {
-    return {"/bin/sh", "-c",
-            "for f in /.singularity.d/env/*.sh; do if [ -f \"$f\" ]; then . \"$f\"; fi; done; "
-            "exec \"$@\"",
+    return {"/bin/sh", "-c", sif_source_env_scripts() + "exec \"$@\"",
             "/.singularity.d/actions/exec"};
 }
 
@@ -32,9 +46,8 @@ nlohmann::json action_entrypoint(std::string_view action) {
                                                  script + "): nothing to run' >&2; "
                                            : std::string();
     return {"/bin/sh", "-c",
-            "for f in /.singularity.d/env/*.sh; do if [ -f \"$f\" ]; then . \"$f\"; fi; done; "
-            "if [ -x " +
-                script + " ]; then exec " + script + " \"$@\"; fi; " + missing + "exit 0",
+            sif_source_env_scripts() + "if [ -x " + script + " ]; then exec " + script +
+                " \"$@\"; fi; " + missing + "exit 0",
             "/.singularity.d/actions/" + std::string(action)};
 }
 

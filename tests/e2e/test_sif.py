@@ -83,6 +83,24 @@ def test_run_sif_applies_apptainers_runscript_environment_and_args(g, sifs):
     assert g.run("run", "--rm", sif, "/.singularity.d/runscript", "x").out.endswith("args: x\n")
 
 
+def test_apptainerenv_variables_of_the_caller(g, sifs):
+    # Apptainer's precedence: the image's environment scripts, then SINGULARITYENV_X, then
+    # APPTAINERENV_X, then -e; PREPEND_PATH/APPEND_PATH extend PATH
+    caller = Gantry(g.root, env={"APPTAINERENV_GREETING": "from-caller",
+                                 "SINGULARITYENV_GREETING": "older-prefix",
+                                 "SINGULARITYENV_OTHER": "s", "APPTAINERENV_PREPEND_PATH": "/opt/a",
+                                 "APPTAINERENV_APPEND_PATH": "/opt/z"})
+    show = ["sh", "-c", 'echo "$GREETING $OTHER"; echo "$PATH"']
+    out = caller.run("run", "--rm", sifs["sif"], *show).out.splitlines()
+    assert out[0] == "from-caller s", out
+    assert out[1].startswith("/opt/a:") and out[1].endswith(":/opt/z"), out
+    assert caller.run("run", "--rm", "-e", "GREETING=flag", sifs["sif"],
+                      *show).out.startswith("flag s\n")
+    # a squashfs image of the same root is docker's: the caller's environment is not read
+    assert caller.run("run", "--rm", sifs["sqsh"], "sh", "-c",
+                      'echo "${GREETING:-unset}"').out == "unset\n"
+
+
 def test_run_sif_rootless(rootless, sifs, fuse_open):
     f = rootless.base / "app.sif"
     shutil.copy(sifs["sif"], f)
