@@ -2,6 +2,7 @@
 
 #include "layer/unpack.hpp"
 #include "store/gc.hpp"
+#include "store/owned_tree.hpp"
 #include "store/tree_digest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -16,6 +17,7 @@ namespace gantry::store {
 
 Importer::Importer(store::Store& store, ImportOptions opt) : store_(store), opt_(opt) {
     if (opt_.jobs == 0) opt_.jobs = std::max(1u, std::thread::hardware_concurrency());
+    if (!opt_.privileged) maps_ = owner_maps();
 }
 
 std::string Importer::json_blob(const oci::Digest& d, const std::function<std::string()>& fetch) {
@@ -49,6 +51,7 @@ LayerDone Importer::one_layer(const LayerJob& job) {
             have_layer = false;
         }
     }
+    if (have_layer && !opt_.privileged) check_owner_maps(job);
     if (have_blob && have_layer) {
         LayerDone d{*job.blob, static_cast<std::int64_t>(store_.blob_size(*job.blob)), {}};
         auto meta = oci::parse_json(fs::read_file(store_.layer_dir(job.diff_id) / "meta.json"),
@@ -100,8 +103,26 @@ LayerDone Importer::one_layer(const LayerJob& job) {
                        {"allocated_bytes", r.stats.allocated},
                        {"skipped_devices", r.stats.skipped_devices},
                        {"privileged", opt_.privileged}};
-        // what `system fsck --deep` verifies the tree against (store/tree_digest.hpp)
-        auto tree = tree_digest(player->rootfs_path());
+        // what `system fsck --deep` verifies the tree against (store/tree_digest.hpp); where
+        // owners other than root were recorded and the user has subordinate ids, they are
+        // applied on disk first and the digest is walked in that namespace (owned_tree.hpp)
+        TreeDigest tree;
+        if (r.stats.owners_recorded > 0 && !maps_.empty()) {
+            record_store_maps(store_, maps_);
+            auto applied = apply_owners(player->rootfs_path(), maps_);
+            tree = applied.tree;
+            auto owners = maps_json(maps_);
+            owners["applied"] = applied.applied;
+            owners["unmapped"] = applied.unmapped;
+            meta["owners"] = owners;
+            if (applied.unmapped)
+                log::warn(job.what + ": " + std::to_string(applied.unmapped) +
+                          " file(s) belong to ids outside your subordinate range (" +
+                          describe_maps(owners) +
+                          "): they stay yours, the container's root's, as with --userns single");
+        } else {
+            tree = tree_digest(player->rootfs_path());
+        }
         meta["tree"] = {{"scheme", kTreeDigestScheme},
                         {"digest", tree.digest},
                         {"entries", tree.entries},
@@ -115,6 +136,22 @@ LayerDone Importer::one_layer(const LayerJob& job) {
         log::debug(job.what + ": dropped setuid/setgid bits of " +
                    std::to_string(r.stats.stripped_setid) + " file(s) (rootless)");
     return done;
+}
+
+void Importer::check_owner_maps(const LayerJob& job) {
+    auto meta_path = store_.layer_dir(job.diff_id) / "meta.json";
+    auto meta = oci::parse_json(fs::read_file(meta_path), "layer metadata");
+    if (!meta.contains("owners")) return;
+    if (!maps_.empty() && same_maps(meta["owners"], maps_)) return;
+    throw Error(Errc::conflict,
+                job.what + ": the unpacked layer " + job.diff_id.str() +
+                    " holds its files' owners as the subordinate ids " +
+                    describe_maps(meta["owners"]) + ", and yours are now " +
+                    describe_maps(maps_json(maps_)) +
+                    " (/etc/subuid and /etc/subgid changed): its owners would be wrong",
+                "restore your ranges in /etc/subuid and /etc/subgid, or have root remove the "
+                "store (sudo rm -rf " +
+                    store_.root().string() + ") and load or pull the image again");
 }
 
 std::vector<LayerDone> Importer::layers(const std::vector<LayerJob>& jobs) {

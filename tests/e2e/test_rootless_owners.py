@@ -1,0 +1,125 @@
+"""Owners in a rootless store (docs/storage.md): a user with a range in /etc/subuid and
+/etc/subgid unpacks an image whose files belong to uid 1000 (a 0700 home among them); the
+importer gives them those owners on disk, as the subordinate ids `--userns auto` maps 1000 to,
+so the container sees the image's owners and its USER writes its home. Removal (rmi, prune,
+system reset), cp out of a container and save work on those files; a store whose owners were
+applied with other ids is refused by name."""
+import json
+import os
+import subprocess
+import tarfile
+
+from conftest import SUBID_RANGE
+from fixtures import mkimage as mk
+
+SUB = int(SUBID_RANGE.split(":")[0])  # host id of the container's uid 1
+
+
+def owned_image(where):
+    """busybox plus a layer of files owned by 1000:1000 (a 0700 home, a 0755 data dir) and one
+    of 2000:3000; loaded as owned:1."""
+    E = mk.Entry
+    layer = mk.Layer([
+        E.dir("home", mode=0o755),
+        E.dir("home/dev", mode=0o700, uid=1000, gid=1000),
+        E.file("home/dev/.profile", b"export A=1\n", mode=0o644, uid=1000, gid=1000),
+        E.dir("data", mode=0o755, uid=1000, gid=1000),
+        E.file("opt-app", b"app\n", mode=0o640, uid=2000, gid=3000),
+    ])
+    img = mk.busybox_image(extra_layers=[layer])
+    archive = where / "owned.tar"
+    mk.write_docker_archive(archive, [(img, ["owned:1"])])
+    os.chmod(archive, 0o644)
+    return archive, img
+
+
+def leftovers(g):
+    """Entries under the store's layers/ and tmp/ (what a removal left)."""
+    r = subprocess.run(["find", str(g.root / "layers" / "sha256"), str(g.root / "tmp"),
+                        str(g.root / "trash"), "-mindepth", "1"],
+                       capture_output=True, text=True)
+    return r.stdout.split()
+
+
+def test_the_container_sees_the_image_owners_and_its_user_writes_its_home(subid_user):
+    g = subid_user
+    archive, img = owned_image(g.base)
+    g.run("load", archive)
+    # on disk: the subordinate ids uid 1000 and 2000 map to
+    [diff] = [l.diff_id for l in img.layers[1:]]
+    rootfs = g.root / "layers" / diff.replace(":", "/") / "rootfs"
+    st = os.lstat(rootfs / "home" / "dev")
+    assert (st.st_uid, st.st_gid) == (SUB + 999, SUB + 999), st
+    st = os.lstat(rootfs / "opt-app")
+    assert (st.st_uid, st.st_gid) == (SUB + 1999, SUB + 2999), st
+    meta = json.loads((rootfs.parent / "meta.json").read_text())
+    assert meta["owners"]["applied"] == 4 and meta["owners"]["unmapped"] == 0, meta
+    assert meta["owners"]["uid_map"][1] == [1, SUB, 65536], meta
+    # the image's USER writes its home; the container sees the image's owners
+    r = g.run("run", "--rm", "--user", "1000:1000", "owned:1", "sh", "-c",
+              "echo hi > /home/dev/new && cat /home/dev/new && touch /data/x && "
+              "ls -lnd /home/dev /data /opt-app /home/dev/.profile")
+    lines = r.out.splitlines()
+    assert lines[0] == "hi", r
+    owners = {l.split()[-1]: (l.split()[0], l.split()[2], l.split()[3]) for l in lines[1:]}
+    assert owners["/home/dev"] == ("drwx------", "1000", "1000"), r
+    assert owners["/data"] == ("drwxr-xr-x", "1000", "1000"), r
+    assert owners["/opt-app"] == ("-rw-r-----", "2000", "3000"), r
+    assert owners["/home/dev/.profile"][1:] == ("1000", "1000"), r
+    # with the caller's id alone, the subordinate ids are nobody's (podman shows the same)
+    r = g.run("run", "--rm", "--userns", "single", "owned:1", "ls", "-lnd", "/data")
+    assert r.out.split()[2:4] == ["65534", "65534"], r
+    # the tree digest means the image's owners: fsck --deep walks it where they are
+    r = g.run("system", "fsck", "--deep")
+    assert "damaged" not in r.out + r.err, r
+    # save re-reads the blobs: the owners the image had
+    g.run("save", "-o", g.base / "out.tar", "owned:1")
+    found = {}
+    with tarfile.open(g.base / "out.tar") as t:
+        for m in t.getmembers():
+            if m.isfile() and m.size > 0:
+                try:
+                    with tarfile.open(fileobj=t.extractfile(m)) as lt:
+                        for e in lt.getmembers():
+                            found[e.name.rstrip("/")] = (e.uid, e.gid, e.mode & 0o777)
+                except tarfile.TarError:
+                    continue
+    assert found["home/dev"] == (1000, 1000, 0o700), found
+    # cp out of a stopped container: files under the 0700 home
+    name = f"owners-{os.getpid()}"
+    g.run("create", "--name", name, "--user", "1000", "owned:1", "sh", "-c",
+          "echo mine > /home/dev/made")
+    try:
+        g.run("start", "-a", name)
+        g.run("cp", f"{name}:/home/dev/made", g.base / "made")
+        g.run("cp", f"{name}:/home/dev/.profile", g.base / "profile")
+        assert (g.base / "made").read_text() == "mine\n"
+        assert (g.base / "profile").read_text() == "export A=1\n"
+    finally:
+        g.run("rm", "-f", name, check=False)
+    # rmi + prune: nothing left in the store, not even what subordinate ids own
+    g.run("rmi", "owned:1")
+    g.run("system", "prune", "-f")
+    assert leftovers(g) == []
+
+
+def test_system_reset_removes_a_store_of_applied_owners(subid_user):
+    g = subid_user
+    archive, _ = owned_image(g.base)
+    g.run("load", archive)
+    g.run("system", "reset", "-f")
+    assert not g.root.exists()
+
+
+def test_a_store_whose_owners_were_applied_with_other_ids_is_refused(subid_user):
+    g = subid_user
+    archive, _ = owned_image(g.base)
+    g.run("load", archive)
+    rec = g.root / "owners.json"
+    maps = json.loads(rec.read_text())
+    maps["uid_map"][1][1] = 500000  # as if /etc/subuid had given another range
+    rec.write_text(json.dumps(maps))
+    r = g.fail("run", "--rm", "owned:1", "true")
+    assert "changed" in r.err and "500000" in r.err and "/etc/subuid" in r.err, r
+    # with the caller's id alone no subordinate id is used: it runs
+    g.run("run", "--rm", "--userns", "single", "owned:1", "true")
