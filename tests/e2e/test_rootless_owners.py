@@ -123,3 +123,32 @@ def test_a_store_whose_owners_were_applied_with_other_ids_is_refused(subid_user)
     assert "changed" in r.err and "500000" in r.err and "/etc/subuid" in r.err, r
     # with the caller's id alone no subordinate id is used: it runs
     g.run("run", "--rm", "--userns", "single", "owned:1", "true")
+
+
+def test_build_on_an_image_of_applied_owners(subid_user):
+    """COPY into the 0700 home of uid 1000 (looked up where the user is root), COPY --from it
+    (the stage flattened there), and a RUN's chown of a file of the image: each layer keeps
+    the image's owners."""
+    g = subid_user
+    archive, _ = owned_image(g.base)
+    g.run("load", archive)
+    ctx = g.base / "ctx"
+    ctx.mkdir()
+    (ctx / "f").write_text("copied\n")
+    (ctx / "Dockerfile").write_text(
+        "FROM owned:1\n"
+        "COPY f /home/dev/f\n"
+        "COPY --from=owned:1 /home/dev/.profile /profile\n"
+        "RUN chown 0:0 /opt-app && chown 1000:1000 /home/dev/f\n")
+    for p in (ctx, ctx / "f", ctx / "Dockerfile"):
+        os.chown(p, g.user.pw_uid, g.user.pw_gid)
+    g.run("build", "-t", "owned:2", ctx)
+    r = g.run("run", "--rm", "--user", "1000", "owned:2", "sh", "-c",
+              "cat /home/dev/f && ls -lnd /home/dev /home/dev/f /profile /opt-app")
+    lines = r.out.splitlines()
+    assert lines[0] == "copied", r
+    owners = {l.split()[-1]: (l.split()[0], l.split()[2], l.split()[3]) for l in lines[1:]}
+    assert owners["/home/dev"] == ("drwx------", "1000", "1000"), r
+    assert owners["/home/dev/f"][1:] == ("1000", "1000"), r
+    assert owners["/profile"][1:] == ("1000", "1000"), r
+    assert owners["/opt-app"][1:] == ("0", "0"), r
