@@ -214,6 +214,7 @@ struct TreeCheck {
     std::string actual, error;
     std::uint64_t bytes = 0;
     oci::json owners; // the subordinate-id maps its owners were applied with (owned_tree.hpp)
+    bool maps_changed = false; // ... and they are not the user's now: not walked
 };
 
 // Walks every complete unpacked tree in the store (skipping SKIP: reported already) and
@@ -223,7 +224,7 @@ void deep_check(Store& store, const Live& live, const std::set<std::string>& ski
     std::vector<TreeCheck> checks;
     for (auto& hex : entries(store.root() / "layers/sha256")) {
         if (skip.count(hex) || !incomplete_layer_hex(store, hex).empty()) continue;
-        TreeCheck c{hex, {}, {}, {}, 0, {}};
+        TreeCheck c{hex, {}, {}, {}, 0, {}, false};
         try {
             auto meta = oci::parse_json(
                 fs::read_file(store.root() / "layers/sha256" / hex / "meta.json"), "meta.json");
@@ -244,12 +245,10 @@ void deep_check(Store& store, const Live& live, const std::set<std::string>& ski
                          auto rootfs = store.root() / "layers/sha256" / c.hex / "rootfs";
                          // a tree holding subordinate ids is walked where they are the
                          // image's own ids, as the importer walked it
-                         if (!c.owners.is_null() && !same_maps(c.owners, maps))
-                             throw Error(Errc::conflict,
-                                         "its owners were applied as the subordinate ids " +
-                                             describe_maps(c.owners) + " and yours are now " +
-                                             describe_maps(maps_json(maps)) +
-                                             " (/etc/subuid or /etc/subgid changed)");
+                         if (!c.owners.is_null() && !same_maps(c.owners, maps)) {
+                             c.maps_changed = true;
+                             return;
+                         }
                          auto d = c.owners.is_null() ? tree_digest(rootfs)
                                                      : tree_digest_in_userns(rootfs, maps);
                          c.actual = d.digest;
@@ -269,6 +268,17 @@ void deep_check(Store& store, const Live& live, const std::set<std::string>& ski
                      who +
                      "; nothing is wrong with it as far as fsck knows. To verify it: remove the "
                      "images that use it (`gantry rmi`), then load or pull them again",
+                 false});
+            continue;
+        }
+        if (c.maps_changed) { // its files belong to ids the user may not have: not removed
+            rep.problems.push_back(
+                {"owners-changed", "sha256:" + c.hex,
+                 "its files' owners were applied as the subordinate ids " +
+                     describe_maps(c.owners) + " and yours are now " +
+                     describe_maps(maps_json(maps)) + " (/etc/subuid or /etc/subgid changed)" +
+                     who + "; restore your ranges, or have root remove the store (sudo rm -rf " +
+                     store.root().string() + ") and load or pull the images again",
                  false});
             continue;
         }

@@ -70,8 +70,8 @@ def test_the_container_sees_the_image_owners_and_its_user_writes_its_home(subid_
     r = g.run("run", "--rm", "--userns", "single", "owned:1", "ls", "-lnd", "/data")
     assert r.out.split()[2:4] == ["65534", "65534"], r
     # the tree digest means the image's owners: fsck --deep walks it where they are
-    r = g.run("system", "fsck", "--deep")
-    assert "damaged" not in r.out + r.err, r
+    r = g.run("system", "fsck", "--deep", "--json")
+    assert r.json()["problems"] == [] and r.json()["trees_checked"] == 2, r
     # save re-reads the blobs: the owners the image had
     g.run("save", "-o", g.base / "out.tar", "owned:1")
     found = {}
@@ -119,10 +119,21 @@ def test_a_store_whose_owners_were_applied_with_other_ids_is_refused(subid_user)
     maps = json.loads(rec.read_text())
     maps["uid_map"][1][1] = 500000  # as if /etc/subuid had given another range
     rec.write_text(json.dumps(maps))
-    r = g.fail("run", "--rm", "owned:1", "true")
+    r = g.fail("run", "--rm", "owned:1", "true", code=125)
     assert "changed" in r.err and "500000" in r.err and "/etc/subuid" in r.err, r
     # with the caller's id alone no subordinate id is used: it runs
     g.run("run", "--rm", "--userns", "single", "owned:1", "true")
+    # a layer recorded with other ids: a load that would reuse it and fsck --deep refuse
+    [meta_path] = [p for p in (g.root / "layers" / "sha256").glob("*/meta.json")
+                   if "owners" in json.loads(p.read_text())]
+    meta = json.loads(meta_path.read_text())
+    meta["owners"]["uid_map"][1][1] = 500000
+    meta_path.write_text(json.dumps(meta))
+    r = g.fail("load", archive, code=5)
+    assert "500000" in r.err and "/etc/subuid" in r.err, r
+    r = g.fail("system", "fsck", "--deep", "--json")
+    [p] = [p for p in json.loads(r.out)["problems"] if p["kind"] == "owners-changed"]
+    assert "500000" in p["detail"], p
 
 
 def test_build_on_an_image_of_applied_owners(subid_user):

@@ -43,8 +43,8 @@ TEST(OwnedTree, MapsAreRecordedAndCompared) {
 }
 
 TEST(OwnedTree, ARunIsRefusedWhereTheStoreWasAppliedWithOtherIds) {
-    TempDir dir;
-    gantry::store::Store st(dir.path() / "store");
+    TempDir dir("gantry-owned-tree");
+    gantry::store::Store st(dir.path / "store");
     // no record: nothing was applied, nothing to check
     gantry::store::check_store_maps(st.root(), range(1000, 300000));
     gantry::store::record_store_maps(st, range(1000, 300000));
