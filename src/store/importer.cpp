@@ -9,6 +9,7 @@
 #include "util/log.hpp"
 #include "util/parallel.hpp"
 
+#include <chrono>
 #include <fcntl.h>
 #include <thread>
 #include <unistd.h>
@@ -109,7 +110,14 @@ LayerDone Importer::one_layer(const LayerJob& job) {
         TreeDigest tree;
         if (r.stats.owners_recorded > 0 && !maps_.empty()) {
             record_store_maps(store_, maps_);
+            auto t0 = std::chrono::steady_clock::now();
             auto applied = apply_owners(player->rootfs_path(), maps_);
+            log::debug(job.what + ": owners of " + std::to_string(applied.applied) + " of " +
+                       std::to_string(applied.tree.entries) + " entries applied (" +
+                       std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::steady_clock::now() - t0)
+                                          .count()) +
+                       " us, the tree digest included)");
             tree = applied.tree;
             auto owners = maps_json(maps_);
             owners["applied"] = applied.applied;
@@ -121,7 +129,14 @@ LayerDone Importer::one_layer(const LayerJob& job) {
                           describe_maps(owners) +
                           "): they stay yours, the container's root's, as with --userns single");
         } else {
+            auto t0 = std::chrono::steady_clock::now();
             tree = tree_digest(player->rootfs_path());
+            log::debug(job.what + ": tree digest of " + std::to_string(tree.entries) +
+                       " entries (" +
+                       std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::steady_clock::now() - t0)
+                                          .count()) +
+                       " us)");
         }
         meta["tree"] = {{"scheme", kTreeDigestScheme},
                         {"digest", tree.digest},
