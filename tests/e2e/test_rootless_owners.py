@@ -25,6 +25,7 @@ def owned_image(where):
         E.file("home/dev/.profile", b"export A=1\n", mode=0o644, uid=1000, gid=1000),
         E.dir("data", mode=0o755, uid=1000, gid=1000),
         E.file("opt-app", b"app\n", mode=0o640, uid=2000, gid=3000),
+        E.file("far", b"far\n", mode=0o644, uid=70000, gid=70000),  # beyond the 65536 ids
     ])
     img = mk.busybox_image(extra_layers=[layer])
     archive = where / "owned.tar"
@@ -44,7 +45,8 @@ def leftovers(g):
 def test_the_container_sees_the_image_owners_and_its_user_writes_its_home(subid_user):
     g = subid_user
     archive, img = owned_image(g.base)
-    g.run("load", archive)
+    r = g.run("load", archive)
+    assert "1 file(s) belong to ids outside your subordinate range" in r.err, r
     # on disk: the subordinate ids uid 1000 and 2000 map to
     [diff] = [l.diff_id for l in img.layers[1:]]
     rootfs = g.root / "layers" / diff.replace(":", "/") / "rootfs"
@@ -53,12 +55,16 @@ def test_the_container_sees_the_image_owners_and_its_user_writes_its_home(subid_
     st = os.lstat(rootfs / "opt-app")
     assert (st.st_uid, st.st_gid) == (SUB + 1999, SUB + 2999), st
     meta = json.loads((rootfs.parent / "meta.json").read_text())
-    assert meta["owners"]["applied"] == 4 and meta["owners"]["unmapped"] == 0, meta
+    assert meta["owners"]["applied"] == 4 and meta["owners"]["unmapped"] == 1, meta
+    # an owner outside the range stays the user's, its record kept
+    st = os.lstat(rootfs / "far")
+    assert (st.st_uid, st.st_gid) == (g.user.pw_uid, g.user.pw_gid), st
+    assert os.getxattr(rootfs / "far", "user.gantry.owner") == b"70000:70000"
     assert meta["owners"]["uid_map"][1] == [1, SUB, 65536], meta
     # the image's USER writes its home; the container sees the image's owners
     r = g.run("run", "--rm", "--user", "1000:1000", "owned:1", "sh", "-c",
               "echo hi > /home/dev/new && cat /home/dev/new && touch /data/x && "
-              "ls -lnd /home/dev /data /opt-app /home/dev/.profile")
+              "ls -lnd /home/dev /data /opt-app /home/dev/.profile /far")
     lines = r.out.splitlines()
     assert lines[0] == "hi", r
     owners = {l.split()[-1]: (l.split()[0], l.split()[2], l.split()[3]) for l in lines[1:]}
@@ -66,6 +72,7 @@ def test_the_container_sees_the_image_owners_and_its_user_writes_its_home(subid_
     assert owners["/data"] == ("drwxr-xr-x", "1000", "1000"), r
     assert owners["/opt-app"] == ("-rw-r-----", "2000", "3000"), r
     assert owners["/home/dev/.profile"][1:] == ("1000", "1000"), r
+    assert owners["/far"][1:] == ("0", "0"), r
     # with the caller's id alone, the subordinate ids are nobody's (podman shows the same)
     r = g.run("run", "--rm", "--userns", "single", "owned:1", "ls", "-lnd", "/data")
     assert r.out.split()[2:4] == ["65534", "65534"], r
