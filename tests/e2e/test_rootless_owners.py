@@ -35,9 +35,9 @@ def owned_image(where):
 
 
 def leftovers(g):
-    """Entries under the store's layers/ and tmp/ (what a removal left)."""
+    """Entries under the store's layers/, tmp/, trash/ and containers/ (what a removal left)."""
     r = subprocess.run(["find", str(g.root / "layers" / "sha256"), str(g.root / "tmp"),
-                        str(g.root / "trash"), "-mindepth", "1"],
+                        str(g.root / "trash"), str(g.root / "containers"), "-mindepth", "1"],
                        capture_output=True, text=True)
     return r.stdout.split()
 
@@ -102,6 +102,8 @@ def test_the_container_sees_the_image_owners_and_its_user_writes_its_home(subid_
         g.run("cp", f"{name}:/home/dev/.profile", g.base / "profile")
         assert (g.base / "made").read_text() == "mine\n"
         assert (g.base / "profile").read_text() == "export A=1\n"
+        # its writable layer holds what uid 1000 wrote in its home: rm removes it
+        g.run("rm", name)
     finally:
         g.run("rm", "-f", name, check=False)
     # rmi + prune: nothing left in the store, not even what subordinate ids own
