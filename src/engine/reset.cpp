@@ -3,19 +3,15 @@
 #include "store/owned_tree.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
-#include "util/fd.hpp"
 #include "util/fs.hpp"
-#include "util/identity.hpp"
 #include "util/lock.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <optional>
-#include <sched.h>
 #include <set>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 namespace gantry::engine {
