@@ -5,12 +5,15 @@
 #include "store/owned_tree.hpp"
 #include "store/tree_digest.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
 #include "util/parallel.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <thread>
 #include <unistd.h>
 
@@ -52,7 +55,10 @@ LayerDone Importer::one_layer(const LayerJob& job) {
             have_layer = false;
         }
     }
-    if (have_layer && !opt_.privileged) check_owner_maps(job);
+    if (have_layer && !opt_.privileged) {
+        check_owner_maps(job);
+        if (!maps_.empty()) apply_in_place(job);
+    }
     if (have_blob && have_layer) {
         LayerDone d{*job.blob, static_cast<std::int64_t>(store_.blob_size(*job.blob)), {}};
         auto meta = oci::parse_json(fs::read_file(store_.layer_dir(job.diff_id) / "meta.json"),
@@ -104,6 +110,7 @@ LayerDone Importer::one_layer(const LayerJob& job) {
                        {"allocated_bytes", r.stats.allocated},
                        {"skipped_devices", r.stats.skipped_devices},
                        {"privileged", opt_.privileged}};
+        if (!opt_.privileged) meta["owners_recorded"] = r.stats.owners_recorded;
         // what `system fsck --deep` verifies the tree against (store/tree_digest.hpp); where
         // owners other than root were recorded and the user has subordinate ids, they are
         // applied on disk first and the digest is walked in that namespace (owned_tree.hpp)
@@ -167,6 +174,48 @@ void Importer::check_owner_maps(const LayerJob& job) {
                 "restore your ranges in /etc/subuid and /etc/subgid, or have root remove the "
                 "store (sudo rm -rf " +
                     store_.root().string() + ") and load or pull the image again");
+}
+
+void Importer::apply_in_place(const LayerJob& job) {
+    auto dir = store_.layer_dir(job.diff_id);
+    // one importer at a time applies them (another process may reuse the same layer): the
+    // record is read again under the lock
+    Fd lock(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!lock) throw_errno("cannot open " + dir.string());
+    while (::flock(lock.get(), LOCK_EX) != 0)
+        if (errno != EINTR) throw_errno("cannot lock " + dir.string());
+    auto meta = oci::parse_json(fs::read_file(dir / "meta.json"), "layer metadata");
+    // applied already, or known to hold no record (a tree of root's files), or root's
+    if (meta.contains("owners") || meta.value("owners_recorded", 1) == 0 ||
+        meta.value("privileged", false))
+        return;
+    auto t = meta.find("tree");
+    if (t == meta.end() || !t->is_object() || t->value("scheme", "") != kTreeDigestScheme)
+        return; // no digest to check the tree against first: left as it is
+    auto rootfs = dir / "rootfs";
+    if (tree_digest(rootfs).digest != t->value("digest", "")) {
+        log::warn(job.what + ": the unpacked layer " + job.diff_id.str() +
+                  " differs from the digest recorded when it was unpacked: its files' owners "
+                  "are not applied (`gantry system fsck --deep` names it; `--repair` removes it)");
+        return;
+    }
+    record_store_maps(store_, maps_);
+    auto applied = apply_owners(rootfs, maps_);
+    if (applied.applied == 0 && applied.unmapped == 0) {
+        meta["owners_recorded"] = 0;
+    } else {
+        auto owners = maps_json(maps_);
+        owners["applied"] = applied.applied;
+        owners["unmapped"] = applied.unmapped;
+        meta["owners"] = owners;
+        meta["owners_recorded"] = applied.applied + applied.unmapped;
+        (*t)["digest"] = applied.tree.digest;
+        (*t)["entries"] = applied.tree.entries;
+        (*t)["unreadable"] = applied.tree.unreadable;
+        log::note(job.what + ": the owners of " + std::to_string(applied.applied) +
+                  " file(s) of the layer unpacked before they were applied are applied now");
+    }
+    fs::write_atomic(dir / "meta.json", meta.dump(2) + "\n", 0644);
 }
 
 std::vector<LayerDone> Importer::layers(const std::vector<LayerJob>& jobs) {

@@ -57,6 +57,10 @@ class Importer {
     LayerDone one_layer(const LayerJob& job);
     // Error(conflict) when the unpacked layer's owners were applied with other subordinate ids
     void check_owner_maps(const LayerJob& job);
+    // A tree unpacked before owners were applied (or by the user without a range then) whose
+    // recorded owners are applied now, after its recorded digest is checked: its meta.json
+    // gets "owners" and the digest walked in the namespace
+    void apply_in_place(const LayerJob& job);
     store::Store& store_;
     ImportOptions opt_;
     SubIdMaps maps_; // the user's subordinate ids (rootless): recorded owners are applied

@@ -172,3 +172,44 @@ def test_build_on_an_image_of_applied_owners(subid_user):
     assert owners["/home/dev/f"][1:] == ("1000", "1000"), r
     assert owners["/profile"][1:] == ("1000", "1000"), r
     assert owners["/opt-app"][1:] == ("0", "0"), r
+
+
+def test_a_tree_unpacked_before_owners_were_applied_gets_them_at_the_next_load(subid_user):
+    """A layer tree as gantry unpacked it before owners were applied (every file the user's,
+    the owners in user.gantry.owner, the digest walked as the user) is given its owners when a
+    load reuses it, after its recorded digest is checked."""
+    import re
+    g = subid_user
+    archive, img = owned_image(g.base)
+    g.run("load", archive)
+    layer = g.root / "layers" / img.layers[1].diff_id.replace(":", "/")
+    uid, gid = g.user.pw_uid, g.user.pw_gid
+    # undo what the importer applied: the tree an older gantry left
+    for d, dirs, files in os.walk(layer / "rootfs"):
+        for n in dirs + files:
+            p = os.path.join(d, n)
+            st = os.lstat(p)
+            if (st.st_uid, st.st_gid) == (uid, gid):
+                continue
+            cu = 0 if st.st_uid == uid else st.st_uid - SUB + 1
+            cg = 0 if st.st_gid == gid else st.st_gid - SUB + 1
+            os.setxattr(p, "user.gantry.owner", f"{cu}:{cg}".encode(), follow_symlinks=False)
+            os.lchown(p, uid, gid)
+    meta = json.loads((layer / "meta.json").read_text())
+    del meta["owners"], meta["owners_recorded"]
+    (layer / "meta.json").write_text(json.dumps(meta))
+    # its digest as the user walks it (fsck names what it finds)
+    r = g.fail("system", "fsck", "--deep", "--json")
+    [p] = [p for p in json.loads(r.out)["problems"] if p["kind"] == "damaged-layer"]
+    meta["tree"]["digest"] = re.search(r"hashes to (sha256:[0-9a-f]+)", p["detail"]).group(1)
+    (layer / "meta.json").write_text(json.dumps(meta))
+    assert g.run("system", "fsck", "--deep", "--json").json()["problems"] == []
+    r = g.run("run", "--rm", "owned:1", "ls", "-lnd", "/home/dev")
+    assert r.out.split()[2:4] == ["0", "0"], r  # as before owners were applied
+    # the next load applies them
+    r = g.run("load", archive)
+    assert "are applied now" in r.err, r
+    r = g.run("run", "--rm", "owned:1", "ls", "-lnd", "/home/dev")
+    assert r.out.split()[2:4] == ["1000", "1000"], r
+    assert g.run("system", "fsck", "--deep", "--json").json()["problems"] == []
+    assert json.loads((layer / "meta.json").read_text())["owners"]["applied"] == 4
