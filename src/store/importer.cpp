@@ -133,8 +133,7 @@ LayerDone Importer::one_layer(const LayerJob& job) {
             if (applied.unmapped)
                 log::warn(job.what + ": " + std::to_string(applied.unmapped) +
                           " file(s) belong to ids outside your subordinate range (" +
-                          describe_maps(owners) +
-                          "): they stay yours, the container's root's, as with --userns single");
+                          describe_maps(owners) + "): they stay yours, root's in the container");
         } else {
             auto t0 = std::chrono::steady_clock::now();
             tree = tree_digest(player->rootfs_path());

@@ -2,8 +2,9 @@
 /etc/subgid unpacks an image whose files belong to uid 1000 (a 0700 home among them); the
 importer gives them those owners on disk, as the subordinate ids `--userns auto` maps 1000 to,
 so the container sees the image's owners and its USER writes its home. Removal (rmi, prune,
-system reset), cp out of a container and save work on those files; a store whose owners were
-applied with other ids is refused by name."""
+system reset), cp out of a container, save and a build on the image work on those files; a
+store whose owners were applied with other ids is refused by name; a tree unpacked before
+owners were applied gets them at the next load."""
 import json
 import os
 import subprocess
