@@ -23,10 +23,12 @@ gantry_module(manual PURPOSE "the command tree's man pages and bash/zsh completi
   DEPENDS util)
 gantry_module(oci PURPOSE "the OCI image and runtime spec models, digests, references, seccomp profile"
   DEPENDS util)
+gantry_module(runtime PURPOSE "executing one runtime spec: namespaces, mounts, seccomp, cgroups, exec"
+  DEPENDS oci util)
 gantry_module(layer PURPOSE "one layer blob streamed: read, decompress, tar reading, safe extraction"
   DEPENDS oci util)
 gantry_module(store PURPOSE "the content-addressed image store, its importer and layer writer, scratch"
-  DEPENDS layer oci util)
+  DEPENDS layer oci runtime util)
 gantry_module(gpu_components PURPOSE "the GPU vendor component tables (data in the vendor folders), recognising their files, licences and package metadata"
   DEPENDS util)
 gantry_module(dockerfile PURPOSE "the Dockerfile model: BuildKit's parser, instructions, words"
@@ -42,8 +44,6 @@ gantry_module(k8s PURPOSE "containerd's config.toml edited for a gantry runtime 
 gantry_module(cdi PURPOSE "vendor-neutral CDI specs: model, read, validate, write, apply"
   DEPENDS oci util)
 gantry_module(runspec PURPOSE "the OCI runtime spec of a run, from an image config and run options"
-  DEPENDS oci util)
-gantry_module(runtime PURPOSE "executing one runtime spec: namespaces, mounts, seccomp, cgroups, exec"
   DEPENDS oci util)
 gantry_module(gpu PURPOSE "what GPU hosts share: device nodes, ld.so.cache, ELF, the --gpus flag, host caches"
   DEPENDS util)

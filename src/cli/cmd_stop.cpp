@@ -1,6 +1,7 @@
 #include "cli/context.hpp"
 #include "runtime/events.hpp"
 #include "runtime/state.hpp"
+#include "store/owned_tree.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -53,7 +54,7 @@ void register_rm(CLI::App& app, Context& ctx) {
                     throw Error(Errc::conflict, "container " + s.name + " is running",
                                 "stop it first (`gantry stop " + s.name + "`) or use rm -f");
                 runtime::remove_container(states, s);
-                if (!s.container_dir.empty()) fs::remove_tree(s.container_dir);
+                if (!s.container_dir.empty()) store::remove_owned_tree(s.container_dir);
                 if (!s.store_root.empty()) store::Store(s.store_root).remove_hold(s.id);
                 std::printf("%s\n", n.c_str());
             }

@@ -16,12 +16,14 @@
 #include "lazy/store_layers.hpp"
 #include "oci/image.hpp"
 #include "oci/seccomp_profile.hpp"
+#include "runtime/idmap.hpp"
 #include "runtime/state.hpp"
 #include "site/file_signature.hpp"
 #include "sqsh/cache.hpp"
 #include "sqsh/facts.hpp"
 #include "sqsh/image_ref.hpp"
 #include "sqsh/shared.hpp"
+#include "store/owned_tree.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -61,6 +63,10 @@ void map_ids(Prepared& p) {
                     "no subordinate ids for this user (or newuidmap/newgidmap missing)",
                     "add a range to /etc/subuid and /etc/subgid (usermod --add-subuids) and "
                     "install the uidmap package");
+    // the store's image files owned by subordinate ids (store/owned_tree.hpp) must be the ids
+    // these maps give; with the caller's id alone they show as nobody, as podman's do
+    if (!runtime::is_single_id(o.uid_maps) && p.store)
+        store::check_store_maps(p.store->root(), store::SubIdMaps{o.uid_maps, o.gid_maps});
 }
 
 // The early start (runtime::EarlyStart): begun before the command line was parsed when the line

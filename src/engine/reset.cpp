@@ -1,21 +1,17 @@
 #include "engine/reset.hpp"
 
-#include "runtime/idmap.hpp"
+#include "store/owned_tree.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
-#include "util/fd.hpp"
 #include "util/fs.hpp"
-#include "util/identity.hpp"
 #include "util/lock.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
 #include <optional>
-#include <sched.h>
 #include <set>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 namespace gantry::engine {
@@ -49,74 +45,10 @@ bool looks_like_store(const stdfs::path& root) {
     return stdfs::is_directory(root / "blobs", ec) && stdfs::is_directory(root / "locks", ec);
 }
 
-// The child of remove_owned_tree: root of a user namespace with the caller's maps.
-[[noreturn]] void remover(const stdfs::path& path, int ready_w, int go_r, int result_w) {
-    std::string out;
-    try {
-        if (::unshare(CLONE_NEWUSER) != 0) throw_errno("cannot create a user namespace");
-        char b = 1;
-        if (::write(ready_w, &b, 1) != 1 || ::read(go_r, &b, 1) != 1 || b != 1)
-            throw Error(Errc::internal, "the user namespace's id maps were not written");
-        if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0)
-            throw_errno("cannot become root in the user namespace");
-        fs::remove_tree(path);
-    } catch (const Error& e) {
-        out = e.message();
-    } catch (const std::exception& e) {
-        out = e.what();
-    }
-    if (!out.empty()) (void)!::write(result_w, out.data(), out.size());
-    ::_exit(out.empty() ? 0 : 1);
-}
-
 } // namespace
 
 void remove_owned_tree(const stdfs::path& path) {
-    try {
-        fs::remove_tree(path);
-        return;
-    } catch (const Error& e) {
-        if (e.code() != Errc::io || running_as_real_root()) throw;
-        std::vector<oci::IdMapping> uids, gids;
-        runtime::unprivileged_maps(::getuid(), ::getgid(), true, uids, gids);
-        if (runtime::is_single_id(uids)) throw; // a namespace would add no id the caller lacks
-    }
-    int ready[2], go[2], result[2];
-    if (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(go, O_CLOEXEC) != 0 ||
-        ::pipe2(result, O_CLOEXEC) != 0)
-        throw_errno("pipe failed");
-    Fd ready_r(ready[0]), ready_w(ready[1]), go_r(go[0]), go_w(go[1]), res_r(result[0]),
-        res_w(result[1]);
-    pid_t pid = ::fork();
-    if (pid < 0) throw_errno("fork failed");
-    if (pid == 0) remover(path, ready_w.get(), go_r.get(), res_w.get());
-    ready_w.reset();
-    go_r.reset();
-    res_w.reset();
-    std::optional<Error> map_error;
-    char b = 0;
-    if (::read(ready_r.get(), &b, 1) == 1) {
-        try {
-            std::vector<oci::IdMapping> uids, gids;
-            runtime::unprivileged_maps(::getuid(), ::getgid(), true, uids, gids);
-            runtime::write_id_maps(pid, uids, gids);
-            b = 1;
-        } catch (const Error& e) {
-            map_error = e;
-            b = 0;
-        }
-        (void)!::write(go_w.get(), &b, 1);
-    }
-    go_w.reset();
-    std::string msg = fs::read_stream(res_r.get(), 1 << 16, "the remover's result");
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (map_error) throw *map_error;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        throw Error(Errc::io,
-                    msg.empty() ? "cannot remove " + path.string() + " in a user namespace" : msg,
-                    "remove it as root (sudo rm -rf " + path.string() + ")");
+    store::remove_owned_tree(path);
 }
 
 ResetPlan plan_reset(const stdfs::path& root, const runtime::StateDir& states) {

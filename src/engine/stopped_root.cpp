@@ -4,6 +4,7 @@
 #include "oci/image.hpp"
 #include "rootfs/rootfs.hpp"
 #include "runtime/idmap.hpp"
+#include "store/owned_tree.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -65,7 +66,7 @@ void with_stopped_root(const runtime::ContainerState& s, const std::function<voi
     auto st = rootfs::stack(store, config.diff_ids);
     // the work directory a volatile mount left is refused by the kernel: emptied (no run now)
     auto work_dir = stdfs::path(s.container_dir) / "work";
-    fs::remove_tree(work_dir);
+    store::remove_owned_tree(work_dir);
     fs::make_dirs(work_dir, 0700);
     const bool userns = !s.spec.uid_mappings.empty();
     int go[2], err[2], ready[2];

@@ -11,6 +11,7 @@
 #include "runtime/output.hpp"
 #include "runtime/state.hpp"
 #include "store/images.hpp"
+#include "store/owned_tree.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -335,7 +336,7 @@ Response handle_containers(const ServiceContext& ctx, const Request& r) {
                                            ". Stop the container before attempting removal or "
                                            "force remove");
         runtime::remove_container(states, s);
-        if (!s.container_dir.empty()) fs::remove_tree(s.container_dir);
+        if (!s.container_dir.empty()) store::remove_owned_tree(s.container_dir);
         if (!s.store_root.empty()) store::Store(s.store_root).remove_hold(s.id);
         return Response{204, "text/plain", "", nullptr, {}};
     }

@@ -5,6 +5,7 @@
 #include "layer/extract.hpp"
 #include "rootfs/rootfs.hpp"
 #include "store/layer_writer.hpp"
+#include "store/owned_tree.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -234,12 +235,24 @@ std::optional<struct stat> stat_in_image(const store::Store& store, const WorkIm
         Fd root(::open(store.layer_rootfs(it->diff_id).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!root) continue;
         Fd f(fs::openat_in_root(root.get(), path, O_PATH));
-        if (!f) continue;
-        struct stat st {};
-        if (::fstat(f.get(), &st) != 0) continue;
-        if (S_ISCHR(st.st_mode) && st.st_rdev == 0) return std::nullopt; // whiteout
-        apply_recorded_owner("/proc/self/fd/" + std::to_string(f.get()), st);
-        return st;
+        std::optional<struct stat> found;
+        if (!f && errno == EACCES && store::layer_owners_applied(store, it->diff_id)) {
+            // under a directory a subordinate id closed to the user (store/owned_tree.hpp)
+            auto maps = store::owner_maps();
+            if (!maps.empty())
+                found = store::stat_in_userns(store.layer_rootfs(it->diff_id), path, maps);
+            if (!found) continue;
+        } else {
+            if (!f) continue;
+            struct stat st {};
+            if (::fstat(f.get(), &st) != 0) continue;
+            // the owner the container sees: recorded, or the one on disk mapped
+            if (!apply_recorded_owner("/proc/self/fd/" + std::to_string(f.get()), st))
+                store::to_container_ids(st);
+            found = st;
+        }
+        if (S_ISCHR(found->st_mode) && found->st_rdev == 0) return std::nullopt; // whiteout
+        return found;
     }
     return std::nullopt;
 }

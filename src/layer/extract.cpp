@@ -400,7 +400,8 @@ class Extractor {
         }
         if ((uid == 0 && gid == 0) || is_symlink || fd < 0) return;
         std::string v = std::to_string(uid) + ":" + std::to_string(gid);
-        ::fsetxattr(fd, kOwnerXattr, v.data(), v.size(), 0); // best effort: a record only
+        if (::fsetxattr(fd, kOwnerXattr, v.data(), v.size(), 0) == 0) // a record only
+            ++st_.owners_recorded;
     }
 
     void xattrs(struct archive_entry* e, int fd) {

@@ -33,6 +33,7 @@ struct ExtractStats {
     std::uint64_t skipped_devices = 0;
     std::uint64_t dropped_xattrs = 0;
     std::uint64_t stripped_setid = 0;
+    std::uint64_t owners_recorded = 0; // rootless: entries given kOwnerXattr (an owner not root)
 };
 
 // The xattr that records an entry's owner ("uid:gid") when it cannot be applied (rootless).

@@ -2,6 +2,8 @@
 
 #include "layer/extract.hpp"
 #include "rootfs/image_files.hpp"
+#include "runtime/userns_child.hpp"
+#include "store/owned_tree.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -94,7 +96,10 @@ void copy_data(int in, int out, off_t size, const std::string& where) {
 
 class Copier {
   public:
-    explicit Copier(bool privileged) : privileged_(privileged) {}
+    // RECORD_OWNERS: this process is root of a user namespace over layers whose owners were
+    // applied (flatten): an owner other than root is recorded on the copy (layer::kOwnerXattr)
+    explicit Copier(bool privileged, bool record_owners = false)
+        : privileged_(privileged), record_owners_(record_owners) {}
 
     // Copies the children of src (a directory fd) into dst (a directory fd).
     void dir(int src, int dst, const std::string& where) {
@@ -157,6 +162,7 @@ class Copier {
             Fd d(::openat(dst, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!d) throw_errno("cannot open " + where);
             ::fchmod(d.get(), 0700);
+            if (!privileged_) record_owner(s.get(), d.get(), st);
             dir(s.get(), d.get(), where);
             meta(dst, name, st, false);
             return;
@@ -174,10 +180,7 @@ class Copier {
                             0600));
             if (!in || !out) throw_errno("cannot copy " + where);
             copy_data(in.get(), out.get(), st.st_size, where);
-            char owner[64];
-            ssize_t on = ::fgetxattr(in.get(), layer::kOwnerXattr, owner, sizeof owner);
-            if (on > 0)
-                ::fsetxattr(out.get(), layer::kOwnerXattr, owner, static_cast<size_t>(on), 0);
+            record_owner(in.get(), out.get(), st);
             if (st.st_nlink > 1)
                 links_[{st.st_dev, st.st_ino}] =
                     "/proc/self/fd/" + std::to_string(dst) + "/" + name;
@@ -197,14 +200,50 @@ class Copier {
         meta(dst, name, st, false);
     }
 
+    void record_owner(int in, int out, const struct stat& st) {
+        char owner[64];
+        ssize_t on = ::fgetxattr(in, layer::kOwnerXattr, owner, sizeof owner);
+        if (on > 0) {
+            ::fsetxattr(out, layer::kOwnerXattr, owner, static_cast<size_t>(on), 0);
+        } else if (record_owners_ && (st.st_uid != 0 || st.st_gid != 0)) {
+            auto v = std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid);
+            ::fsetxattr(out, layer::kOwnerXattr, v.data(), v.size(), 0);
+        }
+    }
+
     bool privileged_;
+    bool record_owners_;
     std::map<std::pair<dev_t, ino_t>, std::string> links_;
 };
 
 } // namespace
 
+// flatten() in this process (as the user, or as root of a user namespace over the layers)
+void flatten_layers(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
+                    const std::string& dest, bool privileged, bool record_owners);
+
 void flatten(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
              const std::string& dest, bool privileged) {
+    // layers holding subordinate ids (a rootless store, owners applied: store/owned_tree.hpp)
+    // are read where the user is root over them: a 0700 directory of uid 1000 included; the
+    // copy is the user's, each file's owner recorded as the layer recorded it
+    if (!privileged) {
+        bool owned = false;
+        for (auto& id : diff_ids) owned = owned || store::layer_owners_applied(store, id);
+        auto maps = owned ? store::owner_maps() : store::SubIdMaps{};
+        if (!maps.empty()) {
+            runtime::run_in_userns(maps.uids, maps.gids, "flattening the image's layers", [&] {
+                flatten_layers(store, diff_ids, dest, false, true);
+                return std::string();
+            });
+            return;
+        }
+    }
+    flatten_layers(store, diff_ids, dest, privileged, false);
+}
+
+void flatten_layers(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
+                    const std::string& dest, bool privileged, bool record_owners) {
     fs::make_dirs(dest);
     Fd dst(::open(dest.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dst) throw_errno("cannot open " + dest);
@@ -214,7 +253,7 @@ void flatten(const store::Store& store, const std::vector<oci::Digest>& diff_ids
                         "run `gantry system fsck`, then load or pull the image again");
         Fd src(::open(store.layer_rootfs(id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!src) throw_errno("cannot open layer " + id.str());
-        Copier(privileged).dir(src.get(), dst.get(), dest);
+        Copier(privileged, record_owners).dir(src.get(), dst.get(), dest);
         struct stat st {};
         if (::fstat(src.get(), &st) == 0) ::fchmod(dst.get(), st.st_mode & 07777);
     }

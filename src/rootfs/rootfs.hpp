@@ -21,7 +21,10 @@ struct LayerStack {
 LayerStack stack(const store::Store& store, const std::vector<oci::Digest>& diff_ids);
 
 // Copies the layers (bottom first) into dest, applying overlay whiteouts (char 0:0) and opaque
-// directories. Owners are applied when running as real root.
+// directories. Owners are applied when running as real root. Rootless, layers whose owners
+// were applied on disk (subordinate ids: store/owned_tree.hpp) are copied by a child process
+// that is root of a user namespace with the user's maps; the copy is the user's, each file's
+// owner recorded (layer::kOwnerXattr) as in the layer.
 void flatten(const store::Store& store, const std::vector<oci::Digest>& diff_ids,
              const std::string& dest, bool privileged);
 

@@ -1,6 +1,7 @@
 #include "store/build_cache.hpp"
 
 #include "oci/image.hpp"
+#include "store/owned_tree.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -102,7 +103,7 @@ bool remove_build_cache_entry(Store& store, const BuildCacheEntry& e) {
     }
     auto doomed = store.tmp_dir() / ("doomed-" + fs::unique_name());
     if (::rename(e.path.c_str(), doomed.c_str()) != 0) return false;
-    fs::remove_tree(doomed);
+    remove_owned_tree(doomed);
     return true;
 }
 

@@ -2,6 +2,7 @@
 
 #include "oci/image.hpp"
 #include "store/gc_live.hpp"
+#include "store/owned_tree.hpp"
 #include "store/scratch.hpp"
 #include "store/tree_digest.hpp"
 #include "util/error.hpp"
@@ -121,7 +122,7 @@ void remove_layer_dir(Store& store, const std::string& hex) {
     auto p = store.root() / "layers/sha256" / hex;
     // Rename first so a half-removed tree is never mistaken for a complete layer.
     auto doomed = store.tmp_dir() / ("doomed-" + fs::unique_name());
-    if (::rename(p.c_str(), doomed.c_str()) == 0) fs::remove_tree(doomed);
+    if (::rename(p.c_str(), doomed.c_str()) == 0) remove_owned_tree(doomed);
 }
 
 } // namespace detail
@@ -212,6 +213,8 @@ struct TreeCheck {
     std::string recorded; // "" when meta.json records no digest (or another scheme)
     std::string actual, error;
     std::uint64_t bytes = 0;
+    oci::json owners; // the subordinate-id maps its owners were applied with (owned_tree.hpp)
+    bool maps_changed = false; // ... and they are not the user's now: not walked
 };
 
 // Walks every complete unpacked tree in the store (skipping SKIP: reported already) and
@@ -221,23 +224,33 @@ void deep_check(Store& store, const Live& live, const std::set<std::string>& ski
     std::vector<TreeCheck> checks;
     for (auto& hex : entries(store.root() / "layers/sha256")) {
         if (skip.count(hex) || !incomplete_layer_hex(store, hex).empty()) continue;
-        TreeCheck c{hex, {}, {}, {}, 0};
+        TreeCheck c{hex, {}, {}, {}, 0, {}, false};
         try {
             auto meta = oci::parse_json(
                 fs::read_file(store.root() / "layers/sha256" / hex / "meta.json"), "meta.json");
             auto t = meta.find("tree");
             if (t != meta.end() && t->is_object() && t->value("scheme", "") == kTreeDigestScheme)
                 c.recorded = t->value("digest", "");
+            if (auto o = meta.find("owners"); o != meta.end()) c.owners = *o;
         } catch (const Error&) {
         }
         checks.push_back(std::move(c));
     }
+    SubIdMaps maps = owner_maps();
     parallel_for(checks.size(), std::max(1u, std::thread::hardware_concurrency()),
                  [&](std::size_t i) {
                      auto& c = checks[i];
                      if (c.recorded.empty()) return;
                      try {
-                         auto d = tree_digest(store.root() / "layers/sha256" / c.hex / "rootfs");
+                         auto rootfs = store.root() / "layers/sha256" / c.hex / "rootfs";
+                         // a tree holding subordinate ids is walked where they are the
+                         // image's own ids, as the importer walked it
+                         if (!c.owners.is_null() && !same_maps(c.owners, maps)) {
+                             c.maps_changed = true;
+                             return;
+                         }
+                         auto d = c.owners.is_null() ? tree_digest(rootfs)
+                                                     : tree_digest_in_userns(rootfs, maps);
                          c.actual = d.digest;
                          c.bytes = d.content_bytes;
                      } catch (const Error& e) {
@@ -255,6 +268,17 @@ void deep_check(Store& store, const Live& live, const std::set<std::string>& ski
                      who +
                      "; nothing is wrong with it as far as fsck knows. To verify it: remove the "
                      "images that use it (`gantry rmi`), then load or pull them again",
+                 false});
+            continue;
+        }
+        if (c.maps_changed) { // its files belong to ids the user may not have: not removed
+            rep.problems.push_back(
+                {"owners-changed", "sha256:" + c.hex,
+                 "its files' owners were applied as the subordinate ids " +
+                     describe_maps(c.owners) + " and yours are now " +
+                     describe_maps(maps_json(maps)) + " (/etc/subuid or /etc/subgid changed)" +
+                     who + "; restore your ranges, or have root remove the store (sudo rm -rf " +
+                     store.root().string() + ") and load or pull the images again",
                  false});
             continue;
         }

@@ -65,8 +65,9 @@ PruneResult collect(Store& store, const std::set<Digest>& manifests);
 
 struct FsckProblem {
     // "corrupt-blob", "missing-blob", "missing-layer", "incomplete-layer", "bad-manifest",
-    // "damaged-layer" (--deep), "bad-lazy-record" (lazy/image.hpp); notes: "no-tree-digest"
-    // (--deep)
+    // "damaged-layer" (--deep), "owners-changed" (--deep: a tree's owners were applied as
+    // subordinate ids the user no longer has, store/owned_tree.hpp), "bad-lazy-record"
+    // (lazy/image.hpp); notes: "no-tree-digest" (--deep)
     std::string kind;
     std::string object; // digest or path
     std::string detail;

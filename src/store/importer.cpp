@@ -2,13 +2,18 @@
 
 #include "layer/unpack.hpp"
 #include "store/gc.hpp"
+#include "store/owned_tree.hpp"
 #include "store/tree_digest.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
 #include "util/parallel.hpp"
 
+#include <cerrno>
+#include <chrono>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <thread>
 #include <unistd.h>
 
@@ -16,6 +21,7 @@ namespace gantry::store {
 
 Importer::Importer(store::Store& store, ImportOptions opt) : store_(store), opt_(opt) {
     if (opt_.jobs == 0) opt_.jobs = std::max(1u, std::thread::hardware_concurrency());
+    if (!opt_.privileged) maps_ = owner_maps();
 }
 
 std::string Importer::json_blob(const oci::Digest& d, const std::function<std::string()>& fetch) {
@@ -48,6 +54,10 @@ LayerDone Importer::one_layer(const LayerJob& job) {
             remove_layer(store_, job.diff_id);
             have_layer = false;
         }
+    }
+    if (have_layer && !opt_.privileged) {
+        check_owner_maps(job);
+        if (!maps_.empty()) apply_in_place(job);
     }
     if (have_blob && have_layer) {
         LayerDone d{*job.blob, static_cast<std::int64_t>(store_.blob_size(*job.blob)), {}};
@@ -100,8 +110,40 @@ LayerDone Importer::one_layer(const LayerJob& job) {
                        {"allocated_bytes", r.stats.allocated},
                        {"skipped_devices", r.stats.skipped_devices},
                        {"privileged", opt_.privileged}};
-        // what `system fsck --deep` verifies the tree against (store/tree_digest.hpp)
-        auto tree = tree_digest(player->rootfs_path());
+        if (!opt_.privileged) meta["owners_recorded"] = r.stats.owners_recorded;
+        // what `system fsck --deep` verifies the tree against (store/tree_digest.hpp); where
+        // owners other than root were recorded and the user has subordinate ids, they are
+        // applied on disk first and the digest is walked in that namespace (owned_tree.hpp)
+        TreeDigest tree;
+        if (r.stats.owners_recorded > 0 && !maps_.empty()) {
+            record_store_maps(store_, maps_);
+            auto t0 = std::chrono::steady_clock::now();
+            auto applied = apply_owners(player->rootfs_path(), maps_);
+            log::debug(job.what + ": owners of " + std::to_string(applied.applied) + " of " +
+                       std::to_string(applied.tree.entries) + " entries applied (" +
+                       std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::steady_clock::now() - t0)
+                                          .count()) +
+                       " us, the tree digest included)");
+            tree = applied.tree;
+            auto owners = maps_json(maps_);
+            owners["applied"] = applied.applied;
+            owners["unmapped"] = applied.unmapped;
+            meta["owners"] = owners;
+            if (applied.unmapped)
+                log::warn(job.what + ": " + std::to_string(applied.unmapped) +
+                          " file(s) belong to ids outside your subordinate range (" +
+                          describe_maps(owners) + "): they stay yours, root's in the container");
+        } else {
+            auto t0 = std::chrono::steady_clock::now();
+            tree = tree_digest(player->rootfs_path());
+            log::debug(job.what + ": tree digest of " + std::to_string(tree.entries) +
+                       " entries (" +
+                       std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::steady_clock::now() - t0)
+                                          .count()) +
+                       " us)");
+        }
         meta["tree"] = {{"scheme", kTreeDigestScheme},
                         {"digest", tree.digest},
                         {"entries", tree.entries},
@@ -115,6 +157,64 @@ LayerDone Importer::one_layer(const LayerJob& job) {
         log::debug(job.what + ": dropped setuid/setgid bits of " +
                    std::to_string(r.stats.stripped_setid) + " file(s) (rootless)");
     return done;
+}
+
+void Importer::check_owner_maps(const LayerJob& job) {
+    auto meta_path = store_.layer_dir(job.diff_id) / "meta.json";
+    auto meta = oci::parse_json(fs::read_file(meta_path), "layer metadata");
+    if (!meta.contains("owners")) return;
+    if (!maps_.empty() && same_maps(meta["owners"], maps_)) return;
+    throw Error(Errc::conflict,
+                job.what + ": the unpacked layer " + job.diff_id.str() +
+                    " holds its files' owners as the subordinate ids " +
+                    describe_maps(meta["owners"]) + ", and yours are now " +
+                    describe_maps(maps_json(maps_)) +
+                    " (/etc/subuid and /etc/subgid changed): its owners would be wrong",
+                "restore your ranges in /etc/subuid and /etc/subgid, or have root remove the "
+                "store (sudo rm -rf " +
+                    store_.root().string() + ") and load or pull the image again");
+}
+
+void Importer::apply_in_place(const LayerJob& job) {
+    auto dir = store_.layer_dir(job.diff_id);
+    // one importer at a time applies them (another process may reuse the same layer): the
+    // record is read again under the lock
+    Fd lock(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!lock) throw_errno("cannot open " + dir.string());
+    while (::flock(lock.get(), LOCK_EX) != 0)
+        if (errno != EINTR) throw_errno("cannot lock " + dir.string());
+    auto meta = oci::parse_json(fs::read_file(dir / "meta.json"), "layer metadata");
+    // applied already, or known to hold no record (a tree of root's files), or root's
+    if (meta.contains("owners") || meta.value("owners_recorded", 1) == 0 ||
+        meta.value("privileged", false))
+        return;
+    auto t = meta.find("tree");
+    if (t == meta.end() || !t->is_object() || t->value("scheme", "") != kTreeDigestScheme)
+        return; // no digest to check the tree against first: left as it is
+    auto rootfs = dir / "rootfs";
+    if (tree_digest(rootfs).digest != t->value("digest", "")) {
+        log::warn(job.what + ": the unpacked layer " + job.diff_id.str() +
+                  " differs from the digest recorded when it was unpacked: its files' owners "
+                  "are not applied (`gantry system fsck --deep` names it; `--repair` removes it)");
+        return;
+    }
+    record_store_maps(store_, maps_);
+    auto applied = apply_owners(rootfs, maps_);
+    if (applied.applied == 0 && applied.unmapped == 0) {
+        meta["owners_recorded"] = 0;
+    } else {
+        auto owners = maps_json(maps_);
+        owners["applied"] = applied.applied;
+        owners["unmapped"] = applied.unmapped;
+        meta["owners"] = owners;
+        meta["owners_recorded"] = applied.applied + applied.unmapped;
+        (*t)["digest"] = applied.tree.digest;
+        (*t)["entries"] = applied.tree.entries;
+        (*t)["unreadable"] = applied.tree.unreadable;
+        log::note(job.what + ": the owners of " + std::to_string(applied.applied) +
+                  " file(s) of the layer unpacked before they were applied are applied now");
+    }
+    fs::write_atomic(dir / "meta.json", meta.dump(2) + "\n", 0644);
 }
 
 std::vector<LayerDone> Importer::layers(const std::vector<LayerJob>& jobs) {

@@ -5,6 +5,7 @@
 
 #include "layer/stream.hpp"
 #include "oci/image.hpp"
+#include "store/owned_tree.hpp"
 #include "store/store.hpp"
 
 #include <functional>
@@ -54,8 +55,15 @@ class Importer {
 
   private:
     LayerDone one_layer(const LayerJob& job);
+    // Error(conflict) when the unpacked layer's owners were applied with other subordinate ids
+    void check_owner_maps(const LayerJob& job);
+    // A tree unpacked before owners were applied (or by the user without a range then) whose
+    // recorded owners are applied now, after its recorded digest is checked: its meta.json
+    // gets "owners" and the digest walked in the namespace
+    void apply_in_place(const LayerJob& job);
     store::Store& store_;
     ImportOptions opt_;
+    SubIdMaps maps_; // the user's subordinate ids (rootless): recorded owners are applied
 };
 
 } // namespace gantry::store

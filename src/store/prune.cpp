@@ -6,6 +6,7 @@
 #include "store/build_cache.hpp"
 #include "store/gc.hpp"
 #include "store/gc_live.hpp"
+#include "store/owned_tree.hpp"
 #include "store/scratch.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -179,7 +180,7 @@ void drop_blob(Store& store, const std::string& hex, PruneResult& r) {
     auto n = file_bytes(p);
     if (::unlink(p.c_str()) != 0) {
         if (errno != EISDIR) return;
-        fs::remove_tree(p); // not a blob: a stray directory
+        remove_owned_tree(p); // not a blob: a stray directory
     }
     r.bytes += n;
     ++r.blobs;
@@ -206,7 +207,7 @@ void drop_layer(Store& store, const std::string& hex, PruneResult& r,
 void delete_doomed(const std::vector<stdfs::path>& doomed) {
     parallel_for(doomed.size(), 8, [&](std::size_t i) {
         try {
-            fs::remove_tree(doomed[i]);
+            remove_owned_tree(doomed[i]);
         } catch (const Error&) { // left in tmp/: the next prune removes it
         }
     });
@@ -243,7 +244,7 @@ PruneResult prune(Store& store, const PruneOptions& opt) {
     for (auto& name : entries(store.tmp_dir())) {
         auto p = store.tmp_dir() / name;
         r.bytes += fs::disk_usage(p);
-        fs::remove_tree(p);
+        remove_owned_tree(p);
         ++r.tmp_entries;
     }
     // Ephemeral containers' directories a reaper has not deleted yet (see store/scratch.hpp).

@@ -1,5 +1,6 @@
 #include "store/scratch.hpp"
 
+#include "store/owned_tree.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -72,7 +73,7 @@ Scratch::Scratch(Store& store, const std::string& id, Layer layer, const oci::Di
             dir();
             if (::mkdir(upper().c_str(), 0755) != 0 && errno != EEXIST)
                 throw_errno("cannot create " + upper().string());
-            fs::remove_tree(work());
+            remove_owned_tree(work());
             mkdir_or_throw(work());
         } else if (layer_ == Layer::disk) {
             dir(); // fails on an id in use, before anything of that container is touched
@@ -98,7 +99,7 @@ Scratch::Scratch(Store& store, const std::string& id, Layer layer, const oci::Di
         }
     } catch (...) {
         try { // an error path: delete what we created here and now
-            if (made_ && !reuse_) fs::remove_tree(dir_);
+            if (made_ && !reuse_) remove_owned_tree(dir_);
         } catch (...) {
         }
         throw;
@@ -181,7 +182,7 @@ void discard_dir(const stdfs::path& store_root, const stdfs::path& dir) noexcept
         moved = ::rename(dir.c_str(), to.c_str()) == 0;
     if (!moved) {
         try { // cannot move it (gone already, or trash/ unusable): delete it here and now
-            fs::remove_tree(dir);
+            remove_owned_tree(dir);
         } catch (...) {
         }
         return;
@@ -204,7 +205,7 @@ std::uint64_t reap_trash(const stdfs::path& store_root) {
         if (doomed.empty()) break;
         for (auto& p : doomed) {
             try { // one entry that cannot be deleted does not keep the reaper from the others
-                fs::remove_tree(p);
+                remove_owned_tree(p);
                 ++n;
             } catch (const Error&) {
                 failed.insert(p);

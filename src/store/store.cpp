@@ -1,6 +1,7 @@
 #include "store/store.hpp"
 
 #include "oci/image.hpp"
+#include "store/owned_tree.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -132,7 +133,7 @@ PendingLayer Store::begin_layer() {
 PendingLayer::~PendingLayer() {
     if (!done_ && !tmp_.empty()) {
         try {
-            fs::remove_tree(tmp_);
+            remove_owned_tree(tmp_);
         } catch (...) { // leftovers in tmp/ are removed by `gantry system prune`
         }
     }

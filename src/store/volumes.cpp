@@ -1,5 +1,6 @@
 #include "store/volumes.hpp"
 
+#include "store/owned_tree.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/random.hpp"
@@ -79,7 +80,7 @@ Volume create_volume(const Store& store, std::string name,
     fs::write_atomic(tmp / "volume.json", j.dump(), 0644);
     if (::rename(tmp.c_str(), (dir / name).c_str()) != 0) {
         int err = errno;
-        fs::remove_tree(tmp);
+        remove_owned_tree(tmp);
         if (err == EEXIST || err == ENOTEMPTY) { // made meanwhile by another
             if (auto other = vol_read(store, name)) return *other;
         }
@@ -116,7 +117,7 @@ void remove_volume(const Store& store, const std::string& name) {
     auto gone = dir / (".gone-" + fs::unique_name());
     if (::rename((dir / name).c_str(), gone.c_str()) != 0)
         throw_errno("cannot remove the volume " + name);
-    fs::remove_tree(gone);
+    remove_owned_tree(gone);
 }
 
 std::uint64_t volume_size(const Volume& v) {

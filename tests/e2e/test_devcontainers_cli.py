@@ -166,12 +166,10 @@ def test_devcontainer_built_from_a_dockerfile_with_the_gpus(g, tmp_path):
 def debian_up_exec(g, where: Path, user=None):
     """A Debian 12 devcontainer (tests/fixtures/debian_base.py) built from a Dockerfile that adds
     a user, remoteUser that user: the CLI reads the image's /etc/passwd through `exec`, runs
-    postCreateCommand and `exec` as the user, in the user's home. Rootless it is not run: the CLI
-    then builds its updateUID image (dev gets the caller's uid and chowns /home/dev) and, with
-    subordinate ids, the container sees every image file as root's (the store's tree is the
-    user's; the recorded owners, user.gantry.owner, are not applied at run time: docs/storage.md
-    "Owners in a rootless store"), so dev cannot write its home; with the caller's id alone the
-    run is refused (group 1500 is not mapped)."""
+    postCreateCommand and `exec` as the user, in the user's home. Rootless (a user with
+    subordinate ids) the CLI also builds its updateUID image (dev gets the caller's uid and
+    chowns /home/dev); the store applies the image's owners on disk as subordinate ids
+    (docs/storage.md "Owners in a rootless store"), so dev writes its home."""
     from fixtures import debian_base
     js = devcontainer_cli()
     g.run("load", debian_base.debian_archive())
@@ -187,14 +185,17 @@ def debian_up_exec(g, where: Path, user=None):
     cid = json.loads(p.stdout.strip().splitlines()[-1])["containerId"]
     try:
         p = cli(js, docker, "exec", "--workspace-folder", str(ws), "bash", "-c",
-                "cat /tmp/post-create; id -un; id -u; cat /etc/debian_version", user=user)
+                "cat /tmp/post-create; id -un; id -u; cat /etc/debian_version; "
+                "touch ~/.written && stat -c %u ~ ~/.written", user=user)
         assert p.returncode == 0, (p.stdout[-3000:], p.stderr[-3000:])
-        out = p.stdout.splitlines()[-5:]
+        out = p.stdout.splitlines()[-7:]
         assert out[:3] == ["dev", "/home/dev", "dev"], p.stdout
         # rootless, the CLI gives dev the caller's uid (its updateUID image); as root it keeps
         # the image's
         assert out[3] == (str(user.pw_uid) if user is not None else "1500"), p.stdout
         assert out[4].startswith("12."), p.stdout
+        # dev owns its home and writes it
+        assert out[5:] == [out[3], out[3]], p.stdout
         calls = (where / "calls.log").read_text()
         if user is not None:
             assert "updateUID.Dockerfile" in calls, calls
@@ -204,6 +205,12 @@ def debian_up_exec(g, where: Path, user=None):
 
 def test_devcontainer_on_debian_with_a_remote_user(g, tmp_path):
     debian_up_exec(g, tmp_path / "dc")
+
+
+def test_devcontainer_on_debian_with_a_remote_user_rootless(subid_user):
+    where = subid_user.base / "dc"
+    where.mkdir()
+    debian_up_exec(subid_user, where, user=subid_user.user)
 
 
 def test_devcontainer_through_the_engine_api_socket(g, tmp_path):
