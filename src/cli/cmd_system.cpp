@@ -1,4 +1,5 @@
 #include "cli/context.hpp"
+#include "cli/host_root_flags.hpp"
 #include "engine/lifecycle.hpp"
 #include "engine/request_json.hpp"
 #include "engine/reset.hpp"
@@ -66,6 +67,8 @@ void register_system(CLI::App& app, Context& ctx) {
     struct ServiceOpts {
         double time = 5;
         std::string uri;
+        gpu_vendors::Roots roots;          // --driver-root, ...: the GPU host of its containers
+        std::vector<std::string> cdi_dirs; // --cdi-spec-dir
     };
     auto so = std::make_shared<ServiceOpts>();
     auto* service = sys->add_subcommand(
@@ -78,6 +81,11 @@ void register_system(CLI::App& app, Context& ctx) {
     service->add_option("uri", so->uri,
                         "Where to listen: unix:///PATH (default unix://$XDG_RUNTIME_DIR/gantry/"
                         "gantry.sock, root's unix:///run/gantry/gantry.sock)");
+    add_host_root_flags(service, so->roots);
+    service->add_option("--cdi-spec-dir", so->cdi_dirs,
+                        "Also read CDI specs from this directory (after /etc/cdi and "
+                        "/var/run/cdi) for the CDI devices its containers name (repeatable)")
+        ->allow_extra_args(false);
     service->footer("Started by systemd (gantry.socket), it serves the socket systemd passes. "
                     "Containers never depend on it: they outlive it, and another service on the "
                     "same store sees them. docs/engine-api.md lists the endpoints.");
@@ -88,6 +96,15 @@ void register_system(CLI::App& app, Context& ctx) {
             sc.store_root = ctx.store_root();
             sc.version = GANTRY_VERSION;
             sc.image_stores = ctx.image_stores;
+            // absolute: its helpers and the containers' later starts need not share its cwd
+            sc.gpu_roots = so->roots;
+            for (std::string* r : {&sc.gpu_roots.driver_root, &sc.gpu_roots.dev_root,
+                                   &sc.gpu_roots.sys_root})
+                *r = fs::stdfs::absolute(*r).lexically_normal().string();
+            for (auto& [flag, r] : sc.gpu_roots.more)
+                r = fs::stdfs::absolute(r).lexically_normal().string();
+            for (auto& d : so->cdi_dirs)
+                sc.cdi_dirs.push_back(fs::stdfs::absolute(d).lexically_normal().string());
             return engine_api::run_service(sc, {so->uri, so->time});
         };
     });

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "engine_api/request.hpp"
+#include "gpu_vendors/roots.hpp"
 #include "store/store.hpp"
 
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 namespace gantry::engine_api {
 
@@ -74,6 +76,11 @@ struct ServiceContext {
     store::Store* store = nullptr;
     std::string store_root, version;
     std::vector<std::string> image_stores;
+    // where the GPU host is (the service's --driver-root, --dev-root, --sys-root, ...) and the
+    // CDI spec directories it adds (--cdi-spec-dir): every container it creates gets them, as
+    // `gantry run` gets its own flags
+    gpu_vendors::Roots gpu_roots;
+    std::vector<std::string> cdi_dirs;
 };
 
 // Answers REQUEST (its route matched): the handler's answer, or the error JSON for an ApiError

@@ -58,6 +58,8 @@ Response api_lc_create(const ServiceContext& ctx, const Request& r) {
     ConsoleSize console;
     auto req = create_request(parse_body(r.body), r.arg("name"), r.arg("platform"), &console);
     if (req.image_stores.empty()) req.image_stores = ctx.image_stores;
+    req.gpu_roots = ctx.gpu_roots; // the body names no host: the service's flags do
+    req.cdi_dirs.insert(req.cdi_dirs.end(), ctx.cdi_dirs.begin(), ctx.cdi_dirs.end());
     auto res = run_helper(ctx.store_root, {"system", "service-create"},
                           engine::request_to_json(req).dump());
     if (res.status != 0) throw_helper_failure(res, "create");
