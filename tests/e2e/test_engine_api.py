@@ -128,13 +128,14 @@ def test_docker_ps_inspect_logs_of_a_container_run_by_gantry(api):
     assert f"{name} sample:latest {TOKEN}" in out, out
     state = docker(api, "inspect", "--format", "{{.State.Running}} {{.Name}}", name).stdout
     assert state.strip() == f"true /{name}"
-    # the output file read back: both lines, in docker's multiplexed frames (stdout's)
+    # the output file read back: each line in docker's multiplexed frames, with its stream
     r = docker(api, "logs", name)
-    assert "out-line" in r.stdout and "err-line" in r.stdout
+    assert (r.stdout, r.stderr) == ("out-line\n", "err-line\n")
     status, ctype, body = http(api, "GET", f"/v1.41/containers/{name}/logs?stdout=1&stderr=1")
     assert status == 200 and ctype == "application/vnd.docker.multiplexed-stream"
-    assert body[0] == 1 and body[1:4] == b"\0\0\0"
-    assert int.from_bytes(body[4:8], "big") == len(body) - 8
+    assert body[0] == 1 and body[1:4] == b"\0\0\0" and body[8:17] == b"out-line\n"
+    assert int.from_bytes(body[4:8], "big") == 9
+    assert body[17] == 2 and body[25:] == b"err-line\n"
     top = json.loads(http(api, "GET", f"/containers/{name}/top")[2])
     assert "PID" in top["Titles"] and any("sleep" in row[-1] for row in top["Processes"])
 

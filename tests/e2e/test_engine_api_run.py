@@ -178,10 +178,14 @@ def test_docker_py_runs_waits_and_execs(svc):
     _, sock, _ = svc
     client = docker_py.DockerClient(base_url=f"unix://{sock}", version="auto")
     try:
-        # stderr=True: gantry keeps a container's two streams in one file, as written, so
-        # docker-py's default (stdout alone) is refused with a 501 that says so
-        assert client.containers.run("sample:latest", ["echo", "py"], remove=True,
-                                     stderr=True) == b"py\n"
+        # docker-py's run reads the output with logs: its default, stdout alone, then both
+        # streams, then stderr alone (each chunk is recorded with its stream)
+        both = ["sh", "-c", "echo py; echo err >&2"]
+        assert client.containers.run("sample:latest", both, remove=True) == b"py\n"
+        assert client.containers.run("sample:latest", both, remove=True,
+                                     stderr=True) == b"py\nerr\n"
+        assert client.containers.run("sample:latest", both, remove=True, stdout=False,
+                                     stderr=True) == b"err\n"
         c = client.containers.run("sample:latest", ["sh", "-c", "echo bg; sleep 30"],
                                   detach=True, name=f"{TOKEN}-py")
         code, out = c.exec_run(["sh", "-c", "echo ex; exit 2"])
@@ -217,3 +221,42 @@ def test_attach_needs_the_upgrade_and_create_names_the_refused_field(svc):
                         {"Content-Type": "application/json"})
     assert status == 400 and b"HostConfig.Dns" in data
     docker(svc, "rm", name)
+
+
+def test_logs_select_a_stream_and_frame_each_with_its_own(svc):
+    _, sock, _ = svc
+    name = f"{TOKEN}-streams"
+    docker(svc, "run", "-d", "--name", name, "sample:latest", "sh", "-c",
+           "echo o1; echo e1 >&2; echo o2; echo e2 >&2")
+    assert docker(svc, "wait", name).stdout == "0\n"
+    # docker's CLI: stdout to stdout, stderr to stderr; --tail counts both
+    r = docker(svc, "logs", name)
+    assert (r.stdout, r.stderr) == ("o1\no2\n", "e1\ne2\n")
+    r = docker(svc, "logs", "--tail", "1", name)
+    assert (r.stdout, r.stderr) == ("", "e2\n")
+    # gantry's CLI the same
+    g = svc[0]
+    res = g.run("logs", name)
+    assert (res.out, res.err) == ("o1\no2\n", "e1\ne2\n")
+
+    def frames(query):
+        c = UnixHTTP(str(sock))
+        c.request("GET", f"/v1.41/containers/{name}/logs?{query}")
+        body = c.getresponse().read()
+        c.close()
+        out = []
+        while body:
+            n = int.from_bytes(body[4:8], "big")
+            out.append((body[0], body[8:8 + n]))
+            body = body[8 + n:]
+        return out
+
+    # each frame with its chunk's stream (chunks of the two written at once come in the
+    # copier's order: each stream's own order is kept)
+    both = frames("stdout=1&stderr=1")
+    assert b"".join(d for s, d in both if s == 1) == b"o1\no2\n", both
+    assert b"".join(d for s, d in both if s == 2) == b"e1\ne2\n", both
+    assert {s for s, _ in frames("stderr=1")} == {2}
+    assert frames("stdout=1&tail=1") == [(1, b"o2\n")]
+    docker(svc, "rm", name)
+
