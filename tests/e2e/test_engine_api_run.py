@@ -289,3 +289,32 @@ def test_attach_to_a_running_container_follows_its_output_from_then_on(svc):
     c.close()
     docker(svc, "rm", "-f", name, f"{name}i")
 
+
+def test_stats_one_shot_streamed_and_docker_stats_no_stream(svc):
+    _, sock, _ = svc
+    name = f"{TOKEN}-stats"
+    docker(svc, "run", "-d", "--name", name, "sample:latest", "sh", "-c",
+           "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 30")
+    try:
+        r = docker(svc, "stats", "--no-stream", name)
+        head, row = r.stdout.splitlines()[:2]
+        assert head.startswith("CONTAINER ID") and "MEM USAGE / LIMIT" in head, r.stdout
+        assert name in row and row.count("%") == 2, r.stdout
+        c = UnixHTTP(str(sock))
+        c.request("GET", f"/v1.41/containers/{name}/stats?stream=false")
+        s = json.loads(c.getresponse().read())
+        c.close()
+        assert s["name"] == f"/{name}" and s["pids_stats"]["current"] >= 1, s
+        assert s["memory_stats"]["usage"] > 0 and s["memory_stats"]["limit"] > 0, s
+        assert s["cpu_stats"]["cpu_usage"]["total_usage"] > 0, s
+        assert s["cpu_stats"]["system_cpu_usage"] > s["precpu_stats"]["system_cpu_usage"] > 0
+        assert s["cpu_stats"]["online_cpus"] >= 1 and s["preread"] < s["read"], s
+        # stream=true: a JSON line at once (then one a second); the client leaves after one
+        c = UnixHTTP(str(sock))
+        c.request("GET", f"/v1.41/containers/{name}/stats?stream=true")
+        first = json.loads(c.getresponse().readline())
+        c.close()
+        assert first["id"] == docker(svc, "inspect", "-f", "{{.Id}}", name).stdout.strip()
+    finally:
+        docker(svc, "rm", "-f", name)
+
