@@ -318,3 +318,22 @@ def test_stats_one_shot_streamed_and_docker_stats_no_stream(svc):
     finally:
         docker(svc, "rm", "-f", name)
 
+
+def test_named_volumes_made_on_first_use_and_refused_removal_while_mounted(svc):
+    vol = f"{TOKEN}-vol"
+    docker(svc, "run", "--rm", "-v", f"{vol}:/data", "sample:latest", "sh", "-c",
+           "echo in-volume > /data/f")
+    assert vol in docker(svc, "volume", "ls", "-q").stdout.split()
+    r = docker(svc, "run", "--rm", "--mount", f"type=volume,source={vol},target=/d,readonly",
+               "sample:latest", "sh", "-c", "cat /d/f; touch /d/x 2>/dev/null || echo ro")
+    assert r.stdout == "in-volume\nro\n"
+    # a container (even not running) mounts it: in use
+    keeper = f"{TOKEN}-volkeeper"
+    docker(svc, "create", "--name", keeper, "-v", f"{vol}:/data", "sample:latest", "true")
+    r = docker(svc, "volume", "rm", vol, check=False)
+    assert r.returncode != 0 and "volume is in use" in r.stderr and keeper in r.stderr, r.stderr
+    assert vol not in docker(svc, "volume", "ls", "-q", "--filter", "dangling=true").stdout
+    assert docker(svc, "volume", "prune", "-f").returncode == 0
+    assert vol in docker(svc, "volume", "ls", "-q").stdout.split()  # prune left it
+    docker(svc, "rm", keeper)
+    docker(svc, "volume", "rm", vol)

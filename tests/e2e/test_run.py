@@ -1511,7 +1511,7 @@ def test_rootless_single_id_when_no_subids(rootless, mk):
     (["run", "--userns", "bogus", "sample:latest", "true"], 2, "--userns"),
     (["run", "--network", "bridge", "sample:latest", "true"], 2, "--network"),
     (["run", "--security-opt", "apparmor=x", "sample:latest", "true"], 2, "--security-opt"),
-    (["run", "-v", "relative:/x", "sample:latest", "true"], 2, "named volumes"),
+    (["run", "-v", "no volume!:/x", "sample:latest", "true"], 2, "volume name"),
     (["run", "-v", "/no/such/dir:/x", "sample:latest", "true"], 125, "does not exist"),
     (["run", "-w", "rel", "sample:latest", "true"], 2, "absolute"),
     # checked before the launch: the workload would print "ran"
