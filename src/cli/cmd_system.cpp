@@ -66,7 +66,7 @@ void register_system(CLI::App& app, Context& ctx) {
     // the Docker Engine API on a socket: engine_api/ serves it; here only the flags
     struct ServiceOpts {
         double time = 5;
-        std::string uri;
+        std::string uri, group;
         gpu_vendors::Roots roots;          // --driver-root, ...: the GPU host of its containers
         std::vector<std::string> cdi_dirs; // --cdi-spec-dir
     };
@@ -81,6 +81,10 @@ void register_system(CLI::App& app, Context& ctx) {
     service->add_option("uri", so->uri,
                         "Where to listen: unix:///PATH (default unix://$XDG_RUNTIME_DIR/gantry/"
                         "gantry.sock, root's unix:///run/gantry/gantry.sock)");
+    service->add_option("--group", so->group,
+                        "Make the socket 0660 and the group's (docker's `docker` group: its "
+                        "members may use the service as this user; its directory must let the "
+                        "group in)");
     add_host_root_flags(service, so->roots);
     service->add_option("--cdi-spec-dir", so->cdi_dirs,
                         "Also read CDI specs from this directory (after /etc/cdi and "
@@ -105,7 +109,7 @@ void register_system(CLI::App& app, Context& ctx) {
                 r = fs::stdfs::absolute(r).lexically_normal().string();
             for (auto& d : so->cdi_dirs)
                 sc.cdi_dirs.push_back(fs::stdfs::absolute(d).lexically_normal().string());
-            return engine_api::run_service(sc, {so->uri, so->time});
+            return engine_api::run_service(sc, {so->uri, so->time, so->group});
         };
     });
 

@@ -17,14 +17,17 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <grp.h>
 #include <microhttpd.h>
 #include <mutex>
+#include <optional>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <vector>
 
 namespace gantry::engine_api {
 
@@ -387,6 +390,48 @@ Fd api_srv_listen(const std::filesystem::path& path) {
     return fd;
 }
 
+// --group: PATH (0600, just made) given to GROUP and made 0660. Its directory must let the group
+// reach it (search permission for the group or for all), else Error(usage) saying so: a 0700
+// runtime directory would make the group's access a lie.
+std::string api_srv_octal(mode_t m) {
+    char b[16];
+    std::snprintf(b, sizeof b, "%04o", static_cast<unsigned>(m & 07777));
+    return b;
+}
+
+std::optional<gid_t> api_srv_group_id(const std::string& name) {
+    group g{};
+    group* found = nullptr;
+    std::vector<char> buf(16384);
+    if (::getgrnam_r(name.c_str(), &g, buf.data(), buf.size(), &found) != 0 || !found) {
+        char* end = nullptr;
+        unsigned long n = std::strtoul(name.c_str(), &end, 10); // a number names itself
+        if (name.empty() || *end) return std::nullopt;
+        return static_cast<gid_t>(n);
+    }
+    return found->gr_gid;
+}
+
+void api_srv_give_group(const std::filesystem::path& path, const std::string& group) {
+    auto gid = api_srv_group_id(group);
+    if (!gid)
+        throw Error(Errc::not_found, "--group " + group + ": no such group",
+                    "name a group in /etc/group (getent group)");
+    struct stat d {};
+    auto dir = path.parent_path();
+    if (::stat(dir.c_str(), &d) != 0) throw_errno("cannot stat " + dir.string());
+    bool reach = (d.st_mode & S_IXOTH) || ((d.st_mode & S_IXGRP) && d.st_gid == *gid);
+    if (!reach)
+        throw Error(Errc::usage,
+                    "--group " + group + ": the group cannot enter the socket's directory " +
+                        dir.string() + " (mode " + api_srv_octal(d.st_mode) + ")",
+                    "name a socket in a directory the group can enter, e.g. "
+                    "unix:///run/gantry-api.sock");
+    if (::chown(path.c_str(), static_cast<uid_t>(-1), *gid) != 0)
+        throw_errno("cannot give the socket " + path.string() + " to the group " + group);
+    if (::chmod(path.c_str(), 0660) != 0) throw_errno("cannot make " + path.string() + " 0660");
+}
+
 } // namespace
 
 std::string default_socket_uri() {
@@ -435,11 +480,26 @@ int run_service(const ServiceContext& ctx, const ServiceOptions& o) {
         ::fcntl(*fd, F_SETFD, FD_CLOEXEC);
         listener = Fd(*fd);
         where = "the socket systemd passed";
+        if (!o.group.empty())
+            throw Error(Errc::usage,
+                        "--group " + o.group +
+                            ": systemd made the socket (its group is "
+                            "gantry.socket's SocketGroup=, its mode SocketMode=)",
+                        "set SocketGroup= and SocketMode=0660 in a drop-in for gantry.socket");
     } else {
         auto path = socket_path(o.uri.empty() ? default_socket_uri() : o.uri);
         listener = api_srv_listen(path);
         made = path;
         where = "unix://" + path.string();
+        if (!o.group.empty()) {
+            try {
+                api_srv_give_group(path, o.group);
+            } catch (...) {
+                ::unlink(path.c_str());
+                throw;
+            }
+            where += " (0660, group " + o.group + ")";
+        }
     }
     // signals: waited for below, so SIGTERM ends the service cleanly; SIGPIPE ignored (a
     // client that hangs up mid-stream)

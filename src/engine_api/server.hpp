@@ -16,6 +16,9 @@ namespace gantry::engine_api {
 struct ServiceOptions {
     std::string uri;         // "" : default_socket_uri()
     double idle_seconds = 5; // exit after this long with no connection (0: never)
+    // --group: the socket 0660 and owned by this group (docker's `docker` group), whose
+    // members may then use it; "" the user's alone (0600)
+    std::string group;
 };
 
 // unix://RUNTIME_DIR/gantry.sock: $XDG_RUNTIME_DIR/gantry/gantry.sock, root's

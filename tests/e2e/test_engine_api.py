@@ -107,6 +107,48 @@ def test_the_socket_is_the_users_alone_and_an_idle_service_exits(api, gantry_bin
     assert r.code != 0 and "unix socket only" in r.err, r
 
 
+def test_group_makes_the_socket_0660_for_the_groups_members(api):
+    """--group: the socket the group's, 0660 (docker's `docker` group); as root, nobody uses it
+    through the group nogroup and not without it. A directory the group cannot enter: refused."""
+    import grp
+    import tempfile
+    g, _, tmp, _ = api
+    root = os.geteuid() == 0
+    group = "nogroup" if root else grp.getgrgid(os.getgid()).gr_name
+    gid = grp.getgrnam(group).gr_gid
+    shared = tempfile.mkdtemp(prefix="gantry-api-group-", dir="/tmp")
+    try:
+        os.chmod(shared, 0o755)
+        path = os.path.join(shared, "api.sock")
+        p = start_service(g, path, "--time", "0", "--group", group)
+        try:
+            st = os.stat(path)
+            assert stat.S_IMODE(st.st_mode) == 0o660 and st.st_gid == gid
+            if root:
+                env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": f"unix://{path}",
+                       "HOME": shared, "DOCKER_CONFIG": shared}
+
+                def as_nobody(group_arg):
+                    return subprocess.run(
+                        ["setpriv", "--reuid=nobody", f"--regid={group_arg}", "--clear-groups",
+                         DOCKERS[0], "version", "--format", "{{.Server.APIVersion}}"],
+                        capture_output=True, text=True, env=env, timeout=60)
+                r = as_nobody("nogroup")
+                assert r.returncode == 0 and r.stdout.strip() == "1.41", r
+                r = as_nobody("daemon")
+                assert r.returncode != 0 and "permission denied" in r.stderr, r
+        finally:
+            p.terminate()
+            p.wait(timeout=10)
+        assert not os.path.exists(path)
+        # the module's socket directory is 0700: the group could not reach a socket there
+        r = g.run("system", "service", "--group", group, f"unix://{tmp}/run/g.sock", check=False)
+        assert r.code != 0 and "cannot enter the socket's directory" in r.err, r
+        assert not (tmp / "run" / "g.sock").exists()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
 @pytest.mark.parametrize("binary", DOCKERS)
 def test_docker_version_info_ps_images(api, binary):
     v = json.loads(docker(api, "version", "--format", "{{json .Server}}", binary=binary).stdout)
