@@ -86,9 +86,10 @@ void register_system(CLI::App& app, Context& ctx) {
                         "members may use the service as this user; its directory must let the "
                         "group in)");
     add_host_root_flags(service, so->roots);
-    service->add_option("--cdi-spec-dir", so->cdi_dirs,
-                        "Also read CDI specs from this directory (after /etc/cdi and "
-                        "/var/run/cdi) for the CDI devices its containers name (repeatable)")
+    service
+        ->add_option("--cdi-spec-dir", so->cdi_dirs,
+                     "Also read CDI specs from this directory (after /etc/cdi and "
+                     "/var/run/cdi) for the CDI devices its containers name (repeatable)")
         ->allow_extra_args(false);
     service->footer("Started by systemd (gantry.socket), it serves the socket systemd passes. "
                     "Containers never depend on it: they outlive it, and another service on the "
@@ -102,8 +103,8 @@ void register_system(CLI::App& app, Context& ctx) {
             sc.image_stores = ctx.image_stores;
             // absolute: its helpers and the containers' later starts need not share its cwd
             sc.gpu_roots = so->roots;
-            for (std::string* r : {&sc.gpu_roots.driver_root, &sc.gpu_roots.dev_root,
-                                   &sc.gpu_roots.sys_root})
+            for (std::string* r :
+                 {&sc.gpu_roots.driver_root, &sc.gpu_roots.dev_root, &sc.gpu_roots.sys_root})
                 *r = fs::stdfs::absolute(*r).lexically_normal().string();
             for (auto& [flag, r] : sc.gpu_roots.more)
                 r = fs::stdfs::absolute(r).lexically_normal().string();
