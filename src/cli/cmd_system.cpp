@@ -66,25 +66,34 @@ void register_system(CLI::App& app, Context& ctx) {
     // the Docker Engine API on a socket: engine_api/ serves it; here only the flags
     struct ServiceOpts {
         double time = 5;
-        std::string uri, group;
+        std::string uri, group, tls_cert, tls_key, tls_ca;
         gpu_vendors::Roots roots;          // --driver-root, ...: the GPU host of its containers
         std::vector<std::string> cdi_dirs; // --cdi-spec-dir
     };
     auto so = std::make_shared<ServiceOpts>();
     auto* service = sys->add_subcommand(
-        "service", "Serve the Docker Engine API (1.41) on a unix socket, for docker's CLI and "
-                   "docker-py (DOCKER_HOST), until idle");
+        "service",
+        "Serve the Docker Engine API (1.41) on a unix socket (or TCP), for docker's CLI and "
+        "docker-py (DOCKER_HOST), until idle");
     service
         ->add_option("-t,--time", so->time,
                      "Exit after this many seconds with no connection (default 5; 0: never)")
         ->check(CLI::NonNegativeNumber);
-    service->add_option("uri", so->uri,
-                        "Where to listen: unix:///PATH (default unix://$XDG_RUNTIME_DIR/gantry/"
-                        "gantry.sock, root's unix:///run/gantry/gantry.sock)");
+    service->add_option(
+        "uri", so->uri,
+        "Where to listen: unix:///PATH or tcp://HOST:PORT (default unix://$XDG_RUNTIME_DIR/gantry/"
+        "gantry.sock, root's unix:///run/gantry/gantry.sock)");
     service->add_option("--group", so->group,
                         "Make the socket 0660 and the group's (docker's `docker` group: its "
                         "members may use the service as this user; its directory must let the "
                         "group in)");
+    service->add_option("--tlscert", so->tls_cert,
+                        "tcp://: the service's TLS certificate (PEM); with --tlskey and "
+                        "--tlscacert, docker's --tlsverify (without the three: plain TCP, "
+                        "with a warning)");
+    service->add_option("--tlskey", so->tls_key, "tcp://: the certificate's key (PEM)");
+    service->add_option("--tlscacert", so->tls_ca,
+                        "tcp://: the CA whose certificates clients must present (PEM)");
     add_host_root_flags(service, so->roots);
     service
         ->add_option("--cdi-spec-dir", so->cdi_dirs,
@@ -110,7 +119,8 @@ void register_system(CLI::App& app, Context& ctx) {
                 r = fs::stdfs::absolute(r).lexically_normal().string();
             for (auto& d : so->cdi_dirs)
                 sc.cdi_dirs.push_back(fs::stdfs::absolute(d).lexically_normal().string());
-            return engine_api::run_service(sc, {so->uri, so->time, so->group});
+            return engine_api::run_service(
+                sc, {so->uri, so->time, so->group, so->tls_cert, so->tls_key, so->tls_ca});
         };
     });
 
