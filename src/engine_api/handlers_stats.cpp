@@ -1,7 +1,8 @@
 // GET /containers/{id}/stats: docker's StatsJSON of a running container, read from its cgroup
 // v2 interface files when it has a cgroup of its own (a run with --memory, --cpus or
 // --pids-limit: gantry-ID), else summed over its processes in /proc (the cgroup it shares
-// would count others' too). One sample (stream=false: precpu_stats is a read 100 ms before,
+// would count others' too), with its memory from cgroup v1's controller where a --memory run
+// has one (a v1 or hybrid host). One sample (stream=false: precpu_stats is a read 100 ms before,
 // with its time in preread; one-shot=true: none) or one a second (stream=true) until the
 // container ends or the client hangs up.
 #include "engine_api/api.hpp"
@@ -213,6 +214,29 @@ void api_st_from_proc(const runtime::ContainerState& s, ApiStSample& x) {
     x.mem_limit = 0;
 }
 
+// cgroup v1's memory controller (a v1 or hybrid host): the container's own memory cgroup's
+// usage, limit and stat, when it has one (a run with --memory)
+void api_st_memory_v1(const runtime::ContainerState& s, ApiStSample& x) {
+    std::ifstream in("/proc/" + std::to_string(s.pid) + "/cgroup");
+    std::string line;
+    while (std::getline(in, line)) {
+        auto a = line.find(':'), b = line.find(':', a + 1);
+        if (a == std::string::npos || b == std::string::npos) continue;
+        std::string ctrls = "," + line.substr(a + 1, b - a - 1) + ",";
+        std::string rel = line.substr(b + 1);
+        if (ctrls.find(",memory,") == std::string::npos) continue;
+        if (rel.find("/gantry-" + s.id) == std::string::npos) return; // shared: not its own
+        std::string dir = "/sys/fs/cgroup/memory" + rel;
+        std::uint64_t limit = api_st_num(api_st_read(dir + "/memory.limit_in_bytes"));
+        if (limit == 0 || limit >= (1ULL << 62)) return; // unlimited
+        x.mem_limit = limit;
+        x.mem_usage = api_st_num(api_st_read(dir + "/memory.usage_in_bytes"));
+        x.mem_stats = json::object();
+        for (auto& [k, v] : api_st_keyed(api_st_read(dir + "/memory.stat"))) x.mem_stats[k] = v;
+        return;
+    }
+}
+
 ApiStSample api_st_sample(const runtime::ContainerState& s) {
     ApiStSample x;
     if (!s.running()) return x;
@@ -221,8 +245,10 @@ ApiStSample api_st_sample(const runtime::ContainerState& s) {
     std::string dir = api_st_cgroup(s);
     if (!dir.empty())
         api_st_from_cgroup(dir, x);
-    else
+    else {
         api_st_from_proc(s, x);
+        api_st_memory_v1(s, x);
+    }
     if (x.mem_limit == 0) x.mem_limit = api_st_meminfo_total(); // docker's: the host's memory
     x.valid = true;
     return x;
