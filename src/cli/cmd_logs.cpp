@@ -37,7 +37,8 @@ void register_logs(CLI::App& app, Context& ctx) {
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand(
-        "logs", "Print a detached container's output (stdout and stderr, as they were written)");
+        "logs", "Print a detached container's output (its stdout to stdout, its stderr to "
+                "stderr, in the order written)");
     cmd->add_option("container", o->name, "Container name or ID")->required();
     cmd->add_flag("-f,--follow", o->follow, "Keep printing new output until the container exits");
     cmd->add_option("-n,--tail", o->tail, "Print only the last N lines (default: all)");
@@ -45,9 +46,9 @@ void register_logs(CLI::App& app, Context& ctx) {
     cmd->add_flag("-t,--timestamps", o->timestamps, "Not available: no timestamps are recorded");
     cmd->add_option("--since", o->since, "Not available: no timestamps are recorded");
     cmd->add_option("--until", o->until, "Not available: no timestamps are recorded");
-    cmd->footer("The output is the file `run -d` opened as the container's stdout and stderr, "
-                "with no copying process in between: the two streams are interleaved as "
-                "written, and no timestamps are recorded (so no -t, --since or --until).");
+    cmd->footer("The output is the file the container's monitor writes from its stdout and "
+                "stderr, each chunk marked with its stream, in the order read; no timestamps "
+                "are recorded (so no -t, --since or --until).");
     cmd->callback([&ctx, o] {
         ctx.action = [o] {
             if (o->timestamps || !o->since.empty() || !o->until.empty())
@@ -65,16 +66,16 @@ void register_logs(CLI::App& app, Context& ctx) {
                                 " was started in the foreground: its output goes to the "
                                 "terminal that started it, and gantry keeps no copy",
                             "start it with `gantry run -d` to read its output with `gantry logs`");
-            auto path = s.container_dir + "/log";
-            Fd log(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-            if (!log && errno == ENOENT)
+            auto out = runtime::OutputReader::open(s.container_dir);
+            auto path = s.container_dir + "/" + runtime::kOutputFile;
+            if (!out && errno == ENOENT)
                 throw Error(Errc::not_found,
                             "container " + s.name + " has no output file (" + path + ")",
                             "it was removed while being read, or the store moved; `gantry ps -a` "
                             "lists containers");
-            if (!log)
+            if (!out)
                 throw_errno("cannot open the output of container " + s.name + " (" + path + ")");
-            off_t from = tail ? runtime::tail_offset(log.get(), *tail) : 0;
+            if (tail) out->tail(*tail, runtime::kStdout | runtime::kStderr);
             std::function<bool()> follow;
             if (o->follow)
                 // its workload, then its monitor recording the end; until then, or its removal
@@ -84,7 +85,8 @@ void register_logs(CLI::App& app, Context& ctx) {
                     return (s.running() || s.monitor_alive()) &&
                            fs::stdfs::exists(states.dir() / s.name / "state.json");
                 };
-            runtime::copy_output(log.get(), from, 1, follow);
+            runtime::print_output(*out, runtime::kStdout | runtime::kStderr, STDOUT_FILENO,
+                                  STDERR_FILENO, follow);
             return 0;
         };
     });

@@ -50,10 +50,12 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
     o.option(proc, "-w,--workdir", f->workdir, "Working directory inside the container");
     o.option(proc, "-u,--user", f->user, "UID[:GID] or user name to run as");
     o.option(proc, "--hostname", f->hostname, "Container host name");
-    o.list(files, "-v,--volume", f->volumes, "Bind mount SRC:DST[:ro|rw]");
+    o.list(files, "-v,--volume", f->volumes,
+           "Bind mount SRC:DST[:ro|rw]; SRC a host path, or a named volume's name (made on "
+           "first use, empty: the image's files at DST are not copied in)");
     o.list(files, "--mount", f->mounts,
            "docker's --mount type=bind|tmpfs,source=,target=[,readonly][,bind-propagation=]"
-           "[,tmpfs-size=,tmpfs-mode=] (type=volume: named volumes are not mounted yet)");
+           "[,tmpfs-size=,tmpfs-mode=] (type=volume,source=NAME: a named volume)");
     o.list(files, "--tmpfs", f->tmpfs, "Mount a tmpfs at DST[:options]");
     o.option(iso, engine::flags::kNetwork, f->network, "host (default) or none");
     // CLI11 writes the value into *entrypoint while parsing, after this function returned:

@@ -1,4 +1,5 @@
 #include "cli/context.hpp"
+#include "cli/host_root_flags.hpp"
 #include "engine/lifecycle.hpp"
 #include "engine/request_json.hpp"
 #include "engine/reset.hpp"
@@ -65,19 +66,40 @@ void register_system(CLI::App& app, Context& ctx) {
     // the Docker Engine API on a socket: engine_api/ serves it; here only the flags
     struct ServiceOpts {
         double time = 5;
-        std::string uri;
+        std::string uri, group, tls_cert, tls_key, tls_ca;
+        gpu_vendors::Roots roots;          // --driver-root, ...: the GPU host of its containers
+        std::vector<std::string> cdi_dirs; // --cdi-spec-dir
     };
     auto so = std::make_shared<ServiceOpts>();
     auto* service = sys->add_subcommand(
-        "service", "Serve the Docker Engine API (1.41) on a unix socket, for docker's CLI and "
-                   "docker-py (DOCKER_HOST), until idle");
+        "service",
+        "Serve the Docker Engine API (1.41) on a unix socket (or TCP), for docker's CLI and "
+        "docker-py (DOCKER_HOST), until idle");
     service
         ->add_option("-t,--time", so->time,
                      "Exit after this many seconds with no connection (default 5; 0: never)")
         ->check(CLI::NonNegativeNumber);
-    service->add_option("uri", so->uri,
-                        "Where to listen: unix:///PATH (default unix://$XDG_RUNTIME_DIR/gantry/"
-                        "gantry.sock, root's unix:///run/gantry/gantry.sock)");
+    service->add_option(
+        "uri", so->uri,
+        "Where to listen: unix:///PATH or tcp://HOST:PORT (default unix://$XDG_RUNTIME_DIR/gantry/"
+        "gantry.sock, root's unix:///run/gantry/gantry.sock)");
+    service->add_option("--group", so->group,
+                        "Make the socket 0660 and the group's (docker's `docker` group: its "
+                        "members may use the service as this user; its directory must let the "
+                        "group in)");
+    service->add_option("--tlscert", so->tls_cert,
+                        "tcp://: the service's TLS certificate (PEM); with --tlskey and "
+                        "--tlscacert, docker's --tlsverify (without the three: plain TCP, "
+                        "with a warning)");
+    service->add_option("--tlskey", so->tls_key, "tcp://: the certificate's key (PEM)");
+    service->add_option("--tlscacert", so->tls_ca,
+                        "tcp://: the CA whose certificates clients must present (PEM)");
+    add_host_root_flags(service, so->roots);
+    service
+        ->add_option("--cdi-spec-dir", so->cdi_dirs,
+                     "Also read CDI specs from this directory (after /etc/cdi and "
+                     "/var/run/cdi) for the CDI devices its containers name (repeatable)")
+        ->allow_extra_args(false);
     service->footer("Started by systemd (gantry.socket), it serves the socket systemd passes. "
                     "Containers never depend on it: they outlive it, and another service on the "
                     "same store sees them. docs/engine-api.md lists the endpoints.");
@@ -88,7 +110,17 @@ void register_system(CLI::App& app, Context& ctx) {
             sc.store_root = ctx.store_root();
             sc.version = GANTRY_VERSION;
             sc.image_stores = ctx.image_stores;
-            return engine_api::run_service(sc, {so->uri, so->time});
+            // absolute: its helpers and the containers' later starts need not share its cwd
+            sc.gpu_roots = so->roots;
+            for (std::string* r :
+                 {&sc.gpu_roots.driver_root, &sc.gpu_roots.dev_root, &sc.gpu_roots.sys_root})
+                *r = fs::stdfs::absolute(*r).lexically_normal().string();
+            for (auto& [flag, r] : sc.gpu_roots.more)
+                r = fs::stdfs::absolute(r).lexically_normal().string();
+            for (auto& d : so->cdi_dirs)
+                sc.cdi_dirs.push_back(fs::stdfs::absolute(d).lexically_normal().string());
+            return engine_api::run_service(
+                sc, {so->uri, so->time, so->group, so->tls_cert, so->tls_key, so->tls_ca});
         };
     });
 

@@ -1,8 +1,10 @@
 // gantry volume create/inspect/ls/rm/prune: named volumes, docker's local driver (a directory
 // per volume under the store, store/volumes.hpp), the same store the Engine API's /volumes
-// endpoints keep. No container mounts one yet: run's -v NAME:PATH is refused.
+// endpoints keep. run's -v NAME:PATH mounts one (engine/volumes.hpp, made on first use); one a
+// container mounts is in use: rm refuses it, prune leaves it.
 #include "cli/context.hpp"
 #include "docker_model/volumes.hpp"
+#include "engine/volumes.hpp"
 #include "store/volumes.hpp"
 #include "util/error.hpp"
 
@@ -83,7 +85,8 @@ void register_volume(CLI::App& app, Context& ctx) {
         ctx.action = [&ctx, o] {
             if (!o->quiet) std::printf("%-10s %s\n", "DRIVER", "VOLUME NAME");
             for (auto& v : store::list_volumes(ctx.store())) {
-                if (!docker_model::volume_matches(v, o->filters)) continue;
+                if (!docker_model::volume_matches(v, o->filters, !engine::volume_users(v).empty()))
+                    continue;
                 if (o->quiet)
                     std::printf("%s\n", v.name.c_str());
                 else
@@ -96,10 +99,12 @@ void register_volume(CLI::App& app, Context& ctx) {
     auto* rm = grp->add_subcommand("rm", "Remove volumes and their data");
     rm->alias("remove");
     rm->add_option("name", o->names, "Volume names")->required();
-    rm->add_flag("-f,--force", o->force, "Accepted: no volume is ever in use");
+    rm->add_flag("-f,--force", o->force,
+                 "Accepted (docker's: a volume a container mounts is refused all the same)");
     rm->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             for (auto& n : o->names) {
+                if (auto v = store::find_volume(ctx.store(), n)) engine::check_volume_unused(*v);
                 store::remove_volume(ctx.store(), n);
                 std::printf("%s\n", n.c_str());
             }
@@ -107,7 +112,8 @@ void register_volume(CLI::App& app, Context& ctx) {
         };
     });
 
-    auto* prune = grp->add_subcommand("prune", "Remove every volume (none is in use)");
+    auto* prune =
+        grp->add_subcommand("prune", "Remove every volume no container mounts (-f required)");
     prune->add_flag("-f,--force", o->force, "Do not ask (gantry never asks: required)");
     prune->add_option("--filter", o->filters, "label=K[=V]: only these");
     prune->callback([&ctx, o] {
@@ -116,6 +122,7 @@ void register_volume(CLI::App& app, Context& ctx) {
                 throw Error(Errc::usage, "volume prune removes every volume and its data",
                             "add -f to confirm");
             for (auto& v : store::list_volumes(ctx.store())) {
+                if (!engine::volume_users(v).empty()) continue; // in use: left
                 if (!docker_model::volume_matches(v, o->filters)) continue;
                 store::remove_volume(ctx.store(), v.name);
                 std::printf("%s\n", v.name.c_str());

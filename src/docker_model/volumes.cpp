@@ -18,7 +18,7 @@ nlohmann::json inspect_volume(const store::Volume& v) {
             {"Options", nlohmann::json::object()}};
 }
 
-bool volume_matches(const store::Volume& v, const std::vector<std::string>& words) {
+bool volume_matches(const store::Volume& v, const std::vector<std::string>& words, bool in_use) {
     std::map<std::string, std::vector<std::string>> by_key;
     for (auto& w : words) {
         auto eq = w.find('=');
@@ -37,7 +37,11 @@ bool volume_matches(const store::Volume& v, const std::vector<std::string>& word
             } else if (key == "driver") {
                 any |= val == "local";
             } else if (key == "dangling") {
-                any |= val == "1" || val == "true";
+                bool dangling = val == "1" || val == "true";
+                if (!dangling && val != "0" && val != "false")
+                    throw Error(Errc::usage, "invalid filter 'dangling=" + val + "'",
+                                "give dangling=true or dangling=false");
+                any |= dangling != in_use;
             } else {
                 throw Error(Errc::usage, "invalid filter '" + key + "' for volumes",
                             "gantry's volumes filter by label, name, driver and dangling");

@@ -14,8 +14,9 @@ namespace gantry::docker_model {
 nlohmann::json inspect_volume(const store::Volume& v);
 
 // Whether V passes WORDS (KEY=VALUE: label=K, label=K=V, name=SUBSTRING, driver=local,
-// dangling=true: every volume, none is in use); repeated keys OR, different keys AND. Another
-// key is Error(usage) naming it.
-bool volume_matches(const store::Volume& v, const std::vector<std::string>& words);
+// dangling=true|false: IN_USE false|true, a container mounts it); repeated keys OR, different
+// keys AND. Another key is Error(usage) naming it.
+bool volume_matches(const store::Volume& v, const std::vector<std::string>& words,
+                    bool in_use = false);
 
 } // namespace gantry::docker_model

@@ -12,6 +12,7 @@
 #include "oci/seccomp_profile.hpp"
 #include "rootfs/rootfs.hpp"
 #include "runtime/events.hpp"
+#include "runtime/output.hpp"
 #include "runtime/seccomp.hpp"
 #include "runtime/state.hpp"
 #include "runtime/thread_confinement.hpp"
@@ -170,6 +171,7 @@ struct Launcher {
     std::unique_ptr<sqsh::Server> server; // a squashfs image's FUSE server
     Fd lower_tree;                        // or its kernel mount (root)
     int ready_w = -1;                     // -d: the pipe to the waiting `gantry run`
+    pid_t copier = -1;                    // -d: the output copier (runtime/output.hpp)
 
     explicit Launcher(Prepared& prepared) : p(prepared), record(prepared) {
         if (p.resources.any())
@@ -280,6 +282,7 @@ struct Launcher {
             l.rootfs = flat.string();
             status = runtime::run(l);
         }
+        if (p.request.detach) finish_output();
         record.exited(status);
         // removed: what the run made local stays in the lazy cache (a later pull or run makes
         // it a store image), so `gantry rm` returns once the serving process is gone
@@ -293,6 +296,23 @@ struct Launcher {
             p.lazy->abandon_when([this] { return record.removal_requested(); });
         }
         return status;
+    }
+
+    // -d, once the workload has ended and before its end is recorded: the report of what it
+    // wrote goes into its output, then the monitor's stdout and stderr close and the copier
+    // has up to 2 s to write what the pipes still hold (a process the container left behind
+    // may hold them longer: the copier then goes on alone). So once `ps` or wait says the
+    // container exited, `logs` has all of its output.
+    void finish_output() {
+        report_writes();
+        int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (null >= 0) {
+            ::dup2(null, 1);
+            ::dup2(null, 2);
+            ::close(null);
+        }
+        if (copier > 0) runtime::await_output_copier(copier, 2000);
+        copier = -1;
     }
 
     // What the run wrote into the container layer, when it is more than --write-warn.
@@ -322,16 +342,23 @@ struct Launcher {
             } catch (...) { // its start error, if any, is reported below
             }
             int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-            int logfd = ::open((scratch.dir() / "log").c_str(),
-                               O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
             if (null >= 0) ::dup2(null, 0);
-            if (logfd >= 0) {
-                ::dup2(logfd, 1);
-                ::dup2(logfd, 2);
+            // stdout and stderr: pipes to the copier, which frames them into the output file
+            // (each chunk marked with its stream); without one, the output goes nowhere
+            try {
+                Fd out_w, err_w;
+                copier = runtime::start_output_copier(
+                    (scratch.dir() / runtime::kOutputFile).string(), out_w, err_w);
+                ::dup2(out_w.get(), 1);
+                ::dup2(err_w.get(), 2);
+            } catch (const Error&) {
+                if (null >= 0) {
+                    ::dup2(null, 1);
+                    ::dup2(null, 2);
+                }
             }
             try {
-                launch();
-                report_writes(); // into the container's log, where `gantry logs` shows it
+                launch(); // its end: the writes' report, then the copier's (finish_output)
                 // docker's run -d --rm: gone once it exits, as `gantry rm` does; the state goes
                 // last, so once `ps -a` no longer lists it, its hold and directory are gone too
                 if (p.request.rm) {

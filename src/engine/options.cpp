@@ -128,6 +128,8 @@ void add_options(const RunRequest& r, runspec::RunOptions& o) {
     o.tmpfs = r.tmpfs;
     for (auto& m : r.mounts) {
         auto flag = runspec::parse_mount_flag(m);
+        if (flag.volume) // engine::resolve_named_volumes rewrites these before a run
+            throw Error(Errc::internal, "--mount " + m + ": the volume was not resolved");
         if (flag.bind)
             o.binds.push_back(std::move(*flag.bind));
         else

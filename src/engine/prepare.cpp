@@ -12,6 +12,7 @@
 #include "engine/pull_policy.hpp"
 #include "engine/squashfs.hpp"
 #include "engine/unpack_fallback.hpp"
+#include "engine/volumes.hpp"
 #include "lazy/image.hpp"
 #include "lazy/store_layers.hpp"
 #include "oci/image.hpp"
@@ -311,6 +312,7 @@ Prepared prepare(store::Store& store, RunRequest request, Caller caller,
     p.request = std::move(request);
     p.caller = std::move(caller);
     p.store = &store;
+    resolve_named_volumes(store, p.request);
     check_request(p);
     map_ids(p);
     start_process_early(p, std::move(early));

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "engine_api/request.hpp"
+#include "gpu_vendors/roots.hpp"
 #include "store/store.hpp"
 
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <sys/types.h>
+#include <vector>
 
 namespace gantry::engine_api {
 
@@ -74,6 +76,11 @@ struct ServiceContext {
     store::Store* store = nullptr;
     std::string store_root, version;
     std::vector<std::string> image_stores;
+    // where the GPU host is (the service's --driver-root, --dev-root, --sys-root, ...) and the
+    // CDI spec directories it adds (--cdi-spec-dir): every container it creates gets them, as
+    // `gantry run` gets its own flags
+    gpu_vendors::Roots gpu_roots;
+    std::vector<std::string> cdi_dirs;
 };
 
 // Answers REQUEST (its route matched): the handler's answer, or the error JSON for an ApiError
@@ -90,6 +97,7 @@ Response handle_image_archive(const ServiceContext& ctx, const Request& r); // l
 Response handle_build(const ServiceContext& ctx, const Request& r);
 Response handle_archive(const ServiceContext& ctx, const Request& r); // containers' archive
 Response handle_volumes(const ServiceContext& ctx, const Request& r);
+Response handle_stats(const ServiceContext& ctx, const Request& r); // containers' stats
 // create, start, restart, rename, resize, attach (handlers_lifecycle.cpp)
 Response handle_lifecycle(const ServiceContext& ctx, const Request& r);
 // exec create, start, inspect, resize (handlers_exec.cpp)

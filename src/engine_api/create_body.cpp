@@ -172,6 +172,15 @@ void api_cb_device_requests(const json& v, engine::RunRequest& r) {
         std::string driver = api_cb_string(d.value("Driver", json()), f + ".Driver");
         long long count = api_cb_int(d.value("Count", json()), f + ".Count");
         auto ids = api_cb_strings(d.value("DeviceIDs", json()), f + ".DeviceIDs");
+        if (driver == "cdi") { // docker 25+'s --device vendor.com/class=name: CDI names
+            if (ids.empty()) api_cb_refuse(f + ".DeviceIDs", d, "name the CDI devices");
+            if (count != 0)
+                api_cb_refuse(f + ".Count", count, "CDI devices are named, not counted");
+            if (!api_cb_default(d.value("Options", json())))
+                api_cb_refuse(f + ".Options", d["Options"], "gantry takes no driver options");
+            for (auto& id : ids) r.devices.push_back(id);
+            continue;
+        }
         bool gpu = driver == "nvidia" || driver == "amd";
         for (const auto& caps : d.value("Capabilities", json::array()))
             for (auto& c : api_cb_strings(caps, f + ".Capabilities"))

@@ -61,6 +61,8 @@ Response dispatch(const ServiceContext& ctx, Request& request) {
         case RouteId::container_delete:
         case RouteId::container_top:
             return handle_containers(ctx, request);
+        case RouteId::container_stats:
+            return handle_stats(ctx, request);
         case RouteId::container_create:
         case RouteId::container_start:
         case RouteId::container_restart:

@@ -21,6 +21,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <optional>
 #include <sstream>
 #include <unistd.h>
 
@@ -49,55 +50,66 @@ json api_ctr_row(const runtime::ContainerState& s, bool up) {
             {"Mounts", inspect.value("Mounts", json::array())}};
 }
 
-// A detached container's output file, read as `gantry logs` reads it (runtime/output.hpp),
-// framed as docker's multiplexed stream (an 8-byte header: the stream, 0, 0, 0, the length big
-// endian) when the container has no terminal. The file holds stdout and stderr interleaved as
-// written, so every frame is stdout's (1).
+// A detached container's output, read as `gantry logs` reads it (runtime/output.hpp): the
+// STREAMS asked for, framed as docker's multiplexed stream (an 8-byte header: the stream, 0, 0,
+// 0, the length big endian) with each chunk's own stream when the container has no terminal;
+// raw with one. An older container's file holds both streams in one: stdout's.
 class ApiCtrLogs : public Stream {
   public:
-    ApiCtrLogs(Fd fd, off_t from, bool follow, bool framed, runtime::ContainerState s,
-               std::filesystem::path state_file)
-        : fd_(std::move(fd)), offset_(from), follow_(follow), framed_(framed), s_(std::move(s)),
-          state_file_(std::move(state_file)) {}
+    ApiCtrLogs(runtime::OutputReader reader, unsigned streams, bool follow, bool framed,
+               runtime::ContainerState s, std::filesystem::path state_file)
+        : r_(std::move(reader)), streams_(streams), follow_(follow), framed_(framed),
+          s_(std::move(s)), state_file_(std::move(state_file)) {}
 
     std::size_t read(char* buf, std::size_t max, const std::function<bool()>& gone) override {
-        const std::size_t head = framed_ ? 8 : 0;
-        if (max <= head) return 0;
         for (;;) {
-            ssize_t n = ::pread(fd_.get(), buf + head, max - head, offset_);
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) return 0; // the file went bad under us: end the stream
-            if (n > 0) {
-                offset_ += n;
-                if (framed_) {
-                    buf[0] = 1;
-                    buf[1] = buf[2] = buf[3] = 0;
-                    auto len = static_cast<std::uint32_t>(n);
-                    buf[4] = static_cast<char>(len >> 24);
-                    buf[5] = static_cast<char>(len >> 16);
-                    buf[6] = static_cast<char>(len >> 8);
-                    buf[7] = static_cast<char>(len);
-                }
-                return head + static_cast<std::size_t>(n);
+            if (pos_ < pending_.size()) {
+                std::size_t n = std::min(max, pending_.size() - pos_);
+                std::memcpy(buf, pending_.data() + pos_, n);
+                pos_ += n;
+                return n;
             }
-            if (!follow_) return 0;
+            pending_.clear();
+            pos_ = 0;
+            try {
+                r_.read(streams_, [this](int stream, const char* data, std::size_t n) {
+                    if (framed_) {
+                        char h[8] = {static_cast<char>(stream), 0, 0, 0};
+                        auto len = static_cast<std::uint32_t>(n);
+                        h[4] = static_cast<char>(len >> 24);
+                        h[5] = static_cast<char>(len >> 16);
+                        h[6] = static_cast<char>(len >> 8);
+                        h[7] = static_cast<char>(len);
+                        pending_.append(h, 8);
+                    }
+                    pending_.append(data, n);
+                });
+            } catch (const Error&) {
+                return 0; // the file went bad under us: end the stream
+            }
+            if (!pending_.empty()) continue;
+            if (!follow_ || ended_) return 0;
             // its workload, then its monitor recording the end; until then, or its removal;
             // what was appended up to then is read once more before the end
-            if (!((s_.running() || s_.monitor_alive()) && fs::stdfs::exists(state_file_)))
-                follow_ = false;
-            else if (gone())
-                return 0;
-            else
-                ::usleep(100 * 1000);
+            if (!((s_.running() || s_.monitor_alive()) && fs::stdfs::exists(state_file_))) {
+                ended_ = true;
+                continue;
+            }
+            if (gone()) return 0;
+            if (!watch_) watch_.emplace(r_.fd());
+            watch_->wait(100);
         }
     }
 
   private:
-    Fd fd_;
-    off_t offset_;
-    bool follow_, framed_;
+    runtime::OutputReader r_;
+    unsigned streams_;
+    bool follow_, framed_, ended_ = false;
     runtime::ContainerState s_;
     std::filesystem::path state_file_;
+    std::string pending_;
+    std::size_t pos_ = 0;
+    std::optional<runtime::OutputWatch> watch_;
 };
 
 Response api_ctr_logs(const Request& r, const runtime::ContainerState& s,
@@ -108,26 +120,25 @@ Response api_ctr_logs(const Request& r, const runtime::ContainerState& s,
                             "cannot print or select them (timestamps, since, until)");
     bool out = query_bool(r.arg("stdout")), err = query_bool(r.arg("stderr"));
     if (!out && !err) throw ApiError(400, "Bad parameters: you must choose at least one stream");
-    if (out != err)
-        throw ApiError(501, "gantry records a container's stdout and stderr in one file, as "
-                            "written: ask for both (stdout=1&stderr=1)");
     if (!s.detached)
         throw ApiError(501, "container " + s.name +
                                 " was started in the foreground: its output goes to the terminal "
                                 "that started it, and gantry keeps no copy");
-    auto path = s.container_dir + "/log";
-    Fd log(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!log) throw ApiError(404, "container " + s.name + " has no output file (" + path + ")");
-    off_t from = 0;
+    auto reader = runtime::OutputReader::open(s.container_dir);
+    if (!reader)
+        throw ApiError(404, "container " + s.name + " has no output file (" + s.container_dir +
+                                "/" + runtime::kOutputFile + ")");
+    unsigned streams = (out ? runtime::kStdout : 0) | (err ? runtime::kStderr : 0);
     const std::string& tail = r.arg("tail");
     if (!tail.empty() && tail != "all")
-        from = runtime::tail_offset(log.get(), static_cast<std::size_t>(query_int("tail", tail)));
+        reader->tail(static_cast<std::size_t>(query_int("tail", tail)), streams);
     Response res;
     bool tty = s.spec.terminal;
     res.content_type =
         tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
-    res.stream = std::make_unique<ApiCtrLogs>(std::move(log), from, query_bool(r.arg("follow")),
-                                              !tty, s, states.dir() / s.name / "state.json");
+    res.stream =
+        std::make_unique<ApiCtrLogs>(std::move(*reader), streams, query_bool(r.arg("follow")), !tty,
+                                     s, states.dir() / s.name / "state.json");
     return res;
 }
 

@@ -9,6 +9,7 @@
 #include "engine_api/create_body.hpp"
 #include "engine_api/sessions.hpp"
 #include "engine_api/spawn.hpp"
+#include "runtime/output.hpp"
 #include "runtime/state.hpp"
 #include "util/error.hpp"
 
@@ -42,6 +43,18 @@ class ApiLcAttach : public Hijack {
     bool ran_ = false;
 };
 
+// an attach to a running detached container: its output from now on (attach_running)
+class ApiLcAttachRunning : public Hijack {
+  public:
+    ApiLcAttachRunning(runtime::ContainerState s, unsigned streams)
+        : s_(std::move(s)), streams_(streams) {}
+    void run(int sock, std::string) override { attach_running(s_, streams_, sock); }
+
+  private:
+    runtime::ContainerState s_;
+    unsigned streams_;
+};
+
 // the terminal sizes create bodies gave (HostConfig.ConsoleSize), by container ID, for the
 // attached start
 struct ApiLcConsoles {
@@ -58,6 +71,8 @@ Response api_lc_create(const ServiceContext& ctx, const Request& r) {
     ConsoleSize console;
     auto req = create_request(parse_body(r.body), r.arg("name"), r.arg("platform"), &console);
     if (req.image_stores.empty()) req.image_stores = ctx.image_stores;
+    req.gpu_roots = ctx.gpu_roots; // the body names no host: the service's flags do
+    req.cdi_dirs.insert(req.cdi_dirs.end(), ctx.cdi_dirs.begin(), ctx.cdi_dirs.end());
     auto res = run_helper(ctx.store_root, {"system", "service-create"},
                           engine::request_to_json(req).dump());
     if (res.status != 0) throw_helper_failure(res, "create");
@@ -83,11 +98,35 @@ Response api_lc_attach(const Request& r, const runtime::ContainerState& s) {
     if (!r.arg("detachKeys").empty())
         throw ApiError(501, "gantry has no detach keys (detachKeys): the attached client "
                             "leaves by closing its connection");
-    if (s.running())
-        throw ApiError(409, "container " + s.name +
-                                " is running: gantry's service attaches to a container before "
-                                "its start (create, attach, start, as docker run does); follow "
-                                "a running one with logs -f");
+    if (s.running()) {
+        auto held = find_attached(s.id);
+        bool held_running = false;
+        if (held) {
+            std::lock_guard<std::mutex> lock(held->m);
+            held_running = held->started && !held->done;
+        }
+        if (held_running)
+            throw ApiError(409, "container " + s.name +
+                                    " runs with an attached client: gantry attaches one client "
+                                    "at a time");
+        if (!s.detached)
+            throw ApiError(501, "container " + s.name +
+                                    " runs in the foreground of the terminal that started it: "
+                                    "gantry keeps no copy of its output to attach to");
+        if (query_bool(r.arg("stdin")))
+            throw ApiError(501, "container " + s.name +
+                                    " is running and this service does not hold its stdin "
+                                    "(it was not started attached through it): attach without "
+                                    "stdin (docker attach --no-stdin), or exec into it");
+        unsigned streams = (query_bool(r.arg("stdout")) ? runtime::kStdout : 0) |
+                           (query_bool(r.arg("stderr")) ? runtime::kStderr : 0);
+        Response res;
+        res.status = 101;
+        res.content_type = s.spec.terminal ? "application/vnd.docker.raw-stream"
+                                           : "application/vnd.docker.multiplexed-stream";
+        res.hijack = std::make_unique<ApiLcAttachRunning>(s, streams);
+        return res;
+    }
     if (!s.startable)
         throw ApiError(409, "container " + s.name +
                                 " cannot be started again (its run request was not kept), so "

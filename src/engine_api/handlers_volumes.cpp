@@ -1,7 +1,9 @@
 // The Engine API's volumes: docker's local driver over store/volumes.hpp, the store `gantry
-// volume` keeps (a directory per volume). No container mounts a named volume yet, so none is in
-// use: prune removes every volume its filters pick, and rm's force changes nothing.
+// volume` keeps (a directory per volume). A volume a container mounts (engine/volumes.hpp: any
+// container of the service user's, running or not) is in use: rm is a 409 naming the
+// containers, force or not (docker's), and prune leaves it.
 #include "docker_model/volumes.hpp"
+#include "engine/volumes.hpp"
 #include "engine_api/api.hpp"
 #include "engine_api/decode.hpp"
 #include "store/volumes.hpp"
@@ -16,7 +18,7 @@ Response handle_volumes(const ServiceContext& ctx, const Request& r) {
         auto words = filter_words(r.arg("filters"));
         json out = json::array();
         for (auto& v : store::list_volumes(store))
-            if (docker_model::volume_matches(v, words))
+            if (docker_model::volume_matches(v, words, !engine::volume_users(v).empty()))
                 out.push_back(docker_model::inspect_volume(v));
         return json_response(200, {{"Volumes", out}, {"Warnings", json::array()}});
     }
@@ -33,8 +35,9 @@ Response handle_volumes(const ServiceContext& ctx, const Request& r) {
     }
     case RouteId::volume_delete: {
         auto& name = r.route.params.at("name");
-        if (!store::find_volume(store, name))
-            return error_response(404, "get " + name + ": no such volume");
+        auto v = store::find_volume(store, name);
+        if (!v) return error_response(404, "get " + name + ": no such volume");
+        engine::check_volume_unused(*v); // Error(conflict): 409
         store::remove_volume(store, name);
         return Response{204, "", "", nullptr, {}};
     }
@@ -43,6 +46,7 @@ Response handle_volumes(const ServiceContext& ctx, const Request& r) {
         json deleted = json::array();
         std::uint64_t bytes = 0;
         for (auto& v : store::list_volumes(store)) {
+            if (!engine::volume_users(v).empty()) continue;
             if (!docker_model::volume_matches(v, words)) continue;
             bytes += store::volume_size(v);
             store::remove_volume(store, v.name);

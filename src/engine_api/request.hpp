@@ -67,6 +67,7 @@ enum class RouteId {
     container_wait,
     container_delete,
     container_top,
+    container_stats,
     container_create,
     container_start,
     container_restart,

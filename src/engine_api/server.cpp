@@ -1,5 +1,6 @@
 #include "engine_api/server.hpp"
 
+#include "engine_api/listen.hpp"
 #include "runtime/state.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -19,16 +20,23 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <mutex>
+#include <optional>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
+#include <system_error>
+#include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace gantry::engine_api {
 
 namespace {
+
+constexpr const char* kApiTlsRefused =
+    "this service checks its clients' certificates (TLS): present one its CA (--tlscacert) "
+    "signed, as docker --tlsverify --tlscert CERT --tlskey KEY does";
 
 // libmicrohttpd's calls, bound once from libmicrohttpd.so.12.
 struct ApiSrvMhd {
@@ -73,6 +81,7 @@ struct ApiSrvState {
     std::atomic<int> connections{0};
     std::atomic<std::int64_t> last_activity_ms{0};
     std::mutex store_mutex; // the store's object is shared by the connections' threads
+    bool tls = false;       // tcp:// with TLS: every request's client certificate is checked
 };
 
 std::int64_t api_srv_now_ms() {
@@ -157,18 +166,39 @@ void api_srv_free(void* cls) {
 
 // docker's hijack: the 101 answer sent, the connection's socket is the handler's until it
 // returns (in this connection's own thread: one thread per connection)
-void api_srv_upgraded(void* cls, MHD_Connection*, void*, const char* extra_in,
-                      std::size_t extra_in_size, MHD_socket sock, MHD_UpgradeResponseHandle* urh) {
-    std::unique_ptr<Hijack> h(static_cast<Hijack*>(cls));
-    int flags = ::fcntl(sock, F_GETFL);
-    if (flags >= 0) ::fcntl(sock, F_SETFL, flags & ~O_NONBLOCK);
+// whether the service speaks TLS: an upgraded connection's socket is then one end of a
+// socketpair that libmicrohttpd's connection thread forwards through the TLS session once the
+// upgrade callback has returned, so the hijack runs on a thread of its own
+std::atomic<bool>& api_srv_tls_upgrades() {
+    static std::atomic<bool> on{false}; // function-local: no start-up constructor
+    return on;
+}
+
+void api_srv_hijack(Hijack* hijack, std::string early, MHD_socket sock,
+                    MHD_UpgradeResponseHandle* urh) {
+    std::unique_ptr<Hijack> h(hijack);
     try {
-        h->run(sock, std::string(extra_in ? extra_in : "", extra_in ? extra_in_size : 0));
+        h->run(sock, std::move(early));
     } catch (const std::exception& e) {
         log::debug(std::string("engine api: a hijacked connection failed: ") + e.what());
     }
     h.reset();
     api_srv_mhd().upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+void api_srv_upgraded(void* cls, MHD_Connection*, void*, const char* extra_in,
+                      std::size_t extra_in_size, MHD_socket sock, MHD_UpgradeResponseHandle* urh) {
+    auto* h = static_cast<Hijack*>(cls);
+    int flags = ::fcntl(sock, F_GETFL);
+    if (flags >= 0) ::fcntl(sock, F_SETFL, flags & ~O_NONBLOCK);
+    std::string early(extra_in ? extra_in : "", extra_in ? extra_in_size : 0);
+    if (!api_srv_tls_upgrades().load()) return api_srv_hijack(h, std::move(early), sock, urh);
+    try {
+        std::thread(api_srv_hijack, h, std::move(early), sock, urh).detach();
+    } catch (const std::system_error&) {
+        delete h;
+        api_srv_mhd().upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+    }
 }
 
 MHD_Result api_srv_queue(MHD_Connection* c, Response res) {
@@ -249,6 +279,11 @@ MHD_Result api_srv_access(void* cls, MHD_Connection* c, const char* url, const c
     if (!req) {
         req = new ApiSrvRequest;
         *con_cls = req;
+        if (st->tls) {
+            const auto* info = api_srv_mhd().get_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+            if (!info || !tls_client_verified(info->tls_session))
+                return api_srv_queue(c, error_response(403, kApiTlsRefused));
+        }
         const char* length = api_srv_mhd().lookup(c, MHD_HEADER_KIND, "Content-Length");
         if (auto id = api_srv_upload_route(url, method)) {
             req->upload_route = *id;
@@ -346,47 +381,6 @@ void api_srv_log(void*, const char* fmt, va_list ap) {
     log::debug("libmicrohttpd: " + s);
 }
 
-// A unix socket listening at PATH, 0600, its directory made 0700 when missing. A socket a
-// service answers on is Error(conflict); a stale one (nothing listening) is replaced.
-Fd api_srv_listen(const std::filesystem::path& path) {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (path.string().size() >= sizeof addr.sun_path)
-        throw Error(
-            Errc::usage, "the socket path " + path.string() + " is too long for a unix socket",
-            "name a shorter path (at most " + std::to_string(sizeof addr.sun_path - 1) + " bytes)");
-    std::strcpy(addr.sun_path, path.c_str());
-    auto dir = path.parent_path();
-    if (!std::filesystem::exists(dir)) {
-        std::error_code ec;
-        std::filesystem::create_directories(dir, ec);
-        if (ec)
-            throw Error(Errc::io,
-                        "cannot make the socket's directory " + dir.string() + ": " + ec.message());
-        ::chmod(dir.c_str(), 0700);
-    }
-    struct stat sb {};
-    if (::lstat(path.c_str(), &sb) == 0) {
-        if (!S_ISSOCK(sb.st_mode))
-            throw Error(Errc::conflict, path.string() + " exists and is not a socket",
-                        "remove it, or name another socket path");
-        Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        if (probe && ::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0)
-            throw Error(Errc::conflict, "a service already answers on " + path.string(),
-                        "use it (DOCKER_HOST=unix://" + path.string() +
-                            "), or stop it first, or name another socket path");
-        ::unlink(path.c_str());
-    }
-    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!fd) throw_errno("cannot make a unix socket");
-    mode_t old = ::umask(0177); // born 0600: never a moment open to others
-    int rc = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::umask(old);
-    if (rc != 0) throw_errno("cannot bind the socket " + path.string());
-    if (::listen(fd.get(), 128) != 0) throw_errno("cannot listen on " + path.string());
-    return fd;
-}
-
 } // namespace
 
 std::string default_socket_uri() {
@@ -399,9 +393,8 @@ std::filesystem::path socket_path(const std::string& uri) {
         p = p.substr(7);
     else if (p.find("://") != std::string::npos)
         throw Error(Errc::unsupported,
-                    "gantry system service serves a unix socket only, not " + uri +
-                        " (TCP, with or without TLS, is not served yet)",
-                    "give unix:///PATH, or no URI for " + default_socket_uri());
+                    "gantry system service serves unix:///PATH or tcp://HOST:PORT, not " + uri,
+                    "give unix:///PATH, tcp://HOST:PORT, or no URI for " + default_socket_uri());
     if (p.empty() || p.front() != '/')
         throw Error(Errc::usage, "the socket " + uri + " is not an absolute path",
                     "give unix:///ABSOLUTE/PATH");
@@ -426,6 +419,7 @@ std::optional<int> activation_fd(const char* listen_pid, const char* listen_fds,
 int run_service(const ServiceContext& ctx, const ServiceOptions& o) {
     const auto& m = api_srv_mhd();
     Fd listener;
+    std::optional<TlsPems> tls;
     std::optional<std::filesystem::path> made;
     std::string where;
     if (auto fd = activation_fd(std::getenv("LISTEN_PID"), std::getenv("LISTEN_FDS"), ::getpid())) {
@@ -435,11 +429,41 @@ int run_service(const ServiceContext& ctx, const ServiceOptions& o) {
         ::fcntl(*fd, F_SETFD, FD_CLOEXEC);
         listener = Fd(*fd);
         where = "the socket systemd passed";
+        if (!o.group.empty())
+            throw Error(Errc::usage,
+                        "--group " + o.group +
+                            ": systemd made the socket (its group is "
+                            "gantry.socket's SocketGroup=, its mode SocketMode=)",
+                        "set SocketGroup= and SocketMode=0660 in a drop-in for gantry.socket");
+    } else if (auto tcp = tcp_endpoint(o.uri)) {
+        tls = read_tls(o.tls_cert, o.tls_key, o.tls_ca);
+        if (!o.group.empty())
+            throw Error(Errc::usage, "--group is for a unix socket, not " + o.uri,
+                        "drop --group (TCP's clients are checked by TLS)");
+        listener = listen_tcp(*tcp);
+        where = o.uri + (tls ? " (TLS: clients' certificates checked against --tlscacert)" : "");
+        if (!tls)
+            std::fprintf(stderr,
+                         "gantry: warning: %s is served without TLS: whoever reaches it runs "
+                         "containers as this user (give --tlscert, --tlskey and --tlscacert)\n",
+                         o.uri.c_str());
     } else {
+        if (!o.tls_cert.empty() || !o.tls_key.empty() || !o.tls_ca.empty())
+            throw Error(Errc::usage, "--tlscert, --tlskey and --tlscacert are for tcp://",
+                        "serve tcp://HOST:PORT, or drop them (a unix socket is the user's alone)");
         auto path = socket_path(o.uri.empty() ? default_socket_uri() : o.uri);
-        listener = api_srv_listen(path);
+        listener = listen_unix(path);
         made = path;
         where = "unix://" + path.string();
+        if (!o.group.empty()) {
+            try {
+                give_socket_group(path, o.group);
+            } catch (...) {
+                ::unlink(path.c_str());
+                throw;
+            }
+            where += " (0660, group " + o.group + ")";
+        }
     }
     // signals: waited for below, so SIGTERM ends the service cleanly; SIGPIPE ignored (a
     // client that hangs up mid-stream)
@@ -453,14 +477,23 @@ int run_service(const ServiceContext& ctx, const ServiceOptions& o) {
 
     ApiSrvState st;
     st.ctx = &ctx;
+    st.tls = tls.has_value();
+    api_srv_tls_upgrades() = st.tls;
+    std::vector<MHD_OptionItem> tls_opts;
+    if (tls)
+        tls_opts = {{MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key.data()},
+                    {MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert.data()},
+                    {MHD_OPTION_HTTPS_MEM_TRUST, 0, tls->ca.data()}};
+    tls_opts.push_back({MHD_OPTION_END, 0, nullptr});
     st.last_activity_ms = api_srv_now_ms();
     MHD_Daemon* d = m.start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-            MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE,
+            MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE | (tls ? MHD_USE_TLS : 0),
         0, nullptr, nullptr, &api_srv_access, &st, MHD_OPTION_LISTEN_SOCKET, listener.get(),
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<std::size_t>(kMaxHeaderBytes),
         MHD_OPTION_NOTIFY_COMPLETED, &api_srv_completed, nullptr, MHD_OPTION_NOTIFY_CONNECTION,
-        &api_srv_notify, &st, MHD_OPTION_EXTERNAL_LOGGER, &api_srv_log, nullptr, MHD_OPTION_END);
+        &api_srv_notify, &st, MHD_OPTION_EXTERNAL_LOGGER, &api_srv_log, nullptr, MHD_OPTION_ARRAY,
+        tls_opts.data(), MHD_OPTION_END);
     if (!d) throw Error(Errc::internal, "libmicrohttpd could not start serving " + where);
     if (o.idle_seconds > 0)
         std::fprintf(stderr,

@@ -16,6 +16,12 @@ namespace gantry::engine_api {
 struct ServiceOptions {
     std::string uri;         // "" : default_socket_uri()
     double idle_seconds = 5; // exit after this long with no connection (0: never)
+    // --group: the socket 0660 and owned by this group (docker's `docker` group), whose
+    // members may then use it; "" the user's alone (0600)
+    std::string group;
+    // tcp://HOST:PORT's TLS (server_tls.hpp): the service's certificate and key, the clients'
+    // CA; none: plain TCP, with a warning
+    std::string tls_cert, tls_key, tls_ca;
 };
 
 // unix://RUNTIME_DIR/gantry.sock: $XDG_RUNTIME_DIR/gantry/gantry.sock, root's

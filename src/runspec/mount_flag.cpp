@@ -68,6 +68,17 @@ std::vector<std::string> mount_csv_fields(const std::string& text) {
     return out;
 }
 
+// docker's rule for a local volume's name (store::valid_volume_name's): [a-zA-Z0-9][a-zA-Z0-9_.-]+
+bool mount_volume_name_ok(const std::string& n) {
+    auto alnum = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    };
+    if (n.size() < 2 || !alnum(n[0])) return false;
+    for (char c : n)
+        if (!alnum(c) && c != '_' && c != '.' && c != '-') return false;
+    return true;
+}
+
 } // namespace
 
 MountFlag parse_mount_flag(const std::string& text) {
@@ -133,8 +144,26 @@ MountFlag parse_mount_flag(const std::string& text) {
                             "give the mode in octal, e.g. tmpfs-mode=1777");
             mode = value;
             tmpfs_keys.insert(key);
-        } else if (key.starts_with("volume-")) {
+        } else if (key == "volume-nocopy") {
+            // gantry's new volume starts empty: nocopy is what it does
+            if (!mount_bool(key, value, bare, what))
+                throw Error(Errc::unsupported,
+                            what + ": gantry does not copy the image's files into a new volume "
+                                   "(volume-nocopy=false)",
+                            "drop volume-nocopy; copy them in with `gantry cp` if needed");
             volume_keys.insert(key);
+        } else if (key == "volume-driver") {
+            need_value();
+            if (value != "local")
+                throw Error(Errc::unsupported, what + ": gantry's volumes are local directories",
+                            "drop volume-driver, or give volume-driver=local");
+            volume_keys.insert(key);
+        } else if (key.starts_with("volume-")) {
+            throw Error(Errc::unsupported,
+                        what + ": " + key +
+                            " is not done: gantry's volumes are plain "
+                            "directories (docker's local driver, no options)",
+                        "drop " + key);
         } else {
             throw Error(Errc::usage, what + ": unknown key \"" + key + "\"",
                         "docker's keys: type, source, target, readonly, bind-propagation, "
@@ -148,20 +177,30 @@ MountFlag parse_mount_flag(const std::string& text) {
                             ", not type=" + type,
                         "drop it, or use type=" + std::string(their_type));
     };
-    if (type == "volume")
-        throw Error(Errc::unsupported,
-                    what +
-                        ": gantry mounts no named volumes yet (type=volume, docker's default type)",
-                    "bind a host directory: --mount type=bind,source=/host/dir,target=" +
-                        (target.empty() ? std::string("/data") : target));
-    if (type != "bind" && type != "tmpfs")
+    if (type != "bind" && type != "tmpfs" && type != "volume")
         throw Error(Errc::usage, what + ": unknown mount type \"" + type + "\"",
-                    "use type=bind or type=tmpfs");
-    mixed(volume_keys, "volume");
+                    "use type=bind, type=volume or type=tmpfs");
     if (target.empty())
         throw Error(Errc::usage, what + ": no target", "add target=/path/in/container");
     check_destination(target, what);
     MountFlag out;
+    if (type == "volume") {
+        mixed(bind_keys, "bind");
+        mixed(tmpfs_keys, "tmpfs");
+        if (!have_source)
+            throw Error(Errc::unsupported,
+                        what + ": gantry makes no anonymous volumes (type=volume without a "
+                               "source)",
+                        "name the volume: source=NAME");
+        if (!mount_volume_name_ok(source))
+            throw Error(Errc::usage,
+                        what + ": \"" + source +
+                            "\" is not a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)",
+                        "give a volume's name, or type=bind for a host path");
+        out.volume = VolumeMount{source, target, readonly};
+        return out;
+    }
+    mixed(volume_keys, "volume");
     if (type == "bind") {
         mixed(tmpfs_keys, "tmpfs");
         if (!have_source) throw Error(Errc::usage, what + ": no source", "add source=/host/path");

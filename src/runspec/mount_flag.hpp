@@ -9,8 +9,10 @@
 //   consistency=consistent|cached|delegated|default  (docker for Mac's; meaningless on Linux, as
 //                                                      docker documents, and accepted as such)
 //   tmpfs-size=SIZE (docker's units: 64m), tmpfs-mode=OCTAL        (tmpfs only)
-// type=volume and the volume-* keys are refused: gantry mounts no named volumes yet. An unknown
-// key, a key of another type, a bad value: Error(usage) naming it.
+//   type=volume: source=NAME (a named volume, engine/volumes.hpp makes it on first use; no
+//   source, an anonymous volume: refused), volume-nocopy (gantry never copies the image's files
+//   into a new volume: =false is refused), volume-driver=local; other volume-* keys refused.
+// An unknown key, a key of another type, a bad value: Error(usage) naming it.
 #pragma once
 
 #include "runspec/builder.hpp"
@@ -20,8 +22,14 @@
 
 namespace gantry::runspec {
 
+struct VolumeMount {
+    std::string name, target;
+    bool readonly = false;
+};
+
 struct MountFlag {
-    std::optional<BindMount> bind; // type=bind
+    std::optional<BindMount> bind;     // type=bind
+    std::optional<VolumeMount> volume; // type=volume
     // type=tmpfs: the same text a --tmpfs flag gives, "DST:nosuid,nodev,size=N,mode=M[,ro]"
     std::string tmpfs;
 };

@@ -2,8 +2,8 @@
 // ROOT/volumes/NAME/_data, with ROOT/volumes/NAME/volume.json (its creation time and labels).
 // Made whole under a temporary name and renamed into place, so a volume is either there with
 // its record or not at all; removed by renaming it aside first. What `gantry volume` and the
-// Engine API's /volumes endpoints share. No container mounts one yet (run's -v NAME:PATH is
-// refused), so none is ever in use.
+// Engine API's /volumes endpoints share. A run mounts one by name (engine/volumes.hpp, which
+// also says which are in use).
 #pragma once
 
 #include "store/store.hpp"

@@ -103,8 +103,136 @@ def test_the_socket_is_the_users_alone_and_an_idle_service_exits(api, gantry_bin
     # the module's service answers on its socket: a second one there is refused, naming it
     r = g.run("system", "service", "--time", "1", f"unix://{sock}", check=False)
     assert r.code != 0 and "already answers on" in r.err, r
-    r = g.run("system", "service", "tcp://127.0.0.1:2375", check=False)
-    assert r.code != 0 and "unix socket only" in r.err, r
+    r = g.run("system", "service", "http://127.0.0.1:2375", check=False)
+    assert r.code != 0 and "unix:///PATH or tcp://HOST:PORT" in r.err, r
+
+
+def test_group_makes_the_socket_0660_for_the_groups_members(api):
+    """--group: the socket the group's, 0660 (docker's `docker` group); as root, nobody uses it
+    through the group nogroup and not without it. A directory the group cannot enter: refused."""
+    import grp
+    import tempfile
+    g, _, tmp, _ = api
+    root = os.geteuid() == 0
+    group = "nogroup" if root else grp.getgrgid(os.getgid()).gr_name
+    gid = grp.getgrnam(group).gr_gid
+    shared = tempfile.mkdtemp(prefix="gantry-api-group-", dir="/tmp")
+    try:
+        os.chmod(shared, 0o755)
+        path = os.path.join(shared, "api.sock")
+        p = start_service(g, path, "--time", "0", "--group", group)
+        try:
+            st = os.stat(path)
+            assert stat.S_IMODE(st.st_mode) == 0o660 and st.st_gid == gid
+            if root:
+                env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": f"unix://{path}",
+                       "HOME": shared, "DOCKER_CONFIG": shared}
+
+                def as_nobody(group_arg):
+                    return subprocess.run(
+                        ["setpriv", "--reuid=nobody", f"--regid={group_arg}", "--clear-groups",
+                         DOCKERS[0], "version", "--format", "{{.Server.APIVersion}}"],
+                        capture_output=True, text=True, env=env, timeout=60)
+                r = as_nobody("nogroup")
+                assert r.returncode == 0 and r.stdout.strip() == "1.41", r
+                r = as_nobody("daemon")
+                assert r.returncode != 0 and "permission denied" in r.stderr, r
+        finally:
+            p.terminate()
+            p.wait(timeout=10)
+        assert not os.path.exists(path)
+        # the module's socket directory is 0700: the group could not reach a socket there
+        r = g.run("system", "service", "--group", group, f"unix://{tmp}/run/g.sock", check=False)
+        assert r.code != 0 and "cannot enter the socket's directory" in r.err, r
+        assert not (tmp / "run" / "g.sock").exists()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def _certs(where):
+    """A CA, the service's certificate for 127.0.0.1 and a client's; and another CA's client."""
+    def ssl(*args):
+        subprocess.run(["openssl", *args], cwd=where, check=True, capture_output=True)
+    for ca in ("ca", "other-ca"):
+        ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", f"{ca}.key", "-out", f"{ca}.pem", "-days", "2", "-subj", f"/CN={ca}")
+    (where / "srv.ext").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    (where / "cli.ext").write_text("extendedKeyUsage=clientAuth\n")
+    for name, ca, ext in (("srv", "ca", "srv.ext"), ("cli", "ca", "cli.ext"),
+                          ("stranger", "other-ca", "cli.ext")):
+        ssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+            f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
+        ssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
+            "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", ext)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve_tcp(g, uri, *args):
+    """The service on URI; its stderr lines up to the one saying it serves."""
+    p = g.popen("system", "service", "--time", "0", *args, uri, stderr=subprocess.PIPE,
+                text=True)
+    lines = []
+    while not any("serving the Docker Engine API" in line for line in lines):
+        ready, _, _ = select.select([p.stderr], [], [], 30)
+        line = p.stderr.readline() if ready else ""
+        assert line, (lines, p.poll())
+        lines.append(line)
+    return p, lines
+
+
+def test_tcp_with_tls_checks_the_clients_certificate_and_plain_tcp_warns(api, tmp_path):
+    """docker's --tlsverify against tcp:// with --tlscert/--tlskey/--tlscacert: a client with a
+    certificate the CA signed runs `version`, `ps` and `run --rm` (the hijack through TLS); one
+    without, or with another CA's, is refused. Plain TCP serves with a warning."""
+    if not shutil.which("openssl"):
+        pytest.skip("needs openssl")
+    g, _, tmp, _ = api
+    _certs(tmp_path)
+    port = _free_port()
+    uri = f"tcp://127.0.0.1:{port}"
+    p, _ = _serve_tcp(g, uri, "--tlscert", tmp_path / "srv.pem", "--tlskey", tmp_path / "srv.key",
+                      "--tlscacert", tmp_path / "ca.pem")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DOCKER_CONFIG": str(tmp_path)}
+
+    def client(cert, *args):
+        tls = ["--tlsverify", "--tlscacert", str(tmp_path / "ca.pem")]
+        if cert:
+            tls += ["--tlscert", str(tmp_path / f"{cert}.pem"), "--tlskey",
+                    str(tmp_path / f"{cert}.key")]
+        return subprocess.run([DOCKERS[0], "-H", uri, *tls, *args], capture_output=True,
+                              text=True, env=env, timeout=60)
+    try:
+        r = client("cli", "version", "--format", "{{.Server.APIVersion}}")
+        assert r.returncode == 0 and r.stdout.strip() == "1.41", r
+        assert client("cli", "ps", "-a").returncode == 0
+        r = client("cli", "run", "--rm", "sample:latest", "sh", "-c", "echo via-tls; exit 4")
+        assert (r.returncode, r.stdout) == (4, "via-tls\n"), r
+        for who in (None, "stranger"):
+            r = client(who, "version", "--format", "{{.Server.APIVersion}}")
+            assert r.returncode != 0 and "1.41" not in r.stdout, (who, r)
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+    # plain TCP: served, with a warning that says what it means
+    port = _free_port()
+    p, lines = _serve_tcp(g, f"tcp://127.0.0.1:{port}")
+    try:
+        assert "without TLS" in lines[0], lines
+        r = subprocess.run([DOCKERS[0], "-H", f"tcp://127.0.0.1:{port}", "version", "--format",
+                            "{{.Server.APIVersion}}"], capture_output=True, text=True, env=env,
+                           timeout=60)
+        assert r.stdout.strip() == "1.41", r
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+    r = g.run("system", "service", "--tlscert", tmp_path / "srv.pem", f"tcp://127.0.0.1:{port}",
+              check=False)
+    assert r.code != 0 and "--tlskey is missing" in r.err, r
 
 
 @pytest.mark.parametrize("binary", DOCKERS)
@@ -128,13 +256,14 @@ def test_docker_ps_inspect_logs_of_a_container_run_by_gantry(api):
     assert f"{name} sample:latest {TOKEN}" in out, out
     state = docker(api, "inspect", "--format", "{{.State.Running}} {{.Name}}", name).stdout
     assert state.strip() == f"true /{name}"
-    # the output file read back: both lines, in docker's multiplexed frames (stdout's)
+    # the output file read back: each line in docker's multiplexed frames, with its stream
     r = docker(api, "logs", name)
-    assert "out-line" in r.stdout and "err-line" in r.stdout
+    assert (r.stdout, r.stderr) == ("out-line\n", "err-line\n")
     status, ctype, body = http(api, "GET", f"/v1.41/containers/{name}/logs?stdout=1&stderr=1")
     assert status == 200 and ctype == "application/vnd.docker.multiplexed-stream"
-    assert body[0] == 1 and body[1:4] == b"\0\0\0"
-    assert int.from_bytes(body[4:8], "big") == len(body) - 8
+    assert body[0] == 1 and body[1:4] == b"\0\0\0" and body[8:17] == b"out-line\n"
+    assert int.from_bytes(body[4:8], "big") == 9
+    assert body[17] == 2 and body[25:] == b"err-line\n"
     top = json.loads(http(api, "GET", f"/containers/{name}/top")[2])
     assert "PID" in top["Titles"] and any("sleep" in row[-1] for row in top["Processes"])
 

@@ -178,10 +178,14 @@ def test_docker_py_runs_waits_and_execs(svc):
     _, sock, _ = svc
     client = docker_py.DockerClient(base_url=f"unix://{sock}", version="auto")
     try:
-        # stderr=True: gantry keeps a container's two streams in one file, as written, so
-        # docker-py's default (stdout alone) is refused with a 501 that says so
-        assert client.containers.run("sample:latest", ["echo", "py"], remove=True,
-                                     stderr=True) == b"py\n"
+        # docker-py's run reads the output with logs: its default, stdout alone, then both
+        # streams, then stderr alone (each chunk is recorded with its stream)
+        both = ["sh", "-c", "echo py; echo err >&2"]
+        assert client.containers.run("sample:latest", both, remove=True) == b"py\n"
+        assert client.containers.run("sample:latest", both, remove=True,
+                                     stderr=True) == b"py\nerr\n"
+        assert client.containers.run("sample:latest", both, remove=True, stdout=False,
+                                     stderr=True) == b"err\n"
         c = client.containers.run("sample:latest", ["sh", "-c", "echo bg; sleep 30"],
                                   detach=True, name=f"{TOKEN}-py")
         code, out = c.exec_run(["sh", "-c", "echo ex; exit 2"])
@@ -217,3 +221,121 @@ def test_attach_needs_the_upgrade_and_create_names_the_refused_field(svc):
                         {"Content-Type": "application/json"})
     assert status == 400 and b"HostConfig.Dns" in data
     docker(svc, "rm", name)
+
+
+def test_logs_select_a_stream_and_frame_each_with_its_own(svc):
+    _, sock, _ = svc
+    name = f"{TOKEN}-streams"
+    docker(svc, "run", "-d", "--name", name, "sample:latest", "sh", "-c",
+           "echo o1; echo e1 >&2; echo o2; echo e2 >&2")
+    assert docker(svc, "wait", name).stdout == "0\n"
+    # docker's CLI: stdout to stdout, stderr to stderr; --tail counts both
+    r = docker(svc, "logs", name)
+    assert (r.stdout, r.stderr) == ("o1\no2\n", "e1\ne2\n")
+    r = docker(svc, "logs", "--tail", "1", name)
+    assert (r.stdout, r.stderr) == ("", "e2\n")
+    # gantry's CLI the same
+    g = svc[0]
+    res = g.run("logs", name)
+    assert (res.out, res.err) == ("o1\no2\n", "e1\ne2\n")
+
+    def frames(query):
+        c = UnixHTTP(str(sock))
+        c.request("GET", f"/v1.41/containers/{name}/logs?{query}")
+        body = c.getresponse().read()
+        c.close()
+        out = []
+        while body:
+            n = int.from_bytes(body[4:8], "big")
+            out.append((body[0], body[8:8 + n]))
+            body = body[8 + n:]
+        return out
+
+    # each frame with its chunk's stream (chunks of the two written at once come in the
+    # copier's order: each stream's own order is kept)
+    both = frames("stdout=1&stderr=1")
+    assert b"".join(d for s, d in both if s == 1) == b"o1\no2\n", both
+    assert b"".join(d for s, d in both if s == 2) == b"e1\ne2\n", both
+    assert {s for s, _ in frames("stderr=1")} == {2}
+    assert frames("stdout=1&tail=1") == [(1, b"o2\n")]
+    docker(svc, "rm", name)
+
+
+def test_attach_to_a_running_container_follows_its_output_from_then_on(svc):
+    name = f"{TOKEN}-att"
+    docker(svc, "run", "-d", "--name", name, "sample:latest", "sh", "-c",
+           "echo first; i=0; while [ ! -e /tmp/stop ]; do echo tick$i; i=$((i+1)); "
+           "sleep 0.05; done; echo bye >&2; exit 3")
+    _, _, env = svc
+    att = subprocess.Popen([DOCKERS[0], "attach", name], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=env)
+    try:
+        line = att.stdout.readline()
+        assert line.startswith(b"tick"), line
+        docker(svc, "exec", name, "touch", "/tmp/stop")
+        out, err = att.communicate(timeout=20)
+        assert att.returncode == 3, (out, err)
+        assert b"first" not in out and err == b"bye\n", (out, err)
+    finally:
+        att.kill()
+    # stdin to a container this service does not hold: refused, saying why (docker's CLI asks
+    # for it only when inspect says OpenStdin, which a detached gantry container never is)
+    docker(svc, "run", "-d", "--name", f"{name}i", "sample:latest", "sleep", "30")
+    c = UnixHTTP(str(svc[1]))
+    c.request("POST", f"/v1.41/containers/{name}i/attach?stream=1&stdin=1&stdout=1",
+              headers={"Connection": "Upgrade", "Upgrade": "tcp"})
+    r = c.getresponse()
+    assert r.status == 501 and b"does not hold its stdin" in r.read()
+    c.close()
+    docker(svc, "rm", "-f", name, f"{name}i")
+
+
+def test_stats_one_shot_streamed_and_docker_stats_no_stream(svc):
+    _, sock, _ = svc
+    name = f"{TOKEN}-stats"
+    # -m: a cgroup of its own, whose memory limit stats reports (v2's memory.max, or v1's
+    # memory controller on a hybrid host)
+    docker(svc, "run", "-d", "-m", "64m", "--name", name, "sample:latest", "sh", "-c",
+           "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 30")
+    try:
+        r = docker(svc, "stats", "--no-stream", name)
+        head, row = r.stdout.splitlines()[:2]
+        assert head.startswith("CONTAINER ID") and "MEM USAGE / LIMIT" in head, r.stdout
+        assert name in row and row.count("%") == 2, r.stdout
+        c = UnixHTTP(str(sock))
+        c.request("GET", f"/v1.41/containers/{name}/stats?stream=false")
+        s = json.loads(c.getresponse().read())
+        c.close()
+        assert s["name"] == f"/{name}" and s["pids_stats"]["current"] >= 1, s
+        assert s["memory_stats"]["usage"] > 0 and s["memory_stats"]["limit"] == 64 << 20, s
+        assert s["cpu_stats"]["cpu_usage"]["total_usage"] > 0, s
+        assert s["cpu_stats"]["system_cpu_usage"] > s["precpu_stats"]["system_cpu_usage"] > 0
+        assert s["cpu_stats"]["online_cpus"] >= 1 and s["preread"] < s["read"], s
+        # stream=true: a JSON line at once (then one a second); the client leaves after one
+        c = UnixHTTP(str(sock))
+        c.request("GET", f"/v1.41/containers/{name}/stats?stream=true")
+        first = json.loads(c.getresponse().readline())
+        c.close()
+        assert first["id"] == docker(svc, "inspect", "-f", "{{.Id}}", name).stdout.strip()
+    finally:
+        docker(svc, "rm", "-f", name)
+
+
+def test_named_volumes_made_on_first_use_and_refused_removal_while_mounted(svc):
+    vol = f"{TOKEN}-vol"
+    docker(svc, "run", "--rm", "-v", f"{vol}:/data", "sample:latest", "sh", "-c",
+           "echo in-volume > /data/f")
+    assert vol in docker(svc, "volume", "ls", "-q").stdout.split()
+    r = docker(svc, "run", "--rm", "--mount", f"type=volume,source={vol},target=/d,readonly",
+               "sample:latest", "sh", "-c", "cat /d/f; touch /d/x 2>/dev/null || echo ro")
+    assert r.stdout == "in-volume\nro\n"
+    # a container (even not running) mounts it: in use
+    keeper = f"{TOKEN}-volkeeper"
+    docker(svc, "create", "--name", keeper, "-v", f"{vol}:/data", "sample:latest", "true")
+    r = docker(svc, "volume", "rm", vol, check=False)
+    assert r.returncode != 0 and "volume is in use" in r.stderr and keeper in r.stderr, r.stderr
+    assert vol not in docker(svc, "volume", "ls", "-q", "--filter", "dangling=true").stdout
+    assert docker(svc, "volume", "prune", "-f").returncode == 0
+    assert vol in docker(svc, "volume", "ls", "-q").stdout.split()  # prune left it
+    docker(svc, "rm", keeper)
+    docker(svc, "volume", "rm", vol)

@@ -111,6 +111,17 @@ TEST(EngineApiCreateBody, TranslatesHostConfigsHonouredFields) {
     r = create_request(ids, "");
     EXPECT_EQ(r.gpus, "device=0,1");
     EXPECT_EQ(r.gpu_vendor, "nvidia");
+    // docker 25+'s --device vendor.com/class=name: a request of the driver cdi, beside --gpus
+    auto cdi = json::parse(R"({"Image":"i","HostConfig":{"DeviceRequests":[
+      {"Driver":"","Count":1,"Capabilities":[["gpu"]]},
+      {"Driver":"cdi","DeviceIDs":["nvidia.com/gpu=0","amd.com/gpu=all"]}]}})");
+    r = create_request(cdi, "");
+    EXPECT_EQ(r.devices, (std::vector<std::string>{"nvidia.com/gpu=0", "amd.com/gpu=all"}));
+    EXPECT_EQ(r.gpus, "1");
+    EXPECT_THROW(create_request(json::parse(R"({"Image":"i","HostConfig":{"DeviceRequests":[
+      {"Driver":"cdi","Count":-1}]}})"),
+                                ""),
+                 ApiError);
     // ConsoleSize: the terminal's first size, for the attached start
     ConsoleSize console;
     (void)create_request(json::parse(R"({"Image":"i","HostConfig":{"ConsoleSize":[30,100]}})"), "",

@@ -65,11 +65,23 @@ TEST(MountFlag, TmpfsBecomesATmpfsMount) {
     EXPECT_EQ(runspec::parse_mount_flag("type=tmpfs,dst=/t,readonly").tmpfs, "/t:nosuid,nodev,ro");
 }
 
-TEST(MountFlag, VolumesAreRefusedWithASentence) {
-    auto e = refused("source=cache,target=/cache"); // docker's default type is volume
+TEST(MountFlag, NamedVolumesAreNamedAndAnonymousOnesRefused) {
+    auto m = runspec::parse_mount_flag("source=cache,target=/cache"); // docker's default type
+    ASSERT_TRUE(m.volume);
+    EXPECT_EQ(m.volume->name, "cache");
+    EXPECT_EQ(m.volume->target, "/cache");
+    EXPECT_FALSE(m.volume->readonly);
+    m = runspec::parse_mount_flag("type=volume,src=v1,dst=/v,ro,volume-nocopy,volume-driver=local");
+    ASSERT_TRUE(m.volume);
+    EXPECT_TRUE(m.volume->readonly);
+    EXPECT_FALSE(m.bind);
+    auto e = refused("type=volume,dst=/v"); // anonymous
     EXPECT_EQ(e.code(), Errc::unsupported);
-    EXPECT_NE(e.message().find("no named volumes"), std::string::npos) << e.message();
-    EXPECT_EQ(refused("type=volume,src=v,dst=/v").code(), Errc::unsupported);
+    EXPECT_NE(e.message().find("anonymous"), std::string::npos) << e.message();
+    EXPECT_EQ(refused("type=volume,src=v,dst=/v,volume-opt=type=nfs").code(), Errc::unsupported);
+    EXPECT_EQ(refused("type=volume,src=v,dst=/v,volume-nocopy=false").code(), Errc::unsupported);
+    EXPECT_EQ(refused("type=volume,src=v,dst=/v,volume-driver=nfs").code(), Errc::unsupported);
+    EXPECT_EQ(refused("type=volume,src=/abs,dst=/v").code(), Errc::usage);
     EXPECT_NE(refused("type=bind,src=/tmp,dst=/v,volume-nocopy").message().find("volume-nocopy"),
               std::string::npos);
 }

@@ -93,6 +93,11 @@ TEST(Volumes, DockersShapeAndFilters) {
     EXPECT_FALSE(volume_matches(v, {"label=app", "name=other"}));   // keys: AND
     EXPECT_TRUE(volume_matches(v, {"name=web", "driver=local", "dangling=true"}));
     EXPECT_THROW(volume_matches(v, {"bogus=1"}), Error);
+    // dangling: not mounted by any container
+    EXPECT_FALSE(volume_matches(v, {"dangling=true"}, true));
+    EXPECT_TRUE(volume_matches(v, {"dangling=false"}, true));
+    EXPECT_FALSE(volume_matches(v, {"dangling=0"}));
+    EXPECT_THROW(volume_matches(v, {"dangling=maybe"}), Error);
 }
 
 } // namespace store_volumes_test

@@ -1,0 +1,85 @@
+// POST /containers/{id}/attach to a running detached container (engine_api/sessions.hpp's
+// attach_running): its output from now on, read from the file its output copier writes
+// (runtime/output.hpp), as `logs -f` from the end would, sent on the hijacked connection with
+// docker's framing, until the container ends or the client hangs up.
+#include "engine_api/sessions.hpp"
+#include "runtime/output.hpp"
+#include "runtime/state.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+#include <cerrno>
+#include <cstdint>
+#include <poll.h>
+#include <sys/socket.h>
+
+namespace gantry::engine_api {
+
+namespace {
+
+// all of DATA to SOCK; false when the client is gone
+bool api_ar_send(int sock, const std::string& data) {
+    std::size_t done = 0;
+    while (done < data.size()) {
+        ssize_t n = ::send(sock, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+// whether the client hung up (a half-close of its side is not: docker's CLI may send no stdin)
+bool api_ar_gone(int sock) {
+    pollfd p{sock, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) return false;
+    if (p.revents & (POLLERR | POLLHUP)) return true;
+    char buf[4096];
+    ssize_t n = ::recv(sock, buf, sizeof buf, MSG_DONTWAIT);
+    return n < 0 && errno != EAGAIN && errno != EINTR; // bytes (ignored) or its half-close: on
+}
+
+} // namespace
+
+void attach_running(const runtime::ContainerState& s, unsigned streams, int sock) {
+    auto reader = runtime::OutputReader::open(s.container_dir);
+    if (!reader) return;      // removed meanwhile: nothing more will come
+    reader->tail(0, streams); // from now on
+    const bool framed = !s.spec.terminal;
+    std::string out;
+    auto sink = [&out, framed](int stream, const char* data, std::size_t n) {
+        if (framed) {
+            char h[8] = {static_cast<char>(stream), 0, 0, 0};
+            auto len = static_cast<std::uint32_t>(n);
+            h[4] = static_cast<char>(len >> 24);
+            h[5] = static_cast<char>(len >> 16);
+            h[6] = static_cast<char>(len >> 8);
+            h[7] = static_cast<char>(len);
+            out.append(h, 8);
+        }
+        out.append(data, n);
+    };
+    auto state_file = runtime::StateDir().dir() / s.name / "state.json";
+    runtime::OutputWatch watch(reader->fd());
+    bool running = true;
+    try {
+        for (;;) {
+            reader->read(streams, sink);
+            if (!out.empty() && !api_ar_send(sock, out)) return;
+            out.clear();
+            if (!running) break;
+            // its workload, then its monitor recording the end (so the copier is done); until
+            // then, or its removal; what was written up to then is read once more
+            running = (s.running() || s.monitor_alive()) && fs::stdfs::exists(state_file);
+            if (running) {
+                if (api_ar_gone(sock)) return;
+                watch.wait(100);
+            }
+        }
+    } catch (const Error&) {
+        // the file went bad under us: end the stream
+    }
+    ::shutdown(sock, SHUT_WR);
+}
+
+} // namespace gantry::engine_api

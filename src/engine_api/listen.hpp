@@ -1,0 +1,49 @@
+// Where `gantry system service` listens: its unix socket (0600, or 0660 and a group's), or
+// tcp://HOST:PORT with TLS (docker's daemon's
+// --tlsverify model: the service's certificate and key, and a CA whose certificates the
+// clients must present). libmicrohttpd does the TLS with GnuTLS; the client's certificate is
+// checked here against the CA (gnutls_certificate_verify_peers2, libgnutls loaded with dlopen).
+#pragma once
+
+#include "util/fd.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace gantry::engine_api {
+
+// A unix socket listening at PATH, 0600, its directory made 0700 when missing. A socket a
+// service answers on is Error(conflict); a stale one (nothing listening) is replaced.
+Fd listen_unix(const std::filesystem::path& path);
+
+// --group: PATH given to GROUP (a name or a number) and made 0660; Error(usage) when the
+// socket's directory keeps the group out, Error(not_found) for no such group.
+void give_socket_group(const std::filesystem::path& path, const std::string& group);
+
+struct TcpEndpoint {
+    std::string host; // an IPv4 or IPv6 address, or a name getaddrinfo resolves
+    std::string port;
+};
+
+// HOST:PORT of tcp://HOST:PORT ([V6]:PORT too); nothing for another scheme. Error(usage) for a
+// tcp:// URI without a port or with a path.
+std::optional<TcpEndpoint> tcp_endpoint(const std::string& uri);
+
+// A socket listening on E (SO_REUSEADDR). Error(io) naming it when it cannot.
+Fd listen_tcp(const TcpEndpoint& e);
+
+// The service's TLS: PEM texts read from the files --tlscert, --tlskey, --tlscacert name.
+struct TlsPems {
+    std::string cert, key, ca;
+};
+// All three paths, or none (nothing: plain TCP); Error(usage) naming what is missing for a
+// part, Error(not_found/io) for a file that cannot be read.
+std::optional<TlsPems> read_tls(const std::string& cert, const std::string& key,
+                                const std::string& ca);
+
+// Whether the GnuTLS session SESSION's peer presented a certificate the CA given to
+// libmicrohttpd signed, valid now (verify_peers2's status 0).
+bool tls_client_verified(void* session);
+
+} // namespace gantry::engine_api
