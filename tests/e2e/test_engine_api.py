@@ -8,11 +8,13 @@ names."""
 import http.client
 import json
 import os
+import queue
 import select
 import shutil
 import socket
 import stat
 import subprocess
+import threading
 import time
 
 import pytest
@@ -176,10 +178,16 @@ def _serve_tcp(g, uri, *args):
     """The service on URI; its stderr lines up to the one saying it serves."""
     p = g.popen("system", "service", "--time", "0", *args, uri, stderr=subprocess.PIPE,
                 text=True)
+    # a thread reads the lines: select() on the buffered pipe missed a second line already in
+    # the reader's buffer (and waited its 30 s for nothing)
+    got = queue.Queue()
+    threading.Thread(target=lambda: [got.put(line) for line in p.stderr], daemon=True).start()
     lines = []
     while not any("serving the Docker Engine API" in line for line in lines):
-        ready, _, _ = select.select([p.stderr], [], [], 30)
-        line = p.stderr.readline() if ready else ""
+        try:
+            line = got.get(timeout=30)
+        except queue.Empty:
+            line = ""
         assert line, (lines, p.poll())
         lines.append(line)
     return p, lines
