@@ -236,7 +236,11 @@ def test_events_stats_and_oom(started):
         assert data["memory"]["usage"]["limit"] == 64 * MB and data["memory"]["usage"]["usage"] > 0
         assert data["cpu"]["usage"]["total"] > 0, name
     assert set(stats["gantry"]["data"]) == set(stats["runc"]["data"])
-    assert set(stats["gantry"]["data"]["memory"]) == set(stats["runc"]["data"]["memory"])
+    # "cache" is omitempty in both (runc's types, runtime/cgroup_stats.cpp): the page cache is
+    # charged to the first cgroup that reads a file, so of two containers of one image only the
+    # first started has it (seen twice: runc's with it, gantry's without)
+    mem = {name: set(st["data"]["memory"]) - {"cache"} for name, st in stats.items()}
+    assert mem["gantry"] == mem["runc"]
     for name, (binary, root, cid) in s.c.items():
         ev = subprocess.Popen([binary, "--root", str(root), "events", "--interval", "100ms", cid],
                               stdout=subprocess.PIPE, text=True)
