@@ -48,16 +48,10 @@ void attach_running(const runtime::ContainerState& s, unsigned streams, int sock
     const bool framed = !s.spec.terminal;
     std::string out;
     auto sink = [&out, framed](int stream, const char* data, std::size_t n) {
-        if (framed) {
-            char h[8] = {static_cast<char>(stream), 0, 0, 0};
-            auto len = static_cast<std::uint32_t>(n);
-            h[4] = static_cast<char>(len >> 24);
-            h[5] = static_cast<char>(len >> 16);
-            h[6] = static_cast<char>(len >> 8);
-            h[7] = static_cast<char>(len);
-            out.append(h, 8);
-        }
-        out.append(data, n);
+        if (framed)
+            runtime::append_frame(out, stream, data, n);
+        else
+            out.append(data, n);
     };
     auto state_file = runtime::StateDir().dir() / s.name / "state.json";
     runtime::OutputWatch watch(reader->fd());

@@ -73,16 +73,10 @@ class ApiCtrLogs : public Stream {
             pos_ = 0;
             try {
                 r_.read(streams_, [this](int stream, const char* data, std::size_t n) {
-                    if (framed_) {
-                        char h[8] = {static_cast<char>(stream), 0, 0, 0};
-                        auto len = static_cast<std::uint32_t>(n);
-                        h[4] = static_cast<char>(len >> 24);
-                        h[5] = static_cast<char>(len >> 16);
-                        h[6] = static_cast<char>(len >> 8);
-                        h[7] = static_cast<char>(len);
-                        pending_.append(h, 8);
-                    }
-                    pending_.append(data, n);
+                    if (framed_)
+                        runtime::append_frame(pending_, stream, data, n);
+                    else
+                        pending_.append(data, n);
                 });
             } catch (const Error&) {
                 return 0; // the file went bad under us: end the stream

@@ -39,6 +39,10 @@ pid_t start_output_copier(const std::string& path, Fd& out_w, Fd& err_w);
 // pipes has closed them); true when it did (reaped).
 bool await_output_copier(pid_t pid, int ms);
 
+// Appends DATA as one frame of docker's multiplexed format to OUT: the 8-byte header (stream id,
+// three zero bytes, the length big-endian), then the bytes. What the Engine API sends clients.
+void append_frame(std::string& out, int stream, const char* data, std::size_t n);
+
 // A container's output file, opened for reading: the framed one, or the raw one older
 // containers have (read as stdout's).
 class OutputReader {

@@ -41,6 +41,13 @@ std::uint32_t out_length(const char* h) {
 
 } // namespace
 
+void append_frame(std::string& out, int stream, const char* data, std::size_t n) {
+    char h[8];
+    out_put_header(h, stream, n);
+    out.append(h, 8);
+    out.append(data, n);
+}
+
 void copy_streams_framed(int out, int err, int file) {
     std::vector<char> buf(8 + kOutFrameMax);
     pollfd p[2] = {{out, POLLIN, 0}, {err, POLLIN, 0}};

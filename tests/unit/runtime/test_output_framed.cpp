@@ -151,4 +151,13 @@ TEST(RuntimeOutputFramed, PrintOutputSendsEachStreamToItsDescriptor) {
     ::close(err[0]);
 }
 
+TEST(RuntimeOutputFramed, AppendFrameWritesDockersHeader) {
+    std::string out = "x";
+    std::string payload(0x010203, 'p');
+    rt::append_frame(out, 2, payload.data(), payload.size());
+    ASSERT_EQ(out.size(), 1 + 8 + payload.size());
+    EXPECT_EQ(out.substr(1, 8), std::string("\x02\0\0\0\x00\x01\x02\x03", 8));
+    EXPECT_EQ(out.substr(9), payload);
+}
+
 } // namespace runtime_output_framed_test
