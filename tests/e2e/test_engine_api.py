@@ -44,7 +44,10 @@ def start_service(g, sock, *args):
     p = g.popen("system", "service", *args, f"unix://{sock}", stderr=subprocess.PIPE, text=True)
     ready, _, _ = select.select([p.stderr], [], [], 30)
     line = p.stderr.readline() if ready else ""
-    assert "serving the Docker Engine API 1.41" in line, (line, p.poll())
+    if "serving the Docker Engine API 1.41" not in line:
+        p.kill()  # not left running after the failure
+        p.wait()
+        raise AssertionError((line, p.poll()))
     return p
 
 
@@ -183,13 +186,18 @@ def _serve_tcp(g, uri, *args):
     got = queue.Queue()
     threading.Thread(target=lambda: [got.put(line) for line in p.stderr], daemon=True).start()
     lines = []
-    while not any("serving the Docker Engine API" in line for line in lines):
-        try:
-            line = got.get(timeout=30)
-        except queue.Empty:
-            line = ""
-        assert line, (lines, p.poll())
-        lines.append(line)
+    try:
+        while not any("serving the Docker Engine API" in line for line in lines):
+            try:
+                line = got.get(timeout=30)
+            except queue.Empty:
+                line = ""
+            assert line, (lines, p.poll())
+            lines.append(line)
+    except BaseException:  # a service that never said it serves is not left running
+        p.kill()
+        p.wait()
+        raise
     return p, lines
 
 
