@@ -72,7 +72,10 @@ void register_hook(CLI::App& app, Context& ctx) {
                 ctx.action = [values, overlays] {
                     std::string root = runtime::root_from_state(read_state()); // read it anyway
                     for (const gpu_vendors::FileOverlay& f : overlays(*values))
-                        runtime::hook_overlay_file(root, f.container_path.substr(1), f.content);
+                        if (auto at = f.container_path.find_first_not_of('/');
+                            at != std::string::npos) // a file's path, relative to the root
+                            runtime::hook_overlay_file(root, f.container_path.substr(at),
+                                                       f.content);
                     return 0;
                 };
             });
