@@ -90,4 +90,4 @@ gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, imag
 gantry_module(image_build PURPOSE "gantry build: the plan (a Dockerfile or an Apptainer definition file), the executor, RUN, COPY/ADD, layer commits"
   DEPENDS archive deffile dockerfile engine gpu_vendors_all layer oci registry rootfs runtime sif store tailor util)
 gantry_module(engine_api PURPOSE "gantry system service: the Docker Engine API on a unix socket (libmicrohttpd, dlopen'ed), its routes, request limits and handlers over the CLI's library calls"
-  DEPENDS analyze archive docker_model engine gpu_vendors oci registry runtime store util)
+  DEPENDS analyze archive docker_model engine gpu_vendors gpu_vendors_all oci registry runtime store util)
