@@ -6,6 +6,7 @@
 #include "engine/apptainer_run.hpp"
 #include "engine/engine.hpp"
 #include "engine/options.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "sqsh/image_ref.hpp"
 #include "util/error.hpp"
 
@@ -94,8 +95,10 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
     add_host_root_flags(o, gpu, f->gpu_roots);
     o.option(gpu, "--gpu-vendor", f->gpu_vendor,
              "nvidia or amd (default: the vendor whose driver the host has; nvidia when both)");
-    o.flag(gpu, "--nv", f->nv, "Apptainer's --nv: --gpus all --gpu-vendor nvidia");
-    o.flag(gpu, "--rocm", f->rocm, "Apptainer's --rocm: --gpus all --gpu-vendor amd");
+    for (const gpu_vendors::Backend* b : gpu_vendors::backends())
+        if (const std::string flag(b->apptainer_flag()); !flag.empty())
+            o.flag(gpu, flag, f->apptainer_gpu_flags[flag],
+                   "Apptainer's " + flag + ": --gpus all --gpu-vendor " + std::string(b->name()));
     o.option(gpu, "--runtime", f->runtime,
              "nvidia is accepted (nvidia-docker's): GPUs follow --gpus or the image's "
              "NVIDIA_VISIBLE_DEVICES either way");

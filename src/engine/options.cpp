@@ -1,10 +1,12 @@
 #include "engine/options.hpp"
 
 #include "engine/docker_flags.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "runspec/mount_flag.hpp"
 #include "runtime/cgroup.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
+#include "util/text.hpp"
 #include "util/units.hpp"
 
 #include <cstdlib>
@@ -45,21 +47,28 @@ void check_publish(const std::string& p, bool network_none) {
 } // namespace
 
 void fold_apptainer_gpu_flags(RunRequest& r) {
-    if (!r.nv && !r.rocm) return;
-    if (r.nv && r.rocm)
-        throw Error(Errc::usage, "--nv and --rocm ask for two vendors' GPUs at once",
+    std::vector<std::string> given;
+    for (const auto& [name, on] : r.apptainer_gpu_flags)
+        if (on) given.push_back(name);
+    if (given.empty()) return;
+    if (given.size() > 1)
+        throw Error(Errc::usage, text::join(given, " and ") + " ask for two vendors' GPUs at once",
                     "give one of them (or --gpus with --gpu-vendor)");
-    const char* flag = r.nv ? "--nv" : "--rocm";
-    const std::string vendor = r.nv ? "nvidia" : "amd";
+    const std::string& flag = given.front();
+    std::string vendor;
+    for (const gpu_vendors::Backend* b : gpu_vendors::backends())
+        if (b->apptainer_flag() == flag) vendor = b->name();
+    if (vendor.empty())
+        throw Error(Errc::usage, flag + " is not a GPU vendor's flag",
+                    "use --gpus all with --gpu-vendor");
     if (r.gpus && *r.gpus != "all")
-        throw Error(Errc::usage,
-                    std::string(flag) + " means --gpus all, and --gpus " + *r.gpus + " is given",
-                    std::string("drop ") + flag + " (--gpus with --gpu-vendor " + vendor +
+        throw Error(Errc::usage, flag + " means --gpus all, and --gpus " + *r.gpus + " is given",
+                    "drop " + flag + " (--gpus with --gpu-vendor " + vendor +
                         " says which GPUs), or drop --gpus");
     if (r.gpu_vendor && *r.gpu_vendor != vendor)
         throw Error(Errc::usage,
-                    std::string(flag) + " asks for " + vendor + " GPUs, and --gpu-vendor " +
-                        *r.gpu_vendor + " is given",
+                    flag + " asks for " + vendor + " GPUs, and --gpu-vendor " + *r.gpu_vendor +
+                        " is given",
                     "give one of them");
     r.gpus = "all";
     r.gpu_vendor = vendor;

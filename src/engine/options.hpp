@@ -10,7 +10,8 @@
 
 namespace gantry::engine {
 
-// Apptainer's --nv and --rocm as what they mean here: --gpus all with --gpu-vendor nvidia or amd.
+// Apptainer's GPU flags (each a vendor's Backend::apptainer_flag: --nv, --rocm) as what they
+// mean here: --gpus all with --gpu-vendor of that vendor.
 // Error(usage) naming the flags when they disagree with each other, --gpus or --gpu-vendor.
 void fold_apptainer_gpu_flags(RunRequest& r);
 // The flags checked before anything is started or read: --network, --ipc, --shm-size, -p,

@@ -60,8 +60,7 @@ void request_fields(RunRequest& r, Visit&& v) {
     v("sys_root", r.gpu_roots.sys_root);
     v("more_roots", r.gpu_roots.more);
     v("gpu_vendor", r.gpu_vendor);
-    v("nv", r.nv);
-    v("rocm", r.rocm);
+    v("apptainer_gpu_flags", r.apptainer_gpu_flags);
     v("runtime", r.runtime);
     v("devices", r.devices);
     v("cdi_dirs", r.cdi_dirs);
@@ -138,6 +137,12 @@ RunRequest request_from_json(const json& j, const std::string& file) {
                         "remove the container and create it again");
         }
     });
+    // before 2026-11-27 Apptainer's flags were two fields (folded before a request is written)
+    for (const char* legacy : {"nv", "rocm"})
+        if (auto it = j.find(legacy); it != j.end() && it->is_boolean()) {
+            known.insert(legacy);
+            if (it->get<bool>()) r.apptainer_gpu_flags[std::string("--") + legacy] = true;
+        }
     for (auto it = j.begin(); it != j.end(); ++it)
         if (!known.count(it.key()))
             throw Error(Errc::invalid,

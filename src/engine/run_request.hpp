@@ -6,6 +6,7 @@
 
 #include "gpu_vendors/roots.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,7 +76,9 @@ struct RunRequest {
     std::optional<std::string> gpus;       // --gpus (docker's syntax); unset: the image's contract
     gpu_vendors::Roots gpu_roots;          // --driver-root, --dev-root, ...: where the GPU host is
     std::optional<std::string> gpu_vendor; // --gpu-vendor nvidia|amd; unset: from the host
-    bool nv = false, rocm = false;         // Apptainer's --nv, --rocm: fold_apptainer_gpu_flags
+    // Apptainer's GPU flags by name ("--nv": true), each a vendor's (Backend::apptainer_flag):
+    // fold_apptainer_gpu_flags.
+    std::map<std::string, bool> apptainer_gpu_flags;
     std::string runtime; // --runtime: only nvidia (nvidia-docker's line) is accepted
     // --device: CDI names (vendor.com/class=name) and host devices (/dev/X[:/dev/Y[:rwm]])
     std::vector<std::string> devices;

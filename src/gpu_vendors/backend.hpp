@@ -140,6 +140,9 @@ class Backend {
     // what tailor, analyze, slim, doctor --fatbin and build --gpu-arch go through. None by
     // default.
     virtual std::vector<const device_code::Format*> device_code() const { return {}; }
+    // Apptainer's run flag that asks for this vendor's GPUs ("--nv", "--rocm"): `gantry run` takes
+    // it as --gpus all with this vendor. None by default.
+    virtual std::string_view apptainer_flag() const { return {}; }
     // The hooks of this vendor's CDI specs (`gantry hook NAME`); none by default.
     virtual std::vector<VendorHook> hooks() const { return {}; }
     // `gantry doctor` with another vendor chosen: a finding when IMAGE is made for this vendor

@@ -178,6 +178,7 @@ class Amd final : public Backend {
                  "Root holding sys/ (AMD's KFD topology and amdgpu version)"}};
     }
 
+    std::string_view apptainer_flag() const override { return "--rocm"; }
     std::string_view hide_env() const override { return "AMD_VISIBLE_DEVICES=void"; }
 
     std::string_view keep_arch_example() const override { return "gfx942 (AMD)"; }

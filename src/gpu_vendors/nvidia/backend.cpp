@@ -178,6 +178,7 @@ class Nvidia final : public Backend {
                 {"--dev-root", &Roots::dev_root, "Root holding dev/ (GPU device nodes)"}};
     }
 
+    std::string_view apptainer_flag() const override { return "--nv"; }
     std::string_view hide_env() const override { return "NVIDIA_VISIBLE_DEVICES=void"; }
 
     std::string_view keep_arch_example() const override { return "sm_90 (CUDA)"; }

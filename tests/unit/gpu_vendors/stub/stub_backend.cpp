@@ -59,6 +59,7 @@ class Stub final : public Backend {
         return present(roots) ? std::vector<std::string>{"stub1"} : std::vector<std::string>{};
     }
     std::vector<RootFlag> root_flags() const override { return {kStubRoot}; }
+    std::string_view apptainer_flag() const override { return "--stub-gpus"; }
     std::string_view hide_env() const override { return "STUB_VISIBLE_DEVICES=void"; }
     std::string_view keep_arch_example() const override { return "stub1 (stub code)"; }
     std::vector<const device_code::Format*> device_code() const override {

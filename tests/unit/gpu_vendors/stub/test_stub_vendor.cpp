@@ -5,6 +5,8 @@
 // again, nothing of it is left.
 #include "../../support/temp_dir.hpp"
 #include "cdi/spec_write.hpp"
+#include "engine/options.hpp"
+#include "engine/request_json.hpp"
 #include "engine_api/create_body.hpp"
 #include "engine_api/request.hpp"
 #include "gpu_vendors/all/backends.hpp"
@@ -197,6 +199,37 @@ TEST(StubVendor, ItsDeviceCodeFormatReachesKeepArchTailorListingAndBuildVariable
     } catch (const engine_api::ApiError& e) {
         EXPECT_NE(std::string(e.what()).find("stub"), std::string::npos) << e.what();
     }
+}
+
+} // namespace stub_vendor_test
+
+namespace stub_vendor_test {
+
+// Apptainer's GPU flags are the vendors' (Backend::apptainer_flag): the stub's is --gpus all with
+// the stub; two vendors' at once, or one beside another --gpus, are refused naming them. A
+// request written before the flags were a vendor's (nv/rocm fields) still reads.
+TEST(StubVendor, ItsApptainerFlagIsGpusAllWithTheStub) {
+    StubHost h;
+    engine::RunRequest r;
+    r.apptainer_gpu_flags["--stub-gpus"] = true;
+    engine::fold_apptainer_gpu_flags(r);
+    EXPECT_EQ(r.gpus, "all");
+    EXPECT_EQ(r.gpu_vendor, "stub");
+    engine::RunRequest two;
+    two.apptainer_gpu_flags = {{"--nv", true}, {"--stub-gpus", true}};
+    try {
+        engine::fold_apptainer_gpu_flags(two);
+        ADD_FAILURE() << "two vendors' flags were taken";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.message(), "--nv and --stub-gpus ask for two vendors' GPUs at once");
+    }
+    engine::RunRequest other;
+    other.apptainer_gpu_flags["--stub-gpus"] = true;
+    other.gpus = "0";
+    EXPECT_THROW(engine::fold_apptainer_gpu_flags(other), Error);
+    auto legacy = engine::request_from_json(
+        nlohmann::json::parse(R"({"image":"i","nv":true,"rocm":false})"), "request.json");
+    EXPECT_EQ(legacy.apptainer_gpu_flags, (std::map<std::string, bool>{{"--nv", true}}));
 }
 
 } // namespace stub_vendor_test
