@@ -293,6 +293,7 @@ Fd rebuilt_file(const Store& store, const Digest& diff_id, const std::string& wh
     std::vector<char> buf(1 << 20);
     while (std::size_t n = in->read(buf.data(), buf.size()))
         fs::write_all(fd.get(), buf.data(), n, path.string());
+    if (::lseek(fd.get(), 0, SEEK_SET) != 0) throw_errno("cannot rewind " + path.string());
     return fd;
 }
 
