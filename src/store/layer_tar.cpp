@@ -8,8 +8,8 @@
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 
-#include <fcntl.h>
 #include <cstring>
+#include <fcntl.h>
 #include <mutex>
 #include <optional>
 #include <sys/stat.h>
