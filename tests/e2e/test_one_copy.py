@@ -103,6 +103,26 @@ def test_oci_save_load_save_is_stable_with_one_copy(g, loaded, tmp_path):
     assert diff_ids(g2, "one:copy") == [l.diff_id for l in loaded.layers]
 
 
+def test_build_from_layers_kept_unpacked_and_its_cache_after_migrate(g, loaded, tmp_path):
+    """FROM an image whose layers are kept unpacked; the built layer keeps its blob (its writer
+    made it), migrate drops it, and the step is still a cache hit."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "f").write_text("built\n")
+    (ctx / "Dockerfile").write_text("FROM one:copy\nCOPY f /f\n")
+    g.run("build", "-t", "built:1", ctx)
+    assert g.run("system", "migrate", "--json").json()["migrated"] >= 1
+    md = g.refs()["docker.io/library/built:1"]
+    assert layer_blobs(g.root, md) == []
+    r = g.run("build", "-t", "built:2", ctx)
+    assert "cached" in r.err + r.out, r
+    out = tmp_path / "b.tar"
+    g.run("save", "-o", out, "built:2")
+    g2 = Gantry(tmp_path / "store2")
+    g2.run("load", out)
+    assert g2.run("run", "--rm", "built:2", "cat", "/f").out == "built\n"
+
+
 def test_a_tree_changed_behind_gantrys_back_is_named(g, loaded, tmp_path):
     d = loaded.layers[1].diff_id
     f = g.root / "layers/sha256" / d[7:] / "rootfs/data/hello"
