@@ -1,5 +1,6 @@
 #include "analyze/analyze.hpp"
 
+#include "store/layer_tar.hpp"
 #include "util/error.hpp"
 #include "util/parallel.hpp"
 
@@ -26,20 +27,18 @@ Analysis analyze_image(const store::Store& store, const store::Image& img, const
     a.scans.resize(layers.size());
     parallel_for(layers.size(), opt.jobs, [&](std::size_t i) {
         const auto& d = layers[i].digest;
-        Fd fd(::open(store.blob_path(d).c_str(), O_RDONLY | O_CLOEXEC));
-        if (!fd)
-            throw sys_error(errno, "cannot open layer blob " + d.str(),
-                            "run `gantry system fsck --repair` or load the image again");
         std::string what = "layer " + std::to_string(i + 1) + "/" + std::to_string(layers.size()) +
                            " (" + d.str().substr(0, 19) + "…)";
-        layer::FdReader rd(fd.get(), what);
+        // the blob, or the tar rebuilt from the tree (store/layer_tar.hpp), checked as it is read
+        auto content = store::open_layer(store, d, img.config.diff_ids[i], what);
+        layer::Reader& rd = *content.reader;
         ScanOptions so;
         so.what = what;
         so.verify = opt.verify;
         so.inspect_elf = opt.inspect_elf;
         if (opt.keep_arch) so.keep = &*opt.keep_arch;
         a.scans[i] = scan_layer(rd, so);
-        if (opt.verify && a.scans[i].blob_hex != d.hex())
+        if (opt.verify && !content.rebuilt && a.scans[i].blob_hex != d.hex())
             throw Error(Errc::invalid, what + ": blob hashes to sha256:" + a.scans[i].blob_hex,
                         "the store is damaged; run `gantry system fsck --repair`");
         if (opt.verify && a.scans[i].diff_hex != img.config.diff_ids[i].hex())

@@ -3,6 +3,7 @@
 #include "archive/source.hpp"
 #include "oci/reference.hpp"
 #include "store/importer.hpp"
+#include "store/layer_tar.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
@@ -373,7 +374,8 @@ class Loader {
                                     std::to_string(m.layers.size()) + " (" +
                                     l.digest.str().substr(0, 19) + ")",
                                 [this, lm] { return src_->open(lm); }};
-            if (!store_.has_blob(l.digest)) {
+            job.media_type = l.media_type;
+            if (!store::has_layer_content(store_, l.digest, config.diff_ids[i])) {
                 if (!src_->has(lm))
                     throw Error(Errc::not_found,
                                 path_.string() + ": layer blob " + l.digest.str() + " is missing",

@@ -3,9 +3,12 @@
 #include "layer/stream.hpp"
 #include "oci/reference.hpp"
 #include "store/images.hpp"
+#include "store/layer_tar.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/log.hpp"
 
+#include <algorithm>
 #include <archive.h>
 #include <archive_entry.h>
 #include <cerrno>
@@ -227,7 +230,24 @@ void write_oci(const store::Store& store, const std::vector<Named>& images, Sink
     for (auto& n : images) {
         oci::Manifest m = n.image.manifest;
         std::string text;
-        if (m.media_type == oci::media::docker_manifest) {
+        // layers the store keeps only unpacked (store/layer_tar.hpp) go in as their rebuilt
+        // uncompressed tar: digest = diff_id, so the manifest is a new one (said on stderr)
+        std::vector<std::size_t> rebuilt;
+        for (std::size_t i = 0; i < m.layers.size(); ++i)
+            if (!store.has_blob(m.layers[i].digest) && i < n.image.config.diff_ids.size() &&
+                store::has_tar_split(store, n.image.config.diff_ids[i]))
+                rebuilt.push_back(i);
+        for (std::size_t i : rebuilt) {
+            const Digest& diff = n.image.config.diff_ids[i];
+            auto meta = oci::parse_json(fs::read_file(store.layer_dir(diff) / "meta.json"),
+                                        "layer metadata");
+            auto& l = m.layers[i];
+            l.digest = diff;
+            l.size = meta.at("size").get<std::int64_t>();
+            l.media_type = m.media_type == oci::media::docker_manifest ? oci::media::docker_layer
+                                                                       : oci::media::oci_layer;
+        }
+        if (m.media_type == oci::media::docker_manifest || !rebuilt.empty()) {
             m.media_type = convert_media_type(m.media_type);
             m.config.media_type = convert_media_type(m.config.media_type);
             for (auto& l : m.layers) l.media_type = convert_media_type(l.media_type);
@@ -236,8 +256,24 @@ void write_oci(const store::Store& store, const std::vector<Named>& images, Sink
             text = store.read_blob(n.image.manifest_digest);
         }
         Digest md = Digest::of(text);
+        if (!rebuilt.empty())
+            log::note("image " + n.image.manifest_digest.str().substr(0, 19) +
+                      "…: " + std::to_string(rebuilt.size()) +
+                      " layer(s) the store keeps unpacked are written uncompressed (digest = "
+                      "diff_id): the archive's manifest is " +
+                      md.str() + ", not " + n.image.manifest_digest.str());
         add_blob(store, sink, m.config.digest);
-        for (auto& l : m.layers) add_blob(store, sink, l.digest);
+        for (std::size_t i = 0; i < m.layers.size(); ++i) {
+            const auto& l = m.layers[i];
+            if (std::find(rebuilt.begin(), rebuilt.end(), i) == rebuilt.end()) {
+                add_blob(store, sink, l.digest);
+                continue;
+            }
+            std::string name = "blobs/sha256/" + l.digest.hex();
+            if (sink.has(name)) continue;
+            auto r = store::open_reconstruction(store, l.digest, "layer " + l.digest.str());
+            sink.add(name, static_cast<std::uint64_t>(l.size), *r);
+        }
         if (!sink.has("blobs/sha256/" + md.hex())) sink.add_text("blobs/sha256/" + md.hex(), text);
         auto plat = n.image.config.platform;
         for (const std::string& ref : n.refs.empty() ? std::vector<std::string>{""} : n.refs) {
@@ -282,17 +318,18 @@ void write_docker(const store::Store& store, const std::vector<Named>& images, S
             entry["Layers"].push_back(name);
             if (sink.has(name)) continue;
             const Descriptor& l = m.layers[i];
-            Fd fd(::open(store.blob_path(l.digest).c_str(), O_RDONLY | O_CLOEXEC));
-            if (!fd) throw_errno("blob " + l.digest.str() + " is missing from the store");
-            layer::FdReader raw(fd.get(), "blob " + l.digest.str());
-            auto comp = oci::layer_compression(l.media_type);
+            // the blob, or the tar rebuilt from the tree (store/layer_tar.hpp)
+            auto content = store::open_layer(store, l.digest, diff, "layer " + l.digest.str());
+            auto comp =
+                content.rebuilt ? oci::Compression::none : oci::layer_compression(l.media_type);
             std::uint64_t size = static_cast<std::uint64_t>(l.size);
-            if (comp != oci::Compression::none) { // docker archives hold uncompressed layers
+            if (comp != oci::Compression::none ||
+                content.rebuilt) { // uncompressed in docker archives
                 auto meta = oci::parse_json(fs::read_file(store.layer_dir(diff) / "meta.json"),
                                             "layer metadata");
                 size = meta.at("size").get<std::uint64_t>();
             }
-            auto plain = layer::make_decompressor(comp, raw, "blob " + l.digest.str());
+            auto plain = layer::make_decompressor(comp, *content.reader, "blob " + l.digest.str());
             sink.add(name, size, *plain);
         }
         manifest.push_back(entry);

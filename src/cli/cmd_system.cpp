@@ -7,6 +7,8 @@
 #include "oci/image.hpp"
 #include "sqsh/cache.hpp"
 #include "store/gc.hpp"
+#include "store/layer_tar.hpp"
+#include "store/migrate.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/units.hpp"
@@ -194,6 +196,32 @@ void register_system(CLI::App& app, Context& ctx) {
             bool unrepaired = false;
             for (auto& p : rep.problems) unrepaired |= !p.repaired;
             return unrepaired ? exit_status(Errc::invalid) : 0;
+        };
+    });
+
+    auto migrate_json = std::make_shared<bool>(false);
+    auto* migrate = sys->add_subcommand(
+        "migrate", "Keep each layer once: record its tar-split and remove its compressed blob");
+    migrate->add_flag("--json", *migrate_json, "Print JSON");
+    migrate->callback([&ctx, migrate_json] {
+        ctx.action = [&ctx, migrate_json] {
+            auto r = store::migrate(ctx.store(), store::keep_compressed());
+            if (*migrate_json) {
+                oci::json kept = oci::json::array();
+                for (auto& [d, why] : r.kept) kept.push_back({{"layer", d}, {"why", why}});
+                oci::json j{{"layers", r.layers},
+                            {"migrated", r.migrated},
+                            {"already", r.already},
+                            {"bytes_freed", r.bytes_freed},
+                            {"kept", kept}};
+                std::printf("%s\n", j.dump(2).c_str());
+                return 0;
+            }
+            for (auto& [d, why] : r.kept)
+                std::printf("kept the blob of layer %s: %s\n", d.c_str(), why.c_str());
+            std::printf("Migrated %zu of %zu layer(s) (%zu already), %s freed\n", r.migrated,
+                        r.layers, r.already, human_size(r.bytes_freed).c_str());
+            return 0;
         };
     });
 }

@@ -15,6 +15,7 @@
 #include "image_build/work_image.hpp"
 #include "rootfs/rootfs.hpp"
 #include "store/images.hpp"
+#include "store/layer_tar.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
@@ -365,8 +366,14 @@ class Builder {
             try {
                 WorkLayer l{oci::Digest::parse(e->layer_digest), oci::Digest::parse(e->diff_id), 0,
                             ""};
-                if (!store_.has_blob(l.blob)) return false;
-                l.size = static_cast<std::int64_t>(store_.blob_size(l.blob));
+                if (store_.has_blob(l.blob)) {
+                    l.size = static_cast<std::int64_t>(store_.blob_size(l.blob));
+                } else if (auto d = store::dropped_blob(store_, l.diff_id);
+                           d && d->blob == l.blob && store::has_tar_split(store_, l.diff_id)) {
+                    l.size = static_cast<std::int64_t>(d->size); // kept unpacked only
+                } else {
+                    return false;
+                }
                 unpack_layer(store_, l, run_.caller.real_root);
                 img_->layers.push_back(l);
             } catch (const Error&) {

@@ -1,17 +1,28 @@
 #include "layer/unpack.hpp"
 
+#include "layer/tar_split_recorder.hpp"
+
+#include <optional>
+
 namespace gantry::layer {
 
-UnpackResult unpack_layer(Reader& src, int tee_fd, int root_fd, const ExtractOptions& opt) {
+UnpackResult unpack_layer(Reader& src, int tee_fd, int root_fd, const ExtractOptions& opt,
+                          bool record_tar_split) {
     HashingReader blob(src, tee_fd, opt.what);
     UnpackResult r;
     SniffedStream sniffed(blob, opt.what);
     r.compression = sniffed.compression();
     HashingReader tar(sniffed.plain());
-    if (root_fd >= 0)
-        r.stats = extract_tar(tar, root_fd, opt);
-    else
-        drain(tar);
+    std::optional<TarSplitRecorder> split;
+    if (record_tar_split && root_fd >= 0) split.emplace(tar);
+    Reader& in = split ? static_cast<Reader&>(*split) : tar;
+    if (root_fd >= 0) r.stats = extract_tar(in, root_fd, opt);
+    drain(in);
+    if (split) {
+        r.tar_split = split->finish();
+        r.not_reproducible = split->why();
+        r.tar_split_files = split->files();
+    }
     drain(blob); // anything after the compressed stream still belongs to the blob
     r.blob_hex = blob.hex_final();
     r.blob_size = blob.count();

@@ -2,6 +2,7 @@
 
 #include "lazy/writer.hpp"
 #include "lazy/zstd_chunked_writer.hpp"
+#include "store/layer_tar.hpp"
 #include "util/error.hpp"
 
 #include <fcntl.h>
@@ -20,9 +21,17 @@ oci::Digest convert_layers(store::Store& store, const oci::Digest& manifest_dige
     oci::Manifest out;
     out.media_type = oci::media::oci_manifest;
     out.annotations = manifest.annotations;
-    for (auto& l : manifest.layers) {
+    auto config_diff_ids = config["rootfs"].value("diff_ids", nlohmann::json::array());
+    for (std::size_t i = 0; i < manifest.layers.size(); ++i) {
+        const auto& l = manifest.layers[i];
         std::string what = "layer " + l.digest.str();
         Fd in(::open(store.blob_path(l.digest).c_str(), O_RDONLY | O_CLOEXEC));
+        // a layer the store keeps unpacked (store/layer_tar.hpp): its rebuilt tar
+        if (!in && errno == ENOENT && i < config_diff_ids.size() &&
+            config_diff_ids[i].is_string()) {
+            auto diff = oci::Digest::parse(config_diff_ids[i].get<std::string>());
+            if (store::has_tar_split(store, diff)) in = store::rebuilt_file(store, diff, what);
+        }
         if (!in)
             throw_errno(what + " is not in the store",
                         "pull the image again (its compressed layers are needed to convert it)");

@@ -5,6 +5,7 @@
 #include "lazy/squashfs_local.hpp"
 #include "oci/image.hpp"
 #include "store/importer.hpp"
+#include "store/layer_tar.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -130,7 +131,8 @@ bool keep_local_layers(store::Store& store, const Record& rec, bool privileged,
     for (std::size_t i = 0; i < rec.layers.size(); ++i) {
         const auto& l = rec.layers[i];
         if (abandoned()) return false;
-        if (store.has_blob(l.digest) && store.has_layer(config.diff_ids[i])) {
+        if (store::has_layer_content(store, l.digest, config.diff_ids[i]) &&
+            store.has_layer(config.diff_ids[i])) {
             ++in_store;
             continue;
         }

@@ -1,118 +1,20 @@
 #include "lazy/tar_split.hpp"
 
 #include "util/error.hpp"
-#include "util/nettle.hpp"
 
-#include <nlohmann/json.hpp>
-#include <optional>
 #include <sys/stat.h>
 
 namespace gantry::lazy::tar_split {
 
-using nlohmann::json;
-
 namespace {
 
-constexpr std::size_t kMaxSegmentBytes = 1u << 20; // a tar header with its PAX records
-
-[[noreturn]] void refuse(const std::string& what, const std::string& why) {
+[[noreturn]] void refuse_check(const std::string& what, const std::string& why) {
     throw Error(Errc::invalid, what + ": the tar-split " + why,
                 "the image was damaged or altered; pull it without --lazy, or push it again "
                 "with gantry push --compression zstd:chunked");
 }
 
-// The field's value as a JSON integer >= 0 (a float, as Go's json into an int, is refused: its
-// conversion to an integer out of range is undefined behaviour); DEFAULT_VALUE when absent and
-// one is given.
-std::uint64_t whole_number(const json& j, const char* field, const std::string& what,
-                           std::optional<std::uint64_t> default_value = std::nullopt) {
-    auto v = j.find(field);
-    if (v == j.end() && default_value) return *default_value;
-    if (v == j.end()) refuse(what, std::string("has an entry without its ") + field);
-    if (v->is_number_unsigned()) return v->get<std::uint64_t>();
-    if (v->is_number_integer() && v->get<std::int64_t>() >= 0)
-        return static_cast<std::uint64_t>(v->get<std::int64_t>());
-    refuse(what, std::string("has a ") + field +
-                     " that is not a whole number: " + v->dump().substr(0, 64));
-}
-
-// NAME's components, none for the layer's root directory ("." or "./", which `tar -C root -c .`,
-// umoci and Alpine's minirootfs write first, and containers/storage reads as "/"); Error for an
-// empty or absolute name, or one with ".." or NUL
-std::vector<std::string> components(const std::string& name, const std::string& what) {
-    if (name.empty() || name.size() > 4096 || name.find('\0') != std::string::npos ||
-        name[0] == '/')
-        refuse(what, "has an unusable name: " + name.substr(0, 256));
-    std::vector<std::string> parts;
-    std::size_t i = 0;
-    while (i <= name.size()) {
-        std::size_t j = name.find('/', i);
-        if (j == std::string::npos) j = name.size();
-        std::string c = name.substr(i, j - i);
-        if (c == "..") refuse(what, "has a name with '..': " + name.substr(0, 256));
-        if (c.size() > 255)
-            refuse(what,
-                   "has a name with a component longer than 255 bytes: " + name.substr(0, 256));
-        if (!c.empty() && c != ".") parts.push_back(std::move(c));
-        i = j + 1;
-    }
-    return parts;
-}
-
 } // namespace
-
-std::vector<Entry> parse(std::string_view text, const std::string& what) {
-    std::vector<Entry> out;
-    std::uint64_t position = 0;
-    std::size_t i = 0;
-    while (i < text.size()) {
-        std::size_t nl = text.find('\n', i);
-        if (nl == std::string_view::npos) nl = text.size();
-        std::string_view line = text.substr(i, nl - i);
-        i = nl + 1;
-        if (line.empty()) continue;
-        if (out.size() >= kMaxEntries)
-            refuse(what, "has more than " + std::to_string(kMaxEntries) + " lines");
-        json j = json::parse(line, nullptr, false);
-        if (j.is_discarded() || !j.is_object())
-            refuse(what, "line " + std::to_string(out.size() + 1) + " is not a JSON object");
-        try {
-            Entry e;
-            std::uint64_t type = whole_number(j, "type", what);
-            if (type != 1 && type != 2)
-                refuse(what, "has an entry of unknown type " + std::to_string(type));
-            e.file = type == 1;
-            if (whole_number(j, "position", what) != position)
-                refuse(what,
-                       "has its entries out of order at line " + std::to_string(out.size() + 1));
-            ++position;
-            if (auto p = j.find("payload"); p != j.end() && !p->is_null()) {
-                auto bytes = nettle::base64_decode(p->get<std::string>());
-                if (!bytes) refuse(what, "has a payload that is not base64");
-                e.payload = std::move(*bytes);
-            }
-            if (e.file) {
-                if (auto r = j.find("name_raw"); r != j.end() && !r->is_null()) {
-                    auto raw = nettle::base64_decode(r->get<std::string>());
-                    if (!raw) refuse(what, "has a name_raw that is not base64");
-                    e.name = std::move(*raw);
-                } else {
-                    e.name = j.at("name").get<std::string>();
-                }
-                components(e.name, what);
-                e.size = whole_number(j, "size", what, 0);
-                if (e.size > 0 && e.payload.size() != 8)
-                    refuse(what, "has no crc64 for " + e.name.substr(0, 256));
-            } else if (e.payload.size() > kMaxSegmentBytes) {
-                refuse(what, "has a segment over " + std::to_string(kMaxSegmentBytes) + " bytes");
-            }
-            out.push_back(std::move(e));
-        } catch (const json::exception& ex) {
-            refuse(what, std::string("has a field of the wrong type (") + ex.what() + ")");
-        }
-    }
-    return out;
-}
 
 void check(const std::vector<Entry>& entries, const Toc& toc, const std::string& what) {
     for (const Entry& e : entries) {
@@ -129,50 +31,14 @@ void check(const std::vector<Entry>& entries, const Toc& toc, const std::string&
         }
         const Node* n = at == 0 ? nullptr : &toc.nodes[at];
         if (!n || !S_ISREG(n->mode))
-            refuse(what, "names " + e.name.substr(0, 256) + " with " + std::to_string(e.size) +
+            refuse_check(what,
+                         "names " + e.name.substr(0, 256) + " with " + std::to_string(e.size) +
                              " bytes of content, but it is not a regular file of the table of "
                              "contents");
         if (n->size != e.size)
-            refuse(what, "says " + e.name.substr(0, 256) + " has " + std::to_string(e.size) +
-                             " bytes; the table of contents says " + std::to_string(n->size));
+            refuse_check(what, "says " + e.name.substr(0, 256) + " has " + std::to_string(e.size) +
+                                   " bytes; the table of contents says " + std::to_string(n->size));
     }
-}
-
-void assemble(const std::vector<Entry>& entries,
-              const std::function<std::string(const std::string&, std::uint64_t)>& file_bytes,
-              const std::function<void(std::string_view)>& sink, const std::string& what) {
-    for (const Entry& e : entries) {
-        if (!e.file) {
-            sink(e.payload);
-            continue;
-        }
-        if (e.size == 0) continue;
-        std::string data = file_bytes(e.name, e.size);
-        if (data.size() != e.size)
-            refuse(what, "says " + e.name.substr(0, 256) + " has " + std::to_string(e.size) +
-                             " bytes; " + std::to_string(data.size()) + " were read");
-        sink(data);
-    }
-}
-
-std::string line(const Entry& e, std::uint64_t position) {
-    json j;
-    j["type"] = e.file ? 1 : 2;
-    if (e.file) {
-        try {
-            (void)json(e.name).dump(); // a name that is not UTF-8 is written as tar-split does
-            j["name"] = e.name;
-        } catch (const json::type_error&) {
-            j["name_raw"] = nettle::base64_encode(e.name);
-        }
-        if (e.size > 0) j["size"] = e.size;
-    }
-    if (e.payload.empty())
-        j["payload"] = nullptr;
-    else
-        j["payload"] = nettle::base64_encode(e.payload);
-    j["position"] = position;
-    return j.dump() + "\n";
 }
 
 } // namespace gantry::lazy::tar_split

@@ -60,6 +60,12 @@ void BlobDownload::adopt(const std::filesystem::path& dst) {
     if (progress_) progress_->finish(bar_, Progress::State::done);
 }
 
+void BlobDownload::discard() {
+    ::unlink(path_.c_str());
+    adopted_ = true;
+    if (progress_) progress_->finish(bar_, Progress::State::done);
+}
+
 std::size_t BlobDownload::read(void* buf, std::size_t n) {
     std::uint64_t off, k;
     {

@@ -34,6 +34,8 @@ class BlobDownload final : public layer::Reader {
     std::size_t read(void* buf, std::size_t n) override;
     // Renames the (verified) download to `dst`.
     void adopt(const std::filesystem::path& dst);
+    // The verified download is not kept (the store keeps the layer unpacked only): removed
+    void discard();
 
   private:
     void run();

@@ -6,6 +6,7 @@
 #include "registry/verify.hpp"
 #include "site/resolve.hpp"
 #include "store/importer.hpp"
+#include "store/layer_tar.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -203,6 +204,7 @@ PullResult pull_logical(store::Store& store, const oci::Reference& ref, const Pu
         store::LayerJob job;
         job.blob = l.digest;
         job.diff_id = config.diff_ids[i];
+        job.media_type = l.media_type;
         job.what = "layer " + std::to_string(i + 1) + "/" + std::to_string(manifest.layers.size()) +
                    " (" + l.digest.str().substr(0, 19) + ")";
         job.open = [&, l, bar, holder] {
@@ -215,10 +217,12 @@ PullResult pull_logical(store::Store& store, const oci::Reference& ref, const Pu
         job.adopt_blob = [&store, holder](const Digest& d) {
             (*holder)->adopt(store.blob_path(d));
         };
+        job.discard_blob = [holder] { (*holder)->discard(); };
         jobs.push_back(std::move(job));
     }
     for (std::size_t i = 0; i < manifest.layers.size(); ++i)
-        if (store.has_blob(manifest.layers[i].digest) && store.has_layer(config.diff_ids[i]))
+        if (store::has_layer_content(store, manifest.layers[i].digest, config.diff_ids[i]) &&
+            store.has_layer(config.diff_ids[i]))
             progress.finish(bars[i], Progress::State::skipped, "already in the store");
     try {
         importer.layers(jobs);

@@ -5,6 +5,7 @@
 #include "registry/progress.hpp"
 #include "site/resolve.hpp"
 #include "store/images.hpp"
+#include "store/layer_tar.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/parallel.hpp"
@@ -13,6 +14,8 @@
 #include <fcntl.h>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <sys/stat.h>
 
 namespace gantry::registry {
 
@@ -48,18 +51,16 @@ class Pusher {
         }
     }
 
-    Outcome blob(const Descriptor& d, Progress::Bar* bar) {
+    // The registry has the blob already (HEAD), or mounted it from another repository of
+    // it (then nullopt with LOCATION set when the mount started an upload instead)
+    std::optional<Outcome> present(const Descriptor& d, std::string& location) {
         const std::string what = "blob " + d.digest.str();
+        if (auto it = settled_.find(d.digest); it != settled_.end()) return it->second;
         HttpRequest head;
         head.method = "HEAD";
         auto r = client_.call(head, "/v2/" + repo_ + "/blobs/" + d.digest.str(), scopes());
-        if (r.status == 200) {
-            progress_.finish(bar, Progress::State::skipped, "already in the registry");
-            return Outcome::existing;
-        }
+        if (r.status == 200) return Outcome::existing;
         if (r.status != 404) client_.fail(r, what + " (HEAD)", repo_);
-
-        std::string location;
         auto src = sources_.find(d.digest);
         if (src != sources_.end()) {
             HttpRequest post;
@@ -69,15 +70,29 @@ class Pusher {
                 "/v2/" + repo_ + "/blobs/uploads/?mount=" + d.digest.str() +
                     "&from=" + url_escape(src->second),
                 {"repository:" + repo_ + ":pull,push", "repository:" + src->second + ":pull"});
-            if (m.status == 201) {
-                progress_.finish(bar, Progress::State::skipped, "mounted from " + src->second);
-                return Outcome::mounted;
-            }
+            if (m.status == 201) return Outcome::mounted;
             if (m.status == 202)
                 location = m.header("location");
             else
                 log::debug(what + ": mount from " + src->second + " refused (HTTP " +
                            std::to_string(m.status) + ")");
+        }
+        return std::nullopt;
+    }
+    // A layer the store keeps only unpacked: present() before it is compressed again
+    void settle(const Digest& d, Outcome o) { settled_[d] = o; }
+    // Where a blob's bytes are when they are not the store's blob (a layer compressed again)
+    void file_for(const Digest& d, stdfs::path p) { files_[d] = std::move(p); }
+
+    Outcome blob(const Descriptor& d, Progress::Bar* bar) {
+        const std::string what = "blob " + d.digest.str();
+        std::string location;
+        if (auto o = present(d, location)) {
+            auto src = sources_.find(d.digest);
+            progress_.finish(bar, Progress::State::skipped,
+                             *o == Outcome::existing ? "already in the registry"
+                                                     : "mounted from " + src->second);
+            return *o;
         }
         if (location.empty()) {
             HttpRequest post;
@@ -91,9 +106,12 @@ class Pusher {
                         "registry " + client_.domain() + " started an upload without a Location",
                         "the registry does not follow the distribution API");
 
-        Fd fd(::open(store_.blob_path(d.digest).c_str(), O_RDONLY | O_CLOEXEC));
+        auto file = files_.count(d.digest) ? files_.at(d.digest) : store_.blob_path(d.digest);
+        Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
         if (!fd) throw_errno(what + " is missing from the store", "pull or load the image again");
-        std::uint64_t size = store_.blob_size(d.digest);
+        struct stat st {};
+        if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + file.string());
+        std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
         progress_.start(bar);
         std::uint64_t off = 0;
         if (size > opt_.chunk_size) {
@@ -147,6 +165,8 @@ class Pusher {
     const PushOptions& opt_;
     Progress& progress_;
     std::map<Digest, std::string> sources_;
+    std::map<Digest, Outcome> settled_;
+    std::map<Digest, stdfs::path> files_;
 };
 
 } // namespace
@@ -171,12 +191,46 @@ PushResult push(store::Store& store, const std::string& src, const std::string& 
     co.insecure = site::insecure(site::RegistriesConf::system(), dest.repository());
     Client client(dest.domain, co);
     const std::string repo = dest.path;
-    std::vector<Descriptor> blobs = manifest.layers;
-    blobs.push_back(manifest.config);
-
     Progress progress("Pushing", opt.quiet, opt.tty, opt.observer);
     Pusher pusher(store, client, repo, opt, progress);
     pusher.find_mount_sources();
+    // Layers the store keeps only unpacked (store/layer_tar.hpp): the registry's copy of the
+    // original blob (or a mount) serves, and the manifest stays; else the layer is compressed
+    // again and the manifest pushed is a new one, said here
+    std::vector<store::Recompressed> recompressed;
+    const Digest original = md;
+    std::optional<oci::ImageConfig> config;
+    for (std::size_t i = 0; i < manifest.layers.size(); ++i) {
+        auto& l = manifest.layers[i];
+        if (store.has_blob(l.digest)) continue;
+        if (!config) config = oci::ImageConfig::parse(store.read_blob(manifest.config.digest));
+        if (i >= config->diff_ids.size() || !store::has_tar_split(store, config->diff_ids[i]))
+            continue; // fails below, naming the missing blob
+        std::string location;
+        if (auto o = pusher.present(l, location)) {
+            pusher.settle(l.digest, *o);
+            continue;
+        }
+        std::string what = "layer " + std::to_string(i + 1) + " (" + l.digest.str() + ")";
+        auto rc = store::recompress_layer(store, config->diff_ids[i], what);
+        log::note(what + ": the store keeps it unpacked and " + dest.domain +
+                  " does not have it: compressed again, it is " + rc.digest.str());
+        pusher.file_for(rc.digest, rc.file);
+        l.digest = rc.digest;
+        l.size = static_cast<std::int64_t>(rc.size);
+        l.media_type = manifest.media_type == oci::media::docker_manifest
+                           ? oci::media::docker_layer_gzip
+                           : oci::media::oci_layer_gzip;
+        recompressed.push_back(std::move(rc));
+    }
+    if (!recompressed.empty()) {
+        mtext = manifest.to_json().dump();
+        md = Digest::of(mtext);
+        log::note("the manifest pushed is new: " + original.str() + " -> " + md.str() + " (" +
+                  std::to_string(recompressed.size()) + " layer(s) compressed again)");
+    }
+    std::vector<Descriptor> blobs = manifest.layers;
+    blobs.push_back(manifest.config);
     std::vector<Progress::Bar*> bars;
     for (auto& b : blobs) bars.push_back(progress.add(b.digest.str().substr(0, 19), b.size));
 
@@ -207,6 +261,13 @@ PushResult push(store::Store& store, const std::string& src, const std::string& 
 
     std::string mt = manifest.media_type.empty() ? oci::media::oci_manifest : manifest.media_type;
     std::string target = dest.digest.empty() ? dest.tag_or_latest() : dest.digest;
+    if (!dest.digest.empty() && Digest::parse(dest.digest) != md && !recompressed.empty())
+        throw Error(Errc::invalid,
+                    "destination " + dest.familiar() + " pins " + dest.digest +
+                        ", but layers of the image had to be compressed again, so its manifest "
+                        "is now " +
+                        md.str(),
+                    "push to a tag, or set store.keep_compressed: true and pull the image again");
     if (!dest.digest.empty() && Digest::parse(dest.digest) != md)
         throw Error(Errc::invalid,
                     "destination " + dest.familiar() + " pins " + dest.digest +

@@ -6,6 +6,7 @@
 #include "slim/strip.hpp"
 #include "slim/tailor_record.hpp"
 #include "store/importer.hpp"
+#include "store/layer_tar.hpp"
 #include "store/layer_writer.hpp"
 #include "tailor/file.hpp"
 #include "util/error.hpp"
@@ -206,11 +207,9 @@ SlimResult slim_image(store::Store& store, const store::Image& img, const analyz
     store::LayerWriter out(store);
     for (std::uint32_t i = 0; i < scans.size(); ++i) {
         const auto& d = img.manifest.layers[i].digest;
-        Fd fd(::open(store.blob_path(d).c_str(), O_RDONLY | O_CLOEXEC));
-        if (!fd) throw sys_error(errno, "cannot open layer blob " + d.str());
         std::string what = "layer " + std::to_string(i + 1) + " (" + d.str().substr(0, 19) + "…)";
-        layer::FdReader raw(fd.get(), what);
-        layer::SniffedStream plain(raw, what);
+        auto content = store::open_layer(store, d, img.config.diff_ids[i], what);
+        layer::SniffedStream plain(*content.reader, what);
         layer::TarReader in(plain.plain(), what);
         std::uint32_t k = 0;
         std::string name;

@@ -6,6 +6,7 @@
 #include "sqsh/flatten.hpp"
 #include "sqsh/format.hpp"
 #include "store/images.hpp"
+#include "store/layer_tar.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -178,12 +179,9 @@ struct Totals {
 void stream_layer(const store::Store& store, const oci::Descriptor& blob, const oci::Digest& diff,
                   Flattener& flat, Stream& out, Entry& root, Totals& t) {
     std::string what = "layer " + diff.str();
-    Fd fd(::open(store.blob_path(blob.digest).c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd)
-        throw Error(Errc::not_found, what + ": its blob is not in the store",
-                    "pull the image again");
-    layer::FdReader file(fd.get(), what);
-    layer::HashingReader hashed(file);
+    // the blob, or the tar rebuilt from the tree (store/layer_tar.hpp)
+    auto content = store::open_layer(store, blob.digest, diff, what);
+    layer::HashingReader hashed(*content.reader);
     {
         layer::SniffedStream plain(hashed, what);
         layer::TarReader in(plain.plain(), what);
@@ -231,7 +229,7 @@ void stream_layer(const store::Store& store, const oci::Descriptor& blob, const 
         }
     }
     layer::drain(hashed);
-    if ("sha256:" + hashed.hex_final() != blob.digest.str())
+    if ("sha256:" + hashed.hex_final() != (content.rebuilt ? diff : blob.digest).str())
         throw Error(Errc::invalid,
                     what + ": its blob does not match its digest " + blob.digest.str(),
                     "the store is damaged: remove the image and pull it again");

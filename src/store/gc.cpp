@@ -2,6 +2,7 @@
 
 #include "oci/image.hpp"
 #include "store/gc_live.hpp"
+#include "store/layer_tar.hpp"
 #include "store/owned_tree.hpp"
 #include "store/scratch.hpp"
 #include "store/tree_digest.hpp"
@@ -53,6 +54,8 @@ Live live_set(const Store& store) {
             for (auto& l : m.layers) need(l.digest.hex(), live.blobs);
             auto c = oci::ImageConfig::parse(store.read_blob(m.config.digest));
             for (auto& d : c.diff_ids) need(d.hex(), live.layers);
+            for (std::size_t i = 0; i < m.layers.size() && i < c.diff_ids.size(); ++i)
+                live.layer_diff.emplace(m.layers[i].digest.hex(), c.diff_ids[i].hex());
         } catch (const Error& e) {
             std::string names;
             for (const auto& w : who) names += (names.empty() ? "" : ", ") + w;
@@ -337,8 +340,12 @@ FsckReport fsck(Store& store, bool repair, bool deep) {
             rep.problems.push_back(pr);
         }
     }
+    auto kept_unpacked = [&](const std::string& hex) {
+        auto it = live.layer_diff.find(hex);
+        return it != live.layer_diff.end() && has_tar_split(store, Digest::from_hex(it->second));
+    };
     for (auto& hex : live.blobs)
-        if (!corrupt.count(hex) && !store.has_blob(Digest::from_hex(hex)))
+        if (!corrupt.count(hex) && !store.has_blob(Digest::from_hex(hex)) && !kept_unpacked(hex))
             rep.problems.push_back({"missing-blob", "sha256:" + hex,
                                     "referenced by an image but absent" + needed_by(live, hex) +
                                         "; load or pull that image again",

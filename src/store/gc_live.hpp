@@ -27,6 +27,9 @@ struct Live {
     // whether a container uses it (a hold or a running one)
     std::map<Digest, std::pair<std::set<std::string>, std::set<std::string>>> image_needs;
     std::map<Digest, std::size_t> image_containers;
+    // each live layer blob (hex) -> its diffID (hex): a blob the store does not keep because
+    // the layer's tree and tar-split give it back (store/layer_tar.hpp) is not missing
+    std::map<std::string, std::string> layer_diff;
 };
 // One pass over small metadata: refs.json, holds, use locks, each named image's manifest and
 // config, lazy records. No layer blob or tree is read.

@@ -2,6 +2,7 @@
 
 #include "layer/unpack.hpp"
 #include "store/gc.hpp"
+#include "store/layer_tar.hpp"
 #include "store/owned_tree.hpp"
 #include "store/tree_digest.hpp"
 #include "util/error.hpp"
@@ -42,6 +43,25 @@ std::string Importer::json_blob(const oci::Digest& d, const std::function<std::s
     return data;
 }
 
+namespace {
+
+// "" when the tree gives back the tar R recorded, else why not (kept in meta.json)
+std::string one_copy_why_not(const layer::UnpackResult& r, const TreeDigest& tree,
+                             const oci::json& meta, const stdfs::path& rootfs,
+                             const std::string& what) {
+    if (!r.not_reproducible.empty()) return r.not_reproducible;
+    if (meta.contains("owners"))
+        return "its files' owners are applied (subordinate ids): gantry may not read them all "
+               "outside the user namespace";
+    if (tree.unreadable > 0)
+        return std::to_string(tree.unreadable) +
+               " of its files cannot be read by the store's owner";
+    if (r.tar_split.empty()) return "no tar-split was recorded";
+    return check_tree(rootfs, r.tar_split, what);
+}
+
+} // namespace
+
 LayerDone Importer::one_layer(const LayerJob& job) {
     bool have_blob = job.blob && store_.has_blob(*job.blob);
     bool have_layer = store_.has_layer(job.diff_id);
@@ -59,8 +79,18 @@ LayerDone Importer::one_layer(const LayerJob& job) {
         check_owner_maps(job);
         if (!maps_.empty()) apply_in_place(job);
     }
-    if (have_blob && have_layer) {
-        LayerDone d{*job.blob, static_cast<std::int64_t>(store_.blob_size(*job.blob)), {}};
+    // the store kept the tree and its tar-split, not the blob (store/layer_tar.hpp): the same
+    // layer as pulled or loaded before (a docker archive does not name its blobs' digests)
+    std::optional<DroppedBlob> dropped;
+    if (have_layer && !have_blob) {
+        dropped = dropped_blob(store_, job.diff_id);
+        if (dropped && job.blob && dropped->blob != *job.blob) dropped.reset();
+    }
+    if ((have_blob || dropped) && have_layer) {
+        LayerDone d{
+            have_blob ? *job.blob : dropped->blob,
+            static_cast<std::int64_t>(have_blob ? store_.blob_size(*job.blob) : dropped->size),
+            {}};
         auto meta = oci::parse_json(fs::read_file(store_.layer_dir(job.diff_id) / "meta.json"),
                                     "layer metadata");
         if (meta.value("compression", "") == "gzip") d.compression = oci::Compression::gzip;
@@ -83,8 +113,8 @@ LayerDone Importer::one_layer(const LayerJob& job) {
     if (!have_layer) player.emplace(store_.begin_layer());
 
     layer::ExtractOptions xo{job.what, opt_.privileged};
-    auto r =
-        layer::unpack_layer(*src, pblob ? pblob->fd() : -1, player ? player->rootfs_fd() : -1, xo);
+    auto r = layer::unpack_layer(*src, pblob ? pblob->fd() : -1, player ? player->rootfs_fd() : -1,
+                                 xo, player.has_value());
     if (job.blob && r.blob_hex != job.blob->hex())
         throw Error(Errc::invalid,
                     job.what + ": digest mismatch: expected " + job.blob->str() +
@@ -97,8 +127,14 @@ LayerDone Importer::one_layer(const LayerJob& job) {
                     "the image is inconsistent or corrupt; rebuild or export it again");
     LayerDone done{oci::Digest::from_hex(r.blob_hex), static_cast<std::int64_t>(r.blob_size),
                    r.compression};
-    if (pblob) pblob->commit(done.blob);
-    if (!have_blob && job.adopt_blob) job.adopt_blob(done.blob);
+    // One copy (docs/storage.md): a layer pulled or loaded whose tree gives back its tar keeps
+    // the tree and the tar-split, not the blob; the blob is published (or not) only after the
+    // layer, so a crash leaves one of them complete
+    bool drop_blob = false;
+    if (!player) {
+        if (pblob) pblob->commit(done.blob);
+        if (!have_blob && job.adopt_blob) job.adopt_blob(done.blob);
+    }
     if (player) {
         oci::json meta{{"diff_id", job.diff_id.str()},
                        {"blob", done.blob.str()},
@@ -148,7 +184,24 @@ LayerDone Importer::one_layer(const LayerJob& job) {
                         {"digest", tree.digest},
                         {"entries", tree.entries},
                         {"unreadable", tree.unreadable}};
+        std::string why = one_copy_why_not(r, tree, meta, player->rootfs_path(), job.what);
+        if (why.empty()) {
+            write_tar_split(player->rootfs_path().parent_path(), r.tar_split);
+            meta["tar_split"] = {{"file", kTarSplitFile}, {"files", r.tar_split_files}};
+            // a blob the store had before this layer (a build's, slim's) stays: its writer
+            // still names it; system migrate drops such blobs (store/migrate.hpp)
+            drop_blob = !have_blob && !keep_compressed();
+        }
+        meta["blob_size"] = r.blob_size;
+        if (!job.media_type.empty()) meta["media_type"] = job.media_type;
+        meta["blob_kept"] = !drop_blob;
+        if (!why.empty()) meta["blob_kept_why"] = why;
+        if (!drop_blob) {
+            if (pblob) pblob->commit(done.blob);
+            if (!have_blob && job.adopt_blob) job.adopt_blob(done.blob);
+        }
         player->commit(job.diff_id, meta.dump(2) + "\n");
+        if (drop_blob && job.discard_blob) job.discard_blob();
     }
     if (r.stats.skipped_devices)
         log::note(job.what + ": skipped " + std::to_string(r.stats.skipped_devices) +

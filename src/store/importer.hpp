@@ -29,6 +29,10 @@ struct LayerJob {
     // Set when open()'s reader keeps its own copy of the bytes in the store's tmp/ (a registry
     // download): called with the verified digest instead of copying them to a new blob file.
     std::function<void(const oci::Digest&)> adopt_blob;
+    // With adopt_blob: called instead when the store keeps the layer unpacked only
+    std::function<void()> discard_blob;
+    // The layer's media type as the manifest gave it (recorded in meta.json; "" when unknown)
+    std::string media_type;
 };
 
 struct LayerDone {

@@ -139,7 +139,7 @@ def assert_only_store_layout(base, store, archive):
                 or (len(rel) == 3 and rel[:2] == ("blobs", "sha256") and HEX64.match(rel[2]))
                 or (len(rel) == 3 and rel[:2] == ("layers", "sha256") and HEX64.match(rel[2]))
                 or (len(rel) == 4 and rel[:2] == ("layers", "sha256")
-                    and rel[3] in ("rootfs", "meta.json"))
+                    and rel[3] in ("rootfs", "meta.json", "tar-split.json.zst"))
                 or (len(rel) > 4 and rel[:2] == ("layers", "sha256") and rel[3] == "rootfs")
             )
             if not ok:

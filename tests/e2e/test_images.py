@@ -136,9 +136,11 @@ def test_load_docker_archive(g, tmp_path, style, compression):
                    "zstd": mk.OCI_LAYER["zstd"]}[compression]
     assert l["media_type"] == expected_mt
 
-    # the stored blobs are the manifest, the config and the layer, each under its own hash
+    # the stored blobs are the manifest and the config, each under its own hash; the layer is
+    # kept once, as its tree and tar-split (docs/storage.md, "One copy of a layer")
     blobs = blob_names(g)
-    assert set(blobs) == {hexof(info["digest"]), hexof(info["id"]), hexof(layer.digest)}
+    assert set(blobs) == {hexof(info["digest"]), hexof(info["id"])}
+    assert (g.root / "layers/sha256" / hexof(layer.diff_id) / "tar-split.json.zst").exists()
     for name in blobs:
         data = (g.root / "blobs" / "sha256" / name).read_bytes()
         assert mk.sha256_digest(data) == "sha256:" + name
@@ -301,7 +303,8 @@ def test_load_oci(g, tmp_path, fmt, compression, docker_media_types):
     assert l["media_type"] == layer.media_type(docker=docker_media_types)
     assert l["size"] == len(layer.blob())
     assert l["unpacked_size"] == len(layer.tar_bytes())
-    assert set(blob_names(g)) == {hexof(want), hexof(info["id"]), hexof(layer.digest)}
+    assert set(blob_names(g)) == {hexof(want), hexof(info["id"])}  # the layer: kept unpacked
+    assert (g.root / "layers/sha256" / hexof(layer.diff_id) / "tar-split.json.zst").exists()
     assert (g.root / "blobs/sha256" / hexof(want)).read_bytes() == \
         (layout / "blobs/sha256" / hexof(want)).read_bytes()
     assert layer_dirs(g) == [hexof(layer.diff_id)]
@@ -883,8 +886,8 @@ def test_rmi_keeps_layers_shared_with_other_images(g, tmp_path):
     g.run("rmi", "base:1")
     assert list(g.refs()) == ["docker.io/library/child:1"]
     assert layer_dirs(g) == sorted(hexof(l.diff_id) for l in child.layers)
-    keep = {hexof(child_info["digest"]), hexof(child_info["id"])} | \
-        {hexof(l.digest) for l in child.layers}
+    # the layers are kept as trees and tar-splits, not blobs (docs/storage.md)
+    keep = {hexof(child_info["digest"]), hexof(child_info["id"])}
     assert set(blob_names(g)) == keep
     assert_busybox_tree(layer_rootfs(g, base.layers[0].diff_id))
     g.run("rmi", "child:1")

@@ -2,6 +2,11 @@
 
 Images made by skopeo must load into gantry; what gantry saves must be read by skopeo, umoci and
 Python's tarfile; save -> load -> save must be stable.
+
+The image saved is the image as it came, byte for byte: that needs each layer's compressed blob,
+so these run with `store.keep_compressed: true` (the `g` fixture below). A store that keeps one
+copy of each layer (the default) saves a layer it keeps unpacked as its rebuilt tar under a new
+manifest: test_one_copy.py.
 """
 import hashlib
 import io
@@ -41,7 +46,10 @@ def inspect(g, ref):
 
 
 def fresh(tmp_path, name):
-    return Gantry(tmp_path / name)
+    """Another store, keeping compressed blobs as the `g` fixture's (the module's docstring)."""
+    cfg = tmp_path / "keep-compressed.yaml"
+    cfg.write_text("store:\n  keep_compressed: true\n")
+    return Gantry(tmp_path / name, env={"GANTRY_CONFIG": str(cfg)})
 
 
 def transport(fmt, path, tag=None):
@@ -68,6 +76,14 @@ def oci_manifest_digests(path):
         with tarfile.open(path) as tf:
             idx = json.load(tf.extractfile("index.json"))
     return sorted(m["digest"] for m in idx["manifests"])
+
+
+@pytest.fixture
+def g(tmp_path, gantry_bin):
+    """gantry with a fresh store that keeps each layer's compressed blob beside its tree."""
+    cfg = tmp_path / "keep-compressed.yaml"
+    cfg.write_text("store:\n  keep_compressed: true\n")
+    return Gantry(tmp_path / "store", env={"GANTRY_CONFIG": str(cfg)})
 
 
 @pytest.fixture

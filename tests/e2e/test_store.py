@@ -7,6 +7,11 @@
 (3) `system df --json` numbers, `system prune` of unreferenced blobs/layers/tmp leftovers,
     `system fsck` (and --repair) on a corrupted blob.
 (4) Store location: $GANTRY_ROOT, else --root, else ${XDG_DATA_HOME:-~/.local/share}/gantry.
+
+These run with both copies of each layer (`store.keep_compressed: true`, the `g` fixture below):
+what they check of layer blobs (their publishing, fsck of a corrupt one, prune counting them)
+needs them; the default, one copy (tree + tar-split, docs/storage.md), is test_one_copy.py's and
+tests/stress/test_crash.py's.
 """
 import hashlib
 import json
@@ -23,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GANTRY, tmp_entries
+from conftest import GANTRY, Gantry, tmp_entries
 from fixtures import mkimage as mk
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -65,6 +70,14 @@ class Sample:
 
     def ref(self, fmt):
         return self.oci_ref if fmt == "oci-archive" else self.docker_ref
+
+
+@pytest.fixture
+def g(tmp_path, gantry_bin):
+    """gantry with a fresh store that keeps each layer's blob beside its tree."""
+    cfg = tmp_path / "keep-compressed.yaml"
+    cfg.write_text("store:\n  keep_compressed: true\n")
+    return Gantry(tmp_path / "store", env={"GANTRY_CONFIG": str(cfg)})
 
 
 @pytest.fixture(scope="module")
@@ -113,14 +126,26 @@ def read_json_blob(root, digest):
     return json.loads((Path(root) / "blobs" / "sha256" / digest.split(":")[1]).read_bytes())
 
 
+def kept_unpacked(root, diff_hex):
+    """The layer is kept as its tree and tar-split only (docs/storage.md, "One copy of a layer")."""
+    d = Path(root) / "layers/sha256" / diff_hex
+    try:
+        meta = json.loads((d / "meta.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return meta.get("blob_kept") is False and (d / "tar-split.json.zst").exists()
+
+
 def image_blobs(root, manifest_digest):
-    """(blob hexes, diffID hexes) an image in the store needs."""
+    """(blob hexes, diffID hexes) an image in the store needs: in blobs/, its manifest, config
+    and the layer blobs the store keeps (not those of layers kept unpacked only)."""
     m = read_json_blob(root, manifest_digest)
-    blobs = {manifest_digest.split(":")[1], m["config"]["digest"].split(":")[1]}
-    blobs |= {l["digest"].split(":")[1] for l in m["layers"]}
     cfg = read_json_blob(root, m["config"]["digest"])
-    diffs = {d.split(":")[1] for d in cfg["rootfs"]["diff_ids"]}
-    return blobs, diffs
+    order = [d.split(":")[1] for d in cfg["rootfs"]["diff_ids"]]
+    blobs = {manifest_digest.split(":")[1], m["config"]["digest"].split(":")[1]}
+    blobs |= {l["digest"].split(":")[1] for l, d in zip(m["layers"], order)
+              if not kept_unpacked(root, d)}
+    return blobs, set(order)
 
 
 def fsck_clean(g):

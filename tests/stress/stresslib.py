@@ -119,13 +119,27 @@ def read_json_blob(root, digest):
     return json.loads((Path(root) / "blobs/sha256" / digest.split(":")[1]).read_bytes())
 
 
+def kept_unpacked(root, diff_hex):
+    """The layer is kept as its tree and tar-split only (docs/storage.md, "One copy of a layer"):
+    its meta.json says the blob is not kept and the tar-split is there."""
+    d = Path(root) / "layers/sha256" / diff_hex
+    try:
+        meta = json.loads((d / "meta.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return meta.get("blob_kept") is False and (d / "tar-split.json.zst").exists()
+
+
 def image_blobs(root, manifest_digest):
-    """(blob hexes, diffID hexes) one image of the store needs."""
+    """(blob hexes, diffID hexes) one image of the store needs: in blobs/, its manifest, config
+    and the layer blobs the store keeps (not those of layers kept unpacked only)."""
     m = read_json_blob(root, manifest_digest)
-    blobs = {manifest_digest.split(":")[1], m["config"]["digest"].split(":")[1]}
-    blobs |= {l["digest"].split(":")[1] for l in m["layers"]}
     cfg = read_json_blob(root, m["config"]["digest"])
-    return blobs, {d.split(":")[1] for d in cfg["rootfs"]["diff_ids"]}
+    diffs = [d.split(":")[1] for d in cfg["rootfs"]["diff_ids"]]
+    blobs = {manifest_digest.split(":")[1], m["config"]["digest"].split(":")[1]}
+    blobs |= {l["digest"].split(":")[1] for l, d in zip(m["layers"], diffs)
+              if not kept_unpacked(root, d)}
+    return blobs, set(diffs)
 
 
 def stray_temporaries(root):

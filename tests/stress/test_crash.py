@@ -1,4 +1,5 @@
-"""kill -9 at seeded random moments during load, pull, push, save, slim, rmi and system prune.
+"""kill -9 at seeded random moments during load, pull, push, save, slim, rmi, system prune and
+system migrate.
 
 Each command is first timed once; every trial then starts it and sends SIGKILL after a delay drawn
 uniformly from [0, 1.1 x that time], so the kills spread over the whole command (a trial whose
@@ -390,3 +391,44 @@ def test_build_cache_prune_killed_mid_removal_leaves_a_consistent_store(g, sampl
     assert "Total reclaimed space:" in r.out
     assert list(steps.iterdir()) == [] and not mount.exists()
     check_intact(g, samples["small"])
+
+
+def test_kill9_migrate(g, samples, tmp_path):
+    """`system migrate` of a store written before one copy of a layer (blob and tree, no
+    tar-split): killed anywhere, the store stays valid and the image whole; run again, it
+    finishes and no layer blob is left."""
+    from conftest import Gantry
+    rng = rng_for("migrate")
+    big = samples["big"]
+    cfg = tmp_path / "keep.yaml"
+    cfg.write_text("store:\n  keep_compressed: true\n")
+    keep = Gantry(g.root, env={"GANTRY_CONFIG": str(cfg)}, binary=g.bin)
+
+    def old_store():
+        keep.run("load", big.archive)
+        for d in big.diff_ids:
+            layer = g.root / "layers/sha256" / d
+            (layer / "tar-split.json.zst").unlink()
+            meta = json.loads((layer / "meta.json").read_text())
+            for k in ("tar_split", "blob_kept", "blob_size"):
+                meta.pop(k, None)
+            (layer / "meta.json").write_text(json.dumps(meta))
+
+    old_store()
+    dur = timed(g, "system", "migrate")
+    g.run("rmi", big.ref)
+    for i in range(TRIALS):
+        where = trial_where("migrate", i)
+        old_store()
+        Tally.add("migrate", kill_at(g, rng.uniform(0, 1.1 * dur), "system", "migrate"))
+        no_leftover_procs(g, where)
+        check_store(g, where)
+        check_intact(g, big)
+        g.run("system", "migrate")
+        check_store(g, where + " (migrated)")
+        blobs, _ = image_blobs(g.root, g.refs()[big.ref])
+        m = json.loads((g.root / "blobs/sha256" / g.refs()[big.ref].split(":")[1]).read_text())
+        assert not {l["digest"].split(":")[1] for l in m["layers"]} & blob_names(g.root), where
+        g.run("rmi", big.ref)
+        check_pruned(g, where)
+    enough_kills("migrate")

@@ -1,0 +1,221 @@
+// One copy of a layer (store/layer_tar.hpp, layer/tar_split_recorder.hpp): the importer records
+// the tar-split while it extracts, drops the blob, and the exact tar comes back from the tree;
+// a tree changed behind gantry's back is caught; a layer whose tree cannot give the tar back
+// keeps its blob and says why.
+#include "../layer/extract_helpers.hpp"
+#include "layer/tar_split.hpp"
+#include "layer/tar_split_recorder.hpp"
+#include "oci/digest.hpp"
+#include "oci/image.hpp"
+#include "store/importer.hpp"
+#include "store/layer_tar.hpp"
+#include "store/store.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <cstring>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <string>
+#include <unistd.h>
+
+namespace layer_tar_test {
+
+using extract_test::StringReader;
+using extract_test::Tar;
+using gantry::Errc;
+using gantry::Error;
+using gantry::oci::Digest;
+namespace stdfs = std::filesystem;
+namespace store = gantry::store;
+
+class LayerTar : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        std::string tmpl = (stdfs::temp_directory_path() / "gantry-layertar-XXXXXX").string();
+        ASSERT_TRUE(::mkdtemp(tmpl.data()));
+        root_ = tmpl;
+        st_.emplace(root_);
+    }
+    void TearDown() override {
+        st_.reset();
+        gantry::fs::remove_tree(root_);
+    }
+    // Imports TAR (uncompressed: the blob is the tar) as one layer; returns its meta.json.
+    gantry::oci::json import(const std::string& tar) {
+        Digest d = Digest::of(tar);
+        store::Importer imp(*st_, store::ImportOptions{::geteuid() == 0, 1});
+        store::LayerJob job{d, d, "test layer", [tar] {
+                                return std::unique_ptr<gantry::layer::Reader>(
+                                    std::make_unique<StringReader>(tar, 7000));
+                            }};
+        imp.layers({job});
+        return gantry::oci::json::parse(gantry::fs::read_file(st_->layer_dir(d) / "meta.json"));
+    }
+    std::string rebuilt(const Digest& d) {
+        auto r = store::open_reconstruction(*st_, d, "test layer");
+        std::string out;
+        char buf[4096];
+        while (std::size_t n = r->read(buf, sizeof buf)) out.append(buf, n);
+        return out;
+    }
+    stdfs::path root_;
+    std::optional<store::Store> st_;
+};
+
+std::string big_data(std::size_t n) {
+    std::string s(n, '\0');
+    std::uint32_t x = 12345;
+    for (auto& c : s) {
+        x = x * 1103515245 + 12345;
+        c = static_cast<char>(x >> 24);
+    }
+    return s;
+}
+
+TEST_F(LayerTar, TheTreeGivesBackTheExactTarAndTheBlobIsNotKept) {
+    std::string long_dir(120, 'd');
+    Tar t;
+    t.dir("etc")
+        .file("etc/empty", "")
+        .file("etc/hello", "hello\n")
+        .symlink("etc/link", "hello")
+        .hardlink("etc/hard", "etc/hello")
+        .dir(long_dir)
+        .file(long_dir + "/" + std::string(150, 'f'), "long name\n")
+        .file("big", big_data(3 * 1024 * 1024 + 17))
+        .dir("gone")
+        .whiteout("gone/.wh.old")
+        .whiteout("gone/.wh..wh..opq");
+    std::string tar = t.str();
+    Digest d = Digest::of(tar);
+    auto meta = import(tar);
+    EXPECT_EQ(meta.value("blob_kept", true), false) << meta.dump();
+    EXPECT_FALSE(meta.contains("blob_kept_why")) << meta.dump();
+    EXPECT_FALSE(st_->has_blob(d));
+    EXPECT_TRUE(store::has_tar_split(*st_, d));
+    EXPECT_EQ(rebuilt(d), tar);
+    auto c = store::open_layer(*st_, d, d, "test layer");
+    EXPECT_TRUE(c.rebuilt);
+    // imported again: the layer is there, nothing is read from the source
+    store::Importer imp(*st_, store::ImportOptions{::geteuid() == 0, 1});
+    store::LayerJob job{d, d, "test layer", []() -> std::unique_ptr<gantry::layer::Reader> {
+                            throw Error(Errc::internal, "read again");
+                        }};
+    auto done = imp.layers({job});
+    EXPECT_EQ(done[0].blob, d);
+    EXPECT_EQ(done[0].size, static_cast<std::int64_t>(tar.size()));
+}
+
+TEST_F(LayerTar, GnuLongNamesAndTheEndBlocksAreKept) {
+    std::vector<char> buf(1 << 20);
+    std::size_t used = 0;
+    struct archive* a = archive_write_new();
+    archive_write_set_format_gnutar(a);
+    archive_write_add_filter_none(a);
+    ASSERT_EQ(archive_write_open_memory(a, buf.data(), buf.size(), &used), ARCHIVE_OK);
+    for (std::string name : {std::string(130, 'n'), std::string("short")}) {
+        archive_entry* e = archive_entry_new();
+        archive_entry_set_pathname(e, name.c_str());
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, 5);
+        ASSERT_EQ(archive_write_header(a, e), ARCHIVE_OK);
+        ASSERT_EQ(archive_write_data(a, "12345", 5), 5);
+        archive_entry_free(e);
+    }
+    archive_write_close(a);
+    archive_write_free(a);
+    std::string tar(buf.data(), used); // padded to 10 KiB records: the tail is kept verbatim
+    Digest d = Digest::of(tar);
+    auto meta = import(tar);
+    EXPECT_EQ(meta.value("blob_kept", true), false) << meta.dump();
+    EXPECT_EQ(meta["tar_split"].value("files", 0), 2);
+    EXPECT_EQ(rebuilt(d), tar);
+}
+
+TEST_F(LayerTar, ATreeChangedBehindGantrysBackIsNamed) {
+    Tar t;
+    t.file("a", "aaaa").file("b", "bbbb");
+    std::string tar = t.str();
+    Digest d = Digest::of(tar);
+    import(tar);
+    auto a = st_->layer_rootfs(d) / "a";
+    ::chmod(a.c_str(), 0644);
+    std::ofstream(a, std::ios::trunc) << "AAAA"; // same size, other bytes
+    try {
+        rebuilt(d);
+        FAIL() << "a changed tree was read back";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::invalid);
+        EXPECT_NE(e.message().find(d.str()), std::string::npos) << e.message();
+        EXPECT_NE(e.message().find("changed behind gantry's back"), std::string::npos);
+        EXPECT_NE(e.hint().find("pull or load the image again"), std::string::npos) << e.hint();
+    }
+    std::ofstream(a, std::ios::trunc) << "longer"; // another size: the file is named
+    try {
+        rebuilt(d);
+        FAIL() << "a changed tree was read back";
+    } catch (const Error& e) {
+        EXPECT_NE(e.message().find("a has 6 bytes where the layer's tar has 4"), std::string::npos)
+            << e.message();
+    }
+}
+
+TEST_F(LayerTar, AnEntryReplacedInTheSameLayerKeepsTheBlob) {
+    Tar t;
+    t.file("x", "first").file("x", "second");
+    std::string tar = t.str();
+    Digest d = Digest::of(tar);
+    auto meta = import(tar);
+    EXPECT_EQ(meta.value("blob_kept", false), true);
+    EXPECT_NE(meta.value("blob_kept_why", "").find("x replaces the file"), std::string::npos)
+        << meta.dump();
+    EXPECT_TRUE(st_->has_blob(d));
+    EXPECT_FALSE(store::has_tar_split(*st_, d));
+}
+
+TEST_F(LayerTar, TheRecorderPassesEveryByteThrough) {
+    Tar t;
+    t.file("f", big_data(70000)).dir("d").file("d/g", "g");
+    std::string tar = t.str();
+    StringReader src(tar, 333);
+    gantry::layer::TarSplitRecorder rec(src);
+    std::string seen;
+    char buf[1000];
+    while (std::size_t n = rec.read(buf, sizeof buf)) seen.append(buf, n);
+    EXPECT_EQ(seen, tar);
+    std::string lines = rec.finish();
+    EXPECT_TRUE(rec.reproducible());
+    EXPECT_EQ(rec.files(), 2u);
+    EXPECT_LT(lines.size(), 8000u); // headers and padding, not the 70 kB of content
+}
+
+TEST_F(LayerTar, TheRecorderPassesHostileBytesThroughAndKeepsThemVerbatim) {
+    // garbage, a tar cut inside a header and inside a file, a header with a huge size: every
+    // byte passes, and what the recorder keeps is verbatim (never a reference it cannot honour)
+    Tar t;
+    t.file("a", big_data(5000)).file("b", "bb");
+    std::string tar = t.str();
+    std::string huge = tar.substr(0, 512);
+    std::memcpy(huge.data() + 124, "77777777777", 11); // size ~8 GiB, checksum now wrong
+    for (const std::string& in : {big_data(100000), tar.substr(0, 700), tar.substr(0, 3000), huge,
+                                  std::string(2048, '\0') + tar}) {
+        StringReader src(in, 100);
+        gantry::layer::TarSplitRecorder rec(src);
+        std::string seen;
+        char buf[777];
+        while (std::size_t n = rec.read(buf, sizeof buf)) seen.append(buf, n);
+        EXPECT_EQ(seen, in);
+        auto entries = gantry::layer::tar_split::parse(rec.finish(), "test", false);
+        std::string raw;
+        for (auto& e : entries) raw += e.file ? std::string(e.size, '?') : e.payload;
+        if (in.size() != 700 && in.size() != 3000) { // cut inside a file: extraction fails
+            EXPECT_EQ(raw.size(), in.size());
+        }
+    }
+}
+
+} // namespace layer_tar_test
