@@ -352,6 +352,7 @@ def seeds() -> dict[str, list]:
                                lambda s: len(s) < 40 and "\n" not in s),
         "kfd_properties": [KFD_NODE, KFD_NODE.replace("90402", "90010"), "simd_count 0\n"],
         "layer_tar": layer_tars(),
+        "tar_split_recorder": layer_tars(),
         "analyze_layer": layer_tars(),
         "import_tarball": layer_tars() + import_tarballs(),
         "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "gpu_elf": [],

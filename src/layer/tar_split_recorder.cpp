@@ -3,6 +3,7 @@
 #include "layer/extract.hpp"
 #include "layer/tar_header.hpp"
 #include "layer/tar_split.hpp"
+#include "util/error.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -41,6 +42,16 @@ std::string tsr_field(const unsigned char* f, std::size_t len) {
     std::size_t n = 0;
     while (n < len && f[n]) ++n;
     return std::string(reinterpret_cast<const char*>(f), n);
+}
+
+// Whether tar_split::parse takes PATH as a file's name.
+bool tsr_nameable(const std::string& path) {
+    try {
+        tar_split::components(path, "");
+        return true;
+    } catch (const Error&) {
+        return false;
+    }
 }
 
 } // namespace
@@ -201,7 +212,9 @@ void TarSplitRecorder::start_entry(char type, std::uint64_t size, const std::str
             check_conflicts(parent + leaf.substr(4), false, false);
         }
     } else if (!path.empty()) {
-        referenced = regular && size > 0 && !sparse;
+        // a name tar-split's reader would refuse (over 4096 bytes, a component over 255): its
+        // content is kept verbatim instead
+        referenced = regular && size > 0 && !sparse && tsr_nameable(path);
         check_conflicts(path, directory, referenced);
     }
     left_ = size;
@@ -248,6 +261,12 @@ void TarSplitRecorder::flush_segment() {
 }
 
 std::string TarSplitRecorder::finish() {
+    // a stream cut inside a file's content: its line names more bytes than there were (the
+    // extraction fails on such a stream; the record is never used)
+    if (mode_ == Mode::payload && left_ > 0) {
+        cut_in_file_ = true;
+        unusable("the layer's tar ends inside a file's content");
+    }
     if (!block_.empty()) segment_ += block_; // a stream that ended inside a header
     block_.clear();
     flush_segment();

@@ -34,6 +34,8 @@ class TarSplitRecorder final : public Reader {
     bool reproducible() const { return why_.empty(); }
     const std::string& why() const { return why_; }
     std::uint64_t files() const { return files_; } // regular files referenced
+    // After finish(): the stream ended inside a file's content (not reproducible()).
+    bool cut_in_file() const { return cut_in_file_; }
 
   private:
     enum class Mode : std::uint8_t { header, meta, payload, raw_data, padding, tail };
@@ -64,6 +66,7 @@ class TarSplitRecorder final : public Reader {
     std::uint64_t files_ = 0;
     std::set<std::string> referenced_; // paths whose content the tree must keep
     std::string why_;
+    bool cut_in_file_ = false;
 };
 
 } // namespace gantry::layer
