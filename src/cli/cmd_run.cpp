@@ -93,7 +93,8 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
              "GPUs to add: all, N, device=0,2, GPU- (and MIG-) UUIDs (docker syntax)");
     add_host_root_flags(o, gpu, f->gpu_roots);
     o.option(gpu, "--gpu-vendor", f->gpu_vendor,
-             "nvidia or amd (default: the vendor whose driver the host has; nvidia when both)");
+             "nvidia, amd or intel (default: the vendor whose driver the host has; the first "
+             "of nvidia, amd, intel when several)");
     o.flag(gpu, "--nv", f->nv, "Apptainer's --nv: --gpus all --gpu-vendor nvidia");
     o.flag(gpu, "--rocm", f->rocm, "Apptainer's --rocm: --gpus all --gpu-vendor amd");
     o.option(gpu, "--runtime", f->runtime,
