@@ -50,7 +50,10 @@ class Intel final : public Backend {
         phase.lap("intel gpu discovery");
         if (sel.gpus.empty()) return;
         auto user = find_user_space(ctx.roots.driver_root);
-        auto findings = host_findings(host, user, ctx.caller);
+        Host chosen = host; // the host rules for the selected GPUs only
+        chosen.gpus.clear();
+        for (const Gpu* g : sel.gpus) chosen.gpus.push_back(*g);
+        auto findings = host_findings(chosen, user, ctx.caller);
         std::erase_if(findings, [](const compat::Finding& f) {
             return f.id == "INTEL-RENDER-ACCESS"; // inject's own check says it better
         });
