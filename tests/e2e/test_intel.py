@@ -174,3 +174,16 @@ def test_doctor_and_run_judge_the_images_device_code(lab):
     assert "/opt/app/pvc_only" in res.err and "acm-g10" in res.err, res
     lab.gan.run("run", "--rm", *roots(lab, "arc-xe"), "--gpus", "all", "--no-require",
                 "intel/pvc:1", "true")
+
+
+def test_bundle_takes_the_gpus_from_the_cdi_spec(lab):
+    g2 = lab.hosts["max1550"][1]["gpus"][2]
+    out = lab.base / "bundle"
+    lab.gan.run("bundle", "--gpus", "device=2", *roots(lab, "max1550"), "intel/plain:1", out)
+    cfg = json.loads((out / "config.json").read_text())
+    assert sorted(d["path"] for d in cfg["linux"]["devices"]) == sorted(
+        [g2["card"], g2["render"]]), cfg["linux"]["devices"]
+    assert any(m["destination"] == f"{LIB}/libze_intel_gpu.so.1.6.32224.5"
+               for m in cfg["mounts"]), cfg["mounts"]
+    hooks = [h["args"][2] for h in cfg["hooks"]["createContainer"]]
+    assert hooks == ["create-symlinks", "update-ldcache"], hooks
