@@ -1,10 +1,10 @@
 // Intel discovery, request and CDI on small trees in the kernel's layout (intelhost_tree.hpp).
+#include "../../support/temp_dir.hpp"
 #include "gpu_vendors/intel/cdi.hpp"
 #include "gpu_vendors/intel/request.hpp"
 #include "gpu_vendors/intel/topology.hpp"
 #include "gpu_vendors/intel/userspace.hpp"
 #include "intelhost_tree.hpp"
-#include "support/temp_dir.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>
@@ -110,8 +110,8 @@ TEST(IntelRequest, GpusFlagFormsAndUnknownDevices) {
         EXPECT_NE(e.message().find("unknown Intel GPU \"7\""), std::string::npos);
         EXPECT_NE(e.message().find("card3"), std::string::npos);
     }
-    EXPECT_THROW(intel::parse_request("driver=nvidia,all"), Error);
-    EXPECT_TRUE(intel::parse_request("driver=intel,all").all);
+    EXPECT_THROW(intel::parse_request("all,driver=nvidia"), Error);
+    EXPECT_TRUE(intel::parse_request("all,driver=intel").all);
 }
 
 TEST(IntelCdi, OneDevicePerGpuByIndexAndCardPlusAll) {
