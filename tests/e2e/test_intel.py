@@ -174,6 +174,17 @@ def test_doctor_and_run_judge_the_images_device_code(lab):
     assert "/opt/app/pvc_only" in res.err and "acm-g10" in res.err, res
     lab.gan.run("run", "--rm", *roots(lab, "arc-xe"), "--gpus", "all", "--no-require",
                 "intel/pvc:1", "true")
+    # the run's verdict is cached per image and GPUs under the runtime dir: an entry emptied by
+    # hand is what the next run goes by (nothing of the image is read again)
+    entries = [p for d in ("/run/gantry", f"/tmp/gantry-{os.geteuid()}")
+               for p in Path(d).glob("intel-doctor-cache/intel-doctor-*.json")
+               if "/opt/app/pvc_only" in p.read_text()]
+    assert len(entries) == 1, entries
+    try:
+        entries[0].write_text('{"findings": []}')
+        lab.gan.run("run", "--rm", *roots(lab, "arc-xe"), "--gpus", "all", "intel/pvc:1", "true")
+    finally:
+        entries[0].unlink()
 
 
 def test_bundle_takes_the_gpus_from_the_cdi_spec(lab):

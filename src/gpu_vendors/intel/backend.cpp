@@ -57,7 +57,9 @@ class Intel final : public Backend {
         std::erase_if(findings, [](const compat::Finding& f) {
             return f.id == "INTEL-RENDER-ACCESS"; // inject's own check says it better
         });
-        auto more = image_findings(ctx.store, ctx.image, sel.gpus);
+        auto more = image_findings_cached(
+            ctx.store, ctx.image, sel.gpus,
+            ctx.cache_dir.empty() ? std::string() : ctx.cache_dir + "/intel-doctor-cache");
         findings.insert(findings.end(), more.begin(), more.end());
         apply_policy(findings, ctx.no_require ? "--no-require" : nullptr);
         phase.lap("pre-launch checks");

@@ -24,6 +24,14 @@ std::vector<compat::Finding> image_findings(const store::Store& store, const sto
                                             const std::vector<const Gpu*>& selected,
                                             const std::string& path_prefix = {});
 
+// image_findings for a run, cached in CACHE_DIR ("": not cached) per image (manifest digest)
+// and the selected GPUs' AOT names, so a repeated launch reads nothing of the image. Entries are
+// "intel-doctor-<sha256>.json", written atomically; a damaged one is found afresh.
+std::vector<compat::Finding> image_findings_cached(const store::Store& store,
+                                                   const store::Image& image,
+                                                   const std::vector<const Gpu*>& selected,
+                                                   const std::string& cache_dir);
+
 // "GPU 0 (card1, pvc)"
 std::string gpu_label(const Gpu& g);
 
