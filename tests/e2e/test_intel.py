@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TESTS, Gantry
+from conftest import GANTRY, NOBODY, TESTS, Gantry
 from fixtures import mkimage as mk
 
 sys.path.insert(0, str(TESTS / "fixtures" / "intelhost"))
@@ -67,6 +67,8 @@ def lab(gantry_bin):
             (mk.busybox_image(extra_layers=[app_layer("jit", ["pvc", "spirv"])]),
              ["intel/jit:1"]),
         ])
+        os.chmod(archive, 0o644)
+        lab.archive = archive
         lab.gan = Gantry(base / "store")
         lab.gan.run("load", archive)
         yield lab
@@ -198,3 +200,23 @@ def test_bundle_takes_the_gpus_from_the_cdi_spec(lab):
                for m in cfg["mounts"]), cfg["mounts"]
     hooks = [h["args"][2] for h in cfg["hooks"]["createContainer"]]
     assert hooks == ["create-symlinks", "update-ldcache"], hooks
+
+
+def test_a_caller_who_cannot_open_the_render_node_is_told_before_launch(lab):
+    # nobody without the render group: the node (mode 0660, gid RENDER_GID) is not openable
+    binary = Path(str(lab.base) + "-bin") / "gantry"
+    binary.parent.mkdir(mode=0o755, exist_ok=True)
+    try:
+        shutil.copy2(GANTRY, binary)
+        os.chmod(binary, 0o755)
+        store = lab.base / "nobody-store"
+        store.mkdir(exist_ok=True)
+        os.chown(store, NOBODY.pw_uid, NOBODY.pw_gid)
+        nobody = Gantry(store, user=NOBODY, binary=binary)
+        nobody.run("load", lab.archive)
+        res = nobody.fail("run", "--rm", *roots(lab, "max1550"), "--gpus", "device=0",
+                          "intel/plain:1", "true", code=125)
+        assert "renderD128" in res.err and "cannot open it read-write" in res.err, res
+        assert f"gid {ih.RENDER_GID}" in res.err, res
+    finally:
+        shutil.rmtree(binary.parent, ignore_errors=True)
