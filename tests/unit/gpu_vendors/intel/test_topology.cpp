@@ -1,6 +1,7 @@
 // Intel discovery, request and CDI on small trees in the kernel's layout (intelhost_tree.hpp).
 #include "../../support/temp_dir.hpp"
 #include "gpu_vendors/intel/cdi.hpp"
+#include "gpu_vendors/intel/doctor.hpp"
 #include "gpu_vendors/intel/request.hpp"
 #include "gpu_vendors/intel/topology.hpp"
 #include "gpu_vendors/intel/userspace.hpp"
@@ -167,6 +168,34 @@ TEST(IntelUserSpace, FindsLibrariesAndTheIcdInTheUsualDirectories) {
     const auto& ze = u.libraries[0];
     EXPECT_EQ(ze.path, "/usr/lib/x86_64-linux-gnu/libze_loader.so.1");
     EXPECT_EQ(ze.real_path, "/usr/lib/x86_64-linux-gnu/libze_loader.so.1.17.6");
+}
+
+TEST(IntelDoctor, HostRules) {
+    unit_support::TempDir t("intel-doc");
+    tree_build(t.path, {{"0000:18:00.0", 0x0bd5, "i915", 2, 1, 128},
+                        {"0000:42:00.0", 0x9a49, "i915", 1, 2, -1}});
+    auto h = discover_at(t.path);
+    intel::UserSpace none;
+    none.driver_root = "/nowhere";
+    none.missing = {"libze_loader.so.1"};
+    gantry::gpu_vendors::CallerIds root{true, 0, 0, false};
+    auto f = intel::host_findings(h, none, root);
+    auto has = [&](const char* id, compat::Severity sev) {
+        for (const auto& x : f)
+            if (x.id == id && x.severity == sev) return true;
+        return false;
+    };
+    EXPECT_TRUE(has("INTEL-GPU", compat::Severity::pass));
+    EXPECT_TRUE(has("INTEL-RENDER-NODE", compat::Severity::fail)); // the second has none
+    EXPECT_TRUE(has("INTEL-USER-SPACE", compat::Severity::warn));
+    EXPECT_FALSE(has("INTEL-DEVICE-UNKNOWN", compat::Severity::info)); // not reached: no node
+    h.gpus.erase(h.gpus.begin() + 1);
+    f = intel::host_findings(h, none, root);
+    EXPECT_EQ(compat::worst(f), compat::Severity::warn);
+    h.gpus.clear();
+    f = intel::host_findings(h, none, root);
+    ASSERT_EQ(f.size(), 1u);
+    EXPECT_EQ(f[0].id, "INTEL-NO-GPU");
 }
 
 } // namespace intel_topology_test
