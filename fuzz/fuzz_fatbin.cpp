@@ -2,16 +2,16 @@
 // containers or any bytes, with every cubin inspected and compressed entries (LZ4, zstd)
 // decompressed, as `gantry doctor --fatbin` and analyze read image files. The scanner never
 // throws for malformed contents; what it reports must lie inside the input.
-#include "compat/fatbin.hpp"
 #include "fuzz_support.hpp"
+#include "gpu_vendors/nvidia/fatbin.hpp"
 
 using namespace gantry;
 
 GANTRY_FUZZ_TARGET(fatbin) {
-    compat::FatbinOptions opt;
-    opt.cubin = compat::FatbinOptions::Cubin::all;
+    gpu_vendors::nvidia::FatbinOptions opt;
+    opt.cubin = gpu_vendors::nvidia::FatbinOptions::Cubin::all;
     opt.max_decompress = 1u << 20;
-    auto f = compat::scan_fatbin_bytes(fuzz::bytes(data, size), opt);
+    auto f = gpu_vendors::nvidia::scan_fatbin_bytes(fuzz::bytes(data, size), opt);
     FUZZ_CHECK(f.file_size == size);
     for (auto& c : f.containers) {
         FUZZ_CHECK(c.offset <= size && c.size <= size - c.offset);

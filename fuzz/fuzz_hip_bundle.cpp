@@ -2,17 +2,17 @@
 // section, or raw bundles ("__CLANG_OFFLOAD_BUNDLE__") and compressed ones ("CCOB" v1-v3, zlib
 // or zstd), then the device match rule against a fixed agent. Every entry must lie inside its
 // (decompressed) bundle.
-#include "compat/hip_fatbin.hpp"
 #include "fuzz_support.hpp"
+#include "gpu_vendors/amd/hip_fatbin.hpp"
 
 using namespace gantry;
 
 GANTRY_FUZZ_TARGET(hip_bundle) {
     std::string_view in = fuzz::bytes(data, size);
-    compat::HipFatbinOptions opt;
+    gpu_vendors::amd::HipFatbinOptions opt;
     opt.max_decompressed = 4u << 20;
     fuzz::expect_error([&] {
-        auto f = compat::read_hip_fatbin_bytes(in, "fuzzed", opt);
+        auto f = gpu_vendors::amd::read_hip_fatbin_bytes(in, "fuzzed", opt);
         for (auto& b : f.bundles) FUZZ_CHECK(b.first_entry + b.entry_count <= f.entries.size());
         for (auto& e : f.entries) {
             FUZZ_CHECK(e.bundle < f.bundles.size());
@@ -21,14 +21,14 @@ GANTRY_FUZZ_TARGET(hip_bundle) {
             (void)e.target.str();
         }
         (void)f.targets();
-        auto m = compat::match_hip_device(f, "amdgcn-amd-amdhsa--gfx90a:sramecc+:xnack-");
+        auto m = gpu_vendors::amd::match_hip_device(f, "amdgcn-amd-amdhsa--gfx90a:sramecc+:xnack-");
         for (auto i : m.runnable) FUZZ_CHECK(i < f.entries.size());
     });
     // the input as a target ID too (rocminfo's agent names, --gpus-style text)
-    if (auto t = compat::parse_target_id(in)) {
-        auto again = compat::parse_target_id(t->str());
+    if (auto t = gpu_vendors::amd::parse_target_id(in)) {
+        auto again = gpu_vendors::amd::parse_target_id(t->str());
         FUZZ_CHECK(again && again->processor == t->processor);
     }
-    (void)compat::decode_amdgpu_header(in);
+    (void)gpu_vendors::amd::decode_amdgpu_header(in);
     return 0;
 }

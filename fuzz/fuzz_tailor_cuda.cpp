@@ -4,10 +4,11 @@
 // never writes and predicts the write's outcome; a changed file re-reads cleanly (tailoring it
 // again with the same set finds nothing more to drop and refuses nothing).
 #include "fuzz_support.hpp"
-#include "tailor/cuda.hpp"
+#include "gpu_vendors/nvidia/tailor_cuda.hpp"
 
 using namespace gantry;
-using namespace gantry::tailor;
+using namespace gantry::device_code;
+using namespace gantry::gpu_vendors::nvidia;
 
 GANTRY_FUZZ_TARGET(tailor_cuda) {
     const std::string input(fuzz::bytes(data, size));

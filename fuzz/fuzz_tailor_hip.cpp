@@ -4,9 +4,9 @@
 // dry run reports what the write does and changes nothing; a changed file re-reads cleanly with
 // compat's reader, has no more code objects than before, and tailoring it again to the same set
 // changes nothing more.
-#include "compat/hip_fatbin.hpp"
 #include "fuzz_support.hpp"
-#include "tailor/hip.hpp"
+#include "gpu_vendors/amd/hip_fatbin.hpp"
+#include "gpu_vendors/amd/tailor_hip.hpp"
 
 #include <cstring>
 
@@ -47,9 +47,9 @@ std::string wrap(std::string_view section) {
     return f;
 }
 
-tailor::KeepSet keep(std::initializer_list<const char*> ids) {
-    tailor::KeepSet k;
-    for (auto id : ids) k.by_format["hip"].push_back(compat::parse_target_id(id)->str());
+device_code::KeepSet keep(std::initializer_list<const char*> ids) {
+    device_code::KeepSet k;
+    for (auto id : ids) k.by_format["hip"].push_back(gpu_vendors::amd::parse_target_id(id)->str());
     return k;
 }
 
@@ -61,29 +61,31 @@ GANTRY_FUZZ_TARGET(tailor_hip) {
                                                 "ELF")
                                      ? std::string(in)
                                      : wrap(in);
-    static const tailor::KeepSet sets[] = {keep({"gfx90a"}), keep({"gfx90a:xnack-"}),
-                                           keep({"gfx1030", "gfx908"}),
-                                           keep({"gfx940:sramecc+:xnack+"})};
+    static const device_code::KeepSet sets[] = {keep({"gfx90a"}), keep({"gfx90a:xnack-"}),
+                                                keep({"gfx1030", "gfx908"}),
+                                                keep({"gfx940:sramecc+:xnack+"})};
     for (const auto& k : sets) {
         std::string dry = original;
-        auto predicted = tailor::tailor_hip(dry, k, "fuzzed", false);
+        auto predicted = gpu_vendors::amd::tailor_hip(dry, k, "fuzzed", false);
         FUZZ_CHECK(dry == original);
         std::string elf = original;
-        auto r = tailor::tailor_hip(elf, k, "fuzzed");
+        auto r = gpu_vendors::amd::tailor_hip(elf, k, "fuzzed");
         FUZZ_CHECK(elf.size() == original.size());
         FUZZ_CHECK(r.outcome == predicted.outcome && r.zeroed == predicted.zeroed &&
                    r.dropped == predicted.dropped && r.arch_after == predicted.arch_after);
-        if (r.outcome != tailor::FileReport::Outcome::changed) {
+        if (r.outcome != device_code::FileReport::Outcome::changed) {
             FUZZ_CHECK(elf == original);
-            FUZZ_CHECK(r.outcome == tailor::FileReport::Outcome::unchanged || !r.refused.empty());
+            FUZZ_CHECK(r.outcome == device_code::FileReport::Outcome::unchanged ||
+                       !r.refused.empty());
             continue;
         }
         FUZZ_CHECK(elf != original);
         FUZZ_CHECK(r.entries_after < r.entries_before);
-        compat::read_hip_fatbin_bytes(elf, "rewritten"); // throws (a finding) if it cannot
+        gpu_vendors::amd::read_hip_fatbin_bytes(elf,
+                                                "rewritten"); // throws (a finding) if it cannot
         std::string again = elf;
-        auto second = tailor::tailor_hip(again, k, "fuzzed");
-        FUZZ_CHECK(second.outcome == tailor::FileReport::Outcome::unchanged);
+        auto second = gpu_vendors::amd::tailor_hip(again, k, "fuzzed");
+        FUZZ_CHECK(second.outcome == device_code::FileReport::Outcome::unchanged);
         FUZZ_CHECK(again == elf);
     }
     return 0;

@@ -49,10 +49,10 @@ gantry_module(gpu PURPOSE "what GPU hosts share: device nodes, ld.so.cache, ELF,
   DEPENDS util)
 gantry_module(cpu PURPOSE "x86-64 ISA levels and features: the host's, --cpu-arch targets, image labels"
   DEPENDS util)
-gantry_module(compat PURPOSE "what the doctor's rules share, and the fat-binary readers (CUDA, HIP)"
+gantry_module(compat PURPOSE "what the doctor's rules share: findings, CUDA version tables, the image's facts, ELF bytes"
   DEPENDS gpu oci util)
-gantry_module(tailor PURPOSE "fat binaries rewritten in place to the kept GPUs' code"
-  DEPENDS compat util)
+gantry_module(device_code PURPOSE "the device-code format interface every vendor implements (keep grammar, reader, rewriter, build variables) and the kept set and per-file report they share"
+  DEPENDS util)
 gantry_module(archive PURPOSE "docker save / OCI archives and layouts in and out"
   DEPENDS layer oci store util)
 gantry_module(rootfs PURPOSE "an image's layers as a root: overlay stack, flattened copy, run view"
@@ -63,24 +63,26 @@ gantry_module(sqsh PURPOSE "single-file squashfs images (.sqsh, and .sif's squas
   DEPENDS layer oci registry rootfs sif site store util)
 gantry_module(lazy PURPOSE "lazy pull: eStargz and zstd:chunked tables of contents, chunks by Range requests, the merged tree, prefetch, squashfs artifacts"
   DEPENDS layer oci registry rootfs site sqsh store util)
-gantry_module(analyze PURPOSE "an image's report from one pass over its layer blobs"
-  DEPENDS compat gpu_components layer oci store tailor util)
-gantry_module(slim PURPOSE "a smaller image from an analysed one"
-  DEPENDS analyze layer store tailor util)
 gantry_module(lint PURPOSE "the GPU-aware Dockerfile rules and their reports"
   DEPENDS dockerfile gpu_components oci util)
 gantry_module(gpu_vendors PURPOSE "the GPU layer's plug-in interface (Backend), host roots, what vendors share: paths inside a driver root, device nodes, the run policy"
-  DEPENDS cdi compat gpu oci rootfs store util)
+  DEPENDS cdi compat device_code gpu oci rootfs store util)
 # One module per vendor, in its folder under gpu_vendors/: a vendor sees the interface, never
 # another vendor (the build fails on such an include, as on any undeclared one).
 gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements, CDI, the doctor's rules, injection"
-  DEPENDS gpu_vendors cdi compat gpu oci rootfs store util)
+  DEPENDS gpu_vendors cdi compat device_code gpu oci rootfs store util)
 gantry_module(amd FOLDER gpu_vendors/amd PURPOSE "AMD's GPUs: the KFD topology, ROCm, WSL2, CDI, the doctor's rules, injection"
-  DEPENDS gpu_vendors cdi compat gpu oci rootfs store util)
+  DEPENDS gpu_vendors cdi compat device_code gpu oci rootfs store util)
 gantry_module(intel FOLDER gpu_vendors/intel PURPOSE "Intel's GPUs: the i915/xe DRM devices, Level Zero and the compute runtime, CDI, the doctor's rules, SYCL/OpenMP device code"
-  DEPENDS gpu_vendors cdi compat gpu oci rootfs store util)
+  DEPENDS gpu_vendors cdi compat device_code gpu oci rootfs store util)
 gantry_module(gpu_vendors_all FOLDER gpu_vendors/all PURPOSE "every vendor in one list (the only place that names them) and what goes over all of them: choosing one, root flags, --keep-arch host, a bundle's GPUs"
-  DEPENDS amd intel nvidia gpu_vendors cdi gpu runspec util)
+  DEPENDS amd intel nvidia gpu_vendors cdi device_code gpu runspec util)
+gantry_module(tailor PURPOSE "fat binaries rewritten in place to the kept GPUs' code, over every vendor's device-code format"
+  DEPENDS device_code gpu_vendors_all util)
+gantry_module(analyze PURPOSE "an image's report from one pass over its layer blobs"
+  DEPENDS compat device_code gpu_components gpu_vendors_all layer oci store tailor util)
+gantry_module(slim PURPOSE "a smaller image from an analysed one"
+  DEPENDS analyze layer store tailor util)
 gantry_module(engine PURPOSE "preparing and running a container from an image"
   DEPENDS cdi cpu gpu_vendors_all lazy oci rootfs runspec runtime site sqsh store util)
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
@@ -90,4 +92,4 @@ gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, imag
 gantry_module(image_build PURPOSE "gantry build: the plan (a Dockerfile or an Apptainer definition file), the executor, RUN, COPY/ADD, layer commits"
   DEPENDS archive deffile dockerfile engine gpu_vendors_all layer oci registry rootfs runtime sif store tailor util)
 gantry_module(engine_api PURPOSE "gantry system service: the Docker Engine API on a unix socket (libmicrohttpd, dlopen'ed), its routes, request limits and handlers over the CLI's library calls"
-  DEPENDS analyze archive docker_model engine gpu_vendors oci registry runtime store util)
+  DEPENDS analyze archive docker_model engine gpu_vendors gpu_vendors_all oci registry runtime store util)

@@ -351,16 +351,16 @@ std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const Mer
             ++large.count;
             large.paths.emplace_back(path, e.size);
         }
-        if (!e.fatbin.empty()) {
+        if (const auto& cuda = e.code_of("cuda"); !cuda.empty()) {
             std::uint64_t t = 0;
-            for (auto& [a, n] : e.fatbin) arch_bytes[a] += n, t += n;
+            for (auto& [a, n] : cuda) arch_bytes[a] += n, t += n;
             fat_total += t;
             ++fat_files;
             fat_paths.emplace_back(path, t);
         }
-        if (!e.hipfat.empty()) {
+        if (const auto& hip = e.code_of("hip"); !hip.empty()) {
             std::uint64_t t = 0;
-            for (auto& [a, n] : e.hipfat) hip_bytes[a] += n, t += n, ++hip_target_files[a];
+            for (auto& [a, n] : hip) hip_bytes[a] += n, t += n, ++hip_target_files[a];
             hip_total += t;
             ++hip_files;
             hip_paths.emplace_back(path, t);

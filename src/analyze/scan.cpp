@@ -1,8 +1,7 @@
 #include "analyze/scan.hpp"
 
-#include "compat/fatbin.hpp"
-#include "compat/hip_fatbin.hpp"
 #include "gpu/elf.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "layer/tar_reader.hpp"
 #include "util/error.hpp"
 #include "util/spelling.hpp"
@@ -235,33 +234,10 @@ inline std::uint64_t round(std::uint64_t acc, std::uint64_t in) {
 
 } // namespace
 
-std::map<std::string, std::uint64_t> hip_target_bytes(std::string_view elf,
-                                                      const std::string& name) {
-    std::map<std::string, std::uint64_t> out;
-    compat::HipFatbin hf;
-    try {
-        hf = compat::read_hip_fatbin_bytes(elf, name);
-    } catch (const Error&) {
-        return out; // a damaged bundle is doctor's business; the size report goes on
-    }
-    if (!hf.found) return out;
-    for (const auto& b : hf.bundles) {
-        std::uint64_t inflated = 0;
-        for (std::size_t i = b.first_entry; i < b.first_entry + b.entry_count; ++i)
-            if (i < hf.entries.size() && hf.entries[i].is_device_code())
-                inflated += hf.entries[i].size;
-        for (std::size_t i = b.first_entry; i < b.first_entry + b.entry_count; ++i) {
-            if (i >= hf.entries.size() || !hf.entries[i].is_device_code()) continue;
-            const auto& e = hf.entries[i];
-            std::string target = e.target_id.empty() ? e.target.str() : e.target_id;
-            std::uint64_t bytes = e.size;
-            if (b.compression != compat::BundleCompression::none && inflated)
-                bytes = static_cast<std::uint64_t>(static_cast<long double>(b.size) * e.size /
-                                                   inflated);
-            out[target] += bytes;
-        }
-    }
-    return out;
+const std::map<std::string, std::uint64_t>& Entry::code_of(const std::string& format) const {
+    static const std::map<std::string, std::uint64_t> none;
+    auto it = device_code.find(format);
+    return it == device_code.end() ? none : it->second;
 }
 
 void FastHash::update(const void* data, std::size_t n) {
@@ -495,16 +471,14 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
             if (keep) {
                 std::string_view view(buf.get(), size);
                 e.debug = elf_debug_bytes(view);
-                compat::FatbinOptions fo;
-                fo.cubin = compat::FatbinOptions::Cubin::none;
-                auto fb = compat::scan_fatbin_bytes(view, fo);
-                for (auto& fe : fb.entries) e.fatbin[fe.arch_name()] += fe.disk_size();
-                e.hipfat = hip_target_bytes(view, e.path);
+                for (const device_code::Format* f : gpu_vendors::device_code_formats())
+                    if (auto bytes = f->target_bytes(view, e.path); !bytes.empty())
+                        e.device_code[std::string(f->name())] = std::move(bytes);
                 try {
                     e.soname = gpu::elf::read(view).soname;
                 } catch (const Error&) { // not a shared object gantry can read: no SONAME
                 }
-                if (opt.keep && (!e.fatbin.empty() || !e.hipfat.empty()))
+                if (opt.keep && !e.device_code.empty())
                     r.tailor.push_back(
                         plan_tailoring(view, *opt.keep, "/" + e.path,
                                        static_cast<std::uint32_t>(r.entries.size())));

@@ -32,10 +32,11 @@ struct Entry {
     std::uint64_t hash = 0;  // content hash of regular files (0 when empty)
     std::uint64_t debug = 0; // ELF: bytes of .debug_* / .zdebug_* sections
     bool elf = false;        // regular file starting with the ELF magic (whatever inspect_elf)
-    std::map<std::string, std::uint64_t> fatbin; // ELF: fat-binary bytes per arch ("sm_90")
-    // ELF with a .hip_fatbin section: bytes of HIP code objects per target ID ("gfx90a:xnack-");
-    // a compressed bundle's bytes are shared among its code objects by their inflated sizes.
-    std::map<std::string, std::uint64_t> hipfat;
+    // ELF: GPU device-code bytes per format and target, as each registered format counts them
+    // (device_code::Format::target_bytes): ["cuda"]["sm_90"], ["hip"]["gfx90a:xnack-"].
+    std::map<std::string, std::map<std::string, std::uint64_t>> device_code;
+    // This file's bytes of FORMAT per target (empty when it has none).
+    const std::map<std::string, std::uint64_t>& code_of(const std::string& format) const;
     std::string soname; // ELF: DT_SONAME ("" when none or unreadable)
 };
 
@@ -82,11 +83,6 @@ LayerScan scan_layer(layer::Reader& blob, const ScanOptions& opt);
 // Bytes of .debug_* and .zdebug_* sections of an ELF image in memory (0 when not ELF or when
 // the section table is malformed). Exposed for tests.
 std::uint64_t elf_debug_bytes(std::string_view data);
-
-// Bytes of HIP code objects per target ID in an ELF image in memory (empty when it has no
-// .hip_fatbin section or the bundle is damaged). Exposed for tests.
-std::map<std::string, std::uint64_t> hip_target_bytes(std::string_view elf,
-                                                      const std::string& name);
 
 // A fast incremental 64-bit content hash (not cryptographic: it only groups duplicates).
 class FastHash {

@@ -6,10 +6,7 @@
 // and compression).
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
-#include "compat/fatbin.hpp"
-#include "compat/fatbin_report.hpp"
 #include "compat/finding.hpp"
-#include "compat/hip_fatbin.hpp"
 #include "engine/cpu_check.hpp"
 #include "engine/engine.hpp"
 #include "gpu_vendors/all/backends.hpp"
@@ -31,45 +28,39 @@ void register_doctor(CLI::App& app, Context& ctx);
 
 namespace {
 
-// The file's device code (compat/fatbin_report.hpp builds what is shown).
+// The file's device code, every registered format's listing (device_code::Format::list): the
+// formats found in the file, or each format's headline when none is.
 int print_fatbin(const std::string& path, bool json) {
-    auto hip = compat::read_hip_fatbin_file(path);
-    compat::FatbinOptions opts;
-    opts.cubin = compat::FatbinOptions::Cubin::all;
-    auto fb = compat::scan_fatbin_file(path, opts);
-    // a damaged container is invalid input: listed, then exit 4 (what was readable still shows)
-    const int damaged = fb.problems.empty() ? 0 : exit_status(Errc::invalid);
+    const auto formats = gpu_vendors::device_code_formats();
     if (json) {
-        std::printf("%s\n", compat::fatbin_report_json(fb, hip).dump(2).c_str());
-        return damaged;
+        auto document = nlohmann::json::object();
+        for (const device_code::Format* f : formats) f->list_json(path, document);
+        std::printf("%s\n", document.dump(2).c_str());
+        // a damaged container is invalid input: listed, then exit 4
+        auto problems = document.find("problems");
+        return problems != document.end() && !problems->empty() ? exit_status(Errc::invalid) : 0;
     }
-    for (auto& p : fb.problems) log::warn(path + ": " + p);
-    if (hip.found) {
-        std::size_t code = compat::hip_code_objects(hip);
-        std::printf("%s: .hip_fatbin with %zu offload bundle%s, %zu HIP code object%s\n",
-                    path.c_str(), hip.bundles.size(), hip.bundles.size() == 1 ? "" : "s", code,
-                    code == 1 ? "" : "s");
-        if (code > 0) {
+    std::vector<device_code::Listing> listings;
+    bool any = false;
+    for (const device_code::Format* f : formats) {
+        listings.push_back(f->list(path));
+        any = any || listings.back().found;
+    }
+    int status = 0; // a damaged container is invalid input: what was readable still shows
+    bool first = true;
+    for (const auto& l : listings) {
+        for (const auto& p : l.problems) log::warn(path + ": " + p);
+        if (l.damaged) status = exit_status(Errc::invalid);
+        if (any && !l.found) continue;
+        if (!first) std::printf("\n");
+        first = false;
+        std::printf("%s\n", l.headline.c_str());
+        for (const auto& table : l.tables) {
             std::printf("\n");
-            print_table(compat::hip_code_object_rows(hip));
+            print_table(table);
         }
-        if (fb.containers.empty()) return damaged; // a HIP-only file: no empty CUDA table
-        std::printf("\n");
     }
-    const std::size_t stubs = fb.stub_containers();
-    const std::uint64_t entries = compat::fatbin_totals(fb).back().entries;
-    std::printf("%s: %zu fatbin container%s", path.c_str(), fb.containers.size(),
-                fb.containers.size() == 1 ? "" : "s");
-    if (stubs)
-        std::printf(" (%zu nvlink stub%s without code skipped)", stubs, stubs == 1 ? "" : "s");
-    std::printf(", %llu entr%s\n", static_cast<unsigned long long>(entries),
-                entries == 1 ? "y" : "ies");
-    if (entries == 0) return damaged;
-    std::printf("\n");
-    print_table(compat::fatbin_entry_rows(fb));
-    std::printf("\n");
-    print_table(compat::fatbin_total_rows(fb));
-    return damaged;
+    return status;
 }
 
 } // namespace

@@ -2,7 +2,10 @@
 #include "engine_api/create_body.hpp"
 
 #include "engine_api/request.hpp"
+#include "gpu_vendors/all/backends.hpp"
+#include "util/text.hpp"
 
+#include <algorithm>
 #include <set>
 
 namespace gantry::engine_api {
@@ -181,16 +184,22 @@ void api_cb_device_requests(const json& v, engine::RunRequest& r) {
             for (auto& id : ids) r.devices.push_back(id);
             continue;
         }
-        bool gpu = driver == "nvidia" || driver == "amd";
+        // docker's GPU drivers are the vendors' names (--gpus driver=NAME)
+        std::vector<std::string> vendors;
+        for (const gpu_vendors::Backend* b : gpu_vendors::backends())
+            vendors.emplace_back(b->name());
+        const bool vendor = std::find(vendors.begin(), vendors.end(), driver) != vendors.end();
+        bool gpu = vendor;
         for (const auto& caps : d.value("Capabilities", json::array()))
             for (auto& c : api_cb_strings(caps, f + ".Capabilities"))
                 if (c == "gpu") gpu = true;
         if (!gpu)
             api_cb_refuse(f, d,
-                          "gantry injects GPUs only: give Driver nvidia or amd, or the "
-                          "capability gpu");
-        if (!driver.empty() && driver != "nvidia" && driver != "amd")
-            api_cb_refuse(f + ".Driver", driver, "gantry's GPU drivers are nvidia and amd");
+                          "gantry injects GPUs only: give Driver " + text::join(vendors, " or ") +
+                              ", or the capability gpu");
+        if (!driver.empty() && !vendor)
+            api_cb_refuse(f + ".Driver", driver,
+                          "gantry's GPU drivers are " + text::join(vendors, ", "));
         if (!api_cb_default(d.value("Options", json())))
             api_cb_refuse(f + ".Options", d["Options"], "gantry takes no driver options");
         if (r.gpus) api_cb_refuse(f, v, "give one device request");

@@ -15,6 +15,7 @@
 
 #include "cdi/spec_model.hpp"
 #include "compat/finding.hpp"
+#include "device_code/format.hpp"
 #include "gpu_vendors/roots.hpp"
 #include "oci/runtime_spec.hpp"
 #include "rootfs/image_files.hpp"
@@ -137,6 +138,10 @@ class Backend {
     // One of this vendor's --keep-arch targets with the kind of code it names ("sm_90 (CUDA)"),
     // for the hints that tell a user how to name GPUs by hand.
     virtual std::string_view keep_arch_example() const = 0;
+    // The device-code formats of this vendor's GPUs (CUDA fat binaries, HIP offload bundles):
+    // what tailor, analyze, slim, doctor --fatbin and build --gpu-arch go through. None by
+    // default.
+    virtual std::vector<const device_code::Format*> device_code() const { return {}; }
     // The hooks of this vendor's CDI specs (`gantry hook NAME`); none by default.
     virtual std::vector<VendorHook> hooks() const { return {}; }
     // `gantry doctor` with another vendor chosen: a finding when IMAGE is made for this vendor

@@ -1,6 +1,6 @@
 #include "image_build/gpu_arch.hpp"
 
-#include "tailor/cuda.hpp"
+#include "tailor/tailor.hpp"
 #include "util/error.hpp"
 
 namespace gantry::image_build {
@@ -33,29 +33,12 @@ std::map<std::string, std::string> gpu_arch_env(const std::string& value,
         throw Error(e.code(), "--gpu-arch: " + e.message(), e.hint());
     }
     std::map<std::string, std::string> env;
-    std::string torch, cmake, rocm, named;
-    for (const auto& t : keep.targets("cuda")) {
-        unsigned sm = tailor::sm_number(t);
-        std::string dotted = std::to_string(sm / 10);
-        dotted += '.';
-        dotted += std::to_string(sm % 10);
-        append_item(torch, ';', dotted);
-        append_item(cmake, ';', std::to_string(sm));
-        append_item(named, ',', t);
-    }
-    for (const auto& t : keep.targets("hip")) {
-        append_item(rocm, ';', t);
-        append_item(named, ',', t);
-    }
-    if (!torch.empty()) {
-        env["TORCH_CUDA_ARCH_LIST"] = torch;
-        env["CMAKE_CUDA_ARCHITECTURES"] = cmake;
-        env["CUDAARCHS"] = cmake;
-    }
-    if (!rocm.empty()) {
-        env["PYTORCH_ROCM_ARCH"] = rocm;
-        env["GPU_TARGETS"] = rocm;
-        env["AMDGPU_TARGETS"] = rocm;
+    std::string named;
+    for (const device_code::Format* f : gpu_vendors::device_code_formats()) {
+        const auto& targets = keep.targets(std::string(f->name()));
+        if (targets.empty()) continue;
+        env.merge(f->build_env(targets));
+        for (const auto& t : targets) append_item(named, ',', t);
     }
     env["GANTRY_GPU_ARCH"] = named;
     return env;

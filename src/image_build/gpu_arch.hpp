@@ -2,7 +2,8 @@
 // build as the variables the toolchains read, so a local build compiles kernels only for the
 // GPUs it will run on. LIST is tailor's --keep-arch grammar (sm_90, 8.0, compute_80 for NVIDIA;
 // gfx90a, gfx942:xnack- for AMD); `host` takes the targets of the GPUs discovered on this host
-// (gpu_vendors::host_targets, with --driver-root/--dev-root/--sys-root). The variables:
+// (gpu_vendors::host_targets, with --driver-root/--dev-root/--sys-root). The variables, each
+// format's (device_code::Format::build_env):
 //   NVIDIA  TORCH_CUDA_ARCH_LIST="8.0;9.0"  CMAKE_CUDA_ARCHITECTURES="80;90"  CUDAARCHS="80;90"
 //   AMD     PYTORCH_ROCM_ARCH="gfx90a;gfx942"  GPU_TARGETS=...  AMDGPU_TARGETS=...
 //   both    GANTRY_GPU_ARCH="sm_80,gfx90a" (the list as given, resolved)

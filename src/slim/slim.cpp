@@ -261,7 +261,7 @@ SlimResult slim_image(store::Store& store, const store::Image& img, const analyz
             }
             archive_entry_set_hardlink(ae, nullptr);
             archive_entry_sparse_clear(ae);
-            bool tailor = opt.keep_arch && e.elf && (!e.fatbin.empty() || !e.hipfat.empty());
+            bool tailor = opt.keep_arch && e.elf && !e.device_code.empty();
             bool strip = stripper && e.elf && e.debug > 0;
             if (tailor || strip) {
                 std::string data(e.size, '\0');

@@ -239,14 +239,17 @@ void stream_confined(Image& image, const std::function<void()>& confine,
         out);
     data_out.reset();
     ConfinedStream stream(data.get(), path);
+    bool too_much = false;
     try {
         consume(stream);
         // what follows the stream's own end, up to the reader's exit (its last writes)
         char buf[65536];
         std::size_t extra = 0;
         while (std::size_t n = stream.read(buf, sizeof buf))
-            if ((extra += n) > (1u << 20))
-                damaged(path, "its confined reader sent more than the stream it wrote");
+            if ((extra += n) > (1u << 20)) {
+                too_much = true;
+                break;
+            }
     } catch (...) {
         // the reader ended first (a damaged image: its Error says why, and the stream was cut
         // short), or gantry stopped reading for its own reason: then the reader is killed
@@ -263,6 +266,11 @@ void stream_confined(Image& image, const std::function<void()>& confine,
         if (died || (WIFEXITED(status) && take_field(rest, kind) && kind == "error"))
             result_of(path, status, answer, 0); // throws the reader's Error, or its death
         throw;
+    }
+    if (too_much) { // the reader is stopped: its failure to write on (EPIPE) is not the news
+        data.reset();
+        reap(r.pid, true);
+        damaged(path, "its confined reader sent more than the stream it wrote");
     }
     std::string answer;
     bool finished = false;

@@ -1,13 +1,12 @@
 #include "tailor/file.hpp"
 
-#include "tailor/cuda.hpp"
-#include "tailor/hip.hpp"
+#include "gpu_vendors/all/backends.hpp"
 
 namespace gantry::tailor {
 
 namespace {
 
-// A vendor's report is worth returning when the file had that vendor's device code, or when
+// A format's report is worth returning when the file had that format's device code, or when
 // something was left alone or refused (the user must hear of it).
 bool worth(const FileReport& r) {
     return r.entries_before > 0 || !r.left_alone.empty() ||
@@ -19,10 +18,9 @@ bool worth(const FileReport& r) {
 std::vector<FileReport> tailor_file(std::string& bytes, const KeepSet& keep,
                                     const std::string& path, bool write) {
     std::vector<FileReport> out;
-    if (!keep.targets("cuda").empty())
-        if (auto r = tailor_cuda(bytes, keep, path, write); worth(r)) out.push_back(std::move(r));
-    if (!keep.targets("hip").empty())
-        if (auto r = tailor_hip(bytes, keep, path, write); worth(r)) out.push_back(std::move(r));
+    for (const device_code::Format* f : gpu_vendors::device_code_formats())
+        if (!keep.targets(std::string(f->name())).empty())
+            if (auto r = f->tailor(bytes, keep, path, write); worth(r)) out.push_back(std::move(r));
     return out;
 }
 

@@ -1,5 +1,5 @@
-// tailor/file: one ELF file's tailoring, both vendors: the CUDA rewrite (tailor/cuda.hpp), then
-// the HIP rewrite (tailor/hip.hpp), each proving its own result. What slim and analyze call.
+// tailor/file: one ELF file's tailoring: each registered format's rewrite in registry order
+// (device_code::Format::tailor), each proving its own result. What slim and analyze call.
 #pragma once
 
 #include "tailor/tailor.hpp"

@@ -54,6 +54,13 @@ std::vector<RootFlag> host_root_flags() {
     return flags;
 }
 
+std::vector<const device_code::Format*> device_code_formats() {
+    std::vector<const device_code::Format*> formats;
+    for (const Backend* b : backends())
+        for (const device_code::Format* f : b->device_code()) formats.push_back(f);
+    return formats;
+}
+
 std::vector<std::string> hide_gpus_env() {
     std::vector<std::string> env;
     for (const Backend* b : backends())

@@ -21,6 +21,8 @@ void register_backend(const Backend& backend);
 void unregister_backend(const Backend& backend);
 // Every vendor's host-root flags, each name once, in registry order (the first help wins).
 std::vector<RootFlag> host_root_flags();
+// Every vendor's device-code formats, in registry order (NVIDIA's CUDA first).
+std::vector<const device_code::Format*> device_code_formats();
 // Every vendor's hide_env(), in registry order: a container that must see no GPU.
 std::vector<std::string> hide_gpus_env();
 // `gantry doctor`: BACKEND's findings, then every other vendor's image_without_host.

@@ -3,6 +3,7 @@
 #include "gpu/device_node.hpp"
 #include "gpu_vendors/amd/cache.hpp"
 #include "gpu_vendors/amd/cdi.hpp"
+#include "gpu_vendors/amd/device_code.hpp"
 #include "gpu_vendors/amd/doctor.hpp"
 #include "gpu_vendors/amd/inject.hpp"
 #include "gpu_vendors/amd/request.hpp"
@@ -166,6 +167,8 @@ class Amd final : public Backend {
         findings.insert(findings.end(), more.begin(), more.end());
         return findings;
     }
+
+    std::vector<const device_code::Format*> device_code() const override { return {&hip_format()}; }
 
     std::vector<RootFlag> root_flags() const override {
         return {{"--driver-root", &Roots::driver_root,

@@ -148,12 +148,12 @@ host_facts(const gpu_vendors::amd::Host& host,
         r.index = g->index;
         r.name = g->marketing_name.empty() ? g->kfd_name : g->marketing_name;
         r.target.processor = g->gfx_target;
-        r.target.sramecc =
-            g->sramecc ? (*g->sramecc ? compat::TargetFeature::on : compat::TargetFeature::off)
-            : gpu_vendors::amd::has_sramecc_feature(g->gfx_target)
-                ? compat::TargetFeature::any
-                : compat::TargetFeature::unsupported;
-        r.target.xnack = compat::TargetFeature::any; // runtime_target: HSA_XNACK decides
+        r.target.sramecc = g->sramecc
+                               ? (*g->sramecc ? amd::TargetFeature::on : amd::TargetFeature::off)
+                           : gpu_vendors::amd::has_sramecc_feature(g->gfx_target)
+                               ? amd::TargetFeature::any
+                               : amd::TargetFeature::unsupported;
+        r.target.xnack = amd::TargetFeature::any; // runtime_target: HSA_XNACK decides
         h.gpus.push_back(std::move(r));
     }
     return h;
@@ -183,7 +183,7 @@ image_findings_cached(const store::Store& store, const store::Image& image, cons
              (hf.nvidia_driver ? "nvidia\n" : "\n"));
     for (const auto& g : hf.gpus)
         h.update(std::to_string(g.index) + ":" + g.target.str() + ":" +
-                 compat::to_string(g.target.sramecc) + ":" + g.name + "\n");
+                 to_string(g.target.sramecc) + ":" + g.name + "\n");
     for (const auto& e : env) h.update(e + "\n");
     std::string path = cache_dir + "/amd-doctor-" + h.hex_final() + ".json";
     try {

@@ -2,9 +2,9 @@
 // nothing executed). Small text files go to gpu_vendors::amd::add_rocm_file_facts; every ELF
 // executable and shared library has its .hip_fatbin read through compat/hip_fatbin.hpp (mapped,
 // only the pages of the section headers and the bundle are touched).
-#include "compat/hip_fatbin.hpp"
 #include "gpu/device_node.hpp"
 #include "gpu_vendors/amd/doctor.hpp"
+#include "gpu_vendors/amd/hip_fatbin.hpp"
 #include "rootfs/rootfs.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -62,7 +62,7 @@ std::optional<gpu_vendors::amd::HipCodeFile> scan_hip_file(const std::string& ho
     out.path = "/" + path;
     out.program = program || type == 2;
     try {
-        auto fb = compat::read_hip_fatbin_file(host_path);
+        auto fb = amd::read_hip_fatbin_file(host_path);
         if (!fb.found) return std::nullopt;
         for (const auto& e : fb.entries) {
             if (!e.is_device_code() || !e.triple.starts_with("amdgcn-amd-amdhsa")) continue;

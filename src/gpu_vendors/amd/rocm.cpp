@@ -200,11 +200,10 @@ const std::vector<Generic>& generics() {
     return table;
 }
 
-bool feature_fits(compat::TargetFeature code_object, compat::TargetFeature device) {
-    if (code_object == compat::TargetFeature::any ||
-        code_object == compat::TargetFeature::unsupported)
+bool feature_fits(amd::TargetFeature code_object, amd::TargetFeature device) {
+    if (code_object == amd::TargetFeature::any || code_object == amd::TargetFeature::unsupported)
         return true;
-    return device == compat::TargetFeature::any || device == code_object;
+    return device == amd::TargetFeature::any || device == code_object;
 }
 
 } // namespace
@@ -225,7 +224,7 @@ bool has_xnack_feature(std::string_view processor) {
     return std::find(std::begin(kXnack), std::end(kXnack), processor) != std::end(kXnack);
 }
 
-bool hip_code_object_fits(const compat::TargetId& code_object, const compat::TargetId& device) {
+bool hip_code_object_fits(const amd::TargetId& code_object, const amd::TargetId& device) {
     if (code_object.processor != device.processor &&
         code_object.processor != generic_target_of(device.processor))
         return false;
@@ -241,7 +240,7 @@ std::vector<std::string> parse_arch_list(std::string_view text) {
         auto item = text::trim(s.substr(0, cut));
         s = cut == std::string_view::npos ? std::string_view() : s.substr(cut + 1);
         if (item.empty()) continue;
-        auto t = compat::parse_target_id(item);
+        auto t = amd::parse_target_id(item);
         std::string p = t ? t->processor : std::string(item.substr(0, item.find(':')));
         if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
     }

@@ -6,7 +6,7 @@
 // (PYTORCH_ROCM_ARCH) and the generic targets a code object may be built for. No I/O.
 #pragma once
 
-#include "compat/hip_fatbin.hpp"
+#include "gpu_vendors/amd/hip_fatbin.hpp"
 
 #include <compare>
 #include <optional>
@@ -98,7 +98,7 @@ bool has_xnack_feature(std::string_view processor);
 // The HIP runtime's choice, generic targets included: the code object's processor is the
 // device's or the device's generic target, and every feature the code object states (+/-) is
 // the device's. A device feature that is `any` is unknown to gantry and matches either.
-bool hip_code_object_fits(const compat::TargetId& code_object, const compat::TargetId& device);
+bool hip_code_object_fits(const amd::TargetId& code_object, const amd::TargetId& device);
 
 // A GPU target list as PYTORCH_ROCM_ARCH, GPU_TARGETS or AMDGPU_TARGETS hold it ("gfx90a;gfx942",
 // also ',' or ' ' separated): the processors, features dropped. Empty items are skipped.

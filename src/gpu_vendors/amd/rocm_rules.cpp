@@ -12,7 +12,7 @@ namespace {
 
 constexpr std::size_t kMaxFileFindings = 10; // then one "and N more" finding
 
-std::string gpu_words(const RocmGpu& g, const compat::TargetId& t) {
+std::string gpu_words(const RocmGpu& g, const amd::TargetId& t) {
     return "GPU " + std::to_string(g.index) + " (" + (g.name.empty() ? "" : g.name + ", ") +
            t.str() + ")";
 }
@@ -33,26 +33,25 @@ std::vector<std::pair<RocmRelease, std::string>> releases(const RocmImageFacts& 
     return out;
 }
 
-bool file_fits(const HipCodeFile& f, const compat::TargetId& device) {
-    return std::any_of(f.targets.begin(), f.targets.end(), [&](const compat::TargetId& co) {
-        return hip_code_object_fits(co, device);
-    });
+bool file_fits(const HipCodeFile& f, const amd::TargetId& device) {
+    return std::any_of(f.targets.begin(), f.targets.end(),
+                       [&](const amd::TargetId& co) { return hip_code_object_fits(co, device); });
 }
 
 } // namespace
 
-compat::TargetId runtime_target(const RocmGpu& g, const RocmImageFacts& img) {
-    compat::TargetId t = g.target;
+amd::TargetId runtime_target(const RocmGpu& g, const RocmImageFacts& img) {
+    amd::TargetId t = g.target;
     if (img.hsa_override)
         if (auto o = parse_hsa_override(*img.hsa_override); o && o->processor != t.processor) {
             t.processor = o->processor;
             t.sramecc = gpu_vendors::amd::has_sramecc_feature(t.processor)
-                            ? compat::TargetFeature::any
-                            : compat::TargetFeature::unsupported;
+                            ? amd::TargetFeature::any
+                            : amd::TargetFeature::unsupported;
         }
-    t.xnack = !has_xnack_feature(t.processor) ? compat::TargetFeature::unsupported
-              : img.xnack_on                  ? compat::TargetFeature::on
-                                              : compat::TargetFeature::off;
+    t.xnack = !has_xnack_feature(t.processor) ? amd::TargetFeature::unsupported
+              : img.xnack_on                  ? amd::TargetFeature::on
+                                              : amd::TargetFeature::off;
     return t;
 }
 
@@ -163,7 +162,7 @@ std::vector<compat::Finding> check_hip_code(const RocmHostFacts& host, const Roc
             if (g.target.processor == ov->processor) continue;
             RocmImageFacts plain = img;
             plain.hsa_override.reset();
-            compat::TargetId native = runtime_target(g, plain);
+            amd::TargetId native = runtime_target(g, plain);
             bool supported = std::all_of(img.hip.begin(), img.hip.end(), [&](auto& f) {
                 return !f.error.empty() || file_fits(f, native);
             });
@@ -188,7 +187,7 @@ std::vector<compat::Finding> check_hip_code(const RocmHostFacts& host, const Roc
     const char* id = ov ? "HSA-OVERRIDE-NO-CODE" : "HIP-NO-CODE-OBJECT";
     std::vector<std::string> covered; // GPUs (target words) some file has code for
     for (const auto& g : host.gpus) {
-        compat::TargetId t = runtime_target(g, img);
+        amd::TargetId t = runtime_target(g, img);
         for (const auto& f : img.hip)
             if (f.error.empty() && file_fits(f, t)) {
                 covered.push_back(gpu_words(g, t));
@@ -207,7 +206,7 @@ std::vector<compat::Finding> check_hip_code(const RocmHostFacts& host, const Roc
         std::vector<std::string> missing, missing_targets;
         bool doomed = core(f);
         for (const auto& g : host.gpus) {
-            compat::TargetId t = runtime_target(g, img);
+            amd::TargetId t = runtime_target(g, img);
             if (file_fits(f, t)) continue;
             missing.push_back(gpu_words(g, t));
             if (std::find(covered.begin(), covered.end(), missing.back()) == covered.end())

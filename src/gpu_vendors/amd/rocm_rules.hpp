@@ -18,11 +18,11 @@ namespace gantry::gpu_vendors::amd {
 
 // The HIP code objects one image file carries.
 struct HipCodeFile {
-    std::string path;                      // "/usr/lib/libk.so"
-    std::vector<compat::TargetId> targets; // each device code object's target, in order
-    std::vector<std::string> texts;        // the same as written ("gfx90a:xnack-")
-    std::string error;                     // the bundle could not be read (then targets is empty)
-    bool program = false;                  // an executable (ET_EXEC, or PIE with an interpreter)
+    std::string path;                   // "/usr/lib/libk.so"
+    std::vector<amd::TargetId> targets; // each device code object's target, in order
+    std::vector<std::string> texts;     // the same as written ("gfx90a:xnack-")
+    std::string error;                  // the bundle could not be read (then targets is empty)
+    bool program = false;               // an executable (ET_EXEC, or PIE with an interpreter)
 };
 
 struct RocmImageFacts {
@@ -52,8 +52,8 @@ void add_rocm_env_facts(RocmImageFacts& img, const std::vector<std::string>& env
 // A GPU the container would get, as the rules see it.
 struct RocmGpu {
     int index = 0;
-    std::string name;        // "AMD Instinct MI300X" or the KFD name
-    compat::TargetId target; // the GPU's processor and features (any = unknown)
+    std::string name;     // "AMD Instinct MI300X" or the KFD name
+    amd::TargetId target; // the GPU's processor and features (any = unknown)
 };
 
 struct RocmHostFacts {
@@ -64,7 +64,7 @@ struct RocmHostFacts {
 
 // The device target the HIP runtime would see for GPU G in an environment: xnack from HSA_XNACK
 // on targets with the feature (off by default, as rocminfo shows).
-compat::TargetId runtime_target(const RocmGpu& g, const RocmImageFacts& img);
+amd::TargetId runtime_target(const RocmGpu& g, const RocmImageFacts& img);
 
 // Every ROCm image rule: ROCM-KMD-*, HIP-*, HSA-OVERRIDE-*, ROCM-ARCH-LIST, ROCM-TORCH-*,
 // AMD-CUDA-IMAGE.

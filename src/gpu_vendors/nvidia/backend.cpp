@@ -1,6 +1,7 @@
 #include "gpu_vendors/nvidia/backend.hpp"
 
 #include "gpu_vendors/nvidia/cdi.hpp"
+#include "gpu_vendors/nvidia/device_code.hpp"
 #include "gpu_vendors/nvidia/gpu_facts.hpp"
 #include "gpu_vendors/nvidia/host.hpp"
 #include "gpu_vendors/nvidia/host_cache.hpp"
@@ -165,6 +166,10 @@ class Nvidia final : public Backend {
                                    ctx.path_prefix);
         findings.insert(findings.end(), more.begin(), more.end());
         return findings;
+    }
+
+    std::vector<const device_code::Format*> device_code() const override {
+        return {&cuda_format()};
     }
 
     std::vector<RootFlag> root_flags() const override {

@@ -5,8 +5,8 @@
 #pragma once
 
 #include "compat/doctor_facts.hpp"
-#include "compat/fatbin.hpp"
 #include "compat/finding.hpp"
+#include "gpu_vendors/nvidia/fatbin.hpp"
 #include "gpu_vendors/nvidia/host.hpp"
 #include "gpu_vendors/nvidia/request.hpp"
 
@@ -56,7 +56,7 @@ std::vector<compat::Finding> check_image(const gpu_vendors::nvidia::Host& host,
 // GPU code of one file of the image: its path in the image and the fatbin entries with kernels.
 struct ImageBinary {
     std::string path;
-    std::vector<compat::FatbinEntry> kernels;
+    std::vector<nvidia::FatbinEntry> kernels;
 };
 // For every binary with GPU code and every selected GPU's compute capability: SASS for the GPU or
 // PTX the driver can JIT; a fail naming the file, the arches it has and the GPU otherwise.

@@ -111,7 +111,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
                             4) != 0)
                 return;
             try {
-                auto k = compat::scan_fatbin_file(host_path).kernel_entries();
+                auto k = nvidia::scan_fatbin_file(host_path).kernel_entries();
                 if (!k.empty()) binaries.push_back({path, std::move(k)});
             } catch (const Error&) { // an unreadable ELF file carries no verdict
             }

@@ -10,10 +10,10 @@ namespace gantry::gpu_vendors::nvidia {
 
 namespace {
 
-int arch_major(const compat::FatbinEntry& e) {
+int arch_major(const nvidia::FatbinEntry& e) {
     return static_cast<int>(e.arch / 10);
 }
-int arch_minor(const compat::FatbinEntry& e) {
+int arch_minor(const nvidia::FatbinEntry& e) {
     return static_cast<int>(e.arch % 10);
 }
 
@@ -21,24 +21,24 @@ std::string cc_string(int major, int minor) {
     return std::to_string(major) + "." + std::to_string(minor);
 }
 
-std::string isa_string(const compat::FatbinEntry& e) {
+std::string isa_string(const nvidia::FatbinEntry& e) {
     return std::to_string(e.code_major) + "." + std::to_string(e.code_minor);
 }
 
-int variant_rank(compat::ArchVariant v) {
+int variant_rank(nvidia::ArchVariant v) {
     switch (v) {
-    case compat::ArchVariant::a:
+    case nvidia::ArchVariant::a:
         return 2;
-    case compat::ArchVariant::f:
+    case nvidia::ArchVariant::f:
         return 1;
-    case compat::ArchVariant::plain:
+    case nvidia::ArchVariant::plain:
         return 0;
     }
     return 0;
 }
 
 // Empty when the driver can JIT the entry's PTX ISA; else why not.
-std::string ptx_isa_problem(const compat::FatbinEntry& e, int driver_cuda) {
+std::string ptx_isa_problem(const nvidia::FatbinEntry& e, int driver_cuda) {
     if (driver_cuda <= 0) return {};
     if (auto need = compat::ptx_isa_min_cuda(e.code_major, e.code_minor)) {
         if (*need <= driver_cuda) return {};
@@ -67,29 +67,29 @@ const char* to_string(KernelVerdict v) {
     return "none";
 }
 
-bool sass_runs_on(const compat::FatbinEntry& e, int cc_major, int cc_minor) {
-    if (e.kind != compat::EntryKind::sass) return false;
-    if (e.variant == compat::ArchVariant::a)
+bool sass_runs_on(const nvidia::FatbinEntry& e, int cc_major, int cc_minor) {
+    if (e.kind != nvidia::EntryKind::sass) return false;
+    if (e.variant == nvidia::ArchVariant::a)
         return arch_major(e) == cc_major && arch_minor(e) == cc_minor;
     // plain and family SASS alike: same major, minor at least the entry's (the family table of
     // the programming guide: 100f -> 10.0, 10.3; 103f -> 10.3; 120f -> 12.0, 12.1; 121f -> 12.1).
     return arch_major(e) == cc_major && cc_minor >= arch_minor(e);
 }
 
-bool ptx_targets(const compat::FatbinEntry& e, int cc_major, int cc_minor) {
-    if (e.kind != compat::EntryKind::ptx) return false;
+bool ptx_targets(const nvidia::FatbinEntry& e, int cc_major, int cc_minor) {
+    if (e.kind != nvidia::EntryKind::ptx) return false;
     switch (e.variant) {
-    case compat::ArchVariant::a:
+    case nvidia::ArchVariant::a:
         return arch_major(e) == cc_major && arch_minor(e) == cc_minor;
-    case compat::ArchVariant::f:
+    case nvidia::ArchVariant::f:
         return arch_major(e) == cc_major && cc_minor >= arch_minor(e);
-    case compat::ArchVariant::plain:
+    case nvidia::ArchVariant::plain:
         return std::pair(cc_major, cc_minor) >= std::pair(arch_major(e), arch_minor(e));
     }
     return false;
 }
 
-KernelCheck can_run(const std::vector<compat::FatbinEntry>& entries, int cc_major, int cc_minor,
+KernelCheck can_run(const std::vector<nvidia::FatbinEntry>& entries, int cc_major, int cc_minor,
                     int driver_cuda_version) {
     KernelCheck k;
     const std::string cc = cc_string(cc_major, cc_minor);
@@ -100,7 +100,7 @@ KernelCheck can_run(const std::vector<compat::FatbinEntry>& entries, int cc_majo
     for (std::size_t i = 0; i < entries.size(); ++i) {
         auto& e = entries[i];
         if (e.stub) continue;
-        if (e.kind == compat::EntryKind::lto || e.kind == compat::EntryKind::unknown) continue;
+        if (e.kind == nvidia::EntryKind::lto || e.kind == nvidia::EntryKind::unknown) continue;
         if (e.relocatable) {
             if (sass_runs_on(e, cc_major, cc_minor) || ptx_targets(e, cc_major, cc_minor))
                 ++relocatable_fit;

@@ -7,7 +7,7 @@
 // loaded.
 #pragma once
 
-#include "compat/fatbin.hpp"
+#include "gpu_vendors/nvidia/fatbin.hpp"
 
 #include <optional>
 #include <string>
@@ -33,15 +33,15 @@ struct KernelCheck {
 };
 
 // True when SASS for `e` (sm_XY[a|f]) executes on compute capability cc_major.cc_minor.
-bool sass_runs_on(const compat::FatbinEntry& e, int cc_major, int cc_minor);
+bool sass_runs_on(const nvidia::FatbinEntry& e, int cc_major, int cc_minor);
 // True when PTX `e` (compute_XY[a|f]) may be JIT-compiled for cc_major.cc_minor (ISA not checked).
-bool ptx_targets(const compat::FatbinEntry& e, int cc_major, int cc_minor);
+bool ptx_targets(const nvidia::FatbinEntry& e, int cc_major, int cc_minor);
 
 // Picks what the driver would load for a GPU of compute capability cc_major.cc_minor on a driver
 // serving CUDA `driver_cuda_version` (encoded, 13000; 0 = unknown: PTX ISA is not checked).
 // Prefers SASS (the highest compatible arch, a/f before plain), then PTX (highest arch, then
 // ISA). An empty list is not ok: there is nothing to run.
-KernelCheck can_run(const std::vector<compat::FatbinEntry>& entries, int cc_major, int cc_minor,
+KernelCheck can_run(const std::vector<nvidia::FatbinEntry>& entries, int cc_major, int cc_minor,
                     int driver_cuda_version);
 
 } // namespace gantry::gpu_vendors::nvidia

@@ -240,7 +240,7 @@ TEST(AnalyzeFindings, DuplicatesAndFatbinArches) {
           c = file("lib/c.so", 100'000);
     a.hash = b.hash = 42, c.hash = 43;
     Entry k = file("lib/k.so", 9'000);
-    k.fatbin = {{"sm_80", 3'000}, {"sm_90", 4'000}, {"compute_90", 2'000}};
+    k.device_code["cuda"] = {{"sm_80", 3'000}, {"sm_90", 4'000}, {"compute_90", 2'000}};
     std::vector<LayerScan> ls{mklayer({a, b, c, k})};
     auto p = ptrs(ls);
     auto fs = find(p, merge(p), nlohmann::json::object(), FindOptions{});

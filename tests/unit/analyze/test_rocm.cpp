@@ -4,6 +4,7 @@
 // ROCM-DEVEL findings with their near misses.
 #include "../compat/hip_bundle_builders.hpp"
 #include "analyze/analyze.hpp"
+#include "gpu_vendors/amd/device_code.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@ namespace analyze_rocm_test {
 
 using namespace gantry::analyze;
 using namespace hip_bundle_test;
+using gantry::gpu_vendors::amd::hip_target_bytes;
 
 namespace {
 
@@ -107,8 +109,8 @@ TEST(AnalyzeHip, RealClangSharedLibrary) {
 
 TEST(AnalyzeHip, FatbinArchesFindingAndNearMiss) {
     auto a = file("opt/app/lib/liba.so", 50'000), b = file("opt/app/lib/libb.so", 30'000);
-    a.hipfat = {{"gfx90a:xnack-", 10'000}, {"gfx942", 20'000}, {"gfx1100", 5'000}};
-    b.hipfat = {{"gfx942", 8'000}, {"gfx1100", 4'000}};
+    a.device_code["hip"] = {{"gfx90a:xnack-", 10'000}, {"gfx942", 20'000}, {"gfx1100", 5'000}};
+    b.device_code["hip"] = {{"gfx942", 8'000}, {"gfx1100", 4'000}};
     auto by = findings({a, b});
     ASSERT_TRUE(by.count("HIP-FATBIN-ARCHES"));
     const auto& f = by["HIP-FATBIN-ARCHES"];
@@ -121,8 +123,8 @@ TEST(AnalyzeHip, FatbinArchesFindingAndNearMiss) {
     EXPECT_EQ(f.details["files_per_target"]["gfx942"], 2u);
     EXPECT_FALSE(by.count("FATBIN-ARCHES")); // the CUDA finding stays out of it
     // near miss: one target only
-    a.hipfat = {{"gfx942", 20'000}};
-    b.hipfat = {{"gfx942", 8'000}};
+    a.device_code["hip"] = {{"gfx942", 20'000}};
+    b.device_code["hip"] = {{"gfx942", 8'000}};
     EXPECT_FALSE(findings({a, b}).count("HIP-FATBIN-ARCHES"));
 }
 

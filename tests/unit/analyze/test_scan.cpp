@@ -229,7 +229,7 @@ void expect_same(const LayerScan& a, const LayerScan& b) {
         EXPECT_EQ(x.hash, y.hash);
         EXPECT_EQ(x.debug, y.debug);
         EXPECT_EQ(x.elf, y.elf);
-        EXPECT_EQ(x.fatbin, y.fatbin);
+        EXPECT_EQ(x.device_code, y.device_code);
     }
 }
 
@@ -292,14 +292,14 @@ TEST(AnalyzeScanLayer, EveryFieldAsExpectedOnOneAndTwoThreads) {
         EXPECT_TRUE(e[1].elf);
         EXPECT_EQ(e[1].hash, fast_hash(l.big_elf));
         EXPECT_EQ(e[1].debug, 3'500'000u);
-        EXPECT_EQ(e[1].fatbin,
+        EXPECT_EQ(e[1].code_of("cuda"),
                   (std::map<std::string, std::uint64_t>{{"compute_90", 80}, {"sm_80", 88}}));
 
         EXPECT_EQ(e[2].path, "usr/lib/libsmall.so");
         EXPECT_TRUE(e[2].elf);
         EXPECT_EQ(e[2].hash, fast_hash(l.small_elf));
         EXPECT_EQ(e[2].debug, 1000u);
-        EXPECT_TRUE(e[2].fatbin.empty());
+        EXPECT_TRUE(e[2].device_code.empty());
 
         EXPECT_EQ(e[3].path, "usr/share/data.bin");
         EXPECT_FALSE(e[3].elf);

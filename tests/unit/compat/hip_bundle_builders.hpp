@@ -5,7 +5,7 @@
 // test_hip_fatbin_damaged.cpp.
 #pragma once
 
-#include "compat/hip_fatbin.hpp"
+#include "gpu_vendors/amd/hip_fatbin.hpp"
 #include "util/error.hpp"
 
 #include <cstdint>
@@ -21,7 +21,7 @@
 
 namespace hip_bundle_test {
 
-using namespace gantry::compat;
+using namespace gantry::gpu_vendors::amd;
 using gantry::Errc;
 using gantry::Error;
 

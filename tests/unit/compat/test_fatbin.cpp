@@ -1,20 +1,22 @@
 // compat/fatbin against synthetic containers and hostile bytes: every truncation, lying sizes,
 // corrupt cubins, broken ELF headers and random mutations end in recorded problems, never a
 // crash or a read outside the input.
-#include "compat/fatbin.hpp"
-#include "compat/fatbin_report.hpp"
+#include "gpu_vendors/amd/hip_report.hpp"
+#include "gpu_vendors/nvidia/fatbin.hpp"
+#include "gpu_vendors/nvidia/fatbin_report.hpp"
 #include "util/error.hpp"
 
 #include <cstdint>
 #include <cstring>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
 namespace compat_fatbin_test {
 
-using namespace gantry::compat;
+using namespace gantry::gpu_vendors::nvidia;
 
 namespace {
 
@@ -290,14 +292,16 @@ TEST(CompatFatbin, ReportTotalsRowsAndJson) {
     EXPECT_EQ(rows[0][0], "KIND");
     EXPECT_EQ(rows[2][5], "8.5"); // the PTX entry's ISA version
     EXPECT_EQ(fatbin_total_rows(fb).back()[0], "total");
-    HipFatbin none;
-    auto j = fatbin_report_json(fb, none);
+    gantry::gpu_vendors::amd::HipFatbin none;
+    auto j = nlohmann::json::object();
+    fatbin_report_json(fb, j);
+    gantry::gpu_vendors::amd::hip_report_json(none, j);
     EXPECT_EQ(j["entries"].size(), 3u);
     ASSERT_EQ(j["totals"].size(), 2u);
     EXPECT_EQ(j["totals"][0]["entries"], 2);
     EXPECT_EQ(j["hip"]["found"], false);
-    EXPECT_EQ(hip_code_objects(none), 0u);
-    EXPECT_EQ(hip_code_object_rows(none).size(), 1u); // the header alone
+    EXPECT_EQ(gantry::gpu_vendors::amd::hip_code_objects(none), 0u);
+    EXPECT_EQ(gantry::gpu_vendors::amd::hip_code_object_rows(none).size(), 1u); // the header alone
 }
 
 TEST(CompatFatbin, MissingFile) {

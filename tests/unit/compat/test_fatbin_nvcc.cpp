@@ -1,7 +1,7 @@
 // compat/fatbin against binaries nvcc builds here (gencode lists, sm_90a, zstd, LZ4, no
 // compression, -rdc, family and LTO entries, a raw .fatbin), and can_run on their entries.
 // Skipped when nvcc is not found.
-#include "compat/fatbin.hpp"
+#include "gpu_vendors/nvidia/fatbin.hpp"
 #include "gpu_vendors/nvidia/kernels.hpp"
 #include "util/fs.hpp"
 #include "util/lz4.hpp"
@@ -20,7 +20,6 @@
 
 namespace compat_fatbin_nvcc_test {
 
-using namespace gantry::compat;
 using namespace gantry::gpu_vendors::nvidia;
 
 namespace stdfs = std::filesystem;

@@ -5,7 +5,7 @@
 #pragma once
 
 #include "../compat/hip_bundle_builders.hpp"
-#include "tailor/hip.hpp"
+#include "gpu_vendors/amd/tailor_hip.hpp"
 
 #include <array>
 #include <cstdio>
@@ -18,9 +18,9 @@
 namespace hip_tailor_test {
 
 using namespace hip_bundle_test;
-using gantry::tailor::FileReport;
-using gantry::tailor::KeepSet;
-using gantry::tailor::tailor_hip;
+using gantry::device_code::FileReport;
+using gantry::device_code::KeepSet;
+using gantry::gpu_vendors::amd::tailor_hip;
 
 // Runs a shell command; its exit status, and stdout+stderr in `out`.
 inline int sh(const std::string& cmd, std::string* out = nullptr) {

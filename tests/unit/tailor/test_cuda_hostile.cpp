@@ -2,9 +2,9 @@
 // each malformed file is refused and left byte-identical, with a reason naming the place; each
 // near miss (a zero gap from an earlier tailoring, a wrapper aimed at another section) is not.
 // Skipped when nvcc is not found.
-#include "compat/fatbin.hpp"
+#include "gpu_vendors/nvidia/fatbin.hpp"
+#include "gpu_vendors/nvidia/tailor_cuda.hpp"
 #include "nvcc_builds.hpp"
-#include "tailor/cuda.hpp"
 
 #include <cstring>
 #include <gtest/gtest.h>
@@ -12,7 +12,8 @@
 namespace tailor_cuda_hostile_test {
 
 using namespace gantry;
-using namespace gantry::tailor;
+using namespace gantry::device_code;
+using namespace gantry::gpu_vendors::nvidia;
 
 namespace {
 
@@ -70,9 +71,9 @@ class TailorCudaHostile : public ::testing::Test {
         auto it = b.built.find("libboth.so");
         ASSERT_NE(it, b.built.end()) << b.log("libboth.so");
         lib_ = fs::read_file(it->second, 1u << 30);
-        for (auto& c : compat::scan_fatbin_bytes(lib_, {}).containers)
+        for (auto& c : gpu_vendors::nvidia::scan_fatbin_bytes(lib_, {}).containers)
             if (c.region == ".nv_fatbin") cs_.push_back(c);
-        fb_ = compat::scan_fatbin_bytes(lib_, {});
+        fb_ = gpu_vendors::nvidia::scan_fatbin_bytes(lib_, {});
         ASSERT_EQ(cs_.size(), 3u); // nvlink's stub, k.cu, k2.cu
         // The untouched library is rewritten: every refusal below comes from the edit.
         std::string copy = lib_;
@@ -93,8 +94,8 @@ class TailorCudaHostile : public ::testing::Test {
     }
 
     // The kernel container of k2.cu (the last one) and its entries.
-    const compat::FatbinContainer& last() const { return cs_.back(); }
-    const compat::FatbinEntry& entry(std::size_t i) const {
+    const gpu_vendors::nvidia::FatbinContainer& last() const { return cs_.back(); }
+    const gpu_vendors::nvidia::FatbinEntry& entry(std::size_t i) const {
         return fb_.entries[last().first_entry + i];
     }
     std::string hex(std::uint64_t v) const {
@@ -104,8 +105,8 @@ class TailorCudaHostile : public ::testing::Test {
     }
 
     std::string lib_;
-    compat::FatbinFile fb_;
-    std::vector<compat::FatbinContainer> cs_;
+    gpu_vendors::nvidia::FatbinFile fb_;
+    std::vector<gpu_vendors::nvidia::FatbinContainer> cs_;
 };
 
 TEST_F(TailorCudaHostile, OverlappingEntries) {

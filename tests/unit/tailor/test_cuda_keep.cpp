@@ -1,8 +1,8 @@
 // tailor/cuda's keep rule (cuda_detail::choose) on containers described here, each rule with a
 // case where it fires and a near miss; and tailor_cuda's early answers (no kept CUDA GPU, not an
 // ELF file). Needs no nvcc.
-#include "tailor/cuda.hpp"
-#include "tailor/cuda_detail.hpp"
+#include "gpu_vendors/nvidia/tailor_cuda.hpp"
+#include "gpu_vendors/nvidia/tailor_cuda_detail.hpp"
 
 #include <cstring>
 #include <gtest/gtest.h>
@@ -10,9 +10,10 @@
 namespace tailor_cuda_keep_test {
 
 using namespace gantry;
-using namespace gantry::tailor;
-using namespace gantry::tailor::cuda_detail;
-using V = compat::ArchVariant;
+using namespace gantry::device_code;
+using namespace gantry::gpu_vendors::nvidia;
+using namespace gantry::gpu_vendors::nvidia::cuda_detail;
+using V = gpu_vendors::nvidia::ArchVariant;
 
 namespace {
 

@@ -7,9 +7,9 @@
 // and reaches __cudaRegisterFatBinary with the tailored containers (an LD_PRELOAD shim checks and
 // prints them). There is no GPU and no libcuda on this host: no kernel can run, so registration
 // is as far as a program gets. Skipped when nvcc is not found.
-#include "compat/fatbin.hpp"
+#include "gpu_vendors/nvidia/fatbin.hpp"
+#include "gpu_vendors/nvidia/tailor_cuda.hpp"
 #include "nvcc_builds.hpp"
-#include "tailor/cuda.hpp"
 
 #include <algorithm>
 #include <dlfcn.h>
@@ -20,7 +20,8 @@
 namespace tailor_cuda_nvcc_test {
 
 using namespace gantry;
-using namespace gantry::tailor;
+using namespace gantry::device_code;
+using namespace gantry::gpu_vendors::nvidia;
 namespace stdfs = std::filesystem;
 
 namespace {
@@ -29,12 +30,13 @@ namespace {
 // version whose compute capability is at least its own; an arch-specific (`a`) one only on its
 // exact GPU; a family (`f`) one on its major at or above. PTX JIT-compiles for any GPU at or
 // above its arch, except arch-specific PTX (only its own GPU).
-bool loads_on(const compat::FatbinEntry& e, unsigned gpu) {
+bool loads_on(const gpu_vendors::nvidia::FatbinEntry& e, unsigned gpu) {
     const bool same_major = e.arch / 10 == gpu / 10;
-    if (e.kind == compat::EntryKind::sass)
-        return e.variant == compat::ArchVariant::a ? e.arch == gpu : same_major && e.arch <= gpu;
-    if (e.kind == compat::EntryKind::ptx)
-        return e.variant == compat::ArchVariant::a ? e.arch == gpu : e.arch <= gpu;
+    if (e.kind == gpu_vendors::nvidia::EntryKind::sass)
+        return e.variant == gpu_vendors::nvidia::ArchVariant::a ? e.arch == gpu
+                                                                : same_major && e.arch <= gpu;
+    if (e.kind == gpu_vendors::nvidia::EntryKind::ptx)
+        return e.variant == gpu_vendors::nvidia::ArchVariant::a ? e.arch == gpu : e.arch <= gpu;
     return false;
 }
 
@@ -45,7 +47,8 @@ struct Expect {
 
 std::vector<Expect> expected(const std::string& bytes, const std::vector<unsigned>& gpus,
                              bool ptx) {
-    auto fb = compat::scan_fatbin_bytes(bytes, {compat::FatbinOptions::Cubin::none});
+    auto fb = gpu_vendors::nvidia::scan_fatbin_bytes(
+        bytes, {gpu_vendors::nvidia::FatbinOptions::Cubin::none});
     std::vector<Expect> out;
     for (auto& c : fb.containers) {
         if (c.region != ".nv_fatbin") continue;
@@ -54,15 +57,15 @@ std::vector<Expect> expected(const std::string& bytes, const std::vector<unsigne
         bool any = false;
         for (std::size_t i = 0; i < c.entry_count; ++i) {
             auto& e = fb.entries[c.first_entry + i];
-            if (e.is_ptx() && e.variant != compat::ArchVariant::a)
+            if (e.is_ptx() && e.variant != gpu_vendors::nvidia::ArchVariant::a)
                 newest = std::max(newest, e.arch);
             for (unsigned g : gpus) any = any || loads_on(e, g);
         }
         for (std::size_t i = 0; i < c.entry_count; ++i) {
             auto& e = fb.entries[c.first_entry + i];
-            bool keep =
-                !any || e.kind == compat::EntryKind::lto ||
-                (ptx && e.is_ptx() && e.variant != compat::ArchVariant::a && e.arch == newest);
+            bool keep = !any || e.kind == gpu_vendors::nvidia::EntryKind::lto ||
+                        (ptx && e.is_ptx() && e.variant != gpu_vendors::nvidia::ArchVariant::a &&
+                         e.arch == newest);
             for (unsigned g : gpus) keep = keep || loads_on(e, g);
             if (keep) x.entries.emplace_back(e.arch_name(), bytes.substr(e.offset, e.disk_size()));
         }
@@ -143,7 +146,8 @@ class TailorCudaNvcc : public ::testing::Test {
         EXPECT_EQ(bytes.size(), original.size());
 
         // The result re-reads with exactly the expected entries, byte-identical.
-        auto fb = compat::scan_fatbin_bytes(bytes, {compat::FatbinOptions::Cubin::none});
+        auto fb = gpu_vendors::nvidia::scan_fatbin_bytes(
+            bytes, {gpu_vendors::nvidia::FatbinOptions::Cubin::none});
         EXPECT_TRUE(fb.problems.empty()) << fb.problems.front();
         std::size_t i = 0, before = 0, after = 0;
         std::uint64_t freed = 0;
@@ -166,8 +170,9 @@ class TailorCudaNvcc : public ::testing::Test {
             freed += w.declared - c.declared;
             // Every other byte: the header's magic/version, and everything up to the next one.
         }
-        for (auto& c :
-             compat::scan_fatbin_bytes(original, {compat::FatbinOptions::Cubin::none}).containers)
+        for (auto& c : gpu_vendors::nvidia::scan_fatbin_bytes(
+                           original, {gpu_vendors::nvidia::FatbinOptions::Cubin::none})
+                           .containers)
             if (c.region == ".nv_fatbin") before += c.entry_count;
         EXPECT_EQ(i, want.size());
         EXPECT_EQ(r.entries_before, before);
@@ -207,7 +212,8 @@ TEST_F(TailorCudaNvcc, SassOnly) {
     check("libsass.so", {80, 90}, false);
     // sm_86 keeps the sm_80 SASS (same major, lower minor) and its own, drops sm_75 and sm_90.
     auto bytes = check("libsass.so", {86}, false);
-    auto fb = compat::scan_fatbin_bytes(bytes, {compat::FatbinOptions::Cubin::none});
+    auto fb = gpu_vendors::nvidia::scan_fatbin_bytes(
+        bytes, {gpu_vendors::nvidia::FatbinOptions::Cubin::none});
     std::set<std::string> archs;
     for (auto& e : fb.kernel_entries()) archs.insert(e.arch_name());
     EXPECT_EQ(archs, (std::set<std::string>{"sm_80", "sm_86"}));
@@ -244,8 +250,10 @@ TEST_F(TailorCudaNvcc, ArchSpecific) {
     auto b90 = check("libsm90a.so", {90}, false);
     auto b80 = check("libsm90a.so", {80}, true);
     std::set<std::string> a90, a80;
-    for (auto& e : compat::scan_fatbin_bytes(b90, {}).kernel_entries()) a90.insert(e.arch_name());
-    for (auto& e : compat::scan_fatbin_bytes(b80, {}).kernel_entries()) a80.insert(e.arch_name());
+    for (auto& e : gpu_vendors::nvidia::scan_fatbin_bytes(b90, {}).kernel_entries())
+        a90.insert(e.arch_name());
+    for (auto& e : gpu_vendors::nvidia::scan_fatbin_bytes(b80, {}).kernel_entries())
+        a80.insert(e.arch_name());
     EXPECT_TRUE(a90.count("sm_90a") && a90.count("compute_90a")) << *a90.begin();
     EXPECT_FALSE(a80.count("sm_90a") || a80.count("compute_90a"));
     EXPECT_TRUE(a80.count("sm_80"));
@@ -269,8 +277,10 @@ TEST_F(TailorCudaNvcc, RelocatableDeviceCode) {
     bool rel = false;
     for (auto& l : r.left_alone) rel = rel || l.starts_with("__nv_relfatbin:");
     EXPECT_TRUE(rel);
-    auto before = compat::scan_fatbin_bytes(original, {compat::FatbinOptions::Cubin::none});
-    auto after = compat::scan_fatbin_bytes(bytes, {compat::FatbinOptions::Cubin::none});
+    auto before = gpu_vendors::nvidia::scan_fatbin_bytes(
+        original, {gpu_vendors::nvidia::FatbinOptions::Cubin::none});
+    auto after = gpu_vendors::nvidia::scan_fatbin_bytes(
+        bytes, {gpu_vendors::nvidia::FatbinOptions::Cubin::none});
     std::size_t n = 0;
     for (auto& c : before.containers)
         if (c.relocatable) {
@@ -290,9 +300,9 @@ TEST_F(TailorCudaNvcc, ProgramRegistersTailoredContainers) {
     std::vector<std::uint64_t> want, orig;
     // The runtime registers the containers with kernels (not nvlink's stub, whose wrapper
     // the device-link code keeps to itself).
-    for (auto& c : compat::scan_fatbin_bytes(bytes, {}).containers)
+    for (auto& c : gpu_vendors::nvidia::scan_fatbin_bytes(bytes, {}).containers)
         if (c.region == ".nv_fatbin" && !c.stub) want.push_back(c.declared - 16);
-    for (auto& c : compat::scan_fatbin_bytes(lib("libboth_zstd.so"), {}).containers)
+    for (auto& c : gpu_vendors::nvidia::scan_fatbin_bytes(lib("libboth_zstd.so"), {}).containers)
         if (c.region == ".nv_fatbin" && !c.stub) orig.push_back(c.declared - 16);
     ASSERT_EQ(want.size(), 2u); // k.cu and k2.cu
     auto out =

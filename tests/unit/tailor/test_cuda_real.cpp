@@ -3,8 +3,8 @@
 // The figures asserted are the ones this implementation gives; they match the reference's
 // prototype (fatbin-pruning.md §4: cuBLAS sm_90 drops 876 of 1257 entries, 32,067,296 bytes).
 // Times are printed (std::chrono, the whole tailor_cuda call including its proof).
-#include "tailor/cuda.hpp"
-#include "tailor/cuda_detail.hpp"
+#include "gpu_vendors/nvidia/tailor_cuda.hpp"
+#include "gpu_vendors/nvidia/tailor_cuda_detail.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -15,7 +15,8 @@
 
 namespace tailor_cuda_real_test {
 
-using namespace gantry::tailor;
+using namespace gantry::device_code;
+using namespace gantry::gpu_vendors::nvidia;
 
 namespace {
 

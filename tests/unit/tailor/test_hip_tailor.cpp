@@ -2,8 +2,8 @@
 // objects stay for which kept targets, what the rewrite writes and zeroes, the report, dry runs,
 // compressed bundles of every version and method made by an independent tool. Hostile input:
 // test_hip_tailor_hostile.cpp; real clang-built libraries: test_hip_tailor_clang.cpp.
+#include "gpu_vendors/amd/ccob.hpp"
 #include "hip_tailor_helpers.hpp"
-#include "tailor/ccob.hpp"
 
 namespace tailor_hip_tailor_test {
 
@@ -199,16 +199,17 @@ TEST(TailorHip, SeveralBundlesAreEachPruned) {
 
 TEST(TailorHip, LlvmsTruncatedMd5) {
     // MD5("") = d41d8cd98f00b204e9800998ecf8427e; LLVM's low() reads its first 8 bytes as LE.
-    EXPECT_EQ(gantry::tailor::ccob::bundle_hash(""), 0x04b2008fd98c1dd4ull);
+    EXPECT_EQ(gantry::gpu_vendors::amd::ccob::bundle_hash(""), 0x04b2008fd98c1dd4ull);
     // MD5("abc") = 900150983cd24fb0d6963f7d28e17f72
-    EXPECT_EQ(gantry::tailor::ccob::bundle_hash("abc"), 0xb04fd23c98500190ull);
+    EXPECT_EQ(gantry::gpu_vendors::amd::ccob::bundle_hash("abc"), 0xb04fd23c98500190ull);
 }
 
 TEST(TailorHip, EncodeGivesNothingWhenTheRoomIsTooSmall) {
     std::string inner = five_entry_bundle();
-    EXPECT_EQ(gantry::tailor::ccob::encode(3, 1, inner, 40), "");
-    EXPECT_NE(gantry::tailor::ccob::encode(3, 1, inner, inner.size()), "");
-    EXPECT_EQ(gantry::tailor::ccob::encode(4, 1, inner, inner.size()), ""); // unknown version
+    EXPECT_EQ(gantry::gpu_vendors::amd::ccob::encode(3, 1, inner, 40), "");
+    EXPECT_NE(gantry::gpu_vendors::amd::ccob::encode(3, 1, inner, inner.size()), "");
+    EXPECT_EQ(gantry::gpu_vendors::amd::ccob::encode(4, 1, inner, inner.size()),
+              ""); // unknown version
 }
 
 TEST(TailorHip, CompressedBundlesEveryVersionAndMethod) {

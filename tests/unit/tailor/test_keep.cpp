@@ -1,6 +1,6 @@
 // tailor/keep: the --keep-arch list: CUDA architectures in their three spellings, AMD target IDs,
 // duplicates once, and every malformed item refused with the item named.
-#include "tailor/cuda.hpp"
+#include "gpu_vendors/nvidia/tailor_cuda.hpp"
 #include "tailor/tailor.hpp"
 #include "util/error.hpp"
 
@@ -10,6 +10,7 @@ namespace tailor_keep_test {
 
 using namespace gantry;
 using namespace gantry::tailor;
+using gantry::gpu_vendors::nvidia::sm_number;
 
 namespace {
 
@@ -71,8 +72,8 @@ TEST(KeepList, Refused) {
 // and the refusal names every format's noun.
 TEST(KeepList, KeyedByTheFormatsGrammars) {
     ASSERT_EQ(keep_grammars().size(), 2u);
-    EXPECT_STREQ(keep_grammars()[0].format, "cuda");
-    EXPECT_STREQ(keep_grammars()[1].format, "hip");
+    EXPECT_STREQ(keep_grammars()[0]->format, "cuda");
+    EXPECT_STREQ(keep_grammars()[1]->format, "hip");
     auto k = parse_keep_list("GFX90A,Compute_90");
     EXPECT_EQ(k.by_format.size(), 2u);
     EXPECT_EQ(k.targets("cuda"), (std::vector<std::string>{"sm_90"}));

@@ -61,6 +61,9 @@ class Stub final : public Backend {
     std::vector<RootFlag> root_flags() const override { return {kStubRoot}; }
     std::string_view hide_env() const override { return "STUB_VISIBLE_DEVICES=void"; }
     std::string_view keep_arch_example() const override { return "stub1 (stub code)"; }
+    std::vector<const device_code::Format*> device_code() const override {
+        return {&stub_format()};
+    }
 };
 
 } // namespace

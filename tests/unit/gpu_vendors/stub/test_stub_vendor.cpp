@@ -5,8 +5,13 @@
 // again, nothing of it is left.
 #include "../../support/temp_dir.hpp"
 #include "cdi/spec_write.hpp"
+#include "engine_api/create_body.hpp"
+#include "engine_api/request.hpp"
 #include "gpu_vendors/all/backends.hpp"
+#include "image_build/gpu_arch.hpp"
 #include "stub_backend.hpp"
+#include "tailor/file.hpp"
+#include "tailor/tailor.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -131,6 +136,68 @@ TEST(StubVendor, KeepArchHostReadsItsTargetsAndHintsNameIt) {
     } catch (const Error& e) {
         EXPECT_NE(e.hint().find("--keep-arch stub1 (stub code)"), std::string::npos) << e.hint();
         EXPECT_NE(e.hint().find("--stub-root"), std::string::npos) << e.hint();
+    }
+}
+
+} // namespace stub_vendor_test
+
+namespace stub_vendor_test {
+
+// The device-code facet: the stub's format is parsed by --keep-arch, rewritten by tailor beside
+// CUDA's and HIP's, counted per target, listed by doctor --fatbin, and gives build --gpu-arch its
+// variables; a build's Engine API device request may name the vendor as its driver. Unregistered,
+// nothing of it is known.
+TEST(StubVendor, ItsDeviceCodeFormatReachesKeepArchTailorListingAndBuildVariables) {
+    EXPECT_THROW(tailor::parse_keep_list("stub7"), Error); // the near miss: not registered
+    StubHost h;
+    auto keep = tailor::parse_keep_list("sm_90,stub7");
+    EXPECT_EQ(keep.targets("stub"), std::vector<std::string>{"stub7"});
+    EXPECT_EQ(keep.targets("cuda"), std::vector<std::string>{"sm_90"});
+    EXPECT_EQ(keep.str(), "sm_90,stub7 (+newest PTX)");
+
+    std::string file = "ELF?....STUBCODE:stub7:0123456789abcdef....STUBCODE:stub9:fedcba9876543210";
+    const std::string before = file;
+    const device_code::Format* stub = nullptr;
+    for (const device_code::Format* f : gpu_vendors::device_code_formats())
+        if (f->name() == "stub") stub = f;
+    ASSERT_NE(stub, nullptr);
+    EXPECT_EQ(stub->target_bytes(file, "f"),
+              (std::map<std::string, std::uint64_t>{{"stub7", 31}, {"stub9", 31}}));
+    auto reports = tailor::tailor_file(file, keep, "/lib/libk.so");
+    ASSERT_EQ(reports.size(), 1u); // no CUDA or HIP code: only the stub's report
+    EXPECT_EQ(reports[0].vendor, "stub");
+    EXPECT_EQ(reports[0].outcome, device_code::FileReport::Outcome::changed);
+    EXPECT_EQ(reports[0].zeroed, 31u);
+    EXPECT_EQ(file.size(), before.size());
+    EXPECT_EQ(file.substr(0, 39), before.substr(0, 39)); // the kept object untouched
+    EXPECT_EQ(file.find("stub9"), std::string::npos);
+    EXPECT_EQ(stub->target_bytes(file, "f"), (std::map<std::string, std::uint64_t>{{"stub7", 31}}));
+
+    auto path = h.dir.path / "libk.so";
+    std::ofstream(path, std::ios::binary) << before;
+    auto listing = stub->list(path.string());
+    EXPECT_TRUE(listing.found);
+    ASSERT_EQ(listing.tables.size(), 1u);
+    EXPECT_EQ(listing.tables[0].size(), 3u); // header + two objects
+
+    auto env = image_build::gpu_arch_env("stub7,gfx90a", h.roots);
+    EXPECT_EQ(env["STUB_ARCH"], "stub7");
+    EXPECT_EQ(env["PYTORCH_ROCM_ARCH"], "gfx90a");
+    EXPECT_EQ(env["GANTRY_GPU_ARCH"], "gfx90a,stub7"); // registry order: AMD's before the stub's
+
+    auto request = engine_api::create_request(
+        nlohmann::json::parse(
+            R"({"Image":"i","HostConfig":{"DeviceRequests":[{"Driver":"stub","Count":-1}]}})"),
+        "");
+    EXPECT_EQ(request.gpu_vendor, "stub");
+    try {
+        engine_api::create_request(
+            nlohmann::json::parse(
+                R"({"Image":"i","HostConfig":{"DeviceRequests":[{"Driver":"bogus","Count":-1}]}})"),
+            "");
+        ADD_FAILURE() << "an unknown driver was taken";
+    } catch (const engine_api::ApiError& e) {
+        EXPECT_NE(std::string(e.what()).find("stub"), std::string::npos) << e.what();
     }
 }
 

@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-namespace gantry::compat {
+namespace gantry::gpu_vendors::amd {
 
 // A target-ID feature as a code object or a device states it. Omitted in a target ID = any.
 enum class TargetFeature { any, off, on, unsupported };
@@ -131,4 +131,4 @@ struct HipDeviceMatch {
 // or a bare target ID. Throws Error(usage) when it cannot be parsed.
 HipDeviceMatch match_hip_device(const HipFatbin& fatbin, std::string_view agent_target_id);
 
-} // namespace gantry::compat
+} // namespace gantry::gpu_vendors::amd

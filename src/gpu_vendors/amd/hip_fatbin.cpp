@@ -1,4 +1,4 @@
-#include "compat/hip_fatbin.hpp"
+#include "gpu_vendors/amd/hip_fatbin.hpp"
 
 #include "compat/elf_bytes.hpp"
 #include "util/error.hpp"
@@ -16,9 +16,14 @@
 #include <sys/stat.h>
 #include <zstd.h>
 
-namespace gantry::compat {
+namespace gantry::gpu_vendors::amd {
 
 namespace {
+
+using compat::Bytes;
+using compat::elf_regions;
+using compat::is_elf64le;
+using compat::Region;
 
 constexpr std::string_view kBundleMagic = "__CLANG_OFFLOAD_BUNDLE__"; // 24 bytes
 constexpr std::string_view kCcobMagic = "CCOB";
@@ -490,4 +495,4 @@ HipDeviceMatch match_hip_device(const HipFatbin& fatbin, std::string_view agent_
     return match;
 }
 
-} // namespace gantry::compat
+} // namespace gantry::gpu_vendors::amd

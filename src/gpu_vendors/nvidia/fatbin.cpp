@@ -1,4 +1,4 @@
-#include "compat/fatbin.hpp"
+#include "gpu_vendors/nvidia/fatbin.hpp"
 
 #include "compat/elf_bytes.hpp"
 #include "util/error.hpp"
@@ -15,9 +15,16 @@
 #include <sys/stat.h>
 #include <zstd.h>
 
-namespace gantry::compat {
+namespace gantry::gpu_vendors::nvidia {
 
 namespace {
+
+using compat::Bytes;
+using compat::elf_regions;
+using compat::is_elf64le;
+using compat::kShtNobits;
+using compat::kShtNote;
+using compat::Region;
 
 constexpr std::uint32_t kFatbinMagic = 0xBA55ED50;
 constexpr char kMagicBytes[4] = {'\x50', '\xED', '\x55', '\xBA'};
@@ -498,4 +505,4 @@ FatbinFile scan_fatbin_file(const std::string& path, const FatbinOptions& opts) 
     return out;
 }
 
-} // namespace gantry::compat
+} // namespace gantry::gpu_vendors::nvidia

@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-namespace gantry::tailor::ccob {
+namespace gantry::gpu_vendors::amd::ccob {
 
 inline constexpr std::string_view kBundleMagic = "__CLANG_OFFLOAD_BUNDLE__"; // 24 bytes
 inline constexpr std::string_view kCcobMagic = "CCOB";
@@ -79,4 +79,4 @@ Compressed decode(std::string_view b, std::uint64_t max_uncompressed);
 // (or the sizes do not fit the version's fields).
 std::string encode(unsigned version, unsigned method, std::string_view bundle, std::uint64_t room);
 
-} // namespace gantry::tailor::ccob
+} // namespace gantry::gpu_vendors::amd::ccob

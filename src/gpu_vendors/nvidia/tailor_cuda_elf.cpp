@@ -1,13 +1,13 @@
 // tailor/cuda_elf: the ELF around CUDA fat binaries (cuda_detail.hpp): headers, sections,
 // PT_LOAD segments, .nvFatBinSegment wrappers, dynamic relocations and symbols.
-#include "tailor/cuda_detail.hpp"
+#include "gpu_vendors/nvidia/tailor_cuda_detail.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <unordered_map>
 
-namespace gantry::tailor::cuda_detail {
+namespace gantry::gpu_vendors::nvidia::cuda_detail {
 
 namespace {
 
@@ -222,4 +222,4 @@ std::string read_pointers(std::string_view f, const Elf& elf, const Section& seg
     return {};
 }
 
-} // namespace gantry::tailor::cuda_detail
+} // namespace gantry::gpu_vendors::nvidia::cuda_detail

@@ -11,26 +11,26 @@
 // A bundle in which no code object would remain is left as it was ("no code object for the kept
 // targets": gantry doctor reports that case; the tailor does not make it worse).
 //
-// The matching rule is the HIP runtime's (compat::code_object_runs_on) for each kept target; a
+// The matching rule is the HIP runtime's (amd::code_object_runs_on) for each kept target; a
 // feature the kept target leaves out ("gfx90a" given without xnack) stands for either value, so
 // code objects for every mode of that GPU are kept. Generic code objects ("gfx9-4-generic") are
 // kept. Facts: reference fatbin-pruning.md §5 and rocm.md §5; the shared types: tailor.hpp.
 #pragma once
 
-#include "tailor/tailor.hpp"
+#include "device_code/format.hpp"
 
 #include <string>
 
-namespace gantry::tailor {
+namespace gantry::gpu_vendors::amd {
 
 // Rewrites the HIP offload bundles of one ELF file held in memory, in place: `elf` keeps its
 // size; with write=false nothing is changed and the report says what a write would do.
 // Never throws for malformed contents (they make the file Outcome::refused, bytes unchanged).
-// The HIP format's --keep-arch grammar (KeepGrammar): AMD target IDs (`gfx90a`,
-// `gfx942:sramecc+:xnack-`, `amdgcn-amd-amdhsa--gfx1030`), kept as compat::TargetId::str().
-KeepGrammar hip_keep_grammar();
+// The HIP format's --keep-arch grammar (device_code::KeepGrammar): AMD target IDs (`gfx90a`,
+// `gfx942:sramecc+:xnack-`, `amdgcn-amd-amdhsa--gfx1030`), kept as amd::TargetId::str().
+device_code::KeepGrammar hip_keep_grammar();
 
-FileReport tailor_hip(std::string& elf, const KeepSet& keep, const std::string& path,
-                      bool write = true);
+device_code::FileReport tailor_hip(std::string& elf, const device_code::KeepSet& keep,
+                                   const std::string& path, bool write = true);
 
-} // namespace gantry::tailor
+} // namespace gantry::gpu_vendors::amd

@@ -1,8 +1,8 @@
 // tailor/cuda: tailor_cuda (cuda.hpp): finds what may be rewritten, plans, rewrites, proves.
-#include "tailor/cuda.hpp"
+#include "gpu_vendors/nvidia/tailor_cuda.hpp"
 
-#include "compat/fatbin.hpp"
-#include "tailor/cuda_detail.hpp"
+#include "gpu_vendors/nvidia/fatbin.hpp"
+#include "gpu_vendors/nvidia/tailor_cuda_detail.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -11,20 +11,20 @@
 #include <optional>
 #include <set>
 
-namespace gantry::tailor {
+namespace gantry::gpu_vendors::nvidia {
 
 using namespace cuda_detail;
 
 namespace {
 
 constexpr std::size_t kMaxLeftAlone = 50;
-constexpr char kMagicBytes[4] = {'\x50', '\xED', '\x55', '\xBA'};
+constexpr char kTailorFatbinMagic[4] = {'\x50', '\xED', '\x55', '\xBA'};
 
 bool has_magic(std::string_view f) {
-    return memmem(f.data(), f.size(), kMagicBytes, sizeof kMagicBytes) != nullptr;
+    return memmem(f.data(), f.size(), kTailorFatbinMagic, sizeof kTailorFatbinMagic) != nullptr;
 }
 
-std::string kept_list(const KeepSet& keep) {
+std::string kept_list(const device_code::KeepSet& keep) {
     std::string s;
     for (auto& t : keep.targets("cuda")) s += (s.empty() ? "" : ", ") + t;
     return s;
@@ -70,7 +70,8 @@ bool sm_before(const std::string& a, const std::string& b) {
 
 class Tailor {
   public:
-    Tailor(std::string& elf, const KeepSet& keep, FileReport& r) : f_(elf), keep_(keep), r_(r) {}
+    Tailor(std::string& elf, const device_code::KeepSet& keep, device_code::FileReport& r)
+        : f_(elf), keep_(keep), r_(r) {}
 
     // Fills the report; false when the file is refused (the reason in r_.refused).
     bool run(bool write) {
@@ -112,13 +113,13 @@ class Tailor {
         list_other_sections(nv_, elsewhere);
         plan();
         if (plans_.empty()) return true;
-        r_.outcome = FileReport::Outcome::changed;
+        r_.outcome = device_code::FileReport::Outcome::changed;
         if (!write) return true;
         return rewrite_and_prove();
     }
 
     bool refuse(const std::string& why) {
-        r_.outcome = FileReport::Outcome::refused;
+        r_.outcome = device_code::FileReport::Outcome::refused;
         r_.refused = why;
         return false;
     }
@@ -176,9 +177,9 @@ class Tailor {
 
     // One line per other section holding containers (compat/fatbin's lenient scan finds them).
     void list_other_sections(const Section* nv, const std::map<std::string, std::size_t>& wr) {
-        compat::FatbinOptions o;
-        o.cubin = compat::FatbinOptions::Cubin::none;
-        auto scan = compat::scan_fatbin_bytes(f_, o);
+        nvidia::FatbinOptions o;
+        o.cubin = nvidia::FatbinOptions::Cubin::none;
+        auto scan = nvidia::scan_fatbin_bytes(f_, o);
         std::map<std::string, std::size_t> count;
         for (auto& c : scan.containers)
             if (!nv || c.region != nv->name) ++count[c.region];
@@ -263,8 +264,8 @@ class Tailor {
     }
 
     std::string& f_;
-    const KeepSet& keep_;
-    FileReport& r_;
+    const device_code::KeepSet& keep_;
+    device_code::FileReport& r_;
     Elf elf_;
     const Section* nv_ = nullptr;
     std::vector<Container> cs_;
@@ -274,39 +275,46 @@ class Tailor {
 
 } // namespace
 
-KeepGrammar cuda_keep_grammar() {
-    return {"cuda",  "a CUDA architecture", "CUDA GPUs as sm_80 / 8.0",
-            "sm_90", parse_cuda_target,     sm_before};
+device_code::KeepGrammar cuda_keep_grammar() {
+    return {
+        "cuda",
+        "a CUDA architecture",
+        "CUDA GPUs as sm_80 / 8.0",
+        "sm_90",
+        parse_cuda_target,
+        sm_before,
+        [](const device_code::KeepSet& keep) { return keep.ptx ? " (+newest PTX)" : " (no PTX)"; }};
 }
 
 unsigned sm_number(const std::string& target) {
     return target.starts_with("sm_") ? cuda_sm(target) : 0;
 }
 
-FileReport tailor_cuda(std::string& elf, const KeepSet& keep, const std::string& path, bool write) {
-    FileReport r{.path = path, .vendor = "cuda", .file_size = elf.size()};
+device_code::FileReport tailor_cuda(std::string& elf, const device_code::KeepSet& keep,
+                                    const std::string& path, bool write) {
+    device_code::FileReport r{.path = path, .vendor = "cuda", .file_size = elf.size()};
     if (keep.targets("cuda").empty()) return r;
     try {
         Tailor t(elf, keep, r);
         if (!t.run(write)) {
-            FileReport refused; // nothing of a refused file's plan is reported as done
+            device_code::FileReport refused; // nothing of a refused file's plan is reported as done
             refused.path = path;
             refused.vendor = "cuda";
             refused.file_size = elf.size();
-            refused.outcome = FileReport::Outcome::refused;
+            refused.outcome = device_code::FileReport::Outcome::refused;
             refused.refused = r.refused;
             return refused;
         }
     } catch (const std::exception& e) { // before any write (the rewrite catches its own)
-        FileReport refused;
+        device_code::FileReport refused;
         refused.path = path;
         refused.vendor = "cuda";
         refused.file_size = elf.size();
-        refused.outcome = FileReport::Outcome::refused;
+        refused.outcome = device_code::FileReport::Outcome::refused;
         refused.refused = std::string("not tailored (nothing was written): ") + e.what();
         return refused;
     }
     return r;
 }
 
-} // namespace gantry::tailor
+} // namespace gantry::gpu_vendors::nvidia

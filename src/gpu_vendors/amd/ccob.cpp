@@ -1,4 +1,4 @@
-#include "tailor/ccob.hpp"
+#include "gpu_vendors/amd/ccob.hpp"
 
 #include "util/error.hpp"
 #include "util/exact_decompress.hpp"
@@ -11,7 +11,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-namespace gantry::tailor::ccob {
+namespace gantry::gpu_vendors::amd::ccob {
 
 namespace {
 
@@ -240,4 +240,4 @@ std::string encode(unsigned version, unsigned method, std::string_view bundle, s
     return {};
 }
 
-} // namespace gantry::tailor::ccob
+} // namespace gantry::gpu_vendors::amd::ccob

@@ -7,8 +7,8 @@
 // every failure is a sentence naming the thing and where it is.
 #pragma once
 
-#include "compat/fatbin.hpp"
-#include "tailor/tailor.hpp"
+#include "device_code/format.hpp"
+#include "gpu_vendors/nvidia/fatbin.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-namespace gantry::tailor::cuda_detail {
+namespace gantry::gpu_vendors::nvidia::cuda_detail {
 
 std::string hex(std::uint64_t v); // "0x8e990"
 
@@ -81,9 +81,9 @@ struct Entry {
     std::uint64_t payload = 0;
     std::uint16_t kind = 0; // 1 PTX, 2 SASS, 4 old cubin, 8 LTO-IR
     unsigned arch = 0;
-    compat::ArchVariant variant = compat::ArchVariant::plain;
+    nvidia::ArchVariant variant = nvidia::ArchVariant::plain;
     std::uint64_t size() const { return header + payload; }
-    std::string arch_name() const; // compat::FatbinEntry::arch_name(): "sm_90a", "compute_120"
+    std::string arch_name() const; // nvidia::FatbinEntry::arch_name(): "sm_90a", "compute_120"
 };
 
 struct Container {
@@ -107,7 +107,7 @@ struct Choice {
     bool any_usable = false;
     std::size_t kept = 0;
 };
-Choice choose(const Container& c, const KeepSet& keep);
+Choice choose(const Container& c, const device_code::KeepSet& keep);
 
 // One container to rewrite: which of its entries stay, and its new fatSize.
 struct Plan {
@@ -126,4 +126,4 @@ std::string prove(std::string_view f, const Section& nv, const std::vector<Conta
                   const std::vector<Plan>& plans, const std::vector<std::string>& originals,
                   const std::string& digest);
 
-} // namespace gantry::tailor::cuda_detail
+} // namespace gantry::gpu_vendors::nvidia::cuda_detail

@@ -2,14 +2,14 @@
 // bytes outside the rewritten containers unchanged (SHA-256), and each rewritten container
 // re-read by two readers, this module's exact one and compat/fatbin's, listing exactly the kept
 // entries with their original bytes.
-#include "tailor/cuda_detail.hpp"
+#include "gpu_vendors/nvidia/tailor_cuda_detail.hpp"
 #include "util/hash.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <map>
 
-namespace gantry::tailor::cuda_detail {
+namespace gantry::gpu_vendors::nvidia::cuda_detail {
 
 std::string outside_digest(std::string_view f, const std::vector<Container>& cs,
                            const std::vector<Plan>& plans) {
@@ -41,11 +41,11 @@ std::string prove(std::string_view f, const Section& nv, const std::vector<Conta
     if (again.size() != cs.size()) return "the result has a different number of containers";
 
     // 2. compat/fatbin's reader over the section's bytes (offsets relative to the section).
-    compat::FatbinOptions o;
-    o.cubin = compat::FatbinOptions::Cubin::none;
-    auto scan = compat::scan_fatbin_bytes(f.substr(nv.off, nv.size), o);
+    nvidia::FatbinOptions o;
+    o.cubin = nvidia::FatbinOptions::Cubin::none;
+    auto scan = nvidia::scan_fatbin_bytes(f.substr(nv.off, nv.size), o);
     if (!scan.problems.empty()) return "compat/fatbin reads the result: " + scan.problems.front();
-    std::map<std::uint64_t, const compat::FatbinContainer*> scanned;
+    std::map<std::uint64_t, const nvidia::FatbinContainer*> scanned;
     for (auto& c : scan.containers) scanned[nv.off + c.offset] = &c;
 
     for (std::size_t i = 0; i < plans.size(); ++i) {
@@ -60,7 +60,7 @@ std::string prove(std::string_view f, const Section& nv, const std::vector<Conta
                    std::to_string(plans[i].new_fat);
         auto sc = scanned.find(before.off);
         if (sc == scanned.end()) return where + ": compat/fatbin does not find it";
-        const compat::FatbinContainer& sc_c = *sc->second;
+        const nvidia::FatbinContainer& sc_c = *sc->second;
         if (!sc_c.error.empty()) return where + ": compat/fatbin: " + sc_c.error;
         // Expected: the kept entries, in order, from container+16.
         std::size_t k = 0;
@@ -71,7 +71,7 @@ std::string prove(std::string_view f, const Section& nv, const std::vector<Conta
             if (k >= now.entries.size() || k >= sc_c.entry_count)
                 return where + ": kept entry " + want.arch_name() + " is missing";
             const Entry& got = now.entries[k];
-            const compat::FatbinEntry& se = scan.entries[sc_c.first_entry + k];
+            const nvidia::FatbinEntry& se = scan.entries[sc_c.first_entry + k];
             if (got.off != at || got.size() != want.size() || nv.off + se.offset != at ||
                 se.disk_size() != want.size() || se.arch_name() != want.arch_name())
                 return where + ": entry " + std::to_string(k) + " is not the kept " +
@@ -94,4 +94,4 @@ std::string prove(std::string_view f, const Section& nv, const std::vector<Conta
     return {};
 }
 
-} // namespace gantry::tailor::cuda_detail
+} // namespace gantry::gpu_vendors::nvidia::cuda_detail

@@ -1,7 +1,7 @@
-#include "tailor/hip.hpp"
+#include "gpu_vendors/amd/tailor_hip.hpp"
 
-#include "compat/hip_fatbin.hpp"
-#include "tailor/ccob.hpp"
+#include "gpu_vendors/amd/ccob.hpp"
+#include "gpu_vendors/amd/hip_fatbin.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -11,7 +11,7 @@
 #include <optional>
 #include <string_view>
 
-namespace gantry::tailor {
+namespace gantry::gpu_vendors::amd {
 
 namespace {
 
@@ -101,17 +101,17 @@ std::optional<Range> locate_section(std::string_view f) {
 
 // Does a code object for `co` run on a GPU that the kept target `k` names? A feature `k`
 // leaves out stands for either value (the user did not say which mode the GPU runs in).
-bool kept_by(const compat::TargetId& co, const compat::TargetId& k) {
-    using F = compat::TargetFeature;
+bool kept_by(const amd::TargetId& co, const amd::TargetId& k) {
+    using F = amd::TargetFeature;
     auto values = [](F f) {
         return f == F::any ? std::vector<F>{F::on, F::off} : std::vector<F>{f};
     };
     for (F sramecc : values(k.sramecc))
         for (F xnack : values(k.xnack)) {
-            compat::TargetId device = k;
+            amd::TargetId device = k;
             device.sramecc = sramecc;
             device.xnack = xnack;
-            if (compat::code_object_runs_on(co, device)) return true;
+            if (amd::code_object_runs_on(co, device)) return true;
         }
     return false;
 }
@@ -143,7 +143,7 @@ std::string where(const EntryPlan& p) {
 std::vector<EntryPlan> parse_section(std::string_view sec) {
     std::vector<EntryPlan> plans;
     std::uint64_t pos = 0;
-    const std::uint64_t max = compat::HipFatbinOptions{}.max_decompressed;
+    const std::uint64_t max = amd::HipFatbinOptions{}.max_decompressed;
     while (pos < sec.size()) {
         if (sec[pos] == 0) {
             ++pos;
@@ -178,18 +178,18 @@ std::vector<EntryPlan> parse_section(std::string_view sec) {
     return plans;
 }
 
-std::string join(const std::vector<std::string>& v) {
+std::string tailor_join(const std::vector<std::string>& v) {
     std::string s;
     for (const auto& t : v) s += (s.empty() ? "" : ", ") + t;
     return s;
 }
 
 // Decides, per entry, what stays (see hip.hpp), from compat's reading of the same bundles.
-void classify(std::vector<EntryPlan>& plans, const compat::HipFatbin& listing, const KeepSet& keep,
-              FileReport& r) {
-    std::vector<compat::TargetId> kept_ids;
+void classify(std::vector<EntryPlan>& plans, const amd::HipFatbin& listing,
+              const device_code::KeepSet& keep, device_code::FileReport& r) {
+    std::vector<amd::TargetId> kept_ids;
     for (const auto& t : keep.targets("hip"))
-        if (auto id = compat::parse_target_id(t)) kept_ids.push_back(*id);
+        if (auto id = amd::parse_target_id(t)) kept_ids.push_back(*id);
     if (listing.bundles.size() != plans.size())
         fail("the HIP fatbin reader finds " + std::to_string(listing.bundles.size()) +
              " bundles, the rewriter " + std::to_string(plans.size()) + "; refusing to rewrite");
@@ -202,13 +202,12 @@ void classify(std::vector<EntryPlan>& plans, const compat::HipFatbin& listing, c
         for (std::size_t i = 0; i < p.parsed.entries.size(); ++i) {
             const auto& e = listing.entries[lb.first_entry + i];
             if (e.id != p.parsed.entries[i].id) fail(where(p) + ": entry IDs disagree");
-            bool device =
-                (e.kind == compat::OffloadKind::hip || e.kind == compat::OffloadKind::hipv4) &&
-                e.size > 0 && e.triple.starts_with("amdgcn-amd-amdhsa");
+            bool device = (e.kind == amd::OffloadKind::hip || e.kind == amd::OffloadKind::hipv4) &&
+                          e.size > 0 && e.triple.starts_with("amdgcn-amd-amdhsa");
             std::string key;
             bool kept = true;
             if (device) {
-                if (!e.target_id.empty() && !compat::parse_target_id(e.target_id))
+                if (!e.target_id.empty() && !amd::parse_target_id(e.target_id))
                     fail(where(p) + ": entry " + e.id + " names no valid AMD GPU target ID");
                 if (e.target_id.empty() && !e.header.is_amdgpu)
                     fail(where(p) + ": entry " + e.id +
@@ -224,7 +223,7 @@ void classify(std::vector<EntryPlan>& plans, const compat::HipFatbin& listing, c
                     kept = std::any_of(kept_ids.begin(), kept_ids.end(),
                                        [&](const auto& k) { return kept_by(e.target, k); });
                 if (kept) ++p.device_kept;
-            } else if (e.kind != compat::OffloadKind::host && e.size > 0) {
+            } else if (e.kind != amd::OffloadKind::host && e.size > 0) {
                 untouched.push_back(e.id);
             }
             p.device_keys.push_back(key);
@@ -233,10 +232,11 @@ void classify(std::vector<EntryPlan>& plans, const compat::HipFatbin& listing, c
         if (!untouched.empty())
             r.left_alone.push_back(
                 where(p) + ": entries that are not HIP code objects for a " +
-                "kept target's processor family kept untouched: " + join(untouched));
+                "kept target's processor family kept untouched: " + tailor_join(untouched));
         if (p.device > 0 && p.device_kept == 0)
             r.left_alone.push_back(where(p) + ": no code object for the kept targets (" +
-                                   keep.str() + "; it has " + join(targets) + "); left as it was");
+                                   keep.str() + "; it has " + tailor_join(targets) +
+                                   "); left as it was");
         p.rewrite = p.device_kept > 0 && p.device_kept < p.device;
         if (!p.rewrite) p.keep.clear();
         for (std::size_t i = 0; i < p.parsed.entries.size(); ++i) {
@@ -255,7 +255,8 @@ void zero(std::string& s, std::uint64_t off, std::uint64_t len) {
 }
 
 // Rewrites the bundles planned for it in `work` (a copy of the file); base = section offset.
-void rewrite(std::string& work, std::uint64_t base, std::vector<EntryPlan>& plans, FileReport& r) {
+void rewrite(std::string& work, std::uint64_t base, std::vector<EntryPlan>& plans,
+             device_code::FileReport& r) {
     for (auto& p : plans) {
         if (!p.rewrite) continue;
         std::uint64_t at = base + p.at;
@@ -311,7 +312,7 @@ void prove(std::string_view orig, std::string_view work, Range sec,
         std::memcmp(orig.data() + sec.off + sec.len, work.data() + sec.off + sec.len,
                     orig.size() - sec.off - sec.len) != 0)
         fail("proof failed: bytes outside the section changed");
-    auto listing = compat::read_hip_fatbin_bytes(work, path);
+    auto listing = amd::read_hip_fatbin_bytes(work, path);
     if (listing.bundles.size() != plans.size())
         fail("proof failed: the rewritten section holds " + std::to_string(listing.bundles.size()) +
              " bundles, not " + std::to_string(plans.size()));
@@ -330,8 +331,7 @@ void prove(std::string_view orig, std::string_view work, Range sec,
         std::optional<ccob::Compressed> c;
         ccob::Bundle again;
         if (p.compressed) {
-            c = ccob::decode(work.substr(at, p.new_span),
-                             compat::HipFatbinOptions{}.max_decompressed);
+            c = ccob::decode(work.substr(at, p.new_span), amd::HipFatbinOptions{}.max_decompressed);
             again = ccob::parse_bundle(c->data);
             if (c->span != p.new_span || c->version != p.version || c->method != p.method)
                 fail(bad + "the rebuilt CCOB does not read back as written");
@@ -366,26 +366,28 @@ std::optional<std::string> parse_hip_target(const std::string& item) {
     std::transform(lower.begin(), lower.end(), lower.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (!lower.starts_with("gfx") && !lower.starts_with("amdgcn-")) return std::nullopt;
-    auto id = compat::parse_target_id(item);
+    auto id = amd::parse_target_id(item);
     return id ? std::optional<std::string>(id->str()) : std::nullopt;
 }
 
 } // namespace
 
-KeepGrammar hip_keep_grammar() {
+device_code::KeepGrammar hip_keep_grammar() {
     return {"hip",    "an AMD target",  "AMD GPUs as target IDs (gfx90a, gfx90a:xnack-)",
-            "gfx942", parse_hip_target, nullptr};
+            "gfx942", parse_hip_target, nullptr,
+            nullptr};
 }
 
-FileReport tailor_hip(std::string& elf, const KeepSet& keep, const std::string& path, bool write) {
-    FileReport r{.path = path, .vendor = "hip", .file_size = elf.size()};
+device_code::FileReport tailor_hip(std::string& elf, const device_code::KeepSet& keep,
+                                   const std::string& path, bool write) {
+    device_code::FileReport r{.path = path, .vendor = "hip", .file_size = elf.size()};
     if (keep.targets("hip").empty()) return r;
     try {
         std::string_view view(elf);
         auto sec = locate_section(view);
         if (!sec) return r;
         auto plans = parse_section(view.substr(sec->off, sec->len));
-        auto listing = compat::read_hip_fatbin_bytes(view, ".hip_fatbin");
+        auto listing = amd::read_hip_fatbin_bytes(view, ".hip_fatbin");
         classify(plans, listing, keep, r);
         if (std::none_of(plans.begin(), plans.end(), [](const EntryPlan& p) { return p.rewrite; }))
             return r;
@@ -399,17 +401,17 @@ FileReport tailor_hip(std::string& elf, const KeepSet& keep, const std::string& 
         }
         prove(view, work, *sec, plans, ".hip_fatbin");
         if (write) std::memcpy(elf.data() + sec->off, work.data() + sec->off, sec->len);
-        r.outcome = FileReport::Outcome::changed;
+        r.outcome = device_code::FileReport::Outcome::changed;
     } catch (const std::exception& e) {
-        FileReport refused;
+        device_code::FileReport refused;
         refused.path = path;
         refused.vendor = "hip";
         refused.file_size = elf.size();
-        refused.outcome = FileReport::Outcome::refused;
+        refused.outcome = device_code::FileReport::Outcome::refused;
         refused.refused = e.what();
         return refused;
     }
     return r;
 }
 
-} // namespace gantry::tailor
+} // namespace gantry::gpu_vendors::amd

@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-namespace gantry::compat {
+namespace gantry::gpu_vendors::nvidia {
 
 enum class EntryKind { ptx, sass, lto, unknown }; // fatbin kinds 1, 2 (and 4, old cubin), 8
 enum class Compression { none, lz4, zstd };       // flags 0x2000, 0x8000
@@ -96,4 +96,4 @@ FatbinFile scan_fatbin_file(const std::string& path, const FatbinOptions& opts =
 // Scans bytes already in memory (an ELF image, a raw fatbin, or arbitrary bytes).
 FatbinFile scan_fatbin_bytes(std::string_view data, const FatbinOptions& opts = {});
 
-} // namespace gantry::compat
+} // namespace gantry::gpu_vendors::nvidia

@@ -1,13 +1,13 @@
 // tailor/cuda_fatbin: the exact parse of .nv_fatbin and the keep rule (cuda_detail.hpp). Unlike
 // compat/fatbin's reader, which is lenient on purpose (it reports what it can of a damaged file),
 // this parser accepts only what it fully understands: the rewriter must not guess.
-#include "tailor/cuda.hpp"
-#include "tailor/cuda_detail.hpp"
+#include "gpu_vendors/nvidia/tailor_cuda.hpp"
+#include "gpu_vendors/nvidia/tailor_cuda_detail.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-namespace gantry::tailor::cuda_detail {
+namespace gantry::gpu_vendors::nvidia::cuda_detail {
 
 namespace {
 
@@ -31,12 +31,12 @@ bool is_zero(std::string_view f, std::uint64_t off, std::uint64_t len) {
 } // namespace
 
 std::string Entry::arch_name() const {
-    compat::FatbinEntry e;
+    nvidia::FatbinEntry e;
     e.raw_kind = kind;
-    e.kind = kind == 1                ? compat::EntryKind::ptx
-             : kind == 2 || kind == 4 ? compat::EntryKind::sass
-             : kind == 8              ? compat::EntryKind::lto
-                                      : compat::EntryKind::unknown;
+    e.kind = kind == 1                ? nvidia::EntryKind::ptx
+             : kind == 2 || kind == 4 ? nvidia::EntryKind::sass
+             : kind == 8              ? nvidia::EntryKind::lto
+                                      : nvidia::EntryKind::unknown;
     e.arch = arch;
     e.variant = variant;
     return e.arch_name();
@@ -109,9 +109,9 @@ std::string parse_exact(std::string_view f, std::uint64_t off, std::uint64_t siz
                 return eat + ": both arch-specific and family flags set";
             if (en.arch == 0 || en.arch > 9999)
                 return eat + ": arch " + std::to_string(en.arch) + " out of range";
-            en.variant = (flags & kFlagArchSpecific) ? compat::ArchVariant::a
-                         : (flags & kFlagFamily)     ? compat::ArchVariant::f
-                                                     : compat::ArchVariant::plain;
+            en.variant = (flags & kFlagArchSpecific) ? nvidia::ArchVariant::a
+                         : (flags & kFlagFamily)     ? nvidia::ArchVariant::f
+                                                     : nvidia::ArchVariant::plain;
             sum += en.size();
             e += en.size();
             c.entries.push_back(en);
@@ -128,7 +128,7 @@ std::string parse_exact(std::string_view f, std::uint64_t off, std::uint64_t siz
     return {};
 }
 
-Choice choose(const Container& c, const KeepSet& keep) {
+Choice choose(const Container& c, const device_code::KeepSet& keep) {
     Choice ch;
     ch.keep.assign(c.entries.size(), false);
     // not major/minor: <sys/sysmacros.h> defines those as macros, and a unity batch that
@@ -136,7 +136,7 @@ Choice choose(const Container& c, const KeepSet& keep) {
     auto arch_major = [](unsigned a) { return a / 10; };
     auto arch_minor = [](unsigned a) { return a % 10; };
     auto usable = [&](const Entry& e, unsigned d) {
-        using V = compat::ArchVariant;
+        using V = nvidia::ArchVariant;
         if (e.kind == 2 || e.kind == 4) { // SASS: same major, minor at or below; `a` exact
             if (e.variant == V::a) return e.arch == d;
             return arch_major(e.arch) == arch_major(d) && arch_minor(e.arch) <= arch_minor(d);
@@ -147,7 +147,7 @@ Choice choose(const Container& c, const KeepSet& keep) {
     };
     unsigned newest_ptx = 0;
     for (auto& e : c.entries)
-        if (e.kind == 1 && e.variant != compat::ArchVariant::a)
+        if (e.kind == 1 && e.variant != nvidia::ArchVariant::a)
             newest_ptx = std::max(newest_ptx, e.arch);
     std::vector<unsigned> sms;
     for (const auto& t : keep.targets("cuda")) sms.push_back(sm_number(t));
@@ -156,7 +156,7 @@ Choice choose(const Container& c, const KeepSet& keep) {
         bool u = std::any_of(sms.begin(), sms.end(), [&](unsigned sm) { return usable(e, sm); });
         ch.any_usable = ch.any_usable || u;
         bool k = u || e.kind == 8 ||
-                 (keep.ptx && e.kind == 1 && e.variant != compat::ArchVariant::a &&
+                 (keep.ptx && e.kind == 1 && e.variant != nvidia::ArchVariant::a &&
                   e.arch == newest_ptx);
         ch.keep[i] = k;
         ch.kept += k ? 1 : 0;
@@ -164,4 +164,4 @@ Choice choose(const Container& c, const KeepSet& keep) {
     return ch;
 }
 
-} // namespace gantry::tailor::cuda_detail
+} // namespace gantry::gpu_vendors::nvidia::cuda_detail
