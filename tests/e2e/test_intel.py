@@ -220,3 +220,14 @@ def test_a_caller_who_cannot_open_the_render_node_is_told_before_launch(lab):
         assert f"gid {ih.RENDER_GID}" in res.err, res
     finally:
         shutil.rmtree(binary.parent, ignore_errors=True)
+
+
+def test_doctor_fatbin_lists_intel_device_images(lab):
+    app = lab.base / "sycl_app.o"
+    app.write_bytes(ob.sycl_app(["pvc", "spirv"]))
+    out = lab.gan.run("doctor", "--fatbin", app).out
+    assert "2 Intel GPU device images" in out, out
+    rows = [line.split() for line in out.splitlines() if line.startswith("sycl")]
+    assert [(r[2], r[3]) for r in rows] == [("pvc", "native"), ("spirv", "SPIR-V")], out
+    doc = json.loads(lab.gan.run("doctor", "--fatbin", app, "--json").out)
+    assert [i["target"] for i in doc["intel_device_images"]] == ["pvc", "spirv"], doc

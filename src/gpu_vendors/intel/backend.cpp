@@ -1,6 +1,7 @@
 #include "gpu_vendors/intel/backend.hpp"
 
 #include "gpu_vendors/intel/cdi.hpp"
+#include "gpu_vendors/intel/device_code.hpp"
 #include "gpu_vendors/intel/doctor.hpp"
 #include "gpu_vendors/intel/inject.hpp"
 #include "gpu_vendors/intel/request.hpp"
@@ -9,6 +10,8 @@
 #include "util/error.hpp"
 #include "util/lap_timer.hpp"
 #include "util/log.hpp"
+
+#include <algorithm>
 
 namespace gantry::gpu_vendors::intel {
 
@@ -84,10 +87,19 @@ class Intel final : public Backend {
         return names;
     }
 
-    std::vector<std::string> device_targets(const Roots&) const override {
-        // Tailoring Intel device code (keeping some AOT images) is not implemented: --keep-arch
-        // host names no Intel target, so other vendors' code is kept as before.
-        return {};
+    // The AOT device names of the host's GPUs; a GPU gantry's table does not know (an iGPU) is
+    // left out rather than failing --keep-arch host for the other vendors' GPUs.
+    std::vector<std::string> device_targets(const Roots& roots) const override {
+        std::vector<std::string> out;
+        for (const auto& g : discover(intel_options(roots)).gpus)
+            if (!g.aot_target.empty() &&
+                std::find(out.begin(), out.end(), g.aot_target) == out.end())
+                out.push_back(g.aot_target);
+        return out;
+    }
+
+    std::vector<const device_code::Format*> device_code() const override {
+        return {&intel_format()};
     }
 
     std::vector<compat::Finding> doctor(const DoctorContext& ctx) const override {

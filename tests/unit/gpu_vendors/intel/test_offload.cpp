@@ -1,5 +1,7 @@
 // The Intel offload reader and the device-code verdicts (gpu_vendors/intel/offload.hpp) on
 // containers built in clang's layouts (offload_bytes.hpp), and on damaged ones.
+#include "device_code/format.hpp"
+#include "gpu_vendors/intel/device_code.hpp"
 #include "gpu_vendors/intel/offload.hpp"
 #include "offload_bytes.hpp"
 #include "util/error.hpp"
@@ -113,6 +115,31 @@ TEST(IntelOffload, VerdictsForADevice) {
     EXPECT_EQ(intel::judge_file("/app", pvc_only, "pvc", "GPU 0")->id, "INTEL-AOT-UNKNOWN");
     EXPECT_EQ(intel::normalize_device_name("intel_gpu_dg2_g11"), "acm-g11");
     EXPECT_EQ(intel::normalize_device_name("PVC"), "pvc");
+}
+
+TEST(IntelDeviceCodeFormat, GrammarBytesAndAWholeKeep) {
+    EXPECT_EQ(intel::parse_intel_target("intel_gpu_pvc"), "pvc");
+    EXPECT_EQ(intel::parse_intel_target("dg2-g10"), "acm-g10");
+    EXPECT_FALSE(intel::parse_intel_target("sm_90"));
+    EXPECT_FALSE(intel::parse_intel_target("gfx942"));
+    auto elf =
+        elf_with({{"__CLANG_OFFLOAD_BUNDLE__sycl-spir64_gen-unknown-unknown-pvc", zebin_image()},
+                  {"__CLANG_OFFLOAD_BUNDLE__sycl-spir64-unknown-unknown", spirv_image()}});
+    auto bytes = intel::intel_target_bytes(elf, "/app");
+    ASSERT_EQ(bytes.size(), 2u);
+    EXPECT_EQ(bytes["pvc"], zebin_image().size());
+    EXPECT_EQ(bytes["spirv"], spirv_image().size());
+    const auto& f = intel::intel_format();
+    EXPECT_EQ(f.name(), "intel");
+    device_code::KeepSet keep;
+    keep.by_format["intel"] = {"acm-g10"};
+    std::string copy = elf;
+    auto r = f.tailor(copy, keep, "/app", true);
+    EXPECT_EQ(copy, elf); // never rewritten
+    EXPECT_EQ(r.outcome, device_code::FileReport::Outcome::unchanged);
+    ASSERT_EQ(r.left_alone.size(), 1u);
+    EXPECT_NE(r.left_alone[0].find("not rewritten"), std::string::npos);
+    EXPECT_TRUE(f.build_env({"pvc"}).empty());
 }
 
 } // namespace intel_offload_test
