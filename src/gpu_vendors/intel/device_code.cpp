@@ -59,8 +59,8 @@ class IntelFormat final : public device_code::Format {
     device_code::Listing list(const std::string& path) const override {
         device_code::Listing l;
         std::vector<DeviceImage> images;
+        MappedFile m(path); // a missing file is the caller's error (exit 3)
         try {
-            MappedFile m(path);
             images = intel_gpu_images(m.bytes(), path);
         } catch (const Error& e) {
             l.found = l.damaged = true;
@@ -86,8 +86,8 @@ class IntelFormat final : public device_code::Format {
 
     void list_json(const std::string& path, nlohmann::json& document) const override {
         auto arr = nlohmann::json::array();
+        MappedFile m(path); // a missing file is the caller's error (exit 3)
         try {
-            MappedFile m(path);
             for (const auto& i : intel_gpu_images(m.bytes(), path))
                 arr.push_back({{"producer", i.producer},
                                {"triple", i.triple},
