@@ -79,7 +79,8 @@ TEST(KeepList, KeyedByTheFormatsGrammars) {
     EXPECT_EQ(k.targets("cuda"), (std::vector<std::string>{"sm_90"}));
     EXPECT_EQ(k.targets("hip"), (std::vector<std::string>{"GFX90A"})); // as given
     EXPECT_TRUE(k.targets("stub").empty());
-    EXPECT_NE(usage_error("volta").find("is neither a CUDA architecture nor an AMD target"),
+    EXPECT_NE(usage_error("volta").find(
+                  "is neither a CUDA architecture, an AMD target nor an Intel GPU device"),
               std::string::npos);
     EXPECT_EQ(sm_number("sm_120"), 120u);
     EXPECT_EQ(sm_number("gfx90a"), 0u);
