@@ -356,6 +356,7 @@ def seeds() -> dict[str, list]:
         "analyze_layer": layer_tars(),
         "import_tarball": layer_tars() + import_tarballs(),
         "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "gpu_elf": [],
+        "intel_offload": [],
         "ldcache": [], "sqsh_header": [],
         # SIF files as the reference lays them out, and the tests' hostile ones
         # (tests/fixtures/sif_files.py), around a 96-byte squashfs superblock

@@ -73,8 +73,10 @@ gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the drive
   DEPENDS gpu_vendors cdi compat device_code gpu oci rootfs store util)
 gantry_module(amd FOLDER gpu_vendors/amd PURPOSE "AMD's GPUs: the KFD topology, ROCm, WSL2, CDI, the doctor's rules, injection"
   DEPENDS gpu_vendors cdi compat device_code gpu oci rootfs store util)
+gantry_module(intel FOLDER gpu_vendors/intel PURPOSE "Intel's GPUs: the i915/xe DRM devices, Level Zero and the compute runtime, CDI, the doctor's rules, SYCL/OpenMP device code"
+  DEPENDS gpu_vendors cdi compat device_code gpu oci rootfs store util)
 gantry_module(gpu_vendors_all FOLDER gpu_vendors/all PURPOSE "every vendor in one list (the only place that names them) and what goes over all of them: choosing one, root flags, --keep-arch host, a bundle's GPUs"
-  DEPENDS amd nvidia gpu_vendors cdi device_code gpu runspec util)
+  DEPENDS amd intel nvidia gpu_vendors cdi device_code gpu runspec util)
 gantry_module(tailor PURPOSE "fat binaries rewritten in place to the kept GPUs' code, over every vendor's device-code format"
   DEPENDS device_code gpu_vendors_all util)
 gantry_module(analyze PURPOSE "an image's report from one pass over its layer blobs"

@@ -30,7 +30,7 @@ void register_bundle(CLI::App& app, Context& ctx) {
     cmd->add_option("--gpus", r.gpus,
                     "GPUs to add (docker syntax), as the vendor's CDI edits with their hooks");
     cmd->add_option("--gpu-vendor", r.gpu_vendor,
-                    "nvidia or amd (default: the vendor whose driver the host has)");
+                    "nvidia, amd or intel (default: the vendor whose driver the host has)");
     add_host_root_flags(cmd, r.gpu_roots);
     cmd->add_option("--pull", r.pull,
                     "never (default: the store's image, flattened into DIR/rootfs) or lazy (an "

@@ -44,8 +44,8 @@ void register_generate(CLI::App& parent, Context& ctx) {
     auto o = std::make_shared<Opts>();
     auto* cmd = parent.add_subcommand("generate", "Write a CDI spec for this host's GPUs");
     cmd->add_option("--vendor", o->vendor,
-                    "nvidia or amd (default: the vendor whose driver the host has; nvidia when "
-                    "both)");
+                    "nvidia, amd or intel (default: the vendor whose driver the host has; the "
+                    "first of nvidia, amd, intel when several)");
     add_host_root_flags(cmd, o->roots);
     cmd->add_option("--format", o->format,
                     "yaml or json (default: by --output's extension, else yaml)")

@@ -117,8 +117,8 @@ void register_doctor(CLI::App& app, Context& ctx) {
         ->allow_extra_args(false);
     add_host_root_flags(cmd, o->roots);
     cmd->add_option("--gpu-vendor", o->gpu_vendor,
-                    "nvidia or amd (default: the vendor whose driver the host has; nvidia when "
-                    "both)");
+                    "nvidia, amd or intel (default: the vendor whose driver the host has; the "
+                    "first of nvidia, amd, intel when several)");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             if (!o->fatbin.empty()) return print_fatbin(o->fatbin, o->json);

@@ -94,7 +94,8 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
              "GPUs to add: all, N, device=0,2, GPU- (and MIG-) UUIDs (docker syntax)");
     add_host_root_flags(o, gpu, f->gpu_roots);
     o.option(gpu, "--gpu-vendor", f->gpu_vendor,
-             "nvidia or amd (default: the vendor whose driver the host has; nvidia when both)");
+             "nvidia, amd or intel (default: the vendor whose driver the host has; the first "
+             "of nvidia, amd, intel when several)");
     for (const gpu_vendors::Backend* b : gpu_vendors::backends())
         if (const std::string flag(b->apptainer_flag()); !flag.empty())
             o.flag(gpu, flag, f->apptainer_gpu_flags[flag],

@@ -7,7 +7,8 @@
 // gpu_vendors/backends.cpp.
 //
 // Choosing a vendor (choose()): --gpu-vendor when given; else the one vendor whose kernel driver
-// the host has; on a host with several, or none, NVIDIA (docker's --gpus has always meant it).
+// the host has; on a host with several, the first of them in registry order (NVIDIA, AMD,
+// Intel: docker's --gpus has always meant NVIDIA); with none, NVIDIA.
 // A run that asks for no GPU (no --gpus, no vendor variable in its environment) never looks at
 // the host at all.
 #pragma once
@@ -131,7 +132,8 @@ class Backend {
     // every command by the CLI from all vendors' lists (host_root_flags()).
     virtual std::vector<RootFlag> root_flags() const = 0;
     // The environment entry that hides this vendor's GPUs from a container whatever its image
-    // asks for ("NVIDIA_VISIBLE_DEVICES=void"): what a build's RUN steps get.
+    // asks for ("NVIDIA_VISIBLE_DEVICES=void"): what a build's RUN steps get. Empty for a vendor
+    // whose GPUs no environment variable asks for (Intel: --gpus only).
     virtual std::string_view hide_env() const = 0;
     // One of this vendor's --keep-arch targets with the kind of code it names ("sm_90 (CUDA)"),
     // for the hints that tell a user how to name GPUs by hand.

@@ -45,7 +45,8 @@ std::optional<WorkLayer> run_step(store::Store& store, const WorkImage& image, c
     // unless the step was given devices (--allow device): then that vendor's GPUs are asked
     const auto& dev = step.devices;
     for (const gpu_vendors::Backend* b : gpu_vendors::backends())
-        if (!dev.gpu_vendor || b->name() != *dev.gpu_vendor) r.env.emplace_back(b->hide_env());
+        if ((!dev.gpu_vendor || b->name() != *dev.gpu_vendor) && !b->hide_env().empty())
+            r.env.emplace_back(b->hide_env());
     r.gpus = dev.gpus;
     r.gpu_vendor = dev.gpu_vendor;
     r.devices = dev.devices;

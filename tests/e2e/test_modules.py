@@ -83,7 +83,9 @@ def test_a_vendor_never_sees_another_vendor(tmp_path):
     refused = [("amd", "gpu_vendors/nvidia/host.hpp"), ("nvidia", "gpu_vendors/amd/topology.hpp"),
                ("gpu_vendors", "gpu_vendors/nvidia/backend.hpp"),
                ("gpu_vendors", "gpu_vendors/all/backends.hpp"),
-               ("nvidia", "gpu_vendors/all/backends.hpp")]
+               ("nvidia", "gpu_vendors/all/backends.hpp"),
+               ("intel", "gpu_vendors/nvidia/host.hpp"), ("intel", "gpu_vendors/amd/topology.hpp"),
+               ("amd", "gpu_vendors/intel/topology.hpp")]
     for module, header in refused:
         r = compile_include(module, header, tmp_path)
         assert r.returncode != 0, f"{module} compiled an include of {header}"
@@ -98,7 +100,22 @@ def test_a_vendor_never_sees_another_vendor(tmp_path):
     out = subprocess.run(GRAPH, capture_output=True, text=True, check=True).stdout
     deps = {line.split()[0]: line.split("->")[1].split() for line in out.splitlines() if "->" in line}
     assert "nvidia" not in deps["amd"] and "amd" not in deps["nvidia"], out
-    assert not {"amd", "nvidia", "gpu_vendors_all"} & set(deps["gpu_vendors"]), out
+    assert not {"amd", "nvidia"} & set(deps["intel"]), out
+    assert "intel" not in deps["amd"] and "intel" not in deps["nvidia"], out
+    assert not {"amd", "nvidia", "intel", "gpu_vendors_all"} & set(deps["gpu_vendors"]), out
+
+
+def test_the_intel_vendor_includes_no_other_vendor():
+    # issue 55's measure: Intel was added through the interface alone, so its folder names no
+    # other vendor's header (the build refuses one too: test above)
+    import re
+    folder = REPO / "src" / "gpu_vendors" / "intel"
+    files = sorted(folder.glob("*.[ch]pp"))
+    assert len(files) >= 10, files
+    for f in files:
+        for inc in re.findall(r'^#include "([^"]+)"', f.read_text(), re.M):
+            assert not inc.startswith(("gpu_vendors/nvidia/", "gpu_vendors/amd/",
+                                       "gpu_vendors/all/")), f"{f.name}: {inc}"
 
 
 def test_architecture_page_names_only_what_exists():

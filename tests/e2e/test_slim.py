@@ -126,7 +126,7 @@ def test_slim_usage_errors(g, mk, tmp_path):
     res = g.fail("slim", "small:1", "-t", "x:1", "--remove", "everything", code=2)
     assert "unknown class" in res.err and "toolchain" in res.err
     res = g.fail("slim", "small:1", "-t", "x:1", "--keep-arch", "sm_9x", code=2)
-    assert '"sm_9x" is neither a CUDA architecture nor an AMD target' in res.err
+    assert '"sm_9x" is neither a CUDA architecture, an AMD target nor an Intel GPU' in res.err
     g.fail("slim", "nope:1", "-t", "x:1", code=3)
     assert "docker.io/library/x:1" not in g.refs()
 

@@ -215,7 +215,8 @@ def test_host_without_gpus_and_bad_lists(g, built, tmp_path):
                  "--sys-root", empty, code=3)
     assert "this host has no GPU" in res.err and "--keep-arch sm_90" in res.err
     res = g.fail("slim", ref, "-t", "x:1", "--keep-arch", "sm_8x", code=2)
-    assert '"sm_8x" is neither a CUDA architecture nor an AMD target' in res.err
+    assert ('"sm_8x" is neither a CUDA architecture, an AMD target nor an Intel GPU device'
+            in res.err), res
     res = g.fail("slim", ref, "-t", "x:1", "--keep-arch", ",", code=2)
     assert "the list is empty" in res.err
     assert "x:1" not in g.run("images").out

@@ -4,6 +4,7 @@
 #include "cdi/registry.hpp"
 #include "gpu/gpus_flag.hpp"
 #include "gpu_vendors/amd/backend.hpp"
+#include "gpu_vendors/intel/backend.hpp"
 #include "gpu_vendors/nvidia/backend.hpp"
 #include "runspec/builder.hpp"
 #include "util/error.hpp"
@@ -18,7 +19,8 @@ namespace {
 
 std::vector<const Backend*>& registered() {
     // One line per vendor; NVIDIA first: it is the default where several are present.
-    static std::vector<const Backend*> all = {&nvidia::backend(), &amd::backend()};
+    static std::vector<const Backend*> all = {&nvidia::backend(), &amd::backend(),
+                                              &intel::backend()};
     return all;
 }
 
@@ -61,7 +63,8 @@ std::vector<const device_code::Format*> device_code_formats() {
 
 std::vector<std::string> hide_gpus_env() {
     std::vector<std::string> env;
-    for (const Backend* b : backends()) env.emplace_back(b->hide_env());
+    for (const Backend* b : backends())
+        if (!b->hide_env().empty()) env.emplace_back(b->hide_env());
     return env;
 }
 
@@ -87,13 +90,11 @@ const Backend& find(std::string_view name) {
 
 const Backend& choose(const Roots& roots, const std::optional<std::string>& wanted) {
     if (wanted) return find(*wanted);
-    const Backend* only = nullptr;
-    for (const Backend* b : backends()) {
-        if (!b->present(roots)) continue;
-        if (only) return *backends().front(); // several: the default
-        only = b;
-    }
-    return only ? *only : *backends().front();
+    // several present: the first in registry order (NVIDIA where it is one of them; an AMD GPU
+    // beside an Intel iGPU stays AMD's); none: the default
+    for (const Backend* b : backends())
+        if (b->present(roots)) return *b;
+    return *backends().front();
 }
 
 const Backend* for_run(const Roots& roots, const std::optional<std::string>& vendor_flag,

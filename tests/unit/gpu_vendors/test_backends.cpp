@@ -48,7 +48,8 @@ struct EmptyHost {
 TEST(VendorRegistry, FindsBackendsByName) {
     EXPECT_EQ(gpu_vendors::find("nvidia").name(), "nvidia");
     EXPECT_EQ(gpu_vendors::find("nvidia").cdi_kind(), "nvidia.com/gpu");
-    auto e = error_of([] { gpu_vendors::find("intel"); });
+    EXPECT_EQ(gpu_vendors::find("intel").cdi_kind(), "intel.com/gpu");
+    auto e = error_of([] { gpu_vendors::find("matrox"); });
     ASSERT_TRUE(e);
     EXPECT_EQ(e->code(), Errc::usage);
     EXPECT_NE(e->hint().find("nvidia"), std::string::npos); // lists the names there are
@@ -65,6 +66,30 @@ TEST(VendorRegistry, ChoosesTheDefaultWithoutADriverAndTheAskedOneAlways) {
     EXPECT_TRUE(gpu_vendors::find("nvidia").present(h.roots));
     EXPECT_EQ(gpu_vendors::choose(h.roots, std::string("nvidia")).name(), "nvidia");
     EXPECT_TRUE(error_of([&] { gpu_vendors::choose(h.roots, std::string("nvidia ")); }));
+}
+
+// Several vendors present: the first in registry order, so an Intel iGPU beside an AMD GPU
+// leaves AMD the default; Intel alone is chosen.
+TEST(VendorRegistry, SeveralPresentChoosesTheFirstInRegistryOrder) {
+    EmptyHost h;
+    if (std::filesystem::exists("/proc/driver/nvidia/version"))
+        GTEST_SKIP() << "this host has an NVIDIA driver: not an empty host";
+    auto card = h.dir / "sys/devices/pci0000:00/0000:00:02.0";
+    std::filesystem::create_directories(card / "drm/card0");
+    std::filesystem::create_directories(h.dir / "sys/bus/pci/drivers/i915");
+    std::ofstream(card / "vendor") << "0x8086\n";
+    std::filesystem::create_symlink("../../../bus/pci/drivers/i915", card / "driver");
+    std::filesystem::create_symlink("../../../0000:00:02.0", card / "drm/card0/device");
+    std::filesystem::create_directories(h.dir / "sys/class/drm");
+    std::filesystem::create_symlink("../../devices/pci0000:00/0000:00:02.0/drm/card0",
+                                    h.dir / "sys/class/drm/card0");
+    EXPECT_TRUE(gpu_vendors::find("intel").present(h.roots));
+    EXPECT_EQ(gpu_vendors::choose(h.roots, std::nullopt).name(), "intel");
+    std::filesystem::create_directories(h.dir / "sys/class/kfd/kfd/topology/nodes");
+    EXPECT_TRUE(gpu_vendors::find("amd").present(h.roots));
+    EXPECT_EQ(gpu_vendors::choose(h.roots, std::nullopt).name(), "amd");
+    h.touch("dev/nvidiactl");
+    EXPECT_EQ(gpu_vendors::choose(h.roots, std::nullopt).name(), "nvidia");
 }
 
 TEST(VendorRegistry, ARunThatAsksForNoGpuReadsNothing) {
@@ -87,10 +112,12 @@ TEST(VendorRegistry, GpusDriverNamesTheVendor) {
         gpu_vendors::for_run(h.roots, std::string("amd"), {}, std::string("count=1,driver=amd"))
             ->name(),
         "amd");
-    auto e = error_of([&] { gpu_vendors::for_run(h.roots, {}, {}, std::string("driver=intel")); });
+    EXPECT_EQ(gpu_vendors::for_run(h.roots, {}, {}, std::string("all,driver=intel"))->name(),
+              "intel");
+    auto e = error_of([&] { gpu_vendors::for_run(h.roots, {}, {}, std::string("driver=matrox")); });
     ASSERT_TRUE(e);
     EXPECT_EQ(e->code(), Errc::usage);
-    EXPECT_NE(e->message().find("--gpus driver=intel: no such GPU vendor"), std::string::npos);
+    EXPECT_NE(e->message().find("--gpus driver=matrox: no such GPU vendor"), std::string::npos);
     EXPECT_NE(e->hint().find("driver=nvidia"), std::string::npos);
     e = error_of([&] {
         gpu_vendors::for_run(h.roots, std::string("nvidia"), {}, std::string("all,driver=amd"));

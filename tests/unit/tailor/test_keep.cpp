@@ -71,15 +71,19 @@ TEST(KeepList, Refused) {
 // The formats' grammars, not KeepSet, decide what an item is: each format keys its own targets,
 // and the refusal names every format's noun.
 TEST(KeepList, KeyedByTheFormatsGrammars) {
-    ASSERT_EQ(keep_grammars().size(), 2u);
+    ASSERT_EQ(keep_grammars().size(), 3u);
     EXPECT_STREQ(keep_grammars()[0]->format, "cuda");
     EXPECT_STREQ(keep_grammars()[1]->format, "hip");
+    EXPECT_STREQ(keep_grammars()[2]->format, "intel");
+    EXPECT_EQ(parse_keep_list("intel_gpu_pvc,sm_90").targets("intel"),
+              (std::vector<std::string>{"pvc"}));
     auto k = parse_keep_list("GFX90A,Compute_90");
     EXPECT_EQ(k.by_format.size(), 2u);
     EXPECT_EQ(k.targets("cuda"), (std::vector<std::string>{"sm_90"}));
     EXPECT_EQ(k.targets("hip"), (std::vector<std::string>{"GFX90A"})); // as given
     EXPECT_TRUE(k.targets("stub").empty());
-    EXPECT_NE(usage_error("volta").find("is neither a CUDA architecture nor an AMD target"),
+    EXPECT_NE(usage_error("volta").find(
+                  "is neither a CUDA architecture, an AMD target nor an Intel GPU device"),
               std::string::npos);
     EXPECT_EQ(sm_number("sm_120"), 120u);
     EXPECT_EQ(sm_number("gfx90a"), 0u);

@@ -1,0 +1,134 @@
+#include "gpu_vendors/intel/cdi.hpp"
+
+#include "cdi/spec_read.hpp"
+#include "util/error.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace gantry::gpu_vendors::intel {
+
+namespace {
+
+cdi::DeviceNode intel_to_cdi(const gpu::DeviceNode& n) {
+    cdi::DeviceNode d;
+    d.path = n.path;
+    if (!n.host_path.empty() && n.host_path != n.path) d.host_path = n.host_path;
+    d.type = "c";
+    d.major = n.major;
+    d.minor = n.minor;
+    d.file_mode = n.mode & 0777;
+    d.permissions = "rwm";
+    d.uid = n.uid;
+    d.gid = n.gid;
+    return d;
+}
+
+cdi::Hook intel_hook(const std::string& gantry, const std::string& sub,
+                     const std::vector<std::string>& args) {
+    cdi::Hook h;
+    h.hook_name = "createContainer";
+    h.path = gantry;
+    h.args = {"gantry", "hook", sub};
+    h.args.insert(h.args.end(), args.begin(), args.end());
+    h.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    return h;
+}
+
+} // namespace
+
+std::string resource_driver_uid(const Gpu& g) {
+    std::string uid = g.pci_bus_id;
+    std::replace(uid.begin(), uid.end(), ':', '-');
+    std::replace(uid.begin(), uid.end(), '.', '-');
+    char id[16];
+    std::snprintf(id, sizeof id, "-0x%04x", g.device_id);
+    return uid + id;
+}
+
+cdi::Spec generate_cdi(const Host& host, const UserSpace& user, const CdiOptions& options,
+                       std::vector<std::string>* warnings) {
+    std::vector<std::string> ignored;
+    auto& warn = warnings ? *warnings : ignored;
+    bool by_index = options.naming.empty(), by_uid = false;
+    for (const auto& s : options.naming) {
+        if (s == "index")
+            by_index = true;
+        else if (s == "uuid")
+            by_uid = true;
+        else
+            throw Error(Errc::usage, "unknown device name strategy \"" + s + "\"",
+                        "use index or uuid");
+    }
+    if (!user.libraries.empty() && (options.gantry_path.empty() || options.gantry_path[0] != '/'))
+        throw Error(Errc::usage,
+                    "the hooks need gantry's absolute path, not \"" + options.gantry_path + "\"");
+    const std::string hint = "check that the i915 or xe driver is loaded (ls /sys/class/drm "
+                             "/dev/dri), or pass --sys-root and --dev-root";
+    cdi::Spec spec;
+    spec.kind = "intel.com/gpu";
+    cdi::ContainerEdits all;
+    for (const auto& g : host.gpus) {
+        std::string who = "GPU " + std::to_string(g.index) + " (" + g.card_name + ")";
+        if (!g.render_matched || !g.render.present || g.render.type != 'c') {
+            warn.push_back(who + ": no render node under " + host.dev_root + "; left out");
+            continue;
+        }
+        cdi::ContainerEdits e;
+        if (g.card.present && g.card.type == 'c')
+            e.device_nodes.push_back(intel_to_cdi(g.card));
+        else
+            warn.push_back(who + ": " + g.card.host_path +
+                           " is not a device node; its device "
+                           "has the render node only");
+        e.device_nodes.push_back(intel_to_cdi(g.render));
+        all.device_nodes.insert(all.device_nodes.end(), e.device_nodes.begin(),
+                                e.device_nodes.end());
+        std::vector<std::string> names;
+        if (by_index) names.push_back(std::to_string(g.index));
+        names.push_back(g.card_name);
+        if (by_uid) names.push_back(resource_driver_uid(g));
+        for (const auto& n : names) spec.devices.push_back({n, {}, e});
+    }
+    if (spec.devices.empty())
+        throw Error(Errc::not_found,
+                    "no Intel GPU to describe" +
+                        (host.gpus.empty() ? std::string(": no DRM card of the i915 or xe driver "
+                                                         "under ") +
+                                                 host.sys_root
+                                           : ": none has its render node under " + host.dev_root),
+                    hint);
+    spec.devices.push_back({"all", {}, all});
+
+    cdi::ContainerEdits& c = spec.edits;
+    std::vector<std::string> links;
+    for (const auto& l : user.libraries) {
+        if (std::none_of(c.mounts.begin(), c.mounts.end(),
+                         [&](const cdi::Mount& m) { return m.container_path == l.real_path; }))
+            c.mounts.push_back({l.host_path, l.real_path, {"ro", "nosuid", "nodev", "bind"}, ""});
+        if (l.path != l.real_path) {
+            links.push_back("--link");
+            links.push_back(l.real_path + "::" + l.path);
+        }
+    }
+    if (user.icd)
+        c.mounts.push_back(
+            {user.icd->host_path, user.icd->path, {"ro", "nosuid", "nodev", "bind"}, ""});
+    if (!links.empty())
+        c.hooks.push_back(intel_hook(options.gantry_path, "create-symlinks", links));
+    std::vector<std::string> folders;
+    for (const auto& d : library_dirs(user)) {
+        folders.push_back("--folder");
+        folders.push_back(d);
+    }
+    if (!folders.empty())
+        c.hooks.push_back(intel_hook(options.gantry_path, "update-ldcache", folders));
+    if (user.libraries.empty())
+        warn.push_back("no Intel GPU user space under the driver root " + user.driver_root +
+                       ": the spec has device nodes only (the image must bring Level Zero and "
+                       "the compute runtime)");
+    cdi::finish_generated(spec);
+    return spec;
+}
+
+} // namespace gantry::gpu_vendors::intel

@@ -1,0 +1,233 @@
+"""Intel GPUs end to end on simulated Intel hosts (tests/fixtures/intelhost: four Data Center GPU
+Max 1550 on i915 behind a BMC's card0, with the host's Level Zero and compute runtime under a
+driver root; one Arc A770 on xe; an i915 iGPU gantry's table does not know, without user space).
+
+`gantry run --gpus ... --gpu-vendor intel` gets exactly the chosen GPUs' card and render nodes,
+their /dev/dri/by-path links, and the host's Level Zero/OpenCL libraries (mounted read-only, SONAME
+links, intel.icd); `gantry cdi generate --vendor intel` writes intel.com/gpu, which `run --device
+intel.com/gpu=N` consumes; the doctor passes a good host, warns on missing user space and reads
+an image's SYCL offload binaries (tests/fixtures/intelhost/offload_bin.py): AOT code only for
+another device fails (and stops a run before launch), SPIR-V gets a JIT note; an unknown device
+is refused. Root only: the simulated device nodes are real char nodes (mknod).
+
+Run: flock /tmp/gantry-e2e.lock /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+         tests/e2e/test_intel.py
+"""
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import GANTRY, NOBODY, TESTS, Gantry
+from fixtures import mkimage as mk
+
+sys.path.insert(0, str(TESTS / "fixtures" / "intelhost"))
+import intelhost as ih  # noqa: E402
+import offload_bin as ob  # noqa: E402
+
+ROOT = os.geteuid() == 0
+LIB = "/usr/lib/x86_64-linux-gnu"
+# what a container sees: its DRM nodes (name major:minor), by-path links, Intel's files
+PROBE = ("for n in /dev/dri/*; do [ -c \"$n\" ] && stat -c 'node %n %t:%T %g' \"$n\"; done; "
+         "for l in /dev/dri/by-path/*; do [ -L \"$l\" ] && echo \"link $l $(readlink $l)\"; done; "
+         f"echo icd $(cat /etc/OpenCL/vendors/intel.icd 2>/dev/null); "
+         f"for f in {LIB}/libze_loader.so.1 {LIB}/libze_intel_gpu.so.1 {LIB}/libigc.so.2 "
+         f"{LIB}/intel-opencl/libigdrcl.so; do [ -e \"$f\" ] && echo \"lib $f\"; done; true")
+
+pytestmark = pytest.mark.skipif(not ROOT, reason="the simulated hosts' device nodes need root")
+
+
+def app_layer(name, targets):
+    return mk.Layer([mk.Entry.dir("opt"), mk.Entry.dir("opt/app"),
+                     mk.Entry.file(f"opt/app/{name}", ob.sycl_app(targets), 0o755)])
+
+
+@pytest.fixture(scope="module")
+def lab(gantry_bin):
+    base = Path(tempfile.mkdtemp(prefix="gantry-intel-", dir="/tmp"))
+    os.chmod(base, 0o755)
+
+    class Lab:
+        pass
+
+    lab = Lab()
+    lab.base = base
+    try:
+        lab.hosts = {shape: (base / shape, ih.build(base / shape, shape, devices="nodes",
+                                                     user_space=shape == "max1550"))
+                     for shape in ("max1550", "arc-xe", "unknown")}
+        archive = base / "images.tar"
+        mk.write_docker_archive(archive, [
+            (mk.busybox_image(), ["intel/plain:1"]),
+            (mk.busybox_image(extra_layers=[app_layer("pvc_only", ["pvc"])]), ["intel/pvc:1"]),
+            (mk.busybox_image(extra_layers=[app_layer("jit", ["pvc", "spirv"])]),
+             ["intel/jit:1"]),
+        ])
+        os.chmod(archive, 0o644)
+        lab.archive = archive
+        lab.gan = Gantry(base / "store")
+        lab.gan.run("load", archive)
+        yield lab
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def roots(lab, shape):
+    out, _ = lab.hosts[shape]
+    return ["--sys-root", out / "sys", "--dev-root", out / "dev", "--driver-root",
+            out / "driver" if (out / "driver").exists() else out / "none"]
+
+
+def probe(res):
+    rep = {"nodes": set(), "links": {}, "libs": set(), "icd": ""}
+    for line in res.out.splitlines():
+        w = line.split()
+        if w and w[0] == "node":
+            rep["nodes"].add(w[1])
+        elif w and w[0] == "link":
+            rep["links"][w[1]] = w[2]
+        elif w and w[0] == "lib":
+            rep["libs"].add(w[1])
+        elif w and w[0] == "icd":
+            rep["icd"] = " ".join(w[1:])
+    return rep
+
+
+def test_run_gets_the_chosen_gpus_nodes_and_the_hosts_level_zero(lab):
+    desc = lab.hosts["max1550"][1]
+    g1 = desc["gpus"][1]
+    res = lab.gan.run("run", "--rm", *roots(lab, "max1550"), "--gpu-vendor", "intel",
+                      "--gpus", "device=1", "intel/plain:1", "sh", "-c", PROBE)
+    rep = probe(res)
+    assert rep["nodes"] == {g1["card"], g1["render"]}, res
+    assert rep["links"] == {f"/dev/dri/by-path/pci-{g1['bdf']}-card": "../card2",
+                            f"/dev/dri/by-path/pci-{g1['bdf']}-render": "../renderD129"}, res
+    assert rep["libs"] == {f"{LIB}/libze_loader.so.1", f"{LIB}/libze_intel_gpu.so.1",
+                           f"{LIB}/libigc.so.2", f"{LIB}/intel-opencl/libigdrcl.so"}, res
+    assert rep["icd"] == f"{LIB}/intel-opencl/libigdrcl.so", res
+    # the only vendor on this host: plain --gpus means Intel; driver= names it too
+    res = lab.gan.run("run", "--rm", *roots(lab, "max1550"), "--gpus", "all,driver=intel",
+                      "intel/plain:1", "sh", "-c", PROBE)
+    assert probe(res)["nodes"] == {n for g in desc["gpus"] for n in (g["card"], g["render"])}, res
+
+
+def test_an_unknown_device_is_refused(lab):
+    res = lab.gan.fail("run", "--rm", *roots(lab, "max1550"), "--gpu-vendor", "intel",
+                       "--gpus", "device=card0", "intel/plain:1", "true", code=125)
+    assert 'unknown Intel GPU "card0"' in res.err and "0 (card1, 0000:18:00.0)" in res.err, res
+
+
+def test_cdi_generate_and_run_device(lab):
+    spec_dir = lab.base / "cdi"
+    spec_dir.mkdir(exist_ok=True)
+    res = lab.gan.run("cdi", "generate", "--vendor", "intel", *roots(lab, "max1550"), "-o",
+                      spec_dir)
+    assert "warning" not in res.err, res
+    spec = (spec_dir / "intel.yaml")
+    assert spec.is_file(), res
+    names = lab.gan.run("cdi", "list", "--spec-dir", spec_dir).out.split()
+    assert names[:2] == ["intel.com/gpu=0", "intel.com/gpu=card1"], names
+    assert names[-1] == "intel.com/gpu=all" and len(names) == 9, names
+    assert "ok" in lab.gan.run("cdi", "validate", spec).out
+    g0 = lab.hosts["max1550"][1]["gpus"][0]
+    res = lab.gan.run("run", "--rm", "--device", "intel.com/gpu=0", "--cdi-spec-dir", spec_dir,
+                      "intel/plain:1", "sh", "-c", PROBE)
+    rep = probe(res)
+    assert rep["nodes"] == {g0["card"], g0["render"]}, res
+    assert f"{LIB}/libze_intel_gpu.so.1" in rep["libs"], res
+
+
+def doctor(lab, shape, *args, check=True):
+    return lab.gan.run("doctor", "--gpu-vendor", "intel", *roots(lab, shape), "--json", *args,
+                       check=check)
+
+
+def findings(res):
+    return {f["id"]: f for f in json.loads(res.out)["findings"]}
+
+
+def test_doctor_host_rules(lab):
+    f = findings(doctor(lab, "max1550"))
+    assert f["INTEL-GPU"]["severity"] == "pass" and "Max 1550" in f["INTEL-GPU"]["message"]
+    assert "2 tiles" in f["INTEL-GPU"]["message"]
+    assert f["INTEL-USER-SPACE"]["severity"] == "pass", f
+    f = findings(doctor(lab, "unknown", check=False))
+    assert f["INTEL-USER-SPACE"]["severity"] == "warn", f
+    assert "INTEL-DEVICE-UNKNOWN" in f, f
+
+
+def test_doctor_and_run_judge_the_images_device_code(lab):
+    res = doctor(lab, "arc-xe", "intel/pvc:1", check=False)
+    f = findings(res)
+    assert res.code != 0 and f["INTEL-AOT-OTHER-DEVICE"]["severity"] == "fail", res
+    assert "/opt/app/pvc_only" in f["INTEL-AOT-OTHER-DEVICE"]["message"], f
+    assert "intel_gpu_acm_g10" in f["INTEL-AOT-OTHER-DEVICE"]["fix"], f
+    f = findings(doctor(lab, "arc-xe", "intel/jit:1", check=False))
+    assert f["INTEL-SPIRV-JIT"]["severity"] == "info", f
+    f = findings(doctor(lab, "max1550", "intel/pvc:1"))
+    assert "INTEL-AOT-OTHER-DEVICE" not in f and f["INTEL-DEVICE-CODE"]["severity"] == "pass", f
+    # the run stops before launch; --no-require runs it anyway
+    res = lab.gan.fail("run", "--rm", *roots(lab, "arc-xe"), "--gpus", "all", "intel/pvc:1",
+                       "true", code=125)
+    assert "/opt/app/pvc_only" in res.err and "acm-g10" in res.err, res
+    lab.gan.run("run", "--rm", *roots(lab, "arc-xe"), "--gpus", "all", "--no-require",
+                "intel/pvc:1", "true")
+    # the run's verdict is cached per image and GPUs under the runtime dir: an entry emptied by
+    # hand is what the next run goes by (nothing of the image is read again)
+    entries = [p for d in ("/run/gantry", f"/tmp/gantry-{os.geteuid()}")
+               for p in Path(d).glob("intel-doctor-cache/intel-doctor-*.json")
+               if "/opt/app/pvc_only" in p.read_text()]
+    assert len(entries) == 1, entries
+    try:
+        entries[0].write_text('{"findings": []}')
+        lab.gan.run("run", "--rm", *roots(lab, "arc-xe"), "--gpus", "all", "intel/pvc:1", "true")
+    finally:
+        entries[0].unlink()
+
+
+def test_bundle_takes_the_gpus_from_the_cdi_spec(lab):
+    g2 = lab.hosts["max1550"][1]["gpus"][2]
+    out = lab.base / "bundle"
+    lab.gan.run("bundle", "--gpus", "device=2", *roots(lab, "max1550"), "intel/plain:1", out)
+    cfg = json.loads((out / "config.json").read_text())
+    assert sorted(d["path"] for d in cfg["linux"]["devices"]) == sorted(
+        [g2["card"], g2["render"]]), cfg["linux"]["devices"]
+    assert any(m["destination"] == f"{LIB}/libze_intel_gpu.so.1.6.32224.5"
+               for m in cfg["mounts"]), cfg["mounts"]
+    hooks = [h["args"][2] for h in cfg["hooks"]["createContainer"]]
+    assert hooks == ["create-symlinks", "update-ldcache"], hooks
+
+
+def test_a_caller_who_cannot_open_the_render_node_is_told_before_launch(lab):
+    # nobody without the render group: the node (mode 0660, gid RENDER_GID) is not openable
+    binary = Path(str(lab.base) + "-bin") / "gantry"
+    binary.parent.mkdir(mode=0o755, exist_ok=True)
+    try:
+        shutil.copy2(GANTRY, binary)
+        os.chmod(binary, 0o755)
+        store = lab.base / "nobody-store"
+        store.mkdir(exist_ok=True)
+        os.chown(store, NOBODY.pw_uid, NOBODY.pw_gid)
+        nobody = Gantry(store, user=NOBODY, binary=binary)
+        nobody.run("load", lab.archive)
+        res = nobody.fail("run", "--rm", *roots(lab, "max1550"), "--gpus", "device=0",
+                          "intel/plain:1", "true", code=125)
+        assert "renderD128" in res.err and "cannot open it read-write" in res.err, res
+        assert f"gid {ih.RENDER_GID}" in res.err, res
+    finally:
+        shutil.rmtree(binary.parent, ignore_errors=True)
+
+
+def test_doctor_fatbin_lists_intel_device_images(lab):
+    app = lab.base / "sycl_app.o"
+    app.write_bytes(ob.sycl_app(["pvc", "spirv"]))
+    out = lab.gan.run("doctor", "--fatbin", app).out
+    assert "2 Intel GPU device images" in out, out
+    rows = [line.split() for line in out.splitlines() if line.startswith("sycl")]
+    assert [(r[2], r[3]) for r in rows] == [("pvc", "native"), ("spirv", "SPIR-V")], out
+    doc = json.loads(lab.gan.run("doctor", "--fatbin", app, "--json").out)
+    assert [i["target"] for i in doc["intel_device_images"]] == ["pvc", "spirv"], doc
