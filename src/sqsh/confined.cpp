@@ -252,7 +252,12 @@ void stream_confined(Image& image, const std::function<void()>& confine,
             }
     } catch (...) {
         // the reader ended first (a damaged image: its Error says why, and the stream was cut
-        // short), or gantry stopped reading for its own reason: then the reader is killed
+        // short: its answer or its death is on the answer pipe already), or gantry stopped
+        // reading for its own reason: then the reader is killed before its stream is closed, so
+        // that its failure to write on (EPIPE) never passes for the reason
+        pollfd answered{r.answer.get(), POLLIN, 0};
+        const bool ended = ::poll(&answered, 1, 0) > 0;
+        if (!ended) ::kill(r.pid, SIGKILL);
         data.reset();
         int status = reap(r.pid, true);
         std::string answer;
