@@ -369,7 +369,7 @@ def host_side_checks(root, debs, tmp_path):
         script = ("compadd() { shift; print -r -- \"$*\"; }; _files() { print FILES; }; "
                   "words=(gantry system pr); CURRENT=3; "
                   f"source {root}/usr/share/zsh/vendor-completions/_gantry")
-        assert sh("zsh", "-f", "-c", script) == "df prune reset service fsck\n"  # zsh filters by prefix
+        assert sh("zsh", "-f", "-c", script) == "df prune reset service fsck migrate\n"  # zsh filters by prefix
     elif IN_CI:
         pytest.fail("zsh is required in CI (scripts/install-deps.sh)")
     # the Slurm plugin from its installed path, loaded by the host's srun (it prints the
