@@ -23,7 +23,9 @@
 #include <fcntl.h>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <unistd.h>
+#include <utility>
 
 namespace gantry::engine_api {
 
@@ -195,19 +197,32 @@ std::optional<int> api_ctr_died_with(const std::string& id) {
     return code;
 }
 
+// A waiting client hung up (or the service stops): the wait's answer goes nowhere.
+struct ApiCtrClientGone : std::runtime_error {
+    ApiCtrClientGone() : std::runtime_error("the waiting client left") {}
+};
+
 // POST /containers/{id}/wait's body: docker's {"StatusCode", "Error"} once the condition holds
 json api_ctr_wait_result(const runtime::ContainerState& s, const std::string& cond,
                          const std::function<bool()>& gone) {
     runtime::StateDir states;
     // attached before its start (docker run): its foreground start's status, the record kept
     // or not (--rm)
-    if (auto sess = find_attached(s.id))
-        if (auto status = await_session(*sess))
+    if (auto sess = find_attached(s.id)) {
+        if (auto status = await_session(*sess, gone))
             return {{"StatusCode", *status}, {"Error", nullptr}};
+        if (gone()) throw ApiCtrClientGone();
+    }
     auto now = api_ctr_await_start(states, s, cond, gone);
     if (!now) return {{"StatusCode", s.exit_code}, {"Error", nullptr}};
-    runtime::await_exit(now->pid, now->pid_start);
-    runtime::await_exit(now->monitor, now->monitor_start());
+    // `docker run -d` asks for this and leaves without reading it: a wait whose client is gone
+    // (or whose service stops) ends, or its thread would keep the service from stopping and
+    // from its idle exit for as long as the container runs
+    const std::pair<pid_t, unsigned long long> ends[] = {{now->pid, now->pid_start},
+                                                         {now->monitor, now->monitor_start()}};
+    for (const auto& [pid, start] : ends)
+        while (!runtime::await_exit(pid, start, 0.5))
+            if (gone()) throw ApiCtrClientGone();
     auto end = states.find(s.id);
     if (!end) // removed at its end (--rm): its die event in the journal has the status
         if (auto code = api_ctr_died_with(s.id)) return {{"StatusCode", *code}, {"Error", nullptr}};

@@ -141,7 +141,15 @@ struct ApiSrvStream {
     int fd = -1; // the connection's socket: has the client hung up?
 };
 
+// Set when the service stops: every stream that waits (wait, logs -f, events, stats) ends, so
+// that libmicrohttpd's connection threads can be joined.
+std::atomic<bool>& api_srv_stopping() {
+    static std::atomic<bool> stopping{false}; // function-local: no start-up constructor
+    return stopping;
+}
+
 bool api_srv_gone(int fd) {
+    if (api_srv_stopping().load()) return true;
     if (fd < 0) return false;
     pollfd p{fd, POLLIN | POLLRDHUP, 0};
     if (::poll(&p, 1, 0) <= 0) return false;
@@ -511,6 +519,7 @@ int run_service(const ServiceContext& ctx, const ServiceOptions& o) {
                 static_cast<std::int64_t>(o.idle_seconds * 1000))
             break;
     }
+    api_srv_stopping() = true;
     m.stop_daemon(d);
     if (made) ::unlink(made->c_str());
     return 0;
