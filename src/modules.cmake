@@ -89,7 +89,9 @@ gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over ru
   DEPENDS cdi gpu_vendors_all lazy oci registry runtime sqsh store util)
 gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version, info and events (--format rows, inspect JSON, the events stream) and docker's --filter"
   DEPENDS gotemplate oci runtime store util)
+gantry_module(image_list PURPOSE "what gantry images and GET /images/json list: the local store's, lazily pulled and shared stores' images with docker's facts, sizes and filters"
+  DEPENDS docker_model lazy oci sqsh store util)
 gantry_module(image_build PURPOSE "gantry build: the plan (a Dockerfile or an Apptainer definition file), the executor, RUN, COPY/ADD, layer commits"
   DEPENDS archive deffile dockerfile engine gpu_vendors_all layer oci registry rootfs runtime sif store tailor util)
 gantry_module(engine_api PURPOSE "gantry system service: the Docker Engine API on a unix socket (libmicrohttpd, dlopen'ed), its routes, request limits and handlers over the CLI's library calls"
-  DEPENDS analyze archive docker_model engine gpu_vendors gpu_vendors_all oci registry runtime store util)
+  DEPENDS analyze archive docker_model engine gpu_vendors gpu_vendors_all image_list oci registry runtime store util)

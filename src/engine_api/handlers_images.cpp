@@ -1,10 +1,11 @@
 // The Engine API's image endpoints over the store, as the CLI's images, inspect, history, rmi
-// and tag do them: the local store's images (lazily pulled and shared stores' images are not
-// listed here yet).
+// and tag do them: the list (image_list: the local store's, lazily pulled and shared stores'
+// images), inspect, history, remove, tag.
 #include "docker_model/filters.hpp"
 #include "docker_model/images.hpp"
 #include "docker_model/words.hpp"
 #include "engine_api/api.hpp"
+#include "image_list/image_list.hpp"
 #include "oci/reference.hpp"
 #include "store/gc.hpp"
 #include "store/images.hpp"
@@ -25,66 +26,54 @@ std::string api_img_familiar(const std::string& ref) {
     }
 }
 
+// docker's ImageSummary of the image ENTRY (the first of its names), with every name of it
+// that FILTERS keep (local images are listed once per image, docker's way)
+json api_img_summary(const image_list::Entry& e, const std::vector<std::string>& names) {
+    json tags = json::array(), digests = json::array();
+    for (auto& ref : names) {
+        try {
+            auto parsed = oci::Reference::parse(ref);
+            if (!parsed.tag.empty()) tags.push_back(parsed.familiar());
+            digests.push_back(api_img_familiar(parsed.repository()) + "@" + e.facts.digest);
+        } catch (const Error&) { // a SIF file's name: not a reference
+        }
+    }
+    json labels = json::object();
+    for (auto& [k, v] : e.facts.labels) labels[k] = v;
+    // where an image that is not in the local store is (gantry's labels; docker has none)
+    if (e.where == image_list::Where::lazy) labels["org.gantry.image.lazy"] = e.lazy_text;
+    if (e.shared) {
+        labels["org.gantry.image.store"] = e.shared->store;
+        labels["org.gantry.image.file"] = e.shared->file;
+    }
+    return {{"Id", e.facts.id},
+            {"ParentId", ""},
+            {"RepoTags", tags},
+            {"RepoDigests", digests},
+            {"Created", e.image ? docker_model::epoch_of(e.image->config.created).value_or(0) : 0},
+            {"Size", e.size},
+            {"VirtualSize", e.size},
+            {"SharedSize", -1},
+            {"Labels", labels},
+            {"Containers", -1}};
+}
+
 json api_img_list(const ServiceContext& ctx, const Request& r) {
-    auto& store = *ctx.store;
-    // one row per image, with the names it is listed under
+    auto listing = image_list::list(*ctx.store, ctx.image_stores, filter_words(r.arg("filters")));
+    // local images: one row per image, with the names it is listed under
     std::map<std::string, std::vector<std::string>> names; // manifest -> refs
-    std::map<std::string, store::Image> images;
-    std::vector<docker_model::ImageFacts> facts;
-    std::vector<std::string> order;
-    for (auto& [ref, md] : store.refs()) {
-        auto key = md.str();
-        if (!images.count(key)) {
-            try {
-                images.emplace(key, store::read_image(store, md));
-            } catch (const Error&) {
-                continue; // a broken image: `gantry images` warns of it
-            }
-            order.push_back(key);
-        }
-        names[key].push_back(ref);
-        facts.push_back(docker_model::image_facts(images.at(key), ref));
-    }
-    std::optional<docker_model::ImageFilter> filter;
-    auto words = filter_words(r.arg("filters"));
-    if (!words.empty()) filter.emplace(words, facts);
-    // docker's Size is the unpacked one, as `gantry images` shows it (store::image_sizes)
-    std::set<store::Digest> manifests;
-    for (auto& [key, img] : images) manifests.insert(img.manifest_digest);
-    const auto sizes = store::image_sizes(store, manifests);
+    std::vector<const image_list::Entry*> order;
     json out = json::array();
-    for (auto& key : order) {
-        const auto& img = images.at(key);
-        auto sz = sizes.find(img.manifest_digest);
-        const std::uint64_t size = sz != sizes.end()
-                                       ? sz->second.unpacked
-                                       : static_cast<std::uint64_t>(img.compressed_size());
-        json tags = json::array(), digests = json::array();
-        bool any = false;
-        for (auto& ref : names[key]) {
-            if (filter && !filter->matches(docker_model::image_facts(img, ref))) continue;
-            any = true;
-            try {
-                auto parsed = oci::Reference::parse(ref);
-                if (!parsed.tag.empty()) tags.push_back(parsed.familiar());
-                digests.push_back(api_img_familiar(parsed.repository()) + "@" + key);
-            } catch (const Error&) {
-            }
-        }
-        if (!any) continue;
-        json labels = json::object();
-        for (auto& [k, v] : docker_model::image_facts(img, key).labels) labels[k] = v;
-        out.push_back({{"Id", img.id().str()},
-                       {"ParentId", ""},
-                       {"RepoTags", tags},
-                       {"RepoDigests", digests},
-                       {"Created", docker_model::epoch_of(img.config.created).value_or(0)},
-                       {"Size", size},
-                       {"VirtualSize", size},
-                       {"SharedSize", -1},
-                       {"Labels", labels},
-                       {"Containers", -1}});
+    for (auto& e : listing.entries) {
+        if (e.where != image_list::Where::local) continue;
+        auto& refs = names[e.facts.digest];
+        if (refs.empty()) order.push_back(&e);
+        refs.push_back(e.facts.reference);
     }
+    for (auto* e : order) out.push_back(api_img_summary(*e, names[e->facts.digest]));
+    for (auto& e : listing.entries)
+        if (e.where != image_list::Where::local)
+            out.push_back(api_img_summary(e, {e.facts.reference}));
     return out;
 }
 

@@ -481,3 +481,36 @@ def test_docker_events_follows_while_docker_kill_and_wait_end_a_container(api):
         follow.kill()
         follow.wait()
         g.run("rm", "-f", name, check=False)
+
+
+def test_images_json_lists_the_shared_stores_images(api, tmp_path):
+    """GET /images/json lists what `gantry images` lists: after the local store's images, a
+    shared store's (the service's GANTRY_IMAGE_STORES), with where it is in gantry's labels."""
+    g, _, _, _ = api
+    shared = tmp_path / "shared"
+    g.run("push", "--image-store", shared, "sample:latest")
+    node = Gantry(g.root, env={"GANTRY_IMAGE_STORES": str(shared)})
+    sock = tmp_path / "run" / "s.sock"
+    p = start_service(node, sock, "--time", "0")
+    try:
+        c = UnixHTTP(str(sock))
+        c.request("GET", '/v1.41/images/json?filters={"reference":["sample"]}')
+        r = c.getresponse()
+        rows = json.loads(r.read())
+        c.close()
+        assert r.status == 200, rows
+        there = [row for row in rows if row["Labels"].get("org.gantry.image.store")]
+        assert len(there) == 1 and len(rows) == 2, rows
+        row = there[0]
+        assert row["Labels"]["org.gantry.image.store"] == str(shared), row
+        assert row["RepoTags"] == ["sample:latest"], row
+        assert row["Size"] == os.stat(row["Labels"]["org.gantry.image.file"]).st_size > 0
+        # docker's CLI shows both, as `gantry images` does
+        env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": f"unix://{sock}",
+               "HOME": str(tmp_path), "DOCKER_CONFIG": str(tmp_path / "dc")}
+        out = subprocess.run([DOCKERS[0], "images", "--format", "{{.Repository}}:{{.Tag}}",
+                              "sample"], capture_output=True, text=True, env=env, timeout=60)
+        assert out.stdout.split() == ["sample:latest", "sample:latest"], out
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
