@@ -2,6 +2,7 @@
 // silent on a near miss; GL017 (GPU target lists that disagree); hostile version numbers in tags
 // and pins never throw out of lint.
 #include "dockerfile/dockerfile.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "lint/lint.hpp"
 #include "lint/model.hpp"
 
@@ -17,19 +18,21 @@ using gantry::dockerfile::parse_dockerfile;
 namespace {
 
 std::vector<Finding> run(const std::string& text, const Options& opt = {}) {
-    return lint(parse_dockerfile(text), opt);
+    Options with_vendors = opt; // lint's rules and every registered GPU vendor's
+    with_vendors.rule_sets = gantry::gpu_vendors::lint_rule_sets();
+    return lint(parse_dockerfile(text), with_vendors);
 }
 
 std::vector<int> lines(const std::string& text, const std::string& code, const Options& opt = {}) {
     std::vector<int> r;
     for (auto& f : run(text, opt))
-        if (f.code == code) r.push_back(f.line);
+        if (f.id == code) r.push_back(f.at.line);
     return r;
 }
 
 const Finding* first(const std::vector<Finding>& fs, const std::string& code) {
     for (auto& f : fs)
-        if (f.code == code) return &f;
+        if (f.id == code) return &f;
     return nullptr;
 }
 // A pointer into findings destroyed at the end of the statement: refused at compile time.
@@ -254,7 +257,7 @@ TEST(LintRocm, HostileVersionNumbersNeverThrow) {
         SCOPED_TRACE(df);
         std::vector<Finding> fs;
         EXPECT_NO_THROW(fs = run(df));
-        for (auto& f : fs) EXPECT_NE(f.code, "GL008") << f.message; // no version to compare
+        for (auto& f : fs) EXPECT_NE(f.id, "GL008") << f.message; // no version to compare
     }
     EXPECT_EQ(version_number("123456"), 123456);
     EXPECT_EQ(version_number("1234567"), std::nullopt);
@@ -389,7 +392,7 @@ TEST(LintInstalledStack, HostileVersionsAreNotVersions) {
         SCOPED_TRACE(df);
         std::vector<Finding> fs;
         EXPECT_NO_THROW(fs = run(df));
-        for (auto& f : fs) EXPECT_NE(f.code, "GL008") << f.message;
+        for (auto& f : fs) EXPECT_NE(f.id, "GL008") << f.message;
     }
 }
 
