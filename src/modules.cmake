@@ -71,13 +71,13 @@ gantry_module(gpu_vendors PURPOSE "the GPU layer's plug-in interface (Backend: r
   DEPENDS cdi compat device_code findings gpu oci rootfs store util)
 # One module per vendor, in its folder under gpu_vendors/: a vendor sees the interface, never
 # another vendor (the build fails on such an include, as on any undeclared one).
-gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements, CDI, the doctor's rules, injection"
+gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements, CDI, the doctor's rules, injection, CUDA fat binaries, its lint rules and analyze findings"
   DEPENDS gpu_vendors cdi compat device_code findings gpu lint oci rootfs store util)
-gantry_module(amd FOLDER gpu_vendors/amd PURPOSE "AMD's GPUs: the KFD topology, ROCm, WSL2, CDI, the doctor's rules, injection"
+gantry_module(amd FOLDER gpu_vendors/amd PURPOSE "AMD's GPUs: the KFD topology, ROCm, WSL2, CDI, the doctor's rules, injection, HIP offload bundles, its lint rules and analyze findings"
   DEPENDS gpu_vendors cdi compat device_code findings gpu lint oci rootfs store util)
-gantry_module(intel FOLDER gpu_vendors/intel PURPOSE "Intel's GPUs: the i915/xe DRM devices, Level Zero and the compute runtime, CDI, the doctor's rules, SYCL/OpenMP device code"
+gantry_module(intel FOLDER gpu_vendors/intel PURPOSE "Intel's GPUs: the i915/xe DRM devices, Level Zero and the compute runtime, CDI, the doctor's rules, SYCL/OpenMP device code, its lint rules and analyze findings"
   DEPENDS gpu_vendors cdi compat device_code findings gpu lint oci rootfs store util)
-gantry_module(gpu_vendors_all FOLDER gpu_vendors/all PURPOSE "every vendor in one list (the only place that names them) and what goes over all of them: choosing one, root flags, --keep-arch host, a bundle's GPUs"
+gantry_module(gpu_vendors_all FOLDER gpu_vendors/all PURPOSE "every vendor in one list (the only place that names them) and what goes over all of them: choosing one, root flags, --keep-arch host, a bundle's GPUs, their lint rules and analyze findings"
   DEPENDS amd intel nvidia gpu_vendors cdi device_code gpu runspec util)
 gantry_module(tailor PURPOSE "fat binaries rewritten in place to the kept GPUs' code, over every vendor's device-code format"
   DEPENDS device_code gpu_vendors_all util)
