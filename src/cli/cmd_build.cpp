@@ -79,7 +79,9 @@ bool lint_first(const BuildFlags& o, const std::string& text, const std::string&
         return false; // a syntax error: the build's plan reports it, with FILE:LINE
     }
     if (!results[0].findings.empty() && !o.quiet)
-        std::fputs(lint::render(results, lint::Format::gnu, false, lint::rules(lo.rule_sets)).c_str(), stderr);
+        std::fputs(
+            lint::render(results, lint::Format::gnu, false, lint::rules(lo.rule_sets)).c_str(),
+            stderr);
     return o.lint_fail && lint::fails(results[0].findings, lint::Severity::fail);
 }
 

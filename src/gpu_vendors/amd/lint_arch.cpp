@@ -49,8 +49,8 @@ struct AmdSeen {
 void lint_arch_lists(const lint::RuleContext& cx) {
     const char esc = cx.build.file->escape;
     std::vector<AmdSeen> seen;
-    auto note = [&](const lint::Stage& st, const lint::Step& step, std::string name, std::string value,
-                    bool expand) {
+    auto note = [&](const lint::Stage& st, const lint::Step& step, std::string name,
+                    std::string value, bool expand) {
         if (value.size() > 4096) return;
         if (expand && value.find('$') != std::string::npos) {
             auto e = lint::expand_word(value, step.env, esc);
@@ -76,7 +76,8 @@ void lint_arch_lists(const lint::RuleContext& cx) {
                     if (auto it = cx.opt.build.build_args.find(name);
                         it != cx.opt.build.build_args.end())
                         note(st, step, name, it->second, false);
-                    else if (auto e = lint::expand_word(w.substr(eq + 1), step.env, esc); e.resolved)
+                    else if (auto e = lint::expand_word(w.substr(eq + 1), step.env, esc);
+                             e.resolved)
                         note(st, step, name, e.value, false);
                 }
             } else if (kw == "RUN") {

@@ -74,8 +74,8 @@ class NvidiaImageFindings : public ImageFindings {
         findings::keep_largest(f.subject.paths);
         f.severity = findings::by_size(f.subject.bytes);
         f.message = std::to_string(files_) + " file(s) hold " + units::human_size(total_) +
-                    " of GPU code for " + std::to_string(arch_bytes_.size()) +
-                    " architectures (" + list + ")";
+                    " of GPU code for " + std::to_string(arch_bytes_.size()) + " architectures (" +
+                    list + ")";
         if (!best.empty())
             f.message += "; keeping only " + best + " saves " + units::human_size(f.subject.bytes);
         f.fix = "`gantry tailor IMAGE -t NEW` on the GPU host (or `gantry slim IMAGE -t NEW "
