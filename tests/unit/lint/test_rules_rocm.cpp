@@ -87,7 +87,7 @@ TEST(LintRocm, GL002RocmToolchainInShippedStage) {
     auto fs = run("FROM ubuntu:22.04\nRUN amdgpu-install -y --usecase=graphics,rocm --no-dkms\n");
     auto* f = first(fs, "GL002");
     ASSERT_TRUE(f);
-    EXPECT_EQ(f->line, 2);
+    EXPECT_EQ(f->at.line, 2);
     EXPECT_TRUE(has(f->message, "amdgpu-install --usecase=rocm")) << f->message;
     EXPECT_EQ(lines("FROM ubuntu:22.04\nRUN amdgpu-install -y --usecase hiplibsdk\n", "GL002"),
               L{2});
@@ -172,7 +172,7 @@ TEST(LintRocm, GL013RocmProbesAndKfdAtBuildTime) {
     auto kfd = run("FROM x:1\nRUN --device=/dev/kfd python3 train.py\n");
     auto* f = first(kfd, "GL013");
     ASSERT_TRUE(f);
-    EXPECT_EQ(f->line, 2);
+    EXPECT_EQ(f->at.line, 2);
     EXPECT_TRUE(has(f->message, "CDI device name")) << f->message;
     // near misses: in CMD; a CDI device given to RUN; a udev rule that names kfd
     EXPECT_EQ(lines("FROM x:1\nCMD [\"rocminfo\"]\n", "GL013"), L{});
@@ -282,7 +282,7 @@ TEST(LintInstalledStack, WheelAgainstTheRocmTheDockerfileInstalls) {
     auto fs = run(amdgpu + "RUN pip install --no-cache-dir torch==2.5.1+rocm6.2\n");
     auto* f = first(fs, "GL008");
     ASSERT_TRUE(f);
-    EXPECT_EQ(f->line, 4);
+    EXPECT_EQ(f->at.line, 4);
     EXPECT_TRUE(has(f->message, "built for ROCm 6.2") &&
                 has(f->message, "the Dockerfile installs ROCm 6.1 (line 3:"))
         << f->message;
