@@ -140,7 +140,7 @@ TEST(AnalyzeHip, RocmDevelFindingAndNearMiss) {
     const auto& f = by["ROCM-DEVEL"];
     EXPECT_EQ(f.subject.bytes, 150'000'000u + 5'000u + 10'000u);
     EXPECT_EQ(f.subject.count, 6u);
-    EXPECT_EQ(f.severity, findings::Severity::warn);
+    EXPECT_EQ(f.severity, gantry::findings::Severity::warn);
     EXPECT_EQ(f.subject.details["llvm"]["bytes"], 150'000'000u);
     EXPECT_EQ(f.subject.details["headers"]["bytes"], 5'000u);
     EXPECT_EQ(f.subject.details["headers"]["files"], 2u);
