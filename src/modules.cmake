@@ -15,6 +15,8 @@
 # gantry_module(NAME PURPOSE "one line" [DEPENDS module...])
 
 gantry_module(util PURPOSE "errors, fds, atomic writes, locks, logging, hashing, YAML, text and units, the config file")
+gantry_module(findings PURPOSE "what doctor, lint and analyze report: one Finding, one severity scale and its words"
+  DEPENDS util)
 gantry_module(dispatch PURPOSE "what main() decides: the OCI-runtime name, the command a line names, how a failure exits"
   DEPENDS util)
 gantry_module(gotemplate PURPOSE "Go's text/template over JSON, docker's --format (table, json), Go's tabwriter"
@@ -49,7 +51,7 @@ gantry_module(gpu PURPOSE "what GPU hosts share: device nodes, ld.so.cache, ELF,
   DEPENDS util)
 gantry_module(cpu PURPOSE "x86-64 ISA levels and features: the host's, --cpu-arch targets, image labels"
   DEPENDS util)
-gantry_module(compat PURPOSE "what the doctor's rules share: findings, CUDA version tables, the image's facts, ELF bytes"
+gantry_module(compat PURPOSE "what the doctor's rules share: CUDA version tables, the image's facts, ELF bytes"
   DEPENDS gpu oci util)
 gantry_module(device_code PURPOSE "the device-code format interface every vendor implements (keep grammar, reader, rewriter, build variables) and the kept set and per-file report they share"
   DEPENDS util)
@@ -63,24 +65,24 @@ gantry_module(sqsh PURPOSE "single-file squashfs images (.sqsh, and .sif's squas
   DEPENDS layer oci registry rootfs sif site store util)
 gantry_module(lazy PURPOSE "lazy pull: eStargz and zstd:chunked tables of contents, chunks by Range requests, the merged tree, prefetch, squashfs artifacts"
   DEPENDS layer oci registry rootfs site sqsh store util)
-gantry_module(lint PURPOSE "the GPU-aware Dockerfile rules and their reports"
-  DEPENDS dockerfile gpu_components oci util)
-gantry_module(gpu_vendors PURPOSE "the GPU layer's plug-in interface (Backend), host roots, what vendors share: paths inside a driver root, device nodes, the run policy"
-  DEPENDS cdi compat device_code gpu oci rootfs store util)
+gantry_module(lint PURPOSE "the Dockerfile rules: the build model they read, the rules that name no vendor, the vendors' rule sets run, their reports"
+  DEPENDS dockerfile findings gpu_components oci util)
+gantry_module(gpu_vendors PURPOSE "the GPU layer's plug-in interface (Backend: run, CDI, doctor, device code, lint rules, analyze findings), host roots, what vendors share: paths inside a driver root, bounded sysfs reads, device nodes and their access, --gpus and device selection, CDI nodes, the doctor's verdict cache, the run policy"
+  DEPENDS cdi compat device_code findings gpu oci rootfs store util)
 # One module per vendor, in its folder under gpu_vendors/: a vendor sees the interface, never
 # another vendor (the build fails on such an include, as on any undeclared one).
-gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements, CDI, the doctor's rules, injection"
-  DEPENDS gpu_vendors cdi compat device_code gpu oci rootfs store util)
-gantry_module(amd FOLDER gpu_vendors/amd PURPOSE "AMD's GPUs: the KFD topology, ROCm, WSL2, CDI, the doctor's rules, injection"
-  DEPENDS gpu_vendors cdi compat device_code gpu oci rootfs store util)
-gantry_module(intel FOLDER gpu_vendors/intel PURPOSE "Intel's GPUs: the i915/xe DRM devices, Level Zero and the compute runtime, CDI, the doctor's rules, SYCL/OpenMP device code"
-  DEPENDS gpu_vendors cdi compat device_code gpu oci rootfs store util)
-gantry_module(gpu_vendors_all FOLDER gpu_vendors/all PURPOSE "every vendor in one list (the only place that names them) and what goes over all of them: choosing one, root flags, --keep-arch host, a bundle's GPUs"
+gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements, CDI, the doctor's rules, injection, CUDA fat binaries, its lint rules and analyze findings"
+  DEPENDS gpu_vendors cdi compat device_code findings gpu lint oci rootfs store util)
+gantry_module(amd FOLDER gpu_vendors/amd PURPOSE "AMD's GPUs: the KFD topology, ROCm, WSL2, CDI, the doctor's rules, injection, HIP offload bundles, its lint rules and analyze findings"
+  DEPENDS gpu_vendors cdi compat device_code findings gpu lint oci rootfs store util)
+gantry_module(intel FOLDER gpu_vendors/intel PURPOSE "Intel's GPUs: the i915/xe DRM devices, Level Zero and the compute runtime, CDI, the doctor's rules, SYCL/OpenMP device code, its lint rules and analyze findings"
+  DEPENDS gpu_vendors cdi compat device_code findings gpu lint oci rootfs store util)
+gantry_module(gpu_vendors_all FOLDER gpu_vendors/all PURPOSE "every vendor in one list (the only place that names them) and what goes over all of them: choosing one, root flags, --keep-arch host, a bundle's GPUs, their lint rules and analyze findings"
   DEPENDS amd intel nvidia gpu_vendors cdi device_code gpu runspec util)
 gantry_module(tailor PURPOSE "fat binaries rewritten in place to the kept GPUs' code, over every vendor's device-code format"
   DEPENDS device_code gpu_vendors_all util)
 gantry_module(analyze PURPOSE "an image's report from one pass over its layer blobs"
-  DEPENDS compat device_code gpu_components gpu_vendors_all layer oci store tailor util)
+  DEPENDS compat device_code findings gpu_components gpu_vendors_all layer oci store tailor util)
 gantry_module(slim PURPOSE "a smaller image from an analysed one"
   DEPENDS analyze layer store tailor util)
 gantry_module(engine PURPOSE "preparing and running a container from an image"

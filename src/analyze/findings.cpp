@@ -1,6 +1,8 @@
-// Findings: what makes an image bigger than it needs to be, with the bytes attached (CUDA fat
-// binaries per sm_XX, HIP code objects per gfx target, ROCm development content included).
+// Findings: what makes an image bigger than it needs to be, with the bytes attached; the GPU
+// vendors add theirs (device code per target, their toolkits' development trees) through
+// gpu_vendors::analyze_findings.
 #include "analyze/model.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "util/text.hpp"
 #include "util/units.hpp"
 
@@ -157,82 +159,6 @@ const std::map<std::string, ClassInfo>& classes() {
     return m;
 }
 
-void keep_top(std::vector<std::pair<std::string, std::uint64_t>>& v, std::size_t n = 10) {
-    std::sort(v.begin(), v.end(), [](auto& a, auto& b) {
-        return a.second != b.second ? a.second > b.second : a.first < b.first;
-    });
-    if (v.size() > n) v.resize(n);
-}
-
-std::string severity(std::uint64_t bytes) {
-    return bytes >= 10'000'000 ? "warn" : "info";
-}
-
-// ROCm development content in the final view: /opt/rocm*/llvm (the compiler), /opt/rocm*/include
-// (headers) and static libraries under /opt/rocm*. One finding with the bytes of each part; the
-// headers and static libraries are also counted by DEVEL-HEADERS / DEVEL-STATIC-LIBS.
-struct RocmDevel {
-    struct Part {
-        std::uint64_t bytes = 0, count = 0;
-    };
-    Part llvm, headers, statics;
-    std::vector<std::pair<std::string, std::uint64_t>> paths;
-    std::set<std::string> roots; // "opt/rocm-6.1.2"
-
-    void add(const std::string& path, std::uint64_t size) {
-        std::string_view p = path;
-        if (!p.starts_with("opt/rocm")) return;
-        auto slash = p.find('/', 4);
-        if (slash == std::string_view::npos) return;
-        std::string_view root = p.substr(0, slash), rest = p.substr(slash + 1);
-        // opt/rocm, opt/rocm-6.1.2 (not opt/rocmfoo)
-        if (root.size() > 8 && root[8] != '-') return;
-        Part* part = nullptr;
-        if (rest.starts_with("llvm/"))
-            part = &llvm;
-        else if (rest.starts_with("include/"))
-            part = &headers;
-        else if (basename(rest).ends_with(".a") && basename(rest).size() > 2)
-            part = &statics;
-        if (!part) return;
-        part->bytes += size;
-        ++part->count;
-        roots.emplace(root);
-        paths.emplace_back(path, size);
-        if (paths.size() > 200) keep_top(paths, 50);
-    }
-
-    void report(std::vector<Finding>& out) {
-        std::uint64_t total = llvm.bytes + headers.bytes + statics.bytes;
-        std::uint64_t n = llvm.count + headers.count + statics.count;
-        if (!n) return;
-        Finding f{"ROCM-DEVEL", severity(total), "ROCm development content in the final image"};
-        f.bytes = total;
-        f.count = n;
-        keep_top(paths);
-        f.paths = paths;
-        std::string where;
-        for (auto& r : roots) where += (where.empty() ? "/" : ", /") + r;
-        f.message =
-            std::to_string(n) + " file(s), " + units::human_size(total) + " of ROCm development " +
-            "content under " + where + ": compiler (llvm/) " + units::human_size(llvm.bytes) +
-            ", headers (include/) " + units::human_size(headers.bytes) + ", static libraries " +
-            units::human_size(statics.bytes) + "; none of it is needed to run built HIP code";
-        f.fix = "build in a rocm/dev-* (or -complete) stage and COPY --from=<it> only the "
-                "artifacts into a stage that installs rocm-hip-runtime and the libraries the app "
-                "links; `gantry slim --remove headers,static` removes the headers and static "
-                "libraries";
-        auto part = [](const Part& p) {
-            return nlohmann::json{{"bytes", p.bytes}, {"files", p.count}};
-        };
-        f.details = {{"llvm", part(llvm)},
-                     {"headers", part(headers)},
-                     {"static", part(statics)},
-                     {"roots", roots}};
-        out.push_back(std::move(f));
-    }
-};
-
 // "repo:tag" or "repo@sha256:..." -> (tag, pinned)
 void judge_base(const std::string& name, bool has_digest, std::vector<Finding>& out,
                 const std::string& source) {
@@ -246,63 +172,21 @@ void judge_base(const std::string& name, bool has_digest, std::vector<Finding>& 
                           ? ref.substr(colon + 1)
                           : "";
     if (!pinned && (tag.empty() || tag == "latest")) {
-        Finding f{"BASE-LATEST", "warn", "the base image is `latest` (or has no tag)"};
+        Finding f =
+            finding("BASE-LATEST", Severity::warn, "the base image is `latest` (or has no tag)");
         f.message = "base " + n + " (from " + source + ") floats: every rebuild may get a " +
                     "different CUDA, driver requirement or library set";
         f.fix = "pin the base to a version tag and a digest: FROM repo:tag@sha256:…";
-        f.details = {{"base", n}, {"source", source}};
+        f.subject.details = {{"base", n}, {"source", source}};
         out.push_back(f);
     } else if (!pinned) {
-        Finding f{"BASE-UNPINNED", "info", "the base image is not pinned by digest"};
+        Finding f =
+            finding("BASE-UNPINNED", Severity::info, "the base image is not pinned by digest");
         f.message = "base " + n + " (from " + source + ") is named by tag only; the tag can move";
         f.fix = "add the digest: FROM " + ref + "@sha256:…";
-        f.details = {{"base", n}, {"source", source}};
+        f.subject.details = {{"base", n}, {"source", source}};
         out.push_back(f);
     }
-}
-
-// HIP code objects: bytes per gfx target ID, as FATBIN-ARCHES does for CUDA. No target is
-// "newest" across AMD's families (gfx1100 is a Radeon, gfx942 an Instinct), so the headline
-// keeps the target found in the most files (ties: the most bytes, then the name); the saving of
-// keeping each target alone is in details.saves_keeping_only.
-void hip_arches(const std::map<std::string, std::uint64_t>& bytes,
-                const std::map<std::string, std::uint64_t>& files, std::uint64_t total,
-                std::uint64_t nfiles, std::vector<std::pair<std::string, std::uint64_t>> paths,
-                std::vector<Finding>& out) {
-    if (bytes.size() < 2) return;
-    Finding f{"HIP-FATBIN-ARCHES", "", "HIP GPU code for several AMD GPU targets"};
-    std::string best;
-    nlohmann::json per = nlohmann::json::object(), saves = nlohmann::json::object(),
-                   in_files = nlohmann::json::object();
-    for (auto& [t, n] : bytes) {
-        per[t] = n;
-        saves[t] = total - n;
-        in_files[t] = files.at(t);
-        if (best.empty() || files.at(t) > files.at(best) ||
-            (files.at(t) == files.at(best) && n > bytes.at(best)))
-            best = t;
-    }
-    std::vector<std::pair<std::string, std::uint64_t>> sorted(bytes.begin(), bytes.end());
-    keep_top(sorted, 100);
-    std::string list;
-    for (auto& [t, n] : sorted) list += (list.empty() ? "" : ", ") + t + " " + units::human_size(n);
-    f.bytes = total - bytes.at(best);
-    f.count = nfiles;
-    f.paths = std::move(paths);
-    keep_top(f.paths);
-    f.severity = severity(f.bytes);
-    f.message = std::to_string(nfiles) + " file(s) hold " + units::human_size(total) +
-                " of HIP code objects for " + std::to_string(bytes.size()) + " GPU targets (" +
-                list + "); keeping only " + best + " saves " + units::human_size(f.bytes);
-    f.fix = "`gantry tailor IMAGE -t NEW` on the GPU host (or `gantry slim IMAGE -t NEW "
-            "--keep-arch gfxXXX`) keeps only the code objects your GPUs run, without a rebuild; "
-            "at build time: --offload-arch=gfxXXX (GPU_TARGETS, PYTORCH_ROCM_ARCH); a target with "
-            ":xnack-/:xnack+ runs only in that mode, one without features runs in both";
-    f.details = {{"total", total},
-                 {"bytes_per_target", per},
-                 {"files_per_target", in_files},
-                 {"saves_keeping_only", saves}};
-    out.push_back(std::move(f));
 }
 
 } // namespace
@@ -314,16 +198,11 @@ std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const Mer
 
     // Path classes over the final view.
     std::map<std::string, Finding> by_class;
-    Finding unstripped{"UNSTRIPPED-ELF", "", "ELF files with debug information"};
-    Finding large{"LARGE-FILE", "info", "large single files"};
-    std::map<std::string, std::uint64_t> arch_bytes;
-    std::uint64_t fat_total = 0, fat_files = 0;
-    std::vector<std::pair<std::string, std::uint64_t>> fat_paths;
-    std::map<std::string, std::uint64_t> hip_bytes; // per HIP target ID
-    std::uint64_t hip_total = 0, hip_files = 0;
-    std::vector<std::pair<std::string, std::uint64_t>> hip_paths;
-    std::map<std::string, std::uint64_t> hip_target_files;
-    RocmDevel rocm;
+    Finding unstripped =
+        finding("UNSTRIPPED-ELF", Severity::info, "ELF files with debug information");
+    Finding large = finding("LARGE-FILE", Severity::info, "large single files");
+    // The GPU vendors' findings (their device code's bytes per target, their toolkits' trees).
+    auto vendors = gpu_vendors::analyze_findings();
     std::unordered_map<std::uint64_t, std::vector<const Entry*>> dups; // (size^hash) buckets
     for (auto& [path, ref] : view.final) {
         const Entry& e = entry(ref);
@@ -334,65 +213,52 @@ std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const Mer
             Finding& f = it->second;
             if (fresh) {
                 auto& ci = classes().at(cls);
-                f.id = ci.id, f.title = ci.title, f.fix = ci.fix, f.slim_class = cls;
+                f.id = ci.id, f.subject.title = ci.title, f.fix = ci.fix,
+                f.subject.slim_class = cls;
             }
-            f.bytes += e.size;
-            ++f.count;
-            f.paths.emplace_back(path, e.size);
-            if (f.paths.size() > 200) keep_top(f.paths, 50);
+            f.subject.bytes += e.size;
+            ++f.subject.count;
+            f.subject.paths.emplace_back(path, e.size);
+            if (f.subject.paths.size() > 200) findings::keep_largest(f.subject.paths, 50);
         }
         if (e.debug) {
-            unstripped.bytes += e.debug;
-            ++unstripped.count;
-            unstripped.paths.emplace_back(path, e.debug);
+            unstripped.subject.bytes += e.debug;
+            ++unstripped.subject.count;
+            unstripped.subject.paths.emplace_back(path, e.debug);
         }
         if (e.size >= opt.large_file) {
-            large.bytes += e.size;
-            ++large.count;
-            large.paths.emplace_back(path, e.size);
+            large.subject.bytes += e.size;
+            ++large.subject.count;
+            large.subject.paths.emplace_back(path, e.size);
         }
-        if (const auto& cuda = e.code_of("cuda"); !cuda.empty()) {
-            std::uint64_t t = 0;
-            for (auto& [a, n] : cuda) arch_bytes[a] += n, t += n;
-            fat_total += t;
-            ++fat_files;
-            fat_paths.emplace_back(path, t);
-        }
-        if (const auto& hip = e.code_of("hip"); !hip.empty()) {
-            std::uint64_t t = 0;
-            for (auto& [a, n] : hip) hip_bytes[a] += n, t += n, ++hip_target_files[a];
-            hip_total += t;
-            ++hip_files;
-            hip_paths.emplace_back(path, t);
-        }
-        rocm.add(path, e.size);
+        for (auto& v : vendors) v->file({path, e.size, e.device_code});
         if (e.size >= opt.duplicate_min && e.hash)
             dups[e.hash ^ (e.size * 0x9E3779B97F4A7C15ull)].push_back(&e);
     }
     for (auto& [cls, f] : by_class) {
-        f.severity = severity(f.bytes);
-        keep_top(f.paths);
-        f.message =
-            std::to_string(f.count) + " file(s), " + units::human_size(f.bytes) + ": " + f.title;
+        f.severity = findings::by_size(f.subject.bytes);
+        findings::keep_largest(f.subject.paths);
+        f.message = std::to_string(f.subject.count) + " file(s), " +
+                    units::human_size(f.subject.bytes) + ": " + f.subject.title;
         out.push_back(std::move(f));
     }
-    if (unstripped.count) {
-        unstripped.severity = severity(unstripped.bytes);
-        keep_top(unstripped.paths);
-        unstripped.message = std::to_string(unstripped.count) + " ELF file(s) carry " +
-                             units::human_size(unstripped.bytes) + " of .debug_* sections";
+    if (unstripped.subject.count) {
+        unstripped.severity = findings::by_size(unstripped.subject.bytes);
+        findings::keep_largest(unstripped.subject.paths);
+        unstripped.message = std::to_string(unstripped.subject.count) + " ELF file(s) carry " +
+                             units::human_size(unstripped.subject.bytes) + " of .debug_* sections";
         unstripped.fix = "strip --strip-debug in the build (keeps .dynsym: Python extensions "
                          "still load), or `gantry slim --strip`";
-        unstripped.slim_class = "strip";
+        unstripped.subject.slim_class = "strip";
         out.push_back(std::move(unstripped));
     }
-    if (large.count) {
-        keep_top(large.paths);
-        large.message = std::to_string(large.count) + " file(s) of at least " +
-                        units::human_size(opt.large_file) + ", " + units::human_size(large.bytes) +
-                        " in all";
+    if (large.subject.count) {
+        findings::keep_largest(large.subject.paths);
+        large.message = std::to_string(large.subject.count) + " file(s) of at least " +
+                        units::human_size(opt.large_file) + ", " +
+                        units::human_size(large.subject.bytes) + " in all";
         large.fix = "datasets and checkpoints belong in a mounted volume, not in the image";
-        large.details = {{"threshold", opt.large_file}};
+        large.subject.details = {{"threshold", opt.large_file}};
         out.push_back(std::move(large));
     }
 
@@ -400,21 +266,22 @@ std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const Mer
     auto lost = [&](const std::vector<Lost>& v, const char* id, const char* title,
                     const char* verb) {
         if (v.empty()) return;
-        Finding f{id, "", title};
+        Finding f = finding(id, Severity::info, title);
         for (auto& l : v) {
-            f.bytes += l.bytes;
-            ++f.count;
-            f.paths.emplace_back(l.path + " (layer " + std::to_string(l.layer + 1) + ", " + verb +
-                                     " in layer " + std::to_string(l.by + 1) + ")",
-                                 l.bytes);
+            f.subject.bytes += l.bytes;
+            ++f.subject.count;
+            f.subject.paths.emplace_back(l.path + " (layer " + std::to_string(l.layer + 1) + ", " +
+                                             verb + " in layer " + std::to_string(l.by + 1) + ")",
+                                         l.bytes);
         }
-        keep_top(f.paths);
-        f.severity = severity(f.bytes);
-        f.message = std::to_string(f.count) + " file(s), " + units::human_size(f.bytes) + " " +
-                    verb + " by a later layer but still shipped in the earlier one";
+        findings::keep_largest(f.subject.paths);
+        f.severity = findings::by_size(f.subject.bytes);
+        f.message = std::to_string(f.subject.count) + " file(s), " +
+                    units::human_size(f.subject.bytes) + " " + verb +
+                    " by a later layer but still shipped in the earlier one";
         f.fix = "create and remove temporary files in the same RUN (or a multi-stage build); "
                 "`gantry slim` squashes them away";
-        f.slim_class = "squash";
+        f.subject.slim_class = "squash";
         out.push_back(std::move(f));
     };
     lost(view.deleted, "LAYER-DELETED", "files deleted in a later layer", "deleted");
@@ -423,7 +290,7 @@ std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const Mer
 
     // Identical contents at several paths.
     {
-        Finding f{"DUPLICATE-FILES", "", "identical files at several paths"};
+        Finding f = finding("DUPLICATE-FILES", Severity::info, "identical files at several paths");
         nlohmann::json groups = nlohmann::json::array();
         std::vector<std::vector<const Entry*>> gs;
         for (auto& [k, v] : dups)
@@ -434,80 +301,33 @@ std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const Mer
         });
         for (auto& g : gs) {
             std::uint64_t w = g[0]->size * (g.size() - 1);
-            f.bytes += w;
-            f.count += g.size();
+            f.subject.bytes += w;
+            f.subject.count += g.size();
             std::vector<std::string> ps;
             for (auto* e : g) ps.push_back(e->path);
             std::sort(ps.begin(), ps.end());
             if (groups.size() < 20) groups.push_back({{"size", g[0]->size}, {"paths", ps}});
-            if (f.paths.size() < 10)
-                f.paths.emplace_back(ps[0] + " (+" + std::to_string(ps.size() - 1) + " copies)", w);
+            if (f.subject.paths.size() < 10)
+                f.subject.paths.emplace_back(
+                    ps[0] + " (+" + std::to_string(ps.size() - 1) + " copies)", w);
         }
         if (!gs.empty()) {
-            f.severity = severity(f.bytes);
+            f.severity = findings::by_size(f.subject.bytes);
             f.message = std::to_string(gs.size()) + " group(s) of identical files; the extra " +
-                        "copies take " + units::human_size(f.bytes);
+                        "copies take " + units::human_size(f.subject.bytes);
             f.fix = "copy once and use symlinks or hard links (e.g. versioned .so copies instead "
                     "of links)";
-            f.details = {{"groups", groups}};
+            f.subject.details = {{"groups", groups}};
             out.push_back(std::move(f));
         }
     }
 
-    // Fat binaries: bytes per GPU architecture.
-    if (arch_bytes.size() >= 2) {
-        Finding f{"FATBIN-ARCHES", "", "GPU code for several architectures"};
-        std::string best;
-        unsigned best_sm = 0;
-        nlohmann::json per = nlohmann::json::object(), saves = nlohmann::json::object();
-        for (auto& [a, n] : arch_bytes) {
-            per[a] = n;
-            if (a.starts_with("sm_")) {
-                saves[a] = fat_total - n;
-                unsigned sm = static_cast<unsigned>(std::atoi(a.c_str() + 3));
-                if (sm >= best_sm) best_sm = sm, best = a;
-            }
-        }
-        std::vector<std::pair<std::string, std::uint64_t>> sorted(arch_bytes.begin(),
-                                                                  arch_bytes.end());
-        keep_top(sorted, 100);
-        std::string list;
-        for (auto& [a, n] : sorted)
-            list += (list.empty() ? "" : ", ") + a + " " + units::human_size(n);
-        f.bytes = best.empty() ? 0 : fat_total - arch_bytes[best];
-        f.count = fat_files;
-        f.paths = fat_paths;
-        keep_top(f.paths);
-        f.severity = severity(f.bytes);
-        f.message = std::to_string(fat_files) + " file(s) hold " + units::human_size(fat_total) +
-                    " of GPU code for " + std::to_string(arch_bytes.size()) + " architectures (" +
-                    list + ")";
-        if (!best.empty())
-            f.message += "; keeping only " + best + " saves " + units::human_size(f.bytes);
-        f.fix = "`gantry tailor IMAGE -t NEW` on the GPU host (or `gantry slim IMAGE -t NEW "
-                "--keep-arch sm_XX`) keeps only the code your GPUs run, without a rebuild; "
-                "`gantry analyze --keep-arch sm_XX` predicts the saving";
-        f.details = {{"total", fat_total}, {"bytes_per_arch", per}, {"saves_keeping_only", saves}};
-        out.push_back(std::move(f));
-    }
+    for (auto& v : vendors) v->report(config, out);
 
-    hip_arches(hip_bytes, hip_target_files, hip_total, hip_files, hip_paths, out);
-    rocm.report(out);
-
-    // Config: base image and GPU capabilities.
+    // Config: the base image.
     const auto& cfg = config.contains("config") && config["config"].is_object()
                           ? config["config"]
                           : nlohmann::json::object();
-    if (cfg.contains("Env") && cfg["Env"].is_array())
-        for (auto& v : cfg["Env"])
-            if (v.is_string() && v.get<std::string>() == "NVIDIA_DRIVER_CAPABILITIES=all") {
-                Finding f{"NVIDIA-CAPS-ALL", "warn", "NVIDIA_DRIVER_CAPABILITIES=all"};
-                f.message = "the image asks for every driver capability (graphics, video, "
-                            "display, ...): more host files are mounted into every container";
-                f.fix = "set NVIDIA_DRIVER_CAPABILITIES=compute,utility (add video or graphics "
-                        "only if the app uses them)";
-                out.push_back(f);
-            }
     bool judged = false;
     if (cfg.contains("Labels") && cfg["Labels"].is_object()) {
         auto& l = cfg["Labels"];
@@ -532,7 +352,7 @@ std::vector<Finding> find(const std::vector<const LayerScan*>& layers, const Mer
         }
 
     std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
-        if (a.bytes != b.bytes) return a.bytes > b.bytes;
+        if (a.subject.bytes != b.subject.bytes) return a.subject.bytes > b.subject.bytes;
         return a.id < b.id;
     });
     return out;

@@ -17,9 +17,9 @@ namespace {
 constexpr std::size_t kPaths = 20;
 
 void sort_paths(Finding& f) {
-    std::stable_sort(f.paths.begin(), f.paths.end(),
+    std::stable_sort(f.subject.paths.begin(), f.subject.paths.end(),
                      [](auto& a, auto& b) { return a.second > b.second; });
-    if (f.paths.size() > kPaths) f.paths.resize(kPaths);
+    if (f.subject.paths.size() > kPaths) f.subject.paths.resize(kPaths);
 }
 
 std::string names(const std::set<std::string>& s, std::size_t max = 4) {
@@ -53,8 +53,8 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
             c = gc::component_of(e.soname, e.elf);
         if (!c) continue;
         if (c->role == gc::Role::driver || c->role == gc::Role::firmware) {
-            driver.bytes += e.size, ++driver.count;
-            driver.paths.emplace_back(e.path, e.size);
+            driver.subject.bytes += e.size, ++driver.subject.count;
+            driver.subject.paths.emplace_back(e.path, e.size);
             driver_names.insert(c->name);
             if (const gc::Licence* l = t.licence(c->licence)) driver_licences.insert(l->name);
             continue;
@@ -64,8 +64,8 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
         if (lst == g.lists.end() || gc::listed_in(*c, lst->second.first)) continue;
         const gc::DistributableList* dl = t.list(lst->second.first);
         Finding& f = by_rule[dl->id];
-        f.bytes += e.size, ++f.count;
-        f.paths.emplace_back(e.path, e.size);
+        f.subject.bytes += e.size, ++f.subject.count;
+        f.subject.paths.emplace_back(e.path, e.size);
         unlisted_components[dl->id].insert(c->name);
     }
     for (auto& [list_id, f] : by_rule) {
@@ -73,9 +73,9 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
         const gc::Licence* lic = t.licence(dl->licence);
         const std::string& from = g.lists.at(dl->licence).second;
         f.id = dl->rule;
-        f.severity = "warn";
-        f.title = "Files not named by " + dl->name;
-        f.message = std::to_string(f.count) + " file(s) of the final image (" +
+        f.severity = Severity::warn;
+        f.subject.title = "Files not named by " + dl->name;
+        f.message = std::to_string(f.subject.count) + " file(s) of the final image (" +
                     names(unlisted_components[list_id]) + ") fall under the " + lic->name +
                     " and are not named by " + dl->name + " (" +
                     (from == "table: newest" ? "the newest version gantry's table holds; the image "
@@ -86,21 +86,22 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
                 "COPY only the files the list names (`gantry slim --remove toolchain,headers,"
                 "static` removes development files); " +
                 std::string(kContact);
-        f.slim_class = "";
-        f.details = {{"list", dl->id},
-                     {"list_name", dl->name},
-                     {"licence", lic->id},
-                     {"text", from},
-                     {"components", std::vector<std::string>(unlisted_components[list_id].begin(),
-                                                             unlisted_components[list_id].end())}};
+        f.subject.slim_class = "";
+        f.subject.details = {
+            {"list", dl->id},
+            {"list_name", dl->name},
+            {"licence", lic->id},
+            {"text", from},
+            {"components", std::vector<std::string>(unlisted_components[list_id].begin(),
+                                                    unlisted_components[list_id].end())}};
         sort_paths(f);
         out.push_back(std::move(f));
     }
-    if (driver.count) {
+    if (driver.subject.count) {
         driver.id = "GPU-DRIVER-IN-IMAGE";
-        driver.severity = "warn";
-        driver.title = "GPU driver libraries or firmware in the image";
-        driver.message = std::to_string(driver.count) + " file(s) of the GPU driver (" +
+        driver.severity = Severity::warn;
+        driver.subject.title = "GPU driver libraries or firmware in the image";
+        driver.message = std::to_string(driver.subject.count) + " file(s) of the GPU driver (" +
                          names(driver_names) +
                          ") are in the image: they belong to the host, whose kernel module their "
                          "version must match; gantry run and the NVIDIA Container Toolkit inject "
@@ -108,7 +109,7 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
                          names(driver_licences);
         driver.fix = "do not install the driver (or its libraries, or firmware) in the image; "
                      "for forward compatibility NVIDIA ships cuda-compat-X-Y instead";
-        driver.details = {
+        driver.subject.details = {
             {"components", std::vector<std::string>(driver_names.begin(), driver_names.end())}};
         sort_paths(driver);
         out.push_back(std::move(driver));
@@ -131,24 +132,26 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
     for (auto* l : cands) {
         const gc::Component* c = gc::component_of(l->path, elf_of[l->layer][l->path]);
         if (!c) continue;
-        lower.bytes += l->bytes, ++lower.count;
-        lower.paths.emplace_back(l->path, l->bytes);
+        lower.subject.bytes += l->bytes, ++lower.subject.count;
+        lower.subject.paths.emplace_back(l->path, l->bytes);
         lower_names.insert(c->name);
         lower_layers.insert(l->layer + 1);
     }
-    if (lower.count) {
+    if (lower.subject.count) {
         std::string ls;
         for (auto n : lower_layers) ls += (ls.empty() ? "" : ", ") + std::to_string(n);
         lower.id = "VENDOR-FILE-IN-LOWER-LAYER";
-        lower.severity = "warn";
-        lower.title = "GPU vendor files deleted in a later layer but shipped in a lower one";
-        lower.message = std::to_string(lower.count) + " GPU vendor file(s) (" + names(lower_names) +
+        lower.severity = Severity::warn;
+        lower.subject.title =
+            "GPU vendor files deleted in a later layer but shipped in a lower one";
+        lower.message = std::to_string(lower.subject.count) + " GPU vendor file(s) (" +
+                        names(lower_names) +
                         ") were deleted or replaced by a later layer, but layer " + ls +
                         " still carries them: whoever pulls the image receives them";
         lower.fix = "delete them in the same RUN step that adds them, or build in a separate "
                     "stage and COPY the result (`gantry slim` writes the image as one layer)";
-        lower.slim_class = "squash";
-        lower.details = {
+        lower.subject.slim_class = "squash";
+        lower.subject.details = {
             {"layers", std::vector<std::uint32_t>(lower_layers.begin(), lower_layers.end())}};
         sort_paths(lower);
         out.push_back(std::move(lower));
@@ -157,9 +160,9 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
         if (f.in_final && f.licence == "ngc-dl-container") {
             Finding n;
             n.id = "NGC-CONTAINER-LICENSE";
-            n.severity = "info";
-            n.title = "The NVIDIA Deep Learning Container License governs this image";
-            n.count = 1;
+            n.severity = Severity::info;
+            n.subject.title = "The NVIDIA Deep Learning Container License governs this image";
+            n.subject.count = 1;
             n.message = "the image carries the NVIDIA Deep Learning Container License (" + f.path +
                         "), which governs the container and its contents; its §4c restricts "
                         "distributing any portion of the container except as it provides. Whether "
@@ -168,13 +171,13 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
             n.fix = "read " + f.path +
                     " before pushing to a public registry, or build from a base image that does "
                     "not carry it";
-            n.paths.emplace_back(f.path.substr(1), 0);
-            n.details = {{"path", f.path}};
+            n.subject.paths.emplace_back(f.path.substr(1), 0);
+            n.subject.details = {{"path", f.path}};
             out.push_back(std::move(n));
             break;
         }
     std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
-        if (a.bytes != b.bytes) return a.bytes > b.bytes;
+        if (a.subject.bytes != b.subject.bytes) return a.subject.bytes > b.subject.bytes;
         return a.id < b.id;
     });
 }

@@ -129,7 +129,8 @@ PushLicenceSummary push_licence_summary(const Report& r, const LicencePolicy& p,
     } else {
         s.line += "; findings:";
         for (auto* f : s.findings)
-            s.line += " " + f->id + (f->count ? " (" + std::to_string(f->count) + ")" : "");
+            s.line += " " + f->id +
+                      (f->subject.count ? " (" + std::to_string(f->subject.count) + ")" : "");
     }
     s.line += "; details: gantry analyze " + image;
     return s;

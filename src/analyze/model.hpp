@@ -4,6 +4,7 @@
 
 #include "analyze/gpu_inventory.hpp"
 #include "analyze/scan.hpp"
+#include "findings/finding.hpp"
 
 #include <cstdint>
 #include <limits>
@@ -63,18 +64,21 @@ struct MergedView {
 
 MergedView merge(const std::vector<const LayerScan*>& layers);
 
-struct Finding {
-    std::string id;       // stable: "DEVEL-TOOLCHAIN", "APT-LISTS", ...
-    std::string severity; // "warn" or "info"
-    std::string title;
-    std::uint64_t bytes = 0; // what removing the cause would save
-    std::uint64_t count = 0; // files involved
-    std::string message;
-    std::string fix;
-    std::vector<std::pair<std::string, std::uint64_t>> paths; // largest first (a sample)
-    std::string slim_class; // the `gantry slim --remove` class that removes it ("" if none)
-    nlohmann::json details = nlohmann::json::object();
-};
+// analyze's findings are the shared model's (findings/finding.hpp) with their Subject: the files
+// behind them, the bytes removing the cause saves, the slim class that removes it. Severity: info,
+// or warn from 10 MB on (and for the rules that always warn); the report spells it "info" /
+// "warn".
+using findings::Finding;
+using findings::Severity;
+
+// A finding with its ID, severity and Subject::title (the rest filled in by its rule).
+inline Finding finding(std::string id, Severity severity, std::string title) {
+    Finding f;
+    f.id = std::move(id);
+    f.severity = severity;
+    f.subject.title = std::move(title);
+    return f;
+}
 
 struct LayerInfo {
     std::string diff_id, blob; // "sha256:…"

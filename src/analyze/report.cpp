@@ -123,17 +123,17 @@ nlohmann::json to_json(const Report& r) {
     json findings = json::array();
     for (auto& f : r.findings) {
         json paths = json::array();
-        for (auto& [p, b] : f.paths) paths.push_back({{"path", p}, {"bytes", b}});
+        for (auto& [p, b] : f.subject.paths) paths.push_back({{"path", p}, {"bytes", b}});
         findings.push_back({{"id", f.id},
-                            {"severity", f.severity},
-                            {"title", f.title},
-                            {"bytes", f.bytes},
-                            {"count", f.count},
+                            {"severity", findings::to_string(f.severity)},
+                            {"title", f.subject.title},
+                            {"bytes", f.subject.bytes},
+                            {"count", f.subject.count},
                             {"message", f.message},
                             {"fix", f.fix},
-                            {"slim", f.slim_class},
+                            {"slim", f.subject.slim_class},
                             {"paths", paths},
-                            {"details", f.details}});
+                            {"details", f.subject.details}});
     }
     std::string wasted_user = std::isnan(r.dive.user_wasted_percent)   ? "NaN"
                               : std::isinf(r.dive.user_wasted_percent) ? "+Inf"
@@ -203,14 +203,15 @@ std::string render_text(const Report& r, std::size_t max_paths) {
     o += "\nFindings (largest savings first):\n";
     std::vector<std::vector<std::string>> fr{{"ID", "SEVERITY", "BYTES", "FILES", "SUMMARY"}};
     for (auto& f : r.findings)
-        fr.push_back(
-            {f.id, f.severity, units::human_size(f.bytes), std::to_string(f.count), f.message});
+        fr.push_back({f.id, findings::to_string(f.severity), units::human_size(f.subject.bytes),
+                      std::to_string(f.subject.count), f.message});
     o += text::columns(fr);
     o += "\n";
     for (auto& f : r.findings) {
         o += f.id + ": " + f.message + "\n";
-        for (std::size_t i = 0; i < f.paths.size() && i < max_paths; ++i)
-            o += "    " + units::human_size(f.paths[i].second) + "  /" + f.paths[i].first + "\n";
+        for (std::size_t i = 0; i < f.subject.paths.size() && i < max_paths; ++i)
+            o += "    " + units::human_size(f.subject.paths[i].second) + "  /" +
+                 f.subject.paths[i].first + "\n";
         o += "  fix: " + f.fix + "\n";
     }
     return o;

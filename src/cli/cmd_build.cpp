@@ -67,6 +67,7 @@ std::optional<std::int64_t> source_date_epoch_env() {
 bool lint_first(const BuildFlags& o, const std::string& text, const std::string& name,
                 const image_build::BuildOptions& bo) {
     lint::Options lo;
+    lo.rule_sets = gpu_vendors::lint_rule_sets();
     lo.build.build_args = bo.build_args;
     lo.build.target = o.target;
     lo.context = o.context;
@@ -78,8 +79,10 @@ bool lint_first(const BuildFlags& o, const std::string& text, const std::string&
         return false; // a syntax error: the build's plan reports it, with FILE:LINE
     }
     if (!results[0].findings.empty() && !o.quiet)
-        std::fputs(lint::render(results, lint::Format::gnu, false).c_str(), stderr);
-    return o.lint_fail && lint::fails(results[0].findings, lint::Level::error);
+        std::fputs(
+            lint::render(results, lint::Format::gnu, false, lint::rules(lo.rule_sets)).c_str(),
+            stderr);
+    return o.lint_fail && lint::fails(results[0].findings, lint::Severity::fail);
 }
 
 std::string build_summary(store::Store& store, const oci::Digest& manifest) {
@@ -87,7 +90,7 @@ std::string build_summary(store::Store& store, const oci::Digest& manifest) {
     auto an = analyze::analyze_image(store, img, manifest.str(), analyze::AnalyzeOptions{});
     const auto& r = an.report;
     std::uint64_t savings = 0;
-    for (const auto& f : r.findings) savings += f.bytes;
+    for (const auto& f : r.findings) savings += f.subject.bytes;
     char buf[512];
     std::snprintf(buf, sizeof buf,
                   "%zu layers, %s compressed, %llu files (%s), efficiency %.1f%%, %zu "

@@ -6,9 +6,9 @@
 // and compression).
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
-#include "compat/finding.hpp"
 #include "engine/cpu_check.hpp"
 #include "engine/engine.hpp"
+#include "findings/finding.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "oci/image.hpp"
 #include "rootfs/rootfs.hpp"
@@ -67,29 +67,29 @@ int print_fatbin(const std::string& path, bool json) {
 
 namespace {
 
-int report(const std::vector<compat::Finding>& findings, bool json) {
+int report(const std::vector<findings::Finding>& findings, bool json) {
     if (json) {
         oci::json a = oci::json::array();
         for (auto& f : findings)
             a.push_back({{"id", f.id},
-                         {"severity", compat::to_string(f.severity)},
+                         {"severity", findings::to_string(f.severity)},
                          {"message", f.message},
                          {"fix", f.fix}});
-        std::printf("%s\n", oci::json{{"result", compat::to_string(compat::worst(findings))},
+        std::printf("%s\n", oci::json{{"result", findings::to_string(findings::worst(findings))},
                                       {"findings", a}}
                                 .dump(2)
                                 .c_str());
     } else {
-        for (auto sev : {compat::Severity::fail, compat::Severity::warn, compat::Severity::info,
-                         compat::Severity::pass})
+        for (auto sev : {findings::Severity::fail, findings::Severity::warn,
+                         findings::Severity::info, findings::Severity::pass})
             for (auto& f : findings) {
                 if (f.severity != sev) continue;
-                std::printf("%-5s %-26s %s\n", compat::to_string(f.severity), f.id.c_str(),
+                std::printf("%-5s %-26s %s\n", findings::to_string(f.severity), f.id.c_str(),
                             f.message.c_str());
                 if (!f.fix.empty()) std::printf("      %-26s fix: %s\n", "", f.fix.c_str());
             }
     }
-    return compat::worst(findings) == compat::Severity::fail ? 10 : 0;
+    return findings::worst(findings) == findings::Severity::fail ? 10 : 0;
 }
 
 } // namespace
@@ -148,7 +148,7 @@ void register_doctor(CLI::App& app, Context& ctx) {
             if (auto b = runtime::rootless_blocked(base + "/proc", base + "/sys"))
                 findings.push_back(
                     {"HOST-ROOTLESS-BLOCKED",
-                     caller.real_root ? compat::Severity::warn : compat::Severity::fail, b->why,
+                     caller.real_root ? findings::Severity::warn : findings::Severity::fail, b->why,
                      b->hint});
             for (auto& f : engine::cpu_findings(dctx.store, dctx.image, o->path))
                 findings.push_back(std::move(f));

@@ -1,6 +1,7 @@
 // gantry lint: GPU-aware Dockerfile rules with IDs, line numbers and fixes (see docs/lint.md).
 #include "cli/context.hpp"
 #include "dockerfile/dockerfile.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "lint/config.hpp"
 #include "lint/lint.hpp"
 #include "lint/report.hpp"
@@ -32,11 +33,11 @@ void add_codes(std::set<std::string>& into, const std::vector<std::string>& item
     }
 }
 
-void check_codes(const std::set<std::string>& codes, const std::string& flag,
-                 Errc code = Errc::usage) {
+void check_codes(const std::vector<lint::RuleInfo>& rules, const std::set<std::string>& codes,
+                 const std::string& flag, Errc code = Errc::usage) {
     for (auto& c : codes) {
         bool known = false;
-        for (auto& r : lint::rules()) known |= c == r.code;
+        for (auto& r : rules) known |= c == r.code;
         if (!known)
             throw Error(code, flag + " " + c + ": no such rule",
                         "`gantry lint --rules` lists the rules");
@@ -91,9 +92,12 @@ void register_lint(CLI::App& app, Context& ctx) {
     cmd->add_flag("--rules", o->list_rules, "List the rules and exit");
     cmd->callback([&ctx, o] {
         ctx.action = [o]() -> int {
+            // lint's own rules and every registered GPU vendor's
+            const auto rule_sets = gpu_vendors::lint_rule_sets();
+            const auto rules = lint::rules(rule_sets);
             if (o->list_rules) {
-                for (auto& r : lint::rules())
-                    std::printf("%s  %-7s  %s\n", r.code, lint::to_string(r.level), r.title);
+                for (auto& r : rules)
+                    std::printf("%s  %-7s  %s\n", r.code, lint::level_word(r.severity), r.title);
                 return 0;
             }
             if (o->files.empty())
@@ -101,28 +105,29 @@ void register_lint(CLI::App& app, Context& ctx) {
                             "gantry lint Dockerfile (or - for stdin)");
             auto format = lint::parse_format(o->json ? "json" : o->format);
             lint::Options opt;
+            opt.rule_sets = rule_sets;
             std::string threshold_name = o->threshold;
             if (!o->config.empty()) {
                 auto cfg = lint::load_config(o->config);
-                check_codes(cfg.ignored, o->config + ": ignored:", Errc::invalid);
+                check_codes(rules, cfg.ignored, o->config + ": ignored:", Errc::invalid);
                 opt.ignore = cfg.ignored;
                 for (auto& [code, level] : cfg.severity) {
-                    check_codes({code}, o->config + ": override:", Errc::invalid);
+                    check_codes(rules, {code}, o->config + ": override:", Errc::invalid);
                     opt.severity[code] = level;
                 }
                 if (threshold_name.empty()) threshold_name = cfg.threshold;
             }
             if (threshold_name.empty()) threshold_name = "info";
-            std::optional<lint::Level> threshold;
+            std::optional<lint::Severity> threshold;
             if (threshold_name != "none") threshold = lint::parse_level(threshold_name);
             add_codes(opt.ignore, o->ignore);
-            check_codes(opt.ignore, "--ignore");
-            for (auto [list, level] : {std::pair{&o->errors, lint::Level::error},
-                                       std::pair{&o->warnings, lint::Level::warning},
-                                       std::pair{&o->infos, lint::Level::info}}) {
+            check_codes(rules, opt.ignore, "--ignore");
+            for (auto [list, level] : {std::pair{&o->errors, lint::Severity::fail},
+                                       std::pair{&o->warnings, lint::Severity::warn},
+                                       std::pair{&o->infos, lint::Severity::info}}) {
                 std::set<std::string> codes;
                 add_codes(codes, *list);
-                check_codes(codes, "severity override");
+                check_codes(rules, codes, "severity override");
                 for (auto& c : codes) opt.severity[c] = level;
             }
             for (auto& a : o->build_args) {
@@ -168,7 +173,7 @@ void register_lint(CLI::App& app, Context& ctx) {
             }
             bool color = format == lint::Format::tty && !o->no_color && ::isatty(1) &&
                          !std::getenv("NO_COLOR");
-            std::fputs(lint::render(results, format, color).c_str(), stdout);
+            std::fputs(lint::render(results, format, color, rules).c_str(), stdout);
             std::fflush(stdout);
             for (auto& r : results)
                 if (lint::fails(r.findings, threshold)) return 10;

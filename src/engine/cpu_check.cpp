@@ -179,13 +179,13 @@ void refuse_cpu_shortfalls(const std::vector<CpuShortfall>& shortfalls, const st
                 "--cpu-arch host, or a lower x86-64 level); --no-require runs it anyway");
 }
 
-std::vector<compat::Finding> cpu_findings(const store::Store* store, const store::Image* image,
-                                          const std::string& path_prefix) {
-    std::vector<compat::Finding> out;
+std::vector<findings::Finding> cpu_findings(const store::Store* store, const store::Image* image,
+                                            const std::string& path_prefix) {
+    std::vector<findings::Finding> out;
     auto host = host_or_nothing();
     if (!host) return out;
     int host_level = cpu::level_of(*host);
-    out.push_back({"CPU-HOST", compat::Severity::info,
+    out.push_back({"CPU-HOST", findings::Severity::info,
                    "this host's CPU is " + level_name(host_level) +
                        (host->count("avx512f") ? " with AVX-512" : "") +
                        (host->count("amx_tile") ? " and AMX" : ""),
@@ -196,10 +196,10 @@ std::vector<compat::Finding> cpu_findings(const store::Store* store, const store
         auto m = cpu::missing(from_label, *host);
         std::string arch = label(image->config.raw, cpu::kLabelArch);
         if (m.empty())
-            out.push_back({"CPU-IMAGE-LABEL", compat::Severity::pass,
+            out.push_back({"CPU-IMAGE-LABEL", findings::Severity::pass,
                            "built with --cpu-arch " + arch + ": this host has what it needs", ""});
         else
-            out.push_back({"CPU-IMAGE-LABEL", compat::Severity::fail,
+            out.push_back({"CPU-IMAGE-LABEL", findings::Severity::fail,
                            "built with --cpu-arch " + arch + ", the image needs " +
                                text::join(m, ", ") + ", which this host's CPU lacks",
                            "run it on a host whose CPU has them, or rebuild it with --cpu-arch "
@@ -223,7 +223,7 @@ std::vector<compat::Finding> cpu_findings(const store::Store* store, const store
         std::vector<std::string> named(
             failing.begin(),
             failing.begin() + static_cast<std::ptrdiff_t>(std::min(failing.size(), kMaxNamed)));
-        out.push_back({"CPU-IMAGE-ELF", compat::Severity::fail,
+        out.push_back({"CPU-IMAGE-ELF", findings::Severity::fail,
                        std::to_string(failing.size()) + " ELF file(s) need up to " +
                            level_name(worst) + ", more than this host's " + level_name(host_level) +
                            ": " + text::join(named, ", ") +
@@ -232,7 +232,7 @@ std::vector<compat::Finding> cpu_findings(const store::Store* store, const store
                            ", or rebuild those files for this one"});
     } else if (scanned > 0) {
         out.push_back(
-            {"CPU-IMAGE-ELF", compat::Severity::pass,
+            {"CPU-IMAGE-ELF", findings::Severity::pass,
              std::to_string(scanned) + " ELF file(s) ask for an x86-64 level: this host has it",
              ""});
     }

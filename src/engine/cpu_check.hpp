@@ -8,7 +8,7 @@
 // for more than the baseline); `doctor IMAGE` also reads every ELF file of the image.
 #pragma once
 
-#include "compat/finding.hpp"
+#include "findings/finding.hpp"
 #include "rootfs/image_files.hpp"
 #include "store/images.hpp"
 
@@ -44,7 +44,7 @@ void refuse_cpu_shortfalls(const std::vector<CpuShortfall>& shortfalls, const st
 // doctor's findings: CPU-HOST (info: the host's level), and with an image CPU-IMAGE-LABEL and
 // CPU-IMAGE-ELF (fail when the host lacks what they need, else pass). Files are scanned under
 // PATH_PREFIX when given.
-std::vector<compat::Finding> cpu_findings(const store::Store* store, const store::Image* image,
-                                          const std::string& path_prefix);
+std::vector<findings::Finding> cpu_findings(const store::Store* store, const store::Image* image,
+                                            const std::string& path_prefix);
 
 } // namespace gantry::engine

@@ -7,8 +7,8 @@
 
 namespace gantry::gpu_vendors {
 
-std::optional<compat::Finding> Backend::image_without_host(const store::Store&, const store::Image&,
-                                                           const Roots&) const {
+std::optional<findings::Finding>
+Backend::image_without_host(const store::Store&, const store::Image&, const Roots&) const {
     return std::nullopt;
 }
 
@@ -18,15 +18,15 @@ std::vector<std::string> Backend::cdi_devices(const Roots&, const std::vector<st
                 "use `gantry cdi generate` and give the runtime the CDI devices");
 }
 
-void apply_policy(const std::vector<compat::Finding>& findings, const char* override_by,
+void apply_policy(const std::vector<findings::Finding>& findings, const char* override_by,
                   std::string_view how_to_override) {
     for (auto& fd : findings) {
-        if (fd.severity == compat::Severity::fail && !override_by)
+        if (fd.severity == findings::Severity::fail && !override_by)
             throw Error(Errc::run_failed, fd.message,
                         fd.fix + (fd.fix.empty() ? "" : "; ") + std::string(how_to_override));
-        if (fd.severity == compat::Severity::fail)
+        if (fd.severity == findings::Severity::fail)
             log::warn(fd.message + " (requirements not checked: " + override_by + ")");
-        else if (fd.severity == compat::Severity::warn)
+        else if (fd.severity == findings::Severity::warn)
             log::warn(fd.message);
     }
 }

@@ -14,19 +14,25 @@
 #pragma once
 
 #include "cdi/spec_model.hpp"
-#include "compat/finding.hpp"
 #include "device_code/format.hpp"
+#include "findings/finding.hpp"
+#include "gpu_vendors/image_findings.hpp"
 #include "gpu_vendors/roots.hpp"
 #include "oci/runtime_spec.hpp"
 #include "rootfs/image_files.hpp"
 #include "store/images.hpp"
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
 #include <vector>
+
+namespace gantry::lint {
+struct RuleSet; // lint/lint.hpp
+} // namespace gantry::lint
 
 namespace gantry::gpu_vendors {
 
@@ -116,7 +122,7 @@ class Backend {
                                    std::vector<std::string>* warnings) const = 0;
     // `gantry doctor`: the host rules, and with an image the image's rules for the GPUs the
     // request would get.
-    virtual std::vector<compat::Finding> doctor(const DoctorContext& ctx) const = 0;
+    virtual std::vector<findings::Finding> doctor(const DoctorContext& ctx) const = 0;
     // `gantry bundle`: the names, in generate_cdi's spec with every naming strategy, of the
     // devices the request (ENV's contract, GPUS) selects on the host; empty when it asks for
     // none. Error(unsupported) from a backend that cannot say.
@@ -142,6 +148,13 @@ class Backend {
     // what tailor, analyze, slim, doctor --fatbin and build --gpu-arch go through. None by
     // default.
     virtual std::vector<const device_code::Format*> device_code() const { return {}; }
+    // `gantry lint`: the Dockerfile rules that name this vendor's toolkit (their codes, severities
+    // and titles, checks over lint's build model, the variables that choose its GPUs). None by
+    // default.
+    virtual const lint::RuleSet* lint_rules() const { return nullptr; }
+    // `gantry analyze`: a fresh state for one image's findings of this vendor
+    // (image_findings.hpp). None by default.
+    virtual std::unique_ptr<ImageFindings> analyze_findings() const { return nullptr; }
     // Apptainer's run flag that asks for this vendor's GPUs ("--nv", "--rocm"): `gantry run` takes
     // it as --gpus all with this vendor. None by default.
     virtual std::string_view apptainer_flag() const { return {}; }
@@ -150,15 +163,15 @@ class Backend {
     // `gantry doctor` with another vendor chosen: a finding when IMAGE is made for this vendor
     // and the host has none of its GPUs (AMD: ROCM-IMAGE-NO-AMD). A lookup or two; never on
     // run's path. Nothing by default.
-    virtual std::optional<compat::Finding> image_without_host(const store::Store& store,
-                                                              const store::Image& image,
-                                                              const Roots& roots) const;
+    virtual std::optional<findings::Finding> image_without_host(const store::Store& store,
+                                                                const store::Image& image,
+                                                                const Roots& roots) const;
 };
 
 // Applies the doctor's findings as a run's policy: a failure stops the run (Error(run_failed)
 // with the finding's fix and HOW_TO_OVERRIDE in its hint) unless OVERRIDE_BY names what overrides
 // it (--no-require, NVIDIA_DISABLE_REQUIRE), when it is a warning; warnings are logged.
-void apply_policy(const std::vector<compat::Finding>& findings, const char* override_by,
+void apply_policy(const std::vector<findings::Finding>& findings, const char* override_by,
                   std::string_view how_to_override = "--no-require runs it anyway");
 
 // The last value of KEY in ENV ("KEY=value" entries), if any.

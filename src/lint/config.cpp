@@ -63,7 +63,7 @@ Config load_config(const std::filesystem::path& path) {
                             file + ": override must map error/warning/info to lists");
             for (const auto& [lk, lv] : v.entries) {
                 const std::string& level = lk.value;
-                Level l;
+                Severity l;
                 try {
                     l = parse_level(level);
                 } catch (const Error&) {

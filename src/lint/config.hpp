@@ -20,7 +20,7 @@ namespace gantry::lint {
 struct Config {
     std::string threshold; // "" when not set
     std::set<std::string> ignored;
-    std::map<std::string, Level> severity;
+    std::map<std::string, Severity> severity;
 };
 
 // Throws Error(not_found) for a missing file, Error(invalid) naming the file and line for

@@ -9,66 +9,67 @@
 
 namespace gantry::lint {
 
-namespace {
+namespace {} // namespace
 
-constexpr text::Spelling<Level> kLevels[] = {
-    {Level::error, "error"}, {Level::warning, "warning"}, {Level::info, "info"}};
-
-} // namespace
-
-const char* to_string(Level l) {
-    return text::word_for(kLevels, l, "?");
+const char* level_word(Severity s) {
+    return findings::to_string(s, findings::Words::lint);
 }
 
-Level parse_level(std::string_view s) {
-    if (auto l = text::value_for(kLevels, s)) return *l;
+Severity parse_level(std::string_view s) {
+    if (auto l = findings::parse(s, findings::Words::lint)) return *l;
     throw Error(Errc::usage, "unknown severity \"" + std::string(s) + "\"",
                 "use error, warning or info");
 }
 
 const std::vector<RuleInfo>& rules() {
     static const std::vector<RuleInfo> r = {
-        {"GL001", Level::error,
+        {"GL001", Severity::fail,
          "the shipped stage is built on a CUDA devel or ROCm development image"},
-        {"GL002", Level::warning,
+        {"GL002", Severity::warn,
          "a compiler, CUDA toolkit or ROCm SDK is installed in the shipped stage"},
-        {"GL003", Level::warning, "base image untagged or tagged latest"},
-        {"GL004", Level::info, "base image not pinned by digest"},
-        {"GL005", Level::warning, "apt-get install without --no-install-recommends"},
-        {"GL006", Level::warning, "apt lists not removed in the RUN that creates them"},
-        {"GL007", Level::warning, "pip install without --no-cache-dir or a cache mount"},
-        {"GL008", Level::error,
+        {"GL003", Severity::warn, "base image untagged or tagged latest"},
+        {"GL004", Severity::info, "base image not pinned by digest"},
+        {"GL005", Severity::warn, "apt-get install without --no-install-recommends"},
+        {"GL006", Severity::warn, "apt lists not removed in the RUN that creates them"},
+        {"GL007", Severity::warn, "pip install without --no-cache-dir or a cache mount"},
+        {"GL008", Severity::fail,
          "torch/jaxlib GPU build does not match the base image's CUDA or ROCm"},
-        {"GL009", Level::warning, "NVIDIA_DRIVER_CAPABILITIES=all"},
-        {"GL010", Level::warning, "dataset or model weights copied into the image"},
-        {"GL011", Level::warning, "whole build context copied before dependencies are installed"},
-        {"GL012", Level::warning, "conda install without conda clean or a cache mount"},
-        {"GL013", Level::warning, "GPU used at build time (nvidia-smi, rocminfo, /dev/kfd in RUN)"},
-        {"GL014", Level::warning, "model weights downloaded into the image by RUN"},
-        {"GL015", Level::error, "CUDA driver stubs on LD_LIBRARY_PATH"},
-        {"GL016", Level::info,
+        {"GL010", Severity::warn, "dataset or model weights copied into the image"},
+        {"GL011", Severity::warn, "whole build context copied before dependencies are installed"},
+        {"GL012", Severity::warn, "conda install without conda clean or a cache mount"},
+        {"GL013", Severity::warn, "GPU used at build time (nvidia-smi, rocminfo, /dev/kfd in RUN)"},
+        {"GL014", Severity::warn, "model weights downloaded into the image by RUN"},
+        {"GL016", Severity::info,
          "CUDA_VISIBLE_DEVICES (or HIP_/ROCR_VISIBLE_DEVICES) fixed in the image"},
-        {"GL017", Level::warning,
-         "PYTORCH_ROCM_ARCH / GPU_TARGETS / AMDGPU_TARGETS lists disagree"},
-        {"GL018", Level::warning,
+        {"GL018", Severity::warn,
          "COPY --from of CUDA Toolkit files Attachment A does not list into the shipped stage"},
     };
     return r;
 }
 
+std::vector<RuleInfo> rules(const std::vector<const RuleSet*>& rule_sets) {
+    std::vector<RuleInfo> all = rules();
+    for (const RuleSet* rs : rule_sets) all.insert(all.end(), rs->rules.begin(), rs->rules.end());
+    std::stable_sort(all.begin(), all.end(), [](const RuleInfo& a, const RuleInfo& b) {
+        return std::string_view(a.code) < std::string_view(b.code);
+    });
+    return all;
+}
+
 void RuleContext::add(const char* code, const Stage& st, const Step* step, std::string message,
                       std::string fix) const {
     Finding f;
-    f.code = code;
-    for (auto& r : rules())
-        if (f.code == r.code) f.level = r.level;
+    f.id = code;
+    f.severity = Severity::warn;
+    for (auto& r : table)
+        if (f.id == r.code) f.severity = r.severity;
     const Instruction* in = step ? &build.file->instructions[step->index] : st.from;
-    f.line = in->line;
-    f.instruction =
+    f.at.line = in->line;
+    f.at.instruction =
         step ? step->index : static_cast<std::size_t>(in - build.file->instructions.data());
     f.message = std::move(message);
     f.fix = std::move(fix);
-    f.stage = st.label();
+    f.at.stage = st.label();
     out.push_back(std::move(f));
 }
 
@@ -99,13 +100,15 @@ bool pragma(const std::string& comment, bool& global, std::set<std::string>& cod
 std::vector<Finding> lint(const Dockerfile& df, const Options& opt) {
     Build build = model_build(df, opt.build);
     std::vector<Finding> all;
-    RuleContext cx{build, opt, all};
+    const std::vector<RuleInfo> table = rules(opt.rule_sets);
+    RuleContext cx{build, opt, all, table};
     rules_base(cx);
     rules_packages(cx);
     rules_gpu(cx);
     rules_copy(cx);
-    rules_arch(cx);
     rules_licence(cx);
+    for (const RuleSet* rs : opt.rule_sets)
+        if (rs->check) rs->check(cx);
 
     std::set<std::string> global_ignore;
     std::vector<std::set<std::string>> local(df.instructions.size());
@@ -117,27 +120,26 @@ std::vector<Finding> lint(const Dockerfile& df, const Options& opt) {
         }
     std::vector<Finding> out;
     for (auto& f : all) {
-        if (opt.ignore.count(f.code) || global_ignore.count(f.code) ||
-            local[f.instruction].count(f.code))
+        if (opt.ignore.count(f.id) || global_ignore.count(f.id) ||
+            local[f.at.instruction].count(f.id))
             continue;
-        if (auto it = opt.severity.find(f.code); it != opt.severity.end()) f.level = it->second;
+        if (auto it = opt.severity.find(f.id); it != opt.severity.end()) f.severity = it->second;
         out.push_back(std::move(f));
     }
     std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
-        return a.line != b.line ? a.line < b.line : a.code < b.code;
+        return a.at.line != b.at.line ? a.at.line < b.at.line : a.id < b.id;
     });
     out.erase(std::unique(out.begin(), out.end(),
                           [](const Finding& a, const Finding& b) {
-                              return a.line == b.line && a.code == b.code && a.message == b.message;
+                              return a.at.line == b.at.line && a.id == b.id &&
+                                     a.message == b.message;
                           }),
               out.end());
     return out;
 }
 
-bool fails(const std::vector<Finding>& findings, std::optional<Level> threshold) {
-    if (!threshold) return false;
-    return std::any_of(findings.begin(), findings.end(),
-                       [&](const Finding& f) { return f.level <= *threshold; });
+bool fails(const std::vector<Finding>& findings, std::optional<Severity> threshold) {
+    return findings::reaches(findings, threshold);
 }
 
 } // namespace gantry::lint

@@ -40,14 +40,16 @@ std::string xml_escape(const std::string& s) {
     return r;
 }
 
-const char* color_of(Level l) {
+const char* color_of(Severity l) {
     switch (l) {
-    case Level::error:
+    case Severity::fail:
         return "\033[1;31m";
-    case Level::warning:
+    case Severity::warn:
         return "\033[1;33m";
-    case Level::info:
+    case Severity::info:
         return "\033[1;36m";
+    case Severity::pass:
+        break;
     }
     return "";
 }
@@ -56,9 +58,9 @@ std::string tty(const std::vector<FileResult>& results, bool color) {
     std::string out;
     for (auto& r : results)
         for (auto& f : r.findings) {
-            std::string level = to_string(f.level);
-            if (color) level = color_of(f.level) + level + "\033[0m";
-            out += r.file + ":" + std::to_string(f.line) + " " + f.code + " " + level + ": " +
+            std::string level = level_word(f.severity);
+            if (color) level = color_of(f.severity) + level + "\033[0m";
+            out += r.file + ":" + std::to_string(f.at.line) + " " + f.id + " " + level + ": " +
                    f.message + "\n";
             if (!f.fix.empty()) out += "  fix: " + f.fix + "\n";
         }
@@ -70,13 +72,13 @@ json as_json(const std::vector<FileResult>& results) {
     for (auto& r : results)
         for (auto& f : r.findings)
             a.push_back({{"file", r.file},
-                         {"line", f.line},
-                         {"column", f.column},
-                         {"code", f.code},
-                         {"level", to_string(f.level)},
+                         {"line", f.at.line},
+                         {"column", f.at.column},
+                         {"code", f.id},
+                         {"level", level_word(f.severity)},
                          {"message", f.message},
                          {"fix", f.fix},
-                         {"stage", f.stage}});
+                         {"stage", f.at.stage}});
     return a;
 }
 
@@ -84,8 +86,8 @@ std::string gnu(const std::vector<FileResult>& results) {
     std::string out;
     for (auto& r : results)
         for (auto& f : r.findings)
-            out += r.file + ":" + std::to_string(f.line) + ":" + std::to_string(f.column) + ": " +
-                   to_string(f.level) + ": " + f.code + " " + f.message + "\n";
+            out += r.file + ":" + std::to_string(f.at.line) + ":" + std::to_string(f.at.column) +
+                   ": " + level_word(f.severity) + ": " + f.id + " " + f.message + "\n";
     return out;
 }
 
@@ -94,34 +96,33 @@ std::string checkstyle(const std::vector<FileResult>& results) {
     for (auto& r : results) {
         out += "  <file name='" + xml_escape(r.file) + "'>\n";
         for (auto& f : r.findings)
-            out += "    <error line='" + std::to_string(f.line) + "' column='" +
-                   std::to_string(f.column) + "' severity='" + to_string(f.level) + "' message='" +
-                   xml_escape(f.message + " (fix: " + f.fix + ")") + "' source='" + f.code +
-                   "'/>\n";
+            out += "    <error line='" + std::to_string(f.at.line) + "' column='" +
+                   std::to_string(f.at.column) + "' severity='" + level_word(f.severity) +
+                   "' message='" + xml_escape(f.message + " (fix: " + f.fix + ")") + "' source='" +
+                   f.id + "'/>\n";
         out += "  </file>\n";
     }
     return out + "</checkstyle>\n";
 }
 
-std::string sarif(const std::vector<FileResult>& results) {
-    auto level = [](Level l) { return l == Level::info ? "note" : to_string(l); };
+std::string sarif(const std::vector<FileResult>& results, const std::vector<RuleInfo>& rules) {
+    auto level = [](Severity l) { return l == Severity::info ? "note" : level_word(l); };
     json rule_list = json::array();
-    for (auto& r : rules())
+    for (auto& r : rules)
         rule_list.push_back({{"id", r.code},
                              {"shortDescription", {{"text", r.title}}},
-                             {"defaultConfiguration", {{"level", level(r.level)}}}});
+                             {"defaultConfiguration", {{"level", level(r.severity)}}}});
     json res = json::array();
     for (auto& r : results)
         for (auto& f : r.findings)
-            res.push_back(
-                {{"ruleId", f.code},
-                 {"level", level(f.level)},
-                 {"message", {{"text", f.message + " Fix: " + f.fix}}},
-                 {"locations",
-                  json::array(
-                      {{{"physicalLocation",
-                         {{"artifactLocation", {{"uri", r.file}}},
-                          {"region", {{"startLine", f.line}, {"startColumn", f.column}}}}}}})}});
+            res.push_back({{"ruleId", f.id},
+                           {"level", level(f.severity)},
+                           {"message", {{"text", f.message + " Fix: " + f.fix}}},
+                           {"locations", json::array({{{"physicalLocation",
+                                                        {{"artifactLocation", {{"uri", r.file}}},
+                                                         {"region",
+                                                          {{"startLine", f.at.line},
+                                                           {"startColumn", f.at.column}}}}}}})}});
     json doc = {
         {"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
         {"version", "2.1.0"},
@@ -143,7 +144,8 @@ Format parse_format(const std::string& s) {
                 "use tty, json, gnu, checkstyle or sarif");
 }
 
-std::string render(const std::vector<FileResult>& results, Format f, bool color) {
+std::string render(const std::vector<FileResult>& results, Format f, bool color,
+                   const std::vector<RuleInfo>& rules) {
     switch (f) {
     case Format::tty:
         return tty(results, color);
@@ -154,7 +156,7 @@ std::string render(const std::vector<FileResult>& results, Format f, bool color)
     case Format::checkstyle:
         return checkstyle(results);
     case Format::sarif:
-        return sarif(results);
+        return sarif(results, rules);
     }
     return {};
 }

@@ -19,6 +19,8 @@ enum class Format { tty, json, gnu, checkstyle, sarif };
 // Throws Error(usage) for an unknown name.
 Format parse_format(const std::string& s);
 
-std::string render(const std::vector<FileResult>& results, Format f, bool color);
+// RULES: every rule that ran (lint::rules(rule_sets)), which SARIF lists.
+std::string render(const std::vector<FileResult>& results, Format f, bool color,
+                   const std::vector<RuleInfo>& rules);
 
 } // namespace gantry::lint

@@ -1,4 +1,5 @@
-// Internal to lint/: the rule groups and the command recognisers they share.
+// What lint's rules and the GPU vendors' (lint::RuleSet) share: the context they report
+// through and the command recognisers; and lint's own rule groups.
 #pragma once
 
 #include "lint/lint.hpp"
@@ -13,6 +14,10 @@ struct RuleContext {
     const Build& build;
     const Options& opt;
     std::vector<Finding>& out;
+    const std::vector<RuleInfo>& table; // every rule, for the severity of a code
+
+    // A finding of CODE (its severity from the table) at STEP's instruction, or at ST's FROM
+    // without a step.
 
     void add(const char* code, const Stage& st, const Step* step, std::string message,
              std::string fix) const;
@@ -20,9 +25,8 @@ struct RuleContext {
 
 void rules_base(const RuleContext& cx);     // GL001 GL003 GL004
 void rules_packages(const RuleContext& cx); // GL002 GL005 GL006 GL007 GL012
-void rules_gpu(const RuleContext& cx);      // GL008 GL009 GL013 GL014 GL015 GL016 (NVIDIA and AMD)
+void rules_gpu(const RuleContext& cx);      // GL008 GL014 GL016 (the vendors' variables)
 void rules_copy(const RuleContext& cx);     // GL010 GL011
-void rules_arch(const RuleContext& cx);     // GL017
 void rules_licence(const RuleContext& cx);  // GL018
 
 // apt-get / apt / aptitude: subcommand, options and operands.

@@ -1,7 +1,7 @@
-// GPU rules, NVIDIA and AMD: GL008 framework build (torch, jaxlib) vs the base's CUDA or ROCm,
-// GL009 capabilities=all, GL013 GPU at build time (nvidia-smi, rocminfo, /dev/kfd), GL014
-// weights downloaded by RUN, GL015 driver stubs at run time, GL016 CUDA_VISIBLE_DEVICES and
-// ROCm's HIP_/ROCR_VISIBLE_DEVICES, GPU_DEVICE_ORDINAL fixed in the image.
+// GPU rules over every vendor's toolkit: GL008 framework build (torch, jaxlib) vs the base's CUDA
+// or ROCm, GL014 weights downloaded by RUN, GL016 a variable that chooses GPUs fixed in the image
+// (each vendor's RuleSet::visible_devices). The rules that name one vendor's tools are the
+// vendor's (gpu_vendors/<vendor>/lint_rules.cpp).
 #include "lint/installed_stack.hpp"
 #include "lint/rules.hpp"
 #include "lint/rx.hpp"
@@ -323,57 +323,16 @@ bool downloads_weights(const Command& c) {
     return false;
 }
 
-// GL013 for AMD: ROCm's GPU probes in RUN, or /dev/kfd used by a RUN, while no GPU exists.
-// BuildKit's RUN --device takes a CDI device name (amd.com/gpu=all), never a device path.
-void amd_gpu_at_build(const RuleContext& cx, const Stage& st, const Step& step, const Command& c) {
-    static const char* const probes[] = {"rocminfo", "rocm-smi", "amd-smi",
-                                         "rocm_agent_enumerator"};
-    const Flag* dev = step.in->flag("device");
-    bool cdi = dev && dev->value.find('=') != std::string::npos && !dev->value.starts_with("/");
-    std::string n = c.name();
-    for (const char* p : probes)
-        if (n == p && !cdi) {
-            cx.add("GL013", st, &step,
-                   "RUN " + n +
-                       ": no GPU is available while the image builds, so this fails (\"ROCk "
-                       "module is NOT loaded\", HSA_STATUS_ERROR_OUT_OF_RESOURCES) or only "
-                       "describes the build machine",
-                   "check GPUs when the container starts (gantry doctor IMAGE, or the "
-                   "entrypoint), not in RUN; give GPU targets explicitly (PYTORCH_ROCM_ARCH, "
-                   "GPU_TARGETS) instead of detecting them");
-            return;
-        }
-    bool kfd = dev && dev->value.starts_with("/dev/kfd");
-    for (std::size_t i = 1; i < c.argv.size() && !kfd; ++i)
-        kfd = c.argv[i].find("/dev/kfd") != std::string::npos;
-    if (!kfd) return;
-    cx.add("GL013", st, &step,
-           "RUN uses /dev/kfd: the ROCm compute device does not exist while the image builds" +
-               std::string(dev && dev->value.starts_with("/")
-                               ? " (RUN --device takes a CDI device name, not a path)"
-                               : ""),
-           "use the GPU when the container runs (gantry run --gpus all, or --device "
-           "amd.com/gpu=all), not in RUN");
-}
-
 } // namespace
 
 void rules_gpu(const RuleContext& cx) {
     const char esc = cx.build.file->escape;
-    static const Rx stubs(R"((^|/)stubs/?$)");
     for (const auto& st : cx.build.stages) {
         for (const auto& step : st.steps) {
             const auto& kw = step.in->keyword;
             if (kw == "RUN") {
                 for (const auto& c : step.commands) {
                     torch_rule(cx, st, step, c);
-                    if (c.name() == "nvidia-smi" && !step.in->flag("device"))
-                        cx.add("GL013", st, &step,
-                               "RUN nvidia-smi: no GPU is available while the image builds, so "
-                               "this fails or only describes the build machine",
-                               "check GPUs when the container starts (gantry doctor IMAGE, or "
-                               "the entrypoint), not in RUN");
-                    amd_gpu_at_build(cx, st, step, c);
                     if (st.ships && downloads_weights(c) &&
                         !has_cache_mount(step, ".cache/huggingface"))
                         cx.add("GL014", st, &step,
@@ -383,62 +342,15 @@ void rules_gpu(const RuleContext& cx) {
                                "mount the weights at run time (gantry run -v /models:/models:ro) "
                                "or fetch them into a volume when the container starts");
                 }
-                const auto& text = step.in->original;
-                if (st.ships && text.find("/stubs") != std::string::npos &&
-                    (text.find("ld.so.conf") != std::string::npos ||
-                     text.find("libcuda.so.1") != std::string::npos))
-                    cx.add("GL015", st, &step,
-                           "RUN makes the CUDA driver stub libraries visible at run time "
-                           "(ld.so.conf or libcuda.so.1): the stub shadows the host driver and "
-                           "every CUDA call fails",
-                           "link against the stubs only while building (-L/usr/local/cuda/lib64/"
-                           "stubs or LIBRARY_PATH), never through ld.so.conf or libcuda.so.1");
             }
             if (kw != "ENV" || !st.ships) continue;
             for (auto& [k, v] : env_pairs(*step.in, esc, step.env)) {
-                if (k == "NVIDIA_DRIVER_CAPABILITIES") {
-                    std::string item;
-                    bool all = false;
-                    for (char ch : v + ",") {
-                        if (ch == ',') {
-                            all |= item == "all";
-                            item.clear();
-                        } else if (ch != ' ') {
-                            item += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-                        }
-                    }
-                    if (all)
-                        cx.add("GL009", st, &step,
-                               "NVIDIA_DRIVER_CAPABILITIES=" + v.substr(0, 80) +
-                                   " mounts every driver library (graphics, video, display, "
-                                   "ngx...) into every container of this image",
-                               "list only what the workload needs, e.g. "
-                               "NVIDIA_DRIVER_CAPABILITIES=compute,utility");
-                }
-                if (k == "LD_LIBRARY_PATH") {
-                    std::string part;
-                    for (char ch : v + ":") {
-                        if (ch != ':') {
-                            part += ch;
-                            continue;
-                        }
-                        if (rx_search(part, stubs))
-                            cx.add("GL015", st, &step,
-                                   "LD_LIBRARY_PATH includes the CUDA driver stubs (" + part +
-                                       "): their libcuda.so shadows the host driver's at run "
-                                       "time and CUDA fails with \"driver version is "
-                                       "insufficient\"",
-                                   "remove " + part +
-                                       " from LD_LIBRARY_PATH; link against the stubs only "
-                                       "while building (-L" +
-                                       part + " or LIBRARY_PATH)");
-                        part.clear();
-                    }
-                }
-                // ROCm reads CUDA_VISIBLE_DEVICES too (as HIP_VISIBLE_DEVICES), and its own
-                // three: reference rocm.md §1 "Restricting to one GPU".
-                if (k == "CUDA_VISIBLE_DEVICES" || k == "HIP_VISIBLE_DEVICES" ||
-                    k == "ROCR_VISIBLE_DEVICES" || k == "GPU_DEVICE_ORDINAL")
+                // the variables every vendor's runtime reads to choose GPUs (ROCm reads
+                // CUDA_VISIBLE_DEVICES too, as HIP_VISIBLE_DEVICES)
+                bool chooses = false;
+                for (const RuleSet* rs : cx.opt.rule_sets)
+                    for (const char* var : rs->visible_devices) chooses |= k == var;
+                if (chooses)
                     cx.add("GL016", st, &step,
                            k + "=" + v.substr(0, 80) +
                                " is fixed in the image: it hides GPUs whatever the container "

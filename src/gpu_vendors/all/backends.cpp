@@ -61,6 +61,20 @@ std::vector<const device_code::Format*> device_code_formats() {
     return formats;
 }
 
+std::vector<const lint::RuleSet*> lint_rule_sets() {
+    std::vector<const lint::RuleSet*> sets;
+    for (const Backend* b : backends())
+        if (const lint::RuleSet* r = b->lint_rules()) sets.push_back(r);
+    return sets;
+}
+
+std::vector<std::unique_ptr<ImageFindings>> analyze_findings() {
+    std::vector<std::unique_ptr<ImageFindings>> out;
+    for (const Backend* b : backends())
+        if (auto f = b->analyze_findings()) out.push_back(std::move(f));
+    return out;
+}
+
 std::vector<std::string> hide_gpus_env() {
     std::vector<std::string> env;
     for (const Backend* b : backends())
@@ -68,7 +82,7 @@ std::vector<std::string> hide_gpus_env() {
     return env;
 }
 
-std::vector<compat::Finding> doctor(const Backend& backend, const DoctorContext& ctx) {
+std::vector<findings::Finding> doctor(const Backend& backend, const DoctorContext& ctx) {
     auto findings = backend.doctor(ctx);
     if (!ctx.image) return findings;
     for (const Backend* other : backends())
@@ -163,11 +177,11 @@ std::string keep_arch_list(const std::string& value, const Roots& roots) {
     return value == "host" ? text::join(host_targets(roots), ",") : value;
 }
 
-std::vector<compat::Finding> doctor_regressions(const Roots& roots, const store::Store& store,
-                                                const store::Image& before,
-                                                const store::Image& after, CallerIds caller,
-                                                const std::string& cache_dir) {
-    std::vector<compat::Finding> out;
+std::vector<findings::Finding> doctor_regressions(const Roots& roots, const store::Store& store,
+                                                  const store::Image& before,
+                                                  const store::Image& after, CallerIds caller,
+                                                  const std::string& cache_dir) {
+    std::vector<findings::Finding> out;
     for (const Backend* b : backends()) {
         if (!b->present(roots)) continue;
         auto failing = [&](const store::Image& img, const std::string& ref) {
@@ -179,15 +193,15 @@ std::vector<compat::Finding> doctor_regressions(const Roots& roots, const store:
             ctx.gpus = "all";
             ctx.cache_dir = cache_dir;
             ctx.caller = caller;
-            std::vector<compat::Finding> fails;
+            std::vector<findings::Finding> fails;
             for (auto& f : doctor(*b, ctx))
-                if (f.severity == compat::Severity::fail) fails.push_back(std::move(f));
+                if (f.severity == findings::Severity::fail) fails.push_back(std::move(f));
             return fails;
         };
         auto was = failing(before, before.id().str());
         for (auto& f : failing(after, after.id().str()))
             if (std::none_of(was.begin(), was.end(),
-                             [&](const compat::Finding& w) { return w.id == f.id; }))
+                             [&](const findings::Finding& w) { return w.id == f.id; }))
                 out.push_back(std::move(f));
     }
     return out;

@@ -23,10 +23,14 @@ void unregister_backend(const Backend& backend);
 std::vector<RootFlag> host_root_flags();
 // Every vendor's device-code formats, in registry order (NVIDIA's CUDA first).
 std::vector<const device_code::Format*> device_code_formats();
+// Every vendor's lint rules (Backend::lint_rules), in registry order: lint::Options::rule_sets.
+std::vector<const lint::RuleSet*> lint_rule_sets();
+// Every vendor's analyze state for one image (Backend::analyze_findings), in registry order.
+std::vector<std::unique_ptr<ImageFindings>> analyze_findings();
 // Every vendor's hide_env(), in registry order: a container that must see no GPU.
 std::vector<std::string> hide_gpus_env();
 // `gantry doctor`: BACKEND's findings, then every other vendor's image_without_host.
-std::vector<compat::Finding> doctor(const Backend& backend, const DoctorContext& ctx);
+std::vector<findings::Finding> doctor(const Backend& backend, const DoctorContext& ctx);
 // The backend named NAME; Error(usage) listing the names when there is none.
 const Backend& find(std::string_view name);
 // The vendor for this host: WANTED (--gpu-vendor) when given, else as the header says.
@@ -48,10 +52,10 @@ std::string keep_arch_list(const std::string& value, const Roots& roots);
 // The doctor's failures for AFTER, on the host with every GPU of each vendor present, whose ID
 // BEFORE does not fail with: what a rewrite of BEFORE (tailoring) broke for this host. Both
 // images are checked with the environment a run would give them and no -e.
-std::vector<compat::Finding> doctor_regressions(const Roots& roots, const store::Store& store,
-                                                const store::Image& before,
-                                                const store::Image& after, CallerIds caller,
-                                                const std::string& cache_dir);
+std::vector<findings::Finding> doctor_regressions(const Roots& roots, const store::Store& store,
+                                                  const store::Image& before,
+                                                  const store::Image& after, CallerIds caller,
+                                                  const std::string& cache_dir);
 
 // The GPUs of a `gantry bundle`: the request's devices taken from the chosen vendor's CDI spec
 // (generated in memory, every naming strategy, hooks calling GANTRY_PATH) and applied to SPEC

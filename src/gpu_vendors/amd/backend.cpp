@@ -1,11 +1,13 @@
 #include "gpu_vendors/amd/backend.hpp"
 
 #include "gpu/device_node.hpp"
+#include "gpu_vendors/amd/analyze_findings.hpp"
 #include "gpu_vendors/amd/cache.hpp"
 #include "gpu_vendors/amd/cdi.hpp"
 #include "gpu_vendors/amd/device_code.hpp"
 #include "gpu_vendors/amd/doctor.hpp"
 #include "gpu_vendors/amd/inject.hpp"
+#include "gpu_vendors/amd/lint_rules.hpp"
 #include "gpu_vendors/amd/request.hpp"
 #include "gpu_vendors/amd/topology.hpp"
 #include "gpu_vendors/amd/wsl.hpp"
@@ -147,7 +149,7 @@ class Amd final : public Backend {
         return out;
     }
 
-    std::vector<compat::Finding> doctor(const DoctorContext& ctx) const override {
+    std::vector<findings::Finding> doctor(const DoctorContext& ctx) const override {
         if (auto w = wsl_host(ctx.roots)) return wsl_doctor(*w, ctx);
         auto host = gpu_vendors::amd::discover_cached(discover_options(ctx.roots),
                                                       cache_below(ctx.cache_dir, "amd-gpu-cache"));
@@ -160,7 +162,7 @@ class Amd final : public Backend {
             if (!req.inject) req.inject = req.all = true;
             sel = gpu_vendors::amd::select(host, req);
         } catch (const Error& e) {
-            findings.push_back({"GPU-UNKNOWN", compat::Severity::fail, e.message(), e.hint()});
+            findings.push_back({"GPU-UNKNOWN", findings::Severity::fail, e.message(), e.hint()});
         }
         auto more = image_findings(*ctx.store, *ctx.image, ctx.ref, ctx.env, host, sel.gpus,
                                    ctx.path_prefix);
@@ -181,11 +183,15 @@ class Amd final : public Backend {
     std::string_view apptainer_flag() const override { return "--rocm"; }
     std::string_view hide_env() const override { return "AMD_VISIBLE_DEVICES=void"; }
 
+    const lint::RuleSet* lint_rules() const override { return &amd::lint_rules(); }
+    std::unique_ptr<ImageFindings> analyze_findings() const override {
+        return amd::analyze_findings();
+    }
     std::string_view keep_arch_example() const override { return "gfx942 (AMD)"; }
 
-    std::optional<compat::Finding> image_without_host(const store::Store& store,
-                                                      const store::Image& image,
-                                                      const Roots& roots) const override {
+    std::optional<findings::Finding> image_without_host(const store::Store& store,
+                                                        const store::Image& image,
+                                                        const Roots& roots) const override {
         return rocm_image_without_amd(store, image, roots.sys_root);
     }
 };

@@ -15,6 +15,7 @@
 #include "gpu_vendors/amd/cdi.hpp"
 
 #include "cdi/spec_read.hpp"
+#include "gpu_vendors/cdi_nodes.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -33,44 +34,11 @@ std::string label(const Gpu& g) {
     return s;
 }
 
-cdi::DeviceNode to_cdi(const gpu::DeviceNode& n) {
-    cdi::DeviceNode d;
-    d.path = n.path;
-    if (!n.host_path.empty() && n.host_path != n.path) d.host_path = n.host_path;
-    d.type = "c";
-    d.major = n.major;
-    d.minor = n.minor;
-    d.file_mode = n.mode & 0777;
-    d.permissions = "rwm";
-    d.uid = n.uid;
-    d.gid = n.gid;
-    return d;
-}
-
 // "" when the node can be described; else why not.
 std::string unusable(const gpu::DeviceNode& n) {
     if (!n.present) return n.host_path + " does not exist";
     if (n.type != 'c') return n.host_path + " is not a character device";
     return {};
-}
-
-struct Naming {
-    bool index = false, uuid = false;
-};
-
-Naming parse_naming(const std::vector<std::string>& names) {
-    Naming n;
-    if (names.empty()) n.index = true; // amd-ctk's only strategy
-    for (const auto& s : names) {
-        if (s == "index")
-            n.index = true;
-        else if (s == "uuid")
-            n.uuid = true;
-        else
-            throw Error(Errc::usage, "unknown device name strategy \"" + s + "\"",
-                        "use index or uuid");
-    }
-    return n;
 }
 
 } // namespace
@@ -79,7 +47,7 @@ cdi::Spec generate_cdi(const gpu_vendors::amd::Host& host, const CdiOptions& opt
                        std::vector<std::string>* warnings) {
     std::vector<std::string> ignored;
     auto& warn = warnings ? *warnings : ignored;
-    const Naming naming = parse_naming(options.naming);
+    const CdiNaming naming = parse_naming(options.naming);
     const std::string hint = "check that the amdgpu driver is loaded with KFD (ls /dev/kfd "
                              "/sys/class/kfd/kfd/topology/nodes), or pass --sys-root and "
                              "--dev-root";
@@ -97,7 +65,7 @@ cdi::Spec generate_cdi(const gpu_vendors::amd::Host& host, const CdiOptions& opt
 
     cdi::Spec spec;
     spec.kind = "amd.com/gpu";
-    const cdi::DeviceNode kfd = to_cdi(host.kfd);
+    const cdi::DeviceNode kfd = cdi_node(host.kfd);
     cdi::ContainerEdits all;
     for (const auto& g : host.gpus) {
         if (auto why = unusable(g.render); !why.empty()) {
@@ -112,8 +80,8 @@ cdi::Spec generate_cdi(const gpu_vendors::amd::Host& host, const CdiOptions& opt
             warn.push_back(label(g) + ": " + why + "; its device has " + g.render.path +
                            " and /dev/kfd only");
         else
-            e.device_nodes.push_back(to_cdi(g.card));
-        e.device_nodes.push_back(to_cdi(g.render));
+            e.device_nodes.push_back(cdi_node(g.card));
+        e.device_nodes.push_back(cdi_node(g.render));
         all.device_nodes.insert(all.device_nodes.end(), e.device_nodes.begin(),
                                 e.device_nodes.end());
         e.device_nodes.push_back(kfd);

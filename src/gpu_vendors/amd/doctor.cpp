@@ -3,6 +3,7 @@
 #include "gpu_vendors/amd/doctor.hpp"
 
 #include "gpu/device_node.hpp"
+#include "gpu_vendors/verdict_cache.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
@@ -18,8 +19,8 @@ namespace gantry::gpu_vendors::amd {
 
 namespace {
 
-using compat::Finding;
-using compat::Severity;
+using findings::Finding;
+using findings::Severity;
 
 std::string group_words(gid_t gid) {
     auto name = group_name(gid);
@@ -178,38 +179,13 @@ image_findings_cached(const store::Store& store, const store::Image& image, cons
     // The key: everything the findings depend on (the image by its manifest digest, the
     // driver, whether NVIDIA's driver is there too, each selected GPU's target, the env).
     auto hf = host_facts(host, selected);
-    Sha256 h;
-    h.update("amd-doctor-2\n" + image.manifest_digest.str() + "\n" + hf.driver_version + "\n" +
-             (hf.nvidia_driver ? "nvidia\n" : "\n"));
+    std::string key = "amd-doctor-2\n" + image.manifest_digest.str() + "\n" + hf.driver_version +
+                      "\n" + (hf.nvidia_driver ? "nvidia\n" : "\n");
     for (const auto& g : hf.gpus)
-        h.update(std::to_string(g.index) + ":" + g.target.str() + ":" +
-                 to_string(g.target.sramecc) + ":" + g.name + "\n");
-    for (const auto& e : env) h.update(e + "\n");
-    std::string path = cache_dir + "/amd-doctor-" + h.hex_final() + ".json";
-    try {
-        std::vector<Finding> out;
-        auto entry = nlohmann::json::parse(fs::read_file(path, 4 << 20));
-        for (const auto& f : entry.at("findings")) {
-            int sev = f.at("severity").get<int>();
-            if (sev < 0 || sev > static_cast<int>(Severity::fail)) throw Error(Errc::invalid, path);
-            out.push_back({f.at("id"), static_cast<Severity>(sev), f.at("message"), f.at("fix")});
-        }
-        return out;
-    } catch (const std::exception&) { // missing or damaged: found afresh
-    }
-    auto findings = find();
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& f : findings)
-        arr.push_back({{"id", f.id},
-                       {"severity", static_cast<int>(f.severity)},
-                       {"message", f.message},
-                       {"fix", f.fix}});
-    try {
-        fs::make_dirs(cache_dir);
-        fs::write_atomic(path, nlohmann::json{{"findings", arr}}.dump(), 0600);
-    } catch (const Error&) { // an unwritable cache only costs the next run a scan
-    }
-    return findings;
+        key += std::to_string(g.index) + ":" + g.target.str() + ":" + to_string(g.target.sramecc) +
+               ":" + g.name + "\n";
+    for (const auto& e : env) key += e + "\n";
+    return cached_verdict(cache_dir, "amd-doctor", key, find);
 }
 
 } // namespace gantry::gpu_vendors::amd

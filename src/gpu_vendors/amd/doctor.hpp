@@ -7,7 +7,7 @@
 // executed.
 #pragma once
 
-#include "compat/finding.hpp"
+#include "findings/finding.hpp"
 #include "gpu_vendors/amd/rocm_rules.hpp"
 #include "gpu_vendors/amd/topology.hpp"
 #include "gpu_vendors/backend.hpp"
@@ -22,17 +22,17 @@ namespace gantry::gpu_vendors::amd {
 
 // Host rules: the amdgpu driver and its version, /dev/kfd and render nodes present and openable
 // by CALLER (the group named), each GPU's gfx target.
-std::vector<compat::Finding> host_findings(const gpu_vendors::amd::Host& host,
-                                           const CallerIds& caller);
+std::vector<findings::Finding> host_findings(const gpu_vendors::amd::Host& host,
+                                             const CallerIds& caller);
 // The same with the caller's supplementary groups given (the overload above reads them with
 // getgroups() when CALLER is this process's user, else assumes none).
-std::vector<compat::Finding> host_findings(const gpu_vendors::amd::Host& host,
-                                           const CallerIds& caller,
-                                           const std::vector<gid_t>& groups);
+std::vector<findings::Finding> host_findings(const gpu_vendors::amd::Host& host,
+                                             const CallerIds& caller,
+                                             const std::vector<gid_t>& groups);
 
 // Image rules for the GPUs a container would get (SELECTED, a subset of host.gpus). ENV is the
 // container's environment; PATH_PREFIX limits the code object scan (doctor --path).
-std::vector<compat::Finding>
+std::vector<findings::Finding>
 image_findings(const store::Store& store, const store::Image& image, const std::string& ref,
                const std::vector<std::string>& env, const gpu_vendors::amd::Host& host,
                const std::vector<const gpu_vendors::amd::Gpu*>& selected,
@@ -40,7 +40,7 @@ image_findings(const store::Store& store, const store::Image& image, const std::
 
 // image_findings, cached in CACHE_DIR per image, driver, selected GPUs and environment ("":
 // not cached), so a repeated `run` reads nothing of the image.
-std::vector<compat::Finding>
+std::vector<findings::Finding>
 image_findings_cached(const store::Store& store, const store::Image& image, const std::string& ref,
                       const std::vector<std::string>& env, const gpu_vendors::amd::Host& host,
                       const std::vector<const gpu_vendors::amd::Gpu*>& selected,
@@ -68,8 +68,8 @@ host_facts(const gpu_vendors::amd::Host& host,
 // For `gantry doctor` with another vendor chosen (Backend::image_without_host): ROCM-IMAGE-NO-AMD
 // when the image carries ROCm (/opt/rocm, /opt/rocm-X.Y.Z) and this host has no KFD topology under
 // SYS_ROOT. Two directory lookups; never called on run's path.
-std::optional<compat::Finding> rocm_image_without_amd(const store::Store& store,
-                                                      const store::Image& image,
-                                                      const std::string& sys_root);
+std::optional<findings::Finding> rocm_image_without_amd(const store::Store& store,
+                                                        const store::Image& image,
+                                                        const std::string& sys_root);
 
 } // namespace gantry::gpu_vendors::amd

@@ -101,9 +101,9 @@ gpu_vendors::amd::RocmImageFacts gather_image_facts(const store::Store& store,
     return facts;
 }
 
-std::optional<compat::Finding> rocm_image_without_amd(const store::Store& store,
-                                                      const store::Image& image,
-                                                      const std::string& sys_root) {
+std::optional<findings::Finding> rocm_image_without_amd(const store::Store& store,
+                                                        const store::Image& image,
+                                                        const std::string& sys_root) {
     struct stat st {};
     auto kfd = gpu::join_root(sys_root, "/sys/class/kfd/kfd/topology/nodes");
     if (::stat(kfd.c_str(), &st) == 0) return std::nullopt; // the host has AMD GPUs
@@ -118,12 +118,12 @@ std::optional<compat::Finding> rocm_image_without_amd(const store::Store& store,
                 break;
             }
     if (where.empty()) return std::nullopt;
-    return compat::Finding{"ROCM-IMAGE-NO-AMD", compat::Severity::fail,
-                           "the image carries AMD's ROCm (" + where +
-                               ") and this host has no AMD GPU (no KFD topology): its GPU code "
-                               "cannot run on NVIDIA GPUs",
-                           "use a CUDA build of the image, or run it on an AMD GPU host "
-                           "(--gpu-vendor amd)"};
+    return findings::Finding{"ROCM-IMAGE-NO-AMD", findings::Severity::fail,
+                             "the image carries AMD's ROCm (" + where +
+                                 ") and this host has no AMD GPU (no KFD topology): its GPU code "
+                                 "cannot run on NVIDIA GPUs",
+                             "use a CUDA build of the image, or run it on an AMD GPU host "
+                             "(--gpu-vendor amd)"};
 }
 
 } // namespace gantry::gpu_vendors::amd

@@ -16,12 +16,6 @@ namespace gantry::gpu_vendors::amd {
 
 namespace {
 
-std::string octal(std::uint32_t mode) {
-    char b[8];
-    std::snprintf(b, sizeof b, "%04o", mode & 07777);
-    return b;
-}
-
 // --device /dev/kfd (AMD's docker line) may already have it: then it stays as given.
 void add_device(oci::RuntimeSpec& spec, const gpu::DeviceNode& n) {
     add_device_node(spec, n, true);
@@ -30,25 +24,10 @@ void add_device(oci::RuntimeSpec& spec, const gpu::DeviceNode& n) {
 } // namespace
 
 void check_access(const gpu::DeviceNode& node, const std::string& what, const CallerIds& caller) {
-    if (!node.present)
-        throw Error(Errc::run_failed, what + " has no device node " + node.host_path,
-                    "load the amdgpu kernel module (modprobe amdgpu), or point --dev-root at the "
-                    "directory holding dev/kfd and dev/dri");
-    if (::access(node.host_path.c_str(), R_OK | W_OK) == 0) return;
-    int err = errno;
-    std::string name = group_name(node.gid);
-    std::string group =
-        (name.empty() ? "" : "group " + name + ", ") + "gid " + std::to_string(node.gid);
-    std::string fix = name.empty()
-                          ? "have the administrator add you to gid " + std::to_string(node.gid)
-                          : "add yourself to the " + name + " group (sudo usermod -aG " + name +
-                                " $USER, then log in again)";
-    std::string at = node.host_path == node.path ? "" : " (on the host " + node.host_path + ")";
-    throw Error(Errc::run_failed,
-                what + " " + node.path + at + " is mode " + octal(node.mode) + ", " + group +
-                    ": you (uid " + std::to_string(caller.uid) +
-                    ") cannot open it read-write: " + std::strerror(err),
-                fix + ", or have the administrator open the AMD nodes to all users with a udev "
+    check_node_access(node, what, caller,
+                      "load the amdgpu kernel module (modprobe amdgpu), or point --dev-root at the "
+                      "directory holding dev/kfd and dev/dri",
+                      ", or have the administrator open the AMD nodes to all users with a udev "
                       "rule: KERNEL==\"kfd\", MODE=\"0666\" and SUBSYSTEM==\"drm\", "
                       "KERNEL==\"renderD*\", MODE=\"0666\"");
 }
@@ -70,18 +49,7 @@ void inject(oci::RuntimeSpec& spec, const gpu_vendors::amd::Host& host,
     }
     for (auto* n : nodes) add_device(spec, *n);
 
-    if (caller.real_root) {
-        // The host's root maps every gid: the nodes' groups are added to the process's
-        // (docker's --group-add; the numeric gid, as the image's render group may differ).
-        for (auto* n : nodes)
-            if (n->gid != 0 && std::find(spec.additional_gids.begin(), spec.additional_gids.end(),
-                                         n->gid) == spec.additional_gids.end())
-                spec.additional_gids.push_back(n->gid);
-    } else if (caller.subid_maps) {
-        // Under subordinate-id maps the host's render/video gids are not mapped, so setgroups
-        // could only drop them: keep the caller's groups (podman's keep-groups).
-        spec.annotations[kKeepGroupsAnnotation] = "1";
-    }
+    add_node_groups(spec, nodes, caller);
     // Rootless with a single-id map: setgroups(2) is denied, the caller's groups stay.
 
     std::string visible;

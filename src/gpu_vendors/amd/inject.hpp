@@ -9,6 +9,7 @@
 
 #include "gpu_vendors/amd/topology.hpp"
 #include "gpu_vendors/backend.hpp"
+#include "gpu_vendors/device_nodes.hpp"
 #include "oci/runtime_spec.hpp"
 
 #include <string>
@@ -18,7 +19,7 @@ namespace gantry::gpu_vendors::amd {
 
 // crun's annotation (podman's --group-add keep-groups): the process keeps the supplementary
 // groups it was started with instead of calling setgroups(2). gantry's launcher honours it too.
-inline constexpr const char* kKeepGroupsAnnotation = "run.oci.keep_original_groups";
+using gpu_vendors::kKeepGroupsAnnotation; // gpu_vendors/device_nodes.hpp
 
 // Error(run_failed) unless the caller can open NODE read-write (WHAT names it in the message:
 // "the ROCm compute node", "GPU 0's render node"); the message names the node, its group and gid,

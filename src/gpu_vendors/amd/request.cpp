@@ -1,6 +1,7 @@
 #include "gpu_vendors/amd/request.hpp"
 
 #include "gpu/gpus_flag.hpp"
+#include "gpu_vendors/gpu_request.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
 
@@ -96,17 +97,15 @@ GpuRequest parse_request(const std::vector<std::string>& env,
     GpuRequest r;
     if (gpus) {
         // docker's grammar (all | N | device=LIST | count=N | a UUID), as NVIDIA reads it
-        gpu::GpusFlag nv = gpu::parse_gpus_flag(*gpus);
-        if (nv.driver && *nv.driver != "amd")
-            throw Error(Errc::unsupported,
-                        "--gpus driver=" + *nv.driver + ": not AMD's GPUs, which this run injects",
-                        "use --gpus driver=amd, or leave driver= out");
         r.source = "--gpus";
-        r.all = nv.inject && nv.all;
-        if (!r.all && nv.inject)
-            for (auto& d : nv.devices)
-                for (auto& t : parse_device_list(d, r.source)) add(r.devices, t, r.source);
-        r.inject = r.all || !r.devices.empty();
+        auto f = read_gpus_flag(*gpus, "amd", "AMD's",
+                                [&r](const std::string& item, std::vector<std::string>& out) {
+                                    for (auto& t : parse_device_list(item, r.source))
+                                        add(out, t, r.source);
+                                });
+        r.all = f.all;
+        r.devices = std::move(f.devices);
+        r.inject = f.inject;
         return r;
     }
     auto v = env_get(env, "AMD_VISIBLE_DEVICES");
@@ -133,41 +132,20 @@ GpuRequest parse_request(const std::vector<std::string>& env,
 Selection select(const Host& host, const GpuRequest& req) {
     Selection s;
     if (!req.inject) return s;
-    auto add_gpu = [&s](const Gpu* g) {
-        if (std::find(s.gpus.begin(), s.gpus.end(), g) == s.gpus.end()) s.gpus.push_back(g);
-    };
-    if (req.all) {
-        for (auto& g : host.gpus) add_gpu(&g);
-        return s;
-    }
-    for (auto& tok : req.devices) {
-        const Gpu* found = nullptr;
-        for (auto& g : host.gpus) {
-            bool match = false;
-            if (tok.starts_with("0x"))
-                match = g.unique_id && tok == "0x" + g.uuid.substr(4);
-            else if (tok.starts_with("GPU-"))
-                match = text::lower(g.uuid) == text::lower(tok);
-            else
-                match = tok == std::to_string(g.index);
-            if (match) {
-                found = &g;
-                break;
-            }
-        }
-        if (!found) {
-            std::string known;
-            for (auto& g : host.gpus)
-                known += (known.empty() ? "" : ", ") + std::to_string(g.index) + " (" +
-                         (g.uuid.empty() ? "no unique id" : g.uuid) + ", " + g.gfx_target + ")";
-            throw Error(Errc::not_found,
-                        req.source + ": unknown AMD GPU \"" + tok + "\"; this host has " +
-                            (known.empty() ? std::string("none") : known),
-                        "use an index, a range, a 0x unique id or a GPU- UUID (`gantry doctor "
-                        "--gpu-vendor amd` lists them)");
-        }
-        add_gpu(found);
-    }
+    s.gpus = select_gpus(
+        host.gpus, req.all, req.devices,
+        [](const std::string& tok, const Gpu& g) {
+            if (tok.starts_with("0x")) return g.unique_id && tok == "0x" + g.uuid.substr(4);
+            if (tok.starts_with("GPU-")) return text::lower(g.uuid) == text::lower(tok);
+            return tok == std::to_string(g.index);
+        },
+        [](const Gpu& g) {
+            return std::to_string(g.index) + " (" + (g.uuid.empty() ? "no unique id" : g.uuid) +
+                   ", " + g.gfx_target + ")";
+        },
+        req.source + ": unknown AMD GPU",
+        "use an index, a range, a 0x unique id or a GPU- UUID (`gantry doctor --gpu-vendor amd` "
+        "lists them)");
     return s;
 }
 

@@ -55,20 +55,20 @@ amd::TargetId runtime_target(const RocmGpu& g, const RocmImageFacts& img) {
     return t;
 }
 
-std::vector<compat::Finding> check_kmd_compat(const RocmHostFacts& host,
-                                              const RocmImageFacts& img) {
-    std::vector<compat::Finding> out;
+std::vector<findings::Finding> check_kmd_compat(const RocmHostFacts& host,
+                                                const RocmImageFacts& img) {
+    std::vector<findings::Finding> out;
     auto rels = releases(img);
     if (rels.empty()) return out;
     {
         std::vector<std::string> words;
         for (const auto& e : img.rocm) words.push_back(e.version + " (" + e.source + ")");
         out.push_back(
-            {"ROCM-IMAGE", compat::Severity::info, "the image's ROCm: " + join(words), ""});
+            {"ROCM-IMAGE", findings::Severity::info, "the image's ROCm: " + join(words), ""});
     }
     const std::string matrix_fix = std::string("compare with ") + kKmdCompatSource;
     if (host.driver_version.empty()) {
-        out.push_back({"ROCM-KMD-UNKNOWN", compat::Severity::info,
+        out.push_back({"ROCM-KMD-UNKNOWN", findings::Severity::info,
                        "the host's amdgpu is the kernel's in-tree driver (no "
                        "/sys/module/amdgpu/version), which AMD's ROCm compatibility table does "
                        "not cover: the image's ROCm " +
@@ -78,7 +78,7 @@ std::vector<compat::Finding> check_kmd_compat(const RocmHostFacts& host,
     }
     const DriverRelease* dr = driver_release(host.driver_version);
     if (!dr) {
-        out.push_back({"ROCM-KMD-UNKNOWN", compat::Severity::info,
+        out.push_back({"ROCM-KMD-UNKNOWN", findings::Severity::info,
                        "amdgpu " + host.driver_version +
                            " is not in gantry's table of driver releases (AMD publishes no map "
                            "from amdgpu versions to ROCm releases): the image's ROCm " +
@@ -91,7 +91,7 @@ std::vector<compat::Finding> check_kmd_compat(const RocmHostFacts& host,
         std::string driver = "amdgpu " + host.driver_version + " (the ROCm " + dr->kmd +
                              " kernel driver: " + dr->source + ")";
         if (!c.row) {
-            out.push_back({"ROCM-KMD-UNKNOWN", compat::Severity::info,
+            out.push_back({"ROCM-KMD-UNKNOWN", findings::Severity::info,
                            driver + " has no row in AMD's compatibility table: ROCm " + rel.str() +
                                " (" + source + ") is not checked against it",
                            matrix_fix});
@@ -101,13 +101,13 @@ std::vector<compat::Finding> check_kmd_compat(const RocmHostFacts& host,
         std::string listed = "AMD lists ROCm " + range + " with it";
         switch (c.verdict) {
         case KmdVerdict::supported:
-            out.push_back({"ROCM-KMD-COMPAT", compat::Severity::pass,
+            out.push_back({"ROCM-KMD-COMPAT", findings::Severity::pass,
                            "the image's ROCm " + rel.str() + " (" + source + ") runs on " + driver +
                                "; " + listed,
                            ""});
             break;
         case KmdVerdict::user_space_too_new:
-            out.push_back({"ROCM-KMD-TOO-OLD", compat::Severity::fail,
+            out.push_back({"ROCM-KMD-TOO-OLD", findings::Severity::fail,
                            "the image's ROCm " + rel.str() + " (" + source + ") is newer than " +
                                driver + " supports: " + listed +
                                " (rocminfo fails with HSA_STATUS_ERROR_OUT_OF_RESOURCES)",
@@ -116,7 +116,7 @@ std::vector<compat::Finding> check_kmd_compat(const RocmHostFacts& host,
                                kKmdCompatSource + ")"});
             break;
         case KmdVerdict::user_space_too_old:
-            out.push_back({"ROCM-KMD-UNTESTED", compat::Severity::warn,
+            out.push_back({"ROCM-KMD-UNTESTED", findings::Severity::warn,
                            "the image's ROCm " + rel.str() + " (" + source + ") is older than " +
                                driver + " is tested with: " + listed,
                            "use an image with ROCm " + range + " (" + kKmdCompatSource + ")"});
@@ -128,13 +128,14 @@ std::vector<compat::Finding> check_kmd_compat(const RocmHostFacts& host,
     return out;
 }
 
-std::vector<compat::Finding> check_hip_code(const RocmHostFacts& host, const RocmImageFacts& img) {
-    std::vector<compat::Finding> out;
+std::vector<findings::Finding> check_hip_code(const RocmHostFacts& host,
+                                              const RocmImageFacts& img) {
+    std::vector<findings::Finding> out;
     std::optional<GfxOverride> ov;
     if (img.hsa_override) {
         ov = parse_hsa_override(*img.hsa_override);
         if (!ov)
-            out.push_back({"HSA-OVERRIDE-INVALID", compat::Severity::warn,
+            out.push_back({"HSA-OVERRIDE-INVALID", findings::Severity::warn,
                            "HSA_OVERRIDE_GFX_VERSION=" + img.hsa_override->substr(0, 64) +
                                " is not major.minor.stepping of a GPU target: libhsakmt "
                                "ignores it (\"HSA_OVERRIDE_GFX_VERSION ... is invalid\")",
@@ -144,14 +145,14 @@ std::vector<compat::Finding> check_hip_code(const RocmHostFacts& host, const Roc
     for (const auto& f : img.hip) {
         if (f.error.empty()) continue;
         if (++damaged <= kMaxFileFindings)
-            out.push_back({"HIP-FATBIN-DAMAGED", compat::Severity::warn,
+            out.push_back({"HIP-FATBIN-DAMAGED", findings::Severity::warn,
                            f.path + "'s HIP code objects cannot be read: " + f.error,
                            "rebuild the file; the HIP runtime may reject it too"});
     }
     if (host.gpus.empty()) return out;
 
     if (ov && img.hip.empty())
-        out.push_back({"HSA-OVERRIDE", compat::Severity::info,
+        out.push_back({"HSA-OVERRIDE", findings::Severity::info,
                        "HSA_OVERRIDE_GFX_VERSION=" + *img.hsa_override +
                            " makes every GPU report " + ov->processor +
                            " (the image has no HIP code objects gantry could check)",
@@ -167,7 +168,7 @@ std::vector<compat::Finding> check_hip_code(const RocmHostFacts& host, const Roc
                 return !f.error.empty() || file_fits(f, native);
             });
             if (supported)
-                out.push_back({"HSA-OVERRIDE-NATIVE", compat::Severity::warn,
+                out.push_back({"HSA-OVERRIDE-NATIVE", findings::Severity::warn,
                                "HSA_OVERRIDE_GFX_VERSION=" + *img.hsa_override + " makes " +
                                    gpu_words(g, native) + " run " + ov->processor +
                                    " code although the image's code objects support it "
@@ -232,13 +233,13 @@ std::vector<compat::Finding> check_hip_code(const RocmHostFacts& host, const Roc
                                   : "; the first of its kernels that runs fails with "
                                     "hipErrorNoBinaryForGpu (the HIP runtime loads a library's "
                                     "code objects on first use; other files have code for the GPU)";
-        out.push_back({id, doomed ? compat::Severity::fail : compat::Severity::warn,
+        out.push_back({id, doomed ? findings::Severity::fail : findings::Severity::warn,
                        f.path + " has no code object for " + join(missing) + why + ": it has " +
                            (f.texts.empty() ? "none" : join(f.texts)) + when,
                        fix});
     }
     if (failing > kMaxFileFindings)
-        out.push_back({id, more_doomed ? compat::Severity::fail : compat::Severity::warn,
+        out.push_back({id, more_doomed ? findings::Severity::fail : findings::Severity::warn,
                        "and " + std::to_string(failing - kMaxFileFindings) +
                            " more files without code objects for the selected GPUs",
                        "gantry doctor --fatbin FILE lists a file's code objects"});
@@ -248,7 +249,7 @@ std::vector<compat::Finding> check_hip_code(const RocmHostFacts& host, const Roc
             auto t = runtime_target(g, img).str();
             if (std::find(gpus.begin(), gpus.end(), t) == gpus.end()) gpus.push_back(t);
         }
-        out.push_back({"HIP-CODE-OBJECTS", compat::Severity::pass,
+        out.push_back({"HIP-CODE-OBJECTS", findings::Severity::pass,
                        std::to_string(checked) + " file" + (checked == 1 ? "" : "s") +
                            " with HIP code objects " + (checked == 1 ? "has" : "have") +
                            " code for every selected GPU (" + join(gpus) + ")",
@@ -269,7 +270,7 @@ std::vector<compat::Finding> check_hip_code(const RocmHostFacts& host, const Roc
                 targets.push_back(t.processor);
         }
         if (!unlisted.empty())
-            out.push_back({"ROCM-ARCH-LIST", compat::Severity::warn,
+            out.push_back({"ROCM-ARCH-LIST", findings::Severity::warn,
                            "PYTORCH_ROCM_ARCH=" + img.pytorch_rocm_arch->substr(0, 200) +
                                " (the targets the image says its PyTorch was built for) does "
                                "not list " +
@@ -279,9 +280,9 @@ std::vector<compat::Finding> check_hip_code(const RocmHostFacts& host, const Roc
     return out;
 }
 
-std::vector<compat::Finding> check_torch_rocm(const RocmHostFacts& host,
-                                              const RocmImageFacts& img) {
-    std::vector<compat::Finding> out;
+std::vector<findings::Finding> check_torch_rocm(const RocmHostFacts& host,
+                                                const RocmImageFacts& img) {
+    std::vector<findings::Finding> out;
     const bool rocm = img.is_rocm();
     if (!rocm && (!img.cuda.empty() || !img.torch_cuda.empty())) {
         std::string what =
@@ -289,12 +290,12 @@ std::vector<compat::Finding> check_torch_rocm(const RocmHostFacts& host,
                 ? "CUDA " + img.cuda.front().version + " (" + img.cuda.front().source + ")"
                 : "PyTorch " + img.torch_version + " (" + img.torch_path + ")";
         if (host.nvidia_driver)
-            out.push_back({"AMD-CUDA-IMAGE", compat::Severity::warn,
+            out.push_back({"AMD-CUDA-IMAGE", findings::Severity::warn,
                            "the image is built for NVIDIA GPUs (" + what +
                                ") and has no ROCm: it cannot use AMD GPUs",
                            "this host also has NVIDIA's driver: --gpu-vendor nvidia"});
         else
-            out.push_back({"AMD-CUDA-IMAGE", compat::Severity::fail,
+            out.push_back({"AMD-CUDA-IMAGE", findings::Severity::fail,
                            "the image is built for NVIDIA GPUs (" + what +
                                ") and has no ROCm, and this host has only AMD GPUs",
                            "use a ROCm build of the image (e.g. rocm/pytorch, or PyTorch from "
@@ -310,24 +311,24 @@ std::vector<compat::Finding> check_torch_rocm(const RocmHostFacts& host,
         std::string bundled = img.torch_rocm_libs.empty()
                                   ? ""
                                   : "; it bundles " + join(img.torch_rocm_libs) + " in torch/lib";
-        out.push_back({"ROCM-TORCH", compat::Severity::info,
+        out.push_back({"ROCM-TORCH", findings::Severity::info,
                        torch + " is built for ROCm (hip " + img.torch_hip + ")" + bundled, ""});
     } else if (!img.torch_cuda.empty()) {
-        out.push_back({"ROCM-TORCH-CUDA", compat::Severity::fail,
+        out.push_back({"ROCM-TORCH-CUDA", findings::Severity::fail,
                        torch + " is a CUDA " + img.torch_cuda +
                            " build in a ROCm image: it cannot use AMD GPUs "
                            "(torch.cuda.is_available() is False)",
                        rocm_wheel});
     } else {
-        out.push_back({"ROCM-TORCH-CPU-ONLY", compat::Severity::warn,
+        out.push_back({"ROCM-TORCH-CPU-ONLY", findings::Severity::warn,
                        torch + " is a CPU-only build in a ROCm image: it never uses the GPUs",
                        rocm_wheel});
     }
     return out;
 }
 
-std::vector<compat::Finding> check_rocm_image(const RocmHostFacts& host,
-                                              const RocmImageFacts& img) {
+std::vector<findings::Finding> check_rocm_image(const RocmHostFacts& host,
+                                                const RocmImageFacts& img) {
     auto out = check_kmd_compat(host, img);
     for (auto* part : {&check_hip_code, &check_torch_rocm}) {
         auto more = (*part)(host, img);

@@ -7,8 +7,8 @@
 // the image is executed.
 #pragma once
 
-#include "compat/finding.hpp"
 #include "compat/image_facts.hpp"
+#include "findings/finding.hpp"
 #include "gpu_vendors/amd/rocm.hpp"
 
 #include <string>
@@ -68,11 +68,14 @@ amd::TargetId runtime_target(const RocmGpu& g, const RocmImageFacts& img);
 
 // Every ROCm image rule: ROCM-KMD-*, HIP-*, HSA-OVERRIDE-*, ROCM-ARCH-LIST, ROCM-TORCH-*,
 // AMD-CUDA-IMAGE.
-std::vector<compat::Finding> check_rocm_image(const RocmHostFacts& host, const RocmImageFacts& img);
+std::vector<findings::Finding> check_rocm_image(const RocmHostFacts& host,
+                                                const RocmImageFacts& img);
 
 // The pieces, for tests.
-std::vector<compat::Finding> check_kmd_compat(const RocmHostFacts& host, const RocmImageFacts& img);
-std::vector<compat::Finding> check_hip_code(const RocmHostFacts& host, const RocmImageFacts& img);
-std::vector<compat::Finding> check_torch_rocm(const RocmHostFacts& host, const RocmImageFacts& img);
+std::vector<findings::Finding> check_kmd_compat(const RocmHostFacts& host,
+                                                const RocmImageFacts& img);
+std::vector<findings::Finding> check_hip_code(const RocmHostFacts& host, const RocmImageFacts& img);
+std::vector<findings::Finding> check_torch_rocm(const RocmHostFacts& host,
+                                                const RocmImageFacts& img);
 
 } // namespace gantry::gpu_vendors::amd

@@ -2,6 +2,7 @@
 // reads, the strict properties parser, and the walk over KFD nodes, DRM nodes and device nodes.
 #include "gpu_vendors/amd/topology.hpp"
 
+#include "gpu_vendors/sysfs_root.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -25,10 +26,11 @@ namespace gantry::gpu_vendors::amd {
 
 namespace {
 
+// One root (sys or dev) opened once (gpu_vendors/sysfs_root.hpp); a properties file is
+// ~1.5 KiB (about 45 short lines), well within its bound.
+using Root = SysRoot;
+
 constexpr std::string_view topology_dir = "sys/class/kfd/kfd/topology";
-// A properties file is ~1.5 KiB (about 45 short lines); sysfs attributes are at most a page.
-constexpr std::size_t max_sysfs_file = 64 * 1024;
-constexpr std::size_t max_topology_nodes = 4096;
 // kfd_topology.h HSA_CAP_SRAM_EDCSUPPORTED (the old 0x00080000 is reserved, "old buggy user mode
 // depends on this being 0").
 constexpr std::uint64_t hsa_cap_sram_edc = 0x04000000;
@@ -36,18 +38,6 @@ constexpr std::uint64_t hsa_cap_sram_edc = 0x04000000;
 constexpr const char* sysfs_hint =
     "the KFD sysfs topology under the sys root is damaged or not the "
     "kernel's; check the amdgpu driver (dmesg) or the sys root given";
-
-std::string normalize_root(const std::string& root) {
-    if (root.empty()) return "/";
-    std::string r = std::filesystem::path(root).lexically_normal().string();
-    if (r[0] != '/') {
-        std::error_code ec;
-        auto abs = std::filesystem::absolute(r, ec);
-        if (!ec) r = abs.lexically_normal().string();
-    }
-    while (r.size() > 1 && r.back() == '/') r.pop_back();
-    return r.empty() ? "/" : r;
-}
 
 // A strictly decimal unsigned 64-bit number: digits only, no sign, no space, no overflow.
 std::optional<std::uint64_t> to_u64(std::string_view s) {
@@ -57,108 +47,6 @@ std::optional<std::uint64_t> to_u64(std::string_view s) {
     if (ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
     return v;
 }
-
-// One root (sys or dev) opened once; every path below it is resolved inside it.
-class Root {
-  public:
-    explicit Root(std::string path) : path_(std::move(path)), fd_(fs::open_dir(path_)) {}
-    const std::string& path() const { return path_; }
-    std::string host(std::string_view in_root) const {
-        return gpu::join_root(path_, "/" + std::string(in_root));
-    }
-
-    // The file's content; nullopt when it does not exist. Throws on other errors or when larger
-    // than max_sysfs_file.
-    std::optional<std::string> read(std::string_view in_root) const {
-        Fd fd(
-            fs::openat_in_root(fd_.get(), std::string(in_root), O_RDONLY | O_NOCTTY | O_NONBLOCK));
-        if (!fd) {
-            if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-            throw sys_error(errno, "cannot open " + host(in_root), sysfs_hint);
-        }
-        struct stat st {};
-        if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
-            throw Error(Errc::invalid, host(in_root) + " is not a regular file", sysfs_hint);
-        std::string out;
-        std::array<char, 4096> buf{};
-        for (;;) {
-            ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) throw sys_error(errno, "cannot read " + host(in_root), sysfs_hint);
-            if (n == 0) break;
-            out.append(buf.data(), static_cast<std::size_t>(n));
-            if (out.size() > max_sysfs_file)
-                throw Error(Errc::invalid,
-                            host(in_root) + " is larger than " + std::to_string(max_sysfs_file) +
-                                " bytes: not a sysfs attribute",
-                            sysfs_hint);
-        }
-        return out;
-    }
-
-    // Names in a directory (without . and ..); nullopt when it does not exist.
-    std::optional<std::vector<std::string>> list(std::string_view in_root) const {
-        int raw = fs::openat_in_root(fd_.get(), std::string(in_root), O_RDONLY | O_DIRECTORY);
-        if (raw < 0) {
-            if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-            throw sys_error(errno, "cannot open directory " + host(in_root), sysfs_hint);
-        }
-        DIR* dir = ::fdopendir(raw);
-        if (!dir) {
-            int err = errno;
-            ::close(raw);
-            throw sys_error(err, "cannot read directory " + host(in_root));
-        }
-        std::vector<std::string> names;
-        while (dirent* e = ::readdir(dir)) {
-            std::string_view name = e->d_name;
-            if (name == "." || name == "..") continue;
-            if (names.size() == max_topology_nodes) {
-                ::closedir(dir);
-                throw Error(Errc::invalid,
-                            host(in_root) + " holds more than " +
-                                std::to_string(max_topology_nodes) + " entries",
-                            sysfs_hint);
-            }
-            names.emplace_back(name);
-        }
-        ::closedir(dir);
-        std::sort(names.begin(), names.end());
-        return names;
-    }
-
-    // The target of the symlink DIR/NAME (DIR resolved in the root); nullopt when it is not one.
-    std::optional<std::string> link_target(const std::string& dir, const char* name) const {
-        Fd dir_fd(fs::openat_in_root(fd_.get(), dir, O_PATH | O_DIRECTORY));
-        if (!dir_fd) return std::nullopt;
-        std::array<char, 4096> buf{};
-        ssize_t n = ::readlinkat(dir_fd.get(), name, buf.data(), buf.size());
-        if (n <= 0 || static_cast<std::size_t>(n) >= buf.size()) return std::nullopt;
-        return std::string(buf.data(), static_cast<std::size_t>(n));
-    }
-
-    // stat of a device node (following no link out of the root); present=false when missing.
-    gpu::DeviceNode node(const std::string& container_path) const {
-        gpu::DeviceNode n;
-        n.path = container_path;
-        n.host_path = gpu::join_root(path_, container_path);
-        Fd fd(fs::openat_in_root(fd_.get(), container_path, O_PATH));
-        struct stat st {};
-        if (!fd || ::fstat(fd.get(), &st) != 0) return n;
-        n.present = true;
-        n.type = S_ISCHR(st.st_mode) ? 'c' : S_ISBLK(st.st_mode) ? 'b' : '-';
-        n.major = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? major(st.st_rdev) : 0;
-        n.minor = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? minor(st.st_rdev) : 0;
-        n.mode = st.st_mode & 07777;
-        n.uid = st.st_uid;
-        n.gid = st.st_gid;
-        return n;
-    }
-
-  private:
-    std::string path_;
-    Fd fd_;
-};
 
 std::uint64_t require(const std::map<std::string, std::uint64_t, std::less<>>& props,
                       std::string_view key, const std::string& file) {
@@ -398,8 +286,8 @@ Host discover(const DiscoverOptions& options) {
     Host h;
     h.sys_root = normalize_root(options.sys_root);
     h.dev_root = normalize_root(options.dev_root);
-    Root sys(h.sys_root);
-    Root dev(h.dev_root);
+    Root sys(h.sys_root, sysfs_hint);
+    Root dev(h.dev_root, sysfs_hint);
 
     h.kfd = dev.node("/dev/kfd");
     if (!h.kfd.present)

@@ -64,20 +64,20 @@ void inject_wsl(oci::RuntimeSpec& spec, const WslHost& host, const std::vector<s
     if (!env_value(env, kDetection)) spec.env.push_back(std::string(kDetection) + "=1");
 }
 
-std::optional<compat::Finding>
+std::optional<findings::Finding>
 rocm_on_wsl(const std::optional<gpu_vendors::amd::RocmRelease>& rocm) {
     if (!rocm) return std::nullopt;
     if (*rocm < kWslMinimumRocm)
-        return compat::Finding{"ROCM-WSL-TOO-OLD", compat::Severity::fail,
-                               "the image's ROCm " + rocm->str() +
-                                   " cannot use GPUs on WSL2: ROCm " + kWslMinimumRocm.str() +
-                                   " is the first release whose runtime works with librocdxg",
-                               "use an image with ROCm " + kWslMinimumRocm.str() +
-                                   " or newer (librocdxg 1.1 pairs with ROCm 7.2)"};
-    return compat::Finding{"ROCM-WSL", compat::Severity::pass,
-                           "the image's ROCm " + rocm->str() + " runs on WSL2 (" +
-                               kWslMinimumRocm.str() + " or newer, with librocdxg)",
-                           ""};
+        return findings::Finding{"ROCM-WSL-TOO-OLD", findings::Severity::fail,
+                                 "the image's ROCm " + rocm->str() +
+                                     " cannot use GPUs on WSL2: ROCm " + kWslMinimumRocm.str() +
+                                     " is the first release whose runtime works with librocdxg",
+                                 "use an image with ROCm " + kWslMinimumRocm.str() +
+                                     " or newer (librocdxg 1.1 pairs with ROCm 7.2)"};
+    return findings::Finding{"ROCM-WSL", findings::Severity::pass,
+                             "the image's ROCm " + rocm->str() + " runs on WSL2 (" +
+                                 kWslMinimumRocm.str() + " or newer, with librocdxg)",
+                             ""};
 }
 
 std::optional<gpu_vendors::amd::RocmRelease> image_rocm_release(const rootfs::ImageFiles& files) {
@@ -93,28 +93,28 @@ std::optional<gpu_vendors::amd::RocmRelease> image_rocm_release(const rootfs::Im
     }
 }
 
-std::vector<compat::Finding>
+std::vector<findings::Finding>
 wsl_findings(const WslHost& host, const std::optional<gpu_vendors::amd::RocmRelease>& image_rocm) {
-    std::vector<compat::Finding> out;
+    std::vector<findings::Finding> out;
     if (!host.dxg.present)
-        out.push_back({"HOST-NODE-DXG", compat::Severity::fail,
+        out.push_back({"HOST-NODE-DXG", findings::Severity::fail,
                        "the WSL2 GPU device " + host.dxg.host_path + " does not exist",
                        no_device_fix()});
     else if (::access(host.dxg.host_path.c_str(), R_OK | W_OK) != 0)
         out.push_back(
-            {"HOST-NODE-DXG-ACCESS", compat::Severity::fail,
+            {"HOST-NODE-DXG-ACCESS", findings::Severity::fail,
              "the WSL2 GPU device " + host.dxg.host_path + " is not readable and writable by you",
              "WSL creates it with mode 0666: chmod 0666 /dev/dxg as root"});
     if (host.dxcore.empty())
-        out.push_back({"HOST-WSL-DXCORE", compat::Severity::fail,
+        out.push_back({"HOST-WSL-DXCORE", findings::Severity::fail,
                        "WSL2 without libdxcore.so in its lib share (/usr/lib/wsl/lib)",
                        "check that WSL mounts its lib share (wsl --update)"});
     if (host.rocdxg.empty())
-        out.push_back({"HOST-WSL-ROCDXG", compat::Severity::fail,
+        out.push_back({"HOST-WSL-ROCDXG", findings::Severity::fail,
                        "WSL2 without ROCm's DXG bridge: no librocdxg.so on this host",
                        no_rocdxg_fix()});
     else
-        out.push_back({"HOST-WSL", compat::Severity::info,
+        out.push_back({"HOST-WSL", findings::Severity::info,
                        "WSL2: AMD GPUs through /dev/dxg and ROCm's DXG bridge " + host.rocdxg +
                            " (no /dev/kfd; every GPU or none; amd-smi, the profiler and the "
                            "debugger do not work there)",
@@ -123,7 +123,7 @@ wsl_findings(const WslHost& host, const std::optional<gpu_vendors::amd::RocmRele
     return out;
 }
 
-std::vector<compat::Finding> wsl_doctor(const WslHost& host, const DoctorContext& ctx) {
+std::vector<findings::Finding> wsl_doctor(const WslHost& host, const DoctorContext& ctx) {
     std::optional<gpu_vendors::amd::RocmRelease> rocm;
     if (ctx.image) {
         auto facts = gather_image_facts(*ctx.store, *ctx.image, ctx.env, ctx.path_prefix);
@@ -134,7 +134,7 @@ std::vector<compat::Finding> wsl_doctor(const WslHost& host, const DoctorContext
     if (ctx.image) {
         auto req = gpu_vendors::amd::parse_request(ctx.env, ctx.gpus);
         if (req.inject && !req.all && !req.devices.empty())
-            out.push_back({"WSL-DEVICE-SELECTION", compat::Severity::warn,
+            out.push_back({"WSL-DEVICE-SELECTION", findings::Severity::warn,
                            req.source + " names AMD GPUs, but on WSL2 a container cannot get "
                                         "some GPUs and not others: it gets every GPU",
                            ""});

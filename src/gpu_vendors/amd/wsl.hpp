@@ -7,7 +7,7 @@
 #pragma once
 
 #include "cdi/spec_model.hpp"
-#include "compat/finding.hpp"
+#include "findings/finding.hpp"
 #include "gpu/device_node.hpp"
 #include "gpu_vendors/amd/rocm.hpp"
 #include "gpu_vendors/backend.hpp"
@@ -42,11 +42,11 @@ void inject_wsl(oci::RuntimeSpec& spec, const WslHost& host, const std::vector<s
 
 // Host rules on WSL2 (the device, libdxcore, librocdxg), and with IMAGE_ROCM (the image's ROCm
 // release, when known) whether it supports WSL2.
-std::vector<compat::Finding>
+std::vector<findings::Finding>
 wsl_findings(const WslHost& host, const std::optional<gpu_vendors::amd::RocmRelease>& image_rocm);
 
 // ROCM-WSL-TOO-OLD (fail) or ROCM-WSL (pass) for the image's ROCm release; nothing when unknown.
-std::optional<compat::Finding>
+std::optional<findings::Finding>
 rocm_on_wsl(const std::optional<gpu_vendors::amd::RocmRelease>& rocm);
 
 // The image's ROCm release from its files, cheaply (run's path): the newest /opt/rocm-X.Y.Z,
@@ -55,7 +55,7 @@ std::optional<gpu_vendors::amd::RocmRelease> image_rocm_release(const rootfs::Im
 
 // `gantry doctor` on WSL2: wsl_findings with the image's ROCm (one walk of the image), and a
 // warning when the request names particular GPUs.
-std::vector<compat::Finding> wsl_doctor(const WslHost& host, const DoctorContext& ctx);
+std::vector<findings::Finding> wsl_doctor(const WslHost& host, const DoctorContext& ctx);
 
 // `gantry cdi generate` on WSL2: the one device "all" with the injection's edits.
 cdi::Spec generate_wsl_cdi(const WslHost& host);

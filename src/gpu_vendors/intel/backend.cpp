@@ -1,9 +1,11 @@
 #include "gpu_vendors/intel/backend.hpp"
 
+#include "gpu_vendors/intel/analyze_findings.hpp"
 #include "gpu_vendors/intel/cdi.hpp"
 #include "gpu_vendors/intel/device_code.hpp"
 #include "gpu_vendors/intel/doctor.hpp"
 #include "gpu_vendors/intel/inject.hpp"
+#include "gpu_vendors/intel/lint_rules.hpp"
 #include "gpu_vendors/intel/request.hpp"
 #include "gpu_vendors/intel/topology.hpp"
 #include "gpu_vendors/intel/userspace.hpp"
@@ -57,7 +59,7 @@ class Intel final : public Backend {
         chosen.gpus.clear();
         for (const Gpu* g : sel.gpus) chosen.gpus.push_back(*g);
         auto findings = host_findings(chosen, user, ctx.caller);
-        std::erase_if(findings, [](const compat::Finding& f) {
+        std::erase_if(findings, [](const findings::Finding& f) {
             return f.id == "INTEL-RENDER-ACCESS"; // inject's own check says it better
         });
         auto more = image_findings_cached(
@@ -102,7 +104,7 @@ class Intel final : public Backend {
         return {&intel_format()};
     }
 
-    std::vector<compat::Finding> doctor(const DoctorContext& ctx) const override {
+    std::vector<findings::Finding> doctor(const DoctorContext& ctx) const override {
         auto host = discover(intel_options(ctx.roots));
         auto user = find_user_space(ctx.roots.driver_root);
         auto findings = host_findings(host, user, ctx.caller);
@@ -113,7 +115,7 @@ class Intel final : public Backend {
             if (!req.inject) req.inject = req.all = true; // no request: every GPU of the host
             sel = select(host, req);
         } catch (const Error& e) {
-            findings.push_back({"GPU-UNKNOWN", compat::Severity::fail, e.message(), e.hint()});
+            findings.push_back({"GPU-UNKNOWN", findings::Severity::fail, e.message(), e.hint()});
         }
         auto more = image_findings(*ctx.store, *ctx.image, sel.gpus, ctx.path_prefix);
         findings.insert(findings.end(), more.begin(), more.end());
@@ -131,6 +133,10 @@ class Intel final : public Backend {
     // steps get Intel GPUs only when --gpus asks.
     std::string_view hide_env() const override { return {}; }
 
+    const lint::RuleSet* lint_rules() const override { return &intel::lint_rules(); }
+    std::unique_ptr<ImageFindings> analyze_findings() const override {
+        return intel::analyze_findings();
+    }
     std::string_view keep_arch_example() const override { return "pvc (Intel)"; }
 };
 

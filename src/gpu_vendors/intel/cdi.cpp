@@ -1,6 +1,7 @@
 #include "gpu_vendors/intel/cdi.hpp"
 
 #include "cdi/spec_read.hpp"
+#include "gpu_vendors/cdi_nodes.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -9,20 +10,6 @@
 namespace gantry::gpu_vendors::intel {
 
 namespace {
-
-cdi::DeviceNode intel_to_cdi(const gpu::DeviceNode& n) {
-    cdi::DeviceNode d;
-    d.path = n.path;
-    if (!n.host_path.empty() && n.host_path != n.path) d.host_path = n.host_path;
-    d.type = "c";
-    d.major = n.major;
-    d.minor = n.minor;
-    d.file_mode = n.mode & 0777;
-    d.permissions = "rwm";
-    d.uid = n.uid;
-    d.gid = n.gid;
-    return d;
-}
 
 cdi::Hook intel_hook(const std::string& gantry, const std::string& sub,
                      const std::vector<std::string>& args) {
@@ -50,16 +37,7 @@ cdi::Spec generate_cdi(const Host& host, const UserSpace& user, const CdiOptions
                        std::vector<std::string>* warnings) {
     std::vector<std::string> ignored;
     auto& warn = warnings ? *warnings : ignored;
-    bool by_index = options.naming.empty(), by_uid = false;
-    for (const auto& s : options.naming) {
-        if (s == "index")
-            by_index = true;
-        else if (s == "uuid")
-            by_uid = true;
-        else
-            throw Error(Errc::usage, "unknown device name strategy \"" + s + "\"",
-                        "use index or uuid");
-    }
+    const CdiNaming naming = parse_naming(options.naming);
     if (!user.libraries.empty() && (options.gantry_path.empty() || options.gantry_path[0] != '/'))
         throw Error(Errc::usage,
                     "the hooks need gantry's absolute path, not \"" + options.gantry_path + "\"");
@@ -76,18 +54,18 @@ cdi::Spec generate_cdi(const Host& host, const UserSpace& user, const CdiOptions
         }
         cdi::ContainerEdits e;
         if (g.card.present && g.card.type == 'c')
-            e.device_nodes.push_back(intel_to_cdi(g.card));
+            e.device_nodes.push_back(cdi_node(g.card));
         else
             warn.push_back(who + ": " + g.card.host_path +
                            " is not a device node; its device "
                            "has the render node only");
-        e.device_nodes.push_back(intel_to_cdi(g.render));
+        e.device_nodes.push_back(cdi_node(g.render));
         all.device_nodes.insert(all.device_nodes.end(), e.device_nodes.begin(),
                                 e.device_nodes.end());
         std::vector<std::string> names;
-        if (by_index) names.push_back(std::to_string(g.index));
+        if (naming.index) names.push_back(std::to_string(g.index));
         names.push_back(g.card_name);
-        if (by_uid) names.push_back(resource_driver_uid(g));
+        if (naming.uuid) names.push_back(resource_driver_uid(g));
         for (const auto& n : names) spec.devices.push_back({n, {}, e});
     }
     if (spec.devices.empty())

@@ -1,6 +1,7 @@
 #include "gpu_vendors/intel/doctor.hpp"
 
 #include "gpu_vendors/intel/offload.hpp"
+#include "gpu_vendors/verdict_cache.hpp"
 #include "rootfs/rootfs.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -19,8 +20,8 @@ namespace gantry::gpu_vendors::intel {
 
 namespace {
 
-using compat::Finding;
-using compat::Severity;
+using findings::Finding;
+using findings::Severity;
 
 bool intel_is_elf(const std::string& host_path) {
     Fd fd(::open(host_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
@@ -139,35 +140,10 @@ std::vector<Finding> image_findings(const store::Store& store, const store::Imag
 std::vector<Finding> image_findings_cached(const store::Store& store, const store::Image& image,
                                            const std::vector<const Gpu*>& selected,
                                            const std::string& cache_dir) {
-    if (cache_dir.empty()) return image_findings(store, image, selected);
-    Sha256 h;
-    h.update("intel-doctor-1\n" + image.manifest_digest.str() + "\n");
-    for (const Gpu* g : selected) h.update(gpu_label(*g) + "\n");
-    std::string path = cache_dir + "/intel-doctor-" + h.hex_final() + ".json";
-    try {
-        std::vector<Finding> out;
-        auto entry = nlohmann::json::parse(fs::read_file(path, 4 << 20));
-        for (const auto& f : entry.at("findings")) {
-            int sev = f.at("severity").get<int>();
-            if (sev < 0 || sev > static_cast<int>(Severity::fail)) throw Error(Errc::invalid, path);
-            out.push_back({f.at("id"), static_cast<Severity>(sev), f.at("message"), f.at("fix")});
-        }
-        return out;
-    } catch (const std::exception&) { // missing or damaged: found afresh
-    }
-    auto findings = image_findings(store, image, selected);
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& f : findings)
-        arr.push_back({{"id", f.id},
-                       {"severity", static_cast<int>(f.severity)},
-                       {"message", f.message},
-                       {"fix", f.fix}});
-    try {
-        fs::make_dirs(cache_dir);
-        fs::write_atomic(path, nlohmann::json{{"findings", arr}}.dump(), 0600);
-    } catch (const Error&) { // an unwritable cache only costs the next run a scan
-    }
-    return findings;
+    std::string key = "intel-doctor-1\n" + image.manifest_digest.str() + "\n";
+    for (const Gpu* g : selected) key += gpu_label(*g) + "\n";
+    return cached_verdict(cache_dir, "intel-doctor", key,
+                          [&] { return image_findings(store, image, selected); });
 }
 
 } // namespace gantry::gpu_vendors::intel

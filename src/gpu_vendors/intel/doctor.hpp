@@ -5,7 +5,7 @@
 // image is executed.
 #pragma once
 
-#include "compat/finding.hpp"
+#include "findings/finding.hpp"
 #include "gpu_vendors/backend.hpp"
 #include "gpu_vendors/intel/topology.hpp"
 #include "gpu_vendors/intel/userspace.hpp"
@@ -16,21 +16,21 @@
 
 namespace gantry::gpu_vendors::intel {
 
-std::vector<compat::Finding> host_findings(const Host& host, const UserSpace& user,
-                                           const CallerIds& caller);
+std::vector<findings::Finding> host_findings(const Host& host, const UserSpace& user,
+                                             const CallerIds& caller);
 
 // The image's ELF files under PATH_PREFIX with Intel GPU code, judged for each of SELECTED.
-std::vector<compat::Finding> image_findings(const store::Store& store, const store::Image& image,
-                                            const std::vector<const Gpu*>& selected,
-                                            const std::string& path_prefix = {});
+std::vector<findings::Finding> image_findings(const store::Store& store, const store::Image& image,
+                                              const std::vector<const Gpu*>& selected,
+                                              const std::string& path_prefix = {});
 
 // image_findings for a run, cached in CACHE_DIR ("": not cached) per image (manifest digest)
 // and the selected GPUs' AOT names, so a repeated launch reads nothing of the image. Entries are
 // "intel-doctor-<sha256>.json", written atomically; a damaged one is found afresh.
-std::vector<compat::Finding> image_findings_cached(const store::Store& store,
-                                                   const store::Image& image,
-                                                   const std::vector<const Gpu*>& selected,
-                                                   const std::string& cache_dir);
+std::vector<findings::Finding> image_findings_cached(const store::Store& store,
+                                                     const store::Image& image,
+                                                     const std::vector<const Gpu*>& selected,
+                                                     const std::string& cache_dir);
 
 // "GPU 0 (card1, pvc)"
 std::string gpu_label(const Gpu& g);

@@ -15,15 +15,6 @@ namespace gantry::gpu_vendors::intel {
 
 namespace {
 
-// crun's annotation (podman's --group-add keep-groups), which gantry's launcher honours too
-constexpr const char* kIntelKeepGroups = "run.oci.keep_original_groups";
-
-std::string intel_octal(std::uint32_t mode) {
-    char b[8];
-    std::snprintf(b, sizeof b, "%04o", mode & 07777);
-    return b;
-}
-
 void intel_bind(oci::RuntimeSpec& spec, const std::string& host, const std::string& dst) {
     for (auto& m : spec.mounts)
         if (m.destination == dst) return;
@@ -33,24 +24,9 @@ void intel_bind(oci::RuntimeSpec& spec, const std::string& host, const std::stri
 } // namespace
 
 void check_access(const gpu::DeviceNode& node, const std::string& what, const CallerIds& caller) {
-    if (!node.present)
-        throw Error(Errc::run_failed, what + " has no device node " + node.host_path,
-                    "load the i915 or xe kernel module, or point --dev-root at the directory "
-                    "holding dev/dri");
-    if (::access(node.host_path.c_str(), R_OK | W_OK) == 0) return;
-    int err = errno;
-    std::string name = group_name(node.gid);
-    std::string group =
-        (name.empty() ? "" : "group " + name + ", ") + "gid " + std::to_string(node.gid);
-    std::string fix = name.empty()
-                          ? "have the administrator add you to gid " + std::to_string(node.gid)
-                          : "add yourself to the " + name + " group (sudo usermod -aG " + name +
-                                " $USER, then log in again)";
-    throw Error(Errc::run_failed,
-                what + " " + node.host_path + " is mode " + intel_octal(node.mode) + ", " + group +
-                    ": you (uid " + std::to_string(caller.uid) +
-                    ") cannot open it read-write: " + std::strerror(err),
-                fix);
+    check_node_access(node, what, caller,
+                      "load the i915 or xe kernel module, or point --dev-root at the directory "
+                      "holding dev/dri");
 }
 
 void inject(oci::RuntimeSpec& spec, const std::vector<const Gpu*>& gpus, const UserSpace& user,
@@ -74,14 +50,7 @@ void inject(oci::RuntimeSpec& spec, const std::vector<const Gpu*>& gpus, const U
             spec.setup.symlinks.emplace_back(link, "../" + n.path.substr(n.path.rfind('/') + 1));
         }
 
-    if (caller.real_root) {
-        for (auto* n : nodes)
-            if (n->gid != 0 && std::find(spec.additional_gids.begin(), spec.additional_gids.end(),
-                                         n->gid) == spec.additional_gids.end())
-                spec.additional_gids.push_back(n->gid);
-    } else if (caller.subid_maps) {
-        spec.annotations[kIntelKeepGroups] = "1"; // the host's render gid is not mapped
-    }
+    add_node_groups(spec, nodes, caller);
 
     if (user.libraries.empty()) return;
     for (const auto& l : user.libraries) {

@@ -290,9 +290,9 @@ CodeVerdict judge(const std::vector<DeviceImage>& images, std::string_view devic
     return v;
 }
 
-std::optional<compat::Finding> judge_file(const std::string& path,
-                                          const std::vector<DeviceImage>& images,
-                                          std::string_view device, const std::string& label) {
+std::optional<findings::Finding> judge_file(const std::string& path,
+                                            const std::vector<DeviceImage>& images,
+                                            std::string_view device, const std::string& label) {
     auto v = judge(images, device);
     if (!v.intel_code || v.native_match) return std::nullopt;
     std::string aot = text::join(v.targets, ", ");
@@ -303,25 +303,25 @@ std::optional<compat::Finding> judge_file(const std::string& path,
     std::replace(build.begin() + static_cast<std::ptrdiff_t>(build.find("intel_gpu_")), build.end(),
                  '-', '_');
     if (v.spirv)
-        return compat::Finding{"INTEL-SPIRV-JIT", compat::Severity::info,
-                               path + " has SPIR-V device code: the driver compiles it for " +
-                                   label + " when it is loaded (JIT)" +
-                                   (aot.empty() ? "" : "; its AOT code is for " + aot),
-                               build + " to start without compiling"};
+        return findings::Finding{"INTEL-SPIRV-JIT", findings::Severity::info,
+                                 path + " has SPIR-V device code: the driver compiles it for " +
+                                     label + " when it is loaded (JIT)" +
+                                     (aot.empty() ? "" : "; its AOT code is for " + aot),
+                                 build + " to start without compiling"};
     bool all_known = std::all_of(v.targets.begin(), v.targets.end(),
                                  [](const std::string& t) { return known_device_name(t); });
     if (device.empty() || !all_known)
-        return compat::Finding{"INTEL-AOT-UNKNOWN", compat::Severity::warn,
-                               path + " has only AOT device code (for " + aot +
-                                   ") and gantry cannot tell whether " + label + " runs it",
-                               "check with the oneAPI runtime in the container "
-                               "(sycl-ls, then run it), or " +
-                                   build};
-    return compat::Finding{"INTEL-AOT-OTHER-DEVICE", compat::Severity::fail,
-                           path + " has only AOT device code for " + aot + ", which " + label +
-                               " cannot run, and no SPIR-V to compile for it",
-                           build + ", or add SPIR-V (-fsycl-targets=spir64) so it can be JIT "
-                                   "compiled"};
+        return findings::Finding{"INTEL-AOT-UNKNOWN", findings::Severity::warn,
+                                 path + " has only AOT device code (for " + aot +
+                                     ") and gantry cannot tell whether " + label + " runs it",
+                                 "check with the oneAPI runtime in the container "
+                                 "(sycl-ls, then run it), or " +
+                                     build};
+    return findings::Finding{"INTEL-AOT-OTHER-DEVICE", findings::Severity::fail,
+                             path + " has only AOT device code for " + aot + ", which " + label +
+                                 " cannot run, and no SPIR-V to compile for it",
+                             build + ", or add SPIR-V (-fsycl-targets=spir64) so it can be JIT "
+                                     "compiled"};
 }
 
 } // namespace gantry::gpu_vendors::intel

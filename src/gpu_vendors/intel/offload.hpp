@@ -14,7 +14,7 @@
 // hostile file throws Error(invalid), never reads out of bounds.
 #pragma once
 
-#include "compat/finding.hpp"
+#include "findings/finding.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -64,8 +64,8 @@ CodeVerdict judge(const std::vector<DeviceImage>& images, std::string_view devic
 // present, INTEL-AOT-UNKNOWN (warn) when the device or the targets are not known, INTEL-SPIRV-JIT
 // (info) when SPIR-V will be compiled at load; nothing when native code for DEVICE is present or
 // the file has no Intel GPU code.
-std::optional<compat::Finding> judge_file(const std::string& path,
-                                          const std::vector<DeviceImage>& images,
-                                          std::string_view device, const std::string& label);
+std::optional<findings::Finding> judge_file(const std::string& path,
+                                            const std::vector<DeviceImage>& images,
+                                            std::string_view device, const std::string& label);
 
 } // namespace gantry::gpu_vendors::intel

@@ -1,6 +1,7 @@
 // Intel GPU discovery (see topology.hpp).
 #include "gpu_vendors/intel/topology.hpp"
 
+#include "gpu_vendors/sysfs_root.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -22,120 +23,12 @@ namespace gantry::gpu_vendors::intel {
 
 namespace {
 
-constexpr std::size_t intel_max_attr = 64 * 1024;
-constexpr std::size_t intel_max_entries = 4096;
+// One root opened once; every path below it resolved inside it (gpu_vendors/sysfs_root.hpp).
+using IntelRoot = SysRoot;
+
 constexpr const char* intel_sysfs_hint =
     "the DRM sysfs tree under the sys root is damaged or not the kernel's; check the i915/xe "
     "driver (dmesg) or the --sys-root given";
-
-std::string intel_normalize(const std::string& root) {
-    if (root.empty()) return "/";
-    std::string r = std::filesystem::path(root).lexically_normal().string();
-    if (r[0] != '/') {
-        std::error_code ec;
-        auto abs = std::filesystem::absolute(r, ec);
-        if (!ec) r = abs.lexically_normal().string();
-    }
-    while (r.size() > 1 && r.back() == '/') r.pop_back();
-    return r.empty() ? "/" : r;
-}
-
-// One root opened once; every path below it resolved inside it.
-class IntelRoot {
-  public:
-    explicit IntelRoot(std::string path) : path_(std::move(path)), fd_(fs::open_dir(path_)) {}
-    std::string host(std::string_view in_root) const {
-        return gpu::join_root(path_, "/" + std::string(in_root));
-    }
-
-    std::optional<std::string> read(const std::string& in_root) const {
-        Fd fd(fs::openat_in_root(fd_.get(), in_root, O_RDONLY | O_NOCTTY | O_NONBLOCK));
-        if (!fd) {
-            if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-            throw sys_error(errno, "cannot open " + host(in_root), intel_sysfs_hint);
-        }
-        struct stat st {};
-        if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
-            throw Error(Errc::invalid, host(in_root) + " is not a regular file", intel_sysfs_hint);
-        std::string out;
-        std::array<char, 4096> buf{};
-        for (;;) {
-            ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-            if (n < 0 && errno == EINTR) continue;
-            if (n < 0) throw sys_error(errno, "cannot read " + host(in_root), intel_sysfs_hint);
-            if (n == 0) break;
-            out.append(buf.data(), static_cast<std::size_t>(n));
-            if (out.size() > intel_max_attr)
-                throw Error(Errc::invalid, host(in_root) + " is too large for a sysfs attribute",
-                            intel_sysfs_hint);
-        }
-        return out;
-    }
-
-    std::optional<std::vector<std::string>> list(const std::string& in_root) const {
-        int raw = fs::openat_in_root(fd_.get(), in_root, O_RDONLY | O_DIRECTORY);
-        if (raw < 0) {
-            if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-            throw sys_error(errno, "cannot open directory " + host(in_root), intel_sysfs_hint);
-        }
-        DIR* dir = ::fdopendir(raw);
-        if (!dir) {
-            int err = errno;
-            ::close(raw);
-            throw sys_error(err, "cannot read directory " + host(in_root));
-        }
-        std::vector<std::string> names;
-        while (dirent* e = ::readdir(dir)) {
-            std::string_view name = e->d_name;
-            if (name == "." || name == "..") continue;
-            if (names.size() == intel_max_entries) {
-                ::closedir(dir);
-                throw Error(Errc::invalid, host(in_root) + " holds too many entries",
-                            intel_sysfs_hint);
-            }
-            names.emplace_back(name);
-        }
-        ::closedir(dir);
-        std::sort(names.begin(), names.end());
-        return names;
-    }
-
-    std::optional<std::string> link_target(const std::string& dir, const std::string& name) const {
-        Fd dir_fd(fs::openat_in_root(fd_.get(), dir, O_PATH | O_DIRECTORY));
-        if (!dir_fd) return std::nullopt;
-        std::array<char, 4096> buf{};
-        ssize_t n = ::readlinkat(dir_fd.get(), name.c_str(), buf.data(), buf.size());
-        if (n <= 0 || static_cast<std::size_t>(n) >= buf.size()) return std::nullopt;
-        return std::string(buf.data(), static_cast<std::size_t>(n));
-    }
-
-    bool exists(const std::string& in_root) const {
-        Fd fd(fs::openat_in_root(fd_.get(), in_root, O_PATH));
-        return static_cast<bool>(fd);
-    }
-
-    gpu::DeviceNode node(const std::string& container_path) const {
-        gpu::DeviceNode n;
-        n.path = container_path;
-        n.host_path = gpu::join_root(path_, container_path);
-        Fd fd(fs::openat_in_root(fd_.get(), container_path, O_PATH));
-        struct stat st {};
-        if (!fd || ::fstat(fd.get(), &st) != 0) return n;
-        n.present = true;
-        bool dev = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
-        n.type = S_ISCHR(st.st_mode) ? 'c' : S_ISBLK(st.st_mode) ? 'b' : '-';
-        n.major = dev ? major(st.st_rdev) : 0;
-        n.minor = dev ? minor(st.st_rdev) : 0;
-        n.mode = st.st_mode & 07777;
-        n.uid = st.st_uid;
-        n.gid = st.st_gid;
-        return n;
-    }
-
-  private:
-    std::string path_;
-    Fd fd_;
-};
 
 bool intel_is_card_name(std::string_view name) {
     return name.starts_with("card") && name.size() > 4 && text::all_digits(name.substr(4));
@@ -261,7 +154,7 @@ DeviceKind device_kind(std::uint32_t id) {
 
 bool has_intel_card(const std::string& sys_root) {
     try {
-        IntelRoot sys(intel_normalize(sys_root));
+        IntelRoot sys(normalize_root(sys_root), intel_sysfs_hint);
         auto names = sys.list("sys/class/drm");
         if (!names) return false;
         for (const auto& n : *names) {
@@ -276,10 +169,10 @@ bool has_intel_card(const std::string& sys_root) {
 
 Host discover(const DiscoverOptions& options) {
     Host h;
-    h.sys_root = intel_normalize(options.sys_root);
-    h.dev_root = intel_normalize(options.dev_root);
-    IntelRoot sys(h.sys_root);
-    IntelRoot dev(h.dev_root);
+    h.sys_root = normalize_root(options.sys_root);
+    h.dev_root = normalize_root(options.dev_root);
+    IntelRoot sys(h.sys_root, intel_sysfs_hint);
+    IntelRoot dev(h.dev_root, intel_sysfs_hint);
     auto names = sys.list("sys/class/drm");
     if (!names) {
         h.notes.push_back("no " + sys.host("sys/class/drm") + ": no DRM driver is loaded");

@@ -1,5 +1,6 @@
 #include "gpu_vendors/nvidia/backend.hpp"
 
+#include "gpu_vendors/nvidia/analyze_findings.hpp"
 #include "gpu_vendors/nvidia/cdi.hpp"
 #include "gpu_vendors/nvidia/device_code.hpp"
 #include "gpu_vendors/nvidia/gpu_facts.hpp"
@@ -7,6 +8,7 @@
 #include "gpu_vendors/nvidia/host_cache.hpp"
 #include "gpu_vendors/nvidia/image_checks.hpp"
 #include "gpu_vendors/nvidia/inject.hpp"
+#include "gpu_vendors/nvidia/lint_rules.hpp"
 #include "gpu_vendors/nvidia/request.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -146,7 +148,7 @@ class Nvidia final : public Backend {
         return out;
     }
 
-    std::vector<compat::Finding> doctor(const DoctorContext& ctx) const override {
+    std::vector<findings::Finding> doctor(const DoctorContext& ctx) const override {
         auto host = gpu_vendors::nvidia::discover_cached(discover_options(ctx.roots),
                                                          cache_below(ctx.cache_dir, "gpu-cache"));
         auto findings = check_host(host);
@@ -158,9 +160,9 @@ class Nvidia final : public Backend {
             sel = host.wsl ? gpu_vendors::nvidia::select_wsl(host, req, &why)
                            : gpu_vendors::nvidia::select(host, req);
             if (!why.empty())
-                findings.push_back({"WSL-DEVICE-SELECTION", compat::Severity::warn, why, ""});
+                findings.push_back({"WSL-DEVICE-SELECTION", findings::Severity::warn, why, ""});
         } catch (const Error& e) {
-            findings.push_back({"GPU-UNKNOWN", compat::Severity::fail, e.message(), e.hint()});
+            findings.push_back({"GPU-UNKNOWN", findings::Severity::fail, e.message(), e.hint()});
         }
         auto more = image_findings(*ctx.store, *ctx.image, ctx.ref, ctx.env, host, req, sel,
                                    ctx.path_prefix);
@@ -181,6 +183,10 @@ class Nvidia final : public Backend {
     std::string_view apptainer_flag() const override { return "--nv"; }
     std::string_view hide_env() const override { return "NVIDIA_VISIBLE_DEVICES=void"; }
 
+    const lint::RuleSet* lint_rules() const override { return &nvidia::lint_rules(); }
+    std::unique_ptr<ImageFindings> analyze_findings() const override {
+        return nvidia::analyze_findings();
+    }
     std::string_view keep_arch_example() const override { return "sm_90 (CUDA)"; }
 
     std::vector<VendorHook> hooks() const override {

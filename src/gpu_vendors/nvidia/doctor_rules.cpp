@@ -14,15 +14,15 @@ namespace gantry::gpu_vendors::nvidia {
 
 namespace {
 
-void node(std::vector<compat::Finding>& out, const gpu::DeviceNode& n, const std::string& id,
-          const std::string& what, compat::Severity missing) {
+void node(std::vector<findings::Finding>& out, const gpu::DeviceNode& n, const std::string& id,
+          const std::string& what, findings::Severity missing) {
     if (!n.present) {
         out.push_back({id, missing, what + " " + n.host_path + " does not exist",
                        "load the NVIDIA kernel modules (nvidia-modprobe, or nvidia-smi as root) or "
                        "point --dev-root at the directory holding dev/nvidia*"});
     } else if (::access(n.host_path.c_str(), R_OK | W_OK) != 0) {
         out.push_back(
-            {id + "-ACCESS", compat::Severity::fail,
+            {id + "-ACCESS", findings::Severity::fail,
              what + " " + n.host_path + " is not readable and writable by you",
              "ask the administrator for access (mode 0666 or your group on /dev/nvidia*)"});
     }
@@ -36,11 +36,11 @@ std::string joined(const std::vector<std::string>& v) {
 
 // WSL2 (reference wsl-and-build-gpus.md §1): the Windows driver seen through /dev/dxg and the
 // driver store; no kernel module, nodes per GPU or MIG.
-std::vector<compat::Finding> check_wsl_host(const gpu_vendors::nvidia::Host& host) {
-    std::vector<compat::Finding> out;
+std::vector<findings::Finding> check_wsl_host(const gpu_vendors::nvidia::Host& host) {
+    std::vector<findings::Finding> out;
     const std::string drivers = gpu::join_root(host.driver_root, "/usr/lib/wsl/drivers");
     if (host.wsl_driver_store.empty()) {
-        out.push_back({"HOST-NO-DRIVER", compat::Severity::fail,
+        out.push_back({"HOST-NO-DRIVER", findings::Severity::fail,
                        "WSL2 without the NVIDIA driver: no driver store under " + drivers +
                            " holds libcuda.so.1.1",
                        "install the current NVIDIA driver on Windows (it brings WSL2 support; "
@@ -49,14 +49,14 @@ std::vector<compat::Finding> check_wsl_host(const gpu_vendors::nvidia::Host& hos
     }
     const std::string& store = host.wsl_driver_store.front();
     if (!host.has_driver())
-        out.push_back({"HOST-NO-DRIVER", compat::Severity::fail,
+        out.push_back({"HOST-NO-DRIVER", findings::Severity::fail,
                        "WSL2: the NVIDIA driver store " + store +
                            " is there but its NVML reports no driver" +
                            (host.notes.empty() ? "" : " (" + host.notes.back() + ")"),
                        "update the Windows NVIDIA driver and WSL (wsl --update), then restart "
                        "WSL (wsl --shutdown)"});
     else
-        out.push_back({"HOST-DRIVER", compat::Severity::pass,
+        out.push_back({"HOST-DRIVER", findings::Severity::pass,
                        "driver " + host.driver_version +
                            " (the Windows host's NVIDIA driver, read with NVML from the driver "
                            "store) serves CUDA up to " +
@@ -64,7 +64,7 @@ std::vector<compat::Finding> check_wsl_host(const gpu_vendors::nvidia::Host& hos
                            std::to_string(host.cuda_version % 1000 / 10),
                        ""});
     out.push_back(
-        {"HOST-WSL", compat::Severity::info,
+        {"HOST-WSL", findings::Severity::info,
          "WSL2: GPUs through /dev/dxg, the driver from " + store +
              (host.wsl_driver_store.size() > 1
                   ? " (the first of " + std::to_string(host.wsl_driver_store.size()) +
@@ -74,38 +74,38 @@ std::vector<compat::Finding> check_wsl_host(const gpu_vendors::nvidia::Host& hos
     if (std::none_of(
             host.libraries.begin(), host.libraries.end(),
             [](const gpu_vendors::nvidia::Library& l) { return l.name == "libdxcore.so"; }))
-        out.push_back({"HOST-WSL-DXCORE", compat::Severity::fail,
+        out.push_back({"HOST-WSL-DXCORE", findings::Severity::fail,
                        "WSL2: no libdxcore.so in " +
                            gpu::join_root(host.driver_root, "/usr/lib/wsl/lib") +
                            ": CUDA and NVML cannot reach the GPU without it",
                        "check that WSL mounts its lib share (/usr/lib/wsl/lib; wsl --update), or "
                        "point --driver-root at the root holding usr/lib/wsl"});
     if (!host.dxg.present)
-        out.push_back({"HOST-NODE-DXG", compat::Severity::fail,
+        out.push_back({"HOST-NODE-DXG", findings::Severity::fail,
                        "the WSL2 GPU device " + host.dxg.host_path + " does not exist",
                        "use WSL2, not WSL1 (wsl --set-version DISTRO 2), with a current Windows "
                        "GPU driver, or point --dev-root at the directory holding dev/dxg"});
     else if (::access(host.dxg.host_path.c_str(), R_OK | W_OK) != 0)
         out.push_back(
-            {"HOST-NODE-DXG-ACCESS", compat::Severity::fail,
+            {"HOST-NODE-DXG-ACCESS", findings::Severity::fail,
              "the WSL2 GPU device " + host.dxg.host_path + " is not readable and writable by you",
              "WSL creates it with mode 0666: chmod 0666 /dev/dxg as root"});
     if (host.has_driver() && host.devices.empty())
-        out.push_back({"HOST-NO-GPU", compat::Severity::fail,
+        out.push_back({"HOST-NO-GPU", findings::Severity::fail,
                        "WSL2: the driver reports no GPU (no adapter of WDDM 2.7 or newer)",
                        "update the Windows NVIDIA driver; check nvidia-smi on Windows"});
     for (auto& d : host.devices)
-        out.push_back({"HOST-GPU", compat::Severity::info,
+        out.push_back({"HOST-GPU", findings::Severity::info,
                        "GPU " + std::to_string(d.index) + ": " + d.name + " (" + d.uuid +
                            "), compute capability " + std::to_string(d.cc_major) + "." +
                            std::to_string(d.cc_minor),
                        ""});
-    out.push_back({"WSL-NO-MIG", compat::Severity::info,
+    out.push_back({"WSL-NO-MIG", findings::Severity::info,
                    "MIG and per-GPU selection do not exist on WSL2: a container gets every GPU "
                    "(CUDA_VISIBLE_DEVICES narrows what a process uses)",
                    ""});
     if (!host.wsl_shadowing.empty())
-        out.push_back({"WSL-LINUX-DRIVER", compat::Severity::warn,
+        out.push_back({"WSL-LINUX-DRIVER", findings::Severity::warn,
                        "a Linux NVIDIA driver is installed inside this WSL distribution (" +
                            joined(host.wsl_shadowing) +
                            "): it shadows the Windows driver's libraries for programs run here "
@@ -119,39 +119,39 @@ std::vector<compat::Finding> check_wsl_host(const gpu_vendors::nvidia::Host& hos
 
 } // namespace
 
-std::vector<compat::Finding> check_host(const gpu_vendors::nvidia::Host& host) {
+std::vector<findings::Finding> check_host(const gpu_vendors::nvidia::Host& host) {
     if (host.wsl) return check_wsl_host(host);
-    std::vector<compat::Finding> out;
+    std::vector<findings::Finding> out;
     if (!host.has_driver()) {
-        out.push_back({"HOST-NO-DRIVER", compat::Severity::fail,
+        out.push_back({"HOST-NO-DRIVER", findings::Severity::fail,
                        "no NVIDIA driver under driver root " + host.driver_root +
                            (host.notes.empty() ? "" : " (" + host.notes.front() + ")"),
                        "install the NVIDIA driver, or point --driver-root at it"});
         return out;
     }
-    out.push_back({"HOST-DRIVER", compat::Severity::pass,
+    out.push_back({"HOST-DRIVER", findings::Severity::pass,
                    "driver " + host.driver_version + " serves CUDA up to " +
                        std::to_string(host.cuda_version / 1000) + "." +
                        std::to_string(host.cuda_version % 1000 / 10),
                    ""});
     if (!host.nvml_loaded)
         out.push_back(
-            {"HOST-NVML", compat::Severity::warn,
+            {"HOST-NVML", findings::Severity::warn,
              "NVML (libnvidia-ml.so.1) could not be used: GPU models, compute capabilities "
              "and MIG are unknown",
              "check the driver installation under " + host.driver_root});
     if (host.devices.empty())
         out.push_back(
-            {"HOST-NO-GPU", compat::Severity::fail, "the driver reports no GPU",
+            {"HOST-NO-GPU", findings::Severity::fail, "the driver reports no GPU",
              "check `nvidia-smi` on the host; a GPU may be excluded or fallen off the bus"});
-    node(out, host.ctl, "HOST-NODE-CTL", "the control device", compat::Severity::fail);
-    node(out, host.uvm, "HOST-NODE-UVM", "nvidia-uvm (needed by CUDA)", compat::Severity::warn);
+    node(out, host.ctl, "HOST-NODE-CTL", "the control device", findings::Severity::fail);
+    node(out, host.uvm, "HOST-NODE-UVM", "nvidia-uvm (needed by CUDA)", findings::Severity::warn);
     for (auto& d : host.devices) {
         node(out, d.node, "HOST-NODE-GPU", "GPU " + std::to_string(d.index) + "'s device",
-             compat::Severity::fail);
+             findings::Severity::fail);
         std::string cc =
             d.cc_major ? std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor) : "unknown";
-        out.push_back({"HOST-GPU", compat::Severity::info,
+        out.push_back({"HOST-GPU", findings::Severity::info,
                        "GPU " + std::to_string(d.index) + ": " + d.name + " (" + d.uuid +
                            "), compute capability " + cc +
                            (d.mig_enabled ? ", MIG enabled with " + std::to_string(d.migs.size()) +
@@ -182,12 +182,12 @@ bool has_pip(const compat::ImageFacts& img, const char* prefix) {
                        [&](const compat::PipPackage& p) { return p.name.starts_with(prefix); });
 }
 
-void check_torch(std::vector<compat::Finding>& out, const gpu_vendors::nvidia::Host& host,
+void check_torch(std::vector<findings::Finding>& out, const gpu_vendors::nvidia::Host& host,
                  const compat::ImageFacts& img, const compat::TorchInfo& torch) {
     std::string where = " (" + img.torch_path + ")";
     std::string who = "PyTorch " + torch.version + where;
     if (torch.cuda.empty()) {
-        out.push_back({"TORCH-CPU-ONLY", compat::Severity::warn,
+        out.push_back({"TORCH-CPU-ONLY", findings::Severity::warn,
                        who + " is a CPU-only build: torch.cuda.is_available() will be False",
                        "install a CUDA build, e.g. pip install torch --index-url "
                        "https://download.pytorch.org/whl/cu126"});
@@ -198,7 +198,7 @@ void check_torch(std::vector<compat::Finding>& out, const gpu_vendors::nvidia::H
         if (auto dv = compat::DriverVersion::parse(host.driver_version)) {
             auto c = check_driver(*tv, *dv);
             if (c.status == compat::DriverStatus::too_old)
-                out.push_back({"TORCH-CUDA-TOO-NEW", compat::Severity::fail,
+                out.push_back({"TORCH-CUDA-TOO-NEW", findings::Severity::fail,
                                who + " is built for CUDA " + torch.cuda + ": " + c.message,
                                "upgrade the driver to " +
                                    (c.minimum ? c.minimum->text : std::string("a newer branch")) +
@@ -216,7 +216,7 @@ void check_torch(std::vector<compat::Finding>& out, const gpu_vendors::nvidia::H
             bool older = !other_major && minor >= 0 && minor < tv->minor;
             if (!other_major && !older) return;
             out.push_back(
-                {"TORCH-CUDA-MISMATCH", compat::Severity::warn,
+                {"TORCH-CUDA-MISMATCH", findings::Severity::warn,
                  who + " is built for CUDA " + torch.cuda + " but the image ships " + what +
                      (older ? ", an older CUDA " + std::to_string(major) + " runtime" : ""),
                  other_major ? "install a torch build matching the image's CUDA " +
@@ -243,27 +243,27 @@ void check_torch(std::vector<compat::Finding>& out, const gpu_vendors::nvidia::H
             if (!name.starts_with("nvidia-")) continue;
             auto* have = pip_package(img, name);
             if (have && have->version != version)
-                out.push_back({"TORCH-WHEEL-MISMATCH", compat::Severity::warn,
+                out.push_back({"TORCH-WHEEL-MISMATCH", findings::Severity::warn,
                                who + " pins " + name + "==" + version + " but " + have->path +
                                    " is version " + have->version,
                                "pip install " + name + "==" + version +
                                    " (or reinstall torch so pip resolves its pins)"});
         }
     if (!has_lib(img, "libcudnn.so") && !has_lib(img, "libcudnn_") && !has_pip(img, "nvidia-cudnn"))
-        out.push_back({"CUDNN-MISSING", compat::Severity::fail,
+        out.push_back({"CUDNN-MISSING", findings::Severity::fail,
                        who + " needs cuDNN but the image has no libcudnn (no libcudnn.so* file, "
                              "no nvidia-cudnn wheel)",
                        "install the nvidia-cudnn wheel torch pins (pip install torch pulls it), "
                        "or use a cudnn image flavour"});
     if (!has_lib(img, "libnccl.so") && !has_pip(img, "nvidia-nccl"))
-        out.push_back({"NCCL-MISSING", compat::Severity::warn,
+        out.push_back({"NCCL-MISSING", findings::Severity::warn,
                        who + " is a CUDA build but the image has no libnccl (no libnccl.so* "
                              "file, no nvidia-nccl wheel): distributed training fails",
                        "install the nvidia-nccl wheel torch pins"});
 }
 
 // cuDNN, NCCL or TensorRT built for another CUDA major than the image's CUDA.
-void check_lib_cuda(std::vector<compat::Finding>& out, const compat::ImageFacts& img,
+void check_lib_cuda(std::vector<findings::Finding>& out, const compat::ImageFacts& img,
                     const std::vector<compat::Evidence>& cudas) {
     if (cudas.empty() || !cudas.front().cuda_major) return;
     const compat::Evidence& c = cudas.front();
@@ -271,7 +271,7 @@ void check_lib_cuda(std::vector<compat::Finding>& out, const compat::ImageFacts&
         for (auto& e : evs) {
             if (!e.cuda_major || e.cuda_major == c.cuda_major) continue;
             out.push_back(
-                {"LIB-CUDA-MISMATCH", compat::Severity::warn,
+                {"LIB-CUDA-MISMATCH", findings::Severity::warn,
                  std::string(what) + " " + e.version + " (" + e.source + ") is built for CUDA " +
                      std::to_string(e.cuda_major) + " but the image's CUDA is " + c.version + " (" +
                      c.source + "): it fails to load or falls back",
@@ -314,15 +314,15 @@ std::string glibc_string(std::pair<int, int> v) {
 
 } // namespace
 
-std::vector<compat::Finding> check_driver_needs(const std::string& ref,
-                                                const std::set<std::string>& image_libs,
-                                                const std::set<std::string>& injected,
-                                                const std::vector<DriverLibNeeds>& needs,
-                                                bool has_gpu_code) {
+std::vector<findings::Finding> check_driver_needs(const std::string& ref,
+                                                  const std::set<std::string>& image_libs,
+                                                  const std::set<std::string>& injected,
+                                                  const std::vector<DriverLibNeeds>& needs,
+                                                  bool has_gpu_code) {
     if (needs.empty()) return {};
     if (!image_libs.count("libc.so.6")) {
         if (!has_gpu_code) return {}; // device nodes alone are fine in a musl or static image
-        return {{"DRIVER-NO-GLIBC", compat::Severity::warn,
+        return {{"DRIVER-NO-GLIBC", findings::Severity::warn,
                  ref +
                      " has GPU code but no glibc (no libc.so.6 in its library directories): "
                      "the NVIDIA driver's libraries (" +
@@ -341,7 +341,7 @@ std::vector<compat::Finding> check_driver_needs(const std::string& ref,
     std::string names;
     for (auto& [so, lib] : missing) names += (names.empty() ? "" : ", ") + so;
     const auto& [first, lib] = *missing.begin();
-    return {{"DRIVER-LIB-NEEDS-MISSING", compat::Severity::warn,
+    return {{"DRIVER-LIB-NEEDS-MISSING", findings::Severity::warn,
              ref + " lacks " + names + ", which the injected driver librar" +
                  (missing.size() > 1 ? "ies need" : "y needs") + " (" + lib + " needs " + first +
                  "): they will fail to load",
@@ -350,9 +350,9 @@ std::vector<compat::Finding> check_driver_needs(const std::string& ref,
              "ldd's output misses them)"}};
 }
 
-std::vector<compat::Finding> check_glibc(const compat::ImageFacts& img,
-                                         const std::vector<GlibcNeed>& needs) {
-    std::vector<compat::Finding> out;
+std::vector<findings::Finding> check_glibc(const compat::ImageFacts& img,
+                                           const std::vector<GlibcNeed>& needs) {
+    std::vector<findings::Finding> out;
     if (img.glibc.empty()) return out;
     auto have = compat::major_minor(img.glibc);
     if (!have) return out;
@@ -372,7 +372,7 @@ std::vector<compat::Finding> check_glibc(const compat::ImageFacts& img,
     }
     if (!worst_lib) return out;
     std::string need = glibc_string(worst_lib->glibc);
-    out.push_back({"GLIBC-TOO-OLD", compat::Severity::fail,
+    out.push_back({"GLIBC-TOO-OLD", findings::Severity::fail,
                    img.ref + " has glibc " + img.glibc + " (" + img.glibc_source +
                        ") but the injected driver library " + worst_lib->path + " needs GLIBC_" +
                        need +
@@ -388,11 +388,11 @@ std::vector<compat::Finding> check_glibc(const compat::ImageFacts& img,
     return out;
 }
 
-std::vector<compat::Finding> check_persistence(const gpu_vendors::nvidia::Host& host) {
-    std::vector<compat::Finding> out;
+std::vector<findings::Finding> check_persistence(const gpu_vendors::nvidia::Host& host) {
+    std::vector<findings::Finding> out;
     for (auto& d : host.devices)
         if (d.persistence == 0)
-            out.push_back({"HOST-PERSISTENCE-OFF", compat::Severity::warn,
+            out.push_back({"HOST-PERSISTENCE-OFF", findings::Severity::warn,
                            "GPU " + std::to_string(d.index) + " (" + d.name +
                                ") has persistence mode disabled: the driver tears the GPU down "
                                "when the last process exits, so every container start pays "
@@ -401,15 +401,15 @@ std::vector<compat::Finding> check_persistence(const gpu_vendors::nvidia::Host& 
     return out;
 }
 
-std::vector<compat::Finding> check_image(const gpu_vendors::nvidia::Host& host,
-                                         const compat::ImageFacts& img,
-                                         const gpu_vendors::nvidia::GpuRequest& req,
-                                         const gpu_vendors::nvidia::Selection& sel) {
-    std::vector<compat::Finding> out;
+std::vector<findings::Finding> check_image(const gpu_vendors::nvidia::Host& host,
+                                           const compat::ImageFacts& img,
+                                           const gpu_vendors::nvidia::GpuRequest& req,
+                                           const gpu_vendors::nvidia::Selection& sel) {
+    std::vector<findings::Finding> out;
     auto here = oci::Platform::host();
     if (!img.platform.architecture.empty() && !here.accepts(img.platform))
         out.push_back(
-            {"IMAGE-PLATFORM", compat::Severity::fail,
+            {"IMAGE-PLATFORM", findings::Severity::fail,
              img.ref + " is built for " + img.platform.str() + ", this host is " + here.str(),
              "use an image for " + here.str()});
     auto cudas = image_cuda_versions(img);
@@ -421,27 +421,27 @@ std::vector<compat::Finding> check_image(const gpu_vendors::nvidia::Host& host,
         auto dv = compat::DriverVersion::parse(host.driver_version);
         if (!cv || !dv) continue;
         auto c = check_driver(*cv, *dv);
-        compat::Severity s = c.status == compat::DriverStatus::too_old ? compat::Severity::fail
-                             : c.status == compat::DriverStatus::ok_minor_version_compat
-                                 ? compat::Severity::warn
-                             : c.status == compat::DriverStatus::ok ? compat::Severity::pass
-                                                                    : compat::Severity::warn;
+        findings::Severity s = c.status == compat::DriverStatus::too_old ? findings::Severity::fail
+                               : c.status == compat::DriverStatus::ok_minor_version_compat
+                                   ? findings::Severity::warn
+                               : c.status == compat::DriverStatus::ok ? findings::Severity::pass
+                                                                      : findings::Severity::warn;
         std::string fix;
-        if (s == compat::Severity::fail) {
+        if (s == findings::Severity::fail) {
             fix = "upgrade the host driver to " +
                   (c.minimum ? c.minimum->text : std::string("a newer branch")) +
                   " or newer, or use an image built for an older CUDA";
             if (!c.caveats.empty()) fix += " (" + c.caveats.front() + ")";
-        } else if (s == compat::Severity::warn && !c.caveats.empty()) {
+        } else if (s == findings::Severity::warn && !c.caveats.empty()) {
             fix = c.caveats.front();
         }
-        out.push_back({s == compat::Severity::fail   ? "CUDA-DRIVER-TOO-OLD"
-                       : s == compat::Severity::warn ? "CUDA-MINOR-VERSION-COMPAT"
-                                                     : "CUDA-DRIVER",
+        out.push_back({s == findings::Severity::fail   ? "CUDA-DRIVER-TOO-OLD"
+                       : s == findings::Severity::warn ? "CUDA-MINOR-VERSION-COMPAT"
+                                                       : "CUDA-DRIVER",
                        s, img.ref + " (" + ev.source + "): " + c.message, fix, cv->encoded()});
     }
     if (req.inject && !req.caps.count(gpu_vendors::nvidia::Capability::compute) && cuda)
-        out.push_back({"CAPS-NO-COMPUTE", compat::Severity::warn,
+        out.push_back({"CAPS-NO-COMPUTE", findings::Severity::warn,
                        "NVIDIA_DRIVER_CAPABILITIES lacks compute for a CUDA image: libcuda will "
                        "not be injected",
                        "set NVIDIA_DRIVER_CAPABILITIES=compute,utility"});
@@ -452,12 +452,13 @@ std::vector<compat::Finding> check_image(const gpu_vendors::nvidia::Host& host,
         auto r = check_requirements(env_map(img.env), rh);
         for (auto& f : r.failures)
             out.push_back({"REQUIRE-UNSATISFIED",
-                           r.disabled ? compat::Severity::warn : compat::Severity::fail, f.message,
+                           r.disabled ? findings::Severity::warn : findings::Severity::fail,
+                           f.message,
                            "use a newer driver or an older image; NVIDIA_DISABLE_REQUIRE=true "
                            "skips the check"});
         for (auto* d : sel.gpus)
             if (d->mig_enabled && sel.whole_gpu_requested)
-                out.push_back({"MIG-WHOLE-GPU", compat::Severity::warn,
+                out.push_back({"MIG-WHOLE-GPU", findings::Severity::warn,
                                "GPU " + std::to_string(d->index) +
                                    " has MIG enabled but the whole GPU was requested: "
                                    "CUDA sees only the MIG instances also given",
@@ -468,18 +469,18 @@ std::vector<compat::Finding> check_image(const gpu_vendors::nvidia::Host& host,
         check_torch(out, host, img, *torch);
     check_lib_cuda(out, img, cudas);
     if (auto summary = components(img, cudas); !summary.empty())
-        out.push_back({"IMAGE-COMPONENTS", compat::Severity::info, img.ref + ": " + summary, ""});
+        out.push_back({"IMAGE-COMPONENTS", findings::Severity::info, img.ref + ": " + summary, ""});
     if (!req.inject && cuda)
-        out.push_back({"NO-GPU-REQUESTED", compat::Severity::info,
+        out.push_back({"NO-GPU-REQUESTED", findings::Severity::info,
                        img.ref + " is a CUDA image but no GPU was requested",
                        "add --gpus all (or set NVIDIA_VISIBLE_DEVICES)"});
     return out;
 }
 
-std::vector<compat::Finding> check_kernels(const gpu_vendors::nvidia::Host& host,
-                                           const gpu_vendors::nvidia::Selection& sel,
-                                           const std::vector<ImageBinary>& binaries) {
-    std::vector<compat::Finding> out;
+std::vector<findings::Finding> check_kernels(const gpu_vendors::nvidia::Host& host,
+                                             const gpu_vendors::nvidia::Selection& sel,
+                                             const std::vector<ImageBinary>& binaries) {
+    std::vector<findings::Finding> out;
     std::set<std::pair<int, int>> ccs;
     for (auto* d : sel.gpus)
         if (d->cc_major) ccs.insert({d->cc_major, d->cc_minor});
@@ -496,7 +497,7 @@ std::vector<compat::Finding> check_kernels(const gpu_vendors::nvidia::Host& host
                 if (archs.find(e.arch_name()) == std::string::npos)
                     archs += (archs.empty() ? "" : ", ") + e.arch_name();
             out.push_back(
-                {k.ptx_too_new ? "KERNEL-PTX-TOO-NEW" : "KERNEL-NO-IMAGE", compat::Severity::fail,
+                {k.ptx_too_new ? "KERNEL-PTX-TOO-NEW" : "KERNEL-NO-IMAGE", findings::Severity::fail,
                  "/" + b.path + " has no kernels for compute capability " + std::to_string(ma) +
                      "." + std::to_string(mi) + " (it has " + archs + "): " + k.reason,
                  k.ptx_too_new
@@ -510,7 +511,7 @@ std::vector<compat::Finding> check_kernels(const gpu_vendors::nvidia::Host& host
         if (all_ok) ++ok_files;
     }
     if (ok_files)
-        out.push_back({"KERNELS", compat::Severity::pass,
+        out.push_back({"KERNELS", findings::Severity::pass,
                        std::to_string(ok_files) +
                            " file(s) with GPU code have kernels for the selected GPU(s)",
                        ""});

@@ -17,7 +17,7 @@ namespace gantry::gpu_vendors::nvidia {
 
 // The image's cuda-compat libcuda will be used on data-center GPUs: a CUDA the host driver is
 // too old for runs if the compat driver serves it (its note's "CUDA Version", else its branch).
-void apply_forward_compat(std::vector<compat::Finding>& out, const std::string& compat_path,
+void apply_forward_compat(std::vector<findings::Finding>& out, const std::string& compat_path,
                           const std::string& compat_version, const std::string& note) {
     int served = 0;
     if (!note.empty()) {
@@ -31,9 +31,9 @@ void apply_forward_compat(std::vector<compat::Finding>& out, const std::string& 
     if (!served) return;
     for (auto& f : out) {
         if (f.id != "CUDA-DRIVER-TOO-OLD" && f.id != "TORCH-CUDA-TOO-NEW") continue;
-        if (f.cuda == 0 || f.cuda > served) continue; // the CUDA version the rule was about
+        if (f.version == 0 || f.version > served) continue; // the CUDA version the rule was about
         f.id = f.id == "CUDA-DRIVER-TOO-OLD" ? "CUDA-FORWARD-COMPAT" : "TORCH-FORWARD-COMPAT";
-        f.severity = compat::Severity::warn;
+        f.severity = findings::Severity::warn;
         f.message += "; the image's forward-compatibility library " + compat_path + " (CUDA " +
                      compat::cuda_string(served) + ") makes it run on this data-center GPU";
         f.fix = "upgrade the host driver to drop the dependency on forward compatibility "

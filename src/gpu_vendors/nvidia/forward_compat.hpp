@@ -4,7 +4,7 @@
 // verdicts about a too-old driver into warnings when the compat library covers them.
 #pragma once
 
-#include "compat/finding.hpp"
+#include "findings/finding.hpp"
 
 #include <optional>
 #include <string>
@@ -24,7 +24,7 @@ std::optional<std::string> cuda_fwd_compat_note_bytes(std::string_view elf);
 // compat library serves into CUDA-/TORCH-FORWARD-COMPAT warnings naming compat_path. What it
 // serves: the "CUDA Version" of its ELF note (note: that JSON text, may be empty), else the
 // newest CUDA of its driver branch (compat_version, e.g. "580.65.06").
-void apply_forward_compat(std::vector<compat::Finding>& out, const std::string& compat_path,
+void apply_forward_compat(std::vector<findings::Finding>& out, const std::string& compat_path,
                           const std::string& compat_version, const std::string& note);
 
 } // namespace gantry::gpu_vendors::nvidia

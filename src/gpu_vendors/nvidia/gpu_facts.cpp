@@ -76,7 +76,7 @@ ImageGpuFacts gpu_facts_from_json(const nlohmann::json& j) {
     ImageGpuFacts facts;
     for (auto& f : j.at("findings"))
         facts.findings.push_back({f.at("id"),
-                                  static_cast<compat::Severity>(f.at("severity").get<int>()),
+                                  static_cast<findings::Severity>(f.at("severity").get<int>()),
                                   f.at("message"), f.at("fix")});
     const auto& l = j.at("layout");
     auto& out = facts.layout;

@@ -18,7 +18,7 @@
 namespace gantry::gpu_vendors::nvidia {
 
 struct ImageGpuFacts {
-    std::vector<compat::Finding> findings;
+    std::vector<findings::Finding> findings;
     gantry::gpu_vendors::nvidia::ImageGpuLayout layout;
 };
 

@@ -68,7 +68,7 @@ bool no_forward_compat(const gpu_vendors::nvidia::Device* d) {
 
 } // namespace
 
-std::vector<compat::Finding>
+std::vector<findings::Finding>
 image_findings(const store::Store& store, const store::Image& img, const std::string& ref,
                const std::vector<std::string>& env, const gpu_vendors::nvidia::Host& host,
                const gpu_vendors::nvidia::GpuRequest& req,
@@ -169,7 +169,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
         if (!host.has_driver() || !req.inject) break;
         if (host.wsl) { // nvidia-ctk's wsl mode has no cuda-compat step, nor has gantry's
             out.push_back(
-                {"FWD-COMPAT-UNUSED", compat::Severity::info,
+                {"FWD-COMPAT-UNUSED", findings::Severity::info,
                  "/" + compat_path + " is not used on WSL2: the Windows driver serves CUDA there",
                  ""});
             break;
@@ -178,7 +178,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
             gpu_vendors::nvidia::compat_applies(ver, host.driver_version, note, host.cuda_version);
         if (!used) {
             out.push_back(
-                {"FWD-COMPAT-UNUSED", compat::Severity::info,
+                {"FWD-COMPAT-UNUSED", findings::Severity::info,
                  "/" + compat_path + " (driver " + ver + ") is not used with host driver " +
                      host.driver_version +
                      (note.empty() ? ""
@@ -191,7 +191,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
         for (auto* d : sel.gpus) {
             if (no_forward_compat(d))
                 out.push_back(
-                    {"FWD-COMPAT-UNSUPPORTED-GPU", compat::Severity::fail,
+                    {"FWD-COMPAT-UNSUPPORTED-GPU", findings::Severity::fail,
                      "/" + compat_path + " would be used, but GPU " + std::to_string(d->index) +
                          " (" + d->name + ", brand " + d->brand +
                          ") does not support CUDA forward compatibility: CUDA fails with error 804",

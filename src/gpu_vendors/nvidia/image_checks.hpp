@@ -14,7 +14,7 @@
 
 namespace gantry::gpu_vendors::nvidia {
 
-std::vector<compat::Finding>
+std::vector<findings::Finding>
 image_findings(const store::Store& store, const store::Image& img, const std::string& ref,
                const std::vector<std::string>& env, const gpu_vendors::nvidia::Host& host,
                const gpu_vendors::nvidia::GpuRequest& req,

@@ -211,11 +211,11 @@ TEST(AnalyzeFindings, LayerAndConfigFindings) {
     std::map<std::string, Finding> by;
     for (auto& f : fs) by[f.id] = f;
     ASSERT_TRUE(by.count("DEVEL-TOOLCHAIN"));
-    EXPECT_EQ(by["DEVEL-TOOLCHAIN"].bytes, 30'000'000u);
+    EXPECT_EQ(by["DEVEL-TOOLCHAIN"].subject.bytes, 30'000'000u);
     ASSERT_TRUE(by.count("LAYER-DELETED"));
-    EXPECT_EQ(by["LAYER-DELETED"].bytes, 5'000'000u);
+    EXPECT_EQ(by["LAYER-DELETED"].subject.bytes, 5'000'000u);
     ASSERT_TRUE(by.count("LARGE-FILE"));
-    EXPECT_EQ(by["LARGE-FILE"].count, 1u);
+    EXPECT_EQ(by["LARGE-FILE"].subject.count, 1u);
     EXPECT_TRUE(by.count("NVIDIA-CAPS-ALL"));
     EXPECT_TRUE(by.count("BASE-LATEST"));
     EXPECT_EQ(fs.front().id, "LARGE-FILE"); // largest savings first
@@ -247,10 +247,10 @@ TEST(AnalyzeFindings, DuplicatesAndFatbinArches) {
     std::map<std::string, Finding> by;
     for (auto& f : fs) by[f.id] = f;
     ASSERT_TRUE(by.count("DUPLICATE-FILES"));
-    EXPECT_EQ(by["DUPLICATE-FILES"].bytes, 100'000u);
-    EXPECT_EQ(by["DUPLICATE-FILES"].count, 2u);
+    EXPECT_EQ(by["DUPLICATE-FILES"].subject.bytes, 100'000u);
+    EXPECT_EQ(by["DUPLICATE-FILES"].subject.count, 2u);
     ASSERT_TRUE(by.count("FATBIN-ARCHES"));
-    EXPECT_EQ(by["FATBIN-ARCHES"].bytes, 9'000u - 4'000u); // keeping only sm_90
+    EXPECT_EQ(by["FATBIN-ARCHES"].subject.bytes, 9'000u - 4'000u); // keeping only sm_90
     EXPECT_NE(by["FATBIN-ARCHES"].message.find("keeping only sm_90 saves"), std::string::npos);
 }
 

@@ -115,12 +115,12 @@ TEST(AnalyzeHip, FatbinArchesFindingAndNearMiss) {
     ASSERT_TRUE(by.count("HIP-FATBIN-ARCHES"));
     const auto& f = by["HIP-FATBIN-ARCHES"];
     // gfx942 is in both files (as is gfx1100, with fewer bytes): keeping it saves the rest
-    EXPECT_EQ(f.bytes, 47'000u - 28'000u);
-    EXPECT_EQ(f.count, 2u);
+    EXPECT_EQ(f.subject.bytes, 47'000u - 28'000u);
+    EXPECT_EQ(f.subject.count, 2u);
     EXPECT_NE(f.message.find("keeping only gfx942 saves"), std::string::npos) << f.message;
-    EXPECT_EQ(f.details["bytes_per_target"]["gfx90a:xnack-"], 10'000u);
-    EXPECT_EQ(f.details["saves_keeping_only"]["gfx1100"], 47'000u - 9'000u);
-    EXPECT_EQ(f.details["files_per_target"]["gfx942"], 2u);
+    EXPECT_EQ(f.subject.details["bytes_per_target"]["gfx90a:xnack-"], 10'000u);
+    EXPECT_EQ(f.subject.details["saves_keeping_only"]["gfx1100"], 47'000u - 9'000u);
+    EXPECT_EQ(f.subject.details["files_per_target"]["gfx942"], 2u);
     EXPECT_FALSE(by.count("FATBIN-ARCHES")); // the CUDA finding stays out of it
     // near miss: one target only
     a.device_code["hip"] = {{"gfx942", 20'000}};
@@ -138,16 +138,16 @@ TEST(AnalyzeHip, RocmDevelFindingAndNearMiss) {
                         file("opt/rocm-6.1.2/lib/libamdhip64.so.6", 20'000'000)});
     ASSERT_TRUE(by.count("ROCM-DEVEL"));
     const auto& f = by["ROCM-DEVEL"];
-    EXPECT_EQ(f.bytes, 150'000'000u + 5'000u + 10'000u);
-    EXPECT_EQ(f.count, 6u);
-    EXPECT_EQ(f.severity, "warn");
-    EXPECT_EQ(f.details["llvm"]["bytes"], 150'000'000u);
-    EXPECT_EQ(f.details["headers"]["bytes"], 5'000u);
-    EXPECT_EQ(f.details["headers"]["files"], 2u);
-    EXPECT_EQ(f.details["static"]["bytes"], 10'000u);
+    EXPECT_EQ(f.subject.bytes, 150'000'000u + 5'000u + 10'000u);
+    EXPECT_EQ(f.subject.count, 6u);
+    EXPECT_EQ(f.severity, gantry::findings::Severity::warn);
+    EXPECT_EQ(f.subject.details["llvm"]["bytes"], 150'000'000u);
+    EXPECT_EQ(f.subject.details["headers"]["bytes"], 5'000u);
+    EXPECT_EQ(f.subject.details["headers"]["files"], 2u);
+    EXPECT_EQ(f.subject.details["static"]["bytes"], 10'000u);
     EXPECT_NE(f.message.find("/opt/rocm, /opt/rocm-6.1.2"), std::string::npos) << f.message;
     // the generic classes still count their part
-    EXPECT_EQ(by["DEVEL-STATIC-LIBS"].bytes, 10'000u);
+    EXPECT_EQ(by["DEVEL-STATIC-LIBS"].subject.bytes, 10'000u);
     // near misses: run-time ROCm libraries, a look-alike directory, llvm elsewhere
     by = findings({file("opt/rocm-6.1.2/lib/libamdhip64.so.6", 20'000'000),
                    file("opt/rocmfoo/llvm/bin/clang", 1'000), file("usr/lib/llvm-14/bin/clang", 1),

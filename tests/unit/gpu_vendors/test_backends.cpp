@@ -135,10 +135,10 @@ TEST(VendorRegistry, EnvValueTakesTheLastExactKey) {
 }
 
 TEST(VendorPolicy, DoctorFailuresStopTheRunUnlessOverridden) {
-    std::vector<gantry::compat::Finding> findings = {
-        {"CUDA-DRIVER-TOO-OLD", gantry::compat::Severity::fail, "the driver is too old",
+    std::vector<gantry::findings::Finding> findings = {
+        {"CUDA-DRIVER-TOO-OLD", gantry::findings::Severity::fail, "the driver is too old",
          "upgrade the driver"},
-        {"SOME-WARNING", gantry::compat::Severity::warn, "a warning", ""}};
+        {"SOME-WARNING", gantry::findings::Severity::warn, "a warning", ""}};
     auto e = error_of([&] { gpu_vendors::apply_policy(findings, nullptr); });
     ASSERT_TRUE(e);
     EXPECT_EQ(e->code(), Errc::run_failed);

@@ -1,6 +1,7 @@
 // gantry lint on the forms real GPU Dockerfiles use (issue 27, "Real-world inputs"): each class
 // the issue found, where the rule fires and the near miss where it must stay silent.
 #include "dockerfile/dockerfile.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "lint/lint.hpp"
 #include "lint/shell.hpp"
 #include "lint/torch_pypi.hpp"
@@ -18,13 +19,15 @@ using gantry::dockerfile::parse_dockerfile;
 namespace {
 
 std::vector<Finding> run(const std::string& text) {
-    return lint(parse_dockerfile(text), Options{});
+    Options opt; // lint's rules and every registered GPU vendor's
+    opt.rule_sets = gantry::gpu_vendors::lint_rule_sets();
+    return lint(parse_dockerfile(text), opt);
 }
 
 std::vector<int> lines(const std::string& text, const std::string& code) {
     std::vector<int> r;
     for (auto& f : run(text))
-        if (f.code == code) r.push_back(f.line);
+        if (f.id == code) r.push_back(f.at.line);
     return r;
 }
 
@@ -32,7 +35,7 @@ std::vector<int> lines(const std::string& text, const std::string& code) {
 std::vector<std::string> messages(const std::string& text, const std::string& code) {
     std::vector<std::string> r;
     for (auto& f : run(text))
-        if (f.code == code) r.push_back(f.message);
+        if (f.id == code) r.push_back(f.message);
     return r;
 }
 

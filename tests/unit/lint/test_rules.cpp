@@ -1,6 +1,7 @@
 // gantry lint rules: for each rule a Dockerfile where it fires (exact line asserted) and a
 // near-miss where it must not.
 #include "dockerfile/dockerfile.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "lint/lint.hpp"
 
 #include <filesystem>
@@ -18,14 +19,16 @@ using gantry::dockerfile::parse_dockerfile;
 namespace {
 
 std::vector<Finding> run(const std::string& text, const Options& opt = {}) {
-    return lint(parse_dockerfile(text), opt);
+    Options with_vendors = opt; // lint's rules and every registered GPU vendor's
+    with_vendors.rule_sets = gantry::gpu_vendors::lint_rule_sets();
+    return lint(parse_dockerfile(text), with_vendors);
 }
 
 // Lines at which rule `code` fires.
 std::vector<int> lines(const std::string& text, const std::string& code, const Options& opt = {}) {
     std::vector<int> r;
     for (auto& f : run(text, opt))
-        if (f.code == code) r.push_back(f.line);
+        if (f.id == code) r.push_back(f.at.line);
     return r;
 }
 
@@ -250,9 +253,9 @@ TEST(LintRules, GL011WholeContextBeforeInstall) {
                  "x && rm -rf /var/lib/apt/lists/*\n");
     bool found = false;
     for (auto& x : f)
-        if (x.code == "GL011") {
+        if (x.id == "GL011") {
             found = true;
-            EXPECT_EQ(x.line, 2);
+            EXPECT_EQ(x.at.line, 2);
             EXPECT_NE(x.message.find("line 4"), std::string::npos) << x.message;
         }
     EXPECT_TRUE(found);
@@ -328,16 +331,16 @@ TEST(LintRules, PragmasIgnoreAndSeverity) {
     EXPECT_EQ(lines(df, "GL006"), L{6});
     Options opt;
     opt.ignore = {"GL006"};
-    opt.severity["GL005"] = Level::error;
+    opt.severity["GL005"] = Severity::fail;
     auto f = run(df, opt);
     ASSERT_EQ(f.size(), 1u);
-    EXPECT_EQ(f[0].code, "GL005");
-    EXPECT_EQ(f[0].level, Level::error);
-    EXPECT_TRUE(fails(f, Level::error));
+    EXPECT_EQ(f[0].id, "GL005");
+    EXPECT_EQ(f[0].severity, Severity::fail);
+    EXPECT_TRUE(fails(f, Severity::fail));
     EXPECT_FALSE(fails(f, std::nullopt));
-    f[0].level = Level::info;
-    EXPECT_FALSE(fails(f, Level::warning));
-    EXPECT_TRUE(fails(f, Level::info));
+    f[0].severity = Severity::info;
+    EXPECT_FALSE(fails(f, Severity::warn));
+    EXPECT_TRUE(fails(f, Severity::info));
 }
 
 TEST(LintRules, OnbuildRunIsChecked) {

@@ -2,6 +2,7 @@
 // silent on a near miss; GL017 (GPU target lists that disagree); hostile version numbers in tags
 // and pins never throw out of lint.
 #include "dockerfile/dockerfile.hpp"
+#include "gpu_vendors/all/backends.hpp"
 #include "lint/lint.hpp"
 #include "lint/model.hpp"
 
@@ -17,19 +18,21 @@ using gantry::dockerfile::parse_dockerfile;
 namespace {
 
 std::vector<Finding> run(const std::string& text, const Options& opt = {}) {
-    return lint(parse_dockerfile(text), opt);
+    Options with_vendors = opt; // lint's rules and every registered GPU vendor's
+    with_vendors.rule_sets = gantry::gpu_vendors::lint_rule_sets();
+    return lint(parse_dockerfile(text), with_vendors);
 }
 
 std::vector<int> lines(const std::string& text, const std::string& code, const Options& opt = {}) {
     std::vector<int> r;
     for (auto& f : run(text, opt))
-        if (f.code == code) r.push_back(f.line);
+        if (f.id == code) r.push_back(f.at.line);
     return r;
 }
 
 const Finding* first(const std::vector<Finding>& fs, const std::string& code) {
     for (auto& f : fs)
-        if (f.code == code) return &f;
+        if (f.id == code) return &f;
     return nullptr;
 }
 // A pointer into findings destroyed at the end of the statement: refused at compile time.
@@ -84,7 +87,7 @@ TEST(LintRocm, GL002RocmToolchainInShippedStage) {
     auto fs = run("FROM ubuntu:22.04\nRUN amdgpu-install -y --usecase=graphics,rocm --no-dkms\n");
     auto* f = first(fs, "GL002");
     ASSERT_TRUE(f);
-    EXPECT_EQ(f->line, 2);
+    EXPECT_EQ(f->at.line, 2);
     EXPECT_TRUE(has(f->message, "amdgpu-install --usecase=rocm")) << f->message;
     EXPECT_EQ(lines("FROM ubuntu:22.04\nRUN amdgpu-install -y --usecase hiplibsdk\n", "GL002"),
               L{2});
@@ -169,7 +172,7 @@ TEST(LintRocm, GL013RocmProbesAndKfdAtBuildTime) {
     auto kfd = run("FROM x:1\nRUN --device=/dev/kfd python3 train.py\n");
     auto* f = first(kfd, "GL013");
     ASSERT_TRUE(f);
-    EXPECT_EQ(f->line, 2);
+    EXPECT_EQ(f->at.line, 2);
     EXPECT_TRUE(has(f->message, "CDI device name")) << f->message;
     // near misses: in CMD; a CDI device given to RUN; a udev rule that names kfd
     EXPECT_EQ(lines("FROM x:1\nCMD [\"rocminfo\"]\n", "GL013"), L{});
@@ -254,7 +257,7 @@ TEST(LintRocm, HostileVersionNumbersNeverThrow) {
         SCOPED_TRACE(df);
         std::vector<Finding> fs;
         EXPECT_NO_THROW(fs = run(df));
-        for (auto& f : fs) EXPECT_NE(f.code, "GL008") << f.message; // no version to compare
+        for (auto& f : fs) EXPECT_NE(f.id, "GL008") << f.message; // no version to compare
     }
     EXPECT_EQ(version_number("123456"), 123456);
     EXPECT_EQ(version_number("1234567"), std::nullopt);
@@ -279,7 +282,7 @@ TEST(LintInstalledStack, WheelAgainstTheRocmTheDockerfileInstalls) {
     auto fs = run(amdgpu + "RUN pip install --no-cache-dir torch==2.5.1+rocm6.2\n");
     auto* f = first(fs, "GL008");
     ASSERT_TRUE(f);
-    EXPECT_EQ(f->line, 4);
+    EXPECT_EQ(f->at.line, 4);
     EXPECT_TRUE(has(f->message, "built for ROCm 6.2") &&
                 has(f->message, "the Dockerfile installs ROCm 6.1 (line 3:"))
         << f->message;
@@ -389,7 +392,7 @@ TEST(LintInstalledStack, HostileVersionsAreNotVersions) {
         SCOPED_TRACE(df);
         std::vector<Finding> fs;
         EXPECT_NO_THROW(fs = run(df));
-        for (auto& f : fs) EXPECT_NE(f.code, "GL008") << f.message;
+        for (auto& f : fs) EXPECT_NE(f.id, "GL008") << f.message;
     }
 }
 

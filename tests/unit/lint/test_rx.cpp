@@ -62,7 +62,7 @@ TEST(LintRx, RuleFiresOnALongUrl) {
         lint(gantry::dockerfile::parse_dockerfile("FROM x:1\nRUN wget -q " + url + " -O /m.st\n"),
              Options{});
     int gl014 = 0;
-    for (const auto& f : findings) gl014 += f.code == "GL014" && f.line == 2;
+    for (const auto& f : findings) gl014 += f.id == "GL014" && f.at.line == 2;
     EXPECT_EQ(gl014, 1);
 }
 

@@ -13,8 +13,8 @@
 
 namespace vendor_amd_doctor_test {
 
-using gantry::compat::Finding;
-using gantry::compat::Severity;
+using gantry::findings::Finding;
+using gantry::findings::Severity;
 using gantry::testing::FixtureStore;
 namespace amd = gantry::gpu_vendors::amd;
 namespace topo = gantry::gpu_vendors::amd;
@@ -114,7 +114,7 @@ TEST(AmdDoctorHost, DriverAndGpus) {
     f = by_id(all_in_tree);
     EXPECT_EQ(f["AMD-DRIVER"].severity, Severity::info);
     EXPECT_NE(f["AMD-DRIVER"].message.find("in-tree"), std::string::npos);
-    EXPECT_NE(gantry::compat::worst(all_in_tree), Severity::fail);
+    EXPECT_NE(gantry::findings::worst(all_in_tree), Severity::fail);
     // no GPU at all
     topo::Host none;
     none.unusable_reason = "no KFD topology at /x: the amdgpu driver is not loaded";

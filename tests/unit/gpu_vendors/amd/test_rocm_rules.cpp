@@ -8,6 +8,7 @@
 namespace compat_rocm_rules_test {
 
 using namespace gantry::compat;
+using namespace gantry::findings;
 using namespace gantry::gpu_vendors::amd;
 
 namespace {

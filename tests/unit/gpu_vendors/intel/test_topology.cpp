@@ -180,18 +180,18 @@ TEST(IntelDoctor, HostRules) {
     none.missing = {"libze_loader.so.1"};
     gantry::gpu_vendors::CallerIds root{true, 0, 0, false};
     auto f = intel::host_findings(h, none, root);
-    auto has = [&](const char* id, compat::Severity sev) {
+    auto has = [&](const char* id, findings::Severity sev) {
         for (const auto& x : f)
             if (x.id == id && x.severity == sev) return true;
         return false;
     };
-    EXPECT_TRUE(has("INTEL-GPU", compat::Severity::pass));
-    EXPECT_TRUE(has("INTEL-RENDER-NODE", compat::Severity::fail)); // the second has none
-    EXPECT_TRUE(has("INTEL-USER-SPACE", compat::Severity::warn));
-    EXPECT_FALSE(has("INTEL-DEVICE-UNKNOWN", compat::Severity::info)); // not reached: no node
+    EXPECT_TRUE(has("INTEL-GPU", findings::Severity::pass));
+    EXPECT_TRUE(has("INTEL-RENDER-NODE", findings::Severity::fail)); // the second has none
+    EXPECT_TRUE(has("INTEL-USER-SPACE", findings::Severity::warn));
+    EXPECT_FALSE(has("INTEL-DEVICE-UNKNOWN", findings::Severity::info)); // not reached: no node
     h.gpus.erase(h.gpus.begin() + 1);
     f = intel::host_findings(h, none, root);
-    EXPECT_EQ(compat::worst(f), compat::Severity::warn);
+    EXPECT_EQ(findings::worst(f), findings::Severity::warn);
     h.gpus.clear();
     f = intel::host_findings(h, none, root);
     ASSERT_EQ(f.size(), 1u);

@@ -18,6 +18,7 @@ namespace compat_doctor_test {
 
 using namespace gantry;
 using namespace gantry::compat;
+using namespace gantry::findings;
 using namespace gantry::gpu_vendors::nvidia;
 
 namespace {

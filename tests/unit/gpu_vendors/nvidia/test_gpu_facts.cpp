@@ -69,7 +69,7 @@ TEST(NvidiaGpuFacts, DoctorNamesWhatADriverLibraryNeedsAndTheImageLacks) {
     req.inject = true;
     req.caps = {gantry::gpu_vendors::nvidia::Capability::compute};
     auto findings = nv::image_findings(fx.store(), img, "staged:2", {}, host, req, {});
-    const gantry::compat::Finding* found = nullptr;
+    const gantry::findings::Finding* found = nullptr;
     for (auto& f : findings)
         if (f.id == "DRIVER-LIB-NEEDS-MISSING") found = &f;
     ASSERT_TRUE(found) << "no DRIVER-LIB-NEEDS-MISSING among " << findings.size() << " findings";
@@ -97,8 +97,8 @@ TEST(NvidiaGpuFacts, LayoutOfAnotherImage) {
 
 TEST(NvidiaGpuFacts, CacheEntryRoundTrips) {
     ImageGpuFacts f;
-    f.findings.push_back({"CUDA-DRIVER-TOO-OLD", gantry::compat::Severity::fail, "m", "fix it"});
-    f.findings.push_back({"INFO", gantry::compat::Severity::info, "i", ""});
+    f.findings.push_back({"CUDA-DRIVER-TOO-OLD", gantry::findings::Severity::fail, "m", "fix it"});
+    f.findings.push_back({"INFO", gantry::findings::Severity::info, "i", ""});
     f.layout.lib_dir = "/usr/lib64";
     f.layout.compat_libcuda = "/usr/local/cuda/compat/libcuda.so.580.1.2";
     f.layout.compat_note = "{\"a\":1}";
@@ -106,7 +106,7 @@ TEST(NvidiaGpuFacts, CacheEntryRoundTrips) {
     auto back = nv::gpu_facts_from_json(nlohmann::json::parse(nv::to_json(f).dump()));
     ASSERT_EQ(back.findings.size(), 2u);
     EXPECT_EQ(back.findings[0].id, "CUDA-DRIVER-TOO-OLD");
-    EXPECT_EQ(back.findings[0].severity, gantry::compat::Severity::fail);
+    EXPECT_EQ(back.findings[0].severity, gantry::findings::Severity::fail);
     EXPECT_EQ(back.findings[0].fix, "fix it");
     EXPECT_EQ(back.layout.lib_dir, "/usr/lib64");
     EXPECT_EQ(back.layout.compat_libcuda, f.layout.compat_libcuda);

@@ -49,11 +49,11 @@ class Stub final : public Backend {
         spec.devices.push_back(dev);
         return spec;
     }
-    std::vector<compat::Finding> doctor(const DoctorContext& ctx) const override {
+    std::vector<findings::Finding> doctor(const DoctorContext& ctx) const override {
         if (present(ctx.roots))
             return {
-                {"STUB-HOST", compat::Severity::pass, "stub GPU at " + stub_node(ctx.roots), ""}};
-        return {{"STUB-NO-DRIVER", compat::Severity::fail, "no stub GPU", "set --stub-root"}};
+                {"STUB-HOST", findings::Severity::pass, "stub GPU at " + stub_node(ctx.roots), ""}};
+        return {{"STUB-NO-DRIVER", findings::Severity::fail, "no stub GPU", "set --stub-root"}};
     }
     std::vector<std::string> device_targets(const Roots& roots) const override {
         return present(roots) ? std::vector<std::string>{"stub1"} : std::vector<std::string>{};
@@ -62,6 +62,10 @@ class Stub final : public Backend {
     std::string_view apptainer_flag() const override { return "--stub-gpus"; }
     std::string_view hide_env() const override { return "STUB_VISIBLE_DEVICES=void"; }
     std::string_view keep_arch_example() const override { return "stub1 (stub code)"; }
+    const lint::RuleSet* lint_rules() const override { return &stub_lint_rules(); }
+    std::unique_ptr<ImageFindings> analyze_findings() const override {
+        return stub_analyze_findings();
+    }
     std::vector<const device_code::Format*> device_code() const override {
         return {&stub_format()};
     }

@@ -4,25 +4,26 @@
 // image has no code object for a GPU another part was built for, and fails on it with
 // hipErrorNoBinaryForGpu. Values come from ENV, ARG defaults, `VAR=... cmd` and `export VAR=...`
 // in RUN, and CMake's -DVAR=... / -DVAR:STRING=...; a value with an unresolved variable is skipped.
+#include "gpu_vendors/amd/lint_rules.hpp"
 #include "lint/rules.hpp"
 #include "util/text.hpp"
 
 #include <set>
 
-namespace gantry::lint {
+namespace gantry::gpu_vendors::amd {
 
 namespace {
 
-constexpr const char* kNames[] = {"PYTORCH_ROCM_ARCH", "GPU_TARGETS", "AMDGPU_TARGETS"};
+constexpr const char* kAmdArchNames[] = {"PYTORCH_ROCM_ARCH", "GPU_TARGETS", "AMDGPU_TARGETS"};
 
-bool is_arch_var(std::string_view n) {
-    for (const char* k : kNames)
+bool amd_is_arch_var(std::string_view n) {
+    for (const char* k : kAmdArchNames)
         if (n == k) return true;
     return false;
 }
 
 // "gfx90a;gfx942", "gfx90a gfx942", "gfx90a,gfx942" -> {gfx90a, gfx942} (lower case)
-std::set<std::string> targets(std::string_view v) {
+std::set<std::string> amd_targets(std::string_view v) {
     std::set<std::string> out;
     std::string cur;
     for (char c : std::string(v) + ";") {
@@ -36,27 +37,27 @@ std::set<std::string> targets(std::string_view v) {
     return out;
 }
 
-struct Seen {
+struct AmdSeen {
     std::string name, value;
     std::set<std::string> set;
-    const Stage* stage;
-    const Step* step;
+    const lint::Stage* stage;
+    const lint::Step* step;
 };
 
 } // namespace
 
-void rules_arch(const RuleContext& cx) {
+void lint_arch_lists(const lint::RuleContext& cx) {
     const char esc = cx.build.file->escape;
-    std::vector<Seen> seen;
-    auto note = [&](const Stage& st, const Step& step, std::string name, std::string value,
-                    bool expand) {
+    std::vector<AmdSeen> seen;
+    auto note = [&](const lint::Stage& st, const lint::Step& step, std::string name,
+                    std::string value, bool expand) {
         if (value.size() > 4096) return;
         if (expand && value.find('$') != std::string::npos) {
-            auto e = expand_word(value, step.env, esc);
+            auto e = lint::expand_word(value, step.env, esc);
             if (!e.resolved) return;
             value = e.value;
         }
-        auto set = targets(value);
+        auto set = amd_targets(value);
         if (set.empty()) return;
         seen.push_back({std::move(name), std::move(value), std::move(set), &st, &step});
     };
@@ -64,25 +65,26 @@ void rules_arch(const RuleContext& cx) {
         for (const auto& step : st.steps) {
             const auto& kw = step.in->keyword;
             if (kw == "ENV") {
-                for (auto& [k, v] : env_pairs(*step.in, esc, step.env))
-                    if (is_arch_var(k) && v.find('$') == std::string::npos)
+                for (auto& [k, v] : lint::env_pairs(*step.in, esc, step.env))
+                    if (amd_is_arch_var(k) && v.find('$') == std::string::npos)
                         note(st, step, k, v, false);
             } else if (kw == "ARG") {
-                for (auto& w : split_words(step.in->args, esc)) {
+                for (auto& w : lint::split_words(step.in->args, esc)) {
                     auto eq = w.find('=');
-                    if (eq == std::string::npos || !is_arch_var(w.substr(0, eq))) continue;
+                    if (eq == std::string::npos || !amd_is_arch_var(w.substr(0, eq))) continue;
                     std::string name = w.substr(0, eq);
                     if (auto it = cx.opt.build.build_args.find(name);
                         it != cx.opt.build.build_args.end())
                         note(st, step, name, it->second, false);
-                    else if (auto e = expand_word(w.substr(eq + 1), step.env, esc); e.resolved)
+                    else if (auto e = lint::expand_word(w.substr(eq + 1), step.env, esc);
+                             e.resolved)
                         note(st, step, name, e.value, false);
                 }
             } else if (kw == "RUN") {
                 for (const auto& c : step.commands) {
                     auto assign = [&](const std::string& a) {
                         auto eq = a.find('=');
-                        if (eq != std::string::npos && is_arch_var(a.substr(0, eq)))
+                        if (eq != std::string::npos && amd_is_arch_var(a.substr(0, eq)))
                             note(st, step, a.substr(0, eq), a.substr(eq + 1), true);
                     };
                     for (auto& a : c.assigns) assign(a);
@@ -95,16 +97,16 @@ void rules_arch(const RuleContext& cx) {
                         if (eq == std::string::npos) continue;
                         std::string name = a.substr(2, eq - 2);
                         name = name.substr(0, name.find(':')); // -DGPU_TARGETS:STRING=...
-                        if (is_arch_var(name)) note(st, step, name, a.substr(eq + 1), true);
+                        if (amd_is_arch_var(name)) note(st, step, name, a.substr(eq + 1), true);
                     }
                 }
             }
         }
     if (seen.empty()) return;
-    const Seen& first = seen.front();
+    const AmdSeen& first = seen.front();
     int first_line = first.step->in->line;
     for (std::size_t i = 1; i < seen.size(); ++i) {
-        const Seen& s = seen[i];
+        const AmdSeen& s = seen[i];
         if (s.set == first.set) continue;
         std::string only_here, only_there;
         for (auto& t : s.set)
@@ -127,4 +129,4 @@ void rules_arch(const RuleContext& cx) {
     }
 }
 
-} // namespace gantry::lint
+} // namespace gantry::gpu_vendors::amd

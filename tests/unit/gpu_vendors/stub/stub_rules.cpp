@@ -1,0 +1,74 @@
+// The stub vendor's lint rule and analyze finding: what a vendor adds to `gantry lint` and
+// `gantry analyze` through Backend::lint_rules and Backend::analyze_findings, without a line in
+// lint/ or analyze/. GL901: `stub-smi` in RUN (no stub GPU exists while an image builds);
+// STUB_VISIBLE_DEVICES for GL016; STUB-CODE: the stub format's device code, bytes per target.
+#include "lint/rules.hpp"
+#include "stub_backend.hpp"
+#include "util/units.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace stub_vendor {
+
+using namespace gantry;
+
+namespace {
+
+void stub_lint(const lint::RuleContext& cx) {
+    for (const auto& st : cx.build.stages)
+        for (const auto& step : st.steps)
+            if (step.in->keyword == "RUN")
+                for (const auto& c : step.commands)
+                    if (c.name() == "stub-smi")
+                        cx.add("GL901", st, &step,
+                               "RUN stub-smi: no stub GPU exists while the image builds",
+                               "check stub GPUs when the container starts");
+}
+
+class StubImageFindings : public gpu_vendors::ImageFindings {
+  public:
+    void file(const gpu_vendors::ImageFile& f) override {
+        auto it = f.device_code.find("stub");
+        if (it == f.device_code.end()) return;
+        for (auto& [target, n] : it->second) bytes_ += n, per_target_[target] += n;
+        ++files_;
+        paths_.emplace_back(f.path, 0);
+    }
+    void report(const nlohmann::json&, std::vector<findings::Finding>& out) override {
+        if (!files_) return;
+        findings::Finding f;
+        f.id = "STUB-CODE";
+        f.severity = findings::by_size(bytes_);
+        f.subject.title = "stub device code";
+        f.subject.bytes = bytes_;
+        f.subject.count = files_;
+        f.subject.paths = paths_;
+        f.subject.details = {{"bytes_per_target", per_target_}};
+        f.message = std::to_string(files_) + " file(s) hold " + units::human_size(bytes_) +
+                    " of stub device code";
+        f.fix = "gantry tailor --keep-arch stub1";
+        out.push_back(std::move(f));
+    }
+
+  private:
+    std::uint64_t bytes_ = 0, files_ = 0;
+    std::map<std::string, std::uint64_t> per_target_;
+    std::vector<std::pair<std::string, std::uint64_t>> paths_;
+};
+
+} // namespace
+
+const lint::RuleSet& stub_lint_rules() {
+    static const lint::RuleSet r{
+        {{"GL901", findings::Severity::warn, "stub GPU probed at build time (stub-smi in RUN)"}},
+        stub_lint,
+        {"STUB_VISIBLE_DEVICES"},
+    };
+    return r;
+}
+
+std::unique_ptr<gpu_vendors::ImageFindings> stub_analyze_findings() {
+    return std::make_unique<StubImageFindings>();
+}
+
+} // namespace stub_vendor
