@@ -380,6 +380,10 @@ class Extractor {
         struct stat st {};
         if (::fstat(fd.get(), &st) == 0 && st.st_size < end)
             if (::ftruncate(fd.get(), end) != 0) throw_errno(opt_.what + ": cannot size " + name);
+        // a hint, not the sync: an error here (EIO) is met again, and reported, by the sync that
+        // makes the tree durable before it is published
+        if (opt_.early_writeback && end > 0)
+            (void)::sync_file_range(fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
         owner(e, fd.get(), parent, leaf, false);
         xattrs(e, fd.get());
         if (::fchmod(fd.get(), perm(e, false)) != 0)

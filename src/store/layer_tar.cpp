@@ -183,14 +183,14 @@ bool keep_compressed() {
     return *known;
 }
 
-void write_tar_split(const stdfs::path& dir, std::string_view lines) {
+void write_tar_split(const stdfs::path& dir, std::string_view lines, fs::Sync sync) {
     std::string z(ZSTD_compressBound(lines.size()), '\0');
     std::size_t n = ZSTD_compress(z.data(), z.size(), lines.data(), lines.size(), 3);
     if (ZSTD_isError(n))
         throw Error(Errc::internal,
                     std::string("cannot compress a tar-split: ") + ZSTD_getErrorName(n));
     z.resize(n);
-    fs::write_atomic(dir / kTarSplitFile, z, 0644);
+    fs::write_atomic(dir / kTarSplitFile, z, 0644, sync);
 }
 
 std::string check_tree(const stdfs::path& rootfs, std::string_view lines, const std::string& what) {
