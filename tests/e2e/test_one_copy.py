@@ -233,15 +233,19 @@ def test_push_of_a_pulled_image_uploads_no_layer(tmp_path, mk, reg, proxy, gantr
 
 
 def test_a_slimmed_image_keeps_one_copy_and_pushes(g, loaded, tmp_path, reg):
-    """slim writes its layer with the layer writer: once unpacked, its blob goes too, and the
-    image still pushes to a registry (its layer compressed again) and pulls back with the same
-    diff_ids."""
+    """slim writes its layer with the layer writer: once unpacked, its blob goes too; pushed to
+    a registry that does not have it, the layer is compressed again into the very same blob (the
+    layer writer's settings and tar blocks), so the manifest pushed is the image's own; pulled
+    back, the same diff_ids."""
     g.run("slim", "one:copy", "-t", "one:slim", "--remove-path", "/data/big")
     assert g.run("run", "--rm", "one:slim", "cat", "/data/hello").out == "hello\n"
     md = g.refs()["docker.io/library/one:slim"]
     assert layer_blobs(g.root, md) == []
     want = diff_ids(g, "one:slim")
-    g.run("push", INSECURE, "one:slim", f"{reg.addr}/one/slim:v1")
+    r = g.run("push", INSECURE, "one:slim", f"{reg.addr}/one/slim:v1")
+    assert "compressed again, into the same blob" in r.err, r
+    assert "manifest pushed is new" not in r.err, r
+    assert f"Digest: {md}" in r.out, r
     g2 = Gantry(tmp_path / "store2", env={"HOME": str(tmp_path)})
     g2.run("pull", INSECURE, f"{reg.addr}/one/slim:v1")
     assert diff_ids(g2, f"{reg.addr}/one/slim:v1") == want
