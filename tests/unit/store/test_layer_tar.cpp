@@ -164,6 +164,24 @@ TEST_F(LayerTar, ATreeChangedBehindGantrysBackIsNamed) {
     }
 }
 
+TEST_F(LayerTar, ABlobTheStoreHadGoesOnceItsLayerIsUnpacked) {
+    // as the layer writer (build, slim, import) leaves a layer: its blob in the store, no tree
+    Tar t;
+    t.dir("etc").file("etc/hello", "hello\n").file("big", big_data(300 * 1024));
+    std::string tar = t.str();
+    Digest d = st_->put_blob(tar);
+    auto meta = import(tar);
+    EXPECT_EQ(meta.value("blob_kept", true), false) << meta.dump();
+    EXPECT_FALSE(st_->has_blob(d));
+    EXPECT_TRUE(store::has_tar_split(*st_, d));
+    EXPECT_EQ(rebuilt(d), tar);
+    // imported again, the blob gone: the layer's record answers, nothing is read
+    store::Importer imp(*st_, store::ImportOptions{::geteuid() == 0, 1});
+    auto done = imp.layers({store::LayerJob{d, d, "test layer", nullptr}});
+    EXPECT_EQ(done[0].blob, d);
+    EXPECT_EQ(done[0].size, static_cast<std::int64_t>(tar.size()));
+}
+
 TEST_F(LayerTar, AnEntryReplacedInTheSameLayerKeepsTheBlob) {
     Tar t;
     t.file("x", "first").file("x", "second");
