@@ -204,8 +204,11 @@ LayerDone Importer::one_layer(const LayerJob& job) {
             meta["tar_split"] = {{"file", kTarSplitFile}, {"files", r.tar_split_files}};
             // a blob the store had before this layer (the layer writer's: build, slim, import,
             // a .sqsh load) goes too, once the layer is published with its tar-split: readers
-            // that open it first keep reading it, later ones get the rebuilt tar (open_layer)
-            drop_blob = !keep_compressed();
+            // that open it first keep reading it, later ones get the rebuilt tar (open_layer).
+            // A gzip one only: push compresses a layer again as gzip, and a zstd:chunked blob
+            // (push --compression's converter) would come back in another format
+            drop_blob =
+                !keep_compressed() && (!have_blob || r.compression == oci::Compression::gzip);
         }
         meta["blob_size"] = r.blob_size;
         if (!job.media_type.empty()) meta["media_type"] = job.media_type;
