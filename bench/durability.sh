@@ -178,9 +178,9 @@ if sys.argv[13]:
     print(f"durable, blocked in sync calls (strace -c -w, summed over threads): median "
           f"{st.median(secs):.3f} s ({min(secs):.3f}-{max(secs):.3f}), {runs[0][1]} calls")
 floor = st.median(w["floor-fsync"]) - st.median(w["floor-cache"])
-print(f"durable publishes cost {d - n:+.3f} s = {100 * (d - n) / n:+.1f}% of the no-sync load "
+print(f"durable publishes cost {d - n:+.3f} s = {100 * (d - n) / n:+.1f}% of the no-sync {mode} "
       f"(issue 36's target: +10%)")
 print(f"the disk's floor for making {mib} MiB durable: {floor:+.3f} s = {100 * floor / n:+.1f}% "
-      f"of the no-sync load; gantry's cost is {100 * (d - n) / floor if floor > 0 else 0:.0f}% "
+      f"of the no-sync {mode}; gantry's cost is {100 * (d - n) / floor if floor > 0 else 0:.0f}% "
       f"of that floor")
 EOF
