@@ -19,6 +19,11 @@ namespace gantry::layer {
 struct ExtractOptions {
     std::string what;        // names the layer in messages, e.g. "layer sha256:ab12…"
     bool privileged = false; // real root: chown, device nodes, setuid/setgid bits, security.*
+    // Start each regular file's writeback as soon as its content is written
+    // (sync_file_range(SYNC_FILE_RANGE_WRITE), which does not wait): set when the tree is synced
+    // before it is published, so that the disk writes it while the rest is still being
+    // decompressed and the sync at the end finds little left (docs/storage.md)
+    bool early_writeback = false;
 };
 
 struct ExtractStats {

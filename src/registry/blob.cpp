@@ -61,6 +61,10 @@ void BlobDownload::adopt(const std::filesystem::path& dst) {
 }
 
 void BlobDownload::discard() {
+    // truncated first: its pages are dropped, not written back by the syncfs that makes the
+    // layer durable (the download is open until this object goes, and syncfs writes every
+    // dirty inode of the filesystem, unlinked or not)
+    (void)::ftruncate(fd_.get(), 0);
     ::unlink(path_.c_str());
     adopted_ = true;
     if (progress_) progress_->finish(bar_, Progress::State::done);

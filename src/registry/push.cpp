@@ -198,6 +198,7 @@ PushResult push(store::Store& store, const std::string& src, const std::string& 
     // original blob (or a mount) serves, and the manifest stays; else the layer is compressed
     // again and the manifest pushed is a new one, said here
     std::vector<store::Recompressed> recompressed;
+    std::size_t changed = 0; // of those, the layers whose bytes (so digest) differ
     const Digest original = md;
     std::optional<oci::ImageConfig> config;
     for (std::size_t i = 0; i < manifest.layers.size(); ++i) {
@@ -213,21 +214,27 @@ PushResult push(store::Store& store, const std::string& src, const std::string& 
         }
         std::string what = "layer " + std::to_string(i + 1) + " (" + l.digest.str() + ")";
         auto rc = store::recompress_layer(store, config->diff_ids[i], what);
+        // a layer gantry's layer writer made (build, slim, import) comes back as its very blob
+        bool same = rc.digest == l.digest;
         log::note(what + ": the store keeps it unpacked and " + dest.domain +
-                  " does not have it: compressed again, it is " + rc.digest.str());
+                  " does not have it: compressed again, " +
+                  (same ? std::string("into the same blob") : "it is " + rc.digest.str()));
         pusher.file_for(rc.digest, rc.file);
-        l.digest = rc.digest;
-        l.size = static_cast<std::int64_t>(rc.size);
-        l.media_type = manifest.media_type == oci::media::docker_manifest
-                           ? oci::media::docker_layer_gzip
-                           : oci::media::oci_layer_gzip;
+        if (!same) {
+            l.digest = rc.digest;
+            l.size = static_cast<std::int64_t>(rc.size);
+            l.media_type = manifest.media_type == oci::media::docker_manifest
+                               ? oci::media::docker_layer_gzip
+                               : oci::media::oci_layer_gzip;
+            ++changed;
+        }
         recompressed.push_back(std::move(rc));
     }
-    if (!recompressed.empty()) {
+    if (changed > 0) {
         mtext = manifest.to_json().dump();
         md = Digest::of(mtext);
         log::note("the manifest pushed is new: " + original.str() + " -> " + md.str() + " (" +
-                  std::to_string(recompressed.size()) + " layer(s) compressed again)");
+                  std::to_string(changed) + " layer(s) compressed into other bytes)");
     }
     std::vector<Descriptor> blobs = manifest.layers;
     blobs.push_back(manifest.config);
@@ -261,7 +268,7 @@ PushResult push(store::Store& store, const std::string& src, const std::string& 
 
     std::string mt = manifest.media_type.empty() ? oci::media::oci_manifest : manifest.media_type;
     std::string target = dest.digest.empty() ? dest.tag_or_latest() : dest.digest;
-    if (!dest.digest.empty() && Digest::parse(dest.digest) != md && !recompressed.empty())
+    if (!dest.digest.empty() && Digest::parse(dest.digest) != md && changed > 0)
         throw Error(Errc::invalid,
                     "destination " + dest.familiar() + " pins " + dest.digest +
                         ", but layers of the image had to be compressed again, so its manifest "

@@ -10,11 +10,13 @@
 #include "util/fs.hpp"
 #include "util/log.hpp"
 #include "util/parallel.hpp"
+#include "util/unsafe_sync.hpp"
 
 #include <cerrno>
 #include <chrono>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -63,8 +65,8 @@ std::string one_copy_why_not(const layer::UnpackResult& r, const TreeDigest& tre
 } // namespace
 
 LayerDone Importer::one_layer(const LayerJob& job) {
-    bool have_blob = job.blob && store_.has_blob(*job.blob);
     bool have_layer = store_.has_layer(job.diff_id);
+    bool have_blob = job.blob && store_.has_blob(*job.blob);
     if (have_layer) {
         // what a tag will name must be complete: a tree damaged since (a crash, a hand) is
         // unpacked again rather than named
@@ -86,11 +88,19 @@ LayerDone Importer::one_layer(const LayerJob& job) {
         dropped = dropped_blob(store_, job.diff_id);
         if (dropped && job.blob && dropped->blob != *job.blob) dropped.reset();
     }
+    // the blob's size: another process may drop it (below) between has_blob and here, after
+    // it published the layer: then the layer's meta.json names it
+    struct stat bst {};
+    if (have_blob && have_layer && ::stat(store_.blob_path(*job.blob).c_str(), &bst) != 0) {
+        have_blob = false;
+        dropped = dropped_blob(store_, job.diff_id);
+        if (dropped && dropped->blob != *job.blob) dropped.reset();
+    }
     if ((have_blob || dropped) && have_layer) {
-        LayerDone d{
-            have_blob ? *job.blob : dropped->blob,
-            static_cast<std::int64_t>(have_blob ? store_.blob_size(*job.blob) : dropped->size),
-            {}};
+        LayerDone d{have_blob ? *job.blob : dropped->blob,
+                    have_blob ? static_cast<std::int64_t>(bst.st_size)
+                              : static_cast<std::int64_t>(dropped->size),
+                    {}};
         auto meta = oci::parse_json(fs::read_file(store_.layer_dir(job.diff_id) / "meta.json"),
                                     "layer metadata");
         if (meta.value("compression", "") == "gzip") d.compression = oci::Compression::gzip;
@@ -113,6 +123,8 @@ LayerDone Importer::one_layer(const LayerJob& job) {
     if (!have_layer) player.emplace(store_.begin_layer());
 
     layer::ExtractOptions xo{job.what, opt_.privileged};
+    // the tree is synced before it is published: its files' writeback starts as they are written
+    xo.early_writeback = player.has_value() && !fs::unsafe_no_sync();
     auto r = layer::unpack_layer(*src, pblob ? pblob->fd() : -1, player ? player->rootfs_fd() : -1,
                                  xo, player.has_value());
     if (job.blob && r.blob_hex != job.blob->hex())
@@ -186,11 +198,17 @@ LayerDone Importer::one_layer(const LayerJob& job) {
                         {"unreadable", tree.unreadable}};
         std::string why = one_copy_why_not(r, tree, meta, player->rootfs_path(), job.what);
         if (why.empty()) {
-            write_tar_split(player->rootfs_path().parent_path(), r.tar_split);
+            // synced with the tree by the layer's one syncfs (PendingLayer::commit)
+            write_tar_split(player->rootfs_path().parent_path(), r.tar_split,
+                            fs::Sync::volatile_only);
             meta["tar_split"] = {{"file", kTarSplitFile}, {"files", r.tar_split_files}};
-            // a blob the store had before this layer (a build's, slim's) stays: its writer
-            // still names it; system migrate drops such blobs (store/migrate.hpp)
-            drop_blob = !have_blob && !keep_compressed();
+            // a blob the store had before this layer (the layer writer's: build, slim, import,
+            // a .sqsh load) goes too, once the layer is published with its tar-split: readers
+            // that open it first keep reading it, later ones get the rebuilt tar (open_layer).
+            // A gzip one only: push compresses a layer again as gzip, and a zstd:chunked blob
+            // (push --compression's converter) would come back in another format
+            drop_blob =
+                !keep_compressed() && (!have_blob || r.compression == oci::Compression::gzip);
         }
         meta["blob_size"] = r.blob_size;
         if (!job.media_type.empty()) meta["media_type"] = job.media_type;
@@ -200,8 +218,13 @@ LayerDone Importer::one_layer(const LayerJob& job) {
             if (pblob) pblob->commit(done.blob);
             if (!have_blob && job.adopt_blob) job.adopt_blob(done.blob);
         }
-        player->commit(job.diff_id, meta.dump(2) + "\n");
-        if (drop_blob && job.discard_blob) job.discard_blob();
+        // a download the store does not keep goes before the layer's syncfs, which would
+        // otherwise write it to disk too (a crash in between only costs downloading it again)
+        if (drop_blob && !have_blob && job.discard_blob) job.discard_blob();
+        bool ours = player->commit(job.diff_id, meta.dump(2) + "\n");
+        // the store's own blob, once the layer that replaces it is durable (and is ours: another
+        // process's copy may have kept it)
+        if (drop_blob && have_blob && ours) store_.remove_blob(*job.blob);
     }
     if (r.stats.skipped_devices)
         log::note(job.what + ": skipped " + std::to_string(r.stats.skipped_devices) +

@@ -3,6 +3,7 @@
 #include "layer/igzip.hpp"
 #include "layer/tar_split.hpp"
 #include "oci/image.hpp"
+#include "store/layer_writer.hpp"
 #include "util/config_file.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -183,14 +184,14 @@ bool keep_compressed() {
     return *known;
 }
 
-void write_tar_split(const stdfs::path& dir, std::string_view lines) {
+void write_tar_split(const stdfs::path& dir, std::string_view lines, fs::Sync sync) {
     std::string z(ZSTD_compressBound(lines.size()), '\0');
     std::size_t n = ZSTD_compress(z.data(), z.size(), lines.data(), lines.size(), 3);
     if (ZSTD_isError(n))
         throw Error(Errc::internal,
                     std::string("cannot compress a tar-split: ") + ZSTD_getErrorName(n));
     z.resize(n);
-    fs::write_atomic(dir / kTarSplitFile, z, 0644);
+    fs::write_atomic(dir / kTarSplitFile, z, 0644, sync);
 }
 
 std::string check_tree(const stdfs::path& rootfs, std::string_view lines, const std::string& what) {
@@ -263,9 +264,18 @@ Recompressed recompress_layer(const Store& store, const Digest& diff_id, const s
     zs.level_buf = level_buf.data();
     zs.level_buf_size = static_cast<std::uint32_t>(level_buf.size());
     zs.gzip_flag = IGZIP_GZIP_NO_HDR;
+    // fed in the layer writer's tar blocks (10240 bytes, libarchive's default that
+    // store/layer_writer.cpp keeps): igzip's output depends on how its input is cut, so a layer
+    // that writer made (build, slim, import) compresses again into its very blob, digest and all
+    static_assert(kLayerWriterBlock <= 1 << 20);
     bool end = false;
     while (!end) {
-        std::size_t n = in->read(ibuf.data(), ibuf.size());
+        std::size_t n = 0;
+        while (n < kLayerWriterBlock)
+            if (std::size_t k = in->read(ibuf.data() + n, kLayerWriterBlock - n))
+                n += k;
+            else
+                break;
         end = n == 0;
         zs.next_in = ibuf.data();
         zs.avail_in = static_cast<std::uint32_t>(n);

@@ -11,6 +11,7 @@
 
 #include "layer/stream.hpp"
 #include "store/store.hpp"
+#include "util/fs.hpp"
 
 #include <memory>
 #include <optional>
@@ -25,9 +26,11 @@ inline constexpr const char* kTarSplitFile = "tar-split.json.zst";
 // tree and tar-split (byte-identical re-export of everything). False when unset.
 bool keep_compressed();
 
-// Writes LINES (layer/tar_split.hpp's JSON lines) zstd-compressed into the layer directory DIR
-// (a pending layer's, published with it), synced.
-void write_tar_split(const stdfs::path& dir, std::string_view lines);
+// Writes LINES (layer/tar_split.hpp's JSON lines) zstd-compressed into the layer directory DIR.
+// SYNC: durable into a published layer (system migrate); volatile_only into a pending layer's
+// directory, whose one syncfs before it is published covers it (PendingLayer::commit).
+void write_tar_split(const stdfs::path& dir, std::string_view lines,
+                     fs::Sync sync = fs::Sync::durable);
 
 // "" when every file LINES references is a regular file of that size in the tree ROOTFS, else
 // why not (the first that is not): what the importer checks before it relies on the tree.

@@ -24,7 +24,7 @@ LayerWriter::LayerWriter(store::Store& store)
     fs::write_all(blob_.fd(), hdr, sizeof hdr, "new layer blob");
     blob_size_ = sizeof hdr;
     archive_write_set_format_pax_restricted(a_);
-    archive_write_set_bytes_per_block(a_, 10240);
+    archive_write_set_bytes_per_block(a_, static_cast<int>(kLayerWriterBlock));
     archive_write_set_bytes_in_last_block(a_, 1);
     if (archive_write_open(a_, this, nullptr, write_cb, nullptr) != ARCHIVE_OK) fail();
 }

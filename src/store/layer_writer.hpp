@@ -16,6 +16,10 @@
 
 namespace gantry::store {
 
+// The tar's block size (libarchive's default, kept explicitly): the layer's compressed bytes
+// depend on it, and recompress_layer (store/layer_tar.hpp) feeds igzip the same blocks.
+inline constexpr std::size_t kLayerWriterBlock = 10240;
+
 class LayerWriter {
   public:
     explicit LayerWriter(store::Store& store);

@@ -89,6 +89,14 @@ Digest Store::put_hashed_blob(std::string_view data, const Digest& d) {
     return d;
 }
 
+void Store::remove_blob(const Digest& d) {
+    if (::unlink(blob_path(d).c_str()) != 0) {
+        if (errno == ENOENT) return;
+        throw_errno("cannot remove blob " + d.str());
+    }
+    fs::sync_dir(root_ / "blobs/sha256");
+}
+
 PendingBlob Store::begin_blob() {
     auto tmp = tmp_dir() / ("blob-" + fs::unique_name());
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
@@ -139,20 +147,24 @@ PendingLayer::~PendingLayer() {
     }
 }
 
-void PendingLayer::commit(const Digest& id, const std::string& meta) {
-    // The tree first (one syncfs: thousands of files, each fsync'd, would cost far more), then
-    // meta.json, the layer's completion marker, then the name that publishes it.
+bool PendingLayer::commit(const Digest& id, const std::string& meta) {
+    // meta.json (the layer's completion marker) beside the tree and its tar-split, all unsynced
+    // in the unpublished directory; then one syncfs makes all of it durable (thousands of files,
+    // each fsync'd, would cost far more: their writeback was started as they were written,
+    // ExtractOptions::early_writeback); then the name that publishes it, then its directory.
+    fs::write_atomic(tmp_ / "meta.json", meta, 0644, fs::Sync::volatile_only);
     if (!fs::unsafe_no_sync() && ::syncfs(rootfs_.get()) != 0)
         throw_errno("cannot write layer " + id.str() + " to disk");
     rootfs_.reset();
-    fs::write_atomic(tmp_ / "meta.json", meta);
     auto dst = layers_ / id.hex();
     if (::rename(tmp_.c_str(), dst.c_str()) != 0) {
-        if (errno == EEXIST || errno == ENOTEMPTY) return; // another process won: ours is dropped
+        if (errno == EEXIST || errno == ENOTEMPTY)
+            return false; // another process won: ours is dropped
         throw_errno("cannot store layer " + id.str());
     }
     done_ = true;
     fs::sync_dir(layers_);
+    return true;
 }
 
 namespace {

@@ -76,8 +76,8 @@ class PendingLayer {
     int rootfs_fd() const { return rootfs_.get(); }
     stdfs::path rootfs_path() const { return tmp_ / "rootfs"; } // the tree, until commit()
     // meta: JSON text stored beside the tree (sizes, counts). Another process may have
-    // committed the same layer meanwhile; then this copy is discarded.
-    void commit(const Digest& diff_id, const std::string& meta);
+    // committed the same layer meanwhile; then this copy is discarded and commit returns false.
+    bool commit(const Digest& diff_id, const std::string& meta);
 
   private:
     friend class Store;
@@ -106,6 +106,9 @@ class Store {
     // again: a lazy pull's tables of contents, tens of MB, were hashed as they were verified).
     Digest put_hashed_blob(std::string_view data, const Digest& digest);
     PendingBlob begin_blob();
+    // Removes a blob (gone already is fine) and syncs blobs/: for a layer blob once its layer
+    // is published with a tar-split (store/layer_tar.hpp), never for one a reader needs.
+    void remove_blob(const Digest& d);
 
     stdfs::path layer_dir(const Digest& diff_id) const;    // layers/sha256/<hex>
     stdfs::path layer_rootfs(const Digest& diff_id) const; // .../rootfs

@@ -2,7 +2,9 @@
 recorded trace: gantry's system calls under strace, and for every name it publishes in a store,
 
 - the data was synced before the rename or link that publishes it: an fsync/fdatasync of the
-  file, or a syncfs covering the directory tree that is renamed;
+  file, or a syncfs covering the directory tree that is renamed, and then nothing in that tree
+  is written, created or renamed between the syncfs and the publish (a layer's meta.json and
+  tar-split are written unsynced beside its tree, before its one syncfs);
 - the directory holding the new name was synced after it (else the name itself may be lost);
 - the reference that names an image (refs.json, refs/*) is published after everything else in
   the same command is durable, so that after a crash a tag never names missing content.
@@ -21,9 +23,14 @@ FD = re.compile(r"^(\d+)<(.*?)>")
 STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
+RESULT_PATH = re.compile(r"= -?\d+<(.*)>$")
+WRITE_FLAGS = re.compile(r"\bO_(WRONLY|RDWR|CREAT|TRUNC)\b")
+
+
 @dataclass
 class Trace:
     calls: list = field(default_factory=list)  # (tid, name, args text, result)
+    paths: dict = field(default_factory=dict)  # call index -> the path its result fd names
 
 
 def traced(gan, log, *args, env=None):
@@ -50,6 +57,9 @@ def parse(text):
             rest = pending.pop(tid, "") + m.group(1)
         m = LINE.match(f"{tid} {rest}")
         if m:
+            r = RESULT_PATH.search(rest)
+            if r:
+                t.paths[len(t.calls)] = _norm(r.group(1))
             t.calls.append((m.group(1), m.group(2), m.group(3), int(m.group(4))))
     return t
 
@@ -116,6 +126,8 @@ def violations(trace, roots, reference_last=True):
             data += [j for j, p in syncfs_paths if j < i and (p == src or p.startswith(src + "/"))]
         if not data:
             bad.append(f"{dst}: published from {src} with no sync of its data before")
+        elif not fdm:
+            bad += _changed_after_syncfs(trace, syncfs_paths, synced_paths, i, src, dst)
         after = [j for j in synced_paths.get(os.path.dirname(dst), []) if j > i]
         if not after:
             bad.append(f"{dst}: its directory {os.path.dirname(dst)} is not synced after")
@@ -132,6 +144,34 @@ def violations(trace, roots, reference_last=True):
                     continue
                 if last_durable[dst] is None or last_durable[dst] > ri:
                     bad.append(f"{rdst} was published before {dst} was durable")
+    return bad
+
+
+def _changed_after_syncfs(trace, syncfs_paths, synced_paths, i, src, dst):
+    """What in the tree SRC (published at call I) was written or renamed into after the last
+    syncfs covering it, with no fsync of its own before the publish."""
+    covering = [j for j, p in syncfs_paths if j < i and (p == src or p.startswith(src + "/"))]
+    if not covering:
+        return []
+    last, bad = max(covering), []
+    for k in range(last + 1, i):
+        tid, name, args, res = trace.calls[k]
+        if res < 0:
+            continue
+        if name == "openat" and WRITE_FLAGS.search(args):
+            path = trace.paths.get(k)
+        elif name in ("rename", "renameat", "renameat2", "link", "linkat"):
+            paths = STRING.findall(args)
+            path = _norm(paths[1]) if len(paths) >= 2 else None
+        else:
+            continue
+        if not path or not (path == src or path.startswith(src + "/")):
+            continue
+        # its own sync before the publish: the file's fsync, or a rename's directory's
+        own = synced_paths.get(os.path.dirname(path) if name != "openat" else path, [])
+        if any(k < j < i for j in own):
+            continue
+        bad.append(f"{dst}: {path} was written after the syncfs that covers its publish")
     return bad
 
 

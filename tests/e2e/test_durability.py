@@ -22,6 +22,11 @@ def test_load_tag_and_rmi_publish_durably(g, mk, tmp_path):
     names = [dst for _, _, dst, _ in publishes(t, [g.root])]
     assert any("/blobs/sha256/" in n for n in names) and any("/layers/sha256/" in n for n in names)
     assert names[-1].endswith("/refs.json"), names  # the reference last
+    # each layer: its tree, tar-split and meta.json made durable by one syncfs before the rename
+    # (checked above: nothing written in it after), none of them fsync'd one by one
+    assert sum(c[1] == "syncfs" for c in t.calls) >= len(img.layers)
+    one_by_one = [c for c in t.calls if c[1] in ("fsync", "fdatasync") and "/tmp/layer-" in c[2]]
+    assert one_by_one == [], one_by_one
     _, t = traced(g, tmp_path / "tag.log", "tag", "sample:latest", "other:1")
     assert violations(t, [g.root]) == []
     _, t = traced(g, tmp_path / "rmi.log", "rmi", "other:1")
@@ -105,3 +110,26 @@ def test_the_checker_finds_each_kind_of_missing_sync():
     assert violations(parse(ok + blob2 + ref2), ["/s"]) == []
     assert violations(parse(ok + blob2), ["/s"]) == [
         "/s/blobs/sha256/bb was published after the reference /s/refs.json"]
+    # a layer: its tree, tar-split and meta.json written unsynced, one syncfs, the rename, its
+    # directory: fine; meta.json written (or renamed into place) after the syncfs is reported
+    tree = ('1 openat(3</s/tmp/l/rootfs/etc>, "f", O_WRONLY|O_CREAT|O_EXCL) = 4</s/tmp/l/rootfs/etc/f>\n'
+            '1 openat(AT_FDCWD</>, "/s/tmp/l/tar-split.json.zst.tmp-1", O_WRONLY|O_CREAT|O_EXCL, 0644)'
+            ' = 5</s/tmp/l/tar-split.json.zst.tmp-1>\n'
+            '1 rename("/s/tmp/l/tar-split.json.zst.tmp-1", "/s/tmp/l/tar-split.json.zst") = 0\n')
+    meta = ('1 openat(AT_FDCWD</>, "/s/tmp/l/meta.json.tmp-2", O_WRONLY|O_CREAT|O_EXCL, 0644)'
+            ' = 6</s/tmp/l/meta.json.tmp-2>\n'
+            '1 rename("/s/tmp/l/meta.json.tmp-2", "/s/tmp/l/meta.json") = 0\n')
+    sync = '1 syncfs(7</s/tmp/l/rootfs>) = 0\n'
+    publish = ('1 rename("/s/tmp/l", "/s/layers/sha256/cc") = 0\n'
+               '1 fsync(8</s/layers/sha256>) = 0\n')
+    assert violations(parse(tree + meta + sync + publish + ref2), ["/s"]) == []
+    assert violations(parse(tree + sync + meta + publish + ref2), ["/s"]) == [
+        "/s/layers/sha256/cc: /s/tmp/l/meta.json.tmp-2 was written after the syncfs that covers"
+        " its publish",
+        "/s/layers/sha256/cc: /s/tmp/l/meta.json was written after the syncfs that covers its"
+        " publish"]
+    # ... unless it was synced itself before the publish (the scheme before this one: the
+    # file's fsync, the rename, its directory's fsync)
+    meta_synced = meta.replace("\n1 rename", "\n1 fsync(6</s/tmp/l/meta.json.tmp-2>) = 0\n"
+                               "1 rename", 1) + "1 fsync(9</s/tmp/l>) = 0\n"
+    assert violations(parse(tree + sync + meta_synced + publish + ref2), ["/s"]) == []

@@ -103,24 +103,32 @@ def test_oci_save_load_save_is_stable_with_one_copy(g, loaded, tmp_path):
     assert diff_ids(g2, "one:copy") == [l.diff_id for l in loaded.layers]
 
 
-def test_build_from_layers_kept_unpacked_and_its_cache_after_migrate(g, loaded, tmp_path):
-    """FROM an image whose layers are kept unpacked; the built layer keeps its blob (its writer
-    made it), migrate drops it, and the step is still a cache hit."""
+def test_built_layers_keep_one_copy_and_save_load_gives_the_same_diff_ids(g, loaded, tmp_path):
+    """FROM an image whose layers are kept unpacked: the layers the build writes (their blobs
+    the layer writer's) keep one copy too once unpacked, with no `system migrate`; the step is
+    still a cache hit; build -> save -> load gives the same diff_ids."""
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     (ctx / "f").write_text("built\n")
-    (ctx / "Dockerfile").write_text("FROM one:copy\nCOPY f /f\n")
+    (ctx / "Dockerfile").write_text("FROM one:copy\nCOPY f /f\nRUN cp /f /g\n")
     g.run("build", "-t", "built:1", ctx)
-    assert g.run("system", "migrate", "--json").json()["migrated"] >= 1
+    assert g.run("run", "--rm", "built:1", "cat", "/g").out == "built\n"  # all unpacked
     md = g.refs()["docker.io/library/built:1"]
     assert layer_blobs(g.root, md) == []
+    want = diff_ids(g, "built:1")
+    for d in want:
+        meta = json.loads((g.root / "layers/sha256" / d[7:] / "meta.json").read_text())
+        assert meta["blob_kept"] is False, meta
+    assert g.run("system", "migrate", "--json").json()["migrated"] == 0  # nothing left to do
     r = g.run("build", "-t", "built:2", ctx)
     assert "cached" in r.err + r.out, r
+    assert "0 problem(s)" in g.run("system", "fsck").out
     out = tmp_path / "b.tar"
     g.run("save", "-o", out, "built:2")
     g2 = Gantry(tmp_path / "store2")
     g2.run("load", out)
-    assert g2.run("run", "--rm", "built:2", "cat", "/f").out == "built\n"
+    assert diff_ids(g2, "built:2") == want
+    assert g2.run("run", "--rm", "built:2", "cat", "/g").out == "built\n"
 
 
 def test_a_tree_changed_behind_gantrys_back_is_named(g, loaded, tmp_path):
@@ -222,3 +230,22 @@ def test_push_of_a_pulled_image_uploads_no_layer(tmp_path, mk, reg, proxy, gantr
         assert diff_ids(g2, f"{reg2.addr}/other:v1") == [l.diff_id for l in img.layers]
     finally:
         reg2.stop()
+
+
+def test_a_slimmed_image_keeps_one_copy_and_pushes(g, loaded, tmp_path, reg):
+    """slim writes its layer with the layer writer: once unpacked, its blob goes too; pushed to
+    a registry that does not have it, the layer is compressed again into the very same blob (the
+    layer writer's settings and tar blocks), so the manifest pushed is the image's own; pulled
+    back, the same diff_ids."""
+    g.run("slim", "one:copy", "-t", "one:slim", "--remove-path", "/data/big")
+    assert g.run("run", "--rm", "one:slim", "cat", "/data/hello").out == "hello\n"
+    md = g.refs()["docker.io/library/one:slim"]
+    assert layer_blobs(g.root, md) == []
+    want = diff_ids(g, "one:slim")
+    r = g.run("push", INSECURE, "one:slim", f"{reg.addr}/one/slim:v1")
+    assert "compressed again, into the same blob" in r.err, r
+    assert "manifest pushed is new" not in r.err, r
+    assert f"Digest: {md}" in r.out, r
+    g2 = Gantry(tmp_path / "store2", env={"HOME": str(tmp_path)})
+    g2.run("pull", INSECURE, f"{reg.addr}/one/slim:v1")
+    assert diff_ids(g2, f"{reg.addr}/one/slim:v1") == want

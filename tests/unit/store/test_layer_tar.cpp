@@ -3,12 +3,14 @@
 // a tree changed behind gantry's back is caught; a layer whose tree cannot give the tar back
 // keeps its blob and says why.
 #include "../layer/extract_helpers.hpp"
+#include "layer/tar_reader.hpp"
 #include "layer/tar_split.hpp"
 #include "layer/tar_split_recorder.hpp"
 #include "oci/digest.hpp"
 #include "oci/image.hpp"
 #include "store/importer.hpp"
 #include "store/layer_tar.hpp"
+#include "store/layer_writer.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -162,6 +164,30 @@ TEST_F(LayerTar, ATreeChangedBehindGantrysBackIsNamed) {
         EXPECT_NE(e.message().find("a has 6 bytes where the layer's tar has 4"), std::string::npos)
             << e.message();
     }
+}
+
+TEST_F(LayerTar, ALayerWritersBlobGoesOnceUnpackedAndComesBackTheSame) {
+    // as build, slim and import leave a layer: the layer writer's gzip blob, no tree yet
+    Tar t;
+    t.dir("etc").file("etc/hello", "hello\n").file("big", big_data(300 * 1024));
+    StringReader src(t.str(), 7000);
+    gantry::layer::TarReader in(src, "test tar");
+    store::LayerWriter w(*st_);
+    w.copy_entries(in);
+    auto [blob, diff] = w.finish();
+    ASSERT_TRUE(st_->has_blob(blob));
+    store::Importer imp(*st_, store::ImportOptions{::geteuid() == 0, 1});
+    imp.layers({store::LayerJob{blob, diff, "test layer", nullptr}}); // read from the store
+    auto meta = gantry::oci::json::parse(gantry::fs::read_file(st_->layer_dir(diff) / "meta.json"));
+    EXPECT_EQ(meta.value("blob_kept", true), false) << meta.dump();
+    EXPECT_FALSE(st_->has_blob(blob));
+    EXPECT_TRUE(store::has_tar_split(*st_, diff));
+    // compressed again (push), it is the very blob: the same tar blocks into the same igzip
+    EXPECT_EQ(store::recompress_layer(*st_, diff, "test layer").digest, blob);
+    // imported again, the blob gone: the layer's record answers, nothing is read
+    auto done = imp.layers({store::LayerJob{blob, diff, "test layer", nullptr}});
+    EXPECT_EQ(done[0].blob, blob);
+    EXPECT_EQ(done[0].size, static_cast<std::int64_t>(w.blob_size()));
 }
 
 TEST_F(LayerTar, AnEntryReplacedInTheSameLayerKeepsTheBlob) {
