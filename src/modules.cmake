@@ -15,6 +15,8 @@
 # gantry_module(NAME PURPOSE "one line" [DEPENDS module...])
 
 gantry_module(util PURPOSE "errors, fds, atomic writes, locks, logging, hashing, YAML, text and units, the config file")
+gantry_module(elf PURPOSE "ELF files read as hostile input: the header, section and program header tables (ELF32/64, either byte order), a shared object's dynamic facts, the regions worth scanning"
+  DEPENDS util)
 gantry_module(dispatch PURPOSE "what main() decides: the OCI-runtime name, the command a line names, how a failure exits"
   DEPENDS util)
 gantry_module(gotemplate PURPOSE "Go's text/template over JSON, docker's --format (table, json), Go's tabwriter"
@@ -45,11 +47,11 @@ gantry_module(cdi PURPOSE "vendor-neutral CDI specs: model, read, validate, writ
   DEPENDS oci util)
 gantry_module(runspec PURPOSE "the OCI runtime spec of a run, from an image config and run options"
   DEPENDS oci util)
-gantry_module(gpu PURPOSE "what GPU hosts share: device nodes, ld.so.cache, ELF, the --gpus flag, host caches"
+gantry_module(gpu PURPOSE "what GPU hosts share: device nodes, ld.so.cache, the --gpus flag, host caches"
   DEPENDS util)
 gantry_module(cpu PURPOSE "x86-64 ISA levels and features: the host's, --cpu-arch targets, image labels"
   DEPENDS util)
-gantry_module(compat PURPOSE "what the doctor's rules share: findings, CUDA version tables, the image's facts, ELF bytes"
+gantry_module(compat PURPOSE "what the doctor's rules share: findings, CUDA version tables, the image's facts"
   DEPENDS gpu oci util)
 gantry_module(device_code PURPOSE "the device-code format interface every vendor implements (keep grammar, reader, rewriter, build variables) and the kept set and per-file report they share"
   DEPENDS util)
@@ -70,21 +72,21 @@ gantry_module(gpu_vendors PURPOSE "the GPU layer's plug-in interface (Backend), 
 # One module per vendor, in its folder under gpu_vendors/: a vendor sees the interface, never
 # another vendor (the build fails on such an include, as on any undeclared one).
 gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements, CDI, the doctor's rules, injection"
-  DEPENDS gpu_vendors cdi compat device_code gpu oci rootfs store util)
+  DEPENDS gpu_vendors cdi compat device_code elf gpu oci rootfs store util)
 gantry_module(amd FOLDER gpu_vendors/amd PURPOSE "AMD's GPUs: the KFD topology, ROCm, WSL2, CDI, the doctor's rules, injection"
-  DEPENDS gpu_vendors cdi compat device_code gpu oci rootfs store util)
+  DEPENDS gpu_vendors cdi compat device_code elf gpu oci rootfs store util)
 gantry_module(intel FOLDER gpu_vendors/intel PURPOSE "Intel's GPUs: the i915/xe DRM devices, Level Zero and the compute runtime, CDI, the doctor's rules, SYCL/OpenMP device code"
-  DEPENDS gpu_vendors cdi compat device_code gpu oci rootfs store util)
+  DEPENDS gpu_vendors cdi compat device_code elf gpu oci rootfs store util)
 gantry_module(gpu_vendors_all FOLDER gpu_vendors/all PURPOSE "every vendor in one list (the only place that names them) and what goes over all of them: choosing one, root flags, --keep-arch host, a bundle's GPUs"
   DEPENDS amd intel nvidia gpu_vendors cdi device_code gpu runspec util)
 gantry_module(tailor PURPOSE "fat binaries rewritten in place to the kept GPUs' code, over every vendor's device-code format"
   DEPENDS device_code gpu_vendors_all util)
 gantry_module(analyze PURPOSE "an image's report from one pass over its layer blobs"
-  DEPENDS compat device_code gpu_components gpu_vendors_all layer oci store tailor util)
+  DEPENDS compat device_code elf gpu_components gpu_vendors_all layer oci store tailor util)
 gantry_module(slim PURPOSE "a smaller image from an analysed one"
   DEPENDS analyze layer store tailor util)
 gantry_module(engine PURPOSE "preparing and running a container from an image"
-  DEPENDS cdi cpu gpu_vendors_all lazy oci rootfs runspec runtime site sqsh store util)
+  DEPENDS cdi cpu elf gpu_vendors_all lazy oci rootfs runspec runtime site sqsh store util)
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
   DEPENDS cdi gpu_vendors_all lazy oci registry runtime sqsh store util)
 gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version, info and events (--format rows, inspect JSON, the events stream) and docker's --filter"

@@ -1,6 +1,6 @@
 // The driver's files under a driver root: libraries (ld.so.cache or the standard directories),
 // binaries, GSP firmware, IPC sockets and ICD files. Every path is resolved inside the root.
-#include "gpu/elf.hpp"
+#include "elf/dynamic.hpp"
 #include "gpu_vendors/nvidia/discover_detail.hpp"
 #include "util/fs.hpp"
 
@@ -55,15 +55,15 @@ struct Candidate {
 
 // Turns resolved candidates into Library records (SONAME and class from the ELF).
 void add_libraries(Host& h, Resolver& res, const std::vector<Candidate>& cands) {
-    std::vector<std::pair<Library, std::optional<gpu::elf::AbiTag>>> libs;
+    std::vector<std::pair<Library, std::optional<elf::AbiTag>>> libs;
     for (const Candidate& c : cands) {
         Library lib;
         lib.host_path = res.host(c.in_root);
         lib.name = base_name(c.in_root);
         lib.lib32 = c.lib32;
-        std::optional<gpu::elf::AbiTag> abi;
+        std::optional<elf::AbiTag> abi;
         try {
-            gpu::elf::Info info = gpu::elf::read_file(lib.host_path);
+            elf::Info info = elf::read_file(lib.host_path);
             lib.soname = info.soname;
             lib.lib32 = sizeof(void*) == 8 && info.bits == 32;
             abi = info.abi_tag;
@@ -74,7 +74,7 @@ void add_libraries(Host& h, Resolver& res, const std::vector<Candidate>& cands) 
         libs.emplace_back(std::move(lib), abi);
     }
     // libnvidia-tls: only the copy built for Linux 2.3.99 when there are several (LNC rule).
-    const gpu::elf::AbiTag tls_abi{0, 2, 3, 99};
+    const elf::AbiTag tls_abi{0, 2, 3, 99};
     for (bool is32 : {false, true}) {
         auto is_tls = [&](const auto& l) {
             return l.first.lib32 == is32 && l.first.name.starts_with("libnvidia-tls.so");

@@ -1,7 +1,7 @@
 #include "gpu_vendors/nvidia/forward_compat.hpp"
 
-#include "compat/elf_bytes.hpp"
 #include "compat/version.hpp"
+#include "elf/sections.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/json.hpp"
@@ -41,13 +41,13 @@ void apply_forward_compat(std::vector<compat::Finding>& out, const std::string& 
     }
 }
 
-std::optional<std::string> cuda_fwd_compat_note_bytes(std::string_view elf) {
-    compat::Bytes f{reinterpret_cast<const unsigned char*>(elf.data()), elf.size()};
+std::optional<std::string> cuda_fwd_compat_note_bytes(std::string_view data) {
+    elf::Bytes f = elf::Bytes::of(data);
     if (!is_elf64le(f)) return std::nullopt;
     std::vector<std::string> problems;
-    for (auto& r : elf_regions(f, problems)) {
+    for (auto& r : elf::regions(f, problems)) {
         if (r.name != ".note.cuda.fwd_compatibility") continue;
-        compat::Bytes n = f.sub(r.off, r.len);
+        elf::Bytes n = f.sub(r.off, r.len);
         for (std::uint64_t at = 0; n.has(at, 12);) {
             std::uint64_t namesz = n.get<std::uint32_t>(at), descsz = n.get<std::uint32_t>(at + 4);
             std::uint64_t name_at = at + 12, desc_at = name_at + ((namesz + 3) & ~std::uint64_t{3});

@@ -1,7 +1,7 @@
 #include "gpu_vendors/nvidia/image_checks.hpp"
 
 #include "compat/version.hpp"
-#include "gpu/elf.hpp"
+#include "elf/dynamic.hpp"
 #include "gpu/ldcache.hpp"
 #include "gpu_vendors/nvidia/forward_compat.hpp"
 #include "gpu_vendors/nvidia/inject.hpp"
@@ -120,10 +120,9 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
     // the native-architecture one first; else the libc6 version in the dpkg database.
     for (auto& [path, host_path] : libc_candidates) {
         try {
-            auto info = gpu::elf::read_file(host_path, true);
-            if (info.machine != gpu::elf::native_machine() || info.bits != gpu::elf::native_bits())
-                continue;
-            auto v = gpu::elf::max_glibc_version(info.version_defs);
+            auto info = elf::read_file(host_path, true);
+            if (info.machine != elf::native_machine() || info.bits != elf::native_bits()) continue;
+            auto v = elf::max_glibc_version(info.version_defs);
             if (v.first == 0) continue;
             facts.glibc = std::to_string(v.first) + "." + std::to_string(v.second);
             facts.glibc_source = "/" + path;
@@ -145,8 +144,8 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
             injected.insert(lib.name);
             injected.insert(lib.soname);
             try {
-                auto info = gpu::elf::read_file(lib.host_path, true);
-                needs.push_back({lib.host_path, gpu::elf::max_glibc_version(info.version_needs)});
+                auto info = elf::read_file(lib.host_path, true);
+                needs.push_back({lib.host_path, elf::max_glibc_version(info.version_needs)});
                 objects.push_back({lib.host_path, info.needed});
             } catch (const Error&) { // discovery already vetted the file; nothing to add
             }

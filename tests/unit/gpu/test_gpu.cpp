@@ -1,7 +1,7 @@
 // gpu/: the ld.so.cache reader (against caches the host's ldconfig writes), the ELF SONAME reader,
 // the proc-file parsers, in-root path resolution, and discover() on synthetic driver roots: a full
 // one, one without ld.so.cache, an empty one, a WSL one, and one whose NVML is a small fake.
-#include "gpu/elf.hpp"
+#include "elf/dynamic.hpp"
 #include "gpu/ldcache.hpp"
 #include "gpu_vendors/nvidia/host.hpp"
 #include "util/error.hpp"
@@ -30,7 +30,7 @@ namespace gpu_test {
 using gantry::Error;
 namespace gpu = gantry::gpu;
 namespace ldcache = gantry::gpu::ldcache;
-namespace elf = gantry::gpu::elf;
+namespace elf = gantry::elf;
 namespace stdfs = std::filesystem;
 using gantry::gpu_vendors::nvidia::Capability;
 

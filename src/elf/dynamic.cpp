@@ -1,10 +1,10 @@
-#include "gpu/elf.hpp"
+#include "elf/dynamic.hpp"
 
+#include "elf/headers.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
 #include <algorithm>
-#include <bit>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -13,11 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-namespace gantry::gpu::elf {
+namespace gantry::elf {
 
 namespace {
 
-constexpr std::uint32_t pt_load = 1, pt_dynamic = 2, pt_note = 4, pt_gnu_property = 0x6474e553;
 constexpr std::uint64_t dt_null = 0, dt_needed = 1, dt_hash = 4, dt_strtab = 5, dt_symtab = 6,
                         dt_strsz = 10, dt_soname = 14, dt_gnu_hash = 0x6ffffef5,
                         dt_verdef = 0x6ffffffc, dt_verdefnum = 0x6ffffffd, dt_verneed = 0x6ffffffe,
@@ -90,23 +89,15 @@ class FileSource final : public Source {
     std::string head_;
 };
 
-constexpr bool host_little = std::endian::native == std::endian::little;
-
 class Reader {
   public:
-    Reader(const Source& src, bool little) : src_(src), swap_(little != host_little) {}
+    Reader(const Source& src, bool little) : src_(src), little_(little) {}
 
     template <typename T>
     T get(std::uint64_t off) const {
-        T v;
-        src_.read(off, &v, sizeof v);
-        if (swap_) {
-            unsigned char b[sizeof v];
-            std::memcpy(b, &v, sizeof v);
-            for (std::size_t i = 0; i < sizeof v / 2; ++i) std::swap(b[i], b[sizeof v - 1 - i]);
-            std::memcpy(&v, b, sizeof v);
-        }
-        return v;
+        unsigned char b[sizeof(T)];
+        src_.read(off, b, sizeof b);
+        return Bytes{b, sizeof b, little_}.get<T>(0);
     }
     // A word of the object's class: 4 bytes for ELF32, 8 for ELF64.
     std::uint64_t word(std::uint64_t off, bool is64) const {
@@ -128,7 +119,7 @@ class Reader {
 
   private:
     const Source& src_;
-    bool swap_;
+    bool little_;
 };
 
 struct Phdr {
@@ -237,26 +228,32 @@ void read_versions(const Reader& r, const std::vector<Phdr>& ph, std::uint64_t s
 }
 
 Info parse(const Source& src, bool versions) {
-    unsigned char ident[16];
+    // the file header (elf/headers.hpp): the first 64 bytes, or as many as there are
+    unsigned char head[64];
     if (src.size() < 16) throw Error(Errc::invalid, "not an ELF file (too short)");
-    src.read(0, ident, 16);
-    if (std::memcmp(ident,
-                    "\x7f"
-                    "ELF",
-                    4) != 0)
+    Bytes hb{head, std::min<std::uint64_t>(src.size(), sizeof head)};
+    src.read(0, head, static_cast<std::size_t>(hb.n));
+    switch (identify(hb)) {
+    case Ident::not_elf:
         throw Error(Errc::invalid, "not an ELF file");
-    if (ident[4] != 1 && ident[4] != 2) throw Error(Errc::invalid, "ELF class is unknown");
-    if (ident[5] != 1 && ident[5] != 2) throw Error(Errc::invalid, "ELF byte order is unknown");
+    case Ident::bad_class:
+        throw Error(Errc::invalid, "ELF class is unknown");
+    case Ident::bad_order:
+        throw Error(Errc::invalid, "ELF byte order is unknown");
+    case Ident::elf:
+        break;
+    }
+    const Header h = header(hb);
+    if (hb.n < h.through_phnum()) src.read(src.size(), head, 1); // throws: truncated
     Info info;
-    const bool is64 = ident[4] == 2;
-    info.bits = is64 ? 64 : 32;
-    info.little_endian = ident[5] == 1;
+    const bool is64 = h.is64;
+    info.bits = h.bits();
+    info.little_endian = h.little;
     Reader r(src, info.little_endian);
-    info.type = r.get<std::uint16_t>(16);
-    info.machine = r.get<std::uint16_t>(18);
-    std::uint64_t phoff = r.word(is64 ? 32 : 28, is64);
-    std::uint16_t phentsize = r.get<std::uint16_t>(is64 ? 54 : 42);
-    std::uint16_t phnum = r.get<std::uint16_t>(is64 ? 56 : 44);
+    info.type = h.type;
+    info.machine = h.machine;
+    const std::uint64_t phoff = h.phoff;
+    const std::uint16_t phentsize = h.phentsize, phnum = h.phnum;
     if (phnum == 0) return info;
     if (phnum > max_phnum) throw Error(Errc::invalid, "ELF has too many program headers");
     if (phentsize < (is64 ? 56u : 32u)) throw Error(Errc::invalid, "ELF program header too small");
@@ -265,13 +262,14 @@ Info parse(const Source& src, bool versions) {
         throw Error(Errc::invalid, "ELF program headers lie past the end of the file");
     std::vector<Phdr> ph(phnum);
     for (std::uint16_t i = 0; i < phnum; ++i) {
-        std::uint64_t at = phoff + std::uint64_t{i} * phentsize;
-        Phdr& p = ph[i];
-        p.type = r.get<std::uint32_t>(at);
-        p.offset = r.word(at + (is64 ? 8 : 4), is64);
-        p.vaddr = r.word(at + (is64 ? 16 : 8), is64);
-        p.filesz = r.word(at + (is64 ? 32 : 16), is64);
-        p.align = r.word(at + (is64 ? 48 : 28), is64);
+        // one entry's bytes (inside the file: checked above), decoded by elf/headers
+        unsigned char e[56];
+        Bytes eb{e, program_header_size(is64), h.little};
+        src.read(phoff + std::uint64_t{i} * phentsize, e, static_cast<std::size_t>(eb.n));
+        Header at_zero = h;
+        at_zero.phoff = 0;
+        ProgramHeader p = program_header(eb, at_zero, 0);
+        ph[i] = Phdr{p.type, p.offset, p.vaddr, p.filesz, p.align};
     }
     // PT_GNU_PROPERTY covers the property note that a PT_NOTE also covers: read one of them
     bool property_segment =
@@ -401,4 +399,4 @@ Info read_file(const std::string& path, bool versions) {
     }
 }
 
-} // namespace gantry::gpu::elf
+} // namespace gantry::elf

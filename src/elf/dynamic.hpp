@@ -1,9 +1,11 @@
-// gpu::elf: the little of an ELF shared object discovery needs — DT_SONAME, DT_NEEDED, the
+// elf/dynamic: the little of an ELF shared object discovery needs — DT_SONAME, DT_NEEDED, the
 // GNU ABI tag note and the x86 ISA level the object needs (.note.gnu.property) — read from ELF32 or
 // ELF64 of either byte order. The reader touches only the headers, the dynamic segment and the
 // strings it names (driver libraries are 100 MB files), and checks every offset: a truncated or
 // hostile file is an Error, never a read out of bounds.
 #pragma once
+
+#include "elf/headers.hpp" // em_x86_64, ...
 
 #include <cstdint>
 #include <optional>
@@ -12,11 +14,7 @@
 #include <utility>
 #include <vector>
 
-namespace gantry::gpu::elf {
-
-inline constexpr std::uint16_t em_386 = 3;
-inline constexpr std::uint16_t em_x86_64 = 62;
-inline constexpr std::uint16_t em_aarch64 = 183;
+namespace gantry::elf {
 
 // NT_GNU_ABI_TAG: the oldest kernel the object supports; `ldconfig -p` shows it as
 // "OS ABI: Linux 2.3.99". os is 0 for Linux.
@@ -63,4 +61,4 @@ Info read_fd(int fd, bool versions = false);
 // {x, y}; {0, 0} when there is none. GLIBC_PRIVATE and other names are ignored.
 std::pair<int, int> max_glibc_version(const std::vector<std::string>& names);
 
-} // namespace gantry::gpu::elf
+} // namespace gantry::elf
