@@ -61,10 +61,12 @@ gantry_module(rootfs PURPOSE "an image's layers as a root: overlay stack, flatte
   DEPENDS layer oci store util)
 gantry_module(registry PURPOSE "the distribution API client: auth, blobs, pull, push"
   DEPENDS layer oci site store util)
-gantry_module(sqsh PURPOSE "single-file squashfs images (.sqsh, and .sif's squashfs partition): write, read, serve, cache, shared stores"
-  DEPENDS layer oci registry rootfs sif site store util)
+gantry_module(fuse PURPOSE "the FUSE server of a container's root: gantry's own low-level operations on libfuse3's loop, in a confined process, over the Tree interface a squashfs image and a lazy pull implement"
+  DEPENDS oci util)
+gantry_module(sqsh PURPOSE "single-file squashfs images (.sqsh, and .sif's squashfs partition): write, read, cache, shared stores"
+  DEPENDS fuse layer oci registry rootfs sif site store util)
 gantry_module(lazy PURPOSE "lazy pull: eStargz and zstd:chunked tables of contents, chunks by Range requests, the merged tree, prefetch, squashfs artifacts"
-  DEPENDS layer oci registry rootfs site sqsh store util)
+  DEPENDS fuse layer oci registry rootfs site sqsh store util)
 gantry_module(lint PURPOSE "the GPU-aware Dockerfile rules and their reports"
   DEPENDS dockerfile gpu_components oci util)
 gantry_module(gpu_vendors PURPOSE "the GPU layer's plug-in interface (Backend), host roots, what vendors share: paths inside a driver root, device nodes, the run policy"
@@ -86,9 +88,9 @@ gantry_module(analyze PURPOSE "an image's report from one pass over its layer bl
 gantry_module(slim PURPOSE "a smaller image from an analysed one"
   DEPENDS analyze layer store tailor util)
 gantry_module(engine PURPOSE "preparing and running a container from an image"
-  DEPENDS cdi cpu elf gpu_vendors_all lazy oci rootfs runspec runtime site sqsh store util)
+  DEPENDS cdi cpu elf fuse gpu_vendors_all lazy oci rootfs runspec runtime site sqsh store util)
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
-  DEPENDS cdi gpu_vendors_all lazy oci registry runtime sqsh store util)
+  DEPENDS cdi fuse gpu_vendors_all lazy oci registry runtime sqsh store util)
 gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version, info and events (--format rows, inspect JSON, the events stream) and docker's --filter"
   DEPENDS gotemplate oci runtime store util)
 gantry_module(image_build PURPOSE "gantry build: the plan (a Dockerfile or an Apptainer definition file), the executor, RUN, COPY/ADD, layer commits"

@@ -1,20 +1,28 @@
-// sqsh/tree: what the FUSE server (sqsh/server.hpp) serves: a read-only tree of nodes, asked for
+// fuse/tree: what the FUSE server (fuse/server.hpp) serves: a read-only tree of nodes, asked for
 // by node id. Two implement it: a squashfs image (sqsh/image_tree.hpp) and the merged layers of
 // a lazily pulled eStargz image (lazy/tree.hpp). Every call may throw: the server answers EIO.
 #pragma once
 
-#include "sqsh/image.hpp"
-
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <utility>
 #include <vector>
 
-namespace gantry::sqsh {
+namespace gantry::fuse {
+
+// One entry of a directory's listing: its name, the reference node_of() makes a node id of, and
+// its file type bits (S_IFREG, ...).
+struct DirEntry {
+    std::string name;
+    std::uint64_t ref = 0;
+    mode_t type = 0;
+};
+using Listing = std::vector<DirEntry>;
 
 class Tree {
   public:
@@ -30,7 +38,7 @@ class Tree {
                        struct stat& attr) = 0;
     // The entries of directory DIR, sorted by name (null when DIR is not a directory); an
     // entry's `ref` becomes a node id through node_of().
-    virtual std::shared_ptr<const Image::Listing> list(std::uint64_t dir) = 0;
+    virtual std::shared_ptr<const Listing> list(std::uint64_t dir) = 0;
     virtual std::uint64_t node_of(std::uint64_t ref) const = 0;
 
     // A regular file opened for reading, until the kernel releases it.
@@ -73,11 +81,11 @@ class Tree {
     // What the server says when it cannot serve ("the squashfs image x.sqsh").
     virtual std::string name() const = 0;
     // How many threads read its files' concurrent() ranges beside the one that answers every
-    // request (sqsh/server.cpp); 0: that one reads them too (the lazy trees).
+    // request (fuse/server.cpp); 0: that one reads them too (the lazy trees).
     virtual unsigned reader_threads() const { return 0; }
     // Whether the serving process keeps gantry's stderr to say why a read failed (the lazy
     // tree: a registry gone, a chunk that lies); the squashfs server closes it.
     virtual bool keeps_stderr() const { return false; }
 };
 
-} // namespace gantry::sqsh
+} // namespace gantry::fuse

@@ -1,5 +1,5 @@
-// sqsh/server: an image served over FUSE by gantry (no squashfuse, no fusermount, nothing
-// exec'ed): gantry's own low-level FUSE operations over a sqsh::Tree (a squashfs image read with
+// fuse/server: an image served over FUSE by gantry (no squashfuse, no fusermount, nothing
+// exec'ed): gantry's own low-level FUSE operations over a fuse::Tree (a squashfs image read with
 // libsquashfs, sqsh/image_tree.hpp, or a lazily pulled eStargz image, lazy/tree.hpp), on
 // libfuse3's loop, in a confined process forked from gantry. A damaged table answers EIO.
 //
@@ -13,8 +13,8 @@
 // layers show every file, so that the container's root may read and copy it up.
 #pragma once
 
+#include "fuse/tree.hpp"
 #include "oci/runtime_spec.hpp"
-#include "sqsh/tree.hpp"
 #include "util/fd.hpp"
 
 #include <functional>
@@ -24,7 +24,7 @@
 
 struct fuse_session;
 
-namespace gantry::sqsh {
+namespace gantry::fuse {
 
 // Ids the container's user namespace maps (container side), from its spec's mappings; empty
 // maps: every id is mapped (no user namespace).
@@ -65,4 +65,4 @@ class Server {
     std::shared_ptr<State> st_;
 };
 
-} // namespace gantry::sqsh
+} // namespace gantry::fuse

@@ -1,4 +1,4 @@
-#include "sqsh/server.hpp"
+#include "fuse/server.hpp"
 
 #include "util/error.hpp"
 #include "util/inherited_fds.hpp"
@@ -25,7 +25,7 @@
 #include <thread>
 #include <unistd.h>
 
-namespace gantry::sqsh {
+namespace gantry::fuse {
 
 namespace {
 
@@ -227,7 +227,7 @@ void op_forget(fuse_req_t req, fuse_ino_t, uint64_t) {
 
 // An open directory: its entries, read once (a listing is bounded by kMaxDirEntries).
 struct OpenDir {
-    std::shared_ptr<const Image::Listing> entries;
+    std::shared_ptr<const Listing> entries;
 };
 
 void op_opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -545,4 +545,4 @@ void Server::serve(Fd dev, std::function<void()> confine) {
     st_->dev.reset(); // the server's copy is the only one
 }
 
-} // namespace gantry::sqsh
+} // namespace gantry::fuse
