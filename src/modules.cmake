@@ -64,7 +64,9 @@ gantry_module(registry PURPOSE "the distribution API client: auth, blobs, pull, 
 gantry_module(fuse PURPOSE "the FUSE server of a container's root: gantry's own low-level operations on libfuse3's loop, in a confined process, over the Tree interface a squashfs image and a lazy pull implement"
   DEPENDS oci util)
 gantry_module(sqsh PURPOSE "single-file squashfs images (.sqsh, and .sif's squashfs partition): write, read, cache, shared stores"
-  DEPENDS fuse layer oci registry rootfs sif site store util)
+  DEPENDS fuse layer oci rootfs sif store util)
+gantry_module(sqsh_pull PURPOSE "pull --format squashfs|sif: a registry image pulled into a temporary store, written as one file, into a shared store or the node's squashfs cache"
+  DEPENDS oci registry site sqsh store util)
 gantry_module(lazy PURPOSE "lazy pull: eStargz and zstd:chunked tables of contents, chunks by Range requests, the merged tree, prefetch, squashfs artifacts"
   DEPENDS fuse layer oci registry rootfs site sqsh store util)
 gantry_module(lint PURPOSE "the GPU-aware Dockerfile rules and their reports"

@@ -1,6 +1,6 @@
-// sqsh/pull: `gantry pull REF --format squashfs`, a registry image as one squashfs file, without
-// adding it to the store: into -o FILE, into a shared store (--image-store DIR), or into the
-// node-local squashfs cache (sqsh/cache.hpp) that `run REF` reads after the store.
+// sqsh_pull/pull: `gantry pull REF --format squashfs`, a registry image as one squashfs file,
+// without adding it to the store: into -o FILE, into a shared store (--image-store DIR), or into
+// the node-local squashfs cache (sqsh/cache.hpp) that `run REF` reads after the store.
 //
 // The image is pulled into a temporary store under STORE/tmp (layers verified, decompressed and
 // unpacked once, several at once: registry/pull), flattened from its verified blobs by
@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <string>
 
-namespace gantry::sqsh {
+namespace gantry::sqsh_pull {
 
 struct PullTarget {
     std::string file;        // -o FILE
@@ -37,4 +37,4 @@ struct SqshPulled {
 SqshPulled pull(store::Store& store, const std::string& ref, const registry::PullOptions& opt,
                 const PullTarget& target);
 
-} // namespace gantry::sqsh
+} // namespace gantry::sqsh_pull

@@ -1,4 +1,4 @@
-#include "sqsh/pull.hpp"
+#include "sqsh_pull/pull.hpp"
 
 #include "oci/reference.hpp"
 #include "site/resolve.hpp"
@@ -12,7 +12,7 @@
 
 #include <sys/stat.h>
 
-namespace gantry::sqsh {
+namespace gantry::sqsh_pull {
 
 namespace {
 
@@ -47,14 +47,14 @@ SqshPulled pull(store::Store& store, const std::string& ref, const registry::Pul
     res.ref =
         site::resolve_name(site::RegistriesConf::system(), ref, opt.interactive).refs.front().str();
     bool to_cache = target.file.empty() && target.image_store.empty();
-    std::string cache = cache_dir(store);
+    std::string cache = sqsh::cache_dir(store);
     FileLock lock;
     if (to_cache) {
         // one download per node: the second puller waits here, then finds it cached
         fs::make_dirs(store.root() / "locks");
         lock = FileLock(store.root() / "locks" / ("sqsh-pull-" + Sha256::hex_of(res.ref)),
                         FileLock::Mode::exclusive);
-        if (auto hit = find_shared({cache}, res.ref)) {
+        if (auto hit = sqsh::find_shared({cache}, res.ref)) {
             res.manifest = hit->manifest;
             res.file = hit->file;
             res.cached = true;
@@ -70,16 +70,16 @@ SqshPulled pull(store::Store& store, const std::string& ref, const registry::Pul
         throw Error(Errc::usage, "pull --format sif writes a file", "add -o FILE.sif");
     if (!target.file.empty()) {
         if (target.sif)
-            save_sif(*tmp.store, pulled.ref, target.file);
+            sqsh::save_sif(*tmp.store, pulled.ref, target.file);
         else
-            save(*tmp.store, pulled.ref, target.file);
+            sqsh::save(*tmp.store, pulled.ref, target.file);
         res.file = target.file;
     } else {
-        auto p = publish(*tmp.store, pulled.ref, to_cache ? cache : target.image_store);
+        auto p = sqsh::publish(*tmp.store, pulled.ref, to_cache ? cache : target.image_store);
         res.file = p.image.file;
     }
     res.bytes = size_of(res.file);
     return res;
 }
 
-} // namespace gantry::sqsh
+} // namespace gantry::sqsh_pull
