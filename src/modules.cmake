@@ -47,12 +47,14 @@ gantry_module(cdi PURPOSE "vendor-neutral CDI specs: model, read, validate, writ
   DEPENDS oci util)
 gantry_module(runspec PURPOSE "the OCI runtime spec of a run, from an image config and run options"
   DEPENDS oci util)
-gantry_module(gpu PURPOSE "what GPU hosts share: device nodes, ld.so.cache, the --gpus flag, host caches"
+gantry_module(gpu_host PURPOSE "what every GPU host shares, whatever the vendor: device nodes, ld.so.cache, docker's --gpus flag, the host caches"
   DEPENDS util)
 gantry_module(cpu PURPOSE "x86-64 ISA levels and features: the host's, --cpu-arch targets, image labels"
   DEPENDS util)
-gantry_module(compat PURPOSE "what the doctor's rules share: findings, CUDA version tables, the image's facts"
-  DEPENDS gpu oci util)
+gantry_module(image_facts PURPOSE "what gantry doctor reads out of an image without running it (CUDA, cuDNN, NCCL, TensorRT, PyTorch, glibc versions) and the driver/CUDA version tables its rules compare them with"
+  DEPENDS oci util)
+gantry_module(compat PURPOSE "the doctor's finding (what its rules report)"
+  DEPENDS util)
 gantry_module(device_code PURPOSE "the device-code format interface every vendor implements (keep grammar, reader, rewriter, build variables) and the kept set and per-file report they share"
   DEPENDS util)
 gantry_module(archive PURPOSE "docker save / OCI archives and layouts in and out"
@@ -72,17 +74,17 @@ gantry_module(lazy PURPOSE "lazy pull: eStargz and zstd:chunked tables of conten
 gantry_module(lint PURPOSE "the GPU-aware Dockerfile rules and their reports"
   DEPENDS dockerfile gpu_components oci util)
 gantry_module(gpu_vendors PURPOSE "the GPU layer's plug-in interface (Backend), host roots, what vendors share: paths inside a driver root, device nodes, the run policy"
-  DEPENDS cdi compat device_code gpu oci rootfs store util)
+  DEPENDS cdi compat device_code gpu_host oci rootfs store util)
 # One module per vendor, in its folder under gpu_vendors/: a vendor sees the interface, never
 # another vendor (the build fails on such an include, as on any undeclared one).
 gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements, CDI, the doctor's rules, injection"
-  DEPENDS gpu_vendors cdi compat device_code elf gpu oci rootfs store util)
+  DEPENDS gpu_vendors cdi compat device_code elf gpu_host image_facts oci rootfs store util)
 gantry_module(amd FOLDER gpu_vendors/amd PURPOSE "AMD's GPUs: the KFD topology, ROCm, WSL2, CDI, the doctor's rules, injection"
-  DEPENDS gpu_vendors cdi compat device_code elf gpu oci rootfs store util)
+  DEPENDS gpu_vendors cdi compat device_code elf gpu_host image_facts oci rootfs store util)
 gantry_module(intel FOLDER gpu_vendors/intel PURPOSE "Intel's GPUs: the i915/xe DRM devices, Level Zero and the compute runtime, CDI, the doctor's rules, SYCL/OpenMP device code"
-  DEPENDS gpu_vendors cdi compat device_code elf gpu oci rootfs store util)
+  DEPENDS gpu_vendors cdi compat device_code elf gpu_host image_facts oci rootfs store util)
 gantry_module(gpu_vendors_all FOLDER gpu_vendors/all PURPOSE "every vendor in one list (the only place that names them) and what goes over all of them: choosing one, root flags, --keep-arch host, a bundle's GPUs"
-  DEPENDS amd intel nvidia gpu_vendors cdi device_code gpu runspec util)
+  DEPENDS amd intel nvidia gpu_vendors cdi device_code gpu_host runspec util)
 gantry_module(tailor PURPOSE "fat binaries rewritten in place to the kept GPUs' code, over every vendor's device-code format"
   DEPENDS device_code gpu_vendors_all util)
 gantry_module(analyze PURPOSE "an image's report from one pass over its layer blobs"

@@ -2,7 +2,7 @@
 
 namespace gantry::gpu_vendors {
 
-void add_device_node(oci::RuntimeSpec& spec, const gpu::DeviceNode& n, bool with_owner) {
+void add_device_node(oci::RuntimeSpec& spec, const gpu_host::DeviceNode& n, bool with_owner) {
     for (const auto& d : spec.devices)
         if (d.path == n.path) return;
     oci::DeviceNode d;

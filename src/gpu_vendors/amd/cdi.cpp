@@ -33,7 +33,7 @@ std::string label(const Gpu& g) {
     return s;
 }
 
-cdi::DeviceNode to_cdi(const gpu::DeviceNode& n) {
+cdi::DeviceNode to_cdi(const gpu_host::DeviceNode& n) {
     cdi::DeviceNode d;
     d.path = n.path;
     if (!n.host_path.empty() && n.host_path != n.path) d.host_path = n.host_path;
@@ -48,7 +48,7 @@ cdi::DeviceNode to_cdi(const gpu::DeviceNode& n) {
 }
 
 // "" when the node can be described; else why not.
-std::string unusable(const gpu::DeviceNode& n) {
+std::string unusable(const gpu_host::DeviceNode& n) {
     if (!n.present) return n.host_path + " does not exist";
     if (n.type != 'c') return n.host_path + " is not a character device";
     return {};

@@ -23,7 +23,8 @@ inline constexpr const char* kKeepGroupsAnnotation = "run.oci.keep_original_grou
 // Error(run_failed) unless the caller can open NODE read-write (WHAT names it in the message:
 // "the ROCm compute node", "GPU 0's render node"); the message names the node, its group and gid,
 // and the fix.
-void check_access(const gpu::DeviceNode& node, const std::string& what, const CallerIds& caller);
+void check_access(const gpu_host::DeviceNode& node, const std::string& what,
+                  const CallerIds& caller);
 
 // Adds the injection of GPUS (a subset of HOST's) to SPEC. Throws Error(run_failed) when a node
 // is missing or the caller cannot open /dev/kfd or a selected render node.

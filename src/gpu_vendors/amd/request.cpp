@@ -1,6 +1,6 @@
 #include "gpu_vendors/amd/request.hpp"
 
-#include "gpu/gpus_flag.hpp"
+#include "gpu_host/gpus_flag.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
 
@@ -96,7 +96,7 @@ GpuRequest parse_request(const std::vector<std::string>& env,
     GpuRequest r;
     if (gpus) {
         // docker's grammar (all | N | device=LIST | count=N | a UUID), as NVIDIA reads it
-        gpu::GpusFlag nv = gpu::parse_gpus_flag(*gpus);
+        gpu_host::GpusFlag nv = gpu_host::parse_gpus_flag(*gpus);
         if (nv.driver && *nv.driver != "amd")
             throw Error(Errc::unsupported,
                         "--gpus driver=" + *nv.driver + ": not AMD's GPUs, which this run injects",

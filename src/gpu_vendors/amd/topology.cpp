@@ -64,7 +64,7 @@ class Root {
     explicit Root(std::string path) : path_(std::move(path)), fd_(fs::open_dir(path_)) {}
     const std::string& path() const { return path_; }
     std::string host(std::string_view in_root) const {
-        return gpu::join_root(path_, "/" + std::string(in_root));
+        return gpu_host::join_root(path_, "/" + std::string(in_root));
     }
 
     // The file's content; nullopt when it does not exist. Throws on other errors or when larger
@@ -138,10 +138,10 @@ class Root {
     }
 
     // stat of a device node (following no link out of the root); present=false when missing.
-    gpu::DeviceNode node(const std::string& container_path) const {
-        gpu::DeviceNode n;
+    gpu_host::DeviceNode node(const std::string& container_path) const {
+        gpu_host::DeviceNode n;
         n.path = container_path;
-        n.host_path = gpu::join_root(path_, container_path);
+        n.host_path = gpu_host::join_root(path_, container_path);
         Fd fd(fs::openat_in_root(fd_.get(), container_path, O_PATH));
         struct stat st {};
         if (!fd || ::fstat(fd.get(), &st) != 0) return n;

@@ -10,7 +10,7 @@ namespace gantry::gpu_vendors::intel {
 
 namespace {
 
-cdi::DeviceNode intel_to_cdi(const gpu::DeviceNode& n) {
+cdi::DeviceNode intel_to_cdi(const gpu_host::DeviceNode& n) {
     cdi::DeviceNode d;
     d.path = n.path;
     if (!n.host_path.empty() && n.host_path != n.path) d.host_path = n.host_path;

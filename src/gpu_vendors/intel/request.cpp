@@ -1,6 +1,6 @@
 #include "gpu_vendors/intel/request.hpp"
 
-#include "gpu/gpus_flag.hpp"
+#include "gpu_host/gpus_flag.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
 
@@ -11,7 +11,7 @@ namespace gantry::gpu_vendors::intel {
 GpuRequest parse_request(const std::optional<std::string>& gpus) {
     GpuRequest r;
     if (!gpus) return r;
-    gpu::GpusFlag f = gpu::parse_gpus_flag(*gpus);
+    gpu_host::GpusFlag f = gpu_host::parse_gpus_flag(*gpus);
     if (f.driver && *f.driver != "intel")
         throw Error(Errc::unsupported,
                     "--gpus driver=" + *f.driver + ": not Intel's GPUs, which this run injects",
@@ -19,7 +19,7 @@ GpuRequest parse_request(const std::optional<std::string>& gpus) {
     r.all = f.inject && f.all;
     if (!r.all && f.inject)
         for (auto& d : f.devices)
-            for (auto& t : gpu::split_list(d)) r.devices.push_back(t);
+            for (auto& t : gpu_host::split_list(d)) r.devices.push_back(t);
     r.inject = r.all || !r.devices.empty();
     return r;
 }

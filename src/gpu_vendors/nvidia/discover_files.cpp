@@ -45,8 +45,8 @@ std::vector<StdDir> standard_dirs() {
             {"/usr/lib32", true}};
 }
 
-using gpu::ldcache::is_lib32;
-using gpu::ldcache::is_native;
+using gpu_host::ldcache::is_lib32;
+using gpu_host::ldcache::is_native;
 
 struct Candidate {
     std::string in_root;
@@ -144,7 +144,7 @@ std::string dir_name(const std::string& path) {
     return path.substr(0, slash);
 }
 
-std::string version_from_libraries(Resolver& res, const gpu::ldcache::Cache* cache,
+std::string version_from_libraries(Resolver& res, const gpu_host::ldcache::Cache* cache,
                                    std::string* from) {
     static const std::string prefixes[] = {"libcuda.so.", "libnvidia-ml.so."};
     auto version_of = [](const std::string& name) -> std::string {
@@ -174,7 +174,7 @@ std::string version_from_libraries(Resolver& res, const gpu::ldcache::Cache* cac
         if (!rd) continue;
         for (const std::string& name : list_dir(res.host(*rd))) {
             if (std::string v = version_of(name); !v.empty()) {
-                *from = res.host(gpu::join_root(*rd, name));
+                *from = res.host(gpu_host::join_root(*rd, name));
                 return v;
             }
         }
@@ -182,7 +182,7 @@ std::string version_from_libraries(Resolver& res, const gpu::ldcache::Cache* cac
     return {};
 }
 
-std::string find_nvml(const Host& h, Resolver& res, const gpu::ldcache::Cache* cache) {
+std::string find_nvml(const Host& h, Resolver& res, const gpu_host::ldcache::Cache* cache) {
     // WSL2: the store's NVML first (a Linux driver installed in the distribution would be the
     // cache's, and cannot work there).
     if (h.wsl && !h.wsl_driver_store.empty()) {
@@ -211,7 +211,7 @@ std::string find_nvml(const Host& h, Resolver& res, const gpu::ldcache::Cache* c
     return {};
 }
 
-void find_libraries(Host& h, Resolver& res, const gpu::ldcache::Cache* cache) {
+void find_libraries(Host& h, Resolver& res, const gpu_host::ldcache::Cache* cache) {
     const std::string suffix = ".so." + h.driver_version;
     auto wanted = [&](const std::string& name) {
         return name.ends_with(suffix) || name.starts_with("libnvidia-nvvm70.so.");
@@ -235,15 +235,15 @@ void find_libraries(Host& h, Resolver& res, const gpu::ldcache::Cache* cache) {
             auto rd = res.resolve(d.path);
             if (!rd || !is_dir(res.host(*rd))) continue;
             for (const std::string& name : list_dir(res.host(*rd))) {
-                if (wanted(name)) add(gpu::join_root(*rd, name), d.lib32);
+                if (wanted(name)) add(gpu_host::join_root(*rd, name), d.lib32);
             }
         }
     }
     // VDPAU drivers live in a vdpau/ subdirectory the linker cache does not list.
     for (const auto& [dir, lib32] : std::set<std::pair<std::string, bool>>(dirs)) {
-        std::string sub = gpu::join_root(dir, "vdpau");
+        std::string sub = gpu_host::join_root(dir, "vdpau");
         for (const std::string& name : list_dir(res.host(sub))) {
-            if (wanted(name)) add(gpu::join_root(sub, name), lib32);
+            if (wanted(name)) add(gpu_host::join_root(sub, name), lib32);
         }
     }
     add_libraries(h, res, cands);
@@ -300,7 +300,7 @@ void find_wsl_files(Host& h, Resolver& res) {
         if (!rd || !is_dir(res.host(*rd)) || !seen_dirs.insert(*rd).second) continue;
         for (const std::string& name : list_dir(res.host(*rd)))
             if (name.starts_with("libcuda.so.") || name.starts_with("libnvidia-ml.so."))
-                h.wsl_shadowing.push_back(gpu::join_root(*rd, name));
+                h.wsl_shadowing.push_back(gpu_host::join_root(*rd, name));
     }
     h.notes.push_back("WSL layout: libdxcore.so from " + res.host(share) + ", the driver from " +
                       (stores.empty() ? std::string("no store") : h.wsl_driver_store.front()) +
@@ -357,7 +357,7 @@ void find_firmware(Host& h, Resolver& res) {
         if (!rd) continue;
         for (const std::string& name : list_dir(res.host(*rd))) {
             if (!name.starts_with("gsp") || !name.ends_with(".bin") || names.count(name)) continue;
-            if (auto r = res.regular_file(gpu::join_root(*rd, name))) {
+            if (auto r = res.regular_file(gpu_host::join_root(*rd, name))) {
                 names.insert(name);
                 h.firmware.push_back(
                     {res.host(*r), "/lib/firmware/nvidia/" + h.driver_version + "/" + name, {}});

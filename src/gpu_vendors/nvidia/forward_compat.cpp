@@ -1,7 +1,7 @@
 #include "gpu_vendors/nvidia/forward_compat.hpp"
 
-#include "compat/version.hpp"
 #include "elf/sections.hpp"
+#include "image_facts/cuda_version.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/json.hpp"
@@ -23,11 +23,12 @@ void apply_forward_compat(std::vector<compat::Finding>& out, const std::string& 
     if (!note.empty()) {
         auto j = safe_json::parse_or_discarded(note);
         if (j.is_object() && j.contains("CUDA Version") && j["CUDA Version"].is_string())
-            if (auto v = compat::CudaVersion::parse(j["CUDA Version"].get<std::string>()))
+            if (auto v = image_facts::CudaVersion::parse(j["CUDA Version"].get<std::string>()))
                 served = v->encoded();
     }
     if (!served)
-        if (auto d = compat::DriverVersion::parse(compat_version)) served = max_cuda_for_driver(*d);
+        if (auto d = image_facts::DriverVersion::parse(compat_version))
+            served = max_cuda_for_driver(*d);
     if (!served) return;
     for (auto& f : out) {
         if (f.id != "CUDA-DRIVER-TOO-OLD" && f.id != "TORCH-CUDA-TOO-NEW") continue;
@@ -35,7 +36,7 @@ void apply_forward_compat(std::vector<compat::Finding>& out, const std::string& 
         f.id = f.id == "CUDA-DRIVER-TOO-OLD" ? "CUDA-FORWARD-COMPAT" : "TORCH-FORWARD-COMPAT";
         f.severity = compat::Severity::warn;
         f.message += "; the image's forward-compatibility library " + compat_path + " (CUDA " +
-                     compat::cuda_string(served) + ") makes it run on this data-center GPU";
+                     image_facts::cuda_string(served) + ") makes it run on this data-center GPU";
         f.fix = "upgrade the host driver to drop the dependency on forward compatibility "
                 "(it works only on data-center GPUs and supported driver branches)";
     }

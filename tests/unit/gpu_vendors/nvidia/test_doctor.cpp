@@ -1,11 +1,11 @@
 // gantry doctor: the image-fact parsers (wheel METADATA, headers, file names, dpkg status, ELF
 // symbol versions) and the rules built on them (cuDNN/NCCL/TensorRT vs the image's CUDA, torch's
 // pins and CUDA runtime, glibc of the image vs the injected driver libraries, persistence mode).
-#include "compat/image_facts.hpp"
-#include "compat/version.hpp"
 #include "elf/dynamic.hpp"
 #include "gpu_vendors/nvidia/doctor_rules.hpp"
 #include "gpu_vendors/nvidia/forward_compat.hpp"
+#include "image_facts/cuda_version.hpp"
+#include "image_facts/image_facts.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -18,6 +18,7 @@ namespace compat_doctor_test {
 
 using namespace gantry;
 using namespace gantry::compat;
+using namespace gantry::image_facts;
 using namespace gantry::gpu_vendors::nvidia;
 
 namespace {

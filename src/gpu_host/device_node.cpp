@@ -1,6 +1,6 @@
-#include "gpu/device_node.hpp"
+#include "gpu_host/device_node.hpp"
 
-namespace gantry::gpu {
+namespace gantry::gpu_host {
 
 std::string join_root(const std::string& root, const std::string& in_root) {
     std::string r = root;
@@ -10,4 +10,4 @@ std::string join_root(const std::string& root, const std::string& in_root) {
     return r.empty() ? in_root : r + in_root;
 }
 
-} // namespace gantry::gpu
+} // namespace gantry::gpu_host

@@ -1,11 +1,11 @@
-#include "compat/version.hpp"
+#include "image_facts/cuda_version.hpp"
 
 #include "util/error.hpp"
 
 #include <algorithm>
 #include <cstdio>
 
-namespace gantry::compat {
+namespace gantry::image_facts {
 
 namespace {
 
@@ -364,4 +364,4 @@ DriverCheck check_driver(std::string_view cuda, std::string_view driver) {
     return check_driver(*c, *d);
 }
 
-} // namespace gantry::compat
+} // namespace gantry::image_facts

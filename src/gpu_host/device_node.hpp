@@ -1,4 +1,4 @@
-// gpu/device_node: a GPU device node of the host as every vendor describes it (NVIDIA's
+// gpu_host/device_node: a GPU device node of the host as every vendor describes it (NVIDIA's
 // /dev/nvidia*, AMD's /dev/kfd and /dev/dri/renderD*), and join_root, how a path under a
 // --driver-root / --dev-root / --sys-root is formed. Vendor-neutral: no vendor's names here.
 #pragma once
@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-namespace gantry::gpu {
+namespace gantry::gpu_host {
 
 struct DeviceNode {
     std::string path;      // path inside the container, e.g. /dev/nvidia0
@@ -21,4 +21,4 @@ struct DeviceNode {
 // root + "/" + in_root, without doubling slashes ("/" + "/dev/x" = "/dev/x").
 std::string join_root(const std::string& root, const std::string& in_root);
 
-} // namespace gantry::gpu
+} // namespace gantry::gpu_host

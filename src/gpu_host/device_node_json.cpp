@@ -1,8 +1,8 @@
-#include "gpu/device_node_json.hpp"
+#include "gpu_host/device_node_json.hpp"
 
 #include <nlohmann/json.hpp>
 
-namespace gantry::gpu {
+namespace gantry::gpu_host {
 
 using nlohmann::json;
 
@@ -30,4 +30,4 @@ void from_json(const json& j, DeviceNode& n) {
     n.present = j.at("present");
 }
 
-} // namespace gantry::gpu
+} // namespace gantry::gpu_host

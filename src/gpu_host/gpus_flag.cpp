@@ -1,4 +1,4 @@
-#include "gpu/gpus_flag.hpp"
+#include "gpu_host/gpus_flag.hpp"
 
 #include "util/error.hpp"
 #include "util/text.hpp"
@@ -7,7 +7,7 @@
 #include <array>
 #include <cstdint>
 
-namespace gantry::gpu {
+namespace gantry::gpu_host {
 
 namespace {
 
@@ -131,4 +131,4 @@ GpusFlag parse_gpus_flag(const std::string& value) {
     return f;
 }
 
-} // namespace gantry::gpu
+} // namespace gantry::gpu_host

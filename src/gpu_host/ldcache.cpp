@@ -1,4 +1,4 @@
-#include "gpu/ldcache.hpp"
+#include "gpu_host/ldcache.hpp"
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -6,7 +6,7 @@
 #include <bit>
 #include <cstring>
 
-namespace gantry::gpu::ldcache {
+namespace gantry::gpu_host::ldcache {
 
 namespace {
 
@@ -233,4 +233,4 @@ std::string describe(const Entry& e) {
     return s;
 }
 
-} // namespace gantry::gpu::ldcache
+} // namespace gantry::gpu_host::ldcache

@@ -1,4 +1,5 @@
-// gpu::ldcache: a reader of glibc's binary /etc/ld.so.cache, in its three shapes: the new format
+// gpu_host::ldcache: a reader of glibc's binary /etc/ld.so.cache, in its three shapes: the new
+// format
 // ("glibc-ld.so.cache1.1", what ldconfig writes since glibc 2.32), the old libc5 format
 // ("ld.so-1.7.0") alone, and the old format followed by the new one (ldconfig -c compat).
 // Every offset and count is checked against the data: a truncated or hostile cache is an Error,
@@ -10,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace gantry::gpu::ldcache {
+namespace gantry::gpu_host::ldcache {
 
 // Entry flags (dl-cache.h): the low byte is the library type, the next one the ABI/arch.
 inline constexpr std::int32_t flag_type_mask = 0x00ff;
@@ -59,4 +60,4 @@ bool is_lib32(const Entry& e);
 // "libc6,x86-64" style, as `ldconfig -p` prints; "OS ABI: Linux 2.3.99" is appended when set.
 std::string describe(const Entry& e);
 
-} // namespace gantry::gpu::ldcache
+} // namespace gantry::gpu_host::ldcache

@@ -1,19 +1,19 @@
-// compat/doctor_facts: what gantry doctor knows about an image, and how it is gathered. A walk
+// image_facts/doctor_facts: what gantry doctor knows about an image, and how it is gathered. A walk
 // over the image's files calls add_file_facts for each (with the contents of the few files
 // wants_contents names), then add_env_facts once; the versions its rules check are read from the
 // result (the image's CUDA versions, its PyTorch build). The parsers underneath are
-// compat/image_facts.hpp's. Nothing from the image is executed; every input is untrusted image
+// image_facts/image_facts.hpp's. Nothing from the image is executed; every input is untrusted image
 // content.
 #pragma once
 
-#include "compat/image_facts.hpp"
+#include "image_facts/image_facts.hpp"
 #include "oci/image.hpp"
 
 #include <optional>
 #include <string>
 #include <vector>
 
-namespace gantry::compat {
+namespace gantry::image_facts {
 
 struct ImageFacts {
     std::string ref;
@@ -54,4 +54,4 @@ std::optional<std::string> image_cuda_version(const ImageFacts& img);
 // Every distinct CUDA major.minor of the image with where it was read, the config env first.
 std::vector<Evidence> image_cuda_versions(const ImageFacts& img);
 
-} // namespace gantry::compat
+} // namespace gantry::image_facts

@@ -1,5 +1,5 @@
-// gpu::parse_gpus_flag: docker's --gpus grammar, the part every vendor shares.
-#include "gpu/gpus_flag.hpp"
+// gpu_host::parse_gpus_flag: docker's --gpus grammar, the part every vendor shares.
+#include "gpu_host/gpus_flag.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>
@@ -16,7 +16,7 @@ namespace {
 
 std::optional<Errc> code_of(const std::string& value) {
     try {
-        gpu::parse_gpus_flag(value);
+        gpu_host::parse_gpus_flag(value);
     } catch (const Error& e) {
         return e.code();
     }
@@ -26,22 +26,22 @@ std::optional<Errc> code_of(const std::string& value) {
 } // namespace
 
 TEST(GpusFlag, DevicesCountsAndAll) {
-    auto d = gpu::parse_gpus_flag("\"device=0,2\"");
+    auto d = gpu_host::parse_gpus_flag("\"device=0,2\"");
     EXPECT_TRUE(d.inject);
     EXPECT_FALSE(d.all);
     EXPECT_EQ(d.devices, (V{"0", "2"}));
-    auto n = gpu::parse_gpus_flag("2");
+    auto n = gpu_host::parse_gpus_flag("2");
     EXPECT_EQ(n.devices, (V{"0", "1"}));
-    auto a = gpu::parse_gpus_flag("count=all,capabilities=compute,utility");
+    auto a = gpu_host::parse_gpus_flag("count=all,capabilities=compute,utility");
     EXPECT_TRUE(a.all);
     ASSERT_TRUE(a.capabilities.has_value());
     EXPECT_EQ(*a.capabilities, (V{"compute", "utility"}));
-    auto u = gpu::parse_gpus_flag("GPU-abc");
+    auto u = gpu_host::parse_gpus_flag("GPU-abc");
     EXPECT_EQ(u.devices, (V{"GPU-abc"}));
     // capabilities alone: every GPU
-    auto c = gpu::parse_gpus_flag("capabilities=video");
+    auto c = gpu_host::parse_gpus_flag("capabilities=video");
     EXPECT_TRUE(c.inject && c.all);
-    EXPECT_FALSE(gpu::parse_gpus_flag("device=void").inject);
+    EXPECT_FALSE(gpu_host::parse_gpus_flag("device=void").inject);
 }
 
 TEST(GpusFlag, RefusesWhatItCannotParseNamingTheFlag) {
@@ -50,12 +50,12 @@ TEST(GpusFlag, RefusesWhatItCannotParseNamingTheFlag) {
     EXPECT_EQ(code_of("count=lots"), Errc::usage);
     EXPECT_EQ(code_of("5000"), Errc::usage);
     EXPECT_EQ(code_of("driver=amd"), std::nullopt); // the vendor: the GPU layer checks the name
-    EXPECT_EQ(gpu::parse_gpus_flag("all,driver=amd").driver, "amd");
-    EXPECT_FALSE(gpu::parse_gpus_flag("all").driver);
+    EXPECT_EQ(gpu_host::parse_gpus_flag("all,driver=amd").driver, "amd");
+    EXPECT_FALSE(gpu_host::parse_gpus_flag("all").driver);
     EXPECT_EQ(code_of("all,driver="), Errc::usage);
     EXPECT_EQ(code_of("gpus=1"), Errc::usage);
     try {
-        gpu::parse_gpus_flag("capabilities=bogus");
+        gpu_host::parse_gpus_flag("capabilities=bogus");
         FAIL() << "accepted";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("--gpus: unsupported driver capability \"bogus\""),
@@ -64,18 +64,18 @@ TEST(GpusFlag, RefusesWhatItCannotParseNamingTheFlag) {
 }
 
 TEST(GpusFlag, DeviceListWords) {
-    gpu::GpusFlag none;
-    gpu::set_device_list(none, "none");
+    gpu_host::GpusFlag none;
+    gpu_host::set_device_list(none, "none");
     EXPECT_TRUE(none.inject);
     EXPECT_TRUE(none.devices.empty());
-    gpu::GpusFlag empty;
-    gpu::set_device_list(empty, " ");
+    gpu_host::GpusFlag empty;
+    gpu_host::set_device_list(empty, " ");
     EXPECT_FALSE(empty.inject);
-    gpu::GpusFlag all;
-    gpu::set_device_list(all, "0,all");
+    gpu_host::GpusFlag all;
+    gpu_host::set_device_list(all, "0,all");
     EXPECT_TRUE(all.all);
-    gpu::GpusFlag v;
-    gpu::set_device_list(v, "0,void");
+    gpu_host::GpusFlag v;
+    gpu_host::set_device_list(v, "0,void");
     EXPECT_FALSE(v.inject);
 }
 

@@ -1,10 +1,10 @@
-#include "gpu/host_cache.hpp"
+#include "gpu_host/host_cache.hpp"
 
 #include <algorithm>
 #include <dirent.h>
 #include <sys/stat.h>
 
-namespace gantry::gpu {
+namespace gantry::gpu_host {
 
 void CacheKey::stat(const std::string& path) {
     struct stat st {};
@@ -45,4 +45,4 @@ void CacheKey::dir(const std::string& dir, const std::vector<std::string_view>& 
     for (auto& n : names) stat(dir + "/" + n);
 }
 
-} // namespace gantry::gpu
+} // namespace gantry::gpu_host

@@ -1,4 +1,4 @@
-// gpu/host_cache: the mechanism every vendor's host cache shares
+// gpu_host/host_cache: the mechanism every vendor's host cache shares
 // (gpu_vendors/nvidia/host_cache.hpp, gpu_vendors/amd/cache.hpp), so that a GPU container start
 // does not discover the host each time: the key of an entry (CacheKey: a SHA-256 over what
 // discovery reads that can change while gantry is installed) and the step that reads an entry back
@@ -18,7 +18,7 @@
 #include <sys/types.h>
 #include <vector>
 
-namespace gantry::gpu {
+namespace gantry::gpu_host {
 
 class CacheKey {
   public:
@@ -75,4 +75,4 @@ Host entry_from_text(const std::string& text, const char* what) {
     }
 }
 
-} // namespace gantry::gpu
+} // namespace gantry::gpu_host

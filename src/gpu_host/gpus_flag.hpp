@@ -1,5 +1,5 @@
-// gpu/gpus_flag: docker's `--gpus` grammar, which every vendor reads the same way (`all`, a count,
-// `device=LIST`, `count=N`, `capabilities=LIST`, `driver=`, a GPU-/MIG- UUID), and docker's
+// gpu_host/gpus_flag: docker's `--gpus` grammar, which every vendor reads the same way (`all`, a
+// count, `device=LIST`, `count=N`, `capabilities=LIST`, `driver=`, a GPU-/MIG- UUID), and docker's
 // device-list words (`all`, `none`, `void`, ""). What a device name or a capability means is the
 // chosen vendor's (gpu_vendors/nvidia/request.hpp, gpu_vendors/amd/request.hpp).
 #pragma once
@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-namespace gantry::gpu {
+namespace gantry::gpu_host {
 
 struct GpusFlag {
     bool inject = false;              // GPUs at all (false: "void", "", or no device)
@@ -40,4 +40,4 @@ inline constexpr std::string_view kBlanksAndQuotes = " \t\"'";
 bool is_capability_name(const std::string& word);
 [[noreturn]] void throw_unknown_capability(const std::string& what, const std::string& word);
 
-} // namespace gantry::gpu
+} // namespace gantry::gpu_host

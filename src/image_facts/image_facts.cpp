@@ -1,4 +1,4 @@
-#include "compat/image_facts.hpp"
+#include "image_facts/image_facts.hpp"
 
 #include "util/text.hpp"
 
@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 
-namespace gantry::compat {
+namespace gantry::image_facts {
 
 namespace {
 
@@ -234,4 +234,4 @@ std::optional<std::pair<int, int>> major_minor(const std::string& version) {
     return std::pair{a, b};
 }
 
-} // namespace gantry::compat
+} // namespace gantry::image_facts

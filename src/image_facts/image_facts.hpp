@@ -1,4 +1,4 @@
-// compat/image_facts: the small parsers gantry doctor uses to read versions out of an image
+// image_facts/image_facts: the small parsers gantry doctor uses to read versions out of an image
 // without running it (reference cuda.md §4): pip wheel METADATA (nvidia-cuda-runtime-cu12,
 // nvidia-cudnn-cu12, nvidia-nccl-cu12, tensorrt, torch ...), cuDNN / NCCL / TensorRT headers,
 // versioned library file names (libcudnn.so.9.1.0, libnvinfer.so.10.13.2), the dpkg status
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace gantry::compat {
+namespace gantry::image_facts {
 
 // A version of something found in an image, and where.
 struct Evidence {
@@ -61,4 +61,4 @@ std::optional<std::string> dpkg_package_version(const std::string& status, const
 // two numeric components.
 std::optional<std::pair<int, int>> major_minor(const std::string& version);
 
-} // namespace gantry::compat
+} // namespace gantry::image_facts

@@ -2,7 +2,7 @@
 // the proc-file parsers, in-root path resolution, and discover() on synthetic driver roots: a full
 // one, one without ld.so.cache, an empty one, a WSL one, and one whose NVML is a small fake.
 #include "elf/dynamic.hpp"
-#include "gpu/ldcache.hpp"
+#include "gpu_host/ldcache.hpp"
 #include "gpu_vendors/nvidia/host.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -28,8 +28,8 @@
 namespace gpu_test {
 
 using gantry::Error;
-namespace gpu = gantry::gpu;
-namespace ldcache = gantry::gpu::ldcache;
+namespace gpu_host = gantry::gpu_host;
+namespace ldcache = gantry::gpu_host::ldcache;
 namespace elf = gantry::elf;
 namespace stdfs = std::filesystem;
 using gantry::gpu_vendors::nvidia::Capability;
@@ -625,8 +625,8 @@ TEST(GpuResolve, SymlinksStayInsideTheRoot) {
     EXPECT_EQ(gantry::gpu_vendors::resolve_in_root(root, "/loop1"), std::nullopt);
     EXPECT_EQ(gantry::gpu_vendors::resolve_in_root(root, "/usr/lib/real.so.1/x"), std::nullopt);
     EXPECT_EQ(gantry::gpu_vendors::resolve_in_root(root, "/"), "/");
-    EXPECT_EQ(gpu::join_root("/", "/dev/x"), "/dev/x");
-    EXPECT_EQ(gpu::join_root("/a/", "/dev/x"), "/a/dev/x");
+    EXPECT_EQ(gpu_host::join_root("/", "/dev/x"), "/dev/x");
+    EXPECT_EQ(gpu_host::join_root("/a/", "/dev/x"), "/a/dev/x");
 }
 
 // ---------------------------------------------------------------------------------------------

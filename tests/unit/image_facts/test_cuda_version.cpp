@@ -1,6 +1,6 @@
-// compat/version: driver and CUDA versions, the release-notes table of toolkits and the driver
-// each needs, driver branches, PTX ISA versions, and check_driver's verdicts.
-#include "compat/version.hpp"
+// image_facts/cuda_version: driver and CUDA versions, the release-notes table of toolkits and the
+// driver each needs, driver branches, PTX ISA versions, and check_driver's verdicts.
+#include "image_facts/cuda_version.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@
 namespace compat_version_test {
 
 using namespace gantry::compat;
+using namespace gantry::image_facts;
 
 namespace {
 

@@ -1,13 +1,13 @@
-#include "compat/doctor_facts.hpp"
+#include "image_facts/doctor_facts.hpp"
 
-#include "compat/version.hpp"
+#include "image_facts/cuda_version.hpp"
 #include "util/json.hpp"
 
 #include <cctype>
 #include <nlohmann/json.hpp>
 #include <set>
 
-namespace gantry::compat {
+namespace gantry::image_facts {
 
 namespace {
 
@@ -179,4 +179,4 @@ std::optional<TorchInfo> parse_torch_version(const std::string& py) {
     return t;
 }
 
-} // namespace gantry::compat
+} // namespace gantry::image_facts
