@@ -126,7 +126,7 @@ def tar_bytes(build) -> bytes:
 
 
 def layer_tars() -> list[bytes]:
-    elf = open(os.path.join(HERE, "corpus/gpu_elf/libfuzzseed.so.1"), "rb").read()
+    elf = open(os.path.join(HERE, "corpus/elf/libfuzzseed.so.1"), "rb").read()
     fatbin_o = open(os.path.join(HERE, "corpus/fatbin/nvcc-sm75.o"), "rb").read()
     hip_o = open(os.path.join(HERE, "corpus/hip_bundle/clang14-gfx90a-gfx1030.o"), "rb").read()
     D, S, L, C, B, F = (tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.CHRTYPE,
@@ -355,7 +355,7 @@ def seeds() -> dict[str, list]:
         "tar_split_recorder": layer_tars(),
         "analyze_layer": layer_tars(),
         "import_tarball": layer_tars() + import_tarballs(),
-        "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "gpu_elf": [],
+        "fatbin": [], "hip_bundle": [], "tailor_hip": [], "tailor_cuda": [], "elf": [],
         "intel_offload": [],
         "ldcache": [], "sqsh_header": [],
         # SIF files as the reference lays them out, and the tests' hostile ones

@@ -17,6 +17,8 @@
 gantry_module(util PURPOSE "errors, fds, atomic writes, locks, logging, hashing, YAML, text and units, the config file")
 gantry_module(findings PURPOSE "what doctor, lint and analyze report: one Finding, one severity scale and its words"
   DEPENDS util)
+gantry_module(elf PURPOSE "ELF files read as hostile input: the header, section and program header tables (ELF32/64, either byte order), a shared object's dynamic facts, the regions worth scanning"
+  DEPENDS util)
 gantry_module(dispatch PURPOSE "what main() decides: the OCI-runtime name, the command a line names, how a failure exits"
   DEPENDS util)
 gantry_module(gotemplate PURPOSE "Go's text/template over JSON, docker's --format (table, json), Go's tabwriter"
@@ -47,12 +49,12 @@ gantry_module(cdi PURPOSE "vendor-neutral CDI specs: model, read, validate, writ
   DEPENDS oci util)
 gantry_module(runspec PURPOSE "the OCI runtime spec of a run, from an image config and run options"
   DEPENDS oci util)
-gantry_module(gpu PURPOSE "what GPU hosts share: device nodes, ld.so.cache, ELF, the --gpus flag, host caches"
+gantry_module(gpu_host PURPOSE "what every GPU host shares, whatever the vendor: device nodes, ld.so.cache, docker's --gpus flag, the host caches"
   DEPENDS util)
 gantry_module(cpu PURPOSE "x86-64 ISA levels and features: the host's, --cpu-arch targets, image labels"
   DEPENDS util)
-gantry_module(compat PURPOSE "what the doctor's rules share: CUDA version tables, the image's facts, ELF bytes"
-  DEPENDS gpu oci util)
+gantry_module(image_facts PURPOSE "what gantry doctor reads out of an image without running it (CUDA, cuDNN, NCCL, TensorRT, PyTorch, glibc versions) and the driver/CUDA version tables its rules compare them with"
+  DEPENDS oci util)
 gantry_module(device_code PURPOSE "the device-code format interface every vendor implements (keep grammar, reader, rewriter, build variables) and the kept set and per-file report they share"
   DEPENDS util)
 gantry_module(archive PURPOSE "docker save / OCI archives and layouts in and out"
@@ -61,34 +63,38 @@ gantry_module(rootfs PURPOSE "an image's layers as a root: overlay stack, flatte
   DEPENDS layer oci store util)
 gantry_module(registry PURPOSE "the distribution API client: auth, blobs, pull, push"
   DEPENDS layer oci site store util)
-gantry_module(sqsh PURPOSE "single-file squashfs images (.sqsh, and .sif's squashfs partition): write, read, serve, cache, shared stores"
-  DEPENDS layer oci registry rootfs sif site store util)
+gantry_module(fuse PURPOSE "the FUSE server of a container's root: gantry's own low-level operations on libfuse3's loop, in a confined process, over the Tree interface a squashfs image and a lazy pull implement"
+  DEPENDS oci util)
+gantry_module(sqsh PURPOSE "single-file squashfs images (.sqsh, and .sif's squashfs partition): write, read, cache, shared stores"
+  DEPENDS fuse layer oci rootfs sif store util)
+gantry_module(sqsh_pull PURPOSE "pull --format squashfs|sif: a registry image pulled into a temporary store, written as one file, into a shared store or the node's squashfs cache"
+  DEPENDS oci registry site sqsh store util)
 gantry_module(lazy PURPOSE "lazy pull: eStargz and zstd:chunked tables of contents, chunks by Range requests, the merged tree, prefetch, squashfs artifacts"
-  DEPENDS layer oci registry rootfs site sqsh store util)
+  DEPENDS fuse layer oci registry rootfs site sqsh store util)
 gantry_module(lint PURPOSE "the Dockerfile rules: the build model they read, the rules that name no vendor, the vendors' rule sets run, their reports"
   DEPENDS dockerfile findings gpu_components oci util)
 gantry_module(gpu_vendors PURPOSE "the GPU layer's plug-in interface (Backend: run, CDI, doctor, device code, lint rules, analyze findings), host roots, what vendors share: paths inside a driver root, bounded sysfs reads, device nodes and their access, --gpus and device selection, CDI nodes, the doctor's verdict cache, the run policy"
-  DEPENDS cdi compat device_code findings gpu oci rootfs store util)
+  DEPENDS cdi device_code findings gpu_host oci rootfs store util)
 # One module per vendor, in its folder under gpu_vendors/: a vendor sees the interface, never
 # another vendor (the build fails on such an include, as on any undeclared one).
 gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements, CDI, the doctor's rules, injection, CUDA fat binaries, its lint rules and analyze findings"
-  DEPENDS gpu_vendors cdi compat device_code findings gpu lint oci rootfs store util)
+  DEPENDS gpu_vendors cdi device_code elf findings gpu_host image_facts lint oci rootfs store util)
 gantry_module(amd FOLDER gpu_vendors/amd PURPOSE "AMD's GPUs: the KFD topology, ROCm, WSL2, CDI, the doctor's rules, injection, HIP offload bundles, its lint rules and analyze findings"
-  DEPENDS gpu_vendors cdi compat device_code findings gpu lint oci rootfs store util)
+  DEPENDS gpu_vendors cdi device_code elf findings gpu_host image_facts lint oci rootfs store util)
 gantry_module(intel FOLDER gpu_vendors/intel PURPOSE "Intel's GPUs: the i915/xe DRM devices, Level Zero and the compute runtime, CDI, the doctor's rules, SYCL/OpenMP device code, its lint rules and analyze findings"
-  DEPENDS gpu_vendors cdi compat device_code findings gpu lint oci rootfs store util)
+  DEPENDS gpu_vendors cdi device_code elf findings gpu_host image_facts lint oci rootfs store util)
 gantry_module(gpu_vendors_all FOLDER gpu_vendors/all PURPOSE "every vendor in one list (the only place that names them) and what goes over all of them: choosing one, root flags, --keep-arch host, a bundle's GPUs, their lint rules and analyze findings"
-  DEPENDS amd intel nvidia gpu_vendors cdi device_code gpu runspec util)
+  DEPENDS amd intel nvidia gpu_vendors cdi device_code gpu_host runspec util)
 gantry_module(tailor PURPOSE "fat binaries rewritten in place to the kept GPUs' code, over every vendor's device-code format"
   DEPENDS device_code gpu_vendors_all util)
 gantry_module(analyze PURPOSE "an image's report from one pass over its layer blobs"
-  DEPENDS compat device_code findings gpu_components gpu_vendors_all layer oci store tailor util)
+  DEPENDS device_code elf findings gpu_components gpu_vendors_all image_facts layer oci store tailor util)
 gantry_module(slim PURPOSE "a smaller image from an analysed one"
   DEPENDS analyze layer store tailor util)
 gantry_module(engine PURPOSE "preparing and running a container from an image"
-  DEPENDS cdi cpu gpu_vendors_all lazy oci rootfs runspec runtime site sqsh store util)
+  DEPENDS cdi cpu elf fuse gpu_vendors_all lazy oci rootfs runspec runtime site sqsh store util)
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
-  DEPENDS cdi gpu_vendors_all lazy oci registry runtime sqsh store util)
+  DEPENDS cdi fuse gpu_vendors_all lazy oci registry runtime sqsh store util)
 gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version, info and events (--format rows, inspect JSON, the events stream) and docker's --filter"
   DEPENDS gotemplate oci runtime store util)
 gantry_module(image_list PURPOSE "what gantry images and GET /images/json list: the local store's, lazily pulled and shared stores' images with docker's facts, sizes and filters"

@@ -1,6 +1,6 @@
 #include "analyze/scan.hpp"
 
-#include "gpu/elf.hpp"
+#include "elf/dynamic.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "layer/tar_reader.hpp"
 #include "util/error.hpp"
@@ -475,7 +475,7 @@ LayerScan scan_layer(layer::Reader& src, const ScanOptions& opt) {
                     if (auto bytes = f->target_bytes(view, e.path); !bytes.empty())
                         e.device_code[std::string(f->name())] = std::move(bytes);
                 try {
-                    e.soname = gpu::elf::read(view).soname;
+                    e.soname = elf::read(view).soname;
                 } catch (const Error&) { // not a shared object gantry can read: no SONAME
                 }
                 if (opt.keep && !e.device_code.empty())

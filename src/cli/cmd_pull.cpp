@@ -3,7 +3,7 @@
 #include "lazy/image.hpp"
 #include "lazy/store_layers.hpp"
 #include "registry/pull.hpp"
-#include "sqsh/pull.hpp"
+#include "sqsh_pull/pull.hpp"
 #include "store/importer.hpp"
 #include "util/error.hpp"
 #include "util/identity.hpp"
@@ -122,7 +122,7 @@ void register_pull(CLI::App& app, Context& ctx) {
             if (!o->format.empty()) {
                 if (!o->output.empty() && !o->image_store.empty())
                     throw Error(Errc::usage, "give -o FILE or --image-store DIR, not both");
-                auto r = sqsh::pull(ctx.store(), o->ref, po, {o->output, o->image_store, sif});
+                auto r = sqsh_pull::pull(ctx.store(), o->ref, po, {o->output, o->image_store, sif});
                 double s =
                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
                 if (!po.quiet)

@@ -4,7 +4,7 @@
 // `gantry build --cpu-arch` takes (host, a level, or a compiler's -march name) with the
 // variables the toolchains read, the labels that record a build's target on the image, and
 // the host's features (GANTRY_PROC_ROOT/cpuinfo when set, else /proc/cpuinfo: tests simulate
-// hosts). An ELF file's GNU_PROPERTY_X86_ISA_1_NEEDED bits (gpu/elf.hpp) map to a level here.
+// hosts). An ELF file's GNU_PROPERTY_X86_ISA_1_NEEDED bits (elf/dynamic.hpp) map to a level here.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 #include "engine/cpu_check.hpp"
 
 #include "cpu/isa.hpp"
-#include "gpu/elf.hpp"
+#include "elf/dynamic.hpp"
 #include "rootfs/rootfs.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -43,8 +43,8 @@ int elf_level(int fd) {
     Fd f(fd);
     if (!f) return 0;
     try {
-        auto info = gpu::elf::read_fd(f.get());
-        if (info.machine != gpu::elf::em_x86_64) return 0;
+        auto info = elf::read_fd(f.get());
+        if (info.machine != elf::em_x86_64) return 0;
         return cpu::level_of_isa_bits(info.x86_isa_needed);
     } catch (const Error&) {
         return 0; // not ELF, or damaged: nothing to say about its ISA

@@ -3,7 +3,7 @@
 // instead of dying with SIGILL (or glibc's "CPU ISA level is lower than required"). Two
 // records say what an image needs: the label a `gantry build --cpu-arch` wrote
 // (cpu::kLabelFeatures) and the GNU_PROPERTY_X86_ISA_1_NEEDED note of its ELF files
-// (gpu/elf.hpp; `-Wl,-z,x86-64-v3`, gcc's -mneeded). `run` reads the label and the note of the
+// (elf/dynamic.hpp; `-Wl,-z,x86-64-v3`, gcc's -mneeded). `run` reads the label and the note of the
 // program it will execute (cheap: the host's /proc/cpuinfo is read only when one of them asks
 // for more than the baseline); `doctor IMAGE` also reads every ELF file of the image.
 #pragma once

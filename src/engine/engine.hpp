@@ -17,13 +17,13 @@
 #pragma once
 
 #include "engine/run_request.hpp"
+#include "fuse/tree.hpp"
 #include "oci/runtime_spec.hpp"
 #include "rootfs/run_view.hpp"
 #include "runspec/builder.hpp"
 #include "runtime/cgroup.hpp"
 #include "runtime/launcher.hpp"
 #include "sqsh/image.hpp"
-#include "sqsh/tree.hpp"
 #include "store/scratch.hpp"
 #include "store/store.hpp"
 
@@ -95,7 +95,7 @@ struct Prepared {
     store::Store* store = nullptr;
     rootfs::RunView view;              // the image's config and passwd
     std::shared_ptr<sqsh::Image> sqsh; // a squashfs file's image (sqsh:FILE), else null
-    std::shared_ptr<sqsh::Tree> lazy;  // a lazily pulled image's tree (--pull lazy), else null
+    std::shared_ptr<fuse::Tree> lazy;  // a lazily pulled image's tree (--pull lazy), else null
     runspec::RunOptions options;       // the request, parsed
     oci::RuntimeSpec spec;             // with GPU and CDI edits
     std::string id;                    // 12 hex digits

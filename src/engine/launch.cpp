@@ -7,6 +7,7 @@
 #include "engine/record.hpp"
 #include "engine/request_json.hpp"
 #include "engine/squashfs.hpp"
+#include "fuse/server.hpp"
 #include "lazy/squashfs_artifact.hpp"
 #include "lazy/tree.hpp"
 #include "oci/seccomp_profile.hpp"
@@ -18,7 +19,6 @@
 #include "runtime/thread_confinement.hpp"
 #include "sqsh/image_tree.hpp"
 #include "sqsh/kernel_mount.hpp"
-#include "sqsh/server.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -168,7 +168,7 @@ struct Launcher {
     std::optional<runtime::Cgroup> cgroup;
     runtime::Launch l;
     Fd tmpfs; // the container's private tmpfs, to measure an in-memory layer after the run
-    std::unique_ptr<sqsh::Server> server; // a squashfs image's FUSE server
+    std::unique_ptr<fuse::Server> server; // a squashfs image's FUSE server
     Fd lower_tree;                        // or its kernel mount (root)
     int ready_w = -1;                     // -d: the pipe to the waiting `gantry run`
     pid_t copier = -1;                    // -d: the output copier (runtime/output.hpp)
@@ -195,13 +195,13 @@ struct Launcher {
             // served over FUSE on MOUNT_POINT/lower by a process of this one that fetches
             // chunks from the registry: confined (nobody as root, no capabilities), with the
             // network calls a libcurl client makes (docs/lazy-pull.md, Confinement)
-            server = std::make_unique<sqsh::Server>(
-                p.lazy, sqsh::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
+            server = std::make_unique<fuse::Server>(
+                p.lazy, fuse::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
             l.fuse_serve = [this](Fd dev) {
                 server->serve(std::move(dev), lazy_confinement());
                 record.serving(server->pid());
             };
-            l.fuse_options = sqsh::Server::mount_options;
+            l.fuse_options = fuse::Server::mount_options;
             st = {l.mount_point, {"lower"}};
         } else if (p.sqsh) {
             // as root, the kernel's squashfs (attached by the child); else, or when the kernel
@@ -214,15 +214,15 @@ struct Launcher {
                 if (!why.empty())
                     log::debug("the kernel cannot mount " + p.sqsh->path() + " (" + why +
                                "): FUSE instead");
-                server = std::make_unique<sqsh::Server>(
+                server = std::make_unique<fuse::Server>(
                     std::make_shared<sqsh::ImageTree>(p.sqsh),
-                    sqsh::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
+                    fuse::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
                 // the serving process parses the image: confined (engine/squashfs.hpp)
                 l.fuse_serve = [this](Fd dev) {
                     server->serve(std::move(dev), squashfs_confinement());
                     record.serving(server->pid());
                 };
-                l.fuse_options = sqsh::Server::mount_options;
+                l.fuse_options = fuse::Server::mount_options;
             }
             st = {l.mount_point, {"lower"}};
         } else {

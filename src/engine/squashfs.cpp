@@ -1,15 +1,15 @@
 #include "engine/squashfs.hpp"
 
+#include "fuse/server.hpp"
 #include "lazy/tree.hpp"
 #include "runtime/thread_confinement.hpp"
 #include "sqsh/facts_cache.hpp"
-#include "sqsh/server.hpp"
 
 namespace gantry::engine {
 
 std::function<void()> squashfs_confinement() {
     static const std::vector<sock_filter> program =
-        runtime::confinement_program(sqsh::Server::syscalls());
+        runtime::confinement_program(fuse::Server::syscalls());
     return [] { runtime::confine_this_thread(program); };
 }
 

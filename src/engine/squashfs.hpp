@@ -1,7 +1,7 @@
 // engine/squashfs: a squashfs file opened for a run or a description, parsed only by confined
 // processes. The image is held unparsed (sqsh::Image::Deferred); what gantry needs before it
 // mounts or describes it is read by a process of its own (sqsh/facts.hpp), and the FUSE server
-// (sqsh/server.hpp) is another; both get squashfs_confinement(): nobody when root, no
+// (fuse/server.hpp) is another; both get squashfs_confinement(): nobody when root, no
 // capabilities, no_new_privs, the seccomp allow-list of the calls they make
 // (runtime/thread_confinement.hpp).
 #pragma once

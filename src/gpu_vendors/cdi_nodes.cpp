@@ -4,7 +4,7 @@
 
 namespace gantry::gpu_vendors {
 
-cdi::DeviceNode cdi_node(const gpu::DeviceNode& n) {
+cdi::DeviceNode cdi_node(const gpu_host::DeviceNode& n) {
     cdi::DeviceNode d;
     d.path = n.path;
     if (!n.host_path.empty() && n.host_path != n.path) d.host_path = n.host_path;

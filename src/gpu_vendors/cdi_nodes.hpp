@@ -6,14 +6,14 @@
 #pragma once
 
 #include "cdi/spec_model.hpp"
-#include "gpu/device_node.hpp"
+#include "gpu_host/device_node.hpp"
 
 #include <string>
 #include <vector>
 
 namespace gantry::gpu_vendors {
 
-cdi::DeviceNode cdi_node(const gpu::DeviceNode& n);
+cdi::DeviceNode cdi_node(const gpu_host::DeviceNode& n);
 
 struct CdiNaming {
     bool index = false, uuid = false;

@@ -11,7 +11,7 @@
 
 namespace gantry::gpu_vendors {
 
-void add_device_node(oci::RuntimeSpec& spec, const gpu::DeviceNode& n, bool with_owner) {
+void add_device_node(oci::RuntimeSpec& spec, const gpu_host::DeviceNode& n, bool with_owner) {
     for (const auto& d : spec.devices)
         if (d.path == n.path) return;
     oci::DeviceNode d;
@@ -28,7 +28,7 @@ void add_device_node(oci::RuntimeSpec& spec, const gpu::DeviceNode& n, bool with
     spec.devices.push_back(d);
 }
 
-void check_node_access(const gpu::DeviceNode& node, const std::string& what,
+void check_node_access(const gpu_host::DeviceNode& node, const std::string& what,
                        const CallerIds& caller, const char* missing_hint, const char* more_fix) {
     if (!node.present)
         throw Error(Errc::run_failed, what + " has no device node " + node.host_path, missing_hint);
@@ -51,7 +51,7 @@ void check_node_access(const gpu::DeviceNode& node, const std::string& what,
                 fix + more_fix);
 }
 
-void add_node_groups(oci::RuntimeSpec& spec, const std::vector<const gpu::DeviceNode*>& nodes,
+void add_node_groups(oci::RuntimeSpec& spec, const std::vector<const gpu_host::DeviceNode*>& nodes,
                      const CallerIds& caller) {
     if (caller.real_root) {
         for (auto* n : nodes)

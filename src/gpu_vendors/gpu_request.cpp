@@ -1,6 +1,6 @@
 #include "gpu_vendors/gpu_request.hpp"
 
-#include "gpu/gpus_flag.hpp"
+#include "gpu_host/gpus_flag.hpp"
 
 namespace gantry::gpu_vendors {
 
@@ -8,7 +8,7 @@ GpusFlagRequest read_gpus_flag(
     const std::string& gpus, std::string_view driver, std::string_view whose,
     const std::function<void(const std::string& item, std::vector<std::string>& out)>& split) {
     GpusFlagRequest r;
-    gpu::GpusFlag f = gpu::parse_gpus_flag(gpus);
+    gpu_host::GpusFlag f = gpu_host::parse_gpus_flag(gpus);
     if (f.driver && *f.driver != driver)
         throw Error(Errc::unsupported,
                     "--gpus driver=" + *f.driver + ": not " + std::string(whose) +

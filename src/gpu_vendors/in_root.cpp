@@ -38,7 +38,7 @@ std::optional<std::string> in_root_resolve_from(const std::string& root, std::st
             continue;
         }
         std::string next = cur + "/" + c;
-        std::string host = gpu::join_root(root, next);
+        std::string host = gpu_host::join_root(root, next);
         struct stat st {};
         if (::lstat(host.c_str(), &st) != 0) return std::nullopt;
         if (S_ISLNK(st.st_mode)) {

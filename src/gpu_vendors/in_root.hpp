@@ -2,7 +2,7 @@
 // host's files (NVIDIA's driver root, AMD's ROCm under WSL's driver root).
 #pragma once
 
-#include "gpu/device_node.hpp"
+#include "gpu_host/device_node.hpp"
 
 #include <map>
 #include <optional>
@@ -27,7 +27,9 @@ class InRootResolver {
     std::optional<std::string> directory(const std::string& in_root_dir);
     // The resolved path if it is a regular file (after symlinks), else nullopt.
     std::optional<std::string> regular_file(const std::string& in_root_path);
-    std::string host(const std::string& in_root) const { return gpu::join_root(root_, in_root); }
+    std::string host(const std::string& in_root) const {
+        return gpu_host::join_root(root_, in_root);
+    }
     const std::string& root() const { return root_; }
 
   private:

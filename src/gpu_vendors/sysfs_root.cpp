@@ -31,7 +31,7 @@ SysRoot::SysRoot(std::string path, const char* hint)
     : path_(std::move(path)), hint_(hint), fd_(fs::open_dir(path_)) {}
 
 std::string SysRoot::host(std::string_view in_root) const {
-    return gpu::join_root(path_, "/" + std::string(in_root));
+    return gpu_host::join_root(path_, "/" + std::string(in_root));
 }
 
 std::optional<std::string> SysRoot::read(std::string_view in_root) const {
@@ -105,10 +105,10 @@ bool SysRoot::exists(const std::string& in_root) const {
     return static_cast<bool>(fd);
 }
 
-gpu::DeviceNode SysRoot::node(const std::string& container_path) const {
-    gpu::DeviceNode n;
+gpu_host::DeviceNode SysRoot::node(const std::string& container_path) const {
+    gpu_host::DeviceNode n;
     n.path = container_path;
-    n.host_path = gpu::join_root(path_, container_path);
+    n.host_path = gpu_host::join_root(path_, container_path);
     Fd fd(fs::openat_in_root(fd_.get(), container_path, O_PATH));
     struct stat st {};
     if (!fd || ::fstat(fd.get(), &st) != 0) return n;

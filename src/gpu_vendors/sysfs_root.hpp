@@ -5,7 +5,7 @@
 // topology walk and Intel's DRM walk share; each vendor passes the hint its errors carry.
 #pragma once
 
-#include "gpu/device_node.hpp"
+#include "gpu_host/device_node.hpp"
 #include "util/fd.hpp"
 
 #include <cstddef>
@@ -40,7 +40,7 @@ class SysRoot {
     std::optional<std::string> link_target(const std::string& dir, const std::string& name) const;
     bool exists(const std::string& in_root) const;
     // The stat of a device node (following no link out of the root); present=false when missing.
-    gpu::DeviceNode node(const std::string& container_path) const;
+    gpu_host::DeviceNode node(const std::string& container_path) const;
 
   private:
     std::string path_;

@@ -110,7 +110,7 @@ class BlockFetcher {
 };
 
 // The tree a container runs on: the squashfs image served from its sparse copy.
-class SquashfsTree final : public sqsh::Tree {
+class SquashfsTree final : public fuse::Tree {
   public:
     SquashfsTree(std::shared_ptr<sqsh::Image> image, std::shared_ptr<BlockFetcher> fetcher,
                  std::shared_ptr<RemoteBlob> blob, std::string name);
@@ -120,7 +120,7 @@ class SquashfsTree final : public sqsh::Tree {
     int lookup(std::uint64_t dir, const char* name, std::uint64_t& n, struct stat& a) override {
         return tree_.lookup(dir, name, n, a);
     }
-    std::shared_ptr<const sqsh::Image::Listing> list(std::uint64_t dir) override {
+    std::shared_ptr<const fuse::Listing> list(std::uint64_t dir) override {
         return tree_.list(dir);
     }
     std::uint64_t node_of(std::uint64_t ref) const override { return tree_.node_of(ref); }

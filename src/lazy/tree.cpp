@@ -1,8 +1,8 @@
 #include "lazy/tree.hpp"
 
+#include "fuse/server.hpp"
 #include "layer/igzip.hpp"
 #include "registry/http.hpp"
-#include "sqsh/server.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -22,7 +22,7 @@ Tree::Tree(std::vector<Layer> layers, std::string name, TreeExtras extras)
     for (std::uint32_t l = 0; l < layers_.size(); ++l) {
         // hard links: one merged node per node (its id, 0 while not imported)
         std::vector<std::uint64_t> seen(layers_[l].toc.nodes.size(), 0);
-        overlay(sqsh::Tree::kRoot, l, 0, seen);
+        overlay(fuse::Tree::kRoot, l, 0, seen);
     }
     // a directory's links: itself, its entry in its parent, each subdirectory's ".."
     for (auto& m : nodes_) {
@@ -111,14 +111,14 @@ int Tree::lookup(std::uint64_t dir, const char* name, std::uint64_t& out, struct
     return 0;
 }
 
-std::shared_ptr<const sqsh::Image::Listing> Tree::list(std::uint64_t dir) {
+std::shared_ptr<const fuse::Listing> Tree::list(std::uint64_t dir) {
     if (!S_ISDIR(node(dir).mode)) return nullptr;
     Merged& d = merged(dir);
     if (!d.listing) {
-        auto l = std::make_shared<sqsh::Image::Listing>();
+        auto l = std::make_shared<fuse::Listing>();
         l->reserve(d.children.size());
         for (auto& [name, id] : d.children)
-            l->push_back(sqsh::DirEntry{name, id, node(id).mode & S_IFMT});
+            l->push_back(fuse::DirEntry{name, id, node(id).mode & S_IFMT});
         d.listing = std::move(l);
     }
     return d.listing;
@@ -128,7 +128,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kWaitPrefetch{10000};
 
-class LazyFile final : public sqsh::Tree::File {
+class LazyFile final : public fuse::Tree::File {
   public:
     LazyFile(const Node& n, const Layer& layer, std::uint32_t index, WorkingSet* recorder,
              ReadPriority* priority, const std::set<ChunkRef>* working_set, ReadAhead* ahead,
@@ -222,7 +222,7 @@ class LazyFile final : public sqsh::Tree::File {
 
 } // namespace
 
-std::unique_ptr<sqsh::Tree::File> Tree::open(std::uint64_t id) {
+std::unique_ptr<fuse::Tree::File> Tree::open(std::uint64_t id) {
     const Node& n = node(id);
     if (!S_ISREG(n.mode)) return nullptr;
     std::uint32_t l = merged(id).layer;
@@ -295,7 +295,7 @@ std::vector<int> Tree::descriptors() const {
 }
 
 std::uint64_t Tree::find(const std::string& path) {
-    std::uint64_t at = sqsh::Tree::kRoot;
+    std::uint64_t at = fuse::Tree::kRoot;
     std::size_t i = 0;
     while (i < path.size()) {
         std::size_t j = path.find('/', i);
@@ -334,7 +334,7 @@ std::uint64_t Tree::fetched_bytes() const {
 
 const std::vector<std::string>& server_calls() {
     static const std::vector<std::string> names = [] {
-        std::vector<std::string> v = sqsh::Server::syscalls();
+        std::vector<std::string> v = fuse::Server::syscalls();
         for (const char* n : {"socket",        "connect",         "getsockopt",
                               "setsockopt",    "getsockname",     "getpeername",
                               "sendto",        "recvfrom",        "sendmsg",

@@ -1,5 +1,5 @@
 // lazy/tree: the merged tree of an eStargz image's layers (their verified tables of contents),
-// as the FUSE server (sqsh/server.hpp) serves it: the layers stacked as overlayfs would stack
+// as the FUSE server (fuse/server.hpp) serves it: the layers stacked as overlayfs would stack
 // them (an upper layer's `.wh.NAME` hides NAME below, `.wh..wh..opq` everything below in its
 // directory, a directory over a directory merges, anything else replaces), so the container
 // sees one read-only lower tree with no whiteouts left. A file's bytes come from its layer's
@@ -8,6 +8,7 @@
 // is confined, the background prefetch (lazy/prefetch.hpp) makes the rest local.
 #pragma once
 
+#include "fuse/tree.hpp"
 #include "lazy/local_map.hpp"
 #include "lazy/prefetch.hpp"
 #include "lazy/read_ahead.hpp"
@@ -15,7 +16,6 @@
 #include "lazy/remote_blob.hpp"
 #include "lazy/toc.hpp"
 #include "lazy/working_set.hpp"
-#include "sqsh/tree.hpp"
 
 #include <functional>
 #include <map>
@@ -41,7 +41,7 @@ struct TreeExtras {
     std::function<void(const std::function<bool()>& abandoned)> after_serving;
 };
 
-class Tree final : public sqsh::Tree {
+class Tree final : public fuse::Tree {
   public:
     // LAYERS bottom first; NAME says what is served ("the lazily pulled image IMAGE").
     Tree(std::vector<Layer> layers, std::string name, TreeExtras extras = {});
@@ -49,7 +49,7 @@ class Tree final : public sqsh::Tree {
     struct stat attr(std::uint64_t node) override;
     int lookup(std::uint64_t dir, const char* name, std::uint64_t& node,
                struct stat& attr) override;
-    std::shared_ptr<const sqsh::Image::Listing> list(std::uint64_t dir) override;
+    std::shared_ptr<const fuse::Listing> list(std::uint64_t dir) override;
     std::uint64_t node_of(std::uint64_t ref) const override { return ref; }
     std::unique_ptr<File> open(std::uint64_t node) override;
     std::optional<std::string> link_target(std::uint64_t node) override;
@@ -81,8 +81,8 @@ class Tree final : public sqsh::Tree {
     struct Merged {
         std::uint32_t layer = 0, node = 0; // where its metadata and content are
         std::map<std::string, std::uint64_t> children;
-        std::uint32_t links = 1;                             // directories: 2 + subdirectories
-        std::shared_ptr<const sqsh::Image::Listing> listing; // made on first use
+        std::uint32_t links = 1;                      // directories: 2 + subdirectories
+        std::shared_ptr<const fuse::Listing> listing; // made on first use
     };
     const Node& node(std::uint64_t id) const;
     Merged& merged(std::uint64_t id);

@@ -1,10 +1,10 @@
 #include "ocirt/lazy_root.hpp"
 
+#include "fuse/server.hpp"
 #include "lazy/image.hpp"
 #include "runtime/fd_passing.hpp"
 #include "runtime/state.hpp"
 #include "runtime/thread_confinement.hpp"
-#include "sqsh/server.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/inherited_fds.hpp"
@@ -26,11 +26,11 @@ struct Watched {
 };
 
 // The monitor: serves the descriptor the launch hands it, then waits for the container.
-int monitor(int sock, const std::shared_ptr<lazy::Tree>& tree, const sqsh::IdView& ids) {
+int monitor(int sock, const std::shared_ptr<lazy::Tree>& tree, const fuse::IdView& ids) {
     Fd dev(runtime::detail::recv_fd(sock));
     if (!dev) return 0; // the create failed before the mount
     auto program = runtime::confinement_program(lazy::server_calls());
-    sqsh::Server server(tree, ids);
+    fuse::Server server(tree, ids);
     server.serve(std::move(dev), [program] { runtime::confine_this_thread(program); });
     tree->keep_no_layers(); // gone with the container: nothing holds the store's files after
     if (::write(sock, "s", 1) != 1) return 1;
@@ -112,7 +112,7 @@ void LazyRoot::prepare(runtime::Launch& l) {
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         throw_errno("cannot make the socket to the lazy image's monitor");
     Fd mine(sv[0]), theirs(sv[1]);
-    sqsh::IdView ids{l.spec.uid_mappings, l.spec.gid_mappings};
+    fuse::IdView ids{l.spec.uid_mappings, l.spec.gid_mappings};
     pid_t pid = ::fork();
     if (pid < 0) throw_errno("cannot start the monitor of " + tree_->name());
     if (pid == 0) {
@@ -138,7 +138,7 @@ void LazyRoot::prepare(runtime::Launch& l) {
     sock_ = std::move(mine);
     l.rootfs.clear();
     l.overlay = runtime::Overlay{l.mount_point, {"lower"}, "", "", true, 0};
-    l.fuse_options = sqsh::Server::mount_options;
+    l.fuse_options = fuse::Server::mount_options;
     l.fuse_serve = [this](Fd dev) {
         runtime::detail::send_fd(sock_.get(), dev.get(), "the FUSE descriptor");
         char ok = 0;

@@ -4,7 +4,7 @@
 // create` returns while the container lives on, so the serving process needs a parent that
 // lives as long as the container: a monitor process, forked by create, in its own session,
 // holding nothing of the caller's (as `gantry run -d`'s monitor). It forks the confined serving
-// process (sqsh::Server), watches the container's first process (a pidfd), and once that has
+// process (fuse::Server), watches the container's first process (a pidfd), and once that has
 // exited stops the server, publishes the image's working set and exits; the container's record
 // names it, and `delete` waits for its exit. What the run made local stays in the store's lazy
 // cache: no store layer is made (a later `gantry pull` completes the image).

@@ -102,7 +102,7 @@ struct Launch {
     // in-memory writable layer is its upper/): it outlives the container, so what the run
     // wrote can be measured after it exited. The tmpfs is freed when the descriptor is closed.
     std::function<void(Fd)> on_scratch;
-    // A root served over FUSE by this process (a squashfs image, sqsh/server.hpp): the
+    // A root served over FUSE by this process (a squashfs image, fuse/server.hpp): the
     // container's process opens /dev/fuse inside its user namespace, mounts it (type
     // "fuse.gantry", data fuse_options(fd)) on MOUNT_POINT/lower, passes the descriptor here
     // and mounts the root on that (the overlay's lower dir is then "lower" in mount_point).

@@ -48,7 +48,7 @@ void confine_this_thread(const std::vector<sock_filter>& program) {
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("no_new_privs");
     // The kernel clears a parent-death signal when the ids change (nobody, above): armed again,
     // and a parent that ended meanwhile (this process reparented) is an error, so that a
-    // process that must die with its parent (sqsh/server.cpp) never outlives it
+    // process that must die with its parent (fuse/server.cpp) never outlives it
     if (death_signal != 0) {
         if (::prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0) != 0) fail("parent-death signal");
         if (::getppid() != parent)

@@ -1,5 +1,5 @@
 // runtime/thread_confinement: the code of gantry that parses hostile input (the squashfs FUSE
-// server, sqsh/server.hpp: a process forked for it) confined: root's ids given up for nobody's,
+// server, fuse/server.hpp: a process forked for it) confined: root's ids given up for nobody's,
 // no capabilities (effective, permitted, inheritable, ambient, bounding), no_new_privs, and a
 // seccomp filter that allows only the system calls it names; any other fails with EPERM, so code
 // an attacker took over there cannot open, exec, mount, ptrace or connect, even when gantry runs

@@ -1,10 +1,10 @@
 #include "sqsh/facts.hpp"
 
+#include "fuse/server.hpp"
 #include "oci/image.hpp"
 #include "sif/container.hpp"
 #include "sqsh/confined.hpp"
 #include "sqsh/image.hpp"
-#include "sqsh/server.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"

@@ -18,6 +18,7 @@
 // for read_blocks().
 #pragma once
 
+#include "fuse/tree.hpp"
 #include "sif/container.hpp"
 #include "sif/oci_sif.hpp"
 #include "sqsh/format.hpp"
@@ -48,11 +49,7 @@ using Inode = std::unique_ptr<sqfs_inode_generic_t, InodeFree>;
 
 // One entry of a directory: its checked name, the reference of its inode in the inode table and
 // its type as the listing says (S_IFDIR, S_IFREG, ...; the inode's own type decides).
-struct DirEntry {
-    std::string name;
-    std::uint64_t ref = 0;
-    mode_t type = 0;
-};
+using DirEntry = fuse::DirEntry; // a listing is what the FUSE server serves (fuse/tree.hpp)
 
 // Upper bounds a hostile image cannot make gantry exceed.
 inline constexpr std::size_t kMaxDirEntries = 1u << 20;    // per directory
@@ -72,7 +69,7 @@ class Image {
     // Keeps FD (any readable descriptor, named PATH in messages) and loads libsquashfs, but
     // reads nothing of the image: its superblock and tables are read by open_tables(), or by
     // the first call that needs them. `run FILE.sqsh` opens its image so, and the confined
-    // process that serves it (sqsh/server.hpp) calls open_tables(): gantry itself parses
+    // process that serves it (fuse/server.hpp) calls open_tables(): gantry itself parses
     // nothing of the file (what it needs before mounting, sqsh/facts.hpp reads in a confined
     // process of its own).
     struct Deferred {};
@@ -119,7 +116,7 @@ class Image {
     // are cached (at most kMaxCachedEntries in all), so a lookup in a directory of 60,000 files
     // does not read 60,000 entries. Error(invalid) when IN is not a directory or its listing
     // is damaged.
-    using Listing = std::vector<DirEntry>;
+    using Listing = fuse::Listing;
     std::shared_ptr<const Listing> entries(const sqfs_inode_generic_t& in);
     std::optional<DirEntry> find(const sqfs_inode_generic_t& in, std::string_view name);
     // The target of symlink IN. Error(invalid) when it is not one or the target is unusable.

@@ -48,7 +48,7 @@ std::shared_ptr<const Image::Listing> ImageTree::list(std::uint64_t dir) {
 
 namespace {
 
-class ImageFile final : public Tree::File {
+class ImageFile final : public fuse::Tree::File {
   public:
     ImageFile(Image& image, Inode in) : image_(image), in_(std::move(in)) {}
     std::size_t read(std::uint64_t offset, char* buf, std::size_t size) override {
@@ -68,7 +68,7 @@ class ImageFile final : public Tree::File {
 
 } // namespace
 
-std::unique_ptr<Tree::File> ImageTree::open(std::uint64_t node) {
+std::unique_ptr<fuse::Tree::File> ImageTree::open(std::uint64_t node) {
     Inode in = image_->inode(ref_of(node));
     if (!S_ISREG(file_type(*in))) return nullptr;
     return std::make_unique<ImageFile>(*image_, std::move(in));

@@ -3,11 +3,11 @@
 // bits: no overflow, never 0 or 1).
 #pragma once
 
-#include "sqsh/tree.hpp"
+#include "fuse/tree.hpp"
 
 namespace gantry::sqsh {
 
-class ImageTree final : public Tree {
+class ImageTree final : public fuse::Tree {
   public:
     explicit ImageTree(std::shared_ptr<Image> image) : image_(std::move(image)) {}
 

@@ -1,4 +1,4 @@
-"""The FUSE server's reader threads (sqsh/server.cpp, sqsh/image_blocks.cpp): a big file's own
+"""The FUSE server's reader threads (fuse/server.cpp, sqsh/image_blocks.cpp): a big file's own
 blocks decompressed by other threads than the one answering requests, through a shared cache of
 decompressed blocks. On fewer than 4 CPUs gantry starts none, so these tests ask for them with
 GANTRY_SQSH_READERS: the bytes read, by several readers at once, are the image's; every thread

@@ -2,7 +2,7 @@
 #include "gpu_vendors/all/backends.hpp"
 
 #include "cdi/registry.hpp"
-#include "gpu/gpus_flag.hpp"
+#include "gpu_host/gpus_flag.hpp"
 #include "gpu_vendors/amd/backend.hpp"
 #include "gpu_vendors/intel/backend.hpp"
 #include "gpu_vendors/nvidia/backend.hpp"
@@ -117,7 +117,7 @@ const Backend* for_run(const Roots& roots, const std::optional<std::string>& ven
     // --gpus driver=NAME (docker's, compose's `driver:`) names the vendor as --gpu-vendor does
     std::optional<std::string> wanted = vendor_flag;
     if (gpus)
-        if (auto driver = gpu::parse_gpus_flag(*gpus).driver) {
+        if (auto driver = gpu_host::parse_gpus_flag(*gpus).driver) {
             if (wanted && *wanted != *driver)
                 throw Error(Errc::usage,
                             "--gpus driver=" + *driver + " and --gpu-vendor " + *wanted +

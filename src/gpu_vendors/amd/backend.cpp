@@ -1,6 +1,6 @@
 #include "gpu_vendors/amd/backend.hpp"
 
-#include "gpu/device_node.hpp"
+#include "gpu_host/device_node.hpp"
 #include "gpu_vendors/amd/analyze_findings.hpp"
 #include "gpu_vendors/amd/cache.hpp"
 #include "gpu_vendors/amd/cdi.hpp"
@@ -44,7 +44,7 @@ void require_usable(const gpu_vendors::amd::Host& host, const gpu_vendors::amd::
 
 bool kfd_present(const Roots& roots) {
     struct stat st {};
-    auto nodes = gpu::join_root(roots.sys_root, "/sys/class/kfd/kfd/topology/nodes");
+    auto nodes = gpu_host::join_root(roots.sys_root, "/sys/class/kfd/kfd/topology/nodes");
     return ::stat(nodes.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 

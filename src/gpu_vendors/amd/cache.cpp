@@ -1,7 +1,7 @@
 #include "gpu_vendors/amd/cache.hpp"
 
-#include "gpu/device_node_json.hpp"
-#include "gpu/host_cache.hpp"
+#include "gpu_host/device_node_json.hpp"
+#include "gpu_host/host_cache.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 #include "util/json_optional.hpp"
@@ -33,12 +33,13 @@ namespace {
 constexpr std::uint64_t kMaxEntry = 4u << 20;
 
 std::string cache_key(const DiscoverOptions& opt) {
-    gpu::CacheKey k("gantry-amd-host-cache-3");
+    gpu_host::CacheKey k("gantry-amd-host-cache-3");
     k.text(opt.sys_root + "\n" + opt.dev_root);
-    k.file(gpu::join_root(opt.sys_root, "/sys/class/kfd/kfd/topology/generation_id"), 64 << 10);
-    k.file(gpu::join_root(opt.sys_root, "/sys/module/amdgpu/version"), 64 << 10);
-    k.stat(gpu::join_root(opt.dev_root, "/dev/kfd"));
-    k.dir(gpu::join_root(opt.dev_root, "/dev/dri"), {"card", "renderD"});
+    k.file(gpu_host::join_root(opt.sys_root, "/sys/class/kfd/kfd/topology/generation_id"),
+           64 << 10);
+    k.file(gpu_host::join_root(opt.sys_root, "/sys/module/amdgpu/version"), 64 << 10);
+    k.stat(gpu_host::join_root(opt.dev_root, "/dev/kfd"));
+    k.dir(gpu_host::join_root(opt.dev_root, "/dev/dri"), {"card", "renderD"});
     return k.hex();
 }
 
@@ -49,16 +50,16 @@ std::string cache_entry_name(const DiscoverOptions& opt) {
 }
 
 std::string host_to_json(const Host& h) {
-    return gpu::entry_text(h);
+    return gpu_host::entry_text(h);
 }
 
 Host host_from_json(const std::string& text) {
-    return gpu::entry_from_text<Host>(text, "AMD GPU host cache entry");
+    return gpu_host::entry_from_text<Host>(text, "AMD GPU host cache entry");
 }
 
 Host discover_cached(const DiscoverOptions& opt, const std::string& cache_dir) {
     if (cache_dir.empty()) return discover(opt);
-    return gpu::cached_host<Host>(
+    return gpu_host::cached_host<Host>(
         cache_dir, cache_dir + "/" + cache_entry_name(opt), kMaxEntry, host_from_json, host_to_json,
         [&] { return discover(opt); }, [](const Host& h) { return h.usable; }, 0700);
 }

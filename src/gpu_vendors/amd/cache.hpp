@@ -1,5 +1,5 @@
 // A cache of discovered AMD hosts, as gpu_vendors/nvidia/host_cache.hpp keeps NVIDIA's (both over
-// gpu/host_cache.hpp), so a GPU container start does
+// gpu_host/host_cache.hpp), so a GPU container start does
 // not walk the KFD topology and the DRM tree each time. The key covers what discovery reads that
 // can change while gantry is installed: the topology's generation_id (the kernel bumps it when
 // GPUs or partitions come and go), amdgpu's version file, the device nodes /dev/kfd and

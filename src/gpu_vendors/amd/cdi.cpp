@@ -35,7 +35,7 @@ std::string label(const Gpu& g) {
 }
 
 // "" when the node can be described; else why not.
-std::string unusable(const gpu::DeviceNode& n) {
+std::string unusable(const gpu_host::DeviceNode& n) {
     if (!n.present) return n.host_path + " does not exist";
     if (n.type != 'c') return n.host_path + " is not a character device";
     return {};

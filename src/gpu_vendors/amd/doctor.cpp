@@ -2,7 +2,7 @@
 // doctor_image.cpp; the rules: gpu_vendors/amd/rocm_rules.cpp).
 #include "gpu_vendors/amd/doctor.hpp"
 
-#include "gpu/device_node.hpp"
+#include "gpu_host/device_node.hpp"
 #include "gpu_vendors/verdict_cache.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -29,7 +29,8 @@ std::string group_words(gid_t gid) {
 }
 
 // Whether the caller may open NODE read-write, by the owner/group/other classes of its mode.
-bool can_open_rw(const gpu::DeviceNode& n, const CallerIds& c, const std::vector<gid_t>& groups) {
+bool can_open_rw(const gpu_host::DeviceNode& n, const CallerIds& c,
+                 const std::vector<gid_t>& groups) {
     if (c.real_root) return true;
     if (c.uid == n.uid) return (n.mode & 0600) == 0600;
     if (c.gid == n.gid || std::find(groups.begin(), groups.end(), n.gid) != groups.end())
@@ -37,7 +38,7 @@ bool can_open_rw(const gpu::DeviceNode& n, const CallerIds& c, const std::vector
     return (n.mode & 0006) == 0006;
 }
 
-std::string mode_words(const gpu::DeviceNode& n) {
+std::string mode_words(const gpu_host::DeviceNode& n) {
     char buf[8];
     std::snprintf(buf, sizeof buf, "%04o", n.mode & 07777);
     return std::string("mode ") + buf + ", owner uid " + std::to_string(n.uid) + ", " +
@@ -45,7 +46,7 @@ std::string mode_words(const gpu::DeviceNode& n) {
 }
 
 // The finding for a node the caller cannot open, naming the group and the two fixes.
-Finding access_finding(const char* id, const gpu::DeviceNode& n, const std::string& what,
+Finding access_finding(const char* id, const gpu_host::DeviceNode& n, const std::string& what,
                        const CallerIds& c) {
     std::string group = group_name(n.gid);
     std::string add =
@@ -142,7 +143,8 @@ host_facts(const gpu_vendors::amd::Host& host,
     gpu_vendors::amd::RocmHostFacts h;
     h.driver_version = host.driver_version;
     struct stat st {};
-    auto nvidia = gpu::join_root(host.sys_root.empty() ? "/" : host.sys_root, "/sys/module/nvidia");
+    auto nvidia =
+        gpu_host::join_root(host.sys_root.empty() ? "/" : host.sys_root, "/sys/module/nvidia");
     h.nvidia_driver = ::stat(nvidia.c_str(), &st) == 0;
     for (const auto* g : selected) {
         gpu_vendors::amd::RocmGpu r;

@@ -2,7 +2,7 @@
 // nothing executed). Small text files go to gpu_vendors::amd::add_rocm_file_facts; every ELF
 // executable and shared library has its .hip_fatbin read through compat/hip_fatbin.hpp (mapped,
 // only the pages of the section headers and the bundle are touched).
-#include "gpu/device_node.hpp"
+#include "gpu_host/device_node.hpp"
 #include "gpu_vendors/amd/doctor.hpp"
 #include "gpu_vendors/amd/hip_fatbin.hpp"
 #include "rootfs/rootfs.hpp"
@@ -105,7 +105,7 @@ std::optional<findings::Finding> rocm_image_without_amd(const store::Store& stor
                                                         const store::Image& image,
                                                         const std::string& sys_root) {
     struct stat st {};
-    auto kfd = gpu::join_root(sys_root, "/sys/class/kfd/kfd/topology/nodes");
+    auto kfd = gpu_host::join_root(sys_root, "/sys/class/kfd/kfd/topology/nodes");
     if (::stat(kfd.c_str(), &st) == 0) return std::nullopt; // the host has AMD GPUs
     std::string where;
     const auto& ids = image.config.diff_ids;

@@ -1,6 +1,7 @@
 #include "gpu_vendors/amd/hip_fatbin.hpp"
 
-#include "compat/elf_bytes.hpp"
+#include "elf/headers.hpp"
+#include "elf/sections.hpp"
 #include "util/error.hpp"
 #include "util/exact_decompress.hpp"
 #include "util/fd.hpp"
@@ -20,10 +21,9 @@ namespace gantry::gpu_vendors::amd {
 
 namespace {
 
-using compat::Bytes;
-using compat::elf_regions;
-using compat::is_elf64le;
-using compat::Region;
+using elf::Bytes;
+using elf::is_elf64le;
+using elf::Region;
 
 constexpr std::string_view kBundleMagic = "__CLANG_OFFLOAD_BUNDLE__"; // 24 bytes
 constexpr std::string_view kCcobMagic = "CCOB";
@@ -281,7 +281,7 @@ struct Reader {
 // The .hip_fatbin section of an ELF file, if any.
 std::optional<Region> find_hip_section(Bytes f, const std::string& name) {
     std::vector<std::string> problems;
-    for (auto& r : elf_regions(f, problems))
+    for (auto& r : elf::regions(f, problems))
         if (r.name == ".hip_fatbin") {
             for (const auto& p : problems)
                 if (p.starts_with(".hip_fatbin")) fail(name, p);
@@ -399,11 +399,12 @@ AmdgpuCodeObjectHeader decode_amdgpu_header(std::string_view code_object) {
         h.error = "code object is not an ELF64 little-endian file";
         return h;
     }
-    h.machine = c.get<std::uint16_t>(0x12);
-    h.osabi = c.p[7];
-    h.abi_version = c.p[8];
+    const elf::Header eh = elf::header(c);
+    h.machine = eh.machine;
+    h.osabi = eh.osabi;
+    h.abi_version = eh.abi_version;
     h.code_object_version = h.abi_version + 2u;
-    h.e_flags = c.get<std::uint32_t>(0x30);
+    h.e_flags = eh.flags;
     h.mach = h.e_flags & 0xff;
     if (h.machine != kEmAmdgpu) {
         h.error = "e_machine is " + std::to_string(h.machine) + ", not EM_AMDGPU (224)";

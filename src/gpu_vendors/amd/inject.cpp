@@ -17,13 +17,14 @@ namespace gantry::gpu_vendors::amd {
 namespace {
 
 // --device /dev/kfd (AMD's docker line) may already have it: then it stays as given.
-void add_device(oci::RuntimeSpec& spec, const gpu::DeviceNode& n) {
+void add_device(oci::RuntimeSpec& spec, const gpu_host::DeviceNode& n) {
     add_device_node(spec, n, true);
 }
 
 } // namespace
 
-void check_access(const gpu::DeviceNode& node, const std::string& what, const CallerIds& caller) {
+void check_access(const gpu_host::DeviceNode& node, const std::string& what,
+                  const CallerIds& caller) {
     check_node_access(node, what, caller,
                       "load the amdgpu kernel module (modprobe amdgpu), or point --dev-root at the "
                       "directory holding dev/kfd and dev/dri",
@@ -42,7 +43,7 @@ void inject(oci::RuntimeSpec& spec, const gpu_vendors::amd::Host& host,
                          (g->uuid.empty() ? "" : " (" + g->uuid + ")") + "'s render node",
                      caller);
 
-    std::vector<const gpu::DeviceNode*> nodes{&host.kfd};
+    std::vector<const gpu_host::DeviceNode*> nodes{&host.kfd};
     for (auto* g : gpus) {
         nodes.push_back(&g->render);
         if (g->card_matched && g->card.present) nodes.push_back(&g->card);

@@ -24,7 +24,8 @@ using gpu_vendors::kKeepGroupsAnnotation; // gpu_vendors/device_nodes.hpp
 // Error(run_failed) unless the caller can open NODE read-write (WHAT names it in the message:
 // "the ROCm compute node", "GPU 0's render node"); the message names the node, its group and gid,
 // and the fix.
-void check_access(const gpu::DeviceNode& node, const std::string& what, const CallerIds& caller);
+void check_access(const gpu_host::DeviceNode& node, const std::string& what,
+                  const CallerIds& caller);
 
 // Adds the injection of GPUS (a subset of HOST's) to SPEC. Throws Error(run_failed) when a node
 // is missing or the caller cannot open /dev/kfd or a selected render node.

@@ -1,6 +1,6 @@
 #include "gpu_vendors/amd/request.hpp"
 
-#include "gpu/gpus_flag.hpp"
+#include "gpu_host/gpus_flag.hpp"
 #include "gpu_vendors/gpu_request.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"

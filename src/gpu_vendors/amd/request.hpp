@@ -1,4 +1,4 @@
-// Which AMD GPUs a container asks for: docker's --gpus flag (the grammar of gpu/gpus_flag.hpp,
+// Which AMD GPUs a container asks for: docker's --gpus flag (the grammar of gpu_host/gpus_flag.hpp,
 // shared by every vendor) and AMD_VISIBLE_DEVICES, the AMD container toolkit's analogue of
 // NVIDIA_VISIBLE_DEVICES (reference rocm.md §1 "Restricting to one GPU"): "all", "none", "void",
 // indices "0,2", ranges "0-3", hex unique ids "0xEF2C1799A1F3E2ED" and rocminfo's UUIDs

@@ -1,7 +1,7 @@
 // gpu_vendors/amd/rocm_rules.hpp's fact gathering: what one image file or the environment says
 // about the image's ROCm, PyTorch and CUDA (the rules are in rocm_rules.cpp).
-#include "compat/doctor_facts.hpp"
 #include "gpu_vendors/amd/rocm_rules.hpp"
+#include "image_facts/doctor_facts.hpp"
 #include "util/json.hpp"
 #include "util/text.hpp"
 
@@ -14,7 +14,7 @@ namespace {
 
 constexpr std::size_t kMaxEvidence = 64; // a hostile image cannot grow the facts without bound
 
-void add(std::vector<compat::Evidence>& v, std::string version, std::string source) {
+void add(std::vector<image_facts::Evidence>& v, std::string version, std::string source) {
     if (v.size() >= kMaxEvidence) return;
     for (const auto& e : v)
         if (e.version == version && e.source == source) return;
@@ -66,7 +66,7 @@ void add_rocm_file_facts(RocmImageFacts& img, const std::string& path, const std
     if (is_torch_version_py(path) && !img.torch) {
         img.torch = true;
         img.torch_path = "/" + path;
-        if (auto t = compat::parse_torch_version(text)) {
+        if (auto t = image_facts::parse_torch_version(text)) {
             img.torch_version = t->version;
             img.torch_cuda = t->cuda;
         }
@@ -94,7 +94,8 @@ void add_rocm_file_facts(RocmImageFacts& img, const std::string& path, const std
         }
         add(img.cuda, version.substr(0, 32), "/" + path);
     }
-    if (auto v = compat::file_name_version(name, "libcudart.so.", 2)) add(img.cuda, *v, "/" + path);
+    if (auto v = image_facts::file_name_version(name, "libcudart.so.", 2))
+        add(img.cuda, *v, "/" + path);
 }
 
 void add_rocm_env_facts(RocmImageFacts& img, const std::vector<std::string>& env) {

@@ -7,9 +7,9 @@
 // the image is executed.
 #pragma once
 
-#include "compat/image_facts.hpp"
 #include "findings/finding.hpp"
 #include "gpu_vendors/amd/rocm.hpp"
+#include "image_facts/image_facts.hpp"
 
 #include <string>
 #include <vector>
@@ -26,11 +26,11 @@ struct HipCodeFile {
 };
 
 struct RocmImageFacts {
-    std::vector<compat::Evidence> rocm; // ROCm releases ("6.1") and where, system ROCm first
-    bool torch = false;                 // a torch/version.py was found
+    std::vector<image_facts::Evidence> rocm; // ROCm releases ("6.1") and where, system ROCm first
+    bool torch = false;                      // a torch/version.py was found
     std::string torch_path, torch_version, torch_hip, torch_cuda;
     std::vector<std::string> torch_rocm_libs; // ROCm libraries bundled in torch/lib
-    std::vector<compat::Evidence> cuda;       // CUDA evidence (env, version.json, libcudart)
+    std::vector<image_facts::Evidence> cuda;  // CUDA evidence (env, version.json, libcudart)
     std::vector<HipCodeFile> hip;             // files with a .hip_fatbin
     std::size_t elf_files = 0;                // files the code object scan looked at
     // From the container's environment:

@@ -1,5 +1,5 @@
-// gpu::amd topology: what an AMD (ROCm) host offers containers, read from the amdgpu driver's KFD
-// sysfs topology under a sys root (sys/class/kfd/kfd/topology/nodes/*/{properties,gpu_id,name},
+// gpu_host::amd topology: what an AMD (ROCm) host offers containers, read from the amdgpu driver's
+// KFD sysfs topology under a sys root (sys/class/kfd/kfd/topology/nodes/*/{properties,gpu_id,name},
 // topology/generation_id, sys/module/amdgpu/version, sys/class/drm/renderD<N>/device/drm/card*)
 // and the device nodes under a dev root (dev/kfd, dev/dri/renderD<N>, dev/dri/card<M>), as
 // libhsakmt and AMD's container toolkit read them (facts and sources: shared/reference/rocm.md
@@ -9,7 +9,7 @@
 // (gpu_vendors/amd/) uses it.
 #pragma once
 
-#include "gpu/device_node.hpp"
+#include "gpu_host/device_node.hpp"
 
 #include <cstdint>
 #include <map>
@@ -34,12 +34,12 @@ namespace gantry::gpu_vendors::amd {
 // them by render minor; so does discovery. Inferred, not verified: that render minors rise with
 // the partition number (the kernel allocates the xcp devices in order).
 struct Partition {
-    int index = 0;               // within its GPU, by render minor
-    int count = 1;               // partitions of that GPU in the topology
-    std::string platform_device; // "amdgpu_xcp_<k>", "" when its nodes are the PCI device's
-    std::string compute_mode;    // the PCI device's current_compute_partition ("CPX"), or ""
-    std::string memory_mode;     // current_memory_partition ("NPS4"), or ""
-    gpu::DeviceNode parent_card; // the PCI device's card node (the whole GPU), when matched
+    int index = 0;                    // within its GPU, by render minor
+    int count = 1;                    // partitions of that GPU in the topology
+    std::string platform_device;      // "amdgpu_xcp_<k>", "" when its nodes are the PCI device's
+    std::string compute_mode;         // the PCI device's current_compute_partition ("CPX"), or ""
+    std::string memory_mode;          // current_memory_partition ("NPS4"), or ""
+    gpu_host::DeviceNode parent_card; // the PCI device's card node (the whole GPU), when matched
 };
 
 // One GPU (or GCD: an MI250X is two KFD nodes; or a compute partition) of the KFD topology.
@@ -65,8 +65,8 @@ struct Gpu {
     std::uint32_t num_xcc = 1;          // compute dies (XCCs) of the node; 1 when not stated
     std::uint32_t drm_render_minor = 0; // N of /dev/dri/renderD<N>
     std::string marketing_name;         // from a small table by PCI device ID; "" when unknown
-    gpu::DeviceNode render;             // /dev/dri/renderD<N>
-    gpu::DeviceNode card;               // /dev/dri/card<M> when matched through sysfs
+    gpu_host::DeviceNode render;        // /dev/dri/renderD<N>
+    gpu_host::DeviceNode card;          // /dev/dri/card<M> when matched through sysfs
     bool card_matched = false;
     std::optional<Partition> partition; // set when this is one partition of a partitioned GPU
 };
@@ -77,7 +77,7 @@ struct Host {
     std::string unusable_reason;                // why not, when !usable
     std::optional<std::uint64_t> generation_id; // topology/generation_id
     std::string driver_version;                 // sys/module/amdgpu/version (DKMS only), else ""
-    gpu::DeviceNode kfd;                        // /dev/kfd (major is dynamic: read from stat)
+    gpu_host::DeviceNode kfd;                   // /dev/kfd (major is dynamic: read from stat)
     std::vector<Gpu> gpus;                      // in index order
     std::uint32_t cpu_nodes = 0;                // KFD nodes with simd_count 0
     std::vector<std::string> notes;             // what discovery could not tell, in words

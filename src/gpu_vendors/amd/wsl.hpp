@@ -8,7 +8,7 @@
 
 #include "cdi/spec_model.hpp"
 #include "findings/finding.hpp"
-#include "gpu/device_node.hpp"
+#include "gpu_host/device_node.hpp"
 #include "gpu_vendors/amd/rocm.hpp"
 #include "gpu_vendors/backend.hpp"
 #include "oci/runtime_spec.hpp"
@@ -21,9 +21,9 @@
 namespace gantry::gpu_vendors::amd {
 
 struct WslHost {
-    gpu::DeviceNode dxg; // DEVROOT/dev/dxg
-    std::string dxcore;  // host path of DRIVERROOT/usr/lib/wsl/lib/libdxcore.so ("": none)
-    std::string rocdxg;  // host path of the host's librocdxg.so ("": none)
+    gpu_host::DeviceNode dxg; // DEVROOT/dev/dxg
+    std::string dxcore;       // host path of DRIVERROOT/usr/lib/wsl/lib/libdxcore.so ("": none)
+    std::string rocdxg;       // host path of the host's librocdxg.so ("": none)
     // A WSL2 host with ROCm's bridge: the device and librocdxg.
     bool present() const { return dxg.present && !rocdxg.empty(); }
 };

@@ -1,7 +1,7 @@
 // gpu_vendors/amd/wsl_host.cpp: discover_wsl, what a WSL2 host offers AMD GPUs (wsl.hpp). Apart
 // from the rest of wsl.cpp so that the fuzz harness of the driver-store discovery
 // (fuzz/fuzz_wsl_driver_store.cpp) links it without the doctor's and the injection's code.
-#include "gpu/device_node.hpp"
+#include "gpu_host/device_node.hpp"
 #include "gpu_vendors/amd/wsl.hpp"
 #include "gpu_vendors/in_root.hpp"
 
@@ -21,7 +21,7 @@ namespace {
 std::string regular_in_root(const std::string& root, const std::string& in_root) {
     auto resolved = resolve_in_root(root, in_root);
     if (!resolved) return {};
-    std::string host = gpu::join_root(root, *resolved);
+    std::string host = gpu_host::join_root(root, *resolved);
     struct stat st {};
     return ::lstat(host.c_str(), &st) == 0 && S_ISREG(st.st_mode) ? host : std::string();
 }
@@ -31,7 +31,7 @@ std::string regular_in_root(const std::string& root, const std::string& in_root)
 WslHost discover_wsl(const Roots& roots) {
     WslHost h;
     h.dxg.path = "/dev/dxg";
-    h.dxg.host_path = gpu::join_root(roots.dev_root, "/dev/dxg");
+    h.dxg.host_path = gpu_host::join_root(roots.dev_root, "/dev/dxg");
     h.dxg.major = 10; // misc, with a dynamic minor: read live
     struct stat st {};
     if (::stat(h.dxg.host_path.c_str(), &st) == 0) {
@@ -50,7 +50,7 @@ WslHost discover_wsl(const Roots& roots) {
     std::vector<std::string> versioned;
     auto opt = resolve_in_root(roots.driver_root, "/opt");
     for (const auto& e : std::filesystem::directory_iterator(
-             opt ? gpu::join_root(roots.driver_root, *opt) : std::string(), ec))
+             opt ? gpu_host::join_root(roots.driver_root, *opt) : std::string(), ec))
         if (e.path().filename().string().starts_with("rocm-"))
             versioned.push_back("/opt/" + e.path().filename().string() + "/lib");
     std::sort(versioned.rbegin(), versioned.rend()); // the newest release first

@@ -23,7 +23,8 @@ void intel_bind(oci::RuntimeSpec& spec, const std::string& host, const std::stri
 
 } // namespace
 
-void check_access(const gpu::DeviceNode& node, const std::string& what, const CallerIds& caller) {
+void check_access(const gpu_host::DeviceNode& node, const std::string& what,
+                  const CallerIds& caller) {
     check_node_access(node, what, caller,
                       "load the i915 or xe kernel module, or point --dev-root at the directory "
                       "holding dev/dri");
@@ -31,7 +32,7 @@ void check_access(const gpu::DeviceNode& node, const std::string& what, const Ca
 
 void inject(oci::RuntimeSpec& spec, const std::vector<const Gpu*>& gpus, const UserSpace& user,
             const CallerIds& caller) {
-    std::vector<const gpu::DeviceNode*> nodes;
+    std::vector<const gpu_host::DeviceNode*> nodes;
     for (const Gpu* g : gpus) {
         std::string who = "Intel GPU " + std::to_string(g->index) + " (" + g->card_name + ")";
         if (!g->render_matched)
@@ -45,7 +46,7 @@ void inject(oci::RuntimeSpec& spec, const std::vector<const Gpu*>& gpus, const U
     for (const Gpu* g : gpus)
         for (const auto& link : g->by_path) {
             bool render = link.ends_with("-render");
-            const gpu::DeviceNode& n = render ? g->render : g->card;
+            const gpu_host::DeviceNode& n = render ? g->render : g->card;
             if (!n.present) continue;
             spec.setup.symlinks.emplace_back(link, "../" + n.path.substr(n.path.rfind('/') + 1));
         }

@@ -18,7 +18,8 @@ namespace gantry::gpu_vendors::intel {
 
 // Error(run_failed) unless the caller can open NODE read-write; the message names the node, its
 // group and the fix.
-void check_access(const gpu::DeviceNode& node, const std::string& what, const CallerIds& caller);
+void check_access(const gpu_host::DeviceNode& node, const std::string& what,
+                  const CallerIds& caller);
 
 // Adds the injection of GPUS (a subset of HOST's) and USER to SPEC.
 void inject(oci::RuntimeSpec& spec, const std::vector<const Gpu*>& gpus, const UserSpace& user,

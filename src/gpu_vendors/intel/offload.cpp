@@ -1,6 +1,7 @@
 // Reading Intel device images from offload binaries (see offload.hpp).
 #include "gpu_vendors/intel/offload.hpp"
 
+#include "elf/headers.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
 
@@ -190,32 +191,30 @@ void off_read_offloading(std::string_view sec, const std::string& what,
 }
 
 void off_read_elf(std::string_view d, const std::string& what, std::vector<DeviceImage>& out) {
-    if (d.size() < 64 || d[4] != 2 || d[5] != 1) return; // ELF64 little-endian only
-    std::uint64_t shoff = off_le(d, 0x28, 8);
-    std::uint64_t entsize = off_le(d, 0x3a, 2), shnum = off_le(d, 0x3c, 2),
-                  shstrndx = off_le(d, 0x3e, 2);
+    elf::Bytes f = elf::Bytes::of(d);
+    if (!elf::is_elf64le(f)) return; // ELF64 little-endian only
+    const elf::Header h = elf::header(f);
+    std::uint64_t shoff = h.shoff, entsize = h.shentsize, shnum = h.shnum, shstrndx = h.shstrndx;
     if (shoff == 0 || shnum == 0) return;
     if (entsize < 64) off_bad(what, "ELF section header size too small");
-    std::string_view headers = off_slice(d, shoff, shnum * entsize, what, "the section headers");
+    (void)off_slice(d, shoff, shnum * entsize, what, "the section headers");
     if (shstrndx >= shnum) off_bad(what, "ELF section name table index out of range");
-    auto sec = [&](std::uint64_t i, std::uint32_t* type) {
-        std::size_t h = static_cast<std::size_t>(i * entsize);
-        if (type) *type = static_cast<std::uint32_t>(off_le(headers, h + 4, 4));
-        std::uint32_t t = static_cast<std::uint32_t>(off_le(headers, h + 4, 4));
-        if (t == 8) return std::string_view(); // SHT_NOBITS
-        return off_slice(d, off_le(headers, h + 0x18, 8), off_le(headers, h + 0x20, 8), what,
-                         "a section");
+    // the headers lie inside D (checked above): elf/headers decodes them
+    auto sec = [&](std::uint64_t i) {
+        const elf::SectionHeader sh = elf::section_header(f, h, i);
+        if (sh.type == elf::sht_nobits) return std::string_view();
+        return off_slice(d, sh.offset, sh.size, what, "a section");
     };
-    std::string_view names = sec(shstrndx, nullptr);
+    std::string_view names = sec(shstrndx);
     for (std::uint64_t i = 0; i < shnum; ++i) {
-        std::uint64_t name_off = off_le(headers, static_cast<std::size_t>(i * entsize), 4);
+        std::uint64_t name_off = elf::section_header(f, h, i).name;
         if (name_off >= names.size()) continue;
         std::string_view rest = names.substr(name_off);
         std::string_view name = rest.substr(0, rest.find('\0'));
         if (name == ".llvm.offloading") {
-            off_read_offloading(sec(i, nullptr), what, out);
+            off_read_offloading(sec(i), what, out);
         } else if (name.starts_with(kBundleMagic)) {
-            std::string_view data = sec(i, nullptr);
+            std::string_view data = sec(i);
             if (data.starts_with(kBundleMagic)) {
                 off_read_bundle(data, what, out);
                 continue;

@@ -1,6 +1,6 @@
 #include "gpu_vendors/intel/request.hpp"
 
-#include "gpu/gpus_flag.hpp"
+#include "gpu_host/gpus_flag.hpp"
 #include "gpu_vendors/gpu_request.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
@@ -14,7 +14,7 @@ GpuRequest parse_request(const std::optional<std::string>& gpus) {
     if (!gpus) return r;
     auto f = read_gpus_flag(*gpus, "intel", "Intel's",
                             [](const std::string& item, std::vector<std::string>& out) {
-                                for (auto& t : gpu::split_list(item)) out.push_back(t);
+                                for (auto& t : gpu_host::split_list(item)) out.push_back(t);
                             });
     r.all = f.all;
     r.devices = std::move(f.devices);

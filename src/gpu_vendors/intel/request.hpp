@@ -1,7 +1,7 @@
-// Which Intel GPUs a container asks for: docker's --gpus flag (gpu/gpus_flag.hpp's grammar, shared
-// by every vendor) with Intel's device names: an index "1" (PCI address order, as `gantry cdi
-// generate --gpu-vendor intel` numbers its devices), the DRM card name "card1" (the name Intel's
-// device plugin gives its CDI devices) or the PCI address "0000:3a:00.0". Intel's container
+// Which Intel GPUs a container asks for: docker's --gpus flag (gpu_host/gpus_flag.hpp's grammar,
+// shared by every vendor) with Intel's device names: an index "1" (PCI address order, as `gantry
+// cdi generate --gpu-vendor intel` numbers its devices), the DRM card name "card1" (the name
+// Intel's device plugin gives its CDI devices) or the PCI address "0000:3a:00.0". Intel's container
 // tooling has no variable that selects devices from the image (the device plugin passes device
 // nodes; reference intel-gpu.md §3): only --gpus (or --device intel.com/gpu=...) asks for Intel
 // GPUs, and the device nodes alone decide what Level Zero and OpenCL enumerate in the container.

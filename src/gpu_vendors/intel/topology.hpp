@@ -8,7 +8,7 @@
 // address order. Every sysfs file is untrusted: reads are bounded and resolved inside the root.
 #pragma once
 
-#include "gpu/device_node.hpp"
+#include "gpu_host/device_node.hpp"
 
 #include <cstdint>
 #include <string>
@@ -26,7 +26,7 @@ struct Gpu {
     std::string model;      // "Data Center GPU Max 1550", "" when not in the table
     std::string aot_target; // the AOT device name ocloc takes ("pvc", "acm-g10"), "" unknown
     int tiles = 1;          // tiles (stacks) sysfs shows; 1 when it shows none
-    gpu::DeviceNode card, render;
+    gpu_host::DeviceNode card, render;
     bool render_matched = false;
     std::vector<std::string> by_path; // "/dev/dri/by-path/pci-<bdf>-card", ... (present ones)
 };

@@ -1,7 +1,7 @@
 // Finding Intel's compute user space under a driver root (see userspace.hpp).
 #include "gpu_vendors/intel/userspace.hpp"
 
-#include "gpu/ldcache.hpp"
+#include "gpu_host/ldcache.hpp"
 #include "gpu_vendors/in_root.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -86,9 +86,9 @@ UserSpace find_user_space(const std::string& driver_root) {
     UserSpace u;
     u.driver_root = driver_root.empty() ? "/" : driver_root;
     InRootResolver res(u.driver_root);
-    std::optional<gpu::ldcache::Cache> cache;
+    std::optional<gpu_host::ldcache::Cache> cache;
     try {
-        cache = gpu::ldcache::load(res.host("/etc/ld.so.cache"));
+        cache = gpu_host::ldcache::load(res.host("/etc/ld.so.cache"));
     } catch (const Error& e) {
         u.notes.push_back("no usable linker cache (" + e.message() +
                           "): libraries looked for in the usual directories");
@@ -97,7 +97,7 @@ UserSpace find_user_space(const std::string& driver_root) {
         std::optional<Library> found;
         if (cache)
             for (const auto& e : cache->entries)
-                if (gpu::ldcache::is_native(e) && intel_matches(w, e.key))
+                if (gpu_host::ldcache::is_native(e) && intel_matches(w, e.key))
                     if ((found = intel_library(res, e.value))) break;
         for (const char* dir : kIntelLibDirs) {
             if (found) break;
@@ -124,7 +124,7 @@ UserSpace find_user_space(const std::string& driver_root) {
         else if (!f.library.empty() && f.library.find('/') == std::string::npos) {
             if (cache)
                 for (const auto& e : cache->entries)
-                    if (gpu::ldcache::is_native(e) && e.key == f.library)
+                    if (gpu_host::ldcache::is_native(e) && e.key == f.library)
                         if ((lib = intel_library(res, e.value))) break;
             for (const char* dir : kIntelLibDirs) {
                 if (lib) break;

@@ -40,9 +40,9 @@ class Nvidia final : public Backend {
         // The kernel module's proc tree (under the driver root on simulated hosts), or its
         // control node.
         struct stat st {};
-        for (auto& p : {gpu::join_root(roots.driver_root, "/proc/driver/nvidia/version"),
+        for (auto& p : {gpu_host::join_root(roots.driver_root, "/proc/driver/nvidia/version"),
                         std::string("/proc/driver/nvidia/version"),
-                        gpu::join_root(roots.dev_root, "/dev/nvidiactl")})
+                        gpu_host::join_root(roots.dev_root, "/dev/nvidiactl")})
             if (::stat(p.c_str(), &st) == 0) return true;
         return wsl_present(roots);
     }
@@ -50,8 +50,8 @@ class Nvidia final : public Backend {
     // WSL2: /dev/dxg and a driver store holding NVIDIA's libcuda.so.1.1.
     static bool wsl_present(const Roots& roots) {
         struct stat st {};
-        if (::stat(gpu::join_root(roots.dev_root, "/dev/dxg").c_str(), &st) != 0) return false;
-        const std::string drivers = gpu::join_root(roots.driver_root, "/usr/lib/wsl/drivers");
+        if (::stat(gpu_host::join_root(roots.dev_root, "/dev/dxg").c_str(), &st) != 0) return false;
+        const std::string drivers = gpu_host::join_root(roots.driver_root, "/usr/lib/wsl/drivers");
         std::error_code ec;
         for (const auto& e : std::filesystem::directory_iterator(drivers, ec))
             if (::stat((e.path().string() + "/libcuda.so.1.1").c_str(), &st) == 0) return true;

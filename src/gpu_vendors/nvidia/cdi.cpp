@@ -57,7 +57,7 @@ bool exists_l(const std::string& p) {
     return ::lstat(p.c_str(), &st) == 0;
 }
 
-void add_node(cdi::ContainerEdits& e, const gpu::DeviceNode& n, const std::string& dev_root) {
+void add_node(cdi::ContainerEdits& e, const gpu_host::DeviceNode& n, const std::string& dev_root) {
     if (n.path.empty()) return;
     for (const auto& x : e.device_nodes)
         if (x.path == n.path) return;

@@ -78,7 +78,7 @@ class Discovery {
         }
     }
 
-    const gpu::ldcache::Cache* cache() const { return cache_ ? &*cache_ : nullptr; }
+    const gpu_host::ldcache::Cache* cache() const { return cache_ ? &*cache_ : nullptr; }
     std::string proc(const std::string& rel) const { return h_.proc_root + rel; }
 
     void read_proc() {
@@ -106,7 +106,7 @@ class Discovery {
         }
         h_.ldcache_path = path;
         try {
-            cache_ = gpu::ldcache::load(path);
+            cache_ = gpu_host::ldcache::load(path);
         } catch (const std::exception& e) {
             h_.notes.push_back(std::string(e.what()) + ": standard directories scanned");
         }
@@ -202,10 +202,11 @@ class Discovery {
 
     // A node under the dev root: type, numbers and owner read live; stand-ins (regular files on
     // simulated hosts) and missing nodes take the numbers the driver would give them.
-    gpu::DeviceNode node(const std::string& path, std::int64_t major, std::int64_t minor) const {
-        gpu::DeviceNode n;
+    gpu_host::DeviceNode node(const std::string& path, std::int64_t major,
+                              std::int64_t minor) const {
+        gpu_host::DeviceNode n;
         n.path = path;
-        n.host_path = gpu::join_root(h_.dev_root, path);
+        n.host_path = gpu_host::join_root(h_.dev_root, path);
         n.major = major;
         n.minor = minor;
         struct stat st {};
@@ -245,7 +246,7 @@ class Discovery {
             return;
         }
         std::string missing;
-        for (const gpu::DeviceNode* n : {&h_.ctl, &h_.uvm, &h_.uvm_tools, &h_.modeset}) {
+        for (const gpu_host::DeviceNode* n : {&h_.ctl, &h_.uvm, &h_.uvm_tools, &h_.modeset}) {
             if (!n->present) missing += (missing.empty() ? "" : ", ") + n->path;
         }
         for (const Device& d : h_.devices) {
@@ -298,7 +299,7 @@ class Discovery {
     DiscoverOptions opt_;
     Host& h_;
     Resolver res_;
-    std::optional<gpu::ldcache::Cache> cache_;
+    std::optional<gpu_host::ldcache::Cache> cache_;
     std::map<std::string, std::int64_t> majors_;
 };
 

@@ -1,7 +1,7 @@
 // Internal to gpu/discover*.cpp: in-root path resolution, the file finders and the NVML query.
 #pragma once
 
-#include "gpu/ldcache.hpp"
+#include "gpu_host/ldcache.hpp"
 #include "gpu_vendors/in_root.hpp"
 #include "gpu_vendors/nvidia/host.hpp"
 
@@ -24,10 +24,10 @@ std::string dir_name(const std::string& path); // "/a/b" -> "/a", "/a" -> "/"
 
 // The finders fill their part of the Host and add notes; they throw only on bugs.
 // cache may be null (no usable ld.so.cache: the standard directories are scanned).
-std::string version_from_libraries(Resolver& res, const gpu::ldcache::Cache* cache,
+std::string version_from_libraries(Resolver& res, const gpu_host::ldcache::Cache* cache,
                                    std::string* from);
-std::string find_nvml(const Host& h, Resolver& res, const gpu::ldcache::Cache* cache);
-void find_libraries(Host& h, Resolver& res, const gpu::ldcache::Cache* cache);
+std::string find_nvml(const Host& h, Resolver& res, const gpu_host::ldcache::Cache* cache);
+void find_libraries(Host& h, Resolver& res, const gpu_host::ldcache::Cache* cache);
 void find_wsl_files(Host& h, Resolver& res);
 void find_binaries(Host& h, Resolver& res);
 void find_firmware(Host& h, Resolver& res);

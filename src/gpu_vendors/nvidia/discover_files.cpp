@@ -1,6 +1,6 @@
 // The driver's files under a driver root: libraries (ld.so.cache or the standard directories),
 // binaries, GSP firmware, IPC sockets and ICD files. Every path is resolved inside the root.
-#include "gpu/elf.hpp"
+#include "elf/dynamic.hpp"
 #include "gpu_vendors/nvidia/discover_detail.hpp"
 #include "util/fs.hpp"
 
@@ -45,8 +45,8 @@ std::vector<StdDir> standard_dirs() {
             {"/usr/lib32", true}};
 }
 
-using gpu::ldcache::is_lib32;
-using gpu::ldcache::is_native;
+using gpu_host::ldcache::is_lib32;
+using gpu_host::ldcache::is_native;
 
 struct Candidate {
     std::string in_root;
@@ -55,15 +55,15 @@ struct Candidate {
 
 // Turns resolved candidates into Library records (SONAME and class from the ELF).
 void add_libraries(Host& h, Resolver& res, const std::vector<Candidate>& cands) {
-    std::vector<std::pair<Library, std::optional<gpu::elf::AbiTag>>> libs;
+    std::vector<std::pair<Library, std::optional<elf::AbiTag>>> libs;
     for (const Candidate& c : cands) {
         Library lib;
         lib.host_path = res.host(c.in_root);
         lib.name = base_name(c.in_root);
         lib.lib32 = c.lib32;
-        std::optional<gpu::elf::AbiTag> abi;
+        std::optional<elf::AbiTag> abi;
         try {
-            gpu::elf::Info info = gpu::elf::read_file(lib.host_path);
+            elf::Info info = elf::read_file(lib.host_path);
             lib.soname = info.soname;
             lib.lib32 = sizeof(void*) == 8 && info.bits == 32;
             abi = info.abi_tag;
@@ -74,7 +74,7 @@ void add_libraries(Host& h, Resolver& res, const std::vector<Candidate>& cands) 
         libs.emplace_back(std::move(lib), abi);
     }
     // libnvidia-tls: only the copy built for Linux 2.3.99 when there are several (LNC rule).
-    const gpu::elf::AbiTag tls_abi{0, 2, 3, 99};
+    const elf::AbiTag tls_abi{0, 2, 3, 99};
     for (bool is32 : {false, true}) {
         auto is_tls = [&](const auto& l) {
             return l.first.lib32 == is32 && l.first.name.starts_with("libnvidia-tls.so");
@@ -144,7 +144,7 @@ std::string dir_name(const std::string& path) {
     return path.substr(0, slash);
 }
 
-std::string version_from_libraries(Resolver& res, const gpu::ldcache::Cache* cache,
+std::string version_from_libraries(Resolver& res, const gpu_host::ldcache::Cache* cache,
                                    std::string* from) {
     static const std::string prefixes[] = {"libcuda.so.", "libnvidia-ml.so."};
     auto version_of = [](const std::string& name) -> std::string {
@@ -174,7 +174,7 @@ std::string version_from_libraries(Resolver& res, const gpu::ldcache::Cache* cac
         if (!rd) continue;
         for (const std::string& name : list_dir(res.host(*rd))) {
             if (std::string v = version_of(name); !v.empty()) {
-                *from = res.host(gpu::join_root(*rd, name));
+                *from = res.host(gpu_host::join_root(*rd, name));
                 return v;
             }
         }
@@ -182,7 +182,7 @@ std::string version_from_libraries(Resolver& res, const gpu::ldcache::Cache* cac
     return {};
 }
 
-std::string find_nvml(const Host& h, Resolver& res, const gpu::ldcache::Cache* cache) {
+std::string find_nvml(const Host& h, Resolver& res, const gpu_host::ldcache::Cache* cache) {
     // WSL2: the store's NVML first (a Linux driver installed in the distribution would be the
     // cache's, and cannot work there).
     if (h.wsl && !h.wsl_driver_store.empty()) {
@@ -211,7 +211,7 @@ std::string find_nvml(const Host& h, Resolver& res, const gpu::ldcache::Cache* c
     return {};
 }
 
-void find_libraries(Host& h, Resolver& res, const gpu::ldcache::Cache* cache) {
+void find_libraries(Host& h, Resolver& res, const gpu_host::ldcache::Cache* cache) {
     const std::string suffix = ".so." + h.driver_version;
     auto wanted = [&](const std::string& name) {
         return name.ends_with(suffix) || name.starts_with("libnvidia-nvvm70.so.");
@@ -235,15 +235,15 @@ void find_libraries(Host& h, Resolver& res, const gpu::ldcache::Cache* cache) {
             auto rd = res.resolve(d.path);
             if (!rd || !is_dir(res.host(*rd))) continue;
             for (const std::string& name : list_dir(res.host(*rd))) {
-                if (wanted(name)) add(gpu::join_root(*rd, name), d.lib32);
+                if (wanted(name)) add(gpu_host::join_root(*rd, name), d.lib32);
             }
         }
     }
     // VDPAU drivers live in a vdpau/ subdirectory the linker cache does not list.
     for (const auto& [dir, lib32] : std::set<std::pair<std::string, bool>>(dirs)) {
-        std::string sub = gpu::join_root(dir, "vdpau");
+        std::string sub = gpu_host::join_root(dir, "vdpau");
         for (const std::string& name : list_dir(res.host(sub))) {
-            if (wanted(name)) add(gpu::join_root(sub, name), lib32);
+            if (wanted(name)) add(gpu_host::join_root(sub, name), lib32);
         }
     }
     add_libraries(h, res, cands);
@@ -300,7 +300,7 @@ void find_wsl_files(Host& h, Resolver& res) {
         if (!rd || !is_dir(res.host(*rd)) || !seen_dirs.insert(*rd).second) continue;
         for (const std::string& name : list_dir(res.host(*rd)))
             if (name.starts_with("libcuda.so.") || name.starts_with("libnvidia-ml.so."))
-                h.wsl_shadowing.push_back(gpu::join_root(*rd, name));
+                h.wsl_shadowing.push_back(gpu_host::join_root(*rd, name));
     }
     h.notes.push_back("WSL layout: libdxcore.so from " + res.host(share) + ", the driver from " +
                       (stores.empty() ? std::string("no store") : h.wsl_driver_store.front()) +
@@ -357,7 +357,7 @@ void find_firmware(Host& h, Resolver& res) {
         if (!rd) continue;
         for (const std::string& name : list_dir(res.host(*rd))) {
             if (!name.starts_with("gsp") || !name.ends_with(".bin") || names.count(name)) continue;
-            if (auto r = res.regular_file(gpu::join_root(*rd, name))) {
+            if (auto r = res.regular_file(gpu_host::join_root(*rd, name))) {
                 names.insert(name);
                 h.firmware.push_back(
                     {res.host(*r), "/lib/firmware/nvidia/" + h.driver_version + "/" + name, {}});

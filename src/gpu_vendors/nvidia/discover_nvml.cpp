@@ -1,6 +1,6 @@
 // NVML through dlopen: the library comes from the driver root, never from the build machine, so
 // the few entry points are declared here with the ABI of nvml.h.
-#include "gpu/elf.hpp"
+#include "elf/dynamic.hpp"
 #include "gpu_vendors/nvidia/discover_detail.hpp"
 
 #include <cstdio>
@@ -152,8 +152,8 @@ bool query_nvml(const std::string& path, NvmlReport& out) {
     // The dynamic loader trusts what it maps: a stand-in file or a library for another machine
     // can crash it, so only a well-formed object of this machine is loaded.
     try {
-        gpu::elf::Info info = gpu::elf::read_file(path);
-        if (info.bits != gpu::elf::native_bits() || info.machine != gpu::elf::native_machine() ||
+        elf::Info info = elf::read_file(path);
+        if (info.bits != elf::native_bits() || info.machine != elf::native_machine() ||
             !info.has_symtab) {
             out.error = path + " is not a loadable shared object for this machine";
             return false;

@@ -1,8 +1,8 @@
 #include "gpu_vendors/nvidia/doctor_rules.hpp"
 
-#include "compat/version.hpp"
 #include "gpu_vendors/nvidia/kernels.hpp"
 #include "gpu_vendors/nvidia/require.hpp"
+#include "image_facts/cuda_version.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -14,7 +14,7 @@ namespace gantry::gpu_vendors::nvidia {
 
 namespace {
 
-void node(std::vector<findings::Finding>& out, const gpu::DeviceNode& n, const std::string& id,
+void node(std::vector<findings::Finding>& out, const gpu_host::DeviceNode& n, const std::string& id,
           const std::string& what, findings::Severity missing) {
     if (!n.present) {
         out.push_back({id, missing, what + " " + n.host_path + " does not exist",
@@ -38,7 +38,7 @@ std::string joined(const std::vector<std::string>& v) {
 // driver store; no kernel module, nodes per GPU or MIG.
 std::vector<findings::Finding> check_wsl_host(const gpu_vendors::nvidia::Host& host) {
     std::vector<findings::Finding> out;
-    const std::string drivers = gpu::join_root(host.driver_root, "/usr/lib/wsl/drivers");
+    const std::string drivers = gpu_host::join_root(host.driver_root, "/usr/lib/wsl/drivers");
     if (host.wsl_driver_store.empty()) {
         out.push_back({"HOST-NO-DRIVER", findings::Severity::fail,
                        "WSL2 without the NVIDIA driver: no driver store under " + drivers +
@@ -76,7 +76,7 @@ std::vector<findings::Finding> check_wsl_host(const gpu_vendors::nvidia::Host& h
             [](const gpu_vendors::nvidia::Library& l) { return l.name == "libdxcore.so"; }))
         out.push_back({"HOST-WSL-DXCORE", findings::Severity::fail,
                        "WSL2: no libdxcore.so in " +
-                           gpu::join_root(host.driver_root, "/usr/lib/wsl/lib") +
+                           gpu_host::join_root(host.driver_root, "/usr/lib/wsl/lib") +
                            ": CUDA and NVML cannot reach the GPU without it",
                        "check that WSL mounts its lib share (/usr/lib/wsl/lib; wsl --update), or "
                        "point --driver-root at the root holding usr/lib/wsl"});
@@ -166,24 +166,26 @@ std::vector<findings::Finding> check_host(const gpu_vendors::nvidia::Host& host)
 
 namespace {
 
-bool has_lib(const compat::ImageFacts& img, const char* prefix) {
+bool has_lib(const image_facts::ImageFacts& img, const char* prefix) {
     return std::any_of(img.lib_names.begin(), img.lib_names.end(),
                        [&](const std::string& n) { return n.starts_with(prefix); });
 }
 
-const compat::PipPackage* pip_package(const compat::ImageFacts& img, const std::string& name) {
+const image_facts::PipPackage* pip_package(const image_facts::ImageFacts& img,
+                                           const std::string& name) {
     for (auto& p : img.pip)
         if (p.name == name) return &p;
     return nullptr;
 }
 
-bool has_pip(const compat::ImageFacts& img, const char* prefix) {
-    return std::any_of(img.pip.begin(), img.pip.end(),
-                       [&](const compat::PipPackage& p) { return p.name.starts_with(prefix); });
+bool has_pip(const image_facts::ImageFacts& img, const char* prefix) {
+    return std::any_of(img.pip.begin(), img.pip.end(), [&](const image_facts::PipPackage& p) {
+        return p.name.starts_with(prefix);
+    });
 }
 
 void check_torch(std::vector<findings::Finding>& out, const gpu_vendors::nvidia::Host& host,
-                 const compat::ImageFacts& img, const compat::TorchInfo& torch) {
+                 const image_facts::ImageFacts& img, const image_facts::TorchInfo& torch) {
     std::string where = " (" + img.torch_path + ")";
     std::string who = "PyTorch " + torch.version + where;
     if (torch.cuda.empty()) {
@@ -193,11 +195,11 @@ void check_torch(std::vector<findings::Finding>& out, const gpu_vendors::nvidia:
                        "https://download.pytorch.org/whl/cu126"});
         return;
     }
-    auto tv = compat::CudaVersion::parse(torch.cuda);
+    auto tv = image_facts::CudaVersion::parse(torch.cuda);
     if (host.has_driver() && tv) {
-        if (auto dv = compat::DriverVersion::parse(host.driver_version)) {
+        if (auto dv = image_facts::DriverVersion::parse(host.driver_version)) {
             auto c = check_driver(*tv, *dv);
-            if (c.status == compat::DriverStatus::too_old)
+            if (c.status == image_facts::DriverStatus::too_old)
                 out.push_back({"TORCH-CUDA-TOO-NEW", findings::Severity::fail,
                                who + " is built for CUDA " + torch.cuda + ": " + c.message,
                                "upgrade the driver to " +
@@ -230,12 +232,13 @@ void check_torch(std::vector<findings::Finding>& out, const gpu_vendors::nvidia:
         };
         for (auto& n : img.lib_names)
             if (n.starts_with("libcudart.so.") &&
-                !compat::file_name_version(n, "libcudart.so.", 3)) {
+                !image_facts::file_name_version(n, "libcudart.so.", 3)) {
                 int m = std::atoi(n.c_str() + 13);
                 if (m) mismatch(n, m, -1);
             }
         for (auto& e : img.cuda)
-            if (auto mm = compat::major_minor(e.version)) mismatch(e.source, mm->first, mm->second);
+            if (auto mm = image_facts::major_minor(e.version))
+                mismatch(e.source, mm->first, mm->second);
     }
     // Exact pins of torch's own wheel (Requires-Dist nvidia-cudnn-cu12==9.1.0.70).
     if (auto* t = pip_package(img, "torch"))
@@ -263,11 +266,12 @@ void check_torch(std::vector<findings::Finding>& out, const gpu_vendors::nvidia:
 }
 
 // cuDNN, NCCL or TensorRT built for another CUDA major than the image's CUDA.
-void check_lib_cuda(std::vector<findings::Finding>& out, const compat::ImageFacts& img,
-                    const std::vector<compat::Evidence>& cudas) {
+void check_lib_cuda(std::vector<findings::Finding>& out, const image_facts::ImageFacts& img,
+                    const std::vector<image_facts::Evidence>& cudas) {
     if (cudas.empty() || !cudas.front().cuda_major) return;
-    const compat::Evidence& c = cudas.front();
-    auto check = [&](const char* what, const std::vector<compat::Evidence>& evs, const char* fix) {
+    const image_facts::Evidence& c = cudas.front();
+    auto check = [&](const char* what, const std::vector<image_facts::Evidence>& evs,
+                     const char* fix) {
         for (auto& e : evs) {
             if (!e.cuda_major || e.cuda_major == c.cuda_major) continue;
             out.push_back(
@@ -285,9 +289,10 @@ void check_lib_cuda(std::vector<findings::Finding>& out, const compat::ImageFact
     check("TensorRT", img.tensorrt, "tensorrt-cu");
 }
 
-std::string components(const compat::ImageFacts& img, const std::vector<compat::Evidence>& cudas) {
+std::string components(const image_facts::ImageFacts& img,
+                       const std::vector<image_facts::Evidence>& cudas) {
     std::string s;
-    auto add = [&](const char* what, const std::vector<compat::Evidence>& evs) {
+    auto add = [&](const char* what, const std::vector<image_facts::Evidence>& evs) {
         for (auto& e : evs) {
             if (!s.empty()) s += "; ";
             s += std::string(what) + " " + e.version + " (" + e.source + ")";
@@ -297,7 +302,7 @@ std::string components(const compat::ImageFacts& img, const std::vector<compat::
     add("cuDNN", img.cudnn);
     add("NCCL", img.nccl);
     add("TensorRT", img.tensorrt);
-    if (auto t = compat::parse_torch_version(img.torch_version_py)) {
+    if (auto t = image_facts::parse_torch_version(img.torch_version_py)) {
         if (!s.empty()) s += "; ";
         s += "PyTorch " + t->version + " (" + img.torch_path + ")";
     }
@@ -350,11 +355,11 @@ std::vector<findings::Finding> check_driver_needs(const std::string& ref,
              "ldd's output misses them)"}};
 }
 
-std::vector<findings::Finding> check_glibc(const compat::ImageFacts& img,
+std::vector<findings::Finding> check_glibc(const image_facts::ImageFacts& img,
                                            const std::vector<GlibcNeed>& needs) {
     std::vector<findings::Finding> out;
     if (img.glibc.empty()) return out;
-    auto have = compat::major_minor(img.glibc);
+    auto have = image_facts::major_minor(img.glibc);
     if (!have) return out;
     std::set<std::string> defs(img.glibc_defs.begin(), img.glibc_defs.end());
     const GlibcNeed* worst_lib = nullptr;
@@ -402,7 +407,7 @@ std::vector<findings::Finding> check_persistence(const gpu_vendors::nvidia::Host
 }
 
 std::vector<findings::Finding> check_image(const gpu_vendors::nvidia::Host& host,
-                                           const compat::ImageFacts& img,
+                                           const image_facts::ImageFacts& img,
                                            const gpu_vendors::nvidia::GpuRequest& req,
                                            const gpu_vendors::nvidia::Selection& sel) {
     std::vector<findings::Finding> out;
@@ -417,15 +422,16 @@ std::vector<findings::Finding> check_image(const gpu_vendors::nvidia::Host& host
     if (!cudas.empty()) cuda = cudas.front().version;
     for (auto& ev : cudas) {
         if (!host.has_driver()) break;
-        auto cv = compat::CudaVersion::parse(ev.version);
-        auto dv = compat::DriverVersion::parse(host.driver_version);
+        auto cv = image_facts::CudaVersion::parse(ev.version);
+        auto dv = image_facts::DriverVersion::parse(host.driver_version);
         if (!cv || !dv) continue;
         auto c = check_driver(*cv, *dv);
-        findings::Severity s = c.status == compat::DriverStatus::too_old ? findings::Severity::fail
-                               : c.status == compat::DriverStatus::ok_minor_version_compat
-                                   ? findings::Severity::warn
-                               : c.status == compat::DriverStatus::ok ? findings::Severity::pass
-                                                                      : findings::Severity::warn;
+        findings::Severity s =
+            c.status == image_facts::DriverStatus::too_old ? findings::Severity::fail
+            : c.status == image_facts::DriverStatus::ok_minor_version_compat
+                ? findings::Severity::warn
+            : c.status == image_facts::DriverStatus::ok ? findings::Severity::pass
+                                                        : findings::Severity::warn;
         std::string fix;
         if (s == findings::Severity::fail) {
             fix = "upgrade the host driver to " +
@@ -465,7 +471,7 @@ std::vector<findings::Finding> check_image(const gpu_vendors::nvidia::Host& host
                                "request MIG devices (e.g. --gpus device=" +
                                    std::to_string(d->index) + ":0) or disable MIG on that GPU"});
     }
-    if (auto torch = compat::parse_torch_version(img.torch_version_py); torch && req.inject)
+    if (auto torch = image_facts::parse_torch_version(img.torch_version_py); torch && req.inject)
         check_torch(out, host, img, *torch);
     check_lib_cuda(out, img, cudas);
     if (auto summary = components(img, cudas); !summary.empty())

@@ -1,6 +1,7 @@
 #include "gpu_vendors/nvidia/fatbin.hpp"
 
-#include "compat/elf_bytes.hpp"
+#include "elf/headers.hpp"
+#include "elf/sections.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/lz4.hpp"
@@ -19,12 +20,9 @@ namespace gantry::gpu_vendors::nvidia {
 
 namespace {
 
-using compat::Bytes;
-using compat::elf_regions;
-using compat::is_elf64le;
-using compat::kShtNobits;
-using compat::kShtNote;
-using compat::Region;
+using elf::Bytes;
+using elf::is_elf64le;
+using elf::Region;
 
 constexpr std::uint32_t kFatbinMagic = 0xBA55ED50;
 constexpr char kMagicBytes[4] = {'\x50', '\xED', '\x55', '\xBA'};
@@ -35,7 +33,6 @@ constexpr std::uint64_t kFlagLz4 = 0x2000, kFlagZstd = 0x8000;
 constexpr std::uint64_t kFlagArchSpecific = 0x100000, kFlagFamily = 0x200000;
 constexpr std::uint64_t kCheapDecompress = 64u << 10;
 
-constexpr std::uint64_t kShfExecinstr = 0x4;
 constexpr std::uint16_t kEmCuda = 190;
 
 struct CubinInfo {
@@ -51,14 +48,12 @@ CubinInfo parse_cubin_header(Bytes c) {
         info.error = "payload is not an ELF64 cubin";
         return info;
     }
-    if (c.get<std::uint16_t>(0x12) != kEmCuda) {
-        info.error = "payload is not a CUDA ELF (e_machine " +
-                     std::to_string(c.get<std::uint16_t>(0x12)) + ")";
+    const elf::Header h = elf::header(c);
+    if (h.machine != kEmCuda) {
+        info.error = "payload is not a CUDA ELF (e_machine " + std::to_string(h.machine) + ")";
         return info;
     }
-    unsigned char osabi = c.p[7], abiver = c.p[8];
-    std::uint32_t eflags = c.get<std::uint32_t>(0x30);
-    info.sm = (abiver == 7 || osabi == 0x33) ? (eflags & 0xff) : ((eflags >> 8) & 0xff);
+    info.sm = (h.abi_version == 7 || h.osabi == 0x33) ? (h.flags & 0xff) : ((h.flags >> 8) & 0xff);
     return info;
 }
 
@@ -67,23 +62,20 @@ CubinInfo parse_cubin(Bytes c) {
     CubinInfo info = parse_cubin_header(c);
     if (!info.error.empty()) return info;
 
-    std::uint64_t shoff = c.get<std::uint64_t>(0x28);
-    std::uint16_t shentsize = c.get<std::uint16_t>(0x3a);
-    std::uint64_t shnum = c.get<std::uint16_t>(0x3c);
-    if (!shoff || shentsize < 64 || shoff >= c.n) {
+    const elf::Header h = elf::header(c);
+    if (!h.shoff || h.shentsize < 64 || h.shoff >= c.n) {
         info.error = "cubin has no section headers";
         return info;
     }
-    shnum = std::min<std::uint64_t>(shnum, (c.n - shoff) / shentsize);
+    // e_shnum as stored (a cubin has no extended numbering), cut to the headers that fit
+    std::uint64_t shnum = std::min<std::uint64_t>(h.shnum, (c.n - h.shoff) / h.shentsize);
     bool code = false;
     for (std::uint64_t i = 1; i < shnum; ++i) {
-        std::uint64_t h = shoff + i * shentsize;
-        auto type = c.get<std::uint32_t>(h + 4);
-        auto flags = c.get<std::uint64_t>(h + 8);
-        auto off = c.get<std::uint64_t>(h + 24);
-        auto size = c.get<std::uint64_t>(h + 32);
-        if ((flags & kShfExecinstr) && type != kShtNobits && size > 0) code = true;
-        if (type != kShtNote || info.toolkit) continue;
+        const elf::SectionHeader sh = elf::section_header(c, h, i);
+        const std::uint32_t type = sh.type;
+        const std::uint64_t off = sh.offset, size = sh.size;
+        if ((sh.flags & elf::shf_execinstr) && type != elf::sht_nobits && size > 0) code = true;
+        if (type != elf::sht_note || info.toolkit) continue;
         Bytes notes = c.sub(off, size);
         std::uint64_t p = 0;
         while (notes.has(p, 12)) {
@@ -416,7 +408,7 @@ FatbinFile scan(Bytes f, const FatbinOptions& opts) {
     std::vector<Region> regions;
     if (is_elf64le(f)) {
         out.elf = true;
-        regions = elf_regions(f, out.problems);
+        regions = elf::regions(f, out.problems);
     }
     if (regions.empty() && f.n > 0) regions.push_back({0, f.n, "file"});
     Scanner s(f, opts, out);

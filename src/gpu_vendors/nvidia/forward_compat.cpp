@@ -1,7 +1,7 @@
 #include "gpu_vendors/nvidia/forward_compat.hpp"
 
-#include "compat/elf_bytes.hpp"
-#include "compat/version.hpp"
+#include "elf/sections.hpp"
+#include "image_facts/cuda_version.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/json.hpp"
@@ -23,11 +23,12 @@ void apply_forward_compat(std::vector<findings::Finding>& out, const std::string
     if (!note.empty()) {
         auto j = safe_json::parse_or_discarded(note);
         if (j.is_object() && j.contains("CUDA Version") && j["CUDA Version"].is_string())
-            if (auto v = compat::CudaVersion::parse(j["CUDA Version"].get<std::string>()))
+            if (auto v = image_facts::CudaVersion::parse(j["CUDA Version"].get<std::string>()))
                 served = v->encoded();
     }
     if (!served)
-        if (auto d = compat::DriverVersion::parse(compat_version)) served = max_cuda_for_driver(*d);
+        if (auto d = image_facts::DriverVersion::parse(compat_version))
+            served = max_cuda_for_driver(*d);
     if (!served) return;
     for (auto& f : out) {
         if (f.id != "CUDA-DRIVER-TOO-OLD" && f.id != "TORCH-CUDA-TOO-NEW") continue;
@@ -35,19 +36,19 @@ void apply_forward_compat(std::vector<findings::Finding>& out, const std::string
         f.id = f.id == "CUDA-DRIVER-TOO-OLD" ? "CUDA-FORWARD-COMPAT" : "TORCH-FORWARD-COMPAT";
         f.severity = findings::Severity::warn;
         f.message += "; the image's forward-compatibility library " + compat_path + " (CUDA " +
-                     compat::cuda_string(served) + ") makes it run on this data-center GPU";
+                     image_facts::cuda_string(served) + ") makes it run on this data-center GPU";
         f.fix = "upgrade the host driver to drop the dependency on forward compatibility "
                 "(it works only on data-center GPUs and supported driver branches)";
     }
 }
 
-std::optional<std::string> cuda_fwd_compat_note_bytes(std::string_view elf) {
-    compat::Bytes f{reinterpret_cast<const unsigned char*>(elf.data()), elf.size()};
+std::optional<std::string> cuda_fwd_compat_note_bytes(std::string_view data) {
+    elf::Bytes f = elf::Bytes::of(data);
     if (!is_elf64le(f)) return std::nullopt;
     std::vector<std::string> problems;
-    for (auto& r : elf_regions(f, problems)) {
+    for (auto& r : elf::regions(f, problems)) {
         if (r.name != ".note.cuda.fwd_compatibility") continue;
-        compat::Bytes n = f.sub(r.off, r.len);
+        elf::Bytes n = f.sub(r.off, r.len);
         for (std::uint64_t at = 0; n.has(at, 12);) {
             std::uint64_t namesz = n.get<std::uint32_t>(at), descsz = n.get<std::uint32_t>(at + 4);
             std::uint64_t name_at = at + 12, desc_at = name_at + ((namesz + 3) & ~std::uint64_t{3});

@@ -1,6 +1,6 @@
 #include "gpu_vendors/nvidia/gpu_facts.hpp"
 
-#include "gpu/ldcache.hpp"
+#include "gpu_host/ldcache.hpp"
 #include "gpu_vendors/nvidia/forward_compat.hpp"
 #include "gpu_vendors/nvidia/image_checks.hpp"
 #include "rootfs/rootfs.hpp"
@@ -45,7 +45,8 @@ gantry::gpu_vendors::nvidia::ImageGpuLayout image_gpu_layout(const rootfs::Image
     if (!cache.empty()) {
         layout.cached_sonames.emplace();
         try {
-            for (auto& e : gpu::ldcache::parse(cache).entries) layout.cached_sonames->insert(e.key);
+            for (auto& e : gpu_host::ldcache::parse(cache).entries)
+                layout.cached_sonames->insert(e.key);
         } catch (const Error&) { // unreadable cache: let ldconfig rebuild it
             layout.cached_sonames->insert("libcuda.so.1");
         }

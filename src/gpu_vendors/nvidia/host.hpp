@@ -1,10 +1,10 @@
 // gpu_vendors/nvidia/host: gpu_vendors::nvidia::Host, what an NVIDIA driver installation offers
 // containers, discovered from a driver root (libraries, binaries, firmware, IPC sockets) and a
 // device root (device nodes), like nvidia-ctk's --driver-root / --dev-root. It only describes the
-// host; the shared gpu::DeviceNode and gpu::join_root are gpu/device_node.hpp's.
+// host; the shared gpu_host::DeviceNode and gpu_host::join_root are gpu_host/device_node.hpp's.
 #pragma once
 
-#include "gpu/device_node.hpp"
+#include "gpu_host/device_node.hpp"
 #include "gpu_vendors/in_root.hpp"
 
 #include <cstdint>
@@ -30,7 +30,7 @@ struct MigDevice {
     std::string uuid;    // MIG-...
     std::string profile; // e.g. "1g.10gb"
     std::uint64_t memory = 0;
-    gpu::DeviceNode gi_cap,
+    gpu_host::DeviceNode gi_cap,
         ci_cap; // /dev/nvidia-caps/nvidia-capN for gpu<minor>/gi<gi>[/ci<ci>]/access
 };
 
@@ -46,7 +46,7 @@ struct Device {
     bool mig_enabled = false;
     int persistence = -1; // NVML persistence mode: 1 enabled, 0 disabled, -1 unknown
     std::vector<MigDevice> migs;
-    gpu::DeviceNode node; // /dev/nvidia<minor>
+    gpu_host::DeviceNode node; // /dev/nvidia<minor>
     std::string proc_dir; // host /proc/driver/nvidia/gpus/<bus id> (for injection), may be empty
 };
 
@@ -88,9 +88,10 @@ struct Host {
     std::vector<HostFile> firmware; // GSP firmware -> /lib/firmware/nvidia/<ver>/
     std::vector<HostFile> configs;  // ICD/vendor files (Vulkan, EGL, OpenCL) -> same path
     std::vector<IpcSocket> ipc;
-    gpu::DeviceNode ctl, uvm, uvm_tools, modeset; // /dev/nvidiactl, nvidia-uvm(-tools), modeset
-    gpu::DeviceNode dxg; // /dev/dxg: the only GPU node on WSL (wsl == true)
-    std::vector<gpu::DeviceNode> mig_config_caps; // mig config/monitor caps (management only)
+    gpu_host::DeviceNode ctl, uvm, uvm_tools,
+        modeset;              // /dev/nvidiactl, nvidia-uvm(-tools), modeset
+    gpu_host::DeviceNode dxg; // /dev/dxg: the only GPU node on WSL (wsl == true)
+    std::vector<gpu_host::DeviceNode> mig_config_caps; // mig config/monitor caps (management only)
     std::string proc_root;          // host dir holding driver/nvidia/{version,params,gpus/...}
     std::vector<std::string> notes; // what discovery found or missed, one line each
     std::string ldcache_path;       // the driver root's ld.so.cache that was read (host path)

@@ -1,7 +1,7 @@
 #include "gpu_vendors/nvidia/host_cache.hpp"
 
-#include "gpu/device_node_json.hpp"
-#include "gpu/host_cache.hpp"
+#include "gpu_host/device_node_json.hpp"
+#include "gpu_host/host_cache.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
 
@@ -45,7 +45,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Host, driver_root, dev_root, driver_version, 
 namespace {
 
 std::string cache_key(const DiscoverOptions& opt) {
-    gpu::CacheKey k("gantry-host-cache-4");
+    gpu_host::CacheKey k("gantry-host-cache-4");
     k.text(opt.driver_root + "\n" + opt.dev_root + "\n" + (opt.use_nvml ? "nvml" : "no-nvml"));
     std::string root = opt.driver_root == "/" ? "" : opt.driver_root;
     for (auto p : {root + "/proc/driver/nvidia/version", std::string("/proc/driver/nvidia/version"),
@@ -68,16 +68,16 @@ std::string cache_key(const DiscoverOptions& opt) {
 } // namespace
 
 std::string host_to_json(const Host& h) {
-    return gpu::entry_text(h);
+    return gpu_host::entry_text(h);
 }
 
 Host host_from_json(const std::string& text) {
-    return gpu::entry_from_text<Host>(text, "GPU host cache entry");
+    return gpu_host::entry_from_text<Host>(text, "GPU host cache entry");
 }
 
 Host discover_cached(const DiscoverOptions& opt, const std::string& cache_dir) {
     if (cache_dir.empty()) return discover(opt);
-    return gpu::cached_host<Host>(
+    return gpu_host::cached_host<Host>(
         cache_dir, cache_dir + "/host-" + cache_key(opt) + ".json", 16 << 20, host_from_json,
         host_to_json, [&] { return discover(opt); }, [](const Host& h) { return h.has_driver(); },
         0755);

@@ -1,10 +1,10 @@
 #include "gpu_vendors/nvidia/image_checks.hpp"
 
-#include "compat/version.hpp"
-#include "gpu/elf.hpp"
-#include "gpu/ldcache.hpp"
+#include "elf/dynamic.hpp"
+#include "gpu_host/ldcache.hpp"
 #include "gpu_vendors/nvidia/forward_compat.hpp"
 #include "gpu_vendors/nvidia/inject.hpp"
+#include "image_facts/cuda_version.hpp"
 #include "rootfs/rootfs.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -45,7 +45,7 @@ bool is_libc(const std::string& path, const std::string& name) {
 std::set<std::string> image_library_names(const store::Store& store, const store::Image& img) {
     std::set<std::string> names;
     try {
-        for (auto& e : gpu::ldcache::parse(
+        for (auto& e : gpu_host::ldcache::parse(
                            rootfs::read_image_file(store, img.config.diff_ids, "etc/ld.so.cache"))
                            .entries)
             names.insert(e.key);
@@ -73,7 +73,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
                const std::vector<std::string>& env, const gpu_vendors::nvidia::Host& host,
                const gpu_vendors::nvidia::GpuRequest& req,
                const gpu_vendors::nvidia::Selection& sel, const std::string& path_prefix) {
-    compat::ImageFacts facts;
+    image_facts::ImageFacts facts;
     facts.ref = ref;
     facts.platform = img.config.platform;
     facts.env = env;
@@ -94,12 +94,12 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
                 compat_hosts[path] = host_path;
             }
             std::string text;
-            if (compat::wants_contents(path)) try {
+            if (image_facts::wants_contents(path)) try {
                     text = fs::read_file(host_path,
                                          path == "var/lib/dpkg/status" ? 64 << 20 : 1 << 20);
                 } catch (const Error&) { // too large or unreadable: no evidence
                 }
-            compat::add_file_facts(facts, path, text);
+            image_facts::add_file_facts(facts, path, text);
             if (is_libc(path, name)) libc_candidates.push_back({path, host_path});
             if (!path.starts_with(path_prefix)) return;
             Fd fd(::open(host_path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -120,10 +120,9 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
     // the native-architecture one first; else the libc6 version in the dpkg database.
     for (auto& [path, host_path] : libc_candidates) {
         try {
-            auto info = gpu::elf::read_file(host_path, true);
-            if (info.machine != gpu::elf::native_machine() || info.bits != gpu::elf::native_bits())
-                continue;
-            auto v = gpu::elf::max_glibc_version(info.version_defs);
+            auto info = elf::read_file(host_path, true);
+            if (info.machine != elf::native_machine() || info.bits != elf::native_bits()) continue;
+            auto v = elf::max_glibc_version(info.version_defs);
             if (v.first == 0) continue;
             facts.glibc = std::to_string(v.first) + "." + std::to_string(v.second);
             facts.glibc_source = "/" + path;
@@ -134,7 +133,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
         } catch (const Error&) { // not an ELF object we can read: try the next
         }
     }
-    compat::add_env_facts(facts);
+    image_facts::add_env_facts(facts);
     auto out = check_image(host, facts, req, sel);
     if (req.inject && host.has_driver()) {
         std::vector<GlibcNeed> needs;
@@ -145,8 +144,8 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
             injected.insert(lib.name);
             injected.insert(lib.soname);
             try {
-                auto info = gpu::elf::read_file(lib.host_path, true);
-                needs.push_back({lib.host_path, gpu::elf::max_glibc_version(info.version_needs)});
+                auto info = elf::read_file(lib.host_path, true);
+                needs.push_back({lib.host_path, elf::max_glibc_version(info.version_needs)});
                 objects.push_back({lib.host_path, info.needed});
             } catch (const Error&) { // discovery already vetted the file; nothing to add
             }

@@ -32,7 +32,7 @@ int major_of(const std::string& version) {
     }
 }
 
-void add_device(oci::RuntimeSpec& spec, const gpu::DeviceNode& n, const std::string& what,
+void add_device(oci::RuntimeSpec& spec, const gpu_host::DeviceNode& n, const std::string& what,
                 bool required, int access = R_OK | W_OK) {
     if (!n.present) {
         if (!required) return;
@@ -74,11 +74,11 @@ void inject_wsl(oci::RuntimeSpec& spec, const gpu_vendors::nvidia::Host& host) {
     if (host.wsl_driver_store.empty())
         throw Error(Errc::run_failed,
                     "WSL2 without the NVIDIA driver: no driver store under " +
-                        gpu::join_root(host.driver_root, "/usr/lib/wsl/drivers") +
+                        gpu_host::join_root(host.driver_root, "/usr/lib/wsl/drivers") +
                         " holds libcuda.so.1.1",
                     "install the current NVIDIA driver on Windows (it brings WSL2 support; never "
                     "a Linux driver inside WSL), then restart WSL (wsl --shutdown)");
-    const gpu::DeviceNode& dxg = host.dxg;
+    const gpu_host::DeviceNode& dxg = host.dxg;
     if (!dxg.present)
         throw Error(Errc::run_failed, "WSL2 without its GPU device " + dxg.host_path,
                     "use WSL2, not WSL1 (wsl --set-version DISTRO 2), with a current Windows GPU "

@@ -22,13 +22,13 @@ Capabilities caps_of(const std::vector<std::string>& words, const std::string& w
     for (auto& t : words) {
         if (t == "all") return all_capabilities();
         auto c = capability_from_string(t);
-        if (!c) gpu::throw_unknown_capability(what, t);
+        if (!c) gpu_host::throw_unknown_capability(what, t);
         caps.insert(*c);
     }
     return caps;
 }
 
-void take_devices(GpuRequest& r, const gpu::GpusFlag& f) {
+void take_devices(GpuRequest& r, const gpu_host::GpusFlag& f) {
     r.inject = f.inject;
     r.all = f.all;
     r.devices = f.devices;
@@ -51,7 +51,7 @@ GpuRequest parse_request(const std::vector<std::string>& env,
     std::optional<Capabilities> flag_caps;
     if (gpus) {
         r.source = "--gpus";
-        gpu::GpusFlag f = gpu::parse_gpus_flag(*gpus);
+        gpu_host::GpusFlag f = gpu_host::parse_gpus_flag(*gpus);
         if (f.driver && *f.driver != "nvidia")
             throw Error(Errc::unsupported,
                         "--gpus driver=" + *f.driver +
@@ -61,8 +61,8 @@ GpuRequest parse_request(const std::vector<std::string>& env,
         if (f.capabilities) flag_caps = caps_of(*f.capabilities, "--gpus");
     } else if (auto v = env_get(env, "NVIDIA_VISIBLE_DEVICES")) {
         r.source = "NVIDIA_VISIBLE_DEVICES";
-        gpu::GpusFlag f;
-        gpu::set_device_list(f, *v);
+        gpu_host::GpusFlag f;
+        gpu_host::set_device_list(f, *v);
         take_devices(r, f);
     } else if (legacy) {
         r.source = "CUDA_VERSION (legacy image)";
@@ -71,8 +71,8 @@ GpuRequest parse_request(const std::vector<std::string>& env,
     auto cv = env_get(env, "NVIDIA_DRIVER_CAPABILITIES");
     if (flag_caps)
         r.caps = *flag_caps;
-    else if (cv && !text::trim(*cv, gpu::kBlanksAndQuotes).empty())
-        r.caps = caps_of(gpu::split_list(*cv), "NVIDIA_DRIVER_CAPABILITIES");
+    else if (cv && !text::trim(*cv, gpu_host::kBlanksAndQuotes).empty())
+        r.caps = caps_of(gpu_host::split_list(*cv), "NVIDIA_DRIVER_CAPABILITIES");
     else if (legacy && !cv)
         r.caps = all_capabilities();
     else

@@ -1,10 +1,10 @@
 // gpu_vendors/nvidia/request: which GPUs and driver capabilities a container asks for: docker's
-// --gpus flag (its grammar is gpu/gpus_flag.hpp's) and the NVIDIA_VISIBLE_DEVICES /
+// --gpus flag (its grammar is gpu_host/gpus_flag.hpp's) and the NVIDIA_VISIBLE_DEVICES /
 // NVIDIA_DRIVER_CAPABILITIES / NVIDIA_REQUIRE_* / NVIDIA_DISABLE_REQUIRE environment contract of
 // the NVIDIA container toolkit (reference nvidia-driver.md §3).
 #pragma once
 
-#include "gpu/gpus_flag.hpp"
+#include "gpu_host/gpus_flag.hpp"
 #include "gpu_vendors/nvidia/host.hpp"
 
 #include <optional>

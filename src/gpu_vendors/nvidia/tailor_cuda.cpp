@@ -76,17 +76,17 @@ class Tailor {
     // Fills the report; false when the file is refused (the reason in r_.refused).
     bool run(bool write) {
         std::string why;
-        switch (read_elf(f_, elf_, why)) {
-        case ElfRead::not_elf:
+        switch (elf::read_table(f_, elf_, why)) {
+        case elf::TableRead::not_elf:
             return true;
-        case ElfRead::no_sections:
+        case elf::TableRead::no_sections:
             if (has_magic(f_))
                 left("fat binary magic found, but the file has no section headers to find "
                      ".nv_fatbin by: left alone");
             return true;
-        case ElfRead::malformed:
+        case elf::TableRead::malformed:
             return has_magic(f_) ? refuse(why) : true;
-        case ElfRead::ok:
+        case elf::TableRead::ok:
             break;
         }
         nv_ = elf_.find(".nv_fatbin");
@@ -142,7 +142,7 @@ class Tailor {
     // Which containers a wrapper references; refuses pointers into the middle of containers.
     bool references(std::string& why, std::map<std::string, std::size_t>& elsewhere) {
         referenced_.assign(cs_.size(), false);
-        const Section* seg = elf_.find(".nvFatBinSegment");
+        const elf::Section* seg = elf_.find(".nvFatBinSegment");
         if (!seg || !seg->has_bytes()) return true; // nothing references anything
         Pointers ptrs;
         const std::uint64_t lo = nv_->addr, hi = nv_->addr + nv_->size;
@@ -163,7 +163,7 @@ class Tailor {
                 continue;
             }
             auto off = elf_.vaddr_to_off(w.data);
-            const Section* s = off ? elf_.section_at(*off) : nullptr;
+            const elf::Section* s = off ? elf_.section_at(*off) : nullptr;
             ++elsewhere[s ? s->name : std::string("no loaded section")];
         }
         for (auto& [v, what] : ptrs.into)
@@ -176,7 +176,7 @@ class Tailor {
     }
 
     // One line per other section holding containers (compat/fatbin's lenient scan finds them).
-    void list_other_sections(const Section* nv, const std::map<std::string, std::size_t>& wr) {
+    void list_other_sections(const elf::Section* nv, const std::map<std::string, std::size_t>& wr) {
         nvidia::FatbinOptions o;
         o.cubin = nvidia::FatbinOptions::Cubin::none;
         auto scan = nvidia::scan_fatbin_bytes(f_, o);
@@ -266,8 +266,8 @@ class Tailor {
     std::string& f_;
     const device_code::KeepSet& keep_;
     device_code::FileReport& r_;
-    Elf elf_;
-    const Section* nv_ = nullptr;
+    elf::Table elf_;
+    const elf::Section* nv_ = nullptr;
     std::vector<Container> cs_;
     std::vector<bool> referenced_;
     std::vector<Plan> plans_;

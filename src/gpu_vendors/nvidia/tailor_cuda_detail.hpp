@@ -8,6 +8,7 @@
 #pragma once
 
 #include "device_code/format.hpp"
+#include "elf/sections.hpp"
 #include "gpu_vendors/nvidia/fatbin.hpp"
 
 #include <cstdint>
@@ -23,33 +24,6 @@ std::string hex(std::uint64_t v); // "0x8e990"
 inline constexpr std::uint32_t kWrapperMagic = 0x466243b1;
 inline constexpr std::uint32_t kContainerMagic = 0xBA55ED50;
 inline constexpr std::uint64_t kWrapperSize = 24, kContainerHeader = 16;
-
-struct Section {
-    std::string name;
-    std::uint32_t type = 0, link = 0;
-    std::uint64_t flags = 0, addr = 0, off = 0, size = 0, entsize = 0;
-    bool has_bytes() const { return type != 8 /*NOBITS*/ && type != 0 && size > 0; }
-};
-
-struct Segment { // a PT_LOAD
-    std::uint64_t off = 0, vaddr = 0, filesz = 0;
-};
-
-struct Elf {
-    std::uint16_t type = 0, machine = 0; // ET_EXEC 2, ET_DYN 3; EM_X86_64 62, EM_AARCH64 183
-    std::vector<Section> sections;       // index = section header index
-    std::vector<Segment> loads;
-    const Section* find(std::string_view name) const;
-    // The file offset a virtual address is loaded from (through the PT_LOAD holding it).
-    std::optional<std::uint64_t> vaddr_to_off(std::uint64_t v) const;
-    // The section with file contents holding a file offset (nullptr: none).
-    const Section* section_at(std::uint64_t off) const;
-};
-
-enum class ElfRead { ok, not_elf, no_sections, malformed };
-// Reads the ELF64 little-endian header, section headers (names included) and PT_LOAD segments.
-// `why` says what is malformed.
-ElfRead read_elf(std::string_view f, Elf& out, std::string& why);
 
 // One __fatBinC_Wrapper_t of .nvFatBinSegment and where its `data` points once loaded.
 struct Wrapper {
@@ -71,9 +45,9 @@ struct Pointers {
 // [lo, hi). Returns "" or why the file must be refused (bad wrapper magic or version, a wrapper
 // relocated by something other than a RELATIVE relocation, a relocation that patches bytes in
 // [lo_off, hi_off) of the file, malformed tables).
-std::string read_pointers(std::string_view f, const Elf& elf, const Section& seg, std::uint64_t lo,
-                          std::uint64_t hi, std::uint64_t lo_off, std::uint64_t hi_off,
-                          Pointers& out);
+std::string read_pointers(std::string_view f, const elf::Table& table, const elf::Section& seg,
+                          std::uint64_t lo, std::uint64_t hi, std::uint64_t lo_off,
+                          std::uint64_t hi_off, Pointers& out);
 
 struct Entry {
     std::uint64_t off = 0; // file offset of the entry header
@@ -122,7 +96,7 @@ std::string outside_digest(std::string_view f, const std::vector<Container>& cs,
 
 // The proof of a rewrite (cuda_proof.cpp): `f` is the result, `originals[i]` the original bytes
 // of plans[i]'s container, `digest` outside_digest() of the original. Returns "" or what failed.
-std::string prove(std::string_view f, const Section& nv, const std::vector<Container>& cs,
+std::string prove(std::string_view f, const elf::Section& nv, const std::vector<Container>& cs,
                   const std::vector<Plan>& plans, const std::vector<std::string>& originals,
                   const std::string& digest);
 

@@ -26,7 +26,7 @@ std::string outside_digest(std::string_view f, const std::vector<Container>& cs,
     return h.hex_final();
 }
 
-std::string prove(std::string_view f, const Section& nv, const std::vector<Container>& cs,
+std::string prove(std::string_view f, const elf::Section& nv, const std::vector<Container>& cs,
                   const std::vector<Plan>& plans, const std::vector<std::string>& originals,
                   const std::string& digest) {
     if (outside_digest(f, cs, plans) != digest)

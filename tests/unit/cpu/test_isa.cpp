@@ -1,7 +1,7 @@
-// cpu/isa (x86-64 levels, cpuinfo, --cpu-arch targets) and the x86 ISA note of gpu/elf
+// cpu/isa (x86-64 levels, cpuinfo, --cpu-arch targets) and the x86 ISA note of elf/dynamic
 // (GNU_PROPERTY_X86_ISA_1_NEEDED), on ELF bytes laid out here as ld writes them.
 #include "cpu/isa.hpp"
-#include "gpu/elf.hpp"
+#include "elf/dynamic.hpp"
 #include "util/error.hpp"
 
 #include <cstdlib>
@@ -33,7 +33,7 @@ std::string elf_with_properties(const std::vector<std::pair<std::uint32_t, std::
                 4);
     b[4] = 2, b[5] = 1, b[6] = 1;
     put<std::uint16_t>(b, 16, 2);
-    put<std::uint16_t>(b, 18, gpu::elf::em_x86_64);
+    put<std::uint16_t>(b, 18, elf::em_x86_64);
     put<std::uint32_t>(b, 20, 1);
     put<std::uint64_t>(b, 32, 64);
     put<std::uint16_t>(b, 52, 64);
@@ -73,17 +73,17 @@ constexpr std::uint32_t kIsaNeeded = 0xc0008002, kIsaUsed = 0xc0010002, kFeature
 
 TEST(CpuIsa, ElfNoteGivesTheLevelNeeded) {
     // ld -z x86-64-v4 writes baseline | v4; a FEATURE_1_AND (IBT/SHSTK) and ISA_1_USED around it
-    auto info = gpu::elf::read(
-        elf_with_properties({{kFeature1And, 3}, {kIsaUsed, 0xf}, {kIsaNeeded, 0x9}}));
+    auto info =
+        elf::read(elf_with_properties({{kFeature1And, 3}, {kIsaUsed, 0xf}, {kIsaNeeded, 0x9}}));
     EXPECT_EQ(info.x86_isa_needed, 0x9u);
     EXPECT_EQ(cpu::level_of_isa_bits(info.x86_isa_needed), 4);
-    EXPECT_EQ(cpu::level_of_isa_bits(
-                  gpu::elf::read(elf_with_properties({{kIsaNeeded, 0x7}})).x86_isa_needed),
-              3);
+    EXPECT_EQ(
+        cpu::level_of_isa_bits(elf::read(elf_with_properties({{kIsaNeeded, 0x7}})).x86_isa_needed),
+        3);
     // only PT_NOTE (an older linker's layout)
-    EXPECT_EQ(gpu::elf::read(elf_with_properties({{kIsaNeeded, 0x3}}, false)).x86_isa_needed, 0x3u);
+    EXPECT_EQ(elf::read(elf_with_properties({{kIsaNeeded, 0x3}}, false)).x86_isa_needed, 0x3u);
     // none: ISA_1_USED alone says what was used, not what is needed
-    EXPECT_EQ(gpu::elf::read(elf_with_properties({{kIsaUsed, 0xf}})).x86_isa_needed, 0u);
+    EXPECT_EQ(elf::read(elf_with_properties({{kIsaUsed, 0xf}})).x86_isa_needed, 0u);
     EXPECT_EQ(cpu::level_of_isa_bits(0), 0);
     EXPECT_EQ(cpu::level_of_isa_bits(1), 1);
 }
@@ -92,7 +92,7 @@ TEST(CpuIsa, HostileNotesAreBoundsChecked) {
     const std::string good = elf_with_properties({{kFeature1And, 3}, {kIsaNeeded, 0x9}});
     for (std::size_t len = 0; len < good.size(); ++len) {
         try {
-            auto info = gpu::elf::read(std::string_view(good).substr(0, len));
+            auto info = elf::read(std::string_view(good).substr(0, len));
             EXPECT_TRUE(info.x86_isa_needed == 0 || info.x86_isa_needed == 0x9u);
         } catch (const Error&) {
         }
@@ -104,7 +104,7 @@ TEST(CpuIsa, HostileNotesAreBoundsChecked) {
             std::string bad = good;
             put<std::uint32_t>(bad, at, v);
             try {
-                auto info = gpu::elf::read(bad);
+                auto info = elf::read(bad);
                 EXPECT_TRUE(info.x86_isa_needed == 0 || info.x86_isa_needed == 0x9u) << at;
             } catch (const Error&) {
             }

@@ -87,7 +87,7 @@ TEST(LazyTree, LayersMergeAsOverlayfsStacksThem) {
     EXPECT_EQ(cat(t, "o/old"), "<none>");
     EXPECT_TRUE(S_ISDIR(t.attr(t.find("f")).st_mode));
     EXPECT_EQ(t.link_target(t.find("f/in")), "../a/keep");
-    EXPECT_EQ(t.attr(sqsh::Tree::kRoot).st_nlink, 5u); // 2 + a, f, o
+    EXPECT_EQ(t.attr(fuse::Tree::kRoot).st_nlink, 5u); // 2 + a, f, o
     std::uint64_t node = 0;
     struct stat st {};
     EXPECT_EQ(t.lookup(t.find("a"), "gone", node, st), ENOENT);

@@ -21,9 +21,9 @@ namespace amd = gantry::gpu_vendors::amd;
 
 namespace {
 
-gpu::DeviceNode node(const std::string& dev_root, const std::string& path, long major, long minor,
-                     std::uint32_t gid, std::uint32_t mode = 0660) {
-    gpu::DeviceNode n;
+gpu_host::DeviceNode node(const std::string& dev_root, const std::string& path, long major,
+                          long minor, std::uint32_t gid, std::uint32_t mode = 0660) {
+    gpu_host::DeviceNode n;
     n.path = path;
     n.host_path = dev_root == "/" ? path : dev_root + path;
     n.type = 'c';

@@ -27,8 +27,8 @@ std::map<std::string, Finding> by_id(const std::vector<Finding>& v) {
     return m;
 }
 
-gantry::gpu::DeviceNode node(const std::string& path, std::uint32_t mode, std::uint32_t gid) {
-    gantry::gpu::DeviceNode n;
+gantry::gpu_host::DeviceNode node(const std::string& path, std::uint32_t mode, std::uint32_t gid) {
+    gantry::gpu_host::DeviceNode n;
     n.path = path;
     n.host_path = "/sim" + path;
     n.type = 'c';

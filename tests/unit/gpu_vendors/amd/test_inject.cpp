@@ -145,7 +145,7 @@ TEST(AmdInject, MissingNodeIsRunFailed) {
 TEST(AmdInject, AccessDeniedNamesNodeGroupAndFix) {
     Fixture f;
     if (!f.tree.available()) GTEST_SKIP() << "needs /usr/bin/python3 and amdhost.py";
-    gpu::DeviceNode node = f.host.kfd;
+    gpu_host::DeviceNode node = f.host.kfd;
     ASSERT_EQ(::chmod(node.host_path.c_str(), 0660), 0);
     if (::geteuid() == 0) {
         ASSERT_EQ(::chown(node.host_path.c_str(), 0, 4242), 0);

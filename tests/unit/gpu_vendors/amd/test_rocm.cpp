@@ -6,7 +6,7 @@
 
 namespace compat_rocm_test {
 
-using namespace gantry::compat;
+using namespace gantry::image_facts;
 using namespace gantry::gpu_vendors::amd;
 
 namespace {

@@ -7,7 +7,7 @@
 
 namespace compat_rocm_rules_test {
 
-using namespace gantry::compat;
+using namespace gantry::image_facts;
 using namespace gantry::findings;
 using namespace gantry::gpu_vendors::amd;
 

@@ -1,6 +1,6 @@
-// Tests of gpu::amd topology discovery on sysfs/dev trees built in a temp directory in the shapes
-// of real machines (8x MI300X, 4x MI250X = 8 GCDs, RX 7900 XTX + iGPU, CPU nodes mixed in) and on
-// damaged or hostile trees. Device nodes are real char nodes when mknod works (root), else
+// Tests of gpu_host::amd topology discovery on sysfs/dev trees built in a temp directory in the
+// shapes of real machines (8x MI300X, 4x MI250X = 8 GCDs, RX 7900 XTX + iGPU, CPU nodes mixed in)
+// and on damaged or hostile trees. Device nodes are real char nodes when mknod works (root), else
 // regular files standing in for them.
 #include "gpu_vendors/amd/topology.hpp"
 #include "util/error.hpp"

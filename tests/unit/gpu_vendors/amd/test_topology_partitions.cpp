@@ -1,4 +1,4 @@
-// Tests of MI300 compute partitions in gpu::amd discovery, on hosts the Python builder makes
+// Tests of MI300 compute partitions in gpu_host::amd discovery, on hosts the Python builder makes
 // (amdhost.py --shape mi300x-cpx: 8 MI300X in CPX mode, 64 KFD GPU nodes; partition 0 on the
 // PCI device, partitions 1-7 on amdgpu_xcp_<k> platform devices), with the partitions sharing
 // their GPU's unique_id (older kernels) or each having its own (--xcp-uids, newer kernels).

@@ -15,15 +15,16 @@ namespace cdi_generate_test {
 
 using namespace cdi_test;
 
-namespace gpu = gantry::gpu;
+namespace gpu_host = gantry::gpu_host;
 namespace oci = gantry::oci;
 
 // ---------------------------------------------------------------------------------- generate
 
 namespace {
 
-gpu::DeviceNode node(const std::string& path, const std::string& host = {}, bool present = true) {
-    gpu::DeviceNode n;
+gpu_host::DeviceNode node(const std::string& path, const std::string& host = {},
+                          bool present = true) {
+    gpu_host::DeviceNode n;
     n.path = path;
     n.host_path = host.empty() ? path : host;
     n.present = present;

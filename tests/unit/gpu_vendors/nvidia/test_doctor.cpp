@@ -1,11 +1,11 @@
 // gantry doctor: the image-fact parsers (wheel METADATA, headers, file names, dpkg status, ELF
 // symbol versions) and the rules built on them (cuDNN/NCCL/TensorRT vs the image's CUDA, torch's
 // pins and CUDA runtime, glibc of the image vs the injected driver libraries, persistence mode).
-#include "compat/image_facts.hpp"
-#include "compat/version.hpp"
-#include "gpu/elf.hpp"
+#include "elf/dynamic.hpp"
 #include "gpu_vendors/nvidia/doctor_rules.hpp"
 #include "gpu_vendors/nvidia/forward_compat.hpp"
+#include "image_facts/cuda_version.hpp"
+#include "image_facts/image_facts.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -17,7 +17,7 @@
 namespace compat_doctor_test {
 
 using namespace gantry;
-using namespace gantry::compat;
+using namespace gantry::image_facts;
 using namespace gantry::findings;
 using namespace gantry::gpu_vendors::nvidia;
 
@@ -149,10 +149,10 @@ TEST(CompatDoctorFacts, FileNamesTagsAndDpkg) {
     EXPECT_FALSE(dpkg_package_version(status, "libc7"));
     EXPECT_EQ(major_minor("2.31-0ubuntu9.16"), (std::pair<int, int>{2, 31}));
     EXPECT_FALSE(major_minor("2"));
-    EXPECT_EQ(gpu::elf::max_glibc_version({"libc.so.6:GLIBC_2.2.5", "libc.so.6:GLIBC_2.34",
-                                           "libm.so.6:GLIBC_2.29", "GLIBC_PRIVATE",
-                                           "libx.so:XGLIBC_9.9"}),
-              (std::pair<int, int>{2, 34}));
+    EXPECT_EQ(
+        elf::max_glibc_version({"libc.so.6:GLIBC_2.2.5", "libc.so.6:GLIBC_2.34",
+                                "libm.so.6:GLIBC_2.29", "GLIBC_PRIVATE", "libx.so:XGLIBC_9.9"}),
+        (std::pair<int, int>{2, 34}));
 }
 
 TEST(CompatDoctorFacts, FilesOfAnImage) {
@@ -356,15 +356,15 @@ TEST(CompatDoctorElf, SymbolVersions) {
                       "-Wl,--version-script,v.map -o libc.so.6 c.c && "
                       "cc -shared -fPIC -o libuser.so u.c -pthread";
     ASSERT_EQ(std::system(cmd.c_str()), 0);
-    auto libc = gpu::elf::read_file(dir + "/libc.so.6", true);
+    auto libc = elf::read_file(dir + "/libc.so.6", true);
     EXPECT_EQ(libc.version_defs, (std::vector<std::string>{"GLIBC_2.17", "GLIBC_2.28"}));
-    EXPECT_EQ(gpu::elf::max_glibc_version(libc.version_defs), (std::pair<int, int>{2, 28}));
+    EXPECT_EQ(elf::max_glibc_version(libc.version_defs), (std::pair<int, int>{2, 28}));
     // without asking, nothing is read
-    EXPECT_TRUE(gpu::elf::read_file(dir + "/libc.so.6").version_defs.empty());
-    auto user = gpu::elf::read_file(dir + "/libuser.so", true);
+    EXPECT_TRUE(elf::read_file(dir + "/libc.so.6").version_defs.empty());
+    auto user = elf::read_file(dir + "/libuser.so", true);
     ASSERT_FALSE(user.version_needs.empty());
     EXPECT_EQ(user.version_needs[0].rfind("libc.so.6:GLIBC_", 0), 0u);
-    EXPECT_GE(gpu::elf::max_glibc_version(user.version_needs), (std::pair<int, int>{2, 2}));
+    EXPECT_GE(elf::max_glibc_version(user.version_needs), (std::pair<int, int>{2, 2}));
     std::filesystem::remove_all(dir);
 }
 
