@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <chrono>
 #include <fcntl.h>
+#include <memory>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <thread>
@@ -64,7 +65,7 @@ std::string one_copy_why_not(const layer::UnpackResult& r, const TreeDigest& tre
 
 } // namespace
 
-LayerDone Importer::one_layer(const LayerJob& job) {
+LayerDone Importer::one_layer(const LayerJob& job, BackgroundQueue& publisher) {
     bool have_layer = store_.has_layer(job.diff_id);
     bool have_blob = job.blob && store_.has_blob(*job.blob);
     if (have_layer) {
@@ -221,10 +222,17 @@ LayerDone Importer::one_layer(const LayerJob& job) {
         // a download the store does not keep goes before the layer's syncfs, which would
         // otherwise write it to disk too (a crash in between only costs downloading it again)
         if (drop_blob && !have_blob && job.discard_blob) job.discard_blob();
-        bool ours = player->commit(job.diff_id, meta.dump(2) + "\n");
-        // the store's own blob, once the layer that replaces it is durable (and is ours: another
-        // process's copy may have kept it)
-        if (drop_blob && have_blob && ours) store_.remove_blob(*job.blob);
+        // published on the publisher's thread: its syncfs waits for the disk while this worker
+        // unpacks the next layer (the floor, the disk's own writeback, overlaps the CPU work)
+        auto pending = std::make_shared<PendingLayer>(std::move(*player));
+        std::optional<oci::Digest> replaced;
+        if (drop_blob && have_blob) replaced = job.blob;
+        publisher.post([this, pending, id = job.diff_id, text = meta.dump(2) + "\n", replaced] {
+            bool ours = pending->commit(id, text);
+            // the store's own blob, once the layer that replaces it is durable (and is ours:
+            // another process's copy may have kept it)
+            if (replaced && ours) store_.remove_blob(*replaced);
+        });
     }
     if (r.stats.skipped_devices)
         log::note(job.what + ": skipped " + std::to_string(r.stats.skipped_devices) +
@@ -295,7 +303,10 @@ void Importer::apply_in_place(const LayerJob& job) {
 
 std::vector<LayerDone> Importer::layers(const std::vector<LayerJob>& jobs) {
     std::vector<LayerDone> out(jobs.size());
-    parallel_for(jobs.size(), opt_.jobs, [&](std::size_t i) { out[i] = one_layer(jobs[i]); });
+    BackgroundQueue publisher; // every layer unpacked is published, in the order they finish
+    parallel_for(jobs.size(), opt_.jobs,
+                 [&](std::size_t i) { out[i] = one_layer(jobs[i], publisher); });
+    publisher.finish();
     return out;
 }
 

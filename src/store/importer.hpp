@@ -7,6 +7,7 @@
 #include "oci/image.hpp"
 #include "store/owned_tree.hpp"
 #include "store/store.hpp"
+#include "util/parallel.hpp"
 
 #include <functional>
 #include <memory>
@@ -58,7 +59,8 @@ class Importer {
     void tag(const std::vector<std::string>& refs, const oci::Digest& manifest);
 
   private:
-    LayerDone one_layer(const LayerJob& job);
+    // unpacks and verifies the layer; its publish is posted to publisher
+    LayerDone one_layer(const LayerJob& job, BackgroundQueue& publisher);
     // Error(conflict) when the unpacked layer's owners were applied with other subordinate ids
     void check_owner_maps(const LayerJob& job);
     // A tree unpacked before owners were applied (or by the user without a range then) whose

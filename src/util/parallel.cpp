@@ -5,6 +5,7 @@
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace gantry {
@@ -33,6 +34,54 @@ void parallel_for(std::size_t n, unsigned jobs, const std::function<void(std::si
     worker();
     for (auto& t : threads) t.join();
     if (first) std::rethrow_exception(first);
+}
+
+BackgroundQueue::BackgroundQueue() : thread_([this] { run(); }) {}
+
+BackgroundQueue::~BackgroundQueue() {
+    try {
+        finish();
+    } catch (...) { // finish() not called: the caller is already failing for another reason
+    }
+}
+
+void BackgroundQueue::post(std::function<void()> step) {
+    {
+        std::lock_guard l(mu_);
+        steps_.push_back(std::move(step));
+    }
+    ready_.notify_one();
+}
+
+void BackgroundQueue::finish() {
+    {
+        std::lock_guard l(mu_);
+        closing_ = true;
+    }
+    ready_.notify_one();
+    if (thread_.joinable()) thread_.join();
+    std::lock_guard l(mu_);
+    if (auto f = std::exchange(failure_, nullptr)) std::rethrow_exception(f);
+}
+
+void BackgroundQueue::run() {
+    for (;;) {
+        std::function<void()> step;
+        {
+            std::unique_lock l(mu_);
+            ready_.wait(l, [&] { return closing_ || !steps_.empty(); });
+            if (steps_.empty()) return;
+            step = std::move(steps_.front());
+            steps_.pop_front();
+            if (failure_) continue; // dropped: destroyed unrun, outside nothing
+        }
+        try {
+            step();
+        } catch (...) {
+            std::lock_guard l(mu_);
+            failure_ = std::current_exception();
+        }
+    }
 }
 
 } // namespace gantry

@@ -400,6 +400,16 @@ def test_errors_are_dockers_json_and_the_service_keeps_serving(api):
     assert json.loads(http(api, "GET", "/volumes")[2])["Volumes"] == []
 
 
+def _accepts(path):
+    """Whether a unix socket at path is listening (a probe connection, closed at once)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(str(path))
+            return True
+        except (FileNotFoundError, ConnectionRefusedError):
+            return False
+
+
 @pytest.mark.skipif(not shutil.which("systemd-socket-activate"), reason="needs systemd's "
                     "systemd-socket-activate (package systemd)")
 def test_socket_activation_serves_the_socket_systemd_passes(api):
@@ -413,7 +423,9 @@ def test_socket_activation_serves_the_socket_systemd_passes(api):
                          stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 20
-        while not sock.exists():  # the activator's socket, before any service reads it
+        # the activator's socket, before any service reads it: the file appears at bind(), and a
+        # connect is refused until its listen() (CI once connected in between)
+        while not _accepts(sock):
             assert time.monotonic() < deadline and p.poll() is None, p.stderr.read()
             time.sleep(0.02)
         assert http((g, sock, tmp, None), "GET", "/v1.41/_ping")[2] == b"OK"
