@@ -371,8 +371,9 @@ void TlsFront::serve(Fd tcp, sockaddr_storage peer, socklen_t len) {
         if (left <= 0 ||
             (rc == GNUTLS_E_AGAIN &&
              !api_tlsf_wait(tcp.get(), api_tlsf_dir(s), stop_fd_.get(), static_cast<int>(left)))) {
-            log::debug("engine api: " + api_tlsf_peer(peer, len) +
-                       " did not finish its TLS handshake in time: closed");
+            if (!stopping_.load())
+                log::debug("engine api: " + api_tlsf_peer(peer, len) +
+                           " did not finish its TLS handshake in time: closed");
             return;
         }
     }
