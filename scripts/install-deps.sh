@@ -48,7 +48,7 @@ PACKAGES=(
   # the generated zsh completion, man-db renders the man pages
   lintian zsh man-db
   # gantry system service (src/engine_api/): libmicrohttpd's header (the library is dlopen'ed
-  # at run time: libmicrohttpd12); the real clients its tests drive: docker's CLI (docker.io;
+  # at run time: libmicrohttpd12; its TLS is GnuTLS's, libgnutls28-dev above); the real clients its tests drive: docker's CLI (docker.io;
   # its daemon is never started), docker-py (tests/e2e/test_engine_api.py) and docker-compose
   # 1.29 (tests/e2e/test_engine_api_compose.py)
   libmicrohttpd-dev docker.io python3-docker docker-compose

@@ -101,5 +101,5 @@ gantry_module(image_list PURPOSE "what gantry images and GET /images/json list: 
   DEPENDS docker_model lazy oci sqsh store util)
 gantry_module(image_build PURPOSE "gantry build: the plan (a Dockerfile or an Apptainer definition file), the executor, RUN, COPY/ADD, layer commits"
   DEPENDS archive deffile dockerfile engine gpu_vendors_all layer oci registry rootfs runtime sif store tailor util)
-gantry_module(engine_api PURPOSE "gantry system service: the Docker Engine API on a unix socket (libmicrohttpd, dlopen'ed), its routes, request limits and handlers over the CLI's library calls"
+gantry_module(engine_api PURPOSE "gantry system service: the Docker Engine API on a unix socket or TCP (libmicrohttpd, and GnuTLS for TLS, both dlopen'ed), its routes, request limits and handlers over the CLI's library calls"
   DEPENDS analyze archive docker_model engine gpu_vendors gpu_vendors_all image_list oci registry runtime store util)

@@ -120,12 +120,12 @@ const gotemplate::Listing& ps_listing() {
     return listing;
 }
 
-json inspect_container(const runtime::ContainerState& s, bool running) {
-    const auto& spec = s.spec;
-    json args = json::array();
-    for (std::size_t i = 1; i < s.command.size(); ++i) args.push_back(s.command[i]);
-    bool none = has_network_namespace(spec);
-    json mounts = json::array(), binds = json::array();
+std::string network_mode(const runtime::ContainerState& s) {
+    return has_network_namespace(s.spec) ? "none" : "host";
+}
+
+json inspect_mounts(const runtime::ContainerState& s) {
+    json mounts = json::array();
     for (auto* m : user_mounts(s)) {
         bool ro = std::find(m->options.begin(), m->options.end(), "ro") != m->options.end();
         std::string type = m->type == "tmpfs" ? "tmpfs" : "bind";
@@ -135,7 +135,20 @@ json inspect_container(const runtime::ContainerState& s, bool running) {
                           {"Mode", ro ? "ro" : ""},
                           {"RW", !ro},
                           {"Propagation", type == "bind" ? "rprivate" : ""}});
-        if (type == "bind") binds.push_back(m->source + ":" + m->destination + (ro ? ":ro" : ""));
+    }
+    return mounts;
+}
+
+json inspect_container(const runtime::ContainerState& s, bool running) {
+    const auto& spec = s.spec;
+    json args = json::array();
+    for (std::size_t i = 1; i < s.command.size(); ++i) args.push_back(s.command[i]);
+    bool none = has_network_namespace(spec);
+    json mounts = inspect_mounts(s), binds = json::array();
+    for (auto* m : user_mounts(s)) {
+        bool ro = std::find(m->options.begin(), m->options.end(), "ro") != m->options.end();
+        if (m->type != "tmpfs")
+            binds.push_back(m->source + ":" + m->destination + (ro ? ":ro" : ""));
     }
     json labels = json::object();
     for (auto& [k, v] : s.labels) labels[k] = v;

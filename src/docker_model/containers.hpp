@@ -22,6 +22,10 @@ const gotemplate::Listing& ps_listing();
 // (Hostname, User, Env, Cmd, Entrypoint, Image, WorkingDir, Labels, Tty), Mounts (the binds
 // and tmpfs the run asked for), HostConfig, NetworkSettings (host or none).
 json inspect_container(const runtime::ContainerState& s, bool running);
+// Its parts a list row shares (GET /containers/json: docker's types.Container), made without
+// the whole inspect: Mounts (docker's MountPoints), and the network mode ("host" or "none").
+json inspect_mounts(const runtime::ContainerState& s);
+std::string network_mode(const runtime::ContainerState& s);
 // What `inspect --format` executes over: any value with no methods, named WHAT.
 const gotemplate::Listing& inspect_listing(const std::string& what);
 

@@ -3,7 +3,6 @@
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
-#include "util/library.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -20,22 +19,6 @@
 namespace gantry::engine_api {
 
 namespace {
-
-struct ApiTlsGnutls {
-    int (*verify_peers2)(void*, unsigned*) = nullptr;
-};
-
-const ApiTlsGnutls& api_tls_gnutls() {
-    static const ApiTlsGnutls g = [] {
-        // libmicrohttpd links it: loading it again costs nothing
-        static const Library lib("libgnutls.so.30", "the service's TLS needs GnuTLS",
-                                 "install it: apt-get install libgnutls30");
-        ApiTlsGnutls f;
-        lib.bind(f.verify_peers2, "gnutls_certificate_verify_peers2");
-        return f;
-    }();
-    return g;
-}
 
 std::string api_tls_read(const std::string& path, const char* flag) {
     try {
@@ -200,12 +183,6 @@ std::optional<TlsPems> read_tls(const std::string& cert, const std::string& key,
                     "give --tlscert, --tlskey and --tlscacert (docker's --tlsverify)");
     return TlsPems{api_tls_read(cert, "--tlscert"), api_tls_read(key, "--tlskey"),
                    api_tls_read(ca, "--tlscacert")};
-}
-
-bool tls_client_verified(void* session) {
-    if (!session) return false;
-    unsigned status = 1;
-    return api_tls_gnutls().verify_peers2(session, &status) == 0 && status == 0;
 }
 
 } // namespace gantry::engine_api

@@ -1,8 +1,7 @@
 // Where `gantry system service` listens: its unix socket (0600, or 0660 and a group's), or
 // tcp://HOST:PORT with TLS (docker's daemon's
 // --tlsverify model: the service's certificate and key, and a CA whose certificates the
-// clients must present). libmicrohttpd does the TLS with GnuTLS; the client's certificate is
-// checked here against the CA (gnutls_certificate_verify_peers2, libgnutls loaded with dlopen).
+// clients must present). The TLS itself is ended by engine_api/tls_front.hpp.
 #pragma once
 
 #include "util/fd.hpp"
@@ -41,9 +40,5 @@ struct TlsPems {
 // part, Error(not_found/io) for a file that cannot be read.
 std::optional<TlsPems> read_tls(const std::string& cert, const std::string& key,
                                 const std::string& ca);
-
-// Whether the GnuTLS session SESSION's peer presented a certificate the CA given to
-// libmicrohttpd signed, valid now (verify_peers2's status 0).
-bool tls_client_verified(void* session);
 
 } // namespace gantry::engine_api

@@ -1,6 +1,7 @@
 #include "engine_api/server.hpp"
 
 #include "engine_api/listen.hpp"
+#include "engine_api/tls_front.hpp"
 #include "runtime/state.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -34,10 +35,6 @@ namespace gantry::engine_api {
 
 namespace {
 
-constexpr const char* kApiTlsRefused =
-    "this service checks its clients' certificates (TLS): present one its CA (--tlscacert) "
-    "signed, as docker --tlsverify --tlscert CERT --tlskey KEY does";
-
 // libmicrohttpd's calls, bound once from libmicrohttpd.so.12.
 struct ApiSrvMhd {
     decltype(&MHD_start_daemon) start_daemon = nullptr;
@@ -52,6 +49,7 @@ struct ApiSrvMhd {
     decltype(&MHD_destroy_response) destroy = nullptr;
     decltype(&MHD_create_response_for_upgrade) for_upgrade = nullptr;
     decltype(&MHD_upgrade_action) upgrade_action = nullptr;
+    decltype(&MHD_add_connection) add_connection = nullptr;
 };
 
 const ApiSrvMhd& api_srv_mhd() {
@@ -71,6 +69,7 @@ const ApiSrvMhd& api_srv_mhd() {
         lib.bind(f.destroy, "MHD_destroy_response");
         lib.bind(f.for_upgrade, "MHD_create_response_for_upgrade");
         lib.bind(f.upgrade_action, "MHD_upgrade_action");
+        lib.bind(f.add_connection, "MHD_add_connection");
         return f;
     }();
     return m;
@@ -81,7 +80,6 @@ struct ApiSrvState {
     std::atomic<int> connections{0};
     std::atomic<std::int64_t> last_activity_ms{0};
     std::mutex store_mutex; // the store's object is shared by the connections' threads
-    bool tls = false;       // tcp:// with TLS: every request's client certificate is checked
 };
 
 std::int64_t api_srv_now_ms() {
@@ -173,40 +171,20 @@ void api_srv_free(void* cls) {
 }
 
 // docker's hijack: the 101 answer sent, the connection's socket is the handler's until it
-// returns (in this connection's own thread: one thread per connection)
-// whether the service speaks TLS: an upgraded connection's socket is then one end of a
-// socketpair that libmicrohttpd's connection thread forwards through the TLS session once the
-// upgrade callback has returned, so the hijack runs on a thread of its own
-std::atomic<bool>& api_srv_tls_upgrades() {
-    static std::atomic<bool> on{false}; // function-local: no start-up constructor
-    return on;
-}
-
-void api_srv_hijack(Hijack* hijack, std::string early, MHD_socket sock,
-                    MHD_UpgradeResponseHandle* urh) {
-    std::unique_ptr<Hijack> h(hijack);
+// returns (in this connection's own thread: one thread per connection). Over TLS the socket is
+// one end of tls_front.hpp's socketpair: libmicrohttpd sees plain connections only.
+void api_srv_upgraded(void* cls, MHD_Connection*, void*, const char* extra_in,
+                      std::size_t extra_in_size, MHD_socket sock, MHD_UpgradeResponseHandle* urh) {
+    std::unique_ptr<Hijack> h(static_cast<Hijack*>(cls));
+    int flags = ::fcntl(sock, F_GETFL);
+    if (flags >= 0) ::fcntl(sock, F_SETFL, flags & ~O_NONBLOCK);
     try {
-        h->run(sock, std::move(early));
+        h->run(sock, std::string(extra_in ? extra_in : "", extra_in ? extra_in_size : 0));
     } catch (const std::exception& e) {
         log::debug(std::string("engine api: a hijacked connection failed: ") + e.what());
     }
     h.reset();
     api_srv_mhd().upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-}
-
-void api_srv_upgraded(void* cls, MHD_Connection*, void*, const char* extra_in,
-                      std::size_t extra_in_size, MHD_socket sock, MHD_UpgradeResponseHandle* urh) {
-    auto* h = static_cast<Hijack*>(cls);
-    int flags = ::fcntl(sock, F_GETFL);
-    if (flags >= 0) ::fcntl(sock, F_SETFL, flags & ~O_NONBLOCK);
-    std::string early(extra_in ? extra_in : "", extra_in ? extra_in_size : 0);
-    if (!api_srv_tls_upgrades().load()) return api_srv_hijack(h, std::move(early), sock, urh);
-    try {
-        std::thread(api_srv_hijack, h, std::move(early), sock, urh).detach();
-    } catch (const std::system_error&) {
-        delete h;
-        api_srv_mhd().upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-    }
 }
 
 MHD_Result api_srv_queue(MHD_Connection* c, Response res) {
@@ -287,11 +265,6 @@ MHD_Result api_srv_access(void* cls, MHD_Connection* c, const char* url, const c
     if (!req) {
         req = new ApiSrvRequest;
         *con_cls = req;
-        if (st->tls) {
-            const auto* info = api_srv_mhd().get_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-            if (!info || !tls_client_verified(info->tls_session))
-                return api_srv_queue(c, error_response(403, kApiTlsRefused));
-        }
         const char* length = api_srv_mhd().lookup(c, MHD_HEADER_KIND, "Content-Length");
         if (auto id = api_srv_upload_route(url, method)) {
             req->upload_route = *id;
@@ -427,7 +400,7 @@ std::optional<int> activation_fd(const char* listen_pid, const char* listen_fds,
 int run_service(const ServiceContext& ctx, const ServiceOptions& o) {
     const auto& m = api_srv_mhd();
     Fd listener;
-    std::optional<TlsPems> tls;
+    std::unique_ptr<TlsFront> tls; // tcp:// with TLS: gantry ends it, MHD serves plain
     std::optional<std::filesystem::path> made;
     std::string where;
     if (auto fd = activation_fd(std::getenv("LISTEN_PID"), std::getenv("LISTEN_FDS"), ::getpid())) {
@@ -444,7 +417,8 @@ int run_service(const ServiceContext& ctx, const ServiceOptions& o) {
                             "gantry.socket's SocketGroup=, its mode SocketMode=)",
                         "set SocketGroup= and SocketMode=0660 in a drop-in for gantry.socket");
     } else if (auto tcp = tcp_endpoint(o.uri)) {
-        tls = read_tls(o.tls_cert, o.tls_key, o.tls_ca);
+        if (auto pems = read_tls(o.tls_cert, o.tls_key, o.tls_ca))
+            tls = std::make_unique<TlsFront>(*pems);
         if (!o.group.empty())
             throw Error(Errc::usage, "--group is for a unix socket, not " + o.uri,
                         "drop --group (TCP's clients are checked by TLS)");
@@ -485,24 +459,26 @@ int run_service(const ServiceContext& ctx, const ServiceOptions& o) {
 
     ApiSrvState st;
     st.ctx = &ctx;
-    st.tls = tls.has_value();
-    api_srv_tls_upgrades() = st.tls;
-    std::vector<MHD_OptionItem> tls_opts;
-    if (tls)
-        tls_opts = {{MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key.data()},
-                    {MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert.data()},
-                    {MHD_OPTION_HTTPS_MEM_TRUST, 0, tls->ca.data()}};
-    tls_opts.push_back({MHD_OPTION_END, 0, nullptr});
+    // with TLS, libmicrohttpd listens on nothing: tls_front.hpp accepts, and hands it each
+    // verified client's plain connection (MHD_add_connection)
+    std::vector<MHD_OptionItem> listen_opts;
+    if (!tls) listen_opts.push_back({MHD_OPTION_LISTEN_SOCKET, listener.get(), nullptr});
+    listen_opts.push_back({MHD_OPTION_END, 0, nullptr});
     st.last_activity_ms = api_srv_now_ms();
     MHD_Daemon* d = m.start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-            MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE | (tls ? MHD_USE_TLS : 0),
-        0, nullptr, nullptr, &api_srv_access, &st, MHD_OPTION_LISTEN_SOCKET, listener.get(),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<std::size_t>(kMaxHeaderBytes),
-        MHD_OPTION_NOTIFY_COMPLETED, &api_srv_completed, nullptr, MHD_OPTION_NOTIFY_CONNECTION,
-        &api_srv_notify, &st, MHD_OPTION_EXTERNAL_LOGGER, &api_srv_log, nullptr, MHD_OPTION_ARRAY,
-        tls_opts.data(), MHD_OPTION_END);
+            MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE |
+            (tls ? MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC : 0),
+        0, nullptr, nullptr, &api_srv_access, &st, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        static_cast<std::size_t>(kMaxHeaderBytes), MHD_OPTION_NOTIFY_COMPLETED, &api_srv_completed,
+        nullptr, MHD_OPTION_NOTIFY_CONNECTION, &api_srv_notify, &st, MHD_OPTION_EXTERNAL_LOGGER,
+        &api_srv_log, nullptr, MHD_OPTION_ARRAY, listen_opts.data(), MHD_OPTION_END);
     if (!d) throw Error(Errc::internal, "libmicrohttpd could not start serving " + where);
+    if (tls)
+        tls->start(listener.get(), [&m, d](int fd, const sockaddr* peer, socklen_t len) {
+            if (m.add_connection(d, fd, peer, len) != MHD_YES) // it closed FD
+                log::debug("engine api: libmicrohttpd refused a TLS client's connection");
+        });
     if (o.idle_seconds > 0)
         std::fprintf(stderr,
                      "gantry: serving the Docker Engine API %s on %s (exits after %g s idle)\n",
@@ -514,12 +490,13 @@ int run_service(const ServiceContext& ctx, const ServiceOptions& o) {
         timespec tick{0, 200 * 1000 * 1000};
         int sig = sigtimedwait(&set, nullptr, &tick);
         if (sig > 0) break;
-        if (o.idle_seconds > 0 && st.connections.load() == 0 &&
+        if (o.idle_seconds > 0 && st.connections.load() == 0 && (!tls || tls->active() == 0) &&
             api_srv_now_ms() - st.last_activity_ms.load() >
                 static_cast<std::int64_t>(o.idle_seconds * 1000))
             break;
     }
     api_srv_stopping() = true;
+    if (tls) tls->stop(); // its connections end: nothing is added to the daemon after this
     m.stop_daemon(d);
     if (made) ::unlink(made->c_str());
     return 0;

@@ -8,13 +8,11 @@ names."""
 import http.client
 import json
 import os
-import queue
 import select
 import shutil
 import socket
 import stat
 import subprocess
-import threading
 import time
 
 import pytest
@@ -152,103 +150,6 @@ def test_group_makes_the_socket_0660_for_the_groups_members(api):
         assert not (tmp / "run" / "g.sock").exists()
     finally:
         shutil.rmtree(shared, ignore_errors=True)
-
-
-def _certs(where):
-    """A CA, the service's certificate for 127.0.0.1 and a client's; and another CA's client."""
-    def ssl(*args):
-        subprocess.run(["openssl", *args], cwd=where, check=True, capture_output=True)
-    for ca in ("ca", "other-ca"):
-        ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", f"{ca}.key", "-out", f"{ca}.pem", "-days", "2", "-subj", f"/CN={ca}")
-    (where / "srv.ext").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
-    (where / "cli.ext").write_text("extendedKeyUsage=clientAuth\n")
-    for name, ca, ext in (("srv", "ca", "srv.ext"), ("cli", "ca", "cli.ext"),
-                          ("stranger", "other-ca", "cli.ext")):
-        ssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
-            f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
-        ssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
-            "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", ext)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve_tcp(g, uri, *args):
-    """The service on URI; its stderr lines up to the one saying it serves."""
-    p = g.popen("system", "service", "--time", "0", *args, uri, stderr=subprocess.PIPE,
-                text=True)
-    # a thread reads the lines: select() on the buffered pipe missed a second line already in
-    # the reader's buffer (and waited its 30 s for nothing)
-    got = queue.Queue()
-    threading.Thread(target=lambda: [got.put(line) for line in p.stderr], daemon=True).start()
-    lines = []
-    try:
-        while not any("serving the Docker Engine API" in line for line in lines):
-            try:
-                line = got.get(timeout=30)
-            except queue.Empty:
-                line = ""
-            assert line, (lines, p.poll())
-            lines.append(line)
-    except BaseException:  # a service that never said it serves is not left running
-        p.kill()
-        p.wait()
-        raise
-    return p, lines
-
-
-def test_tcp_with_tls_checks_the_clients_certificate_and_plain_tcp_warns(api, tmp_path):
-    """docker's --tlsverify against tcp:// with --tlscert/--tlskey/--tlscacert: a client with a
-    certificate the CA signed runs `version`, `ps` and `run --rm` (the hijack through TLS); one
-    without, or with another CA's, is refused. Plain TCP serves with a warning."""
-    if not shutil.which("openssl"):
-        pytest.skip("needs openssl")
-    g, _, tmp, _ = api
-    _certs(tmp_path)
-    port = _free_port()
-    uri = f"tcp://127.0.0.1:{port}"
-    p, _ = _serve_tcp(g, uri, "--tlscert", tmp_path / "srv.pem", "--tlskey", tmp_path / "srv.key",
-                      "--tlscacert", tmp_path / "ca.pem")
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DOCKER_CONFIG": str(tmp_path)}
-
-    def client(cert, *args):
-        tls = ["--tlsverify", "--tlscacert", str(tmp_path / "ca.pem")]
-        if cert:
-            tls += ["--tlscert", str(tmp_path / f"{cert}.pem"), "--tlskey",
-                    str(tmp_path / f"{cert}.key")]
-        return subprocess.run([DOCKERS[0], "-H", uri, *tls, *args], capture_output=True,
-                              text=True, env=env, timeout=60)
-    try:
-        r = client("cli", "version", "--format", "{{.Server.APIVersion}}")
-        assert r.returncode == 0 and r.stdout.strip() == "1.41", r
-        assert client("cli", "ps", "-a").returncode == 0
-        r = client("cli", "run", "--rm", "sample:latest", "sh", "-c", "echo via-tls; exit 4")
-        assert (r.returncode, r.stdout) == (4, "via-tls\n"), r
-        for who in (None, "stranger"):
-            r = client(who, "version", "--format", "{{.Server.APIVersion}}")
-            assert r.returncode != 0 and "1.41" not in r.stdout, (who, r)
-    finally:
-        p.terminate()
-        p.wait(timeout=10)
-    # plain TCP: served, with a warning that says what it means
-    port = _free_port()
-    p, lines = _serve_tcp(g, f"tcp://127.0.0.1:{port}")
-    try:
-        assert "without TLS" in lines[0], lines
-        r = subprocess.run([DOCKERS[0], "-H", f"tcp://127.0.0.1:{port}", "version", "--format",
-                            "{{.Server.APIVersion}}"], capture_output=True, text=True, env=env,
-                           timeout=60)
-        assert r.stdout.strip() == "1.41", r
-    finally:
-        p.terminate()
-        p.wait(timeout=10)
-    r = g.run("system", "service", "--tlscert", tmp_path / "srv.pem", f"tcp://127.0.0.1:{port}",
-              check=False)
-    assert r.code != 0 and "--tlskey is missing" in r.err, r
 
 
 @pytest.mark.parametrize("binary", DOCKERS)
