@@ -53,7 +53,7 @@ gantry_module(gpu_host PURPOSE "what every GPU host shares, whatever the vendor:
   DEPENDS util)
 gantry_module(cpu PURPOSE "x86-64 ISA levels and features: the host's, --cpu-arch targets, image labels"
   DEPENDS util)
-gantry_module(image_facts PURPOSE "what gantry doctor reads out of an image without running it (CUDA, cuDNN, NCCL, TensorRT, PyTorch, glibc versions) and the driver/CUDA version tables its rules compare them with"
+gantry_module(image_facts PURPOSE "what gantry doctor reads out of an image without running it (CUDA, cuDNN, NCCL, TensorRT, PyTorch, glibc versions)"
   DEPENDS oci util)
 gantry_module(device_code PURPOSE "the device-code format interface every vendor implements (keep grammar, reader, rewriter, build variables) and the kept set and per-file report they share"
   DEPENDS util)
@@ -77,7 +77,7 @@ gantry_module(gpu_vendors PURPOSE "the GPU layer's plug-in interface (Backend: r
   DEPENDS cdi device_code findings gpu_host oci rootfs store util)
 # One module per vendor, in its folder under gpu_vendors/: a vendor sees the interface, never
 # another vendor (the build fails on such an include, as on any undeclared one).
-gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements, CDI, the doctor's rules, injection, CUDA fat binaries, its lint rules and analyze findings"
+gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements and the driver/CUDA version tables, CDI, the doctor's rules, injection, CUDA fat binaries, its lint rules and analyze findings"
   DEPENDS gpu_vendors cdi device_code elf findings gpu_host image_facts lint oci rootfs store util)
 gantry_module(amd FOLDER gpu_vendors/amd PURPOSE "AMD's GPUs: the KFD topology, ROCm, WSL2, CDI, the doctor's rules, injection, HIP offload bundles, its lint rules and analyze findings"
   DEPENDS gpu_vendors cdi device_code elf findings gpu_host image_facts lint oci rootfs store util)
@@ -90,7 +90,7 @@ gantry_module(tailor PURPOSE "fat binaries rewritten in place to the kept GPUs' 
 gantry_module(analyze PURPOSE "an image's report from one pass over its layer blobs"
   DEPENDS device_code elf findings gpu_components gpu_vendors_all image_facts layer oci store tailor util)
 gantry_module(slim PURPOSE "a smaller image from an analysed one"
-  DEPENDS analyze layer store tailor util)
+  DEPENDS analyze elf layer store tailor util)
 gantry_module(engine PURPOSE "preparing and running a container from an image"
   DEPENDS cdi cpu elf fuse gpu_vendors_all lazy oci rootfs runspec runtime site sqsh store util)
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"

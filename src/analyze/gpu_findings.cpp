@@ -32,8 +32,12 @@ std::string names(const std::set<std::string>& s, std::size_t max = 4) {
     return o;
 }
 
-constexpr const char* kContact =
-    "questions about the licence: nvidia-compute-license-questions@nvidia.com (CUDA EULA §2.5)";
+// TEXT with every "{path}" replaced by PATH.
+std::string with_path(std::string text, const std::string& path) {
+    for (auto at = text.find("{path}"); at != std::string::npos; at = text.find("{path}", at))
+        text.replace(at, 6, path), at += path.size();
+    return text;
+}
 
 } // namespace
 
@@ -43,7 +47,7 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
     // Files of the final view, by the finding they belong to.
     std::map<std::string, Finding> by_rule; // distributable-list rules
     Finding driver;
-    std::set<std::string> driver_names, driver_licences;
+    std::set<std::string> driver_names, driver_licences, driver_vendors;
     std::map<std::string, std::set<std::string>> unlisted_components; // rule -> names
     for (auto& [path, ref] : view.final) {
         const Entry& e = layers[ref.layer]->entries[ref.index];
@@ -56,6 +60,7 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
             driver.subject.bytes += e.size, ++driver.subject.count;
             driver.subject.paths.emplace_back(e.path, e.size);
             driver_names.insert(c->name);
+            driver_vendors.insert(c->vendor);
             if (const gc::Licence* l = t.licence(c->licence)) driver_licences.insert(l->name);
             continue;
         }
@@ -84,8 +89,8 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
                     ")";
         f.fix = "if the image does not need them at run time, build them in a separate stage and "
                 "COPY only the files the list names (`gantry slim --remove toolchain,headers,"
-                "static` removes development files); " +
-                std::string(kContact);
+                "static` removes development files)" +
+                (lic->contact.empty() ? std::string() : "; " + lic->contact);
         f.subject.slim_class = "";
         f.subject.details = {
             {"list", dl->id},
@@ -101,14 +106,21 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
         driver.id = "GPU-DRIVER-IN-IMAGE";
         driver.severity = Severity::warn;
         driver.subject.title = "GPU driver libraries or firmware in the image";
+        // the vendors' notes on their drivers (gpu_components::DriverNote), in table order
+        std::string injected_by, instead;
+        for (const gc::DriverNote& d : t.driver_notes) {
+            if (!driver_vendors.count(d.vendor)) continue;
+            if (!d.injected_by.empty()) injected_by += " and " + d.injected_by;
+            if (!d.instead.empty()) instead += "; " + d.instead;
+        }
         driver.message = std::to_string(driver.subject.count) + " file(s) of the GPU driver (" +
                          names(driver_names) +
                          ") are in the image: they belong to the host, whose kernel module their "
-                         "version must match; gantry run and the NVIDIA Container Toolkit inject "
-                         "the host's at run time. They fall under the " +
-                         names(driver_licences);
-        driver.fix = "do not install the driver (or its libraries, or firmware) in the image; "
-                     "for forward compatibility NVIDIA ships cuda-compat-X-Y instead";
+                         "version must match; gantry run" +
+                         (injected_by.empty() ? " injects" : injected_by + " inject") +
+                         " the host's at run time. They fall under the " + names(driver_licences);
+        driver.fix =
+            "do not install the driver (or its libraries, or firmware) in the image" + instead;
         driver.subject.details = {
             {"components", std::vector<std::string>(driver_names.begin(), driver_names.end())}};
         sort_paths(driver);
@@ -156,26 +168,23 @@ void gpu_findings(const GpuInventory& g, const std::vector<const LayerScan*>& la
         sort_paths(lower);
         out.push_back(std::move(lower));
     }
-    for (auto& f : g.licence_files)
-        if (f.in_final && f.licence == "ngc-dl-container") {
-            Finding n;
-            n.id = "NGC-CONTAINER-LICENSE";
-            n.severity = Severity::info;
-            n.subject.title = "The NVIDIA Deep Learning Container License governs this image";
-            n.subject.count = 1;
-            n.message = "the image carries the NVIDIA Deep Learning Container License (" + f.path +
-                        "), which governs the container and its contents; its §4c restricts "
-                        "distributing any portion of the container except as it provides. Whether "
-                        "an image derived from it may be published is not settled by the texts "
-                        "gantry knows (gitlab nvidia/container-images/cuda issue 37)";
-            n.fix = "read " + f.path +
-                    " before pushing to a public registry, or build from a base image that does "
-                    "not carry it";
-            n.subject.paths.emplace_back(f.path.substr(1), 0);
-            n.subject.details = {{"path", f.path}};
-            out.push_back(std::move(n));
-            break;
-        }
+    // a licence that governs the whole image (gpu_components::Licence::note_id): its note, once
+    // per licence
+    std::set<std::string> noted;
+    for (auto& f : g.licence_files) {
+        const gc::Licence* lic = f.in_final ? t.licence(f.licence) : nullptr;
+        if (!lic || lic->note_id.empty() || !noted.insert(lic->id).second) continue;
+        Finding n;
+        n.id = lic->note_id;
+        n.severity = Severity::info;
+        n.subject.title = lic->note_title;
+        n.subject.count = 1;
+        n.message = with_path(lic->note_message, f.path);
+        n.fix = with_path(lic->note_fix, f.path);
+        n.subject.paths.emplace_back(f.path.substr(1), 0);
+        n.subject.details = {{"path", f.path}};
+        out.push_back(std::move(n));
+    }
     std::stable_sort(out.begin(), out.end(), [](const Finding& a, const Finding& b) {
         if (a.subject.bytes != b.subject.bytes) return a.subject.bytes > b.subject.bytes;
         return a.id < b.id;

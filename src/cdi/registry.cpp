@@ -68,8 +68,8 @@ oci::DeviceNode device_node(const DeviceNode& d, const oci::RuntimeSpec& spec,
             throw Error(err == ENOENT ? Errc::not_found : Errc::io,
                         where + ": device node " + out.host_path + " (for " + d.path +
                             "): " + std::strerror(err),
-                        "the driver creates NVIDIA control nodes on demand (run nvidia-smi or "
-                        "nvidia-modprobe on the host), or regenerate the CDI spec");
+                        "load the device's driver on the host (some create control nodes only "
+                        "when their tools first run), or regenerate the CDI spec");
     } else {
         char lt = live_type(st.st_mode);
         std::int64_t lmaj = lt ? static_cast<std::int64_t>(major(st.st_rdev)) : 0;
@@ -266,7 +266,7 @@ ApplyResult Registry::apply(oci::RuntimeSpec& spec, const std::vector<std::strin
     }
     if (!unresolved.empty()) {
         std::string hint = "`gantry cdi list` shows the devices there are; `gantry cdi generate "
-                           "--output /var/run/cdi` writes a spec for this host's NVIDIA GPUs";
+                           "--output /var/run/cdi` writes a spec for this host's GPUs";
         if (!errors_.empty())
             hint = std::to_string(errors_.size()) + " spec problem(s), first: " + errors_.front() +
                    "; " + hint;

@@ -9,6 +9,7 @@
 #include "util/text.hpp"
 #include "util/units.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <unistd.h>
 
@@ -99,7 +100,10 @@ void check_flags(const RunRequest& r, runspec::RunOptions& o) {
         o.shm_size = shm_size(r.shm_size);
     }
     for (auto& p : r.publish) check_publish(p, o.network_none);
-    if (!r.runtime.empty() && r.runtime != "nvidia") // nvidia-docker's --runtime=nvidia
+    // a vendor toolkit's runtime name (nvidia-docker's --runtime=nvidia) is gantry itself
+    const auto runtimes = gpu_vendors::docker_runtimes();
+    if (!r.runtime.empty() &&
+        std::find(runtimes.begin(), runtimes.end(), r.runtime) == runtimes.end())
         throw Error(Errc::usage, "--runtime " + r.runtime + ": gantry runs the container itself",
                     "drop --runtime; `gantry bundle IMAGE DIR` writes a bundle that runc and crun "
                     "run");

@@ -340,10 +340,13 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
                 api_cb_refuse(f, v, "gantry keeps a detached container's output in one file");
         } else if (key == "Runtime") {
             auto rt = api_cb_string(v, f);
-            if (rt == "nvidia")
+            const auto runtimes = gpu_vendors::docker_runtimes(); // taken as gantry itself
+            if (std::find(runtimes.begin(), runtimes.end(), rt) != runtimes.end())
                 r.runtime = rt;
             else if (!rt.empty() && rt != "runc")
-                api_cb_refuse(f, v, "gantry is its own runtime (nvidia is accepted)");
+                api_cb_refuse(f, v,
+                              "gantry is its own runtime (" + text::join(runtimes, ", ") +
+                                  " is accepted)");
         } else if (key == "Privileged") {
             if (api_cb_bool(v, f))
                 api_cb_refuse(f, v,

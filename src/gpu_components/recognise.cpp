@@ -115,13 +115,15 @@ bool has_all(std::string_view text, const std::vector<std::string>& markers) {
 
 } // namespace
 
-bool is_notice_file(std::string_view path) {
+bool is_notice_file(std::string_view path, const Table& t) {
     if (path.find(".dist-info/") != std::string_view::npos) return true; // a wheel's metadata
     std::string b = lower(base_name(path));
     for (const char* p : {"eula", "license", "licence", "notice", "copying", "copyright",
                           "ngc-dl-container-license", "third_party_notices", "readme"})
         if (b.starts_with(p)) return true;
-    return b.starts_with("nvidia_sla") || b == "version.json" || b == "version.txt";
+    for (auto& g : t.notice_files)
+        if (glob(g, b)) return true;
+    return b == "version.json" || b == "version.txt";
 }
 
 namespace {
@@ -139,7 +141,7 @@ std::string unhashed(std::string_view base) {
 } // namespace
 
 const Component* component_of(std::string_view path, bool elf, const Table& t) {
-    if (is_notice_file(path)) return nullptr;
+    if (is_notice_file(path, t)) return nullptr;
     if (std::string u = unhashed(base_name(path)); !u.empty())
         if (const Component* c = component_of(u, elf, t)) return c;
     const Index& ix = index_of(t);
@@ -186,7 +188,7 @@ std::optional<LicenceText> identify_licence(std::string_view text, const Table& 
 bool package_matches(const Component& c, std::string_view package) {
     std::string p = lower(package);
     for (auto& c2 : p)
-        if (c2 == '_') c2 = '-'; // pip: nvidia_cublas -> nvidia-cublas (PEP 503)
+        if (c2 == '_') c2 = '-'; // pip: vendor_lib -> vendor-lib (PEP 503)
     for (auto& g : c.packages)
         if (glob(g, p)) return true;
     return false;
@@ -206,11 +208,8 @@ TextRule text_rule(std::string_view path, const Table& t) {
     if (path.starts_with("var/lib/dpkg/status.d/") && path.find('/', 22) == std::string_view::npos)
         return {TextKind::dpkg_status, kMetadata};
     std::string_view base = base_name(path);
-    if (path == "NGC-DL-CONTAINER-LICENSE") return {TextKind::licence, kLicence};
-    if (base == "NVIDIA_SLA_cuDNN_Support.txt" || base == "EULA.txt") {
-        if (path.starts_with("usr/local/cuda") || path.starts_with("opt/") || base != "EULA.txt")
-            return {TextKind::licence, kLicence};
-    }
+    for (auto& g : t.licence_texts)
+        if (glob(g, path)) return {TextKind::licence, kLicence};
     // usr/share/doc/<package>/copyright of a vendor package
     if (path.starts_with("usr/share/doc/") && base == "copyright") {
         std::string_view pkg = path.substr(14, path.size() - 14 - 10);

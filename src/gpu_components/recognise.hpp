@@ -16,7 +16,7 @@ namespace gantry::gpu_components {
 
 // Licence texts, notices, READMEs, version files and a wheel's dist-info: what describes a
 // component rather than being part of it (component_of is nullptr for them).
-bool is_notice_file(std::string_view path);
+bool is_notice_file(std::string_view path, const Table& t = table());
 
 // The component a file is, or nullptr (notice files included). Fast enough for every file of an
 // image: the globs are indexed by their literal parts.

@@ -115,16 +115,36 @@ void parse_table(std::string_view text, const std::string& vendor, const std::st
         throw Error(Errc::invalid, name + " line " + std::to_string(e.line) + ": " + e.message,
                     "fix the component table");
     }
-    rd.keys(doc, {"sources", "licences", "lists", "components"});
+    rd.keys(doc, {"sources", "driver", "licence_texts", "notice_files", "licences", "lists",
+                  "components"});
+    for (auto& g : rd.strs(doc, "licence_texts")) t.licence_texts.push_back(g);
+    for (auto& g : rd.strs(doc, "notice_files")) t.notice_files.push_back(g);
     for (auto& n : rd.seq(doc, "sources").items) {
         rd.keys(n, {"id", "document", "version", "where"});
         t.sources.push_back(
             {rd.str(n, "id"), rd.str(n, "document"), rd.str(n, "version"), rd.str(n, "where")});
     }
+    if (const yaml::Node* d = doc.find("driver"); d && !d->is_null()) {
+        rd.keys(*d, {"injected_by", "instead"});
+        t.driver_notes.push_back(
+            {vendor, rd.str(*d, "injected_by", false), rd.str(*d, "instead", false)});
+    }
     for (auto& n : rd.seq(doc, "licences").items) {
-        rd.keys(n, {"id", "name", "spdx", "open_source", "markers", "source"});
-        Licence l{rd.str(n, "id"),           rd.str(n, "name"),     rd.str(n, "spdx", false),
-                  rd.flag(n, "open_source"), rd.strs(n, "markers"), rd.str(n, "source")};
+        rd.keys(n, {"id", "name", "spdx", "open_source", "markers", "source", "contact", "note_id",
+                    "note_title", "note_message", "note_fix"});
+        Licence l{rd.str(n, "id"),
+                  rd.str(n, "name"),
+                  rd.str(n, "spdx", false),
+                  rd.flag(n, "open_source"),
+                  rd.strs(n, "markers"),
+                  rd.str(n, "source"),
+                  rd.str(n, "contact", false),
+                  rd.str(n, "note_id", false),
+                  rd.str(n, "note_title", false),
+                  rd.str(n, "note_message", false),
+                  rd.str(n, "note_fix", false)};
+        if (!l.note_id.empty() && (l.note_title.empty() || l.note_message.empty()))
+            rd.fail(n, "a note needs note_title and note_message");
         check_source(rd, n, t, l.source);
         t.licences.push_back(std::move(l));
     }

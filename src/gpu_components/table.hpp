@@ -22,6 +22,10 @@ struct Licence {
     bool open_source = false;
     std::vector<std::string> markers; // all in one text identify it (case-sensitive)
     std::string source;               // a Source id
+    std::string contact; // whom to ask about it, for the fix of its lists' findings; "" none
+    // A finding of its own when an image carries its text (the licence governs the image):
+    // the finding's ID ("" none), title, message and fix, "{path}" standing for the text's path.
+    std::string note_id, note_title, note_message, note_fix;
 };
 
 // A licence text's list of distributable files, identified in an image by its markers.
@@ -36,7 +40,7 @@ enum class Role : unsigned char { toolkit, library, driver, driver_compat, firmw
 const char* to_string(Role r);
 
 struct Component {
-    std::string id, name, vendor; // vendor: "nvidia", "amd"
+    std::string id, name, vendor; // vendor: its table's (--gpu-vendor's word)
     Role role = Role::library;
     std::string licence;                // a Licence id; "" = not in the table
     std::vector<std::string> files;     // globs on the file name
@@ -47,8 +51,21 @@ struct Component {
     std::string source;                 // "<source id> §section ..."
 };
 
+// What a vendor's table says of its driver's files found in an image (analyze's
+// GPU-DRIVER-IN-IMAGE): who else injects the host's ("" none), and what to ship instead.
+struct DriverNote {
+    std::string vendor, injected_by, instead;
+};
+
 struct Table {
     std::vector<Source> sources;
+    std::vector<DriverNote> driver_notes; // at most one per vendor
+    // Files that hold a licence's text, read to tell which licence and list apply: globs on the
+    // path ("usr/local/cuda*/EULA.txt"; '*' crosses '/').
+    std::vector<std::string> licence_texts;
+    // Notices of a vendor's that describe a component rather than being part of it: globs on
+    // the lower-case file name ("vendor_sla*").
+    std::vector<std::string> notice_files;
     std::vector<Licence> licences;
     std::vector<DistributableList> lists;
     std::vector<Component> components; // first match wins

@@ -158,6 +158,10 @@ class Backend {
     // Apptainer's run flag that asks for this vendor's GPUs ("--nv", "--rocm"): `gantry run` takes
     // it as --gpus all with this vendor. None by default.
     virtual std::string_view apptainer_flag() const { return {}; }
+    // The name docker knows this vendor's container toolkit by as a runtime (`docker run
+    // --runtime nvidia`, nvidia-docker's): `gantry run --runtime` and the Engine API take it as
+    // gantry itself. None by default.
+    virtual std::string_view docker_runtime() const { return {}; }
     // The hooks of this vendor's CDI specs (`gantry hook NAME`); none by default.
     virtual std::vector<VendorHook> hooks() const { return {}; }
     // `gantry doctor` with another vendor chosen: a finding when IMAGE is made for this vendor

@@ -1,6 +1,5 @@
 #include "image_facts/doctor_facts.hpp"
 
-#include "image_facts/cuda_version.hpp"
 #include "util/json.hpp"
 
 #include <cctype>
@@ -39,6 +38,30 @@ void add_evidence(std::vector<Evidence>& to, Evidence e) {
     if (to.size() < 64) to.push_back(std::move(e));
 }
 
+// A release "12.4", "13.0.1", "v12.4.1", "12" (minor 0) as (major, minor): digits and dots, at
+// most three components, major below 1000 and minor below 100; nullopt for anything else.
+std::optional<std::pair<int, int>> release_of(std::string_view s) {
+    if (!s.empty() && (s[0] == 'v' || s[0] == 'V')) s.remove_prefix(1);
+    std::vector<long> parts;
+    std::size_t i = 0;
+    while (true) {
+        if (i >= s.size() || s[i] < '0' || s[i] > '9') return std::nullopt;
+        long v = 0;
+        while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+            v = v * 10 + (s[i] - '0');
+            if (v >= 1000000) return std::nullopt;
+            ++i;
+        }
+        parts.push_back(v);
+        if (parts.size() > 3) return std::nullopt;
+        if (i == s.size()) break;
+        if (s[i] != '.') return std::nullopt;
+        ++i;
+    }
+    if (parts[0] >= 1000 || (parts.size() > 1 && parts[1] >= 100)) return std::nullopt;
+    return std::pair{static_cast<int>(parts[0]), parts.size() > 1 ? static_cast<int>(parts[1]) : 0};
+}
+
 } // namespace
 
 std::vector<Evidence> image_cuda_versions(const ImageFacts& img) {
@@ -56,10 +79,10 @@ std::vector<Evidence> image_cuda_versions(const ImageFacts& img) {
     std::vector<Evidence> out;
     std::set<std::pair<int, int>> seen;
     for (auto& e : all) {
-        auto c = CudaVersion::parse(e.version);
-        if (!c || !seen.insert({c->major, c->minor}).second) continue;
+        auto c = release_of(e.version);
+        if (!c || !seen.insert(*c).second) continue;
         Evidence x = e;
-        x.cuda_major = c->major;
+        x.cuda_major = c->first;
         out.push_back(std::move(x));
     }
     return out;

@@ -1,43 +1,13 @@
 #include "lint/installed_stack.hpp"
 
 #include "lint/rules.hpp"
-#include "lint/rx.hpp"
 
 #include <vector>
 
 namespace gantry::lint {
 
-namespace {
-
-// A package whose name carries the release: CUDA's repository writes it -MAJOR-MINOR
-// (cuda-toolkit-12-1, cuda-12-1, cuda-cudart-dev-12-1=12.1.105-1; cuda-keyring and cuda-drivers
-// name none), ROCm's multi-version packages MAJOR.MINOR.PATCH (rocm-hip-sdk6.1.2, rocm6.1.0).
-std::optional<InstalledStack> versioned_package(const std::string& p) {
-    static const Rx cuda(R"(^cuda(?:-[a-z][a-z0-9]*)*-(\d{1,6})-(\d{1,6})(?:[=:].*)?$)");
-    static const Rx rocm(R"(^rocm(?:-[a-z][a-z0-9-]*?)?(\d{1,6})\.(\d{1,6})\.\d{1,6}$)");
-    for (auto kind : {InstalledStack::cuda, InstalledStack::rocm}) {
-        RxMatch m;
-        if (!rx_match(p, m, kind == InstalledStack::cuda ? cuda : rocm)) continue;
-        if (auto v = version_pair(m[1].str(), m[2].str())) return InstalledStack{kind, *v, p, 0};
-    }
-    return std::nullopt;
-}
-
-// A repo.radeon.com path that names the ROCm release: amdgpu-install/6.1[.2]/...,
-// rocm/apt/6.1[.2], rocm/rhel9/6.1, rocm/el8/6.0, rocm/zyp/6.1 (not rocm/apt/latest).
-std::optional<InstalledStack> radeon_url(const std::string& word) {
-    static const Rx url(
-        R"(repo\.radeon\.com/(?:amdgpu-install|rocm/(?:apt|rhel\d*|el\d*|centos\d*|zyp|sles\d*))/(\d{1,6})\.(\d{1,6})(?:\.\d{1,6})?(?:[/\s"']|$))");
-    RxMatch m;
-    if (!rx_search(word, m, url)) return std::nullopt;
-    auto v = version_pair(m[1].str(), m[2].str());
-    if (!v) return std::nullopt;
-    return InstalledStack{InstalledStack::rocm, *v, word, 0};
-}
-
-} // namespace
-
-std::optional<InstalledStack> installed_by(const Command& c, const Env& env) {
+std::optional<InstalledStack> installed_by(const Command& c, const Env& env,
+                                           const std::vector<const Stack*>& stacks) {
     std::vector<std::string> packages;
     if (auto apt = parse_apt(c); apt && apt->sub == "install")
         packages = apt->packages;
@@ -46,15 +16,28 @@ std::optional<InstalledStack> installed_by(const Command& c, const Env& env) {
     std::optional<InstalledStack> found;
     for (auto& raw : packages) {
         auto p = shown_word(raw, env);
-        if (auto s = versioned_package(p)) found = s;
+        for (const Stack* s : stacks)
+            if (s->package_version)
+                if (auto v = s->package_version(p)) {
+                    found = InstalledStack{s, *v, p, 0};
+                    break;
+                }
     }
     if (found) return found;
-    for (auto& raw : c.argv)
-        if (auto s = radeon_url(shown_word(raw, env))) found = s;
+    for (auto& raw : c.argv) {
+        auto w = shown_word(raw, env);
+        for (const Stack* s : stacks)
+            if (s->word_version)
+                if (auto v = s->word_version(w)) {
+                    found = InstalledStack{s, *v, w, 0};
+                    break;
+                }
+    }
     return found;
 }
 
-std::optional<InstalledStack> installed_stack(const Build& b, int stage, std::size_t before) {
+std::optional<InstalledStack> installed_stack(const Build& b, int stage, std::size_t before,
+                                              const std::vector<const Stack*>& stacks) {
     std::vector<int> chain; // the external base's stage first
     for (int s = stage; s >= 0 && chain.size() <= b.stages.size(); s = b.stages[s].base.stage_ref)
         chain.insert(chain.begin(), s);
@@ -64,7 +47,7 @@ std::optional<InstalledStack> installed_stack(const Build& b, int stage, std::si
             if (s == stage && step.index >= before) break;
             if (step.in->keyword != "RUN") continue;
             for (const auto& c : step.commands)
-                if (auto found = installed_by(c, step.env)) {
+                if (auto found = installed_by(c, step.env, stacks)) {
                     last = found;
                     last->line = step.in->line;
                 }

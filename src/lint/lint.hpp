@@ -38,6 +38,7 @@ struct RuleInfo {
 const std::vector<RuleInfo>& rules();
 
 struct RuleContext; // lint/rules.hpp
+struct Stack;       // lint/stacks.hpp
 
 // A GPU vendor's rules (gpu_vendors::Backend::lint_rules, in its folder under gpu_vendors/): the
 // codes it adds with their severities and titles, its checks over the build, and the variables
@@ -47,6 +48,9 @@ struct RuleSet {
     std::vector<RuleInfo> rules;
     void (*check)(const RuleContext& cx) = nullptr;
     std::vector<const char*> visible_devices; // "CUDA_VISIBLE_DEVICES"
+    // The vendor's software stack, for the rules that compare stacks (lint/stacks.hpp); none
+    // when its toolkit has no such rules.
+    const Stack* stack = nullptr;
 };
 
 // Every rule: lint's own and those of RULE_SETS, in code order.

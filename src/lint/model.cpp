@@ -103,11 +103,10 @@ std::optional<std::pair<int, int>> pair_of(const RxMatch& m) {
     return version_pair(m[1].str(), m[2].str());
 }
 
-// The version a stage's chain states: the first base tag form that matches (tag_forms, which
-// see the repository name and the tag), else the last ENV `env_name` in the chain.
-template <class TagForms>
+} // namespace
+
 std::optional<std::pair<int, int>> chain_version(const Build& b, int stage, const char* env_name,
-                                                 TagForms tag_forms) {
+                                                 TagVersion tag_forms) {
     static const Rx leading(R"(^(\d+)\.(\d+))");
     std::optional<std::pair<int, int>> from_env;
     for (int s = stage; s >= 0; s = b.stages[s].base.stage_ref) {
@@ -129,50 +128,6 @@ std::optional<std::pair<int, int>> chain_version(const Build& b, int stage, cons
         break;
     }
     return from_env;
-}
-
-} // namespace
-
-std::optional<std::pair<int, int>> Build::cuda_version(int stage) const {
-    return chain_version(
-        *this, stage, "CUDA_VERSION",
-        [](const std::string& n, const std::string& tag) -> std::optional<std::pair<int, int>> {
-            static const Rx leading(R"(^(\d+)\.(\d+))");
-            static const Rx embedded(R"((?:^|[-_.])cuda[-_]?(\d+)\.(\d+))");
-            static const Rx short_form(R"((?:^|[-_.])cu(\d)(\d{1,2})(?:[-_.]|$))");
-            RxMatch m;
-            std::optional<std::pair<int, int>> v;
-            if (n.ends_with("cuda") && rx_search(tag, m, leading) && (v = pair_of(m))) return v;
-            if (rx_search(tag, m, embedded) && (v = pair_of(m))) return v;
-            if (rx_search(tag, m, short_form) && (v = pair_of(m))) return v;
-            return std::nullopt;
-        });
-}
-
-// AMD's tag forms (ROCm/ROCm-docker build_all.sh and dev/Dockerfile-*; ROCm/jax release notes;
-// rocm/pytorch's published tags): rocm/dev-<os>:<ROCm>[-complete], rocm/rocm-terminal:<ROCm>,
-// rocm/pytorch:rocm<ROCm>_<os>_py<X>_pytorch_..., rocm/jax:rocm<ROCm>-jax<V>-py<X>.
-std::optional<std::pair<int, int>> Build::rocm_version(int stage) const {
-    return chain_version(
-        *this, stage, "ROCM_VERSION",
-        [](const std::string& n, const std::string& tag) -> std::optional<std::pair<int, int>> {
-            static const Rx leading(R"(^(\d+)\.(\d+))");
-            static const Rx embedded(R"((?:^|[-_.])rocm[-_]?(\d+)\.(\d+))");
-            RxMatch m;
-            std::optional<std::pair<int, int>> v;
-            bool amd_devel = n.starts_with("rocm/dev-") || n == "rocm/rocm-terminal";
-            if (amd_devel && rx_search(tag, m, leading) && (v = pair_of(m))) return v;
-            if (rx_search(tag, m, embedded) && (v = pair_of(m))) return v;
-            return std::nullopt;
-        });
-}
-
-bool Build::is_rocm(int stage) const {
-    if (rocm_version(stage)) return true;
-    for (int s = stage; s >= 0; s = stages[s].base.stage_ref)
-        if (stages[s].base.stage_ref < 0)
-            return stages[s].base.name.find("rocm") != std::string::npos;
-    return false;
 }
 
 std::vector<std::pair<std::string, std::string>> env_pairs(const Instruction& in, char esc,

@@ -61,29 +61,21 @@ struct Build {
     int target = -1;
     // The chain of stages from the target down to its external base (target first).
     std::vector<int> chain() const;
-    // The CUDA version (major, minor) of a stage's base image tag ("12.1.0-devel",
-    // "2.3.0-cuda12.1-cudnn8-runtime") or of an ENV CUDA_VERSION in its chain; nullopt if unknown.
-    std::optional<std::pair<int, int>> cuda_version(int stage) const;
-    // The ROCm version (major, minor) of a stage's base image: the tag of AMD's images
-    // (rocm/dev-ubuntu-22.04:6.1.2-complete, rocm/rocm-terminal:5.3,
-    // rocm/pytorch:rocm6.1_ubuntu22.04_py3.10_pytorch_2.1.2, rocm/jax:rocm5.6.0-jax0.4.18-py3.9.0),
-    // "rocmX.Y" in any tag, else an ENV ROCM_VERSION in its chain; nullopt if unknown.
-    std::optional<std::pair<int, int>> rocm_version(int stage) const;
-    // True when the stage's chain is a ROCm image (a ROCm version is known, or a repository
-    // named rocm...): messages then say ROCm where they would say CUDA.
-    bool is_rocm(int stage) const;
 };
-
-// "CUDA" or "ROCm" for a stage's messages.
-inline const char* gpu_stack(const Build& b, int stage) {
-    return b.is_rocm(stage) ? "ROCm" : "CUDA";
-}
 
 // A version component as written in a tag or a pin: 1 to 6 decimal digits (so no overflow, no
 // exception); nullopt otherwise. Tags and pins are hostile input ("4294967296.1.0-devel").
 std::optional<int> version_number(std::string_view digits);
 // Both components, or nullopt when either is not a version_number.
 std::optional<std::pair<int, int>> version_pair(std::string_view major, std::string_view minor);
+
+// The version (major, minor) a stage's chain states: the first base image whose repository and
+// tag TAG_FORMS reads a version from, else the last ENV ENV_NAME in the chain ("12.1.0" ->
+// 12.1); nullopt if unknown. What a vendor's stack (lint/stacks.hpp) reads base images with.
+using TagVersion = std::optional<std::pair<int, int>> (*)(const std::string& repository,
+                                                          const std::string& tag);
+std::optional<std::pair<int, int>> chain_version(const Build& b, int stage, const char* env_name,
+                                                 TagVersion tag_forms);
 
 struct BuildOptions {
     Env build_args;     // --build-arg NAME=VALUE

@@ -1,43 +1,36 @@
-// Base image rules: GL001 devel base shipped (nvidia/cuda devel, rocm/dev-*, -complete), GL003
-// untagged/latest, GL004 no digest.
+// Base image rules: GL001 devel base shipped (a GPU image's devel tag, or a development image a
+// vendor's stack knows by name), GL003 untagged/latest, GL004 no digest.
 #include "lint/rules.hpp"
 #include "lint/rx.hpp"
+#include "lint/stacks.hpp"
 
 namespace gantry::lint {
 
 namespace {
 
-bool is_gpu_repo(const std::string& name) {
-    for (const char* k : {"cuda", "cudnn", "pytorch", "torch", "tensorflow", "nvidia", "tensorrt",
-                          "triton", "jax", "paddle", "mxnet", "rocm"})
+// A GPU image's repository: a framework's, or one a declared stack's words name
+// (Stack::image_words).
+bool is_gpu_repo(const std::string& name, const std::vector<const Stack*>& stacks) {
+    for (const char* k : {"pytorch", "torch", "tensorflow", "triton", "jax", "paddle", "mxnet"})
         if (name.find(k) != std::string::npos) return true;
+    for (const Stack* s : stacks)
+        for (const char* k : s->image_words)
+            if (name.find(k) != std::string::npos) return true;
     return false;
 }
 
-// AMD's development images (ROCm/ROCm-docker: dev/Dockerfile-<os>[-complete] install rocm-dev,
-// and -complete adds rocm-libs; rocm-terminal/Dockerfile-* is FROM rocm/dev-<os>): every tag of
-// rocm/dev-<os> (6.1, 6.1.2-complete, latest) and of rocm/rocm-terminal is a devel image. Any
-// other ROCm repository is one when its tag says -complete or devel. rocm/pytorch and rocm/jax
-// tags (rocm6.1_ubuntu22.04_py3.10_pytorch_2.1.2) carry no variant, and AMD publishes no
-// runtime variant to point to, so they are left alone unless the tag says devel.
-bool is_rocm_devel(const BaseImage& b) {
-    static const Rx complete(R"((^|[-_.])complete([-_.]|$))", RxCase::insensitive);
-    if (b.name.starts_with("rocm/dev-") || b.name == "rocm/rocm-terminal") return true;
-    return b.name.find("rocm") != std::string::npos && rx_search(b.tag, complete);
+// A development image a declared stack knows by name (Stack::devel_image), with what GL001 says.
+std::optional<DevelImage> known_devel(const BaseImage& b, const std::vector<const Stack*>& stacks) {
+    for (const Stack* s : stacks)
+        if (s->devel_image)
+            if (auto d = s->devel_image(b)) return d;
+    return std::nullopt;
 }
 
-bool is_devel(const BaseImage& b) {
+bool is_devel(const BaseImage& b, const std::vector<const Stack*>& stacks) {
     static const Rx devel(R"((^|[-_.])devel([-_.]|$))", RxCase::insensitive);
     if (!b.known || b.stage_ref >= 0 || b.scratch) return false;
-    return (is_gpu_repo(b.name) && rx_search(b.tag, devel)) || is_rocm_devel(b);
-}
-
-// The plain OS image under an AMD dev image: rocm/dev-ubuntu-22.04 -> ubuntu:22.04.
-std::string rocm_os_base(const BaseImage& b) {
-    static const Rx os(R"(^rocm/dev-([a-z]+)-([0-9][0-9.]*)$)");
-    RxMatch m;
-    if (rx_match(b.name, m, os)) return m[1].str() + ":" + m[2].str();
-    return "<your OS image>";
+    return (is_gpu_repo(b.name, stacks) && rx_search(b.tag, devel)) || known_devel(b, stacks);
 }
 
 std::string runtime_tag(const BaseImage& b) {
@@ -57,26 +50,19 @@ std::string shown(const BaseImage& b) {
 
 void rules_base(const RuleContext& cx) {
     const auto& stages = cx.build.stages;
+    const auto declared = stacks(cx.opt);
     // GL001: the external base at the bottom of the shipped chain
     auto chain = cx.build.chain();
     const Stage& bottom = stages[chain.back()];
-    if (is_devel(bottom.base)) {
+    if (is_devel(bottom.base, declared)) {
         const Stage& target = stages[cx.build.target];
         std::string via = chain.size() > 1 ? " (through FROM " + target.from->args + ")" : "";
         std::string repo = bottom.base.resolved.substr(0, bottom.base.resolved.rfind(':'));
-        if (is_rocm_devel(bottom.base))
+        if (auto known = known_devel(bottom.base, declared))
             cx.add("GL001", bottom, nullptr,
                    "the shipped stage " + target.label() + " is built on " + shown(bottom.base) +
-                       via +
-                       ", a ROCm development image: the compilers (/opt/rocm/llvm, hipcc), "
-                       "headers and static ROCm libraries (several GB) end up in the final "
-                       "image",
-                   "build in a stage FROM " + bottom.base.resolved +
-                       " AS build and COPY --from=build only the artifacts into a stage FROM " +
-                       rocm_os_base(bottom.base) +
-                       " that installs only the run-time packages (apt-get install "
-                       "--no-install-recommends rocm-hip-runtime, plus the libraries the app "
-                       "links); AMD publishes no runtime tag of its dev images");
+                       via + known->what,
+                   known->fix);
         else
             cx.add("GL001", bottom, nullptr,
                    "the shipped stage " + target.label() + " is built on " + shown(bottom.base) +
@@ -95,8 +81,8 @@ void rules_base(const RuleContext& cx) {
                    "base image " + shown(b) +
                        (b.tag.empty() ? " has no tag, so it means :latest"
                                       : " uses the moving tag latest") +
-                       ": every build may get a different OS, " + gpu_stack(cx.build, st.index) +
-                       " and driver requirement",
+                       ": every build may get a different OS, " +
+                       stack_name(cx.build, st.index, declared) + " and driver requirement",
                    "pin a version tag (FROM " + b.name + ":<version>) or a digest (@sha256:...)");
         } else if (b.digest.empty()) {
             cx.add("GL004", st, nullptr,

@@ -1,11 +1,11 @@
-// GPU rules over every vendor's toolkit: GL008 framework build (torch, jaxlib) vs the base's CUDA
-// or ROCm, GL014 weights downloaded by RUN, GL016 a variable that chooses GPUs fixed in the image
-// (each vendor's RuleSet::visible_devices). The rules that name one vendor's tools are the
+// GPU rules over every vendor's toolkit: GL008 a framework build (torch, jaxlib) against the GPU
+// stack (lint/stacks.hpp: each vendor's) the base image has or the Dockerfile installs, GL014
+// weights downloaded by RUN, GL016 a variable that chooses GPUs fixed in the image (each
+// vendor's RuleSet::visible_devices). The rules that name one vendor's tools are the
 // vendor's (gpu_vendors/<vendor>/lint_rules.cpp).
 #include "lint/installed_stack.hpp"
 #include "lint/rules.hpp"
 #include "lint/rx.hpp"
-#include "lint/torch_pypi.hpp"
 #include "util/text.hpp"
 
 namespace gantry::lint {
@@ -16,43 +16,28 @@ std::string expanded(const std::string& w, const Env& env) {
     return shown_word(w, env);
 }
 
-// A framework wheel's GPU stack, from its local version: "cu121" -> CUDA 12.1, "cpu",
-// "rocm6.1" / "rocm6.2.4" (torch) -> ROCm 6.1 / 6.2, "rocm611" / "rocm550" (jaxlib, ROCm/jax's
-// release wheels: one digit per component) -> ROCm 6.1 / 5.5. nullopt for anything else, also
-// for numbers too long to be a version.
+// A framework wheel's GPU stack, from its local version: "cpu", or a tag one of the declared
+// stacks reads a release from ("cu121" -> CUDA 12.1). nullopt for anything else, also for numbers
+// too long to be a version.
 struct WheelStack {
-    enum Kind { cpu, cuda, rocm } kind = cpu;
-    std::pair<int, int> v{0, 0};
-    std::string local; // as written: "cu121", "rocm6.1"
+    const Stack* stack = nullptr; // null: CPU-only
+    Version v{0, 0};
+    std::string local; // as written: "cu121"
 };
 
-std::optional<WheelStack> wheel_stack(const std::string& local) {
-    static const Rx cu(R"(^cu(\d{2,4})$)", RxCase::insensitive);
-    static const Rx rocm_dotted(R"(^rocm(\d+)\.(\d+)(?:\.\d+)?$)", RxCase::insensitive);
-    static const Rx rocm_compact(R"(^rocm(\d)(\d)\d?$)", RxCase::insensitive);
+std::optional<WheelStack> wheel_stack(const std::string& local,
+                                      const std::vector<const Stack*>& stacks) {
     WheelStack w;
     w.local = local;
-    RxMatch m;
     if (text::lower(local) == "cpu") return w;
-    if (rx_match(local, m, cu)) {
-        auto n = version_number(m[1].str());
-        if (!n) return std::nullopt;
-        w.kind = WheelStack::cuda;
-        w.v = {*n / 10, *n % 10};
-        return w;
-    }
-    if (rx_match(local, m, rocm_dotted) || rx_match(local, m, rocm_compact)) {
-        auto v = version_pair(m[1].str(), m[2].str());
-        if (!v) return std::nullopt;
-        w.kind = WheelStack::rocm;
-        w.v = *v;
-        return w;
-    }
+    for (const Stack* s : stacks)
+        if (s->wheel_version)
+            if (auto v = s->wheel_version(local)) {
+                w.stack = s;
+                w.v = *v;
+                return w;
+            }
     return std::nullopt;
-}
-
-std::string ver(std::pair<int, int> v) {
-    return std::to_string(v.first) + "." + std::to_string(v.second);
 }
 
 std::string base_text(const Build& b, int stage) {
@@ -64,109 +49,118 @@ std::string base_text(const Build& b, int stage) {
 // What a framework build is compared with: the GPU stack this Dockerfile installs before the
 // step (installed_stack.hpp), else its base image's.
 struct Against {
-    bool rocm = false;
-    std::pair<int, int> v{0, 0};
+    const Stack* stack = nullptr;
+    Version v{0, 0};
     std::string image;                       // the base image, as resolved
     std::optional<InstalledStack> installed; // set when the Dockerfile installs it
     // "the base image X has CUDA 12.1" / "the Dockerfile installs CUDA 12.1 (line 5:
     // cuda-toolkit-12-1)"
     std::string has() const {
-        std::string stack = std::string(rocm ? "ROCm " : "CUDA ") + ver(v);
-        if (!installed) return "the base image " + image + " has " + stack;
-        return "the Dockerfile installs " + stack + " (line " + std::to_string(installed->line) +
+        std::string st = std::string(stack->name) + " " + version_text(v);
+        if (!installed) return "the base image " + image + " has " + st;
+        return "the Dockerfile installs " + st + " (line " + std::to_string(installed->line) +
                ": " + installed->evidence + ")";
     }
     // the other way out of a mismatch: another base image, or another release installed
-    std::string other(const char* kind, std::pair<int, int> want) const {
-        std::string stack = std::string(kind) + " " + ver(want);
-        if (!installed) return "use a " + stack + " base image";
-        return "install " + stack + " at line " + std::to_string(installed->line);
+    std::string other(const char* kind, Version want) const {
+        std::string st = std::string(kind) + " " + version_text(want);
+        if (!installed) return "use a " + st + " base image";
+        return "install " + st + " at line " + std::to_string(installed->line);
     }
 };
 
-std::optional<Against> against(const RuleContext& cx, const Stage& st, const Step& step) {
+std::optional<Against> against(const RuleContext& cx, const Stage& st, const Step& step,
+                               const std::vector<const Stack*>& stacks) {
     Against a;
     a.image = base_text(cx.build, st.index);
-    if (auto in = installed_stack(cx.build, st.index, step.index)) {
-        a.rocm = in->kind == InstalledStack::rocm;
+    if (auto in = installed_stack(cx.build, st.index, step.index, stacks)) {
+        a.stack = in->stack;
         a.v = in->version;
         a.installed = in;
         return a;
     }
-    if (auto rocm = cx.build.rocm_version(st.index)) {
-        a.rocm = true;
-        a.v = *rocm;
-        return a;
-    }
-    if (auto cuda = cx.build.cuda_version(st.index)) {
-        a.v = *cuda;
-        return a;
-    }
+    // the stack the base is by name first, then the first whose release the base states
+    std::vector<const Stack*> order;
+    if (const Stack* named = stage_stack(cx.build, st.index, stacks)) order.push_back(named);
+    for (const Stack* s : stacks)
+        if (order.empty() || s != order.front()) order.push_back(s);
+    for (const Stack* s : order)
+        if (auto v = stack_version(cx.build, st.index, *s)) {
+            a.stack = s;
+            a.v = *v;
+            return a;
+        }
     return std::nullopt;
 }
 
-// conda: pytorch-cuda=11.8 / cudatoolkit=11.8 / cuda-version=12.1 against the base image.
-void conda_cuda_rule(const RuleContext& cx, const Stage& st, const Step& step, const Command& c) {
+// conda: a stack's pinned packages (pytorch-cuda=11.8, cudatoolkit=11.8) against the base image.
+void conda_rule(const RuleContext& cx, const Stage& st, const Step& step, const Command& c,
+                const std::vector<const Stack*>& stacks) {
     std::vector<std::string> args;
     auto sub = parse_conda(c, &args);
     if (!sub || (*sub != "install" && *sub != "create")) return;
-    static const Rx pin(R"(^(pytorch-cuda|cudatoolkit|cuda-version)=+(\d+)\.(\d+)(\..*)?$)");
-    for (auto& raw : args) {
-        auto a = expanded(raw, step.env);
-        RxMatch m;
-        if (!rx_match(a, m, pin)) continue;
-        auto base = against(cx, st, step);
-        auto parsed = version_pair(m[2].str(), m[3].str());
-        if (!parsed) return; // not a version anyone publishes (and no number to compare)
-        std::pair<int, int> want = *parsed;
-        if (!base || base->rocm || want == base->v) return;
-        cx.add("GL008", st, &step,
-               c.name() + " " + *sub + " " + a + " brings CUDA " + ver(want) + " but " +
-                   base->has() + ": the image carries two CUDA runtimes",
-               "pin " + std::string(m[1]) + "=" + ver(base->v) + " or " +
-                   base->other("CUDA", want));
-        return;
+    for (const Stack* s : stacks) {
+        if (!*s->conda_pins) continue;
+        const Rx pin("^(" + std::string(s->conda_pins) + R"()=+(\d+)\.(\d+)(\..*)?$)");
+        for (auto& raw : args) {
+            auto a = expanded(raw, step.env);
+            RxMatch m;
+            if (!rx_match(a, m, pin)) continue;
+            auto base = against(cx, st, step, stacks);
+            auto parsed = version_pair(m[2].str(), m[3].str());
+            if (!parsed) return; // not a version anyone publishes (and no number to compare)
+            Version want = *parsed;
+            if (!base || base->stack != s || want == base->v) return;
+            cx.add("GL008", st, &step,
+                   c.name() + " " + *sub + " " + a + " brings " + s->name + " " +
+                       version_text(want) + " but " + base->has() + ": the image carries two " +
+                       s->name + " runtimes",
+                   "pin " + std::string(m[1]) + "=" + version_text(base->v) + " or " +
+                       base->other(s->name, want));
+            return;
+        }
     }
 }
 
-// A framework wheel where the GPU stack is ROCm.
-void rocm_wheel(const RuleContext& cx, const Stage& st, const Step& step, const WheelStack& w,
-                const std::string& what, const Against& a) {
-    std::string want = "rocm" + ver(a.v);
-    std::string how = "install the " + want + " build (torch: --index-url " +
-                      "https://download.pytorch.org/whl/" + want + ", torch==<version>+" + want +
-                      "; jaxlib: the +rocm" + std::to_string(a.v.first) +
-                      std::to_string(a.v.second) + "x wheel of ROCm/jax)";
-    switch (w.kind) {
-    case WheelStack::cpu:
+// A framework wheel (W) against the stack the image has (A).
+void wheel_against(const RuleContext& cx, const Stage& st, const Step& step, const WheelStack& w,
+                   const std::string& what, const Against& a) {
+    const Stack& has = *a.stack;
+    if (!w.stack) {
         cx.add("GL008", st, &step,
-               what + " is a CPU-only build but " + a.has() +
-                   ": the GPU is never used and the ROCm libraries are dead weight",
-               how + (a.installed ? " or do not install ROCm" : " or use a non-ROCm base image"));
-        return;
-    case WheelStack::cuda:
-        cx.add("GL008", st, &step,
-               what + " is a CUDA (NVIDIA) build but " + a.has() +
-                   ": it cannot use AMD GPUs and brings its own CUDA libraries",
-               how + " or " +
-                   (a.installed ? "install CUDA " + ver(w.v) + " instead of ROCm"
-                                : "use a CUDA " + ver(w.v) + " base image"));
-        return;
-    case WheelStack::rocm:
-        if (w.v == a.v) return;
-        cx.add("GL008", st, &step,
-               what + " is built for ROCm " + ver(w.v) + " but " + a.has() +
-                   ": the image carries two ROCm user spaces (or the wheel loads libraries of "
-                   "another ROCm release than it was built for)",
-               how + " or " + a.other("ROCm", w.v));
+               what + " is a " + has.cpu_only + " but " + a.has() +
+                   ": the GPU is never used and the " + has.name + " libraries are dead weight",
+               has.install_build(a.v, false) +
+                   (a.installed ? std::string(" or do not install ") + has.name
+                                : std::string(" or use a non-") + has.name + " base image"));
         return;
     }
+    const Stack& built = *w.stack;
+    if (&built != &has) {
+        cx.add("GL008", st, &step,
+               what + " is a " + built.name + " (" + built.vendor + ") build but " + a.has() +
+                   ": it cannot use " + has.vendor + " GPUs and brings its own " + built.name +
+                   " libraries",
+               has.install_build(a.v, false) + " or " +
+                   (a.installed ? "install " + std::string(built.name) + " " + version_text(w.v) +
+                                      " instead of " + has.name
+                                : "use a " + std::string(built.name) + " " + version_text(w.v) +
+                                      " base image"));
+        return;
+    }
+    if (w.v == a.v) return;
+    cx.add("GL008", st, &step,
+           what + " is built for " + built.name + " " + version_text(w.v) + " but " + a.has() +
+               ": " + built.two_releases(w.v, a.v),
+           has.install_build(a.v, true) + " or " + a.other(built.name, w.v));
 }
 
-// `torch==X` with no index: the default (PyPI) wheel, built for the CUDA of torch_pypi.hpp's
-// table. Nothing is said for a release line the table lacks, a range, or another index (-i,
-// --extra-index-url, -f, PIP_INDEX_URL / PIP_EXTRA_INDEX_URL / UV_INDEX_URL...).
-void pypi_torch(const RuleContext& cx, const Stage& st, const Step& step, const PipCall& pip) {
+// `torch==X` with no index: the default (PyPI) wheel, built for the stack and release a
+// vendor's table says (Stack::pypi_torch). Nothing is said for a release line the table lacks,
+// a range, or another index (-i, --extra-index-url, -f, PIP_INDEX_URL / PIP_EXTRA_INDEX_URL /
+// UV_INDEX_URL...).
+void pypi_torch(const RuleContext& cx, const Stage& st, const Step& step, const PipCall& pip,
+                const std::vector<const Stack*>& stacks) {
     static const Rx exact(R"(^torch\s*===?\s*([0-9][0-9.]*(?:\.\*)?)$)", RxCase::insensitive);
     if (!pip.index_urls.empty()) return;
     for (const char* var : {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS",
@@ -176,60 +170,75 @@ void pypi_torch(const RuleContext& cx, const Stage& st, const Step& step, const 
         auto p = expanded(raw, step.env);
         RxMatch m;
         if (!rx_match(p, m, exact)) continue;
-        auto cuda = torch_pypi_cuda(m[1].str());
-        if (!cuda) return;
         WheelStack w;
-        w.kind = WheelStack::cuda;
-        w.v = *cuda;
-        w.local = "cu" + std::to_string(cuda->first) + std::to_string(cuda->second);
-        std::string what = p + " from PyPI (its default wheel is a CUDA " + ver(*cuda) + " build)";
-        auto base = against(cx, st, step);
+        for (const Stack* s : stacks)
+            if (s->pypi_torch && !w.stack)
+                if (auto v = s->pypi_torch(m[1].str())) {
+                    w.stack = s;
+                    w.v = *v;
+                }
+        if (!w.stack) return;
+        w.local = w.stack->tag_of(w.v);
+        auto base = against(cx, st, step, stacks);
         if (!base) return;
-        if (base->rocm) {
-            rocm_wheel(cx, st, step, w, p + " from PyPI (the default index)", *base);
+        if (base->stack != w.stack) {
+            wheel_against(cx, st, step, w, p + " from PyPI (the default index)", *base);
             return;
         }
-        if (base->v == *cuda) return;
-        std::string want = "cu" + std::to_string(base->v.first) + std::to_string(base->v.second);
+        if (base->v == w.v) return;
+        std::string what = p + " from PyPI (its default wheel is a " + w.stack->name + " " +
+                           version_text(w.v) + " build)";
+        std::string want = base->stack->tag_of(base->v);
         cx.add("GL008", st, &step,
-               what + " but " + base->has() +
-                   ": the image carries two CUDA runtimes and needs a driver for CUDA " +
-                   ver(std::max(*cuda, base->v)),
+               what + " but " + base->has() + ": " + w.stack->two_releases(w.v, base->v),
                "install the " + want + " build (" + p + "+" + want +
                    " --extra-index-url https://download.pytorch.org/whl/" + want + ") or " +
-                   base->other("CUDA", *cuda));
+                   base->other(w.stack->name, w.v));
         return;
     }
 }
 
-// The build a wheel index or a wheel's directory names: download.pytorch.org/whl/cu121 -> "cu121",
-// .../whl/nightly/rocm6.2 -> "rocm6.2", AMD's repo.radeon.com/rocm/manylinux/rocm-rel-6.3 ->
-// "rocm6.3"; "" for any other URL.
-std::string url_build(const std::string& url) {
-    static const Rx pytorch(
-        R"(download\.pytorch\.org/whl/(?:nightly/|test/)?(cu\d{2,4}|cpu|rocm\d+\.\d+(?:\.\d+)?)(?:/|$))");
-    static const Rx radeon(
-        R"(repo\.radeon\.com/rocm/manylinux/rocm-rel-(\d+\.\d+(?:\.\d+)?)(?:/|$))");
+// The build a wheel index or a wheel's directory names: download.pytorch.org/whl/cpu -> "cpu",
+// else what a declared stack reads from it (Stack::index_build); "" for any other URL.
+std::string url_build(const std::string& url, const std::vector<const Stack*>& stacks) {
+    static const Rx cpu(R"(download\.pytorch\.org/whl/(?:nightly/|test/)?(cpu)(?:/|$))");
     RxMatch m;
-    if (rx_search(url, m, pytorch)) return m[1];
-    if (rx_search(url, m, radeon)) return "rocm" + m[1].str();
+    if (rx_search(url, m, cpu)) return m[1];
+    for (const Stack* s : stacks)
+        if (s->index_build)
+            if (auto b = s->index_build(url); !b.empty()) return b;
     return "";
+}
+
+// The wheels' patterns over every declared stack's local version tags.
+struct WheelPatterns {
+    Rx spec, wheel;
+};
+
+WheelPatterns wheel_patterns(const std::vector<const Stack*>& stacks) {
+    std::string tags = "cpu";
+    for (const Stack* s : stacks)
+        if (*s->wheel_tag) tags += std::string("|") + s->wheel_tag;
+    return {
+        Rx(R"(^(torch|torchvision|torchaudio|jaxlib)(\[[^\]]*\])?\s*(===?|~=|>=)?\s*[0-9][0-9a-z.]*\+()" +
+               tags + ")$",
+           RxCase::insensitive),
+        // a wheel named by URL or path:
+        // .../jaxlib-0.4.30+rocm611-cp310-...-manylinux2014_x86_64.whl
+        Rx(R"((?:^|/)(torch|torchvision|torchaudio|jaxlib)-[0-9][0-9a-z.]*\+()" + tags +
+               R"()-[^/]*\.whl$)",
+           RxCase::insensitive),
+    };
 }
 
 // torch/torchvision/torchaudio/jaxlib pins, wheel URLs (their name's +cu121 tag, else the
 // directory they are in) and wheel indexes, against the GPU stack the Dockerfile installs before
 // the step, else the base image's.
-void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const Command& c) {
-    conda_cuda_rule(cx, st, step, c);
+void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const Command& c,
+                const std::vector<const Stack*>& stacks, const WheelPatterns& rx) {
+    conda_rule(cx, st, step, c, stacks);
     auto pip = parse_pip(c);
     if (!pip) return;
-    static const Rx spec(
-        R"(^(torch|torchvision|torchaudio|jaxlib)(\[[^\]]*\])?\s*(===?|~=|>=)?\s*[0-9][0-9a-z.]*\+(cu\d{2,4}|cpu|rocm[0-9.]{2,12})$)",
-        RxCase::insensitive);
-    // a wheel named by URL or path: .../jaxlib-0.4.30+rocm611-cp310-cp310-manylinux2014_x86_64.whl
-    static const Rx wheel(
-        R"((?:^|/)(torch|torchvision|torchaudio|jaxlib)-[0-9][0-9a-z.]*\+(cu\d{2,4}|cpu|rocm[0-9.]{2,12})-[^/]*\.whl$)",
-        RxCase::insensitive);
     static const Rx untagged(
         R"((?:^|/)(torch|torchvision|torchaudio|jaxlib)-[0-9][0-9a-z.]*-[^/+]*\.whl$)",
         RxCase::insensitive);
@@ -241,65 +250,34 @@ void torch_rule(const RuleContext& cx, const Stage& st, const Step& step, const 
             p.replace(at, 3, "+");
         RxMatch m;
         if (p.starts_with("torch") || p.starts_with("jaxlib")) torch = true;
-        if (rx_match(p, m, spec)) {
+        if (rx_match(p, m, rx.spec)) {
             found = m[4];
             what = p;
-        } else if (rx_search(p, m, wheel)) {
+        } else if (rx_search(p, m, rx.wheel)) {
             found = m[2];
             what = p;
-        } else if (rx_search(p, m, untagged) && !url_build(p).empty()) {
-            found = url_build(p);
+        } else if (rx_search(p, m, untagged) && !url_build(p, stacks).empty()) {
+            found = url_build(p, stacks);
             what = p;
         }
     }
     if (found.empty())
         for (auto& raw : pip->index_urls) {
             auto u = expanded(raw, step.env);
-            if (auto build = url_build(u); !build.empty() && torch) {
+            if (auto build = url_build(u, stacks); !build.empty() && torch) {
                 found = build;
                 what = "--index-url " + u;
             }
         }
     if (found.empty()) {
-        pypi_torch(cx, st, step, *pip);
+        pypi_torch(cx, st, step, *pip, stacks);
         return;
     }
-    auto stack = wheel_stack(found);
-    if (!stack) return;
-    auto base = against(cx, st, step);
+    auto wheel = wheel_stack(found, stacks);
+    if (!wheel) return;
+    auto base = against(cx, st, step, stacks);
     if (!base) return;
-    if (base->rocm) {
-        rocm_wheel(cx, st, step, *stack, what, *base);
-        return;
-    }
-    std::string want = "cu" + std::to_string(base->v.first) + std::to_string(base->v.second);
-    if (stack->kind == WheelStack::cpu) {
-        cx.add("GL008", st, &step,
-               what + " is a CPU-only torch build but " + base->has() +
-                   ": the GPU is never used and the CUDA libraries are dead weight",
-               "install the " + want + " build (--index-url https://download.pytorch.org/whl/" +
-                   want + ")" +
-                   (base->installed ? " or do not install CUDA" : " or use a non-CUDA base image"));
-        return;
-    }
-    if (stack->kind == WheelStack::rocm) {
-        cx.add("GL008", st, &step,
-               what + " is a ROCm (AMD) build but " + base->has() +
-                   ": it cannot use NVIDIA GPUs and brings its own ROCm libraries",
-               "install the " + want + " build (--index-url https://download.pytorch.org/whl/" +
-                   want + ") or " +
-                   (base->installed ? "install ROCm " + ver(stack->v) + " instead of CUDA"
-                                    : "use a ROCm " + ver(stack->v) + " base image"));
-        return;
-    }
-    auto wheel_v = stack->v;
-    if (wheel_v == base->v) return;
-    cx.add("GL008", st, &step,
-           what + " is built for CUDA " + ver(wheel_v) + " but " + base->has() +
-               ": the image carries two CUDA runtimes and needs a driver for CUDA " +
-               ver(std::max(wheel_v, base->v)),
-           "install the " + want + " build (--index-url https://download.pytorch.org/whl/" + want +
-               ", torch==<version>+" + want + ") or " + base->other("CUDA", wheel_v));
+    wheel_against(cx, st, step, *wheel, what, *base);
 }
 
 bool downloads_weights(const Command& c) {
@@ -327,12 +305,14 @@ bool downloads_weights(const Command& c) {
 
 void rules_gpu(const RuleContext& cx) {
     const char esc = cx.build.file->escape;
+    const auto declared = stacks(cx.opt);
+    const WheelPatterns patterns = wheel_patterns(declared);
     for (const auto& st : cx.build.stages) {
         for (const auto& step : st.steps) {
             const auto& kw = step.in->keyword;
             if (kw == "RUN") {
                 for (const auto& c : step.commands) {
-                    torch_rule(cx, st, step, c);
+                    torch_rule(cx, st, step, c, declared, patterns);
                     if (st.ships && downloads_weights(c) &&
                         !has_cache_mount(step, ".cache/huggingface"))
                         cx.add("GL014", st, &step,

@@ -1,7 +1,9 @@
-// Package-manager rules: GL002 toolchain shipped, GL005 apt recommends, GL006 apt lists left
-// by the RUN that runs apt-get update, GL007 pip/uv cache (once per RUN), GL012 conda cache.
+// Package-manager rules: GL002 toolchain (or a vendor stack's SDK) shipped, GL005 apt recommends,
+// GL006 apt lists left by the RUN that runs apt-get update, GL007 pip/uv cache (once per RUN),
+// GL012 conda cache.
 #include "lint/rules.hpp"
 #include "lint/rx.hpp"
+#include "lint/stacks.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
@@ -15,42 +17,15 @@ std::string package_name(std::string_view p) {
     return text::lower(p.substr(0, p.find_first_of("=:<>[~!; ")));
 }
 
-bool is_toolchain(const std::string& pkg) {
+// A compiler toolchain's package, or a declared stack's SDK package (Stack::sdk_package).
+bool is_toolchain(const std::string& pkg, const std::vector<const Stack*>& stacks) {
     static const Rx re(
         R"(^(build-essential|build-base|gcc|g\+\+|gcc-c\+\+|gfortran|clang|cc|c\+\+)(-\d+(\.\d+)*)?$|)"
-        R"(^(cuda|cuda-toolkit|cuda-nvcc|cuda-compiler|cuda-libraries-dev|cuda-cudart-dev|)"
-        R"(cuda-minimal-build|cuda-command-line-tools|cudatoolkit-dev|nvidia-cuda-toolkit)"
-        R"()(-\d+(-\d+)?)?$|^libcudnn\d*-dev(-cuda-\d+)?$|^nvidia-cuda-nvcc(-cu\d+)?$|)"
         R"(^devtoolset-\d+(-gcc.*)?$)");
-    // ROCm's SDK meta packages (versioned forms append the release: rocm-hip-sdk6.1.2), the
-    // HIP compiler driver and HIP headers; not the run-time metas (rocm-hip-runtime,
-    // rocm-language-runtime, rocm-hip-libraries). Names: AMD's package-manager-integration page.
-    static const Rx rocm(
-        R"(^(rocm|rocm-dev|rocm-hip-sdk|rocm-ml-sdk|rocm-opencl-sdk|rocm-openmp-sdk|)"
-        R"(rocm-developer-tools|hipcc|hip-dev|hip-devel)(\d+(\.\d+)*)?$)");
-    return rx_match(pkg, re) || rx_match(pkg, rocm);
-}
-
-// amdgpu-install --usecase=rocm,hiplibsdk: the use cases that install the ROCm SDK (AMD's
-// `amdgpu-install --list-usecase`: rocm, rocmdev, rocmdevtools and every *sdk). The default
-// (graphics,opencl,hip) and the run-time ones (hip, lrt, opencl, mllib, dkms) are not.
-std::vector<std::string> amdgpu_install_sdk(const Command& c) {
-    std::vector<std::string> out;
-    if (c.name() != "amdgpu-install") return out;
-    for (std::size_t i = 1; i < c.argv.size(); ++i) {
-        std::string list;
-        if (c.argv[i].starts_with("--usecase="))
-            list = c.argv[i].substr(10);
-        else if (c.argv[i] == "--usecase" && i + 1 < c.argv.size())
-            list = c.argv[++i];
-        for (auto& u : text::split(list, ',')) {
-            std::string v(text::trim(u));
-            if (v == "rocm" || v == "rocmdev" || v == "rocmdevtools" ||
-                (v.ends_with("sdk") && v.size() > 3))
-                out.push_back("amdgpu-install --usecase=" + v);
-        }
-    }
-    return out;
+    if (rx_match(pkg, re)) return true;
+    for (const Stack* s : stacks)
+        if (s->sdk_package && s->sdk_package(pkg)) return true;
+    return false;
 }
 
 bool env_true(const Env& env, const std::vector<std::string>& assigns, const std::string& name) {
@@ -124,11 +99,20 @@ bool recommends_off_before(const RuleContext& cx, const Stage& st, const Step& s
     return false;
 }
 
+// GL002's fix: the stage's stack's own (Stack::multistage_fix), else the generic one.
+std::string multistage_fix(const Build& b, int stage, const std::vector<const Stack*>& stacks) {
+    const Stack* s = stage_stack(b, stage, stacks);
+    if (s && s->multistage_fix) return s->multistage_fix;
+    return "use a multi-stage build: compile in a builder stage (FROM ...-devel AS build) and "
+           "COPY --from=build only the artifacts into a runtime stage";
+}
+
 } // namespace
 
 void rules_packages(const RuleContext& cx) {
     static const Rx recommends_opt(R"(Install-Recommends=(false|0))", RxCase::insensitive);
     const auto& stages = cx.build.stages;
+    const auto declared = stacks(cx.opt);
     for (const auto& st : stages) {
         for (const auto& step : st.steps) {
             if (step.in->keyword != "RUN") continue;
@@ -137,14 +121,16 @@ void rules_packages(const RuleContext& cx) {
             bool conda_used = false, conda_cleaned = false;
             std::vector<PipCall> uncached[2]; // pip, uv
             for (const auto& c : step.commands) {
-                for (auto& u : amdgpu_install_sdk(c)) tools.push_back(u);
+                for (const Stack* s : declared)
+                    if (s->sdk_command)
+                        for (auto& u : s->sdk_command(c)) tools.push_back(u);
                 if (auto a = parse_apt(c)) {
                     // only update downloads the lists; an install in a RUN without it uses
                     // (and adds nothing to) the lists of the RUN that did, reported there
                     if (a->sub == "update") apt_used = true;
                     if (a->sub == "install") {
                         for (auto& p : a->packages)
-                            if (is_toolchain(package_name(shown_word(p, step.env))))
+                            if (is_toolchain(package_name(shown_word(p, step.env)), declared))
                                 tools.push_back(p);
                         bool ok = false;
                         for (auto& o : a->options)
@@ -162,7 +148,8 @@ void rules_packages(const RuleContext& cx) {
                     }
                 } else if (auto other = parse_other_install(c)) {
                     for (auto& p : *other)
-                        if (is_toolchain(package_name(shown_word(p, step.env)))) tools.push_back(p);
+                        if (is_toolchain(package_name(shown_word(p, step.env)), declared))
+                            tools.push_back(p);
                 } else if (auto sub = parse_conda(c)) {
                     std::vector<std::string> args;
                     parse_conda(c, &args);
@@ -170,13 +157,15 @@ void rules_packages(const RuleContext& cx) {
                         *sub == "env create" || *sub == "env update") {
                         conda_used = true;
                         for (auto& p : args)
-                            if (p[0] != '-' && is_toolchain(package_name(shown_word(p, step.env))))
+                            if (p[0] != '-' &&
+                                is_toolchain(package_name(shown_word(p, step.env)), declared))
                                 tools.push_back(p);
                     }
                     if (*sub == "clean") conda_cleaned = true;
                 } else if (auto pip = parse_pip(c)) {
                     for (auto& p : pip->packages)
-                        if (is_toolchain(package_name(shown_word(p, step.env)))) tools.push_back(p);
+                        if (is_toolchain(package_name(shown_word(p, step.env)), declared))
+                            tools.push_back(p);
                     if (!st.ships) continue;
                     bool ok = pip->no_cache ||
                               (pip->uv ? env_true(step.env, c.assigns, "UV_NO_CACHE") ||
@@ -205,8 +194,8 @@ void rules_packages(const RuleContext& cx) {
                 cx.add(
                     "GL007", st, &step,
                     msg + " keeps " + (uv ? "uv's" : "its download") +
-                        " cache (often hundreds of MB for " + gpu_stack(cx.build, st.index) +
-                        " wheels) in the layer",
+                        " cache (often hundreds of MB for " +
+                        stack_name(cx.build, st.index, declared) + " wheels) in the layer",
                     uv ? "add --no-cache, or RUN --mount=type=cache,target=/root/.cache/uv, or "
                          "ENV UV_NO_CACHE=1"
                        : "add --no-cache-dir, or RUN --mount=type=cache,target=/root/.cache/pip, "
@@ -225,7 +214,7 @@ void rules_packages(const RuleContext& cx) {
                 cx.add("GL012", st, &step,
                        "conda install without conda clean leaves the package tarballs and "
                        "extracted packages (/opt/conda/pkgs, often GBs with " +
-                           std::string(gpu_stack(cx.build, st.index)) + ") in the layer",
+                           std::string(stack_name(cx.build, st.index, declared)) + ") in the layer",
                        "end the same RUN with && conda clean -afy, or use RUN "
                        "--mount=type=cache,target=/opt/conda/pkgs");
             if (!tools.empty() && !step.onbuild) {
@@ -236,13 +225,7 @@ void rules_packages(const RuleContext& cx) {
                                 ? std::string("a single-stage build")
                                 : "stage " + st.label() + ", which the final image is built from") +
                            ": it ships in the final image",
-                       cx.build.is_rocm(st.index)
-                           ? "use a multi-stage build: compile in a builder stage (FROM "
-                             "rocm/dev-<os>:<ROCm> AS build) and COPY --from=build only the "
-                             "artifacts into a stage that installs only rocm-hip-runtime"
-                           : "use a multi-stage build: compile in a builder stage (FROM "
-                             "...-devel AS build) and COPY --from=build only the artifacts "
-                             "into a runtime stage");
+                       multistage_fix(cx.build, st.index, declared));
             }
         }
     }

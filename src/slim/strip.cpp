@@ -1,11 +1,10 @@
 #include "slim/strip.hpp"
 
 #include "analyze/scan.hpp"
+#include "elf/headers.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
-#include <cstring>
-#include <elf.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -15,86 +14,46 @@ extern char** environ;
 
 namespace gantry::slim {
 
-namespace {
-
-struct Shdr {
-    std::uint64_t name, type, off, size;
-};
-
-bool headers(std::string_view d, bool& is64, std::uint64_t& shoff, std::uint64_t& shentsize,
-             std::uint64_t& shnum, std::uint64_t& shstrndx) {
-    if (d.size() < sizeof(Elf64_Ehdr) || std::memcmp(d.data(), ELFMAG, SELFMAG) != 0) return false;
-    if (d[EI_DATA] != ELFDATA2LSB) return false;
-    is64 = d[EI_CLASS] == ELFCLASS64;
-    if (is64) {
-        Elf64_Ehdr h;
-        std::memcpy(&h, d.data(), sizeof h);
-        shoff = h.e_shoff, shentsize = h.e_shentsize, shnum = h.e_shnum, shstrndx = h.e_shstrndx;
-    } else if (d[EI_CLASS] == ELFCLASS32) {
-        Elf32_Ehdr h;
-        std::memcpy(&h, d.data(), sizeof h);
-        shoff = h.e_shoff, shentsize = h.e_shentsize, shnum = h.e_shnum, shstrndx = h.e_shstrndx;
-    } else
-        return false;
-    std::size_t want = is64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
-    if (shnum == 0) return true;
-    if (shentsize < want || shstrndx >= shnum || shoff > d.size() ||
-        shnum > (d.size() - shoff) / shentsize)
-        return false;
-    return true;
-}
-
-Shdr shdr(std::string_view d, bool is64, std::uint64_t shoff, std::uint64_t shentsize,
-          std::uint64_t i) {
-    const char* p = d.data() + shoff + i * shentsize;
-    if (is64) {
-        Elf64_Shdr s;
-        std::memcpy(&s, p, sizeof s);
-        return {s.sh_name, s.sh_type, s.sh_offset, s.sh_size};
-    }
-    Elf32_Shdr s;
-    std::memcpy(&s, p, sizeof s);
-    return {s.sh_name, s.sh_type, s.sh_offset, s.sh_size};
-}
-
-} // namespace
+// Both read through elf/ (the one ELF reader), either class and byte order; every offset and
+// size a header names is checked against the file before its bytes are taken.
 
 bool elf_section(std::string_view d, const std::string& name, std::string_view& out) {
     out = {};
-    bool is64;
-    std::uint64_t shoff, shentsize, shnum, shstrndx;
-    if (!headers(d, is64, shoff, shentsize, shnum, shstrndx)) return false;
+    elf::Bytes f = elf::Bytes::of(d);
+    if (elf::identify(f) != elf::Ident::elf) return false;
+    const elf::Header h = elf::header(f);
+    if (!f.has(0, h.is64 ? 64 : 52)) return false;
+    if (h.shoff == 0) return true; // no section header table
+    const std::uint64_t ent = h.shentsize, shnum = elf::section_count(f, h);
     if (shnum == 0) return true;
-    Shdr st = shdr(d, is64, shoff, shentsize, shstrndx);
-    if (st.off > d.size() || st.size > d.size() - st.off) return false;
-    std::string_view strtab = d.substr(st.off, st.size);
+    const std::uint32_t names = elf::section_names_index(f, h);
+    if (ent < elf::section_header_size(h.is64) || names >= shnum || h.shoff > f.n ||
+        shnum > (f.n - h.shoff) / ent)
+        return false;
+    const elf::SectionHeader st = elf::section_header(f, h, names);
+    if (!f.has(st.offset, st.size)) return false;
+    std::string_view strtab = d.substr(st.offset, st.size);
     for (std::uint64_t i = 1; i < shnum; ++i) {
-        Shdr s = shdr(d, is64, shoff, shentsize, i);
+        const elf::SectionHeader s = elf::section_header(f, h, i);
         if (s.name >= strtab.size()) continue;
         std::string_view nm = strtab.substr(s.name);
         nm = nm.substr(0, nm.find('\0'));
         if (nm != name) continue;
-        if (s.type == SHT_NOBITS) return true;
-        if (s.off > d.size() || s.size > d.size() - s.off) return false;
-        out = d.substr(s.off, s.size);
+        if (s.type == elf::sht_nobits) return true;
+        if (!f.has(s.offset, s.size)) return false;
+        out = d.substr(s.offset, s.size);
         return true;
     }
     return true;
 }
 
 bool elf_phdrs(std::string_view d, std::string_view& out) {
-    if (d.size() < sizeof(Elf64_Ehdr) || std::memcmp(d.data(), ELFMAG, SELFMAG) != 0) return false;
-    std::uint64_t off, ent, num;
-    if (d[EI_CLASS] == ELFCLASS64) {
-        Elf64_Ehdr h;
-        std::memcpy(&h, d.data(), sizeof h);
-        off = h.e_phoff, ent = h.e_phentsize, num = h.e_phnum;
-    } else {
-        Elf32_Ehdr h;
-        std::memcpy(&h, d.data(), sizeof h);
-        off = h.e_phoff, ent = h.e_phentsize, num = h.e_phnum;
-    }
-    if (off > d.size() || (ent && num > (d.size() - off) / ent)) return false;
+    elf::Bytes f = elf::Bytes::of(d);
+    if (elf::identify(f) != elf::Ident::elf) return false;
+    const elf::Header h = elf::header(f);
+    if (!f.has(0, h.through_phnum())) return false;
+    const std::uint64_t off = h.phoff, ent = h.phentsize, num = h.phnum;
+    if (off > f.n || (ent && num > (f.n - off) / ent)) return false;
     out = d.substr(off, ent * num);
     return true;
 }

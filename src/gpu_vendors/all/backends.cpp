@@ -75,6 +75,13 @@ std::vector<std::unique_ptr<ImageFindings>> analyze_findings() {
     return out;
 }
 
+std::vector<std::string> docker_runtimes() {
+    std::vector<std::string> names;
+    for (const Backend* b : backends())
+        if (!b->docker_runtime().empty()) names.emplace_back(b->docker_runtime());
+    return names;
+}
+
 std::vector<std::string> hide_gpus_env() {
     std::vector<std::string> env;
     for (const Backend* b : backends())

@@ -27,6 +27,8 @@ std::vector<const device_code::Format*> device_code_formats();
 std::vector<const lint::RuleSet*> lint_rule_sets();
 // Every vendor's analyze state for one image (Backend::analyze_findings), in registry order.
 std::vector<std::unique_ptr<ImageFindings>> analyze_findings();
+// Every vendor's docker_runtime(), in registry order: the --runtime names gantry takes as itself.
+std::vector<std::string> docker_runtimes();
 // Every vendor's hide_env(), in registry order: a container that must see no GPU.
 std::vector<std::string> hide_gpus_env();
 // `gantry doctor`: BACKEND's findings, then every other vendor's image_without_host.

@@ -58,6 +58,7 @@ const lint::RuleSet& lint_rules() {
         },
         amd_lint,
         {"HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL"},
+        &lint_stack(),
     };
     return r;
 }

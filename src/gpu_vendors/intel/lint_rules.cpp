@@ -40,6 +40,7 @@ const lint::RuleSet& lint_rules() {
         {},
         intel_lint,
         {"ZE_AFFINITY_MASK", "ONEAPI_DEVICE_SELECTOR"},
+        nullptr, // no stack of its own for GL001, GL002, GL008
     };
     return r;
 }

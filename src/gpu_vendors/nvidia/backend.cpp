@@ -181,6 +181,7 @@ class Nvidia final : public Backend {
     }
 
     std::string_view apptainer_flag() const override { return "--nv"; }
+    std::string_view docker_runtime() const override { return "nvidia"; }
     std::string_view hide_env() const override { return "NVIDIA_VISIBLE_DEVICES=void"; }
 
     const lint::RuleSet* lint_rules() const override { return &nvidia::lint_rules(); }

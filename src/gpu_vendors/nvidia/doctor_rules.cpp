@@ -1,8 +1,8 @@
 #include "gpu_vendors/nvidia/doctor_rules.hpp"
 
+#include "gpu_vendors/nvidia/cuda_version.hpp"
 #include "gpu_vendors/nvidia/kernels.hpp"
 #include "gpu_vendors/nvidia/require.hpp"
-#include "image_facts/cuda_version.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -195,11 +195,11 @@ void check_torch(std::vector<findings::Finding>& out, const gpu_vendors::nvidia:
                        "https://download.pytorch.org/whl/cu126"});
         return;
     }
-    auto tv = image_facts::CudaVersion::parse(torch.cuda);
+    auto tv = CudaVersion::parse(torch.cuda);
     if (host.has_driver() && tv) {
-        if (auto dv = image_facts::DriverVersion::parse(host.driver_version)) {
+        if (auto dv = DriverVersion::parse(host.driver_version)) {
             auto c = check_driver(*tv, *dv);
-            if (c.status == image_facts::DriverStatus::too_old)
+            if (c.status == DriverStatus::too_old)
                 out.push_back({"TORCH-CUDA-TOO-NEW", findings::Severity::fail,
                                who + " is built for CUDA " + torch.cuda + ": " + c.message,
                                "upgrade the driver to " +
@@ -422,16 +422,15 @@ std::vector<findings::Finding> check_image(const gpu_vendors::nvidia::Host& host
     if (!cudas.empty()) cuda = cudas.front().version;
     for (auto& ev : cudas) {
         if (!host.has_driver()) break;
-        auto cv = image_facts::CudaVersion::parse(ev.version);
-        auto dv = image_facts::DriverVersion::parse(host.driver_version);
+        auto cv = CudaVersion::parse(ev.version);
+        auto dv = DriverVersion::parse(host.driver_version);
         if (!cv || !dv) continue;
         auto c = check_driver(*cv, *dv);
-        findings::Severity s =
-            c.status == image_facts::DriverStatus::too_old ? findings::Severity::fail
-            : c.status == image_facts::DriverStatus::ok_minor_version_compat
-                ? findings::Severity::warn
-            : c.status == image_facts::DriverStatus::ok ? findings::Severity::pass
-                                                        : findings::Severity::warn;
+        findings::Severity s = c.status == DriverStatus::too_old ? findings::Severity::fail
+                               : c.status == DriverStatus::ok_minor_version_compat
+                                   ? findings::Severity::warn
+                               : c.status == DriverStatus::ok ? findings::Severity::pass
+                                                              : findings::Severity::warn;
         std::string fix;
         if (s == findings::Severity::fail) {
             fix = "upgrade the host driver to " +

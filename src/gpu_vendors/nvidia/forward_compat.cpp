@@ -1,7 +1,7 @@
 #include "gpu_vendors/nvidia/forward_compat.hpp"
 
 #include "elf/sections.hpp"
-#include "image_facts/cuda_version.hpp"
+#include "gpu_vendors/nvidia/cuda_version.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/json.hpp"
@@ -23,12 +23,11 @@ void apply_forward_compat(std::vector<findings::Finding>& out, const std::string
     if (!note.empty()) {
         auto j = safe_json::parse_or_discarded(note);
         if (j.is_object() && j.contains("CUDA Version") && j["CUDA Version"].is_string())
-            if (auto v = image_facts::CudaVersion::parse(j["CUDA Version"].get<std::string>()))
+            if (auto v = CudaVersion::parse(j["CUDA Version"].get<std::string>()))
                 served = v->encoded();
     }
     if (!served)
-        if (auto d = image_facts::DriverVersion::parse(compat_version))
-            served = max_cuda_for_driver(*d);
+        if (auto d = DriverVersion::parse(compat_version)) served = max_cuda_for_driver(*d);
     if (!served) return;
     for (auto& f : out) {
         if (f.id != "CUDA-DRIVER-TOO-OLD" && f.id != "TORCH-CUDA-TOO-NEW") continue;
@@ -36,7 +35,7 @@ void apply_forward_compat(std::vector<findings::Finding>& out, const std::string
         f.id = f.id == "CUDA-DRIVER-TOO-OLD" ? "CUDA-FORWARD-COMPAT" : "TORCH-FORWARD-COMPAT";
         f.severity = findings::Severity::warn;
         f.message += "; the image's forward-compatibility library " + compat_path + " (CUDA " +
-                     image_facts::cuda_string(served) + ") makes it run on this data-center GPU";
+                     cuda_string(served) + ") makes it run on this data-center GPU";
         f.fix = "upgrade the host driver to drop the dependency on forward compatibility "
                 "(it works only on data-center GPUs and supported driver branches)";
     }

@@ -2,9 +2,9 @@
 
 #include "elf/dynamic.hpp"
 #include "gpu_host/ldcache.hpp"
+#include "gpu_vendors/nvidia/cuda_version.hpp"
 #include "gpu_vendors/nvidia/forward_compat.hpp"
 #include "gpu_vendors/nvidia/inject.hpp"
-#include "image_facts/cuda_version.hpp"
 #include "rootfs/rootfs.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"

@@ -1,6 +1,6 @@
 #include "gpu_vendors/nvidia/kernels.hpp"
 
-#include "image_facts/cuda_version.hpp"
+#include "gpu_vendors/nvidia/cuda_version.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
@@ -40,17 +40,17 @@ int variant_rank(nvidia::ArchVariant v) {
 // Empty when the driver can JIT the entry's PTX ISA; else why not.
 std::string ptx_isa_problem(const nvidia::FatbinEntry& e, int driver_cuda) {
     if (driver_cuda <= 0) return {};
-    if (auto need = image_facts::ptx_isa_min_cuda(e.code_major, e.code_minor)) {
+    if (auto need = ptx_isa_min_cuda(e.code_major, e.code_minor)) {
         if (*need <= driver_cuda) return {};
         return e.arch_name() + " PTX has ISA " + isa_string(e) + ", which needs a CUDA " +
-               image_facts::cuda_string(*need) + " driver; this driver serves CUDA " +
-               image_facts::cuda_string(driver_cuda) + " (cudaErrorUnsupportedPtxVersion, 222)";
+               cuda_string(*need) + " driver; this driver serves CUDA " + cuda_string(driver_cuda) +
+               " (cudaErrorUnsupportedPtxVersion, 222)";
     }
     // Older than every ISA in the table (< 6.0): every current driver reads it.
     if (e.code_major < 6) return {};
     return e.arch_name() + " PTX has ISA " + isa_string(e) +
-           ", which gantry does not know; assuming this driver (CUDA " +
-           image_facts::cuda_string(driver_cuda) + ") cannot JIT it";
+           ", which gantry does not know; assuming this driver (CUDA " + cuda_string(driver_cuda) +
+           ") cannot JIT it";
 }
 
 } // namespace

@@ -90,6 +90,7 @@ const lint::RuleSet& lint_rules() {
         },
         nvidia_lint,
         {"CUDA_VISIBLE_DEVICES"},
+        &lint_stack(),
     };
     return r;
 }

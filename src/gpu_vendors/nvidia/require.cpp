@@ -1,6 +1,6 @@
 #include "gpu_vendors/nvidia/require.hpp"
 
-#include "image_facts/cuda_version.hpp"
+#include "gpu_vendors/nvidia/cuda_version.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
@@ -269,7 +269,7 @@ ExprResult evaluate_expression(std::string_view expr, const RequireFacts& facts)
 RequireResult evaluate_requirements(const std::vector<Requirement>& reqs, const RequireHost& host) {
     RequireResult res;
     RequireFacts base;
-    if (host.cuda_version > 0) base.cuda = image_facts::cuda_string(host.cuda_version);
+    if (host.cuda_version > 0) base.cuda = cuda_string(host.cuda_version);
     if (!host.driver.empty()) base.driver = host.driver;
 
     auto run = [&](const RequireFacts& f, const RequireGpu* gpu) {

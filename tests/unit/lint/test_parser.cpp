@@ -1,8 +1,10 @@
 // Dockerfile parser, word expansion and the RUN shell splitter of gantry lint.
 #include "dockerfile/dockerfile.hpp"
 #include "dockerfile/words.hpp"
+#include "gpu_vendors/nvidia/lint_rules.hpp"
 #include "lint/model.hpp"
 #include "lint/shell.hpp"
+#include "lint/stacks.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>
@@ -267,7 +269,7 @@ TEST(LintModel, StagesArgsAndTarget) {
     EXPECT_EQ(b.stages[2].base.resolved, "nvidia/cuda:12.1.0-runtime-ubuntu22.04");
     EXPECT_FALSE(b.stages[3].base.known);
     EXPECT_EQ(b.target, 3);
-    EXPECT_EQ(b.cuda_version(1), (std::pair{12, 1}));
+    EXPECT_EQ(stack_version(b, 1, gantry::gpu_vendors::nvidia::lint_stack()), (std::pair{12, 1}));
 
     BuildOptions opt;
     opt.build_args["CUDA"] = "11.8.0";

@@ -2,9 +2,9 @@
 // the issue found, where the rule fires and the near miss where it must stay silent.
 #include "dockerfile/dockerfile.hpp"
 #include "gpu_vendors/all/backends.hpp"
+#include "gpu_vendors/nvidia/torch_pypi.hpp"
 #include "lint/lint.hpp"
 #include "lint/shell.hpp"
-#include "lint/torch_pypi.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>
@@ -15,6 +15,9 @@ namespace lint_real_world_test {
 
 using namespace gantry::lint;
 using gantry::dockerfile::parse_dockerfile;
+using gantry::gpu_vendors::nvidia::torch_pypi_cuda;
+using gantry::gpu_vendors::nvidia::torch_pypi_table;
+using gantry::gpu_vendors::nvidia::TorchPypiCuda;
 
 namespace {
 

@@ -2,9 +2,9 @@
 // symbol versions) and the rules built on them (cuDNN/NCCL/TensorRT vs the image's CUDA, torch's
 // pins and CUDA runtime, glibc of the image vs the injected driver libraries, persistence mode).
 #include "elf/dynamic.hpp"
+#include "gpu_vendors/nvidia/cuda_version.hpp"
 #include "gpu_vendors/nvidia/doctor_rules.hpp"
 #include "gpu_vendors/nvidia/forward_compat.hpp"
-#include "image_facts/cuda_version.hpp"
 #include "image_facts/image_facts.hpp"
 
 #include <cstdlib>

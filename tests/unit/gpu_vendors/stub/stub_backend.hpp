@@ -19,6 +19,8 @@ const gantry::gpu_vendors::Backend& backend();
 // Its lint rules (GL901, STUB_VISIBLE_DEVICES for GL016) and analyze findings (STUB-CODE):
 // stub_rules.cpp.
 const gantry::lint::RuleSet& stub_lint_rules();
+// Its software stack ("STUB": stub/sdk images, +stXY wheels) for the rules that compare stacks.
+const gantry::lint::Stack& stub_stack();
 std::unique_ptr<gantry::gpu_vendors::ImageFindings> stub_analyze_findings();
 // Its device-code format ("stub": "STUBCODE:<target>:" and 16 bytes, anywhere in a file).
 const gantry::device_code::Format& stub_format();

@@ -1,8 +1,11 @@
 // The stub vendor's lint rule and analyze finding: what a vendor adds to `gantry lint` and
 // `gantry analyze` through Backend::lint_rules and Backend::analyze_findings, without a line in
 // lint/ or analyze/. GL901: `stub-smi` in RUN (no stub GPU exists while an image builds);
-// STUB_VISIBLE_DEVICES for GL016; STUB-CODE: the stub format's device code, bytes per target.
+// STUB_VISIBLE_DEVICES for GL016; its stack for GL001, GL002 and GL008; STUB-CODE: the stub
+// format's device code, bytes per target.
 #include "lint/rules.hpp"
+#include "lint/rx.hpp"
+#include "lint/stacks.hpp"
 #include "stub_backend.hpp"
 #include "util/units.hpp"
 
@@ -23,6 +26,50 @@ void stub_lint(const lint::RuleContext& cx) {
                         cx.add("GL901", st, &step,
                                "RUN stub-smi: no stub GPU exists while the image builds",
                                "check stub GPUs when the container starts");
+}
+
+// The stub's software stack ("STUB", lint/stacks.hpp): its images stub/sdk:<X.Y>[-devel], its
+// versioned packages stub-runtime-X-Y, its SDK package stub-sdk, its wheels +stXY.
+std::optional<lint::Version> stub_pair(const lint::RxMatch& m) {
+    return lint::version_pair(m[1].str(), m[2].str());
+}
+
+std::optional<lint::Version> stub_tag_version(const std::string& repository,
+                                              const std::string& tag) {
+    static const lint::Rx leading(R"(^(\d+)\.(\d+))");
+    lint::RxMatch m;
+    if (repository != "stub/sdk" || !lint::rx_search(tag, m, leading)) return std::nullopt;
+    return stub_pair(m);
+}
+
+std::optional<lint::Version> stub_package_version(const std::string& p) {
+    static const lint::Rx re(R"(^stub-runtime-(\d{1,6})-(\d{1,6})$)");
+    lint::RxMatch m;
+    if (!lint::rx_match(p, m, re)) return std::nullopt;
+    return stub_pair(m);
+}
+
+bool stub_sdk_package(const std::string& p) {
+    return p == "stub-sdk";
+}
+
+std::optional<lint::Version> stub_wheel_version(const std::string& tag) {
+    static const lint::Rx re(R"(^st(\d)(\d)$)");
+    lint::RxMatch m;
+    if (!lint::rx_match(tag, m, re)) return std::nullopt;
+    return stub_pair(m);
+}
+
+std::string stub_tag_of(lint::Version v) {
+    return "st" + std::to_string(v.first) + std::to_string(v.second);
+}
+
+std::string stub_install_build(lint::Version v, bool) {
+    return "install the " + stub_tag_of(v) + " build";
+}
+
+std::string stub_two_releases(lint::Version, lint::Version) {
+    return "the image carries two STUB runtimes";
 }
 
 class StubImageFindings : public gpu_vendors::ImageFindings {
@@ -58,11 +105,39 @@ class StubImageFindings : public gpu_vendors::ImageFindings {
 
 } // namespace
 
+const lint::Stack& stub_stack() {
+    static const lint::Stack s{
+        "STUB",
+        "Stub",
+        "STUB_VERSION",
+        stub_tag_version,
+        nullptr,
+        {"stub/"},
+        nullptr,
+        stub_package_version,
+        nullptr,
+        stub_sdk_package,
+        nullptr,
+        nullptr,
+        R"(st\d\d)",
+        stub_wheel_version,
+        stub_tag_of,
+        nullptr,
+        stub_install_build,
+        "CPU-only build",
+        stub_two_releases,
+        nullptr,
+        "",
+    };
+    return s;
+}
+
 const lint::RuleSet& stub_lint_rules() {
     static const lint::RuleSet r{
         {{"GL901", findings::Severity::warn, "stub GPU probed at build time (stub-smi in RUN)"}},
         stub_lint,
         {"STUB_VISIBLE_DEVICES"},
+        &stub_stack(),
     };
     return r;
 }

@@ -80,6 +80,65 @@ TEST(StubVendorRules, LintRunsTheVendorsRulesInCodeOrder) {
     EXPECT_EQ(f[2].message.rfind("CUDA_VISIBLE_DEVICES=0 is fixed", 0), 0u) << f[2].message;
 }
 
+// The rules that compare stacks (GL002, GL008) name no vendor: a third vendor's stack, declared
+// in its RuleSet, is compared with NVIDIA's and AMD's in their words.
+std::vector<lint::Finding> lint_text(const std::string& text, const char* code) {
+    lint::Options opt;
+    opt.rule_sets = gpu_vendors::lint_rule_sets();
+    std::vector<lint::Finding> out;
+    for (auto& f : lint::lint(dockerfile::parse_dockerfile(text), opt))
+        if (f.id == code) out.push_back(f);
+    return out;
+}
+
+TEST(StubVendorRules, StacksAreComparedThroughTheFacet) {
+    const std::string pin = "@sha256:" + std::string(64, '0');
+    {
+        Registered r;
+        auto f = lint_text("FROM stub/sdk:1.2" + pin +
+                               "\nRUN pip install --no-cache-dir torch==2.1.0+cu121\n",
+                           "GL008");
+        ASSERT_EQ(f.size(), 1u);
+        EXPECT_EQ(f[0].message,
+                  "torch==2.1.0+cu121 is a CUDA (NVIDIA) build but the base image stub/sdk:1.2" +
+                      pin +
+                      " has STUB 1.2: it cannot use Stub GPUs and brings its own CUDA "
+                      "libraries");
+        EXPECT_EQ(f[0].fix, "install the st12 build or use a CUDA 12.1 base image");
+        f = lint_text("FROM nvidia/cuda:12.1.0-runtime-ubuntu22.04" + pin +
+                          "\nRUN pip install --no-cache-dir torch==2.1.0+st13\n",
+                      "GL008");
+        ASSERT_EQ(f.size(), 1u);
+        EXPECT_EQ(f[0].message.find("torch==2.1.0+st13 is a STUB (Stub) build but the base image "
+                                    "nvidia/cuda:12.1.0-runtime-ubuntu22.04"),
+                  0u)
+            << f[0].message;
+        EXPECT_NE(f[0].message.find("has CUDA 12.1: it cannot use NVIDIA GPUs"), std::string::npos)
+            << f[0].message;
+        // installed by the Dockerfile: the stub's versioned package, then its own wheel
+        f = lint_text("FROM ubuntu:22.04" + pin +
+                          "\nRUN apt-get install -y --no-install-recommends stub-runtime-1-3 "
+                          "&& rm -rf /var/lib/apt/lists/*\n"
+                          "RUN pip install --no-cache-dir torch==2.1.0+st12\n",
+                      "GL008");
+        ASSERT_EQ(f.size(), 1u);
+        EXPECT_EQ(f[0].message, "torch==2.1.0+st12 is built for STUB 1.2 but the Dockerfile "
+                                "installs STUB 1.3 (line 2: stub-runtime-1-3): the image carries "
+                                "two STUB runtimes");
+        auto sdk = lint_text("FROM ubuntu:22.04" + pin +
+                                 "\nRUN apt-get install -y --no-install-recommends stub-sdk "
+                                 "&& rm -rf /var/lib/apt/lists/*\n",
+                             "GL002");
+        ASSERT_EQ(sdk.size(), 1u);
+        EXPECT_NE(sdk[0].message.find("stub-sdk"), std::string::npos) << sdk[0].message;
+    }
+    // without the stub: its wheel tag is no build lint knows, its package no SDK
+    EXPECT_TRUE(lint_text("FROM nvidia/cuda:12.1.0-runtime-ubuntu22.04" + pin +
+                              "\nRUN pip install --no-cache-dir torch==2.1.0+st13\n",
+                          "GL008")
+                    .empty());
+}
+
 TEST(StubVendorRules, AnalyzeReportsTheVendorsFinding) {
     {
         Registered r;

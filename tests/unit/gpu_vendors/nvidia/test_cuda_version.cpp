@@ -1,6 +1,6 @@
 // image_facts/cuda_version: driver and CUDA versions, the release-notes table of toolkits and the
 // driver each needs, driver branches, PTX ISA versions, and check_driver's verdicts.
-#include "image_facts/cuda_version.hpp"
+#include "gpu_vendors/nvidia/cuda_version.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 
 namespace compat_version_test {
 
-using namespace gantry::image_facts;
+using namespace gantry::gpu_vendors::nvidia;
 
 namespace {
 

@@ -1,8 +1,8 @@
-#include "lint/torch_pypi.hpp"
+#include "gpu_vendors/nvidia/torch_pypi.hpp"
 
 #include "lint/model.hpp"
 
-namespace gantry::lint {
+namespace gantry::gpu_vendors::nvidia {
 
 namespace {
 
@@ -43,7 +43,7 @@ std::optional<std::pair<int, int>> torch_pypi_cuda(std::string_view version) {
     if (dot == std::string_view::npos) return std::nullopt;
     auto rest = version.substr(dot + 1);
     auto end = rest.find_first_not_of("0123456789");
-    auto v = version_pair(version.substr(0, dot), rest.substr(0, end));
+    auto v = lint::version_pair(version.substr(0, dot), rest.substr(0, end));
     if (!v) return std::nullopt;
     // what may follow major.minor: nothing, ".patch", ".*" (a post or local part is another
     // build: +cu118 is handled as an explicit pin, rc/dev builds are not on the default index)
@@ -58,4 +58,4 @@ std::optional<std::pair<int, int>> torch_pypi_cuda(std::string_view version) {
     return std::nullopt;
 }
 
-} // namespace gantry::lint
+} // namespace gantry::gpu_vendors::nvidia

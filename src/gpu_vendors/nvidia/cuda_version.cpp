@@ -1,11 +1,11 @@
-#include "image_facts/cuda_version.hpp"
+#include "gpu_vendors/nvidia/cuda_version.hpp"
 
 #include "util/error.hpp"
 
 #include <algorithm>
 #include <cstdio>
 
-namespace gantry::image_facts {
+namespace gantry::gpu_vendors::nvidia {
 
 namespace {
 
@@ -364,4 +364,4 @@ DriverCheck check_driver(std::string_view cuda, std::string_view driver) {
     return check_driver(*c, *d);
 }
 
-} // namespace gantry::image_facts
+} // namespace gantry::gpu_vendors::nvidia

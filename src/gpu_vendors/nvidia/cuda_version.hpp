@@ -1,7 +1,7 @@
-// image_facts/cuda_version: NVIDIA driver and CUDA versions, and the tables that relate them (Linux
-// x86_64): which driver each CUDA toolkit release needs, which CUDA a driver branch serves, the
-// major minimum that minor-version compatibility accepts, and which CUDA driver a PTX ISA needs.
-// Facts: the shared reference cuda.md §1.1-1.2. Pure functions, no I/O.
+// gpu_vendors/nvidia/cuda_version: NVIDIA driver and CUDA versions, and the tables that relate them
+// (Linux x86_64): which driver each CUDA toolkit release needs, which CUDA a driver branch serves,
+// the major minimum that minor-version compatibility accepts, and which CUDA driver a PTX ISA
+// needs. Facts: the shared reference cuda.md §1.1-1.2. Pure functions, no I/O.
 #pragma once
 
 #include <compare>
@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace gantry::image_facts {
+namespace gantry::gpu_vendors::nvidia {
 
 // An NVIDIA driver (RM) version: "580.95.05", "570.26", "455.32.00". Components compare
 // numerically, a missing one counts as 0 ("570.26" == "570.26.00"); text keeps the spelling.
@@ -138,4 +138,4 @@ DriverCheck check_driver(const CudaVersion& cuda, const DriverVersion& driver);
 // The same from strings ("12.8.1", "570.26"); throws Error(invalid) when one does not parse.
 DriverCheck check_driver(std::string_view cuda, std::string_view driver);
 
-} // namespace gantry::image_facts
+} // namespace gantry::gpu_vendors::nvidia
