@@ -187,13 +187,13 @@ FUZZ_SMOKE_SECONDS ?= 1
 FUZZ_SMOKE_ARGS ?= -entropic=0
 FUZZ_TARGETS ?=
 
-# Campaigns build their own tree, FUZZ_BUILD: the parsers compiled once more at -O1 (5-20 times
-# the executions of build-san's -O0 fuzzers, whose library is gantry's own: fuzz/CMakeLists.txt)
+# Campaigns build their own tree, FUZZ_BUILD: gantry's instrumented library at -O1 with
+# libFuzzer's coverage (5-20 times the executions of build-san's -O0 fuzzers; fuzz/CMakeLists.txt)
 FUZZ_BUILD ?= build-fuzz
 fuzz-campaign-build: deps
 	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
 	  -DCMAKE_CXX_COMPILER=clang++ -DGANTRY_SANITIZE=ON -DGANTRY_FUZZ=ON \
-	  -DGANTRY_FUZZ_SEPARATE_LIB=ON -DBUILD_TESTING=OFF $(CCACHE) >/dev/null
+	  -DGANTRY_SANITIZE_OPT=-O1 -DGANTRY_FUZZ_LIB_COVERAGE=ON -DBUILD_TESTING=OFF $(CCACHE) >/dev/null
 	ninja -C $(FUZZ_BUILD) -j $(JOBS) fuzz_all
 
 fuzz: fuzz-campaign-build

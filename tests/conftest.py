@@ -25,6 +25,7 @@ REPO = TESTS.parent
 sys.path.insert(0, str(TESTS))
 
 from fixtures import mkimage  # noqa: E402
+import host_setup  # noqa: E402
 
 GANTRY = Path(os.environ.get("GANTRY_BIN", REPO / "build" / "gantry")).resolve()
 IN_CI = os.environ.get("CI") == "true"
@@ -315,49 +316,24 @@ def rootless(gantry_bin):
     shutil.rmtree(str(base) + "-bin", ignore_errors=True)
 
 
-SUBID_USER = "gantry-subid"
-SUBID_RANGE = "300000:65536"
+SUBID_USER = host_setup.SUBID_USER
+SUBID_RANGE = host_setup.SUBID_RANGE
 _SUBID_SAVED = {}  # what pytest_sessionstart changed, for pytest_sessionfinish to restore
 
 
-def _make_subid_user():
-    """Adds SUBID_USER with a range in /etc/subuid and /etc/subgid, once for the whole run and
-    before any test (in the only or the controlling process): /etc/passwd then never changes
-    while tests run (test_hostile and test_gpu check that it does not) and no test edits
-    /etc/subuid while another reads it."""
-    if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("newuidmap"):
-        return
-    if subprocess.run(["id", SUBID_USER], capture_output=True).returncode != 0:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/bin/false",
-                        SUBID_USER], check=True)
-        _SUBID_SAVED["user"] = True
-    for f in ("/etc/subuid", "/etc/subgid"):
-        text = Path(f).read_text() if os.path.exists(f) else None
-        lines = [l for l in (text or "").splitlines() if not l.startswith(SUBID_USER + ":")]
-        Path(f).write_text("\n".join(lines + [f"{SUBID_USER}:{SUBID_RANGE}"]) + "\n")
-        _SUBID_SAVED[f] = text
-
-
-def _remove_subid_user():
-    for f in ("/etc/subuid", "/etc/subgid"):
-        if f in _SUBID_SAVED:
-            text = _SUBID_SAVED.pop(f)
-            if text is None:
-                os.unlink(f)
-            else:
-                Path(f).write_text(text)
-    if _SUBID_SAVED.pop("user", False):
-        subprocess.run(["userdel", SUBID_USER], capture_output=True)
-
-
 def pytest_sessionstart(session):
-    if is_controller(session.config):
-        _make_subid_user()
+    """The host's changes for the run (tests/host_setup.py), made before any test, in the only
+    or the controlling process, unless make test's runner made them for every suite: then
+    /etc/passwd never changes while tests run (test_hostile and test_gpu check that it does
+    not) and no test edits /etc/subuid while another reads it."""
+    if is_controller(session.config) and not os.environ.get(host_setup.HOST_SETUP_BY_RUNNER):
+        _SUBID_SAVED.update(host_setup.make_subid_user())
+        host_setup.crun_hybrid_workaround()
 
 
 def pytest_sessionfinish(session):
-    if is_controller(session.config):
-        _remove_subid_user()
+    if is_controller(session.config) and not os.environ.get(host_setup.HOST_SETUP_BY_RUNNER):
+        host_setup.undo_subid_user(_SUBID_SAVED)
 
 
 @pytest.fixture
