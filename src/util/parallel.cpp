@@ -73,7 +73,7 @@ void BackgroundQueue::run() {
             if (steps_.empty()) return;
             step = std::move(steps_.front());
             steps_.pop_front();
-            if (failure_) continue; // dropped: destroyed unrun, outside nothing
+            if (failure_) continue; // dropped: destroyed unrun, once the lock is released
         }
         try {
             step();
