@@ -15,6 +15,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import time
 import tempfile
 from pathlib import Path
 
@@ -251,6 +252,18 @@ class Gantry:
 
     def popen(self, *args, **kw):
         return subprocess.Popen(self.cmd(*args), env=self.environ(), **kw)
+
+    def wait_logged(self, name, line, within=30):
+        """Until container NAME's log holds LINE: a detached workload that traps a signal says
+        so after its trap, and a signal sent before that is lost (PID 1 ignores what it does
+        not handle), which a loaded machine once showed."""
+        deadline = time.monotonic() + within
+        while True:
+            res = self.run("logs", name, check=False)
+            if line in res.out.splitlines():
+                return
+            assert time.monotonic() < deadline, f"{name} never logged {line!r}: {res!r}"
+            time.sleep(0.02)
 
     def refs(self):
         p = self.root / "refs.json"

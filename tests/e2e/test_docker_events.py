@@ -120,7 +120,8 @@ def test_stop_and_rm_record_kill_die_stop_destroy_once(g):
             "{{with .Actor.Attributes.exitCode}} exit={{.}}{{end}}")
     # a workload that ends on SIGTERM (a shell as PID 1 ignores it unless it traps it)
     g.run("run", "-d", "--rm", "--name", name, "sample:latest", "sh", "-c",
-          "trap 'exit 7' TERM; while :; do sleep 0.1; done")
+          "trap 'exit 7' TERM; echo trapped; while :; do sleep 0.1; done")
+    g.wait_logged(name, "trapped")
     g.run("stop", "-t", "20", name)
     out = since_now(g, name, start, "--format", what).splitlines()
     # the --rm monitor removes it once it died, before `stop` returns: one destroy

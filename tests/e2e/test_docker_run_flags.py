@@ -101,13 +101,14 @@ def test_cidfile_and_stop_signal_and_timeout(runner):
     try:
         out = runner.run("run", "-d", "--name", name, "--cidfile", cid, "--stop-signal",
                          "SIGUSR1", "--stop-timeout", "1", runner.image, "sh", "-c",
-                         "trap 'exit 7' USR1; while :; do sleep 0.05; done").out.strip()
+                         "trap 'exit 7' USR1; echo trapped; while :; do sleep 0.05; done").out.strip()
         assert cid.read_text() == out
         r = runner.run("inspect", "--format", "{{.Config.StopSignal}} {{.Config.StopTimeout}}",
                        name)
         assert r.out == "SIGUSR1 1\n", r
         r = runner.fail("run", "--rm", "--cidfile", cid, runner.image, "true", code=125)
         assert "exists" in r.err and str(cid) in r.err, r
+        runner.wait_logged(name, "trapped")
         t0 = time.monotonic()
         runner.run("stop", name)
         assert time.monotonic() - t0 < 3
