@@ -76,7 +76,11 @@ def podman(tmp_path):
     # of this podman's own (--root, --runroot and --tmpdir above are the fixture's: never reset
     # a podman whose tmpdir is the shared /run/libpod, where other tests' podman runs live)
     subprocess.run(cmd + ["system", "reset", "-f"], capture_output=True, env=env)
-    subprocess.run(["umount", "-R", str(base / "root" / "overlay")], capture_output=True)
+    # a podman process still ending keeps a mount busy (mounts left under /tmp after a CI run):
+    # then detach them lazily, which the kernel finishes once the last user is gone
+    if subprocess.run(["umount", "-R", str(base / "root" / "overlay")],
+                      capture_output=True).returncode != 0:
+        subprocess.run(["umount", "-R", "-l", str(base / "root" / "overlay")], capture_output=True)
     shutil.rmtree(base, ignore_errors=True)
 
 
