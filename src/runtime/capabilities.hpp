@@ -18,15 +18,19 @@ namespace gantry::runtime::detail {
 // as runc leaves it out (unavailable_capabilities() names them for the warning).
 struct CapabilityValues {
     std::vector<cap_value_t> bounding, effective, permitted, inheritable, ambient;
+    cap_value_t last = -1; // this kernel's last capability
 };
 CapabilityValues capability_values(const oci::CapabilitySets& caps);
-std::vector<cap_value_t> capability_values(const std::vector<std::string>& names);
+std::vector<cap_value_t> capability_values(const std::vector<std::string>& names, cap_value_t last);
+// This kernel's last capability (/proc/sys/kernel/cap_last_cap, asked of the kernel itself).
+cap_value_t last_capability();
 
 // The names in CAPS that this kernel does not have, each once.
 std::vector<std::string> unavailable_capabilities(const oci::CapabilitySets& caps);
 
-// While still root: drops from the bounding set every capability not in KEEP (needs CAP_SETPCAP).
-void drop_bounding(const std::vector<cap_value_t>& keep);
+// While still root: drops from the bounding set every capability up to LAST not in KEEP (needs
+// CAP_SETPCAP).
+void drop_bounding(const std::vector<cap_value_t>& keep, cap_value_t last);
 // PR_SET_KEEPCAPS: ON before the user switch keeps the permitted set across it; off after.
 void keep_capabilities(bool on);
 // After the user switch: effective, permitted and inheritable exactly as in CAPS, then the

@@ -216,7 +216,7 @@ static void default_ignored_signals() {
     // runc's order: the bounding set while root, the permitted set kept across the user switch,
     // then the five sets as the spec lists them (capabilities.hpp)
     const CapabilityValues caps = capability_values(s.capabilities);
-    drop_bounding(caps.bounding);
+    drop_bounding(caps.bounding, caps.last);
     keep_capabilities(true);
     set_user(s, single_id);
     keep_capabilities(false);
@@ -237,7 +237,8 @@ static void default_ignored_signals() {
 }
 
 void restrict_helper(const std::vector<std::string>& caps) {
-    drop_bounding(capability_values(caps));
+    const cap_value_t last = last_capability();
+    drop_bounding(capability_values(caps, last), last);
     ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
     ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 }
