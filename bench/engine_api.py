@@ -5,10 +5,20 @@
               service --time 1` accepts the connection, to its answer (gantry's start,
               libmicrohttpd loaded, the answer); target <= 50 ms
   ps          `docker ps -a` through gantry's socket with 100 containers (made by `gantry
-              create`), against `gantry ps -a`; target <= 30 ms
+              create`), against `gantry ps -a`; target <= 30 ms. Then `GET
+              /containers/json?all=1` sent --direct times straight to the socket (no client):
+              the service's own wall and CPU time per listing
   run         `docker run --rm IMAGE true` through gantry's socket, against `gantry run --rm
               IMAGE true` (target <= 1.3x) and the same docker command through `podman system
               service` on podman's own store of the same image (target: gantry's faster)
+
+and, in every run, the docker client's floors the docker rows are judged against: `docker
+--version` (the client's start, no request) and `docker version` through gantry's socket (the
+least a command does against a service: GET /_ping and GET /version, answered from memory;
+not through podman's, whose /version takes seconds on this VM).
+Ratios are taken per round (of the rows' medians in that round) and printed as their median
+(min-max) over the rounds: each row against its floor, what a row costs above the floor, and
+the issue's ratios.
 
 Wall time and CPU time (the children's user+sys: the client, and the service's share for the
 service rows is not counted, since it is one long process: its CPU per request is printed from
@@ -17,7 +27,8 @@ before the API serves create/attach/start). A measurement, not a test: exits 0 w
 figures.
 
     bench/engine_api.py [--rounds 5] [--runs 10] [--gantry build/gantry] [--docker docker]
-                        [--only activation,ps,run]   (some of the three; default all)
+                        [--direct 300] [--only activation,ps,run]   (some of the three;
+                        default all)
 """
 import argparse
 import json
@@ -98,8 +109,105 @@ def ping_after_activation(gantry, root, work):
         act.wait()
 
 
+def direct_requests(sock, path, n, server_pid):
+    """N `GET PATH` sent straight to SOCK, a connection each as the docker client opens them:
+    (each one's wall time, the service's CPU per request over all N). Without the client's
+    start, and over enough requests that the CPU's clock ticks (10 ms) are resolved."""
+    req = f"GET {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n".encode()
+    times = []
+    c0 = proc_cpu(server_pid)
+    for _ in range(n):
+        t0 = time.monotonic()
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(sock)
+            s.sendall(req)
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        times.append(time.monotonic() - t0)
+        if not answer.startswith(b"HTTP/1.1 200"):
+            sys.exit(f"GET {path} answered {answer[:80]!r}")
+    return times, (proc_cpu(server_pid) - c0) / n
+
+
 def spread(xs):
     return f"{statistics.median(xs) * 1000:.1f} ms ({min(xs) * 1000:.1f}-{max(xs) * 1000:.1f})"
+
+
+def flat(rounds):
+    return [x for r in rounds for x in r]
+
+
+def client_version(docker):
+    r = subprocess.run([docker, "--version"], capture_output=True, text=True)
+    return r.stdout.strip() or r.stderr.strip()
+
+
+def report(a, rows, wall, cpu, svc_cpu, failed, activation, load, direct):
+    print(f"\n{client_version(a.docker)}; load average {load[0]:.1f} before, {load[1]:.1f} "
+          f"after; {a.rounds} rounds x {a.runs} runs, alternated; medians (min-max)")
+    if activation:
+        print(f"first request after socket activation: {spread(activation)} "
+              "(target <= 50 ms)")
+    for name in rows:
+        if name in failed:
+            print(f"{name:36} FAILED: {failed[name]}")
+            continue
+        # over all the row's runs: the service's CPU is counted in 10 ms clock ticks
+        server = (f"; the service's CPU {statistics.mean(svc_cpu[name]) * 1000:.2f} ms"
+                  if svc_cpu[name] else "")
+        print(f"{name:36} wall {spread(flat(wall[name]))}, client CPU "
+              f"{statistics.median(cpu[name]) * 1000:.1f} ms{server}")
+    if direct:
+        print(f"{'GET /containers/json?all=1, direct':36} wall {spread(direct[0])}, the "
+              f"service's CPU {direct[1] * 1000:.2f} ms ({len(direct[0])} requests, no client)")
+    ok = {k for k in rows if k not in failed and flat(wall[k])}
+    med = {k: statistics.median(flat(wall[k])) for k in ok}
+
+    def per_round(f, *names):
+        """F of the named rows' per-round medians, for each round: median (min-max)."""
+        if not all(n in ok for n in names):
+            return None
+        xs = [f(*(statistics.median(wall[n][r]) for n in names)) for r in range(a.rounds)
+              if all(wall[n][r] for n in names)]
+        return (statistics.median(xs), min(xs), max(xs)) if xs else None
+
+    def ratio(f, *names):
+        v = per_round(f, *names)
+        return f"{v[0]:.2f}x ({v[1]:.2f}-{v[2]:.2f})" if v else None
+
+    def ms(f, *names):
+        v = per_round(f, *names)
+        return f"{v[0] * 1000:.1f} ms ({v[1] * 1000:.1f}-{v[2] * 1000:.1f})" if v else None
+
+    alone, floor = "docker --version (client alone)", "docker version (gantry's socket)"
+    g_ps, g_run = "docker ps -a (gantry's socket)", "docker run --rm (gantry's socket)"
+    p_run = "docker run --rm (podman's socket)"
+    lines = [
+        ("docker ps -a over 100 containers (target <= 30 ms)",
+         f"{med[g_ps] * 1000:.1f} ms" if g_ps in med else None),
+        ("  its floor, docker version through the same socket",
+         f"{med[floor] * 1000:.1f} ms" if floor in med else None),
+        ("  docker ps -a / the floor", ratio(lambda x, y: x / y, g_ps, floor)),
+        ("  docker ps -a above the floor (the listing's own cost)",
+         ms(lambda x, y: x - y, g_ps, floor)),
+        ("docker run through gantry's socket / gantry run (target <= 1.3x)",
+         ratio(lambda x, y: x / y, g_run, "gantry run --rm")),
+        ("  the client's floor / gantry run (docker version through gantry's socket)",
+         ratio(lambda x, y: x / y, floor, "gantry run --rm")),
+        ("  the client's start alone / gantry run (docker --version)",
+         ratio(lambda x, y: x / y, alone, "gantry run --rm")),
+        ("  docker run above the floor / gantry run",
+         ratio(lambda x, y, z: (x - y) / z, g_run, floor, "gantry run --rm")),
+        ("  docker run / its floor", ratio(lambda x, y: x / y, g_run, floor)),
+        ("docker run: gantry's socket / podman's (target < 1)",
+         ratio(lambda x, y: x / y, g_run, p_run)),
+    ]
+    print("\nratios and differences of the rows' per-round medians: median (min-max) over "
+          "the rounds")
+    for label, v in lines:
+        if v is not None:
+            print(f"{label}: {v}")
 
 
 def main():
@@ -108,6 +216,8 @@ def main():
     ap.add_argument("--runs", type=int, default=10, help="commands per row per round")
     ap.add_argument("--gantry", default="build/gantry")
     ap.add_argument("--docker", default=shutil.which("docker") or "docker")
+    ap.add_argument("--direct", type=int, default=300,
+                    help="GET /containers/json?all=1 sent straight to the socket, no client")
     ap.add_argument("--only", default="activation,ps,run",
                     help="the measures to take, comma-separated: activation, ps, run")
     a = ap.parse_args()
@@ -153,9 +263,14 @@ def main():
             procs.append(pod)
             wait_for_socket(psock, pod)
             penv = dict(os.environ, DOCKER_HOST=f"unix://{psock}")
+        # The floors: what the docker client costs before gantry can do anything. `docker
+        # --version` is its start alone (no request); `docker version` through a socket is the
+        # least a command does against a service (GET /_ping, GET /version, both answered from
+        # memory): every docker row pays it, so a row's figure above it is what the service's
+        # work for that command costs.
         rows = {
-            # the floor of every docker row: the client's own start, no request
             "docker --version (client alone)": ([a.docker, "--version"], None),
+            "docker version (gantry's socket)": ([a.docker, "version"], genv),
             "docker ps -a (gantry's socket)": ([a.docker, "ps", "-a"], genv),
             "gantry ps -a": ([gantry, "--root", root, "ps", "-a"], None),
             "docker run --rm (gantry's socket)": (
@@ -165,16 +280,18 @@ def main():
         }
         rows = {k: v for k, v in rows.items()
                 if ("ps -a" in k and "ps" in only) or ("run --rm" in k and "run" in only)
-                or "client alone" in k}
-        if penv:
+                or "client alone" in k or "docker version" in k}
+        if penv:  # (not `docker version` through podman's: its /version takes seconds)
             rows["docker run --rm (podman's socket)"] = (
                 [a.docker, "run", "--rm", "--network", "host", "--ulimit", "nofile=1024:4096",
                  "--ulimit", "nproc=4096:4096", "localhost/bench/api:1", "true"], penv)
-        wall = {k: [] for k in rows}
+        # per row, per round: the runs' wall and CPU times, the service's CPU per request
+        wall = {k: [[] for _ in range(a.rounds)] for k in rows}
         cpu = {k: [] for k in rows}
         failed = {}
         activation = []
         svc_cpu = {k: [] for k in rows}
+        load = [os.getloadavg()[0]]
         for rnd in range(a.rounds):
             if "activation" in only:
                 activation.append(ping_after_activation(gantry, root, work))
@@ -190,35 +307,16 @@ def main():
                     if not ok:
                         failed[name] = err.strip().splitlines()[-1] if err.strip() else "failed"
                         break
-                    wall[name].append(dt)
+                    wall[name][rnd].append(dt)
                     cpu[name].append(dc)
                 if server and name not in failed:
                     svc_cpu[name].append((proc_cpu(server) - s0) / a.runs)
             print(f"round {rnd + 1} done", flush=True)
-        print(f"\nload average {os.getloadavg()[0]:.1f}; {a.rounds} rounds x {a.runs} runs, "
-              "alternated; medians (min-max)")
-        if activation:
-            print(f"first request after socket activation: {spread(activation)} "
-                  "(target <= 50 ms)")
-        for name in rows:
-            if name in failed:
-                print(f"{name:36} FAILED: {failed[name]}")
-                continue
-            server = (f"; the service's CPU {statistics.median(svc_cpu[name]) * 1000:.1f} ms"
-                      if svc_cpu[name] else "")
-            print(f"{name:36} wall {spread(wall[name])}, client CPU "
-                  f"{statistics.median(cpu[name]) * 1000:.1f} ms{server}")
-        med = {k: statistics.median(v) for k, v in wall.items() if v and k not in failed}
-        g_run, p_run = "docker run --rm (gantry's socket)", "docker run --rm (podman's socket)"
-        g_ps = "docker ps -a (gantry's socket)"
-        if g_run in med and "gantry run --rm" in med:
-            print(f"docker run through gantry's socket / gantry run: "
-                  f"{med[g_run] / med['gantry run --rm']:.2f}x (target <= 1.3x)")
-        if g_run in med and p_run in med:
-            print(f"docker run: gantry's socket / podman's: {med[g_run] / med[p_run]:.2f}x "
-                  "(target < 1)")
-        if g_ps in med:
-            print(f"docker ps -a over 100 containers: {med[g_ps] * 1000:.1f} ms (target <= 30 ms)")
+        direct = None
+        if "ps" in only:
+            direct = direct_requests(gsock, "/v1.41/containers/json?all=1", a.direct, svc.pid)
+        load.append(os.getloadavg()[0])
+        report(a, rows, wall, cpu, svc_cpu, failed, activation, load, direct)
     finally:
         subprocess.run([gantry, "--root", os.path.join(work, "store"), "rm", "-f",
                         *[f"bench-api-{i}" for i in range(100)]], capture_output=True)

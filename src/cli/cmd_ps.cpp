@@ -35,7 +35,7 @@ void register_ps(CLI::App& app, Context& ctx) {
         ctx.action = [&ctx, o] {
             refuse_json_with_format(o->json, o->format);
             runtime::StateDir states;
-            auto all = states.list();
+            auto all = states.snapshots();
             std::optional<docker_model::ContainerFilter> filter;
             if (!o->filters.empty())
                 filter.emplace(o->filters, all, [&ctx](const std::string& ref) {
@@ -53,7 +53,8 @@ void register_ps(CLI::App& app, Context& ctx) {
             std::vector<oci::json> formatted;
             std::vector<std::vector<std::string>> rows{
                 {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"}};
-            for (auto& s : all) {
+            for (auto& snapshot : all) {
+                const auto& s = *snapshot;
                 bool up = s.running();
                 if (!up && !show_stopped) continue;
                 if (filter && !filter->matches(s, up)) continue;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <fnmatch.h>
 #include <regex>
+#include <utility>
 
 namespace gantry::docker_model {
 
@@ -95,8 +96,37 @@ bool labels_match(const FilterArgs& f, const std::map<std::string, std::string>&
     return true;
 }
 
+namespace {
+
+std::vector<const runtime::ContainerState*>
+filter_states_of(const std::vector<runtime::ContainerState>& all) {
+    std::vector<const runtime::ContainerState*> out;
+    for (auto& s : all) out.push_back(&s);
+    return out;
+}
+
+std::vector<const runtime::ContainerState*>
+filter_states_of(const std::vector<std::shared_ptr<const runtime::ContainerState>>& all) {
+    std::vector<const runtime::ContainerState*> out;
+    for (auto& s : all) out.push_back(s.get());
+    return out;
+}
+
+} // namespace
+
 ContainerFilter::ContainerFilter(
     const std::vector<std::string>& words, const std::vector<runtime::ContainerState>& all,
+    std::function<std::optional<std::string>(const std::string&)> image_digest)
+    : ContainerFilter(words, filter_states_of(all), std::move(image_digest)) {}
+
+ContainerFilter::ContainerFilter(
+    const std::vector<std::string>& words,
+    const std::vector<std::shared_ptr<const runtime::ContainerState>>& all,
+    std::function<std::optional<std::string>(const std::string&)> image_digest)
+    : ContainerFilter(words, filter_states_of(all), std::move(image_digest)) {}
+
+ContainerFilter::ContainerFilter(
+    const std::vector<std::string>& words, const std::vector<const runtime::ContainerState*>& all,
     std::function<std::optional<std::string>(const std::string&)> image_digest)
     : f_(parse_filters(
           words, "ps",
@@ -123,9 +153,9 @@ ContainerFilter::ContainerFilter(
     auto created_of = [&](const std::string& key) -> std::optional<std::string> {
         auto v = single(f_, key);
         if (!v) return std::nullopt;
-        for (auto& s : all)
-            if (s.name == *v || s.id == *v || (v->size() >= 3 && s.id.starts_with(*v)))
-                return s.created;
+        for (auto* s : all)
+            if (s->name == *v || s->id == *v || (v->size() >= 3 && s->id.starts_with(*v)))
+                return s->created;
         throw Error(Errc::not_found, "--filter " + key + "=" + *v + ": no such container",
                     "name a container `gantry ps -a` lists");
     };

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -32,11 +33,19 @@ class ContainerFilter {
     ContainerFilter(const std::vector<std::string>& words,
                     const std::vector<runtime::ContainerState>& all,
                     std::function<std::optional<std::string>(const std::string&)> image_digest);
+    // the same over StateDir::snapshots()
+    ContainerFilter(const std::vector<std::string>& words,
+                    const std::vector<std::shared_ptr<const runtime::ContainerState>>& all,
+                    std::function<std::optional<std::string>(const std::string&)> image_digest);
     bool matches(const runtime::ContainerState& s, bool running) const;
     // a status= filter: a listing without -a shows stopped containers then too (docker's)
     bool wants_stopped() const;
 
   private:
+    ContainerFilter(const std::vector<std::string>& words,
+                    const std::vector<const runtime::ContainerState*>& all,
+                    std::function<std::optional<std::string>(const std::string&)> image_digest);
+
     FilterArgs f_;
     std::optional<std::string> before_, since_; // created times
     std::vector<std::string> ancestor_digests_;

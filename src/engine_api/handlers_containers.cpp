@@ -269,7 +269,9 @@ std::vector<std::string> api_ctr_words(const std::string& text) {
 Response handle_containers(const ServiceContext& ctx, const Request& r) {
     runtime::StateDir states;
     if (r.route.id == RouteId::containers_list) {
-        auto all = states.list();
+        // the state cache's snapshots, not copies (copying and freeing 100 states was a
+        // quarter of the service's time for `docker ps`)
+        auto all = states.snapshots();
         std::optional<docker_model::ContainerFilter> filter;
         auto words = filter_words(r.arg("filters"));
         if (!words.empty())
@@ -285,7 +287,7 @@ Response handle_containers(const ServiceContext& ctx, const Request& r) {
             });
         bool show_stopped = query_bool(r.arg("all")) || (filter && filter->wants_stopped());
         std::sort(all.begin(), all.end(),
-                  [](const auto& a, const auto& b) { return a.created > b.created; });
+                  [](const auto& a, const auto& b) { return a->created > b->created; });
         // limit: the N most recently created, stopped ones too; 0 or less (docker-py sends -1):
         // no limit
         long long limit = 0;
@@ -295,11 +297,11 @@ Response handle_containers(const ServiceContext& ctx, const Request& r) {
             limit = query_int("limit", l);
         json out = json::array();
         for (auto& s : all) {
-            bool up = s.running();
+            bool up = s->running();
             if (!up && !show_stopped && limit == 0) continue;
-            if (filter && !filter->matches(s, up)) continue;
+            if (filter && !filter->matches(*s, up)) continue;
             if (limit > 0 && static_cast<long long>(out.size()) >= limit) break;
-            out.push_back(api_ctr_row(s, up));
+            out.push_back(api_ctr_row(*s, up));
         }
         return json_response(200, out);
     }

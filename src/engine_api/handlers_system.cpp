@@ -96,9 +96,9 @@ Response handle_system(const ServiceContext& ctx, const Request& r) {
         docker_model::EngineFacts f;
         f.version = ctx.version;
         f.store_root = ctx.store_root;
-        for (auto& s : runtime::StateDir().list()) {
+        for (auto& s : runtime::StateDir().snapshots()) {
             ++f.containers;
-            ++(s.running() ? f.running : f.stopped);
+            ++(s->running() ? f.running : f.stopped);
         }
         f.images = ctx.store->refs().size();
         return json_response(200, docker_model::info_json(f));

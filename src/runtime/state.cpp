@@ -439,16 +439,18 @@ void StateDir::save(const ContainerState& s) {
 
 namespace {
 
-// The state recorded in DIR (a container's directory), nullopt when unreadable or damaged. A
-// monitor that died without recording the end leaves "running": corrected here (its exit status
-// is unknown: 255, as docker reports such a container). While the monitor lives, it is about to
-// record the end.
-std::optional<ContainerState> read_state_in(const std::filesystem::path& dir) {
+// The state recorded in DIR (a container's directory), null when unreadable or damaged: the
+// cache's shared snapshot. A monitor that died without recording the end leaves "running":
+// corrected here, in a copy (its exit status is unknown: 255, as docker reports such a
+// container). While the monitor lives, it is about to record the end.
+std::shared_ptr<const ContainerState> read_state_in(const std::filesystem::path& dir) {
     auto s = cached_state(dir / "state.json",
                           [](const std::string& text) { return from_json(json::parse(text)); });
     if (s && s->status == "running" && !s->running() && !s->monitor_alive()) {
-        s->status = "exited";
-        s->exit_code = 255;
+        auto ended = std::make_shared<ContainerState>(*s);
+        ended->status = "exited";
+        ended->exit_code = 255;
+        return ended;
     }
     return s;
 }
@@ -458,13 +460,13 @@ std::optional<ContainerState> read_state_in(const std::filesystem::path& dir) {
 std::optional<ContainerState> StateDir::find(const std::string& key) const {
     // a name is its directory's: one read (a scan of every state made `ps` quadratic)
     if (!key.empty() && key.find('/') == std::string::npos && key != "." && key != "..")
-        if (auto s = read_state_in(dir_ / key); s && s->name == key) return s;
+        if (auto s = read_state_in(dir_ / key); s && s->name == key) return *s;
     std::error_code ec;
     for (auto& e : std::filesystem::directory_iterator(dir_, ec)) {
         auto s = read_state_in(e.path());
         if (s && s->name == e.path().filename().string() &&
             (s->name == key || (key.size() >= 4 && s->id.rfind(key, 0) == 0)))
-            return s;
+            return *s;
     }
     return std::nullopt;
 }
@@ -478,13 +480,19 @@ ContainerState StateDir::get(const std::string& key) const {
     return *s;
 }
 
-std::vector<ContainerState> StateDir::list() const {
-    std::vector<ContainerState> out;
+std::vector<std::shared_ptr<const ContainerState>> StateDir::snapshots() const {
+    std::vector<std::shared_ptr<const ContainerState>> out;
     std::error_code ec;
     // a container's directory is its name: others (.removed-*, a claim being made) are not
     for (auto& e : std::filesystem::directory_iterator(dir_, ec))
-        if (auto s = read_state_in(e.path()); s && s->name == e.path().filename().string())
-            out.push_back(std::move(*s));
+        if (auto s = read_state_in(e.path()); s && s->name == e.path().filename().native())
+            out.push_back(std::move(s));
+    return out;
+}
+
+std::vector<ContainerState> StateDir::list() const {
+    std::vector<ContainerState> out;
+    for (auto& s : snapshots()) out.push_back(*s);
     return out;
 }
 

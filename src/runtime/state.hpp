@@ -11,6 +11,7 @@
 #include <csignal>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -125,6 +126,9 @@ class StateDir {
     std::optional<ContainerState> find(const std::string& name_or_id) const;
     ContainerState get(const std::string& name_or_id) const; // Error(not_found) with a hint
     std::vector<ContainerState> list() const;
+    // Every container's state as list() has it, without copying it: the state cache's shared,
+    // immutable snapshots (runtime/state_cache.hpp), for a process that lists again and again.
+    std::vector<std::shared_ptr<const ContainerState>> snapshots() const;
     // Removes NAME's state: true when this call removed it, false when it was gone already.
     bool remove(const std::string& name);
     const std::filesystem::path& dir() const { return dir_; }

@@ -3,6 +3,7 @@
 #include "util/fs.hpp"
 
 #include <map>
+#include <memory>
 #include <mutex>
 #include <sys/stat.h>
 
@@ -14,7 +15,7 @@ struct StateCacheEntry {
     ino_t ino = 0;
     off_t size = 0;
     struct timespec mtime {};
-    ContainerState state;
+    std::shared_ptr<const ContainerState> state;
 };
 
 std::mutex& state_cache_mutex() {
@@ -34,29 +35,30 @@ bool same_file(const StateCacheEntry& e, const struct stat& st) {
 
 } // namespace
 
-std::optional<ContainerState>
+std::shared_ptr<const ContainerState>
 cached_state(const std::filesystem::path& file,
              const std::function<ContainerState(const std::string&)>& parse) {
     struct stat st {};
-    if (::stat(file.c_str(), &st) != 0) return std::nullopt;
+    if (::stat(file.c_str(), &st) != 0) return nullptr;
     {
         std::unique_lock lock(state_cache_mutex(), std::try_to_lock);
         if (lock.owns_lock()) {
-            auto it = state_cache().find(file.string());
+            auto it = state_cache().find(file.native());
             if (it != state_cache().end() && same_file(it->second, st)) return it->second.state;
         }
     }
+    std::shared_ptr<const ContainerState> s;
     try {
-        auto s = parse(fs::read_file(file, 1 << 20));
-        std::unique_lock lock(state_cache_mutex(), std::try_to_lock);
-        if (lock.owns_lock()) {
-            if (state_cache().size() >= 4096) state_cache().clear(); // a bound, not an LRU
-            state_cache()[file.string()] = {st.st_ino, st.st_size, st.st_mtim, s};
-        }
-        return s;
+        s = std::make_shared<const ContainerState>(parse(fs::read_file(file, 1 << 20)));
     } catch (...) {
-        return std::nullopt;
+        return nullptr;
     }
+    std::unique_lock lock(state_cache_mutex(), std::try_to_lock);
+    if (lock.owns_lock()) {
+        if (state_cache().size() >= 4096) state_cache().clear(); // a bound, not an LRU
+        state_cache()[file.native()] = {st.st_ino, st.st_size, st.st_mtim, s};
+    }
+    return s;
 }
 
 } // namespace gantry::runtime

@@ -50,4 +50,24 @@ TEST(StateCache, ParsedOnceUntilTheFileIsReplaced) {
     EXPECT_EQ(parses, 4);
 }
 
+TEST(StateCache, AHitSharesTheSnapshotAndAReplacedFileGetsANewOne) {
+    TempDir t("gantry-state-cache");
+    auto file = t.path / "state.json";
+    auto parse = [](const std::string& text) {
+        ContainerState s;
+        s.name = text;
+        return s;
+    };
+    replace(file, "one");
+    auto first = cached_state(file, parse);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(cached_state(file, parse).get(), first.get()); // no copy
+    replace(file, "two");
+    auto second = cached_state(file, parse);
+    ASSERT_TRUE(second);
+    EXPECT_NE(second.get(), first.get());
+    EXPECT_EQ(second->name, "two");
+    EXPECT_EQ(first->name, "one"); // a reader's snapshot is never changed under it
+}
+
 } // namespace runtime_state_cache_test

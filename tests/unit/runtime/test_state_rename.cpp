@@ -10,6 +10,7 @@
 #include <functional>
 #include <gtest/gtest.h>
 #include <string>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace runtime_state_rename_test {
@@ -135,6 +136,46 @@ TEST(StateList, EachContainerOnceAndNothingElse) {
     EXPECT_FALSE(dir.find("aaaaaaaaaaa7"));
     ASSERT_TRUE(dir.find("c12"));
     EXPECT_EQ(dir.find("aaaaaaaaaa12")->name, "c12");
+}
+
+// snapshots() shares the state cache's snapshots: listed twice, unchanged, the same objects;
+// a state another process saved meanwhile is seen at the next listing, while a snapshot taken
+// before stays as it was; a "running" record whose process is gone is listed exited (a copy:
+// the cached record stays as saved).
+TEST(StateList, SnapshotsSeeAnotherProcessesSave) {
+    TempDir t("gantry-state-snapshots");
+    StateDir dir(t.path);
+    (void)dir.create(exited("a", "aaaaaaaaaaaa")); // its owner lock released at once
+    auto before = dir.snapshots();
+    ASSERT_EQ(before.size(), 1u);
+    EXPECT_EQ(dir.snapshots()[0].get(), before[0].get());
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) { // another gantry process
+        auto s = exited("a", "aaaaaaaaaaaa");
+        s.exit_code = 3;
+        s.labels["k"] = "v";
+        StateDir(t.path).save(s);
+        ::_exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    auto after = dir.snapshots();
+    ASSERT_EQ(after.size(), 1u);
+    EXPECT_EQ(after[0]->exit_code, 3);
+    EXPECT_EQ(after[0]->labels.at("k"), "v");
+    EXPECT_EQ(before[0]->exit_code, 0);
+    EXPECT_TRUE(before[0]->labels.empty());
+    auto gone = exited("a", "aaaaaaaaaaaa");
+    gone.status = "running";
+    gone.pid = 0x3ffffff; // no such process
+    dir.save(gone);
+    for (int i = 0; i < 2; ++i) {
+        auto listed = dir.snapshots();
+        ASSERT_EQ(listed.size(), 1u);
+        EXPECT_EQ(listed[0]->status, "exited");
+        EXPECT_EQ(listed[0]->exit_code, 255);
+    }
 }
 
 } // namespace runtime_state_rename_test
