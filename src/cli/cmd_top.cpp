@@ -18,7 +18,7 @@ void register_top(CLI::App& app, Context& ctx) {
         ctx.action = [rest = *rest] {
             if (rest.empty())
                 throw Error(Errc::usage, "top needs a container", "gantry top NAME [ps OPTIONS]");
-            auto s = runtime::StateDir().get(rest[0]);
+            auto s = runtime::StateDir().get_started(rest[0]);
             std::string table = docker_model::container_top(s, {rest.begin() + 1, rest.end()});
             std::fwrite(table.data(), 1, table.size(), stdout);
             return 0;

@@ -81,7 +81,7 @@ std::string exec_event_action(const std::string& what, const std::vector<std::st
 
 int exec(const ExecRequest& request) {
     runtime::StateDir states;
-    auto s = states.get(request.container);
+    auto s = states.get_started(request.container);
     if (!s.running())
         throw Error(Errc::conflict, "container " + s.name + " is not running",
                     "start it again with `gantry start " + s.name + "`");

@@ -362,9 +362,11 @@ Response handle_containers(const ServiceContext& ctx, const Request& r) {
         if (!s.store_root.empty()) store::Store(s.store_root).remove_hold(s.id);
         return Response{204, "text/plain", "", nullptr, {}};
     }
-    case RouteId::container_top:
-        return json_response(
-            200, api_ctr_top_json(docker_model::container_top(s, api_ctr_words(r.arg("ps_args")))));
+    case RouteId::container_top: {
+        auto now = states.find_started(s.id); // one being started is waited for (state.hpp)
+        return json_response(200, api_ctr_top_json(docker_model::container_top(
+                                      now ? *now : s, api_ctr_words(r.arg("ps_args")))));
+    }
     default:
         return error_response(500, "internal error: no handler for " + r.route.endpoint);
     }

@@ -72,7 +72,7 @@ std::string api_exec_string(const json& body, const char* key) {
 Response api_exec_create(const Request& r) {
     runtime::StateDir states;
     const std::string& name = r.route.params.at("id");
-    auto s = states.find(name);
+    auto s = states.find_started(name);
     if (!s) return error_response(404, "No such container: " + name);
     if (!s->running()) return error_response(409, "Container " + s->id + " is not running");
     json body = parse_body(r.body);

@@ -480,6 +480,22 @@ ContainerState StateDir::get(const std::string& key) const {
     return *s;
 }
 
+std::optional<ContainerState> StateDir::find_started(const std::string& key, double seconds) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    auto s = find(key);
+    while (s && s->status == "created" && s->monitor_alive() &&
+           std::chrono::steady_clock::now() < until) {
+        ::usleep(5000);
+        s = find(key);
+    }
+    return s;
+}
+
+ContainerState StateDir::get_started(const std::string& key) const {
+    if (auto s = find_started(key)) return *s;
+    return get(key); // not_found, with its hint
+}
+
 std::vector<std::shared_ptr<const ContainerState>> StateDir::snapshots() const {
     std::vector<std::shared_ptr<const ContainerState>> out;
     std::error_code ec;

@@ -125,6 +125,13 @@ class StateDir {
     ContainerState rename(const std::string& name_or_id, const std::string& new_name);
     std::optional<ContainerState> find(const std::string& name_or_id) const;
     ContainerState get(const std::string& name_or_id) const; // Error(not_found) with a hint
+    // find(), but a container that its monitor is still starting (created, the monitor alive)
+    // is waited for, up to SECONDS, until it runs or ended: its workload may print, and a
+    // script that waited for that (the Dev Containers CLI's "Container started") exec into it,
+    // before the monitor recorded it as running. What docker's exec, top and kill then see.
+    std::optional<ContainerState> find_started(const std::string& name_or_id,
+                                               double seconds = 10) const;
+    ContainerState get_started(const std::string& name_or_id) const; // the same, or not_found
     std::vector<ContainerState> list() const;
     // Every container's state as list() has it, without copying it: the state cache's shared,
     // immutable snapshots (runtime/state_cache.hpp), for a process that lists again and again.
