@@ -53,8 +53,8 @@ gantry_module(gpu_host PURPOSE "what every GPU host shares, whatever the vendor:
   DEPENDS util)
 gantry_module(cpu PURPOSE "x86-64 ISA levels and features: the host's, --cpu-arch targets, image labels"
   DEPENDS util)
-gantry_module(image_facts PURPOSE "what gantry doctor reads out of an image without running it (CUDA, cuDNN, NCCL, TensorRT, PyTorch, glibc versions)"
-  DEPENDS oci util)
+gantry_module(image_facts PURPOSE "the parsers the doctor's image rules read versions with, running nothing: wheel METADATA, version headers, versioned library names, the dpkg database, PyTorch's version.py"
+  DEPENDS util)
 gantry_module(device_code PURPOSE "the device-code format interface every vendor implements (keep grammar, reader, rewriter, build variables) and the kept set and per-file report they share"
   DEPENDS util)
 gantry_module(archive PURPOSE "docker save / OCI archives and layouts in and out"
@@ -77,7 +77,7 @@ gantry_module(gpu_vendors PURPOSE "the GPU layer's plug-in interface (Backend: r
   DEPENDS cdi device_code findings gpu_host oci rootfs store util)
 # One module per vendor, in its folder under gpu_vendors/: a vendor sees the interface, never
 # another vendor (the build fails on such an include, as on any undeclared one).
-gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements and the driver/CUDA version tables, CDI, the doctor's rules, injection, CUDA fat binaries, its lint rules and analyze findings"
+gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements and the driver/CUDA version tables, an image's CUDA facts, CDI, the doctor's rules, injection, CUDA fat binaries, its lint rules and analyze findings"
   DEPENDS gpu_vendors cdi device_code elf findings gpu_host image_facts lint oci rootfs store util)
 gantry_module(amd FOLDER gpu_vendors/amd PURPOSE "AMD's GPUs: the KFD topology, ROCm, WSL2, CDI, the doctor's rules, injection, HIP offload bundles, its lint rules and analyze findings"
   DEPENDS gpu_vendors cdi device_code elf findings gpu_host image_facts lint oci rootfs store util)

@@ -2,6 +2,7 @@
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
 #include "engine/engine.hpp"
+#include "gpu_vendors/all/backends.hpp"
 
 #include <cstdio>
 
@@ -29,8 +30,7 @@ void register_bundle(CLI::App& app, Context& ctx) {
     cmd->add_option("--shm-size", r.shm_size, "Size of /dev/shm (default 64m)");
     cmd->add_option("--gpus", r.gpus,
                     "GPUs to add (docker syntax), as the vendor's CDI edits with their hooks");
-    cmd->add_option("--gpu-vendor", r.gpu_vendor,
-                    "nvidia, amd or intel (default: the vendor whose driver the host has)");
+    cmd->add_option("--gpu-vendor", r.gpu_vendor, gpu_vendors::vendor_flag_help());
     add_host_root_flags(cmd, r.gpu_roots);
     cmd->add_option("--pull", r.pull,
                     "never (default: the store's image, flattened into DIR/rootfs) or lazy (an "

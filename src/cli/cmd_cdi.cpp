@@ -43,9 +43,7 @@ void register_generate(CLI::App& parent, Context& ctx) {
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = parent.add_subcommand("generate", "Write a CDI spec for this host's GPUs");
-    cmd->add_option("--vendor", o->vendor,
-                    "nvidia, amd or intel (default: the vendor whose driver the host has; the "
-                    "first of nvidia, amd, intel when several)");
+    cmd->add_option("--vendor", o->vendor, gpu_vendors::vendor_flag_help());
     add_host_root_flags(cmd, o->roots);
     cmd->add_option("--format", o->format,
                     "yaml or json (default: by --output's extension, else yaml)")

@@ -116,9 +116,7 @@ void register_doctor(CLI::App& app, Context& ctx) {
     cmd->add_option("-e,--env", o->env, "Environment the container would get (K=V)")
         ->allow_extra_args(false);
     add_host_root_flags(cmd, o->roots);
-    cmd->add_option("--gpu-vendor", o->gpu_vendor,
-                    "nvidia, amd or intel (default: the vendor whose driver the host has; the "
-                    "first of nvidia, amd, intel when several)");
+    cmd->add_option("--gpu-vendor", o->gpu_vendor, gpu_vendors::vendor_flag_help());
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             if (!o->fatbin.empty()) return print_fatbin(o->fatbin, o->json);

@@ -93,9 +93,7 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
     o.option(gpu, "--gpus", f->gpus,
              "GPUs to add: all, N, device=0,2, GPU- (and MIG-) UUIDs (docker syntax)");
     add_host_root_flags(o, gpu, f->gpu_roots);
-    o.option(gpu, "--gpu-vendor", f->gpu_vendor,
-             "nvidia, amd or intel (default: the vendor whose driver the host has; the first "
-             "of nvidia, amd, intel when several)");
+    o.option(gpu, "--gpu-vendor", f->gpu_vendor, gpu_vendors::vendor_flag_help());
     for (const gpu_vendors::Backend* b : gpu_vendors::backends())
         if (const std::string flag(b->apptainer_flag()); !flag.empty())
             o.flag(gpu, flag, f->apptainer_gpu_flags[flag],
@@ -109,7 +107,8 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
     o.list(gpu, "--cdi-spec-dir", f->cdi_dirs,
            "Also read CDI specs from this directory (after /etc/cdi and /var/run/cdi)");
     o.flag(gpu, "--no-require", f->no_require,
-           "Do not check NVIDIA_REQUIRE_* against the host driver (warns instead)");
+           "Run even when the doctor's checks before launch fail (the image's driver "
+           "requirements, device code for other GPUs, CPU features): warn instead");
     if (!create)
         o.flag(proc, engine::flags::kDetach, f->detach,
                "Run in the background; print the container ID");

@@ -73,9 +73,10 @@ struct RunRequest {
     std::vector<std::string> publish; // -p: accepted only for a port published as itself
 
     // GPUs and devices
-    std::optional<std::string> gpus;       // --gpus (docker's syntax); unset: the image's contract
-    gpu_vendors::Roots gpu_roots;          // --driver-root, --dev-root, ...: where the GPU host is
-    std::optional<std::string> gpu_vendor; // --gpu-vendor nvidia|amd; unset: from the host
+    std::optional<std::string> gpus; // --gpus (docker's syntax); unset: the image's contract
+    gpu_vendors::Roots gpu_roots;    // --driver-root, --dev-root, ...: where the GPU host is
+    std::optional<std::string>
+        gpu_vendor; // --gpu-vendor NAME (a registered vendor); unset: from the host
     // Apptainer's GPU flags by name ("--nv": true), each a vendor's (Backend::apptainer_flag):
     // fold_apptainer_gpu_flags.
     std::map<std::string, bool> apptainer_gpu_flags;

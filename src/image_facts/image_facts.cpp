@@ -234,4 +234,31 @@ std::optional<std::pair<int, int>> major_minor(const std::string& version) {
     return std::pair{a, b};
 }
 
+std::optional<TorchInfo> parse_torch_version(const std::string& py) {
+    // __version__ = '2.4.0+cu121' and cuda: Optional[str] = '12.1' (or = None)
+    auto value_of = [&](const std::string& key) -> std::optional<std::string> {
+        size_t at = 0;
+        while ((at = py.find(key, at)) != std::string::npos) {
+            bool line_start = at == 0 || py[at - 1] == '\n';
+            size_t eq = py.find('=', at);
+            size_t nl = py.find('\n', at);
+            if (line_start && eq != std::string::npos && eq < nl) {
+                std::string v =
+                    py.substr(eq + 1, nl == std::string::npos ? std::string::npos : nl - eq - 1);
+                size_t a = v.find_first_of("'\""), b = v.find_last_of("'\"");
+                if (a != std::string::npos && b > a) return v.substr(a + 1, b - a - 1);
+                return std::string(); // None
+            }
+            at += key.size();
+        }
+        return std::nullopt;
+    };
+    auto v = value_of("__version__");
+    if (!v || v->empty()) return std::nullopt;
+    TorchInfo t;
+    t.version = *v;
+    t.cuda = value_of("cuda").value_or("");
+    return t;
+}
+
 } // namespace gantry::image_facts

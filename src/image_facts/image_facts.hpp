@@ -61,4 +61,11 @@ std::optional<std::string> dpkg_package_version(const std::string& status, const
 // two numeric components.
 std::optional<std::pair<int, int>> major_minor(const std::string& version);
 
+// PyTorch's torch/version.py: its __version__ and the CUDA release it was built for.
+struct TorchInfo {
+    std::string version; // "2.4.0+cu121"
+    std::string cuda;    // "12.1"; empty for CPU-only builds
+};
+std::optional<TorchInfo> parse_torch_version(const std::string& version_py);
+
 } // namespace gantry::image_facts

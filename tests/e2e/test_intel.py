@@ -36,7 +36,8 @@ PROBE = ("for n in /dev/dri/*; do [ -c \"$n\" ] && stat -c 'node %n %t:%T %g' \"
          "for l in /dev/dri/by-path/*; do [ -L \"$l\" ] && echo \"link $l $(readlink $l)\"; done; "
          f"echo icd $(cat /etc/OpenCL/vendors/intel.icd 2>/dev/null); "
          f"for f in {LIB}/libze_loader.so.1 {LIB}/libze_intel_gpu.so.1 {LIB}/libigc.so.2 "
-         f"{LIB}/intel-opencl/libigdrcl.so; do [ -e \"$f\" ] && echo \"lib $f\"; done; true")
+         f"{LIB}/intel-opencl/libigdrcl.so; do [ -e \"$f\" ] && echo \"lib $f\"; done; "
+         "echo groups $(id -G)")
 
 pytestmark = pytest.mark.skipif(not ROOT, reason="the simulated hosts' device nodes need root")
 
@@ -83,7 +84,7 @@ def roots(lab, shape):
 
 
 def probe(res):
-    rep = {"nodes": set(), "links": {}, "libs": set(), "icd": ""}
+    rep = {"nodes": set(), "links": {}, "libs": set(), "icd": "", "groups": set()}
     for line in res.out.splitlines():
         w = line.split()
         if w and w[0] == "node":
@@ -94,6 +95,8 @@ def probe(res):
             rep["libs"].add(w[1])
         elif w and w[0] == "icd":
             rep["icd"] = " ".join(w[1:])
+        elif w and w[0] == "groups":
+            rep["groups"] = {int(x) for x in w[1:]}
     return rep
 
 
@@ -109,6 +112,8 @@ def test_run_gets_the_chosen_gpus_nodes_and_the_hosts_level_zero(lab):
     assert rep["libs"] == {f"{LIB}/libze_loader.so.1", f"{LIB}/libze_intel_gpu.so.1",
                            f"{LIB}/libigc.so.2", f"{LIB}/intel-opencl/libigdrcl.so"}, res
     assert rep["icd"] == f"{LIB}/intel-opencl/libigdrcl.so", res
+    # as root the nodes' groups are the process's: render (the render node's), video (the card's)
+    assert {ih.RENDER_GID, ih.VIDEO_GID} <= rep["groups"], res
     # the only vendor on this host: plain --gpus means Intel; driver= names it too
     res = lab.gan.run("run", "--rm", *roots(lab, "max1550"), "--gpus", "all,driver=intel",
                       "intel/plain:1", "sh", "-c", PROBE)
@@ -231,3 +236,30 @@ def test_doctor_fatbin_lists_intel_device_images(lab):
     assert [(r[2], r[3]) for r in rows] == [("pvc", "native"), ("spirv", "SPIR-V")], out
     doc = json.loads(lab.gan.run("doctor", "--fatbin", app, "--json").out)
     assert [i["target"] for i in doc["intel_device_images"]] == ["pvc", "spirv"], doc
+
+
+def test_tailor_analyze_and_lint_read_intel_device_code(lab):
+    # the device-code facet end to end: --keep-arch host names the host's Intel devices (pvc on
+    # the Max 1550 host), tailor keeps a file with Intel device code whole and says so; analyze
+    # counts its bytes per target; lint knows oneAPI's toolkit images and device selection
+    r = lab.gan.run("tailor", "intel/jit:1", "-t", "intel/jit-tailored:1",
+                    *roots(lab, "max1550"), "--json").json()
+    t = r["tailor"]
+    assert t["keep_arch"] == "pvc", t
+    [f] = [f for f in t["files"] if f["path"] == "/opt/app/jit"]
+    assert f["vendor"] == "intel" and f["outcome"] == "unchanged", f
+    assert any("not rewritten" in w for w in f["left_alone"]), f
+    assert f["arch_bytes"]["spirv"]["before"] == f["arch_bytes"]["spirv"]["after"] > 0, f
+    assert f["arch_bytes"]["pvc"]["before"] == f["arch_bytes"]["pvc"]["after"] > 0, f
+    findings_ = {x["id"]: x for x in lab.gan.run("analyze", "intel/jit:1", "--json").json()
+                 ["findings"]}
+    found = findings_["INTEL-DEVICE-TARGETS"]
+    assert "pvc" in json.dumps(found) and "spirv" in json.dumps(found), found
+    df = lab.base / "Dockerfile.oneapi"
+    df.write_text("FROM intel/oneapi-basekit:2024.2.0-1-devel-ubuntu22.04\n"
+                  "ENV ZE_AFFINITY_MASK=0.0\nRUN make\n")
+    res = lab.gan.run("lint", "--format", "json", df, check=False)
+    codes = {f["code"]: f for f in json.loads(res.out)}
+    assert "intel/oneapi-runtime:2024.2.0-1-devel-ubuntu22.04" in codes["GL001"]["message"] + \
+        codes["GL001"].get("fix", ""), codes
+    assert "ZE_AFFINITY_MASK=0.0" in codes["GL016"]["message"], codes

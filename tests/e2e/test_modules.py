@@ -4,6 +4,7 @@ undeclared module: one of a module's own compile commands (compile_commands.json
 gantry came from) fails on an upward include and passes on a declared one."""
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -136,3 +137,123 @@ def test_architecture_page_names_only_what_exists():
             missing.append(token)
     assert named > 100, named
     assert not missing, f"docs/architecture.md names what src/ does not have: {missing}"
+
+
+VENDOR_WORD = re.compile(r"amd|nvidia|intel", re.I)
+# not a GPU vendor: the amd64 architecture; the OCI and CDI field intelRdt (Intel's RDT cache
+# allocation, a CPU feature)
+NOT_A_VENDOR = re.compile(r"amd64|intel_?rdt", re.I)
+VENDOR_FOLDERS = ("src/gpu_vendors/nvidia/", "src/gpu_vendors/amd/", "src/gpu_vendors/intel/")
+# the registration list and the module list: the two places a vendor is added
+LISTS = ("src/gpu_vendors/all/backends.cpp", "src/modules.cmake")
+
+
+def c_lines(text):
+    """Each line of a C or C++ file as (code, strings): the code with comments and literals
+    taken out, and the string literals' contents (raw strings and character literals
+    included)."""
+    out, code, strings, cur = [], [], [], None
+    i, n, state, raw_end = 0, len(text), "code", ""
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            if state == "line":
+                state = "code"
+            if cur is not None:  # a literal running on (a raw string): what is read so far
+                strings.append("".join(cur))
+                cur = []
+            out.append(("".join(code), strings))
+            code, strings = [], []
+            i += 1
+            continue
+        if state == "code":
+            if text.startswith("//", i):
+                state, i = "line", i + 2
+            elif text.startswith("/*", i):
+                state, i = "block", i + 2
+            elif c == "R" and i + 1 < n and text[i + 1] == '"' and not (
+                    i and (text[i - 1].isalnum() or text[i - 1] == "_")):
+                paren = text.index("(", i)
+                raw_end = ")" + text[i + 2:paren] + '"'
+                state, cur, i = "raw", [], paren + 1
+            elif c in "\"'":
+                state, cur, i = c, [], i + 1
+            else:
+                code.append(c)
+                i += 1
+        elif state == "line":
+            i += 1
+        elif state == "block":
+            if text.startswith("*/", i):
+                state = "code"
+                i += 2
+            else:
+                i += 1
+        elif state == "raw":
+            if text.startswith(raw_end, i):
+                strings.append("".join(cur))
+                state, cur, i = "code", None, i + len(raw_end)
+            else:
+                cur.append(c)
+                i += 1
+        else:  # in a '"' or '\'' literal
+            if c == "\\":
+                cur.append(text[i:i + 2])
+                i += 2
+            elif c == state:
+                strings.append("".join(cur))
+                state, cur, i = "code", None, i + 1
+            else:
+                cur.append(c)
+                i += 1
+    out.append(("".join(code), strings))
+    return out
+
+
+def vendor_mentions():
+    """(path, line number, 'code' or 'string', text) for each place outside the vendor folders
+    where a vendor is named other than in a comment"""
+    found = []
+    for f in sorted((REPO / "src").rglob("*")):
+        rel = str(f.relative_to(REPO))
+        if f.suffix not in (".c", ".h", ".cpp", ".hpp") or rel.startswith(VENDOR_FOLDERS):
+            continue
+        for no, (code, strings) in enumerate(c_lines(f.read_text()), 1):
+            if VENDOR_WORD.search(NOT_A_VENDOR.sub("", code)):
+                found.append((rel, no, "code", code.strip()))
+            for s in strings:
+                if VENDOR_WORD.search(NOT_A_VENDOR.sub("", s)):
+                    found.append((rel, no, "string", s))
+    return found
+
+
+def test_c_lines_tells_code_strings_and_comments_apart():
+    lines = c_lines('int nvidia = 1; // amd\n/* intel\n amd */ f("a // b", \'"\');\n'
+                    'auto r = R"x(amd "q")x"; g(R"(\nnvidia)");\n')
+    assert lines[0] == ("int nvidia = 1; ", [])
+    assert lines[1] == ("", [])
+    assert lines[2] == (" f(, );", ["a // b", '"'])
+    assert lines[3] == ("auto r = ; g(", ['amd "q"', ""])
+    assert lines[4] == (");", ["nvidia"])
+
+
+def test_no_code_outside_the_vendor_folders_names_a_vendor():
+    # issue 55's measure as a rule: outside src/gpu_vendors/{nvidia,amd,intel}/ a vendor is named
+    # in comments, in messages and help texts (a string with a space: "e.g. nvidia.com/gpu=0"),
+    # and in the registration and module lists, never in code or in a string code matches on
+    # (starts_with("nvidia-cudnn"): a vendor's knowledge, which belongs in its folder)
+    found = vendor_mentions()
+    assert len(found) > 10, found  # the messages are there: the scan reads the tree
+    wrong = [m for m in found if not m[0].startswith(LISTS)
+             and (m[2] == "code" or " " not in m[3])]
+    assert not wrong, "name the vendor in its folder, behind gpu_vendors::Backend: " + repr(wrong)
+
+
+def test_adding_intel_touched_only_its_folder_and_the_two_lists():
+    # issue 55: Intel was added through the interface alone, so outside src/gpu_vendors/intel/
+    # nothing but comments and the two lists names it (help texts list the registered vendors:
+    # gpu_vendors::vendor_flag_help)
+    intel = re.compile(r"intel", re.I)
+    wrong = [m for m in vendor_mentions()
+             if intel.search(NOT_A_VENDOR.sub("", m[3])) and not m[0].startswith(LISTS)]
+    assert not wrong, wrong

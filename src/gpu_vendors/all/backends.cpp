@@ -82,6 +82,17 @@ std::vector<std::string> docker_runtimes() {
     return names;
 }
 
+std::string vendor_flag_help() {
+    std::vector<std::string> names;
+    for (const Backend* b : backends()) names.emplace_back(b->name());
+    std::string listed = names.empty() ? std::string() : names.back();
+    if (names.size() > 1)
+        listed = text::join(std::vector<std::string>(names.begin(), names.end() - 1), ", ") +
+                 " or " + listed;
+    return listed + " (default: the vendor whose driver the host has; the first of " +
+           text::join(names, ", ") + " when several)";
+}
+
 std::vector<std::string> hide_gpus_env() {
     std::vector<std::string> env;
     for (const Backend* b : backends())

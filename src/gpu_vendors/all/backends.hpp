@@ -29,6 +29,10 @@ std::vector<const lint::RuleSet*> lint_rule_sets();
 std::vector<std::unique_ptr<ImageFindings>> analyze_findings();
 // Every vendor's docker_runtime(), in registry order: the --runtime names gantry takes as itself.
 std::vector<std::string> docker_runtimes();
+// --gpu-vendor's help: the registered names and which is taken without the flag ("nvidia, amd
+// or intel (default: ...; the first of nvidia, amd, intel when several)"), so that adding a
+// vendor changes no command's file.
+std::string vendor_flag_help();
 // Every vendor's hide_env(), in registry order: a container that must see no GPU.
 std::vector<std::string> hide_gpus_env();
 // `gantry doctor`: BACKEND's findings, then every other vendor's image_without_host.

@@ -1,7 +1,7 @@
 // gpu_vendors/amd/rocm_rules.hpp's fact gathering: what one image file or the environment says
 // about the image's ROCm, PyTorch and CUDA (the rules are in rocm_rules.cpp).
 #include "gpu_vendors/amd/rocm_rules.hpp"
-#include "image_facts/doctor_facts.hpp"
+#include "image_facts/image_facts.hpp"
 #include "util/json.hpp"
 #include "util/text.hpp"
 

@@ -166,26 +166,25 @@ std::vector<findings::Finding> check_host(const gpu_vendors::nvidia::Host& host)
 
 namespace {
 
-bool has_lib(const image_facts::ImageFacts& img, const char* prefix) {
+bool has_lib(const ImageFacts& img, const char* prefix) {
     return std::any_of(img.lib_names.begin(), img.lib_names.end(),
                        [&](const std::string& n) { return n.starts_with(prefix); });
 }
 
-const image_facts::PipPackage* pip_package(const image_facts::ImageFacts& img,
-                                           const std::string& name) {
+const image_facts::PipPackage* pip_package(const ImageFacts& img, const std::string& name) {
     for (auto& p : img.pip)
         if (p.name == name) return &p;
     return nullptr;
 }
 
-bool has_pip(const image_facts::ImageFacts& img, const char* prefix) {
+bool has_pip(const ImageFacts& img, const char* prefix) {
     return std::any_of(img.pip.begin(), img.pip.end(), [&](const image_facts::PipPackage& p) {
         return p.name.starts_with(prefix);
     });
 }
 
 void check_torch(std::vector<findings::Finding>& out, const gpu_vendors::nvidia::Host& host,
-                 const image_facts::ImageFacts& img, const image_facts::TorchInfo& torch) {
+                 const ImageFacts& img, const image_facts::TorchInfo& torch) {
     std::string where = " (" + img.torch_path + ")";
     std::string who = "PyTorch " + torch.version + where;
     if (torch.cuda.empty()) {
@@ -266,7 +265,7 @@ void check_torch(std::vector<findings::Finding>& out, const gpu_vendors::nvidia:
 }
 
 // cuDNN, NCCL or TensorRT built for another CUDA major than the image's CUDA.
-void check_lib_cuda(std::vector<findings::Finding>& out, const image_facts::ImageFacts& img,
+void check_lib_cuda(std::vector<findings::Finding>& out, const ImageFacts& img,
                     const std::vector<image_facts::Evidence>& cudas) {
     if (cudas.empty() || !cudas.front().cuda_major) return;
     const image_facts::Evidence& c = cudas.front();
@@ -289,8 +288,7 @@ void check_lib_cuda(std::vector<findings::Finding>& out, const image_facts::Imag
     check("TensorRT", img.tensorrt, "tensorrt-cu");
 }
 
-std::string components(const image_facts::ImageFacts& img,
-                       const std::vector<image_facts::Evidence>& cudas) {
+std::string components(const ImageFacts& img, const std::vector<image_facts::Evidence>& cudas) {
     std::string s;
     auto add = [&](const char* what, const std::vector<image_facts::Evidence>& evs) {
         for (auto& e : evs) {
@@ -355,7 +353,7 @@ std::vector<findings::Finding> check_driver_needs(const std::string& ref,
              "ldd's output misses them)"}};
 }
 
-std::vector<findings::Finding> check_glibc(const image_facts::ImageFacts& img,
+std::vector<findings::Finding> check_glibc(const ImageFacts& img,
                                            const std::vector<GlibcNeed>& needs) {
     std::vector<findings::Finding> out;
     if (img.glibc.empty()) return out;
@@ -407,7 +405,7 @@ std::vector<findings::Finding> check_persistence(const gpu_vendors::nvidia::Host
 }
 
 std::vector<findings::Finding> check_image(const gpu_vendors::nvidia::Host& host,
-                                           const image_facts::ImageFacts& img,
+                                           const ImageFacts& img,
                                            const gpu_vendors::nvidia::GpuRequest& req,
                                            const gpu_vendors::nvidia::Selection& sel) {
     std::vector<findings::Finding> out;

@@ -1,14 +1,14 @@
 // gpu_vendors/nvidia/doctor_rules: gantry doctor's NVIDIA rules. Facts about the host
 // (gpu_vendors::nvidia::Host) and an image (its config and a few files, gathered as
-// compat/doctor_facts.hpp says) in, findings (findings/finding.hpp) out. Nothing from the image is
-// executed.
+// gpu_vendors/nvidia/cuda_facts.hpp says) in, findings (findings/finding.hpp) out. Nothing from the
+// image is executed.
 #pragma once
 
 #include "findings/finding.hpp"
+#include "gpu_vendors/nvidia/cuda_facts.hpp"
 #include "gpu_vendors/nvidia/fatbin.hpp"
 #include "gpu_vendors/nvidia/host.hpp"
 #include "gpu_vendors/nvidia/request.hpp"
-#include "image_facts/doctor_facts.hpp"
 
 #include <optional>
 #include <set>
@@ -23,7 +23,7 @@ struct GlibcNeed {
     std::pair<int, int> glibc; // highest GLIBC_x.y it needs, {0, 0}: none
 };
 // GLIBC-TOO-OLD: the driver libraries gantry injects need a newer glibc than the image has.
-std::vector<findings::Finding> check_glibc(const image_facts::ImageFacts& img,
+std::vector<findings::Finding> check_glibc(const ImageFacts& img,
                                            const std::vector<GlibcNeed>& needs);
 
 // The shared objects a host driver library names (DT_NEEDED).
@@ -49,7 +49,7 @@ std::vector<findings::Finding> check_persistence(const gpu_vendors::nvidia::Host
 std::vector<findings::Finding> check_host(const gpu_vendors::nvidia::Host& host);
 // sel: the GPUs the container would get (from the request).
 std::vector<findings::Finding> check_image(const gpu_vendors::nvidia::Host& host,
-                                           const image_facts::ImageFacts& img,
+                                           const ImageFacts& img,
                                            const gpu_vendors::nvidia::GpuRequest& req,
                                            const gpu_vendors::nvidia::Selection& sel);
 

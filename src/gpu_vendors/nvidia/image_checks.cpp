@@ -73,7 +73,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
                const std::vector<std::string>& env, const gpu_vendors::nvidia::Host& host,
                const gpu_vendors::nvidia::GpuRequest& req,
                const gpu_vendors::nvidia::Selection& sel, const std::string& path_prefix) {
-    image_facts::ImageFacts facts;
+    ImageFacts facts;
     facts.ref = ref;
     facts.platform = img.config.platform;
     facts.env = env;
@@ -94,12 +94,12 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
                 compat_hosts[path] = host_path;
             }
             std::string text;
-            if (image_facts::wants_contents(path)) try {
+            if (wants_contents(path)) try {
                     text = fs::read_file(host_path,
                                          path == "var/lib/dpkg/status" ? 64 << 20 : 1 << 20);
                 } catch (const Error&) { // too large or unreadable: no evidence
                 }
-            image_facts::add_file_facts(facts, path, text);
+            add_file_facts(facts, path, text);
             if (is_libc(path, name)) libc_candidates.push_back({path, host_path});
             if (!path.starts_with(path_prefix)) return;
             Fd fd(::open(host_path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -133,7 +133,7 @@ image_findings(const store::Store& store, const store::Image& img, const std::st
         } catch (const Error&) { // not an ELF object we can read: try the next
         }
     }
-    image_facts::add_env_facts(facts);
+    add_env_facts(facts);
     auto out = check_image(host, facts, req, sel);
     if (req.inject && host.has_driver()) {
         std::vector<GlibcNeed> needs;

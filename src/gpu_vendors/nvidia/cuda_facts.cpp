@@ -1,4 +1,4 @@
-#include "image_facts/doctor_facts.hpp"
+#include "gpu_vendors/nvidia/cuda_facts.hpp"
 
 #include "util/json.hpp"
 
@@ -6,18 +6,18 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-namespace gantry::image_facts {
+namespace gantry::gpu_vendors::nvidia {
 
 namespace {
 
-std::string env_get(const std::vector<std::string>& env, const std::string& key) {
+std::string facts_env(const std::vector<std::string>& env, const std::string& key) {
     std::string v;
     for (auto& e : env)
         if (e.starts_with(key + "=")) v = e.substr(key.size() + 1);
     return v;
 }
 
-std::string base_name(const std::string& path) {
+std::string facts_base_name(const std::string& path) {
     return path.substr(path.rfind('/') + 1);
 }
 
@@ -32,7 +32,7 @@ std::string dist_info_dir(const std::string& path) {
     return d;
 }
 
-void add_evidence(std::vector<Evidence>& to, Evidence e) {
+void add_evidence(std::vector<image_facts::Evidence>& to, image_facts::Evidence e) {
     for (auto& x : to)
         if (x.version == e.version && x.source == e.source) return;
     if (to.size() < 64) to.push_back(std::move(e));
@@ -64,9 +64,9 @@ std::optional<std::pair<int, int>> release_of(std::string_view s) {
 
 } // namespace
 
-std::vector<Evidence> image_cuda_versions(const ImageFacts& img) {
-    std::vector<Evidence> all;
-    std::string v = env_get(img.env, "CUDA_VERSION");
+std::vector<image_facts::Evidence> image_cuda_versions(const ImageFacts& img) {
+    std::vector<image_facts::Evidence> all;
+    std::string v = facts_env(img.env, "CUDA_VERSION");
     if (!v.empty()) all.push_back({v, "CUDA_VERSION=" + v, 0});
     if (!img.cuda_version_json.empty()) {
         auto j = safe_json::parse_or_discarded(img.cuda_version_json);
@@ -76,12 +76,12 @@ std::vector<Evidence> image_cuda_versions(const ImageFacts& img) {
                 {j["cuda"]["version"].get<std::string>(), "/usr/local/cuda/version.json", 0});
     }
     all.insert(all.end(), img.cuda.begin(), img.cuda.end());
-    std::vector<Evidence> out;
+    std::vector<image_facts::Evidence> out;
     std::set<std::pair<int, int>> seen;
     for (auto& e : all) {
         auto c = release_of(e.version);
         if (!c || !seen.insert(*c).second) continue;
-        Evidence x = e;
+        image_facts::Evidence x = e;
         x.cuda_major = c->first;
         out.push_back(std::move(x));
     }
@@ -95,7 +95,7 @@ std::optional<std::string> image_cuda_version(const ImageFacts& img) {
 }
 
 bool wants_contents(const std::string& path) {
-    std::string name = base_name(path);
+    std::string name = facts_base_name(path);
     if (name == "METADATA" && path.find("-packages/") != std::string::npos) {
         std::string d = dist_info_dir(path);
         return d.ends_with(".dist-info") &&
@@ -109,25 +109,26 @@ bool wants_contents(const std::string& path) {
 }
 
 void add_file_facts(ImageFacts& img, const std::string& path, const std::string& text) {
-    const std::string name = base_name(path), where = "/" + path;
+    const std::string name = facts_base_name(path), where = "/" + path;
     for (const char* p : {"libcudart.so", "libcudnn", "libnccl.so", "libcublas", "libnvinfer.so"})
         if (name.starts_with(p) && img.lib_names.size() < 4096) img.lib_names.push_back(name);
-    if (auto v = file_name_version(name, "libcudart.so.", 3))
-        if (auto mm = major_minor(*v))
+    if (auto v = image_facts::file_name_version(name, "libcudart.so.", 3))
+        if (auto mm = image_facts::major_minor(*v))
             add_evidence(img.cuda, {std::to_string(mm->first) + "." + std::to_string(mm->second),
                                     where, mm->first});
-    if (auto v = file_name_version(name, "libcudnn.so.", 3))
+    if (auto v = image_facts::file_name_version(name, "libcudnn.so.", 3))
         add_evidence(img.cudnn, {*v, where, 0});
-    if (auto v = file_name_version(name, "libnccl.so.", 3)) add_evidence(img.nccl, {*v, where, 0});
-    if (auto v = file_name_version(name, "libnvinfer.so.", 3))
+    if (auto v = image_facts::file_name_version(name, "libnccl.so.", 3))
+        add_evidence(img.nccl, {*v, where, 0});
+    if (auto v = image_facts::file_name_version(name, "libnvinfer.so.", 3))
         add_evidence(img.tensorrt, {*v, where, 0});
     if (text.empty()) return;
     if (name == "METADATA") {
-        auto p = parse_pip_metadata(text, where);
+        auto p = image_facts::parse_pip_metadata(text, where);
         if (!p || img.pip.size() >= 256) return;
         std::string src = "pip " + p->name + " " + p->version;
-        int tag = cuda_tag_major(p->name);
-        auto mm = major_minor(p->version);
+        int tag = image_facts::cuda_tag_major(p->name);
+        auto mm = image_facts::major_minor(p->version);
         auto starts = [&](const char* prefix) { return p->name.starts_with(prefix); };
         if (starts("nvidia-cuda-runtime") && mm && mm->first >= 7)
             add_evidence(img.cuda, {std::to_string(mm->first) + "." + std::to_string(mm->second),
@@ -145,14 +146,17 @@ void add_file_facts(ImageFacts& img, const std::string& path, const std::string&
             img.torch_path = where;
         }
     } else if (name == "cudnn_version.h") {
-        if (auto v = parse_cudnn_version_h(text)) add_evidence(img.cudnn, {*v, where, 0});
+        if (auto v = image_facts::parse_cudnn_version_h(text))
+            add_evidence(img.cudnn, {*v, where, 0});
     } else if (name == "nccl.h") {
-        if (auto v = parse_nccl_h(text)) add_evidence(img.nccl, {*v, where, 0});
+        if (auto v = image_facts::parse_nccl_h(text)) add_evidence(img.nccl, {*v, where, 0});
     } else if (name == "NvInferVersion.h") {
-        if (auto v = parse_tensorrt_version_h(text)) add_evidence(img.tensorrt, {*v, where, 0});
+        if (auto v = image_facts::parse_tensorrt_version_h(text))
+            add_evidence(img.tensorrt, {*v, where, 0});
     } else if (path == "var/lib/dpkg/status") {
-        if (auto v = dpkg_package_version(text, "libc6"); v && img.glibc_defs.empty()) {
-            if (auto mm = major_minor(*v)) {
+        if (auto v = image_facts::dpkg_package_version(text, "libc6");
+            v && img.glibc_defs.empty()) {
+            if (auto mm = image_facts::major_minor(*v)) {
                 img.glibc = std::to_string(mm->first) + "." + std::to_string(mm->second);
                 img.glibc_source = where + " (libc6 " + *v + ")";
             }
@@ -161,45 +165,18 @@ void add_file_facts(ImageFacts& img, const std::string& path, const std::string&
 }
 
 void add_env_facts(ImageFacts& img) {
-    auto env = [&](const char* k) { return env_get(img.env, k); };
-    if (auto v = env("NV_CUDNN_VERSION"); !v.empty() && major_minor(v)) {
-        int tag = cuda_tag_major(env("NV_CUDNN_PACKAGE_NAME"));
+    auto env = [&](const char* k) { return facts_env(img.env, k); };
+    if (auto v = env("NV_CUDNN_VERSION"); !v.empty() && image_facts::major_minor(v)) {
+        int tag = image_facts::cuda_tag_major(env("NV_CUDNN_PACKAGE_NAME"));
         add_evidence(img.cudnn, {v.substr(0, v.find('-')), "NV_CUDNN_VERSION=" + v, tag});
     }
-    if (auto v = env("NCCL_VERSION"); !v.empty() && major_minor(v)) {
-        int tag = cuda_tag_major(env("NV_LIBNCCL_PACKAGE"));
+    if (auto v = env("NCCL_VERSION"); !v.empty() && image_facts::major_minor(v)) {
+        int tag = image_facts::cuda_tag_major(env("NV_LIBNCCL_PACKAGE"));
         add_evidence(img.nccl, {v.substr(0, v.find('-')), "NCCL_VERSION=" + v, tag});
     }
-    if (auto v = env("NV_TENSORRT_VERSION"); !v.empty() && major_minor(v))
-        add_evidence(img.tensorrt,
-                     {v.substr(0, v.find('-')), "NV_TENSORRT_VERSION=" + v, cuda_tag_major(v)});
+    if (auto v = env("NV_TENSORRT_VERSION"); !v.empty() && image_facts::major_minor(v))
+        add_evidence(img.tensorrt, {v.substr(0, v.find('-')), "NV_TENSORRT_VERSION=" + v,
+                                    image_facts::cuda_tag_major(v)});
 }
 
-std::optional<TorchInfo> parse_torch_version(const std::string& py) {
-    // __version__ = '2.4.0+cu121' and cuda: Optional[str] = '12.1' (or = None)
-    auto value_of = [&](const std::string& key) -> std::optional<std::string> {
-        size_t at = 0;
-        while ((at = py.find(key, at)) != std::string::npos) {
-            bool line_start = at == 0 || py[at - 1] == '\n';
-            size_t eq = py.find('=', at);
-            size_t nl = py.find('\n', at);
-            if (line_start && eq != std::string::npos && eq < nl) {
-                std::string v =
-                    py.substr(eq + 1, nl == std::string::npos ? std::string::npos : nl - eq - 1);
-                size_t a = v.find_first_of("'\""), b = v.find_last_of("'\"");
-                if (a != std::string::npos && b > a) return v.substr(a + 1, b - a - 1);
-                return std::string(); // None
-            }
-            at += key.size();
-        }
-        return std::nullopt;
-    };
-    auto v = value_of("__version__");
-    if (!v || v->empty()) return std::nullopt;
-    TorchInfo t;
-    t.version = *v;
-    t.cuda = value_of("cuda").value_or("");
-    return t;
-}
-
-} // namespace gantry::image_facts
+} // namespace gantry::gpu_vendors::nvidia

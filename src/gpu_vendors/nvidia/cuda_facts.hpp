@@ -1,9 +1,10 @@
-// image_facts/doctor_facts: what gantry doctor knows about an image, and how it is gathered. A walk
+// gpu_vendors/nvidia/cuda_facts: what gantry doctor's NVIDIA rules know about an image's CUDA
+// stack, and how it is gathered (was image_facts/doctor_facts: only these rules read it). A walk
 // over the image's files calls add_file_facts for each (with the contents of the few files
-// wants_contents names), then add_env_facts once; the versions its rules check are read from the
+// wants_contents names), then add_env_facts once; the versions the rules check are read from the
 // result (the image's CUDA versions, its PyTorch build). The parsers underneath are
-// image_facts/image_facts.hpp's. Nothing from the image is executed; every input is untrusted image
-// content.
+// image_facts/image_facts.hpp's. Nothing from the image is executed; every input is untrusted
+// image content.
 #pragma once
 
 #include "image_facts/image_facts.hpp"
@@ -13,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace gantry::image_facts {
+namespace gantry::gpu_vendors::nvidia {
 
 struct ImageFacts {
     std::string ref;
@@ -26,11 +27,11 @@ struct ImageFacts {
     std::vector<std::string> lib_names;
     // Versions found in the image beyond the config env and version.json: CUDA runtimes
     // (nvidia-cuda-runtime wheels, libcudart.so.X.Y.Z), cuDNN, NCCL and TensorRT (wheels,
-    // headers, versioned file names), in the order found; see gather_* in image_facts.hpp.
-    std::vector<Evidence> cuda, cudnn, nccl, tensorrt;
-    std::vector<PipPackage> pip; // nvidia-*, torch, tensorrt* wheels
-    std::string glibc;           // "2.36"; empty when the image has no (readable) glibc
-    std::string glibc_source;    // "/lib/x86_64-linux-gnu/libc.so.6", "/var/lib/dpkg/status"
+    // headers, versioned file names), in the order found.
+    std::vector<image_facts::Evidence> cuda, cudnn, nccl, tensorrt;
+    std::vector<image_facts::PipPackage> pip; // nvidia-*, torch, tensorrt* wheels
+    std::string glibc;        // "2.36"; empty when the image has no (readable) glibc
+    std::string glibc_source; // "/lib/x86_64-linux-gnu/libc.so.6", "/var/lib/dpkg/status"
     std::vector<std::string> glibc_defs; // GLIBC_x.y its libc.so.6 defines (empty: from dpkg)
 };
 
@@ -42,16 +43,10 @@ void add_file_facts(ImageFacts& img, const std::string& path, const std::string&
 // sorts nothing: call once after the walk.
 void add_env_facts(ImageFacts& img);
 
-struct TorchInfo {
-    std::string version; // "2.4.0+cu121"
-    std::string cuda;    // "12.1"; empty for CPU-only builds
-};
-std::optional<TorchInfo> parse_torch_version(const std::string& version_py);
-
 // The image's CUDA version: config env CUDA_VERSION, else version.json's cuda.version, else the
 // first CUDA runtime found (wheel METADATA, libcudart.so.X.Y.Z).
 std::optional<std::string> image_cuda_version(const ImageFacts& img);
 // Every distinct CUDA major.minor of the image with where it was read, the config env first.
-std::vector<Evidence> image_cuda_versions(const ImageFacts& img);
+std::vector<image_facts::Evidence> image_cuda_versions(const ImageFacts& img);
 
-} // namespace gantry::image_facts
+} // namespace gantry::gpu_vendors::nvidia
