@@ -1,6 +1,6 @@
 // `gantry cdi generate --gpu-vendor intel`: the host's Intel GPUs as a CDI spec of kind
-// intel.com/gpu, the kind Intel's own tooling uses (the GPU device plugin's CDI devices and
-// Intel's GPU resource driver: CDIVendor "intel.com", class "gpu"; reference intel-gpu.md §3).
+// intel.com/gpu, the kind of Intel's GPU resource driver (CDIVendor "intel.com", class "gpu";
+// Intel's device plugin writes intel.cdi.k8s.io/gpu instead; docs/reference/intel-gpu.md §3).
 // One device per GPU named by index ("0", the indices `--gpus` takes) and by its DRM card name
 // ("card1", the device plugin's name for it), plus "all"; with --device-name-strategy uuid also
 // Intel's resource driver's UID ("0000-3a-00-0-0x0bd5": PCI address and device id). Each

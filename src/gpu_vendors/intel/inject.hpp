@@ -3,7 +3,7 @@
 // runc/crun), its /dev/dri/by-path links (what Intel's device plugin mounts), the render group
 // the nodes carry, and the host's compute user space (userspace.hpp) bind-mounted read-only at
 // its own paths with its SONAME links, the OpenCL ICD file, and the container's linker cache
-// rebuilt with those directories first. Reference intel-gpu.md §2, §5.
+// rebuilt with those directories first. Reference: docs/reference/intel-gpu.md §2, §5.
 #pragma once
 
 #include "gpu_vendors/backend.hpp"

@@ -108,6 +108,9 @@ void off_read_bundle(std::string_view b, const std::string& what, std::vector<De
     }
 }
 
+// The producer: older LLVM numbers the kinds 1 OpenMP, 2 CUDA, 3 HIP, 4 SYCL (intel/llvm), current
+// LLVM makes them bits 1, 2, 4 (HIP), 8 (SYCL). Only Intel GPU images are shown, and those are
+// never HIP's, so 4 reads as SYCL (docs/reference/intel-gpu.md §6).
 const char* off_kind_name(std::uint64_t k) {
     switch (k) {
     case 1:
@@ -117,6 +120,7 @@ const char* off_kind_name(std::uint64_t k) {
     case 3:
         return "hip";
     case 4:
+    case 8:
         return "sycl";
     default:
         return "none";
@@ -124,31 +128,58 @@ const char* off_kind_name(std::uint64_t k) {
 }
 
 // One OffloadBinary at the start of D; returns its size. DEPTH 0 may hold a nested one.
+// Versions 1-3 (docs/reference/intel-gpu.md §6): version 1 has one entry, the header's fourth field
+// its byte size, and string entries of two offsets (16 bytes); from version 2 that field counts
+// entries and a string entry adds the value's size (24 bytes); version 3's header is 40 bytes,
+// its InflatedSize set when the rest is compressed, which gantry does not read.
 std::uint64_t off_read_binary(std::string_view d, const std::string& what, int depth,
                               std::vector<DeviceImage>& out) {
     if (d.size() < 32) off_bad(what, "truncated OffloadBinary header");
-    std::uint64_t size = off_le(d, 8, 8), eoff = off_le(d, 16, 8), esize = off_le(d, 24, 8);
-    if (size < 32 || size > d.size()) off_bad(what, "OffloadBinary size out of range");
+    std::uint64_t version = off_le(d, 4, 4);
+    std::uint64_t size = off_le(d, 8, 8), eoff = off_le(d, 16, 8), field = off_le(d, 24, 8);
+    if (version < 1 || version > 3)
+        off_bad(what, "OffloadBinary version " + std::to_string(version) +
+                          " (gantry reads versions 1 to 3)");
+    const std::uint64_t header = version >= 3 ? 40 : 32, stride = version == 1 ? 16 : 24;
+    if (size < header || size > d.size()) off_bad(what, "OffloadBinary size out of range");
     std::string_view bin = d.substr(0, size);
-    std::string_view entries = off_slice(bin, eoff, esize, what, "the OffloadBinary entries");
+    if (version >= 3 && off_le(bin, 32, 8) != 0)
+        throw Error(Errc::invalid, what + ": compressed OffloadBinary (version 3): not read",
+                    "gantry does not decompress offload data: build without offload compression "
+                    "to have the file's device code checked");
+    if (version > 1 && field > size / 40) off_bad(what, "OffloadBinary entry count too large");
+    std::string_view entries =
+        off_slice(bin, eoff, version == 1 ? field : field * 40, what, "the OffloadBinary entries");
     if (entries.size() % 40 != 0) off_bad(what, "OffloadBinary entry table not whole entries");
-    auto str_at = [&](std::uint64_t o) {
+    auto str_at = [&](std::uint64_t o) { // NUL-terminated, at most kMaxId bytes
         if (o >= bin.size()) off_bad(what, "OffloadBinary string outside the binary");
-        auto end = bin.find('\0', o);
-        if (end == std::string_view::npos) off_bad(what, "OffloadBinary string not terminated");
-        return std::string(bin.substr(o, end - o));
+        std::string_view rest = bin.substr(o, kMaxId + 1);
+        auto end = rest.find('\0');
+        if (end == std::string_view::npos)
+            off_bad(what, "OffloadBinary string not terminated within 4096 bytes");
+        return std::string(rest.substr(0, end));
     };
     for (std::size_t e = 0; e < entries.size(); e += 40) {
         std::uint64_t image_kind = off_le(entries, e, 2), offload_kind = off_le(entries, e + 2, 2);
         std::uint64_t soff = off_le(entries, e + 8, 8), nstr = off_le(entries, e + 16, 8);
         std::uint64_t ioff = off_le(entries, e + 24, 8), isize = off_le(entries, e + 32, 8);
-        if (nstr > bin.size() / 16) off_bad(what, "OffloadBinary string count too large");
-        std::string_view table = off_slice(bin, soff, nstr * 16, what, "the string table");
+        if (nstr > bin.size() / stride) off_bad(what, "OffloadBinary string count too large");
+        std::string_view table = off_slice(bin, soff, nstr * stride, what, "the string table");
         DeviceImage img;
         img.source = "offloading";
         img.producer = off_kind_name(offload_kind);
-        for (std::size_t s = 0; s < table.size(); s += 16) {
-            std::string key = str_at(off_le(table, s, 8)), value = str_at(off_le(table, s + 8, 8));
+        for (std::size_t s = 0; s < table.size(); s += stride) {
+            std::string key = str_at(off_le(table, s, 8));
+            if (key != "triple" && key != "arch") continue;
+            std::string value;
+            if (stride == 16) {
+                value = str_at(off_le(table, s + 8, 8));
+            } else { // the value's own size (its bytes need no NUL)
+                std::uint64_t vsize = off_le(table, s + 16, 8);
+                if (vsize > kMaxId) off_bad(what, "OffloadBinary string longer than 4096 bytes");
+                value = std::string(off_slice(bin, off_le(table, s + 8, 8), vsize, what,
+                                              "an OffloadBinary string"));
+            }
             if (key == "triple") img.triple = value;
             if (key == "arch") img.arch = value == "unknown" ? "" : value;
         }
@@ -264,6 +295,8 @@ std::string normalize_device_name(std::string_view name) {
     std::replace(n.begin(), n.end(), '_', '-');
     if (n.starts_with("intel-gpu-")) n.erase(0, 10);
     if (n.starts_with("dg2-g1")) n.replace(0, 3, "acm");
+    if (n == "ats-m150") n = "acm-g10"; // ocloc's aliases (docs/reference/intel-gpu.md §4)
+    if (n == "ats-m75") n = "acm-g11";
     return n;
 }
 

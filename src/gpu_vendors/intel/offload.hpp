@@ -1,6 +1,6 @@
 // Intel device code in SYCL and OpenMP offload binaries, read without executing anything: the
 // device images an ELF file (or a raw container) carries, and whether a host's GPU can run them.
-// Containers read (reference intel-gpu.md §6):
+// Containers read (docs/reference/intel-gpu.md §6):
 //   - ELF sections "__CLANG_OFFLOAD_BUNDLE__<id>" (clang-offload-bundler's object files: the
 //     section holds one device image, the name its bundle ID "<kind>-<triple>[-<target>]");
 //   - clang offload bundles, binary form: "__CLANG_OFFLOAD_BUNDLE__", u64 entry count, per entry
@@ -44,7 +44,8 @@ struct DeviceImage {
 std::vector<DeviceImage> read_offload_images(std::string_view data, const std::string& what);
 
 // An AOT device name as ocloc and -fsycl-targets write it, made comparable: lower case, '_' as
-// '-', "intel_gpu_" dropped, DG2's names as ACM's ("intel_gpu_dg2_g10" -> "acm-g10").
+// '-', "intel_gpu_" dropped, DG2's and ATS-M's names as ACM's ("intel_gpu_dg2_g10" and
+// "ats-m150" -> "acm-g10").
 std::string normalize_device_name(std::string_view name);
 
 // Whether NAME (normalised) is a device name gantry's table knows ("pvc", "acm-g10", ...).

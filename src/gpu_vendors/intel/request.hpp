@@ -3,10 +3,10 @@
 // cdi generate --gpu-vendor intel` numbers its devices), the DRM card name "card1" (the name
 // Intel's device plugin gives its CDI devices) or the PCI address "0000:3a:00.0". Intel's container
 // tooling has no variable that selects devices from the image (the device plugin passes device
-// nodes; reference intel-gpu.md §3): only --gpus (or --device intel.com/gpu=...) asks for Intel
-// GPUs, and the device nodes alone decide what Level Zero and OpenCL enumerate in the container.
-// capabilities= is accepted and narrows nothing (every Intel GPU gets its nodes and the compute
-// user space). Strings in, devices out; nothing is read.
+// nodes; docs/reference/intel-gpu.md §3): only --gpus (or --device intel.com/gpu=...) asks for
+// Intel GPUs, and the device nodes alone decide what Level Zero and OpenCL enumerate in the
+// container. capabilities= is accepted and narrows nothing (every Intel GPU gets its nodes and the
+// compute user space). Strings in, devices out; nothing is read.
 #pragma once
 
 #include "gpu_vendors/intel/topology.hpp"

@@ -93,9 +93,10 @@ std::string pci_address_of_link(std::string_view target, std::string_view card) 
 
 DeviceKind device_kind(std::uint32_t id) {
     // Model names: Intel's resource driver (intel-resource-drivers-for-kubernetes
-    // pkg/gpu/device/device.go ModelDetails) and compute-runtime's device tables; the DG2
-    // sub-platforms: the kernel's include/drm/intel/i915_pciids.h (ATS-M150 is a G10, ATS-M75 a
-    // G11: i915's subplatform lists). Sources: reference intel-gpu.md §4.
+    // pkg/gpu/device/models.go ModelDetails) and compute-runtime's device tables (which name
+    // 0x0b69 and 0x0bd6 the other way round); the DG2 sub-platforms: the kernel's
+    // include/drm/intel/i915_pciids.h (ATS-M150 is a G10, ATS-M75 a G11: i915's subplatform
+    // lists). Sources: docs/reference/intel-gpu.md §4.
     switch (id) {
     case 0x0bd0:
     case 0x0bd5:
@@ -103,16 +104,23 @@ DeviceKind device_kind(std::uint32_t id) {
         return {"Data Center GPU Max 1550", "pvc"};
     case 0x0bd6:
         return {"Data Center GPU Max 1450", "pvc"};
+    case 0x0bd7:
+    case 0x0bd8:
+        return {"Data Center GPU Max 1350", "pvc"};
     case 0x0bd9:
     case 0x0bda:
     case 0x0bdb:
         return {"Data Center GPU Max 1100", "pvc"};
+    case 0x0b6e:
+        return {"Data Center GPU Max 1100C", "pvc"};
     case 0x56a0:
         return {"Arc A770", "acm-g10"};
     case 0x56a1:
         return {"Arc A750", "acm-g10"};
     case 0x56a2:
         return {"Arc A580", "acm-g10"};
+    case 0x56af:
+        return {"Arc A760A", "acm-g10"};
     case 0x5690:
     case 0x5691:
     case 0x5692:

@@ -1,5 +1,5 @@
 // Intel GPU discovery: what the i915 and xe kernel drivers show under a sys root and a dev root, as
-// Intel's own container tooling reads it (reference intel-gpu.md §1-§2): DRM cards
+// Intel's own container tooling reads it (docs/reference/intel-gpu.md §1-§2): DRM cards
 // sys/class/drm/card<N> whose device/vendor is 0x8086 and whose device/driver link ends in i915
 // or xe, their PCI address (the card link's target, ../../devices/.../<bdf>/drm/card<N>), PCI
 // device id (device/device), render node (the renderD<M> beside the card in device/drm/), tiles

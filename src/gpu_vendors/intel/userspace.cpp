@@ -19,9 +19,10 @@ struct IntelWanted {
     bool prefix;
 };
 
-// The Level Zero loader and driver, the graphics compiler both drivers load. Reference
-// intel-gpu.md §5 (compute-runtime's packages: libze-intel-gpu1, intel-opencl-icd,
-// libigc2/libigdfcl2; the loader: libze1).
+// The Level Zero loader and driver, the graphics compiler both drivers load. Reference:
+// docs/reference/intel-gpu.md §5 (Intel's packages: libze-intel-gpu1, intel-opencl-icd,
+// intel-igc-core-2, intel-igc-opencl-2; Debian 12's: intel-opencl-icd with both drivers, libigc1,
+// libigdfcl1; the loader: libze1). Not looked for: libigdgmm.so.12, which both drivers need.
 constexpr IntelWanted kIntelWanted[] = {{"libze_loader.so.1", false},
                                         {"libze_intel_gpu.so.1", false},
                                         {"libigc.so.", true},

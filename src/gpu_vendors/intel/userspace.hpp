@@ -2,8 +2,8 @@
 // it (the root's /etc/ld.so.cache, then the usual library directories): the Level Zero loader
 // (libze_loader.so.1), Intel's Level Zero driver (libze_intel_gpu.so.1), the OpenCL driver
 // (libigdrcl.so, named by the ICD file /etc/OpenCL/vendors/intel.icd) and the graphics compiler
-// they load (libigc.so.*, libigdfcl.so.*). Reference intel-gpu.md §5. Paths are resolved inside
-// the root (gpu_vendors/in_root.hpp): a link cannot lead out of it.
+// they load (libigc.so.*, libigdfcl.so.*). Reference: docs/reference/intel-gpu.md §5. Paths are
+// resolved inside the root (gpu_vendors/in_root.hpp): a link cannot lead out of it.
 #pragma once
 
 #include <optional>

@@ -1,5 +1,5 @@
 // A small Intel host in a temp directory, in the kernel's layout (tests/fixtures/intelhost/
-// intelhost.py builds the full ones for the e2e tests; reference intel-gpu.md §1-§2): a BMC
+// intelhost.py builds the full ones for the e2e tests; docs/reference/intel-gpu.md §1-§2): a BMC
 // display card0 (ASPEED, driver ast) and the GPUs given, each a PCI device with vendor, device,
 // driver link, drm/card<N> and drm/renderD<M>, sys/class/drm links, tiles (i915 gt/gt*, xe
 // tile*), and dev/dri nodes (regular files standing in) with by-path links.

@@ -1,7 +1,7 @@
 // Builders of the offload containers the Intel reader takes (gpu_vendors/intel/offload.hpp), in
-// the layouts clang writes (reference intel-gpu.md §6): ELF64 files with named sections, binary
-// clang offload bundles and OffloadBinary blobs; device images as SPIR-V (magic 0x07230203) or an
-// EM_INTELGT (205) ELF header.
+// the layouts clang writes (docs/reference/intel-gpu.md §6): ELF64 files with named sections,
+// binary clang offload bundles and OffloadBinary blobs; device images as SPIR-V (magic 0x07230203)
+// or an EM_INTELGT (205) ELF header.
 #pragma once
 
 #include <cstdint>
@@ -150,6 +150,57 @@ inline std::string offload_binary(std::uint16_t image_kind, std::uint16_t offloa
         put_le(s, v, 8);
     }
     return s + strtab + image;
+}
+
+// One entry of a version 2 or 3 OffloadBinary.
+struct OffloadEntry {
+    std::uint16_t image_kind, offload_kind;
+    std::vector<std::pair<std::string, std::string>> strings;
+    std::string image;
+};
+
+// An OffloadBinary of VERSION 2 or 3 (LLVM's current writer): several entries, string entries
+// of key offset, value offset and value size (values without a NUL); version 3's header adds
+// InflatedSize (INFLATED, 0: not compressed).
+inline std::string offload_binary_v(std::uint32_t version, const std::vector<OffloadEntry>& es,
+                                    std::uint64_t inflated = 0) {
+    const std::uint64_t header = version >= 3 ? 40 : 32;
+    std::uint64_t nstrings = 0;
+    for (auto& e : es) nstrings += e.strings.size();
+    const std::uint64_t str_entries = header + 40 * es.size();
+    const std::uint64_t strtab_at = str_entries + 24 * nstrings;
+    std::string strtab, table, entries, images;
+    std::uint64_t at_string = str_entries;
+    std::vector<std::uint64_t> image_at;
+    for (auto& e : es)
+        for (auto& [k, v] : e.strings) {
+            put_le(table, strtab_at + strtab.size(), 8);
+            strtab += k + '\0';
+            put_le(table, strtab_at + strtab.size(), 8);
+            put_le(table, v.size(), 8);
+            strtab += v; // the size says where it ends
+        }
+    while ((strtab_at + strtab.size()) % 8) strtab.push_back('\0');
+    std::uint64_t image_at_now = strtab_at + strtab.size();
+    for (auto& e : es) {
+        put_le(entries, e.image_kind, 2);
+        put_le(entries, e.offload_kind, 2);
+        put_le(entries, 0, 4);
+        put_le(entries, at_string, 8);
+        put_le(entries, e.strings.size(), 8);
+        put_le(entries, image_at_now, 8);
+        put_le(entries, e.image.size(), 8);
+        at_string += 24 * e.strings.size();
+        image_at_now += e.image.size();
+        images += e.image;
+    }
+    std::string s("\x10\xff\x10\xad", 4);
+    put_le(s, version, 4);
+    put_le(s, image_at_now, 8);
+    put_le(s, header, 8);
+    put_le(s, es.size(), 8);
+    if (version >= 3) put_le(s, inflated, 8);
+    return s + entries + table + strtab + images;
 }
 
 } // namespace intel_unit

@@ -62,6 +62,39 @@ TEST(IntelOffload, LlvmOffloadingSectionAndNestedSpirv) {
     EXPECT_EQ(imgs[1].triple, "spirv64-intel");
 }
 
+// LLVM's current writer: version 2 and 3 binaries with several entries, 24-byte string entries
+// and the bit-flag offload kinds (8: SYCL); a compressed or unknown version is said to be so.
+TEST(IntelOffload, OffloadBinaryVersions2And3) {
+    std::vector<OffloadEntry> es = {
+        {1, 8, {{"triple", "spir64_gen-unknown-unknown"}, {"arch", "intel_gpu_pvc"}}, "aot"},
+        {6, 8, {{"arch", ""}, {"triple", "spirv64-intel"}}, spirv_image()}};
+    for (std::uint32_t version : {2u, 3u}) {
+        auto sec = offload_binary_v(version, es);
+        auto imgs = intel::read_offload_images(elf_with({{".llvm.offloading", sec}}), "/v");
+        ASSERT_EQ(imgs.size(), 2u) << version;
+        EXPECT_EQ(imgs[0].producer, "sycl");
+        EXPECT_EQ(imgs[0].triple, "spir64_gen-unknown-unknown");
+        EXPECT_EQ(intel::normalize_device_name(imgs[0].arch), "pvc");
+        EXPECT_EQ(imgs[0].format, intel::ImageFormat::native);
+        EXPECT_EQ(imgs[0].size, 3u);
+        EXPECT_EQ(imgs[1].triple, "spirv64-intel");
+        EXPECT_EQ(imgs[1].format, intel::ImageFormat::spirv);
+    }
+    try {
+        intel::read_offload_images(offload_binary_v(3, es, 4096), "/z");
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(e.message().find("/z: compressed OffloadBinary"), std::string::npos);
+        EXPECT_NE(e.hint().find("compression"), std::string::npos);
+    }
+    auto v4 = offload_binary_v(2, es);
+    v4[4] = 4;
+    EXPECT_THROW(intel::read_offload_images(v4, "/4"), Error);
+    auto many = offload_binary_v(2, es);
+    many[24] = '\x7f'; // entry count far past the binary
+    EXPECT_THROW(intel::read_offload_images(many, "/m"), Error);
+}
+
 TEST(IntelOffload, NotOffloadDataIsNothing) {
     EXPECT_TRUE(intel::read_offload_images("hello", "/x").empty());
     EXPECT_TRUE(intel::read_offload_images(elf_with({{".text", "code"}}), "/x").empty());
@@ -115,6 +148,8 @@ TEST(IntelOffload, VerdictsForADevice) {
     EXPECT_EQ(intel::judge_file("/app", pvc_only, "pvc", "GPU 0")->id, "INTEL-AOT-UNKNOWN");
     EXPECT_EQ(intel::normalize_device_name("intel_gpu_dg2_g11"), "acm-g11");
     EXPECT_EQ(intel::normalize_device_name("PVC"), "pvc");
+    EXPECT_EQ(intel::normalize_device_name("ats-m150"), "acm-g10"); // ocloc's aliases
+    EXPECT_EQ(intel::normalize_device_name("ATS_M75"), "acm-g11");
 }
 
 TEST(IntelDeviceCodeFormat, GrammarBytesAndAWholeKeep) {

@@ -87,6 +87,11 @@ TEST(IntelTopology, PciAddressOfLinkAndDeviceTable) {
     EXPECT_EQ(intel::device_kind(0x56c1).aot_target, "acm-g11");
     EXPECT_EQ(intel::device_kind(0x56a3).aot_target, "acm-g12");
     EXPECT_EQ(intel::device_kind(0x9a49).aot_target, "");
+    // PVC and ACM ids the kernel and compute-runtime list (docs/reference/intel-gpu.md §4)
+    EXPECT_EQ(intel::device_kind(0x0bd7).aot_target, "pvc");
+    EXPECT_EQ(intel::device_kind(0x0bd8).model, "Data Center GPU Max 1350");
+    EXPECT_EQ(intel::device_kind(0x0b6e).aot_target, "pvc");
+    EXPECT_EQ(intel::device_kind(0x56af).aot_target, "acm-g10");
 }
 
 TEST(IntelRequest, GpusFlagFormsAndUnknownDevices) {
