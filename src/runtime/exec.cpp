@@ -18,7 +18,6 @@
 #include <optional>
 #include <sched.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -138,12 +137,7 @@ pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* ma
     go_r.reset();
     tty_child.reset();
     Fd master;
-    if (tty_parent) {
-        master.reset(recv_fd(tty_parent.get()));
-        struct winsize ws {};
-        if (master && ::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
-            ::ioctl(master.get(), TIOCSWINSZ, &ws);
-    }
+    if (tty_parent) master.reset(recv_fd(tty_parent.get())); // sized by the child
     pid_t inner = -1;
     ssize_t n = ::read(pid_r.get(), &inner, sizeof inner);
     int st = 0;

@@ -28,7 +28,6 @@
 #include <optional>
 #include <sched.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -234,12 +233,7 @@ Fd await_workload(const Launch& l, pid_t pid, bool shared, Channels& ch) {
             Fd dev(recv_fd(ch.fds_parent.get()));
             if (dev) l.fuse_serve(std::move(dev)); // else the child failed: its report follows
         }
-        if (l.spec.terminal) {
-            master.reset(recv_fd(ch.fds_parent.get()));
-            struct winsize ws {};
-            if (master && ::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
-                ::ioctl(master.get(), TIOCSWINSZ, &ws);
-        }
+        if (l.spec.terminal) master.reset(recv_fd(ch.fds_parent.get())); // sized by the child
         if (has_runtime_hooks(l.spec)) run_runtime_hooks(l, pid, ch.fds_parent.get());
         std::string overlay = read_failure(ch.err_r.get());
         if (!overlay.empty()) {

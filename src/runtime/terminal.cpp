@@ -43,6 +43,10 @@ Pty open_container_pty(int rootfd, const std::string& ptmx_path) {
     if (::ioctl(p.master.get(), TIOCSPTLCK, &unlock) != 0) fail_errno("cannot unlock the terminal");
     p.slave.reset(::ioctl(p.master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (!p.slave) fail_errno("cannot open the terminal's peer");
+    // the caller's window size, set before the workload can run (a size set by the parent
+    // once it holds the master raced a workload's first `stty size`)
+    struct winsize ws {};
+    if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0) ::ioctl(p.master.get(), TIOCSWINSZ, &ws);
     return p;
 }
 

@@ -16,7 +16,8 @@ struct Pty {
 };
 void become_terminal_session(int slave_fd);
 // A pseudo-terminal from the container's own devpts instance (ptmx at `ptmx_path`, resolved
-// in-root when rootfd >= 0), so the workload's ttyname() names a /dev/pts entry it can see.
+// in-root when rootfd >= 0), so the workload's ttyname() names a /dev/pts entry it can see;
+// its window size is the one of this process's standard input, when that is a terminal.
 Pty open_container_pty(int rootfd, const std::string& ptmx_path);
 
 } // namespace gantry::runtime::detail

@@ -1178,6 +1178,18 @@ def test_tty_is_a_real_terminal_with_window_size(g, mk, tmp_path):
                        capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL)
     assert "both-tty" in r.stdout, r
     assert "33 97" in r.stdout, r
+    # exec -t: the same size, set before the process runs (the child sizes the terminal it
+    # opens: a size set afterwards by gantry raced a workload's first `stty size`)
+    name = f"tty{os.getpid()}"
+    g.run("run", "-d", "--name", name, "sample:latest", "sleep", "60")
+    try:
+        cmd = " ".join(g.cmd("exec", "-t", name, "sh", "-c", "'stty size'"))
+        r = subprocess.run(["script", "-qec", f"stty rows 41 cols 123; {cmd}", "/dev/null"],
+                           capture_output=True, text=True, env=env, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        assert "41 123" in r.stdout, r
+    finally:
+        g.run("rm", "-f", name)
 
 
 def test_interactive_stdin(runner):
