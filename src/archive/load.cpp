@@ -5,13 +5,17 @@
 #include "store/importer.hpp"
 #include "store/layer_tar.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace gantry::archive {
 
@@ -204,7 +208,7 @@ class Loader {
                 for (auto& t : e["RepoTags"])
                     if (t.is_string()) img.refs.push_back(normalise_ref(t.get<std::string>()));
             if (img.refs.empty())
-                img.refs.push_back(fallback_repository(path_, opt_.name) + ":latest");
+                img.refs.push_back(fallback_repository(naming_path(), opt_.name) + ":latest");
             out.push_back(std::move(img));
         }
         tag_all(out);
@@ -266,7 +270,7 @@ class Loader {
             LoadedImage img = image(c.manifest);
             img.refs = c.refs;
             if (img.refs.empty()) {
-                img.refs.push_back(fallback_repository(path_, opt_.name) + ":latest");
+                img.refs.push_back(fallback_repository(naming_path(), opt_.name) + ":latest");
                 if (unnamed > 1)
                     log::warn("several unnamed images in " + path_.string() + "; each was tagged " +
                               img.refs.front() + " in turn");
@@ -289,7 +293,7 @@ class Loader {
         if (refname.empty()) return {};
         if (refname.find('/') != std::string::npos || refname.find(':') != std::string::npos)
             return {normalise_ref(refname)};
-        return {normalise_ref(fallback_repository(path_, opt_.name) + ":" + refname)};
+        return {normalise_ref(fallback_repository(naming_path(), opt_.name) + ":" + refname)};
     }
 
     // A descriptor from index.json -> the manifests it stands for (nested indexes expanded).
@@ -392,6 +396,10 @@ class Loader {
 
     store::Store& store_;
     std::filesystem::path path_;
+    // what unnamed images are named after: the file's name, none for a stream ("image")
+    std::filesystem::path naming_path() const {
+        return opt_.source.empty() ? path_ : std::filesystem::path();
+    }
     const LoadOptions& opt_;
     store::Importer importer_;
     std::unique_ptr<Source> src_;
@@ -401,12 +409,51 @@ class Loader {
 
 std::vector<LoadedImage> load(store::Store& store, const std::filesystem::path& path,
                               const LoadOptions& opt) {
+    const std::string where = path.string();
     try {
         return Loader(store, path, opt).run();
     } catch (const Error& e) {
-        if (e.message().find(path.string()) != std::string::npos) throw;
-        throw e.with_context("loading " + path.string());
+        if (opt.source.empty()) {
+            if (e.message().find(where) != std::string::npos) throw;
+            throw e.with_context("loading " + where);
+        }
+        std::string message = e.message(); // the spooled file's /proc path is the source's
+        for (auto at = message.find(where); at != std::string::npos;
+             at = message.find(where, at + opt.source.size()))
+            message.replace(at, where.size(), opt.source);
+        if (message.find(opt.source) == std::string::npos)
+            message = "loading " + opt.source + ": " + message;
+        throw Error(e.code(), message, e.hint());
     }
+}
+
+Fd spool_archive(store::Store& store, int fd, const std::string& what) {
+    const char* hint = "give the archive as a file (gantry load -i FILE) or on standard input "
+                       "(gantry load < FILE)";
+    if (::isatty(fd))
+        throw Error(Errc::usage, "cannot load from " + what + ": it is a terminal", hint);
+    auto dir = store.tmp_dir();
+    Fd out(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+    if (!out &&
+        (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) { // NFS: named, unlinked
+        auto named = dir / ("load-" + fs::unique_name());
+        out = Fd(::open(named.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600));
+        if (out) ::unlink(named.c_str());
+    }
+    if (!out) throw_errno("cannot create a file in " + dir.string() + " for " + what);
+    std::vector<char> buf(1 << 20);
+    std::uint64_t total = 0;
+    for (;;) {
+        ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_errno("cannot read " + what);
+        if (n == 0) break;
+        fs::write_all(out.get(), buf.data(), static_cast<std::size_t>(n),
+                      "the copy of " + what + " in " + dir.string());
+        total += static_cast<std::uint64_t>(n);
+    }
+    if (total == 0) throw Error(Errc::invalid, what + " is empty: no archive to load", hint);
+    return out;
 }
 
 } // namespace gantry::archive

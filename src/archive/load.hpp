@@ -4,6 +4,7 @@
 
 #include "oci/image.hpp"
 #include "store/store.hpp"
+#include "util/fd.hpp"
 
 #include <filesystem>
 #include <optional>
@@ -17,6 +18,9 @@ struct LoadOptions {
     std::string name; // repository for images the archive names only by tag (or not at all)
     bool privileged = false;
     unsigned jobs = 0;
+    // what the archive is called in messages when PATH is not its name (a spooled stream:
+    // "standard input"); its unnamed images are then named localhost/image
+    std::string source;
 };
 
 struct LoadedImage {
@@ -28,5 +32,11 @@ struct LoadedImage {
 
 std::vector<LoadedImage> load(store::Store& store, const std::filesystem::path& path,
                               const LoadOptions& opt);
+
+// An archive that arrives on a stream (`gantry load < x.tar`, docker's default), copied into an
+// unnamed file in the store's tmp/ that goes with its last descriptor: archives are read out of
+// order (a docker save tar may name its manifest last). Read it as /proc/self/fd/N. Refuses a
+// terminal and an empty stream, naming WHAT.
+Fd spool_archive(store::Store& store, int fd, const std::string& what);
 
 } // namespace gantry::archive

@@ -13,7 +13,7 @@ namespace gantry::cli {
 
 void register_load(CLI::App& app, Context& ctx) {
     struct Opts {
-        std::string path, platform, name;
+        std::string path, input, platform, name;
         unsigned jobs = 0;
         bool quiet = false;
     };
@@ -22,8 +22,10 @@ void register_load(CLI::App& app, Context& ctx) {
         "load",
         "Load images from a docker save archive, an OCI archive, an OCI layout directory or a "
         "squashfs image (FILE.sqsh)");
-    cmd->add_option("path", o->path, "Archive file or OCI layout directory")->required();
-    cmd->add_option("-i,--input", o->path, "Same as PATH (docker compatibility)");
+    cmd->add_option("path", o->path,
+                    "Archive file or OCI layout directory; none or - reads the archive from "
+                    "standard input (as docker load)");
+    cmd->add_option("-i,--input", o->input, "Same as PATH (docker compatibility)");
     cmd->add_option("--platform", o->platform, "OS/ARCH[/VARIANT] to pick from an index");
     cmd->add_option("--name", o->name,
                     "Repository for images the archive names only by tag; for a squashfs file, "
@@ -39,6 +41,19 @@ void register_load(CLI::App& app, Context& ctx) {
             lo.jobs = o->jobs;
             lo.privileged = running_as_real_root();
             auto t0 = std::chrono::steady_clock::now();
+            if (!o->input.empty() && !o->path.empty() && o->input != o->path)
+                throw Error(Errc::usage, "two archives given: " + o->input + " (-i) and " + o->path,
+                            "give one: gantry load -i FILE, or gantry load FILE");
+            if (o->path.empty()) o->path = o->input;
+            Fd spooled; // standard input's archive, copied into the store's tmp/ while loaded
+            if (o->path.empty() || o->path == "-") {
+                spooled = archive::spool_archive(ctx.store(), STDIN_FILENO, "standard input");
+                o->path = "/proc/self/fd/" + std::to_string(spooled.get());
+                lo.source = "standard input";
+                if (sqsh::is_squashfs_file(o->path) && o->name.empty())
+                    throw Error(Errc::usage, "a squashfs image on standard input has no file name",
+                                "name it: gantry load --name NAME[:TAG] < FILE.sqsh");
+            }
             if (sqsh::is_squashfs_file(o->path)) { // FILE.sqsh: one image, flattened
                 site::verify_file(o->path);        // policy.json's "sif" scopes, as for a run
                 auto r = sqsh::load(ctx.store(), o->path, o->name, lo.privileged,

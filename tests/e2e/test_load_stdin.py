@@ -1,0 +1,91 @@
+"""gantry load's docker forms: `-i FILE`, `< FILE`, a pipe and `-` (docker load reads standard
+input when it names no file). A stream is copied into the store's tmp/ while it is loaded (an
+archive is read out of order) and nothing of it is left; a terminal, an empty stream and two
+archives are refused, and errors name standard input, not the copy."""
+import subprocess
+
+from conftest import tmp_entries
+from fixtures import mkimage as mk
+
+REF = "docker.io/library/sample:latest"
+
+
+def load_from(g, stdin, *args):
+    return subprocess.run(g.cmd("load", *args), stdin=stdin, capture_output=True, text=True,
+                          env=g.environ(), timeout=120)
+
+
+def piped(g, data: bytes, *args):
+    """gantry load *args with DATA on a pipe (not seekable: the spooled path)."""
+    p = subprocess.Popen(g.cmd("load", *args), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=False, env=g.environ())
+    out, err = p.communicate(data, timeout=120)
+    return p.returncode, out.decode(), err.decode()
+
+
+def test_load_i_file_redirect_pipe_and_dash(g, tmp_path):
+    img = mk.busybox_image(compression="gzip")
+    path = tmp_path / "sample.tar"
+    mk.write_docker_archive(path, [(img, ["sample:latest"])], layer_compression="gzip")
+    r = g.run("load", "-i", path)
+    assert f"Loaded image: {REF}" in r.out, r
+    want = g.refs()
+    g.run("rmi", "sample:latest")
+
+    with open(path, "rb") as f:
+        r = load_from(g, f)
+    assert r.returncode == 0 and f"Loaded image: {REF}" in r.stdout, r
+    assert g.refs() == want
+    g.run("rmi", "sample:latest")
+
+    for args in ([], ["-"], ["-i", "-"]):
+        code, out, err = piped(g, path.read_bytes(), *args)
+        assert code == 0 and f"Loaded image: {REF}" in out, (args, code, out, err)
+        assert g.refs() == want
+        assert tmp_entries(g.root) == [], args  # the copy went with its descriptor
+        g.run("rmi", "sample:latest")
+
+    # the same file twice is one archive; two different ones are refused
+    assert f"Loaded image: {REF}" in g.run("load", "-i", path, path).out
+    r = g.fail("load", "-i", path, tmp_path / "other.tar", code=2)
+    assert "two archives given" in r.err and "other.tar" in r.err, r
+
+
+def test_unnamed_oci_archive_on_a_pipe_is_named_image_or_by_name(g, tmp_path):
+    img = mk.busybox_image(compression="gzip")
+    path = tmp_path / "layout.tar"
+    mk.write_oci_archive(path, img)  # no org.opencontainers.image.ref.name
+    code, out, err = piped(g, path.read_bytes())
+    assert code == 0 and "Loaded image: localhost/image:latest" in out, (code, out, err)
+    code, out, err = piped(g, path.read_bytes(), "--name", "team/tool")
+    assert code == 0 and "Loaded image: docker.io/team/tool:latest" in out, (code, out, err)
+
+
+def test_empty_stream_terminal_and_damage_are_refused_naming_standard_input(g, tmp_path):
+    code, out, err = piped(g, b"")
+    assert code == 4 and "standard input is empty" in err and "gantry load -i FILE" in err, err
+    # a terminal: nothing is read from it (docker: "requested load from stdin, but stdin is
+    # empty"); `script` gives the command a pseudo-terminal as its standard input
+    cmd = " ".join(map(str, g.cmd("load")))
+    r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True,
+                       env=g.environ(), timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2 and "cannot load from standard input: it is a terminal" in r.stdout, r
+    code, out, err = piped(g, b"not an archive at all\n" * 64)
+    assert code == 4 and "standard input" in err and "/proc/self/fd" not in err, err
+    assert tmp_entries(g.root) == []
+    assert g.refs() == {}
+
+
+def test_squashfs_image_on_a_pipe_needs_a_name(g, tmp_path):
+    path = tmp_path / "sample.tar"
+    mk.write_docker_archive(path, [(mk.busybox_image(compression="gzip"), ["sample:latest"])],
+                            layer_compression="gzip")
+    g.run("load", "-q", path)
+    g.run("save", "--format", "squashfs", "-o", tmp_path / "s.sqsh", "sample:latest")
+    data = (tmp_path / "s.sqsh").read_bytes()
+    code, out, err = piped(g, data)
+    assert code == 2 and "has no file name" in err and "--name NAME[:TAG]" in err, err
+    code, out, err = piped(g, data, "--name", "sq:1")
+    assert code == 0 and "Loaded image: docker.io/library/sq:1" in out, (code, out, err)
+    assert g.run("run", "--rm", "sq:1", "echo", "ran").out == "ran\n"
+    assert tmp_entries(g.root) == []
