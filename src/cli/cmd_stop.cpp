@@ -1,4 +1,5 @@
 #include "cli/context.hpp"
+#include "engine/docker_flags.hpp"
 #include "runtime/events.hpp"
 #include "runtime/state.hpp"
 #include "store/owned_tree.hpp"
@@ -29,6 +30,30 @@ void register_stop(CLI::App& app, Context& ctx) {
                 auto s = states.get(n);
                 runtime::stop(s, o->timeout >= 0 ? std::optional(o->timeout) : std::nullopt);
                 runtime::EventJournal().append(runtime::container_event(s, "stop"));
+                std::printf("%s\n", n.c_str());
+            }
+            return 0;
+        };
+    });
+}
+
+void register_kill(CLI::App& app, Context& ctx) {
+    struct Opts {
+        std::vector<std::string> names;
+        std::string signal = "KILL";
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand(
+        "kill", "Send a signal to running containers' first process (SIGKILL by default)");
+    cmd->add_option("container", o->names, "Container names or IDs")->required();
+    cmd->add_option("-s,--signal", o->signal,
+                    "Signal to send: a name (HUP, SIGHUP) or a number (default KILL)");
+    cmd->callback([&ctx, o] {
+        ctx.action = [o] {
+            int sig = engine::signal_number(o->signal, "--signal");
+            runtime::StateDir states;
+            for (auto& n : o->names) {
+                runtime::kill_container(states.get(n), sig);
                 std::printf("%s\n", n.c_str());
             }
             return 0;

@@ -160,6 +160,7 @@ constexpr Command kCommands[] = {
     {"exec", register_exec},
     {"ps", register_ps},
     {"stop", register_stop},
+    {"kill", register_kill},
     {"rm", register_rm},
     {"logs", register_logs},
     {"wait", register_wait},

@@ -43,8 +43,8 @@ bool names_include(std::string_view names, std::string_view word) {
 }
 
 bool needs_utf8_locale(std::string_view command) {
-    static constexpr std::string_view no_locale[] = {"run", "exec", "ps", "stop",
-                                                     "rm",  "hook", "oci"};
+    static constexpr std::string_view no_locale[] = {"run",  "exec", "ps",   "stop",
+                                                     "kill", "rm",   "hook", "oci"};
     return std::find(std::begin(no_locale), std::end(no_locale), command) == std::end(no_locale);
 }
 

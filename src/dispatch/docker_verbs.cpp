@@ -38,6 +38,7 @@ constexpr GroupVerb kGroupVerbs[] = {
     {"container", "remove", "rm"},
     {"container", "run", "run"},
     {"container", "stop", "stop"},
+    {"container", "kill", "kill"},
     {"container", "wait", "wait"},
     {"container", "top", "top"},
     {"container", "port", "port"},
@@ -64,7 +65,6 @@ constexpr Missing kMissing[] = {
     {"commit", "gantry does not commit a container's changes into an image: describe them in a "
                "Dockerfile and `gantry build` it (`gantry import` makes an image of a root "
                "filesystem tar)"},
-    {"kill", "`gantry stop -t 0 NAME` (SIGTERM, then SIGKILL at once) or `gantry rm -f NAME`"},
     {"pause", "`gantry run` containers cannot be frozen; the OCI runtime's can (`gantry oci "
               "pause`)"},
     {"unpause", "`gantry run` containers cannot be frozen; the OCI runtime's can (`gantry oci "

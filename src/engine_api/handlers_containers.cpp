@@ -328,13 +328,7 @@ Response handle_containers(const ServiceContext& ctx, const Request& r) {
         if (!s.running())
             return error_response(409, "Cannot kill container: " + name + ": Container " + s.id +
                                            " is not running");
-        // journalled first: the monitor journals the die the signal causes, and docker's
-        // order is kill, then die
-        runtime::EventJournal().append(
-            runtime::container_event(s, "kill", {{"signal", std::to_string(sig)}}));
-        if (::kill(s.pid, sig) != 0)
-            throw_errno("cannot signal container " + s.name + " (pid " + std::to_string(s.pid) +
-                        ")");
+        runtime::kill_container(s, sig);
         return Response{204, "text/plain", "", nullptr, {}};
     }
     case RouteId::container_wait: {

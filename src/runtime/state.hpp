@@ -96,6 +96,10 @@ std::string now_rfc3339();
 // --stop-signal (SIGTERM by default).
 void stop(const ContainerState& s, std::optional<double> timeout = std::nullopt);
 
+// Sends SIG to S's first process as `gantry kill` does (docker's kill: SIGKILL by default),
+// its kill event journalled first; returns at once. Error(conflict) when S is not running.
+void kill_container(const ContainerState& s, int sig);
+
 class StateDir;
 // Removes S as `gantry rm -f` does: marked as being removed (its monitor then keeps nothing),
 // killed, its state removed and its destroy event journalled (unless its --rm monitor removed

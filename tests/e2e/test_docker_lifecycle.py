@@ -211,3 +211,33 @@ def test_cp_both_ways_stays_inside_the_root(runner):
         runner.run("wait", mem)
         r = runner.fail("cp", src, f"{mem}:/tmp/", code=5)
         assert "kept no writable layer" in r.err and "gantry start" in r.err, r
+
+
+def test_kill_sends_the_signal_asked_and_sigkill_by_default(runner):
+    """docker kill [-s SIGNAL]: the first process gets the signal (a trapped HUP keeps it
+    running, SIGKILL ends it as exit 137), each event journalled kill then die; a container
+    that is not running, a name there is none of and an unknown signal are refused."""
+    name = f"{runner.tag}-kill"
+    runner.created.append(name)
+    runner.run("run", "-d", "--name", name, runner.image, "sh", "-c",
+               "trap 'echo got-hup' HUP; echo trapped; while :; do sleep 0.05; done")
+    runner.wait_logged(name, "trapped")
+    t = time.time()
+    assert runner.run("kill", "-s", "HUP", name).out == f"{name}\n"
+    runner.wait_logged(name, "got-hup")
+    assert entry(runner, name)["status"] == "running"
+    assert runner.run("container", "kill", "--signal=SIGKILL", name).out == f"{name}\n"
+    assert runner.run("wait", name).out == "137\n"
+    acts = events(runner, name, t)
+    assert acts == ["kill", "kill", "die"], acts
+    r = runner.fail("kill", name, code=5)
+    assert f"cannot kill container {name}: it is not running" in r.err, r
+    assert "gantry start" in r.err, r
+    assert runner.fail("kill", f"{name}-none", code=3).err
+    r = runner.fail("kill", "-s", "NOPE", name, code=2)
+    assert "NOPE" in r.err, r
+    # default: SIGKILL
+    runner.run("start", name)
+    runner.wait_logged(name, "trapped")
+    runner.run("kill", name)
+    assert runner.run("wait", name).out == "137\n"

@@ -41,6 +41,7 @@ TEST(DockerVerbs, GroupVerbsBecomeGantrysCommands) {
     EXPECT_EQ(expanded({"container", "start", "-a", "c"}), (V{"start", "-a", "c"}));
     EXPECT_EQ(expanded({"container", "restart", "c"}), (V{"restart", "c"}));
     EXPECT_EQ(expanded({"container", "rename", "a", "b"}), (V{"rename", "a", "b"}));
+    EXPECT_EQ(expanded({"container", "kill", "-s", "HUP", "c"}), (V{"kill", "-s", "HUP", "c"}));
     EXPECT_EQ(expanded({"container", "cp", "c:/a", "-"}), (V{"cp", "c:/a", "-"}));
     // docker's JSON of one kind of object
     EXPECT_EQ(expanded({"container", "inspect", "-f", "{{.Id}}", "c"}),
@@ -65,7 +66,7 @@ TEST(DockerVerbs, UnknownCommandsAreNamedWithTheirEquivalent) {
     EXPECT_NE(attach.message.find("gantry logs -f"), std::string::npos);
     EXPECT_EQ(attach.message.back(), '\n');
     // a group's verb falls back to the verb's entry, then the group's
-    EXPECT_NE(dispatch::unknown_command("container kill").message.find("gantry stop -t 0"),
+    EXPECT_NE(dispatch::unknown_command("container pause").message.find("gantry oci pause"),
               std::string::npos);
     EXPECT_NE(dispatch::unknown_command("image frobnicate").message.find("gantry images"),
               std::string::npos);
