@@ -78,8 +78,18 @@ class TarSink final : public Sink {
         archive_write_set_bytes_in_last_block(a_.get(), 1);
         if (archive_write_open_fd(a_.get(), fd_.get()) != ARCHIVE_OK) fail();
     }
+    // Streamed to FD (standard output: `gantry save IMAGE > x.tar`, docker's default), kept
+    // open: what a stream's reader does with a partial archive is its own.
+    explicit TarSink(int fd)
+        : out_("standard output"), fd_(::fcntl(fd, F_DUPFD_CLOEXEC, 3)), streamed_(true),
+          a_(archive_write_new(), archive_write_free) {
+        if (!fd_) throw_errno("cannot write to standard output");
+        archive_write_set_format_pax_restricted(a_.get());
+        archive_write_set_bytes_in_last_block(a_.get(), 1);
+        if (archive_write_open_fd(a_.get(), fd_.get()) != ARCHIVE_OK) fail();
+    }
     ~TarSink() override {
-        if (!done_) ::unlink(tmp_.c_str()); // the unnamed file vanishes with its descriptor
+        if (!done_ && !streamed_) ::unlink(tmp_.c_str()); // the unnamed file goes with its fd
     }
     bool has(const std::string& name) const override { return names_.count(name); }
     void add(const std::string& name, std::uint64_t size, layer::Reader& data) override {
@@ -107,6 +117,10 @@ class TarSink final : public Sink {
     }
     void finish() override {
         if (archive_write_close(a_.get()) != ARCHIVE_OK) fail();
+        if (streamed_) {
+            done_ = true;
+            return;
+        }
         if (unnamed_) { // linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; /proc/self/fd does not
             auto self = "/proc/self/fd/" + std::to_string(fd_.get());
             // straight to the output when it does not exist yet (no window at all), else beside
@@ -137,6 +151,7 @@ class TarSink final : public Sink {
     }
     std::filesystem::path out_, tmp_;
     Fd fd_;
+    bool streamed_ = false;
     std::unique_ptr<struct archive, int (*)(struct archive*)> a_;
     std::set<std::string> names_;
     bool done_ = false;
@@ -369,7 +384,11 @@ SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
         if (!ref.empty()) images[it->second].refs.push_back(ref);
     }
     struct stat st {};
-    if (::lstat(out.c_str(), &st) == 0) {
+    if (out == "-") {
+        if (format == SaveFormat::oci_dir)
+            throw Error(Errc::usage, "an oci-dir cannot be written to standard output",
+                        "give a directory: gantry save --format oci-dir -o DIR IMAGE");
+    } else if (::lstat(out.c_str(), &st) == 0) {
         bool empty_dir = S_ISDIR(st.st_mode) && std::filesystem::is_empty(out);
         if (!(format == SaveFormat::oci_dir && empty_dir) && format == SaveFormat::oci_dir)
             throw Error(Errc::conflict, out.string() + " already exists",
@@ -379,12 +398,16 @@ SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
             throw Error(Errc::conflict, out.string() + " is a directory",
                         "give a file name for archives, or use --format oci-dir");
     }
-    reclaim_temporaries(out);
     std::unique_ptr<Sink> sink;
-    if (format == SaveFormat::oci_dir)
-        sink = std::make_unique<DirSink>(out);
-    else
-        sink = std::make_unique<TarSink>(out);
+    if (out == "-") {
+        sink = std::make_unique<TarSink>(STDOUT_FILENO);
+    } else {
+        reclaim_temporaries(out);
+        if (format == SaveFormat::oci_dir)
+            sink = std::make_unique<DirSink>(out);
+        else
+            sink = std::make_unique<TarSink>(out);
+    }
     if (format == SaveFormat::docker_archive)
         write_docker(store, images, *sink);
     else

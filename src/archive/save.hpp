@@ -26,7 +26,8 @@ struct SaveResult {
 // lazy::convert_to); it must be in the store. The saved image keeps the names of the original.
 using ManifestRewrite = std::function<oci::Digest(const oci::Digest& manifest)>;
 
-// refs: what the user typed (names or IDs); each is resolved in the store.
+// refs: what the user typed (names or IDs); each is resolved in the store. OUT "-": the tar
+// is streamed to standard output (not for oci_dir).
 SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
                 const std::filesystem::path& out, SaveFormat format,
                 const ManifestRewrite& rewrite = {});

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <optional>
+#include <unistd.h>
 
 namespace gantry::cli {
 
@@ -18,7 +19,9 @@ void register_save(CLI::App& app, Context& ctx) {
         app.add_subcommand("save", "Save images to a docker-archive, oci-archive or oci-dir");
     cmd->add_option("image", o->refs, "Images (names or IDs)")->required();
     auto* out =
-        cmd->add_option("-o,--output", o->output, "Output file (archives) or directory (oci-dir)");
+        cmd->add_option("-o,--output", o->output,
+                        "Output file (archives; default: standard output, as docker save) or "
+                        "directory (oci-dir)");
     cmd->add_option("--image-store", o->image_store,
                     "With --format squashfs: publish into this shared image store instead of -o")
         ->excludes(out);
@@ -51,9 +54,19 @@ void register_save(CLI::App& app, Context& ctx) {
                 for (auto& r : o->refs) publish_to_store(ctx, r, o->image_store);
                 return 0;
             }
-            if (o->output.empty())
-                throw Error(Errc::usage, "save needs -o FILE (or --image-store DIR)",
-                            "gantry save IMAGE -o FILE");
+            if (o->output.empty() || o->output == "-") { // docker's: the tar on standard output
+                if (sqsh || sif)
+                    throw Error(Errc::usage,
+                                "save --format " + o->format +
+                                    " needs -o FILE (or --image-store DIR)",
+                                "gantry save --format " + o->format + " -o FILE IMAGE");
+                if (::isatty(STDOUT_FILENO))
+                    throw Error(Errc::usage,
+                                "save writes the archive to standard output, which is a terminal",
+                                "give a file (gantry save -o FILE IMAGE) or redirect (gantry save "
+                                "IMAGE > FILE)");
+                o->output = "-";
+            }
             if (sqsh || sif) {
                 if (o->refs.size() != 1)
                     throw Error(Errc::usage, "--format " + o->format + " saves one image per file",
@@ -77,7 +90,8 @@ void register_save(CLI::App& app, Context& ctx) {
             auto r = archive::save(ctx.store(), o->refs, o->output, fmt, rewrite);
             if (!ctx.quiet)
                 std::fprintf(stderr, "Saved %llu image(s) to %s (%s)\n",
-                             static_cast<unsigned long long>(r.images), o->output.c_str(),
+                             static_cast<unsigned long long>(r.images),
+                             o->output == "-" ? "standard output" : o->output.c_str(),
                              human_size(r.bytes).c_str());
             return 0;
         };

@@ -1,5 +1,8 @@
 #include "cli/context.hpp"
+#include "docker_model/filters.hpp"
+#include "docker_model/words.hpp"
 #include "engine/docker_flags.hpp"
+#include "engine/removal.hpp"
 #include "runtime/events.hpp"
 #include "runtime/state.hpp"
 #include "store/owned_tree.hpp"
@@ -7,7 +10,9 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
+#include <cctype>
 #include <cstdio>
+#include <ctime>
 #include <optional>
 
 namespace gantry::cli {
@@ -78,11 +83,62 @@ void register_rm(CLI::App& app, Context& ctx) {
                 if (s.running() && !o->force)
                     throw Error(Errc::conflict, "container " + s.name + " is running",
                                 "stop it first (`gantry stop " + s.name + "`) or use rm -f");
-                runtime::remove_container(states, s);
-                if (!s.container_dir.empty()) store::remove_owned_tree(s.container_dir);
-                if (!s.store_root.empty()) store::Store(s.store_root).remove_hold(s.id);
+                engine::remove_whole_container(states, s);
                 std::printf("%s\n", n.c_str());
             }
+            return 0;
+        };
+    });
+}
+
+namespace {
+
+// docker's question before a prune; an answer other than y or yes (an empty or closed standard
+// input among them) is no. Read from standard input whatever it is, as docker does, so that
+// `echo y | gantry container prune` answers it.
+bool confirmed(const char* warning) {
+    std::printf("WARNING! %s\nAre you sure you want to continue? [y/N] ", warning);
+    std::fflush(stdout);
+    char line[64] = {};
+    std::string answer = std::fgets(line, sizeof line, stdin) ? line : "";
+    while (!answer.empty() && std::isspace(static_cast<unsigned char>(answer.back())))
+        answer.pop_back();
+    for (auto& c : answer) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return answer == "y" || answer == "yes";
+}
+
+} // namespace
+
+// docker's `container prune` (its own command word, as `builder prune`)
+void register_container(CLI::App& app, Context& ctx) {
+    struct Opts {
+        std::vector<std::string> filters;
+        bool force = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* group = app.add_subcommand("container", "docker's container group: `container prune` "
+                                                  "(its other verbs are gantry's own commands)");
+    group->require_subcommand(1);
+    auto* prune = group->add_subcommand(
+        "prune", "Remove every container that is not running (docker's container prune)");
+    prune->add_flag("-f,--force", o->force, "Do not prompt for confirmation");
+    prune->add_option("--filter", o->filters,
+                      "until=DURATION (created longer ago, e.g. 24h), label=KEY[=VALUE], "
+                      "label!=KEY[=VALUE]");
+    prune->callback([&ctx, o] {
+        ctx.action = [o] {
+            docker_model::PruneFilter filter(o->filters,
+                                             static_cast<std::int64_t>(std::time(nullptr)));
+            if (!o->force && !confirmed("This will remove all stopped containers.")) return 0;
+            runtime::StateDir states;
+            auto r = engine::prune_containers(
+                states, [&](const runtime::ContainerState& s) { return filter.matches(s); });
+            if (!r.ids.empty()) {
+                std::printf("Deleted Containers:\n");
+                for (auto& id : r.ids) std::printf("%s\n", id.c_str());
+                std::printf("\n");
+            }
+            std::printf("Total reclaimed space: %s\n", docker_model::docker_size(r.bytes).c_str());
             return 0;
         };
     });

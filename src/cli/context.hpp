@@ -122,6 +122,7 @@ void register_exec(CLI::App& app, Context& ctx);
 void register_ps(CLI::App& app, Context& ctx);
 void register_stop(CLI::App& app, Context& ctx);
 void register_kill(CLI::App& app, Context& ctx);
+void register_container(CLI::App& app, Context& ctx);
 void register_rm(CLI::App& app, Context& ctx);
 void register_logs(CLI::App& app, Context& ctx);
 void register_wait(CLI::App& app, Context& ctx);

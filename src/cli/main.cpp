@@ -162,6 +162,7 @@ constexpr Command kCommands[] = {
     {"stop", register_stop},
     {"kill", register_kill},
     {"rm", register_rm},
+    {"container", register_container},
     {"logs", register_logs},
     {"wait", register_wait},
     {"events", register_events},

@@ -96,7 +96,6 @@ constexpr Missing kMissing[] = {
     {"init", "`gantry lint` checks a Dockerfile; there are no templates"},
     {"compose", "compose files are not read: `gantry run -d` each service, or use Slurm or "
                 "Kubernetes"},
-    {"container prune", "`gantry ps -a` lists stopped containers, `gantry rm NAME` removes one"},
     {"image", "docker's image commands are gantry's own: `gantry images`, `gantry rmi`, `gantry "
               "pull` ... (`gantry --help`)"},
     {"container", "docker's container commands are gantry's own: `gantry ps`, `gantry rm`, "

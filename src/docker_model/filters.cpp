@@ -2,7 +2,9 @@
 
 #include "docker_model/containers.hpp"
 #include "oci/reference.hpp"
+#include "store/build_cache.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <fnmatch.h>
@@ -252,6 +254,25 @@ bool ImageFilter::matches(const ImageFacts& i) const {
         return false;
     if (before_ && !(i.created < *before_)) return false;
     if (since_ && !(i.created > *since_)) return false;
+    return true;
+}
+
+PruneFilter::PruneFilter(const std::vector<std::string>& words, std::int64_t now)
+    : f_(parse_filters(words, "container prune", {"until", "label", "label!"})) {
+    if (auto it = f_.find("until"); it != f_.end()) {
+        if (it->second.size() != 1)
+            throw Error(Errc::usage, "container prune takes one until= filter",
+                        "give the one duration: --filter until=24h");
+        created_before_ = text::rfc3339(now - store::parse_until(it->second.front()));
+    }
+}
+
+bool PruneFilter::matches(const runtime::ContainerState& s) const {
+    if (created_before_ && !(s.created < *created_before_)) return false;
+    if (!labels_match(f_, s.labels)) return false;
+    if (auto it = f_.find("label!"); it != f_.end())
+        for (auto& unwanted : it->second)
+            if (labels_match(FilterArgs{{"label", {unwanted}}}, s.labels)) return false;
     return true;
 }
 

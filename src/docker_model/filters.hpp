@@ -51,6 +51,19 @@ class ContainerFilter {
     std::vector<std::string> ancestor_digests_;
 };
 
+// container prune's filters (docker's): until=DURATION (created more than DURATION before
+// NOW, seconds since the epoch; durations only: "24h", "90m"), label=KEY[=VALUE] (every one
+// must match) and label!=KEY[=VALUE] (none may).
+class PruneFilter {
+  public:
+    PruneFilter(const std::vector<std::string>& words, std::int64_t now);
+    bool matches(const runtime::ContainerState& s) const;
+
+  private:
+    FilterArgs f_;
+    std::optional<std::string> created_before_; // RFC 3339, compared as text (one format)
+};
+
 // One image as the images filters see it.
 struct ImageFacts {
     std::string reference; // "busybox:latest" ("" for a digest-only name)

@@ -53,6 +53,7 @@ Response dispatch(const ServiceContext& ctx, Request& request) {
                                            " yet (docs/engine-api.md lists what it serves): "
                                            "use the gantry CLI for it");
         case RouteId::containers_list:
+        case RouteId::containers_prune:
         case RouteId::container_inspect:
         case RouteId::container_logs:
         case RouteId::container_stop:

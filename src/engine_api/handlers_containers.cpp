@@ -5,6 +5,7 @@
 #include "docker_model/top.hpp"
 #include "docker_model/words.hpp"
 #include "engine/docker_flags.hpp"
+#include "engine/removal.hpp"
 #include "engine_api/api.hpp"
 #include "engine_api/sessions.hpp"
 #include "runtime/events.hpp"
@@ -20,6 +21,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <optional>
 #include <sstream>
@@ -268,6 +270,14 @@ std::vector<std::string> api_ctr_words(const std::string& text) {
 
 Response handle_containers(const ServiceContext& ctx, const Request& r) {
     runtime::StateDir states;
+    if (r.route.id == RouteId::containers_prune) {
+        docker_model::PruneFilter filter(filter_words(r.arg("filters")),
+                                         static_cast<std::int64_t>(std::time(nullptr)));
+        auto pruned = engine::prune_containers(
+            states, [&](const runtime::ContainerState& s) { return filter.matches(s); });
+        return json_response(
+            200, json{{"ContainersDeleted", pruned.ids}, {"SpaceReclaimed", pruned.bytes}});
+    }
     if (r.route.id == RouteId::containers_list) {
         // the state cache's snapshots, not copies (copying and freeing 100 states was a
         // quarter of the service's time for `docker ps`)
@@ -351,9 +361,7 @@ Response handle_containers(const ServiceContext& ctx, const Request& r) {
             return error_response(409, "You cannot remove a running container " + s.id +
                                            ". Stop the container before attempting removal or "
                                            "force remove");
-        runtime::remove_container(states, s);
-        if (!s.container_dir.empty()) store::remove_owned_tree(s.container_dir);
-        if (!s.store_root.empty()) store::Store(s.store_root).remove_hold(s.id);
+        engine::remove_whole_container(states, s);
         return Response{204, "text/plain", "", nullptr, {}};
     }
     case RouteId::container_top: {

@@ -36,6 +36,7 @@ constexpr ApiReqPattern kApiReqServed[] = {
     {"GET", "/info", RouteId::info},
     {"GET", "/events", RouteId::events},
     {"GET", "/containers/json", RouteId::containers_list},
+    {"POST", "/containers/prune", RouteId::containers_prune},
     {"GET", "/containers/{id}/json", RouteId::container_inspect},
     {"GET", "/containers/{id}/logs", RouteId::container_logs},
     {"POST", "/containers/{id}/stop", RouteId::container_stop},
@@ -80,7 +81,6 @@ constexpr ApiReqPattern kApiReqServed[] = {
 
 // docker's other endpoints (API 1.41): answered 501, naming them, until they are served.
 constexpr ApiReqPattern kApiReqNotYet[] = {
-    {"POST", "/containers/prune", RouteId::not_yet},
     {"POST", "/containers/{id}/pause", RouteId::not_yet},
     {"POST", "/containers/{id}/unpause", RouteId::not_yet},
     {"POST", "/containers/{id}/update", RouteId::not_yet},

@@ -60,6 +60,7 @@ enum class RouteId {
     info,
     events,
     containers_list,
+    containers_prune,
     container_inspect,
     container_logs,
     container_stop,

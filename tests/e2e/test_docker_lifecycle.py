@@ -241,3 +241,37 @@ def test_kill_sends_the_signal_asked_and_sigkill_by_default(runner):
     runner.wait_logged(name, "trapped")
     runner.run("kill", name)
     assert runner.run("wait", name).out == "137\n"
+
+
+def test_container_prune_removes_what_is_not_running(runner):
+    """docker's container prune: every container not running (exited, created) goes with its
+    directory; a running one stays; --filter label=/label!=/until= select, and without -f it
+    asks first (no on an empty answer)."""
+    names = {k: f"{runner.tag}-pr-{k}" for k in ("up", "done", "made", "kept")}
+    runner.created.extend(names.values())
+    runner.run("run", "-d", "--name", names["up"], runner.image, "sleep", "60")
+    runner.run("run", "-d", "--name", names["done"], "-l", "prune=me", runner.image, "true")
+    runner.run("create", "--name", names["made"], "-l", "prune=me", runner.image, "true")
+    runner.run("run", "-d", "--name", names["kept"], "-l", "keep=1", runner.image, "true")
+    for n in (names["done"], names["kept"]):
+        runner.run("wait", n)
+    ids = {k: entry(runner, n)["id"] for k, n in names.items()}
+    # without -f: the question; an empty answer removes nothing
+    r = runner.run("container", "prune", input="")
+    assert "Are you sure you want to continue? [y/N]" in r.out and "Deleted" not in r.out, r
+    assert all(entry(runner, n) for n in names.values())
+    # until=: all were created just now
+    r = runner.run("container", "prune", "-f", "--filter", "until=1h")
+    assert r.out == "Total reclaimed space: 0B\n", r
+    r = runner.run("container", "prune", "--filter", "label!=keep", input="y\n")
+    deleted = r.out.split("Deleted Containers:\n")[1].split("\n\n")[0].split()
+    assert sorted(deleted) == sorted([ids["done"], ids["made"]]), r
+    assert "Total reclaimed space:" in r.out
+    assert entry(runner, names["done"]) is None and entry(runner, names["made"]) is None
+    assert entry(runner, names["up"])["status"] == "running"
+    r = runner.run("container", "prune", "-f", "--filter", "label=keep=1")
+    assert ids["kept"] in r.out and entry(runner, names["kept"]) is None, r
+    assert entry(runner, names["up"])["status"] == "running"
+    r = runner.fail("container", "prune", "-f", "--filter", "status=exited", code=2)
+    assert "status" in r.err and "until, label, label!" in r.err, r
+    runner.run("rm", "-f", names["up"])

@@ -390,6 +390,13 @@ def test_docker_events_follows_while_docker_kill_and_wait_end_a_container(api):
         assert actions.index("kill") < actions.index("die"), actions
         r = docker(api, "kill", name, check=False)
         assert r.returncode != 0 and "is not running" in r.stderr
+        # POST /containers/prune: the stopped container goes (a label it lacks keeps it first)
+        out = docker(api, "container", "prune", "-f", "--filter", "label=none").stdout
+        assert name in g.run("ps", "-a", "--format", "{{.Names}}").out.split(), out
+        cid = g.run("inspect", "--format", "{{.Id}}", name).out.strip()
+        out = docker(api, "container", "prune", "-f").stdout
+        assert cid[:12] in out and "Total reclaimed space:" in out, out
+        assert name not in g.run("ps", "-a", "--format", "{{.Names}}").out.split()
     finally:
         follow.kill()
         follow.wait()

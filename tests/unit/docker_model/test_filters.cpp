@@ -100,6 +100,40 @@ TEST(DockerFilters, ContainerFiltersRefusedByName) {
     EXPECT_EQ(filter_error({"before=web", "before=db"}), Errc::usage);
 }
 
+TEST(DockerFilters, ContainerPruneUntilLabelAndNotLabel) {
+    // 2026-01-01T00:00:02Z is 1767225602
+    auto pruned = [](const std::vector<std::string>& words, std::int64_t now = 1767225602) {
+        PruneFilter f(words, now);
+        std::string out;
+        for (auto& s : kAll)
+            if (f.matches(s)) out += (out.empty() ? "" : " ") + s.name;
+        return out;
+    };
+    EXPECT_EQ(pruned({}), "web db web-2");
+    EXPECT_EQ(pruned({"label=tier"}), "web db");
+    EXPECT_EQ(pruned({"label=tier=back"}), "db");
+    EXPECT_EQ(pruned({"label!=tier"}), "web-2");
+    EXPECT_EQ(pruned({"label!=tier=front"}), "db web-2");
+    EXPECT_EQ(pruned({"label=tier", "label!=tier=front"}), "db");
+    // until: created strictly before now minus the duration
+    EXPECT_EQ(pruned({"until=1s"}), "");
+    EXPECT_EQ(pruned({"until=0s"}), "web");
+    EXPECT_EQ(pruned({"until=1s"}, 1767225604), "web db");
+    EXPECT_EQ(pruned({"until=1s"}, 1767225605), "web db web-2");
+    EXPECT_EQ(pruned({"until=1h"}, 1767225604), "");
+    auto code = [&](const std::vector<std::string>& words) {
+        try {
+            pruned(words);
+        } catch (const Error& e) {
+            return e.code();
+        }
+        return Errc::internal;
+    };
+    EXPECT_EQ(code({"status=exited"}), Errc::usage);
+    EXPECT_EQ(code({"until=soon"}), Errc::usage);
+    EXPECT_EQ(code({"until=1h", "until=2h"}), Errc::usage);
+}
+
 TEST(DockerFilters, ImagesByReferenceLabelDanglingAndTime) {
     std::vector<ImageFacts> all{{"docker.io/library/busybox:latest",
                                  "sha256:" + std::string(64, '1'),

@@ -1,7 +1,8 @@
-"""gantry load's docker forms: `-i FILE`, `< FILE`, a pipe and `-` (docker load reads standard
-input when it names no file). A stream is copied into the store's tmp/ while it is loaded (an
-archive is read out of order) and nothing of it is left; a terminal, an empty stream and two
-archives are refused, and errors name standard input, not the copy."""
+"""gantry load and save on docker's streams. load: `-i FILE`, `< FILE`, a pipe and `-`
+(docker load reads standard input when it names no file). A stream is copied into the store's
+tmp/ while it is loaded (an archive is read out of order) and nothing of it is left; a
+terminal, an empty stream and two archives are refused, and errors name standard input, not
+the copy. save: standard output when -o is not given."""
 import subprocess
 
 from conftest import tmp_entries
@@ -89,3 +90,39 @@ def test_squashfs_image_on_a_pipe_needs_a_name(g, tmp_path):
     assert code == 0 and "Loaded image: docker.io/library/sq:1" in out, (code, out, err)
     assert g.run("run", "--rm", "sq:1", "echo", "ran").out == "ran\n"
     assert tmp_entries(g.root) == []
+
+
+def test_save_streams_to_standard_output_as_docker_save(g, tmp_path):
+    """docker save IMAGE > FILE: the tar on standard output, the same bytes -o writes; a
+    terminal there is refused, as docker's "cowardly refusing"; an oci-dir or a squashfs file
+    needs -o."""
+    path = tmp_path / "sample.tar"
+    mk.write_docker_archive(path, [(mk.busybox_image(compression="gzip"), ["sample:latest"])],
+                            layer_compression="gzip")
+    g.run("load", "-q", path)
+    for fmt in ("docker-archive", "oci-archive"):
+        g.run("save", "--format", fmt, "-o", tmp_path / f"{fmt}.tar", "sample:latest")
+        with open(tmp_path / f"{fmt}-stdout.tar", "wb") as f:
+            p = subprocess.run(g.cmd("save", "--format", fmt, "sample:latest"), stdout=f,
+                               stderr=subprocess.PIPE, text=False, env=g.environ(), timeout=60)
+        assert p.returncode == 0 and b"standard output" in p.stderr, p
+        assert (tmp_path / f"{fmt}-stdout.tar").read_bytes() == \
+            (tmp_path / f"{fmt}.tar").read_bytes(), fmt
+    # a pipe straight into a load (another store)
+    other = tmp_path / "other"
+    save = subprocess.Popen(g.cmd("save", "sample:latest"), stdout=subprocess.PIPE,
+                            env=g.environ())
+    env = dict(g.environ(), GANTRY_ROOT=str(other))
+    r = subprocess.run(g.cmd("load"), stdin=save.stdout, capture_output=True, text=True,
+                       env=env, timeout=60)
+    save.stdout.close()
+    assert save.wait(timeout=60) == 0 and r.returncode == 0, r
+    assert f"Loaded image: {REF}" in r.stdout, r
+    cmd = " ".join(map(str, g.cmd("save", "sample:latest")))
+    r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True,
+                       env=g.environ(), timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2 and "standard output, which is a terminal" in r.stdout, r
+    for fmt in ("oci-dir", "squashfs"):
+        r = subprocess.run(g.cmd("save", "--format", fmt, "sample:latest"),
+                           capture_output=True, text=True, env=g.environ(), timeout=60)
+        assert r.returncode == 2 and "-o" in r.stderr, (fmt, r)

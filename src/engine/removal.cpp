@@ -1,0 +1,37 @@
+#include "engine/removal.hpp"
+
+#include "store/owned_tree.hpp"
+#include "store/store.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace gantry::engine {
+
+void remove_whole_container(runtime::StateDir& states, const runtime::ContainerState& s) {
+    runtime::remove_container(states, s);
+    if (!s.container_dir.empty()) store::remove_owned_tree(s.container_dir);
+    if (!s.store_root.empty()) store::Store(s.store_root).remove_hold(s.id);
+}
+
+PrunedContainers
+prune_containers(runtime::StateDir& states,
+                 const std::function<bool(const runtime::ContainerState&)>& selected) {
+    PrunedContainers out;
+    for (auto& s : states.list()) {
+        // a created record whose monitor lives is being started (StateDir::find_started)
+        if (s.running() || s.monitor_alive() || !selected(s)) continue;
+        std::uint64_t bytes = 0;
+        if (!s.container_dir.empty()) {
+            try {
+                bytes = fs::disk_usage(s.container_dir);
+            } catch (const Error&) { // gone already: counted as nothing
+            }
+        }
+        remove_whole_container(states, s);
+        out.ids.push_back(s.id);
+        out.bytes += bytes;
+    }
+    return out;
+}
+
+} // namespace gantry::engine
