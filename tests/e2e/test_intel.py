@@ -36,7 +36,8 @@ PROBE = ("for n in /dev/dri/*; do [ -c \"$n\" ] && stat -c 'node %n %t:%T %g' \"
          "for l in /dev/dri/by-path/*; do [ -L \"$l\" ] && echo \"link $l $(readlink $l)\"; done; "
          f"echo icd $(cat /etc/OpenCL/vendors/intel.icd 2>/dev/null); "
          f"for f in {LIB}/libze_loader.so.1 {LIB}/libze_intel_gpu.so.1 {LIB}/libigc.so.2 "
-         f"{LIB}/intel-opencl/libigdrcl.so; do [ -e \"$f\" ] && echo \"lib $f\"; done; "
+         f"{LIB}/intel-opencl/libigdrcl.so {LIB}/libigdgmm.so.12; do "
+         "[ -e \"$f\" ] && echo \"lib $f\"; done; "
          "echo groups $(id -G)")
 
 pytestmark = pytest.mark.skipif(not ROOT, reason="the simulated hosts' device nodes need root")
@@ -45,6 +46,19 @@ pytestmark = pytest.mark.skipif(not ROOT, reason="the simulated hosts' device no
 def app_layer(name, targets):
     return mk.Layer([mk.Entry.dir("opt"), mk.Entry.dir("opt/app"),
                      mk.Entry.file(f"opt/app/{name}", ob.sycl_app(targets), 0o755)])
+
+
+def libs_layer():
+    """An image's own Level Zero loader 1.17.6 and the general-purpose libraries Debian 12's
+    graphics compiler needs (stand-in files: nothing loads them)."""
+    lib = LIB[1:]
+    parts = lib.split("/")
+    entries = [mk.Entry.dir("/".join(parts[:i + 1])) for i in range(len(parts))]
+    entries += [mk.Entry.file(f"{lib}/libze_loader.so.1.17.6", b"\x7fELF stand-in"),
+                mk.Entry.symlink(f"{lib}/libze_loader.so.1", "libze_loader.so.1.17.6")]
+    entries += [mk.Entry.file(f"{lib}/{n}", b"\x7fELF stand-in")
+                for n in ("libz.so.1", "libedit.so.2")]
+    return mk.Layer(entries)
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +75,21 @@ def lab(gantry_bin):
         lab.hosts = {shape: (base / shape, ih.build(base / shape, shape, devices="nodes",
                                                      user_space=shape == "max1550"))
                      for shape in ("max1550", "arc-xe", "unknown")}
+        # driver roots beside the max1550 host's (its sys and dev roots): Debian 12's packages,
+        # Intel's legacy1 build, and a 2020 driver (20.35.17767) without a loader
+        lab.drivers = {"debian12": base / "deb12", "legacy1": base / "legacy1",
+                       "old": base / "old-noloader", "deb12-noloader": base / "deb12-noloader"}
+        ih.build_user_space(lab.drivers["debian12"], "debian12")
+        ih.build_user_space(lab.drivers["legacy1"], "legacy1")
+        ih.build_user_space(lab.drivers["old"], "debian12", loader=False, driver_build=17767)
+        ih.build_user_space(lab.drivers["deb12-noloader"], "debian12", loader=False)
         archive = base / "images.tar"
         mk.write_docker_archive(archive, [
             (mk.busybox_image(), ["intel/plain:1"]),
             (mk.busybox_image(extra_layers=[app_layer("pvc_only", ["pvc"])]), ["intel/pvc:1"]),
             (mk.busybox_image(extra_layers=[app_layer("jit", ["pvc", "spirv"])]),
              ["intel/jit:1"]),
+            (mk.busybox_image(extra_layers=[libs_layer()]), ["intel/loader:1"]),
         ])
         os.chmod(archive, 0o644)
         lab.archive = archive
@@ -77,9 +100,10 @@ def lab(gantry_bin):
         shutil.rmtree(base, ignore_errors=True)
 
 
-def roots(lab, shape):
+def roots(lab, shape, driver=None):
     out, _ = lab.hosts[shape]
     return ["--sys-root", out / "sys", "--dev-root", out / "dev", "--driver-root",
+            lab.drivers[driver] if driver else
             out / "driver" if (out / "driver").exists() else out / "none"]
 
 
@@ -110,7 +134,8 @@ def test_run_gets_the_chosen_gpus_nodes_and_the_hosts_level_zero(lab):
     assert rep["links"] == {f"/dev/dri/by-path/pci-{g1['bdf']}-card": "../card2",
                             f"/dev/dri/by-path/pci-{g1['bdf']}-render": "../renderD129"}, res
     assert rep["libs"] == {f"{LIB}/libze_loader.so.1", f"{LIB}/libze_intel_gpu.so.1",
-                           f"{LIB}/libigc.so.2", f"{LIB}/intel-opencl/libigdrcl.so"}, res
+                           f"{LIB}/libigc.so.2", f"{LIB}/intel-opencl/libigdrcl.so",
+                           f"{LIB}/libigdgmm.so.12"}, res  # the drivers' NEEDED libigdgmm
     assert rep["icd"] == f"{LIB}/intel-opencl/libigdrcl.so", res
     # as root the nodes' groups are the process's: render (the render node's), video (the card's)
     assert {ih.RENDER_GID, ih.VIDEO_GID} <= rep["groups"], res
@@ -263,3 +288,99 @@ def test_tailor_analyze_and_lint_read_intel_device_code(lab):
     assert "intel/oneapi-runtime:2024.2.0-1-devel-ubuntu22.04" in codes["GL001"]["message"] + \
         codes["GL001"].get("fix", ""), codes
     assert "ZE_AFFINITY_MASK=0.0" in codes["GL016"]["message"], codes
+
+
+DEB12_OWN = ("libigdgmm.so.12", "libLLVM-14.so.1", "libLLVMSPIRVLib.so.14", "libopencl-clang.so.14",
+             "libclang-cpp.so.14")
+# what the container has of Debian 12's driver dependencies, and whether its linker cache names
+# them (gantry's ldconfig run over the injected directories)
+DEPS_PROBE = " ".join(
+    f"[ -e {LIB}/{n} ] && echo has {n}; grep -q {n} /etc/ld.so.cache && echo cached {n};"
+    for n in DEB12_OWN + ("libz.so.1", "libedit.so.2", "libze_loader.so.1"))
+
+
+def test_debian12_drivers_own_dependencies_are_injected_and_cached(lab):
+    res = lab.gan.run("run", "--rm", *roots(lab, "max1550", "debian12"), "--gpus", "device=0",
+                      "intel/plain:1", "sh", "-c", DEPS_PROBE)
+    lines = set(res.out.splitlines())
+    for n in DEB12_OWN + ("libze_loader.so.1",):
+        assert f"has {n}" in lines and f"cached {n}" in lines, (n, res)
+    # general-purpose libraries the compiler needs are left to the image, never injected
+    assert not any("libz.so.1" in x or "libedit.so.2" in x for x in lines), res
+    # and the doctor says which of them the image lacks, and what needs them
+    f = findings(lab.gan.run("doctor", "--gpu-vendor", "intel", *roots(lab, "max1550", "debian12"),
+                             "--json", "intel/plain:1", check=False))
+    assert f["INTEL-USER-SPACE"]["severity"] == "pass", f
+    assert "libedit.so.2 (needed by libLLVM-14.so.1)" in f["INTEL-USER-SPACE"]["message"], f
+    deps = f["INTEL-DRIVER-DEPS"]
+    assert deps["severity"] == "warn", deps
+    assert "libz.so.1 (needed by libigc.so.1)" in deps["message"], deps
+    assert "libedit.so.2 (needed by libLLVM-14.so.1)" in deps["message"], deps
+    f = findings(lab.gan.run("doctor", "--gpu-vendor", "intel", *roots(lab, "max1550", "debian12"),
+                             "--json", "intel/loader:1", check=False))
+    assert "INTEL-DRIVER-DEPS" not in f, f
+    # the CDI spec mounts them too
+    spec_dir = lab.base / "cdi-deb12"
+    spec_dir.mkdir(exist_ok=True)
+    lab.gan.run("cdi", "generate", "--vendor", "intel", *roots(lab, "max1550", "debian12"), "-o",
+                spec_dir)
+    spec = (spec_dir / "intel.yaml").read_text()
+    for n in DEB12_OWN:
+        assert f"{LIB}/{n}" in spec, (n, spec)
+    assert "libz.so.1" not in spec and "libstdc++" not in spec, spec
+
+
+def test_the_legacy1_build_is_injected(lab):
+    probe = (f"cat /etc/OpenCL/vendors/intel_legacy1.icd; for f in {LIB}/libze_intel_gpu_legacy1.so.1 "
+             f"{LIB}/intel-opencl/libigdrcl_legacy1.so {LIB}/libigdgmm.so.12 "
+             f"{LIB}/libze_loader.so.1; do [ -e $f ] && echo lib $f; done; "
+             "grep -q libze_intel_gpu_legacy1.so.1 /etc/ld.so.cache && echo cached")
+    res = lab.gan.run("run", "--rm", *roots(lab, "max1550", "legacy1"), "--gpus", "device=0",
+                      "intel/plain:1", "sh", "-c", probe)
+    out = res.out.splitlines()
+    assert out[0] == f"{LIB}/intel-opencl/libigdrcl_legacy1.so", res
+    assert {f"lib {LIB}/libze_intel_gpu_legacy1.so.1", f"lib {LIB}/intel-opencl/libigdrcl_legacy1.so",
+            f"lib {LIB}/libigdgmm.so.12", f"lib {LIB}/libze_loader.so.1", "cached"} <= set(out), res
+    f = findings(lab.gan.run("doctor", "--gpu-vendor", "intel", *roots(lab, "max1550", "legacy1"),
+                             "--json", check=False))
+    assert f["INTEL-USER-SPACE"]["severity"] == "pass", f
+    assert "intel_legacy1.icd" in f["INTEL-USER-SPACE"]["message"], f
+
+
+def test_the_images_loader_against_a_host_driver_without_a_loader(lab):
+    # a 2020 driver (20.35.17767) and no loader on the host: the image's loader 1.17.6 needs
+    # 21.09.19150 (the loader's release notes)
+    res = lab.gan.run("doctor", "--gpu-vendor", "intel", *roots(lab, "max1550", "old"), "--json",
+                      "intel/loader:1", check=False)
+    f = findings(res)
+    rule = f["INTEL-LOADER-DRIVER"]
+    assert rule["severity"] == "warn", rule
+    for part in ("loader 1.17.6", f"{LIB}/libze_loader.so.1.17.6", "21.09.19150",
+                 "22.43.17767.41-1", "intel-opencl-icd"):
+        assert part in rule["message"], (part, rule)
+    assert "libze1" in rule["fix"] and "21.09.19150" in rule["fix"], rule
+    # a run goes on with the warning
+    res = lab.gan.run("run", "--rm", *roots(lab, "max1550", "old"), "--gpus", "device=0",
+                      "intel/loader:1", "true")
+    assert "21.09.19150" in res.err, res
+    # Debian 12's driver (22.43.24595) is new enough; a host with its own loader: no rule
+    f = findings(lab.gan.run("doctor", "--gpu-vendor", "intel",
+                             *roots(lab, "max1550", "deb12-noloader"), "--json", "intel/loader:1",
+                             check=False))
+    assert f["INTEL-LOADER-DRIVER"]["severity"] == "pass", f
+    f = findings(lab.gan.run("doctor", "--gpu-vendor", "intel", *roots(lab, "max1550", "debian12"),
+                             "--json", "intel/loader:1", check=False))
+    assert "INTEL-LOADER-DRIVER" not in f, f
+
+
+def test_the_install_hint_names_debian12s_packages(lab):
+    # the Debian 12 root without its loader: the hint is Debian's (no libze-intel-gpu1 there)
+    f = findings(lab.gan.run("doctor", "--gpu-vendor", "intel",
+                             *roots(lab, "max1550", "deb12-noloader"), "--json", check=False))
+    us = f["INTEL-USER-SPACE"]
+    assert us["severity"] == "warn" and "libze_loader.so.1" in us["message"], us
+    assert "Debian 12's packages: libze1 intel-opencl-icd" in us["fix"], us
+    # elsewhere both Debian 12's and Intel's names
+    f = findings(doctor(lab, "unknown", check=False))
+    assert "libze-intel-gpu1" in f["INTEL-USER-SPACE"]["fix"], f
+    assert "Debian 12: libze1 intel-opencl-icd" in f["INTEL-USER-SPACE"]["fix"], f

@@ -4,6 +4,7 @@
 #include "gpu_vendors/intel/cdi.hpp"
 #include "gpu_vendors/intel/device_code.hpp"
 #include "gpu_vendors/intel/doctor.hpp"
+#include "gpu_vendors/intel/doctor_driver.hpp"
 #include "gpu_vendors/intel/inject.hpp"
 #include "gpu_vendors/intel/lint_rules.hpp"
 #include "gpu_vendors/intel/request.hpp"
@@ -66,6 +67,10 @@ class Intel final : public Backend {
             ctx.store, ctx.image, sel.gpus,
             ctx.cache_dir.empty() ? std::string() : ctx.cache_dir + "/intel-doctor-cache");
         findings.insert(findings.end(), more.begin(), more.end());
+        if (driver_rules_apply(user)) {
+            auto drv = driver_findings(user, image_libraries(ctx.files));
+            findings.insert(findings.end(), drv.begin(), drv.end());
+        }
         apply_policy(findings, ctx.no_require ? "--no-require" : nullptr);
         phase.lap("pre-launch checks");
         inject(spec, sel.gpus, user, ctx.caller);
@@ -118,6 +123,9 @@ class Intel final : public Backend {
             findings.push_back({"GPU-UNKNOWN", findings::Severity::fail, e.message(), e.hint()});
         }
         auto more = image_findings(*ctx.store, *ctx.image, sel.gpus, ctx.path_prefix);
+        findings.insert(findings.end(), more.begin(), more.end());
+        more = driver_findings(
+            user, image_libraries(rootfs::LayerFiles(*ctx.store, ctx.image->config.diff_ids)));
         findings.insert(findings.end(), more.begin(), more.end());
         return findings;
     }

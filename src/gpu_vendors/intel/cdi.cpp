@@ -89,9 +89,8 @@ cdi::Spec generate_cdi(const Host& host, const UserSpace& user, const CdiOptions
             links.push_back(l.real_path + "::" + l.path);
         }
     }
-    if (user.icd)
-        c.mounts.push_back(
-            {user.icd->host_path, user.icd->path, {"ro", "nosuid", "nodev", "bind"}, ""});
+    for (const auto& icd : user.icds)
+        c.mounts.push_back({icd.host_path, icd.path, {"ro", "nosuid", "nodev", "bind"}, ""});
     if (!links.empty())
         c.hooks.push_back(intel_hook(options.gantry_path, "create-symlinks", links));
     std::vector<std::string> folders;

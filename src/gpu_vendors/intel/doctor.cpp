@@ -1,5 +1,6 @@
 #include "gpu_vendors/intel/doctor.hpp"
 
+#include "gpu_vendors/intel/doctor_driver.hpp"
 #include "gpu_vendors/intel/offload.hpp"
 #include "gpu_vendors/verdict_cache.hpp"
 #include "rootfs/rootfs.hpp"
@@ -83,19 +84,29 @@ std::vector<Finding> host_findings(const Host& host, const UserSpace& user,
                                "to it",
                            ""});
     }
+    std::string icds;
+    for (const auto& icd : user.icds) icds += "; " + icd.path.substr(icd.path.rfind('/') + 1);
+    std::size_t deps = std::count_if(user.libraries.begin(), user.libraries.end(),
+                                     [](const Library& l) { return !l.needed_by.empty(); });
+    std::string left = user.left_to_image.empty()
+                           ? std::string()
+                           : "; left to the image (general-purpose libraries the driver needs): " +
+                                 text::join(user.left_to_image, ", ");
     if (user.missing.empty())
         out.push_back({"INTEL-USER-SPACE", Severity::pass,
                        "Level Zero and the compute runtime found under " + user.driver_root + " (" +
-                           std::to_string(user.libraries.size()) + " libraries and intel.icd)",
+                           std::to_string(user.libraries.size()) + " libraries, " +
+                           std::to_string(deps) + " of them the drivers' dependencies" + icds +
+                           ")" + left,
                        ""});
     else
         out.push_back({"INTEL-USER-SPACE", Severity::warn,
                        "not found under the driver root " + user.driver_root + ": " +
                            text::join(user.missing, ", ") +
                            "; a container gets only what is there, so its image must bring the "
-                           "rest",
-                       "install Intel's compute runtime on the host (libze1, libze-intel-gpu1, "
-                       "intel-opencl-icd), or point --driver-root at it"});
+                           "rest" +
+                           left,
+                       install_hint(user.driver_root)});
     return out;
 }
 

@@ -63,7 +63,7 @@ void inject(oci::RuntimeSpec& spec, const std::vector<const Gpu*>& gpus, const U
                 l.path, same_dir ? l.real_path.substr(l.real_path.rfind('/') + 1) : l.real_path);
         }
     }
-    if (user.icd) intel_bind(spec, user.icd->host_path, user.icd->path);
+    for (const auto& icd : user.icds) intel_bind(spec, icd.host_path, icd.path);
     std::string conf;
     for (const auto& d : library_dirs(user)) conf += d + "\n";
     spec.setup.ld_conf.emplace_back("/etc/ld.so.conf.d/00-gantry-intel.conf", conf);

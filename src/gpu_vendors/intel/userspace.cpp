@@ -1,14 +1,17 @@
 // Finding Intel's compute user space under a driver root (see userspace.hpp).
 #include "gpu_vendors/intel/userspace.hpp"
 
+#include "elf/dynamic.hpp"
 #include "gpu_host/ldcache.hpp"
 #include "gpu_vendors/in_root.hpp"
+#include "image_facts/image_facts.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 namespace gantry::gpu_vendors::intel {
 
@@ -19,14 +22,23 @@ struct IntelWanted {
     bool prefix;
 };
 
-// The Level Zero loader and driver, the graphics compiler both drivers load. Reference:
-// docs/reference/intel-gpu.md §5 (Intel's packages: libze-intel-gpu1, intel-opencl-icd,
-// intel-igc-core-2, intel-igc-opencl-2; Debian 12's: intel-opencl-icd with both drivers, libigc1,
-// libigdfcl1; the loader: libze1). Not looked for: libigdgmm.so.12, which both drivers need.
+// The Level Zero loader and drivers, the graphics compiler both drivers load by name (strings in
+// the drivers, not NEEDED entries). Reference: docs/reference/intel-gpu.md §5. One of the two
+// Level Zero drivers is enough (the legacy1 build serves Gen8-Gen11 GPUs; a host may have both).
 constexpr IntelWanted kIntelWanted[] = {{"libze_loader.so.1", false},
                                         {"libze_intel_gpu.so.1", false},
+                                        {"libze_intel_gpu_legacy1.so.1", false},
                                         {"libigc.so.", true},
                                         {"libigdfcl.so.", true}};
+constexpr const char* kIntelDrivers[] = {"libze_intel_gpu.so.1", "libze_intel_gpu_legacy1.so.1"};
+// The ICD files of the regular and the legacy1 build (compute-runtime's intel-opencl-icd
+// packages install etc/OpenCL/vendors/intel*.icd).
+constexpr const char* kIntelIcds[] = {"intel.icd", "intel_legacy1.icd"};
+// The packages that ship the Level Zero driver, for its version (Intel's, then Debian's).
+constexpr const char* kIntelDriverPackages[] = {"libze-intel-gpu1", "intel-level-zero-gpu",
+                                                "intel-level-zero-gpu-legacy1", "intel-opencl-icd",
+                                                "intel-opencl-icd-legacy1"};
+constexpr std::size_t kIntelMaxLibraries = 64; // a bound on following NEEDED entries
 
 constexpr const char* kIntelLibDirs[] = {
     "/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib",
@@ -76,6 +88,126 @@ std::optional<Library> intel_library(InRootResolver& res, const std::string& in_
     return l;
 }
 
+// A library looked up as the dynamic linker would: the root's ld.so.cache (native entries),
+// then the default directories (and EXTRA under each, for the OpenCL driver's intel-opencl/).
+class IntelLookup {
+  public:
+    IntelLookup(InRootResolver& res, const std::optional<gpu_host::ldcache::Cache>& cache)
+        : res_(res), cache_(cache) {}
+
+    std::optional<Library> find(const IntelWanted& w) {
+        if (cache_)
+            for (const auto& e : cache_->entries)
+                if (gpu_host::ldcache::is_native(e) && intel_matches(w, e.key))
+                    if (auto l = intel_library(res_, e.value)) return l;
+        for (const char* dir : kIntelLibDirs)
+            for (const auto& n : intel_in_dir(res_, dir, w))
+                if (auto l = intel_library(res_, std::string(dir) + "/" + n)) return l;
+        return std::nullopt;
+    }
+
+    std::optional<Library> find_named(const std::string& name, const char* extra = nullptr) {
+        if (auto l = find({name.c_str(), false})) return l;
+        if (extra)
+            for (const char* dir : kIntelLibDirs)
+                if (auto l = intel_library(res_, std::string(dir) + "/" + extra + "/" + name))
+                    return l;
+        return std::nullopt;
+    }
+
+  private:
+    InRootResolver& res_;
+    const std::optional<gpu_host::ldcache::Cache>& cache_;
+};
+
+void intel_read_icds(UserSpace& u, InRootResolver& res, IntelLookup& look) {
+    for (const char* name : kIntelIcds) {
+        std::string in_root = std::string("/etc/OpenCL/vendors/") + name;
+        auto icd = res.regular_file(in_root);
+        if (!icd) continue;
+        IcdFile f;
+        f.path = in_root;
+        f.host_path = res.host(*icd);
+        try {
+            f.library = std::string(text::trim(fs::read_file(f.host_path, 4096)));
+        } catch (const Error& e) {
+            u.notes.push_back("cannot read " + f.host_path + ": " + e.message());
+        }
+        std::optional<Library> lib;
+        if (f.library.starts_with("/"))
+            lib = intel_library(res, f.library);
+        else if (!f.library.empty() && f.library.find('/') == std::string::npos)
+            lib = look.find_named(f.library, "intel-opencl");
+        if (lib && !u.has(lib->name))
+            u.libraries.push_back(std::move(*lib));
+        else if (!lib)
+            u.missing.push_back("the OpenCL driver " + f.host_path + " names (\"" + f.library +
+                                "\")");
+        u.icds.push_back(std::move(f));
+    }
+    if (u.icds.empty()) u.missing.push_back("/etc/OpenCL/vendors/intel.icd");
+}
+
+// Follows the NEEDED entries of every library found (those added included) under the rule of
+// driver_deps.hpp.
+void intel_add_dependencies(UserSpace& u, IntelLookup& look) {
+    std::set<std::string> known;
+    for (const auto& l : u.libraries) known.insert(l.name);
+    for (std::size_t i = 0; i < u.libraries.size() && i < kIntelMaxLibraries; ++i) {
+        const std::string who = u.libraries[i].name;
+        elf::Info info;
+        try {
+            info = elf::read_file(u.libraries[i].host_path);
+        } catch (const Error& e) {
+            u.notes.push_back("cannot read what " + u.libraries[i].host_path +
+                              " needs: " + e.message());
+            continue;
+        }
+        if (!info.soname.empty()) known.insert(info.soname);
+        for (const auto& n : info.needed) {
+            if (known.count(n)) continue;
+            switch (classify_dependency(n)) {
+            case DepKind::c_runtime:
+                break;
+            case DepKind::general:
+                if (std::find(u.left_to_image_names.begin(), u.left_to_image_names.end(), n) ==
+                    u.left_to_image_names.end()) {
+                    u.left_to_image_names.push_back(n);
+                    u.left_to_image.push_back(n + " (needed by " + who + ")");
+                }
+                break;
+            case DepKind::driver:
+                known.insert(n);
+                if (auto l = look.find_named(n)) {
+                    l->needed_by = who;
+                    u.libraries.push_back(std::move(*l));
+                } else {
+                    u.missing.push_back(n + " (needed by " + who + ")");
+                }
+                break;
+            }
+        }
+    }
+}
+
+std::optional<DriverVersion> intel_driver_version(InRootResolver& res, const UserSpace& u) {
+    if (auto status = res.regular_file("/var/lib/dpkg/status")) {
+        std::string text;
+        try {
+            text = fs::read_file(res.host(*status));
+        } catch (const Error&) {
+        }
+        for (const char* pkg : kIntelDriverPackages)
+            if (auto v = image_facts::dpkg_package_version(text, pkg))
+                if (auto b = driver_build(*v))
+                    return DriverVersion{*b, *v, std::string("the dpkg database's ") + pkg};
+    }
+    for (const auto& l : u.libraries)
+        if (l.name == kIntelDrivers[0] || l.name == kIntelDrivers[1])
+            if (auto v = driver_version_from_file(intel_base_of(l.real_path))) return v;
+    return std::nullopt;
+}
+
 } // namespace
 
 bool UserSpace::has(const std::string& name) const {
@@ -94,54 +226,21 @@ UserSpace find_user_space(const std::string& driver_root) {
         u.notes.push_back("no usable linker cache (" + e.message() +
                           "): libraries looked for in the usual directories");
     }
+    IntelLookup look(res, cache);
     for (const auto& w : kIntelWanted) {
-        std::optional<Library> found;
-        if (cache)
-            for (const auto& e : cache->entries)
-                if (gpu_host::ldcache::is_native(e) && intel_matches(w, e.key))
-                    if ((found = intel_library(res, e.value))) break;
-        for (const char* dir : kIntelLibDirs) {
-            if (found) break;
-            for (const auto& n : intel_in_dir(res, dir, w))
-                if ((found = intel_library(res, std::string(dir) + "/" + n))) break;
-        }
-        if (found)
+        if (auto found = look.find(w))
             u.libraries.push_back(std::move(*found));
-        else
+        else if (w.name != std::string_view(kIntelDrivers[0]) &&
+                 w.name != std::string_view(kIntelDrivers[1]))
             u.missing.emplace_back(w.prefix ? std::string(w.name) + "*" : w.name);
     }
+    if (!u.has(kIntelDrivers[0]) && !u.has(kIntelDrivers[1]))
+        u.missing.insert(u.missing.begin() + (u.has("libze_loader.so.1") ? 0 : 1),
+                         kIntelDrivers[0]);
     // OpenCL: the ICD loader reads /etc/OpenCL/vendors/*.icd, each naming a driver library
-    if (auto icd = res.regular_file("/etc/OpenCL/vendors/intel.icd")) {
-        IcdFile f;
-        f.host_path = res.host(*icd);
-        try {
-            f.library = std::string(text::trim(fs::read_file(f.host_path, 4096)));
-        } catch (const Error& e) {
-            u.notes.push_back("cannot read " + f.host_path + ": " + e.message());
-        }
-        std::optional<Library> lib;
-        if (f.library.starts_with("/"))
-            lib = intel_library(res, f.library);
-        else if (!f.library.empty() && f.library.find('/') == std::string::npos) {
-            if (cache)
-                for (const auto& e : cache->entries)
-                    if (gpu_host::ldcache::is_native(e) && e.key == f.library)
-                        if ((lib = intel_library(res, e.value))) break;
-            for (const char* dir : kIntelLibDirs) {
-                if (lib) break;
-                lib = intel_library(res, std::string(dir) + "/" + f.library);
-                if (!lib) lib = intel_library(res, std::string(dir) + "/intel-opencl/" + f.library);
-            }
-        }
-        if (lib)
-            u.libraries.push_back(std::move(*lib));
-        else
-            u.missing.push_back("libigdrcl.so (named by " + f.host_path + ": \"" + f.library +
-                                "\")");
-        u.icd = std::move(f);
-    } else {
-        u.missing.push_back("/etc/OpenCL/vendors/intel.icd");
-    }
+    intel_read_icds(u, res, look);
+    intel_add_dependencies(u, look);
+    u.driver_version = intel_driver_version(res, u);
     return u;
 }
 

@@ -167,7 +167,7 @@ TEST(IntelUserSpace, FindsLibrariesAndTheIcdInTheUsualDirectories) {
     EXPECT_TRUE(u.has("libigdrcl.so"));
     ASSERT_EQ(u.missing.size(), 1u);
     EXPECT_EQ(u.missing[0], "libigdfcl.so.*");
-    ASSERT_TRUE(u.icd);
+    ASSERT_EQ(u.icds.size(), 1u);
     auto dirs = intel::library_dirs(u);
     EXPECT_EQ(dirs.size(), 2u); // the lib dir and intel-opencl/
     const auto& ze = u.libraries[0];
