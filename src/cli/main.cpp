@@ -235,7 +235,8 @@ int main(int argc, char** argv) {
     const auto named = dispatch::find_command(std::span<const cli::Command>(cli::kCommands), line);
     const cli::Command* only = named.command;
     // a command gantry does not have, --help or not: refused by name, with the one to use
-    if (!only && !dispatch::command_word(line).empty())
+    if ((!only && !dispatch::command_word(line).empty()) ||
+        dispatch::is_foreign_verb_of_own_group(line))
         return cli::end_with(dispatch::unknown_command(dispatch::command_as_written(line)));
     // Before anything else, so its work overlaps ours: the run's early start.
     if (only && only->prestart) only->prestart(ctx);

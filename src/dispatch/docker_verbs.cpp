@@ -188,6 +188,23 @@ std::optional<std::vector<std::string>> expand_docker_group(std::span<char* cons
     return std::nullopt;
 }
 
+bool is_foreign_verb_of_own_group(std::span<char* const> args) {
+    // docker's groups that are gantry commands too, and the verbs those commands have
+    constexpr std::pair<std::string_view, std::string_view> kOwn[] = {{"builder", "prune"},
+                                                                      {"container", "prune"}};
+    auto i = command_index(args);
+    if (i == args.size()) return false;
+    std::string_view group = args[i], verb = verb_after(args, i);
+    if (verb.empty() || verb.starts_with('-')) return false;
+    bool own_group = false;
+    for (auto& [g, v] : kOwn) {
+        if (g != group) continue;
+        own_group = true;
+        if (v == verb) return false;
+    }
+    return own_group;
+}
+
 std::string command_as_written(std::span<char* const> args) {
     auto i = command_index(args);
     if (i == args.size()) return {};

@@ -20,6 +20,10 @@ namespace gantry::dispatch {
 // Global flags before the group stay where they are. nullopt when ARGS names no group (or a
 // group verb gantry has no command for: unknown_command then explains).
 std::optional<std::vector<std::string>> expand_docker_group(std::span<char* const> args);
+// Whether ARGS name a verb of a docker group that is also a gantry command (`builder prune`,
+// `container prune`) that the command does not have (`container attach`): unknown_command
+// explains it, as for a group gantry does not have.
+bool is_foreign_verb_of_own_group(std::span<char* const> args);
 
 // The refusal of WORD, a command gantry does not have (WORD may be "image attach" for a group's
 // verb): "unknown command `WORD`", and a hint naming the gantry command for the job, or why

@@ -259,7 +259,7 @@ def test_errors_are_dockers_json_and_the_service_keeps_serving(api):
         return json.loads(body)["message"]
 
     assert "GET /nope is not an endpoint" in message(404, "GET", "/v1.41/nope")
-    assert "POST /containers/prune" in message(501, "POST", "/v1.41/containers/prune")
+    assert "GET /containers/{id}/export" in message(501, "GET", "/v1.41/containers/x/export")
     assert "Config.Image is required" in message(400, "POST", "/v1.41/containers/create",
                                                  body=b"{}")
     assert "too new" in message(400, "GET", "/v1.99/info")
