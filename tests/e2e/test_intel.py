@@ -16,6 +16,7 @@ Run: flock /tmp/gantry-e2e.lock /usr/bin/python3 -m pytest -q -p no:cacheprovide
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +28,7 @@ from fixtures import mkimage as mk
 
 sys.path.insert(0, str(TESTS / "fixtures" / "intelhost"))
 import intelhost as ih  # noqa: E402
+import linked_bin as lb  # noqa: E402
 import offload_bin as ob  # noqa: E402
 
 ROOT = os.geteuid() == 0
@@ -43,8 +45,9 @@ pytestmark = pytest.mark.skipif(not ROOT, reason="the simulated hosts' device no
 
 
 def app_layer(name, targets):
+    data = targets if isinstance(targets, bytes) else ob.sycl_app(targets)
     return mk.Layer([mk.Entry.dir("opt"), mk.Entry.dir("opt/app"),
-                     mk.Entry.file(f"opt/app/{name}", ob.sycl_app(targets), 0o755)])
+                     mk.Entry.file(f"opt/app/{name}", data, 0o755)])
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +70,13 @@ def lab(gantry_bin):
             (mk.busybox_image(extra_layers=[app_layer("pvc_only", ["pvc"])]), ["intel/pvc:1"]),
             (mk.busybox_image(extra_layers=[app_layer("jit", ["pvc", "spirv"])]),
              ["intel/jit:1"]),
+            # linked programs: the older driver's PIE (descriptors, relocations, .tgtimg) with
+            # AOT code for pvc only; the linker wrapper's with SPIR-V only
+            (mk.busybox_image(extra_layers=[app_layer("linked_pvc", lb.linked_app(
+                lb.pvc_only(), pie=True))]), ["intel/linked-pvc:1"]),
+            (mk.busybox_image(extra_layers=[app_layer("linked_jit", lb.linked_app(
+                [("spirv64-unknown-unknown", 6, ob.spirv_image(), "")], version=3))]),
+             ["intel/linked-jit:1"]),
         ])
         os.chmod(archive, 0o644)
         lab.archive = archive
@@ -192,6 +202,42 @@ def test_doctor_and_run_judge_the_images_device_code(lab):
         lab.gan.run("run", "--rm", *roots(lab, "arc-xe"), "--gpus", "all", "intel/pvc:1", "true")
     finally:
         entries[0].unlink()
+
+
+def test_doctor_judges_linked_programs(lab):
+    # the device images a linked program keeps wrapped (docs/reference/intel-gpu.md §6)
+    res = doctor(lab, "arc-xe", "intel/linked-pvc:1", check=False)
+    f = findings(res)
+    assert res.code != 0 and f["INTEL-AOT-OTHER-DEVICE"]["severity"] == "fail", res
+    assert "/opt/app/linked_pvc" in f["INTEL-AOT-OTHER-DEVICE"]["message"], f
+    assert "pvc" in f["INTEL-AOT-OTHER-DEVICE"]["message"], f
+    f = findings(doctor(lab, "arc-xe", "intel/linked-jit:1", check=False))
+    assert f["INTEL-SPIRV-JIT"]["severity"] == "info", f
+    assert "/opt/app/linked_jit" in f["INTEL-SPIRV-JIT"]["message"], f
+    assert "INTEL-AOT-OTHER-DEVICE" not in f and "INTEL-OFFLOAD-UNREADABLE" not in f, f
+    f = findings(doctor(lab, "max1550", "intel/linked-pvc:1"))
+    assert f["INTEL-DEVICE-CODE"]["severity"] == "pass", f
+
+
+CC = os.environ.get("CC", "cc")
+
+
+@pytest.mark.skipif(not shutil.which(CC), reason="needs a C compiler ($CC or cc)")
+def test_doctor_fatbin_reads_programs_the_system_linker_built(lab):
+    # the wrapper's globals as C (linked_bin.c_source), linked by the system's linker: a
+    # fixed-address executable, a PIE (pointers through .rela.dyn) and, when there, lld's PIE
+    src = lab.base / "linked.c"
+    src.write_text(lb.c_source(lb.with_spirv()))
+    builds = [["-no-pie"], ["-pie", "-fPIE"]]
+    if shutil.which("ld.lld"):
+        builds.append(["-pie", "-fPIE", "-fuse-ld=lld"])
+    for flags in builds:
+        out = lab.base / "linked"
+        subprocess.run([CC, *flags, "-O0", "-o", out, src], check=True)
+        doc = json.loads(lab.gan.run("doctor", "--fatbin", out, "--json").out)
+        got = [(i["target"], i["format"], i["from"]) for i in doc["intel_device_images"]]
+        assert got == [("pvc", "native", "descriptor"), ("spirv", "SPIR-V", "descriptor")], \
+            (flags, doc)
 
 
 def test_bundle_takes_the_gpus_from_the_cdi_spec(lab):
