@@ -77,6 +77,9 @@ def lab(gantry_bin):
             (mk.busybox_image(extra_layers=[app_layer("linked_jit", lb.linked_app(
                 [("spirv64-unknown-unknown", 6, ob.spirv_image(), "")], version=3))]),
              ["intel/linked-jit:1"]),
+            (mk.busybox_image(extra_layers=[app_layer("linked_two", lb.linked_app(
+                [("spir64_gen", 1, ob.zebin_image()[:63] + b"a", "intel_gpu_acm_g10")]
+                + lb.with_spirv()))]), ["intel/linked-two:1"]),
         ])
         os.chmod(archive, 0o644)
         lab.archive = archive
@@ -297,6 +300,17 @@ def test_tailor_analyze_and_lint_read_intel_device_code(lab):
     assert any("not rewritten" in w for w in f["left_alone"]), f
     assert f["arch_bytes"]["spirv"]["before"] == f["arch_bytes"]["spirv"]["after"] > 0, f
     assert f["arch_bytes"]["pvc"]["before"] == f["arch_bytes"]["pvc"]["after"] > 0, f
+    # a linked program's descriptors are rewritten: acm-g10's AOT image leaves, pvc's and the
+    # SPIR-V stay, and the tailored image's program reads back so
+    r = lab.gan.run("tailor", "intel/linked-two:1", "-t", "intel/linked-two-tailored:1",
+                    *roots(lab, "max1550"), "--json").json()
+    [f] = [f for f in r["tailor"]["files"] if f["path"] == "/opt/app/linked_two"]
+    assert f["vendor"] == "intel" and f["outcome"] == "changed", f
+    assert "acm-g10" not in {a for a, b in f["arch_bytes"].items() if b["after"]}, f
+    assert f["arch_bytes"]["pvc"]["after"] == 64, f
+    f = findings(doctor(lab, "arc-xe", "intel/linked-two-tailored:1", check=False))
+    assert f["INTEL-SPIRV-JIT"]["severity"] == "info", f
+    assert f["INTEL-SPIRV-JIT"]["message"].endswith("its AOT code is for pvc"), f
     findings_ = {x["id"]: x for x in lab.gan.run("analyze", "intel/jit:1", "--json").json()
                  ["findings"]}
     found = findings_["INTEL-DEVICE-TARGETS"]

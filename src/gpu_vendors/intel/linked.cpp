@@ -173,6 +173,7 @@ bool lnk_descriptor(const LnkMap& m, std::uint64_t v, std::string_view h, const 
     if (count > kMaxWrapped / 2 || !m.bytes(*images, count * layout->size))
         lnk_bad(what, "a SYCL descriptor's " + std::to_string(count) +
                           " device images lie outside the program's loaded data");
+    WrappedDescriptor rec{v, *images, layout->size, {}};
     for (std::uint64_t i = 0; i < count; ++i) {
         const std::uint64_t at = *images + i * layout->size;
         std::string_view head = *m.bytes(at, 4);
@@ -194,7 +195,11 @@ bool lnk_descriptor(const LnkMap& m, std::uint64_t v, std::string_view h, const 
                               " bytes) lies outside the program's loaded data");
         auto target = *spec ? m.str(*spec) : std::optional<std::string>("");
         if (!target) lnk_bad(what, "a SYCL device image's target name is not readable");
-        if (!seen.insert(*start).second) continue; // named by another descriptor too
+        if (!seen.insert(*start).second) { // named by another descriptor too
+            rec.slot.push_back(static_cast<std::size_t>(-1));
+            continue;
+        }
+        rec.slot.push_back(out.images.size());
         DeviceImage img;
         img.source = "descriptor";
         img.producer = "sycl";
@@ -211,6 +216,7 @@ bool lnk_descriptor(const LnkMap& m, std::uint64_t v, std::string_view h, const 
         out.images.push_back(std::move(img));
         out.ranges.emplace_back(*m.file_offset(*start), bytes->size());
     }
+    out.descriptors.push_back(std::move(rec));
     return true;
 }
 
@@ -294,6 +300,149 @@ WrappedImages read_wrapped_images(std::string_view d, const std::string& what) {
     }
     if (const auto* s = t.find(".tgtimg"); s && s->has_bytes()) lnk_tgtimg(m, *s, what, out, seen);
     return out;
+}
+
+namespace {
+
+void lnk_put_le(std::string& d, std::uint64_t at, std::uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) d[at + i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+bool lnk_same_image(const DeviceImage& a, const DeviceImage& b) {
+    return a.triple == b.triple && a.arch == b.arch && a.format == b.format && a.size == b.size;
+}
+
+// The rewrite of D (a copy of the file, whose read is W) dropping DROP's images; "" or why not.
+std::string lnk_rewrite(std::string& d, const WrappedImages& w, const std::vector<bool>& drop,
+                        const elf::Table& t, const LnkMap& m, WrappedRewrite& r) {
+    for (const auto& s : t.sections)
+        if (s.type == 19 /*SHT_RELR*/ && s.has_bytes())
+            return "its relocations are RELR-packed (a bitmap: the descriptors' relocations "
+                   "cannot be moved one by one)";
+    for (const auto& desc : w.descriptors) {
+        std::vector<std::size_t> kept, gone; // array slots
+        for (std::size_t i = 0; i < desc.slot.size(); ++i) {
+            std::size_t k = desc.slot[i];
+            bool dropped = k != static_cast<std::size_t>(-1) && drop[k];
+            (dropped ? gone : kept).push_back(i);
+        }
+        if (gone.empty()) continue;
+        if (std::any_of(desc.slot.begin(), desc.slot.end(),
+                        [](std::size_t k) { return k == static_cast<std::size_t>(-1); }))
+            return "a device image is named by two SYCL descriptors";
+        if (kept.empty()) return "a SYCL descriptor would keep no device image";
+        std::vector<std::size_t> order = kept; // new slot -> old slot
+        order.insert(order.end(), gone.begin(), gone.end());
+        std::vector<std::uint64_t> to(order.size()); // old slot -> new slot
+        for (std::size_t n = 0; n < order.size(); ++n) to[order[n]] = n;
+        const std::uint64_t arr = *m.file_offset(desc.images), len = desc.slot.size() * desc.stride;
+        const std::string old = d.substr(arr, len);
+        for (std::size_t n = 0; n < order.size(); ++n)
+            d.replace(arr + n * desc.stride, desc.stride, old, order[n] * desc.stride, desc.stride);
+        for (const auto& s : t.sections) { // the relocations filling the moved fields
+            if (s.type != elf::sht_rela || !s.has_bytes() || (s.entsize != 0 && s.entsize != 24))
+                continue;
+            for (std::uint64_t at = s.off; s.off + s.size - at >= 24; at += 24) {
+                std::uint64_t where = lnk_le(d, at, 8);
+                if (where < desc.images || where - desc.images >= len) continue;
+                std::uint64_t slot = (where - desc.images) / desc.stride;
+                lnk_put_le(d, at, where + (to[slot] - slot) * desc.stride, 8);
+            }
+        }
+        lnk_put_le(d, *m.file_offset(desc.desc) + 2, kept.size(), 2); // NumDeviceImages
+        for (std::size_t i : gone) {
+            const auto& range = w.ranges[desc.slot[i]];
+            d.replace(range.first, range.second, range.second, '\0');
+            r.zeroed += range.second;
+            r.dropped.push_back(range);
+        }
+    }
+    if (const auto* s = t.find(".tgtimg"); s && s->has_bytes()) // pairs of dropped images
+        for (std::uint64_t at = 0; s->size - at >= 16; at += 16) {
+            auto addr = m.ptr(s->addr + at);
+            auto off = addr ? m.file_offset(*addr) : std::nullopt;
+            if (!off || std::none_of(r.dropped.begin(), r.dropped.end(),
+                                     [&](const auto& x) { return x.first == *off; }))
+                continue;
+            d.replace(s->off + at, 16, 16, '\0');
+            r.zeroed += 16;
+        }
+    std::sort(r.dropped.begin(), r.dropped.end());
+    return "";
+}
+
+} // namespace
+
+WrappedRewrite drop_wrapped_images(std::string& elf, bool (*drop)(const DeviceImage&, void*),
+                                   void* ctx, const std::string& what, bool write) {
+    WrappedRewrite r;
+    WrappedImages w;
+    try {
+        w = read_wrapped_images(elf, what);
+    } catch (const Error& e) {
+        r.result = WrappedRewrite::Result::refused;
+        r.why = e.message();
+        return r;
+    }
+    std::vector<bool> dropping(w.images.size());
+    std::size_t n = 0;
+    for (std::size_t k = 0; k < w.images.size(); ++k)
+        if (w.images[k].source == "descriptor" && drop(w.images[k], ctx)) {
+            dropping[k] = true;
+            ++n;
+        }
+    r.images_before = r.images_after = w.images.size();
+    if (n == 0) return r;
+    for (const auto& desc : w.descriptors)
+        if (std::all_of(desc.slot.begin(), desc.slot.end(), [&](std::size_t k) {
+                return k != static_cast<std::size_t>(-1) && dropping[k];
+            })) {
+            r.why = "every device image of a SYCL descriptor is for a GPU not kept: the program "
+                    "is kept whole";
+            return r;
+        }
+    elf::Table t;
+    std::string why;
+    if (elf::read_table(elf, t, why) != elf::TableRead::ok) return r; // read above: cannot fail
+    std::string out = elf;
+    const LnkMap m(elf, t, what);
+    WrappedRewrite plan;
+    why = lnk_rewrite(out, w, dropping, t, m, plan);
+    if (!why.empty() || plan.dropped.empty()) {
+        r.result = why.empty() ? WrappedRewrite::Result::none : WrappedRewrite::Result::refused;
+        r.why = why;
+        return r;
+    }
+    // the proof: the rewritten file lists the kept images, in order, their bytes as they were
+    std::vector<DeviceImage> again;
+    try {
+        again = read_wrapped_images(out, what).images;
+    } catch (const Error& e) {
+        again.clear();
+        why = e.message();
+    }
+    std::vector<DeviceImage> expect;
+    for (std::size_t k = 0; k < w.images.size(); ++k)
+        if (!dropping[k]) expect.push_back(w.images[k]);
+    bool same = why.empty() && again.size() == expect.size();
+    for (std::size_t k = 0; same && k < expect.size(); ++k)
+        same = lnk_same_image(again[k], expect[k]);
+    for (std::size_t k = 0; same && k < w.images.size(); ++k)
+        if (!dropping[k])
+            same = std::string_view(out).substr(w.ranges[k].first, w.ranges[k].second) ==
+                   std::string_view(elf).substr(w.ranges[k].first, w.ranges[k].second);
+    if (!same) {
+        r.result = WrappedRewrite::Result::refused;
+        r.why = "the rewritten program did not read back as the kept images" +
+                (why.empty() ? std::string() : " (" + why + ")");
+        return r;
+    }
+    r.result = WrappedRewrite::Result::changed;
+    r.zeroed = plan.zeroed;
+    r.dropped = plan.dropped;
+    r.images_after = expect.size();
+    if (write) elf = std::move(out);
+    return r;
 }
 
 } // namespace gantry::gpu_vendors::intel

@@ -29,9 +29,17 @@
 
 namespace gantry::gpu_vendors::intel {
 
+// One SYCL descriptor read: where it and its image array lie, and per array slot the index of
+// its image in WrappedImages::images (npos: an image an earlier descriptor named too).
+struct WrappedDescriptor {
+    std::uint64_t desc = 0, images = 0, stride = 0; // addresses; the structure's size (96, 80)
+    std::vector<std::size_t> slot;
+};
+
 struct WrappedImages {
     bool linked = false; // the file is an executable or shared library gantry could map
     std::vector<DeviceImage> images;
+    std::vector<WrappedDescriptor> descriptors;
     // file ranges [offset, offset + size) of the images found (to skip them in .llvm.offloading
     // and in the older wrapper's __CLANG_OFFLOAD_BUNDLE__ sections)
     std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
@@ -44,5 +52,19 @@ struct WrappedImages {
 // offload program: a ".tgtimg", ".llvm.offloading" or "__CLANG_OFFLOAD_BUNDLE__*" section, or
 // the name "__sycl_register_lib" among its dynamic strings. WHAT names the file in errors.
 WrappedImages read_wrapped_images(std::string_view elf, const std::string& what);
+
+// Tailoring a linked program in place (the file's size kept): each descriptor registers only the
+// images DROP does not name. The kept image structures are moved to the front of their array
+// (with the relocations that fill their pointers), NumDeviceImages lowered, the dropped images'
+// bytes and .tgtimg pairs zeroed; then the file is read again and must list exactly the kept
+// images, their bytes untouched (else nothing changes and the result says why).
+struct WrappedRewrite {
+    enum class Result { none, changed, refused } result = Result::none;
+    std::string why; // refused, or none with a reason worth a line
+    std::uint64_t zeroed = 0, images_before = 0, images_after = 0;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> dropped; // file ranges, in file order
+};
+WrappedRewrite drop_wrapped_images(std::string& elf, bool (*drop)(const DeviceImage&, void*),
+                                   void* ctx, const std::string& what, bool write);
 
 } // namespace gantry::gpu_vendors::intel

@@ -23,8 +23,10 @@ class Linked {
     std::uint64_t base() const { return base_; }
     static constexpr std::uint64_t kData = 128; // where the data starts in the file
 
-    // Starts section NAME (PROGBITS, allocated) at the current end.
-    void section(const std::string& name) { secs_.push_back({name, 1, 2, end(), end(), 0}); }
+    // Starts section NAME (TYPE: PROGBITS; allocated) at the current end.
+    void section(const std::string& name, std::uint32_t type = 1) {
+        secs_.push_back({name, type, 2, end(), end(), 0});
+    }
     // Appends BYTES aligned to ALIGN to the current section; returns their address.
     std::uint64_t put(const std::string& bytes, std::size_t align = 1) {
         while (data_.size() % align) data_.push_back('\0');
