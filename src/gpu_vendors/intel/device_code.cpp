@@ -118,8 +118,8 @@ class IntelFormat final : public device_code::Format {
         }
         l.found = !images.empty();
         if (!l.found) {
-            l.headline = path + ": no Intel GPU offload data (clang offload bundle or "
-                                ".llvm.offloading)";
+            l.headline = path + ": no Intel GPU offload data (clang offload bundle, "
+                                ".llvm.offloading, a linked program's SYCL descriptors)";
             return l;
         }
         l.headline = path + ": " + std::to_string(images.size()) + " Intel GPU device image" +
