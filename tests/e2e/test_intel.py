@@ -78,8 +78,7 @@ def lab(gantry_bin):
                 [("spirv64-unknown-unknown", 6, ob.spirv_image(), "")], version=3))]),
              ["intel/linked-jit:1"]),
             (mk.busybox_image(extra_layers=[app_layer("linked_two", lb.linked_app(
-                [("spir64_gen", 1, ob.zebin_image()[:63] + b"a", "intel_gpu_acm_g10")]
-                + lb.with_spirv()))]), ["intel/linked-two:1"]),
+                lb.acm_pvc_spirv()))]), ["intel/linked-two:1"]),
         ])
         os.chmod(archive, 0o644)
         lab.archive = archive
@@ -241,6 +240,33 @@ def test_doctor_fatbin_reads_programs_the_system_linker_built(lab):
         got = [(i["target"], i["format"], i["from"]) for i in doc["intel_device_images"]]
         assert got == [("pvc", "native", "descriptor"), ("spirv", "SPIR-V", "descriptor")], \
             (flags, doc)
+
+
+@pytest.mark.skipif(not shutil.which(CC), reason="needs a C compiler ($CC or cc)")
+def test_tailor_rewrites_programs_the_system_linker_built_and_they_still_load(lab):
+    # static programs (no libc in the image), fixed-address and PIE (self-relocating: the moved
+    # relocations are applied when it starts), GNU ld and lld; each walks its own descriptor and
+    # exits with the count of images it reaches: 3 before tailor --keep-arch pvc, 2 after
+    src = lab.base / "three.c"
+    src.write_text(lb.c_source(lb.acm_pvc_spirv()))
+    builds = [["-static"], ["-static-pie"]]
+    if shutil.which("ld.lld"):
+        builds.append(["-static-pie", "-fuse-ld=lld"])
+    for i, flags in enumerate(builds):
+        prog = lab.base / f"three-{i}"
+        subprocess.run([CC, *flags, "-O0", "-o", prog, src], check=True)
+        archive = lab.base / f"three-{i}.tar"
+        mk.write_docker_archive(archive, [(mk.busybox_image(extra_layers=[
+            app_layer("three", prog.read_bytes())]), [f"intel/three{i}:1"])])
+        lab.gan.run("load", archive)
+        assert lab.gan.run("run", "--rm", f"intel/three{i}:1", "/opt/app/three",
+                           check=False).code == 3, flags
+        r = lab.gan.run("tailor", f"intel/three{i}:1", "-t", f"intel/three{i}-t:1",
+                        "--keep-arch", "pvc", "--json").json()
+        [f] = [f for f in r["tailor"]["files"] if f["path"] == "/opt/app/three"]
+        assert f["outcome"] == "changed", (flags, f)
+        assert lab.gan.run("run", "--rm", f"intel/three{i}-t:1", "/opt/app/three",
+                           check=False).code == 2, flags
 
 
 def test_bundle_takes_the_gpus_from_the_cdi_spec(lab):
