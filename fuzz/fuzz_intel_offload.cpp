@@ -1,7 +1,11 @@
 // Fuzzes the Intel offload reader (gpu_vendors/intel/offload): ELF files with
 // __CLANG_OFFLOAD_BUNDLE__* sections or .llvm.offloading, binary clang offload bundles and
-// OffloadBinary blobs (nested one level), then the device verdicts against fixed devices.
+// OffloadBinary blobs (nested one level), linked programs' SYCL descriptors and .tgtimg
+// (gpu_vendors/intel/linked), then the device verdicts against fixed devices, and the rewrite of
+// a linked program's descriptors (keeping only what is not acm-g10's): never a change of size,
+// never an error thrown.
 #include "fuzz_support.hpp"
+#include "gpu_vendors/intel/linked.hpp"
 #include "gpu_vendors/intel/offload.hpp"
 
 using namespace gantry;
@@ -17,6 +21,15 @@ GANTRY_FUZZ_TARGET(intel_offload) {
             (void)gpu_vendors::intel::judge_file("/f", images, device, "GPU 0");
         }
     });
+    std::string copy(in);
+    auto r = gpu_vendors::intel::drop_wrapped_images(
+        copy,
+        [](const gpu_vendors::intel::DeviceImage& i, void*) {
+            return gpu_vendors::intel::normalize_device_name(i.arch) == "acm-g10";
+        },
+        nullptr, "fuzzed", true);
+    FUZZ_CHECK(copy.size() == in.size());
+    FUZZ_CHECK(r.result == gpu_vendors::intel::WrappedRewrite::Result::changed || copy == in);
     (void)gpu_vendors::intel::normalize_device_name(in.substr(0, 64));
     return 0;
 }

@@ -16,6 +16,7 @@ Run: flock /tmp/gantry-e2e.lock /usr/bin/python3 -m pytest -q -p no:cacheprovide
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +28,7 @@ from fixtures import mkimage as mk
 
 sys.path.insert(0, str(TESTS / "fixtures" / "intelhost"))
 import intelhost as ih  # noqa: E402
+import linked_bin as lb  # noqa: E402
 import offload_bin as ob  # noqa: E402
 
 ROOT = os.geteuid() == 0
@@ -44,8 +46,9 @@ pytestmark = pytest.mark.skipif(not ROOT, reason="the simulated hosts' device no
 
 
 def app_layer(name, targets):
+    data = targets if isinstance(targets, bytes) else ob.sycl_app(targets)
     return mk.Layer([mk.Entry.dir("opt"), mk.Entry.dir("opt/app"),
-                     mk.Entry.file(f"opt/app/{name}", ob.sycl_app(targets), 0o755)])
+                     mk.Entry.file(f"opt/app/{name}", data, 0o755)])
 
 
 def libs_layer():
@@ -90,6 +93,15 @@ def lab(gantry_bin):
             (mk.busybox_image(extra_layers=[app_layer("jit", ["pvc", "spirv"])]),
              ["intel/jit:1"]),
             (mk.busybox_image(extra_layers=[libs_layer()]), ["intel/loader:1"]),
+            # linked programs: the older driver's PIE (descriptors, relocations, .tgtimg) with
+            # AOT code for pvc only; the linker wrapper's with SPIR-V only
+            (mk.busybox_image(extra_layers=[app_layer("linked_pvc", lb.linked_app(
+                lb.pvc_only(), pie=True))]), ["intel/linked-pvc:1"]),
+            (mk.busybox_image(extra_layers=[app_layer("linked_jit", lb.linked_app(
+                [("spirv64-unknown-unknown", 6, ob.spirv_image(), "")], version=3))]),
+             ["intel/linked-jit:1"]),
+            (mk.busybox_image(extra_layers=[app_layer("linked_two", lb.linked_app(
+                lb.acm_pvc_spirv()))]), ["intel/linked-two:1"]),
         ])
         os.chmod(archive, 0o644)
         lab.archive = archive
@@ -219,6 +231,69 @@ def test_doctor_and_run_judge_the_images_device_code(lab):
         entries[0].unlink()
 
 
+def test_doctor_judges_linked_programs(lab):
+    # the device images a linked program keeps wrapped (docs/reference/intel-gpu.md §6)
+    res = doctor(lab, "arc-xe", "intel/linked-pvc:1", check=False)
+    f = findings(res)
+    assert res.code != 0 and f["INTEL-AOT-OTHER-DEVICE"]["severity"] == "fail", res
+    assert "/opt/app/linked_pvc" in f["INTEL-AOT-OTHER-DEVICE"]["message"], f
+    assert "pvc" in f["INTEL-AOT-OTHER-DEVICE"]["message"], f
+    f = findings(doctor(lab, "arc-xe", "intel/linked-jit:1", check=False))
+    assert f["INTEL-SPIRV-JIT"]["severity"] == "info", f
+    assert "/opt/app/linked_jit" in f["INTEL-SPIRV-JIT"]["message"], f
+    assert "INTEL-AOT-OTHER-DEVICE" not in f and "INTEL-OFFLOAD-UNREADABLE" not in f, f
+    f = findings(doctor(lab, "max1550", "intel/linked-pvc:1"))
+    assert f["INTEL-DEVICE-CODE"]["severity"] == "pass", f
+
+
+CC = os.environ.get("CC", "cc")
+
+
+@pytest.mark.skipif(not shutil.which(CC), reason="needs a C compiler ($CC or cc)")
+def test_doctor_fatbin_reads_programs_the_system_linker_built(lab):
+    # the wrapper's globals as C (linked_bin.c_source), linked by the system's linker: a
+    # fixed-address executable, a PIE (pointers through .rela.dyn) and, when there, lld's PIE
+    src = lab.base / "linked.c"
+    src.write_text(lb.c_source(lb.with_spirv()))
+    builds = [["-no-pie"], ["-pie", "-fPIE"]]
+    if shutil.which("ld.lld"):
+        builds.append(["-pie", "-fPIE", "-fuse-ld=lld"])
+    for flags in builds:
+        out = lab.base / "linked"
+        subprocess.run([CC, *flags, "-O0", "-o", out, src], check=True)
+        doc = json.loads(lab.gan.run("doctor", "--fatbin", out, "--json").out)
+        got = [(i["target"], i["format"], i["from"]) for i in doc["intel_device_images"]]
+        assert got == [("pvc", "native", "descriptor"), ("spirv", "SPIR-V", "descriptor")], \
+            (flags, doc)
+
+
+@pytest.mark.skipif(not shutil.which(CC), reason="needs a C compiler ($CC or cc)")
+def test_tailor_rewrites_programs_the_system_linker_built_and_they_still_load(lab):
+    # static programs (no libc in the image), fixed-address and PIE (self-relocating: the moved
+    # relocations are applied when it starts), GNU ld and lld; each walks its own descriptor and
+    # exits with the count of images it reaches: 3 before tailor --keep-arch pvc, 2 after
+    src = lab.base / "three.c"
+    src.write_text(lb.c_source(lb.acm_pvc_spirv()))
+    builds = [["-static"], ["-static-pie"]]
+    if shutil.which("ld.lld"):
+        builds.append(["-static-pie", "-fuse-ld=lld"])
+    for i, flags in enumerate(builds):
+        prog = lab.base / f"three-{i}"
+        subprocess.run([CC, *flags, "-O0", "-o", prog, src], check=True)
+        archive = lab.base / f"three-{i}.tar"
+        mk.write_docker_archive(archive, [(mk.busybox_image(extra_layers=[
+            app_layer("three", prog.read_bytes())]), [f"intel/three{i}:1"])])
+        lab.gan.run("load", archive)
+        assert lab.gan.run("run", "--rm", f"intel/three{i}:1", "/opt/app/three",
+                           check=False).code == 3, flags
+        r = lab.gan.run("tailor", f"intel/three{i}:1", "-t", f"intel/three{i}-t:1",
+                        "--keep-arch", "pvc", "--json").json()
+        [f] = [f for f in r["tailor"]["files"] if f["path"] == "/opt/app/three"]
+        assert f["outcome"] == "changed", (flags, f)
+        assert lab.gan.run("run", "--rm", f"intel/three{i}-t:1", "/opt/app/three",
+                           check=False).code == 2, flags
+
+
 def test_bundle_takes_the_gpus_from_the_cdi_spec(lab):
     g2 = lab.hosts["max1550"][1]["gpus"][2]
     out = lab.base / "bundle"
@@ -276,6 +351,17 @@ def test_tailor_analyze_and_lint_read_intel_device_code(lab):
     assert any("not rewritten" in w for w in f["left_alone"]), f
     assert f["arch_bytes"]["spirv"]["before"] == f["arch_bytes"]["spirv"]["after"] > 0, f
     assert f["arch_bytes"]["pvc"]["before"] == f["arch_bytes"]["pvc"]["after"] > 0, f
+    # a linked program's descriptors are rewritten: acm-g10's AOT image leaves, pvc's and the
+    # SPIR-V stay, and the tailored image's program reads back so
+    r = lab.gan.run("tailor", "intel/linked-two:1", "-t", "intel/linked-two-tailored:1",
+                    *roots(lab, "max1550"), "--json").json()
+    [f] = [f for f in r["tailor"]["files"] if f["path"] == "/opt/app/linked_two"]
+    assert f["vendor"] == "intel" and f["outcome"] == "changed", f
+    assert "acm-g10" not in {a for a, b in f["arch_bytes"].items() if b["after"]}, f
+    assert f["arch_bytes"]["pvc"]["after"] == 64, f
+    f = findings(doctor(lab, "arc-xe", "intel/linked-two-tailored:1", check=False))
+    assert f["INTEL-SPIRV-JIT"]["severity"] == "info", f
+    assert f["INTEL-SPIRV-JIT"]["message"].endswith("its AOT code is for pvc"), f
     findings_ = {x["id"]: x for x in lab.gan.run("analyze", "intel/jit:1", "--json").json()
                  ["findings"]}
     found = findings_["INTEL-DEVICE-TARGETS"]

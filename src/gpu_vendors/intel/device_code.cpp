@@ -1,10 +1,12 @@
 #include "gpu_vendors/intel/device_code.hpp"
 
+#include "gpu_vendors/intel/linked.hpp"
 #include "gpu_vendors/intel/offload.hpp"
 #include "util/error.hpp"
 #include "util/mapped_file.hpp"
 #include "util/text.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace gantry::gpu_vendors::intel {
@@ -21,6 +23,14 @@ std::vector<DeviceImage> intel_gpu_images(std::string_view data, const std::stri
     for (auto& i : read_offload_images(data, path))
         if (i.for_intel_gpu()) out.push_back(std::move(i));
     return out;
+}
+
+bool intel_linked_program(std::string_view elf, const std::string& path) {
+    try {
+        return read_wrapped_images(elf, path).linked;
+    } catch (const Error&) {
+        return true; // a program whose descriptors are damaged
+    }
 }
 
 class IntelFormat final : public device_code::Format {
@@ -40,19 +50,57 @@ class IntelFormat final : public device_code::Format {
         return intel_target_bytes(elf, path);
     }
 
-    // Intel device code is never rewritten: the file is kept whole, which every kept GPU runs.
+    // A linked program's SYCL descriptors are rewritten to register only the images a kept GPU
+    // runs (AOT code for a known device not kept is dropped; SPIR-V and unnamed targets stay:
+    // linked.hpp); object files and archives are kept whole (docs/intel.md, "Not done").
     device_code::FileReport tailor(std::string& elf, const device_code::KeepSet& keep,
-                                   const std::string& path, bool) const override {
+                                   const std::string& path, bool write) const override {
         device_code::FileReport r;
         r.path = path;
         r.vendor = "intel";
         r.file_size = elf.size();
-        if (keep.targets("intel").empty()) return r;
+        const auto& targets = keep.targets("intel");
+        if (targets.empty()) return r;
         auto bytes = intel_target_bytes(elf, path);
         if (bytes.empty()) return r;
         r.arch_before = r.arch_after = bytes;
-        r.left_alone.push_back("Intel offload data: not rewritten (gantry has no Intel "
-                               "rewriter): every device image kept");
+        auto drop = [](const DeviceImage& i, void* ctx) {
+            const auto& kept = *static_cast<const std::vector<std::string>*>(ctx);
+            if (!i.for_intel_gpu() || i.format != ImageFormat::native) return false;
+            std::string t = normalize_device_name(i.arch);
+            return known_device_name(t) && std::find(kept.begin(), kept.end(), t) == kept.end();
+        };
+        auto w = drop_wrapped_images(elf, drop, const_cast<std::vector<std::string>*>(&targets),
+                                     path, write);
+        r.entries_before = w.images_before;
+        r.entries_after = w.images_after;
+        switch (w.result) {
+        case WrappedRewrite::Result::changed:
+            r.outcome = device_code::FileReport::Outcome::changed;
+            r.zeroed = w.zeroed;
+            r.dropped = w.dropped;
+            if (write) {
+                r.arch_after = intel_target_bytes(elf, path);
+            } else {
+                std::string copy = elf;
+                drop_wrapped_images(copy, drop, const_cast<std::vector<std::string>*>(&targets),
+                                    path, true);
+                r.arch_after = intel_target_bytes(copy, path);
+            }
+            break;
+        case WrappedRewrite::Result::refused:
+            r.outcome = device_code::FileReport::Outcome::refused;
+            r.refused = w.why;
+            break;
+        case WrappedRewrite::Result::none:
+            if (!w.why.empty())
+                r.left_alone.push_back("Intel offload data: " + w.why);
+            else if (!intel_linked_program(elf, path))
+                r.left_alone.push_back("Intel offload data in an object file: not rewritten "
+                                       "(gantry rewrites linked programs' SYCL descriptors "
+                                       "only): every device image kept");
+            break;
+        }
         return r;
     }
 
@@ -70,8 +118,8 @@ class IntelFormat final : public device_code::Format {
         }
         l.found = !images.empty();
         if (!l.found) {
-            l.headline = path + ": no Intel GPU offload data (clang offload bundle or "
-                                ".llvm.offloading)";
+            l.headline = path + ": no Intel GPU offload data (clang offload bundle, "
+                                ".llvm.offloading, a linked program's SYCL descriptors)";
             return l;
         }
         l.headline = path + ": " + std::to_string(images.size()) + " Intel GPU device image" +

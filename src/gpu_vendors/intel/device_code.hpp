@@ -2,7 +2,8 @@
 // issue 55's device-code facet), over the reader of offload.hpp: the --keep-arch grammar of
 // Intel's AOT device names (pvc, acm-g10, acm-g11, acm-g12; ocloc's and -fsycl-targets'
 // spellings accepted), the bytes per target analyze counts ("spirv" for SPIR-V), and doctor
-// --fatbin's listing. No rewrite: tailor keeps Intel device code whole and says so; no build
+// --fatbin's listing. tailor rewrites a linked program's SYCL descriptors to the images the kept
+// devices run (linked.hpp) and keeps object files' device code whole, saying so; no build
 // variables (DPC++ takes its targets on the command line, -fsycl-targets).
 #pragma once
 

@@ -2,6 +2,7 @@
 #include "gpu_vendors/intel/offload.hpp"
 
 #include "elf/headers.hpp"
+#include "gpu_vendors/intel/linked.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
 
@@ -39,16 +40,6 @@ std::string_view off_slice(std::string_view d, std::uint64_t offset, std::uint64
     return d.substr(offset, size);
 }
 
-ImageFormat off_sniff(std::string_view img) {
-    if (img.size() >= 4 && off_le(img, 0, 4) == 0x07230203u) return ImageFormat::spirv;
-    if (img.size() >= 20 &&
-        img.substr(0, 4) == "\x7f"
-                            "ELF" &&
-        img[5] == 1 && off_le(img, 18, 2) == kEmIntelGt)
-        return ImageFormat::native;
-    return ImageFormat::unknown;
-}
-
 bool off_is_env(std::string_view f) {
     return f.empty() || f == "sycldevice" || f == "gnu" || f == "elf" || f == "unknown";
 }
@@ -81,7 +72,7 @@ void off_push(std::vector<DeviceImage>& out, DeviceImage img, const std::string&
 
 void off_classify(DeviceImage& img, std::string_view bytes) {
     img.size = bytes.size();
-    if (img.format == ImageFormat::unknown) img.format = off_sniff(bytes);
+    if (img.format == ImageFormat::unknown) img.format = sniff_image(bytes);
     if (img.format == ImageFormat::unknown && img.triple.starts_with("spir64_gen"))
         img.format = ImageFormat::native;
 }
@@ -205,16 +196,29 @@ std::uint64_t off_read_binary(std::string_view d, const std::string& what, int d
     return size;
 }
 
+// SEC (at file offset BASE; WRAPPED: a linked program's images, which the linker wrapper places
+// in .llvm.offloading as raw bytes beside whole OffloadBinaries) holds OffloadBinary data.
 void off_read_offloading(std::string_view sec, const std::string& what,
-                         std::vector<DeviceImage>& out) {
+                         std::vector<DeviceImage>& out, std::uint64_t base = 0,
+                         const WrappedImages* wrapped = nullptr) {
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> raw; // the wrapped images' ranges
+    if (wrapped) raw = wrapped->ranges;
+    std::sort(raw.begin(), raw.end());
     std::size_t at = 0;
     while (at < sec.size()) {
+        auto r = std::lower_bound(raw.begin(), raw.end(), std::pair{base + at, std::uint64_t{0}});
+        if (r != raw.end() && r->first == base + at && r->second > 0) {
+            at += std::min<std::uint64_t>(r->second, sec.size() - at);
+            continue;
+        }
         if (!sec.substr(at).starts_with(kOffloadMagic)) {
             // padding between binaries (8-byte alignment) is zeros
             if (sec[at] == '\0') {
                 ++at;
                 continue;
             }
+            // a linked program's raw images no descriptor gantry read named: not judged
+            if (wrapped) return;
             off_bad(what, ".llvm.offloading holds something other than OffloadBinary data");
         }
         at += off_read_binary(sec.substr(at), what, 0, out);
@@ -229,6 +233,9 @@ void off_read_elf(std::string_view d, const std::string& what, std::vector<Devic
     if (shoff == 0 || shnum == 0) return;
     if (entsize < 64) off_bad(what, "ELF section header size too small");
     (void)off_slice(d, shoff, shnum * entsize, what, "the section headers");
+    // a linked program: the images its descriptors and .tgtimg name (linked.hpp)
+    WrappedImages wrapped = read_wrapped_images(d, what);
+    for (auto& img : wrapped.images) off_push(out, std::move(img), what);
     if (shstrndx >= shnum) off_bad(what, "ELF section name table index out of range");
     // the headers lie inside D (checked above): elf/headers decodes them
     auto sec = [&](std::uint64_t i) {
@@ -243,9 +250,14 @@ void off_read_elf(std::string_view d, const std::string& what, std::vector<Devic
         std::string_view rest = names.substr(name_off);
         std::string_view name = rest.substr(0, rest.find('\0'));
         if (name == ".llvm.offloading") {
-            off_read_offloading(sec(i), what, out);
+            const elf::SectionHeader sh = elf::section_header(f, h, i);
+            off_read_offloading(sec(i), what, out, sh.offset, wrapped.linked ? &wrapped : nullptr);
         } else if (name.starts_with(kBundleMagic)) {
             std::string_view data = sec(i);
+            // the older wrapper places a linked program's images in sections of this name:
+            // their descriptors said what they are
+            const elf::SectionHeader sh = elf::section_header(f, h, i);
+            if (wrapped.touches(sh.offset, data.size())) continue;
             if (data.starts_with(kBundleMagic)) {
                 off_read_bundle(data, what, out);
                 continue;
@@ -261,6 +273,16 @@ void off_read_elf(std::string_view d, const std::string& what, std::vector<Devic
 }
 
 } // namespace
+
+ImageFormat sniff_image(std::string_view img) {
+    if (img.size() >= 4 && off_le(img, 0, 4) == 0x07230203u) return ImageFormat::spirv;
+    if (img.size() >= 20 &&
+        img.substr(0, 4) == "\x7f"
+                            "ELF" &&
+        img[5] == 1 && off_le(img, 18, 2) == kEmIntelGt)
+        return ImageFormat::native;
+    return ImageFormat::unknown;
+}
 
 const char* to_string(ImageFormat f) {
     switch (f) {

@@ -7,7 +7,9 @@
 //     u64 offset, u64 size, u64 ID length and the ID, offsets from the bundle's start;
 //   - the ELF section ".llvm.offloading" (clang's new offload driver) holding OffloadBinary
 //     blobs (magic 10 FF 10 AD, LLVM's llvm-offload-binary docs): entries with image kind,
-//     offload kind and "triple"/"arch" strings, Intel SPIR-V possibly nested one level.
+//     offload kind and "triple"/"arch" strings, Intel SPIR-V possibly nested one level;
+//   - in a linked program (executable or shared library), the images DPC++'s wrappers keep as
+//     host data, through SYCL descriptors and .tgtimg (linked.hpp).
 // A device image is SPIR-V (magic 0x07230203: the driver compiles it when loaded, JIT) or native
 // code for a named device (an ELF image for EM_INTELGT 205, or a spir64_gen image with an arch:
 // ahead-of-time, AOT, runs only on that device). Every offset, size and count is checked: a
@@ -28,7 +30,8 @@ enum class ImageFormat { spirv, native, unknown };
 const char* to_string(ImageFormat f); // "SPIR-V", "native", "unknown"
 
 struct DeviceImage {
-    std::string source;   // "bundle section", "bundle", "offloading" (.llvm.offloading)
+    std::string source;   // "bundle section", "bundle", "offloading" (.llvm.offloading),
+                          // "descriptor" (a linked program's SYCL descriptor), "tgtimg"
     std::string producer; // "sycl", "openmp", "hip", ... as the container names it
     std::string triple; // "spir64_gen-unknown-unknown", "spirv64-intel", "x86_64-unknown-linux-gnu"
     std::string arch;   // as written ("pvc", "intel_gpu_acm_g10"), "" when none
@@ -38,6 +41,10 @@ struct DeviceImage {
     // (spir64_x86_64).
     bool for_intel_gpu() const;
 };
+
+// What an image's bytes are: SPIR-V (magic 0x07230203), an Intel GPU ELF (EM_INTELGT, native),
+// or unknown.
+ImageFormat sniff_image(std::string_view bytes);
 
 // The device images DATA holds (an ELF file, a binary bundle or an OffloadBinary); empty when it
 // is none of them or carries no device code. WHAT names the file in errors.
