@@ -59,9 +59,10 @@ TEST(EngineApiRequest, RoutesByMethodAndPattern) {
 }
 
 TEST(EngineApiRequest, NamesEndpointsNotServedYetAndUnknownOnes) {
-    auto r = match_route("POST", "/containers/prune");
+    auto r = match_route("POST", "/containers/x/pause");
     EXPECT_EQ(r.id, RouteId::not_yet);
-    EXPECT_EQ(r.endpoint, "POST /containers/prune");
+    EXPECT_EQ(r.endpoint, "POST /containers/{id}/pause");
+    EXPECT_EQ(match_route("POST", "/containers/prune").id, RouteId::containers_prune);
     EXPECT_EQ(match_route("GET", "/containers/x/stats").id, RouteId::container_stats);
     EXPECT_EQ(match_route("POST", "/containers/create").id, RouteId::container_create);
     EXPECT_EQ(match_route("POST", "/containers/x/attach").params.at("id"), "x");
@@ -123,12 +124,13 @@ TEST(EngineApiDispatch, AnswersDockersErrorJson) {
     res = dispatch(ctx, r);
     EXPECT_EQ(res.status, 501);
     EXPECT_NE(json::parse(res.body)["message"].get<std::string>().find("host"), std::string::npos);
-    r.path = "/containers/prune";
+    r.path = "/containers/x/pause";
     r.route = match_route(r.method, r.path);
     res = dispatch(ctx, r);
     EXPECT_EQ(res.status, 501);
-    EXPECT_NE(json::parse(res.body)["message"].get<std::string>().find("POST /containers/prune"),
-              std::string::npos);
+    EXPECT_NE(
+        json::parse(res.body)["message"].get<std::string>().find("POST /containers/{id}/pause"),
+        std::string::npos);
     r.method = "GET";
     r.path = "/networks";
     r.route = match_route(r.method, r.path);
