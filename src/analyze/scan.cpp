@@ -1,6 +1,7 @@
 #include "analyze/scan.hpp"
 
 #include "elf/dynamic.hpp"
+#include "elf/headers.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "layer/tar_reader.hpp"
 #include "util/error.hpp"
@@ -278,51 +279,29 @@ std::uint64_t FastHash::final() const {
 }
 
 std::uint64_t elf_debug_bytes(std::string_view d) {
-    if (d.size() < sizeof(Elf64_Ehdr) || std::memcmp(d.data(), ELFMAG, SELFMAG) != 0) return 0;
-    bool is64 = d[EI_CLASS] == ELFCLASS64;
-    if (!is64 && d[EI_CLASS] != ELFCLASS32) return 0;
-    if (d[EI_DATA] != ELFDATA2LSB) return 0; // big-endian images are not inspected
-    std::uint64_t shoff, shentsize, shnum, shstrndx;
-    if (is64) {
-        Elf64_Ehdr h;
-        std::memcpy(&h, d.data(), sizeof h);
-        shoff = h.e_shoff, shentsize = h.e_shentsize, shnum = h.e_shnum, shstrndx = h.e_shstrndx;
-    } else {
-        Elf32_Ehdr h;
-        std::memcpy(&h, d.data(), sizeof h);
-        shoff = h.e_shoff, shentsize = h.e_shentsize, shnum = h.e_shnum, shstrndx = h.e_shstrndx;
-    }
-    std::size_t want = is64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
-    if (shoff == 0 || shnum == 0 || shentsize < want || shstrndx >= shnum) return 0;
-    if (shoff > d.size() || shnum > (d.size() - shoff) / shentsize) return 0;
-    auto section = [&](std::uint64_t i, std::uint64_t& name, std::uint64_t& type,
-                       std::uint64_t& off, std::uint64_t& size) {
-        const char* p = d.data() + shoff + i * shentsize;
-        if (is64) {
-            Elf64_Shdr s;
-            std::memcpy(&s, p, sizeof s);
-            name = s.sh_name, type = s.sh_type, off = s.sh_offset, size = s.sh_size;
-        } else {
-            Elf32_Shdr s;
-            std::memcpy(&s, p, sizeof s);
-            name = s.sh_name, type = s.sh_type, off = s.sh_offset, size = s.sh_size;
-        }
-    };
-    std::uint64_t sn, st, so, ss;
-    section(shstrndx, sn, st, so, ss);
-    if (so > d.size() || ss > d.size() - so) return 0;
-    std::string_view strtab = d.substr(so, ss);
+    // the headers decoded by elf/headers (ELF32 and ELF64); lenient: a section that lies about
+    // its extent is not counted, a table that does not fit counts nothing
+    elf::Bytes f = elf::Bytes::of(d);
+    if (elf::identify(f) != elf::Ident::elf) return 0;
+    elf::Header h = elf::header(f);
+    if (!h.little) return 0; // big-endian images are not inspected
+    if (d.size() < (h.is64 ? 64u : 52u)) return 0;
+    const std::uint64_t entry = elf::section_header_size(h.is64);
+    const std::uint64_t count = elf::section_count(f, h);
+    const std::uint32_t names_at = elf::section_names_index(f, h);
+    if (h.shoff == 0 || count == 0 || h.shentsize < entry || names_at >= count) return 0;
+    if (h.shoff > d.size() || count > (d.size() - h.shoff) / h.shentsize) return 0;
+    elf::SectionHeader names = elf::section_header(f, h, names_at);
+    if (!f.has(names.offset, names.size)) return 0;
+    std::string_view strtab = d.substr(names.offset, names.size);
     std::uint64_t total = 0;
-    for (std::uint64_t i = 1; i < shnum; ++i) {
-        std::uint64_t name, type, off, size;
-        section(i, name, type, off, size);
-        if (name >= strtab.size() || type == SHT_NOBITS) continue;
-        std::string_view nm = strtab.substr(name);
+    for (std::uint64_t i = 1; i < count; ++i) {
+        elf::SectionHeader sh = elf::section_header(f, h, i);
+        if (sh.name >= strtab.size() || sh.type == elf::sht_nobits) continue;
+        std::string_view nm = strtab.substr(sh.name);
         nm = nm.substr(0, nm.find('\0'));
-        if (nm.starts_with(".debug_") || nm.starts_with(".zdebug_")) {
-            if (off > d.size() || size > d.size() - off) continue; // lies about its extent
-            total += size;
-        }
+        if ((nm.starts_with(".debug_") || nm.starts_with(".zdebug_")) && f.has(sh.offset, sh.size))
+            total += sh.size;
     }
     return total;
 }

@@ -5,6 +5,7 @@
 #include "util/fs.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <gtest/gtest.h>
 
 namespace analyze_test {
@@ -322,6 +323,47 @@ TEST(AnalyzeScan, ElfDebugBytes) {
     EXPECT_EQ(elf_debug_bytes("not an elf"), 0u);
     std::string cut = self.substr(0, 200); // section table points past the end: no crash
     EXPECT_EQ(elf_debug_bytes(cut), 0u);
+}
+
+TEST(AnalyzeScan, ElfDebugBytesOfAnElf32File) {
+    // a 52-byte ELF32 LE header, 100 bytes of .debug_info, the names, then three 40-byte section
+    // headers: null, .debug_info, .shstrtab
+    std::string names = std::string("\0.debug_info\0.shstrtab\0", 24);
+    std::string f(52, '\0');
+    f.replace(0, 7,
+              "\x7f"
+              "ELF\x01\x01\x01");
+    auto put16 = [&](std::size_t at, std::uint16_t v) { std::memcpy(&f[at], &v, 2); };
+    auto put32 = [&](std::size_t at, std::uint32_t v) { std::memcpy(&f[at], &v, 4); };
+    const std::uint32_t debug_at = 52, names_at = 152, shoff = 176;
+    put32(32, shoff); // e_shoff
+    put16(46, 40);    // e_shentsize
+    put16(48, 3);     // e_shnum
+    put16(50, 2);     // e_shstrndx
+    f += std::string(100, 'd') + names;
+    f.resize(shoff, '\0');
+    auto section = [&](std::uint32_t name, std::uint32_t type, std::uint32_t off,
+                       std::uint32_t size) {
+        std::string sh(40, '\0');
+        std::memcpy(&sh[0], &name, 4);
+        std::memcpy(&sh[4], &type, 4);
+        std::memcpy(&sh[16], &off, 4);
+        std::memcpy(&sh[20], &size, 4);
+        f += sh;
+    };
+    section(0, 0, 0, 0);
+    section(1, 1 /*PROGBITS*/, debug_at, 100);
+    section(13, 3 /*STRTAB*/, names_at, static_cast<std::uint32_t>(names.size()));
+    EXPECT_EQ(elf_debug_bytes(f), 100u);
+    // a section that claims more than the file holds is not counted
+    std::string lying = f;
+    std::uint32_t huge = 1u << 30;
+    std::memcpy(&lying[shoff + 40 + 20], &huge, 4);
+    EXPECT_EQ(elf_debug_bytes(lying), 0u);
+    // big-endian: not inspected
+    std::string big = f;
+    big[5] = 2;
+    EXPECT_EQ(elf_debug_bytes(big), 0u);
 }
 
 } // namespace analyze_test
