@@ -75,8 +75,8 @@ std::vector<Finding> driver_findings(const UserSpace& user, const ImageLibraries
         if (!user.driver_version)
             out.push_back({"INTEL-LOADER-DRIVER", Severity::info,
                            who +
-                               "; the host driver's version is not known (no dpkg record, no "
-                               "versioned libze_intel_gpu file), so the loader's minimum " +
+                               "; the host driver's version is not known (its libze_intel_gpu "
+                               "file has no versioned name), so the loader's minimum " +
                                (min ? std::string(min->release) : std::string("driver")) +
                                " is not checked",
                            ""});

@@ -33,7 +33,7 @@ DepKind classify_dependency(std::string_view soname);
 struct DriverVersion {
     int build = 0;
     std::string text;   // "22.43.24595.41", or the file name's "1.3.24595"
-    std::string source; // "dpkg status of intel-opencl-icd", "the file name libze_intel_gpu..."
+    std::string source; // "the file name libze_intel_gpu.so.1.3.24595"
 };
 
 // The build number of a release or package version: "22.43.24595.41-1" -> 24595,

@@ -4,7 +4,6 @@
 #include "elf/dynamic.hpp"
 #include "gpu_host/ldcache.hpp"
 #include "gpu_vendors/in_root.hpp"
-#include "image_facts/image_facts.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
@@ -34,10 +33,6 @@ constexpr const char* kIntelDrivers[] = {"libze_intel_gpu.so.1", "libze_intel_gp
 // The ICD files of the regular and the legacy1 build (compute-runtime's intel-opencl-icd
 // packages install etc/OpenCL/vendors/intel*.icd).
 constexpr const char* kIntelIcds[] = {"intel.icd", "intel_legacy1.icd"};
-// The packages that ship the Level Zero driver, for its version (Intel's, then Debian's).
-constexpr const char* kIntelDriverPackages[] = {"libze-intel-gpu1", "intel-level-zero-gpu",
-                                                "intel-level-zero-gpu-legacy1", "intel-opencl-icd",
-                                                "intel-opencl-icd-legacy1"};
 constexpr std::size_t kIntelMaxLibraries = 64; // a bound on following NEEDED entries
 
 constexpr const char* kIntelLibDirs[] = {
@@ -190,18 +185,10 @@ void intel_add_dependencies(UserSpace& u, IntelLookup& look) {
     }
 }
 
-std::optional<DriverVersion> intel_driver_version(InRootResolver& res, const UserSpace& u) {
-    if (auto status = res.regular_file("/var/lib/dpkg/status")) {
-        std::string text;
-        try {
-            text = fs::read_file(res.host(*status));
-        } catch (const Error&) {
-        }
-        for (const char* pkg : kIntelDriverPackages)
-            if (auto v = image_facts::dpkg_package_version(text, pkg))
-                if (auto b = driver_build(*v))
-                    return DriverVersion{*b, *v, std::string("the dpkg database's ") + pkg};
-    }
+// From the driver file's versioned name, which Intel's packaging and Debian's both give it. Not
+// from a package database: dpkg's is its own to read (dpkg-query), and the file is the driver
+// that runs.
+std::optional<DriverVersion> intel_driver_version(const UserSpace& u) {
     for (const auto& l : u.libraries)
         if (l.name == kIntelDrivers[0] || l.name == kIntelDrivers[1])
             if (auto v = driver_version_from_file(intel_base_of(l.real_path))) return v;
@@ -240,7 +227,7 @@ UserSpace find_user_space(const std::string& driver_root) {
     // OpenCL: the ICD loader reads /etc/OpenCL/vendors/*.icd, each naming a driver library
     intel_read_icds(u, res, look);
     intel_add_dependencies(u, look);
-    u.driver_version = intel_driver_version(res, u);
+    u.driver_version = intel_driver_version(u);
     return u;
 }
 

@@ -91,9 +91,6 @@ TEST(IntelDriverDeps, TheRuleAndTheVersions) {
 TEST(IntelUserSpace, FollowsTheDriversNeededEntriesUnderTheRule) {
     unit_support::TempDir t("intel-deps");
     debian12(t.path, true, "24595");
-    tree_write(t.path / "var/lib/dpkg/status",
-               "Package: intel-opencl-icd\nStatus: install ok installed\n"
-               "Version: 22.43.24595.41-1\n\n");
     auto u = intel::find_user_space(t.path.string());
     EXPECT_TRUE(u.missing.empty()) << u.missing[0];
     auto n = names(u);
@@ -109,16 +106,15 @@ TEST(IntelUserSpace, FollowsTheDriversNeededEntriesUnderTheRule) {
     EXPECT_EQ(u.left_to_image_names, left);
     EXPECT_EQ(u.left_to_image[0], "libz.so.1 (needed by libigc.so.1)");
     ASSERT_TRUE(u.driver_version);
-    EXPECT_EQ(u.driver_version->build, 24595);
-    EXPECT_EQ(u.driver_version->text, "22.43.24595.41-1");
+    EXPECT_EQ(u.driver_version->build, 24595); // from the driver file's name
+    EXPECT_EQ(u.driver_version->text, "1.3.24595");
 
     // a driver dependency that is not there is missing, named with what needs it
     std::filesystem::remove(t.path / kLib / "libigdgmm.so.12.3.0");
-    std::filesystem::remove(t.path / "var/lib/dpkg/status");
     u = intel::find_user_space(t.path.string());
     ASSERT_EQ(u.missing.size(), 1u);
     EXPECT_EQ(u.missing[0], "libigdgmm.so.12 (needed by libze_intel_gpu.so.1)");
-    ASSERT_TRUE(u.driver_version); // from the file name now
+    ASSERT_TRUE(u.driver_version);
     EXPECT_EQ(u.driver_version->text, "1.3.24595");
 }
 
