@@ -15,6 +15,8 @@ import re
 import subprocess
 from dataclasses import dataclass, field
 
+import strace_log
+
 TRACED = "openat,rename,renameat,renameat2,link,linkat,fsync,fdatasync,syncfs"
 # Under a store: what never outlives a run or a boot, or is a cache that detects a torn entry
 EXEMPT = ("tmp/", "trash/", "holds/", "locks/")
@@ -45,16 +47,8 @@ def traced(gan, log, *args, env=None):
 
 def parse(text):
     """strace -f output, with the <unfinished ...> / <... resumed> halves of a call joined."""
-    t, pending = Trace(), {}
-    for raw in text.splitlines():
-        tid, _, rest = raw.partition(" ")
-        rest = rest.lstrip()
-        if rest.endswith("<unfinished ...>"):
-            pending[tid] = rest[: -len("<unfinished ...>")]
-            continue
-        m = re.match(r"<\.\.\. \w+ resumed>(.*)", rest)
-        if m:
-            rest = pending.pop(tid, "") + m.group(1)
+    t = Trace()
+    for tid, rest in strace_log.calls(text):
         m = LINE.match(f"{tid} {rest}")
         if m:
             r = RESULT_PATH.search(rest)

@@ -398,7 +398,7 @@ def test_gantry_reads_only_the_superblock_of_the_artifact(g, artifact, proxy, fu
     local copy and nothing more; its tables, etc/passwd and every file are read by processes
     it forked that loaded a seccomp filter first (the facts reader, the FUSE server)."""
     from conftest import need_tool
-    import re
+    import strace_log
     import subprocess
     need_tool("strace")
     ref, manifest, _ = artifact
@@ -409,21 +409,15 @@ def test_gantry_reads_only_the_superblock_of_the_artifact(g, artifact, proxy, fu
                                "cat", "/data/small.txt")],
                        capture_output=True, text=True, env=g.environ(), timeout=120)
     assert r.returncode == 0 and r.stdout == "hello lazy\n", r
-    lines = log.read_text().splitlines()
-    main = lines[0].split()[0]
-    confined, readers = set(), set()
-    for line in lines:
-        pid, call = line.split(None, 1)
-        if call.startswith("seccomp(SECCOMP_SET_MODE_FILTER") and "= 0" in call:
-            confined.add(pid)
-        if call.startswith("pread64(") and blob in call.split(",")[0]:
-            if pid == main:
-                m = re.search(r", (\d+), (\d+)\) += ", call)
-                assert m and int(m[1]) + int(m[2]) <= 96, \
-                    f"gantry itself read more than the superblock of the artifact: {line}"
-            else:
-                assert pid in confined, f"a read of the artifact before confinement: {line}"
-                readers.add(pid)
+    main, reads = strace_log.reads_of(log.read_text(), blob)
+    readers = set()
+    for read in reads:
+        if read.pid == main:
+            assert read.size + read.offset <= 96, \
+                f"gantry itself read more than the superblock of the artifact: {read.line}"
+        else:
+            assert read.confined, f"a read of the artifact before confinement: {read.line}"
+            readers.add(read.pid)
     assert len(readers) >= 2, readers  # the facts reader and the server
 
 

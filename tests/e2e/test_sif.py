@@ -8,7 +8,6 @@ around a squashfs that mksquashfs writes; the hostile ones are written byte by b
 tests/fixtures/sif_files.py: each is refused with a sentence naming the file, nothing crashes."""
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Gantry, need_tool
+import strace_log
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 import sif_files  # noqa: E402
@@ -227,22 +227,16 @@ def test_gantry_itself_reads_only_the_sif_header_table_labels_and_superblock(g, 
                        capture_output=True, text=True, env=g.environ() | {"GANTRY_SQSH_FUSE": "1"},
                        timeout=120)
     assert r.returncode == 0 and "from-labels.json" in r.stdout, r
-    lines = log.read_text().splitlines()
-    main = lines[0].split()[0]
-    confined, mine, theirs = set(), [], []
-    for line in lines:
-        pid, call = line.split(None, 1)
-        if call.startswith("seccomp(SECCOMP_SET_MODE_FILTER") and "= 0" in call:
-            confined.add(pid)
-        if call.startswith("pread64(") and str(sif) in call.split(",")[0]:
-            m = re.search(r", (\d+), (\d+)\) += ", call)
-            size, offset = int(m[1]), int(m[2])
-            if pid == main:
-                assert any(a <= offset and offset + size <= b for a, b in allowed), line
-                mine.append((offset, size))
-            else:
-                assert pid in confined, f"a read of the image before confinement: {line}"
-                theirs.append(line)
+    main, reads = strace_log.reads_of(log.read_text(), sif)
+    mine, theirs = [], []
+    for read in reads:
+        if read.pid == main:
+            assert any(a <= read.offset and read.offset + read.size <= b for a, b in allowed), \
+                read.line
+            mine.append((read.offset, read.size))
+        else:
+            assert read.confined, f"a read of the image before confinement: {read.line}"
+            theirs.append(read.line)
     assert (sifs["offset"], 96) in mine and theirs
 
 

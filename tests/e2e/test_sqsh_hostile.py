@@ -10,7 +10,6 @@ of bounds (SIGSEGV). fuzz/fuzz_sqsh_reader covers the classes beyond these input
 The image is written by mksquashfs with uncompressed metadata (-noI -noD -noF -noX), so each
 structure is found and patched at its byte offset."""
 import os
-import re
 import shutil
 import struct
 import subprocess
@@ -21,6 +20,7 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import Gantry, need_tool
+import strace_log
 
 CRASH_MARKS = ("stack smashing", "Segmentation", "AddressSanitizer", "double free",
                "corrupted", "Aborted", "core dumped")
@@ -266,25 +266,40 @@ def test_gantry_reads_only_the_superblock_the_rest_is_read_confined(g, pristine,
                         "clone,clone3,fork,vfork,execve", "-o", log, *g.cmd(*args)],
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r
-    lines = log.read_text().splitlines()
-    main = lines[0].split()[0]
-    confined = set()  # pids that loaded a seccomp filter (after setresuid)
-    reads = {}  # pid -> [sizes of preads of the image, in order]
-    for line in lines:
-        pid, call = line.split(None, 1)
+    text = log.read_text()
+    main, image_reads = strace_log.reads_of(text, pristine)
+    for pid, call in strace_log.calls(text):
         if call.startswith("execve(") and pid != main:  # the container's own, not a reader's
-            assert command.startswith("run"), f"a program exec'd to read the image: {line}"
-        if call.startswith("seccomp(SECCOMP_SET_MODE_FILTER") and "= 0" in call:
-            confined.add(pid)
-        if call.startswith("pread64(") and str(pristine) in call.split(",")[0]:
-            if pid == main:  # SIZE, OFFSET: within the superblock
-                m = re.search(r", (\d+), (\d+)\) += ", call)
-                assert m and int(m[1]) + int(m[2]) <= 96, \
-                    f"gantry itself read more than the superblock of the image: {line}"
-            if pid != main:
-                assert pid in confined, f"a read of the image before confinement: {line}"
-            reads.setdefault(pid, []).append(line)
+            assert command.startswith("run"), f"a program exec'd to read the image: {call}"
+    reads = {}  # pid -> [lines of its preads of the image, in order]
+    for read in image_reads:
+        if read.pid == main:  # SIZE, OFFSET: within the superblock
+            assert read.size + read.offset <= 96, \
+                f"gantry itself read more than the superblock of the image: {read.line}"
+        else:  # after its setresuid and seccomp filter
+            assert read.confined, f"a read of the image before confinement: {read.line}"
+        reads.setdefault(read.pid, []).append(read.line)
     assert reads.get(main), "gantry did not read the superblock itself"
     assert any(p != main for p in reads), "no confined process read the image"
     if command == "load":  # the tar's reader: every file's data read there, confined
         assert sum(len(r) for p, r in reads.items() if p != main) > 10, reads
+
+
+def test_strace_log_joins_the_halves_of_a_split_call():
+    """On a busy machine strace splits a call that another traced process interrupts; the
+    confinement checks above read its joined form (a seccomp filter loaded in halves is loaded,
+    a read in halves is a read). A log as strace -f writes it, halves interleaved:"""
+    path = "/tmp/x.sqsh"
+    log = "\n".join([
+        "10 pread64(3</tmp/x.sqsh>, \"hsqs\"..., 96, 0) = 96",
+        "11 seccomp(SECCOMP_SET_MODE_FILTER, 0, {len=60, filter=0x1} <unfinished ...>",
+        "12 pread64(4</tmp/x.sqsh>, <unfinished ...>",
+        "11 <... seccomp resumed>) = 0",
+        "12 <... pread64 resumed>\"hsqs\"..., 96, 0) = 96",
+        "11 pread64(5</tmp/x.sqsh>, \"\"..., 4096, 1024) = 4096",
+        "12 seccomp(SECCOMP_SET_MODE_FILTER, 0, {len=60, filter=0x1}) = -1 EINVAL",
+    ])
+    main, reads = strace_log.reads_of(log, path)
+    assert main == "10"
+    assert [(r.pid, r.size, r.offset, r.confined) for r in reads] == \
+        [("10", 96, 0, False), ("12", 96, 0, False), ("11", 4096, 1024, True)]
