@@ -95,7 +95,7 @@ gantry_module(engine PURPOSE "preparing and running a container from an image"
   DEPENDS cdi cpu elf fuse gpu_vendors_all lazy oci rootfs runspec runtime site sqsh store util)
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
   DEPENDS cdi fuse gpu_vendors_all lazy oci registry runtime sqsh store util)
-gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version, info and events (--format rows, inspect JSON, the events stream) and docker's --filter"
+gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version, info, events and stats (--format rows, inspect JSON, the events stream, StatsJSON) and docker's --filter"
   DEPENDS gotemplate oci runtime store util)
 gantry_module(image_list PURPOSE "what gantry images and GET /images/json list: the local store's, lazily pulled and shared stores' images with docker's facts, sizes and filters"
   DEPENDS docker_model lazy oci sqsh store util)

@@ -1,9 +1,11 @@
 #include "cli/context.hpp"
+#include "docker_model/stats.hpp"
 #include "docker_model/top.hpp"
 #include "runtime/state.hpp"
 #include "util/error.hpp"
 
 #include <cstdio>
+#include <memory>
 
 namespace gantry::cli {
 
@@ -41,6 +43,30 @@ void register_port(CLI::App& app, Context& ctx) {
             auto s = runtime::StateDir().get(o->name);
             std::string out = docker_model::container_ports(s, o->port);
             std::fwrite(out.data(), 1, out.size(), stdout);
+            return 0;
+        };
+    });
+}
+
+void register_stats(CLI::App& app, Context& ctx) {
+    auto o = std::make_shared<docker_model::StatsRequest>();
+    auto* cmd = app.add_subcommand(
+        "stats", "Show containers' CPU, memory, block I/O and process counts (docker's table), "
+                 "refreshed each second until interrupted");
+    cmd->add_flag("-a,--all", o->all, "Every container, not only the running ones");
+    cmd->add_flag_callback(
+        "--no-stream", [o] { o->stream = false; },
+        "Print one table (two samples 100 ms apart) and exit");
+    cmd->add_flag("--no-trunc", o->no_trunc, "Print whole container IDs");
+    cmd->add_option("--format", o->format,
+                    "docker's Go template: '{{.Name}} {{.CPUPerc}}', 'table ...' or 'json'; "
+                    "fields .Container .Name .ID .CPUPerc .MemUsage .MemPerc .NetIO .BlockIO "
+                    ".PIDs");
+    cmd->add_option("containers", o->containers,
+                    "Containers (names or IDs); none: every running one, as they come and go");
+    cmd->callback([&ctx, o] {
+        ctx.action = [o] {
+            docker_model::print_stats(*o, stdout);
             return 0;
         };
     });

@@ -129,6 +129,7 @@ void register_wait(CLI::App& app, Context& ctx);
 void register_events(CLI::App& app, Context& ctx);
 void register_top(CLI::App& app, Context& ctx);
 void register_port(CLI::App& app, Context& ctx);
+void register_stats(CLI::App& app, Context& ctx);
 void register_create(CLI::App& app, Context& ctx);
 void register_start(CLI::App& app, Context& ctx);
 void register_restart(CLI::App& app, Context& ctx);

@@ -168,6 +168,7 @@ constexpr Command kCommands[] = {
     {"events", register_events},
     {"top", register_top},
     {"port", register_port},
+    {"stats", register_stats},
     {"create", register_create},
     {"start", register_start},
     {"restart", register_restart},

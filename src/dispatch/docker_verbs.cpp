@@ -42,6 +42,7 @@ constexpr GroupVerb kGroupVerbs[] = {
     {"container", "wait", "wait"},
     {"container", "top", "top"},
     {"container", "port", "port"},
+    {"container", "stats", "stats"},
     {"container", "create", "create"},
     {"container", "start", "start"},
     {"container", "restart", "restart"},
@@ -70,8 +71,6 @@ constexpr Missing kMissing[] = {
     {"unpause", "`gantry run` containers cannot be frozen; the OCI runtime's can (`gantry oci "
                 "resume`)"},
     {"update", "a container's limits are set when it starts (--memory, --cpus, --pids-limit)"},
-    {"stats", "a container's usage is its cgroup's: `gantry run --memory/--cpus` set limits, "
-              "systemd-cgtop shows them"},
     {"diff", "a container's writes are its writable layer (docs/storage.md); gantry does not "
              "compare it with the image"},
     {"export", "bind-mount a host directory and write the files there, or `gantry save` the image"},

@@ -275,3 +275,60 @@ def test_container_prune_removes_what_is_not_running(runner):
     r = runner.fail("container", "prune", "-f", "--filter", "status=exited", code=2)
     assert "status" in r.err and "until, label, label!" in r.err, r
     runner.run("rm", "-f", names["up"])
+
+
+def test_stats_one_table_a_stream_and_every_container(runner):
+    """`gantry stats` (docker's): a table of the running containers, or the named ones, with
+    docker's columns and figures (docs/docker-cli.md); -a adds those not running, at zero; a
+    stream redraws each second, and a named container removed meanwhile shows docker's "--"."""
+    busy, idle, made = (f"{runner.tag}-st{n}" for n in ("busy", "idle", "made"))
+    runner.created += [busy, idle, made]
+    limit = ["--memory", "64m"] if runner.user is None else []  # a cgroup of its own as root
+    runner.run("run", "-d", "--name", busy, *limit, runner.image, "sh", "-c",
+               "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; exec sleep 60")
+    runner.run("run", "-d", "--name", idle, runner.image, "sleep", "60")
+    runner.run("create", "--name", made, runner.image, "true")
+    fields = "{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.MemPerc}}|{{.NetIO}}|{{.BlockIO}}|{{.PIDs}}"
+    rows = {r.split("|")[0]: r.split("|") for r in
+            runner.run("stats", "--no-stream", "--format", fields).out.splitlines()}
+    assert busy in rows and idle in rows and made not in rows, rows
+    for name in (busy, idle):
+        _, cpu, mem, mem_perc, net, _, pids = rows[name]
+        assert cpu.endswith("%") and float(cpu[:-1]) >= 0 and mem_perc.endswith("%"), rows
+        assert net == "0B / 0B" and int(pids) >= 1, rows
+        used, lim = mem.split(" / ")
+        assert used[0].isdigit() and used.endswith("B"), rows
+    total = next(int(line.split()[1]) * 1024 for line in open("/proc/meminfo")
+                 if line.startswith("MemTotal:"))
+    units, v, i = ["B", "KiB", "MiB", "GiB", "TiB"], float(total), 0
+    while v >= 1024 and i < len(units) - 1:
+        v, i = v / 1024, i + 1
+    assert rows[idle][2].split(" / ")[1] == f"{v:.4g}{units[i]}", rows  # no limit: the host's
+    if limit:
+        assert rows[busy][2].endswith(" / 64MiB"), rows
+    # docker's default table; -a adds the created one at zero; names pick, IDs whole
+    table = runner.run("stats", "--no-stream", "-a").out.splitlines()
+    assert table[0].split("   ")[0] == "CONTAINER ID" and "MEM USAGE / LIMIT" in table[0]
+    made_row = next(r for r in table if made in r)
+    assert "0.00%" in made_row and "0B / 0B" in made_row, table
+    whole = runner.run("stats", "--no-stream", "--no-trunc", "--format", "{{.ID}} {{.Name}}",
+                       idle).out.split()
+    assert whole == [entry(runner, idle)["id"], idle], whole  # gantry's IDs are whole at 12
+    r = runner.run("stats", "--no-stream", f"{runner.tag}-nosuch", check=False)
+    assert r.code != 0 and f"{runner.tag}-nosuch" in r.err, r
+    # streamed: a row a second; the container removed meanwhile reads "--"
+    p = runner.popen("stats", "--format", "{{.Name}} {{.PIDs}}", idle, stdout=subprocess.PIPE,
+                     text=True)
+    try:
+        assert p.stdout.readline().split()[0] == idle
+        runner.run("rm", "-f", idle)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            line = p.stdout.readline()
+            if line.split() == [idle, "--"]:
+                break
+        else:
+            pytest.fail("no row of the removed container read --")
+    finally:
+        p.kill()
+        p.wait()

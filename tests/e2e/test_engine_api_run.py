@@ -302,6 +302,15 @@ def test_stats_one_shot_streamed_and_docker_stats_no_stream(svc):
         head, row = r.stdout.splitlines()[:2]
         assert head.startswith("CONTAINER ID") and "MEM USAGE / LIMIT" in head, r.stdout
         assert name in row and row.count("%") == 2, r.stdout
+        # gantry's own `stats` prints what docker's CLI computes from the same JSON: the same
+        # header, and the same figures where they do not move between two reads
+        g, _, _ = svc
+        mine = g.run("stats", "--no-stream", name).out.splitlines()
+        assert mine[0].split() == head.split(), (mine, head)
+        steady = "{{.Container}} {{.Name}} {{.ID}} {{.PIDs}} {{.NetIO}} {{.MemUsage}}"
+        theirs = docker(svc, "stats", "--no-stream", "--format", steady, name).stdout.split()
+        ours = g.run("stats", "--no-stream", "--format", steady, name).out.split()
+        assert ours[:7] == theirs[:7] and ours[-1] == theirs[-1] == "64MiB", (ours, theirs)
         c = UnixHTTP(str(sock))
         c.request("GET", f"/v1.41/containers/{name}/stats?stream=false")
         s = json.loads(c.getresponse().read())

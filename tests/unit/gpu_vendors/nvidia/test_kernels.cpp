@@ -7,7 +7,6 @@
 
 namespace compat_kernels_test {
 
-using namespace gantry::image_facts;
 using namespace gantry::gpu_vendors::nvidia;
 
 namespace {
