@@ -136,7 +136,8 @@ SAN_CMAKE = cmake -S . -B $(SAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInf
 # ccache with the sloppiness its manual asks for precompiled headers (its "Precompiled headers";
 # CMakeLists.txt builds the header's image without a timestamp): without it every batch that
 # includes the header was uncacheable
-SAN_CCACHE = $(if $(CCACHE),"-DCMAKE_CXX_COMPILER_LAUNCHER=env;CCACHE_SLOPPINESS=pch_defines,time_macros;ccache" \
+COMMA := ,
+SAN_CCACHE = $(if $(CCACHE),"-DCMAKE_CXX_COMPILER_LAUNCHER=env;CCACHE_SLOPPINESS=pch_defines$(COMMA)time_macros;ccache" \
 	-DCMAKE_C_COMPILER_LAUNCHER=ccache)
 # -O0: a third of -O1's compile time (CMakeLists.txt); the fuzzers' library is -O1 whatever it is
 SAN_OPT ?= -O0
