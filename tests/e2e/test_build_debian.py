@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TESTS, need_tool
+from conftest import TESTS, Gantry, need_tool
 from fixtures import debian_base as deb
 
 sys.path.insert(0, str(TESTS / "fixtures" / "gpuhost"))
@@ -97,15 +97,25 @@ def device_code(g, binary: Path):
     return sorted({(e["kind"], e["arch"]) for e in fb["entries"] if not e["nvlink_stub"]})
 
 
+@pytest.fixture(scope="module")
+def cuda_store(debian, tmp_path_factory):
+    """One store with the Debian base and the CUDA devel image for both builds below: loading
+    the two (1 GB of layers) was a third of each test's time. Each build makes its own image
+    and compiles again (its --gpu-arch is the devel stage's build argument)."""
+    if not NVCC.exists():
+        pytest.skip("the CUDA toolkit is not at /usr/local/cuda")
+    g = Gantry(tmp_path_factory.mktemp("cuda-build") / "store")
+    g.run("load", debian)
+    g.run("load", deb.cuda_devel_archive())
+    return g
+
+
 # "host" resolves to the simulated host's sm_80 and runs there; a list, to what it names, refused
 # on that host (an explicit single arch, e.g. sm_80, takes the list's path: each build is a real
 # nvcc in a container, 20-60 s of make test)
 @pytest.mark.parametrize("arch,expect", [("8.6,sm_90", ["sm_86", "sm_90"]), ("host", ["sm_80"])])
-def test_cuda_multistage_compiles_only_the_gpu_arch(g, debian, tmp_path, arch, expect):
-    if not NVCC.exists():
-        pytest.skip("the CUDA toolkit is not at /usr/local/cuda")
-    g.run("load", debian)
-    g.run("load", deb.cuda_devel_archive())
+def test_cuda_multistage_compiles_only_the_gpu_arch(cuda_store, tmp_path, arch, expect):
+    g = cuda_store
     host = gh.build_host(tmp_path / "gpuhost", gh.preset(1, cc="8.0"))
     g.env["FAKE_DEVICE_ROOT"] = str(host.dev_root)
     ctx = context(tmp_path, {"Dockerfile": CUDA, "kernel.cu": KERNEL})
