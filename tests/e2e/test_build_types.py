@@ -14,6 +14,7 @@ own: seconds, where a full build per type and compiler would cost make test minu
 (`make build-types` does those, docs/packaging.md)."""
 import json
 import shlex
+import shutil
 import subprocess
 
 import pytest
@@ -34,6 +35,10 @@ UNITS = {"src/image_build/gpu_arch.cpp": None, "src/spank/options.c": None,
 # _FORTIFY_SOURCE's checks, is in dpkg-buildflags. GCC's middle end warns differently at -O3 and
 # -O0. `make build-types` builds every type whole (docs/packaging.md).
 TYPES = {"gcc": {"Release": ["-O3", "-DNDEBUG"], "Debug": ["-g"]}, "clang": {}}
+# ccache where the builds have it (the Makefile's CCACHE): a compile of the same source, headers,
+# compiler and flags in the same checkout is answered from the cache; a failed one (a warning
+# under -Werror) is never cached, so it fails again. Off with CCACHE_DISABLE=1, as ccache reads.
+LAUNCHER = ["ccache"] if shutil.which("ccache") else []
 OWN = {"-O2", "-g1", "-DNDEBUG", "-MD"}  # the tested build's, replaced
 GCC_ONLY = {"-Wno-format-truncation"}  # CMakeLists.txt adds them for GCC only
 
@@ -91,7 +96,8 @@ def test_units_compile_with_every_build_types_flags(compiler, tmp_path):
         for name, flags in flag_sets.items():
             if UNITS[unit] is not None and name not in UNITS[unit]:
                 continue
-            cmd = [cc, *kept, *flags, "-Werror", "-c", str(REPO / unit), "-o", str(tmp_path / "u.o")]
+            cmd = [*LAUNCHER, cc, *kept, *flags, "-Werror", "-c", str(REPO / unit), "-o",
+                   str(tmp_path / "u.o")]
             p = subprocess.run(cmd, cwd=directory, capture_output=True, text=True)
             if p.returncode != 0:
                 failures.append(f"{unit} {compiler} {name}:\n{p.stderr[-2000:]}")
