@@ -171,6 +171,7 @@ class Loader {
                         job.blob = job.diff_id;
                 }
                 job.open = [this, member] { return src_->open(member); };
+                job.reopenable = true; // a member of the archive's file
                 jobs.push_back(std::move(job));
             }
             auto done = importer_.layers(jobs);
@@ -379,6 +380,7 @@ class Loader {
                                     l.digest.str().substr(0, 19) + ")",
                                 [this, lm] { return src_->open(lm); }};
             job.media_type = l.media_type;
+            job.reopenable = true; // a member of the archive's file or layout
             if (!store::has_layer_content(store_, l.digest, config.diff_ids[i])) {
                 if (!src_->has(lm))
                     throw Error(Errc::not_found,

@@ -8,6 +8,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/hash.hpp"
 #include "util/log.hpp"
 #include "util/parallel.hpp"
 #include "util/unsafe_sync.hpp"
@@ -20,6 +21,7 @@
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace gantry::store {
 
@@ -61,6 +63,25 @@ std::string one_copy_why_not(const layer::UnpackResult& r, const TreeDigest& tre
                " of its files cannot be read by the store's owner";
     if (r.tar_split.empty()) return "no tar-split was recorded";
     return check_tree(rootfs, r.tar_split, what);
+}
+
+// The blob read again from JOB's source into a new pending blob, checked against WANT (what
+// the same source hashed to when the layer was unpacked from it)
+PendingBlob copy_blob_again(Store& store, const LayerJob& job, const oci::Digest& want) {
+    auto blob = store.begin_blob();
+    auto src = job.open();
+    Sha256 hash;
+    std::vector<char> buf(1 << 20);
+    while (std::size_t n = src->read(buf.data(), buf.size())) {
+        hash.update(buf.data(), n);
+        fs::write_all(blob.fd(), buf.data(), n, job.what + "'s blob");
+    }
+    if (auto got = hash.hex_final(); got != want.hex())
+        throw Error(Errc::invalid,
+                    job.what + ": its blob read again hashes to sha256:" + got + ", not " +
+                        want.str() + " as when it was unpacked: the source changed meanwhile",
+                    "leave the archive unchanged while it is loaded, and load it again");
+    return blob;
 }
 
 } // namespace
@@ -118,10 +139,13 @@ LayerDone Importer::one_layer(const LayerJob& job, BackgroundQueue& publisher) {
     } else {
         src = job.open();
     }
-    std::optional<store::PendingBlob> pblob;
-    if (!have_blob && !job.adopt_blob) pblob.emplace(store_.begin_blob());
     std::optional<store::PendingLayer> player;
     if (!have_layer) player.emplace(store_.begin_layer());
+    // a blob the source can give again is copied only if the store keeps it (below)
+    bool blob_later = job.reopenable && player && !have_blob && !job.adopt_blob &&
+                      !keep_compressed();
+    std::optional<store::PendingBlob> pblob;
+    if (!have_blob && !job.adopt_blob && !blob_later) pblob.emplace(store_.begin_blob());
 
     layer::ExtractOptions xo{job.what, opt_.privileged};
     // the tree is synced before it is published: its files' writeback starts as they are written
@@ -216,6 +240,7 @@ LayerDone Importer::one_layer(const LayerJob& job, BackgroundQueue& publisher) {
         meta["blob_kept"] = !drop_blob;
         if (!why.empty()) meta["blob_kept_why"] = why;
         if (!drop_blob) {
+            if (blob_later) pblob.emplace(copy_blob_again(store_, job, done.blob));
             if (pblob) pblob->commit(done.blob);
             if (!have_blob && job.adopt_blob) job.adopt_blob(done.blob);
         }

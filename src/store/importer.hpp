@@ -34,6 +34,11 @@ struct LayerJob {
     std::function<void()> discard_blob;
     // The layer's media type as the manifest gave it (recorded in meta.json; "" when unknown)
     std::string media_type;
+    // open() may be called again and gives the same bytes from a local file (a member of the
+    // archive being loaded): the store then copies the blob from it only when it keeps the
+    // blob, instead of writing every blob beside its tree and deleting it (a durable
+    // publish's syncfs would write those bytes to the disk for nothing)
+    bool reopenable = false;
 };
 
 struct LayerDone {

@@ -27,6 +27,11 @@ def test_load_tag_and_rmi_publish_durably(g, mk, tmp_path):
     assert sum(c[1] == "syncfs" for c in t.calls) >= len(img.layers)
     one_by_one = [c for c in t.calls if c[1] in ("fsync", "fdatasync") and "/tmp/layer-" in c[2]]
     assert one_by_one == [], one_by_one
+    # a blob the store does not keep (one copy: the tree) is never written beside the tree to be
+    # deleted after: a layer's syncfs would write those bytes to the disk for nothing
+    published = {src for _, src, _, _ in publishes(t, [g.root])}
+    made = {p for i, p in t.paths.items() if t.calls[i][1] == "openat" and "/tmp/blob-" in p}
+    assert made and made <= published, made - published  # the manifest and config are kept
     _, t = traced(g, tmp_path / "tag.log", "tag", "sample:latest", "other:1")
     assert violations(t, [g.root]) == []
     _, t = traced(g, tmp_path / "rmi.log", "rmi", "other:1")

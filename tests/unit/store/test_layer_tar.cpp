@@ -203,6 +203,67 @@ TEST_F(LayerTar, AnEntryReplacedInTheSameLayerKeepsTheBlob) {
     EXPECT_FALSE(store::has_tar_split(*st_, d));
 }
 
+// An archive being loaded gives its members again: the importer writes a blob only when the
+// store keeps it, read again from the archive then, and checked against the first read
+class ReopenedLayer : public LayerTar {
+  protected:
+    // Imports TAR from a source that counts its opens and gives SECOND from the second on
+    std::string import_reopenable(const std::string& tar, const std::string& second) {
+        Digest d = Digest::of(tar);
+        store::Importer imp(*st_, store::ImportOptions{::geteuid() == 0, 1});
+        store::LayerJob job{d, d, "test layer", [this, tar, second] {
+                                ++opens_;
+                                return std::unique_ptr<gantry::layer::Reader>(
+                                    std::make_unique<StringReader>(opens_ == 1 ? tar : second,
+                                                                   7000));
+                            }};
+        job.reopenable = true;
+        imp.layers({job});
+        return gantry::fs::read_file(st_->layer_dir(d) / "meta.json");
+    }
+    int opens_ = 0;
+};
+
+TEST_F(ReopenedLayer, ABlobTheStoreDropsIsReadOnce) {
+    Tar t;
+    t.file("a", big_data(300000)).dir("d").file("d/b", "bee");
+    std::string tar = t.str();
+    auto meta = gantry::oci::json::parse(import_reopenable(tar, tar));
+    EXPECT_EQ(meta.value("blob_kept", true), false) << meta.dump();
+    EXPECT_EQ(opens_, 1);
+    EXPECT_FALSE(st_->has_blob(Digest::of(tar)));
+    EXPECT_EQ(rebuilt(Digest::of(tar)), tar);
+}
+
+TEST_F(ReopenedLayer, ABlobTheStoreKeepsIsReadAgainWhole) {
+    Tar t;
+    t.file("x", "first").file("x", big_data(2 << 20));
+    std::string tar = t.str();
+    auto meta = gantry::oci::json::parse(import_reopenable(tar, tar));
+    EXPECT_EQ(meta.value("blob_kept", false), true) << meta.dump();
+    EXPECT_EQ(opens_, 2);
+    EXPECT_EQ(st_->read_blob(Digest::of(tar), 64u << 20), tar);
+}
+
+TEST_F(ReopenedLayer, ASourceChangedBeforeItsBlobIsReadAgainIsRefusedAndNothingPublished) {
+    Tar t;
+    t.file("x", "first").file("x", "second");
+    std::string tar = t.str();
+    std::string changed = tar;
+    changed[600] ^= 1; // a byte of the first entry's padding: the blob hashes differently
+    try {
+        import_reopenable(tar, changed);
+        FAIL() << "a changed source was stored";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::invalid);
+        EXPECT_NE(e.message().find("the source changed meanwhile"), std::string::npos)
+            << e.message();
+    }
+    EXPECT_FALSE(st_->has_layer(Digest::of(tar)));
+    EXPECT_FALSE(st_->has_blob(Digest::of(tar)));
+    EXPECT_TRUE(stdfs::is_empty(st_->tmp_dir())) << "left in tmp/";
+}
+
 TEST_F(LayerTar, TheRecorderPassesEveryByteThrough) {
     Tar t;
     t.file("f", big_data(70000)).dir("d").file("d/g", "g");
