@@ -142,8 +142,8 @@ LayerDone Importer::one_layer(const LayerJob& job, BackgroundQueue& publisher) {
     std::optional<store::PendingLayer> player;
     if (!have_layer) player.emplace(store_.begin_layer());
     // a blob the source can give again is copied only if the store keeps it (below)
-    bool blob_later = job.reopenable && player && !have_blob && !job.adopt_blob &&
-                      !keep_compressed();
+    bool blob_later =
+        job.reopenable && player && !have_blob && !job.adopt_blob && !keep_compressed();
     std::optional<store::PendingBlob> pblob;
     if (!have_blob && !job.adopt_blob && !blob_later) pblob.emplace(store_.begin_blob());
 

@@ -211,12 +211,12 @@ class ReopenedLayer : public LayerTar {
     std::string import_reopenable(const std::string& tar, const std::string& second) {
         Digest d = Digest::of(tar);
         store::Importer imp(*st_, store::ImportOptions{::geteuid() == 0, 1});
-        store::LayerJob job{d, d, "test layer", [this, tar, second] {
-                                ++opens_;
-                                return std::unique_ptr<gantry::layer::Reader>(
-                                    std::make_unique<StringReader>(opens_ == 1 ? tar : second,
-                                                                   7000));
-                            }};
+        store::LayerJob job{
+            d, d, "test layer", [this, tar, second] {
+                ++opens_;
+                return std::unique_ptr<gantry::layer::Reader>(
+                    std::make_unique<StringReader>(opens_ == 1 ? tar : second, 7000));
+            }};
         job.reopenable = true;
         imp.layers({job});
         return gantry::fs::read_file(st_->layer_dir(d) / "meta.json");
