@@ -4,6 +4,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/hash.hpp"
 #include "util/text.hpp"
 #include "util/zeros.hpp"
 
@@ -16,6 +17,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <memory>
+#include <optional>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -72,6 +74,12 @@ using ArchivePtr = std::unique_ptr<struct archive, int (*)(struct archive*)>;
 class Extractor {
   public:
     Extractor(int root, const ExtractOptions& opt) : root_(root), opt_(opt) {}
+
+    static void hash_zeros(Sha256& h, std::uint64_t n) {
+        static const char zero[64 * 1024] = {};
+        for (; n > 0; n -= std::min<std::uint64_t>(n, sizeof zero))
+            h.update(zero, std::min<std::uint64_t>(n, sizeof zero));
+    }
 
     ExtractStats run(Reader& in) {
         ReadCtx ctx{&in, std::vector<char>(1 << 18), nullptr};
@@ -190,6 +198,10 @@ class Extractor {
         }
         const std::string& leaf = comps.back();
         int parent = dir_fd(comps, comps.size() - 1, name);
+        if (opt_.content_sha256) { // whatever this entry makes of the path, file() says again
+            path_ = text::join(comps, "/");
+            opt_.content_sha256->erase(path_);
+        }
 
         if (leaf.starts_with(".wh.")) {
             whiteout(parent, leaf, name);
@@ -369,19 +381,34 @@ class Extractor {
         la_int64_t offset = 0;
         std::int64_t end = 0; // the file's size: the data's end or the header's size
         last_block_ = ~std::uint64_t{0};
+        std::optional<Sha256> hash; // the content as the file holds it: holes read as zeros
+        std::uint64_t hashed = 0;
+        if (opt_.content_sha256) hash.emplace();
         for (;;) {
             int rc = archive_read_data_block(a, &buf, &size, &offset);
             if (rc == ARCHIVE_EOF) break;
             if (rc < ARCHIVE_WARN) fail_archive(a, ctx);
             write_sparse(fd.get(), static_cast<const char*>(buf), size,
                          static_cast<std::uint64_t>(offset), name);
+            if (hash && static_cast<std::uint64_t>(offset) < hashed) hash.reset(); // not in order
+            if (hash) {
+                hash_zeros(*hash, static_cast<std::uint64_t>(offset) - hashed);
+                hash->update(buf, size);
+                hashed = static_cast<std::uint64_t>(offset) + size;
+            }
             st_.bytes += size;
             end = std::max<std::int64_t>(end, offset + static_cast<la_int64_t>(size));
         }
         if (archive_entry_size_is_set(e)) end = std::max<std::int64_t>(end, archive_entry_size(e));
         struct stat st {};
-        if (::fstat(fd.get(), &st) == 0 && st.st_size < end)
-            if (::ftruncate(fd.get(), end) != 0) throw_errno(opt_.what + ": cannot size " + name);
+        if (::fstat(fd.get(), &st) != 0) throw_errno(opt_.what + ": cannot examine " + name);
+        if (st.st_size < end && ::ftruncate(fd.get(), end) != 0)
+            throw_errno(opt_.what + ": cannot size " + name);
+        auto size_now = static_cast<std::uint64_t>(std::max<std::int64_t>(st.st_size, end));
+        if (hash && size_now >= hashed) {
+            hash_zeros(*hash, size_now - hashed);
+            (*opt_.content_sha256)[path_] = hash->hex_final();
+        }
         // a hint, not the sync: an error here (EIO) is met again, and reported, by the sync that
         // makes the tree durable before it is published. Large files only: the call starts the
         // writeback in this thread (~0.1 ms each, measured), which thousands of small files
@@ -455,6 +482,7 @@ class Extractor {
 
     int root_;
     const ExtractOptions& opt_;
+    std::string path_; // the entry's path in the tree, with content_sha256
     ExtractStats st_;
     std::unordered_map<std::string, Fd> cache_;
     std::vector<DirMeta> dirs_;

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace gantry::layer {
@@ -24,6 +25,10 @@ struct ExtractOptions {
     // before it is published, so that the disk writes it while the rest is still being
     // decompressed and the sync at the end finds little left (docs/storage.md)
     bool early_writeback = false;
+    // When set: each regular file's content SHA-256 (hex) as written, holes included, by its path
+    // in the tree ("a/b"), so that a tree digest (store/tree_digest) need not read it again. A
+    // path that a later entry of the layer takes over (or links to) has no entry
+    std::unordered_map<std::string, std::string>* content_sha256 = nullptr;
 };
 
 struct ExtractStats {

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
+#include <unordered_map>
 #include <vector>
 
 namespace gantry::store {
@@ -150,6 +151,9 @@ LayerDone Importer::one_layer(const LayerJob& job, BackgroundQueue& publisher) {
     layer::ExtractOptions xo{job.what, opt_.privileged};
     // the tree is synced before it is published: its files' writeback starts as they are written
     xo.early_writeback = player.has_value() && !fs::unsafe_no_sync();
+    // the tree digest below takes the files' content digests from the extraction
+    std::unordered_map<std::string, std::string> content_sha256;
+    if (player) xo.content_sha256 = &content_sha256;
     auto r = layer::unpack_layer(*src, pblob ? pblob->fd() : -1, player ? player->rootfs_fd() : -1,
                                  xo, player.has_value());
     if (job.blob && r.blob_hex != job.blob->hex())
@@ -209,7 +213,7 @@ LayerDone Importer::one_layer(const LayerJob& job, BackgroundQueue& publisher) {
                           describe_maps(owners) + "): they stay yours, root's in the container");
         } else {
             auto t0 = std::chrono::steady_clock::now();
-            tree = tree_digest(player->rootfs_path());
+            tree = tree_digest(player->rootfs_path(), &content_sha256);
             log::debug(job.what + ": tree digest of " + std::to_string(tree.entries) +
                        " entries (" +
                        std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(

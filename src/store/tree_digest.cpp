@@ -26,6 +26,7 @@ struct Walk {
     std::vector<char> buf;
     TreeDigest out;
     std::string error; // the first failure, ended the walk
+    const std::unordered_map<std::string, std::string>* known = nullptr;
 };
 thread_local Walk* walk = nullptr;
 
@@ -152,7 +153,19 @@ int visit(const char* path, const struct stat* st, int flag, struct FTW*) {
         rec += std::to_string(st->st_uid) + '\0' + std::to_string(st->st_gid) + '\0';
         bool sized = type == 'f' || type == 'l';
         rec += std::to_string(sized ? st->st_size : 0) + '\0';
-        if (type == 'f') rec += content(w, path);
+        if (type == 'f') {
+            const std::string* known = nullptr;
+            if (w.known)
+                if (auto k = w.known->find(rel); k != w.known->end()) known = &k->second;
+            // as content() would: only what the walker may open (a rootless store's mode-000
+            // file stays "unreadable")
+            if (known && ::faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) == 0) {
+                rec += *known;
+                w.out.content_bytes += static_cast<std::uint64_t>(st->st_size);
+            } else {
+                rec += content(w, path);
+            }
+        }
         if (type == 'd' && flag == FTW_DNR) { // its entries cannot be listed: say so
             ++w.out.unreadable;
             rec += "unreadable";
@@ -181,8 +194,10 @@ int visit(const char* path, const struct stat* st, int flag, struct FTW*) {
 
 } // namespace
 
-TreeDigest tree_digest(const std::filesystem::path& root) {
+TreeDigest tree_digest(const std::filesystem::path& root,
+                       const std::unordered_map<std::string, std::string>* known) {
     Walk w;
+    w.known = known;
     std::string r = root.string();
     while (r.size() > 1 && r.back() == '/') r.pop_back();
     w.prefix = r.size();

@@ -3,6 +3,7 @@
 nothing tagged), exit codes and messages that lied (WORKDIR with "..", EXPOSE of a port out of
 range, E2BIG from execve, a squashfs image holding a file name that is not UTF-8), and a store
 damaged as a crash after tagging would leave it (fsck reports it with the fix, run refuses it)."""
+import hashlib
 import json
 import os
 import shutil
@@ -294,6 +295,32 @@ def damage_tree(rootfs, how):
         (rootfs / "bin" / "sh2").symlink_to("busybox")
     elif how == "xattr":
         os.setxattr(busybox, "user.gantry-test", b"1")
+
+
+@pytest.mark.parametrize("who", ["root", "rootless"])
+def test_the_digest_recorded_from_the_extraction_is_the_one_fsck_deep_reads(request, mk, tmp_path,
+                                                                              who):
+    """The importer takes the files' content digests from the extraction (no second read of the
+    tree); what it records must be what fsck --deep computes by reading the files: holes and a
+    tail of zeros, a name given twice, a hard link, a file that a symlink replaces, an empty
+    file, and a mode-000 file (unreadable to a rootless walker, both times)."""
+    gan = request.getfixturevalue("g" if who == "root" else "rootless")
+    layer = mk.Layer([
+        mk.Entry.file("d/a", b"first"), mk.Entry.file("d/a", b"second, and longer"),
+        mk.Entry.sparse("d/sparse", [(0, b"head"), (65536, b"m" * 700)], 1 << 20),
+        mk.Entry.file("d/b", b"bee" * 1000), mk.Entry.hardlink("d/c", "d/b"),
+        mk.Entry.file("d/s", b"a file first"), mk.Entry.symlink("d/s", "a"),
+        mk.Entry.file("d/empty", b""), mk.Entry.file("d/secret", b"x" * 5000, mode=0o000),
+    ], compression="gzip")
+    archive = (tmp_path if who == "root" else gan.base) / "mixed.tar"  # where the user reads
+    mk.write_docker_archive(archive, [(mk.busybox_image(extra_layers=[layer]), ["mixed:1"])])
+    os.chmod(archive, 0o644)
+    gan.run("load", archive)
+    rep = deep(gan)
+    assert rep["problems"] == [] and rep["trees_checked"] >= 2, rep
+    out = gan.run("run", "--rm", "mixed:1", "/bin/busybox", "sha256sum", "/d/sparse").out
+    assert out.split()[0] == hashlib.sha256(
+        b"head" + b"\0" * (65536 - 4) + b"m" * 700 + b"\0" * ((1 << 20) - 65536 - 700)).hexdigest()
 
 
 @pytest.mark.parametrize("how", ["edit", "delete", "add", "chmod", "chown", "symlink", "xattr"])
