@@ -198,10 +198,6 @@ class Extractor {
         }
         const std::string& leaf = comps.back();
         int parent = dir_fd(comps, comps.size() - 1, name);
-        if (opt_.content_sha256) { // whatever this entry makes of the path, file() says again
-            path_ = text::join(comps, "/");
-            opt_.content_sha256->erase(path_);
-        }
 
         if (leaf.starts_with(".wh.")) {
             whiteout(parent, leaf, name);
@@ -407,7 +403,7 @@ class Extractor {
         auto size_now = static_cast<std::uint64_t>(std::max<std::int64_t>(st.st_size, end));
         if (hash && size_now >= hashed) {
             hash_zeros(*hash, size_now - hashed);
-            (*opt_.content_sha256)[path_] = hash->hex_final();
+            (*opt_.content_sha256)[static_cast<std::uint64_t>(st.st_ino)] = hash->hex_final();
         }
         // a hint, not the sync: an error here (EIO) is met again, and reported, by the sync that
         // makes the tree durable before it is published. Large files only: the call starts the
@@ -482,7 +478,6 @@ class Extractor {
 
     int root_;
     const ExtractOptions& opt_;
-    std::string path_; // the entry's path in the tree, with content_sha256
     ExtractStats st_;
     std::unordered_map<std::string, Fd> cache_;
     std::vector<DirMeta> dirs_;

@@ -152,7 +152,7 @@ LayerDone Importer::one_layer(const LayerJob& job, BackgroundQueue& publisher) {
     // the tree is synced before it is published: its files' writeback starts as they are written
     xo.early_writeback = player.has_value() && !fs::unsafe_no_sync();
     // the tree digest below takes the files' content digests from the extraction
-    std::unordered_map<std::string, std::string> content_sha256;
+    std::unordered_map<std::uint64_t, std::string> content_sha256;
     if (player) xo.content_sha256 = &content_sha256;
     auto r = layer::unpack_layer(*src, pblob ? pblob->fd() : -1, player ? player->rootfs_fd() : -1,
                                  xo, player.has_value());

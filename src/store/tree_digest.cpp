@@ -26,7 +26,7 @@ struct Walk {
     std::vector<char> buf;
     TreeDigest out;
     std::string error; // the first failure, ended the walk
-    const std::unordered_map<std::string, std::string>* known = nullptr;
+    const std::unordered_map<std::uint64_t, std::string>* known = nullptr;
 };
 thread_local Walk* walk = nullptr;
 
@@ -156,7 +156,9 @@ int visit(const char* path, const struct stat* st, int flag, struct FTW*) {
         if (type == 'f') {
             const std::string* known = nullptr;
             if (w.known)
-                if (auto k = w.known->find(rel); k != w.known->end()) known = &k->second;
+                if (auto k = w.known->find(static_cast<std::uint64_t>(st->st_ino));
+                    k != w.known->end())
+                    known = &k->second;
             // as content() would: only what the walker may open (a rootless store's mode-000
             // file stays "unreadable")
             if (known && ::faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) == 0) {
@@ -195,7 +197,7 @@ int visit(const char* path, const struct stat* st, int flag, struct FTW*) {
 } // namespace
 
 TreeDigest tree_digest(const std::filesystem::path& root,
-                       const std::unordered_map<std::string, std::string>* known) {
+                       const std::unordered_map<std::uint64_t, std::string>* known) {
     Walk w;
     w.known = known;
     std::string r = root.string();

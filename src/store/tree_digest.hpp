@@ -31,10 +31,10 @@ struct TreeDigest {
 
 // Walks the tree at ROOT (not following symbolic links; never leaving the tree). Error(io)
 // naming the entry when the walk itself fails.
-// KNOWN: regular files' content SHA-256 (hex) by path in the tree, as the extractor wrote them
-// (layer::ExtractOptions::content_sha256): used instead of reading a file the walker may read,
-// so the digest is the same as without it.
+// KNOWN: regular files' content SHA-256 (hex) by inode number, as the extractor wrote them
+// (layer::ExtractOptions::content_sha256, for the tree it extracted): used instead of reading a
+// file the walker may read, so the digest is the same as without it.
 TreeDigest tree_digest(const std::filesystem::path& root,
-                       const std::unordered_map<std::string, std::string>* known = nullptr);
+                       const std::unordered_map<std::uint64_t, std::string>* known = nullptr);
 
 } // namespace gantry::store

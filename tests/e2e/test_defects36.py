@@ -303,7 +303,8 @@ def test_the_digest_recorded_from_the_extraction_is_the_one_fsck_deep_reads(requ
     """The importer takes the files' content digests from the extraction (no second read of the
     tree); what it records must be what fsck --deep computes by reading the files: holes and a
     tail of zeros, a name given twice, a hard link, a file that a symlink replaces, an empty
-    file, and a mode-000 file (unreadable to a rootless walker, both times)."""
+    file, a mode-000 file (unreadable to a rootless walker, both times), and a file written
+    again through a symlinked directory."""
     gan = request.getfixturevalue("g" if who == "root" else "rootless")
     layer = mk.Layer([
         mk.Entry.file("d/a", b"first"), mk.Entry.file("d/a", b"second, and longer"),
@@ -311,6 +312,9 @@ def test_the_digest_recorded_from_the_extraction_is_the_one_fsck_deep_reads(requ
         mk.Entry.file("d/b", b"bee" * 1000), mk.Entry.hardlink("d/c", "d/b"),
         mk.Entry.file("d/s", b"a file first"), mk.Entry.symlink("d/s", "a"),
         mk.Entry.file("d/empty", b""), mk.Entry.file("d/secret", b"x" * 5000, mode=0o000),
+        # a file written again through a symlinked directory: the same file, another name
+        mk.Entry.file("d/t/x", b"one"), mk.Entry.symlink("d/u", "t"),
+        mk.Entry.file("d/u/x", b"two, through the link"),
     ], compression="gzip")
     archive = (tmp_path if who == "root" else gan.base) / "mixed.tar"  # where the user reads
     mk.write_docker_archive(archive, [(mk.busybox_image(extra_layers=[layer]), ["mixed:1"])])
