@@ -2,13 +2,16 @@
 // sniffed) unpacked into a fresh scratch root, rootless and, for inputs whose size is odd (the
 // fuzzer's choice), privileged (chown, device nodes, setuid bits, security.* xattrs). Whatever
 // the entries say, nothing may land outside the root: after each run the root's parent must
-// hold the root and the sentinel file beside it, untouched, and nothing else.
+// hold the root and the sentinel file beside it, untouched, and nothing else. And the tree digest
+// that takes the files' content digests from the extraction is the one that reads the files.
 #include "fuzz_support.hpp"
 #include "layer/unpack.hpp"
+#include "store/tree_digest.hpp"
 #include "util/fd.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unordered_map>
 
 using namespace gantry;
 namespace stdfs = std::filesystem;
@@ -51,10 +54,20 @@ GANTRY_FUZZ_TARGET(layer_tar) {
         FUZZ_CHECK(root_fd.get() >= 0);
         fuzz::MemReader in(fuzz::bytes(data, size));
         layer::ExtractOptions opt{"fuzzed layer", size % 2 == 1};
-        fuzz::expect_error([&] {
+        // the files' digests as extracted (the importer's tree digest takes them): the tree
+        // digest with them must be the one that reads every file
+        std::unordered_map<std::uint64_t, std::string> content;
+        opt.content_sha256 = &content;
+        bool unpacked = fuzz::expect_error([&] {
             auto r = layer::unpack_layer(in, -1, root_fd.get(), opt);
             FUZZ_CHECK(r.blob_size == size);
         });
+        if (unpacked) {
+            std::string by_reading, by_extraction;
+            fuzz::expect_error([&] { by_reading = store::tree_digest(root).digest; });
+            fuzz::expect_error([&] { by_extraction = store::tree_digest(root, &content).digest; });
+            FUZZ_CHECK(by_reading == by_extraction);
+        }
     }
     FUZZ_CHECK(listing(parent) == expected);
     struct stat st {};
