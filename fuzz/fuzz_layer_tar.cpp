@@ -37,6 +37,17 @@ void remove_tree(const stdfs::path& p) {
     FUZZ_CHECK(!ec);
 }
 
+// The regular files' sizes under dir, holes included (a tree digest reads that much).
+std::uint64_t apparent_bytes(const stdfs::path& dir) {
+    std::uint64_t n = 0;
+    std::error_code ec;
+    for (auto it = stdfs::recursive_directory_iterator(
+             dir, stdfs::directory_options::skip_permission_denied, ec);
+         !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec))
+        if (it->is_regular_file(ec) && !it->is_symlink(ec)) n += it->file_size(ec);
+    return n;
+}
+
 } // namespace
 
 GANTRY_FUZZ_TARGET(layer_tar) {
@@ -62,7 +73,7 @@ GANTRY_FUZZ_TARGET(layer_tar) {
             auto r = layer::unpack_layer(in, -1, root_fd.get(), opt);
             FUZZ_CHECK(r.blob_size == size);
         });
-        if (unpacked) {
+        if (unpacked && apparent_bytes(root) <= (64u << 20)) { // a sparse giant: not read
             std::string by_reading, by_extraction;
             fuzz::expect_error([&] { by_reading = store::tree_digest(root).digest; });
             fuzz::expect_error([&] { by_extraction = store::tree_digest(root, &content).digest; });

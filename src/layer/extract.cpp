@@ -75,6 +75,10 @@ class Extractor {
   public:
     Extractor(int root, const ExtractOptions& opt) : root_(root), opt_(opt) {}
 
+    // content_sha256: the largest hole hashed as zeros while extracting (a file with a larger
+    // one is left to the tree digest's read, as every file was before)
+    static constexpr std::uint64_t kMaxHashedHole = 64u << 20;
+
     static void hash_zeros(Sha256& h, std::uint64_t n) {
         static const char zero[64 * 1024] = {};
         for (; n > 0; n -= std::min<std::uint64_t>(n, sizeof zero))
@@ -386,7 +390,11 @@ class Extractor {
             if (rc < ARCHIVE_WARN) fail_archive(a, ctx);
             write_sparse(fd.get(), static_cast<const char*>(buf), size,
                          static_cast<std::uint64_t>(offset), name);
-            if (hash && static_cast<std::uint64_t>(offset) < hashed) hash.reset(); // not in order
+            // not in order, or a hole too large to hash here (a hostile sparse size): the tree
+            // digest reads that file instead
+            if (hash && (static_cast<std::uint64_t>(offset) < hashed ||
+                         static_cast<std::uint64_t>(offset) - hashed > kMaxHashedHole))
+                hash.reset();
             if (hash) {
                 hash_zeros(*hash, static_cast<std::uint64_t>(offset) - hashed);
                 hash->update(buf, size);
@@ -401,7 +409,7 @@ class Extractor {
         if (st.st_size < end && ::ftruncate(fd.get(), end) != 0)
             throw_errno(opt_.what + ": cannot size " + name);
         auto size_now = static_cast<std::uint64_t>(std::max<std::int64_t>(st.st_size, end));
-        if (hash && size_now >= hashed) {
+        if (hash && size_now >= hashed && size_now - hashed <= kMaxHashedHole) {
             hash_zeros(*hash, size_now - hashed);
             (*opt_.content_sha256)[static_cast<std::uint64_t>(st.st_ino)] = hash->hex_final();
         }

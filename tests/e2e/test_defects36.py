@@ -302,13 +302,15 @@ def test_the_digest_recorded_from_the_extraction_is_the_one_fsck_deep_reads(requ
                                                                               who):
     """The importer takes the files' content digests from the extraction (no second read of the
     tree); what it records must be what fsck --deep computes by reading the files: holes and a
-    tail of zeros, a name given twice, a hard link, a file that a symlink replaces, an empty
-    file, a mode-000 file (unreadable to a rootless walker, both times), and a file written
-    again through a symlinked directory."""
+    tail of zeros (and a hole too large to hash while extracting, left to the walk), a name
+    given twice, a hard link, a file that a symlink replaces, an empty file, a mode-000 file
+    (unreadable to a rootless walker, both times), and a file written again through a
+    symlinked directory."""
     gan = request.getfixturevalue("g" if who == "root" else "rootless")
     layer = mk.Layer([
         mk.Entry.file("d/a", b"first"), mk.Entry.file("d/a", b"second, and longer"),
         mk.Entry.sparse("d/sparse", [(0, b"head"), (65536, b"m" * 700)], 1 << 20),
+        mk.Entry.sparse("d/vast", [(0, b"v")], 80 << 20),  # a hole left to the walk's read
         mk.Entry.file("d/b", b"bee" * 1000), mk.Entry.hardlink("d/c", "d/b"),
         mk.Entry.file("d/s", b"a file first"), mk.Entry.symlink("d/s", "a"),
         mk.Entry.file("d/empty", b""), mk.Entry.file("d/secret", b"x" * 5000, mode=0o000),
