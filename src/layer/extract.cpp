@@ -75,16 +75,6 @@ class Extractor {
   public:
     Extractor(int root, const ExtractOptions& opt) : root_(root), opt_(opt) {}
 
-    // content_sha256: the largest hole hashed as zeros while extracting (a file with a larger
-    // one is left to the tree digest's read, as every file was before)
-    static constexpr std::uint64_t kMaxHashedHole = 64u << 20;
-
-    static void hash_zeros(Sha256& h, std::uint64_t n) {
-        static const char zero[64 * 1024] = {};
-        for (; n > 0; n -= std::min<std::uint64_t>(n, sizeof zero))
-            h.update(zero, std::min<std::uint64_t>(n, sizeof zero));
-    }
-
     ExtractStats run(Reader& in) {
         ReadCtx ctx{&in, std::vector<char>(1 << 18), nullptr};
         ArchivePtr a(archive_read_new(), archive_read_free);
@@ -381,25 +371,12 @@ class Extractor {
         la_int64_t offset = 0;
         std::int64_t end = 0; // the file's size: the data's end or the header's size
         last_block_ = ~std::uint64_t{0};
-        std::optional<Sha256> hash; // the content as the file holds it: holes read as zeros
-        std::uint64_t hashed = 0;
-        if (opt_.content_sha256) hash.emplace();
         for (;;) {
             int rc = archive_read_data_block(a, &buf, &size, &offset);
             if (rc == ARCHIVE_EOF) break;
             if (rc < ARCHIVE_WARN) fail_archive(a, ctx);
             write_sparse(fd.get(), static_cast<const char*>(buf), size,
                          static_cast<std::uint64_t>(offset), name);
-            // not in order, or a hole too large to hash here (a hostile sparse size): the tree
-            // digest reads that file instead
-            if (hash && (static_cast<std::uint64_t>(offset) < hashed ||
-                         static_cast<std::uint64_t>(offset) - hashed > kMaxHashedHole))
-                hash.reset();
-            if (hash) {
-                hash_zeros(*hash, static_cast<std::uint64_t>(offset) - hashed);
-                hash->update(buf, size);
-                hashed = static_cast<std::uint64_t>(offset) + size;
-            }
             st_.bytes += size;
             end = std::max<std::int64_t>(end, offset + static_cast<la_int64_t>(size));
         }
@@ -408,11 +385,6 @@ class Extractor {
         if (::fstat(fd.get(), &st) != 0) throw_errno(opt_.what + ": cannot examine " + name);
         if (st.st_size < end && ::ftruncate(fd.get(), end) != 0)
             throw_errno(opt_.what + ": cannot size " + name);
-        auto size_now = static_cast<std::uint64_t>(std::max<std::int64_t>(st.st_size, end));
-        if (hash && size_now >= hashed && size_now - hashed <= kMaxHashedHole) {
-            hash_zeros(*hash, size_now - hashed);
-            (*opt_.content_sha256)[static_cast<std::uint64_t>(st.st_ino)] = hash->hex_final();
-        }
         // a hint, not the sync: an error here (EIO) is met again, and reported, by the sync that
         // makes the tree durable before it is published. Large files only: the call starts the
         // writeback in this thread (~0.1 ms each, measured), which thousands of small files

@@ -25,12 +25,6 @@ struct ExtractOptions {
     // before it is published, so that the disk writes it while the rest is still being
     // decompressed and the sync at the end finds little left (docs/storage.md)
     bool early_writeback = false;
-    // When set: each regular file's content SHA-256 (hex) as written, holes included, by its
-    // inode number, so that a tree digest (store/tree_digest) need not read it again. By inode,
-    // not by name: a hard link, or a name reached through a symlinked directory, is the same
-    // file; and only the extractor creates a regular file in the tree, so an inode number freed
-    // and taken again is taken by a file this map is told of anew
-    std::unordered_map<std::uint64_t, std::string>* content_sha256 = nullptr;
 };
 
 struct ExtractStats {

@@ -203,7 +203,16 @@ void TarSplitRecorder::start_entry(char type, std::uint64_t size, const std::str
         return;
     }
     std::string path;
-    for (const auto& c : comps) path += (path.empty() ? "" : "/") + c;
+    for (const auto& c : comps) {
+        // the extractor follows a link of this layer that a parent directory's name became
+        // (within the tree): the entry lands under another name than the one recorded, and a
+        // file it replaces there is not the file the record reads back
+        if (!path.empty() && links_.count(path))
+            unusable("the layer's entry " + name.substr(0, 256) + " is unpacked through the link " +
+                     path.substr(0, 256) + " that an entry before it in the same layer made");
+        path += (path.empty() ? "" : "/") + c;
+    }
+    if (type == '1' || type == '2') links_.insert(path);
     std::string leaf = comps.empty() ? "" : comps.back();
     bool referenced = false;
     if (leaf.starts_with(".wh.")) {

@@ -9,10 +9,11 @@
 // that name: a whiteout's content (the tree holds the whiteout), a PAX sparse file's map, an
 // entry whose name is unusable, and anything after the end of the archive are kept verbatim in
 // the segments instead (always exact, only larger). An entry that replaces a referenced file
-// (the same name again, a whiteout of it, a non-directory over one of its parent directories)
-// makes the record unusable: reproducible() is false and why() says which entry; the store then
-// keeps the layer's compressed blob. Input the recorder cannot parse is passed through and kept
-// verbatim from there on.
+// (the same name again, a whiteout of it, a non-directory over one of its parent directories),
+// and an entry whose name passes through a symbolic or hard link an earlier entry of the layer
+// made (the extractor follows it, so the entry lands under another name), make the record unusable:
+// reproducible() is false and why() says which entry; the store then keeps the layer's compressed
+// blob. Input the recorder cannot parse is passed through and kept verbatim from there on.
 #pragma once
 
 #include "layer/stream.hpp"
@@ -65,6 +66,7 @@ class TarSplitRecorder final : public Reader {
     std::uint64_t position_ = 0;
     std::uint64_t files_ = 0;
     std::set<std::string> referenced_; // paths whose content the tree must keep
+    std::set<std::string> links_;      // paths of this layer's symbolic and hard links
     std::string why_;
     bool cut_in_file_ = false;
 };

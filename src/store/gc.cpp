@@ -214,11 +214,26 @@ namespace {
 struct TreeCheck {
     std::string hex;
     std::string recorded; // "" when meta.json records no digest (or another scheme)
+    TreeContent content = TreeContent::hashed; // the recorded digest's scheme
     std::string actual, error;
+    std::string content_error; // gantry-tree-v2: why the tree no longer gives back its tar
     std::uint64_t bytes = 0;
     oci::json owners; // the subordinate-id maps its owners were applied with (owned_tree.hpp)
     bool maps_changed = false; // ... and they are not the user's now: not walked
 };
+
+// "" when the tar rebuilt from the layer HEX's tree and tar-split hashes to its diff_id (the
+// reader checks it at its end), else why not. Counts the bytes read into BYTES.
+std::string content_check(const Store& store, const std::string& hex, std::uint64_t& bytes) {
+    try {
+        auto tar = open_reconstruction(store, Digest::from_hex(hex), "fsck");
+        std::vector<char> chunk(1 << 20);
+        while (std::size_t n = tar->read(chunk.data(), chunk.size())) bytes += n;
+        return "";
+    } catch (const Error& e) {
+        return e.message();
+    }
+}
 
 // Walks every complete unpacked tree in the store (skipping SKIP: reported already) and
 // compares it with its recorded digest; damaged trees become problems, undigested ones notes.
@@ -227,39 +242,47 @@ void deep_check(Store& store, const Live& live, const std::set<std::string>& ski
     std::vector<TreeCheck> checks;
     for (auto& hex : entries(store.root() / "layers/sha256")) {
         if (skip.count(hex) || !incomplete_layer_hex(store, hex).empty()) continue;
-        TreeCheck c{hex, {}, {}, {}, 0, {}, false};
+        TreeCheck c;
+        c.hex = hex;
         try {
             auto meta = oci::parse_json(
                 fs::read_file(store.root() / "layers/sha256" / hex / "meta.json"), "meta.json");
             auto t = meta.find("tree");
-            if (t != meta.end() && t->is_object() && t->value("scheme", "") == kTreeDigestScheme)
-                c.recorded = t->value("digest", "");
+            if (t != meta.end() && t->is_object())
+                if (auto content = tree_content_of(t->value("scheme", ""))) {
+                    c.recorded = t->value("digest", "");
+                    c.content = *content;
+                }
             if (auto o = meta.find("owners"); o != meta.end()) c.owners = *o;
         } catch (const Error&) {
         }
         checks.push_back(std::move(c));
     }
     SubIdMaps maps = owner_maps();
-    parallel_for(checks.size(), std::max(1u, std::thread::hardware_concurrency()),
-                 [&](std::size_t i) {
-                     auto& c = checks[i];
-                     if (c.recorded.empty()) return;
-                     try {
-                         auto rootfs = store.root() / "layers/sha256" / c.hex / "rootfs";
-                         // a tree holding subordinate ids is walked where they are the
-                         // image's own ids, as the importer walked it
-                         if (!c.owners.is_null() && !same_maps(c.owners, maps)) {
-                             c.maps_changed = true;
-                             return;
-                         }
-                         auto d = c.owners.is_null() ? tree_digest(rootfs)
-                                                     : tree_digest_in_userns(rootfs, maps);
-                         c.actual = d.digest;
-                         c.bytes = d.content_bytes;
-                     } catch (const Error& e) {
-                         c.error = e.message();
-                     }
-                 });
+    parallel_for(
+        checks.size(), std::max(1u, std::thread::hardware_concurrency()), [&](std::size_t i) {
+            auto& c = checks[i];
+            if (c.recorded.empty()) return;
+            try {
+                auto rootfs = store.root() / "layers/sha256" / c.hex / "rootfs";
+                // a tree holding subordinate ids is walked where they are the
+                // image's own ids, as the importer walked it
+                if (!c.owners.is_null() && !same_maps(c.owners, maps)) {
+                    c.maps_changed = true;
+                    return;
+                }
+                auto d = c.owners.is_null() ? tree_digest(rootfs, c.content)
+                                            : tree_digest_in_userns(rootfs, maps, c.content);
+                c.actual = d.digest;
+                c.bytes = d.content_bytes;
+                // the files' data: the tar rebuilt from the tree and its tar-split
+                // hashes to the diff_id (checked by the reader at its end)
+                if (c.content == TreeContent::by_tar_split && c.actual == c.recorded)
+                    c.content_error = content_check(store, c.hex, c.bytes);
+            } catch (const Error& e) {
+                c.error = e.message();
+            }
+        });
     for (auto& c : checks) {
         std::string who = needed_by(live, c.hex);
         if (who.empty()) who = "; no image uses it (`gantry system prune` removes it)";
@@ -287,15 +310,18 @@ void deep_check(Store& store, const Live& live, const std::set<std::string>& ski
         }
         ++rep.trees_checked;
         rep.tree_bytes_checked += c.bytes;
-        if (c.error.empty() && c.actual == c.recorded) continue;
+        if (c.error.empty() && c.actual == c.recorded && c.content_error.empty()) continue;
+        std::string what;
+        if (!c.error.empty())
+            what = "its unpacked tree cannot be read: " + c.error;
+        else if (c.actual != c.recorded)
+            what = "its unpacked tree hashes to " + c.actual + " but " + c.recorded +
+                   " was recorded when it was unpacked (a file was changed, added, removed or "
+                   "its mode, owner or extended attributes changed)";
+        else
+            what = "its files' data no longer match its diff_id (" + c.content_error + ")";
         FsckProblem pr{"damaged-layer", "sha256:" + c.hex,
-                       (c.error.empty()
-                            ? "its unpacked tree hashes to " + c.actual + " but " + c.recorded +
-                                  " was recorded when it was unpacked (a file was "
-                                  "changed, added, removed or its mode, owner or "
-                                  "extended attributes changed)"
-                            : "its unpacked tree cannot be read: " + c.error) +
-                           who +
+                       what + who +
                            (repair ? "; load or pull the image again"
                                    : "; `gantry system fsck --repair` removes it, then load or "
                                      "pull the image again"),

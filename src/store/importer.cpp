@@ -151,9 +151,6 @@ LayerDone Importer::one_layer(const LayerJob& job, BackgroundQueue& publisher) {
     layer::ExtractOptions xo{job.what, opt_.privileged};
     // the tree is synced before it is published: its files' writeback starts as they are written
     xo.early_writeback = player.has_value() && !fs::unsafe_no_sync();
-    // the tree digest below takes the files' content digests from the extraction
-    std::unordered_map<std::uint64_t, std::string> content_sha256;
-    if (player) xo.content_sha256 = &content_sha256;
     auto r = layer::unpack_layer(*src, pblob ? pblob->fd() : -1, player ? player->rootfs_fd() : -1,
                                  xo, player.has_value());
     if (job.blob && r.blob_hex != job.blob->hex())
@@ -192,6 +189,8 @@ LayerDone Importer::one_layer(const LayerJob& job, BackgroundQueue& publisher) {
         // owners other than root were recorded and the user has subordinate ids, they are
         // applied on disk first and the digest is walked in that namespace (owned_tree.hpp)
         TreeDigest tree;
+        TreeContent content = TreeContent::hashed;
+        std::string why; // "" when the tree gives back the tar: one copy
         if (r.stats.owners_recorded > 0 && !maps_.empty()) {
             record_store_maps(store_, maps_);
             auto t0 = std::chrono::steady_clock::now();
@@ -207,25 +206,33 @@ LayerDone Importer::one_layer(const LayerJob& job, BackgroundQueue& publisher) {
             owners["applied"] = applied.applied;
             owners["unmapped"] = applied.unmapped;
             meta["owners"] = owners;
+            why = one_copy_why_not(r, tree, meta, player->rootfs_path(), job.what);
             if (applied.unmapped)
                 log::warn(job.what + ": " + std::to_string(applied.unmapped) +
                           " file(s) belong to ids outside your subordinate range (" +
                           describe_maps(owners) + "): they stay yours, root's in the container");
         } else {
+            // the files' data are pinned by the diff_id through the tar-split when the tree
+            // gives the tar back (gantry-tree-v2): only their metadata are walked; else read
             auto t0 = std::chrono::steady_clock::now();
-            tree = tree_digest(player->rootfs_path(), &content_sha256);
-            log::debug(job.what + ": tree digest of " + std::to_string(tree.entries) +
-                       " entries (" +
+            content = TreeContent::by_tar_split;
+            tree = tree_digest(player->rootfs_path(), content);
+            why = one_copy_why_not(r, tree, meta, player->rootfs_path(), job.what);
+            if (!why.empty()) {
+                content = TreeContent::hashed;
+                tree = tree_digest(player->rootfs_path(), content);
+            }
+            log::debug(job.what + ": tree digest (" + tree_digest_scheme(content) + ") of " +
+                       std::to_string(tree.entries) + " entries (" +
                        std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
                                           std::chrono::steady_clock::now() - t0)
                                           .count()) +
                        " us)");
         }
-        meta["tree"] = {{"scheme", kTreeDigestScheme},
+        meta["tree"] = {{"scheme", tree_digest_scheme(content)},
                         {"digest", tree.digest},
                         {"entries", tree.entries},
                         {"unreadable", tree.unreadable}};
-        std::string why = one_copy_why_not(r, tree, meta, player->rootfs_path(), job.what);
         if (why.empty()) {
             // synced with the tree by the layer's one syncfs (PendingLayer::commit)
             write_tar_split(player->rootfs_path().parent_path(), r.tar_split,
@@ -302,10 +309,11 @@ void Importer::apply_in_place(const LayerJob& job) {
         meta.value("privileged", false))
         return;
     auto t = meta.find("tree");
-    if (t == meta.end() || !t->is_object() || t->value("scheme", "") != kTreeDigestScheme)
-        return; // no digest to check the tree against first: left as it is
+    auto content =
+        t != meta.end() && t->is_object() ? tree_content_of(t->value("scheme", "")) : std::nullopt;
+    if (!content) return; // no digest to check the tree against first: left as it is
     auto rootfs = dir / "rootfs";
-    if (tree_digest(rootfs).digest != t->value("digest", "")) {
+    if (tree_digest(rootfs, *content).digest != t->value("digest", "")) {
         log::warn(job.what + ": the unpacked layer " + job.diff_id.str() +
                   " differs from the digest recorded when it was unpacked: its files' owners "
                   "are not applied (`gantry system fsck --deep` names it; `--repair` removes it)");
@@ -321,6 +329,7 @@ void Importer::apply_in_place(const LayerJob& job) {
         owners["unmapped"] = applied.unmapped;
         meta["owners"] = owners;
         meta["owners_recorded"] = applied.applied + applied.unmapped;
+        (*t)["scheme"] = kTreeDigestScheme; // walked with the files' data, as the ids apply
         (*t)["digest"] = applied.tree.digest;
         (*t)["entries"] = applied.tree.entries;
         (*t)["unreadable"] = applied.tree.unreadable;

@@ -219,9 +219,15 @@ std::unique_ptr<layer::Reader> open_reconstruction(const Store& store, const Dig
                         "unpacked tree " +
                         diff_id.str(),
                     layer_tar_fix(diff_id));
-    auto entries = layer::tar_split::parse(read_split(store, diff_id, what), what, false);
-    Fd root = fs::open_dir(store.layer_rootfs(diff_id));
-    return std::make_unique<Reconstruction>(std::move(entries), std::move(root), diff_id, what);
+    return rebuild_tar(store.layer_rootfs(diff_id), read_split(store, diff_id, what), diff_id,
+                       what);
+}
+
+std::unique_ptr<layer::Reader> rebuild_tar(const stdfs::path& rootfs, std::string_view lines,
+                                           const Digest& diff_id, const std::string& what) {
+    auto entries = layer::tar_split::parse(lines, what, false);
+    return std::make_unique<Reconstruction>(std::move(entries), fs::open_dir(rootfs), diff_id,
+                                            what);
 }
 
 LayerContent open_layer(const Store& store, const Digest& blob, const Digest& diff_id,

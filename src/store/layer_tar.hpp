@@ -43,6 +43,10 @@ bool has_tar_split(const Store& store, const Digest& diff_id);
 std::unique_ptr<layer::Reader> open_reconstruction(const Store& store, const Digest& diff_id,
                                                    const std::string& what);
 
+// The same from the tree ROOTFS and the tar-split LINES (what open_reconstruction reads).
+std::unique_ptr<layer::Reader> rebuild_tar(const stdfs::path& rootfs, std::string_view lines,
+                                           const Digest& diff_id, const std::string& what);
+
 // What a layer's readers read: the compressed blob when the store has it, else the rebuilt tar
 // (uncompressed: readers sniff the compression, layer::SniffedStream). Error(not_found) naming
 // the layer, with the fix, when it has neither.

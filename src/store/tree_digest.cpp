@@ -26,7 +26,7 @@ struct Walk {
     std::vector<char> buf;
     TreeDigest out;
     std::string error; // the first failure, ended the walk
-    const std::unordered_map<std::uint64_t, std::string>* known = nullptr;
+    TreeContent content = TreeContent::hashed;
 };
 thread_local Walk* walk = nullptr;
 
@@ -153,21 +153,7 @@ int visit(const char* path, const struct stat* st, int flag, struct FTW*) {
         rec += std::to_string(st->st_uid) + '\0' + std::to_string(st->st_gid) + '\0';
         bool sized = type == 'f' || type == 'l';
         rec += std::to_string(sized ? st->st_size : 0) + '\0';
-        if (type == 'f') {
-            const std::string* known = nullptr;
-            if (w.known)
-                if (auto k = w.known->find(static_cast<std::uint64_t>(st->st_ino));
-                    k != w.known->end())
-                    known = &k->second;
-            // as content() would: only what the walker may open (a rootless store's mode-000
-            // file stays "unreadable")
-            if (known && ::faccessat(AT_FDCWD, path, R_OK, AT_EACCESS) == 0) {
-                rec += *known;
-                w.out.content_bytes += static_cast<std::uint64_t>(st->st_size);
-            } else {
-                rec += content(w, path);
-            }
-        }
+        if (type == 'f' && w.content == TreeContent::hashed) rec += content(w, path);
         if (type == 'd' && flag == FTW_DNR) { // its entries cannot be listed: say so
             ++w.out.unreadable;
             rec += "unreadable";
@@ -196,14 +182,23 @@ int visit(const char* path, const struct stat* st, int flag, struct FTW*) {
 
 } // namespace
 
-TreeDigest tree_digest(const std::filesystem::path& root,
-                       const std::unordered_map<std::uint64_t, std::string>* known) {
+const char* tree_digest_scheme(TreeContent content) {
+    return content == TreeContent::hashed ? kTreeDigestScheme : kTreeDigestSchemeByTarSplit;
+}
+
+std::optional<TreeContent> tree_content_of(std::string_view scheme) {
+    if (scheme == kTreeDigestScheme) return TreeContent::hashed;
+    if (scheme == kTreeDigestSchemeByTarSplit) return TreeContent::by_tar_split;
+    return std::nullopt;
+}
+
+TreeDigest tree_digest(const std::filesystem::path& root, TreeContent content) {
     Walk w;
-    w.known = known;
+    w.content = content;
     std::string r = root.string();
     while (r.size() > 1 && r.back() == '/') r.pop_back();
     w.prefix = r.size();
-    w.buf.resize(1 << 20);
+    if (content == TreeContent::hashed) w.buf.resize(1 << 20);
     walk = &w;
     int rc = ::nftw(r.c_str(), visit, 32, FTW_PHYS | FTW_MOUNT);
     int saved = errno;

@@ -11,16 +11,33 @@
 //   name, each one's name and its value in hex.
 // Not covered: times (a run's atime, a copy's mtime), link counts, directory sizes (they
 // depend on the file system, not on the content).
+//
+// Scheme "gantry-tree-v2": the same records with the content field of every regular file empty
+// (a directory the walker may not list still says "unreadable"). For a layer the store keeps
+// with its tar-split (store/layer_tar.hpp): the tar rebuilt from the tree and the tar-split
+// hashes to the layer's diff_id, which pins every file's data, so the walk reads none; `system
+// fsck --deep` checks both (docs/storage.md).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 
 namespace gantry::store {
 
-inline constexpr const char* kTreeDigestScheme = "gantry-tree-v1";
+inline constexpr const char* kTreeDigestScheme = "gantry-tree-v1";           // content read
+inline constexpr const char* kTreeDigestSchemeByTarSplit = "gantry-tree-v2"; // content not read
+
+enum class TreeContent {
+    hashed,       // gantry-tree-v1: each regular file read and hashed
+    by_tar_split, // gantry-tree-v2: left to the layer's tar-split and diff_id
+};
+
+const char* tree_digest_scheme(TreeContent content);
+// The content mode a scheme name records, or nullopt for an unknown scheme.
+std::optional<TreeContent> tree_content_of(std::string_view scheme);
 
 struct TreeDigest {
     std::string digest; // "sha256:<hex>"
@@ -29,12 +46,9 @@ struct TreeDigest {
     std::uint64_t unreadable = 0;    // regular files the walker could not open
 };
 
-// Walks the tree at ROOT (not following symbolic links; never leaving the tree). Error(io)
-// naming the entry when the walk itself fails.
-// KNOWN: regular files' content SHA-256 (hex) by inode number, as the extractor wrote them
-// (layer::ExtractOptions::content_sha256, for the tree it extracted): used instead of reading a
-// file the walker may read, so the digest is the same as without it.
+// Walks the tree at ROOT (not following symbolic links; never leaving the tree) and digests it
+// in CONTENT's scheme. Error(io) naming the entry when the walk itself fails.
 TreeDigest tree_digest(const std::filesystem::path& root,
-                       const std::unordered_map<std::uint64_t, std::string>* known = nullptr);
+                       TreeContent content = TreeContent::hashed);
 
 } // namespace gantry::store
