@@ -308,6 +308,17 @@ void Importer::apply_in_place(const LayerJob& job) {
     if (meta.contains("owners") || meta.value("owners_recorded", 1) == 0 ||
         meta.value("privileged", false))
         return;
+    // kept as one copy (no blob): with its owners applied, a file or directory of mode 0600 or
+    // 0700 would be a subordinate id's, which gantry cannot read back outside the namespace to
+    // rebuild the layer's tar (save, push): left as it is, said with the fix
+    if (!meta.value("blob_kept", true)) {
+        log::warn(job.what + ": the unpacked layer " + job.diff_id.str() +
+                  " was kept as one copy before you had subordinate ids: its files' owners are "
+                  "not applied (they stay yours, root's in the container), because gantry could "
+                  "then no longer read it back to save or push it. To apply them, remove the "
+                  "images that use it (gantry rmi) and load or pull them again");
+        return;
+    }
     auto t = meta.find("tree");
     auto content =
         t != meta.end() && t->is_object() ? tree_content_of(t->value("scheme", "")) : std::nullopt;

@@ -214,3 +214,38 @@ def test_a_tree_unpacked_before_owners_were_applied_gets_them_at_the_next_load(s
     assert r.out.split()[2:4] == ["1000", "1000"], r
     assert g.run("system", "fsck", "--deep", "--json").json()["problems"] == []
     assert json.loads((layer / "meta.json").read_text())["owners"]["applied"] == 4
+
+
+def test_a_one_copy_tree_from_before_the_user_had_subids_keeps_its_owners_and_still_saves(
+        subid_user, tmp_path):
+    """A layer loaded while the user had no subordinate ids is kept as one copy: its tree with
+    the owners recorded, not applied, and the tar-split, no blob. Once the user has ids, applying
+    them would make home/dev (0700) a subordinate id's, which gantry could not read back to
+    rebuild the tar: the next load leaves the tree as it is and says how to apply them, and
+    `save` still gives the layer back."""
+    from conftest import Gantry
+    g = subid_user
+
+    class WithoutSubids(Gantry):  # /etc/subuid empty, in a mount namespace of its own
+        def cmd(self, *args):
+            return ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                    'mount --bind /dev/null /etc/subuid && exec "$@"', "sh", *super().cmd(*args)]
+
+    before = WithoutSubids(g.root, user=g.user, env=g.env, binary=g.bin)
+    archive, img = owned_image(g.base)
+    before.run("load", archive)
+    layer = g.root / "layers" / img.layers[1].diff_id.replace(":", "/")
+    meta = json.loads((layer / "meta.json").read_text())
+    assert meta["blob_kept"] is False and "owners" not in meta, meta
+    assert meta["owners_recorded"] > 0 and meta["tree"]["scheme"] == "gantry-tree-v2", meta
+    r = g.run("load", archive)  # now with the user's ranges
+    assert "kept as one copy before you had subordinate ids" in r.err, r
+    assert "gantry rmi" in r.err, r
+    assert "owners" not in json.loads((layer / "meta.json").read_text())
+    out = g.base / "saved.tar"
+    g.run("save", "-o", out, "owned:1")
+    with tarfile.open(out) as t:
+        manifest = json.load(t.extractfile("manifest.json"))
+        config = json.load(t.extractfile(manifest[0]["Config"]))
+    assert config["rootfs"]["diff_ids"] == [layer.diff_id for layer in img.layers]
+    assert g.run("system", "fsck", "--deep", "--json").json()["problems"] == []
