@@ -220,13 +220,15 @@ struct TreeCheck {
     std::uint64_t bytes = 0;
     oci::json owners; // the subordinate-id maps its owners were applied with (owned_tree.hpp)
     bool maps_changed = false; // ... and they are not the user's now: not walked
+    bool blob_kept = true;     // the store keeps its blob beside the tree (keep_compressed)
 };
 
 // "" when the tar rebuilt from the layer HEX's tree and tar-split hashes to its diff_id (the
 // reader checks it at its end), else why not. Counts the bytes read into BYTES.
-std::string content_check(const Store& store, const std::string& hex, std::uint64_t& bytes) {
+std::string content_check(const Store& store, const std::string& hex, bool blob_kept,
+                          std::uint64_t& bytes) {
     try {
-        auto tar = open_reconstruction(store, Digest::from_hex(hex), "fsck");
+        auto tar = open_reconstruction(store, Digest::from_hex(hex), "fsck", !blob_kept);
         std::vector<char> chunk(1 << 20);
         while (std::size_t n = tar->read(chunk.data(), chunk.size())) bytes += n;
         return "";
@@ -254,6 +256,7 @@ void deep_check(Store& store, const Live& live, const std::set<std::string>& ski
                     c.content = *content;
                 }
             if (auto o = meta.find("owners"); o != meta.end()) c.owners = *o;
+            c.blob_kept = meta.value("blob_kept", true);
         } catch (const Error&) {
         }
         checks.push_back(std::move(c));
@@ -278,7 +281,7 @@ void deep_check(Store& store, const Live& live, const std::set<std::string>& ski
                 // the files' data: the tar rebuilt from the tree and its tar-split
                 // hashes to the diff_id (checked by the reader at its end)
                 if (c.content == TreeContent::by_tar_split && c.actual == c.recorded)
-                    c.content_error = content_check(store, c.hex, c.bytes);
+                    c.content_error = content_check(store, c.hex, c.blob_kept, c.bytes);
             } catch (const Error& e) {
                 c.error = e.message();
             }

@@ -71,9 +71,9 @@ Fd open_member(int root, const std::string& name, std::uint64_t size, std::strin
 class Reconstruction final : public layer::Reader {
   public:
     Reconstruction(std::vector<layer::tar_split::Entry> entries, Fd root, Digest diff_id,
-                   std::string what)
+                   std::string what, bool only_copy)
         : entries_(std::move(entries)), root_(std::move(root)), diff_id_(std::move(diff_id)),
-          what_(std::move(what)) {}
+          what_(std::move(what)), only_copy_(only_copy) {}
 
     std::size_t read(void* buf, std::size_t n) override {
         std::size_t got = next(static_cast<char*>(buf), n);
@@ -84,12 +84,13 @@ class Reconstruction final : public layer::Reader {
             checked_ = true;
             std::string hex = hash_.hex_final();
             if (hex != diff_id_.hex())
-                throw Error(Errc::invalid,
-                            what_ + ": the unpacked layer " + diff_id_.str() +
-                                " no longer gives back its tar (it hashes to sha256:" + hex +
-                                "): a file of its tree was changed behind gantry's back, and the "
-                                "store keeps no other copy of this layer",
-                            layer_tar_fix(diff_id_));
+                throw Error(
+                    Errc::invalid,
+                    what_ + ": the unpacked layer " + diff_id_.str() +
+                        " no longer gives back its tar (it hashes to sha256:" + hex +
+                        "): a file of its tree was changed behind gantry's back" +
+                        (only_copy_ ? ", and the store keeps no other copy of this layer" : ""),
+                    layer_tar_fix(diff_id_));
         }
         return got;
     }
@@ -133,7 +134,9 @@ class Reconstruction final : public layer::Reader {
         throw Error(Errc::invalid,
                     what_ + ": the unpacked layer " + diff_id_.str() +
                         " no longer gives back its tar: " + why +
-                        " (changed behind gantry's back; the store keeps no other copy of it)",
+                        (only_copy_ ? " (changed behind gantry's back; the store keeps no "
+                                      "other copy of it)"
+                                    : " (changed behind gantry's back)"),
                     layer_tar_fix(diff_id_));
     }
 
@@ -141,6 +144,7 @@ class Reconstruction final : public layer::Reader {
     Fd root_;
     Digest diff_id_;
     std::string what_;
+    bool only_copy_;
     std::size_t i_ = 0;
     std::uint64_t at_ = 0;
     Fd file_;
@@ -211,7 +215,7 @@ bool has_tar_split(const Store& store, const Digest& diff_id) {
 }
 
 std::unique_ptr<layer::Reader> open_reconstruction(const Store& store, const Digest& diff_id,
-                                                   const std::string& what) {
+                                                   const std::string& what, bool only_copy) {
     if (!has_tar_split(store, diff_id))
         throw Error(Errc::not_found,
                     what +
@@ -219,15 +223,16 @@ std::unique_ptr<layer::Reader> open_reconstruction(const Store& store, const Dig
                         "unpacked tree " +
                         diff_id.str(),
                     layer_tar_fix(diff_id));
-    return rebuild_tar(store.layer_rootfs(diff_id), read_split(store, diff_id, what), diff_id,
-                       what);
+    return rebuild_tar(store.layer_rootfs(diff_id), read_split(store, diff_id, what), diff_id, what,
+                       only_copy);
 }
 
 std::unique_ptr<layer::Reader> rebuild_tar(const stdfs::path& rootfs, std::string_view lines,
-                                           const Digest& diff_id, const std::string& what) {
+                                           const Digest& diff_id, const std::string& what,
+                                           bool only_copy) {
     auto entries = layer::tar_split::parse(lines, what, false);
-    return std::make_unique<Reconstruction>(std::move(entries), fs::open_dir(rootfs), diff_id,
-                                            what);
+    return std::make_unique<Reconstruction>(std::move(entries), fs::open_dir(rootfs), diff_id, what,
+                                            only_copy);
 }
 
 LayerContent open_layer(const Store& store, const Digest& blob, const Digest& diff_id,

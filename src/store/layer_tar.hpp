@@ -39,13 +39,15 @@ std::string check_tree(const stdfs::path& rootfs, std::string_view lines, const 
 bool has_tar_split(const Store& store, const Digest& diff_id);
 
 // The exact uncompressed tar of DIFF_ID, rebuilt from its tree and tar-split (Error(not_found)
-// when the layer has none), checked against DIFF_ID when the last byte is read.
+// when the layer has none), checked against DIFF_ID when the last byte is read. ONLY_COPY: the
+// store keeps no blob of it (said in the error of a tree changed behind gantry's back).
 std::unique_ptr<layer::Reader> open_reconstruction(const Store& store, const Digest& diff_id,
-                                                   const std::string& what);
+                                                   const std::string& what, bool only_copy = true);
 
 // The same from the tree ROOTFS and the tar-split LINES (what open_reconstruction reads).
 std::unique_ptr<layer::Reader> rebuild_tar(const stdfs::path& rootfs, std::string_view lines,
-                                           const Digest& diff_id, const std::string& what);
+                                           const Digest& diff_id, const std::string& what,
+                                           bool only_copy = true);
 
 // What a layer's readers read: the compressed blob when the store has it, else the rebuilt tar
 // (uncompressed: readers sniff the compression, layer::SniffedStream). Error(not_found) naming

@@ -166,6 +166,32 @@ def test_keep_compressed_keeps_both_and_migrate_drops_the_blobs(g, mk, tmp_path)
     assert g.run("system", "migrate", "--json").json()["migrated"] == 0  # done already
 
 
+def test_fsck_deep_checks_a_kept_layers_data_against_its_diff_id_and_names_the_blob_kept(
+        g, mk, tmp_path):
+    """With keep_compressed the tree is kept with its tar-split too (tree digest v2): a byte
+    changed in a file, its size kept, is found by rebuilding the tar; the message does not
+    claim the store has no other copy."""
+    img = image_with_odd_entries(mk)
+    archive = tmp_path / "in.tar"
+    mk.write_docker_archive(archive, [(img, ["keep:1"])], layer_compression="gzip")
+    keep = Gantry(g.root, env=keep_config(tmp_path))
+    keep.run("load", archive)
+    layer = g.root / "layers/sha256" / img.layers[0].diff_id[7:]
+    meta = json.loads((layer / "meta.json").read_text())
+    assert meta["blob_kept"] is True and meta["tree"]["scheme"] == "gantry-tree-v2", meta
+    victim = max((p for p in (layer / "rootfs").rglob("*") if p.is_file() and not p.is_symlink()),
+                 key=lambda p: p.stat().st_size)
+    data = bytearray(victim.read_bytes())
+    data[0] ^= 0xFF
+    with open(victim, "r+b") as f:  # in place: the same inode, size and mode
+        f.write(bytes(data))
+    r = keep.fail("system", "fsck", "--deep", "--json", code=4)
+    [p] = [p for p in json.loads(r.out)["problems"] if p["kind"] == "damaged-layer"]
+    assert p["object"] == img.layers[0].diff_id, p
+    assert "its files' data no longer match its diff_id" in p["detail"], p
+    assert "no other copy" not in p["detail"], p
+
+
 def test_a_store_written_before_is_migrated(g, mk, tmp_path):
     """A store as gantry wrote it before this (blob + tree, no tar-split) migrates."""
     img = image_with_odd_entries(mk)
