@@ -247,7 +247,9 @@ std::string path_stat_header(const PathStat& s) {
             {"mode", go_file_mode(s.mode)},
             {"mtime", text::rfc3339(s.mtime_ns / 1'000'000'000)},
             {"linkTarget", s.link_target}};
-    return nettle::base64_encode(j.dump());
+    // a name that is not UTF-8 (Linux allows any bytes but '/' and NUL) is sent with U+FFFD in
+    // place of each invalid byte, as Go's encoding/json writes it for docker
+    return nettle::base64_encode(j.dump(-1, ' ', false, njson::error_handler_t::replace));
 }
 
 namespace {

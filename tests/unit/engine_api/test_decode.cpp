@@ -203,6 +203,12 @@ TEST(EngineApiDecode, StatsThePathFromTheTarsFirstEntry) {
     EXPECT_EQ(j["size"], 3);
     EXPECT_EQ(j["mode"], 0644);
     EXPECT_EQ(j["mtime"], "1970-01-01T00:00:00Z");
+    // a name and a link target that are not UTF-8: U+FFFD for each invalid byte, as Go writes
+    // them (the fuzzer's find: nlohmann threw, and the request died with it)
+    PathStat odd{"a\x8e\xffz", "t\xc3", 0, S_IFLNK | 0777, 0};
+    j = json::parse(*gantry::nettle::base64_decode(path_stat_header(odd)));
+    EXPECT_EQ(j["name"], "a\xef\xbf\xbd\xef\xbf\xbdz");
+    EXPECT_EQ(j["linkTarget"], "t\xef\xbf\xbd");
 }
 
 } // namespace engine_api_decode_test
