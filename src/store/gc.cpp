@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
+#include <unordered_set>
 #include <vector>
 
 namespace gantry::store {
@@ -274,8 +275,12 @@ void deep_check(Store& store, const Live& live, const std::set<std::string>& ski
                     c.maps_changed = true;
                     return;
                 }
-                auto d = c.owners.is_null() ? tree_digest(rootfs, c.content)
-                                            : tree_digest_in_userns(rootfs, maps, c.content);
+                std::unordered_set<std::string> referenced;
+                if (c.content == TreeContent::by_tar_split)
+                    referenced = referenced_files(store, Digest::from_hex(c.hex), "fsck");
+                auto d = !c.owners.is_null() ? tree_digest_in_userns(rootfs, maps)
+                         : c.content == TreeContent::by_tar_split ? tree_digest(rootfs, &referenced)
+                                                                  : tree_digest(rootfs);
                 c.actual = d.digest;
                 c.bytes = d.content_bytes;
                 // the files' data: the tar rebuilt from the tree and its tar-split

@@ -22,6 +22,7 @@
 #include <thread>
 #include <unistd.h>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace gantry::store {
@@ -51,19 +52,21 @@ std::string Importer::json_blob(const oci::Digest& d, const std::function<std::s
 
 namespace {
 
-// "" when the tree gives back the tar R recorded, else why not (kept in meta.json)
-std::string one_copy_why_not(const layer::UnpackResult& r, const TreeDigest& tree,
-                             const oci::json& meta, const stdfs::path& rootfs,
-                             const std::string& what) {
+// "" when the tree gives back the tar R recorded, else why not (kept in meta.json). REFERENCED
+// receives the paths whose data the tar-split references (for a gantry-tree-v2 digest).
+std::string one_copy_why_not(const layer::UnpackResult& r, const oci::json& meta,
+                             const stdfs::path& rootfs, const std::string& what,
+                             std::unordered_set<std::string>& referenced) {
     if (!r.not_reproducible.empty()) return r.not_reproducible;
     if (meta.contains("owners"))
         return "its files' owners are applied (subordinate ids): gantry may not read them all "
                "outside the user namespace";
-    if (tree.unreadable > 0)
-        return std::to_string(tree.unreadable) +
-               " of its files cannot be read by the store's owner";
     if (r.tar_split.empty()) return "no tar-split was recorded";
-    return check_tree(rootfs, r.tar_split, what);
+    return check_tree(rootfs, r.tar_split, what, &referenced);
+}
+
+std::string unreadable_why(const TreeDigest& tree) {
+    return std::to_string(tree.unreadable) + " of its files cannot be read by the store's owner";
 }
 
 // The blob read again from JOB's source into a new pending blob, checked against WANT (what
@@ -206,21 +209,24 @@ LayerDone Importer::one_layer(const LayerJob& job, BackgroundQueue& publisher) {
             owners["applied"] = applied.applied;
             owners["unmapped"] = applied.unmapped;
             meta["owners"] = owners;
-            why = one_copy_why_not(r, tree, meta, player->rootfs_path(), job.what);
+            std::unordered_set<std::string> unused;
+            why = one_copy_why_not(r, meta, player->rootfs_path(), job.what, unused);
             if (applied.unmapped)
                 log::warn(job.what + ": " + std::to_string(applied.unmapped) +
                           " file(s) belong to ids outside your subordinate range (" +
                           describe_maps(owners) + "): they stay yours, root's in the container");
         } else {
-            // the files' data are pinned by the diff_id through the tar-split when the tree
-            // gives the tar back (gantry-tree-v2): only their metadata are walked; else read
+            // the data of the files the tar-split references are pinned by the diff_id when
+            // the tree gives the tar back (gantry-tree-v2): not read; the others' are
             auto t0 = std::chrono::steady_clock::now();
-            content = TreeContent::by_tar_split;
-            tree = tree_digest(player->rootfs_path(), content);
-            why = one_copy_why_not(r, tree, meta, player->rootfs_path(), job.what);
-            if (!why.empty()) {
+            std::unordered_set<std::string> referenced;
+            why = one_copy_why_not(r, meta, player->rootfs_path(), job.what, referenced);
+            content = why.empty() ? TreeContent::by_tar_split : TreeContent::hashed;
+            tree = tree_digest(player->rootfs_path(), why.empty() ? &referenced : nullptr);
+            if (why.empty() && tree.unreadable > 0) {
+                why = unreadable_why(tree);
                 content = TreeContent::hashed;
-                tree = tree_digest(player->rootfs_path(), content);
+                tree = tree_digest(player->rootfs_path());
             }
             log::debug(job.what + ": tree digest (" + tree_digest_scheme(content) + ") of " +
                        std::to_string(tree.entries) + " entries (" +
@@ -324,7 +330,11 @@ void Importer::apply_in_place(const LayerJob& job) {
         t != meta.end() && t->is_object() ? tree_content_of(t->value("scheme", "")) : std::nullopt;
     if (!content) return; // no digest to check the tree against first: left as it is
     auto rootfs = dir / "rootfs";
-    if (tree_digest(rootfs, *content).digest != t->value("digest", "")) {
+    std::unordered_set<std::string> referenced;
+    if (*content == TreeContent::by_tar_split)
+        referenced = referenced_files(store_, job.diff_id, job.what);
+    if (tree_digest(rootfs, *content == TreeContent::by_tar_split ? &referenced : nullptr).digest !=
+        t->value("digest", "")) {
         log::warn(job.what + ": the unpacked layer " + job.diff_id.str() +
                   " differs from the digest recorded when it was unpacked: its files' owners "
                   "are not applied (`gantry system fsck --deep` names it; `--repair` removes it)");

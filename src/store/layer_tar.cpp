@@ -198,14 +198,24 @@ void write_tar_split(const stdfs::path& dir, std::string_view lines, fs::Sync sy
     fs::write_atomic(dir / kTarSplitFile, z, 0644, sync);
 }
 
-std::string check_tree(const stdfs::path& rootfs, std::string_view lines, const std::string& what) {
+std::string check_tree(const stdfs::path& rootfs, std::string_view lines, const std::string& what,
+                       std::unordered_set<std::string>* referenced) {
     Fd root = fs::open_dir(rootfs);
     for (const auto& e : layer::tar_split::parse(lines, what, false)) {
+        if (e.file && referenced) referenced->insert(e.name);
         if (!e.file || e.size == 0) continue;
         std::string why;
         if (!open_member(root.get(), e.name, e.size, why)) return why;
     }
     return "";
+}
+
+std::unordered_set<std::string> referenced_files(const Store& store, const Digest& diff_id,
+                                                 const std::string& what) {
+    std::unordered_set<std::string> out;
+    for (const auto& e : layer::tar_split::parse(read_split(store, diff_id, what), what, false))
+        if (e.file) out.insert(e.name);
+    return out;
 }
 
 bool has_tar_split(const Store& store, const Digest& diff_id) {

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 
 namespace gantry::store {
 
@@ -34,7 +35,13 @@ void write_tar_split(const stdfs::path& dir, std::string_view lines,
 
 // "" when every file LINES references is a regular file of that size in the tree ROOTFS, else
 // why not (the first that is not): what the importer checks before it relies on the tree.
-std::string check_tree(const stdfs::path& rootfs, std::string_view lines, const std::string& what);
+// REFERENCED, when given, receives the paths LINES references (a gantry-tree-v2 digest's).
+std::string check_tree(const stdfs::path& rootfs, std::string_view lines, const std::string& what,
+                       std::unordered_set<std::string>* referenced = nullptr);
+
+// The paths the tar-split of the layer DIFF_ID references (fsck --deep's v2 walk).
+std::unordered_set<std::string> referenced_files(const Store& store, const Digest& diff_id,
+                                                 const std::string& what);
 
 bool has_tar_split(const Store& store, const Digest& diff_id);
 

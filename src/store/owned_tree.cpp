@@ -146,10 +146,9 @@ AppliedOwners apply_owners(const stdfs::path& rootfs, const SubIdMaps& maps) {
     return a;
 }
 
-TreeDigest tree_digest_in_userns(const stdfs::path& rootfs, const SubIdMaps& maps,
-                                 TreeContent content) {
+TreeDigest tree_digest_in_userns(const stdfs::path& rootfs, const SubIdMaps& maps) {
     auto out = runtime::run_in_userns(maps.uids, maps.gids, "walking " + rootfs.string(),
-                                      [&] { return digest_text(tree_digest(rootfs, content)); });
+                                      [&] { return digest_text(tree_digest(rootfs)); });
     std::size_t pos = 0;
     return parse_digest(out, pos);
 }

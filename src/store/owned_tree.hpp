@@ -54,9 +54,8 @@ struct AppliedOwners {
 AppliedOwners apply_owners(const std::filesystem::path& rootfs, const SubIdMaps& maps);
 
 // The tree digest of ROOTFS walked in a user namespace with MAPS (system fsck --deep on a tree
-// whose owners were applied), in CONTENT's scheme.
-TreeDigest tree_digest_in_userns(const std::filesystem::path& rootfs, const SubIdMaps& maps,
-                                 TreeContent content = TreeContent::hashed);
+// whose owners were applied; gantry-tree-v1).
+TreeDigest tree_digest_in_userns(const std::filesystem::path& rootfs, const SubIdMaps& maps);
 
 // ST's owner as a container of this caller sees it (`--userns auto`): rootless, the user's
 // own id is 0 and a subordinate id its place in the range (an id outside the maps: 65534, as

@@ -26,7 +26,7 @@ struct Walk {
     std::vector<char> buf;
     TreeDigest out;
     std::string error; // the first failure, ended the walk
-    TreeContent content = TreeContent::hashed;
+    const std::unordered_set<std::string>* referenced = nullptr; // v2: data not read
 };
 thread_local Walk* walk = nullptr;
 
@@ -153,7 +153,7 @@ int visit(const char* path, const struct stat* st, int flag, struct FTW*) {
         rec += std::to_string(st->st_uid) + '\0' + std::to_string(st->st_gid) + '\0';
         bool sized = type == 'f' || type == 'l';
         rec += std::to_string(sized ? st->st_size : 0) + '\0';
-        if (type == 'f' && w.content == TreeContent::hashed) rec += content(w, path);
+        if (type == 'f' && !(w.referenced && w.referenced->count(rel))) rec += content(w, path);
         if (type == 'd' && flag == FTW_DNR) { // its entries cannot be listed: say so
             ++w.out.unreadable;
             rec += "unreadable";
@@ -192,13 +192,14 @@ std::optional<TreeContent> tree_content_of(std::string_view scheme) {
     return std::nullopt;
 }
 
-TreeDigest tree_digest(const std::filesystem::path& root, TreeContent content) {
+TreeDigest tree_digest(const std::filesystem::path& root,
+                       const std::unordered_set<std::string>* referenced) {
     Walk w;
-    w.content = content;
+    w.referenced = referenced;
     std::string r = root.string();
     while (r.size() > 1 && r.back() == '/') r.pop_back();
     w.prefix = r.size();
-    if (content == TreeContent::hashed) w.buf.resize(1 << 20);
+    w.buf.resize(1 << 20);
     walk = &w;
     int rc = ::nftw(r.c_str(), visit, 32, FTW_PHYS | FTW_MOUNT);
     int saved = errno;

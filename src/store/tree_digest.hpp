@@ -12,10 +12,11 @@
 // Not covered: times (a run's atime, a copy's mtime), link counts, directory sizes (they
 // depend on the file system, not on the content).
 //
-// Scheme "gantry-tree-v2": the same records with the content field of every regular file empty
-// (a directory the walker may not list still says "unreadable"). For a layer the store keeps
-// with its tar-split (store/layer_tar.hpp): the tar rebuilt from the tree and the tar-split
-// hashes to the layer's diff_id, which pins every file's data, so the walk reads none; `system
+// Scheme "gantry-tree-v2": the same records, with the content field empty for each regular file
+// whose path the layer's tar-split references (store/layer_tar.hpp): the tar rebuilt from the
+// tree and the tar-split hashes to the layer's diff_id, which pins those files' data, so the walk
+// reads none of them; every other regular file (a sparse file, one with a name tar-split cannot
+// hold, any file after an entry the recorder kept verbatim) is read and hashed as in v1. `system
 // fsck --deep` checks both (docs/storage.md).
 #pragma once
 
@@ -24,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 
 namespace gantry::store {
 
@@ -32,7 +34,7 @@ inline constexpr const char* kTreeDigestSchemeByTarSplit = "gantry-tree-v2"; // 
 
 enum class TreeContent {
     hashed,       // gantry-tree-v1: each regular file read and hashed
-    by_tar_split, // gantry-tree-v2: left to the layer's tar-split and diff_id
+    by_tar_split, // gantry-tree-v2: those the tar-split references left to it and the diff_id
 };
 
 const char* tree_digest_scheme(TreeContent content);
@@ -46,9 +48,11 @@ struct TreeDigest {
     std::uint64_t unreadable = 0;    // regular files the walker could not open
 };
 
-// Walks the tree at ROOT (not following symbolic links; never leaving the tree) and digests it
-// in CONTENT's scheme. Error(io) naming the entry when the walk itself fails.
+// Walks the tree at ROOT (not following symbolic links; never leaving the tree) and digests it:
+// gantry-tree-v1 without REFERENCED; with it, gantry-tree-v2, REFERENCED the paths (relative to
+// ROOT, as the tar-split names them) whose data the tar-split references. Error(io) naming the
+// entry when the walk itself fails.
 TreeDigest tree_digest(const std::filesystem::path& root,
-                       TreeContent content = TreeContent::hashed);
+                       const std::unordered_set<std::string>* referenced = nullptr);
 
 } // namespace gantry::store

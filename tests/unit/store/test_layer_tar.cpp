@@ -23,6 +23,7 @@
 #include <gtest/gtest.h>
 #include <string>
 #include <unistd.h>
+#include <unordered_set>
 
 namespace layer_tar_test {
 
@@ -237,7 +238,9 @@ TEST_F(LayerTar, AOneCopyLayerDigestsItsTreeWithoutReadingItsFiles) {
     auto meta = import(tar);
     ASSERT_EQ(meta.value("blob_kept", true), false) << meta.dump();
     auto rootfs = st_->layer_rootfs(d);
-    auto v2 = store::tree_digest(rootfs, store::TreeContent::by_tar_split);
+    auto referenced = store::referenced_files(*st_, d, "test layer");
+    EXPECT_EQ(referenced, (std::unordered_set<std::string>{"a", "b/c"}));
+    auto v2 = store::tree_digest(rootfs, &referenced);
     EXPECT_EQ(meta["tree"].value("scheme", ""), "gantry-tree-v2");
     EXPECT_EQ(meta["tree"].value("digest", ""), v2.digest);
     EXPECT_EQ(v2.content_bytes, 0u);
@@ -246,8 +249,24 @@ TEST_F(LayerTar, AOneCopyLayerDigestsItsTreeWithoutReadingItsFiles) {
     EXPECT_EQ(v1.content_bytes, 200003u);
     // a file's bytes changed, its size and mode kept: the v2 walk cannot see it, the tar can
     std::fstream(rootfs / "b/c", std::ios::in | std::ios::out | std::ios::binary) << "sea";
-    EXPECT_EQ(store::tree_digest(rootfs, store::TreeContent::by_tar_split).digest, v2.digest);
+    EXPECT_EQ(store::tree_digest(rootfs, &referenced).digest, v2.digest);
     EXPECT_THROW(rebuilt(d), gantry::Error);
+}
+
+// v2 reads and hashes every regular file the tar-split does not reference (a sparse file, any
+// file after an entry kept verbatim): the rebuilt tar does not read those
+TEST_F(LayerTar, AV2DigestHashesTheFilesTheTarSplitDoesNotReference) {
+    auto root = root_ / "tree";
+    stdfs::create_directories(root);
+    gantry::fs::write_atomic(root / "referenced", "one");
+    gantry::fs::write_atomic(root / "other", "two");
+    std::unordered_set<std::string> referenced{"referenced"};
+    auto before = store::tree_digest(root, &referenced);
+    EXPECT_EQ(before.content_bytes, 3u); // "other" only
+    std::fstream(root / "referenced", std::ios::in | std::ios::out | std::ios::binary) << "ONE";
+    EXPECT_EQ(store::tree_digest(root, &referenced).digest, before.digest);
+    std::fstream(root / "other", std::ios::in | std::ios::out | std::ios::binary) << "TWO";
+    EXPECT_NE(store::tree_digest(root, &referenced).digest, before.digest);
 }
 
 // An archive being loaded gives its members again: the importer writes a blob only when the
