@@ -331,13 +331,23 @@ void Importer::apply_in_place(const LayerJob& job) {
     if (!content) return; // no digest to check the tree against first: left as it is
     auto rootfs = dir / "rootfs";
     std::unordered_set<std::string> referenced;
-    if (*content == TreeContent::by_tar_split)
-        referenced = referenced_files(store_, job.diff_id, job.what);
-    if (tree_digest(rootfs, *content == TreeContent::by_tar_split ? &referenced : nullptr).digest !=
-        t->value("digest", "")) {
+    bool intact = false;
+    std::string unchecked; // why the tree could not be walked (a damaged tar-split, say)
+    try {                  // a v2 digest takes the tar-split's references
+        if (*content == TreeContent::by_tar_split)
+            referenced = referenced_files(store_, job.diff_id, job.what);
+        intact = tree_digest(rootfs, *content == TreeContent::by_tar_split ? &referenced : nullptr)
+                     .digest == t->value("digest", "");
+    } catch (const Error& e) {
+        unchecked = e.message();
+    }
+    if (!intact) {
         log::warn(job.what + ": the unpacked layer " + job.diff_id.str() +
-                  " differs from the digest recorded when it was unpacked: its files' owners "
-                  "are not applied (`gantry system fsck --deep` names it; `--repair` removes it)");
+                  (unchecked.empty()
+                       ? " differs from the digest recorded when it was unpacked"
+                       : " cannot be checked against its digest (" + unchecked + ")") +
+                  ": its files' owners are not applied (`gantry system fsck --deep` names it; "
+                  "`--repair` removes it)");
         return;
     }
     record_store_maps(store_, maps_);
