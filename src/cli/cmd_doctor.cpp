@@ -17,6 +17,7 @@
 #include "runtime/state.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
+#include "util/json.hpp"
 #include "util/log.hpp"
 
 #include <cstdio>
@@ -35,7 +36,7 @@ int print_fatbin(const std::string& path, bool json) {
     if (json) {
         auto document = nlohmann::json::object();
         for (const device_code::Format* f : formats) f->list_json(path, document);
-        std::printf("%s\n", document.dump(2).c_str());
+        std::printf("%s\n", safe_json::dump_lossy(document, 2).c_str());
         // a damaged container is invalid input: listed, then exit 4
         auto problems = document.find("problems");
         return problems != document.end() && !problems->empty() ? exit_status(Errc::invalid) : 0;
@@ -75,10 +76,11 @@ int report(const std::vector<findings::Finding>& findings, bool json) {
                          {"severity", findings::to_string(f.severity)},
                          {"message", f.message},
                          {"fix", f.fix}});
-        std::printf("%s\n", oci::json{{"result", findings::to_string(findings::worst(findings))},
-                                      {"findings", a}}
-                                .dump(2)
-                                .c_str());
+        std::printf(
+            "%s\n",
+            safe_json::dump_lossy(
+                {{"result", findings::to_string(findings::worst(findings))}, {"findings", a}}, 2)
+                .c_str());
     } else {
         for (auto sev : {findings::Severity::fail, findings::Severity::warn,
                          findings::Severity::info, findings::Severity::pass})

@@ -4,6 +4,7 @@
 #include "cli/context.hpp"
 #include "ocirt/ocirt.hpp"
 #include "util/error.hpp"
+#include "util/json.hpp"
 
 #include <cstdio>
 
@@ -61,7 +62,7 @@ void add_create_flags(CLI::App* c, ocirt::CreateOptions& o) {
 }
 
 void print_json(const nlohmann::json& j) {
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", safe_json::dump_lossy(j, 2).c_str());
 }
 
 // update, pause, resume, events, spec: runc's commands on a container's cgroup.
@@ -109,7 +110,7 @@ void register_cgroup_commands(CLI::App* oci, Context& ctx, const std::shared_ptr
     ev->callback([&ctx, o] {
         act(ctx, o, [o] {
             if (o->stats) {
-                std::printf("%s\n", ocirt::stats(o->g, o->id).dump().c_str());
+                std::printf("%s\n", safe_json::dump_lossy(ocirt::stats(o->g, o->id)).c_str());
                 return 0;
             }
             return ocirt::events(o->g, o->id, o->interval);
@@ -250,7 +251,7 @@ void register_oci(CLI::App& app, Context& ctx) {
         act(ctx, o, [o] {
             auto pids = ocirt::processes(o->g, o->id);
             if (o->format == "json")
-                std::printf("%s\n", nlohmann::json(pids).dump().c_str());
+                std::printf("%s\n", safe_json::dump_lossy(pids).c_str());
             else {
                 std::printf("PID\n");
                 for (int pid : pids) std::printf("%d\n", pid);

@@ -11,6 +11,7 @@
 #include "store/migrate.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 #include "util/units.hpp"
 
 #include <cctype>
@@ -176,7 +177,7 @@ void register_system(CLI::App& app, Context& ctx) {
                     j["tree_bytes_checked"] = rep.tree_bytes_checked;
                     j["notes"] = list(rep.notes);
                 }
-                std::printf("%s\n", j.dump(2).c_str());
+                std::printf("%s\n", safe_json::dump_lossy(j, 2).c_str());
             } else {
                 for (auto& p : rep.problems)
                     std::printf("%s %s: %s%s\n", p.kind.c_str(), p.object.c_str(), p.detail.c_str(),
@@ -214,7 +215,7 @@ void register_system(CLI::App& app, Context& ctx) {
                             {"already", r.already},
                             {"bytes_freed", r.bytes_freed},
                             {"kept", kept}};
-                std::printf("%s\n", j.dump(2).c_str());
+                std::printf("%s\n", safe_json::dump_lossy(j, 2).c_str());
                 return 0;
             }
             for (auto& [d, why] : r.kept)

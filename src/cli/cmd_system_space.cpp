@@ -8,6 +8,7 @@
 #include "store/gc.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
+#include "util/json.hpp"
 #include "util/units.hpp"
 
 #include <cstdio>
@@ -45,7 +46,7 @@ void print_df_json(Context& ctx, const store::Usage& u, const sqsh::CacheUsage& 
                 {"sqsh_cache", {{"images", c.images}, {"bytes", c.bytes}}},
                 {"build_cache", {{"steps", u.build_cache_entries}, {"bytes", u.build_cache_bytes}}},
                 {"tmp_bytes", u.tmp_bytes}};
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", safe_json::dump_lossy(j, 2).c_str());
 }
 
 void print_df_verbose(Context& ctx, const store::Usage& u) {

@@ -10,6 +10,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 
 #include <cstdio>
 #include <fcntl.h>
@@ -99,7 +100,7 @@ int run_verify(const std::string& file, const std::vector<std::string>& key_file
                 }
         }
         if (json)
-            std::printf("%s\n", verify_json(file, rep, false).dump(2).c_str());
+            std::printf("%s\n", safe_json::dump_lossy(verify_json(file, rep, false), 2).c_str());
         else
             verify_print(rep, false);
         throw Error(Errc::usage,
@@ -149,7 +150,7 @@ int run_verify(const std::string& file, const std::vector<std::string>& key_file
         };
     rep = sif::verify(c, sif::pread_reader(fd.get(), file), checks, file);
     if (json)
-        std::printf("%s\n", verify_json(file, rep, true).dump(2).c_str());
+        std::printf("%s\n", safe_json::dump_lossy(verify_json(file, rep, true), 2).c_str());
     else
         verify_print(rep, true);
     std::fflush(stdout);

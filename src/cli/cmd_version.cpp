@@ -6,6 +6,7 @@
 #include "oci/image.hpp"
 #include "runtime/state.hpp"
 #include "site/report.hpp"
+#include "util/json.hpp"
 
 #include <cstdio>
 #include <sys/utsname.h>
@@ -36,7 +37,7 @@ void register_version(CLI::App& app, Context& ctx) {
             const std::string arch = oci::Platform::host().str();
             if (o->json) {
                 oci::json j{{"version", GANTRY_VERSION}, {"platform", arch}, {"kernel", u.release}};
-                std::printf("%s\n", j.dump(2).c_str());
+                std::printf("%s\n", safe_json::dump_lossy(j, 2).c_str());
             } else {
                 std::printf("gantry %s\nPlatform: %s\nKernel:   %s\n", GANTRY_VERSION, arch.c_str(),
                             u.release);
@@ -85,7 +86,7 @@ void register_info(CLI::App& app, Context& ctx) {
             }
             auto r = site::report(o->reference, o->policy);
             if (o->json)
-                std::printf("%s\n", r.dump(2).c_str());
+                std::printf("%s\n", safe_json::dump_lossy(r, 2).c_str());
             else
                 std::fputs(site::render_report(r).c_str(), stdout);
             return 0;

@@ -7,6 +7,7 @@
 #include "engine/volumes.hpp"
 #include "store/volumes.hpp"
 #include "util/error.hpp"
+#include "util/json.hpp"
 
 #include <cstdio>
 
@@ -72,7 +73,7 @@ void register_volume(CLI::App& app, Context& ctx) {
                                 "gantry volume ls lists the volumes");
                 all.push_back(docker_model::inspect_volume(*v));
             }
-            std::printf("%s\n", all.dump(4).c_str());
+            std::printf("%s\n", safe_json::dump_lossy(all, 4).c_str());
             return 0;
         };
     });

@@ -6,6 +6,7 @@
 #include "store/store.hpp"
 #include "util/columns.hpp"
 #include "util/error.hpp"
+#include "util/json.hpp"
 #include "util/log.hpp"
 #include "util/units.hpp"
 
@@ -105,7 +106,7 @@ std::string human_size(std::uint64_t b) {
 int print_listing(bool json, bool quiet, const nlohmann::json& items,
                   const std::vector<std::vector<std::string>>& rows) {
     if (json)
-        std::printf("%s\n", items.dump(2).c_str());
+        std::printf("%s\n", safe_json::dump_lossy(items, 2).c_str());
     else if (!quiet)
         print_table(rows);
     return 0;

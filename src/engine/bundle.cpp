@@ -12,6 +12,7 @@
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 #include "util/log.hpp"
 
 #include <algorithm>
@@ -107,13 +108,15 @@ void write_bundle(store::Store& store, const RunRequest& r, const std::string& d
         spec.uid_mappings.clear();
         spec.gid_mappings.clear();
     }
+    std::string config = safe_json::dump_or_refuse( // refused before the tree is written
+        spec.to_json(), 2, "the bundle", "an OCI runtime config.json", "give it as UTF-8");
     std::string tmp = dir + ".tmp-" + fs::unique_name();
     try {
         if (src.lazy)
             fs::make_dirs(fs::stdfs::path(tmp) / "rootfs", 0755);
         else
             rootfs::flatten(store, src.diff_ids, tmp + "/rootfs", ro.privileged_user);
-        fs::write_atomic(fs::stdfs::path(tmp) / "config.json", spec.to_json().dump(2) + "\n");
+        fs::write_atomic(fs::stdfs::path(tmp) / "config.json", config + "\n");
         if (::lstat(dir.c_str(), &st) == 0) ::rmdir(dir.c_str());
         if (::rename(tmp.c_str(), dir.c_str()) != 0) throw_errno("cannot create " + dir);
     } catch (...) {

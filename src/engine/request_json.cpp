@@ -2,8 +2,10 @@
 #include "engine/request_json.hpp"
 
 #include "runspec/builder.hpp"
+#include "runtime/state.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 
 #include <cstdlib>
 #include <set>
@@ -196,8 +198,10 @@ RunRequest persistable(RunRequest r, const std::filesystem::path& cwd,
 
 void write_request(const std::filesystem::path& dir, const RunRequest& r) {
     // beside the container's state, which is gone at boot anyway: not synced
-    fs::write_atomic(dir / "request.json", request_to_json(r).dump(2) + "\n", 0600,
-                     fs::Sync::volatile_only);
+    std::string text =
+        safe_json::dump_or_refuse(request_to_json(r), 2, "the run request",
+                                  "a kept container's request", runtime::kNotUtf8Hint);
+    fs::write_atomic(dir / "request.json", text + "\n", 0600, fs::Sync::volatile_only);
 }
 
 RunRequest read_request(const std::filesystem::path& dir) {

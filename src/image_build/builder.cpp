@@ -545,6 +545,8 @@ class Builder {
 } // namespace
 
 BuildResult build(store::Store& store, const BuildOptions& opt, engine::Caller caller) {
+    require_utf8(opt.instructions ? "" : opt.dockerfile, opt.dockerfile_name, opt.build_args,
+                 opt.labels);
     auto writer = store.writer_lock(); // gc waits: the intermediate states are named by nothing
     Builder b(store, opt, std::move(caller));
     return b.run();

@@ -5,6 +5,7 @@
 #include "deffile/deffile.hpp"
 #include "engine/squashfs.hpp"
 #include "image_build/definition.hpp"
+#include "image_build/options.hpp"
 #include "sqsh/load.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
@@ -94,6 +95,7 @@ DefinitionBuild::DefinitionBuild(store::Store& store, BuildOptions& bo, bool tes
 
 void DefinitionBuild::plan(store::Store& store, BuildOptions& bo, bool test) {
     const std::string& file = bo.dockerfile_name;
+    require_utf8(bo.dockerfile, file, bo.build_args, bo.labels);
     auto def = deffile::parse(bo.dockerfile, file);
     auto used = deffile::substitute(def, bo.build_args, file);
     for (const auto& [k, v] : bo.build_args)

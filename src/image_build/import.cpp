@@ -12,6 +12,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
@@ -58,6 +59,12 @@ std::int64_t now_seconds() {
 nlohmann::json apply_changes(const std::vector<std::string>& changes) {
     StageState state;
     for (auto& change : changes) {
+        if (text::first_non_utf8(change))
+            throw Error(Errc::usage,
+                        "--change '" + safe_json::lossy_utf8(change) +
+                            "' holds bytes that are not UTF-8; an image's config is JSON, which "
+                            "holds UTF-8 only",
+                        "give it as UTF-8");
         dockerfile::Dockerfile parsed;
         try {
             // the parser wants a FROM first, as a Dockerfile has
@@ -96,6 +103,11 @@ nlohmann::json apply_changes(const std::vector<std::string>& changes) {
 Imported import_rootfs(store::Store& store, const ImportRequest& req) {
     // everything the line says is checked before a byte is read
     nlohmann::json config = apply_changes(req.changes);
+    if (text::first_non_utf8(req.message))
+        throw Error(Errc::usage,
+                    "--message holds bytes that are not UTF-8; an image's history is JSON, which "
+                    "holds UTF-8 only",
+                    "give it as UTF-8");
     auto platform =
         req.platform.empty() ? oci::Platform::host() : oci::Platform::parse(req.platform);
     Imported res;

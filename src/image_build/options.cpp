@@ -2,7 +2,10 @@
 
 #include "dockerfile/words.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 
 namespace gantry::image_build {
@@ -71,6 +74,36 @@ std::string check_choice(std::string_view flag, std::string_view value,
     }
     throw Error(Errc::usage,
                 std::string(flag) + " " + std::string(value) + ": expected one of " + list);
+}
+
+void require_utf8(std::string_view text, const std::string& file,
+                  const std::map<std::string, std::string>& build_args,
+                  const std::map<std::string, std::string>& labels) {
+    if (auto bad = text::first_non_utf8(text)) {
+        std::size_t line_start = text.rfind('\n', *bad);
+        line_start = line_start == std::string_view::npos ? 0 : line_start + 1;
+        std::size_t line =
+            1 + static_cast<std::size_t>(std::count(text.begin(), text.begin() + line_start, '\n'));
+        char byte[8];
+        std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(text[*bad]));
+        throw Error(Errc::invalid,
+                    file + ":" + std::to_string(line) + ":" +
+                        std::to_string(*bad - line_start + 1) + ": the byte " + byte +
+                        " is not UTF-8; an image's config and history are JSON, which holds "
+                        "UTF-8 only",
+                    "save the file as UTF-8 (iconv -f latin1 -t utf-8 " + file + ")");
+    }
+    auto check = [](const std::map<std::string, std::string>& values, const char* flag) {
+        for (const auto& [k, v] : values)
+            if (text::first_non_utf8(k) || text::first_non_utf8(v))
+                throw Error(Errc::invalid,
+                            std::string(flag) + " " + k +
+                                ": the value holds bytes that are not UTF-8; an image's config "
+                                "and history are JSON, which holds UTF-8 only",
+                            "give it as UTF-8");
+    };
+    check(build_args, "--build-arg");
+    check(labels, "--label");
 }
 
 } // namespace gantry::image_build

@@ -31,4 +31,12 @@ std::pair<std::string, std::string> parse_label(std::string_view value);
 std::string check_choice(std::string_view flag, std::string_view value,
                          std::initializer_list<std::string_view> allowed);
 
+// What a build writes into the image's config, history and its cache records is JSON, which holds
+// UTF-8 only, and docker would write U+FFFD where the bytes were (an ENV value the image then
+// holds changed). Error(invalid) naming FILE:LINE:COLUMN for TEXT's first byte that is not UTF-8
+// (a Dockerfile or definition file saved as Latin-1), or the --build-arg or --label.
+void require_utf8(std::string_view text, const std::string& file,
+                  const std::map<std::string, std::string>& build_args,
+                  const std::map<std::string, std::string>& labels);
+
 } // namespace gantry::image_build

@@ -75,6 +75,18 @@ nlohmann::json toc_entry(archive_entry* e, const std::string& name, const std::s
     while (archive_entry_xattr_next(e, &xn, &xv, &xs) == ARCHIVE_OK)
         xattrs[xn] = nettle::base64_encode(std::string(static_cast<const char*>(xv), xs));
     if (!xattrs.empty()) ent["xattrs"] = xattrs;
+    try {
+        (void)ent.dump(); // JSON strings are UTF-8; a Linux name may be any bytes
+    } catch (const nlohmann::json::type_error&) {
+        std::string shown =
+            nlohmann::json(name).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        throw Error(Errc::unsupported,
+                    what + ": entry " + shown +
+                        " has a name, link target, owner name or extended attribute name that is "
+                        "not UTF-8, which a " +
+                        style.format + " table of contents (JSON) cannot hold",
+                    "rename it in the image, or push without --compression");
+    }
     return ent;
 }
 

@@ -29,7 +29,9 @@ bool is_estargz_artefact(archive_entry* e);
 // archive/tar, and so skopeo, write it; the lazy formats have no sparse map.
 void as_plain_entry(archive_entry* e);
 
-// Error(unsupported) naming WHAT and the entry for a type the format has not (a socket).
+// Error(unsupported) naming WHAT and the entry for a type the format has not (a socket), or a
+// name, link target, owner name or xattr name that is not UTF-8 (a JSON string cannot hold it:
+// Go's encoding/json would write U+FFFD and the TOC would name another file).
 nlohmann::json toc_entry(archive_entry* e, const std::string& name, const std::string& what,
                          const TocEntryStyle& style);
 

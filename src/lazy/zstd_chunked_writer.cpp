@@ -228,15 +228,7 @@ WrittenLayer write_layer(int in_fd, int out_fd, const std::string& what, std::ui
     json toc = {{"version", 1},
                 {"entries", std::move(entries)},
                 {"tarSplitDigest", "sha256:" + Sha256::hex_of(split_z)}};
-    std::string text;
-    try {
-        text = toc.dump();
-    } catch (const json::type_error&) {
-        throw Error(Errc::unsupported,
-                    what + " has a file name that is not UTF-8, which a zstd:chunked table of "
-                           "contents (JSON) cannot hold",
-                    "rename the file, or push without --compression");
-    }
+    std::string text = toc.dump(); // toc_entry refused what JSON cannot hold
     std::string toc_z = compress(text);
 
     WrittenLayer r;

@@ -1,6 +1,7 @@
 #include "lint/report.hpp"
 
 #include "util/error.hpp"
+#include "util/json.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -10,9 +11,9 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-std::string xml_escape(const std::string& s) {
+std::string xml_escape(const std::string& text) {
     std::string r;
-    for (char c : s) {
+    for (char c : safe_json::lossy_utf8(text)) { // the document says it is UTF-8
         switch (c) {
         case '&':
             r += "&amp;";
@@ -129,7 +130,7 @@ std::string sarif(const std::vector<FileResult>& results, const std::vector<Rule
         {"runs",
          json::array({{{"tool", {{"driver", {{"name", "gantry lint"}, {"rules", rule_list}}}}},
                        {"results", res}}})}};
-    return doc.dump(2) + "\n";
+    return safe_json::dump_lossy(doc, 2) + "\n";
 }
 
 } // namespace
@@ -150,7 +151,7 @@ std::string render(const std::vector<FileResult>& results, Format f, bool color,
     case Format::tty:
         return tty(results, color);
     case Format::json:
-        return as_json(results).dump(2) + "\n";
+        return safe_json::dump_lossy(as_json(results), 2) + "\n";
     case Format::gnu:
         return gnu(results);
     case Format::checkstyle:

@@ -6,6 +6,7 @@
 #include "runtime/state.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -181,10 +182,10 @@ void log_error(const Global& g, const std::string& message) {
     if (g.log_format == "json")
         std::fprintf(
             f, "%s\n",
-            nlohmann::json{{"level", "error"}, {"msg", message}, {"time", t}}.dump().c_str());
+            safe_json::dump_lossy({{"level", "error"}, {"msg", message}, {"time", t}}).c_str());
     else
         std::fprintf(f, "time=\"%s\" level=error msg=%s\n", t.c_str(),
-                     nlohmann::json(message).dump().c_str());
+                     safe_json::dump_lossy(message).c_str());
     std::fclose(f);
 }
 

@@ -5,6 +5,7 @@
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 #include "util/lock.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
@@ -234,6 +235,15 @@ ContainerState from_json(const json& j) {
     return s;
 }
 
+// S as state.json's text. A command argument, environment value or path that is not UTF-8 (Linux
+// allows any bytes) cannot be written as JSON: refused, naming it, before anything is created
+// (docker and podman store it as U+FFFD and run another command than the one given).
+std::string state_text(const ContainerState& s) {
+    return safe_json::dump_or_refuse(to_json(s), -1, "container " + s.name,
+                                     "a kept container's state", kNotUtf8Hint) +
+           "\n";
+}
+
 } // namespace
 
 StateDir::StateDir() : StateDir(runtime_dir()) {}
@@ -357,6 +367,7 @@ FileLock StateDir::create(const ContainerState& s) {
     if (!valid_container_name(s.name))
         throw Error(Errc::usage, "invalid container name \"" + s.name + "\"",
                     "names match [a-zA-Z0-9][a-zA-Z0-9_.-]*");
+    (void)state_text(s); // refused before anything is made
     // One claim at a time: a directory without state.json is then a crashed gantry's debris,
     // never another run's claim in progress (two `run -d --name N` at once: the second removed
     // the first one's new directory, so one failed with ENOENT or both ran under one name).
@@ -393,7 +404,7 @@ FileLock StateDir::create(const ContainerState& s) {
 }
 
 void StateDir::save(const ContainerState& s) {
-    fs::write_atomic(dir_ / s.name / "state.json", to_json(s).dump() + "\n", 0600,
+    fs::write_atomic(dir_ / s.name / "state.json", state_text(s), 0600,
                      fs::Sync::volatile_only); // under the runtime directory: gone at boot
 }
 

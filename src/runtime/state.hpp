@@ -19,6 +19,12 @@
 
 namespace gantry::runtime {
 
+// The fix for a kept container's argument, environment value or path that is not UTF-8, which its
+// JSON records cannot hold (docker and podman store U+FFFD and run another command than given).
+inline constexpr const char* kNotUtf8Hint =
+    "give it as UTF-8; a container run in the foreground without --name is not kept and takes "
+    "any bytes";
+
 struct ContainerState {
     std::string name, id;
     std::string image;      // what the user typed

@@ -68,4 +68,65 @@ json parse_or_discarded(std::string_view text, std::size_t max_depth) {
     }
 }
 
+namespace {
+
+bool is_utf8(const std::string& s) {
+    try {
+        (void)json(s).dump();
+        return true;
+    } catch (const json::type_error&) {
+        return false;
+    }
+}
+
+std::optional<NotUtf8> first_not_utf8(const json& v, const std::string& at) {
+    auto found = [&](const std::string& where, const std::string& text) {
+        return NotUtf8{where, json(text).dump(-1, ' ', false, json::error_handler_t::replace)};
+    };
+    if (v.is_string()) {
+        const auto& text = v.get_ref<const std::string&>();
+        return is_utf8(text) ? std::nullopt : std::optional(found(at, text));
+    }
+    if (v.is_array()) {
+        for (std::size_t i = 0; i < v.size(); ++i)
+            if (auto w = first_not_utf8(v[i], at + "[" + std::to_string(i) + "]")) return w;
+    } else if (v.is_object()) {
+        for (auto it = v.begin(); it != v.end(); ++it) {
+            std::string here = at.empty() ? it.key() : at + "." + it.key();
+            if (!is_utf8(it.key())) return found(here, it.key());
+            if (auto w = first_not_utf8(it.value(), here)) return w;
+        }
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+std::optional<NotUtf8> find_not_utf8(const json& value) {
+    return first_not_utf8(value, "");
+}
+
+std::string dump_or_refuse(const json& value, int indent, const std::string& what,
+                           const std::string& record, std::string hint) {
+    try {
+        return value.dump(indent);
+    } catch (const json::type_error&) {
+        auto bad = find_not_utf8(value);
+        std::string shown = bad ? bad->where + " " + bad->shown : "text";
+        throw Error(Errc::invalid,
+                    what + ": its " + shown + " holds bytes that are not UTF-8, which " + record +
+                        " (JSON) cannot hold",
+                    std::move(hint));
+    }
+}
+
+std::string dump_lossy(const json& value, int indent) {
+    return value.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
+std::string lossy_utf8(const std::string& text) {
+    if (is_utf8(text)) return text;
+    return json::parse(dump_lossy(text)).get<std::string>();
+}
+
 } // namespace gantry::safe_json

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <iconv.h>
 
 namespace gantry::text {
 
@@ -151,6 +153,29 @@ std::string rfc3339(std::int64_t seconds) {
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return buf;
+}
+
+std::optional<std::size_t> first_non_utf8(std::string_view s) {
+    std::size_t i = 0;
+    while (i < s.size() && static_cast<unsigned char>(s[i]) < 0x80) ++i; // ASCII: most text
+    if (i == s.size()) return std::nullopt;
+    // to UTF-32, which ends at U+10FFFF: glibc's UTF-8 to UTF-8 lets U+110000 and up by
+    iconv_t cd = ::iconv_open("UTF-32LE", "UTF-8");
+    if (cd == reinterpret_cast<iconv_t>(-1)) return i; // cannot tell: not taken for UTF-8
+    char out[4096];
+    char* in = const_cast<char*>(s.data() + i);
+    std::size_t left = s.size() - i;
+    std::optional<std::size_t> bad;
+    while (left > 0) {
+        char* o = out;
+        std::size_t room = sizeof out;
+        if (::iconv(cd, &in, &left, &o, &room) != static_cast<std::size_t>(-1)) break;
+        if (errno == E2BIG) continue;                  // the output buffer filled: go on
+        bad = static_cast<std::size_t>(in - s.data()); // EILSEQ, or EINVAL: cut off at the end
+        break;
+    }
+    ::iconv_close(cd);
+    return bad;
 }
 
 } // namespace gantry::text

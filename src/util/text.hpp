@@ -65,6 +65,14 @@ bool all_digits(std::string_view s);
 // "10x" or 4294967296.
 std::optional<std::uint32_t> to_u32(std::string_view s);
 
+// ---- UTF-8 ----
+
+// The offset of S's first byte that does not begin a valid UTF-8 sequence (RFC 3629: no
+// overlong forms, no surrogates, nothing past U+10FFFF), as glibc's iconv decodes it to UTF-32;
+// nullopt when all of S is UTF-8. JSON text holds UTF-8 only, and a Linux name or argument is any
+// bytes.
+std::optional<std::size_t> first_non_utf8(std::string_view s);
+
 // ---- words (cgroup's interface files and mountinfo) ----
 
 // The words of S between runs of white space, as `stream >> word` reads them: " a  b\n" -> a, b;

@@ -162,6 +162,78 @@ def test_load_squashfs_with_a_name_that_is_not_utf8(g, tmp_path):
     check_latin1(g, "latin:2")
 
 
+def test_a_kept_container_refuses_bytes_that_are_not_utf8_naming_them(bb):
+    """A Linux argument, environment value or path may be any bytes; a kept container's request
+    and state are JSON, which holds UTF-8 only (docker and podman keep U+FFFD and later run
+    another command than the one given; gantry died with nlohmann's type_error). Refused before
+    anything is made, naming the value; a foreground run without --name keeps the bytes."""
+    g, _ = bb
+    latin = os.fsdecode(LATIN1)
+    out = g.run("run", "--rm", "sample:latest", "/bin/sh", "-c", 'printf %s "$1" | od -An -tx1',
+                "sh", latin).out
+    assert out.split() == ["63", "61", "66", "e9"], out
+    cases = [
+        (["run", "-d", "--name", "k1", "sample:latest", "true", latin], 125, "command[1]"),
+        (["create", "--name", "k2", "-e", "A=" + latin, "sample:latest", "true"], 4, "env[0]"),
+        (["run", "--name", "k3", "-w", "/" + latin, "sample:latest", "true"], 125,
+         "spec.process.cwd"),
+        (["create", "--name", "k4", "-l", "k=" + latin, "sample:latest", "true"], 4,
+         "labels[0]"),
+        (["run", "-d", "sample:latest", "true", latin], 125, "command[1]"),
+    ]
+    for args, code, where in cases:
+        r = g.fail(*args, code=code)
+        assert f'its {where} "' in r.err and "caf\ufffd" in r.err, r
+        assert "not UTF-8" in r.err and "internal error" not in r.err, r
+        assert "hint: give it as UTF-8" in r.err, r
+    assert g.run("ps", "-a", "-q").out.strip() == ""
+    assert not any((g.root / "containers").glob("*")), list((g.root / "containers").iterdir())
+
+
+def test_a_build_refuses_text_that_is_not_utf8_and_copies_names_that_are_not(bb):
+    """A Dockerfile or definition file saved as Latin-1, a --build-arg or --label value: the
+    image's config, history and the build cache are JSON (gantry died with nlohmann's type_error;
+    docker writes U+FFFD into the config, so the image's ENV holds another value). Refused at
+    FILE:LINE:COLUMN with the fix, nothing tagged; a context file's name is any bytes and is
+    copied as it is."""
+    g, tmp = bb
+    ctx = tmp / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_bytes(b"FROM sample:latest\nRUN true\nENV A=" + LATIN1 + b"\n")
+    r = g.fail("build", "--no-lint", "-t", "latin:1", ctx, code=4)
+    assert "Dockerfile:3:10: the byte 0xE9 is not UTF-8" in r.err, r
+    assert "hint: save the file as UTF-8 (iconv -f latin1 -t utf-8 Dockerfile)" in r.err, r
+    (ctx / "Dockerfile").write_text("FROM sample:latest\nARG X\nRUN true\n")
+    for flag in ["--build-arg", "--label"]:
+        r = g.fail("build", "--no-lint", flag, "X=" + os.fsdecode(LATIN1), "-t", "latin:1", ctx,
+                   code=4)
+        assert f"{flag} X: the value holds bytes that are not UTF-8" in r.err, r
+    deffile = tmp / "latin.def"
+    deffile.write_bytes(b"Bootstrap: scratch\n%environment\n    export A=" + LATIN1 + b"\n")
+    r = g.fail("build", "-f", deffile, "-t", "latin:1", code=4)
+    assert f"{deffile}:3:17: the byte 0xE9 is not UTF-8" in r.err, r
+    assert "docker.io/library/latin:1" not in g.refs()
+    rootfs = tmp / "rootfs.tar"
+    subprocess.run(["tar", "-C", ctx, "-cf", rootfs, "Dockerfile"], check=True)
+    r = g.fail("import", "--change", "ENV A=" + os.fsdecode(LATIN1), rootfs, "latin:1", code=2)
+    assert "--change 'ENV A=caf\ufffd' holds bytes that are not UTF-8" in r.err, r
+    r = g.fail("import", "-m", os.fsdecode(LATIN1), rootfs, "latin:1", code=2)
+    assert "--message holds bytes that are not UTF-8" in r.err, r
+    r = g.fail("bundle", "--cmd", "true", "--cmd", os.fsdecode(LATIN1), "sample:latest",
+               tmp / "bundle", code=4)
+    assert 'the bundle: its process.args[1] "caf\ufffd" holds bytes that are not UTF-8' in r.err
+    assert not (tmp / "bundle").exists() and not list(tmp.glob("bundle.tmp-*"))
+    assert "docker.io/library/latin:1" not in g.refs()
+
+    (ctx / "Dockerfile").write_text("FROM sample:latest\nCOPY data /data\n")
+    (ctx / "data").mkdir()
+    with open(os.path.join(os.fsencode(ctx / "data"), LATIN1), "wb") as f:
+        f.write(b"latin-1 name\n")
+    g.run("build", "--no-lint", "-t", "latin:1", ctx)
+    out = g.run("run", "--rm", "latin:1", "/bin/sh", "-c", "printf '%s' /data/c* | od -An -tx1")
+    assert out.out.split()[-4:] == ["63", "61", "66", "e9"], out
+
+
 # --- 3. a store damaged as a crash after tagging leaves it ------------------------------------
 
 def layer_dirs(g):

@@ -4,6 +4,7 @@ The rules themselves are covered case by case (fires / near-miss) in tests/unit/
 here the sample Dockerfiles of tests/fixtures/dockerfiles/ are linted by the built binary.
 """
 import json
+import os
 import re
 import subprocess
 import xml.etree.ElementTree as ET
@@ -158,6 +159,29 @@ def test_other_formats(g):
                  for x in run["results"])
     assert got == BAD_FINDINGS
     assert {x["level"] for x in run["results"]} == {"error", "warning", "note"}
+
+
+def test_machine_formats_stay_valid_for_a_dockerfile_that_is_not_utf8(g, tmp_path):
+    """A Latin-1 Dockerfile (and file name): json and sarif died with nlohmann's type_error,
+    checkstyle wrote XML that says UTF-8 and is not. Each byte that is not UTF-8 is U+FFFD, as
+    hadolint's Go encoders write it."""
+    name = tmp_path / os.fsdecode(b"caf\xe9.Dockerfile")
+    with open(os.fsencode(name), "wb") as f:
+        f.write(b"FROM nvidia/cuda:12.2.0-devel-ubuntu22.04\nRUN apt-get install -y caf\xe9\n")
+    shown = str(tmp_path / "caf\ufffd.Dockerfile")
+    r = lint(g, "--json", name)
+    assert r.code == 10, r
+    found = {f["code"]: f for f in r.json()}
+    assert "caf\ufffd" in found["GL005"]["message"] and found["GL005"]["file"] == shown, found
+
+    doc = json.loads(lint(g, "--format", "sarif", name).out)
+    res = {x["ruleId"]: x for x in doc["runs"][0]["results"]}
+    assert "caf\ufffd" in res["GL005"]["message"]["text"]
+    assert res["GL005"]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == shown
+
+    root = ET.fromstring(lint(g, "--format", "checkstyle", name).out.encode())
+    assert root.find("file").get("name") == shown
+    assert any("caf\ufffd" in e.get("message") for e in root.findall("./file/error"))
 
 
 def test_rules_listing(g):

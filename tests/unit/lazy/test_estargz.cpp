@@ -3,6 +3,7 @@
 // writer and reader, the footer's byte layout (docs/estargz.md §Footer), and hostile TOCs.
 #include "lazy/toc.hpp"
 #include "lazy/writer.hpp"
+#include "lazy/zstd_chunked_writer.hpp"
 #include "util/error.hpp"
 #include "util/hash.hpp"
 
@@ -372,6 +373,46 @@ TEST(Estargz, HugeTocIsRefusedBeforeReading) {
         EXPECT_NE(std::string(e.what()).find("MiB"), std::string::npos) << e.what();
     }
     EXPECT_EQ(reads, 1u);
+}
+
+} // namespace lazy_estargz_test
+
+namespace lazy_estargz_test {
+
+// A Linux name is any bytes; a TOC is JSON, whose strings are UTF-8 (Go's encoding/json would
+// write U+FFFD and the TOC would name another file). Both writers refuse the entry, naming it.
+TEST(Estargz, ANameThatIsNotUtf8IsRefusedByBothWritersNamingTheEntry) {
+    const std::vector<std::vector<In>> layers = {
+        {{"etc", AE_IFDIR, ""}, {"etc/caf\xe9", AE_IFREG, "x"}},
+        {{"etc", AE_IFDIR, ""}, {"etc/link", AE_IFLNK, "caf\xe9"}},
+        {{"etc", AE_IFDIR, ""}, {"etc/x", AE_IFREG, "x", {{"user.caf\xe9", "v"}}}},
+    };
+    for (const auto& entries : layers) {
+        std::string shown =
+            entries[1].name == "etc/caf\xe9" ? "etc/caf\xef\xbf\xbd" : entries[1].name;
+        for (bool zstd : {false, true}) {
+            SCOPED_TRACE(shown + (zstd ? " zstd:chunked" : " eStargz"));
+            int in = memfd_with(make_tar(entries));
+            int out = ::memfd_create("o", 0);
+            try {
+                if (zstd)
+                    (void)lazy::zstd_chunked::write_layer(in, out, "layer t", 4000);
+                else
+                    (void)lazy::write_estargz(in, out, "layer t", 4000);
+                ADD_FAILURE() << "written";
+            } catch (const Error& e) {
+                EXPECT_EQ(e.code(), Errc::unsupported);
+                EXPECT_NE(std::string(e.what()).find("layer t: entry \"" + shown + "\""),
+                          std::string::npos)
+                    << e.what();
+                EXPECT_NE(std::string(e.what()).find("not UTF-8"), std::string::npos);
+                EXPECT_NE(std::string(e.what()).find(zstd ? "zstd:chunked" : "eStargz"),
+                          std::string::npos);
+            }
+            ::close(in);
+            ::close(out);
+        }
+    }
 }
 
 } // namespace lazy_estargz_test

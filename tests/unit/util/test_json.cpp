@@ -2,9 +2,12 @@
 // `cdi validate` and `inspect` dying with SIGSEGV on documents nested ~300k deep).
 #include "util/error.hpp"
 #include "util/json.hpp"
+#include "util/text.hpp"
 
 #include <gtest/gtest.h>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace util_json_test {
 
@@ -75,6 +78,64 @@ TEST(SafeJson, ParsesWhatJsonParseParses) {
         R"({"s":"x\"]}[{","n":-1,"u":18446744073709551615,"f":1.5,"b":true,"z":null,"l":[{}]})";
     EXPECT_EQ(safe_json::parse(text, "doc"), nlohmann::json::parse(text));
     EXPECT_EQ(safe_json::parse_or_discarded("\"x\""), "x");
+}
+
+// JSON text holds UTF-8 only. text::first_non_utf8 (glibc's iconv) and nlohmann's dump agree on
+// what is UTF-8: the build's and the containers' records decide with the one what the other
+// would refuse.
+TEST(SafeJson, Utf8ValidityAgreesWithNlohmannAndNamesTheFirstBadByte) {
+    const std::vector<std::pair<std::string, std::optional<std::size_t>>> cases = {
+        {"", std::nullopt},
+        {"plain ascii", std::nullopt},
+        {"caf\xc3\xa9", std::nullopt},                   // é
+        {"\xe2\x82\xac \xf0\x9f\x98\x80", std::nullopt}, // € and U+1F600
+        {"\xf4\x8f\xbf\xbf", std::nullopt},              // U+10FFFF, the last
+        {"caf\xe9", 3},                                  // Latin-1
+        {"ab\xff", 2},
+        {"\xc0\x80", 0},         // an overlong NUL
+        {"x\xe0\x80\xaf", 1},    // an overlong '/'
+        {"\xed\xa0\x80", 0},     // a surrogate
+        {"\xf4\x90\x80\x80", 0}, // past U+10FFFF
+        {"ok\xe2\x82", 2},       // cut off at the end
+        {"\xc3\xa9\x80", 2},     // a lone continuation byte
+        {std::string(5000, 'a') + "\xc3\xa9" + std::string(5000, 'b') + "\xe9", 10002},
+    };
+    for (const auto& [text, bad] : cases) {
+        SCOPED_TRACE(testing::PrintToString(text.substr(0, 20)));
+        EXPECT_EQ(gantry::text::first_non_utf8(text), bad);
+        bool dumped = true;
+        try {
+            (void)nlohmann::json(text).dump();
+        } catch (const nlohmann::json::type_error&) {
+            dumped = false;
+        }
+        EXPECT_EQ(dumped, !bad.has_value());
+        EXPECT_EQ(safe_json::lossy_utf8(text) == text, !bad.has_value());
+        EXPECT_FALSE(gantry::text::first_non_utf8(safe_json::lossy_utf8(text)).has_value());
+    }
+}
+
+TEST(SafeJson, FindsTheFirstValueThatIsNotUtf8AndRefusesToDumpItNamingIt) {
+    nlohmann::json j = {{"args", {"sh", "caf\xe9"}}, {"env", {"A=1"}}};
+    auto bad = safe_json::find_not_utf8(j);
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->where, "args[1]");
+    EXPECT_EQ(bad->shown, "\"caf\xef\xbf\xbd\"");
+    nlohmann::json key = {{"labels", {{"k\xff", "v"}}}};
+    ASSERT_TRUE(safe_json::find_not_utf8(key));
+    EXPECT_EQ(safe_json::find_not_utf8(key)->where, "labels.k\xff");
+    EXPECT_FALSE(safe_json::find_not_utf8(nlohmann::json{{"a", {1, "b", nullptr}}}));
+    try {
+        (void)safe_json::dump_or_refuse(j, -1, "container c", "its state", "fix it");
+        ADD_FAILURE() << "dumped";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::invalid);
+        EXPECT_EQ(e.message(), "container c: its args[1] \"caf\xef\xbf\xbd\" holds bytes that are "
+                               "not UTF-8, which its state (JSON) cannot hold");
+        EXPECT_EQ(e.hint(), "fix it");
+    }
+    EXPECT_EQ(safe_json::dump_lossy(j),
+              "{\"args\":[\"sh\",\"caf\xef\xbf\xbd\"],\"env\":[\"A=1\"]}");
 }
 
 } // namespace util_json_test
