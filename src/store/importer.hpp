@@ -9,8 +9,10 @@
 #include "store/store.hpp"
 #include "util/parallel.hpp"
 
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +22,9 @@ namespace gantry::store {
 struct ImportOptions {
     bool privileged = false; // real root: keep owners, devices, setuid bits
     unsigned jobs = 0;       // layers processed at once; 0 = number of CPUs
+    // A set of layers with downloads the store drops is published together (Importer::layers);
+    // a layer waits at most this long: the kernel's vm.dirty_expire_centisecs when unset
+    std::optional<std::chrono::milliseconds> publish_within = std::nullopt;
 };
 
 struct LayerJob {
@@ -64,8 +69,18 @@ class Importer {
     void tag(const std::vector<std::string>& refs, const oci::Digest& manifest);
 
   private:
-    // unpacks and verifies the layer; its publish is posted to publisher
+    // A layer unpacked and verified, to be published (PendingLayer::commit_all), and the
+    // store's own blob it replaces, removed once it is published (and ours)
+    struct Publish {
+        std::shared_ptr<PendingLayer> layer;
+        oci::Digest diff_id;
+        std::string meta;
+        std::optional<oci::Digest> replaced;
+    };
+    // unpacks and verifies the layer; its publish is posted to publisher, or kept for the set's
+    // one publish (deferred_) when the set downloads what the store drops
     LayerDone one_layer(const LayerJob& job, BackgroundQueue& publisher);
+    void publish(std::vector<Publish> set);
     // Error(conflict) when the unpacked layer's owners were applied with other subordinate ids
     void check_owner_maps(const LayerJob& job);
     // A tree unpacked before owners were applied (or by the user without a range then) whose
@@ -75,6 +90,12 @@ class Importer {
     store::Store& store_;
     ImportOptions opt_;
     SubIdMaps maps_; // the user's subordinate ids (rootless): recorded owners are applied
+    // set by layers(): the layers are published together once every job is done
+    bool defer_ = false;
+    std::chrono::milliseconds defer_limit_{30000};
+    std::mutex deferred_mu_;
+    std::vector<Publish> deferred_;
+    std::chrono::steady_clock::time_point deferred_since_;
 };
 
 } // namespace gantry::store

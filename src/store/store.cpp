@@ -148,23 +148,35 @@ PendingLayer::~PendingLayer() {
 }
 
 bool PendingLayer::commit(const Digest& id, const std::string& meta) {
+    return commit_all({{this, id, meta}}).front();
+}
+
+std::vector<bool> PendingLayer::commit_all(const std::vector<Commit>& set) {
+    std::vector<bool> ours;
+    if (set.empty()) return ours;
     // meta.json (the layer's completion marker) beside the tree and its tar-split, all unsynced
     // in the unpublished directory; then one syncfs makes all of it durable (thousands of files,
     // each fsync'd, would cost far more: their writeback was started as they were written,
-    // ExtractOptions::early_writeback); then the name that publishes it, then its directory.
-    fs::write_atomic(tmp_ / "meta.json", meta, 0644, fs::Sync::volatile_only);
-    if (!fs::unsafe_no_sync() && ::syncfs(rootfs_.get()) != 0)
-        throw_errno("cannot write layer " + id.str() + " to disk");
-    rootfs_.reset();
-    auto dst = layers_ / id.hex();
-    if (::rename(tmp_.c_str(), dst.c_str()) != 0) {
-        if (errno == EEXIST || errno == ENOTEMPTY)
-            return false; // another process won: ours is dropped
-        throw_errno("cannot store layer " + id.str());
+    // ExtractOptions::early_writeback); then the names that publish them, then their directory.
+    for (const auto& c : set)
+        fs::write_atomic(c.layer->tmp_ / "meta.json", c.meta, 0644, fs::Sync::volatile_only);
+    if (!fs::unsafe_no_sync() && ::syncfs(set.front().layer->rootfs_.get()) != 0)
+        throw_errno("cannot write layer " + set.front().diff_id.str() + " to disk");
+    for (const auto& c : set) {
+        PendingLayer& l = *c.layer;
+        l.rootfs_.reset();
+        auto dst = l.layers_ / c.diff_id.hex();
+        if (::rename(l.tmp_.c_str(), dst.c_str()) != 0) {
+            if (errno != EEXIST && errno != ENOTEMPTY)
+                throw_errno("cannot store layer " + c.diff_id.str());
+            ours.push_back(false); // another process won: ours is dropped
+            continue;
+        }
+        l.done_ = true;
+        ours.push_back(true);
     }
-    done_ = true;
-    fs::sync_dir(layers_);
-    return true;
+    fs::sync_dir(set.front().layer->layers_);
+    return ours;
 }
 
 namespace {

@@ -26,6 +26,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace gantry::store {
 
@@ -78,6 +79,16 @@ class PendingLayer {
     // meta: JSON text stored beside the tree (sizes, counts). Another process may have
     // committed the same layer meanwhile; then this copy is discarded and commit returns false.
     bool commit(const Digest& diff_id, const std::string& meta);
+
+    // commit for several layers with one syncfs between their meta.json and their names, and
+    // one sync of layers/ after: a set whose syncfs waits until the downloads the store drops
+    // are gone (Importer). Returns, for each, what commit returns.
+    struct Commit {
+        PendingLayer* layer;
+        Digest diff_id;
+        std::string meta;
+    };
+    static std::vector<bool> commit_all(const std::vector<Commit>& set);
 
   private:
     friend class Store;

@@ -2,7 +2,8 @@
 recorded trace: gantry's system calls under strace, and for every name it publishes in a store,
 
 - the data was synced before the rename or link that publishes it: an fsync/fdatasync of the
-  file, or a syncfs covering the directory tree that is renamed, and then nothing in that tree
+  file, or a syncfs of the store's file system (through the tree renamed, or another file of
+  the same store: a set of layers published with one syncfs), and then nothing in that tree
   is written, created or renamed between the syncfs and the publish (a layer's meta.json and
   tar-split are written unsynced beside its tree, before its one syncfs);
 - the directory holding the new name was synced after it (else the name itself may be lost);
@@ -117,11 +118,11 @@ def violations(trace, roots, reference_last=True):
             data = [j for j in synced_fds.get((tid, fdm.group(1)), []) if j < i]
         else:
             data = [j for j in synced_paths.get(src, []) if j < i]
-            data += [j for j, p in syncfs_paths if j < i and (p == src or p.startswith(src + "/"))]
+            data += [j for j, p in syncfs_paths if j < i and _covers(p, src, roots)]
         if not data:
             bad.append(f"{dst}: published from {src} with no sync of its data before")
         elif not fdm:
-            bad += _changed_after_syncfs(trace, syncfs_paths, synced_paths, i, src, dst)
+            bad += _changed_after_syncfs(trace, syncfs_paths, synced_paths, i, src, dst, roots)
         after = [j for j in synced_paths.get(os.path.dirname(dst), []) if j > i]
         if not after:
             bad.append(f"{dst}: its directory {os.path.dirname(dst)} is not synced after")
@@ -141,10 +142,18 @@ def violations(trace, roots, reference_last=True):
     return bad
 
 
-def _changed_after_syncfs(trace, syncfs_paths, synced_paths, i, src, dst):
+def _covers(synced, src, roots):
+    """Whether a syncfs through a file SYNCED makes SRC durable: syncfs writes the whole file
+    system, and a store is one (a layer set's one syncfs goes through one layer's tree)."""
+    if synced == src or synced.startswith(src + "/"):
+        return True
+    return any(synced.startswith(f"{r}/") and src.startswith(f"{r}/") for r in map(str, roots))
+
+
+def _changed_after_syncfs(trace, syncfs_paths, synced_paths, i, src, dst, roots):
     """What in the tree SRC (published at call I) was written or renamed into after the last
     syncfs covering it, with no fsync of its own before the publish."""
-    covering = [j for j, p in syncfs_paths if j < i and (p == src or p.startswith(src + "/"))]
+    covering = [j for j, p in syncfs_paths if j < i and _covers(p, src, roots)]
     if not covering:
         return []
     last, bad = max(covering), []

@@ -107,10 +107,22 @@ def test_pull_publishes_durably(gr, reg, mk, tmp_path):
     """Each blob and layer synced before its name and its directory after, the tag last (issue
     36's check, tests/e2e/durability.py)."""
     need_tool("strace")
-    publish(mk, tmp_path, f"{reg.addr}/sample/busybox:1.0")
+    extra = mk.Layer.from_files({"etc/motd": "second layer\n"})
+    publish(mk, tmp_path, f"{reg.addr}/sample/busybox:1.0",
+            mk.Image([mk.busybox_layer(), extra], cmd=["/bin/sh"]))
     _, t = traced(gr, tmp_path / "pull.log", "pull", INSECURE, f"{reg.addr}/sample/busybox:1.0")
     assert violations(t, [gr.root]) == []
     assert publishes(t, [gr.root])[-1][2].endswith("/refs.json")
+    # the layers are published as one set, with one syncfs once both are unpacked and their
+    # downloads dropped: a layer's own syncfs wrote the other's download to the disk too
+    syncs = [i for i, c in enumerate(t.calls) if c[1] == "syncfs"]
+    assert len(syncs) == 1, [t.calls[i] for i in syncs]
+    tmp = f"{gr.root}/tmp/"
+    trees = {i: p[len(tmp):].split("/")[0] for i, p in t.paths.items()
+             if p.startswith(tmp + "layer-") and t.calls[i][1] == "openat"}
+    assert len(set(trees.values())) == 2 and max(trees) < syncs[0], trees
+    partials = [i for i, p in t.paths.items() if p.endswith(".partial")]
+    assert partials and max(partials) < syncs[0]
 
 
 @pytest.mark.parametrize("compression", ["gzip", "zstd", "none"])

@@ -330,6 +330,63 @@ TEST_F(ReopenedLayer, ASourceChangedBeforeItsBlobIsReadAgainIsRefusedAndNothingP
     EXPECT_TRUE(stdfs::is_empty(st_->tmp_dir())) << "left in tmp/";
 }
 
+// A pull's layers (downloads the store drops) are published as one set with one syncfs, which
+// then no longer writes the other layers' downloads to the disk; a layer waits at most
+// publish_within (the kernel's dirty expiry) so a long pull killed midway keeps what it finished;
+// a failure publishes the layers verified before it.
+TEST_F(LayerTar, DownloadedLayersArePublishedAsOneSetWithinTheirBound) {
+    std::vector<std::string> tars;
+    std::vector<Digest> ids;
+    for (int i = 0; i < 3; ++i) {
+        tars.push_back(Tar().file("f" + std::to_string(i), "layer " + std::to_string(i)).str());
+        ids.push_back(Digest::of(tars.back()));
+    }
+    auto published_soon = [&](const Digest& d) { // the publisher's thread: a moment later
+        for (int i = 0; i < 500 && !st_->has_layer(d); ++i) ::usleep(10000);
+        return st_->has_layer(d);
+    };
+    // WAIT: whether a layer's start waits for the previous one's publish (bounded)
+    auto jobs = [&](std::vector<bool>& seen, int discarded[1], bool fail_last, bool wait) {
+        std::vector<store::LayerJob> out;
+        for (std::size_t i = 0; i < tars.size(); ++i) {
+            store::LayerJob job{ids[i], ids[i], "layer " + std::to_string(i), nullptr};
+            std::string tar = fail_last && i == 2 ? tars[i] + "x" : tars[i];
+            job.open = [&seen, &published_soon, this, i, tar, wait, ids = ids] {
+                // what was published of the previous layer when this one starts (jobs = 1)
+                if (i > 0)
+                    seen.push_back(wait ? published_soon(ids[i - 1]) : st_->has_layer(ids[i - 1]));
+                return std::unique_ptr<gantry::layer::Reader>(
+                    std::make_unique<StringReader>(tar, 7000));
+            };
+            job.adopt_blob = [](const Digest&) {};
+            job.discard_blob = [discarded] { ++discarded[0]; };
+            out.push_back(job);
+        }
+        return out;
+    };
+    std::vector<bool> seen;
+    int discarded[1] = {0};
+    store::Importer all(*st_, {::geteuid() == 0, 1, std::chrono::hours(1)});
+    all.layers(jobs(seen, discarded, false, false)); // one set: none published before all are done
+    EXPECT_EQ(seen, (std::vector<bool>{false, false}));
+    EXPECT_EQ(discarded[0], 3);
+    for (auto& d : ids) EXPECT_TRUE(st_->has_layer(d));
+
+    for (auto& d : ids) gantry::fs::remove_tree(st_->layer_dir(d));
+    seen.clear();
+    store::Importer each(*st_, {::geteuid() == 0, 1, std::chrono::milliseconds(0)});
+    each.layers(jobs(seen, discarded, false, true)); // the bound passed at once: each on its own
+    EXPECT_EQ(seen, (std::vector<bool>{true, true}));
+
+    for (auto& d : ids) gantry::fs::remove_tree(st_->layer_dir(d));
+    seen.clear();
+    store::Importer failing(*st_, {::geteuid() == 0, 1, std::chrono::hours(1)});
+    EXPECT_THROW(failing.layers(jobs(seen, discarded, true, false)), Error);
+    EXPECT_TRUE(st_->has_layer(ids[0]));
+    EXPECT_TRUE(st_->has_layer(ids[1]));
+    EXPECT_FALSE(st_->has_layer(ids[2]));
+}
+
 TEST_F(LayerTar, TheRecorderPassesEveryByteThrough) {
     Tar t;
     t.file("f", big_data(70000)).dir("d").file("d/g", "g");
