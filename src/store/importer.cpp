@@ -266,8 +266,7 @@ LayerDone Importer::one_layer(const LayerJob& job, BackgroundQueue& publisher) {
         // a download the store does not keep goes before the layer's syncfs, which would
         // otherwise write it to disk too (a crash in between only costs downloading it again)
         if (drop_blob && !have_blob && job.discard_blob) job.discard_blob();
-        // published on the publisher's thread: its syncfs waits for the disk while this worker
-        // unpacks the next layer (the floor, the disk's own writeback, overlaps the CPU work)
+        // published on the publisher's thread, alone or with its set (layers(): defer_)
         Publish one{std::make_shared<PendingLayer>(std::move(*player)), job.diff_id,
                     meta.dump(2) + "\n", std::nullopt};
         if (drop_blob && have_blob) one.replaced = job.blob;
