@@ -2,6 +2,7 @@
 
 #include "dockerfile/words.hpp"
 #include "util/error.hpp"
+#include "util/json.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
@@ -96,11 +97,12 @@ void require_utf8(std::string_view text, const std::string& file,
     auto check = [](const std::map<std::string, std::string>& values, const char* flag) {
         for (const auto& [k, v] : values)
             if (text::first_non_utf8(k) || text::first_non_utf8(v))
-                throw Error(Errc::invalid,
-                            std::string(flag) + " " + k +
-                                ": the value holds bytes that are not UTF-8; an image's config "
-                                "and history are JSON, which holds UTF-8 only",
-                            "give it as UTF-8");
+                throw Error(
+                    Errc::invalid,
+                    std::string(flag) + " " + safe_json::lossy_utf8(k) +
+                        ": its name or value holds bytes that are not UTF-8; an image's config "
+                        "and history are JSON, which holds UTF-8 only",
+                    "give it as UTF-8");
     };
     check(build_args, "--build-arg");
     check(labels, "--label");

@@ -207,7 +207,7 @@ def test_a_build_refuses_text_that_is_not_utf8_and_copies_names_that_are_not(bb)
     for flag in ["--build-arg", "--label"]:
         r = g.fail("build", "--no-lint", flag, "X=" + os.fsdecode(LATIN1), "-t", "latin:1", ctx,
                    code=4)
-        assert f"{flag} X: the value holds bytes that are not UTF-8" in r.err, r
+        assert f"{flag} X: its name or value holds bytes that are not UTF-8" in r.err, r
     deffile = tmp / "latin.def"
     deffile.write_bytes(b"Bootstrap: scratch\n%environment\n    export A=" + LATIN1 + b"\n")
     r = g.fail("build", "-f", deffile, "-t", "latin:1", code=4)
