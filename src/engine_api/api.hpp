@@ -35,6 +35,9 @@ struct Request {
     // by their lower-case names
     std::map<std::string, std::string> headers;
     Route route;
+    // the client's process where the socket says (SO_PEERCRED on a unix socket; 0 on TCP, for a
+    // client in a PID namespace that hides it, and for the TLS front's own connections)
+    pid_t client_pid = 0;
     // the query value NAME, "" when absent
     const std::string& arg(const std::string& name) const;
 };

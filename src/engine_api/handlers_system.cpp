@@ -49,6 +49,19 @@ class ApiSysEvents : public Stream {
     std::string pending_;
 };
 
+// Where a stream without since begins. docker's is now; gantry's is when the client's process
+// started, where that was at most kFreshClient ago: the Dev Containers CLI starts `docker events`
+// and `docker run` at once and waits for the run's start event, which a `docker events` whose
+// request came in after it (a busy machine) would never see. A client that has run longer (a
+// script holding a connection) is followed from now, as docker does.
+std::int64_t api_sys_follow_from(pid_t client) {
+    constexpr std::int64_t kFreshClient = 10'000'000'000; // 10 s
+    std::int64_t now = runtime::realtime_nanos();
+    if (client <= 0) return now;
+    std::int64_t started = runtime::process_started_nanos(client);
+    return now - started <= kFreshClient ? started : now;
+}
+
 json api_sys_network(const std::string& name, const std::string& driver) {
     Sha256 h;
     h.update("gantry network " + name);
@@ -104,9 +117,8 @@ Response handle_system(const ServiceContext& ctx, const Request& r) {
         return json_response(200, docker_model::info_json(f));
     }
     case RouteId::events: {
-        std::int64_t now = runtime::realtime_nanos();
-        std::int64_t since =
-            r.arg("since").empty() ? now : query_time_nanos("since", r.arg("since"));
+        std::int64_t since = r.arg("since").empty() ? api_sys_follow_from(r.client_pid)
+                                                    : query_time_nanos("since", r.arg("since"));
         std::optional<std::int64_t> until;
         if (!r.arg("until").empty()) until = query_time_nanos("until", r.arg("until"));
         Response res;

@@ -187,6 +187,18 @@ void api_srv_upgraded(void* cls, MHD_Connection*, void*, const char* extra_in,
     api_srv_mhd().upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 }
 
+// The client's process on a unix socket (0 where the socket cannot say, and for the TLS front's
+// socket pairs, whose peer is this process).
+pid_t api_srv_client_pid(MHD_Connection* c) {
+    auto* info = api_srv_mhd().get_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (!info || ::getsockopt(info->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+        cred.pid <= 0 || cred.pid == ::getpid())
+        return 0;
+    return cred.pid;
+}
+
 MHD_Result api_srv_queue(MHD_Connection* c, Response res) {
     const auto& m = api_srv_mhd();
     MHD_Response* r = nullptr;
@@ -315,6 +327,7 @@ MHD_Result api_srv_access(void* cls, MHD_Connection* c, const char* url, const c
                                                         "reads"));
     Request r;
     r.method = method;
+    r.client_pid = api_srv_client_pid(c);
     r.query = std::move(req->query);
     r.query_all = std::move(req->query_all);
     r.body = std::move(req->body);

@@ -35,8 +35,12 @@ std::int64_t realtime_nanos() {
 }
 
 std::int64_t process_started_nanos() {
+    return process_started_nanos(::getpid());
+}
+
+std::int64_t process_started_nanos(pid_t pid) {
     std::int64_t now = realtime_nanos();
-    unsigned long long ticks = process_start_time(::getpid());
+    unsigned long long ticks = process_start_time(pid);
     long hz = ::sysconf(_SC_CLK_TCK);
     timespec boot{};
     if (ticks == 0 || hz <= 0 || ::clock_gettime(CLOCK_BOOTTIME, &boot) != 0) return now;

@@ -37,6 +37,9 @@ std::int64_t realtime_nanos();
 // starting it is never missed however late its first read comes (the Dev Containers CLI starts
 // `events` and `run` at once). Now, where /proc cannot say.
 std::int64_t process_started_nanos();
+// When process PID started (now where it does not exist or /proc cannot say): the Engine API
+// follows events from when its client started, as `events` does from its own start.
+std::int64_t process_started_nanos(pid_t pid);
 
 // docker's events.Message of E: status, id, from, Type, Action, Actor {ID, Attributes (the
 // labels, image, name and the action's)}, scope, time, timeNano.

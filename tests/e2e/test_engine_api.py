@@ -403,6 +403,40 @@ def test_docker_events_follows_while_docker_kill_and_wait_end_a_container(api):
         g.run("rm", "-f", name, check=False)
 
 
+def test_docker_events_without_since_sees_a_start_that_came_before_its_request(api):
+    """`docker events` with no --since, as the Dev Containers CLI runs it beside `docker run`:
+    on a busy machine its request can reach the service after the run's start, which it then
+    waited for forever (CI, stop 68). The stream begins when the client's process started, so
+    that start is reported; an event from before the client started is not."""
+    g, sock, tmp, _ = api
+    label = f"token={TOKEN}-late"
+    env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": f"unix://{sock}",
+           "DOCKER_CONFIG": str(tmp / "docker-config"), "HOME": str(tmp)}
+    g.run("run", "-d", "--name", f"{TOKEN}-before", "-l", label, "sample:latest", "sleep", "60")
+    time.sleep(0.05)  # /proc counts a process's start in 10 ms clock ticks
+    go = tmp / "late-go"
+    # the client's process starts now; its request goes out only after the run below
+    follow = subprocess.Popen(
+        ["sh", "-c", f'while [ ! -e "{go}" ]; do sleep 0.01; done; exec "$@"', "sh", DOCKERS[0],
+         "events", "--filter", f"label={label}", "--filter", "event=start", "--format",
+         "{{.Actor.Attributes.name}}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        g.run("run", "-d", "--name", f"{TOKEN}-after", "-l", label, "sample:latest", "sleep",
+              "60")
+        go.touch()
+        ready, _, _ = select.select([follow.stdout], [], [], 20)
+        assert ready, "no event in 20 s: the stream began after the start it waits for"
+        line = follow.stdout.readline().decode().strip()
+        assert line == f"{TOKEN}-after", (line, follow.stderr.read1().decode())
+    finally:
+        follow.kill()
+        follow.wait()
+        go.unlink(missing_ok=True)
+        for n in ("before", "after"):
+            g.run("rm", "-f", f"{TOKEN}-{n}", check=False)
+
+
 def test_images_json_lists_the_shared_stores_images(api, tmp_path):
     """GET /images/json lists what `gantry images` lists: after the local store's images, a
     shared store's (the service's GANTRY_IMAGE_STORES), with where it is in gantry's labels."""
