@@ -1,5 +1,6 @@
 #include "lazy/toc_entry.hpp"
 
+#include "layer/tar_reader.hpp"
 #include "util/error.hpp"
 #include "util/nettle.hpp"
 #include "util/text.hpp"
@@ -27,7 +28,8 @@ bool is_estargz_artefact(archive_entry* e) {
            at_root_is_estargz_file(archive_entry_hardlink(e));
 }
 
-void as_plain_entry(archive_entry* e) {
+void as_plain_entry(archive_entry* e, const std::string& what, const char* format) {
+    layer::refuse_vast_sparse(e, what, format);
     if (archive_entry_sparse_count(e) > 0) archive_entry_sparse_clear(e);
 }
 

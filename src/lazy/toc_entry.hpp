@@ -26,8 +26,9 @@ bool is_estargz_artefact(archive_entry* e);
 
 // E as a writer puts it into a layer of its own: a sparse file (GNU/PAX sparse) becomes a
 // regular file of its whole size, its holes read as zeros (archive_read_data fills them), as Go's
-// archive/tar, and so skopeo, write it; the lazy formats have no sparse map.
-void as_plain_entry(archive_entry* e);
+// archive/tar, and so skopeo, write it; the lazy formats have no sparse map. Error(unsupported)
+// naming WHAT, the entry and FORMAT for one over layer::kMaxExpandedSparse.
+void as_plain_entry(archive_entry* e, const std::string& what, const char* format);
 
 // Error(unsupported) naming WHAT and the entry for a type the format has not (a socket), or a
 // name, link target, owner name or xattr name that is not UTF-8 (a JSON string cannot hold it:

@@ -146,7 +146,7 @@ EstargzLayer write_estargz(int in_fd, int out_fd, const std::string& what,
         check(in.get(), rc, "cannot read " + what);
         std::string name = text_or(archive_entry_pathname(e), "");
         if (is_estargz_artefact(e)) continue; // this writer writes its own
-        as_plain_entry(e);
+        as_plain_entry(e, what, "eStargz");
         json ent = toc_entry(e, name, what, {"eStargz", true});
         const char* hl = archive_entry_hardlink(e);
         mode_t type = archive_entry_filetype(e);

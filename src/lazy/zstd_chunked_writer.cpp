@@ -167,7 +167,7 @@ WrittenLayer write_layer(int in_fd, int out_fd, const std::string& what, std::ui
         const char* pathname = archive_entry_pathname(e);
         std::string name = pathname ? pathname : "";
         if (is_estargz_artefact(e)) continue;
-        as_plain_entry(e);
+        as_plain_entry(e, what, "zstd:chunked");
         json ent = toc_entry(e, name, what, {"zstd:chunked", false});
         check(out.get(), archive_write_header(out.get(), e), "cannot write " + what);
         const bool content = !archive_entry_hardlink(e) && archive_entry_filetype(e) == AE_IFREG;

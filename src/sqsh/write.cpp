@@ -209,6 +209,7 @@ void stream_layer(const store::Store& store, const oci::Descriptor& blob, const 
             bool dir = archive_entry_filetype(e) == AE_IFDIR;
             if (!flat.keep(path, dir)) continue;
             archive_entry_set_pathname(e, path.c_str());
+            layer::refuse_vast_sparse(e, what, "a squashfs file");
             archive_entry_sparse_clear(e);
             filter_xattrs(e, false);
             if (const char* hl = archive_entry_hardlink(e)) {

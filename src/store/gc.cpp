@@ -215,7 +215,7 @@ namespace {
 struct TreeCheck {
     std::string hex;
     std::string recorded; // "" when meta.json records no digest (or another scheme)
-    TreeContent content = TreeContent::hashed; // the recorded digest's scheme
+    TreeScheme scheme;    // the recorded digest's
     std::string actual, error;
     std::string content_error; // gantry-tree-v2: why the tree no longer gives back its tar
     std::uint64_t bytes = 0;
@@ -252,9 +252,9 @@ void deep_check(Store& store, const Live& live, const std::set<std::string>& ski
                 fs::read_file(store.root() / "layers/sha256" / hex / "meta.json"), "meta.json");
             auto t = meta.find("tree");
             if (t != meta.end() && t->is_object())
-                if (auto content = tree_content_of(t->value("scheme", ""))) {
+                if (auto scheme = tree_scheme_of(t->value("scheme", ""))) {
                     c.recorded = t->value("digest", "");
-                    c.content = *content;
+                    c.scheme = *scheme;
                 }
             if (auto o = meta.find("owners"); o != meta.end()) c.owners = *o;
             c.blob_kept = meta.value("blob_kept", true);
@@ -276,16 +276,18 @@ void deep_check(Store& store, const Live& live, const std::set<std::string>& ski
                     return;
                 }
                 std::unordered_set<std::string> referenced;
-                if (c.content == TreeContent::by_tar_split)
+                bool by_tar_split = c.scheme.content == TreeContent::by_tar_split;
+                if (by_tar_split)
                     referenced = referenced_files(store, Digest::from_hex(c.hex), "fsck");
-                auto d = !c.owners.is_null() ? tree_digest_in_userns(rootfs, maps)
-                         : c.content == TreeContent::by_tar_split ? tree_digest(rootfs, &referenced)
-                                                                  : tree_digest(rootfs);
+                auto d =
+                    !c.owners.is_null()
+                        ? tree_digest_in_userns(rootfs, maps, c.scheme.data)
+                        : tree_digest(rootfs, by_tar_split ? &referenced : nullptr, c.scheme.data);
                 c.actual = d.digest;
                 c.bytes = d.content_bytes;
                 // the files' data: the tar rebuilt from the tree and its tar-split
                 // hashes to the diff_id (checked by the reader at its end)
-                if (c.content == TreeContent::by_tar_split && c.actual == c.recorded)
+                if (c.scheme.content == TreeContent::by_tar_split && c.actual == c.recorded)
                     c.content_error = content_check(store, c.hex, c.blob_kept, c.bytes);
             } catch (const Error& e) {
                 c.error = e.message();

@@ -230,14 +230,15 @@ LayerDone Importer::one_layer(const LayerJob& job, BackgroundQueue& publisher) {
                 content = TreeContent::hashed;
                 tree = tree_digest(player->rootfs_path());
             }
-            log::debug(job.what + ": tree digest (" + tree_digest_scheme(content) + ") of " +
+            log::debug(job.what + ": tree digest (" +
+                       tree_digest_scheme({content, DataHash::zero_runs}) + ") of " +
                        std::to_string(tree.entries) + " entries (" +
                        std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(
                                           std::chrono::steady_clock::now() - t0)
                                           .count()) +
                        " us)");
         }
-        meta["tree"] = {{"scheme", tree_digest_scheme(content)},
+        meta["tree"] = {{"scheme", tree_digest_scheme({content, DataHash::zero_runs})},
                         {"digest", tree.digest},
                         {"entries", tree.entries},
                         {"unreadable", tree.unreadable}};
@@ -335,18 +336,18 @@ void Importer::apply_in_place(const LayerJob& job) {
         return;
     }
     auto t = meta.find("tree");
-    auto content =
-        t != meta.end() && t->is_object() ? tree_content_of(t->value("scheme", "")) : std::nullopt;
-    if (!content) return; // no digest to check the tree against first: left as it is
+    auto scheme =
+        t != meta.end() && t->is_object() ? tree_scheme_of(t->value("scheme", "")) : std::nullopt;
+    if (!scheme) return; // no digest to check the tree against first: left as it is
     auto rootfs = dir / "rootfs";
     std::unordered_set<std::string> referenced;
     bool intact = false;
     std::string unchecked; // why the tree could not be walked (a damaged tar-split, say)
-    try {                  // a v2 digest takes the tar-split's references
-        if (*content == TreeContent::by_tar_split)
-            referenced = referenced_files(store_, job.diff_id, job.what);
-        intact = tree_digest(rootfs, *content == TreeContent::by_tar_split ? &referenced : nullptr)
-                     .digest == t->value("digest", "");
+    try {                  // a v2 or v4 digest takes the tar-split's references
+        bool by_tar_split = scheme->content == TreeContent::by_tar_split;
+        if (by_tar_split) referenced = referenced_files(store_, job.diff_id, job.what);
+        intact = tree_digest(rootfs, by_tar_split ? &referenced : nullptr, scheme->data).digest ==
+                 t->value("digest", "");
     } catch (const Error& e) {
         unchecked = e.message();
     }
@@ -369,7 +370,7 @@ void Importer::apply_in_place(const LayerJob& job) {
         owners["unmapped"] = applied.unmapped;
         meta["owners"] = owners;
         meta["owners_recorded"] = applied.applied + applied.unmapped;
-        (*t)["scheme"] = kTreeDigestScheme; // walked with the files' data, as the ids apply
+        (*t)["scheme"] = kTreeDigestSchemeRuns; // walked with the files' data, as the ids apply
         (*t)["digest"] = applied.tree.digest;
         (*t)["entries"] = applied.tree.entries;
         (*t)["unreadable"] = applied.tree.unreadable;

@@ -146,9 +146,10 @@ AppliedOwners apply_owners(const stdfs::path& rootfs, const SubIdMaps& maps) {
     return a;
 }
 
-TreeDigest tree_digest_in_userns(const stdfs::path& rootfs, const SubIdMaps& maps) {
-    auto out = runtime::run_in_userns(maps.uids, maps.gids, "walking " + rootfs.string(),
-                                      [&] { return digest_text(tree_digest(rootfs)); });
+TreeDigest tree_digest_in_userns(const stdfs::path& rootfs, const SubIdMaps& maps, DataHash data) {
+    auto out = runtime::run_in_userns(maps.uids, maps.gids, "walking " + rootfs.string(), [&] {
+        return digest_text(tree_digest(rootfs, nullptr, data));
+    });
     std::size_t pos = 0;
     return parse_digest(out, pos);
 }

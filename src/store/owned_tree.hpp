@@ -53,9 +53,10 @@ struct AppliedOwners {
 // fifos carry no record and stay the user's (the container's root).
 AppliedOwners apply_owners(const std::filesystem::path& rootfs, const SubIdMaps& maps);
 
-// The tree digest of ROOTFS walked in a user namespace with MAPS (system fsck --deep on a tree
-// whose owners were applied; gantry-tree-v1).
-TreeDigest tree_digest_in_userns(const std::filesystem::path& rootfs, const SubIdMaps& maps);
+// The tree digest of ROOTFS walked in a user namespace with MAPS, its files' data hashed as
+// DATA says (system fsck --deep on a tree whose owners were applied: gantry-tree-v1 or v3).
+TreeDigest tree_digest_in_userns(const std::filesystem::path& rootfs, const SubIdMaps& maps,
+                                 DataHash data);
 
 // ST's owner as a container of this caller sees it (`--userns auto`): rootless, the user's
 // own id is 0 and a subordinate id its place in the range (an id outside the maps: 65534, as

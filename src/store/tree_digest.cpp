@@ -26,7 +26,8 @@ struct Walk {
     std::vector<char> buf;
     TreeDigest out;
     std::string error; // the first failure, ended the walk
-    const std::unordered_set<std::string>* referenced = nullptr; // v2: data not read
+    const std::unordered_set<std::string>* referenced = nullptr; // v2, v4: data not read
+    DataHash data = DataHash::zero_runs;
 };
 thread_local Walk* walk = nullptr;
 
@@ -93,6 +94,87 @@ std::string xattrs(const char* path, std::string& rec) {
     return {};
 }
 
+// A file's data hashed as zero runs (tree_digest.hpp's DataHash): its blocks in order, the
+// holes SEEK_DATA and SEEK_HOLE report counted without being read.
+class ZeroRunHash {
+  public:
+    static constexpr off_t kBlock = 4096;
+
+    void zero_blocks(std::uint64_t n) { zeros_ += n; }
+    void block(const char* p, std::size_t n) {
+        bool zero = true;
+        for (std::size_t i = 0; i < n && zero; ++i) zero = p[i] == 0;
+        if (zero) return zero_blocks(1);
+        flush();
+        h_.update("d", 1);
+        h_.update(p, n);
+    }
+    std::string hex_final() {
+        flush();
+        return h_.hex_final();
+    }
+
+  private:
+    void flush() {
+        if (zeros_ == 0) return;
+        unsigned char le[9] = {'z'};
+        for (int i = 0; i < 8; ++i) le[1 + i] = static_cast<unsigned char>(zeros_ >> (8 * i));
+        h_.update(le, sizeof le);
+        zeros_ = 0;
+    }
+    Sha256 h_;
+    std::uint64_t zeros_ = 0;
+};
+
+std::uint64_t blocks_in(off_t bytes) {
+    return static_cast<std::uint64_t>((bytes + ZeroRunHash::kBlock - 1) / ZeroRunHash::kBlock);
+}
+
+// Where the data after OFF begins (SIZE: none), and where the hole after it begins: what
+// the file system says, or [OFF, SIZE) where it cannot say (all of it read).
+std::pair<off_t, off_t> next_data(int fd, off_t off, off_t size) {
+    off_t data = ::lseek(fd, off, SEEK_DATA);
+    if (data < 0) return {errno == ENXIO ? size : off, size};
+    off_t hole = ::lseek(fd, data, SEEK_HOLE);
+    return {std::min(data, size), hole < 0 ? size : std::min(hole, size)};
+}
+
+std::string zero_run_content(Walk& w, int fd, const char* path) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw_errno(std::string("cannot examine ") + path);
+    const off_t size = st.st_size, block = ZeroRunHash::kBlock;
+    ZeroRunHash h;
+    off_t off = 0; // a block boundary, or SIZE
+    while (off < size) {
+        auto [data, hole] = next_data(fd, off, size);
+        // the whole blocks before the data are zeros: counted, not read
+        off_t skip = data >= size ? size : data / block * block;
+        if (skip > off) {
+            h.zero_blocks(blocks_in(skip - off));
+            off = skip;
+            if (off >= size) break;
+        }
+        // the blocks that hold data, read
+        off_t end = std::min(size, (std::max(hole, off + 1) + block - 1) / block * block);
+        while (off < end) {
+            auto want = static_cast<std::size_t>(std::min<off_t>(end - off, off_t(w.buf.size())));
+            ssize_t n = ::pread(fd, w.buf.data(), want, off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) throw_errno(std::string("cannot read ") + path);
+            if (n == 0) throw Error(Errc::io, std::string(path) + " changed while it was read");
+            auto got = static_cast<off_t>(n);
+            // a short read ends on a block boundary or at the end
+            if (off + got < end && got % block != 0) got = got / block * block;
+            if (got == 0) throw Error(Errc::io, std::string(path) + " changed while it was read");
+            for (off_t at = 0; at < got; at += block)
+                h.block(w.buf.data() + at, static_cast<std::size_t>(std::min(block, got - at)));
+            w.out.content_bytes += static_cast<std::uint64_t>(got);
+            off += got;
+        }
+    }
+    return h.hex_final();
+}
+
 // The content field of a regular file, or throws.
 std::string content(Walk& w, const char* path) {
     Fd fd(::open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
@@ -103,6 +185,7 @@ std::string content(Walk& w, const char* path) {
         }
         throw_errno(std::string("cannot open ") + path);
     }
+    if (w.data == DataHash::zero_runs) return zero_run_content(w, fd.get(), path);
     Sha256 h;
     ssize_t n;
     while ((n = ::read(fd.get(), w.buf.data(), w.buf.size())) > 0) {
@@ -182,20 +265,25 @@ int visit(const char* path, const struct stat* st, int flag, struct FTW*) {
 
 } // namespace
 
-const char* tree_digest_scheme(TreeContent content) {
-    return content == TreeContent::hashed ? kTreeDigestScheme : kTreeDigestSchemeByTarSplit;
+const char* tree_digest_scheme(TreeScheme scheme) {
+    bool runs = scheme.data == DataHash::zero_runs;
+    if (scheme.content == TreeContent::hashed)
+        return runs ? kTreeDigestSchemeRuns : kTreeDigestScheme;
+    return runs ? kTreeDigestSchemeByTarSplitRuns : kTreeDigestSchemeByTarSplit;
 }
 
-std::optional<TreeContent> tree_content_of(std::string_view scheme) {
-    if (scheme == kTreeDigestScheme) return TreeContent::hashed;
-    if (scheme == kTreeDigestSchemeByTarSplit) return TreeContent::by_tar_split;
+std::optional<TreeScheme> tree_scheme_of(std::string_view name) {
+    for (auto content : {TreeContent::hashed, TreeContent::by_tar_split})
+        for (auto data : {DataHash::stream, DataHash::zero_runs})
+            if (name == tree_digest_scheme({content, data})) return TreeScheme{content, data};
     return std::nullopt;
 }
 
 TreeDigest tree_digest(const std::filesystem::path& root,
-                       const std::unordered_set<std::string>* referenced) {
+                       const std::unordered_set<std::string>* referenced, DataHash data) {
     Walk w;
     w.referenced = referenced;
+    w.data = data;
     std::string r = root.string();
     while (r.size() > 1 && r.back() == '/') r.pop_back();
     w.prefix = r.size();

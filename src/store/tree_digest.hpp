@@ -18,6 +18,9 @@
 // reads none of them; every other regular file (a sparse file, one with a name tar-split cannot
 // hold, any file after an entry the recorder kept verbatim) is read and hashed as in v1. `system
 // fsck --deep` checks both (docs/storage.md).
+//
+// Schemes "gantry-tree-v3" and "v4": v1 and v2 with each read file's data hashed as zero runs
+// (DataHash below), what the importer records since 2026-11-28; v1 and v2 records stay valid.
 #pragma once
 
 #include <cstdint>
@@ -29,17 +32,32 @@
 
 namespace gantry::store {
 
-inline constexpr const char* kTreeDigestScheme = "gantry-tree-v1";           // content read
-inline constexpr const char* kTreeDigestSchemeByTarSplit = "gantry-tree-v2"; // content not read
+inline constexpr const char* kTreeDigestScheme = "gantry-tree-v1";               // content read
+inline constexpr const char* kTreeDigestSchemeByTarSplit = "gantry-tree-v2";     // content not read
+inline constexpr const char* kTreeDigestSchemeRuns = "gantry-tree-v3";           // v1, zero runs
+inline constexpr const char* kTreeDigestSchemeByTarSplitRuns = "gantry-tree-v4"; // v2, zero runs
 
 enum class TreeContent {
-    hashed,       // gantry-tree-v1: each regular file read and hashed
-    by_tar_split, // gantry-tree-v2: those the tar-split references left to it and the diff_id
+    hashed,       // gantry-tree-v1, v3: each regular file read and hashed
+    by_tar_split, // gantry-tree-v2, v4: those the tar-split references left to it and the diff_id
 };
 
-const char* tree_digest_scheme(TreeContent content);
-// The content mode a scheme name records, or nullopt for an unknown scheme.
-std::optional<TreeContent> tree_content_of(std::string_view scheme);
+// How a regular file's data is hashed. stream (v1, v2): its bytes, as one SHA-256. zero_runs
+// (v3, v4): its 4096-byte blocks in order (the last one shorter), each run of blocks whose bytes
+// are all zero as "z" and the run's block count (8 bytes, little-endian), each other block as "d"
+// and its bytes; a hole (SEEK_HOLE) is such a run and is never read. The same bytes give the
+// same digest however the file system stores them, and a sparse file of any size (a hostile
+// layer's PAX sparse file of 2 TiB, 10 KB in its tar) costs the read of its data only.
+enum class DataHash { stream, zero_runs };
+
+struct TreeScheme {
+    TreeContent content = TreeContent::hashed;
+    DataHash data = DataHash::zero_runs;
+};
+
+const char* tree_digest_scheme(TreeScheme scheme);
+// What a scheme name records, or nullopt for an unknown scheme.
+std::optional<TreeScheme> tree_scheme_of(std::string_view name);
 
 struct TreeDigest {
     std::string digest; // "sha256:<hex>"
@@ -49,10 +67,11 @@ struct TreeDigest {
 };
 
 // Walks the tree at ROOT (not following symbolic links; never leaving the tree) and digests it:
-// gantry-tree-v1 without REFERENCED; with it, gantry-tree-v2, REFERENCED the paths (relative to
-// ROOT, as the tar-split names them) whose data the tar-split references. Error(io) naming the
-// entry when the walk itself fails.
+// each regular file's data hashed as DATA says, all of them without REFERENCED (v1, v3); with
+// it (v2, v4), REFERENCED the paths (relative to ROOT, as the tar-split names them) whose data
+// the tar-split references, left unread. Error(io) naming the entry when the walk itself fails.
 TreeDigest tree_digest(const std::filesystem::path& root,
-                       const std::unordered_set<std::string>* referenced = nullptr);
+                       const std::unordered_set<std::string>* referenced = nullptr,
+                       DataHash data = DataHash::zero_runs);
 
 } // namespace gantry::store

@@ -341,7 +341,7 @@ def test_fsck_deep_passes_a_clean_store_and_checks_every_tree(bb):
     layers = layer_dirs(g)
     for d in layers:  # recorded when unpacked, beside the completion marker
         tree = json.loads((d / "meta.json").read_text())["tree"]
-        assert tree["scheme"] == "gantry-tree-v2" and tree["digest"].startswith("sha256:"), tree
+        assert tree["scheme"] == "gantry-tree-v4" and tree["digest"].startswith("sha256:"), tree
     rep = deep(g)
     assert rep["problems"] == [] and rep["notes"] == [], rep
     assert rep["trees_checked"] == len(layers) >= 1, rep
@@ -372,9 +372,9 @@ def damage_tree(rootfs, how):
 @pytest.mark.parametrize("who", ["root", "rootless"])
 def test_the_digest_recorded_at_unpack_is_the_one_fsck_deep_computes(request, mk, tmp_path, who):
     """What the importer records must be what fsck --deep computes, in either scheme: a layer the
-    store keeps once (its tar-split pins the files' data: gantry-tree-v2, no file read) and one
+    store keeps once (its tar-split pins the files' data: gantry-tree-v4, no file read) and one
     that keeps its blob (a name given twice, a file written through a symlinked directory:
-    gantry-tree-v1, every file read). Holes and a tail of zeros, a hole of 80 MiB, a hard link,
+    gantry-tree-v3, every file read). Holes and a tail of zeros, a hole of 80 MiB, a hard link,
     an empty file; and a mode-000 file, which a rootless store cannot read back, so that layer
     keeps its blob there and digests its data."""
     gan = request.getfixturevalue("g" if who == "root" else "rootless")
@@ -401,9 +401,9 @@ def test_the_digest_recorded_at_unpack_is_the_one_fsck_deep_computes(request, mk
         meta = json.loads((d / "meta.json").read_text())
         names = {p.name for p in (d / "rootfs").iterdir()}
         schemes[("r" in names, "d" in names)] = (meta["tree"]["scheme"], meta["blob_kept"])
-    assert schemes[(True, False)] == ("gantry-tree-v1", True), schemes
-    assert schemes[(False, True)] == (("gantry-tree-v2", False) if who == "root" else
-                                      ("gantry-tree-v1", True)), schemes
+    assert schemes[(True, False)] == ("gantry-tree-v3", True), schemes
+    assert schemes[(False, True)] == (("gantry-tree-v4", False) if who == "root" else
+                                      ("gantry-tree-v3", True)), schemes
     rep = deep(gan)
     assert rep["problems"] == [] and rep["trees_checked"] == 3, rep
     out = gan.run("run", "--rm", "mixed:1", "/bin/busybox", "sha256sum", "/d/sparse").out

@@ -178,7 +178,7 @@ def test_fsck_deep_checks_a_kept_layers_data_against_its_diff_id_and_names_the_b
     keep.run("load", archive)
     layer = g.root / "layers/sha256" / img.layers[0].diff_id[7:]
     meta = json.loads((layer / "meta.json").read_text())
-    assert meta["blob_kept"] is True and meta["tree"]["scheme"] == "gantry-tree-v2", meta
+    assert meta["blob_kept"] is True and meta["tree"]["scheme"] == "gantry-tree-v4", meta
     victim = max((p for p in (layer / "rootfs").rglob("*") if p.is_file() and not p.is_symlink()),
                  key=lambda p: p.stat().st_size)
     data = bytearray(victim.read_bytes())

@@ -237,7 +237,7 @@ def test_a_one_copy_tree_from_before_the_user_had_subids_keeps_its_owners_and_st
     layer = g.root / "layers" / img.layers[1].diff_id.replace(":", "/")
     meta = json.loads((layer / "meta.json").read_text())
     assert meta["blob_kept"] is False and "owners" not in meta, meta
-    assert meta["owners_recorded"] > 0 and meta["tree"]["scheme"] == "gantry-tree-v2", meta
+    assert meta["owners_recorded"] > 0 and meta["tree"]["scheme"] == "gantry-tree-v4", meta
     r = g.run("load", archive)  # now with the user's ranges
     assert "kept as one copy before you had subordinate ids" in r.err, r
     assert "gantry rmi" in r.err, r

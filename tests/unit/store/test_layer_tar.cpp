@@ -223,12 +223,12 @@ TEST_F(LayerTar, AFileWrittenThroughALinkOfTheSameLayerKeepsTheBlob) {
             << meta.dump();
         EXPECT_TRUE(st_->has_blob(d));
         EXPECT_FALSE(store::has_tar_split(*st_, d));
-        EXPECT_EQ(meta["tree"].value("scheme", ""), "gantry-tree-v1") << "its data are read";
+        EXPECT_EQ(meta["tree"].value("scheme", ""), "gantry-tree-v3") << "its data are read";
         EXPECT_EQ(gantry::fs::read_file(st_->layer_rootfs(d) / "d/t/x"), "two");
     }
 }
 
-// One copy: the tree digest holds the metadata (gantry-tree-v2), the tar-split and the diff_id
+// One copy: the tree digest holds the metadata (gantry-tree-v4), the tar-split and the diff_id
 // the data; the walk reads no file, and the same tree digested with its data differs
 TEST_F(LayerTar, AOneCopyLayerDigestsItsTreeWithoutReadingItsFiles) {
     Tar t;
@@ -241,7 +241,7 @@ TEST_F(LayerTar, AOneCopyLayerDigestsItsTreeWithoutReadingItsFiles) {
     auto referenced = store::referenced_files(*st_, d, "test layer");
     EXPECT_EQ(referenced, (std::unordered_set<std::string>{"a", "b/c"}));
     auto v2 = store::tree_digest(rootfs, &referenced);
-    EXPECT_EQ(meta["tree"].value("scheme", ""), "gantry-tree-v2");
+    EXPECT_EQ(meta["tree"].value("scheme", ""), "gantry-tree-v4");
     EXPECT_EQ(meta["tree"].value("digest", ""), v2.digest);
     EXPECT_EQ(v2.content_bytes, 0u);
     auto v1 = store::tree_digest(rootfs);

@@ -1,0 +1,71 @@
+"""A hostile layer's PAX sparse file of 2 TiB is a few KB in its tar. The store keeps its holes;
+what reads the tree (the tree digest at unpack, `system fsck --deep`) reads its data only
+(gantry-tree-v3/v4's zero runs: it read 2 TiB of zeros, hours, before), and what would have to
+write the holes out as zeros (`save --format squashfs`, `push --compression zstd:chunked` or
+`estargz`) refuses it at once, naming the file, rather than after hours of zeros."""
+import json
+import os
+
+import pytest
+
+from conftest import need_tool
+
+TIB = 1 << 40
+
+
+@pytest.fixture
+def vast(g, mk, tmp_path):
+    layer = mk.Layer([
+        mk.Entry.sparse("d/vast", [(TIB, b"middle")], 2 * TIB),
+        mk.Entry.file("d/small", b"small"),
+    ], compression="gzip")
+    archive = tmp_path / "vast.tar"
+    mk.write_docker_archive(archive, [(mk.busybox_image(extra_layers=[layer]), ["vast:1"])])
+    assert os.path.getsize(archive) < 4 << 20
+    g.run("load", archive, timeout=60)  # 2 TiB of zeros read took hours
+    [d] = [d for d in (g.root / "layers" / "sha256").iterdir()
+           if (d / "rootfs" / "d" / "vast").exists()]
+    return g, d
+
+
+def test_a_vast_sparse_file_is_unpacked_digested_and_checked_by_its_data(vast):
+    g, d = vast
+    meta = json.loads((d / "meta.json").read_text())
+    assert meta["tree"]["scheme"] == "gantry-tree-v4", meta  # one copy, its tar-split kept
+    f = d / "rootfs" / "d" / "vast"
+    assert f.stat().st_size == 2 * TIB and f.stat().st_blocks * 512 < 1 << 20
+    assert g.run("run", "--rm", "vast:1", "/bin/busybox", "stat", "-c", "%s",
+                 "/d/vast").out.strip() == str(2 * TIB)
+    rep = g.run("system", "fsck", "--deep", "--json", timeout=60).json()
+    assert rep["problems"] == [] and rep["trees_checked"] == 2, rep
+    # a byte written into a hole, the size kept: the zero runs see it
+    with open(f, "r+b") as fh:
+        fh.seek(TIB // 2)
+        fh.write(b"X")
+    r = g.run("system", "fsck", "--deep", "--json", check=False, timeout=60)
+    assert r.code == 4, r
+    assert [p["object"] for p in r.json()["problems"]] == ["sha256:" + d.name], r.json()
+
+
+def test_formats_that_would_write_its_holes_out_refuse_it_naming_it(vast, tmp_path):
+    g, _ = vast
+    out = tmp_path / "vast.sqsh"
+    r = g.run("save", "--format", "squashfs", "-o", out, "vast:1", check=False, timeout=60)
+    assert r.code == 7, r
+    # its data padded to a tar block
+    assert "d/vast is a sparse file of 2199023255552 bytes (512 of data)" in r.err, r.err
+    assert "a squashfs file" in r.err and not out.exists(), r.err
+    need_tool("docker-registry")
+    from fixtures.registry.harness import Registry
+    reg = Registry(tmp_path / "reg").start()
+    try:
+        for compression in ("zstd:chunked", "estargz"):
+            r = g.run("push", "--tls-verify=false", "--compression", compression, "vast:1",
+                      f"{reg.addr}/vast/{compression.replace(':', '-')}:1", check=False,
+                      timeout=60)
+            assert r.code == 7, r
+            assert "d/vast is a sparse file" in r.err, r.err
+        # the store's own format keeps the holes: a plain push passes
+        g.run("push", "--tls-verify=false", "vast:1", f"{reg.addr}/vast/plain:1", timeout=60)
+    finally:
+        reg.stop()
