@@ -259,6 +259,7 @@ SlimResult slim_image(store::Store& store, const store::Image& img, const analyz
                 continue;
             }
             archive_entry_set_hardlink(ae, nullptr);
+            layer::refuse_vast_sparse(ae, what, "the slimmed layer");
             archive_entry_sparse_clear(ae);
             bool tailor = opt.keep_arch && e.elf && !e.device_code.empty();
             bool strip = stripper && e.elf && e.debug > 0;

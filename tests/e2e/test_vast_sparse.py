@@ -2,7 +2,7 @@
 what reads the tree (the tree digest at unpack, `system fsck --deep`) reads its data only
 (gantry-tree-v3/v4's zero runs: it read 2 TiB of zeros, hours, before), and what would have to
 write the holes out as zeros (`save --format squashfs`, `push --compression zstd:chunked` or
-`estargz`) refuses it at once, naming the file, rather than after hours of zeros."""
+`estargz`, `slim`) refuses it at once, naming the file, rather than after hours of zeros."""
 import json
 import os
 
@@ -49,6 +49,9 @@ def test_a_vast_sparse_file_is_unpacked_digested_and_checked_by_its_data(vast):
 
 def test_formats_that_would_write_its_holes_out_refuse_it_naming_it(vast, tmp_path):
     g, _ = vast
+    r = g.run("slim", "--tag", "vast:slim", "vast:1", check=False, timeout=60)
+    assert r.code == 7 and "d/vast is a sparse file" in r.err, r
+    assert "the slimmed layer" in r.err, r.err
     out = tmp_path / "vast.sqsh"
     r = g.run("save", "--format", "squashfs", "-o", out, "vast:1", check=False, timeout=60)
     assert r.code == 7, r
