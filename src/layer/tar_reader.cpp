@@ -7,19 +7,24 @@
 
 namespace gantry::layer {
 
-void refuse_vast_sparse(archive_entry* e, const std::string& what, const std::string& into) {
-    if (archive_entry_sparse_count(e) == 0 || archive_entry_size(e) <= kMaxExpandedSparse) return;
+void refuse_vast_sparse(archive_entry* e, const std::string& what, const std::string& into,
+                        std::int64_t limit) {
+    if (archive_entry_sparse_count(e) == 0 || archive_entry_size(e) <= limit) return;
     la_int64_t offset = 0, length = 0, data = 0;
     archive_entry_sparse_reset(e);
     while (archive_entry_sparse_next(e, &offset, &length) == ARCHIVE_OK) data += length;
     throw Error(Errc::unsupported,
                 what + ": " + archive_entry_pathname(e) + " is a sparse file of " +
                     std::to_string(archive_entry_size(e)) + " bytes (" + std::to_string(data) +
-                    " of data), which " + into + " would hold written out whole: gantry takes " +
-                    "sparse files up to " + std::to_string(kMaxExpandedSparse >> 30) + " GiB there",
-                "keep the image in the store's own format (gantry pull, load and save keep the "
-                "holes), or remove the file from the image (a lastlog grows so with a large "
-                "uid: useradd --no-log-init)");
+                    " of data), more than " + into + " takes: " +
+                    (limit >= (std::int64_t(1) << 40)
+                         ? std::to_string(limit >> 40) + " TiB"
+                         : std::to_string(limit >> 30) + " GiB, its holes written out whole"),
+                limit == kMaxExpandedSparse
+                    ? "keep the image in the store's own format (gantry pull, load and save keep "
+                      "the holes), or remove the file from the image (a lastlog grows so with a "
+                      "large uid: useradd --no-log-init)"
+                    : "remove the file from the tar (ext4 holds no larger file)");
 }
 
 bool normalize_name(const char* name, std::string& out) {

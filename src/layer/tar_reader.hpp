@@ -33,6 +33,7 @@ class TarReader {
     struct archive* handle() {
         return a_;
     }
+    const std::string& what() const { return what_; }
 
   private:
     [[noreturn]] void fail();
@@ -46,12 +47,17 @@ class TarReader {
 };
 
 // The largest sparse file (GNU/PAX sparse) a writer that must write its holes out as zeros
-// takes: the lazy formats (no sparse map) and the squashfs packer (tar2sqfs took 6 minutes on a
-// 2 TiB one and crashed). A hostile layer's 2 TiB file is 10 KB in its tar; a real one (lastlog
-// of a large uid) is far smaller. Error(unsupported) naming the entry of WHAT and the format INTO
-// when E is larger; nothing for a file that is not sparse (its bytes are in the tar).
+// takes: the lazy formats (no sparse map), the squashfs packer (tar2sqfs took 6 minutes on a
+// 2 TiB one and crashed), slim. A hostile layer's 2 TiB file is 10 KB in its tar; a real one
+// (lastlog of a large uid) is far smaller.
 inline constexpr std::int64_t kMaxExpandedSparse = std::int64_t(16) << 30;
-void refuse_vast_sparse(archive_entry* e, const std::string& what, const std::string& into);
+// The largest one a writer that keeps the holes takes (store::LayerWriter::copy_entries, which
+// still walks them): ext4's largest file; 2^62 bytes, 10 KB in a tar, was a walk without end.
+inline constexpr std::int64_t kMaxKeptSparse = std::int64_t(16) << 40;
+// Error(unsupported) naming the entry of WHAT and the format INTO when E is a sparse file larger
+// than LIMIT; nothing for a file that is not sparse (its bytes are in the tar).
+void refuse_vast_sparse(archive_entry* e, const std::string& what, const std::string& into,
+                        std::int64_t limit = kMaxExpandedSparse);
 
 // Normalised entry name ("./usr//bin/" -> "usr/bin"); false when a ".." component is present.
 bool normalize_name(const char* name, std::string& out);

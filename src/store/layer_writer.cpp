@@ -34,7 +34,7 @@ LayerWriter::~LayerWriter() {
 }
 
 std::uint64_t LayerWriter::copy_entries(layer::TarReader& in) {
-    static const std::vector<char> zeros(1 << 16, 0);
+    static const std::vector<char> zeros(1 << 20, 0);
     auto zero_fill = [&](std::int64_t& pos, std::int64_t to) {
         while (pos < to) {
             auto z = static_cast<std::size_t>(
@@ -46,6 +46,8 @@ std::uint64_t LayerWriter::copy_entries(layer::TarReader& in) {
     std::uint64_t entries = 0;
     while (archive_entry* e = in.next()) {
         ++entries;
+        // the holes are walked (data() of zeros, which the pax writer skips): bounded
+        layer::refuse_vast_sparse(e, in.what(), "a layer gantry writes", layer::kMaxKeptSparse);
         header(e);
         if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e)) {
             in.skip();

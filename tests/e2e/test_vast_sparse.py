@@ -72,3 +72,21 @@ def test_formats_that_would_write_its_holes_out_refuse_it_naming_it(vast, tmp_pa
         g.run("push", "--tls-verify=false", "vast:1", f"{reg.addr}/vast/plain:1", timeout=60)
     finally:
         reg.stop()
+
+
+def test_import_takes_a_2_tib_sparse_file_and_refuses_one_no_file_system_holds(g, mk, tmp_path):
+    """`gantry import` copies a tarball's entries into a layer keeping the holes, walking them:
+    2 TiB is quick; 2^62 bytes (the same 10 KB of tar) was a walk without end, now refused."""
+    vast = tmp_path / "vast.tar"
+    vast.write_bytes(mk.Layer([mk.Entry.sparse("d/vast", [(TIB, b"v")], 2 * TIB)],
+                              compression="none").tar_bytes())
+    g.run("import", vast, "vast:imported", timeout=60)
+    [f] = list((g.root / "layers" / "sha256").glob("*/rootfs/d/vast"))
+    assert f.stat().st_size == 2 * TIB and f.stat().st_blocks * 512 < 1 << 20
+    absurd = tmp_path / "absurd.tar"
+    absurd.write_bytes(mk.Layer([mk.Entry.sparse("d/absurd", [(0, b"a")], 1 << 62)],
+                                compression="none").tar_bytes())
+    r = g.run("import", absurd, "absurd:1", check=False, timeout=60)
+    assert r.code == 7, r
+    assert f"d/absurd is a sparse file of {1 << 62} bytes" in r.err and "16 TiB" in r.err, r.err
+    assert "absurd" not in g.run("images").out
