@@ -131,23 +131,23 @@ void assemble(const std::vector<Entry>& entries,
 }
 
 std::string line(const Entry& e, std::uint64_t position) {
-    json j;
-    j["type"] = e.file ? 1 : 2;
+    // the bytes nlohmann's dump of the object wrote (its keys sorted), without building it: a
+    // pull writes one line a file and one a segment (unit TarSplit.LinesAreWhatNlohmannWrites)
+    std::string out = "{";
     if (e.file) {
         try {
-            (void)json(e.name).dump(); // a name that is not UTF-8 is written as tar-split does
-            j["name"] = e.name;
-        } catch (const json::type_error&) {
-            j["name_raw"] = nettle::base64_encode(e.name);
+            out += "\"name\":" + json(e.name).dump();
+        } catch (const json::type_error&) { // not UTF-8: written as tar-split does
+            out += "\"name_raw\":\"" + nettle::base64_encode(e.name) + '"';
         }
-        if (e.size > 0) j["size"] = e.size;
+        out += ',';
     }
-    if (e.payload.empty())
-        j["payload"] = nullptr;
-    else
-        j["payload"] = nettle::base64_encode(e.payload);
-    j["position"] = position;
-    return j.dump() + "\n";
+    out += "\"payload\":";
+    out += e.payload.empty() ? std::string("null") : '"' + nettle::base64_encode(e.payload) + '"';
+    out += ",\"position\":" + std::to_string(position);
+    if (e.file && e.size > 0) out += ",\"size\":" + std::to_string(e.size);
+    out += e.file ? ",\"type\":1}\n" : ",\"type\":2}\n";
+    return out;
 }
 
 } // namespace gantry::layer::tar_split

@@ -234,6 +234,7 @@ void TarSplitRecorder::start_entry(char type, std::uint64_t size, const std::str
         e.name = path;
         e.size = size;
         lines_ += tar_split::line(e, position_++);
+        file_lines_.push_back(std::move(e));
         ++files_;
         mode_ = Mode::payload;
     } else {

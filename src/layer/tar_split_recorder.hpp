@@ -17,6 +17,7 @@
 #pragma once
 
 #include "layer/stream.hpp"
+#include "layer/tar_split.hpp"
 
 #include <cstdint>
 #include <set>
@@ -35,6 +36,9 @@ class TarSplitRecorder final : public Reader {
     bool reproducible() const { return why_.empty(); }
     const std::string& why() const { return why_; }
     std::uint64_t files() const { return files_; } // regular files referenced
+    // After finish(): the lines of the files referenced, as tar_split::parse would give them
+    // back (the importer checks the tree against them without parsing the lines it just wrote)
+    std::vector<tar_split::Entry> take_file_lines() { return std::move(file_lines_); }
     // After finish(): the stream ended inside a file's content (not reproducible()).
     bool cut_in_file() const { return cut_in_file_; }
 
@@ -65,6 +69,7 @@ class TarSplitRecorder final : public Reader {
     std::string lines_;
     std::uint64_t position_ = 0;
     std::uint64_t files_ = 0;
+    std::vector<tar_split::Entry> file_lines_;
     std::set<std::string> referenced_; // paths whose content the tree must keep
     std::set<std::string> links_;      // paths of this layer's symbolic and hard links
     std::string why_;

@@ -22,6 +22,7 @@ UnpackResult unpack_layer(Reader& src, int tee_fd, int root_fd, const ExtractOpt
         r.tar_split = split->finish();
         r.not_reproducible = split->why();
         r.tar_split_files = split->files();
+        r.tar_split_file_lines = split->take_file_lines();
     }
     drain(blob); // anything after the compressed stream still belongs to the blob
     r.blob_hex = blob.hex_final();

@@ -4,6 +4,7 @@
 
 #include "layer/extract.hpp"
 #include "layer/stream.hpp"
+#include "layer/tar_split.hpp"
 #include "oci/image.hpp"
 
 #include <cstdint>
@@ -20,6 +21,7 @@ struct UnpackResult {
     ExtractStats stats;
     // with RECORD_TAR_SPLIT: the layer's tar-split (layer/tar_split_recorder.hpp)
     std::string tar_split;
+    std::vector<tar_split::Entry> tar_split_file_lines; // its file lines (TarSplitRecorder)
     std::string not_reproducible; // why the tree cannot give back the tar ("" when it can)
     std::uint64_t tar_split_files = 0;
 };

@@ -57,14 +57,14 @@ namespace {
 // "" when the tree gives back the tar R recorded, else why not (kept in meta.json). REFERENCED
 // receives the paths whose data the tar-split references (for a gantry-tree-v2 digest).
 std::string one_copy_why_not(const layer::UnpackResult& r, const oci::json& meta,
-                             const stdfs::path& rootfs, const std::string& what,
+                             const stdfs::path& rootfs,
                              std::unordered_set<std::string>& referenced) {
     if (!r.not_reproducible.empty()) return r.not_reproducible;
     if (meta.contains("owners"))
         return "its files' owners are applied (subordinate ids): gantry may not read them all "
                "outside the user namespace";
     if (r.tar_split.empty()) return "no tar-split was recorded";
-    return check_tree(rootfs, r.tar_split, what, &referenced);
+    return check_tree(rootfs, r.tar_split_file_lines, &referenced);
 }
 
 std::string unreadable_why(const TreeDigest& tree) {
@@ -212,7 +212,7 @@ LayerDone Importer::one_layer(const LayerJob& job, BackgroundQueue& publisher) {
             owners["unmapped"] = applied.unmapped;
             meta["owners"] = owners;
             std::unordered_set<std::string> unused;
-            why = one_copy_why_not(r, meta, player->rootfs_path(), job.what, unused);
+            why = one_copy_why_not(r, meta, player->rootfs_path(), unused);
             if (applied.unmapped)
                 log::warn(job.what + ": " + std::to_string(applied.unmapped) +
                           " file(s) belong to ids outside your subordinate range (" +
@@ -222,7 +222,7 @@ LayerDone Importer::one_layer(const LayerJob& job, BackgroundQueue& publisher) {
             // the tree gives the tar back (gantry-tree-v2): not read; the others' are
             auto t0 = std::chrono::steady_clock::now();
             std::unordered_set<std::string> referenced;
-            why = one_copy_why_not(r, meta, player->rootfs_path(), job.what, referenced);
+            why = one_copy_why_not(r, meta, player->rootfs_path(), referenced);
             content = why.empty() ? TreeContent::by_tar_split : TreeContent::hashed;
             tree = tree_digest(player->rootfs_path(), why.empty() ? &referenced : nullptr);
             if (why.empty() && tree.unreadable > 0) {

@@ -200,8 +200,13 @@ void write_tar_split(const stdfs::path& dir, std::string_view lines, fs::Sync sy
 
 std::string check_tree(const stdfs::path& rootfs, std::string_view lines, const std::string& what,
                        std::unordered_set<std::string>* referenced) {
+    return check_tree(rootfs, layer::tar_split::parse(lines, what, false), referenced);
+}
+
+std::string check_tree(const stdfs::path& rootfs, const std::vector<layer::tar_split::Entry>& lines,
+                       std::unordered_set<std::string>* referenced) {
     Fd root = fs::open_dir(rootfs);
-    for (const auto& e : layer::tar_split::parse(lines, what, false)) {
+    for (const auto& e : lines) {
         if (e.file && referenced) referenced->insert(e.name);
         if (!e.file || e.size == 0) continue;
         std::string why;

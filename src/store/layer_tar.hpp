@@ -10,6 +10,7 @@
 #pragma once
 
 #include "layer/stream.hpp"
+#include "layer/tar_split.hpp"
 #include "store/store.hpp"
 #include "util/fs.hpp"
 
@@ -36,6 +37,9 @@ void write_tar_split(const stdfs::path& dir, std::string_view lines,
 // "" when every file LINES references is a regular file of that size in the tree ROOTFS, else
 // why not (the first that is not): what the importer checks before it relies on the tree.
 // REFERENCED, when given, receives the paths LINES references (a gantry-tree-v2 digest's).
+// The same with the file lines given as parsed (the importer's, from the recorder).
+std::string check_tree(const stdfs::path& rootfs, const std::vector<layer::tar_split::Entry>& lines,
+                       std::unordered_set<std::string>* referenced = nullptr);
 std::string check_tree(const stdfs::path& rootfs, std::string_view lines, const std::string& what,
                        std::unordered_set<std::string>* referenced = nullptr);
 
