@@ -177,6 +177,19 @@ def _no_sanitizer_report():
                     + "\n".join(texts)[:20000], pytrace=False)
 
 
+def proc_cmdlines():
+    """(pid, command line bytes) of every process now. Not Path("/proc").glob: pathlib's glob
+    stats each match and raises ProcessLookupError for a process that exits meanwhile (a CI
+    failure, stop 69's run); one gone between the listing and the read is skipped."""
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/cmdline", "rb") as f:
+                    yield int(name), f.read()
+            except OSError:  # gone meanwhile
+                pass
+
+
 def need_tool(name):
     """Skip (outside CI only) when a peer tool is missing; in CI a missing tool is a failure."""
     if shutil.which(name):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import proc_cmdlines
 from ocidiff import ROOT, bundle, edit_config, oci_bin, runtimes  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.skipif(not ROOT, reason="compares with runc, which runs as root here")
@@ -31,14 +32,8 @@ SHAPES = {
 
 def marked(mark):
     """The pids whose command line holds MARK (the containers' sleeps)."""
-    out = []
-    for f in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if f"\0{mark}\0" in f.read_bytes().decode(errors="replace"):
-                out.append(int(f.parent.name))
-        except OSError:  # gone meanwhile
-            pass
-    return out
+    want = f"\0{mark}\0".encode()
+    return [pid for pid, cmdline in proc_cmdlines() if want in cmdline]
 
 
 def cgroup_dirs(cid):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import gantry_copy, load_busybox
+from conftest import gantry_copy, load_busybox, proc_cmdlines
 from ocidiff import ROOT, bundle, edit_config, oci_bin, runtimes  # noqa: F401 (fixtures)
 from test_oci_runtime import podman  # noqa: F401 (fixture)
 
@@ -136,14 +136,8 @@ def each_runtime(oci_bin, bundle, tmp_path, edit, body, tag=""):
 
 def processes_naming(word):
     """The pids whose command line contains WORD (gantry's container process keeps create's)."""
-    out = []
-    for f in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if word in f.read_bytes().decode(errors="replace"):
-                out.append(int(f.parent.name))
-        except OSError:  # gone meanwhile
-            pass
-    return out
+    return [pid for pid, cmdline in proc_cmdlines()
+            if word in cmdline.decode(errors="replace")]
 
 
 def no_125(p):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import gantry_copy
+from conftest import gantry_copy, proc_cmdlines
 from ocidiff import ROOT, bundle, oci_bin, run_both, runtimes  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.skipif(not ROOT, reason="compares with runc, which runs as root here")
@@ -107,14 +107,7 @@ def wait_file(f, within=15):
 def sleeping(arg):
     """Pids of processes `sleep ARG` (a number no other test uses)."""
     want = f"sleep\0{arg}\0".encode()
-    out = []
-    for f in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if f.read_bytes() == want:
-                out.append(int(f.parent.name))
-        except OSError:
-            pass
-    return out
+    return [pid for pid, cmdline in proc_cmdlines() if cmdline == want]
 
 
 def ps_commands(text):
