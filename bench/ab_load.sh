@@ -1,9 +1,9 @@
 #!/bin/bash
 # Alternated rounds of `gantry load` (or another command, CMD) with each binary given, durable
 # and unsynced (GANTRY_UNSAFE_NO_SYNC=1), into an empty store each time; medians of wall, user
-# and system time. The previous store is removed before the sync and the cache drop that start
-# each timing: removing 18,000 files right before a load (without that sync) doubled its time
-# here, the disk busy with the removal's writes (issue 56, docs/storage.md).
+# and system time. The previous store is moved aside (bench/retire.sh: removing 18,000 files
+# right before a load made ext4 scan them at each inode it allocated) before the sync and the
+# cache drop that start each timing; the stores are removed at the end.
 #
 #   sudo bench/ab_load.sh ROUNDS ARCHIVE BINARY...        (root: drop_caches)
 #   CMD="pull --quiet HOST/REPO:TAG" sudo bench/ab_load.sh ROUNDS - BINARY...
@@ -13,11 +13,15 @@ rounds=$1
 CMD=${CMD:-load -q $2}
 shift 2
 T=${BENCH_DIR:-/var/tmp/gantry-bench}/ab
+# shellcheck source=bench/retire.sh
+. "$(dirname "$0")/retire.sh"
+RETIRED=$T/retired
 mkdir -p "$T"
+trap retire_cleanup EXIT
 one() {
   local label=$1
   shift
-  rm -rf "$T/store"
+  retire "$T/store"
   sync
   echo 3 > /proc/sys/vm/drop_caches
   # shellcheck disable=SC2086 # CMD is words
@@ -42,4 +46,3 @@ for k, v in sorted(d.items()):
     print(f"{k:30} median {st.median(ws):.2f} s  min {min(ws):.2f}  max {max(ws):.2f}  "
           f"user {st.median(x[1] for x in v):.2f}  sys {st.median(x[2] for x in v):.2f}  n={len(v)}")
 P
-rm -rf "$T/store"

@@ -69,9 +69,13 @@ img=$BENCH_DIR/image-$profile
 /usr/bin/python3 "$here/make_big_image.py" --profile "$profile" "$img" >/dev/null
 archive=$img/docker-archive.tar
 T=$(mktemp -d "$BENCH_DIR/durability.XXXXXX")
+# shellcheck source=bench/retire.sh
+. "$here/retire.sh"
+RETIRED=$T/retired # every round's store and floor file, until the end (retire.sh says why)
 reg_pid=
 cleanup() {
     if [[ -n $reg_pid ]]; then kill "$reg_pid" 2>/dev/null; wait "$reg_pid" 2>/dev/null || true; fi
+    retire_cleanup
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -103,7 +107,7 @@ timed() {
     awk '{printf "%.3f %.3f %.3f\n", $1, $2, $3}' "$T/time"
 }
 load_with() { # BINARY [no-sync]: a load (or pull) into a fresh store
-    rm -rf "$T/store"
+    retire "$T/store"
     drop
     if [[ ${2:-} == no-sync ]]; then
         GANTRY_UNSAFE_NO_SYNC=1 GANTRY_ROOT=$T/store timed "$1" "${gantry_args[@]}"
@@ -117,7 +121,7 @@ GANTRY_ROOT=$T/store "$GANTRY" "${gantry_args[@]}" >/dev/null
 bytes=$(du -sb "$T/store" | cut -f1)
 mib=$(((bytes + (1 << 20) - 1) >> 20))
 floor_with() { # dd flags
-    rm -f "$T/floor"
+    retire "$T/floor"
     drop
     timed dd if=/dev/zero of="$T/floor" bs=1M count="$mib" "$@"
 }
@@ -125,7 +129,7 @@ floor_with() { # dd flags
 declare -A wall user sys
 sync_calls=""
 sync_traced() { # a durable command under strace -c: prints "seconds calls" of its sync calls
-    rm -rf "$T/store"
+    retire "$T/store"
     drop
     GANTRY_ROOT=$T/store strace -f -c -w -o "$T/strace" \
         -e trace=fsync,fdatasync,syncfs,sync_file_range "$GANTRY" "${gantry_args[@]}" \
@@ -149,7 +153,8 @@ for ((r = 1; r <= rounds; r++)); do
     [[ -n $synccalls ]] && sync_calls+="$(sync_traced),"
     echo "round $r/$rounds done" >&2
 done
-rm -rf "$T/store" "$T/floor"
+retire "$T/store"
+retire "$T/floor"
 
 /usr/bin/python3 - "$rounds" "$mib" "$mode" "${wall[durable]}" "${wall[no-sync]}" \
     "${wall[floor-fsync]}" "${wall[floor-cache]}" "${user[durable]}" "${user[no-sync]}" \

@@ -28,6 +28,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/retire.sh
+. "$here/retire.sh"
 profile=full
 runs=3
 keep=0
@@ -77,6 +79,7 @@ cleanup() {
     if ((keep)); then
         [[ -n ${T:-} ]] && echo "kept: $T${mnt:+ (tmpfs still mounted at $mnt: umount it when done)}" >&2
     else
+        retire_cleanup
         if [[ -n ${T:-} && -d $T ]]; then rm -rf "$T"; fi
         if [[ -n $mnt ]]; then umount "$mnt" 2>/dev/null || true; rmdir "$mnt" 2>/dev/null || true; fi
     fi
@@ -98,6 +101,7 @@ else
 fi
 rm -rf "$T"
 mkdir -p "$T/src/layers" "$T/out"
+RETIRED=$T/retired # each run's outputs, kept until the end (bench/retire.sh says why)
 fstype=$(df --output=fstype "$T" | tail -1)
 fsdev=$(df --output=source "$T" | tail -1)
 
@@ -133,7 +137,7 @@ tag=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["tag"])' "$i
 # Cold-ish caches: drop the page cache before every run when we may.
 drop=0
 if (($(id -u) == 0)) && { sync && echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then drop=1; fi
-prepare="rm -rf $(printf %q "$T/out") && mkdir -p $(printf %q "$T/out") && sync"
+prepare="$(retire_cmd "$T/out") && sync"
 ((drop)) && prepare+=" && echo 3 > /proc/sys/vm/drop_caches"
 
 q() { printf '%q' "$1"; }
@@ -176,7 +180,7 @@ if ! out=$(bash -c "$(cmd_pair)" 2>&1); then
     fi
 fi
 echo "skopeo+umoci: bundle has $(find "$T/out/bundle/rootfs" | wc -l) entries (layers merged, whiteouts applied)${umoci_note:+; $umoci_note}"
-rm -rf "$T/out"
+retire "$T/out"
 mkdir -p "$T/out"
 
 # ---- 2. measure ---------------------------------------------------------------------------

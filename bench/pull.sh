@@ -17,6 +17,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/retire.sh
+. "$here/retire.sh"
 profile=full
 runs=3
 keep=0
@@ -53,13 +55,14 @@ reg_pid=
 cleanup() {
     local rc=$?
     if [[ -n $reg_pid ]]; then kill "$reg_pid" 2>/dev/null; wait "$reg_pid" 2>/dev/null || true; fi
-    if ((keep)); then echo "kept: $T" >&2; else rm -rf "$T"; fi
+    if ((keep)); then echo "kept: $T" >&2; else retire_cleanup; rm -rf "$T"; fi
     exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 rm -rf "$T"
 mkdir -p "$T/out" "$T/registry"
+RETIRED=$T/retired # each run's outputs, kept until the end (bench/retire.sh says why)
 cp "$GANTRY" "$T/gantry"
 GANTRY=$T/gantry
 
@@ -99,11 +102,12 @@ print(f"gantry: all {len(info['layers'])} layers unpacked with the image's entry
 PYEOF
 "$GANTRY" --root "$O/store" run "$REF" /bin/true 2>/dev/null && echo "gantry: the pulled image runs" || echo "gantry: (no /bin/true in the bench image; skipped the run check)"
 eval "$cmd_podman" && echo "podman: pull ok"
-rm -rf "$O" && mkdir -p "$O"
+retire "$O" && mkdir -p "$O"
 
 drop=0
 if (($(id -u) == 0)) && { sync && echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then drop=1; fi
-prepare="podman --root $O/podman --runroot $O/podman-run --storage-driver overlay rm -a -f >/dev/null 2>&1; podman --root $O/podman --runroot $O/podman-run --storage-driver overlay system reset -f >/dev/null 2>&1; rm -rf $O && mkdir -p $O && sync"
+# the previous run's outputs moved aside, not removed (podman's too: a pull mounts nothing)
+prepare="$(retire_cmd "$O") && sync"
 ((drop)) && prepare+=" && echo 3 > /proc/sys/vm/drop_caches"
 json=$T/hyperfine.json
 fstype=$(df --output=fstype "$T" | tail -1)
