@@ -10,8 +10,8 @@
 #   podman pull                      into a private --root/--runroot (overlay), runnable
 #   skopeo copy + umoci unpack       docker:// -> oci: -> unpacked bundle
 #   pigz -dc (decompress only)       the 5 gzip layer blobs, one after the other, to /dev/null
-# and prints medians and the ratios: target gantry >= 2x faster than podman pull and
-# <= 1.3x the decompress-only time. A measurement, not a test: exits 0 whatever the ratios.
+# and prints medians and the ratios: target gantry >= 3x faster than podman pull (issue 56; issue
+# 7 asked 2x) and <= 1.3x the decompress-only time. A measurement, not a test: exits 0 whatever the ratios.
 #
 # Environment: BENCH_DIR=/var/tmp/gantry-bench, GANTRY=build/gantry, BENCH_PYTHON=/usr/bin/python3
 set -euo pipefail
@@ -136,7 +136,7 @@ for name, r in res.items():
 g = med["gantry pull"]
 sp = med["podman pull"] / g
 dec = g / med["pigz -dc (decompress only)"]
-print(f"\ngantry vs podman pull:            {sp:5.2f}x faster  (target >= 2.0x)  {'PASS' if sp >= 2 else 'MISS'}")
-print(f"gantry vs skopeo copy + umoci:    {med['skopeo copy + umoci unpack']/g:5.2f}x faster  (information)")
+print(f"\ngantry vs podman pull:            {sp:5.2f}x faster  (target >= 3.0x, issue 56)  {'PASS' if sp >= 3 else 'MISS'}")
+print(f"gantry vs skopeo copy + umoci:    {med['skopeo copy + umoci unpack']/g:5.2f}x faster  (information; issue 56's >= 4x is load's, bench/load.sh)")
 print(f"gantry / decompress-only (pigz):  {dec:5.2f}x         (target <= 1.3x)  {'PASS' if dec <= 1.3 else 'MISS'}")
 PYEOF
