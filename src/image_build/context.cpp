@@ -1,7 +1,9 @@
 #include "image_build/context.hpp"
 
 #include "image_build/ignore.hpp"
+#include "layer/file_holes.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
 #include "util/hash.hpp"
 #include "util/text.hpp"
 
@@ -63,14 +65,17 @@ std::string Context::digest(const std::vector<std::string>& paths) const {
                            std::to_string(S_ISREG(st.st_mode) ? st.st_size : 0) + '\0';
         h.update(head);
         if (S_ISREG(st.st_mode)) {
-            int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-            if (fd < 0)
-                throw Error(Errc::io, "reading " + p.string() + ": " + std::strerror(errno));
-            char buf[1 << 16];
-            ssize_t n;
-            while ((n = read(fd, buf, sizeof buf)) > 0) h.update(buf, static_cast<std::size_t>(n));
-            close(fd);
-            if (n < 0) throw Error(Errc::io, "reading " + p.string() + ": " + std::strerror(errno));
+            Fd fd(open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+            if (!fd) throw Error(Errc::io, "reading " + p.string() + ": " + std::strerror(errno));
+            // a vast sparse file (layer/file_holes.hpp): its data regions, each with its place,
+            // the holes unread; any other file: its bytes
+            auto regions = layer::vast_holes(fd.get(), st.st_size, p.string());
+            for (const auto& r : regions)
+                h.update("@" + std::to_string(r.offset) + "+" + std::to_string(r.length) + '\0');
+            if (regions.empty()) regions.push_back({0, st.st_size});
+            for (const auto& r : regions)
+                layer::read_region(
+                    fd.get(), r, [&](const void* b, std::size_t n) { h.update(b, n); }, p.string());
         } else if (S_ISLNK(st.st_mode)) {
             std::error_code ec;
             h.update(stdfs::read_symlink(p, ec).string());

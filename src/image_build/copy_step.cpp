@@ -3,6 +3,8 @@
 #include "image_build/layer_commit.hpp"
 #include "image_build/upper_layer.hpp"
 #include "layer/extract.hpp"
+#include "layer/file_holes.hpp"
+#include "layer/tar_reader.hpp"
 #include "rootfs/rootfs.hpp"
 #include "store/layer_writer.hpp"
 #include "store/owned_tree.hpp"
@@ -18,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fcntl.h>
+#include <functional>
 #include <map>
 #include <set>
 #include <sys/stat.h>
@@ -47,8 +50,10 @@ struct Writer {
     Writer(store::Store& s, const WorkImage& i, const CopyRequest& r)
         : store(s), image(i), req(r), out(s) {}
 
+    // SPARSE adds the entry's sparse map, before it is written.
     void header(const std::string& path, struct stat st, const char* symlink = nullptr,
-                const char* hardlink = nullptr) {
+                const char* hardlink = nullptr,
+                const std::function<void(archive_entry*)>& sparse = {}) {
         if (req.epoch && st.st_mtime > *req.epoch) st.st_mtime = static_cast<time_t>(*req.epoch);
         archive_entry* e = archive_entry_new();
         archive_entry_set_pathname(e, (S_ISDIR(st.st_mode) ? path + "/" : path).c_str());
@@ -62,7 +67,13 @@ struct Writer {
             archive_entry_copy_hardlink(e, hardlink);
         }
         if (!S_ISREG(st.st_mode) || hardlink) archive_entry_set_size(e, 0);
-        out.header(e);
+        try {
+            if (sparse) sparse(e);
+            out.header(e);
+        } catch (...) {
+            archive_entry_free(e);
+            throw;
+        }
         archive_entry_free(e);
     }
 
@@ -106,18 +117,17 @@ struct Writer {
         return st;
     }
 
-    void file_data(const std::string& host, const struct stat& st) {
+    // A file of the context: its header, then its bytes (a vast sparse file keeps its holes).
+    void file(const std::string& host, const std::string& dest, const struct stat& st) {
         Fd fd(::open(host.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
         if (!fd) throw_errno("cannot read " + host);
-        std::vector<char> buf(1 << 16);
-        off_t left = st.st_size;
-        while (left > 0) {
-            ssize_t n = ::read(fd.get(), buf.data(), std::min<off_t>(left, buf.size()));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) throw Error(Errc::io, host + " changed while it was copied");
-            out.data(buf.data(), static_cast<std::size_t>(n));
-            left -= n;
-        }
+        std::vector<layer::DataRegion> regions;
+        header(dest, st, nullptr, nullptr, [&](archive_entry* e) {
+            regions = layer::keep_vast_holes(e, fd.get(), st.st_size, host);
+        });
+        layer::stream_file(
+            fd.get(), regions, st.st_size, [&](const void* p, std::size_t n) { out.data(p, n); },
+            host);
     }
 
     // One entry of a source tree: HOST on this machine, REL its path in the context (for
@@ -149,8 +159,7 @@ struct Writer {
                 auto [it, fresh] = links.emplace(std::make_pair(raw.st_dev, raw.st_ino), dest);
                 if (!fresh) return header(dest, st, nullptr, it->second.c_str());
             }
-            header(dest, st);
-            file_data(host, raw);
+            file(host, dest, st);
         } else if (src.keep_owners) { // a stage's fifos and devices, as they are
             header(dest, st);
         }
@@ -201,17 +210,36 @@ struct Writer {
                 hard = text::join_path(dest, hard);
             }
             if (S_ISDIR(st.st_mode)) dirs.insert(path);
-            header(path, st, archive_entry_symlink(e), hl ? hard.c_str() : nullptr);
-            if (S_ISREG(st.st_mode) && !hl) {
+            // a sparse member keeps its holes (its map copied, as `import` keeps them)
+            bool data = S_ISREG(st.st_mode) && !hl;
+            if (data)
+                layer::refuse_vast_sparse(e, req.what + ": " + host, "a layer gantry writes",
+                                          layer::kMaxKeptSparse);
+            header(path, st, archive_entry_symlink(e), hl ? hard.c_str() : nullptr,
+                   [&](archive_entry* to) {
+                       if (!data) return;
+                       la_int64_t o = 0, l = 0;
+                       archive_entry_sparse_reset(e);
+                       while (archive_entry_sparse_next(e, &o, &l) == ARCHIVE_OK)
+                           archive_entry_sparse_add_entry(to, o, l);
+                   });
+            if (data) {
+                auto write = [&](const void* p, std::size_t n) { out.data(p, n); };
                 const void* buf;
                 std::size_t size;
                 la_int64_t off;
+                std::int64_t pos = 0;
                 int d;
-                while ((d = archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK)
+                // each block at its offset: the holes before it as zeros
+                while ((d = archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK) {
+                    layer::zero_fill(pos, off, write);
                     out.data(buf, size);
+                    pos += static_cast<std::int64_t>(size);
+                }
                 if (d != ARCHIVE_EOF)
                     throw Error(Errc::invalid,
                                 req.what + ": " + host + ": " + archive_error_string(a));
+                layer::zero_fill(pos, st.st_size, write);
             }
         }
         if (r != ARCHIVE_EOF)

@@ -1,6 +1,8 @@
 #include "image_build/upper_layer.hpp"
 
+#include "layer/file_holes.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -116,26 +118,22 @@ struct Walker {
                 return;
             }
         }
-        int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) {
+        Fd fd(open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        if (!fd) {
             archive_entry_free(e);
             io_fail(p, "opening");
         }
+        std::vector<layer::DataRegion> regions;
+        try {
+            // a vast sparse file (useradd's lastlog of a large uid) keeps its holes
+            regions = layer::keep_vast_holes(e, fd.get(), st.st_size, rel);
+        } catch (...) {
+            archive_entry_free(e);
+            throw;
+        }
         sink.header(e);
         archive_entry_free(e);
-        std::vector<char> buf(1 << 16);
-        off_t left = st.st_size;
-        while (left > 0) {
-            ssize_t n = read(fd, buf.data(), std::min<off_t>(left, buf.size()));
-            if (n <= 0) {
-                close(fd);
-                errno = n == 0 ? EIO : errno;
-                io_fail(p, "reading");
-            }
-            sink.data(buf.data(), static_cast<std::size_t>(n));
-            left -= n;
-        }
-        close(fd);
+        layer::stream_file(fd.get(), regions, st.st_size, sink.data, p.string());
     }
 
     void dir(const stdfs::path& p, const std::string& prefix) {

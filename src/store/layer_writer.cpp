@@ -1,5 +1,6 @@
 #include "store/layer_writer.hpp"
 
+#include "layer/file_holes.hpp"
 #include "layer/igzip.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -34,15 +35,7 @@ LayerWriter::~LayerWriter() {
 }
 
 std::uint64_t LayerWriter::copy_entries(layer::TarReader& in) {
-    static const std::vector<char> zeros(1 << 20, 0);
-    auto zero_fill = [&](std::int64_t& pos, std::int64_t to) {
-        while (pos < to) {
-            auto z = static_cast<std::size_t>(
-                std::min<std::int64_t>(to - pos, static_cast<std::int64_t>(zeros.size())));
-            data(zeros.data(), z);
-            pos += static_cast<std::int64_t>(z);
-        }
-    };
+    auto write = [&](const void* p, std::size_t n) { data(p, n); };
     std::uint64_t entries = 0;
     while (archive_entry* e = in.next()) {
         ++entries;
@@ -57,11 +50,11 @@ std::uint64_t LayerWriter::copy_entries(layer::TarReader& in) {
         std::size_t n;
         std::int64_t off, pos = 0;
         while (in.block(p, n, off)) {
-            zero_fill(pos, off); // a hole
+            layer::zero_fill(pos, off, write); // a hole
             data(p, n);
             pos += static_cast<std::int64_t>(n);
         }
-        zero_fill(pos, archive_entry_size(e));
+        layer::zero_fill(pos, archive_entry_size(e), write);
     }
     return entries;
 }

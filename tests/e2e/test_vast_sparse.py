@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from conftest import need_tool
+from conftest import load_busybox, need_tool
 
 TIB = 1 << 40
 
@@ -90,3 +90,80 @@ def test_import_takes_a_2_tib_sparse_file_and_refuses_one_no_file_system_holds(g
     assert r.code == 7, r
     assert f"d/absurd is a sparse file of {1 << 62} bytes" in r.err and "16 TiB" in r.err, r.err
     assert "absurd" not in g.run("images").out
+
+
+def _tree_file(g, name):
+    """The one layer tree's file NAME (a path in the image) in G's store."""
+    [f] = [f for f in (g.root / "layers" / "sha256").glob(f"*/rootfs/{name}")]
+    return f
+
+
+def test_build_add_of_a_sparse_tar_puts_each_block_at_its_offset_and_keeps_vast_holes(
+        g, mk, tmp_path):
+    """ADD of a local tar wrote a sparse member's data blocks one after another, from offset
+    0 (the bytes in the wrong place), then its holes as zeros through deflate (a 2 TiB member:
+    hours); now each block lands at its offset and the member's map is kept, as `import` keeps
+    it; one no file system holds is refused."""
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "sparse.tar").write_bytes(mk.Layer([
+        mk.Entry.sparse("d/small", [(4 << 20, b"middle")], 8 << 20),
+        mk.Entry.sparse("d/vast", [(TIB, b"far")], 2 * TIB),
+    ], compression="none").tar_bytes())
+    (ctx / "Dockerfile").write_text("FROM scratch\nADD sparse.tar /\n")
+    g.run("build", "-q", "-t", "added:1", ctx, timeout=60)
+    small = _tree_file(g, "d/small")
+    with open(small, "rb") as f:
+        assert f.read(6) == bytes(6)
+        f.seek(4 << 20)
+        assert f.read(6) == b"middle"
+    assert small.stat().st_size == 8 << 20
+    vast = _tree_file(g, "d/vast")
+    assert vast.stat().st_size == 2 * TIB and vast.stat().st_blocks * 512 < 1 << 20
+    with open(vast, "rb") as f:
+        f.seek(TIB)
+        assert f.read(3) == b"far"
+    (ctx / "sparse.tar").write_bytes(mk.Layer([mk.Entry.sparse("d/absurd", [(0, b"a")], 1 << 62)],
+                                              compression="none").tar_bytes())
+    r = g.run("build", "-q", "-t", "absurd:1", ctx, check=False, timeout=60)
+    assert r.code == 7, r
+    assert f"d/absurd is a sparse file of {1 << 62} bytes" in r.err and "16 TiB" in r.err, r.err
+
+
+def test_build_copy_and_run_keep_a_vast_sparse_files_holes(g, mk, tmp_path):
+    """A 2 TiB sparse file COPY'd from the context was read whole for the step's cache key and
+    again into the layer (hours); one a RUN made (useradd's lastlog of a large uid grows so) was
+    read whole into the layer. Each now keeps its holes in the layer (a PAX sparse map) and its
+    data in place, and the cache key still sees a byte change in the data."""
+    base = load_busybox(g, mk, tmp_path)
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    big = ctx / "big"
+    with open(big, "wb") as f:
+        f.truncate(2 * TIB)
+        f.seek(TIB)
+        f.write(b"copied")
+    (ctx / "Dockerfile").write_text(
+        f"FROM {base}\nCOPY big /big\n"
+        "RUN truncate -s 2199023255552 /ran && "
+        "printf ran | dd of=/ran bs=1 seek=1099511627776 conv=notrunc 2>/dev/null\n")
+    g.run("build", "-q", "-t", "holes:1", ctx, timeout=120)
+    out = g.run("run", "--rm", "holes:1", "/bin/sh", "-c",
+                "stat -c %s /big /ran; dd if=/big bs=1 skip=1099511627776 count=6 2>/dev/null;"
+                " echo; dd if=/ran bs=1 skip=1099511627776 count=3 2>/dev/null",
+                timeout=60).out.split()
+    assert out == [str(2 * TIB), str(2 * TIB), "copied", "ran"], out
+    for name in ("big", "ran"):
+        f = _tree_file(g, name)
+        assert f.stat().st_blocks * 512 < 1 << 20, (name, f.stat())
+    # the COPY's cache key reads the data: a changed byte is a miss, the same bytes a hit
+    r = g.run("build", "-t", "holes:2", ctx, timeout=120)
+    assert r.err.count("  cached") == 2, r.err  # the COPY and the RUN
+    with open(big, "r+b") as f:
+        f.seek(TIB)
+        f.write(b"C")
+    r = g.run("build", "-t", "holes:3", ctx, timeout=120)
+    assert r.err.count("  cached") == 0, r.err
+    assert g.run("run", "--rm", "holes:3", "/bin/sh", "-c",
+                 "dd if=/big bs=1 skip=1099511627776 count=6 2>/dev/null",
+                 timeout=60).out == "Copied"
