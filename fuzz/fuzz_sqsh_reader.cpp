@@ -48,6 +48,13 @@ void visit(sqsh::Image& img, std::uint64_t ref, std::deque<std::uint64_t>& todo)
         auto size = static_cast<std::uint64_t>(st.st_size);
         if (size > 1) img.read(*in, size / 2, buf.data(), 4097); // mid-file, across blocks
         img.read(*in, size, buf.data(), 1);                      // at the end
+        // the data regions a vast sparse file's tar map takes: in order, apart, inside the file
+        std::int64_t end = 0;
+        for (const auto& r : img.data_regions(*in)) {
+            FUZZ_CHECK(r.offset >= end && r.length >= 0 &&
+                       static_cast<std::uint64_t>(r.offset + r.length) <= size);
+            end = r.offset + r.length + 1;
+        }
     } else if (S_ISLNK(st.st_mode)) {
         auto target = img.link_target(*in);
         FUZZ_CHECK(!target.empty() && target.size() <= sqsh::kMaxLinkTarget);

@@ -43,6 +43,12 @@ std::vector<DataRegion> keep_vast_holes(archive_entry* e, int fd, std::int64_t s
                                         const std::string& what) {
     auto regions = vast_holes(fd, size, what);
     if (regions.empty()) return regions;
+    add_sparse_map(e, regions, size, what);
+    return regions;
+}
+
+void add_sparse_map(archive_entry* e, const std::vector<DataRegion>& regions, std::int64_t size,
+                    const std::string& what) {
     if (size > kMaxKeptSparse) {
         std::int64_t data = 0;
         for (const auto& r : regions) data += r.length;
@@ -54,7 +60,6 @@ std::vector<DataRegion> keep_vast_holes(archive_entry* e, int fd, std::int64_t s
                     "remove the file, or make it smaller (ext4 holds no larger file)");
     }
     for (const auto& r : regions) archive_entry_sparse_add_entry(e, r.offset, r.length);
-    return regions;
 }
 
 void zero_fill(std::int64_t& pos, std::int64_t to,

@@ -31,6 +31,11 @@ std::vector<DataRegion> vast_holes(int fd, std::int64_t size, const std::string&
 std::vector<DataRegion> keep_vast_holes(archive_entry* e, int fd, std::int64_t size,
                                         const std::string& what);
 
+// Adds REGIONS, the data of a file of SIZE with holes between them, to E's sparse map, so that
+// the pax writer keeps the holes; Error(unsupported) naming WHAT over kMaxKeptSparse.
+void add_sparse_map(archive_entry* e, const std::vector<DataRegion>& regions, std::int64_t size,
+                    const std::string& what);
+
 // FD's data through DATA as the writer takes it after the header: the bytes of each region at
 // its offset, the holes between them and up to SIZE as zeros (which the pax writer skips where
 // the header carried the sparse map); REGIONS empty: every byte read. Error(io) naming WHAT when

@@ -19,6 +19,7 @@
 #pragma once
 
 #include "fuse/tree.hpp"
+#include "layer/file_holes.hpp"
 #include "sif/container.hpp"
 #include "sif/oci_sif.hpp"
 #include "sqsh/format.hpp"
@@ -135,6 +136,11 @@ class Image {
     // lookups). Error(invalid) as read().
     std::size_t read_blocks(const sqfs_inode_generic_t& in, std::uint64_t offset, char* buf,
                             std::size_t size);
+    // Where regular file IN has sparse blocks (all zeros, nothing stored): its data as regions,
+    // the sparse blocks left out and neighbouring blocks merged, the fragment's tail as data; an
+    // all-sparse file gives one empty region at its size. Empty for a file without sparse
+    // blocks. Reads only IN's block list. (image_blocks.cpp)
+    std::vector<layer::DataRegion> data_regions(const sqfs_inode_generic_t& in);
     // IN's xattrs as full names ("user.x") and values, at most kMaxXattrBytes in all.
     std::vector<std::pair<std::string, std::string>> xattrs(const sqfs_inode_generic_t& in);
 

@@ -69,6 +69,38 @@ bool Image::in_own_blocks(const sqfs_inode_generic_t& in, std::uint64_t offset, 
     return size <= own - offset || (b.fragment == kNoFragment && own == b.file_size);
 }
 
+std::vector<layer::DataRegion> Image::data_regions(const sqfs_inode_generic_t& in) {
+    Blocks b;
+    if (!blocks_of(in, b)) return {};
+    const std::uint64_t bs = tables().super.block_size;
+    const std::uint64_t own = std::min(b.file_size, b.count * bs);
+    std::vector<layer::DataRegion> regions;
+    bool sparse = false;
+    for (std::uint64_t i = 0; i * bs < own; ++i) {
+        if (SQFS_IS_SPARSE_BLOCK(b.sizes[i])) {
+            sparse = true;
+            continue;
+        }
+        auto at = static_cast<std::int64_t>(i * bs);
+        auto len = static_cast<std::int64_t>(std::min(bs, own - i * bs));
+        if (!regions.empty() && regions.back().offset + regions.back().length == at)
+            regions.back().length += len;
+        else
+            regions.push_back({at, len});
+    }
+    if (!sparse) return {};
+    if (own < b.file_size) { // the tail in a fragment block
+        auto at = static_cast<std::int64_t>(own);
+        auto len = static_cast<std::int64_t>(b.file_size - own);
+        if (!regions.empty() && regions.back().offset + regions.back().length == at)
+            regions.back().length += len;
+        else
+            regions.push_back({at, len});
+    }
+    if (regions.empty()) regions.push_back({static_cast<std::int64_t>(b.file_size), 0});
+    return regions;
+}
+
 std::size_t Image::read_blocks(const sqfs_inode_generic_t& in, std::uint64_t offset, char* buf,
                                std::size_t size) {
     Tables& t = tables();

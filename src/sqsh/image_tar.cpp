@@ -1,5 +1,7 @@
 #include "sqsh/image_tar.hpp"
 
+#include "layer/file_holes.hpp"
+#include "layer/tar_reader.hpp"
 #include "sqsh/confined.hpp"
 #include "util/error.hpp"
 
@@ -7,6 +9,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <cerrno>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -100,6 +103,15 @@ class TarWriter {
             archive_entry_set_size(e.get(), 0);
         } else if (type == S_IFREG) {
             archive_entry_set_size(e.get(), st.st_size);
+            // a vast file of sparse blocks keeps its holes, as a layer's tar or a build's file
+            // does: 20 GiB of zeros took minutes to write, digest and unpack (4 KB of squashfs)
+            regions_.clear();
+            if (st.st_size > layer::kMaxExpandedSparse) {
+                regions_ = image_.data_regions(*in);
+                if (!regions_.empty())
+                    layer::add_sparse_map(e.get(), regions_, st.st_size,
+                                          image_.path() + ": " + path);
+            }
         } else if (type == S_IFLNK) {
             archive_entry_copy_symlink(e.get(), image_.link_target(*in).c_str());
         } else if (type == S_IFCHR || type == S_IFBLK) {
@@ -117,17 +129,39 @@ class TarWriter {
         if (type == S_IFDIR) children(*in, path + "/", depth + 1);
     }
 
+    // the file's bytes: all of them, or with a sparse map (regions_) its regions' bytes and
+    // zeros between them, which the pax writer skips
     void data(const sqfs_inode_generic_t& in, const std::string& path, std::uint64_t size) {
-        buf_.resize(1u << 20);
-        for (std::uint64_t at = 0; at < size;) {
-            auto want = static_cast<std::size_t>(std::min<std::uint64_t>(size - at, buf_.size()));
-            std::size_t got = image_.read(in, at, buf_.data(), want);
-            if (got == 0) damaged(image_.path(), path + " is shorter than its size");
-            for (std::size_t done = 0; done < got;) {
-                la_ssize_t w = archive_write_data(a_, buf_.data() + done, got - done);
+        auto put = [this](const void* p, std::size_t n) {
+            for (std::size_t done = 0; done < n;) {
+                la_ssize_t w = archive_write_data(a_, static_cast<const char*>(p) + done, n - done);
                 if (w <= 0) fail();
                 done += static_cast<std::size_t>(w);
             }
+        };
+        if (regions_.empty()) {
+            bytes(in, path, 0, size, put);
+            return;
+        }
+        std::int64_t pos = 0;
+        for (const auto& r : regions_) {
+            layer::zero_fill(pos, r.offset, put);
+            bytes(in, path, static_cast<std::uint64_t>(r.offset),
+                  static_cast<std::uint64_t>(r.offset + r.length), put);
+            pos = r.offset + r.length;
+        }
+        layer::zero_fill(pos, static_cast<std::int64_t>(size), put);
+    }
+
+    // bytes [FROM, TO) of file IN through PUT
+    void bytes(const sqfs_inode_generic_t& in, const std::string& path, std::uint64_t from,
+               std::uint64_t to, const std::function<void(const void*, std::size_t)>& put) {
+        buf_.resize(1u << 20);
+        for (std::uint64_t at = from; at < to;) {
+            auto want = static_cast<std::size_t>(std::min<std::uint64_t>(to - at, buf_.size()));
+            std::size_t got = image_.read(in, at, buf_.data(), want);
+            if (got == 0) damaged(image_.path(), path + " is shorter than its size");
+            put(buf_.data(), got);
             at += got;
         }
     }
@@ -138,6 +172,7 @@ class TarWriter {
     std::set<std::uint64_t> dirs_;               // the directories written, by inode reference
     std::map<std::uint64_t, std::string> names_; // other inodes' first names, for hard links
     std::vector<char> buf_;
+    std::vector<layer::DataRegion> regions_; // the current file's, where it keeps its holes
     std::uint64_t entries_ = 0;
 };
 

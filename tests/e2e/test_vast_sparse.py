@@ -5,6 +5,8 @@ write the holes out as zeros (`save --format squashfs`, `push --compression zstd
 `estargz`, `slim`) refuses it at once, naming the file, rather than after hours of zeros."""
 import json
 import os
+import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -167,3 +169,35 @@ def test_build_copy_and_run_keep_a_vast_sparse_files_holes(g, mk, tmp_path):
     assert g.run("run", "--rm", "holes:3", "/bin/sh", "-c",
                  "dd if=/big bs=1 skip=1099511627776 count=6 2>/dev/null",
                  timeout=60).out == "Copied"
+
+
+def test_load_of_a_squashfs_with_a_vast_sparse_file_keeps_its_holes(g, tmp_path):
+    """tests/fixtures/sqsh/vast-sparse.sqsh, 4 KB, was written by mksquashfs 4.5.1 (`-b 1M`) from
+    a 20 GiB file of holes with "hello at 1G" at 1 GiB and "end" at 19 GiB: squashfs keeps the
+    holes as sparse blocks. `load` wrote the 20 GiB out as zeros through the layer's tar, its
+    digest and its unpacking (still at it when killed at 60 s); now the tar carries a sparse map
+    of the file's data blocks, as a build's or a layer's vast sparse file does."""
+    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "sqsh" / "vast-sparse.sqsh"
+    g.run("load", "-i", fixture, timeout=60)
+    [f] = [d / "rootfs" / "vast" for d in (g.root / "layers" / "sha256").iterdir()
+           if (d / "rootfs" / "vast").exists()]
+    assert f.stat().st_size == 20 << 30 and f.stat().st_blocks * 512 < 8 << 20, f.stat()
+    with open(f, "rb") as data:
+        data.seek(1 << 30)
+        assert data.read(12) == b"hello at 1G\0"
+        data.seek(19 << 30)
+        assert data.read(4) == b"end\0"
+        data.seek((1 << 30) - 5)
+        assert data.read(5) == bytes(5)
+    # the layer's tar as `save` writes it: the map, the two data blocks, no 20 GiB of zeros
+    out = tmp_path / "saved.tar"
+    g.run("save", "vast-sparse", "-o", out, timeout=60)
+    assert out.stat().st_size < 4 << 20
+    with tarfile.open(out) as saved:
+        [layer] = [m for m in saved.getmembers() if m.name.endswith(".tar")]
+        with tarfile.open(fileobj=saved.extractfile(layer)) as t:
+            vast_member = t.getmember("vast")
+    assert vast_member.size == 20 << 30
+    # the map's data regions (a map ends with an empty one where the file ends in a hole)
+    assert [(o, n) for o, n in vast_member.sparse if n] == [(1 << 30, 1 << 20),
+                                                            (19 << 30, 1 << 20)]
