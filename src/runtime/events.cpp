@@ -3,15 +3,18 @@
 #include "util/error.hpp"
 #include "util/log.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
 #include <poll.h>
+#include <string_view>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utility>
 
 namespace gantry::runtime {
 
@@ -24,6 +27,11 @@ constexpr const char* kRotated = "events.jsonl.1";
 
 bool same_file(const struct stat& a, dev_t dev, ino_t ino) {
     return a.st_ino == ino && a.st_dev == dev;
+}
+
+// S as a JSON string, escaped by nlohmann's serializer as dump() does (invalid UTF-8 replaced)
+void put_json_string(std::string& out, std::string_view s) {
+    out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 } // namespace
@@ -64,6 +72,40 @@ json event_message(const ContainerEvent& e) {
         {"timeNano", e.time_nano}};
 }
 
+std::string event_line(const ContainerEvent& e) {
+    // event_message's object as dump() writes it: keys in std::map's order (bytewise), no
+    // spaces; image and name take the place of labels of those names
+    std::vector<std::pair<std::string_view, std::string_view>> attributes;
+    attributes.reserve(e.attributes.size() + 2);
+    for (const auto& [k, v] : e.attributes)
+        if (k != "image" && k != "name") attributes.emplace_back(k, v);
+    attributes.emplace_back("image", e.image);
+    attributes.emplace_back("name", e.name);
+    std::sort(attributes.begin(), attributes.end());
+    std::string out;
+    out.reserve(320);
+    out += "{\"Action\":";
+    put_json_string(out, e.action);
+    out += ",\"Actor\":{\"Attributes\":{";
+    for (std::size_t i = 0; i < attributes.size(); ++i) {
+        if (i) out += ',';
+        put_json_string(out, attributes[i].first);
+        out += ':';
+        put_json_string(out, attributes[i].second);
+    }
+    out += "},\"ID\":";
+    put_json_string(out, e.id);
+    out += "},\"Type\":\"container\",\"from\":";
+    put_json_string(out, e.image);
+    out += ",\"id\":";
+    put_json_string(out, e.id);
+    out += ",\"scope\":\"local\",\"status\":";
+    put_json_string(out, e.action);
+    out += ",\"time\":" + std::to_string(e.time_nano / 1'000'000'000);
+    out += ",\"timeNano\":" + std::to_string(e.time_nano) + "}";
+    return out;
+}
+
 ContainerEvent container_event(const ContainerState& s, const std::string& action,
                                std::map<std::string, std::string> extra) {
     ContainerEvent e{action, s.id, s.name, s.image, s.labels, 0};
@@ -82,7 +124,7 @@ void EventJournal::append(ContainerEvent e) noexcept {
         if (dir_.empty()) dir_ = runtime_dir();
         file_ = dir_ / kJournal;
         if (e.time_nano == 0) e.time_nano = realtime_nanos();
-        write_line(event_message(e).dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
+        write_line(event_line(e) + "\n");
     } catch (const std::exception& ex) {
         failed_ = true;
         try {

@@ -44,6 +44,9 @@ std::int64_t process_started_nanos(pid_t pid);
 // docker's events.Message of E: status, id, from, Type, Action, Actor {ID, Attributes (the
 // labels, image, name and the action's)}, scope, time, timeNano.
 nlohmann::json event_message(const ContainerEvent& e);
+// The journal's line of E (no newline): event_message(e).dump() byte for byte, written without
+// building the JSON tree (what a run's die and destroy events cost after its workload exited).
+std::string event_line(const ContainerEvent& e);
 
 // The event ACTION of container S, its labels and EXTRA among the attributes.
 ContainerEvent container_event(const ContainerState& s, const std::string& action,

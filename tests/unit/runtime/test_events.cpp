@@ -145,4 +145,42 @@ TEST(EventJournal, AnUnwritableDirectoryIsAWarningNotAFailure) {
     EXPECT_EQ(err.find("start event"), std::string::npos) << err;
 }
 
+// The journal's line is written without building the JSON tree: byte for byte what
+// event_message(e).dump() writes, hostile strings included (labels come from image configs).
+TEST(EventJournal, LineIsTheMessagesDumpByteForByte) {
+    using Attrs = std::map<std::string, std::string>;
+    const std::string bad_utf8 = "a\xff\xc3(b",
+                      controls = std::string("q\"\\\n\t\x01\x7f", 7) + '\0';
+    std::vector<ContainerEvent> events = {
+        {"die",
+         std::string(64, 'a'),
+         "web",
+         "busybox:1.36",
+         {{"exitCode", "3"}},
+         1'700'000'000'123'456'789},
+        {"create", "id", "", "", {}, 0},
+        {"start", "id", "n", "img",
+         Attrs{{"image", "label's"},
+               {"name", "label's"},
+               {"Zeta", "1"},
+               {"alpha", "2"},
+               {"\xc3\xa9t\xc3\xa9", "3"},
+               {"_", "4"}},
+         42},
+        {"kill", bad_utf8, controls, "r\xc3\xa9g/\xe2\x82\xac:1",
+         Attrs{{bad_utf8, controls}, {controls, bad_utf8}}, -5},
+        {controls, "x", bad_utf8, controls, Attrs{{"signal", "9"}}, 999'999'999},
+    };
+    for (const auto& e : events) {
+        auto want = event_message(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        EXPECT_EQ(event_line(e), want);
+    }
+    // and a line reads back as the message
+    auto back = nlohmann::json::parse(event_line(events[2]));
+    EXPECT_EQ(back["Actor"]["Attributes"]["image"], "img");
+    EXPECT_EQ(back["Actor"]["Attributes"]["name"], "n");
+    EXPECT_EQ(back["time"], 0);
+    EXPECT_EQ(back["timeNano"], 42);
+}
+
 } // namespace runtime_events_test
