@@ -122,7 +122,7 @@ void EventJournal::append(ContainerEvent e) noexcept {
     if (failed_) return; // said once
     try {
         if (dir_.empty()) dir_ = runtime_dir();
-        file_ = dir_ / kJournal;
+        if (file_.empty()) file_ = dir_ / kJournal;
         if (e.time_nano == 0) e.time_nano = realtime_nanos();
         write_line(event_line(e) + "\n");
     } catch (const std::exception& ex) {
