@@ -29,6 +29,7 @@
 #include <optional>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 namespace gantry::engine {
 
@@ -57,7 +58,10 @@ class Record {
             cs_.id = p.id;
             cs_.image = r.image;
             cs_.labels = p.labels;
-            journal_.append(runtime::container_event(cs_, "create"));
+            // journalled with the start event once the process runs, off the start's path
+            // (before that if it never starts), with this moment's time
+            create_ = runtime::container_event(cs_, "create");
+            create_->time_nano = runtime::realtime_nanos();
             return;
         }
         states_.emplace();
@@ -104,7 +108,11 @@ class Record {
         cs_.server_start = runtime::process_start_time(server);
     }
     void started(pid_t pid) {
-        journal_.append(runtime::container_event(cs_, "start"));
+        std::vector<runtime::ContainerEvent> events;
+        if (create_) events.push_back(std::move(*create_));
+        create_.reset();
+        events.push_back(runtime::container_event(cs_, "start"));
+        journal_.append_all(events);
         if (!states_) return;
         cs_.pid = pid;
         cs_.pid_start = runtime::process_start_time(pid);
@@ -113,6 +121,7 @@ class Record {
         states_->save_current(cs_);
     }
     void exited(int status) {
+        journal_created();
         journal_.append(
             runtime::container_event(cs_, "die", {{"exitCode", std::to_string(status)}}));
         if (!states_) return;
@@ -147,10 +156,15 @@ class Record {
         } catch (...) {
             return;
         }
+        journal_created();
         journal_.append(runtime::container_event(cs_, "destroy"));
     }
 
   private:
+    void journal_created() {
+        if (create_) journal_.append(std::move(*create_));
+        create_.reset();
+    }
     store::Scratch& scratch_;
     std::optional<runtime::StateDir> states_;
     runtime::ContainerState cs_;
@@ -158,6 +172,7 @@ class Record {
     // claimed until the last of this gantry and its monitor has exited.
     FileLock owner_;
     runtime::EventJournal journal_;
+    std::optional<runtime::ContainerEvent> create_; // not journalled yet (a foreground run's)
     bool removing_ = false, destroyed_ = false;
 };
 

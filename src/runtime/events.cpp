@@ -119,23 +119,32 @@ EventJournal::EventJournal(std::filesystem::path dir)
     : dir_(std::move(dir)), file_(dir_ / kJournal) {}
 
 void EventJournal::append(ContainerEvent e) noexcept {
-    if (failed_) return; // said once
+    append_all(std::span<ContainerEvent>(&e, 1));
+}
+
+void EventJournal::append_all(std::span<ContainerEvent> events) noexcept {
+    if (failed_ || events.empty()) return; // said once
     try {
         if (dir_.empty()) dir_ = runtime_dir();
         if (file_.empty()) file_ = dir_ / kJournal;
-        if (e.time_nano == 0) e.time_nano = realtime_nanos();
-        write_line(event_line(e) + "\n");
+        std::string lines;
+        for (auto& e : events) {
+            if (e.time_nano == 0) e.time_nano = realtime_nanos();
+            lines += event_line(e);
+            lines += '\n';
+        }
+        write_lines(lines);
     } catch (const std::exception& ex) {
         failed_ = true;
         try {
-            log::warn("container " + e.name + "'s " + e.action +
+            log::warn("container " + events.front().name + "'s " + events.front().action +
                       " event is not in `gantry events`: " + ex.what());
         } catch (...) {
         }
     }
 }
 
-void EventJournal::write_line(const std::string& line) {
+void EventJournal::write_lines(const std::string& lines) {
     // a rotation between open and lock leaves this fd on the renamed file: opened again
     for (int attempt = 0; attempt < 8; ++attempt) {
         Fd fd(::open(file_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
@@ -156,9 +165,9 @@ void EventJournal::write_line(const std::string& line) {
                 throw_errno("cannot rotate " + file_.string());
             continue;
         }
-        ssize_t n = ::write(fd.get(), line.data(), line.size());
+        ssize_t n = ::write(fd.get(), lines.data(), lines.size());
         if (n < 0) throw_errno("cannot write " + file_.string());
-        if (std::size_t(n) != line.size())
+        if (std::size_t(n) != lines.size())
             throw Error(Errc::io, "a short write to " + file_.string() + " (a full disk?)");
         return;
     }

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -61,9 +62,11 @@ class EventJournal {
     // disk) is reported as a warning naming the file, once (later ones are not tried), and the
     // container goes on: its events are a record of it, not a condition of it.
     void append(ContainerEvent e) noexcept;
+    // Appends EVENTS in their order with one write(2): a reader sees all of them or none yet.
+    void append_all(std::span<ContainerEvent> events) noexcept;
 
   private:
-    void write_line(const std::string& line);
+    void write_lines(const std::string& lines);
     std::filesystem::path dir_, file_;
     bool failed_ = false;
 };

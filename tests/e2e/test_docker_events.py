@@ -189,6 +189,29 @@ def test_a_bad_filter_or_time_is_refused_by_name(g):
     assert g.run("system", "events", "--since", "0", "--until", "1").out == ""
 
 
+def test_an_unnamed_run_journals_create_start_die_destroy_in_order(rootless):
+    """A run nothing names (no --name, label or --cidfile) journals its create together with its
+    start once its program runs, off the start's path, stamped when the container was created;
+    one whose program cannot start journals create, then destroy, as before."""
+    u = rootless
+    load_busybox(u, mkimage, u.base)
+    xdg = u.base / "xdg"  # a runtime directory of this test's own: only these runs' events
+    xdg.mkdir(mode=0o700)
+    if os.geteuid() == 0:
+        os.chown(xdg, u.user.pw_uid, u.user.pw_gid)
+    u.env["XDG_RUNTIME_DIR"] = str(xdg)
+    start = time.time()
+    u.run("run", "sample:latest", "sh", "-c", "exit 3", check=False)
+    u.fail("run", "sample:latest", "no-such-program", code=127)
+    out = u.run("events", "--since", f"{start:.9f}", "--until", f"{time.time():.9f}",
+                "--format", "{{.Action}} {{.ID}} {{.TimeNano}}").out.split("\n")
+    rows = [line.split() for line in out if line]
+    assert [r[0] for r in rows] == ["create", "start", "die", "destroy", "create", "destroy"], rows
+    assert len({r[1] for r in rows[:4]}) == 1 and rows[4][1] == rows[5][1] != rows[0][1], rows
+    times = [int(r[2]) for r in rows]
+    assert times == sorted(times) and times[0] < times[1], rows
+
+
 def test_rootless_events_are_the_users_own(g, rootless):
     """An unprivileged user's events are in their own runtime directory: root's journal does
     not have them (nor could that user read root's)."""

@@ -2,6 +2,7 @@
 // lines, a reader sees each event once across rotations, a line still being written waits.
 #include "runtime/events.hpp"
 
+#include <algorithm>
 #include <fcntl.h>
 #include <fstream>
 #include <gtest/gtest.h>
@@ -181,6 +182,25 @@ TEST(EventJournal, LineIsTheMessagesDumpByteForByte) {
     EXPECT_EQ(back["Actor"]["Attributes"]["name"], "n");
     EXPECT_EQ(back["time"], 0);
     EXPECT_EQ(back["timeNano"], 42);
+}
+
+TEST(EventJournal, AppendAllWritesTheEventsInOrderKeepingTheirTimes) {
+    TempDir d;
+    EventJournal j(d.path);
+    EventReader r(d.path);
+    std::vector<ContainerEvent> both = {event("create", 1), event("start", 1)};
+    both[0].time_nano = 1'700'000'000'000'000'001; // stamped when it happened, written later
+    j.append_all(both);
+    j.append_all({}); // nothing: no line
+    auto got = r.next();
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0]["Action"], "create");
+    EXPECT_EQ(got[0]["timeNano"], 1'700'000'000'000'000'001);
+    EXPECT_EQ(got[1]["Action"], "start");
+    EXPECT_GT(got[1]["timeNano"].get<std::int64_t>(), got[0]["timeNano"].get<std::int64_t>());
+    std::ifstream in(d.path / "events.jsonl");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 2);
 }
 
 } // namespace runtime_events_test
