@@ -2,8 +2,9 @@
 // states in the runtime directory, so that one gantry process follows what others do without a
 // daemon: `gantry run` appends create, start, die and destroy; `stop` and `rm` append kill and
 // stop; `create`, `start`, `restart` and `rename` theirs (engine/lifecycle.hpp). Each event is one
-// line of docker's events.Message JSON in events.jsonl, written with one write(2) under O_APPEND
-// while holding a shared flock, so lines from processes appending at once never interleave. At 1
+// line of docker's events.Message JSON in events.jsonl, written (with the events appended with
+// it) by one write(2) under O_APPEND while holding a shared flock, so lines from processes
+// appending at once never interleave. At 1
 // MiB the file is renamed to events.jsonl.1 (the one before it is dropped) under the exclusive
 // lock; a reader finishes the renamed file before it reads the new one, so no event is lost or read
 // twice across a rotation.

@@ -264,8 +264,8 @@ void unprivileged_maps(std::uint32_t uid, std::uint32_t gid, bool want_subids,
     uids = {{0, uid, 1}};
     gids = {{0, gid, 1}};
     if (!want_subids || ::access(kNewUidMap, X_OK) != 0 || ::access(kNewGidMap, X_OK) != 0) return;
-    // Most hosts give a user no ranges at all: skip the NSS lookup (nscd probes, nsswitch.conf,
-    // /etc/passwd) when the files are missing or empty.
+    // Most hosts give a user no ranges at all: skip the user's name (user_name) when the files
+    // are missing or empty.
     struct stat st {};
     if (::stat("/etc/subuid", &st) != 0 || st.st_size == 0) return;
     const std::string name = user_name(uid);
