@@ -17,6 +17,7 @@ import os
 import random
 import re
 import signal
+import statistics
 import subprocess
 import time
 import urllib.request
@@ -248,11 +249,30 @@ def timed(g, *args):
     return time.monotonic() - t0
 
 
-def kill_at(g, delay, *args):
-    """Starts `gantry ARGS`, sends SIGKILL after DELAY seconds; True when the kill hit it."""
+class CommandTime:
+    """How long a command takes, for placing kills inside it: timed once, then the median of that
+    and of every trial the command finished before its kill. One first timing alone, taken cold
+    or beside a busy CI step, was once 3x the later runs and put 21 of 30 kills past the end."""
+
+    def __init__(self, g, *args):
+        self.seen = [timed(g, *args)]
+
+    def draw(self, rng):
+        return rng.uniform(0, 1.1 * statistics.median(self.seen))
+
+    def saw(self, seconds):
+        self.seen.append(seconds)
+
+
+def kill_at(g, when, rng, *args):
+    """Starts `gantry ARGS`, sends SIGKILL after a delay drawn from WHEN (a CommandTime); True
+    when the kill hit it. A run that finished first tells WHEN how long it took."""
+    delay = when.draw(rng)
+    t0 = time.monotonic()
     p = g.popen(*args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         p.wait(timeout=delay)
+        when.saw(time.monotonic() - t0)
     except subprocess.TimeoutExpired:
         p.send_signal(signal.SIGKILL)
     _, err = p.communicate(timeout=60)

@@ -2,8 +2,9 @@
 system migrate.
 
 Each command is first timed once; every trial then starts it and sends SIGKILL after a delay drawn
-uniformly from [0, 1.1 x that time], so the kills spread over the whole command (a trial whose
-command finished first counts as a trial, not a kill). After each trial the store must pass
+uniformly from [0, 1.1 x its time], so the kills spread over the whole command (a trial whose
+command finished first counts as a trial, not a kill, and its time joins the estimate: the median
+of all seen, stresslib.CommandTime). After each trial the store must pass
 stresslib.check_store (fsck clean, nothing unverified listed), no gantry process may be left, and
 the next command of the same kind must succeed and give the complete image. Every few trials the
 debris is kept for the next one (a crash on top of a crash); otherwise `system prune` must leave
@@ -20,7 +21,7 @@ import time
 
 import pytest
 from stresslib import (INSECURE, SEED, TRIALS, Tally, blob_names, check_intact, check_pruned,
-                       check_store, image_blobs, kill_at, layer_names, new_store, registry,
+                       check_store, CommandTime, image_blobs, kill_at, layer_names, new_store, registry,
                        registry_manifest_ok, rng_for, samples, timed, wait_no_procs)
 
 __all__ = ["registry", "samples"]  # fixtures
@@ -45,11 +46,11 @@ def test_kill9_load(g, samples):
     rng = rng_for("load")
     big, small = samples["big"], samples["small"]
     g.run("load", small.archive)  # an image already there must survive every crash
-    dur = timed(g, "load", big.archive)
+    dur = CommandTime(g, "load", big.archive)
     g.run("rmi", big.ref)
     for i in range(TRIALS):
         where = trial_where("load", i)
-        Tally.add("load", kill_at(g, rng.uniform(0, 1.1 * dur), "load", big.archive))
+        Tally.add("load", kill_at(g, dur, rng, "load", big.archive))
         no_leftover_procs(g, where)
         check_store(g, where)
         if rng.random() < 0.7:
@@ -71,11 +72,11 @@ def test_kill9_pull(tmp_path, samples, registry):
     ref = f"{registry.addr}/stress/big:1"
     src.run("push", INSECURE, "-q", big.ref, ref)
     g = new_store(tmp_path)
-    dur = timed(g, "pull", INSECURE, "-q", ref)
+    dur = CommandTime(g, "pull", INSECURE, "-q", ref)
     g.run("rmi", ref)
     for i in range(TRIALS):
         where = trial_where("pull", i)
-        Tally.add("pull", kill_at(g, rng.uniform(0, 1.1 * dur), "pull", INSECURE, "-q", ref))
+        Tally.add("pull", kill_at(g, dur, rng, "pull", INSECURE, "-q", ref))
         no_leftover_procs(g, where)
         check_store(g, where)
         if rng.random() < 0.5:  # else the next pull resumes from the kept partial blobs
@@ -92,13 +93,13 @@ def test_kill9_push(tmp_path, samples, registry):
     big = samples["big"]
     g = new_store(tmp_path)
     g.run("load", big.archive)
-    dur = timed(g, "push", INSECURE, "-q", big.ref, f"{registry.addr}/stress/first:t")
+    dur = CommandTime(g, "push", INSECURE, "-q", big.ref, f"{registry.addr}/stress/first:t")
     verify = new_store(tmp_path, "verify")
     for i in range(TRIALS):
         where = trial_where("push", i)
         repo = f"stress/p{i}"  # a new repository: every blob is uploaded again
         dest = f"{registry.addr}/{repo}:t"
-        Tally.add("push", kill_at(g, rng.uniform(0, 1.1 * dur), "push", INSECURE, "-q",
+        Tally.add("push", kill_at(g, dur, rng, "push", INSECURE, "-q",
                                   big.ref, dest))
         no_leftover_procs(g, where)
         check_store(g, where)
@@ -119,14 +120,14 @@ def test_kill9_save(g, samples, tmp_path, fmt):
     big = samples["big"]
     g.run("load", big.archive)
     whole = tmp_path / "whole.tar"
-    dur = timed(g, "save", "--format", fmt, "-o", whole, big.ref)
+    dur = CommandTime(g, "save", "--format", fmt, "-o", whole, big.ref)
     want = hashlib.sha256(whole.read_bytes()).hexdigest()
     verify = new_store(tmp_path, "verify")
     for i in range(TRIALS // 2):
         where = trial_where(f"save ({fmt})", i)
         out = tmp_path / f"out{i}"
         out.mkdir()
-        Tally.add("save", kill_at(g, rng.uniform(0, 1.1 * dur), "save", "--format", fmt,
+        Tally.add("save", kill_at(g, dur, rng, "save", "--format", fmt,
                                   "-o", out / "img.tar", big.ref))
         no_leftover_procs(g, where)
         check_store(g, where)
@@ -135,9 +136,8 @@ def test_kill9_save(g, samples, tmp_path, fmt):
         assert left in ([], ["img.tar"]), f"{where}: the output directory holds {left}"
         if left:
             assert hashlib.sha256((out / "img.tar").read_bytes()).hexdigest() == want, where
-        # the next kill's window follows the command's speed now: the first save, timed cold
-        # (or beside a busy step), was once 3x the later ones and left 9 of 30 kills too late
-        dur = timed(g, "save", "--format", fmt, "-o", out / "img.tar", big.ref)
+        # a whole save, timed, also tells the next kill's window the command's speed now
+        dur.saw(timed(g, "save", "--format", fmt, "-o", out / "img.tar", big.ref))
         assert hashlib.sha256((out / "img.tar").read_bytes()).hexdigest() == want, where
         if i % 5 == 0:
             verify.run("load", out / "img.tar")
@@ -153,12 +153,12 @@ def test_kill9_slim(g, samples):
     plain = ("slim", big.ref, "-t", "big:slim", "--remove", "none")
     # the check takes a while, so that kills land in it too (its temporary name is then set)
     checked = plain + ("--check", "sleep 0.3; test -f /data0/r0.bin")
-    dur = {plain: timed(g, *plain), checked: timed(g, *checked)}
+    dur = {plain: CommandTime(g, *plain), checked: CommandTime(g, *checked)}
     g.run("rmi", "big:slim")
     for i in range(TRIALS):
         where = trial_where("slim", i)
         args = checked if i % 2 else plain
-        Tally.add("slim", kill_at(g, rng.uniform(0, 1.1 * dur[args]), *args))
+        Tally.add("slim", kill_at(g, dur[args], rng, *args))
         no_leftover_procs(g, where)
         check_store(g, where)
         check_pruned(g, where)  # also: no check's temporary name is left
@@ -294,12 +294,12 @@ def test_kill9_rmi(g, samples):
     a, b = samples["a"], samples["b"]  # they share two big layers
     g.run("load", b.archive)
     g.run("load", a.archive)
-    dur = timed(g, "rmi", a.ref)
+    dur = CommandTime(g, "rmi", a.ref)
     b_blobs, b_layers = image_blobs(g.root, g.refs()[b.ref])
     for i in range(TRIALS):
         where = trial_where("rmi", i)
         g.run("load", a.archive)
-        Tally.add("rmi", kill_at(g, rng.uniform(0, 1.1 * dur), "rmi", a.ref))
+        Tally.add("rmi", kill_at(g, dur, rng, "rmi", a.ref))
         no_leftover_procs(g, where)
         check_store(g, where)
         check_intact(g, b)
@@ -335,11 +335,11 @@ def test_kill9_prune(g, samples):
             (junk / f"f{j}").write_bytes(b"x" * 4096)
 
     garbage()
-    dur = timed(g, "system", "prune")
+    dur = CommandTime(g, "system", "prune")
     for i in range(TRIALS):
         where = trial_where("prune", i)
         garbage()
-        Tally.add("prune", kill_at(g, rng.uniform(0, 1.1 * dur), "system", "prune"))
+        Tally.add("prune", kill_at(g, dur, rng, "system", "prune"))
         no_leftover_procs(g, where)
         check_store(g, where)
         check_intact(g, b)
@@ -415,12 +415,12 @@ def test_kill9_migrate(g, samples, tmp_path):
             (layer / "meta.json").write_text(json.dumps(meta))
 
     old_store()
-    dur = timed(g, "system", "migrate")
+    dur = CommandTime(g, "system", "migrate")
     g.run("rmi", big.ref)
     for i in range(TRIALS):
         where = trial_where("migrate", i)
         old_store()
-        Tally.add("migrate", kill_at(g, rng.uniform(0, 1.1 * dur), "system", "migrate"))
+        Tally.add("migrate", kill_at(g, dur, rng, "system", "migrate"))
         no_leftover_procs(g, where)
         check_store(g, where)
         check_intact(g, big)
