@@ -3,7 +3,7 @@ of images that share layers; two `run -d --name` with the same name at once.
 
 Everything completes, or fails with a clear one-line error; afterwards nothing leaks: no mount
 under the store, no gantry process, no container directory, hold or temporary (as
-tests/e2e/test_run.py's test_leak_1000_runs checks).
+tests/e2e/test_run_start.py's test_leak_1000_runs checks).
 """
 import os
 import shlex

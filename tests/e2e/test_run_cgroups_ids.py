@@ -1,0 +1,158 @@
+"""gantry run's cgroups (limits, exec joining them, their removal), user namespaces and IDs
+(subordinate IDs, the single-ID map, keep-id), and usage errors that name the flag and the fix."""
+import os
+from pathlib import Path
+
+import pytest
+
+from conftest import load_busybox
+from run_common import runner  # noqa: F401 (runner: a pytest fixture)
+
+
+def test_resource_limits_explain_what_is_missing(runner):
+    r = runner.run("run", "--memory", "512m", "--pids-limit", "64", runner.image, "true",
+                   check=False)
+    if r.code == 0 and Path("/sys/fs/cgroup/cgroup.controllers").exists():
+        # a host with a delegated cgroup v2: the limits must be in force
+        out = runner.run("run", "--memory", "512m", "--pids-limit", "64", runner.image, "sh", "-c",
+                         "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max").out.split()
+        assert out == [str(512 * 1024 * 1024), "64"]
+    elif r.code == 0:  # cgroup v1 (as root): a directory of its own in each hierarchy
+        script = ("for c in memory:memory.limit_in_bytes pids:pids.max; do "
+                  "p=$(grep \":${c%:*}:\" /proc/self/cgroup | cut -d: -f3); "
+                  "echo $p; cat /sys/fs/cgroup/${c%:*}$p/${c#*:}; done")
+        out = runner.run("run", "--memory", "512m", "--pids-limit", "64", runner.image, "sh", "-c",
+                         script).out.split()
+        assert out[0].endswith("/gantry-" + out[0].rsplit("-", 1)[1]) and out[0] != "/", out
+        assert [out[1], out[3]] == [str(512 * 1024 * 1024), "64"], out
+    else:
+        assert r.code == 125
+        assert "--memory" in r.err and "--pids-limit" in r.err and "hint:" in r.err
+    r = runner.run("run", "--memory", "12zb", runner.image, "true", check=False)
+    assert r.code == 2 and "--memory" in r.err
+
+
+def test_exec_joins_the_containers_cgroups_before_it_runs(runner):
+    """`gantry exec`'s process is in the container's cgroups before it runs the program (gantry
+    writes it into each hierarchy's cgroup.procs while it waits, as runc): cat, exec'ed
+    directly, reads its own /proc/self/cgroup first, and it is the container's PID 1's."""
+    name = f"cg{os.getpid()}"
+    limits = ["--memory", "512m", "--pids-limit", "64"]
+    if runner.run("run", *limits, runner.image, "true", check=False).code != 0:
+        limits = []  # rootless without a delegated cgroup: the container stays in gantry's
+    runner.run("run", "-d", "--name", name, *limits, runner.image, "sleep", "60")
+    try:
+        for _ in range(3):
+            out = runner.run("exec", name, "cat", "/proc/self/cgroup", "/proc/1/cgroup").out
+            lines = out.splitlines()
+            half = len(lines) // 2
+            assert half > 0 and lines[:half] == lines[half:], out
+            if limits:
+                assert all("/gantry-" in line for line in lines if ":memory:" in line), out
+    finally:
+        runner.run("rm", "-f", name, check=False)
+
+
+def cgroup_dirs_named(name):
+    """The directories called NAME in this host's cgroup hierarchies (4 levels deep at most)."""
+    found = []
+    for top, dirs, _ in os.walk("/sys/fs/cgroup"):
+        if top.count("/") > 7:
+            dirs[:] = []
+        found += [os.path.join(top, d) for d in dirs if d == name]
+    return found
+
+
+def test_detached_containers_cgroup_removed_when_it_ends(g, mk, tmp_path):
+    """`run -d` with limits: the cgroup is the monitor's, which removes it once the container is
+    gone (it ends with _exit: no destructor would), in every hierarchy; `run -d` itself leaves it
+    in place while the container runs."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: gantry makes cgroups on this host as root")
+    img = load_busybox(g, mk, tmp_path)
+    name = f"cgrm{os.getpid()}"
+    cid = g.run("run", "-d", "--name", name, "--memory", "512m", "--pids-limit", "64", img,
+                "sleep", "60").out.strip()
+    try:
+        made = cgroup_dirs_named(f"gantry-{cid}")
+        assert any("/memory/" in d for d in made) and any("/pids/" in d for d in made), made
+    finally:
+        g.run("rm", "-f", name)
+    assert cgroup_dirs_named(f"gantry-{cid}") == []
+
+
+def test_rootless_subordinate_id_mapping(subid_user, mk):
+    """A user with a range in /etc/subuid and /etc/subgid (conftest's subid_user, made for the
+    whole run: 'nobody', whom the other rootless tests run as, never gets one)."""
+    uid = str(subid_user.user.pw_uid)
+    img = load_busybox(subid_user, mk, subid_user.base)
+    maps = subid_user.run("run", img, "cat", "/proc/self/uid_map").out.split()
+    assert maps == ["0", uid, "1", "1", "300000", "65536"]
+    out = subid_user.run("run", "-u", "1000:1000", img, "sh", "-c",
+                         "id -u; id -g; touch /tmp/f; stat -c %u /tmp/f").out.split()
+    assert out == ["1000", "1000", "1000"]
+    single = subid_user.run("run", "--userns", "single", img, "cat",
+                            "/proc/self/uid_map").out.split()
+    assert single == ["0", uid, "1"]
+    r = subid_user.run("run", "--userns", "single", "-u", "1000", img, "id", check=False)
+    assert r.code == 125 and "not mapped" in r.err
+
+
+def has_subids(user):
+    for f in ("/etc/subuid", "/etc/subgid"):
+        try:
+            lines = Path(f).read_text().splitlines()
+        except OSError:
+            return False
+        if not any(l.split(":")[0] in (user.pw_name, str(user.pw_uid)) for l in lines if ":" in l):
+            return False
+    return True
+
+
+def test_rootless_single_id_when_no_subids(rootless, mk):
+    import pwd
+    user = rootless.user or pwd.getpwuid(os.getuid())
+    if has_subids(user):
+        pytest.skip(f"{user.pw_name} has subordinate ids here; test_rootless_subordinate_id_mapping covers it")
+    img = load_busybox(rootless, mk, rootless.base)
+    r = rootless.run("run", "--userns", "subid", img, "true", check=False)
+    assert r.code == 125 and "subordinate" in r.err and "hint:" in r.err
+    # auto falls back to the single-ID map
+    assert rootless.run("run", img, "cat", "/proc/self/uid_map").out.split()[2] == "1"
+
+
+@pytest.mark.parametrize("args,code,needle", [
+    (["run", "--userns", "bogus", "sample:latest", "true"], 2, "--userns"),
+    (["run", "--network", "bridge", "sample:latest", "true"], 2, "--network"),
+    (["run", "--security-opt", "apparmor=x", "sample:latest", "true"], 2, "--security-opt"),
+    (["run", "-v", "no volume!:/x", "sample:latest", "true"], 2, "volume name"),
+    (["run", "-v", "/no/such/dir:/x", "sample:latest", "true"], 125, "does not exist"),
+    (["run", "-w", "rel", "sample:latest", "true"], 2, "absolute"),
+    # checked before the launch: the workload would print "ran"
+    (["run", "--write-warn", "lots", "sample:latest", "echo", "ran"], 2, "--write-warn"),
+    (["run", "--write-warn", "-1G", "sample:latest", "echo", "ran"], 2, "not a size"),
+    (["exec", "no-such-container", "true"], 3, "no container named"),
+    (["stop", "no-such-container"], 3, "no container named"),
+    (["hook", "create-symlinks", "--link", "missing-separator"], 2, "--link"),
+    (["run", "--gpus", "all", "--driver-root", "/nonexistent", "sample:latest", "true"], 125,
+     "no NVIDIA driver"),
+])
+def test_user_errors_name_the_flag_and_the_fix(g, mk, tmp_path, args, code, needle):
+    load_busybox(g, mk, tmp_path)
+    r = g.run(*args, check=False, input="")
+    assert r.code == code, r
+    assert needle in r.err and "gantry: error:" in r.err and "hint:" in r.err, r
+    assert "ran" not in r.out, r
+
+
+def test_userns_keep_id(rootless, mk):
+    """--userns keep-id: the caller's own uid and gid inside, mapped to themselves (no root)."""
+    load_busybox(rootless, mk, rootless.base)
+    me = rootless.run("run", "--rm", "sample:latest", "id", "-u").out.strip()
+    assert me == "0"  # the default single-id map: root inside
+    r = rootless.run("run", "--rm", "--userns", "keep-id", "sample:latest", "sh", "-c",
+                     "id -u; id -g; cat /proc/self/uid_map; touch /tmp/x && echo wrote")
+    uid = str(os.getuid() if rootless.user is None else rootless.user.pw_uid)
+    gid = str(os.getgid() if rootless.user is None else rootless.user.pw_gid)
+    assert r.out.split() == [uid, gid, uid, uid, "1", "wrote"], r
+    rootless.fail("run", "--userns", "nope", "sample:latest", "true", code=2)
