@@ -18,7 +18,7 @@ namespace {
 // runc 1.1.5 runs it (also under podman), in the container's PID namespace before its /proc is
 // mounted (/proc/self names the host's PID), and a container's processes. There its tracer says
 // "Can't open /proc/<pid>/task for reading", "LeakSanitizer has encountered a fatal error" and
-// the process exits 86 (test_bundle_gpu.py, test_gpu.py's podman test). Nor can it trace a
+// the process exits 86 (test_bundle_gpu.py, test_gpu_cdi.py's podman test). Nor can it trace a
 // process that is not dumpable (ptrace refuses it without CAP_SYS_PTRACE). There, and only
 // there, leaks are not checked; `gantry hook` run anywhere else (by gantry, by a test, by a
 // runtime whose /proc matches) is checked like every other command.

@@ -9,7 +9,7 @@ The hosts' device nodes are real char nodes (root builds them), mode 0660, group
 card nodes video, 44), so a caller opens them only through its groups, as on a real host.
 
 Cases run as root and as the unprivileged user nobody with the render and video groups
-(setpriv --groups), the way test_gpu.py runs nobody; nobody without them gets the access error.
+(setpriv --groups), the way gpu_common.py runs nobody; nobody without them gets the access error.
 
 Run: flock /tmp/gantry-e2e.lock /usr/bin/python3 -m pytest -p no:cacheprovider -q \
          tests/e2e/test_amd_run.py

@@ -138,7 +138,7 @@ def podman_runner(lab, spec_dir):
     conf.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", '
                     f'"nproc=32768:32768"]\n[engine]\ncdi_spec_dirs = ["{spec_dir}"]\n')
     env = dict(os.environ, CONTAINERS_CONF=str(conf))
-    # /run/cdi may be made below, and test_gpu.py writes a spec there: one test at a time
+    # /run/cdi may be made below, and test_gpu_cdi.py writes a spec there: one test at a time
     held = contextlib.ExitStack()
     held.enter_context(host_lock("cdi"))
     targets = [d for d in ("/etc/cdi", "/run/cdi") if os.path.isdir(d)]

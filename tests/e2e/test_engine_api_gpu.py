@@ -20,7 +20,7 @@ import pytest
 from conftest import TESTS, Gantry
 from fixtures import mkimage as mk
 from test_engine_api import DOCKERS, UnixHTTP, start_service
-from test_gpu import PROBE, check_visible, resolve
+from gpu_common import PROBE, check_visible, resolve
 
 sys.path.insert(0, str(TESTS / "fixtures" / "gpuhost"))
 import cuda_image as ci  # noqa: E402

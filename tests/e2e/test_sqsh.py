@@ -274,7 +274,7 @@ def test_gpus_on_a_sqsh_image(g, tmp_path, fuse_open):
     """--gpus on a simulated one-GPU host: the driver is injected into a .sqsh root as into a
     store image's (the GPU step needs only the rootfs and the config)."""
     need_tool("tar2sqfs")
-    import test_gpu as tg
+    import gpu_common as tg
     host = tg.gh.build_host(tmp_path / "host", tg.gh.preset(1), devices="auto")
     archive = tmp_path / "cuda.tar"
     imgs = [i for i in tg._image_set() if i[1] == ["gt/cuda-probe:1"]]
