@@ -1,7 +1,7 @@
 """Crash consistency of the stores (issue 36): every command that publishes into a store syncs
 the data before the name, the directory after it, and the reference last, checked on the
-system calls it makes (tests/e2e/durability.py; pull's check is in test_registry.py).
-docs/storage.md says what is durable and what is exempt."""
+system calls it makes (tests/e2e/durability.py; pull's check is in
+test_registry_pull_push.py). docs/storage.md says what is durable and what is exempt."""
 import pytest
 
 from conftest import load_busybox, need_tool

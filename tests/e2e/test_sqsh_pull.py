@@ -11,7 +11,7 @@ import pytest
 
 from conftest import Gantry, need_tool
 from fixtures.registry.harness import Proxy, Registry
-from test_registry import INSECURE, blob_gets, publish
+from registry_common import INSECURE, blob_gets, publish
 
 
 @pytest.fixture(autouse=True)
