@@ -154,7 +154,8 @@ unit-san: $(SAN_DEP)
 # and hostile archives and squashfs files, damaged shared stores, run's exit codes as root and
 # rootless (the container process's clone and early start), --entrypoint, gantry as runc's OCI
 # hook, gantry build's hostile contexts. `make test-asan` runs the whole e2e suite so.
-ASAN_CI_E2E ?= tests/e2e/test_bad_input.py tests/e2e/test_hostile.py tests/e2e/test_vast_sparse.py \
+ASAN_CI_E2E ?= tests/e2e/test_bad_input.py tests/e2e/test_hostile_builders.py \
+	tests/e2e/test_hostile_escapes.py tests/e2e/test_hostile_ownership.py tests/e2e/test_vast_sparse.py \
 	tests/e2e/test_run.py::test_exit_codes tests/e2e/test_run.py::test_entrypoint_rules \
 	tests/e2e/test_bundle_gpu.py::test_bundle_gpus_are_the_vendors_cdi_edits \
 	tests/e2e/test_image_store.py::test_load_hostile_and_damaged \

@@ -101,9 +101,10 @@ def pytest_unconfigure(config):
 # pytest -n N --dist loadfile (the way to run the suite in parallel: a file's module fixtures are
 # made once) hands each worker whole files, in collection order. Files here are put first, the
 # slowest first (measured with --durations=0 on 2 cores), so that no long file starts last.
-SLOW_FIRST = ["e2e/test_build_debian.py", "e2e/test_run.py", "e2e/test_gpu.py",
-              "e2e/test_doctor_matrix.py", "e2e/test_tailor.py", "e2e/test_slim.py",
-              "e2e/test_build.py", "e2e/test_slurm.py"]
+SLOW_FIRST = ["e2e/test_build_debian.py", "e2e/test_run_cleanup.py", "e2e/test_gpu_select.py",
+              "e2e/test_gpu_hostile.py", "e2e/test_doctor_matrix.py", "e2e/test_tailor.py",
+              "e2e/test_slim.py", "e2e/test_build.py", "e2e/test_slurm.py",
+              "e2e/test_run_start.py"]
 # Files that take turns on a host-wide resource for long (host_lock) run as one unit on one
 # worker rather than wait for each other on two: the Slurm cluster's fixed ports.
 SAME_UNIT = {"e2e/test_slurm_options.py": "e2e/test_slurm.py"}
@@ -350,8 +351,8 @@ _SUBID_SAVED = {}  # what pytest_sessionstart changed, for pytest_sessionfinish 
 def pytest_sessionstart(session):
     """The host's changes for the run (tests/host_setup.py), made before any test, in the only
     or the controlling process, unless make test's runner made them for every suite: then
-    /etc/passwd never changes while tests run (test_hostile and test_gpu check that it does
-    not) and no test edits /etc/subuid while another reads it."""
+    /etc/passwd never changes while tests run (test_hostile_*.py and test_gpu_hostile check
+    that it does not) and no test edits /etc/subuid while another reads it."""
     if is_controller(session.config) and not os.environ.get(host_setup.HOST_SETUP_BY_RUNNER):
         _SUBID_SAVED.update(host_setup.make_subid_user())
         host_setup.crun_hybrid_workaround()

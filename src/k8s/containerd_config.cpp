@@ -29,7 +29,7 @@ namespace gantry::site {
 #undef TOML_UNREACHABLE
 #define TOML_UNREACHABLE ::gantry::site::toml_check_failed()
 // toml++'s formatter sizes numbers with log10 (toml_formatter.inl), the one function of libm
-// gantry would link, and `gantry` starts with no library but libc (test_run.py's start-up
+// gantry would link, and `gantry` starts with no library but libc (test_run_layout.py's start-up
 // test). Its unqualified call finds this one first: the digits of V before the point, less one
 // (what it casts log10's result to; an infinity counts as 400 digits, not a loop forever).
 TOML_IMPL_NAMESPACE_START {
