@@ -313,7 +313,8 @@ def seeds() -> dict[str, list]:
     run_lines = [m.group(1) for d in dockerfiles
                  for m in re.finditer(r"^RUN\s+(.*(?:\\\n.*)*)", d, re.M)]
     return {
-        "reference": literals(["tests/unit/oci/test_reference.cpp"],
+        "reference": literals(["tests/unit/oci/test_reference_*.cpp",
+                               "tests/unit/oci/reference_test_support.hpp"],
                               lambda s: len(s) < 300 and "\n" not in s),
         "oci_json": oci_json(),
         "docker_archive": docker_manifests(),
