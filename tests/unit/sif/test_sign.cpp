@@ -7,6 +7,7 @@
 #include "util/fs.hpp"
 
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <gtest/gtest.h>
