@@ -7,24 +7,8 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
-import pytest
-
-from conftest import load_busybox
-
-
-@pytest.fixture(params=["root", "rootless"])
-def runner(request, g, rootless, mk, tmp_path):
-    if request.param == "root":
-        if os.geteuid() != 0:
-            pytest.skip("needs root")
-        gan, where = g, tmp_path
-    else:
-        gan, where = rootless, rootless.base
-    gan.image = load_busybox(gan, mk, where)
-    gan.where = Path(where)
-    return gan
+from run_common import runner  # noqa: F401 (a pytest fixture)
 
 
 def ps_entry(gan, name):
