@@ -246,30 +246,36 @@ def test_kill_sends_the_signal_asked_and_sigkill_by_default(runner):
 def test_container_prune_removes_what_is_not_running(runner):
     """docker's container prune: every container not running (exited, created) goes with its
     directory; a running one stays; --filter label=/label!=/until= select, and without -f it
-    asks first (no on an empty answer)."""
+    asks first (no on an empty answer). Each prune also selects this test's own label: the
+    containers of every store (and every parallel test) share the runtime directory."""
     names = {k: f"{runner.tag}-pr-{k}" for k in ("up", "done", "made", "kept")}
     runner.created.extend(names.values())
-    runner.run("run", "-d", "--name", names["up"], runner.image, "sleep", "60")
-    runner.run("run", "-d", "--name", names["done"], "-l", "prune=me", runner.image, "true")
-    runner.run("create", "--name", names["made"], "-l", "prune=me", runner.image, "true")
-    runner.run("run", "-d", "--name", names["kept"], "-l", "keep=1", runner.image, "true")
+    own = f"owner={runner.tag}"
+    mine = ("--filter", f"label={own}")
+    runner.run("run", "-d", "--name", names["up"], "-l", own, runner.image, "sleep", "60")
+    runner.run("run", "-d", "--name", names["done"], "-l", "prune=me", "-l", own, runner.image,
+               "true")
+    runner.run("create", "--name", names["made"], "-l", "prune=me", "-l", own, runner.image,
+               "true")
+    runner.run("run", "-d", "--name", names["kept"], "-l", "keep=1", "-l", own, runner.image,
+               "true")
     for n in (names["done"], names["kept"]):
         runner.run("wait", n)
     ids = {k: entry(runner, n)["id"] for k, n in names.items()}
     # without -f: the question; an empty answer removes nothing
-    r = runner.run("container", "prune", input="")
+    r = runner.run("container", "prune", *mine, input="")
     assert "Are you sure you want to continue? [y/N]" in r.out and "Deleted" not in r.out, r
     assert all(entry(runner, n) for n in names.values())
     # until=: all were created just now
-    r = runner.run("container", "prune", "-f", "--filter", "until=1h")
+    r = runner.run("container", "prune", "-f", *mine, "--filter", "until=1h")
     assert r.out == "Total reclaimed space: 0B\n", r
-    r = runner.run("container", "prune", "--filter", "label!=keep", input="y\n")
+    r = runner.run("container", "prune", *mine, "--filter", "label!=keep", input="y\n")
     deleted = r.out.split("Deleted Containers:\n")[1].split("\n\n")[0].split()
     assert sorted(deleted) == sorted([ids["done"], ids["made"]]), r
     assert "Total reclaimed space:" in r.out
     assert entry(runner, names["done"]) is None and entry(runner, names["made"]) is None
     assert entry(runner, names["up"])["status"] == "running"
-    r = runner.run("container", "prune", "-f", "--filter", "label=keep=1")
+    r = runner.run("container", "prune", "-f", *mine, "--filter", "label=keep=1")
     assert ids["kept"] in r.out and entry(runner, names["kept"]) is None, r
     assert entry(runner, names["up"])["status"] == "running"
     r = runner.fail("container", "prune", "-f", "--filter", "status=exited", code=2)

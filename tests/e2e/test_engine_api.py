@@ -368,7 +368,7 @@ def test_docker_events_follows_while_docker_kill_and_wait_end_a_container(api):
                                "--filter", f"container={name}", "--format", "{{.Action}}"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
-        g.run("run", "-d", "--name", name, "sample:latest", "sleep", "60")
+        g.run("run", "-d", "--name", name, "-l", f"kill={TOKEN}", "sample:latest", "sleep", "60")
         actions, deadline = [], time.monotonic() + 20
 
         def read_until(action):  # os.read: a text stream's readline would buffer lines
@@ -394,7 +394,9 @@ def test_docker_events_follows_while_docker_kill_and_wait_end_a_container(api):
         out = docker(api, "container", "prune", "-f", "--filter", "label=none").stdout
         assert name in g.run("ps", "-a", "--format", "{{.Names}}").out.split(), out
         cid = g.run("inspect", "--format", "{{.Id}}", name).out.strip()
-        out = docker(api, "container", "prune", "-f").stdout
+        # selected by its label: every store's containers (the parallel tests') share the
+        # runtime directory, and an unfiltered prune would remove theirs
+        out = docker(api, "container", "prune", "-f", "--filter", f"label=kill={TOKEN}").stdout
         assert cid[:12] in out and "Total reclaimed space:" in out, out
         assert name not in g.run("ps", "-a", "--format", "{{.Names}}").out.split()
     finally:
