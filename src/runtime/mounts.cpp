@@ -1,7 +1,7 @@
 #include "runtime/mounts.hpp"
 
+#include "runtime/cgroup_v1_view.hpp"
 #include "runtime/child_failure.hpp"
-#include "runtime/container_cgroup.hpp"
 #include "runtime/fd_passing.hpp"
 #include "runtime/launcher.hpp"
 #include "util/fd.hpp"
@@ -193,73 +193,6 @@ bool may_be_shared(const std::string& p) {
     return !p.empty() && p != "rprivate" && p != "rslave" && p != "runbindable";
 }
 
-std::optional<std::vector<ContainerCgroup::ViewBind>>& cached_cgroup_view() {
-    static std::optional<std::vector<ContainerCgroup::ViewBind>> view;
-    return view;
-}
-
-const std::vector<ContainerCgroup::ViewBind>& cgroup_view() {
-    auto& view = cached_cgroup_view();
-    if (!view) view = ContainerCgroup::of_process(0).v1_view();
-    return *view;
-}
-
-// Whether the container has a cgroup namespace of its own (prepare_cgroup_view).
-bool& cgroup_view_fresh() {
-    static bool fresh = false;
-    return fresh;
-}
-
-// runc 1.1's `cgroup` mount on a cgroup v1 host (mountCgroupV1): a tmpfs (mode 755, nosuid,
-// nodev, noexec) on TARGET, in it the container's own cgroup directory of each hierarchy bound
-// (VIEW) with the mount's flags (mounted afresh in a cgroup namespace of its own), and a link per
-// controller of a combined hierarchy (cpu -> cpu,cpuacct). The tmpfs stays writable (as runc 1.1
-// leaves it), the binds are read-only when the mount is.
-void mount_cgroup_v1_view(int target, const std::vector<ContainerCgroup::ViewBind>& view,
-                          const Flags& f, const std::string& dest) {
-    auto sys = [](long r) { return static_cast<int>(r); };
-    Fd fs(sys(::syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC)));
-    if (!fs || ::syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, "source", "tmpfs", 0) != 0 ||
-        ::syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, "mode", "755", 0) != 0 ||
-        ::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
-        fail_errno("cannot make the cgroup view's tmpfs for " + dest);
-    Fd dir(sys(::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC,
-                         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC)));
-    if (!dir) fail_errno("cannot make the cgroup view's tmpfs for " + dest);
-    attach(dir.get(), target, dest); // DIR: the tmpfs's root, now on DEST
-    for (const auto& b : view) {
-        const std::string sub = dest + "/" + b.name;
-        if (::mkdirat(dir.get(), b.name.c_str(), 0755) != 0 && errno != EEXIST)
-            fail_errno("cannot create " + sub);
-        Fd at(::openat(dir.get(), b.name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!at) fail_errno("cannot open " + sub);
-        // in a cgroup namespace of its own, a fresh mount of the hierarchy (its root the
-        // container's cgroup), named as runc names it
-        const bool systemd = b.name == "systemd";
-        const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC |
-                                    (f.readonly ? MS_RDONLY : 0) | (f.flags & MS_RELATIME);
-        const bool mounted =
-            cgroup_view_fresh() &&
-            ::mount(systemd ? "systemd" : "cgroup", fd_path(at.get()).c_str(), "cgroup", flags,
-                    systemd ? "name=systemd" : b.name.c_str()) == 0;
-        if (!mounted) { // else the container's directory bound from the host
-            Fd tree = clone_tree(AT_FDCWD, b.source.c_str(), true);
-            if (!tree) fail_errno("cannot bind the container's cgroup " + b.source + " to " + sub);
-            set_attr(tree.get(), f.attr | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                     true, sub);
-            attach(tree.get(), at.get(), sub);
-        }
-        if (b.name.find(',') == std::string::npos) continue;
-        for (std::size_t start = 0; start <= b.name.size();) {
-            std::size_t comma = std::min(b.name.find(',', start), b.name.size());
-            std::string one = b.name.substr(start, comma - start);
-            if (::symlinkat(b.name.c_str(), dir.get(), one.c_str()) != 0 && errno != EEXIST)
-                fail_errno("cannot link " + dest + "/" + one + " to " + b.name);
-            start = comma + 1;
-        }
-    }
-}
-
 // The container's private tmpfs on the mount point: /etc/hostname, and the overlay's upper and
 // work dirs for an in-memory writable layer. Nobody else sees it (our mount namespace only);
 // after pivot_root only the overlay and the hostname bind still reach it. Its descriptor goes
@@ -358,12 +291,6 @@ void mount_fuse_lower(const Launch& l, int fd_sock) {
 }
 
 } // namespace
-
-void prepare_cgroup_view(const oci::RuntimeSpec& s) {
-    if (std::ranges::any_of(s.mounts, [](const oci::Mount& m) { return m.type == "cgroup"; }))
-        cgroup_view();
-    cgroup_view_fresh() = std::ranges::find(s.namespaces, "cgroup") != s.namespaces.end();
-}
 
 void set_scratch_at_cwd(bool at_cwd) {
     mounts_scratch_at_cwd = at_cwd;
@@ -491,9 +418,10 @@ void mount_in_root(int rootfd, const oci::Mount& m, TargetDir& last, int prepare
         unsigned long flags = f.flags | (f.readonly ? MS_RDONLY : 0);
         if (m.type == "cgroup") {
             // cgroup v1 or hybrid: runc's view, the container's own cgroup in each hierarchy
-            const auto& view = cgroup_view();
+            const auto& view = cgroup_v1_view();
             if (!view.empty()) {
-                mount_cgroup_v1_view(target.get(), view, f, m.destination);
+                mount_cgroup_v1_view(target.get(), view, {f.flags, f.attr, f.readonly},
+                                     m.destination);
                 propagate_mounted(rootfd, m, f);
                 last.mounted();
                 return;
