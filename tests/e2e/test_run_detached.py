@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from conftest import Gantry
 from run_common import runner  # noqa: F401 (runner: a pytest fixture)
 
 
@@ -251,3 +252,26 @@ def test_detached_start_failure_is_reported(runner):
     assert runner.run("ps", "-a", "--json").json() == [] or all(
         c["name"] != f"bad{os.getpid()}" for c in runner.run("ps", "-a", "--json").json())
     assert list((runner.root / "containers").iterdir()) == []
+
+
+def test_a_users_containers_are_one_set_across_stores(runner):
+    """docs/docker-cli.md: a user's containers are one set, as one docker daemon's are, whichever
+    store each one's image came from: gantry with another --root lists, stops and removes them,
+    and the container's directory goes from the store it was made in."""
+    other = Gantry(runner.where / "other-store", user=runner.user, binary=runner.bin)
+    other.env = dict(runner.env)
+    name = f"across{os.getpid()}"
+    runner.run("run", "-d", "--name", name, "-l", f"across={name}", runner.image, "sleep", "60")
+    try:
+        rows = other.run("ps", "--filter", f"label=across={name}", "--json").json()
+        assert [(r["name"], r["status"]) for r in rows] == [(name, "running")], rows
+        assert list((runner.root / "containers").iterdir())
+        other.run("stop", "-t", "0", name)
+        rows = runner.run("ps", "-a", "--filter", f"label=across={name}", "--json").json()
+        assert [(r["name"], r["status"]) for r in rows] == [(name, "exited")], rows
+        other.run("rm", name)
+        assert runner.run("ps", "-a", "--filter", f"label=across={name}", "-q").out == ""
+        assert list((runner.root / "containers").iterdir()) == []
+        assert list((other.root / "containers").glob("*")) == []
+    finally:
+        runner.run("rm", "-f", name, check=False)
