@@ -77,7 +77,7 @@ def lab(gantry_bin):
     try:
         lab.hosts = {shape: (base / shape, ih.build(base / shape, shape, devices="nodes",
                                                      user_space=shape == "max1550"))
-                     for shape in ("max1550", "arc-xe", "unknown")}
+                     for shape in ("max1550", "arc-xe", "unknown", "flex-sriov")}
         # driver roots beside the max1550 host's (its sys and dev roots): Debian 12's packages,
         # Intel's legacy1 build, and a 2020 driver (20.35.17767) without a loader
         lab.drivers = {"debian12": base / "deb12", "legacy1": base / "legacy1",
@@ -181,6 +181,47 @@ def test_cdi_generate_and_run_device(lab):
     rep = probe(res)
     assert rep["nodes"] == {g0["card"], g0["render"]}, res
     assert f"{LIB}/libze_intel_gpu.so.1" in rep["libs"], res
+    # the GPU's by-path entries, as Intel's resource driver mounts them: the nodes themselves
+    res = lab.gan.run("run", "--rm", "--device", "intel.com/gpu=0", "--cdi-spec-dir", spec_dir,
+                      "intel/plain:1", "sh", "-c",
+                      "stat -c '%n %F %t:%T' /dev/dri/by-path/* " + g0["card"] + " " + g0["render"])
+    seen = {w[0]: (" ".join(w[1:-1]), w[-1]) for w in map(str.split, res.out.splitlines())}
+    by_path = f"/dev/dri/by-path/pci-{g0['bdf']}"
+    assert set(seen) == {g0["card"], g0["render"], by_path + "-card", by_path + "-render"}, res
+    assert seen[by_path + "-card"] == seen[g0["card"]] == ("character special file",
+                                                         seen[g0["card"]][1]), res
+    assert seen[by_path + "-render"] == seen[g0["render"]], res
+
+
+def test_an_sriov_physical_function_is_not_handed_out(lab):
+    """A Flex 170 whose physical function has two virtual functions enabled, and a second Flex
+    170 with SR-IOV off: as Intel's device plugin, gantry hands out the VFs and the second card,
+    never the PF, and numbers them in PCI order without it (counting the PF put every VF one
+    index off); cdi generate describes the same GPUs and the doctor names the PF."""
+    desc = lab.hosts["flex-sriov"][1]
+    given = [g for g in desc["gpus"] if not g["sriov_pf_with_vfs"]]
+    pf = next(g for g in desc["gpus"] if g["sriov_pf_with_vfs"])
+    assert [g["bdf"] for g in given] == ["0000:4d:00.1", "0000:4d:00.2", "0000:9a:00.0"]
+    res = lab.gan.run("run", "--rm", *roots(lab, "flex-sriov"), "--gpus", "all", "intel/plain:1",
+                      "sh", "-c", PROBE)
+    assert probe(res)["nodes"] == {n for g in given for n in (g["card"], g["render"])}, res
+    for i, g in enumerate(given):
+        res = lab.gan.run("run", "--rm", *roots(lab, "flex-sriov"), "--gpus", f"device={i}",
+                          "intel/plain:1", "sh", "-c", PROBE)
+        assert probe(res)["nodes"] == {g["card"], g["render"]}, res
+    res = lab.gan.fail("run", "--rm", *roots(lab, "flex-sriov"), "--gpus",
+                       f"device={pf['bdf']}", "intel/plain:1", "true", code=125)
+    assert f'unknown Intel GPU "{pf["bdf"]}"' in res.err, res
+    spec_dir = lab.base / "cdi-sriov"
+    spec_dir.mkdir(exist_ok=True)
+    lab.gan.run("cdi", "generate", "--vendor", "intel", *roots(lab, "flex-sriov"), "-o", spec_dir)
+    names = lab.gan.run("cdi", "list", "--spec-dir", spec_dir).out.split()
+    assert names == ["intel.com/gpu=0", "intel.com/gpu=card2", "intel.com/gpu=1",
+                     "intel.com/gpu=card3", "intel.com/gpu=2", "intel.com/gpu=card4",
+                     "intel.com/gpu=all"], names
+    f = findings(doctor(lab, "flex-sriov", check=False))
+    assert pf["bdf"] in f["INTEL-SRIOV-PF"]["message"], f
+    assert "2 virtual functions" in f["INTEL-SRIOV-PF"]["message"], f
 
 
 def doctor(lab, shape, *args, check=True):

@@ -131,10 +131,10 @@ class Intel final : public Backend {
     }
 
     std::vector<RootFlag> root_flags() const override {
-        return {{"--driver-root", &Roots::driver_root,
-                 "Root of the driver installation (Intel: Level Zero and the compute runtime)"},
+        return {{"--driver-root", &Roots::driver_root, "Root of the GPU driver installation",
+                 "Intel: Level Zero and the compute runtime"},
                 {"--dev-root", &Roots::dev_root, "Root holding dev/ (GPU device nodes)"},
-                {"--sys-root", &Roots::sys_root, "Root holding sys/ (Intel: the DRM cards)"}};
+                {"--sys-root", &Roots::sys_root, "Root holding sys/", "Intel: the DRM cards"}};
     }
 
     // Intel's tooling has no variable that hides GPUs, and none asks for them: a build's RUN

@@ -60,8 +60,18 @@ cdi::Spec generate_cdi(const Host& host, const UserSpace& user, const CdiOptions
                            " is not a device node; its device "
                            "has the render node only");
         e.device_nodes.push_back(cdi_node(g.render));
+        // the GPU's /dev/dri/by-path links, as Intel's resource driver gives them (addBypathMounts:
+        // bind mounts of pci-<bdf>-card and -render at their own paths, "bind", "rw"); a bind
+        // mount of the link mounts the node it points to
+        for (const auto& link : g.by_path) {
+            const gpu_host::DeviceNode& n = link.ends_with("-render") ? g.render : g.card;
+            if (!n.present || n.type != 'c') continue;
+            std::string host_path = host.dev_root == "/" ? link : host.dev_root + link;
+            e.mounts.push_back({host_path, link, {"bind", "rw"}, ""});
+        }
         all.device_nodes.insert(all.device_nodes.end(), e.device_nodes.begin(),
                                 e.device_nodes.end());
+        all.mounts.insert(all.mounts.end(), e.mounts.begin(), e.mounts.end());
         std::vector<std::string> names;
         if (naming.index) names.push_back(std::to_string(g.index));
         names.push_back(g.card_name);

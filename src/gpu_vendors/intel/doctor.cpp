@@ -43,6 +43,14 @@ std::string gpu_label(const Gpu& g) {
 std::vector<Finding> host_findings(const Host& host, const UserSpace& user,
                                    const CallerIds& caller) {
     std::vector<Finding> out;
+    for (const auto& pf : host.sriov_physical_functions)
+        out.push_back({"INTEL-SRIOV-PF", Severity::info,
+                       pf.card_name + (pf.pci_bus_id.empty() ? "" : " (" + pf.pci_bus_id + ")") +
+                           " is an SR-IOV physical function with " +
+                           std::to_string(pf.virtual_functions) +
+                           " virtual functions enabled: it is not a GPU to hand out (its virtual "
+                           "functions are, as Intel's device plugin decides)",
+                       ""});
     if (host.gpus.empty()) {
         out.push_back({"INTEL-NO-GPU", Severity::fail,
                        "no Intel GPU: no DRM card of the i915 or xe driver under " + host.sys_root +

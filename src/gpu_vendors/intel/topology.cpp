@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
 #include <dirent.h>
 #include <fcntl.h>
@@ -198,10 +199,28 @@ Host discover(const DiscoverOptions& options) {
                 ", not i915 or xe: left out");
             continue;
         }
+        std::string dir = "sys/class/drm/" + name;
+        // SR-IOV: a physical function whose virtual functions are enabled is not a GPU to hand
+        // out (its VFs are, each a card of its own), as Intel's device plugin decides
+        // (IsSriovPFwithVFs: device/sriov_numvfs present and not "0")
+        auto vfs_text = sys.read(dir + "/device/sriov_numvfs");
+        std::string_view vfs = vfs_text ? text::trim(*vfs_text) : std::string_view("0");
+        if (vfs != "0") {
+            if (vfs.empty() || vfs.size() > 5 || !text::all_digits(vfs))
+                throw Error(Errc::invalid,
+                            sys.host(dir + "/device/sriov_numvfs") +
+                                " is not a count of virtual functions",
+                            intel_sysfs_hint);
+            SriovPhysicalFunction pf{name, "", 0};
+            std::from_chars(vfs.data(), vfs.data() + vfs.size(), pf.virtual_functions);
+            if (auto link = sys.link_target("sys/class/drm", name))
+                pf.pci_bus_id = pci_address_of_link(*link, name);
+            h.sriov_physical_functions.push_back(std::move(pf));
+            continue;
+        }
         Gpu g;
         g.card_name = name;
         g.driver = facts.driver;
-        std::string dir = "sys/class/drm/" + name;
         auto id_text = sys.read(dir + "/device/device");
         auto id = id_text ? intel_hex_id(*id_text) : std::nullopt;
         if (!id)

@@ -5,7 +5,8 @@
 // device id (device/device), render node (the renderD<M> beside the card in device/drm/), tiles
 // (i915: card<N>/gt/gt*; xe: card<N>/device/tile*), and the device nodes dev/dri/card<N>,
 // dev/dri/renderD<M> and dev/dri/by-path/pci-<bdf>-{card,render}. GPUs are numbered in PCI
-// address order. Every sysfs file is untrusted: reads are bounded and resolved inside the root.
+// address order; an SR-IOV physical function with virtual functions enabled is none of them. Every
+// sysfs file is untrusted: reads are bounded and resolved inside the root.
 #pragma once
 
 #include "gpu_host/device_node.hpp"
@@ -31,9 +32,18 @@ struct Gpu {
     std::vector<std::string> by_path; // "/dev/dri/by-path/pci-<bdf>-card", ... (present ones)
 };
 
+// An SR-IOV physical function whose virtual functions are enabled: not a GPU to hand out (its
+// VFs are), as Intel's device plugin decides (device/sriov_numvfs present and not 0).
+struct SriovPhysicalFunction {
+    std::string card_name;     // "card1"
+    std::string pci_bus_id;    // "0000:4d:00.0", "" when its link does not say
+    int virtual_functions = 0; // sriov_numvfs
+};
+
 struct Host {
-    std::string sys_root, dev_root;   // normalised
-    std::vector<Gpu> gpus;            // in index order
+    std::string sys_root, dev_root;                              // normalised
+    std::vector<Gpu> gpus;                                       // in index order
+    std::vector<SriovPhysicalFunction> sriov_physical_functions; // left out of gpus
     std::vector<std::string> drivers; // the drivers seen ("i915", "xe"), once each
     std::vector<std::string> notes;   // what discovery could not tell, in words
 };

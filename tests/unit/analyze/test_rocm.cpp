@@ -2,7 +2,7 @@
 // bundles built byte by byte (uncompressed, and compressed CCOB whose bytes are shared among its
 // code objects), damaged bundles that leave the report alone, and the HIP-FATBIN-ARCHES and
 // ROCM-DEVEL findings with their near misses.
-#include "../compat/hip_bundle_builders.hpp"
+#include "../gpu_vendors/amd/hip_bundle_builders.hpp"
 #include "analyze/analyze.hpp"
 #include "gpu_vendors/amd/device_code.hpp"
 

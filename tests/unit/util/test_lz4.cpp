@@ -1,6 +1,6 @@
 // util/lz4: raw LZ4 blocks decoded by liblz4 into exactly the size the caller expects; malformed,
 // truncated or lying blocks are refused (never a read or write past a buffer). Real fatbin
-// payloads are decoded in tests/unit/compat/test_fatbin_nvcc.cpp.
+// payloads are decoded in tests/unit/gpu_vendors/nvidia/test_fatbin_nvcc.cpp.
 #include "util/lz4.hpp"
 
 #include <gtest/gtest.h>

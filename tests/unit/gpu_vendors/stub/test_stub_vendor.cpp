@@ -56,6 +56,19 @@ TEST(StubVendor, RegistersItsNameFlagAndHiddenEnvironment) {
         for (auto& f : gpu_vendors::host_root_flags()) flags.emplace_back(f.name);
         EXPECT_EQ(flags, (std::vector<std::string>{"--driver-root", "--dev-root", "--sys-root",
                                                    "--stub-root"}));
+        // a flag several vendors read describes each of them, not the first one alone
+        EXPECT_EQ(gpu_vendors::root_flag_help("--driver-root"),
+                  "Root of the GPU driver installation (NVIDIA: its libraries, binaries and "
+                  "firmware; AMD on WSL2: usr/lib/wsl, opt/rocm; Intel: Level Zero and the "
+                  "compute runtime)");
+        EXPECT_EQ(gpu_vendors::root_flag_help("--sys-root"),
+                  "Root holding sys/ (AMD: the KFD topology and amdgpu's version; Intel: the DRM "
+                  "cards)");
+        EXPECT_EQ(gpu_vendors::root_flag_help("--dev-root"),
+                  "Root holding dev/ (GPU device nodes)");
+        EXPECT_EQ(gpu_vendors::root_flag_help("--stub-root"),
+                  "Root holding the stub driver's dev/stub0");
+        EXPECT_EQ(gpu_vendors::root_flag_help("--no-such-root"), "");
         EXPECT_TRUE(has(gpu_vendors::hide_gpus_env(), "STUB_VISIBLE_DEVICES=void"));
         EXPECT_TRUE(has(gpu_vendors::hide_gpus_env(), "NVIDIA_VISIBLE_DEVICES=void"));
         try {

@@ -1,11 +1,11 @@
 // Helpers for tailor/hip's unit tests: the independent bundle tool (hip_bundle_tool.py, written
 // from LLVM's source, not from gantry's C++) run as a child process, shell commands with their
 // output, the kept sets, and an independent statement of the keep rule. The bundle builders are
-// compat's (tests/unit/compat/hip_bundle_builders.hpp).
+// the HIP reader's (hip_bundle_builders.hpp, beside it).
 #pragma once
 
-#include "../compat/hip_bundle_builders.hpp"
 #include "gpu_vendors/amd/tailor_hip.hpp"
+#include "hip_bundle_builders.hpp"
 
 #include <array>
 #include <cstdio>
@@ -43,7 +43,7 @@ inline std::string slurp(const std::string& path) {
 }
 
 inline std::string tool() {
-    return std::string(GANTRY_TESTS_DIR) + "/unit/tailor/hip_bundle_tool.py";
+    return std::string(GANTRY_TESTS_DIR) + "/unit/gpu_vendors/amd/hip_bundle_tool.py";
 }
 
 // Debian's python3 (the pyenv one on PATH lacks its modules), with the zstd route the tool needs.
