@@ -17,7 +17,7 @@ namespace gantry::cli {
 inline void add_host_root_flags(CLI::App* cmd, gpu_vendors::Roots& roots,
                                 const char* purpose = nullptr) {
     for (const gpu_vendors::RootFlag& f : gpu_vendors::host_root_flags()) {
-        std::string help(f.help);
+        std::string help = gpu_vendors::root_flag_help(f.name);
         if (purpose && !help.empty()) { // "For --keep-arch host: root of ..."
             help[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(help[0])));
             help = std::string(purpose) + ": " + help;
@@ -30,7 +30,8 @@ inline void add_host_root_flags(CLI::App* cmd, gpu_vendors::Roots& roots,
 inline void add_host_root_flags(LazyOptions& o, const char* group, gpu_vendors::Roots& roots) {
     for (const gpu_vendors::RootFlag& f : gpu_vendors::host_root_flags())
         if (o.may_name(f.name))
-            o.option(group, std::string(f.name), roots.of(f), std::string(f.help) + " (default /)");
+            o.option(group, std::string(f.name), roots.of(f),
+                     gpu_vendors::root_flag_help(f.name) + " (default /)");
 }
 
 } // namespace gantry::cli

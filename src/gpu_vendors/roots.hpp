@@ -28,11 +28,15 @@ struct Roots {
 };
 
 // A host-root flag: its name (CLI11's "--driver-root"), the Roots field it sets (null: an entry
-// of Roots::more), and what it points at, for --help.
+// of Roots::more), what it points at whatever the vendor ("Root holding dev/ (GPU device
+// nodes)"), and what this vendor reads there, naming the vendor ("Intel: the DRM cards"; empty
+// when the first says it all). --help shows the first with every vendor's part
+// (gpu_vendors::root_flag_help), so that no flag several vendors read describes one of them.
 struct RootFlag {
     std::string_view name;
     std::string Roots::*field = nullptr;
     std::string_view help;
+    std::string_view vendor_help = {};
 };
 
 inline std::string& Roots::of(const RootFlag& flag) {

@@ -54,6 +54,25 @@ std::vector<RootFlag> host_root_flags() {
     return flags;
 }
 
+std::string root_flag_help(std::string_view name) {
+    std::string help;
+    std::vector<std::string_view> parts;
+    for (const Backend* b : backends())
+        for (const RootFlag& f : b->root_flags()) {
+            if (f.name != name) continue;
+            if (help.empty()) help = std::string(f.help);
+            if (!f.vendor_help.empty() &&
+                std::find(parts.begin(), parts.end(), f.vendor_help) == parts.end())
+                parts.push_back(f.vendor_help);
+        }
+    if (!parts.empty()) {
+        help += " (";
+        for (std::size_t i = 0; i < parts.size(); ++i) (help += i ? "; " : "") += parts[i];
+        help += ")";
+    }
+    return help;
+}
+
 std::vector<const device_code::Format*> device_code_formats() {
     std::vector<const device_code::Format*> formats;
     for (const Backend* b : backends())

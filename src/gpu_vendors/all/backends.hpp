@@ -19,8 +19,13 @@ const std::vector<const Backend*>& backends();
 // already registered is Error(usage). unregister_backend takes it out again.
 void register_backend(const Backend& backend);
 void unregister_backend(const Backend& backend);
-// Every vendor's host-root flags, each name once, in registry order (the first help wins).
+// Every vendor's host-root flags, each name once, in registry order (--help: root_flag_help).
 std::vector<RootFlag> host_root_flags();
+
+// The --help of the host-root flag NAME: the first declaring vendor's help, then every
+// declaring vendor's own part in parentheses ("Root of the GPU driver installation (NVIDIA: ...;
+// AMD on WSL2: ...; Intel: ...)"); "" for a flag no vendor declares.
+std::string root_flag_help(std::string_view name);
 // Every vendor's device-code formats, in registry order (NVIDIA's CUDA first).
 std::vector<const device_code::Format*> device_code_formats();
 // Every vendor's lint rules (Backend::lint_rules), in registry order: lint::Options::rule_sets.

@@ -173,11 +173,11 @@ class Amd final : public Backend {
     std::vector<const device_code::Format*> device_code() const override { return {&hip_format()}; }
 
     std::vector<RootFlag> root_flags() const override {
-        return {{"--driver-root", &Roots::driver_root,
-                 "Root of the driver installation (AMD on WSL2: usr/lib/wsl, opt/rocm)"},
+        return {{"--driver-root", &Roots::driver_root, "Root of the GPU driver installation",
+                 "AMD on WSL2: usr/lib/wsl, opt/rocm"},
                 {"--dev-root", &Roots::dev_root, "Root holding dev/ (GPU device nodes)"},
-                {"--sys-root", &Roots::sys_root,
-                 "Root holding sys/ (AMD's KFD topology and amdgpu version)"}};
+                {"--sys-root", &Roots::sys_root, "Root holding sys/",
+                 "AMD: the KFD topology and amdgpu's version"}};
     }
 
     std::string_view apptainer_flag() const override { return "--rocm"; }

@@ -175,8 +175,8 @@ class Nvidia final : public Backend {
     }
 
     std::vector<RootFlag> root_flags() const override {
-        return {{"--driver-root", &Roots::driver_root,
-                 "Root of the NVIDIA driver installation (libraries, binaries, firmware)"},
+        return {{"--driver-root", &Roots::driver_root, "Root of the GPU driver installation",
+                 "NVIDIA: its libraries, binaries and firmware"},
                 {"--dev-root", &Roots::dev_root, "Root holding dev/ (GPU device nodes)"}};
     }
 
