@@ -1,5 +1,6 @@
 #include "k8s/containerd_config.hpp"
 
+#include "site/toml_check.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -9,14 +10,10 @@
 #include <sstream>
 #include <sys/stat.h>
 
-namespace gantry::site {
-// registries_conf.cpp's: toml++'s assertions and unreachable paths throw there, and the same
-// macros are set here so that both translation units compile toml++'s inline functions alike.
-[[noreturn]] void toml_check_failed();
-} // namespace gantry::site
-
 // toml++ header-only, as src/site/registries_conf.cpp has it (see there), with its formatter:
-// this file writes TOML back.
+// this file writes TOML back. Its assertions and unreachable paths throw (site/toml_check.hpp),
+// as in registries_conf.cpp, so that both translation units compile toml++'s inline functions
+// alike.
 #define TOML_HEADER_ONLY 1
 #define TOML_ENABLE_FORMATTERS 1
 #pragma push_macro("NDEBUG")

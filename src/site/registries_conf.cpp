@@ -1,6 +1,7 @@
 #include "site/registries_conf.hpp"
 
 #include "site/paths.hpp"
+#include "site/toml_check.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/text.hpp"
@@ -8,13 +9,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <set>
-
-namespace gantry::site {
-// toml++ 3.3's internal assertions fail on some malformed input ("[[\n[[r", found by
-// fuzz_site_policy); with NDEBUG they become __builtin_assume, undefined behaviour. Here they
-// are checks that throw, whatever NDEBUG says, and the file is refused as malformed.
-[[noreturn]] void toml_check_failed();
-} // namespace gantry::site
 
 // toml++ compiled into this file only (header-only mode: no shared library to load at start)
 #define TOML_HEADER_ONLY 1
@@ -39,8 +33,6 @@ namespace gantry::site {
 namespace gantry::site {
 
 namespace stdfs = std::filesystem;
-
-struct TomlCheckFailed {};
 
 void toml_check_failed() {
     throw TomlCheckFailed{};
