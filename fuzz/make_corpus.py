@@ -102,7 +102,10 @@ def cxx_literals(path: str) -> list[str]:
 def literals(patterns: list[str], keep) -> list[str]:
     found = []
     for pat in patterns:
-        for path in sorted(glob.glob(os.path.join(REPO, pat), recursive=True)):
+        paths = sorted(glob.glob(os.path.join(REPO, pat), recursive=True))
+        if not paths:  # a test file moved: say so, rather than seed a target with nothing
+            raise SystemExit(f"make_corpus.py: no file matches {pat}: fix the pattern")
+        for path in paths:
             found += [s for s in cxx_literals(path) if s and len(s) <= MAX_SEED and keep(s)]
     return found
 
@@ -328,7 +331,7 @@ def seeds() -> dict[str, list]:
             lint_tests, lambda s: re.search(r"^\s*(FROM|ARG)\s", s, re.M | re.I) is not None),
         "shell": run_lines + literals(
             lint_tests, lambda s: s.startswith("RUN ") or "&&" in s or "pip install" in s),
-        "require": literals(["tests/unit/compat/test_require.cpp"],
+        "require": literals(["tests/unit/gpu_vendors/nvidia/test_require.cpp"],
                             lambda s: re.search(r"(cuda|driver|arch|brand)\s*[<>=!]", s, re.I)
                             or "NVIDIA_" in s or "CUDA_VERSION" in s),
         "www_authenticate": literals(["tests/unit/registry/*.cpp"],
