@@ -1,6 +1,7 @@
 // Fuzzes the Engine API's request decoding (engine_api/request): a request line's method and
 // path (up to a newline), then a filters query value, which is also read as a create body
-// (engine_api/create_body: translated, or refused with a 400). The version split, the route match
+// (engine_api/create_body: translated, or refused with a 400), a query value (no NUL taken) and
+// a terminal size (a winsize's field, or refused). The version split, the route match
 // and the filters JSON must either decode or fail with an ApiError of a 4xx status and a message; a
 // route's parameters come out of the path (no byte added), an image name keeps its slashes.
 #include "engine_api/create_body.hpp"
@@ -32,6 +33,21 @@ GANTRY_FUZZ_TARGET(engine_api_request) {
     } catch (const engine_api::ApiError& e) {
         FUZZ_CHECK(e.status() == 400);
     }
+    try { // a NUL in the path or a query parameter: refused, never cut at
+        engine_api::check_raw_target(path);
+        FUZZ_CHECK(path.find('\0') == std::string_view::npos);
+        engine_api::check_query_param("name", filters);
+        FUZZ_CHECK(filters.find('\0') == std::string_view::npos);
+    } catch (const engine_api::ApiError& e) {
+        FUZZ_CHECK(e.status() == 400);
+    }
+    try { // a terminal size is a winsize's field or a refusal
+        auto n = engine_api::query_winsize("h", std::string(filters));
+        FUZZ_CHECK(!filters.empty() && n <= 65535 &&
+                   filters.find_first_not_of("0123456789") == std::string_view::npos);
+    } catch (const engine_api::ApiError& e) {
+        FUZZ_CHECK(e.status() == 400);
+    }
     for (auto name : {"t", "since"}) {
         try {
             (void)engine_api::query_int(name, std::string(filters));
@@ -42,7 +58,7 @@ GANTRY_FUZZ_TARGET(engine_api_request) {
     }
     try {
         auto body = engine_api::parse_body(std::string(filters));
-        auto r = engine_api::create_request(body, "n");
+        auto r = engine_api::create_request(body, "web");
         FUZZ_CHECK(!r.image.empty());
         FUZZ_CHECK(r.network == "host" || r.network == "none");
     } catch (const engine_api::ApiError& e) {

@@ -3,9 +3,12 @@
 
 #include "engine_api/request.hpp"
 #include "gpu_vendors/all/backends.hpp"
+#include "runtime/state.hpp"
+#include "store/volumes.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <set>
 
 namespace gantry::engine_api {
@@ -51,7 +54,43 @@ bool api_cb_bool(const json& v, const std::string& field) {
 long long api_cb_int(const json& v, const std::string& field) {
     if (v.is_null()) return 0;
     if (!v.is_number_integer()) api_cb_type(field, "an integer");
+    if (v.is_number_unsigned() && v.get<std::uint64_t>() > LLONG_MAX)
+        api_cb_type(field, "an integer up to 2^63-1");
     return v.get<long long>();
+}
+
+// a size or count docker refuses below 0 (gantry's -m, --cpus, --shm-size): 0 is none
+long long api_cb_not_negative(const json& v, const std::string& field) {
+    long long n = api_cb_int(v, field);
+    if (n < 0)
+        throw ApiError(400, "invalid " + field + ": " + std::to_string(n) +
+                                " is below 0 (give 0 for no limit, or a positive value)");
+    return n;
+}
+
+// docker's container name rule, a leading / allowed (and dropped: "/web" is "web")
+std::string api_cb_name(const std::string& name) {
+    if (name.empty()) return name;
+    std::string n = name.front() == '/' ? name.substr(1) : name;
+    if (n.size() < 2 || n.find('\0') != std::string::npos || !runtime::valid_container_name(n))
+        throw ApiError(400, "Invalid container name (" +
+                                json(name).dump(-1, ' ', false, json::error_handler_t::replace) +
+                                "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: give ?name= "
+                                "two or more of them, the first a letter or digit");
+    return n;
+}
+
+// a bind's source (HostConfig.Binds' SOURCE:TARGET[:MODE]) is a host path when absolute, else
+// a volume's name (docker's ParseMountRaw): a relative path is neither
+void api_cb_bind_source(const std::string& bind, const std::string& field) {
+    auto colon = bind.find(':');
+    if (colon == std::string::npos || colon == 0) return; // a target alone: the engine's to judge
+    std::string src = bind.substr(0, colon);
+    if (src.front() == '/' || store::valid_volume_name(src)) return;
+    throw ApiError(400, "invalid " + field + " entry \"" + bind + "\": \"" + src +
+                            "\" includes invalid characters for a local volume name, only "
+                            "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass "
+                            "a host directory, use absolute path");
 }
 
 // docker's strslice: a list of strings, or one string (a one-word list); null: none
@@ -118,7 +157,13 @@ void api_cb_config(const json& body, engine::RunRequest& r) {
         } else if (key == "StopSignal") {
             r.stop_signal = api_cb_string(v, f);
         } else if (key == "StopTimeout") {
-            if (!v.is_null()) r.stop_timeout = static_cast<int>(api_cb_int(v, f));
+            if (v.is_null()) continue;
+            auto t = api_cb_int(v, f);
+            if (t < INT_MIN || t > INT_MAX)
+                throw ApiError(400, "invalid StopTimeout: " + std::to_string(t) +
+                                        " seconds is out of range (at most " +
+                                        std::to_string(INT_MAX) + ")");
+            r.stop_timeout = static_cast<int>(t);
         } else if (key == "NetworkDisabled") {
             if (api_cb_bool(v, f)) r.network = "none";
         } else if (key == "ArgsEscaped") {
@@ -163,6 +208,16 @@ std::string api_cb_mount(const json& m, std::vector<std::string>& tmpfs) {
         tmpfs.push_back(dst);
         return "";
     }
+    // docker's validateMountConfig: a bind's source is absolute, never taken from the
+    // service's working directory; a volume's is a volume's name
+    if (type == "bind" && (src.empty() || src.front() != '/'))
+        throw ApiError(400, "invalid mount config for type \"bind\": invalid mount path: '" + src +
+                                "' mount path must be absolute (HostConfig.Mounts[].Source: give "
+                                "an absolute host path)");
+    if (type == "volume" && !src.empty() && !store::valid_volume_name(src))
+        throw ApiError(400, "invalid HostConfig.Mounts[].Source \"" + src +
+                                "\": it includes invalid characters for a local volume name, "
+                                "only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed");
     return "type=" + type + ",source=" + src + ",target=" + dst + (ro ? ",readonly" : "");
 }
 
@@ -220,7 +275,10 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
     for (const auto& [key, v] : hc.items()) {
         const std::string f = "HostConfig." + key;
         if (key == "Binds") {
-            for (auto& b : api_cb_strings(v, f)) r.volumes.push_back(b);
+            for (auto& b : api_cb_strings(v, f)) {
+                api_cb_bind_source(b, f);
+                r.volumes.push_back(b);
+            }
         } else if (key == "Mounts") {
             if (v.is_null()) continue;
             if (!v.is_array()) api_cb_type(f, "a list of objects");
@@ -278,11 +336,11 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
         } else if (key == "ReadonlyRootfs") {
             r.read_only = api_cb_bool(v, f);
         } else if (key == "ShmSize") {
-            if (auto n = api_cb_int(v, f); n > 0) r.shm_size = std::to_string(n);
+            if (auto n = api_cb_not_negative(v, f); n > 0) r.shm_size = std::to_string(n);
         } else if (key == "Memory") {
-            if (auto n = api_cb_int(v, f); n > 0) r.memory = std::to_string(n);
+            if (auto n = api_cb_not_negative(v, f); n > 0) r.memory = std::to_string(n);
         } else if (key == "NanoCpus") {
-            if (auto n = api_cb_int(v, f); n > 0) {
+            if (auto n = api_cb_not_negative(v, f); n > 0) {
                 std::string s = std::to_string(n / 1000000000) + "." +
                                 std::to_string(1000000000 + n % 1000000000).substr(1);
                 r.cpus = s;
@@ -390,7 +448,33 @@ nlohmann::json parse_body(const std::string& text) {
     if (text.empty()) return json::object();
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded()) throw ApiError(400, "invalid JSON in the request body");
+    refuse_nul(j);
     return j;
+}
+
+void refuse_nul(const nlohmann::json& v, const std::string& field) {
+    auto member = [&field](const std::string& key) {
+        return field.empty() ? key : field + "." + key;
+    };
+    if (v.is_string()) {
+        if (v.get_ref<const std::string&>().find('\0') != std::string::npos)
+            throw ApiError(400, "invalid " + (field.empty() ? std::string("body") : field) +
+                                    ": it has a NUL byte (\\u0000), which no argument, "
+                                    "environment entry, path or name holds: remove it");
+    } else if (v.is_array()) {
+        for (std::size_t i = 0; i < v.size(); ++i)
+            refuse_nul(v[i], field + "[" + std::to_string(i) + "]");
+    } else if (v.is_object()) {
+        for (const auto& [key, e] : v.items()) {
+            if (key.find('\0') != std::string::npos)
+                throw ApiError(400,
+                               "invalid key " +
+                                   json(key).dump(-1, ' ', false, json::error_handler_t::replace) +
+                                   " in " + (field.empty() ? std::string("the body") : field) +
+                                   ": it has a NUL byte (\\u0000): remove it");
+            refuse_nul(e, member(key));
+        }
+    }
 }
 
 engine::RunRequest create_request(const nlohmann::json& body, const std::string& name,
@@ -399,8 +483,9 @@ engine::RunRequest create_request(const nlohmann::json& body, const std::string&
     if (!platform.empty())
         api_cb_refuse("the platform query", platform,
                       "gantry runs the host's platform and picks it itself");
+    refuse_nul(body);
     engine::RunRequest r;
-    r.name = name;
+    r.name = api_cb_name(name);
     api_cb_config(body, r);
     if (r.image.empty()) throw ApiError(400, "Config.Image is required: name the image to run");
     api_cb_host(body.value("HostConfig", json()), r, console);

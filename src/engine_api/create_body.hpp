@@ -14,8 +14,11 @@
 namespace gantry::engine_api {
 
 // BODY: the parsed JSON body; NAME: the ?name= query value ("" none); PLATFORM: ?platform=.
-// ApiError(400) for a body that is not an object, a field of the wrong type, or a field gantry
-// does not honour set to anything but its default.
+// ApiError(400) for a body that is not an object, a field of the wrong type, a field gantry
+// does not honour set to anything but its default, a NUL byte in any string (refuse_nul), a
+// name that is not docker's [a-zA-Z0-9][a-zA-Z0-9_.-]+ (with an optional leading /), a bind
+// source (Binds, Mounts) that is neither an absolute path nor a volume's name, or a number out
+// of the range its setting takes (nothing is cut down to fit).
 // CONSOLE: HostConfig.ConsoleSize, [rows, columns], the terminal's first size (docker 23+'s
 // clients send it for -t; 0 0: none), which the attached start applies.
 struct ConsoleSize {
@@ -28,7 +31,15 @@ engine::RunRequest create_request(const nlohmann::json& body, const std::string&
 // members all are.
 bool is_zero_value(const nlohmann::json& v);
 
-// The body's text parsed, or ApiError(400) in docker's words for malformed JSON.
+// The body's text parsed, or ApiError(400) in docker's words for malformed JSON, or for a NUL
+// byte in any of its strings (refuse_nul).
 nlohmann::json parse_body(const std::string& text);
+
+// ApiError(400) naming the member ("Cmd[1]", "HostConfig.Binds[0]", a key of "Labels") when a
+// string in V, or a key of one of its objects, has a NUL byte: what becomes an argument, an
+// environment entry, a path or a name cannot hold one, and cut at it would be another value.
+// docker's daemon takes such a body and fails when it starts the process (Go's exec: "invalid
+// argument"); gantry refuses it at create. FIELD: V's own name ("" for a body).
+void refuse_nul(const nlohmann::json& v, const std::string& field = "");
 
 } // namespace gantry::engine_api

@@ -97,8 +97,13 @@ Response api_exec_create(const Request& r) {
             e->out = api_exec_bool(body, "AttachStdout");
         else if (key == "AttachStderr")
             e->err = api_exec_bool(body, "AttachStderr");
-        else if (key == "ConsoleSize" && v.is_array() && v.size() == 2 && v[0].is_number() &&
-                 v[1].is_number()) {
+        else if (key == "ConsoleSize" && !v.is_null()) {
+            // a winsize's fields: unsigned shorts, never cut down to fit
+            if (!v.is_array() || v.size() != 2 || !v[0].is_number_unsigned() ||
+                !v[1].is_number_unsigned() || v[0].get<std::uint64_t>() > 65535 ||
+                v[1].get<std::uint64_t>() > 65535)
+                throw ApiError(400, "invalid JSON for ConsoleSize: expected [rows, columns], "
+                                    "each an integer from 0 to 65535");
             e->rows = v[0].get<unsigned>();
             e->cols = v[1].get<unsigned>();
         } else if (key == "Container") {
@@ -245,8 +250,8 @@ Response handle_exec(const ServiceContext& ctx, const Request& r) {
     }
     case RouteId::exec_resize: {
         auto e = api_exec_find(r.route.params.at("id"));
-        auto h = static_cast<unsigned>(query_int("h", r.arg("h").empty() ? "0" : r.arg("h")));
-        auto w = static_cast<unsigned>(query_int("w", r.arg("w").empty() ? "0" : r.arg("w")));
+        unsigned h = query_winsize("h", r.arg("h"));
+        unsigned w = query_winsize("w", r.arg("w"));
         std::shared_ptr<Session> sess;
         {
             std::lock_guard<std::mutex> lock(api_exec_table().m);

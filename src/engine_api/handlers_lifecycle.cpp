@@ -210,8 +210,8 @@ Response handle_lifecycle(const ServiceContext& ctx, const Request& r) {
         return api_lc_empty(204);
     }
     case RouteId::container_resize: {
-        auto h = static_cast<unsigned>(query_int("h", r.arg("h").empty() ? "0" : r.arg("h")));
-        auto w = static_cast<unsigned>(query_int("w", r.arg("w").empty() ? "0" : r.arg("w")));
+        unsigned h = query_winsize("h", r.arg("h"));
+        unsigned w = query_winsize("w", r.arg("w"));
         if (auto sess = find_attached(s.id); sess && resize_session(*sess, h, w))
             return api_lc_empty(200);
         if (!s.running()) return error_response(409, "Container " + s.id + " is not running");

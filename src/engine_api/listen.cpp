@@ -1,11 +1,13 @@
 // The service's listeners (engine_api/listen.hpp): its unix socket, TCP, TLS.
 #include "engine_api/listen.hpp"
 
+#include "runtime/state.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <grp.h>
@@ -183,6 +185,39 @@ std::optional<TlsPems> read_tls(const std::string& cert, const std::string& key,
                     "give --tlscert, --tlskey and --tlscacert (docker's --tlsverify)");
     return TlsPems{api_tls_read(cert, "--tlscert"), api_tls_read(key, "--tlskey"),
                    api_tls_read(ca, "--tlscacert")};
+}
+
+std::string default_socket_uri() {
+    return "unix://" + (runtime::runtime_dir() / "gantry.sock").string();
+}
+
+std::filesystem::path socket_path(const std::string& uri) {
+    std::string p = uri;
+    if (p.rfind("unix://", 0) == 0)
+        p = p.substr(7);
+    else if (p.find("://") != std::string::npos)
+        throw Error(Errc::unsupported,
+                    "gantry system service serves unix:///PATH or tcp://HOST:PORT, not " + uri,
+                    "give unix:///PATH, tcp://HOST:PORT, or no URI for " + default_socket_uri());
+    if (p.empty() || p.front() != '/')
+        throw Error(Errc::usage, "the socket " + uri + " is not an absolute path",
+                    "give unix:///ABSOLUTE/PATH");
+    return p;
+}
+
+std::optional<int> activation_fd(const char* listen_pid, const char* listen_fds, pid_t self) {
+    if (!listen_pid || !listen_fds) return std::nullopt;
+    char* end = nullptr;
+    long pid = std::strtol(listen_pid, &end, 10);
+    if (*listen_pid == '\0' || *end != '\0' || pid != self) return std::nullopt;
+    long n = std::strtol(listen_fds, &end, 10);
+    if (*listen_fds == '\0' || *end != '\0' || n <= 0) return std::nullopt;
+    if (n != 1)
+        throw Error(Errc::usage,
+                    "systemd passed " + std::string(listen_fds) +
+                        " sockets (LISTEN_FDS); gantry system service serves one",
+                    "give gantry.socket one ListenStream=");
+    return 3; // SD_LISTEN_FDS_START
 }
 
 } // namespace gantry::engine_api

@@ -1,5 +1,5 @@
-// Where `gantry system service` listens: its unix socket (0600, or 0660 and a group's), or
-// tcp://HOST:PORT with TLS (docker's daemon's
+// Where `gantry system service` listens: its unix socket (0600, or 0660 and a group's; the
+// default path, or the one systemd passes), or tcp://HOST:PORT with TLS (docker's daemon's
 // --tlsverify model: the service's certificate and key, and a CA whose certificates the
 // clients must present). The TLS itself is ended by engine_api/tls_front.hpp.
 #pragma once
@@ -9,8 +9,22 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <sys/types.h>
 
 namespace gantry::engine_api {
+
+// unix://RUNTIME_DIR/gantry.sock: $XDG_RUNTIME_DIR/gantry/gantry.sock, root's
+// /run/gantry/gantry.sock (runtime/state.hpp's runtime_dir()).
+std::string default_socket_uri();
+
+// The socket path a URI names ("unix:///run/x.sock", or an absolute path). Another scheme
+// (tcp://) is Error(unsupported) saying what is served; a relative path Error(usage).
+std::filesystem::path socket_path(const std::string& uri);
+
+// systemd's socket activation (sd_listen_fds): the fd it passed (3) when LISTEN_PID is SELF
+// and LISTEN_FDS is 1; nothing when the variables are absent or name another process. More
+// than one socket is Error(usage).
+std::optional<int> activation_fd(const char* listen_pid, const char* listen_fds, pid_t self);
 
 // A unix socket listening at PATH, 0600, its directory made 0700 when missing. A socket a
 // service answers on is Error(conflict); a stale one (nothing listening) is replaced.

@@ -230,6 +230,28 @@ std::string upload_too_big(RouteId id) {
                                  : "");
 }
 
+void check_raw_target(std::string_view uri) {
+    auto path = uri.substr(0, uri.find('?'));
+    bool nul = uri.find('\0') != std::string_view::npos; // raw, in the path or the query
+    for (std::size_t i = path.find('%'); !nul && i != std::string_view::npos;
+         i = path.find('%', i + 1))
+        nul = path.substr(i + 1, 2) == "00";
+    if (nul)
+        throw ApiError(400, "invalid request path: it has a NUL byte (%00), which no container, "
+                            "image, exec or volume name holds: remove it");
+}
+
+void check_query_param(std::string_view key, std::string_view value) {
+    if (key.find('\0') != std::string_view::npos)
+        throw ApiError(400, "invalid query parameter \"" +
+                                std::string(key.substr(0, key.find('\0'))) +
+                                "...\": its name has a NUL byte (%00): remove it");
+    if (value.find('\0') != std::string_view::npos)
+        throw ApiError(400, "invalid value for the query parameter " + std::string(key) +
+                                ": it has a NUL byte (%00), which no name, path or argument "
+                                "holds: remove it");
+}
+
 bool query_bool(const std::string& v) {
     return !(v.empty() || v == "0" || v == "false" || v == "False" || v == "FALSE" || v == "no" ||
              v == "none");
@@ -242,6 +264,15 @@ long long query_int(const std::string& name, const std::string& value) {
         throw ApiError(400, "invalid value for " + name + ": \"" + value +
                                 "\" is not a non-negative integer");
     return n;
+}
+
+unsigned short query_winsize(const std::string& name, const std::string& value) {
+    int n = -1;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc{} || end != value.data() + value.size() || n < 0 || n > 65535)
+        throw ApiError(400, "invalid value for " + name + ": \"" + value +
+                                "\" is not a terminal size (an integer from 0 to 65535)");
+    return static_cast<unsigned short>(n);
 }
 
 long long query_time_nanos(const std::string& name, const std::string& value) {

@@ -118,11 +118,24 @@ Route match_route(std::string_view method, std::string_view path);
 std::uint64_t upload_limit(RouteId id);
 std::string upload_too_big(RouteId id);
 
+// The request's target as the client sent it (URI_RAW, before percent-decoding): a raw NUL
+// byte anywhere in it, or a %00 in its path, is ApiError(400) before any routing, since the
+// decoded path would be cut at it and routed on its prefix (a %00 in a query value is
+// check_query_param's, naming the parameter).
+void check_raw_target(std::string_view uri_raw);
+// A decoded query parameter KEY=VALUE (their full bytes): a NUL byte in either is ApiError(400)
+// naming the parameter (a value cut at it would be a different value).
+void check_query_param(std::string_view key, std::string_view value);
+
 // docker's boolean query values (moby's httputils.BoolValue): "", "0", "false", "False", "no",
 // "none" are false; anything else is true.
 bool query_bool(const std::string& value);
 // A non-negative integer query value, or ApiError(400) naming NAME.
 long long query_int(const std::string& name, const std::string& value);
+// A terminal's size, h or w of the resize endpoints: a winsize field (an unsigned short), 0 to
+// 65535; anything else ("" too: docker's strconv.Atoi refuses it) is ApiError(400) naming NAME,
+// never a size cut down.
+unsigned short query_winsize(const std::string& name, const std::string& value);
 // docker's timestamp query values (since/until of events, logs): Unix seconds with an optional
 // fraction, in nanoseconds; ApiError(400) naming NAME otherwise.
 long long query_time_nanos(const std::string& name, const std::string& value);

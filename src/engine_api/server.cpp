@@ -39,7 +39,7 @@ namespace {
 struct ApiSrvMhd {
     decltype(&MHD_start_daemon) start_daemon = nullptr;
     decltype(&MHD_stop_daemon) stop_daemon = nullptr;
-    decltype(&MHD_get_connection_values) get_values = nullptr;
+    decltype(&MHD_get_connection_values_n) get_values = nullptr;
     decltype(&MHD_get_connection_info) get_info = nullptr;
     decltype(&MHD_lookup_connection_value) lookup = nullptr;
     decltype(&MHD_create_response_from_buffer) from_buffer = nullptr;
@@ -59,7 +59,7 @@ const ApiSrvMhd& api_srv_mhd() {
         ApiSrvMhd f;
         lib.bind(f.start_daemon, "MHD_start_daemon");
         lib.bind(f.stop_daemon, "MHD_stop_daemon");
-        lib.bind(f.get_values, "MHD_get_connection_values");
+        lib.bind(f.get_values, "MHD_get_connection_values_n");
         lib.bind(f.get_info, "MHD_get_connection_info");
         lib.bind(f.lookup, "MHD_lookup_connection_value");
         lib.bind(f.from_buffer, "MHD_create_response_from_buffer");
@@ -90,11 +90,15 @@ std::int64_t api_srv_now_ms() {
 
 // One request's state across the access handler's calls (its body arrives in pieces).
 struct ApiSrvRequest {
+    std::string uri_raw;          // the target as sent, up to a raw NUL (api_srv_uri)
+    const char* uri_at = nullptr; // where libmicrohttpd holds it (then decoded in place)
+    bool seen = false;            // the access handler's first call is past
     std::string body;
     bool too_big = false;
     std::map<std::string, std::string> query;
     std::multimap<std::string, std::string> query_all;
     std::string bad_query; // the first query value over the limit
+    std::string nul_query; // why the first query parameter with a NUL byte is refused
     // an upload (request.hpp's upload_limit): spooled to UPLOAD_PATH in the store's tmp/
     RouteId upload_route = RouteId::not_found;
     std::uint64_t upload_limit = 0, uploaded = 0;
@@ -244,12 +248,20 @@ Response api_srv_too_big() {
                                    " bytes, the most gantry's Engine API reads");
 }
 
-MHD_Result api_srv_arg(void* cls, MHD_ValueKind, const char* key, const char* value) {
+// every query parameter, with its decoded bytes' length: a NUL (%00) is seen, not cut at
+MHD_Result api_srv_arg(void* cls, MHD_ValueKind, const char* key, std::size_t key_size,
+                       const char* value, std::size_t value_size) {
     auto* req = static_cast<ApiSrvRequest*>(cls);
-    std::string v = value ? value : "";
-    if (v.size() > kMaxQueryValueBytes && req->bad_query.empty()) req->bad_query = key;
-    req->query_all.emplace(key, v);
-    req->query.emplace(key, std::move(v)); // the first of a repeated key, as docker's
+    std::string k(key ? key : "", key ? key_size : 0);
+    std::string v(value ? value : "", value ? value_size : 0);
+    try {
+        check_query_param(k, v);
+    } catch (const ApiError& e) {
+        if (req->nul_query.empty()) req->nul_query = e.what();
+    }
+    if (v.size() > kMaxQueryValueBytes && req->bad_query.empty()) req->bad_query = k;
+    req->query_all.emplace(k, v);
+    req->query.emplace(std::move(k), std::move(v)); // the first of a repeated key, as docker's
     return MHD_YES;
 }
 
@@ -268,15 +280,34 @@ bool api_srv_uses_store(RouteId id) {
     }
 }
 
+// A raw NUL byte in the request target: libmicrohttpd ends the target at the space before the
+// version (which it NUL-terminates), so a target whose text ends before that space held one.
+bool api_srv_hidden_nul(const ApiSrvRequest& req, const char* version) {
+    if (!req.uri_at || !version) return false;
+    auto at = reinterpret_cast<std::uintptr_t>(req.uri_at);
+    auto ver = reinterpret_cast<std::uintptr_t>(version);
+    return ver > at + req.uri_raw.size() + 1 && ver - at <= kMaxHeaderBytes && version[-1] == '\0';
+}
+
 MHD_Result api_srv_access(void* cls, MHD_Connection* c, const char* url, const char* method,
-                          const char*, const char* upload, std::size_t* upload_size,
+                          const char* version, const char* upload, std::size_t* upload_size,
                           void** con_cls) {
     auto* st = static_cast<ApiSrvState*>(cls);
     st->last_activity_ms = api_srv_now_ms();
     auto* req = static_cast<ApiSrvRequest*>(*con_cls);
-    if (!req) {
+    if (!req) { // made by api_srv_uri, always; a request without it has no raw target
         req = new ApiSrvRequest;
         *con_cls = req;
+    }
+    if (!req->seen) {
+        req->seen = true;
+        // a NUL in the path: refused before routing (the decoded URL is cut at it)
+        if (api_srv_hidden_nul(*req, version)) req->uri_raw.push_back('\0');
+        try {
+            check_raw_target(req->uri_raw);
+        } catch (const ApiError& e) {
+            return api_srv_queue(c, error_response(e.status(), e.what()));
+        }
         const char* length = api_srv_mhd().lookup(c, MHD_HEADER_KIND, "Content-Length");
         if (auto id = api_srv_upload_route(url, method)) {
             req->upload_route = *id;
@@ -319,6 +350,7 @@ MHD_Result api_srv_access(void* cls, MHD_Connection* c, const char* url, const c
                                     : api_srv_too_big());
     if (!req->upload_error.empty()) return api_srv_queue(c, error_response(500, req->upload_error));
     api_srv_mhd().get_values(c, MHD_GET_ARGUMENT_KIND, &api_srv_arg, req);
+    if (!req->nul_query.empty()) return api_srv_queue(c, error_response(400, req->nul_query));
     if (!req->bad_query.empty())
         return api_srv_queue(c, error_response(400, "the query value of " + req->bad_query +
                                                         " is longer than " +
@@ -356,6 +388,15 @@ MHD_Result api_srv_access(void* cls, MHD_Connection* c, const char* url, const c
     return api_srv_queue(c, std::move(res));
 }
 
+// libmicrohttpd's URI log callback: the request's object, made with the target as the client
+// sent it (the access handler sees it percent-decoded, cut at a %00)
+void* api_srv_uri(void*, const char* uri, MHD_Connection*) {
+    auto* req = new ApiSrvRequest;
+    req->uri_raw = uri ? uri : "";
+    req->uri_at = uri;
+    return req;
+}
+
 void api_srv_completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) {
     delete static_cast<ApiSrvRequest*>(*con_cls);
     *con_cls = nullptr;
@@ -376,39 +417,6 @@ void api_srv_log(void*, const char* fmt, va_list ap) {
 }
 
 } // namespace
-
-std::string default_socket_uri() {
-    return "unix://" + (runtime::runtime_dir() / "gantry.sock").string();
-}
-
-std::filesystem::path socket_path(const std::string& uri) {
-    std::string p = uri;
-    if (p.rfind("unix://", 0) == 0)
-        p = p.substr(7);
-    else if (p.find("://") != std::string::npos)
-        throw Error(Errc::unsupported,
-                    "gantry system service serves unix:///PATH or tcp://HOST:PORT, not " + uri,
-                    "give unix:///PATH, tcp://HOST:PORT, or no URI for " + default_socket_uri());
-    if (p.empty() || p.front() != '/')
-        throw Error(Errc::usage, "the socket " + uri + " is not an absolute path",
-                    "give unix:///ABSOLUTE/PATH");
-    return p;
-}
-
-std::optional<int> activation_fd(const char* listen_pid, const char* listen_fds, pid_t self) {
-    if (!listen_pid || !listen_fds) return std::nullopt;
-    char* end = nullptr;
-    long pid = std::strtol(listen_pid, &end, 10);
-    if (*listen_pid == '\0' || *end != '\0' || pid != self) return std::nullopt;
-    long n = std::strtol(listen_fds, &end, 10);
-    if (*listen_fds == '\0' || *end != '\0' || n <= 0) return std::nullopt;
-    if (n != 1)
-        throw Error(Errc::usage,
-                    "systemd passed " + std::string(listen_fds) +
-                        " sockets (LISTEN_FDS); gantry system service serves one",
-                    "give gantry.socket one ListenStream=");
-    return 3; // SD_LISTEN_FDS_START
-}
 
 int run_service(const ServiceContext& ctx, const ServiceOptions& o) {
     const auto& m = api_srv_mhd();
@@ -483,8 +491,9 @@ int run_service(const ServiceContext& ctx, const ServiceOptions& o) {
             MHD_USE_ERROR_LOG | MHD_ALLOW_UPGRADE |
             (tls ? MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC : 0),
         0, nullptr, nullptr, &api_srv_access, &st, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        static_cast<std::size_t>(kMaxHeaderBytes), MHD_OPTION_NOTIFY_COMPLETED, &api_srv_completed,
-        nullptr, MHD_OPTION_NOTIFY_CONNECTION, &api_srv_notify, &st, MHD_OPTION_EXTERNAL_LOGGER,
+        static_cast<std::size_t>(kMaxHeaderBytes), MHD_OPTION_URI_LOG_CALLBACK, &api_srv_uri,
+        nullptr, MHD_OPTION_NOTIFY_COMPLETED, &api_srv_completed, nullptr,
+        MHD_OPTION_NOTIFY_CONNECTION, &api_srv_notify, &st, MHD_OPTION_EXTERNAL_LOGGER,
         &api_srv_log, nullptr, MHD_OPTION_ARRAY, listen_opts.data(), MHD_OPTION_END);
     if (!d) throw Error(Errc::internal, "libmicrohttpd could not start serving " + where);
     if (tls)

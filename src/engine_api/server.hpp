@@ -5,6 +5,7 @@
 #pragma once
 
 #include "engine_api/api.hpp"
+#include "engine_api/listen.hpp" // where it listens: socket_path, activation_fd
 
 #include <filesystem>
 #include <optional>
@@ -23,19 +24,6 @@ struct ServiceOptions {
     // CA; none: plain TCP, with a warning
     std::string tls_cert, tls_key, tls_ca;
 };
-
-// unix://RUNTIME_DIR/gantry.sock: $XDG_RUNTIME_DIR/gantry/gantry.sock, root's
-// /run/gantry/gantry.sock (runtime/state.hpp's runtime_dir()).
-std::string default_socket_uri();
-
-// The socket path a URI names ("unix:///run/x.sock", or an absolute path). Another scheme
-// (tcp://) is Error(unsupported) saying what is served; a relative path Error(usage).
-std::filesystem::path socket_path(const std::string& uri);
-
-// systemd's socket activation (sd_listen_fds): the fd it passed (3) when LISTEN_PID is SELF
-// and LISTEN_FDS is 1; nothing when the variables are absent or name another process. More
-// than one socket is Error(usage).
-std::optional<int> activation_fd(const char* listen_pid, const char* listen_fds, pid_t self);
 
 // Serves CTX until idle for O.idle_seconds, or SIGINT/SIGTERM. Returns the exit status (0).
 int run_service(const ServiceContext& ctx, const ServiceOptions& o);

@@ -188,4 +188,96 @@ TEST(EngineApiCreateBody, RefusesMalformedBodies) {
     EXPECT_FALSE(is_zero_value(json::parse(R"({"a":[0,"x"]})")));
 }
 
+// issue 73: a NUL byte in a string that becomes an argument, an environment entry, a path or a
+// name is refused, naming the member, instead of reaching the process cut at the NUL
+TEST(EngineApiCreateBody, RefusesANulByteNamingTheField) {
+    using namespace std::string_literals;
+    auto nul = "a\0b"s;
+    EXPECT_NE(refusal(json{{"Image", "i"}, {"Cmd", {"echo", nul}}}).find("Cmd[1]"),
+              std::string::npos);
+    EXPECT_NE(refusal(json{{"Image", "i"}, {"Entrypoint", {nul}}}).find("Entrypoint[0]"),
+              std::string::npos);
+    EXPECT_NE(refusal(json{{"Image", "i"}, {"Env", {"A=" + nul}}}).find("Env[0]"),
+              std::string::npos);
+    EXPECT_NE(refusal(json{{"Image", "i"}, {"WorkingDir", "/w" + nul}}).find("WorkingDir"),
+              std::string::npos);
+    EXPECT_NE(refusal(json{{"Image", "i"}, {"User", nul}}).find("User"), std::string::npos);
+    EXPECT_NE(refusal(json{{"Image", "i" + nul}}).find("Image"), std::string::npos);
+    EXPECT_NE(refusal(json{{"Image", "i"}, {"Labels", {{"k", nul}}}}).find("Labels.k"),
+              std::string::npos);
+    EXPECT_NE(refusal(json{{"Image", "i"}, {"Labels", {{nul, "v"}}}}).find("Labels"),
+              std::string::npos);
+    json b = {{"Image", "i"}, {"HostConfig", {{"Binds", {"/h" + nul + ":/c"}}}}};
+    EXPECT_NE(refusal(b).find("HostConfig.Binds[0]"), std::string::npos);
+    // parse_body refuses it for every endpoint's JSON body (exec's Cmd included)
+    try {
+        (void)parse_body(R"({"Cmd":["echo","a\u0000b"]})");
+        ADD_FAILURE();
+    } catch (const ApiError& e) {
+        EXPECT_EQ(e.status(), 400);
+        EXPECT_NE(std::string(e.what()).find("Cmd[1]"), std::string::npos) << e.what();
+    }
+}
+
+// issue 73: docker's name rule ^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$; a NUL is no longer a cut
+TEST(EngineApiCreateBody, RefusesANameDockerRefuses) {
+    using namespace std::string_literals;
+    json b = {{"Image", "i"}};
+    for (auto bad : {"a\0b"s, "a"s, "-web"s, "we b"s, "a/b"s, "/"s}) {
+        try {
+            (void)create_request(b, bad);
+            ADD_FAILURE() << bad;
+        } catch (const ApiError& e) {
+            EXPECT_EQ(e.status(), 400);
+            EXPECT_EQ(std::string(e.what()).rfind("Invalid container name (", 0), 0u) << e.what();
+        }
+    }
+    EXPECT_EQ(create_request(b, "/web").name, "web"); // docker's leading / dropped
+    EXPECT_EQ(create_request(b, "w.e_b-1").name, "w.e_b-1");
+    EXPECT_EQ(create_request(b, "").name, "");
+}
+
+// issue 73: a bind's source is an absolute path or a volume's name, never a path relative to
+// the service's working directory (docker: a relative source is a volume name, refused)
+TEST(EngineApiCreateBody, RefusesARelativeBindSource) {
+    auto binds = [](const std::string& b) {
+        return json{{"Image", "i"}, {"HostConfig", {{"Binds", {b}}}}};
+    };
+    for (const char* bad : {"../../etc:/m", "./x:/m", "a/b:/m", ".:/m", "~/x:/m"}) {
+        auto m = refusal(binds(bad));
+        EXPECT_NE(m.find("HostConfig.Binds"), std::string::npos) << m;
+        EXPECT_NE(m.find("use absolute path"), std::string::npos) << m;
+    }
+    EXPECT_EQ(create_request(binds("/h:/c:ro"), "").volumes, std::vector<std::string>{"/h:/c:ro"});
+    EXPECT_EQ(create_request(binds("data:/c"), "").volumes, std::vector<std::string>{"data:/c"});
+    auto mount = [](const std::string& type, const std::string& src) {
+        return json{
+            {"Image", "i"},
+            {"HostConfig", {{"Mounts", {{{"Type", type}, {"Source", src}, {"Target", "/m"}}}}}}};
+    };
+    for (const char* bad : {"../x", "x", "./x", ""}) {
+        auto m = refusal(mount("bind", bad));
+        EXPECT_NE(m.find("must be absolute"), std::string::npos) << m;
+    }
+    EXPECT_NE(refusal(mount("volume", "../x")).find("volume name"), std::string::npos);
+    EXPECT_EQ(create_request(mount("bind", "/h"), "").mounts.size(), 1u);
+    EXPECT_EQ(create_request(mount("volume", "data"), "").mounts.size(), 1u);
+}
+
+// issue 73: a number out of its setting's range is refused, never cut or dropped
+TEST(EngineApiCreateBody, RefusesNumbersOutOfTheirRange) {
+    auto host = [](const char* k, json v) {
+        return json{{"Image", "i"}, {"HostConfig", {{k, v}}}};
+    };
+    EXPECT_NE(refusal(host("Memory", -1)).find("HostConfig.Memory"), std::string::npos);
+    EXPECT_NE(refusal(host("NanoCpus", -5)).find("HostConfig.NanoCpus"), std::string::npos);
+    EXPECT_NE(refusal(host("ShmSize", -1)).find("HostConfig.ShmSize"), std::string::npos);
+    EXPECT_NE(refusal(host("Memory", 18446744073709551615ull)).find("HostConfig.Memory"),
+              std::string::npos);
+    EXPECT_NE(refusal(json{{"Image", "i"}, {"StopTimeout", 4294967306ll}}).find("StopTimeout"),
+              std::string::npos);
+    EXPECT_EQ(create_request(json{{"Image", "i"}, {"StopTimeout", 10}}, "").stop_timeout, 10);
+    EXPECT_NE(refusal(host("ConsoleSize", json{70000, 80})).find("ConsoleSize"), std::string::npos);
+}
+
 } // namespace engine_api_create_body_test

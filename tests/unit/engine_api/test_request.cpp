@@ -164,4 +164,49 @@ TEST(EngineApiServer, ServesUnixSocketsOnly) {
     EXPECT_THROW(socket_path("unix://rel.sock"), Error);
 }
 
+// issue 73: a NUL byte (%00) in the path or a query parameter is refused before routing: the
+// decoded URL is cut at it ("/containers/abc%00def" would be routed as "/containers/abc")
+TEST(EngineApiRequest, RefusesANulInThePathOrAQueryParameter) {
+    using namespace std::string_literals;
+    try {
+        check_raw_target("/v1.41/containers/abc%00def/json");
+        FAIL();
+    } catch (const ApiError& e) {
+        EXPECT_EQ(e.status(), 400);
+        EXPECT_NE(std::string(e.what()).find("NUL"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(check_raw_target("/containers/abc\0def"s), ApiError);
+    EXPECT_THROW(check_raw_target("/containers/a%00"), ApiError);
+    EXPECT_THROW(check_raw_target("/containers/json?all=1\0x"s), ApiError); // raw: anywhere
+    EXPECT_NO_THROW(check_raw_target("/containers/abc/json?name=a%00b"));   // the query's own
+    EXPECT_NO_THROW(check_raw_target("/images/a%2500b/json"));              // "%00" decoded: no NUL
+    EXPECT_NO_THROW(check_raw_target("/containers/a%0Ab/json"));
+    try {
+        check_query_param("name", "a\0b"s);
+        FAIL();
+    } catch (const ApiError& e) {
+        EXPECT_EQ(e.status(), 400);
+        EXPECT_NE(std::string(e.what()).find("query parameter name"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_THROW(check_query_param("na\0me"s, "x"), ApiError);
+    EXPECT_NO_THROW(check_query_param("name", "web"));
+}
+
+// issue 73: a terminal size is a winsize field (unsigned short): past it, a refusal naming h or
+// w, never a size cut down (70000 was answered 200 and applied as 4464)
+TEST(EngineApiRequest, RefusesATerminalSizeAWinsizeCannotHold) {
+    EXPECT_EQ(query_winsize("h", "0"), 0);
+    EXPECT_EQ(query_winsize("w", "65535"), 65535);
+    for (const char* bad : {"65536", "70000", "-1", "4294967336", "1e3", "x", " 5", "5 ", ""}) {
+        try {
+            (void)query_winsize("w", bad);
+            ADD_FAILURE() << bad;
+        } catch (const ApiError& e) {
+            EXPECT_EQ(e.status(), 400);
+            EXPECT_EQ(std::string(e.what()).rfind("invalid value for w: ", 0), 0u) << e.what();
+        }
+    }
+}
+
 } // namespace engine_api_request_test
