@@ -1,7 +1,8 @@
 // What oci::check_spec_fields accepts and refuses of a config.json's namespaces and mount
 // propagation (issue 52): a pid namespace joined by path (a pod's), none (the host's), the
 // combinations with a new user namespace the kernel cannot serve, the propagation options of
-// mounts and linux.rootfsPropagation; and what RuntimeSpec reads of them.
+// mounts and linux.rootfsPropagation; idmapped mounts (issue 73: the mount's maps, runc 1.2's
+// idmap and ridmap options, the container's maps they take); and what RuntimeSpec reads of them.
 #include "oci/runtime_spec.hpp"
 #include "oci/spec_fields.hpp"
 #include "util/error.hpp"
