@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <string>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <system_error>
 
 namespace gantry::engine_api {
@@ -110,6 +111,48 @@ bool api_tlsf_wait(int fd, short events, int stop, int timeout_ms) {
     do n = ::poll(p, 2, timeout_ms);
     while (n < 0 && errno == EINTR);
     return n > 0 && p[1].revents == 0;
+}
+
+// Waits until the client's first TLS record (its ClientHello) is whole in FD's buffer, without
+// taking it (GnuTLS reads it next; SO_RCVLOWAT keeps poll() from waking for less), saying how
+// far it has come through HEARD: false when the client ended, the connection was dropped (shut
+// down by the acceptor), DEADLINE (ms) passed or STOP became readable. A first record that is
+// no handshake, or longer than a record may be, goes to GnuTLS as it is (which refuses it).
+template <typename Tell>
+bool api_tlsf_first_record(int fd, int stop, std::int64_t deadline, Tell heard) {
+    int need = 5; // the record's header: type, version, length
+    bool part = false, ended = false;
+    for (;;) {
+        int avail = 0;
+        if (::ioctl(fd, FIONREAD, &avail) != 0) return false;
+        if (need == 5 && avail >= 5) {
+            unsigned char h[5];
+            if (::recv(fd, h, sizeof h, MSG_PEEK) != 5) return false;
+            int len = h[3] << 8 | h[4];
+            need = h[0] == 0x16 && len <= 16384 + 2048 ? 5 + len : 0;
+        }
+        if (avail >= need) {
+            int one = 1;
+            ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+            heard(Heard::hello);
+            return true;
+        }
+        if (ended) return false;
+        if (avail > 0 && !part) {
+            heard(Heard::part);
+            part = true;
+        }
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &need, sizeof need);
+        auto left = deadline - api_tlsf_now_ms();
+        if (left <= 0) return false;
+        pollfd p[2] = {{fd, POLLIN | POLLRDHUP, 0}, {stop, POLLIN, 0}};
+        int n;
+        do n = ::poll(p, 2, static_cast<int>(left));
+        while (n < 0 && errno == EINTR);
+        if (n < 0 || p[1].revents) return false;
+        // its end (or the acceptor's shutdown): one more look at what came before it
+        if (p[0].revents & (POLLRDHUP | POLLHUP | POLLERR)) ended = true;
+    }
 }
 
 struct ApiTlsfSession {
@@ -242,7 +285,7 @@ struct TlsFront::Creds {
 };
 
 TlsFront::TlsFront(const TlsPems& pems, TlsFrontLimits limits)
-    : creds_(std::make_unique<Creds>()), limits_(limits) {
+    : creds_(std::make_unique<Creds>()), limits_(limits), pending_(limits.pending) {
     const auto& g = api_tlsf_gnutls();
     if (int rc = g.alloc_creds(&creds_->cred); rc < 0)
         throw Error(Errc::internal, std::string("GnuTLS: ") + g.strerror(rc));
@@ -287,12 +330,12 @@ void TlsFront::stop() {
     }
     if (acceptor_.joinable()) acceptor_.join();
     std::unique_lock<std::mutex> lock(mutex_);
-    idle_.wait(lock, [this] { return active_ == 0; });
+    idle_.wait(lock, [this] { return pending_.size() == 0 && served_ == 0; });
 }
 
 int TlsFront::active() const {
     std::lock_guard<std::mutex> lock(mutex_);
-    return active_;
+    return pending_.size() + served_;
 }
 
 void TlsFront::accept_loop(int listener) {
@@ -316,42 +359,99 @@ void TlsFront::accept_loop(int listener) {
                 api_tlsf_wait(-1, 0, stop_fd_.get(), 100); // out of something: not a busy loop
             continue;
         }
+        const std::string source = source_of(reinterpret_cast<const sockaddr*>(&peer), len);
+        PendingHandshakes::Id id;
         {
-            std::lock_guard<std::mutex> lock(mutex_);
-            if (active_ >= limits_.max_connections) {
-                log::debug("engine api: " + std::to_string(active_) +
-                           " TLS connections at once: closed the one from " +
-                           api_tlsf_peer(peer, len));
-                continue;
-            }
-            ++active_;
+            std::unique_lock<std::mutex> lock(mutex_);
+            if (!admit(lock, source, api_tlsf_peer(peer, len))) continue;
+            id = pending_.add(source, conn.get());
         }
         try {
-            std::thread([this, c = std::move(conn), peer, len]() mutable {
-                serve(std::move(c), peer, len);
-                std::lock_guard<std::mutex> lock(mutex_);
-                --active_;
-                idle_.notify_all(); // under the lock: stop() cannot return before it is done
+            std::thread([this, c = std::move(conn), peer, len, id]() mutable {
+                bool served = serve(c.get(), peer, len, id);
+                {
+                    std::lock_guard<std::mutex> lock(mutex_);
+                    if (served)
+                        --served_;
+                    else
+                        pending_.remove(id);
+                    idle_.notify_all(); // under the lock: stop() cannot return before it is done
+                }
+                c.reset(); // closed once pending_ no longer holds it: the acceptor shuts down
+                           // only what pending_ holds
             }).detach();
         } catch (const std::system_error&) {
             std::lock_guard<std::mutex> lock(mutex_);
-            --active_;
+            pending_.remove(id);
         }
     }
 }
 
-void TlsFront::serve(Fd tcp, sockaddr_storage peer, socklen_t len) {
+// Makes room among the pending handshakes for a connection from SOURCE (WHO: its address, for
+// the log): while there is none, the pending one that has shown least is shut down (its thread
+// ends, and leaves its place), and this waits for a place to free, at most 1 s (a thread that
+// has not left by then: WHO is closed instead, the bound holds). False: WHO is closed.
+bool TlsFront::admit(std::unique_lock<std::mutex>& lock, const std::string& source,
+                     const std::string& who) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (!pending_.room_for(source)) {
+        if (stopping_.load()) return false;
+        if (auto v = pending_.victim_for(source)) {
+            pending_.dropped(v->id);
+            ::shutdown(v->fd, SHUT_RDWR);
+            log::debug("engine api: " + std::to_string(pending_.size()) + " TLS handshakes (" +
+                       std::to_string(pending_.from(source)) + " from " + source +
+                       "): dropped the one that had shown least, for " + who);
+        }
+        if (idle_.wait_until(lock, until) == std::cv_status::timeout &&
+            !pending_.room_for(source)) {
+            log::debug("engine api: no place for the TLS handshake of " + who + ": closed");
+            return false;
+        }
+    }
+    return true;
+}
+
+int TlsFront::served() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return served_;
+}
+
+// One connection's thread: the handshake, then (served) the relay. True when it was served
+// (moved from pending_ to served_), false when it is still pending_'s.
+bool TlsFront::serve(int tcp, const sockaddr_storage& peer, socklen_t len,
+                     PendingHandshakes::Id id) {
     const auto& g = api_tlsf_gnutls();
+    const std::string who = api_tlsf_peer(peer, len);
+    auto dropped = [&] {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return pending_.was_dropped(id);
+    };
+    // the handshake, bounded: a client that connects and says nothing holds this thread only
+    // until the deadline, or until a connection that needs its place arrives; no other client
+    // waits for it
+    std::int64_t deadline = api_tlsf_now_ms() + limits_.handshake_ms;
+    auto heard = [&](Heard h) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        pending_.heard(id, h);
+    };
+    if (!api_tlsf_first_record(tcp, stop_fd_.get(), deadline, heard)) {
+        char junk[4096]; // what it sent, read: closed so, the client sees an end (FIN), not a reset
+        while (::recv(tcp, junk, sizeof junk, MSG_DONTWAIT) > 0) {
+        }
+        if (!stopping_.load())
+            log::debug("engine api: " + who +
+                       (dropped() ? " dropped in its TLS handshake, for another client"
+                                  : " did not send its ClientHello in time (or ended): closed"));
+        return false;
+    }
     ApiTlsfSession session;
-    if (g.init(&session.s, GNUTLS_SERVER) < 0) return;
+    if (g.init(&session.s, GNUTLS_SERVER) < 0) return false;
     gnutls_session_t s = session.s;
     g.set_default_priority(s);
     g.credentials_set(s, GNUTLS_CRD_CERTIFICATE, creds_->cred);
     g.server_set_request(s, GNUTLS_CERT_REQUIRE);
-    g.transport_set_int2(s, tcp.get(), tcp.get());
-    // the handshake, bounded: a client that connects and says nothing holds this thread only
-    // until the deadline, and no other client waits for it
-    std::int64_t deadline = api_tlsf_now_ms() + limits_.handshake_ms;
+    g.transport_set_int2(s, tcp, tcp);
     for (;;) {
         int rc = g.handshake(s);
         if (rc == GNUTLS_E_SUCCESS) break;
@@ -360,35 +460,49 @@ void TlsFront::serve(Fd tcp, sockaddr_storage peer, socklen_t len) {
             bool cert = rc == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR ||
                         rc == GNUTLS_E_CERTIFICATE_ERROR || rc == GNUTLS_E_NO_CERTIFICATE_FOUND ||
                         rc == GNUTLS_E_CERTIFICATE_REQUIRED;
-            std::string why =
-                "the TLS client " + api_tlsf_peer(peer, len) + " refused: " + g.strerror(rc);
+            std::string why = "the TLS client " + who + " refused: " + g.strerror(rc);
             if (cert) // what the service's user looks for when a client is refused
                 log::note(why + " (clients present a certificate that --tlscacert's CA signed)");
             else
-                log::debug("engine api: " + why);
-            return;
+                log::debug("engine api: " + why +
+                           (dropped() ? " (dropped in its handshake, for another client)" : ""));
+            return false;
         }
         if (left <= 0 ||
             (rc == GNUTLS_E_AGAIN &&
-             !api_tlsf_wait(tcp.get(), api_tlsf_dir(s), stop_fd_.get(), static_cast<int>(left)))) {
+             !api_tlsf_wait(tcp, api_tlsf_dir(s), stop_fd_.get(), static_cast<int>(left)))) {
             if (!stopping_.load())
-                log::debug("engine api: " + api_tlsf_peer(peer, len) +
+                log::debug("engine api: " + who +
                            " did not finish its TLS handshake in time: closed");
-            return;
+            return false;
         }
+    }
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (served_ >= limits_.max_served) {
+            log::note("the TLS client " + who +
+                      " was closed after its handshake: " + std::to_string(served_) +
+                      " connections are served at once, the most the service takes (clients "
+                      "that hold fewer connections open, or another service, make room)");
+            return false;
+        }
+        pending_.remove(id); // from here the acceptor never shuts it down
+        ++served_;
+        idle_.notify_all(); // a pending place is free
     }
     int sp[2];
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) != 0) {
         log::debug(std::string("engine api: no socketpair for a TLS client: ") +
                    std::strerror(errno));
-        return;
+        return true;
     }
     Fd plain(sp[0]);
     {
         std::lock_guard<std::mutex> lock(add_mutex_); // one MHD_add_connection at a time
         add_(sp[1], reinterpret_cast<const sockaddr*>(&peer), len);
     }
-    api_tlsf_relay(s, tcp.get(), plain.get(), stop_fd_.get(), stopping_);
+    api_tlsf_relay(s, tcp, plain.get(), stop_fd_.get(), stopping_);
+    return true;
 }
 
 } // namespace gantry::engine_api

@@ -7,9 +7,17 @@
 // close_notify (docker's CLI sends one at the end of a hijacked stdin, without a TCP shutdown)
 // becomes shutdown(SHUT_WR) on the socketpair, and the service's end a close_notify
 // (gnutls_bye(GNUTLS_SHUT_WR)).
+// Connections in their handshake and served ones are bounded apart: the pending ones by
+// tls_admission.hpp (64, 8 from one source; one that arrives with no place left takes that of
+// the pending one that has shown least, which is closed), the served ones by max_served (128;
+// one more is closed once its handshake is done). So threads and descriptors stay bounded
+// (a thread and a socket per pending connection; a thread, a socket and a socketpair per served
+// one, beside libmicrohttpd's thread for it), and no number of clients that say nothing keeps
+// a client that speaks from its handshake.
 #pragma once
 
 #include "engine_api/listen.hpp"
+#include "engine_api/tls_admission.hpp"
 #include "util/fd.hpp"
 
 #include <atomic>
@@ -17,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <sys/socket.h>
 #include <thread>
 
@@ -27,8 +36,9 @@ namespace gantry::engine_api {
 using AddConnection = std::function<void(int fd, const sockaddr* peer, socklen_t len)>;
 
 struct TlsFrontLimits {
-    int handshake_ms = 10000;  // a client that has not finished its handshake by then is dropped
-    int max_connections = 128; // at once (handshakes included); more are closed at accept
+    int handshake_ms = 10000; // a client that has not finished its handshake by then is dropped
+    PendingLimits pending;    // connections in their handshake (tls_admission.hpp)
+    int max_served = 128;     // served at once (handshake done); more are closed after it
 };
 
 class TlsFront {
@@ -50,12 +60,16 @@ class TlsFront {
 
     // Connections held now (in handshake or relayed): the service is not idle while any is.
     int active() const;
+    // Of those, the ones served (handshake done, relayed).
+    int served() const;
 
     struct Creds; // GnuTLS's credentials (tls_front.cpp)
 
   private:
     void accept_loop(int listener);
-    void serve(Fd tcp, sockaddr_storage peer, socklen_t len);
+    bool admit(std::unique_lock<std::mutex>& lock, const std::string& source,
+               const std::string& who);
+    bool serve(int tcp, const sockaddr_storage& peer, socklen_t len, PendingHandshakes::Id id);
 
     std::unique_ptr<Creds> creds_;
     TlsFrontLimits limits_;
@@ -65,8 +79,9 @@ class TlsFront {
     std::thread acceptor_;
     std::mutex add_mutex_;
     mutable std::mutex mutex_;
-    std::condition_variable idle_;
-    int active_ = 0;
+    std::condition_variable idle_; // a connection ended (a pending one, or a served one)
+    PendingHandshakes pending_;
+    int served_ = 0;
 };
 
 } // namespace gantry::engine_api

@@ -355,4 +355,15 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
     }
 }
 
+MountIdmap mount_idmap(const Mount& m) {
+    MountIdmap how =
+        m.uid_mappings.empty() && m.gid_mappings.empty() ? MountIdmap::none : MountIdmap::top;
+    for (auto& o : m.options)
+        if (o == "ridmap")
+            return MountIdmap::recursive;
+        else if (o == "idmap")
+            how = MountIdmap::top;
+    return how;
+}
+
 } // namespace gantry::oci

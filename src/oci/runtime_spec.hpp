@@ -41,6 +41,13 @@ struct Mount {
     std::vector<IdMapping> uid_mappings, gid_mappings;
 };
 
+// How a mount is idmapped, as runc 1.2 reads runtime-spec 1.2's mounts: not at all; its top
+// mount only (the "idmap" option, or uidMappings/gidMappings with neither option: an rbind's
+// submounts keep their ids); or every mount of it ("ridmap", AT_RECURSIVE). With no maps of its
+// own an idmapped mount takes the container's user namespace's (runtime/idmapped_mount.hpp).
+enum class MountIdmap { none, top, recursive };
+MountIdmap mount_idmap(const Mount& m);
+
 struct DeviceNode {
     std::string path;
     std::string host_path; // gantry: the host node to bind-mount (rootless cannot mknod); not in

@@ -72,7 +72,76 @@ const std::set<std::string>& propagation_values() { // built at first use, not a
     return s;
 }
 
-void check_mounts(const json& mounts) {
+// Whether the container has a user namespace (made, or joined by path) whose maps an idmapped
+// mount without its own may take: a new one only with linux.uidMappings and gidMappings (the
+// maps runc 1.2 takes; a user namespace gantry maps itself, rootless, is refused first).
+bool userns_with_maps(const json& config) {
+    if (!config.contains("linux") || !config["linux"].is_object()) return false;
+    const json& l = config["linux"];
+    if (!l.contains("namespaces") || !l["namespaces"].is_array()) return false;
+    for (auto& n : l["namespaces"]) {
+        if (!n.is_object() || n.value("type", std::string()) != "user") continue;
+        if (n.contains("path") && n["path"].is_string() && !n["path"].get<std::string>().empty())
+            return true;
+        return l.contains("uidMappings") && !empty_value(l["uidMappings"]) &&
+               l.contains("gidMappings") && !empty_value(l["gidMappings"]);
+    }
+    return false;
+}
+
+// idmapped mounts (runtime/idmapped_mount.hpp): a bind, with both maps, or with runc 1.2's
+// idmap/ridmap option and the container's user namespace's maps when it gives none
+void check_idmapped_mount(const json& m, const std::string& path, const json& config) {
+    std::string option; // "idmap" or "ridmap", if given
+    if (m.contains("options") && m["options"].is_array())
+        for (auto& o : m["options"]) {
+            if (!o.is_string()) continue;
+            const std::string v = o.get<std::string>();
+            if (v.starts_with("idmap=") || v.starts_with("ridmap="))
+                refuse(path + "options \"" + v + "\"",
+                       "crun's idmap=uids=...;gids=... form is not runtime-spec's",
+                       "give the mount uidMappings and gidMappings and the option idmap (or "
+                       "ridmap), as runtime-spec 1.2 says");
+            if (v != "idmap" && v != "ridmap") continue;
+            if (!option.empty() && option != v)
+                throw Error(Errc::invalid,
+                            path + "options: both idmap and ridmap: the mount is idmapped "
+                                   "either recursively or not",
+                            "keep one: ridmap idmaps the mounts under the source too (rbind), "
+                            "idmap only the top one");
+            option = v;
+        }
+    bool uids = m.contains("uidMappings") && !empty_value(m["uidMappings"]);
+    bool gids = m.contains("gidMappings") && !empty_value(m["gidMappings"]);
+    if (!uids && !gids && option.empty()) return;
+    if (uids != gids)
+        throw Error(Errc::invalid,
+                    path + (uids ? "gidMappings" : "uidMappings") +
+                        " is missing: an idmapped mount needs both maps",
+                    "give the mount uidMappings and gidMappings (runc 1.2 wants both too)");
+    const std::string what =
+        option.empty() ? path + "uidMappings" : path + "options \"" + option + "\"";
+    bool bind = m.value("type", std::string("bind")) == "bind";
+    if (m.contains("options") && m["options"].is_array())
+        for (auto& o : m["options"])
+            if (o == "bind" || o == "rbind") bind = true;
+    if (!bind)
+        refuse(what,
+               "only a bind mount can be idmapped by gantry (the kernel idmaps a mount "
+               "tree; a new " +
+                   m.value("type", std::string()) + " would need its own superblock's support)",
+               option.empty() ? "make it a bind mount, or remove its uidMappings and gidMappings"
+                              : "make it a bind mount, or remove the " + option + " option");
+    if (!uids && !userns_with_maps(config))
+        throw Error(Errc::invalid,
+                    what + ": the mount has no uidMappings and gidMappings, and the container "
+                           "no user namespace whose maps it could take (runtime-spec: an error)",
+                    "give the mount uidMappings and gidMappings, or the container a user "
+                    "namespace: {\"type\": \"user\"} in linux.namespaces with "
+                    "linux.uidMappings and gidMappings");
+}
+
+void check_mounts(const json& mounts, const json& config) {
     if (!mounts.is_array()) return;
     for (size_t i = 0; i < mounts.size(); ++i) {
         std::string path = "mounts[" + std::to_string(i) + "].";
@@ -80,34 +149,7 @@ void check_mounts(const json& mounts) {
              {"destination", "type", "source", "options", "uidMappings", "gidMappings"});
         // propagation options (shared, rslave, ...) are applied to the mount once it is made,
         // as runc applies them (runtime/mounts.cpp)
-        // idmapped mounts (runtime/idmapped_mount.hpp): a bind, with both maps, as runc 1.2
-        const json& m = mounts[i];
-        if (m.is_object() && m.contains("options") && m["options"].is_array())
-            for (auto& o : m["options"])
-                if (o == "idmap" || o == "ridmap")
-                    refuse(path + "options \"" + o.get<std::string>() + "\"",
-                           "runc 1.2's idmap option (the mount idmapped with the container's own "
-                           "maps) is not implemented",
-                           "give the mount uidMappings and gidMappings (the container's maps, "
-                           "as runc 1.2 would take them)");
-        bool uids = m.is_object() && m.contains("uidMappings") && !empty_value(m["uidMappings"]);
-        bool gids = m.is_object() && m.contains("gidMappings") && !empty_value(m["gidMappings"]);
-        if (!uids && !gids) continue;
-        if (uids != gids)
-            throw Error(Errc::invalid,
-                        path + (uids ? "gidMappings" : "uidMappings") +
-                            " is missing: an idmapped mount needs both maps",
-                        "give the mount uidMappings and gidMappings (runc 1.2 wants both too)");
-        bool bind = m.value("type", std::string("bind")) == "bind";
-        if (m.contains("options") && m["options"].is_array())
-            for (auto& o : m["options"])
-                if (o == "bind" || o == "rbind") bind = true;
-        if (!bind)
-            refuse(path + "uidMappings",
-                   "only a bind mount can be idmapped by gantry (the kernel idmaps a mount "
-                   "tree; a new " +
-                       m.value("type", std::string()) + " would need its own superblock's support)",
-                   "make it a bind mount, or remove its uidMappings and gidMappings");
+        if (mounts[i].is_object()) check_idmapped_mount(mounts[i], path, config);
     }
 }
 
@@ -221,7 +263,7 @@ void check_spec_fields(const json& j) {
         never(j, "", other, "gantry runs Linux containers");
     if (j.contains("root")) only(j["root"], "root.", {"path", "readonly"});
     if (j.contains("process")) check_process(j["process"]);
-    if (j.contains("mounts")) check_mounts(j["mounts"]);
+    if (j.contains("mounts")) check_mounts(j["mounts"], j);
     if (j.contains("hooks"))
         only(j["hooks"], "hooks.",
              {"prestart", "createRuntime", "createContainer", "startContainer", "poststart",

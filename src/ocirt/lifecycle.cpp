@@ -213,10 +213,11 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         std::vector<Fd> idmapped;
         for (std::size_t i = 0; i < l.spec.mounts.size(); ++i) {
             const auto& m = l.spec.mounts[i];
-            const bool mapped = !m.uid_mappings.empty() || !m.gid_mappings.empty();
+            const bool mapped = oci::mount_idmap(m) != oci::MountIdmap::none;
             if (!mapped && !new_userns) continue;
-            Fd tree = mapped ? runtime::idmapped_tree(m, "mounts[" + std::to_string(i) + "]")
-                             : runtime::host_bind_tree(m);
+            Fd tree = mapped
+                          ? runtime::idmapped_tree(m, "mounts[" + std::to_string(i) + "]", l.spec)
+                          : runtime::host_bind_tree(m);
             if (!tree) continue;
             idmapped.push_back(std::move(tree));
             l.mount_trees.resize(l.spec.mounts.size(), -1);

@@ -149,7 +149,8 @@ nlohmann::json features() {
           // linux.memoryPolicy (runtime-spec 1.3.0's features: the modes and flags taken)
           {"memoryPolicy",
            {{"modes", oci::memory_policy_modes()}, {"flags", oci::memory_policy_flags()}}},
-          // mounts[].uidMappings/gidMappings on binds (runtime/idmapped_mount.hpp)
+          // mounts[].uidMappings/gidMappings and the idmap and ridmap options on binds
+          // (runtime/idmapped_mount.hpp; runc 1.2 says so here too, not in mountOptions)
           {"mountExtensions", {{"idmap", {{"enabled", true}}}}},
           // refused at create (oci/spec_fields.cpp)
           {"intelRdt", {{"enabled", false}}},

@@ -90,8 +90,9 @@ Flags parse_options(const std::vector<std::string>& opts) {
         else if (auto p = propagation_of(o))
             f.propagation.push_back(*p);
         else if (o == "bind" || o == "exec" || o == "suid" || o == "dev" || o == "norelatime" ||
-                 o == "tmpcopyup" || o == "notmpcopyup" || o == "copy-symlink") {
-            // defaults, and podman's own options
+                 o == "tmpcopyup" || o == "notmpcopyup" || o == "copy-symlink" || o == "idmap" ||
+                 o == "ridmap") {
+            // defaults, podman's own options, and idmapping (done before: idmapped_mount.hpp)
         } else
             f.data += (f.data.empty() ? "" : ",") + o;
     }

@@ -2,10 +2,10 @@
 cpu shares and of several resources at once, tmpfs permissions from its options, a bind onto a
 target that does not exist yet through a symlink, bind mounts in a user namespace, a device
 path with a trailing slash, `--log` at a path that cannot be opened, hooks without `env`, exec's
-errors and the process group; idmapped mounts (also through a symlink). Each case runs the same
+errors and the process group (idmapped mounts: test_oci_idmap.py). Each case runs the same
 bundle under Debian's runc 1.1.5 (as root) and gantry oci and compares what was observed;
-idmapped mounts and linux.personality, which runc 1.1.5 does not apply, against Debian's crun
-1.8.1."""
+linux.personality and rootfsPropagation unbindable, which runc 1.1.5 does not apply, against
+Debian's crun 1.8.1."""
 import json
 import os
 import subprocess
@@ -412,80 +412,6 @@ def test_unbindable_root_propagation_as_crun(oci_bin, bundle, tmp_path):
     assert runs["crun"].returncode != 0, runs
     g = runs["gantry"]
     assert g.returncode == 1 and "cannot bind /sys to /sys: its mount is unbindable" in g.stderr, g
-
-
-def idmapped(dest, source, container_id, host_id, size=1, options=("bind",)):
-    maps = [{"containerID": container_id, "hostID": host_id, "size": size}]
-    return {"destination": dest, "type": "bind", "source": str(source), "options": list(options),
-            "uidMappings": maps, "gidMappings": maps}
-
-
-def test_idmapped_mounts_as_crun(oci_bin, bundle, tmp_path):
-    """mounts[].uidMappings/gidMappings {0 -> 1000}: the source's root-owned files are 1000's at
-    the destination, directly and through a link in the root (/lnk -> /data), as crun shows
-    them; the source on the host keeps its owner."""
-    src = tmp_path / "idsrc"
-    src.mkdir()
-    (src / "f").write_text("x")
-    (bundle / "rootfs" / "data").mkdir()
-    (bundle / "rootfs" / "lnk").symlink_to("/data")
-
-    def edit(cfg):
-        cfg["mounts"] += [idmapped("/idm", src, 0, 1000),
-                          idmapped("/lnk/x", src, 0, 1000, options=("rbind", "ro"))]
-
-    runs = run_with_crun(oci_bin, bundle, tmp_path,
-                         ["stat", "-c", "%n %u:%g", "/idm/f", "/data/x/f", "/idm"], edit)
-    assert runs["gantry"].stdout == "/idm/f 1000:1000\n/data/x/f 1000:1000\n/idm 1000:1000\n", \
-        runs["gantry"]
-    assert runs["gantry"].stdout == runs["crun"].stdout, runs
-    assert (src / "f").stat().st_uid == 0
-
-
-def test_idmapped_mount_in_a_user_namespace_as_crun(oci_bin, bundle, tmp_path):
-    """The container's root is host 100000 and the volume is idmapped {0 -> 100000}: the
-    volume's root-owned files are root's inside, and a file the container's root makes there is
-    owned by the host's root (Kubernetes' hostUsers: false with an idmapped volume)."""
-    reachable(tmp_path)
-    subprocess.run(["chown", "-hR", f"{MAPPED}:{MAPPED}", str(bundle / "rootfs")], check=True)
-    vol = tmp_path / "vol"
-    vol.mkdir()
-    (vol / "f").write_text("x")
-
-    def edit(cfg):
-        userns(cfg)
-        cfg["mounts"].append(idmapped("/vol", vol, 0, MAPPED, 65536))
-
-    runs = run_with_crun(oci_bin, bundle, tmp_path,
-                         ["sh", "-c", "f=$(mktemp /vol/m.XXXXXX) && stat -c '%u:%g' /vol/f $f"],
-                         edit)
-    for name, r in runs.items():
-        assert (r.returncode, r.stdout) == (0, "0:0\n0:0\n"), (name, r)
-    made = list(vol.glob("m.*"))
-    assert len(made) == 2 and all((m.stat().st_uid, m.stat().st_gid) == (0, 0) for m in made)
-
-
-def test_idmapped_mount_refusals_name_the_mount(oci_bin, bundle, tmp_path):
-    """Only gidMappings, or an idmapped tmpfs: exit 1 naming the field, nothing left."""
-    def only_gids(cfg):
-        m = idmapped("/idm", tmp_path, 0, 1000)
-        del m["uidMappings"]
-        cfg["mounts"].append(m)
-
-    def on_tmpfs(cfg):
-        m = idmapped("/idm", "tmpfs", 0, 1000, options=("nosuid",))
-        m["type"] = "tmpfs"
-        cfg["mounts"].append(m)
-
-    for edit, named in ((only_gids, "uidMappings is missing"), (on_tmpfs, "only a bind mount")):
-        edit_config(bundle, lambda c: c.__setitem__("mounts", [
-            m for m in c["mounts"] if m["destination"] != "/idm"]))
-        edit_config(bundle, edit)
-        r = subprocess.run([str(oci_bin), "--root", str(tmp_path / "st"), "run", "--bundle",
-                            str(bundle), f"idr{os.getpid()}"], capture_output=True, text=True,
-                           timeout=60, stdin=subprocess.DEVNULL)
-        assert r.returncode == 1 and named in r.stderr and "mounts[" in r.stderr, (named, r)
-        assert not list((tmp_path / "st").glob("*/config.json"))
 
 
 def test_features_list_idmapped_mounts_and_the_default_options(oci_bin):

@@ -1,7 +1,8 @@
 // What oci::check_spec_fields accepts and refuses of a config.json's namespaces and mount
 // propagation (issue 52): a pid namespace joined by path (a pod's), none (the host's), the
 // combinations with a new user namespace the kernel cannot serve, the propagation options of
-// mounts and linux.rootfsPropagation; and what RuntimeSpec reads of them.
+// mounts and linux.rootfsPropagation; idmapped mounts (issue 73: the mount's maps, runc 1.2's
+// idmap and ridmap options, the container's maps they take); and what RuntimeSpec reads of them.
 #include "oci/runtime_spec.hpp"
 #include "oci/spec_fields.hpp"
 #include "util/error.hpp"
@@ -199,17 +200,80 @@ TEST(SpecFields, IdmappedMountsNeedBothMapsAndABind) {
     EXPECT_NE(msg.find("only a bind mount"), std::string::npos) << msg;
 }
 
-TEST(SpecFields, RuncsIdmapOptionRefused) {
+json bind_with(std::initializer_list<const char*> options) {
+    json o = json::array();
+    for (const char* x : options) o.push_back(x);
+    return {{"destination", "/v"}, {"type", "bind"}, {"source", "/srv"}, {"options", o}};
+}
+
+TEST(SpecFields, IdmapAndRidmapReadAsRunc12Does) {
+    auto how = [](json m) {
+        json j = config({ns("mount")});
+        j["mounts"].push_back(m);
+        return oci::mount_idmap(oci::RuntimeSpec::from_json(j).mounts[1]);
+    };
+    EXPECT_EQ(how(bind_with({"rbind"})), oci::MountIdmap::none);
+    EXPECT_EQ(how(bind_with({"bind", "idmap"})), oci::MountIdmap::top);
+    EXPECT_EQ(how(bind_with({"rbind", "ridmap"})), oci::MountIdmap::recursive);
+    // the mount's own maps with neither option: its top mount only, rbind or not (runc 1.2's
+    // idmap.bats "non-recursive idmap": an rbind's submounts keep their ids)
+    EXPECT_EQ(how(idmapped_bind()), oci::MountIdmap::top);
+    json m = idmapped_bind();
+    m["options"].push_back("ridmap");
+    EXPECT_EQ(how(m), oci::MountIdmap::recursive);
+}
+
+TEST(SpecFields, IdmapWithTheMountsOwnMapsAccepted) {
     for (const char* o : {"idmap", "ridmap"}) {
-        json j = config({ns("mount"), ns("pid")});
-        j["mounts"].push_back({{"destination", "/v"},
-                               {"type", "bind"},
-                               {"source", "/srv"},
-                               {"options", {"bind", o}}});
-        std::string msg = refusal(j);
-        EXPECT_NE(msg.find("mounts[1].options \"" + std::string(o) + "\""), std::string::npos)
-            << msg;
+        json m = idmapped_bind();
+        m["options"].push_back(o);
+        json j = config({ns("mount"), ns("pid")}); // no user namespace: the mount's maps serve
+        j["mounts"].push_back(m);
+        EXPECT_EQ(refusal(j), "") << o;
+        j = user_maps(config({ns("mount"), ns("pid"), ns("user")}));
+        j["mounts"].push_back(m);
+        EXPECT_EQ(refusal(j), "") << o;
     }
+}
+
+TEST(SpecFields, IdmapWithoutMapsTakesTheContainersUserNamespace) {
+    for (const char* o : {"idmap", "ridmap"}) {
+        json j = user_maps(config({ns("mount"), ns("pid"), ns("user")}));
+        j["mounts"].push_back(bind_with({"bind", o}));
+        EXPECT_EQ(refusal(j), "") << o;
+        j = config({ns("mount"), ns("pid"), ns("user", "/proc/42/ns/user")});
+        j["mounts"].push_back(bind_with({"bind", o}));
+        EXPECT_EQ(refusal(j), "") << o;
+        // no user namespace, or one gantry would map itself: no maps to take
+        for (json c :
+             {config({ns("mount"), ns("pid")}), config({ns("mount"), ns("pid"), ns("user")})}) {
+            c["mounts"].push_back(bind_with({"bind", o}));
+            std::string msg = refusal(c);
+            EXPECT_NE(msg.find("mounts[1].options \"" + std::string(o) + "\""), std::string::npos)
+                << msg;
+            EXPECT_NE(msg.find("no user namespace whose maps it could take"), std::string::npos)
+                << msg;
+        }
+    }
+}
+
+TEST(SpecFields, IdmapRefusalsNameTheMount) {
+    json j = user_maps(config({ns("mount"), ns("pid"), ns("user")}));
+    json m = bind_with({"bind", "idmap", "ridmap"});
+    j["mounts"].push_back(m);
+    EXPECT_NE(refusal(j).find("mounts[1].options: both idmap and ridmap"), std::string::npos);
+    // crun's own form
+    j["mounts"][1] = bind_with({"bind", "idmap=uids=0-1-100;gids=0-1-100"});
+    std::string msg = refusal(j);
+    EXPECT_NE(msg.find("mounts[1].options \"idmap=uids=0-1-100;gids=0-1-100\""), std::string::npos)
+        << msg;
+    // only binds
+    m = bind_with({"nosuid", "idmap"});
+    m["type"] = "tmpfs";
+    j["mounts"][1] = m;
+    msg = refusal(j);
+    EXPECT_NE(msg.find("mounts[1].options \"idmap\""), std::string::npos) << msg;
+    EXPECT_NE(msg.find("only a bind mount"), std::string::npos) << msg;
 }
 
 TEST(SpecFields, PersonalityDomainsReadAndOthersRefused) {
