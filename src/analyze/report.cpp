@@ -1,6 +1,7 @@
 // Renderings of a report: the aligned table, JSON, and the treemap data the HTML page draws.
 #include "analyze/analyze.hpp"
 #include "util/columns.hpp"
+#include "util/printable.hpp"
 #include "util/units.hpp"
 
 #include <algorithm>
@@ -21,8 +22,7 @@ std::string pct(double r) {
 }
 
 std::string one_line(std::string s, std::size_t max) {
-    for (auto& c : s)
-        if (c == '\n' || c == '\t' || static_cast<unsigned char>(c) < 0x20) c = ' ';
+    s = text::printable(s); // the one rule: a newline or escape sequence as Go's %q writes it
     for (std::string p : {"/bin/sh -c #(nop) ", "/bin/sh -c "})
         if (s.starts_with(p)) s = s.substr(p.size());
     if (s.size() > max) s = s.substr(0, max - 3) + "...";
@@ -164,7 +164,9 @@ nlohmann::json to_json(const Report& r) {
 
 std::string render_text(const Report& r, std::size_t max_paths) {
     std::string o;
-    o += "Image " + r.image + " (id " + r.id.substr(7, 12) + ")\n\n";
+    // an image's paths and messages quote what its builder chose: each through the one rule
+    // (util/printable.hpp), as text::columns prints its cells
+    o += "Image " + text::printable(r.image) + " (id " + r.id.substr(7, 12) + ")\n\n";
     std::vector<std::vector<std::string>> rows{
         {"LAYER", "COMPRESSED", "UNCOMPRESSED", "FILES", "CREATED BY"}};
     for (std::size_t i = 0; i < r.layers.size(); ++i) {
@@ -208,11 +210,11 @@ std::string render_text(const Report& r, std::size_t max_paths) {
     o += text::columns(fr);
     o += "\n";
     for (auto& f : r.findings) {
-        o += f.id + ": " + f.message + "\n";
+        o += f.id + ": " + text::printable(f.message) + "\n";
         for (std::size_t i = 0; i < f.subject.paths.size() && i < max_paths; ++i)
             o += "    " + units::human_size(f.subject.paths[i].second) + "  /" +
-                 f.subject.paths[i].first + "\n";
-        o += "  fix: " + f.fix + "\n";
+                 text::printable(f.subject.paths[i].first) + "\n";
+        o += "  fix: " + text::printable(f.fix) + "\n";
     }
     return o;
 }

@@ -8,6 +8,7 @@
 #include "tailor/tailor.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/printable.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -101,7 +102,7 @@ void register_analyze(CLI::App& app, Context& ctx) {
                 if (!o->html.empty()) std::printf("\nHTML report: %s\n", o->html.c_str());
                 if (res) {
                     std::printf("\nCI results:\n");
-                    for (auto& l : res->lines) std::printf("  %s\n", l.c_str());
+                    for (auto& l : res->lines) std::printf("  %s\n", text::printable(l).c_str());
                     std::printf("Result: %s\n", res->pass ? "PASS" : "FAIL");
                 }
             }

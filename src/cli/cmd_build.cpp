@@ -13,6 +13,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/identity.hpp"
+#include "util/printable.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -202,7 +203,8 @@ int run_build(Context& ctx, BuildFlags& o) {
     if (def && !bo.quiet)
         for (const auto& k : def->unused_args())
             std::fprintf(stderr, "gantry: warning: --build-arg %s: %s uses no {{ %s }}\n",
-                         k.c_str(), o.file.c_str(), k.c_str());
+                         text::printable(k).c_str(), text::printable(o.file).c_str(),
+                         text::printable(k).c_str());
     auto r = image_build::build(store, bo, caller);
     def.reset();
     if (!o.output.empty()) {
@@ -219,7 +221,8 @@ int run_build(Context& ctx, BuildFlags& o) {
         try {
             std::fprintf(stderr, "%s\n", build_summary(store, r.manifest).c_str());
         } catch (const Error& e) {
-            std::fprintf(stderr, "gantry: warning: no analysis of the result: %s\n", e.what());
+            std::fprintf(stderr, "gantry: warning: no analysis of the result: %s\n",
+                         text::printable(e.what()).c_str());
         }
         for (const auto& t : r.tags) std::fprintf(stderr, "Tagged %s\n", t.c_str());
     }

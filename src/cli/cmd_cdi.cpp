@@ -8,6 +8,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
+#include "util/printable.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -118,13 +119,16 @@ void register_validate(CLI::App& parent, Context& ctx) {
                     problems.push_back(e.message());
                 }
                 if (problems.empty()) {
-                    std::printf("%s: ok (cdiVersion %s, kind %s, %zu device%s)\n", f.c_str(),
-                                spec.cdi_version.c_str(), spec.kind.c_str(), spec.devices.size(),
+                    std::printf("%s: ok (cdiVersion %s, kind %s, %zu device%s)\n",
+                                text::printable(f).c_str(),
+                                text::printable(spec.cdi_version).c_str(),
+                                text::printable(spec.kind).c_str(), spec.devices.size(),
                                 spec.devices.size() == 1 ? "" : "s");
                     continue;
                 }
                 ok = false;
-                for (const auto& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
+                for (const auto& p : problems)
+                    std::fprintf(stderr, "%s\n", text::printable(p).c_str());
             }
             return ok ? 0 : exit_status(Errc::invalid);
         };

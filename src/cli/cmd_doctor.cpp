@@ -19,6 +19,7 @@
 #include "util/error.hpp"
 #include "util/json.hpp"
 #include "util/log.hpp"
+#include "util/printable.hpp"
 
 #include <cstdio>
 #include <map>
@@ -55,7 +56,7 @@ int print_fatbin(const std::string& path, bool json) {
         if (any && !l.found) continue;
         if (!first) std::printf("\n");
         first = false;
-        std::printf("%s\n", l.headline.c_str());
+        std::printf("%s\n", text::printable(l.headline).c_str());
         for (const auto& table : l.tables) {
             std::printf("\n");
             print_table(table);
@@ -86,9 +87,11 @@ int report(const std::vector<findings::Finding>& findings, bool json) {
                          findings::Severity::info, findings::Severity::pass})
             for (auto& f : findings) {
                 if (f.severity != sev) continue;
+                // an image's values in a message (its env, its paths) through the one rule
                 std::printf("%-5s %-26s %s\n", findings::to_string(f.severity), f.id.c_str(),
-                            f.message.c_str());
-                if (!f.fix.empty()) std::printf("      %-26s fix: %s\n", "", f.fix.c_str());
+                            text::printable(f.message).c_str());
+                if (!f.fix.empty())
+                    std::printf("      %-26s fix: %s\n", "", text::printable(f.fix).c_str());
             }
     }
     return findings::worst(findings) == findings::Severity::fail ? 10 : 0;

@@ -12,6 +12,7 @@
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/printable.hpp"
 
 #include <cstdio>
 
@@ -147,10 +148,19 @@ oci::json describe(store::Store& store, const std::vector<std::string>& stores,
             {"manifest", img.manifest.to_json()}};
 }
 
+// A config field (Entrypoint, Env, ...) as its JSON, printable (an image's values are chosen by
+// whoever built it: U+2028 or an invalid byte in them ends no line here).
+std::string config_text(const oci::json& v) {
+    return text::printable(v.dump(-1, ' ', false, oci::json::error_handler_t::replace));
+}
+
+// V, a string of an image's, printable (util/printable.hpp); null: <none>.
+std::string field_text(const oci::json& v) {
+    return text::printable(v.is_null() ? std::string("<none>") : v.get<std::string>());
+}
+
 void print_file(const oci::json& d) {
-    auto str = [&](const char* k) {
-        return d[k].is_null() ? std::string("<none>") : d[k].get<std::string>();
-    };
+    auto str = [&](const char* k) { return field_text(d[k]); };
     const auto& s = d["squashfs"];
     std::printf("File:       %s\nFormat:     %s\nDigest:     %s\nID:         %s\n"
                 "Platform:   %s\nCreated:    %s\nSize:       %s (%s, %s blocks, %llu inodes)\n",
@@ -163,14 +173,15 @@ void print_file(const oci::json& d) {
     if (d.contains("sif")) {
         const auto& m = d["sif"]["mounted"];
         std::printf("SIF:        %s, %zu objects; the squashfs partition at byte %llu (%s)\n",
-                    d["sif"]["id"].get<std::string>().c_str(), d["sif"]["objects"].size(),
+                    field_text(d["sif"]["id"]).c_str(), d["sif"]["objects"].size(),
                     static_cast<unsigned long long>(m["offset"].get<std::uint64_t>()),
                     human_size(m["size"].get<std::uint64_t>()).c_str());
     }
     const auto& c = d["config"];
     for (auto key : {"Entrypoint", "Cmd", "WorkingDir", "User", "Env", "Labels"})
         if (c.contains(key) && !c[key].is_null())
-            std::printf("%-11s %s\n", (std::string(key) + ":").c_str(), c[key].dump().c_str());
+            std::printf("%-11s %s\n", (std::string(key) + ":").c_str(),
+                        config_text(c[key]).c_str());
 }
 
 // docker's inspect of each NAME as TYPE ("" : a container first, then an image, as docker
@@ -269,26 +280,23 @@ void register_inspect(CLI::App& app, Context& ctx) {
                     print_file(d);
                     continue;
                 }
+                const auto& refs = d["references"];
                 std::printf("Image:      %s\n",
-                            d["references"].empty()
-                                ? "<none>"
-                                : d["references"][0].get<std::string>().c_str());
-                for (size_t i = 1; i < d["references"].size(); ++i)
-                    std::printf("            %s\n", d["references"][i].get<std::string>().c_str());
+                            refs.empty() ? "<none>" : field_text(refs[0]).c_str());
+                for (size_t i = 1; i < refs.size(); ++i)
+                    std::printf("            %s\n", field_text(refs[i]).c_str());
                 std::printf("ID:         %s\nDigest:     %s\nMedia type: %s\nPlatform:   %s\n"
                             "Created:    %s\nSize:       %s compressed, %s unpacked\n",
-                            d["id"].get<std::string>().c_str(),
-                            d["digest"].get<std::string>().c_str(),
-                            d["media_type"].get<std::string>().c_str(),
-                            d["platform"].get<std::string>().c_str(),
-                            d["created"].get<std::string>().c_str(),
+                            field_text(d["id"]).c_str(), field_text(d["digest"]).c_str(),
+                            field_text(d["media_type"]).c_str(), field_text(d["platform"]).c_str(),
+                            field_text(d["created"]).c_str(),
                             human_size(d["size"].get<std::uint64_t>()).c_str(),
                             human_size(d["unpacked_size"].get<std::uint64_t>()).c_str());
                 const auto& c = d["config"];
                 for (auto key : {"Entrypoint", "Cmd", "WorkingDir", "User", "Env"})
                     if (c.contains(key) && !c[key].is_null())
                         std::printf("%-11s %s\n", (std::string(key) + ":").c_str(),
-                                    c[key].dump().c_str());
+                                    config_text(c[key]).c_str());
                 std::vector<std::vector<std::string>> rows{
                     {"LAYER", "DIGEST", "SIZE", "UNPACKED", "FILES"}};
                 int i = 0;
@@ -305,7 +313,7 @@ void register_inspect(CLI::App& app, Context& ctx) {
                 if (!d["history"].empty()) {
                     std::printf("\nHistory:\n");
                     for (auto& h : d["history"])
-                        std::printf("  %s%s\n", h["created_by"].get<std::string>().c_str(),
+                        std::printf("  %s%s\n", field_text(h["created_by"]).c_str(),
                                     h["empty_layer"].get<bool>() ? "  (no layer)" : "");
                 }
             }

@@ -5,6 +5,7 @@
 #include "ocirt/ocirt.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
+#include "util/printable.hpp"
 
 #include <cstdio>
 
@@ -26,8 +27,8 @@ struct OciOpts {
 // One error, runc's way: a line on stderr (and a hint) and in --log; returns STATUS.
 int report(const OciOpts& o, const std::string& message, const std::string& hint, int status) {
     ocirt::log_error(o.g, message);
-    std::fprintf(stderr, "gantry-oci: %s\n", message.c_str());
-    if (!hint.empty()) std::fprintf(stderr, "hint: %s\n", hint.c_str());
+    std::fprintf(stderr, "gantry-oci: %s\n", text::printable(message).c_str());
+    if (!hint.empty()) std::fprintf(stderr, "hint: %s\n", text::printable(hint).c_str());
     return status;
 }
 

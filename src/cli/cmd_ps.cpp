@@ -5,6 +5,7 @@
 #include "oci/image.hpp"
 #include "runtime/state.hpp"
 #include "store/images.hpp"
+#include "util/printable.hpp"
 #include "util/units.hpp"
 
 #include <cstdio>
@@ -91,7 +92,7 @@ void register_ps(CLI::App& app, Context& ctx) {
                     if (command.size() > 30 && !o->no_trunc)
                         command = command.substr(0, 27) + "...";
                     rows.push_back({s.id, lazy.empty() ? s.image : s.image + " (" + lazy + ")",
-                                    "\"" + command + "\"", units::human_ago(s.created, s.created),
+                                    text::quote(command), units::human_ago(s.created, s.created),
                                     status, s.name});
                 }
             }

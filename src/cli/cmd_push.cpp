@@ -11,6 +11,7 @@
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/printable.hpp"
 #include "util/units.hpp"
 
 #include <cstdio>
@@ -34,7 +35,7 @@ int publish_to_store(Context& ctx, const std::string& ref, const std::string& di
 void check_licences(Context& ctx, const std::string& src, const std::string& dest,
                     const std::optional<std::string>& flag, bool quiet) {
     auto line = analyze::check_push_licences(ctx.store(), src, dest, flag);
-    if (!quiet && !line.empty()) std::fprintf(stderr, "%s\n", line.c_str());
+    if (!quiet && !line.empty()) std::fprintf(stderr, "%s\n", text::printable(line).c_str());
 }
 
 void register_push(CLI::App& app, Context& ctx) {

@@ -1,4 +1,5 @@
 #include "cli/context.hpp"
+#include "dispatch/command_line.hpp"
 #include "lazy/store_layers.hpp"
 #include "oci/reference.hpp"
 #include "store/gc.hpp"
@@ -50,8 +51,7 @@ void register_rmi(CLI::App& app, Context& ctx) {
                         only = e;
                         break;
                     }
-                    std::fprintf(stderr, "gantry: error: %s\n", e.message().c_str());
-                    if (!e.hint().empty()) std::fprintf(stderr, "hint: %s\n", e.hint().c_str());
+                    std::fputs(dispatch::command_error(e).message.c_str(), stderr);
                     status = exit_status(e.code());
                 }
             }

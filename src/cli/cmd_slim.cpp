@@ -18,6 +18,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/identity.hpp"
+#include "util/printable.hpp"
 #include "util/text.hpp"
 
 #include <cstdio>
@@ -126,7 +127,8 @@ void print_result(const SlimOpts& o, const slim::SlimResult& res, const std::str
                     static_cast<unsigned long long>(res.strip_failures));
     if (!res.keep_arch.empty())
         std::fputs(slim::render_tailor(res.keep_arch, res.tailored).c_str(), stdout);
-    for (auto& w : res.warnings) std::fprintf(stderr, "gantry: warning: %s\n", w.c_str());
+    for (auto& w : res.warnings)
+        std::fprintf(stderr, "gantry: warning: %s\n", text::printable(w).c_str());
     if (!check_line.empty()) std::printf("%s\n", check_line.c_str());
     if (rc == 0)
         std::printf("Tagged %s (id %s)\n", newref.c_str(), res.config.str().substr(7, 12).c_str());
@@ -198,7 +200,7 @@ int slim_action(Context& ctx, const SlimOpts& o) {
                      "gantry: error: %s; %s was not tagged\nhint: fix the plan (--keep PATH, fewer "
                      "--remove classes, more --keep-arch targets) and slim again; `gantry system "
                      "prune` removes the untagged layer\n",
-                     check_line.c_str(), newref.c_str());
+                     text::printable(check_line).c_str(), newref.c_str());
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/json.hpp"
+#include "util/printable.hpp"
 #include "util/units.hpp"
 
 #include <cctype>
@@ -180,11 +181,12 @@ void register_system(CLI::App& app, Context& ctx) {
                 std::printf("%s\n", safe_json::dump_lossy(j, 2).c_str());
             } else {
                 for (auto& p : rep.problems)
-                    std::printf("%s %s: %s%s\n", p.kind.c_str(), p.object.c_str(), p.detail.c_str(),
-                                p.repaired ? " (removed)" : "");
+                    std::printf("%s %s: %s%s\n", p.kind.c_str(), text::printable(p.object).c_str(),
+                                text::printable(p.detail).c_str(), p.repaired ? " (removed)" : "");
                 for (auto& p : rep.notes)
-                    std::printf("note: %s %s: %s\n", p.kind.c_str(), p.object.c_str(),
-                                p.detail.c_str());
+                    std::printf("note: %s %s: %s\n", p.kind.c_str(),
+                                text::printable(p.object).c_str(),
+                                text::printable(p.detail).c_str());
                 std::printf("Checked %llu blob(s), %s",
                             static_cast<unsigned long long>(rep.blobs_checked),
                             human_size(rep.bytes_checked).c_str());

@@ -11,6 +11,7 @@
 #include "util/fd.hpp"
 #include "util/fs.hpp"
 #include "util/json.hpp"
+#include "util/printable.hpp"
 
 #include <cstdio>
 #include <fcntl.h>
@@ -64,15 +65,16 @@ void verify_print(const sif::Report& rep, bool checked) {
     for (auto& r : rep.signatures) {
         std::string about =
             verify_link(r) + ", " + (r.form.empty() ? "" : r.form + ", ") + r.info.hash;
-        std::printf("Signature object %u (%s", r.id, about.c_str());
+        std::printf("Signature object %u (%s", r.id, text::printable(about).c_str());
         std::printf("): %s\n", !checked ? "not checked" : r.verified ? "verified" : "FAILED");
         std::string fpr = r.signer.fingerprint.empty() ? r.info.fingerprint : r.signer.fingerprint;
-        std::printf("  Signer:  %s%s%s\n", fpr.empty() ? "(none named)" : fpr.c_str(),
-                    r.signer.user_id.empty() ? "" : " ", r.signer.user_id.c_str());
+        std::printf("  Signer:  %s%s%s\n",
+                    fpr.empty() ? "(none named)" : text::printable(fpr).c_str(),
+                    r.signer.user_id.empty() ? "" : " ", text::printable(r.signer.user_id).c_str());
         if (!r.covers.empty()) std::printf("  Covers:  %s\n", verify_objects(r.covers).c_str());
-        if (!r.error.empty()) std::printf("  Error:   %s\n", r.error.c_str());
+        if (!r.error.empty()) std::printf("  Error:   %s\n", text::printable(r.error).c_str());
     }
-    for (auto& p : rep.problems) std::printf("Problem: %s\n", p.c_str());
+    for (auto& p : rep.problems) std::printf("Problem: %s\n", text::printable(p).c_str());
 }
 
 int run_verify(const std::string& file, const std::vector<std::string>& key_files, bool json,

@@ -2,6 +2,8 @@
 
 #include "dispatch/docker_verbs.hpp"
 #include "util/error.hpp"
+#include "util/printable.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <iterator>
@@ -50,12 +52,13 @@ bool needs_utf8_locale(std::string_view command) {
 
 Ending usage_error(std::string_view what, std::string_view command) {
     if (command == "oci")
-        return {"gantry-oci: " + std::string(what) + "\nhint: see `gantry oci --help`\n", 1};
+        return {"gantry-oci: " + text::printable(what) + "\nhint: see `gantry oci --help`\n", 1};
     std::string help = "gantry "; // the command's own help when the line names one
     if (!command.empty()) help.append(command).append(" ");
     std::string hint = unknown_flag_hint(command, first_unknown_flag(what));
     hint += (hint.empty() ? "see `" : "; see `") + help + "--help`";
-    return {"gantry: error: " + usage_message(what) + "\nhint: " + hint + "\n",
+    return {"gantry: error: " + text::printable(usage_message(what)) +
+                "\nhint: " + text::printable(hint) + "\n",
             exit_status(Errc::usage)};
 }
 
@@ -70,15 +73,20 @@ std::string_view one_line_end(std::string_view text) {
 
 } // namespace
 
+// Each line is one line whatever the error quotes (a name, a path in a layer, a label, a
+// registry's answer): every value through the one rule (util/printable.hpp).
 Ending command_error(const Error& e) {
-    std::string text = "gantry: error: " + std::string(one_line_end(e.message())) + "\n";
+    std::string text = "gantry: error: " + text::printable(one_line_end(e.message())) + "\n";
+    for (auto line : text::lines(one_line_end(e.detail())))
+        text.append(text::printable(line)).append("\n");
     if (auto hint = one_line_end(e.hint()); !hint.empty())
-        text.append("hint: ").append(hint).append("\n");
+        text.append("hint: ").append(text::printable(hint)).append("\n");
     return {text, exit_status(e.code())};
 }
 
 Ending internal_error(const std::exception& e) {
-    return {"gantry: internal error: " + std::string(e.what()) + "\n", exit_status(Errc::internal)};
+    return {"gantry: internal error: " + text::printable(e.what()) + "\n",
+            exit_status(Errc::internal)};
 }
 
 } // namespace gantry::dispatch

@@ -1,6 +1,7 @@
 #include "dispatch/docker_verbs.hpp"
 
 #include "util/error.hpp"
+#include "util/printable.hpp"
 
 #include <algorithm>
 #include <iterator>
@@ -227,7 +228,7 @@ Ending unknown_command(std::string_view word) {
     }
     std::string hint = m ? std::string(m->hint) + " (docs/docker-cli.md)"
                          : std::string("see `gantry --help` for the commands");
-    return {"gantry: error: unknown command `" + std::string(word) + "`\nhint: " + hint + "\n",
+    return {"gantry: error: unknown command `" + text::printable(word) + "`\nhint: " + hint + "\n",
             exit_status(Errc::usage)};
 }
 

@@ -2,6 +2,7 @@
 
 #include "docker_model/words.hpp"
 #include "util/error.hpp"
+#include "util/printable.hpp"
 #include "util/units.hpp"
 
 #include <algorithm>
@@ -34,7 +35,7 @@ std::string ellipsis_text(const std::string& s, std::size_t n) {
 }
 
 std::string quoted_command(const std::string& s) {
-    return json(s).dump(-1, ' ', false, json::error_handler_t::replace); // Go's strconv.Quote
+    return text::quote(s); // docker's strconv.Quote: "sh -c \"x\"", a newline as \n
 }
 
 bool has_network_namespace(const oci::RuntimeSpec& spec) {

@@ -1,6 +1,7 @@
 #include "docker_model/events.hpp"
 
 #include "util/error.hpp"
+#include "util/printable.hpp"
 #include "util/units.hpp"
 
 #include <algorithm>
@@ -199,14 +200,15 @@ std::string event_line(const json& m) {
                       static_cast<long long>(nano % 1'000'000'000));
         out = std::string(line) + zone + " ";
     }
-    out += m.value("Type", "") + " " + m.value("Action", "") + " " +
-           m.value(json::json_pointer("/Actor/ID"), std::string());
+    // every value through the one rule (util/printable.hpp): a label can end no line
+    out += text::printable(m.value("Type", "")) + " " + text::printable(m.value("Action", "")) +
+           " " + text::printable(m.value(json::json_pointer("/Actor/ID"), std::string()));
     auto attrs = m.value(json::json_pointer("/Actor/Attributes"), json::object());
     if (!attrs.empty()) {
         std::string list;
         for (auto it = attrs.begin(); it != attrs.end(); ++it) // json objects keep keys sorted
-            list += (list.empty() ? "" : ", ") + it.key() + "=" +
-                    (it->is_string() ? it->get<std::string>() : it->dump());
+            list += (list.empty() ? "" : ", ") + text::printable(it.key()) + "=" +
+                    text::printable(it->is_string() ? it->get<std::string>() : it->dump());
         out += " (" + list + ")";
     }
     return out + "\n";

@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 #include "util/fd.hpp"
+#include "util/printable.hpp"
 #include "util/spawn.hpp"
 #include "util/text.hpp"
 
@@ -85,7 +86,8 @@ std::string top_table(std::string_view ps_output, const std::set<pid_t>& pids) {
             char* stop = nullptr;
             std::string pid(f[column]);
             long v = std::strtol(pid.c_str(), &stop, 10);
-            if (stop && *stop == 0 && pids.count(pid_t(v))) out += std::string(line) + "\n";
+            if (stop && *stop == 0 && pids.count(pid_t(v)))
+                out += text::printable(line) + "\n"; // a process's arguments end no line
         }
         end = next;
     }

@@ -1,12 +1,55 @@
 // Executing a parsed template over a JSON value, as Go's text/template executes one over Go
 // values: fields are object keys, methods are the Data's, the rest is functions.cpp's.
+//
+// The data is someone else's text (a label, an image's env, a command), the template the user's:
+// every value read from the data (a field, a method's result, dot, a variable) is printable
+// (util/printable.hpp: a control character escaped as Go's %q escapes it) where it is read, so
+// no value prints a line of its own while the template's own text, its literals and what
+// println, printf or join add keep their newlines. Only json's argument is read raw: its output
+// is JSON, which escapes every control character itself. The values range, with and a variable
+// hold are kept raw, and made printable when a field or variable reads them.
 #include "gotemplate/functions.hpp"
 #include "gotemplate/syntax.hpp"
 #include "util/error.hpp"
+#include "util/printable.hpp"
 
 namespace gantry::gotemplate {
 
 namespace {
+
+// Sets FLAG while it lives (when ON), and gives it back its value after.
+struct RawScope {
+    bool& flag;
+    bool was;
+    RawScope(bool& f, bool on) : flag(f), was(f) { flag = was || on; }
+    ~RawScope() { flag = was; }
+    RawScope(const RawScope&) = delete;
+    RawScope& operator=(const RawScope&) = delete;
+};
+
+// V with every string in it, keys too, printable (util/printable.hpp); hidden keys ('$') kept.
+json printable_value(const json& v) {
+    switch (v.type()) {
+    case json::value_t::string: {
+        const auto& s = v.get_ref<const std::string&>();
+        return text::is_printable(s) ? v : json(text::printable(s));
+    }
+    case json::value_t::array: {
+        json out = json::array();
+        for (const auto& e : v) out.push_back(printable_value(e));
+        return out;
+    }
+    case json::value_t::object: {
+        json out = json::object();
+        for (auto it = v.begin(); it != v.end(); ++it)
+            out[it.key().starts_with('$') ? it.key() : text::printable(it.key())] =
+                printable_value(it.value());
+        return out;
+    }
+    default:
+        return v;
+    }
+}
 
 class Executor {
   public:
@@ -42,7 +85,7 @@ class Executor {
         case Node::if_:
         case Node::with: {
             auto mark = vars_.size();
-            auto v = eval_pipe(*n.pipe, dot);
+            auto v = n.kind == Node::with ? eval_raw(*n.pipe, dot) : eval_pipe(*n.pipe, dot);
             Flow f = Flow::normal;
             if (truth(v))
                 f = walk(*n.body, n.kind == Node::with ? v : dot);
@@ -66,7 +109,7 @@ class Executor {
         // the variables are bound per element, not to the whole value
         Pipe p = *n.pipe;
         p.vars.clear();
-        auto v = eval_pipe(p, dot);
+        auto v = eval_raw(p, dot);
         vars_.resize(mark);
         if (!v.is_array() && !v.is_object() && !v.is_null())
             fail(n.pos, "range can't iterate over " + print_value(v));
@@ -109,11 +152,24 @@ class Executor {
         out_ += s;
     }
 
+    // P's value with the data's strings as they are: what range, with and a variable hold
+    json eval_raw(const Pipe& p, const json& dot) {
+        RawScope raw(raw_, true);
+        return eval_pipe(p, dot);
+    }
+
+    static bool calls_json(const Command& c) {
+        return c.args[0].kind == Arg::function && c.args[0].name == "json";
+    }
+
     json eval_pipe(const Pipe& p, const json& dot) {
+        if (!p.vars.empty() && !raw_) return eval_raw(p, dot); // a variable holds raw data
         json v;
         bool have = false;
-        for (auto& c : p.cmds) {
-            v = eval_command(c, dot, have ? &v : nullptr);
+        for (std::size_t i = 0; i < p.cmds.size(); ++i) {
+            // what is piped into json is read raw: `{{.Config | json}}`
+            RawScope raw(raw_, i + 1 < p.cmds.size() && calls_json(p.cmds[i + 1]));
+            v = eval_command(p.cmds[i], dot, have ? &v : nullptr);
             have = true;
         }
         if (!p.vars.empty()) {
@@ -150,8 +206,11 @@ class Executor {
                 return v;
             }
             std::vector<json> args;
-            for (std::size_t i = 1; i < c.args.size(); ++i)
-                args.push_back(eval_arg(c.args[i], dot));
+            {
+                RawScope raw(raw_, calls_json(c)); // json's output escapes them itself, as JSON
+                for (std::size_t i = 1; i < c.args.size(); ++i)
+                    args.push_back(eval_arg(c.args[i], dot));
+            }
             if (piped) args.push_back(*piped);
             try {
                 return call_function(first.name, args, header_);
@@ -240,7 +299,7 @@ class Executor {
             path += "." + name;
             at_root = false;
         }
-        return cur;
+        return raw_ ? cur : printable_value(cur);
     }
 
     json field(const json& recv, const std::string& name, const std::string& path, bool at_root,
@@ -285,6 +344,7 @@ class Executor {
     const Limits& limits_;
     bool header_;
     bool rooted_ = false; // the operand being evaluated begins at the top-level value
+    bool raw_ = false;    // the data read as it is (json's argument), not printable
     std::string out_;
     std::uint64_t steps_ = 0;
     std::vector<std::pair<std::string, json>> vars_;

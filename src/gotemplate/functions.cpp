@@ -277,7 +277,9 @@ std::string to_json(const json& v) {
     if (is_no_value(v)) return "null";
     std::string s = strip_hidden(v).dump(-1, ' ', false, json::error_handler_t::replace);
     // Go's encoding/json where nlohmann's differs: \b and \f as \u0008 and \u000c, and
-    // U+2028 and U+2029 escaped (JavaScript's line separators)
+    // U+2028 and U+2029 escaped (JavaScript's line separators); and, unlike Go, the C1 controls
+    // U+0080-U+009F as \u0080-\u009f: NEL (U+0085) ends a line for Python's splitlines, and a
+    // JSON line per event or row must stay one line (docs/printed-text.md)
     std::string out;
     out.reserve(s.size());
     for (std::size_t i = 0; i < s.size(); ++i) {
@@ -288,6 +290,14 @@ std::string to_json(const json& v) {
                    (s[i + 2] == '\xa8' || s[i + 2] == '\xa9')) {
             out += s[i + 2] == '\xa8' ? "\\u2028" : "\\u2029";
             i += 2;
+        } else if (s[i] == '\xc2' && i + 1 < s.size() &&
+                   static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+                   static_cast<unsigned char>(s[i + 1]) <= 0x9f) {
+            static constexpr char hex[] = "0123456789abcdef";
+            unsigned char c = static_cast<unsigned char>(s[++i]);
+            out += "\\u00";
+            out += hex[c >> 4];
+            out += hex[c & 15];
         } else {
             out += s[i];
         }

@@ -288,12 +288,11 @@ class Builder {
                 throw Error(e.code(),
                             opt_.dockerfile_name + ":" + m.substr(5, colon - 5) +
                                 ":1: " + m.substr(colon + 2),
-                            e.hint());
+                            e.hint())
+                    .with_detail(e.detail());
             }
             if (m.starts_with(opt_.dockerfile_name + ":")) throw;
-            throw Error(e.code(),
-                        opt_.dockerfile_name + ":" + std::to_string(ins.line) + ":1: " + m,
-                        e.hint());
+            throw e.with_context(opt_.dockerfile_name + ":" + std::to_string(ins.line) + ":1");
         }
     }
 

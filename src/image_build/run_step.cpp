@@ -88,9 +88,9 @@ std::optional<WorkLayer> run_step(store::Store& store, const WorkImage& image, c
     }
     if (status != 0) {
         std::string msg = step.what + " failed: exit status " + std::to_string(status);
-        if (!tail.empty()) msg += "; its last output:\n" + tail;
-        while (msg.ends_with('\n')) msg.pop_back();
-        throw Error(Errc::run_failed, msg, "fix the command; nothing was tagged");
+        if (!tail.empty()) msg += "; its last output:";
+        while (tail.ends_with('\n')) tail.pop_back();
+        throw Error(Errc::run_failed, msg, "fix the command; nothing was tagged").with_detail(tail);
     }
     UpperCommit c;
     c.upper = upper;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <fcntl.h>
 #include <map>
 #include <optional>
@@ -24,16 +25,19 @@ struct Child {
     std::string text; // what it wrote so far
 };
 
-// The child's report: "R" + result, or "E" + code + "\n" + message + "\n" + hint.
+// The child's report: "R" + result, or "E" + code + "\n" + the message, the hint and the detail,
+// each as its length in decimal, '\n' and its bytes (any of them may hold a newline).
 [[noreturn]] void child(const StageJobs& j, int stage, int fd) {
     std::string msg;
     try {
         msg = "R" + j.build(stage);
     } catch (const Error& e) {
-        msg =
-            "E" + std::to_string(static_cast<int>(e.code())) + "\n" + e.message() + "\n" + e.hint();
+        msg = "E" + std::to_string(static_cast<int>(e.code())) + "\n";
+        for (const std::string* f : {&e.message(), &e.hint(), &e.detail()})
+            msg += std::to_string(f->size()) + "\n" + *f;
     } catch (const std::exception& e) {
-        msg = "E1\n" + std::string(e.what()) + "\n";
+        std::string what = e.what();
+        msg = "E1\n" + std::to_string(what.size()) + "\n" + what + "0\n0\n";
     }
     try {
         fs::write_all(fd, msg.data(), msg.size(), "a stage's result");
@@ -45,12 +49,19 @@ struct Child {
 }
 
 Error decode_error(const std::string& text) {
-    auto a = text.find('\n');
-    auto b = a == std::string::npos ? a : text.find('\n', a + 1);
     int code = std::atoi(text.c_str());
-    std::string message = text.substr(a + 1, b == std::string::npos ? b : b - a - 1);
-    std::string hint = b == std::string::npos ? "" : text.substr(b + 1);
-    return Error(code > 0 && code < 256 ? static_cast<Errc>(code) : Errc::internal, message, hint);
+    std::size_t at = std::min(text.find('\n'), text.size());
+    std::string fields[3];
+    for (auto& f : fields) { // each: its length, '\n', its bytes; a short report leaves the rest
+        std::size_t nl = text.find('\n', at + 1);
+        if (nl == std::string::npos) break;
+        std::size_t n = std::strtoull(text.c_str() + at + 1, nullptr, 10);
+        f = text.substr(nl + 1, n);
+        at = std::min(nl + n, text.size());
+    }
+    return Error(code > 0 && code < 256 ? static_cast<Errc>(code) : Errc::internal, fields[0],
+                 fields[1])
+        .with_detail(fields[2]);
 }
 
 } // namespace

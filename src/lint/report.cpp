@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 #include "util/json.hpp"
+#include "util/printable.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -61,9 +62,10 @@ std::string tty(const std::vector<FileResult>& results, bool color) {
         for (auto& f : r.findings) {
             std::string level = level_word(f.severity);
             if (color) level = color_of(f.severity) + level + "\033[0m";
-            out += r.file + ":" + std::to_string(f.at.line) + " " + f.id + " " + level + ": " +
-                   f.message + "\n";
-            if (!f.fix.empty()) out += "  fix: " + f.fix + "\n";
+            // a Dockerfile's words quoted in a message: each line one line (util/printable.hpp)
+            out += text::printable(r.file) + ":" + std::to_string(f.at.line) + " " + f.id + " " +
+                   level + ": " + text::printable(f.message) + "\n";
+            if (!f.fix.empty()) out += "  fix: " + text::printable(f.fix) + "\n";
         }
     return out;
 }
@@ -87,8 +89,9 @@ std::string gnu(const std::vector<FileResult>& results) {
     std::string out;
     for (auto& r : results)
         for (auto& f : r.findings)
-            out += r.file + ":" + std::to_string(f.at.line) + ":" + std::to_string(f.at.column) +
-                   ": " + level_word(f.severity) + ": " + f.id + " " + f.message + "\n";
+            out += text::printable(r.file) + ":" + std::to_string(f.at.line) + ":" +
+                   std::to_string(f.at.column) + ": " + level_word(f.severity) + ": " + f.id + " " +
+                   text::printable(f.message) + "\n";
     return out;
 }
 

@@ -1,6 +1,7 @@
 #include "oci/reference.hpp"
 
 #include "util/error.hpp"
+#include "util/printable.hpp"
 
 #include <cstdio>
 
@@ -58,27 +59,13 @@ bool all_of(std::string_view s, bool (*pred)(char)) {
     return true;
 }
 
-// s in double quotes, with quotes, backslashes and non-printable bytes escaped and very long
-// inputs shortened, so that messages stay on one readable line.
+// s in double quotes as Go's strconv.Quote writes it (util/printable.hpp: the one rule for a
+// value printed as text), very long inputs shortened, so that messages stay on one readable line.
 std::string quote(std::string_view s) {
     constexpr std::size_t kMaxShown = 200;
-    std::string out = "\"";
-    std::size_t n = s.size() > kMaxShown ? kMaxShown : s.size();
-    for (std::size_t i = 0; i < n; ++i) {
-        auto c = static_cast<unsigned char>(s[i]);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c < 0x20 || c >= 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (n < s.size()) out += "...";
-    out += '"';
+    if (s.size() <= kMaxShown) return text::quote(s);
+    std::string out = text::quote(s.substr(0, kMaxShown));
+    out.insert(out.size() - 1, "...");
     return out;
 }
 

@@ -1,5 +1,7 @@
 #include "runtime/child_failure.hpp"
 
+#include "util/printable.hpp"
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -27,7 +29,10 @@ void report_failures_as_text(int err_fd) {
     failure_text_fd = err_fd;
 }
 
-void write_failure(int err_fd, int code, const std::string& message, const std::string& hint) {
+void write_failure(int err_fd, int code, const std::string& message_in,
+                   const std::string& hint_in) {
+    // one line each, whatever they quote (an image's command): read_failure splits at '\n'
+    std::string message = text::printable(message_in), hint = text::printable(hint_in);
     std::string msg = err_fd == failure_text_fd
                           ? message + "\n" + (hint.empty() ? "" : "hint: " + hint + "\n")
                           : std::to_string(code) + " " + message + "\n" + hint;

@@ -1,5 +1,7 @@
 // gantry::Error: the one exception type of libgantry. It carries a code (mapped to an exit status
-// by the CLI), a one-line message naming the thing that failed, and a hint naming the fix.
+// by the CLI), a one-line message naming the thing that failed, and a hint naming the fix; the
+// CLI prints each as one line, whatever value it quotes (util/printable.hpp). A message that
+// shows lines of output (a failed RUN step's last lines) carries them as its detail.
 #pragma once
 
 #include <string>
@@ -31,17 +33,28 @@ class Error : public std::exception {
     Errc code() const noexcept { return code_; }
     const std::string& message() const noexcept { return message_; }
     const std::string& hint() const noexcept { return hint_; }
+    // Lines shown below the message as they are ('\n' between them), each printed printable:
+    // output quoted for the user to read, such as a failed step's last lines. Empty: none.
+    const std::string& detail() const noexcept { return detail_; }
     const char* what() const noexcept override { return message_.c_str(); }
 
-    // Prefix the message with context ("loading x.tar: " + message), keeping code and hint.
+    // Prefix the message with context ("loading x.tar: " + message), keeping code, hint and
+    // detail.
     Error with_context(const std::string& context) const {
-        return Error(code_, context + ": " + message_, hint_);
+        return Error(code_, context + ": " + message_, hint_).with_detail(detail_);
+    }
+    // This error with DETAIL below its message.
+    Error with_detail(std::string detail) const {
+        Error e = *this;
+        e.detail_ = std::move(detail);
+        return e;
     }
 
   private:
     Errc code_;
     std::string message_;
     std::string hint_;
+    std::string detail_;
 };
 
 // An Error for a failed system call: "<what>: <strerror(err)>", with the code derived from errno

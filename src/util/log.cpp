@@ -1,5 +1,7 @@
 #include "util/log.hpp"
 
+#include "util/printable.hpp"
+
 #include <atomic>
 #include <cstdio>
 #include <mutex>
@@ -11,7 +13,8 @@ std::atomic<Level> g_level{Level::normal};
 std::mutex g_mutex;
 void emit(const char* prefix, const std::string& msg) {
     std::lock_guard lock(g_mutex);
-    std::fprintf(stderr, "gantry: %s%s\n", prefix, msg.c_str());
+    // one line, whatever the message quotes (util/printable.hpp)
+    std::fprintf(stderr, "gantry: %s%s\n", prefix, text::printable(msg).c_str());
 }
 } // namespace
 

@@ -1,4 +1,5 @@
-// Minimal logging to stderr: notes and warnings for users, debug output with --debug.
+// Minimal logging to stderr: notes and warnings for users, debug output with --debug. Each message
+// is one line: printed printable (util/printable.hpp), a newline it quotes escaped.
 #pragma once
 
 #include <string>

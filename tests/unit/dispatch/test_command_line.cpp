@@ -1,4 +1,5 @@
 #include "dispatch/command_line.hpp"
+#include "dispatch/docker_verbs.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>
@@ -122,6 +123,28 @@ TEST(Dispatch, ACommandErrorExitsWithItsDocumentedStatus) {
     auto internal = dispatch::internal_error(std::runtime_error("map::at"));
     EXPECT_EQ(internal.status, 1);
     EXPECT_EQ(internal.message, "gantry: internal error: map::at\n");
+}
+
+TEST(Dispatch, AnErrorQuotingAValuePrintsOneLineEach) {
+    // a name, path or label with a newline or an escape sequence cannot print a line of its own
+    auto e = dispatch::command_error(Error(Errc::not_found,
+                                           "no such container: x\ngantry: error: forged\x1b[2J",
+                                           "see `gantry ps`\rX\xe2\x80\xa8"));
+    EXPECT_EQ(e.message, "gantry: error: no such container: x\\ngantry: error: forged\\x1b[2J\n"
+                         "hint: see `gantry ps`\\rX\\u2028\n");
+    // a detail's lines (a failed step's last output) stay lines, each escaped on its own
+    auto d = dispatch::command_error(
+        Error(Errc::run_failed, "RUN x failed: exit status 1; its last output:", "fix it")
+            .with_detail("  one\x1b[1A\n  t\rwo\n"));
+    EXPECT_EQ(d.message, "gantry: error: RUN x failed: exit status 1; its last output:\n"
+                         "  one\\x1b[1A\n  t\\rwo\nhint: fix it\n");
+    EXPECT_EQ(dispatch::internal_error(std::runtime_error("bad\nline")).message,
+              "gantry: internal error: bad\\nline\n");
+    EXPECT_EQ(dispatch::usage_error("unexpected: a\nb", "ps").message.find("a\nb"),
+              std::string::npos);
+    EXPECT_EQ(dispatch::unknown_command("x\ny").message,
+              "gantry: error: unknown command `x\\ny`\nhint: see `gantry --help` for the "
+              "commands\n");
 }
 
 } // namespace dispatch_command_line_test

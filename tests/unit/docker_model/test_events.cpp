@@ -141,6 +141,20 @@ TEST(DockerEvents, LocalTimesUseTheZoneOfNow) {
     ::tzset();
 }
 
+TEST(DockerEvents, LineEscapesWhatALabelCarries) {
+    // a label's key or value ends no line and moves no cursor: escaped as Go's %q escapes
+    auto m = message("start", {{"evil", "x\n2023-11-14T22:13:20Z container destroy fake"},
+                               {"k\x1b[2J", "\r\xe2\x80\xa8"}});
+    std::string line = event_line(m);
+    EXPECT_EQ(line.find('\n'), line.size() - 1) << line;
+    EXPECT_EQ(line.find('\r'), std::string::npos) << line;
+    EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;
+    EXPECT_NE(line.find("(evil=x\\n2023-11-14T22:13:20Z container destroy fake, "
+                        "image=busybox:1.36, k\\x1b[2J=\\r\\u2028, name=web)\n"),
+              std::string::npos)
+        << line;
+}
+
 TEST(DockerEvents, TemplateFieldsAreDockersGoNames) {
     auto f = gantry::gotemplate::Format::parse("{{.Status}} {{.ID}} {{.From}} {{.Type}} "
                                                "{{.Action}} {{.Scope}} {{.Time}} {{.TimeNano}} "

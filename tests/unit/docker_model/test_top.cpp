@@ -24,6 +24,12 @@ TEST(DockerTop, KeepsTheRowsOfThePidColumn) {
     EXPECT_EQ(top_table("PID\n12x\n", {12}), "PID\n"); // not a number: not a row of 12
 }
 
+TEST(DockerTop, ARowsControlCharactersAreEscaped) {
+    // a process's arguments (chosen in the container) end no line and move no cursor
+    std::string ps = "PID CMD\n42 sh -c x\x1b[2J\ry\xc2\x85z\n";
+    EXPECT_EQ(top_table(ps, {42}), "PID CMD\n42 sh -c x\\x1b[2J\\ry\\u0085z\n");
+}
+
 TEST(DockerTop, NoPidColumnIsRefused) {
     try {
         top_table("COMMAND\nsleep\n", {1});
