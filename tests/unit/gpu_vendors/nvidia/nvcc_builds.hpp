@@ -1,7 +1,7 @@
-// Test helper for tests/unit/gpu_vendors/nvidia/test_cuda_*.cpp: CUDA shared libraries built here with nvcc
-// (two translation units each, several -gencode sets, compressed and not, -rdc, sm_90a, family),
-// a program linked against one of them, and an LD_PRELOAD shim (cuda_register_shim.c). ctest
-// runs every test in its own process, so the builds go to a private cache directory keyed by
+// Test helper for tests/unit/gpu_vendors/nvidia/test_cuda_*.cpp: CUDA shared libraries built here
+// with nvcc (two translation units each, several -gencode sets, compressed and not, -rdc, sm_90a,
+// family), a program linked against one of them, and an LD_PRELOAD shim (cuda_register_shim.c).
+// ctest runs every test in its own process, so the builds go to a private cache directory keyed by
 // nvcc and the build commands: the first process compiles (in parallel), later ones reuse it.
 #pragma once
 
@@ -153,7 +153,8 @@ inline const Builds& nvcc_builds() {
         if (stdfs::exists(b.dir / "prog")) b.built["prog"] = b.dir / "prog";
         if (!stdfs::exists(b.dir / "shim.so")) {
             std::string cmd = cd + "cc -shared -fPIC -O1 -o shim.so" + tag + " '" +
-                              GANTRY_TESTS_DIR + "/unit/gpu_vendors/nvidia/cuda_register_shim.c' -ldl" +
+                              GANTRY_TESTS_DIR +
+                              "/unit/gpu_vendors/nvidia/cuda_register_shim.c' -ldl" +
                               " > shim.so.log 2>&1 && mv -f shim.so" + tag + " shim.so";
             std::system(cmd.c_str());
         }
