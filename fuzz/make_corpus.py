@@ -328,7 +328,7 @@ def seeds() -> dict[str, list]:
             lint_tests, lambda s: re.search(r"^\s*(FROM|ARG)\s", s, re.M | re.I) is not None),
         "shell": run_lines + literals(
             lint_tests, lambda s: s.startswith("RUN ") or "&&" in s or "pip install" in s),
-        "require": literals(["tests/unit/compat/test_require.cpp"],
+        "require": literals(["tests/unit/gpu_vendors/nvidia/test_require.cpp"],
                             lambda s: re.search(r"(cuda|driver|arch|brand)\s*[<>=!]", s, re.I)
                             or "NVIDIA_" in s or "CUDA_VERSION" in s),
         "www_authenticate": literals(["tests/unit/registry/*.cpp"],
