@@ -19,8 +19,16 @@
 namespace gantry::runtime {
 
 // Starts a keeper for the mount namespace of `container` (a child of ours that has not been
-// reaped). Returns false, having changed nothing, when it cannot: the container already exited,
-// no pidfd (Linux < 5.3), or an architecture without the raw system calls below.
-bool keep_mount_namespace(pid_t container);
+// reaped). Returns null, having changed nothing, when it cannot: the container already exited,
+// no pidfd (Linux < 5.3), or an architecture without the raw system calls below. Else a word
+// that becomes 1 once the keeper has closed its copies of gantry's descriptors.
+const int* keep_mount_namespace(pid_t container);
+
+// Waits, at most TIMEOUT_MS, until the keeper that DROPPED belongs to has closed its copies of
+// gantry's descriptors (at once when it has, as it almost always has by a container's exit):
+// until then it holds what they hold, the flock on the image a run uses among them, and a
+// command run right after gantry (system reset, rmi) would see the image still in use. A null
+// DROPPED (no keeper) is true at once.
+bool await_keeper_dropped(const int* dropped, int timeout_ms = 2000);
 
 } // namespace gantry::runtime

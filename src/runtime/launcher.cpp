@@ -323,9 +323,12 @@ int run(const Launch& l) {
     // its exec); a failing one is a warning and the container goes on.
     run_hooks_warning_on_failure(l, "poststart", pid, "running");
     // the mount namespace's teardown at the container's exit happens after we returned
-    if (!early || !early->keeping()) keep_mount_namespace(pid);
+    const int* keeper = !early || !early->keeping() ? keep_mount_namespace(pid) : nullptr;
     if (l.on_started) l.on_started(pid);
     int status = supervise(pid, blocked.set(), master ? master.get() : -1, l.sig_proxy);
+    // gantry's descriptors (the image's flock) must not outlive its return through the keeper:
+    // on a loaded machine the keeper may not have run at all by a short container's exit
+    await_keeper_dropped(keeper);
     // poststop failures are reported, not fatal (OCI)
     run_hooks_warning_on_failure(l, "poststop", 0, "stopped");
     return status;
