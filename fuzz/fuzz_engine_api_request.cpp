@@ -41,10 +41,12 @@ GANTRY_FUZZ_TARGET(engine_api_request) {
     } catch (const engine_api::ApiError& e) {
         FUZZ_CHECK(e.status() == 400);
     }
-    try { // a terminal size is a winsize's field or a refusal
+    try { // a terminal size is a winsize's field or a refusal ("-0" is 0, as Go's Atoi reads it)
         auto n = engine_api::query_winsize("h", std::string(filters));
-        FUZZ_CHECK(!filters.empty() && n <= 65535 &&
-                   filters.find_first_not_of("0123456789") == std::string_view::npos);
+        std::string_view digits = filters.starts_with('-') ? filters.substr(1) : filters;
+        FUZZ_CHECK(!digits.empty() && n <= 65535 &&
+                   digits.find_first_not_of("0123456789") == std::string_view::npos);
+        FUZZ_CHECK(digits.size() == filters.size() || n == 0);
     } catch (const engine_api::ApiError& e) {
         FUZZ_CHECK(e.status() == 400);
     }
