@@ -30,6 +30,18 @@ def run_gantry(oci_bin, bundle, tmp_path, name):  # noqa: F811
                           timeout=60, stdin=subprocess.DEVNULL)
 
 
+def root_owns_both_ways(oci_bin, bundle, tmp_path, vol, edit):
+    """Under gantry and crun alike: the container's root sees /vol/f (the host's root's) as its
+    own, and what it makes in /vol is the host's root's: each runtime made one file there."""
+    runs = run_with_crun(oci_bin, bundle, tmp_path,
+                         ["sh", "-c", "f=$(mktemp /vol/m.XXXXXX) && stat -c '%u:%g' /vol/f $f"],
+                         edit)
+    for name, r in runs.items():
+        assert (r.returncode, r.stdout) == (0, "0:0\n0:0\n"), (name, r)
+    made = list(vol.glob("m.*"))
+    assert len(made) == 2 and all((m.stat().st_uid, m.stat().st_gid) == (0, 0) for m in made)
+
+
 def test_idmapped_mounts_as_crun(oci_bin, bundle, tmp_path):
     """mounts[].uidMappings/gidMappings {0 -> 1000}: the source's root-owned files are 1000's at
     the destination, directly and through a link in the root (/lnk -> /data), as crun shows
@@ -66,13 +78,7 @@ def test_idmapped_mount_in_a_user_namespace_as_crun(oci_bin, bundle, tmp_path):
         userns(cfg)
         cfg["mounts"].append(idmapped("/vol", vol, 0, MAPPED, 65536))
 
-    runs = run_with_crun(oci_bin, bundle, tmp_path,
-                         ["sh", "-c", "f=$(mktemp /vol/m.XXXXXX) && stat -c '%u:%g' /vol/f $f"],
-                         edit)
-    for name, r in runs.items():
-        assert (r.returncode, r.stdout) == (0, "0:0\n0:0\n"), (name, r)
-    made = list(vol.glob("m.*"))
-    assert len(made) == 2 and all((m.stat().st_uid, m.stat().st_gid) == (0, 0) for m in made)
+    root_owns_both_ways(oci_bin, bundle, tmp_path, vol, edit)
 
 
 def test_idmapped_mount_refusals_name_the_mount(oci_bin, bundle, tmp_path):
@@ -154,13 +160,7 @@ def test_idmap_option_alone_takes_the_containers_user_namespace_as_crun(oci_bin,
         cfg["mounts"].append({"destination": "/vol", "type": "bind", "source": str(vol),
                               "options": ["bind", "idmap"]})
 
-    runs = run_with_crun(oci_bin, bundle, tmp_path,
-                         ["sh", "-c", "f=$(mktemp /vol/m.XXXXXX) && stat -c '%u:%g' /vol/f $f"],
-                         edit)
-    for name, r in runs.items():
-        assert (r.returncode, r.stdout) == (0, "0:0\n0:0\n"), (name, r)
-    made = list(vol.glob("m.*"))
-    assert len(made) == 2 and all((m.stat().st_uid, m.stat().st_gid) == (0, 0) for m in made)
+    root_owns_both_ways(oci_bin, bundle, tmp_path, vol, edit)
 
 
 def test_ridmap_idmaps_the_mounts_under_the_source_idmap_only_the_top(oci_bin, bundle, tmp_path):
