@@ -16,7 +16,7 @@ GANTRY_FUZZ_TARGET(tailor_cuda) {
     for (std::size_t i = 0; i < sets.size(); ++i) {
         KeepSet keep;
         for (unsigned sm : sets[i]) keep.by_format["cuda"].push_back("sm_" + std::to_string(sm));
-        keep.ptx = i != 1;
+        if (i == 1) keep.options.insert(kNoPtx);
         std::string bytes = input;
         auto dry = tailor_cuda(bytes, keep, "fuzz", false);
         FUZZ_CHECK(bytes == input);

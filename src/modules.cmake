@@ -53,9 +53,9 @@ gantry_module(gpu_host PURPOSE "what every GPU host shares, whatever the vendor:
   DEPENDS util)
 gantry_module(cpu PURPOSE "x86-64 ISA levels and features: the host's, --cpu-arch targets, image labels"
   DEPENDS util)
-gantry_module(image_facts PURPOSE "the parsers the doctor's image rules read versions with, running nothing: wheel METADATA, version headers, versioned library names, the dpkg database, PyTorch's version.py"
+gantry_module(image_facts PURPOSE "the vendor-neutral parsers the vendors' doctor rules read an image's versions with, running nothing: wheel METADATA, version header defines, versioned library names, the dpkg database, a Python module's assignments (PyTorch's version.py)"
   DEPENDS util)
-gantry_module(device_code PURPOSE "the device-code format interface every vendor implements (keep grammar, reader, rewriter, build variables) and the kept set and per-file report they share"
+gantry_module(device_code PURPOSE "the device-code format interface every vendor implements (keep grammar and keep options, reader, rewriter, build variables) and the kept set and per-file report they share"
   DEPENDS util)
 gantry_module(archive PURPOSE "docker save / OCI archives and layouts in and out"
   DEPENDS layer oci store util)

@@ -33,13 +33,12 @@ std::vector<std::string_view> comps(std::string_view p) {
     return out;
 }
 
+// A compiler or developer tool: GCC's (and its drivers, also versioned: gcc-12) or a GPU
+// vendor's toolkit's (Backend::toolchain_programs).
 bool is_compiler(std::string_view b) {
-    static const std::set<std::string_view> cuda = {
-        "nvcc",    "ptxas",    "nvlink",         "fatbinary",         "cudafe++",     "cicc",
-        "bin2c",   "nvdisasm", "cuobjdump",      "nvprune",           "cu++filt",     "ncu",
-        "nsys",    "cuda-gdb", "cuda-gdbserver", "compute-sanitizer", "nvcc.profile", "cc1",
-        "cc1plus", "lto1",     "collect2",       "lto-wrapper"};
-    if (cuda.count(b)) return true;
+    static const std::set<std::string_view> gcc_internals = {"cc1", "cc1plus", "lto1", "collect2",
+                                                             "lto-wrapper"};
+    if (gcc_internals.count(b) || gpu_vendors::is_toolchain_program(b)) return true;
     std::string_view s = b;
     if (s.starts_with("x86_64-linux-gnu-")) s.remove_prefix(17);
     if (s.starts_with("aarch64-linux-gnu-")) s.remove_prefix(18);
@@ -106,9 +105,7 @@ std::string path_class(const std::string& path, Kind kind) {
     bool in_bin = cs.size() >= 2 && (cs[cs.size() - 2] == "bin" || cs[cs.size() - 2] == "sbin");
     bool in_gcc = text::contains(p, "lib/gcc/") || text::contains(p, "libexec/gcc/");
     if ((in_bin || in_gcc) && is_compiler(b)) return "toolchain";
-    if (text::contains(p, "nvvm/bin/") || text::contains(p, "nsight-compute") ||
-        text::contains(p, "nsight-systems"))
-        return "toolchain";
+    if (gpu_vendors::in_toolchain_path(p)) return "toolchain";
     return {};
 }
 
@@ -123,7 +120,7 @@ struct ClassInfo {
 const std::map<std::string, ClassInfo>& classes() {
     static const std::map<std::string, ClassInfo> m = {
         {"toolchain",
-         {"DEVEL-TOOLCHAIN", "compilers and CUDA developer tools in the final image",
+         {"DEVEL-TOOLCHAIN", "compilers and GPU toolkits' developer tools in the final image",
           "build in a -devel stage and copy only the built artefacts into a -runtime base "
           "(multi-stage build), or `gantry slim --remove toolchain`"}},
         {"headers",
@@ -175,7 +172,7 @@ void judge_base(const std::string& name, bool has_digest, std::vector<Finding>& 
         Finding f =
             finding("BASE-LATEST", Severity::warn, "the base image is `latest` (or has no tag)");
         f.message = "base " + n + " (from " + source + ") floats: every rebuild may get a " +
-                    "different CUDA, driver requirement or library set";
+                    "different GPU toolkit, driver requirement or library set";
         f.fix = "pin the base to a version tag and a digest: FROM repo:tag@sha256:…";
         f.subject.details = {{"base", n}, {"source", source}};
         out.push_back(f);

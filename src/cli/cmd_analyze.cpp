@@ -3,6 +3,7 @@
 #include "analyze/analyze.hpp"
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
+#include "cli/keep_flags.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "store/images.hpp"
 #include "tailor/tailor.hpp"
@@ -20,7 +21,8 @@ void register_analyze(CLI::App& app, Context& ctx) {
         std::string image, html, ci_config, lowest_eff, highest_wasted, highest_user, large;
         std::string keep_arch;
         gpu_vendors::Roots roots;
-        bool json = false, ci = false, verify = false, no_ptx = false;
+        std::vector<std::string> keep_options; // the formats' keep options given ("--no-ptx")
+        bool json = false, ci = false, verify = false;
         unsigned jobs = 0;
         std::size_t paths = 3;
     };
@@ -49,18 +51,18 @@ void register_analyze(CLI::App& app, Context& ctx) {
     cmd->add_option("--keep-arch", o->keep_arch,
                     "Also predict what `slim --keep-arch` would save: `host` or a list like "
                     "sm_80,sm_90 or gfx90a,gfx942");
-    cmd->add_flag("--no-ptx", o->no_ptx, "With --keep-arch: as slim --no-ptx");
+    add_keep_option_flags(cmd, o->keep_options);
     add_host_root_flags(cmd, o->roots, "For --keep-arch host");
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o]() -> int {
             analyze::AnalyzeOptions ao;
             ao.jobs = o->jobs;
             ao.verify = o->verify;
-            if (!o->keep_arch.empty()) {
-                ao.keep_arch =
-                    tailor::parse_keep_list(gpu_vendors::keep_arch_list(o->keep_arch, o->roots));
-                ao.keep_arch->ptx = !o->no_ptx;
-            }
+            if (!o->keep_arch.empty())
+                ao.keep_arch = tailor::parse_keep_list(
+                    gpu_vendors::keep_arch_list(o->keep_arch, o->roots), o->keep_options);
+            else
+                tailor::refuse_keep_options_without_list(o->keep_options);
             if (!o->large.empty()) {
                 auto v = analyze::parse_bytes("--large-file", o->large);
                 if (!v) throw Error(Errc::usage, "--large-file cannot be disabled", "give a size");

@@ -6,6 +6,7 @@
 #include "analyze/analyze.hpp"
 #include "cli/context.hpp"
 #include "cli/host_root_flags.hpp"
+#include "cli/keep_flags.hpp"
 #include "engine/engine.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "runtime/state.hpp"
@@ -71,16 +72,16 @@ struct SlimOpts {
     std::vector<std::string> remove, remove_paths, keep, check_opts;
     std::string keep_arch; // "host" or a list
     gpu_vendors::Roots roots;
-    bool strip = false, json = false, dry_run = false, no_ptx = false;
+    std::vector<std::string> keep_options; // the formats' keep options given ("--no-ptx")
+    bool strip = false, json = false, dry_run = false;
     unsigned jobs = 0;
     bool tailor_cmd = false;
 };
 
 // The kept set: the host's GPUs, or the list.
 tailor::KeepSet keep_set(const SlimOpts& o) {
-    auto k = tailor::parse_keep_list(gpu_vendors::keep_arch_list(o.keep_arch, o.roots));
-    k.ptx = !o.no_ptx;
-    return k;
+    return tailor::parse_keep_list(gpu_vendors::keep_arch_list(o.keep_arch, o.roots),
+                                   o.keep_options);
 }
 
 void print_plan(const slim::SlimOptions& so, const analyze::Analysis& an, bool json) {
@@ -141,7 +142,10 @@ int slim_action(Context& ctx, const SlimOpts& o) {
     so.keep = o.keep;
     so.strip = o.strip;
     so.privileged = running_as_real_root();
-    if (!o.keep_arch.empty()) so.keep_arch = keep_set(o);
+    if (!o.keep_arch.empty())
+        so.keep_arch = keep_set(o);
+    else
+        tailor::refuse_keep_options_without_list(o.keep_options);
     std::string newref = store::normalize(o.tag);
     so.note = std::string(o.tailor_cmd ? "gantry tailor " : "gantry slim ") + o.image + " -t " +
               o.tag + (o.keep_arch.empty() ? "" : " --keep-arch " + so.keep_arch->str());
@@ -207,9 +211,7 @@ int slim_action(Context& ctx, const SlimOpts& o) {
 void add_common(CLI::App* cmd, SlimOpts& o) {
     cmd->add_option("image", o.image, "Image to slim (name, name:tag, digest or ID)")->required();
     cmd->add_option("-t,--tag", o.tag, "Name of the new image")->required();
-    cmd->add_flag("--no-ptx", o.no_ptx,
-                  "With --keep-arch: drop PTX newer than the kept GPUs too (no JIT path for "
-                  "newer GPUs)");
+    add_keep_option_flags(cmd, o.keep_options);
     add_host_root_flags(cmd, o.roots, "For --keep-arch host");
     cmd->add_option("--check", o.check,
                     "Shell command run in the new image (gantry run --rm IMAGE /bin/sh -c CMD); "

@@ -152,5 +152,6 @@ void register_build(CLI::App& app, Context& ctx);
 // tree, and `__complete images|containers`, names for the completion scripts.
 void register_manual_generator(CLI::App& app, Context& ctx);
 void register_completion_names(CLI::App& app, Context& ctx);
+void register_slurm_gpu_vendors(CLI::App& app, Context& ctx); // cmd_slurm.cpp
 
 } // namespace gantry::cli

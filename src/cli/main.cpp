@@ -185,8 +185,9 @@ constexpr Command kCommands[] = {
     {"tailor", register_tailor},
     {"lint", register_lint},
     {"build", register_build},
-    {"__generate", register_manual_generator}, // hidden: the man pages and completions
-    {"__complete", register_completion_names}, // hidden: names for the completion scripts
+    {"__generate", register_manual_generator},           // hidden: the man pages and completions
+    {"__complete", register_completion_names},           // hidden: names for the completion scripts
+    {"__slurm-gpu-vendors", register_slurm_gpu_vendors}, // hidden: for src/spank/gpus.c
 };
 
 namespace {

@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -20,6 +21,14 @@
 namespace gantry::device_code {
 
 struct KeepSet;
+
+// A switch of one format's --keep-arch, a flag of every command that takes --keep-arch (slim,
+// tailor, analyze): what it changes is the format's business (CUDA's --no-ptx drops the newest
+// PTX the rewrite keeps by default). KeepSet::options holds the ones given.
+struct KeepOption {
+    const char* flag; // "--no-ptx"
+    const char* help; // "With --keep-arch: drop PTX newer than the kept GPUs too (...)"
+};
 
 // One device-code format's --keep-arch grammar.
 struct KeepGrammar {
@@ -35,6 +44,8 @@ struct KeepGrammar {
     // What KeepSet::str() adds after the list when this format has targets (CUDA: whether the
     // newest PTX is kept); nullptr: nothing.
     const char* (*suffix)(const KeepSet& keep);
+    // This format's keep options (CUDA: --no-ptx); none by default.
+    std::vector<KeepOption> options = {};
 };
 
 // The GPUs a result must still run on, per device-code format: `by_format["cuda"]` ("sm_90"),
@@ -43,13 +54,15 @@ struct KeepGrammar {
 // and the reverse).
 struct KeepSet {
     std::map<std::string, std::vector<std::string>> by_format;
-    // CUDA: also keep the newest PTX of each container, the JIT path for newer GPUs.
-    bool ptx = true;
+    // The keep options given (KeepOption::flag: "--no-ptx"), each one of a format with targets
+    // here (tailor::parse_keep_list checks that).
+    std::set<std::string> options;
     // The grammars of the formats, in registry order (tailor::parse_keep_list fills it): the
     // order str() lists the targets in. Empty: by_format's order, without suffixes.
     std::vector<const KeepGrammar*> grammars;
     // The kept targets of one format; empty: the format is left alone.
     const std::vector<std::string>& targets(const std::string& format) const;
+    bool has(const std::string& option) const { return options.count(option) != 0; }
     std::string str() const; // "sm_80,sm_90,gfx90a (+newest PTX)"
 };
 

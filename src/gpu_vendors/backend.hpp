@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -170,6 +171,20 @@ class Backend {
     virtual std::optional<findings::Finding> image_without_host(const store::Store& store,
                                                                 const store::Image& image,
                                                                 const Roots& roots) const;
+
+    // ---- what the vendor-neutral modules read of a vendor by name (issue 74) ----
+    // `gantry analyze`'s DEVEL-TOOLCHAIN class: what of this vendor's toolkit a final image does
+    // not need, its compilers and developer tools. None by default.
+    struct Toolchain {
+        std::span<const std::string_view> programs; // file names in a bin/: "nvcc", "ptxas"
+        std::span<const std::string_view> paths;    // path parts: "nvvm/bin/", "nsight-compute"
+    };
+    virtual Toolchain toolchain() const { return {}; }
+    // The variables that number this vendor's GPUs for its runtime, as Slurm's gres/gpu sets them
+    // for a step (gres.conf's nvidia_gpu_env: CUDA_VISIBLE_DEVICES): the Slurm plugin reads the
+    // step's GPUs from them and renumbers them for the container, which sees its GPUs from 0.
+    // None by default.
+    virtual std::span<const std::string_view> slurm_gpu_variables() const { return {}; }
 };
 
 // Applies the doctor's findings as a run's policy: a failure stops the run (Error(run_failed)

@@ -68,7 +68,7 @@ std::optional<PipPackage> parse_pip_metadata(const std::string& text, const std:
         if (key == "name" && name.empty()) name = value;
         if (key == "version" && version.empty()) version = value;
         if (key == "requires-dist" && p.pins.size() < 256) {
-            // "nvidia-cudnn-cu12==9.1.0.70; platform_system == \"Linux\"" (a marker after ';')
+            // "numpy==1.26.4; platform_system == \"Linux\"" (a marker after ';')
             std::string req = value.substr(0, value.find(';'));
             auto eq = req.find("==");
             if (eq != std::string::npos && req.find_first_of("<>!~,", 0) == std::string::npos) {
@@ -116,28 +116,12 @@ std::optional<long> header_define(const std::string& text, const std::string& na
     return out;
 }
 
-namespace {
-std::optional<std::string> three(const std::string& text, const char* a, const char* b,
-                                 const char* c) {
-    auto x = header_define(text, a), y = header_define(text, b), z = header_define(text, c);
+std::optional<std::string> header_version(const std::string& text, const char* major,
+                                          const char* minor, const char* patch) {
+    auto x = header_define(text, major), y = header_define(text, minor),
+         z = header_define(text, patch);
     if (!x || !y || !z) return std::nullopt;
     return std::to_string(*x) + "." + std::to_string(*y) + "." + std::to_string(*z);
-}
-} // namespace
-
-std::optional<std::string> parse_cudnn_version_h(const std::string& text) {
-    return three(text, "CUDNN_MAJOR", "CUDNN_MINOR", "CUDNN_PATCHLEVEL");
-}
-
-std::optional<std::string> parse_nccl_h(const std::string& text) {
-    return three(text, "NCCL_MAJOR", "NCCL_MINOR", "NCCL_PATCH");
-}
-
-std::optional<std::string> parse_tensorrt_version_h(const std::string& text) {
-    if (auto v = three(text, "NV_TENSORRT_MAJOR", "NV_TENSORRT_MINOR", "NV_TENSORRT_PATCH"))
-        return v;
-    return three(text, "NV_TENSORRT_SONAME_MAJOR", "NV_TENSORRT_SONAME_MINOR",
-                 "NV_TENSORRT_SONAME_PATCH");
 }
 
 std::optional<std::string> file_name_version(const std::string& name, const std::string& stem,
@@ -156,28 +140,6 @@ std::optional<std::string> file_name_version(const std::string& name, const std:
     }
     if (comps < min_components) return std::nullopt;
     return v;
-}
-
-int cuda_tag_major(const std::string& text) {
-    std::string t = text::lower(text);
-    for (const char* tag : {"+cuda", "-cuda-", "-cuda", "-cu", "_cu", "+cu"}) {
-        std::size_t at = 0;
-        while ((at = t.find(tag, at)) != std::string::npos) {
-            std::size_t d = at + std::string_view(tag).size();
-            std::size_t e = d;
-            while (e < t.size() && is_digit(t[e]) && e - d < 4) ++e;
-            // cu12, cuda13.0, cuda-12; "cu121" (a torch tag) is major 12 minor 1
-            if (e > d &&
-                (e == t.size() || !std::isalnum(static_cast<unsigned char>(t[e])) || t[e] == '.')) {
-                std::string digits = t.substr(d, e - d);
-                int v = std::atoi(digits.c_str());
-                if (digits.size() == 3) v /= 10; // cu121 -> 12, cu118 -> 11
-                if (v >= 7 && v <= 99) return v;
-            }
-            at = d;
-        }
-    }
-    return 0;
 }
 
 std::optional<std::string> dpkg_package_version(const std::string& status, const std::string& pkg) {
@@ -234,31 +196,22 @@ std::optional<std::pair<int, int>> major_minor(const std::string& version) {
     return std::pair{a, b};
 }
 
-std::optional<TorchInfo> parse_torch_version(const std::string& py) {
-    // __version__ = '2.4.0+cu121' and cuda: Optional[str] = '12.1' (or = None)
-    auto value_of = [&](const std::string& key) -> std::optional<std::string> {
-        size_t at = 0;
-        while ((at = py.find(key, at)) != std::string::npos) {
-            bool line_start = at == 0 || py[at - 1] == '\n';
-            size_t eq = py.find('=', at);
-            size_t nl = py.find('\n', at);
-            if (line_start && eq != std::string::npos && eq < nl) {
-                std::string v =
-                    py.substr(eq + 1, nl == std::string::npos ? std::string::npos : nl - eq - 1);
-                size_t a = v.find_first_of("'\""), b = v.find_last_of("'\"");
-                if (a != std::string::npos && b > a) return v.substr(a + 1, b - a - 1);
-                return std::string(); // None
-            }
-            at += key.size();
+std::optional<std::string> python_assignment(const std::string& py, const std::string& key) {
+    std::size_t at = 0;
+    while ((at = py.find(key, at)) != std::string::npos) {
+        bool line_start = at == 0 || py[at - 1] == '\n';
+        std::size_t eq = py.find('=', at);
+        std::size_t nl = py.find('\n', at);
+        if (line_start && eq != std::string::npos && eq < nl) {
+            std::string v =
+                py.substr(eq + 1, nl == std::string::npos ? std::string::npos : nl - eq - 1);
+            std::size_t a = v.find_first_of("'\""), b = v.find_last_of("'\"");
+            if (a != std::string::npos && b > a) return v.substr(a + 1, b - a - 1);
+            return std::string(); // None
         }
-        return std::nullopt;
-    };
-    auto v = value_of("__version__");
-    if (!v || v->empty()) return std::nullopt;
-    TorchInfo t;
-    t.version = *v;
-    t.cuda = value_of("cuda").value_or("");
-    return t;
+        at += key.size();
+    }
+    return std::nullopt;
 }
 
 } // namespace gantry::image_facts

@@ -101,6 +101,12 @@ int gs_prepare_runtime(spank_t sp) {
     if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS ||
         spank_get_item(sp, S_JOB_GID, &gid) != ESPANK_SUCCESS)
         return -1;
+    /* once per node and step, before the tasks are forked (they inherit what it learned); a
+     * failure is reported by each task (gs_task_join), where srun shows it */
+    long t0 = gs_now_ms();
+    if (gs_learn_gpu_vendors(uid, gid) == 0)
+        slurm_verbose("gantry: learned the GPU vendors' variables and roots in %ld ms",
+                      gs_now_ms() - t0);
     char d[1200];
     if (mkdir(gs_config.runtime_path, 0755) != 0 && errno != EEXIST) goto fail;
     snprintf(d, sizeof d, "%s/%u", gs_config.runtime_path, (unsigned)uid);
@@ -266,19 +272,15 @@ static int create_container(spank_t sp, const struct gs_step* s, char* out, size
         ARG(mounts[nm++]);
     }
     const char* gpus = gs_step_gpus(sp, gpubuf, sizeof gpubuf);
-    char roots[3][1100];
+    char roots[GS_MAX_ROOTS][1100];
     if (gpus) {
         ARG("--gpus");
         ARG(gpus);
-        gs_expand(roots[0], sizeof roots[0], gs_config.driver_root, s);
-        gs_expand(roots[1], sizeof roots[1], gs_config.dev_root, s);
-        gs_expand(roots[2], sizeof roots[2], gs_config.sys_root, s);
-        ARG("--driver-root");
-        ARG(roots[0]);
-        ARG("--dev-root");
-        ARG(roots[1]);
-        ARG("--sys-root");
-        ARG(roots[2]);
+        for (int i = 0; i < gs_config.n_roots; i++) {
+            gs_expand(roots[i], sizeof roots[i], gs_config.roots[i].value, s);
+            ARG(gs_config.roots[i].flag);
+            ARG(roots[i]);
+        }
     }
     if (gs_lazy_pull()) {
         ARG("--pull");
@@ -399,6 +401,10 @@ int gs_task_join(spank_t sp) {
     if (gs_args.name_flag == GS_NAME_NO_EXEC) {
         slurm_error("gantry: --container-name NAME:no_exec is not supported yet (docs/slurm.md "
                     "lists the options)");
+        return -1;
+    }
+    if (gs_gpu_vendors_error()) {
+        slurm_error("gantry: %s", gs_gpu_vendors_error());
         return -1;
     }
     char err[4096] = "";

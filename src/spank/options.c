@@ -11,9 +11,6 @@ struct gs_args gs_args = {.writable = -1, .mount_home = -1, .remap_root = -1, .e
 struct gs_config gs_config = {
     .gantry = "/usr/bin/gantry",
     .runtime_path = "/run/gantry-slurm",
-    .driver_root = "/",
-    .dev_root = "/",
-    .sys_root = "/",
     .hold = "/usr/libexec/gantry/gantry-hold",
     .mksquashfs = "/usr/bin/mksquashfs",
     .pull = "full",
@@ -253,6 +250,37 @@ int gs_register_options(spank_t sp) {
     return 0;
 }
 
+/* NAME_root=PATH (KLEN: the key's length) as gantry's --NAME-root: 1 taken, 0 not a root's key,
+ * -1 refused (slurm_error said why). Given again, the last wins. */
+static int parse_root(const char* arg, size_t klen, const char* value) {
+    static const char suffix[] = "_root";
+    size_t slen = sizeof suffix - 1;
+    if (klen <= slen || klen - slen + 8 > sizeof gs_config.roots[0].flag ||
+        strncmp(arg + klen - slen, suffix, slen) != 0)
+        return 0;
+    for (size_t i = 0; i < klen - slen; i++)
+        if (!islower((unsigned char)arg[i]) && !isdigit((unsigned char)arg[i]) && arg[i] != '_')
+            return 0;
+    if (value[0] != '/' || strlen(value) > 512) {
+        slurm_error("gantry: plugstack.conf: %s: give an absolute path of at most 512 bytes", arg);
+        return -1;
+    }
+    char flag[sizeof gs_config.roots[0].flag];
+    snprintf(flag, sizeof flag, "--%.*s", (int)klen, arg); /* driver_root -> --driver-root */
+    for (char* c = flag + 2; *c; c++)
+        if (*c == '_') *c = '-';
+    int at = 0;
+    while (at < gs_config.n_roots && strcmp(gs_config.roots[at].flag, flag) != 0) at++;
+    if (at == GS_MAX_ROOTS) {
+        slurm_error("gantry: plugstack.conf: more than %d NAME_root= arguments", GS_MAX_ROOTS);
+        return -1;
+    }
+    if (at == gs_config.n_roots) gs_config.n_roots++;
+    snprintf(gs_config.roots[at].flag, sizeof gs_config.roots[at].flag, "%s", flag);
+    snprintf(gs_config.roots[at].value, sizeof gs_config.roots[at].value, "%s", value);
+    return 1;
+}
+
 int gs_parse_config(int ac, char** av) {
     static const struct {
         const char* key;
@@ -260,9 +288,6 @@ int gs_parse_config(int ac, char** av) {
     } keys[] = {{"gantry", gs_config.gantry},
                 {"store", gs_config.store},
                 {"runtime_path", gs_config.runtime_path},
-                {"driver_root", gs_config.driver_root},
-                {"dev_root", gs_config.dev_root},
-                {"sys_root", gs_config.sys_root},
                 {"hold", gs_config.hold},
                 {"mksquashfs", gs_config.mksquashfs},
                 {"pull", gs_config.pull},
@@ -291,10 +316,15 @@ int gs_parse_config(int ac, char** av) {
                          "%s", eq + 1);
                 known = true;
             }
+        if (!known && eq) {
+            int r = parse_root(av[i], klen, eq + 1);
+            if (r < 0) return -1;
+            known = r == 1;
+        }
         if (!known) {
             slurm_error("gantry: plugstack.conf: unknown argument \"%s\" (gantry=, store=, "
-                        "runtime_path=, driver_root=, dev_root=, sys_root=, hold=, mksquashfs=, "
-                        "pull=, working_sets=)",
+                        "runtime_path=, NAME_root= such as driver_root=, dev_root=, sys_root=, "
+                        "hold=, mksquashfs=, pull=, working_sets=)",
                         av[i]);
             return -1;
         }

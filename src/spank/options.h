@@ -35,16 +35,27 @@ struct gs_args {
     char* pull;     /* --container-pull lazy|full; NULL: the site's pull= */
 };
 
+#define GS_MAX_ROOTS 8
+
+/* A GPU host root (plugstack.conf's NAME_root=PATH): gantry's --NAME-root for a step with GPUs.
+ * Which ones gantry has is the vendors' business (driver_root=, dev_root=, sys_root=, and any a
+ * vendor adds): checked against the gantry binary's list (gpus.c). */
+struct gs_root {
+    char flag[64];    /* "--driver-root" */
+    char value[1024]; /* the path, %n and %u not yet expanded */
+};
+
 /* plugstack.conf arguments: `required spank_gantry.so gantry=/usr/bin/gantry
  * store=/var/tmp/gantry-%u runtime_path=/run/gantry-slurm driver_root=/ dev_root=/ sys_root=/
  * pull=full|lazy working_sets=/shared/gantry-ws/%u`. %n (the node's name, SLURMD_NODENAME) and
- * %u (the job's uid) are expanded in store, working_sets and the three roots, so several slurmd
+ * %u (the job's uid) are expanded in store, working_sets and the roots, so several slurmd
  * on one machine keep their own stores. */
 struct gs_config {
     char gantry[1024];
     char store[1024]; /* "" = gantry's default store of the user */
     char runtime_path[1024];
-    char driver_root[1024], dev_root[1024], sys_root[1024];
+    struct gs_root roots[GS_MAX_ROOTS]; /* the NAME_root= given; gantry's default (/) for others */
+    int n_roots;
     char hold[1024];         /* the static holder program bound into each container */
     char mksquashfs[1024];   /* --container-save's writer */
     char pull[16];           /* "full" (pull, then run) or "lazy" (gantry run --pull lazy) */

@@ -43,7 +43,22 @@ std::vector<const KeepGrammar*> keep_grammars() {
     return grammars;
 }
 
-KeepSet parse_keep_list(const std::string& list) {
+std::vector<device_code::KeepOption> keep_options() {
+    std::vector<device_code::KeepOption> out;
+    for (const KeepGrammar* g : keep_grammars())
+        for (const device_code::KeepOption& o : g->options) out.push_back(o);
+    return out;
+}
+
+void refuse_keep_options_without_list(const std::vector<std::string>& options) {
+    if (options.empty()) return;
+    throw Error(Errc::usage,
+                options.front() + " changes what --keep-arch keeps, and no --keep-arch "
+                                  "was given",
+                "add --keep-arch (a list of GPUs, or `host`), or drop " + options.front());
+}
+
+KeepSet parse_keep_list(const std::string& list, const std::vector<std::string>& options) {
     KeepSet k;
     k.grammars = keep_grammars();
     std::size_t start = 0;
@@ -76,6 +91,22 @@ KeepSet parse_keep_list(const std::string& list) {
     for (const KeepGrammar* g : k.grammars)
         if (auto it = k.by_format.find(g->format); it != k.by_format.end() && g->before)
             std::sort(it->second.begin(), it->second.end(), g->before);
+    for (const std::string& option : options) {
+        const KeepGrammar* owner = nullptr;
+        for (const KeepGrammar* g : k.grammars)
+            for (const device_code::KeepOption& o : g->options)
+                if (option == o.flag) owner = g;
+        if (!owner)
+            throw Error(Errc::usage,
+                        option + " is no --keep-arch option of a registered GPU format", "drop it");
+        if (k.targets(owner->format).empty())
+            throw Error(Errc::usage,
+                        option + ": --keep-arch " + list +
+                            " names none of the GPUs it applies to (" + owner->spelling + ")",
+                        "drop " + option + ", or add one of them to --keep-arch (e.g. " +
+                            owner->example + ")");
+        k.options.insert(option);
+    }
     return k;
 }
 

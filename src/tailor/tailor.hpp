@@ -30,7 +30,17 @@ std::vector<const KeepGrammar*> keep_grammars();
 
 // Parses a --keep-arch list: comma-separated items, each one of a format's grammar (`sm_XY` /
 // `compute_XY` / `X.Y` for CUDA, an AMD target ID `gfx90a`, `gfx90a:xnack-`). Throws Error(usage)
-// naming the item for anything else (and for an empty list).
-KeepSet parse_keep_list(const std::string& list);
+// naming the item for anything else (and for an empty list). OPTIONS are the keep options given
+// (KeepOption::flag, "--no-ptx"): each must be a registered format's, and that format must have
+// a target in the list (--no-ptx with --keep-arch gfx90a would change nothing: Error(usage)).
+KeepSet parse_keep_list(const std::string& list, const std::vector<std::string>& options = {});
+
+// Every registered format's keep options, in registry order: the flags of slim, tailor and
+// analyze.
+std::vector<device_code::KeepOption> keep_options();
+
+// Error(usage) naming the first of OPTIONS: a keep option given without --keep-arch changes
+// nothing.
+void refuse_keep_options_without_list(const std::vector<std::string>& options);
 
 } // namespace gantry::tailor

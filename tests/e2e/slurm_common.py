@@ -34,15 +34,34 @@ def cluster():
     assert PLUGIN.exists(), f"{PLUGIN} is missing: install libslurm-dev and rebuild"
     d = Path(tempfile.mkdtemp(prefix="gantry-slurm-", dir="/tmp"))
     os.chmod(d, 0o755)
-    # every node has the GPUs of one simulated NVIDIA host (two GPUs) as Slurm GRES
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fixtures" / "gpuhost"))
+    # n1-n3 have the GPUs of one simulated NVIDIA host (two GPUs) as Slurm GRES, n4 two of a
+    # simulated Intel host's (Slurm sets ZE_AFFINITY_MASK for them): each node's GPU roots are
+    # links under roots/NODE (plugstack.conf's NAME_root=, %n the node)
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures"
+    sys.path.insert(0, str(fixtures / "gpuhost"))
+    sys.path.insert(0, str(fixtures / "intelhost"))
     import gpuhost as gh
+    import intelhost as ih
     host = gh.build_host(d / "gpuhost", gh.preset(2))
+    intel = d / "intelhost"
+    ih.build(intel, "max1550", devices="nodes")
+    dri = intel / "dev" / "dev" / "dri"
+    for node in [*dri.glob("card*"), *dri.glob("renderD*")]:
+        os.chmod(node, 0o666)  # the job's user is in no render or video group
+    roots = {"driver": (host.driver_root, intel),  # (n1-n3's, n4's)
+             "dev": (host.dev_root, intel / "dev"),
+             "sys": (d / "no-sys", intel / "sys")}
+    (d / "no-sys").mkdir()
+    for n in NODES:
+        (d / "roots" / n).mkdir(parents=True)
+        for name, (nvidia_root, intel_root) in roots.items():
+            os.symlink(intel_root if n == "n4" else nvidia_root, d / "roots" / n / name)
     with host_lock("slurm"):  # the ports, munged
         c = SlurmCluster(d / "cluster", PLUGIN, GANTRY, HOLD,
-                         plugin_args=[f"driver_root={host.driver_root}",
-                                      f"dev_root={host.dev_root}"],
-                         gpus=(2, f"{host.dev_root}/dev/nvidia[0-1]"))
+                         plugin_args=[f"{name}_root={d}/roots/%n/{name}" for name in roots],
+                         gpus=(2, {"n[1-3]": f"File={host.dev_root}/dev/nvidia[0-1]",
+                                   "n4": f"File={intel}/dev/dev/dri/renderD[128-129] "
+                                         "Flags=intel_gpu_env"}))
         try:
             yield c.start()
         finally:

@@ -1,6 +1,7 @@
 """The Slurm plugin's options (docs/slurm.md's table) on the 4-node cluster, GPUs from GRES, PMI2
 and PMIx (an Open MPI hello world), and Slurm's own `srun --container` running `gantry oci`;
 the lifecycle is in test_slurm.py."""
+import contextlib
 import os
 import shutil
 import subprocess
@@ -100,22 +101,29 @@ def test_bad_options_fail_the_step(cluster, image, option, says):
     assert_clean(cluster)
 
 
-def test_gpus_from_gres(cluster, image):
-    # a job holds GPU 0 of n1; the next step there gets GPU 1 from Slurm, and its container gets
-    # that GPU only, numbered 0 inside
-    holder = subprocess.Popen(cluster.as_user(["srun", "-w", "n1", "--gres=gpu:1", "sleep", "60"]),
+@contextlib.contextmanager
+def gpu_0_held(cluster, node):
+    """A job holding GPU 0 of NODE while the block runs: the next step there gets GPU 1."""
+    holder = subprocess.Popen(cluster.as_user(["srun", "-w", node, "--gres=gpu:1", "sleep", "60"]),
                               env=cluster.env(), cwd=str(cluster.home))
     try:
         end = time.time() + 20  # until the holder's job runs (holds its GPU)
         while time.time() < end and not cluster.run("squeue", "-h", "-t", "R").stdout.strip():
             time.sleep(0.1)
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_gpus_from_gres(cluster, image):
+    # the next step on n1 gets GPU 1 from Slurm, and its container gets that GPU only, numbered
+    # 0 inside
+    with gpu_0_held(cluster, "n1"):
         r = cluster.srun("-w", "n1", "--gres=gpu:1", f"--container-image={image}", "sh", "-c",
                          'echo "$SLURM_STEP_GPUS $CUDA_VISIBLE_DEVICES"; ls /dev | grep "^nvidia[0-9]"')
         assert r.returncode == 0, r
         assert r.stdout.split() == ["1", "0", "nvidia1"], r
-    finally:
-        holder.kill()
-        holder.wait()
     r = cluster.srun("-w", "n2", "--gres=gpu:2", f"--container-image={image}", "sh", "-c",
                      'echo "$CUDA_VISIBLE_DEVICES"; ls /dev | grep "^nvidia[0-9]"')
     assert r.returncode == 0, r
@@ -124,6 +132,20 @@ def test_gpus_from_gres(cluster, image):
     r = cluster.srun("-w", "n3", f"--container-image={image}", "sh", "-c",
                      'ls /dev | grep -c "^nvidia" || true')
     assert r.stdout.strip() == "0", r
+    assert_clean(cluster)
+
+
+def test_intel_gpus_from_gres(cluster, image):
+    # n4's GPUs are Intel's (slurm_common): Slurm numbers them in ZE_AFFINITY_MASK alone
+    # (gres.conf Flags=intel_gpu_env), a variable the plugin knows from the gantry binary (its
+    # Intel backend), and n4's GPU roots are plugstack.conf's driver_root=, dev_root= and
+    # sys_root= with %n. The step gets GPU 1: its render node only, Level Zero's mask numbered 0
+    with gpu_0_held(cluster, "n4"):
+        r = cluster.srun("-w", "n4", "--gres=gpu:1", f"--container-image={image}", "sh", "-c",
+                         'echo "$SLURM_STEP_GPUS $ZE_AFFINITY_MASK ${CUDA_VISIBLE_DEVICES-unset}"; '
+                         'ls /dev/dri | grep "^renderD"')
+        assert r.returncode == 0, r
+        assert r.stdout.split() == ["1", "0", "unset", "renderD129"], r
     assert_clean(cluster)
 
 

@@ -219,6 +219,12 @@ def test_host_without_gpus_and_bad_lists(g, built, tmp_path):
             in res.err), res
     res = g.fail("slim", ref, "-t", "x:1", "--keep-arch", ",", code=2)
     assert "the list is empty" in res.err
+    # --no-ptx is the CUDA format's keep option: with no CUDA GPU kept it would change nothing
+    res = g.fail("slim", ref, "-t", "x:1", "--keep-arch", "gfx90a", "--no-ptx", code=2)
+    assert ("--no-ptx: --keep-arch gfx90a names none of the GPUs it applies to (CUDA GPUs as "
+            "sm_80 / 8.0)") in res.err, res
+    res = g.fail("analyze", ref, "--no-ptx", code=2)
+    assert "no --keep-arch was given" in res.err, res
     assert "x:1" not in g.run("images").out
 
 

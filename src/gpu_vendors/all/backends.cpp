@@ -119,6 +119,28 @@ std::vector<std::string> hide_gpus_env() {
     return env;
 }
 
+bool is_toolchain_program(std::string_view file_name) {
+    for (const Backend* b : backends())
+        for (std::string_view p : b->toolchain().programs)
+            if (p == file_name) return true;
+    return false;
+}
+
+bool in_toolchain_path(std::string_view path) {
+    for (const Backend* b : backends())
+        for (std::string_view p : b->toolchain().paths)
+            if (path.find(p) != std::string_view::npos) return true;
+    return false;
+}
+
+std::vector<std::string> slurm_gpu_variables() {
+    std::vector<std::string> names;
+    for (const Backend* b : backends())
+        for (std::string_view v : b->slurm_gpu_variables())
+            if (std::find(names.begin(), names.end(), v) == names.end()) names.emplace_back(v);
+    return names;
+}
+
 std::vector<findings::Finding> doctor(const Backend& backend, const DoctorContext& ctx) {
     auto findings = backend.doctor(ctx);
     if (!ctx.image) return findings;

@@ -40,6 +40,13 @@ std::vector<std::string> docker_runtimes();
 std::string vendor_flag_help();
 // Every vendor's hide_env(), in registry order: a container that must see no GPU.
 std::vector<std::string> hide_gpus_env();
+// Whether FILE_NAME ("nvcc") is a vendor's toolkit compiler or developer tool, and whether PATH
+// is in one of its toolkits' tool trees (Backend::toolchain): analyze's DEVEL-TOOLCHAIN class.
+bool is_toolchain_program(std::string_view file_name);
+bool in_toolchain_path(std::string_view path);
+// Every vendor's slurm_gpu_variables(), in registry order, each once: what `gantry
+// __slurm-gpu-vendors` prints for the Slurm plugin.
+std::vector<std::string> slurm_gpu_variables();
 // `gantry doctor`: BACKEND's findings, then every other vendor's image_without_host.
 std::vector<findings::Finding> doctor(const Backend& backend, const DoctorContext& ctx);
 // The backend named NAME; Error(usage) listing the names when there is none.

@@ -194,6 +194,13 @@ class Amd final : public Backend {
                                                         const Roots& roots) const override {
         return rocm_image_without_amd(store, image, roots.sys_root);
     }
+
+    // Slurm's gres.conf amd_gpu_env and opencl_env (both defaults): ROCr's list, and the one
+    // ROCclr (HIP and OpenCL) reads (reference rocm.md)
+    std::span<const std::string_view> slurm_gpu_variables() const override {
+        static constexpr std::string_view names[] = {"ROCR_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL"};
+        return names;
+    }
 };
 
 } // namespace

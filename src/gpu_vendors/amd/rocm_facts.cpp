@@ -66,9 +66,9 @@ void add_rocm_file_facts(RocmImageFacts& img, const std::string& path, const std
     if (is_torch_version_py(path) && !img.torch) {
         img.torch = true;
         img.torch_path = "/" + path;
-        if (auto t = image_facts::parse_torch_version(text)) {
-            img.torch_version = t->version;
-            img.torch_cuda = t->cuda;
+        if (auto v = image_facts::python_assignment(text, "__version__"); v && !v->empty()) {
+            img.torch_version = *v;
+            img.torch_cuda = image_facts::python_assignment(text, "cuda").value_or("");
         }
         img.torch_hip = parse_torch_hip(text).value_or("");
         if (auto r = parse_rocm_version(img.torch_hip))

@@ -146,6 +146,12 @@ class Intel final : public Backend {
         return intel::analyze_findings();
     }
     std::string_view keep_arch_example() const override { return "pvc (Intel)"; }
+
+    // Slurm's gres.conf intel_gpu_env (a default): Level Zero's device list
+    std::span<const std::string_view> slurm_gpu_variables() const override {
+        static constexpr std::string_view names[] = {"ZE_AFFINITY_MASK"};
+        return names;
+    }
 };
 
 } // namespace

@@ -209,6 +209,22 @@ class Nvidia final : public Backend {
         if (!text) return {};
         return {{"/proc/driver/nvidia/params", std::move(*text)}};
     }
+
+    Toolchain toolchain() const override {
+        // the CUDA Toolkit's compilers, binary tools, profilers and debuggers
+        static constexpr std::string_view programs[] = {
+            "nvcc",  "ptxas",    "nvlink",         "fatbinary",         "cudafe++",    "cicc",
+            "bin2c", "nvdisasm", "cuobjdump",      "nvprune",           "cu++filt",    "ncu",
+            "nsys",  "cuda-gdb", "cuda-gdbserver", "compute-sanitizer", "nvcc.profile"};
+        static constexpr std::string_view paths[] = {"nvvm/bin/", "nsight-compute",
+                                                     "nsight-systems"};
+        return {programs, paths};
+    }
+    // Slurm's gres.conf nvidia_gpu_env (a default)
+    std::span<const std::string_view> slurm_gpu_variables() const override {
+        static constexpr std::string_view names[] = {"CUDA_VISIBLE_DEVICES"};
+        return names;
+    }
 };
 
 } // namespace

@@ -82,7 +82,7 @@ std::vector<image_facts::Evidence> image_cuda_versions(const ImageFacts& img) {
         auto c = release_of(e.version);
         if (!c || !seen.insert(*c).second) continue;
         image_facts::Evidence x = e;
-        x.cuda_major = c->first;
+        x.built_for_major = c->first;
         out.push_back(std::move(x));
     }
     return out;
@@ -127,7 +127,7 @@ void add_file_facts(ImageFacts& img, const std::string& path, const std::string&
         auto p = image_facts::parse_pip_metadata(text, where);
         if (!p || img.pip.size() >= 256) return;
         std::string src = "pip " + p->name + " " + p->version;
-        int tag = image_facts::cuda_tag_major(p->name);
+        int tag = cuda_tag_major(p->name);
         auto mm = image_facts::major_minor(p->version);
         auto starts = [&](const char* prefix) { return p->name.starts_with(prefix); };
         if (starts("nvidia-cuda-runtime") && mm && mm->first >= 7)
@@ -146,13 +146,11 @@ void add_file_facts(ImageFacts& img, const std::string& path, const std::string&
             img.torch_path = where;
         }
     } else if (name == "cudnn_version.h") {
-        if (auto v = image_facts::parse_cudnn_version_h(text))
-            add_evidence(img.cudnn, {*v, where, 0});
+        if (auto v = parse_cudnn_version_h(text)) add_evidence(img.cudnn, {*v, where, 0});
     } else if (name == "nccl.h") {
-        if (auto v = image_facts::parse_nccl_h(text)) add_evidence(img.nccl, {*v, where, 0});
+        if (auto v = parse_nccl_h(text)) add_evidence(img.nccl, {*v, where, 0});
     } else if (name == "NvInferVersion.h") {
-        if (auto v = image_facts::parse_tensorrt_version_h(text))
-            add_evidence(img.tensorrt, {*v, where, 0});
+        if (auto v = parse_tensorrt_version_h(text)) add_evidence(img.tensorrt, {*v, where, 0});
     } else if (path == "var/lib/dpkg/status") {
         if (auto v = image_facts::dpkg_package_version(text, "libc6");
             v && img.glibc_defs.empty()) {
@@ -167,16 +165,16 @@ void add_file_facts(ImageFacts& img, const std::string& path, const std::string&
 void add_env_facts(ImageFacts& img) {
     auto env = [&](const char* k) { return facts_env(img.env, k); };
     if (auto v = env("NV_CUDNN_VERSION"); !v.empty() && image_facts::major_minor(v)) {
-        int tag = image_facts::cuda_tag_major(env("NV_CUDNN_PACKAGE_NAME"));
+        int tag = cuda_tag_major(env("NV_CUDNN_PACKAGE_NAME"));
         add_evidence(img.cudnn, {v.substr(0, v.find('-')), "NV_CUDNN_VERSION=" + v, tag});
     }
     if (auto v = env("NCCL_VERSION"); !v.empty() && image_facts::major_minor(v)) {
-        int tag = image_facts::cuda_tag_major(env("NV_LIBNCCL_PACKAGE"));
+        int tag = cuda_tag_major(env("NV_LIBNCCL_PACKAGE"));
         add_evidence(img.nccl, {v.substr(0, v.find('-')), "NCCL_VERSION=" + v, tag});
     }
     if (auto v = env("NV_TENSORRT_VERSION"); !v.empty() && image_facts::major_minor(v))
-        add_evidence(img.tensorrt, {v.substr(0, v.find('-')), "NV_TENSORRT_VERSION=" + v,
-                                    image_facts::cuda_tag_major(v)});
+        add_evidence(img.tensorrt,
+                     {v.substr(0, v.find('-')), "NV_TENSORRT_VERSION=" + v, cuda_tag_major(v)});
 }
 
 } // namespace gantry::gpu_vendors::nvidia

@@ -3,10 +3,11 @@
 // over the image's files calls add_file_facts for each (with the contents of the few files
 // wants_contents names), then add_env_facts once; the versions the rules check are read from the
 // result (the image's CUDA versions, its PyTorch build). The parsers underneath are
-// image_facts/image_facts.hpp's. Nothing from the image is executed; every input is untrusted
-// image content.
+// cuda_parsers.hpp's (CUDA's own marks) and image_facts/image_facts.hpp's. Nothing from the image
+// is executed; every input is untrusted image content.
 #pragma once
 
+#include "gpu_vendors/nvidia/cuda_parsers.hpp"
 #include "image_facts/image_facts.hpp"
 #include "oci/image.hpp"
 

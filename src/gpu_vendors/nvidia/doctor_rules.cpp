@@ -184,7 +184,7 @@ bool has_pip(const ImageFacts& img, const char* prefix) {
 }
 
 void check_torch(std::vector<findings::Finding>& out, const gpu_vendors::nvidia::Host& host,
-                 const ImageFacts& img, const image_facts::TorchInfo& torch) {
+                 const ImageFacts& img, const TorchInfo& torch) {
     std::string where = " (" + img.torch_path + ")";
     std::string who = "PyTorch " + torch.version + where;
     if (torch.cuda.empty()) {
@@ -267,19 +267,19 @@ void check_torch(std::vector<findings::Finding>& out, const gpu_vendors::nvidia:
 // cuDNN, NCCL or TensorRT built for another CUDA major than the image's CUDA.
 void check_lib_cuda(std::vector<findings::Finding>& out, const ImageFacts& img,
                     const std::vector<image_facts::Evidence>& cudas) {
-    if (cudas.empty() || !cudas.front().cuda_major) return;
+    if (cudas.empty() || !cudas.front().built_for_major) return;
     const image_facts::Evidence& c = cudas.front();
     auto check = [&](const char* what, const std::vector<image_facts::Evidence>& evs,
                      const char* fix) {
         for (auto& e : evs) {
-            if (!e.cuda_major || e.cuda_major == c.cuda_major) continue;
+            if (!e.built_for_major || e.built_for_major == c.built_for_major) continue;
             out.push_back(
                 {"LIB-CUDA-MISMATCH", findings::Severity::warn,
                  std::string(what) + " " + e.version + " (" + e.source + ") is built for CUDA " +
-                     std::to_string(e.cuda_major) + " but the image's CUDA is " + c.version + " (" +
-                     c.source + "): it fails to load or falls back",
-                 std::string("install the CUDA ") + std::to_string(c.cuda_major) + " build of " +
-                     what + " (" + fix + std::to_string(c.cuda_major) + ")"});
+                     std::to_string(e.built_for_major) + " but the image's CUDA is " + c.version +
+                     " (" + c.source + "): it fails to load or falls back",
+                 std::string("install the CUDA ") + std::to_string(c.built_for_major) +
+                     " build of " + what + " (" + fix + std::to_string(c.built_for_major) + ")"});
             return;
         }
     };
@@ -300,7 +300,7 @@ std::string components(const ImageFacts& img, const std::vector<image_facts::Evi
     add("cuDNN", img.cudnn);
     add("NCCL", img.nccl);
     add("TensorRT", img.tensorrt);
-    if (auto t = image_facts::parse_torch_version(img.torch_version_py)) {
+    if (auto t = parse_torch_version(img.torch_version_py)) {
         if (!s.empty()) s += "; ";
         s += "PyTorch " + t->version + " (" + img.torch_path + ")";
     }
@@ -468,7 +468,7 @@ std::vector<findings::Finding> check_image(const gpu_vendors::nvidia::Host& host
                                "request MIG devices (e.g. --gpus device=" +
                                    std::to_string(d->index) + ":0) or disable MIG on that GPU"});
     }
-    if (auto torch = image_facts::parse_torch_version(img.torch_version_py); torch && req.inject)
+    if (auto torch = parse_torch_version(img.torch_version_py); torch && req.inject)
         check_torch(out, host, img, *torch);
     check_lib_cuda(out, img, cudas);
     if (auto summary = components(img, cudas); !summary.empty())

@@ -283,7 +283,11 @@ device_code::KeepGrammar cuda_keep_grammar() {
         "sm_90",
         parse_cuda_target,
         sm_before,
-        [](const device_code::KeepSet& keep) { return keep.ptx ? " (+newest PTX)" : " (no PTX)"; }};
+        [](const device_code::KeepSet& keep) {
+            return keep.has(kNoPtx) ? " (no PTX)" : " (+newest PTX)";
+        },
+        {{kNoPtx, "With --keep-arch: drop PTX newer than the kept GPUs too (no JIT path for newer "
+                  "GPUs)"}}};
 }
 
 unsigned sm_number(const std::string& target) {

@@ -62,6 +62,10 @@
 
 namespace gantry::gpu_vendors::nvidia {
 
+// The CUDA format's keep option (device_code::KeepOption): without it the newest PTX of each
+// container is kept too, the JIT path for GPUs newer than the kept ones.
+inline constexpr const char* kNoPtx = "--no-ptx";
+
 // Rewrites the CUDA fat binaries of one ELF file held in memory, in place: `elf` keeps its
 // size; with write=false nothing is changed and the report says what a write would do.
 // Never throws for malformed contents (they make the file Outcome::refused, bytes unchanged).

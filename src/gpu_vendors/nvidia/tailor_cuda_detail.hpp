@@ -75,7 +75,7 @@ std::string parse_exact(std::string_view f, std::uint64_t off, std::uint64_t siz
                         const std::string& name, std::vector<Container>& out);
 
 // The keep rule (tailor/cuda.hpp). `usable`: the entry is one some kept device could load;
-// `keep`: it stays (usable, the newest non-`a` PTX when keep.ptx, LTO-IR).
+// `keep`: it stays (usable, the newest non-`a` PTX unless kNoPtx, LTO-IR).
 struct Choice {
     std::vector<bool> keep;
     bool any_usable = false;

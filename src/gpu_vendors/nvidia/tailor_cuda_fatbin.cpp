@@ -156,7 +156,7 @@ Choice choose(const Container& c, const device_code::KeepSet& keep) {
         bool u = std::any_of(sms.begin(), sms.end(), [&](unsigned sm) { return usable(e, sm); });
         ch.any_usable = ch.any_usable || u;
         bool k = u || e.kind == 8 ||
-                 (keep.ptx && e.kind == 1 && e.variant != nvidia::ArchVariant::a &&
+                 (!keep.has(kNoPtx) && e.kind == 1 && e.variant != nvidia::ArchVariant::a &&
                   e.arch == newest_ptx);
         ch.keep[i] = k;
         ch.kept += k ? 1 : 0;

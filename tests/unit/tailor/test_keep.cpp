@@ -37,9 +37,10 @@ TEST(KeepList, CudaSpellings) {
     auto k = parse_keep_list("sm_90, compute_80,8.6,sm_90a,sm_100f,12.0");
     EXPECT_EQ(sms(k), (std::vector<unsigned>{80, 86, 90, 100, 120}));
     EXPECT_TRUE(k.targets("hip").empty());
-    EXPECT_TRUE(k.ptx);
+    EXPECT_TRUE(k.options.empty());
     EXPECT_EQ(k.str(), "sm_80,sm_86,sm_90,sm_100,sm_120 (+newest PTX)");
-    k.ptx = false;
+    k = parse_keep_list("sm_90, compute_80,8.6,sm_90a,sm_100f,12.0", {"--no-ptx"});
+    EXPECT_TRUE(k.has("--no-ptx"));
     EXPECT_EQ(k.str(), "sm_80,sm_86,sm_90,sm_100,sm_120 (no PTX)");
     EXPECT_EQ(sms(parse_keep_list("SM_75")), (std::vector<unsigned>{75}));
 }
@@ -87,6 +88,34 @@ TEST(KeepList, KeyedByTheFormatsGrammars) {
               std::string::npos);
     EXPECT_EQ(sm_number("sm_120"), 120u);
     EXPECT_EQ(sm_number("gfx90a"), 0u);
+}
+
+// A keep option is its format's (CUDA's --no-ptx, declared by the CUDA grammar, not by KeepSet):
+// taken where the list has a target of that format, refused where it would change nothing.
+TEST(KeepList, KeepOptionsAreTheirFormatsAndRefusedWhereTheyNameNothing) {
+    auto options = keep_options();
+    ASSERT_EQ(options.size(), 1u);
+    EXPECT_STREQ(options[0].flag, "--no-ptx");
+    ASSERT_EQ(keep_grammars()[0]->options.size(), 1u); // the CUDA grammar's own
+    EXPECT_TRUE(parse_keep_list("gfx90a,sm_90", {"--no-ptx"}).has("--no-ptx"));
+    try {
+        parse_keep_list("gfx90a,gfx942", {"--no-ptx"});
+        ADD_FAILURE() << "--no-ptx was taken for AMD targets only";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::usage);
+        EXPECT_EQ(e.message(), "--no-ptx: --keep-arch gfx90a,gfx942 names none of the GPUs it "
+                               "applies to (CUDA GPUs as sm_80 / 8.0)");
+        EXPECT_EQ(e.hint(), "drop --no-ptx, or add one of them to --keep-arch (e.g. sm_90)");
+    }
+    EXPECT_THROW(parse_keep_list("sm_90", {"--no-such-option"}), Error);
+    try {
+        refuse_keep_options_without_list({"--no-ptx"});
+        ADD_FAILURE() << "--no-ptx was taken without --keep-arch";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::usage);
+        EXPECT_NE(e.message().find("no --keep-arch"), std::string::npos) << e.message();
+    }
+    refuse_keep_options_without_list({}); // nothing given: nothing to refuse
 }
 
 } // namespace tailor_keep_test

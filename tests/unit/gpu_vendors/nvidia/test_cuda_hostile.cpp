@@ -57,7 +57,7 @@ Sec section(const std::string& f, const std::string& name) {
 KeepSet keep90() {
     KeepSet k;
     k.by_format["cuda"] = {"sm_90"};
-    k.ptx = false;
+    k.options.insert(kNoPtx);
     return k;
 }
 
@@ -227,7 +227,7 @@ TEST_F(TailorCudaHostile, ZeroGapsFromAnEarlierTailoring) {
     std::string b = lib_;
     KeepSet k8090;
     k8090.by_format["cuda"] = {"sm_80", "sm_90"};
-    k8090.ptx = false;
+    k8090.options.insert(kNoPtx);
     ASSERT_EQ(tailor_cuda(b, k8090, "x").outcome, FileReport::Outcome::changed);
     auto r = tailor_cuda(b, keep90(), "x");
     EXPECT_EQ(r.outcome, FileReport::Outcome::changed) << r.refused;

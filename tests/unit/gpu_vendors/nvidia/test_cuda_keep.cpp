@@ -37,7 +37,7 @@ std::vector<std::string> kept(std::vector<Entry> es, std::vector<unsigned> gpus,
     c.entries = std::move(es);
     KeepSet k;
     for (unsigned g : gpus) k.by_format["cuda"].push_back("sm_" + std::to_string(g));
-    k.ptx = with_ptx;
+    if (!with_ptx) k.options.insert(kNoPtx);
     auto ch = choose(c, k);
     if (usable) *usable = ch.any_usable;
     std::vector<std::string> out;

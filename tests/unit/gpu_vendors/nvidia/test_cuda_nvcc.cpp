@@ -130,7 +130,7 @@ class TailorCudaNvcc : public ::testing::Test {
         if (original.empty()) return {};
         KeepSet keep;
         for (unsigned g : gpus) keep.by_format["cuda"].push_back("sm_" + std::to_string(g));
-        keep.ptx = ptx;
+        if (!ptx) keep.options.insert(kNoPtx);
         auto want = expected(original, gpus, ptx);
         EXPECT_FALSE(want.empty());
 
@@ -271,7 +271,7 @@ TEST_F(TailorCudaNvcc, RelocatableDeviceCode) {
     if (original.empty()) return;
     auto bytes = check("librdc.so", {90}, true);
     // __nv_relfatbin is left alone and said so.
-    KeepSet keep{{{"cuda", {"sm_90"}}}, true};
+    KeepSet keep{{{"cuda", {"sm_90"}}}}; // the newest PTX kept
     std::string copy = original;
     auto r = tailor_cuda(copy, keep, "librdc.so", false);
     bool rel = false;

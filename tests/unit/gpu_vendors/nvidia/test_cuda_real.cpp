@@ -35,7 +35,7 @@ bool read_file(const std::string& path, std::string& out) {
 KeepSet keep(unsigned sm, bool ptx) {
     KeepSet k;
     k.by_format["cuda"] = {"sm_" + std::to_string(sm)};
-    k.ptx = ptx;
+    if (!ptx) k.options.insert(kNoPtx);
     return k;
 }
 

@@ -128,6 +128,26 @@ TEST(CompatDoctorFacts, Headers) {
     EXPECT_FALSE(header_define("#define NCCL_MAJORITY 3\n", "NCCL_MAJOR"));
 }
 
+// torch/version.py: image_facts reads the assignments (no vendor in it), NVIDIA's parser the
+// CUDA release among them
+TEST(CompatDoctorFacts, TorchVersionPy) {
+    const std::string py = "__version__ = '2.4.0+cu121'\ndebug = False\n"
+                           "hip: Optional[str] = None\ncuda: Optional[str] = '12.1'\n";
+    EXPECT_EQ(python_assignment(py, "__version__").value_or("?"), "2.4.0+cu121");
+    EXPECT_EQ(python_assignment(py, "hip").value_or("?"), ""); // None
+    EXPECT_FALSE(python_assignment(py, "git_version"));
+    auto t = parse_torch_version(py);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->version, "2.4.0+cu121");
+    EXPECT_EQ(t->cuda, "12.1");
+    EXPECT_EQ(parse_torch_version("__version__ = '2.4.0+cpu'\ncuda = None\n")->cuda, "");
+    EXPECT_FALSE(parse_torch_version("cuda = '12.1'\n")); // no __version__
+    EXPECT_EQ(header_version("#define A_MAJOR 1\n#define A_MINOR 2\n#define A_PATCH 3\n", "A_MAJOR",
+                             "A_MINOR", "A_PATCH")
+                  .value_or(""),
+              "1.2.3");
+}
+
 TEST(CompatDoctorFacts, FileNamesTagsAndDpkg) {
     EXPECT_EQ(file_name_version("libcudnn.so.9.1.0", "libcudnn.so.", 3).value_or(""), "9.1.0");
     EXPECT_FALSE(file_name_version("libcudnn.so.9", "libcudnn.so.", 3));
@@ -174,7 +194,7 @@ TEST(CompatDoctorFacts, FilesOfAnImage) {
     EXPECT_EQ(img.cuda[0].version, "12.4");
     ASSERT_EQ(img.tensorrt.size(), 1u);
     ASSERT_EQ(img.nccl.size(), 1u);
-    EXPECT_EQ(img.nccl[0].cuda_major, 12);
+    EXPECT_EQ(img.nccl[0].built_for_major, 12);
     EXPECT_EQ(img.nccl[0].source, "pip nvidia-nccl-cu12 2.21.5");
     EXPECT_EQ(img.pip.size(), 2u);
     // CUDA from the runtime file when the config says nothing

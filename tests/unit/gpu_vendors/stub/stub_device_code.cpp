@@ -53,9 +53,15 @@ class StubFormat final : public device_code::Format {
   public:
     std::string_view name() const override { return "stub"; }
     const device_code::KeepGrammar& keep_grammar() const override {
-        static const device_code::KeepGrammar g{"stub",  "a stub target",   "stub GPUs as stubN",
-                                                "stub1", parse_stub_target, nullptr,
-                                                nullptr};
+        static const device_code::KeepGrammar g{
+            "stub",
+            "a stub target",
+            "stub GPUs as stubN",
+            "stub1",
+            parse_stub_target,
+            nullptr,
+            nullptr,
+            {{"--no-stub-spare", "With --keep-arch: the stub format's option"}}};
         return g;
     }
     std::map<std::string, std::uint64_t> target_bytes(std::string_view elf,

@@ -1,9 +1,11 @@
 // The proof that a GPU vendor is a folder and one registration: the stub vendor of this folder
 // (stub_backend.cpp, not shipped) registers itself and is then chosen and injected by a run,
-// described by `cdi generate`, checked by `doctor`, hidden from a build's RUN steps, read by
-// `--keep-arch host`, and its host-root flag is among those every command declares; taken out
-// again, nothing of it is left.
+// given to a bundle, described by `cdi generate`, checked by `doctor`, hidden from a build's RUN
+// steps, read by `--keep-arch host`, classed by analyze, listed for the Slurm plugin, and its
+// host-root flag is among those every command declares; taken out again, nothing of it is left.
+// Its lint rules and analyze finding: test_stub_rules.cpp.
 #include "../../support/temp_dir.hpp"
+#include "analyze/model.hpp"
 #include "cdi/spec_write.hpp"
 #include "engine/options.hpp"
 #include "engine/request_json.hpp"
@@ -245,6 +247,67 @@ TEST(StubVendor, ItsApptainerFlagIsGpusAllWithTheStub) {
     auto legacy = engine::request_from_json(
         nlohmann::json::parse(R"({"image":"i","nv":true,"rocm":false})"), "request.json");
     EXPECT_EQ(legacy.apptainer_gpu_flags, (std::map<std::string, bool>{{"--nv", true}}));
+}
+
+} // namespace stub_vendor_test
+
+namespace stub_vendor_test {
+
+// What the vendor-neutral modules once named CUDA for (analyze's compilers, slim's --no-ptx),
+// and what `gantry bundle` and the Slurm plugin ask of a vendor, the stub answers from its own
+// folder: a bundle gets its device from its CDI spec, analyze classes its compiler and tool tree
+// as DEVEL-TOOLCHAIN, its format's keep option is one of the flags slim, tailor and analyze
+// declare, and the lists `gantry __slurm-gpu-vendors` prints for the plugin (the variables Slurm
+// numbers GPUs in, the host-root flags plugstack.conf's NAME_root= may name) hold its variable and
+// --stub-root. Unregistered, none of it is left.
+TEST(StubVendor, ReachesBundlesAnalyzeKeepOptionsAndSlurm) {
+    auto has_option = [](const char* flag) {
+        for (const auto& o : tailor::keep_options())
+            if (std::string_view(o.flag) == flag) return true;
+        return false;
+    };
+    auto root_flags = [] {
+        std::vector<std::string> names;
+        for (const auto& f : gpu_vendors::host_root_flags()) names.emplace_back(f.name);
+        return names;
+    };
+    {
+        StubHost h;
+        oci::RuntimeSpec spec;
+        std::vector<std::string> env{"STUB_VISIBLE_DEVICES=all"}, warnings;
+        auto names = gpu_vendors::add_to_bundle(spec, h.roots, std::string("stub"), env,
+                                                std::nullopt, "/usr/bin/gantry", &warnings);
+        EXPECT_EQ(names, std::vector<std::string>{"stub.example/gpu=0"});
+        ASSERT_EQ(spec.devices.size(), 1u);
+        EXPECT_EQ(spec.devices[0].path, "/dev/stub0");
+        EXPECT_EQ(spec.devices[0].host_path, (h.dir.path / "dev" / "stub0").string());
+        env = {"STUB_VISIBLE_DEVICES=void"};
+        oci::RuntimeSpec none;
+        EXPECT_TRUE(gpu_vendors::add_to_bundle(none, h.roots, std::string("stub"), env,
+                                               std::nullopt, "/usr/bin/gantry", &warnings)
+                        .empty());
+        EXPECT_TRUE(none.devices.empty());
+
+        EXPECT_EQ(analyze::path_class("usr/bin/stubcc", analyze::Kind::file), "toolchain");
+        EXPECT_EQ(analyze::path_class("opt/stub/tools/profiler.py", analyze::Kind::file),
+                  "toolchain");
+        EXPECT_EQ(analyze::path_class("usr/bin/nvcc", analyze::Kind::file), "toolchain");
+
+        EXPECT_TRUE(has_option("--no-stub-spare"));
+        EXPECT_TRUE(tailor::parse_keep_list("stub7", {"--no-stub-spare"}).has("--no-stub-spare"));
+        EXPECT_THROW(tailor::parse_keep_list("sm_90", {"--no-stub-spare"}), Error);
+
+        auto vars = gpu_vendors::slurm_gpu_variables();
+        EXPECT_EQ(vars, (std::vector<std::string>{"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
+                                                  "GPU_DEVICE_ORDINAL", "ZE_AFFINITY_MASK",
+                                                  "STUB_DEVICE_ORDINAL"}));
+        EXPECT_TRUE(has(root_flags(), "--stub-root"));
+    }
+    EXPECT_EQ(analyze::path_class("usr/bin/stubcc", analyze::Kind::file), "");
+    EXPECT_EQ(analyze::path_class("opt/stub/tools/profiler.py", analyze::Kind::file), "");
+    EXPECT_FALSE(has_option("--no-stub-spare"));
+    EXPECT_FALSE(has(gpu_vendors::slurm_gpu_variables(), "STUB_DEVICE_ORDINAL"));
+    EXPECT_FALSE(has(root_flags(), "--stub-root"));
 }
 
 } // namespace stub_vendor_test
