@@ -69,14 +69,6 @@ class Stub final : public Backend {
     std::vector<const device_code::Format*> device_code() const override {
         return {&stub_format()};
     }
-    // `gantry bundle`: its one GPU, when asked for
-    std::vector<std::string> cdi_devices(const Roots& roots, const std::vector<std::string>& env,
-                                         const std::optional<std::string>& gpus) const override {
-        if (!asked(env, gpus) || env_value(env, "STUB_VISIBLE_DEVICES") == "void") return {};
-        if (!present(roots))
-            throw Error(Errc::not_found, "no stub GPU at " + stub_node(roots), "set --stub-root");
-        return {"0"};
-    }
     Toolchain toolchain() const override {
         static constexpr std::string_view programs[] = {"stubcc"};
         static constexpr std::string_view paths[] = {"opt/stub/tools/"};

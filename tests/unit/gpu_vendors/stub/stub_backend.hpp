@@ -1,7 +1,7 @@
 // A fourth GPU vendor that exists only in the tests ("stub"): the proof that a vendor is a folder
 // and one registration. It owns a host-root flag of its own (--stub-root), a device node
-// (dev/stub0 under that root), an environment contract (STUB_VISIBLE_DEVICES), a CDI kind and a
-// bundle's device, a doctor rule, a --keep-arch target and keep option (--no-stub-spare), a
+// (dev/stub0 under that root), an environment contract (STUB_VISIBLE_DEVICES), a CDI kind, a
+// doctor rule, a --keep-arch target and keep option (--no-stub-spare), a
 // device-code format (stub_device_code.cpp), a toolkit compiler (stubcc), the variable Slurm
 // numbers its GPUs in (STUB_DEVICE_ORDINAL), a lint rule and an analyze finding
 // (stub_rules.cpp), and reaches gantry only through gpu_vendors/backend.hpp (and lint's rule

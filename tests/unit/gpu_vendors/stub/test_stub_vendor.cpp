@@ -1,6 +1,6 @@
 // The proof that a GPU vendor is a folder and one registration: the stub vendor of this folder
 // (stub_backend.cpp, not shipped) registers itself and is then chosen and injected by a run,
-// given to a bundle, described by `cdi generate`, checked by `doctor`, hidden from a build's RUN
+// described by `cdi generate`, checked by `doctor`, hidden from a build's RUN
 // steps, read by `--keep-arch host`, classed by analyze, listed for the Slurm plugin, and its
 // host-root flag is among those every command declares; taken out again, nothing of it is left.
 // Its lint rules and analyze finding: test_stub_rules.cpp.
@@ -254,13 +254,12 @@ TEST(StubVendor, ItsApptainerFlagIsGpusAllWithTheStub) {
 namespace stub_vendor_test {
 
 // What the vendor-neutral modules once named CUDA for (analyze's compilers, slim's --no-ptx),
-// and what `gantry bundle` and the Slurm plugin ask of a vendor, the stub answers from its own
-// folder: a bundle gets its device from its CDI spec, analyze classes its compiler and tool tree
-// as DEVEL-TOOLCHAIN, its format's keep option is one of the flags slim, tailor and analyze
-// declare, and the lists `gantry __slurm-gpu-vendors` prints for the plugin (the variables Slurm
-// numbers GPUs in, the host-root flags plugstack.conf's NAME_root= may name) hold its variable and
-// --stub-root. Unregistered, none of it is left.
-TEST(StubVendor, ReachesBundlesAnalyzeKeepOptionsAndSlurm) {
+// and what the Slurm plugin asks of a vendor, the stub answers from its own folder: analyze
+// classes its compiler and tool tree as DEVEL-TOOLCHAIN, its format's keep option is one of the
+// flags slim, tailor and analyze declare, and the lists `gantry __slurm-gpu-vendors` prints for
+// the plugin (the variables Slurm numbers GPUs in, the host-root flags plugstack.conf's
+// NAME_root= may name) hold its variable and --stub-root. Unregistered, none of it is left.
+TEST(StubVendor, ReachesAnalyzeKeepOptionsAndSlurm) {
     auto has_option = [](const char* flag) {
         for (const auto& o : tailor::keep_options())
             if (std::string_view(o.flag) == flag) return true;
@@ -273,21 +272,6 @@ TEST(StubVendor, ReachesBundlesAnalyzeKeepOptionsAndSlurm) {
     };
     {
         StubHost h;
-        oci::RuntimeSpec spec;
-        std::vector<std::string> env{"STUB_VISIBLE_DEVICES=all"}, warnings;
-        auto names = gpu_vendors::add_to_bundle(spec, h.roots, std::string("stub"), env,
-                                                std::nullopt, "/usr/bin/gantry", &warnings);
-        EXPECT_EQ(names, std::vector<std::string>{"stub.example/gpu=0"});
-        ASSERT_EQ(spec.devices.size(), 1u);
-        EXPECT_EQ(spec.devices[0].path, "/dev/stub0");
-        EXPECT_EQ(spec.devices[0].host_path, (h.dir.path / "dev" / "stub0").string());
-        env = {"STUB_VISIBLE_DEVICES=void"};
-        oci::RuntimeSpec none;
-        EXPECT_TRUE(gpu_vendors::add_to_bundle(none, h.roots, std::string("stub"), env,
-                                               std::nullopt, "/usr/bin/gantry", &warnings)
-                        .empty());
-        EXPECT_TRUE(none.devices.empty());
-
         EXPECT_EQ(analyze::path_class("usr/bin/stubcc", analyze::Kind::file), "toolchain");
         EXPECT_EQ(analyze::path_class("opt/stub/tools/profiler.py", analyze::Kind::file),
                   "toolchain");
