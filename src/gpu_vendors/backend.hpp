@@ -75,6 +75,8 @@ struct GpuContext {
     bool no_require = false; // --no-require: the doctor's failures only warn
     std::string cache_dir;   // per-boot cache root (runtime dir); "" disables caching
     std::string gantry_path; // absolute path of the gantry binary the description's hooks call
+    // how this door's user says no_require, for messages ("GANTRY_NO_REQUIRE=1" for gantry oci)
+    const char* no_require_name = "--no-require";
 };
 
 // A container's GPUs on this host, as a vendor describes them for every door: the compatibility
@@ -85,8 +87,8 @@ struct GpuContext {
 // it of the devices the request selects. No devices: the request asks for none.
 struct GpuPlan {
     std::vector<findings::Finding> findings;
-    const char* override_by = nullptr; // what turns the failures into warnings ("--no-require")
-    std::string how_to_override = "--no-require runs it anyway";
+    const char* override_by = nullptr; // what turned the failures into warnings ("--no-require")
+    std::string how_to_override;       // the hint's way out ("--no-require runs it anyway")
     cdi::Spec spec;
     std::vector<std::string> devices;
     std::vector<std::string> warnings; // what the description left out, and why

@@ -72,7 +72,8 @@ std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec) {
                                 {::geteuid() == 0, ::geteuid(), ::getegid(), false},
                                 env_or("GANTRY_NO_REQUIRE", "") == "1",
                                 runtime::runtime_dir().string(),
-                                fs::self_exe()};
+                                fs::self_exe(),
+                                "GANTRY_NO_REQUIRE=1"};
     std::vector<std::string> warnings;
     auto devs = gpu_vendors::add_gpus(spec, ctx, std::nullopt, {}, &warnings);
     for (auto& w : warnings) log::warn(w);

@@ -252,7 +252,9 @@ std::vector<std::string> add_gpus(oci::RuntimeSpec& spec, const GpuContext& ctx,
     if (!backend) return {};
     GpuPlan plan = backend->plan(ctx);
     if (warnings) warnings->insert(warnings->end(), plan.warnings.begin(), plan.warnings.end());
-    apply_policy(plan.findings, plan.override_by, plan.how_to_override);
+    apply_policy(plan.findings, plan.override_by,
+                 plan.how_to_override.empty() ? std::string(ctx.no_require_name) + " runs it anyway"
+                                              : plan.how_to_override);
     return apply_plan(spec, *backend, plan, ctx, state_dir, warnings);
 }
 

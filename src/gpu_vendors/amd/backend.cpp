@@ -112,7 +112,8 @@ class Amd final : public Backend {
         GpuPlan plan;
         auto request = gpu_vendors::amd::parse_request(ctx.env, ctx.gpus);
         if (!request.inject) return plan;
-        plan.override_by = ctx.no_require ? "--no-require" : nullptr;
+        plan.override_by = ctx.no_require ? ctx.no_require_name : nullptr;
+        plan.how_to_override = std::string(ctx.no_require_name) + " runs it anyway";
         log::LapTimer phase; // --debug: where a GPU start spends its time
         if (auto w = wsl_host(ctx.roots)) {
             warn_wsl_selection(request);

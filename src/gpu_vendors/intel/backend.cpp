@@ -85,7 +85,8 @@ class Intel final : public Backend {
         GpuPlan plan;
         auto request = parse_request(ctx.gpus);
         if (!request.inject) return plan;
-        plan.override_by = ctx.no_require ? "--no-require" : nullptr;
+        plan.override_by = ctx.no_require ? ctx.no_require_name : nullptr;
+        plan.how_to_override = std::string(ctx.no_require_name) + " runs it anyway";
         log::LapTimer phase;
         auto host = discover(intel_options(ctx.roots));
         intel_require_gpus(host);

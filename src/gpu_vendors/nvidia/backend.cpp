@@ -167,10 +167,11 @@ class Nvidia final : public Backend {
             env_only.env = ctx.env;
             plan.findings = check_image(host, env_only, request, sel);
         }
-        plan.override_by = ctx.no_require            ? "--no-require"
+        plan.override_by = ctx.no_require            ? ctx.no_require_name
                            : request.disable_require ? "NVIDIA_DISABLE_REQUIRE"
                                                      : nullptr;
-        plan.how_to_override = "--no-require (or NVIDIA_DISABLE_REQUIRE=true) runs it anyway";
+        plan.how_to_override =
+            std::string(ctx.no_require_name) + " (or NVIDIA_DISABLE_REQUIRE=true) runs it anyway";
         if (ctx.door == Door::run) check_nodes(host, sel, request.caps);
         phase.lap("pre-launch checks and image layout");
         gopt.gantry_path = ctx.gantry_path;
