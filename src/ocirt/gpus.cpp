@@ -5,6 +5,7 @@
 #include "runtime/state.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/identity.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
 
@@ -69,7 +70,7 @@ std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec) {
                                 no_gpus_flag,
                                 roots,
                                 nullptr,
-                                {::geteuid() == 0, ::geteuid(), ::getegid(), false},
+                                {running_as_real_root(), ::geteuid(), ::getegid(), false},
                                 env_or("GANTRY_NO_REQUIRE", "") == "1",
                                 runtime::runtime_dir().string(),
                                 fs::self_exe(),
