@@ -73,17 +73,17 @@ gantry_module(lazy PURPOSE "lazy pull: eStargz and zstd:chunked tables of conten
   DEPENDS fuse layer oci registry rootfs site sqsh store util)
 gantry_module(lint PURPOSE "the Dockerfile rules: the build model they read, the rules that name no vendor, the vendors' rule sets run, their reports"
   DEPENDS dockerfile findings gpu_components oci util)
-gantry_module(gpu_vendors PURPOSE "the GPU layer's plug-in interface (Backend: run, CDI, doctor, device code, lint rules, analyze findings), host roots, what vendors share: paths inside a driver root, bounded sysfs reads, device nodes and their access, --gpus and device selection, CDI nodes, the doctor's verdict cache, the run policy"
+gantry_module(gpu_vendors PURPOSE "the GPU layer's plug-in interface (Backend: every door's GPU plan, CDI, doctor, device code, lint rules, analyze findings), host roots, what vendors share: paths inside a driver root, bounded sysfs reads, device node access, --gpus and device selection, CDI nodes, the doctor's verdict cache, the policy, a plan applied through the one CDI applier"
   DEPENDS cdi device_code findings gpu_host oci rootfs store util)
 # One module per vendor, in its folder under gpu_vendors/: a vendor sees the interface, never
 # another vendor (the build fails on such an include, as on any undeclared one).
-gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements and the driver/CUDA version tables, an image's CUDA facts, CDI, the doctor's rules, injection, CUDA fat binaries, its lint rules and analyze findings"
+gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements and the driver/CUDA version tables, an image's CUDA facts, the CDI description of a container's GPUs, the doctor's rules, CUDA fat binaries, its lint rules and analyze findings"
   DEPENDS gpu_vendors cdi device_code elf findings gpu_host image_facts lint oci rootfs store util)
-gantry_module(amd FOLDER gpu_vendors/amd PURPOSE "AMD's GPUs: the KFD topology, ROCm, WSL2, CDI, the doctor's rules, injection, HIP offload bundles, its lint rules and analyze findings"
+gantry_module(amd FOLDER gpu_vendors/amd PURPOSE "AMD's GPUs: the KFD topology, ROCm, WSL2, the CDI description of a container's GPUs, the doctor's rules, HIP offload bundles, its lint rules and analyze findings"
   DEPENDS gpu_vendors cdi device_code elf findings gpu_host image_facts lint oci rootfs store util)
-gantry_module(intel FOLDER gpu_vendors/intel PURPOSE "Intel's GPUs: the i915/xe DRM devices, Level Zero and the compute runtime, CDI, the doctor's rules, SYCL/OpenMP device code, its lint rules and analyze findings"
+gantry_module(intel FOLDER gpu_vendors/intel PURPOSE "Intel's GPUs: the i915/xe DRM devices, Level Zero and the compute runtime, the CDI description of a container's GPUs, the doctor's rules, SYCL/OpenMP device code, its lint rules and analyze findings"
   DEPENDS gpu_vendors cdi device_code elf findings gpu_host image_facts lint oci rootfs store util)
-gantry_module(gpu_vendors_all FOLDER gpu_vendors/all PURPOSE "every vendor in one list (the only place that names them) and what goes over all of them: choosing one, root flags, --keep-arch host, a bundle's GPUs, their lint rules and analyze findings"
+gantry_module(gpu_vendors_all FOLDER gpu_vendors/all PURPOSE "every vendor in one list (the only place that names them) and what goes over all of them: choosing one, root flags, --keep-arch host, every door's GPU step, their lint rules and analyze findings"
   DEPENDS amd intel nvidia gpu_vendors cdi device_code gpu_host runspec util)
 gantry_module(tailor PURPOSE "fat binaries rewritten in place to the kept GPUs' code, over every vendor's device-code format"
   DEPENDS device_code gpu_vendors_all util)

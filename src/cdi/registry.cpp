@@ -109,11 +109,20 @@ oci::DeviceNode device_node(const DeviceNode& d, const oci::RuntimeSpec& spec,
 
 void apply_edits(oci::RuntimeSpec& spec, const ContainerEdits& e, const ApplyOptions& opt,
                  const std::string& where, ApplyResult& res) {
-    for (const auto& v : e.env) spec.env.push_back(v);
+    for (const auto& v : e.env) {
+        std::string key = v.substr(0, v.find('=')) + "=";
+        auto it = std::find_if(spec.env.begin(), spec.env.end(),
+                               [&](const std::string& x) { return x.starts_with(key); });
+        if (it != spec.env.end())
+            *it = v;
+        else
+            spec.env.push_back(v);
+    }
     for (const auto& d : e.device_nodes) {
         auto node = device_node(d, spec, opt, where, res.warnings);
         auto it = std::find_if(spec.devices.begin(), spec.devices.end(),
                                [&](const oci::DeviceNode& x) { return x.path == node.path; });
+        if (it != spec.devices.end() && opt.keep_existing) continue;
         if (it != spec.devices.end())
             *it = node;
         else
@@ -125,6 +134,10 @@ void apply_edits(oci::RuntimeSpec& spec, const ContainerEdits& e, const ApplyOpt
                                          d.permissions.empty() ? "rwm" : d.permissions});
     }
     for (const auto& m : e.mounts) {
+        if (opt.keep_existing &&
+            std::any_of(spec.mounts.begin(), spec.mounts.end(),
+                        [&](const oci::Mount& x) { return x.destination == m.container_path; }))
+            continue;
         std::erase_if(spec.mounts,
                       [&](const oci::Mount& x) { return x.destination == m.container_path; });
         std::string type = m.type;
@@ -167,7 +180,7 @@ ApplyResult apply(oci::RuntimeSpec& spec, const std::vector<Selected>& devices,
         mounts_changed |= !sel.device->edits.mounts.empty();
         res.devices.push_back(qualified);
     }
-    if (mounts_changed)
+    if (mounts_changed && opt.sort_mounts)
         std::stable_sort(work.mounts.begin(), work.mounts.end(),
                          [](const oci::Mount& a, const oci::Mount& b) {
                              return path_depth(a.destination) < path_depth(b.destination);

@@ -39,6 +39,12 @@ struct ApplyOptions {
     // Accept a regular file where a device node is expected (stand-in nodes of a simulated GPU
     // host in tests); it gets type "c" and major/minor 0 unless the spec says otherwise.
     bool allow_stand_in_nodes = false;
+    // Sort the spec's mounts by path depth afterwards, as the CDI library does. gantry's own
+    // launcher turns it off for a vendor's GPUs: the spec's mounts keep the order the user gave.
+    bool sort_mounts = true;
+    // A device node or mount the spec already has at a path stays as it is (the user's --device
+    // or -v wins over a vendor's description: gantry run's rule); CDI replaces it.
+    bool keep_existing = false;
 };
 
 struct ApplyResult {
@@ -57,13 +63,16 @@ struct Selected {
 };
 
 // Applies the selected devices' edits to `spec` with CDI semantics: each spec's spec-level edits
-// once (before its first device), then each device's edits, in order. env is appended; device
+// once (before its first device), then each device's edits, in order. An env entry replaces the
+// variable of its name (runtime-tools' AddProcessEnv, what the CDI library calls), else is
+// appended; device
 // nodes default hostPath to path, take missing type/major/minor/fileMode from lstat(hostPath)
 // and replace a node at the same path, and each b/c node gets a linux.resources.devices allow
 // rule with its permissions (default "rwm"; "none": no rule), as runc denies the rest; uid/gid
 // default to the process user when it is not root; mounts replace a mount at the same container
-// path, then all mounts are stably sorted by path depth; additionalGids are added once each, 0
-// skipped; hooks are collected. All or nothing: on an Error, `spec` is unchanged.
+// path, then all mounts are stably sorted by path depth (unless !sort_mounts); additionalGids are
+// added once each, 0 skipped; hooks are collected. All or nothing: on an Error, `spec` is
+// unchanged.
 ApplyResult apply(oci::RuntimeSpec& spec, const std::vector<Selected>& devices,
                   const ApplyOptions& opt = {});
 

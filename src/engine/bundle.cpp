@@ -9,6 +9,7 @@
 #include "lazy/tree.hpp"
 #include "oci/image.hpp"
 #include "rootfs/rootfs.hpp"
+#include "runtime/state.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -93,10 +94,21 @@ void write_bundle(store::Store& store, const RunRequest& r, const std::string& d
         spec.annotations[oci::kLazyStoreAnnotation] = store.root().string();
         if (r.tls_verify == false) spec.annotations[oci::kLazyTlsVerifyAnnotation] = "false";
     }
-    // GPUs: the chosen vendor's CDI edits, hooks included (runc and crun run them).
+    // GPUs: the GPU layer's step for every door (policy, then the vendor's CDI edits, hooks
+    // included: runc and crun run them). The image's files are not read: the policy is what
+    // the host and the container's environment say.
     std::vector<std::string> warnings;
-    gpu_vendors::add_to_bundle(spec, r.gpu_roots, r.gpu_vendor, *ro.environment, r.gpus,
-                               fs::self_exe(), &warnings);
+    gpu_vendors::CallerIds ids{caller.real_root, caller.uid, caller.gid, false};
+    gpu_vendors::GpuContext gpus{gpu_vendors::Door::bundle,
+                                 *ro.environment,
+                                 r.gpus,
+                                 r.gpu_roots,
+                                 nullptr,
+                                 ids,
+                                 r.no_require,
+                                 runtime::runtime_dir().string(),
+                                 fs::self_exe()};
+    gpu_vendors::add_gpus(spec, gpus, r.gpu_vendor, {}, &warnings);
     for (auto& w : warnings) log::warn(w);
     // runc and crun provide the default device nodes themselves (bind-mounted when rootless);
     // gantry's own launcher binds them, so drop those mounts here.

@@ -125,7 +125,7 @@ Outcome execute(store::Store& store, RunRequest request, Caller caller,
 
 // An OCI runtime bundle in DIR (config.json + rootfs/) that runc and crun run: the spec of a run
 // of REQUEST (image, command, env, workdir, user, volumes, ulimits, shm_size, and the GPUs as
-// the vendor's CDI edits: gpu_vendors::add_to_bundle), without the
+// the vendor's CDI edits, after its compatibility policy: gpu_vendors::add_gpus), without the
 // device binds those runtimes make themselves and, for root, without a user namespace. DIR must
 // be new or empty; it is written beside it and renamed into place.
 void write_bundle(store::Store& store, const RunRequest& request, const std::string& dir,

@@ -6,6 +6,8 @@
 #include "rootfs/image_files.hpp"
 #include "runtime/state.hpp"
 #include "sqsh/image_ref.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
 
 #include <optional>
 
@@ -15,8 +17,7 @@ void add_gpus(Prepared& p) {
     const auto& r = p.request;
     const auto& env = *p.options.environment;
     const gpu_vendors::Roots& roots = r.gpu_roots;
-    const gpu_vendors::Backend* backend = gpu_vendors::for_run(roots, r.gpu_vendor, env, r.gpus);
-    if (!backend) return;
+    if (!gpu_vendors::for_run(roots, r.gpu_vendor, env, r.gpus)) return; // reads nothing
     gpu_vendors::CallerIds caller{p.caller.real_root, p.caller.uid, p.caller.gid, false};
     for (auto& m : p.spec.gid_mappings)
         if (!caller.real_root && m.size > 1) caller.subid_maps = true;
@@ -29,18 +30,13 @@ void add_gpus(Prepared& p) {
     const rootfs::ImageFiles& files = squash ? static_cast<const rootfs::ImageFiles&>(*squash)
                                       : lazy ? static_cast<const rootfs::ImageFiles&>(*lazy)
                                              : layers;
-    gpu_vendors::RunContext ctx{*p.store,
-                                p.view.image,
-                                files,
-                                r.image,
-                                env,
-                                r.gpus,
-                                roots,
-                                caller,
-                                r.no_require,
-                                runtime::runtime_dir().string(),
-                                p.scratch->dir().string()};
-    backend->add_to_run(ctx, p.spec);
+    gpu_vendors::ImageContext image{*p.store, p.view.image, files, r.image};
+    gpu_vendors::GpuContext ctx{
+        gpu_vendors::Door::run,          env,           r.gpus, roots, &image, caller, r.no_require,
+        runtime::runtime_dir().string(), fs::self_exe()};
+    std::vector<std::string> warnings;
+    gpu_vendors::add_gpus(p.spec, ctx, r.gpu_vendor, p.scratch->dir().string(), &warnings);
+    for (auto& w : warnings) log::debug("GPU description: " + w);
 }
 
 } // namespace gantry::engine

@@ -1,7 +1,8 @@
-// prepare's GPU step: the run's request handed to the GPU layer (gpu_vendors/backend.hpp), which
-// picks the vendor, discovers the host (cached per boot), applies the doctor's verdict on the image
-// as policy before any namespace exists, and injects the GPUs as edits of the runtime spec. A run
-// that asks for no GPU reads nothing of the host.
+// prepare's GPU step: the run's request handed to the GPU layer's one step for every door
+// (gpu_vendors::add_gpus), which picks the vendor, discovers the host (cached per boot), applies
+// the doctor's verdict on the image as policy before any namespace exists, and applies the
+// vendor's CDI description of the selected GPUs to the runtime spec (gantry's own hooks done by
+// the launcher in-process). A run that asks for no GPU reads nothing of the host.
 #pragma once
 
 #include "engine/engine.hpp"

@@ -12,12 +12,6 @@ Backend::image_without_host(const store::Store&, const store::Image&, const Root
     return std::nullopt;
 }
 
-std::vector<std::string> Backend::cdi_devices(const Roots&, const std::vector<std::string>&,
-                                              const std::optional<std::string>&) const {
-    throw Error(Errc::unsupported, "gantry bundle cannot add " + std::string(name()) + " GPUs yet",
-                "use `gantry cdi generate` and give the runtime the CDI devices");
-}
-
 void apply_policy(const std::vector<findings::Finding>& findings, const char* override_by,
                   std::string_view how_to_override) {
     for (auto& fd : findings) {

@@ -1,11 +1,11 @@
 // The vendor-neutral GPU layer. Each GPU vendor is a Backend in its own folder
-// (gpu_vendors/nvidia/, gpu_vendors/amd/) that owns everything vendor-shaped: discovering the host
-// (cached), reading the container's request (the --gpus flag and the vendor's environment
-// contract), planning the container edits on the one OCI spec, its CDI spec, and its doctor rules.
-// `run` (engine's GPU step), `cdi generate`, `doctor` and `bundle` reach GPUs only through this
-// header; the CLI parses and prints. A third vendor is a new folder and one line in
-// gpu_vendors/backends.cpp.
-//
+// (gpu_vendors/nvidia/, gpu_vendors/amd/, gpu_vendors/intel/) that owns everything vendor-shaped:
+// discovering the host (cached), reading the container's request (the --gpus flag and the vendor's
+// environment contract), the doctor's rules, and one description of what a container needs: CDI
+// container edits (device nodes, mounts, env, hooks). Every door applies that description through
+// the one CDI applier (cdi::apply; apply_plan below): `run` (engine's GPU step), `bundle`,
+// `gantry oci`, and `cdi generate` writes it. The CLI parses and prints. A fourth vendor is a new
+// folder and one line in gpu_vendors/all/backends.cpp.//
 // Choosing a vendor (choose()): --gpu-vendor when given; else the one vendor whose kernel driver
 // the host has; on a host with several, the first of them in registry order (NVIDIA, AMD,
 // Intel: docker's --gpus has always meant NVIDIA); with none, NVIDIA.
@@ -45,19 +45,54 @@ struct CallerIds {
     bool subid_maps = false; // rootless with subordinate ids (a full map; setgroups allowed)
 };
 
-// What a run gives its GPU step.
-struct RunContext {
+// The image a container is made from, for the rules that read its files.
+struct ImageContext {
     const store::Store& store;
     const store::Image& image;
-    const rootfs::ImageFiles& files;        // its files: the store's layers or a squashfs file
-    const std::string& ref;                 // the image as the user named it
+    const rootfs::ImageFiles& files; // its files: the store's layers or a squashfs file
+    const std::string& ref;          // the image as the user named it
+};
+
+// The door a container comes through: what its GPU step may assume of the runtime that starts it.
+enum class Door {
+    // gantry's own launcher (run, create/start, the Engine API, build's RUN steps): the caller's
+    // access to the nodes is checked first, the driver's libraries go where the image keeps its
+    // own, gantry's own hooks are done in-process (apply_plan)
+    run,
+    // `gantry bundle`: a config.json for runc or crun, which run the hooks
+    bundle,
+    // `gantry oci`: a bundle from containerd, podman or the CRI; gantry's runtime runs the hooks
+    oci,
+};
+
+// What every door gives its GPU step.
+struct GpuContext {
+    Door door = Door::run;
     const std::vector<std::string>& env;    // the container's final environment
     const std::optional<std::string>& gpus; // --gpus, when given
     const Roots& roots;
+    const ImageContext* image = nullptr; // null (a bundle's root): the image rules are skipped
     CallerIds caller;
     bool no_require = false; // --no-require: the doctor's failures only warn
     std::string cache_dir;   // per-boot cache root (runtime dir); "" disables caching
-    std::string state_dir;   // the container's scratch directory, for generated host files
+    std::string gantry_path; // absolute path of the gantry binary the description's hooks call
+    // how this door's user says no_require, for messages ("GANTRY_NO_REQUIRE=1" for gantry oci)
+    const char* no_require_name = "--no-require";
+};
+
+// A container's GPUs on this host, as a vendor describes them for every door: the compatibility
+// policy's findings (the doctor's rules for this request, host and image), and the CDI
+// description of the selected devices: SPEC is what `gantry cdi generate` writes for the host
+// (its spec-wide edits and one device per GPU), shaped for this container (its driver
+// capabilities; on Door::run, libraries in the image's own directories), and DEVICES the names in
+// it of the devices the request selects. No devices: the request asks for none.
+struct GpuPlan {
+    std::vector<findings::Finding> findings;
+    const char* override_by = nullptr; // what turned the failures into warnings ("--no-require")
+    std::string how_to_override;       // the hint's way out ("--no-require runs it anyway")
+    cdi::Spec spec;
+    std::vector<std::string> devices;
+    std::vector<std::string> warnings; // what the description left out, and why
 };
 
 // What `gantry doctor` gives a backend. Without an image only the host rules run.
@@ -113,23 +148,17 @@ class Backend {
     // (NVIDIA_VISIBLE_DEVICES, AMD_VISIBLE_DEVICES). String checks only, no discovery.
     virtual bool asked(const std::vector<std::string>& env,
                        const std::optional<std::string>& gpus) const = 0;
-    // run's GPU step: discovery (cached per boot), the request resolved to devices, the doctor's
-    // verdict applied as policy (apply_policy, before any namespace exists), and the injection
-    // as edits of SPEC. Nothing when the request selects no device. Throws Error (usage for a
-    // malformed request, not_found for an unknown device, run_failed for a doomed launch).
-    virtual void add_to_run(const RunContext& ctx, oci::RuntimeSpec& spec) const = 0;
+    // Every door's GPU step (gpu_vendors::add_gpus): discovery (cached per boot), the request
+    // resolved to devices, the doctor's findings for them, and their CDI description. On
+    // Door::run the caller's access to the nodes is checked. Throws Error (usage for a malformed
+    // request, not_found for an unknown device, run_failed for a doomed launch).
+    virtual GpuPlan plan(const GpuContext& ctx) const = 0;
     // `gantry cdi generate`: the host's GPUs as a CDI spec. Error(not_found) when it has none.
     virtual cdi::Spec generate_cdi(const Roots& roots, const CdiOptions& options,
                                    std::vector<std::string>* warnings) const = 0;
     // `gantry doctor`: the host rules, and with an image the image's rules for the GPUs the
     // request would get.
     virtual std::vector<findings::Finding> doctor(const DoctorContext& ctx) const = 0;
-    // `gantry bundle`: the names, in generate_cdi's spec with every naming strategy, of the
-    // devices the request (ENV's contract, GPUS) selects on the host; empty when it asks for
-    // none. Error(unsupported) from a backend that cannot say.
-    virtual std::vector<std::string> cdi_devices(const Roots& roots,
-                                                 const std::vector<std::string>& env,
-                                                 const std::optional<std::string>& gpus) const;
     // `--keep-arch host`: the device-code target of each of the host's GPUs, as --keep-arch
     // takes them ("sm_90"; "gfx942:sramecc+", a feature the host cannot tell left out), in
     // device order, repeated targets once. Empty when the host has none of this vendor's GPUs;

@@ -2,13 +2,16 @@
 
 #include "cdi/registry.hpp"
 #include "gpu_vendors/all/backends.hpp"
+#include "runtime/state.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/identity.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"
 
 #include <cctype>
 #include <cstdlib>
+#include <unistd.h>
 
 namespace gantry::ocirt {
 namespace {
@@ -55,13 +58,25 @@ std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec) {
         for (auto& w : res.warnings) log::warn(w);
         added.insert(added.end(), names.begin(), names.end());
     }
-    // the vendors' environment contract
+    // the vendors' environment contract: the GPU layer's step for every door, the
+    // compatibility policy (NVIDIA_REQUIRE_*, the doctor's rules) included
     gpu_vendors::Roots roots;
     for (const gpu_vendors::RootFlag& f : gpu_vendors::host_root_flags())
         roots.of(f) = env_or(root_env_name(f.name).c_str(), "/");
+    const std::optional<std::string> no_gpus_flag;
+    const std::vector<std::string> env = spec.env; // the request, before the edits change it
+    gpu_vendors::GpuContext ctx{gpu_vendors::Door::oci,
+                                env,
+                                no_gpus_flag,
+                                roots,
+                                nullptr,
+                                {running_as_real_root(), ::geteuid(), ::getegid(), false},
+                                env_or("GANTRY_NO_REQUIRE", "") == "1",
+                                runtime::runtime_dir().string(),
+                                fs::self_exe(),
+                                "GANTRY_NO_REQUIRE=1"};
     std::vector<std::string> warnings;
-    auto devs = gpu_vendors::add_to_bundle(spec, roots, std::nullopt, spec.env, std::nullopt,
-                                           fs::self_exe(), &warnings);
+    auto devs = gpu_vendors::add_gpus(spec, ctx, std::nullopt, {}, &warnings);
     for (auto& w : warnings) log::warn(w);
     added.insert(added.end(), devs.begin(), devs.end());
     return added;

@@ -262,6 +262,31 @@ def test_nvidia_env_in_the_bundle_gets_the_gpu(oci_bin, g, mk, tmp_path, gpuhost
     assert "hooks" not in json.loads((b / "config.json").read_text())
 
 
+def test_a_cuda_requirement_the_driver_cannot_meet_is_refused_at_create(oci_bin, g, mk,
+                                                                        tmp_path, gpuhost):
+    """The compatibility policy is one step of every door: gantry oci (containerd, CRI-O, the
+    CRI) refuses a container whose NVIDIA_REQUIRE_CUDA the host's driver cannot meet, before
+    anything is made, as gantry run does; NVIDIA_DISABLE_REQUIRE=true runs it anyway."""
+    b = gpu_bundle(g, mk, tmp_path, env=["NVIDIA_VISIBLE_DEVICES=0",
+                                         "NVIDIA_REQUIRE_CUDA=cuda>=99.0"])
+    state = tmp_path / "state"
+    r = oci(oci_bin, state, "run", "--bundle", b, "q1", check=False,
+            stdin=subprocess.DEVNULL, env=host_env(gpuhost))
+    assert r.returncode != 0, r
+    assert "NVIDIA_REQUIRE_CUDA" in r.stderr and "cuda>=99.0" in r.stderr, r.stderr
+    # the ways out this door has, named (gantry run's --no-require is not one)
+    assert "NVIDIA_DISABLE_REQUIRE" in r.stderr and "GANTRY_NO_REQUIRE=1" in r.stderr, r.stderr
+    assert "q1" not in oci(oci_bin, state, "list", check=False).stdout  # nothing left made
+    # near miss: the same container with the check turned off gets its GPU
+    cfg = json.loads((b / "config.json").read_text())
+    cfg["process"]["env"].append("NVIDIA_DISABLE_REQUIRE=true")
+    (b / "config.json").write_text(json.dumps(cfg))
+    r = oci(oci_bin, state, "run", "--bundle", b, "q2", check=False,
+            stdin=subprocess.DEVNULL, env=host_env(gpuhost))
+    assert r.returncode == 0, r
+    assert "nvidia0" in r.stdout.split(), r.stdout
+
+
 def test_cdi_annotation_gets_the_device(oci_bin, g, mk, tmp_path, gpuhost):
     specs = tmp_path / "cdi"
     specs.mkdir()

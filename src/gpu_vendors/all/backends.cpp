@@ -1,9 +1,9 @@
 // The list of GPU vendors, how one is chosen for a host, and what goes over all of them.
 #include "gpu_vendors/all/backends.hpp"
 
-#include "cdi/registry.hpp"
 #include "gpu_host/gpus_flag.hpp"
 #include "gpu_vendors/amd/backend.hpp"
+#include "gpu_vendors/apply_plan.hpp"
 #include "gpu_vendors/intel/backend.hpp"
 #include "gpu_vendors/nvidia/backend.hpp"
 #include "runspec/builder.hpp"
@@ -266,30 +266,18 @@ std::vector<findings::Finding> doctor_regressions(const Roots& roots, const stor
     return out;
 }
 
-std::vector<std::string>
-add_to_bundle(oci::RuntimeSpec& spec, const Roots& roots, const std::optional<std::string>& wanted,
-              const std::vector<std::string>& env, const std::optional<std::string>& gpus,
-              const std::string& gantry_path, std::vector<std::string>* warnings) {
-    const Backend* backend = for_run(roots, wanted, env, gpus);
+std::vector<std::string> add_gpus(oci::RuntimeSpec& spec, const GpuContext& ctx,
+                                  const std::optional<std::string>& wanted,
+                                  const std::string& state_dir,
+                                  std::vector<std::string>* warnings) {
+    const Backend* backend = for_run(ctx.roots, wanted, ctx.env, ctx.gpus);
     if (!backend) return {};
-    auto names = backend->cdi_devices(roots, env, gpus);
-    if (names.empty()) return {};
-    cdi::Spec generated = backend->generate_cdi(roots, {{"index", "uuid"}, gantry_path}, warnings);
-    std::vector<cdi::Selected> selected;
-    for (auto& n : names) {
-        auto it = std::find_if(generated.devices.begin(), generated.devices.end(),
-                               [&](const cdi::Device& d) { return d.name == n; });
-        if (it == generated.devices.end())
-            throw Error(Errc::not_found,
-                        std::string(backend->cdi_kind()) + "=" + n +
-                            ": not in the spec generated for this host",
-                        "`gantry cdi generate --vendor " + std::string(backend->name()) +
-                            "` lists what it has");
-        selected.push_back({&generated, &*it, "generated"});
-    }
-    auto result = cdi::apply(spec, selected, cdi::ApplyOptions{true, true});
-    if (warnings) warnings->insert(warnings->end(), result.warnings.begin(), result.warnings.end());
-    return result.devices;
+    GpuPlan plan = backend->plan(ctx);
+    if (warnings) warnings->insert(warnings->end(), plan.warnings.begin(), plan.warnings.end());
+    apply_policy(plan.findings, plan.override_by,
+                 plan.how_to_override.empty() ? std::string(ctx.no_require_name) + " runs it anyway"
+                                              : plan.how_to_override);
+    return apply_plan(spec, *backend, plan, ctx, state_dir, warnings);
 }
 
 } // namespace gantry::gpu_vendors

@@ -1,6 +1,6 @@
 // gpu_vendors/all: every GPU vendor gantry has, in one list, and what goes over all of them:
 // choosing the vendor for a host or a run, the union of their host-root flags, the doctor's
-// findings of the others, --keep-arch host, a bundle's GPUs. The one place that names the
+// findings of the others, --keep-arch host, every door's GPU step. The one place that names the
 // vendors (backends.cpp's list): the modules above call these and name none.
 #pragma once
 
@@ -75,13 +75,15 @@ std::vector<findings::Finding> doctor_regressions(const Roots& roots, const stor
                                                   const store::Image& after, CallerIds caller,
                                                   const std::string& cache_dir);
 
-// The GPUs of a `gantry bundle`: the request's devices taken from the chosen vendor's CDI spec
-// (generated in memory, every naming strategy, hooks calling GANTRY_PATH) and applied to SPEC
-// with their hooks in it, for runc and crun to run. Returns the devices' qualified names
-// (nothing when the request asks for no GPU); warnings go to WARNINGS.
-std::vector<std::string>
-add_to_bundle(oci::RuntimeSpec& spec, const Roots& roots, const std::optional<std::string>& wanted,
-              const std::vector<std::string>& env, const std::optional<std::string>& gpus,
-              const std::string& gantry_path, std::vector<std::string>* warnings);
+// Every door's GPU step (run, bundle, gantry oci): the vendor for the request (for_run, WANTED
+// being --gpu-vendor; none: nothing of the host is read), its plan (Backend::plan: discovery
+// once, cached per boot), the compatibility policy over the plan's findings (apply_policy: a
+// failure stops the container unless --no-require or the vendor's variable overrides it), and
+// the plan's CDI description applied (apply_plan; STATE_DIR: a run's container directory).
+// Returns the qualified names of the devices added (none when the request asks for no GPU);
+// warnings go to WARNINGS.
+std::vector<std::string> add_gpus(oci::RuntimeSpec& spec, const GpuContext& ctx,
+                                  const std::optional<std::string>& wanted,
+                                  const std::string& state_dir, std::vector<std::string>* warnings);
 
 } // namespace gantry::gpu_vendors

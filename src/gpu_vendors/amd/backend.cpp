@@ -6,17 +6,18 @@
 #include "gpu_vendors/amd/cdi.hpp"
 #include "gpu_vendors/amd/device_code.hpp"
 #include "gpu_vendors/amd/doctor.hpp"
-#include "gpu_vendors/amd/inject.hpp"
 #include "gpu_vendors/amd/lint_rules.hpp"
 #include "gpu_vendors/amd/request.hpp"
 #include "gpu_vendors/amd/topology.hpp"
 #include "gpu_vendors/amd/wsl.hpp"
+#include "gpu_vendors/device_nodes.hpp"
 #include "util/error.hpp"
 #include "util/lap_timer.hpp"
 #include "util/log.hpp"
 
 #include <algorithm>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace gantry::gpu_vendors::amd {
 
@@ -63,6 +64,34 @@ void warn_wsl_selection(const gpu_vendors::amd::GpuRequest& req) {
                                "and not others: it gets every GPU");
 }
 
+// What the container needs beyond amd-ctk's device nodes: ROCR_VISIBLE_DEVICES naming the
+// selected GPUs (when each has a UUID), and, for gantry run, the nodes' groups (apply_plan gives
+// them to the process as the caller allows).
+void add_container_edits(cdi::ContainerEdits& e, const Host& host,
+                         const std::vector<const Gpu*>& gpus, Door door) {
+    std::string visible;
+    bool all_have_uuid = true;
+    for (auto* g : gpus) {
+        if (g->uuid.empty()) all_have_uuid = false;
+        visible += (visible.empty() ? "" : ",") + g->uuid;
+    }
+    if (all_have_uuid)
+        e.env.push_back("ROCR_VISIBLE_DEVICES=" + visible);
+    else
+        log::debug("ROCR_VISIBLE_DEVICES not set: a selected GPU has no unique_id in its "
+                   "topology (only its device nodes restrict the runtime)");
+    if (door != Door::run) return;
+    std::vector<const gpu_host::DeviceNode*> nodes{&host.kfd};
+    for (auto* g : gpus) {
+        nodes.push_back(&g->render);
+        if (g->card_matched && g->card.present) nodes.push_back(&g->card);
+    }
+    for (auto* n : nodes)
+        if (n->gid != 0 && std::find(e.additional_gids.begin(), e.additional_gids.end(), n->gid) ==
+                               e.additional_gids.end())
+            e.additional_gids.push_back(n->gid);
+}
+
 class Amd final : public Backend {
   public:
     std::string_view name() const override { return "amd"; }
@@ -79,34 +108,58 @@ class Amd final : public Backend {
         return gpus || env_value(env, "AMD_VISIBLE_DEVICES");
     }
 
-    void add_to_run(const RunContext& ctx, oci::RuntimeSpec& spec) const override {
+    GpuPlan plan(const GpuContext& ctx) const override {
+        GpuPlan plan;
         auto request = gpu_vendors::amd::parse_request(ctx.env, ctx.gpus);
-        if (!request.inject) return;
+        if (!request.inject) return plan;
+        plan.override_by = ctx.no_require ? ctx.no_require_name : nullptr;
+        plan.how_to_override = std::string(ctx.no_require_name) + " runs it anyway";
         log::LapTimer phase; // --debug: where a GPU start spends its time
         if (auto w = wsl_host(ctx.roots)) {
             warn_wsl_selection(request);
-            inject_wsl(spec, *w, ctx.env); // the host's problems first: --no-require cannot help
-            if (auto f = rocm_on_wsl(image_rocm_release(ctx.files)))
-                apply_policy({*f}, ctx.no_require ? "--no-require" : nullptr);
-            return;
+            if (ctx.door == Door::run) check_wsl(*w); // the host's: --no-require cannot help
+            if (ctx.image)
+                if (auto f = rocm_on_wsl(image_rocm_release(ctx.image->files)))
+                    plan.findings.push_back(*f);
+            plan.spec = generate_wsl_cdi(*w);
+            // a value the container sets itself stays
+            if (env_value(ctx.env, "HSA_ENABLE_DXG_DETECTION"))
+                for (auto& d : plan.spec.devices)
+                    std::erase_if(d.edits.env, [](const std::string& e) {
+                        return e.starts_with("HSA_ENABLE_DXG_DETECTION=");
+                    });
+            plan.devices = {"all"};
+            return plan;
         }
         auto host = gpu_vendors::amd::discover_cached(discover_options(ctx.roots),
                                                       cache_below(ctx.cache_dir, "amd-gpu-cache"));
         require_usable(host, request);
         auto sel = gpu_vendors::amd::select(host, request);
         phase.lap("amd gpu discovery");
-        if (sel.gpus.empty()) return;
-        // The caller must be able to open the nodes: said before the doctor's rules, which
-        // could only say it less precisely.
-        check_access(host.kfd, "the ROCm compute node", ctx.caller);
-        auto findings = host_findings(host, ctx.caller);
-        auto more = image_findings_cached(ctx.store, ctx.image, ctx.ref, ctx.env, host, sel.gpus,
-                                          cache_below(ctx.cache_dir, "amd-doctor-cache"));
-        findings.insert(findings.end(), more.begin(), more.end());
-        apply_policy(findings, ctx.no_require ? "--no-require" : nullptr);
+        if (sel.gpus.empty()) return plan;
+        if (ctx.door == Door::run) {
+            // libhsakmt opens /dev/kfd and each GPU's render node read-write: said before the
+            // doctor's rules, which could only say it less precisely.
+            check_access(host.kfd, "the ROCm compute node", ctx.caller);
+            for (auto* g : sel.gpus)
+                check_access(g->render,
+                             "GPU " + std::to_string(g->index) +
+                                 (g->uuid.empty() ? "" : " (" + g->uuid + ")") + "'s render node",
+                             ctx.caller);
+        }
+        plan.findings = host_findings(host, ctx.caller);
+        if (ctx.image) {
+            auto more = image_findings_cached(ctx.image->store, ctx.image->image, ctx.image->ref,
+                                              ctx.env, host, sel.gpus,
+                                              cache_below(ctx.cache_dir, "amd-doctor-cache"));
+            plan.findings.insert(plan.findings.end(), more.begin(), more.end());
+        }
         phase.lap("pre-launch checks");
-        inject(spec, host, sel.gpus, ctx.caller);
-        phase.lap("injection plan");
+        plan.spec = amd::generate_cdi(host, CdiOptions{}, &plan.warnings);
+        for (const auto* g : sel.gpus) plan.devices.push_back(std::to_string(g->index));
+        add_container_edits(plan.spec.edits, host, sel.gpus, ctx.door);
+        phase.lap("description");
+        return plan;
     }
 
     cdi::Spec generate_cdi(const Roots& roots, const CdiOptions& options,
@@ -114,19 +167,6 @@ class Amd final : public Backend {
         if (auto w = wsl_host(roots)) return generate_wsl_cdi(*w);
         return amd::generate_cdi(gpu_vendors::amd::discover(discover_options(roots)), options,
                                  warnings);
-    }
-
-    std::vector<std::string> cdi_devices(const Roots& roots, const std::vector<std::string>& env,
-                                         const std::optional<std::string>& gpus) const override {
-        auto request = gpu_vendors::amd::parse_request(env, gpus);
-        if (!request.inject) return {};
-        if (wsl_host(roots)) return {"all"}; // generate_cdi's one device there
-        auto host = gpu_vendors::amd::discover(discover_options(roots));
-        require_usable(host, request);
-        std::vector<std::string> names; // generate_cdi names devices by the GPUs' indices
-        for (const auto* g : gpu_vendors::amd::select(host, request).gpus)
-            names.push_back(std::to_string(g->index));
-        return names;
     }
 
     std::vector<std::string> device_targets(const Roots& roots) const override {
@@ -204,6 +244,16 @@ class Amd final : public Backend {
 };
 
 } // namespace
+
+void check_access(const gpu_host::DeviceNode& node, const std::string& what,
+                  const CallerIds& caller) {
+    check_node_access(node, what, caller,
+                      "load the amdgpu kernel module (modprobe amdgpu), or point --dev-root at the "
+                      "directory holding dev/kfd and dev/dri",
+                      ", or have the administrator open the AMD nodes to all users with a udev "
+                      "rule: KERNEL==\"kfd\", MODE=\"0666\" and SUBSYSTEM==\"drm\", "
+                      "KERNEL==\"renderD*\", MODE=\"0666\"");
+}
 
 const Backend& backend() {
     static const Amd instance;

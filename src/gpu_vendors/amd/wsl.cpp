@@ -34,7 +34,7 @@ const std::string& no_rocdxg_fix() {
 
 } // namespace
 
-void inject_wsl(oci::RuntimeSpec& spec, const WslHost& host, const std::vector<std::string>& env) {
+void check_wsl(const WslHost& host) {
     if (!host.dxg.present)
         throw Error(Errc::run_failed, "WSL2 without its GPU device " + host.dxg.host_path,
                     no_device_fix());
@@ -52,16 +52,6 @@ void inject_wsl(oci::RuntimeSpec& spec, const WslHost& host, const std::vector<s
         throw Error(Errc::run_failed,
                     "WSL2 without ROCm's DXG bridge: no librocdxg.so on this host",
                     no_rocdxg_fix());
-    add_device_node(spec, host.dxg, false);
-    const std::vector<std::string> ro{"bind", "ro", "nosuid", "nodev"};
-    for (const auto& [from, to] : {std::pair{host.dxcore, std::string(kDxcoreIn)},
-                                   std::pair{host.rocdxg, std::string(kRocdxgIn)}}) {
-        const std::string dst = to; // a copy: clang 14 cannot capture a structured binding
-        if (std::none_of(spec.mounts.begin(), spec.mounts.end(),
-                         [&dst](const oci::Mount& m) { return m.destination == dst; }))
-            spec.mounts.push_back(oci::Mount{dst, "bind", from, ro});
-    }
-    if (!env_value(env, kDetection)) spec.env.push_back(std::string(kDetection) + "=1");
 }
 
 std::optional<findings::Finding>

@@ -36,9 +36,9 @@ WslHost discover_wsl(const Roots& roots);
 // The oldest ROCm release that runs on WSL2 (librocdxg's runtime feature).
 constexpr gpu_vendors::amd::RocmRelease kWslMinimumRocm{7, 1};
 
-// Adds the injection to SPEC; ENV is the container's (an HSA_ENABLE_DXG_DETECTION it sets stays).
-// Error(run_failed) naming what is missing or not openable.
-void inject_wsl(oci::RuntimeSpec& spec, const WslHost& host, const std::vector<std::string>& env);
+// gantry run's checks before any namespace exists: Error(run_failed) naming what is missing or
+// not openable, with the fix.
+void check_wsl(const WslHost& host);
 
 // Host rules on WSL2 (the device, libdxcore, librocdxg), and with IMAGE_ROCM (the image's ROCm
 // release, when known) whether it supports WSL2.
@@ -57,7 +57,8 @@ std::optional<gpu_vendors::amd::RocmRelease> image_rocm_release(const rootfs::Im
 // warning when the request names particular GPUs.
 std::vector<findings::Finding> wsl_doctor(const WslHost& host, const DoctorContext& ctx);
 
-// `gantry cdi generate` on WSL2: the one device "all" with the injection's edits.
+// The description on WSL2 (what `gantry cdi generate` writes and every door applies): the one
+// device "all" with /dev/dxg, the two libraries and HSA_ENABLE_DXG_DETECTION=1.
 cdi::Spec generate_wsl_cdi(const WslHost& host);
 
 } // namespace gantry::gpu_vendors::amd

@@ -1,11 +1,11 @@
 #include "gpu_vendors/intel/backend.hpp"
 
+#include "gpu_vendors/device_nodes.hpp"
 #include "gpu_vendors/intel/analyze_findings.hpp"
 #include "gpu_vendors/intel/cdi.hpp"
 #include "gpu_vendors/intel/device_code.hpp"
 #include "gpu_vendors/intel/doctor.hpp"
 #include "gpu_vendors/intel/doctor_driver.hpp"
-#include "gpu_vendors/intel/inject.hpp"
 #include "gpu_vendors/intel/lint_rules.hpp"
 #include "gpu_vendors/intel/request.hpp"
 #include "gpu_vendors/intel/topology.hpp"
@@ -34,6 +34,41 @@ void intel_require_gpus(const Host& host) {
                 "has one, or run without --gpus");
 }
 
+// gantry run's shape of the description: each selected GPU's /dev/dri/by-path entries as links
+// to its nodes ("../card1", as the host has them) rather than the nodes bound there (Intel's
+// resource driver's CDI form), and the nodes' groups (apply_plan gives them to the process as
+// the caller allows).
+void shape_for_run(cdi::Spec& spec, const std::vector<const Gpu*>& gpus,
+                   const std::string& gantry_path) {
+    for (const Gpu* g : gpus) {
+        cdi::Device* d = nullptr;
+        for (auto& dev : spec.devices)
+            if (dev.name == std::to_string(g->index)) d = &dev;
+        if (!d) continue;
+        std::erase_if(d->edits.mounts, [](const cdi::Mount& m) {
+            return m.container_path.starts_with("/dev/dri/by-path/");
+        });
+        std::vector<std::string> args{"gantry", "hook", "create-symlinks"};
+        for (const auto& link : g->by_path) {
+            const gpu_host::DeviceNode& n = link.ends_with("-render") ? g->render : g->card;
+            if (!n.present) continue;
+            args.insert(args.end(),
+                        {"--link", "../" + n.path.substr(n.path.rfind('/') + 1) + "::" + link});
+        }
+        if (args.size() > 3)
+            d->edits.hooks.push_back({"createContainer",
+                                      gantry_path,
+                                      args,
+                                      {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+                                      std::nullopt});
+        for (const auto* n : {&g->render, &g->card})
+            if (n->present && n->gid != 0 &&
+                std::find(spec.edits.additional_gids.begin(), spec.edits.additional_gids.end(),
+                          n->gid) == spec.edits.additional_gids.end())
+                spec.edits.additional_gids.push_back(n->gid);
+    }
+}
+
 class Intel final : public Backend {
   public:
     std::string_view name() const override { return "intel"; }
@@ -46,52 +81,60 @@ class Intel final : public Backend {
         return gpus.has_value(); // Intel's tooling has no selecting variable (request.hpp)
     }
 
-    void add_to_run(const RunContext& ctx, oci::RuntimeSpec& spec) const override {
+    GpuPlan plan(const GpuContext& ctx) const override {
+        GpuPlan plan;
         auto request = parse_request(ctx.gpus);
-        if (!request.inject) return;
+        if (!request.inject) return plan;
+        plan.override_by = ctx.no_require ? ctx.no_require_name : nullptr;
+        plan.how_to_override = std::string(ctx.no_require_name) + " runs it anyway";
         log::LapTimer phase;
         auto host = discover(intel_options(ctx.roots));
         intel_require_gpus(host);
         auto sel = select(host, request);
         phase.lap("intel gpu discovery");
-        if (sel.gpus.empty()) return;
+        if (sel.gpus.empty()) return plan;
+        if (ctx.door == Door::run)
+            for (const Gpu* g : sel.gpus) {
+                std::string who =
+                    "Intel GPU " + std::to_string(g->index) + " (" + g->card_name + ")";
+                if (!g->render_matched)
+                    throw Error(Errc::run_failed, who + " has no render node in sysfs",
+                                "check the i915/xe driver (dmesg), or the --sys-root given");
+                check_node_access(g->render, who + "'s render node", ctx.caller,
+                                  "load the i915 or xe kernel module, or point --dev-root at the "
+                                  "directory holding dev/dri");
+            }
         auto user = find_user_space(ctx.roots.driver_root);
         Host chosen = host; // the host rules for the selected GPUs only
         chosen.gpus.clear();
         for (const Gpu* g : sel.gpus) chosen.gpus.push_back(*g);
-        auto findings = host_findings(chosen, user, ctx.caller);
-        std::erase_if(findings, [](const findings::Finding& f) {
-            return f.id == "INTEL-RENDER-ACCESS"; // inject's own check says it better
+        plan.findings = host_findings(chosen, user, ctx.caller);
+        std::erase_if(plan.findings, [](const findings::Finding& f) {
+            return f.id == "INTEL-RENDER-ACCESS"; // run's own check says it better
         });
-        auto more = image_findings_cached(
-            ctx.store, ctx.image, sel.gpus,
-            ctx.cache_dir.empty() ? std::string() : ctx.cache_dir + "/intel-doctor-cache");
-        findings.insert(findings.end(), more.begin(), more.end());
-        if (driver_rules_apply(user)) {
-            auto drv = driver_findings(user, image_libraries(ctx.files));
-            findings.insert(findings.end(), drv.begin(), drv.end());
+        if (ctx.image) {
+            auto more = image_findings_cached(
+                ctx.image->store, ctx.image->image, sel.gpus,
+                ctx.cache_dir.empty() ? std::string() : ctx.cache_dir + "/intel-doctor-cache");
+            plan.findings.insert(plan.findings.end(), more.begin(), more.end());
+            if (driver_rules_apply(user)) {
+                auto drv = driver_findings(user, image_libraries(ctx.image->files));
+                plan.findings.insert(plan.findings.end(), drv.begin(), drv.end());
+            }
         }
-        apply_policy(findings, ctx.no_require ? "--no-require" : nullptr);
         phase.lap("pre-launch checks");
-        inject(spec, sel.gpus, user, ctx.caller);
-        phase.lap("injection plan");
+        plan.spec =
+            intel::generate_cdi(host, user, CdiOptions{{"index"}, ctx.gantry_path}, &plan.warnings);
+        for (const Gpu* g : sel.gpus) plan.devices.push_back(std::to_string(g->index));
+        if (ctx.door == Door::run) shape_for_run(plan.spec, sel.gpus, ctx.gantry_path);
+        phase.lap("description");
+        return plan;
     }
 
     cdi::Spec generate_cdi(const Roots& roots, const CdiOptions& options,
                            std::vector<std::string>* warnings) const override {
         return intel::generate_cdi(discover(intel_options(roots)),
                                    find_user_space(roots.driver_root), options, warnings);
-    }
-
-    std::vector<std::string> cdi_devices(const Roots& roots, const std::vector<std::string>&,
-                                         const std::optional<std::string>& gpus) const override {
-        auto request = parse_request(gpus);
-        if (!request.inject) return {};
-        auto host = discover(intel_options(roots));
-        intel_require_gpus(host);
-        std::vector<std::string> names;
-        for (const Gpu* g : select(host, request).gpus) names.push_back(std::to_string(g->index));
-        return names;
     }
 
     // The AOT device names of the host's GPUs; a GPU gantry's table does not know (an iGPU) is

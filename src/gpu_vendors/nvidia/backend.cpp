@@ -3,11 +3,11 @@
 #include "gpu_vendors/nvidia/analyze_findings.hpp"
 #include "gpu_vendors/nvidia/cdi.hpp"
 #include "gpu_vendors/nvidia/device_code.hpp"
+#include "gpu_vendors/nvidia/doctor_rules.hpp"
 #include "gpu_vendors/nvidia/gpu_facts.hpp"
 #include "gpu_vendors/nvidia/host.hpp"
 #include "gpu_vendors/nvidia/host_cache.hpp"
 #include "gpu_vendors/nvidia/image_checks.hpp"
-#include "gpu_vendors/nvidia/inject.hpp"
 #include "gpu_vendors/nvidia/lint_rules.hpp"
 #include "gpu_vendors/nvidia/request.hpp"
 #include "util/error.hpp"
@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace gantry::gpu_vendors::nvidia {
 
@@ -29,6 +30,80 @@ gpu_vendors::nvidia::DiscoverOptions discover_options(const Roots& roots) {
 
 std::string cache_below(const std::string& root, const char* name) {
     return root.empty() ? std::string() : root + "/" + name;
+}
+
+// The selection's devices as generate() names them by index: whole GPUs "i", MIG devices "i:j"
+// (their parent's node comes with them); on WSL2 its one device, "all".
+std::vector<std::string> device_names(const Host& host, const Selection& sel) {
+    if (host.wsl) return {"all"};
+    std::vector<std::string> names;
+    if (sel.whole_gpu_requested)
+        for (auto* d : sel.gpus) names.push_back(std::to_string(d->index));
+    for (auto* m : sel.migs)
+        for (auto& d : host.devices)
+            if (!d.migs.empty() && m >= &d.migs.front() && m <= &d.migs.back())
+                names.push_back(std::to_string(d.index) + ":" +
+                                std::to_string(m - &d.migs.front()));
+    return names;
+}
+
+// A node the run needs: there, and open to the caller (ACCESS). An optional one may be missing.
+void check_node(const gpu_host::DeviceNode& n, const std::string& what, bool required,
+                int access = R_OK | W_OK) {
+    if (!n.present) {
+        if (!required) return;
+        throw Error(
+            Errc::run_failed, what + " has no device node " + n.host_path,
+            "load the NVIDIA kernel modules (nvidia-modprobe, or nvidia-smi as root) or point "
+            "--dev-root at the directory holding dev/nvidia*");
+    }
+    if (::access(n.host_path.c_str(), access) != 0)
+        throw Error(Errc::run_failed,
+                    what + ": device node " + n.host_path + " is not " +
+                        (access & W_OK ? "readable and writable" : "readable") + " by you",
+                    "ask the administrator for access to the NVIDIA devices (mode 0666 or your "
+                    "group on /dev/nvidia*)");
+}
+
+// gantry run's checks before any namespace exists: the driver, and the nodes the selection
+// needs, each there and open to the caller, said with the fix.
+void check_nodes(const Host& host, const Selection& sel, const Capabilities& caps) {
+    if (host.wsl) {
+        if (host.wsl_driver_store.empty())
+            throw Error(Errc::run_failed,
+                        "WSL2 without the NVIDIA driver: no driver store under " +
+                            gpu_host::join_root(host.driver_root, "/usr/lib/wsl/drivers") +
+                            " holds libcuda.so.1.1",
+                        "install the current NVIDIA driver on Windows (it brings WSL2 support; "
+                        "never a Linux driver inside WSL), then restart WSL (wsl --shutdown)");
+        if (!host.dxg.present)
+            throw Error(Errc::run_failed, "WSL2 without its GPU device " + host.dxg.host_path,
+                        "use WSL2, not WSL1 (wsl --set-version DISTRO 2), with a current Windows "
+                        "GPU driver, or point --dev-root at the directory holding dev/dxg");
+        if (::access(host.dxg.host_path.c_str(), R_OK | W_OK) != 0)
+            throw Error(Errc::run_failed,
+                        "the WSL2 GPU device " + host.dxg.host_path +
+                            " is not readable and writable by you",
+                        "WSL creates it with mode 0666: chmod 0666 /dev/dxg as root");
+        return;
+    }
+    if (!host.has_driver())
+        throw Error(Errc::run_failed,
+                    "no NVIDIA driver found under driver root " + host.driver_root +
+                        (host.notes.empty() ? "" : " (" + host.notes.front() + ")"),
+                    "install the NVIDIA driver, or point --driver-root at it");
+    check_node(host.ctl, "the NVIDIA control device", true);
+    for (auto* d : sel.gpus)
+        check_node(d->node, "GPU " + std::to_string(d->index) + " (" + d->uuid + ")", true);
+    for (auto* m : sel.migs) { // capability nodes are 0444 by design: opened read-only
+        check_node(m->gi_cap, "MIG device " + m->uuid, true, R_OK);
+        check_node(m->ci_cap, "MIG device " + m->uuid, true, R_OK);
+    }
+    if (caps.count(Capability::compute)) {
+        check_node(host.uvm, "nvidia-uvm", false);
+        check_node(host.uvm_tools, "nvidia-uvm-tools", false);
+    }
+    if (caps.count(Capability::display)) check_node(host.modeset, "nvidia-modeset", false);
 }
 
 class Nvidia final : public Backend {
@@ -64,9 +139,10 @@ class Nvidia final : public Backend {
         return gpus || env_value(env, "NVIDIA_VISIBLE_DEVICES") || env_value(env, "CUDA_VERSION");
     }
 
-    void add_to_run(const RunContext& ctx, oci::RuntimeSpec& spec) const override {
+    GpuPlan plan(const GpuContext& ctx) const override {
+        GpuPlan plan;
         auto request = gpu_vendors::nvidia::parse_request(ctx.env, ctx.gpus);
-        if (!request.inject) return;
+        if (!request.inject) return plan;
         log::LapTimer phase; // --debug: where a GPU start spends its time
         auto host = gpu_vendors::nvidia::discover_cached(discover_options(ctx.roots),
                                                          cache_below(ctx.cache_dir, "gpu-cache"));
@@ -74,21 +150,43 @@ class Nvidia final : public Backend {
         auto sel = host.wsl ? gpu_vendors::nvidia::select_wsl(host, request, &why)
                             : gpu_vendors::nvidia::select(host, request);
         if (!why.empty()) log::warn(why);
-        // gantry doctor's rules (driver vs the image's CUDA, NVIDIA_REQUIRE_*, kernels for the
-        // selected GPUs, ...) before any namespace exists; cached per image, driver and GPUs.
         phase.lap("gpu discovery");
-        auto facts =
-            image_gpu_facts_cached(ctx.store, ctx.image, ctx.files, ctx.ref, ctx.env, host, request,
-                                   sel, cache_below(ctx.cache_dir, "doctor-cache"));
-        apply_policy(facts.findings,
-                     ctx.no_require            ? "--no-require"
-                     : request.disable_require ? "NVIDIA_DISABLE_REQUIRE"
-                                               : nullptr,
-                     "--no-require (or NVIDIA_DISABLE_REQUIRE=true) runs it anyway");
+        // gantry doctor's rules (driver vs the image's CUDA, NVIDIA_REQUIRE_*, kernels for the
+        // selected GPUs, ...): with an image, cached per image, driver and GPUs; without one (a
+        // bundle's root), what its environment says.
+        GenerateOptions gopt;
+        if (ctx.image) {
+            auto facts = image_gpu_facts_cached(
+                ctx.image->store, ctx.image->image, ctx.image->files, ctx.image->ref, ctx.env, host,
+                request, sel, cache_below(ctx.cache_dir, "doctor-cache"));
+            plan.findings = std::move(facts.findings);
+            if (ctx.door == Door::run) gopt.layout = facts.layout;
+        } else if (host.has_driver()) {
+            ImageFacts env_only;
+            env_only.ref = "the container";
+            env_only.env = ctx.env;
+            plan.findings = check_image(host, env_only, request, sel);
+        }
+        plan.override_by = ctx.no_require            ? ctx.no_require_name
+                           : request.disable_require ? "NVIDIA_DISABLE_REQUIRE"
+                                                     : nullptr;
+        plan.how_to_override =
+            std::string(ctx.no_require_name) + " (or NVIDIA_DISABLE_REQUIRE=true) runs it anyway";
+        if (ctx.door == Door::run) check_nodes(host, sel, request.caps);
         phase.lap("pre-launch checks and image layout");
-        gantry::gpu_vendors::nvidia::inject_gpus(spec, host, sel, request.caps, facts.layout,
-                                                 ctx.state_dir);
-        phase.lap("injection plan");
+        gopt.gantry_path = ctx.gantry_path;
+        gopt.driver_root = ctx.roots.driver_root;
+        gopt.dev_root = ctx.roots.dev_root;
+        gopt.naming = {Naming::index};
+        gopt.caps = request.caps;
+        plan.spec = gantry::gpu_vendors::nvidia::generate(host, gopt, &plan.warnings);
+        plan.devices = device_names(host, sel);
+        if (plan.devices.empty()) { // NVIDIA_VISIBLE_DEVICES=none: the driver without a GPU
+            plan.spec.devices.push_back({"none", {}, {}});
+            plan.devices = {"none"};
+        }
+        phase.lap("description");
+        return plan;
     }
 
     cdi::Spec generate_cdi(const Roots& roots, const CdiOptions& options,
@@ -110,26 +208,6 @@ class Nvidia final : public Backend {
             }
         }
         return gantry::gpu_vendors::nvidia::generate(host, gopt, warnings);
-    }
-
-    std::vector<std::string> cdi_devices(const Roots& roots, const std::vector<std::string>& env,
-                                         const std::optional<std::string>& gpus) const override {
-        auto request = gpu_vendors::nvidia::parse_request(env, gpus);
-        if (!request.inject) return {};
-        auto host = gpu_vendors::nvidia::discover(discover_options(roots));
-        if (host.wsl) return {"all"}; // generate_cdi's one device there
-        auto sel = gpu_vendors::nvidia::select(host, request);
-        // Whole GPUs by index; MIG devices as "i:j" (their parent's node comes with them, as
-        // it does in a run).
-        std::vector<std::string> names;
-        if (sel.whole_gpu_requested)
-            for (auto* d : sel.gpus) names.push_back(std::to_string(d->index));
-        for (auto* m : sel.migs)
-            for (auto& d : host.devices)
-                if (!d.migs.empty() && m >= &d.migs.front() && m <= &d.migs.back())
-                    names.push_back(std::to_string(d.index) + ":" +
-                                    std::to_string(m - &d.migs.front()));
-        return names;
     }
 
     std::vector<std::string> device_targets(const Roots& roots) const override {

@@ -2,6 +2,7 @@
 
 #include "cdi/spec_read.hpp"
 #include "cdi/spec_versions.hpp"
+#include "gpu_vendors/nvidia/forward_compat.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -113,10 +114,16 @@ cdi::Hook gantry_hook(const std::string& gantry, const std::string& sub,
     return h;
 }
 
-// create-symlinks --link TARGET::LINK pairs: SONAME links, ".so" links the host has, and the
-// links NCT always makes (libcuda.so, libnvidia-opticalflow.so, libGLX_indirect.so.0).
-std::vector<std::string> symlink_args(const gpu_vendors::nvidia::Host& host,
-                                      const std::string& driver_root) {
+// A driver library as the description places it: the host's file and its container path.
+struct Placed {
+    const gpu_vendors::nvidia::Library* lib;
+    std::string container_path;
+};
+
+// create-symlinks --link TARGET::LINK pairs for the placed libraries: SONAME links, ".so" links
+// the host has, and the links NCT always makes (libcuda.so, libnvidia-opticalflow.so,
+// libGLX_indirect.so.0), each beside its library.
+std::vector<std::string> symlink_args(const std::vector<Placed>& placed) {
     std::vector<std::string> args;
     std::set<std::string> links;
     auto link = [&](const std::string& target, const std::string& path) {
@@ -124,12 +131,12 @@ std::vector<std::string> symlink_args(const gpu_vendors::nvidia::Host& host,
         args.push_back("--link");
         args.push_back(target + "::" + path);
     };
-    for (const auto& lib : host.libraries) {
-        std::string cdir = dir_of(strip_root(lib.host_path, driver_root));
-        std::string hdir = dir_of(lib.host_path);
-        const std::string& name = lib.name.empty() ? base_of(lib.host_path) : lib.name;
-        if (!lib.soname.empty() && lib.soname != name) link(name, cdir + "/" + lib.soname);
-        std::string so_target = lib.soname.empty() ? name : lib.soname;
+    for (const auto& [lib, cpath] : placed) {
+        std::string cdir = dir_of(cpath);
+        std::string hdir = dir_of(lib->host_path);
+        const std::string& name = lib->name.empty() ? base_of(lib->host_path) : lib->name;
+        if (!lib->soname.empty() && lib->soname != name) link(name, cdir + "/" + lib->soname);
+        std::string so_target = lib->soname.empty() ? name : lib->soname;
         auto p = name.find(".so");
         if (p == std::string::npos) continue;
         std::string stem = name.substr(0, p + 3); // libfoo.so
@@ -139,6 +146,48 @@ std::vector<std::string> symlink_args(const gpu_vendors::nvidia::Host& host,
         if (stem == "libGLX_nvidia.so") link(name, cdir + "/libGLX_indirect.so.0");
     }
     return args;
+}
+
+std::vector<std::string> folder_args(const std::vector<std::string>& folders) {
+    std::vector<std::string> args;
+    for (const auto& f : folders) {
+        args.push_back("--folder");
+        args.push_back(f);
+    }
+    return args;
+}
+
+// The folders a run's update-ldcache lists (in this order: the first wins a SONAME), and whether
+// the cache needs rebuilding at all: the image's forward-compat directory when its libraries
+// apply on this host; the driver's directories when the image's cache names an injected SONAME
+// (a stub libcuda, an old driver copy); a rebuild with no folder when the image keeps its
+// libraries outside the loader's default directories. Nothing else: the loader finds the
+// driver's libraries in the image's default directories without a cache entry.
+std::optional<std::vector<std::string>> run_ldcache(const gpu_vendors::nvidia::Host& host,
+                                                    const ImageGpuLayout& layout,
+                                                    const std::vector<Placed>& placed) {
+    if (placed.empty()) return std::nullopt;
+    std::vector<std::string> folders;
+    if (!layout.compat_libcuda.empty()) {
+        std::string ver = layout.compat_libcuda.substr(layout.compat_libcuda.rfind(".so.") + 4);
+        if (compat_applies(ver, host.driver_version, layout.compat_note, host.cuda_version))
+            folders.push_back(dir_of(layout.compat_libcuda));
+    }
+    bool shadows = false;
+    if (layout.cached_sonames)
+        for (const auto& [lib, cpath] : placed)
+            if (layout.cached_sonames->count(lib->soname) ||
+                layout.cached_sonames->count(lib->name))
+                shadows = true;
+    if (shadows) {
+        folders.push_back(layout.lib_dir);
+        folders.push_back(layout.lib32_dir);
+    }
+    if (folders.empty() &&
+        !(layout.cached_sonames && layout.lib_dir != "/usr/lib/x86_64-linux-gnu" &&
+          layout.lib_dir != "/usr/lib64"))
+        return std::nullopt;
+    return folders;
 }
 
 // WSL2, as `nvidia-ctk cdi generate --mode=wsl` (reference wsl-and-build-gpus.md §1): one device,
@@ -168,26 +217,27 @@ cdi::Spec generate_wsl(const gpu_vendors::nvidia::Host& host, const GenerateOpti
     spec.devices.push_back({"all", {}, dev});
     cdi::ContainerEdits& c = spec.edits;
     std::set<std::string> folders;
+    std::vector<std::string> links;
     for (const auto& lib : host.libraries) {
         std::string cpath = strip_root(lib.host_path, driver_root);
         add_mount(c, lib.host_path, cpath, kLibOptions);
         folders.insert(dir_of(cpath));
+        // the SONAME link (libcuda.so.1 -> libcuda.so.1.1) beside the file, mounted alone
+        if (!lib.soname.empty() && lib.soname != lib.name && !lib.name.empty())
+            links.insert(links.end(),
+                         {"--link", lib.name + "::" + dir_of(cpath) + "/" + lib.soname});
     }
-    std::vector<std::string> links;
     for (const auto* files : {&host.binaries, &host.configs})
         for (const auto& f : *files) {
             add_mount(c, f.host_path, f.container_path, kLibOptions);
             if (base_of(f.container_path) == "nvidia-smi")
-                links = {"--link", f.container_path + "::/usr/bin/nvidia-smi"};
+                links.insert(links.end(), {"--link", f.container_path + "::/usr/bin/nvidia-smi"});
         }
     c.env.push_back("NVIDIA_VISIBLE_DEVICES=void");
     if (!links.empty()) c.hooks.push_back(gantry_hook(opt.gantry_path, "create-symlinks", links));
-    std::vector<std::string> args;
-    for (const auto& f : folders) {
-        args.push_back("--folder");
-        args.push_back(f);
-    }
-    if (!args.empty()) c.hooks.push_back(gantry_hook(opt.gantry_path, "update-ldcache", args));
+    if (!folders.empty())
+        c.hooks.push_back(gantry_hook(opt.gantry_path, "update-ldcache",
+                                      folder_args({folders.begin(), folders.end()})));
     spec.cdi_version = minimum_version(spec);
     if (auto problems = validate(spec); !problems.empty())
         throw Error(Errc::internal, "generated CDI spec is invalid: " + problems.front());
@@ -304,42 +354,57 @@ cdi::Spec generate(const gpu_vendors::nvidia::Host& host, const GenerateOptions&
     }
     add_device("all", all);
 
-    // Spec-level edits: shared nodes, driver files, env, hooks.
+    // Spec-level edits: shared nodes, driver files, env, hooks; with caps, what they select.
+    using gpu_vendors::nvidia::Capability;
+    auto asks = [&opt](Capability c) { return !opt.caps || opt.caps->count(c); };
     cdi::ContainerEdits& c = spec.edits;
-    for (const auto* n : {&host.ctl, &host.uvm, &host.uvm_tools, &host.modeset, &host.dxg})
+    for (const auto* n : {&host.ctl, &host.uvm, &host.uvm_tools, &host.modeset, &host.dxg}) {
+        if ((n == &host.uvm || n == &host.uvm_tools) && !asks(Capability::compute)) continue;
+        if (n == &host.modeset && !asks(Capability::display)) continue;
         if (n->present) add_node(c, *n, dev_root);
+    }
+    std::vector<Placed> placed;
+    for (const auto& lib : host.libraries) {
+        if (opt.caps && !lib.selected_by(*opt.caps)) continue;
+        const std::string& name = lib.name.empty() ? base_of(lib.host_path) : lib.name;
+        std::string cpath =
+            opt.layout ? (lib.lib32 ? opt.layout->lib32_dir : opt.layout->lib_dir) + "/" + name
+                       : strip_root(lib.host_path, driver_root);
+        add_mount(c, lib.host_path, cpath, kLibOptions);
+        placed.push_back({&lib, cpath});
+    }
     std::string libcuda_dir;
     std::set<std::string> folders;
-    for (const auto& lib : host.libraries) {
-        std::string cpath = strip_root(lib.host_path, driver_root);
-        add_mount(c, lib.host_path, cpath, kLibOptions);
+    for (const auto& [lib, cpath] : placed) {
         folders.insert(dir_of(cpath));
-        const std::string& name = lib.name.empty() ? base_of(lib.host_path) : lib.name;
-        if (!lib.lib32 && name.rfind("libcuda.so.", 0) == 0 && libcuda_dir.empty())
+        const std::string& name = lib->name.empty() ? base_of(lib->host_path) : lib->name;
+        if (!lib->lib32 && name.rfind("libcuda.so.", 0) == 0 && libcuda_dir.empty())
             libcuda_dir = dir_of(cpath);
     }
     for (const auto* files : {&host.binaries, &host.firmware, &host.configs})
         for (const auto& f : *files)
-            add_mount(c, f.host_path,
-                      f.container_path.empty() ? strip_root(f.host_path, driver_root)
-                                               : f.container_path,
-                      kLibOptions);
+            if (!opt.caps || files == &host.firmware || f.selected_by(*opt.caps))
+                add_mount(c, f.host_path,
+                          f.container_path.empty() ? strip_root(f.host_path, driver_root)
+                                                   : f.container_path,
+                          kLibOptions);
     for (const auto& s : host.ipc)
-        add_mount(c, s.host_path,
-                  s.container_path.empty() ? strip_root(s.host_path, driver_root)
-                                           : s.container_path,
-                  kIpcOptions);
+        if (asks(s.cap))
+            add_mount(c, s.host_path,
+                      s.container_path.empty() ? strip_root(s.host_path, driver_root)
+                                               : s.container_path,
+                      kIpcOptions);
     if (!libcuda_dir.empty()) c.env.push_back("NVIDIA_CTK_LIBCUDA_DIR=" + libcuda_dir);
     c.env.push_back("NVIDIA_VISIBLE_DEVICES=void");
-    if (auto links = symlink_args(host, driver_root); !links.empty())
+    if (auto links = symlink_args(placed); !links.empty())
         c.hooks.push_back(gantry_hook(opt.gantry_path, "create-symlinks", links));
-    if (!folders.empty()) {
-        std::vector<std::string> args;
-        for (const auto& f : folders) {
-            args.push_back("--folder");
-            args.push_back(f);
-        }
-        c.hooks.push_back(gantry_hook(opt.gantry_path, "update-ldcache", args));
+    if (opt.layout) {
+        if (auto run_folders = run_ldcache(host, *opt.layout, placed))
+            c.hooks.push_back(
+                gantry_hook(opt.gantry_path, "update-ldcache", folder_args(*run_folders)));
+    } else if (!folders.empty()) {
+        c.hooks.push_back(gantry_hook(opt.gantry_path, "update-ldcache",
+                                      folder_args({folders.begin(), folders.end()})));
     }
     // The hook reads the host's params file; a simulated host keeps its own proc tree.
     std::vector<std::string> params;

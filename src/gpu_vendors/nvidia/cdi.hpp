@@ -1,7 +1,7 @@
-// `gantry cdi generate`: a CDI spec for the host's NVIDIA GPUs, from a discovered
-// gpu_vendors::nvidia::Host, in the shape nvidia-ctk writes (reference nvidia-driver.md §1.3, §2.5,
-// §2.6) but with hooks that call gantry itself by absolute path, each with an explicit, minimal
-// environment.
+// NVIDIA's one description of what a container needs: a CDI spec for the host's NVIDIA GPUs, from
+// a discovered gpu_vendors::nvidia::Host, in the shape nvidia-ctk writes (reference
+// nvidia-driver.md §1.3, §2.5, §2.6) but with hooks that call gantry itself by absolute path, each
+// with an explicit, minimal environment.
 //
 // Devices: one per GPU and per MIG instance, for each naming strategy asked for (index: "0",
 // "0:1"; uuid: "GPU-…", "MIG-…"), and "all". Per-device edits: the GPU's node (/dev/nvidia<minor>)
@@ -15,6 +15,12 @@
 // proc tree is not /proc, as on simulated hosts). Node numbers are left out (consumers read them
 // live; the uvm major changes across reloads), and hostPath only appears when it differs from path,
 // so cdiVersion (the lowest the content needs) stays as low as possible.
+//
+// `gantry cdi generate` writes it whole; run, bundle and `gantry oci` apply the devices a request
+// selects (Backend::plan), with the request's driver capabilities (caps: only the nodes, libraries,
+// binaries, configs and sockets they select, as NVIDIA_DRIVER_CAPABILITIES means) and, for a run,
+// the image's own library directories (layout: the libraries there, the linker cache rebuilt
+// only when it must be, the image's CUDA forward-compat directory first when it applies).
 // Namespace gantry::gpu_vendors::nvidia, as everything in NVIDIA's folder.
 #pragma once
 
@@ -22,10 +28,24 @@
 #include "gpu_vendors/nvidia/host.hpp"
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace gantry::gpu_vendors::nvidia {
+
+// Where an image keeps its libraries, read from its files (gpu_facts.hpp): where a run puts the
+// driver's.
+struct ImageGpuLayout {
+    std::string lib_dir = "/usr/lib/x86_64-linux-gnu"; // where driver libraries go
+    std::string lib32_dir = "/usr/lib/i386-linux-gnu";
+    std::string compat_libcuda; // e.g. /usr/local/cuda/compat/libcuda.so.580.95.05 ("" if none)
+    std::string compat_note;    // its .note.cuda.fwd_compatibility JSON ("" if none)
+    // SONAMEs the image's own /etc/ld.so.cache lists (nullopt: no cache). The loader consults
+    // the cache before the default directories, so ldconfig is needed only when the cache
+    // names an injected SONAME (an image's stub libcuda) or a drop-in is written.
+    std::optional<std::set<std::string>> cached_sonames;
+};
 
 enum class Naming { index, uuid };
 std::optional<Naming> naming_from_string(const std::string& s); // "index", "uuid"
@@ -40,6 +60,11 @@ struct GenerateOptions {
     // runc refuses mount targets under /proc ("cannot be mounted because it is inside /proc"),
     // and nvidia-ctk does not emit them either.
     bool proc_dirs = false;
+    // A container's driver capabilities: only what they select; nullopt: everything.
+    std::optional<Capabilities> caps;
+    // A run's image: the libraries in its directories; nullopt: at their host paths minus the
+    // driver root. Not on WSL2, whose driver store keeps its own paths.
+    std::optional<ImageGpuLayout> layout;
 };
 
 // The environment every generated hook runs with (never empty, never inherited).

@@ -8,6 +8,7 @@
 #include "util/mapped_file.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <fcntl.h>
 #include <nlohmann/json.hpp>
 #include <sys/mman.h>
@@ -67,6 +68,35 @@ std::optional<std::string> cuda_fwd_compat_note(const std::string& path) {
     MappedFile file(path);
     if (file.size() == 0) return std::nullopt;
     return cuda_fwd_compat_note_bytes(file.bytes());
+}
+
+namespace {
+int driver_major(const std::string& version) {
+    try {
+        return std::stoi(version.substr(0, version.find('.')));
+    } catch (...) {
+        return 0;
+    }
+}
+} // namespace
+
+bool compat_applies(const std::string& compat, const std::string& host, const std::string& note,
+                    int host_cuda) {
+    int c = driver_major(compat), h = driver_major(host);
+    if (!note.empty()) {
+        auto j = safe_json::parse_or_discarded(note);
+        if (j.is_object() && j.contains("Driver") && j["Driver"].is_array() &&
+            j.contains("CUDA Version") && j["CUDA Version"].is_string()) {
+            bool listed = false;
+            for (auto& b : j["Driver"])
+                if (b.is_number_integer() && b.get<int>() == h) listed = true;
+            std::string v = j["CUDA Version"];
+            int major = 0, minor = 0;
+            if (std::sscanf(v.c_str(), "%d.%d", &major, &minor) < 1) return false;
+            return listed && host_cuda > 0 && major * 1000 + minor * 10 > host_cuda;
+        }
+    }
+    return c > 0 && h > 0 && c > h;
 }
 
 } // namespace gantry::gpu_vendors::nvidia

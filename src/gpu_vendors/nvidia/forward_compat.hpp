@@ -27,4 +27,13 @@ std::optional<std::string> cuda_fwd_compat_note_bytes(std::string_view elf);
 void apply_forward_compat(std::vector<findings::Finding>& out, const std::string& compat_path,
                           const std::string& compat_version, const std::string& note);
 
+// Whether the image's forward-compat libraries should be used on this host (reference
+// nvidia-driver.md §7.7, NCT's enable-cuda-compat): with the ELF note, when the host driver's
+// branch is listed and the compat CUDA version is newer than the host's; without it, when the
+// compat driver's major is newer than the host driver's. Never mounted: a run lists their
+// directory first in the container's linker cache (CVE-2024-0132 / CVE-2025-23359).
+bool compat_applies(const std::string& compat_driver_version,
+                    const std::string& host_driver_version, const std::string& note_json = {},
+                    int host_cuda_version = 0);
+
 } // namespace gantry::gpu_vendors::nvidia

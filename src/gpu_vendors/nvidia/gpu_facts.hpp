@@ -4,9 +4,9 @@
 // (where its libraries live, its CUDA forward-compat libcuda, what its linker cache lists).
 #pragma once
 
+#include "gpu_vendors/nvidia/cdi.hpp"
 #include "gpu_vendors/nvidia/doctor_rules.hpp"
 #include "gpu_vendors/nvidia/host.hpp"
-#include "gpu_vendors/nvidia/inject.hpp"
 #include "gpu_vendors/nvidia/request.hpp"
 #include "rootfs/image_files.hpp"
 #include "store/images.hpp"

@@ -4,7 +4,6 @@
 #include "gpu_host/ldcache.hpp"
 #include "gpu_vendors/nvidia/cuda_version.hpp"
 #include "gpu_vendors/nvidia/forward_compat.hpp"
-#include "gpu_vendors/nvidia/inject.hpp"
 #include "rootfs/rootfs.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"

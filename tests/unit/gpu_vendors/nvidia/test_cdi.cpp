@@ -194,6 +194,63 @@ TEST(CdiGenerate, OneGpu) {
     EXPECT_EQ(cdi::to_yaml(cdi::parse(cdi::to_json(s), cdi::Format::json)), y);
 }
 
+// A container's description (Backend::plan): only what its capabilities select, and for a run
+// the libraries in the image's own directories with the linker cache rebuilt only when it must
+// be (the image's forward-compat directory first, then the driver's over a stub in its cache).
+TEST(CdiGenerate, ARunsDescriptionHasItsCapabilitiesInTheImagesDirectories) {
+    TempDir t;
+    namespace nv = gantry::gpu_vendors::nvidia;
+    auto host = one_gpu_host(t.str() + "/drv");
+    host.libraries[0].caps = {nv::Capability::compute};
+    host.libraries[2].caps = {nv::Capability::graphics};
+    host.libraries[3].caps = {nv::Capability::video};
+    nv::GenerateOptions opt;
+    opt.gantry_path = "/usr/local/bin/gantry";
+    opt.naming = {nv::Naming::index};
+    opt.caps = nv::Capabilities{nv::Capability::compute, nv::Capability::utility};
+    nv::ImageGpuLayout layout;
+    layout.lib_dir = "/usr/lib64";
+    layout.lib32_dir = "/usr/lib";
+    layout.cached_sonames = std::set<std::string>{"libcuda.so.1"}; // the image's stub
+    layout.compat_libcuda = "/usr/local/cuda/compat/libcuda.so.590.44.01";
+    opt.layout = layout;
+    auto s = nv::generate(host, opt);
+    std::set<std::string> mounted;
+    for (auto& m : s.edits.mounts) mounted.insert(m.container_path);
+    EXPECT_TRUE(mounted.count("/usr/lib64/libcuda.so.580.95.05"));
+    EXPECT_TRUE(mounted.count("/usr/lib64/libnvidia-ml.so.580.95.05"));
+    EXPECT_TRUE(mounted.count("/run/nvidia-persistenced/socket"));           // utility's
+    EXPECT_FALSE(mounted.count("/usr/lib64/libnvidia-glcore.so.580.95.05")); // graphics
+    EXPECT_FALSE(mounted.count("/usr/lib64/libvdpau_nvidia.so.580.95.05"));  // video
+    std::set<std::string> nodes;
+    for (auto& n : s.edits.device_nodes) nodes.insert(n.path);
+    EXPECT_EQ(nodes, (std::set<std::string>{"/dev/nvidiactl", "/dev/nvidia-uvm"})); // no display
+    auto links = links_of(s);
+    EXPECT_NE(
+        std::find(links.begin(), links.end(), "libcuda.so.580.95.05::/usr/lib64/libcuda.so.1"),
+        links.end());
+    EXPECT_NE(std::find(links.begin(), links.end(), "libcuda.so.1::/usr/lib64/libcuda.so"),
+              links.end());
+    const cdi::Hook* ld = hook(s, "update-ldcache");
+    ASSERT_TRUE(ld);
+    EXPECT_EQ(std::vector<std::string>(ld->args.begin() + 3, ld->args.end()),
+              (std::vector<std::string>{"--folder", "/usr/local/cuda/compat", "--folder",
+                                        "/usr/lib64", "--folder", "/usr/lib"}));
+    // near miss: an image whose cache names no driver library, without compat libraries, in the
+    // loader's default directory: no cache rebuilt at all
+    layout = nv::ImageGpuLayout{};
+    layout.cached_sonames = std::set<std::string>{"libc.so.6"};
+    opt.layout = layout;
+    EXPECT_EQ(hook(nv::generate(host, opt), "update-ldcache"), nullptr);
+    // cdi generate (no caps, no layout): every file, at its host path minus the driver root
+    opt.caps.reset();
+    opt.layout.reset();
+    s = nv::generate(host, opt);
+    mounted.clear();
+    for (auto& m : s.edits.mounts) mounted.insert(m.container_path);
+    EXPECT_TRUE(mounted.count("/usr/lib/x86_64-linux-gnu/libnvidia-glcore.so.580.95.05"));
+}
+
 TEST(CdiGenerate, NamingStrategiesAndVersions) {
     TempDir t;
     auto host = one_gpu_host(t.str());

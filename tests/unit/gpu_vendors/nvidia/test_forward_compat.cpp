@@ -1,5 +1,4 @@
 #include "gpu_vendors/nvidia/forward_compat.hpp"
-#include "gpu_vendors/nvidia/inject.hpp"
 #include "util/fs.hpp"
 
 #include <cstdint>

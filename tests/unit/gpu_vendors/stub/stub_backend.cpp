@@ -29,12 +29,16 @@ class Stub final : public Backend {
                const std::optional<std::string>& gpus) const override {
         return gpus || env_value(env, "STUB_VISIBLE_DEVICES");
     }
-    void add_to_run(const RunContext& ctx, oci::RuntimeSpec& spec) const override {
-        if (env_value(ctx.env, "STUB_VISIBLE_DEVICES") == "void") return;
+    GpuPlan plan(const GpuContext& ctx) const override {
+        GpuPlan plan;
+        if (env_value(ctx.env, "STUB_VISIBLE_DEVICES") == "void") return plan;
         if (!present(ctx.roots))
             throw Error(Errc::not_found, "no stub GPU at " + stub_node(ctx.roots),
                         "point --stub-root at the host that has it");
-        spec.env.push_back("STUB_INJECTED=" + stub_node(ctx.roots));
+        plan.spec = generate_cdi(ctx.roots, {}, nullptr);
+        plan.spec.edits.env.push_back("STUB_INJECTED=" + stub_node(ctx.roots));
+        plan.devices = {"0"};
+        return plan;
     }
     cdi::Spec generate_cdi(const Roots& roots, const CdiOptions&,
                            std::vector<std::string>*) const override {

@@ -95,15 +95,14 @@ TEST(StubVendor, IsChosenAndInjectedByARun) {
     if (gpu_vendors::find("nvidia").present(h.roots) || gpu_vendors::find("amd").present(h.roots))
         b = gpu_vendors::for_run(h.roots, std::string("stub"), env, std::nullopt); // a GPU host
     ASSERT_EQ(b, &stub_vendor::backend());
-    store::Store store(h.dir.path / "store");
-    store::Image image;
-    rootfs::LayerFiles files(store, {});
-    std::string ref = "stub-image";
     std::optional<std::string> gpus;
-    gpu_vendors::RunContext ctx{store, image, files, ref, env, gpus, h.roots, {}, false, "", ""};
+    gpu_vendors::GpuContext ctx{gpu_vendors::Door::run, env, gpus, h.roots};
     oci::RuntimeSpec spec;
-    b->add_to_run(ctx, spec);
+    auto added = gpu_vendors::add_gpus(spec, ctx, std::string("stub"), "", nullptr);
+    EXPECT_EQ(added, std::vector<std::string>{"stub.example/gpu=0"});
     EXPECT_TRUE(has(spec.env, "STUB_INJECTED=" + h.dir.path.string() + "/dev/stub0"));
+    ASSERT_EQ(spec.devices.size(), 1u); // its CDI description, through the one applier
+    EXPECT_EQ(spec.devices[0].path, "/dev/stub0");
 }
 
 TEST(StubVendor, ItsOwnVariablePicksItOnAHostWithNvidiasGpusToo) {

@@ -1,10 +1,14 @@
-// Tests of AMD injection (gpu_vendors/amd/inject.hpp) on simulated hosts (tests/fixtures/amdhost):
-// the device edits, ROCR_VISIBLE_DEVICES, the groups per caller kind, AMD's docker line (--device
-// /dev/kfd) not doubled, the access check's message; and that gantry's seccomp profile leaves the
-// NUMA syscalls ROCm's thunk makes allowed (docker's requires CAP_SYS_NICE for them).
+// Tests of a run's AMD GPUs (the GPU layer's one step, gpu_vendors::add_gpus, over AMD's CDI
+// description) on simulated hosts (tests/fixtures/amdhost): the device edits,
+// ROCR_VISIBLE_DEVICES, the groups per caller kind, AMD's docker line (--device /dev/kfd) not
+// doubled, a missing node and the access check's message; and that gantry's seccomp profile
+// leaves the NUMA syscalls ROCm's thunk makes allowed (docker's requires CAP_SYS_NICE for them).
 #include "amdhost_tree.hpp"
-#include "gpu_vendors/amd/inject.hpp"
+#include "gpu_vendors/all/backends.hpp"
+#include "gpu_vendors/amd/backend.hpp"
 #include "gpu_vendors/amd/request.hpp"
+#include "gpu_vendors/amd/topology.hpp"
+#include "gpu_vendors/device_nodes.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "util/error.hpp"
 
@@ -16,7 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace vendor_amd_inject_test {
+namespace vendor_amd_run_gpus_test {
 
 using namespace gantry;
 namespace amd = gantry::gpu_vendors::amd;
@@ -26,19 +30,37 @@ namespace {
 struct Fixture {
     amdtest::AmdHostTree tree{"mi300x"};
     amd::Host host;
+    gpu_vendors::Roots roots;
     Fixture() {
-        if (tree.available()) host = amd::discover({tree.sys_root(), tree.dev_root()});
+        if (!tree.available()) return;
+        host = amd::discover({tree.sys_root(), tree.dev_root()});
+        roots.sys_root = tree.sys_root();
+        roots.dev_root = tree.dev_root();
+        roots.driver_root = tree.sys_root() + "/no-nvidia";
     }
-    std::vector<const amd::Gpu*> pick(const std::string& value) {
-        auto req = amd::parse_request({"AMD_VISIBLE_DEVICES=" + value}, std::nullopt);
-        return amd::select(host, req).gpus;
+    // gantry run's GPU step for AMD_VISIBLE_DEVICES=VISIBLE (the doctor's verdict only warns:
+    // these tests are about the edits)
+    std::vector<std::string> run(oci::RuntimeSpec& spec, const std::string& visible,
+                                 gpu_vendors::CallerIds caller = {true, 0, 0, false}) {
+        std::vector<std::string> env{"AMD_VISIBLE_DEVICES=" + visible};
+        std::optional<std::string> gpus;
+        gpu_vendors::GpuContext ctx{
+            gpu_vendors::Door::run, env, gpus, roots, nullptr, caller, true};
+        return gpu_vendors::add_gpus(spec, ctx, std::string("amd"), "", nullptr);
     }
 };
 
 std::vector<std::string> paths(const oci::RuntimeSpec& s) {
     std::vector<std::string> out;
     for (auto& d : s.devices) out.push_back(d.path);
+    std::sort(out.begin(), out.end());
     return out;
+}
+
+const oci::DeviceNode& node_at(const oci::RuntimeSpec& s, const std::string& path) {
+    for (auto& d : s.devices)
+        if (d.path == path) return d;
+    throw std::runtime_error("no device " + path);
 }
 
 std::string env_of(const oci::RuntimeSpec& s, const std::string& key) {
@@ -47,27 +69,25 @@ std::string env_of(const oci::RuntimeSpec& s, const std::string& key) {
     return "(unset)";
 }
 
-gpu_vendors::CallerIds root_caller() {
-    return {true, 0, 0, false};
-}
-
 } // namespace
 
-TEST(AmdInject, KfdAndTheSelectedGpusNodesWithTheirUuids) {
+TEST(AmdRunGpus, KfdAndTheSelectedGpusNodesWithTheirUuids) {
     Fixture f;
     if (!f.tree.available()) GTEST_SKIP() << "needs /usr/bin/python3 and amdhost.py";
-    auto gpus = f.pick("3,1");
     oci::RuntimeSpec spec;
     spec.env = {"PATH=/bin", "ROCR_VISIBLE_DEVICES=0"};
-    gpu_vendors::amd::inject(spec, f.host, gpus, root_caller());
+    auto added = f.run(spec, "3,1");
+    EXPECT_EQ(added, (std::vector<std::string>{"amd.com/gpu=3", "amd.com/gpu=1"}));
     const auto& g3 = f.host.gpus[3];
     const auto& g1 = f.host.gpus[1];
-    EXPECT_EQ(paths(spec), (std::vector<std::string>{"/dev/kfd", g3.render.path, g3.card.path,
-                                                     g1.render.path, g1.card.path}));
-    EXPECT_EQ(spec.devices[0].host_path, f.tree.dev_root() + "/dev/kfd");
-    EXPECT_EQ(spec.devices[0].major, f.host.kfd.major);
-    EXPECT_EQ(spec.devices[1].host_path, g3.render.host_path);
-    EXPECT_EQ(spec.devices[1].minor, g3.drm_render_minor);
+    std::vector<std::string> want{"/dev/kfd", g3.render.path, g3.card.path, g1.render.path,
+                                  g1.card.path};
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(paths(spec), want);
+    EXPECT_EQ(node_at(spec, "/dev/kfd").host_path, f.tree.dev_root() + "/dev/kfd");
+    EXPECT_EQ(node_at(spec, "/dev/kfd").major, f.host.kfd.major);
+    EXPECT_EQ(node_at(spec, g3.render.path).host_path, g3.render.host_path);
+    EXPECT_EQ(node_at(spec, g3.render.path).minor, g3.drm_render_minor);
     // the image's own value is replaced, once
     EXPECT_EQ(env_of(spec, "ROCR_VISIBLE_DEVICES"), g3.uuid + "," + g1.uuid);
     EXPECT_EQ(std::count_if(spec.env.begin(), spec.env.end(),
@@ -77,14 +97,14 @@ TEST(AmdInject, KfdAndTheSelectedGpusNodesWithTheirUuids) {
     EXPECT_TRUE(spec.mounts.empty());
     EXPECT_TRUE(spec.setup.symlinks.empty());
     EXPECT_FALSE(spec.setup.ldconfig);
+    EXPECT_TRUE(spec.hooks.empty());
 }
 
-TEST(AmdInject, GroupsPerCallerKind) {
+TEST(AmdRunGpus, GroupsPerCallerKind) {
     Fixture f;
     if (!f.tree.available()) GTEST_SKIP() << "needs /usr/bin/python3 and amdhost.py";
-    auto gpus = f.pick("0");
     oci::RuntimeSpec root;
-    gpu_vendors::amd::inject(root, f.host, gpus, root_caller());
+    f.run(root, "0");
     // real root: the nodes' gids (render 109 and video 44 on the simulated host when it could
     // chown them), never gid 0
     for (auto& d : root.devices) {
@@ -94,21 +114,23 @@ TEST(AmdInject, GroupsPerCallerKind) {
         }
     }
     EXPECT_EQ(std::count(root.additional_gids.begin(), root.additional_gids.end(), 0u), 0);
-    EXPECT_FALSE(root.annotations.count(gpu_vendors::amd::kKeepGroupsAnnotation));
+    EXPECT_FALSE(root.annotations.count(gpu_vendors::kKeepGroupsAnnotation));
 
     // Rootless callers are checked with access(2) as themselves: as root here that passes.
+    bool any_gid = std::any_of(root.devices.begin(), root.devices.end(),
+                               [](const oci::DeviceNode& d) { return d.gid != 0; });
     oci::RuntimeSpec subid;
-    gpu_vendors::amd::inject(subid, f.host, gpus, {false, ::getuid(), ::getgid(), true});
-    EXPECT_EQ(subid.annotations.at(gpu_vendors::amd::kKeepGroupsAnnotation), "1");
+    f.run(subid, "0", {false, ::getuid(), ::getgid(), true});
+    EXPECT_EQ(subid.annotations.count(gpu_vendors::kKeepGroupsAnnotation), any_gid ? 1u : 0u);
     EXPECT_TRUE(subid.additional_gids.empty());
 
     oci::RuntimeSpec single;
-    gpu_vendors::amd::inject(single, f.host, gpus, {false, ::getuid(), ::getgid(), false});
-    EXPECT_FALSE(single.annotations.count(gpu_vendors::amd::kKeepGroupsAnnotation));
+    f.run(single, "0", {false, ::getuid(), ::getgid(), false});
+    EXPECT_FALSE(single.annotations.count(gpu_vendors::kKeepGroupsAnnotation));
     EXPECT_TRUE(single.additional_gids.empty());
 }
 
-TEST(AmdInject, AmdsDockerLineIsNotDoubled) {
+TEST(AmdRunGpus, AmdsDockerLineIsNotDoubled) {
     Fixture f;
     if (!f.tree.available()) GTEST_SKIP() << "needs /usr/bin/python3 and amdhost.py";
     oci::RuntimeSpec spec;
@@ -116,21 +138,20 @@ TEST(AmdInject, AmdsDockerLineIsNotDoubled) {
     kfd.path = "/dev/kfd";
     kfd.host_path = "/somewhere/kfd";
     spec.devices.push_back(kfd);
-    gpu_vendors::amd::inject(spec, f.host, f.pick("0"), root_caller());
+    f.run(spec, "0");
     auto p = paths(spec);
     EXPECT_EQ(std::count(p.begin(), p.end(), "/dev/kfd"), 1);
-    EXPECT_EQ(spec.devices[0].host_path, "/somewhere/kfd"); // the user's --device wins
+    EXPECT_EQ(node_at(spec, "/dev/kfd").host_path, "/somewhere/kfd"); // the user's --device wins
     EXPECT_EQ(spec.devices.size(), 3u);
 }
 
-TEST(AmdInject, MissingNodeIsRunFailed) {
+TEST(AmdRunGpus, MissingNodeIsRunFailed) {
     Fixture f;
     if (!f.tree.available()) GTEST_SKIP() << "needs /usr/bin/python3 and amdhost.py";
-    auto host = f.host;
-    host.kfd.present = false;
+    ASSERT_EQ(::unlink((f.tree.dev_root() + "/dev/kfd").c_str()), 0);
     oci::RuntimeSpec spec;
     try {
-        gpu_vendors::amd::inject(spec, host, f.pick("0"), root_caller());
+        f.run(spec, "0");
         FAIL() << "no error";
     } catch (const Error& e) {
         EXPECT_EQ(e.code(), Errc::run_failed);
@@ -142,7 +163,7 @@ TEST(AmdInject, MissingNodeIsRunFailed) {
 
 // The caller cannot open the node: the message names it, its mode, group and gid, and the fix.
 // Checked in a child that drops to an unprivileged uid without the node's group.
-TEST(AmdInject, AccessDeniedNamesNodeGroupAndFix) {
+TEST(AmdRunGpus, AccessDeniedNamesNodeGroupAndFix) {
     Fixture f;
     if (!f.tree.available()) GTEST_SKIP() << "needs /usr/bin/python3 and amdhost.py";
     gpu_host::DeviceNode node = f.host.kfd;
@@ -210,4 +231,4 @@ TEST(AmdSeccomp, NumaSyscallsRocmNeedsAreAllowedByDefault) {
     EXPECT_EQ(std::count(profile.denied.begin(), profile.denied.end(), "kcmp"), 1);
 }
 
-} // namespace vendor_amd_inject_test
+} // namespace vendor_amd_run_gpus_test
