@@ -83,28 +83,17 @@ void warn_unavailable_capabilities(const oci::RuntimeSpec& spec) {
                  list.c_str());
 }
 
-// runc's default devices: made in a /dev the spec does not bind from the host, unless the spec
-// lists one of the same path (runc 1.1's AllowedDevices with a path).
+// runc's default devices (oci::default_device_nodes): made in a /dev the spec does not bind from
+// the host, unless the spec lists one of the same path.
 void add_default_devices(oci::RuntimeSpec& spec) {
     for (const auto& m : spec.mounts)
         if (m.destination == "/dev" &&
             (m.type == "bind" || std::ranges::find(m.options, "bind") != m.options.end() ||
              std::ranges::find(m.options, "rbind") != m.options.end()))
             return;
-    const std::pair<const char*, std::pair<int, int>> defaults[] = {
-        {"/dev/null", {1, 3}}, {"/dev/random", {1, 8}}, {"/dev/full", {1, 7}},
-        {"/dev/tty", {5, 0}},  {"/dev/zero", {1, 5}},   {"/dev/urandom", {1, 9}}};
-    for (const auto& [path, numbers] : defaults) {
-        const char* p = path; // (clang 14: no lambda capture of a structured binding)
-        if (std::ranges::any_of(spec.devices, [&](const auto& d) { return d.path == p; })) continue;
-        oci::DeviceNode d;
-        d.path = path;
-        d.type = 'c';
-        d.major = numbers.first;
-        d.minor = numbers.second;
-        d.file_mode = 0666;
-        spec.devices.push_back(d);
-    }
+    for (const auto& d : oci::default_device_nodes())
+        if (std::ranges::none_of(spec.devices, [&](const auto& n) { return n.path == d.path; }))
+            spec.devices.push_back(d);
 }
 
 struct Created {
