@@ -21,7 +21,7 @@
 #include "oci/runtime_spec.hpp"
 #include "rootfs/run_view.hpp"
 #include "runspec/builder.hpp"
-#include "runtime/cgroup.hpp"
+#include "runtime/resources.hpp"
 #include "runtime/launcher.hpp"
 #include "sqsh/image.hpp"
 #include "store/scratch.hpp"

@@ -12,6 +12,7 @@
 #include "lazy/tree.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "rootfs/rootfs.hpp"
+#include "runtime/container_cgroup.hpp"
 #include "runtime/events.hpp"
 #include "runtime/monitor.hpp"
 #include "runtime/output.hpp"
@@ -181,7 +182,7 @@ class Record {
 struct Launcher {
     Prepared& p;
     Record record;
-    std::optional<runtime::Cgroup> cgroup;
+    runtime::OwnedCgroup cgroup; // removed when the run ends, unless the -d monitor owns it
     runtime::Launch l;
     Fd tmpfs; // the container's private tmpfs, to measure an in-memory layer after the run
     std::unique_ptr<fuse::Server> server; // a squashfs image's FUSE server
@@ -191,7 +192,7 @@ struct Launcher {
 
     explicit Launcher(Prepared& prepared) : p(prepared), record(prepared) {
         if (p.resources.any())
-            cgroup.emplace(runtime::Cgroup::create("gantry-" + p.id, p.resources));
+            cgroup = runtime::own(runtime::ContainerCgroup::for_run("gantry-" + p.id, p.resources));
         auto& scratch = *p.scratch;
         l.hostname = p.spec.hostname;
         l.bundle = p.spec.hooks.empty() ? "" : scratch.dir().string();
@@ -387,7 +388,7 @@ struct Launcher {
             ::_exit(0);
         }
         ::close(ready[1]);
-        if (cgroup) cgroup->release(); // the monitor's now: it removes it once the container ends
+        delete cgroup.release(); // the monitor's now: it removes it once the container ends
         Fd ready_r(ready[0]);
         try {
             runtime::await_start(ready_r.get());
