@@ -12,7 +12,9 @@
 #include "lazy/tree.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "rootfs/rootfs.hpp"
+#include "runtime/container_cgroup.hpp"
 #include "runtime/events.hpp"
+#include "runtime/monitor.hpp"
 #include "runtime/output.hpp"
 #include "runtime/seccomp.hpp"
 #include "runtime/state.hpp"
@@ -180,7 +182,7 @@ class Record {
 struct Launcher {
     Prepared& p;
     Record record;
-    std::optional<runtime::Cgroup> cgroup;
+    runtime::OwnedCgroup cgroup; // removed when the run ends, unless the -d monitor owns it
     runtime::Launch l;
     Fd tmpfs; // the container's private tmpfs, to measure an in-memory layer after the run
     std::unique_ptr<fuse::Server> server; // a squashfs image's FUSE server
@@ -190,7 +192,7 @@ struct Launcher {
 
     explicit Launcher(Prepared& prepared) : p(prepared), record(prepared) {
         if (p.resources.any())
-            cgroup.emplace(runtime::Cgroup::create("gantry-" + p.id, p.resources));
+            cgroup = runtime::own(runtime::ContainerCgroup::for_run("gantry-" + p.id, p.resources));
         auto& scratch = *p.scratch;
         l.hostname = p.spec.hostname;
         l.bundle = p.spec.hooks.empty() ? "" : scratch.dir().string();
@@ -213,7 +215,7 @@ struct Launcher {
             server = std::make_unique<fuse::Server>(
                 p.lazy, fuse::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
             l.fuse_serve = [this](Fd dev) {
-                server->serve(std::move(dev), lazy_confinement());
+                server->serve(std::move(dev), runtime::confinement(lazy::server_calls()));
                 record.serving(server->pid());
             };
             l.fuse_options = fuse::Server::mount_options;
@@ -346,18 +348,16 @@ struct Launcher {
         auto& scratch = *p.scratch;
         int ready[2];
         if (::pipe2(ready, O_CLOEXEC) != 0) throw_errno("pipe failed");
-        pid_t monitor = ::fork();
-        if (monitor < 0) throw_errno("fork failed");
+        // the name's owner lock stays open in it (Record)
+        pid_t monitor = runtime::fork_monitor({.null_output = false, .keep_only = {}});
+        if (monitor < 0) throw_errno("cannot start the container's monitor process");
         if (monitor == 0) {
             ::close(ready[0]);
             ready_w = ready[1];
-            ::setsid();
             try {
                 record.monitored_here();
             } catch (...) { // its start error, if any, is reported below
             }
-            int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-            if (null >= 0) ::dup2(null, 0);
             // stdout and stderr: pipes to the copier, which frames them into the output file
             // (each chunk marked with its stream); without one, the output goes nowhere
             try {
@@ -367,10 +367,8 @@ struct Launcher {
                 ::dup2(out_w.get(), 1);
                 ::dup2(err_w.get(), 2);
             } catch (const Error&) {
-                if (null >= 0) {
-                    ::dup2(null, 1);
-                    ::dup2(null, 2);
-                }
+                ::dup2(0, 1); // stdin is /dev/null, opened read-write
+                ::dup2(0, 2);
             }
             try {
                 launch(); // its end: the writes' report, then the copier's (finish_output)
@@ -390,7 +388,7 @@ struct Launcher {
             ::_exit(0);
         }
         ::close(ready[1]);
-        if (cgroup) cgroup->release(); // the monitor's now: it removes it once the container ends
+        delete cgroup.release(); // the monitor's now: it removes it once the container ends
         Fd ready_r(ready[0]);
         try {
             runtime::await_start(ready_r.get());

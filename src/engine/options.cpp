@@ -3,7 +3,7 @@
 #include "engine/docker_flags.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "runspec/mount_flag.hpp"
-#include "runtime/cgroup.hpp"
+#include "runtime/resources.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/text.hpp"

@@ -15,10 +15,12 @@
 #include "engine/volumes.hpp"
 #include "lazy/image.hpp"
 #include "lazy/store_layers.hpp"
+#include "lazy/tree.hpp"
 #include "oci/image.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "runtime/idmap.hpp"
 #include "runtime/state.hpp"
+#include "runtime/thread_confinement.hpp"
 #include "site/file_signature.hpp"
 #include "sqsh/cache.hpp"
 #include "sqsh/facts.hpp"
@@ -96,7 +98,8 @@ void read_lazy_image(Prepared& p) {
     p.view.image.config.diff_ids.clear(); // the layers are in the registry, not in the store
     p.view.image.config.raw.erase("history");
     if (lazy::is_squashfs(*rec)) { // gantry's squashfs artifact, mounted from the registry
-        auto opened = lazy::open_squashfs(*p.store, *rec, po.client, lazy_confinement());
+        auto opened = lazy::open_squashfs(*p.store, *rec, po.client,
+                                          runtime::confinement(lazy::server_calls()));
         p.view.passwd = std::move(opened.passwd);
         p.lazy = std::move(opened.tree);
         return;

@@ -1,22 +1,13 @@
 #include "engine/squashfs.hpp"
 
 #include "fuse/server.hpp"
-#include "lazy/tree.hpp"
 #include "runtime/thread_confinement.hpp"
 #include "sqsh/facts_cache.hpp"
 
 namespace gantry::engine {
 
 std::function<void()> squashfs_confinement() {
-    static const std::vector<sock_filter> program =
-        runtime::confinement_program(fuse::Server::syscalls());
-    return [] { runtime::confine_this_thread(program); };
-}
-
-std::function<void()> lazy_confinement() {
-    static const std::vector<sock_filter> program =
-        runtime::confinement_program(lazy::server_calls());
-    return [] { runtime::confine_this_thread(program); };
+    return runtime::confinement(fuse::Server::syscalls());
 }
 
 SquashfsFile open_squashfs(const std::string& path, bool want_passwd) {

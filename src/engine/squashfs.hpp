@@ -29,10 +29,9 @@ SquashfsFile open_squashfs(const std::string& path, bool want_passwd,
                            const std::filesystem::path& facts_cache);
 
 // What a process that parses a squashfs image calls first (compiled once per gantry process).
+// A process that also fetches what it reads from a registry (a lazily pulled image's server, the
+// reader of a squashfs artifact's facts) is confined by runtime::confinement(lazy::server_calls()),
+// in `gantry run` and `gantry oci` alike (docs/lazy-pull.md, Confinement).
 std::function<void()> squashfs_confinement();
-// The same for a process that also fetches what it reads from a registry (a lazily pulled
-// image's server, the reader of a squashfs artifact's facts): squashfs_confinement's calls and
-// a libcurl client's (docs/lazy-pull.md, Confinement).
-std::function<void()> lazy_confinement();
 
 } // namespace gantry::engine

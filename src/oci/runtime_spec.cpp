@@ -66,24 +66,61 @@ const std::vector<std::string>& default_capabilities() {
 }
 
 const std::vector<std::string>& default_masked_paths() {
-    static const std::vector<std::string> p = {"/proc/asound",
-                                               "/proc/acpi",
+    // runc 1.1's specconv.Example(), in its order, then docker's addition
+    static const std::vector<std::string> p = {"/proc/acpi",
+                                               "/proc/asound",
                                                "/proc/kcore",
                                                "/proc/keys",
                                                "/proc/latency_stats",
                                                "/proc/timer_list",
                                                "/proc/timer_stats",
                                                "/proc/sched_debug",
-                                               "/proc/scsi",
                                                "/sys/firmware",
+                                               "/proc/scsi",
                                                "/sys/devices/virtual/powercap"};
     return p;
+}
+
+std::span<const std::string> runc_masked_paths() {
+    return std::span(default_masked_paths()).first(10); // all but powercap
 }
 
 const std::vector<std::string>& default_readonly_paths() {
     static const std::vector<std::string> p = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                                                "/proc/sysrq-trigger"};
     return p;
+}
+
+const std::vector<DefaultDevice>& default_devices() {
+    using R = DeviceRule;
+    static const std::vector<DefaultDevice> d = {
+        {"", R{true, 'c', std::nullopt, std::nullopt, "m"}},
+        {"", R{true, 'b', std::nullopt, std::nullopt, "m"}},
+        {"/dev/null", R{true, 'c', 1, 3, "rwm"}},
+        {"/dev/random", R{true, 'c', 1, 8, "rwm"}},
+        {"/dev/full", R{true, 'c', 1, 7, "rwm"}},
+        {"/dev/tty", R{true, 'c', 5, 0, "rwm"}},
+        {"/dev/zero", R{true, 'c', 1, 5, "rwm"}},
+        {"/dev/urandom", R{true, 'c', 1, 9, "rwm"}},
+        {"", R{true, 'c', 136, std::nullopt, "rwm"}}, // /dev/pts/*
+        {"", R{true, 'c', 5, 2, "rwm"}},              // /dev/ptmx
+        {"", R{true, 'c', 10, 200, "rwm"}}};          // /dev/net/tun
+    return d;
+}
+
+std::vector<DeviceNode> default_device_nodes() {
+    std::vector<DeviceNode> nodes;
+    for (const auto& d : default_devices()) {
+        if (d.path.empty()) continue;
+        DeviceNode n;
+        n.path = d.path;
+        n.type = d.rule.type;
+        n.major = d.rule.major.value_or(0);
+        n.minor = d.rule.minor.value_or(0);
+        n.file_mode = 0666;
+        nodes.push_back(std::move(n));
+    }
+    return nodes;
 }
 
 bool RuntimeSpec::has_namespace(const std::string& ns) const {

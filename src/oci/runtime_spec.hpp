@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -157,8 +158,25 @@ struct RuntimeSpec {
 const std::vector<std::string>& default_capabilities();
 // Every capability Linux defines (CAP_CHOWN ... CAP_CHECKPOINT_RESTORE), in number order.
 const std::vector<std::string>& all_capabilities();
-// Docker's default masked and read-only paths.
+// The masked and read-only paths every container gets by default, one list each: runc's own
+// (its spec template, `runc spec`: runc_masked_paths), then the one docker and podman add
+// (/sys/devices/virtual/powercap). `gantry run`'s spec (runspec/) holds them all; `gantry oci
+// spec` writes runc's template.
 const std::vector<std::string>& default_masked_paths();
+std::span<const std::string> runc_masked_paths(); // the first ones of default_masked_paths()
 const std::vector<std::string>& default_readonly_paths();
+
+// runc's default devices (libcontainer/specconv's AllowedDevices), the one list both doors use:
+// an allow rule each that every container's device cgroup gets (runtime/cgroup_writes), and,
+// where PATH is set, the node a /dev of the container's own holds (`gantry oci` makes it,
+// `gantry run` binds the host's).
+struct DefaultDevice {
+    std::string path; // "": a rule alone (mknod of any node, /dev/pts/*, /dev/ptmx, /dev/net/tun)
+    DeviceRule rule;
+};
+const std::vector<DefaultDevice>& default_devices();
+// The nodes of default_devices() (those with a path), mode 0666 and owned by root, as runc
+// makes them.
+std::vector<DeviceNode> default_device_nodes();
 
 } // namespace gantry::oci

@@ -85,7 +85,7 @@ runtime::ContainerCgroup make_cgroup(const Global& g, const std::string& id, con
 namespace {
 
 runtime::ContainerCgroup cgroup_of(const Container& c, const char* what) {
-    auto cg = c.cgroups();
+    auto cg = cgroups(c);
     if (!cg)
         throw Error(Errc::unsupported,
                     std::string("cannot ") + what + " container " + c.id +
@@ -166,7 +166,7 @@ json update_document(const UpdateOptions& o) {
 
 void update(const Global& g, const UpdateOptions& o) {
     Container c = load(g, o.id);
-    if (c.status() == "stopped")
+    if (status(c) == "stopped")
         throw Error(Errc::conflict, "cannot update container " + o.id + ": it is stopped");
     const json doc = update_document(o);
     oci::LinuxResources change = oci::LinuxResources::from_json(doc, "--resources");
@@ -195,7 +195,7 @@ void update(const Global& g, const UpdateOptions& o) {
 
 void pause(const Global& g, const std::string& id) {
     Container c = load(g, id);
-    std::string st = c.status();
+    std::string st = status(c);
     if (st != "running" && st != "created")
         throw Error(Errc::conflict, "container not running or created: " + st);
     cgroup_of(c, "pause").freeze();
@@ -203,13 +203,13 @@ void pause(const Global& g, const std::string& id) {
 
 void resume(const Global& g, const std::string& id) {
     Container c = load(g, id);
-    if (c.status() != "paused") throw Error(Errc::conflict, "container not paused");
+    if (status(c) != "paused") throw Error(Errc::conflict, "container not paused");
     cgroup_of(c, "resume").thaw();
 }
 
 json stats(const Global& g, const std::string& id) {
     Container c = load(g, id);
-    if (!c.alive()) throw Error(Errc::conflict, "container " + id + " is not running");
+    if (!alive(c)) throw Error(Errc::conflict, "container " + id + " is not running");
     return {{"type", "stats"}, {"id", id}, {"data", cgroup_of(c, "read the stats of").stats()}};
 }
 
@@ -224,7 +224,7 @@ int events(const Global& g, const std::string& id, const std::string& every) {
         throw Error(Errc::usage, "--interval " + every + " is too short", "at least 1ms");
     const std::chrono::milliseconds interval(ns / 1000000);
     Container c = load(g, id);
-    if (!c.alive()) throw Error(Errc::conflict, "container " + id + " is not running");
+    if (!alive(c)) throw Error(Errc::conflict, "container " + id + " is not running");
     runtime::ContainerCgroup cg = cgroup_of(c, "watch");
     Fd exited(static_cast<int>(::syscall(SYS_pidfd_open, c.pid, 0)));
     if (!exited) throw sys_error(errno, "cannot watch container " + id);

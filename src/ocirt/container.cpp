@@ -20,29 +20,37 @@ namespace gantry::ocirt {
 
 namespace stdfs = std::filesystem;
 
-bool Container::alive() const {
-    return pid > 0 && runtime::process_running(pid, pid_start);
+stdfs::path record_dir(const Container& c) {
+    return c.container_dir;
 }
 
-std::optional<runtime::ContainerCgroup> Container::cgroups() const {
-    if (cgroup.is_null()) return std::nullopt;
-    return runtime::ContainerCgroup::from_json(cgroup);
+stdfs::path fifo(const Container& c) {
+    return record_dir(c) / "exec.fifo";
 }
 
-std::string Container::status() const {
-    if (!alive()) return "stopped";
-    if (auto cg = cgroups(); cg && cg->frozen()) return "paused"; // runc: before created
+bool alive(const Container& c) {
+    return c.pid > 0 && runtime::process_running(c.pid, c.pid_start);
+}
+
+std::optional<runtime::ContainerCgroup> cgroups(const Container& c) {
+    if (c.cgroup.is_null()) return std::nullopt;
+    return runtime::ContainerCgroup::from_json(c.cgroup);
+}
+
+std::string status(const Container& c) {
+    if (!alive(c)) return "stopped";
+    if (auto cg = cgroups(c); cg && cg->frozen()) return "paused"; // runc: before created
     struct stat st {};
-    return ::lstat(fifo().c_str(), &st) == 0 ? "created" : "running";
+    return ::lstat(fifo(c).c_str(), &st) == 0 ? "created" : "running";
 }
 
-nlohmann::json Container::state_json() const {
-    std::string s = status();
+nlohmann::json state_json(const Container& c) {
+    std::string s = status(c);
     nlohmann::json j = {
-        {"ociVersion", "1.0.2"}, {"id", id},         {"pid", s == "stopped" ? 0 : pid},
-        {"status", s},           {"bundle", bundle}, {"rootfs", rootfs},
-        {"created", created},    {"owner", ""}};
-    j["annotations"] = config.value("annotations", nlohmann::json::object());
+        {"ociVersion", "1.0.2"}, {"id", c.id},         {"pid", s == "stopped" ? 0 : c.pid},
+        {"status", s},           {"bundle", c.bundle}, {"rootfs", c.rootfs},
+        {"created", c.created},  {"owner", ""}};
+    j["annotations"] = c.config.value("annotations", nlohmann::json::object());
     return j;
 }
 
@@ -91,8 +99,9 @@ void save(const Container& c) {
                         {"created", c.created}, {"pid", c.pid},       {"pid_start", c.pid_start},
                         {"config", c.config}};
     if (!c.cgroup.is_null()) j["cgroup"] = c.cgroup;
-    if (c.monitor > 0) j["monitor"] = {{"pid", c.monitor}, {"start", c.monitor_start}};
-    fs::write_atomic(c.dir / "state.json", j.dump(), 0600, fs::Sync::volatile_only); // in --root
+    if (c.monitor > 0) j["monitor"] = {{"pid", c.monitor}, {"start", c.monitor_started}};
+    fs::write_atomic(record_dir(c) / "state.json", j.dump(), 0600,
+                     fs::Sync::volatile_only); // in --root
 }
 
 std::optional<Container> find(const Global& g, const std::string& id) {

@@ -9,6 +9,7 @@
 #include "ocirt/ocirt.hpp"
 #include "runtime/container_cgroup.hpp"
 #include "runtime/seccomp.hpp"
+#include "runtime/state.hpp"
 
 #include <filesystem>
 #include <map>
@@ -20,23 +21,17 @@
 
 namespace gantry::ocirt {
 
-struct Container {
-    std::string id, bundle, rootfs, created;
-    pid_t pid = 0;
-    unsigned long long pid_start = 0; // its start time, so a reused pid is not taken for it
-    nlohmann::json config;            // the bundle's config.json as it was at create
-    nlohmann::json cgroup;            // runtime::ContainerCgroup::to_json(), null when none
-    std::filesystem::path dir;        // ROOT/ID
-    pid_t monitor = 0;                // a lazy root's monitor (ocirt/lazy_root.hpp), else 0
-    unsigned long long monitor_start = 0;
+// The container's record: the one type `gantry run` and `gantry oci` share (runtime/state.hpp).
+// gantry oci sets id, bundle, rootfs, created, pid, pid_start, config and spec (config read),
+// cgroup, container_dir (ROOT/ID), and monitor with monitor_started for a lazy root.
+using Container = runtime::ContainerState;
 
-    std::filesystem::path fifo() const { return dir / "exec.fifo"; }
-    bool alive() const;
-    std::string status() const; // "created", "running", "paused" or "stopped"
-    std::optional<runtime::ContainerCgroup> cgroups() const;
-    oci::RuntimeSpec spec() const { return oci::RuntimeSpec::from_json(config); }
-    nlohmann::json state_json() const;
-};
+std::filesystem::path record_dir(const Container& c); // ROOT/ID
+std::filesystem::path fifo(const Container& c);       // ROOT/ID/exec.fifo
+bool alive(const Container& c);
+std::string status(const Container& c); // "created", "running", "paused" or "stopped"
+std::optional<runtime::ContainerCgroup> cgroups(const Container& c);
+nlohmann::json state_json(const Container& c); // runc's `state`
 
 // ROOT (g.root or the default), made private when missing.
 std::filesystem::path root_dir(const Global& g);

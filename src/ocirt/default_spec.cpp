@@ -1,4 +1,5 @@
 // runc's `spec`: the default config.json runc 1.1 writes (and its --rootless variant).
+#include "oci/runtime_spec.hpp"
 #include "ocirt/ocirt.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -10,7 +11,8 @@ namespace gantry::ocirt {
 
 namespace {
 
-// runc 1.1.5's `runc spec`, field for field.
+// runc 1.1.5's `runc spec`, field for field; linux.maskedPaths and readonlyPaths are added from
+// the one default list every gantry container gets (oci::runc_masked_paths: runc's part of it).
 constexpr const char* kDefaultSpec = R"json(
 {
  "ociVersion": "1.0.2-dev",
@@ -165,25 +167,6 @@ constexpr const char* kDefaultSpec = R"json(
    {
     "type": "mount"
    }
-  ],
-  "maskedPaths": [
-   "/proc/acpi",
-   "/proc/asound",
-   "/proc/kcore",
-   "/proc/keys",
-   "/proc/latency_stats",
-   "/proc/timer_list",
-   "/proc/timer_stats",
-   "/proc/sched_debug",
-   "/sys/firmware",
-   "/proc/scsi"
-  ],
-  "readonlyPaths": [
-   "/proc/bus",
-   "/proc/fs",
-   "/proc/irq",
-   "/proc/sys",
-   "/proc/sysrq-trigger"
   ]
  }
 }
@@ -199,6 +182,9 @@ void write_default_spec(const std::string& bundle, bool rootless) {
         throw Error(Errc::conflict, "File " + file.string() + " exists. Remove it first",
                     "gantry-oci spec writes a new config.json only");
     nlohmann::json j = nlohmann::json::parse(kDefaultSpec);
+    j["linux"]["maskedPaths"] =
+        std::vector<std::string>(oci::runc_masked_paths().begin(), oci::runc_masked_paths().end());
+    j["linux"]["readonlyPaths"] = oci::default_readonly_paths();
     if (rootless) { // runc's ToRootless
         auto& l = j["linux"];
         l.erase("resources");

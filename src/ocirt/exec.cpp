@@ -49,7 +49,7 @@ nlohmann::json process_of(const Container& c, const ExecOptions& o) {
 
 int exec(const Global& g, const ExecOptions& o) {
     Container c = load(g, o.id);
-    std::string st = c.status();
+    std::string st = status(c);
     if (st != "running")
         throw Error(Errc::conflict, "cannot exec in a " + st + " container",
                     st == "created" ? "start it first" : "");
@@ -64,7 +64,7 @@ int exec(const Global& g, const ExecOptions& o) {
     if (spec.args.empty()) throw Error(Errc::invalid, "the process has no args");
     oci::check_runtime_spec(spec);
     // runc sets an exec'ed process's oom_score_adj from the container's config, not the process
-    const oci::RuntimeSpec own = c.spec();
+    const oci::RuntimeSpec own = c.spec;
     spec.oom_score_adj = own.oom_score_adj;
     // and its scheduler and I/O priority unless the process names its own (runc's
     // newInitConfig); linux.memoryPolicy is the container's config's, as is all of linux
@@ -80,10 +80,10 @@ int exec(const Global& g, const ExecOptions& o) {
     runtime::detail::ForwardedSignalsBlocked blocked;
     Fd master;
     // runc joins an exec'ed process to the container's cgroup before it runs the program
-    const auto cgroups = c.cgroups();
+    const auto cgroup = cgroups(c);
     pid_t pid = runtime::exec_start(c.pid, spec, single_id, spec.terminal ? &master : nullptr,
                                     filter ? &*filter : nullptr, [&](pid_t p) {
-                                        if (cgroups) cgroups->add(p);
+                                        if (cgroup) cgroup->add(p);
                                     });
     if (master && !o.console_socket.empty()) {
         send_console(o.console_socket, master.get());

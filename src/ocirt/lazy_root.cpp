@@ -3,11 +3,11 @@
 #include "fuse/server.hpp"
 #include "lazy/image.hpp"
 #include "runtime/fd_passing.hpp"
+#include "runtime/monitor.hpp"
 #include "runtime/state.hpp"
 #include "runtime/thread_confinement.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
-#include "util/inherited_fds.hpp"
 
 #include <cerrno>
 #include <fcntl.h>
@@ -29,9 +29,8 @@ struct Watched {
 int monitor(int sock, const std::shared_ptr<lazy::Tree>& tree, const fuse::IdView& ids) {
     Fd dev(runtime::detail::recv_fd(sock));
     if (!dev) return 0; // the create failed before the mount
-    auto program = runtime::confinement_program(lazy::server_calls());
     fuse::Server server(tree, ids);
-    server.serve(std::move(dev), [program] { runtime::confine_this_thread(program); });
+    server.serve(std::move(dev), runtime::confinement(lazy::server_calls()));
     tree->keep_no_layers(); // gone with the container: nothing holds the store's files after
     if (::write(sock, "s", 1) != 1) return 1;
     Watched w{};
@@ -113,19 +112,12 @@ void LazyRoot::prepare(runtime::Launch& l) {
         throw_errno("cannot make the socket to the lazy image's monitor");
     Fd mine(sv[0]), theirs(sv[1]);
     fuse::IdView ids{l.spec.uid_mappings, l.spec.gid_mappings};
-    pid_t pid = ::fork();
+    // nothing of the caller's: its pipes (conmon waits for their end), the gate, the locks
+    std::vector<int> keep = tree_->descriptors();
+    keep.push_back(theirs.get());
+    pid_t pid = runtime::fork_monitor({.null_output = true, .keep_only = std::move(keep)});
     if (pid < 0) throw_errno("cannot start the monitor of " + tree_->name());
     if (pid == 0) {
-        ::setsid();
-        int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null < 0) ::_exit(125);
-        ::dup2(null, 0);
-        ::dup2(null, 1);
-        ::dup2(null, 2);
-        // nothing of the caller's: its pipes (conmon waits for their end), the gate, the locks
-        std::vector<int> keep = tree_->descriptors();
-        keep.insert(keep.end(), {0, 1, 2, theirs.get()});
-        close_fds_except(keep);
         int rc = 1;
         try {
             rc = monitor(theirs.get(), tree_, ids);

@@ -55,7 +55,7 @@ nlohmann::json read_config(const stdfs::path& bundle) {
 
 // The state a hook reads: STATUS and PID as runc gives them at that point.
 nlohmann::json with_status(const Container& c, const char* status, pid_t pid) {
-    nlohmann::json j = c.state_json();
+    nlohmann::json j = state_json(c);
     j["status"] = status;
     j["pid"] = pid;
     return j;
@@ -66,7 +66,7 @@ nlohmann::json with_status(const Container& c, const char* status, pid_t pid) {
 // working directory, the caller's for `delete`, the bundle for `create` and `run` (runc enters
 // it).
 void run_poststop_hooks(const Container& c, const std::string& dir) {
-    runtime::run_hooks(c.spec(), "poststop", with_status(c, "stopped", 0).dump(), true, dir);
+    runtime::run_hooks(c.spec, "poststop", with_status(c, "stopped", 0).dump(), true, dir);
 }
 
 // Kills a created or running container's processes and waits for its first to exit.
@@ -83,28 +83,17 @@ void warn_unavailable_capabilities(const oci::RuntimeSpec& spec) {
                  list.c_str());
 }
 
-// runc's default devices: made in a /dev the spec does not bind from the host, unless the spec
-// lists one of the same path (runc 1.1's AllowedDevices with a path).
+// runc's default devices (oci::default_device_nodes): made in a /dev the spec does not bind from
+// the host, unless the spec lists one of the same path.
 void add_default_devices(oci::RuntimeSpec& spec) {
     for (const auto& m : spec.mounts)
         if (m.destination == "/dev" &&
             (m.type == "bind" || std::ranges::find(m.options, "bind") != m.options.end() ||
              std::ranges::find(m.options, "rbind") != m.options.end()))
             return;
-    const std::pair<const char*, std::pair<int, int>> defaults[] = {
-        {"/dev/null", {1, 3}}, {"/dev/random", {1, 8}}, {"/dev/full", {1, 7}},
-        {"/dev/tty", {5, 0}},  {"/dev/zero", {1, 5}},   {"/dev/urandom", {1, 9}}};
-    for (const auto& [path, numbers] : defaults) {
-        const char* p = path; // (clang 14: no lambda capture of a structured binding)
-        if (std::ranges::any_of(spec.devices, [&](const auto& d) { return d.path == p; })) continue;
-        oci::DeviceNode d;
-        d.path = path;
-        d.type = 'c';
-        d.major = numbers.first;
-        d.minor = numbers.second;
-        d.file_mode = 0666;
-        spec.devices.push_back(d);
-    }
+    for (const auto& d : oci::default_device_nodes())
+        if (std::ranges::none_of(spec.devices, [&](const auto& n) { return n.path == d.path; }))
+            spec.devices.push_back(d);
 }
 
 struct Created {
@@ -178,7 +167,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
     Created out;
     Container& c = out.c;
     c.id = o.id;
-    c.dir = claim(g, o.id);
+    c.container_dir = claim(g, o.id).string();
     pid_t pid = -1;
     std::optional<runtime::ContainerCgroup> cgroup;
     try {
@@ -188,17 +177,18 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         c.bundle = bundle.string();
         c.rootfs = rootfs.string();
         c.config = std::move(config);
+        c.spec = oci::RuntimeSpec::from_json(c.config); // as a later command reads it
         c.created = runtime::now_rfc3339();
-        if (::mkfifo(c.fifo().c_str(), 0600) != 0) throw_errno("cannot make " + c.fifo().string());
-        Fd gate(::open(c.fifo().c_str(), O_RDWR | O_CLOEXEC));
-        if (!gate) throw_errno("cannot open " + c.fifo().string());
-        fs::make_dirs(c.dir / "mnt", 0700);
+        if (::mkfifo(fifo(c).c_str(), 0600) != 0) throw_errno("cannot make " + fifo(c).string());
+        Fd gate(::open(fifo(c).c_str(), O_RDWR | O_CLOEXEC));
+        if (!gate) throw_errno("cannot open " + fifo(c).string());
+        fs::make_dirs(record_dir(c) / "mnt", 0700);
 
         runtime::Launch l;
         if (gpus && !spec.hooks.empty()) { // hooks read config.json: give them the edited spec
             auto edited = spec.to_json();
             edited["root"]["path"] = c.rootfs;
-            fs::write_atomic(c.dir / "config.json", edited.dump(2) + "\n", 0644,
+            fs::write_atomic(record_dir(c) / "config.json", edited.dump(2) + "\n", 0644,
                              fs::Sync::volatile_only);
         }
         l.spec = std::move(spec);
@@ -223,11 +213,11 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
             l.mount_trees.resize(l.spec.mounts.size(), -1);
             l.mount_trees[i] = idmapped.back().get();
         }
-        l.mount_point = (c.dir / "mnt").string();
+        l.mount_point = (record_dir(c) / "mnt").string();
         l.rootfs = c.rootfs;
         if (lazy) lazy->prepare(l);
         l.id = c.id;
-        l.bundle = gpus && !l.spec.hooks.empty() ? c.dir.string() : c.bundle;
+        l.bundle = gpus && !l.spec.hooks.empty() ? record_dir(c).string() : c.bundle;
         l.hook_dir = c.bundle; // where runc runs the hooks: it enters the bundle
         l.start_gate = gate.get();
         l.on_created = [&cgroup](pid_t p) { cgroup->add(p); };
@@ -236,7 +226,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         c.pid_start = runtime::process_start_time(pid);
         if (lazy) {
             c.monitor = lazy->watch(pid, c.pid_start);
-            c.monitor_start = runtime::process_start_time(c.monitor);
+            c.monitor_started = runtime::process_start_time(c.monitor);
         }
         save(c);
         if (out.master) set_console_size(out.master.get(), c.config);
@@ -257,7 +247,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         }
         if (cgroup) cgroup->destroy();
         // as runc destroys a container whose create failed: its record, then poststop hooks
-        fs::remove_tree(c.dir);
+        fs::remove_tree(record_dir(c));
         if (!c.config.is_null()) run_poststop_hooks(c, c.bundle);
         throw;
     }
@@ -282,7 +272,7 @@ int parse_signal(const std::string& s) {
 // its own alone (it holds this process or the host's init: a linux.cgroupsPath naming a cgroup
 // others live in, whose processes are not the container's to kill).
 std::optional<std::vector<int>> cgroup_members(const Container& c) {
-    auto cg = c.cgroups();
+    auto cg = cgroups(c);
     if (!cg) return std::nullopt;
     std::vector<int> out;
     for (pid_t p : cg->pids()) {
@@ -299,7 +289,7 @@ std::optional<std::vector<int>> cgroup_members(const Container& c) {
 // namespaces while it runs.
 std::vector<int> members(const Container& c) {
     if (auto in = cgroup_members(c)) return *in;
-    if (!c.alive()) return {};
+    if (!alive(c)) return {};
     auto pids = processes(c); // never this process, nor the host's init (a shared cgroup's)
     std::erase_if(pids, [](int p) { return p == ::getpid() || p == 1; });
     return pids;
@@ -308,7 +298,7 @@ std::vector<int> members(const Container& c) {
 void signal_all(const Container& c, int sig) {
     for (int p : members(c))
         if (p != ::getpid()) ::kill(p, sig);
-    if (c.alive() && ::kill(c.pid, sig) != 0 && errno != ESRCH)
+    if (alive(c) && ::kill(c.pid, sig) != 0 && errno != ESRCH)
         throw sys_error(errno, "cannot signal container " + c.id);
 }
 
@@ -324,12 +314,12 @@ void kill_leftovers(const Container& c) {
         if (!pids || pids->empty()) return;
         for (int p : *pids) ::kill(p, SIGKILL);
         try {
-            if (auto cg = c.cgroups()) cg->thaw(); // a frozen process takes SIGKILL once thawed
+            if (auto cg = cgroups(c)) cg->thaw(); // a frozen process takes SIGKILL once thawed
         } catch (const Error&) {
         }
         auto spent = std::chrono::steady_clock::now() - start;
         if (!monitor_killed && spent > std::chrono::seconds(1) && c.monitor > 0 &&
-            runtime::process_running(c.monitor, c.monitor_start)) {
+            runtime::process_running(c.monitor, c.monitor_started)) {
             ::kill(c.monitor, SIGKILL);
             monitor_killed = true;
         }
@@ -347,7 +337,7 @@ void kill_leftovers(const Container& c) {
 void kill_and_wait(const Container& c) {
     signal_all(c, SIGKILL);
     // a frozen process takes its SIGKILL once thawed: a paused container is not left hanging
-    const auto cg = c.cgroups();
+    const auto cg = cgroups(c);
     if (cg) cg->thaw();
     if (runtime::await_exit(c.pid, c.pid_start, 1)) return;
     // Still there after 1 s. Frozen in a freezer cgroup that is not the container's (moved there
@@ -364,7 +354,7 @@ void kill_and_wait(const Container& c) {
     // A lazy root's read that its serving process has not answered (a registry too slow) holds
     // the container in the kernel past SIGKILL: its monitor killed, the serving process dies
     // with it (PR_SET_PDEATHSIG) and the read ends.
-    if (c.monitor > 0 && runtime::process_running(c.monitor, c.monitor_start))
+    if (c.monitor > 0 && runtime::process_running(c.monitor, c.monitor_started))
         ::kill(c.monitor, SIGKILL);
     // as runc's delete --force, which gives up after 10 s ("container init still running")
     if (!runtime::await_exit(c.pid, c.pid_start, 10))
@@ -383,18 +373,18 @@ void create(const Global& g, const CreateOptions& o) {
 
 void start(const Global& g, const std::string& id) {
     Container c = load(g, id);
-    std::string st = c.status();
+    std::string st = status(c);
     if (st == "stopped")
         throw Error(Errc::conflict, "cannot start a container that has stopped",
                     "delete it and create it again");
     if (st == "running") throw Error(Errc::conflict, "cannot start an already running container");
-    Fd w(::open(c.fifo().c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    Fd w(::open(fifo(c).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
     if (!w) {
         if (errno == ENXIO || errno == ENOENT)
             throw Error(Errc::conflict, "cannot start a container that has stopped");
-        throw sys_error(errno, "cannot open " + c.fifo().string());
+        throw sys_error(errno, "cannot open " + fifo(c).string());
     }
-    ::unlink(c.fifo().c_str()); // "running" from now on
+    ::unlink(fifo(c).c_str()); // "running" from now on
     if (::write(w.get(), "0", 1) != 1) throw sys_error(errno, "cannot start container " + id);
 }
 
@@ -422,7 +412,7 @@ int run(const Global& g, const CreateOptions& o, bool detach, bool keep) {
 void kill(const Global& g, const std::string& id, const std::string& signal, bool all) {
     Container c = load(g, id);
     int sig = parse_signal(signal);
-    if (!c.alive()) {
+    if (!alive(c)) {
         if (all) { // runc: --all signals what is left in its cgroup (children that outlived it)
             for (int p : members(c)) ::kill(p, sig);
             return;
@@ -446,16 +436,16 @@ void remove(const Global& g, const std::string& id, bool force, const std::strin
         return;
     }
     const Container& c = *found;
-    std::string st = c.status();
+    std::string st = status(c);
     if ((st == "running" || st == "paused") && !force)
         throw Error(Errc::conflict, "cannot delete container " + id + " that is not stopped: " + st,
                     "stop it with `gantry-oci kill " + id + " KILL`, or use --force");
     if (st != "stopped") kill_and_wait(c); // a created one is deleted as runc does it
     kill_leftovers(c); // stopped or killed: what outlived its first process goes with it
     // a lazy root's monitor ends once the container has: nothing serves or holds its image after
-    if (c.monitor > 0) runtime::await_exit(c.monitor, c.monitor_start, 10);
-    if (auto cg = c.cgroups()) cg->destroy();
-    fs::remove_tree(c.dir);
+    if (c.monitor > 0) runtime::await_exit(c.monitor, c.monitor_started, 10);
+    if (auto cg = cgroups(c)) cg->destroy();
+    fs::remove_tree(record_dir(c));
     run_poststop_hooks(c, hook_dir);
 }
 

@@ -32,7 +32,7 @@ bool same_file(const std::string& a, const struct stat& b) {
 } // namespace
 
 nlohmann::json state(const Global& g, const std::string& id) {
-    return load(g, id).state_json();
+    return state_json(load(g, id));
 }
 
 nlohmann::json list(const Global& g) {
@@ -44,7 +44,7 @@ nlohmann::json list(const Global& g) {
     std::sort(ids.begin(), ids.end());
     for (auto& id : ids) {
         try {
-            if (auto c = find(g, id)) out.push_back(c->state_json());
+            if (auto c = find(g, id)) out.push_back(state_json(*c));
         } catch (const Error&) { // a name that is no id, or a record being written
         }
     }
@@ -52,7 +52,7 @@ nlohmann::json list(const Global& g) {
 }
 
 bool owns_pid_namespace(const Container& c) {
-    const auto ns = c.spec().namespaces; // made, not joined by path
+    const auto ns = c.spec.namespaces; // made, not joined by path
     return std::find(ns.begin(), ns.end(), "pid") != ns.end();
 }
 
@@ -64,7 +64,7 @@ std::vector<int> processes(const Container& c) {
     std::vector<int> pids;
     const bool own_pid = owns_pid_namespace(c);
     if (!own_pid) // the host's PID namespace, or a pod's: its cgroup's, as runc's ps and kill --all
-        if (auto cg = c.cgroups())
+        if (auto cg = cgroups(c))
             for (const char* controller : {"pids", "memory", "freezer", "cpu", "devices"}) {
                 const std::string dir = cg->dir(controller);
                 if (dir.empty()) continue;
@@ -83,7 +83,7 @@ std::vector<int> processes(const Container& c) {
                 }
                 break;
             }
-    if (!c.alive()) {
+    if (!alive(c)) {
         std::sort(pids.begin(), pids.end());
         return pids;
     }

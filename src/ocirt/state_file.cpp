@@ -40,8 +40,8 @@ Container parse_state(std::string_view text, const std::string& id,
         c.pid_start = start.get<std::uint64_t>();
         c.config = j.at("config");
         if (!c.config.is_object()) throw damaged("its config is not a JSON object");
-        try { // what spec() returns later
-            (void)oci::RuntimeSpec::from_json(c.config);
+        try {
+            c.spec = oci::RuntimeSpec::from_json(c.config);
         } catch (const Error& e) {
             throw damaged("its config: " + e.message());
         }
@@ -56,9 +56,9 @@ Container parse_state(std::string_view text, const std::string& id,
                 mp.get<std::uint64_t>() == 0 || !ms.is_number_unsigned())
                 throw damaged("its monitor " + m.dump() + " is not a process");
             c.monitor = static_cast<pid_t>(mp.get<std::uint64_t>());
-            c.monitor_start = ms.get<std::uint64_t>();
+            c.monitor_started = ms.get<std::uint64_t>();
         }
-        c.dir = dir;
+        c.container_dir = dir.string();
         return c;
     } catch (const nlohmann::json::exception& e) {
         throw damaged(e.what());

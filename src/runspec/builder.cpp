@@ -423,11 +423,8 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
         s.mounts.push_back(M{"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}});
     else // sysfs can only be mounted by the owner of the network namespace: bind the host's
         s.mounts.push_back(M{"/sys", "bind", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"}});
-    for (const char* dev : {"null", "zero", "full", "random", "urandom", "tty"})
-        s.mounts.push_back(M{std::string("/dev/") + dev,
-                             "bind",
-                             std::string("/dev/") + dev,
-                             {"bind", "nosuid", "noexec"}});
+    for (const auto& dev : oci::default_device_nodes()) // the host's, bound (rootless: no mknod)
+        s.mounts.push_back(M{dev.path, "bind", dev.path, {"bind", "nosuid", "noexec"}});
     for (const char* f : {"/etc/hosts", "/etc/resolv.conf"})
         if (::access(f, R_OK) == 0)
             s.mounts.push_back(M{f, "bind", f, {"bind", "nosuid", "nodev", "noexec", "ro"}});

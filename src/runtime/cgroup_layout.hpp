@@ -15,8 +15,9 @@
 
 namespace gantry::runtime {
 
-// Where Cgroup::create looks; CgroupProbe::system() reads the running system. Tests pass texts
-// that describe another machine's layout (their mount points may lie in a temporary directory).
+// Where ContainerCgroup::for_run looks; CgroupProbe::system() reads the running system. Tests pass
+// texts that describe another machine's layout (their mount points may lie in a temporary
+// directory).
 struct CgroupProbe {
     std::string mountinfo;   // the text of /proc/self/mountinfo
     std::string proc_cgroup; // the text of /proc/self/cgroup
@@ -26,7 +27,8 @@ struct CgroupProbe {
 
 namespace detail {
 
-// What Cgroup::create is asked for, and the subject of its messages: "cannot apply --memory and
+// What ContainerCgroup::for_run is asked for, and the subject of its messages: "cannot apply
+// --memory and
 // --cpus: ...". Its failures are Error(run_failed).
 struct CgroupRequest {
     std::vector<std::string> needed; // controllers, in the order memory, cpu, pids

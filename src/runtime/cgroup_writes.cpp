@@ -201,26 +201,10 @@ std::string device_rule_text(const oci::DeviceRule& r) {
 std::vector<oci::DeviceRule> container_device_rules(const std::vector<oci::DeviceRule>& spec_rules,
                                                     const std::vector<oci::DeviceNode>& devices) {
     std::vector<oci::DeviceRule> out = spec_rules;
-    struct Default {
-        const char* path; // the node runc makes for it, "" for a rule alone
-        oci::DeviceRule rule;
-    };
-    using R = oci::DeviceRule;
-    const Default defaults[] = {{"", {true, 'c', std::nullopt, std::nullopt, "m"}},
-                                {"", {true, 'b', std::nullopt, std::nullopt, "m"}},
-                                {"/dev/null", {true, 'c', 1, 3, "rwm"}},
-                                {"/dev/random", {true, 'c', 1, 8, "rwm"}},
-                                {"/dev/full", {true, 'c', 1, 7, "rwm"}},
-                                {"/dev/tty", {true, 'c', 5, 0, "rwm"}},
-                                {"/dev/zero", {true, 'c', 1, 5, "rwm"}},
-                                {"/dev/urandom", {true, 'c', 1, 9, "rwm"}},
-                                {"", R{true, 'c', 136, std::nullopt, "rwm"}}, // /dev/pts/*
-                                {"", R{true, 'c', 5, 2, "rwm"}},              // /dev/ptmx
-                                {"", R{true, 'c', 10, 200, "rwm"}}};          // /dev/net/tun
-    for (const auto& d : defaults) {
-        std::string_view path = d.path;
-        bool taken = !path.empty() && std::any_of(devices.begin(), devices.end(),
-                                                  [&](const auto& n) { return n.path == path; });
+    for (const auto& d : oci::default_devices()) {
+        bool taken =
+            !d.path.empty() && std::any_of(devices.begin(), devices.end(),
+                                           [&](const auto& n) { return n.path == d.path; });
         if (!taken) out.push_back(d.rule);
     }
     return out;

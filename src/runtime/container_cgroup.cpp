@@ -42,6 +42,15 @@ int write_value(const std::string& file, const std::string& value) {
     }
 }
 
+// A fake tree's interface file (for_run's, in tests): VALUE appended as a line, the file made.
+int append_simulated(const std::string& file, const std::string& value) {
+    Fd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    if (!fd) return errno;
+    std::string line = value + "\n";
+    return ::write(fd.get(), line.data(), line.size()) == static_cast<ssize_t>(line.size()) ? 0
+                                                                                            : EIO;
+}
+
 std::string read_value(const std::string& file) {
     try {
         return std::string(text::trim(fs::read_file(file)));
@@ -376,10 +385,13 @@ void ContainerCgroup::set(const oci::LinuxResources& r) const {
 
 void ContainerCgroup::add(pid_t pid) const {
     for (const auto& [key, d] : dirs_) {
-        int err = write_value(d + "/cgroup.procs", std::to_string(pid));
+        int err = simulated_ ? append_simulated(d + "/cgroup.procs", std::to_string(pid))
+                             : write_value(d + "/cgroup.procs", std::to_string(pid));
         if (err != 0 && err != ESRCH)
-            throw Error(Errc::run_failed, "cannot move process " + std::to_string(pid) +
-                                              " into the cgroup " + d + ": " + std::strerror(err));
+            throw Error(Errc::run_failed,
+                        "cannot move process " + std::to_string(pid) + " into the cgroup " + d +
+                            ": " + std::strerror(err),
+                        permission_error(err) ? std::string(kDelegateHint) : "");
     }
 }
 
@@ -471,6 +483,13 @@ bool ContainerCgroup::frozen() const {
 
 void ContainerCgroup::destroy() const noexcept {
     for (const auto& [key, d] : dirs_) {
+        if (simulated_) {
+            try {
+                fs::remove_tree(d);
+            } catch (...) {
+            }
+            continue;
+        }
         for (int i = 0; i < 500; ++i) { // processes just killed may take a moment to leave
             if (::rmdir(d.c_str()) == 0 || errno != EBUSY) break;
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -505,6 +524,15 @@ std::string ContainerCgroup::oom_events_file() const {
     if (version_ != CgroupVersion::v2) return {};
     std::string d = dir("memory");
     return d.empty() ? "" : d + "/memory.events";
+}
+
+void RemoveCgroup::operator()(ContainerCgroup* cgroup) const noexcept {
+    cgroup->destroy();
+    delete cgroup;
+}
+
+OwnedCgroup own(ContainerCgroup cgroup) {
+    return OwnedCgroup(new ContainerCgroup(std::move(cgroup)));
 }
 
 } // namespace gantry::runtime

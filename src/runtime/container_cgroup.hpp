@@ -1,23 +1,28 @@
-// One OCI container's cgroup, as runc 1.1 makes it (`gantry oci`): on a cgroup v1 or "hybrid"
-// host a directory in every v1 hierarchy (and in name=systemd and the hybrid cgroup2 mount, which
-// only hold the processes), on cgroup v2 one directory. Its place is the bundle's
-// linux.cgroupsPath, read as runc reads it: an absolute path below each hierarchy's root, a
-// relative one below the runtime's own cgroup (v1) or its parent (v2), the container's id when
-// there is none. This owns the directories: made (a v1 cpuset inheriting its parent's cpus and
-// mems), limits written (cgroup_writes.hpp), processes added, frozen and thawed, read for
-// statistics and OOM events, removed. Rootless, as runc: a hierarchy the user may not write is
-// left out when the bundle names no cgroupsPath (with a warning), and then a limit it would hold
-// fails; device rules that cannot be written are a warning. On cgroup v2 the device rules are
-// an eBPF program attached to the directory (device_filter.hpp).
+// A container's cgroup, the one type both doors use. `gantry oci`'s is made as runc 1.1 makes it
+// (create): on a cgroup v1 or "hybrid" host a directory in every v1 hierarchy (and in
+// name=systemd and the hybrid cgroup2 mount, which only hold the processes), on cgroup v2 one
+// directory; its place is the bundle's linux.cgroupsPath, read as runc reads it: an absolute path
+// below each hierarchy's root, a relative one below the runtime's own cgroup (v1) or its parent
+// (v2), the container's id when there is none. `gantry run`'s (for_run, cgroup_of_run.cpp) is
+// made for --memory, --cpus and --pids-limit: on cgroup v2 in the nearest cgroup this process may
+// write (cgroup_layout.hpp finds it, or says exactly what is missing), its controllers enabled
+// there; on a v1 or hybrid host as `gantry oci`'s. This owns the directories: made (a v1 cpuset
+// inheriting its parent's cpus and mems), limits written (cgroup_writes.hpp), processes added,
+// frozen and thawed, read for statistics and OOM events, removed. Rootless, as runc: a hierarchy
+// the user may not write is left out when the bundle names no cgroupsPath (with a warning), and
+// then a limit it would hold fails; device rules that cannot be written are a warning. On cgroup
+// v2 the device rules are an eBPF program attached to the directory (device_filter.hpp).
 #pragma once
 
 #include "oci/linux_resources.hpp"
 #include "runtime/cgroup_layout.hpp"
 #include "runtime/cgroup_writes.hpp"
 #include "runtime/device_filter.hpp"
+#include "runtime/resources.hpp"
 #include "util/fd.hpp"
 
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <sys/types.h>
@@ -42,6 +47,20 @@ class ContainerCgroup {
     // container_device_rules). Throws Error (invalid for a field that cannot be applied,
     // run_failed for what the host refused) naming the field and the file; nothing is left then.
     static ContainerCgroup create(const Place& place, const oci::LinuxResources& r);
+    // `gantry run`'s cgroup NAME (a single path component) with R's limits. On cgroup v2: under
+    // the cgroup v2 directory this process may write to, the controllers R needs enabled in that
+    // directory's cgroup.subtree_control (first moving the processes it holds into its leaf
+    // "init", as the "no internal processes" rule requires of a non-root cgroup); memory.max and
+    // memory.swap.max (= memory, docker's rule for --memory without --memory-swap; left out
+    // with a warning when the kernel has no swap accounting), cpu.max ("quota 100000") and
+    // pids.max ("max" for unlimited). A stale, empty cgroup of the same name is replaced. On a
+    // v1 or hybrid host: create's place below this process's own cgroup. Throws
+    // Error(run_failed) naming the flags and what is missing; nothing is left then. A parent
+    // directory that is not on a cgroup2 filesystem but has a cgroup.controllers file (a fake
+    // tree for tests, via $GANTRY_CGROUP_ROOT) is written like one, creating the interface files
+    // the kernel would provide.
+    static ContainerCgroup for_run(const std::string& name, const Resources& r,
+                                   const CgroupProbe& probe = CgroupProbe::system());
     // The cgroups process PID (0: this process) is in (its /proc/PID/cgroup), a directory per
     // hierarchy mounted here (PROBE's mountinfo): where `gantry exec` joins the processes it
     // starts, and what a container shows at a `cgroup` mount.
@@ -92,8 +111,17 @@ class ContainerCgroup {
   private:
     CgroupVersion version_ = CgroupVersion::v2;
     std::map<std::string, std::string> dirs_; // v1: hierarchy ("cpu,cpuacct") -> dir; v2: ""
+    bool simulated_ = false; // a fake cgroup2 tree (for_run's): files made, the tree removed
     void apply(const std::vector<CgroupWrite>& writes, bool rootless,
                bool swap_optional = false) const;
 };
+
+// A cgroup its owner removes (destroy) when it lets it go: `gantry run`'s, at the end of the run,
+// or handed to its -d monitor (the caller's copy then dropped with release(), not removed).
+struct RemoveCgroup {
+    void operator()(ContainerCgroup* cgroup) const noexcept;
+};
+using OwnedCgroup = std::unique_ptr<ContainerCgroup, RemoveCgroup>;
+OwnedCgroup own(ContainerCgroup cgroup);
 
 } // namespace gantry::runtime

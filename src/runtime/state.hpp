@@ -25,6 +25,10 @@ inline constexpr const char* kNotUtf8Hint =
     "give it as UTF-8; a container run in the foreground without --name is not kept and takes "
     "any bytes";
 
+// A container's record, the one type both doors read and write: `gantry run`'s (and create,
+// start, the Engine API's, saved by StateDir below in the runtime directory) and `gantry oci`'s
+// (saved under its --root by ocirt/container.hpp, in runc's shape: its status observed, not
+// stored). Each keeps its own file format, so what earlier installs wrote is read as before.
 struct ContainerState {
     std::string name, id;
     std::string image;      // what the user typed
@@ -50,6 +54,13 @@ struct ContainerState {
     // Its run request is kept (request.json in container_dir, engine/request_json.hpp): `gantry
     // start` starts it again. A "created" record without it is a crashed run's debris.
     bool startable = false;
+    // gantry oci's (ocirt/container.hpp): the bundle, its root and its config.json as they were
+    // at create (spec above is that config read), the container's cgroup
+    // (runtime::ContainerCgroup::to_json(), null when none) and the recorded start of its lazy
+    // root's monitor (monitor above). Empty for gantry run's containers, and not in their file.
+    std::string bundle, rootfs;
+    nlohmann::json config, cgroup;
+    unsigned long long monitor_started = 0;
 
     bool running() const; // status running and process_running(pid, pid_start)
     // The start time of its monitor while that is still at work (starting the workload, or

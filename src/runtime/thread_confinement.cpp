@@ -7,6 +7,9 @@
 #include <cerrno>
 #include <cstring>
 #include <linux/capability.h>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -56,6 +59,16 @@ void confine_this_thread(const std::vector<sock_filter>& program) {
                         "the process the squashfs server was started for has ended");
     }
     load_seccomp(program, 0);
+}
+
+std::function<void()> confinement(const std::vector<std::string>& syscalls) {
+    static std::mutex mutex;
+    static std::map<const void*, std::shared_ptr<const std::vector<sock_filter>>> compiled;
+    std::lock_guard lock(mutex);
+    auto& program = compiled[&syscalls];
+    if (!program)
+        program = std::make_shared<const std::vector<sock_filter>>(confinement_program(syscalls));
+    return [program] { confine_this_thread(*program); };
 }
 
 } // namespace gantry::runtime

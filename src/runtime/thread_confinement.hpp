@@ -9,6 +9,7 @@
 // (sqsh/image.hpp) and the fuzzing are the first line, this the second.
 #pragma once
 
+#include <functional>
 #include <linux/filter.h>
 #include <string>
 #include <vector>
@@ -26,5 +27,11 @@ std::vector<sock_filter> confinement_program(const std::vector<std::string>& sys
 // parent ended before it was.
 // Throws Error(run_failed) naming the step that failed.
 void confine_this_thread(const std::vector<sock_filter>& program);
+
+// What a confined process calls first: confine_this_thread with the program of SYSCALLS, a list
+// that lives as long as the process (a function's static list: fuse::Server::syscalls(),
+// lazy::server_calls()). Compiled here, in the caller, before it forks (compiling allocates),
+// once per list and process. Every door that serves a tree over FUSE confines its server so.
+std::function<void()> confinement(const std::vector<std::string>& syscalls);
 
 } // namespace gantry::runtime

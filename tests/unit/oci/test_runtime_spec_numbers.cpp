@@ -83,4 +83,23 @@ TEST(RuntimeSpecMounts, ABindOptionMakesABindMountWhateverTheType) {
     EXPECT_EQ(s.mounts[1].type, "tmpfs");
 }
 
+// The one default list of each (issue 74): runc's template is the first part of the masked paths,
+// and the nodes a container's own /dev gets are the default rules that name a path.
+TEST(RuntimeSpecDefaults, OneListOfMaskedPathsAndOfDevices) {
+    const auto& masked = gantry::oci::default_masked_paths();
+    auto runc = gantry::oci::runc_masked_paths();
+    ASSERT_EQ(runc.size() + 1, masked.size());
+    EXPECT_EQ(runc.front(), "/proc/acpi");
+    EXPECT_EQ(runc.back(), "/proc/scsi");
+    EXPECT_EQ(masked.back(), "/sys/devices/virtual/powercap");
+    auto nodes = gantry::oci::default_device_nodes();
+    std::string listed;
+    for (const auto& n : nodes)
+        listed +=
+            n.path + "=" + n.type + std::to_string(n.major) + ":" + std::to_string(n.minor) + " ";
+    EXPECT_EQ(listed, "/dev/null=c1:3 /dev/random=c1:8 /dev/full=c1:7 /dev/tty=c5:0 "
+                      "/dev/zero=c1:5 /dev/urandom=c1:9 ");
+    EXPECT_EQ(gantry::oci::default_devices().size(), nodes.size() + 5); // m c, m b, pts, ptmx, tun
+}
+
 } // namespace oci_runtime_spec_numbers_test

@@ -63,8 +63,8 @@ TEST(OcirtState, SaveAndParseRoundTrip) {
     c.config = config();
     c.cgroup = {{"path", "/sys/fs/cgroup/x"}};
     c.monitor = 777;
-    c.monitor_start = 55;
-    c.dir = dir;
+    c.monitor_started = 55;
+    c.container_dir = dir.string();
     ocirt::save(c);
     auto back = ocirt::load(g, "ctr");
     EXPECT_EQ(back.id, "ctr");
@@ -76,9 +76,9 @@ TEST(OcirtState, SaveAndParseRoundTrip) {
     EXPECT_EQ(back.config, c.config);
     EXPECT_EQ(back.cgroup, c.cgroup);
     EXPECT_EQ(back.monitor, 777);
-    EXPECT_EQ(back.monitor_start, 55u);
-    EXPECT_EQ(back.dir, dir);
-    EXPECT_EQ(back.spec().args, (std::vector<std::string>{"true"}));
+    EXPECT_EQ(back.monitor_started, 55u);
+    EXPECT_EQ(ocirt::record_dir(back), dir);
+    EXPECT_EQ(back.spec.args, (std::vector<std::string>{"true"}));
 }
 
 TEST(OcirtState, DamagedStatesAreRefusedNamingTheContainer) {

@@ -2,7 +2,7 @@
 // namespaces and /dev/shm mounts they give, and process.rlimits in config.json.
 #include "oci/runtime_spec.hpp"
 #include "runspec/builder.hpp"
-#include "runtime/cgroup.hpp"
+#include "runtime/resources.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>

@@ -2,7 +2,7 @@
 // cgroup2 trees, mountinfo lines of another machine's layout, and running a check as nobody.
 #pragma once
 
-#include "runtime/cgroup.hpp"
+#include "runtime/container_cgroup.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -25,8 +25,9 @@ namespace cgroup_fixture {
 
 using gantry::Errc;
 using gantry::Error;
-using gantry::runtime::Cgroup;
 using gantry::runtime::CgroupProbe;
+using gantry::runtime::ContainerCgroup;
+using gantry::runtime::OwnedCgroup;
 using gantry::runtime::Resources;
 namespace stdfs = std::filesystem;
 
@@ -99,9 +100,23 @@ inline std::string hybrid_mountinfo(const std::string& t) {
     return mi;
 }
 
+// gantry run's cgroup (ContainerCgroup::for_run), removed at the end of the scope as a run
+// removes it.
+inline OwnedCgroup run_cgroup(const std::string& name, const Resources& r,
+                              const CgroupProbe& probe = CgroupProbe::system()) {
+    return gantry::runtime::own(ContainerCgroup::for_run(name, r, probe));
+}
+
+// The directory the run's limits are in: v2's, or the first of v1's memory, cpu and pids ones.
+inline std::string path_of(const OwnedCgroup& cg) {
+    for (const char* c : {"memory", "cpu", "pids"})
+        if (std::string d = cg->dir(c); !d.empty()) return d;
+    return {};
+}
+
 inline Error create_error(const std::string& name, const Resources& r, const CgroupProbe& probe) {
     try {
-        Cgroup cg = Cgroup::create(name, r, probe);
+        OwnedCgroup cg = run_cgroup(name, r, probe);
     } catch (const Error& e) {
         return e;
     }

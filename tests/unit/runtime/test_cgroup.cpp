@@ -1,7 +1,8 @@
-// cgroup v2 setup (runtime/cgroup.hpp) against fake cgroup2 trees (GANTRY_CGROUP_ROOT): the
-// controllers enabled, the limits written, processes moved, stale cgroups replaced.
+// gantry run's cgroup v2 setup (ContainerCgroup::for_run, runtime/cgroup_of_run.cpp) against fake
+// cgroup2 trees (GANTRY_CGROUP_ROOT): the controllers enabled, the limits written, processes
+// moved, stale cgroups replaced.
 #include "cgroup_fixture.hpp"
-#include "runtime/cgroup.hpp"
+#include "runtime/container_cgroup.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>
@@ -24,9 +25,9 @@ TEST(CgroupFake, WritesLimitsAndEnablesControllers) {
     fake_cgroup(t.path(), "cpuset cpu io memory hugetlb pids", "", "1\n");
     CgroupProbe probe{.root = t.path()};
     {
-        Cgroup cg = Cgroup::create("ctr1", all_limits(), probe);
+        OwnedCgroup cg = run_cgroup("ctr1", all_limits(), probe);
         const std::string dir = t.path() + "/ctr1";
-        EXPECT_EQ(cg.path(), dir);
+        EXPECT_EQ(path_of(cg), dir);
         EXPECT_EQ(slurp(t.path() + "/cgroup.subtree_control"), "memory cpu pids\n");
         EXPECT_EQ(slurp(dir + "/memory.max"), "536870912\n");
         EXPECT_EQ(slurp(dir + "/memory.swap.max"), "536870912\n"); // docker: swap = memory
@@ -35,8 +36,8 @@ TEST(CgroupFake, WritesLimitsAndEnablesControllers) {
         // A root cgroup is exempt from "no internal processes": nothing moved.
         EXPECT_FALSE(exists(t.path() + "/init"));
         EXPECT_EQ(slurp(t.path() + "/cgroup.procs"), "1\n");
-        cg.add(4242);
-        cg.add(4343);
+        cg->add(4242);
+        cg->add(4343);
         EXPECT_EQ(slurp(dir + "/cgroup.procs"), "\n4242\n4343\n");
     }
     EXPECT_FALSE(exists(t.path() + "/ctr1")); // removed by the destructor
@@ -49,22 +50,22 @@ TEST(CgroupFake, OnlyTheNeededControllersAndUnlimitedValues) {
     r.memory = 0;
     r.cpus = 0.0;
     r.pids = -1;
-    Cgroup cg = Cgroup::create("c", r, CgroupProbe{.root = t.path()});
+    OwnedCgroup cg = run_cgroup("c", r, CgroupProbe{.root = t.path()});
     EXPECT_EQ(slurp(t.path() + "/cgroup.subtree_control"), "pids memory cpu\n");
-    EXPECT_EQ(slurp(cg.path() + "/memory.max"), "max\n");
-    EXPECT_EQ(slurp(cg.path() + "/memory.swap.max"), "max\n");
-    EXPECT_EQ(slurp(cg.path() + "/cpu.max"), "max 100000\n");
-    EXPECT_EQ(slurp(cg.path() + "/pids.max"), "max\n");
+    EXPECT_EQ(slurp(path_of(cg) + "/memory.max"), "max\n");
+    EXPECT_EQ(slurp(path_of(cg) + "/memory.swap.max"), "max\n");
+    EXPECT_EQ(slurp(path_of(cg) + "/cpu.max"), "max 100000\n");
+    EXPECT_EQ(slurp(path_of(cg) + "/pids.max"), "max\n");
 
     CgTempDir t2;
     fake_cgroup(t2.path(), "cpu memory pids");
     Resources only_pids;
     only_pids.pids = 7;
-    Cgroup cg2 = Cgroup::create("c", only_pids, CgroupProbe{.root = t2.path()});
+    OwnedCgroup cg2 = run_cgroup("c", only_pids, CgroupProbe{.root = t2.path()});
     EXPECT_EQ(slurp(t2.path() + "/cgroup.subtree_control"), "pids\n");
-    EXPECT_EQ(slurp(cg2.path() + "/pids.max"), "7\n");
-    EXPECT_FALSE(exists(cg2.path() + "/memory.max"));
-    EXPECT_FALSE(exists(cg2.path() + "/cpu.max"));
+    EXPECT_EQ(slurp(path_of(cg2) + "/pids.max"), "7\n");
+    EXPECT_FALSE(exists(path_of(cg2) + "/memory.max"));
+    EXPECT_FALSE(exists(path_of(cg2) + "/cpu.max"));
 }
 
 TEST(CgroupFake, CpuQuotaFollowsDockersNanoCpus) {
@@ -78,8 +79,8 @@ TEST(CgroupFake, CpuQuotaFollowsDockersNanoCpus) {
                                                      {0.333333333, "33333 100000\n"}}) {
         Resources r;
         r.cpus = cpus;
-        Cgroup cg = Cgroup::create("c", r, CgroupProbe{.root = t.path()});
-        EXPECT_EQ(slurp(cg.path() + "/cpu.max"), want) << cpus;
+        OwnedCgroup cg = run_cgroup("c", r, CgroupProbe{.root = t.path()});
+        EXPECT_EQ(slurp(path_of(cg) + "/cpu.max"), want) << cpus;
     }
 }
 
@@ -90,11 +91,11 @@ TEST(CgroupFake, MovesProcessesIntoALeafFirst) {
     fake_cgroup(t.path(), "cpu memory pids", "", "4242\n4343\n", /*root=*/false);
     Resources r;
     r.memory = 64ll << 20;
-    Cgroup cg = Cgroup::create("ctr", r, CgroupProbe{.root = t.path()});
+    OwnedCgroup cg = run_cgroup("ctr", r, CgroupProbe{.root = t.path()});
     EXPECT_EQ(slurp(t.path() + "/init/cgroup.procs"), "4242\n4343\n");
     EXPECT_EQ(slurp(t.path() + "/cgroup.procs"), "\n");
     EXPECT_EQ(slurp(t.path() + "/cgroup.subtree_control"), "memory\n");
-    EXPECT_EQ(slurp(cg.path() + "/memory.max"), "67108864\n");
+    EXPECT_EQ(slurp(path_of(cg) + "/memory.max"), "67108864\n");
 }
 
 TEST(CgroupFake, NoMoveWhenTheControllersAreAlreadyEnabled) {
@@ -103,7 +104,7 @@ TEST(CgroupFake, NoMoveWhenTheControllersAreAlreadyEnabled) {
     Resources r;
     r.memory = 64ll << 20;
     r.pids = 10;
-    Cgroup cg = Cgroup::create("ctr", r, CgroupProbe{.root = t.path()});
+    OwnedCgroup cg = run_cgroup("ctr", r, CgroupProbe{.root = t.path()});
     EXPECT_FALSE(exists(t.path() + "/init"));
     EXPECT_EQ(slurp(t.path() + "/cgroup.procs"), "4242\n");
     EXPECT_EQ(slurp(t.path() + "/cgroup.subtree_control"), "memory pids\n");
@@ -112,8 +113,8 @@ TEST(CgroupFake, NoMoveWhenTheControllersAreAlreadyEnabled) {
 TEST(CgroupFake, NoLimitsStillMakesACgroup) {
     CgTempDir t;
     fake_cgroup(t.path(), "", "", "99\n", /*root=*/false);
-    Cgroup cg = Cgroup::create("ctr", Resources{}, CgroupProbe{.root = t.path()});
-    EXPECT_TRUE(exists(cg.path() + "/cgroup.procs"));
+    OwnedCgroup cg = run_cgroup("ctr", Resources{}, CgroupProbe{.root = t.path()});
+    EXPECT_TRUE(exists(path_of(cg) + "/cgroup.procs"));
     EXPECT_FALSE(exists(t.path() + "/init"));
     EXPECT_EQ(slurp(t.path() + "/cgroup.subtree_control"), "");
 }
@@ -126,8 +127,8 @@ TEST(CgroupFake, ReplacesAStaleEmptyCgroupAndRefusesABusyOne) {
     Resources r;
     r.pids = 50;
     {
-        Cgroup cg = Cgroup::create("ctr", r, CgroupProbe{.root = t.path()});
-        EXPECT_EQ(slurp(cg.path() + "/pids.max"), "50\n");
+        OwnedCgroup cg = run_cgroup("ctr", r, CgroupProbe{.root = t.path()});
+        EXPECT_EQ(slurp(path_of(cg) + "/pids.max"), "50\n");
     }
     fake_cgroup(t.path() + "/ctr", "pids", "", "77\n");
     Error e = create_error("ctr", r, CgroupProbe{.root = t.path()});
@@ -135,22 +136,6 @@ TEST(CgroupFake, ReplacesAStaleEmptyCgroupAndRefusesABusyOne) {
     EXPECT_EQ(e.message(), "cannot apply --pids-limit: cgroup " + t.path() +
                                "/ctr already exists and holds processes (77)");
     EXPECT_EQ(slurp(t.path() + "/ctr/cgroup.procs"), "77\n"); // left alone
-}
-
-TEST(CgroupFake, MoveTransfersOwnership) {
-    CgTempDir t;
-    fake_cgroup(t.path(), "pids");
-    Resources r;
-    r.pids = 5;
-    Cgroup a = Cgroup::create("a", r, CgroupProbe{.root = t.path()});
-    Cgroup b = std::move(a);
-    EXPECT_EQ(a.path(), ""); // NOLINT(bugprone-use-after-move): documented moved-from state
-    EXPECT_EQ(b.path(), t.path() + "/a");
-    EXPECT_THROW(a.add(1), Error);
-    Cgroup c = Cgroup::create("c", r, CgroupProbe{.root = t.path()});
-    c = std::move(b); // c's own cgroup goes
-    EXPECT_FALSE(exists(t.path() + "/c"));
-    EXPECT_TRUE(exists(t.path() + "/a"));
 }
 
 TEST(CgroupFake, RejectsBadNames) {
@@ -191,9 +176,9 @@ TEST(CgroupFake, EnvironmentOverrideIsHonoured) {
     EXPECT_EQ(CgroupProbe::system().root, t.path());
     Resources r;
     r.pids = 3;
-    Cgroup cg = Cgroup::create("envctr", r);
-    EXPECT_EQ(cg.path(), t.path() + "/envctr");
-    EXPECT_EQ(slurp(cg.path() + "/pids.max"), "3\n");
+    OwnedCgroup cg = run_cgroup("envctr", r);
+    EXPECT_EQ(path_of(cg), t.path() + "/envctr");
+    EXPECT_EQ(slurp(path_of(cg) + "/pids.max"), "3\n");
 }
 
 TEST(CgroupFake, ReadOnlyMountIsNamed) {

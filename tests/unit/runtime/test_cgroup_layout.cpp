@@ -2,7 +2,7 @@
 // /proc/self/mountinfo and /proc/self/cgroup texts; a v1 or hybrid layout's hierarchies
 // (container_cgroup.hpp, for gantry run too); and this machine's real layout.
 #include "cgroup_fixture.hpp"
-#include "runtime/cgroup.hpp"
+#include "runtime/container_cgroup.hpp"
 #include "util/error.hpp"
 
 #include <gtest/gtest.h>
@@ -51,15 +51,15 @@ TEST(CgroupV1, HybridLayoutPutsTheContainerInEveryHierarchy) {
     touch(T + "/cpuset/c/cpuset.mems");
     CgroupProbe probe{.mountinfo = hybrid_mountinfo(T),
                       .proc_cgroup = "4:memory:/user.slice\n0::/\n"};
-    Cgroup cg = Cgroup::create("c", all_limits(), probe);
-    EXPECT_EQ(cg.path(), mem); // below its own memory cgroup, as runc places a relative path
+    OwnedCgroup cg = run_cgroup("c", all_limits(), probe);
+    EXPECT_EQ(path_of(cg), mem); // below its own memory cgroup, as runc places a relative path
     EXPECT_EQ(slurp(mem + "/memory.limit_in_bytes"), "536870912");
     EXPECT_EQ(slurp(mem + "/memory.memsw.limit_in_bytes"), "1073741824"); // docker: swap = memory
     EXPECT_EQ(slurp(T + "/cpu/c/cpu.cfs_period_us"), "100000");
     EXPECT_EQ(slurp(T + "/cpu/c/cpu.cfs_quota_us"), "150000");
     EXPECT_EQ(slurp(T + "/pids/c/pids.max"), "100");
     EXPECT_EQ(slurp(T + "/cpuset/c/cpuset.cpus"), "0-1"); // a new cpuset gets its parent's
-    cg.add(4242);
+    cg->add(4242);
     EXPECT_EQ(slurp(mem + "/cgroup.procs"), "4242");
     EXPECT_EQ(slurp(T + "/cpu/c/cgroup.procs"), "4242");
 
@@ -119,10 +119,10 @@ TEST(CgroupDetect, UsesTheOwnCgroupThroughAMountWithARootAndEscapes) {
     CgroupProbe probe{.mountinfo = mi, .proc_cgroup = "0::/ns/job\n"};
     Resources r;
     r.memory = 8ll << 20;
-    Cgroup cg = Cgroup::create("ctr", r, probe);
-    EXPECT_EQ(cg.path(), mp + "/job/ctr");
+    OwnedCgroup cg = run_cgroup("ctr", r, probe);
+    EXPECT_EQ(path_of(cg), mp + "/job/ctr");
     EXPECT_EQ(slurp(mp + "/job/init/cgroup.procs"), "555\n");
-    EXPECT_EQ(slurp(cg.path() + "/memory.max"), "8388608\n");
+    EXPECT_EQ(slurp(path_of(cg) + "/memory.max"), "8388608\n");
 }
 
 TEST(CgroupDetect, CgroupNotVisibleOrNoV2Entry) {
@@ -159,7 +159,7 @@ TEST(CgroupDetect, RootlessUsesTheNearestDelegatedAncestor) {
     r.memory = 32ll << 20;
 
     // Nothing is delegated yet: the error says so and how to get a delegated cgroup.
-    EXPECT_EQ(as_nobody([&] { return Cgroup::create("ctr", r, probe).path(); }),
+    EXPECT_EQ(as_nobody([&] { return path_of(run_cgroup("ctr", r, probe)); }),
               "ERROR: cannot apply --memory and --pids-limit: no cgroup v2 directory is writable "
               "by uid 65534: not this process's cgroup " +
                   own + " nor any parent up to " + top +
@@ -172,8 +172,8 @@ TEST(CgroupDetect, RootlessUsesTheNearestDelegatedAncestor) {
         chown_nobody(deleg + f);
     }
     EXPECT_EQ(as_nobody([&] {
-                  Cgroup cg = Cgroup::create("ctr", r, probe);
-                  return cg.path() + " " + slurp(cg.path() + "/pids.max") +
+                  OwnedCgroup cg = run_cgroup("ctr", r, probe);
+                  return path_of(cg) + " " + slurp(path_of(cg) + "/pids.max") +
                          slurp(deleg + "/cgroup.subtree_control");
               }),
               deleg + "/ctr 20\nmemory pids\n");
@@ -191,7 +191,7 @@ TEST(CgroupV1, PermissionIsNamed) {
     CgroupProbe probe{.mountinfo = hybrid_mountinfo(t.path()), .proc_cgroup = "0::/\n"};
     Resources r;
     r.memory = 100ll << 20;
-    std::string out = as_nobody([&] { return Cgroup::create("c", r, probe).path(); });
+    std::string out = as_nobody([&] { return path_of(run_cgroup("c", r, probe)); });
     EXPECT_EQ(out, "ERROR: cannot apply --memory: cannot create the container's cgroup " +
                        t.path() + "/blkio/c: Permission denied | " +
                        gantry::runtime::detail::kDelegateHint);
@@ -227,12 +227,12 @@ TEST(CgroupHost, ThisV1HostAsRootGetsTheLimits) {
     }
     std::string path;
     {
-        Cgroup cg = Cgroup::create(name, r); // the entry point gantry run uses
-        path = cg.path();
+        OwnedCgroup cg = run_cgroup(name, r); // the entry point gantry run uses
+        path = path_of(cg);
         EXPECT_TRUE(path.starts_with("/sys/fs/cgroup/memory/") && path.ends_with("/" + name))
             << path;
         EXPECT_EQ(slurp(path + "/memory.limit_in_bytes"), "536870912\n");
-        cg.add(child);
+        cg->add(child);
         EXPECT_NE(slurp("/proc/" + std::to_string(child) + "/cgroup").find(":pids:/" + name),
                   std::string::npos);
         ::kill(child, SIGKILL);
@@ -248,7 +248,7 @@ TEST(CgroupHost, ThisV1HostRootlessNamesThePermission) {
         ::unsetenv("GANTRY_CGROUP_ROOT");
         Resources r;
         r.cpus = 1;
-        return Cgroup::create("gantry-unit-rootless", r).path();
+        return path_of(run_cgroup("gantry-unit-rootless", r));
     });
     EXPECT_EQ(out.rfind("ERROR: cannot apply --cpus: cannot create the container's cgroup "
                         "/sys/fs/cgroup/",
@@ -291,17 +291,17 @@ TEST(CgroupHost, RealCgroup2WithoutControllers) {
     ::close(go[0]);
     std::string path, seen;
     {
-        Cgroup cg = [&] {
+        OwnedCgroup cg = [&] {
             try {
-                return Cgroup::create(name, Resources{}, probe);
+                return run_cgroup(name, Resources{}, probe);
             } catch (...) {
                 ::kill(child, SIGKILL);
                 ::waitpid(child, nullptr, 0);
                 throw;
             }
         }();
-        path = cg.path();
-        cg.add(child);
+        path = path_of(cg);
+        cg->add(child);
         seen = slurp("/proc/" + std::to_string(child) + "/cgroup");
         EXPECT_EQ(slurp(path + "/cgroup.procs"), std::to_string(child) + "\n");
         ::close(go[1]); // the child exits ...

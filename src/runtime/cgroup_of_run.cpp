@@ -1,6 +1,7 @@
-#include "runtime/cgroup.hpp"
-
+// ContainerCgroup::for_run: `gantry run`'s cgroup, on cgroup v2 in the nearest cgroup this
+// process may write (its controllers enabled there), on a v1 or hybrid host as `gantry oci`'s.
 #include "runtime/cgroup_writes.hpp"
+#include "runtime/container_cgroup.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -9,14 +10,12 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <string_view>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -114,16 +113,8 @@ bool needs_v1(const CgroupRequest& request, const CgroupProbe& probe) {
 
 } // namespace
 
-Cgroup::Cgroup(ContainerCgroup v1) : v1_(std::move(v1)) {
-    for (const char* c : {"memory", "cpu", "pids"})
-        if (path_.empty()) path_ = v1_->dir(c);
-}
-
-Cgroup Cgroup::create(const std::string& name, const Resources& r) {
-    return create(name, r, CgroupProbe::system());
-}
-
-Cgroup Cgroup::create(const std::string& name, const Resources& r, const CgroupProbe& probe) {
+ContainerCgroup ContainerCgroup::for_run(const std::string& name, const Resources& r,
+                                         const CgroupProbe& probe) {
     const CgroupRequest request(r);
     if (name.empty() || name == "." || name == ".." || name == kLeaf ||
         name.find_first_of("/\n") != std::string::npos)
@@ -135,7 +126,7 @@ Cgroup Cgroup::create(const std::string& name, const Resources& r, const CgroupP
         place.probe = probe;
         place.swap_optional = true;
         try {
-            return Cgroup(ContainerCgroup::create(place, to_linux_resources(r)));
+            return create(place, to_linux_resources(r));
         } catch (const Error& e) {
             // the subject names the flags: not the linux.resources field they became
             std::string why = e.message(), hint = e.hint();
@@ -169,77 +160,28 @@ Cgroup Cgroup::create(const std::string& name, const Resources& r, const CgroupP
         }
         if (::mkdir(dir.c_str(), 0755) != 0) request.fail_errno(errno, "cannot create " + dir);
     }
-    Cgroup cg(dir, simulated); // from here on, a failure removes the directory
-    if (simulated) write_interface(dir + "/cgroup.procs", "", true);
-
-    // the limits as linux.resources, written as gantry oci writes them (cgroup_writes.hpp)
-    for (const CgroupWrite& w : cgroup_writes(to_linux_resources(r), CgroupVersion::v2)) {
-        if (w.file == "memory.swap.max" && !simulated && !path_exists(dir + "/" + w.file)) {
-            log::warn("the kernel has no swap accounting (no memory.swap.max): --memory limits "
-                      "memory but not swap");
-            continue;
+    ContainerCgroup cg;
+    cg.version_ = CgroupVersion::v2;
+    cg.dirs_[""] = dir;
+    cg.simulated_ = simulated;
+    try { // from here on, a failure removes the directory
+        if (simulated) write_interface(dir + "/cgroup.procs", "", true);
+        // the limits as linux.resources, written as gantry oci writes them (cgroup_writes.hpp)
+        for (const CgroupWrite& w : cgroup_writes(to_linux_resources(r), CgroupVersion::v2)) {
+            if (w.file == "memory.swap.max" && !simulated && !path_exists(dir + "/" + w.file)) {
+                log::warn("the kernel has no swap accounting (no memory.swap.max): --memory "
+                          "limits memory but not swap");
+                continue;
+            }
+            int err = write_interface(dir + "/" + w.file, w.value, simulated);
+            if (err != 0)
+                request.fail_errno(err, "writing \"" + w.value + "\" to " + dir + "/" + w.file);
         }
-        int err = write_interface(dir + "/" + w.file, w.value, simulated);
-        if (err != 0)
-            request.fail_errno(err, "writing \"" + w.value + "\" to " + dir + "/" + w.file);
+    } catch (...) {
+        cg.destroy();
+        throw;
     }
     return cg;
-}
-
-void Cgroup::add(pid_t pid) {
-    if (path_.empty()) throw Error(Errc::internal, "Cgroup::add on a moved-from cgroup");
-    if (v1_) return v1_->add(pid);
-    int err = write_interface(path_ + "/cgroup.procs", std::to_string(pid), simulated_, true);
-    if (err != 0)
-        throw Error(Errc::run_failed,
-                    "cannot move process " + std::to_string(pid) + " into cgroup " + path_ + ": " +
-                        std::strerror(err),
-                    err == EACCES || err == EPERM ? kDelegateHint : "");
-}
-
-void Cgroup::remove() noexcept {
-    if (v1_) {
-        v1_->destroy();
-        v1_.reset();
-        path_.clear();
-    }
-    if (path_.empty()) return;
-    if (simulated_) {
-        try {
-            fs::remove_tree(path_);
-        } catch (...) {
-        }
-    } else {
-        // Processes that were just killed may take a moment to leave.
-        for (int i = 0; i < 100; ++i) {
-            if (::rmdir(path_.c_str()) == 0 || errno != EBUSY) break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        }
-    }
-    path_.clear();
-}
-
-void Cgroup::release() noexcept {
-    v1_.reset();
-    path_.clear();
-}
-
-Cgroup::~Cgroup() {
-    remove();
-}
-
-Cgroup::Cgroup(Cgroup&& o) noexcept
-    : path_(std::exchange(o.path_, std::string())), simulated_(o.simulated_),
-      v1_(std::exchange(o.v1_, std::nullopt)) {}
-
-Cgroup& Cgroup::operator=(Cgroup&& o) noexcept {
-    if (this != &o) {
-        remove();
-        path_ = std::exchange(o.path_, std::string());
-        simulated_ = o.simulated_;
-        v1_ = std::exchange(o.v1_, std::nullopt);
-    }
-    return *this;
 }
 
 } // namespace gantry::runtime
