@@ -102,7 +102,8 @@ std::vector<findings::Finding> platform_findings(const store::Store& store,
             paths.begin(),
             paths.begin() + static_cast<std::ptrdiff_t>(std::min(paths.size(), kElfFilesNamed)));
         parts.push_back(std::to_string(paths.size()) + " for " + arch + " (" +
-                        text::join(named, ", ") + (paths.size() > kElfFilesNamed ? ", ..." : "") + ")");
+                        text::join(named, ", ") + (paths.size() > kElfFilesNamed ? ", ..." : "") +
+                        ")");
     }
     out.push_back({"IMAGE-ELF-PLATFORM", findings::Severity::fail,
                    std::to_string(count) + " ELF file(s) of the image are not built for the " +

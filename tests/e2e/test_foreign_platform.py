@@ -172,3 +172,66 @@ def test_run_platform_pulls_the_platform_asked_for(gr, reg, mk, tmp_path, handle
     assert f"image {ref} in the store is built for linux/arm64/v8: pulling it for " \
            "linux/amd64" in r.err, r
     assert gr.refs()[ref] == index.manifests["amd64"]
+
+
+CROSS = """\
+FROM --platform=$BUILDPLATFORM sample:latest AS tools
+ARG TARGETARCH BUILDARCH
+RUN echo "target=$TARGETARCH build=$BUILDARCH" > /made && cat /made
+FROM scratch
+ARG TARGETARCH
+LABEL arch=$TARGETARCH
+COPY --from=tools /made /made
+COPY hello /hello
+RUN ["/hello"]
+ENTRYPOINT ["/hello"]
+"""
+
+
+def cross_context(tmp_path, hello):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(CROSS)
+    (ctx / "hello").write_bytes(hello)
+    (ctx / "hello").chmod(0o755)
+    return ctx
+
+
+def inspect(g, ref):
+    return g.run("inspect", "--json", ref).json()[0]
+
+
+def test_build_for_arm64_runs_its_steps_under_the_handler(g, mk, tmp_path, hello, handler):
+    """build --platform linux/arm64: a native tools stage (FROM --platform=$BUILDPLATFORM) and
+    an arm64 stage whose RUN step is an aarch64 program, run under qemu-aarch64; the image is
+    arm64, with TARGETARCH's label, and runs. The same file for amd64 is another image (the
+    cache is per platform); its RUN step runs too, since the kernel hands an aarch64 program
+    to the handler whatever the image's label says (doctor's IMAGE-ELF-PLATFORM tells)."""
+    mk_img = mk.busybox_image()
+    archive = tmp_path / "bb.tar"
+    mk.write_docker_archive(archive, [(mk_img, ["sample:latest"])])
+    g.run("load", archive)
+    ctx = cross_context(tmp_path, hello)
+    r = g.run("build", "--progress", "plain", "--platform", "linux/arm64", "-t", "x:arm", ctx)
+    assert "target=arm64 build=amd64" in r.err + r.out, r
+    assert "aarch64" in r.err + r.out, r  # the RUN step's program, under emulation
+    info = inspect(g, "x:arm")
+    assert info["platform"] == "linux/arm64" and info["config"]["Labels"]["arch"] == "arm64"
+    assert g.run("run", "--rm", "x:arm").out == "aarch64\n"
+    r = g.run("build", "--progress", "plain", "--platform", "linux/amd64", "-t", "x:amd", ctx)
+    info = inspect(g, "x:amd")
+    assert info["platform"] == "linux/amd64" and info["config"]["Labels"]["arch"] == "amd64"
+    assert info["id"] != inspect(g, "x:arm")["id"]
+
+
+def test_build_for_a_platform_nothing_runs_is_refused(g, mk, tmp_path, hello):
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text("FROM scratch\nCOPY hello /hello\nRUN [\"/hello\"]\n")
+    (ctx / "hello").write_bytes(hello)
+    (ctx / "hello").chmod(0o755)
+    g.env["GANTRY_PROC_ROOT"] = str(simulated_proc(tmp_path, {}))
+    r = g.fail("build", "--platform", "linux/arm64", "-t", "x:arm", ctx)
+    assert "no binfmt_misc handler for linux/arm64 programs is registered" in r.err, r
+    assert "apt-get install qemu-user-static" in r.err, r
+    assert g.refs() == {}
