@@ -52,6 +52,9 @@ PACKAGES=(
   # its daemon is never started), docker-py (tests/e2e/test_engine_api.py) and docker-compose
   # 1.29 (tests/e2e/test_engine_api_compose.py)
   libmicrohttpd-dev docker.io python3-docker docker-compose
+  # foreign platforms (issue 80): qemu-user-static's emulators and their binfmt_misc lines, which
+  # tests/e2e/test_foreign_platform.py registers to run an arm64 image as docker and podman do
+  qemu-user-static
   # benchmarks
   hyperfine charliecloud
 )

@@ -53,6 +53,8 @@ gantry_module(gpu_host PURPOSE "what every GPU host shares, whatever the vendor:
   DEPENDS util)
 gantry_module(cpu PURPOSE "x86-64 ISA levels and features: the host's, --cpu-arch targets, image labels"
   DEPENDS util)
+gantry_module(binfmt PURPOSE "the host's binfmt_misc handlers and which one runs a foreign platform's programs (qemu-user-static)"
+  DEPENDS oci util)
 gantry_module(image_facts PURPOSE "the vendor-neutral parsers the vendors' doctor rules read an image's versions with, running nothing: wheel METADATA, version header defines, versioned library names, the dpkg database, a Python module's assignments (PyTorch's version.py)"
   DEPENDS util)
 gantry_module(device_code PURPOSE "the device-code format interface every vendor implements (keep grammar and keep options, reader, rewriter, build variables) and the kept set and per-file report they share"
@@ -92,7 +94,7 @@ gantry_module(analyze PURPOSE "an image's report from one pass over its layer bl
 gantry_module(slim PURPOSE "a smaller image from an analysed one"
   DEPENDS analyze elf layer store tailor util)
 gantry_module(engine PURPOSE "preparing and running a container from an image"
-  DEPENDS cdi cpu elf fuse gpu_vendors_all lazy oci rootfs runspec runtime site sqsh store util)
+  DEPENDS binfmt cdi cpu elf fuse gpu_vendors_all lazy oci rootfs runspec runtime site sqsh store util)
 gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
   DEPENDS cdi fuse gpu_vendors_all lazy oci registry runtime sqsh store util)
 gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version, info, events and stats (--format rows, inspect JSON, the events stream, StatsJSON) and docker's --filter"

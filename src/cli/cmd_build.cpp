@@ -261,7 +261,10 @@ void register_build(CLI::App& app, Context& ctx) {
         ->allow_extra_args(false);
     cmd->add_option("--network", o->network, "RUN steps' network: host or none")
         ->capture_default_str();
-    cmd->add_option("--platform", o->platform, "linux/amd64 (the one platform gantry builds)");
+    cmd->add_option("--platform", o->platform,
+                    "OS/ARCH[/VARIANT] to build for (default: the host's): FROM images are "
+                    "pulled for it, RUN steps of a foreign platform run under the host's "
+                    "binfmt_misc emulator (qemu-user-static), TARGETARCH and friends say it");
     cmd->add_flag("-q,--quiet", o->quiet, "Print only the image ID");
     cmd->add_option("--jobs", o->jobs, "Independent stages built at once (default: the CPUs)");
     cmd->add_option("--gpu-arch", o->gpu_arch,

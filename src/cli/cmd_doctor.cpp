@@ -8,6 +8,7 @@
 #include "cli/host_root_flags.hpp"
 #include "engine/cpu_check.hpp"
 #include "engine/engine.hpp"
+#include "engine/platform_check.hpp"
 #include "findings/finding.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "oci/image.hpp"
@@ -155,6 +156,9 @@ void register_doctor(CLI::App& app, Context& ctx) {
                      b->hint});
             for (auto& f : engine::cpu_findings(dctx.store, dctx.image, o->path))
                 findings.push_back(std::move(f));
+            if (dctx.store && dctx.image)
+                for (auto& f : engine::platform_findings(*dctx.store, *dctx.image))
+                    findings.push_back(std::move(f));
             return report(findings, o->json);
         };
     });

@@ -163,6 +163,10 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
              "but run the stored image when the registry cannot be reached), never, or lazy (an "
              "eStargz image started from its registry, file contents fetched on first read; "
              "docs/lazy-pull.md); the config file's pull_policy sets the default");
+    o.option(files, "--platform", f->platform,
+             "OS/ARCH[/VARIANT] of the image to run (linux/arm64): a stored image of another "
+             "platform is pulled again for it (with --pull missing); a platform the host does "
+             "not run natively runs under its binfmt_misc emulator (qemu-user-static)");
     o.flag(files, "--no-unpack", f->no_unpack,
            "With a squashfs image file: fail where /dev/fuse is not usable, instead of unpacking "
            "the image into the store once and running it from there");

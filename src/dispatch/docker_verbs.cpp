@@ -120,7 +120,6 @@ constexpr MissingFlag kMissingFlags[] = {
      "(--cap-add, --device, --security-opt seccomp=unconfined)"},
     {"run", "--add-host", "the host's network and /etc/hosts are used"},
     {"run", "--dns", "the host's network and /etc/resolv.conf are used"},
-    {"run", "--platform", "`gantry pull --platform OS/ARCH` picks the image to run"},
     {"run", "--log-driver", "`gantry run -d`'s output is a file (`gantry logs`)"},
 };
 

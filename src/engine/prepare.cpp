@@ -9,6 +9,7 @@
 #include "engine/gpus.hpp"
 #include "engine/labels.hpp"
 #include "engine/options.hpp"
+#include "engine/platform_check.hpp"
 #include "engine/pull_policy.hpp"
 #include "engine/squashfs.hpp"
 #include "engine/unpack_fallback.hpp"
@@ -89,6 +90,7 @@ void read_lazy_image(Prepared& p) {
     registry::PullOptions po;
     po.client.tls_verify = p.request.tls_verify;
     po.quiet = true;
+    if (!p.request.platform.empty()) po.platform = oci::Platform::parse(p.request.platform);
     auto rec = lazy::find(*p.store, p.request.image);
     std::vector<lazy::Toc> tocs; // parsed once, by the pull, when it is made now
     if (!rec) rec = lazy::pull(*p.store, p.request.image, po, &tocs);
@@ -109,6 +111,14 @@ void read_lazy_image(Prepared& p) {
     p.lazy = std::move(tree);
 }
 
+// Whether the image read is of the platform --platform names (any, without the flag; an image
+// that records none fits every platform).
+bool platform_fits(const Prepared& p) {
+    if (p.request.platform.empty()) return true;
+    const auto& image = p.view.image.config.platform;
+    return image.architecture.empty() || oci::Platform::parse(p.request.platform).accepts(image);
+}
+
 // Pulls the run's image into the store, as `gantry pull` would (its policy said to).
 void pull_for_run(Prepared& p) {
     registry::PullOptions po;
@@ -117,6 +127,7 @@ void pull_for_run(Prepared& p) {
     po.tty = ::isatty(2) == 1;
     po.interactive = ::isatty(0) == 1 && ::isatty(1) == 1;
     po.privileged = p.caller.real_root;
+    if (!p.request.platform.empty()) po.platform = oci::Platform::parse(p.request.platform);
     registry::pull(*p.store, p.request.image, po);
 }
 
@@ -161,7 +172,17 @@ void read_pulled_image(Prepared& p, PullPolicy policy) {
             return;
         }
     }
-    if (read_stored_image(p)) return;
+    if (read_stored_image(p)) {
+        // --platform names another platform than the stored image's: pulled again for it, as
+        // docker does (the store holds one platform per name); the other policies refuse below
+        if (policy != PullPolicy::missing || platform_fits(p)) return;
+        log::note("image " + p.request.image + " in the store is built for " +
+                  p.view.image.config.platform.str() + ": pulling it for " +
+                  oci::Platform::parse(p.request.platform).str());
+        pull_for_run(p);
+        p.view = rootfs::find_run_view(*p.store, p.request.image);
+        return;
+    }
     if (policy != PullPolicy::missing) {
         try {
             p.view = rootfs::find_run_view(*p.store, p.request.image);
@@ -208,13 +229,7 @@ void read_image(Prepared& p) {
         read_pulled_image(p, policy == PullPolicy::lazy ? PullPolicy::never : policy);
     }
     if (p.request.apptainer_test) apply_apptainer(p.view, p.request, nullptr, ""); // any image
-    const auto& platform = p.view.image.config.platform;
-    auto host = oci::Platform::host();
-    if (!platform.architecture.empty() && !host.accepts(platform))
-        throw Error(Errc::run_failed,
-                    "image " + p.request.image + " is built for " + platform.str() +
-                        ", this host is " + host.str(),
-                    "use an image for " + host.str());
+    check_platform(p.request.image, p.view.image.config.platform, p.request.platform);
 }
 
 // The runtime spec, from the image config and the request; its environment computed once, for

@@ -23,6 +23,10 @@ struct RunRequest {
     // pull_policy, else missing), or lazy (an eStargz image started from the registry,
     // lazy/image.hpp; its record reused when `pull --lazy` made one)
     std::string pull;
+    // --platform OS/ARCH[/VARIANT]: the image's platform; a stored image of another one is
+    // pulled again for it (docker's behaviour, --pull missing), else refused. A platform this
+    // host does not run natively runs through its binfmt_misc handler (binfmt/handlers.hpp).
+    std::string platform;
     // --no-unpack: a squashfs file FUSE cannot serve (/dev/fuse not usable) fails instead of
     // being unpacked into the store once (engine/unpack_fallback.hpp)
     bool no_unpack = false;

@@ -3,8 +3,10 @@
 
 #include "engine_api/request.hpp"
 #include "gpu_vendors/all/backends.hpp"
+#include "oci/image.hpp"
 #include "runtime/state.hpp"
 #include "store/volumes.hpp"
+#include "util/error.hpp"
 #include "util/text.hpp"
 
 #include <algorithm>
@@ -480,11 +482,16 @@ void refuse_nul(const nlohmann::json& v, const std::string& field) {
 engine::RunRequest create_request(const nlohmann::json& body, const std::string& name,
                                   const std::string& platform, ConsoleSize* console) {
     if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
-    if (!platform.empty())
-        api_cb_refuse("the platform query", platform,
-                      "gantry runs the host's platform and picks it itself");
     refuse_nul(body);
     engine::RunRequest r;
+    if (!platform.empty()) { // docker's `create --platform`: the run's --platform
+        try {
+            oci::Platform::parse(platform);
+        } catch (const Error& e) {
+            throw ApiError(400, "the platform query: " + e.message());
+        }
+        r.platform = platform;
+    }
     r.name = api_cb_name(name);
     api_cb_config(body, r);
     if (r.image.empty()) throw ApiError(400, "Config.Image is required: name the image to run");

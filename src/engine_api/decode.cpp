@@ -164,11 +164,13 @@ BuildQuery build_query(const std::multimap<std::string, std::string>& query) {
                 throw ApiError(400, "networkmode=" + v +
                                         " is not honoured: gantry's build "
                                         "runs its steps on the host's network");
-        } else if (k == "platform" || k == "extrahosts" || k == "remote" || k == "cachefrom" ||
-                   k == "shmsize" || k == "squash" || k == "memory" || k == "memswap" ||
-                   k == "cpushares" || k == "cpusetcpus" || k == "cpuperiod" || k == "cpuquota" ||
-                   k == "ulimits" || k == "outputs" || k == "isolation" || k == "session" ||
-                   k == "cgroupparent" || k == "cpusetmems" || k == "buildid") {
+        } else if (k == "platform") {
+            q.platform = v;
+        } else if (k == "extrahosts" || k == "remote" || k == "cachefrom" || k == "shmsize" ||
+                   k == "squash" || k == "memory" || k == "memswap" || k == "cpushares" ||
+                   k == "cpusetcpus" || k == "cpuperiod" || k == "cpuquota" || k == "ulimits" ||
+                   k == "outputs" || k == "isolation" || k == "session" || k == "cgroupparent" ||
+                   k == "cpusetmems" || k == "buildid") {
             // docker's defaults, as its CLI sends them when no flag asked otherwise
             bool is_default = v.empty() || v == "0" || v == "false" || v == "[]" || v == "null" ||
                               v == "{}" || (k == "isolation" && v == "default");

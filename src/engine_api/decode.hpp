@@ -34,6 +34,7 @@ std::string pull_reference(const std::string& from, const std::string& tag);
 struct BuildQuery {
     std::vector<std::string> tags;
     std::string dockerfile = "Dockerfile", target;
+    std::string platform; // gantry build's --platform ("": the host's)
     std::map<std::string, std::string> build_args, labels;
     bool no_cache = false, pull = false, quiet = false;
 };

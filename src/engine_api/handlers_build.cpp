@@ -101,6 +101,7 @@ Response handle_build(const ServiceContext& ctx, const Request& r) {
     for (auto& [k, v] : q.build_args) args.insert(args.end(), {"--build-arg", k + "=" + v});
     for (auto& [k, v] : q.labels) args.insert(args.end(), {"--label", k + "=" + v});
     if (!q.target.empty()) args.insert(args.end(), {"--target", q.target});
+    if (!q.platform.empty()) args.insert(args.end(), {"--platform", q.platform});
     if (q.no_cache) args.push_back("--no-cache");
     if (q.pull) args.push_back("--pull");
     if (!authfile.empty()) { // the client's credentials for FROM's registries, its own

@@ -1,6 +1,7 @@
 #include "image_build/builder.hpp"
 
 #include "image_build/add_url.hpp"
+#include "image_build/base_image.hpp"
 #include "image_build/cache.hpp"
 #include "image_build/context.hpp"
 #include "image_build/copy_step.hpp"
@@ -202,18 +203,10 @@ class Builder {
         return work_;
     }
 
-    // FROM IMAGE: the store's, pulled when missing (always with --pull).
-    store::Image image(const std::string& ref) {
-        if (!opt_.pull) {
-            try {
-                return store::find_image(store_, ref);
-            } catch (const Error& e) {
-                if (e.code() != Errc::not_found) throw;
-            }
-        }
-        say("pulling " + ref);
-        auto r = registry::pull(store_, ref, opt_.pull_options);
-        return store::read_image(store_, r.manifest);
+    // FROM IMAGE for PLATFORM (null: any): image_build/base_image.hpp
+    store::Image image(const std::string& ref, const oci::Platform* platform = nullptr) {
+        return base_image(store_, ref, opt_.pull, opt_.pull_options, platform,
+                          [this](const std::string& line) { say(line); });
     }
 
     // A stage's (or an image's) files as a directory, for COPY --from and RUN --mount from=.
@@ -243,19 +236,22 @@ class Builder {
         WorkImage img;
         std::string from;
         if (s.scratch) {
-            img = WorkImage::scratch();
-            from = "scratch";
+            img = WorkImage::scratch(s.platform);
+            from = "scratch " + s.platform.str(); // the cache key: one per platform
         } else if (s.base_stage >= 0) {
             img = done_.at(s.base_stage);
             from = img.id().str();
         } else {
-            auto base = image(s.base);
+            auto base = image(s.base, &s.platform);
             const auto& pl = base.config.platform;
-            if (!pl.architecture.empty() && pl.architecture != "amd64")
-                throw Error(Errc::unsupported,
+            if (!pl.architecture.empty() && !s.platform.accepts(pl))
+                throw Error(Errc::not_found,
                             opt_.dockerfile_name + ":" + std::to_string(s.line) + ":1: " + s.base +
-                                " is a " + pl.str() + " image",
-                            "gantry build builds linux/amd64 only");
+                                " is a " + pl.str() + " image, and this stage builds for " +
+                                s.platform.str(),
+                            "name an image of " + s.platform.str() +
+                                ", or say the platform the stage builds for (FROM "
+                                "--platform=...; --platform)");
             img = WorkImage::of(store_, base);
             from = img.id().str();
         }

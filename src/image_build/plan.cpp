@@ -34,18 +34,29 @@ std::string expand(const std::string& raw, const Env& env, char escape) {
     return dockerfile::expand_word(raw, env, escape).value;
 }
 
-void check_platform(std::string_view platform, const PlanOptions& opt, int line) {
-    if (platform.empty() || platform == "linux/amd64" || platform == "linux/x86_64") return;
-    std::string msg = "platform " + std::string(platform) + " is not supported";
-    Error e(Errc::unsupported, line ? opt.file + ":" + std::to_string(line) + ":1: " + msg : msg,
-            "gantry build builds linux/amd64 only; drop --platform or use linux/amd64");
-    throw e;
+// The platform TEXT names (--platform when LINE is 0, else a FROM --platform's value).
+oci::Platform read_platform(const std::string& text, const PlanOptions& opt, int line) {
+    auto where = [&](const std::string& what) {
+        return line ? opt.file + ":" + std::to_string(line) + ":1: " + what : what;
+    };
+    if (text.find(',') != std::string::npos)
+        throw Error(Errc::unsupported, where("several platforms in one build: " + text),
+                    "build each platform with its own --platform and tag");
+    try {
+        return oci::Platform::parse(text);
+    } catch (const Error& e) {
+        throw Error(line ? Errc::invalid : Errc::usage, where(e.message()), e.hint());
+    }
 }
 
 } // namespace
 
-Env predefined_args() {
-    return dockerfile::platform_args();
+Env predefined_args(const oci::Platform& target) {
+    const auto build = oci::Platform::host();
+    return {{"TARGETPLATFORM", target.str()},    {"TARGETOS", target.os},
+            {"TARGETARCH", target.architecture}, {"TARGETVARIANT", target.variant},
+            {"BUILDPLATFORM", build.str()},      {"BUILDOS", build.os},
+            {"BUILDARCH", build.architecture},   {"BUILDVARIANT", build.variant}};
 }
 
 int find_stage(const std::vector<Stage>& stages, std::string_view ref, int before) {
@@ -79,10 +90,10 @@ dockerfile::Dockerfile parse(std::string_view text, const PlanOptions& opt) {
 }
 
 Plan make_plan(const dockerfile::Dockerfile& df, const PlanOptions& opt) {
-    check_platform(opt.platform, opt, 0);
     Plan p;
+    p.platform = opt.platform.empty() ? oci::Platform::host() : read_platform(opt.platform, opt, 0);
     p.escape = df.escape;
-    p.predefined = predefined_args();
+    p.predefined = predefined_args(p.platform);
     for (const auto& ins : df.instructions) {
         if (!supported(ins.keyword))
             fail(Errc::invalid, opt, ins.line, "unknown instruction " + ins.keyword,
@@ -107,8 +118,9 @@ Plan make_plan(const dockerfile::Dockerfile& df, const PlanOptions& opt) {
             } else if (words.size() != 1) {
                 fail(Errc::invalid, opt, ins.line, "FROM takes IMAGE [AS NAME]");
             }
+            s.platform = p.platform;
             if (const auto* f = ins.flag("platform"))
-                check_platform(expand(f->value, env, df.escape), opt, ins.line);
+                s.platform = read_platform(expand(f->value, env, df.escape), opt, ins.line);
             s.base = expand(words[0], env, df.escape);
             if (s.base.empty())
                 fail(Errc::invalid, opt, ins.line, "FROM " + words[0] + " expands to nothing",

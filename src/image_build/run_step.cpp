@@ -5,6 +5,7 @@
 #include "image_build/layer_commit.hpp"
 #include "image_build/output_tail.hpp"
 #include "image_build/step_driver.hpp"
+#include "oci/image.hpp"
 #include "runtime/idmap.hpp"
 #include "store/temporary_tag.hpp"
 #include "util/error.hpp"
@@ -37,6 +38,10 @@ std::optional<WorkLayer> run_step(store::Store& store, const WorkImage& image, c
     engine::RunRequest r;
     r.image = named.ref();
     r.pull = "never"; // the work image is in the store; a site's pull_policy does not apply
+    // the step runs as the stage's platform: natively, or under the host's binfmt_misc handler
+    // for it (engine/platform_check.hpp), refused with the reason where there is none
+    if (image.config.contains("architecture"))
+        r.platform = oci::Platform::from_json(image.config).str();
     r.command = step.argv;
     r.entrypoint = "";
     r.env = step.env;

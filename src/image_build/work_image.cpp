@@ -5,13 +5,14 @@
 
 namespace gantry::image_build {
 
-WorkImage WorkImage::scratch() {
+WorkImage WorkImage::scratch(const oci::Platform& platform) {
     WorkImage w;
-    w.config = {{"architecture", "amd64"},
-                {"os", "linux"},
+    w.config = {{"architecture", platform.architecture},
+                {"os", platform.os},
                 {"config", nlohmann::json::object()},
                 {"rootfs", {{"type", "layers"}, {"diff_ids", nlohmann::json::array()}}},
                 {"history", nlohmann::json::array()}};
+    if (!platform.variant.empty()) w.config["variant"] = platform.variant;
     return w;
 }
 

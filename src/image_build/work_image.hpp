@@ -31,8 +31,8 @@ struct WorkImage {
     nlohmann::json config; // the image config document
     std::vector<WorkLayer> layers;
 
-    // FROM scratch: no layers, linux/amd64, an empty config.
-    static WorkImage scratch();
+    // FROM scratch: no layers, an empty config, of PLATFORM.
+    static WorkImage scratch(const oci::Platform& platform);
     // FROM an image of the store: its layers and config (history included).
     static WorkImage of(const store::Store& store, const store::Image& image);
 

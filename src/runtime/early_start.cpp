@@ -163,7 +163,7 @@ __attribute__((no_stack_protector)) int early_helper(void* p) {
     struct pollfd pf {
         static_cast<int>(gantry), POLLIN, 0
     };
-    while (raw(SYS_poll, reinterpret_cast<long>(&pf), 1, -1) <= 0) {
+    while (raw(SYS_ppoll, reinterpret_cast<long>(&pf), 1, 0, 0) <= 0) {
     }
     return 0; // the namespace's last reference goes here
 }

@@ -42,7 +42,7 @@ __attribute__((no_stack_protector)) int keeper_main(void* p) {
     struct pollfd pf {
         a->gantry, POLLIN, 0
     };
-    while (raw(SYS_poll, reinterpret_cast<long>(&pf), 1, -1) <= 0) {
+    while (raw(SYS_ppoll, reinterpret_cast<long>(&pf), 1, 0, 0) <= 0) {
     }
     raw(SYS_exit, 0); // the namespace's last reference goes here
     return 0;

@@ -162,7 +162,7 @@ def test_failing_run_reports_status_and_output_and_tags_nothing(bb):
     ("FROM sample:latest AS a\nFROM sample:latest\nCOPY --from=a /nonexistent /x\n", 3,
      "Dockerfile:3:1: "),
     ("FROM sample:latest\nRUN --mount=type=ssh true\n", 7, "type=ssh"),
-    ("FROM --platform=linux/arm64 sample:latest\n", 7, "linux/arm64"),
+    ("FROM --platform=linux//arm64 sample:latest\n", 4, "Dockerfile:1:1: "),
 ])
 def test_errors_name_the_file_and_line(bb, df, code, needle):
     g, _, tmp = bb
@@ -177,7 +177,8 @@ def test_bad_flags_are_refused_before_anything_runs(bb):
     ctx = write(tmp / "ctx", {"Dockerfile": "FROM sample:latest\nRUN touch /ran\n"})
     assert build(g, ctx, "--build-arg", "=x", check=False).code == 2
     assert build(g, ctx, "--progress", "fancy", check=False).code == 2
-    assert build(g, ctx, "--platform", "linux/arm64", check=False).code == 7
+    assert build(g, ctx, "--platform", "linux/amd64,linux/arm64", check=False).code == 7
+    assert build(g, ctx, "--platform", "linux//arm64", check=False).code == 2
     r = build(g, ctx, "--secret", "id=x,src=/nonexistent", check=False)
     assert r.code == 3 and "/nonexistent" in r.err
 

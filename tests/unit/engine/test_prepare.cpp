@@ -7,6 +7,7 @@
 #include "util/error.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <gtest/gtest.h>
 #include <optional>
@@ -158,10 +159,25 @@ TEST(EnginePrepare, RefusesAnImageForAnotherArchitecture) {
     fx.add_image("foreign:1", kConfig, kFiles, other);
     RunRequest r;
     r.image = "foreign:1";
+    // a host whose binfmt_misc is not mounted (binfmt/handlers.hpp): nothing runs the image
+    // (with qemu-user-static's handler, tests/e2e/test_foreign_platform.py runs one)
+    ::setenv("GANTRY_PROC_ROOT", (fx.dir() / "proc").c_str(), 1);
     auto e = error_of([&] { engine::prepare(fx.store(), r, root_caller()); });
+    ::unsetenv("GANTRY_PROC_ROOT");
     ASSERT_TRUE(e);
     EXPECT_EQ(e->code(), Errc::run_failed);
     EXPECT_NE(e->message().find("built for linux/" + other), std::string::npos) << e->message();
+    EXPECT_NE(e->message().find("binfmt_misc is not mounted"), std::string::npos) << e->message();
+    // --platform naming another platform than the stored image's, where no pull is allowed
+    r.image = "foreign:1";
+    r.pull = "never";
+    r.platform = gantry::oci::Platform::host().str();
+    e = error_of([&] { engine::prepare(fx.store(), r, root_caller()); });
+    ASSERT_TRUE(e);
+    EXPECT_NE(e->message().find("not the " + r.platform + " that --platform asks for"),
+              std::string::npos)
+        << e->message();
+    expect_nothing_left(fx);
 }
 
 TEST(EnginePrepare, AnImageWithoutACommandNeedsOne) {

@@ -281,3 +281,21 @@ TEST(EngineApiCreateBody, RefusesNumbersOutOfTheirRange) {
 }
 
 } // namespace engine_api_create_body_test
+
+namespace engine_api_create_body_test {
+
+// docker's `create --platform P` sends ?platform=P: the run's --platform (engine/prepare.cpp
+// pulls that platform or runs it under its binfmt_misc emulator); a malformed one is a 400.
+TEST(EngineApiCreateBody, ThePlatformQueryIsTheRunsPlatform) {
+    EXPECT_EQ(create_request(cli_body(), "", "linux/arm64").platform, "linux/arm64");
+    EXPECT_EQ(create_request(cli_body(), "").platform, "");
+    try {
+        (void)create_request(cli_body(), "", "linux//arm64");
+        ADD_FAILURE() << "accepted linux//arm64";
+    } catch (const ApiError& e) {
+        EXPECT_EQ(e.status(), 400);
+        EXPECT_NE(std::string(e.what()).find("the platform query"), std::string::npos) << e.what();
+    }
+}
+
+} // namespace engine_api_create_body_test

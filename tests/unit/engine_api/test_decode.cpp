@@ -114,11 +114,11 @@ TEST(EngineApiDecode, ReadsTheBuildQuery) {
     EXPECT_FALSE(b.pull);
     EXPECT_FALSE(b.quiet);
     EXPECT_EQ(build_query({}).dockerfile, "Dockerfile");
+    EXPECT_EQ(build_query({{"platform", "linux/arm64"}}).platform, "linux/arm64"); // --platform
     // what gantry does not honour, with a value other than docker's default: a 400 naming it
     for (auto [k, v] :
          std::vector<std::pair<std::string, std::string>>{{"shmsize", "1024"},
                                                           {"memory", "1000000"},
-                                                          {"platform", "linux/arm64"},
                                                           {"squash", "1"},
                                                           {"rm", "0"},
                                                           {"networkmode", "none"},

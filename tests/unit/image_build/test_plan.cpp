@@ -65,10 +65,22 @@ TEST(BuildPlan, ArgBeforeFromExpandsInFromWithBuildArgOverride) {
 }
 
 TEST(BuildPlan, PredefinedPlatformArgs) {
+    const auto host = gantry::oci::Platform::host();
     auto p = plan("FROM busybox-$TARGETARCH\n");
-    EXPECT_EQ(p.stages[0].base, "busybox-amd64");
-    EXPECT_EQ(p.predefined.at("TARGETPLATFORM"), "linux/amd64");
+    EXPECT_EQ(p.stages[0].base, "busybox-" + host.architecture);
+    EXPECT_EQ(p.predefined.at("TARGETPLATFORM"), host.str());
     EXPECT_EQ(p.predefined.at("BUILDOS"), "linux");
+    EXPECT_EQ(p.stages[0].platform.str(), host.str());
+    // --platform: the target's arguments and every stage's platform, unless FROM says another
+    PlanOptions o;
+    o.platform = "linux/arm64/v8";
+    p = plan("FROM busybox-$TARGETARCH AS a\nFROM --platform=$BUILDPLATFORM b AS b\n", o);
+    EXPECT_EQ(p.stages[0].base, "busybox-arm64");
+    EXPECT_EQ(p.predefined.at("TARGETPLATFORM"), "linux/arm64/v8");
+    EXPECT_EQ(p.predefined.at("TARGETVARIANT"), "v8");
+    EXPECT_EQ(p.predefined.at("BUILDPLATFORM"), host.str());
+    EXPECT_EQ(p.stages[0].platform.str(), "linux/arm64/v8");
+    EXPECT_EQ(p.stages[1].platform.str(), host.str());
 }
 
 TEST(BuildPlan, RefusesBeforeRunning) {
@@ -78,12 +90,17 @@ TEST(BuildPlan, RefusesBeforeRunning) {
     auto [c2, m2] = failure("RUN true\nFROM busybox\n");
     EXPECT_EQ(c2, Errc::invalid);
     EXPECT_NE(m2.find("before the first FROM"), std::string::npos);
-    auto [c3, m3] = failure("FROM --platform=linux/arm64 busybox\n");
-    EXPECT_EQ(c3, Errc::unsupported);
-    EXPECT_EQ(m3.rfind("Dockerfile:1:1: platform linux/arm64", 0), 0u) << m3;
+    auto [c3, m3] = failure("FROM --platform=linux//arm64 busybox\n");
+    EXPECT_EQ(c3, Errc::invalid);
+    EXPECT_EQ(m3.rfind("Dockerfile:1:1: ", 0), 0u) << m3;
+    EXPECT_NE(m3.find("linux//arm64"), std::string::npos) << m3;
     PlanOptions o;
-    o.platform = "linux/ppc64le";
-    EXPECT_EQ(failure("FROM busybox\n", o).first, Errc::unsupported);
+    o.platform = "linux/amd64,linux/arm64";
+    auto [c4, m4] = failure("FROM busybox\n", o);
+    EXPECT_EQ(c4, Errc::unsupported);
+    EXPECT_NE(m4.find("several platforms in one build"), std::string::npos) << m4;
+    o.platform = "linux//x";
+    EXPECT_EQ(failure("FROM busybox\n", o).first, Errc::usage);
     EXPECT_EQ(failure("FROM busybox AS a\nFROM busybox AS A\n").first, Errc::invalid);
     EXPECT_EQ(failure("ARG X=1\n").first, Errc::invalid);
     EXPECT_EQ(failure("FROM $NOTHING\n").first, Errc::invalid);
