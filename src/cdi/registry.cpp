@@ -291,4 +291,16 @@ ApplyResult Registry::apply(oci::RuntimeSpec& spec, const std::vector<std::strin
     return cdi::apply(spec, sel, opt);
 }
 
+ApplyResult apply_device_names(oci::RuntimeSpec& spec, const std::vector<std::string>& names,
+                               const std::vector<std::string>& extra_dirs, const ApplyOptions& opt,
+                               const NameSource& source) {
+    for (const auto& name : names)
+        if (name.find('=') == std::string::npos)
+            throw Error(source.code, source.what + " \"" + name + "\": not a CDI device name",
+                        source.hint);
+    auto dirs = default_spec_dirs();
+    dirs.insert(dirs.end(), extra_dirs.begin(), extra_dirs.end());
+    return Registry(dirs).apply(spec, names, opt);
+}
+
 } // namespace gantry::cdi

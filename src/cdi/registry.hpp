@@ -15,6 +15,7 @@
 
 #include "cdi/spec_model.hpp"
 #include "oci/runtime_spec.hpp"
+#include "util/error.hpp"
 
 #include <map>
 #include <optional>
@@ -107,5 +108,21 @@ class Registry {
     std::vector<std::string> errors_;
     std::map<std::string, std::pair<size_t, size_t>> index_; // name -> (spec, device)
 };
+
+// Where device names came from, for the error a malformed one gets: "--device" (run, create,
+// build) or "annotation cdi.k8s.io/..." (gantry oci), the exit code of that door's kind of
+// mistake (usage for a flag, invalid for a spec), and the fix it names.
+struct NameSource {
+    std::string what;
+    Errc code;
+    std::string hint;
+};
+
+// The one way CDI device names reach a runtime spec, whichever door they came through: each
+// checked as "vendor/class=name" (Error(SOURCE.code) naming it), resolved in the default spec
+// directories and then EXTRA_DIRS, and applied with OPT (Registry::apply).
+ApplyResult apply_device_names(oci::RuntimeSpec& spec, const std::vector<std::string>& names,
+                               const std::vector<std::string>& extra_dirs, const ApplyOptions& opt,
+                               const NameSource& source);
 
 } // namespace gantry::cdi

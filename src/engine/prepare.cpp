@@ -288,15 +288,11 @@ void add_cdi_devices(Prepared& p) {
     for (auto& name : p.request.devices)
         if (!name.starts_with('/')) names.push_back(name);
     if (names.empty()) return;
-    auto dirs = cdi::default_spec_dirs();
-    dirs.insert(dirs.end(), p.request.cdi_dirs.begin(), p.request.cdi_dirs.end());
-    cdi::Registry reg(dirs);
-    for (auto& name : names)
-        if (name.find('=') == std::string::npos)
-            throw Error(Errc::usage, "--device " + name + ": not a CDI device name",
-                        "use vendor.com/class=name, e.g. nvidia.com/gpu=0 (`gantry cdi list`), "
-                        "or a host device path such as /dev/fuse");
-    auto res = reg.apply(p.spec, names, cdi::ApplyOptions{false, true});
+    auto res = cdi::apply_device_names(
+        p.spec, names, p.request.cdi_dirs, cdi::ApplyOptions{false, true},
+        {"--device", Errc::usage,
+         "use vendor.com/class=name, e.g. nvidia.com/gpu=0 (`gantry cdi list`), or a host "
+         "device path such as /dev/fuse"});
     for (auto& w : res.warnings) log::warn(w);
     // gantry's own runtime binds the host's nodes and places no device cgroup: a narrower
     // access than "rwm" in a spec's permissions is said, not dropped silently

@@ -29,6 +29,17 @@ std::vector<std::string> items(const std::string& s, char sep) {
     return out;
 }
 
+// The per-boot host cache's directory, where this caller has a runtime directory; none ("":
+// discovery uncached) in rootless podman's user namespace, whose uid 0 cannot open the host's
+// /run/gantry.
+std::string host_cache_dir() {
+    try {
+        return runtime::runtime_dir().string();
+    } catch (const Error&) {
+        return {};
+    }
+}
+
 } // namespace
 
 std::string root_env_name(std::string_view flag) {
@@ -46,15 +57,11 @@ std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec) {
         if (key.starts_with("cdi.k8s.io/"))
             for (auto& n : items(value, ',')) names.push_back(n);
     if (!names.empty()) {
-        auto dirs = cdi::default_spec_dirs();
-        for (auto& d : items(env_or("GANTRY_CDI_SPEC_DIRS", ""), ':')) dirs.push_back(d);
-        cdi::Registry reg(dirs);
-        for (const auto& n : names)
-            if (n.find('=') == std::string::npos)
-                throw Error(Errc::invalid,
-                            "annotation cdi.k8s.io/...: \"" + n + "\" is not a CDI device name",
-                            "use vendor.com/class=name, e.g. nvidia.com/gpu=0");
-        auto res = reg.apply(spec, names, cdi::ApplyOptions{true, true});
+        auto res =
+            cdi::apply_device_names(spec, names, items(env_or("GANTRY_CDI_SPEC_DIRS", ""), ':'),
+                                    cdi::ApplyOptions{true, true},
+                                    {"annotation cdi.k8s.io/...", Errc::invalid,
+                                     "use vendor.com/class=name, e.g. nvidia.com/gpu=0"});
         for (auto& w : res.warnings) log::warn(w);
         added.insert(added.end(), names.begin(), names.end());
     }
@@ -72,7 +79,7 @@ std::vector<std::string> add_requested_gpus(oci::RuntimeSpec& spec) {
                                 nullptr,
                                 {running_as_real_root(), ::geteuid(), ::getegid(), false},
                                 env_or("GANTRY_NO_REQUIRE", "") == "1",
-                                runtime::runtime_dir().string(),
+                                host_cache_dir(),
                                 fs::self_exe(),
                                 "GANTRY_NO_REQUIRE=1"};
     std::vector<std::string> warnings;

@@ -98,6 +98,31 @@ TEST(CdiRegistry, UnresolvableNamesListedWithDirs) {
     EXPECT_TRUE(contains(bad->message, "not a CDI device name")) << bad->message;
 }
 
+// Both doors' names (run's --device, gantry oci's annotations) through apply_device_names: the
+// extra directories searched after the default ones, and a malformed name refused with the
+// door's own kind of error before anything is read.
+TEST(CdiRegistry, DeviceNamesOfEveryDoor) {
+    TempDir t;
+    t.write("extra/a.yaml", spec_text("vendor.com/dev", {"a"}, "extra"));
+    oci::RuntimeSpec rs;
+    rs.env = {"PATH=/bin"};
+    auto res = cdi::apply_device_names(rs, {"vendor.com/dev=a"}, {t.str() + "/extra"}, {},
+                                       {"--device", Errc::usage, "fix"});
+    EXPECT_TRUE(res.warnings.empty());
+    EXPECT_EQ(rs.env, (std::vector<std::string>{"PATH=/bin", "FROM_a=extra"}));
+    for (auto [what, code] : {std::pair{"--device", Errc::usage},
+                              std::pair{"annotation cdi.k8s.io/...", Errc::invalid}}) {
+        auto bad = failure_of([&] {
+            cdi::apply_device_names(rs, {"vendor.com/dev=a", "nvidia0"}, {t.str() + "/extra"}, {},
+                                    {what, code, "use vendor.com/class=name"});
+        });
+        ASSERT_TRUE(bad);
+        EXPECT_EQ(bad->code, code);
+        EXPECT_EQ(bad->message, std::string(what) + " \"nvidia0\": not a CDI device name");
+    }
+    EXPECT_EQ(rs.env, (std::vector<std::string>{"PATH=/bin", "FROM_a=extra"}));
+}
+
 // ------------------------------------------------------------------------------------- apply
 
 TEST(CdiApply, EditsInCdiOrder) {

@@ -103,6 +103,15 @@ TEST(StubVendor, IsChosenAndInjectedByARun) {
     EXPECT_TRUE(has(spec.env, "STUB_INJECTED=" + h.dir.path.string() + "/dev/stub0"));
     ASSERT_EQ(spec.devices.size(), 1u); // its CDI description, through the one applier
     EXPECT_EQ(spec.devices[0].path, "/dev/stub0");
+    // the other doors, `gantry bundle` and `gantry oci`, through the same step
+    for (auto door : {gpu_vendors::Door::bundle, gpu_vendors::Door::oci}) {
+        gpu_vendors::GpuContext other{door, env, gpus, h.roots};
+        oci::RuntimeSpec bundle;
+        EXPECT_EQ(gpu_vendors::add_gpus(bundle, other, std::string("stub"), "", nullptr),
+                  std::vector<std::string>{"stub.example/gpu=0"});
+        ASSERT_EQ(bundle.devices.size(), 1u);
+        EXPECT_EQ(bundle.devices[0].path, "/dev/stub0");
+    }
 }
 
 TEST(StubVendor, ItsOwnVariablePicksItOnAHostWithNvidiasGpusToo) {
