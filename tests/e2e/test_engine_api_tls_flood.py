@@ -149,8 +149,11 @@ def test_a_crowd_that_never_authenticates_keeps_no_client_out(svc):
     drip a ClientHello (12 from each of 127.0.0.20-24), every one reopened as soon as the
     service closes it: well over the 64 pending handshakes and over the 128 connections the
     service used to take in all. A client with a certificate, from an address of the crowd's
-    (127.0.0.1) and from one of its own, is answered within 1 s, 20 times over, while the
-    crowd churns; the service's threads and descriptors stay within the pending bound."""
+    (127.0.0.1) and from one of its own, is answered within 3 s, 20 times over, while the
+    crowd churns (a starved one is closed at accept or waits for a pending place, which the
+    10 s handshake deadline frees; on two cores beside CI's sanitizer build one answer took
+    1.07 s, so the bound is not a latency target: bench/tls_flood.py measures that); the
+    service's threads and descriptors stay within the pending bound."""
     tmp, port, p, _ = svc
     assert ping(tmp, port)[1].endswith(b"OK")
     base_threads, base_fds = held(p.pid)
@@ -168,7 +171,7 @@ def test_a_crowd_that_never_authenticates_keeps_no_client_out(svc):
         for i in range(20):
             took, got = ping(tmp, port, "127.0.0.1" if i % 2 else "127.0.0.99")
             assert got.startswith(b"HTTP/1.1 200") and got.endswith(b"OK"), (i, got)
-            assert took < 1.0, (i, took, crowd.reopened)
+            assert took < 3.0, (i, took, crowd.reopened)
             most = tuple(map(max, most, held(p.pid)))
         reopened = crowd.reopened
     assert reopened > 100, reopened  # the crowd kept coming back
