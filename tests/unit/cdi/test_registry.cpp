@@ -110,15 +110,17 @@ TEST(CdiRegistry, DeviceNamesOfEveryDoor) {
                                        {"--device", Errc::usage, "fix"});
     EXPECT_TRUE(res.warnings.empty());
     EXPECT_EQ(rs.env, (std::vector<std::string>{"PATH=/bin", "FROM_a=extra"}));
-    for (auto [what, code] : {std::pair{"--device", Errc::usage},
-                              std::pair{"annotation cdi.k8s.io/...", Errc::invalid}}) {
+    for (const auto& door : {std::pair{"--device", Errc::usage},
+                             std::pair{"annotation cdi.k8s.io/...", Errc::invalid}}) {
+        const std::string what = door.first; // a lambda cannot capture a structured binding
+        const Errc code = door.second;       // in clang 14
         auto bad = failure_of([&] {
             cdi::apply_device_names(rs, {"vendor.com/dev=a", "nvidia0"}, {t.str() + "/extra"}, {},
                                     {what, code, "use vendor.com/class=name"});
         });
         ASSERT_TRUE(bad);
         EXPECT_EQ(bad->code, code);
-        EXPECT_EQ(bad->message, std::string(what) + " \"nvidia0\": not a CDI device name");
+        EXPECT_EQ(bad->message, what + " \"nvidia0\": not a CDI device name");
     }
     EXPECT_EQ(rs.env, (std::vector<std::string>{"PATH=/bin", "FROM_a=extra"}));
 }
