@@ -180,6 +180,7 @@ void read_pulled_image(Prepared& p, PullPolicy policy) {
                   p.view.image.config.platform.str() + ": pulling it for " +
                   oci::Platform::parse(p.request.platform).str());
         pull_for_run(p);
+        p.sqsh.reset(); // the view read was maybe a shared store's squashfs file's
         p.view = rootfs::find_run_view(*p.store, p.request.image);
         return;
     }
