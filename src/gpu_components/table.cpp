@@ -131,7 +131,8 @@ void parse_table(std::string_view text, const std::string& vendor, const std::st
     }
     for (auto& n : rd.seq(doc, "licences").items) {
         rd.keys(n, {"id", "name", "spdx", "open_source", "markers", "source", "contact", "note_id",
-                    "note_title", "note_message", "note_fix"});
+                    "note_title", "note_message", "note_fix", "unlisted_toolkit_terms",
+                    "distributable_example"});
         Licence l{rd.str(n, "id"),
                   rd.str(n, "name"),
                   rd.str(n, "spdx", false),
@@ -142,7 +143,9 @@ void parse_table(std::string_view text, const std::string& vendor, const std::st
                   rd.str(n, "note_id", false),
                   rd.str(n, "note_title", false),
                   rd.str(n, "note_message", false),
-                  rd.str(n, "note_fix", false)};
+                  rd.str(n, "note_fix", false),
+                  rd.str(n, "unlisted_toolkit_terms", false),
+                  rd.str(n, "distributable_example", false)};
         if (!l.note_id.empty() && (l.note_title.empty() || l.note_message.empty()))
             rd.fail(n, "a note needs note_title and note_message");
         check_source(rd, n, t, l.source);

@@ -26,6 +26,10 @@ struct Licence {
     // A finding of its own when an image carries its text (the licence governs the image):
     // the finding's ID ("" none), title, message and fix, "{path}" standing for the text's path.
     std::string note_id, note_title, note_message, note_fix;
+    // What lint's GL018 says of a COPY of this licence's toolkit files that its newest list does
+    // not name: the clause that keeps them from shipping, and a COPY source that may ship (the
+    // fix's example); "" when the licence has no such clause.
+    std::string unlisted_toolkit_terms, distributable_example;
 };
 
 // A licence text's list of distributable files, identified in an image by its markers.

@@ -42,7 +42,8 @@ const std::vector<RuleInfo>& rules() {
         {"GL016", Severity::info,
          "CUDA_VISIBLE_DEVICES (or HIP_/ROCR_VISIBLE_DEVICES) fixed in the image"},
         {"GL018", Severity::warn,
-         "COPY --from of CUDA Toolkit files Attachment A does not list into the shipped stage"},
+         "COPY --from of vendor toolkit files their licence's distributable list (CUDA's "
+         "Attachment A) does not name into the shipped stage"},
     };
     return r;
 }

@@ -344,6 +344,9 @@ def test_lint_gl018(g, tmp_path):
     assert [f["line"] for f in found] == [7, 9], found
     assert "Attachment A" in found[0]["message"] and "COPY --from=devel /usr/local/cuda" in \
         found[0]["message"]
+    # the clause and the example are the licence's row in NVIDIA's component table
+    assert "§1.1.2(iv)" in found[0]["message"], found[0]
+    assert "COPY --from=devel /usr/local/cuda/lib64/libcudart.so.*" in json.dumps(found[0]), found[0]
 
 
 def test_html_section_renders_in_chromium(g, mk, tmp_path, cuda_files):
