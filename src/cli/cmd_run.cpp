@@ -70,10 +70,23 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
              "auto (subordinate ids from /etc/subuid when newuidmap allows, else your id only), "
              "single, subid, or keep-id (your own uid and gid inside, not root)");
     o.option(iso, engine::flags::kMemory, f->memory,
-             "Memory limit (e.g. 512m, 2g) through cgroup v2");
-    o.option(iso, engine::flags::kCpus, f->cpus, "CPU limit (e.g. 1.5) through cgroup v2");
+             "Memory limit (e.g. 512m, 2g) through the memory cgroup");
+    o.option(iso, engine::flags::kMemorySwap, f->memory_swap,
+             "Limit of memory and swap together (needs --memory; -1: unlimited swap; default: "
+             "twice --memory)");
+    o.option(iso, engine::flags::kMemoryReservation, f->memory_reservation,
+             "Soft memory limit (memory.low on cgroup v2)");
+    o.option(iso, engine::flags::kMemorySwappiness, f->memory_swappiness,
+             "Swappiness 0-100 (cgroup v1 only: cgroup v2 has none)");
+    o.option(iso, engine::flags::kCpus, f->cpus, "CPU limit (e.g. 1.5) through the cpu cgroup");
+    o.option(iso, engine::flags::kCpuShares, f->cpu_shares,
+             "Relative CPU weight (default 1024; cpu.weight on cgroup v2)");
+    o.option(iso, engine::flags::kCpusetCpus, f->cpuset_cpus,
+             "CPUs the container may run on (e.g. 0-3,8)");
+    o.option(iso, engine::flags::kCpusetMems, f->cpuset_mems,
+             "NUMA memory nodes the container may allocate on (e.g. 0,1)");
     o.option(iso, engine::flags::kPidsLimit, f->pids_limit,
-             "Process limit (-1: unlimited) through cgroup v2");
+             "Process limit (-1: unlimited) through the pids cgroup");
     o.list(iso, "--ulimit", f->ulimits,
            "Resource limit NAME=SOFT[:HARD] (nofile, memlock, stack, core, nproc, ...; -1: "
            "unlimited); raising a hard limit needs root");

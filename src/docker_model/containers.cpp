@@ -154,6 +154,15 @@ json inspect_container(const runtime::ContainerState& s, bool running) {
     json labels = json::object();
     for (auto& [k, v] : s.labels) labels[k] = v;
     std::string state = state_word(s, running);
+    // the limits as docker shows them: 0 for unset; --cpus as NanoCpus (gantry run sets a quota
+    // and period only for --cpus); MemorySwap docker's memory+swap (twice Memory by default)
+    const auto& res = spec.resources;
+    const bool memory_limited = res.memory.limit.value_or(0) > 0;
+    const std::int64_t swap = memory_limited ? res.memory.swap.value_or(0) : 0;
+    std::int64_t nano_cpus = 0;
+    if (res.cpu.quota.value_or(0) > 0 && res.cpu.period.value_or(0) > 0)
+        nano_cpus = static_cast<std::int64_t>(static_cast<double>(*res.cpu.quota) * 1e9 /
+                                              static_cast<double>(*res.cpu.period));
     json out = {{"Id", s.id},
                 {"Created", s.created},
                 {"Path", s.command.empty() ? "" : s.command[0]},
@@ -194,9 +203,17 @@ json inspect_container(const runtime::ContainerState& s, bool running) {
                 {"HostConfig",
                  {{"NetworkMode", none ? "none" : "host"},
                   {"Binds", binds},
-                  {"Memory", spec.memory_limit.value_or(0)},
-                  {"NanoCpus", static_cast<std::int64_t>(spec.cpus.value_or(0) * 1e9)},
-                  {"PidsLimit", spec.pids_limit ? json(*spec.pids_limit) : json(nullptr)},
+                  {"Memory", std::max<std::int64_t>(res.memory.limit.value_or(0), 0)},
+                  {"MemorySwap", swap},
+                  {"MemoryReservation", res.memory.reservation.value_or(0)},
+                  {"MemorySwappiness",
+                   res.memory.swappiness ? json(*res.memory.swappiness) : json(nullptr)},
+                  {"NanoCpus", nano_cpus},
+                  {"CpuShares", res.cpu.shares.value_or(0)},
+                  {"CpusetCpus", res.cpu.cpus},
+                  {"CpusetMems", res.cpu.mems},
+                  {"PidsLimit",
+                   res.pids_limit && *res.pids_limit > 0 ? json(*res.pids_limit) : json(nullptr)},
                   {"ReadonlyRootfs", spec.root_readonly},
                   {"Privileged", false},
                   {"Runtime", "gantry"}}},

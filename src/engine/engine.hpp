@@ -57,6 +57,8 @@ struct Caller {
 // The one decision whether a run may begin its container process early (runtime::EarlyStart):
 // rootless with a single-id map, in the foreground, without --init or cgroup limits.
 bool may_start_early(const RunRequest& request, Caller& caller);
+// Whether REQUEST sets any cgroup limit (--memory, --cpus, --cpuset-cpus, ...).
+bool asks_for_limits(const RunRequest& request);
 // The RunRequest fields that decision and the early start's namespaces depend on, by their flags:
 // a command line that names none of them runs with their defaults, so the early start can begin
 // before the line is parsed (cli's prestart).
@@ -69,14 +71,24 @@ inline constexpr const char* kUserns = "--userns";
 inline constexpr const char* kMemory = "-m,--memory";
 inline constexpr const char* kCpus = "--cpus";
 inline constexpr const char* kPidsLimit = "--pids-limit";
+inline constexpr const char* kMemorySwap = "--memory-swap";
+inline constexpr const char* kMemoryReservation = "--memory-reservation";
+inline constexpr const char* kMemorySwappiness = "--memory-swappiness";
+inline constexpr const char* kCpuShares = "-c,--cpu-shares";
+inline constexpr const char* kCpusetCpus = "--cpuset-cpus";
+inline constexpr const char* kCpusetMems = "--cpuset-mems";
 inline constexpr const char* kIpc = "--ipc";
 inline constexpr const char* kPid = "--pid";
 // -a leaves streams out: the container must start after they were pointed at /dev/null
 inline constexpr const char* kAttach = "-a,--attach";
 } // namespace flags
-inline constexpr std::array<std::string_view, 10> kStartPathFlags = {
-    flags::kDetach, flags::kInit,      flags::kNetwork, flags::kUserns, flags::kMemory,
-    flags::kCpus,   flags::kPidsLimit, flags::kIpc,     flags::kPid,    flags::kAttach};
+inline constexpr std::array<std::string_view, 16> kStartPathFlags = {
+    flags::kDetach,           flags::kInit,       flags::kNetwork,
+    flags::kUserns,           flags::kMemory,     flags::kCpus,
+    flags::kPidsLimit,        flags::kIpc,        flags::kPid,
+    flags::kAttach,           flags::kMemorySwap, flags::kMemoryReservation,
+    flags::kMemorySwappiness, flags::kCpuShares,  flags::kCpusetCpus,
+    flags::kCpusetMems};
 // Begins the early start for REQUEST, whose flags check_flags put in OPTIONS (null when it may
 // not or cannot start early).
 std::unique_ptr<runtime::EarlyStart>

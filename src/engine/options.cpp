@@ -188,6 +188,19 @@ runtime::Resources resources(const RunRequest& r) {
     if (!r.memory.empty()) res.memory = runtime::parse_memory(r.memory);
     if (!r.cpus.empty()) res.cpus = runtime::parse_cpus(r.cpus);
     if (!r.pids_limit.empty()) res.pids = runtime::parse_pids(r.pids_limit);
+    if (!r.memory_swap.empty()) res.memory_swap = runtime::parse_memory_swap(r.memory_swap);
+    if (!r.memory_reservation.empty())
+        res.memory_reservation = runtime::parse_memory_reservation(r.memory_reservation);
+    if (!r.memory_swappiness.empty())
+        res.memory_swappiness = runtime::parse_memory_swappiness(r.memory_swappiness);
+    if (!r.cpu_shares.empty()) res.cpu_shares = runtime::parse_cpu_shares(r.cpu_shares);
+    if (!r.cpuset_cpus.empty())
+        res.cpuset_cpus =
+            runtime::parse_cpuset(r.cpuset_cpus, "--cpuset-cpus", runtime::available_cpus());
+    if (!r.cpuset_mems.empty())
+        res.cpuset_mems =
+            runtime::parse_cpuset(r.cpuset_mems, "--cpuset-mems", runtime::available_mems());
+    runtime::check_together(res);
     return res;
 }
 

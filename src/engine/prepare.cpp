@@ -240,6 +240,7 @@ void build_spec(Prepared& p) {
     const auto& config = p.view.image.config.raw;
     p.options.environment = runspec::environment(config, p.options);
     p.spec = runspec::build(config, p.options, p.view.passwd);
+    p.spec.resources = runtime::to_linux_resources(p.resources); // inspect and bundles read them
     if (p.request.fake_root) {
         if (!p.spec.seccomp)
             throw Error(Errc::usage, "--fake-root is a seccomp filter: it cannot run unconfined",

@@ -50,6 +50,12 @@ void request_fields(RunRequest& r, Visit&& v) {
     v("memory", r.memory);
     v("cpus", r.cpus);
     v("pids_limit", r.pids_limit);
+    v("memory_swap", r.memory_swap);
+    v("memory_reservation", r.memory_reservation);
+    v("memory_swappiness", r.memory_swappiness);
+    v("cpu_shares", r.cpu_shares);
+    v("cpuset_cpus", r.cpuset_cpus);
+    v("cpuset_mems", r.cpuset_mems);
     v("ulimits", r.ulimits);
     v("security_opt", r.security_opt);
     v("fake_root", r.fake_root);

@@ -62,12 +62,16 @@ struct RunRequest {
     std::string write_warn = "1GiB"; // --write-warn: report writes above this size
 
     // Isolation and limits
-    std::string network = "host";          // host or none
-    std::string ipc = "private";           // private (or shareable) or host
-    std::string pid = "private";           // --pid: private or host (the host's PID namespace)
-    std::string userns = "auto";           // auto, single or subid
-    std::string shm_size;                  // --shm-size ("": 64 MiB)
-    std::string memory, cpus, pids_limit;  // cgroup v2 limits, as given
+    std::string network = "host";         // host or none
+    std::string ipc = "private";          // private (or shareable) or host
+    std::string pid = "private";          // --pid: private or host (the host's PID namespace)
+    std::string userns = "auto";          // auto, single or subid
+    std::string shm_size;                 // --shm-size ("": 64 MiB)
+    std::string memory, cpus, pids_limit; // cgroup limits, as given
+    // --memory-swap, --memory-reservation, --memory-swappiness, --cpu-shares, --cpuset-cpus,
+    // --cpuset-mems: docker's further cgroup limits, as given ("": not set)
+    std::string memory_swap, memory_reservation, memory_swappiness, cpu_shares, cpuset_cpus,
+        cpuset_mems;
     std::vector<std::string> ulimits;      // --ulimit NAME=SOFT[:HARD]
     std::vector<std::string> security_opt; // seccomp=unconfined, no-new-privileges
     // --fake-root: chown/setuid/setgroups and device mknod succeed without doing anything (a

@@ -35,11 +35,19 @@ std::array<std::vector<oci::IdMapping>, 2> Caller::id_maps(const std::string& us
     return *subid_maps;
 }
 
+bool asks_for_limits(const RunRequest& r) {
+    for (const std::string* v :
+         {&r.memory, &r.cpus, &r.pids_limit, &r.memory_swap, &r.memory_reservation,
+          &r.memory_swappiness, &r.cpu_shares, &r.cpuset_cpus, &r.cpuset_mems})
+        if (!v->empty()) return true;
+    return false;
+}
+
 bool may_start_early(const RunRequest& r, Caller& c) {
     // uid 0 in a user namespace: the plain path (the launcher writes root's maps from outside)
     // (keep-id: the early start's process maps root, not the caller's own ids)
-    if (c.real_root || c.uid == 0 || r.detach || r.init || !r.attach.empty() || !r.memory.empty() ||
-        !r.cpus.empty() || !r.pids_limit.empty() || r.userns == "keep-id")
+    if (c.real_root || c.uid == 0 || r.detach || r.init || !r.attach.empty() ||
+        asks_for_limits(r) || r.userns == "keep-id")
         return false;
     auto maps = c.id_maps(r.userns);
     return runtime::is_single_id(maps[0]) && runtime::is_single_id(maps[1]);

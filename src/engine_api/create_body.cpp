@@ -349,9 +349,21 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
             }
         } else if (key == "PidsLimit") {
             if (auto n = api_cb_int(v, f); n > 0) r.pids_limit = std::to_string(n);
+        } else if (key == "MemorySwap") {
+            // docker: 0 unset, -1 unlimited swap, else memory+swap in bytes
+            if (v.is_null()) continue;
+            if (auto n = api_cb_int(v, f); n == -1 || n > 0) r.memory_swap = std::to_string(n);
+        } else if (key == "MemoryReservation") {
+            if (auto n = api_cb_not_negative(v, f); n > 0) r.memory_reservation = std::to_string(n);
         } else if (key == "MemorySwappiness") {
             if (!v.is_null() && api_cb_int(v, f) != -1)
-                api_cb_refuse(f, v, "gantry sets no swappiness");
+                r.memory_swappiness = std::to_string(api_cb_int(v, f));
+        } else if (key == "CpuShares") {
+            if (auto n = api_cb_int(v, f); n != 0) r.cpu_shares = std::to_string(n);
+        } else if (key == "CpusetCpus") {
+            r.cpuset_cpus = api_cb_string(v, f);
+        } else if (key == "CpusetMems") {
+            r.cpuset_mems = api_cb_string(v, f);
         } else if (key == "Ulimits") {
             if (v.is_null()) continue;
             if (!v.is_array()) api_cb_type(f, "a list of objects");

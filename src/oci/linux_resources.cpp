@@ -259,6 +259,77 @@ void LinuxResources::merge(const LinuxResources& o) {
     for (auto& [k, v] : o.unified) unified[k] = v;
 }
 
+json LinuxResources::to_json() const {
+    json j = json::object();
+    auto put = [](json& o, const char* key, const auto& v) {
+        if (v) o[key] = *v;
+    };
+    json m = json::object();
+    put(m, "limit", memory.limit);
+    put(m, "reservation", memory.reservation);
+    put(m, "swap", memory.swap);
+    put(m, "kernelTCP", memory.kernel_tcp);
+    put(m, "swappiness", memory.swappiness);
+    put(m, "disableOOMKiller", memory.disable_oom_killer);
+    if (!m.empty()) j["memory"] = m;
+    json c = json::object();
+    put(c, "shares", cpu.shares);
+    put(c, "quota", cpu.quota);
+    put(c, "period", cpu.period);
+    put(c, "realtimeRuntime", cpu.realtime_runtime);
+    put(c, "realtimePeriod", cpu.realtime_period);
+    if (!cpu.cpus.empty()) c["cpus"] = cpu.cpus;
+    if (!cpu.mems.empty()) c["mems"] = cpu.mems;
+    if (!c.empty()) j["cpu"] = c;
+    if (pids_limit) j["pids"] = {{"limit", *pids_limit}};
+    if (!block_io.empty()) {
+        json b = json::object();
+        put(b, "weight", block_io.weight);
+        put(b, "leafWeight", block_io.leaf_weight);
+        if (!block_io.weight_device.empty()) {
+            json a = json::array();
+            for (const auto& d : block_io.weight_device) {
+                json e = {{"major", d.major}, {"minor", d.minor}};
+                put(e, "weight", d.weight);
+                put(e, "leafWeight", d.leaf_weight);
+                a.push_back(e);
+            }
+            b["weightDevice"] = a;
+        }
+        auto rates = [&](const char* key, const std::vector<BlockDeviceRate>& list) {
+            if (list.empty()) return;
+            json a = json::array();
+            for (const auto& d : list)
+                a.push_back({{"major", d.major}, {"minor", d.minor}, {"rate", d.rate}});
+            b[key] = a;
+        };
+        rates("throttleReadBpsDevice", block_io.read_bps);
+        rates("throttleWriteBpsDevice", block_io.write_bps);
+        rates("throttleReadIOPSDevice", block_io.read_iops);
+        rates("throttleWriteIOPSDevice", block_io.write_iops);
+        j["blockIO"] = b;
+    }
+    if (!hugepage_limits.empty()) {
+        json a = json::array();
+        for (const auto& [size, limit] : hugepage_limits)
+            a.push_back({{"pageSize", size}, {"limit", limit}});
+        j["hugepageLimits"] = a;
+    }
+    if (!devices.empty()) {
+        json a = json::array();
+        for (const auto& r : devices) {
+            json rule = {
+                {"allow", r.allow}, {"type", std::string(1, r.type)}, {"access", r.access}};
+            if (r.major) rule["major"] = *r.major;
+            if (r.minor) rule["minor"] = *r.minor;
+            a.push_back(rule);
+        }
+        j["devices"] = a;
+    }
+    if (!unified.empty()) j["unified"] = unified;
+    return j;
+}
+
 bool LinuxResources::limits_anything() const {
     const Memory& m = memory;
     const Cpu& c = cpu;

@@ -61,6 +61,8 @@ struct LinuxResources {
     // type or range, or a field gantry does not apply.
     static LinuxResources from_json(const nlohmann::json& j,
                                     const std::string& where = "linux.resources");
+    // The runtime spec's form, every field that is set (from_json reads it back unchanged).
+    nlohmann::json to_json() const;
     // The fields OTHER sets replace this one's (runc's `update`): scalars that are set,
     // lists and maps that are not empty.
     void merge(const LinuxResources& other);

@@ -197,22 +197,9 @@ json RuntimeSpec::to_json() const {
     if (!sysctl.empty()) lin["sysctl"] = sysctl;
     if (memory_policy) lin["memoryPolicy"] = oci::to_json(*memory_policy);
     if (!personality.empty()) lin["personality"] = {{"domain", personality}};
-    json res = json::object();
-    if (memory_limit) res["memory"] = {{"limit", *memory_limit}};
-    if (pids_limit) res["pids"] = {{"limit", *pids_limit}};
-    if (cpus)
-        res["cpu"] = {{"quota", static_cast<std::int64_t>(*cpus * 100000)}, {"period", 100000}};
-    if (!device_rules.empty()) {
-        json rules = json::array();
-        for (const auto& r : device_rules) {
-            json rule = {
-                {"allow", r.allow}, {"type", std::string(1, r.type)}, {"access", r.access}};
-            if (r.major) rule["major"] = *r.major;
-            if (r.minor) rule["minor"] = *r.minor;
-            rules.push_back(rule);
-        }
-        res["devices"] = rules;
-    }
+    LinuxResources limits = resources;
+    limits.devices = device_rules;
+    json res = limits.to_json();
     if (!res.empty()) lin["resources"] = res;
     if (seccomp)
         lin["seccomp"] = {
@@ -373,6 +360,11 @@ RuntimeSpec RuntimeSpec::from_json(const json& j) {
                      integer_or<std::uint32_t>(d, "uid", 0, "linux.devices[]"),
                      integer_or<std::uint32_t>(d, "gid", 0, "linux.devices[]")});
             s.seccomp = l.contains("seccomp");
+            if (l.contains("resources") && l["resources"].is_object()) {
+                json limits = l["resources"];
+                limits.erase("devices"); // the device cgroup's rules, not a limit
+                s.resources = LinuxResources::from_json(limits);
+            }
         }
         s.annotations = j.value("annotations", std::map<std::string, std::string>{});
         // the six OCI hook stages (a caller's config.json: podman's oci-hooks.d, CDI hooks)

@@ -143,8 +143,8 @@ struct RuntimeSpec {
     std::optional<MemoryPolicy> memory_policy; // linux.memoryPolicy
     std::string personality; // linux.personality.domain: "LINUX", "LINUX32" ("": unset)
     bool seccomp = true;     // gantry's default profile (emitted as linux.seccomp in bundles)
-    std::optional<std::int64_t> memory_limit, pids_limit;
-    std::optional<double> cpus;
+    // linux.resources but its device rules (device_rules above): the cgroup limits of the run
+    LinuxResources resources;
     std::map<std::string, std::vector<Hook>> hooks; // "createContainer", "prestart", ...
     std::map<std::string, std::string> annotations;
     ContainerSetup setup; // gantry's own launcher only

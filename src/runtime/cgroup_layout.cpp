@@ -19,24 +19,23 @@ namespace gantry::runtime {
 
 namespace detail {
 
-namespace {
-
-const char* flag_of(const std::string& controller) {
-    if (controller == "memory") return "--memory";
-    if (controller == "cpu") return "--cpus";
-    return "--pids-limit";
-}
-
-} // namespace
-
 CgroupRequest::CgroupRequest(const Resources& r) {
-    if (r.memory) needed.push_back("memory");
-    if (r.cpus) needed.push_back("cpu");
-    if (r.pids) needed.push_back("pids");
-    std::vector<std::string> flags;
-    for (const auto& c : needed) flags.push_back(flag_of(c));
+    auto need = [&](bool set, const char* controller, const char* flag) {
+        if (!set) return;
+        if (std::ranges::find(needed, controller) == needed.end()) needed.emplace_back(controller);
+        flags[controller].emplace_back(flag);
+    };
+    need(r.memory.has_value(), "memory", "--memory");
+    need(r.memory_swap.has_value(), "memory", "--memory-swap");
+    need(r.memory_reservation.has_value(), "memory", "--memory-reservation");
+    need(r.memory_swappiness.has_value(), "memory", "--memory-swappiness");
+    need(r.cpus.has_value(), "cpu", "--cpus");
+    need(r.cpu_shares.has_value(), "cpu", "--cpu-shares");
+    need(!r.cpuset_cpus.empty(), "cpuset", "--cpuset-cpus");
+    need(!r.cpuset_mems.empty(), "cpuset", "--cpuset-mems");
+    need(r.pids.has_value(), "pids", "--pids-limit");
     subject =
-        needed.empty() ? "cannot create a cgroup" : "cannot apply " + text::join_english(flags);
+        needed.empty() ? "cannot create a cgroup" : "cannot apply " + text::join_english(r.flags());
 }
 
 void CgroupRequest::fail(const std::string& why, std::string hint) const {
@@ -248,9 +247,11 @@ void check_controllers(const CgroupRequest& request, const Place& p,
         }
     }
     // Each message names the flags it is about: "cannot apply --memory: ...".
-    auto flags = [](const std::vector<std::string>& controllers) {
+    auto flags = [&request](const std::vector<std::string>& controllers) {
         std::vector<std::string> out;
-        for (const auto& c : controllers) out.push_back(flag_of(c));
+        for (const auto& c : controllers)
+            if (auto it = request.flags.find(c); it != request.flags.end())
+                out.insert(out.end(), it->second.begin(), it->second.end());
         return text::join_english(out);
     };
     auto fail = [&](const std::vector<std::string>& about, const std::string& why,

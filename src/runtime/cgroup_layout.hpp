@@ -10,6 +10,7 @@
 
 #include "runtime/resources.hpp"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,8 @@ namespace detail {
 // --memory and
 // --cpus: ...". Its failures are Error(run_failed).
 struct CgroupRequest {
-    std::vector<std::string> needed; // controllers, in the order memory, cpu, pids
+    std::vector<std::string> needed; // controllers, in the order memory, cpu, cpuset, pids
+    std::map<std::string, std::vector<std::string>> flags; // a controller's flags given
     std::string subject;
 
     explicit CgroupRequest(const Resources& r);

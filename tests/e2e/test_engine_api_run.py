@@ -195,8 +195,8 @@ def test_docker_py_runs_waits_and_execs(svc):
         assert c.logs() == b"bg\n"
         c.remove()
         with pytest.raises(docker_py.errors.APIError) as e:
-            client.containers.run("sample:latest", "true", cpu_shares=512, remove=True)
-        assert e.value.status_code == 400 and "CpuShares" in e.value.explanation
+            client.containers.run("sample:latest", "true", blkio_weight=300, remove=True)
+        assert e.value.status_code == 400 and "BlkioWeight" in e.value.explanation
     finally:
         client.close()
 
@@ -295,9 +295,17 @@ def test_stats_one_shot_streamed_and_docker_stats_no_stream(svc):
     name = f"{TOKEN}-stats"
     # -m: a cgroup of its own, whose memory limit stats reports (v2's memory.max, or v1's
     # memory controller on a hybrid host)
-    docker(svc, "run", "-d", "-m", "64m", "--name", name, "sample:latest", "sh", "-c",
-           "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 30")
+    # docker's further limits (MemorySwap, CpuShares, CpusetCpus, MemoryReservation) are applied
+    # and inspect shows them back as docker's daemon does
+    cpu = str(min(os.sched_getaffinity(0)))
+    docker(svc, "run", "-d", "-m", "64m", "--memory-swap", "-1", "--memory-reservation", "32m",
+           "--cpu-shares", "512", "--cpuset-cpus", cpu, "--name", name, "sample:latest", "sh",
+           "-c", "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 30")
     try:
+        shown = docker(svc, "inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}} "
+                       "{{.HostConfig.MemoryReservation}} {{.HostConfig.CpuShares}} "
+                       "{{.HostConfig.CpusetCpus}}", name).stdout.split()
+        assert shown == [str(64 << 20), "-1", str(32 << 20), "512", cpu], shown
         r = docker(svc, "stats", "--no-stream", name)
         head, row = r.stdout.splitlines()[:2]
         assert head.startswith("CONTAINER ID") and "MEM USAGE / LIMIT" in head, r.stdout

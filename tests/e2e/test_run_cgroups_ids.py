@@ -32,6 +32,47 @@ def test_resource_limits_explain_what_is_missing(runner):
     assert r.code == 2 and "--memory" in r.err
 
 
+def test_dockers_further_limits_reach_the_cgroup_files(runner):
+    """--memory-swap, --memory-reservation, --memory-swappiness, --cpu-shares, --cpuset-cpus and
+    --cpuset-mems are written as runc writes them (v1: one directory per hierarchy; v2: the
+    unified files, swappiness refused there); where the host cannot give a cgroup the refusal
+    names every flag; docker's rules between them are usage errors."""
+    cpu = os.sched_getaffinity(0)
+    first = str(min(cpu))
+    limits = ["--memory", "256m", "--memory-swap", "-1", "--memory-reservation", "64m",
+              "--cpu-shares", "512", "--cpuset-cpus", first, "--cpuset-mems", "0"]
+    v2 = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    if not v2:
+        limits += ["--memory-swappiness", "10"]
+    r = runner.run("run", *limits, runner.image, "true", check=False)
+    if r.code == 0 and v2:
+        out = runner.run("run", *limits, runner.image, "sh", "-c",
+                         "cd /sys/fs/cgroup && cat cpu.weight cpuset.cpus memory.low "
+                         "memory.max").out.split()
+        # runc's formula: 1 + (512 - 2) * 9999 / 262142
+        assert out == ["20", first, str(64 << 20), str(256 << 20)], out
+    elif r.code == 0:
+        files = ["cpu:cpu.shares", "cpuset:cpuset.cpus", "cpuset:cpuset.mems",
+                 "memory:memory.soft_limit_in_bytes", "memory:memory.swappiness",
+                 "memory:memory.limit_in_bytes"]
+        script = ("for c in " + " ".join(files) + "; do "
+                  "p=$(grep -E \":${c%:*}(,[a-z]+)*:\" /proc/self/cgroup | cut -d: -f3); "
+                  "cat /sys/fs/cgroup/${c%:*}$p/${c#*:}; done")
+        out = runner.run("run", *limits, runner.image, "sh", "-c", script).out.split()
+        assert out == ["512", first, "0", str(64 << 20), "10", str(256 << 20)], out
+    else:
+        assert r.code == 125, r.err
+        for flag in ("--memory-swap", "--cpu-shares", "--cpuset-cpus", "--cpuset-mems"):
+            assert flag in r.err, r.err
+    for bad, flag in ((["--memory-swap", "1g"], "--memory-swap needs --memory"),
+                      (["--memory", "1g", "--memory-swap", "512m"], "--memory-swap"),
+                      (["--cpu-shares", "1"], "--cpu-shares"),
+                      (["--cpuset-cpus", str(max(cpu) + 64)], "--cpuset-cpus"),
+                      (["--memory-swappiness", "101"], "--memory-swappiness")):
+        r = runner.run("run", *bad, runner.image, "true", check=False)
+        assert r.code == 2 and flag in r.err, (bad, r.err)
+
+
 def test_exec_joins_the_containers_cgroups_before_it_runs(runner):
     """`gantry exec`'s process is in the container's cgroups before it runs the program (gantry
     writes it into each hierarchy's cgroup.procs while it waits, as runc): cat, exec'ed

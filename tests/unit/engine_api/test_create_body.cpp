@@ -131,6 +131,23 @@ TEST(EngineApiCreateBody, TranslatesHostConfigsHonouredFields) {
     // [""]: the image's entrypoint cleared, as `--entrypoint ""`
     r = create_request(json::parse(R"({"Image":"i","Entrypoint":[""]})"), "");
     EXPECT_EQ(r.entrypoint, "");
+    // docker's further cgroup limits (docker-py's cpu_shares=, cpuset_cpus=, memswap_limit=...)
+    r = create_request(json::parse(R"({"Image":"i","HostConfig":{"Memory":67108864,
+      "MemorySwap":-1,"MemoryReservation":33554432,"MemorySwappiness":10,"CpuShares":512,
+      "CpusetCpus":"0","CpusetMems":"0"}})"),
+                       "");
+    EXPECT_EQ(r.memory_swap, "-1");
+    EXPECT_EQ(r.memory_reservation, "33554432");
+    EXPECT_EQ(r.memory_swappiness, "10");
+    EXPECT_EQ(r.cpu_shares, "512");
+    EXPECT_EQ(r.cpuset_cpus, "0");
+    EXPECT_EQ(r.cpuset_mems, "0");
+    // docker's defaults leave them unset: MemorySwap 0, MemorySwappiness -1 or null, CpuShares 0
+    r = create_request(json::parse(R"({"Image":"i","HostConfig":{"MemorySwap":0,
+      "MemorySwappiness":null,"CpuShares":0,"CpusetCpus":""}})"),
+                       "");
+    EXPECT_TRUE(r.memory_swap.empty() && r.memory_swappiness.empty() && r.cpu_shares.empty() &&
+                r.cpuset_cpus.empty());
 }
 
 TEST(EngineApiCreateBody, RefusesFieldsGantryDoesNotHonourNamingThem) {
@@ -139,7 +156,7 @@ TEST(EngineApiCreateBody, RefusesFieldsGantryDoesNotHonourNamingThem) {
         b["HostConfig"][key] = std::move(v);
         return b;
     };
-    EXPECT_NE(refusal(with_host("CpuShares", 512)).find("HostConfig.CpuShares (512)"),
+    EXPECT_NE(refusal(with_host("BlkioWeight", 300)).find("HostConfig.BlkioWeight (300)"),
               std::string::npos);
     EXPECT_NE(refusal(with_host("Privileged", true)).find("HostConfig.Privileged"),
               std::string::npos);
@@ -149,7 +166,7 @@ TEST(EngineApiCreateBody, RefusesFieldsGantryDoesNotHonourNamingThem) {
     EXPECT_NE(refusal(with_host("LogConfig", {{"Type", "syslog"}})).find("LogConfig"),
               std::string::npos);
     EXPECT_NE(refusal(with_host("Dns", {"1.1.1.1"})).find("HostConfig.Dns"), std::string::npos);
-    EXPECT_NE(refusal(with_host("MemorySwappiness", 10)).find("MemorySwappiness"),
+    EXPECT_NE(refusal(with_host("MemorySwappiness", "ten")).find("MemorySwappiness"),
               std::string::npos);
     EXPECT_NE(refusal(with_host("SomethingNew", "x")).find("HostConfig.SomethingNew"),
               std::string::npos);

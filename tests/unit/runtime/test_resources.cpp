@@ -161,3 +161,91 @@ TEST(ResourceFlags, PidsLimitMinusOneAndZeroMeanUnlimited) {
 }
 
 } // namespace runtime_resources_test
+
+namespace runtime_resources_test {
+
+using gantry::runtime::available_cpus;
+using gantry::runtime::check_together;
+using gantry::runtime::parse_cpu_shares;
+using gantry::runtime::parse_cpuset;
+using gantry::runtime::parse_memory_reservation;
+using gantry::runtime::parse_memory_swap;
+using gantry::runtime::parse_memory_swappiness;
+using gantry::runtime::to_linux_resources;
+
+TEST(ResourceFlags, DockersFurtherMemoryFlags) {
+    EXPECT_EQ(parse_memory_swap("-1"), -1);
+    EXPECT_EQ(parse_memory_swap("2g"), 2LL << 30);
+    EXPECT_EQ(parse_memory_swap("0"), std::nullopt); // docker's default: twice --memory
+    expect_usage(parse_memory_swap, "-2", "--memory-swap");
+    EXPECT_EQ(parse_memory_reservation("64m"), 64LL << 20);
+    EXPECT_EQ(parse_memory_reservation("0"), std::nullopt);
+    expect_usage(parse_memory_reservation, "1m", "--memory-reservation"); // below docker's 6 MiB
+    EXPECT_EQ(parse_memory_swappiness("0"), 0u);
+    EXPECT_EQ(parse_memory_swappiness("100"), 100u);
+    EXPECT_EQ(parse_memory_swappiness("-1"), std::nullopt);
+    for (const char* bad : {"101", "-2", "ten", ""})
+        expect_usage(parse_memory_swappiness, bad, "--memory-swappiness");
+}
+
+TEST(ResourceFlags, CpuSharesIsTheKernelsRangeRefusedNotClamped) {
+    EXPECT_EQ(parse_cpu_shares("512"), 512u);
+    EXPECT_EQ(parse_cpu_shares("2"), 2u);
+    EXPECT_EQ(parse_cpu_shares("262144"), 262144u);
+    EXPECT_EQ(parse_cpu_shares("0"), std::nullopt);
+    for (const char* bad : {"1", "262145", "-5", "1.5", "x"})
+        expect_usage(parse_cpu_shares, bad, "--cpu-shares");
+}
+
+TEST(ResourceFlags, CpusetListsMustBeAvailable) {
+    EXPECT_EQ(parse_cpuset("0-3,8", "--cpuset-cpus", "0-15"), "0-3,8");
+    EXPECT_EQ(parse_cpuset("1", "--cpuset-mems", "0-1"), "1");
+    try {
+        parse_cpuset("0,2-5", "--cpuset-cpus", "0-3");
+        ADD_FAILURE() << "accepted CPUs that are not available";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code(), Errc::usage);
+        EXPECT_NE(e.message().find("CPUs 4-5 are not available here (available: 0-3)"),
+                  std::string::npos)
+            << e.message();
+    }
+    for (const char* bad : {"", "a", "1-", "3-1", "1,,2", "0 1", "70000"}) {
+        auto f = [](const std::string& v) { return parse_cpuset(v, "--cpuset-cpus", "0-3"); };
+        expect_usage(f, bad, "--cpuset-cpus");
+    }
+    // this process's own CPUs are available, as a list the parser reads back
+    const std::string mine = available_cpus();
+    EXPECT_EQ(parse_cpuset(mine, "--cpuset-cpus", mine), mine);
+    EXPECT_FALSE(mine.empty());
+}
+
+TEST(ResourceFlags, SwapAndReservationAgainstMemory) {
+    Resources r;
+    r.memory_swap = 1LL << 30;
+    EXPECT_THROW(check_together(r), Error); // --memory-swap without --memory
+    r.memory = 2LL << 30;
+    EXPECT_THROW(check_together(r), Error); // below --memory
+    r.memory_swap = -1;
+    EXPECT_NO_THROW(check_together(r));
+    r.memory_reservation = 3LL << 30;
+    EXPECT_THROW(check_together(r), Error); // above --memory
+    r.memory_reservation = 1LL << 30;
+    r.cpu_shares = 512;
+    r.cpuset_cpus = "0";
+    r.memory_swappiness = 10;
+    EXPECT_NO_THROW(check_together(r));
+    auto lr = to_linux_resources(r);
+    EXPECT_EQ(lr.memory.limit, 2LL << 30);
+    EXPECT_EQ(lr.memory.swap, -1); // --memory-swap's value replaces twice --memory
+    EXPECT_EQ(lr.memory.reservation, 1LL << 30);
+    EXPECT_EQ(lr.memory.swappiness, 10u);
+    EXPECT_EQ(lr.cpu.shares, 512u);
+    EXPECT_EQ(lr.cpu.cpus, "0");
+    EXPECT_EQ(r.flags(),
+              (std::vector<std::string>{"--memory", "--memory-swap", "--memory-reservation",
+                                        "--memory-swappiness", "--cpu-shares", "--cpuset-cpus"}));
+    // the runtime spec's form reads back unchanged
+    EXPECT_EQ(gantry::oci::LinuxResources::from_json(lr.to_json()).to_json(), lr.to_json());
+}
+
+} // namespace runtime_resources_test
