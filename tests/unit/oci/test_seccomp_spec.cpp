@@ -1,9 +1,9 @@
 // A bundle's linux.seccomp (oci::SeccompSpec::from_json): every refusal names the field, and the
-// compiled program (runtime::seccomp_program, libseccomp loaded with dlopen) does in a child what
+// compiled program (seccomp::seccomp_program, libseccomp loaded with dlopen) does in a child what
 // runc's would: errnoRet, argument conditions, one-rule-per-condition on a shared index, kill,
 // unknown names skipped.
 #include "oci/seccomp_spec.hpp"
-#include "runtime/seccomp.hpp"
+#include "seccomp/seccomp.hpp"
 #include "util/error.hpp"
 
 #include <cerrno>
@@ -53,12 +53,12 @@ json deny(const std::string& name, json extra = json::object()) {
 int in_child(const json& j, const std::function<int()>& body) {
     auto spec = oci::SeccompSpec::from_json(j);
     EXPECT_TRUE(spec);
-    auto program = gantry::runtime::seccomp_program(*spec);
+    auto program = gantry::seccomp::seccomp_program(*spec);
     pid_t child = ::fork();
     if (child == 0) {
         ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         try {
-            gantry::runtime::load_seccomp(program, spec->flags);
+            gantry::seccomp::load_seccomp(program, spec->flags);
         } catch (...) {
             ::_exit(100);
         }

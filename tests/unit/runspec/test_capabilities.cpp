@@ -1,9 +1,9 @@
 // --cap-add / --cap-drop (runspec::capabilities) and the seccomp profile that follows the
-// capabilities (oci::seccomp_profile, runtime::seccomp_program), as docker's default profile.
+// capabilities (oci::seccomp_profile, seccomp::seccomp_program), as docker's default profile.
 #include "oci/runtime_spec.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "runspec/builder.hpp"
-#include "runtime/seccomp.hpp"
+#include "seccomp/seccomp.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -41,7 +41,7 @@ int process_vm_readv_errno(const std::vector<sock_filter>& program) {
     if (child == 0) {
         ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         try {
-            gantry::runtime::load_seccomp(program);
+            gantry::seccomp::load_seccomp(program);
         } catch (...) {
             ::_exit(100);
         }
@@ -85,7 +85,7 @@ TEST(SeccompProfile, DockersDefaultCapabilitiesGetTheCompiledProfile) {
     EXPECT_EQ(oci::seccomp_profile(oci::default_capabilities()), oci::seccomp_profile({}));
     EXPECT_EQ(oci::seccomp_profile({}).denied, oci::seccomp_denylist());
     EXPECT_TRUE(oci::seccomp_profile({}).confine_namespaces);
-    EXPECT_TRUE(gantry::runtime::seccomp_program(oci::default_capabilities()).empty());
+    EXPECT_TRUE(gantry::seccomp::seccomp_program(oci::default_capabilities()).empty());
 }
 
 TEST(SeccompProfile, ACapabilityAllowsItsSyscalls) {
@@ -107,10 +107,10 @@ TEST(SeccompProfile, ACapabilityAllowsItsSyscalls) {
 
 TEST(SeccompProfile, TheProgramCompiledAtRunTimeAllowsWhatItShould) {
     EXPECT_EQ(process_vm_readv_errno({}), EPERM); // the default profile, compiled at build time
-    auto program = gantry::runtime::seccomp_program({"CAP_SYS_PTRACE"});
+    auto program = gantry::seccomp::seccomp_program({"CAP_SYS_PTRACE"});
     ASSERT_FALSE(program.empty());
     EXPECT_EQ(process_vm_readv_errno(program), 0);
-    EXPECT_EQ(process_vm_readv_errno(gantry::runtime::seccomp_program({"CAP_SYS_ADMIN"})), EPERM);
+    EXPECT_EQ(process_vm_readv_errno(gantry::seccomp::seccomp_program({"CAP_SYS_ADMIN"})), EPERM);
 }
 
 // Fake root: as an unprivileged process (nobody, so the calls would really fail), chown to
@@ -118,7 +118,7 @@ TEST(SeccompProfile, TheProgramCompiledAtRunTimeAllowsWhatItShould) {
 // and makes no node; a fifo is still made.
 TEST(SeccompProfile, FakeRootFakesOwnersIdsAndDeviceNodes) {
     if (::geteuid() != 0) GTEST_SKIP() << "drops to nobody to make the real calls fail";
-    auto program = gantry::runtime::seccomp_program(oci::default_capabilities(), true);
+    auto program = gantry::seccomp::seccomp_program(oci::default_capabilities(), true);
     ASSERT_FALSE(program.empty());
     char dir[] = "/tmp/fakeroot.XXXXXX";
     ASSERT_NE(::mkdtemp(dir), nullptr);
@@ -131,7 +131,7 @@ TEST(SeccompProfile, FakeRootFakesOwnersIdsAndDeviceNodes) {
             if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(90);
             ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
             if (fake) try {
-                    gantry::runtime::load_seccomp(program);
+                    gantry::seccomp::load_seccomp(program);
                 } catch (...) {
                     ::_exit(100);
                 }
