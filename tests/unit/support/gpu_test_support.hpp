@@ -1,5 +1,6 @@
-// What the gpu_host tests share: a temporary directory, files and links, hand-made ELF objects,
-// C compiled into shared objects, ldconfig -r, and a synthetic driver tree's libraries.
+// What the GPU host, NVIDIA and ELF unit tests share: a temporary directory, files and links,
+// hand-made ELF objects, C compiled into shared objects, ldconfig -r, and a synthetic driver tree's
+// libraries.
 #pragma once
 
 #include "elf/dynamic.hpp"

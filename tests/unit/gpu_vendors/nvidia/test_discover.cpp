@@ -1,5 +1,5 @@
-// gpu_host: NVIDIA discover() on synthetic roots: full, no ld.so.cache, empty, WSL, a fake NVML.
-#include "gpu_test_support.hpp"
+// gpu_vendors/nvidia: discover() on synthetic roots: full, no ld.so.cache, empty, WSL, a fake NVML.
+#include "../../support/gpu_test_support.hpp"
 #include "gpu_vendors/nvidia/host.hpp"
 
 #include <algorithm>
@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <vector>
 
-namespace gpu_discover_test {
+namespace nvidia_discover_test {
 
 using namespace gpu_test;
 using gantry::gpu_vendors::nvidia::Capability;
@@ -86,7 +86,7 @@ std::string all_notes(const gantry::gpu_vendors::nvidia::Host& h) {
 // ---------------------------------------------------------------------------------------------
 // discover()
 
-TEST(GpuDiscover, FullDriverRootWithoutNvml) {
+TEST(NvidiaDiscover, FullDriverRootWithoutNvml) {
     GpuTempDir t;
     const std::string root = t.str() + "/driver", dev = t.str() + "/devroot";
     lay_out_libraries(root);
@@ -192,7 +192,7 @@ TEST(GpuDiscover, FullDriverRootWithoutNvml) {
     }
 }
 
-TEST(GpuDiscover, VersionFromLibraryNamesWithoutProc) {
+TEST(NvidiaDiscover, VersionFromLibraryNamesWithoutProc) {
     GpuTempDir t;
     const std::string root = t.str();
     lay_out_libraries(root);
@@ -205,7 +205,7 @@ TEST(GpuDiscover, VersionFromLibraryNamesWithoutProc) {
     EXPECT_NE(find_lib(h, "libcuda.so." + ver), nullptr);
 }
 
-TEST(GpuDiscover, EmptyAndBrokenRootsSayWhy) {
+TEST(NvidiaDiscover, EmptyAndBrokenRootsSayWhy) {
     GpuTempDir t;
     for (const std::string& root :
          {t.str(), t.str() + "/does/not/exist", std::string("relative/nowhere")}) {
@@ -227,7 +227,7 @@ TEST(GpuDiscover, EmptyAndBrokenRootsSayWhy) {
     EXPECT_TRUE(has_note(h, "no driver version")) << all_notes(h);
 }
 
-TEST(GpuDiscover, SymlinkOutOfTheDriverRootIsNotFollowed) {
+TEST(NvidiaDiscover, SymlinkOutOfTheDriverRootIsNotFollowed) {
     GpuTempDir t;
     const std::string root = t.str() + "/driver";
     lay_out_proc(root);
@@ -243,7 +243,7 @@ TEST(GpuDiscover, SymlinkOutOfTheDriverRootIsNotFollowed) {
     EXPECT_EQ(h.libraries[0].name, "libcuda.so." + ver);
 }
 
-TEST(GpuDiscover, WslLayout) {
+TEST(NvidiaDiscover, WslLayout) {
     // The lib share's copies (libcuda.so.1, libnvidia-ml.so.1, nvidia-smi) are not what is
     // mounted: libdxcore.so from it, the rest from the store that holds libcuda.so.1.1 (as
     // nvidia-ctk's wsl mode); an Intel iGPU's store is passed over.
@@ -320,7 +320,7 @@ int nvmlDeviceGetGpuInstanceId(dev* d, unsigned* id) { (void)d; *id = 1; return 
 int nvmlDeviceGetComputeInstanceId(dev* d, unsigned* id) { (void)d; *id = 0; return 0; }
 )";
 
-TEST(GpuDiscover, GpusAndMigFromNvml) {
+TEST(NvidiaDiscover, GpusAndMigFromNvml) {
     if (!have_cc()) GTEST_SKIP() << "no C compiler";
     GpuTempDir t;
     const std::string root = t.str() + "/driver", dev = t.str() + "/dev";
@@ -365,7 +365,7 @@ TEST(GpuDiscover, GpusAndMigFromNvml) {
 
 // The shared simulated host (tests/fixtures/gpuhost): 8 MIG GPUs, its real fake NVML, real nodes
 // when root. FAKE_DEVICE_ROOT is the test's business (the fake NVML looks there), not gantry's.
-TEST(GpuDiscover, SimulatedHostFixture) {
+TEST(NvidiaDiscover, SimulatedHostFixture) {
     const stdfs::path script = stdfs::path(GANTRY_TESTS_DIR) / "fixtures/gpuhost/gpuhost.py";
     if (!stdfs::exists(script) || std::system("python3 --version >/dev/null 2>&1") != 0 ||
         !have_cc())
@@ -406,4 +406,4 @@ TEST(GpuDiscover, SimulatedHostFixture) {
     EXPECT_FALSE(h.binaries.empty());
 }
 
-} // namespace gpu_discover_test
+} // namespace nvidia_discover_test

@@ -1,7 +1,5 @@
-// gpu_host: the NVIDIA proc-file and version parsers, capability tables, in-root path resolution.
-#include "gpu_host/device_node.hpp"
-#include "gpu_test_support.hpp"
-#include "gpu_vendors/in_root.hpp"
+// gpu_vendors/nvidia: the proc-file and version parsers, capability tables.
+#include "../../support/gpu_test_support.hpp"
 #include "gpu_vendors/nvidia/host.hpp"
 
 #include <gtest/gtest.h>
@@ -9,16 +7,15 @@
 #include <optional>
 #include <string>
 
-namespace gpu_parse_test {
+namespace nvidia_host_parse_test {
 
 using namespace gpu_test;
-namespace gpu_host = gantry::gpu_host;
 using gantry::gpu_vendors::nvidia::Capability;
 
 // ---------------------------------------------------------------------------------------------
 // Parsers and tables
 
-TEST(GpuParse, DriverVersionFromProc) {
+TEST(NvidiaHostParse, DriverVersionFromProc) {
     EXPECT_EQ(gantry::gpu_vendors::nvidia::parse_proc_version(
                   "NVRM version: NVIDIA UNIX x86_64 Kernel Module  515.76  Mon "
                   "Sep 12 19:21:56 UTC 2022\nGCC version:  gcc version 7.5.0\n"),
@@ -50,7 +47,7 @@ TEST(GpuParse, DriverVersionFromProc) {
     EXPECT_FALSE(gantry::gpu_vendors::nvidia::is_driver_version("580..1"));
 }
 
-TEST(GpuParse, CudaVersionFromBranch) {
+TEST(NvidiaHostParse, CudaVersionFromBranch) {
     const std::map<std::string, int> want = {
         {"580.95.05", 13000},  {"575.57.08", 12090}, {"570.133.20", 12080}, {"565.57.01", 12070},
         {"560.35.03", 12060},  {"555.42.02", 12050}, {"550.54.14", 12040},  {"545.23.06", 12030},
@@ -68,7 +65,7 @@ TEST(GpuParse, CudaVersionFromBranch) {
     EXPECT_EQ(gantry::gpu_vendors::nvidia::cuda_version_string(0), "");
 }
 
-TEST(GpuParse, LibraryCapabilities) {
+TEST(NvidiaHostParse, LibraryCapabilities) {
     using Caps = gantry::gpu_vendors::nvidia::Capabilities;
     EXPECT_EQ(gantry::gpu_vendors::nvidia::library_capabilities("libcuda.so." + ver),
               (Caps{Capability::compute, Capability::video}));
@@ -108,7 +105,7 @@ TEST(GpuParse, LibraryCapabilities) {
     EXPECT_EQ(gantry::gpu_vendors::nvidia::all_capabilities().size(), 7u);
 }
 
-TEST(GpuParse, ProcFiles) {
+TEST(NvidiaHostParse, ProcFiles) {
     auto majors = gantry::gpu_vendors::nvidia::parse_proc_devices(
         "Character devices:\n  1 mem\n195 nvidia-frontend\n"
         "234 nvidia-nvlink\n235 nvidia-caps\n\nBlock devices:\n"
@@ -145,7 +142,7 @@ TEST(GpuParse, ProcFiles) {
     EXPECT_EQ(gantry::gpu_vendors::nvidia::mig_profile_from_name("NVIDIA A100-SXM4-80GB"), "");
 }
 
-TEST(GpuParse, ParamsForContainerTurnOffDeviceFileModification) {
+TEST(NvidiaHostParse, ParamsForContainerTurnOffDeviceFileModification) {
     EXPECT_EQ(gantry::gpu_vendors::nvidia::params_for_container(
                   "ModifyDeviceFiles: 1\nDeviceFileMode: 438\n"),
               "ModifyDeviceFiles: 0\nDeviceFileMode: 438\n");
@@ -160,34 +157,4 @@ TEST(GpuParse, ParamsForContainerTurnOffDeviceFileModification) {
     EXPECT_EQ(gantry::gpu_vendors::nvidia::params_for_container(""), std::nullopt);
 }
 
-// ---------------------------------------------------------------------------------------------
-// In-root resolution
-
-TEST(GpuResolve, SymlinksStayInsideTheRoot) {
-    GpuTempDir t;
-    const std::string root = t.str() + "/root";
-    write(root + "/usr/lib/real.so.1", "x");
-    link(root + "/usr/lib/abs.so", "/usr/lib/real.so.1");
-    link(root + "/lib", "usr/lib");
-    link(root + "/usr/lib/up.so", "../../../../../../usr/lib/real.so.1");
-    write(t.str() + "/outside/secret.so", "secret");
-    link(root + "/usr/lib/escape.so", t.str() + "/outside/secret.so");
-    link(root + "/usr/lib/escape2.so", "../../../outside/secret.so");
-    link(root + "/loop1", "loop2");
-    link(root + "/loop2", "loop1");
-
-    EXPECT_EQ(gantry::gpu_vendors::resolve_in_root(root, "/usr/lib/abs.so"), "/usr/lib/real.so.1");
-    EXPECT_EQ(gantry::gpu_vendors::resolve_in_root(root, "/lib/abs.so"), "/usr/lib/real.so.1");
-    EXPECT_EQ(gantry::gpu_vendors::resolve_in_root(root, "/usr/lib/up.so"), "/usr/lib/real.so.1");
-    EXPECT_EQ(gantry::gpu_vendors::resolve_in_root(root, "/../../usr/./lib//real.so.1"),
-              "/usr/lib/real.so.1");
-    EXPECT_EQ(gantry::gpu_vendors::resolve_in_root(root, "/usr/lib/escape.so"), std::nullopt);
-    EXPECT_EQ(gantry::gpu_vendors::resolve_in_root(root, "/usr/lib/escape2.so"), std::nullopt);
-    EXPECT_EQ(gantry::gpu_vendors::resolve_in_root(root, "/loop1"), std::nullopt);
-    EXPECT_EQ(gantry::gpu_vendors::resolve_in_root(root, "/usr/lib/real.so.1/x"), std::nullopt);
-    EXPECT_EQ(gantry::gpu_vendors::resolve_in_root(root, "/"), "/");
-    EXPECT_EQ(gpu_host::join_root("/", "/dev/x"), "/dev/x");
-    EXPECT_EQ(gpu_host::join_root("/a/", "/dev/x"), "/a/dev/x");
-}
-
-} // namespace gpu_parse_test
+} // namespace nvidia_host_parse_test
