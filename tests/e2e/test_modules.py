@@ -31,6 +31,34 @@ def test_architecture_page_shows_the_declared_graph():
     assert table in page, "docs/architecture.md: paste `tools/module_graph.py --markdown`"
 
 
+def declared_closure(module):
+    """the modules MODULE may include: its DEPENDS in src/modules.cmake, and theirs"""
+    text = (REPO / "src" / "modules.cmake").read_text()
+    deps = {}
+    for block in re.split(r"^gantry_module\(", text, flags=re.M)[1:]:
+        name = re.match(r"\w+", block).group(0)
+        m = re.search(r"^  DEPENDS ([^)]*)\)", block, re.M)
+        deps[name] = m.group(1).split() if m else []
+    seen, todo = set(), list(deps[module])
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo += deps[m]
+    return seen
+
+
+def test_the_image_store_does_not_depend_on_the_container_runtime():
+    # issue 74: runtime/ was five things and store/ depended on all of them for a user-namespace
+    # helper; the store sees userns/ and nothing that runs, records or confines a container
+    below_store = declared_closure("store")
+    assert {"userns", "layer", "oci", "util"} <= below_store, below_store
+    assert {"oci", "seccomp", "userns", "util"} <= declared_closure("runtime")
+    assert not {"runtime", "records", "container_log", "seccomp", "sandbox"} & below_store
+    # and the runtime itself knows nothing of stores, images, GPUs or records
+    assert not {"store", "layer", "records", "gpu_vendors", "cdi"} & declared_closure("runtime")
+
+
 def module_compile_command(module):
     """(directory, argv) of a compile command of gantry_<module>, its source left out"""
     db = GANTRY.parent / "compile_commands.json"
