@@ -27,12 +27,22 @@ gantry_module(manual PURPOSE "the command tree's man pages and bash/zsh completi
   DEPENDS util)
 gantry_module(oci PURPOSE "the OCI image and runtime spec models, digests, references, seccomp profile"
   DEPENDS util)
-gantry_module(runtime PURPOSE "executing one runtime spec: namespaces, mounts, seccomp, cgroups, exec"
+gantry_module(seccomp PURPOSE "seccomp filters: gantry's default profile (compiled to BPF at build time), the profile --cap-add unlocks, a bundle's linux.seccomp, compiled with libseccomp (dlopen) and loaded"
   DEPENDS oci util)
+gantry_module(sandbox PURPOSE "the confinement of gantry's own parsers of hostile input (the FUSE servers of squashfs and lazily pulled roots): nobody's ids, no capabilities, no_new_privs, a filter of the system calls they name"
+  DEPENDS seccomp util)
+gantry_module(userns PURPOSE "user namespaces for rootless work: id maps (the caller's own, /etc/subuid's through newuidmap), a job run as root of a new one, why one cannot be created"
+  DEPENDS oci util)
+gantry_module(records PURPOSE "the container records every door reads and writes (ContainerState, StateDir in the runtime directory, the parsed-state cache), stop/kill/rm of a recorded container, and the event journal beside them"
+  DEPENDS oci util)
+gantry_module(container_log PURPOSE "a detached container's log: docker's multiplexed frames appended by its output copier, read back as `docker logs` does"
+  DEPENDS util)
+gantry_module(runtime PURPOSE "the low-level runtime under both front ends (engine, ocirt): one OCI runtime spec executed: namespaces, mounts, devices, cgroups, hooks, the process, exec into it, the monitor's fork"
+  DEPENDS oci seccomp userns util)
 gantry_module(layer PURPOSE "one layer blob streamed: read, decompress, tar reading, safe extraction"
   DEPENDS oci util)
 gantry_module(store PURPOSE "the content-addressed image store, its importer and layer writer, scratch"
-  DEPENDS layer oci runtime util)
+  DEPENDS layer oci userns util)
 gantry_module(gpu_components PURPOSE "the GPU vendor component tables (data in the vendor folders), recognising their files, licences and package metadata"
   DEPENDS util)
 gantry_module(dockerfile PURPOSE "the Dockerfile model: BuildKit's parser, instructions, words"
@@ -47,7 +57,7 @@ gantry_module(k8s PURPOSE "containerd's config.toml edited for a gantry runtime 
   DEPENDS site util)
 gantry_module(cdi PURPOSE "vendor-neutral CDI specs: model, read, validate, write, apply"
   DEPENDS oci util)
-gantry_module(runspec PURPOSE "the OCI runtime spec of a run, from an image config and run options"
+gantry_module(runspec PURPOSE "the OCI runtime spec of a gantry run, built from an image config and docker-style run options (what engine/ hands runtime/)"
   DEPENDS oci util)
 gantry_module(gpu_host PURPOSE "what every GPU host shares, whatever the vendor: device nodes, ld.so.cache, docker's --gpus flag, the host caches"
   DEPENDS util)
@@ -93,15 +103,15 @@ gantry_module(analyze PURPOSE "an image's report from one pass over its layer bl
   DEPENDS device_code elf findings gpu_components gpu_vendors_all image_facts layer oci store tailor util)
 gantry_module(slim PURPOSE "a smaller image from an analysed one"
   DEPENDS analyze elf layer store tailor util)
-gantry_module(engine PURPOSE "preparing and running a container from an image"
-  DEPENDS binfmt cdi cpu elf fuse gpu_vendors_all lazy oci rootfs runspec runtime site sqsh store util)
-gantry_module(ocirt PURPOSE "the OCI runtime CLI's contract (gantry oci) over runtime/"
-  DEPENDS cdi fuse gpu_vendors_all lazy oci registry runtime sqsh store util)
+gantry_module(engine PURPOSE "the front end of gantry's own doors (run, create/start, exec; the Engine API's helpers, Slurm's run -d, build RUN steps): an image and docker's flags prepared into a root, a runtime spec, GPUs and a record, then run by runtime/"
+  DEPENDS binfmt cdi container_log cpu elf fuse gpu_vendors_all lazy oci records rootfs runspec runtime sandbox site sqsh store util)
+gantry_module(ocirt PURPOSE "the front end of gantry oci (containerd's runc shim, CRI pods, podman): runc's command-line contract over a bundle another engine prepared, through the same core as engine/ (records, runtime, GPUs)"
+  DEPENDS cdi fuse gpu_vendors_all lazy oci records registry runtime sandbox sqsh store util)
 gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version, info, events and stats (--format rows, inspect JSON, the events stream, StatsJSON) and docker's --filter"
-  DEPENDS gotemplate oci runtime store util)
+  DEPENDS gotemplate oci records store util)
 gantry_module(image_list PURPOSE "what gantry images and GET /images/json list: the local store's, lazily pulled and shared stores' images with docker's facts, sizes and filters"
   DEPENDS docker_model lazy oci sqsh store util)
 gantry_module(image_build PURPOSE "gantry build: the plan (a Dockerfile or an Apptainer definition file), the executor, RUN, COPY/ADD, layer commits"
-  DEPENDS archive deffile dockerfile engine gpu_vendors_all layer oci registry rootfs runtime sif store tailor util)
+  DEPENDS archive deffile dockerfile engine gpu_vendors_all layer oci registry rootfs sif store tailor userns util)
 gantry_module(engine_api PURPOSE "gantry system service: the Docker Engine API on a unix socket or TCP (libmicrohttpd, and GnuTLS for TLS, both dlopen'ed), its routes, request limits and handlers over the CLI's library calls"
-  DEPENDS analyze archive docker_model engine gpu_vendors gpu_vendors_all image_list oci registry runtime store util)
+  DEPENDS analyze archive container_log docker_model engine gpu_vendors gpu_vendors_all image_list oci records registry store util)

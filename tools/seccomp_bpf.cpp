@@ -1,11 +1,11 @@
-// Build tool: compiles gantry's default seccomp profile (runtime/seccomp.hpp) to classic BPF
+// Build tool: compiles gantry's default seccomp profile (seccomp/seccomp.hpp) to classic BPF
 // with libseccomp and writes it as a C++ array, so `gantry run` loads a ready program with one
 // seccomp(2) call instead of building it with libseccomp at every start (probing, name
 // resolution and code generation: ~0.2-0.5 ms), and the gantry binary does not load libseccomp.
 //
 //   seccomp_bpf OUT.inc
 #include "oci/seccomp_profile.hpp"
-#include "runtime/seccomp_linked.hpp"
+#include "seccomp/seccomp_linked.hpp"
 
 #include <cstdio>
 #include <exception>
@@ -21,10 +21,10 @@ int main(int argc, char** argv) {
     }
     // docker's default capabilities unlock none of the profile's syscalls (a unit test checks
     // it): the profile of a process without capabilities is the default one
-    gantry::runtime::SeccompApi api = gantry::runtime::linked_seccomp_api();
+    gantry::seccomp::SeccompApi api = gantry::seccomp::linked_seccomp_api();
     std::vector<sock_filter> prog;
     try {
-        prog = gantry::runtime::compile_seccomp(api, gantry::oci::seccomp_profile({}));
+        prog = gantry::seccomp::compile_seccomp(api, gantry::oci::seccomp_profile({}));
     } catch (const std::exception& e) {
         std::fprintf(stderr, "seccomp_bpf: %s\n", e.what());
         return 1;

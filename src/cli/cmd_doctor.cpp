@@ -12,11 +12,11 @@
 #include "findings/finding.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "oci/image.hpp"
+#include "records/state.hpp"
 #include "rootfs/rootfs.hpp"
 #include "runspec/builder.hpp"
-#include "runtime/idmap.hpp"
-#include "runtime/state.hpp"
 #include "store/images.hpp"
+#include "userns/idmap.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 #include "util/log.hpp"
@@ -128,7 +128,7 @@ void register_doctor(CLI::App& app, Context& ctx) {
             if (!o->fatbin.empty()) return print_fatbin(o->fatbin, o->json);
             const auto& backend = gpu_vendors::choose(o->roots, o->gpu_vendor);
             gpu_vendors::DoctorContext dctx{o->roots};
-            dctx.cache_dir = runtime::runtime_dir().string();
+            dctx.cache_dir = records::runtime_dir().string();
             dctx.gpus = o->gpus;
             dctx.path_prefix = o->path;
             auto caller = engine::Caller::current();
@@ -149,7 +149,7 @@ void register_doctor(CLI::App& app, Context& ctx) {
             // --sys-root as a simulated host keeps them): a failure for a rootless caller.
             const std::string& sys_root = o->roots.sys_root;
             std::string base = sys_root == "/" ? "" : sys_root;
-            if (auto b = runtime::rootless_blocked(base + "/proc", base + "/sys"))
+            if (auto b = userns::rootless_blocked(base + "/proc", base + "/sys"))
                 findings.push_back(
                     {"HOST-ROOTLESS-BLOCKED",
                      caller.real_root ? findings::Severity::warn : findings::Severity::fail, b->why,

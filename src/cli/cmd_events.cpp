@@ -1,7 +1,7 @@
 #include "cli/context.hpp"
 #include "docker_model/events.hpp"
-#include "runtime/events.hpp"
-#include "runtime/state.hpp"
+#include "records/events.hpp"
+#include "records/state.hpp"
 
 #include <cstdio>
 
@@ -30,16 +30,16 @@ void register_events(CLI::App& app, Context& ctx) {
     cmd->add_option("--until", o->until, "Stop once this time has passed (the same forms)");
     cmd->callback([&ctx, o] {
         ctx.action = [o] {
-            std::int64_t now = runtime::realtime_nanos();
+            std::int64_t now = records::realtime_nanos();
             std::int64_t since = o->since.empty()
-                                     ? runtime::process_started_nanos()
+                                     ? records::process_started_nanos()
                                      : docker_model::event_time(o->since, now, "--since");
             std::optional<std::int64_t> until;
             if (!o->until.empty()) until = docker_model::event_time(o->until, now, "--until");
             docker_model::EventFilter filter(o->filters);
             std::optional<gotemplate::Format> format;
             if (!o->format.empty()) format = docker_model::events_format(o->format);
-            runtime::EventReader reader(runtime::runtime_dir());
+            records::EventReader reader(records::runtime_dir());
             docker_model::stream_events(reader, filter, since, until, [&](const nlohmann::json& m) {
                 std::string line = format ? format->render({m}) : docker_model::event_line(m);
                 std::fwrite(line.data(), 1, line.size(), stdout);

@@ -6,7 +6,7 @@
 #include "cli/context.hpp"
 #include "manual/completion.hpp"
 #include "manual/man_page.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -130,7 +130,7 @@ void register_completion_names(CLI::App& app, Context& ctx) {
                         }
                 }
             } else if (*what == "containers") {
-                runtime::StateDir states;
+                records::StateDir states;
                 for (const auto& s : states.list())
                     std::printf("%s\n", (s.name.empty() ? s.id : s.name).c_str());
             } else {

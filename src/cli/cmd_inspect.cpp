@@ -2,7 +2,7 @@
 #include "docker_model/containers.hpp"
 #include "docker_model/images.hpp"
 #include "engine/squashfs.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "sif/container.hpp"
 #include "sif/metadata.hpp"
 #include "site/file_signature.hpp"
@@ -188,7 +188,7 @@ void print_file(const oci::json& d) {
 // looks them up), printed as docker prints it: a JSON array, or FORMAT once per object.
 int inspect_docker(Context& ctx, const std::vector<std::string>& names, const std::string& type,
                    const std::string& format) {
-    runtime::StateDir states;
+    records::StateDir states;
     std::vector<oci::json> objects;
     for (auto& n : names) {
         if (type != "image") {
@@ -225,7 +225,7 @@ int inspect_docker(Context& ctx, const std::vector<std::string>& names, const st
 // file, or in a shared store); false when one is only a container's name.
 bool gantry_view_applies(Context& ctx, const std::vector<std::string>& names, bool json) {
     if (json) return true;
-    runtime::StateDir states;
+    records::StateDir states;
     for (auto& n : names) {
         if (sqsh::file_of(n)) continue;
         try {

@@ -1,6 +1,6 @@
 #include "cli/context.hpp"
-#include "runtime/output.hpp"
-#include "runtime/state.hpp"
+#include "container_log/output.hpp"
+#include "records/state.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -58,7 +58,7 @@ void register_logs(CLI::App& app, Context& ctx) {
                             "use --tail N for the last lines, or have the workload stamp its own "
                             "lines");
             auto tail = parse_tail(o->tail);
-            runtime::StateDir states;
+            records::StateDir states;
             auto s = states.get(o->name);
             if (!s.detached)
                 throw Error(Errc::not_found,
@@ -66,8 +66,8 @@ void register_logs(CLI::App& app, Context& ctx) {
                                 " was started in the foreground: its output goes to the "
                                 "terminal that started it, and gantry keeps no copy",
                             "start it with `gantry run -d` to read its output with `gantry logs`");
-            auto out = runtime::OutputReader::open(s.container_dir);
-            auto path = s.container_dir + "/" + runtime::kOutputFile;
+            auto out = container_log::OutputReader::open(s.container_dir);
+            auto path = s.container_dir + "/" + container_log::kOutputFile;
             if (!out && errno == ENOENT)
                 throw Error(Errc::not_found,
                             "container " + s.name + " has no output file (" + path + ")",
@@ -75,7 +75,7 @@ void register_logs(CLI::App& app, Context& ctx) {
                             "lists containers");
             if (!out)
                 throw_errno("cannot open the output of container " + s.name + " (" + path + ")");
-            if (tail) out->tail(*tail, runtime::kStdout | runtime::kStderr);
+            if (tail) out->tail(*tail, container_log::kStdout | container_log::kStderr);
             std::function<bool()> follow;
             if (o->follow)
                 // its workload, then its monitor recording the end; until then, or its removal
@@ -85,8 +85,8 @@ void register_logs(CLI::App& app, Context& ctx) {
                     return (s.running() || s.monitor_alive()) &&
                            fs::stdfs::exists(states.dir() / s.name / "state.json");
                 };
-            runtime::print_output(*out, runtime::kStdout | runtime::kStderr, STDOUT_FILENO,
-                                  STDERR_FILENO, follow);
+            container_log::print_output(*out, container_log::kStdout | container_log::kStderr,
+                                        STDOUT_FILENO, STDERR_FILENO, follow);
             return 0;
         };
     });

@@ -3,7 +3,7 @@
 #include "docker_model/filters.hpp"
 #include "lazy/store_layers.hpp"
 #include "oci/image.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "store/images.hpp"
 #include "util/printable.hpp"
 #include "util/units.hpp"
@@ -35,7 +35,7 @@ void register_ps(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
             refuse_json_with_format(o->json, o->format);
-            runtime::StateDir states;
+            records::StateDir states;
             auto all = states.snapshots();
             std::optional<docker_model::ContainerFilter> filter;
             if (!o->filters.empty())
@@ -67,7 +67,7 @@ void register_ps(CLI::App& app, Context& ctx) {
                     formatted.push_back(docker_model::ps_row(s, up, o->no_trunc));
                     continue;
                 }
-                std::string status = runtime::status_text(s, up);
+                std::string status = records::status_text(s, up);
                 // a lazily pulled image: how much of it is local (lazy/store_layers.hpp)
                 std::pair<std::uint64_t, std::uint64_t> bytes;
                 std::string lazy =

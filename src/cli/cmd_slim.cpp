@@ -9,7 +9,7 @@
 #include "cli/keep_flags.hpp"
 #include "engine/engine.hpp"
 #include "gpu_vendors/all/backends.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "slim/slim.hpp"
 #include "slim/tailor_record.hpp"
 #include "store/images.hpp"
@@ -170,7 +170,7 @@ int slim_action(Context& ctx, const SlimOpts& o) {
         auto after = store::read_image(store, res.manifest);
         auto broke = gpu_vendors::doctor_regressions(
             o.roots, store, img, after, {caller.real_root, caller.uid, caller.gid, false},
-            runtime::runtime_dir().string());
+            records::runtime_dir().string());
         for (auto& f : broke) {
             check_line += (check_line.empty() ? "doctor: " : "; ") + f.id + ": " + f.message;
             rc = 10;

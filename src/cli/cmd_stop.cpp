@@ -3,8 +3,8 @@
 #include "docker_model/words.hpp"
 #include "engine/docker_flags.hpp"
 #include "engine/removal.hpp"
-#include "runtime/events.hpp"
-#include "runtime/state.hpp"
+#include "records/events.hpp"
+#include "records/state.hpp"
 #include "store/owned_tree.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
@@ -30,11 +30,11 @@ void register_stop(CLI::App& app, Context& ctx) {
                     "Seconds to wait before SIGKILL (default: run's --stop-timeout, else 10)");
     cmd->callback([&ctx, o] {
         ctx.action = [o] {
-            runtime::StateDir states;
+            records::StateDir states;
             for (auto& n : o->names) {
                 auto s = states.get(n);
-                runtime::stop(s, o->timeout >= 0 ? std::optional(o->timeout) : std::nullopt);
-                runtime::EventJournal().append(runtime::container_event(s, "stop"));
+                records::stop(s, o->timeout >= 0 ? std::optional(o->timeout) : std::nullopt);
+                records::EventJournal().append(records::container_event(s, "stop"));
                 std::printf("%s\n", n.c_str());
             }
             return 0;
@@ -56,9 +56,9 @@ void register_kill(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, o] {
         ctx.action = [o] {
             int sig = engine::signal_number(o->signal, "--signal");
-            runtime::StateDir states;
+            records::StateDir states;
             for (auto& n : o->names) {
-                runtime::kill_container(states.get(n), sig);
+                records::kill_container(states.get(n), sig);
                 std::printf("%s\n", n.c_str());
             }
             return 0;
@@ -77,7 +77,7 @@ void register_rm(CLI::App& app, Context& ctx) {
     cmd->add_flag("-f,--force", o->force, "Kill a running container first");
     cmd->callback([&ctx, o] {
         ctx.action = [o] {
-            runtime::StateDir states;
+            records::StateDir states;
             for (auto& n : o->names) {
                 auto s = states.get(n);
                 if (s.running() && !o->force)
@@ -130,9 +130,9 @@ void register_container(CLI::App& app, Context& ctx) {
             docker_model::PruneFilter filter(o->filters,
                                              static_cast<std::int64_t>(std::time(nullptr)));
             if (!o->force && !confirmed("This will remove all stopped containers.")) return 0;
-            runtime::StateDir states;
+            records::StateDir states;
             auto r = engine::prune_containers(
-                states, [&](const runtime::ContainerState& s) { return filter.matches(s); });
+                states, [&](const records::ContainerState& s) { return filter.matches(s); });
             if (!r.ids.empty()) {
                 std::printf("Deleted Containers:\n");
                 for (auto& id : r.ids) std::printf("%s\n", id.c_str());

@@ -38,7 +38,7 @@ void register_system(CLI::App& app, Context& ctx) {
     reset->add_flag("-f,--force", *force, "Do not prompt for confirmation");
     reset->callback([&ctx, force] {
         ctx.action = [&ctx, force] {
-            runtime::StateDir states;
+            records::StateDir states;
             auto plan = engine::plan_reset(ctx.store_root(), states);
             if (!*force) {
                 if (!::isatty(STDIN_FILENO))

@@ -1,7 +1,7 @@
 #include "cli/context.hpp"
 #include "docker_model/stats.hpp"
 #include "docker_model/top.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "util/error.hpp"
 
 #include <cstdio>
@@ -20,7 +20,7 @@ void register_top(CLI::App& app, Context& ctx) {
         ctx.action = [rest = *rest] {
             if (rest.empty())
                 throw Error(Errc::usage, "top needs a container", "gantry top NAME [ps OPTIONS]");
-            auto s = runtime::StateDir().get_started(rest[0]);
+            auto s = records::StateDir().get_started(rest[0]);
             std::string table = docker_model::container_top(s, {rest.begin() + 1, rest.end()});
             std::fwrite(table.data(), 1, table.size(), stdout);
             return 0;
@@ -40,7 +40,7 @@ void register_port(CLI::App& app, Context& ctx) {
     cmd->add_option("port", o->port, "PRIVATE_PORT[/PROTO]");
     cmd->callback([&ctx, o] {
         ctx.action = [o] {
-            auto s = runtime::StateDir().get(o->name);
+            auto s = records::StateDir().get(o->name);
             std::string out = docker_model::container_ports(s, o->port);
             std::fwrite(out.data(), 1, out.size(), stdout);
             return 0;

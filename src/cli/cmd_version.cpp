@@ -4,7 +4,7 @@
 #include "docker_model/containers.hpp"
 #include "docker_model/system.hpp"
 #include "oci/image.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "site/report.hpp"
 #include "util/json.hpp"
 
@@ -75,7 +75,7 @@ void register_info(CLI::App& app, Context& ctx) {
                 docker_model::EngineFacts f;
                 f.version = GANTRY_VERSION;
                 f.store_root = ctx.store_root();
-                runtime::StateDir states;
+                records::StateDir states;
                 for (auto& s : states.list()) {
                     ++f.containers;
                     ++(s.running() ? f.running : f.stopped);

@@ -1,5 +1,5 @@
 #include "cli/context.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "util/error.hpp"
 
 #include <cstdio>
@@ -16,12 +16,12 @@ void register_wait(CLI::App& app, Context& ctx) {
     cmd->add_option("container", o->names, "Container names or IDs")->required();
     cmd->callback([&ctx, o] {
         ctx.action = [o] {
-            runtime::StateDir states;
+            records::StateDir states;
             for (auto& n : o->names) {
                 auto s = states.get(n);
                 // the workload, then its monitor recording how it ended
-                runtime::await_exit(s.pid, s.pid_start);
-                runtime::await_exit(s.monitor, s.monitor_start());
+                records::await_exit(s.pid, s.pid_start);
+                records::await_exit(s.monitor, s.monitor_start());
                 auto end = states.find(s.id);
                 if (!end)
                     throw Error(Errc::not_found,

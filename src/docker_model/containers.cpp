@@ -45,7 +45,7 @@ bool has_network_namespace(const oci::RuntimeSpec& spec) {
 
 // The spec's mounts the run asked for (-v, --mount, --tmpfs): those whose destination the
 // state records as the user's.
-std::vector<const oci::Mount*> user_mounts(const runtime::ContainerState& s) {
+std::vector<const oci::Mount*> user_mounts(const records::ContainerState& s) {
     std::vector<const oci::Mount*> out;
     for (auto& m : s.spec.mounts)
         if (std::find(s.user_mounts.begin(), s.user_mounts.end(), m.destination) !=
@@ -65,12 +65,12 @@ json label_method(const json& recv, const std::vector<json>& args) {
 
 } // namespace
 
-std::string state_word(const runtime::ContainerState& s, bool running) {
+std::string state_word(const records::ContainerState& s, bool running) {
     if (running) return "running";
     return s.status == "running" ? "exited" : s.status; // its process is gone
 }
 
-json ps_row(const runtime::ContainerState& s, bool running, bool no_trunc) {
+json ps_row(const records::ContainerState& s, bool running, bool no_trunc) {
     std::string command;
     for (auto& a : s.command) command += (command.empty() ? "" : " ") + a;
     std::string labels;
@@ -84,7 +84,7 @@ json ps_row(const runtime::ContainerState& s, bool running, bool no_trunc) {
             {"RunningFor", units::human_ago(s.created, s.created)},
             {"Ports", ""},
             {"State", state_word(s, running)},
-            {"Status", runtime::status_text(s, running)},
+            {"Status", records::status_text(s, running)},
             {"Size", "0B"},
             {"Names", s.name},
             {"Labels", labels},
@@ -121,11 +121,11 @@ const gotemplate::Listing& ps_listing() {
     return listing;
 }
 
-std::string network_mode(const runtime::ContainerState& s) {
+std::string network_mode(const records::ContainerState& s) {
     return has_network_namespace(s.spec) ? "none" : "host";
 }
 
-json inspect_mounts(const runtime::ContainerState& s) {
+json inspect_mounts(const records::ContainerState& s) {
     json mounts = json::array();
     for (auto* m : user_mounts(s)) {
         bool ro = std::find(m->options.begin(), m->options.end(), "ro") != m->options.end();
@@ -140,7 +140,7 @@ json inspect_mounts(const runtime::ContainerState& s) {
     return mounts;
 }
 
-json inspect_container(const runtime::ContainerState& s, bool running) {
+json inspect_container(const records::ContainerState& s, bool running) {
     const auto& spec = s.spec;
     json args = json::array();
     for (std::size_t i = 1; i < s.command.size(); ++i) args.push_back(s.command[i]);

@@ -238,12 +238,12 @@ const gotemplate::Listing& events_listing() {
 
 gotemplate::Format events_format(const std::string& text) {
     auto f = gotemplate::Format::parse(text, events_listing());
-    runtime::ContainerEvent sample{"start", std::string(64, '0'), "name", "image", {}, 1};
-    f.render({runtime::event_message(sample)});
+    records::ContainerEvent sample{"start", std::string(64, '0'), "name", "image", {}, 1};
+    f.render({records::event_message(sample)});
     return f;
 }
 
-void stream_events(runtime::EventReader& reader, const EventFilter& filter, std::int64_t since,
+void stream_events(records::EventReader& reader, const EventFilter& filter, std::int64_t since,
                    std::optional<std::int64_t> until,
                    const std::function<void(const json&)>& emit) {
     for (;;) {
@@ -256,7 +256,7 @@ void stream_events(runtime::EventReader& reader, const EventFilter& filter, std:
             continue;
         }
         // what was appended up to UNTIL has been read once it has passed
-        std::int64_t left = *until - runtime::realtime_nanos();
+        std::int64_t left = *until - records::realtime_nanos();
         if (left < 0) return;
         reader.wait(int(std::min<std::int64_t>(left / 1'000'000 + 1, 1 << 30)));
     }

@@ -1,4 +1,4 @@
-// docker's `events` over gantry's journal (runtime/events.hpp): its --filter keys and their
+// docker's `events` over gantry's journal (records/events.hpp): its --filter keys and their
 // matching, --since/--until as docker reads them, the line it prints without --format, and what
 // --format executes over (docker's events.Message: .Status .ID .From .Type .Action .Actor
 // .Scope .Time .TimeNano).
@@ -6,7 +6,7 @@
 
 #include "docker_model/filters.hpp"
 #include "gotemplate/docker_format.hpp"
-#include "runtime/events.hpp"
+#include "records/events.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -48,7 +48,7 @@ gotemplate::Format events_format(const std::string& text);
 // docker's events stream: the events of READER from SINCE on (nanoseconds since the epoch) that
 // FILTER matches, each given to EMIT as it is appended, until UNTIL passes (without UNTIL: until
 // the process is ended, as `docker events` runs). An event stamped after UNTIL is not emitted.
-void stream_events(runtime::EventReader& reader, const EventFilter& filter, std::int64_t since,
+void stream_events(records::EventReader& reader, const EventFilter& filter, std::int64_t since,
                    std::optional<std::int64_t> until,
                    const std::function<void(const nlohmann::json&)>& emit);
 

@@ -100,16 +100,16 @@ bool labels_match(const FilterArgs& f, const std::map<std::string, std::string>&
 
 namespace {
 
-std::vector<const runtime::ContainerState*>
-filter_states_of(const std::vector<runtime::ContainerState>& all) {
-    std::vector<const runtime::ContainerState*> out;
+std::vector<const records::ContainerState*>
+filter_states_of(const std::vector<records::ContainerState>& all) {
+    std::vector<const records::ContainerState*> out;
     for (auto& s : all) out.push_back(&s);
     return out;
 }
 
-std::vector<const runtime::ContainerState*>
-filter_states_of(const std::vector<std::shared_ptr<const runtime::ContainerState>>& all) {
-    std::vector<const runtime::ContainerState*> out;
+std::vector<const records::ContainerState*>
+filter_states_of(const std::vector<std::shared_ptr<const records::ContainerState>>& all) {
+    std::vector<const records::ContainerState*> out;
     for (auto& s : all) out.push_back(s.get());
     return out;
 }
@@ -117,18 +117,18 @@ filter_states_of(const std::vector<std::shared_ptr<const runtime::ContainerState
 } // namespace
 
 ContainerFilter::ContainerFilter(
-    const std::vector<std::string>& words, const std::vector<runtime::ContainerState>& all,
+    const std::vector<std::string>& words, const std::vector<records::ContainerState>& all,
     std::function<std::optional<std::string>(const std::string&)> image_digest)
     : ContainerFilter(words, filter_states_of(all), std::move(image_digest)) {}
 
 ContainerFilter::ContainerFilter(
     const std::vector<std::string>& words,
-    const std::vector<std::shared_ptr<const runtime::ContainerState>>& all,
+    const std::vector<std::shared_ptr<const records::ContainerState>>& all,
     std::function<std::optional<std::string>(const std::string&)> image_digest)
     : ContainerFilter(words, filter_states_of(all), std::move(image_digest)) {}
 
 ContainerFilter::ContainerFilter(
-    const std::vector<std::string>& words, const std::vector<const runtime::ContainerState*>& all,
+    const std::vector<std::string>& words, const std::vector<const records::ContainerState*>& all,
     std::function<std::optional<std::string>(const std::string&)> image_digest)
     : f_(parse_filters(
           words, "ps",
@@ -172,7 +172,7 @@ bool ContainerFilter::wants_stopped() const {
     return f_.contains("status"); // moby sets All for a status filter, not for exited
 }
 
-bool ContainerFilter::matches(const runtime::ContainerState& s, bool running) const {
+bool ContainerFilter::matches(const records::ContainerState& s, bool running) const {
     if (!any_of_values(f_, "id", [&](const std::string& v) { return regex_or_exact(v, s.id); }))
         return false;
     if (!any_of_values(f_, "name",
@@ -267,7 +267,7 @@ PruneFilter::PruneFilter(const std::vector<std::string>& words, std::int64_t now
     }
 }
 
-bool PruneFilter::matches(const runtime::ContainerState& s) const {
+bool PruneFilter::matches(const records::ContainerState& s) const {
     if (created_before_ && !(s.created < *created_before_)) return false;
     if (!labels_match(f_, s.labels)) return false;
     if (auto it = f_.find("label!"); it != f_.end())

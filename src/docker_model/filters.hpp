@@ -4,7 +4,7 @@
 // is Error(usage) naming it.
 #pragma once
 
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 
 #include <functional>
 #include <map>
@@ -31,19 +31,19 @@ class ContainerFilter {
     // ALL: every container (for before/since); IMAGE_DIGEST: the manifest digest of a stored
     // image an ancestor value names (nothing when it names none).
     ContainerFilter(const std::vector<std::string>& words,
-                    const std::vector<runtime::ContainerState>& all,
+                    const std::vector<records::ContainerState>& all,
                     std::function<std::optional<std::string>(const std::string&)> image_digest);
     // the same over StateDir::snapshots()
     ContainerFilter(const std::vector<std::string>& words,
-                    const std::vector<std::shared_ptr<const runtime::ContainerState>>& all,
+                    const std::vector<std::shared_ptr<const records::ContainerState>>& all,
                     std::function<std::optional<std::string>(const std::string&)> image_digest);
-    bool matches(const runtime::ContainerState& s, bool running) const;
+    bool matches(const records::ContainerState& s, bool running) const;
     // a status= filter: a listing without -a shows stopped containers then too (docker's)
     bool wants_stopped() const;
 
   private:
     ContainerFilter(const std::vector<std::string>& words,
-                    const std::vector<const runtime::ContainerState*>& all,
+                    const std::vector<const records::ContainerState*>& all,
                     std::function<std::optional<std::string>(const std::string&)> image_digest);
 
     FilterArgs f_;
@@ -57,7 +57,7 @@ class ContainerFilter {
 class PruneFilter {
   public:
     PruneFilter(const std::vector<std::string>& words, std::int64_t now);
-    bool matches(const runtime::ContainerState& s) const;
+    bool matches(const records::ContainerState& s) const;
 
   private:
     FilterArgs f_;

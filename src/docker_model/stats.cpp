@@ -90,7 +90,7 @@ std::uint64_t stats_host_memory() {
 }
 
 // the container's own cgroup v2 directory, or "" (none of its own)
-std::string stats_own_cgroup(const runtime::ContainerState& s) {
+std::string stats_own_cgroup(const records::ContainerState& s) {
     std::ifstream in("/proc/" + std::to_string(s.pid) + "/cgroup");
     std::string line;
     while (std::getline(in, line)) {
@@ -173,7 +173,7 @@ std::set<pid_t> stats_process_tree(pid_t root) {
     return all;
 }
 
-void stats_from_proc(const runtime::ContainerState& s, StatsSample& x) {
+void stats_from_proc(const records::ContainerState& s, StatsSample& x) {
     const auto tick = 1000000000ULL / static_cast<std::uint64_t>(::sysconf(_SC_CLK_TCK));
     const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
     for (pid_t p : stats_process_tree(s.pid)) {
@@ -201,7 +201,7 @@ void stats_from_proc(const runtime::ContainerState& s, StatsSample& x) {
 
 // cgroup v1's memory controller (a v1 or hybrid host): the container's own memory cgroup's
 // usage, limit and stat, when it has one (a run with --memory)
-void stats_memory_v1(const runtime::ContainerState& s, StatsSample& x) {
+void stats_memory_v1(const records::ContainerState& s, StatsSample& x) {
     std::ifstream in("/proc/" + std::to_string(s.pid) + "/cgroup");
     std::string line;
     while (std::getline(in, line)) {
@@ -237,7 +237,7 @@ json stats_cpu_json(const StatsSample& x) {
 
 } // namespace
 
-StatsSample sample_stats(const runtime::ContainerState& s) {
+StatsSample sample_stats(const records::ContainerState& s) {
     StatsSample x;
     if (!s.running()) return x;
     x.read = stats_now();
@@ -254,7 +254,7 @@ StatsSample sample_stats(const runtime::ContainerState& s) {
     return x;
 }
 
-json stats_json(const runtime::ContainerState& s, const StatsSample& now, const StatsSample& pre) {
+json stats_json(const records::ContainerState& s, const StatsSample& now, const StatsSample& pre) {
     json mem = json::object();
     if (now.valid)
         mem = {{"usage", now.mem_usage}, {"stats", now.mem_stats}, {"limit", now.mem_limit}};
@@ -420,10 +420,10 @@ namespace {
 // A container stats lists: as the user named it (or its short ID), and its record, if any now
 struct StatsTarget {
     std::string as_named;
-    std::optional<runtime::ContainerState> state;
+    std::optional<records::ContainerState> state;
 };
 
-std::vector<StatsTarget> stats_targets(const runtime::StateDir& states, const StatsRequest& rq) {
+std::vector<StatsTarget> stats_targets(const records::StateDir& states, const StatsRequest& rq) {
     std::vector<StatsTarget> out;
     if (!rq.containers.empty()) {
         for (const auto& n : rq.containers) out.push_back({n, states.find(n)});
@@ -439,7 +439,7 @@ std::vector<StatsTarget> stats_targets(const runtime::StateDir& states, const St
 void print_stats(const StatsRequest& rq, std::FILE* out) {
     const auto format =
         gotemplate::Format::parse(rq.format.empty() ? "table" : rq.format, stats_listing());
-    runtime::StateDir states;
+    records::StateDir states;
     for (const auto& n : rq.containers) (void)states.get(n); // each named one must exist
     const bool terminal = ::isatty(::fileno(out)) == 1;
     std::map<std::string, StatsSample> previous; // by container ID

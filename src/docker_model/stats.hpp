@@ -9,7 +9,7 @@
 #pragma once
 
 #include "gotemplate/docker_format.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -36,10 +36,10 @@ struct StatsSample {
 
 // A sample of S now (an invalid one when S is not running). A memory limit of none is the
 // host's memory, as docker reports it.
-StatsSample sample_stats(const runtime::ContainerState& s);
+StatsSample sample_stats(const records::ContainerState& s);
 
 // docker's StatsJSON of S: NOW, with PRE as precpu_stats (and preread).
-json stats_json(const runtime::ContainerState& s, const StatsSample& now, const StatsSample& pre);
+json stats_json(const records::ContainerState& s, const StatsSample& now, const StatsSample& pre);
 
 // The row `stats --format` executes for a StatsJSON: .Container (CONTAINER, as the user named
 // it), .Name, .ID (12 characters unless NO_TRUNC), .CPUPerc, .MemUsage, .MemPerc, .NetIO,

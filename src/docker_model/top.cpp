@@ -94,7 +94,7 @@ std::string top_table(std::string_view ps_output, const std::set<pid_t>& pids) {
     return out;
 }
 
-std::string container_top(const runtime::ContainerState& s, std::vector<std::string> ps_args) {
+std::string container_top(const records::ContainerState& s, std::vector<std::string> ps_args) {
     if (!s.running())
         throw Error(Errc::conflict, "container " + s.name + " is not running",
                     "`gantry ps -a` shows its state; `top` lists a running container's processes");
@@ -123,7 +123,7 @@ std::string container_top(const runtime::ContainerState& s, std::vector<std::str
     return top_table(output, pids);
 }
 
-std::string container_ports(const runtime::ContainerState& s, const std::string& port) {
+std::string container_ports(const records::ContainerState& s, const std::string& port) {
     if (port.empty()) return ""; // no mapping: docker prints nothing
     std::string p = port.find('/') == std::string::npos ? port + "/tcp" : port;
     throw Error(Errc::not_found, "No public port '" + p + "' published for " + s.name,

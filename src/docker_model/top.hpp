@@ -4,7 +4,7 @@
 // the host's network or none, so none has a published port.
 #pragma once
 
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 
 #include <set>
 #include <string>
@@ -24,10 +24,10 @@ std::string top_table(std::string_view ps_output, const std::set<pid_t>& pids);
 
 // `gantry top S [PS_ARGS]`: Error(conflict) when S is not running; ps's own failure (a bad
 // option) is Error(usage) with its message; no ps in PATH is Error(not_found).
-std::string container_top(const runtime::ContainerState& s, std::vector<std::string> ps_args);
+std::string container_top(const records::ContainerState& s, std::vector<std::string> ps_args);
 
 // `gantry port S [PORT[/PROTO]]`: the mappings to print (none: gantry publishes no port); a
 // PORT asked for is Error(not_found) in docker's words.
-std::string container_ports(const runtime::ContainerState& s, const std::string& port);
+std::string container_ports(const records::ContainerState& s, const std::string& port);
 
 } // namespace gantry::docker_model

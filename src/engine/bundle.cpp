@@ -8,8 +8,8 @@
 #include "lazy/store_layers.hpp"
 #include "lazy/tree.hpp"
 #include "oci/image.hpp"
+#include "records/state.hpp"
 #include "rootfs/rootfs.hpp"
-#include "runtime/state.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -106,7 +106,7 @@ void write_bundle(store::Store& store, const RunRequest& r, const std::string& d
                                  nullptr,
                                  ids,
                                  r.no_require,
-                                 runtime::runtime_dir().string(),
+                                 records::runtime_dir().string(),
                                  fs::self_exe()};
     gpu_vendors::add_gpus(spec, gpus, r.gpu_vendor, {}, &warnings);
     for (auto& w : warnings) log::warn(w);

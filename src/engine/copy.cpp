@@ -4,7 +4,7 @@
 
 #include "engine/copy_tree.hpp"
 #include "engine/stopped_root.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -39,7 +39,7 @@ struct CopySide {
 // Calls BODY with container NAME's side: its running root (/proc/PID/root), or, stopped, its
 // root mounted in a child process (engine/stopped_root.hpp).
 void in_container(const std::string& name, const std::function<void(const CopySide&)>& body) {
-    auto s = runtime::StateDir().get(name);
+    auto s = records::StateDir().get(name);
     CopySide side;
     side.label = "container " + s.name;
     if (!s.running()) {
@@ -52,7 +52,7 @@ void in_container(const std::string& name, const std::function<void(const CopySi
     auto proc = "/proc/" + std::to_string(s.pid) + "/root";
     side.root = Fd(::open(proc.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!side.root) throw_errno("cannot open the root of container " + s.name + " (" + proc + ")");
-    if (!runtime::process_running(s.pid, s.pid_start)) // its pid was reused meanwhile
+    if (!records::process_running(s.pid, s.pid_start)) // its pid was reused meanwhile
         throw Error(Errc::conflict, "container " + s.name + " stopped while the copy began",
                     "copy again");
     body(side);

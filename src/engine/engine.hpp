@@ -46,7 +46,7 @@ struct Caller {
     uid_t uid = 0;
     gid_t gid = 0;
     // The user's id maps with subordinate ids when /etc/subuid and newuidmap allow them
-    // (runtime::unprivileged_maps); looked up when first needed. Unused for real root.
+    // (userns::unprivileged_maps); looked up when first needed. Unused for real root.
     std::optional<std::array<std::vector<oci::IdMapping>, 2>> subid_maps;
 
     static Caller current();

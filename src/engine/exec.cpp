@@ -1,9 +1,9 @@
 #include "engine/exec.hpp"
 
+#include "records/events.hpp"
 #include "runspec/user_spec.hpp"
-#include "runtime/events.hpp"
 #include "runtime/exec.hpp"
-#include "runtime/idmap.hpp"
+#include "userns/idmap.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -36,7 +36,7 @@ std::string containers_passwd(pid_t pid) {
 
 } // namespace
 
-oci::RuntimeSpec exec_spec(const runtime::ContainerState& s, const ExecRequest& request) {
+oci::RuntimeSpec exec_spec(const records::ContainerState& s, const ExecRequest& request) {
     if (request.command.empty())
         throw Error(Errc::usage, "exec needs a command", "gantry exec [-it] NAME COMMAND [ARG...]");
     oci::RuntimeSpec spec = s.spec;
@@ -80,7 +80,7 @@ std::string exec_event_action(const std::string& what, const std::vector<std::st
 }
 
 int exec(const ExecRequest& request) {
-    runtime::StateDir states;
+    records::StateDir states;
     auto s = states.get_started(request.container);
     if (!s.running())
         throw Error(Errc::conflict, "container " + s.name + " is not running",
@@ -88,21 +88,21 @@ int exec(const ExecRequest& request) {
     oci::RuntimeSpec spec = exec_spec(s, request);
     // docker's exec events: the exec's ID among the attributes of each, its status in exec_die's
     const std::string exec_id = random::hex_id(32);
-    runtime::EventJournal journal;
-    journal.append(runtime::container_event(s, exec_event_action("exec_create", spec.args),
+    records::EventJournal journal;
+    journal.append(records::container_event(s, exec_event_action("exec_create", spec.args),
                                             {{"execID", exec_id}}));
-    journal.append(runtime::container_event(s, exec_event_action("exec_start", spec.args),
+    journal.append(records::container_event(s, exec_event_action("exec_start", spec.args),
                                             {{"execID", exec_id}}));
     int status = 0;
     try {
-        status = runtime::exec_in(s.pid, spec, runtime::is_single_id(spec.gid_mappings));
+        status = runtime::exec_in(s.pid, spec, userns::is_single_id(spec.gid_mappings));
     } catch (const Error& e) {
-        journal.append(runtime::container_event(
+        journal.append(records::container_event(
             s, "exec_die",
             {{"execID", exec_id}, {"exitCode", std::to_string(exit_status(e.code()))}}));
         throw;
     }
-    journal.append(runtime::container_event(
+    journal.append(records::container_event(
         s, "exec_die", {{"execID", exec_id}, {"exitCode", std::to_string(status)}}));
     return status;
 }

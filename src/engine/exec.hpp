@@ -6,7 +6,7 @@
 #pragma once
 
 #include "oci/runtime_spec.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 
 #include <string>
 #include <vector>
@@ -26,7 +26,7 @@ struct ExecRequest {
 // container's own /etc/passwd, read inside its root (a link there cannot reach the host's
 // files); HOME follows the user unless REQUEST's env sets it. Throws Error(usage) naming a bad
 // variable, a relative working directory or an unknown user.
-oci::RuntimeSpec exec_spec(const runtime::ContainerState& s, const ExecRequest& request);
+oci::RuntimeSpec exec_spec(const records::ContainerState& s, const ExecRequest& request);
 
 // Runs REQUEST in its container and returns the process's exit status; Error(conflict) when
 // the container is not running, and errors before the start as runtime::exec_in throws them.

@@ -3,8 +3,8 @@
 #include "engine/squashfs.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "lazy/tree_files.hpp"
+#include "records/state.hpp"
 #include "rootfs/image_files.hpp"
-#include "runtime/state.hpp"
 #include "sqsh/image_ref.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -33,7 +33,7 @@ void add_gpus(Prepared& p) {
     gpu_vendors::ImageContext image{*p.store, p.view.image, files, r.image};
     gpu_vendors::GpuContext ctx{
         gpu_vendors::Door::run,          env,           r.gpus, roots, &image, caller, r.no_require,
-        runtime::runtime_dir().string(), fs::self_exe()};
+        records::runtime_dir().string(), fs::self_exe()};
     std::vector<std::string> warnings;
     gpu_vendors::add_gpus(p.spec, ctx, r.gpu_vendor, p.scratch->dir().string(), &warnings);
     for (auto& w : warnings) log::debug("GPU description: " + w);

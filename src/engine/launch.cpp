@@ -2,6 +2,7 @@
 // containers, for exec, ps, stop, logs and rm), the cgroup, the launch with its fallback to a
 // flattened root where the kernel refuses the overlay, the write report, and for -d the monitor
 // process that supervises the container after `gantry run` returned.
+#include "container_log/output.hpp"
 #include "engine/docker_flags.hpp"
 #include "engine/engine.hpp"
 #include "engine/record.hpp"
@@ -11,14 +12,13 @@
 #include "lazy/squashfs_artifact.hpp"
 #include "lazy/tree.hpp"
 #include "oci/seccomp_profile.hpp"
+#include "records/events.hpp"
+#include "records/state.hpp"
 #include "rootfs/rootfs.hpp"
 #include "runtime/container_cgroup.hpp"
-#include "runtime/events.hpp"
 #include "runtime/monitor.hpp"
-#include "runtime/output.hpp"
-#include "runtime/seccomp.hpp"
-#include "runtime/state.hpp"
-#include "runtime/thread_confinement.hpp"
+#include "sandbox/thread_confinement.hpp"
+#include "seccomp/seccomp.hpp"
 #include "sqsh/image_tree.hpp"
 #include "sqsh/kernel_mount.hpp"
 #include "util/error.hpp"
@@ -62,8 +62,8 @@ class Record {
             cs_.labels = p.labels;
             // journalled with the start event once the process runs, off the start's path
             // (before that if it never starts), with this moment's time
-            create_ = runtime::container_event(cs_, "create");
-            create_->time_nano = runtime::realtime_nanos();
+            create_ = records::container_event(cs_, "create");
+            create_->time_nano = records::realtime_nanos();
             return;
         }
         states_.emplace();
@@ -86,7 +86,7 @@ class Record {
                 log::debug("the container cannot be started again: " + e.message());
             }
         owner_ = states_->create(cs_);
-        journal_.append(runtime::container_event(cs_, "create"));
+        journal_.append(records::container_event(cs_, "create"));
     }
     ~Record() {
         if (!scratch_.kept()) remove();
@@ -107,17 +107,17 @@ class Record {
     void serving(pid_t server) {
         if (!states_ || server <= 0) return;
         cs_.server = server;
-        cs_.server_start = runtime::process_start_time(server);
+        cs_.server_start = records::process_start_time(server);
     }
     void started(pid_t pid) {
-        std::vector<runtime::ContainerEvent> events;
+        std::vector<records::ContainerEvent> events;
         if (create_) events.push_back(std::move(*create_));
         create_.reset();
-        events.push_back(runtime::container_event(cs_, "start"));
+        events.push_back(records::container_event(cs_, "start"));
         journal_.append_all(events);
         if (!states_) return;
         cs_.pid = pid;
-        cs_.pid_start = runtime::process_start_time(pid);
+        cs_.pid_start = records::process_start_time(pid);
         cs_.monitor = ::getpid();
         cs_.status = "running";
         states_->save_current(cs_);
@@ -125,12 +125,12 @@ class Record {
     void exited(int status) {
         journal_created();
         journal_.append(
-            runtime::container_event(cs_, "die", {{"exitCode", std::to_string(status)}}));
+            records::container_event(cs_, "die", {{"exitCode", std::to_string(status)}}));
         if (!states_) return;
         removing_ = removal_requested();
         cs_.status = "exited";
         cs_.exit_code = status;
-        cs_.finished = runtime::now_rfc3339();
+        cs_.finished = records::now_rfc3339();
         states_->save_current(cs_); // unless rm'ed
     }
     bool removing() const { return removing_; }
@@ -159,7 +159,7 @@ class Record {
             return;
         }
         journal_created();
-        journal_.append(runtime::container_event(cs_, "destroy"));
+        journal_.append(records::container_event(cs_, "destroy"));
     }
 
   private:
@@ -168,13 +168,13 @@ class Record {
         create_.reset();
     }
     store::Scratch& scratch_;
-    std::optional<runtime::StateDir> states_;
-    runtime::ContainerState cs_;
+    std::optional<records::StateDir> states_;
+    records::ContainerState cs_;
     // The name's owner lock: inherited by the -d monitor (fork shares it), so the name stays
     // claimed until the last of this gantry and its monitor has exited.
     FileLock owner_;
-    runtime::EventJournal journal_;
-    std::optional<runtime::ContainerEvent> create_; // not journalled yet (a foreground run's)
+    records::EventJournal journal_;
+    std::optional<records::ContainerEvent> create_; // not journalled yet (a foreground run's)
     bool removing_ = false, destroyed_ = false;
 };
 
@@ -188,7 +188,7 @@ struct Launcher {
     std::unique_ptr<fuse::Server> server; // a squashfs image's FUSE server
     Fd lower_tree;                        // or its kernel mount (root)
     int ready_w = -1;                     // -d: the pipe to the waiting `gantry run`
-    pid_t copier = -1;                    // -d: the output copier (runtime/output.hpp)
+    pid_t copier = -1;                    // -d: the output copier (container_log/output.hpp)
 
     explicit Launcher(Prepared& prepared) : p(prepared), record(prepared) {
         if (p.resources.any())
@@ -199,7 +199,7 @@ struct Launcher {
         l.spec = std::move(p.spec); // the launch's copy is the one from here on
         if (l.spec.seccomp)
             l.seccomp =
-                runtime::seccomp_program(l.spec.capabilities.bounding,
+                seccomp::seccomp_program(l.spec.capabilities.bounding,
                                          l.spec.annotations.count(oci::kFakeRootAnnotation) > 0);
         if (cgroup) l.on_created = [this](pid_t pid) { cgroup->add(pid); };
         l.mount_point = scratch.mount_point().string();
@@ -215,7 +215,7 @@ struct Launcher {
             server = std::make_unique<fuse::Server>(
                 p.lazy, fuse::IdView{l.spec.uid_mappings, l.spec.gid_mappings});
             l.fuse_serve = [this](Fd dev) {
-                server->serve(std::move(dev), runtime::confinement(lazy::server_calls()));
+                server->serve(std::move(dev), sandbox::confinement(lazy::server_calls()));
                 record.serving(server->pid());
             };
             l.fuse_options = fuse::Server::mount_options;
@@ -328,7 +328,7 @@ struct Launcher {
             ::dup2(null, 2);
             ::close(null);
         }
-        if (copier > 0) runtime::await_output_copier(copier, 2000);
+        if (copier > 0) container_log::await_output_copier(copier, 2000);
         copier = -1;
     }
 
@@ -362,8 +362,8 @@ struct Launcher {
             // (each chunk marked with its stream); without one, the output goes nowhere
             try {
                 Fd out_w, err_w;
-                copier = runtime::start_output_copier(
-                    (scratch.dir() / runtime::kOutputFile).string(), out_w, err_w);
+                copier = container_log::start_output_copier(
+                    (scratch.dir() / container_log::kOutputFile).string(), out_w, err_w);
                 ::dup2(out_w.get(), 1);
                 ::dup2(err_w.get(), 2);
             } catch (const Error&) {
@@ -404,8 +404,8 @@ struct Launcher {
 
 } // namespace
 
-runtime::ContainerState container_record(const Prepared& p) {
-    runtime::ContainerState cs;
+records::ContainerState container_record(const Prepared& p) {
+    records::ContainerState cs;
     cs.name = p.request.name.empty() ? p.id : p.request.name;
     cs.id = p.id;
     cs.image = p.request.image;
@@ -415,7 +415,7 @@ runtime::ContainerState container_record(const Prepared& p) {
     cs.container_dir = p.scratch->dir().string();
     cs.command = p.spec.args;
     cs.detached = p.request.detach;
-    cs.created = runtime::now_rfc3339();
+    cs.created = records::now_rfc3339();
     cs.spec = p.spec;
     if (!p.request.stop_signal.empty())
         cs.stop_signal = signal_number(p.request.stop_signal, "--stop-signal");

@@ -4,7 +4,7 @@
 #include "engine/docker_flags.hpp"
 #include "engine/record.hpp"
 #include "engine/request_json.hpp"
-#include "runtime/events.hpp"
+#include "records/events.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/lock.hpp"
@@ -41,18 +41,18 @@ std::string create(store::Store& store, RunRequest request, Caller caller) {
     auto cs = container_record(p);
     cs.startable = true;
     write_request(p.scratch->dir(), kept);
-    runtime::StateDir states;
+    records::StateDir states;
     {
         auto owner = states.create(cs); // released at once: nothing runs it
     }
     p.scratch->keep();
-    runtime::EventJournal().append(runtime::container_event(cs, "create"));
+    records::EventJournal().append(records::container_event(cs, "create"));
     if (!request.cidfile.empty()) write_cidfile(request.cidfile, p.id);
     return p.id;
 }
 
 Outcome start(const std::string& key, Caller caller, const StartOptions& o) {
-    runtime::StateDir states;
+    records::StateDir states;
     auto s = states.get(key);
     bool attach = o.attach || o.interactive;
     if (s.running()) {
@@ -93,21 +93,21 @@ Outcome start(const std::string& key, Caller caller, const StartOptions& o) {
 }
 
 void restart(const std::string& key, Caller caller, std::optional<double> timeout) {
-    runtime::StateDir states;
+    records::StateDir states;
     auto s = states.get(key);
     if (s.running()) {
-        runtime::stop(s, timeout);
-        runtime::EventJournal().append(runtime::container_event(s, "stop"));
+        records::stop(s, timeout);
+        records::EventJournal().append(records::container_event(s, "stop"));
     }
     start(s.id, std::move(caller));
-    runtime::EventJournal().append(runtime::container_event(states.get(s.id), "restart"));
+    records::EventJournal().append(records::container_event(states.get(s.id), "restart"));
 }
 
-runtime::ContainerState rename(const std::string& key, const std::string& new_name) {
-    runtime::StateDir states;
+records::ContainerState rename(const std::string& key, const std::string& new_name) {
+    records::StateDir states;
     auto old = states.get(key).name;
     auto s = states.rename(key, new_name);
-    runtime::EventJournal().append(runtime::container_event(s, "rename", {{"oldName", "/" + old}}));
+    records::EventJournal().append(records::container_event(s, "rename", {{"oldName", "/" + old}}));
     return s;
 }
 

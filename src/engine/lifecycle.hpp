@@ -12,7 +12,7 @@
 #pragma once
 
 #include "engine/engine.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 
 #include <optional>
 #include <string>
@@ -38,6 +38,6 @@ void restart(const std::string& name_or_id, Caller caller,
              std::optional<double> timeout = std::nullopt);
 
 // docker's rename (journalled: rename, with oldName): the record as renamed.
-runtime::ContainerState rename(const std::string& name_or_id, const std::string& new_name);
+records::ContainerState rename(const std::string& name_or_id, const std::string& new_name);
 
 } // namespace gantry::engine

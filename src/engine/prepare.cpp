@@ -19,15 +19,15 @@
 #include "lazy/tree.hpp"
 #include "oci/image.hpp"
 #include "oci/seccomp_profile.hpp"
-#include "runtime/idmap.hpp"
-#include "runtime/state.hpp"
-#include "runtime/thread_confinement.hpp"
+#include "records/state.hpp"
+#include "sandbox/thread_confinement.hpp"
 #include "site/file_signature.hpp"
 #include "sqsh/cache.hpp"
 #include "sqsh/facts.hpp"
 #include "sqsh/image_ref.hpp"
 #include "sqsh/shared.hpp"
 #include "store/owned_tree.hpp"
+#include "userns/idmap.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -69,7 +69,7 @@ void map_ids(Prepared& p) {
                     "install the uidmap package");
     // the store's image files owned by subordinate ids (store/owned_tree.hpp) must be the ids
     // these maps give; with the caller's id alone they show as nobody, as podman's do
-    if (!runtime::is_single_id(o.uid_maps) && p.store)
+    if (!userns::is_single_id(o.uid_maps) && p.store)
         store::check_store_maps(p.store->root(), store::SubIdMaps{o.uid_maps, o.gid_maps});
 }
 
@@ -101,7 +101,7 @@ void read_lazy_image(Prepared& p) {
     p.view.image.config.raw.erase("history");
     if (lazy::is_squashfs(*rec)) { // gantry's squashfs artifact, mounted from the registry
         auto opened = lazy::open_squashfs(*p.store, *rec, po.client,
-                                          runtime::confinement(lazy::server_calls()));
+                                          sandbox::confinement(lazy::server_calls()));
         p.view.passwd = std::move(opened.passwd);
         p.lazy = std::move(opened.tree);
         return;
@@ -261,7 +261,7 @@ void check_cpu(Prepared& p) {
     if (p.lazy) files = nullptr;
     std::string cache; // the per-boot cache of program lookups, when there is a runtime dir
     try {
-        cache = (runtime::runtime_dir() / "cpu-programs").string();
+        cache = (records::runtime_dir() / "cpu-programs").string();
     } catch (const Error& e) {
         log::debug("no CPU check cache: " + e.message());
     }

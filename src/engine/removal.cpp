@@ -7,15 +7,15 @@
 
 namespace gantry::engine {
 
-void remove_whole_container(runtime::StateDir& states, const runtime::ContainerState& s) {
-    runtime::remove_container(states, s);
+void remove_whole_container(records::StateDir& states, const records::ContainerState& s) {
+    records::remove_container(states, s);
     if (!s.container_dir.empty()) store::remove_owned_tree(s.container_dir);
     if (!s.store_root.empty()) store::Store(s.store_root).remove_hold(s.id);
 }
 
 PrunedContainers
-prune_containers(runtime::StateDir& states,
-                 const std::function<bool(const runtime::ContainerState&)>& selected) {
+prune_containers(records::StateDir& states,
+                 const std::function<bool(const records::ContainerState&)>& selected) {
     PrunedContainers out;
     for (auto& s : states.list()) {
         // a created record whose monitor lives is being started (StateDir::find_started)

@@ -1,10 +1,10 @@
 // Removing recorded containers: `gantry rm`, the Engine API's DELETE /containers/{id}, and
-// docker's `container prune`. A container goes with its record (runtime::remove_container),
+// docker's `container prune`. A container goes with its record (records::remove_container),
 // its directory (the writable layer on disk, its logs, its kept request) and its hold on its
 // image in the store.
 #pragma once
 
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -14,7 +14,7 @@
 namespace gantry::engine {
 
 // Removes S whole, as `gantry rm -f` does (a running one is killed first).
-void remove_whole_container(runtime::StateDir& states, const runtime::ContainerState& s);
+void remove_whole_container(records::StateDir& states, const records::ContainerState& s);
 
 struct PrunedContainers {
     std::vector<std::string> ids; // of the containers removed, in the order removed
@@ -23,7 +23,7 @@ struct PrunedContainers {
 // docker's `container prune`: every container that is not running, nor being started by its
 // monitor, and that SELECTED accepts, removed whole.
 PrunedContainers
-prune_containers(runtime::StateDir& states,
-                 const std::function<bool(const runtime::ContainerState&)>& selected);
+prune_containers(records::StateDir& states,
+                 const std::function<bool(const records::ContainerState&)>& selected);
 
 } // namespace gantry::engine

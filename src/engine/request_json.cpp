@@ -1,8 +1,8 @@
 // request.json: a RunRequest field by field, by the field's name; and what makes one persistable.
 #include "engine/request_json.hpp"
 
+#include "records/state.hpp"
 #include "runspec/builder.hpp"
-#include "runtime/state.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/json.hpp"
@@ -206,7 +206,7 @@ void write_request(const std::filesystem::path& dir, const RunRequest& r) {
     // beside the container's state, which is gone at boot anyway: not synced
     std::string text =
         safe_json::dump_or_refuse(request_to_json(r), 2, "the run request",
-                                  "a kept container's request", runtime::kNotUtf8Hint);
+                                  "a kept container's request", records::kNotUtf8Hint);
     fs::write_atomic(dir / "request.json", text + "\n", 0600, fs::Sync::volatile_only);
 }
 

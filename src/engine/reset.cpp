@@ -51,7 +51,7 @@ void remove_owned_tree(const stdfs::path& path) {
     store::remove_owned_tree(path);
 }
 
-ResetPlan plan_reset(const stdfs::path& root, const runtime::StateDir& states) {
+ResetPlan plan_reset(const stdfs::path& root, const records::StateDir& states) {
     ResetPlan p;
     p.root = clean_root(root);
     struct stat st {};
@@ -85,7 +85,7 @@ std::string describe(const ResetPlan& plan) {
     return out;
 }
 
-ResetResult reset(const ResetPlan& plan, runtime::StateDir& states) {
+ResetResult reset(const ResetPlan& plan, records::StateDir& states) {
     ResetResult r;
     auto writers_busy = [&] {
         return Error(Errc::conflict,
@@ -113,7 +113,7 @@ ResetResult reset(const ResetPlan& plan, runtime::StateDir& states) {
             if (!recorded.contains(d.str())) throw foreground_busy();
     }
     for (auto& s : plan.containers) {
-        runtime::remove_container(states, s);
+        records::remove_container(states, s);
         if (!s.container_dir.empty() && !inside(s.container_dir, plan.root))
             remove_owned_tree(s.container_dir);
         ++r.containers;

@@ -17,7 +17,7 @@
 // `podman unshare rm -rf` would.
 #pragma once
 
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 
 #include <cstddef>
 #include <filesystem>
@@ -30,13 +30,13 @@ struct ResetPlan {
     std::filesystem::path root;                      // the store
     bool exists = false;                             // false: nothing to remove
     std::size_t images = 0;                          // its references (tags and digests)
-    std::vector<runtime::ContainerState> containers; // recorded with this store
+    std::vector<records::ContainerState> containers; // recorded with this store
     std::size_t running = 0;                         // of those, running now
 };
 
 // What reset() would remove; reads only (no store is made where there is none).
 // Error(invalid) when ROOT exists but is not a gantry store.
-ResetPlan plan_reset(const std::filesystem::path& root, const runtime::StateDir& states);
+ResetPlan plan_reset(const std::filesystem::path& root, const records::StateDir& states);
 
 // The confirmation prompt's text: what goes, in podman's words ("WARNING! This will remove:").
 std::string describe(const ResetPlan& plan);
@@ -49,7 +49,7 @@ struct ResetResult {
 // Removes what PLAN names: Error(conflict) (nothing removed) while a foreground container runs
 // with one of its images or a command writes to it; Error(io) naming the path that could not
 // be removed. A store already gone is not an error.
-ResetResult reset(const ResetPlan& plan, runtime::StateDir& states);
+ResetResult reset(const ResetPlan& plan, records::StateDir& states);
 
 // Removes the tree at PATH, including what a user's subordinate ids own (a child process in a
 // user namespace with the caller's maps does, where the caller alone cannot): for a caller

@@ -1,13 +1,13 @@
 #include "engine/squashfs.hpp"
 
 #include "fuse/server.hpp"
-#include "runtime/thread_confinement.hpp"
+#include "sandbox/thread_confinement.hpp"
 #include "sqsh/facts_cache.hpp"
 
 namespace gantry::engine {
 
 std::function<void()> squashfs_confinement() {
-    return runtime::confinement(fuse::Server::syscalls());
+    return sandbox::confinement(fuse::Server::syscalls());
 }
 
 SquashfsFile open_squashfs(const std::string& path, bool want_passwd) {

@@ -3,7 +3,7 @@
 // mounts or describes it is read by a process of its own (sqsh/facts.hpp), and the FUSE server
 // (fuse/server.hpp) is another; both get squashfs_confinement(): nobody when root, no
 // capabilities, no_new_privs, the seccomp allow-list of the calls they make
-// (runtime/thread_confinement.hpp).
+// (sandbox/thread_confinement.hpp).
 #pragma once
 
 #include "sqsh/facts.hpp"
@@ -30,7 +30,7 @@ SquashfsFile open_squashfs(const std::string& path, bool want_passwd,
 
 // What a process that parses a squashfs image calls first (compiled once per gantry process).
 // A process that also fetches what it reads from a registry (a lazily pulled image's server, the
-// reader of a squashfs artifact's facts) is confined by runtime::confinement(lazy::server_calls()),
+// reader of a squashfs artifact's facts) is confined by sandbox::confinement(lazy::server_calls()),
 // in `gantry run` and `gantry oci` alike (docs/lazy-pull.md, Confinement).
 std::function<void()> squashfs_confinement();
 

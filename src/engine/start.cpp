@@ -1,7 +1,7 @@
 // Who starts a container (Caller) and the one decision on its early start.
 #include "engine/engine.hpp"
 #include "engine/options.hpp"
-#include "runtime/idmap.hpp"
+#include "userns/idmap.hpp"
 #include "util/identity.hpp"
 
 #include <unistd.h>
@@ -25,12 +25,12 @@ std::array<std::vector<oci::IdMapping>, 2> Caller::id_maps(const std::string& us
         return maps;
     }
     if (userns == "single") {
-        runtime::unprivileged_maps(uid, gid, false, maps[0], maps[1]);
+        userns::unprivileged_maps(uid, gid, false, maps[0], maps[1]);
         return maps;
     }
     if (!subid_maps) {
         auto& m = subid_maps.emplace();
-        runtime::unprivileged_maps(uid, gid, true, m[0], m[1]);
+        userns::unprivileged_maps(uid, gid, true, m[0], m[1]);
     }
     return *subid_maps;
 }
@@ -50,7 +50,7 @@ bool may_start_early(const RunRequest& r, Caller& c) {
         asks_for_limits(r) || r.userns == "keep-id")
         return false;
     auto maps = c.id_maps(r.userns);
-    return runtime::is_single_id(maps[0]) && runtime::is_single_id(maps[1]);
+    return userns::is_single_id(maps[0]) && userns::is_single_id(maps[1]);
 }
 
 std::unique_ptr<runtime::EarlyStart> start_early(const RunRequest& r, const runspec::RunOptions& o,

@@ -3,9 +3,9 @@
 
 #include "oci/image.hpp"
 #include "rootfs/rootfs.hpp"
-#include "runtime/idmap.hpp"
 #include "store/owned_tree.hpp"
 #include "store/store.hpp"
+#include "userns/idmap.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -32,7 +32,7 @@ void stopped_report(int fd, const Error& e) {
     [[maybe_unused]] auto n = ::write(fd, text.data(), text.size());
 }
 
-void stopped_mount(const runtime::ContainerState& s, const rootfs::LayerStack& st,
+void stopped_mount(const records::ContainerState& s, const rootfs::LayerStack& st,
                    const std::string& target) {
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
         throw_errno("cannot make a private mount namespace for the copy");
@@ -48,7 +48,7 @@ void stopped_mount(const runtime::ContainerState& s, const rootfs::LayerStack& s
 
 } // namespace
 
-void with_stopped_root(const runtime::ContainerState& s, const std::function<void(int)>& work) {
+void with_stopped_root(const records::ContainerState& s, const std::function<void(int)>& work) {
     namespace stdfs = std::filesystem;
     if (s.container_dir.empty() || !stdfs::is_directory(stdfs::path(s.container_dir) / "upper"))
         throw Error(Errc::conflict,
@@ -58,7 +58,7 @@ void with_stopped_root(const runtime::ContainerState& s, const std::function<voi
                     "start it (`gantry start " + s.name +
                         "`), then copy; a container made by "
                         "`gantry create` or run with --writable-layer disk keeps its layer");
-    runtime::StateDir states;
+    records::StateDir states;
     auto owner = states.take(s); // no start meanwhile
     store::Store store(s.store_root);
     auto manifest = oci::Manifest::parse(store.read_blob(oci::Digest::parse(s.manifest)));
@@ -114,7 +114,7 @@ void with_stopped_root(const runtime::ContainerState& s, const std::function<voi
     while (::read(ready_r.get(), &c, 1) < 0 && errno == EINTR) {
     }
     try {
-        if (userns) runtime::write_id_maps(child, s.spec.uid_mappings, s.spec.gid_mappings);
+        if (userns) userns::write_id_maps(child, s.spec.uid_mappings, s.spec.gid_mappings);
     } catch (...) {
         go_w.reset();
         reap();

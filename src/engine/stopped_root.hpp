@@ -6,7 +6,7 @@
 // (StateDir::take): a `gantry start` waits for no copy, it is refused (conflict).
 #pragma once
 
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 
 #include <functional>
 
@@ -14,6 +14,6 @@ namespace gantry::engine {
 
 // Calls WORK with a descriptor of S's root, in the child. Error(conflict) when S kept no layer
 // on disk (its writable layer was in memory: gone with its run).
-void with_stopped_root(const runtime::ContainerState& s, const std::function<void(int)>& work);
+void with_stopped_root(const records::ContainerState& s, const std::function<void(int)>& work);
 
 } // namespace gantry::engine

@@ -1,8 +1,8 @@
 // Named volumes in a run (engine/volumes.hpp).
 #include "engine/volumes.hpp"
 
+#include "records/state.hpp"
 #include "runspec/mount_flag.hpp"
-#include "runtime/state.hpp"
 #include "util/error.hpp"
 
 namespace gantry::engine {
@@ -55,7 +55,7 @@ void resolve_named_volumes(const store::Store& store, RunRequest& r) {
 std::vector<std::string> volume_users(const store::Volume& v) {
     std::vector<std::string> users;
     const std::string dir = v.mountpoint.string();
-    for (const auto& s : runtime::StateDir().list())
+    for (const auto& s : records::StateDir().list())
         for (const auto& m : s.spec.mounts)
             if (m.source == dir) {
                 users.push_back(s.name);

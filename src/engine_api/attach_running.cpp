@@ -1,10 +1,10 @@
 // POST /containers/{id}/attach to a running detached container (engine_api/sessions.hpp's
 // attach_running): its output from now on, read from the file its output copier writes
-// (runtime/output.hpp), as `logs -f` from the end would, sent on the hijacked connection with
+// (container_log/output.hpp), as `logs -f` from the end would, sent on the hijacked connection with
 // docker's framing, until the container ends or the client hangs up.
+#include "container_log/output.hpp"
 #include "engine_api/sessions.hpp"
-#include "runtime/output.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -41,20 +41,20 @@ bool api_ar_gone(int sock) {
 
 } // namespace
 
-void attach_running(const runtime::ContainerState& s, unsigned streams, int sock) {
-    auto reader = runtime::OutputReader::open(s.container_dir);
+void attach_running(const records::ContainerState& s, unsigned streams, int sock) {
+    auto reader = container_log::OutputReader::open(s.container_dir);
     if (!reader) return;      // removed meanwhile: nothing more will come
     reader->tail(0, streams); // from now on
     const bool framed = !s.spec.terminal;
     std::string out;
     auto sink = [&out, framed](int stream, const char* data, std::size_t n) {
         if (framed)
-            runtime::append_frame(out, stream, data, n);
+            container_log::append_frame(out, stream, data, n);
         else
             out.append(data, n);
     };
-    auto state_file = runtime::StateDir().dir() / s.name / "state.json";
-    runtime::OutputWatch watch(reader->fd());
+    auto state_file = records::StateDir().dir() / s.name / "state.json";
+    container_log::OutputWatch watch(reader->fd());
     bool running = true;
     try {
         for (;;) {

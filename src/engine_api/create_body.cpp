@@ -4,7 +4,7 @@
 #include "engine_api/request.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "oci/image.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "store/volumes.hpp"
 #include "util/error.hpp"
 #include "util/text.hpp"
@@ -74,7 +74,7 @@ long long api_cb_not_negative(const json& v, const std::string& field) {
 std::string api_cb_name(const std::string& name) {
     if (name.empty()) return name;
     std::string n = name.front() == '/' ? name.substr(1) : name;
-    if (n.size() < 2 || n.find('\0') != std::string::npos || !runtime::valid_container_name(n))
+    if (n.size() < 2 || n.find('\0') != std::string::npos || !records::valid_container_name(n))
         throw ApiError(400, "Invalid container name (" +
                                 json(name).dump(-1, ' ', false, json::error_handler_t::replace) +
                                 "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed: give ?name= "

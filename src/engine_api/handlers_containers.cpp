@@ -1,5 +1,6 @@
 // The Engine API's container endpoints over runtime/'s records, as the CLI's ps, inspect, logs,
 // stop, wait, rm and top do them (src/cli/cmd_*.cpp).
+#include "container_log/output.hpp"
 #include "docker_model/containers.hpp"
 #include "docker_model/filters.hpp"
 #include "docker_model/top.hpp"
@@ -8,9 +9,8 @@
 #include "engine/removal.hpp"
 #include "engine_api/api.hpp"
 #include "engine_api/sessions.hpp"
-#include "runtime/events.hpp"
-#include "runtime/output.hpp"
-#include "runtime/state.hpp"
+#include "records/events.hpp"
+#include "records/state.hpp"
 #include "store/images.hpp"
 #include "store/owned_tree.hpp"
 #include "util/error.hpp"
@@ -35,7 +35,7 @@ namespace {
 
 // docker's types.Container: a row of GET /containers/json (`docker ps`: its parts made directly,
 // not cut from a whole inspect, which was a third of the list's time).
-json api_ctr_row(const runtime::ContainerState& s, bool up) {
+json api_ctr_row(const records::ContainerState& s, bool up) {
     std::string net = docker_model::network_mode(s);
     std::string command;
     for (auto& a : s.command) command += (command.empty() ? "" : " ") + a;
@@ -48,20 +48,20 @@ json api_ctr_row(const runtime::ContainerState& s, bool up) {
             {"Ports", json::array()},
             {"Labels", s.labels},
             {"State", docker_model::state_word(s, up)},
-            {"Status", runtime::status_text(s, up)},
+            {"Status", records::status_text(s, up)},
             {"HostConfig", {{"NetworkMode", net}}},
             {"NetworkSettings", {{"Networks", {{net, json::object()}}}}},
             {"Mounts", docker_model::inspect_mounts(s)}};
 }
 
-// A detached container's output, read as `gantry logs` reads it (runtime/output.hpp): the
+// A detached container's output, read as `gantry logs` reads it (container_log/output.hpp): the
 // STREAMS asked for, framed as docker's multiplexed stream (an 8-byte header: the stream, 0, 0,
 // 0, the length big endian) with each chunk's own stream when the container has no terminal;
 // raw with one. An older container's file holds both streams in one: stdout's.
 class ApiCtrLogs : public Stream {
   public:
-    ApiCtrLogs(runtime::OutputReader reader, unsigned streams, bool follow, bool framed,
-               runtime::ContainerState s, std::filesystem::path state_file)
+    ApiCtrLogs(container_log::OutputReader reader, unsigned streams, bool follow, bool framed,
+               records::ContainerState s, std::filesystem::path state_file)
         : r_(std::move(reader)), streams_(streams), follow_(follow), framed_(framed),
           s_(std::move(s)), state_file_(std::move(state_file)) {}
 
@@ -78,7 +78,7 @@ class ApiCtrLogs : public Stream {
             try {
                 r_.read(streams_, [this](int stream, const char* data, std::size_t n) {
                     if (framed_)
-                        runtime::append_frame(pending_, stream, data, n);
+                        container_log::append_frame(pending_, stream, data, n);
                     else
                         pending_.append(data, n);
                 });
@@ -100,18 +100,18 @@ class ApiCtrLogs : public Stream {
     }
 
   private:
-    runtime::OutputReader r_;
+    container_log::OutputReader r_;
     unsigned streams_;
     bool follow_, framed_, ended_ = false;
-    runtime::ContainerState s_;
+    records::ContainerState s_;
     std::filesystem::path state_file_;
     std::string pending_;
     std::size_t pos_ = 0;
-    std::optional<runtime::OutputWatch> watch_;
+    std::optional<container_log::OutputWatch> watch_;
 };
 
-Response api_ctr_logs(const Request& r, const runtime::ContainerState& s,
-                      const runtime::StateDir& states) {
+Response api_ctr_logs(const Request& r, const records::ContainerState& s,
+                      const records::StateDir& states) {
     if (query_bool(r.arg("timestamps")) || (!r.arg("since").empty() && r.arg("since") != "0") ||
         (!r.arg("until").empty() && r.arg("until") != "0"))
         throw ApiError(501, "gantry records a container's output without timestamps, so it "
@@ -122,11 +122,11 @@ Response api_ctr_logs(const Request& r, const runtime::ContainerState& s,
         throw ApiError(501, "container " + s.name +
                                 " was started in the foreground: its output goes to the terminal "
                                 "that started it, and gantry keeps no copy");
-    auto reader = runtime::OutputReader::open(s.container_dir);
+    auto reader = container_log::OutputReader::open(s.container_dir);
     if (!reader)
         throw ApiError(404, "container " + s.name + " has no output file (" + s.container_dir +
-                                "/" + runtime::kOutputFile + ")");
-    unsigned streams = (out ? runtime::kStdout : 0) | (err ? runtime::kStderr : 0);
+                                "/" + container_log::kOutputFile + ")");
+    unsigned streams = (out ? container_log::kStdout : 0) | (err ? container_log::kStderr : 0);
     const std::string& tail = r.arg("tail");
     if (!tail.empty() && tail != "all")
         reader->tail(static_cast<std::size_t>(query_int("tail", tail)), streams);
@@ -170,8 +170,8 @@ json api_ctr_top_json(const std::string& table) {
 
 // wait's next-exit and removed on a container not started yet: its record once it is running
 // (or has run); not-running: the record as it is. Nothing when it was removed unstarted.
-std::optional<runtime::ContainerState> api_ctr_await_start(const runtime::StateDir& states,
-                                                           const runtime::ContainerState& s,
+std::optional<records::ContainerState> api_ctr_await_start(const records::StateDir& states,
+                                                           const records::ContainerState& s,
                                                            const std::string& cond,
                                                            const std::function<bool()>& gone) {
     if (cond.empty() || cond == "not-running" || s.status != "created") return s;
@@ -187,7 +187,7 @@ std::optional<runtime::ContainerState> api_ctr_await_start(const runtime::StateD
 // The exit status the events journal's last die event of container ID records, if any.
 std::optional<int> api_ctr_died_with(const std::string& id) {
     std::optional<int> code;
-    runtime::EventReader reader(runtime::runtime_dir());
+    records::EventReader reader(records::runtime_dir());
     for (const auto& m : reader.next()) {
         if (m.value("id", "") != id || m.value("Action", "") != "die") continue;
         auto attrs = m.value("Actor", json::object()).value("Attributes", json::object());
@@ -205,9 +205,9 @@ struct ApiCtrClientGone : std::runtime_error {
 };
 
 // POST /containers/{id}/wait's body: docker's {"StatusCode", "Error"} once the condition holds
-json api_ctr_wait_result(const runtime::ContainerState& s, const std::string& cond,
+json api_ctr_wait_result(const records::ContainerState& s, const std::string& cond,
                          const std::function<bool()>& gone) {
-    runtime::StateDir states;
+    records::StateDir states;
     // attached before its start (docker run): its foreground start's status, the record kept
     // or not (--rm)
     if (auto sess = find_attached(s.id)) {
@@ -223,7 +223,7 @@ json api_ctr_wait_result(const runtime::ContainerState& s, const std::string& co
     const std::pair<pid_t, unsigned long long> ends[] = {{now->pid, now->pid_start},
                                                          {now->monitor, now->monitor_start()}};
     for (const auto& [pid, start] : ends)
-        while (!runtime::await_exit(pid, start, 0.5))
+        while (!records::await_exit(pid, start, 0.5))
             if (gone()) throw ApiCtrClientGone();
     auto end = states.find(s.id);
     if (!end) // removed at its end (--rm): its die event in the journal has the status
@@ -239,7 +239,7 @@ json api_ctr_wait_result(const runtime::ContainerState& s, const std::string& co
 
 class ApiCtrWait : public Stream {
   public:
-    ApiCtrWait(runtime::ContainerState s, std::string cond)
+    ApiCtrWait(records::ContainerState s, std::string cond)
         : s_(std::move(s)), cond_(std::move(cond)) {}
     std::size_t read(char* buf, std::size_t max, const std::function<bool()>& gone) override {
         if (!done_) {
@@ -253,7 +253,7 @@ class ApiCtrWait : public Stream {
     }
 
   private:
-    runtime::ContainerState s_;
+    records::ContainerState s_;
     std::string cond_, out_;
     std::size_t at_ = 0;
     bool done_ = false;
@@ -269,12 +269,12 @@ std::vector<std::string> api_ctr_words(const std::string& text) {
 } // namespace
 
 Response handle_containers(const ServiceContext& ctx, const Request& r) {
-    runtime::StateDir states;
+    records::StateDir states;
     if (r.route.id == RouteId::containers_prune) {
         docker_model::PruneFilter filter(filter_words(r.arg("filters")),
                                          static_cast<std::int64_t>(std::time(nullptr)));
         auto pruned = engine::prune_containers(
-            states, [&](const runtime::ContainerState& s) { return filter.matches(s); });
+            states, [&](const records::ContainerState& s) { return filter.matches(s); });
         return json_response(
             200, json{{"ContainersDeleted", pruned.ids}, {"SpaceReclaimed", pruned.bytes}});
     }
@@ -328,8 +328,8 @@ Response handle_containers(const ServiceContext& ctx, const Request& r) {
         std::optional<double> t;
         if (!r.arg("t").empty()) t = static_cast<double>(query_int("t", r.arg("t")));
         if (!s.running()) return Response{304, "text/plain", "", nullptr, {}};
-        runtime::stop(s, t);
-        runtime::EventJournal().append(runtime::container_event(s, "stop"));
+        records::stop(s, t);
+        records::EventJournal().append(records::container_event(s, "stop"));
         return Response{204, "text/plain", "", nullptr, {}};
     }
     case RouteId::container_kill: {
@@ -338,7 +338,7 @@ Response handle_containers(const ServiceContext& ctx, const Request& r) {
         if (!s.running())
             return error_response(409, "Cannot kill container: " + name + ": Container " + s.id +
                                            " is not running");
-        runtime::kill_container(s, sig);
+        records::kill_container(s, sig);
         return Response{204, "text/plain", "", nullptr, {}};
     }
     case RouteId::container_wait: {

@@ -5,7 +5,7 @@
 #include "engine_api/create_body.hpp"
 #include "engine_api/sessions.hpp"
 #include "engine_api/spawn.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "util/error.hpp"
 #include "util/random.hpp"
 
@@ -70,7 +70,7 @@ std::string api_exec_string(const json& body, const char* key) {
 }
 
 Response api_exec_create(const Request& r) {
-    runtime::StateDir states;
+    records::StateDir states;
     const std::string& name = r.route.params.at("id");
     auto s = states.find_started(name);
     if (!s) return error_response(404, "No such container: " + name);

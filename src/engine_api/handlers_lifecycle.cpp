@@ -3,14 +3,14 @@
 // command calling engine/lifecycle.hpp (engine_api/spawn.hpp); a container attached before its
 // start (docker run) is started in the foreground by such a helper with the client's streams
 // (engine_api/sessions.hpp).
+#include "container_log/output.hpp"
 #include "engine/lifecycle.hpp"
 #include "engine/request_json.hpp"
 #include "engine_api/api.hpp"
 #include "engine_api/create_body.hpp"
 #include "engine_api/sessions.hpp"
 #include "engine_api/spawn.hpp"
-#include "runtime/output.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "util/error.hpp"
 
 #include <map>
@@ -46,12 +46,12 @@ class ApiLcAttach : public Hijack {
 // an attach to a running detached container: its output from now on (attach_running)
 class ApiLcAttachRunning : public Hijack {
   public:
-    ApiLcAttachRunning(runtime::ContainerState s, unsigned streams)
+    ApiLcAttachRunning(records::ContainerState s, unsigned streams)
         : s_(std::move(s)), streams_(streams) {}
     void run(int sock, std::string) override { attach_running(s_, streams_, sock); }
 
   private:
-    runtime::ContainerState s_;
+    records::ContainerState s_;
     unsigned streams_;
 };
 
@@ -87,7 +87,7 @@ Response api_lc_create(const ServiceContext& ctx, const Request& r) {
     return json_response(201, {{"Id", id}, {"Warnings", json::array()}});
 }
 
-Response api_lc_attach(const Request& r, const runtime::ContainerState& s) {
+Response api_lc_attach(const Request& r, const records::ContainerState& s) {
     if (query_bool(r.arg("logs")))
         throw ApiError(501, "attach with logs=1 is not served: gantry attaches a container's "
                             "streams from its start on; read what it wrote with "
@@ -118,8 +118,8 @@ Response api_lc_attach(const Request& r, const runtime::ContainerState& s) {
                                     " is running and this service does not hold its stdin "
                                     "(it was not started attached through it): attach without "
                                     "stdin (docker attach --no-stdin), or exec into it");
-        unsigned streams = (query_bool(r.arg("stdout")) ? runtime::kStdout : 0) |
-                           (query_bool(r.arg("stderr")) ? runtime::kStderr : 0);
+        unsigned streams = (query_bool(r.arg("stdout")) ? container_log::kStdout : 0) |
+                           (query_bool(r.arg("stderr")) ? container_log::kStderr : 0);
         Response res;
         res.status = 101;
         res.content_type = s.spec.terminal ? "application/vnd.docker.raw-stream"
@@ -157,7 +157,7 @@ Response api_lc_attach(const Request& r, const runtime::ContainerState& s) {
 }
 
 Response api_lc_start(const ServiceContext& ctx, const Request& r,
-                      const runtime::ContainerState& s) {
+                      const records::ContainerState& s) {
     if (!r.arg("detachKeys").empty())
         throw ApiError(501, "gantry has no detach keys (detachKeys): the attached client "
                             "leaves by closing its connection");
@@ -186,7 +186,7 @@ Response api_lc_start(const ServiceContext& ctx, const Request& r,
 
 Response handle_lifecycle(const ServiceContext& ctx, const Request& r) {
     if (r.route.id == RouteId::container_create) return api_lc_create(ctx, r);
-    runtime::StateDir states;
+    records::StateDir states;
     const std::string& name = r.route.params.at("id");
     auto found = states.find(name);
     if (!found) return error_response(404, "No such container: " + name);

@@ -4,7 +4,7 @@
 // client hangs up.
 #include "docker_model/stats.hpp"
 #include "engine_api/api.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 
 #include <chrono>
 #include <cstring>
@@ -18,7 +18,7 @@ namespace {
 // hangs up
 class ApiStStream : public Stream {
   public:
-    explicit ApiStStream(runtime::ContainerState s) : s_(std::move(s)) {}
+    explicit ApiStStream(records::ContainerState s) : s_(std::move(s)) {}
     std::size_t read(char* buf, std::size_t max, const std::function<bool()>& gone) override {
         while (pos_ >= line_.size()) {
             if (!first_) {
@@ -41,7 +41,7 @@ class ApiStStream : public Stream {
     }
 
   private:
-    runtime::ContainerState s_;
+    records::ContainerState s_;
     docker_model::StatsSample pre_;
     std::string line_;
     std::size_t pos_ = 0;
@@ -51,7 +51,7 @@ class ApiStStream : public Stream {
 } // namespace
 
 Response handle_stats(const ServiceContext&, const Request& r) {
-    runtime::StateDir states;
+    records::StateDir states;
     const std::string& name = r.route.params.at("id");
     auto found = states.find(name);
     if (!found) return error_response(404, "No such container: " + name);

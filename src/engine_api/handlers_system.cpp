@@ -3,8 +3,8 @@
 #include "docker_model/events.hpp"
 #include "docker_model/system.hpp"
 #include "engine_api/api.hpp"
-#include "runtime/events.hpp"
-#include "runtime/state.hpp"
+#include "records/events.hpp"
+#include "records/state.hpp"
 #include "util/hash.hpp"
 
 #include <algorithm>
@@ -14,14 +14,14 @@ namespace gantry::engine_api {
 
 namespace {
 
-// docker's events stream from the journal (runtime/events.hpp), one JSON message a line, as
+// docker's events stream from the journal (records/events.hpp), one JSON message a line, as
 // docker_model::stream_events reads it but pulled by the client: a wait is at most 250 ms, so
 // a client that hung up is noticed.
 class ApiSysEvents : public Stream {
   public:
     ApiSysEvents(std::vector<std::string> words, std::int64_t since,
                  std::optional<std::int64_t> until)
-        : filter_(words), reader_(runtime::runtime_dir()), since_(since), until_(until) {}
+        : filter_(words), reader_(records::runtime_dir()), since_(since), until_(until) {}
 
     std::size_t read(char* buf, std::size_t max, const std::function<bool()>& gone) override {
         while (pending_.empty()) {
@@ -31,7 +31,7 @@ class ApiSysEvents : public Stream {
                     pending_ += m.dump() + "\n";
             }
             if (!pending_.empty()) break;
-            if (until_ && runtime::realtime_nanos() > *until_) return 0;
+            if (until_ && records::realtime_nanos() > *until_) return 0;
             if (gone()) return 0;
             reader_.wait(250);
         }
@@ -43,7 +43,7 @@ class ApiSysEvents : public Stream {
 
   private:
     docker_model::EventFilter filter_;
-    runtime::EventReader reader_;
+    records::EventReader reader_;
     std::int64_t since_;
     std::optional<std::int64_t> until_;
     std::string pending_;
@@ -56,9 +56,9 @@ class ApiSysEvents : public Stream {
 // script holding a connection) is followed from now, as docker does.
 std::int64_t api_sys_follow_from(pid_t client) {
     constexpr std::int64_t kFreshClient = 10'000'000'000; // 10 s
-    std::int64_t now = runtime::realtime_nanos();
+    std::int64_t now = records::realtime_nanos();
     if (client <= 0) return now;
-    std::int64_t started = runtime::process_started_nanos(client);
+    std::int64_t started = records::process_started_nanos(client);
     return now - started <= kFreshClient ? started : now;
 }
 
@@ -109,7 +109,7 @@ Response handle_system(const ServiceContext& ctx, const Request& r) {
         docker_model::EngineFacts f;
         f.version = ctx.version;
         f.store_root = ctx.store_root;
-        for (auto& s : runtime::StateDir().snapshots()) {
+        for (auto& s : records::StateDir().snapshots()) {
             ++f.containers;
             ++(s->running() ? f.running : f.stopped);
         }

@@ -1,7 +1,7 @@
 // The service's listeners (engine_api/listen.hpp): its unix socket, TCP, TLS.
 #include "engine_api/listen.hpp"
 
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -188,7 +188,7 @@ std::optional<TlsPems> read_tls(const std::string& cert, const std::string& key,
 }
 
 std::string default_socket_uri() {
-    return "unix://" + (runtime::runtime_dir() / "gantry.sock").string();
+    return "unix://" + (records::runtime_dir() / "gantry.sock").string();
 }
 
 std::filesystem::path socket_path(const std::string& uri) {

@@ -14,7 +14,7 @@
 namespace gantry::engine_api {
 
 // unix://RUNTIME_DIR/gantry.sock: $XDG_RUNTIME_DIR/gantry/gantry.sock, root's
-// /run/gantry/gantry.sock (runtime/state.hpp's runtime_dir()).
+// /run/gantry/gantry.sock (records/state.hpp's runtime_dir()).
 std::string default_socket_uri();
 
 // The socket path a URI names ("unix:///run/x.sock", or an absolute path). Another scheme

@@ -2,7 +2,7 @@
 
 #include "engine_api/listen.hpp"
 #include "engine_api/tls_front.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"

@@ -6,7 +6,7 @@
 // through a pty with one), then keeps its exit status for wait and exec's inspect.
 #pragma once
 
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "util/fd.hpp"
 
 #include <condition_variable>
@@ -58,9 +58,9 @@ bool register_attached(const std::string& id, const std::shared_ptr<Session>& s)
 std::shared_ptr<Session> find_attached(const std::string& id);
 
 // An attach to S, a running detached container (attach_running.cpp): its STREAMS (a mask of
-// runtime::kStdout, kStderr) from now on, as written to its output file, on SOCK with docker's
-// framing (multiplexed without a terminal, raw with one), until it ends (then SOCK is
+// container_log::kStdout, kStderr) from now on, as written to its output file, on SOCK with
+// docker's framing (multiplexed without a terminal, raw with one), until it ends (then SOCK is
 // half-closed) or the client hangs up.
-void attach_running(const runtime::ContainerState& s, unsigned streams, int sock);
+void attach_running(const records::ContainerState& s, unsigned streams, int sock);
 
 } // namespace gantry::engine_api

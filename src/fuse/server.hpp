@@ -45,7 +45,7 @@ class Server {
 
     // Serves the FUSE connection DEV (a /dev/fuse descriptor mounted by the container) in a
     // process of its own, forked here; returns at once. The process first calls CONFINE (which
-    // confines it: runtime/thread_confinement.hpp) and serves nothing if it throws. The process
+    // confines it: sandbox/thread_confinement.hpp) and serves nothing if it throws. The process
     // ends with the connection, with gantry (PR_SET_PDEATHSIG), or with this object.
     void serve(Fd dev, std::function<void()> confine);
 

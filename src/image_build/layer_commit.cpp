@@ -1,9 +1,9 @@
 #include "image_build/layer_commit.hpp"
 
 #include "image_build/upper_layer.hpp"
-#include "runtime/idmap.hpp"
 #include "store/importer.hpp"
 #include "store/layer_writer.hpp"
+#include "userns/idmap.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -78,7 +78,7 @@ std::optional<WorkLayer> write_layer_in_userns(store::Store& store, const UpperC
     std::optional<Error> map_error;
     if (unshared) {
         try {
-            runtime::write_id_maps(pid, c.maps[0], c.maps[1]);
+            userns::write_id_maps(pid, c.maps[0], c.maps[1]);
             b = 1;
         } catch (const Error& e) {
             map_error = e;

@@ -6,8 +6,8 @@
 #include "image_build/output_tail.hpp"
 #include "image_build/step_driver.hpp"
 #include "oci/image.hpp"
-#include "runtime/idmap.hpp"
 #include "store/temporary_tag.hpp"
+#include "userns/idmap.hpp"
 #include "util/error.hpp"
 
 #include <set>
@@ -27,7 +27,7 @@ std::string relative(const std::string& dst) {
 std::string run_mode(engine::Caller& caller) {
     if (caller.real_root) return "root";
     auto maps = caller.id_maps("auto");
-    return runtime::is_single_id(maps[0]) ? "fake-root" : "subordinate ids";
+    return userns::is_single_id(maps[0]) ? "fake-root" : "subordinate ids";
 }
 
 std::optional<WorkLayer> run_step(store::Store& store, const WorkImage& image, const RunStep& step,

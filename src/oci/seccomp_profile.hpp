@@ -8,7 +8,7 @@
 
 namespace gantry::oci {
 
-// Syscalls gantry's default seccomp profile refuses with EPERM (see runtime/seccomp.hpp).
+// Syscalls gantry's default seccomp profile refuses with EPERM (see seccomp/seccomp.hpp).
 const std::vector<std::string>& seccomp_denylist();
 
 // The profile for a process whose capabilities are CAPS ("CAP_SYS_PTRACE", ...). As in docker's

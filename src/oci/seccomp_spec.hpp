@@ -1,5 +1,5 @@
 // An OCI runtime spec's linux.seccomp (runtime-spec config-linux.md "Seccomp"), parsed and
-// validated as hostile input: what `gantry oci` compiles (runtime/seccomp_compile.hpp) and loads
+// validated as hostile input: what `gantry oci` compiles (seccomp/seccomp_compile.hpp) and loads
 // for a bundle instead of gantry's own profile. Names are checked against the lists runc accepts
 // (libcontainer/seccomp/config.go); what gantry cannot honour (SCMP_ACT_NOTIFY, listenerPath,
 // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV) is refused, never ignored. No libseccomp here.

@@ -4,7 +4,7 @@
 
 #include "ocirt/container.hpp"
 #include "ocirt/ocirt.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"

@@ -2,7 +2,7 @@
 
 #include "oci/seccomp_spec.hpp"
 #include "ocirt/state_file.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -29,7 +29,7 @@ stdfs::path fifo(const Container& c) {
 }
 
 bool alive(const Container& c) {
-    return c.pid > 0 && runtime::process_running(c.pid, c.pid_start);
+    return c.pid > 0 && records::process_running(c.pid, c.pid_start);
 }
 
 std::optional<runtime::ContainerCgroup> cgroups(const Container& c) {
@@ -69,7 +69,7 @@ stdfs::path root_dir(const Global& g) {
     // checked as private
     std::error_code ec;
     if (r.has_parent_path()) stdfs::create_directories(r.parent_path(), ec);
-    return runtime::private_dir(r, ::geteuid());
+    return records::private_dir(r, ::geteuid());
 }
 
 void check_id(const std::string& id) {
@@ -156,13 +156,13 @@ void send_console(const std::string& path, int master) {
         throw sys_error(errno, "cannot send the terminal to the console socket " + path);
 }
 
-std::optional<runtime::SeccompFilter> seccomp_filter(const nlohmann::json& config) {
+std::optional<seccomp::SeccompFilter> seccomp_filter(const nlohmann::json& config) {
     if (!config.is_object() || !config.contains("linux") || !config["linux"].is_object() ||
         !config["linux"].contains("seccomp"))
         return std::nullopt;
     auto spec = oci::SeccompSpec::from_json(config["linux"]["seccomp"]);
     if (!spec) return std::nullopt;
-    return runtime::SeccompFilter{runtime::seccomp_program(*spec), spec->flags};
+    return seccomp::SeccompFilter{seccomp::seccomp_program(*spec), spec->flags};
 }
 
 } // namespace gantry::ocirt

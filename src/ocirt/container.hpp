@@ -7,9 +7,9 @@
 
 #include "oci/runtime_spec.hpp"
 #include "ocirt/ocirt.hpp"
+#include "records/state.hpp"
 #include "runtime/container_cgroup.hpp"
-#include "runtime/seccomp.hpp"
-#include "runtime/state.hpp"
+#include "seccomp/seccomp.hpp"
 
 #include <filesystem>
 #include <map>
@@ -21,10 +21,10 @@
 
 namespace gantry::ocirt {
 
-// The container's record: the one type `gantry run` and `gantry oci` share (runtime/state.hpp).
+// The container's record: the one type `gantry run` and `gantry oci` share (records/state.hpp).
 // gantry oci sets id, bundle, rootfs, created, pid, pid_start, config and spec (config read),
 // cgroup, container_dir (ROOT/ID), and monitor with monitor_started for a lazy root.
-using Container = runtime::ContainerState;
+using Container = records::ContainerState;
 
 std::filesystem::path record_dir(const Container& c); // ROOT/ID
 std::filesystem::path fifo(const Container& c);       // ROOT/ID/exec.fifo
@@ -47,7 +47,7 @@ std::optional<Container> find(const Global& g, const std::string& id);
 // The filter CONFIG's linux.seccomp asks for, compiled: nullopt when it has none (runc loads
 // none then; gantry's own profile is for `gantry run`). create and exec load the same one.
 // Throws Error(invalid/unsupported) for a profile that is malformed or that gantry cannot honour.
-std::optional<runtime::SeccompFilter> seccomp_filter(const nlohmann::json& config);
+std::optional<seccomp::SeccompFilter> seccomp_filter(const nlohmann::json& config);
 
 // Writes "PID" to PATH through a temporary file and a rename.
 void write_pid_file(const std::string& path, pid_t pid);

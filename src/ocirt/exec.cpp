@@ -4,8 +4,8 @@
 #include "oci/spec_checks.hpp"
 #include "ocirt/container.hpp"
 #include "ocirt/ocirt.hpp"
-#include "runtime/idmap.hpp"
 #include "runtime/supervisor.hpp"
+#include "userns/idmap.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -74,9 +74,9 @@ int exec(const Global& g, const ExecOptions& o) {
         throw Error(Errc::usage, "cannot allocate tty if runc will detach without setting "
                                  "console socket");
     // the container's own profile (its config.json as at create), or none, as for its process
-    std::optional<runtime::SeccompFilter> filter = seccomp_filter(config);
+    std::optional<seccomp::SeccompFilter> filter = seccomp_filter(config);
     spec.seccomp = filter.has_value();
-    const bool single_id = runtime::is_single_id(spec.gid_mappings);
+    const bool single_id = userns::is_single_id(spec.gid_mappings);
     runtime::detail::ForwardedSignalsBlocked blocked;
     Fd master;
     // runc joins an exec'ed process to the container's cgroup before it runs the program

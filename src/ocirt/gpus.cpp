@@ -2,7 +2,7 @@
 
 #include "cdi/registry.hpp"
 #include "gpu_vendors/all/backends.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/identity.hpp"
@@ -34,7 +34,7 @@ std::vector<std::string> items(const std::string& s, char sep) {
 // /run/gantry.
 std::string host_cache_dir() {
     try {
-        return runtime::runtime_dir().string();
+        return records::runtime_dir().string();
     } catch (const Error&) {
         return {};
     }

@@ -2,10 +2,10 @@
 
 #include "fuse/server.hpp"
 #include "lazy/image.hpp"
+#include "records/state.hpp"
 #include "runtime/fd_passing.hpp"
 #include "runtime/monitor.hpp"
-#include "runtime/state.hpp"
-#include "runtime/thread_confinement.hpp"
+#include "sandbox/thread_confinement.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
 
@@ -30,7 +30,7 @@ int monitor(int sock, const std::shared_ptr<lazy::Tree>& tree, const fuse::IdVie
     Fd dev(runtime::detail::recv_fd(sock));
     if (!dev) return 0; // the create failed before the mount
     fuse::Server server(tree, ids);
-    server.serve(std::move(dev), runtime::confinement(lazy::server_calls()));
+    server.serve(std::move(dev), sandbox::confinement(lazy::server_calls()));
     tree->keep_no_layers(); // gone with the container: nothing holds the store's files after
     if (::write(sock, "s", 1) != 1) return 1;
     Watched w{};
@@ -41,7 +41,7 @@ int monitor(int sock, const std::shared_ptr<lazy::Tree>& tree, const fuse::IdVie
         if (n <= 0) return 0; // the create failed: the server is stopped (~Server)
         got += static_cast<std::size_t>(n);
     }
-    runtime::await_exit(w.pid, w.start);
+    records::await_exit(w.pid, w.start);
     return 0; // ~Server: the serving process stopped, the working set published
 }
 

@@ -6,12 +6,12 @@
 #include "ocirt/gpus.hpp"
 #include "ocirt/lazy_root.hpp"
 #include "ocirt/ocirt.hpp"
+#include "records/state.hpp"
 #include "runtime/capabilities.hpp"
 #include "runtime/idmapped_mount.hpp"
 #include "runtime/launcher.hpp"
-#include "runtime/seccomp.hpp"
-#include "runtime/state.hpp"
 #include "runtime/supervisor.hpp"
+#include "seccomp/seccomp.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -127,7 +127,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
     check_gantry_annotations(spec.annotations);
     warn_unavailable_capabilities(spec);
     // the bundle's own seccomp profile, or none (checked and compiled before anything is made)
-    std::optional<runtime::SeccompFilter> filter = seccomp_filter(config);
+    std::optional<seccomp::SeccompFilter> filter = seccomp_filter(config);
     spec.seccomp = filter.has_value();
     if (spec.args.empty())
         throw Error(Errc::invalid, "the bundle's config.json has no process.args",
@@ -178,7 +178,7 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         c.rootfs = rootfs.string();
         c.config = std::move(config);
         c.spec = oci::RuntimeSpec::from_json(c.config); // as a later command reads it
-        c.created = runtime::now_rfc3339();
+        c.created = records::now_rfc3339();
         if (::mkfifo(fifo(c).c_str(), 0600) != 0) throw_errno("cannot make " + fifo(c).string());
         Fd gate(::open(fifo(c).c_str(), O_RDWR | O_CLOEXEC));
         if (!gate) throw_errno("cannot open " + fifo(c).string());
@@ -223,10 +223,10 @@ Created create_container(const Global& g, const CreateOptions& o, bool keep_mast
         l.on_created = [&cgroup](pid_t p) { cgroup->add(p); };
         pid = runtime::create(l, l.spec.terminal ? &out.master : nullptr);
         c.pid = pid;
-        c.pid_start = runtime::process_start_time(pid);
+        c.pid_start = records::process_start_time(pid);
         if (lazy) {
             c.monitor = lazy->watch(pid, c.pid_start);
-            c.monitor_started = runtime::process_start_time(c.monitor);
+            c.monitor_started = records::process_start_time(c.monitor);
         }
         save(c);
         if (out.master) set_console_size(out.master.get(), c.config);
@@ -319,7 +319,7 @@ void kill_leftovers(const Container& c) {
         }
         auto spent = std::chrono::steady_clock::now() - start;
         if (!monitor_killed && spent > std::chrono::seconds(1) && c.monitor > 0 &&
-            runtime::process_running(c.monitor, c.monitor_started)) {
+            records::process_running(c.monitor, c.monitor_started)) {
             ::kill(c.monitor, SIGKILL);
             monitor_killed = true;
         }
@@ -339,7 +339,7 @@ void kill_and_wait(const Container& c) {
     // a frozen process takes its SIGKILL once thawed: a paused container is not left hanging
     const auto cg = cgroups(c);
     if (cg) cg->thaw();
-    if (runtime::await_exit(c.pid, c.pid_start, 1)) return;
+    if (records::await_exit(c.pid, c.pid_start, 1)) return;
     // Still there after 1 s. Frozen in a freezer cgroup that is not the container's (moved there
     // by someone else: crun's test_simple_delete does it to make a delete meet a stuck container)
     // it takes its SIGKILL only once thawed: moved back into the container's own freezer
@@ -354,10 +354,10 @@ void kill_and_wait(const Container& c) {
     // A lazy root's read that its serving process has not answered (a registry too slow) holds
     // the container in the kernel past SIGKILL: its monitor killed, the serving process dies
     // with it (PR_SET_PDEATHSIG) and the read ends.
-    if (c.monitor > 0 && runtime::process_running(c.monitor, c.monitor_started))
+    if (c.monitor > 0 && records::process_running(c.monitor, c.monitor_started))
         ::kill(c.monitor, SIGKILL);
     // as runc's delete --force, which gives up after 10 s ("container init still running")
-    if (!runtime::await_exit(c.pid, c.pid_start, 10))
+    if (!records::await_exit(c.pid, c.pid_start, 10))
         throw Error(Errc::run_failed,
                     "container " + c.id + " still runs 10 s after SIGKILL (pid " +
                         std::to_string(c.pid) + ")",
@@ -443,7 +443,7 @@ void remove(const Global& g, const std::string& id, bool force, const std::strin
     if (st != "stopped") kill_and_wait(c); // a created one is deleted as runc does it
     kill_leftovers(c); // stopped or killed: what outlived its first process goes with it
     // a lazy root's monitor ends once the container has: nothing serves or holds its image after
-    if (c.monitor > 0) runtime::await_exit(c.monitor, c.monitor_started, 10);
+    if (c.monitor > 0) records::await_exit(c.monitor, c.monitor_started, 10);
     if (auto cg = cgroups(c)) cg->destroy();
     fs::remove_tree(record_dir(c));
     run_poststop_hooks(c, hook_dir);

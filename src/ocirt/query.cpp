@@ -3,7 +3,7 @@
 #include "oci/seccomp_spec.hpp"
 #include "ocirt/container.hpp"
 #include "ocirt/ocirt.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/json.hpp"
@@ -179,7 +179,7 @@ void log_error(const Global& g, const std::string& message) {
     if (g.log.empty()) return;
     FILE* f = std::fopen(g.log.c_str(), "ae");
     if (!f) return;
-    std::string t = runtime::now_rfc3339();
+    std::string t = records::now_rfc3339();
     if (g.log_format == "json")
         std::fprintf(
             f, "%s\n",

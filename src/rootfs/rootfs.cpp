@@ -2,8 +2,8 @@
 
 #include "layer/extract.hpp"
 #include "rootfs/image_files.hpp"
-#include "runtime/userns_child.hpp"
 #include "store/owned_tree.hpp"
+#include "userns/userns_child.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -232,7 +232,7 @@ void flatten(const store::Store& store, const std::vector<oci::Digest>& diff_ids
         for (auto& id : diff_ids) owned = owned || store::layer_owners_applied(store, id);
         auto maps = owned ? store::owner_maps() : store::SubIdMaps{};
         if (!maps.empty()) {
-            runtime::run_in_userns(maps.uids, maps.gids, "flattening the image's layers", [&] {
+            userns::run_in_userns(maps.uids, maps.gids, "flattening the image's layers", [&] {
                 flatten_layers(store, diff_ids, dest, false, true);
                 return std::string();
             });

@@ -3,9 +3,9 @@
 #include "runtime/child.hpp"
 #include "runtime/child_failure.hpp"
 #include "runtime/hook_runner.hpp"
-#include "runtime/idmap.hpp"
 #include "runtime/launcher.hpp"
 #include "runtime/sanitizer_stack.hpp"
+#include "userns/idmap.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -33,7 +33,7 @@ int shared_child_main(void* arg) {
     auto* a = static_cast<SharedChild*>(arg);
     sanitizer_stack_entered(a->asan);
     try {
-        write_own_id_maps(a->uid, a->gid);
+        userns::write_own_id_maps(a->uid, a->gid);
     } catch (const Error& e) {
         write_failure(a->err_fd, static_cast<int>(Errc::run_failed), e.message(), e.hint());
         ::_exit(static_cast<int>(Errc::run_failed));
@@ -76,7 +76,7 @@ int clone_flags(const std::vector<std::string>& namespaces) {
 Error namespaces_error(int err) {
     std::string what =
         std::string("cannot create the container's namespaces: ") + std::strerror(err);
-    auto d = diagnose_userns(err, ::geteuid());
+    auto d = userns::diagnose_userns(err, ::geteuid());
     return Error(Errc::run_failed, d.why.empty() ? what : what + ": " + d.why, d.hint);
 }
 
@@ -88,7 +88,7 @@ bool can_share_memory(const Launch& l) {
            !has_runtime_hooks(s) && !s.oom_score_adj && s.namespace_paths.empty() &&
            s.has_namespace("user") && ::geteuid() != 0 && s.uid_mappings.size() == 1 &&
            s.uid_mappings[0].size == 1 && s.uid_mappings[0].host_id == ::geteuid() &&
-           is_single_id(s.gid_mappings) && s.gid_mappings[0].host_id == ::getegid() &&
+           userns::is_single_id(s.gid_mappings) && s.gid_mappings[0].host_id == ::getegid() &&
            // the child writes its own maps, as root (write_own_id_maps); --userns keep-id's
            // map the caller's ids to themselves, written from outside
            s.uid_mappings[0].container_id == 0 && s.gid_mappings[0].container_id == 0;

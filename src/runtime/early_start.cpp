@@ -8,10 +8,10 @@
 #include "runtime/child.hpp"
 #include "runtime/child_failure.hpp"
 #include "runtime/clone.hpp"
-#include "runtime/idmap.hpp"
 #include "runtime/raw_syscall.hpp"
 #include "runtime/sanitizer_stack.hpp"
 #include "runtime/supervisor.hpp"
+#include "userns/idmap.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -74,7 +74,7 @@ constexpr const char* kMapNames[3] = {"setgroups", "uid_map", "gid_map"};
 [[noreturn]] void early_handed_over(EarlyShared* s) {
     sanitizer_stack_entered(s->asan);
     if (s->state == EarlyShared::kFailed) {
-        Error e = own_id_map_error(kMapNames[s->fail_step], s->fail_errno);
+        Error e = userns::own_id_map_error(kMapNames[s->fail_step], s->fail_errno);
         write_failure(s->err_w, static_cast<int>(Errc::run_failed), e.message(), e.hint());
         ::_exit(static_cast<int>(Errc::run_failed));
     }

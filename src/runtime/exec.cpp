@@ -9,9 +9,9 @@
 #include "runtime/process.hpp"
 #include "runtime/rlimits.hpp"
 #include "runtime/scheduling.hpp"
-#include "runtime/seccomp.hpp"
 #include "runtime/supervisor.hpp"
 #include "runtime/terminal.hpp"
+#include "seccomp/seccomp.hpp"
 #include "util/error.hpp"
 
 #include <fcntl.h>
@@ -51,14 +51,15 @@ bool same_ns(pid_t pid, const char* name) {
 } // namespace
 
 pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* master_out,
-                 const SeccompFilter* filter, const BeforeExec& before_exec) {
+                 const seccomp::SeccompFilter* filter, const BeforeExec& before_exec) {
     // the container's filter (the bundle's, or gantry's for its process's capabilities), built
     // before the fork
-    const auto seccomp = filter ? filter->program
-                         : spec.seccomp
-                             ? seccomp_program(spec.capabilities.bounding,
-                                               spec.annotations.count(oci::kFakeRootAnnotation) > 0)
-                             : std::vector<sock_filter>{};
+    const auto seccomp =
+        filter ? filter->program
+        : spec.seccomp
+            ? seccomp::seccomp_program(spec.capabilities.bounding,
+                                       spec.annotations.count(oci::kFakeRootAnnotation) > 0)
+            : std::vector<sock_filter>{};
     const unsigned seccomp_flags = filter ? filter->flags : 0;
     // Open every namespace first: the container may exit meanwhile, but its fds stay valid.
     std::vector<NsToJoin> fds;

@@ -6,7 +6,7 @@
 #pragma once
 
 #include "oci/runtime_spec.hpp"
-#include "runtime/seccomp.hpp"
+#include "seccomp/seccomp.hpp"
 #include "util/fd.hpp"
 
 #include <functional>
@@ -29,6 +29,6 @@ int exec_in(pid_t pid, const oci::RuntimeSpec& spec, bool single_id);
 // master when spec.terminal. FILTER: when given (a bundle's linux.seccomp, `gantry oci exec`),
 // loaded instead of gantry's profile for spec.capabilities. BEFORE_EXEC: see BeforeExec.
 pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* master_out,
-                 const SeccompFilter* filter, const BeforeExec& before_exec);
+                 const seccomp::SeccompFilter* filter, const BeforeExec& before_exec);
 
 } // namespace gantry::runtime

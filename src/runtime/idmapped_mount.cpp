@@ -1,6 +1,6 @@
 #include "runtime/idmapped_mount.hpp"
 
-#include "runtime/idmap.hpp"
+#include "userns/idmap.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
@@ -53,7 +53,7 @@ Fd idmapped_userns(const std::vector<oci::IdMapping>& uids, const std::vector<oc
     }
     Fd ns;
     try {
-        write_id_maps(c, uids, gids);
+        userns::write_id_maps(c, uids, gids);
         ns.reset(::open(("/proc/" + std::to_string(c) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
         if (!ns) throw_errno(what + ": cannot open the user namespace of its idmapping");
     } catch (...) {

@@ -11,13 +11,13 @@
 #include "runtime/early_start.hpp"
 #include "runtime/fd_passing.hpp"
 #include "runtime/hook_runner.hpp"
-#include "runtime/idmap.hpp"
 #include "runtime/keeper.hpp"
 #include "runtime/kernel_settings.hpp"
 #include "runtime/mounts.hpp"
 #include "runtime/ns_join.hpp"
 #include "runtime/rlimits.hpp"
 #include "runtime/supervisor.hpp"
+#include "userns/idmap.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
@@ -216,7 +216,7 @@ Fd await_workload(const Launch& l, pid_t pid, bool shared, Channels& ch) {
         if (!shared) {
             // a new user namespace's (one joined by path has its own: none written, as runc)
             if (std::ranges::find(l.spec.namespaces, "user") != l.spec.namespaces.end())
-                write_id_maps(pid, l.spec.uid_mappings, l.spec.gid_mappings);
+                userns::write_id_maps(pid, l.spec.uid_mappings, l.spec.gid_mappings);
             // from outside its user namespace: raising a hard limit needs init's privilege
             if (::geteuid() == 0)
                 if (auto e = apply_rlimits(l.spec.rlimits, pid)) throw *e;
@@ -288,7 +288,8 @@ bool tmpfs_has_user_xattrs() {
 pid_t create(const Launch& l, Fd* master_out) {
     if (l.start_gate < 0) throw Error(Errc::internal, "runtime::create without a start gate");
     Channels ch = open_channels(l, false, nullptr);
-    const pid_t pid = start_process(l, nullptr, false, is_single_id(l.spec.gid_mappings), ch);
+    const pid_t pid =
+        start_process(l, nullptr, false, userns::is_single_id(l.spec.gid_mappings), ch);
     Fd master = await_workload(l, pid, false, ch); // returns once the process waits at the gate
     if (master_out) *master_out = std::move(master);
     return pid;
@@ -309,7 +310,7 @@ void run_hooks(const oci::RuntimeSpec& spec, const char* stage, const std::strin
 }
 
 int run(const Launch& l) {
-    const bool single_id = is_single_id(l.spec.gid_mappings);
+    const bool single_id = userns::is_single_id(l.spec.gid_mappings);
     const bool shared = can_share_memory(l); // no hand-over: no sync pipe
     EarlyStart::State* early =               // taken over, or cancelled
         take_early_start(l.early ? l.early->st_.get() : nullptr, l, shared);

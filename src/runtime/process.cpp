@@ -5,7 +5,7 @@
 #include "runtime/child_failure.hpp"
 #include "runtime/in_root.hpp"
 #include "runtime/rlimits.hpp"
-#include "runtime/seccomp.hpp"
+#include "seccomp/seccomp.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -201,7 +201,7 @@ static void default_ignored_signals() {
     enter_cwd(s.cwd, make_cwd);
     auto load = [&] {
         try {
-            load_seccomp(seccomp, seccomp_flags);
+            seccomp::load_seccomp(seccomp, seccomp_flags);
         } catch (const Error& e) {
             fail(Errc::run_failed, e.message(), e.hint());
         }

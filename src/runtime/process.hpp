@@ -19,7 +19,7 @@ namespace gantry::runtime::detail {
 // cwd (created in-root unless MAKE_CWD is false, as for an exec'ed process; verified), user,
 // capabilities, no_new_privs, seccomp, fds > 2 closed on exec, signal mask cleared, then exec of
 // the spec's args with the spec's env. SECCOMP: the filter when s.seccomp
-// (runtime::seccomp_program; empty: the default profile), loaded with seccomp(2)'s SECCOMP_FLAGS.
+// (seccomp::seccomp_program; empty: the default profile), loaded with seccomp(2)'s SECCOMP_FLAGS.
 [[noreturn]] void finish_process(const oci::RuntimeSpec& s, bool single_id,
                                  const std::vector<sock_filter>& seccomp,
                                  unsigned seccomp_flags = 0, bool make_cwd = true);

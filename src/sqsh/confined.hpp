@@ -1,6 +1,6 @@
 // sqsh/confined: a read of a squashfs image made by a process forked for it, never by gantry.
 // Everything past the superblock of an untrusted .sqsh is parsed there: the process first calls
-// CONFINE (runtime/thread_confinement.hpp: nobody when root, no capabilities, no_new_privs, the
+// CONFINE (sandbox/thread_confinement.hpp: nobody when root, no capabilities, no_new_privs, the
 // seccomp allow-list of fuse::Server::syscalls()), keeps only stderr, the image's descriptor,
 // its answer pipe and one descriptor the caller names open, and has 1 GiB of address space and
 // 60 s. sqsh/facts.hpp (the pre-mount facts), sqsh::SquashFiles (the image files the GPU step

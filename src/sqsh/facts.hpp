@@ -3,7 +3,7 @@
 //
 // The superblock is gantry's own fixed-size, bounded parse (sqsh/format.hpp), done here. Every
 // table past it is read by libsquashfs in a process forked for it that first calls CONFINE
-// (runtime/thread_confinement.hpp: nobody when root, no capabilities, no_new_privs, the
+// (sandbox/thread_confinement.hpp: nobody when root, no capabilities, no_new_privs, the
 // seccomp allow-list of fuse::Server::syscalls()), with its memory bounded (1 GiB of address
 // space) and its time (60 s): a hostile file that gets past the reader's own bounds gets a
 // process that can only read the image and write to a pipe. What it sends back is parsed as

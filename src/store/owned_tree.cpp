@@ -1,8 +1,8 @@
 #include "store/owned_tree.hpp"
 
 #include "layer/extract.hpp"
-#include "runtime/idmap.hpp"
-#include "runtime/userns_child.hpp"
+#include "userns/idmap.hpp"
+#include "userns/userns_child.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/identity.hpp"
@@ -88,7 +88,7 @@ oci::json map_rows(const std::vector<oci::IdMapping>& m) {
 
 SubIdMaps owner_maps() {
     SubIdMaps m;
-    runtime::subid_maps(m.uids, m.gids);
+    userns::subid_maps(m.uids, m.gids);
     return m;
 }
 
@@ -113,7 +113,7 @@ void remove_owned_tree(const stdfs::path& path) {
         if (maps.empty()) throw; // a namespace would add no id the caller lacks
     }
     try {
-        runtime::run_in_userns(maps.uids, maps.gids, "removing " + path.string(), [&] {
+        userns::run_in_userns(maps.uids, maps.gids, "removing " + path.string(), [&] {
             fs::remove_tree(path);
             return std::string();
         });
@@ -123,7 +123,7 @@ void remove_owned_tree(const stdfs::path& path) {
 }
 
 AppliedOwners apply_owners(const stdfs::path& rootfs, const SubIdMaps& maps) {
-    auto out = runtime::run_in_userns(
+    auto out = userns::run_in_userns(
         maps.uids, maps.gids, "applying the owners of " + rootfs.string(), [&] {
             OwnerWalk w;
             owner_walk = &w;
@@ -147,7 +147,7 @@ AppliedOwners apply_owners(const stdfs::path& rootfs, const SubIdMaps& maps) {
 }
 
 TreeDigest tree_digest_in_userns(const stdfs::path& rootfs, const SubIdMaps& maps, DataHash data) {
-    auto out = runtime::run_in_userns(maps.uids, maps.gids, "walking " + rootfs.string(), [&] {
+    auto out = userns::run_in_userns(maps.uids, maps.gids, "walking " + rootfs.string(), [&] {
         return digest_text(tree_digest(rootfs, nullptr, data));
     });
     std::size_t pos = 0;
@@ -158,7 +158,7 @@ void to_container_ids(struct stat& st) {
     if (running_as_real_root()) return;
     static const SubIdMaps maps = [] {
         SubIdMaps m = owner_maps();
-        if (m.empty()) runtime::unprivileged_maps(::getuid(), ::getgid(), false, m.uids, m.gids);
+        if (m.empty()) userns::unprivileged_maps(::getuid(), ::getgid(), false, m.uids, m.gids);
         return m;
     }();
     auto map = [](const std::vector<oci::IdMapping>& rows, std::uint32_t host) {
@@ -173,7 +173,7 @@ void to_container_ids(struct stat& st) {
 
 std::optional<struct stat> stat_in_userns(const stdfs::path& rootfs, const std::string& rel,
                                           const SubIdMaps& maps) {
-    auto out = runtime::run_in_userns(maps.uids, maps.gids, "looking at " + rel, [&] {
+    auto out = userns::run_in_userns(maps.uids, maps.gids, "looking at " + rel, [&] {
         auto p = rootfs / rel;
         struct stat st {};
         if (::lstat(p.c_str(), &st) != 0) {

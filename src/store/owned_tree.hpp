@@ -3,7 +3,7 @@
 // disk (the importer), containers' writable layers on disk, build steps' upper directories.
 // The user alone may not chown to those ids, read a 0700 directory one of them owns, nor
 // delete what their directories hold; a child process that is root of a user namespace with
-// the maps `run --userns auto` uses (runtime::run_in_userns) may, as `podman unshare` does.
+// the maps `run --userns auto` uses (userns::run_in_userns) may, as `podman unshare` does.
 // docs/storage.md, "Owners in a rootless store".
 #pragma once
 
@@ -27,7 +27,7 @@ struct SubIdMaps {
 };
 
 // The caller's `--userns auto` maps when it is not real root and has a subordinate range
-// (runtime::subid_maps); empty otherwise: then nothing is applied and nothing needs a namespace.
+// (userns::subid_maps); empty otherwise: then nothing is applied and nothing needs a namespace.
 SubIdMaps owner_maps();
 
 // Whether the unpacked layer DIFF's owners were applied on disk (its meta.json has "owners"):

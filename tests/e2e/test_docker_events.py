@@ -1,6 +1,6 @@
 """`gantry events` (issue 54, section 1): container lifecycle events that a script follows while
 other gantry processes start and end containers, with no daemon (a journal in the runtime
-directory, runtime/events.hpp). What the Dev Containers CLI does with it: it starts
+directory, records/events.hpp). What the Dev Containers CLI does with it: it starts
 `events --format {{json .}} --filter event=start` before `run -d -l ...` and waits for a line
 whose Action is start and whose Actor.Attributes carry its labels; before `rm -f` it follows
 `--filter container=ID --filter event=destroy`. As root every test's containers share

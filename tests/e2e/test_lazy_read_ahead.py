@@ -5,7 +5,7 @@ the container reads this one), not one request per chunk or per 512 KiB; a small
 fetches little; every byte still verified. Against test_lazy_pull's registry and proxy, with the
 background prefetch off (it would fetch the rest meanwhile): the requests are then the read
 fetcher's (lazy/read_fetcher.hpp), whose threads the serving process starts under its seccomp
-filter (runtime::confinement(lazy::server_calls())), so these runs also show that list lets them
+filter (sandbox::confinement(lazy::server_calls())), so these runs also show that list lets them
 start."""
 import hashlib
 import json

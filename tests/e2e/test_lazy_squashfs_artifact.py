@@ -424,7 +424,7 @@ def test_gantry_reads_only_the_superblock_of_the_artifact(g, artifact, proxy, fu
 def test_the_artifacts_server_is_a_confined_process(g, artifact, proxy, fuse_open, tmp_path):
     """What test_sqsh_hostile.py asserts of `run FILE.sqsh`'s FUSE server, for the artifact run
     lazily (src/engine/launch.cpp serves it confined by
-    runtime::confinement(lazy::server_calls())): the process serving the blob's tree is one gantry forked, each of its threads as nobody (root's run) with no
+    sandbox::confinement(lazy::server_calls())): the process serving the blob's tree is one gantry forked, each of its threads as nobody (root's run) with no
     capability, no_new_privs and a seccomp filter, while gantry itself has none; it goes when
     the run ends."""
     import subprocess

@@ -31,6 +31,34 @@ def test_architecture_page_shows_the_declared_graph():
     assert table in page, "docs/architecture.md: paste `tools/module_graph.py --markdown`"
 
 
+def declared_closure(module):
+    """the modules MODULE may include: its DEPENDS in src/modules.cmake, and theirs"""
+    text = (REPO / "src" / "modules.cmake").read_text()
+    deps = {}
+    for block in re.split(r"^gantry_module\(", text, flags=re.M)[1:]:
+        name = re.match(r"\w+", block).group(0)
+        m = re.search(r"^  DEPENDS ([^)]*)\)", block, re.M)
+        deps[name] = m.group(1).split() if m else []
+    seen, todo = set(), list(deps[module])
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo += deps[m]
+    return seen
+
+
+def test_the_image_store_does_not_depend_on_the_container_runtime():
+    # issue 74: runtime/ was five things and store/ depended on all of them for a user-namespace
+    # helper; the store sees userns/ and nothing that runs, records or confines a container
+    below_store = declared_closure("store")
+    assert {"userns", "layer", "oci", "util"} <= below_store, below_store
+    assert {"oci", "seccomp", "userns", "util"} <= declared_closure("runtime")
+    assert not {"runtime", "records", "container_log", "seccomp", "sandbox"} & below_store
+    # and the runtime itself knows nothing of stores, images, GPUs or records
+    assert not {"store", "layer", "records", "gpu_vendors", "cdi"} & declared_closure("runtime")
+
+
 def module_compile_command(module):
     """(directory, argv) of a compile command of gantry_<module>, its source left out"""
     db = GANTRY.parent / "compile_commands.json"
@@ -119,31 +147,80 @@ def test_the_intel_vendor_includes_no_other_vendor():
                                        "gpu_vendors/all/")), f"{f.name}: {inc}"
 
 
-# folders the architecture page names as what a module was once called ("was `gpu/`"), and
-# build outputs: the only `word/` tokens that need not exist
-FORMER_OR_BUILT = {"gpu/", "compat/", "build/"}
+# build outputs, the only repository-relative `word/` tokens that need not exist
+BUILT = {"build/", "build-san/", "build-fuzz/"}
+# the repository's folders a path in prose or a diagram starts with
+REPO_FOLDERS = ("src", "tests", "docs", "tools", "fuzz", "bench", "packaging", "scripts")
+PATH_CHARS = r"[A-Za-z0-9_./*{},-]"
+
+
+def expand_braces(path):
+    """`gpu_vendors/{nvidia,amd}/` as the shell expands it"""
+    m = re.search(r"\{([^{}]*)\}", path)
+    if not m:
+        return [path]
+    return [p for alt in m.group(1).split(",")
+            for p in expand_braces(path[:m.start()] + alt + path[m.end():])]
+
+
+def architecture_paths(page, src_folders):
+    """Every path docs/architecture.md names, as (token, base path to look for): each backticked
+    `folder/path` (a module's when its first part is a folder of src/, else the repository's),
+    and anywhere else, prose and diagrams alike, a path under one of the repository's folders
+    (docs/storage.md) or a module's source file (engine/launch.cpp)"""
+    found = []
+    for token in re.findall(r"`([^`\n]+)`", page):
+        if token in BUILT or not re.fullmatch(r"[a-z0-9_-]+/" + PATH_CHARS + "*", token):
+            continue  # host paths (/proc/...), placeholders (STORE/...), names (intel.com/gpu)
+        found.append(token)
+    lead = r"(?<![A-Za-z0-9_./`-])"
+    found += re.findall(lead + r"((?:%s)/%s*[A-Za-z0-9_*/])" % ("|".join(REPO_FOLDERS),
+                                                              PATH_CHARS), page)
+    found += re.findall(lead + r"((?:%s)/[A-Za-z0-9_./-]*\.[ch](?:pp)?)\b" %
+                        "|".join(sorted(src_folders, key=len, reverse=True)), page)
+    out = [(name, REPO / "src" / "**" / name)  # a source file named alone: in some folder
+           for name in re.findall(lead + r"([a-z0-9_]+\.[ch](?:pp)?)\b", page)]
+    for token in found:
+        for path in expand_braces(token):
+            first = path.split("/")[0]
+            out.append((token, REPO / "src" / path if first in src_folders and
+                        first not in REPO_FOLDERS else REPO / path))
+    return out
 
 
 def test_architecture_page_names_only_what_exists():
-    # every `module/path` the page names is a folder or file of src/ (a name without its
-    # extension, `gpu_vendors/nvidia/host`, stands for host.hpp/.cpp; `*` for any folder), and
-    # every other `folder/path` one of the repository's: the page once named files that had
-    # moved, put AMD under gpu/, and named gpu/gpus_flag after gpu/ had become gpu_host/ (a
-    # path into a removed module was not checked then)
+    # every path the page names is a folder or file of the repository (a name without its
+    # extension, `gpu_vendors/nvidia/host`, stands for host.hpp/.cpp; `*` for any folder): the
+    # page once named files that had moved, put AMD under gpu/, named gpu/gpus_flag after gpu/
+    # had become gpu_host/, and skipped paths into removed modules; no path is exempt but the
+    # build's outputs
     import glob
-    import re
     page = (REPO / "docs" / "architecture.md").read_text()
-    top = {p.name for p in (REPO / "src").iterdir() if p.is_dir()}
-    named, missing = 0, []
-    for token in re.findall(r"`([a-z_0-9]+/[A-Za-z0-9_./*-]*)`", page):
-        if token in FORMER_OR_BUILT:
-            continue
-        named += 1
-        base = str(REPO / "src" / token) if token.split("/")[0] in top else str(REPO / token)
-        if not any(glob.glob(base + ext) for ext in ("", ".hpp", ".cpp")):
-            missing.append(token)
-    assert named > 100, named
+    src_folders = {p.name for p in (REPO / "src").iterdir() if p.is_dir()}
+    paths = architecture_paths(page, src_folders)
+    missing = sorted({token for token, base in paths
+                      if not any(glob.glob(str(base) + ext, recursive=True)
+                              for ext in ("", ".hpp", ".cpp"))})
+    assert len(paths) > 150, len(paths)
     assert not missing, f"docs/architecture.md names what the repository does not have: {missing}"
+
+
+def test_the_page_check_sees_every_kind_of_path():
+    # the rule above, on a page of each kind of path it must see: a stale one of each kind is
+    # reported, paths that exist are not, host paths and build outputs are no repository's
+    src_folders = {p.name for p in (REPO / "src").iterdir() if p.is_dir()}
+    page = ("`gpu/gpus_flag` `compat/` `runtime/state` `src/runtime/events.hpp`\n"
+            " cli/cmd_run.cpp runtime/output.cpp see docs/no-such-page.md and\n"
+            "`gpu_vendors/{nvidia,gone}/host` `records/state` `/proc/cpuinfo` `build/`\n"
+            "`../shared/DESIGN.md` docs/storage.md `tcp://` engine/launch.cpp `STORE/tmp`\n"
+            "`intel.com/gpu` `cdi.k8s.io/*` (clone.cpp, cgroup.cpp)\n")
+    import glob
+    missing = sorted({t for t, base in architecture_paths(page, src_folders)
+                      if not any(glob.glob(str(base) + ext, recursive=True)
+                                 for ext in ("", ".hpp", ".cpp"))})
+    assert missing == ["cgroup.cpp", "compat/", "docs/no-such-page.md", "gpu/gpus_flag",
+                       "gpu_vendors/{nvidia,gone}/host", "runtime/output.cpp",
+                       "runtime/state", "src/runtime/events.hpp"], missing
 
 
 def test_unit_tests_live_beside_their_modules():

@@ -120,7 +120,7 @@ def test_parallel_pulls_of_overlapping_images(tmp_path, samples, registry):
 
 def test_detached_runs_with_one_name(g, samples):
     """Four `run -d --name N` at once: one runs, three say the name is in use. Regression: the
-    claim of a name (runtime::StateDir::create) took a directory without state.json for a
+    claim of a name (records::StateDir::create) took a directory without state.json for a
     crashed run's debris, so a claim in progress was deleted by the next claimant: one failed
     with "cannot create .../state.json.tmp-…: No such file or directory"; and once the first
     run's parent had returned, its state named that dead parent as the monitor until the -d

@@ -13,8 +13,8 @@ namespace docker_events_test {
 
 using gantry::Errc;
 using gantry::Error;
-using gantry::runtime::ContainerEvent;
-using gantry::runtime::event_message;
+using gantry::records::ContainerEvent;
+using gantry::records::event_message;
 using namespace gantry::docker_model;
 using json = nlohmann::json;
 

@@ -12,7 +12,7 @@ namespace docker_filters_test {
 
 using gantry::Errc;
 using gantry::Error;
-using gantry::runtime::ContainerState;
+using gantry::records::ContainerState;
 using namespace gantry::docker_model;
 
 ContainerState make_state(const std::string& name, const std::string& id, const std::string& image,

@@ -5,7 +5,7 @@
 #include "../support/temp_dir.hpp"
 #include "engine/reset.hpp"
 #include "fixture_store.hpp"
-#include "runtime/state.hpp"
+#include "records/state.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -23,8 +23,8 @@ using gantry::Errc;
 using gantry::Error;
 using gantry::engine::plan_reset;
 using gantry::engine::reset;
-using gantry::runtime::ContainerState;
-using gantry::runtime::StateDir;
+using gantry::records::ContainerState;
+using gantry::records::StateDir;
 using gantry::testing::FixtureStore;
 using unit_support::TempDir;
 namespace stdfs = std::filesystem;
@@ -43,7 +43,7 @@ void record(StateDir& states, const std::string& name, const stdfs::path& store,
     s.container_dir = (store / "containers" / s.id).string();
     s.status = pid ? "running" : "exited";
     s.pid = pid;
-    s.pid_start = pid ? gantry::runtime::process_start_time(pid) : 0;
+    s.pid_start = pid ? gantry::records::process_start_time(pid) : 0;
     s.monitor = 0;
     auto owner = states.create(s);
     states.save(s);

@@ -1,5 +1,5 @@
-// Builders for compat/hip_fatbin's unit tests: AMD GPU code object headers, clang offload bundles
-// laid out as the bundler writes them (reference rocm.md §5), host ELF files holding a
+// Builders for gpu_vendors/amd/hip_fatbin's unit tests: AMD GPU code object headers, clang offload
+// bundles laid out as the bundler writes them (reference rocm.md §5), host ELF files holding a
 // .hip_fatbin section, and compressed bundles ("CCOB" v1/v2/v3) made with zlib and zstd, plus
 // helpers that read bytes and return the Error they raise. Shared by test_hip_fatbin.cpp and
 // test_hip_fatbin_damaged.cpp.

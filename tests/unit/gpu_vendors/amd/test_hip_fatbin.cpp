@@ -1,13 +1,13 @@
-// compat/hip_fatbin against bundles built byte by byte (the layout of reference rocm.md §5's
-// observed dump), compressed bundles made with zlib and zstd, the HIP runtime's matching table,
-// and, where Debian's clang can build one, a real HIP object. Damaged input:
+// gpu_vendors/amd/hip_fatbin against bundles built byte by byte (the layout of reference rocm.md
+// §5's observed dump), compressed bundles made with zlib and zstd, the HIP runtime's matching
+// table, and, where Debian's clang can build one, a real HIP object. Damaged input:
 // test_hip_fatbin_damaged.cpp.
 #include "hip_bundle_builders.hpp"
 
 #include <filesystem>
 #include <sstream>
 
-namespace compat_hip_fatbin_test {
+namespace amd_hip_fatbin_test {
 
 using namespace hip_bundle_test;
 
@@ -327,4 +327,4 @@ TEST(HipFatbin, RealClangHipObject) {
               (std::vector<std::size_t>{2}));
 }
 
-} // namespace compat_hip_fatbin_test
+} // namespace amd_hip_fatbin_test

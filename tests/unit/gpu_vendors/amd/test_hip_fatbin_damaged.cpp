@@ -1,11 +1,11 @@
-// compat/hip_fatbin against damaged input: lying counts, offsets, ID lengths and sizes, broken
-// compressed bundles, zip bombs and random mutations all end in an Error(invalid) that names the
-// file, never a crash or a read outside the input.
+// gpu_vendors/amd/hip_fatbin against damaged input: lying counts, offsets, ID lengths and sizes,
+// broken compressed bundles, zip bombs and random mutations all end in an Error(invalid) that names
+// the file, never a crash or a read outside the input.
 #include "hip_bundle_builders.hpp"
 
 #include <random>
 
-namespace compat_hip_fatbin_damaged_test {
+namespace amd_hip_fatbin_damaged_test {
 
 using namespace hip_bundle_test;
 
@@ -116,4 +116,4 @@ TEST(HipFatbin, RandomMutationsNeverCrash) {
     EXPECT_GT(parsed, 0);
 }
 
-} // namespace compat_hip_fatbin_damaged_test
+} // namespace amd_hip_fatbin_damaged_test

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-namespace compat_rocm_test {
+namespace amd_rocm_test {
 
 using namespace gantry::image_facts;
 using namespace gantry::gpu_vendors::amd;
@@ -130,4 +130,4 @@ TEST(RocmTargets, ArchLists) {
     EXPECT_TRUE(parse_arch_list("").empty());
 }
 
-} // namespace compat_rocm_test
+} // namespace amd_rocm_test

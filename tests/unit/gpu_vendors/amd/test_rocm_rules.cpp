@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 #include <map>
 
-namespace compat_rocm_rules_test {
+namespace amd_rocm_rules_test {
 
 using namespace gantry::image_facts;
 using namespace gantry::findings;
@@ -280,4 +280,4 @@ TEST(RocmRules, CudaImageOnAnAmdHost) {
     EXPECT_FALSE(by_id(check_torch_rocm(h, img)).count("AMD-CUDA-IMAGE"));
 }
 
-} // namespace compat_rocm_rules_test
+} // namespace amd_rocm_rules_test

@@ -1,4 +1,5 @@
-/* LD_PRELOAD shim for tests/unit/tailor/test_cuda_nvcc.cpp: interposes the CUDA runtime's
+/* LD_PRELOAD shim for tests/unit/gpu_vendors/nvidia/test_cuda_nvcc.cpp: interposes the CUDA
+ * runtime's
  * __cudaRegisterFatBinary (libcudart.so, which every TU's constructor calls with its
  * __fatBinC_Wrapper_t), prints what the wrapper and the container it points at say, and calls
  * through. Built by the test with the system C compiler. There is no GPU and no libcuda here,

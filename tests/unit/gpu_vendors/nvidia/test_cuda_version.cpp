@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 #include <string>
 
-namespace compat_version_test {
+namespace nvidia_version_test {
 
 using namespace gantry::gpu_vendors::nvidia;
 
@@ -221,4 +221,4 @@ TEST(CompatVersion, CheckDriver) {
     EXPECT_THROW(check_driver("12.4", "latest"), gantry::Error);
 }
 
-} // namespace compat_version_test
+} // namespace nvidia_version_test

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 #include <string>
 
-namespace compat_kernels_test {
+namespace nvidia_kernels_test {
 
 using namespace gantry::gpu_vendors::nvidia;
 
@@ -114,4 +114,4 @@ TEST(CompatKernels, CanRun) {
     EXPECT_FALSE(can_run({}, 8, 0, 13000).ok);
 }
 
-} // namespace compat_kernels_test
+} // namespace nvidia_kernels_test

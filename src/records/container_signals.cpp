@@ -1,0 +1,65 @@
+// Signals to a recorded container: stop, kill and rm -f (state.hpp declares them), each
+// journalling its kill event before the signal it sends.
+#include "records/events.hpp"
+#include "records/state.hpp"
+#include "util/error.hpp"
+#include "util/log.hpp"
+
+#include <csignal>
+#include <signal.h>
+
+namespace gantry::records {
+
+void stop(const ContainerState& s, std::optional<double> timeout) {
+    if (!timeout) timeout = s.stop_timeout >= 0 ? s.stop_timeout : 10.0;
+    EventJournal journal;
+    // the kill event before the signal: after it, the monitor's die could be journalled first
+    // (seen under load in CI: die exit=137, then kill signal=9)
+    auto signal = [&](int sig) {
+        journal.append(container_event(s, "kill", {{"signal", std::to_string(sig)}}));
+        ::kill(s.pid, sig);
+    };
+    if (s.running()) {
+        signal(s.stop_signal > 0 ? s.stop_signal : SIGTERM);
+        if (!await_exit(s.pid, s.pid_start, *timeout)) {
+            signal(SIGKILL);
+            // still there a second later: held by a read its image's FUSE server has not
+            // answered (a registry too slow), which only that server's end releases
+            if (!await_exit(s.pid, s.pid_start, 1) && s.kill_server())
+                log::warn("container " + s.name +
+                          " had not ended 1 s after SIGKILL: the process serving its image was "
+                          "killed (a read it has not answered holds a container)");
+            if (!await_exit(s.pid, s.pid_start, 10))
+                throw Error(Errc::internal, "container " + s.name + " (pid " +
+                                                std::to_string(s.pid) +
+                                                ") did not exit after SIGKILL");
+        }
+    }
+    if (auto started = s.monitor_start()) await_exit(s.monitor, started, 10);
+}
+
+void remove_container(StateDir& states, const ContainerState& s) {
+    // marked first: its monitor then makes no store layer of a lazily pulled image's local
+    // copies (engine/launch.cpp), and ends once the container has
+    if (s.monitor_alive()) {
+        auto marked = s;
+        marked.status = "removing";
+        states.save(marked);
+    }
+    stop(s, 0); // kills it, and lets its monitor finish
+    if (states.remove(s.name)) EventJournal(states.dir()).append(container_event(s, "destroy"));
+}
+
+void kill_container(const ContainerState& s, int sig) {
+    if (!s.running())
+        throw Error(Errc::conflict, "cannot kill container " + s.name + ": it is not running",
+                    "`gantry ps -a` shows its state; `gantry start " + s.name +
+                        "` starts it again");
+    // journalled first: the monitor journals the die the signal causes, and docker's order is
+    // kill, then die
+    EventJournal().append(container_event(s, "kill", {{"signal", std::to_string(sig)}}));
+    if (::kill(s.pid, sig) != 0)
+        throw_errno("cannot signal container " + s.name + " (pid " + std::to_string(s.pid) + ")");
+}
+
+} // namespace gantry::records

@@ -1,0 +1,510 @@
+#include "records/state.hpp"
+
+#include "records/events.hpp"
+#include "records/state_cache.hpp"
+#include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
+#include "util/json.hpp"
+#include "util/lock.hpp"
+#include "util/log.hpp"
+#include "util/text.hpp"
+#include "util/units.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <optional>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace gantry::records {
+
+using nlohmann::json;
+
+std::filesystem::path private_dir(const std::filesystem::path& dir, uid_t owner) {
+    const std::string hint = "set XDG_RUNTIME_DIR to a directory of yours (mode 0700), or "
+                             "remove " +
+                             dir.string() + " if nobody else uses it";
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        throw Error(Errc::io,
+                    "cannot create the runtime directory " + dir.string() + ": " +
+                        std::strerror(errno),
+                    "set XDG_RUNTIME_DIR to a directory of yours (mode 0700)");
+    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd && (errno == ELOOP || errno == ENOTDIR))
+        throw Error(Errc::conflict,
+                    "the runtime directory " + dir.string() +
+                        " is a symbolic link or a file, not a directory of yours",
+                    hint);
+    if (!fd)
+        throw Error(Errc::io,
+                    "cannot open the runtime directory " + dir.string() + ": " +
+                        std::strerror(errno),
+                    hint);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + dir.string());
+    if (st.st_uid != owner)
+        throw Error(Errc::conflict,
+                    "the runtime directory " + dir.string() + " belongs to uid " +
+                        std::to_string(st.st_uid) + ", not to you (uid " + std::to_string(owner) +
+                        "): gantry keeps container state and GPU caches there, and will not "
+                        "trust a directory somebody else can change",
+                    hint);
+    if ((st.st_mode & 077) != 0 && ::fchmod(fd.get(), 0700) != 0)
+        throw_errno("cannot make the runtime directory " + dir.string() + " private");
+    return dir;
+}
+
+std::filesystem::path runtime_dir() {
+    const uid_t uid = ::geteuid();
+    if (uid == 0) return private_dir("/run/gantry", 0);
+    if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x == '/') { // relative: ignored
+        std::error_code ec; // the user's own setting: made if missing, as before
+        std::filesystem::create_directories(x, ec);
+        return private_dir(std::filesystem::path(x) / "gantry", uid);
+    }
+    const std::string login = "/run/user/" + std::to_string(uid);
+    struct stat st {};
+    if (::lstat(login.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid)
+        return private_dir(login + "/gantry", uid);
+    return private_dir("/tmp/gantry-" + std::to_string(uid), uid);
+}
+
+namespace {
+
+struct ProcStat {
+    char state = 0;               // field 3: R, S, D, Z (exited, not yet reaped), ...
+    unsigned long long start = 0; // field 22
+};
+
+std::optional<ProcStat> proc_stat(pid_t pid) {
+    if (pid <= 0) return std::nullopt;
+    std::string stat;
+    try {
+        stat = fs::read_file("/proc/" + std::to_string(pid) + "/stat", 4096);
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+    auto rp = stat.rfind(')'); // comm may contain spaces and parentheses
+    if (rp == std::string::npos || rp + 2 >= stat.size()) return std::nullopt;
+    ProcStat ps;
+    ps.state = stat[rp + 2];
+    size_t pos = rp + 2;
+    for (int field = 3; field < 22; ++field) {
+        pos = stat.find(' ', pos);
+        if (pos == std::string::npos) return std::nullopt;
+        ++pos;
+    }
+    ps.start = std::strtoull(stat.c_str() + pos, nullptr, 10);
+    return ps;
+}
+
+} // namespace
+
+unsigned long long process_start_time(pid_t pid) {
+    auto ps = proc_stat(pid);
+    return ps ? ps->start : 0;
+}
+
+bool process_running(pid_t pid, unsigned long long start) {
+    auto ps = proc_stat(pid);
+    return start != 0 && ps && ps->start == start && ps->state != 'Z' && ps->state != 'X';
+}
+
+void await_exit(pid_t pid, unsigned long long start) {
+    Fd pidfd(pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1);
+    // opened first, checked second: a pidfd of a later process with the same pid is not used
+    while (process_running(pid, start)) {
+        pollfd p{pidfd.get(), POLLIN, 0};
+        if (!pidfd || ::poll(&p, 1, -1) < 0) ::usleep(100 * 1000);
+    }
+}
+
+bool await_exit(pid_t pid, unsigned long long start, double seconds) {
+    using clock = std::chrono::steady_clock;
+    auto end = clock::now() +
+               std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
+    Fd pidfd(pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)) : -1);
+    while (process_running(pid, start)) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - clock::now());
+        if (left.count() <= 0) return false;
+        // a pidfd wakes us when it exits; where there is none, look again every 10 ms
+        pollfd p{pidfd.get(), POLLIN, 0};
+        int ms = pidfd ? static_cast<int>(std::min<long long>(left.count(), 1000)) : 10;
+        if (!pidfd || ::poll(&p, 1, ms) < 0) ::usleep(10 * 1000);
+    }
+    return true;
+}
+
+std::string now_rfc3339() {
+    return text::rfc3339(std::chrono::system_clock::to_time_t(std::chrono::system_clock::now()));
+}
+
+bool ContainerState::running() const {
+    return status == "running" && process_running(pid, pid_start);
+}
+
+unsigned long long ContainerState::monitor_start() const {
+    auto started = process_start_time(monitor);
+    bool ours = process_running(monitor, started) && (pid_start == 0 || started <= pid_start);
+    return ours ? started : 0;
+}
+
+bool ContainerState::kill_server() const {
+    if (server <= 0 || !process_running(server, server_start)) return false;
+    return ::kill(server, SIGKILL) == 0;
+}
+
+bool valid_container_name(const std::string& n) {
+    if (n.empty() || n.size() > 128 || !std::isalnum(static_cast<unsigned char>(n[0])))
+        return false;
+    for (char c : n)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-')
+            return false;
+    return true;
+}
+
+namespace {
+
+json to_json(const ContainerState& s) {
+    return {{"name", s.name},
+            {"id", s.id},
+            {"image", s.image},
+            {"manifest", s.manifest},
+            {"store_root", s.store_root},
+            {"container_dir", s.container_dir},
+            {"command", s.command},
+            {"pid", s.pid},
+            {"pid_start", s.pid_start},
+            {"monitor", s.monitor},
+            {"server", s.server},
+            {"server_start", s.server_start},
+            {"detached", s.detached},
+            {"status", s.status},
+            {"exit_code", s.exit_code},
+            {"created", s.created},
+            {"finished", s.finished},
+            {"labels", s.labels},
+            {"user_mounts", s.user_mounts},
+            {"stop_signal", s.stop_signal},
+            {"stop_timeout", s.stop_timeout},
+            {"startable", s.startable},
+            {"spec", s.spec.to_json()}};
+}
+
+ContainerState from_json(const json& j) {
+    ContainerState s;
+    s.name = j.value("name", "");
+    s.id = j.value("id", "");
+    s.image = j.value("image", "");
+    s.manifest = j.value("manifest", "");
+    s.store_root = j.value("store_root", "");
+    s.container_dir = j.value("container_dir", "");
+    s.command = j.value("command", std::vector<std::string>{});
+    s.pid = j.value("pid", 0);
+    s.pid_start = j.value("pid_start", 0ull);
+    s.monitor = j.value("monitor", 0);
+    s.server = j.value("server", 0);
+    s.server_start = j.value("server_start", 0ull);
+    s.detached = j.value("detached", false);
+    s.status = j.value("status", "created");
+    s.exit_code = j.value("exit_code", 0);
+    s.created = j.value("created", "");
+    s.finished = j.value("finished", "");
+    s.stop_signal = j.value("stop_signal", SIGTERM);
+    s.stop_timeout = j.value("stop_timeout", -1);
+    s.startable = j.value("startable", false);
+    if (auto l = j.find("labels"); l != j.end() && l->is_object())
+        for (auto it = l->begin(); it != l->end(); ++it)
+            if (it.value().is_string()) s.labels[it.key()] = it.value().get<std::string>();
+    if (auto m = j.find("user_mounts"); m != j.end() && m->is_array())
+        for (auto& d : *m)
+            if (d.is_string()) s.user_mounts.push_back(d.get<std::string>());
+    if (j.contains("spec")) s.spec = oci::RuntimeSpec::from_json(j["spec"]);
+    return s;
+}
+
+// S as state.json's text. A command argument, environment value or path that is not UTF-8 (Linux
+// allows any bytes) cannot be written as JSON: refused, naming it, before anything is created
+// (docker and podman store it as U+FFFD and run another command than the one given).
+std::string state_text(const ContainerState& s) {
+    return safe_json::dump_or_refuse(to_json(s), -1, "container " + s.name,
+                                     "a kept container's state", kNotUtf8Hint) +
+           "\n";
+}
+
+} // namespace
+
+StateDir::StateDir() : StateDir(runtime_dir()) {}
+
+StateDir::StateDir(std::filesystem::path dir) : dir_(std::move(dir)) {
+    fs::make_dirs(dir_);
+    ::chmod(dir_.c_str(), 0700);
+}
+
+namespace {
+
+// The lock file in a name's directory that its owner holds (flock) for as long as it owns the
+// name: the gantry that claimed it, then the -d monitor, which inherits the lock across fork.
+// The kernel releases it when the last of them exits, kill -9 included.
+constexpr const char* kOwnerLock = "owner.lock";
+
+// Whether a process owns the name directory D: true while its owner lock is held, false once
+// it is free, nullopt when D has none (a crash between mkdir and the lock, or a directory made
+// by a gantry from before the lock: the recorded processes decide then).
+std::optional<bool> owner_alive(const std::filesystem::path& d) {
+    auto path = d / kOwnerLock;
+    Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) return std::nullopt;
+        throw_errno("cannot open " + path.string());
+    }
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) return false; // released when fd closes
+    if (errno != EWOULDBLOCK) throw_errno("cannot lock " + path.string());
+    return true;
+}
+
+std::optional<ContainerState> load(const std::filesystem::path& d) {
+    try {
+        return from_json(json::parse(fs::read_file(d / "state.json", 1 << 20)));
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+} // namespace
+
+namespace {
+
+// A record that stays until `gantry rm`: an exited container, or a created one (gantry create).
+bool state_kept(const ContainerState& s) {
+    return s.status == "exited" || (s.status == "created" && s.startable);
+}
+
+Error state_name_in_use(const std::string& name, const ContainerState& old, bool live) {
+    return Error(Errc::conflict,
+                 "Conflict. The container name \"/" + name +
+                     "\" is already in use by container \"" + old.id +
+                     "\". You have to remove (or rename) that container to be able to reuse that "
+                     "name.",
+                 !live ? "remove it with `gantry rm " + name + "`"
+                       : "stop and remove it (`gantry rm -f " + name + "`) or choose another name");
+}
+
+} // namespace
+
+FileLock StateDir::take(const ContainerState& s) {
+    FileLock claim(dir_ / ".claim.lock", FileLock::Mode::exclusive);
+    auto d = dir_ / s.name;
+    auto now = load(d);
+    if (!now || now->id != s.id)
+        throw Error(Errc::not_found, "container " + s.name + " was removed",
+                    "`gantry ps -a` lists containers");
+    // a moment's patience: a short-lived holder (the `docker cp` HEAD's helper, whose child that
+    // mounted the stopped root ends a moment after it) must not fail the next command (seen in
+    // CI under load); a running container's monitor holds it for good
+    auto owner = FileLock::try_lock(d / kOwnerLock, FileLock::Mode::exclusive);
+    for (int i = 0; i < 300 && !owner.held(); ++i) {
+        ::usleep(10 * 1000);
+        owner = FileLock::try_lock(d / kOwnerLock, FileLock::Mode::exclusive);
+    }
+    if (!owner.held())
+        throw Error(Errc::conflict, "container " + s.name + " is running (or being started)",
+                    "stop it first: `gantry stop " + s.name + "`");
+    return owner;
+}
+
+bool StateDir::save_current(ContainerState& s) {
+    FileLock claim(dir_ / ".claim.lock", FileLock::Mode::exclusive);
+    if (!load(dir_ / s.name) || load(dir_ / s.name)->id != s.id) {
+        auto now = find(s.id);
+        if (!now || now->id != s.id) return false;
+        s.name = now->name;
+    }
+    save(s);
+    return true;
+}
+
+ContainerState StateDir::rename(const std::string& key, const std::string& new_name) {
+    if (!valid_container_name(new_name))
+        throw Error(Errc::usage,
+                    "Invalid container name (" + new_name +
+                        "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                    "choose a name that matches [a-zA-Z0-9][a-zA-Z0-9_.-]*");
+    FileLock claim(dir_ / ".claim.lock", FileLock::Mode::exclusive);
+    auto s = get(key);
+    if (s.name == new_name)
+        throw Error(Errc::usage, "Renaming a container with the same name as its current name",
+                    "give another name");
+    auto to = dir_ / new_name;
+    if (auto old = load(to)) {
+        auto owned = owner_alive(to);
+        bool live = owned ? *owned : old->running();
+        if (live || state_kept(*old)) throw state_name_in_use(new_name, *old, live);
+    }
+    if (std::filesystem::exists(to)) fs::remove_tree(to); // debris of a crashed gantry
+    // the directory moves with its owner lock (a flock is the file's, whatever its name): a
+    // running container's monitor keeps the name it owns, and saves under it (save_current)
+    if (::rename((dir_ / s.name).c_str(), to.c_str()) != 0)
+        throw_errno("cannot rename container state " + (dir_ / s.name).string());
+    s.name = new_name;
+    save(s);
+    return s;
+}
+
+FileLock StateDir::create(const ContainerState& s) {
+    if (!valid_container_name(s.name))
+        throw Error(Errc::usage, "invalid container name \"" + s.name + "\"",
+                    "names match [a-zA-Z0-9][a-zA-Z0-9_.-]*");
+    (void)state_text(s); // refused before anything is made
+    // One claim at a time: a directory without state.json is then a crashed gantry's debris,
+    // never another run's claim in progress (two `run -d --name N` at once: the second removed
+    // the first one's new directory, so one failed with ENOENT or both ran under one name).
+    // Names cannot begin with '.', so the lock file is no container.
+    FileLock claim(dir_ / ".claim.lock", FileLock::Mode::exclusive);
+    auto d = dir_ / s.name;
+    if (::mkdir(d.c_str(), 0700) != 0) {
+        if (errno != EEXIST) throw_errno("cannot create container state " + d.string());
+        // Whether the owner lives comes from its lock, not from the recorded pids: the state
+        // read first and the process looked up after are two moments, and the -d hand-over
+        // (the monitor records itself, starts the workload, the parent returns) fitted between
+        // them, so the name's live owner was taken for a crashed one and two ran as N.
+        auto old = load(d);
+        auto owned = owner_alive(d);
+        bool live =
+            owned ? *owned
+                  : old && (old->running() || (old->status != "exited" && old->monitor_alive()));
+        if (old && (live || state_kept(*old))) throw state_name_in_use(s.name, *old, live);
+        if (live) // held, its state.json unreadable: an owner whose record failed
+            throw Error(Errc::conflict,
+                        "Conflict. The container name \"/" + s.name +
+                            "\" is already in use by a container that has no state yet",
+                        "wait for it to start, or choose another name");
+        fs::remove_tree(d); // debris of a crashed gantry
+        if (::mkdir(d.c_str(), 0700) != 0)
+            throw_errno("cannot create container state " + d.string());
+    }
+    auto owner = FileLock::try_lock(d / kOwnerLock, FileLock::Mode::exclusive);
+    if (!owner.held()) // a new directory's new file, under the claim lock: nobody else has it
+        throw Error(Errc::conflict, "cannot lock " + (d / kOwnerLock).string(),
+                    "another gantry holds it; try again");
+    save(s);
+    return owner;
+}
+
+void StateDir::save(const ContainerState& s) {
+    fs::write_atomic(dir_ / s.name / "state.json", state_text(s), 0600,
+                     fs::Sync::volatile_only); // under the runtime directory: gone at boot
+}
+
+namespace {
+
+// The state recorded in DIR (a container's directory), null when unreadable or damaged: the
+// cache's shared snapshot. A monitor that died without recording the end leaves "running":
+// corrected here, in a copy (its exit status is unknown: 255, as docker reports such a
+// container). While the monitor lives, it is about to record the end.
+std::shared_ptr<const ContainerState> read_state_in(const std::filesystem::path& dir) {
+    auto s = cached_state(dir / "state.json",
+                          [](const std::string& text) { return from_json(json::parse(text)); });
+    if (s && s->status == "running" && !s->running() && !s->monitor_alive()) {
+        auto ended = std::make_shared<ContainerState>(*s);
+        ended->status = "exited";
+        ended->exit_code = 255;
+        return ended;
+    }
+    return s;
+}
+
+} // namespace
+
+std::optional<ContainerState> StateDir::find(const std::string& key) const {
+    // a name is its directory's: one read (a scan of every state made `ps` quadratic)
+    if (!key.empty() && key.find('/') == std::string::npos && key != "." && key != "..")
+        if (auto s = read_state_in(dir_ / key); s && s->name == key) return *s;
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+        auto s = read_state_in(e.path());
+        if (s && s->name == e.path().filename().string() &&
+            (s->name == key || (key.size() >= 4 && s->id.rfind(key, 0) == 0)))
+            return *s;
+    }
+    return std::nullopt;
+}
+
+ContainerState StateDir::get(const std::string& key) const {
+    auto s = find(key);
+    if (!s)
+        throw Error(
+            Errc::not_found, "no container named \"" + key + "\"",
+            "`gantry ps -a` lists containers; start one with `gantry run -d --name NAME IMAGE`");
+    return *s;
+}
+
+std::optional<ContainerState> StateDir::find_started(const std::string& key, double seconds) const {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    auto s = find(key);
+    while (s && s->status == "created" && s->monitor_alive() &&
+           std::chrono::steady_clock::now() < until) {
+        ::usleep(5000);
+        s = find(key);
+    }
+    return s;
+}
+
+ContainerState StateDir::get_started(const std::string& key) const {
+    if (auto s = find_started(key)) return *s;
+    return get(key); // not_found, with its hint
+}
+
+std::vector<std::shared_ptr<const ContainerState>> StateDir::snapshots() const {
+    std::vector<std::shared_ptr<const ContainerState>> out;
+    std::error_code ec;
+    // a container's directory is its name: others (.removed-*, a claim being made) are not
+    for (auto& e : std::filesystem::directory_iterator(dir_, ec))
+        if (auto s = read_state_in(e.path()); s && s->name == e.path().filename().native())
+            out.push_back(std::move(s));
+    return out;
+}
+
+std::vector<ContainerState> StateDir::list() const {
+    std::vector<ContainerState> out;
+    for (auto& s : snapshots()) out.push_back(*s);
+    return out;
+}
+
+bool StateDir::remove(const std::string& name) {
+    // renamed first: of two removers (`gantry rm` and the container's --rm monitor) one wins
+    auto gone = dir_ / (".removed-" + fs::unique_name());
+    if (::rename((dir_ / name).c_str(), gone.c_str()) != 0) {
+        if (errno == ENOENT) return false;
+        throw_errno("cannot remove container state " + (dir_ / name).string());
+    }
+    fs::remove_tree(gone);
+    return true;
+}
+
+std::string status_text(const ContainerState& s, bool up) {
+    std::string status = s.status;
+    if (up) {
+        status = "Up";
+        if (auto t = units::seconds_since(s.created)) status += " " + units::human_duration(*t);
+    } else if (s.status == "exited") {
+        status = "Exited (" + std::to_string(s.exit_code) + ")";
+        if (auto t = units::seconds_since(s.finished))
+            status += " " + units::human_duration(*t) + " ago";
+    }
+    return status;
+}
+
+} // namespace gantry::records
