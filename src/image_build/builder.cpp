@@ -374,6 +374,7 @@ class Builder {
             } catch (const Error&) {
                 return false;
             }
+            on_layer(img_->layers.back().diff_id);
         }
         img_->config = e->config;
         st_.config = img_->run_config();
@@ -392,7 +393,15 @@ class Builder {
         cache_.record(key_,
                       CacheEntry{layer ? layer->blob.str() : "", layer ? layer->diff_id.str() : "",
                                  img_->config, created_by});
+        if (layer) on_layer(layer->diff_id);
     }
+
+    // The steps after a layer are keyed on that layer's content (its diff_id), not only on the
+    // instructions before it, as docker's keys name their parent image: a step that ran again
+    // (its cached layer removed with its image by `rmi`) makes a new layer, and the steps after
+    // it must not hit entries made over the old one: a config-only entry's config names the
+    // old, removed layer (the rebuilt image's run then failed: "layer ... is not unpacked").
+    void on_layer(const oci::Digest& diff_id) { key_ = step_key(key_, "LAYER", {diff_id.str()}); }
 
     void run_ins(const dockerfile::Instruction& ins) {
         check_supported(ins); // again: a base image's ONBUILD triggers were not planned
