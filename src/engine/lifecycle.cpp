@@ -67,10 +67,9 @@ void remove_after_failed_start(runtime::StateDir& states, const std::string& id)
         // the start took the record over as its monitor (this process): nothing to wait for
         if (now->monitor == ::getpid()) now->monitor = 0;
         remove_whole_container(states, *now);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
         log::warn("the --rm container " + id + " whose start failed was not removed: " +
-                  e.message() + " (remove it with `gantry rm -f " + id + "`)");
-    } catch (...) {
+                  std::string(e.what()) + " (remove it with `gantry rm -f " + id + "`)");
     }
 }
 

@@ -396,11 +396,8 @@ class Builder {
         if (layer) on_layer(layer->diff_id);
     }
 
-    // The steps after a layer are keyed on that layer's content (its diff_id), not only on the
-    // instructions before it, as docker's keys name their parent image: a step that ran again
-    // (its cached layer removed with its image by `rmi`) makes a new layer, and the steps after
-    // it must not hit entries made over the old one: a config-only entry's config names the
-    // old, removed layer (the rebuilt image's run then failed: "layer ... is not unpacked").
+    // Later steps are keyed on this layer too, as docker's on their parent image: a config-only
+    // entry made over a layer `rmi` removed named it ("layer ... is not unpacked", issue 76).
     void on_layer(const oci::Digest& diff_id) { key_ = step_key(key_, "LAYER", {diff_id.str()}); }
 
     void run_ins(const dockerfile::Instruction& ins) {
