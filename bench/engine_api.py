@@ -20,15 +20,16 @@ Ratios are taken per round (of the rows' medians in that round) and printed as t
 (min-max) over the rounds: each row against its floor, what a row costs above the floor, and
 the issue's ratios.
 
-Wall time and CPU time (the children's user+sys: the client, and the service's share for the
-service rows is not counted, since it is one long process: its CPU per request is printed from
-its /proc stat before and after). A row whose command fails is reported as such (e.g. `run`
-before the API serves create/attach/start). A measurement, not a test: exits 0 whatever the
-figures.
+Wall time and CPU time: the children's user+sys (the client; for `gantry run`, gantry and what
+it forked) and, for the service rows, the service's CPU per request from its /proc stat before
+and after, alone and with its helper processes (the children it reaped: create's, start's, and
+what they reaped): "in all" is the client's plus that, per request. A row whose command fails
+is reported as such (e.g. `run` before the API serves create/attach/start). A measurement, not
+a test: exits 0 whatever the figures.
 
     bench/engine_api.py [--rounds 5] [--runs 10] [--gantry build/gantry] [--docker docker]
                         [--direct 300] [--only activation,ps,run]   (some of the three;
-                        default all)
+                        default all) [--no-podman]
 """
 import argparse
 import json
@@ -59,10 +60,15 @@ def timed(argv, env=None):
     return time.monotonic() - t0, children_cpu() - c0, r.returncode == 0, r.stderr.decode()
 
 
-def proc_cpu(pid):
+def proc_cpu(pid, children=False):
+    """PID's own user+sys CPU seconds; with CHILDREN, those of its children it reaped too (the
+    service's helper processes, and what they reaped: a foreground container's workload)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def wait_for_socket(path, proc, timeout=10):
@@ -144,6 +150,12 @@ def client_version(docker):
 
 
 def report(a, rows, wall, cpu, svc_cpu, failed, activation, load, direct):
+    def total_cpu(name):
+        """A request's CPU in all: the client's (its children's rusage: gantry's own rows count
+        gantry and what it forked) plus, for a service row, the service's and its helpers'."""
+        extra = statistics.mean(x[1] for x in svc_cpu[name]) if svc_cpu[name] else 0
+        return statistics.median(cpu[name]) + extra
+
     print(f"\n{client_version(a.docker)}; load average {load[0]:.1f} before, {load[1]:.1f} "
           f"after; {a.rounds} rounds x {a.runs} runs, alternated; medians (min-max)")
     if activation:
@@ -154,8 +166,12 @@ def report(a, rows, wall, cpu, svc_cpu, failed, activation, load, direct):
             print(f"{name:36} FAILED: {failed[name]}")
             continue
         # over all the row's runs: the service's CPU is counted in 10 ms clock ticks
-        server = (f"; the service's CPU {statistics.mean(svc_cpu[name]) * 1000:.2f} ms"
-                  if svc_cpu[name] else "")
+        server = ""
+        if svc_cpu[name]:
+            own = statistics.mean(x[0] for x in svc_cpu[name])
+            helpers = statistics.mean(x[1] for x in svc_cpu[name])
+            server = (f"; the service's CPU {own * 1000:.2f} ms, {helpers * 1000:.2f} ms with "
+                      f"its helpers; in all {total_cpu(name) * 1000:.1f} ms")
         print(f"{name:36} wall {spread(flat(wall[name]))}, client CPU "
               f"{statistics.median(cpu[name]) * 1000:.1f} ms{server}")
     if direct:
@@ -203,6 +219,13 @@ def report(a, rows, wall, cpu, svc_cpu, failed, activation, load, direct):
         ("docker run: gantry's socket / podman's (target < 1)",
          ratio(lambda x, y: x / y, g_run, p_run)),
     ]
+    if all(k in ok for k in (g_run, "gantry run --rm", floor)):
+        lines += [
+            ("CPU in all: docker run through gantry's socket / gantry run (client, service, "
+             "helpers)", f"{total_cpu(g_run) / total_cpu('gantry run --rm'):.2f}x"),
+            ("  docker run's CPU above docker version's, in all",
+             f"{(total_cpu(g_run) - total_cpu(floor)) * 1000:.1f} ms"),
+        ]
     print("\nratios and differences of the rows' per-round medians: median (min-max) over "
           "the rounds")
     for label, v in lines:
@@ -220,6 +243,8 @@ def main():
                     help="GET /containers/json?all=1 sent straight to the socket, no client")
     ap.add_argument("--only", default="activation,ps,run",
                     help="the measures to take, comma-separated: activation, ps, run")
+    ap.add_argument("--no-podman", action="store_true",
+                    help="leave podman's service out (gantry before/after comparisons)")
     a = ap.parse_args()
     only = set(a.only.split(","))
     gantry = os.path.abspath(a.gantry)
@@ -230,7 +255,7 @@ def main():
         archive = os.path.join(work, "busybox.tar")
         mk.write_docker_archive(archive, [(mk.busybox_image(cmd=["true"]), ["bench/api:1"])])
         subprocess.run([gantry, "--root", root, "load", "-q", archive], check=True)
-        for i in range(100):
+        for i in range(100 if "ps" in only else 0):
             subprocess.run([gantry, "--root", root, "create", "--name", f"bench-api-{i}",
                             "bench/api:1", "true"], check=True, stdout=subprocess.DEVNULL)
         gsock = os.path.join(work, "gantry.sock")
@@ -241,7 +266,7 @@ def main():
         wait_for_socket(gsock, svc)
         genv = dict(os.environ, DOCKER_HOST=f"unix://{gsock}")
         penv = None
-        if shutil.which("podman") and "run" in only:
+        if shutil.which("podman") and "run" in only and not a.no_podman:
             pdir = os.path.join(work, "podman")
             pflags = ["--root", os.path.join(pdir, "root"), "--runroot",
                       os.path.join(pdir, "run"), "--storage-driver", "overlay"]
@@ -301,7 +326,7 @@ def main():
                     continue
                 argv, env = rows[name]
                 server = svc.pid if env is genv else (pod.pid if penv and env is penv else None)
-                s0 = proc_cpu(server) if server else 0
+                s0 = (proc_cpu(server), proc_cpu(server, True)) if server else (0, 0)
                 for _ in range(a.runs):
                     dt, dc, ok, err = timed(argv, env)
                     if not ok:
@@ -310,7 +335,8 @@ def main():
                     wall[name][rnd].append(dt)
                     cpu[name].append(dc)
                 if server and name not in failed:
-                    svc_cpu[name].append((proc_cpu(server) - s0) / a.runs)
+                    svc_cpu[name].append(((proc_cpu(server) - s0[0]) / a.runs,
+                                          (proc_cpu(server, True) - s0[1]) / a.runs))
             print(f"round {rnd + 1} done", flush=True)
         direct = None
         if "ps" in only:

@@ -4,6 +4,8 @@
 //                                     the runtime spec; the scratch (writable layer); the GPUs
 //                                     (discovery, the doctor's policy, injection); CDI devices and
 //                                     their hooks
+//   prepare_again(store, request, ...) a kept container's preparation read back (create and
+//                                     run -d keep it): `gantry start` prepares nothing
 //   run(prepared)                     the state record (named or detached); the cgroup; the
 //                                     launch, with the overlay -> flattened-root fallback; the
 //                                     write report; -d: a monitor process that supervises it
@@ -124,6 +126,15 @@ struct Prepared {
 // only when may_start_early agrees, and begins one itself when it may.
 Prepared prepare(store::Store& store, RunRequest request, Caller caller,
                  std::unique_ptr<runtime::EarlyStart> early = nullptr);
+
+// A kept container (`gantry start`, restart) made ready to run again from what create or run -d
+// prepared (engine/kept_preparation.hpp), without preparing it again: REQUEST (its kept request,
+// with start's streams, under the container's own id) with KEPT's spec and labels, its image's
+// root opened again and its writable layer taken over. Nothing is read of the image, no spec is
+// built, no GPU discovered.
+struct KeptPreparation;
+Prepared prepare_again(store::Store& store, RunRequest request, Caller caller,
+                       KeptPreparation kept);
 
 struct Outcome {
     int status = 0;          // the workload's exit status (128+N for signal N); 0 when detached

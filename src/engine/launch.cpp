@@ -5,6 +5,7 @@
 #include "container_log/output.hpp"
 #include "engine/docker_flags.hpp"
 #include "engine/engine.hpp"
+#include "engine/kept_preparation.hpp"
 #include "engine/record.hpp"
 #include "engine/request_json.hpp"
 #include "engine/squashfs.hpp"
@@ -73,6 +74,7 @@ class Record {
             auto old = states_->get(r.container_id);
             cs_.name = old.name;
             cs_.created = old.created;
+            cs_.user_mounts = old.user_mounts; // a kept preparation has no parsed options
             cs_.startable = true;
             owner_ = states_->take(old);
             states_->save(cs_);
@@ -81,6 +83,7 @@ class Record {
         // a -d container keeps its request, so `gantry start` runs it again
         if (r.detach) try {
                 write_request(p.scratch->dir(), persistable(r, current_dir(), p.labels));
+                write_preparation(p.scratch->dir(), kept_preparation(p));
                 cs_.startable = true;
             } catch (const Error& e) {
                 log::debug("the container cannot be started again: " + e.message());

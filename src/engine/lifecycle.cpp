@@ -2,15 +2,19 @@
 #include "engine/lifecycle.hpp"
 
 #include "engine/docker_flags.hpp"
+#include "engine/kept_preparation.hpp"
 #include "engine/record.hpp"
+#include "engine/removal.hpp"
 #include "engine/request_json.hpp"
 #include "records/events.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
 #include "util/lock.hpp"
+#include "util/log.hpp"
 
 #include <cstdlib>
 #include <filesystem>
+#include <unistd.h>
 
 namespace gantry::engine {
 
@@ -41,6 +45,7 @@ std::string create(store::Store& store, RunRequest request, Caller caller) {
     auto cs = container_record(p);
     cs.startable = true;
     write_request(p.scratch->dir(), kept);
+    write_preparation(p.scratch->dir(), kept_preparation(p));
     records::StateDir states;
     {
         auto owner = states.create(cs); // released at once: nothing runs it
@@ -50,6 +55,25 @@ std::string create(store::Store& store, RunRequest request, Caller caller) {
     if (!request.cidfile.empty()) write_cidfile(request.cidfile, p.id);
     return p.id;
 }
+
+namespace {
+
+// Removes the --rm container ID whose start failed (its record as it is now: the failed start
+// may have changed it); what cannot be removed is said, the start's own error is what fails.
+void remove_after_failed_start(records::StateDir& states, const std::string& id) noexcept {
+    try {
+        auto now = states.find(id);
+        if (!now) return;
+        // the start took the record over as its monitor (this process): nothing to wait for
+        if (now->monitor == ::getpid()) now->monitor = 0;
+        remove_whole_container(states, *now);
+    } catch (const std::exception& e) {
+        log::warn("the --rm container " + id + " whose start failed was not removed: " +
+                  std::string(e.what()) + " (remove it with `gantry rm -f " + id + "`)");
+    }
+}
+
+} // namespace
 
 Outcome start(const std::string& key, Caller caller, const StartOptions& o) {
     records::StateDir states;
@@ -83,10 +107,20 @@ Outcome start(const std::string& key, Caller caller, const StartOptions& o) {
     else if (request.attach.empty())
         request.attach = {"STDOUT", "STDERR"};
     store::Store store(s.store_root);
+    const bool remove_on_failure = request.rm;
     try {
-        auto p = prepare(store, std::move(request), std::move(caller));
+        // what create (or run -d) prepared, run as it is; a container of an older gantry kept
+        // its request only, and is prepared from it again
+        auto kept = read_preparation(s.container_dir);
+        auto p = kept
+                     ? prepare_again(store, std::move(request), std::move(caller), std::move(*kept))
+                     : prepare(store, std::move(request), std::move(caller));
         return run(p);
-    } catch (const Error& e) { // as run's: failed before the workload began (125)
+    } catch (const Error& e) {
+        // docker's AutoRemove (run --rm): a container whose start failed goes too, so a failed
+        // `docker run --rm` leaves nothing behind (one left would block the image's rmi)
+        if (remove_on_failure) remove_after_failed_start(states, s.id);
+        // as run's: failed before the workload began (125)
         if (static_cast<int>(e.code()) >= 125 || e.code() == Errc::usage) throw;
         throw Error(Errc::run_failed, e.message(), e.hint());
     }

@@ -7,6 +7,7 @@
 #include "engine/cpu_check.hpp"
 #include "engine/engine.hpp"
 #include "engine/gpus.hpp"
+#include "engine/kept_preparation.hpp"
 #include "engine/labels.hpp"
 #include "engine/options.hpp"
 #include "engine/platform_check.hpp"
@@ -83,6 +84,25 @@ void start_process_early(Prepared& p, std::unique_ptr<runtime::EarlyStart> early
         p.early = start_early(p.request, p.options, p.caller);
 }
 
+// A lazily pulled image's root: p.lazy, the tree of REC (gantry's squashfs artifact, mounted
+// from the registry, or its layers' merged tree); its etc/passwd when WANT_PASSWD (the squashfs
+// artifact's is read with its tables in any case).
+std::string open_lazy_root(Prepared& p, const lazy::Record& rec, std::vector<lazy::Toc> tocs,
+                           bool want_passwd) {
+    registry::ClientOptions client;
+    client.tls_verify = p.request.tls_verify;
+    if (lazy::is_squashfs(rec)) {
+        auto opened =
+            lazy::open_squashfs(*p.store, rec, client, sandbox::confinement(lazy::server_calls()));
+        p.lazy = std::move(opened.tree);
+        return std::move(opened.passwd);
+    }
+    auto tree = lazy::open(*p.store, rec, client, p.caller.real_root, std::move(tocs));
+    std::string passwd = want_passwd ? tree->read_file("etc/passwd", 4u << 20).value_or("") : "";
+    p.lazy = std::move(tree);
+    return passwd;
+}
+
 // --pull lazy: the image's record (once every layer was made local, the image is a store image
 // and takes the store's path, lazy/store_layers.hpp) (made now unless `pull --lazy` made it), its
 // tree and view.
@@ -99,16 +119,7 @@ void read_lazy_image(Prepared& p) {
     p.view.image.config = oci::ImageConfig::parse(p.store->read_blob(rec->config));
     p.view.image.config.diff_ids.clear(); // the layers are in the registry, not in the store
     p.view.image.config.raw.erase("history");
-    if (lazy::is_squashfs(*rec)) { // gantry's squashfs artifact, mounted from the registry
-        auto opened = lazy::open_squashfs(*p.store, *rec, po.client,
-                                          sandbox::confinement(lazy::server_calls()));
-        p.view.passwd = std::move(opened.passwd);
-        p.lazy = std::move(opened.tree);
-        return;
-    }
-    auto tree = lazy::open(*p.store, *rec, po.client, p.caller.real_root, std::move(tocs));
-    p.view.passwd = tree->read_file("etc/passwd", 4u << 20).value_or("");
-    p.lazy = std::move(tree);
+    p.view.passwd = open_lazy_root(p, *rec, std::move(tocs), true);
 }
 
 // Whether the image read is of the platform --platform names (any, without the flag; an image
@@ -320,7 +331,54 @@ void write_hook_bundle(Prepared& p) {
                      fs::Sync::volatile_only);
 }
 
+// The root of a kept container (engine/kept_preparation.hpp) opened again: a store image's
+// layers as create found them (held by the container: there even when its name was removed),
+// the squashfs file (checked against the site's policy again, not parsed), or the lazily pulled
+// image (a store image once its layers were all made local, as read_image finds it).
+void reopen_root(Prepared& p, const KeptPreparation& kept) {
+    p.view.image.manifest_digest = kept.manifest;
+    switch (kept.root) {
+    case KeptPreparation::Root::store:
+        p.view.image.config.diff_ids = kept.diff_ids;
+        return;
+    case KeptPreparation::Root::squashfs:
+        site::verify_file(kept.squashfs_file);
+        p.sqsh = sqsh::open_deferred(kept.squashfs_file);
+        return;
+    case KeptPreparation::Root::lazy:
+        if (lazy::in_store(*p.store, p.request.image)) {
+            p.view = rootfs::find_run_view(*p.store, p.request.image);
+            return;
+        }
+        auto rec = lazy::find(*p.store, p.request.image);
+        if (!rec)
+            throw Error(Errc::not_found,
+                        "the lazily pulled image " + p.request.image +
+                            " of this container is no longer in the store",
+                        "pull it again (`gantry pull --lazy " + p.request.image +
+                            "`), or remove the container and run a new one");
+        open_lazy_root(p, *rec, {}, false);
+        return;
+    }
+}
+
 } // namespace
+
+Prepared prepare_again(store::Store& store, RunRequest request, Caller caller,
+                       KeptPreparation kept) {
+    Prepared p;
+    p.request = std::move(request);
+    p.caller = std::move(caller);
+    p.store = &store;
+    p.write_warn = units::parse_size(p.request.write_warn, "--write-warn");
+    p.resources = resources(p.request);
+    p.options.privileged_user = p.caller.real_root;
+    p.spec = std::move(kept.spec);
+    p.labels = std::move(kept.labels);
+    reopen_root(p, kept);
+    make_scratch(p);
+    return p;
+}
 
 Prepared prepare(store::Store& store, RunRequest request, Caller caller,
                  std::unique_ptr<runtime::EarlyStart> early) {

@@ -374,6 +374,7 @@ class Builder {
             } catch (const Error&) {
                 return false;
             }
+            on_layer(img_->layers.back().diff_id);
         }
         img_->config = e->config;
         st_.config = img_->run_config();
@@ -392,7 +393,12 @@ class Builder {
         cache_.record(key_,
                       CacheEntry{layer ? layer->blob.str() : "", layer ? layer->diff_id.str() : "",
                                  img_->config, created_by});
+        if (layer) on_layer(layer->diff_id);
     }
+
+    // Later steps are keyed on this layer too, as docker's on their parent image: a config-only
+    // entry made over a layer `rmi` removed named it ("layer ... is not unpacked", issue 76).
+    void on_layer(const oci::Digest& diff_id) { key_ = step_key(key_, "LAYER", {diff_id.str()}); }
 
     void run_ins(const dockerfile::Instruction& ins) {
         check_supported(ins); // again: a base image's ONBUILD triggers were not planned

@@ -111,6 +111,18 @@ def test_cache_hits_and_a_changed_source_reruns_from_its_step(bb):
     assert g.run("run", "--rm", "c:3", "cat", "/copy").out == "v2\n"
     nocache = build(g, ctx, "--no-cache", "-t", "c:4")
     assert nocache.err.count("  cached") == 0
+    # removed and built again (issue 76): `rmi` collects the RUN step's layer, so that step
+    # runs again and makes another layer; the steps after it are keyed on that layer, so the
+    # config-only ENV is not taken from the entry made over the removed one (the rebuilt image
+    # named the removed layer: "layer ... is not unpacked in the store")
+    ctx2 = write(tmp / "ctx2", {"Dockerfile": "FROM sample:latest\n"
+                                              "RUN cat /proc/sys/kernel/random/uuid > /t\n"
+                                              "ENV A=1\n"})
+    built = build(g, ctx2, "-t", "rb:1").out
+    g.run("rmi", "rb:1")
+    rebuilt = build(g, ctx2, "-t", "rb:1")
+    assert rebuilt.err.count("  cached") == 0 and rebuilt.out != built, rebuilt.err
+    assert g.run("run", "--rm", "rb:1", "sh", "-c", "cat /t; echo $A").out.endswith("\n1\n")
 
 
 def test_dockerignore_leaves_files_out(bb):

@@ -99,7 +99,12 @@ def test_restart_a_detached_container_and_rename_it(runner):
     assert runner.run("restart", "-t", "0", name).out == f"{name}\n"
     again = entry(runner, name)
     assert again["status"] == "running" and again["pid"] != first["pid"], (first, again)
-    assert runner.run("logs", name).out == "up\nup\n"
+    # restart returns once the workload runs; its echo reaches the output file a moment later
+    # (the output copier): read until it is there, bounded
+    end = time.monotonic() + 10
+    while (out := runner.run("logs", name).out) != "up\nup\n" and time.monotonic() < end:
+        time.sleep(0.05)
+    assert out == "up\nup\n"
     acts = events(runner, name, t)
     assert acts.index("stop") < acts.index("restart") and acts[-1] == "restart", acts
     assert acts.count("start") == 2, acts

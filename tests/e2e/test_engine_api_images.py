@@ -180,6 +180,19 @@ def test_docker_build_of_a_small_context(svc, tmp_path):
     # -q: only the ID, from the aux message
     q = docker(svc, "build", "-q", "--build-arg", "A=argval", "--label", f"tok={TOKEN}", str(ctx))
     assert q.stdout.strip() == info["Id"], (q.stdout, info["Id"])
+    # built, removed and built again (issue 76): the RUN step runs again (its layer went with
+    # the image) and the config-only ENV after it is not taken from the entry made over the
+    # removed layer; the image then runs through the API, and `run --rm` leaves nothing
+    (ctx / "Dockerfile.again").write_text(
+        "FROM sample:latest\nRUN cat /proc/sys/kernel/random/uuid > /t\nENV A=1\n")
+    again = f"{TOKEN}/again:1"
+    build_again = ("build", "-q", "-f", str(ctx / "Dockerfile.again"), "-t", again, str(ctx))
+    first = docker(svc, *build_again).stdout
+    docker(svc, "rmi", again)
+    assert docker(svc, *build_again).stdout != first
+    r = docker(svc, "run", "--rm", "--name", f"{TOKEN}-again", again, "sh", "-c", "echo $A")
+    assert r.stdout == "1\n", r
+    assert docker(svc, "ps", "-a", "-q", "--filter", f"name={TOKEN}-again").stdout == ""
     # what gantry does not honour: a 400 naming it, nothing built
     bad = docker(svc, "build", "--shm-size", "1g", str(ctx), check=False)
     assert bad.returncode != 0 and "shmsize" in bad.stderr, bad

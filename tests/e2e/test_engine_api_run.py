@@ -80,6 +80,35 @@ def test_docker_run_rm_attaches_and_exits_with_the_containers_status(svc):
     assert docker(svc, "wait", f"{TOKEN}-rmd").stdout == "9\n"
 
 
+def test_start_runs_what_create_prepared_and_a_failed_rm_start_leaves_nothing(svc, tmp_path):
+    g = svc[0]
+    # create prepared the container once: start runs what it kept, even after the image's name
+    # went (docker's start too starts a container whose image was removed since)
+    alias = f"{TOKEN}/kept:1"
+    docker(svc, "tag", "sample:latest", alias)
+    name = f"{TOKEN}-kept-spec"
+    docker(svc, "create", "--name", name, "-e", "K=kept", alias, "sh", "-c", "echo $K")
+    docker(svc, "rmi", "-f", alias)
+    assert docker(svc, "start", "-a", name).stdout == "kept\n"
+    docker(svc, "rm", name)
+    # AutoRemove (docker run --rm): a start that fails removes the container, through the API
+    # and gantry start alike (one left behind blocked the next rmi of its image)
+    for door in ("api", "cli"):
+        src = tmp_path / door
+        src.mkdir()
+        name = f"{TOKEN}-rm-fails-{door}"
+        docker(svc, "create", "--rm", "--name", name, "-v", f"{src}:/m", "sample:latest", "true")
+        src.rmdir()  # the bind's source gone: the start fails before the workload
+        if door == "api":
+            r = docker(svc, "start", "-a", name, check=False)
+            code, err = r.returncode, r.stderr
+        else:
+            r = g.run("start", "-a", name, check=False)
+            code, err = r.code, r.err
+        assert code != 0 and str(src) in err, r
+        assert gone(svc, name)
+
+
 def test_a_field_gantry_does_not_honour_is_refused_naming_it(svc):
     r = docker(svc, "run", "--restart", "always", "sample:latest", "true", check=False)
     assert r.returncode == 125 and "RestartPolicy" in r.stderr, r.stderr

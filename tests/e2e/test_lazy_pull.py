@@ -370,6 +370,9 @@ def test_detached_lazy_container_exec_and_rm(g, pushed, proxy, fuse_open):
     g.run("run", "-d", "--name", "lz", "--pull", "lazy", INSECURE, lref, "sleep", "60")
     assert g.run("exec", "lz", "cat", "/data/small.txt").out == "hello lazy\n"
     assert "lz" in g.run("ps").out
+    # restarted: its lazily pulled root opened again from what run -d kept (prepared.json)
+    g.run("restart", "-t", "0", "lz")
+    assert g.run("exec", "lz", "cat", "/data/small.txt").out == "hello lazy\n"
     g.run("rm", "-f", "lz")
     no_leftovers(g.root)
 

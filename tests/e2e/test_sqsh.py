@@ -133,6 +133,14 @@ def test_run_sqsh_rootless(rootless, mk, fuse_open):
     r = rootless.run("run", "--rm", "--entrypoint", "/bin/sh", out, "-c",
                      "stat -c '%u:%g' /data/keep/owned; id -u")
     assert r.out.split() == ["0:0", "0"]
+    # created once, started twice: the file opened again from what create kept (prepared.json),
+    # served over FUSE under the container's writable layer on disk
+    name = f"sq-kept-{os.getpid()}"
+    rootless.run("create", "--name", name, "--entrypoint", "/bin/sh", out, "-c",
+                 "cat /data/replaced; echo x >> /data/new; cat /data/new")
+    assert rootless.run("start", "-a", name).out == "upper\nx\n"
+    assert rootless.run("start", "-a", name).out == "upper\nx\nx\n"
+    rootless.run("rm", name)
     assert not [l for l in Path("/proc/mounts").read_text().splitlines() if "fuse.gantry" in l]
 
 
@@ -148,6 +156,8 @@ def test_run_options_on_sqsh(g, saved, fuse_open, tmp_path):
     cid = r.out.strip()
     g.run("wait", cid)
     assert "detached" in g.run("logs", cid).out
+    # started again from what run -d kept: the file mounted again, nothing parsed again
+    assert g.run("start", "-a", cid).out == "detached\n"
     g.run("rm", cid)
 
 
