@@ -103,6 +103,14 @@ Image read_in(const Store& store, const RefMap& refs, const Digest& manifest) {
     img.config = oci::ImageConfig::parse(store.read_blob(img.manifest.config.digest));
     for (auto& [k, v] : refs)
         if (v == manifest) img.refs.push_back(k);
+    for (auto& [k, index] : store.indexes()) { // the names holding it beside their default
+        if (!refs.count(k) || refs.at(k) == manifest) continue;
+        try {
+            for (auto& d : oci::Index::parse(store.read_blob(index)).manifests)
+                if (d.digest == manifest) img.refs.push_back(k);
+        } catch (const Error&) { // fsck reports it
+        }
+    }
     return img;
 }
 

@@ -16,7 +16,7 @@ struct Image {
     Digest manifest_digest;
     oci::Manifest manifest;
     oci::ImageConfig config;
-    std::vector<std::string> refs; // every reference pointing at it
+    std::vector<std::string> refs; // every name holding it (as its default or one platform)
     Digest id() const { return manifest.config.digest; }
     std::int64_t compressed_size() const; // sum of layer blob sizes + config
 };
