@@ -39,13 +39,21 @@ if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
   mine=1
 fi
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); gantry $(sha256sum "$gantry" | cut -c1-12)"
-timed() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }
+timed() { # wall seconds of a command that must succeed
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@" >"$work/out" 2>&1 || { echo "bench/platforms.sh: failed: $*" >&2; cat "$work/out" >&2; exit 1; }
+  t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc
+}
 g=() p=()
 for i in $(seq "$rounds"); do
   g+=("$(GANTRY_ROOT="$work/gantry-$i" timed "$gantry" build --no-cache \
          --platform linux/amd64,linux/arm64 -t bench:both "$work/ctx")")
   p+=("$(CONTAINERS_STORAGE_CONF="$work/storage.conf" timed podman build --no-cache \
          --platform linux/amd64,linux/arm64 --manifest "localhost/bench$i:both" "$work/ctx")")
+  [ "$(GANTRY_ROOT="$work/gantry-$i" "$gantry" images -q | wc -l)" = 2 ] || {
+    echo "bench/platforms.sh: gantry's tag does not hold two images"; exit 1; }
   echo "round $i: gantry ${g[-1]} s, podman ${p[-1]} s"
 done
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
