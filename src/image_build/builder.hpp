@@ -79,6 +79,9 @@ std::filesystem::path cache_dir(const store::Store& store);
 // tags then naming all of them (store/platforms.hpp).
 BuildResult build(store::Store& store, const BuildOptions& opt, engine::Caller caller);
 
+// One platform's build (OPT.platform one or none), under the caller's writer lock.
+BuildResult build_one_platform(store::Store& store, const BuildOptions& opt, engine::Caller caller);
+
 // The platforms of --platform P1,P2,... in order: Error(usage) for an empty or repeated one.
 std::vector<std::string> build_platforms(const std::string& text);
 
