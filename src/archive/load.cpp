@@ -4,6 +4,7 @@
 #include "oci/reference.hpp"
 #include "store/importer.hpp"
 #include "store/layer_tar.hpp"
+#include "store/platforms.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -15,6 +16,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <map>
+#include <set>
 #include <unistd.h>
 
 namespace gantry::archive {
@@ -212,18 +215,28 @@ class Loader {
                 img.refs.push_back(fallback_repository(naming_path(), opt_.name) + ":latest");
             out.push_back(std::move(img));
         }
-        tag_all(out);
+        tag_all(out, false);
         return out;
     }
 
     // Names every loaded image in one update of refs.json, once all of them are in: a load that
     // fails on a later image leaves no tag behind (docker and podman keep the images before it;
     // their blobs stay here too, unreferenced, until `system prune`).
-    void tag_all(const std::vector<LoadedImage>& images) {
+    // PLATFORMS (an OCI layout): a name given to several images holds each, one per platform;
+    // else (a docker archive) the last image given a name keeps it, as docker load does.
+    void tag_all(const std::vector<LoadedImage>& images, bool platforms) {
+        std::map<std::string, std::vector<Digest>> named;
+        for (const auto& img : images)
+            for (const auto& r : img.refs) {
+                if (!platforms) named[r].clear();
+                named[r].push_back(img.manifest);
+            }
         store_.update_refs([&](store::RefMap& m) {
-            for (const auto& img : images)
-                for (const auto& r : img.refs) m[r] = img.manifest;
+            for (const auto& [r, manifests] : named)
+                if (manifests.size() == 1) m[r] = manifests.front();
         });
+        for (const auto& [r, manifests] : named)
+            if (manifests.size() > 1) store::set_images(store_, r, manifests);
     }
 
     struct Candidate {
@@ -267,19 +280,39 @@ class Loader {
                         "gantry reads OCI image manifests and Docker schema 2 manifests");
         std::vector<LoadedImage> out;
         for (auto& [key, cands] : groups) {
-            const Candidate& c = choose(cands);
-            LoadedImage img = image(c.manifest);
-            img.refs = c.refs;
-            if (img.refs.empty()) {
-                img.refs.push_back(fallback_repository(naming_path(), opt_.name) + ":latest");
-                if (unnamed > 1)
-                    log::warn("several unnamed images in " + path_.string() + "; each was tagged " +
-                              img.refs.front() + " in turn");
+            for (const Candidate* c : chosen(cands)) {
+                LoadedImage img = image(c->manifest);
+                img.refs = c->refs;
+                if (img.refs.empty()) {
+                    img.refs.push_back(fallback_repository(naming_path(), opt_.name) + ":latest");
+                    if (unnamed > 1)
+                        log::warn("several unnamed images in " + path_.string() +
+                                  "; each was tagged " + img.refs.front() + " in turn");
+                }
+                img.format = src_->is_directory() ? "oci-dir" : "oci-archive";
+                out.push_back(std::move(img));
             }
-            img.format = src_->is_directory() ? "oci-dir" : "oci-archive";
-            out.push_back(std::move(img));
         }
-        tag_all(out);
+        tag_all(out, true);
+        return out;
+    }
+
+    // The images of a name loaded: --platform's; else every platform whose manifest the
+    // archive holds (docker saves an index whose other platforms it never pulled), one each,
+    // the name then holding them all (store/platforms.hpp); else choose()'s refusal.
+    std::vector<const Candidate*> chosen(const std::vector<Candidate>& cands) {
+        if (opt_.platform || cands.size() == 1) return {&choose(cands)};
+        std::vector<const Candidate*> out;
+        std::set<std::string> platforms;
+        for (auto& c : cands) {
+            if (!src_->has(blob_member(c.manifest.digest)) && !store_.has_blob(c.manifest.digest))
+                continue;
+            if (c.platform &&
+                (c.platform->os == "unknown" || !platforms.insert(c.platform->str()).second))
+                continue; // an attestation, or a platform given twice: its first image
+            out.push_back(&c);
+        }
+        if (out.empty()) return {&choose(cands)};
         return out;
     }
 

@@ -4,6 +4,7 @@
 #include "oci/reference.hpp"
 #include "store/images.hpp"
 #include "store/layer_tar.hpp"
+#include "store/platforms.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -217,6 +218,8 @@ void reclaim_temporaries(const std::filesystem::path& out) {
 struct Named {
     store::Image image;
     std::vector<std::string> refs; // references to record in the output
+    // a name holding several platforms (store/platforms.hpp): all of them, image among them
+    std::vector<store::Image> platforms;
 };
 
 std::string convert_media_type(const std::string& mt) {
@@ -238,67 +241,86 @@ void add_blob(const store::Store& store, Sink& sink, const Digest& d) {
     sink.add(name, store.blob_size(d), r);
 }
 
+// IMG's blobs and manifest into the layout; returns the descriptor of the manifest written
+Descriptor write_oci_image(const store::Store& store, const store::Image& img, Sink& sink) {
+    oci::Manifest m = img.manifest;
+    std::string text;
+    // layers the store keeps only unpacked (store/layer_tar.hpp) go in as their rebuilt
+    // uncompressed tar: digest = diff_id, so the manifest is a new one (said on stderr)
+    std::vector<std::size_t> rebuilt;
+    for (std::size_t i = 0; i < m.layers.size(); ++i)
+        if (!store.has_blob(m.layers[i].digest) && i < img.config.diff_ids.size() &&
+            store::has_tar_split(store, img.config.diff_ids[i]))
+            rebuilt.push_back(i);
+    for (std::size_t i : rebuilt) {
+        const Digest& diff = img.config.diff_ids[i];
+        auto meta =
+            oci::parse_json(fs::read_file(store.layer_dir(diff) / "meta.json"), "layer metadata");
+        auto& l = m.layers[i];
+        l.digest = diff;
+        l.size = meta.at("size").get<std::int64_t>();
+        l.media_type = m.media_type == oci::media::docker_manifest ? oci::media::docker_layer
+                                                                   : oci::media::oci_layer;
+    }
+    if (m.media_type == oci::media::docker_manifest || !rebuilt.empty()) {
+        m.media_type = convert_media_type(m.media_type);
+        m.config.media_type = convert_media_type(m.config.media_type);
+        for (auto& l : m.layers) l.media_type = convert_media_type(l.media_type);
+        text = m.to_json().dump();
+    } else {
+        text = store.read_blob(img.manifest_digest);
+    }
+    Digest md = Digest::of(text);
+    if (!rebuilt.empty())
+        log::note("image " + img.manifest_digest.str().substr(0, 19) +
+                  "…: " + std::to_string(rebuilt.size()) +
+                  " layer(s) the store keeps unpacked are written uncompressed (digest = "
+                  "diff_id): the archive's manifest is " +
+                  md.str() + ", not " + img.manifest_digest.str());
+    add_blob(store, sink, m.config.digest);
+    for (std::size_t i = 0; i < m.layers.size(); ++i) {
+        const auto& l = m.layers[i];
+        if (std::find(rebuilt.begin(), rebuilt.end(), i) == rebuilt.end()) {
+            add_blob(store, sink, l.digest);
+            continue;
+        }
+        std::string name = "blobs/sha256/" + l.digest.hex();
+        if (sink.has(name)) continue;
+        auto r = store::open_reconstruction(store, l.digest, "layer " + l.digest.str());
+        sink.add(name, static_cast<std::uint64_t>(l.size), *r);
+    }
+    if (!sink.has("blobs/sha256/" + md.hex())) sink.add_text("blobs/sha256/" + md.hex(), text);
+    Descriptor d{
+        oci::media::oci_manifest, md, static_cast<std::int64_t>(text.size()), {}, std::nullopt, {}};
+    if (!img.config.platform.os.empty()) d.platform = img.config.platform;
+    return d;
+}
+
 void write_oci(const store::Store& store, const std::vector<Named>& images, Sink& sink) {
     sink.add_text("oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
     oci::Index index;
     index.media_type = oci::media::oci_index;
     for (auto& n : images) {
-        oci::Manifest m = n.image.manifest;
-        std::string text;
-        // layers the store keeps only unpacked (store/layer_tar.hpp) go in as their rebuilt
-        // uncompressed tar: digest = diff_id, so the manifest is a new one (said on stderr)
-        std::vector<std::size_t> rebuilt;
-        for (std::size_t i = 0; i < m.layers.size(); ++i)
-            if (!store.has_blob(m.layers[i].digest) && i < n.image.config.diff_ids.size() &&
-                store::has_tar_split(store, n.image.config.diff_ids[i]))
-                rebuilt.push_back(i);
-        for (std::size_t i : rebuilt) {
-            const Digest& diff = n.image.config.diff_ids[i];
-            auto meta = oci::parse_json(fs::read_file(store.layer_dir(diff) / "meta.json"),
-                                        "layer metadata");
-            auto& l = m.layers[i];
-            l.digest = diff;
-            l.size = meta.at("size").get<std::int64_t>();
-            l.media_type = m.media_type == oci::media::docker_manifest ? oci::media::docker_layer
-                                                                       : oci::media::oci_layer;
-        }
-        if (m.media_type == oci::media::docker_manifest || !rebuilt.empty()) {
-            m.media_type = convert_media_type(m.media_type);
-            m.config.media_type = convert_media_type(m.config.media_type);
-            for (auto& l : m.layers) l.media_type = convert_media_type(l.media_type);
-            text = m.to_json().dump();
+        Descriptor top;
+        if (n.platforms.size() > 1) { // their index, index.json naming it (as docker saves)
+            oci::Index own;
+            own.media_type = oci::media::oci_index;
+            for (auto& img : n.platforms)
+                own.manifests.push_back(write_oci_image(store, img, sink));
+            std::string text = own.to_json().dump();
+            top = Descriptor{oci::media::oci_index,
+                             Digest::of(text),
+                             static_cast<std::int64_t>(text.size()),
+                             {},
+                             std::nullopt,
+                             {}};
+            if (!sink.has("blobs/sha256/" + top.digest.hex()))
+                sink.add_text("blobs/sha256/" + top.digest.hex(), text);
         } else {
-            text = store.read_blob(n.image.manifest_digest);
+            top = write_oci_image(store, n.image, sink);
         }
-        Digest md = Digest::of(text);
-        if (!rebuilt.empty())
-            log::note("image " + n.image.manifest_digest.str().substr(0, 19) +
-                      "…: " + std::to_string(rebuilt.size()) +
-                      " layer(s) the store keeps unpacked are written uncompressed (digest = "
-                      "diff_id): the archive's manifest is " +
-                      md.str() + ", not " + n.image.manifest_digest.str());
-        add_blob(store, sink, m.config.digest);
-        for (std::size_t i = 0; i < m.layers.size(); ++i) {
-            const auto& l = m.layers[i];
-            if (std::find(rebuilt.begin(), rebuilt.end(), i) == rebuilt.end()) {
-                add_blob(store, sink, l.digest);
-                continue;
-            }
-            std::string name = "blobs/sha256/" + l.digest.hex();
-            if (sink.has(name)) continue;
-            auto r = store::open_reconstruction(store, l.digest, "layer " + l.digest.str());
-            sink.add(name, static_cast<std::uint64_t>(l.size), *r);
-        }
-        if (!sink.has("blobs/sha256/" + md.hex())) sink.add_text("blobs/sha256/" + md.hex(), text);
-        auto plat = n.image.config.platform;
         for (const std::string& ref : n.refs.empty() ? std::vector<std::string>{""} : n.refs) {
-            Descriptor d{oci::media::oci_manifest,
-                         md,
-                         static_cast<std::int64_t>(text.size()),
-                         {},
-                         std::nullopt,
-                         {}};
-            if (!plat.os.empty()) d.platform = plat;
+            Descriptor d = top;
             if (!ref.empty()) {
                 auto r = oci::Reference::parse(ref);
                 d.annotations["io.containerd.image.name"] = r.str();
@@ -363,7 +385,7 @@ SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
                     "a docker-archive holds its layers uncompressed (as docker save writes "
                     "them): add --format oci-archive");
     std::vector<Named> images;
-    std::map<Digest, size_t> seen;
+    std::map<std::string, size_t> seen;
     for (auto& text : refs) {
         Digest md = store::resolve(store, text);
         std::string ref;
@@ -372,14 +394,30 @@ SaveResult save(const store::Store& store, const std::vector<std::string>& refs,
             if (store.refs().count(r.str())) ref = r.str();
         } catch (const Error&) {
         }
-        auto it = seen.find(md);
+        std::vector<store::PlatformImage> platforms;
+        if (!ref.empty()) platforms = store::name_images(store, ref);
+        if (platforms.size() > 1 && format == SaveFormat::docker_archive) {
+            log::warn(ref + " holds " + std::to_string(platforms.size()) +
+                      " platforms; a docker-archive holds one image per name: saving " +
+                      store::image_platform(store, md).str() +
+                      "'s (--format oci-archive saves them all)");
+            platforms.clear();
+        }
+        // the same image, or the same platforms, saved once with every name given
+        std::string key = md.str();
+        for (auto& p : platforms) key += "," + p.manifest.str();
+        auto it = seen.find(key);
         if (it == seen.end()) {
-            Named n{store::read_image(store, md), {}};
+            Named n{store::read_image(store, md), {}, {}};
             if (ref.empty()) n.refs = n.image.refs; // by ID: keep all its names
             if (rewrite) n.image = store::read_image(store, rewrite(md));
-            seen[md] = images.size();
+            if (platforms.size() > 1)
+                for (auto& p : platforms)
+                    n.platforms.push_back(
+                        store::read_image(store, rewrite ? rewrite(p.manifest) : p.manifest));
+            seen[key] = images.size();
             images.push_back(std::move(n));
-            it = seen.find(md);
+            it = seen.find(key);
         }
         if (!ref.empty()) images[it->second].refs.push_back(ref);
     }

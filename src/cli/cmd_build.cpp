@@ -205,6 +205,11 @@ int run_build(Context& ctx, BuildFlags& o) {
             std::fprintf(stderr, "gantry: warning: --build-arg %s: %s uses no {{ %s }}\n",
                          text::printable(k).c_str(), text::printable(o.file).c_str(),
                          text::printable(k).c_str());
+    if (!o.output.empty() && !bo.platform.empty() &&
+        image_build::build_platforms(bo.platform).size() > 1)
+        throw Error(Errc::usage, "-o FILE.sif holds one image, and --platform names several",
+                    "build one platform with -o, or save the tag's platforms with "
+                    "`gantry save --format oci-archive`");
     auto r = image_build::build(store, bo, caller);
     def.reset();
     if (!o.output.empty()) {
@@ -218,12 +223,18 @@ int run_build(Context& ctx, BuildFlags& o) {
     if (!bo.quiet) {
         std::fprintf(stderr, "RUN steps ran as %s; %d step(s), %d cached, in %.2fs\n",
                      r.mode.c_str(), r.steps, r.cached, s);
-        try {
-            std::fprintf(stderr, "%s\n", build_summary(store, r.manifest).c_str());
-        } catch (const Error& e) {
-            std::fprintf(stderr, "gantry: warning: no analysis of the result: %s\n",
-                         text::printable(e.what()).c_str());
+        std::vector<oci::Digest> results{r.manifest};
+        if (!r.platforms.empty()) results.clear();
+        for (const auto& p : r.platforms) {
+            std::fprintf(stderr, "%s: %s\n", p.platform.str().c_str(), p.manifest.str().c_str());
+            results.push_back(p.manifest);
         }
+        for (const auto& md : results) try {
+                std::fprintf(stderr, "%s\n", build_summary(store, md).c_str());
+            } catch (const Error& e) {
+                std::fprintf(stderr, "gantry: warning: no analysis of the result: %s\n",
+                             text::printable(e.what()).c_str());
+            }
         for (const auto& t : r.tags) std::fprintf(stderr, "Tagged %s\n", t.c_str());
     }
     std::printf("%s\n", r.id.str().c_str());
@@ -264,7 +275,8 @@ void register_build(CLI::App& app, Context& ctx) {
     cmd->add_option("--platform", o->platform,
                     "OS/ARCH[/VARIANT] to build for (default: the host's): FROM images are "
                     "pulled for it, RUN steps of a foreign platform run under the host's "
-                    "binfmt_misc emulator (qemu-user-static), TARGETARCH and friends say it");
+                    "binfmt_misc emulator (qemu-user-static), TARGETARCH and friends say it; "
+                    "several, comma-separated: one build each, the tags naming them all");
     cmd->add_flag("-q,--quiet", o->quiet, "Print only the image ID");
     cmd->add_option("--jobs", o->jobs, "Independent stages built at once (default: the CPUs)");
     cmd->add_option("--gpu-arch", o->gpu_arch,

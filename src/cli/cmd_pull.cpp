@@ -63,6 +63,7 @@ void register_pull(CLI::App& app, Context& ctx) {
         unsigned jobs = 0;
         bool quiet = false;
         bool lazy = false;
+        bool all_platforms = false;
         RegistryFlags reg;
     };
     auto o = std::make_shared<Opts>();
@@ -71,6 +72,9 @@ void register_pull(CLI::App& app, Context& ctx) {
         ->required();
     cmd->add_option("--platform", o->platform,
                     "OS/ARCH[/VARIANT] to pick from a multi-platform image (default: this host)");
+    cmd->add_flag("-a,--all-platforms", o->all_platforms,
+                  "Every platform of a multi-platform image, all held by the one name "
+                  "(docs/platforms.md)");
     cmd->add_option("-j,--jobs", o->jobs,
                     "Layers downloaded and unpacked at once (default: 3 or the CPUs)");
     cmd->add_flag("-q,--quiet", o->quiet, "No progress output");
@@ -98,6 +102,12 @@ void register_pull(CLI::App& app, Context& ctx) {
             po.interactive = ::isatty(0) == 1 && ::isatty(1) == 1;
             po.signature_policy = o->reg.signature_policy;
             po.privileged = running_as_real_root();
+            po.all_platforms = o->all_platforms;
+            if (po.all_platforms && (po.platform || o->lazy || !o->format.empty()))
+                throw Error(Errc::usage,
+                            "pull --all-platforms goes with neither --platform, --lazy nor "
+                            "--format",
+                            "pull the platforms into the store, or one with --platform");
             auto t0 = std::chrono::steady_clock::now();
             const bool sif = o->format == "sif";
             if (!o->format.empty() && o->format != "squashfs" && o->format != "sqsh" && !sif)
@@ -145,6 +155,12 @@ void register_pull(CLI::App& app, Context& ctx) {
                 std::fprintf(stderr, "%zu of %zu layers fetched (%s) in %.2fs\n", r.layers_fetched,
                              r.layers,
                              human_size(static_cast<std::uint64_t>(r.fetched_bytes)).c_str(), s);
+            if (r.platforms.size() > 1) {
+                std::string all;
+                for (auto& p : r.platforms) all += (all.empty() ? "" : ", ") + p.str();
+                std::printf("Pulled image: %s (%s)\n", r.ref.c_str(), all.c_str());
+                return 0;
+            }
             std::printf("Pulled image: %s\nDigest: %s\n", r.ref.c_str(), r.manifest.str().c_str());
             return 0;
         };

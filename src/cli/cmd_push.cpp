@@ -139,7 +139,12 @@ void register_push(CLI::App& app, Context& ctx) {
             if (!po.quiet)
                 std::fprintf(stderr, "%zu blobs: %zu uploaded, %zu already there, %zu mounted\n",
                              r.blobs, r.uploaded, r.existing, r.mounted);
-            std::printf("Pushed image: %s\nDigest: %s\n", r.ref.c_str(), r.manifest.str().c_str());
+            if (r.platforms > 0)
+                std::printf("Pushed image: %s (an index of %zu platforms)\nDigest: %s\n",
+                            r.ref.c_str(), r.platforms, r.manifest.str().c_str());
+            else
+                std::printf("Pushed image: %s\nDigest: %s\n", r.ref.c_str(),
+                            r.manifest.str().c_str());
             if (sign_to) {
                 auto file = registry::sign_pushed(*sign_to, oci::Reference::parse(r.ref),
                                                   r.manifest, o->sign_by);

@@ -7,6 +7,7 @@
 #include "store/build_cache.hpp"
 #include "store/gc.hpp"
 #include "store/images.hpp"
+#include "store/platforms.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 #include "util/units.hpp"
@@ -52,7 +53,14 @@ void print_df_json(Context& ctx, const store::Usage& u, const sqsh::CacheUsage& 
 void print_df_verbose(Context& ctx, const store::Usage& u) {
     auto& store = ctx.store();
     std::map<oci::Digest, std::vector<std::string>> names;
-    for (auto& [ref, md] : store.refs()) names[md].push_back(ref);
+    for (auto& [ref, md] : store.refs()) { // every platform a name holds (store/platforms.hpp)
+        names[md].push_back(ref);
+        try {
+            for (auto& p : store::name_images(store, ref))
+                if (p.manifest != md) names[p.manifest].push_back(ref);
+        } catch (const Error&) { // an unreadable index: fsck reports it
+        }
+    }
     std::vector<std::vector<std::string>> rows{{"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE",
                                                 "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"}};
     for (auto& row : u.image_rows) {

@@ -13,9 +13,7 @@ void register_tag(CLI::App& app, Context& ctx) {
     cmd->add_option("target", o->dst, "New name[:tag]")->required();
     cmd->callback([&ctx, o] {
         ctx.action = [&ctx, o] {
-            auto md = store::resolve(ctx.store(), o->src);
-            std::string dst = store::normalize(o->dst);
-            ctx.store().update_refs([&](store::RefMap& m) { m[dst] = md; });
+            store::tag(ctx.store(), o->src, o->dst);
             return 0;
         };
     });

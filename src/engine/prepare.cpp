@@ -27,7 +27,9 @@
 #include "sqsh/facts.hpp"
 #include "sqsh/image_ref.hpp"
 #include "sqsh/shared.hpp"
+#include "store/images.hpp"
 #include "store/owned_tree.hpp"
+#include "store/platforms.hpp"
 #include "userns/idmap.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -142,11 +144,26 @@ void pull_for_run(Prepared& p) {
     registry::pull(*p.store, p.request.image, po);
 }
 
+// What names the run's image in the store: with --platform, the image of that platform its
+// name holds (store/platforms.hpp), by digest; else the name (its default: the host's platform's
+// image when it holds one).
+std::string stored_image(const Prepared& p) {
+    if (p.request.platform.empty()) return p.request.image;
+    try {
+        if (auto md = store::name_image_for(*p.store, store::normalize(p.request.image),
+                                            oci::Platform::parse(p.request.platform)))
+            return md->str();
+    } catch (const Error& e) { // not a name (an ID, a file): the image as given
+        log::debug(p.request.image + ": " + e.message());
+    }
+    return p.request.image;
+}
+
 // The run view of a store image, the squashfs cache's or a shared store's; false when none has
 // it.
 bool read_stored_image(Prepared& p) {
     try {
-        p.view = rootfs::find_run_view(*p.store, p.request.image);
+        p.view = rootfs::find_run_view(*p.store, stored_image(p));
         return true;
     } catch (const Error& e) {
         if (e.code() != Errc::not_found) throw;
@@ -184,20 +201,20 @@ void read_pulled_image(Prepared& p, PullPolicy policy) {
         }
     }
     if (read_stored_image(p)) {
-        // --platform names another platform than the stored image's: pulled again for it, as
-        // docker does (the store holds one platform per name); the other policies refuse below
+        // --platform names a platform the name does not hold: pulled for it, as docker does
+        // (the name then holds that platform beside its others); the other policies refuse below
         if (policy != PullPolicy::missing || platform_fits(p)) return;
         log::note("image " + p.request.image + " in the store is built for " +
                   p.view.image.config.platform.str() + ": pulling it for " +
                   oci::Platform::parse(p.request.platform).str());
         pull_for_run(p);
         p.sqsh.reset(); // the view read was maybe a shared store's squashfs file's
-        p.view = rootfs::find_run_view(*p.store, p.request.image);
+        p.view = rootfs::find_run_view(*p.store, stored_image(p));
         return;
     }
     if (policy != PullPolicy::missing) {
         try {
-            p.view = rootfs::find_run_view(*p.store, p.request.image);
+            p.view = rootfs::find_run_view(*p.store, stored_image(p));
         } catch (const Error& e) {
             throw Error(e.code(), e.message(),
                         "this run's pull policy is " + std::string(pull_policy_word(policy)) +
@@ -208,7 +225,7 @@ void read_pulled_image(Prepared& p, PullPolicy policy) {
     }
     log::note("unable to find image " + p.request.image + " locally: pulling it");
     pull_for_run(p);
-    p.view = rootfs::find_run_view(*p.store, p.request.image);
+    p.view = rootfs::find_run_view(*p.store, stored_image(p));
 }
 
 // The image's run view (config and passwd), and whether this host can run it.

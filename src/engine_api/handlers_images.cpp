@@ -135,25 +135,21 @@ Response handle_images(const ServiceContext& ctx, const Request& r) {
         }
         json out = json::array();
         for (auto& n : removal.untagged) out.push_back({{"Untagged", api_img_familiar(n)}});
-        if (removal.deleted) {
-            out.push_back({{"Deleted", removal.deleted->str()}});
-            store::collect(store, {*removal.deleted});
-        }
+        for (auto& d : removal.deleted) out.push_back({{"Deleted", d.str()}});
+        if (!removal.deleted.empty())
+            store::collect(store, {removal.deleted.begin(), removal.deleted.end()});
         return json_response(200, out);
     }
     case RouteId::image_tag: {
         std::string repo = r.arg("repo"), tag = r.arg("tag");
         if (repo.empty())
             throw ApiError(400, "repository name (repo) must have at least one component");
-        oci::Digest md;
         try {
-            md = store::resolve(store, name);
+            store::tag(store, name, tag.empty() ? repo : repo + ":" + tag);
         } catch (const Error& e) {
             if (e.code() == Errc::not_found) return not_found();
             throw;
         }
-        std::string dst = store::normalize(tag.empty() ? repo : repo + ":" + tag);
-        store.update_refs([&](store::RefMap& m) { m[dst] = md; });
         return Response{201, "text/plain", "", nullptr, {}};
     }
     default:

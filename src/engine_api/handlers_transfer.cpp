@@ -193,7 +193,7 @@ Response api_xfer_push(const ServiceContext& ctx, const Request& r) {
             if (!said.empty()) emit({{"status", said}});
             auto res = registry::push(store, ref, "", po);
             auto parsed = oci::Reference::parse(res.ref);
-            auto size = store.blob_size(res.manifest);
+            auto size = res.manifest_size;
             emit({{"status", parsed.tag_or_latest() + ": digest: " + res.manifest.str() +
                                  " size: " + std::to_string(size)}});
             emit({{"progressDetail", json::object()},

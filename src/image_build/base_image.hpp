@@ -1,7 +1,7 @@
 // image_build/base_image: the image a FROM (or COPY --from, RUN --mount from=) names, as the build
 // gets it: the store's, pulled when the store lacks it or when --pull says always, and for a
-// stage's platform: a stored image of another platform is pulled again for it, as BuildKit
-// resolves each FROM for its stage's platform (the store holds one platform per name).
+// stage's platform: the image of that platform the name holds (store/platforms.hpp), else pulled
+// for it and added to the name, as BuildKit resolves each FROM for its stage's platform.
 #pragma once
 
 #include "oci/image.hpp"

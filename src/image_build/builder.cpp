@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <set>
 
 namespace gantry::image_build {
 
@@ -545,10 +546,8 @@ class Builder {
 
 } // namespace
 
-BuildResult build(store::Store& store, const BuildOptions& opt, engine::Caller caller) {
-    require_utf8(opt.instructions ? "" : opt.dockerfile, opt.dockerfile_name, opt.build_args,
-                 opt.labels);
-    auto writer = store.writer_lock(); // gc waits: the intermediate states are named by nothing
+BuildResult build_one_platform(store::Store& store, const BuildOptions& opt,
+                               engine::Caller caller) {
     Builder b(store, opt, std::move(caller));
     return b.run();
 }

@@ -18,6 +18,7 @@
 #include "image_build/step_devices.hpp"
 #include "oci/digest.hpp"
 #include "registry/pull.hpp"
+#include "store/platforms.hpp"
 #include "store/store.hpp"
 
 #include <cstdint>
@@ -62,8 +63,11 @@ struct BuildOptions {
 };
 
 struct BuildResult {
+    // several platforms: the index of their images (the store's index of each tag, or an
+    // unnamed blob without tags), as both
     oci::Digest manifest, id;
-    std::string mode; // how RUN ran: root, subordinate ids, fake-root
+    std::vector<store::PlatformImage> platforms; // several platforms: each one's image
+    std::string mode;                            // how RUN ran: root, subordinate ids, fake-root
     int steps = 0, cached = 0, ran = 0;
     std::vector<std::string> tags; // normalised references now naming it
 };
@@ -71,6 +75,14 @@ struct BuildResult {
 // STORE/build-cache: the step cache (steps/) and RUN --mount=type=cache directories (mounts/).
 std::filesystem::path cache_dir(const store::Store& store);
 
+// OPT.platform may name several platforms ("linux/amd64,linux/arm64"): one build each, the
+// tags then naming all of them (store/platforms.hpp).
 BuildResult build(store::Store& store, const BuildOptions& opt, engine::Caller caller);
+
+// One platform's build (OPT.platform one or none), under the caller's writer lock.
+BuildResult build_one_platform(store::Store& store, const BuildOptions& opt, engine::Caller caller);
+
+// The platforms of --platform P1,P2,... in order: Error(usage) for an empty or repeated one.
+std::vector<std::string> build_platforms(const std::string& text);
 
 } // namespace gantry::image_build

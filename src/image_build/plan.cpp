@@ -40,8 +40,9 @@ oci::Platform read_platform(const std::string& text, const PlanOptions& opt, int
         return line ? opt.file + ":" + std::to_string(line) + ":1: " + what : what;
     };
     if (text.find(',') != std::string::npos)
-        throw Error(Errc::unsupported, where("several platforms in one build: " + text),
-                    "build each platform with its own --platform and tag");
+        throw Error(Errc::unsupported, where("several platforms in one stage: " + text),
+                    "a stage builds for one platform; `gantry build --platform A,B` builds the "
+                    "Dockerfile once for each");
     try {
         return oci::Platform::parse(text);
     } catch (const Error& e) {

@@ -3,6 +3,7 @@
 #include "docker_model/images.hpp"
 #include "lazy/store_layers.hpp"
 #include "sqsh/cache.hpp"
+#include "store/platforms.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -18,16 +19,27 @@ Listing list(store::Store& store, const std::vector<std::string>& image_stores,
     std::vector<Entry> locals;
     std::vector<docker_model::ImageFacts> facts;
     for (auto& [ref, md] : store.refs()) {
-        Entry e;
+        std::vector<oci::Digest> images{md}; // a name holding several platforms: one entry each
         try {
-            e.image = store::read_image(store, md);
+            if (store.indexes().count(ref)) {
+                images.clear();
+                for (auto& p : store::name_images(store, ref)) images.push_back(p.manifest);
+            }
         } catch (const Error& err) {
             log::warn(ref + ": " + err.message() + " (run `gantry system fsck`)");
-            continue;
         }
-        e.facts = docker_model::image_facts(*e.image, ref);
-        facts.push_back(e.facts);
-        locals.push_back(std::move(e));
+        for (auto& image : images) {
+            Entry e;
+            try {
+                e.image = store::read_image(store, image);
+            } catch (const Error& err) {
+                log::warn(ref + ": " + err.message() + " (run `gantry system fsck`)");
+                continue;
+            }
+            e.facts = docker_model::image_facts(*e.image, ref);
+            facts.push_back(e.facts);
+            locals.push_back(std::move(e));
+        }
     }
     std::optional<docker_model::ImageFilter> filter;
     if (!filters.empty()) filter.emplace(filters, facts);

@@ -1,5 +1,6 @@
 // image_list: what `gantry images` and the Engine API's GET /images/json list, in that order:
-// the local store's images (one entry per name), the lazily pulled ones (how much of each is
+// the local store's images (one entry per name and platform: a name holding several platforms,
+// store/platforms.hpp, is listed once for each), the lazily pulled ones (how much of each is
 // local), and the shared stores' images and SIF files (the node's squashfs cache first). Each
 // entry carries what docker's filters see (docker_model::ImageFacts) and docker's sizes; the
 // filter words (docker's --filter) are applied here, before/since naming any local image.

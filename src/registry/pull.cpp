@@ -7,6 +7,7 @@
 #include "site/resolve.hpp"
 #include "store/importer.hpp"
 #include "store/layer_tar.hpp"
+#include "store/platforms.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -113,6 +114,10 @@ OpenedSource open_source(const oci::Reference& logical, const PullOptions& opt,
                 last->hint());
 }
 
+PullResult pull_manifest(store::Store& store, OpenedSource& src, const oci::Reference& ref,
+                         const PullOptions& opt, const Digest& mdigest, std::string mtext,
+                         const std::string& mtype);
+
 PullResult pull_logical(store::Store& store, const oci::Reference& ref, const PullOptions& opt) {
     const std::string name = ref.familiar();
     auto lock = store.writer_lock();
@@ -132,26 +137,68 @@ PullResult pull_logical(store::Store& store, const oci::Reference& ref, const Pu
             "image " + name +
                 " uses the Docker schema 1 manifest format, which gantry does not read",
             "push the image again with a current docker, podman or skopeo (schema 2 or OCI)");
-    Digest mdigest = Digest::of(top.body);
-    std::string mtext = std::move(top.body);
-    std::string mtype = top.media_type;
-    std::optional<std::string> index_text;
-    if (oci::media::is_index(mtype) ||
-        (mtype.empty() && oci::parse_json(mtext, name).contains("manifests"))) {
-        auto idx = oci::Index::parse(mtext, mtype);
-        oci::Platform want = opt.platform ? *opt.platform : oci::Platform::host();
-        const Descriptor& d = choose_platform(idx, want, "image " + name);
-        log::debug("image " + name + ": index " + mdigest.str() + " -> " + d.digest.str() +
-                   " for " + want.str());
-        index_text = std::move(mtext);
-        auto m = get_manifest(client, repo, d.digest.str(),
-                              "image " + name + " (" + want.str() + ")", d.digest);
-        mdigest = d.digest;
-        mtext = std::move(m.body);
-        mtype = m.media_type.empty() ? d.media_type : m.media_type;
-    } else if (opt.platform) {
-        // checked against the config below
+    Digest top_digest = Digest::of(top.body);
+    if (!oci::media::is_index(top.media_type) &&
+        !(top.media_type.empty() && oci::parse_json(top.body, name).contains("manifests"))) {
+        if (opt.all_platforms) log::note("image " + name + " is of one platform: pulling it");
+        PullResult res =
+            pull_manifest(store, src, ref, opt, top_digest, std::move(top.body), top.media_type);
+        res.verdict = std::move(verdict);
+        record_verdict(store, res.ref, res.manifest, res.verdict);
+        store::add_image(store, res.ref, res.manifest);
+        res.platforms.push_back(store::image_platform(store, res.manifest));
+        return res;
     }
+    auto idx = oci::Index::parse(top.body, top.media_type);
+    std::vector<const Descriptor*> picked;
+    if (opt.all_platforms) {
+        for (auto& d : idx.manifests) // not attestations ("unknown/unknown") nor nested indexes
+            if (!oci::media::is_index(d.media_type) && (!d.platform || d.platform->os != "unknown"))
+                picked.push_back(&d);
+        if (picked.empty())
+            throw Error(Errc::not_found, "image " + name + "'s index lists no image",
+                        "the image in the registry is incomplete; push it again");
+    } else {
+        oci::Platform want = opt.platform ? *opt.platform : oci::Platform::host();
+        picked.push_back(&choose_platform(idx, want, "image " + name));
+    }
+    PullResult res;
+    for (const Descriptor* d : picked) {
+        std::string what = d->platform ? d->platform->str() : "any platform";
+        log::debug("image " + name + ": index " + top_digest.str() + " -> " + d->digest.str() +
+                   " for " + what);
+        auto m = get_manifest(client, repo, d->digest.str(), "image " + name + " (" + what + ")",
+                              d->digest);
+        PullOptions one = opt;
+        if (opt.all_platforms && d->platform) one.platform = *d->platform;
+        PullResult r = pull_manifest(store, src, ref, one, d->digest, std::move(m.body),
+                                     m.media_type.empty() ? d->media_type : m.media_type);
+        r.verdict = verdict;
+        // the verdict before the name (a name is published last; a verdict the tag never
+        // followed is pruned with its manifest)
+        record_verdict(store, r.ref, r.manifest, r.verdict);
+        store::add_image(store, r.ref, r.manifest);
+        auto platforms = std::move(res.platforms);
+        std::int64_t fetched = res.fetched_bytes;
+        std::size_t layers = res.layers, layers_fetched = res.layers_fetched;
+        res = std::move(r);
+        res.platforms = std::move(platforms);
+        res.platforms.push_back(store::image_platform(store, res.manifest));
+        res.fetched_bytes += fetched;
+        res.layers += layers;
+        res.layers_fetched += layers_fetched;
+    }
+    return res;
+}
+
+// One image (MDIGEST, its manifest MTEXT of type MTYPE) of SRC pulled into the store: its config
+// and layers, then its manifest; not named (the caller names it).
+PullResult pull_manifest(store::Store& store, OpenedSource& src, const oci::Reference& ref,
+                         const PullOptions& opt, const Digest& mdigest, std::string mtext,
+                         const std::string& mtype) {
+    const std::string name = ref.familiar();
+    Client& client = *src.client;
+    const std::string repo = src.ref.path;
     auto manifest = oci::Manifest::parse(mtext, mtype);
     for (auto& l : manifest.layers) (void)oci::layer_compression(l.media_type); // refuse early
 
@@ -236,16 +283,10 @@ PullResult pull_logical(store::Store& store, const oci::Reference& ref, const Pu
 
     store.put_blob(cfg_text, manifest.config.digest); // only now: a failed pull adds no image
     store.put_blob(mtext, mdigest);
-    if (index_text) store.put_blob(*index_text);
     res.ref = ref.str();
     res.source = src.ref.str();
-    res.verdict = std::move(verdict);
     res.manifest = mdigest;
     res.config = manifest.config.digest;
-    // the verdict before the name (a name is published last; a verdict the tag never followed
-    // is pruned with its manifest)
-    record_verdict(store, res.ref, mdigest, res.verdict);
-    importer.tag({res.ref}, mdigest);
     return res;
 }
 

@@ -5,7 +5,8 @@
 // (or index: one platform picked) is fetched and verified against a @sha256 pin or the registry's
 // Docker-Content-Digest; layers stream download -> sha256 -> decompress -> extract, several at
 // once, through the importer shared with `load`; blobs and layers already in the store are not
-// fetched. The reference is added only when the whole image is in.
+// fetched. The image is added to the name (store/platforms.hpp: in place of the one of its
+// platform, the name's others kept) only when the whole image is in.
 #pragma once
 
 #include "oci/image.hpp"
@@ -18,13 +19,17 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace gantry::registry {
 
 struct PullOptions {
     ClientOptions client;
     std::optional<oci::Platform> platform; // default: the host's
-    unsigned jobs = 0;                     // layers at once (0: 3, or more CPUs)
+    // every platform of an index (not its attestations), each added to the name as a pull of
+    // that platform adds it (store/platforms.hpp); an image of one platform is pulled as it is
+    bool all_platforms = false;
+    unsigned jobs = 0; // layers at once (0: 3, or more CPUs)
     bool privileged = false;
     bool quiet = false;
     bool tty = false;             // progress bars instead of lines
@@ -34,11 +39,12 @@ struct PullOptions {
 };
 
 struct PullResult {
-    std::string ref;    // normalised reference now pointing at the image (the logical name)
-    std::string source; // the location that served it (a mirror's, a rewritten one), or ref
-    oci::Digest manifest;
+    std::string ref;      // normalised reference now pointing at the image (the logical name)
+    std::string source;   // the location that served it (a mirror's, a rewritten one), or ref
+    oci::Digest manifest; // the last image pulled (of several with all_platforms)
     oci::Digest config;
-    std::int64_t fetched_bytes = 0; // layer bytes transferred in this run
+    std::vector<oci::Platform> platforms; // of the images pulled, in order
+    std::int64_t fetched_bytes = 0;       // layer bytes transferred in this run
     std::size_t layers = 0, layers_fetched = 0;
     site::Verdict verdict; // what policy.json said, and under which file
 };

@@ -6,6 +6,7 @@
 #include "site/resolve.hpp"
 #include "store/images.hpp"
 #include "store/layer_tar.hpp"
+#include "store/platforms.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 #include "util/parallel.hpp"
@@ -169,28 +170,38 @@ class Pusher {
     std::map<Digest, stdfs::path> files_;
 };
 
-} // namespace
+// Puts TEXT (of DIGEST, media type MT) as REPO's manifest TARGET (a tag or a digest).
+void put_manifest(Client& client, const oci::Reference& dest, const std::string& target,
+                  const std::string& text, const std::string& mt, const Digest& digest) {
+    const std::string repo = dest.path;
+    HttpRequest put;
+    put.method = "PUT";
+    put.body = text;
+    put.headers = {"Content-Type: " + mt};
+    auto r = client.call(put, "/v2/" + repo + "/manifests/" + target,
+                         {"repository:" + repo + ":pull,push"});
+    if (r.status != 201 && r.status != 200) client.fail(r, "manifest " + dest.familiar(), repo);
+    std::string got = r.header("docker-content-digest");
+    if (!got.empty() && got != digest.str())
+        throw Error(Errc::invalid,
+                    "registry " + dest.domain + " stored the manifest as " + got + ", expected " +
+                        digest.str(),
+                    "the registry rewrote the manifest; report it to its operator");
+}
 
-PushResult push(store::Store& store, const std::string& src, const std::string& dest_text,
-                const PushOptions& opt) {
-    Digest md = opt.manifest ? *opt.manifest : store::resolve(store, src);
+// The image MD of the store pushed to REPO of CLIENT: its blobs, then its manifest under TARGET
+// (a tag or a digest; "" : its own digest, as an index's image). Returns the manifest pushed
+// (another than MD when layers the store keeps unpacked were compressed into other bytes).
+struct Pushed {
+    Digest digest;
+    std::string media_type;
+    std::int64_t size = 0;
+};
+Pushed push_image(store::Store& store, Client& client, const oci::Reference& dest, Digest md,
+                  const std::string& target, const PushOptions& opt, PushResult& res) {
+    const std::string repo = dest.path;
     std::string mtext = store.read_blob(md);
     auto manifest = oci::Manifest::parse(mtext);
-    oci::Reference dest;
-    if (!dest_text.empty()) {
-        dest = oci::Reference::parse(dest_text);
-    } else {
-        dest = oci::Reference::parse(src);
-        if (dest.domain == "docker.io" && src.find("docker.io") == std::string::npos)
-            log::debug("pushing to Docker Hub: " + dest.str());
-    }
-    // registries.conf: a blocked destination is refused; mirrors and location rewriting apply
-    // to pulls only, as in containers/image (a push goes where its name says)
-    site::check_not_blocked(site::RegistriesConf::system(), dest);
-    ClientOptions co = opt.client;
-    co.insecure = site::insecure(site::RegistriesConf::system(), dest.repository());
-    Client client(dest.domain, co);
-    const std::string repo = dest.path;
     Progress progress("Pushing", opt.quiet, opt.tty, opt.observer);
     Pusher pusher(store, client, repo, opt, progress);
     pusher.find_mount_sources();
@@ -241,8 +252,7 @@ PushResult push(store::Store& store, const std::string& src, const std::string& 
     std::vector<Progress::Bar*> bars;
     for (auto& b : blobs) bars.push_back(progress.add(b.digest.str().substr(0, 19), b.size));
 
-    PushResult res;
-    res.blobs = blobs.size();
+    res.blobs += blobs.size();
     std::mutex mu;
     try {
         parallel_for(blobs.size(), std::max(1u, opt.jobs), [&](std::size_t i) {
@@ -267,7 +277,6 @@ PushResult push(store::Store& store, const std::string& src, const std::string& 
     progress.stop();
 
     std::string mt = manifest.media_type.empty() ? oci::media::oci_manifest : manifest.media_type;
-    std::string target = dest.digest.empty() ? dest.tag_or_latest() : dest.digest;
     if (!dest.digest.empty() && Digest::parse(dest.digest) != md && changed > 0)
         throw Error(Errc::invalid,
                     "destination " + dest.familiar() + " pins " + dest.digest +
@@ -280,21 +289,68 @@ PushResult push(store::Store& store, const std::string& src, const std::string& 
                     "destination " + dest.familiar() + " pins " + dest.digest +
                         " but the image's manifest is " + md.str(),
                     "push to a tag, or pin the manifest's own digest");
-    HttpRequest put;
-    put.method = "PUT";
-    put.body = mtext;
-    put.headers = {"Content-Type: " + mt};
-    auto r = client.call(put, "/v2/" + repo + "/manifests/" + target,
-                         {"repository:" + repo + ":pull,push"});
-    if (r.status != 201 && r.status != 200) client.fail(r, "manifest " + dest.familiar(), repo);
-    std::string got = r.header("docker-content-digest");
-    if (!got.empty() && got != md.str())
-        throw Error(Errc::invalid,
-                    "registry " + dest.domain + " stored the manifest as " + got + ", expected " +
-                        md.str(),
-                    "the registry rewrote the manifest; report it to its operator");
+    put_manifest(client, dest, target.empty() ? md.str() : target, mtext, mt, md);
+    return {md, mt, static_cast<std::int64_t>(mtext.size())};
+}
+
+} // namespace
+
+PushResult push(store::Store& store, const std::string& src, const std::string& dest_text,
+                const PushOptions& opt) {
+    oci::Reference dest;
+    if (!dest_text.empty()) {
+        dest = oci::Reference::parse(dest_text);
+    } else {
+        dest = oci::Reference::parse(src);
+        if (dest.domain == "docker.io" && src.find("docker.io") == std::string::npos)
+            log::debug("pushing to Docker Hub: " + dest.str());
+    }
+    // registries.conf: a blocked destination is refused; mirrors and location rewriting apply
+    // to pulls only, as in containers/image (a push goes where its name says)
+    site::check_not_blocked(site::RegistriesConf::system(), dest);
+    ClientOptions co = opt.client;
+    co.insecure = site::insecure(site::RegistriesConf::system(), dest.repository());
+    Client client(dest.domain, co);
+    std::string target = dest.digest.empty() ? dest.tag_or_latest() : dest.digest;
+    PushResult res;
     res.ref = dest.str();
-    res.manifest = md;
+    // a name holding several platforms (store/platforms.hpp): each image by its digest, then
+    // their index under the tag
+    std::vector<store::PlatformImage> platforms;
+    if (!opt.manifest) try {
+            platforms = store::name_images(store, oci::Reference::parse(src).str());
+        } catch (const Error& e) {
+            if (e.code() != Errc::usage && e.code() != Errc::invalid) throw;
+        }
+    if (platforms.size() < 2) {
+        Digest md = opt.manifest ? *opt.manifest : store::resolve(store, src);
+        auto pushed = push_image(store, client, dest, md, target, opt, res);
+        res.manifest = pushed.digest;
+        res.manifest_size = pushed.size;
+        return res;
+    }
+    if (!dest.digest.empty())
+        throw Error(Errc::usage,
+                    "destination " + dest.familiar() + " pins a digest, but " + src + " holds " +
+                        std::to_string(platforms.size()) +
+                        " platforms: their index is pushed under a tag",
+                    "push to a tag");
+    oci::Index idx;
+    idx.media_type = oci::media::oci_index;
+    for (auto& p : platforms) {
+        auto pushed = push_image(store, client, dest, p.manifest, "", opt, res);
+        Descriptor d;
+        d.media_type = pushed.media_type;
+        d.digest = pushed.digest;
+        d.size = pushed.size;
+        d.platform = p.platform;
+        idx.manifests.push_back(std::move(d));
+    }
+    std::string text = idx.to_json().dump();
+    res.manifest = Digest::of(text);
+    res.manifest_size = static_cast<std::int64_t>(text.size());
+    put_manifest(client, dest, target, text, oci::media::oci_index, res.manifest);
+    res.platforms = platforms.size();
     return res;
 }
 

@@ -2,7 +2,8 @@
 // checked with HEAD and skipped when the registry has it, mounted from another repository of the
 // same registry when the store holds an image of that repository with the blob, else uploaded
 // (one PUT up to chunk_size, PATCH chunks beyond); then the manifest is put, byte for byte as
-// stored, so its digest is unchanged.
+// stored, so its digest is unchanged. A name holding several platforms (store/platforms.hpp)
+// pushes each image by its digest, then their index under the tag.
 #pragma once
 
 #include "oci/digest.hpp"
@@ -29,8 +30,10 @@ struct PushOptions {
 };
 
 struct PushResult {
-    std::string ref; // destination, normalised
-    oci::Digest manifest;
+    std::string ref;                // destination, normalised
+    oci::Digest manifest;           // the image's, or the index's
+    std::int64_t manifest_size = 0; // its bytes
+    std::size_t platforms = 0;      // the index's images (0: one image pushed)
     std::size_t blobs = 0, uploaded = 0, existing = 0, mounted = 0;
 };
 

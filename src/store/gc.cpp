@@ -29,7 +29,24 @@ namespace detail {
 Live live_set(const Store& store) {
     Live live;
     std::map<Digest, std::set<std::string>> roots;
-    for (auto& [k, v] : store.refs()) roots[v].insert("image " + k);
+    auto named = store.names();
+    for (auto& [k, v] : named.refs) roots[v].insert("image " + k);
+    // a name's index (store/platforms.hpp) and the images of every platform it lists
+    for (auto& [k, index] : named.indexes) {
+        if (!named.refs.count(k)) continue;
+        live.blobs.insert(index.hex());
+        live.users[index.hex()].insert("image " + k);
+        try {
+            for (auto& d : oci::Index::parse(store.read_blob(index)).manifests)
+                roots[d.digest].insert("image " + k +
+                                       (d.platform ? " (" + d.platform->str() + ")" : ""));
+        } catch (const Error& e) {
+            live.problems.push_back({"bad-index", index.str(),
+                                     e.message() + "; needed by image " + k +
+                                         " (remove the name with `gantry rmi`, pull it again)",
+                                     false});
+        }
+    }
     for (auto& [k, v] : store.holds()) {
         roots[v].insert("container " + k);
         ++live.image_containers[v];

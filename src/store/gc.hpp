@@ -67,7 +67,8 @@ struct FsckProblem {
     // "corrupt-blob", "missing-blob", "missing-layer", "incomplete-layer", "bad-manifest",
     // "damaged-layer" (--deep), "owners-changed" (--deep: a tree's owners were applied as
     // subordinate ids the user no longer has, store/owned_tree.hpp), "bad-lazy-record"
-    // (lazy/image.hpp); notes: "no-tree-digest" (--deep)
+    // (lazy/image.hpp), "bad-index" (a name's index, store/platforms.hpp); notes:
+    // "no-tree-digest" (--deep)
     std::string kind;
     std::string object; // digest or path
     std::string detail;

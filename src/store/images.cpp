@@ -1,6 +1,7 @@
 #include "store/images.hpp"
 
 #include "oci/reference.hpp"
+#include "store/platforms.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -60,6 +61,10 @@ Digest resolve_in(const Store& store, const RefMap& refs, const std::string& tex
                 Digest d = Digest::parse(r.digest);
                 for (auto& [k, v] : refs)
                     if (v == d && k.starts_with(r.repository() + ":")) return d;
+                for (auto& [k, v] : refs) // a platform a name of the repository holds
+                    if (k.starts_with(r.repository() + ":"))
+                        for (auto& p : name_images(store, k))
+                            if (p.manifest == d) return d;
             }
             if (!hexlike)
                 throw Error(Errc::not_found, "image " + r.str() + " is not in the store",
@@ -68,7 +73,14 @@ Digest resolve_in(const Store& store, const RefMap& refs, const std::string& tex
         }
     }
     std::set<Digest> matches;
-    for (auto& [k, v] : refs) {
+    std::set<Digest> images; // every image named: the names' defaults and their platforms'
+    for (auto& [k, v] : refs) images.insert(v);
+    for (auto& [k, index] : store.indexes()) try {
+            for (auto& d : oci::Index::parse(store.read_blob(index)).manifests)
+                images.insert(d.digest);
+        } catch (const Error&) { // fsck reports it
+        }
+    for (auto& v : images) {
         if (v.hex().starts_with(id)) matches.insert(v);
         try {
             auto m = oci::Manifest::parse(store.read_blob(v));
@@ -91,6 +103,14 @@ Image read_in(const Store& store, const RefMap& refs, const Digest& manifest) {
     img.config = oci::ImageConfig::parse(store.read_blob(img.manifest.config.digest));
     for (auto& [k, v] : refs)
         if (v == manifest) img.refs.push_back(k);
+    for (auto& [k, index] : store.indexes()) { // the names holding it beside their default
+        if (!refs.count(k) || refs.at(k) == manifest) continue;
+        try {
+            for (auto& d : oci::Index::parse(store.read_blob(index)).manifests)
+                if (d.digest == manifest) img.refs.push_back(k);
+        } catch (const Error&) { // fsck reports it
+        }
+    }
     return img;
 }
 
@@ -134,41 +154,100 @@ Image find_image(const Store& store, const std::string& text) {
     return read_in(store, refs, resolve_in(store, refs, text));
 }
 
-Removal remove_image(Store& store, const std::string& arg, bool force) {
+Removal remove_image(Store& store, const std::string& arg, bool force,
+                     const std::optional<oci::Platform>& platform) {
     std::string as_ref;
     try {
         auto r = oci::Reference::parse(arg);
         if (store.refs().count(r.str())) as_ref = r.str();
     } catch (const Error&) {
     }
-    Digest md = as_ref.empty() ? resolve(store, arg) : store.refs().at(as_ref);
-    for (auto& [holder, d] : store.holds())
-        if (d == md && !force)
-            throw Error(Errc::conflict, "image " + arg + " is used by container " + holder,
-                        "remove the container first (`gantry rm " + holder + "`), or use --force");
-    if (!force && store.images_in_use().count(md))
-        throw Error(Errc::conflict, "image " + arg + " is used by a running container",
-                    "wait for it to exit (`gantry ps` lists named ones), or use --force");
-    std::vector<std::string> names;
-    for (auto& [k, v] : store.refs())
-        if (v == md) names.push_back(k);
-    if (as_ref.empty() && names.size() > 1 && !force)
+    if (platform && as_ref.empty())
+        throw Error(Errc::usage, "rmi --platform removes a platform of a name, not of an ID",
+                    "give the image's name (`gantry images` lists them)");
+    // the images the removal takes from the name: every platform it holds, or the one asked
+    std::vector<Digest> taken;
+    if (as_ref.empty())
+        taken.push_back(resolve(store, arg));
+    else if (platform) {
+        auto md = name_image_for(store, as_ref, *platform);
+        if (!md) { // remove_platform's error, naming what the name holds
+            remove_platform(store, as_ref, *platform);
+            return {};
+        }
+        taken.push_back(*md);
+    } else
+        for (auto& p : name_images(store, as_ref)) taken.push_back(p.manifest);
+    auto holds = store.holds();
+    auto in_use = store.images_in_use();
+    for (auto& md : taken) {
+        for (auto& [holder, d] : holds)
+            if (d == md && !force)
+                throw Error(Errc::conflict, "image " + arg + " is used by container " + holder,
+                            "remove the container first (`gantry rm " + holder +
+                                "`), or use --force");
+        if (!force && in_use.count(md))
+            throw Error(Errc::conflict, "image " + arg + " is used by a running container",
+                        "wait for it to exit (`gantry ps` lists named ones), or use --force");
+    }
+    // by ID: the names holding the image, as their default or as one of their platforms
+    std::vector<std::string> names, shared; // shared: names holding other platforms beside it
+    if (as_ref.empty())
+        for (auto& [k, v] : store.refs()) {
+            auto held = name_images(store, k);
+            for (auto& h : held)
+                if (h.manifest == taken.front()) (held.size() > 1 ? shared : names).push_back(k);
+        }
+    std::size_t holders = names.size() + shared.size();
+    if (holders > 1 && !force) {
+        std::vector<std::string> all = names;
+        all.insert(all.end(), shared.begin(), shared.end());
         throw Error(Errc::conflict,
-                    "image " + arg + " is referenced by " + std::to_string(names.size()) +
-                        " names (" + names[0] + ", " + names[1] +
-                        (names.size() > 2 ? ", ..." : "") + ")",
+                    "image " + arg + " is referenced by " + std::to_string(holders) + " names (" +
+                        all[0] + ", " + all[1] + (holders > 2 ? ", ..." : "") + ")",
                     "remove the names one by one, or use --force to remove them all");
+    }
     Removal out;
-    out.untagged = as_ref.empty() ? names : std::vector<std::string>{as_ref};
-    bool last = false;
-    store.update_refs([&](RefMap& m) {
-        for (auto& n : out.untagged) m.erase(n);
-        last = true;
-        for (auto& [k, v] : m)
-            if (v == md) last = false;
-    });
-    if (last) out.deleted = md;
+    if (as_ref.empty()) { // a name of that image alone goes; a name of several loses it
+        auto p = image_platform(store, taken.front());
+        for (auto& k : shared) {
+            remove_platform(store, k, p);
+            out.untagged.push_back(k + " (" + p.str() + ")");
+        }
+        store.update_refs([&](RefMap& m) {
+            for (auto& n : names) m.erase(n);
+        });
+        out.untagged.insert(out.untagged.end(), names.begin(), names.end());
+    } else if (platform) {
+        remove_platform(store, as_ref, *platform);
+        out.untagged = {as_ref + " (" + platform->str() + ")"};
+    } else {
+        out.untagged = {as_ref};
+        store.update_refs([&](RefMap& m) { m.erase(as_ref); }); // its index goes with it
+    }
+    std::set<Digest> still; // what the names left hold
+    for (auto& [k, v] : store.refs())
+        for (auto& p : name_images(store, k)) still.insert(p.manifest);
+    for (auto& md : taken)
+        if (!still.count(md)) out.deleted.push_back(md);
     return out;
+}
+
+void tag(Store& store, const std::string& source, const std::string& target) {
+    std::string dst = normalize(target);
+    try { // a name: every platform it holds
+        auto r = oci::Reference::parse(source);
+        if (store.refs().count(r.str())) {
+            std::vector<Digest> all;
+            for (auto& p : name_images(store, r.str())) all.push_back(p.manifest);
+            set_images(store, dst, all);
+            return;
+        }
+    } catch (const Error& e) {
+        if (e.code() != Errc::usage && e.code() != Errc::invalid) throw;
+    }
+    Digest md = resolve(store, source);
+    store.update_refs([&](RefMap& m) { m[dst] = md; });
 }
 
 } // namespace gantry::store

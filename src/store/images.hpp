@@ -16,7 +16,7 @@ struct Image {
     Digest manifest_digest;
     oci::Manifest manifest;
     oci::ImageConfig config;
-    std::vector<std::string> refs; // every reference pointing at it
+    std::vector<std::string> refs; // every name holding it (as its default or one platform)
     Digest id() const { return manifest.config.digest; }
     std::int64_t compressed_size() const; // sum of layer blob sizes + config
 };
@@ -48,13 +48,18 @@ std::vector<HistoryLine> history(const Image& img);
 
 // What removing an image name did (`gantry rmi`, the Engine API's DELETE /images/NAME).
 struct Removal {
-    std::vector<std::string> untagged; // the names removed
-    std::optional<Digest> deleted;     // the manifest no name points at any more, if any
+    std::vector<std::string> untagged; // the names removed ("NAME (PLATFORM)" for one platform)
+    std::vector<Digest> deleted;       // the images no name holds any more
 };
-// Removes the name ARG (or, given an ID, every name of that image): Error(conflict) when a
-// container holds or runs the image, or an ID names an image of several names, unless FORCE.
-// The content of REMOVAL.deleted is then the caller's to collect (store/gc.hpp's collect()).
-Removal remove_image(Store& store, const std::string& arg, bool force);
+// Removes the name ARG (every platform it holds, or PLATFORM's only: store/platforms.hpp) or,
+// given an ID, every name of that image: Error(conflict) when a container holds or runs an
+// image removed, or an ID names an image of several names, unless FORCE. The content of
+// REMOVAL.deleted is then the caller's to collect (store/gc.hpp's collect()).
+Removal remove_image(Store& store, const std::string& arg, bool force,
+                     const std::optional<oci::Platform>& platform = std::nullopt);
+
+// Gives TARGET the image SOURCE (a name or an ID) is: every platform a name holds.
+void tag(Store& store, const std::string& source, const std::string& target);
 
 // Normalised reference string for user input ("busybox" -> "docker.io/library/busybox:latest").
 std::string normalize(const std::string& ref);

@@ -5,9 +5,11 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/hash.hpp"
+#include "util/log.hpp"
 #include "util/text.hpp"
 #include "util/unsafe_sync.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -206,6 +208,14 @@ RefMap refs_of(const oci::json& doc) {
     return out;
 }
 
+IndexMap indexes_of(const oci::json& doc) {
+    IndexMap out;
+    if (auto it = doc.find("indexes"); it != doc.end() && it->is_object())
+        for (auto& [k, v] : it->items())
+            if (v.is_string()) out[k] = Digest::parse(v.get<std::string>());
+    return out;
+}
+
 SizeMap sizes_of(const oci::json& doc) {
     SizeMap out;
     auto it = doc.find("sizes");
@@ -230,21 +240,56 @@ RefMap Store::refs() const {
     return refs_of(read_refs_doc(root_));
 }
 
+IndexMap Store::indexes() const {
+    return indexes_of(read_refs_doc(root_));
+}
+
+Store::Names Store::names() const {
+    auto doc = read_refs_doc(root_);
+    return {refs_of(doc), indexes_of(doc)};
+}
+
 SizeMap Store::recorded_sizes() const {
     return sizes_of(read_refs_doc(root_));
 }
 
 void Store::update_refs(const std::function<void(RefMap&)>& change) {
+    update_names([&](RefMap& m, IndexMap&) { change(m); });
+}
+
+void Store::update_names(const std::function<void(RefMap&, IndexMap&)>& change) {
     FileLock lock(root_ / "locks/refs", FileLock::Mode::exclusive);
     auto before = read_refs_doc(root_);
     RefMap m = refs_of(before);
+    IndexMap idx = indexes_of(before);
     SizeMap known = sizes_of(before);
-    change(m);
+    change(m, idx);
     oci::json doc;
     doc["refs"] = oci::json::object();
     for (auto& [k, v] : m) doc["refs"][k] = v.str();
+    std::vector<Digest> images; // every image named: the references' and the indexes' members
+    for (auto& [k, v] : m) images.push_back(v);
+    oci::json indexes = oci::json::object();
+    for (auto& [name, index] : idx) {
+        auto named = m.find(name);
+        if (named == m.end()) continue; // the name is gone: its index with it
+        std::vector<Digest> members;
+        try {
+            for (auto& d : oci::Index::parse(read_blob(index)).manifests)
+                members.push_back(d.digest);
+        } catch (const Error& e) { // kept: `gantry system fsck` reports it, rmi removes it
+            log::warn("index " + index.str() + " of " + name + ": " + e.message());
+            indexes[name] = index.str();
+            continue;
+        }
+        if (std::find(members.begin(), members.end(), named->second) == members.end())
+            continue; // the name was given to another image: it holds that one only
+        indexes[name] = index.str();
+        images.insert(images.end(), members.begin(), members.end());
+    }
+    if (!indexes.empty()) doc["indexes"] = std::move(indexes);
     oci::json sizes = oci::json::object();
-    for (auto& [k, v] : m) {
+    for (auto& v : images) {
         if (sizes.contains(v.str())) continue;
         std::optional<ImageSize> s;
         if (auto it = known.find(v); it != known.end()) s = it->second;

@@ -2,7 +2,8 @@
 //
 //   ROOT/blobs/sha256/<hex>           verified blobs (manifests, configs, layer blobs)
 //   ROOT/layers/sha256/<diffid>/      one unpacked layer: rootfs/ (the tree) + meta.json
-//   ROOT/refs.json                    {"refs": {"docker.io/library/busybox:latest": "sha256:…"}}
+//   ROOT/refs.json                    {"refs": {"docker.io/library/busybox:latest": "sha256:…"},
+//                                      "indexes": {NAME: "sha256:<index>"}} (store/platforms.hpp)
 //   ROOT/tmp/                         work in progress; renamed into place when verified
 //   ROOT/locks/{refs,gc}              flock files
 //   ROOT/locks/image-<hex>            use holds: shared flocks of running containers' images
@@ -33,6 +34,12 @@ namespace gantry::store {
 namespace stdfs = std::filesystem;
 using oci::Digest;
 using RefMap = std::map<std::string, Digest>; // full reference -> manifest digest
+// A name holding images of several platforms (`pull --platform`, `build --platform A,B`, `load`
+// of an index) has an index: an OCI image index blob listing them, one per platform
+// (store/platforms.hpp). RefMap still maps the name to one of them, its default (the host's
+// platform's when it holds one), so what reads one image per name reads that one. A store
+// written before indexes has none: each name holds its one image.
+using IndexMap = std::map<std::string, Digest>; // full reference -> index digest
 
 // An image's sizes, recorded in refs.json beside its references when it is named (so that
 // `images` reads no layer): UNPACKED is docker's SIZE, the file data of its unpacked layers
@@ -132,6 +139,16 @@ class Store {
     // yet: one write, the same atomic and durable replacement of refs.json); an image no
     // longer named loses its record.
     void update_refs(const std::function<void(RefMap&)>& change);
+    // The names' indexes (store/platforms.hpp), and their read-modify-write with the
+    // references. After CHANGE, an index whose name is gone, or whose name now maps to an image
+    // the index does not list (a name given to another image), is dropped with it.
+    IndexMap indexes() const;
+    struct Names {
+        RefMap refs;
+        IndexMap indexes;
+    };
+    Names names() const; // both from one read of refs.json
+    void update_names(const std::function<void(RefMap&, IndexMap&)>& change);
     // The sizes recorded in refs.json (images named before sizes were recorded have none:
     // store/images.hpp's image_sizes computes and records them).
     SizeMap recorded_sizes() const;

@@ -171,7 +171,21 @@ def test_run_platform_pulls_the_platform_asked_for(gr, reg, mk, tmp_path, handle
     r = gr.run("run", "--rm", INSECURE, "--platform", "linux/amd64", ref, "echo", "hi")
     assert f"image {ref} in the store is built for linux/arm64/v8: pulling it for " \
            "linux/amd64" in r.err, r
+    # the name holds both now (the host's its default); arm64 runs without a pull
     assert gr.refs()[ref] == index.manifests["amd64"]
+    assert platforms_of(gr, ref) == {"linux/amd64": index.manifests["amd64"],
+                                     "linux/arm64/v8": index.manifests["arm64"]}
+    r = gr.run("run", "--rm", "--pull", "never", "--platform", "linux/arm64", ref, "echo", "hi")
+    assert r.out == "hi\n" and "pulling" not in r.err, r
+    r = gr.run("rmi", "--platform", "linux/arm64", ref)
+    assert f"Untagged: {ref} (linux/arm64)" in r.out, r
+    assert platforms_of(gr, ref) == {"linux/amd64": index.manifests["amd64"]}
+
+
+def platforms_of(g, ref, key="digest"):
+    """{platform: manifest digest (or KEY)} of the images REF holds, from `images --json`."""
+    return {i["platform"]: i[key] for i in g.run("images", "--json").json()
+            if i["reference"] == ref}
 
 
 CROSS = """\
@@ -235,3 +249,41 @@ def test_build_for_a_platform_nothing_runs_is_refused(g, mk, tmp_path, hello):
     assert "no binfmt_misc handler for linux/arm64 programs is registered" in r.err, r
     assert "apt-get install qemu-user-static" in r.err, r
     assert g.refs() == {}
+
+
+def test_build_for_two_platforms_makes_one_index(gr, reg, mk, tmp_path, hello, handler):
+    """build --platform linux/amd64,linux/arm64: one build each (the tools stage native in
+    both), one name holding both, each image labelled with its TARGETARCH; the index pushed to
+    a registry, pulled back with --all-platforms, saved and loaded as an OCI archive."""
+    archive = tmp_path / "bb.tar"
+    mk.write_docker_archive(archive, [(mk.busybox_image(), ["sample:latest"])])
+    gr.run("load", archive)
+    ctx = cross_context(tmp_path, hello)
+    ref = "docker.io/library/x:both"
+    r = gr.run("build", "--progress", "plain", "--platform", "linux/amd64,linux/arm64",
+               "-t", "x:both", ctx)
+    out = r.err + r.out
+    assert "target=amd64 build=amd64" in out and "target=arm64 build=amd64" in out, r
+    built = platforms_of(gr, ref)
+    assert sorted(built) == ["linux/amd64", "linux/arm64"], built
+    labels = {p: inspect(gr, d)["config"]["Labels"]["arch"] for p, d in built.items()}
+    assert labels == {"linux/amd64": "amd64", "linux/arm64": "arm64"}, labels
+    assert inspect(gr, "x:both")["platform"] == "linux/amd64"  # the host's is the default
+    assert gr.run("run", "--rm", "--platform", "linux/arm64", "x:both").out == "aarch64\n"
+    # the index to a registry, and back
+    dest = f"{reg.addr}/multi/x:both"
+    r = gr.run("push", INSECURE, "x:both", dest)
+    assert f"Pushed image: {dest} (an index of 2 platforms)" in r.out, r
+    gr.run("rmi", "x:both")
+    r = gr.run("pull", INSECURE, "--all-platforms", dest)
+    assert f"Pulled image: {dest} (linux/amd64, linux/arm64)" in r.out, r
+    assert platforms_of(gr, dest) == built
+    # an OCI archive of the name holds its index; loading it gives the name both again
+    saved = tmp_path / "both.tar"
+    ids = platforms_of(gr, dest, "id")
+    gr.run("save", "--format", "oci-archive", "-o", saved, dest)
+    gr.run("rmi", dest)
+    gr.run("load", "-i", saved)
+    # (the same configs; the manifests are new: save writes the layers the store keeps
+    # unpacked uncompressed)
+    assert platforms_of(gr, dest, "id") == ids

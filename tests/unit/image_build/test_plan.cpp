@@ -98,7 +98,7 @@ TEST(BuildPlan, RefusesBeforeRunning) {
     o.platform = "linux/amd64,linux/arm64";
     auto [c4, m4] = failure("FROM busybox\n", o);
     EXPECT_EQ(c4, Errc::unsupported);
-    EXPECT_NE(m4.find("several platforms in one build"), std::string::npos) << m4;
+    EXPECT_NE(m4.find("several platforms in one stage"), std::string::npos) << m4;
     o.platform = "linux//x";
     EXPECT_EQ(failure("FROM busybox\n", o).first, Errc::usage);
     EXPECT_EQ(failure("FROM busybox AS a\nFROM busybox AS A\n").first, Errc::invalid);
