@@ -314,8 +314,11 @@ Inode Image::inode(std::uint64_t ref) {
     sqfs_inode_generic_t* out = nullptr;
     int e = sqfs().meta_reader_read_inode(tables().inodes.get(), &tables().super, ref >> 16,
                                           ref & 0xffff, &out);
-    Inode in(out);
+    // Owned only on success: a failing read frees what it allocated, and libsquashfs 1.2's
+    // extended-symlink reader leaves `out` pointing at the freed inode when the xattr index
+    // after the target is cut off (found by fuzz_sqsh_reader: a double free).
     if (e) damaged("inode " + std::to_string(ref), e);
+    Inode in(out);
     if (!file_type(in->base.type)) damaged("inode " + std::to_string(ref), SQFS_ERROR_CORRUPTED);
     return in;
 }
