@@ -97,6 +97,8 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
     o.option(iso, engine::flags::kIpc, f->ipc,
              "private (default: own IPC namespace and /dev/shm) or host (the host's, as NGC "
              "images recommend for PyTorch)");
+    o.option(iso, engine::flags::kUts, f->uts,
+             "host: the host's UTS namespace (its hostname); default: the container's own");
     o.option(iso, engine::flags::kPid, f->pid,
              "private (default: own PID namespace and /proc) or host (the host's: the Slurm "
              "plugin's tasks join the container from the host's)");

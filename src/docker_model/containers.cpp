@@ -202,6 +202,7 @@ json inspect_container(const records::ContainerState& s, bool running) {
                 {"Mounts", mounts},
                 {"HostConfig",
                  {{"NetworkMode", none ? "none" : "host"},
+                  {"UTSMode", spec.has_namespace("uts") ? "" : "host"},
                   {"Binds", binds},
                   {"Memory", std::max<std::int64_t>(res.memory.limit.value_or(0), 0)},
                   {"MemorySwap", swap},

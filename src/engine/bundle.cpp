@@ -120,7 +120,8 @@ void write_bundle(store::Store& store, const RunRequest& r, const std::string& d
         spec.uid_mappings.clear();
         spec.gid_mappings.clear();
     }
-    std::string config = safe_json::dump_or_refuse( // refused before the tree is written
+    if (!spec.has_namespace("uts")) spec.hostname.clear(); // --uts host: runc refuses one
+    std::string config = safe_json::dump_or_refuse(        // refused before the tree is written
         spec.to_json(), 2, "the bundle", "an OCI runtime config.json", "give it as UTF-8");
     std::string tmp = dir + ".tmp-" + fs::unique_name();
     try {

@@ -88,6 +88,14 @@ void check_flags(const RunRequest& r, runspec::RunOptions& o) {
                         ? "gantry cannot join another container's IPC namespace; use --ipc host "
                           "for both, or run both programs in one container (gantry exec)"
                         : "use private (the default) or host");
+    if (r.uts == "host")
+        o.uts_host = true;
+    else if (!r.uts.empty())
+        throw Error(Errc::usage, "unsupported --uts \"" + r.uts + "\"",
+                    "use host (the host's hostname), or leave it out for the container's own");
+    if (o.uts_host && !r.hostname.empty())
+        throw Error(Errc::usage, "--hostname conflicts with --uts host",
+                    "the container shares the host's hostname: drop one of the two");
     if (r.pid == "host")
         o.pid_host = true;
     else if (r.pid != "private")

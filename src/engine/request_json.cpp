@@ -44,6 +44,7 @@ void request_fields(RunRequest& r, Visit&& v) {
     v("write_warn", r.write_warn);
     v("network", r.network);
     v("ipc", r.ipc);
+    v("uts", r.uts);
     v("pid", r.pid);
     v("userns", r.userns);
     v("shm_size", r.shm_size);

@@ -64,6 +64,7 @@ struct RunRequest {
     // Isolation and limits
     std::string network = "host";         // host or none
     std::string ipc = "private";          // private (or shareable) or host
+    std::string uts;                      // --uts: "" (its own) or host (the host's)
     std::string pid = "private";          // --pid: private or host (the host's PID namespace)
     std::string userns = "auto";          // auto, single or subid
     std::string shm_size;                 // --shm-size ("": 64 MiB)

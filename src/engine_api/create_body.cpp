@@ -381,6 +381,12 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
                 r.ipc = m;
             else if (!m.empty())
                 api_cb_refuse(f, v, "gantry's IPC modes are private, shareable and host");
+        } else if (key == "UTSMode") {
+            auto m = api_cb_string(v, f);
+            if (m == "host")
+                r.uts = m;
+            else if (!m.empty())
+                api_cb_refuse(f, v, "gantry's UTS modes are the container's own and host");
         } else if (key == "PidMode") {
             auto m = api_cb_string(v, f);
             if (m == "host" || m == "private")

@@ -282,7 +282,8 @@ std::vector<oci::Rlimit> parse_ulimits(const std::vector<std::string>& texts) {
 }
 
 std::vector<std::string> namespaces(const RunOptions& opt) {
-    std::vector<std::string> ns{"uts", "mount", "user"};
+    std::vector<std::string> ns{"mount", "user"};
+    if (!opt.uts_host) ns.insert(ns.begin(), "uts");
     if (!opt.ipc_host) ns.insert(ns.begin(), "ipc");
     if (!opt.pid_host) ns.insert(ns.begin(), "pid");
     if (opt.network_none) ns.push_back("network");

@@ -3,6 +3,7 @@
 import os
 import re
 import shutil
+import socket
 import stat
 import subprocess
 from pathlib import Path
@@ -80,6 +81,26 @@ def test_ipc_host_shares_the_hosts_ipc_namespace_and_shm(runner):
     assert "--shm-size has no effect with --ipc host" in r.err, r
     r = runner.fail("run", "--ipc", "container:other", runner.image, "true", code=2)
     assert "cannot join another container's IPC namespace" in r.err, r
+
+
+def test_uts_host_shares_the_hosts_hostname(runner):
+    """--uts host (docker's, docker-py's uts_mode='host'): the host's UTS namespace, so its
+    hostname, in /etc/hostname and $HOSTNAME too; --hostname with it is a usage error."""
+    show = "readlink /proc/self/ns/uts; hostname; cat /etc/hostname; echo $HOSTNAME"
+    host = [os.readlink("/proc/self/ns/uts")] + [socket.gethostname()] * 3
+    assert runner.run("run", "--uts", "host", runner.image, "sh", "-c", show).out.split() == host
+    own = runner.run("run", "--hostname", "box", runner.image, "sh", "-c", show).out.split()
+    assert own[0] != host[0] and own[1:] == ["box"] * 3  # its own by default
+    name = f"uts{os.getpid()}"  # inspect shows docker's UTSMode (a kept container's record)
+    runner.run("run", "-d", "--uts", "host", "--name", name, runner.image, "true")
+    try:
+        assert runner.run("inspect", "-f", "{{.HostConfig.UTSMode}}", name).out == "host\n"
+    finally:
+        runner.run("rm", "-f", name, check=False)
+    r = runner.fail("run", "--uts", "host", "--hostname", "box", runner.image, "true", code=2)
+    assert "--hostname conflicts with --uts host" in r.err, r
+    r = runner.fail("run", "--uts", "container:x", runner.image, "true", code=2)
+    assert "unsupported --uts" in r.err, r
 
 
 def test_shm_size_sizes_the_private_dev_shm(runner):

@@ -142,6 +142,13 @@ TEST(EngineApiCreateBody, TranslatesHostConfigsHonouredFields) {
     EXPECT_EQ(r.cpu_shares, "512");
     EXPECT_EQ(r.cpuset_cpus, "0");
     EXPECT_EQ(r.cpuset_mems, "0");
+    // docker-py's uts_mode='host'; anything else but docker's "" is refused naming the field
+    EXPECT_EQ(
+        create_request(json::parse(R"({"Image":"i","HostConfig":{"UTSMode":"host"}})"), "").uts,
+        "host");
+    EXPECT_THROW(
+        create_request(json::parse(R"({"Image":"i","HostConfig":{"UTSMode":"container:x"}})"), ""),
+        ApiError);
     // docker's defaults leave them unset: MemorySwap 0, MemorySwappiness -1 or null, CpuShares 0
     r = create_request(json::parse(R"({"Image":"i","HostConfig":{"MemorySwap":0,
       "MemorySwappiness":null,"CpuShares":0,"CpusetCpus":""}})"),
