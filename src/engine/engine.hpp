@@ -85,23 +85,13 @@ inline constexpr const char* kUts = "--uts";
 // -a leaves streams out: the container must start after they were pointed at /dev/null
 inline constexpr const char* kAttach = "-a,--attach";
 } // namespace flags
-inline constexpr std::array<std::string_view, 17> kStartPathFlags = {flags::kUts,
-                                                                     flags::kDetach,
-                                                                     flags::kInit,
-                                                                     flags::kNetwork,
-                                                                     flags::kUserns,
-                                                                     flags::kMemory,
-                                                                     flags::kCpus,
-                                                                     flags::kPidsLimit,
-                                                                     flags::kIpc,
-                                                                     flags::kPid,
-                                                                     flags::kAttach,
-                                                                     flags::kMemorySwap,
-                                                                     flags::kMemoryReservation,
-                                                                     flags::kMemorySwappiness,
-                                                                     flags::kCpuShares,
-                                                                     flags::kCpusetCpus,
-                                                                     flags::kCpusetMems};
+inline constexpr std::array<std::string_view, 17> kStartPathFlags = {
+    flags::kDetach,           flags::kInit,       flags::kNetwork,
+    flags::kUserns,           flags::kMemory,     flags::kCpus,
+    flags::kPidsLimit,        flags::kIpc,        flags::kPid,
+    flags::kAttach,           flags::kMemorySwap, flags::kMemoryReservation,
+    flags::kMemorySwappiness, flags::kCpuShares,  flags::kCpusetCpus,
+    flags::kCpusetMems,       flags::kUts};
 // Begins the early start for REQUEST, whose flags check_flags put in OPTIONS (null when it may
 // not or cannot start early).
 std::unique_ptr<runtime::EarlyStart>
