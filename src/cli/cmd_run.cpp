@@ -53,7 +53,13 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
     o.option(proc, "--hostname", f->hostname, "Container host name");
     o.list(files, "-v,--volume", f->volumes,
            "Bind mount SRC:DST[:ro|rw]; SRC a host path, or a named volume's name (made on "
-           "first use, empty: the image's files at DST are not copied in)");
+           "first use, empty: the image's files at DST are not copied in); -v DST alone: an "
+           "anonymous volume");
+    o.list(files, "--volumes-from", f->volumes_from,
+           "Mount the volumes and binds of another container (CONTAINER[:ro|rw])");
+    o.option(files, "--image-volume", f->image_volume,
+             "What the image's VOLUME paths get: bind (an anonymous volume each, the default), "
+             "tmpfs or ignore");
     o.list(files, "--mount", f->mounts,
            "docker's --mount type=bind|tmpfs,source=,target=[,readonly][,bind-propagation=]"
            "[,tmpfs-size=,tmpfs-mode=] (type=volume,source=NAME: a named volume)");

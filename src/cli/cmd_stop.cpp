@@ -69,12 +69,14 @@ void register_kill(CLI::App& app, Context& ctx) {
 void register_rm(CLI::App& app, Context& ctx) {
     struct Opts {
         std::vector<std::string> names;
-        bool force = false;
+        bool force = false, volumes = false;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("rm", "Remove containers");
     cmd->add_option("container", o->names, "Container names or IDs")->required();
     cmd->add_flag("-f,--force", o->force, "Kill a running container first");
+    cmd->add_flag("-v,--volumes", o->volumes,
+                  "Remove the container's anonymous volumes too (named ones stay)");
     cmd->callback([&ctx, o] {
         ctx.action = [o] {
             records::StateDir states;
@@ -83,7 +85,7 @@ void register_rm(CLI::App& app, Context& ctx) {
                 if (s.running() && !o->force)
                     throw Error(Errc::conflict, "container " + s.name + " is running",
                                 "stop it first (`gantry stop " + s.name + "`) or use rm -f");
-                engine::remove_whole_container(states, s);
+                engine::remove_whole_container(states, s, o->volumes);
                 std::printf("%s\n", n.c_str());
             }
             return 0;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,16 +44,7 @@ bool has_network_namespace(const oci::RuntimeSpec& spec) {
            spec.namespaces.end();
 }
 
-// The spec's mounts the run asked for (-v, --mount, --tmpfs): those whose destination the
-// state records as the user's.
-std::vector<const oci::Mount*> user_mounts(const records::ContainerState& s) {
-    std::vector<const oci::Mount*> out;
-    for (auto& m : s.spec.mounts)
-        if (std::find(s.user_mounts.begin(), s.user_mounts.end(), m.destination) !=
-            s.user_mounts.end())
-            out.push_back(&m);
-    return out;
-}
+using records::user_mounts;
 
 json label_method(const json& recv, const std::vector<json>& args) {
     if (args.size() != 1 || !args[0].is_string())
@@ -125,17 +117,33 @@ std::string network_mode(const records::ContainerState& s) {
     return has_network_namespace(s.spec) ? "none" : "host";
 }
 
+// The volume whose directory (STORE/volumes/NAME/_data, store/volumes.hpp) SOURCE is, else "".
+std::string volume_name_of(const records::ContainerState& s, const std::string& source) {
+    if (s.store_root.empty()) return "";
+    const std::string prefix = (std::filesystem::path(s.store_root) / "volumes").string() + "/";
+    const std::string suffix = "/_data";
+    if (!source.starts_with(prefix) || !source.ends_with(suffix)) return "";
+    auto name = source.substr(prefix.size(), source.size() - prefix.size() - suffix.size());
+    return name.find('/') == std::string::npos ? name : "";
+}
+
 json inspect_mounts(const records::ContainerState& s) {
     json mounts = json::array();
     for (auto* m : user_mounts(s)) {
         bool ro = std::find(m->options.begin(), m->options.end(), "ro") != m->options.end();
         std::string type = m->type == "tmpfs" ? "tmpfs" : "bind";
-        mounts.push_back({{"Type", type},
-                          {"Source", type == "tmpfs" ? "" : m->source},
-                          {"Destination", m->destination},
-                          {"Mode", ro ? "ro" : ""},
-                          {"RW", !ro},
-                          {"Propagation", type == "bind" ? "rprivate" : ""}});
+        std::string volume = type == "bind" ? volume_name_of(s, m->source) : "";
+        json mount = {{"Type", volume.empty() ? type : "volume"},
+                      {"Source", type == "tmpfs" ? "" : m->source},
+                      {"Destination", m->destination},
+                      {"Mode", ro ? "ro" : ""},
+                      {"RW", !ro},
+                      {"Propagation", type == "bind" && volume.empty() ? "rprivate" : ""}};
+        if (!volume.empty()) {
+            mount["Name"] = volume;
+            mount["Driver"] = "local";
+        }
+        mounts.push_back(std::move(mount));
     }
     return mounts;
 }

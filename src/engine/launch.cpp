@@ -9,6 +9,7 @@
 #include "engine/record.hpp"
 #include "engine/request_json.hpp"
 #include "engine/squashfs.hpp"
+#include "engine/volumes.hpp"
 #include "fuse/server.hpp"
 #include "lazy/squashfs_artifact.hpp"
 #include "lazy/tree.hpp"
@@ -49,7 +50,8 @@ std::filesystem::path current_dir() {
 // creation, and removed again when the run ends without keeping it.
 class Record {
   public:
-    explicit Record(Prepared& p) : scratch_(*p.scratch) {
+    explicit Record(Prepared& p)
+        : scratch_(*p.scratch), store_(*p.store), volumes_(p.request.anonymous_volumes) {
         const auto& r = p.request;
         // a foreground run is recorded when something names it: --name, or a label or a
         // --cidfile a script finds it by (the Dev Containers CLI: ps --filter label=...); every
@@ -75,6 +77,8 @@ class Record {
             cs_.name = old.name;
             cs_.created = old.created;
             cs_.user_mounts = old.user_mounts; // a kept preparation has no parsed options
+            cs_.anonymous_volumes = old.anonymous_volumes;
+            volumes_ = old.anonymous_volumes;
             cs_.startable = true;
             owner_ = states_->take(old);
             states_->save(cs_);
@@ -150,6 +154,8 @@ class Record {
     }
     // The state removed, and the container's destroy event journalled by whoever removed it
     // (this run, or a `gantry rm` that came first).
+    // Its anonymous volumes go with it (docker's --rm); a `gantry rm` that came first decided
+    // about them (-v).
     void remove() noexcept {
         if (destroyed_) return;
         destroyed_ = true;
@@ -163,6 +169,7 @@ class Record {
         }
         journal_created();
         journal_.append(records::container_event(cs_, "destroy"));
+        remove_anonymous_volumes(store_, volumes_);
     }
 
   private:
@@ -171,6 +178,8 @@ class Record {
         create_.reset();
     }
     store::Scratch& scratch_;
+    const store::Store& store_;
+    std::vector<std::string> volumes_; // the anonymous volumes made for it
     std::optional<records::StateDir> states_;
     records::ContainerState cs_;
     // The name's owner lock: inherited by the -d monitor (fork shares it), so the name stays
@@ -423,6 +432,7 @@ records::ContainerState container_record(const Prepared& p) {
     if (!p.request.stop_signal.empty())
         cs.stop_signal = signal_number(p.request.stop_signal, "--stop-signal");
     cs.stop_timeout = p.request.stop_timeout;
+    cs.anonymous_volumes = p.request.anonymous_volumes;
     for (auto& b : p.options.binds) cs.user_mounts.push_back(b.destination);
     for (auto& t : p.options.tmpfs) cs.user_mounts.push_back(t.substr(0, t.find(':')));
     return cs;

@@ -66,7 +66,7 @@ void remove_after_failed_start(records::StateDir& states, const std::string& id)
         if (!now) return;
         // the start took the record over as its monitor (this process): nothing to wait for
         if (now->monitor == ::getpid()) now->monitor = 0;
-        remove_whole_container(states, *now);
+        remove_whole_container(states, *now, true); // docker's --rm: its anonymous volumes too
     } catch (const std::exception& e) {
         log::warn("the --rm container " + id + " whose start failed was not removed: " +
                   std::string(e.what()) + " (remove it with `gantry rm -f " + id + "`)");

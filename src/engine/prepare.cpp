@@ -261,6 +261,23 @@ void read_image(Prepared& p) {
     check_platform(p.request.image, p.view.image.config.platform, p.request.platform);
 }
 
+// The image's VOLUME paths as --image-volume asks (engine/volumes.hpp): whether the image has
+// files under one is read from its layers or squashfs; a lazily pulled image's are not fetched
+// for it (it may have some: the path is left to the image).
+void mount_image_volumes(Prepared& p) {
+    const auto& raw = p.view.image.config.raw;
+    if (!raw.contains("config")) return;
+    std::unique_ptr<rootfs::ImageFiles> files;
+    if (p.sqsh)
+        files = std::make_unique<sqsh::SquashFiles>(*p.sqsh, squashfs_confinement());
+    else if (!p.lazy)
+        files = std::make_unique<rootfs::LayerFiles>(*p.store, p.view.image.config.diff_ids);
+    add_image_volumes(*p.store, p.request, raw["config"], p.request.image,
+                      [&files](const std::string& path) {
+                          return !files || !files->list(path.substr(1)).empty();
+                      });
+}
+
 // The runtime spec, from the image config and the request; its environment computed once, for
 // the spec and for the GPU step.
 void build_spec(Prepared& p) {
@@ -397,17 +414,16 @@ Prepared prepare_again(store::Store& store, RunRequest request, Caller caller,
     return p;
 }
 
-Prepared prepare(store::Store& store, RunRequest request, Caller caller,
-                 std::unique_ptr<runtime::EarlyStart> early) {
-    Prepared p;
-    p.request = std::move(request);
-    p.caller = std::move(caller);
-    p.store = &store;
-    resolve_named_volumes(store, p.request);
+namespace {
+
+// What prepare() does once its Prepared holds the request, caller and store.
+void prepare_request(Prepared& p, std::unique_ptr<runtime::EarlyStart> early) {
+    resolve_named_volumes(*p.store, p.request);
     check_request(p);
     map_ids(p);
     start_process_early(p, std::move(early));
     read_image(p);
+    mount_image_volumes(p);
     p.labels = container_labels(p.view.image.config.raw.contains("config")
                                     ? p.view.image.config.raw["config"].value("Labels", oci::json())
                                     : oci::json(),
@@ -418,6 +434,28 @@ Prepared prepare(store::Store& store, RunRequest request, Caller caller,
     add_gpus(p);
     add_cdi_devices(p);
     write_hook_bundle(p);
+}
+
+} // namespace
+
+Prepared prepare(store::Store& store, RunRequest request, Caller caller,
+                 std::unique_ptr<runtime::EarlyStart> early) {
+    Prepared p;
+    p.request = std::move(request);
+    p.caller = std::move(caller);
+    p.store = &store;
+    // the anonymous volumes this preparation makes go again when it fails (a kept request's
+    // own, made by an earlier start, stay)
+    const std::size_t kept_volumes = p.request.anonymous_volumes.size();
+    try {
+        prepare_request(p, std::move(early));
+    } catch (...) {
+        std::vector<std::string> made(p.request.anonymous_volumes.begin() +
+                                          static_cast<std::ptrdiff_t>(kept_volumes),
+                                      p.request.anonymous_volumes.end());
+        remove_anonymous_volumes(store, made);
+        throw;
+    }
     return p;
 }
 

@@ -1,5 +1,6 @@
 #include "engine/removal.hpp"
 
+#include "engine/volumes.hpp"
 #include "store/owned_tree.hpp"
 #include "store/store.hpp"
 #include "util/error.hpp"
@@ -7,10 +8,14 @@
 
 namespace gantry::engine {
 
-void remove_whole_container(records::StateDir& states, const records::ContainerState& s) {
+void remove_whole_container(records::StateDir& states, const records::ContainerState& s,
+                            bool volumes) {
     records::remove_container(states, s);
     if (!s.container_dir.empty()) store::remove_owned_tree(s.container_dir);
-    if (!s.store_root.empty()) store::Store(s.store_root).remove_hold(s.id);
+    if (s.store_root.empty()) return;
+    store::Store store(s.store_root);
+    store.remove_hold(s.id);
+    if (volumes) remove_anonymous_volumes(store, s.anonymous_volumes);
 }
 
 PrunedContainers

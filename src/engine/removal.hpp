@@ -13,8 +13,10 @@
 
 namespace gantry::engine {
 
-// Removes S whole, as `gantry rm -f` does (a running one is killed first).
-void remove_whole_container(records::StateDir& states, const records::ContainerState& s);
+// Removes S whole, as `gantry rm -f` does (a running one is killed first); with VOLUMES
+// (`rm -v`, docker's v=1) its anonymous volumes too, where no other container uses them.
+void remove_whole_container(records::StateDir& states, const records::ContainerState& s,
+                            bool volumes = false);
 
 struct PrunedContainers {
     std::vector<std::string> ids; // of the containers removed, in the order removed

@@ -38,6 +38,9 @@ void request_fields(RunRequest& r, Visit&& v) {
     v("init", r.init);
     v("volumes", r.volumes);
     v("mounts", r.mounts);
+    v("volumes_from", r.volumes_from);
+    v("image_volume", r.image_volume);
+    v("anonymous_volumes", r.anonymous_volumes);
     v("tmpfs", r.tmpfs);
     v("read_only", r.read_only);
     v("writable_layer", r.writable_layer);

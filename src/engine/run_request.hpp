@@ -53,10 +53,17 @@ struct RunRequest {
     bool init = false;                   // --init: a tiny PID 1 that reaps and forwards
 
     // The filesystem
-    std::vector<std::string> volumes; // -v SRC:DST[:ro|rw]
-    std::vector<std::string> mounts;  // --mount type=bind,src=...,dst=...[,readonly]
-    std::vector<std::string> tmpfs;   // --tmpfs DST[:options]
-    bool read_only = false;           // --read-only
+    std::vector<std::string> volumes;      // -v SRC:DST[:ro|rw], or -v DST (an anonymous volume)
+    std::vector<std::string> volumes_from; // --volumes-from CONTAINER[:ro|rw]
+    // --image-volume: what the image's VOLUME paths get: bind (an anonymous volume each,
+    // docker's and podman's default), tmpfs, or ignore (engine/volumes.hpp)
+    std::string image_volume = "bind";
+    // the anonymous volumes made for this container (engine/volumes.hpp fills it; kept with
+    // the request so that a later start mounts the same ones)
+    std::vector<std::string> anonymous_volumes;
+    std::vector<std::string> mounts; // --mount type=bind,src=...,dst=...[,readonly]
+    std::vector<std::string> tmpfs;  // --tmpfs DST[:options]
+    bool read_only = false;          // --read-only
     // --writable-layer: memory[:SIZE], disk or auto ("": GANTRY_WRITABLE_LAYER, else auto)
     std::string writable_layer;
     std::string write_warn = "1GiB"; // --write-warn: report writes above this size

@@ -112,7 +112,7 @@ void api_cb_object(const json& v, const std::string& field) {
     if (!v.is_null() && !v.is_object()) api_cb_type(field, "an object");
 }
 
-void api_cb_config(const json& body, engine::RunRequest& r) {
+void api_cb_config(const json& body, engine::RunRequest& r, std::vector<std::string>& anonymous) {
     for (const auto& [key, v] : body.items()) {
         if (key == "HostConfig" || key == "NetworkingConfig") continue;
         const std::string f = key; // the field's name in messages
@@ -175,8 +175,17 @@ void api_cb_config(const json& body, engine::RunRequest& r) {
             // ignores it too); publishing one is PortBindings' (-p, checked by run's rules)
             api_cb_object(v, f);
         } else if (key == "Volumes") {
-            if (!v.is_null() && !v.empty()) // {"/data": {}}, as ExposedPorts
-                api_cb_refuse(f, v, "gantry makes no anonymous volumes: bind a host directory");
+            // {"/data": {}}: an anonymous volume each, unless a bind or mount of HostConfig
+            // has the path (compose sends a named volume as Binds plus the path here)
+            api_cb_object(v, f);
+            if (v.is_null()) continue;
+            for (auto it = v.begin(); it != v.end(); ++it) {
+                const std::string& path = it.key();
+                if (path.empty() || path.front() != '/')
+                    throw ApiError(400, "invalid Volumes entry \"" + path +
+                                            "\": give an absolute path in the container");
+                anonymous.push_back(path);
+            }
         } else if (!api_cb_default(v)) {
             api_cb_refuse(f, v, "gantry's containers have no such setting");
         }
@@ -293,6 +302,8 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
                 auto o = api_cb_string(opts, f + "." + dst);
                 r.tmpfs.push_back(o.empty() ? dst : dst + ":" + o);
             }
+        } else if (key == "VolumesFrom") {
+            for (auto& c : api_cb_strings(v, f)) r.volumes_from.push_back(c);
         } else if (key == "AutoRemove") {
             r.rm = api_cb_bool(v, f);
         } else if (key == "NetworkMode") {
@@ -439,6 +450,29 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
     }
 }
 
+// Config.Volumes' paths that no bind, mount or tmpfs of the request has: -v DST's anonymous
+// volumes (a trailing slash names the same path)
+void api_cb_anonymous_volumes(const std::vector<std::string>& paths, engine::RunRequest& r) {
+    auto trimmed = [](std::string p) {
+        while (p.size() > 1 && p.back() == '/') p.pop_back();
+        return p;
+    };
+    std::set<std::string> taken;
+    for (auto& b : r.volumes) {
+        auto first = b.find(':');
+        if (first == std::string::npos) continue;
+        auto second = b.find(':', first + 1);
+        taken.insert(trimmed(b.substr(
+            first + 1, second == std::string::npos ? std::string::npos : second - first - 1)));
+    }
+    for (auto& m : r.mounts)
+        for (auto& field : text::split(m, ','))
+            if (field.starts_with("target=")) taken.insert(trimmed(std::string(field.substr(7))));
+    for (auto& t : r.tmpfs) taken.insert(trimmed(t.substr(0, t.find(':'))));
+    for (auto& p : paths)
+        if (taken.insert(trimmed(p)).second) r.volumes.push_back(p);
+}
+
 void api_cb_networking(const json& nc) {
     api_cb_object(nc, "NetworkingConfig");
     if (nc.is_null()) return;
@@ -511,9 +545,11 @@ engine::RunRequest create_request(const nlohmann::json& body, const std::string&
         r.platform = platform;
     }
     r.name = api_cb_name(name);
-    api_cb_config(body, r);
+    std::vector<std::string> anonymous;
+    api_cb_config(body, r, anonymous);
     if (r.image.empty()) throw ApiError(400, "Config.Image is required: name the image to run");
     api_cb_host(body.value("HostConfig", json()), r, console);
+    api_cb_anonymous_volumes(anonymous, r);
     api_cb_networking(body.value("NetworkingConfig", json()));
     return r;
 }

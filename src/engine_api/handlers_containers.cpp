@@ -361,7 +361,7 @@ Response handle_containers(const ServiceContext& ctx, const Request& r) {
             return error_response(409, "You cannot remove a running container " + s.id +
                                            ". Stop the container before attempting removal or "
                                            "force remove");
-        engine::remove_whole_container(states, s);
+        engine::remove_whole_container(states, s, query_bool(r.arg("v")));
         return Response{204, "text/plain", "", nullptr, {}};
     }
     case RouteId::container_top: {

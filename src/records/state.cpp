@@ -197,6 +197,7 @@ json to_json(const ContainerState& s) {
             {"finished", s.finished},
             {"labels", s.labels},
             {"user_mounts", s.user_mounts},
+            {"anonymous_volumes", s.anonymous_volumes},
             {"stop_signal", s.stop_signal},
             {"stop_timeout", s.stop_timeout},
             {"startable", s.startable},
@@ -231,6 +232,9 @@ ContainerState from_json(const json& j) {
     if (auto m = j.find("user_mounts"); m != j.end() && m->is_array())
         for (auto& d : *m)
             if (d.is_string()) s.user_mounts.push_back(d.get<std::string>());
+    if (auto m = j.find("anonymous_volumes"); m != j.end() && m->is_array())
+        for (auto& d : *m)
+            if (d.is_string()) s.anonymous_volumes.push_back(d.get<std::string>());
     if (j.contains("spec")) s.spec = oci::RuntimeSpec::from_json(j["spec"]);
     return s;
 }
@@ -492,6 +496,15 @@ bool StateDir::remove(const std::string& name) {
     }
     fs::remove_tree(gone);
     return true;
+}
+
+std::vector<const oci::Mount*> user_mounts(const ContainerState& s) {
+    std::vector<const oci::Mount*> out;
+    for (auto& m : s.spec.mounts)
+        if (std::find(s.user_mounts.begin(), s.user_mounts.end(), m.destination) !=
+            s.user_mounts.end())
+            out.push_back(&m);
+    return out;
 }
 
 std::string status_text(const ContainerState& s, bool up) {

@@ -49,8 +49,11 @@ struct ContainerState {
     oci::RuntimeSpec spec;                     // the process settings exec starts from
     std::map<std::string, std::string> labels; // the image's and run -l's (engine/labels.hpp)
     std::vector<std::string> user_mounts;      // the destinations of -v, --mount, --tmpfs
-    int stop_signal = SIGTERM;                 // run --stop-signal: what `gantry stop` sends first
-    int stop_timeout = -1; // run --stop-timeout: seconds stop waits (-1: unset, 10)
+    // the anonymous volumes made for it (-v DST, the image's VOLUME: engine/volumes.hpp), which
+    // `rm -v` and --rm remove with it
+    std::vector<std::string> anonymous_volumes;
+    int stop_signal = SIGTERM; // run --stop-signal: what `gantry stop` sends first
+    int stop_timeout = -1;     // run --stop-timeout: seconds stop waits (-1: unset, 10)
     // Its run request is kept (request.json in container_dir, engine/request_json.hpp): `gantry
     // start` starts it again. A "created" record without it is a crashed run's debris.
     bool startable = false;
@@ -73,6 +76,10 @@ struct ContainerState {
     // uninterruptible wait that SIGKILL does not end) until it is answered or the server dies.
     bool kill_server() const;
 };
+
+// The mounts of S's spec that its run asked for (-v, --mount, --tmpfs, the image's VOLUME):
+// those whose destination S records as the user's.
+std::vector<const oci::Mount*> user_mounts(const ContainerState& s);
 
 // STATUS in docker's words, as `ps` shows it: "Up 5 minutes" for a running container (UP),
 // "Exited (0) 2 hours ago" for an exited one, else the recorded status ("created").

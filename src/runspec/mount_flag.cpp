@@ -187,12 +187,7 @@ MountFlag parse_mount_flag(const std::string& text) {
     if (type == "volume") {
         mixed(bind_keys, "bind");
         mixed(tmpfs_keys, "tmpfs");
-        if (!have_source)
-            throw Error(Errc::unsupported,
-                        what + ": gantry makes no anonymous volumes (type=volume without a "
-                               "source)",
-                        "name the volume: source=NAME");
-        if (!mount_volume_name_ok(source))
+        if (have_source && !mount_volume_name_ok(source))
             throw Error(Errc::usage,
                         what + ": \"" + source +
                             "\" is not a volume name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)",

@@ -10,8 +10,9 @@
 //                                                      docker documents, and accepted as such)
 //   tmpfs-size=SIZE (docker's units: 64m), tmpfs-mode=OCTAL        (tmpfs only)
 //   type=volume: source=NAME (a named volume, engine/volumes.hpp makes it on first use; no
-//   source, an anonymous volume: refused), volume-nocopy (gantry never copies the image's files
-//   into a new volume: =false is refused), volume-driver=local; other volume-* keys refused.
+//   source: an anonymous volume, VolumeMount's name empty), volume-nocopy (gantry never copies the
+//   image's files into a new volume: =false is refused), volume-driver=local; other volume-* keys
+//   refused.
 // An unknown key, a key of another type, a bad value: Error(usage) naming it.
 #pragma once
 
@@ -23,7 +24,7 @@
 namespace gantry::runspec {
 
 struct VolumeMount {
-    std::string name, target;
+    std::string name, target; // name "": an anonymous volume
     bool readonly = false;
 };
 

@@ -1,6 +1,6 @@
 """The run and exec flags the Dev Containers CLI and docker scripts pass (issue 54):
 `run -a STDOUT -a STDERR --sig-proxy=false --mount type=bind,...,consistency=cached`, docker's
---mount grammar (bind, tmpfs; volumes refused), --cidfile, --stop-signal/--stop-timeout,
+--mount grammar (bind, tmpfs, named and anonymous volumes), --cidfile, --stop-signal/--stop-timeout,
 --health-* (refused: no health checks), and `exec -i CONTAINER /bin/sh` kept open with commands
 written into it, as the Dev Containers CLI does."""
 import os
@@ -71,9 +71,12 @@ def test_mount_grammar(runner):
         assert r.out == "kept\nread-only\n", r
     finally:
         runner.run("volume", "rm", vol, check=False)
-    r = runner.fail("run", "--rm", "--mount", "type=volume,target=/cache", runner.image, "true",
-                    code=125)
-    assert "anonymous" in r.err, r
+    # no source: an anonymous volume, there for the run and gone with --rm (docker's)
+    before = runner.run("volume", "ls", "-q").out.split()
+    r = runner.run("run", "--rm", "--mount", "type=volume,target=/cache", runner.image, "sh",
+                   "-c", "touch /cache/f && grep -c ' /cache ' /proc/mounts")
+    assert r.out == "1\n", r
+    assert runner.run("volume", "ls", "-q").out.split() == before
     r = runner.fail("run", "--rm", "--mount", bind + ",colour=blue", runner.image, "true",
                     code=2)
     assert '"colour"' in r.err, r
@@ -214,3 +217,43 @@ def test_the_dev_containers_cli_flow(runner):
     r = runner.fail("run", "--rm", "--security-opt", "label=type:spc_t", runner.image, "true",
                     code=125)
     assert "SELinux" in r.err, r
+
+
+def test_anonymous_volumes_image_volumes_and_volumes_from(runner, mk):
+    """docker's volumes beyond named ones (issue 76): -v DST and the image's VOLUME make an
+    anonymous volume each (a VOLUME where the image has files is left to the image), kept with
+    the container, shared by --volumes-from, and gone with `rm -v`; --image-volume tmpfs and
+    ignore as podman's."""
+    img = mk.busybox_image(config_extra={"Volumes": {"/data": {}, "/etc": {}}})
+    archive = runner.where / "vol.tar"
+    mk.write_docker_archive(archive, [(img, ["volimg:1"])])
+    os.chmod(archive, 0o644)
+    runner.run("load", archive)
+    before = set(runner.run("volume", "ls", "-q").out.split())
+    name = f"anon{os.getpid()}"
+    try:
+        r = runner.run("run", "-d", "--name", name, "-v", "/scratch", "volimg:1", "sh", "-c",
+                       "echo a > /data/f; echo b > /scratch/f; grep -c ' /etc ' /proc/mounts")
+        assert "VOLUME /etc has files in the image" in r.err, r
+        runner.run("wait", name)
+        assert runner.run("logs", name).out == "0\n"  # /etc: the image's own files
+        made = set(runner.run("volume", "ls", "-q").out.split()) - before
+        assert len(made) == 2, made
+        mounts = runner.run("inspect", name, "--format", "{{json .Mounts}}").json()
+        assert {(m["Type"], m["Destination"]) for m in mounts} == {
+            ("volume", "/data"), ("volume", "/scratch")}, mounts
+        assert {m["Name"] for m in mounts} == made
+        r = runner.run("run", "--rm", "--volumes-from", f"{name}:ro", runner.image, "sh", "-c",
+                       "cat /data/f /scratch/f; touch /data/x 2>/dev/null || echo ro")
+        assert r.out == "a\nb\nro\n", r
+        r = runner.run("run", "--rm", "--image-volume", "tmpfs", "volimg:1", "sh", "-c",
+                       "grep ' /data ' /proc/mounts | cut -d' ' -f3")
+        assert r.out == "tmpfs\n", r
+        r = runner.run("run", "--rm", "--image-volume", "ignore", "volimg:1", "sh", "-c",
+                       "grep -c ' /data ' /proc/mounts", check=False)
+        assert r.out == "0\n", r
+        # a removed container's anonymous volumes stay unless rm -v, as docker's
+        runner.run("rm", "-v", name)
+        assert set(runner.run("volume", "ls", "-q").out.split()) == before
+    finally:
+        runner.run("rm", "-f", name, check=False)

@@ -1,6 +1,7 @@
 """docker-compose 1.29 (Debian 12's, python) against `gantry system service` (issue 54, section 2):
 a two-service file on the host's network brought up detached, its logs, its listing, a command
-run in a service, and `down`, with nothing but the service in between. As root every test's
+run in a service, and `down`, with nothing but the service in between; its named volume (sent
+as Binds plus Volumes) outlives `down` and goes with `down -v`, as its anonymous one does. As root every test's
 containers share /run/gantry: the project name is this module's own."""
 import os
 import shutil
@@ -19,6 +20,7 @@ services:
     image: sample:latest
     network_mode: host
     command: ["sh", "-c", "echo web-up; exec sleep 60"]
+    volumes: ["data:/data"]
     labels:
       role: web
   worker:
@@ -27,7 +29,10 @@ services:
     depends_on: [web]
     environment:
       GREETING: from-compose
+    volumes: ["/scratch"]
     command: ["sh", "-c", "echo worker-up $$GREETING; exec sleep 60"]
+volumes:
+  data: {}
 """
 
 
@@ -73,7 +78,17 @@ def test_up_logs_ps_exec_down(compose):
     assert "web-up" in logs and "worker-up from-compose" in logs, logs
     out = run("exec", "-T", "worker", "sh", "-c", "echo in-worker $GREETING").stdout
     assert out.strip() == "in-worker from-compose", out
+    run("exec", "-T", "web", "sh", "-c", "echo kept > /data/f")
+    run("exec", "-T", "worker", "sh", "-c", "test -d /scratch && touch /scratch/t")
+    volumes = g.run("volume", "ls", "-q").out.split()
+    assert f"{PROJECT}_data" in volumes and len(volumes) == 2, volumes
     run("down", "-t", "1")
     left = g.run("ps", "-a", "--filter", f"label=com.docker.compose.project={PROJECT}",
                  "-q").out.split()
     assert left == [], left
+    # docker's: down keeps the volumes; the named one's data is there for the next up
+    assert sorted(g.run("volume", "ls", "-q").out.split()) == sorted(volumes)
+    run("up", "-d", "web")
+    assert run("exec", "-T", "web", "cat", "/data/f").stdout.strip() == "kept"
+    run("down", "-v", "-t", "1")
+    assert f"{PROJECT}_data" not in g.run("volume", "ls", "-q").out.split()

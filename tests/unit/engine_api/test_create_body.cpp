@@ -63,6 +63,17 @@ TEST(EngineApiCreateBody, TranslatesWhatDockersCliSends) {
     EXPECT_TRUE(r.memory.empty());
 }
 
+// compose 1.29's named volume: Binds plus the same path (here with a trailing slash) under
+// Volumes, which is then no anonymous volume; the other paths of Volumes are (-v DST)
+TEST(EngineApiCreateBody, VolumesAreAnonymousUnlessABindHasThePath) {
+    auto body = json::parse(R"({"Image":"i","Volumes":{"/data/":{},"/scratch":{},"/t":{},
+      "/run":{}},"HostConfig":{"Binds":["proj_data:/data:rw"],"VolumesFrom":["other:ro"],
+      "Mounts":[{"Type":"volume","Source":"vol","Target":"/t"}],"Tmpfs":{"/run":""}}})");
+    auto r = create_request(body, "");
+    EXPECT_EQ(r.volumes, (std::vector<std::string>{"proj_data:/data:rw", "/scratch"}));
+    EXPECT_EQ(r.volumes_from, (std::vector<std::string>{"other:ro"}));
+}
+
 TEST(EngineApiCreateBody, TranslatesHostConfigsHonouredFields) {
     auto body = json::parse(R"({"Image":"i","Entrypoint":["/bin/sh","-c"],"Cmd":"echo hi",
       "User":"1000:1000","WorkingDir":"/w","StopSignal":"SIGINT","StopTimeout":3,
@@ -178,8 +189,8 @@ TEST(EngineApiCreateBody, RefusesFieldsGantryDoesNotHonourNamingThem) {
     EXPECT_NE(refusal(with_host("SomethingNew", "x")).find("HostConfig.SomethingNew"),
               std::string::npos);
     json b = cli_body();
-    b["Volumes"] = {{"/data", json::object()}};
-    EXPECT_NE(refusal(b).find("anonymous volumes"), std::string::npos);
+    b["Volumes"] = {{"data", json::object()}};
+    EXPECT_NE(refusal(b).find("absolute path"), std::string::npos);
     b = cli_body();
     b["Healthcheck"] = {{"Test", {"CMD", "true"}}};
     EXPECT_NE(refusal(b).find("Healthcheck"), std::string::npos);
