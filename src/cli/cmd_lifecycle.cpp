@@ -40,6 +40,20 @@ void register_create(CLI::App& app, Context& ctx) {
     });
 }
 
+// hidden: the start a detached container's restart policy asks for, begun by its monitor
+void register_restart_by_policy(CLI::App& app, Context& ctx) {
+    auto id = std::make_shared<std::string>();
+    auto* cmd = app.add_subcommand("__restart", "Start a container its restart policy restarts");
+    cmd->group(""); // hidden
+    cmd->add_option("id", *id, "The container's ID")->required();
+    cmd->callback([&ctx, id] {
+        ctx.action = [id] {
+            engine::restart_by_policy(*id, engine::Caller::current());
+            return 0;
+        };
+    });
+}
+
 void register_start(CLI::App& app, Context& ctx) {
     struct Opts {
         std::vector<std::string> names;

@@ -65,6 +65,9 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
            "[,tmpfs-size=,tmpfs-mode=] (type=volume,source=NAME: a named volume)");
     o.list(files, "--tmpfs", f->tmpfs, "Mount a tmpfs at DST[:options]");
     o.option(iso, engine::flags::kNetwork, f->network, "host (default) or none");
+    o.option(proc, "--restart", f->restart,
+             "Restart policy of a detached container: no (default), on-failure[:N], always, "
+             "unless-stopped");
     // CLI11 writes the value into *entrypoint while parsing, after this function returned:
     // the option's callback holds it (it was freed here, a heap use-after-free, make test-asan)
     if (auto* e = o.option(proc, "--entrypoint", *entrypoint, "Override the image's ENTRYPOINT"))

@@ -185,6 +185,7 @@ constexpr Command kCommands[] = {
     {"tailor", register_tailor},
     {"lint", register_lint},
     {"build", register_build},
+    {"__restart", register_restart_by_policy},           // hidden: a restart policy's start
     {"__generate", register_manual_generator},           // hidden: the man pages and completions
     {"__complete", register_completion_names},           // hidden: names for the completion scripts
     {"__slurm-gpu-vendors", register_slurm_gpu_vendors}, // hidden: for src/spank/gpus.c

@@ -112,9 +112,6 @@ constexpr std::string_view kHostNetwork =
 constexpr MissingFlag kMissingFlags[] = {
     {"run", "-P", kHostNetwork},
     {"run", "--publish-all", kHostNetwork},
-    {"run", "--restart",
-     "a container is not restarted (there is no daemon to do it): use "
-     "systemd, Slurm or Kubernetes to run it again"},
     {"run", "--privileged",
      "gantry's containers run rootless: add what the workload needs "
      "(--cap-add, --device, --security-opt seccomp=unconfined)"},

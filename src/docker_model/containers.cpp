@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -127,6 +128,16 @@ std::string volume_name_of(const records::ContainerState& s, const std::string& 
     return name.find('/') == std::string::npos ? name : "";
 }
 
+// HostConfig.RestartPolicy as docker shows it: {"Name": "on-failure", "MaximumRetryCount": 3}
+// ("no" for none, as docker's default).
+json restart_policy_json(const std::string& policy) {
+    auto colon = policy.find(':');
+    std::string name = policy.substr(0, colon);
+    int count = 0;
+    if (colon != std::string::npos) count = std::atoi(policy.c_str() + colon + 1);
+    return {{"Name", name.empty() ? "no" : name}, {"MaximumRetryCount", count}};
+}
+
 json inspect_mounts(const records::ContainerState& s) {
     json mounts = json::array();
     for (auto* m : user_mounts(s)) {
@@ -179,7 +190,7 @@ json inspect_container(const records::ContainerState& s, bool running) {
                  {{"Status", state},
                   {"Running", running},
                   {"Paused", false},
-                  {"Restarting", false},
+                  {"Restarting", !running && s.status == "restarting"},
                   {"OOMKilled", false},
                   {"Dead", false},
                   {"Pid", running ? s.pid : 0},
@@ -189,7 +200,7 @@ json inspect_container(const records::ContainerState& s, bool running) {
                   {"FinishedAt", s.finished.empty() ? "0001-01-01T00:00:00Z" : s.finished}}},
                 {"Image", s.manifest},
                 {"Name", "/" + s.name},
-                {"RestartCount", 0},
+                {"RestartCount", s.restart_count},
                 {"Driver", "gantry"},
                 {"Platform", "linux"},
                 {"Config",
@@ -225,6 +236,7 @@ json inspect_container(const records::ContainerState& s, bool running) {
                    res.pids_limit && *res.pids_limit > 0 ? json(*res.pids_limit) : json(nullptr)},
                   {"ReadonlyRootfs", spec.root_readonly},
                   {"Privileged", false},
+                  {"RestartPolicy", restart_policy_json(s.restart_policy)},
                   {"Runtime", "gantry"}}},
                 {"NetworkSettings",
                  {{"Networks", {{none ? "none" : "host", json::object()}}},

@@ -8,6 +8,7 @@
 #include "engine/kept_preparation.hpp"
 #include "engine/record.hpp"
 #include "engine/request_json.hpp"
+#include "engine/restart_policy.hpp"
 #include "engine/squashfs.hpp"
 #include "engine/volumes.hpp"
 #include "fuse/server.hpp"
@@ -29,6 +30,7 @@
 #include "util/lock.hpp"
 #include "util/log.hpp"
 
+#include <chrono>
 #include <fcntl.h>
 #include <optional>
 #include <sys/wait.h>
@@ -79,6 +81,10 @@ class Record {
             cs_.user_mounts = old.user_mounts; // a kept preparation has no parsed options
             cs_.anonymous_volumes = old.anonymous_volumes;
             volumes_ = old.anonymous_volumes;
+            if (old.status == "restarting") { // by its policy: counted on, not by hand
+                cs_.restart_count = old.restart_count;
+                cs_.restart_delay_ms = old.restart_delay_ms;
+            }
             cs_.startable = true;
             owner_ = states_->take(old);
             states_->save(cs_);
@@ -117,6 +123,7 @@ class Record {
         cs_.server_start = records::process_start_time(server);
     }
     void started(pid_t pid) {
+        started_at_ = std::chrono::steady_clock::now();
         std::vector<records::ContainerEvent> events;
         if (create_) events.push_back(std::move(*create_));
         create_.reset();
@@ -141,6 +148,32 @@ class Record {
         states_->save_current(cs_); // unless rm'ed
     }
     bool removing() const { return removing_; }
+    // -d, once the workload has ended: whether its restart policy starts it again
+    // (engine/restart_policy.hpp). The record says "restarting" while the monitor waits before
+    // that start; a stop, kill or rm meanwhile ends the wait, and the container stays exited.
+    bool restart_due(int status) {
+        auto policy = RestartPolicy::parse(cs_.restart_policy);
+        if (!states_ || !policy.any() || removing_ || destroyed_) return false;
+        auto called_off = [this] {
+            auto now = states_->find(cs_.id);
+            return !now || now->id != cs_.id || now->status == "removing" || now->stopped_by_user;
+        };
+        if (called_off() || !policy.restarts(status, cs_.restart_count)) return false;
+        std::chrono::duration<double> ran = std::chrono::steady_clock::now() - started_at_;
+        cs_.restart_delay_ms = restart_delay_ms(cs_.restart_delay_ms, ran.count());
+        cs_.restart_count++;
+        cs_.status = "restarting";
+        if (!states_->save_current(cs_)) return false;
+        for (long long waited = 0; waited < cs_.restart_delay_ms; waited += 20) {
+            ::usleep(20 * 1000);
+            if (called_off()) {
+                cs_.status = "exited";
+                states_->save_current(cs_);
+                return false;
+            }
+        }
+        return true;
+    }
     // `gantry rm` marks the container it removes before it kills it or waits for its monitor
     // (or removed it already). Asked again while a lazy image's copies become store layers.
     bool removal_requested() const {
@@ -188,6 +221,7 @@ class Record {
     records::EventJournal journal_;
     std::optional<records::ContainerEvent> create_; // not journalled yet (a foreground run's)
     bool removing_ = false, destroyed_ = false;
+    std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
 };
 
 // One container's launch: the runtime's Launch, filled from the prepared container.
@@ -354,6 +388,19 @@ struct Launcher {
         }
     }
 
+    // -d, its restart policy's start: `gantry __restart ID` (engine::restart_by_policy), a
+    // process of its own that none of this one's descriptors reach (the name's owner lock among
+    // them: it takes the record over once this monitor has ended)
+    void start_again() {
+        const std::string self = fs::self_exe();
+        pid_t pid = runtime::fork_monitor({.null_output = true, .keep_only = std::vector<int>{}});
+        if (pid == 0) {
+            ::execl(self.c_str(), "gantry", "__restart", p.id.c_str(), nullptr);
+            ::_exit(127);
+        }
+        if (pid < 0) log::warn("container " + p.id + " was not restarted: cannot fork");
+    }
+
     // -d: a monitor process (in its own session, output to the container's log file)
     // supervises the container; we return once the workload runs, or with its start error.
     std::string detach() {
@@ -383,12 +430,14 @@ struct Launcher {
                 ::dup2(0, 2);
             }
             try {
-                launch(); // its end: the writes' report, then the copier's (finish_output)
+                int record_status = launch(); // its end: the writes' report, then the copier's
                 // docker's run -d --rm: gone once it exits, as `gantry rm` does; the state goes
                 // last, so once `ps -a` no longer lists it, its hold and directory are gone too
                 if (p.request.rm) {
                     scratch.discard();
                     record.remove();
+                } else if (record.restart_due(record_status)) {
+                    start_again();
                 }
             } catch (const Error& e) {
                 if (ready_w >= 0) runtime::report_start(ready_w, &e);
@@ -433,6 +482,7 @@ records::ContainerState container_record(const Prepared& p) {
         cs.stop_signal = signal_number(p.request.stop_signal, "--stop-signal");
     cs.stop_timeout = p.request.stop_timeout;
     cs.anonymous_volumes = p.request.anonymous_volumes;
+    cs.restart_policy = RestartPolicy::parse(p.request.restart).str();
     for (auto& b : p.options.binds) cs.user_mounts.push_back(b.destination);
     for (auto& t : p.options.tmpfs) cs.user_mounts.push_back(t.substr(0, t.find(':')));
     return cs;

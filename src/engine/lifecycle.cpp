@@ -126,6 +126,29 @@ Outcome start(const std::string& key, Caller caller, const StartOptions& o) {
     }
 }
 
+void restart_by_policy(const std::string& id, Caller caller) {
+    records::StateDir states;
+    auto s = states.find(id);
+    if (!s || s->id != id || s->status != "restarting") return;
+    if (auto started = s->monitor_start()) records::await_exit(s->monitor, started, 60);
+    s = states.find(id); // as the monitor left it
+    if (!s || s->id != id || s->status != "restarting") return;
+    auto leave_exited = [&] {
+        s->status = "exited";
+        states.save_current(*s);
+    };
+    if (s->stopped_by_user) return leave_exited();
+    try {
+        start(id, std::move(caller));
+        // a stop that came while this start took the record over found nothing running
+        if (auto now = states.find(id); now && now->id == id && now->stopped_by_user)
+            records::stop(*now);
+    } catch (const Error& e) {
+        log::warn("container " + s->name + " was not restarted: " + e.message());
+        if (auto now = states.find(id); now && now->status == "restarting") leave_exited();
+    }
+}
+
 void restart(const std::string& key, Caller caller, std::optional<double> timeout) {
     records::StateDir states;
     auto s = states.get(key);

@@ -32,6 +32,12 @@ struct StartOptions {
 // (docker's), but for attach: Error(conflict). Error(conflict) when its request was not kept.
 Outcome start(const std::string& name_or_id, Caller caller, const StartOptions& options = {});
 
+// The start a restart policy asks for (engine/restart_policy.hpp), in the process the monitor
+// that waited for it began (`gantry __restart ID`): once that monitor has ended, the container
+// ID is started as `gantry start` would, unless it was stopped, killed, removed or started
+// meanwhile. A start that fails leaves it exited (said on standard error).
+void restart_by_policy(const std::string& id, Caller caller);
+
 // docker's restart: stopped as `gantry stop` does (TIMEOUT unset: its --stop-timeout, else 10 s),
 // then started detached (journalled: restart, after stop's and start's events).
 void restart(const std::string& name_or_id, Caller caller,

@@ -1,6 +1,7 @@
 #include "engine/options.hpp"
 
 #include "engine/docker_flags.hpp"
+#include "engine/restart_policy.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "runspec/mount_flag.hpp"
 #include "runtime/resources.hpp"
@@ -77,6 +78,18 @@ void fold_apptainer_gpu_flags(RunRequest& r) {
 
 void check_flags(const RunRequest& r, runspec::RunOptions& o) {
     check_docker_flags(r);
+    if (auto policy = RestartPolicy::parse(r.restart); policy.any()) {
+        if (r.rm)
+            throw Error(Errc::usage, "Conflicting options: --restart and --rm",
+                        "drop one: a --rm container is removed when it exits");
+        if (!r.detach)
+            throw Error(Errc::usage,
+                        "--restart " + r.restart +
+                            ": gantry restarts a detached container (its monitor does, there "
+                            "is no daemon); this one would run in the foreground",
+                        "run it with -d (follow it with `gantry logs -f`), or start it without "
+                        "-a");
+    }
     if (r.network != "host" && r.network != "none")
         throw Error(Errc::usage, "unsupported --network \"" + r.network + "\"", "use host or none");
     o.network_none = r.network == "none";

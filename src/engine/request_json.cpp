@@ -39,6 +39,7 @@ void request_fields(RunRequest& r, Visit&& v) {
     v("volumes", r.volumes);
     v("mounts", r.mounts);
     v("volumes_from", r.volumes_from);
+    v("restart", r.restart);
     v("image_volume", r.image_volume);
     v("anonymous_volumes", r.anonymous_volumes);
     v("tmpfs", r.tmpfs);

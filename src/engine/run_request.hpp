@@ -55,6 +55,8 @@ struct RunRequest {
     // The filesystem
     std::vector<std::string> volumes;      // -v SRC:DST[:ro|rw], or -v DST (an anonymous volume)
     std::vector<std::string> volumes_from; // --volumes-from CONTAINER[:ro|rw]
+    // --restart: no, on-failure[:N], always, unless-stopped (engine/restart_policy.hpp)
+    std::string restart = "no";
     // --image-volume: what the image's VOLUME paths get: bind (an anonymous volume each,
     // docker's and podman's default), tmpfs, or ignore (engine/volumes.hpp)
     std::string image_volume = "bind";

@@ -1,6 +1,7 @@
 // docker's ContainerConfig as a RunRequest (engine_api/create_body.hpp).
 #include "engine_api/create_body.hpp"
 
+#include "engine/restart_policy.hpp"
 #include "engine_api/request.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "oci/image.hpp"
@@ -418,9 +419,20 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
             }
         } else if (key == "RestartPolicy") {
             api_cb_object(v, f);
-            auto n = v.is_null() ? "" : api_cb_string(v.value("Name", json()), f + ".Name");
-            if (!n.empty() && n != "no")
-                api_cb_refuse(f, v, "gantry restarts nothing on its own (no daemon)");
+            if (v.is_null()) continue;
+            auto n = api_cb_string(v.value("Name", json()), f + ".Name");
+            auto count =
+                api_cb_int(v.value("MaximumRetryCount", json(0)), f + ".MaximumRetryCount");
+            if (count < 0 || count > 1000000 || (count > 0 && n != "on-failure"))
+                throw ApiError(400, "invalid " + f + ".MaximumRetryCount " + std::to_string(count) +
+                                        ": a count from 0, with on-failure only");
+            std::string policy = n.empty() ? "no" : n;
+            if (count > 0) policy += ":" + std::to_string(count);
+            try {
+                r.restart = engine::RestartPolicy::parse(policy, f).str();
+            } catch (const Error& e) {
+                throw ApiError(400, e.message());
+            }
         } else if (key == "LogConfig") {
             api_cb_object(v, f);
             auto t = v.is_null() ? "" : api_cb_string(v.value("Type", json()), f + ".Type");

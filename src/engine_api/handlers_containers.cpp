@@ -327,7 +327,9 @@ Response handle_containers(const ServiceContext& ctx, const Request& r) {
     case RouteId::container_stop: {
         std::optional<double> t;
         if (!r.arg("t").empty()) t = static_cast<double>(query_int("t", r.arg("t")));
-        if (!s.running()) return Response{304, "text/plain", "", nullptr, {}};
+        // a restarting one: its restart called off (docker's), else a stopped one is left
+        if (!s.running() && s.status != "restarting")
+            return Response{304, "text/plain", "", nullptr, {}};
         records::stop(s, t);
         records::EventJournal().append(records::container_event(s, "stop"));
         return Response{204, "text/plain", "", nullptr, {}};

@@ -168,6 +168,13 @@ Response api_lc_start(const ServiceContext& ctx, const Request& r,
             std::lock_guard<std::mutex> lock(sess->m);
             waiting = !sess->started && !sess->abandoned;
         }
+        if (waiting && !s.restart_policy.empty() && s.restart_policy != "no")
+            throw ApiError(400, "container " + s.name + " has the restart policy " +
+                                    s.restart_policy +
+                                    ": gantry restarts a detached container (its monitor "
+                                    "does, there is no daemon), not one attached to a client: "
+                                    "run it detached (docker run -d) and follow it with "
+                                    "docker logs -f");
         if (waiting) {
             // in the foreground of a helper: its streams are the attached client's
             std::vector<std::string> args = {"start", "-a"};

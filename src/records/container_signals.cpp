@@ -10,8 +10,25 @@
 
 namespace gantry::records {
 
+namespace {
+
+// docker's "manually stopped": a container with a restart policy that stop or kill ends is not
+// restarted by it (its monitor reads the mark once the container has exited, or while it waits
+// to restart it)
+void mark_stopped_by_user(const ContainerState& s) {
+    if (s.restart_policy.empty() || s.restart_policy == "no") return;
+    try {
+        StateDir().mark_stopped_by_user(s.id);
+    } catch (const Error& e) {
+        log::warn("container " + s.name + " may be restarted by its policy: " + e.message());
+    }
+}
+
+} // namespace
+
 void stop(const ContainerState& s, std::optional<double> timeout) {
     if (!timeout) timeout = s.stop_timeout >= 0 ? s.stop_timeout : 10.0;
+    mark_stopped_by_user(s);
     EventJournal journal;
     // the kill event before the signal: after it, the monitor's die could be journalled first
     // (seen under load in CI: die exit=137, then kill signal=9)
@@ -55,6 +72,7 @@ void kill_container(const ContainerState& s, int sig) {
         throw Error(Errc::conflict, "cannot kill container " + s.name + ": it is not running",
                     "`gantry ps -a` shows its state; `gantry start " + s.name +
                         "` starts it again");
+    mark_stopped_by_user(s);
     // journalled first: the monitor journals the die the signal causes, and docker's order is
     // kill, then die
     EventJournal().append(container_event(s, "kill", {{"signal", std::to_string(sig)}}));

@@ -198,6 +198,10 @@ json to_json(const ContainerState& s) {
             {"labels", s.labels},
             {"user_mounts", s.user_mounts},
             {"anonymous_volumes", s.anonymous_volumes},
+            {"restart_policy", s.restart_policy},
+            {"restart_count", s.restart_count},
+            {"restart_delay_ms", s.restart_delay_ms},
+            {"stopped_by_user", s.stopped_by_user},
             {"stop_signal", s.stop_signal},
             {"stop_timeout", s.stop_timeout},
             {"startable", s.startable},
@@ -226,6 +230,10 @@ ContainerState from_json(const json& j) {
     s.stop_signal = j.value("stop_signal", SIGTERM);
     s.stop_timeout = j.value("stop_timeout", -1);
     s.startable = j.value("startable", false);
+    s.restart_policy = j.value("restart_policy", "");
+    s.restart_count = j.value("restart_count", 0);
+    s.restart_delay_ms = j.value("restart_delay_ms", 0ll);
+    s.stopped_by_user = j.value("stopped_by_user", false);
     if (auto l = j.find("labels"); l != j.end() && l->is_object())
         for (auto it = l->begin(); it != l->end(); ++it)
             if (it.value().is_string()) s.labels[it.key()] = it.value().get<std::string>();
@@ -331,12 +339,25 @@ FileLock StateDir::take(const ContainerState& s) {
 
 bool StateDir::save_current(ContainerState& s) {
     FileLock claim(dir_ / ".claim.lock", FileLock::Mode::exclusive);
-    if (!load(dir_ / s.name) || load(dir_ / s.name)->id != s.id) {
-        auto now = find(s.id);
+    auto now = load(dir_ / s.name);
+    if (!now || now->id != s.id) {
+        now = find(s.id);
         if (!now || now->id != s.id) return false;
         s.name = now->name;
     }
+    if (now->stopped_by_user) s.stopped_by_user = true; // a stop's mark is never undone here
     save(s);
+    return true;
+}
+
+bool StateDir::mark_stopped_by_user(const std::string& id) {
+    FileLock claim(dir_ / ".claim.lock", FileLock::Mode::exclusive);
+    auto now = find(id);
+    if (!now || now->id != id) return false;
+    if (!now->stopped_by_user) {
+        now->stopped_by_user = true;
+        save(*now);
+    }
     return true;
 }
 
@@ -512,8 +533,9 @@ std::string status_text(const ContainerState& s, bool up) {
     if (up) {
         status = "Up";
         if (auto t = units::seconds_since(s.created)) status += " " + units::human_duration(*t);
-    } else if (s.status == "exited") {
-        status = "Exited (" + std::to_string(s.exit_code) + ")";
+    } else if (s.status == "exited" || s.status == "restarting") {
+        status = std::string(s.status == "exited" ? "Exited" : "Restarting") + " (" +
+                 std::to_string(s.exit_code) + ")";
         if (auto t = units::seconds_since(s.finished))
             status += " " + units::human_duration(*t) + " ago";
     }

@@ -52,6 +52,14 @@ struct ContainerState {
     // the anonymous volumes made for it (-v DST, the image's VOLUME: engine/volumes.hpp), which
     // `rm -v` and --rm remove with it
     std::vector<std::string> anonymous_volumes;
+    // --restart (engine/restart_policy.hpp: "" or "no" for none), the restarts made by it since
+    // the container was last started by hand, the last wait before one (ms), and whether
+    // `gantry stop`/`kill` ended it (then it is not restarted). Status "restarting": exited,
+    // its monitor about to start it again.
+    std::string restart_policy;
+    int restart_count = 0;
+    long long restart_delay_ms = 0;
+    bool stopped_by_user = false;
     int stop_signal = SIGTERM; // run --stop-signal: what `gantry stop` sends first
     int stop_timeout = -1;     // run --stop-timeout: seconds stop waits (-1: unset, 10)
     // Its run request is kept (request.json in container_dir, engine/request_json.hpp): `gantry
@@ -142,7 +150,11 @@ class StateDir {
     void save(const ContainerState& s);
     // Saves S under the name its id has now (a `gantry rename` may have changed it while S ran;
     // S.name is updated): false, and nothing saved, when its record is gone (removed).
+    // A stop's mark on the record (ContainerState::stopped_by_user) is kept.
     bool save_current(ContainerState& s);
+    // Marks the container ID's record stopped_by_user, under the claim lock (nothing else of it
+    // changed): false when it is gone.
+    bool mark_stopped_by_user(const std::string& id);
     // Takes over the name of S, a startable container's record that no process owns (created,
     // or exited): its owner lock, as create() returns it. Error(conflict) while it is owned
     // (running, or being started by another gantry).

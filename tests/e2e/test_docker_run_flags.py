@@ -1,7 +1,7 @@
 """The run and exec flags the Dev Containers CLI and docker scripts pass (issue 54):
 `run -a STDOUT -a STDERR --sig-proxy=false --mount type=bind,...,consistency=cached`, docker's
 --mount grammar (bind, tmpfs, named and anonymous volumes), --cidfile, --stop-signal/--stop-timeout,
---health-* (refused: no health checks), and `exec -i CONTAINER /bin/sh` kept open with commands
+--health-* (refused: no health checks), anonymous volumes, --volumes-from, --image-volume, --restart, and `exec -i CONTAINER /bin/sh` kept open with commands
 written into it, as the Dev Containers CLI does."""
 import os
 import signal
@@ -257,3 +257,29 @@ def test_anonymous_volumes_image_volumes_and_volumes_from(runner, mk):
         assert set(runner.run("volume", "ls", "-q").out.split()) == before
     finally:
         runner.run("rm", "-f", name, check=False)
+
+
+def test_restart_on_failure_by_the_monitor_and_its_refusals(runner):
+    """--restart (issue 76): the detached container's monitor starts it again through
+    `gantry start` (rootless too); a foreground run and --rm cannot have a policy."""
+    name = f"restart{os.getpid()}"
+    try:
+        runner.run("run", "-d", "--name", name, "--restart", "on-failure:1", runner.image, "sh",
+                   "-c", "echo ran; exit 2")
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            st = runner.run("inspect", name, "--format",
+                            "{{.RestartCount}} {{.State.Status}}").out.split()
+            if st == ["1", "exited"]:
+                break
+            time.sleep(0.05)
+        assert st == ["1", "exited"], st
+        assert runner.run("logs", name).out == "ran\nran\n"
+    finally:
+        runner.run("rm", "-f", name, check=False)
+    r = runner.fail("run", "--restart", "always", runner.image, "true", code=2)
+    assert "detached" in r.err and "-d" in r.err, r
+    r = runner.fail("run", "-d", "--rm", "--restart", "always", runner.image, "true", code=2)
+    assert "Conflicting options: --restart and --rm" in r.err, r
+    r = runner.fail("run", "-d", "--restart", "always:3", runner.image, "true", code=2)
+    assert "only on-failure takes a count" in r.err, r

@@ -111,7 +111,7 @@ def test_start_runs_what_create_prepared_and_a_failed_rm_start_leaves_nothing(sv
 
 def test_a_field_gantry_does_not_honour_is_refused_naming_it(svc):
     r = docker(svc, "run", "--restart", "always", "sample:latest", "true", check=False)
-    assert r.returncode == 125 and "RestartPolicy" in r.stderr, r.stderr
+    assert r.returncode == 125 and "detached" in r.stderr, r.stderr
     r = docker(svc, "run", "--rm", "--privileged", "sample:latest", "true", check=False)
     assert r.returncode == 125 and "HostConfig.Privileged" in r.stderr, r.stderr
 
@@ -385,3 +385,31 @@ def test_named_volumes_made_on_first_use_and_refused_removal_while_mounted(svc):
     assert vol in docker(svc, "volume", "ls", "-q").stdout.split()  # prune left it
     docker(svc, "rm", keeper)
     docker(svc, "volume", "rm", vol)
+
+
+def test_restart_policies_kept_by_the_monitor(svc):
+    """docker's restart policies without a daemon (issue 76): on-failure:N restarts a failing
+    container N times, with docker's backoff (100 ms doubled), its RestartCount and policy in
+    inspect; always restarts until `docker stop`, which ends it for good."""
+    name = f"{TOKEN}-restart"
+    docker(svc, "run", "-d", "--name", name, "--restart", "on-failure:2", "sample:latest",
+           "sh", "-c", "echo ran; exit 3")
+    fmt = "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}} {{.HostConfig.RestartPolicy.Name}}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        state = docker(svc, "inspect", "-f", fmt, name).stdout.split()
+        if state[:2] == ["2", "exited"]:
+            break
+        time.sleep(0.1)
+    assert state == ["2", "exited", "3", "on-failure"], state
+    assert docker(svc, "logs", name).stdout == "ran\n" * 3
+    docker(svc, "rm", name)
+    docker(svc, "run", "-d", "--name", name, "--restart", "always", "sample:latest", "true")
+    while int(docker(svc, "inspect", "-f", "{{.RestartCount}}", name).stdout) < 2:
+        time.sleep(0.05)
+    docker(svc, "stop", name)
+    after = docker(svc, "inspect", "-f", "{{.RestartCount}} {{.State.Status}}", name).stdout
+    time.sleep(1)  # longer than the backoff's next wait: no start follows the stop
+    assert docker(svc, "inspect", "-f", "{{.RestartCount}} {{.State.Status}}",
+                  name).stdout == after and after.split()[1] == "exited", after
+    docker(svc, "rm", name)

@@ -74,6 +74,15 @@ TEST(EngineApiCreateBody, VolumesAreAnonymousUnlessABindHasThePath) {
     EXPECT_EQ(r.volumes_from, (std::vector<std::string>{"other:ro"}));
 }
 
+TEST(EngineApiCreateBody, RestartPolicyAsRunsRestartFlag) {
+    auto policy = [](json p) {
+        return create_request({{"Image", "i"}, {"HostConfig", {{"RestartPolicy", p}}}}, "").restart;
+    };
+    EXPECT_EQ(policy({{"Name", ""}, {"MaximumRetryCount", 0}}), "no");
+    EXPECT_EQ(policy({{"Name", "on-failure"}, {"MaximumRetryCount", 3}}), "on-failure:3");
+    EXPECT_EQ(policy({{"Name", "unless-stopped"}}), "unless-stopped");
+}
+
 TEST(EngineApiCreateBody, TranslatesHostConfigsHonouredFields) {
     auto body = json::parse(R"({"Image":"i","Entrypoint":["/bin/sh","-c"],"Cmd":"echo hi",
       "User":"1000:1000","WorkingDir":"/w","StopSignal":"SIGINT","StopTimeout":3,
@@ -179,7 +188,10 @@ TEST(EngineApiCreateBody, RefusesFieldsGantryDoesNotHonourNamingThem) {
     EXPECT_NE(refusal(with_host("Privileged", true)).find("HostConfig.Privileged"),
               std::string::npos);
     EXPECT_NE(refusal(with_host("NetworkMode", "bridge")).find("host or none"), std::string::npos);
-    EXPECT_NE(refusal(with_host("RestartPolicy", {{"Name", "always"}})).find("RestartPolicy"),
+    EXPECT_NE(refusal(with_host("RestartPolicy", {{"Name", "sometimes"}})).find("RestartPolicy"),
+              std::string::npos);
+    EXPECT_NE(refusal(with_host("RestartPolicy", {{"Name", "always"}, {"MaximumRetryCount", 2}}))
+                  .find("MaximumRetryCount"),
               std::string::npos);
     EXPECT_NE(refusal(with_host("LogConfig", {{"Type", "syslog"}})).find("LogConfig"),
               std::string::npos);
