@@ -5,6 +5,7 @@
 #include "engine/apptainer_run.hpp"
 #include "engine/copy.hpp"
 #include "engine/engine.hpp"
+#include "engine/health.hpp"
 #include "engine/lifecycle.hpp"
 #include "engine/options.hpp"
 #include "util/error.hpp"
@@ -49,6 +50,20 @@ void register_restart_by_policy(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, id] {
         ctx.action = [id] {
             engine::restart_by_policy(*id, engine::Caller::current());
+            return 0;
+        };
+    });
+}
+
+// hidden: the health checker of a running container, begun by its launcher
+void register_health_checker(CLI::App& app, Context& ctx) {
+    auto id = std::make_shared<std::string>();
+    auto* cmd = app.add_subcommand("__health", "Run a container's health checks");
+    cmd->group(""); // hidden
+    cmd->add_option("id", *id, "The container's ID")->required();
+    cmd->callback([&ctx, id] {
+        ctx.action = [id] {
+            engine::run_health_checks(*id);
             return 0;
         };
     });

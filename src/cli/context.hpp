@@ -133,6 +133,7 @@ void register_stats(CLI::App& app, Context& ctx);
 void register_create(CLI::App& app, Context& ctx);
 void register_start(CLI::App& app, Context& ctx);
 void register_restart_by_policy(CLI::App& app, Context& ctx);
+void register_health_checker(CLI::App& app, Context& ctx);
 void register_restart(CLI::App& app, Context& ctx);
 void register_rename(CLI::App& app, Context& ctx);
 void register_cp(CLI::App& app, Context& ctx);

@@ -186,6 +186,7 @@ constexpr Command kCommands[] = {
     {"lint", register_lint},
     {"build", register_build},
     {"__restart", register_restart_by_policy},           // hidden: a restart policy's start
+    {"__health", register_health_checker},               // hidden: a container's health checks
     {"__generate", register_manual_generator},           // hidden: the man pages and completions
     {"__complete", register_completion_names},           // hidden: names for the completion scripts
     {"__slurm-gpu-vendors", register_slurm_gpu_vendors}, // hidden: for src/spank/gpus.c

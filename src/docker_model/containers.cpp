@@ -1,6 +1,7 @@
 #include "docker_model/containers.hpp"
 
 #include "docker_model/words.hpp"
+#include "records/health.hpp"
 #include "util/error.hpp"
 #include "util/printable.hpp"
 #include "util/units.hpp"
@@ -47,6 +48,12 @@ bool has_network_namespace(const oci::RuntimeSpec& spec) {
 
 using records::user_mounts;
 
+// docker's " (healthy)" after a running container's STATUS when it has a health check
+std::string health_suffix_of(const records::ContainerState& s, bool running) {
+    if (!running || s.healthcheck.is_null() || s.container_dir.empty()) return "";
+    return records::health_suffix(s.container_dir);
+}
+
 json label_method(const json& recv, const std::vector<json>& args) {
     if (args.size() != 1 || !args[0].is_string())
         throw Error(Errc::usage, "Label takes one label name: {{.Label \"com.example.key\"}}");
@@ -77,7 +84,7 @@ json ps_row(const records::ContainerState& s, bool running, bool no_trunc) {
             {"RunningFor", units::human_ago(s.created, s.created)},
             {"Ports", ""},
             {"State", state_word(s, running)},
-            {"Status", records::status_text(s, running)},
+            {"Status", records::status_text(s, running) + health_suffix_of(s, running)},
             {"Size", "0B"},
             {"Names", s.name},
             {"Labels", labels},
@@ -243,6 +250,11 @@ json inspect_container(const records::ContainerState& s, bool running) {
                   {"Ports", json::object()},
                   {"IPAddress", ""}}}};
     if (s.stop_timeout >= 0) out["Config"]["StopTimeout"] = s.stop_timeout; // docker: when set
+    if (!s.healthcheck.is_null()) { // docker: State.Health once the container has run
+        out["Config"]["Healthcheck"] = s.healthcheck;
+        if (auto h = s.container_dir.empty() ? std::nullopt : records::read_health(s.container_dir))
+            out["State"]["Health"] = h->to_json();
+    }
     // a detached container's output is kept in one file (`logs` reads it, as docker's
     // json-file; docker-py reads a container's output only with json-file or journald); a
     // foreground one's is not kept (docker's none)

@@ -90,16 +90,12 @@ void check_docker_flags(const RunRequest& r) {
     if (r.no_healthcheck && asks_health)
         throw Error(Errc::usage, "--no-healthcheck conflicts with the --health-* options",
                     "drop one of them");
-    if (!r.health_cmd.empty())
-        throw Error(Errc::run_failed,
-                    "--health-cmd: gantry runs no health checks (no daemon runs them between "
-                    "commands)",
-                    "drop --health-*, and run the check yourself: gantry exec NAME CMD");
-    if (asks_health)
-        throw Error(Errc::run_failed,
-                    "--health-* without --health-cmd: gantry runs no health "
-                    "checks, the image's HEALTHCHECK included",
-                    "drop the --health-* options");
+    // a check needs the container's record: its checker finds it there (engine/health.hpp)
+    if ((!r.health_cmd.empty() || !r.health_test.empty()) && !recorded(r))
+        throw Error(Errc::usage,
+                    "--health-cmd: a foreground run without --name is not recorded, so nothing "
+                    "could check it or show its health",
+                    "give it a --name, or run it with -d");
     if (!r.cidfile.empty()) {
         struct stat st {};
         if (::lstat(r.cidfile.c_str(), &st) == 0)

@@ -115,6 +115,7 @@ struct Prepared {
     oci::RuntimeSpec spec;             // with GPU and CDI edits
     std::string id;                    // 12 hex digits
     std::map<std::string, std::string> labels; // the image's and the run's (engine/labels.hpp)
+    nlohmann::json healthcheck; // its health check, docker's Healthcheck (engine/health.hpp)
     WritableLayer layer;
     std::uint64_t write_warn = 0;
     runtime::Resources resources;

@@ -5,6 +5,7 @@
 #include "container_log/output.hpp"
 #include "engine/docker_flags.hpp"
 #include "engine/engine.hpp"
+#include "engine/health.hpp"
 #include "engine/kept_preparation.hpp"
 #include "engine/record.hpp"
 #include "engine/request_json.hpp"
@@ -16,6 +17,7 @@
 #include "lazy/tree.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "records/events.hpp"
+#include "records/health.hpp"
 #include "records/state.hpp"
 #include "rootfs/rootfs.hpp"
 #include "runtime/container_cgroup.hpp"
@@ -58,9 +60,7 @@ class Record {
         // a foreground run is recorded when something names it: --name, or a label or a
         // --cidfile a script finds it by (the Dev Containers CLI: ps --filter label=...); every
         // run's events are journalled (`gantry events`)
-        bool recorded = !r.name.empty() || r.detach || !r.labels.empty() ||
-                        !r.label_files.empty() || !r.cidfile.empty() || !r.container_id.empty();
-        if (!recorded) {
+        if (!recorded(r)) {
             cs_.name = p.id;
             cs_.id = p.id;
             cs_.image = r.image;
@@ -80,6 +80,7 @@ class Record {
             cs_.created = old.created;
             cs_.user_mounts = old.user_mounts; // a kept preparation has no parsed options
             cs_.anonymous_volumes = old.anonymous_volumes;
+            cs_.healthcheck = old.healthcheck;
             volumes_ = old.anonymous_volumes;
             if (old.status == "restarting") { // by its policy: counted on, not by hand
                 cs_.restart_count = old.restart_count;
@@ -135,6 +136,14 @@ class Record {
         cs_.monitor = ::getpid();
         cs_.status = "running";
         states_->save_current(cs_);
+        if (!cs_.healthcheck.is_null()) { // docker's: "starting" from the start on
+            try {
+                records::write_health(cs_.container_dir, records::HealthState{});
+            } catch (const Error& e) {
+                log::warn("container " + cs_.name + "'s health is not recorded: " + e.message());
+            }
+            start_health_checker(cs_.id);
+        }
     }
     void exited(int status) {
         journal_created();
@@ -483,6 +492,7 @@ records::ContainerState container_record(const Prepared& p) {
     cs.stop_timeout = p.request.stop_timeout;
     cs.anonymous_volumes = p.request.anonymous_volumes;
     cs.restart_policy = RestartPolicy::parse(p.request.restart).str();
+    cs.healthcheck = p.healthcheck;
     for (auto& b : p.options.binds) cs.user_mounts.push_back(b.destination);
     for (auto& t : p.options.tmpfs) cs.user_mounts.push_back(t.substr(0, t.find(':')));
     return cs;

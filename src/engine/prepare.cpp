@@ -7,6 +7,7 @@
 #include "engine/cpu_check.hpp"
 #include "engine/engine.hpp"
 #include "engine/gpus.hpp"
+#include "engine/health.hpp"
 #include "engine/kept_preparation.hpp"
 #include "engine/labels.hpp"
 #include "engine/options.hpp"
@@ -424,6 +425,9 @@ void prepare_request(Prepared& p, std::unique_ptr<runtime::EarlyStart> early) {
     start_process_early(p, std::move(early));
     read_image(p);
     mount_image_volumes(p);
+    p.healthcheck = health_config(p.view.image.config.raw.value("config", oci::json()), p.request,
+                                  p.request.image)
+                        .to_json();
     p.labels = container_labels(p.view.image.config.raw.contains("config")
                                     ? p.view.image.config.raw["config"].value("Labels", oci::json())
                                     : oci::json(),

@@ -95,6 +95,7 @@ void request_fields(RunRequest& r, Visit&& v) {
     v("health_start_period", r.health_start_period);
     v("health_retries", r.health_retries);
     v("no_healthcheck", r.no_healthcheck);
+    v("health_test", r.health_test);
 }
 
 template <class T>

@@ -122,10 +122,21 @@ struct RunRequest {
     std::string health_cmd, health_interval, health_timeout, health_start_period;
     int health_retries = 0;
     bool no_healthcheck = false;
+    // the Engine API's Config.Healthcheck.Test as docker gives it (["CMD", ...],
+    // ["CMD-SHELL", "..."], ["NONE"]); --health-cmd is ["CMD-SHELL", ...]
+    std::vector<std::string> health_test;
 
     // `gantry start` (engine/lifecycle.hpp): the recorded container this run starts again, by
     // its id: its record, name and writable layer are taken over, not made. No flag sets it.
     std::string container_id;
 };
+
+// Whether a run of R is recorded (`ps`, `exec` and `stop` find it): something names it (--name,
+// a label or a --cidfile a script finds it by), it is detached, or it is a recorded container
+// started again. Every other foreground run is journalled only.
+inline bool recorded(const RunRequest& r) {
+    return !r.name.empty() || r.detach || !r.labels.empty() || !r.label_files.empty() ||
+           !r.cidfile.empty() || !r.container_id.empty();
+}
 
 } // namespace gantry::engine

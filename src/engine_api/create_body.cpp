@@ -113,6 +113,45 @@ void api_cb_object(const json& v, const std::string& field) {
     if (!v.is_null() && !v.is_object()) api_cb_type(field, "an object");
 }
 
+// Config.Healthcheck as run's --health-* (docker's HealthConfig: Test, durations in ns, Retries)
+void api_cb_healthcheck(const json& hc, engine::RunRequest& r) {
+    api_cb_object(hc, "Healthcheck");
+    if (hc.is_null()) return;
+    for (const auto& [key, v] : hc.items()) {
+        const std::string f = "Healthcheck." + key;
+        if (key == "Test") {
+            r.health_test = api_cb_strings(v, f);
+            const auto& t = r.health_test;
+            if (!t.empty() && !(t[0] == "NONE" && t.size() == 1) &&
+                !(t[0] == "CMD" && t.size() >= 2) && !(t[0] == "CMD-SHELL" && t.size() == 2))
+                throw ApiError(400, "invalid Healthcheck.Test: give [\"CMD\", PROGRAM, ...], "
+                                    "[\"CMD-SHELL\", COMMAND] or [\"NONE\"]");
+        } else if (key == "Interval" || key == "Timeout" || key == "StartPeriod" ||
+                   key == "StartInterval") {
+            auto ns = v.is_null() ? 0 : api_cb_int(v, f);
+            if (ns < 0) throw ApiError(400, "invalid " + f + ": a duration cannot be negative");
+            if (key == "StartInterval") { // docker 25's probes within the start period
+                if (ns != 0) api_cb_refuse(f, v, "gantry checks at Interval throughout");
+                continue;
+            }
+            if (ns > 0 && ns < 1000000)
+                throw ApiError(400, "invalid " + f + ": at least 1ms (docker's minimum)");
+            std::string d = ns == 0 ? "" : std::to_string(ns) + "ns";
+            (key == "Interval"  ? r.health_interval
+             : key == "Timeout" ? r.health_timeout
+                                : r.health_start_period) = d;
+        } else if (key == "Retries") {
+            auto n = v.is_null() ? 0 : api_cb_int(v, f);
+            if (n < 0 || n > INT_MAX) throw ApiError(400, "invalid " + f + ": from 0");
+            r.health_retries = static_cast<int>(n);
+        } else if (!api_cb_default(v)) {
+            api_cb_refuse(f, v,
+                          "gantry's health checks take Test, Interval, Timeout, "
+                          "StartPeriod and Retries");
+        }
+    }
+}
+
 void api_cb_config(const json& body, engine::RunRequest& r, std::vector<std::string>& anonymous) {
     for (const auto& [key, v] : body.items()) {
         if (key == "HostConfig" || key == "NetworkingConfig") continue;
@@ -175,6 +214,8 @@ void api_cb_config(const json& body, engine::RunRequest& r, std::vector<std::str
             // a port exposed changes nothing on the host's network (docker's --network host
             // ignores it too); publishing one is PortBindings' (-p, checked by run's rules)
             api_cb_object(v, f);
+        } else if (key == "Healthcheck") {
+            api_cb_healthcheck(v, r);
         } else if (key == "Volumes") {
             // {"/data": {}}: an anonymous volume each, unless a bind or mount of HostConfig
             // has the path (compose sends a named volume as Binds plus the path here)

@@ -202,6 +202,7 @@ json to_json(const ContainerState& s) {
             {"restart_count", s.restart_count},
             {"restart_delay_ms", s.restart_delay_ms},
             {"stopped_by_user", s.stopped_by_user},
+            {"healthcheck", s.healthcheck},
             {"stop_signal", s.stop_signal},
             {"stop_timeout", s.stop_timeout},
             {"startable", s.startable},
@@ -234,6 +235,7 @@ ContainerState from_json(const json& j) {
     s.restart_count = j.value("restart_count", 0);
     s.restart_delay_ms = j.value("restart_delay_ms", 0ll);
     s.stopped_by_user = j.value("stopped_by_user", false);
+    if (auto h = j.find("healthcheck"); h != j.end() && h->is_object()) s.healthcheck = *h;
     if (auto l = j.find("labels"); l != j.end() && l->is_object())
         for (auto it = l->begin(); it != l->end(); ++it)
             if (it.value().is_string()) s.labels[it.key()] = it.value().get<std::string>();

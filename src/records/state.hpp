@@ -60,6 +60,8 @@ struct ContainerState {
     int restart_count = 0;
     long long restart_delay_ms = 0;
     bool stopped_by_user = false;
+    // its health check (docker's Healthcheck object, engine/health.hpp), null when it has none
+    nlohmann::json healthcheck;
     int stop_signal = SIGTERM; // run --stop-signal: what `gantry stop` sends first
     int stop_timeout = -1;     // run --stop-timeout: seconds stop waits (-1: unset, 10)
     // Its run request is kept (request.json in container_dir, engine/request_json.hpp): `gantry

@@ -1,7 +1,7 @@
 """The run and exec flags the Dev Containers CLI and docker scripts pass (issue 54):
 `run -a STDOUT -a STDERR --sig-proxy=false --mount type=bind,...,consistency=cached`, docker's
 --mount grammar (bind, tmpfs, named and anonymous volumes), --cidfile, --stop-signal/--stop-timeout,
---health-* (refused: no health checks), anonymous volumes, --volumes-from, --image-volume, --restart, and `exec -i CONTAINER /bin/sh` kept open with commands
+--health-* (a checker per container), anonymous volumes, --volumes-from, --image-volume, --restart, and `exec -i CONTAINER /bin/sh` kept open with commands
 written into it, as the Dev Containers CLI does."""
 import os
 import signal
@@ -107,11 +107,64 @@ def test_cidfile_and_stop_signal_and_timeout(runner):
         runner.run("rm", "-f", name, check=False)
 
 
-def test_health_flags_are_parsed_and_refused(runner):
-    runner.run("run", "--rm", "--no-healthcheck", runner.image, "true")
-    r = runner.fail("run", "--rm", "--health-cmd", "true", "--health-interval", "5s",
-                    runner.image, "true", code=125)
-    assert "no health checks" in r.err, r
+def test_health_checks_run_by_a_checker_of_the_container(runner, mk):
+    """docker's health checks without a daemon (issue 76): the image's HEALTHCHECK with
+    --health-* over it, run through `gantry exec` at the interval; starting, healthy, then
+    unhealthy after `retries` failures in a row, shown by ps and inspect, journalled as
+    health_status events; the checker ends with the container."""
+    img = mk.busybox_image(config_extra={"Healthcheck": {
+        "Test": ["CMD-SHELL", "cat /tmp/ok"], "Interval": 30_000_000_000, "Retries": 2}})
+    archive = runner.where / "health.tar"
+    mk.write_docker_archive(archive, [(img, ["healthimg:1"])])
+    os.chmod(archive, 0o644)
+    runner.run("load", archive)
+    name = f"health{os.getpid()}"
+
+    def health():
+        return runner.run("inspect", name, "--format", "{{json .State.Health}}").json()
+
+    def wait_for(status):
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            h = health()
+            if h["Status"] == status:
+                return h
+            time.sleep(0.05)
+        raise AssertionError(f"never {status}: {h}")
+    try:
+        # the image's test, its interval made short by the flag; ok after 0.5 s, gone at 1.5 s
+        # (failures in the start period do not count before a test passed: no unhealthy first)
+        runner.run("run", "-d", "--name", name, "--health-interval", "100ms",
+                   "--health-start-period", "30s", "healthimg:1",
+                   "sh", "-c", "sleep 0.5; echo fine > /tmp/ok; sleep 1; rm /tmp/ok; sleep 60")
+        h = wait_for("healthy")
+        assert h["FailingStreak"] == 0 and h["Log"][-1]["Output"] == "fine\n", h
+        status = runner.run("ps", "--filter", f"name={name}", "--format", "{{.Status}}").out
+        assert status.endswith("(healthy)\n"), status
+        h = wait_for("unhealthy")
+        assert h["FailingStreak"] >= 2 and h["Log"][-1]["ExitCode"] == 1, h
+        config = runner.run("inspect", name, "--format", "{{json .Config.Healthcheck}}").json()
+        assert config["Test"] == ["CMD-SHELL", "cat /tmp/ok"] and config["Retries"] == 2
+        events = runner.run("events", "--since", "1m", "--until", "0s", "--filter",
+                            f"container={name}", "--format", "{{.Action}}").out.split("\n")
+        assert [e for e in events if e.startswith("health_status")] == [
+            "health_status: healthy", "health_status: unhealthy"], events
+        cid = runner.run("inspect", name, "--format", "{{.Id}}").out.strip()
+        runner.run("rm", "-f", name)
+        # its checker ends with it (woken by the container's end, not at its next interval)
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            left = subprocess.run(["pgrep", "-f", f"__health {cid}"], capture_output=True,
+                                  text=True).stdout
+            if not left:
+                break
+            time.sleep(0.05)
+        assert left == "", left
+    finally:
+        runner.run("rm", "-f", name, check=False)
+    runner.run("run", "--rm", "--no-healthcheck", "healthimg:1", "true")
+    r = runner.fail("run", "--rm", "--health-cmd", "true", runner.image, "true", code=2)
+    assert "--name" in r.err, r
     r = runner.fail("run", "--rm", "--health-interval", "often", runner.image, "true", code=2)
     assert "often" in r.err, r
 

@@ -1,7 +1,8 @@
 """docker-compose 1.29 (Debian 12's, python) against `gantry system service` (issue 54, section 2):
 a two-service file on the host's network brought up detached, its logs, its listing, a command
 run in a service, and `down`, with nothing but the service in between; its named volume (sent
-as Binds plus Volumes) outlives `down` and goes with `down -v`, as its anonymous one does. As root every test's
+as Binds plus Volumes) outlives `down` and goes with `down -v`, as its anonymous one does; the
+second service waits for the first's health check (depends_on: condition: service_healthy). As root every test's
 containers share /run/gantry: the project name is this module's own."""
 import os
 import shutil
@@ -14,19 +15,23 @@ from fixtures import mkimage
 from test_engine_api import start_service
 
 PROJECT = f"gcompose{os.getpid()}"
-COMPOSE = """version: "3.8"
-services:
+COMPOSE = """services:
   web:
     image: sample:latest
     network_mode: host
-    command: ["sh", "-c", "echo web-up; exec sleep 60"]
+    command: ["sh", "-c", "echo web-up; sleep 0.5; touch /tmp/ready; exec sleep 60"]
     volumes: ["data:/data"]
     labels:
       role: web
+    healthcheck:
+      test: ["CMD-SHELL", "test -f /tmp/ready"]
+      interval: 200ms
+      retries: 50
   worker:
     image: sample:latest
     network_mode: host
-    depends_on: [web]
+    depends_on:
+      web: {condition: service_healthy}
     environment:
       GREETING: from-compose
     volumes: ["/scratch"]
@@ -66,9 +71,10 @@ def compose(tmp_path_factory, gantry_bin):
 
 def test_up_logs_ps_exec_down(compose):
     g, run = compose
-    run("up", "-d")
+    run("up", "-d")  # worker once web's health check passed (compose polls inspect's Health)
     ps = run("ps").stdout
     assert f"{PROJECT}_web_1" in ps and f"{PROJECT}_worker_1" in ps, ps
+    assert "(healthy)" in ps, ps
     assert ps.count("Up") >= 2, ps
     # compose's labels are on gantry's containers, and gantry's CLI sees them
     names = g.run("ps", "--filter", f"label=com.docker.compose.project={PROJECT}",

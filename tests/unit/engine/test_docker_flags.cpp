@@ -58,17 +58,19 @@ TEST(DockerFlags, SignalsByNameOrNumber) {
     EXPECT_EQ(code_of(r), Errc::usage);
 }
 
-TEST(DockerFlags, HealthChecksAreParsedAndRefused) {
+TEST(DockerFlags, HealthChecksNeedARecordedContainer) {
     engine::RunRequest r;
     r.no_healthcheck = true;
-    EXPECT_EQ(code_of(r), Errc::internal); // what gantry does anyway
+    EXPECT_EQ(code_of(r), Errc::internal); // accepted
     r = {};
     r.health_interval = "ten";
     EXPECT_EQ(code_of(r), Errc::usage);
     r.health_interval = "10s";
-    EXPECT_EQ(code_of(r), Errc::run_failed);
+    EXPECT_EQ(code_of(r), Errc::internal); // over the image's check, if any
     r.health_cmd = "true";
-    EXPECT_EQ(code_of(r), Errc::run_failed);
+    EXPECT_EQ(code_of(r), Errc::usage); // an anonymous foreground run: nothing could see it
+    r.name = "checked";
+    EXPECT_EQ(code_of(r), Errc::internal);
     r.no_healthcheck = true;
     EXPECT_EQ(code_of(r), Errc::usage);
 }

@@ -83,6 +83,18 @@ TEST(EngineApiCreateBody, RestartPolicyAsRunsRestartFlag) {
     EXPECT_EQ(policy({{"Name", "unless-stopped"}}), "unless-stopped");
 }
 
+TEST(EngineApiCreateBody, HealthcheckAsRunsHealthFlags) {
+    auto r = create_request(json::parse(R"({"Image":"i","Healthcheck":{
+      "Test":["CMD-SHELL","pg_isready"],"Interval":200000000,"Timeout":0,"Retries":5,
+      "StartPeriod":3000000000}})"),
+                            "");
+    EXPECT_EQ(r.health_test, (std::vector<std::string>{"CMD-SHELL", "pg_isready"}));
+    EXPECT_EQ(r.health_interval, "200000000ns");
+    EXPECT_EQ(r.health_timeout, ""); // 0: docker's default
+    EXPECT_EQ(r.health_start_period, "3000000000ns");
+    EXPECT_EQ(r.health_retries, 5);
+}
+
 TEST(EngineApiCreateBody, TranslatesHostConfigsHonouredFields) {
     auto body = json::parse(R"({"Image":"i","Entrypoint":["/bin/sh","-c"],"Cmd":"echo hi",
       "User":"1000:1000","WorkingDir":"/w","StopSignal":"SIGINT","StopTimeout":3,
@@ -204,8 +216,12 @@ TEST(EngineApiCreateBody, RefusesFieldsGantryDoesNotHonourNamingThem) {
     b["Volumes"] = {{"data", json::object()}};
     EXPECT_NE(refusal(b).find("absolute path"), std::string::npos);
     b = cli_body();
-    b["Healthcheck"] = {{"Test", {"CMD", "true"}}};
-    EXPECT_NE(refusal(b).find("Healthcheck"), std::string::npos);
+    b["Healthcheck"] = {{"Test", {"RUN", "true"}}};
+    EXPECT_NE(refusal(b).find("Healthcheck.Test"), std::string::npos);
+    b["Healthcheck"] = {{"Test", {"CMD", "true"}}, {"StartInterval", 1000000000}};
+    EXPECT_NE(refusal(b).find("Healthcheck.StartInterval"), std::string::npos);
+    b["Healthcheck"] = {{"Test", {"CMD", "true"}}, {"Interval", 5}};
+    EXPECT_NE(refusal(b).find("1ms"), std::string::npos);
     b = cli_body();
     b["NetworkingConfig"]["EndpointsConfig"]["mynet"] = {{"Aliases", {"a"}}};
     EXPECT_NE(refusal(b).find("EndpointsConfig.mynet"), std::string::npos);
