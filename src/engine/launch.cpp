@@ -397,6 +397,18 @@ struct Launcher {
         }
     }
 
+    // -d -i (docker's OpenStdin without an attached client): the container's stdin a pipe whose
+    // writing end this monitor holds and never writes, so a program reading it waits (docker's
+    // `run -di IMG cat` keeps running) rather than reading /dev/null's end at once
+    void hold_stdin_open() {
+        if (!p.request.interactive) return;
+        int in[2];
+        if (::pipe2(in, O_CLOEXEC) != 0) return; // stdin stays /dev/null
+        ::dup2(in[0], 0);                         // dup2's copy is not close-on-exec
+        ::close(in[0]);
+        (void)in[1]; // held until this monitor ends
+    }
+
     // -d, its restart policy's start: `gantry __restart ID` (engine::restart_by_policy), a
     // process of its own that none of this one's descriptors reach (the name's owner lock among
     // them: it takes the record over once this monitor has ended)
@@ -426,6 +438,7 @@ struct Launcher {
                 record.monitored_here();
             } catch (...) { // its start error, if any, is reported below
             }
+            hold_stdin_open();
             // stdout and stderr: pipes to the copier, which frames them into the output file
             // (each chunk marked with its stream); without one, the output goes nowhere
             try {

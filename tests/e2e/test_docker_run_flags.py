@@ -336,3 +336,18 @@ def test_restart_on_failure_by_the_monitor_and_its_refusals(runner):
     assert "Conflicting options: --restart and --rm" in r.err, r
     r = runner.fail("run", "-d", "--restart", "always:3", runner.image, "true", code=2)
     assert "only on-failure takes a count" in r.err, r
+
+
+def test_run_di_keeps_stdin_open_without_a_client(runner):
+    """docker's `run -di IMG cat` (OpenStdin, nothing attached) keeps running: its stdin is a
+    pipe the monitor holds open, where plain -d gives /dev/null (issue 76)."""
+    name = f"stdin{os.getpid()}"
+    try:
+        runner.run("run", "-di", "--name", name, runner.image, "sh", "-c",
+                   "read line; echo read-returned")
+        assert runner.run("exec", name, "echo", "alive").out == "alive\n"
+        # still reading: a read of /dev/null would have returned at once
+        assert runner.run("inspect", name, "--format", "{{.State.Status}}").out == "running\n"
+        assert runner.run("logs", name).out == ""
+    finally:
+        runner.run("rm", "-f", name, check=False)

@@ -110,7 +110,10 @@ def test_start_runs_what_create_prepared_and_a_failed_rm_start_leaves_nothing(sv
 
 
 def test_a_field_gantry_does_not_honour_is_refused_naming_it(svc):
-    r = docker(svc, "run", "--restart", "always", "sample:latest", "true", check=False)
+    # created, then its attached start refused (left as docker leaves a failed start's
+    # container: the module's teardown removes it by its name)
+    r = docker(svc, "run", "--name", f"{TOKEN}-attached-restart", "--restart", "always",
+               "sample:latest", "true", check=False)
     assert r.returncode == 125 and "detached" in r.stderr, r.stderr
     r = docker(svc, "run", "--rm", "--privileged", "sample:latest", "true", check=False)
     assert r.returncode == 125 and "HostConfig.Privileged" in r.stderr, r.stderr
