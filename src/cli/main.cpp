@@ -166,6 +166,7 @@ constexpr Command kCommands[] = {
     {"container", register_container},
     {"logs", register_logs},
     {"wait", register_wait},
+    {"diff", register_diff},
     {"events", register_events},
     {"top", register_top},
     {"port", register_port},

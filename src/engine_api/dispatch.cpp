@@ -70,6 +70,7 @@ Response dispatch(const ServiceContext& ctx, Request& request) {
         case RouteId::container_rename:
         case RouteId::container_resize:
         case RouteId::container_attach:
+        case RouteId::container_changes:
             return handle_lifecycle(ctx, request);
         case RouteId::exec_create:
         case RouteId::exec_start:

@@ -201,6 +201,11 @@ Response handle_lifecycle(const ServiceContext& ctx, const Request& r) {
     switch (r.route.id) {
     case RouteId::container_start:
         return api_lc_start(ctx, r, s);
+    case RouteId::container_changes: { // gantry diff, in a helper (it reads the image)
+        auto res = run_helper(ctx.store_root, {"diff", "--json", s.id});
+        if (res.status != 0) throw_helper_failure(res, "changes");
+        return json_response(200, nlohmann::json::parse(res.out));
+    }
     case RouteId::container_restart: {
         std::vector<std::string> args = {"restart"};
         if (!r.arg("t").empty())

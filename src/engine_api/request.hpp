@@ -75,6 +75,7 @@ enum class RouteId {
     container_rename,
     container_resize,
     container_attach,
+    container_changes,
     exec_create,
     exec_start,
     exec_inspect,

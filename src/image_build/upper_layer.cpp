@@ -133,7 +133,7 @@ struct Walker {
         }
         sink.header(e);
         archive_entry_free(e);
-        layer::stream_file(fd.get(), regions, st.st_size, sink.data, p.string());
+        if (sink.data) layer::stream_file(fd.get(), regions, st.st_size, sink.data, p.string());
     }
 
     void dir(const stdfs::path& p, const std::string& prefix) {

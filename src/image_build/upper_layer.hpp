@@ -26,7 +26,7 @@ namespace gantry::image_build {
 
 struct TarSink {
     std::function<void(archive_entry*)> header;
-    std::function<void(const void*, std::size_t)> data;
+    std::function<void(const void*, std::size_t)> data; // empty: the files' bytes are not read
 };
 
 // Walks upper and emits its entries (paths relative, no leading "/"). Throws Error(io) when

@@ -351,3 +351,23 @@ def test_run_di_keeps_stdin_open_without_a_client(runner):
         assert runner.run("logs", name).out == ""
     finally:
         runner.run("rm", "-f", name, check=False)
+
+
+def test_diff_of_a_container_on_disk(runner):
+    """gantry diff (issue 76): A, C and D as docker's, the runtime's own files left out; a
+    container whose layer was in memory is refused saying so."""
+    name = f"diff{os.getpid()}"
+    try:
+        runner.run("run", "-d", "--writable-layer", "disk", "--name", name, runner.image, "sh",
+                   "-c", "echo x > /etc/newfile; rm /etc/group; echo y >> /etc/passwd")
+        runner.run("wait", name)
+        lines = runner.run("diff", name).out.splitlines()
+        assert lines == sorted(lines, key=lambda l: l[2:]), lines
+        assert set(lines) == {"C /etc", "A /etc/newfile", "D /etc/group", "C /etc/passwd"}, lines
+        runner.run("rm", name)
+        runner.run("run", "-d", "--writable-layer", "memory", "--name", name, runner.image, "true")
+        runner.run("wait", name)
+        r = runner.fail("diff", name)
+        assert "in memory" in r.err and "--writable-layer disk" in r.err, r
+    finally:
+        runner.run("rm", "-f", name, check=False)

@@ -416,3 +416,15 @@ def test_restart_policies_kept_by_the_monitor(svc):
     assert docker(svc, "inspect", "-f", "{{.RestartCount}} {{.State.Status}}",
                   name).stdout == after and after.split()[1] == "exited", after
     docker(svc, "rm", name)
+
+
+def test_docker_diff_lists_the_containers_changes(svc):
+    """GET /containers/{id}/changes (docker diff, docker-py's container.diff()): a created
+    container keeps its writable layer on disk, read as docker reads it (issue 76)."""
+    name = f"{TOKEN}-diff"
+    docker(svc, "create", "--name", name, "sample:latest", "sh", "-c",
+           "echo x > /etc/newfile; rm /etc/group; mkdir /opt")
+    docker(svc, "start", "-a", name)
+    out = docker(svc, "diff", name).stdout.splitlines()
+    assert sorted(out) == ["A /etc/newfile", "A /opt", "C /etc", "D /etc/group"], out
+    docker(svc, "rm", name)
