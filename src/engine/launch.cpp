@@ -404,7 +404,7 @@ struct Launcher {
         if (!p.request.interactive) return;
         int in[2];
         if (::pipe2(in, O_CLOEXEC) != 0) return; // stdin stays /dev/null
-        ::dup2(in[0], 0);                         // dup2's copy is not close-on-exec
+        ::dup2(in[0], 0);                        // dup2's copy is not close-on-exec
         ::close(in[0]);
         (void)in[1]; // held until this monitor ends
     }
