@@ -200,6 +200,9 @@ json to_json(const ContainerState& s) {
             {"stop_signal", s.stop_signal},
             {"stop_timeout", s.stop_timeout},
             {"startable", s.startable},
+            {"network", s.network},
+            {"ports", network::to_json(s.ports)},
+            {"network_helper", s.network_helper},
             {"spec", s.spec.to_json()}};
 }
 
@@ -225,6 +228,9 @@ ContainerState from_json(const json& j) {
     s.stop_signal = j.value("stop_signal", SIGTERM);
     s.stop_timeout = j.value("stop_timeout", -1);
     s.startable = j.value("startable", false);
+    s.network = j.value("network", "");
+    if (auto p = j.find("ports"); p != j.end()) s.ports = network::ports_from_json(*p);
+    s.network_helper = j.value("network_helper", 0);
     if (auto l = j.find("labels"); l != j.end() && l->is_object())
         for (auto it = l->begin(); it != l->end(); ++it)
             if (it.value().is_string()) s.labels[it.key()] = it.value().get<std::string>();

@@ -1,0 +1,141 @@
+#include "engine/networks.hpp"
+
+#include "engine/engine.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace gantry::engine {
+
+namespace {
+
+// -p in the host's network: a container there serves its ports on the host as they are, so a
+// port published as itself is accepted (with a note) and any other mapping is refused: the
+// bridge network forwards ports.
+void check_host_publish(const std::string& p) {
+    for (const auto& m : network::parse_publish(p)) {
+        if (m.host_port != 0 && m.host_port != m.container_port)
+            throw Error(Errc::usage,
+                        "-p " + p + ": cannot publish container port " +
+                            std::to_string(m.container_port) + " as host port " +
+                            std::to_string(m.host_port) +
+                            " in the host's network (gantry run's default), where no port is "
+                            "forwarded",
+                        "add --network bridge (the container's own network, its ports "
+                        "forwarded), or have the program listen on port " +
+                            std::to_string(m.host_port) + " itself");
+    }
+    log::note("-p " + p +
+              ": the container shares the host's network, so its ports are served "
+              "on the host as they are (-p is not needed; --network bridge forwards "
+              "them)");
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// The spec's bind of DESTINATION made to come from SOURCE, writable (the container's own copy,
+// as docker's), added when the host had no such file to bind.
+void bind_file(oci::RuntimeSpec& spec, const std::string& destination, const std::string& source) {
+    for (auto& m : spec.mounts)
+        if (m.destination == destination) {
+            m.source = source;
+            m.options = {"bind", "nosuid", "nodev", "noexec"};
+            return;
+        }
+    spec.mounts.push_back(
+        oci::Mount{destination, "bind", source, {"bind", "nosuid", "nodev", "noexec"}});
+}
+
+} // namespace
+
+ContainerNetwork plan_network(const RunRequest& r) {
+    ContainerNetwork n;
+    n.mode = network::parse_mode(r.network, "--network");
+    for (auto& h : r.add_hosts) n.extra_hosts.push_back(network::parse_add_host(h));
+    if (n.mode == network::Mode::none && (!r.publish.empty() || r.publish_all))
+        throw Error(Errc::usage,
+                    std::string(r.publish_all ? "-P" : "-p " + r.publish.front()) +
+                        ": a container with --network none has no network to publish on",
+                    "drop --network none (--network bridge publishes ports), or -p");
+    if (n.mode == network::Mode::host) {
+        for (auto& p : r.publish) check_host_publish(p);
+        if (r.publish_all)
+            throw Error(Errc::usage,
+                        "-P: the host's network (gantry run's default) publishes nothing: the "
+                        "container's ports are the host's",
+                        "add --network bridge to publish the image's exposed ports");
+    }
+    if (n.mode == network::Mode::bridge)
+        for (auto& p : r.publish)
+            for (auto& m : network::parse_publish(p)) n.ports.push_back(m);
+    for (auto& e : r.expose) network::parse_exposed(e, "--expose");
+    return n;
+}
+
+void add_exposed_ports(ContainerNetwork& net, const RunRequest& r,
+                       const nlohmann::json& image_config) {
+    if (!r.publish_all || net.mode != network::Mode::bridge) return;
+    std::vector<network::PortMapping> exposed;
+    if (image_config.contains("config") && image_config["config"].is_object()) {
+        auto e = image_config["config"].find("ExposedPorts");
+        if (e != image_config["config"].end() && e->is_object())
+            for (auto& [key, v] : e->items())
+                for (auto& m : network::parse_exposed(key, "the image's ExposedPorts"))
+                    exposed.push_back(m);
+    }
+    for (auto& key : r.expose)
+        for (auto& m : network::parse_exposed(key, "--expose")) exposed.push_back(m);
+    for (auto& m : exposed) {
+        const bool published = std::ranges::any_of(net.ports, [&](const network::PortMapping& p) {
+            return p.container_port == m.container_port && p.protocol == m.protocol;
+        });
+        if (!published) net.ports.push_back(m);
+    }
+}
+
+void write_network_files(Prepared& p) {
+    auto& n = p.network;
+    const bool own = n.mode == network::Mode::bridge;
+    if (!own && n.extra_hosts.empty()) return;
+    const auto dir = p.scratch->dir();
+    std::string hosts;
+    if (own) {
+        n.published = n.ports;
+        network::assign_host_ports(n.published);
+        const auto route = network::host_route();
+        hosts = network::hosts_file(p.spec.hostname, route.address, n.extra_hosts, route.gateway);
+        bool forward = false;
+        const std::string resolv =
+            network::resolv_conf(read_text("/etc/resolv.conf"), route.gateway, &forward);
+        n.dns_forward = forward ? route.gateway : "";
+        fs::write_atomic(dir / "resolv.conf", resolv, 0644, fs::Sync::volatile_only);
+        bind_file(p.spec, "/etc/resolv.conf", (dir / "resolv.conf").string());
+    } else {
+        // the host's own lines, then --add-host's; in the host's network the host is 127.0.0.1
+        hosts = read_text("/etc/hosts");
+        if (!hosts.empty() && hosts.back() != '\n') hosts += '\n';
+        for (auto& h : n.extra_hosts) {
+            if (h.ip == "host-gateway" && n.mode == network::Mode::none)
+                throw Error(Errc::usage,
+                            "--add-host " + h.name +
+                                ":host-gateway: a container with --network none has no way "
+                                "to the host",
+                            "use --network bridge or host");
+            hosts +=
+                (h.ip == "host-gateway" ? std::string("127.0.0.1") : h.ip) + "\t" + h.name + "\n";
+        }
+    }
+    fs::write_atomic(dir / "hosts", hosts, 0644, fs::Sync::volatile_only);
+    bind_file(p.spec, "/etc/hosts", (dir / "hosts").string());
+}
+
+} // namespace gantry::engine

@@ -1,0 +1,34 @@
+#include "network/mode.hpp"
+
+#include "util/error.hpp"
+
+namespace gantry::network {
+
+Mode parse_mode(const std::string& text, const std::string& what) {
+    if (text == "host") return Mode::host;
+    if (text == "none") return Mode::none;
+    if (text == "bridge" || text == "default") return Mode::bridge;
+    if (text.starts_with("container:"))
+        throw Error(Errc::unsupported,
+                    what + " " + text + ": joining another container's network is not served yet",
+                    "give both containers -p for what they serve, or run both programs in one "
+                    "container (gantry exec)");
+    if (text.empty()) throw Error(Errc::usage, what + " is empty", "use host, bridge or none");
+    throw Error(Errc::unsupported, what + " " + text + ": user-defined networks are not served yet",
+                "use bridge (a network namespace of the container's own, ports published with "
+                "-p), host or none");
+}
+
+std::string mode_name(Mode m) {
+    switch (m) {
+    case Mode::host:
+        return "host";
+    case Mode::none:
+        return "none";
+    case Mode::bridge:
+        return "bridge";
+    }
+    return "host";
+}
+
+} // namespace gantry::network
