@@ -17,22 +17,24 @@ namespace {
 // port published as itself is accepted (with a note) and any other mapping is refused: the
 // bridge network forwards ports.
 void check_host_publish(const std::string& p) {
-    for (const auto& m : network::parse_publish(p)) {
-        if (m.host_port != 0 && m.host_port != m.container_port)
+    const auto ports = network::parse_publish(p);
+    for (const auto& m : ports) {
+        if (m.host_port != 0 && m.host_port != m.container_port) {
+            const auto in = std::to_string(m.container_port), out = std::to_string(m.host_port);
             throw Error(Errc::usage,
-                        "-p " + p + ": cannot publish container port " +
-                            std::to_string(m.container_port) + " as host port " +
-                            std::to_string(m.host_port) +
+                        "-p " + p + ": cannot publish container port " + in + " as host port " +
+                            out +
                             " in the host's network (gantry run's default), where no port is "
                             "forwarded",
                         "add --network bridge (the container's own network, its ports "
-                        "forwarded), or have the program listen on port " +
-                            std::to_string(m.host_port) + " itself");
+                        "forwarded), or use -p " +
+                            in + ":" + in + " and have the program listen on port " + out);
+        }
     }
-    log::note("-p " + p +
-              ": the container shares the host's network, so its ports are served "
-              "on the host as they are (-p is not needed; --network bridge forwards "
-              "them)");
+    log::note("-p " + p + ": the container shares the host's network, so port " +
+              std::to_string(ports.front().container_port) +
+              " is served on the host as it is (-p is not needed; --network bridge forwards "
+              "ports)");
 }
 
 std::string read_text(const std::string& path) {

@@ -72,13 +72,15 @@ std::vector<PortMapping> parse_publish(const std::string& text) {
     }
     if (ip.size() >= 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
     if (!ip.empty() && !is_ip(ip))
-        throw Error(Errc::usage, what + ": \"" + ip + "\" is not an IP address", kPublishHint);
+        throw Error(Errc::usage, "invalid " + what + ": \"" + ip + "\" is not an IP address",
+                    kPublishHint);
     Range in, out;
     if (!parse_range(inside, in))
-        throw Error(Errc::usage, what + ": invalid container port \"" + inside + "\"",
+        throw Error(Errc::usage, "invalid " + what + ": \"" + inside + "\" is not a container port",
                     kPublishHint);
     if (!host.empty() && !parse_range(host, out))
-        throw Error(Errc::usage, what + ": invalid host port \"" + host + "\"", kPublishHint);
+        throw Error(Errc::usage, "invalid " + what + ": \"" + host + "\" is not a host port",
+                    kPublishHint);
     if (!host.empty() && out.size() != in.size())
         throw Error(Errc::usage,
                     what + ": the host range has " + std::to_string(out.size()) +
