@@ -16,6 +16,7 @@ import subprocess
 import pytest
 
 from conftest import Gantry, need_tool
+from test_engine_api import DOCKERS, start_service
 from fixtures import mkimage as mk
 
 PEER_C = r"""
@@ -308,3 +309,64 @@ def test_bridge_foreground_rm_and_refusals(tmp_path, gantry_bin, peer_image):
     r = g.fail("run", "--rm", "--network", "bridge", "-p", "80/sctp", "peer:latest", "true",
                code=2)
     assert "sctp" in r.err, r.err
+
+
+COMPOSE = """version: "3.8"
+services:
+  web:
+    image: peer:latest
+    network_mode: bridge
+    command: ["netpeer", "{tcp_in}", "{udp_in}"]
+    ports: ["{tcp}:{tcp_in}", "{udp}:{udp_in}/udp"]
+    extra_hosts: ["hostgw:host-gateway"]
+"""
+
+
+def test_compose_publishes_ports_through_the_engine_api(tmp_path, gantry_bin, peer_image):
+    """docker-compose 1.29 through `gantry system service`: a service with ports: up (create,
+    then start: the ports taken at the start), reached from the host, docker's CLI's port and
+    ps, down with no pasta left."""
+    if not shutil.which("docker-compose") or not DOCKERS:
+        pytest.skip("needs docker-compose and docker's CLI: apt-get install docker-compose "
+                    "docker.io (scripts/install-deps.sh)")
+    g = Gantry(tmp_path / "store")
+    g.run("load", peer_image)
+    sock = tmp_path / "run" / "api.sock"
+    svc = start_service(g, sock, "--time", "0")
+    project = f"gnet{os.getpid()}"
+    tcp, udp = free_port(), free_port(socket.SOCK_DGRAM)
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "docker-compose.yml").write_text(COMPOSE.format(
+        tcp=tcp, udp=udp, tcp_in=TCP_IN, udp_in=UDP_IN))
+    env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": f"unix://{sock}", "HOME": str(tmp_path),
+           "COMPOSE_PROJECT_NAME": project}
+
+    def tool(*args):
+        r = subprocess.run(list(args), capture_output=True, text=True, env=env,
+                           cwd=tmp_path / "proj", timeout=120)
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+        return r.stdout
+
+    name = f"{project}_web_1"
+    try:
+        tool("docker-compose", "up", "-d")
+        g.wait_logged(name, "listening")
+        assert tcp_line(tcp).startswith("tcp from ")
+        assert udp_echo(udp) == b"udp:ping"
+        assert tool(DOCKERS[0], "port", name, str(TCP_IN)) == f"0.0.0.0:{tcp}\n"
+        ps = tool(DOCKERS[0], "ps", "--filter", f"name={name}", "--format", "{{.Ports}}")
+        assert f"0.0.0.0:{tcp}->{TCP_IN}/tcp" in ps and f"0.0.0.0:{udp}->{UDP_IN}/udp" in ps, ps
+        pid = inspect(g, name)["State"]["Pid"]
+        helpers = pastas_for(pid)
+        assert len(helpers) == 1, helpers
+        assert "hostgw" in g.run("exec", name, "cat", "/etc/hosts").out
+        tool("docker-compose", "down", "-t", "1")
+        await_gone(helpers[0])
+    finally:
+        subprocess.run(["docker-compose", "down", "-t", "1"], capture_output=True, env=env,
+                       cwd=tmp_path / "proj", timeout=120)
+        svc.terminate()
+        svc.wait(timeout=10)
+    left = g.run("ps", "-a", "--filter", f"label=com.docker.compose.project={project}",
+                 "-q").out.split()
+    assert left == [], left
