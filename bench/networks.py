@@ -65,12 +65,16 @@ def cpu_of_children():
 
 
 def timed(argv):
-    c0, t0 = cpu_of_children(), time.perf_counter()
-    p = subprocess.run(argv, capture_output=True, text=True)
-    wall, cpu = time.perf_counter() - t0, cpu_of_children() - c0
-    if p.returncode != 0:
-        sys.exit(f"{' '.join(argv)} failed: {p.stderr}")
-    return wall, cpu, p.stdout
+    """Wall and CPU seconds of ARGV until it exits: its output goes to files, not pipes (a
+    process it leaves running, such as rootless podman's, would hold a pipe open long after)."""
+    with tempfile.TemporaryFile() as err:
+        c0, t0 = cpu_of_children(), time.perf_counter()
+        p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=err)
+        wall, cpu = time.perf_counter() - t0, cpu_of_children() - c0
+        if p.returncode != 0:
+            err.seek(0)
+            sys.exit(f"{' '.join(argv)} failed: {err.read().decode(errors='replace')}")
+    return wall, cpu
 
 
 def send(port, nbytes):
@@ -140,7 +144,9 @@ def main():
                     help="the user the rootless rows run as ('' for none)")
     a = ap.parse_args()
     nbytes = int(a.gib * (1 << 30))
-    tmp = Path(tempfile.mkdtemp(prefix="gantry-netbench-", dir="/var/tmp"))
+    # short paths: rootless podman's conmon sockets live under HOME, and a socket path past
+    # 108 bytes costs each run its 20 s exit timeout
+    tmp = Path(tempfile.mkdtemp(prefix="gnb", dir="/var/tmp"))
     os.chmod(tmp, 0o755)
     tag = f"localhost/netbench{os.getpid()}:latest"
     sys.path.insert(0, str(ROOT / "tests"))
@@ -161,7 +167,7 @@ def main():
     if a.rootless_user:
         import pwd
         u = pwd.getpwnam(a.rootless_user)
-        home = tmp / "home"
+        home = tmp / "h"
         (home / "run").mkdir(parents=True)
         subprocess.run(["chown", "-R", f"{u.pw_uid}:{u.pw_gid}", str(home)], check=True)
         env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(home / "run"), "PATH": "/usr/bin:/bin"}
@@ -198,17 +204,18 @@ def main():
     wall, cpu, thr, stack = {}, {}, {}, {}
     try:
         for label, (start, *_) in rows.items():  # a first run sets up what later ones reuse
-            timed(start(free_port()))  # (rootless podman's pause process, ~20 s here)
+            timed(start(free_port()))  # (rootless podman's pause process)
         for _ in range(a.rounds):
             for label, (start, detached, inspect, rm, uid) in rows.items():  # alternated
-                w, c, _ = timed(start(free_port()))
+                w, c = timed(start(free_port()))
                 wall.setdefault(label, []).append(w)
                 cpu.setdefault(label, []).append(c)
             for label, (start, detached, inspect, rm, uid) in rows.items():
                 if detached is None:
                     continue
                 port, name = free_port(), f"netbench{os.getpid()}"
-                subprocess.run(detached(port, name), check=True, capture_output=True)
+                subprocess.run(detached(port, name), check=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
                 try:
                     pid = int(subprocess.run(inspect(name), check=True, capture_output=True,
                                              text=True).stdout)
@@ -217,7 +224,7 @@ def main():
                     thr.setdefault(label, []).append(nbytes / secs / 1e6)
                     stack.setdefault(label, []).append(stack_cpu(pid, uid) - c0)
                 finally:
-                    subprocess.run(rm(name), capture_output=True)
+                    subprocess.run(rm(name), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     finally:
         for who, (prefix, _, _) in setups.items():
             subprocess.run([*prefix, "podman", "rmi", "-f", tag], capture_output=True)
