@@ -60,7 +60,8 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
     o.list(files, "--tmpfs", f->tmpfs, "Mount a tmpfs at DST[:options]");
     o.option(iso, engine::flags::kNetwork, f->network,
              "host (default: the host's network), bridge (its own network namespace, outbound "
-             "traffic and published ports through pasta; docker's default) or none");
+             "traffic and published ports through pasta; docker's default), none, or "
+             "container:NAME (a running container's network)");
     // CLI11 writes the value into *entrypoint while parsing, after this function returned:
     // the option's callback holds it (it was freed here, a heap use-after-free, make test-asan)
     if (auto* e = o.option(proc, "--entrypoint", *entrypoint, "Override the image's ENTRYPOINT"))

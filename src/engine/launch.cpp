@@ -444,7 +444,7 @@ records::ContainerState container_record(const Prepared& p) {
     if (!p.request.stop_signal.empty())
         cs.stop_signal = signal_number(p.request.stop_signal, "--stop-signal");
     cs.stop_timeout = p.request.stop_timeout;
-    cs.network = network::mode_name(p.network.mode);
+    cs.network = p.network.name();
     cs.ports = p.network.published;
     for (auto& b : p.options.binds) cs.user_mounts.push_back(b.destination);
     for (auto& t : p.options.tmpfs) cs.user_mounts.push_back(t.substr(0, t.find(':')));

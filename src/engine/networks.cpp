@@ -1,6 +1,7 @@
 #include "engine/networks.hpp"
 
 #include "engine/engine.hpp"
+#include "records/state.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -76,6 +77,15 @@ ContainerNetwork plan_network(const RunRequest& r) {
                         "container's ports are the host's",
                         "add --network bridge to publish the image's exposed ports");
     }
+    if (n.mode == network::Mode::container) {
+        n.target = r.network.substr(std::string_view("container:").size());
+        if (!r.publish.empty() || r.publish_all || !r.add_hosts.empty())
+            throw Error(Errc::usage,
+                        std::string(!r.add_hosts.empty() ? "--add-host" : "-p") +
+                            " conflicts with --network " + r.network +
+                            ": the container shares that one's network and its files",
+                        "publish the ports, and add the hosts, on " + n.target);
+    }
     if (n.mode == network::Mode::bridge)
         for (auto& p : r.publish)
             for (auto& m : network::parse_publish(p)) n.ports.push_back(m);
@@ -102,6 +112,35 @@ void add_exposed_ports(ContainerNetwork& net, const RunRequest& r,
         });
         if (!published) net.ports.push_back(m);
     }
+}
+
+void join_container_network(Prepared& p) {
+    auto& n = p.network;
+    if (n.mode != network::Mode::container) return;
+    auto target = records::StateDir().find(n.target);
+    if (!target)
+        throw Error(Errc::not_found, "--network container:" + n.target + ": no such container",
+                    "name a running container (gantry ps)");
+    if (!target->running())
+        throw Error(Errc::conflict,
+                    "--network container:" + n.target + ": the container is not running",
+                    "start it first: gantry start " + n.target);
+    n.joined = target->id;
+    auto& s = p.spec;
+    const std::string proc = "/proc/" + std::to_string(target->pid) + "/ns/";
+    std::erase(s.namespaces, "network");
+    std::erase(s.namespaces, "user");
+    s.namespace_paths["network"] = proc + "net";
+    s.namespace_paths["user"] = proc + "user";
+    s.uid_mappings = target->spec.uid_mappings;
+    s.gid_mappings = target->spec.gid_mappings;
+    // its hostname and files, as docker shares them (UTS stays the container's own)
+    s.hostname = target->spec.hostname;
+    for (auto& e : s.env)
+        if (e.starts_with("HOSTNAME=") && p.request.hostname.empty()) e = "HOSTNAME=" + s.hostname;
+    for (const char* f : {"/etc/hosts", "/etc/resolv.conf"})
+        for (const auto& m : target->spec.mounts)
+            if (m.destination == f) bind_file(s, f, m.source);
 }
 
 void write_network_files(Prepared& p) {

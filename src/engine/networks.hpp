@@ -27,6 +27,13 @@ struct ContainerNetwork {
     std::vector<network::PortMapping> ports, published;
     std::vector<network::ExtraHost> extra_hosts;
     std::string dns_forward; // the address resolv.conf names when the host's are loopback ones
+    std::string target;      // container: the container whose namespace it joins (as given)
+    std::string joined;      // and its id, once join_container_network found it running
+
+    // What a record and inspect call it: "host", "none", "bridge", "container:ID"
+    std::string name() const {
+        return mode == network::Mode::container ? "container:" + joined : network::mode_name(mode);
+    }
 };
 
 // R's flags: Error(usage) or Error(unsupported) naming the flag for what is not served (a
@@ -42,5 +49,12 @@ void add_exposed_ports(ContainerNetwork& net, const RunRequest& r,
 // /etc/resolv.conf written there (bridge, or --add-host) and the spec's binds of them pointed
 // at the copies.
 void write_network_files(Prepared& p);
+
+// --network container:NAME|ID: the spec joins the running container's network namespace and,
+// as it must to have a say over it, its user namespace (with its id maps), and shares its
+// hostname and its /etc/hosts and /etc/resolv.conf, as docker's container network mode does.
+// At each start (the container's process is another after a restart). Error(not_found) for no
+// such container, Error(conflict) for one that is not running.
+void join_container_network(Prepared& p);
 
 } // namespace gantry::engine

@@ -49,7 +49,8 @@ void check_flags(const RunRequest& r, runspec::RunOptions& o) {
     // the namespaces it needs; -p, -P, --expose, --add-host: engine/networks.hpp's plan_network
     const auto mode = network::parse_mode(r.network, "--network");
     o.network_none = mode == network::Mode::none;
-    o.network_private = mode == network::Mode::bridge;
+    // container: the spec's new one is replaced by the joined one (engine/networks.hpp)
+    o.network_private = mode == network::Mode::bridge || mode == network::Mode::container;
     if (r.ipc == "host")
         o.ipc_host = true;
     else if (r.ipc != "private" && r.ipc != "shareable")

@@ -275,6 +275,7 @@ void build_spec(Prepared& p) {
     const auto& config = p.view.image.config.raw;
     p.options.environment = runspec::environment(config, p.options);
     p.spec = runspec::build(config, p.options, p.view.passwd);
+    join_container_network(p);
     p.spec.resources = runtime::to_linux_resources(p.resources); // inspect and bundles read them
     if (p.request.fake_root) {
         if (!p.spec.seccomp)
@@ -401,6 +402,7 @@ Prepared prepare_again(store::Store& store, RunRequest request, Caller caller,
     p.labels = std::move(kept.labels);
     p.network = plan_network(p.request);
     p.network.ports = std::move(kept.ports); // -P's too, as create found them
+    join_container_network(p);               // its process now, not create's
     reopen_root(p, kept);
     make_scratch(p);
     write_network_files(p);

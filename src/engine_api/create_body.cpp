@@ -299,14 +299,12 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
         } else if (key == "NetworkMode") {
             // docker's default is bridge (set before the body is read); NetworkDisabled wins
             auto mode = api_cb_string(v, f);
-            if (mode == "none" || mode == "host")
+            if (mode == "none" || mode == "host" || mode.starts_with("container:"))
                 r.network = r.network == "none" ? "none" : mode;
             else if (!mode.empty() && mode != "default" && mode != "bridge")
                 api_cb_refuse(f, v,
-                              mode.starts_with("container:")
-                                  ? "joining another container's network is not served yet"
-                                  : "user-defined networks are not served yet: give bridge "
-                                    "(the default), host or none");
+                              "user-defined networks are not served yet: give bridge (the "
+                              "default), host, none or container:NAME");
         } else if (key == "PublishAllPorts") {
             r.publish_all = api_cb_bool(v, f);
         } else if (key == "ExtraHosts") {

@@ -8,11 +8,12 @@ Mode parse_mode(const std::string& text, const std::string& what) {
     if (text == "host") return Mode::host;
     if (text == "none") return Mode::none;
     if (text == "bridge" || text == "default") return Mode::bridge;
-    if (text.starts_with("container:"))
-        throw Error(Errc::unsupported,
-                    what + " " + text + ": joining another container's network is not served yet",
-                    "give both containers -p for what they serve, or run both programs in one "
-                    "container (gantry exec)");
+    if (text.starts_with("container:")) {
+        if (text.size() == 10)
+            throw Error(Errc::usage, what + " " + text + ": no container named",
+                        "use container:NAME or container:ID of a running container");
+        return Mode::container;
+    }
     if (text.empty()) throw Error(Errc::usage, what + " is empty", "use host, bridge or none");
     throw Error(Errc::unsupported, what + " " + text + ": user-defined networks are not served yet",
                 "use bridge (a network namespace of the container's own, ports published with "
@@ -27,6 +28,8 @@ std::string mode_name(Mode m) {
         return "none";
     case Mode::bridge:
         return "bridge";
+    case Mode::container:
+        return "container";
     }
     return "host";
 }

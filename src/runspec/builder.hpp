@@ -45,7 +45,9 @@ struct RunOptions {
     std::vector<std::string> cap_add, cap_drop; // --cap-add / --cap-drop: SYS_PTRACE, ALL, ...
     std::vector<oci::DeviceNode> devices;       // --device HOST[:CONTAINER] (host_devices)
     bool network_none = false;                  // --network none
-    bool network_private = false; // --network bridge: a namespace of its own (engine connects it)
+    // --network bridge (or container:): a namespace not the host's (engine connects it, or
+    // joins another's)
+    bool network_private = false;
     bool tty = false;             // -t
     bool seccomp = true;          // --security-opt seccomp=unconfined turns it off
     bool privileged_user = false; // running as real root (full id mapping)

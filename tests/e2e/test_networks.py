@@ -239,6 +239,13 @@ def test_bridge_as_root_ports_files_outbound_and_cleanup(tmp_path, gantry_bin, p
             assert r.code == 0 and "Address" in r.out, r
         helpers = pastas_for(pid)
         assert len(helpers) == 1, helpers
+        # --network container:NAME: its namespace, hostname and files; no pasta of its own
+        r = g.run("run", "--rm", "--network", f"container:{name}", "peer:latest", "sh", "-c",
+                  f"hostname; nc 127.0.0.1 {TCP_IN}; cat /etc/hosts")
+        lines = r.out.splitlines()
+        assert lines[0] == cid[:12] and lines[1].startswith("tcp from 127.0.0.1"), lines
+        assert "10.1.2.3\tdb.example" in lines, lines
+        assert pastas_for(pid) == helpers
     finally:
         listener.close()
         g.run("rm", "-f", name)
