@@ -2,6 +2,7 @@
 
 #include "engine/engine.hpp"
 #include "records/state.hpp"
+#include "util/config_file.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -59,6 +60,19 @@ void bind_file(oci::RuntimeSpec& spec, const std::string& destination, const std
 }
 
 } // namespace
+
+std::string configured_network() {
+    std::string file;
+    yaml::Node doc = config_file::load(file, "it is YAML, e.g. `network: bridge`");
+    const yaml::Node* key = doc.kind == yaml::Node::Kind::map ? doc.find("network") : nullptr;
+    if (!key || key->kind == yaml::Node::Kind::null) return "host";
+    const std::string where = file + " line " + std::to_string(key->line) + ": network";
+    if (key->kind != yaml::Node::Kind::scalar ||
+        (key->value != "host" && key->value != "bridge" && key->value != "none"))
+        throw Error(Errc::invalid, where + " is not host, bridge or none",
+                    "write e.g. `network: bridge` (docs/networks.md)");
+    return key->value;
+}
 
 ContainerNetwork plan_network(const RunRequest& r) {
     ContainerNetwork n;

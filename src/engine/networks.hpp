@@ -20,6 +20,10 @@ namespace gantry::engine {
 struct RunRequest;
 struct Prepared;
 
+// gantry run's network when --network is not given: the config file's `network` (host, bridge
+// or none; Error(invalid) naming its line for another word), else host.
+std::string configured_network();
+
 struct ContainerNetwork {
     network::Mode mode = network::Mode::host;
     // bridge: the ports asked for (host port 0: any free one), and as this start publishes

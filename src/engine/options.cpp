@@ -47,7 +47,8 @@ void fold_apptainer_gpu_flags(RunRequest& r) {
 void check_flags(const RunRequest& r, runspec::RunOptions& o) {
     check_docker_flags(r);
     // the namespaces it needs; -p, -P, --expose, --add-host: engine/networks.hpp's plan_network
-    const auto mode = network::parse_mode(r.network, "--network");
+    // "" (the config file's, which prepare reads): host, the early start's guess
+    const auto mode = network::parse_mode(r.network.empty() ? "host" : r.network, "--network");
     o.network_none = mode == network::Mode::none;
     // container: the spec's new one is replaced by the joined one (engine/networks.hpp)
     o.network_private = mode == network::Mode::bridge || mode == network::Mode::container;

@@ -49,6 +49,7 @@ std::string random_id() {
 
 // The flags, before anything is started or read.
 void check_request(Prepared& p) {
+    if (p.request.network.empty()) p.request.network = configured_network();
     const auto& r = p.request;
     p.write_warn = units::parse_size(r.write_warn, "--write-warn");
     check_flags(r, p.options);

@@ -62,9 +62,10 @@ struct RunRequest {
     std::string write_warn = "1GiB"; // --write-warn: report writes above this size
 
     // Isolation and limits
-    // --network: host (gantry run's default), none or bridge (docker's default, the Engine
-    // API's: a namespace of its own joined to the outside by pasta; engine/networks.hpp)
-    std::string network = "host";
+    // --network: host, none, bridge (docker's default, the Engine API's: a namespace of its
+    // own joined to the outside by pasta; engine/networks.hpp) or container:NAME. "": the config
+    // file's network, else host (prepare resolves it: configured_network)
+    std::string network;
     std::string ipc = "private";          // private (or shareable) or host
     std::string uts;                      // --uts: "" (its own) or host (the host's)
     std::string pid = "private";          // --pid: private or host (the host's PID namespace)

@@ -301,6 +301,16 @@ def test_bridge_foreground_rm_and_refusals(tmp_path, gantry_bin, peer_image):
               "peer:latest", "sh", "-c", "cat /proc/net/dev")
     assert "eth0:" in r.out
     assert set(pastas()) - before == set()
+    # the config file's network is gantry run's default (--network overrides it)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("network: bridge\n")
+    g.env["GANTRY_CONFIG"] = str(cfg)
+    r = g.run("run", "--rm", "peer:latest", "cat", "/proc/net/dev")
+    assert "eth0:" in r.out and "ifb0" not in r.out, r.out
+    cfg.write_text("network: overlay\n")
+    r = g.fail("run", "--rm", "peer:latest", "true")
+    assert "line 1: network is not host, bridge or none" in r.err, r.err
+    del g.env["GANTRY_CONFIG"]
     # a host port in use: pasta's own reason, exit 125, nothing left behind
     with socket.socket() as busy:
         busy.bind(("0.0.0.0", 0))
