@@ -401,6 +401,7 @@ Prepared prepare_again(store::Store& store, RunRequest request, Caller caller,
     p.options.privileged_user = p.caller.real_root;
     p.spec = std::move(kept.spec);
     p.labels = std::move(kept.labels);
+    if (p.request.network.empty()) p.request.network = configured_network(); // as prepare
     p.network = plan_network(p.request);
     p.network.ports = std::move(kept.ports); // -P's too, as create found them
     join_container_network(p);               // its process now, not create's
