@@ -34,6 +34,9 @@ PACKAGES=(
   # gantry build's tests: a Debian 12 base image made with debootstrap (tests/fixtures/debian_base.py)
   debootstrap
   skopeo umoci uidmap runc crun podman containerd
+  # --network bridge (and the Engine API's default network): pasta, the user-mode network stack
+  # (docs/networks.md); tests/e2e/test_networks.py
+  passt
   # the CRI test (tests/e2e/test_cri.py): a gRPC client of containerd's CRI plugin, its messages
   # compiled at test time from the committed api.proto (tests/fixtures/cri/)
   # (and CNI's loopback plugin for its pod network)

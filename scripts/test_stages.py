@@ -218,6 +218,7 @@ def main():
             if step_no == 1:
                 saved = host_setup.make_subid_user()
                 host_setup.crun_hybrid_workaround()
+                host_setup.tun_for_users()
                 env[host_setup.HOST_SETUP_BY_RUNNER] = "1"
             chains = [[n for n in c if not only or n in only] for c in step]
             chains = [c for c in chains if c]

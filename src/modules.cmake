@@ -33,8 +33,10 @@ gantry_module(sandbox PURPOSE "the confinement of gantry's own parsers of hostil
   DEPENDS seccomp util)
 gantry_module(userns PURPOSE "user namespaces for rootless work: id maps (the caller's own, /etc/subuid's through newuidmap), a job run as root of a new one, why one cannot be created"
   DEPENDS oci util)
+gantry_module(network PURPOSE "container networks: the modes (host, none, bridge), docker's published ports, a container's /etc/hosts and /etc/resolv.conf, the user-mode stack (pasta) that joins a namespace to the outside"
+  DEPENDS util)
 gantry_module(records PURPOSE "the container records every door reads and writes (ContainerState, StateDir in the runtime directory, the parsed-state cache), stop/kill/rm of a recorded container, and the event journal beside them"
-  DEPENDS oci util)
+  DEPENDS network oci util)
 gantry_module(container_log PURPOSE "a detached container's log: docker's multiplexed frames appended by its output copier, read back as `docker logs` does"
   DEPENDS util)
 gantry_module(runtime PURPOSE "the low-level runtime under both front ends (engine, ocirt): one OCI runtime spec executed: namespaces, mounts, devices, cgroups, hooks, the process, exec into it, the monitor's fork"
@@ -104,7 +106,7 @@ gantry_module(analyze PURPOSE "an image's report from one pass over its layer bl
 gantry_module(slim PURPOSE "a smaller image from an analysed one"
   DEPENDS analyze elf layer store tailor util)
 gantry_module(engine PURPOSE "the front end of gantry's own doors (run, create/start, exec; the Engine API's helpers, Slurm's run -d, build RUN steps): an image and docker's flags prepared into a root, a runtime spec, GPUs and a record, then run by runtime/"
-  DEPENDS binfmt cdi container_log cpu elf fuse gpu_vendors_all lazy oci records rootfs runspec runtime sandbox site sqsh store util)
+  DEPENDS binfmt cdi container_log cpu elf fuse gpu_vendors_all lazy network oci records rootfs runspec runtime sandbox site sqsh store util)
 gantry_module(ocirt PURPOSE "the front end of gantry oci (containerd's runc shim, CRI pods, podman): runc's command-line contract over a bundle another engine prepared, through the same core as engine/ (records, runtime, GPUs)"
   DEPENDS cdi fuse gpu_vendors_all lazy oci records registry runtime sandbox sqsh store util)
 gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version, info, events and stats (--format rows, inspect JSON, the events stream, StatsJSON) and docker's --filter"

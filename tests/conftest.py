@@ -356,6 +356,7 @@ def pytest_sessionstart(session):
     if is_controller(session.config) and not os.environ.get(host_setup.HOST_SETUP_BY_RUNNER):
         _SUBID_SAVED.update(host_setup.make_subid_user())
         host_setup.crun_hybrid_workaround()
+        host_setup.tun_for_users()
 
 
 def pytest_sessionfinish(session):

@@ -47,6 +47,15 @@ def undo_subid_user(saved):
         subprocess.run(["userdel", SUBID_USER], capture_output=True)
 
 
+def tun_for_users():
+    """/dev/net/tun as systemd's udev rules make it (50-udev-default.rules: MODE 0666), which a
+    container runtime's /dev may not (this VM's is 0600): rootless --network bridge needs it
+    (pasta opens it as the user, docs/networks.md). Made once for the run, as root; it stays."""
+    tun = "/dev/net/tun"
+    if os.geteuid() == 0 and os.path.exists(tun) and (os.stat(tun).st_mode & 0o666) != 0o666:
+        os.chmod(tun, 0o666)
+
+
 def crun_hybrid_workaround():
     """crun 1.8 refuses cgroup "hybrid" hosts whose cgroup v2 has controllers (this VM: hugetlb;
     reference/this-machine.md): as root, hugetlb's v1 hierarchy is mounted, which takes the

@@ -64,10 +64,13 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
            "docker's --mount type=bind|tmpfs,source=,target=[,readonly][,bind-propagation=]"
            "[,tmpfs-size=,tmpfs-mode=] (type=volume,source=NAME: a named volume)");
     o.list(files, "--tmpfs", f->tmpfs, "Mount a tmpfs at DST[:options]");
-    o.option(iso, engine::flags::kNetwork, f->network, "host (default) or none");
     o.option(proc, "--restart", f->restart,
              "Restart policy of a detached container: no (default), on-failure[:N], always, "
              "unless-stopped");
+    o.option(iso, engine::flags::kNetwork, f->network,
+             "host (default: the host's network), bridge (its own network namespace, outbound "
+             "traffic and published ports through pasta; docker's default), none, or "
+             "container:NAME (a running container's network)");
     // CLI11 writes the value into *entrypoint while parsing, after this function returned:
     // the option's callback holds it (it was freed here, a heap use-after-free, make test-asan)
     if (auto* e = o.option(proc, "--entrypoint", *entrypoint, "Override the image's ENTRYPOINT"))
@@ -113,7 +116,16 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
              "plugin's tasks join the container from the host's)");
     o.option(iso, "--shm-size", f->shm_size, "Size of the private /dev/shm (default 64m)");
     o.list(iso, "-p,--publish", f->publish,
-           "Accepted for a port published as itself (-p 8888:8888): the host's network is used");
+           "Publish a container port on the host: [IP:][HOST_PORT:]CONTAINER_PORT[/tcp|udp], "
+           "ranges (8000-8002:80-82); with --network bridge (in the host's network only a port "
+           "published as itself)");
+    o.flag(iso, "-P,--publish-all", f->publish_all,
+           "Publish every port the image exposes (and --expose) on a free host port "
+           "(--network bridge)");
+    o.list(iso, "--expose", f->expose, "Expose a port or range (PORT[/PROTO]) for -P");
+    o.list(iso, "--add-host", f->add_hosts,
+           "Add NAME:IP to /etc/hosts (IP may be host-gateway: the host as the container "
+           "reaches it)");
     o.option(gpu, "--gpus", f->gpus,
              "GPUs to add: all, N, device=0,2, GPU- (and MIG-) UUIDs (docker syntax)");
     add_host_root_flags(o, gpu, f->gpu_roots);

@@ -106,17 +106,13 @@ constexpr Missing kMissing[] = {
 struct MissingFlag {
     std::string_view command, flag, hint;
 };
-constexpr std::string_view kHostNetwork =
-    "gantry's containers use the host's network: every port a container listens on is "
-    "reachable as is (-p PORT:PORT is accepted)";
 constexpr MissingFlag kMissingFlags[] = {
-    {"run", "-P", kHostNetwork},
-    {"run", "--publish-all", kHostNetwork},
     {"run", "--privileged",
      "gantry's containers run rootless: add what the workload needs "
      "(--cap-add, --device, --security-opt seccomp=unconfined)"},
-    {"run", "--add-host", "the host's network and /etc/hosts are used"},
-    {"run", "--dns", "the host's network and /etc/resolv.conf are used"},
+    {"run", "--dns",
+     "the host's /etc/resolv.conf is used (with --network bridge, without its loopback "
+     "nameservers; docs/networks.md)"},
     {"run", "--log-driver", "`gantry run -d`'s output is a file (`gantry logs`)"},
 };
 

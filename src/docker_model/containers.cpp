@@ -1,6 +1,7 @@
 #include "docker_model/containers.hpp"
 
 #include "docker_model/words.hpp"
+#include "network/ports.hpp"
 #include "records/health.hpp"
 #include "util/error.hpp"
 #include "util/printable.hpp"
@@ -82,14 +83,14 @@ json ps_row(const records::ContainerState& s, bool running, bool no_trunc) {
             {"Command", quoted_command(no_trunc ? command : ellipsis_text(command, 20))},
             {"CreatedAt", go_time(s.created)},
             {"RunningFor", units::human_ago(s.created, s.created)},
-            {"Ports", ""},
+            {"Ports", running ? network::ps_text(s.ports) : ""}, // docker's: while it runs
             {"State", state_word(s, running)},
             {"Status", records::status_text(s, running) + health_suffix_of(s, running)},
             {"Size", "0B"},
             {"Names", s.name},
             {"Labels", labels},
             {"Mounts", mounts},
-            {"Networks", has_network_namespace(s.spec) ? "none" : "host"},
+            {"Networks", network_mode(s)},
             {"LocalVolumes", "0"},
             {"$labels", s.labels}};
 }
@@ -122,7 +123,8 @@ const gotemplate::Listing& ps_listing() {
 }
 
 std::string network_mode(const records::ContainerState& s) {
-    return has_network_namespace(s.spec) ? "none" : "host";
+    if (!s.network.empty()) return s.network;
+    return has_network_namespace(s.spec) ? "none" : "host"; // a record made before networks
 }
 
 // The volume whose directory (STORE/volumes/NAME/_data, store/volumes.hpp) SOURCE is, else "".
@@ -170,7 +172,7 @@ json inspect_container(const records::ContainerState& s, bool running) {
     const auto& spec = s.spec;
     json args = json::array();
     for (std::size_t i = 1; i < s.command.size(); ++i) args.push_back(s.command[i]);
-    bool none = has_network_namespace(spec);
+    const std::string net = network_mode(s);
     json mounts = inspect_mounts(s), binds = json::array();
     for (auto* m : user_mounts(s)) {
         bool ro = std::find(m->options.begin(), m->options.end(), "ro") != m->options.end();
@@ -227,7 +229,8 @@ json inspect_container(const records::ContainerState& s, bool running) {
                   {"StopSignal", stop_signal_name(s.stop_signal)}}},
                 {"Mounts", mounts},
                 {"HostConfig",
-                 {{"NetworkMode", none ? "none" : "host"},
+                 {{"NetworkMode", net},
+                  {"PortBindings", network::inspect_ports(s.ports)},
                   {"UTSMode", spec.has_namespace("uts") ? "" : "host"},
                   {"Binds", binds},
                   {"Memory", std::max<std::int64_t>(res.memory.limit.value_or(0), 0)},
@@ -246,8 +249,8 @@ json inspect_container(const records::ContainerState& s, bool running) {
                   {"RestartPolicy", restart_policy_json(s.restart_policy)},
                   {"Runtime", "gantry"}}},
                 {"NetworkSettings",
-                 {{"Networks", {{none ? "none" : "host", json::object()}}},
-                  {"Ports", json::object()},
+                 {{"Networks", {{net, json::object()}}},
+                  {"Ports", running ? network::inspect_ports(s.ports) : json::object()},
                   {"IPAddress", ""}}}};
     if (s.stop_timeout >= 0) out["Config"]["StopTimeout"] = s.stop_timeout; // docker: when set
     if (!s.healthcheck.is_null()) { // docker: State.Health once the container has run

@@ -1,5 +1,6 @@
 #include "docker_model/top.hpp"
 
+#include "network/ports.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/printable.hpp"
@@ -124,11 +125,18 @@ std::string container_top(const records::ContainerState& s, std::vector<std::str
 }
 
 std::string container_ports(const records::ContainerState& s, const std::string& port) {
-    if (port.empty()) return ""; // no mapping: docker prints nothing
+    const bool up = s.running();
+    std::string out;
+    for (auto& line : network::port_lines(up ? s.ports : std::vector<network::PortMapping>{}, port))
+        out += line + "\n";
+    if (!out.empty() || port.empty()) return out; // no mapping: docker prints nothing
     std::string p = port.find('/') == std::string::npos ? port + "/tcp" : port;
     throw Error(Errc::not_found, "No public port '" + p + "' published for " + s.name,
-                "gantry's containers use the host's network (or none): a port the container "
-                "listens on is the host's own");
+                s.network == "bridge"
+                    ? "publish it with -p HOST_PORT:" + p.substr(0, p.find('/')) +
+                          " when the container is made"
+                    : "a container in the host's network (gantry run's default) serves its "
+                      "ports as the host's own; --network bridge publishes them");
 }
 
 } // namespace gantry::docker_model

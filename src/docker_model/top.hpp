@@ -1,7 +1,8 @@
 // docker's `top` and `port` for gantry's containers. top: the host's ps run with the user's
 // options (default -ef), its rows kept for the processes in the container's PID namespace, as
-// docker's daemon does it (the PID column found by its header). port: gantry's containers use
-// the host's network or none, so none has a published port.
+// docker's daemon does it (the PID column found by its header). port: the ports a bridge
+// container publishes while it runs (network/ports.hpp); one in the host's network or none
+// publishes none.
 #pragma once
 
 #include "records/state.hpp"
@@ -26,8 +27,8 @@ std::string top_table(std::string_view ps_output, const std::set<pid_t>& pids);
 // option) is Error(usage) with its message; no ps in PATH is Error(not_found).
 std::string container_top(const records::ContainerState& s, std::vector<std::string> ps_args);
 
-// `gantry port S [PORT[/PROTO]]`: the mappings to print (none: gantry publishes no port); a
-// PORT asked for is Error(not_found) in docker's words.
+// `gantry port S [PORT[/PROTO]]`: the mappings to print ("80/tcp -> 0.0.0.0:8080" lines, or
+// for PORT its "0.0.0.0:8080"); a PORT not published is Error(not_found) in docker's words.
 std::string container_ports(const records::ContainerState& s, const std::string& port);
 
 } // namespace gantry::docker_model

@@ -18,6 +18,7 @@
 // prepare made.
 #pragma once
 
+#include "engine/networks.hpp"
 #include "engine/run_request.hpp"
 #include "fuse/tree.hpp"
 #include "oci/runtime_spec.hpp"
@@ -112,6 +113,7 @@ struct Prepared {
     std::shared_ptr<sqsh::Image> sqsh; // a squashfs file's image (sqsh:FILE), else null
     std::shared_ptr<fuse::Tree> lazy;  // a lazily pulled image's tree (--pull lazy), else null
     runspec::RunOptions options;       // the request, parsed
+    ContainerNetwork network;          // its network (engine/networks.hpp)
     oci::RuntimeSpec spec;             // with GPU and CDI edits
     std::string id;                    // 12 hex digits
     std::map<std::string, std::string> labels; // the image's and the run's (engine/labels.hpp)

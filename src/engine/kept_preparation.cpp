@@ -66,6 +66,7 @@ KeptPreparation kept_preparation(const Prepared& p) {
     KeptPreparation k;
     k.spec = p.spec;
     k.labels = p.labels;
+    k.ports = p.network.ports;
     k.manifest = p.view.image.manifest_digest;
     if (p.lazy) {
         k.root = KeptPreparation::Root::lazy;
@@ -84,7 +85,8 @@ oci::json preparation_to_json(const KeptPreparation& k) {
     oci::json j = {{"spec", k.spec.to_json()},
                    {"spec_extras", kp_spec_extras(k.spec)},
                    {"labels", k.labels},
-                   {"root", kp_root_word(k.root)}};
+                   {"root", kp_root_word(k.root)},
+                   {"ports", network::to_json(k.ports)}};
     if (!k.manifest.empty()) j["manifest"] = k.manifest.str();
     if (k.root == KeptPreparation::Root::store) j["diff_ids"] = diff_ids;
     if (k.root == KeptPreparation::Root::squashfs) j["squashfs_file"] = k.squashfs_file;
@@ -99,6 +101,8 @@ KeptPreparation preparation_from_json(const oci::json& j, const std::string& fil
         k.labels = j.at("labels").get<std::map<std::string, std::string>>();
         if (j.contains("manifest"))
             k.manifest = oci::Digest::parse(j["manifest"].get<std::string>());
+        if (auto ports = j.find("ports"); ports != j.end())
+            k.ports = network::ports_from_json(*ports);
         auto root = j.at("root").get<std::string>();
         if (root == "store") {
             k.root = KeptPreparation::Root::store;

@@ -29,6 +29,8 @@ struct KeptPreparation {
     oci::Digest manifest;              // the image's manifest (none for a plain squashfs file)
     std::vector<oci::Digest> diff_ids; // Root::store: its layers, bottom first (held)
     std::string squashfs_file;         // Root::squashfs: the image file
+    // the ports it publishes (-p and -P's), each start assigning the free host ports again
+    std::vector<network::PortMapping> ports;
 };
 
 // What P (prepared, not yet launched: its spec not moved) keeps.

@@ -15,6 +15,7 @@
 #include "fuse/server.hpp"
 #include "lazy/squashfs_artifact.hpp"
 #include "lazy/tree.hpp"
+#include "network/pasta.hpp"
 #include "oci/seccomp_profile.hpp"
 #include "records/events.hpp"
 #include "records/health.hpp"
@@ -123,6 +124,8 @@ class Record {
         cs_.server = server;
         cs_.server_start = records::process_start_time(server);
     }
+    // The user-mode stack serving its network while it runs (0 once it stopped).
+    void networked(pid_t helper) { cs_.network_helper = helper; }
     void started(pid_t pid) {
         started_at_ = std::chrono::steady_clock::now();
         std::vector<records::ContainerEvent> events;
@@ -152,6 +155,7 @@ class Record {
         if (!states_) return;
         removing_ = removal_requested();
         cs_.status = "exited";
+        cs_.network_helper = 0;
         cs_.exit_code = status;
         cs_.finished = records::now_rfc3339();
         states_->save_current(cs_); // unless rm'ed
@@ -240,10 +244,11 @@ struct Launcher {
     runtime::OwnedCgroup cgroup; // removed when the run ends, unless the -d monitor owns it
     runtime::Launch l;
     Fd tmpfs; // the container's private tmpfs, to measure an in-memory layer after the run
-    std::unique_ptr<fuse::Server> server; // a squashfs image's FUSE server
-    Fd lower_tree;                        // or its kernel mount (root)
-    int ready_w = -1;                     // -d: the pipe to the waiting `gantry run`
-    pid_t copier = -1;                    // -d: the output copier (container_log/output.hpp)
+    std::unique_ptr<fuse::Server> server;  // a squashfs image's FUSE server
+    Fd lower_tree;                         // or its kernel mount (root)
+    int ready_w = -1;                      // -d: the pipe to the waiting `gantry run`
+    pid_t copier = -1;                     // -d: the output copier (container_log/output.hpp)
+    std::unique_ptr<network::Pasta> pasta; // --network bridge: its user-mode stack
 
     explicit Launcher(Prepared& prepared) : p(prepared), record(prepared) {
         if (p.resources.any())
@@ -256,7 +261,11 @@ struct Launcher {
             l.seccomp =
                 seccomp::seccomp_program(l.spec.capabilities.bounding,
                                          l.spec.annotations.count(oci::kFakeRootAnnotation) > 0);
-        if (cgroup) l.on_created = [this](pid_t pid) { cgroup->add(pid); };
+        if (cgroup || p.network.mode == network::Mode::bridge)
+            l.on_created = [this](pid_t pid) {
+                if (cgroup) cgroup->add(pid);
+                if (p.network.mode == network::Mode::bridge) connect(pid);
+            };
         l.mount_point = scratch.mount_point().string();
         l.id = p.id;
         l.init = p.request.init;
@@ -323,6 +332,16 @@ struct Launcher {
         };
     }
 
+    // --network bridge: the container's namespace joined to the outside, its ports published,
+    // before its process goes on (a second launch, on a flattened root, gets a new stack)
+    void connect(pid_t pid) {
+        pasta.reset();
+        pasta = std::make_unique<network::Pasta>(
+            pid, network::StackOptions{p.network.published, p.network.dns_forward,
+                                       p.scratch->dir().string()});
+        record.networked(pasta->pid());
+    }
+
     // The launch, retried on a flattened copy of the image where the overlay is refused.
     int launch() {
         int status;
@@ -354,6 +373,7 @@ struct Launcher {
             l.rootfs = flat.string();
             status = runtime::run(l);
         }
+        pasta.reset(); // the container has ended: its network's stack with it
         if (p.request.detach) finish_output();
         record.exited(status);
         // removed: what the run made local stays in the lazy cache (a later pull or run makes
@@ -466,7 +486,8 @@ struct Launcher {
                 scratch.release();
             } catch (...) {
             }
-            cgroup.reset(); // the container's cgroup goes with it (_exit runs no destructor)
+            pasta.reset();  // a start that failed after it began (_exit runs no destructor)
+            cgroup.reset(); // the container's cgroup goes with it
             server.reset(); // a lazy image keeps what its run made local (lazy/store_layers.hpp)
             ::_exit(0);
         }
@@ -506,6 +527,8 @@ records::ContainerState container_record(const Prepared& p) {
     cs.anonymous_volumes = p.request.anonymous_volumes;
     cs.restart_policy = RestartPolicy::parse(p.request.restart).str();
     cs.healthcheck = p.healthcheck;
+    cs.network = p.network.name();
+    cs.ports = p.network.published;
     for (auto& b : p.options.binds) cs.user_mounts.push_back(b.destination);
     for (auto& t : p.options.tmpfs) cs.user_mounts.push_back(t.substr(0, t.find(':')));
     return cs;

@@ -3,6 +3,7 @@
 #include "engine/docker_flags.hpp"
 #include "engine/restart_policy.hpp"
 #include "gpu_vendors/all/backends.hpp"
+#include "network/mode.hpp"
 #include "runspec/mount_flag.hpp"
 #include "runtime/resources.hpp"
 #include "util/error.hpp"
@@ -15,38 +16,6 @@
 #include <unistd.h>
 
 namespace gantry::engine {
-
-namespace {
-
-// docker's -p [IP:][HOST:]CONTAINER[/PROTO]: a container in the host's network serves its ports
-// on the host as they are, so a port published to itself is accepted (with a note) and any
-// other mapping is refused: there is no port forwarding to do it.
-void check_publish(const std::string& p, bool network_none) {
-    if (network_none)
-        throw Error(Errc::usage, "-p " + p + ": a container with --network none has no network",
-                    "drop --network none (gantry uses the host's network) or -p");
-    std::string ports = p.substr(0, p.find('/'));
-    auto colon = ports.rfind(':');
-    std::string inside = ports.substr(colon == std::string::npos ? 0 : colon + 1);
-    std::string host = colon == std::string::npos ? "" : ports.substr(0, colon);
-    host = host.substr(host.rfind(':') == std::string::npos ? 0 : host.rfind(':') + 1); // no IP
-    if (inside.empty() || inside.find_first_not_of("0123456789-") != std::string::npos ||
-        host.find_first_not_of("0123456789-") != std::string::npos)
-        throw Error(Errc::usage, "invalid -p \"" + p + "\"",
-                    "use -p [IP:][HOST_PORT:]CONTAINER_PORT[/PROTOCOL], e.g. -p 8888:8888");
-    if (!host.empty() && host != inside)
-        throw Error(Errc::usage,
-                    "-p " + p + ": cannot publish container port " + inside + " as host port " +
-                        host +
-                        ": gantry runs containers in the host's network, with no port "
-                        "forwarding",
-                    "have the program listen on port " + host + " itself, or use -p " + inside +
-                        ":" + inside);
-    log::note("-p " + p + ": the container shares the host's network, so port " + inside +
-              " is served on the host as it is (-p is not needed)");
-}
-
-} // namespace
 
 void fold_apptainer_gpu_flags(RunRequest& r) {
     std::vector<std::string> given;
@@ -90,9 +59,12 @@ void check_flags(const RunRequest& r, runspec::RunOptions& o) {
                         "run it with -d (follow it with `gantry logs -f`), or start it without "
                         "-a");
     }
-    if (r.network != "host" && r.network != "none")
-        throw Error(Errc::usage, "unsupported --network \"" + r.network + "\"", "use host or none");
-    o.network_none = r.network == "none";
+    // the namespaces it needs; -p, -P, --expose, --add-host: engine/networks.hpp's plan_network
+    // "" (the config file's, which prepare reads): host, the early start's guess
+    const auto mode = network::parse_mode(r.network.empty() ? "host" : r.network, "--network");
+    o.network_none = mode == network::Mode::none;
+    // container: the spec's new one is replaced by the joined one (engine/networks.hpp)
+    o.network_private = mode == network::Mode::bridge || mode == network::Mode::container;
     if (r.ipc == "host")
         o.ipc_host = true;
     else if (r.ipc != "private" && r.ipc != "shareable")
@@ -120,7 +92,6 @@ void check_flags(const RunRequest& r, runspec::RunOptions& o) {
                         "the container uses the host's /dev/shm as it is: drop one of the two");
         o.shm_size = shm_size(r.shm_size);
     }
-    for (auto& p : r.publish) check_publish(p, o.network_none);
     // a vendor toolkit's runtime name (nvidia-docker's --runtime=nvidia) is gantry itself
     const auto runtimes = gpu_vendors::docker_runtimes();
     if (!r.runtime.empty() &&

@@ -14,7 +14,8 @@ namespace gantry::engine {
 // mean here: --gpus all with --gpu-vendor of that vendor.
 // Error(usage) naming the flags when they disagree with each other, --gpus or --gpu-vendor.
 void fold_apptainer_gpu_flags(RunRequest& r);
-// The flags checked before anything is started or read: --network, --ipc, --shm-size, -p,
+// The flags checked before anything is started or read: --network (the namespaces; the rest of
+// the network, engine/networks.hpp), --ipc, --shm-size,
 // --runtime, --userns, --security-opt and --write-warn. Fills what they decide into OPT.
 void check_flags(const RunRequest& r, runspec::RunOptions& opt);
 // The rest of the run options (command, entrypoint, env, binds, tmpfs, ulimits, capabilities,

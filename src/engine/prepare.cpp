@@ -50,9 +50,11 @@ std::string random_id() {
 
 // The flags, before anything is started or read.
 void check_request(Prepared& p) {
+    if (p.request.network.empty()) p.request.network = configured_network();
     const auto& r = p.request;
     p.write_warn = units::parse_size(r.write_warn, "--write-warn");
     check_flags(r, p.options);
+    p.network = plan_network(r);
     p.resources = resources(r);
 }
 
@@ -283,9 +285,16 @@ void mount_image_volumes(Prepared& p) {
 // the spec and for the GPU step.
 void build_spec(Prepared& p) {
     add_options(p.request, p.options);
+    // a container in a network of its own is named by its id, as docker's
+    if (p.network.mode == network::Mode::bridge && p.options.hostname.empty()) {
+        p.id = random_id();
+        p.options.hostname = p.id;
+    }
+    add_exposed_ports(p.network, p.request, p.view.image.config.raw);
     const auto& config = p.view.image.config.raw;
     p.options.environment = runspec::environment(config, p.options);
     p.spec = runspec::build(config, p.options, p.view.passwd);
+    join_container_network(p);
     p.spec.resources = runtime::to_linux_resources(p.resources); // inspect and bundles read them
     if (p.request.fake_root) {
         if (!p.spec.seccomp)
@@ -323,7 +332,7 @@ void check_cpu(Prepared& p) {
 void make_scratch(Prepared& p) {
     // `gantry start`: the container's own id and directory, its writable layer kept
     bool again = !p.request.container_id.empty();
-    p.id = again ? p.request.container_id : random_id();
+    p.id = again ? p.request.container_id : p.id.empty() ? random_id() : p.id;
     p.layer = writable_layer(p.request);
     p.scratch = std::make_unique<store::Scratch>(
         *p.store, p.id, p.layer.layer, p.view.image.manifest_digest, p.request.detach || again,
@@ -410,8 +419,13 @@ Prepared prepare_again(store::Store& store, RunRequest request, Caller caller,
     p.options.privileged_user = p.caller.real_root;
     p.spec = std::move(kept.spec);
     p.labels = std::move(kept.labels);
+    if (p.request.network.empty()) p.request.network = configured_network(); // as prepare
+    p.network = plan_network(p.request);
+    p.network.ports = std::move(kept.ports); // -P's too, as create found them
+    join_container_network(p);               // its process now, not create's
     reopen_root(p, kept);
     make_scratch(p);
+    write_network_files(p);
     return p;
 }
 
@@ -435,6 +449,7 @@ void prepare_request(Prepared& p, std::unique_ptr<runtime::EarlyStart> early) {
     build_spec(p);
     check_cpu(p);
     make_scratch(p);
+    write_network_files(p);
     add_gpus(p);
     add_cdi_devices(p);
     write_hook_bundle(p);

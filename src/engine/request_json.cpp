@@ -67,6 +67,9 @@ void request_fields(RunRequest& r, Visit&& v) {
     v("cap_add", r.cap_add);
     v("cap_drop", r.cap_drop);
     v("publish", r.publish);
+    v("publish_all", r.publish_all);
+    v("expose", r.expose);
+    v("add_hosts", r.add_hosts);
     v("gpus", r.gpus);
     v("driver_root", r.gpu_roots.driver_root);
     v("dev_root", r.gpu_roots.dev_root);

@@ -71,7 +71,10 @@ struct RunRequest {
     std::string write_warn = "1GiB"; // --write-warn: report writes above this size
 
     // Isolation and limits
-    std::string network = "host";         // host or none
+    // --network: host, none, bridge (docker's default, the Engine API's: a namespace of its
+    // own joined to the outside by pasta; engine/networks.hpp) or container:NAME. "": the config
+    // file's network, else host (prepare resolves it: configured_network)
+    std::string network;
     std::string ipc = "private";          // private (or shareable) or host
     std::string uts;                      // --uts: "" (its own) or host (the host's)
     std::string pid = "private";          // --pid: private or host (the host's PID namespace)
@@ -88,7 +91,13 @@ struct RunRequest {
     // seccomp filter, Charliecloud's seccomp mode), for package managers under one mapped id
     bool fake_root = false;
     std::vector<std::string> cap_add, cap_drop;
-    std::vector<std::string> publish; // -p: accepted only for a port published as itself
+    // -p [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO] (bridge: forwarded; host: only a port published
+    // as itself), -P (every exposed port on a free host port), --expose PORT[/PROTO], --add-host
+    // NAME:IP (IP may be host-gateway)
+    std::vector<std::string> publish;
+    bool publish_all = false;
+    std::vector<std::string> expose;
+    std::vector<std::string> add_hosts;
 
     // GPUs and devices
     std::optional<std::string> gpus; // --gpus (docker's syntax); unset: the image's contract

@@ -211,9 +211,10 @@ void api_cb_config(const json& body, engine::RunRequest& r, std::vector<std::str
         } else if (key == "ArgsEscaped") {
             if (!api_cb_default(v)) api_cb_refuse(f, v, "it is a Windows-only setting");
         } else if (key == "ExposedPorts") {
-            // a port exposed changes nothing on the host's network (docker's --network host
-            // ignores it too); publishing one is PortBindings' (-p, checked by run's rules)
+            // docker's --expose: what PublishAllPorts publishes beside the image's EXPOSE
             api_cb_object(v, f);
+            if (!v.is_null())
+                for (const auto& [port, e] : v.items()) r.expose.push_back(port);
         } else if (key == "Healthcheck") {
             api_cb_healthcheck(v, r);
         } else if (key == "Volumes") {
@@ -349,15 +350,18 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
         } else if (key == "AutoRemove") {
             r.rm = api_cb_bool(v, f);
         } else if (key == "NetworkMode") {
+            // docker's default is bridge (set before the body is read); NetworkDisabled wins
             auto mode = api_cb_string(v, f);
-            if (mode == "none")
-                r.network = "none";
-            else if (mode.empty() || mode == "default" || mode == "host")
-                r.network = r.network == "none" ? "none" : "host";
-            else
+            if (mode == "none" || mode == "host" || mode.starts_with("container:"))
+                r.network = r.network == "none" ? "none" : mode;
+            else if (!mode.empty() && mode != "default" && mode != "bridge")
                 api_cb_refuse(f, v,
-                              "gantry's containers use the host's network or none: give host "
-                              "or none");
+                              "user-defined networks are not served yet: give bridge (the "
+                              "default), host, none or container:NAME");
+        } else if (key == "PublishAllPorts") {
+            r.publish_all = api_cb_bool(v, f);
+        } else if (key == "ExtraHosts") {
+            r.add_hosts = api_cb_strings(v, f);
         } else if (key == "ConsoleSize") {
             if (v.is_null()) continue;
             if (!v.is_array() || v.size() != 2 || !v[0].is_number_unsigned() ||
@@ -538,10 +542,11 @@ void api_cb_networking(const json& nc) {
         api_cb_object(v, "NetworkingConfig.EndpointsConfig");
         if (v.is_null()) continue;
         for (const auto& [net, ep] : v.items())
-            if ((net != "default" && net != "host" && net != "none") || !api_cb_default(ep))
+            if ((net != "default" && net != "bridge" && net != "host" && net != "none") ||
+                !api_cb_default(ep))
                 api_cb_refuse("NetworkingConfig.EndpointsConfig." + net, ep,
-                              "gantry's containers use the host's network or none, with no "
-                              "endpoint settings");
+                              "user-defined networks and endpoint settings are not served yet: "
+                              "gantry's containers use bridge, host or none");
     }
 }
 
@@ -589,6 +594,7 @@ engine::RunRequest create_request(const nlohmann::json& body, const std::string&
     if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
     refuse_nul(body);
     engine::RunRequest r;
+    r.network = "bridge";    // docker's default for its clients (gantry run's is host)
     if (!platform.empty()) { // docker's `create --platform`: the run's --platform
         try {
             oci::Platform::parse(platform);

@@ -9,6 +9,7 @@
 #include "engine/removal.hpp"
 #include "engine_api/api.hpp"
 #include "engine_api/sessions.hpp"
+#include "network/ports.hpp"
 #include "records/events.hpp"
 #include "records/state.hpp"
 #include "store/images.hpp"
@@ -45,7 +46,7 @@ json api_ctr_row(const records::ContainerState& s, bool up) {
             {"ImageID", s.manifest},
             {"Command", command},
             {"Created", docker_model::epoch_of(s.created).value_or(0)},
-            {"Ports", json::array()},
+            {"Ports", up ? network::api_ports(s.ports) : json::array()},
             {"Labels", s.labels},
             {"State", docker_model::state_word(s, up)},
             {"Status", records::status_text(s, up)},

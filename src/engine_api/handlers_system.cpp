@@ -83,7 +83,9 @@ json api_sys_network(const std::string& name, const std::string& driver) {
 }
 
 json api_sys_networks() {
-    return json::array({api_sys_network("host", "host"), api_sys_network("none", "null")});
+    // bridge: each container's own namespace, connected by pasta (engine/networks.hpp)
+    return json::array({api_sys_network("bridge", "bridge"), api_sys_network("host", "host"),
+                        api_sys_network("none", "null")});
 }
 
 } // namespace
@@ -135,13 +137,13 @@ Response handle_system(const ServiceContext& ctx, const Request& r) {
                 return json_response(200, n);
         }
         return error_response(404, "network " + r.route.params.at("id") +
-                                       " not found: gantry's containers use the host's network "
-                                       "(host) or none");
+                                       " not found: gantry's networks are bridge, host and none "
+                                       "(user-defined networks are not served yet)");
     }
     case RouteId::network_create:
-        return error_response(501, "gantry cannot create networks: its containers use the host's "
-                                   "network (host) or none (--network none); drop the network "
-                                   "from the request, or use network_mode: host");
+        return error_response(501, "gantry cannot create networks yet: user-defined networks are "
+                                   "not served; its containers use bridge (the default: ports "
+                                   "published through pasta), host or none");
     default:
         return error_response(500, "internal error: no handler for " + r.route.endpoint);
     }

@@ -206,6 +206,9 @@ json to_json(const ContainerState& s) {
             {"stop_signal", s.stop_signal},
             {"stop_timeout", s.stop_timeout},
             {"startable", s.startable},
+            {"network", s.network},
+            {"ports", network::to_json(s.ports)},
+            {"network_helper", s.network_helper},
             {"spec", s.spec.to_json()}};
 }
 
@@ -236,6 +239,9 @@ ContainerState from_json(const json& j) {
     s.restart_delay_ms = j.value("restart_delay_ms", 0ll);
     s.stopped_by_user = j.value("stopped_by_user", false);
     if (auto h = j.find("healthcheck"); h != j.end() && h->is_object()) s.healthcheck = *h;
+    s.network = j.value("network", "");
+    if (auto p = j.find("ports"); p != j.end()) s.ports = network::ports_from_json(*p);
+    s.network_helper = j.value("network_helper", 0);
     if (auto l = j.find("labels"); l != j.end() && l->is_object())
         for (auto it = l->begin(); it != l->end(); ++it)
             if (it.value().is_string()) s.labels[it.key()] = it.value().get<std::string>();

@@ -5,6 +5,7 @@
 // decided by a lock its owner holds (create()), so no claim can mistake a live owner for debris.
 #pragma once
 
+#include "network/ports.hpp"
 #include "oci/runtime_spec.hpp"
 #include "util/lock.hpp"
 
@@ -67,6 +68,12 @@ struct ContainerState {
     // Its run request is kept (request.json in container_dir, engine/request_json.hpp): `gantry
     // start` starts it again. A "created" record without it is a crashed run's debris.
     bool startable = false;
+    // Its network (network/mode.hpp: "host", "none", "bridge"; "" in records made before
+    // networks: host, or none when the spec has a network namespace), the ports it publishes,
+    // and the user-mode stack's process serving them while it runs (network/pasta.hpp; 0: none)
+    std::string network;
+    std::vector<network::PortMapping> ports;
+    pid_t network_helper = 0;
     // gantry oci's (ocirt/container.hpp): the bundle, its root and its config.json as they were
     // at create (spec above is that config read), the container's cgroup
     // (runtime::ContainerCgroup::to_json(), null when none) and the recorded start of its lazy

@@ -286,7 +286,7 @@ std::vector<std::string> namespaces(const RunOptions& opt) {
     if (!opt.uts_host) ns.insert(ns.begin(), "uts");
     if (!opt.ipc_host) ns.insert(ns.begin(), "ipc");
     if (!opt.pid_host) ns.insert(ns.begin(), "pid");
-    if (opt.network_none) ns.push_back("network");
+    if (opt.network_none || opt.network_private) ns.push_back("network");
     return ns;
 }
 
@@ -420,7 +420,7 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
                "size=" + (opt.shm_size ? std::to_string(*opt.shm_size) : std::string("65536k"))}});
         s.mounts.push_back(M{"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}});
     }
-    if (opt.network_none)
+    if (opt.network_none || opt.network_private) // the namespace's owner may mount one
         s.mounts.push_back(M{"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}});
     else // sysfs can only be mounted by the owner of the network namespace: bind the host's
         s.mounts.push_back(M{"/sys", "bind", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"}});

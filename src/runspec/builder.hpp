@@ -45,9 +45,12 @@ struct RunOptions {
     std::vector<std::string> cap_add, cap_drop; // --cap-add / --cap-drop: SYS_PTRACE, ALL, ...
     std::vector<oci::DeviceNode> devices;       // --device HOST[:CONTAINER] (host_devices)
     bool network_none = false;                  // --network none
-    bool tty = false;                           // -t
-    bool seccomp = true;                        // --security-opt seccomp=unconfined turns it off
-    bool privileged_user = false;               // running as real root (full id mapping)
+    // --network bridge (or container:): a namespace not the host's (engine connects it, or
+    // joins another's)
+    bool network_private = false;
+    bool tty = false;             // -t
+    bool seccomp = true;          // --security-opt seccomp=unconfined turns it off
+    bool privileged_user = false; // running as real root (full id mapping)
     std::uint32_t host_uid = 0, host_gid = 0;
     // Id maps for the user namespace (empty: single-ID map of host_uid/host_gid, or identity
     // for privileged_user).

@@ -230,6 +230,9 @@ static int create_container(spank_t sp, const struct gs_step* s, char* out, size
      * the container shares it, so /proc/self is theirs as for any process */
     ARG("--pid");
     ARG("host");
+    /* the host's network whatever the config file makes gantry run's default: MPI and NCCL */
+    ARG("--network");
+    ARG("host");
     /* --no-container-remap-root: the user's own ids inside (gantry's --userns keep-id), else
      * root in the container's user namespace (gantry's default). A root job's is root's. */
     if (gs_args.remap_root == 0 && s->uid != 0) {

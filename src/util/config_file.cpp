@@ -42,8 +42,8 @@ yaml::Node parse(const std::string& text, const std::string& file, const std::st
     }
 }
 
-const char* const kKeys[5] = {"image_stores", "licence_check", "pull_policy", "registry_transfer",
-                              "store"};
+const char* const kKeys[6] = {"image_stores", "licence_check",     "network",
+                              "pull_policy",  "registry_transfer", "store"};
 
 void check_keys(const yaml::Node& doc, const std::string& file) {
     if (doc.kind == yaml::Node::Kind::null) return;
@@ -59,7 +59,7 @@ void check_keys(const yaml::Node& doc, const std::string& file) {
                         file + " line " + std::to_string(key.line) + ": unknown key \"" +
                             key.value + "\"",
                         "gantry's config file has the keys image_stores, licence_check, "
-                        "pull_policy, registry_transfer and store (see "
+                        "network, pull_policy, registry_transfer and store (see "
                         "/usr/share/doc/gantry/examples/config.yaml)");
     }
 }

@@ -297,7 +297,7 @@ def test_errors_are_dockers_json_and_the_service_keeps_serving(api):
     assert http(api, "GET", "/_ping")[2] == b"OK"
     assert http(api, "HEAD", "/_ping")[0] == 200
     nets = json.loads(http(api, "GET", "/networks")[2])
-    assert [n["Name"] for n in nets] == ["host", "none"]
+    assert [n["Name"] for n in nets] == ["bridge", "host", "none"]
     assert json.loads(http(api, "GET", "/volumes")[2])["Volumes"] == []
 
 

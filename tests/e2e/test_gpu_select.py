@@ -72,6 +72,15 @@ def test_gpus_flag_selects_exactly(ctx, lab, which):
         assert "driver_version: 550.127.05" in out and "cuda_driver_version: 12040" in out
 
 
+@pytest.mark.parametrize("net", ["bridge", "none"])
+def test_gpus_are_the_same_on_every_network(ctx, lab, net):
+    """Issue 75: a network namespace of the container's own (bridge: pasta's) changes nothing
+    of its GPUs: the same driver, nvidia-smi, nodes and libraries as in the host's network."""
+    host = lab.hosts["2"]
+    res = ctx.run(host, "--network", net, "--gpus", "all", "gt/cuda-probe:1", "sh", "-c", PROBE)
+    check_visible(res, host, *resolve(host.desc, all_=True), f"--network {net} as {ctx.who}")
+
+
 @pytest.mark.parametrize("which", ["1", "2", "8", "8-mig"])
 def test_gpus_flag_with_proc_discovery(ctx, lab, which):
     """Without NVML on the host side GPUs come from /proc/driver/nvidia; the container still

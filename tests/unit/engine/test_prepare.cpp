@@ -122,7 +122,7 @@ TEST(EnginePrepare, UserErrorsNameTheFlagAndLeaveNothing) {
     };
     std::vector<Case> cases = {
         {[](RunRequest& r) { r.image.clear(); }, Errc::invalid, "invalid image reference \"\""},
-        {[](RunRequest& r) { r.network = "bridge"; }, Errc::usage, "--network"},
+        {[](RunRequest& r) { r.network = "mynet"; }, Errc::unsupported, "--network mynet"},
         {[](RunRequest& r) { r.ipc = "container:x"; }, Errc::usage, "--ipc"},
         {[](RunRequest& r) {
              r.ipc = "host";

@@ -58,7 +58,7 @@ TEST(EngineApiCreateBody, TranslatesWhatDockersCliSends) {
     EXPECT_TRUE(r.tty);
     EXPECT_TRUE(r.interactive);
     EXPECT_TRUE(r.rm);
-    EXPECT_EQ(r.network, "host"); // docker's "default": gantry's, the host's
+    EXPECT_EQ(r.network, "bridge"); // docker's default for its clients (docs/networks.md)
     EXPECT_FALSE(r.init);
     EXPECT_TRUE(r.memory.empty());
 }
@@ -199,7 +199,8 @@ TEST(EngineApiCreateBody, RefusesFieldsGantryDoesNotHonourNamingThem) {
               std::string::npos);
     EXPECT_NE(refusal(with_host("Privileged", true)).find("HostConfig.Privileged"),
               std::string::npos);
-    EXPECT_NE(refusal(with_host("NetworkMode", "bridge")).find("host or none"), std::string::npos);
+    EXPECT_NE(refusal(with_host("NetworkMode", "mynet")).find("user-defined networks"),
+              std::string::npos);
     EXPECT_NE(refusal(with_host("RestartPolicy", {{"Name", "sometimes"}})).find("RestartPolicy"),
               std::string::npos);
     EXPECT_NE(refusal(with_host("RestartPolicy", {{"Name", "always"}, {"MaximumRetryCount", 2}}))

@@ -137,9 +137,10 @@ TEST(EngineApiDispatch, AnswersDockersErrorJson) {
     res = dispatch(ctx, r);
     ASSERT_EQ(res.status, 200);
     auto nets = json::parse(res.body);
-    ASSERT_EQ(nets.size(), 2u);
-    EXPECT_EQ(nets[0]["Name"], "host");
-    EXPECT_EQ(nets[1]["Name"], "none");
+    ASSERT_EQ(nets.size(), 3u);
+    EXPECT_EQ(nets[0]["Name"], "bridge");
+    EXPECT_EQ(nets[1]["Name"], "host");
+    EXPECT_EQ(nets[2]["Name"], "none");
 }
 
 TEST(EngineApiServer, ReadsSocketActivationAsSystemdPassesIt) {

@@ -1,0 +1,243 @@
+#!/usr/bin/python3
+"""Issue 75's network benchmark: a published port's throughput and a bridge container's start,
+gantry beside podman on the same machine, in alternated rounds; medians, spread and CPU time.
+
+  sudo bench/networks.py [--rounds N] [--gib G] [--gantry build/gantry]
+
+Start: `run --rm -p FREE:8080 IMAGE true` (the network made, the port bound, all of it torn
+down again), wall time and the command's CPU time (user + system of it and its children, pasta
+included), for gantry --network bridge (pasta), gantry --network host (no network to make:
+the floor) and podman (root: its bridge, CNI's bridge and portmap plugins on a veth pair).
+Throughput: a detached container runs a sink on port 8080; the host sends G GiB to
+its published port on 127.0.0.1 and waits until the container's end closes (a static
+program reading with 1 MiB reads: busybox's nc is the bottleneck otherwise); MB/s, and the CPU
+time of the user-mode stack (pasta's /proc/PID/stat) for gantry. Podman 4.3 (Debian 12's) has
+no pasta, so no peer runs the same user-mode stack: its root network is the kernel's.
+
+The image is the busybox sample (tests/fixtures/mkimage.py), loaded into a store and podman's
+under a name of this run, removed at the end."""
+import argparse
+import os
+import socket
+import statistics as st
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PODMAN_LIMITS = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
+# the container's end of the transfer: accept one connection, read it with 1 MiB reads (busybox's
+# nc reads in small pieces and is the bottleneck), close it, then wait to be removed
+SINK_C = r"""
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+int main(void) {
+    static char buf[1 << 20];
+    int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(8080);
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(s, (void *)&a, sizeof a) || listen(s, 1)) return 1;
+    int c = accept(s, 0, 0);
+    while (read(c, buf, sizeof buf) > 0) {
+    }
+    close(c);
+    pause(); /* alive until removed: its pasta's CPU time is read after the transfer */
+    return 0;
+}
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_of_children():
+    r = os.times()
+    return r.children_user + r.children_system
+
+
+def timed(argv):
+    """Wall and CPU seconds of ARGV until it exits: its output goes to files, not pipes (a
+    process it leaves running, such as rootless podman's, would hold a pipe open long after)."""
+    with tempfile.TemporaryFile() as err:
+        c0, t0 = cpu_of_children(), time.perf_counter()
+        p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=err)
+        wall, cpu = time.perf_counter() - t0, cpu_of_children() - c0
+        if p.returncode != 0:
+            err.seek(0)
+            sys.exit(f"{' '.join(argv)} failed: {err.read().decode(errors='replace')}")
+    return wall, cpu
+
+
+def send(port, nbytes):
+    """NBYTES to 127.0.0.1:PORT, then the wait for the server's close: seconds."""
+    chunk = b"\0" * (1 << 20)
+    deadline = time.time() + 30
+    while True:  # the container's nc listens shortly after its start returned
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=60)
+            break
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)
+    t0 = time.perf_counter()
+    left = nbytes
+    while left:
+        left -= s.send(chunk[:min(left, len(chunk))])
+    s.shutdown(socket.SHUT_WR)
+    while s.recv(65536):
+        pass
+    s.close()
+    return time.perf_counter() - t0
+
+
+STACKS = (b"pasta", b"passt.avx2", b"passt", b"slirp4netns", b"rootlessport",
+          b"rootlessport-child")
+
+
+def stack_cpu(container_pid, uid):
+    """CPU seconds of the user-mode stacks serving the container: pasta with CONTAINER_PID as
+    its argument (gantry's), or every slirp4netns and rootlessport process of UID (podman's
+    rootless: only this benchmark's run as that user)."""
+    hz, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            argv = open(f"/proc/{p}/cmdline", "rb").read().split(b"\0")
+            name = os.path.basename(argv[0])
+            if name not in STACKS:
+                continue
+            if name.startswith((b"pasta", b"passt")):
+                if str(container_pid).encode() not in argv:
+                    continue
+            elif uid == 0 or os.stat(f"/proc/{p}").st_uid != uid:
+                continue
+            f = open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(f[11]) + int(f[12])) / hz
+        except (OSError, IndexError):
+            continue
+    return total
+
+
+def summary(label, values, unit, fmt="{:.3f}"):
+    values = sorted(values)
+    return (f"{label:34} median {fmt.format(st.median(values))} {unit}  "
+            f"min {fmt.format(values[0])}  max {fmt.format(values[-1])}  n={len(values)}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--gib", type=float, default=1.0)
+    ap.add_argument("--gantry", default=str(ROOT / "build" / "gantry"))
+    ap.add_argument("--rootless-user", default="nobody",
+                    help="the user the rootless rows run as ('' for none)")
+    a = ap.parse_args()
+    nbytes = int(a.gib * (1 << 30))
+    # short paths: rootless podman's conmon sockets live under HOME, and a socket path past
+    # 108 bytes costs each run its 20 s exit timeout
+    tmp = Path(tempfile.mkdtemp(prefix="gnb", dir="/var/tmp"))
+    os.chmod(tmp, 0o755)
+    tag = f"localhost/netbench{os.getpid()}:latest"
+    sys.path.insert(0, str(ROOT / "tests"))
+    from fixtures import mkimage as mk
+    (tmp / "sink.c").write_text(SINK_C)
+    subprocess.run(["gcc", "-O2", "-static", "-o", str(tmp / "sink"), str(tmp / "sink.c")],
+                   check=True)
+    img = mk.busybox_image(extra_layers=[mk.Layer([mk.Entry.file(
+        "usr/bin/sink", (tmp / "sink").read_bytes(), mode=0o755)])])
+    mk.write_docker_archive(tmp / "bb.tar", [(img, [tag])])
+    os.chmod(tmp / "bb.tar", 0o644)
+    binary = tmp / "gantry"  # a copy the rootless user can execute
+    subprocess.run(["cp", a.gantry, str(binary)], check=True)
+    os.chmod(binary, 0o755)
+
+    # each setup: how it runs a command (root, or the rootless user with a home of its own)
+    setups = {"root": ([], {}, 0)}
+    if a.rootless_user:
+        import pwd
+        u = pwd.getpwnam(a.rootless_user)
+        home = tmp / "h"
+        (home / "run").mkdir(parents=True)
+        subprocess.run(["chown", "-R", f"{u.pw_uid}:{u.pw_gid}", str(home)], check=True)
+        env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(home / "run"), "PATH": "/usr/bin:/bin"}
+        setups["rootless"] = (["setpriv", f"--reuid={u.pw_uid}", f"--regid={u.pw_gid}",
+                               "--clear-groups", "env", *[f"{k}={v}" for k, v in env.items()]],
+                              env, u.pw_uid)
+    rows = {}  # label -> (start argv(port), detached argv(port, name), inspect, rm, uid)
+    for who, (prefix, env, uid) in setups.items():
+        store = tmp / f"store-{who}"
+        g = [*prefix, str(binary), "--root", str(store)]
+        pm = [*prefix, "podman"] + (PODMAN_LIMITS if who == "root" else [])
+        if who == "rootless":
+            subprocess.run(["mkdir", "-p", str(store)], check=True)
+            subprocess.run(["chown", str(uid), str(store)], check=True)
+        subprocess.run([*g, "load", str(tmp / "bb.tar")], check=True, capture_output=True)
+        subprocess.run([*prefix, "podman", "load", "-i", str(tmp / "bb.tar")], check=True,
+                       capture_output=True)
+        podman_net = "bridge (CNI)" if who == "root" else "slirp4netns+rootlessport"
+        rows[f"gantry {who} bridge (pasta)"] = (
+            lambda p, g=g: [*g, "run", "--rm", "--network", "bridge", "-p", f"{p}:8080", tag,
+                            "true"],
+            lambda p, n, g=g: [*g, "run", "-d", "--name", n, "--network", "bridge", "-p",
+                               f"{p}:8080", tag, "sink"],
+            lambda n, g=g: [*g, "inspect", "--format", "{{.State.Pid}}", n],
+            lambda n, g=g: [*g, "rm", "-f", n], uid)
+        rows[f"gantry {who} host"] = (lambda p, g=g: [*g, "run", "--rm", tag, "true"],
+                                      None, None, None, uid)
+        run = pm[:len(prefix) + 1] + ["run"] + pm[len(prefix) + 1:]
+        rows[f"podman {who} {podman_net}"] = (
+            lambda p, run=run: [*run, "--rm", "-p", f"{p}:8080", tag, "true"],
+            lambda p, n, run=run: [*run, "-d", "--name", n, "-p", f"{p}:8080", tag, "sink"],
+            lambda n, pre=prefix: [*pre, "podman", "inspect", "--format", "{{.State.Pid}}", n],
+            lambda n, pre=prefix: [*pre, "podman", "rm", "-f", "-t", "0", n], uid)
+    wall, cpu, thr, stack = {}, {}, {}, {}
+    try:
+        for label, (start, *_) in rows.items():  # a first run sets up what later ones reuse
+            timed(start(free_port()))  # (rootless podman's pause process)
+        for _ in range(a.rounds):
+            for label, (start, detached, inspect, rm, uid) in rows.items():  # alternated
+                w, c = timed(start(free_port()))
+                wall.setdefault(label, []).append(w)
+                cpu.setdefault(label, []).append(c)
+            for label, (start, detached, inspect, rm, uid) in rows.items():
+                if detached is None:
+                    continue
+                port, name = free_port(), f"netbench{os.getpid()}"
+                subprocess.run(detached(port, name), check=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+                try:
+                    pid = int(subprocess.run(inspect(name), check=True, capture_output=True,
+                                             text=True).stdout)
+                    c0 = stack_cpu(pid, uid)
+                    secs = send(port, nbytes)
+                    thr.setdefault(label, []).append(nbytes / secs / 1e6)
+                    stack.setdefault(label, []).append(stack_cpu(pid, uid) - c0)
+                finally:
+                    subprocess.run(rm(name), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    finally:
+        for who, (prefix, _, _) in setups.items():
+            subprocess.run([*prefix, "podman", "rmi", "-f", tag], capture_output=True)
+        subprocess.run(["rm", "-rf", str(tmp)])
+    print(f"start: run --rm -p FREE:8080 IMAGE true, {a.rounds} alternated rounds")
+    for k in rows:
+        print(summary(k, wall[k], "s"))
+        print(summary("  cpu (user+sys, children)", cpu[k], "s"))
+    print(f"throughput: {a.gib:g} GiB host -> 127.0.0.1:PORT -> the container's sink")
+    for k in thr:
+        print(summary(k, thr[k], "MB/s", "{:.0f}"))
+        print(summary("  user-mode stack's cpu in it", stack[k], "s"))
+
+
+if __name__ == "__main__":
+    main()

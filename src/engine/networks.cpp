@@ -1,0 +1,196 @@
+#include "engine/networks.hpp"
+
+#include "engine/engine.hpp"
+#include "records/state.hpp"
+#include "util/config_file.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/log.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace gantry::engine {
+
+namespace {
+
+// -p in the host's network: a container there serves its ports on the host as they are, so a
+// port published as itself is accepted (with a note) and any other mapping is refused: the
+// bridge network forwards ports.
+void check_host_publish(const std::string& p) {
+    const auto ports = network::parse_publish(p);
+    for (const auto& m : ports) {
+        if (m.host_port != 0 && m.host_port != m.container_port) {
+            const auto in = std::to_string(m.container_port), out = std::to_string(m.host_port);
+            throw Error(Errc::usage,
+                        "-p " + p + ": cannot publish container port " + in + " as host port " +
+                            out +
+                            " in the host's network (gantry run's default), where no port is "
+                            "forwarded",
+                        "add --network bridge (the container's own network, its ports "
+                        "forwarded), or use -p " +
+                            in + ":" + in + " and have the program listen on port " + out);
+        }
+    }
+    log::note("-p " + p + ": the container shares the host's network, so port " +
+              std::to_string(ports.front().container_port) +
+              " is served on the host as it is (-p is not needed; --network bridge forwards "
+              "ports)");
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+// The spec's bind of DESTINATION made to come from SOURCE, writable (the container's own copy,
+// as docker's), added when the host had no such file to bind.
+void bind_file(oci::RuntimeSpec& spec, const std::string& destination, const std::string& source) {
+    for (auto& m : spec.mounts)
+        if (m.destination == destination) {
+            m.source = source;
+            m.options = {"bind", "nosuid", "nodev", "noexec"};
+            return;
+        }
+    spec.mounts.push_back(
+        oci::Mount{destination, "bind", source, {"bind", "nosuid", "nodev", "noexec"}});
+}
+
+} // namespace
+
+std::string configured_network() {
+    std::string file;
+    yaml::Node doc = config_file::load(file, "it is YAML, e.g. `network: bridge`");
+    const yaml::Node* key = doc.kind == yaml::Node::Kind::map ? doc.find("network") : nullptr;
+    if (!key || key->kind == yaml::Node::Kind::null) return "host";
+    const std::string where = file + " line " + std::to_string(key->line) + ": network";
+    if (key->kind != yaml::Node::Kind::scalar ||
+        (key->value != "host" && key->value != "bridge" && key->value != "none"))
+        throw Error(Errc::invalid, where + " is not host, bridge or none",
+                    "write e.g. `network: bridge` (docs/networks.md)");
+    return key->value;
+}
+
+ContainerNetwork plan_network(const RunRequest& r) {
+    ContainerNetwork n;
+    n.mode = network::parse_mode(r.network, "--network");
+    for (auto& h : r.add_hosts) n.extra_hosts.push_back(network::parse_add_host(h));
+    if (n.mode == network::Mode::none && (!r.publish.empty() || r.publish_all))
+        throw Error(Errc::usage,
+                    std::string(r.publish_all ? "-P" : "-p " + r.publish.front()) +
+                        ": a container with --network none has no network to publish on",
+                    "drop --network none (--network bridge publishes ports), or -p");
+    if (n.mode == network::Mode::host) {
+        for (auto& p : r.publish) check_host_publish(p);
+        if (r.publish_all)
+            throw Error(Errc::usage,
+                        "-P: the host's network (gantry run's default) publishes nothing: the "
+                        "container's ports are the host's",
+                        "add --network bridge to publish the image's exposed ports");
+    }
+    if (n.mode == network::Mode::container) {
+        n.target = r.network.substr(std::string_view("container:").size());
+        if (!r.publish.empty() || r.publish_all || !r.add_hosts.empty())
+            throw Error(Errc::usage,
+                        std::string(!r.add_hosts.empty() ? "--add-host" : "-p") +
+                            " conflicts with --network " + r.network +
+                            ": the container shares that one's network and its files",
+                        "publish the ports, and add the hosts, on " + n.target);
+    }
+    if (n.mode == network::Mode::bridge)
+        for (auto& p : r.publish)
+            for (auto& m : network::parse_publish(p)) n.ports.push_back(m);
+    for (auto& e : r.expose) network::parse_exposed(e, "--expose");
+    return n;
+}
+
+void add_exposed_ports(ContainerNetwork& net, const RunRequest& r,
+                       const nlohmann::json& image_config) {
+    if (!r.publish_all || net.mode != network::Mode::bridge) return;
+    std::vector<network::PortMapping> exposed;
+    if (image_config.contains("config") && image_config["config"].is_object()) {
+        auto e = image_config["config"].find("ExposedPorts");
+        if (e != image_config["config"].end() && e->is_object())
+            for (auto& [key, v] : e->items())
+                for (auto& m : network::parse_exposed(key, "the image's ExposedPorts"))
+                    exposed.push_back(m);
+    }
+    for (auto& key : r.expose)
+        for (auto& m : network::parse_exposed(key, "--expose")) exposed.push_back(m);
+    for (auto& m : exposed) {
+        const bool published = std::ranges::any_of(net.ports, [&](const network::PortMapping& p) {
+            return p.container_port == m.container_port && p.protocol == m.protocol;
+        });
+        if (!published) net.ports.push_back(m);
+    }
+}
+
+void join_container_network(Prepared& p) {
+    auto& n = p.network;
+    if (n.mode != network::Mode::container) return;
+    auto target = records::StateDir().find(n.target);
+    if (!target)
+        throw Error(Errc::not_found, "--network container:" + n.target + ": no such container",
+                    "name a running container (gantry ps)");
+    if (!target->running())
+        throw Error(Errc::conflict,
+                    "--network container:" + n.target + ": the container is not running",
+                    "start it first: gantry start " + n.target);
+    n.joined = target->id;
+    auto& s = p.spec;
+    const std::string proc = "/proc/" + std::to_string(target->pid) + "/ns/";
+    std::erase(s.namespaces, "network");
+    std::erase(s.namespaces, "user");
+    s.namespace_paths["network"] = proc + "net";
+    s.namespace_paths["user"] = proc + "user";
+    s.uid_mappings = target->spec.uid_mappings;
+    s.gid_mappings = target->spec.gid_mappings;
+    // its hostname and files, as docker shares them (UTS stays the container's own)
+    s.hostname = target->spec.hostname;
+    for (auto& e : s.env)
+        if (e.starts_with("HOSTNAME=") && p.request.hostname.empty()) e = "HOSTNAME=" + s.hostname;
+    for (const char* f : {"/etc/hosts", "/etc/resolv.conf"})
+        for (const auto& m : target->spec.mounts)
+            if (m.destination == f) bind_file(s, f, m.source);
+}
+
+void write_network_files(Prepared& p) {
+    auto& n = p.network;
+    const bool own = n.mode == network::Mode::bridge;
+    if (!own && n.extra_hosts.empty()) return;
+    const auto dir = p.scratch->dir();
+    std::string hosts;
+    if (own) {
+        n.published = n.ports;
+        network::assign_host_ports(n.published);
+        const auto route = network::host_route();
+        hosts = network::hosts_file(p.spec.hostname, route.address, n.extra_hosts, route.gateway);
+        bool forward = false;
+        const std::string resolv =
+            network::resolv_conf(read_text("/etc/resolv.conf"), route.gateway, &forward);
+        n.dns_forward = forward ? route.gateway : "";
+        fs::write_atomic(dir / "resolv.conf", resolv, 0644, fs::Sync::volatile_only);
+        bind_file(p.spec, "/etc/resolv.conf", (dir / "resolv.conf").string());
+    } else {
+        // the host's own lines, then --add-host's; in the host's network the host is 127.0.0.1
+        hosts = read_text("/etc/hosts");
+        if (!hosts.empty() && hosts.back() != '\n') hosts += '\n';
+        for (auto& h : n.extra_hosts) {
+            if (h.ip == "host-gateway" && n.mode == network::Mode::none)
+                throw Error(Errc::usage,
+                            "--add-host " + h.name +
+                                ":host-gateway: a container with --network none has no way "
+                                "to the host",
+                            "use --network bridge or host");
+            hosts +=
+                (h.ip == "host-gateway" ? std::string("127.0.0.1") : h.ip) + "\t" + h.name + "\n";
+        }
+    }
+    fs::write_atomic(dir / "hosts", hosts, 0644, fs::Sync::volatile_only);
+    bind_file(p.spec, "/etc/hosts", (dir / "hosts").string());
+}
+
+} // namespace gantry::engine

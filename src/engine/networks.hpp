@@ -1,0 +1,64 @@
+// engine/networks: a run's network, from docker's flags to a connected namespace. The plan
+// (--network, -p, -P with the image's EXPOSE and --expose, --add-host) checked before anything
+// starts; at each start the host ports assigned, the container's /etc/hosts and /etc/resolv.conf
+// written into its directory and bound; and, once its process exists, its namespace joined to
+// the outside by the user-mode stack (network::Pasta), which the run stops when the container
+// has ended. host and none need no stack; host keeps the host's files, unless --add-host asks
+// for lines of its own.
+#pragma once
+
+#include "network/etc_files.hpp"
+#include "network/mode.hpp"
+#include "network/ports.hpp"
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace gantry::engine {
+
+struct RunRequest;
+struct Prepared;
+
+// gantry run's network when --network is not given: the config file's `network` (host, bridge
+// or none; Error(invalid) naming its line for another word), else host.
+std::string configured_network();
+
+struct ContainerNetwork {
+    network::Mode mode = network::Mode::host;
+    // bridge: the ports asked for (host port 0: any free one), and as this start publishes
+    // them, each host port assigned (write_network_files)
+    std::vector<network::PortMapping> ports, published;
+    std::vector<network::ExtraHost> extra_hosts;
+    std::string dns_forward; // the address resolv.conf names when the host's are loopback ones
+    std::string target;      // container: the container whose namespace it joins (as given)
+    std::string joined;      // and its id, once join_container_network found it running
+
+    // What a record and inspect call it: "host", "none", "bridge", "container:ID"
+    std::string name() const {
+        return mode == network::Mode::container ? "container:" + joined : network::mode_name(mode);
+    }
+};
+
+// R's flags: Error(usage) or Error(unsupported) naming the flag for what is not served (a
+// user-defined network, -p with --network none, a remapped port in the host's network).
+ContainerNetwork plan_network(const RunRequest& r);
+
+// -P: every port the image EXPOSEs (IMAGE_CONFIG, the config document) and --expose gives,
+// published on a free host port, unless -p publishes it already.
+void add_exposed_ports(ContainerNetwork& net, const RunRequest& r,
+                       const nlohmann::json& image_config);
+
+// At each start, once the container has its directory: host ports assigned, /etc/hosts and
+// /etc/resolv.conf written there (bridge, or --add-host) and the spec's binds of them pointed
+// at the copies.
+void write_network_files(Prepared& p);
+
+// --network container:NAME|ID: the spec joins the running container's network namespace and,
+// as it must to have a say over it, its user namespace (with its id maps), and shares its
+// hostname and its /etc/hosts and /etc/resolv.conf, as docker's container network mode does.
+// At each start (the container's process is another after a restart). Error(not_found) for no
+// such container, Error(conflict) for one that is not running.
+void join_container_network(Prepared& p);
+
+} // namespace gantry::engine
