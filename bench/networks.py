@@ -226,8 +226,13 @@ def main():
                 finally:
                     subprocess.run(rm(name), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     finally:
-        for who, (prefix, _, _) in setups.items():
-            subprocess.run([*prefix, "podman", "rmi", "-f", tag], capture_output=True)
+        for who, (prefix, env, _) in setups.items():
+            subprocess.run([*prefix, "podman", "rmi", "-f", tag], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            # rootless podman's pause process (it holds the user namespace) outlives every run
+            pause = Path(env.get("XDG_RUNTIME_DIR", "/nonexistent")) / "libpod/tmp/pause.pid"
+            if pause.exists():
+                subprocess.run(["kill", pause.read_text().strip()], capture_output=True)
         subprocess.run(["rm", "-rf", str(tmp)])
     print(f"start: run --rm -p FREE:8080 IMAGE true, {a.rounds} alternated rounds")
     for k in rows:

@@ -129,17 +129,29 @@ Response handle_system(const ServiceContext& ctx, const Request& r) {
     }
     case RouteId::networks_list:
         return json_response(200, api_sys_networks());
-    case RouteId::network_inspect: {
+    case RouteId::network_inspect:
+    case RouteId::network_delete:
+    case RouteId::network_connect:
+    case RouteId::network_disconnect: {
+        const std::string& want = r.route.params.at("id");
         for (auto& n : api_sys_networks()) {
-            const std::string& want = r.route.params.at("id");
             std::string id = n["Id"];
-            if (n["Name"] == want || (want.size() >= 1 && id.rfind(want, 0) == 0))
-                return json_response(200, n);
+            if (n["Name"] != want && id.rfind(want, 0) != 0) continue;
+            if (r.route.id == RouteId::network_inspect) return json_response(200, n);
+            if (r.route.id == RouteId::network_delete) // docker's words
+                return error_response(403, n["Name"].get<std::string>() +
+                                               " is a pre-defined network and cannot be removed");
+            return error_response(501, "connecting or disconnecting a container that exists is "
+                                       "not served yet: give its network when it is made "
+                                       "(--network, HostConfig.NetworkMode)");
         }
-        return error_response(404, "network " + r.route.params.at("id") +
+        // a missing network is a 404, as docker's (compose's `down` takes it as removed)
+        return error_response(404, "network " + want +
                                        " not found: gantry's networks are bridge, host and none "
                                        "(user-defined networks are not served yet)");
     }
+    case RouteId::networks_prune: // no user-defined network exists to remove
+        return json_response(200, json{{"NetworksDeleted", json::array()}});
     case RouteId::network_create:
         return error_response(501, "gantry cannot create networks yet: user-defined networks are "
                                    "not served; its containers use bridge (the default: ports "

@@ -64,6 +64,10 @@ constexpr ApiReqPattern kApiReqServed[] = {
     {"GET", "/networks", RouteId::networks_list},
     {"GET", "/networks/{id}", RouteId::network_inspect},
     {"POST", "/networks/create", RouteId::network_create},
+    {"DELETE", "/networks/{id}", RouteId::network_delete},
+    {"POST", "/networks/{id}/connect", RouteId::network_connect},
+    {"POST", "/networks/{id}/disconnect", RouteId::network_disconnect},
+    {"POST", "/networks/prune", RouteId::networks_prune},
     {"GET", "/volumes", RouteId::volumes_list},
     {"POST", "/images/create", RouteId::image_create},
     {"POST", "/images/load", RouteId::images_load},
@@ -94,10 +98,6 @@ constexpr ApiReqPattern kApiReqNotYet[] = {
     {"GET", "/system/df", RouteId::not_yet},
     {"POST", "/auth", RouteId::not_yet},
     {"GET", "/distribution/{name*}/json", RouteId::not_yet},
-    {"DELETE", "/networks/{id}", RouteId::not_yet},
-    {"POST", "/networks/{id}/connect", RouteId::not_yet},
-    {"POST", "/networks/{id}/disconnect", RouteId::not_yet},
-    {"POST", "/networks/prune", RouteId::not_yet},
     {"POST", "/session", RouteId::not_yet},
 };
 

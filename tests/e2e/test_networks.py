@@ -379,6 +379,17 @@ def test_compose_publishes_ports_through_the_engine_api(tmp_path, gantry_bin, pe
         assert "hostgw" in g.run("exec", name, "cat", "/etc/hosts").out
         tool("docker-compose", "down", "-t", "1")
         await_gone(helpers[0])
+        # the network endpoints compose's down and docker's CLI use: a missing network is a
+        # 404 (removed, for compose), a pre-defined one cannot be removed, prune removes none
+        r = subprocess.run([DOCKERS[0], "network", "rm", f"{project}_default"],
+                           capture_output=True, text=True, env=env, timeout=60)
+        assert r.returncode != 0 and "No such network" in r.stderr, r  # the CLI reads a 404
+        r = subprocess.run([DOCKERS[0], "network", "rm", "bridge"], capture_output=True,
+                           text=True, env=env, timeout=60)
+        assert "pre-defined network and cannot be removed" in r.stderr, r
+        assert tool(DOCKERS[0], "network", "prune", "-f") == ""
+        assert tool(DOCKERS[0], "network", "ls", "--format", "{{.Name}}").split() == [
+            "bridge", "host", "none"]
     finally:
         subprocess.run(["docker-compose", "down", "-t", "1"], capture_output=True, env=env,
                        cwd=tmp_path / "proj", timeout=120)
