@@ -257,7 +257,10 @@ void read_image(Prepared& p) {
     } else {
         read_pulled_image(p, policy == PullPolicy::lazy ? PullPolicy::never : policy);
     }
-    if (p.request.apptainer_test) apply_apptainer(p.view, p.request, nullptr, ""); // any image
+    // any other image (a store image, an unpacked squashfs file): a squashfs file's was applied
+    // with its facts above
+    if ((p.request.apptainer_test || !p.request.apptainer_action.empty()) && !p.sqsh)
+        apply_apptainer(p.view, p.request, nullptr, "");
     check_platform(p.request.image, p.view.image.config.platform, p.request.platform);
 }
 
