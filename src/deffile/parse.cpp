@@ -101,8 +101,9 @@ class Parser {
             throw Error(Errc::invalid, file_ + ": no Bootstrap: line",
                         "a definition file starts with `Bootstrap: docker` and `From: IMAGE`");
         std::vector<std::pair<std::string, int>> names;
-        for (const auto& s : def_.stages) {
+        for (auto& s : def_.stages) {
             check_stage(s);
+            merge_repeated(s);
             std::string name = text::lower(s.value("stage"));
             if (name.empty()) continue;
             for (const auto& [other, line] : names)
@@ -238,11 +239,28 @@ class Parser {
             fail(Errc::invalid, file_, st.header.at("stage").line,
                  "invalid stage name " + shown(st.value("stage")),
                  "a stage name starts with a letter and holds letters, digits, '_', '-', '.'");
-        std::map<std::string, int> seen;
-        for (const auto& s : st.sections) check_section(s, seen);
+        for (const auto& s : st.sections) check_section(s);
     }
 
-    void check_section(const Section& s, std::map<std::string, int>& seen) {
+    // Apptainer's parser (pkg/build/types/parser/deffile.go, parseTokenSection): a section
+    // written again is appended to the first of its name (HPC Container Maker writes four
+    // %post), the later arguments winning where given; %files sections stay apart
+    static void merge_repeated(Stage& st) {
+        std::vector<Section> merged;
+        for (auto& s : st.sections) {
+            auto first = std::find_if(merged.begin(), merged.end(),
+                                      [&](const Section& m) { return m.name == s.name; });
+            if (s.name == "files" || first == merged.end()) {
+                merged.push_back(std::move(s));
+                continue;
+            }
+            first->body += s.body;
+            if (!s.args.empty()) first->args = s.args;
+        }
+        st.sections = std::move(merged);
+    }
+
+    void check_section(const Section& s) {
         const std::string name = "%" + shown(s.name);
         if (!deffile_in(kSections, s.name))
             fail(Errc::invalid, file_, s.line, "unknown section " + name,
@@ -257,14 +275,6 @@ class Parser {
             fail(Errc::unsupported, file_, s.line, name + ": SCIF apps are not supported by gantry",
                  "install the app in %post and choose it with the command (gantry run IMAGE "
                  "CMD)");
-        if (s.name != "files") {
-            if (auto it = seen.find(s.name); it != seen.end())
-                fail(Errc::invalid, file_, s.line,
-                     name + " is written twice in this stage (first at line " +
-                         std::to_string(it->second) + ")",
-                     "merge the two sections into one");
-            seen[s.name] = s.line;
-        }
         std::string args = strip_comment(s.args);
         if (args.empty()) return;
         if (s.name == "files") {
