@@ -26,6 +26,11 @@ std::string docker_ref(const std::string& source, const std::string& verb) {
                              "speak",
                     "share SIFs through an OCI registry with oras://REGISTRY/REPO:TAG, or pull "
                     "docker://REF");
+    if (source.starts_with("oras://"))
+        throw Error(Errc::usage,
+                    "gantry apptainer " + verb + " " + source +
+                        ": oras:// holds a SIF, not an image to " + verb + " from",
+                    "gantry apptainer pull FILE.sif " + source);
     auto scheme = source.find("://");
     throw Error(Errc::usage,
                 "gantry apptainer " + verb + " " + source + ": " +
@@ -35,16 +40,22 @@ std::string docker_ref(const std::string& source, const std::string& verb) {
                 "give docker://REF (a registry image)");
 }
 
-std::vector<std::string> pull_line(std::string output, const std::string& source, bool force) {
-    std::string ref = docker_ref(source, "pull");
-    if (output.empty()) output = pull_file_name(ref);
+std::string oras_ref(const std::string& source) {
+    return source.starts_with("oras://") ? source.substr(7) : std::string();
+}
+
+void refuse_existing(const std::string& output, bool force) {
     std::error_code ec;
     if (!force && fs::stdfs::exists(output, ec))
         throw Error(Errc::conflict,
-                    "Image file already exists: \"" + output +
-                        "\" - will not "
-                        "overwrite",
+                    "Image file already exists: \"" + output + "\" - will not overwrite",
                     "--force replaces it");
+}
+
+std::vector<std::string> pull_line(std::string output, const std::string& source, bool force) {
+    std::string ref = docker_ref(source, "pull");
+    if (output.empty()) output = pull_file_name(ref);
+    refuse_existing(output, force);
     return {"pull", ref, "--format", "sif", "-o", output};
 }
 

@@ -13,11 +13,17 @@ namespace gantry::apptainer {
 // component, '_', the tag ("latest" when none), ".sif" (alpine -> alpine_latest.sif).
 std::string pull_file_name(const std::string& ref);
 
-// REF of a "docker://REF" source; Error(usage) naming the scheme for library://, shub://,
-// oras:// (until gantry speaks it: ORAS_OK) and anything else.
+// REF of a "docker://REF" source; Error(usage) naming the scheme for library:// (with a
+// sentence naming oras://), oras:// (ORAS sources are oras_ref's), shub:// and anything else.
 std::string docker_ref(const std::string& source, const std::string& verb);
 
-// `apptainer pull [OUTPUT] SOURCE`: gantry's pull line (OUTPUT "": pull_file_name). An
+// REF of an "oras://REF" source, else "".
+std::string oras_ref(const std::string& source);
+
+// Apptainer's refusal of an existing OUTPUT (Error(conflict)) unless FORCE.
+void refuse_existing(const std::string& output, bool force);
+
+// `apptainer pull [OUTPUT] docker://REF`: gantry's pull line (OUTPUT "": pull_file_name). An
 // existing OUTPUT is refused (Error(conflict)) unless FORCE, as Apptainer's.
 std::vector<std::string> pull_line(std::string output, const std::string& source, bool force);
 

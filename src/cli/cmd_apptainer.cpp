@@ -10,6 +10,7 @@
 #include "engine/engine.hpp"
 #include "engine/exec.hpp"
 #include "engine/options.hpp"
+#include "registry/oras.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
 
@@ -227,16 +228,27 @@ void register_apptainer_images(CLI::App& parent, Context& ctx) {
         std::vector<std::string> operands, keys, build_args;
         std::string key;
         bool force = false, notest = false, sandbox = false, fakeroot = false, legacy = false,
-             json = false;
+             json = false, no_https = false;
     };
     auto o = std::make_shared<ImageFlags>();
     auto* pull = parent.add_subcommand("pull", "gantry pull REF --format sif: docker://REF as "
                                                "a SIF ([OUTPUT.sif] SOURCE)");
     pull->add_option("operands", o->operands, "[OUTPUT.sif] docker://REF")->expected(1, 2);
     pull->add_flag("-F,--force", o->force, "Replace OUTPUT.sif");
+    pull->add_flag("--no-https", o->no_https, "Plain http (and no TLS check) for oras://");
     pull->callback([&ctx, o] {
         ctx.action = [&ctx, o]() -> int {
             auto& w = o->operands;
+            if (auto ref = apptainer::oras_ref(w.back()); !ref.empty()) {
+                // a SIF artifact (registry/oras.hpp): pulled here, no gantry command has it
+                std::string out = w.size() == 2 ? w[0] : apptainer::pull_file_name(ref);
+                apptainer::refuse_existing(out, o->force);
+                registry::ClientOptions co;
+                if (o->no_https) co.tls_verify = false;
+                auto r = registry::oras_pull(ref, out, co);
+                log::note("pulled " + r.ref + " (" + r.manifest.str() + ") to " + out);
+                return 0;
+            }
             apptainer_delegate(ctx,
                                apptainer::pull_line(w.size() == 2 ? w[0] : "", w.back(), o->force));
         };
@@ -282,15 +294,25 @@ void register_apptainer_images(CLI::App& parent, Context& ctx) {
             apptainer_delegate(ctx, apptainer::sign_line(o->operands[0], o->key));
         };
     });
-    auto* push = parent.add_subcommand("push", "Refused for now: oras:// is not spoken yet");
+    auto* push = parent.add_subcommand("push", "A SIF to an OCI registry as an ORAS artifact "
+                                               "(FILE.sif oras://REGISTRY/REPO:TAG)");
     push->add_option("operands", o->operands, "FILE.sif oras://REGISTRY/REPO:TAG")->expected(2);
+    push->add_flag("--no-https", o->no_https, "Plain http (and no TLS check)");
     push->callback([&ctx, o] {
         ctx.action = [o]() -> int {
-            apptainer::docker_ref(o->operands[1], "push");
-            throw Error(Errc::usage,
-                        "push of docker:// is not Apptainer's: it pushes SIFs to "
-                        "oras:// or library://",
-                        "gantry push IMAGE pushes a store image");
+            auto ref = apptainer::oras_ref(o->operands[1]);
+            if (ref.empty()) {
+                apptainer::docker_ref(o->operands[1], "push"); // library://: names oras://
+                throw Error(Errc::usage,
+                            "push " + o->operands[1] + ": Apptainer pushes SIFs to oras://",
+                            "gantry apptainer push FILE.sif oras://REGISTRY/REPO:TAG; gantry "
+                            "push IMAGE pushes a store image");
+            }
+            registry::ClientOptions co;
+            if (o->no_https) co.tls_verify = false;
+            auto r = registry::oras_push(o->operands[0], ref, co);
+            log::note("pushed " + o->operands[0] + " to " + r.ref + " (" + r.manifest.str() + ")");
+            return 0;
         };
     });
 }

@@ -11,11 +11,12 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import GANTRY, NOBODY, Gantry, gantry_copy, need_tool
+from conftest import GANTRY, NOBODY, need_tool
 
 RUNSCRIPT = 'echo "runscript $GREETING args: $*"'
 STARTSCRIPT = 'echo "started $APPTAINER_INSTANCE $*" > "$1/started"; exec sleep 600'
@@ -299,3 +300,50 @@ def test_rootless_identity_fakeroot_and_the_apptainer_name(rootless, sif, fuse_o
                        cwd=rootless.base, env={**rootless.environ(), "HOME": str(home)},
                        capture_output=True, text=True, timeout=120)
     assert (r.returncode, r.stdout) == (0, "runscript hello args: z\n"), r.stderr
+
+
+def test_oras_round_trip_with_apptainers_media_types(g, sif, places, mk, tmp_path):
+    # `apptainer push x.sif oras://...` and `pull oras://...` against a local registry: the
+    # manifest Apptainer's ORAS client writes (internal/pkg/client/oras/image.go)
+    need_tool("docker-registry")
+    need_tool("skopeo")
+    from fixtures.registry.harness import Registry
+    from registry_common import publish
+    reg = Registry(tmp_path / "reg").start()
+    try:
+        ref = f"oras://{reg.addr}/lab/app:1.0"
+        apptainer(g, places, "push", "--no-https", sif, ref)
+        req = urllib.request.Request(f"http://{reg.addr}/v2/lab/app/manifests/1.0", headers={
+            "Accept": "application/vnd.oci.image.manifest.v1+json"})
+        m = json.loads(urllib.request.urlopen(req, timeout=30).read())
+        assert m["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+        assert m["config"]["mediaType"] == "application/vnd.sylabs.sif.config.v1+json"
+        assert m["config"]["size"] == 2  # the empty JSON object {}
+        [layer] = m["layers"]
+        assert layer["mediaType"] == "application/vnd.sylabs.sif.layer.v1.sif"
+        assert layer["annotations"] == {"org.opencontainers.image.title": "app.sif"}
+        assert layer["size"] == sif.stat().st_size
+        out = places["cwd"] / "pulled.sif"
+        apptainer(g, places, "pull", "--no-https", out, ref)
+        assert out.read_bytes() == sif.read_bytes()
+        assert apptainer(g, places, "run", out, "back").stdout == "runscript hello args: back\n"
+        # an existing file stays unless --force; the default name is NAME_TAG.sif
+        r = apptainer(g, places, "pull", "--no-https", out, ref, check=False)
+        assert r.returncode == 5 and "already exists" in r.stderr
+        apptainer(g, places, "pull", "--no-https", ref)
+        assert (places["cwd"] / "app_1.0.sif").read_bytes() == sif.read_bytes()
+        # a registry image is no SIF artifact: refused naming its layer's media type
+        publish(mk, tmp_path, f"{reg.addr}/lab/img:1")
+        r = apptainer(g, places, "pull", "--no-https", places["cwd"] / "x.sif",
+                      f"oras://{reg.addr}/lab/img:1", check=False)
+        assert r.returncode == 4 and "invalid layer media type" in r.stderr, r.stderr
+        # the site's policy.json applies as to an image's pull
+        policy = tmp_path / "policy.json"
+        policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}],
+                                      "transports": {"docker": {f"{reg.addr}/lab": [
+                                          {"type": "reject"}]}}}))
+        r = apptainer(g, places, "pull", "--no-https", "--force", out, ref,
+                      env={"CONTAINERS_POLICY_JSON": str(policy)}, check=False)
+        assert r.returncode == 11, r.stderr
+    finally:
+        reg.stop()

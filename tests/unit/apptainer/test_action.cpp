@@ -45,7 +45,7 @@ apptainer::Host host_of(const Dirs& d, const std::string& cwd) {
     h.home = (d.base / "home").string();
     h.cwd = cwd;
     h.environ = {"HOME=" + h.home,     "PATH=/host/bin", "FOO=1",
-                 "LD_LIBRARY_PATH=/x", "TERM=xterm",     "APPTAINER_BIND=/srv",
+                 "LD_LIBRARY_PATH=/x", "TERM=xterm",     "APPTAINER_BIND=/data",
                  "APPTAINERENV_BAR=2", "http_proxy=p"};
     return h;
 }
@@ -80,7 +80,7 @@ TEST(ApptainerAction, DefaultsBindHomeTmpDevAndTheWorkingDirectory) {
     EXPECT_TRUE(has(r.volumes, "/tmp:/tmp"));
     EXPECT_TRUE(has(r.volumes, h.home + ":" + h.home));
     EXPECT_TRUE(has(r.volumes, "/srv/project:/srv/project"));
-    EXPECT_TRUE(has(r.volumes, "/srv:/srv")); // APPTAINER_BIND
+    EXPECT_TRUE(has(r.volumes, "/data:/data")); // APPTAINER_BIND
     EXPECT_EQ(r.workdir, "/srv/project");
     EXPECT_EQ(r.userns, "keep-id");
     EXPECT_EQ((std::vector<std::string>{r.pid, r.ipc, r.uts, r.network}),
