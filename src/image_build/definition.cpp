@@ -117,16 +117,25 @@ class Translation {
         }
         for (const auto& fc : deffile::file_copies(s, opt_.file)) {
             std::string src = fc.src, dst = fc.dst;
+            std::string host_context; // a source outside the context: its directory's
             if (!from_stage && src.starts_with("/")) {
-                auto rel = stdfs::path(src).lexically_normal().lexically_relative(opt_.context);
-                if (rel.empty() || rel.string().starts_with(".."))
-                    def_fail(opt_, fc.line,
-                             "%files source " + src + " lies outside the build context " +
-                                 opt_.context.string(),
-                             "gantry reads %files from the build context (the current "
-                             "directory, or CONTEXT): give one that holds it, e.g. "
-                             "gantry build -f FILE.def DIR");
-                src = rel.string();
+                auto norm = stdfs::path(src).lexically_normal();
+                auto rel = norm.lexically_relative(opt_.context);
+                if (rel.empty() || rel.string().starts_with("..")) {
+                    // Apptainer copies %files from any host path the user can read: the
+                    // source's directory becomes a named context of its own
+                    if (has_glob(norm.parent_path().string()) || norm.filename().empty())
+                        def_fail(opt_, fc.line,
+                                 "%files source " + src +
+                                     ": a pattern outside the build "
+                                     "context may match in its last part only",
+                                 "name the directory, or copy from the build context");
+                    host_context = "gantry-def-host-" + std::to_string(out_.contexts.size());
+                    out_.contexts[host_context] = norm.parent_path().string();
+                    src = norm.filename().string();
+                } else {
+                    src = rel.string();
+                }
             }
             if (dst.empty()) {
                 if (has_glob(fc.src))
@@ -138,6 +147,7 @@ class Translation {
             std::vector<std::string> words = {def_literal(src), def_literal(dst)};
             auto ins = def_json("COPY", fc.line, words);
             if (from_stage) ins.flags.push_back({"from", from, true});
+            if (!host_context.empty()) ins.flags.push_back({"from", host_context, true});
             add(std::move(ins));
         }
     }

@@ -112,13 +112,17 @@ def test_repeated_sections_are_concatenated(bb):
     # HPC Container Maker's output: one %post per building block, concatenated as Apptainer's
     # parser does; built and run through `gantry apptainer` (build delegates to gantry build)
     g, tmp = bb
+    # and %files from a host path outside the build context (the working directory), as
+    # Apptainer reads them
+    (tmp / "host.txt").write_text("from the host\n")
     d = tmp / "hpccm.def"
     d.write_text("Bootstrap: docker\nFrom: sample:latest\n%post\n  echo one > /a\n"
                  "%environment\n  export A=1\n%post\n  echo two >> /a\n%post\n  cat /a > /b\n"
-                 "%runscript\n  cat /b; echo \"A=$A\"\n")
+                 f"%files\n  {tmp}/host.txt /opt/host.txt\n"
+                 "%runscript\n  cat /b /opt/host.txt; echo \"A=$A\"\n")
     out = tmp / "hpccm.sif"
     g.run("apptainer", "build", out, d)
-    assert g.run("apptainer", "run", out).out == "one\ntwo\nA=1\n"
+    assert g.run("apptainer", "run", out).out == "one\ntwo\nfrom the host\nA=1\n"
     assert "already exists" in g.fail("apptainer", "build", out, d, code=5).err
 
 
