@@ -13,8 +13,8 @@ constexpr std::string_view kSections[] = {
     "help",        "files",     "labels",  "environment", "post",       "runscript", "test",
     "startscript", "arguments", "setup",   "pre",         "appinstall", "applabels", "appfiles",
     "appenv",      "apptest",   "apphelp", "apprun",      "appstart"};
-constexpr std::string_view kAgents[] = {"docker",         "docker-daemon", "oci",    "oci-archive",
-                                        "docker-archive", "localimage",    "scratch"};
+constexpr std::string_view kAgents[] = {"docker",         "docker-daemon", "oci",  "oci-archive",
+                                        "docker-archive", "localimage",    "oras", "scratch"};
 // what Apptainer's parser also accepts (validHeaders), refused here by name
 constexpr std::string_view kApptainerHeaders[] = {
     "includecmd",  "mirrorurl", "updateurl",    "osversion", "include", "library",
@@ -221,12 +221,13 @@ class Parser {
         int bl = st.header.count("bootstrap") ? st.header.at("bootstrap").line : st.line;
         if (agent.empty())
             fail(Errc::invalid, file_, bl, "Bootstrap: names no agent",
-                 "write `Bootstrap: docker` (or docker-daemon, oci, localimage, scratch)");
+                 "write `Bootstrap: docker` (or docker-daemon, oci, localimage, oras, scratch)");
         if (!deffile_in(kAgents, agent))
             fail(Errc::unsupported, file_, bl,
                  "the bootstrap agent " + shown(agent) + " is not supported by gantry",
                  "use Bootstrap: docker (a registry image), docker-daemon (a store image), "
-                 "localimage (a .sif or .sqsh file), oci, oci-archive, docker-archive (a "
+                 "localimage (a .sif or .sqsh file), oras (a SIF in a registry), oci, "
+                 "oci-archive, docker-archive (a "
                  "layout or archive) or scratch");
         bool has_from = !st.value("from").empty();
         if (agent == "scratch" && st.header.count("from"))

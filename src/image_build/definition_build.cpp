@@ -6,6 +6,7 @@
 #include "engine/squashfs.hpp"
 #include "image_build/definition.hpp"
 #include "image_build/options.hpp"
+#include "registry/oras.hpp"
 #include "sqsh/load.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
@@ -41,6 +42,27 @@ std::string definition_base(store::Store& store, const deffile::Stage& st,
                             from + " (or gantry load), or use Bootstrap: docker");
         }
         return from;
+    }
+    if (agent == "oras") {
+        // a SIF artifact (registry/oras.hpp), pulled into the store's tmp, loaded as a
+        // localimage is, then removed
+        from = strip_scheme(from, "oras://");
+        auto tmp = store.tmp_dir() / ("oras-" + fs::unique_name() + ".sif");
+        struct Remove {
+            stdfs::path p;
+            ~Remove() {
+                std::error_code ec;
+                stdfs::remove(p, ec);
+            }
+        } remove{tmp};
+        try {
+            registry::oras_pull(from, tmp.string(), {});
+        } catch (const Error& e) {
+            throw Error(e.code(), at + "Bootstrap: oras: " + e.message(), e.hint());
+        }
+        auto r = sqsh::load(store, tmp.string(), "", running_as_real_root(),
+                            engine::squashfs_confinement());
+        return r.config.str();
     }
     if (agent == "localimage") {
         if (stdfs::is_directory(from))

@@ -332,6 +332,15 @@ def test_oras_round_trip_with_apptainers_media_types(g, sif, places, mk, tmp_pat
         assert r.returncode == 5 and "already exists" in r.stderr
         apptainer(g, places, "pull", "--no-https", ref)
         assert (places["cwd"] / "app_1.0.sif").read_bytes() == sif.read_bytes()
+        # Bootstrap: oras builds on the pushed SIF (registries.conf lets it speak plain http)
+        conf = tmp_path / "registries.conf"
+        conf.write_text(f'[[registry]]\nlocation = "{reg.addr}"\ninsecure = true\n')
+        d = places["cwd"] / "on-oras.def"
+        d.write_text(f"Bootstrap: oras\nFrom: {reg.addr}/lab/app:1.0\n"
+                     "%post\n  echo built > /built\n%runscript\n  cat /built\n")
+        built = places["cwd"] / "on-oras.sif"
+        apptainer(g, places, "build", built, d, env={"CONTAINERS_REGISTRIES_CONF": str(conf)})
+        assert apptainer(g, places, "run", built).stdout == "built\n"
         # a registry image is no SIF artifact: refused naming its layer's media type
         publish(mk, tmp_path, f"{reg.addr}/lab/img:1")
         r = apptainer(g, places, "pull", "--no-https", places["cwd"] / "x.sif",
