@@ -196,12 +196,13 @@ class Translation {
             for (const auto& [k, v] : deffile::labels(*l, opt_.file)) doc[k] = v;
             files.emplace_back("labels.json", doc.dump(4) + "\n");
         }
+        if (!opt_.text.empty()) files.emplace_back("Singularity", opt_.text);
         if (files.empty()) return;
         auto root = opt_.meta_dir / ("stage-" + std::to_string(index));
         for (const auto& [path, content] : files) {
             auto p = root / ".singularity.d" / path;
             stdfs::create_directories(p.parent_path());
-            bool exec = path != "runscript.help" && path != "labels.json";
+            bool exec = path != "runscript.help" && path != "labels.json" && path != "Singularity";
             fs::write_atomic(p, content, exec ? 0755 : 0644, fs::Sync::volatile_only);
         }
         std::string name = "gantry-def-meta-" + std::to_string(index);

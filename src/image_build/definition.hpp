@@ -39,6 +39,9 @@ struct DefinitionOptions {
     std::filesystem::path context;  // absolute: where %files sources are read
     std::filesystem::path meta_dir; // an empty directory for the /.singularity.d files
     bool test = true;               // run %test at the end (false: --notest)
+    // the definition file as written: /.singularity.d/Singularity of each stage's image, as
+    // Apptainer's build writes it (internal/pkg/build/metadata.go, insertDefinition)
+    std::string text;
     // A stage's base image as a reference FROM takes (not called for scratch)
     std::function<std::string(const deffile::Stage&)> base;
 };
@@ -50,8 +53,8 @@ struct DefinitionPlan {
     std::vector<std::string> test_argv;          // %test, run on the image at the end
 };
 
-// Error(invalid) "FILE:LINE: ..." for a %files from naming no earlier stage, an absolute source
-// outside the context, a pattern without a destination.
+// Error(invalid) "FILE:LINE: ..." for a %files from naming no earlier stage, a pattern outside
+// the context that is not in its last part, a pattern without a destination.
 DefinitionPlan plan_definition(const deffile::Definition& def, const DefinitionOptions& opt);
 
 } // namespace gantry::image_build

@@ -130,6 +130,7 @@ void DefinitionBuild::plan(store::Store& store, BuildOptions& bo, bool test) {
     o.context = bo.context;
     o.meta_dir = meta_;
     o.test = test;
+    o.text = bo.dockerfile;
     o.base = [&](const deffile::Stage& st) { return definition_base(store, st, file); };
     auto plan = plan_definition(def, o);
     bo.instructions = std::move(plan.instructions);

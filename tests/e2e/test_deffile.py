@@ -123,6 +123,8 @@ def test_repeated_sections_are_concatenated(bb):
     out = tmp / "hpccm.sif"
     g.run("apptainer", "build", out, d)
     assert g.run("apptainer", "run", out).out == "one\ntwo\nfrom the host\nA=1\n"
+    # the definition file kept in the image as Apptainer's build keeps it
+    assert g.run("apptainer", "inspect", "--deffile", out).out == d.read_text()
     assert "already exists" in g.fail("apptainer", "build", out, d, code=5).err
 
 
