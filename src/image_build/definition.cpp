@@ -84,8 +84,10 @@ class Translation {
             def_fail(opt_, st.line, "From: is empty", "name the base image, e.g. From: debian:12");
         std::string name = text::lower(st.value("stage"));
         add(def_plain("FROM", st.line, def_literal(from) + (name.empty() ? "" : " AS " + name)));
+        // Apptainer's order (internal/pkg/build/build.go): %files from stages, %setup, %files
         for (const auto& s : st.sections)
             if (s.name == "files" && !s.args.empty()) files(s, true);
+        if (const auto* setup = st.section("setup")) run_setup(*setup, index);
         for (const auto& s : st.sections)
             if (s.name == "files" && s.args.empty()) files(s, false);
         if (const auto* post = st.section("post")) run_post(*post);
@@ -150,6 +152,23 @@ class Translation {
             if (!host_context.empty()) ins.flags.push_back({"from", host_context, true});
             add(std::move(ins));
         }
+    }
+
+    // %setup, on the host now (stage_jobs build later): what it writes under $APPTAINER_ROOTFS
+    // (an empty directory of its own) is one COPY over the stage's image
+    void run_setup(const deffile::Section& s, std::size_t index) {
+        if (text::trim(s.body).empty()) return;
+        if (!opt_.setup)
+            def_fail(opt_, s.line, "%setup cannot run here", "copy files in with %files");
+        auto rootfs = opt_.meta_dir / ("setup-" + std::to_string(index)) / "rootfs";
+        stdfs::create_directories(rootfs);
+        opt_.setup(s, rootfs);
+        if (stdfs::is_empty(rootfs)) return;
+        std::string name = "gantry-def-setup-" + std::to_string(index);
+        out_.contexts[name] = rootfs.string();
+        auto ins = def_json("COPY", s.line, {".", "/"});
+        ins.flags.push_back({"from", name, true});
+        add(std::move(ins));
     }
 
     void run_post(const deffile::Section& s) {

@@ -12,6 +12,11 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/identity.hpp"
+#include "util/log.hpp"
+#include "util/spawn.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace gantry::image_build {
 namespace {
@@ -99,6 +104,32 @@ std::string definition_base(store::Store& store, const deffile::Stage& st,
     return images[0].config.str();
 }
 
+// Apptainer's runHostScript (internal/pkg/build/stage.go): %setup on the host, as the user who
+// builds (rootless: no root to lend it), `/bin/sh -ex SCRIPT` with $APPTAINER_ROOTFS and
+// $SINGULARITY_ROOTFS naming ROOTFS and the environment's variables set
+void run_setup_script(const deffile::Section& s, const stdfs::path& rootfs,
+                      const std::string& file) {
+    auto script = rootfs.parent_path() / "setup.sh";
+    fs::write_atomic(script, s.body, 0700, fs::Sync::volatile_only);
+    const std::string env = "/.singularity.d/env/91-environment.sh";
+    log::note("running %setup on the host as uid " + std::to_string(::geteuid()) +
+              " ($APPTAINER_ROOTFS: a directory added over the image)");
+    Spawned p({"/usr/bin/env", "APPTAINER_ROOTFS=" + rootfs.string(),
+               "SINGULARITY_ROOTFS=" + rootfs.string(), "APPTAINER_ENVIRONMENT=" + env,
+               "SINGULARITY_ENVIRONMENT=" + env, "/bin/sh", "-ex", script.string()},
+              {{0, 0}, {1, 1}, {2, 2}}, {});
+    int status = p.wait();
+    if (!Spawned::ok(status))
+        throw Error(Errc::run_failed,
+                    file + ":" + std::to_string(s.line) + ": %setup failed (" +
+                        (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
+                                           : std::string("killed")) +
+                        ")",
+                    "gantry runs %setup as you, not as root, and $APPTAINER_ROOTFS is an empty "
+                    "directory whose files are added over the image: a script that needs root "
+                    "or reads the image's files cannot run there; do that in %post");
+}
+
 } // namespace
 
 bool is_definition(const std::string& file, const std::string& text) {
@@ -131,6 +162,9 @@ void DefinitionBuild::plan(store::Store& store, BuildOptions& bo, bool test) {
     o.meta_dir = meta_;
     o.test = test;
     o.text = bo.dockerfile;
+    o.setup = [&file](const deffile::Section& s, const stdfs::path& rootfs) {
+        run_setup_script(s, rootfs, file);
+    };
     o.base = [&](const deffile::Stage& st) { return definition_base(store, st, file); };
     auto plan = plan_definition(def, o);
     bo.instructions = std::move(plan.instructions);

@@ -119,17 +119,20 @@ def test_repeated_sections_are_concatenated(bb):
     d.write_text("Bootstrap: docker\nFrom: sample:latest\n%post\n  echo one > /a\n"
                  "%environment\n  export A=1\n%post\n  echo two >> /a\n%post\n  cat /a > /b\n"
                  f"%files\n  {tmp}/host.txt /opt/host.txt\n"
-                 "%runscript\n  cat /b /opt/host.txt; echo \"A=$A\"\n")
+                 "%setup\n  # as the user, rootless, before %files\n"
+                 "  mkdir -p $APPTAINER_ROOTFS/opt/s && id -u > $SINGULARITY_ROOTFS/opt/s/uid\n"
+                 "%runscript\n  cat /b /opt/host.txt /opt/s/uid; echo \"A=$A\"\n")
     out = tmp / "hpccm.sif"
     g.run("apptainer", "build", out, d)
-    assert g.run("apptainer", "run", out).out == "one\ntwo\nfrom the host\nA=1\n"
+    assert g.run("apptainer", "run", out).out == f"one\ntwo\nfrom the host\n{os.geteuid()}\nA=1\n"
     # the definition file kept in the image as Apptainer's build keeps it
     assert g.run("apptainer", "inspect", "--deffile", out).out == d.read_text()
     assert "already exists" in g.fail("apptainer", "build", out, d, code=5).err
 
 
 REFUSED = [
-    ("%setup\n  touch /x\n", 7, "x.def:3: %setup runs on the host as root"),
+    ("%setup\n  cat $APPTAINER_ROOTFS/etc/passwd\n", 125, "x.def:3: %setup failed (exit 1)"),
+    ("%pre\n  true\n", 7, "x.def:3: %pre runs on the host as root"),
     ("%appinstall foo\n  true\n", 7, "x.def:3: %appinstall: SCIF apps are not supported"),
     ("%bogus\n", 4, "x.def:3: unknown section %bogus"),
     ("%post\n  echo {{ NOPE }}\n", 4, "x.def:4: the build variable NOPE is not defined"),
