@@ -18,7 +18,7 @@ import pytest
 
 from conftest import GANTRY, NOBODY, need_tool
 
-RUNSCRIPT = 'echo "runscript $GREETING args: $*"'
+RUNSCRIPT = 'echo "runscript $GREETING args: $*"; [ -z "$SHOW_ENV_ARGS" ] || echo "env: $ENV_ARGS"'
 STARTSCRIPT = 'echo "started $APPTAINER_INSTANCE $*" > "$1/started"; exec sleep 600'
 DEFFILE = "Bootstrap: docker\nFrom: busybox\n\n%help\n    Says hello.\n"
 PROBE = ('echo "uid=$(id -u)"; echo "gid=$(id -g)"; echo "pwd=$(pwd)"; echo "home=$HOME"; '
@@ -52,7 +52,8 @@ def sif(tmp_path_factory):
         (root / dirname).mkdir(parents=True, exist_ok=True)
     meta = root / ".singularity.d"
     (meta / "env").mkdir(parents=True)
-    (meta / "env" / "90-environment.sh").write_text("#!/bin/sh\nexport GREETING=hello\n")
+    (meta / "env" / "90-environment.sh").write_text(
+        '#!/bin/sh\nexport GREETING=hello\nexport ENV_ARGS="$*"\n')
     (meta / "env" / "10-docker2singularity.sh").write_text("#!/bin/sh\nexport FROM_DOCKER=1\n")
     for name, body in (("runscript", RUNSCRIPT), ("startscript", STARTSCRIPT),
                        ("test", 'echo "test $GREETING $*"; exit 3')):
@@ -126,6 +127,9 @@ def test_run_hands_its_arguments_to_the_runscript(g, sif, places):
     # the runscript", --help included; the environment scripts first (GREETING)
     p = apptainer(g, places, "run", sif, "--help", "x y")
     assert p.stdout == "runscript hello args: --help x y\n"
+    # %environment's $* is the runscript's arguments, as Apptainer's action script gives them
+    p = apptainer(g, places, "run", sif, "a", "b", env={"SHOW_ENV_ARGS": "1"})
+    assert p.stdout == "runscript hello args: a b\nenv: a b\n"
     # `gantry run FILE.sif ARGS` keeps docker's meaning: ARGS replace the runscript
     assert g.run("run", "--rm", sif, "echo", "docker").out == "docker\n"
     assert g.run("run", "--rm", sif, "pwd").out == "/\n"
@@ -239,7 +243,7 @@ def test_shell_test_inspect_and_run_help(g, sif, places):
     env = apptainer(g, places, "inspect", "--environment", sif).stdout
     assert env == ("=== /.singularity.d/env/10-docker2singularity.sh ===\n#!/bin/sh\n"
                    "export FROM_DOCKER=1\n\n=== /.singularity.d/env/90-environment.sh ===\n"
-                   "#!/bin/sh\nexport GREETING=hello\n\n")
+                   '#!/bin/sh\nexport GREETING=hello\nexport ENV_ARGS="$*"\n\n')
     j = json.loads(apptainer(g, places, "inspect", "--all", sif).stdout)
     attrs = j["data"]["attributes"]
     assert j["type"] == "container" and attrs["helpfile"] == "Says hello."
