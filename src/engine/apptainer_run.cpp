@@ -1,5 +1,6 @@
 #include "engine/apptainer_run.hpp"
 
+#include "engine/engine.hpp"
 #include "runspec/builder.hpp"
 #include "sif/metadata.hpp"
 #include "util/error.hpp"
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <pwd.h>
 #include <string_view>
 #include <utility>
 
@@ -189,6 +191,42 @@ void apply_apptainer(rootfs::RunView& view, const RunRequest& r, const sqsh::Fac
     if (!r.name.empty())
         apptainer_add_env(config,
                           {"APPTAINER_INSTANCE=" + r.name, "SINGULARITY_INSTANCE=" + r.name});
+}
+
+void add_apptainer_passwd(Prepared& p) {
+    if (p.request.apptainer_action.empty() || p.view.passwd.empty()) return;
+    const passwd* pw = ::getpwuid(p.caller.uid);
+    if (!pw || !pw->pw_name) return; // a caller without an entry: nothing to give
+    std::string home;
+    for (const auto& e : p.request.env)
+        if (e.starts_with("HOME=")) home = e.substr(5);
+    const std::string uid = std::to_string(p.spec.uid);
+    std::string out;
+    bool found = false;
+    for (auto line : text::split(p.view.passwd, '\n')) {
+        if (line.empty()) continue;
+        std::vector<std::string> f;
+        for (auto x : text::split(line, ':')) f.emplace_back(x);
+        if (!found && f.size() == 7 && f[2] == uid) {
+            found = true;
+            if (p.spec.uid != 0) {
+                f[0] = pw->pw_name;
+                f[4] = pw->pw_gecos ? pw->pw_gecos : "";
+            }
+            if (!home.empty()) f[5] = home;
+            out += text::join(f, ":") + "\n";
+            continue;
+        }
+        out += std::string(line) + "\n";
+    }
+    if (!found)
+        out += std::string(pw->pw_name) + ":x:" + uid + ":" + std::to_string(p.spec.gid) + ":" +
+               (pw->pw_gecos ? pw->pw_gecos : "") + ":" + (home.empty() ? "/" : home) + ":" +
+               (pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh") + "\n";
+    auto file = p.scratch->dir() / "passwd";
+    fs::write_atomic(file, out, 0644, fs::Sync::volatile_only);
+    p.spec.mounts.push_back(
+        oci::Mount{"/etc/passwd", "bind", file.string(), {"bind", "ro", "nosuid", "nodev"}});
 }
 
 } // namespace gantry::engine

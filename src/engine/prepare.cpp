@@ -418,6 +418,7 @@ Prepared prepare(store::Store& store, RunRequest request, Caller caller,
     build_spec(p);
     check_cpu(p);
     make_scratch(p);
+    add_apptainer_passwd(p);
     add_gpus(p);
     add_cdi_devices(p);
     write_hook_bundle(p);

@@ -50,6 +50,7 @@ def sif(tmp_path_factory):
         (root / "usr" / "bin" / tool).symlink_to("busybox")
     for dirname in ("tmp", "var/tmp", "home", "etc", "root"):
         (root / dirname).mkdir(parents=True, exist_ok=True)
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
     meta = root / ".singularity.d"
     (meta / "env").mkdir(parents=True)
     (meta / "env" / "90-environment.sh").write_text(
@@ -291,11 +292,12 @@ def test_rootless_identity_fakeroot_and_the_apptainer_name(rootless, sif, fuse_o
     shutil.copy(sif, copy)
     os.chmod(copy, 0o644)
     sif = copy
-    show = ["sh", "-c", 'echo "$(id -u) $(id -g) $HOME"']
+    show = ["sh", "-c", 'echo "$(id -u) $(id -g) $HOME $(id -un)"']
+    # the caller's passwd entry added to the image's (Apptainer's `config passwd`)
     p = apptainer(rootless, places, "exec", sif, *show)
-    assert p.stdout == f"{NOBODY.pw_uid} {NOBODY.pw_gid} {home}\n"
+    assert p.stdout == f"{NOBODY.pw_uid} {NOBODY.pw_gid} {home} {NOBODY.pw_name}\n"
     p = apptainer(rootless, places, "exec", "--fakeroot", sif, *show)
-    assert p.stdout == "0 0 /root\n"
+    assert p.stdout == "0 0 /root root\n"
     # called as `apptainer` (the link the package installs): gantry apptainer
     link = rootless.base / "apptainer"
     link.symlink_to(rootless.bin)
