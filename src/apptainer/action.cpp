@@ -77,7 +77,71 @@ std::string apptainer_getenv(const std::vector<std::string>& environ, std::strin
     return {};
 }
 
+// Go's strconv.ParseBool, as Apptainer reads a boolean flag's environment twin
+bool apptainer_bool(const std::string& name, const std::string& value) {
+    for (const char* t : {"1", "t", "T", "TRUE", "true", "True"})
+        if (value == t) return true;
+    for (const char* f : {"0", "f", "F", "FALSE", "false", "False"})
+        if (value == f) return false;
+    throw Error(Errc::usage, name + "=" + value + ": not a boolean",
+                "set it to 1 or 0 (true or false), or unset it");
+}
+
 } // namespace
+
+Flags with_environment(Flags f, const std::vector<std::string>& environ) {
+    // APPTAINER_KEY, else SINGULARITY_KEY: the first key of a flag that is set
+    std::string name;
+    auto twin = [&](const std::vector<const char*>& keys) {
+        for (const char* prefix : {"APPTAINER_", "SINGULARITY_"})
+            for (const char* key : keys) {
+                name = std::string(prefix) + key;
+                if (auto v = apptainer_getenv(environ, name); !v.empty()) return v;
+            }
+        return std::string();
+    };
+    struct BoolTwin {
+        bool Flags::*flag;
+        std::vector<const char*> keys;
+    };
+    static const std::vector<BoolTwin> bools = {{&Flags::contain, {"CONTAIN"}},
+                                                {&Flags::containall, {"CONTAINALL"}},
+                                                {&Flags::cleanenv, {"CLEANENV"}},
+                                                {&Flags::nv, {"NV"}},
+                                                {&Flags::rocm, {"ROCM"}},
+                                                {&Flags::no_home, {"NO_HOME"}},
+                                                {&Flags::fakeroot, {"FAKEROOT"}},
+                                                {&Flags::writable_tmpfs, {"WRITABLE_TMPFS"}},
+                                                {&Flags::ipc, {"IPC", "UNSHARE_IPC"}},
+                                                {&Flags::pid, {"PID", "UNSHARE_PID"}}};
+    for (const auto& b : bools)
+        if (!(f.*b.flag))
+            if (auto v = twin(b.keys); !v.empty()) f.*b.flag = apptainer_bool(name, v);
+    struct StringTwin {
+        std::string Flags::*flag;
+        std::vector<const char*> keys;
+    };
+    static const std::vector<StringTwin> strings = {{&Flags::home, {"HOME"}},
+                                                    {&Flags::pwd, {"PWD", "TARGET_PWD"}},
+                                                    {&Flags::hostname, {"HOSTNAME"}}};
+    for (const auto& t : strings)
+        if ((f.*t.flag).empty()) f.*t.flag = twin(t.keys);
+    if (f.env_files.empty())
+        if (auto v = twin({"ENV_FILE"}); !v.empty()) f.env_files.push_back(v);
+    if (f.overlay.empty())
+        if (auto v = twin({"OVERLAY", "OVERLAYIMAGE"}); !v.empty()) f.overlay.push_back(v);
+    // the twins of flags gantry does not take: said, not silently dropped
+    for (const char* key :
+         {"APP",      "APPNAME",      "MOUNT",    "SCRATCH",     "SCRATCHDIR", "WORKDIR",
+          "NETWORK",  "NETWORK_ARGS", "DNS",      "SECURITY",    "NO_MOUNT",   "WRITABLE",
+          "CWD",      "TARGET_CWD",   "NVCCLI",   "CONTAINLIBS", "USERNS",     "UNSHARE_USERNS",
+          "NET",      "UNSHARE_NET",  "UTS",      "UNSHARE_UTS", "NOENV",      "KEEP_PRIVS",
+          "NO_PRIVS", "ADD_CAPS",     "DROP_CAPS"})
+        if (auto v = twin({key}); !v.empty())
+            log::warn(name + " is set: gantry apptainer does not take that flag of Apptainer's, "
+                             "and ignores it");
+    return f;
+}
 
 const char* action_word(Action action) {
     switch (action) {
@@ -215,9 +279,10 @@ std::vector<std::string> passed_environment(const std::vector<std::string>& envi
     return out;
 }
 
-engine::RunRequest request(Action action, const Flags& f, const Host& host,
+engine::RunRequest request(Action action, const Flags& flags, const Host& host,
                            const std::string& image, const std::vector<std::string>& args,
                            const std::string& name) {
+    const Flags f = with_environment(flags, host.environ);
     if (!f.overlay.empty())
         throw Error(Errc::usage,
                     "--overlay " + f.overlay[0] +
@@ -228,7 +293,14 @@ engine::RunRequest request(Action action, const Flags& f, const Host& host,
         throw Error(Errc::usage, "--shell applies to gantry apptainer shell", "drop --shell");
     engine::RunRequest r;
     r.apptainer_action = action_word(action);
-    r.image = image;
+    // docker://REF: the registry image, pulled into the store when missing (Apptainer converts
+    // it to a SIF in its cache); Apptainer's other sources are pull's
+    r.image = image.starts_with("docker://") ? image.substr(9) : image;
+    if (auto scheme = image.find("://");
+        scheme != std::string::npos && !image.starts_with("docker://"))
+        throw Error(
+            Errc::usage, image.substr(0, scheme) + ":// images are not run directly by gantry",
+            "pull it first (gantry apptainer pull FILE.sif " + image + "), then run FILE.sif");
     r.command = args;
     const bool contain = f.contain || f.containall;
     const bool cleanenv = f.cleanenv || f.containall;

@@ -64,6 +64,13 @@ struct Host {
     static Host current();
 };
 
+// FLAGS with Apptainer's environment twins of its flags (action_flags.go's EnvKeys) for those
+// the line does not give: APPTAINER_KEY, else SINGULARITY_KEY (CONTAIN, CONTAINALL, CLEANENV,
+// NV, ROCM, NO_HOME, FAKEROOT, WRITABLE_TMPFS, IPC, PID, HOME, PWD, HOSTNAME, ENV_FILE, OVERLAY;
+// BIND is request()'s). Booleans as Go's ParseBool reads them (Error(usage) otherwise); the
+// twins of flags gantry does not take are warned about.
+Flags with_environment(Flags flags, const std::vector<std::string>& environ);
+
 // docker's -v entries (SRC:DST[:ro]) of one -B value: comma-separated SRC[:DST[:OPTS]] specs, DST
 // SRC when left out, OPTS "ro" or "rw". Error(usage) naming the spec for an empty or relative
 // path, or another option (Apptainer's image-src=, id=).

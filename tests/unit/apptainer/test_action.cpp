@@ -134,6 +134,29 @@ TEST(ApptainerAction, ContainallFakerootAndInstances) {
               Errc::usage);
 }
 
+TEST(ApptainerAction, FlagsEnvironmentTwinsAndImageSchemes) {
+    apptainer::Flags given;
+    given.hostname = "from-line";
+    auto f = apptainer::with_environment(
+        given, {"APPTAINER_CONTAINALL=1", "SINGULARITY_CLEANENV=true", "APPTAINER_HOSTNAME=env",
+                "SINGULARITY_PWD=/work", "APPTAINER_PID=0"});
+    EXPECT_TRUE(f.containall && f.cleanenv);
+    EXPECT_FALSE(f.pid);
+    EXPECT_EQ(f.hostname, "from-line"); // the line wins
+    EXPECT_EQ(f.pwd, "/work");
+    EXPECT_EQ(code_of([] { apptainer::with_environment({}, {"APPTAINER_NV=maybe"}); }),
+              Errc::usage);
+    Dirs d;
+    auto r = apptainer::request(apptainer::Action::exec, {}, host_of(d, "/"), "docker://alpine:3",
+                                {"true"});
+    EXPECT_EQ(r.image, "alpine:3");
+    EXPECT_EQ(code_of([&] {
+                  apptainer::request(apptainer::Action::exec, {}, host_of(d, "/"), "oras://r/x",
+                                     {"true"});
+              }),
+              Errc::usage);
+}
+
 TEST(ApptainerAction, RunAndShellAreApptainersActionScripts) {
     auto run = gantry::sif::action_entrypoint("run")[2].get<std::string>();
     EXPECT_NE(run.find("exec /.singularity.d/runscript \"$@\""), std::string::npos);
