@@ -232,6 +232,9 @@ def test_shell_test_inspect_and_run_help(g, sif, places):
     # shell: /bin/bash --norc when there is one, else /bin/sh (busybox here); its arguments
     p = apptainer(g, places, "shell", sif, "-c", 'echo "$SHELL $GREETING"')
     assert p.stdout == "/bin/sh hello\n"
+    # -s/--shell: $SINGULARITY_SHELL, which Apptainer's shell.sh runs first
+    p = apptainer(g, places, "shell", "-s", "/usr/bin/sh", sif, "-c", 'echo "$SINGULARITY_SHELL"')
+    assert p.stdout == "/usr/bin/sh\n"
     # test: %test with its arguments, its status Apptainer's
     r = apptainer(g, places, "test", sif, "a", check=False)
     assert (r.returncode, r.stdout) == (3, "test hello a\n")
