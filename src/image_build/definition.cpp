@@ -90,7 +90,23 @@ class Translation {
         if (const auto* setup = st.section("setup")) run_setup(*setup, index);
         for (const auto& s : st.sections)
             if (s.name == "files" && s.args.empty()) files(s, false);
-        if (const auto* post = st.section("post")) run_post(*post);
+        if (const auto* post = st.section("post")) {
+            // Apptainer's build writes the docker image's environment file before %post
+            // (conveyorPacker_oci.go): for the bootstraps of that kind
+            const std::string agent = st.bootstrap();
+            if (agent == "docker" || agent == "docker-daemon" || agent == "oci" ||
+                agent == "oci-archive" || agent == "docker-archive") {
+                auto ins = def_json(
+                    "RUN", st.line,
+                    {"/bin/sh", "-c",
+                     "mkdir -p /.singularity.d/env && f=/.singularity.d/env/"
+                     "10-docker2singularity.sh && printf '%s' \"$GANTRY_DOCKER_ENV_SCRIPT\" > "
+                     "\"$f\" && chmod 0755 \"$f\""});
+                ins.flags.push_back({kDockerEnvFlag, "", false});
+                add(std::move(ins));
+            }
+            run_post(*post);
+        }
         metadata(st, index);
         if (const auto* l = st.section("labels")) {
             std::string args;

@@ -34,6 +34,10 @@
 
 namespace gantry::image_build {
 
+// RUN's flag of the step a definition file's stage of the docker kind runs before %post: the
+// builder gives it $GANTRY_DOCKER_ENV_SCRIPT, sif::docker_env_script of the stage's Env then
+inline constexpr const char* kDockerEnvFlag = "gantry-docker-env";
+
 struct DefinitionOptions {
     std::string file;               // the definition file's name in messages
     std::filesystem::path context;  // absolute: where %files sources are read

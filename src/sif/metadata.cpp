@@ -118,6 +118,30 @@ bool sif_sh_name(const std::string& n) {
 
 } // namespace
 
+std::string docker_env_script(const nlohmann::json& env) {
+    std::string out = "#!/bin/sh\n";
+    if (!env.is_array()) return out;
+    for (const auto& e : env) {
+        if (!e.is_string()) continue;
+        const std::string kv = e.get<std::string>();
+        auto eq = kv.find('=');
+        std::string name = kv.substr(0, eq);
+        if (!sif_sh_name(name)) continue;
+        if (eq == std::string::npos) {
+            out += "export " + name + "=\"${" + name + ":-}\"\n";
+            continue;
+        }
+        std::string value;
+        for (char c : kv.substr(eq + 1)) {
+            if (c == '\\' || c == '"' || c == '$' || c == '`') value += '\\';
+            value += c;
+        }
+        out += name == "PATH" ? "export PATH=\"" + value + "\"\n"
+                              : "export " + name + "=\"${" + name + ":-\"" + value + "\"}\"\n";
+    }
+    return out;
+}
+
 std::vector<File> apptainer_files(const nlohmann::json& doc) {
     static const nlohmann::json none = nlohmann::json::object();
     const auto& c = doc.contains("config") && doc["config"].is_object() ? doc["config"] : none;

@@ -60,6 +60,12 @@ std::vector<std::string> runtime_env(const std::string& path);
 // is built for ARCH ("unknown": none is recorded) with metadata MD.
 nlohmann::json image_config(const Metadata& md, const std::string& arch);
 
+// /.singularity.d/env/10-docker2singularity.sh as Apptainer's build writes it for an image of
+// the docker kind before %post (internal/pkg/build/sources/conveyorPacker_oci.go, insertEnv):
+// each of ENV's NAME=VALUE (an OCI config's Env) as `export NAME="${NAME:-"VALUE"}"` (PATH:
+// `export PATH="VALUE"`), VALUE with \ " $ ` escaped; a NAME that is not a shell name skipped.
+std::string docker_env_script(const nlohmann::json& env);
+
 // A file of the root Apptainer reads (a path relative to the root, its content and mode).
 struct File {
     std::string path;

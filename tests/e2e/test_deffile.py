@@ -116,7 +116,9 @@ def test_repeated_sections_are_concatenated(bb):
     # Apptainer reads them
     (tmp / "host.txt").write_text("from the host\n")
     d = tmp / "hpccm.def"
-    d.write_text("Bootstrap: docker\nFrom: sample:latest\n%post\n  echo one > /a\n"
+    d.write_text("Bootstrap: docker\nFrom: sample:latest\n"
+                 "%post\n  cp /.singularity.d/env/10-docker2singularity.sh /env-in-post\n"
+                 "  echo one > /a\n"
                  "%environment\n  export A=1\n%post\n  echo two >> /a\n%post\n  cat /a > /b\n"
                  f"%files\n  {tmp}/host.txt /opt/host.txt\n"
                  "%setup\n  # as the user, rootless, before %files\n"
@@ -125,6 +127,11 @@ def test_repeated_sections_are_concatenated(bb):
     out = tmp / "hpccm.sif"
     g.run("apptainer", "build", out, d)
     assert g.run("apptainer", "run", out).out == f"one\ntwo\nfrom the host\n{os.geteuid()}\nA=1\n"
+    # Apptainer's docker environment file was there for %post (the base image's Env)
+    env = g.run("apptainer", "exec", out, "cat", "/env-in-post").out
+    base_env = config(g, "sample:latest")["Env"]
+    assert env.startswith("#!/bin/sh\nexport PATH=\"") and base_env, env
+    assert env.count("\n") == 1 + len(base_env), (env, base_env)
     # the definition file kept in the image as Apptainer's build keeps it
     assert g.run("apptainer", "inspect", "--deffile", out).out == d.read_text()
     assert "already exists" in g.fail("apptainer", "build", out, d, code=5).err

@@ -166,6 +166,14 @@ TEST(ApptainerAction, RunAndShellAreApptainersActionScripts) {
     EXPECT_NE(shell.find("$SINGULARITY_SHELL"), std::string::npos);
 }
 
+TEST(ApptainerAction, DockerEnvScriptIsApptainersInsertEnv) {
+    nlohmann::json env = {"PATH=/usr/bin:/bin", "A=x \"y\" $z `w` \\", "EMPTY", "1BAD=v"};
+    EXPECT_EQ(gantry::sif::docker_env_script(env),
+              "#!/bin/sh\nexport PATH=\"/usr/bin:/bin\"\n"
+              "export A=\"${A:-\"x \\\"y\\\" \\$z \\`w\\` \\\\\"}\"\n"
+              "export EMPTY=\"${EMPTY:-}\"\n");
+}
+
 TEST(ApptainerDelegate, ImageCommandsAreGantrys) {
     EXPECT_EQ(apptainer::pull_file_name("alpine"), "alpine_latest.sif");
     EXPECT_EQ(apptainer::pull_file_name("nvcr.io/nvidia/pytorch:24.01-py3"),
