@@ -31,6 +31,22 @@ file(CREATE_LINK gantry ${GANTRY_GENERATED}/gantry-oci SYMBOLIC)
 
 install(TARGETS gantry RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT gantry)
 install(FILES ${GANTRY_GENERATED}/gantry-oci DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT gantry)
+# Apptainer's names (apptainer, singularity: `gantry apptainer`) where this machine has no
+# command of that name: the package's postinst makes them (packaging/debian/postinst); `make
+# install` here, at install time, unless GANTRY_APPTAINER_LINKS is OFF.
+option(GANTRY_APPTAINER_LINKS "make install: link apptainer and singularity to gantry where none is"
+  ON)
+if(GANTRY_APPTAINER_LINKS)
+  install(CODE "
+    foreach(name apptainer singularity)
+      find_program(found_\${name} \${name})
+      set(link \$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}/\${name})
+      if(NOT found_\${name} AND NOT EXISTS \${link} AND NOT IS_SYMLINK \${link})
+        message(STATUS \"Linking: \${link} -> gantry\")
+        file(CREATE_LINK gantry \${link} SYMBOLIC)
+      endif()
+    endforeach()" COMPONENT apptainer_links)
+endif()
 install(DIRECTORY ${GANTRY_GENERATED}/man1/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man1
   COMPONENT gantry)
 install(FILES ${GANTRY_GENERATED}/completion/gantry

@@ -213,7 +213,8 @@ int run_build(Context& ctx, BuildFlags& o) {
     auto r = image_build::build(store, bo, caller);
     def.reset();
     if (!o.output.empty()) {
-        auto saved = sqsh::save_sif(store, r.id.str(), o.output);
+        // untagged, the image is found by its manifest's digest alone (store/images.hpp)
+        auto saved = sqsh::save_sif(store, (r.tags.empty() ? r.manifest : r.id).str(), o.output);
         if (!bo.quiet)
             std::fprintf(stderr, "Saved %s (SIF, %s)\n", o.output.c_str(),
                          human_size(saved.bytes).c_str());

@@ -98,6 +98,7 @@ int print_formatted(const std::string& format, const gotemplate::Listing& listin
 void refuse_json_with_format(bool json, const std::string& format);
 
 void register_load(CLI::App& app, Context& ctx);
+void register_apptainer(CLI::App& app, Context& ctx);
 void register_save(CLI::App& app, Context& ctx);
 void register_images(CLI::App& app, Context& ctx);
 void register_inspect(CLI::App& app, Context& ctx);

@@ -156,6 +156,7 @@ constexpr Command kCommands[] = {
     {"builder", register_builder},
     {"run", register_run, prestart_run},
     {"test", register_test},
+    {"apptainer", register_apptainer},
     {"bundle", register_bundle},
     {"oci", register_oci},
     {"exec", register_exec},
@@ -217,10 +218,16 @@ int main(int argc, char** argv) {
     // A caller may have left SIGCHLD ignored (exec keeps SIG_IGN): the kernel would then reap
     // our children itself, and waiting for the container, a hook or a helper would hang.
     std::signal(SIGCHLD, SIG_DFL);
-    // Called by path as an OCI runtime (a link named gantry-oci or runc): `gantry oci ...`.
+    // Called by path as an OCI runtime (a link named gantry-oci or runc): `gantry oci ...`; as
+    // apptainer or singularity: `gantry apptainer ...`.
     std::vector<char*> oci_argv;
     if (argv[0] && dispatch::called_as_oci_runtime(argv[0])) {
         oci_argv = dispatch::as_oci_command(argc, argv);
+        argv = oci_argv.data();
+        ++argc;
+    } else if (argv[0] && dispatch::called_as_apptainer(argv[0])) {
+        // called as apptainer or singularity: `gantry apptainer ...`
+        oci_argv = dispatch::as_apptainer_command(argc, argv);
         argv = oci_argv.data();
         ++argc;
     }

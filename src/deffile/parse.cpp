@@ -13,8 +13,8 @@ constexpr std::string_view kSections[] = {
     "help",        "files",     "labels",  "environment", "post",       "runscript", "test",
     "startscript", "arguments", "setup",   "pre",         "appinstall", "applabels", "appfiles",
     "appenv",      "apptest",   "apphelp", "apprun",      "appstart"};
-constexpr std::string_view kAgents[] = {"docker",         "docker-daemon", "oci",    "oci-archive",
-                                        "docker-archive", "localimage",    "scratch"};
+constexpr std::string_view kAgents[] = {"docker",         "docker-daemon", "oci",  "oci-archive",
+                                        "docker-archive", "localimage",    "oras", "scratch"};
 // what Apptainer's parser also accepts (validHeaders), refused here by name
 constexpr std::string_view kApptainerHeaders[] = {
     "includecmd",  "mirrorurl", "updateurl",    "osversion", "include", "library",
@@ -101,8 +101,9 @@ class Parser {
             throw Error(Errc::invalid, file_ + ": no Bootstrap: line",
                         "a definition file starts with `Bootstrap: docker` and `From: IMAGE`");
         std::vector<std::pair<std::string, int>> names;
-        for (const auto& s : def_.stages) {
+        for (auto& s : def_.stages) {
             check_stage(s);
+            merge_repeated(s);
             std::string name = text::lower(s.value("stage"));
             if (name.empty()) continue;
             for (const auto& [other, line] : names)
@@ -220,12 +221,13 @@ class Parser {
         int bl = st.header.count("bootstrap") ? st.header.at("bootstrap").line : st.line;
         if (agent.empty())
             fail(Errc::invalid, file_, bl, "Bootstrap: names no agent",
-                 "write `Bootstrap: docker` (or docker-daemon, oci, localimage, scratch)");
+                 "write `Bootstrap: docker` (or docker-daemon, oci, localimage, oras, scratch)");
         if (!deffile_in(kAgents, agent))
             fail(Errc::unsupported, file_, bl,
                  "the bootstrap agent " + shown(agent) + " is not supported by gantry",
                  "use Bootstrap: docker (a registry image), docker-daemon (a store image), "
-                 "localimage (a .sif or .sqsh file), oci, oci-archive, docker-archive (a "
+                 "localimage (a .sif or .sqsh file), oras (a SIF in a registry), oci, "
+                 "oci-archive, docker-archive (a "
                  "layout or archive) or scratch");
         bool has_from = !st.value("from").empty();
         if (agent == "scratch" && st.header.count("from"))
@@ -238,33 +240,42 @@ class Parser {
             fail(Errc::invalid, file_, st.header.at("stage").line,
                  "invalid stage name " + shown(st.value("stage")),
                  "a stage name starts with a letter and holds letters, digits, '_', '-', '.'");
-        std::map<std::string, int> seen;
-        for (const auto& s : st.sections) check_section(s, seen);
+        for (const auto& s : st.sections) check_section(s);
     }
 
-    void check_section(const Section& s, std::map<std::string, int>& seen) {
+    // Apptainer's parser (pkg/build/types/parser/deffile.go, parseTokenSection): a section
+    // written again is appended to the first of its name (HPC Container Maker writes four
+    // %post), the later arguments winning where given; %files sections stay apart
+    static void merge_repeated(Stage& st) {
+        std::vector<Section> merged;
+        for (auto& s : st.sections) {
+            auto first = std::find_if(merged.begin(), merged.end(),
+                                      [&](const Section& m) { return m.name == s.name; });
+            if (s.name == "files" || first == merged.end()) {
+                merged.push_back(std::move(s));
+                continue;
+            }
+            first->body += s.body;
+            if (!s.args.empty()) first->args = s.args;
+        }
+        st.sections = std::move(merged);
+    }
+
+    void check_section(const Section& s) {
         const std::string name = "%" + shown(s.name);
         if (!deffile_in(kSections, s.name))
             fail(Errc::invalid, file_, s.line, "unknown section " + name,
                  "Apptainer's sections are %arguments, %files, %post, %environment, "
                  "%runscript, %startscript, %test, %labels and %help");
-        if (s.name == "setup" || s.name == "pre")
+        if (s.name == "pre")
             fail(Errc::unsupported, file_, s.line,
-                 name + " runs on the host as root; gantry does not run a recipe's code outside "
-                        "its container",
-                 "copy files in with %files and do the rest in %post");
+                 name + " runs on the host as root before the base is fetched; gantry does not "
+                        "run a recipe's code as root outside its container",
+                 "do it in %setup (run on the host as you) or %post");
         if (s.name.starts_with("app"))
             fail(Errc::unsupported, file_, s.line, name + ": SCIF apps are not supported by gantry",
                  "install the app in %post and choose it with the command (gantry run IMAGE "
                  "CMD)");
-        if (s.name != "files") {
-            if (auto it = seen.find(s.name); it != seen.end())
-                fail(Errc::invalid, file_, s.line,
-                     name + " is written twice in this stage (first at line " +
-                         std::to_string(it->second) + ")",
-                     "merge the two sections into one");
-            seen[s.name] = s.line;
-        }
         std::string args = strip_comment(s.args);
         if (args.empty()) return;
         if (s.name == "files") {

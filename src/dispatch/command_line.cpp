@@ -22,6 +22,18 @@ std::vector<char*> as_oci_command(int argc, char** argv) {
     return words;
 }
 
+bool called_as_apptainer(std::string_view argv0) {
+    auto name = argv0.substr(argv0.rfind('/') + 1);
+    return name == "apptainer" || name == "singularity";
+}
+
+std::vector<char*> as_apptainer_command(int argc, char** argv) {
+    std::vector<char*> words(argv, argv + argc);
+    words.insert(words.begin() + 1, const_cast<char*>("apptainer"));
+    words.push_back(nullptr);
+    return words;
+}
+
 std::string_view command_word(std::span<char* const> args) {
     for (size_t i = 0; i < args.size(); ++i) {
         std::string_view a = args[i];

@@ -23,6 +23,12 @@ bool called_as_oci_runtime(std::string_view argv0);
 // what a runtime-named call (called_as_oci_runtime) runs.
 std::vector<char*> as_oci_command(int argc, char** argv);
 
+// Whether ARGV0 (a path) calls gantry by Apptainer's names (apptainer, singularity: the links
+// the package installs where no Apptainer is): `gantry apptainer ...`.
+bool called_as_apptainer(std::string_view argv0);
+// ARGV as `gantry apptainer ARGS...` (null-terminated), as as_oci_command.
+std::vector<char*> as_apptainer_command(int argc, char** argv);
+
 // The word that names the command in ARGS (the line without the program name): the first word
 // that is not a global flag or the value of --root / --image-store. Empty when there is none
 // (only flags: --help, --version).

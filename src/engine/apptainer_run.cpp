@@ -1,5 +1,6 @@
 #include "engine/apptainer_run.hpp"
 
+#include "engine/engine.hpp"
 #include "runspec/builder.hpp"
 #include "sif/metadata.hpp"
 #include "util/error.hpp"
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <pwd.h>
 #include <string_view>
 #include <utility>
 
@@ -88,6 +90,31 @@ void apptainer_add_caller_env(nlohmann::json& config, const RunRequest& r, bool 
     apptainer_add_env(config, {"PATH=" + path});
 }
 
+// `gantry apptainer`'s action (R.apptainer_action) on the image: Apptainer's action scripts
+// (sif::action_entrypoint) for a SIF, docker's entrypoint where a store image's runscript would
+// be it (Apptainer converts one so, sif::apptainer_files)
+void apptainer_apply_action(nlohmann::json& config, const RunRequest& r, const sqsh::Facts* facts,
+                            const std::string& file) {
+    const std::string& action = r.apptainer_action;
+    const bool classic = facts && facts->sif;
+    if (action != "exec" && classic && !facts->sif->shell)
+        throw Error(Errc::run_failed,
+                    file + " has no /bin/sh, which runs Apptainer's " + action + " action",
+                    "run a program of the image: gantry apptainer exec " + file + " PROGRAM");
+    if (action == "exec") {
+        // the command itself, after the environment scripts (the config's entrypoint sources
+        // them where the image has any); a store image's ENTRYPOINT is not run, as Apptainer's
+        if (!classic) config["Entrypoint"] = nlohmann::json::array();
+        return;
+    }
+    if (action == "run" && !classic) return; // ENTRYPOINT, then the arguments or CMD
+    config["Entrypoint"] = sif::action_entrypoint(action);
+    config["Cmd"] = nlohmann::json::array();
+    if (action == "start" && !r.name.empty())
+        apptainer_add_env(config,
+                          {"APPTAINER_INSTANCE=" + r.name, "SINGULARITY_INSTANCE=" + r.name});
+}
+
 } // namespace
 
 std::vector<std::string> apptainer_env_from(const char* const* environ) {
@@ -111,18 +138,32 @@ void apply_apptainer(rootfs::RunView& view, const RunRequest& r, const sqsh::Fac
                      const std::string& file) {
     // a SIF file: classic (Apptainer's metadata read) or OCI-SIF (its OCI config the run's)
     const bool sif = facts && (facts->sif || facts->oci_sif);
+    const bool door = !r.apptainer_action.empty();
     if (r.apptainer_test && r.entrypoint)
         throw Error(Errc::usage,
                     "gantry test runs the image's /.singularity.d/test: --entrypoint would "
                     "replace it",
                     "drop --entrypoint, or run the command with gantry run");
-    if (!sif && !r.apptainer_test) return;
+    if (!sif && !r.apptainer_test && !door) return;
     auto& config = apptainer_config_of(view);
+    if (!r.apptainer_host_env.empty()) { // under the image's own Env (and its scripts)
+        nlohmann::json env = nlohmann::json::array();
+        for (const auto& e : r.apptainer_host_env) env.push_back(e);
+        if (config.contains("Env") && config["Env"].is_array())
+            for (auto& e : config["Env"]) env.push_back(e);
+        config["Env"] = std::move(env);
+    }
     if (sif) {
         apptainer_add_env(config,
                           sif::runtime_env(fs::stdfs::absolute(file).lexically_normal().string()));
         apptainer_add_caller_env(config, r,
                                  facts->sif && facts->sif->shell && facts->sif->env_scripts);
+    } else if (door) {
+        apptainer_add_caller_env(config, r, false);
+    }
+    if (door) {
+        apptainer_apply_action(config, r, sif ? facts : nullptr, file.empty() ? r.image : file);
+        return;
     }
     if (r.apptainer_test) {
         if (sif && facts->sif && !facts->sif->shell)
@@ -150,6 +191,42 @@ void apply_apptainer(rootfs::RunView& view, const RunRequest& r, const sqsh::Fac
     if (!r.name.empty())
         apptainer_add_env(config,
                           {"APPTAINER_INSTANCE=" + r.name, "SINGULARITY_INSTANCE=" + r.name});
+}
+
+void add_apptainer_passwd(Prepared& p) {
+    if (p.request.apptainer_action.empty() || p.view.passwd.empty()) return;
+    const passwd* pw = ::getpwuid(p.caller.uid);
+    if (!pw || !pw->pw_name) return; // a caller without an entry: nothing to give
+    std::string home;
+    for (const auto& e : p.request.env)
+        if (e.starts_with("HOME=")) home = e.substr(5);
+    const std::string uid = std::to_string(p.spec.uid);
+    std::string out;
+    bool found = false;
+    for (auto line : text::split(p.view.passwd, '\n')) {
+        if (line.empty()) continue;
+        std::vector<std::string> f;
+        for (auto x : text::split(line, ':')) f.emplace_back(x);
+        if (!found && f.size() == 7 && f[2] == uid) {
+            found = true;
+            if (p.spec.uid != 0) {
+                f[0] = pw->pw_name;
+                f[4] = pw->pw_gecos ? pw->pw_gecos : "";
+            }
+            if (!home.empty()) f[5] = home;
+            out += text::join(f, ":") + "\n";
+            continue;
+        }
+        out += std::string(line) + "\n";
+    }
+    if (!found)
+        out += std::string(pw->pw_name) + ":x:" + uid + ":" + std::to_string(p.spec.gid) + ":" +
+               (pw->pw_gecos ? pw->pw_gecos : "") + ":" + (home.empty() ? "/" : home) + ":" +
+               (pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh") + "\n";
+    auto file = p.scratch->dir() / "passwd";
+    fs::write_atomic(file, out, 0644, fs::Sync::volatile_only);
+    p.spec.mounts.push_back(
+        oci::Mount{"/etc/passwd", "bind", file.string(), {"bind", "ro", "nosuid", "nodev"}});
 }
 
 } // namespace gantry::engine

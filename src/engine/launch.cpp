@@ -44,6 +44,13 @@ namespace gantry::engine {
 
 namespace {
 
+// The FUSE mount's data for a root served to a container of SPEC's user namespace
+std::function<std::string(int)> fuse_options_for(const oci::RuntimeSpec& spec) {
+    auto owner = fuse::Server::mount_owner(spec.uid_mappings);
+    auto group = fuse::Server::mount_owner(spec.gid_mappings);
+    return [owner, group](int fd) { return fuse::Server::mount_options(fd, owner, group); };
+}
+
 std::filesystem::path current_dir() {
     std::error_code ec;
     auto cwd = std::filesystem::current_path(ec);
@@ -282,7 +289,7 @@ struct Launcher {
                 server->serve(std::move(dev), sandbox::confinement(lazy::server_calls()));
                 record.serving(server->pid());
             };
-            l.fuse_options = fuse::Server::mount_options;
+            l.fuse_options = fuse_options_for(l.spec);
             st = {l.mount_point, {"lower"}};
         } else if (p.sqsh) {
             // as root, the kernel's squashfs (attached by the child); else, or when the kernel
@@ -303,7 +310,7 @@ struct Launcher {
                     server->serve(std::move(dev), squashfs_confinement());
                     record.serving(server->pid());
                 };
-                l.fuse_options = fuse::Server::mount_options;
+                l.fuse_options = fuse_options_for(l.spec);
             }
             st = {l.mount_point, {"lower"}};
         } else {

@@ -151,7 +151,9 @@ void add_options(const RunRequest& r, runspec::RunOptions& o) {
 }
 
 WritableLayer writable_layer(const RunRequest& r) {
-    if (r.read_only) return {};
+    // --read-only: no layer; `gantry apptainer`'s read-only image keeps one for the mount points
+    // its binds make (Apptainer's session directory), and the root turns read-only after them
+    if (r.read_only && r.apptainer_action.empty()) return {};
     std::string want = r.writable_layer;
     if (want.empty())
         if (const char* e = std::getenv("GANTRY_WRITABLE_LAYER"); e && *e) want = e;

@@ -260,7 +260,10 @@ void read_image(Prepared& p) {
     } else {
         read_pulled_image(p, policy == PullPolicy::lazy ? PullPolicy::never : policy);
     }
-    if (p.request.apptainer_test) apply_apptainer(p.view, p.request, nullptr, ""); // any image
+    // any other image (a store image, an unpacked squashfs file): a squashfs file's was applied
+    // with its facts above
+    if ((p.request.apptainer_test || !p.request.apptainer_action.empty()) && !p.sqsh)
+        apply_apptainer(p.view, p.request, nullptr, "");
     check_platform(p.request.image, p.view.image.config.platform, p.request.platform);
 }
 
@@ -450,6 +453,7 @@ void prepare_request(Prepared& p, std::unique_ptr<runtime::EarlyStart> early) {
     check_cpu(p);
     make_scratch(p);
     write_network_files(p);
+    add_apptainer_passwd(p);
     add_gpus(p);
     add_cdi_devices(p);
     write_hook_bundle(p);

@@ -39,6 +39,10 @@ struct RunRequest {
     // `gantry test`: the image's /.singularity.d/test is the command (COMMAND its arguments),
     // run as `apptainer test` runs it (engine/prepare.cpp, sif::action_entrypoint)
     bool apptainer_test = false;
+    // `gantry apptainer` (apptainer/action.hpp): the action of Apptainer's it runs, "run",
+    // "exec", "shell" or "start" (instance start), as Apptainer's action scripts run them
+    // (apply_apptainer); "" for every other door
+    std::string apptainer_action;
 
     // The process
     std::vector<std::string> env;       // -e K=V, or K to take the host's value
@@ -47,6 +51,9 @@ struct RunRequest {
     // SIF file's run as Apptainer applies them (engine/apptainer_run.hpp); the CLI fills it,
     // never the Engine API service (its own environment is not a client's).
     std::vector<std::string> apptainer_env;
+    // `gantry apptainer`: the caller's environment Apptainer passes in ("K=V"), under what the
+    // image sets (its Env and environment scripts), as Apptainer's SetContainerEnv orders them
+    std::vector<std::string> apptainer_host_env;
     std::string workdir, user, hostname; // -w, -u UID[:GID] or NAME, --hostname
     bool tty = false;                    // -t
     bool interactive = false;            // -i (stdin is always passed)

@@ -85,11 +85,14 @@ const Fuse& fuse() {
 // The image never changes while it is mounted: the kernel may cache everything.
 constexpr double kTimeout = 86400.0;
 
+// An owner the namespace does not map is shown as its root, or where it maps no root
+// (`--userns keep-id`: the caller's ids alone), as its one id: the caller then owns the image's
+// files inside, and can make the mount points its binds need
 std::uint32_t view(const std::vector<oci::IdMapping>& maps, std::uint32_t id) {
     if (maps.empty()) return id;
     for (auto& m : maps)
         if (id >= m.container_id && id - m.container_id < m.size) return id;
-    return 0;
+    return Server::mount_owner(maps);
 }
 
 } // namespace
@@ -382,11 +385,17 @@ Server::~Server() {
     }
 }
 
-std::string Server::mount_options(int fd) {
+std::string Server::mount_options(int fd, std::uint32_t owner, std::uint32_t group) {
     // default_permissions: the kernel checks modes and owners (the server does not);
     // allow_other: every user of the container, not only its root, may use the mount.
-    return "fd=" + std::to_string(fd) +
-           ",rootmode=40000,user_id=0,group_id=0,default_permissions,allow_other";
+    return "fd=" + std::to_string(fd) + ",rootmode=40000,user_id=" + std::to_string(owner) +
+           ",group_id=" + std::to_string(group) + ",default_permissions,allow_other";
+}
+
+std::uint32_t Server::mount_owner(const std::vector<oci::IdMapping>& maps) {
+    for (const auto& m : maps)
+        if (m.container_id == 0) return 0;
+    return maps.empty() ? 0 : maps.front().container_id;
 }
 
 const std::vector<std::string>& Server::syscalls() {

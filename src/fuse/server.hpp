@@ -53,8 +53,13 @@ class Server {
     // its own exit): what its confinement allows.
     static const std::vector<std::string>& syscalls();
 
-    // The mount(2) data for a FUSE mount of descriptor FD served by serve().
-    static std::string mount_options(int fd);
+    // The mount(2) data for a FUSE mount of descriptor FD served by serve(), owned by OWNER and
+    // GROUP as the mounting user namespace names them (root, unless root is not mapped there:
+    // `--userns keep-id` maps the caller's ids only, and an unmapped user_id is EINVAL).
+    static std::string mount_options(int fd, std::uint32_t owner = 0, std::uint32_t group = 0);
+    // The owner mount_options wants for a namespace of MAPS: 0 when it maps 0, else the first
+    // mapped id.
+    static std::uint32_t mount_owner(const std::vector<oci::IdMapping>& maps);
 
     // The serving process, once serve() started it (else -1).
     pid_t pid() const;

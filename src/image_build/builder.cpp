@@ -5,6 +5,7 @@
 #include "image_build/cache.hpp"
 #include "image_build/context.hpp"
 #include "image_build/copy_step.hpp"
+#include "image_build/definition.hpp"
 #include "image_build/finish.hpp"
 #include "image_build/instructions.hpp"
 #include "image_build/layer_commit.hpp"
@@ -15,6 +16,7 @@
 #include "image_build/stage_state.hpp"
 #include "image_build/work_image.hpp"
 #include "rootfs/rootfs.hpp"
+#include "sif/metadata.hpp"
 #include "store/images.hpp"
 #include "store/layer_tar.hpp"
 #include "util/error.hpp"
@@ -123,7 +125,7 @@ class Builder {
             throw Error(Errc::unsupported, "line " + std::to_string(ins.line) + ": " + what, hint);
         };
         if (k == "RUN") {
-            check_flags(ins, {"mount", "network", "security", "device"});
+            check_flags(ins, {"mount", "network", "security", "device", kDockerEnvFlag});
             if (const auto* f = ins.flag("security"); f && f->value != "sandbox")
                 refuse("RUN --security=" + f->value + " is not supported",
                        "gantry build runs every step unprivileged");
@@ -413,6 +415,10 @@ class Builder {
                                                f->value + ": use default, none or host");
         }
         rs.argv = run_argv(st_, ins);
+        // a definition file's step that writes Apptainer's docker environment file
+        if (ins.flag(kDockerEnvFlag))
+            rs.env.push_back("GANTRY_DOCKER_ENV_SCRIPT=" +
+                             sif::docker_env_script(st_.config.value("Env", nlohmann::json())));
         auto env = st_.expansion_env();
         for (const auto* toolchain : {&opt_.gpu_env, &opt_.cpu_env})
             for (const auto& [k, v] : *toolchain)

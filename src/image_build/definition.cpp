@@ -84,11 +84,29 @@ class Translation {
             def_fail(opt_, st.line, "From: is empty", "name the base image, e.g. From: debian:12");
         std::string name = text::lower(st.value("stage"));
         add(def_plain("FROM", st.line, def_literal(from) + (name.empty() ? "" : " AS " + name)));
+        // Apptainer's order (internal/pkg/build/build.go): %files from stages, %setup, %files
         for (const auto& s : st.sections)
             if (s.name == "files" && !s.args.empty()) files(s, true);
+        if (const auto* setup = st.section("setup")) run_setup(*setup, index);
         for (const auto& s : st.sections)
             if (s.name == "files" && s.args.empty()) files(s, false);
-        if (const auto* post = st.section("post")) run_post(*post);
+        if (const auto* post = st.section("post")) {
+            // Apptainer's build writes the docker image's environment file before %post
+            // (conveyorPacker_oci.go): for the bootstraps of that kind
+            const std::string agent = st.bootstrap();
+            if (agent == "docker" || agent == "docker-daemon" || agent == "oci" ||
+                agent == "oci-archive" || agent == "docker-archive") {
+                auto ins = def_json(
+                    "RUN", st.line,
+                    {"/bin/sh", "-c",
+                     "mkdir -p /.singularity.d/env && f=/.singularity.d/env/"
+                     "10-docker2singularity.sh && printf '%s' \"$GANTRY_DOCKER_ENV_SCRIPT\" > "
+                     "\"$f\" && chmod 0755 \"$f\""});
+                ins.flags.push_back({kDockerEnvFlag, "", false});
+                add(std::move(ins));
+            }
+            run_post(*post);
+        }
         metadata(st, index);
         if (const auto* l = st.section("labels")) {
             std::string args;
@@ -117,16 +135,25 @@ class Translation {
         }
         for (const auto& fc : deffile::file_copies(s, opt_.file)) {
             std::string src = fc.src, dst = fc.dst;
+            std::string host_context; // a source outside the context: its directory's
             if (!from_stage && src.starts_with("/")) {
-                auto rel = stdfs::path(src).lexically_normal().lexically_relative(opt_.context);
-                if (rel.empty() || rel.string().starts_with(".."))
-                    def_fail(opt_, fc.line,
-                             "%files source " + src + " lies outside the build context " +
-                                 opt_.context.string(),
-                             "gantry reads %files from the build context (the current "
-                             "directory, or CONTEXT): give one that holds it, e.g. "
-                             "gantry build -f FILE.def DIR");
-                src = rel.string();
+                auto norm = stdfs::path(src).lexically_normal();
+                auto rel = norm.lexically_relative(opt_.context);
+                if (rel.empty() || rel.string().starts_with("..")) {
+                    // Apptainer copies %files from any host path the user can read: the
+                    // source's directory becomes a named context of its own
+                    if (has_glob(norm.parent_path().string()) || norm.filename().empty())
+                        def_fail(opt_, fc.line,
+                                 "%files source " + src +
+                                     ": a pattern outside the build "
+                                     "context may match in its last part only",
+                                 "name the directory, or copy from the build context");
+                    host_context = "gantry-def-host-" + std::to_string(out_.contexts.size());
+                    out_.contexts[host_context] = norm.parent_path().string();
+                    src = norm.filename().string();
+                } else {
+                    src = rel.string();
+                }
             }
             if (dst.empty()) {
                 if (has_glob(fc.src))
@@ -138,8 +165,26 @@ class Translation {
             std::vector<std::string> words = {def_literal(src), def_literal(dst)};
             auto ins = def_json("COPY", fc.line, words);
             if (from_stage) ins.flags.push_back({"from", from, true});
+            if (!host_context.empty()) ins.flags.push_back({"from", host_context, true});
             add(std::move(ins));
         }
+    }
+
+    // %setup, on the host now (stage_jobs build later): what it writes under $APPTAINER_ROOTFS
+    // (an empty directory of its own) is one COPY over the stage's image
+    void run_setup(const deffile::Section& s, std::size_t index) {
+        if (text::trim(s.body).empty()) return;
+        if (!opt_.setup)
+            def_fail(opt_, s.line, "%setup cannot run here", "copy files in with %files");
+        auto rootfs = opt_.meta_dir / ("setup-" + std::to_string(index)) / "rootfs";
+        stdfs::create_directories(rootfs);
+        opt_.setup(s, rootfs);
+        if (stdfs::is_empty(rootfs)) return;
+        std::string name = "gantry-def-setup-" + std::to_string(index);
+        out_.contexts[name] = rootfs.string();
+        auto ins = def_json("COPY", s.line, {".", "/"});
+        ins.flags.push_back({"from", name, true});
+        add(std::move(ins));
     }
 
     void run_post(const deffile::Section& s) {
@@ -186,12 +231,13 @@ class Translation {
             for (const auto& [k, v] : deffile::labels(*l, opt_.file)) doc[k] = v;
             files.emplace_back("labels.json", doc.dump(4) + "\n");
         }
+        if (!opt_.text.empty()) files.emplace_back("Singularity", opt_.text);
         if (files.empty()) return;
         auto root = opt_.meta_dir / ("stage-" + std::to_string(index));
         for (const auto& [path, content] : files) {
             auto p = root / ".singularity.d" / path;
             stdfs::create_directories(p.parent_path());
-            bool exec = path != "runscript.help" && path != "labels.json";
+            bool exec = path != "runscript.help" && path != "labels.json" && path != "Singularity";
             fs::write_atomic(p, content, exec ? 0755 : 0644, fs::Sync::volatile_only);
         }
         std::string name = "gantry-def-meta-" + std::to_string(index);

@@ -34,11 +34,21 @@
 
 namespace gantry::image_build {
 
+// RUN's flag of the step a definition file's stage of the docker kind runs before %post: the
+// builder gives it $GANTRY_DOCKER_ENV_SCRIPT, sif::docker_env_script of the stage's Env then
+inline constexpr const char* kDockerEnvFlag = "gantry-docker-env";
+
 struct DefinitionOptions {
     std::string file;               // the definition file's name in messages
     std::filesystem::path context;  // absolute: where %files sources are read
     std::filesystem::path meta_dir; // an empty directory for the /.singularity.d files
     bool test = true;               // run %test at the end (false: --notest)
+    // the definition file as written: /.singularity.d/Singularity of each stage's image, as
+    // Apptainer's build writes it (internal/pkg/build/metadata.go, insertDefinition)
+    std::string text;
+    // %setup: runs the section's script on the host with ROOTFS (an empty directory) as
+    // $APPTAINER_ROOTFS; what it leaves there is added over the stage's image. Throws its error.
+    std::function<void(const deffile::Section&, const std::filesystem::path& rootfs)> setup;
     // A stage's base image as a reference FROM takes (not called for scratch)
     std::function<std::string(const deffile::Stage&)> base;
 };
@@ -50,8 +60,8 @@ struct DefinitionPlan {
     std::vector<std::string> test_argv;          // %test, run on the image at the end
 };
 
-// Error(invalid) "FILE:LINE: ..." for a %files from naming no earlier stage, an absolute source
-// outside the context, a pattern without a destination.
+// Error(invalid) "FILE:LINE: ..." for a %files from naming no earlier stage, a pattern outside
+// the context that is not in its last part, a pattern without a destination.
 DefinitionPlan plan_definition(const deffile::Definition& def, const DefinitionOptions& opt);
 
 } // namespace gantry::image_build

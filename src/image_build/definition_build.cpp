@@ -6,11 +6,17 @@
 #include "engine/squashfs.hpp"
 #include "image_build/definition.hpp"
 #include "image_build/options.hpp"
+#include "registry/oras.hpp"
 #include "sqsh/load.hpp"
 #include "store/images.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/identity.hpp"
+#include "util/log.hpp"
+#include "util/spawn.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace gantry::image_build {
 namespace {
@@ -41,6 +47,27 @@ std::string definition_base(store::Store& store, const deffile::Stage& st,
                             from + " (or gantry load), or use Bootstrap: docker");
         }
         return from;
+    }
+    if (agent == "oras") {
+        // a SIF artifact (registry/oras.hpp), pulled into the store's tmp, loaded as a
+        // localimage is, then removed
+        from = strip_scheme(from, "oras://");
+        auto tmp = store.tmp_dir() / ("oras-" + fs::unique_name() + ".sif");
+        struct Remove {
+            stdfs::path p;
+            ~Remove() {
+                std::error_code ec;
+                stdfs::remove(p, ec);
+            }
+        } remove{tmp};
+        try {
+            registry::oras_pull(from, tmp.string(), {});
+        } catch (const Error& e) {
+            throw Error(e.code(), at + "Bootstrap: oras: " + e.message(), e.hint());
+        }
+        auto r = sqsh::load(store, tmp.string(), "", running_as_real_root(),
+                            engine::squashfs_confinement());
+        return r.config.str();
     }
     if (agent == "localimage") {
         if (stdfs::is_directory(from))
@@ -77,6 +104,32 @@ std::string definition_base(store::Store& store, const deffile::Stage& st,
     return images[0].config.str();
 }
 
+// Apptainer's runHostScript (internal/pkg/build/stage.go): %setup on the host, as the user who
+// builds (rootless: no root to lend it), `/bin/sh -ex SCRIPT` with $APPTAINER_ROOTFS and
+// $SINGULARITY_ROOTFS naming ROOTFS and the environment's variables set
+void run_setup_script(const deffile::Section& s, const stdfs::path& rootfs,
+                      const std::string& file) {
+    auto script = rootfs.parent_path() / "setup.sh";
+    fs::write_atomic(script, s.body, 0700, fs::Sync::volatile_only);
+    const std::string env = "/.singularity.d/env/91-environment.sh";
+    log::note("running %setup on the host as uid " + std::to_string(::geteuid()) +
+              " ($APPTAINER_ROOTFS: a directory added over the image)");
+    Spawned p({"/usr/bin/env", "APPTAINER_ROOTFS=" + rootfs.string(),
+               "SINGULARITY_ROOTFS=" + rootfs.string(), "APPTAINER_ENVIRONMENT=" + env,
+               "SINGULARITY_ENVIRONMENT=" + env, "/bin/sh", "-ex", script.string()},
+              {{0, 0}, {1, 1}, {2, 2}}, {});
+    int status = p.wait();
+    if (!Spawned::ok(status))
+        throw Error(Errc::run_failed,
+                    file + ":" + std::to_string(s.line) + ": %setup failed (" +
+                        (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
+                                           : std::string("killed")) +
+                        ")",
+                    "gantry runs %setup as you, not as root, and $APPTAINER_ROOTFS is an empty "
+                    "directory whose files are added over the image: a script that needs root "
+                    "or reads the image's files cannot run there; do that in %post");
+}
+
 } // namespace
 
 bool is_definition(const std::string& file, const std::string& text) {
@@ -108,6 +161,10 @@ void DefinitionBuild::plan(store::Store& store, BuildOptions& bo, bool test) {
     o.context = bo.context;
     o.meta_dir = meta_;
     o.test = test;
+    o.text = bo.dockerfile;
+    o.setup = [&file](const deffile::Section& s, const stdfs::path& rootfs) {
+        run_setup_script(s, rootfs, file);
+    };
     o.base = [&](const deffile::Stage& st) { return definition_base(store, st, file); };
     auto plan = plan_definition(def, o);
     bo.instructions = std::move(plan.instructions);

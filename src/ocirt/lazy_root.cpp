@@ -130,7 +130,7 @@ void LazyRoot::prepare(runtime::Launch& l) {
     sock_ = std::move(mine);
     l.rootfs.clear();
     l.overlay = runtime::Overlay{l.mount_point, {"lower"}, "", "", true, 0};
-    l.fuse_options = fuse::Server::mount_options;
+    l.fuse_options = [](int fd) { return fuse::Server::mount_options(fd); };
     l.fuse_serve = [this](Fd dev) {
         runtime::detail::send_fd(sock_.get(), dev.get(), "the FUSE descriptor");
         char ok = 0;

@@ -41,13 +41,28 @@ nlohmann::json env_entrypoint() {
 }
 
 nlohmann::json action_entrypoint(std::string_view action) {
-    std::string script = action == "test" ? kTestscript : kStartscript;
-    std::string missing = action == "test" ? "echo 'gantry test: the image has no test script (" +
-                                                 script + "): nothing to run' >&2; "
-                                           : std::string();
-    return {"/bin/sh", "-c",
-            sif_source_env_scripts() + "if [ -x " + script + " ]; then exec " + script +
-                " \"$@\"; fi; " + missing + "exit 0",
+    std::string body;
+    if (action == "run") // Apptainer's run.sh (internal/pkg/build/sources/run.sh)
+        body = std::string("if [ -x ") + kRunscript + " ]; then exec " + kRunscript +
+               " \"$@\"; fi; echo 'No Apptainer runscript found, executing /bin/sh'; "
+               "exec /bin/sh \"$@\"";
+    else if (action == "shell") // Apptainer's shell.sh: $SINGULARITY_SHELL, bash --norc, sh
+        body = R"(if [ -n "$SINGULARITY_SHELL" ] && [ -x "$SINGULARITY_SHELL" ]; then )"
+               R"(exec "$SINGULARITY_SHELL" "$@"; elif [ -x /bin/bash ]; then SHELL=/bin/bash; )"
+               R"(PS1="Apptainer $APPTAINER_NAME:\w> "; export SHELL PS1; )"
+               R"(exec /bin/bash --norc "$@"; elif [ -x /bin/sh ]; then SHELL=/bin/sh; )"
+               R"(export SHELL; exec /bin/sh "$@"; fi; )"
+               R"(echo 'ERROR: /bin/sh does not exist in container' >&2; exit 1)";
+    else {
+        std::string script = action == "test" ? kTestscript : kStartscript;
+        std::string missing = action == "test" ? "echo 'gantry test: the image has no test "
+                                                 "script (" +
+                                                     script + "): nothing to run' >&2; "
+                                               : std::string();
+        body =
+            "if [ -x " + script + " ]; then exec " + script + " \"$@\"; fi; " + missing + "exit 0";
+    }
+    return {"/bin/sh", "-c", sif_source_env_scripts() + body,
             "/.singularity.d/actions/" + std::string(action)};
 }
 
@@ -102,6 +117,30 @@ bool sif_sh_name(const std::string& n) {
 }
 
 } // namespace
+
+std::string docker_env_script(const nlohmann::json& env) {
+    std::string out = "#!/bin/sh\n";
+    if (!env.is_array()) return out;
+    for (const auto& e : env) {
+        if (!e.is_string()) continue;
+        const std::string kv = e.get<std::string>();
+        auto eq = kv.find('=');
+        std::string name = kv.substr(0, eq);
+        if (!sif_sh_name(name)) continue;
+        if (eq == std::string::npos) {
+            out += "export " + name + "=\"${" + name + ":-}\"\n";
+            continue;
+        }
+        std::string value;
+        for (char c : kv.substr(eq + 1)) {
+            if (c == '\\' || c == '"' || c == '$' || c == '`') value += '\\';
+            value += c;
+        }
+        out += name == "PATH" ? "export PATH=\"" + value + "\"\n"
+                              : "export " + name + "=\"${" + name + ":-\"" + value + "\"}\"\n";
+    }
+    return out;
+}
 
 std::vector<File> apptainer_files(const nlohmann::json& doc) {
     static const nlohmann::json none = nlohmann::json::object();

@@ -44,7 +44,10 @@ nlohmann::json env_entrypoint();
 // The entrypoint of Apptainer's `test` and `instance start` actions (ACTION "test" or
 // "start"), as its action script runs them: the environment scripts sourced, then
 // /.singularity.d/test (startscript) exec'd with the entrypoint's arguments when it is
-// executable; without one, `test` says so on stderr and exits 0, `start` exits 0.
+// executable; without one, `test` says so on stderr and exits 0, `start` exits 0. ACTION "run"
+// and "shell" are Apptainer's run.sh and shell.sh (internal/pkg/build/sources/): the runscript
+// with the arguments, else "No Apptainer runscript found, executing /bin/sh"; $SINGULARITY_SHELL,
+// else /bin/bash --norc with PS1 "Apptainer NAME:\w> ", else /bin/sh.
 nlohmann::json action_entrypoint(std::string_view action);
 
 // The variables Apptainer's runtime sets in a container of the image file PATH (absolute):
@@ -56,6 +59,12 @@ std::vector<std::string> runtime_env(const std::string& path);
 // The OCI image config (the whole document: architecture, os, config) of a SIF whose partition
 // is built for ARCH ("unknown": none is recorded) with metadata MD.
 nlohmann::json image_config(const Metadata& md, const std::string& arch);
+
+// /.singularity.d/env/10-docker2singularity.sh as Apptainer's build writes it for an image of
+// the docker kind before %post (internal/pkg/build/sources/conveyorPacker_oci.go, insertEnv):
+// each of ENV's NAME=VALUE (an OCI config's Env) as `export NAME="${NAME:-"VALUE"}"` (PATH:
+// `export PATH="VALUE"`), VALUE with \ " $ ` escaped; a NAME that is not a shell name skipped.
+std::string docker_env_script(const nlohmann::json& env);
 
 // A file of the root Apptainer reads (a path relative to the root, its content and mode).
 struct File {

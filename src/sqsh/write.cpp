@@ -402,7 +402,15 @@ SaveResult save(const store::Store& store, const std::string& ref, const std::st
 
 SaveResult save_sif(const store::Store& store, const std::string& ref, const std::string& out,
                     const SaveOptions& options) {
-    auto img = store::find_image(store, ref);
+    // a manifest digest names an image no tag names too (gantry build -o without -t)
+    auto img = [&] {
+        try {
+            return store::find_image(store, ref);
+        } catch (const Error& e) {
+            if (e.code() != Errc::not_found || !ref.starts_with("sha256:")) throw;
+            return store::read_image(store, oci::Digest::parse(ref));
+        }
+    }();
     Header h = sqsh_header_of(store, img, ref);
     auto doc = oci::parse_json(h.config, "image " + ref + "'s config");
     SaveOptions opt = options;

@@ -108,13 +108,42 @@ def test_multistage_files_from_and_sif_output(bb):
     assert g.run("run", "--rm", "archived").out == "archived\n"
 
 
+def test_repeated_sections_are_concatenated(bb):
+    # HPC Container Maker's output: one %post per building block, concatenated as Apptainer's
+    # parser does; built and run through `gantry apptainer` (build delegates to gantry build)
+    g, tmp = bb
+    # and %files from a host path outside the build context (the working directory), as
+    # Apptainer reads them
+    (tmp / "host.txt").write_text("from the host\n")
+    d = tmp / "hpccm.def"
+    d.write_text("Bootstrap: docker\nFrom: sample:latest\n"
+                 "%post\n  cp /.singularity.d/env/10-docker2singularity.sh /env-in-post\n"
+                 "  echo one > /a\n"
+                 "%environment\n  export A=1\n%post\n  echo two >> /a\n%post\n  cat /a > /b\n"
+                 f"%files\n  {tmp}/host.txt /opt/host.txt\n"
+                 "%setup\n  # as the user, rootless, before %files\n"
+                 "  mkdir -p $APPTAINER_ROOTFS/opt/s && id -u > $SINGULARITY_ROOTFS/opt/s/uid\n"
+                 "%runscript\n  cat /b /opt/host.txt /opt/s/uid; echo \"A=$A\"\n")
+    out = tmp / "hpccm.sif"
+    g.run("apptainer", "build", out, d)
+    assert g.run("apptainer", "run", out).out == f"one\ntwo\nfrom the host\n{os.geteuid()}\nA=1\n"
+    # Apptainer's docker environment file was there for %post (the base image's Env)
+    env = g.run("apptainer", "exec", out, "cat", "/env-in-post").out
+    base_env = config(g, "sample:latest")["Env"]
+    assert env.startswith("#!/bin/sh\nexport PATH=\"") and base_env, env
+    assert env.count("\n") == 1 + len(base_env), (env, base_env)
+    # the definition file kept in the image as Apptainer's build keeps it
+    assert g.run("apptainer", "inspect", "--deffile", out).out == d.read_text()
+    assert "already exists" in g.fail("apptainer", "build", out, d, code=5).err
+
+
 REFUSED = [
-    ("%setup\n  touch /x\n", 7, "x.def:3: %setup runs on the host as root"),
+    ("%setup\n  cat $APPTAINER_ROOTFS/etc/passwd\n", 125, "x.def:3: %setup failed (exit 1)"),
+    ("%pre\n  true\n", 7, "x.def:3: %pre runs on the host as root"),
     ("%appinstall foo\n  true\n", 7, "x.def:3: %appinstall: SCIF apps are not supported"),
     ("%bogus\n", 4, "x.def:3: unknown section %bogus"),
     ("%post\n  echo {{ NOPE }}\n", 4, "x.def:4: the build variable NOPE is not defined"),
     ("%files from nowhere\n  /a /b\n", 4, "x.def:3: %files from nowhere"),
-    ("%post\n  true\n%post\n  true\n", 4, "x.def:5: %post is written twice"),
     ("%files\n  missing.txt /x\n", 3, "x.def:4:1: "),
 ]
 

@@ -67,6 +67,19 @@ TEST(Dispatch, NamesIncludeOnlyWholeNames) {
     EXPECT_FALSE(dispatch::names_include("run", ""));
 }
 
+TEST(Dispatch, ApptainersNamesAreGantryApptainer) {
+    EXPECT_TRUE(dispatch::called_as_apptainer("/usr/bin/apptainer"));
+    EXPECT_TRUE(dispatch::called_as_apptainer("singularity"));
+    EXPECT_FALSE(dispatch::called_as_apptainer("/opt/apptainer/gantry"));
+    std::string prog = "singularity", a = "exec", b = "x.sif";
+    char* argv[] = {prog.data(), a.data(), b.data(), nullptr};
+    auto words = dispatch::as_apptainer_command(3, argv);
+    ASSERT_EQ(words.size(), 5u);
+    EXPECT_STREQ(words[1], "apptainer");
+    EXPECT_STREQ(words[2], "exec");
+    EXPECT_EQ(words[4], nullptr);
+}
+
 TEST(Dispatch, TheOciRuntimeNamesAreGantryOciAndRunc) {
     EXPECT_TRUE(dispatch::called_as_oci_runtime("/usr/local/bin/gantry-oci"));
     EXPECT_TRUE(dispatch::called_as_oci_runtime("runc"));

@@ -1,0 +1,28 @@
+// apptainer/inspect: `gantry apptainer inspect` and `run-help`, as Apptainer prints them
+// (cmd/internal/cli/inspect.go, run_help_linux.go): a SIF's labels, definition file, runscript,
+// startscript, test script, help and environment scripts. The files are read from the SIF's
+// partition by a confined process (sqsh::SquashFiles), the definition file from its Deffile
+// object, the labels as a run reads them (the JSON.Labels object, then labels.json).
+#pragma once
+
+#include <string>
+
+namespace gantry::apptainer {
+
+// What to show; none of them set: the labels (Apptainer's default).
+struct InspectWhat {
+    bool labels = false, deffile = false, runscript = false, startscript = false, test = false,
+         environment = false, helpfile = false;
+    bool json = false; // Apptainer's JSON document ({"data":{"attributes":{...}},"type":...})
+    bool all = false;  // everything, as JSON
+};
+
+// The text `apptainer inspect` prints for the SIF FILE. Errors as opening it for a run does
+// (not_found, invalid, unsupported).
+std::string inspect(const std::string& file, InspectWhat what);
+
+// What `apptainer run-help FILE` prints: its %help, else "No help sections were defined for
+// this image".
+std::string run_help(const std::string& file);
+
+} // namespace gantry::apptainer
