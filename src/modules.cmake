@@ -17,6 +17,8 @@
 gantry_module(util PURPOSE "errors, fds, atomic writes, locks, logging, hashing, YAML, text and units, the config file")
 gantry_module(findings PURPOSE "what doctor, lint and analyze report: one Finding, one severity scale and its words"
   DEPENDS util)
+gantry_module(kernel_cache PURPOSE "JIT, compile and autotuning caches kept per key across starts: the key, the variables pointed into a cache, the directories of the keys, one writer per key, publication, eviction"
+  DEPENDS findings util)
 gantry_module(elf PURPOSE "ELF files read as hostile input: the header, section and program header tables (ELF32/64, either byte order), a shared object's dynamic facts, the regions worth scanning"
   DEPENDS util)
 gantry_module(dispatch PURPOSE "what main() decides: the OCI-runtime name, the command a line names, how a failure exits"
@@ -104,7 +106,7 @@ gantry_module(analyze PURPOSE "an image's report from one pass over its layer bl
 gantry_module(slim PURPOSE "a smaller image from an analysed one"
   DEPENDS analyze elf layer store tailor util)
 gantry_module(engine PURPOSE "the front end of gantry's own doors (run, create/start, exec; the Engine API's helpers, Slurm's run -d, build RUN steps): an image and docker's flags prepared into a root, a runtime spec, GPUs and a record, then run by runtime/"
-  DEPENDS binfmt cdi container_log cpu elf fuse gpu_vendors_all lazy oci records rootfs runspec runtime sandbox site sqsh store util)
+  DEPENDS binfmt cdi container_log cpu elf fuse gpu_vendors_all kernel_cache lazy oci records rootfs runspec runtime sandbox site sqsh store util)
 gantry_module(ocirt PURPOSE "the front end of gantry oci (containerd's runc shim, CRI pods, podman): runc's command-line contract over a bundle another engine prepared, through the same core as engine/ (records, runtime, GPUs)"
   DEPENDS cdi fuse gpu_vendors_all lazy oci records registry runtime sandbox sqsh store util)
 gantry_module(docker_model PURPOSE "docker's shapes of gantry's containers, images, version, info, events and stats (--format rows, inspect JSON, the events stream, StatsJSON) and docker's --filter"

@@ -64,6 +64,14 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
     if (auto* e = o.option(proc, "--entrypoint", *entrypoint, "Override the image's ENTRYPOINT"))
         e->each([f, entrypoint](const std::string& v) { f->entrypoint = v; });
     o.list(iso, "--security-opt", f->security_opt, "seccomp=unconfined to disable seccomp");
+    if (o.may_name("--kernel-cache"))
+        cmd->add_flag("--kernel-cache{auto}", f->kernel_cache,
+                      "Keep the JIT and autotuning caches (CUDA, Triton, TorchInductor, vLLM, JAX, "
+                      "MIOpen, comgr, Intel's, TunableOp, ccache) per image, GPU, driver and "
+                      "user across starts: --kernel-cache[=auto|off|DIR] (docs/kernel-caches.md; "
+                      "default: the label io.gantry.kernel-cache, else the config file's "
+                      "kernel_cache, else off)")
+            ->group(files);
     o.option(files, "--write-warn", f->write_warn,
              "Warn when a run writes more than this into the container layer (default 1GiB)");
     o.option(iso, engine::flags::kUserns, f->userns,

@@ -302,6 +302,9 @@ struct Launcher {
             l.rootfs = flat.string();
             status = runtime::run(l);
         }
+        // a writer's additions published before its end is recorded: once `wait` returns,
+        // the next start of the key finds them
+        if (p.kernel_cache) p.kernel_cache->finish();
         if (p.request.detach) finish_output();
         record.exited(status);
         // removed: what the run made local stays in the lazy cache (a later pull or run makes
@@ -401,6 +404,7 @@ struct Launcher {
             throw;
         }
         scratch.keep();
+        if (p.kernel_cache) p.kernel_cache->hand_over(); // the monitor finishes it
         return p.id;
     }
 };

@@ -8,6 +8,7 @@
 #include "engine/engine.hpp"
 #include "engine/gpus.hpp"
 #include "engine/kept_preparation.hpp"
+#include "engine/kernel_caches.hpp"
 #include "engine/labels.hpp"
 #include "engine/options.hpp"
 #include "engine/platform_check.hpp"
@@ -394,6 +395,7 @@ Prepared prepare_again(store::Store& store, RunRequest request, Caller caller,
     p.labels = std::move(kept.labels);
     reopen_root(p, kept);
     make_scratch(p);
+    reattach_kernel_cache(p);
     return p;
 }
 
@@ -417,6 +419,7 @@ Prepared prepare(store::Store& store, RunRequest request, Caller caller,
     make_scratch(p);
     add_gpus(p);
     add_cdi_devices(p);
+    attach_kernel_cache(p);
     write_hook_bundle(p);
     return p;
 }

@@ -152,6 +152,16 @@ class Intel final : public Backend {
         return {&intel_format()};
     }
 
+    // the compute runtime's version (NEO, whose cache it is) and every GPU's AOT target
+    std::vector<std::string> kernel_cache_facts(const Roots& roots,
+                                                const std::string& cache_dir) const override {
+        auto facts = Backend::kernel_cache_facts(roots, cache_dir);
+        auto user = find_user_space(roots.driver_root);
+        facts.insert(facts.begin(),
+                     "driver=" + (user.driver_version ? user.driver_version->text : "unknown"));
+        return facts;
+    }
+
     std::vector<findings::Finding> doctor(const DoctorContext& ctx) const override {
         auto host = discover(intel_options(ctx.roots));
         auto user = find_user_space(ctx.roots.driver_root);
