@@ -88,7 +88,7 @@ gantry_module(lazy PURPOSE "lazy pull: eStargz and zstd:chunked tables of conten
 gantry_module(lint PURPOSE "the Dockerfile rules: the build model they read, the rules that name no vendor, the vendors' rule sets run, their reports"
   DEPENDS dockerfile findings gpu_components oci util)
 gantry_module(gpu_vendors PURPOSE "the GPU layer's plug-in interface (Backend: every door's GPU plan, CDI, doctor, device code, lint rules, analyze findings), host roots, what vendors share: paths inside a driver root, bounded sysfs reads, device node access, --gpus and device selection, CDI nodes, the doctor's verdict cache, the policy, a plan applied through the one CDI applier"
-  DEPENDS cdi device_code findings gpu_host oci rootfs store util)
+  DEPENDS cdi device_code findings gpu_host kernel_cache oci rootfs store util)
 # One module per vendor, in its folder under gpu_vendors/: a vendor sees the interface, never
 # another vendor (the build fails on such an include, as on any undeclared one).
 gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements and the driver/CUDA version tables, an image's CUDA facts, the CDI description of a container's GPUs, the doctor's rules, CUDA fat binaries, its lint rules and analyze findings"

@@ -161,7 +161,8 @@ void register_doctor(CLI::App& app, Context& ctx) {
                 for (auto& f : engine::platform_findings(*dctx.store, *dctx.image))
                     findings.push_back(std::move(f));
             // an image (or -e) that turns a JIT's cache off: --kernel-cache cannot keep it
-            for (auto& f : kernel_cache::disabled_caches(dctx.env))
+            for (auto& f :
+                 kernel_cache::disabled_caches(dctx.env, gpu_vendors::kernel_cache_disablers()))
                 findings.push_back(std::move(f));
             return report(findings, o->json);
         };

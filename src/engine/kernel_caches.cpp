@@ -106,15 +106,17 @@ void attach_kernel_cache(Prepared& p) {
     if (setting.kind == kernel_cache::Setting::Kind::off) return;
     auto facts = kernel_cache_facts(p);
     auto root = kernel_cache::root_of(setting, p.store->root());
-    auto a = std::make_shared<kernel_cache::Attachment>(
-        kernel_cache::attach(root, facts, p.id, kernel_cache_max_bytes()));
+    auto variables = gpu_vendors::kernel_cache_variables();
+    auto a = std::make_shared<kernel_cache::Attachment>(kernel_cache::attach(
+        root, facts, p.id, kernel_cache::directories(variables), kernel_cache_max_bytes()));
     oci::Mount m;
     m.destination = kernel_cache::kMountPath;
     m.type = "overlay";
     m.source = "overlay";
     m.options = a->mount_options();
     p.spec.mounts.push_back(std::move(m));
-    for (auto& e : kernel_cache::pointed_env(p.spec.env)) p.spec.env.push_back(std::move(e));
+    for (auto& e : kernel_cache::pointed_env(p.spec.env, variables))
+        p.spec.env.push_back(std::move(e));
     p.spec.annotations[kKernelCacheKeyAnnotation] = a->key;
     p.spec.annotations[kKernelCacheDirAnnotation] = a->key_dir.string();
     p.spec.annotations[kKernelCacheRoleAnnotation] = kernel_cache::to_string(a->role);

@@ -2,7 +2,6 @@
 // generation read, the run's own layer; finish() at its end (caches.hpp).
 #include "kernel_cache/caches.hpp"
 #include "kernel_cache/layout.hpp"
-#include "kernel_cache/variables.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -66,14 +65,15 @@ namespace {
 
 // A new key's directory: facts.json, runs/, and gen-0 holding the pointed variables' directories
 // (mode 0777: the container's users, whatever their ids, write there through the overlay).
-void make_key(const stdfs::path& dir, const KeyFacts& facts) {
+void make_key(const stdfs::path& dir, const KeyFacts& facts,
+              const std::vector<std::string>& directories) {
     fs::make_dirs(dir, 0700);
     fs::make_dirs(dir / kRuns, 0700);
     if (::access((dir / kCurrent).c_str(), F_OK) == 0) return;
     auto tmp = dir / (std::string(".new-gen-") + fs::unique_name());
     fs::make_dirs(tmp, 0755);
     ::chmod(tmp.c_str(), 0777);
-    for (const auto& d : directories()) {
+    for (const auto& d : directories) {
         fs::make_dirs(tmp / d, 0777);
         for (auto p = tmp / d; p != tmp; p = p.parent_path()) ::chmod(p.c_str(), 0777);
     }
@@ -87,7 +87,7 @@ void make_key(const stdfs::path& dir, const KeyFacts& facts) {
 } // namespace
 
 Attachment attach(const stdfs::path& root, const KeyFacts& facts, const std::string& container_id,
-                  std::uint64_t max_bytes) {
+                  const std::vector<std::string>& directories, std::uint64_t max_bytes) {
     fs::make_dirs(root, 0700);
     Attachment a;
     a.root_ = root;
@@ -99,7 +99,7 @@ Attachment attach(const stdfs::path& root, const KeyFacts& facts, const std::str
         FileLock root_guard(root / kRootLock, FileLock::Mode::shared);
         fs::make_dirs(a.key_dir, 0700);
         FileLock key_guard(a.key_dir / kKeyLock, FileLock::Mode::exclusive);
-        make_key(a.key_dir, facts);
+        make_key(a.key_dir, facts, directories);
         a.writer_lock_ = FileLock::try_lock(a.key_dir / kWriterLock, FileLock::Mode::exclusive);
         a.role = a.writer_lock_.held() ? Role::writer : Role::reader;
         std::string gen = current_generation(a.key_dir);

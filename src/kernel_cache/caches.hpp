@@ -72,7 +72,7 @@ class Attachment {
 
   private:
     friend Attachment attach(const std::filesystem::path&, const KeyFacts&, const std::string&,
-                             std::uint64_t);
+                             const std::vector<std::string>&, std::uint64_t);
     FileLock writer_lock_, generation_lock_, run_lock_;
     bool handed_over_ = false, finished_ = false;
     std::filesystem::path root_, run_dir_;
@@ -83,12 +83,13 @@ class Attachment {
 // recently used keys are evicted, after each publication.
 inline constexpr std::uint64_t kDefaultMaxBytes = 20ull << 30;
 
-// The key of FACTS under ROOT made if new (its directories, each pointed variable's, writable by
-// every user of the container), its generation locked shared, and a run directory for
-// CONTAINER_ID; the writer's role when no other container holds it. MAX_BYTES: the root's cap,
-// enforced after the writer publishes (least recently used keys no container uses evicted).
+// The key of FACTS under ROOT made if new (DIRECTORIES, the pointed variables', made in it
+// writable by every user of the container), its generation locked shared, and a run directory
+// for CONTAINER_ID; the writer's role when no other container holds it. MAX_BYTES: the root's
+// cap, enforced after the writer publishes (least recently used keys no container uses evicted).
 Attachment attach(const std::filesystem::path& root, const KeyFacts& facts,
-                  const std::string& container_id, std::uint64_t max_bytes = kDefaultMaxBytes);
+                  const std::string& container_id, const std::vector<std::string>& directories,
+                  std::uint64_t max_bytes = kDefaultMaxBytes);
 
 // A new generation of KEY_DIR: the current one with UPPER (an overlay upper directory) applied,
 // made under a temporary name, synced, renamed into place, then `current` swapped to it; the

@@ -75,6 +75,9 @@ def test_second_start_finds_the_first_starts_work(kc):
                  "env").out.splitlines()
     assert f"CCACHE_DIR={MOUNT}/ccache" in env
     assert f"VLLM_CACHE_ROOT={MOUNT}/vllm" in env
+    # every vendor's own (gpu_vendors::Backend::kernel_cache_variables), whatever the GPUs
+    assert f"MIOPEN_USER_DB_PATH={MOUNT}/miopen/db" in env and "NEO_CACHE_PERSISTENT=1" in env
+    assert "CUDA_CACHE_MAXSIZE=4294967296" in env
     assert "TRITON_CACHE_DIR=/opt/triton" in env  # the image's wins
     assert "CUDA_CACHE_PATH=/mine" in env  # -e wins
     assert not [e for e in kc.run("run", "kc/own-env:1", "env").out.splitlines()

@@ -206,6 +206,21 @@ class Amd final : public Backend {
         return facts;
     }
 
+    // MIOpen's user performance database and kernel cache, ROCm comgr's cache (hipRTC)
+    std::vector<kernel_cache::Variable> kernel_cache_variables() const override {
+        return {
+            {"MIOPEN_USER_DB_PATH", "miopen/db", true, false, "MIOpen's user performance database"},
+            {"MIOPEN_CUSTOM_CACHE_DIR", "miopen/cache", true, false, "MIOpen's kernel cache"},
+            {"AMD_COMGR_CACHE_DIR", "comgr", true, false, "ROCm comgr's cache (hipRTC)"}};
+    }
+    std::vector<kernel_cache::Disabler> kernel_cache_disablers() const override {
+        return {{"MIOPEN_DISABLE_CACHE",
+                 {"1", "true", "TRUE", "on", "ON", "yes"},
+                 "MIOpen's kernel cache",
+                 "MIOPEN_DISABLE_CACHE=0"},
+                {"AMD_COMGR_CACHE", {"0"}, "ROCm comgr's cache", "AMD_COMGR_CACHE=1"}};
+    }
+
     std::vector<findings::Finding> doctor(const DoctorContext& ctx) const override {
         if (auto w = wsl_host(ctx.roots)) return wsl_doctor(*w, ctx);
         auto host = gpu_vendors::amd::discover_cached(discover_options(ctx.roots),

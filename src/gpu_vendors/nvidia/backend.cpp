@@ -245,6 +245,21 @@ class Nvidia final : public Backend {
                 "targets=" + targets};
     }
 
+    // the driver's PTX JIT cache (ComputeCache): its path and its size, 4 GiB, the largest the
+    // driver takes (docs/kernel-caches.md)
+    std::vector<kernel_cache::Variable> kernel_cache_variables() const override {
+        return {{"CUDA_CACHE_PATH", "nv/ComputeCache", true, false,
+                 "the NVIDIA driver's PTX JIT cache"},
+                {"CUDA_CACHE_MAXSIZE", "4294967296", false, false,
+                 "the NVIDIA driver's PTX JIT cache"}};
+    }
+    std::vector<kernel_cache::Disabler> kernel_cache_disablers() const override {
+        return {{"CUDA_CACHE_DISABLE",
+                 {"1"},
+                 "the NVIDIA driver's PTX JIT cache (ComputeCache)",
+                 "CUDA_CACHE_DISABLE=0"}};
+    }
+
     std::vector<findings::Finding> doctor(const DoctorContext& ctx) const override {
         auto host = gpu_vendors::nvidia::discover_cached(discover_options(ctx.roots),
                                                          cache_below(ctx.cache_dir, "gpu-cache"));

@@ -62,34 +62,48 @@ TEST(KernelCacheKey, ChangesWithEveryFactAndOnlyWithThem) {
     EXPECT_THROW(KeyFacts::from_json(nlohmann::json{{"image", "x"}}), Error);
 }
 
+// a vendor's variables as gpu_vendors::Backend gives them (tests/unit/gpu_vendors: the real ones)
+const std::vector<Variable> kVariables = [] {
+    auto v = neutral_variables();
+    v.push_back({"CUDA_CACHE_PATH", "nv/ComputeCache", true, false, "PTX JIT"});
+    v.push_back({"CUDA_CACHE_MAXSIZE", "4294967296", false, false, "PTX JIT"});
+    return v;
+}();
+
 TEST(KernelCacheVariables, TheContainersOwnValuesWin) {
-    auto added = pointed_env({"PATH=/bin", "TRITON_CACHE_DIR=/opt/triton", "CUDA_CACHE_PATH="});
+    auto added = pointed_env({"PATH=/bin", "TRITON_CACHE_DIR=/opt/triton",
+                              "CUDA_CACHE_PATH=", "JAX_COMPILATION_CACHE_DIR=/j"},
+                             kVariables);
     auto has = [&](const std::string& e) {
         return std::find(added.begin(), added.end(), e) != added.end();
     };
     EXPECT_TRUE(has(std::string("CCACHE_DIR=") + kMountPath + "/ccache"));
     EXPECT_TRUE(has(std::string("VLLM_CACHE_ROOT=") + kMountPath + "/vllm"));
     EXPECT_TRUE(has("CUDA_CACHE_MAXSIZE=4294967296"));
-    EXPECT_TRUE(has("NEO_CACHE_PERSISTENT=1"));
     for (auto& e : added) {
         EXPECT_NE(e.rfind("TRITON_CACHE_DIR=", 0), 0u) << e;
         EXPECT_NE(e.rfind("CUDA_CACHE_PATH=", 0), 0u) << e; // set, even empty: the image's
+        EXPECT_NE(e.rfind("JAX_COMPILATION_CACHE_DIR=", 0), 0u) << e;
     }
-    auto dirs = directories();
+    auto dirs = directories(kVariables);
     EXPECT_NE(std::find(dirs.begin(), dirs.end(), "tunableop"), dirs.end());
     EXPECT_NE(std::find(dirs.begin(), dirs.end(), "nv/ComputeCache"), dirs.end());
     EXPECT_EQ(std::find(dirs.begin(), dirs.end(), "4294967296"), dirs.end());
 }
 
 TEST(KernelCacheVariables, DoctorNamesEachVariableThatTurnsACacheOff) {
-    auto f = disabled_caches({"CUDA_CACHE_DISABLE=1", "AMD_COMGR_CACHE=1", "CCACHE_DISABLE="});
+    auto disablers = neutral_disablers();
+    disablers.push_back({"CUDA_CACHE_DISABLE", {"1"}, "PTX JIT", "CUDA_CACHE_DISABLE=0"});
+    auto f = disabled_caches(
+        {"CUDA_CACHE_DISABLE=1", "TORCHINDUCTOR_FX_GRAPH_CACHE=1", "CCACHE_DISABLE="}, disablers);
     ASSERT_EQ(f.size(), 2u);
     EXPECT_EQ(f[0].id, "KERNEL-CACHE-DISABLED");
-    EXPECT_NE(f[0].message.find("CUDA_CACHE_DISABLE=1"), std::string::npos);
-    EXPECT_NE(f[0].fix.find("CUDA_CACHE_DISABLE=0"), std::string::npos);
-    EXPECT_NE(f[1].message.find("CCACHE_DISABLE"), std::string::npos);
+    EXPECT_NE(f[0].message.find("CCACHE_DISABLE"), std::string::npos); // any value: ccache(1)
+    EXPECT_NE(f[1].message.find("CUDA_CACHE_DISABLE=1"), std::string::npos);
+    EXPECT_NE(f[1].fix.find("CUDA_CACHE_DISABLE=0"), std::string::npos);
     EXPECT_TRUE(
-        disabled_caches({"CUDA_CACHE_DISABLE=0", "CUDA_CACHE_DISABLE=1", "CUDA_CACHE_DISABLE=0"})
+        disabled_caches({"CUDA_CACHE_DISABLE=0", "CUDA_CACHE_DISABLE=1", "CUDA_CACHE_DISABLE=0"},
+                        disablers)
             .empty()); // the last value counts
 }
 
@@ -112,8 +126,8 @@ TEST(KernelCacheSetting, Words) {
 
 TEST(KernelCaches, OneWriterReadersKeepTheirGeneration) {
     unit_support::TempDir tmp("kcache-unit");
-    auto a = attach(tmp.path, facts(), "aaaa");
-    auto b = attach(tmp.path, facts(), "bbbb");
+    auto a = attach(tmp.path, facts(), "aaaa", directories(kVariables));
+    auto b = attach(tmp.path, facts(), "bbbb", {});
     EXPECT_EQ(a.role, Role::writer);
     EXPECT_EQ(b.role, Role::reader);
     EXPECT_EQ(a.generation.filename(), "gen-0");
@@ -134,7 +148,7 @@ TEST(KernelCaches, OneWriterReadersKeepTheirGeneration) {
     b.finish(); // a reader publishes nothing
     EXPECT_EQ(stdfs::read_symlink(dir / "current"), "gen-1");
     EXPECT_FALSE(stdfs::exists(dir / "gen-1/ccache/mine"));
-    auto c = attach(tmp.path, facts(), "cccc");
+    auto c = attach(tmp.path, facts(), "cccc", {});
     EXPECT_EQ(c.role, Role::writer); // the writer's lock went with a
     EXPECT_EQ(c.generation.filename(), "gen-1");
     write(c.upper / "jax/entry", "from c");
@@ -145,12 +159,12 @@ TEST(KernelCaches, OneWriterReadersKeepTheirGeneration) {
 
 TEST(KernelCaches, PublicationAppliesWhiteoutsAndOpaqueDirectories) {
     unit_support::TempDir tmp("kcache-unit");
-    auto a = attach(tmp.path, facts(), "one");
+    auto a = attach(tmp.path, facts(), "one", {});
     write(a.upper / "triton/gone", "x");
     write(a.upper / "triton/kept", "y");
     write(a.upper / "jax/old/1", "1");
     a.finish();
-    auto b = attach(tmp.path, facts(), "two");
+    auto b = attach(tmp.path, facts(), "two", {});
     stdfs::create_directories(b.upper / "triton");
     stdfs::create_directories(b.upper / "jax/old");
     if (::mknod((b.upper / "triton/gone").c_str(), S_IFCHR | 0, ::makedev(0, 0)) != 0 ||
@@ -172,11 +186,11 @@ TEST(KernelCaches, PruneEvictsTheLeastRecentlyUsedUnusedKeys) {
     new_f.user = 2;
     busy_f.user = 3;
     for (auto* f : {&old_f, &new_f}) {
-        auto a = attach(tmp.path, *f, "x");
+        auto a = attach(tmp.path, *f, "x", {});
         write(a.upper / "ccache/blob", std::string(64 << 10, 'z'));
         a.finish();
     }
-    auto busy = attach(tmp.path, busy_f, "busy");
+    auto busy = attach(tmp.path, busy_f, "busy", {});
     struct utimbuf t {
         1000, 1000
     };
