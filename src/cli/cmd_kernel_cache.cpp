@@ -3,6 +3,7 @@
 #include "cli/context.hpp"
 #include "engine/kernel_caches.hpp"
 #include "kernel_cache/caches.hpp"
+#include "kernel_cache/shared.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 #include "util/units.hpp"
@@ -37,7 +38,7 @@ std::string when(std::int64_t t) {
 
 void register_kernel_cache(CLI::App& app, Context& ctx) {
     struct Opts {
-        std::string dir, container, max_size;
+        std::string dir, container, max_size, store;
         std::vector<std::string> keys;
         bool json = false, quiet = false, all = false, force = false;
     };
@@ -119,6 +120,27 @@ void register_kernel_cache(CLI::App& app, Context& ctx) {
             auto pruned = kernel_cache::prune(root(), o->all, cap);
             for (auto& k : pruned.keys) std::printf("Deleted: %s\n", k.c_str());
             std::printf("Total reclaimed space: %s\n", human_size(pruned.bytes).c_str());
+            return 0;
+        };
+    });
+
+    auto* push = grp->add_subcommand(
+        "push", "Publish keys to a shared image store, where other nodes' first starts find them");
+    push->add_option("key", o->keys, "Keys (or their first 4 hex digits at least)")->required();
+    push->add_option("--image-store", o->store,
+                     "The shared store (a directory the nodes read with --image-store, "
+                     "$GANTRY_IMAGE_STORES or the config file's image_stores)");
+    dir_option(push);
+    push->callback([&ctx, o, root] {
+        ctx.action = [o, root] {
+            if (o->store.empty())
+                throw Error(Errc::unsupported,
+                            "kernel-cache push needs --image-store DIR: pushing a key to a "
+                            "registry (an OCI artifact referring to its image) is not built",
+                            "publish it to a shared image store with --image-store DIR "
+                            "(docs/kernel-caches.md)");
+            for (auto& k : o->keys)
+                std::printf("%s\n", kernel_cache::push_shared(root(), k, o->store).c_str());
             return 0;
         };
     });

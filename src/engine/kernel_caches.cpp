@@ -5,6 +5,7 @@
 #include "gpu_vendors/all/backends.hpp"
 #include "kernel_cache/variables.hpp"
 #include "records/state.hpp"
+#include "sqsh/shared.hpp"
 #include "util/config_file.hpp"
 #include "util/error.hpp"
 #include "util/log.hpp"
@@ -107,8 +108,13 @@ void attach_kernel_cache(Prepared& p) {
     auto facts = kernel_cache_facts(p);
     auto root = kernel_cache::root_of(setting, p.store->root());
     auto variables = gpu_vendors::kernel_cache_variables();
-    auto a = std::make_shared<kernel_cache::Attachment>(kernel_cache::attach(
-        root, facts, p.id, kernel_cache::directories(variables), kernel_cache_max_bytes()));
+    kernel_cache::AttachOptions options;
+    options.directories = kernel_cache::directories(variables);
+    options.max_bytes = kernel_cache_max_bytes();
+    // a key this node lacks starts from a shared store's copy (kernel_cache/shared.hpp)
+    options.shared_stores = sqsh::configured_stores(p.request.image_stores);
+    auto a = std::make_shared<kernel_cache::Attachment>(
+        kernel_cache::attach(root, facts, p.id, options));
     oci::Mount m;
     m.destination = kernel_cache::kMountPath;
     m.type = "overlay";

@@ -2,6 +2,7 @@
 // generation read, the run's own layer; finish() at its end (caches.hpp).
 #include "kernel_cache/caches.hpp"
 #include "kernel_cache/layout.hpp"
+#include "kernel_cache/shared.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -65,15 +66,25 @@ namespace {
 
 // A new key's directory: facts.json, runs/, and gen-0 holding the pointed variables' directories
 // (mode 0777: the container's users, whatever their ids, write there through the overlay).
-void make_key(const stdfs::path& dir, const KeyFacts& facts,
-              const std::vector<std::string>& directories) {
+void make_key(const stdfs::path& dir, const KeyFacts& facts, const AttachOptions& options) {
     fs::make_dirs(dir, 0700);
     fs::make_dirs(dir / kRuns, 0700);
     if (::access((dir / kCurrent).c_str(), F_OK) == 0) return;
     auto tmp = dir / (std::string(".new-gen-") + fs::unique_name());
     fs::make_dirs(tmp, 0755);
+    try {
+        // a node's first start of a key another node published to a shared store: its work
+        if (auto seed = find_shared(options.shared_stores, facts)) {
+            link_tree(*seed, tmp);
+            log::note("kernel cache " + dir.filename().string() + ": starting from " +
+                      seed->parent_path().string());
+        }
+    } catch (...) {
+        fs::remove_tree(tmp);
+        throw;
+    }
     ::chmod(tmp.c_str(), 0777);
-    for (const auto& d : directories) {
+    for (const auto& d : options.directories) {
         fs::make_dirs(tmp / d, 0777);
         for (auto p = tmp / d; p != tmp; p = p.parent_path()) ::chmod(p.c_str(), 0777);
     }
@@ -87,11 +98,11 @@ void make_key(const stdfs::path& dir, const KeyFacts& facts,
 } // namespace
 
 Attachment attach(const stdfs::path& root, const KeyFacts& facts, const std::string& container_id,
-                  const std::vector<std::string>& directories, std::uint64_t max_bytes) {
+                  const AttachOptions& options) {
     fs::make_dirs(root, 0700);
     Attachment a;
     a.root_ = root;
-    a.max_bytes_ = max_bytes;
+    a.max_bytes_ = options.max_bytes;
     a.key = key_of(facts);
     a.key_dir = root / a.key;
     {
@@ -99,7 +110,7 @@ Attachment attach(const stdfs::path& root, const KeyFacts& facts, const std::str
         FileLock root_guard(root / kRootLock, FileLock::Mode::shared);
         fs::make_dirs(a.key_dir, 0700);
         FileLock key_guard(a.key_dir / kKeyLock, FileLock::Mode::exclusive);
-        make_key(a.key_dir, facts, directories);
+        make_key(a.key_dir, facts, options);
         a.writer_lock_ = FileLock::try_lock(a.key_dir / kWriterLock, FileLock::Mode::exclusive);
         a.role = a.writer_lock_.held() ? Role::writer : Role::reader;
         std::string gen = current_generation(a.key_dir);

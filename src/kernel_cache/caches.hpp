@@ -72,7 +72,7 @@ class Attachment {
 
   private:
     friend Attachment attach(const std::filesystem::path&, const KeyFacts&, const std::string&,
-                             const std::vector<std::string>&, std::uint64_t);
+                             const struct AttachOptions&);
     FileLock writer_lock_, generation_lock_, run_lock_;
     bool handed_over_ = false, finished_ = false;
     std::filesystem::path root_, run_dir_;
@@ -83,13 +83,21 @@ class Attachment {
 // recently used keys are evicted, after each publication.
 inline constexpr std::uint64_t kDefaultMaxBytes = 20ull << 30;
 
-// The key of FACTS under ROOT made if new (DIRECTORIES, the pointed variables', made in it
-// writable by every user of the container), its generation locked shared, and a run directory
-// for CONTAINER_ID; the writer's role when no other container holds it. MAX_BYTES: the root's
-// cap, enforced after the writer publishes (least recently used keys no container uses evicted).
+struct AttachOptions {
+    // the pointed variables' directories, made in a new key writable by every user of the
+    // container
+    std::vector<std::string> directories;
+    // the root's cap, enforced after the writer publishes (least recently used keys no container
+    // uses evicted)
+    std::uint64_t max_bytes = kDefaultMaxBytes;
+    // shared image stores (kernel_cache/shared.hpp): a new key starts as the first one's copy
+    std::vector<std::string> shared_stores;
+};
+
+// The key of FACTS under ROOT made if new (as OPTIONS say), its generation locked shared, and a
+// run directory for CONTAINER_ID; the writer's role when no other container holds it.
 Attachment attach(const std::filesystem::path& root, const KeyFacts& facts,
-                  const std::string& container_id, const std::vector<std::string>& directories,
-                  std::uint64_t max_bytes = kDefaultMaxBytes);
+                  const std::string& container_id, const AttachOptions& options);
 
 // A new generation of KEY_DIR: the current one with UPPER (an overlay upper directory) applied,
 // made under a temporary name, synced, renamed into place, then `current` swapped to it; the

@@ -30,6 +30,10 @@ bool is_key_name(const std::string& name);
 } // namespace gantry::kernel_cache
 
 namespace gantry::kernel_cache {
+// TO (an existing directory) made as FROM's tree: directories with their modes, files hard links
+// of FROM's where they can be (a generation is never written) else copies, symlinks as they are;
+// anything else left out.
+void link_tree(const std::filesystem::path& from, const std::filesystem::path& to);
 // Removes the generations of KEY_DIR other than the current one that no container reads, and
 // temporaries whose writer has exited. The caller holds KEY_DIR's key.lock.
 void remove_unread(const std::filesystem::path& key_dir);

@@ -88,28 +88,6 @@ void recreate_symlink(const stdfs::path& from, const stdfs::path& to) {
     if (::symlink(target.c_str(), to.c_str()) != 0) throw_errno("cannot write " + to.string());
 }
 
-// TO made as FROM's tree, its files hard links of FROM's (a generation is never written: both
-// may share them); the link count's limit falls back to a copy.
-void link_tree(const stdfs::path& from, const stdfs::path& to) {
-    for (const auto& e : stdfs::directory_iterator(from)) {
-        struct stat st {};
-        if (::lstat(e.path().c_str(), &st) != 0) continue;
-        auto dest = to / e.path().filename();
-        if (S_ISDIR(st.st_mode)) {
-            if (::mkdir(dest.c_str(), 0700) != 0) throw_errno("cannot make " + dest.string());
-            link_tree(e.path(), dest);
-            ::chmod(dest.c_str(), st.st_mode & 07777);
-        } else if (S_ISREG(st.st_mode)) {
-            if (::link(e.path().c_str(), dest.c_str()) != 0) {
-                if (errno != EMLINK) throw_errno("cannot link " + dest.string());
-                copy_data(e.path(), dest, st.st_mode);
-            }
-        } else if (S_ISLNK(st.st_mode)) {
-            recreate_symlink(e.path(), dest);
-        } // a fifo, a socket or a device in a cache: not kept
-    }
-}
-
 bool opaque(const stdfs::path& dir) {
     char v[4] = {};
     for (const char* name : {"user.overlay.opaque", "trusted.overlay.opaque"})
@@ -177,6 +155,31 @@ void remove_unread_generations(const stdfs::path& key_dir, const std::string& ke
 }
 
 } // namespace
+
+// TO made as FROM's tree, its files hard links of FROM's (a generation is never written: both
+// may share them), or copies where they cannot be linked.
+void link_tree(const stdfs::path& from, const stdfs::path& to) {
+    for (const auto& e : stdfs::directory_iterator(from)) {
+        struct stat st {};
+        if (::lstat(e.path().c_str(), &st) != 0) continue;
+        auto dest = to / e.path().filename();
+        if (S_ISDIR(st.st_mode)) {
+            if (::mkdir(dest.c_str(), 0700) != 0) throw_errno("cannot make " + dest.string());
+            link_tree(e.path(), dest);
+            ::chmod(dest.c_str(), st.st_mode & 07777);
+        } else if (S_ISREG(st.st_mode)) {
+            if (::link(e.path().c_str(), dest.c_str()) != 0) {
+                // the link count's limit, another filesystem, a file another user owns
+                // (fs.protected_hardlinks): a copy
+                if (errno != EMLINK && errno != EXDEV && errno != EPERM && errno != EACCES)
+                    throw_errno("cannot link " + dest.string());
+                copy_data(e.path(), dest, st.st_mode);
+            }
+        } else if (S_ISLNK(st.st_mode)) {
+            recreate_symlink(e.path(), dest);
+        } // a fifo, a socket or a device in a cache: not kept
+    }
+}
 
 void remove_unread(const stdfs::path& key_dir) {
     remove_unread_generations(key_dir, current_generation(key_dir));

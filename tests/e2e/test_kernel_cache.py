@@ -227,3 +227,29 @@ def test_a_kept_container_attaches_its_key_at_each_start(kc):
         assert not k["InUse"] and k["Generation"] == "gen-1"
     finally:
         kc.run("rm", "-f", "kc-kept", check=False)
+
+
+def test_a_second_node_starts_from_a_shared_image_store(kc):
+    """A key pushed to a shared image store: another node (another store, the same image) that
+    reads the store starts from it, its first start a hit; without the store it starts empty.
+    A registry is not built: push without --image-store is refused, naming it."""
+    shared = kc.base / "shared-store"
+    shared.mkdir()
+    node_a = kc.base / "node-a-caches"
+    assert start(kc, "kc/plain:1", "node-a", f"--kernel-cache={node_a}").out.split() == ["miss"]
+    [k] = keys(kc, "--dir", node_a)
+    pushed = kc.run("kernel-cache", "push", "--dir", node_a, "--image-store", shared, k["Key"])
+    assert pushed.out.strip() == str(shared / "kernel-caches" / k["Key"])
+
+    node_b = Gantry(kc.base / "node-b-store")
+    node_b.run("load", kc.base / "images.tar")
+    first = node_b.run("--image-store", shared, "run", "--kernel-cache", "-e", "TAG=b",
+                       "kc/plain:1", "sh", "-c", WORK)
+    assert first.out.splitlines() == ["hit node-a"]
+    assert [x["Key"] for x in keys(node_b)] == [k["Key"]]  # the same key on another node
+    alone = node_b.run("run", f"--kernel-cache={kc.base / 'node-b-alone'}", "-e", "TAG=c",
+                       "kc/plain:1", "sh", "-c", WORK)
+    assert alone.out.splitlines() == ["miss"]
+
+    refused = kc.fail("kernel-cache", "push", "--dir", node_a, k["Key"], code=7)
+    assert "registry" in refused.err and "not built" in refused.err

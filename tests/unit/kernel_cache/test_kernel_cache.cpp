@@ -126,7 +126,7 @@ TEST(KernelCacheSetting, Words) {
 
 TEST(KernelCaches, OneWriterReadersKeepTheirGeneration) {
     unit_support::TempDir tmp("kcache-unit");
-    auto a = attach(tmp.path, facts(), "aaaa", directories(kVariables));
+    auto a = attach(tmp.path, facts(), "aaaa", {directories(kVariables)});
     auto b = attach(tmp.path, facts(), "bbbb", {});
     EXPECT_EQ(a.role, Role::writer);
     EXPECT_EQ(b.role, Role::reader);
