@@ -13,6 +13,8 @@ Three kinds of start, alternated round by round:
   second      the next start of that key: every unit a ccache hit
   concurrent  two starts of a key at once (a key with one published start): one writes, the
               other reads; both hit
+  other node  the key pushed to a shared image store (`kernel-cache push --image-store`), then
+              the first start of another caches' root (a second node) reading that store
 Wall time per start and CPU time (user+sys of gantry and everything it forked, the container's
 compilers included): medians over the rounds, with min-max. A check that the second start
 compiled nothing (ccache's own statistics inside the container: hits == FILES) is printed with
@@ -90,9 +92,10 @@ def main():
     mk.write_docker_archive(archive, [(mk.busybox_image(), ["bench/busybox:1"])])
     subprocess.run([gantry, "load", archive], env=env, check=True, capture_output=True)
 
-    def start(root, out):
+    def start(root, out, shared=None):
         t0, c0 = time.monotonic(), children_cpu()
-        p = subprocess.run([gantry, "run", f"--kernel-cache={root}", "-v", "/usr:/usr:ro",
+        store = ["--image-store", shared] if shared else []
+        p = subprocess.run([gantry, *store, "run", f"--kernel-cache={root}", "-v", "/usr:/usr:ro",
                             "-v", "/usr/lib:/lib:ro", "-v", "/usr/lib64:/lib64:ro",
                             "-v", f"{src}:/src:ro",
                             "bench/busybox:1", "sh", "-c", WORK],
@@ -102,12 +105,21 @@ def main():
         hits = p.stdout.strip().splitlines()[-1]
         out.append((time.monotonic() - t0, children_cpu() - c0, hits))
 
-    figures = {"cold": [], "second": [], "concurrent": []}
+    figures = {"cold": [], "second": [], "concurrent": [], "other node": []}
     for r in range(args.rounds):
         root = os.path.join(work, f"caches-{r}")  # a fresh key every round
-        order = ["cold", "second", "concurrent"]
-        for kind in order:
-            if kind == "concurrent":
+        for kind in figures:
+            if kind == "other node":
+                # the key pushed to a shared image store; a node with none of its own (another
+                # caches' root) that reads the store: its first start
+                shared = os.path.join(work, f"shared-{r}")
+                os.makedirs(shared)
+                key = subprocess.run([gantry, "kernel-cache", "ls", "-q", "--dir", root], env=env,
+                                     check=True, capture_output=True, text=True).stdout.split()
+                subprocess.run([gantry, "kernel-cache", "push", "--dir", root, "--image-store",
+                                shared, *key], env=env, check=True, capture_output=True)
+                start(os.path.join(work, f"node-b-{r}"), figures[kind], shared)
+            elif kind == "concurrent":
                 # CPU time of two starts at once: measured as a whole, halved per start
                 got = []
                 c0 = children_cpu()

@@ -1,10 +1,12 @@
 // kernel_cache: the key changes with each fact and only with them; the variables leave what the
 // container's environment sets; the doctor's finding per disabling variable; the setting's
 // words; one writer per key, readers keeping their generation, a publication's whiteouts and
-// opaque directories, least-recently-used eviction of unused keys.
+// opaque directories, least-recently-used eviction of unused keys; a key pushed to a shared store
+// and a new key started from it, a copy whose facts make another key left alone.
 #include "../support/temp_dir.hpp"
 #include "kernel_cache/caches.hpp"
 #include "kernel_cache/key.hpp"
+#include "kernel_cache/shared.hpp"
 #include "kernel_cache/variables.hpp"
 #include "util/error.hpp"
 
@@ -205,4 +207,29 @@ TEST(KernelCaches, PruneEvictsTheLeastRecentlyUsedUnusedKeys) {
     busy.finish();
     EXPECT_EQ(prune(tmp.path, true, std::nullopt).keys.size(), 1u);
     EXPECT_TRUE(list(tmp.path).empty());
+}
+
+TEST(KernelCacheShared, ANewKeyStartsFromTheFirstStoreWhoseFactsMakeIt) {
+    unit_support::TempDir tmp("kcache-unit");
+    auto node_a = tmp.path / "a", node_b = tmp.path / "b", store = tmp.path / "store",
+         bad = tmp.path / "bad";
+    stdfs::create_directories(store);
+    auto a = attach(node_a, facts(), "w", {});
+    write(a.upper / "triton/kernel", "compiled on a");
+    a.finish();
+    auto pushed = push_shared(node_a, key_of(facts()), store);
+    EXPECT_EQ(pushed, store / "kernel-caches" / key_of(facts()));
+    EXPECT_EQ(read(pushed / "tree/triton/kernel"), "compiled on a");
+    // a store whose copy is named for the key but made of other facts: not used
+    KeyFacts other = facts();
+    other.user = 7;
+    stdfs::create_directories(bad / "kernel-caches" / key_of(facts()) / "tree");
+    write(bad / "kernel-caches" / key_of(facts()) / "facts.json", other.to_json().dump());
+    write(bad / "kernel-caches" / key_of(facts()) / "tree/triton/kernel", "planted");
+    EXPECT_EQ(find_shared({bad.string(), store.string()}, facts()), pushed / "tree");
+    auto b = attach(node_b, facts(), "r", {{}, kDefaultMaxBytes, {bad.string(), store.string()}});
+    EXPECT_EQ(read(b.generation / "triton/kernel"), "compiled on a");
+    b.finish();
+    EXPECT_FALSE(find_shared({bad.string()}, facts()));
+    EXPECT_THROW(push_shared(node_a, key_of(facts()), tmp.path / "missing"), Error);
 }
