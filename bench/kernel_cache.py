@@ -26,6 +26,7 @@ A measurement, not a test: exits 0 whatever the figures (non-zero when a command
 Root or not: a private store under $BENCH_DIR (default /var/tmp/gantry-bench).
 """
 import argparse
+import atexit
 import os
 import resource
 import shutil
@@ -79,6 +80,7 @@ def main():
     base = os.environ.get("BENCH_DIR", "/var/tmp/gantry-bench")
     os.makedirs(base, exist_ok=True)
     work = tempfile.mkdtemp(prefix="kernel-cache-", dir=base)
+    atexit.register(shutil.rmtree, work, True)  # a failed start too
     gantry = os.path.join(work, "gantry")
     shutil.copy2(args.gantry, gantry)
     env = dict(os.environ, GANTRY_ROOT=os.path.join(work, "store"))
@@ -143,8 +145,6 @@ def main():
         print(f"{kind:<12} {statistics.median(wall):6.2f} ({min(wall):.2f}-{max(wall):.2f})"
               f"{'':<12} {statistics.median(cpu):6.2f} ({min(cpu):.2f}-{max(cpu):.2f})"
               f"{'':<12} {','.join(hits)}")
-    subprocess.run(["chmod", "-R", "u+rwX", work], capture_output=True)
-    shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
