@@ -385,3 +385,15 @@ def test_named_volumes_made_on_first_use_and_refused_removal_while_mounted(svc):
     assert vol in docker(svc, "volume", "ls", "-q").stdout.split()  # prune left it
     docker(svc, "rm", keeper)
     docker(svc, "volume", "rm", vol)
+
+
+def test_the_kernel_cache_label_of_docker_run_gives_a_kernel_cache(svc):
+    """docker's CLI and compose set labels, not gantry's flags: `-l io.gantry.kernel-cache=auto`
+    gives the container a kernel cache (docs/kernel-caches.md): the second start finds what the
+    first wrote in $CCACHE_DIR."""
+    g, _, _ = svc
+    work = 'f="$CCACHE_DIR/obj"; if [ -f "$f" ]; then echo hit; else echo miss; echo x > "$f"; fi'
+    args = ("run", "--rm", "-l", "io.gantry.kernel-cache=auto", "sample:latest", "sh", "-c", work)
+    assert docker(svc, *args).stdout == "miss\n"
+    assert docker(svc, *args).stdout == "hit\n"
+    assert len(g.run("kernel-cache", "ls", "-q").out.split()) == 1
