@@ -70,6 +70,9 @@ def test_second_start_finds_the_first_starts_work(kc):
     [key] = keys(kc)
     assert key["Facts"]["vendor"] == "cpu" and key["Generation"] == "gen-1"
     assert key["Facts"]["image"].startswith("sha256:") and not key["InUse"]
+    [inspected] = kc.run("kernel-cache", "inspect", key["Key"][:6]).json()
+    assert inspected["Facts"] == key["Facts"] and inspected["Dir"] == key["Dir"]
+    assert inspected["Facts"]["host"][0].startswith("machine=")
 
     env = kc.run("run", "--kernel-cache", "-e", "CUDA_CACHE_PATH=/mine", "kc/own-env:1",
                  "env").out.splitlines()
