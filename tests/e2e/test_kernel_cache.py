@@ -23,6 +23,8 @@ import cuda_image as ci  # noqa: E402
 import gpuhost as gh  # noqa: E402
 
 MOUNT = "/var/cache/gantry/kernels"
+# as root every test's containers share /run/gantry: names carry this process's token
+TOKEN = f"kc{os.getpid()}"
 GPU_ENV = ["NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility"]
 # a "compile" into the cache: hit with the tag of the start that made it, else miss and make it
 WORK = ('f="$CCACHE_DIR/obj"; if [ -f "$f" ]; then echo "hit $(cat "$f")"; '
@@ -152,11 +154,12 @@ def test_one_writer_readers_discard_commit_publishes(kc):
     writes vanish; commit publishes the writer's so far; its exit publishes the rest."""
     root = kc.base / "writer-caches"
     flag = f"--kernel-cache={root}"
-    kc.run("run", "-d", "--name", "kc-writer", flag, "kc/plain:1", "sh", "-c",
+    writer = f"{TOKEN}-writer"
+    kc.run("run", "-d", "--name", writer, flag, "kc/plain:1", "sh", "-c",
            'echo w1 > "$CCACHE_DIR/w1"; echo ready; exec sleep 600')
     try:
-        kc.wait_logged("kc-writer", "ready")
-        info = kc.run("inspect", "kc-writer").json()[0]["GantryKernelCache"]
+        kc.wait_logged(writer, "ready")
+        info = kc.run("inspect", writer).json()[0]["GantryKernelCache"]
         assert info["Role"] == "writer" and info["MountPath"] == MOUNT
         reader = 'ls "$CCACHE_DIR"; echo r > "$CCACHE_DIR/r"'
         assert kc.run("run", flag, "kc/plain:1", "sh", "-c", reader).out.split() == []
@@ -165,15 +168,15 @@ def test_one_writer_readers_discard_commit_publishes(kc):
         busy = kc.fail("kernel-cache", "rm", "--dir", root, k["Key"], code=5)
         assert "in use" in busy.err
 
-        assert kc.run("kernel-cache", "commit", "kc-writer").out.strip() == "gen-1"
+        assert kc.run("kernel-cache", "commit", writer).out.strip() == "gen-1"
         assert kc.run("run", flag, "kc/plain:1", "sh", "-c", reader).out.split() == ["w1"]
-        kc.run("exec", "kc-writer", "sh", "-c", 'echo w2 > "$CCACHE_DIR/w2"')
+        kc.run("exec", writer, "sh", "-c", 'echo w2 > "$CCACHE_DIR/w2"')
+        kc.run("stop", "-t", "0", writer)
+        # now the writer (the key's is free), adding nothing: no generation published
+        assert kc.run("run", flag, "kc/plain:1", "sh", "-c",
+                      'ls "$CCACHE_DIR"').out.split() == ["w1", "w2"]
     finally:
-        kc.run("stop", "-t", "0", "kc-writer", check=False)
-    # now the writer (the key's is free), adding nothing: no generation published
-    assert kc.run("run", flag, "kc/plain:1", "sh", "-c",
-                  'ls "$CCACHE_DIR"').out.split() == ["w1", "w2"]
-    kc.run("rm", "kc-writer")
+        kc.run("rm", "-f", writer, check=False)
     gens = sorted(p.name for p in (Path(info["Dir"])).iterdir() if p.name.startswith("gen-"))
     assert gens == ["gen-2", "gen-2.lock"]  # the older generations read by no one: removed
     assert kc.run("kernel-cache", "prune", "-a", "--dir", root).out.startswith("Deleted: ")
@@ -221,15 +224,16 @@ def test_a_kept_container_attaches_its_key_at_each_start(kc):
     """create keeps the setting; each `start` attaches the key again: the first start's work is
     published at its end and the second start of the same container finds it."""
     root = kc.base / "kept-caches"
-    kc.run("create", "--name", "kc-kept", f"--kernel-cache={root}", "-e", "TAG=kept",
+    kept = f"{TOKEN}-kept"
+    kc.run("create", "--name", kept, f"--kernel-cache={root}", "-e", "TAG=kept",
            "kc/plain:1", "sh", "-c", WORK)
     try:
-        assert kc.run("start", "-a", "kc-kept").out.splitlines() == ["miss"]
-        assert kc.run("start", "-a", "kc-kept").out.splitlines() == ["hit kept"]
+        assert kc.run("start", "-a", kept).out.splitlines() == ["miss"]
+        assert kc.run("start", "-a", kept).out.splitlines() == ["hit kept"]
         [k] = keys(kc, "--dir", root)
         assert not k["InUse"] and k["Generation"] == "gen-1"
     finally:
-        kc.run("rm", "-f", "kc-kept", check=False)
+        kc.run("rm", "-f", kept, check=False)
 
 
 def test_a_second_node_starts_from_a_shared_image_store(kc):
