@@ -17,6 +17,8 @@
 gantry_module(util PURPOSE "errors, fds, atomic writes, locks, logging, hashing, YAML, text and units, the config file")
 gantry_module(findings PURPOSE "what doctor, lint and analyze report: one Finding, one severity scale and its words"
   DEPENDS util)
+gantry_module(kernel_cache PURPOSE "JIT, compile and autotuning caches kept per key across starts: the key, the variables pointed into a cache, the directories of the keys, one writer per key, publication, eviction"
+  DEPENDS findings util)
 gantry_module(elf PURPOSE "ELF files read as hostile input: the header, section and program header tables (ELF32/64, either byte order), a shared object's dynamic facts, the regions worth scanning"
   DEPENDS util)
 gantry_module(dispatch PURPOSE "what main() decides: the OCI-runtime name, the command a line names, how a failure exits"
@@ -88,7 +90,7 @@ gantry_module(lazy PURPOSE "lazy pull: eStargz and zstd:chunked tables of conten
 gantry_module(lint PURPOSE "the Dockerfile rules: the build model they read, the rules that name no vendor, the vendors' rule sets run, their reports"
   DEPENDS dockerfile findings gpu_components oci util)
 gantry_module(gpu_vendors PURPOSE "the GPU layer's plug-in interface (Backend: every door's GPU plan, CDI, doctor, device code, lint rules, analyze findings), host roots, what vendors share: paths inside a driver root, bounded sysfs reads, device node access, --gpus and device selection, CDI nodes, the doctor's verdict cache, the policy, a plan applied through the one CDI applier"
-  DEPENDS cdi device_code findings gpu_host oci rootfs store util)
+  DEPENDS cdi device_code findings gpu_host kernel_cache oci rootfs store util)
 # One module per vendor, in its folder under gpu_vendors/: a vendor sees the interface, never
 # another vendor (the build fails on such an include, as on any undeclared one).
 gantry_module(nvidia FOLDER gpu_vendors/nvidia PURPOSE "NVIDIA's GPUs: the driver's files, NVML, CUDA requirements and the driver/CUDA version tables, an image's CUDA facts, the CDI description of a container's GPUs, the doctor's rules, CUDA fat binaries, its lint rules and analyze findings"
@@ -106,7 +108,7 @@ gantry_module(analyze PURPOSE "an image's report from one pass over its layer bl
 gantry_module(slim PURPOSE "a smaller image from an analysed one"
   DEPENDS analyze elf layer store tailor util)
 gantry_module(engine PURPOSE "the front end of gantry's own doors (run, create/start, exec; the Engine API's helpers, Slurm's run -d, build RUN steps): an image and docker's flags prepared into a root, a runtime spec, GPUs and a record, then run by runtime/"
-  DEPENDS binfmt cdi container_log cpu elf fuse gpu_vendors_all lazy network oci records rootfs runspec runtime sandbox site sqsh store util)
+  DEPENDS binfmt cdi container_log cpu elf fuse gpu_vendors_all kernel_cache lazy network oci records rootfs runspec runtime sandbox site sqsh store util)
 gantry_module(apptainer PURPOSE "gantry apptainer, Apptainer's command line as a door of its own: its actions, flags and defaults as one engine::RunRequest, instances as detached containers, inspect and run-help of a SIF, its image commands as gantry's"
   DEPENDS engine gotemplate gpu_vendors_all records registry sif sqsh util)
 gantry_module(ocirt PURPOSE "the front end of gantry oci (containerd's runc shim, CRI pods, podman): runc's command-line contract over a bundle another engine prepared, through the same core as engine/ (records, runtime, GPUs)"

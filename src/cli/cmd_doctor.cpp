@@ -11,6 +11,7 @@
 #include "engine/platform_check.hpp"
 #include "findings/finding.hpp"
 #include "gpu_vendors/all/backends.hpp"
+#include "kernel_cache/variables.hpp"
 #include "oci/image.hpp"
 #include "records/state.hpp"
 #include "rootfs/rootfs.hpp"
@@ -159,6 +160,10 @@ void register_doctor(CLI::App& app, Context& ctx) {
             if (dctx.store && dctx.image)
                 for (auto& f : engine::platform_findings(*dctx.store, *dctx.image))
                     findings.push_back(std::move(f));
+            // an image (or -e) that turns a JIT's cache off: --kernel-cache cannot keep it
+            for (auto& f :
+                 kernel_cache::disabled_caches(dctx.env, gpu_vendors::kernel_cache_disablers()))
+                findings.push_back(std::move(f));
             return report(findings, o->json);
         };
     });

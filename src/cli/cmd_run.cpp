@@ -76,6 +76,19 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
     if (auto* e = o.option(proc, "--entrypoint", *entrypoint, "Override the image's ENTRYPOINT"))
         e->each([f, entrypoint](const std::string& v) { f->entrypoint = v; });
     o.list(iso, "--security-opt", f->security_opt, "seccomp=unconfined to disable seccomp");
+    // --kernel-cache alone is auto (CLI11 gives a bare flag "true"), --kernel-cache=VALUE VALUE
+    if (o.may_name("--kernel-cache")) {
+        auto value = std::make_shared<std::string>();
+        cmd->add_flag("--kernel-cache", *value,
+                      "Keep the JIT, compile and autotuning caches (the GPU driver's, Triton, "
+                      "TorchInductor, vLLM, JAX, TunableOp, ccache, ...) per image, GPU, driver "
+                      "and user across starts: --kernel-cache[=auto|off|DIR] "
+                      "(docs/kernel-caches.md; default: the label io.gantry.kernel-cache, else "
+                      "the config file's kernel_cache, else off)")
+            ->group(files)
+            ->each(
+                [f, value](const std::string& v) { f->kernel_cache = v == "true" ? "auto" : v; });
+    }
     o.option(files, "--write-warn", f->write_warn,
              "Warn when a run writes more than this into the container layer (default 1GiB)");
     o.option(iso, engine::flags::kUserns, f->userns,

@@ -2,6 +2,8 @@
 // space by kind (store/prune.cpp counts it), and its removal.
 #include "cli/context.hpp"
 #include "docker_model/words.hpp"
+#include "engine/kernel_caches.hpp"
+#include "kernel_cache/caches.hpp"
 #include "oci/reference.hpp"
 #include "sqsh/cache.hpp"
 #include "store/build_cache.hpp"
@@ -24,7 +26,31 @@ std::string space_pct(std::uint64_t part, std::uint64_t whole) {
     return human_size(part) + " (" + std::to_string(whole ? part * 100 / whole : 0) + "%)";
 }
 
-void print_df_json(Context& ctx, const store::Usage& u, const sqsh::CacheUsage& c) {
+// The kernel caches' keys (docs/kernel-caches.md): their root, how many, in use, bytes, and the
+// bytes of those no container uses.
+struct KernelCacheUsage {
+    std::string root;
+    std::size_t keys = 0, in_use = 0;
+    std::uint64_t bytes = 0, unused_bytes = 0;
+};
+
+KernelCacheUsage kernel_cache_usage(Context& ctx) {
+    KernelCacheUsage k;
+    auto root = engine::kernel_cache_root(ctx.store_root(), "");
+    k.root = root.string();
+    for (auto& key : kernel_cache::list(root)) {
+        ++k.keys;
+        k.bytes += key.bytes;
+        if (key.in_use)
+            ++k.in_use;
+        else
+            k.unused_bytes += key.bytes;
+    }
+    return k;
+}
+
+void print_df_json(Context& ctx, const store::Usage& u, const sqsh::CacheUsage& c,
+                   const KernelCacheUsage& k) {
     oci::json j{{"root", ctx.store().root().string()},
                 {"images", u.images},
                 {"active_images", u.active_images},
@@ -46,6 +72,12 @@ void print_df_json(Context& ctx, const store::Usage& u, const sqsh::CacheUsage& 
                 {"lazy_cache", {{"layers", u.lazy_copies}, {"bytes", u.lazy_bytes}}},
                 {"sqsh_cache", {{"images", c.images}, {"bytes", c.bytes}}},
                 {"build_cache", {{"steps", u.build_cache_entries}, {"bytes", u.build_cache_bytes}}},
+                {"kernel_caches",
+                 {{"dir", k.root},
+                  {"keys", k.keys},
+                  {"in_use", k.in_use},
+                  {"bytes", k.bytes},
+                  {"unused_bytes", k.unused_bytes}}},
                 {"tmp_bytes", u.tmp_bytes}};
     std::printf("%s\n", safe_json::dump_lossy(j, 2).c_str());
 }
@@ -172,8 +204,9 @@ void register_system_space(CLI::App& sys, Context& ctx) {
         ctx.action = [&ctx, dfo] {
             auto u = store::disk_usage(ctx.store());
             auto c = sqsh::cache_usage(ctx.store());
+            auto k = kernel_cache_usage(ctx);
             if (dfo->json) {
-                print_df_json(ctx, u, c);
+                print_df_json(ctx, u, c, k);
                 return 0;
             }
             std::printf("Store: %s\n", ctx.store().root().string().c_str());
@@ -194,6 +227,8 @@ void register_system_space(CLI::App& sys, Context& ctx) {
                   "LRU: prune --sqsh-cache-max"},
                  {"Build Cache", std::to_string(cache_entries), "0",
                   human_size(u.build_cache_bytes), human_size(u.build_cache_bytes)},
+                 {"Kernel caches", std::to_string(k.keys), std::to_string(k.in_use),
+                  human_size(k.bytes), space_pct(k.unused_bytes, k.bytes)},
                  {"Temporary", "-", "-", human_size(u.tmp_bytes), human_size(u.tmp_bytes)}});
             if (dfo->verbose) print_df_verbose(ctx, u);
             return 0;
@@ -209,7 +244,8 @@ void register_system_space(CLI::App& sys, Context& ctx) {
                       "holds at most SIZE (e.g. 50g; 0 empties it)");
     prune->add_flag("--build-cache", pf->build_cache, "Also remove the build cache");
     prune->add_flag("-a,--all", pf->all,
-                    "Also remove the build cache (docker's -a; gantry keeps no dangling images)");
+                    "Also remove the build cache and every kernel cache key no container uses "
+                    "(docker's -a; gantry keeps no dangling images)");
     add_cache_flags(prune, *pf);
     prune->callback([&ctx, pf] {
         ctx.action = [&ctx, pf] {
@@ -220,8 +256,15 @@ void register_system_space(CLI::App& sys, Context& ctx) {
             if (c.removed)
                 std::printf("Removed %zu squashfs image(s) from the cache; reclaimed %s\n",
                             c.removed, human_size(c.freed).c_str());
+            // the kernel caches: leftovers, the keys above kernel_cache_max_size, every unused
+            // one with -a
+            auto k = kernel_cache::prune(engine::kernel_cache_root(ctx.store_root(), ""), pf->all,
+                                         engine::kernel_cache_max_bytes());
+            if (!k.keys.empty())
+                std::printf("Removed %zu kernel cache key(s); reclaimed %s\n", k.keys.size(),
+                            human_size(k.bytes).c_str());
             auto r = store::prune(ctx.store(), opt);
-            r.bytes += c.freed;
+            r.bytes += c.freed + k.bytes;
             print_prune(r, false);
             return 0;
         };

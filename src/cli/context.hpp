@@ -140,6 +140,7 @@ void register_restart(CLI::App& app, Context& ctx);
 void register_rename(CLI::App& app, Context& ctx);
 void register_cp(CLI::App& app, Context& ctx);
 void register_volume(CLI::App& app, Context& ctx);
+void register_kernel_cache(CLI::App& app, Context& ctx);
 void register_hook(CLI::App& app, Context& ctx);
 void register_doctor(CLI::App& app, Context& ctx);
 void register_cdi(CLI::App& app, Context& ctx);

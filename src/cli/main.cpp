@@ -178,6 +178,7 @@ constexpr Command kCommands[] = {
     {"rename", register_rename},
     {"cp", register_cp},
     {"volume", register_volume},
+    {"kernel-cache", register_kernel_cache},
     {"hook", register_hook},
     {"doctor", register_doctor},
     {"cdi", register_cdi},

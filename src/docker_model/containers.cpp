@@ -258,6 +258,18 @@ json inspect_container(const records::ContainerState& s, bool running) {
         if (auto h = s.container_dir.empty() ? std::nullopt : records::read_health(s.container_dir))
             out["State"]["Health"] = h->to_json();
     }
+    // --kernel-cache (engine/kernel_caches.hpp): the key, its directory and this container's role
+    if (auto key = spec.annotations.find("io.gantry.kernel-cache.key");
+        key != spec.annotations.end()) {
+        auto field = [&](const char* name) {
+            auto it = spec.annotations.find(name);
+            return it == spec.annotations.end() ? std::string() : it->second;
+        };
+        out["GantryKernelCache"] = {{"Key", key->second},
+                                    {"Dir", field("io.gantry.kernel-cache.dir")},
+                                    {"Role", field("io.gantry.kernel-cache.role")},
+                                    {"MountPath", "/var/cache/gantry/kernels"}};
+    }
     // a detached container's output is kept in one file (`logs` reads it, as docker's
     // json-file; docker-py reads a container's output only with json-file or journald); a
     // foreground one's is not kept (docker's none)

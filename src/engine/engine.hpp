@@ -21,6 +21,7 @@
 #include "engine/networks.hpp"
 #include "engine/run_request.hpp"
 #include "fuse/tree.hpp"
+#include "kernel_cache/caches.hpp"
 #include "oci/runtime_spec.hpp"
 #include "rootfs/run_view.hpp"
 #include "runspec/builder.hpp"
@@ -124,6 +125,9 @@ struct Prepared {
     // taken over by the launch, or cancelled; after the scratch is gone (declared before it)
     std::unique_ptr<runtime::EarlyStart> early;
     std::unique_ptr<store::Scratch> scratch;
+    // --kernel-cache: the key's cache this container uses (engine/kernel_caches.hpp), else null;
+    // finished (a writer's additions published) when the container ends
+    std::shared_ptr<kernel_cache::Attachment> kernel_cache;
 };
 
 // EARLY: an early start begun before the command line was parsed (or null); prepare keeps it

@@ -381,6 +381,9 @@ struct Launcher {
             status = runtime::run(l);
         }
         pasta.reset(); // the container has ended: its network's stack with it
+        // a writer's additions published before its end is recorded: once `wait` returns,
+        // the next start of the key finds them
+        if (p.kernel_cache) p.kernel_cache->finish();
         if (p.request.detach) finish_output();
         record.exited(status);
         // removed: what the run made local stays in the lazy cache (a later pull or run makes
@@ -509,6 +512,7 @@ struct Launcher {
             throw;
         }
         scratch.keep();
+        if (p.kernel_cache) p.kernel_cache->hand_over(); // the monitor finishes it
         return p.id;
     }
 };

@@ -9,6 +9,7 @@
 #include "engine/gpus.hpp"
 #include "engine/health.hpp"
 #include "engine/kept_preparation.hpp"
+#include "engine/kernel_caches.hpp"
 #include "engine/labels.hpp"
 #include "engine/options.hpp"
 #include "engine/platform_check.hpp"
@@ -429,6 +430,7 @@ Prepared prepare_again(store::Store& store, RunRequest request, Caller caller,
     reopen_root(p, kept);
     make_scratch(p);
     write_network_files(p);
+    reattach_kernel_cache(p);
     return p;
 }
 
@@ -456,6 +458,7 @@ void prepare_request(Prepared& p, std::unique_ptr<runtime::EarlyStart> early) {
     add_apptainer_passwd(p);
     add_gpus(p);
     add_cdi_devices(p);
+    attach_kernel_cache(p);
     write_hook_bundle(p);
 }
 

@@ -46,6 +46,7 @@ void request_fields(RunRequest& r, Visit&& v) {
     v("read_only", r.read_only);
     v("writable_layer", r.writable_layer);
     v("write_warn", r.write_warn);
+    v("kernel_cache", r.kernel_cache);
     v("network", r.network);
     v("ipc", r.ipc);
     v("uts", r.uts);

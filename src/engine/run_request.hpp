@@ -76,6 +76,9 @@ struct RunRequest {
     // --writable-layer: memory[:SIZE], disk or auto ("": GANTRY_WRITABLE_LAYER, else auto)
     std::string writable_layer;
     std::string write_warn = "1GiB"; // --write-warn: report writes above this size
+    // --kernel-cache: auto, off or an absolute DIR ("": the io.gantry.kernel-cache label, else
+    // the config file's kernel_cache, else off; engine/kernel_caches.hpp)
+    std::string kernel_cache;
 
     // Isolation and limits
     // --network: host, none, bridge (docker's default, the Engine API's: a namespace of its

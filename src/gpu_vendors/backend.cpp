@@ -12,6 +12,16 @@ Backend::image_without_host(const store::Store&, const store::Image&, const Root
     return std::nullopt;
 }
 
+std::vector<std::string> Backend::kernel_cache_facts(const Roots& roots, const std::string&) const {
+    std::string targets;
+    try {
+        for (const auto& t : device_targets(roots)) targets += (targets.empty() ? "" : ",") + t;
+    } catch (const Error& e) {
+        log::debug("kernel cache key: " + e.message());
+    }
+    return {"targets=" + (targets.empty() ? std::string("unknown") : targets)};
+}
+
 void apply_policy(const std::vector<findings::Finding>& findings, const char* override_by,
                   std::string_view how_to_override) {
     for (auto& fd : findings) {

@@ -18,6 +18,7 @@
 #include "findings/finding.hpp"
 #include "gpu_vendors/image_findings.hpp"
 #include "gpu_vendors/roots.hpp"
+#include "kernel_cache/variables.hpp"
 #include "oci/runtime_spec.hpp"
 #include "rootfs/image_files.hpp"
 #include "store/images.hpp"
@@ -164,6 +165,18 @@ class Backend {
     // device order, repeated targets once. Empty when the host has none of this vendor's GPUs;
     // Error(not_found) when it has GPUs whose target cannot be read (the fix names --keep-arch).
     virtual std::vector<std::string> device_targets(const Roots& roots) const = 0;
+    // `--kernel-cache`'s key (kernel_cache/key.hpp): what code compiled on this host for this
+    // vendor's GPUs depends on, "name=value" in a fixed order: the driver's and runtime's
+    // versions and the GPUs' targets ("driver=580.95.05", "cuda=13.0", "targets=sm_80,sm_90").
+    // CACHE_DIR: the per-boot discovery cache (runtime dir; "" none). By default the targets
+    // alone ("targets=unknown" when they cannot be read).
+    virtual std::vector<std::string> kernel_cache_facts(const Roots& roots,
+                                                        const std::string& cache_dir) const;
+    // The variables that point this vendor's JIT and kernel caches into a container's kernel
+    // cache (CUDA_CACHE_PATH, MIOPEN_USER_DB_PATH, ...), and those that turn them off (the
+    // doctor's KERNEL-CACHE-DISABLED). None by default.
+    virtual std::vector<kernel_cache::Variable> kernel_cache_variables() const { return {}; }
+    virtual std::vector<kernel_cache::Disabler> kernel_cache_disablers() const { return {}; }
     // The host-root flags this vendor reads (--driver-root, --dev-root, ...), declared once for
     // every command by the CLI from all vendors' lists (host_root_flags()).
     virtual std::vector<RootFlag> root_flags() const = 0;

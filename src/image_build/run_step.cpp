@@ -63,7 +63,10 @@ std::optional<WorkLayer> run_step(store::Store& store, const WorkImage& image, c
     r.network = step.network;
     r.writable_layer = "disk";
     r.overlay_required = true; // the layer commit reads the upper directory
-    r.write_warn = "1024p";    // a build reports no writes: they are the point
+    // a step's work image is new at each step: a kernel cache keyed on it would never hit again,
+    // so the config file's kernel_cache does not apply to builds
+    r.kernel_cache = "off";
+    r.write_warn = "1024p"; // a build reports no writes: they are the point
     r.fake_root = s.fake_root;
     r.mounts = step.mounts.binds;
     if (s.fake_root && !s.apt_no_sandbox.empty()) {

@@ -42,8 +42,9 @@ yaml::Node parse(const std::string& text, const std::string& file, const std::st
     }
 }
 
-const char* const kKeys[6] = {"image_stores", "licence_check",     "network",
-                              "pull_policy",  "registry_transfer", "store"};
+const char* const kKeys[8] = {"image_stores",      "kernel_cache", "kernel_cache_max_size",
+                              "licence_check",     "network",      "pull_policy",
+                              "registry_transfer", "store"};
 
 void check_keys(const yaml::Node& doc, const std::string& file) {
     if (doc.kind == yaml::Node::Kind::null) return;
@@ -58,8 +59,9 @@ void check_keys(const yaml::Node& doc, const std::string& file) {
             throw Error(Errc::invalid,
                         file + " line " + std::to_string(key.line) + ": unknown key \"" +
                             key.value + "\"",
-                        "gantry's config file has the keys image_stores, licence_check, "
-                        "network, pull_policy, registry_transfer and store (see "
+                        "gantry's config file has the keys image_stores, kernel_cache, "
+                        "kernel_cache_max_size, licence_check, network, pull_policy, "
+                        "registry_transfer and store (see "
                         "/usr/share/doc/gantry/examples/config.yaml)");
     }
 }

@@ -428,3 +428,13 @@ def test_docker_diff_lists_the_containers_changes(svc):
     out = docker(svc, "diff", name).stdout.splitlines()
     assert sorted(out) == ["A /etc/newfile", "A /opt", "C /etc", "D /etc/group"], out
     docker(svc, "rm", name)
+def test_the_kernel_cache_label_of_docker_run_gives_a_kernel_cache(svc):
+    """docker's CLI and compose set labels, not gantry's flags: `-l io.gantry.kernel-cache=auto`
+    gives the container a kernel cache (docs/kernel-caches.md): the second start finds what the
+    first wrote in $CCACHE_DIR."""
+    g, _, _ = svc
+    work = 'f="$CCACHE_DIR/obj"; if [ -f "$f" ]; then echo hit; else echo miss; echo x > "$f"; fi'
+    args = ("run", "--rm", "-l", "io.gantry.kernel-cache=auto", "sample:latest", "sh", "-c", work)
+    assert docker(svc, *args).stdout == "miss\n"
+    assert docker(svc, *args).stdout == "hit\n"
+    assert len(g.run("kernel-cache", "ls", "-q").out.split()) == 1

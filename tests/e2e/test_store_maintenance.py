@@ -104,7 +104,7 @@ def test_df_in_dockers_shape_and_verbose(g, images):
     assert lines[1].split() == ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], lines
     kinds = [ln.split("  ")[0] for ln in lines[2:]]
     assert kinds == ["Images", "Blobs", "Layer trees", "Lazy caches", "Squashfs cache",
-                     "Build Cache", "Temporary"], lines
+                     "Build Cache", "Kernel caches", "Temporary"], lines
     assert lines[2].split()[1:3] == ["1", "0"]  # one image, no container uses it
     v = g.run("system", "df", "-v").out
     assert "Images space usage:" in v and "Build cache usage: 0 B" in v, v

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds tests/gpu's CUDA program with nvcc into OUT (default build/gpu-tests/): vector_add,
 # cudart and libstdc++ linked statically, device code for every architecture nvcc knows (so
-# `tailor --keep-arch host` has something to drop). The result needs only glibc and the
+# `tailor --keep-arch host` has something to drop); and vector_add_ptx, PTX only (the driver's
+# JIT: the kernel cache check). The result needs only glibc and the
 # driver's libcuda.so.1; it is built here and carried to a GPU host that has no nvcc.
 #   tests/gpu/build.sh [OUT]   (NVCC=/path/to/nvcc to choose one)
 set -euo pipefail
@@ -16,6 +17,11 @@ mkdir -p "$out"
 "$nvcc" -O2 -arch=all -cudart static -Xcompiler -static-libgcc,-static-libstdc++ \
   -o "$out/vector_add.tmp" "$here/vector_add.cu"
 mv "$out/vector_add.tmp" "$out/vector_add"
+# PTX only (compute_75, no SASS): the driver JIT-compiles it at the first cuModuleLoad and keeps
+# the result in its ComputeCache (CUDA_CACHE_PATH), what run.sh's kernel cache check looks for
+"$nvcc" -O2 -gencode arch=compute_75,code=compute_75 -cudart static \
+  -Xcompiler -static-libgcc,-static-libstdc++ -o "$out/vector_add_ptx.tmp" "$here/vector_add.cu"
+mv "$out/vector_add_ptx.tmp" "$out/vector_add_ptx"
 echo "built $out/vector_add ($("$nvcc" --version | tail -1))"
 # The C library it runs on, from this machine: the image is made of these files alone (plus the
 # driver gantry injects), so the GPU host's own C library and packages do not matter.

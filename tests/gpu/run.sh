@@ -33,7 +33,7 @@ ls /dev/nvidia[0-9]* >/dev/null 2>&1 || skip "no /dev/nvidia0: this host has no 
 smi_out=$("$smi" --query-gpu=driver_version,compute_cap,name --format=csv,noheader 2>&1) ||
   skip "nvidia-smi cannot reach the driver: $smi_out"
 [ -x "$G" ] || { echo "tests/gpu: $G is missing: build gantry first (make build-gantry)"; exit 2; }
-if [ ! -x "$progs/vector_add" ]; then
+if [ ! -x "$progs/vector_add" ] || [ ! -x "$progs/vector_add_ptx" ]; then
   "$here/build.sh" "$progs" || { echo "tests/gpu: the CUDA program is not built and nvcc is missing here: run tests/gpu/build.sh where nvcc is, and copy build/gpu-tests/"; exit 2; }
 fi
 driver_version=$(echo "$smi_out" | head -1 | cut -d, -f1 | tr -d ' ')
@@ -64,6 +64,11 @@ ENV NVIDIA_DRIVER_CAPABILITIES=compute,utility PATH=/usr/local/bin:/usr/bin:/bin
 CMD ["/usr/local/bin/vector_add"]
 DOCKERFILE
 chmod -R a+rX "$work/ctx"
+# the kernel cache check's image: the same, with the PTX-only program (kept out of the image
+# tailor rewrites)
+cp -a "$work/ctx" "$work/ptxctx"
+cp "$progs/vector_add_ptx" "$work/ptxctx/rootfs/usr/local/bin/"
+chmod -R a+rX "$work/ptxctx"
 
 python_prefix=
 if torch_where=$(python3 -c 'import sys, torch; print(sys.prefix)' 2>/dev/null); then
@@ -182,6 +187,29 @@ suite() {
     else row "$mode" "PyTorch allocation" FAIL "$(echo "$out" | tail -1)"; fi
   else
     row "$mode" "PyTorch allocation" SKIP "python3 on this host cannot import torch"
+  fi
+
+  # --kernel-cache (docs/kernel-caches.md): a PTX-only kernel is JIT-compiled by the driver at
+  # its first cuModuleLoad into CUDA_CACHE_PATH, which gantry points into the key's cache; the
+  # first start's entries are published at its exit, and the second start's load finds them:
+  # it adds no entry (the ComputeCache's files, names and sizes, are the same after it)
+  local kc="$root/kcache" t0 t1 t2 first second
+  g build -q -t gpu-test:ptx "$work/ptxctx" >/dev/null 2>&1
+  t0=$(date +%s%N)
+  out=$(g run --rm --gpus all "${roots[@]}" --kernel-cache="$kc" gpu-test:ptx /usr/local/bin/vector_add_ptx 2>&1)
+  t1=$(date +%s%N)
+  first=$(find -L "$kc" -path '*/current/nv/ComputeCache/*' -type f -printf '%P %s\n' 2>/dev/null | sort)
+  if echo "$out" | grep -q '^PASS' && [ -n "$first" ]; then
+    out=$(g run --rm --gpus all "${roots[@]}" --kernel-cache="$kc" gpu-test:ptx /usr/local/bin/vector_add_ptx 2>&1)
+    t2=$(date +%s%N)
+    second=$(find -L "$kc" -path '*/current/nv/ComputeCache/*' -type f -printf '%P %s\n' 2>/dev/null | sort)
+    if echo "$out" | grep -q '^PASS' && [ "$first" = "$second" ]; then
+      row "$mode" "kernel cache (PTX JIT)" PASS "$(echo "$first" | wc -l) ComputeCache files; start $(((t1 - t0) / 1000000)) ms, then $(((t2 - t1) / 1000000)) ms"
+    else
+      row "$mode" "kernel cache (PTX JIT)" FAIL "second start: $(echo "$out" | tail -1); ComputeCache $(echo "$first" | wc -l) -> $(echo "$second" | wc -l) files"
+    fi
+  else
+    row "$mode" "kernel cache (PTX JIT)" FAIL "first start: $(echo "$out" | tail -1); ComputeCache files: $(echo "$first" | wc -l)"
   fi
 
   if out=$(g tailor "${roots[@]}" -t gpu-test:tailored gpu-test:vector-add 2>&1); then

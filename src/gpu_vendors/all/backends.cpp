@@ -119,6 +119,20 @@ std::vector<std::string> hide_gpus_env() {
     return env;
 }
 
+std::vector<kernel_cache::Variable> kernel_cache_variables() {
+    std::vector<kernel_cache::Variable> out = kernel_cache::neutral_variables();
+    for (const Backend* b : backends())
+        for (auto& v : b->kernel_cache_variables()) out.push_back(v);
+    return out;
+}
+
+std::vector<kernel_cache::Disabler> kernel_cache_disablers() {
+    std::vector<kernel_cache::Disabler> out = kernel_cache::neutral_disablers();
+    for (const Backend* b : backends())
+        for (auto& d : b->kernel_cache_disablers()) out.push_back(d);
+    return out;
+}
+
 bool is_toolchain_program(std::string_view file_name) {
     for (const Backend* b : backends())
         for (std::string_view p : b->toolchain().programs)

@@ -49,6 +49,11 @@ bool in_toolchain_path(std::string_view path);
 std::vector<std::string> slurm_gpu_variables();
 // `gantry doctor`: BACKEND's findings, then every other vendor's image_without_host.
 std::vector<findings::Finding> doctor(const Backend& backend, const DoctorContext& ctx);
+// --kernel-cache's variables: the vendor-neutral ones (kernel_cache/variables.hpp), then every
+// vendor's in registry order; and those that turn a cache off, for the doctor. Every vendor's,
+// whichever GPUs the container gets: an image may hold several vendors' runtimes.
+std::vector<kernel_cache::Variable> kernel_cache_variables();
+std::vector<kernel_cache::Disabler> kernel_cache_disablers();
 // The backend named NAME; Error(usage) listing the names when there is none.
 const Backend& find(std::string_view name);
 // The vendor for this host: WANTED (--gpu-vendor) when given, else as the header says.

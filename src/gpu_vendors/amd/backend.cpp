@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 namespace gantry::gpu_vendors::amd {
@@ -187,6 +188,37 @@ class Amd final : public Backend {
             if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
         }
         return out;
+    }
+
+    // the amdgpu driver (its DKMS version, else the kernel's release: the inbox driver) and every
+    // GPU's target
+    std::vector<std::string> kernel_cache_facts(const Roots& roots,
+                                                const std::string& cache_dir) const override {
+        auto facts = Backend::kernel_cache_facts(roots, cache_dir);
+        auto host = gpu_vendors::amd::discover_cached(discover_options(roots),
+                                                      cache_below(cache_dir, "amd-gpu-cache"));
+        std::string driver = host.driver_version;
+        if (driver.empty()) {
+            struct utsname u {};
+            if (::uname(&u) == 0) driver = std::string("kernel ") + u.release;
+        }
+        facts.insert(facts.begin(), "driver=" + driver);
+        return facts;
+    }
+
+    // MIOpen's user performance database and kernel cache, ROCm comgr's cache (hipRTC)
+    std::vector<kernel_cache::Variable> kernel_cache_variables() const override {
+        return {
+            {"MIOPEN_USER_DB_PATH", "miopen/db", true, false, "MIOpen's user performance database"},
+            {"MIOPEN_CUSTOM_CACHE_DIR", "miopen/cache", true, false, "MIOpen's kernel cache"},
+            {"AMD_COMGR_CACHE_DIR", "comgr", true, false, "ROCm comgr's cache (hipRTC)"}};
+    }
+    std::vector<kernel_cache::Disabler> kernel_cache_disablers() const override {
+        return {{"MIOPEN_DISABLE_CACHE",
+                 {"1", "true", "TRUE", "on", "ON", "yes"},
+                 "MIOpen's kernel cache",
+                 "MIOPEN_DISABLE_CACHE=0"},
+                {"AMD_COMGR_CACHE", {"0"}, "ROCm comgr's cache", "AMD_COMGR_CACHE=1"}};
     }
 
     std::vector<findings::Finding> doctor(const DoctorContext& ctx) const override {

@@ -152,6 +152,28 @@ class Intel final : public Backend {
         return {&intel_format()};
     }
 
+    // the compute runtime's (NEO's) persistent cache, on, and its directory
+    std::vector<kernel_cache::Variable> kernel_cache_variables() const override {
+        return {{"NEO_CACHE_PERSISTENT", "1", false, false, "Intel's compute runtime cache"},
+                {"NEO_CACHE_DIR", "neo", true, false, "Intel's compute runtime cache"}};
+    }
+    std::vector<kernel_cache::Disabler> kernel_cache_disablers() const override {
+        return {{"NEO_CACHE_PERSISTENT",
+                 {"0"},
+                 "Intel's compute runtime cache",
+                 "NEO_CACHE_PERSISTENT=1"}};
+    }
+
+    // the compute runtime's version (NEO, whose cache it is) and every GPU's AOT target
+    std::vector<std::string> kernel_cache_facts(const Roots& roots,
+                                                const std::string& cache_dir) const override {
+        auto facts = Backend::kernel_cache_facts(roots, cache_dir);
+        auto user = find_user_space(roots.driver_root);
+        facts.insert(facts.begin(),
+                     "driver=" + (user.driver_version ? user.driver_version->text : "unknown"));
+        return facts;
+    }
+
     std::vector<findings::Finding> doctor(const DoctorContext& ctx) const override {
         auto host = discover(intel_options(ctx.roots));
         auto user = find_user_space(ctx.roots.driver_root);

@@ -226,6 +226,40 @@ class Nvidia final : public Backend {
         return out;
     }
 
+    // the driver (its PTX JIT, ComputeCache's key), the CUDA it serves, every GPU's compute
+    // capability (the discovery cached per boot, as a run's)
+    std::vector<std::string> kernel_cache_facts(const Roots& roots,
+                                                const std::string& cache_dir) const override {
+        auto host = gpu_vendors::nvidia::discover_cached(discover_options(roots),
+                                                         cache_below(cache_dir, "gpu-cache"));
+        std::string targets;
+        for (const auto& d : host.devices) {
+            std::string t = d.cc_major > 0
+                                ? "sm_" + std::to_string(d.cc_major) + std::to_string(d.cc_minor)
+                                : d.name; // /proc only: the model's name
+            if (("," + targets + ",").find("," + t + ",") == std::string::npos)
+                targets += (targets.empty() ? "" : ",") + t;
+        }
+        return {"driver=" + host.driver_version,
+                "cuda=" + gpu_vendors::nvidia::cuda_version_string(host.cuda_version),
+                "targets=" + targets};
+    }
+
+    // the driver's PTX JIT cache (ComputeCache): its path and its size, 4 GiB, the largest the
+    // driver takes (docs/kernel-caches.md)
+    std::vector<kernel_cache::Variable> kernel_cache_variables() const override {
+        return {{"CUDA_CACHE_PATH", "nv/ComputeCache", true, false,
+                 "the NVIDIA driver's PTX JIT cache"},
+                {"CUDA_CACHE_MAXSIZE", "4294967296", false, false,
+                 "the NVIDIA driver's PTX JIT cache"}};
+    }
+    std::vector<kernel_cache::Disabler> kernel_cache_disablers() const override {
+        return {{"CUDA_CACHE_DISABLE",
+                 {"1"},
+                 "the NVIDIA driver's PTX JIT cache (ComputeCache)",
+                 "CUDA_CACHE_DISABLE=0"}};
+    }
+
     std::vector<findings::Finding> doctor(const DoctorContext& ctx) const override {
         auto host = gpu_vendors::nvidia::discover_cached(discover_options(ctx.roots),
                                                          cache_below(ctx.cache_dir, "gpu-cache"));

@@ -1,0 +1,262 @@
+"""gantry run --kernel-cache (docs/kernel-caches.md): a JIT's on-disk cache kept per key across
+starts. The workload is the mechanism's smallest user: a shell that finds its "compiled" object
+in $CCACHE_DIR (a variable gantry points into the cache, as it points CUDA_CACHE_PATH and the
+others) or makes it. So a second start prints "hit", and what keys a cache is shown by which
+starts hit: the same image on the same (simulated) driver and GPU hits, a changed driver, GPU or
+image starts a new key. One writer per key: a reader's writes never reach the cache, the
+writer's are published at its exit or at `gantry kernel-cache commit`; concurrent starts of one
+key leave one writer's complete set. bench/kernel_cache.sh measures the same mechanism with a
+real compiler (ccache over gcc)."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import TESTS, Gantry, load_busybox
+from fixtures import mkimage as mk
+
+sys.path.insert(0, str(TESTS / "fixtures" / "gpuhost"))
+import cuda_image as ci  # noqa: E402
+import gpuhost as gh  # noqa: E402
+
+MOUNT = "/var/cache/gantry/kernels"
+# as root every test's containers share /run/gantry: names carry this process's token
+TOKEN = f"kc{os.getpid()}"
+GPU_ENV = ["NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility"]
+# a "compile" into the cache: hit with the tag of the start that made it, else miss and make it
+WORK = ('f="$CCACHE_DIR/obj"; if [ -f "$f" ]; then echo "hit $(cat "$f")"; '
+        'else echo miss; echo "$TAG" > "$f"; fi')
+
+
+def keys(gan, *extra):
+    return gan.run("kernel-cache", "ls", "--json", *extra).json()
+
+
+def start(gan, image, tag, *flags, check=True):
+    return gan.run("run", "--kernel-cache", "-e", f"TAG={tag}", *flags, image, "sh", "-c", WORK,
+                   check=check)
+
+
+@pytest.fixture(scope="module")
+def kc(tmp_path_factory, gantry_bin):
+    base = tmp_path_factory.mktemp("kcache")
+    gan = Gantry(base / "store")
+    env = list(mk.DEFAULT_ENV)
+    images = [
+        (mk.busybox_image(), ["kc/plain:1"]),
+        # another image (another digest), the same files
+        (mk.busybox_image(env=env + ["VARIANT=2"]), ["kc/other:1"]),
+        # an image that sets a cache's variable itself, and one that turns a cache off
+        (mk.busybox_image(env=env + ["TRITON_CACHE_DIR=/opt/triton", "CUDA_CACHE_DISABLE=1"]),
+         ["kc/own-env:1"]),
+        # GPU images that ask for every GPU and require no CUDA (the 550 host serves 12.4)
+        (ci.cuda_image(env=env + GPU_ENV), ["kc/cuda:1"]),
+        (ci.cuda_image(env=env + GPU_ENV + ["VARIANT=2"]), ["kc/cuda:2"]),
+    ]
+    archive = base / "images.tar"
+    mk.write_docker_archive(archive, images)
+    gan.run("load", archive)
+    gan.base = base
+    return gan
+
+
+def test_second_start_finds_the_first_starts_work(kc):
+    """The writer's additions published at its exit; the variables pointed only where the image
+    and -e leave them unset; off by default; the label and the config file choose it too."""
+    first = start(kc, "kc/own-env:1", "one")
+    assert first.out.splitlines() == ["miss"]
+    assert start(kc, "kc/own-env:1", "two").out.splitlines() == ["hit one"]
+    [key] = keys(kc)
+    assert key["Facts"]["vendor"] == "cpu" and key["Generation"] == "gen-1"
+    assert key["Facts"]["image"].startswith("sha256:") and not key["InUse"]
+    [inspected] = kc.run("kernel-cache", "inspect", key["Key"][:6]).json()
+    assert inspected["Facts"] == key["Facts"] and inspected["Dir"] == key["Dir"]
+    assert inspected["Facts"]["host"][0].startswith("machine=")
+
+    env = kc.run("run", "--kernel-cache", "-e", "CUDA_CACHE_PATH=/mine", "kc/own-env:1",
+                 "env").out.splitlines()
+    assert f"CCACHE_DIR={MOUNT}/ccache" in env
+    assert f"VLLM_CACHE_ROOT={MOUNT}/vllm" in env
+    # every vendor's own (gpu_vendors::Backend::kernel_cache_variables), whatever the GPUs
+    assert f"MIOPEN_USER_DB_PATH={MOUNT}/miopen/db" in env and "NEO_CACHE_PERSISTENT=1" in env
+    assert "CUDA_CACHE_MAXSIZE=4294967296" in env
+    assert "TRITON_CACHE_DIR=/opt/triton" in env  # the image's wins
+    assert "CUDA_CACHE_PATH=/mine" in env  # -e wins
+    assert not [e for e in kc.run("run", "kc/own-env:1", "env").out.splitlines()
+                if e.startswith("CCACHE_DIR=")]  # off by default
+
+    # docker's CLI and compose set a label; the config file sets the default
+    label = kc.run("run", "-l", "io.gantry.kernel-cache=auto", "-e", "TAG=x", "kc/own-env:1",
+                   "sh", "-c", WORK)
+    assert label.out.splitlines() == ["hit one"]
+    elsewhere = kc.base / "caches"
+    conf = kc.base / "config.yaml"
+    conf.write_text(f"kernel_cache: {elsewhere}\n")
+    confd = Gantry(kc.root, env={"GANTRY_CONFIG": str(conf)})
+    assert confd.run("run", "-e", "TAG=c", "kc/own-env:1", "sh", "-c",
+                     WORK).out.splitlines() == ["miss"]
+    assert len(keys(confd)) == 1 and keys(confd)[0]["Dir"].startswith(str(elsewhere))
+    assert len(keys(kc)) == 1  # the store's own root untouched
+
+    bad = kc.fail("run", "--kernel-cache=relative/dir", "kc/plain:1", "true", code=2)
+    assert "--kernel-cache" in bad.err and "absolute" in bad.err
+
+    df = kc.run("system", "df", "--json").json()["kernel_caches"]
+    assert df["keys"] == 1 and df["in_use"] == 0 and df["bytes"] == df["unused_bytes"] > 0
+    assert "Kernel caches" in kc.run("system", "df").out
+    assert "Removed 1 kernel cache key(s)" in kc.run("system", "prune", "-a", "-f").out
+    assert keys(kc) == []
+
+
+def test_doctor_warns_when_the_image_turns_a_cache_off(kc):
+    res = kc.run("doctor", "--json", "kc/own-env:1", check=False)
+    found = [f for f in res.json()["findings"] if f["id"] == "KERNEL-CACHE-DISABLED"]
+    assert len(found) == 1 and "CUDA_CACHE_DISABLE=1" in found[0]["message"]
+    assert "CUDA_CACHE_DISABLE=0" in found[0]["fix"]
+
+
+def test_keys_change_exactly_when_the_driver_gpu_or_image_does(kc):
+    hosts = kc.base / "hosts"
+    descs = {"a": gh.preset(1, cc="8.0"), "a-again": gh.preset(1, cc="8.0"),
+             "driver-550": gh.preset(1, cc="8.0", driver="550.127.05"),
+             "sm90": gh.preset(1, cc="9.0")}
+    built = {n: gh.build_host(hosts / n, d) for n, d in descs.items()}
+    root = kc.base / "gpu-caches"
+
+    def on(host, image="kc/cuda:1", tag="t"):
+        h = built[host]
+        g = Gantry(kc.root, env={"FAKE_DEVICE_ROOT": str(h.dev_root)})
+        return g.run("run", f"--kernel-cache={root}", "--driver-root", h.driver_root,
+                     "--dev-root", h.dev_root, "-e", f"TAG={tag}", image, "sh", "-c",
+                     WORK).out.splitlines()
+
+    assert on("a", tag="a") == ["miss"]
+    assert on("a") == ["hit a"]
+    assert on("a-again") == ["hit a"]  # the same driver and GPU elsewhere: the same key
+    assert on("driver-550", tag="550") == ["miss"]
+    assert on("driver-550") == ["hit 550"]
+    assert on("sm90") == ["miss"]
+    assert on("a", image="kc/cuda:2") == ["miss"]
+    assert on("a") == ["hit a"]  # the others took nothing from the first key
+    facts = [k["Facts"] for k in keys(kc, "--dir", root)]
+    assert len(facts) == 4 and all(f["vendor"] == "nvidia" for f in facts)
+    seen = sorted((f["host"][0], f["host"][2]) for f in facts)
+    assert seen == [("driver=550.127.05", "targets=sm_80"), ("driver=580.95.05", "targets=sm_80"),
+                    ("driver=580.95.05", "targets=sm_80"), ("driver=580.95.05", "targets=sm_90")]
+    assert len({f["image"] for f in facts}) == 2
+
+
+def test_one_writer_readers_discard_commit_publishes(kc):
+    """A -d writer that never exits: readers see the published generation only and their own
+    writes vanish; commit publishes the writer's so far; its exit publishes the rest."""
+    root = kc.base / "writer-caches"
+    flag = f"--kernel-cache={root}"
+    writer = f"{TOKEN}-writer"
+    kc.run("run", "-d", "--name", writer, flag, "kc/plain:1", "sh", "-c",
+           'echo w1 > "$CCACHE_DIR/w1"; echo ready; exec sleep 600')
+    try:
+        kc.wait_logged(writer, "ready")
+        info = kc.run("inspect", writer).json()[0]["GantryKernelCache"]
+        assert info["Role"] == "writer" and info["MountPath"] == MOUNT
+        reader = 'ls "$CCACHE_DIR"; echo r > "$CCACHE_DIR/r"'
+        assert kc.run("run", flag, "kc/plain:1", "sh", "-c", reader).out.split() == []
+        [k] = keys(kc, "--dir", root)
+        assert k["Writing"] and k["Key"] == info["Key"]
+        busy = kc.fail("kernel-cache", "rm", "--dir", root, k["Key"], code=5)
+        assert "in use" in busy.err
+
+        assert kc.run("kernel-cache", "commit", writer).out.strip() == "gen-1"
+        assert kc.run("run", flag, "kc/plain:1", "sh", "-c", reader).out.split() == ["w1"]
+        kc.run("exec", writer, "sh", "-c", 'echo w2 > "$CCACHE_DIR/w2"')
+        kc.run("stop", "-t", "0", writer)
+        # now the writer (the key's is free), adding nothing: no generation published
+        assert kc.run("run", flag, "kc/plain:1", "sh", "-c",
+                      'ls "$CCACHE_DIR"').out.split() == ["w1", "w2"]
+    finally:
+        kc.run("rm", "-f", writer, check=False)
+    gens = sorted(p.name for p in (Path(info["Dir"])).iterdir() if p.name.startswith("gen-"))
+    assert gens == ["gen-2", "gen-2.lock"]  # the older generations read by no one: removed
+    assert kc.run("kernel-cache", "prune", "-a", "--dir", root).out.startswith("Deleted: ")
+    assert keys(kc, "--dir", root) == []
+
+
+def test_concurrent_starts_corrupt_nothing(kc):
+    """Six starts of one key at once, each writing 40 files and checking every file it finds:
+    one at a time writes the key; what is published is one writer's whole set, nothing torn."""
+    root = kc.base / "race-caches"
+    script = ('for f in "$CCACHE_DIR"/*; do [ -f "$f" ] || continue; '
+              'c=$(cat "$f"); [ "$c" = "${c%% *} ${f##*/}" ] || echo "torn $f"; done; '
+              'i=0; while [ $i -lt 40 ]; do echo "$TAG o$i" > "$CCACHE_DIR/o$i"; i=$((i+1)); '
+              'done; echo done')
+    procs = [kc.popen("run", f"--kernel-cache={root}", "-e", f"TAG=s{n}", "kc/other:1", "sh",
+                      "-c", script, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for n in range(6)]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0 and out.split() == ["done"], (out, err)
+    listing = kc.run("run", f"--kernel-cache={root}", "kc/other:1", "sh", "-c",
+                     'cat "$CCACHE_DIR"/*').out.splitlines()
+    assert len(listing) == 40
+    tags = {line.split()[0] for line in listing}
+    assert len(tags) == 1 and tags <= {f"s{n}" for n in range(6)}
+    assert sorted(line.split()[1] for line in listing) == sorted(f"o{i}" for i in range(40))
+    [k] = keys(kc, "--dir", root)
+    # a start that attached after a writer had ended wrote the key in turn: its set whole
+    assert not k["InUse"] and 1 <= int(k["Generation"][4:]) <= 6
+    runs = Path(k["Dir"]) / "runs"
+    assert list(runs.iterdir()) == []  # every run's layer gone
+
+
+def test_rootless_second_start_hits(rootless):
+    load_busybox(rootless, mk, rootless.base)
+    assert start(rootless, "sample:latest", "r1").out.splitlines() == ["miss"]
+    assert start(rootless, "sample:latest", "r2").out.splitlines() == ["hit r1"]
+    [k] = keys(rootless)
+    assert k["Facts"]["user"] == (os.getuid() if rootless.user is None
+                                  else rootless.user.pw_uid)
+    assert json.dumps(k["Facts"]).count("cpu") >= 1
+
+
+def test_a_kept_container_attaches_its_key_at_each_start(kc):
+    """create keeps the setting; each `start` attaches the key again: the first start's work is
+    published at its end and the second start of the same container finds it."""
+    root = kc.base / "kept-caches"
+    kept = f"{TOKEN}-kept"
+    kc.run("create", "--name", kept, f"--kernel-cache={root}", "-e", "TAG=kept",
+           "kc/plain:1", "sh", "-c", WORK)
+    try:
+        assert kc.run("start", "-a", kept).out.splitlines() == ["miss"]
+        assert kc.run("start", "-a", kept).out.splitlines() == ["hit kept"]
+        [k] = keys(kc, "--dir", root)
+        assert not k["InUse"] and k["Generation"] == "gen-1"
+    finally:
+        kc.run("rm", "-f", kept, check=False)
+
+
+def test_a_second_node_starts_from_a_shared_image_store(kc):
+    """A key pushed to a shared image store: another node (another store, the same image) that
+    reads the store starts from it, its first start a hit; without the store it starts empty.
+    A registry is not built: push without --image-store is refused, naming it."""
+    shared = kc.base / "shared-store"
+    shared.mkdir()
+    node_a = kc.base / "node-a-caches"
+    assert start(kc, "kc/plain:1", "node-a", f"--kernel-cache={node_a}").out.split() == ["miss"]
+    [k] = keys(kc, "--dir", node_a)
+    pushed = kc.run("kernel-cache", "push", "--dir", node_a, "--image-store", shared, k["Key"])
+    assert pushed.out.strip() == str(shared / "kernel-caches" / k["Key"])
+
+    node_b = Gantry(kc.base / "node-b-store")
+    node_b.run("load", kc.base / "images.tar")
+    first = node_b.run("--image-store", shared, "run", "--kernel-cache", "-e", "TAG=b",
+                       "kc/plain:1", "sh", "-c", WORK)
+    assert first.out.splitlines() == ["hit node-a"]
+    assert [x["Key"] for x in keys(node_b)] == [k["Key"]]  # the same key on another node
+    alone = node_b.run("run", f"--kernel-cache={kc.base / 'node-b-alone'}", "-e", "TAG=c",
+                       "kc/plain:1", "sh", "-c", WORK)
+    assert alone.out.splitlines() == ["miss"]
+
+    refused = kc.fail("kernel-cache", "push", "--dir", node_a, k["Key"], code=7)
+    assert "registry" in refused.err and "not built" in refused.err
