@@ -332,6 +332,31 @@ def seeds() -> dict[str, list]:
         "require": literals(["tests/unit/gpu_vendors/nvidia/test_require.cpp"],
                             lambda s: re.search(r"(cuda|driver|arch|brand)\s*[<>=!]", s, re.I)
                             or "NVIDIA_" in s or "CUDA_VERSION" in s),
+        # the referrers index (API or tag schema) and a kernel cache artifact's manifest
+        "referrers": [json.dumps({"schemaVersion": 2, "mediaType":
+                                  "application/vnd.oci.image.index.v1+json", "manifests": [
+                                      {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                       "digest": "sha256:" + "a" * 64, "size": 812,
+                                       "artifactType": "application/vnd.gantry.kernel-cache.v1",
+                                       "annotations": {"io.gantry.kernel-cache.key": "0" * 32}},
+                                      {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                       "digest": "sha256:" + "b" * 64, "size": 7,
+                                       "artifactType": "application/vnd.dev.cosign"}]}),
+                      json.dumps({"schemaVersion": 2, "mediaType":
+                                  "application/vnd.oci.image.manifest.v1+json",
+                                  "artifactType": "application/vnd.gantry.kernel-cache.v1",
+                                  "config": {"mediaType": "application/vnd.oci.empty.v1+json",
+                                             "digest": "sha256:" + "4" * 64, "size": 2},
+                                  "layers": [
+                                      {"mediaType":
+                                       "application/vnd.gantry.kernel-cache.facts.v1+json",
+                                       "digest": "sha256:" + "c" * 64, "size": 200},
+                                      {"mediaType":
+                                       "application/vnd.gantry.kernel-cache.tree.v1.tar",
+                                       "digest": "sha256:" + "d" * 64, "size": 10240}],
+                                  "subject": {"mediaType":
+                                              "application/vnd.oci.image.manifest.v1+json",
+                                              "digest": "sha256:" + "e" * 64, "size": 500}})],
         "www_authenticate": literals(["tests/unit/registry/*.cpp"],
                                      lambda s: "realm" in s.lower() or
                                      s.lower().startswith(("bearer", "basic"))),

@@ -1,6 +1,8 @@
-// gantry kernel-cache ls/inspect/rm/prune/commit: the kernel caches kept per key
+// gantry kernel-cache ls/inspect/rm/prune/commit/push: the kernel caches kept per key
 // (docs/kernel-caches.md; kernel_cache/caches.hpp, engine/kernel_caches.hpp).
 #include "cli/context.hpp"
+#include "cli/registry_flags.hpp"
+#include "engine/kernel_cache_artifacts.hpp"
 #include "engine/kernel_caches.hpp"
 #include "kernel_cache/caches.hpp"
 #include "kernel_cache/shared.hpp"
@@ -38,7 +40,8 @@ std::string when(std::int64_t t) {
 
 void register_kernel_cache(CLI::App& app, Context& ctx) {
     struct Opts {
-        std::string dir, container, max_size, store;
+        std::string dir, container, max_size, store, repository;
+        RegistryFlags registry;
         std::vector<std::string> keys;
         bool json = false, quiet = false, all = false, force = false;
     };
@@ -125,22 +128,39 @@ void register_kernel_cache(CLI::App& app, Context& ctx) {
     });
 
     auto* push = grp->add_subcommand(
-        "push", "Publish keys to a shared image store, where other nodes' first starts find them");
+        "push", "Publish keys to a registry (an artifact referring to the image) or a shared "
+                "image store, where other nodes' first starts find them");
     push->add_option("key", o->keys, "Keys (or their first 4 hex digits at least)")->required();
     push->add_option("--image-store", o->store,
                      "The shared store (a directory the nodes read with --image-store, "
-                     "$GANTRY_IMAGE_STORES or the config file's image_stores)");
+                     "$GANTRY_IMAGE_STORES or the config file's image_stores) instead of a "
+                     "registry");
+    push->add_option("--repository", o->repository,
+                     "The registry repository of the key's image (default: the repository of "
+                     "the store's image with the key's manifest)");
+    add_registry_flags(push, o->registry, true);
     dir_option(push);
     push->callback([&ctx, o, root] {
-        ctx.action = [o, root] {
-            if (o->store.empty())
-                throw Error(Errc::unsupported,
-                            "kernel-cache push needs --image-store DIR: pushing a key to a "
-                            "registry (an OCI artifact referring to its image) is not built",
-                            "publish it to a shared image store with --image-store DIR "
-                            "(docs/kernel-caches.md)");
-            for (auto& k : o->keys)
-                std::printf("%s\n", kernel_cache::push_shared(root(), k, o->store).c_str());
+        ctx.action = [&ctx, o, root] {
+            if (!o->store.empty() && !o->repository.empty())
+                throw Error(Errc::usage, "kernel-cache push: --image-store and --repository",
+                            "push to one of them at a time");
+            for (auto& k : o->keys) {
+                if (!o->store.empty()) {
+                    std::printf("%s\n", kernel_cache::push_shared(root(), k, o->store).c_str());
+                    continue;
+                }
+                auto info = kernel_cache::find(root(), k);
+                if (!info.facts)
+                    throw Error(Errc::invalid,
+                                "the kernel cache " + info.key + " has no readable facts.json",
+                                "remove it: gantry kernel-cache rm " + info.key);
+                auto repo =
+                    engine::kernel_cache_repository(ctx.store(), *info.facts, o->repository);
+                auto a = engine::push_kernel_cache_artifact(root(), info.key, repo,
+                                                            client_options(o->registry));
+                std::printf("%s@%s\n", a.repository.c_str(), a.manifest.c_str());
+            }
             return 0;
         };
     });

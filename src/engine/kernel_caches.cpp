@@ -1,9 +1,11 @@
 #include "engine/kernel_caches.hpp"
 
 #include "cpu/isa.hpp"
+#include "engine/kernel_cache_artifacts.hpp"
 #include "engine/labels.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "kernel_cache/variables.hpp"
+#include "oci/reference.hpp"
 #include "records/state.hpp"
 #include "sqsh/shared.hpp"
 #include "util/config_file.hpp"
@@ -37,6 +39,28 @@ std::string runtime_cache_dir() {
         return records::runtime_dir().string();
     } catch (const Error& e) {
         log::debug("no GPU discovery cache: " + e.message());
+        return "";
+    }
+}
+
+// The config file's kernel_cache_registry: whether a key this node lacks is looked for in the
+// registry of the run's image (false without it)
+bool kernel_cache_from_registry() {
+    std::string where;
+    std::string word = config_value("kernel_cache_registry", where);
+    if (word.empty() || word == "false") return false;
+    if (word == "true") return true;
+    throw Error(Errc::invalid, where + " is \"" + word + "\", neither true nor false",
+                "write `kernel_cache_registry: true` to look for keys in the image's registry");
+}
+
+// The repository the run's image reference names, "" for an ID or a name without a registry
+// reference
+std::string image_repository(const std::string& image) {
+    try {
+        if (oci::looks_like_digest_prefix(image)) return "";
+        return oci::Reference::parse(image).repository();
+    } catch (const Error&) {
         return "";
     }
 }
@@ -113,6 +137,15 @@ void attach_kernel_cache(Prepared& p) {
     options.max_bytes = kernel_cache_max_bytes();
     // a key this node lacks starts from a shared store's copy (kernel_cache/shared.hpp)
     options.shared_stores = sqsh::configured_stores(p.request.image_stores);
+    // ... else from the image's registry, where the config file asks for it
+    if (kernel_cache_from_registry())
+        if (auto repo = image_repository(p.request.image); !repo.empty()) {
+            const auto max_bytes = options.max_bytes;
+            options.fetch = [repo, max_bytes](const kernel_cache::KeyFacts& f,
+                                              const std::filesystem::path& into) {
+                return fetch_kernel_cache_artifact(f, repo, into, max_bytes, {});
+            };
+        }
     auto a = std::make_shared<kernel_cache::Attachment>(
         kernel_cache::attach(root, facts, p.id, options));
     oci::Mount m;

@@ -78,6 +78,15 @@ void make_key(const stdfs::path& dir, const KeyFacts& facts, const AttachOptions
             link_tree(*seed, tmp);
             log::note("kernel cache " + dir.filename().string() + ": starting from " +
                       seed->parent_path().string());
+        } else if (options.fetch) {
+            try {
+                options.fetch(facts, tmp);
+            } catch (const Error& e) {
+                log::warn("kernel cache " + dir.filename().string() +
+                          ": starting empty, the registry's copy was not fetched: " + e.message());
+                fs::remove_tree(tmp);
+                fs::make_dirs(tmp, 0755);
+            }
         }
     } catch (...) {
         fs::remove_tree(tmp);

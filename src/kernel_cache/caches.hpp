@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -92,6 +93,11 @@ struct AttachOptions {
     std::uint64_t max_bytes = kDefaultMaxBytes;
     // shared image stores (kernel_cache/shared.hpp): a new key starts as the first one's copy
     std::vector<std::string> shared_stores;
+    // where no shared store has a new key: fills the empty directory it is given with the key's
+    // tree from elsewhere (a registry's artifact: engine/kernel_cache_artifacts.hpp) and returns
+    // true, or false when there is none. Called once per new key, under the key's lock (a
+    // concurrent first start waits for it); an Error it throws is a warning, the key starts empty.
+    std::function<bool(const KeyFacts&, const std::filesystem::path&)> fetch;
 };
 
 // The key of FACTS under ROOT made if new (as OPTIONS say), its generation locked shared, and a

@@ -1,6 +1,7 @@
 #include "registry/oras.hpp"
 
 #include "oci/reference.hpp"
+#include "registry/artifacts.hpp"
 #include "registry/pull.hpp"
 #include "registry/verify.hpp"
 #include "sif/container.hpp"
@@ -23,50 +24,7 @@ namespace gantry::registry {
 
 namespace {
 
-constexpr const char* kOciManifest = "application/vnd.oci.image.manifest.v1+json";
 constexpr std::uint64_t kMaxOrasManifest = 4u << 20;
-
-std::string oras_absolute(Client& c, const std::string& loc) {
-    if (loc.starts_with("http://") || loc.starts_with("https://")) return loc;
-    return c.base() + (loc.starts_with('/') ? "" : "/") + loc;
-}
-
-// A client for REF under registries.conf (blocked: refused; insecure: plain http allowed)
-std::unique_ptr<Client> oras_client(const oci::Reference& ref, const ClientOptions& opt) {
-    const auto& conf = site::RegistriesConf::system();
-    site::check_not_blocked(conf, ref);
-    ClientOptions co = opt;
-    co.insecure = co.insecure || site::insecure(conf, ref.repository());
-    return std::make_unique<Client>(ref.domain, co);
-}
-
-// Uploads bytes (FD's whole file of SIZE, or TEXT when FD < 0) as blob DIGEST of REPO, unless the
-// registry has it
-void oras_upload(Client& c, const std::string& repo, const oci::Digest& digest, int fd,
-                 std::uint64_t size, const std::string& text) {
-    const std::vector<std::string> scopes{"repository:" + repo + ":pull,push"};
-    HttpRequest head;
-    head.method = "HEAD";
-    auto h = c.call(head, "/v2/" + repo + "/blobs/" + digest.str(), scopes);
-    if (h.status == 200) return;
-    HttpRequest post;
-    post.method = "POST";
-    auto p = c.call(post, "/v2/" + repo + "/blobs/uploads/", scopes);
-    if (p.status != 202) c.fail(p, "upload of blob " + digest.str(), repo);
-    std::string url = oras_absolute(c, p.header("location"));
-    url += (url.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") + digest.str();
-    HttpRequest put;
-    put.method = "PUT";
-    put.headers = {"Content-Type: application/octet-stream"};
-    if (fd >= 0) {
-        put.body_fd = fd;
-        put.body_length = size;
-    } else {
-        put.body = text;
-    }
-    auto r = c.call(put, url, scopes, Retry::status_only);
-    if (r.status != 201 && r.status != 204) c.fail(r, "upload of blob " + digest.str(), repo);
-}
 
 } // namespace
 
@@ -98,13 +56,13 @@ OrasResult oras_push(const std::string& file, const std::string& ref_text,
     auto layer = oci::Digest::from_hex(sha.hex_final());
     const std::string config = "{}";
     auto config_digest = oci::Digest::of(config);
-    auto client = oras_client(ref, opt);
-    oras_upload(*client, ref.path, layer, fd.get(), size, {});
-    oras_upload(*client, ref.path, config_digest, -1, 0, config);
+    auto client = client_for(ref, opt);
+    upload_blob(*client, ref.path, layer, fd.get(), size, {});
+    upload_blob(*client, ref.path, config_digest, -1, 0, config);
     std::string name = fs::stdfs::path(file).filename().string();
     nlohmann::ordered_json manifest = {
         {"schemaVersion", 2},
-        {"mediaType", kOciManifest},
+        {"mediaType", kOciManifestType},
         {"config",
          {{"mediaType", kSifConfigMediaType},
           {"digest", config_digest.str()},
@@ -118,7 +76,7 @@ OrasResult oras_push(const std::string& file, const std::string& ref_text,
     HttpRequest put;
     put.method = "PUT";
     put.body = text;
-    put.headers = {"Content-Type: " + std::string(kOciManifest)};
+    put.headers = {"Content-Type: " + std::string(kOciManifestType)};
     auto r = client->call(put, "/v2/" + ref.path + "/manifests/" + ref.tag_or_latest(),
                           {"repository:" + ref.path + ":pull,push"});
     if (r.status != 201 && r.status != 200) client->fail(r, "manifest " + ref.familiar(), ref.path);
@@ -128,11 +86,11 @@ OrasResult oras_push(const std::string& file, const std::string& ref_text,
 OrasResult oras_pull(const std::string& ref_text, const std::string& out, const ClientOptions& opt,
                      const std::string& policy_file) {
     auto ref = oci::Reference::parse(ref_text);
-    auto client = oras_client(ref, opt);
+    auto client = client_for(ref, opt);
     const std::string what = "oras://" + ref.familiar();
     const std::vector<std::string> scopes{"repository:" + ref.path + ":pull"};
     HttpRequest get;
-    get.headers = {std::string("Accept: ") + kOciManifest};
+    get.headers = {std::string("Accept: ") + kOciManifestType};
     get.max_body = kMaxOrasManifest;
     std::string target = ref.digest.empty() ? ref.tag_or_latest() : ref.digest;
     auto r = client->call(get, "/v2/" + ref.path + "/manifests/" + target, scopes);
@@ -171,23 +129,7 @@ OrasResult oras_pull(const std::string& ref_text, const std::string& out, const 
     if (!fd) throw_errno("cannot write in " + dir.string(), "pull into a writable directory");
     std::string tmp = tmpl;
     try {
-        Sha256 sha;
-        std::uint64_t got = 0;
-        HttpRequest blob;
-        blob.expected_bytes = size;
-        blob.sink = [&](const char* data, std::size_t n) {
-            sha.update(data, n);
-            got += n;
-            fs::write_all(fd.get(), data, n, tmp);
-            return got <= size;
-        };
-        auto b = client->call(blob, "/v2/" + ref.path + "/blobs/" + digest.str(), scopes);
-        if (b.status != 200) client->fail(b, what + "'s SIF " + digest.str(), ref.path);
-        if (got != size || oci::Digest::from_hex(sha.hex_final()) != digest)
-            throw Error(Errc::invalid,
-                        what + ": the registry sent other bytes than the manifest names (" +
-                            std::to_string(got) + " bytes)",
-                        "retry; if it stays, the registry or a proxy alters the SIF");
+        download_blob(*client, ref.path, digest, size, fd.get(), what + "'s SIF");
         ::fchmod(
             fd.get(), 0644 & ~[] {
                 mode_t m = ::umask(0);

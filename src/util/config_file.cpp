@@ -42,9 +42,20 @@ yaml::Node parse(const std::string& text, const std::string& file, const std::st
     }
 }
 
-const char* const kKeys[8] = {"image_stores",      "kernel_cache", "kernel_cache_max_size",
-                              "licence_check",     "network",      "pull_policy",
-                              "registry_transfer", "store"};
+const char* const kKeys[9] = {"image_stores",          "kernel_cache",      "kernel_cache_max_size",
+                              "kernel_cache_registry", "licence_check",     "network",
+                              "pull_policy",           "registry_transfer", "store"};
+
+namespace {
+// "a, b and c"
+std::string key_list() {
+    std::string out;
+    const std::size_t n = std::size(kKeys);
+    for (std::size_t i = 0; i < n; ++i)
+        out += std::string(i == 0 ? "" : i + 1 == n ? " and " : ", ") + kKeys[i];
+    return out;
+}
+} // namespace
 
 void check_keys(const yaml::Node& doc, const std::string& file) {
     if (doc.kind == yaml::Node::Kind::null) return;
@@ -59,10 +70,8 @@ void check_keys(const yaml::Node& doc, const std::string& file) {
             throw Error(Errc::invalid,
                         file + " line " + std::to_string(key.line) + ": unknown key \"" +
                             key.value + "\"",
-                        "gantry's config file has the keys image_stores, kernel_cache, "
-                        "kernel_cache_max_size, licence_check, network, pull_policy, "
-                        "registry_transfer and store (see "
-                        "/usr/share/doc/gantry/examples/config.yaml)");
+                        "gantry's config file has the keys " + key_list() +
+                            " (see /usr/share/doc/gantry/examples/config.yaml)");
     }
 }
 

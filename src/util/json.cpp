@@ -129,4 +129,10 @@ std::string lossy_utf8(const std::string& text) {
     return json::parse(dump_lossy(text)).get<std::string>();
 }
 
+std::string string_field(const nlohmann::json& object, const char* name) {
+    if (!object.is_object()) return "";
+    auto it = object.find(name);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 } // namespace gantry::safe_json

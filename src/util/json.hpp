@@ -51,6 +51,10 @@ std::string dump_lossy(const nlohmann::json& value, int indent = -1);
 // formats that must be UTF-8 (lint's checkstyle XML).
 std::string lossy_utf8(const std::string& text);
 
+// OBJECT[NAME] when OBJECT is an object whose NAME is a string, else "": a field of an untrusted
+// document read without nlohmann's value(), which throws its own type_error for a non-string.
+std::string string_field(const nlohmann::json& object, const char* name);
+
 // The message for a document past the limit, for parsers with their own SAX handler (CDI).
 std::string too_deep_message(std::size_t max_depth = kMaxDepth);
 

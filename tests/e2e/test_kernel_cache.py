@@ -7,10 +7,12 @@ image starts a new key. One writer per key: a reader's writes never reach the ca
 writer's are published at its exit or at `gantry kernel-cache commit`; concurrent starts of one
 key leave one writer's complete set. bench/kernel_cache.sh measures the same mechanism with a
 real compiler (ccache over gcc)."""
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -257,6 +259,109 @@ def test_a_second_node_starts_from_a_shared_image_store(kc):
     alone = node_b.run("run", f"--kernel-cache={kc.base / 'node-b-alone'}", "-e", "TAG=c",
                        "kc/plain:1", "sh", "-c", WORK)
     assert alone.out.splitlines() == ["miss"]
+    both = kc.fail("kernel-cache", "push", "--dir", node_a, "--image-store", shared,
+                   "--repository", "localhost:1/x", k["Key"], code=2)
+    assert "one of them" in both.err
 
-    refused = kc.fail("kernel-cache", "push", "--dir", node_a, k["Key"], code=7)
-    assert "registry" in refused.err and "not built" in refused.err
+
+def registry_get(reg, path, accept):
+    req = urllib.request.Request(f"http://{reg.addr}{path}", headers={"Accept": accept})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def registry_put(reg, path, body, content_type, method="PUT"):
+    req = urllib.request.Request(f"http://{reg.addr}{path}", data=body, method=method,
+                                 headers={"Content-Type": content_type})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.headers
+
+
+def forge_referrer(reg, repo, image, artifact, facts):
+    """An artifact like ARTIFACT whose facts layer is FACTS, put first in IMAGE's referrers
+    index (the tag schema's)."""
+    blob = json.dumps(facts).encode()
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    loc = registry_put(reg, f"/v2/{repo}/blobs/uploads/", b"", "application/octet-stream",
+                       "POST")["Location"]
+    loc = loc if loc.startswith("http") else f"http://{reg.addr}{loc}"
+    req = urllib.request.Request(f"{loc}{'&' if '?' in loc else '?'}digest={digest}", data=blob,
+                                 method="PUT", headers={"Content-Type": "application/octet-stream"})
+    urllib.request.urlopen(req, timeout=30).close()
+    manifest = registry_get(reg, f"/v2/{repo}/manifests/{artifact}",
+                            "application/vnd.oci.image.manifest.v1+json")
+    manifest["layers"][0].update(digest=digest, size=len(blob))
+    body = json.dumps(manifest).encode()
+    forged = "sha256:" + hashlib.sha256(body).hexdigest()
+    registry_put(reg, f"/v2/{repo}/manifests/{forged}", body,
+                 "application/vnd.oci.image.manifest.v1+json")
+    tag = f"/v2/{repo}/manifests/sha256-{image[7:]}"
+    index = registry_get(reg, tag, "application/vnd.oci.image.index.v1+json")
+    entry = dict(index["manifests"][0], digest=forged, size=len(body))
+    index["manifests"].insert(0, entry)
+    registry_put(reg, tag, json.dumps(index).encode(), "application/vnd.oci.image.index.v1+json")
+
+
+def test_a_second_node_starts_from_the_registrys_artifact(kc, tmp_path):
+    """A key pushed to the image's repository as an OCI artifact whose subject is the image's
+    manifest: docker-registry 2.8 has no referrers API, so the referrers tag schema's index
+    (tag sha256-HEX) lists it. Another node, which pulled the image from that registry and whose
+    config file says kernel_cache_registry: true, starts its first start of the key from it (a
+    hit); without the setting it starts empty. An artifact whose facts make another key is passed
+    over with a warning, and the sound one after it used."""
+    from fixtures.registry.harness import Registry
+    reg = Registry(tmp_path / "reg").start()
+    try:
+        repo = f"{reg.addr}/kc/plain"
+        # node A runs the registry's image (a loaded image's manifest is not the one a push
+        # makes: the key is the registry's manifest's)
+        kc.run("push", "--tls-verify=false", "kc/plain:1", f"{repo}:1")
+        kc.run("pull", "--tls-verify=false", f"{repo}:1")
+        node_a = kc.base / "node-a-registry"
+        assert start(kc, f"{repo}:1", "from-a", f"--kernel-cache={node_a}").out.split() == ["miss"]
+        [k] = keys(kc, "--dir", node_a)
+        # a second name in another repository: which one is asked for
+        kc.run("tag", f"{repo}:1", "kc/pulled:1")
+        unknown = kc.fail("kernel-cache", "push", "--dir", node_a, k["Key"], code=2)
+        assert "several repositories" in unknown.err and "--repository" in unknown.err
+        kc.run("rmi", "kc/pulled:1")
+        # the one repository of the store's image with the key's manifest
+        pushed = kc.run("kernel-cache", "push", "--tls-verify=false", "--dir", node_a, k["Key"])
+        ref, artifact = pushed.out.strip().split("@")
+        assert ref == repo and artifact.startswith("sha256:")
+        image = k["Facts"]["image"]
+        index = registry_get(reg, f"/v2/kc/plain/manifests/sha256-{image[7:]}",
+                             "application/vnd.oci.image.index.v1+json")
+        [entry] = index["manifests"]
+        assert entry["digest"] == artifact
+        assert entry["artifactType"] == "application/vnd.gantry.kernel-cache.v1"
+        assert entry["annotations"]["io.gantry.kernel-cache.key"] == k["Key"]
+        manifest = registry_get(reg, f"/v2/kc/plain/manifests/{artifact}",
+                                "application/vnd.oci.image.manifest.v1+json")
+        assert manifest["subject"]["digest"] == image
+
+        conf = tmp_path / "registries.conf"
+        conf.write_text(f'[[registry]]\nlocation = "{reg.addr}"\ninsecure = true\n')
+        config = tmp_path / "config.yaml"
+        config.write_text("kernel_cache_registry: true\n")
+        env = {"CONTAINERS_REGISTRIES_CONF": str(conf)}
+        node_b = Gantry(tmp_path / "node-b", env=dict(env, GANTRY_CONFIG=str(config)))
+        node_b.run("pull", f"{repo}:1")
+        first = node_b.run("run", "--kernel-cache", "-e", "TAG=b", f"{repo}:1", "sh", "-c", WORK)
+        assert first.out.splitlines() == ["hit from-a"], first
+        assert [x["Key"] for x in keys(node_b)] == [k["Key"]]
+        # a forged artifact first in the index, labelled with the key but holding another
+        # key's facts: passed over with a warning, the sound one after it used
+        forge_referrer(reg, "kc/plain", image, artifact, dict(k["Facts"], user=4242))
+        node_d = Gantry(tmp_path / "node-d", env=dict(env, GANTRY_CONFIG=str(config)))
+        node_d.run("pull", f"{repo}:1")
+        forged = node_d.run("run", "--kernel-cache", "-e", "TAG=d", f"{repo}:1", "sh", "-c", WORK)
+        assert forged.out.splitlines() == ["hit from-a"], forged
+        assert "facts make another key" in forged.err
+        # without kernel_cache_registry: no registry is asked, the key starts empty
+        node_c = Gantry(tmp_path / "node-c", env=env)
+        node_c.run("pull", f"{repo}:1")
+        alone = node_c.run("run", "--kernel-cache", "-e", "TAG=c", f"{repo}:1", "sh", "-c", WORK)
+        assert alone.out.splitlines() == ["miss"]
+    finally:
+        reg.stop()
