@@ -11,7 +11,7 @@ E2E_PARALLEL = $(if $(filter-out 0 1,$(E2E_WORKERS)),-n $(E2E_WORKERS) --dist lo
 
 .PHONY: all deps configure build build-gantry demo test unit e2e stress format format-check bench \
 	lint-corpus clean build-san build-asan unit-san test-asan e2e-asan e2e-asan-ci test-asan-ci fuzz-build fuzz-campaign-build \
-	fuzz fuzz-smoke test-gpu critest crun-suite gpu-test-programs install deb build-types
+	fuzz fuzz-smoke test-gpu critest crun-suite docker-py-suite gpu-test-programs install deb build-types
 
 all: build
 
@@ -106,6 +106,14 @@ critest: $(GANTRY_DEP)
 CRUN_SRC ?= /tmp/crun-src
 crun-suite: $(GANTRY_DEP)
 	./tests/crun_suite/compare.sh $(CRUN_SRC) $(BUILD)/gantry $(CRUN_SUITE_OUT)
+
+# docker-py 5.0.3's own integration tests (container, exec, image; DOCKERPY_SRC: `git archive 5.0.3`
+# of github.com/docker/docker-py) against gantry's Engine API and podman 4.3's service, side by
+# side; prints the counts and the tests whose outcomes differ (docs/testing.md). As root; about
+# 20 minutes. Not part of make test. DOCKERPY_ARGS: run.py's flags (--only EXPR, --out DIR).
+DOCKERPY_SRC ?= /tmp/docker-py
+docker-py-suite: $(GANTRY_DEP)
+	/usr/bin/python3 tests/dockerpy/run.py --src $(DOCKERPY_SRC) --gantry $(BUILD)/gantry $(DOCKERPY_ARGS)
 
 # tests/gpu/: gantry on a real NVIDIA GPU host, rootless and (as root) as root; prints a summary
 # table. Without a driver and GPU it says why and exits 0. Not part of make test (docs/testing.md).
