@@ -78,6 +78,11 @@ void kill_container(const ContainerState& s, int sig) {
     EventJournal().append(container_event(s, "kill", {{"signal", std::to_string(sig)}}));
     if (::kill(s.pid, sig) != 0)
         throw_errno("cannot signal container " + s.name + " (pid " + std::to_string(s.pid) + ")");
+    // SIGKILL returns once the container has ended and its exit is recorded, as docker's daemon
+    // waits for a killed container to stop: an inspect right after the kill shows it exited with
+    // 137, never running or exited 0 (its monitor records the status after the process's end)
+    if (sig == SIGKILL && await_exit(s.pid, s.pid_start, 10))
+        if (auto started = s.monitor_start()) await_exit(s.monitor, started, 10);
 }
 
 } // namespace gantry::records

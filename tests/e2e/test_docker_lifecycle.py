@@ -245,6 +245,10 @@ def test_kill_sends_the_signal_asked_and_sigkill_by_default(runner):
     runner.run("start", name)
     runner.wait_logged(name, "trapped")
     runner.run("kill", name)
+    # SIGKILL returns once the exit is recorded, as docker's daemon waits: no moment between
+    # the process's end and its monitor's record in which inspect says running or exit 0
+    state = runner.run("inspect", name).json()[0]["State"]
+    assert (state["Status"], state["Running"], state["ExitCode"]) == ("exited", False, 137)
     assert runner.run("wait", name).out == "137\n"
 
 

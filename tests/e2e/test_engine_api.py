@@ -385,6 +385,9 @@ def test_docker_events_follows_while_docker_kill_and_wait_end_a_container(api):
 
         read_until("start")
         docker(api, "kill", name)
+        # recorded before the kill's answer, as docker's daemon waits for a SIGKILL's end
+        state = docker(api, "inspect", "-f", "{{.State.Running}} {{.State.ExitCode}}", name)
+        assert state.stdout.split() == ["false", "137"]
         assert docker(api, "wait", name).stdout.strip() == "137"
         read_until("die")
         assert actions.index("kill") < actions.index("die"), actions
