@@ -178,9 +178,21 @@ Removal remove_image(Store& store, const std::string& arg, bool force,
         taken.push_back(*md);
     } else
         for (auto& p : name_images(store, as_ref)) taken.push_back(p.manifest);
+    // a name removed from an image another name keeps only untags it: a container of the image
+    // is no reason to refuse (docker's rule); the image's last name is
+    auto named_elsewhere = [&store, &as_ref](const Digest& md) {
+        if (as_ref.empty()) return false;
+        for (auto& [k, v] : store.refs()) {
+            if (k == as_ref) continue;
+            for (auto& h : name_images(store, k))
+                if (h.manifest == md) return true;
+        }
+        return false;
+    };
     auto holds = store.holds();
     auto in_use = store.images_in_use();
     for (auto& md : taken) {
+        if (named_elsewhere(md)) continue;
         for (auto& [holder, d] : holds)
             if (d == md && !force)
                 throw Error(Errc::conflict, "image " + arg + " is used by container " + holder,
