@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +45,53 @@ void stopped_mount(const records::ContainerState& s, const rootfs::LayerStack& s
     if (::mount("overlay", target.c_str(), "overlay", 0, data.c_str()) != 0)
         throw_errno("cannot mount the root of container " + s.name);
     [[maybe_unused]] int back = ::chdir("/");
+}
+
+// DEST inside the root ROOTFD opened as a directory, each missing component made, in-root: the
+// image controls every link on the way (docker makes a volume's mount point the same way)
+Fd volume_target(int rootfd, const std::string& dest) {
+    std::string path;
+    std::size_t at = 0;
+    while (at <= dest.size()) {
+        auto slash = dest.find('/', at);
+        std::string comp =
+            dest.substr(at, slash == std::string::npos ? std::string::npos : slash - at);
+        at = slash == std::string::npos ? dest.size() + 1 : slash + 1;
+        if (comp.empty() || comp == ".") continue;
+        if (comp == "..")
+            throw Error(Errc::invalid, "the mount point " + dest + " names a parent (..)");
+        std::string next = path + "/" + comp;
+        Fd d(fs::openat_in_root(rootfd, next, O_PATH | O_DIRECTORY));
+        if (!d) {
+            if (errno != ENOENT)
+                throw_errno("cannot open the mount point " + dest + " in the container's root");
+            Fd parent(fs::openat_in_root(rootfd, path.empty() ? "/" : path, O_PATH | O_DIRECTORY));
+            if (!parent || (::mkdirat(parent.get(), comp.c_str(), 0755) != 0 && errno != EEXIST))
+                throw_errno("cannot make the mount point " + dest + " in the container's root");
+        }
+        path = next;
+    }
+    Fd out(fs::openat_in_root(rootfd, path.empty() ? "/" : path, O_PATH | O_DIRECTORY));
+    if (!out) throw_errno("cannot open the mount point " + dest + " in the container's root");
+    return out;
+}
+
+// The container's volumes and bind-mounted directories at their places in the root mounted at
+// TARGET, as its run mounts them: a copy into (or out of) /vol1 reaches the volume, as docker's
+// cp of a stopped container does. tmpfs mounts and bound files are left out (a tmpfs holds
+// nothing while the container is stopped).
+void stopped_volumes(const records::ContainerState& s, const std::string& target) {
+    Fd root(::open(target.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) throw_errno("cannot open the root of container " + s.name);
+    for (const auto* m : records::user_mounts(s)) {
+        if (m->type != "bind" && m->type != "none") continue;
+        struct stat st {};
+        if (::stat(m->source.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+        Fd at = volume_target(root.get(), m->destination);
+        std::string path = "/proc/self/fd/" + std::to_string(at.get());
+        if (::mount(m->source.c_str(), path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+            throw_errno("cannot mount " + m->source + " at " + m->destination + " for the copy");
+    }
 }
 
 } // namespace
@@ -90,6 +138,7 @@ void with_stopped_root(const records::ContainerState& s, const std::function<voi
                 throw_errno("cannot become the container's root for the copy");
             auto target = s.store_root + "/mnt";
             stopped_mount(s, st, target);
+            stopped_volumes(s, target);
             Fd root(::open(target.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
             if (!root) throw_errno("cannot open the root of container " + s.name);
             work(root.get());

@@ -50,9 +50,10 @@ def test_create_then_start_attached_and_again_on_the_same_layer(runner):
     name = f"{runner.tag}-create"
     runner.created.append(name)
     t = time.time()
-    script = ("cat /kept /copied 2>/dev/null; rm -f /copied; echo run >> /kept; echo out; "
-              "echo err >&2; exit 3")
-    r = runner.run("create", "--name", name, "-e", "X=1", runner.image, "sh", "-c", script)
+    script = ("cat /kept /copied /vol1/in-volume 2>/dev/null; rm -f /copied /vol1/in-volume; "
+              "echo run >> /kept; echo out; echo err >&2; exit 3")
+    r = runner.run("create", "--name", name, "-e", "X=1", "-v", "/vol1", runner.image, "sh",
+                   "-c", script)
     cid = r.out.strip()
     assert len(cid) == 12 and int(cid, 16) >= 0, r
     assert entry(runner, name)["status"] == "created"
@@ -61,9 +62,11 @@ def test_create_then_start_attached_and_again_on_the_same_layer(runner):
     src.write_text("copied\n")
     os.chmod(src, 0o644)
     runner.run("cp", src, f"{name}:/")
+    # ... and into its anonymous volume: the volume, mounted where the run mounts it (docker's)
+    runner.run("cp", src, f"{name}:/vol1/in-volume")
     # nothing ran: start -a runs it in the foreground, its exit status gantry's
     r = runner.run("start", "-a", name, check=False)
-    assert r.code == 3 and r.out == "copied\nout\n" and r.err.endswith("err\n"), r
+    assert r.code == 3 and r.out == "copied\ncopied\nout\n" and r.err.endswith("err\n"), r
     # cp out of the exited container: what its run wrote
     runner.run("cp", f"{name}:/kept", runner.where / "kept")
     assert (runner.where / "kept").read_text() == "run\n"
