@@ -146,11 +146,9 @@ BuildQuery build_query(const std::multimap<std::string, std::string>& query) {
         } else if (k == "q") {
             q.quiet = query_bool(v);
         } else if (k == "rm") {
-            // intermediate containers: gantry's build makes none to keep, so rm's default
-            // (true) is what it does; rm=0 asks to keep them
-            if (!query_bool(v))
-                throw ApiError(400, "rm=0 (keep the intermediate containers) is not honoured: "
-                                    "gantry's build leaves no intermediate containers");
+            // intermediate containers: gantry's build, as BuildKit's, has none, so neither
+            // removing them (rm's default) nor keeping them (rm=0, docker-py's default) changes
+            // anything: every value is accepted
         } else if (k == "forcerm") {
             // removing them even after a failure: what gantry does anyway
         } else if (k == "version") {

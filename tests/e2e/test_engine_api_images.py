@@ -180,6 +180,14 @@ def test_docker_build_of_a_small_context(svc, tmp_path):
     # -q: only the ID, from the aux message
     q = docker(svc, "build", "-q", "--build-arg", "A=argval", "--label", f"tok={TOKEN}", str(ctx))
     assert q.stdout.strip() == info["Id"], (q.stdout, info["Id"])
+    # docker-py's build sends rm=False by default: accepted (there are no intermediate
+    # containers to keep), the same cached image
+    import docker as docker_mod
+    client = docker_mod.APIClient(base_url=f"unix://{svc[1]}", version="1.41")
+    out = list(client.build(path=str(ctx), buildargs={"A": "argval"}, labels={"tok": TOKEN},
+                            decode=True))
+    assert {"aux": {"ID": info["Id"]}} in out, out
+    client.close()
     # built, removed and built again (issue 76): the RUN step runs again (its layer went with
     # the image) and the config-only ENV after it is not taken from the entry made over the
     # removed layer; the image then runs through the API, and `run --rm` leaves nothing
