@@ -7,6 +7,7 @@
 #include "apptainer/inspect.hpp"
 #include "apptainer/instance.hpp"
 #include "cli/context.hpp"
+#include "engine/docker_flags.hpp"
 #include "engine/engine.hpp"
 #include "engine/exec.hpp"
 #include "engine/options.hpp"
@@ -154,7 +155,7 @@ void register_apptainer_instance(CLI::App& parent, Context& ctx) {
     }
     {
         struct StopFlags {
-            std::string name;
+            std::string name, signal = "INT";
             bool all = false, force = false;
             double timeout = 10;
         };
@@ -163,11 +164,14 @@ void register_apptainer_instance(CLI::App& parent, Context& ctx) {
         cmd->add_option("name", o->name, "The instance (a glob matches several)");
         cmd->add_flag("-a,--all", o->all, "Stop every instance");
         cmd->add_flag("-F,--force", o->force, "SIGKILL at once");
+        cmd->add_option("-s,--signal", o->signal,
+                        "The signal sent to the instance's processes (default SIGINT)");
         cmd->add_option("-t,--timeout", o->timeout, "Seconds before SIGKILL (default 10)");
         cmd->callback([&ctx, o] {
             ctx.action = [o] {
+                int sig = engine::signal_number(o->signal, "--signal");
                 for (const auto& n :
-                     apptainer::instance_stop(o->name, o->all, o->timeout, o->force))
+                     apptainer::instance_stop(o->name, o->all, o->timeout, o->force, sig))
                     log::note("Stopping " + n + " instance");
                 return 0;
             };

@@ -275,7 +275,10 @@ struct Launcher {
             };
         l.mount_point = scratch.mount_point().string();
         l.id = p.id;
-        l.init = p.request.init;
+        // `gantry apptainer instance start`: Apptainer's instance init holds the instance after
+        // its startscript returned (a daemon that forked), until `instance stop`
+        l.hold = p.request.apptainer_action == "start";
+        l.init = p.request.init || l.hold;
         l.sig_proxy = p.request.sig_proxy;
         l.early = p.early.get();
         rootfs::LayerStack st;

@@ -19,7 +19,8 @@ import pytest
 from conftest import GANTRY, NOBODY, need_tool
 
 RUNSCRIPT = 'echo "runscript $GREETING args: $*"; [ -z "$SHOW_ENV_ARGS" ] || echo "env: $ENV_ARGS"'
-STARTSCRIPT = 'echo "started $APPTAINER_INSTANCE $*" > "$1/started"; exec sleep 600'
+# a daemon that forks and returns: the instance outlives its startscript, as Apptainer's
+STARTSCRIPT = 'sleep 600 & echo "started $APPTAINER_INSTANCE $*" > "$1/started"'
 DEFFILE = "Bootstrap: docker\nFrom: busybox\n\n%help\n    Says hello.\n"
 PROBE = ('echo "uid=$(id -u)"; echo "gid=$(id -g)"; echo "pwd=$(pwd)"; echo "home=$HOME"; '
          'echo "foo=$FOO"; echo "greeting=$GREETING"; echo "bar=$BAR"; echo "ld=$LD_LIBRARY_PATH"; '
@@ -257,6 +258,19 @@ def test_shell_test_inspect_and_run_help(g, sif, places):
     assert apptainer(g, places, "run-help", sif).stdout == "Says hello.\n"
 
 
+def namespace_pids(pid):
+    """The host pids of the processes in PID's pid namespace."""
+    ns = os.readlink(f"/proc/{pid}/ns/pid")
+    out = set()
+    for d in os.listdir("/proc"):
+        try:
+            if d.isdigit() and os.readlink(f"/proc/{d}/ns/pid") == ns:
+                out.add(int(d))
+        except OSError:
+            pass
+    return out
+
+
 def test_instance_start_list_exec_stop(g, sif, places):
     out = places["cwd"]  # bound: the working directory
     name = f"inst{os.getpid()}"
@@ -267,6 +281,7 @@ def test_instance_start_list_exec_stop(g, sif, places):
         assert time.monotonic() < deadline, "the startscript never ran"
         time.sleep(0.05)
     assert (out / "started").read_text() == f"started {name} {out}\n"
+    cid = g.run("ps", "-q", "--no-trunc", "--filter", f"label=org.apptainer.instance={name}").out
     try:
         listing = apptainer(g, places, "instance", "list").stdout.splitlines()
         assert listing[0].split() == ["INSTANCE", "NAME", "PID", "IP", "IMAGE"]
@@ -274,16 +289,34 @@ def test_instance_start_list_exec_stop(g, sif, places):
         assert row[2] == str(sif)
         j = json.loads(apptainer(g, places, "instance", "list", "--json", name).stdout)
         assert [i["instance"] for i in j["instances"]] == [name]
-        # instance://NAME: exec in it, the environment scripts sourced; its own PID namespace
+        init = j["instances"][0]["pid"]
+        # the startscript returned (the file is written after the fork): the daemon it left is
+        # held by the instance's init (Apptainer's appinit), and exec joins them
         r = apptainer(g, places, "exec", f"instance://{name}", "sh", "-c",
-                      'echo "$GREETING $APPTAINER_INSTANCE"; readlink /proc/self/ns/pid')
+                      'echo "$GREETING $APPTAINER_INSTANCE"; readlink /proc/self/ns/pid; '
+                      'cat /proc/[0-9]*/comm')
         lines = r.stdout.splitlines()
         assert lines[0] == f"hello {name}" and lines[1] != os.readlink("/proc/self/ns/pid")
+        assert "sleep" in lines[2:] and "startscript" not in lines[2:], lines
+        held = namespace_pids(init)
+        assert init in held and len(held) >= 2, held
     finally:
-        apptainer(g, places, "instance", "stop", name)
+        # SIGINT (Apptainer's default), which a daemon started with & ignores: SIGKILL after -t
+        apptainer(g, places, "instance", "stop", "-t", "1", name)
+    # nothing left: no process, no mount naming the container, no record
+    assert not [pid for pid in held if os.path.exists(f"/proc/{pid}")], held
+    assert cid.strip() and cid.strip() not in Path("/proc/self/mountinfo").read_text()
     assert name not in apptainer(g, places, "instance", "list").stdout
+    assert g.run("ps", "-aq", "--filter", f"label=org.apptainer.instance={name}").out == ""
     r = apptainer(g, places, "instance", "stop", name, check=False)
     assert r.returncode == 3
+    # --signal: TERM reaches the daemon
+    apptainer(g, places, "instance", "start", sif, name, str(out))
+    r = apptainer(g, places, "instance", "stop", "--signal", "TERM", name)
+    assert f"Stopping {name} instance" in r.stderr
+    assert name not in apptainer(g, places, "instance", "list").stdout
+    r = apptainer(g, places, "instance", "stop", "--signal", "NOPE", name, check=False)
+    assert r.returncode == 2 and "--signal" in r.stderr, r.stderr
 
 
 def test_rootless_identity_fakeroot_and_the_apptainer_name(rootless, sif, fuse_open):
