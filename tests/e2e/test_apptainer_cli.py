@@ -436,6 +436,22 @@ def test_rootless_identity_fakeroot_and_the_apptainer_name(rootless, sif, fuse_o
     apptainer(rootless, places, "exec", "--writable", sb, "sh", "-c", "id -u > /made")
     assert (sb / "made").read_text() == f"{NOBODY.pw_uid}\n"
     assert (sb / "made").stat().st_uid == NOBODY.pw_uid
+    # a rootless instance of it: held by its init after the startscript returned, joined by
+    # exec (through a process of the container: the init is not dumpable), stopped
+    name = f"rl{os.getpid()}"
+    apptainer(rootless, places, "instance", "start", sb, name, str(rootless.base))
+    try:
+        deadline = time.monotonic() + 30
+        while not (rootless.base / "started").exists():
+            assert time.monotonic() < deadline, "the startscript never ran"
+            time.sleep(0.05)
+        r = apptainer(rootless, places, "exec", f"instance://{name}", "sh", "-c",
+                      "id -u; cat /proc/[0-9]*/comm")
+        assert r.stdout.split()[0] == str(NOBODY.pw_uid), r.stdout
+        assert "sleep" in r.stdout.split() and "startscript" not in r.stdout.split(), r.stdout
+    finally:
+        apptainer(rootless, places, "instance", "stop", "-s", "TERM", name)
+    assert name not in apptainer(rootless, places, "instance", "list").stdout
     # called as `apptainer` (the link the package installs): gantry apptainer
     link = rootless.base / "apptainer"
     link.symlink_to(rootless.bin)
