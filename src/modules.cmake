@@ -75,7 +75,7 @@ gantry_module(device_code PURPOSE "the device-code format interface every vendor
   DEPENDS util)
 gantry_module(archive PURPOSE "docker save / OCI archives and layouts in and out"
   DEPENDS layer oci store util)
-gantry_module(rootfs PURPOSE "an image's layers as a root: overlay stack, flattened copy, run view"
+gantry_module(rootfs PURPOSE "an image's layers as a root: overlay stack, flattened copy, run view, a directory's files read in-root"
   DEPENDS layer oci store util)
 gantry_module(registry PURPOSE "the distribution API client: auth, blobs, pull, push"
   DEPENDS layer oci site store util)
@@ -109,7 +109,7 @@ gantry_module(slim PURPOSE "a smaller image from an analysed one"
   DEPENDS analyze elf layer store tailor util)
 gantry_module(engine PURPOSE "the front end of gantry's own doors (run, create/start, exec; the Engine API's helpers, Slurm's run -d, build RUN steps): an image and docker's flags prepared into a root, a runtime spec, GPUs and a record, then run by runtime/"
   DEPENDS binfmt cdi container_log cpu elf fuse gpu_vendors_all kernel_cache lazy network oci records registry rootfs runspec runtime sandbox site sqsh store util)
-gantry_module(apptainer PURPOSE "gantry apptainer, Apptainer's command line as a door of its own: its actions, flags and defaults as one engine::RunRequest, instances as detached containers, inspect and run-help of a SIF, its image commands as gantry's"
+gantry_module(apptainer PURPOSE "gantry apptainer, Apptainer's command line as a door of its own: its actions, flags and defaults as one engine::RunRequest, instances as detached containers, inspect and run-help of a SIF or sandbox, sandbox directories built, its image commands as gantry's"
   DEPENDS engine gotemplate gpu_vendors_all records registry sif sqsh util)
 gantry_module(ocirt PURPOSE "the front end of gantry oci (containerd's runc shim, CRI pods, podman): runc's command-line contract over a bundle another engine prepared, through the same core as engine/ (records, runtime, GPUs)"
   DEPENDS cdi fuse gpu_vendors_all lazy oci records registry runtime sandbox sqsh store util)

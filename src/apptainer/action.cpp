@@ -1,7 +1,9 @@
 #include "apptainer/action.hpp"
 
+#include "apptainer/sandbox.hpp"
 #include "engine/apptainer_run.hpp"
 #include "gpu_vendors/all/backends.hpp"
+#include "rootfs/dir_files.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/log.hpp"
@@ -112,6 +114,7 @@ Flags with_environment(Flags f, const std::vector<std::string>& environ) {
                                                 {&Flags::no_home, {"NO_HOME"}},
                                                 {&Flags::fakeroot, {"FAKEROOT"}},
                                                 {&Flags::writable_tmpfs, {"WRITABLE_TMPFS"}},
+                                                {&Flags::writable, {"WRITABLE"}},
                                                 {&Flags::ipc, {"IPC", "UNSHARE_IPC"}},
                                                 {&Flags::pid, {"PID", "UNSHARE_PID"}}};
     for (const auto& b : bools)
@@ -132,11 +135,11 @@ Flags with_environment(Flags f, const std::vector<std::string>& environ) {
         if (auto v = twin({"OVERLAY", "OVERLAYIMAGE"}); !v.empty()) f.overlay.push_back(v);
     // the twins of flags gantry does not take: said, not silently dropped
     for (const char* key :
-         {"APP",      "APPNAME",      "MOUNT",    "SCRATCH",     "SCRATCHDIR", "WORKDIR",
-          "NETWORK",  "NETWORK_ARGS", "DNS",      "SECURITY",    "NO_MOUNT",   "WRITABLE",
-          "CWD",      "TARGET_CWD",   "NVCCLI",   "CONTAINLIBS", "USERNS",     "UNSHARE_USERNS",
-          "NET",      "UNSHARE_NET",  "UTS",      "UNSHARE_UTS", "NOENV",      "KEEP_PRIVS",
-          "NO_PRIVS", "ADD_CAPS",     "DROP_CAPS"})
+         {"APP",         "APPNAME",      "MOUNT",       "SCRATCH",  "SCRATCHDIR",     "WORKDIR",
+          "NETWORK",     "NETWORK_ARGS", "DNS",         "SECURITY", "NO_MOUNT",       "CWD",
+          "TARGET_CWD",  "NVCCLI",       "CONTAINLIBS", "USERNS",   "UNSHARE_USERNS", "NET",
+          "UNSHARE_NET", "UTS",          "UNSHARE_UTS", "NOENV",    "KEEP_PRIVS",     "NO_PRIVS",
+          "ADD_CAPS",    "DROP_CAPS"})
         if (auto v = twin({key}); !v.empty())
             log::warn(name + " is set: gantry apptainer does not take that flag of Apptainer's, "
                              "and ignores it");
@@ -319,7 +322,12 @@ engine::RunRequest request(Action action, const Flags& flags, const Host& host,
     r.uts = f.hostname.empty() ? "host" : "";
     r.hostname = f.hostname;
     r.userns = f.fakeroot ? "auto" : "keep-id";
-    r.read_only = !f.writable_tmpfs;
+    if (f.writable && f.writable_tmpfs)
+        throw Error(Errc::usage, "--writable and --writable-tmpfs",
+                    "give one: --writable writes into a sandbox directory, --writable-tmpfs "
+                    "into memory");
+    r.apptainer_writable = f.writable;
+    r.read_only = !f.writable_tmpfs && !f.writable;
     // Apptainer's writable tmpfs is its session directory: 64 MiB (apptainer.conf's
     // "sessiondir max size", pkg/util/apptainerconf/config.go)
     if (f.writable_tmpfs) r.writable_layer = "memory:64m";
@@ -387,6 +395,24 @@ engine::RunRequest request(Action action, const Flags& flags, const Host& host,
     if (!contain && !cwd.empty() && !apptainer_system_dir(cwd) && !cwd_bound)
         r.volumes.push_back(cwd + ":" + cwd);
     r.volumes.insert(r.volumes.end(), user_binds.begin(), user_binds.end());
+    if (f.writable && is_sandbox(r.image)) {
+        // Apptainer makes no mount point in an image it writes in place: a bind whose
+        // destination the sandbox lacks is skipped with its warning (container_linux.go,
+        // mountGeneric)
+        rootfs::DirFiles files(r.image);
+        std::vector<std::string> kept;
+        for (const auto& v : r.volumes) {
+            auto parts = apptainer_split(v, ':');
+            if (files.has(parts.at(1).substr(1))) {
+                kept.push_back(v);
+                continue;
+            }
+            log::warn("Skipping mount " + parts[0] + ": " + parts[1] +
+                      " doesn't exist in container (--writable makes no mount point in " + r.image +
+                      ")");
+        }
+        r.volumes = std::move(kept);
+    }
 
     // where it starts
     if (!f.pwd.empty()) {

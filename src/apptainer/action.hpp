@@ -10,7 +10,9 @@
 //              namespace (gantry run's default)
 //   namespaces the host's PID, IPC, UTS and network namespaces, but for --pid, --ipc,
 //              --containall, --hostname and instances (their own PID namespace)
-//   root       read-only, but for --writable-tmpfs (a writable layer in memory)
+//   root       read-only, but for --writable-tmpfs (a writable layer in memory) and
+//              --writable of a sandbox directory (the directory itself, written in place; a
+//              bind whose destination it lacks is left out with Apptainer's warning)
 //   environment the caller's (less HOME, PATH, LD_LIBRARY_PATH and Apptainer's own), under the
 //              image's; --cleanenv passes only TERM, the proxies and LANG=C
 //   directory  the caller's working directory (--pwd: another one; --contain: the home)
@@ -44,6 +46,7 @@ struct Flags {
     std::string shell;                        // -s/--shell PROGRAM (shell action)
     bool nv = false, rocm = false;            // --nv, --rocm
     bool writable_tmpfs = false;              // --writable-tmpfs
+    bool writable = false;                    // -w/--writable (a sandbox directory)
     bool contain = false, containall = false; // -c/--contain, -C/--containall
     bool cleanenv = false;                    // -e/--cleanenv
     bool no_home = false;                     // --no-home
@@ -66,9 +69,9 @@ struct Host {
 
 // FLAGS with Apptainer's environment twins of its flags (action_flags.go's EnvKeys) for those
 // the line does not give: APPTAINER_KEY, else SINGULARITY_KEY (CONTAIN, CONTAINALL, CLEANENV,
-// NV, ROCM, NO_HOME, FAKEROOT, WRITABLE_TMPFS, IPC, PID, HOME, PWD, HOSTNAME, ENV_FILE, OVERLAY;
-// BIND is request()'s). Booleans as Go's ParseBool reads them (Error(usage) otherwise); the
-// twins of flags gantry does not take are warned about.
+// NV, ROCM, NO_HOME, FAKEROOT, WRITABLE, WRITABLE_TMPFS, IPC, PID, HOME, PWD, HOSTNAME, ENV_FILE,
+// OVERLAY; BIND is request()'s). Booleans as Go's ParseBool reads them (Error(usage) otherwise);
+// the twins of flags gantry does not take are warned about.
 Flags with_environment(Flags flags, const std::vector<std::string>& environ);
 
 // docker's -v entries (SRC:DST[:ro]) of one -B value: comma-separated SRC[:DST[:OPTS]] specs, DST

@@ -1,12 +1,16 @@
 #include "apptainer/inspect.hpp"
 
+#include "apptainer/sandbox.hpp"
 #include "engine/squashfs.hpp"
+#include "rootfs/dir_files.hpp"
 #include "sif/container.hpp"
+#include "sif/metadata.hpp"
 #include "sqsh/image_ref.hpp"
 #include "util/error.hpp"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <unistd.h>
 
 namespace gantry::apptainer {
@@ -64,13 +68,28 @@ std::string inspect(const std::string& file, InspectWhat what) {
     if (what.all) what = {true, true, true, true, true, true, true, true, true};
     const bool labels = what.labels || !(what.deffile || what.runscript || what.startscript ||
                                          what.test || what.environment || what.helpfile);
-    auto sq = engine::open_squashfs(file, false);
-    if (!sq.facts.sif)
-        throw Error(Errc::unsupported,
-                    file + " is not a SIF gantry reads Apptainer's metadata from (an OCI-SIF or "
-                           "a squashfs file holds none)",
-                    "gantry inspect " + file + " shows its OCI config");
-    sqsh::SquashFiles files(*sq.image, engine::squashfs_confinement());
+    // a sandbox directory's files, read inside it (rootfs/dir_files.hpp); a SIF's partition's,
+    // by a confined reader
+    std::optional<rootfs::DirFiles> dir;
+    std::optional<engine::SquashfsFile> sq;
+    std::optional<sqsh::SquashFiles> squash;
+    nlohmann::json image_labels = nlohmann::json::object();
+    if (is_sandbox(file)) {
+        dir.emplace(file);
+        if (auto text = dir->read(sif::kLabelsFile); !text.empty())
+            sif::add_labels(image_labels, text, file + "/" + sif::kLabelsFile);
+    } else {
+        sq = engine::open_squashfs(file, false);
+        if (!sq->facts.sif)
+            throw Error(Errc::unsupported,
+                        file + " is not a SIF gantry reads Apptainer's metadata from (an OCI-SIF "
+                               "or a squashfs file holds none)",
+                        "gantry inspect " + file + " shows its OCI config");
+        squash.emplace(*sq->image, engine::squashfs_confinement());
+        image_labels = sq->facts.sif->labels;
+    }
+    const rootfs::ImageFiles& files = dir ? static_cast<const rootfs::ImageFiles&>(*dir)
+                                          : static_cast<const rootfs::ImageFiles&>(*squash);
     auto read = [&](const std::string& path) {
         return inspect_trimmed(files.has(path) ? files.read(path) : std::string());
     };
@@ -91,10 +110,10 @@ std::string inspect(const std::string& file, InspectWhat what) {
     nlohmann::ordered_json label_map = nlohmann::ordered_json::object();
     if (labels) {
         std::vector<std::string> keys;
-        for (auto& [k, v] : sq.facts.sif->labels.items()) keys.push_back(k);
+        for (auto& [k, v] : image_labels.items()) keys.push_back(k);
         std::sort(keys.begin(), keys.end());
         for (const auto& k : keys) {
-            const auto& v = sq.facts.sif->labels[k];
+            const auto& v = image_labels[k];
             label_map[k] = v.is_string() ? v.get<std::string>() : v.dump();
         }
         if (!label_map.empty()) attrs["labels"] = label_map;
@@ -104,7 +123,7 @@ std::string inspect(const std::string& file, InspectWhat what) {
     std::string help = what.helpfile ? read(".singularity.d/runscript.help") : "";
     std::string deffile;
     if (what.deffile) {
-        deffile = inspect_deffile_object(*sq.image, file);
+        if (sq) deffile = inspect_deffile_object(*sq->image, file);
         if (deffile.empty()) deffile = read(".singularity.d/Singularity");
     }
     std::string startscript = what.startscript ? read(".singularity.d/startscript") : "";

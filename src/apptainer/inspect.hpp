@@ -2,7 +2,8 @@
 // (cmd/internal/cli/inspect.go, run_help_linux.go): a SIF's labels, definition file, runscript,
 // startscript, test script, help and environment scripts. The files are read from the SIF's
 // partition by a confined process (sqsh::SquashFiles), the definition file from its Deffile
-// object, the labels as a run reads them (the JSON.Labels object, then labels.json).
+// object, the labels as a run reads them (the JSON.Labels object, then labels.json); a sandbox
+// directory's inside it (rootfs::DirFiles: a symlink never leads out of the tree).
 #pragma once
 
 #include <string>
@@ -17,8 +18,8 @@ struct InspectWhat {
     bool all = false;  // everything, as JSON
 };
 
-// The text `apptainer inspect` prints for the SIF FILE. Errors as opening it for a run does
-// (not_found, invalid, unsupported).
+// The text `apptainer inspect` prints for the SIF or sandbox directory FILE. Errors as opening it
+// for a run does (not_found, invalid, unsupported).
 std::string inspect(const std::string& file, InspectWhat what);
 
 // What `apptainer run-help FILE` prints: its %help, else "No help sections were defined for

@@ -56,7 +56,7 @@ std::string instance_list(const std::string& pattern, bool json) {
 }
 
 std::vector<std::string> instance_stop(const std::string& pattern, bool all, double timeout,
-                                       bool force) {
+                                       bool force, int signal) {
     if (pattern.empty() && !all)
         throw Error(Errc::usage, "instance stop needs an instance's name, or --all",
                     "gantry apptainer instance stop NAME");
@@ -68,10 +68,9 @@ std::vector<std::string> instance_stop(const std::string& pattern, bool all, dou
                     "gantry apptainer instance list shows the running ones");
     std::vector<std::string> names;
     for (const auto& s : found) {
-        if (force)
-            records::kill_container(s, SIGKILL);
-        else
-            records::stop(s, timeout);
+        auto stopped = s;
+        stopped.stop_signal = force ? SIGKILL : signal;
+        records::stop(stopped, timeout);
         records::EventJournal().append(records::container_event(s, "stop"));
         names.push_back(s.labels.at(kInstanceLabel));
     }

@@ -21,11 +21,13 @@ std::string instance_of(std::string_view image);
 // [...]}).
 std::string instance_list(const std::string& pattern, bool json);
 
-// Stops the running instances PATTERN matches (or every one with ALL), SIGTERM then SIGKILL
-// after TIMEOUT seconds, as `apptainer instance stop` (its -t); the names stopped.
-// Error(not_found) when none matches.
+// Stops the running instances PATTERN matches (or every one with ALL) as `apptainer instance
+// stop` does (internal/app/apptainer/instance_linux.go, StopInstance): SIGNAL (its -s; SIGINT
+// by default, SIGKILL with FORCE) to the instance's init, which passes it to the startscript's
+// process group and ends once none of its processes is left; SIGKILL after TIMEOUT seconds (its
+// -t). The names stopped. Error(not_found) when none matches.
 std::vector<std::string> instance_stop(const std::string& pattern, bool all, double timeout,
-                                       bool force);
+                                       bool force, int signal);
 
 // The argv that runs COMMAND in instance NAME as `apptainer exec instance://NAME` does: its
 // environment scripts sourced first (sif::env_entrypoint). ACTION "run" and "shell" run

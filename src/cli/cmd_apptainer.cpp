@@ -6,12 +6,15 @@
 #include "apptainer/delegate.hpp"
 #include "apptainer/inspect.hpp"
 #include "apptainer/instance.hpp"
+#include "apptainer/sandbox.hpp"
 #include "cli/context.hpp"
+#include "engine/docker_flags.hpp"
 #include "engine/engine.hpp"
 #include "engine/exec.hpp"
 #include "engine/options.hpp"
 #include "registry/oras.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/log.hpp"
 
 #include <cstdio>
@@ -35,6 +38,8 @@ void add_apptainer_action_flags(LazyOptions& o, apptainer::Flags& f, apptainer::
     o.flag(files, "--writable-tmpfs", f.writable_tmpfs,
            "A writable layer in memory (64 MiB) over the image, dropped at exit (default: the "
            "image is read-only)");
+    o.flag(files, "-w,--writable", f.writable,
+           "Write into a sandbox directory itself (a SIF is refused: its squashfs is read-only)");
     o.list(files, "-o,--overlay", f.overlay, "Refused: gantry mounts no overlay images");
     o.option(files, "--pwd", f.pwd, "The directory to start in (default: the working directory)");
     o.flag(iso, "-c,--contain", f.contain,
@@ -154,7 +159,7 @@ void register_apptainer_instance(CLI::App& parent, Context& ctx) {
     }
     {
         struct StopFlags {
-            std::string name;
+            std::string name, signal = "INT";
             bool all = false, force = false;
             double timeout = 10;
         };
@@ -163,11 +168,14 @@ void register_apptainer_instance(CLI::App& parent, Context& ctx) {
         cmd->add_option("name", o->name, "The instance (a glob matches several)");
         cmd->add_flag("-a,--all", o->all, "Stop every instance");
         cmd->add_flag("-F,--force", o->force, "SIGKILL at once");
+        cmd->add_option("-s,--signal", o->signal,
+                        "The signal sent to the instance's processes (default SIGINT)");
         cmd->add_option("-t,--timeout", o->timeout, "Seconds before SIGKILL (default 10)");
         cmd->callback([&ctx, o] {
             ctx.action = [o] {
+                int sig = engine::signal_number(o->signal, "--signal");
                 for (const auto& n :
-                     apptainer::instance_stop(o->name, o->all, o->timeout, o->force))
+                     apptainer::instance_stop(o->name, o->all, o->timeout, o->force, sig))
                     log::note("Stopping " + n + " instance");
                 return 0;
             };
@@ -183,7 +191,7 @@ void register_apptainer_inspect(CLI::App& parent, Context& ctx) {
     auto o = std::make_shared<InspectFlags>();
     auto* cmd = parent.add_subcommand(
         "inspect", "A SIF's labels (the default), definition file, scripts, help, environment");
-    cmd->add_option("image", o->image, "The SIF file")->required();
+    cmd->add_option("image", o->image, "The SIF file or sandbox directory")->required();
     cmd->add_flag("-l,--labels", o->what.labels, "The labels (the default)");
     cmd->add_flag("-d,--deffile", o->what.deffile, "The definition file it was built from");
     cmd->add_flag("-r,--runscript", o->what.runscript, "The runscript");
@@ -201,7 +209,7 @@ void register_apptainer_inspect(CLI::App& parent, Context& ctx) {
     });
     auto image = std::make_shared<std::string>();
     auto* help = parent.add_subcommand("run-help", "A SIF's help (%help)");
-    help->add_option("image", *image, "The SIF file")->required();
+    help->add_option("image", *image, "The SIF file or sandbox directory")->required();
     help->callback([&ctx, image] {
         ctx.action = [image] {
             std::fputs(apptainer::run_help(*image).c_str(), stdout);
@@ -254,22 +262,40 @@ void register_apptainer_images(CLI::App& parent, Context& ctx) {
         };
     });
     auto* build = parent.add_subcommand(
-        "build", "gantry build -f FILE.def -o OUTPUT.sif, or a docker://REF as a SIF");
-    build->add_option("operands", o->operands, "OUTPUT.sif FILE.def|docker://REF")->expected(2);
+        "build", "A SIF (or --sandbox directory) from a definition file, docker://REF, "
+                 "oras://REF, a SIF, a sandbox or a store image");
+    build
+        ->add_option("operands", o->operands,
+                     "OUTPUT.sif|DIR FILE.def|docker://REF|oras://REF|FILE.sif|DIR|IMAGE")
+        ->expected(2);
     build->add_flag("-F,--force", o->force, "Replace OUTPUT.sif");
     build->add_flag("-T,--notest", o->notest, "Do not run the definition file's %test");
     build->add_option("--build-arg", o->build_args, "NAME=VALUE for {{ NAME }}")
         ->allow_extra_args(false);
     build->add_flag("-f,--fakeroot", o->fakeroot,
                     "Accepted: gantry builds in a user namespace, as --fakeroot asks");
-    build->add_flag("-s,--sandbox", o->sandbox, "Refused: gantry writes SIF files");
+    build->add_flag("-s,--sandbox", o->sandbox,
+                    "Write a sandbox directory (the image's root, your files) instead of a SIF");
+    build->add_flag("--no-https", o->no_https, "Plain http (and no TLS check) for oras://");
     build->callback([&ctx, o] {
         ctx.action = [&ctx, o]() -> int {
-            if (o->sandbox)
-                throw Error(Errc::usage,
-                            "build --sandbox: gantry builds SIF files, not sandbox "
-                            "directories",
-                            "build OUTPUT.sif FILE.def");
+            const auto& out = o->operands[0];
+            const auto& spec = o->operands[1];
+            if (o->sandbox) {
+                apptainer::SandboxSource source{
+                    spec, o->build_args, o->notest, o->no_https, {fs::self_exe()}};
+                if (!ctx.root.empty())
+                    source.gantry.insert(source.gantry.end(), {"--root", ctx.root});
+                apptainer::build_sandbox(out, source, o->force);
+                log::note("Build complete: " + out);
+                return 0;
+            }
+            if (apptainer::is_sandbox(spec)) { // a sandbox packed back into a SIF
+                apptainer::refuse_existing_target(out, o->force);
+                apptainer::sif_from_sandbox(spec, out);
+                log::note("Build complete: " + out);
+                return 0;
+            }
             apptainer_delegate(ctx, apptainer::build_line(o->operands[0], o->operands[1],
                                                           o->build_args, o->notest, o->force));
         };
@@ -325,7 +351,8 @@ void register_apptainer(CLI::App& app, Context& ctx) {
     a->require_subcommand(1);
     register_apptainer_action(
         *a, ctx, apptainer::Action::run, "Run the image's runscript, with the arguments",
-        "The image (a SIF file, instance://NAME), then the runscript's arguments",
+        "The image (a SIF file, a sandbox directory, instance://NAME), then the runscript's "
+        "arguments",
         "IMAGE [ARG...]");
     register_apptainer_action(*a, ctx, apptainer::Action::exec,
                               "Run a command in the image, after its environment scripts",

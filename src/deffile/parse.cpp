@@ -267,11 +267,6 @@ class Parser {
             fail(Errc::invalid, file_, s.line, "unknown section " + name,
                  "Apptainer's sections are %arguments, %files, %post, %environment, "
                  "%runscript, %startscript, %test, %labels and %help");
-        if (s.name == "pre")
-            fail(Errc::unsupported, file_, s.line,
-                 name + " runs on the host as root before the base is fetched; gantry does not "
-                        "run a recipe's code as root outside its container",
-                 "do it in %setup (run on the host as you) or %post");
         if (s.name.starts_with("app"))
             fail(Errc::unsupported, file_, s.line, name + ": SCIF apps are not supported by gantry",
                  "install the app in %post and choose it with the command (gantry run IMAGE "

@@ -30,12 +30,18 @@ std::vector<std::string> apptainer_env_from(const char* const* environ);
 void apply_apptainer(rootfs::RunView& view, const RunRequest& r, const sqsh::Facts* facts,
                      const std::string& file);
 
+// `gantry apptainer` of a sandbox directory (Apptainer's `build --sandbox`): whether P's image
+// names a directory; if so it is read as a SIF's partition is (its /.singularity.d metadata and
+// /etc/passwd, every path resolved inside it: rootfs/dir_files.hpp) into P's view, and
+// P.sandbox set. Error(usage) for --writable of anything but a directory the caller may write.
+struct Prepared;
+bool read_apptainer_sandbox(Prepared& p);
+
 // `gantry apptainer`'s /etc/passwd, as Apptainer's (`config passwd = yes`,
 // internal/pkg/util/fs/files/passwd.go): the image's, the entry of the uid the process runs as
 // given the caller's name and the run's HOME (root keeps its own name), or the caller's entry
 // appended; written into the container's scratch directory and bound read-only. Nothing for
 // other doors, or an image without /etc/passwd.
-struct Prepared;
 void add_apptainer_passwd(Prepared& p);
 
 } // namespace gantry::engine

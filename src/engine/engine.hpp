@@ -113,10 +113,12 @@ struct Prepared {
     rootfs::RunView view;              // the image's config and passwd
     std::shared_ptr<sqsh::Image> sqsh; // a squashfs file's image (sqsh:FILE), else null
     std::shared_ptr<fuse::Tree> lazy;  // a lazily pulled image's tree (--pull lazy), else null
-    runspec::RunOptions options;       // the request, parsed
-    ContainerNetwork network;          // its network (engine/networks.hpp)
-    oci::RuntimeSpec spec;             // with GPU and CDI edits
-    std::string id;                    // 12 hex digits
+    // `gantry apptainer` of a sandbox directory: its absolute path (apply_apptainer_sandbox)
+    std::string sandbox;
+    runspec::RunOptions options;               // the request, parsed
+    ContainerNetwork network;                  // its network (engine/networks.hpp)
+    oci::RuntimeSpec spec;                     // with GPU and CDI edits
+    std::string id;                            // 12 hex digits
     std::map<std::string, std::string> labels; // the image's and the run's (engine/labels.hpp)
     nlohmann::json healthcheck; // its health check, docker's Healthcheck (engine/health.hpp)
     WritableLayer layer;

@@ -4,6 +4,7 @@
 #include "gpu_vendors/all/backends.hpp"
 #include "lazy/tree_files.hpp"
 #include "records/state.hpp"
+#include "rootfs/dir_files.hpp"
 #include "rootfs/image_files.hpp"
 #include "sqsh/image_ref.hpp"
 #include "util/fs.hpp"
@@ -27,8 +28,12 @@ void add_gpus(Prepared& p) {
     // a lazily pulled image: its files read through its tree (fetched on first read)
     std::optional<lazy::TreeFiles> lazy;
     if (auto tree = std::dynamic_pointer_cast<lazy::Tree>(p.lazy)) lazy.emplace(*tree);
+    // an Apptainer sandbox directory: its files read inside it
+    std::optional<rootfs::DirFiles> dir;
+    if (!p.sandbox.empty()) dir.emplace(p.sandbox);
     const rootfs::ImageFiles& files = squash ? static_cast<const rootfs::ImageFiles&>(*squash)
                                       : lazy ? static_cast<const rootfs::ImageFiles&>(*lazy)
+                                      : dir  ? static_cast<const rootfs::ImageFiles&>(*dir)
                                              : layers;
     gpu_vendors::ImageContext image{*p.store, p.view.image, files, r.image};
     gpu_vendors::GpuContext ctx{

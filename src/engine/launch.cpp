@@ -275,7 +275,10 @@ struct Launcher {
             };
         l.mount_point = scratch.mount_point().string();
         l.id = p.id;
-        l.init = p.request.init;
+        // `gantry apptainer instance start`: Apptainer's instance init holds the instance after
+        // its startscript returned (a daemon that forked), until `instance stop`
+        l.hold = p.request.apptainer_action == "start";
+        l.init = p.request.init || l.hold;
         l.sig_proxy = p.request.sig_proxy;
         l.early = p.early.get();
         rootfs::LayerStack st;
@@ -313,6 +316,10 @@ struct Launcher {
                 l.fuse_options = fuse_options_for(l.spec);
             }
             st = {l.mount_point, {"lower"}};
+        } else if (!p.sandbox.empty()) {
+            // an Apptainer sandbox: the overlay's one lower layer, under the run's writable
+            // layer (the mount points of its binds go there, not into the directory)
+            st = {p.sandbox, {"."}};
         } else {
             st = rootfs::stack(*p.store, p.view.image.config.diff_ids);
         }
@@ -323,6 +330,10 @@ struct Launcher {
                                      on_disk ? scratch.work().string() : "",
                                      scratch.layer() == store::Layer::memory,
                                      p.layer.size};
+        if (!p.sandbox.empty() && p.request.apptainer_writable) {
+            l.overlay.reset(); // --writable: the directory itself, written in place
+            l.rootfs = p.sandbox;
+        }
         if (scratch.layer() == store::Layer::memory)
             l.on_scratch = [this](Fd fd) { tmpfs = std::move(fd); };
         l.on_started = [this](pid_t pid) {
@@ -365,6 +376,10 @@ struct Launcher {
                             std::string(e.what()) + " (on the FUSE mount of " + p.sqsh->path() +
                                 ")",
                             "unpack the image instead: gantry load " + p.sqsh->path());
+            if (!p.sandbox.empty())
+                throw Error(Errc::run_failed,
+                            std::string(e.what()) + " (over the sandbox " + p.sandbox + ")",
+                            "run it with --writable (the directory itself, written in place)");
             if (p.request.overlay_required)
                 throw Error(Errc::run_failed,
                             std::string(e.what()) + ": a build step's changes are the overlay's "

@@ -238,7 +238,9 @@ void read_image(Prepared& p) {
     if (p.request.no_unpack && !sqsh::file_of(p.request.image))
         throw Error(Errc::usage, "--no-unpack applies to a squashfs image file (FILE.sqsh) only",
                     "drop --no-unpack: " + p.request.image + " is not such a file");
-    if (policy == PullPolicy::lazy && !lazy::in_store(*p.store, p.request.image)) {
+    if (read_apptainer_sandbox(p)) {
+        // an Apptainer sandbox directory: its view read and applied
+    } else if (policy == PullPolicy::lazy && !lazy::in_store(*p.store, p.request.image)) {
         read_lazy_image(p);
     } else if (auto file = sqsh::file_of(p.request.image)) {
         site::verify_file(*file); // policy.json's "sif" scopes, before the file is read
@@ -263,7 +265,8 @@ void read_image(Prepared& p) {
     }
     // any other image (a store image, an unpacked squashfs file): a squashfs file's was applied
     // with its facts above
-    if ((p.request.apptainer_test || !p.request.apptainer_action.empty()) && !p.sqsh)
+    if ((p.request.apptainer_test || !p.request.apptainer_action.empty()) && !p.sqsh &&
+        p.sandbox.empty())
         apply_apptainer(p.view, p.request, nullptr, "");
     check_platform(p.request.image, p.view.image.config.platform, p.request.platform);
 }
@@ -340,7 +343,7 @@ void make_scratch(Prepared& p) {
     p.layer = writable_layer(p.request);
     p.scratch = std::make_unique<store::Scratch>(
         *p.store, p.id, p.layer.layer, p.view.image.manifest_digest, p.request.detach || again,
-        p.sqsh == nullptr && p.lazy == nullptr, again);
+        p.sqsh == nullptr && p.lazy == nullptr && p.sandbox.empty(), again);
 }
 
 // CDI devices from any vendor's specs; their hooks run with exactly their declared env.

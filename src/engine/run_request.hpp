@@ -43,6 +43,10 @@ struct RunRequest {
     // "exec", "shell" or "start" (instance start), as Apptainer's action scripts run them
     // (apply_apptainer); "" for every other door
     std::string apptainer_action;
+    // `gantry apptainer --writable` of a sandbox directory (apptainer/sandbox.hpp): the
+    // directory itself is the root, written in place (without it a sandbox is the lower layer
+    // of an overlay, as a SIF's partition is)
+    bool apptainer_writable = false;
 
     // The process
     std::vector<std::string> env;       // -e K=V, or K to take the host's value

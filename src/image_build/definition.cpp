@@ -79,15 +79,22 @@ class Translation {
     }
 
     void stage(const deffile::Stage& st, std::size_t index) {
+        // Apptainer 1.x runs %pre on the host first, before the base is fetched
+        // (internal/pkg/build/build.go, Full: runHostScript("pre", ...)), as it runs %setup
+        std::string pre_layer;
+        if (const auto* pre = st.section("pre")) pre_layer = run_host_script(*pre, index);
         std::string from = st.bootstrap() == "scratch" ? "scratch" : opt_.base(st);
         if (from.empty())
             def_fail(opt_, st.line, "From: is empty", "name the base image, e.g. From: debian:12");
         std::string name = text::lower(st.value("stage"));
         add(def_plain("FROM", st.line, def_literal(from) + (name.empty() ? "" : " AS " + name)));
+        if (!pre_layer.empty()) add_host_layer(*st.section("pre"), pre_layer);
         // Apptainer's order (internal/pkg/build/build.go): %files from stages, %setup, %files
         for (const auto& s : st.sections)
             if (s.name == "files" && !s.args.empty()) files(s, true);
-        if (const auto* setup = st.section("setup")) run_setup(*setup, index);
+        if (const auto* setup = st.section("setup"))
+            if (auto layer = run_host_script(*setup, index); !layer.empty())
+                add_host_layer(*setup, layer);
         for (const auto& s : st.sections)
             if (s.name == "files" && s.args.empty()) files(s, false);
         if (const auto* post = st.section("post")) {
@@ -170,20 +177,25 @@ class Translation {
         }
     }
 
-    // %setup, on the host now (stage_jobs build later): what it writes under $APPTAINER_ROOTFS
-    // (an empty directory of its own) is one COPY over the stage's image
-    void run_setup(const deffile::Section& s, std::size_t index) {
-        if (text::trim(s.body).empty()) return;
+    // %pre and %setup, on the host now (stage_jobs build later): what the script writes under
+    // $APPTAINER_ROOTFS (an empty directory of its own) is one COPY over the stage's image,
+    // named by the context returned ("" when it wrote nothing)
+    std::string run_host_script(const deffile::Section& s, std::size_t index) {
+        if (text::trim(s.body).empty()) return {};
         if (!opt_.setup)
-            def_fail(opt_, s.line, "%setup cannot run here", "copy files in with %files");
-        auto rootfs = opt_.meta_dir / ("setup-" + std::to_string(index)) / "rootfs";
+            def_fail(opt_, s.line, "%" + s.name + " cannot run here", "copy files in with %files");
+        auto rootfs = opt_.meta_dir / (s.name + "-" + std::to_string(index)) / "rootfs";
         stdfs::create_directories(rootfs);
         opt_.setup(s, rootfs);
-        if (stdfs::is_empty(rootfs)) return;
-        std::string name = "gantry-def-setup-" + std::to_string(index);
+        if (stdfs::is_empty(rootfs)) return {};
+        std::string name = "gantry-def-" + s.name + "-" + std::to_string(index);
         out_.contexts[name] = rootfs.string();
+        return name;
+    }
+
+    void add_host_layer(const deffile::Section& s, const std::string& context) {
         auto ins = def_json("COPY", s.line, {".", "/"});
-        ins.flags.push_back({"from", name, true});
+        ins.flags.push_back({"from", context, true});
         add(std::move(ins));
     }
 

@@ -46,8 +46,9 @@ struct DefinitionOptions {
     // the definition file as written: /.singularity.d/Singularity of each stage's image, as
     // Apptainer's build writes it (internal/pkg/build/metadata.go, insertDefinition)
     std::string text;
-    // %setup: runs the section's script on the host with ROOTFS (an empty directory) as
-    // $APPTAINER_ROOTFS; what it leaves there is added over the stage's image. Throws its error.
+    // %pre and %setup (the section's name): run the section's script on the host with ROOTFS
+    // (an empty directory) as $APPTAINER_ROOTFS; what it leaves there is added over the stage's
+    // image. Throws its error.
     std::function<void(const deffile::Section&, const std::filesystem::path& rootfs)> setup;
     // A stage's base image as a reference FROM takes (not called for scratch)
     std::function<std::string(const deffile::Stage&)> base;

@@ -104,15 +104,16 @@ std::string definition_base(store::Store& store, const deffile::Stage& st,
     return images[0].config.str();
 }
 
-// Apptainer's runHostScript (internal/pkg/build/stage.go): %setup on the host, as the user who
-// builds (rootless: no root to lend it), `/bin/sh -ex SCRIPT` with $APPTAINER_ROOTFS and
+// Apptainer's runHostScript (internal/pkg/build/stage.go): %pre or %setup on the host, as the
+// user who builds (rootless: no root to lend it), `/bin/sh -ex SCRIPT` with $APPTAINER_ROOTFS and
 // $SINGULARITY_ROOTFS naming ROOTFS and the environment's variables set
 void run_setup_script(const deffile::Section& s, const stdfs::path& rootfs,
                       const std::string& file) {
-    auto script = rootfs.parent_path() / "setup.sh";
+    const std::string section = "%" + s.name;
+    auto script = rootfs.parent_path() / (s.name + ".sh");
     fs::write_atomic(script, s.body, 0700, fs::Sync::volatile_only);
     const std::string env = "/.singularity.d/env/91-environment.sh";
-    log::note("running %setup on the host as uid " + std::to_string(::geteuid()) +
+    log::note("running " + section + " on the host as uid " + std::to_string(::geteuid()) +
               " ($APPTAINER_ROOTFS: a directory added over the image)");
     Spawned p({"/usr/bin/env", "APPTAINER_ROOTFS=" + rootfs.string(),
                "SINGULARITY_ROOTFS=" + rootfs.string(), "APPTAINER_ENVIRONMENT=" + env,
@@ -121,13 +122,14 @@ void run_setup_script(const deffile::Section& s, const stdfs::path& rootfs,
     int status = p.wait();
     if (!Spawned::ok(status))
         throw Error(Errc::run_failed,
-                    file + ":" + std::to_string(s.line) + ": %setup failed (" +
+                    file + ":" + std::to_string(s.line) + ": " + section + " failed (" +
                         (WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
                                            : std::string("killed")) +
                         ")",
-                    "gantry runs %setup as you, not as root, and $APPTAINER_ROOTFS is an empty "
-                    "directory whose files are added over the image: a script that needs root "
-                    "or reads the image's files cannot run there; do that in %post");
+                    "gantry runs " + section +
+                        " as you, not as root, and $APPTAINER_ROOTFS is an empty "
+                        "directory whose files are added over the image: a script that needs root "
+                        "or reads the image's files cannot run there; do that in %post");
 }
 
 } // namespace

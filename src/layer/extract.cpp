@@ -409,7 +409,7 @@ class Extractor {
                 throw_errno(opt_.what + ": cannot chown " + leaf);
             return;
         }
-        if ((uid == 0 && gid == 0) || is_symlink || fd < 0) return;
+        if ((uid == 0 && gid == 0) || is_symlink || fd < 0 || !opt_.record_owners) return;
         std::string v = std::to_string(uid) + ":" + std::to_string(gid);
         if (::fsetxattr(fd, kOwnerXattr, v.data(), v.size(), 0) == 0) // a record only
             ++st_.owners_recorded;

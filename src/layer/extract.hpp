@@ -25,6 +25,9 @@ struct ExtractOptions {
     // before it is published, so that the disk writes it while the rest is still being
     // decompressed and the sync at the end finds little left (docs/storage.md)
     bool early_writeback = false;
+    // rootless (not privileged): an owner other than root recorded in kOwnerXattr (false: the
+    // files are the caller's and nothing says whose they were, as Apptainer's sandboxes)
+    bool record_owners = true;
 };
 
 struct ExtractStats {

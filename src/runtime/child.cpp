@@ -325,18 +325,27 @@ void run_start_hooks(ChildState& c) {
                      &l.spec.capabilities.bounding, hook_cwd(l, "startContainer"));
 }
 
-// PID 1 for --init: runs the workload as its child, forwards signals, reaps every zombie.
+// PID 1 for --init: runs the workload as its child, forwards signals, reaps every zombie. With
+// Launch::hold, Apptainer's instance init: the workload in a process group of its own, the
+// signals forwarded to the group, PID 1 kept after the workload ends until a signal stops it.
 [[noreturn]] void init_main(const Launch& l, bool single_id, int err_fd) {
     pid_t child = ::fork();
     if (child < 0) fail_errno("fork failed");
     if (child == 0) {
+        if (l.hold) ::setpgid(0, 0);
         apply_scheduling(l.spec); // in the workload: SCHED_FLAG_RESET_ON_FORK is for its forks
         finish_process(l.spec, single_id, l.seccomp, l.seccomp_flags);
     }
-    ::close(err_fd);
+    if (l.hold) ::setpgid(child, child); // either may run first
+    // PID 1 never execs: the descriptors it was forked with (close-on-exec ones included: the
+    // error pipe, a detached run's ready pipe its caller reads to EOF) are closed here, or
+    // `run -d --init` would not return before the workload ends
+    (void)err_fd;
+    ::syscall(SYS_close_range, 3U, ~0U, 0U);
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); // /proc/1/exe must not be reachable (CVE-2019-5736)
     sigset_t all;
     sigfillset(&all);
+    int stopping = 0; // the signal forwarded to a held workload's group
     for (;;) {
         siginfo_t si{};
         int sig = ::sigwaitinfo(&all, &si);
@@ -344,9 +353,15 @@ void run_start_hooks(ChildState& c) {
             int st = 0;
             pid_t p;
             while ((p = ::waitpid(-1, &st, WNOHANG)) > 0)
-                if (p == child) ::_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
-        } else if (sig > 0) {
+                if (p == child && !l.hold)
+                    ::_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+            if (stopping && p < 0 && errno == ECHILD) ::_exit(128 + stopping);
+        } else if (sig > 0 && !l.hold) {
             ::kill(child, sig);
+        } else if (sig > 0) {
+            stopping = sig;
+            if (::kill(-child, sig) < 0 && errno == ESRCH) ::_exit(128 + sig);
+            if (::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD) ::_exit(128 + sig);
         }
     }
 }

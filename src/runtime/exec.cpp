@@ -13,7 +13,11 @@
 #include "runtime/terminal.hpp"
 #include "seccomp/seccomp.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
+#include <cstdio>
+#include <cstdlib>
+#include <dirent.h>
 #include <fcntl.h>
 #include <optional>
 #include <sched.h>
@@ -48,10 +52,47 @@ bool same_ns(pid_t pid, const char* name) {
            a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 
+// The process whose namespaces an exec joins: PID, or where its namespaces cannot be opened
+// because it is not dumpable (a rootless container's --init PID 1, or an Apptainer instance's
+// init: /proc/PID/ns is then root's), one of its children, which are the container's processes
+pid_t joinable_process(pid_t pid) {
+    const std::string own = "/proc/" + std::to_string(pid) + "/ns/user";
+    if (Fd fd(::open(own.c_str(), O_RDONLY | O_CLOEXEC)); fd || errno != EACCES) return pid;
+    DIR* d = ::opendir("/proc");
+    if (!d) return pid;
+    pid_t found = pid;
+    while (const dirent* e = ::readdir(d)) {
+        char* end = nullptr;
+        long n = std::strtol(e->d_name, &end, 10);
+        if (n <= 0 || *end) continue;
+        std::string stat;
+        try {
+            stat = fs::read_file("/proc/" + std::string(e->d_name) + "/stat", 4096);
+        } catch (const Error&) {
+            continue; // gone meanwhile
+        }
+        // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, the last ')' ends it
+        auto close = stat.rfind(')');
+        if (close == std::string::npos) continue;
+        int ppid = 0;
+        char state = 0;
+        if (std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) != 2 || ppid != pid)
+            continue;
+        std::string ns = "/proc/" + std::string(e->d_name) + "/ns/user";
+        if (Fd fd(::open(ns.c_str(), O_RDONLY | O_CLOEXEC)); fd) {
+            found = static_cast<pid_t>(n);
+            break;
+        }
+    }
+    ::closedir(d);
+    return found;
+}
+
 } // namespace
 
 pid_t exec_start(pid_t pid, const oci::RuntimeSpec& spec, bool single_id, Fd* master_out,
                  const seccomp::SeccompFilter* filter, const BeforeExec& before_exec) {
+    pid = joinable_process(pid);
     // the container's filter (the bundle's, or gantry's for its process's capabilities), built
     // before the fork
     const auto seccomp =

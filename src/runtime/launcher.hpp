@@ -93,7 +93,13 @@ struct Launch {
     // The hooks' working directory (gantry oci: the bundle, where runc runs them); "" = "/"
     // (gantry run's CDI hooks). hook_runner.hpp's hook_cwd has each stage's.
     std::string hook_dir;
-    bool init = false;     // a tiny PID 1 that reaps zombies and forwards signals
+    bool init = false; // a tiny PID 1 that reaps zombies and forwards signals
+    // With init: Apptainer's instance init (appinit, internal/pkg/runtime/engine/apptainer/
+    // process_linux.go): the workload runs in a process group of its own, a signal is forwarded
+    // to that group, and PID 1 outlives the workload (a startscript that forks a daemon and
+    // returns): it ends when a forwarded signal finds no process of the group, or once no
+    // process is left after one, with 128 + the signal.
+    bool hold = false;
     bool sig_proxy = true; // pass the signals gantry receives on (run --sig-proxy)
     // Called with the host pid of the container's first process: after the id maps are written
     // (the cgroup can be joined here), and once the workload was exec'ed.

@@ -51,8 +51,11 @@ void join_round(std::vector<NsToJoin>& ns, bool users, bool last) {
                                                 "process");
         }
         n.fd.reset();
-        // root in the joined user namespace, as runc's nsexec (and as after unshare)
-        if (n.type == CLONE_NEWUSER && (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0))
+        // root in the joined user namespace, as runc's nsexec (and as after unshare); one that
+        // maps no id 0 (gantry apptainer's --userns keep-id: the caller's own id alone) keeps
+        // the caller's ids, with the capabilities setns gave in it
+        if (n.type == CLONE_NEWUSER && (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) &&
+            errno != EINVAL)
             fail_errno("cannot become root in " + n.what,
                        "the user namespace must map id 0 (the pod's sandbox maps its root)");
     }

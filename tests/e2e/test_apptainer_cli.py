@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GANTRY, NOBODY, need_tool
+from conftest import GANTRY, NOBODY, Gantry, need_tool
 
 RUNSCRIPT = 'echo "runscript $GREETING args: $*"; [ -z "$SHOW_ENV_ARGS" ] || echo "env: $ENV_ARGS"'
-STARTSCRIPT = 'echo "started $APPTAINER_INSTANCE $*" > "$1/started"; exec sleep 600'
+# a daemon that forks and returns: the instance outlives its startscript, as Apptainer's
+STARTSCRIPT = 'sleep 600 & echo "started $APPTAINER_INSTANCE $*" > "$1/started"'
 DEFFILE = "Bootstrap: docker\nFrom: busybox\n\n%help\n    Says hello.\n"
 PROBE = ('echo "uid=$(id -u)"; echo "gid=$(id -g)"; echo "pwd=$(pwd)"; echo "home=$HOME"; '
          'echo "foo=$FOO"; echo "greeting=$GREETING"; echo "bar=$BAR"; echo "ld=$LD_LIBRARY_PATH"; '
@@ -257,6 +258,112 @@ def test_shell_test_inspect_and_run_help(g, sif, places):
     assert apptainer(g, places, "run-help", sif).stdout == "Says hello.\n"
 
 
+@pytest.fixture(scope="module")
+def sandbox(sif):
+    """`apptainer build --sandbox DIR app.sif`: the module's SIF as a sandbox directory."""
+    d = Path(tempfile.mkdtemp(prefix=".apptainer-sandbox-", dir=GANTRY.parent))
+    os.chmod(d, 0o755)
+    sb = d / "sb"
+    r = Gantry(d / "store").run("apptainer", "build", "--sandbox", sb, sif)
+    assert "Build complete" in r.err
+    yield sb
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_sandbox_build_run_inspect_and_back_to_a_sif(g, sif, sandbox, places):
+    # the tree Apptainer's sandbox build writes: the image's root, /.singularity.d in it, and
+    # the directories of its base environment
+    meta = sandbox / ".singularity.d"
+    assert (meta / "runscript").read_text() == "#!/bin/sh\n" + RUNSCRIPT + "\n"
+    assert json.loads((meta / "labels.json").read_text())["maintainer"] == "a&b <x>"
+    assert sorted(os.listdir(meta / "env")) == ["10-docker2singularity.sh", "90-environment.sh"]
+    for d in ("proc", "sys", "dev", "tmp", "var/tmp", "home", "root"):
+        assert (sandbox / d).is_dir(), d
+    assert (sandbox / "usr/bin/busybox").stat().st_uid == os.geteuid()
+    # run, exec, test, inspect and run-help of the directory, as of the SIF
+    assert apptainer(g, places, "run", sandbox, "--help").stdout == \
+        "runscript hello args: --help\n"
+    p = apptainer(g, places, "exec", sandbox, "sh", "-c",
+                  'echo "$APPTAINER_CONTAINER $APPTAINER_NAME"; touch /x 2>/dev/null || echo ro')
+    assert p.stdout == f"{sandbox} sb\nro\n"
+    r = apptainer(g, places, "test", sandbox, check=False)
+    assert (r.returncode, r.stdout) == (3, "test hello \n")
+    assert apptainer(g, places, "inspect", "--runscript", sandbox).stdout == \
+        "#!/bin/sh\n" + RUNSCRIPT + "\n"
+    assert "maintainer: a&b <x>" in apptainer(g, places, "inspect", sandbox).stdout
+    assert apptainer(g, places, "run-help", sandbox).stdout == "Says hello.\n"
+    # an existing target is refused (Apptainer's words) unless --force
+    r = apptainer(g, places, "build", "--sandbox", sandbox, sif, check=False)
+    assert r.returncode == 5 and "already exists" in r.stderr, r.stderr
+    # back to a SIF: the reference's tool reads it, and it runs
+    out = places["cwd"] / "from-sandbox.sif"
+    apptainer(g, places, "build", out, sandbox)
+    listing = subprocess.run(["siftool", "list", str(out)], check=True, capture_output=True,
+                             text=True).stdout
+    assert "Squashfs" in listing and "System" in listing, listing
+    assert apptainer(g, places, "run", out, "z").stdout == "runscript hello args: z\n"
+    # --writable of a SIF: refused with Apptainer's reason
+    r = apptainer(g, places, "exec", "--writable", out, "true", check=False)
+    assert r.returncode == 2 and "no SIF writable overlay partition found" in r.stderr, r.stderr
+    # a definition file as the source: built as a SIF, then unpacked
+    d = places["cwd"] / "on-sif.def"
+    d.write_text(f"Bootstrap: localimage\nFrom: {sif}\n%runscript\n  echo from-def\n")
+    sb2 = places["cwd"] / "sb2"
+    apptainer(g, places, "build", "--sandbox", sb2, d)
+    assert apptainer(g, places, "run", sb2).stdout == "from-def\n"
+    assert apptainer(g, places, "inspect", "--deffile", sb2).stdout == d.read_text()
+    # a sandbox from a sandbox; --force replaces it
+    apptainer(g, places, "build", "--force", "--sandbox", sb2, sandbox)
+    assert apptainer(g, places, "run", sb2, "y").stdout == "runscript hello args: y\n"
+
+
+def test_sandbox_writable_and_hostile_links(g, sandbox, places, tmp_path):
+    # --writable: the directory itself is the root; what the run writes stays
+    sb = places["base"] / "w"
+    shutil.copytree(sandbox, sb, symlinks=True)
+    p = apptainer(g, places, "exec", "--writable", sb, "sh", "-c", "echo kept > /made")
+    assert (sb / "made").read_text() == "kept\n"
+    # binds whose mount point it lacks are skipped, as Apptainer's (the working directory)
+    assert "doesn't exist in container" in p.stderr
+    r = apptainer(g, places, "exec", "--writable", "--writable-tmpfs", sb, "true", check=False)
+    assert r.returncode == 2
+    # links that point out of the tree lead back into it: the runscript and labels.json at
+    # host files, /dev at a host directory (a mount point the run makes)
+    secret = places["base"] / "secret"
+    secret.write_text("host secret\n")
+    outside = places["base"] / "outside"
+    outside.mkdir()
+    meta = sb / ".singularity.d"
+    for name in ("runscript", "labels.json"):
+        (meta / name).unlink()
+        (meta / name).symlink_to(secret)
+    shutil.rmtree(sb / "dev")
+    (sb / "dev").symlink_to(outside)
+    assert "host secret" not in apptainer(g, places, "inspect", "--runscript", "--json",
+                                          sb).stdout
+    for flags in ([], ["--writable"]):
+        # no runscript there: Apptainer's run action starts /bin/sh with the arguments
+        r = apptainer(g, places, "run", *flags, sb, "-c",
+                      "cat /.singularity.d/runscript; exit 7", check=False)
+        assert "host secret" not in r.stdout + r.stderr
+        assert r.returncode != 0, (r.stdout, r.stderr)
+    assert os.listdir(outside) == []
+    assert secret.read_text() == "host secret\n"
+
+
+def namespace_pids(pid):
+    """The host pids of the processes in PID's pid namespace."""
+    ns = os.readlink(f"/proc/{pid}/ns/pid")
+    out = set()
+    for d in os.listdir("/proc"):
+        try:
+            if d.isdigit() and os.readlink(f"/proc/{d}/ns/pid") == ns:
+                out.add(int(d))
+        except OSError:
+            pass
+    return out
+
+
 def test_instance_start_list_exec_stop(g, sif, places):
     out = places["cwd"]  # bound: the working directory
     name = f"inst{os.getpid()}"
@@ -267,6 +374,7 @@ def test_instance_start_list_exec_stop(g, sif, places):
         assert time.monotonic() < deadline, "the startscript never ran"
         time.sleep(0.05)
     assert (out / "started").read_text() == f"started {name} {out}\n"
+    cid = g.run("ps", "-q", "--no-trunc", "--filter", f"label=org.apptainer.instance={name}").out
     try:
         listing = apptainer(g, places, "instance", "list").stdout.splitlines()
         assert listing[0].split() == ["INSTANCE", "NAME", "PID", "IP", "IMAGE"]
@@ -274,16 +382,34 @@ def test_instance_start_list_exec_stop(g, sif, places):
         assert row[2] == str(sif)
         j = json.loads(apptainer(g, places, "instance", "list", "--json", name).stdout)
         assert [i["instance"] for i in j["instances"]] == [name]
-        # instance://NAME: exec in it, the environment scripts sourced; its own PID namespace
+        init = j["instances"][0]["pid"]
+        # the startscript returned (the file is written after the fork): the daemon it left is
+        # held by the instance's init (Apptainer's appinit), and exec joins them
         r = apptainer(g, places, "exec", f"instance://{name}", "sh", "-c",
-                      'echo "$GREETING $APPTAINER_INSTANCE"; readlink /proc/self/ns/pid')
+                      'echo "$GREETING $APPTAINER_INSTANCE"; readlink /proc/self/ns/pid; '
+                      'cat /proc/[0-9]*/comm')
         lines = r.stdout.splitlines()
         assert lines[0] == f"hello {name}" and lines[1] != os.readlink("/proc/self/ns/pid")
+        assert "sleep" in lines[2:] and "startscript" not in lines[2:], lines
+        held = namespace_pids(init)
+        assert init in held and len(held) >= 2, held
     finally:
-        apptainer(g, places, "instance", "stop", name)
+        # SIGINT (Apptainer's default), which a daemon started with & ignores: SIGKILL after -t
+        apptainer(g, places, "instance", "stop", "-t", "1", name)
+    # nothing left: no process, no mount naming the container, no record
+    assert not [pid for pid in held if os.path.exists(f"/proc/{pid}")], held
+    assert cid.strip() and cid.strip() not in Path("/proc/self/mountinfo").read_text()
     assert name not in apptainer(g, places, "instance", "list").stdout
+    assert g.run("ps", "-aq", "--filter", f"label=org.apptainer.instance={name}").out == ""
     r = apptainer(g, places, "instance", "stop", name, check=False)
     assert r.returncode == 3
+    # --signal: TERM reaches the daemon
+    apptainer(g, places, "instance", "start", sif, name, str(out))
+    r = apptainer(g, places, "instance", "stop", "--signal", "TERM", name)
+    assert f"Stopping {name} instance" in r.stderr
+    assert name not in apptainer(g, places, "instance", "list").stdout
+    r = apptainer(g, places, "instance", "stop", "--signal", "NOPE", name, check=False)
+    assert r.returncode == 2 and "--signal" in r.stderr, r.stderr
 
 
 def test_rootless_identity_fakeroot_and_the_apptainer_name(rootless, sif, fuse_open):
@@ -301,6 +427,31 @@ def test_rootless_identity_fakeroot_and_the_apptainer_name(rootless, sif, fuse_o
     assert p.stdout == f"{NOBODY.pw_uid} {NOBODY.pw_gid} {home} {NOBODY.pw_name}\n"
     p = apptainer(rootless, places, "exec", "--fakeroot", sif, *show)
     assert p.stdout == "0 0 /root root\n"
+    # a rootless sandbox: every file the caller's (Apptainer's unprivileged build), written
+    # in place with --writable
+    sb = rootless.base / "sb"
+    apptainer(rootless, places, "build", "--sandbox", sb, sif)
+    assert {(sb / f).stat().st_uid for f in ("usr/bin/busybox", ".singularity.d/runscript",
+                                              "etc/passwd")} == {NOBODY.pw_uid}
+    apptainer(rootless, places, "exec", "--writable", sb, "sh", "-c", "id -u > /made")
+    assert (sb / "made").read_text() == f"{NOBODY.pw_uid}\n"
+    assert (sb / "made").stat().st_uid == NOBODY.pw_uid
+    # a rootless instance of it: held by its init after the startscript returned, joined by
+    # exec (through a process of the container: the init is not dumpable), stopped
+    name = f"rl{os.getpid()}"
+    apptainer(rootless, places, "instance", "start", sb, name, str(rootless.base))
+    try:
+        deadline = time.monotonic() + 30
+        while not (rootless.base / "started").exists():
+            assert time.monotonic() < deadline, "the startscript never ran"
+            time.sleep(0.05)
+        r = apptainer(rootless, places, "exec", f"instance://{name}", "sh", "-c",
+                      "id -u; cat /proc/[0-9]*/comm")
+        assert r.stdout.split()[0] == str(NOBODY.pw_uid), r.stdout
+        assert "sleep" in r.stdout.split() and "startscript" not in r.stdout.split(), r.stdout
+    finally:
+        apptainer(rootless, places, "instance", "stop", "-s", "TERM", name)
+    assert name not in apptainer(rootless, places, "instance", "list").stdout
     # called as `apptainer` (the link the package installs): gantry apptainer
     link = rootless.base / "apptainer"
     link.symlink_to(rootless.bin)

@@ -123,10 +123,16 @@ def test_repeated_sections_are_concatenated(bb):
                  f"%files\n  {tmp}/host.txt /opt/host.txt\n"
                  "%setup\n  # as the user, rootless, before %files\n"
                  "  mkdir -p $APPTAINER_ROOTFS/opt/s && id -u > $SINGULARITY_ROOTFS/opt/s/uid\n"
-                 "%runscript\n  cat /b /opt/host.txt /opt/s/uid; echo \"A=$A\"\n")
+                 f"  echo setup >> {tmp}/order\n"
+                 # Apptainer 1.x runs %pre on the host too, first (build.go, Full)
+                 f"%pre\n  echo pre >> {tmp}/order; mkdir $APPTAINER_ROOTFS/p\n"
+                 "  echo pre > $APPTAINER_ROOTFS/p/pre\n"
+                 "%runscript\n  cat /b /opt/host.txt /opt/s/uid /p/pre; echo \"A=$A\"\n")
     out = tmp / "hpccm.sif"
     g.run("apptainer", "build", out, d)
-    assert g.run("apptainer", "run", out).out == f"one\ntwo\nfrom the host\n{os.geteuid()}\nA=1\n"
+    assert (tmp / "order").read_text() == "pre\nsetup\n"
+    assert g.run("apptainer", "run", out).out == \
+        f"one\ntwo\nfrom the host\n{os.geteuid()}\npre\nA=1\n"
     # Apptainer's docker environment file was there for %post (the base image's Env)
     env = g.run("apptainer", "exec", out, "cat", "/env-in-post").out
     base_env = config(g, "sample:latest")["Env"]
@@ -139,7 +145,7 @@ def test_repeated_sections_are_concatenated(bb):
 
 REFUSED = [
     ("%setup\n  cat $APPTAINER_ROOTFS/etc/passwd\n", 125, "x.def:3: %setup failed (exit 1)"),
-    ("%pre\n  true\n", 7, "x.def:3: %pre runs on the host as root"),
+    ("%pre\n  exit 4\n", 125, "x.def:3: %pre failed (exit 4)"),
     ("%appinstall foo\n  true\n", 7, "x.def:3: %appinstall: SCIF apps are not supported"),
     ("%bogus\n", 4, "x.def:3: unknown section %bogus"),
     ("%post\n  echo {{ NOPE }}\n", 4, "x.def:4: the build variable NOPE is not defined"),

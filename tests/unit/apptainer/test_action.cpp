@@ -3,6 +3,7 @@
 // and its image commands as gantry's lines.
 #include "apptainer/action.hpp"
 #include "apptainer/delegate.hpp"
+#include "apptainer/sandbox.hpp"
 #include "sif/metadata.hpp"
 #include "util/error.hpp"
 
@@ -192,6 +193,50 @@ TEST(ApptainerDelegate, ImageCommandsAreGantrys) {
         EXPECT_NE(e.hint().find("oras://"), std::string::npos);
     }
     EXPECT_EQ(code_of([] { apptainer::sign_line("a.sif", ""); }), Errc::usage);
+}
+
+// build --sandbox: each source written as a SIF by the gantry command that does it
+TEST(ApptainerSandbox, SourcesBecomeSifsThroughGantrysCommands) {
+    apptainer::SandboxSource src{"app.def", {"V=1"}, true, false, {"/g", "--root", "/r"}};
+    EXPECT_EQ(apptainer::sif_line(src, "/t/x.sif"),
+              (std::vector<std::string>{"/g", "--root", "/r", "build", "-f", "app.def", "-o",
+                                        "/t/x.sif", "--build-arg", "V=1", "--notest"}));
+    src = {"docker://alpine:3", {}, false, false, {"/g"}};
+    EXPECT_EQ(
+        apptainer::sif_line(src, "/t/x.sif"),
+        (std::vector<std::string>{"/g", "pull", "alpine:3", "--format", "sif", "-o", "/t/x.sif"}));
+    src = {"busybox:latest", {}, false, false, {"/g"}}; // no such file: a store image
+    EXPECT_EQ(apptainer::sif_line(src, "/t/x.sif"),
+              (std::vector<std::string>{"/g", "save", "busybox:latest", "--format", "sif", "-o",
+                                        "/t/x.sif"}));
+    src = {"busybox:latest", {"V=1"}, false, false, {"/g"}};
+    EXPECT_EQ(code_of([&] { apptainer::sif_line(src, "/t/x.sif"); }), Errc::usage);
+    src = {"library://alpine", {}, false, false, {"/g"}};
+    EXPECT_EQ(code_of([&] { apptainer::sif_line(src, "/t/x.sif"); }), Errc::usage);
+}
+
+TEST(ApptainerSandbox, WritableIsTheDirectoryItself) {
+    Dirs d;
+    auto sb = d.base / "sb";
+    std::filesystem::create_directories(sb / "dev");
+    std::filesystem::create_directories(sb / "tmp");
+    apptainer::Flags f;
+    f.writable = true;
+    auto r = apptainer::request(apptainer::Action::exec, f, host_of(d, "/"), sb.string(), {"true"});
+    EXPECT_TRUE(r.apptainer_writable);
+    EXPECT_FALSE(r.read_only);
+    // the binds whose destination the sandbox lacks are left out ($HOME, /var/tmp, /data)
+    EXPECT_TRUE(has(r.volumes, "/dev:/dev"));
+    EXPECT_TRUE(has(r.volumes, "/tmp:/tmp"));
+    for (const auto& v : r.volumes)
+        EXPECT_TRUE(v.starts_with("/dev:") || v.starts_with("/tmp:")) << v;
+    f.writable_tmpfs = true;
+    EXPECT_EQ(code_of([&] {
+                  apptainer::request(apptainer::Action::exec, f, host_of(d, "/"), sb.string(),
+                                     {"true"});
+              }),
+              Errc::usage);
+    EXPECT_TRUE(apptainer::with_environment({}, {"APPTAINER_WRITABLE=1"}).writable);
 }
 
 } // namespace apptainer_action_test

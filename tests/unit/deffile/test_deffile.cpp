@@ -115,7 +115,6 @@ TEST(Deffile, RefusesWhatGantryDoesNotHonour) {
         Errc code;
         std::string says;
     } cases[] = {
-        {"Bootstrap: docker\nFrom: a\n%pre\n", Errc::unsupported, "%pre runs on the host"},
         {"Bootstrap: docker\nFrom: a\n%appinstall foo\n", Errc::unsupported, "SCIF apps"},
         {"Bootstrap: docker\nFrom: a\n%bogus\n", Errc::invalid,
          "app.def:3: unknown section %bogus"},

@@ -95,6 +95,35 @@ TEST_F(DefinitionTest, EnvironmentWithoutRunscriptPrefixesTheEntrypoint) {
     EXPECT_TRUE(p.test_argv.empty()); // --notest
 }
 
+// Apptainer 1.x runs %pre on the host before the base is fetched, then %setup after %files
+// from stages (internal/pkg/build/build.go, Full): each one COPY of what it wrote, none when it
+// wrote nothing
+TEST_F(DefinitionTest, PreRunsBeforeTheBaseAndSetup) {
+    auto def = gantry::deffile::parse(
+        "Bootstrap: docker\nFrom: a\n%setup\n  s\n%pre\n  p\n%post\n  true\n", "app.def");
+    std::vector<std::string> ran;
+    ib::DefinitionOptions o;
+    o.file = "app.def";
+    o.context = dir;
+    o.meta_dir = dir / "meta";
+    o.base = [&](const gantry::deffile::Stage& st) {
+        ran.push_back("base");
+        return "base/" + st.value("from");
+    };
+    o.setup = [&](const gantry::deffile::Section& s, const stdfs::path& rootfs) {
+        ran.push_back(s.name);
+        if (s.name == "pre") gantry::fs::write_atomic(rootfs / "p", "x");
+    };
+    auto p = ib::plan_definition(def, o);
+    EXPECT_EQ(ran, (std::vector<std::string>{"pre", "base", "setup"}));
+    const auto& ins = p.instructions.instructions;
+    ASSERT_GE(ins.size(), 2u);
+    EXPECT_EQ(ins[0].keyword, "FROM");
+    EXPECT_EQ(ins[1].keyword, "COPY");
+    EXPECT_EQ(ins[1].flag("from")->value, "gantry-def-pre-0");
+    EXPECT_EQ(p.contexts.count("gantry-def-setup-0"), 0u); // %setup wrote nothing
+}
+
 TEST_F(DefinitionTest, Refusals) {
     auto says = [&](const std::string& text, const std::string& what) {
         try {
