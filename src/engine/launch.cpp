@@ -133,6 +133,7 @@ class Record {
     }
     // The user-mode stack serving its network while it runs (0 once it stopped).
     void networked(pid_t helper) { cs_.network_helper = helper; }
+    void joined(nlohmann::json endpoints) { cs_.endpoints = std::move(endpoints); }
     void started(pid_t pid) {
         started_at_ = std::chrono::steady_clock::now();
         std::vector<records::ContainerEvent> events;
@@ -162,6 +163,7 @@ class Record {
         if (!states_) return;
         removing_ = removal_requested();
         cs_.status = "exited";
+        cs_.endpoints = nullptr; // off its user network (docker shows no address then)
         cs_.network_helper = 0;
         cs_.exit_code = status;
         cs_.finished = records::now_rfc3339();
@@ -256,6 +258,7 @@ struct Launcher {
     int ready_w = -1;                      // -d: the pipe to the waiting `gantry run`
     pid_t copier = -1;                     // -d: the output copier (container_log/output.hpp)
     std::unique_ptr<network::Pasta> pasta; // --network bridge: its user-mode stack
+    std::unique_ptr<network::Attachment> attachment; // --network NAME: its place on it
 
     explicit Launcher(Prepared& prepared) : p(prepared), record(prepared) {
         if (p.resources.any())
@@ -268,10 +271,16 @@ struct Launcher {
             l.seccomp =
                 seccomp::seccomp_program(l.spec.capabilities.bounding,
                                          l.spec.annotations.count(oci::kFakeRootAnnotation) > 0);
-        if (cgroup || p.network.mode == network::Mode::bridge)
+        if (cgroup || p.network.mode == network::Mode::bridge ||
+            p.network.mode == network::Mode::user)
             l.on_created = [this](pid_t pid) {
                 if (cgroup) cgroup->add(pid);
                 if (p.network.mode == network::Mode::bridge) connect(pid);
+                if (p.network.mode == network::Mode::user) {
+                    auto macs = attachment->connect(pid);
+                    record.joined(
+                        endpoint_settings(*attachment, attachment->endpoints()[0].aliases, macs));
+                }
             };
         l.mount_point = scratch.mount_point().string();
         l.id = p.id;
@@ -352,6 +361,9 @@ struct Launcher {
     // The launch, retried on a flattened copy of the image where the overlay is refused.
     int launch() {
         int status;
+        // --network NAME: in the process that supervises the container, which holds its place
+        // on the network until it has ended
+        if (p.network.mode == network::Mode::user) attachment = attach_user_network(p, l.spec);
         try {
             status = runtime::run(l);
         } catch (const runtime::OverlayUnavailable& e) {
@@ -381,6 +393,7 @@ struct Launcher {
             status = runtime::run(l);
         }
         pasta.reset(); // the container has ended: its network's stack with it
+        attachment.reset();
         // a writer's additions published before its end is recorded: once `wait` returns,
         // the next start of the key finds them
         if (p.kernel_cache) p.kernel_cache->finish();
@@ -496,7 +509,8 @@ struct Launcher {
                 scratch.release();
             } catch (...) {
             }
-            pasta.reset();  // a start that failed after it began (_exit runs no destructor)
+            pasta.reset(); // a start that failed after it began (_exit runs no destructor)
+            attachment.reset();
             cgroup.reset(); // the container's cgroup goes with it
             server.reset(); // a lazy image keeps what its run made local (lazy/store_layers.hpp)
             ::_exit(0);

@@ -2,6 +2,7 @@
 
 #include "engine/engine.hpp"
 #include "records/state.hpp"
+#include "store/store.hpp"
 #include "util/config_file.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
 
 namespace gantry::engine {
 
@@ -104,7 +106,34 @@ ContainerNetwork plan_network(const RunRequest& r) {
         for (auto& p : r.publish)
             for (auto& m : network::parse_publish(p)) n.ports.push_back(m);
     for (auto& e : r.expose) network::parse_exposed(e, "--expose");
+    if (n.mode == network::Mode::user) {
+        n.user_network = r.network;
+        if (!r.publish.empty() || r.publish_all)
+            throw Error(Errc::unsupported,
+                        std::string(r.publish_all ? "-P" : "-p " + r.publish.front()) +
+                            ": publishing ports of a container on the user network " + r.network +
+                            " is not served yet",
+                        "publish it with --network bridge, or reach it from another container "
+                        "on " +
+                            r.network);
+    }
+    for (auto& a : r.network_aliases) {
+        if (n.mode != network::Mode::user)
+            throw Error(Errc::usage,
+                        "--network-alias " + a +
+                            ": network-scoped aliases are only supported for user-defined "
+                            "networks",
+                        "add --network NAME (gantry network create NAME)");
+        if (!network::valid_network_name(a))
+            throw Error(Errc::usage, "--network-alias " + a + " is not a name",
+                        "use letters, digits, '_', '.' and '-'");
+        n.aliases.push_back(a);
+    }
     return n;
+}
+
+network::NetworkStore user_networks(const store::Store& store) {
+    return network::NetworkStore(store.root() / "networks");
 }
 
 void add_exposed_ports(ContainerNetwork& net, const RunRequest& r,
@@ -159,6 +188,21 @@ void join_container_network(Prepared& p) {
 
 void write_network_files(Prepared& p) {
     auto& n = p.network;
+    if (n.mode == network::Mode::user) {
+        // the network looked up at each start (it may have been removed since create); the
+        // files are written at the launch, once the container has its address there
+        n.user = user_networks(*p.store).find(n.user_network);
+        if (!n.user)
+            throw Error(Errc::not_found, "network " + n.user_network + " not found",
+                        "create it (gantry network create " + n.user_network +
+                            "), or see gantry network ls");
+        const auto dir = p.scratch->dir();
+        for (const char* f : {"hosts", "resolv.conf"}) {
+            fs::write_atomic(dir / f, "", 0644, fs::Sync::volatile_only);
+            bind_file(p.spec, std::string("/etc/") + f, (dir / f).string());
+        }
+        return;
+    }
     const bool own = n.mode == network::Mode::bridge;
     if (!own && n.extra_hosts.empty()) return;
     const auto dir = p.scratch->dir();
@@ -191,6 +235,54 @@ void write_network_files(Prepared& p) {
     }
     fs::write_atomic(dir / "hosts", hosts, 0644, fs::Sync::volatile_only);
     bind_file(p.spec, "/etc/hosts", (dir / "hosts").string());
+}
+
+std::unique_ptr<network::Attachment> attach_user_network(Prepared& p, oci::RuntimeSpec& spec) {
+    auto& n = p.network;
+    const std::string name = p.request.name.empty() ? p.id : p.request.name;
+    std::vector<std::string> aliases = n.aliases;
+    aliases.push_back(p.id); // docker answers to the short id too
+    auto a = std::make_unique<network::Attachment>(
+        network::holder_dir(records::runtime_dir(), p.store->root().string()), p.id, name,
+        std::vector<network::Endpoint>{{n.user->name, "", aliases, "eth0"}},
+        std::vector<network::UserNetwork>{*n.user}, spec.uid_mappings, spec.gid_mappings);
+    if (::geteuid() != 0) {
+        // rootless: netavark has a say over the container's network namespace only from the
+        // networks' user namespace, which owns it once the container joined that one
+        std::erase(spec.namespaces, "user");
+        spec.namespace_paths["user"] = "/proc/" + std::to_string(a->holder()) + "/ns/user";
+    }
+    const auto& e = a->endpoints().front();
+    const auto dir = p.scratch->dir();
+    fs::write_atomic(dir / "hosts",
+                     network::hosts_file(spec.hostname, e.ip, n.extra_hosts, n.user->gateway), 0644,
+                     fs::Sync::volatile_only);
+    fs::write_atomic(dir / "resolv.conf", "search dns.podman\nnameserver " + n.user->gateway + "\n",
+                     0644, fs::Sync::volatile_only);
+    return a;
+}
+
+nlohmann::json endpoint_settings(const network::Attachment& a,
+                                 const std::vector<std::string>& aliases,
+                                 const std::vector<std::string>& macs) {
+    nlohmann::json out = nlohmann::json::object();
+    for (std::size_t i = 0; i < a.endpoints().size(); ++i) {
+        const auto& e = a.endpoints()[i];
+        const network::UserNetwork* n = nullptr;
+        for (auto& candidate : a.networks())
+            if (candidate.name == e.network) n = &candidate;
+        if (!n) continue;
+        const auto prefix = network::parse_cidr(n->subnet, "network " + n->name).prefix;
+        out[e.network] = {
+            {"IPAMConfig", nullptr},    {"Links", nullptr},
+            {"Aliases", aliases},       {"NetworkID", n->id},
+            {"EndpointID", ""},         {"Gateway", n->gateway},
+            {"IPAddress", e.ip},        {"IPPrefixLen", prefix},
+            {"IPv6Gateway", ""},        {"GlobalIPv6Address", ""},
+            {"GlobalIPv6PrefixLen", 0}, {"MacAddress", i < macs.size() ? macs[i] : ""},
+            {"DriverOpts", nullptr}};
+    }
+    return out;
 }
 
 } // namespace gantry::engine
