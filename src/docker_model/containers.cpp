@@ -249,7 +249,7 @@ json inspect_container(const records::ContainerState& s, bool running) {
                   {"RestartPolicy", restart_policy_json(s.restart_policy)},
                   {"Runtime", "gantry"}}},
                 {"NetworkSettings",
-                 {{"Networks", running && s.endpoints.is_object() && s.endpoints.contains(net)
+                 {{"Networks", s.endpoints.is_object() && s.endpoints.contains(net)
                                    ? s.endpoints
                                    : json{{net, json::object()}}},
                   {"Ports", running ? network::inspect_ports(s.ports) : json::object()},

@@ -81,6 +81,7 @@ class Record {
         }
         states_.emplace();
         cs_ = container_record(p);
+        configured_endpoints_ = cs_.endpoints;
         cs_.monitor = ::getpid();
         if (!r.container_id.empty()) { // gantry start: the record is taken over, not made
             auto old = states_->get(r.container_id);
@@ -163,7 +164,7 @@ class Record {
         if (!states_) return;
         removing_ = removal_requested();
         cs_.status = "exited";
-        cs_.endpoints = nullptr; // off its user network (docker shows no address then)
+        cs_.endpoints = configured_endpoints_; // off its network: its aliases, no address
         cs_.network_helper = 0;
         cs_.exit_code = status;
         cs_.finished = records::now_rfc3339();
@@ -242,6 +243,7 @@ class Record {
     FileLock owner_;
     records::EventJournal journal_;
     std::optional<records::ContainerEvent> create_; // not journalled yet (a foreground run's)
+    nlohmann::json configured_endpoints_;            // a user network's, while not running
     bool removing_ = false, destroyed_ = false;
     std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
 };
@@ -554,6 +556,7 @@ records::ContainerState container_record(const Prepared& p) {
     cs.healthcheck = p.healthcheck;
     cs.network = p.network.name();
     cs.ports = p.network.published;
+    if (p.network.mode == network::Mode::user) cs.endpoints = endpoint_config(p);
     for (auto& b : p.options.binds) cs.user_mounts.push_back(b.destination);
     for (auto& t : p.options.tmpfs) cs.user_mounts.push_back(t.substr(0, t.find(':')));
     return cs;

@@ -262,6 +262,25 @@ std::unique_ptr<network::Attachment> attach_user_network(Prepared& p, oci::Runti
     return a;
 }
 
+nlohmann::json endpoint_config(const Prepared& p) {
+    auto aliases = p.network.aliases;
+    aliases.push_back(p.id);
+    return {{p.network.name(),
+             {{"IPAMConfig", nullptr},
+              {"Links", nullptr},
+              {"Aliases", aliases},
+              {"NetworkID", p.network.user ? p.network.user->id : ""},
+              {"EndpointID", ""},
+              {"Gateway", ""},
+              {"IPAddress", ""},
+              {"IPPrefixLen", 0},
+              {"IPv6Gateway", ""},
+              {"GlobalIPv6Address", ""},
+              {"GlobalIPv6PrefixLen", 0},
+              {"MacAddress", ""},
+              {"DriverOpts", nullptr}}}};
+}
+
 nlohmann::json endpoint_settings(const network::Attachment& a,
                                  const std::vector<std::string>& aliases,
                                  const std::vector<std::string>& macs) {

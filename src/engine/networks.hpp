@@ -84,6 +84,9 @@ void join_container_network(Prepared& p);
 // networks' user namespace (rootless: the namespace netavark configures from), and its
 // /etc/hosts and /etc/resolv.conf written (names: aardvark-dns on the network's gateway).
 std::unique_ptr<network::Attachment> attach_user_network(Prepared& p, oci::RuntimeSpec& spec);
+// inspect's NetworkSettings.Networks of a container on a user network before it runs: its
+// aliases (with its 12-digit id, as docker's; compose looks for it), no address yet.
+nlohmann::json endpoint_config(const Prepared& p);
 // inspect's NetworkSettings.Networks once connected (MACS: netavark's, per endpoint).
 nlohmann::json endpoint_settings(const network::Attachment& a,
                                  const std::vector<std::string>& aliases,

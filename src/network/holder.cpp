@@ -271,9 +271,11 @@ std::vector<std::string> Attachment::connect(pid_t pid) {
     netns_.reset(
         ::open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
     if (!netns_) throw_errno("cannot open the container's network namespace");
-    const std::string answer =
-        run_netavark(holder_, (dir_ / "netavark").string(), "setup",
-                     "/proc/self/fd/" + std::to_string(netns_.get()), options_, {netns_.get()});
+    std::vector<std::string> bridges;
+    for (auto& n : networks_) bridges.push_back(n.bridge);
+    const std::string answer = run_netavark(holder_, (dir_ / "netavark").string(), "setup",
+                                            "/proc/self/fd/" + std::to_string(netns_.get()),
+                                            options_, {netns_.get()}, bridges);
     std::vector<std::string> macs;
     for (auto& e : endpoints_) macs.push_back(netavark_mac(answer, e.network, e.interface));
     return macs;

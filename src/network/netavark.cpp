@@ -9,7 +9,10 @@
 #include <csignal>
 #include <fcntl.h>
 #include <sched.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -121,7 +124,7 @@ std::string netavark_mac(const std::string& response, const std::string& network
 
 std::string run_netavark(pid_t holder, const std::string& config_dir, const std::string& command,
                          const std::string& netns, const nlohmann::json& options,
-                         const std::vector<int>& keep) {
+                         const std::vector<int>& keep, const std::vector<std::string>& pin) {
     const std::string program = netavark_program(), aardvark = aardvark_program();
     // the namespaces, opened before the fork: a holder gone fails here, named
     std::vector<std::pair<Fd, int>> ns;
@@ -161,6 +164,13 @@ std::string run_netavark(pid_t holder, const std::string& config_dir, const std:
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     std::string path_env = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    std::vector<ifreq> pins;
+    for (auto& b : pin) {
+        ifreq r{};
+        if (b.size() >= sizeof r.ifr_name) continue;
+        b.copy(r.ifr_name, b.size());
+        pins.push_back(r);
+    }
     std::string lock_env = "XTABLES_LOCKFILE=" + config_dir + "/xtables.lock";
     char* envp[] = {path_env.data(), lock_env.data(), nullptr};
     const pid_t child = ::fork();
@@ -186,6 +196,14 @@ std::string run_netavark(pid_t holder, const std::string& config_dir, const std:
         }
         int st = 0;
         while (::waitpid(grandchild, &st, 0) < 0 && errno == EINTR) {
+        }
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && !pins.empty()) {
+            // a bridge takes the lowest MAC address of its ports unless one was set: pinned,
+            // so that a container leaving does not change the gateway's address under the
+            // others' ARP caches (netavark 1.4 leaves it free)
+            const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            for (auto& r : pins)
+                if (s >= 0 && ::ioctl(s, SIOCGIFHWADDR, &r) == 0) ::ioctl(s, SIOCSIFHWADDR, &r);
         }
         ::_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 122);
     }

@@ -45,11 +45,14 @@ std::string aardvark_program();
 // OPTIONS on its stdin inside the namespaces of HOLDER (its user namespace when rootless, its
 // network, mount and PID namespaces; 0: the caller's own, already there), with
 // the descriptors KEEP open in it (NETNS may name one as /proc/self/fd/N). Returns its stdout;
-// Error(run_failed) with netavark's own message when it fails.
+// Error(run_failed) with netavark's own message when it fails. Once a setup succeeded, the MAC
+// address of each bridge in PIN is set to what it is (a bridge's own address then no longer
+// follows its ports': a container leaving would change the gateway's under the others).
 // (CONFIG_DIR: the holder's directory's netavark/, where aardvark-dns keeps its files; the
 // iptables lock is there too, XTABLES_LOCKFILE: a rootless user cannot make /run/xtables.lock)
 std::string run_netavark(pid_t holder, const std::string& config_dir, const std::string& command,
                          const std::string& netns, const nlohmann::json& options,
-                         const std::vector<int>& keep = {});
+                         const std::vector<int>& keep = {},
+                         const std::vector<std::string>& pin = {});
 
 } // namespace gantry::network
