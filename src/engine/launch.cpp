@@ -243,7 +243,7 @@ class Record {
     FileLock owner_;
     records::EventJournal journal_;
     std::optional<records::ContainerEvent> create_; // not journalled yet (a foreground run's)
-    nlohmann::json configured_endpoints_;            // a user network's, while not running
+    nlohmann::json configured_endpoints_;           // a user network's, while not running
     bool removing_ = false, destroyed_ = false;
     std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
 };
@@ -282,6 +282,9 @@ struct Launcher {
                     auto macs = attachment->connect(pid);
                     record.joined(
                         endpoint_settings(*attachment, attachment->endpoints()[0].aliases, macs));
+                    // published ports: pasta beside the network's eth0 (as a bridge
+                    // container's, docs/networks.md)
+                    if (!p.network.published.empty()) connect(pid, "pasta0");
                 }
             };
         l.mount_point = scratch.mount_point().string();
@@ -352,11 +355,11 @@ struct Launcher {
 
     // --network bridge: the container's namespace joined to the outside, its ports published,
     // before its process goes on (a second launch, on a flattened root, gets a new stack)
-    void connect(pid_t pid) {
+    void connect(pid_t pid, const std::string& interface = "eth0") {
         pasta.reset();
         pasta = std::make_unique<network::Pasta>(
             pid, network::StackOptions{p.network.published, p.network.dns_forward,
-                                       p.scratch->dir().string()});
+                                       p.scratch->dir().string(), interface});
         record.networked(pasta->pid());
     }
 

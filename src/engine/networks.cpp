@@ -102,21 +102,11 @@ ContainerNetwork plan_network(const RunRequest& r) {
                             ": the container shares that one's network and its files",
                         "publish the ports, and add the hosts, on " + n.target);
     }
-    if (n.mode == network::Mode::bridge)
+    if (n.mode == network::Mode::bridge || n.mode == network::Mode::user)
         for (auto& p : r.publish)
             for (auto& m : network::parse_publish(p)) n.ports.push_back(m);
     for (auto& e : r.expose) network::parse_exposed(e, "--expose");
-    if (n.mode == network::Mode::user) {
-        n.user_network = r.network;
-        if (!r.publish.empty() || r.publish_all)
-            throw Error(Errc::unsupported,
-                        std::string(r.publish_all ? "-P" : "-p " + r.publish.front()) +
-                            ": publishing ports of a container on the user network " + r.network +
-                            " is not served yet",
-                        "publish it with --network bridge, or reach it from another container "
-                        "on " +
-                            r.network);
-    }
+    if (n.mode == network::Mode::user) n.user_network = r.network;
     for (auto& a : r.network_aliases) {
         if (n.mode != network::Mode::user)
             throw Error(Errc::usage,
@@ -138,7 +128,8 @@ network::NetworkStore user_networks(const store::Store& store) {
 
 void add_exposed_ports(ContainerNetwork& net, const RunRequest& r,
                        const nlohmann::json& image_config) {
-    if (!r.publish_all || net.mode != network::Mode::bridge) return;
+    if (!r.publish_all || (net.mode != network::Mode::bridge && net.mode != network::Mode::user))
+        return;
     std::vector<network::PortMapping> exposed;
     if (image_config.contains("config") && image_config["config"].is_object()) {
         auto e = image_config["config"].find("ExposedPorts");
@@ -196,6 +187,14 @@ void write_network_files(Prepared& p) {
             throw Error(Errc::not_found, "network " + n.user_network + " not found",
                         "create it (gantry network create " + n.user_network +
                             "), or see gantry network ls");
+        if (n.user->internal && !n.ports.empty())
+            throw Error(Errc::usage,
+                        "-p/-P: the network " + n.user->name +
+                            " is --internal: it has no way out, and publishes no port",
+                        "publish the port from a container on a network that is not internal");
+        // published ports: a pasta of its own forwards them into the container's namespace
+        n.published = n.ports;
+        network::assign_host_ports(n.published);
         const auto dir = p.scratch->dir();
         for (const char* f : {"hosts", "resolv.conf"}) {
             fs::write_atomic(dir / f, "", 0644, fs::Sync::volatile_only);

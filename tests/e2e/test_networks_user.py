@@ -5,7 +5,8 @@ name that leaves stops resolving, and cleanup: the networks' holder, pasta and a
 with the last container, also when its gantry was killed; as root and rootless. The Engine API
 with docker-compose 1.29: the project's network, one service reaching another by its service
 name, `down` removing the network. Each container runs netpeer (test_networks.py), so one start
-covers an assertion group."""
+covers an assertion group; a published port of a container on a network is reached from
+the host."""
 import json
 import os
 import shutil
@@ -15,8 +16,9 @@ import subprocess
 import pytest
 
 from conftest import Gantry, need_tool
-from test_engine_api import start_service
-from test_networks import TCP_IN, UDP_IN, await_gone, parent_of, peer_image  # noqa: F401
+from test_engine_api import DOCKERS, start_service
+from test_networks import (TCP_IN, UDP_IN, await_gone, free_port, parent_of,  # noqa: F401
+                           peer_image, tcp_line)
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +89,8 @@ def check_network(g, store, suffix):
     assert sorted(ls) == sorted([out[:12], json.loads(g.run(
         "network", "inspect", internal).out)[0]["Id"][:12]]), (ls, names)
     before = set(holder_of(store))
-    serve(g, "web" + suffix, net, "--network-alias", "webalias")
+    published = free_port()
+    serve(g, "web" + suffix, net, "--network-alias", "webalias", "-p", f"{published}:{TCP_IN}")
     serve(g, "db" + suffix, net)
     try:
         web = endpoint(g, "web" + suffix, net)
@@ -96,6 +99,9 @@ def check_network(g, store, suffix):
         assert "webalias" in web["Aliases"], web
         held = set(holder_of(store)) - before
         assert held, "no holder for the store's networks"
+        # its published port reached from the host (its own pasta, beside the network's eth0)
+        assert tcp_line(published).startswith("tcp from "), published
+        assert g.run("port", "web" + suffix).out == f"{TCP_IN}/tcp -> 0.0.0.0:{published}\n"
         # names and aliases from every container on the network; traffic over its bridge
         client = ["run", "--rm", "--network", net, "peer:latest"]
         r = g.run(*client, "sh", "-c", f"nc web{suffix} {TCP_IN}; nc webalias {TCP_IN}; "
@@ -113,9 +119,11 @@ def check_network(g, store, suffix):
         assert ids == {"web" + suffix, "db" + suffix}, info["Containers"]
         r = g.fail("network", "rm", net)
         assert "active endpoints" in r.err, r.err
-        # --internal: no route out (no default route), names still resolve on it
+        # --internal: no route out (no default route), and no port published from it
         r = g.run("run", "--rm", "--network", internal, "peer:latest", "cat", "/proc/net/route")
         assert not any(ln.split()[1:2] == ["00000000"] for ln in r.out.splitlines()[1:]), r.out
+        r = g.fail("run", "--rm", "--network", internal, "-p", "8080", "peer:latest", "true")
+        assert "is --internal" in r.err, r.err
         # a name that left stops resolving
         g.run("rm", "-f", "web" + suffix)
         assert lookup(g, "webalias", "exec", "db" + suffix) is None
@@ -137,12 +145,10 @@ def test_user_network_as_root(tmp_path, gantry_bin, peer_image):  # noqa: F811
     g = Gantry(tmp_path / "store")
     g.run("load", peer_image)
     check_network(g, tmp_path / "store", f"-{os.getpid()}")
-    # refusals, named: a missing network, -p on a user network, connect
+    # refusals, named: a missing network, connect, another driver
     r = g.fail("run", "--rm", "--network", "nosuch", "peer:latest", "true")
     assert "network nosuch not found" in r.err, r.err
     g.run("network", "create", "pnet")
-    r = g.fail("run", "--rm", "--network", "pnet", "-p", "8080", "peer:latest", "true")
-    assert "not served yet" in r.err and "-p 8080" in r.err, r.err
     r = g.fail("network", "connect", "pnet", "x")
     assert "not served yet" in r.err, r.err
     r = g.fail("network", "create", "--driver", "macvlan", "m")
@@ -176,10 +182,11 @@ def test_user_network_rootless_and_a_killed_monitor(rootless, peer_image):  # no
     g.run("network", "rm", "crash")
 
 
-COMPOSE = f"""services:
+COMPOSE = """services:
   api:
     image: peer:latest
     command: ["netpeer", "{TCP_IN}", "{UDP_IN}"]
+    ports: ["{published}:{TCP_IN}"]
   client:
     image: peer:latest
     depends_on: [api]
@@ -195,7 +202,9 @@ def test_compose_stack_by_service_name(tmp_path, gantry_bin, peer_image):  # noq
     sock = tmp_path / "run" / "api.sock"
     p = start_service(g, sock, "--time", "0")
     (tmp_path / "proj").mkdir()
-    (tmp_path / "proj" / "docker-compose.yml").write_text(COMPOSE)
+    published = free_port()
+    (tmp_path / "proj" / "docker-compose.yml").write_text(
+        COMPOSE.format(TCP_IN=TCP_IN, UDP_IN=UDP_IN, published=published))
     project = f"gnet{os.getpid()}"
 
     def compose(*args, check=True):
@@ -217,6 +226,18 @@ def test_compose_stack_by_service_name(tmp_path, gantry_bin, peer_image):  # noq
         g.wait_logged(client, f"tcp from {me['IPAddress']}")
         api = endpoint(g, f"{project}_api_1", project + "_default")
         assert "api" in api["Aliases"] and api["IPAddress"].startswith("10.89."), api
+        assert tcp_line(published).startswith("tcp from "), published  # its published port
+        if DOCKERS:  # docker's CLI over the same endpoints: its listing, inspect, a 409
+            docker = [DOCKERS[0], "-H", f"unix://{sock}"]
+            env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+            out = subprocess.run([*docker, "network", "inspect", project + "_default"],
+                                 capture_output=True, text=True, env=env, timeout=60)
+            info = json.loads(out.stdout)[0]
+            assert {c["Name"] for c in info["Containers"].values()} == {
+                client, f"{project}_api_1"}, info
+            r = subprocess.run([*docker, "network", "rm", project + "_default"],
+                               capture_output=True, text=True, env=env, timeout=60)
+            assert r.returncode != 0 and "active endpoints" in r.stderr, r
         compose("down", "-t", "1")
         assert project + "_default" not in g.run("network", "ls").out
         assert holder_of(tmp_path / "store") == {} or all(
