@@ -14,6 +14,12 @@ program reading with 1 MiB reads: busybox's nc is the bottleneck otherwise); MB/
 time of the user-mode stack (pasta's /proc/PID/stat) for gantry. Podman 4.3 (Debian 12's) has
 no pasta, so no peer runs the same user-mode stack: its root network is the kernel's.
 
+User networks (`--user-network`, issue 75 part 2): the start of a container on a network
+(`network create`, then `run --rm --network NET IMAGE true` while another container keeps the
+network's namespace up: gantry's holder, podman's rootless netns) and container-to-container
+throughput (a sink on the network, a sender container resolving it by name and writing G GiB
+with 1 MiB writes; MB/s from the sender's own clock), gantry beside podman, root and rootless.
+
 The image is the busybox sample (tests/fixtures/mkimage.py), loaded into a store and podman's
 under a name of this run, removed at the end."""
 import argparse
@@ -48,6 +54,45 @@ int main(void) {
     }
     close(c);
     pause(); /* alive until removed: its pasta's CPU time is read after the transfer */
+    return 0;
+}
+"""
+# the sender of the container-to-container transfer: `source HOST BYTES` resolves HOST (the
+# network's DNS), writes BYTES with 1 MiB writes, waits for the sink's close, prints seconds
+SOURCE_C = r"""
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    static char buf[1 << 20];
+    struct addrinfo hints = {0}, *ai;
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    int s = -1;
+    for (int i = 0; i < 100 && s < 0; ++i) {
+        if (getaddrinfo(argv[1], "8080", &hints, &ai) == 0) {
+            s = socket(AF_INET, SOCK_STREAM, 0);
+            if (connect(s, ai->ai_addr, ai->ai_addrlen)) { close(s); s = -1; }
+        }
+        if (s < 0) usleep(50000);
+    }
+    if (s < 0) return 1;
+    long long left = atoll(argv[2]);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (left > 0) {
+        ssize_t n = write(s, buf, left < (long long)sizeof buf ? left : (long long)sizeof buf);
+        if (n <= 0) return 1;
+        left -= n;
+    }
+    shutdown(s, SHUT_WR);
+    while (read(s, buf, sizeof buf) > 0) {
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("%.6f\n", (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
     return 0;
 }
 """
@@ -142,6 +187,8 @@ def main():
     ap.add_argument("--gantry", default=str(ROOT / "build" / "gantry"))
     ap.add_argument("--rootless-user", default="nobody",
                     help="the user the rootless rows run as ('' for none)")
+    ap.add_argument("--user-network", action="store_true",
+                    help="user networks instead: a start on one, container-to-container MB/s")
     a = ap.parse_args()
     nbytes = int(a.gib * (1 << 30))
     # short paths: rootless podman's conmon sockets live under HOME, and a socket path past
@@ -152,10 +199,13 @@ def main():
     sys.path.insert(0, str(ROOT / "tests"))
     from fixtures import mkimage as mk
     (tmp / "sink.c").write_text(SINK_C)
-    subprocess.run(["gcc", "-O2", "-static", "-o", str(tmp / "sink"), str(tmp / "sink.c")],
-                   check=True)
-    img = mk.busybox_image(extra_layers=[mk.Layer([mk.Entry.file(
-        "usr/bin/sink", (tmp / "sink").read_bytes(), mode=0o755)])])
+    (tmp / "source.c").write_text(SOURCE_C)
+    for prog in ("sink", "source"):
+        subprocess.run(["gcc", "-O2", "-static", "-o", str(tmp / prog), str(tmp / f"{prog}.c")],
+                       check=True, capture_output=True)
+    img = mk.busybox_image(extra_layers=[mk.Layer([
+        mk.Entry.file("usr/bin/sink", (tmp / "sink").read_bytes(), mode=0o755),
+        mk.Entry.file("usr/bin/source", (tmp / "source").read_bytes(), mode=0o755)])])
     mk.write_docker_archive(tmp / "bb.tar", [(img, [tag])])
     os.chmod(tmp / "bb.tar", 0o644)
     binary = tmp / "gantry"  # a copy the rootless user can execute
@@ -174,6 +224,8 @@ def main():
         setups["rootless"] = (["setpriv", f"--reuid={u.pw_uid}", f"--regid={u.pw_gid}",
                                "--clear-groups", "env", *[f"{k}={v}" for k, v in env.items()]],
                               env, u.pw_uid)
+    if a.user_network:
+        return user_networks(a, tmp, tag, binary, setups, nbytes)
     rows = {}  # label -> (start argv(port), detached argv(port, name), inspect, rm, uid)
     for who, (prefix, env, uid) in setups.items():
         store = tmp / f"store-{who}"
@@ -242,6 +294,65 @@ def main():
     for k in thr:
         print(summary(k, thr[k], "MB/s", "{:.0f}"))
         print(summary("  user-mode stack's cpu in it", stack[k], "s"))
+
+
+def user_networks(a, tmp, tag, binary, setups, nbytes):
+    """--user-network: per setup and engine, a network with a keeper container (its namespace up
+    for the rounds), the start of a container on it, and a sender -> sink transfer by name."""
+    engines = {}
+    for who, (prefix, env, uid) in setups.items():
+        store = tmp / f"store-{who}"
+        subprocess.run(["mkdir", "-p", str(store)], check=True)
+        subprocess.run(["chown", str(uid), str(store)], check=True)
+        g = [*prefix, str(binary), "--root", str(store)]
+        pm = [*prefix, "podman"]
+        subprocess.run([*g, "load", str(tmp / "bb.tar")], check=True, capture_output=True)
+        subprocess.run([*pm, "load", "-i", str(tmp / "bb.tar")], check=True, capture_output=True)
+        engines[f"gantry {who} (netavark in gantry's netns)"] = (g, [])
+        engines[f"podman {who} ({'CNI' if who == 'root' else 'rootless netns'})"] = (
+            pm, PODMAN_LIMITS if who == "root" else [])
+    net = f"nb{os.getpid()}"
+    wall, cpu, thr = {}, {}, {}
+    try:
+        for label, (cmd, limits) in engines.items():
+            subprocess.run([*cmd, "network", "create", net], check=True, capture_output=True)
+            subprocess.run([*cmd, "run", "-d", *limits, "--name", f"{net}-keep", "--network", net,
+                            tag, "sleep", "3600"], check=True, capture_output=True)
+            timed([*cmd, "run", "--rm", *limits, "--network", net, tag, "true"])  # a first one
+        for _ in range(a.rounds):
+            for label, (cmd, limits) in engines.items():  # alternated
+                w, c = timed([*cmd, "run", "--rm", *limits, "--network", net, tag, "true"])
+                wall.setdefault(label, []).append(w)
+                cpu.setdefault(label, []).append(c)
+            for label, (cmd, limits) in engines.items():
+                sink = f"{net}-sink"
+                subprocess.run([*cmd, "run", "-d", *limits, "--name", sink, "--network", net, tag,
+                                "sink"], check=True, capture_output=True)
+                try:
+                    r = subprocess.run([*cmd, "run", "--rm", *limits, "--network", net, tag,
+                                        "source", sink, str(nbytes)], check=True,
+                                       capture_output=True, text=True)
+                    thr.setdefault(label, []).append(nbytes / float(r.stdout.split()[-1]) / 1e6)
+                finally:
+                    subprocess.run([*cmd, "rm", "-f", sink], capture_output=True)
+    finally:
+        for label, (cmd, limits) in engines.items():
+            subprocess.run([*cmd, "rm", "-f", f"{net}-keep"], capture_output=True)
+            subprocess.run([*cmd, "network", "rm", net], capture_output=True)
+        for who, (prefix, env, _) in setups.items():
+            subprocess.run([*prefix, "podman", "rmi", "-f", tag], capture_output=True)
+            pause = Path(env.get("XDG_RUNTIME_DIR", "/nonexistent")) / "libpod/tmp/pause.pid"
+            if pause.exists():
+                subprocess.run(["kill", pause.read_text().strip()], capture_output=True)
+        subprocess.run(["rm", "-rf", str(tmp)])
+    print(f"start on a user network: run --rm --network NET IMAGE true, {a.rounds} alternated "
+          "rounds (another container on NET keeps its namespace up)")
+    for k in wall:
+        print(summary(k, wall[k], "s"))
+        print(summary("  cpu (user+sys, children)", cpu[k], "s"))
+    print(f"container to container: {a.gib:g} GiB, the sender resolving the sink by name")
+    for k in thr:
+        print(summary(k, thr[k], "MB/s", "{:.0f}"))
 
 
 if __name__ == "__main__":

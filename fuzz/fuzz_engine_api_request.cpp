@@ -62,9 +62,11 @@ GANTRY_FUZZ_TARGET(engine_api_request) {
         auto body = engine_api::parse_body(std::string(filters));
         auto r = engine_api::create_request(body, "web");
         FUZZ_CHECK(!r.image.empty());
-        // docker's modes gantry serves (a user-defined network is refused: network/mode.hpp)
-        FUZZ_CHECK(r.network == "host" || r.network == "none" || r.network == "bridge" ||
-                   r.network.starts_with("container:"));
+        // docker's modes, or a user network's name (never empty: bridge is the default)
+        FUZZ_CHECK(!r.network.empty() && r.network != "default");
+        // each alias a name
+        for (auto& a : r.network_aliases)
+            FUZZ_CHECK(!a.empty() && a.find('/') == std::string::npos);
     } catch (const engine_api::ApiError& e) {
         FUZZ_CHECK(e.status() == 400);
         FUZZ_CHECK(*e.what() != '\0');

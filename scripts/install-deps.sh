@@ -37,6 +37,9 @@ PACKAGES=(
   # --network bridge (and the Engine API's default network): pasta, the user-mode network stack
   # (docs/networks.md); tests/e2e/test_networks.py
   passt
+  # user networks (--network NAME, compose's project network): netavark with aardvark-dns, podman
+  # 4's backend, run inside gantry's own namespace (docs/networks.md); test_networks_user.py
+  netavark aardvark-dns
   # the CRI test (tests/e2e/test_cri.py): a gRPC client of containerd's CRI plugin, its messages
   # compiled at test time from the committed api.proto (tests/fixtures/cri/)
   # (and CNI's loopback plugin for its pod network)

@@ -35,8 +35,8 @@ gantry_module(sandbox PURPOSE "the confinement of gantry's own parsers of hostil
   DEPENDS seccomp util)
 gantry_module(userns PURPOSE "user namespaces for rootless work: id maps (the caller's own, /etc/subuid's through newuidmap), a job run as root of a new one, why one cannot be created"
   DEPENDS oci util)
-gantry_module(network PURPOSE "container networks: the modes (host, none, bridge), docker's published ports, a container's /etc/hosts and /etc/resolv.conf, the user-mode stack (pasta) that joins a namespace to the outside"
-  DEPENDS util)
+gantry_module(network PURPOSE "container networks: the modes (host, none, bridge, user networks), docker's published ports, a container's /etc/hosts and /etc/resolv.conf, the user-mode stack (pasta) that joins a namespace to the outside, user networks kept in the store and the namespace their bridges and DNS live in (netavark, aardvark-dns)"
+  DEPENDS oci userns util)
 gantry_module(records PURPOSE "the container records every door reads and writes (ContainerState, StateDir in the runtime directory, the parsed-state cache), stop/kill/rm of a recorded container, and the event journal beside them"
   DEPENDS network oci util)
 gantry_module(container_log PURPOSE "a detached container's log: docker's multiplexed frames appended by its output copier, read back as `docker logs` does"

@@ -70,7 +70,10 @@ RunFlags add_run_flags(CLI::App* cmd, Context& ctx, const std::shared_ptr<engine
     o.option(iso, engine::flags::kNetwork, f->network,
              "host (default: the host's network), bridge (its own network namespace, outbound "
              "traffic and published ports through pasta; docker's default), none, or "
-             "container:NAME (a running container's network)");
+             "container:NAME (a running container's network), or a user network's NAME "
+             "(gantry network create)");
+    o.list(iso, "--network-alias", f->network_aliases,
+           "A name the container answers to on its user network (repeatable)");
     // CLI11 writes the value into *entrypoint while parsing, after this function returned:
     // the option's callback holds it (it was freed here, a heap use-after-free, make test-asan)
     if (auto* e = o.option(proc, "--entrypoint", *entrypoint, "Override the image's ENTRYPOINT"))

@@ -140,6 +140,8 @@ void register_restart(CLI::App& app, Context& ctx);
 void register_rename(CLI::App& app, Context& ctx);
 void register_cp(CLI::App& app, Context& ctx);
 void register_volume(CLI::App& app, Context& ctx);
+void register_network(CLI::App& app, Context& ctx);
+void register_network_holder(CLI::App& app, Context& ctx);
 void register_kernel_cache(CLI::App& app, Context& ctx);
 void register_hook(CLI::App& app, Context& ctx);
 void register_doctor(CLI::App& app, Context& ctx);

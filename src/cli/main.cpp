@@ -178,6 +178,7 @@ constexpr Command kCommands[] = {
     {"rename", register_rename},
     {"cp", register_cp},
     {"volume", register_volume},
+    {"network", register_network},
     {"kernel-cache", register_kernel_cache},
     {"hook", register_hook},
     {"doctor", register_doctor},
@@ -193,6 +194,7 @@ constexpr Command kCommands[] = {
     {"__generate", register_manual_generator},           // hidden: the man pages and completions
     {"__complete", register_completion_names},           // hidden: names for the completion scripts
     {"__slurm-gpu-vendors", register_slurm_gpu_vendors}, // hidden: for src/spank/gpus.c
+    {"__network-holder", register_network_holder},       // hidden: the user networks' holder
 };
 
 namespace {

@@ -75,8 +75,6 @@ constexpr Missing kMissing[] = {
     {"diff", "a container's writes are its writable layer (docs/storage.md); gantry does not "
              "compare it with the image"},
     {"export", "bind-mount a host directory and write the files there, or `gantry save` the image"},
-    {"network", "containers use the host's network (the default) or none (--network none): there "
-                "are no networks to manage"},
     {"swarm", "orchestration is Slurm's (docs/slurm.md) or Kubernetes' (docs/oci-runtime.md)"},
     {"service", "orchestration is Slurm's (docs/slurm.md) or Kubernetes' (docs/oci-runtime.md)"},
     {"stack", "orchestration is Slurm's (docs/slurm.md) or Kubernetes' (docs/oci-runtime.md)"},

@@ -249,7 +249,9 @@ json inspect_container(const records::ContainerState& s, bool running) {
                   {"RestartPolicy", restart_policy_json(s.restart_policy)},
                   {"Runtime", "gantry"}}},
                 {"NetworkSettings",
-                 {{"Networks", {{net, json::object()}}},
+                 {{"Networks", s.endpoints.is_object() && s.endpoints.contains(net)
+                                   ? s.endpoints
+                                   : json{{net, json::object()}}},
                   {"Ports", running ? network::inspect_ports(s.ports) : json::object()},
                   {"IPAddress", ""}}}};
     if (s.stop_timeout >= 0) out["Config"]["StopTimeout"] = s.stop_timeout; // docker: when set

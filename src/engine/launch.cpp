@@ -81,6 +81,7 @@ class Record {
         }
         states_.emplace();
         cs_ = container_record(p);
+        configured_endpoints_ = cs_.endpoints;
         cs_.monitor = ::getpid();
         if (!r.container_id.empty()) { // gantry start: the record is taken over, not made
             auto old = states_->get(r.container_id);
@@ -133,6 +134,7 @@ class Record {
     }
     // The user-mode stack serving its network while it runs (0 once it stopped).
     void networked(pid_t helper) { cs_.network_helper = helper; }
+    void joined(nlohmann::json endpoints) { cs_.endpoints = std::move(endpoints); }
     void started(pid_t pid) {
         started_at_ = std::chrono::steady_clock::now();
         std::vector<records::ContainerEvent> events;
@@ -162,6 +164,7 @@ class Record {
         if (!states_) return;
         removing_ = removal_requested();
         cs_.status = "exited";
+        cs_.endpoints = configured_endpoints_; // off its network: its aliases, no address
         cs_.network_helper = 0;
         cs_.exit_code = status;
         cs_.finished = records::now_rfc3339();
@@ -240,6 +243,7 @@ class Record {
     FileLock owner_;
     records::EventJournal journal_;
     std::optional<records::ContainerEvent> create_; // not journalled yet (a foreground run's)
+    nlohmann::json configured_endpoints_;           // a user network's, while not running
     bool removing_ = false, destroyed_ = false;
     std::chrono::steady_clock::time_point started_at_ = std::chrono::steady_clock::now();
 };
@@ -256,6 +260,7 @@ struct Launcher {
     int ready_w = -1;                      // -d: the pipe to the waiting `gantry run`
     pid_t copier = -1;                     // -d: the output copier (container_log/output.hpp)
     std::unique_ptr<network::Pasta> pasta; // --network bridge: its user-mode stack
+    std::unique_ptr<network::Attachment> attachment; // --network NAME: its place on it
 
     explicit Launcher(Prepared& prepared) : p(prepared), record(prepared) {
         if (p.resources.any())
@@ -268,10 +273,19 @@ struct Launcher {
             l.seccomp =
                 seccomp::seccomp_program(l.spec.capabilities.bounding,
                                          l.spec.annotations.count(oci::kFakeRootAnnotation) > 0);
-        if (cgroup || p.network.mode == network::Mode::bridge)
+        if (cgroup || p.network.mode == network::Mode::bridge ||
+            p.network.mode == network::Mode::user)
             l.on_created = [this](pid_t pid) {
                 if (cgroup) cgroup->add(pid);
                 if (p.network.mode == network::Mode::bridge) connect(pid);
+                if (p.network.mode == network::Mode::user) {
+                    auto macs = attachment->connect(pid);
+                    record.joined(
+                        endpoint_settings(*attachment, attachment->endpoints()[0].aliases, macs));
+                    // published ports: pasta beside the network's eth0 (as a bridge
+                    // container's, docs/networks.md)
+                    if (!p.network.published.empty()) connect(pid, "pasta0");
+                }
             };
         l.mount_point = scratch.mount_point().string();
         l.id = p.id;
@@ -352,17 +366,20 @@ struct Launcher {
 
     // --network bridge: the container's namespace joined to the outside, its ports published,
     // before its process goes on (a second launch, on a flattened root, gets a new stack)
-    void connect(pid_t pid) {
+    void connect(pid_t pid, const std::string& interface = "eth0") {
         pasta.reset();
         pasta = std::make_unique<network::Pasta>(
             pid, network::StackOptions{p.network.published, p.network.dns_forward,
-                                       p.scratch->dir().string()});
+                                       p.scratch->dir().string(), interface});
         record.networked(pasta->pid());
     }
 
     // The launch, retried on a flattened copy of the image where the overlay is refused.
     int launch() {
         int status;
+        // --network NAME: in the process that supervises the container, which holds its place
+        // on the network until it has ended
+        if (p.network.mode == network::Mode::user) attachment = attach_user_network(p, l.spec);
         try {
             status = runtime::run(l);
         } catch (const runtime::OverlayUnavailable& e) {
@@ -396,6 +413,7 @@ struct Launcher {
             status = runtime::run(l);
         }
         pasta.reset(); // the container has ended: its network's stack with it
+        attachment.reset();
         // a writer's additions published before its end is recorded: once `wait` returns,
         // the next start of the key finds them
         if (p.kernel_cache) p.kernel_cache->finish();
@@ -511,7 +529,8 @@ struct Launcher {
                 scratch.release();
             } catch (...) {
             }
-            pasta.reset();  // a start that failed after it began (_exit runs no destructor)
+            pasta.reset(); // a start that failed after it began (_exit runs no destructor)
+            attachment.reset();
             cgroup.reset(); // the container's cgroup goes with it
             server.reset(); // a lazy image keeps what its run made local (lazy/store_layers.hpp)
             ::_exit(0);
@@ -555,6 +574,7 @@ records::ContainerState container_record(const Prepared& p) {
     cs.healthcheck = p.healthcheck;
     cs.network = p.network.name();
     cs.ports = p.network.published;
+    if (p.network.mode == network::Mode::user) cs.endpoints = endpoint_config(p);
     for (auto& b : p.options.binds) cs.user_mounts.push_back(b.destination);
     for (auto& t : p.options.tmpfs) cs.user_mounts.push_back(t.substr(0, t.find(':')));
     return cs;

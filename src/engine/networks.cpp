@@ -2,6 +2,7 @@
 
 #include "engine/engine.hpp"
 #include "records/state.hpp"
+#include "store/store.hpp"
 #include "util/config_file.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
 
 namespace gantry::engine {
 
@@ -100,16 +102,34 @@ ContainerNetwork plan_network(const RunRequest& r) {
                             ": the container shares that one's network and its files",
                         "publish the ports, and add the hosts, on " + n.target);
     }
-    if (n.mode == network::Mode::bridge)
+    if (n.mode == network::Mode::bridge || n.mode == network::Mode::user)
         for (auto& p : r.publish)
             for (auto& m : network::parse_publish(p)) n.ports.push_back(m);
     for (auto& e : r.expose) network::parse_exposed(e, "--expose");
+    if (n.mode == network::Mode::user) n.user_network = r.network;
+    for (auto& a : r.network_aliases) {
+        if (n.mode != network::Mode::user)
+            throw Error(Errc::usage,
+                        "--network-alias " + a +
+                            ": network-scoped aliases are only supported for user-defined "
+                            "networks",
+                        "add --network NAME (gantry network create NAME)");
+        if (!network::valid_network_name(a))
+            throw Error(Errc::usage, "--network-alias " + a + " is not a name",
+                        "use letters, digits, '_', '.' and '-'");
+        n.aliases.push_back(a);
+    }
     return n;
+}
+
+network::NetworkStore user_networks(const store::Store& store) {
+    return network::NetworkStore(store.root() / "networks");
 }
 
 void add_exposed_ports(ContainerNetwork& net, const RunRequest& r,
                        const nlohmann::json& image_config) {
-    if (!r.publish_all || net.mode != network::Mode::bridge) return;
+    if (!r.publish_all || (net.mode != network::Mode::bridge && net.mode != network::Mode::user))
+        return;
     std::vector<network::PortMapping> exposed;
     if (image_config.contains("config") && image_config["config"].is_object()) {
         auto e = image_config["config"].find("ExposedPorts");
@@ -159,6 +179,29 @@ void join_container_network(Prepared& p) {
 
 void write_network_files(Prepared& p) {
     auto& n = p.network;
+    if (n.mode == network::Mode::user) {
+        // the network looked up at each start (it may have been removed since create); the
+        // files are written at the launch, once the container has its address there
+        n.user = user_networks(*p.store).find(n.user_network);
+        if (!n.user)
+            throw Error(Errc::not_found, "network " + n.user_network + " not found",
+                        "create it (gantry network create " + n.user_network +
+                            "), or see gantry network ls");
+        if (n.user->internal && !n.ports.empty())
+            throw Error(Errc::usage,
+                        "-p/-P: the network " + n.user->name +
+                            " is --internal: it has no way out, and publishes no port",
+                        "publish the port from a container on a network that is not internal");
+        // published ports: a pasta of its own forwards them into the container's namespace
+        n.published = n.ports;
+        network::assign_host_ports(n.published);
+        const auto dir = p.scratch->dir();
+        for (const char* f : {"hosts", "resolv.conf"}) {
+            fs::write_atomic(dir / f, "", 0644, fs::Sync::volatile_only);
+            bind_file(p.spec, std::string("/etc/") + f, (dir / f).string());
+        }
+        return;
+    }
     const bool own = n.mode == network::Mode::bridge;
     if (!own && n.extra_hosts.empty()) return;
     const auto dir = p.scratch->dir();
@@ -191,6 +234,73 @@ void write_network_files(Prepared& p) {
     }
     fs::write_atomic(dir / "hosts", hosts, 0644, fs::Sync::volatile_only);
     bind_file(p.spec, "/etc/hosts", (dir / "hosts").string());
+}
+
+std::unique_ptr<network::Attachment> attach_user_network(Prepared& p, oci::RuntimeSpec& spec) {
+    auto& n = p.network;
+    const std::string name = p.request.name.empty() ? p.id : p.request.name;
+    std::vector<std::string> aliases = n.aliases;
+    aliases.push_back(p.id); // docker answers to the short id too
+    auto a = std::make_unique<network::Attachment>(
+        network::holder_dir(records::runtime_dir(), p.store->root().string()), p.id, name,
+        std::vector<network::Endpoint>{{n.user->name, "", aliases, "eth0"}},
+        std::vector<network::UserNetwork>{*n.user}, spec.uid_mappings, spec.gid_mappings);
+    if (::geteuid() != 0) {
+        // rootless: netavark has a say over the container's network namespace only from the
+        // networks' user namespace, which owns it once the container joined that one
+        std::erase(spec.namespaces, "user");
+        spec.namespace_paths["user"] = "/proc/" + std::to_string(a->holder()) + "/ns/user";
+    }
+    const auto& e = a->endpoints().front();
+    const auto dir = p.scratch->dir();
+    fs::write_atomic(dir / "hosts",
+                     network::hosts_file(spec.hostname, e.ip, n.extra_hosts, n.user->gateway), 0644,
+                     fs::Sync::volatile_only);
+    fs::write_atomic(dir / "resolv.conf", "search dns.podman\nnameserver " + n.user->gateway + "\n",
+                     0644, fs::Sync::volatile_only);
+    return a;
+}
+
+nlohmann::json endpoint_config(const Prepared& p) {
+    auto aliases = p.network.aliases;
+    aliases.push_back(p.id);
+    return {{p.network.name(),
+             {{"IPAMConfig", nullptr},
+              {"Links", nullptr},
+              {"Aliases", aliases},
+              {"NetworkID", p.network.user ? p.network.user->id : ""},
+              {"EndpointID", ""},
+              {"Gateway", ""},
+              {"IPAddress", ""},
+              {"IPPrefixLen", 0},
+              {"IPv6Gateway", ""},
+              {"GlobalIPv6Address", ""},
+              {"GlobalIPv6PrefixLen", 0},
+              {"MacAddress", ""},
+              {"DriverOpts", nullptr}}}};
+}
+
+nlohmann::json endpoint_settings(const network::Attachment& a,
+                                 const std::vector<std::string>& aliases,
+                                 const std::vector<std::string>& macs) {
+    nlohmann::json out = nlohmann::json::object();
+    for (std::size_t i = 0; i < a.endpoints().size(); ++i) {
+        const auto& e = a.endpoints()[i];
+        const network::UserNetwork* n = nullptr;
+        for (auto& candidate : a.networks())
+            if (candidate.name == e.network) n = &candidate;
+        if (!n) continue;
+        const auto prefix = network::parse_cidr(n->subnet, "network " + n->name).prefix;
+        out[e.network] = {
+            {"IPAMConfig", nullptr},    {"Links", nullptr},
+            {"Aliases", aliases},       {"NetworkID", n->id},
+            {"EndpointID", ""},         {"Gateway", n->gateway},
+            {"IPAddress", e.ip},        {"IPPrefixLen", prefix},
+            {"IPv6Gateway", ""},        {"GlobalIPv6Address", ""},
+            {"GlobalIPv6PrefixLen", 0}, {"MacAddress", i < macs.size() ? macs[i] : ""},
+            {"DriverOpts", nullptr}};
+    }
+    return out;
 }
 
 } // namespace gantry::engine

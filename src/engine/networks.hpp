@@ -8,10 +8,14 @@
 #pragma once
 
 #include "network/etc_files.hpp"
+#include "network/holder.hpp"
 #include "network/mode.hpp"
 #include "network/ports.hpp"
+#include "network/user_network.hpp"
 
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +23,11 @@ namespace gantry::engine {
 
 struct RunRequest;
 struct Prepared;
+} // namespace gantry::engine
+namespace gantry::store {
+class Store;
+}
+namespace gantry::engine {
 
 // gantry run's network when --network is not given: the config file's `network` (host, bridge
 // or none; Error(invalid) naming its line for another word), else host.
@@ -33,12 +42,21 @@ struct ContainerNetwork {
     std::string dns_forward; // the address resolv.conf names when the host's are loopback ones
     std::string target;      // container: the container whose namespace it joins (as given)
     std::string joined;      // and its id, once join_container_network found it running
+    // user: the network (as given, and as write_network_files found it) and --network-alias
+    std::string user_network;
+    std::optional<network::UserNetwork> user;
+    std::vector<std::string> aliases;
 
-    // What a record and inspect call it: "host", "none", "bridge", "container:ID"
+    // What a record and inspect call it: "host", "none", "bridge", "container:ID", or a user
+    // network's name
     std::string name() const {
+        if (mode == network::Mode::user) return user ? user->name : user_network;
         return mode == network::Mode::container ? "container:" + joined : network::mode_name(mode);
     }
 };
+
+// The user-defined networks of STORE (ROOT/networks).
+network::NetworkStore user_networks(const store::Store& store);
 
 // R's flags: Error(usage) or Error(unsupported) naming the flag for what is not served (a
 // user-defined network, -p with --network none, a remapped port in the host's network).
@@ -60,5 +78,18 @@ void write_network_files(Prepared& p);
 // At each start (the container's process is another after a restart). Error(not_found) for no
 // such container, Error(conflict) for one that is not running.
 void join_container_network(Prepared& p);
+
+// --network NAME, at each launch (in the process that supervises the container): its place on
+// the network (an address; the networks' holder started when none runs), SPEC made to join the
+// networks' user namespace (rootless: the namespace netavark configures from), and its
+// /etc/hosts and /etc/resolv.conf written (names: aardvark-dns on the network's gateway).
+std::unique_ptr<network::Attachment> attach_user_network(Prepared& p, oci::RuntimeSpec& spec);
+// inspect's NetworkSettings.Networks of a container on a user network before it runs: its
+// aliases (with its 12-digit id, as docker's; compose looks for it), no address yet.
+nlohmann::json endpoint_config(const Prepared& p);
+// inspect's NetworkSettings.Networks once connected (MACS: netavark's, per endpoint).
+nlohmann::json endpoint_settings(const network::Attachment& a,
+                                 const std::vector<std::string>& aliases,
+                                 const std::vector<std::string>& macs);
 
 } // namespace gantry::engine

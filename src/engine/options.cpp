@@ -64,7 +64,8 @@ void check_flags(const RunRequest& r, runspec::RunOptions& o) {
     const auto mode = network::parse_mode(r.network.empty() ? "host" : r.network, "--network");
     o.network_none = mode == network::Mode::none;
     // container: the spec's new one is replaced by the joined one (engine/networks.hpp)
-    o.network_private = mode == network::Mode::bridge || mode == network::Mode::container;
+    o.network_private = mode == network::Mode::bridge || mode == network::Mode::container ||
+                        mode == network::Mode::user;
     if (r.ipc == "host")
         o.ipc_host = true;
     else if (r.ipc != "private" && r.ipc != "shareable")

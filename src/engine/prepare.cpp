@@ -293,7 +293,8 @@ void mount_image_volumes(Prepared& p) {
 void build_spec(Prepared& p) {
     add_options(p.request, p.options);
     // a container in a network of its own is named by its id, as docker's
-    if (p.network.mode == network::Mode::bridge && p.options.hostname.empty()) {
+    if ((p.network.mode == network::Mode::bridge || p.network.mode == network::Mode::user) &&
+        p.options.hostname.empty()) {
         p.id = random_id();
         p.options.hostname = p.id;
     }

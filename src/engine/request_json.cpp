@@ -48,6 +48,7 @@ void request_fields(RunRequest& r, Visit&& v) {
     v("write_warn", r.write_warn);
     v("kernel_cache", r.kernel_cache);
     v("network", r.network);
+    v("network_aliases", r.network_aliases);
     v("ipc", r.ipc);
     v("uts", r.uts);
     v("pid", r.pid);

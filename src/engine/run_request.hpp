@@ -87,14 +87,16 @@ struct RunRequest {
     // Isolation and limits
     // --network: host, none, bridge (docker's default, the Engine API's: a namespace of its
     // own joined to the outside by pasta; engine/networks.hpp) or container:NAME. "": the config
-    // file's network, else host (prepare resolves it: configured_network)
+    // file's network, else host (prepare resolves it: configured_network), or a user-defined
+    // network's name or id (network/user_network.hpp)
     std::string network;
-    std::string ipc = "private";          // private (or shareable) or host
-    std::string uts;                      // --uts: "" (its own) or host (the host's)
-    std::string pid = "private";          // --pid: private or host (the host's PID namespace)
-    std::string userns = "auto";          // auto, single or subid
-    std::string shm_size;                 // --shm-size ("": 64 MiB)
-    std::string memory, cpus, pids_limit; // cgroup limits, as given
+    std::vector<std::string> network_aliases; // --network-alias: names on a user network
+    std::string ipc = "private";              // private (or shareable) or host
+    std::string uts;                          // --uts: "" (its own) or host (the host's)
+    std::string pid = "private";              // --pid: private or host (the host's PID namespace)
+    std::string userns = "auto";              // auto, single or subid
+    std::string shm_size;                     // --shm-size ("": 64 MiB)
+    std::string memory, cpus, pids_limit;     // cgroup limits, as given
     // --memory-swap, --memory-reservation, --memory-swappiness, --cpu-shares, --cpuset-cpus,
     // --cpuset-mems: docker's further cgroup limits, as given ("": not set)
     std::string memory_swap, memory_reservation, memory_swappiness, cpu_shares, cpuset_cpus,

@@ -49,6 +49,9 @@ bool may_start_early(const RunRequest& r, Caller& c) {
     if (c.real_root || c.uid == 0 || r.detach || r.init || !r.attach.empty() ||
         asks_for_limits(r) || r.userns == "keep-id")
         return false;
+    // a user network's container joins the networks' user namespace (engine/networks.hpp)
+    if (!r.network.empty() && network::parse_mode(r.network, "--network") == network::Mode::user)
+        return false;
     auto maps = c.id_maps(r.userns);
     return userns::is_single_id(maps[0]) && userns::is_single_id(maps[1]);
 }

@@ -100,6 +100,7 @@ Response handle_image_archive(const ServiceContext& ctx, const Request& r); // l
 Response handle_build(const ServiceContext& ctx, const Request& r);
 Response handle_archive(const ServiceContext& ctx, const Request& r); // containers' archive
 Response handle_volumes(const ServiceContext& ctx, const Request& r);
+Response handle_networks(const ServiceContext& ctx, const Request& r);
 Response handle_stats(const ServiceContext& ctx, const Request& r); // containers' stats
 // create, start, restart, rename, resize, attach (handlers_lifecycle.cpp)
 Response handle_lifecycle(const ServiceContext& ctx, const Request& r);

@@ -2,6 +2,7 @@
 #include "engine_api/create_body.hpp"
 
 #include "engine/restart_policy.hpp"
+#include "engine_api/network_body.hpp"
 #include "engine_api/request.hpp"
 #include "gpu_vendors/all/backends.hpp"
 #include "oci/image.hpp"
@@ -352,12 +353,8 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
         } else if (key == "NetworkMode") {
             // docker's default is bridge (set before the body is read); NetworkDisabled wins
             auto mode = api_cb_string(v, f);
-            if (mode == "none" || mode == "host" || mode.starts_with("container:"))
-                r.network = r.network == "none" ? "none" : mode;
-            else if (!mode.empty() && mode != "default" && mode != "bridge")
-                api_cb_refuse(f, v,
-                              "user-defined networks are not served yet: give bridge (the "
-                              "default), host, none or container:NAME");
+            // bridge (the default), host, none, container:NAME or a user network's name
+            if (!mode.empty() && mode != "default") r.network = r.network == "none" ? "none" : mode;
         } else if (key == "PublishAllPorts") {
             r.publish_all = api_cb_bool(v, f);
         } else if (key == "ExtraHosts") {
@@ -530,26 +527,6 @@ void api_cb_anonymous_volumes(const std::vector<std::string>& paths, engine::Run
         if (taken.insert(trimmed(p)).second) r.volumes.push_back(p);
 }
 
-void api_cb_networking(const json& nc) {
-    api_cb_object(nc, "NetworkingConfig");
-    if (nc.is_null()) return;
-    for (const auto& [key, v] : nc.items()) {
-        if (key != "EndpointsConfig") {
-            if (!api_cb_default(v))
-                api_cb_refuse("NetworkingConfig." + key, v, "gantry has no such setting");
-            continue;
-        }
-        api_cb_object(v, "NetworkingConfig.EndpointsConfig");
-        if (v.is_null()) continue;
-        for (const auto& [net, ep] : v.items())
-            if ((net != "default" && net != "bridge" && net != "host" && net != "none") ||
-                !api_cb_default(ep))
-                api_cb_refuse("NetworkingConfig.EndpointsConfig." + net, ep,
-                              "user-defined networks and endpoint settings are not served yet: "
-                              "gantry's containers use bridge, host or none");
-    }
-}
-
 } // namespace
 
 bool is_zero_value(const nlohmann::json& v) {
@@ -609,7 +586,7 @@ engine::RunRequest create_request(const nlohmann::json& body, const std::string&
     if (r.image.empty()) throw ApiError(400, "Config.Image is required: name the image to run");
     api_cb_host(body.value("HostConfig", json()), r, console);
     api_cb_anonymous_volumes(anonymous, r);
-    api_cb_networking(body.value("NetworkingConfig", json()));
+    apply_networking_config(body.value("NetworkingConfig", json()), r);
     return r;
 }
 

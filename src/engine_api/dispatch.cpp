@@ -102,6 +102,14 @@ Response dispatch(const ServiceContext& ctx, Request& request) {
         case RouteId::volume_delete:
         case RouteId::volumes_prune:
             return handle_volumes(ctx, request);
+        case RouteId::networks_list:
+        case RouteId::network_create:
+        case RouteId::network_inspect:
+        case RouteId::network_delete:
+        case RouteId::network_connect:
+        case RouteId::network_disconnect:
+        case RouteId::networks_prune:
+            return handle_networks(ctx, request);
         default:
             return handle_system(ctx, request);
         }

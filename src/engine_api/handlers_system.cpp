@@ -1,5 +1,5 @@
-// The Engine API's system endpoints: _ping, version, info, events (streamed), and the networks
-// gantry has (the host's network and none); volumes are handlers_volumes.cpp's.
+// The Engine API's system endpoints: _ping, version, info, events (streamed); volumes are
+// handlers_volumes.cpp's, networks handlers_networks.cpp's.
 #include "docker_model/events.hpp"
 #include "docker_model/system.hpp"
 #include "engine_api/api.hpp"
@@ -62,32 +62,6 @@ std::int64_t api_sys_follow_from(pid_t client) {
     return now - started <= kFreshClient ? started : now;
 }
 
-json api_sys_network(const std::string& name, const std::string& driver) {
-    Sha256 h;
-    h.update("gantry network " + name);
-    return {{"Name", name},
-            {"Id", h.hex_final()},
-            {"Created", "0001-01-01T00:00:00Z"},
-            {"Scope", "local"},
-            {"Driver", driver},
-            {"EnableIPv6", false},
-            {"IPAM", {{"Driver", "default"}, {"Options", nullptr}, {"Config", json::array()}}},
-            {"Internal", false},
-            {"Attachable", false},
-            {"Ingress", false},
-            {"ConfigFrom", {{"Network", ""}}},
-            {"ConfigOnly", false},
-            {"Containers", json::object()},
-            {"Options", json::object()},
-            {"Labels", json::object()}};
-}
-
-json api_sys_networks() {
-    // bridge: each container's own namespace, connected by pasta (engine/networks.hpp)
-    return json::array({api_sys_network("bridge", "bridge"), api_sys_network("host", "host"),
-                        api_sys_network("none", "null")});
-}
-
 } // namespace
 
 Response handle_system(const ServiceContext& ctx, const Request& r) {
@@ -127,35 +101,6 @@ Response handle_system(const ServiceContext& ctx, const Request& r) {
         res.stream = std::make_unique<ApiSysEvents>(filter_words(r.arg("filters")), since, until);
         return res;
     }
-    case RouteId::networks_list:
-        return json_response(200, api_sys_networks());
-    case RouteId::network_inspect:
-    case RouteId::network_delete:
-    case RouteId::network_connect:
-    case RouteId::network_disconnect: {
-        const std::string& want = r.route.params.at("id");
-        for (auto& n : api_sys_networks()) {
-            std::string id = n["Id"];
-            if (n["Name"] != want && id.rfind(want, 0) != 0) continue;
-            if (r.route.id == RouteId::network_inspect) return json_response(200, n);
-            if (r.route.id == RouteId::network_delete) // docker's words
-                return error_response(403, n["Name"].get<std::string>() +
-                                               " is a pre-defined network and cannot be removed");
-            return error_response(501, "connecting or disconnecting a container that exists is "
-                                       "not served yet: give its network when it is made "
-                                       "(--network, HostConfig.NetworkMode)");
-        }
-        // a missing network is a 404, as docker's (compose's `down` takes it as removed)
-        return error_response(404, "network " + want +
-                                       " not found: gantry's networks are bridge, host and none "
-                                       "(user-defined networks are not served yet)");
-    }
-    case RouteId::networks_prune: // no user-defined network exists to remove
-        return json_response(200, json{{"NetworksDeleted", json::array()}});
-    case RouteId::network_create:
-        return error_response(501, "gantry cannot create networks yet: user-defined networks are "
-                                   "not served; its containers use bridge (the default: ports "
-                                   "published through pasta), host or none");
     default:
         return error_response(500, "internal error: no handler for " + r.route.endpoint);
     }

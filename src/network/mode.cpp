@@ -15,9 +15,7 @@ Mode parse_mode(const std::string& text, const std::string& what) {
         return Mode::container;
     }
     if (text.empty()) throw Error(Errc::usage, what + " is empty", "use host, bridge or none");
-    throw Error(Errc::unsupported, what + " " + text + ": user-defined networks are not served yet",
-                "use bridge (a network namespace of the container's own, ports published with "
-                "-p), host or none");
+    return Mode::user; // a user-defined network's name or id, looked up at the start
 }
 
 std::string mode_name(Mode m) {
@@ -30,6 +28,8 @@ std::string mode_name(Mode m) {
         return "bridge";
     case Mode::container:
         return "container";
+    case Mode::user:
+        return "user";
     }
     return "host";
 }

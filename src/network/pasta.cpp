@@ -58,8 +58,8 @@ std::string pasta_program() {
 
 std::vector<std::string> pasta_arguments(pid_t pid, const StackOptions& o,
                                          const std::string& ready_fifo) {
-    std::vector<std::string> a{"--config-net", "--foreground", "--quiet", "--pid",
-                               ready_fifo,     "--ns-ifname",  "eth0"};
+    std::vector<std::string> a{"--config-net", "--foreground", "--quiet",  "--pid",
+                               ready_fifo,     "--ns-ifname",  o.interface};
     // as root pasta would become nobody, who cannot join the user namespace root owns
     if (::geteuid() == 0) a.insert(a.end(), {"--runas", "0:0"});
     bool tcp = false, udp = false;

@@ -26,6 +26,7 @@ struct StackOptions {
     std::vector<PortMapping> ports; // published, host ports assigned
     std::string dns_forward;        // an address pasta maps to the host's resolver ("": none)
     std::string work_dir;           // a directory of the container's own, for pasta's ready fifo
+    std::string interface = "eth0"; // its tap device's name in the namespace
 };
 
 // The arguments pasta is run with for the namespaces of PID (without the program's path).

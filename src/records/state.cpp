@@ -209,6 +209,7 @@ json to_json(const ContainerState& s) {
             {"network", s.network},
             {"ports", network::to_json(s.ports)},
             {"network_helper", s.network_helper},
+            {"endpoints", s.endpoints},
             {"spec", s.spec.to_json()}};
 }
 
@@ -242,6 +243,7 @@ ContainerState from_json(const json& j) {
     s.network = j.value("network", "");
     if (auto p = j.find("ports"); p != j.end()) s.ports = network::ports_from_json(*p);
     s.network_helper = j.value("network_helper", 0);
+    if (auto e = j.find("endpoints"); e != j.end() && e->is_object()) s.endpoints = *e;
     if (auto l = j.find("labels"); l != j.end() && l->is_object())
         for (auto it = l->begin(); it != l->end(); ++it)
             if (it.value().is_string()) s.labels[it.key()] = it.value().get<std::string>();

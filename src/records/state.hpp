@@ -74,6 +74,9 @@ struct ContainerState {
     std::string network;
     std::vector<network::PortMapping> ports;
     pid_t network_helper = 0;
+    // on a user network: docker's NetworkSettings.Networks (its aliases; while it runs, its
+    // address, gateway and MAC address too); null on other networks
+    nlohmann::json endpoints;
     // gantry oci's (ocirt/container.hpp): the bundle, its root and its config.json as they were
     // at create (spec above is that config read), the container's cgroup
     // (runtime::ContainerCgroup::to_json(), null when none) and the recorded start of its lazy

@@ -122,7 +122,8 @@ TEST(EnginePrepare, UserErrorsNameTheFlagAndLeaveNothing) {
     };
     std::vector<Case> cases = {
         {[](RunRequest& r) { r.image.clear(); }, Errc::invalid, "invalid image reference \"\""},
-        {[](RunRequest& r) { r.network = "mynet"; }, Errc::unsupported, "--network mynet"},
+        {[](RunRequest& r) { r.network = "mynet"; }, Errc::not_found, "network mynet not found"},
+        {[](RunRequest& r) { r.network_aliases = {"db"}; }, Errc::usage, "--network-alias db"},
         {[](RunRequest& r) { r.ipc = "container:x"; }, Errc::usage, "--ipc"},
         {[](RunRequest& r) {
              r.ipc = "host";

@@ -199,8 +199,6 @@ TEST(EngineApiCreateBody, RefusesFieldsGantryDoesNotHonourNamingThem) {
               std::string::npos);
     EXPECT_NE(refusal(with_host("Privileged", true)).find("HostConfig.Privileged"),
               std::string::npos);
-    EXPECT_NE(refusal(with_host("NetworkMode", "mynet")).find("user-defined networks"),
-              std::string::npos);
     EXPECT_NE(refusal(with_host("RestartPolicy", {{"Name", "sometimes"}})).find("RestartPolicy"),
               std::string::npos);
     EXPECT_NE(refusal(with_host("RestartPolicy", {{"Name", "always"}, {"MaximumRetryCount", 2}}))
@@ -224,8 +222,14 @@ TEST(EngineApiCreateBody, RefusesFieldsGantryDoesNotHonourNamingThem) {
     b["Healthcheck"] = {{"Test", {"CMD", "true"}}, {"Interval", 5}};
     EXPECT_NE(refusal(b).find("1ms"), std::string::npos);
     b = cli_body();
+    // an endpoint on another network than HostConfig.NetworkMode's (bridge here)
     b["NetworkingConfig"]["EndpointsConfig"]["mynet"] = {{"Aliases", {"a"}}};
     EXPECT_NE(refusal(b).find("EndpointsConfig.mynet"), std::string::npos);
+    b = cli_body();
+    b["HostConfig"]["NetworkMode"] = "mynet";
+    b["NetworkingConfig"]["EndpointsConfig"]["mynet"] = {
+        {"IPAMConfig", {{"IPv4Address", "10.89.0.7"}}}};
+    EXPECT_NE(refusal(b).find("EndpointsConfig.mynet.IPAMConfig"), std::string::npos);
     b = cli_body();
     b["HostConfig"]["Mounts"] = {{{"Type", "bind"},
                                   {"Source", "/a"},

@@ -91,13 +91,9 @@ TEST(NetworkPorts, AssignsFreePortsAndRefusesTwiceTheSame) {
 TEST(NetworkModes, ParsedAndRefusedByName) {
     EXPECT_EQ(network::parse_mode("default", "--network"), network::Mode::bridge);
     EXPECT_EQ(network::parse_mode("container:web", "--network"), network::Mode::container);
-    try {
-        network::parse_mode("mynet", "--network");
-        ADD_FAILURE();
-    } catch (const Error& e) {
-        EXPECT_EQ(e.code(), Errc::unsupported);
-        EXPECT_NE(e.message().find("user-defined networks are not served yet"), std::string::npos);
-    }
+    EXPECT_EQ(network::parse_mode("mynet", "--network"), network::Mode::user);
+    EXPECT_THROW(network::parse_mode("container:", "--network"), Error);
+    EXPECT_THROW(network::parse_mode("", "--network"), Error);
 }
 
 TEST(NetworkFiles, AddHostHostsAndResolvConf) {

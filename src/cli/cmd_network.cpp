@@ -1,0 +1,167 @@
+// gantry network create/ls/inspect/rm/prune/connect/disconnect: user-defined networks
+// (network/user_network.hpp: a bridge and DNS per network, through netavark), the same store
+// the Engine API's /networks endpoints keep (engine/user_networks.hpp); and the hidden
+// __network-holder, the process that holds the networks' namespace (network/holder.hpp).
+#include "cli/context.hpp"
+#include "engine/networks.hpp"
+#include "engine/user_networks.hpp"
+#include "network/holder.hpp"
+#include "util/error.hpp"
+#include "util/json.hpp"
+
+#include <cstdio>
+
+namespace gantry::cli {
+
+namespace {
+
+std::map<std::string, std::string> cli_net_pairs(const std::vector<std::string>& words) {
+    std::map<std::string, std::string> out;
+    for (auto& w : words) {
+        auto eq = w.find('=');
+        out[w.substr(0, eq)] = eq == std::string::npos ? "" : w.substr(eq + 1);
+    }
+    return out;
+}
+
+} // namespace
+
+void register_network(CLI::App& app, Context& ctx) {
+    struct Opts {
+        network::CreateRequest create;
+        std::vector<std::string> names, labels, filters, opts, aliases;
+        std::string subnet_list, format;
+        bool quiet = false, force = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* grp = app.add_subcommand(
+        "network", "Manage user-defined networks (a bridge with DNS per network, netavark's)");
+    grp->require_subcommand(1);
+
+    auto* create = grp->add_subcommand("create", "Create a network");
+    create->add_option("name", o->create.name, "Network name")->required();
+    create->add_option("-d,--driver", o->create.driver, "bridge, the one driver");
+    create->add_option("--subnet", o->create.subnet,
+                       "IPv4 subnet in CIDR form (default: a free 10.89.N.0/24)");
+    create->add_option("--gateway", o->create.gateway,
+                       "IPv4 gateway of the subnet (default: its first address)");
+    create->add_option("--ip-range", o->create.ip_range,
+                       "Refused: containers take addresses of the whole subnet");
+    create->add_flag("--internal", o->create.internal, "No route out of the network");
+    create->add_flag("--ipv6", o->create.ipv6, "Refused: user networks are IPv4");
+    create->add_option("--label", o->labels, "K=V set on the network (repeatable)")
+        ->allow_extra_args(false);
+    create->add_option("-o,--opt", o->opts, "Refused: no driver option is honoured")
+        ->allow_extra_args(false);
+    create->callback([&ctx, o] {
+        ctx.action = [&ctx, o] {
+            auto r = o->create;
+            r.labels = cli_net_pairs(o->labels);
+            r.options = cli_net_pairs(o->opts);
+            auto n = engine::user_networks(ctx.store()).create(r);
+            std::printf("%s\n", n.id.c_str());
+            return 0;
+        };
+    });
+
+    auto* inspect = grp->add_subcommand("inspect", "Print networks as docker's JSON");
+    inspect->add_option("name", o->names, "Network names or ids")->required();
+    inspect->callback([&ctx, o] {
+        ctx.action = [&ctx, o] {
+            auto all = nlohmann::json::array();
+            for (auto& n : o->names) all.push_back(engine::inspect_network(ctx.store(), n));
+            std::printf("%s\n", safe_json::dump_lossy(all, 4).c_str());
+            return 0;
+        };
+    });
+
+    auto* ls = grp->add_subcommand("ls", "List networks");
+    ls->alias("list");
+    ls->add_flag("-q,--quiet", o->quiet, "Only the ids");
+    ls->add_option("-f,--filter", o->filters,
+                   "name=S, id=PREFIX, driver=D, label=K[=V], type=custom|builtin, "
+                   "dangling=true|false");
+    ls->callback([&ctx, o] {
+        ctx.action = [&ctx, o] {
+            if (!o->quiet)
+                std::printf("%-12s   %-20s %-10s %s\n", "NETWORK ID", "NAME", "DRIVER", "SCOPE");
+            for (auto& n : engine::list_networks(ctx.store(), o->filters)) {
+                const std::string id = n["Id"].get<std::string>().substr(0, 12), name = n["Name"],
+                                  driver = n["Driver"];
+                if (o->quiet)
+                    std::printf("%s\n", id.c_str());
+                else
+                    std::printf("%-12s   %-20s %-10s %s\n", id.c_str(), name.c_str(),
+                                driver.c_str(), "local");
+            }
+            return 0;
+        };
+    });
+
+    auto* rm = grp->add_subcommand("rm", "Remove networks no running container is on");
+    rm->alias("remove");
+    rm->add_option("name", o->names, "Network names or ids")->required();
+    rm->callback([&ctx, o] {
+        ctx.action = [&ctx, o] {
+            for (auto& n : o->names)
+                std::printf("%s\n", engine::remove_network(ctx.store(), n).c_str());
+            return 0;
+        };
+    });
+
+    auto* prune = grp->add_subcommand(
+        "prune", "Remove every user network no running container is on (-f required)");
+    prune->add_flag("-f,--force", o->force, "Do not ask (gantry never asks: required)");
+    prune->add_option("--filter", o->filters, "label=K[=V]: only these");
+    prune->callback([&ctx, o] {
+        ctx.action = [&ctx, o] {
+            if (!o->force)
+                throw Error(Errc::usage, "network prune removes every unused network",
+                            "add -f to confirm");
+            for (auto& n : engine::prune_networks(ctx.store(), o->filters))
+                std::printf("%s\n", n.c_str());
+            return 0;
+        };
+    });
+
+    for (const char* verb : {"connect", "disconnect"}) {
+        auto* cmd = grp->add_subcommand(
+            verb, std::string("Refused: ") + verb +
+                      "ing a container that exists is not served yet (give --network at run)");
+        cmd->add_option("args", o->names, "NETWORK CONTAINER");
+        cmd->add_option("--alias", o->aliases, "Refused with the command");
+        cmd->add_flag("-f,--force", o->force, "Refused with the command");
+        const std::string v = verb;
+        cmd->callback([&ctx, v] {
+            ctx.action = [v]() -> int {
+                throw Error(Errc::unsupported,
+                            "network " + v +
+                                ": joining or leaving a network while a container exists is not "
+                                "served yet",
+                            "give the network when the container is made: gantry run --network "
+                            "NAME [--network-alias A]");
+            };
+        });
+    }
+}
+
+// hidden: the holder of a store's user networks' namespace, started by a container's start
+void register_network_holder(CLI::App& app, Context& ctx) {
+    struct Opts {
+        std::string dir, uids, gids;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("__network-holder", "Hold the user networks' namespace");
+    cmd->group(""); // hidden
+    cmd->add_option("dir", o->dir, "Its directory")->required();
+    cmd->add_option("uids", o->uids, "Its uid maps")->required();
+    cmd->add_option("gids", o->gids, "Its gid maps")->required();
+    cmd->callback([&ctx, o] {
+        ctx.action = [o] {
+            return network::serve_holder(o->dir, o->uids == "-" ? "" : o->uids,
+                                         o->gids == "-" ? "" : o->gids, 3);
+        };
+    });
+}
+
+} // namespace gantry::cli

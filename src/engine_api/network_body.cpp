@@ -1,0 +1,158 @@
+#include "engine_api/network_body.hpp"
+
+#include "engine_api/create_body.hpp"
+#include "engine_api/request.hpp"
+
+namespace gantry::engine_api {
+
+namespace {
+
+using njson = nlohmann::json;
+
+std::string nb_shown(const njson& v) {
+    std::string s = v.dump(-1, ' ', false, njson::error_handler_t::replace);
+    return s.size() > 200 ? s.substr(0, 200) + "..." : s;
+}
+
+[[noreturn]] void nb_refuse(const std::string& field, const njson& v, const std::string& why) {
+    throw ApiError(400, "gantry does not honour " + field + " (" + nb_shown(v) + "): " + why +
+                            " (docs/engine-api.md lists the fields it honours)");
+}
+
+std::string nb_string(const njson& v, const std::string& field) {
+    if (v.is_null()) return "";
+    if (!v.is_string()) throw ApiError(400, "invalid JSON for " + field + ": expected a string");
+    return v.get<std::string>();
+}
+
+// IPAM: {"Driver": "default", "Config": [{"Subnet", "Gateway"}], "Options": {}}: one IPv4 subnet
+void nb_ipam(const njson& ipam, network::CreateRequest& r) {
+    if (ipam.is_null()) return;
+    if (!ipam.is_object()) throw ApiError(400, "invalid JSON for IPAM: expected an object");
+    for (auto& [k, v] : ipam.items()) {
+        if (k == "Driver") {
+            auto d = nb_string(v, "IPAM.Driver");
+            if (!d.empty() && d != "default")
+                nb_refuse("IPAM.Driver", v, "gantry gives addresses itself (the default driver)");
+        } else if (k == "Config") {
+            if (v.is_null()) continue;
+            if (!v.is_array())
+                throw ApiError(400, "invalid JSON for IPAM.Config: expected an array");
+            if (v.size() > 1) nb_refuse("IPAM.Config", v, "a network has one IPv4 subnet");
+            for (auto& c : v) {
+                if (!c.is_object())
+                    throw ApiError(400, "invalid JSON for IPAM.Config[0]: expected an object");
+                for (auto& [ck, cv] : c.items()) {
+                    if (ck == "Subnet")
+                        r.subnet = nb_string(cv, "IPAM.Config[0].Subnet");
+                    else if (ck == "Gateway")
+                        r.gateway = nb_string(cv, "IPAM.Config[0].Gateway");
+                    else if (ck == "IPRange")
+                        r.ip_range = nb_string(cv, "IPAM.Config[0].IPRange");
+                    else if (!is_zero_value(cv))
+                        nb_refuse("IPAM.Config[0]." + ck, cv, "not served");
+                }
+            }
+        } else if (!is_zero_value(v)) {
+            nb_refuse("IPAM." + k, v, "IPAM options are not served");
+        }
+    }
+}
+
+} // namespace
+
+network::CreateRequest network_create_body(const std::string& body) {
+    njson j = njson::parse(body, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+        throw ApiError(400, "the network's create body is not a JSON object");
+    network::CreateRequest r;
+    for (auto& [k, v] : j.items()) {
+        if (k == "Name") {
+            r.name = nb_string(v, "Name");
+        } else if (k == "Driver") {
+            r.driver = nb_string(v, "Driver");
+            if (r.driver.empty()) r.driver = "bridge";
+        } else if (k == "Internal") {
+            if (!v.is_null() && !v.is_boolean())
+                throw ApiError(400, "invalid JSON for Internal: expected a boolean");
+            r.internal = v.is_boolean() && v.get<bool>();
+        } else if (k == "EnableIPv6") {
+            if (!v.is_null() && !v.is_boolean())
+                throw ApiError(400, "invalid JSON for EnableIPv6: expected a boolean");
+            r.ipv6 = v.is_boolean() && v.get<bool>();
+        } else if (k == "IPAM") {
+            nb_ipam(v, r);
+        } else if (k == "Labels" || k == "Options") {
+            if (v.is_null()) continue;
+            if (!v.is_object())
+                throw ApiError(400, "invalid JSON for " + k + ": expected an object");
+            for (auto& [lk, lv] : v.items())
+                (k == "Labels" ? r.labels : r.options)[lk] = nb_string(lv, k + "." + lk);
+        } else if (k == "CheckDuplicate" || k == "Attachable" || k == "Scope") {
+            // CheckDuplicate: gantry always refuses a name taken (docker's 409); Attachable:
+            // every user network is; Scope: local, the one
+            if (k == "Scope" && !is_zero_value(v) && v != "local")
+                nb_refuse(k, v, "gantry's networks are local");
+        } else if (!is_zero_value(v)) {
+            // Ingress, ConfigOnly, ConfigFrom (swarm)
+            nb_refuse(k, v, "not served");
+        }
+    }
+    if (r.name.empty()) throw ApiError(400, "the network's create body has no Name");
+    return r;
+}
+
+void apply_networking_config(const njson& nc, engine::RunRequest& r) {
+    if (nc.is_null()) return;
+    if (!nc.is_object())
+        throw ApiError(400, "invalid JSON for NetworkingConfig: expected an object");
+    for (const auto& [key, v] : nc.items()) {
+        if (key != "EndpointsConfig") {
+            if (!is_zero_value(v))
+                nb_refuse("NetworkingConfig." + key, v, "gantry has no such setting");
+            continue;
+        }
+        if (v.is_null()) continue;
+        if (!v.is_object())
+            throw ApiError(400,
+                           "invalid JSON for NetworkingConfig.EndpointsConfig: expected an object");
+        for (const auto& [net, ep] : v.items()) {
+            const std::string field = "NetworkingConfig.EndpointsConfig." + net;
+            const bool predefined = network::predefined_network(net);
+            if (net != r.network && !(predefined && network::predefined_network(r.network)))
+                nb_refuse(field, ep,
+                          "a container joins one network, HostConfig.NetworkMode's (" + r.network +
+                              ")");
+            if (ep.is_null()) continue;
+            if (!ep.is_object())
+                throw ApiError(400, "invalid JSON for " + field + ": expected an object");
+            for (const auto& [k, val] : ep.items()) {
+                if (k == "Aliases" && !predefined) {
+                    if (val.is_null()) continue;
+                    if (!val.is_array())
+                        throw ApiError(400,
+                                       "invalid JSON for " + field + ".Aliases: expected an array");
+                    for (auto& a : val) {
+                        auto alias = nb_string(a, field + ".Aliases");
+                        if (!network::valid_network_name(alias))
+                            throw ApiError(400,
+                                           field + ".Aliases: \"" + alias + "\" is not a name");
+                        r.network_aliases.push_back(alias);
+                    }
+                } else if (k == "NetworkID" || k == "EndpointID") {
+                    // docker's own fields, echoed by clients: ignored by docker as given
+                    if (!is_zero_value(val) && k == "EndpointID")
+                        nb_refuse(field + "." + k, val, "an endpoint is made at the start");
+                } else if (!is_zero_value(val)) {
+                    nb_refuse(field + "." + k, val,
+                              predefined ? "endpoint settings on a pre-defined network are not "
+                                           "served"
+                                         : "a static address, links and driver options are not "
+                                           "served");
+                }
+            }
+        }
+    }
+}
+
+} // namespace gantry::engine_api

@@ -1,0 +1,24 @@
+// engine_api/network_body: what the Engine API's network endpoints and a container's create
+// take about user networks, apart from any socket or store (pure, fuzzed: fuzz_engine_api_decode):
+// POST /networks/create's body (docker-py's and compose 1.29's: Name, Driver, Internal, IPAM,
+// Labels, and the members left at docker's defaults) as a network::CreateRequest, and
+// ContainerCreate's NetworkingConfig.EndpointsConfig (the endpoint on the container's network,
+// its Aliases). A value gantry does not honour is ApiError(400) naming it.
+#pragma once
+
+#include "engine/run_request.hpp"
+#include "network/user_network.hpp"
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace gantry::engine_api {
+
+network::CreateRequest network_create_body(const std::string& body);
+
+// NC (NetworkingConfig) applied to R, whose network HostConfig.NetworkMode gave: the aliases
+// of its endpoint; an endpoint on another network than R's is refused (one network per
+// container), as is an endpoint setting other than Aliases (a static address, links).
+void apply_networking_config(const nlohmann::json& nc, engine::RunRequest& r);
+
+} // namespace gantry::engine_api

@@ -1,0 +1,82 @@
+// engine_api/network_body: POST /networks/create's body as compose 1.29 and docker-py send it,
+// and a container's NetworkingConfig on a user network (compose's aliases), field by field; what
+// gantry does not honour refused by name.
+#include "engine_api/create_body.hpp"
+#include "engine_api/network_body.hpp"
+#include "engine_api/request.hpp"
+
+#include <gtest/gtest.h>
+
+namespace engine_api_network_body_test {
+
+using namespace gantry::engine_api;
+using json = nlohmann::json;
+
+std::string refused(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const ApiError& e) {
+        EXPECT_EQ(e.status(), 400);
+        return e.what();
+    }
+    ADD_FAILURE() << "accepted";
+    return "";
+}
+
+TEST(EngineApiNetworkBody, CreateAsCompose129SendsIt) {
+    // docker-py 4.1's create_network for compose 1.29's project network
+    auto r = network_create_body(R"({"Name": "proj_default", "Driver": "bridge",
+        "Options": {}, "IPAM": null, "CheckDuplicate": true, "Internal": false,
+        "Labels": {"com.docker.compose.network": "default",
+                   "com.docker.compose.project": "proj"},
+        "EnableIPv6": false, "Attachable": false, "Ingress": false, "Scope": "local"})");
+    EXPECT_EQ(r.name, "proj_default");
+    EXPECT_EQ(r.driver, "bridge");
+    EXPECT_FALSE(r.internal);
+    EXPECT_EQ(r.labels.at("com.docker.compose.project"), "proj");
+    EXPECT_TRUE(r.options.empty());
+    // docker's CLI: network create --subnet --gateway --internal
+    r = network_create_body(R"({"Name": "n", "CheckDuplicate": true, "Driver": "bridge",
+        "Scope": "", "EnableIPv6": false, "IPAM": {"Driver": "default", "Options": {},
+        "Config": [{"Subnet": "10.89.9.0/24", "Gateway": "10.89.9.254"}]},
+        "Internal": true, "Attachable": false, "Ingress": false, "ConfigOnly": false,
+        "ConfigFrom": null, "Options": {}, "Labels": {}})");
+    EXPECT_EQ(r.subnet, "10.89.9.0/24");
+    EXPECT_EQ(r.gateway, "10.89.9.254");
+    EXPECT_TRUE(r.internal);
+    // options are kept for network create to refuse by name; the rest refused here
+    EXPECT_EQ(network_create_body(R"({"Name": "n", "Options": {"mtu": "1400"}})").options.at("mtu"),
+              "1400");
+    EXPECT_NE(
+        refused([] { network_create_body(R"({"Name": "n", "Ingress": true})"); }).find("Ingress"),
+        std::string::npos);
+    EXPECT_NE(refused([] {
+                  network_create_body(R"({"Name": "n", "IPAM": {"Driver": "dhcp"}})");
+              }).find("IPAM.Driver"),
+              std::string::npos);
+    EXPECT_NE(refused([] { network_create_body(R"({"Driver": "bridge"})"); }).find("no Name"),
+              std::string::npos);
+    EXPECT_NE(refused([] { network_create_body("[1]"); }).find("not a JSON object"),
+              std::string::npos);
+}
+
+TEST(EngineApiNetworkBody, ContainerOnAUserNetworkWithComposesAliases) {
+    // compose 1.29's create of a service container on its project network
+    json body = {{"Image", "busybox"},
+                 {"HostConfig", {{"NetworkMode", "proj_default"}}},
+                 {"NetworkingConfig",
+                  {{"EndpointsConfig",
+                    {{"proj_default",
+                      {{"IPAMConfig", json::object()},
+                       {"Aliases", {"web", "c0ffee"}},
+                       {"Links", nullptr}}}}}}}};
+    auto r = create_request(body, "proj_web_1");
+    EXPECT_EQ(r.network, "proj_default");
+    EXPECT_EQ(r.network_aliases, (std::vector<std::string>{"web", "c0ffee"}));
+    body["NetworkingConfig"]["EndpointsConfig"]["proj_default"]["Aliases"] = {"a/b"};
+    EXPECT_NE(refused([&] { create_request(body, "x"); }).find("not a name"), std::string::npos);
+    body["NetworkingConfig"]["EndpointsConfig"]["other"] = json::object();
+    EXPECT_NE(refused([&] { create_request(body, "x"); }).find("one network"), std::string::npos);
+}
+
+} // namespace engine_api_network_body_test
