@@ -41,6 +41,8 @@ constexpr ApiReqPattern kApiReqServed[] = {
     {"GET", "/containers/{id}/logs", RouteId::container_logs},
     {"POST", "/containers/{id}/stop", RouteId::container_stop},
     {"POST", "/containers/{id}/kill", RouteId::container_kill},
+    {"POST", "/containers/{id}/pause", RouteId::container_pause},
+    {"POST", "/containers/{id}/unpause", RouteId::container_unpause},
     {"POST", "/containers/{id}/wait", RouteId::container_wait},
     {"DELETE", "/containers/{id}", RouteId::container_delete},
     {"GET", "/containers/{id}/top", RouteId::container_top},
@@ -86,8 +88,6 @@ constexpr ApiReqPattern kApiReqServed[] = {
 
 // docker's other endpoints (API 1.41): answered 501, naming them, until they are served.
 constexpr ApiReqPattern kApiReqNotYet[] = {
-    {"POST", "/containers/{id}/pause", RouteId::not_yet},
-    {"POST", "/containers/{id}/unpause", RouteId::not_yet},
     {"POST", "/containers/{id}/update", RouteId::not_yet},
     {"GET", "/containers/{id}/attach/ws", RouteId::not_yet},
     {"GET", "/containers/{id}/export", RouteId::not_yet},
