@@ -213,6 +213,7 @@ std::uint64_t upload_limit(RouteId id) {
         return kMaxBuildContextBytes;
     case RouteId::images_load:
     case RouteId::archive_put:
+    case RouteId::image_create: // an import's tar (fromSrc=-); a pull sends none
         return kMaxUploadBytes;
     default:
         return 0;
@@ -220,9 +221,10 @@ std::uint64_t upload_limit(RouteId id) {
 }
 
 std::string upload_too_big(RouteId id) {
-    std::string what = id == RouteId::build         ? "the build context"
-                       : id == RouteId::images_load ? "the image archive"
-                                                    : "the archive";
+    std::string what = id == RouteId::build          ? "the build context"
+                       : id == RouteId::images_load  ? "the image archive"
+                       : id == RouteId::image_create ? "the tar to import"
+                                                     : "the archive";
     return what + " is larger than " + std::to_string(upload_limit(id) >> 20) +
            " MiB, the most gantry's Engine API takes" +
            (id == RouteId::build ? ": leave what the build does not need out of the context "
