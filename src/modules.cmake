@@ -43,6 +43,10 @@ gantry_module(container_log PURPOSE "a detached container's log: docker's multip
   DEPENDS util)
 gantry_module(runtime PURPOSE "the low-level runtime under both front ends (engine, ocirt): one OCI runtime spec executed: namespaces, mounts, devices, cgroups, hooks, the process, exec into it, the monitor's fork"
   DEPENDS oci seccomp userns util)
+gantry_module(records PURPOSE "the container records every door reads and writes (ContainerState, StateDir in the runtime directory, the parsed-state cache), stop/kill/rm and pause/unpause of a recorded container, and the event journal beside them"
+  DEPENDS network oci runtime util)
+gantry_module(container_log PURPOSE "a detached container's log: docker's multiplexed frames appended by its output copier, read back as `docker logs` does"
+  DEPENDS util)
 gantry_module(layer PURPOSE "one layer blob streamed: read, decompress, tar reading, safe extraction"
   DEPENDS oci util)
 gantry_module(store PURPOSE "the content-addressed image store, its importer and layer writer, scratch"

@@ -1,5 +1,7 @@
 #include "cli/context.hpp"
 #include "container_log/output.hpp"
+#include "docker_model/events.hpp"
+#include "records/events.hpp"
 #include "records/state.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -42,24 +44,35 @@ void register_logs(CLI::App& app, Context& ctx) {
     cmd->add_option("container", o->name, "Container name or ID")->required();
     cmd->add_flag("-f,--follow", o->follow, "Keep printing new output until the container exits");
     cmd->add_option("-n,--tail", o->tail, "Print only the last N lines (default: all)");
-    // docker's, refused with the reason rather than as unknown options
-    cmd->add_flag("-t,--timestamps", o->timestamps, "Not available: no timestamps are recorded");
-    cmd->add_option("--since", o->since, "Not available: no timestamps are recorded");
-    cmd->add_option("--until", o->until, "Not available: no timestamps are recorded");
+    cmd->add_flag("-t,--timestamps", o->timestamps,
+                  "Prefix each line with the time its chunk was recorded (RFC 3339, UTC)");
+    cmd->add_option("--since", o->since,
+                    "Only output recorded since then: a duration before now (10m, 1h30m), Unix "
+                    "seconds or an RFC 3339 time");
+    cmd->add_option("--until", o->until,
+                    "Only output recorded until then (the same forms as --since); with -f, "
+                    "follow until then");
     cmd->footer("The output is the file the container's monitor writes from its stdout and "
-                "stderr, each chunk marked with its stream, in the order read; no timestamps "
-                "are recorded (so no -t, --since or --until).");
+                "stderr, each chunk marked with its stream and the time it was read, in the "
+                "order read (a chunk recorded by an older gantry has no time: --since and "
+                "--until leave it out, -t prints docker's zero time).");
     cmd->callback([&ctx, o] {
         ctx.action = [o] {
-            if (o->timestamps || !o->since.empty() || !o->until.empty())
-                throw Error(Errc::unsupported,
-                            "gantry records a container's output without timestamps, so it "
-                            "cannot print or select them (-t, --since, --until)",
-                            "use --tail N for the last lines, or have the workload stamp its own "
-                            "lines");
             auto tail = parse_tail(o->tail);
+            container_log::LogView view;
+            view.timestamps = o->timestamps;
+            std::int64_t now = records::realtime_nanos();
+            if (!o->since.empty()) view.since = docker_model::event_time(o->since, now, "--since");
+            if (!o->until.empty()) view.until = docker_model::event_time(o->until, now, "--until");
             records::StateDir states;
             auto s = states.get(o->name);
+            if (s.log_driver == "none")
+                throw Error(Errc::unsupported,
+                            "container " + s.name +
+                                " keeps no log (its log driver is none): configured logging "
+                                "driver does not support reading",
+                            "run it with the default log driver (json-file) to read its output "
+                            "with `gantry logs`");
             if (!s.detached)
                 throw Error(Errc::not_found,
                             "container " + s.name +
@@ -81,12 +94,14 @@ void register_logs(CLI::App& app, Context& ctx) {
                 // its workload, then its monitor recording the end; until then, or its removal
                 // (the pids and start times are the container's for its whole life: no need to
                 // read every container's state again at each wake)
-                follow = [&states, s] {
-                    return (s.running() || s.monitor_alive()) &&
+                // (with --until: until then)
+                follow = [&states, s, until = view.until] {
+                    return (!until || records::realtime_nanos() <= until) &&
+                           (s.running() || s.monitor_alive()) &&
                            fs::stdfs::exists(states.dir() / s.name / "state.json");
                 };
             container_log::print_output(*out, container_log::kStdout | container_log::kStderr,
-                                        STDOUT_FILENO, STDERR_FILENO, follow);
+                                        STDOUT_FILENO, STDERR_FILENO, follow, view);
             return 0;
         };
     });

@@ -66,6 +66,38 @@ void register_kill(CLI::App& app, Context& ctx) {
     });
 }
 
+// pause (UNPAUSE false) or unpause (true)
+void register_freezer_verb(CLI::App& app, Context& ctx, bool unpause) {
+    auto names = std::make_shared<std::vector<std::string>>();
+    auto* cmd = app.add_subcommand(
+        unpause ? "unpause" : "pause",
+        unpause ? "Thaw paused containers (their cgroup's freezer)"
+                : "Freeze running containers' processes (their cgroup's freezer, as docker's "
+                  "pause)");
+    cmd->add_option("container", *names, "Container names or IDs")->required();
+    cmd->callback([&ctx, names, unpause] {
+        ctx.action = [names, unpause] {
+            records::StateDir states;
+            for (auto& n : *names) {
+                auto s = states.get(n);
+                if (unpause)
+                    records::unpause_container(s);
+                else
+                    records::pause_container(s);
+                std::printf("%s\n", n.c_str());
+            }
+            return 0;
+        };
+    });
+}
+
+void register_pause(CLI::App& app, Context& ctx) {
+    register_freezer_verb(app, ctx, false);
+}
+void register_unpause(CLI::App& app, Context& ctx) {
+    register_freezer_verb(app, ctx, true);
+}
+
 void register_rm(CLI::App& app, Context& ctx) {
     struct Opts {
         std::vector<std::string> names;

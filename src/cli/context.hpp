@@ -123,6 +123,8 @@ void register_exec(CLI::App& app, Context& ctx);
 void register_ps(CLI::App& app, Context& ctx);
 void register_stop(CLI::App& app, Context& ctx);
 void register_kill(CLI::App& app, Context& ctx);
+void register_pause(CLI::App& app, Context& ctx);
+void register_unpause(CLI::App& app, Context& ctx);
 void register_container(CLI::App& app, Context& ctx);
 void register_rm(CLI::App& app, Context& ctx);
 void register_logs(CLI::App& app, Context& ctx);

@@ -163,6 +163,8 @@ constexpr Command kCommands[] = {
     {"ps", register_ps},
     {"stop", register_stop},
     {"kill", register_kill},
+    {"pause", register_pause},
+    {"unpause", register_unpause},
     {"rm", register_rm},
     {"container", register_container},
     {"logs", register_logs},

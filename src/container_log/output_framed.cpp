@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <ctime>
 #include <deque>
 #include <fcntl.h>
 #include <poll.h>
@@ -24,9 +26,10 @@ constexpr std::size_t kOutFrameMax = 64 * 1024;     // what the copier puts in o
 constexpr std::size_t kOutReadBlock = 256 * 1024;   // what the reader reads at once
 constexpr std::uint32_t kOutFrameLimit = 16u << 20; // a longer frame is no frame of ours
 
-void out_put_header(char* h, int stream, std::size_t n) {
+void out_put_header(char* h, int stream, std::size_t n, unsigned char flags = 0) {
     h[0] = static_cast<char>(stream);
-    h[1] = h[2] = h[3] = 0;
+    h[1] = static_cast<char>(flags);
+    h[2] = h[3] = 0;
     auto len = static_cast<std::uint32_t>(n);
     h[4] = static_cast<char>(len >> 24);
     h[5] = static_cast<char>(len >> 16);
@@ -39,6 +42,23 @@ std::uint32_t out_length(const char* h) {
     return b(4) << 24 | b(5) << 16 | b(6) << 8 | b(7);
 }
 
+void out_put_time(char* p, std::int64_t t) {
+    auto u = static_cast<std::uint64_t>(t);
+    for (int i = 7; i >= 0; --i, u >>= 8) p[i] = static_cast<char>(u & 0xff);
+}
+
+std::int64_t out_time(const char* p) {
+    std::uint64_t u = 0;
+    for (int i = 0; i < 8; ++i) u = u << 8 | static_cast<unsigned char>(p[i]);
+    return static_cast<std::int64_t>(u);
+}
+
+std::int64_t out_now() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return std::int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
 } // namespace
 
 void append_frame(std::string& out, int stream, const char* data, std::size_t n) {
@@ -49,7 +69,7 @@ void append_frame(std::string& out, int stream, const char* data, std::size_t n)
 }
 
 void copy_streams_framed(int out, int err, int file) {
-    std::vector<char> buf(8 + kOutFrameMax);
+    std::vector<char> buf(16 + kOutFrameMax);
     pollfd p[2] = {{out, POLLIN, 0}, {err, POLLIN, 0}};
     while (p[0].fd >= 0 || p[1].fd >= 0) {
         int n = ::poll(p, 2, -1);
@@ -57,15 +77,16 @@ void copy_streams_framed(int out, int err, int file) {
         if (n < 0) return;
         for (int i = 0; i < 2; ++i) {
             if (p[i].fd < 0 || p[i].revents == 0) continue;
-            ssize_t got = ::read(p[i].fd, buf.data() + 8, kOutFrameMax);
+            ssize_t got = ::read(p[i].fd, buf.data() + 16, kOutFrameMax);
             if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
             if (got <= 0) { // the end of the stream (every writer gone), or an error
                 p[i].fd = -1;
                 continue;
             }
-            out_put_header(buf.data(), i + 1, static_cast<std::size_t>(got));
+            out_put_header(buf.data(), i + 1, static_cast<std::size_t>(got), kTimed);
+            out_put_time(buf.data() + 8, out_now());
             try {
-                fs::write_all(file, buf.data(), 8 + static_cast<std::size_t>(got),
+                fs::write_all(file, buf.data(), 16 + static_cast<std::size_t>(got),
                               "the container's output");
             } catch (const Error&) {
                 // the disk is full: the stream is read on, so the workload never blocks
@@ -103,12 +124,18 @@ bool OutputReader::fill(off_t off, std::size_t need) {
 
 bool OutputReader::read(unsigned streams,
                         const std::function<void(int, const char*, std::size_t)>& sink) {
+    return read(streams, [&sink](int stream, std::int64_t, const char* data, std::size_t n) {
+        sink(stream, data, n);
+    });
+}
+
+bool OutputReader::read(unsigned streams, const TimedSink& sink) {
     bool any = false;
     for (;;) {
         if (!framed_) {
             if (!fill(at_, 1)) return any;
             std::size_t from = static_cast<std::size_t>(at_ - buf_off_);
-            if (streams & kStdout) sink(1, buf_.data() + from, buf_len_ - from);
+            if (streams & kStdout) sink(1, 0, buf_.data() + from, buf_len_ - from);
             at_ += static_cast<off_t>(buf_len_ - from);
             any = true;
             continue;
@@ -116,15 +143,20 @@ bool OutputReader::read(unsigned streams,
         if (!fill(at_, 8)) return any; // a header being written
         const char* h = buf_.data() + (at_ - buf_off_);
         int stream = h[0];
+        bool timed = h[1] == static_cast<char>(kTimed);
         std::uint32_t len = out_length(h);
-        if ((stream != 1 && stream != 2) || h[1] || h[2] || h[3] || len > kOutFrameLimit)
+        if ((stream != 1 && stream != 2) || (h[1] && !timed) || h[2] || h[3] ||
+            len > kOutFrameLimit)
             throw Error(Errc::io, "the container's output " + path_ + " is damaged at byte " +
                                       std::to_string(at_) + " (not a frame)");
-        if (!fill(at_, 8 + std::size_t{len})) return any; // its payload being written
-        const char* data = buf_.data() + (at_ - buf_off_) + 8;
+        std::size_t head = timed ? 16 : 8;
+        if (!fill(at_, head + std::size_t{len})) return any; // its payload being written
+        const char* start = buf_.data() + (at_ - buf_off_);
+        std::int64_t time = timed ? out_time(start + 8) : 0;
+        const char* data = start + head;
         if ((streams & static_cast<unsigned>(stream)) && len > skip_)
-            sink(stream, data + skip_, len - skip_);
-        at_ += 8 + static_cast<off_t>(len);
+            sink(stream, time, data + skip_, len - skip_);
+        at_ += static_cast<off_t>(head + len);
         skip_ = 0;
         any = true;
     }
@@ -159,7 +191,7 @@ void OutputReader::tail(std::size_t lines, unsigned streams) {
 }
 
 void print_output(OutputReader& r, unsigned streams, int out, int err,
-                  const std::function<bool()>& follow) {
+                  const std::function<bool()>& follow, const LogView& view) {
     std::string pending;
     int pending_stream = 0;
     auto flush = [&] {
@@ -168,22 +200,54 @@ void print_output(OutputReader& r, unsigned streams, int out, int err,
                           "the container's output");
         pending.clear();
     };
-    auto sink = [&](int stream, const char* data, std::size_t n) {
+    ViewSink sink(view, [&](int stream, const char* data, std::size_t n) {
         if (stream != pending_stream || pending.size() + n > kOutReadBlock) flush();
         pending_stream = stream;
         pending.append(data, n);
-    };
-    r.read(streams, sink);
+    });
+    auto timed = std::ref(sink);
+    r.read(streams, TimedSink(timed));
     flush();
     if (!follow) return;
     OutputWatch watch(r.fd());
     while (follow()) {
         watch.wait(100);
-        r.read(streams, sink);
+        r.read(streams, TimedSink(timed));
         flush();
     }
-    r.read(streams, sink);
+    r.read(streams, TimedSink(timed));
     flush();
+}
+
+void ViewSink::operator()(int stream, std::int64_t time, const char* data, std::size_t n) {
+    if (view_.selects() &&
+        (time == 0 || (view_.since && time < view_.since) || (view_.until && time > view_.until)))
+        return;
+    if (!view_.timestamps) {
+        sink_(stream, data, n);
+        return;
+    }
+    bool& at_start = line_start_[stream == 2 ? 2 : 1];
+    std::string stamp = log_time(time) + " ";
+    stamped_.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+        if (at_start) stamped_ += stamp;
+        stamped_ += data[i];
+        at_start = data[i] == '\n';
+    }
+    sink_(stream, stamped_.data(), stamped_.size());
+}
+
+std::string log_time(std::int64_t time) {
+    if (time <= 0) return "0001-01-01T00:00:00.000000000Z";
+    time_t secs = static_cast<time_t>(time / 1000000000);
+    tm t{};
+    ::gmtime_r(&secs, &t);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", t.tm_year + 1900,
+                  t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                  static_cast<long long>(time % 1000000000));
+    return buf;
 }
 
 OutputWatch::OutputWatch(int fd) : watch_(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) {

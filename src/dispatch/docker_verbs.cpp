@@ -67,10 +67,6 @@ constexpr Missing kMissing[] = {
     {"commit", "gantry does not commit a container's changes into an image: describe them in a "
                "Dockerfile and `gantry build` it (`gantry import` makes an image of a root "
                "filesystem tar)"},
-    {"pause", "`gantry run` containers cannot be frozen; the OCI runtime's can (`gantry oci "
-              "pause`)"},
-    {"unpause", "`gantry run` containers cannot be frozen; the OCI runtime's can (`gantry oci "
-                "resume`)"},
     {"update", "a container's limits are set when it starts (--memory, --cpus, --pids-limit)"},
     {"diff", "a container's writes are its writable layer (docs/storage.md); gantry does not "
              "compare it with the image"},
@@ -111,7 +107,9 @@ constexpr MissingFlag kMissingFlags[] = {
     {"run", "--dns",
      "the host's /etc/resolv.conf is used (with --network bridge, without its loopback "
      "nameservers; docs/networks.md)"},
-    {"run", "--log-driver", "`gantry run -d`'s output is a file (`gantry logs`)"},
+    {"run", "--log-opt",
+     "`gantry run -d`'s output is one file (`gantry logs`) with no options; --log-driver none "
+     "keeps none"},
 };
 
 constexpr std::string_view kNotExpected1 = "The following argument was not expected: ";

@@ -67,7 +67,7 @@ json label_method(const json& recv, const std::vector<json>& args) {
 } // namespace
 
 std::string state_word(const records::ContainerState& s, bool running) {
-    if (running) return "running";
+    if (running) return s.paused() ? "paused" : "running";
     return s.status == "running" ? "exited" : s.status; // its process is gone
 }
 
@@ -198,7 +198,7 @@ json inspect_container(const records::ContainerState& s, bool running) {
                 {"State",
                  {{"Status", state},
                   {"Running", running},
-                  {"Paused", false},
+                  {"Paused", running && s.paused()},
                   {"Restarting", !running && s.status == "restarting"},
                   {"OOMKilled", false},
                   {"Dead", false},
@@ -275,8 +275,8 @@ json inspect_container(const records::ContainerState& s, bool running) {
     // a detached container's output is kept in one file (`logs` reads it, as docker's
     // json-file; docker-py reads a container's output only with json-file or journald); a
     // foreground one's is not kept (docker's none)
-    out["HostConfig"]["LogConfig"] = {{"Type", s.detached ? "json-file" : "none"},
-                                      {"Config", json::object()}};
+    std::string driver = !s.detached ? "none" : s.log_driver.empty() ? "json-file" : s.log_driver;
+    out["HostConfig"]["LogConfig"] = {{"Type", driver}, {"Config", json::object()}};
     return out;
 }
 

@@ -85,6 +85,10 @@ int exec(const ExecRequest& request) {
     if (!s.running())
         throw Error(Errc::conflict, "container " + s.name + " is not running",
                     "start it again with `gantry start " + s.name + "`");
+    if (s.paused()) // docker's words
+        throw Error(Errc::conflict,
+                    "Container " + s.id + " is paused, unpause the container before exec",
+                    "`gantry unpause " + s.name + "`");
     oci::RuntimeSpec spec = exec_spec(s, request);
     // docker's exec events: the exec's ID among the attributes of each, its status in exec_die's
     const std::string exec_id = random::hex_id(32);

@@ -132,6 +132,9 @@ class Record {
         cs_.server = server;
         cs_.server_start = records::process_start_time(server);
     }
+    // Its own cgroup (runtime::ContainerCgroup::to_json), recorded with its start: what pause
+    // freezes.
+    void cgrouped(nlohmann::json cgroup) { cs_.cgroup = std::move(cgroup); }
     // The user-mode stack serving its network while it runs (0 once it stopped).
     void networked(pid_t helper) { cs_.network_helper = helper; }
     void joined(nlohmann::json endpoints) { cs_.endpoints = std::move(endpoints); }
@@ -263,8 +266,18 @@ struct Launcher {
     std::unique_ptr<network::Attachment> attachment; // --network NAME: its place on it
 
     explicit Launcher(Prepared& prepared) : p(prepared), record(prepared) {
-        if (p.resources.any())
+        if (p.resources.any()) {
             cgroup = runtime::own(runtime::ContainerCgroup::for_run("gantry-" + p.id, p.resources));
+        } else if (p.request.detach) {
+            // one of its own for docker's pause, where the host gives one (else pause is refused)
+            try {
+                cgroup = runtime::own(runtime::ContainerCgroup::for_freezer("gantry-" + p.id));
+            } catch (const Error& e) {
+                log::debug("the container has no cgroup of its own (pause is refused): " +
+                           e.message());
+            }
+        }
+        if (cgroup) record.cgrouped(cgroup->to_json());
         auto& scratch = *p.scratch;
         l.hostname = p.spec.hostname;
         l.bundle = p.spec.hooks.empty() ? "" : scratch.dir().string();
@@ -503,16 +516,21 @@ struct Launcher {
             }
             hold_stdin_open();
             // stdout and stderr: pipes to the copier, which frames them into the output file
-            // (each chunk marked with its stream); without one, the output goes nowhere
+            // (each chunk marked with its stream and time); without one (--log-driver none, or
+            // no copier), the output goes nowhere
             try {
+                if (p.request.log_driver == "none")
+                    throw Error(Errc::unsupported, "no log kept (--log-driver none)");
                 Fd out_w, err_w;
                 copier = container_log::start_output_copier(
                     (scratch.dir() / container_log::kOutputFile).string(), out_w, err_w);
                 ::dup2(out_w.get(), 1);
                 ::dup2(err_w.get(), 2);
             } catch (const Error&) {
-                ::dup2(0, 1); // stdin is /dev/null, opened read-write
-                ::dup2(0, 2);
+                int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+                ::dup2(null >= 0 ? null : 0, 1);
+                ::dup2(null >= 0 ? null : 0, 2);
+                if (null >= 0) ::close(null);
             }
             try {
                 int record_status = launch(); // its end: the writes' report, then the copier's
@@ -564,6 +582,8 @@ records::ContainerState container_record(const Prepared& p) {
     cs.container_dir = p.scratch->dir().string();
     cs.command = p.spec.args;
     cs.detached = p.request.detach;
+    if (p.request.detach)
+        cs.log_driver = p.request.log_driver.empty() ? "json-file" : p.request.log_driver;
     cs.created = records::now_rfc3339();
     cs.spec = p.spec;
     if (!p.request.stop_signal.empty())

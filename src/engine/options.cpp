@@ -47,6 +47,13 @@ void fold_apptainer_gpu_flags(RunRequest& r) {
 
 void check_flags(const RunRequest& r, runspec::RunOptions& o) {
     check_docker_flags(r);
+    if (!r.log_driver.empty() && r.log_driver != "json-file" && r.log_driver != "local" &&
+        r.log_driver != "none")
+        throw Error(Errc::usage,
+                    "--log-driver " + r.log_driver +
+                        ": gantry keeps a detached container's output in its own file, so only "
+                        "json-file, local (both that file) and none (no log) are served",
+                    "use --log-driver json-file (the default) or none");
     if (auto policy = RestartPolicy::parse(r.restart); policy.any()) {
         if (r.rm)
             throw Error(Errc::usage, "Conflicting options: --restart and --rm",

@@ -88,6 +88,7 @@ void request_fields(RunRequest& r, Visit&& v) {
     v("label_files", r.label_files);
     v("detach", r.detach);
     v("rm", r.rm);
+    v("log_driver", r.log_driver);
     v("pidfile", r.pidfile);
     v("attach", r.attach);
     v("sig_proxy", r.sig_proxy);

@@ -134,6 +134,10 @@ struct RunRequest {
     std::vector<std::string> labels, label_files; // -l/--label KEY=VALUE, --label-file
     bool detach = false; // -d: a monitor process supervises it; run returns once it started
     bool rm = false;     // --rm (what a foreground run does anyway; -d --rm removes at exit)
+    // --log-driver: what keeps a detached container's output: "" or json-file (gantry's output
+    // file, container_log/output.hpp), local (the same file: docker's other driver that
+    // `logs` reads), none (no log kept: its output goes to /dev/null)
+    std::string log_driver;
     // --pidfile: the container's first process's host pid, written (atomically) once it runs, so
     // a caller can join its namespaces (the Slurm plugin, docs/slurm.md)
     std::string pidfile;

@@ -478,9 +478,14 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
         } else if (key == "LogConfig") {
             api_cb_object(v, f);
             auto t = v.is_null() ? "" : api_cb_string(v.value("Type", json()), f + ".Type");
-            if ((!t.empty() && t != "json-file") ||
-                (!v.is_null() && !api_cb_default(v.value("Config", json()))))
-                api_cb_refuse(f, v, "gantry keeps a detached container's output in one file");
+            if (!t.empty() && t != "json-file" && t != "local" && t != "none")
+                api_cb_refuse(f + ".Type", json(t),
+                              "gantry keeps a detached container's output in its own file: "
+                              "json-file and local (both that file) and none (no log) are served");
+            if (!v.is_null() && !api_cb_default(v.value("Config", json())))
+                api_cb_refuse(f + ".Config", v.value("Config", json()),
+                              "gantry's output file takes no logging options");
+            r.log_driver = t;
         } else if (key == "Runtime") {
             auto rt = api_cb_string(v, f);
             const auto runtimes = gpu_vendors::docker_runtimes(); // taken as gantry itself

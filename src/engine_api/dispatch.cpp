@@ -58,6 +58,8 @@ Response dispatch(const ServiceContext& ctx, Request& request) {
         case RouteId::container_logs:
         case RouteId::container_stop:
         case RouteId::container_kill:
+        case RouteId::container_pause:
+        case RouteId::container_unpause:
         case RouteId::container_wait:
         case RouteId::container_delete:
         case RouteId::container_top:

@@ -56,15 +56,23 @@ json api_ctr_row(const records::ContainerState& s, bool up) {
 }
 
 // A detached container's output, read as `gantry logs` reads it (container_log/output.hpp): the
-// STREAMS asked for, framed as docker's multiplexed stream (an 8-byte header: the stream, 0, 0,
-// 0, the length big endian) with each chunk's own stream when the container has no terminal;
-// raw with one. An older container's file holds both streams in one: stdout's.
+// STREAMS asked for, through VIEW (since, until, timestamps), framed as docker's multiplexed
+// stream (an 8-byte header: the stream, 0, 0, 0, the length big endian) with each chunk's own
+// stream when the container has no terminal; raw with one. An older container's file holds both
+// streams in one: stdout's. Following ends when the container has ended, or UNTIL has passed.
 class ApiCtrLogs : public Stream {
   public:
     ApiCtrLogs(container_log::OutputReader reader, unsigned streams, bool follow, bool framed,
-               records::ContainerState s, std::filesystem::path state_file)
+               container_log::LogView view, records::ContainerState s,
+               std::filesystem::path state_file)
         : r_(std::move(reader)), streams_(streams), follow_(follow), framed_(framed),
-          s_(std::move(s)), state_file_(std::move(state_file)) {}
+          until_(view.until), s_(std::move(s)), state_file_(std::move(state_file)),
+          sink_(view, [this](int stream, const char* data, std::size_t n) {
+              if (framed_)
+                  container_log::append_frame(pending_, stream, data, n);
+              else
+                  pending_.append(data, n);
+          }) {}
 
     std::size_t read(char* buf, std::size_t max, const std::function<bool()>& gone) override {
         for (;;) {
@@ -77,20 +85,16 @@ class ApiCtrLogs : public Stream {
             pending_.clear();
             pos_ = 0;
             try {
-                r_.read(streams_, [this](int stream, const char* data, std::size_t n) {
-                    if (framed_)
-                        container_log::append_frame(pending_, stream, data, n);
-                    else
-                        pending_.append(data, n);
-                });
+                r_.read(streams_, container_log::TimedSink(std::ref(sink_)));
             } catch (const Error&) {
                 return 0; // the file went bad under us: end the stream
             }
             if (!pending_.empty()) continue;
             if (!follow_ || ended_) return 0;
-            // its workload, then its monitor recording the end; until then, or its removal;
-            // what was appended up to then is read once more before the end
-            if (!((s_.running() || s_.monitor_alive()) && fs::stdfs::exists(state_file_))) {
+            // its workload, then its monitor recording the end; until then, or its removal, or
+            // until's time; what was appended up to then is read once more before the end
+            if (!((s_.running() || s_.monitor_alive()) && fs::stdfs::exists(state_file_)) ||
+                (until_ && records::realtime_nanos() > until_)) {
                 ended_ = true;
                 continue;
             }
@@ -104,8 +108,10 @@ class ApiCtrLogs : public Stream {
     container_log::OutputReader r_;
     unsigned streams_;
     bool follow_, framed_, ended_ = false;
+    std::int64_t until_;
     records::ContainerState s_;
     std::filesystem::path state_file_;
+    container_log::ViewSink sink_;
     std::string pending_;
     std::size_t pos_ = 0;
     std::optional<container_log::OutputWatch> watch_;
@@ -113,16 +119,18 @@ class ApiCtrLogs : public Stream {
 
 Response api_ctr_logs(const Request& r, const records::ContainerState& s,
                       const records::StateDir& states) {
-    if (query_bool(r.arg("timestamps")) || (!r.arg("since").empty() && r.arg("since") != "0") ||
-        (!r.arg("until").empty() && r.arg("until") != "0"))
-        throw ApiError(501, "gantry records a container's output without timestamps, so it "
-                            "cannot print or select them (timestamps, since, until)");
+    container_log::LogView view;
+    view.timestamps = query_bool(r.arg("timestamps"));
+    if (!r.arg("since").empty()) view.since = query_time_nanos("since", r.arg("since"));
+    if (!r.arg("until").empty()) view.until = query_time_nanos("until", r.arg("until"));
     bool out = query_bool(r.arg("stdout")), err = query_bool(r.arg("stderr"));
     if (!out && !err) throw ApiError(400, "Bad parameters: you must choose at least one stream");
     if (!s.detached)
         throw ApiError(501, "container " + s.name +
                                 " was started in the foreground: its output goes to the terminal "
                                 "that started it, and gantry keeps no copy");
+    if (s.log_driver == "none") // docker's daemon's words, and its 501
+        throw ApiError(501, "configured logging driver does not support reading");
     auto reader = container_log::OutputReader::open(s.container_dir);
     if (!reader)
         throw ApiError(404, "container " + s.name + " has no output file (" + s.container_dir +
@@ -137,7 +145,7 @@ Response api_ctr_logs(const Request& r, const records::ContainerState& s,
         tty ? "application/vnd.docker.raw-stream" : "application/vnd.docker.multiplexed-stream";
     res.stream =
         std::make_unique<ApiCtrLogs>(std::move(*reader), streams, query_bool(r.arg("follow")), !tty,
-                                     s, states.dir() / s.name / "state.json");
+                                     view, s, states.dir() / s.name / "state.json");
     return res;
 }
 
@@ -344,6 +352,12 @@ Response handle_containers(const ServiceContext& ctx, const Request& r) {
         records::kill_container(s, sig);
         return Response{204, "text/plain", "", nullptr, {}};
     }
+    case RouteId::container_pause:
+        records::pause_container(s);
+        return Response{204, "text/plain", "", nullptr, {}};
+    case RouteId::container_unpause:
+        records::unpause_container(s);
+        return Response{204, "text/plain", "", nullptr, {}};
     case RouteId::container_wait: {
         const std::string& cond = r.arg("condition");
         if (!cond.empty() && cond != "not-running" && cond != "next-exit" && cond != "removed")

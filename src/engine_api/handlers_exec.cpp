@@ -75,6 +75,9 @@ Response api_exec_create(const Request& r) {
     auto s = states.find_started(name);
     if (!s) return error_response(404, "No such container: " + name);
     if (!s->running()) return error_response(409, "Container " + s->id + " is not running");
+    if (s->paused()) // docker's words
+        return error_response(409, "Container " + s->id +
+                                       " is paused, unpause the container before exec");
     json body = parse_body(r.body);
     if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
     auto e = std::make_shared<ApiExec>();

@@ -15,6 +15,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 
 namespace gantry::engine_api {
 
@@ -24,9 +25,13 @@ Response api_lc_empty(int status) {
     return Response{status, "text/plain", "", nullptr, {}, nullptr};
 }
 
+// an attach before the start: with logs=1 (LOGS, of RECORD), what the container recorded in an
+// earlier run first
 class ApiLcAttach : public Hijack {
   public:
-    explicit ApiLcAttach(std::shared_ptr<Session> s) : s_(std::move(s)) {}
+    explicit ApiLcAttach(std::shared_ptr<Session> s, std::optional<records::ContainerState> logs,
+                         unsigned streams)
+        : s_(std::move(s)), logs_(std::move(logs)), streams_(streams) {}
     ~ApiLcAttach() override {
         if (ran_) return;
         std::lock_guard<std::mutex> lock(s_->m); // refused before the upgrade: never started
@@ -35,24 +40,34 @@ class ApiLcAttach : public Hijack {
     }
     void run(int sock, std::string early) override {
         ran_ = true;
+        if (logs_ && !attach_running(*logs_, streams_, sock, true, false, false)) {
+            std::lock_guard<std::mutex> lock(s_->m); // the client hung up meanwhile
+            s_->abandoned = true;
+            s_->cv.notify_all();
+            return;
+        }
         pump_session(*s_, sock, std::move(early));
     }
 
   private:
     std::shared_ptr<Session> s_;
+    std::optional<records::ContainerState> logs_;
+    unsigned streams_;
     bool ran_ = false;
 };
 
-// an attach to a running detached container: its output from now on (attach_running)
+// an attach to a detached container's output file (attach_running): with LOGS what it
+// recorded, else from now on; with FOLLOW what it writes while it runs
 class ApiLcAttachRunning : public Hijack {
   public:
-    ApiLcAttachRunning(records::ContainerState s, unsigned streams)
-        : s_(std::move(s)), streams_(streams) {}
-    void run(int sock, std::string) override { attach_running(s_, streams_, sock); }
+    ApiLcAttachRunning(records::ContainerState s, unsigned streams, bool logs, bool follow)
+        : s_(std::move(s)), streams_(streams), logs_(logs), follow_(follow) {}
+    void run(int sock, std::string) override { attach_running(s_, streams_, sock, logs_, follow_); }
 
   private:
     records::ContainerState s_;
     unsigned streams_;
+    bool logs_, follow_;
 };
 
 // the terminal sizes create bodies gave (HostConfig.ConsoleSize), by container ID, for the
@@ -88,16 +103,25 @@ Response api_lc_create(const ServiceContext& ctx, const Request& r) {
 }
 
 Response api_lc_attach(const Request& r, const records::ContainerState& s) {
-    if (query_bool(r.arg("logs")))
-        throw ApiError(501, "attach with logs=1 is not served: gantry attaches a container's "
-                            "streams from its start on; read what it wrote with "
-                            "GET /containers/{id}/logs");
-    if (!query_bool(r.arg("stream")))
-        throw ApiError(501, "attach without stream=1 is not served: gantry attaches a "
-                            "container's streams as they are written");
+    const bool logs = query_bool(r.arg("logs")), stream = query_bool(r.arg("stream"));
     if (!r.arg("detachKeys").empty())
         throw ApiError(501, "gantry has no detach keys (detachKeys): the attached client "
                             "leaves by closing its connection");
+    if (logs && s.log_driver == "none") // docker's daemon's words, and its 501
+        throw ApiError(501, "configured logging driver does not support reading");
+    const unsigned streams = (query_bool(r.arg("stdout")) ? container_log::kStdout : 0) |
+                             (query_bool(r.arg("stderr")) ? container_log::kStderr : 0);
+    auto hijack = [&s](std::unique_ptr<Hijack> h) {
+        Response res;
+        res.status = 101;
+        res.content_type = s.spec.terminal ? "application/vnd.docker.raw-stream"
+                                           : "application/vnd.docker.multiplexed-stream";
+        res.hijack = std::move(h);
+        return res;
+    };
+    if (!stream) { // what it recorded (logs=1), or nothing, and the end
+        return hijack(std::make_unique<ApiLcAttachRunning>(s, streams, logs, false));
+    }
     if (s.running()) {
         auto held = find_attached(s.id);
         bool held_running = false;
@@ -118,14 +142,7 @@ Response api_lc_attach(const Request& r, const records::ContainerState& s) {
                                     " is running and this service does not hold its stdin "
                                     "(it was not started attached through it): attach without "
                                     "stdin (docker attach --no-stdin), or exec into it");
-        unsigned streams = (query_bool(r.arg("stdout")) ? container_log::kStdout : 0) |
-                           (query_bool(r.arg("stderr")) ? container_log::kStderr : 0);
-        Response res;
-        res.status = 101;
-        res.content_type = s.spec.terminal ? "application/vnd.docker.raw-stream"
-                                           : "application/vnd.docker.multiplexed-stream";
-        res.hijack = std::make_unique<ApiLcAttachRunning>(s, streams);
-        return res;
+        return hijack(std::make_unique<ApiLcAttachRunning>(s, streams, logs, true));
     }
     if (!s.startable)
         throw ApiError(409, "container " + s.name +
@@ -148,12 +165,9 @@ Response api_lc_attach(const Request& r, const records::ContainerState& s) {
         throw ApiError(409, "container " + s.name +
                                 " already has an attached client waiting for its start or "
                                 "running: gantry attaches one client at a time");
-    Response res;
-    res.status = 101;
-    res.content_type = sess->tty ? "application/vnd.docker.raw-stream"
-                                 : "application/vnd.docker.multiplexed-stream";
-    res.hijack = std::make_unique<ApiLcAttach>(sess);
-    return res;
+    std::optional<records::ContainerState> recorded;
+    if (logs && s.detached) recorded = s;
+    return hijack(std::make_unique<ApiLcAttach>(sess, std::move(recorded), streams));
 }
 
 Response api_lc_start(const ServiceContext& ctx, const Request& r,

@@ -7,6 +7,7 @@
 #include "analyze/licence_check.hpp"
 #include "engine_api/decode.hpp"
 #include "engine_api/job_stream.hpp"
+#include "engine_api/spawn.hpp"
 #include "oci/reference.hpp"
 #include "registry/pull.hpp"
 #include "registry/push.hpp"
@@ -117,17 +118,53 @@ registry::ProgressObserver api_xfer_push_observer(const JobStream::Emit& emit) {
     };
 }
 
+// POST /images/create?fromSrc=: docker's import, `gantry import` in a helper (the importer
+// unpacks the layer, which forks): fromSrc - (the request body, spooled) or an http(s) URL
+// (gantry import fetches it), repo and tag naming the image (repo is required: gantry's store
+// keeps no untagged image), changes (repeatable: import's --change), message, platform.
+// docker's answer: the JSON line {"status": "sha256:ID"}.
+Response api_xfer_import(const ServiceContext& ctx, const Request& r) {
+    const std::string& src = r.arg("fromSrc");
+    if (!r.arg("fromImage").empty())
+        throw ApiError(400, "fromImage (a pull) and fromSrc (an import) cannot go together");
+    const std::string& repo = r.arg("repo");
+    if (repo.empty())
+        throw ApiError(400, "an import needs repo, the image's name: gantry's store keeps no "
+                            "untagged image (docker import TAR NAME[:TAG])");
+    std::string source;
+    if (src == "-") {
+        if (r.upload.empty())
+            throw ApiError(400, "fromSrc=- imports the request body, and there is none");
+        source = r.upload.string();
+    } else if (src.starts_with("http://") || src.starts_with("https://")) {
+        source = src;
+    } else {
+        throw ApiError(400, "fromSrc \"" + src +
+                                "\": give - (the tar as the request body) or an http(s) URL");
+    }
+    std::vector<std::string> args = {"import", source,
+                                     r.arg("tag").empty() ? repo : repo + ":" + r.arg("tag")};
+    auto changes = r.query_all.equal_range("changes");
+    for (auto it = changes.first; it != changes.second; ++it)
+        if (!it->second.empty()) args.insert(args.end(), {"--change", it->second});
+    if (!r.arg("message").empty()) args.insert(args.end(), {"--message", r.arg("message")});
+    if (!r.arg("platform").empty()) args.insert(args.end(), {"--platform", r.arg("platform")});
+    auto res = run_helper(ctx.store_root, args);
+    if (res.status != 0) throw_helper_failure(res, "import");
+    std::string id = res.out;
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+    return json_response(200, {{"status", id}});
+}
+
 Response api_xfer_pull(const ServiceContext& ctx, const Request& r) {
-    if (!r.arg("fromSrc").empty())
-        throw ApiError(501, "POST /images/create?fromSrc= (import a root filesystem tar) is not "
-                            "served by gantry's Engine API: use gantry import");
+    if (!r.arg("fromSrc").empty()) return api_xfer_import(ctx, r);
     for (const char* p : {"repo", "message"})
         if (!r.arg(p).empty())
-            throw ApiError(400, std::string(p) + " goes with fromSrc (an import), which gantry's "
-                                                 "Engine API does not serve: leave it out");
+            throw ApiError(400, std::string(p) + " goes with fromSrc (an import): leave it out "
+                                                 "of a pull (fromImage)");
     if (r.query.count("changes"))
-        throw ApiError(400, "changes goes with fromSrc (an import), which gantry's Engine API "
-                            "does not serve: leave it out");
+        throw ApiError(400, "changes goes with fromSrc (an import): leave it out of a pull "
+                            "(fromImage)");
     std::string ref = pull_reference(r.arg("fromImage"), r.arg("tag"));
     registry::PullOptions po;
     po.client = api_xfer_client(r); // a bad header: 400 before the stream starts

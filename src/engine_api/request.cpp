@@ -41,6 +41,8 @@ constexpr ApiReqPattern kApiReqServed[] = {
     {"GET", "/containers/{id}/logs", RouteId::container_logs},
     {"POST", "/containers/{id}/stop", RouteId::container_stop},
     {"POST", "/containers/{id}/kill", RouteId::container_kill},
+    {"POST", "/containers/{id}/pause", RouteId::container_pause},
+    {"POST", "/containers/{id}/unpause", RouteId::container_unpause},
     {"POST", "/containers/{id}/wait", RouteId::container_wait},
     {"DELETE", "/containers/{id}", RouteId::container_delete},
     {"GET", "/containers/{id}/top", RouteId::container_top},
@@ -86,8 +88,6 @@ constexpr ApiReqPattern kApiReqServed[] = {
 
 // docker's other endpoints (API 1.41): answered 501, naming them, until they are served.
 constexpr ApiReqPattern kApiReqNotYet[] = {
-    {"POST", "/containers/{id}/pause", RouteId::not_yet},
-    {"POST", "/containers/{id}/unpause", RouteId::not_yet},
     {"POST", "/containers/{id}/update", RouteId::not_yet},
     {"GET", "/containers/{id}/attach/ws", RouteId::not_yet},
     {"GET", "/containers/{id}/export", RouteId::not_yet},
@@ -213,6 +213,7 @@ std::uint64_t upload_limit(RouteId id) {
         return kMaxBuildContextBytes;
     case RouteId::images_load:
     case RouteId::archive_put:
+    case RouteId::image_create: // an import's tar (fromSrc=-); a pull sends none
         return kMaxUploadBytes;
     default:
         return 0;
@@ -220,9 +221,10 @@ std::uint64_t upload_limit(RouteId id) {
 }
 
 std::string upload_too_big(RouteId id) {
-    std::string what = id == RouteId::build         ? "the build context"
-                       : id == RouteId::images_load ? "the image archive"
-                                                    : "the archive";
+    std::string what = id == RouteId::build          ? "the build context"
+                       : id == RouteId::images_load  ? "the image archive"
+                       : id == RouteId::image_create ? "the tar to import"
+                                                     : "the archive";
     return what + " is larger than " + std::to_string(upload_limit(id) >> 20) +
            " MiB, the most gantry's Engine API takes" +
            (id == RouteId::build ? ": leave what the build does not need out of the context "

@@ -65,6 +65,8 @@ enum class RouteId {
     container_logs,
     container_stop,
     container_kill,
+    container_pause,
+    container_unpause,
     container_wait,
     container_delete,
     container_top,

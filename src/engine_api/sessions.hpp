@@ -57,10 +57,13 @@ bool resize_session(Session& s, unsigned height, unsigned width);
 bool register_attached(const std::string& id, const std::shared_ptr<Session>& s);
 std::shared_ptr<Session> find_attached(const std::string& id);
 
-// An attach to S, a running detached container (attach_running.cpp): its STREAMS (a mask of
-// container_log::kStdout, kStderr) from now on, as written to its output file, on SOCK with
-// docker's framing (multiplexed without a terminal, raw with one), until it ends (then SOCK is
-// half-closed) or the client hangs up.
-void attach_running(const records::ContainerState& s, unsigned streams, int sock);
+// An attach to S's output file (attach_running.cpp), its STREAMS (a mask of
+// container_log::kStdout, kStderr) on SOCK with docker's framing (multiplexed without a
+// terminal, raw with one): with LOGS (docker's logs=1) what it recorded so far first, else from
+// now on; with FOLLOW (stream=1, S running and detached) what it writes then, until it ends or
+// the client hangs up. With FINISH, SOCK is half-closed at the end. False when the client hung
+// up (or S has no output file: removed meanwhile, or never started).
+bool attach_running(const records::ContainerState& s, unsigned streams, int sock, bool logs,
+                    bool follow, bool finish = true);
 
 } // namespace gantry::engine_api

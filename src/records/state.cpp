@@ -191,6 +191,7 @@ json to_json(const ContainerState& s) {
             {"server", s.server},
             {"server_start", s.server_start},
             {"detached", s.detached},
+            {"log_driver", s.log_driver},
             {"status", s.status},
             {"exit_code", s.exit_code},
             {"created", s.created},
@@ -210,6 +211,7 @@ json to_json(const ContainerState& s) {
             {"ports", network::to_json(s.ports)},
             {"network_helper", s.network_helper},
             {"endpoints", s.endpoints},
+            {"cgroup", s.cgroup},
             {"spec", s.spec.to_json()}};
 }
 
@@ -228,6 +230,7 @@ ContainerState from_json(const json& j) {
     s.server = j.value("server", 0);
     s.server_start = j.value("server_start", 0ull);
     s.detached = j.value("detached", false);
+    s.log_driver = j.value("log_driver", "");
     s.status = j.value("status", "created");
     s.exit_code = j.value("exit_code", 0);
     s.created = j.value("created", "");
@@ -253,6 +256,7 @@ ContainerState from_json(const json& j) {
     if (auto m = j.find("anonymous_volumes"); m != j.end() && m->is_array())
         for (auto& d : *m)
             if (d.is_string()) s.anonymous_volumes.push_back(d.get<std::string>());
+    if (auto c = j.find("cgroup"); c != j.end() && c->is_object()) s.cgroup = *c;
     if (j.contains("spec")) s.spec = oci::RuntimeSpec::from_json(j["spec"]);
     return s;
 }
@@ -543,6 +547,7 @@ std::string status_text(const ContainerState& s, bool up) {
     if (up) {
         status = "Up";
         if (auto t = units::seconds_since(s.created)) status += " " + units::human_duration(*t);
+        if (s.paused()) status += " (Paused)";
     } else if (s.status == "exited" || s.status == "restarting") {
         status = std::string(s.status == "exited" ? "Exited" : "Restarting") + " (" +
                  std::to_string(s.exit_code) + ")";

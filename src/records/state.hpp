@@ -44,6 +44,9 @@ struct ContainerState {
     pid_t server = 0;
     unsigned long long server_start = 0;
     bool detached = false;
+    // its log driver (docker's LogConfig.Type): json-file or local (its output file, read by
+    // `logs`), none (nothing kept); "" in records made before: json-file when detached
+    std::string log_driver;
     std::string status = "created"; // created, running, exited
     int exit_code = 0;
     std::string created, finished;             // RFC 3339 UTC
@@ -80,12 +83,16 @@ struct ContainerState {
     // gantry oci's (ocirt/container.hpp): the bundle, its root and its config.json as they were
     // at create (spec above is that config read), the container's cgroup
     // (runtime::ContainerCgroup::to_json(), null when none) and the recorded start of its lazy
-    // root's monitor (monitor above). Empty for gantry run's containers, and not in their file.
+    // root's monitor (monitor above). Empty for gantry run's containers, and not in their file,
+    // but for the cgroup: a detached container's own (its limits', or its freezer's), null
+    // when it has none.
     std::string bundle, rootfs;
     nlohmann::json config, cgroup;
     unsigned long long monitor_started = 0;
 
     bool running() const; // status running and process_running(pid, pid_start)
+    // Running, and frozen by its own cgroup's freezer (docker's pause; container_signals.cpp)
+    bool paused() const;
     // The start time of its monitor while that is still at work (starting the workload, or
     // recording how it ended), else 0; a pid that started after the workload is another
     // process's.
@@ -141,8 +148,18 @@ std::string now_rfc3339();
 void stop(const ContainerState& s, std::optional<double> timeout = std::nullopt);
 
 // Sends SIG to S's first process as `gantry kill` does (docker's kill: SIGKILL by default),
-// its kill event journalled first; returns at once. Error(conflict) when S is not running.
+// its kill event journalled first; returns at once. A paused container is thawed after the
+// signal, as docker's kill resumes it, so that the signal is delivered (stop and rm -f too).
+// Error(conflict) when S is not running.
 void kill_container(const ContainerState& s, int sig);
+
+// docker's pause: S's processes frozen by its own cgroup (runtime::ContainerCgroup::freeze: v2's
+// cgroup.freeze, until cgroup.events says frozen 1; v1's freezer.state FROZEN), then its pause
+// event journalled. Error(conflict), in docker's words, when S is not running or is paused
+// already; Error(unsupported) naming why when S has no cgroup of its own.
+void pause_container(const ContainerState& s);
+// docker's unpause: S thawed, its unpause event journalled; Error(conflict) when S is not paused.
+void unpause_container(const ContainerState& s);
 
 class StateDir;
 // Removes S as `gantry rm -f` does: marked as being removed (its monitor then keeps nothing),

@@ -113,6 +113,50 @@ bool needs_v1(const CgroupRequest& request, const CgroupProbe& probe) {
 
 } // namespace
 
+ContainerCgroup ContainerCgroup::for_freezer(const std::string& name, const CgroupProbe& probe) {
+    if (name.empty() || name == "." || name == ".." || name == kLeaf ||
+        name.find_first_of("/\n") != std::string::npos)
+        throw Error(Errc::invalid, "invalid cgroup name \"" + name + "\"");
+    ContainerCgroup cg;
+    std::string dir;
+    const ContainerCgroup own = of_process(0, probe);
+    if (probe.root.empty() && own.version_ == CgroupVersion::v1) {
+        const std::string parent = own.dir("freezer");
+        if (parent.empty())
+            throw Error(Errc::run_failed,
+                        "no cgroup v1 freezer hierarchy is mounted (/proc/self/mountinfo)");
+        dir = parent + "/" + name;
+        cg.version_ = CgroupVersion::v1;
+        cg.dirs_["freezer"] = dir;
+    } else {
+        const CgroupRequest request(Resources{});
+        const std::string base = writable_cgroup_parent(request, probe);
+        cg.simulated_ = !on_cgroup2(base);
+        dir = base + "/" + name;
+        cg.version_ = CgroupVersion::v2;
+        cg.dirs_[""] = dir;
+    }
+    if (::mkdir(dir.c_str(), 0755) != 0) {
+        int err = errno;
+        // left by a run that crashed: replaced when no process is in it
+        if (err == EEXIST && read_cgroup_list(dir + "/cgroup.procs").empty() &&
+            (cg.simulated_ ? (fs::remove_tree(dir), true) : ::rmdir(dir.c_str()) == 0) &&
+            ::mkdir(dir.c_str(), 0755) == 0)
+            err = 0;
+        if (err != 0)
+            throw Error(Errc::run_failed,
+                        "cannot create the container's cgroup " + dir + ": " + std::strerror(err),
+                        err == EACCES || err == EPERM || err == EROFS
+                            ? "a cgroup v1 hierarchy is root's: run as root, or on a cgroup v2 "
+                              "host under a delegated cgroup"
+                            : "");
+    }
+    if (cg.simulated_) {
+        write_interface(dir + "/cgroup.procs", "", true);
+    }
+    return cg;
+}
+
 ContainerCgroup ContainerCgroup::for_run(const std::string& name, const Resources& r,
                                          const CgroupProbe& probe) {
     const CgroupRequest request(r);

@@ -61,6 +61,13 @@ class ContainerCgroup {
     // the kernel would provide.
     static ContainerCgroup for_run(const std::string& name, const Resources& r,
                                    const CgroupProbe& probe = CgroupProbe::system());
+    // A detached `gantry run` container's own cgroup when it asks for no limit, for docker's
+    // pause alone (the freezer): on a host with a v1 freezer hierarchy, NAME below this
+    // process's own cgroup there; on cgroup v2, NAME in the nearest cgroup this process may write
+    // (no controller enabled: cgroup.freeze is every v2 cgroup's). Error(run_failed) naming why
+    // there is none (rootless on a v1 host: the hierarchy is root's).
+    static ContainerCgroup for_freezer(const std::string& name,
+                                       const CgroupProbe& probe = CgroupProbe::system());
     // The cgroups process PID (0: this process) is in (its /proc/PID/cgroup), a directory per
     // hierarchy mounted here (PROBE's mountinfo): where `gantry exec` joins the processes it
     // starts, and what a container shows at a `cgroup` mount.

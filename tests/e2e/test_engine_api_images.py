@@ -110,7 +110,7 @@ def test_docker_pull_streams_dockers_progress_and_errors(svc):
                            headers={"X-Registry-Auth": "%%%"})
     assert status == 400 and "X-Registry-Auth" in json.loads(body)["message"]
     status, _, body = http(svc, "POST", "/images/create?fromSrc=-")
-    assert status == 501 and "gantry import" in json.loads(body)["message"]
+    assert status == 400 and "needs repo" in json.loads(body)["message"]
 
 
 def test_docker_push_to_the_registry(svc):

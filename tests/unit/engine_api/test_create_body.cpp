@@ -204,8 +204,14 @@ TEST(EngineApiCreateBody, RefusesFieldsGantryDoesNotHonourNamingThem) {
     EXPECT_NE(refusal(with_host("RestartPolicy", {{"Name", "always"}, {"MaximumRetryCount", 2}}))
                   .find("MaximumRetryCount"),
               std::string::npos);
-    EXPECT_NE(refusal(with_host("LogConfig", {{"Type", "syslog"}})).find("LogConfig"),
+    EXPECT_NE(refusal(with_host("LogConfig", {{"Type", "syslog"}})).find("LogConfig.Type"),
               std::string::npos);
+    EXPECT_NE(
+        refusal(with_host("LogConfig", {{"Type", "json-file"}, {"Config", {{"max-size", "1m"}}}}))
+            .find("LogConfig.Config"),
+        std::string::npos);
+    EXPECT_EQ(create_request(with_host("LogConfig", {{"Type", "none"}}), "").log_driver, "none");
+    EXPECT_EQ(create_request(with_host("LogConfig", {{"Type", "local"}}), "").log_driver, "local");
     EXPECT_NE(refusal(with_host("Dns", {"1.1.1.1"})).find("HostConfig.Dns"), std::string::npos);
     EXPECT_NE(refusal(with_host("MemorySwappiness", "ten")).find("MemorySwappiness"),
               std::string::npos);

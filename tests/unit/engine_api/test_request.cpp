@@ -59,9 +59,11 @@ TEST(EngineApiRequest, RoutesByMethodAndPattern) {
 }
 
 TEST(EngineApiRequest, NamesEndpointsNotServedYetAndUnknownOnes) {
-    auto r = match_route("POST", "/containers/x/pause");
+    auto r = match_route("POST", "/containers/x/update");
     EXPECT_EQ(r.id, RouteId::not_yet);
-    EXPECT_EQ(r.endpoint, "POST /containers/{id}/pause");
+    EXPECT_EQ(r.endpoint, "POST /containers/{id}/update");
+    EXPECT_EQ(match_route("POST", "/containers/x/pause").id, RouteId::container_pause);
+    EXPECT_EQ(match_route("POST", "/containers/x/unpause").id, RouteId::container_unpause);
     EXPECT_EQ(match_route("POST", "/containers/prune").id, RouteId::containers_prune);
     EXPECT_EQ(match_route("GET", "/containers/x/stats").id, RouteId::container_stats);
     EXPECT_EQ(match_route("POST", "/containers/create").id, RouteId::container_create);
@@ -124,12 +126,12 @@ TEST(EngineApiDispatch, AnswersDockersErrorJson) {
     res = dispatch(ctx, r);
     EXPECT_EQ(res.status, 501);
     EXPECT_NE(json::parse(res.body)["message"].get<std::string>().find("host"), std::string::npos);
-    r.path = "/containers/x/pause";
+    r.path = "/containers/x/update";
     r.route = match_route(r.method, r.path);
     res = dispatch(ctx, r);
     EXPECT_EQ(res.status, 501);
     EXPECT_NE(
-        json::parse(res.body)["message"].get<std::string>().find("POST /containers/{id}/pause"),
+        json::parse(res.body)["message"].get<std::string>().find("POST /containers/{id}/update"),
         std::string::npos);
     r.method = "GET";
     r.path = "/networks";
