@@ -37,10 +37,6 @@ gantry_module(userns PURPOSE "user namespaces for rootless work: id maps (the ca
   DEPENDS oci util)
 gantry_module(network PURPOSE "container networks: the modes (host, none, bridge, user networks), docker's published ports, a container's /etc/hosts and /etc/resolv.conf, the user-mode stack (pasta) that joins a namespace to the outside, user networks kept in the store and the namespace their bridges and DNS live in (netavark, aardvark-dns)"
   DEPENDS oci userns util)
-gantry_module(records PURPOSE "the container records every door reads and writes (ContainerState, StateDir in the runtime directory, the parsed-state cache), stop/kill/rm of a recorded container, and the event journal beside them"
-  DEPENDS network oci util)
-gantry_module(container_log PURPOSE "a detached container's log: docker's multiplexed frames appended by its output copier, read back as `docker logs` does"
-  DEPENDS util)
 gantry_module(runtime PURPOSE "the low-level runtime under both front ends (engine, ocirt): one OCI runtime spec executed: namespaces, mounts, devices, cgroups, hooks, the process, exec into it, the monitor's fork"
   DEPENDS oci seccomp userns util)
 gantry_module(records PURPOSE "the container records every door reads and writes (ContainerState, StateDir in the runtime directory, the parsed-state cache), stop/kill/rm and pause/unpause of a recorded container, and the event journal beside them"
