@@ -143,10 +143,43 @@ def test_repeated_sections_are_concatenated(bb):
     assert "already exists" in g.fail("apptainer", "build", out, d, code=5).err
 
 
+def test_scif_apps_are_laid_out_as_apptainers(bb):
+    # SCIF apps (%app* sections) as Apptainer's build lays them out
+    # (internal/pkg/build/apps/apps.go): /scif/apps/NAME with its metadata, %appinstall run
+    # after %post in the app's directory with its SCIF_ variables, %appfiles copied into it
+    g, tmp = bb
+    (tmp / "app-host.txt").write_text("from the host\n")
+    d = tmp / "scif.def"
+    d.write_text("Bootstrap: docker\nFrom: sample:latest\n"
+                 "%appinstall foo\n  echo \"in $(pwd) as $SCIF_APPNAME\" > built.txt\n"
+                 "%apprun foo\n  echo \"foo runs $*\"\n"
+                 "%appenv foo\n  export FOO_ENV=1\n"
+                 "%applabels foo\n  Maintainer someone\n"
+                 f"%appfiles foo\n  {tmp}/app-host.txt host.txt\n"
+                 "%apphelp foo\n  Foo helps.\n"
+                 "%post\n  echo post > /post.txt\n"
+                 "%appinstall bar\n  cat /post.txt > bar-installed\n"
+                 "%runscript\n  echo main\n")
+    out = tmp / "scif.sif"
+    g.run("apptainer", "build", out, d)
+    show = ("cat /scif/apps/foo/built.txt /scif/apps/foo/host.txt /scif/apps/bar/bar-installed "
+            "/scif/apps/foo/scif/labels.json; echo; sh /scif/apps/foo/scif/runscript a; "
+            "echo \"$SCIF_APPROOT_foo $SCIF_APPRUN_foo $SCIF_APPENV_foo\"; "
+            "cat /scif/apps/foo/scif/runscript.help; ls -d /scif/data/bar/input /scif/apps/bar/bin")
+    lines = g.run("apptainer", "exec", out, "sh", "-c", show).out.splitlines()
+    assert lines[:3] == ["in /scif/apps/foo as foo", "from the host", "post"], lines
+    assert json.loads("\n".join(lines[3:7])) == {"Maintainer": "someone", "SCIF_APP_NAME": "foo"}
+    assert lines[7:] == ["foo runs a",
+                         "/scif/apps/foo /scif/apps/foo/scif/runscript "
+                         "/scif/apps/foo/scif/env/90-environment.sh",
+                         "  Foo helps.", "/scif/apps/bar/bin", "/scif/data/bar/input"], lines
+    assert g.run("apptainer", "run", out).out == "main\n"
+
+
 REFUSED = [
     ("%setup\n  cat $APPTAINER_ROOTFS/etc/passwd\n", 125, "x.def:3: %setup failed (exit 1)"),
     ("%pre\n  exit 4\n", 125, "x.def:3: %pre failed (exit 4)"),
-    ("%appinstall foo\n  true\n", 7, "x.def:3: %appinstall: SCIF apps are not supported"),
+    ("%apprun\n  true\n", 4, "x.def:3: %apprun needs the app's name"),
     ("%bogus\n", 4, "x.def:3: unknown section %bogus"),
     ("%post\n  echo {{ NOPE }}\n", 4, "x.def:4: the build variable NOPE is not defined"),
     ("%files from nowhere\n  /a /b\n", 4, "x.def:3: %files from nowhere"),
