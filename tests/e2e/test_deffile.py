@@ -157,6 +157,7 @@ def test_scif_apps_are_laid_out_as_apptainers(bb):
                  "%applabels foo\n  Maintainer someone\n"
                  f"%appfiles foo\n  {tmp}/app-host.txt host.txt\n"
                  "%apphelp foo\n  Foo helps.\n"
+                 "%apptest foo\n  test -f \"$SCIF_APPROOT/built.txt\" && echo \"$SCIF_APPNAME tested\"\n"
                  "%post\n  echo post > /post.txt\n"
                  "%appinstall bar\n  cat /post.txt > bar-installed\n"
                  "%runscript\n  echo main\n")
@@ -174,6 +175,22 @@ def test_scif_apps_are_laid_out_as_apptainers(bb):
                          "/scif/apps/foo/scif/env/90-environment.sh",
                          "  Foo helps.", "/scif/apps/bar/bin", "/scif/data/bar/input"], lines
     assert g.run("apptainer", "run", out).out == "main\n"
+    # --app: the app's environment (Apptainer's 95-apps.sh) and its runscript or test
+    assert g.run("apptainer", "run", "--app", "foo", out, "a").out == "foo runs a\n"
+    lines = g.run("apptainer", "exec", "--app", "foo", out, "sh", "-c",
+                  'echo "$FOO_ENV $SCIF_APPNAME $SCIF_APPROOT"; echo "$PATH"').out.splitlines()
+    assert lines[0] == "1 foo /scif/apps/foo"
+    assert lines[1].startswith("/scif/apps/foo/bin:/scif/apps/foo:"), lines
+    assert g.run("apptainer", "test", "--app", "foo", out).out == "foo tested\n"
+    r = g.fail("apptainer", "run", "--app", "bar", out)
+    assert "No Apptainer runscript for contained app: bar" in r.out + r.err
+    r = g.fail("apptainer", "run", "--app", "nope", out)
+    assert "Could not locate the container application: nope" in r.out + r.err
+    assert g.run("apptainer", "inspect", "--list-apps", out).out == "bar\nfoo\n"
+    assert g.run("apptainer", "inspect", "--app", "foo", out).out == \
+        "Maintainer: someone\nSCIF_APP_NAME: foo\n"
+    assert g.run("apptainer", "run-help", "--app", "foo", out).out == "  Foo helps.\n"
+    assert "has no app nope" in g.fail("apptainer", "inspect", "--app", "nope", out, code=3).err
 
 
 REFUSED = [
