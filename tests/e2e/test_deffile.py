@@ -141,6 +141,11 @@ def test_repeated_sections_are_concatenated(bb):
     # the definition file kept in the image as Apptainer's build keeps it
     assert g.run("apptainer", "inspect", "--deffile", out).out == d.read_text()
     assert "already exists" in g.fail("apptainer", "build", out, d, code=5).err
+    # an image of gantry's store as a sandbox's source (saved as a SIF, then unpacked)
+    sb = tmp / "sb"
+    g.run("apptainer", "build", "--sandbox", sb, "sample:latest")
+    assert (sb / ".singularity.d" / "env" / "10-docker2singularity.sh").is_file()
+    assert g.run("apptainer", "exec", sb, "sh", "-c", "echo from-store").out == "from-store\n"
 
 
 def test_scif_apps_are_laid_out_as_apptainers(bb):
