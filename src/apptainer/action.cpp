@@ -126,7 +126,8 @@ Flags with_environment(Flags f, const std::vector<std::string>& environ) {
     };
     static const std::vector<StringTwin> strings = {{&Flags::home, {"HOME"}},
                                                     {&Flags::pwd, {"PWD", "TARGET_PWD"}},
-                                                    {&Flags::hostname, {"HOSTNAME"}}};
+                                                    {&Flags::hostname, {"HOSTNAME"}},
+                                                    {&Flags::app, {"APP", "APPNAME"}}};
     for (const auto& t : strings)
         if ((f.*t.flag).empty()) f.*t.flag = twin(t.keys);
     if (f.env_files.empty())
@@ -135,11 +136,10 @@ Flags with_environment(Flags f, const std::vector<std::string>& environ) {
         if (auto v = twin({"OVERLAY", "OVERLAYIMAGE"}); !v.empty()) f.overlay.push_back(v);
     // the twins of flags gantry does not take: said, not silently dropped
     for (const char* key :
-         {"APP",         "APPNAME",      "MOUNT",       "SCRATCH",  "SCRATCHDIR",     "WORKDIR",
-          "NETWORK",     "NETWORK_ARGS", "DNS",         "SECURITY", "NO_MOUNT",       "CWD",
-          "TARGET_CWD",  "NVCCLI",       "CONTAINLIBS", "USERNS",   "UNSHARE_USERNS", "NET",
-          "UNSHARE_NET", "UTS",          "UNSHARE_UTS", "NOENV",    "KEEP_PRIVS",     "NO_PRIVS",
-          "ADD_CAPS",    "DROP_CAPS"})
+         {"MOUNT",       "SCRATCH",  "SCRATCHDIR",     "WORKDIR",  "NETWORK",     "NETWORK_ARGS",
+          "DNS",         "SECURITY", "NO_MOUNT",       "CWD",      "TARGET_CWD",  "NVCCLI",
+          "CONTAINLIBS", "USERNS",   "UNSHARE_USERNS", "NET",      "UNSHARE_NET", "UTS",
+          "UNSHARE_UTS", "NOENV",    "KEEP_PRIVS",     "NO_PRIVS", "ADD_CAPS",    "DROP_CAPS"})
         if (auto v = twin({key}); !v.empty())
             log::warn(name + " is set: gantry apptainer does not take that flag of Apptainer's, "
                              "and ignores it");
@@ -434,6 +434,19 @@ engine::RunRequest request(Action action, const Flags& flags, const Host& host,
     for (const auto& value : f.env)
         for (auto& e : env_pairs(value)) r.env.push_back(e);
     if (!f.shell.empty()) r.env.push_back("SINGULARITY_SHELL=" + f.shell);
+    // --app: the SCIF app, as Apptainer's launcher sets it (APPNAME under both prefixes); its
+    // directory, environment and scripts are the action script's (sif::action_entrypoint)
+    if (!f.app.empty() && action == Action::instance_start)
+        throw Error(Errc::usage, "--app of instance start: gantry starts the image's startscript",
+                    "start the instance without --app, then exec --app in instance://NAME");
+    if (!f.app.empty()) {
+        if (f.app == "." || f.app == ".." ||
+            f.app.find_first_of("/ \t\n\"'$`\\") != std::string::npos)
+            throw Error(Errc::usage, "--app " + f.app + ": not an app's name",
+                        "gantry apptainer inspect --list-apps IMAGE lists them");
+        r.env.push_back("SINGULARITY_APPNAME=" + f.app);
+        r.env.push_back("APPTAINER_APPNAME=" + f.app);
+    }
 
     // GPUs: a flag whose driver this host lacks warns and runs without, as Apptainer's
     for (auto [asked, flag, files] :

@@ -44,6 +44,7 @@ struct Flags {
     std::string pwd;                          // --pwd DIR
     std::string hostname;                     // --hostname NAME
     std::string shell;                        // -s/--shell PROGRAM (shell action)
+    std::string app;                          // --app NAME (a SCIF app)
     bool nv = false, rocm = false;            // --nv, --rocm
     bool writable_tmpfs = false;              // --writable-tmpfs
     bool writable = false;                    // -w/--writable (a sandbox directory)

@@ -90,6 +90,25 @@ std::string inspect(const std::string& file, InspectWhat what) {
     }
     const rootfs::ImageFiles& files = dir ? static_cast<const rootfs::ImageFiles&>(*dir)
                                           : static_cast<const rootfs::ImageFiles&>(*squash);
+    if (what.list_apps) { // Apptainer's --list-apps: the directories of /scif/apps
+        auto names = files.list("scif/apps");
+        std::sort(names.begin(), names.end());
+        std::string out;
+        for (const auto& n : names) out += n + "\n";
+        return out;
+    }
+    // --app: the app's metadata directory stands for /.singularity.d
+    const std::string meta =
+        what.app.empty() ? ".singularity.d" : "scif/apps/" + what.app + "/scif";
+    if (!what.app.empty()) {
+        if (what.app.find('/') != std::string::npos || what.app == "." || what.app == ".." ||
+            !files.has("scif/apps/" + what.app))
+            throw Error(Errc::not_found, file + " has no app " + what.app,
+                        "gantry apptainer inspect --list-apps " + file + " lists its apps");
+        image_labels = nlohmann::json::object();
+        if (auto text = files.read(meta + "/labels.json"); !text.empty())
+            sif::add_labels(image_labels, text, file + "'s /" + meta + "/labels.json");
+    }
     auto read = [&](const std::string& path) {
         return inspect_trimmed(files.has(path) ? files.read(path) : std::string());
     };
@@ -97,13 +116,12 @@ std::string inspect(const std::string& file, InspectWhat what) {
     nlohmann::ordered_json attrs = nlohmann::ordered_json::object();
     nlohmann::ordered_json env = nlohmann::ordered_json::object();
     if (what.environment) {
-        auto names = files.list(".singularity.d/env");
+        auto names = files.list(meta + "/env");
         std::sort(names.begin(), names.end());
         for (const auto& n : names) {
             bool docker = n.starts_with("10-docker") && n.ends_with(".sh");
             bool environment = n.size() >= 17 && n[0] == '9' && n.ends_with("-environment.sh");
-            if (docker || environment)
-                env["/.singularity.d/env/" + n] = read(".singularity.d/env/" + n);
+            if (docker || environment) env["/" + meta + "/env/" + n] = read(meta + "/env/" + n);
         }
         if (!env.empty()) attrs["environment"] = env;
     }
@@ -118,15 +136,15 @@ std::string inspect(const std::string& file, InspectWhat what) {
         }
         if (!label_map.empty()) attrs["labels"] = label_map;
     }
-    std::string runscript = what.runscript ? read(".singularity.d/runscript") : "";
-    std::string test = what.test ? read(".singularity.d/test") : "";
-    std::string help = what.helpfile ? read(".singularity.d/runscript.help") : "";
+    std::string runscript = what.runscript ? read(meta + "/runscript") : "";
+    std::string test = what.test ? read(meta + "/test") : "";
+    std::string help = what.helpfile ? read(meta + "/runscript.help") : "";
     std::string deffile;
     if (what.deffile) {
         if (sq) deffile = inspect_deffile_object(*sq->image, file);
         if (deffile.empty()) deffile = read(".singularity.d/Singularity");
     }
-    std::string startscript = what.startscript ? read(".singularity.d/startscript") : "";
+    std::string startscript = what.startscript ? read(meta + "/startscript") : "";
     for (auto [key, value] : {std::pair{"runscript", &runscript}, std::pair{"test", &test},
                               std::pair{"helpfile", &help}, std::pair{"deffile", &deffile},
                               std::pair{"startscript", &startscript}})
@@ -143,9 +161,10 @@ std::string inspect(const std::string& file, InspectWhat what) {
     return out;
 }
 
-std::string run_help(const std::string& file) {
+std::string run_help(const std::string& file, const std::string& app) {
     InspectWhat what;
     what.helpfile = true;
+    what.app = app;
     std::string text = inspect(file, what);
     return text.empty() ? "No help sections were defined for this image\n" : text;
 }

@@ -17,6 +17,7 @@
 #include "util/fs.hpp"
 #include "util/log.hpp"
 
+#include <array>
 #include <cstdio>
 #include <unistd.h>
 
@@ -59,6 +60,8 @@ void add_apptainer_action_flags(LazyOptions& o, apptainer::Flags& f, apptainer::
            "NVIDIA GPUs and driver (a host without the driver: a warning, and the run goes on)");
     o.flag("GPUs", "--rocm", f.rocm,
            "AMD GPUs and ROCm (a host without the driver: a warning, and the run goes on)");
+    o.option(env, "--app", f.app,
+             "A SCIF app of the image: its environment, and its runscript (run) or test (test)");
     if (action == apptainer::Action::shell)
         o.option(env, "-s,--shell", f.shell,
                  "The shell to start (default /bin/bash, else /bin/sh)");
@@ -201,18 +204,21 @@ void register_apptainer_inspect(CLI::App& parent, Context& ctx) {
     cmd->add_flag("-H,--helpfile", o->what.helpfile, "The help (%help)");
     cmd->add_flag("-j,--json", o->what.json, "Apptainer's JSON document");
     cmd->add_flag("--all", o->what.all, "Everything, as JSON");
+    cmd->add_option("--app", o->what.app, "A SCIF app's labels, scripts, help and environment");
+    cmd->add_flag("--list-apps", o->what.list_apps, "The SCIF apps' names");
     cmd->callback([&ctx, o] {
         ctx.action = [o] {
             std::fputs(apptainer::inspect(o->image, o->what).c_str(), stdout);
             return 0;
         };
     });
-    auto image = std::make_shared<std::string>();
+    auto image = std::make_shared<std::array<std::string, 2>>(); // the image, --app
     auto* help = parent.add_subcommand("run-help", "A SIF's help (%help)");
-    help->add_option("image", *image, "The SIF file or sandbox directory")->required();
+    help->add_option("image", (*image)[0], "The SIF file or sandbox directory")->required();
+    help->add_option("--app", (*image)[1], "A SCIF app's help (%apphelp)");
     help->callback([&ctx, image] {
         ctx.action = [image] {
-            std::fputs(apptainer::run_help(*image).c_str(), stdout);
+            std::fputs(apptainer::run_help((*image)[0], (*image)[1]).c_str(), stdout);
             return 0;
         };
     });

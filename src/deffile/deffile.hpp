@@ -6,12 +6,12 @@
 // line whose first word starts with `%`, which opens a section; a section's body is every line
 // up to the next such line. gantry reads what it honours and refuses the rest by name: header
 // keys other than Bootstrap, From and Stage, bootstrap agents other than docker, docker-daemon,
-// oci, localimage, oras and scratch, unknown sections, the %app* sections, section arguments it
-// would not apply (%setup and %pre are read: image_build runs them on the host as the user). A
-// section written twice is concatenated, as Apptainer's parser does (the later arguments
-// winning; %files sections stay apart). Every refusal is
-// Error(invalid or unsupported) with "FILE:LINE: ..." and a hint. What the sections become in
-// an image is image_build/definition.hpp's.
+// oci, localimage, oras and scratch, unknown sections, section arguments it would not apply, an
+// %app* section without a plain app name (%setup and %pre are read: image_build runs them on the
+// host as the user). A section written twice is concatenated, as Apptainer's parser does (the
+// later arguments winning; %files sections stay apart; a SCIF app's sections keyed by its app).
+// Every refusal is Error(invalid or unsupported) with "FILE:LINE: ..." and a hint. What the
+// sections become in an image is image_build/definition.hpp's.
 #pragma once
 
 #include <cstddef>

@@ -249,8 +249,11 @@ class Parser {
     static void merge_repeated(Stage& st) {
         std::vector<Section> merged;
         for (auto& s : st.sections) {
-            auto first = std::find_if(merged.begin(), merged.end(),
-                                      [&](const Section& m) { return m.name == s.name; });
+            // a SCIF app's section is named by its app too ("%apprun foo")
+            auto first = std::find_if(merged.begin(), merged.end(), [&](const Section& m) {
+                return m.name == s.name && (!s.name.starts_with("app") ||
+                                            strip_comment(m.args) == strip_comment(s.args));
+            });
             if (s.name == "files" || first == merged.end()) {
                 merged.push_back(std::move(s));
                 continue;
@@ -267,11 +270,19 @@ class Parser {
             fail(Errc::invalid, file_, s.line, "unknown section " + name,
                  "Apptainer's sections are %arguments, %files, %post, %environment, "
                  "%runscript, %startscript, %test, %labels and %help");
-        if (s.name.starts_with("app"))
-            fail(Errc::unsupported, file_, s.line, name + ": SCIF apps are not supported by gantry",
-                 "install the app in %post and choose it with the command (gantry run IMAGE "
-                 "CMD)");
         std::string args = strip_comment(s.args);
+        if (s.name.starts_with("app")) { // SCIF: %appNAME APP, APP a directory's name
+            bool ok = !args.empty() && args != "." && args != ".." &&
+                      std::all_of(args.begin(), args.end(), [](char c) {
+                          return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                                 c == '-' || c == '.';
+                      });
+            if (!ok)
+                fail(Errc::invalid, file_, s.line,
+                     name + " needs the app's name, not `" + shown(args) + "`",
+                     "write " + name + " NAME, NAME of letters, digits, '_', '-' and '.'");
+            return;
+        }
         if (args.empty()) return;
         if (s.name == "files") {
             auto rest =

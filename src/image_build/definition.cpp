@@ -1,5 +1,6 @@
 #include "image_build/definition.hpp"
 
+#include "image_build/definition_apps.hpp"
 #include "sif/metadata.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -97,6 +98,23 @@ class Translation {
                 add_host_layer(*setup, layer);
         for (const auto& s : st.sections)
             if (s.name == "files" && s.args.empty()) files(s, false);
+        // SCIF apps (definition_apps.hpp): their files in before %post, as Apptainer's
+        // HandleBundle, each %appfiles into its app's directory
+        const StageApps apps = stage_apps(st);
+        if (!apps.order.empty()) {
+            auto root = opt_.meta_dir / ("apps-" + std::to_string(index));
+            write_app_files(apps, root, opt_.file);
+            std::string context = "gantry-def-apps-" + std::to_string(index);
+            out_.contexts[context] = root.string();
+            auto first = std::find_if(st.sections.begin(), st.sections.end(),
+                                      [](const auto& x) { return x.name.starts_with("app"); });
+            auto ins = def_json("COPY", first->line, {".", "/"});
+            ins.flags.push_back({"from", context, true});
+            add(std::move(ins));
+            for (const auto& app : apps.order)
+                if (const auto* f = apps.section(app, "files"))
+                    files(*f, false, "/scif/apps/" + app + "/");
+        }
         if (const auto* post = st.section("post")) {
             // Apptainer's build writes the docker image's environment file before %post
             // (conveyorPacker_oci.go): for the bootstraps of that kind
@@ -114,6 +132,11 @@ class Translation {
             }
             run_post(*post);
         }
+        // each %appinstall after %post, as Apptainer appends them to it (HandlePost)
+        for (const auto& app : apps.order)
+            if (const auto* i = apps.section(app, "install"); i && !text::trim(i->body).empty())
+                add(def_json("RUN", i->line,
+                             {"/bin/sh", "-ex", "-c", app_install_script(app, i->body)}));
         metadata(st, index);
         if (const auto* l = st.section("labels")) {
             std::string args;
@@ -130,7 +153,9 @@ class Translation {
         if (!name.empty()) names_.push_back(name);
     }
 
-    void files(const deffile::Section& s, bool from_stage) {
+    // UNDER: a SCIF app's directory ("/scif/apps/NAME/"), which %appfiles destinations (the
+    // source's path when none is given) are under
+    void files(const deffile::Section& s, bool from_stage, const std::string& under = {}) {
         std::string from;
         if (from_stage) {
             from = text::lower(
@@ -161,6 +186,13 @@ class Translation {
                 } else {
                     src = rel.string();
                 }
+            }
+            if (!under.empty()) {
+                const bool into_dir = dst.empty() && has_glob(fc.src); // the matches, in it
+                dst = under +
+                      (into_dir ? ""
+                                : stdfs::path(dst.empty() ? fc.src : dst).relative_path().string());
+                if (dst.back() != '/' && !fc.dst.empty() && fc.dst.back() == '/') dst += '/';
             }
             if (dst.empty()) {
                 if (has_glob(fc.src))

@@ -27,6 +27,15 @@ namespace {
 std::string sif_source_env_scripts() {
     return R"(for gantry_n in $GANTRY_KEEP_ENV; do eval "gantry_v_$gantry_n=\"\$$gantry_n\""; done; )"
            R"(for f in /.singularity.d/env/*.sh; do if [ -f "$f" ]; then . "$f"; fi; done; )"
+           // Apptainer's 95-apps.sh: the SCIF app --app names, its directories and environment
+           R"(if [ -n "${SINGULARITY_APPNAME:-}" ]; then export SINGULARITY_APPNAME; )"
+           R"(a=/scif/apps/$SINGULARITY_APPNAME; if [ ! -d "$a/" ]; then )"
+           R"(echo "Could not locate the container application: $SINGULARITY_APPNAME"; exit 1; fi; )"
+           R"(SCIF_APPS=/scif/apps; SCIF_APPROOT=$a; export SCIF_APPROOT SCIF_APPS; PATH="$a:$PATH"; )"
+           R"(if [ -d "$a/bin" ]; then PATH="$a/bin:$PATH"; fi; if [ -d "$a/lib" ]; then )"
+           R"(LD_LIBRARY_PATH="$a/lib:$LD_LIBRARY_PATH"; export LD_LIBRARY_PATH; fi; )"
+           R"(for f in "$a/scif/env/01-base.sh" "$a/scif/env/90-environment.sh"; do )"
+           R"(if [ -f "$f" ]; then . "$f"; fi; done; unset a; fi; )"
            R"(for gantry_n in $GANTRY_KEEP_ENV; do eval "export $gantry_n=\"\$gantry_v_$gantry_n\"; )"
            R"(unset gantry_v_$gantry_n"; done; )"
            R"(if [ -n "$GANTRY_PREPEND_PATH" ]; then PATH="$GANTRY_PREPEND_PATH:$PATH"; fi; )"
@@ -42,8 +51,17 @@ nlohmann::json env_entrypoint() {
 
 nlohmann::json action_entrypoint(std::string_view action) {
     std::string body;
+    // with --app (SINGULARITY_APPNAME), the app's runscript or test (run.sh, test.sh)
+    auto app = [](const char* script, const char* what) {
+        return std::string(R"(if [ -n "${SINGULARITY_APPNAME:-}" ]; then )"
+                           R"(if [ -x "/scif/apps/$SINGULARITY_APPNAME/scif/)") +
+               script + R"(" ]; then exec "/scif/apps/$SINGULARITY_APPNAME/scif/)" + script +
+               R"(" "$@"; fi; echo "No Apptainer )" + what +
+               R"( for contained app: $SINGULARITY_APPNAME"; exit 1; fi; )";
+    };
     if (action == "run") // Apptainer's run.sh (internal/pkg/build/sources/run.sh)
-        body = std::string("if [ -x ") + kRunscript + " ]; then exec " + kRunscript +
+        body = app("runscript", "runscript") + "if [ -x " + kRunscript + " ]; then exec " +
+               kRunscript +
                " \"$@\"; fi; echo 'No Apptainer runscript found, executing /bin/sh'; "
                "exec /bin/sh \"$@\"";
     else if (action == "shell") // Apptainer's shell.sh: $SINGULARITY_SHELL, bash --norc, sh
@@ -59,8 +77,8 @@ nlohmann::json action_entrypoint(std::string_view action) {
                                                  "script (" +
                                                      script + "): nothing to run' >&2; "
                                                : std::string();
-        body =
-            "if [ -x " + script + " ]; then exec " + script + " \"$@\"; fi; " + missing + "exit 0";
+        body = (action == "test" ? app("test", "test") : std::string()) + "if [ -x " + script +
+               " ]; then exec " + script + " \"$@\"; fi; " + missing + "exit 0";
     }
     return {"/bin/sh", "-c", sif_source_env_scripts() + body,
             "/.singularity.d/actions/" + std::string(action)};

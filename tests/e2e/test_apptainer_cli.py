@@ -492,6 +492,10 @@ def test_oras_round_trip_with_apptainers_media_types(g, sif, places, mk, tmp_pat
         assert r.returncode == 5 and "already exists" in r.stderr
         apptainer(g, places, "pull", "--no-https", ref)
         assert (places["cwd"] / "app_1.0.sif").read_bytes() == sif.read_bytes()
+        # an ORAS artifact as a sandbox's source
+        sb = places["cwd"] / "from-oras"
+        apptainer(g, places, "build", "--no-https", "--sandbox", sb, ref)
+        assert apptainer(g, places, "run", sb, "o").stdout == "runscript hello args: o\n"
         # Bootstrap: oras builds on the pushed SIF (registries.conf lets it speak plain http)
         conf = tmp_path / "registries.conf"
         conf.write_text(f'[[registry]]\nlocation = "{reg.addr}"\ninsecure = true\n')

@@ -141,12 +141,67 @@ def test_repeated_sections_are_concatenated(bb):
     # the definition file kept in the image as Apptainer's build keeps it
     assert g.run("apptainer", "inspect", "--deffile", out).out == d.read_text()
     assert "already exists" in g.fail("apptainer", "build", out, d, code=5).err
+    # an image of gantry's store as a sandbox's source (saved as a SIF, then unpacked)
+    sb = tmp / "sb"
+    g.run("apptainer", "build", "--sandbox", sb, "sample:latest")
+    assert (sb / ".singularity.d" / "env" / "10-docker2singularity.sh").is_file()
+    assert g.run("apptainer", "exec", sb, "sh", "-c", "echo from-store").out == "from-store\n"
+
+
+def test_scif_apps_are_laid_out_as_apptainers(bb):
+    # SCIF apps (%app* sections) as Apptainer's build lays them out
+    # (internal/pkg/build/apps/apps.go): /scif/apps/NAME with its metadata, %appinstall run
+    # after %post in the app's directory with its SCIF_ variables, %appfiles copied into it
+    g, tmp = bb
+    (tmp / "app-host.txt").write_text("from the host\n")
+    d = tmp / "scif.def"
+    d.write_text("Bootstrap: docker\nFrom: sample:latest\n"
+                 "%appinstall foo\n  echo \"in $(pwd) as $SCIF_APPNAME\" > built.txt\n"
+                 "%apprun foo\n  echo \"foo runs $*\"\n"
+                 "%appenv foo\n  export FOO_ENV=1\n"
+                 "%applabels foo\n  Maintainer someone\n"
+                 f"%appfiles foo\n  {tmp}/app-host.txt host.txt\n"
+                 "%apphelp foo\n  Foo helps.\n"
+                 "%apptest foo\n  test -f \"$SCIF_APPROOT/built.txt\" && echo \"$SCIF_APPNAME tested\"\n"
+                 "%post\n  echo post > /post.txt\n"
+                 "%appinstall bar\n  cat /post.txt > bar-installed\n"
+                 "%runscript\n  echo main\n")
+    out = tmp / "scif.sif"
+    g.run("apptainer", "build", out, d)
+    show = ("cat /scif/apps/foo/built.txt /scif/apps/foo/host.txt /scif/apps/bar/bar-installed "
+            "/scif/apps/foo/scif/labels.json; echo; sh /scif/apps/foo/scif/runscript a; "
+            "echo \"$SCIF_APPROOT_foo $SCIF_APPRUN_foo $SCIF_APPENV_foo\"; "
+            "cat /scif/apps/foo/scif/runscript.help; ls -d /scif/data/bar/input /scif/apps/bar/bin")
+    lines = g.run("apptainer", "exec", out, "sh", "-c", show).out.splitlines()
+    assert lines[:3] == ["in /scif/apps/foo as foo", "from the host", "post"], lines
+    assert json.loads("\n".join(lines[3:7])) == {"Maintainer": "someone", "SCIF_APP_NAME": "foo"}
+    assert lines[7:] == ["foo runs a",
+                         "/scif/apps/foo /scif/apps/foo/scif/runscript "
+                         "/scif/apps/foo/scif/env/90-environment.sh",
+                         "  Foo helps.", "/scif/apps/bar/bin", "/scif/data/bar/input"], lines
+    assert g.run("apptainer", "run", out).out == "main\n"
+    # --app: the app's environment (Apptainer's 95-apps.sh) and its runscript or test
+    assert g.run("apptainer", "run", "--app", "foo", out, "a").out == "foo runs a\n"
+    lines = g.run("apptainer", "exec", "--app", "foo", out, "sh", "-c",
+                  'echo "$FOO_ENV $SCIF_APPNAME $SCIF_APPROOT"; echo "$PATH"').out.splitlines()
+    assert lines[0] == "1 foo /scif/apps/foo"
+    assert lines[1].startswith("/scif/apps/foo/bin:/scif/apps/foo:"), lines
+    assert g.run("apptainer", "test", "--app", "foo", out).out == "foo tested\n"
+    r = g.fail("apptainer", "run", "--app", "bar", out)
+    assert "No Apptainer runscript for contained app: bar" in r.out + r.err
+    r = g.fail("apptainer", "run", "--app", "nope", out)
+    assert "Could not locate the container application: nope" in r.out + r.err
+    assert g.run("apptainer", "inspect", "--list-apps", out).out == "bar\nfoo\n"
+    assert g.run("apptainer", "inspect", "--app", "foo", out).out == \
+        "Maintainer: someone\nSCIF_APP_NAME: foo\n"
+    assert g.run("apptainer", "run-help", "--app", "foo", out).out == "  Foo helps.\n"
+    assert "has no app nope" in g.fail("apptainer", "inspect", "--app", "nope", out, code=3).err
 
 
 REFUSED = [
     ("%setup\n  cat $APPTAINER_ROOTFS/etc/passwd\n", 125, "x.def:3: %setup failed (exit 1)"),
     ("%pre\n  exit 4\n", 125, "x.def:3: %pre failed (exit 4)"),
-    ("%appinstall foo\n  true\n", 7, "x.def:3: %appinstall: SCIF apps are not supported"),
+    ("%apprun\n  true\n", 4, "x.def:3: %apprun needs the app's name"),
     ("%bogus\n", 4, "x.def:3: unknown section %bogus"),
     ("%post\n  echo {{ NOPE }}\n", 4, "x.def:4: the build variable NOPE is not defined"),
     ("%files from nowhere\n  /a /b\n", 4, "x.def:3: %files from nowhere"),

@@ -158,6 +158,34 @@ TEST(ApptainerAction, FlagsEnvironmentTwinsAndImageSchemes) {
               Errc::usage);
 }
 
+// --app: APPNAME under both prefixes, as Apptainer's launcher sets it; its twins; refusals
+TEST(ApptainerAction, AppNamesTheScifApp) {
+    Dirs d;
+    apptainer::Flags f;
+    f.app = "foo";
+    auto r = apptainer::request(apptainer::Action::run, f, host_of(d, "/"), "x.sif", {});
+    EXPECT_TRUE(has(r.env, "SINGULARITY_APPNAME=foo"));
+    EXPECT_TRUE(has(r.env, "APPTAINER_APPNAME=foo"));
+    EXPECT_EQ(apptainer::with_environment({}, {"APPTAINER_APP=bar"}).app, "bar");
+    for (const char* bad : {"../x", "a b", "."}) {
+        f.app = bad;
+        EXPECT_EQ(code_of([&] {
+                      apptainer::request(apptainer::Action::run, f, host_of(d, "/"), "x.sif", {});
+                  }),
+                  Errc::usage)
+            << bad;
+    }
+    f.app = "foo";
+    EXPECT_EQ(code_of([&] {
+                  apptainer::request(apptainer::Action::instance_start, f, host_of(d, "/"), "x.sif",
+                                     {}, "i");
+              }),
+              Errc::usage);
+    auto run = gantry::sif::action_entrypoint("run")[2].get<std::string>();
+    EXPECT_NE(run.find("No Apptainer runscript for contained app"), std::string::npos);
+    EXPECT_NE(run.find("Could not locate the container application"), std::string::npos);
+}
+
 TEST(ApptainerAction, RunAndShellAreApptainersActionScripts) {
     auto run = gantry::sif::action_entrypoint("run")[2].get<std::string>();
     EXPECT_NE(run.find("exec /.singularity.d/runscript \"$@\""), std::string::npos);

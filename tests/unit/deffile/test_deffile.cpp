@@ -66,6 +66,18 @@ TEST(Deffile, RepeatedSectionsAreConcatenatedAsApptainersParser) {
     EXPECT_EQ(st.sections[3].name, "files");
 }
 
+// a SCIF app's section is named by its app too: "%apprun foo" twice is concatenated, "%apprun
+// bar" stays apart (Apptainer's parser keys sections by "apprun foo")
+TEST(Deffile, AppSectionsAreKeyedByTheirApp) {
+    auto d = parse("Bootstrap: docker\nFrom: a\n%apprun foo\n  a\n%apprun bar\n  b\n"
+                   "%apprun foo # again\n  c\n");
+    const auto& st = d.stages[0];
+    ASSERT_EQ(st.sections.size(), 2u);
+    EXPECT_EQ(st.sections[0].args, "foo # again");
+    EXPECT_EQ(st.sections[0].body, "  a\n  c\n");
+    EXPECT_EQ(st.sections[1].args, "bar");
+}
+
 TEST(Deffile, CrlfContinuationAndBom) {
     auto d =
         parse("\xEF\xBB\xBF"
@@ -115,7 +127,8 @@ TEST(Deffile, RefusesWhatGantryDoesNotHonour) {
         Errc code;
         std::string says;
     } cases[] = {
-        {"Bootstrap: docker\nFrom: a\n%appinstall foo\n", Errc::unsupported, "SCIF apps"},
+        {"Bootstrap: docker\nFrom: a\n%appinstall\n", Errc::invalid, "needs the app's name"},
+        {"Bootstrap: docker\nFrom: a\n%apprun ../x\n", Errc::invalid, "needs the app's name"},
         {"Bootstrap: docker\nFrom: a\n%bogus\n", Errc::invalid,
          "app.def:3: unknown section %bogus"},
         {"Bootstrap: library\nFrom: a\n", Errc::unsupported, "bootstrap agent library"},
