@@ -244,3 +244,30 @@ def test_compose_stack_by_service_name(tmp_path, gantry_bin, peer_image):  # noq
         compose("down", "-t", "1", check=False)
         p.terminate()
         p.wait(timeout=10)
+
+
+def test_user_network_with_subordinate_ids(subid_user, peer_image):  # noqa: F811
+    """A user with /etc/subuid's range: the networks' user namespace maps it all (newuidmap),
+    the containers join it with their full maps, and the first container's name resolves from
+    a container started at once (aardvark-dns listening before netavark's setup returns)."""
+    g = subid_user
+    need_tool("pasta")
+    archive = g.base / "peer.tar"
+    shutil.copy(peer_image, archive)
+    os.chmod(archive, 0o644)
+    g.run("load", archive)
+    g.run("network", "create", "sub")
+    before = set(holder_of(g.base / "store"))
+    g.run("run", "-d", "--name", "first", "--network", "sub", "peer:latest", "sleep", "60")
+    try:
+        held = set(holder_of(g.base / "store")) - before
+        r = g.run("run", "--rm", "--network", "sub", "peer:latest", "sh", "-c",
+                  "cat /proc/self/uid_map; busybox nslookup -type=a first")
+        maps = [ln.split() for ln in r.out.splitlines()[:2]]
+        assert len(maps) == 2 and maps[1][2] != "1", r.out  # the subordinate range too
+        assert endpoint(g, "first", "sub")["IPAddress"] in r.out.splitlines()[-2], r.out
+    finally:
+        g.run("rm", "-f", "first", check=False)
+    for p in held:
+        await_gone(p)
+    g.run("network", "rm", "sub")
