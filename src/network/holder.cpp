@@ -227,6 +227,10 @@ Attachment::Attachment(const fsys::path& dir, const std::string& id, const std::
         // whatever a holder killed outright left is void: its namespace is gone
         for (auto& f : found) remove_attachment(dirfd.get(), f.id);
         found.clear();
+        // and so are aardvark-dns' files: a name there would resolve on the new namespace
+        std::error_code ec;
+        std::filesystem::remove_all(dir_ / "netavark", ec);
+        fs::make_dirs(dir_ / "netavark", 0700);
         ::unlink((dir_ / "holder").c_str());
         holder_ = start_holder(dir_, um, gm);
     } else {

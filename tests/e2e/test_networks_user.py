@@ -144,6 +144,24 @@ def test_user_network_as_root(tmp_path, gantry_bin, peer_image):  # noqa: F811
     g = Gantry(tmp_path / "store")
     g.run("load", peer_image)
     check_network(g, tmp_path / "store", f"-{os.getpid()}")
+    # the holder killed outright: its namespace (aardvark-dns, pasta) ends with it, and the next
+    # run on the network starts a new one, with no name left of the old one
+    g.run("network", "create", "again")
+    before = set(holder_of(tmp_path / "store"))
+    serve(g, "orphan", "again")
+    outer = [p for p, argv in holder_of(tmp_path / "store").items()
+             if p not in before and "__network-holder" in " ".join(argv)
+             and parent_of(p) not in holder_of(tmp_path / "store")]
+    assert len(outer) == 1, outer
+    held = set(holder_of(tmp_path / "store")) - before
+    os.kill(outer[0], signal.SIGKILL)
+    for p in held:
+        await_gone(p)
+    r = g.run("run", "--rm", "--network", "again", "peer:latest", "sh", "-c",
+              "hostname -i; busybox nslookup -type=a orphan || echo gone")
+    assert r.out.splitlines()[0].startswith("10.89.") and "gone" in r.out, r.out
+    g.run("rm", "-f", "orphan")
+    g.run("network", "rm", "again")
     # refusals, named: a missing network, connect, another driver
     r = g.fail("run", "--rm", "--network", "nosuch", "peer:latest", "true")
     assert "network nosuch not found" in r.err, r.err
