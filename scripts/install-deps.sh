@@ -40,6 +40,9 @@ PACKAGES=(
   # user networks (--network NAME, compose's project network): netavark with aardvark-dns, podman
   # 4's backend, run inside gantry's own namespace (docs/networks.md); test_networks_user.py
   netavark aardvark-dns
+  # the differential: podman 4.3's root networks here are CNI's, which resolve names only with
+  # the dnsname plugin (test_networks_user.py runs compose's stack through podman's service too)
+  golang-github-containernetworking-plugin-dnsname
   # the CRI test (tests/e2e/test_cri.py): a gRPC client of containerd's CRI plugin, its messages
   # compiled at test time from the committed api.proto (tests/fixtures/cri/)
   # (and CNI's loopback plugin for its pod network)

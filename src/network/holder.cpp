@@ -227,6 +227,10 @@ Attachment::Attachment(const fsys::path& dir, const std::string& id, const std::
         // whatever a holder killed outright left is void: its namespace is gone
         for (auto& f : found) remove_attachment(dirfd.get(), f.id);
         found.clear();
+        // and so are aardvark-dns' files: a name there would resolve on the new namespace
+        std::error_code ec;
+        std::filesystem::remove_all(dir_ / "netavark", ec);
+        fs::make_dirs(dir_ / "netavark", 0700);
         ::unlink((dir_ / "holder").c_str());
         holder_ = start_holder(dir_, um, gm);
     } else {
@@ -271,11 +275,14 @@ std::vector<std::string> Attachment::connect(pid_t pid) {
     netns_.reset(
         ::open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
     if (!netns_) throw_errno("cannot open the container's network namespace");
-    std::vector<std::string> bridges;
-    for (auto& n : networks_) bridges.push_back(n.bridge);
+    std::vector<std::string> bridges, gateways;
+    for (auto& n : networks_) {
+        bridges.push_back(n.bridge);
+        gateways.push_back(n.gateway);
+    }
     const std::string answer = run_netavark(holder_, (dir_ / "netavark").string(), "setup",
                                             "/proc/self/fd/" + std::to_string(netns_.get()),
-                                            options_, {netns_.get()}, bridges);
+                                            options_, {netns_.get()}, bridges, gateways);
     std::vector<std::string> macs;
     for (auto& e : endpoints_) macs.push_back(netavark_mac(answer, e.network, e.interface));
     return macs;
@@ -301,20 +308,6 @@ void Attachment::detach() noexcept {
     } catch (...) {
         held_.unlock();
     }
-}
-
-std::vector<nlohmann::json> attached_containers(const fsys::path& dir) {
-    std::vector<nlohmann::json> out;
-    if (!running_holder(dir)) return out;
-    Fd dirfd(::open((dir / "attachments").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!dirfd) return out;
-    for (auto& f : read_attachments(dirfd.get()))
-        if (f.live) {
-            auto j = f.body;
-            j["id"] = f.id;
-            out.push_back(std::move(j));
-        }
-    return out;
 }
 
 namespace {

@@ -72,10 +72,6 @@ class Attachment {
     Fd netns_;      // the container's network namespace, for the teardown
 };
 
-// IDs of the containers attached in DIR (their supervisors running), for `network rm` and
-// inspect's Containers: attachment files whose lock is held.
-std::vector<nlohmann::json> attached_containers(const std::filesystem::path& dir);
-
 // The holder process itself (`gantry __network-holder`): starts the namespaces, writes their id
 // maps (UID_MAPS and GID_MAPS as "C:H:S,..."), joins them to the outside with pasta, says
 // "ok" (or why not) on READY_FD, and serves until no attachment is left. Returns its exit code.

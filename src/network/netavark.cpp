@@ -5,11 +5,15 @@
 #include "util/fs.hpp"
 #include "util/text.hpp"
 
+#include <arpa/inet.h>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <fcntl.h>
-#include <sched.h>
 #include <net/if.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -124,7 +128,8 @@ std::string netavark_mac(const std::string& response, const std::string& network
 
 std::string run_netavark(pid_t holder, const std::string& config_dir, const std::string& command,
                          const std::string& netns, const nlohmann::json& options,
-                         const std::vector<int>& keep, const std::vector<std::string>& pin) {
+                         const std::vector<int>& keep, const std::vector<std::string>& pin,
+                         const std::vector<std::string>& dns) {
     const std::string program = netavark_program(), aardvark = aardvark_program();
     // the namespaces, opened before the fork: a holder gone fails here, named
     std::vector<std::pair<Fd, int>> ns;
@@ -171,6 +176,16 @@ std::string run_netavark(pid_t holder, const std::string& config_dir, const std:
         b.copy(r.ifr_name, b.size());
         pins.push_back(r);
     }
+    // /proc/net/udp's local_address of GATEWAY:53 ("%08X:0035" of the address as the kernel's
+    // u32 prints it), searched for after the setup
+    std::vector<std::string> dns_bound;
+    for (auto& gw : dns) {
+        in_addr a{};
+        if (::inet_pton(AF_INET, gw.c_str(), &a) != 1) continue;
+        char hex[16];
+        std::snprintf(hex, sizeof hex, "%08X:0035", a.s_addr);
+        dns_bound.emplace_back(hex);
+    }
     std::string lock_env = "XTABLES_LOCKFILE=" + config_dir + "/xtables.lock";
     char* envp[] = {path_env.data(), lock_env.data(), nullptr};
     const pid_t child = ::fork();
@@ -205,6 +220,34 @@ std::string run_netavark(pid_t holder, const std::string& config_dir, const std:
             for (auto& r : pins)
                 if (s >= 0 && ::ioctl(s, SIOCGIFHWADDR, &r) == 0) ::ioctl(s, SIOCSIFHWADDR, &r);
         }
+        // aardvark-dns 1.4 tells netavark it is ready before it binds its port (later ones
+        // after): a container started at once would find no DNS server. No event says when
+        // it binds: /proc/net/udp of the network's namespace is read until it shows the
+        // gateway's port 53 bound, every 5 ms for at most 3 s
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+            for (auto& needle : dns_bound)
+                for (int tries = 0; tries < 600; ++tries) {
+                    char buf[16384];
+                    std::size_t used = 0;
+                    bool found = false;
+                    const int fd = ::open("/proc/net/udp", O_RDONLY | O_CLOEXEC);
+                    ssize_t n;
+                    while (fd >= 0 && !found &&
+                           (n = ::read(fd, buf + used, sizeof buf - used - 1)) > 0) {
+                        used += static_cast<std::size_t>(n);
+                        buf[used] = '\0';
+                        found = ::strstr(buf, needle.c_str()) != nullptr;
+                        if (used > sizeof buf / 2) { // keep the tail: a needle may straddle
+                            const std::size_t keep_tail = 64;
+                            ::memmove(buf, buf + used - keep_tail, keep_tail);
+                            used = keep_tail;
+                        }
+                    }
+                    if (fd >= 0) ::close(fd);
+                    if (found) break;
+                    const timespec pause{0, 5'000'000};
+                    ::nanosleep(&pause, nullptr);
+                }
         ::_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 122);
     }
     int st = 0;

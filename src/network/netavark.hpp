@@ -47,12 +47,14 @@ std::string aardvark_program();
 // the descriptors KEEP open in it (NETNS may name one as /proc/self/fd/N). Returns its stdout;
 // Error(run_failed) with netavark's own message when it fails. Once a setup succeeded, the MAC
 // address of each bridge in PIN is set to what it is (a bridge's own address then no longer
-// follows its ports': a container leaving would change the gateway's under the others).
+// follows its ports': a container leaving would change the gateway's under the others), and
+// the call returns once aardvark-dns listens on each address in DNS (port 53), at most 3 s.
 // (CONFIG_DIR: the holder's directory's netavark/, where aardvark-dns keeps its files; the
 // iptables lock is there too, XTABLES_LOCKFILE: a rootless user cannot make /run/xtables.lock)
 std::string run_netavark(pid_t holder, const std::string& config_dir, const std::string& command,
                          const std::string& netns, const nlohmann::json& options,
                          const std::vector<int>& keep = {},
-                         const std::vector<std::string>& pin = {});
+                         const std::vector<std::string>& pin = {},
+                         const std::vector<std::string>& dns = {});
 
 } // namespace gantry::network

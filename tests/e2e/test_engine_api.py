@@ -245,9 +245,15 @@ def test_docker_py(api):
         found = client.containers.list(all=True, filters={"label": f"token={TOKEN}"})
         assert name in [c.name for c in found]
         assert any("sample:latest" in i.tags for i in client.images.list())
+        # a user network through docker-py (test_networks_user.py runs containers on them)
+        net = client.networks.create(f"{TOKEN}-net", labels={"token": TOKEN})
+        assert client.networks.get(net.id).attrs["IPAM"]["Config"][0]["Subnet"].startswith("10.")
+        assert [n.name for n in client.networks.list(filters={"label": f"token={TOKEN}"})] == [
+            f"{TOKEN}-net"]
+        net.remove()
         with pytest.raises(docker_py.errors.APIError) as e:
-            client.networks.create("x")
-        assert e.value.status_code == 501 and "host" in e.value.explanation
+            client.networks.create("x", driver="macvlan")
+        assert e.value.status_code == 501 and "macvlan" in e.value.explanation
     finally:
         client.close()
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 
 import pytest
 
@@ -84,10 +85,9 @@ def check_network(g, store, suffix):
     assert info["Id"] == out and info["Driver"] == "bridge" and not info["Internal"]
     assert info["IPAM"]["Config"] == [{"Subnet": "10.89.77.0/24", "Gateway": "10.89.77.1"}]
     assert info["Labels"] == {"tier": "front"}
-    names = g.run("network", "ls", "--format", "{{.Name}}", check=False)
     ls = g.run("network", "ls", "--filter", "type=custom", "-q").out.split()
     assert sorted(ls) == sorted([out[:12], json.loads(g.run(
-        "network", "inspect", internal).out)[0]["Id"][:12]]), (ls, names)
+        "network", "inspect", internal).out)[0]["Id"][:12]]), ls
     before = set(holder_of(store))
     published = free_port()
     serve(g, "web" + suffix, net, "--network-alias", "webalias", "-p", f"{published}:{TCP_IN}")
@@ -145,6 +145,24 @@ def test_user_network_as_root(tmp_path, gantry_bin, peer_image):  # noqa: F811
     g = Gantry(tmp_path / "store")
     g.run("load", peer_image)
     check_network(g, tmp_path / "store", f"-{os.getpid()}")
+    # the holder killed outright: its namespace (aardvark-dns, pasta) ends with it, and the next
+    # run on the network starts a new one, with no name left of the old one
+    g.run("network", "create", "again")
+    before = set(holder_of(tmp_path / "store"))
+    serve(g, "orphan", "again")
+    outer = [p for p, argv in holder_of(tmp_path / "store").items()
+             if p not in before and "__network-holder" in " ".join(argv)
+             and parent_of(p) not in holder_of(tmp_path / "store")]
+    assert len(outer) == 1, outer
+    held = set(holder_of(tmp_path / "store")) - before
+    os.kill(outer[0], signal.SIGKILL)
+    for p in held:
+        await_gone(p)
+    r = g.run("run", "--rm", "--network", "again", "peer:latest", "sh", "-c",
+              "hostname -i; busybox nslookup -type=a orphan || echo gone")
+    assert r.out.splitlines()[0].startswith("10.89.") and "gone" in r.out, r.out
+    g.run("rm", "-f", "orphan")
+    g.run("network", "rm", "again")
     # refusals, named: a missing network, connect, another driver
     r = g.fail("run", "--rm", "--network", "nosuch", "peer:latest", "true")
     assert "network nosuch not found" in r.err, r.err
@@ -194,6 +212,71 @@ COMPOSE = """services:
 """
 
 
+def compose_in(tmp_path, sock, project, published):
+    """docker-compose 1.29 on COMPOSE (its api service published on PUBLISHED) against SOCK."""
+    proj = tmp_path / f"proj-{sock.parent.name}"
+    proj.mkdir()
+    (proj / "docker-compose.yml").write_text(
+        COMPOSE.format(TCP_IN=TCP_IN, UDP_IN=UDP_IN, published=published))
+
+    def compose(*args, check=True):
+        env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": f"unix://{sock}", "HOME": str(tmp_path),
+               "COMPOSE_PROJECT_NAME": project}
+        r = subprocess.run(["docker-compose", *args], capture_output=True, text=True, env=env,
+                           cwd=proj, timeout=120)
+        if check:
+            assert r.returncode == 0, (args, r.stdout, r.stderr)
+        return r
+    return compose
+
+
+def podman_compose_differential(tmp_path, peer_image, project):  # noqa: F811
+    """The same file through podman 4.3's service, in the same run: its client reaches api by
+    its service name, the host its published port, and `down` removes the project network.
+    Returns what the client logged, or None where podman (or its DNS plugin) is missing."""
+    if os.geteuid() != 0 or not shutil.which("podman") or not os.path.exists(
+            "/usr/lib/cni/dnsname"):
+        return None  # podman root's CNI networks resolve names only with the dnsname plugin
+    sock = tmp_path / "podman" / "api.sock"
+    sock.parent.mkdir()
+    tag = f"localhost/gnetpeer{os.getpid()}:latest"
+    subprocess.run(["podman", "load", "-i", str(peer_image)], check=True, capture_output=True)
+    subprocess.run(["podman", "tag", "peer:latest", tag], check=False, capture_output=True)
+    # this host's hard limits are below podman's defaults for a container (bench/networks.py)
+    conf = sock.parent / "containers.conf"
+    conf.write_text('[containers]\ndefault_ulimits = ["nofile=20000:20000", '
+                    '"nproc=32768:32768"]\n')
+    svc = subprocess.Popen(["podman", "system", "service", "--time", "0", f"unix://{sock}"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           env={**os.environ, "CONTAINERS_CONF": str(conf)})
+    published = free_port()
+    compose = compose_in(tmp_path, sock, project, published)
+    try:
+        for _ in range(100):  # the service's socket appears once it listens: no event to wait on
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        compose("up", "-d")
+        assert tcp_line(published).startswith("tcp from "), published
+        client = f"{project}_client_1"
+        for _ in range(200):
+            out = subprocess.run(["podman", "logs", client], capture_output=True,
+                                 text=True).stdout
+            if "tcp from" in out:
+                break
+            time.sleep(0.1)
+        compose("down", "-t", "1")
+        nets = subprocess.run(["podman", "network", "ls", "--format", "{{.Name}}"],
+                              capture_output=True, text=True).stdout.split()
+        assert project + "_default" not in nets, nets
+        return out
+    finally:
+        compose("down", "-t", "1", check=False)
+        svc.terminate()
+        svc.wait(timeout=20)
+        subprocess.run(["podman", "rmi", "-f", "peer:latest", tag], capture_output=True)
+
+
 def test_compose_stack_by_service_name(tmp_path, gantry_bin, peer_image):  # noqa: F811
     if not shutil.which("docker-compose"):
         pytest.skip("needs docker-compose: apt-get install docker-compose")
@@ -201,25 +284,13 @@ def test_compose_stack_by_service_name(tmp_path, gantry_bin, peer_image):  # noq
     g.run("load", peer_image)
     sock = tmp_path / "run" / "api.sock"
     p = start_service(g, sock, "--time", "0")
-    (tmp_path / "proj").mkdir()
     published = free_port()
-    (tmp_path / "proj" / "docker-compose.yml").write_text(
-        COMPOSE.format(TCP_IN=TCP_IN, UDP_IN=UDP_IN, published=published))
     project = f"gnet{os.getpid()}"
-
-    def compose(*args, check=True):
-        env = {"PATH": "/usr/bin:/bin", "DOCKER_HOST": f"unix://{sock}", "HOME": str(tmp_path),
-               "COMPOSE_PROJECT_NAME": project}
-        r = subprocess.run(["docker-compose", *args], capture_output=True, text=True, env=env,
-                           cwd=tmp_path / "proj", timeout=120)
-        if check:
-            assert r.returncode == 0, (args, r.stdout, r.stderr)
-        return r
+    compose = compose_in(tmp_path, sock, project, published)
 
     try:
         compose("up", "-d")
-        nets = g.run("network", "ls", "--format", "{{.Name}}", check=False)
-        assert project + "_default" in g.run("network", "ls").out, nets
+        assert project + "_default" in g.run("network", "ls").out
         client = f"{project}_client_1"
         me = endpoint(g, client, project + "_default")
         # the client reached the api service by its name, from its own address on the network
@@ -240,9 +311,40 @@ def test_compose_stack_by_service_name(tmp_path, gantry_bin, peer_image):  # noq
             assert r.returncode != 0 and "active endpoints" in r.stderr, r
         compose("down", "-t", "1")
         assert project + "_default" not in g.run("network", "ls").out
+        # podman 4.3's service with the same file, in the same run: the same behaviour
+        theirs = podman_compose_differential(tmp_path, peer_image, project + "p")
+        if theirs is not None:
+            assert "tcp from 10." in theirs, theirs
         assert holder_of(tmp_path / "store") == {} or all(
             await_gone(x) is None for x in holder_of(tmp_path / "store"))
     finally:
         compose("down", "-t", "1", check=False)
         p.terminate()
         p.wait(timeout=10)
+
+
+def test_user_network_with_subordinate_ids(subid_user, peer_image):  # noqa: F811
+    """A user with /etc/subuid's range: the networks' user namespace maps it all (newuidmap),
+    the containers join it with their full maps, and the first container's name resolves from
+    a container started at once (aardvark-dns listening before netavark's setup returns)."""
+    g = subid_user
+    need_tool("pasta")
+    archive = g.base / "peer.tar"
+    shutil.copy(peer_image, archive)
+    os.chmod(archive, 0o644)
+    g.run("load", archive)
+    g.run("network", "create", "sub")
+    before = set(holder_of(g.base / "store"))
+    g.run("run", "-d", "--name", "first", "--network", "sub", "peer:latest", "sleep", "60")
+    try:
+        held = set(holder_of(g.base / "store")) - before
+        r = g.run("run", "--rm", "--network", "sub", "peer:latest", "sh", "-c",
+                  "cat /proc/self/uid_map; busybox nslookup -type=a first")
+        maps = [ln.split() for ln in r.out.splitlines()[:2]]
+        assert len(maps) == 2 and maps[1][2] != "1", r.out  # the subordinate range too
+        assert endpoint(g, "first", "sub")["IPAddress"] in r.out.splitlines()[-2], r.out
+    finally:
+        g.run("rm", "-f", "first", check=False)
+    for p in held:
+        await_gone(p)
+    g.run("network", "rm", "sub")

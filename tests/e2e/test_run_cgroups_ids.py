@@ -164,7 +164,7 @@ def test_rootless_single_id_when_no_subids(rootless, mk):
 
 @pytest.mark.parametrize("args,code,needle", [
     (["run", "--userns", "bogus", "sample:latest", "true"], 2, "--userns"),
-    (["run", "--network", "mynet", "sample:latest", "true"], 3, "network mynet not found"),
+    (["run", "--network", "mynet", "sample:latest", "true"], 125, "network mynet not found"),
     (["run", "--security-opt", "apparmor=x", "sample:latest", "true"], 2, "--security-opt"),
     (["run", "-v", "no volume!:/x", "sample:latest", "true"], 2, "volume name"),
     (["run", "-v", "/no/such/dir:/x", "sample:latest", "true"], 125, "does not exist"),

@@ -74,9 +74,12 @@ TEST(EngineApiNetworkBody, ContainerOnAUserNetworkWithComposesAliases) {
     EXPECT_EQ(r.network, "proj_default");
     EXPECT_EQ(r.network_aliases, (std::vector<std::string>{"web", "c0ffee"}));
     body["NetworkingConfig"]["EndpointsConfig"]["proj_default"]["Aliases"] = {"a/b"};
-    EXPECT_NE(refused([&] { create_request(body, "x"); }).find("not a name"), std::string::npos);
+    auto why = refused([&] { create_request(body, "proj_web_2"); });
+    EXPECT_NE(why.find("not a name"), std::string::npos) << why;
+    body["NetworkingConfig"]["EndpointsConfig"]["proj_default"]["Aliases"] = {"web"};
     body["NetworkingConfig"]["EndpointsConfig"]["other"] = json::object();
-    EXPECT_NE(refused([&] { create_request(body, "x"); }).find("one network"), std::string::npos);
+    why = refused([&] { create_request(body, "proj_web_2"); });
+    EXPECT_NE(why.find("one network"), std::string::npos) << why;
 }
 
 } // namespace engine_api_network_body_test
