@@ -148,6 +148,8 @@ class Record {
         cs_.pid_start = records::process_start_time(pid);
         cs_.monitor = ::getpid();
         cs_.status = "running";
+        // docker's StartedAt: each start's own, with nanoseconds as docker's
+        cs_.started_at = container_log::log_time(records::realtime_nanos());
         states_->save_current(cs_);
         if (!cs_.healthcheck.is_null()) { // docker's: "starting" from the start on
             try {
