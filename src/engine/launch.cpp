@@ -261,6 +261,7 @@ struct Launcher {
     int ready_w = -1;                      // -d: the pipe to the waiting `gantry run`
     pid_t copier = -1;                     // -d: the output copier (container_log/output.hpp)
     std::unique_ptr<network::Pasta> pasta; // --network bridge: its user-mode stack
+    bool freezer_only = false; // -d without limits: its cgroup is for pause alone (for_freezer)
 
     explicit Launcher(Prepared& prepared) : p(prepared), record(prepared) {
         if (p.resources.any()) {
@@ -269,6 +270,7 @@ struct Launcher {
             // one of its own for docker's pause, where the host gives one (else pause is refused)
             try {
                 cgroup = runtime::own(runtime::ContainerCgroup::for_freezer("gantry-" + p.id));
+                freezer_only = true;
             } catch (const Error& e) {
                 log::debug("the container has no cgroup of its own (pause is refused): " +
                            e.message());
@@ -285,7 +287,18 @@ struct Launcher {
                                          l.spec.annotations.count(oci::kFakeRootAnnotation) > 0);
         if (cgroup || p.network.mode == network::Mode::bridge)
             l.on_created = [this](pid_t pid) {
-                if (cgroup) cgroup->add(pid);
+                if (cgroup && freezer_only) { // asked for by no flag: never a reason to fail
+                    try {
+                        cgroup->add(pid);
+                    } catch (const Error& e) { // a cgroup v2 host's parent it may not write
+                        log::debug("the container has no cgroup of its own (pause is refused): " +
+                                   e.message());
+                        cgroup.reset();
+                        record.cgrouped(nullptr);
+                    }
+                } else if (cgroup) {
+                    cgroup->add(pid);
+                }
                 if (p.network.mode == network::Mode::bridge) connect(pid);
             };
         l.mount_point = scratch.mount_point().string();
