@@ -205,7 +205,9 @@ json inspect_container(const records::ContainerState& s, bool running) {
                   {"Pid", running ? s.pid : 0},
                   {"ExitCode", running ? 0 : s.exit_code},
                   {"Error", ""},
-                  {"StartedAt", s.status == "created" ? "0001-01-01T00:00:00Z" : s.created},
+                  {"StartedAt", s.status == "created"  ? "0001-01-01T00:00:00Z"
+                                : s.started_at.empty() ? s.created
+                                                       : s.started_at},
                   {"FinishedAt", s.finished.empty() ? "0001-01-01T00:00:00Z" : s.finished}}},
                 {"Image", s.manifest},
                 {"Name", "/" + s.name},

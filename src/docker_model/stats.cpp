@@ -2,6 +2,7 @@
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 #include <cctype>
 #include <chrono>
@@ -16,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 
@@ -97,10 +99,14 @@ std::string stats_own_cgroup(const records::ContainerState& s) {
         if (line.rfind("0::", 0) != 0) continue;
         std::string rel = line.substr(3);
         std::string dir = "/sys/fs/cgroup" + rel;
-        // gantry's cgroup, or below it (the workload's init may make a leaf)
-        if (rel.find("/gantry-" + s.id) != std::string::npos &&
-            fs::stdfs::exists(dir + "/cgroup.controllers"))
-            return dir.substr(0, dir.find("/gantry-" + s.id) + 8 + s.id.size());
+        // gantry's cgroup, or below it (the workload's init may make a leaf); one with no
+        // controller enabled (a detached container's for the freezer alone, for pause) has no
+        // figures: its processes' are read instead
+        if (rel.find("/gantry-" + s.id) == std::string::npos) continue;
+        std::string own = dir.substr(0, dir.find("/gantry-" + s.id) + 8 + s.id.size());
+        if (stats_read_file(own + "/cgroup.controllers").find_first_not_of(" \n") !=
+            std::string::npos)
+            return own;
     }
     return "";
 }
@@ -235,6 +241,39 @@ json stats_cpu_json(const StatsSample& x) {
               {"throttled_time", x.throttled_time}}}};
 }
 
+// docker's networks: the interfaces of the container's own network namespace but lo, each with
+// its counters, from /proc/PID/net/dev (which shows PID's namespace); none (the key left out,
+// as docker's for a container on the host's network) when it shares this process's namespace
+// or has no interface but lo
+std::optional<json> stats_networks(const records::ContainerState& s) {
+    const std::string proc = "/proc/" + std::to_string(s.pid);
+    struct stat mine {
+    }, theirs{};
+    if (::stat("/proc/self/ns/net", &mine) != 0 ||
+        ::stat((proc + "/ns/net").c_str(), &theirs) != 0 ||
+        (mine.st_ino == theirs.st_ino && mine.st_dev == theirs.st_dev))
+        return std::nullopt;
+    std::istringstream dev(stats_read_file(proc + "/net/dev"));
+    json out = json::object();
+    for (std::string line; std::getline(dev, line);) {
+        auto colon = line.find(':');
+        if (colon == std::string::npos) continue; // the two header lines
+        std::string name(text::trim(line.substr(0, colon)));
+        if (name.empty() || name == "lo") continue;
+        std::istringstream f(line.substr(colon + 1));
+        std::vector<std::uint64_t> v;
+        for (std::uint64_t n = 0; f >> n;) v.push_back(n);
+        if (v.size() < 12) continue;
+        // receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes
+        // packets errs drop ...
+        out[name] = {{"rx_bytes", v[0]},   {"rx_packets", v[1]}, {"rx_errors", v[2]},
+                     {"rx_dropped", v[3]}, {"tx_bytes", v[8]},   {"tx_packets", v[9]},
+                     {"tx_errors", v[10]}, {"tx_dropped", v[11]}};
+    }
+    if (out.empty()) return std::nullopt;
+    return out;
+}
+
 } // namespace
 
 StatsSample sample_stats(const records::ContainerState& s) {
@@ -260,25 +299,28 @@ json stats_json(const records::ContainerState& s, const StatsSample& now, const 
         mem = {{"usage", now.mem_usage}, {"stats", now.mem_stats}, {"limit", now.mem_limit}};
     json pids = {{"current", now.pids}};
     if (now.pids_limit) pids["limit"] = now.pids_limit;
-    return {{"read", now.read},
-            {"preread", pre.read},
-            {"pids_stats", now.valid ? pids : json::object()},
-            {"blkio_stats",
-             {{"io_service_bytes_recursive", now.blkio},
-              {"io_serviced_recursive", nullptr},
-              {"io_queue_recursive", nullptr},
-              {"io_service_time_recursive", nullptr},
-              {"io_wait_time_recursive", nullptr},
-              {"io_merged_recursive", nullptr},
-              {"io_time_recursive", nullptr},
-              {"sectors_recursive", nullptr}}},
-            {"num_procs", 0},
-            {"storage_stats", json::object()},
-            {"cpu_stats", stats_cpu_json(now)},
-            {"precpu_stats", stats_cpu_json(pre)},
-            {"memory_stats", mem},
-            {"name", "/" + s.name},
-            {"id", s.id}};
+    json out = {{"read", now.read},
+                {"preread", pre.read},
+                {"pids_stats", now.valid ? pids : json::object()},
+                {"blkio_stats",
+                 {{"io_service_bytes_recursive", now.blkio},
+                  {"io_serviced_recursive", nullptr},
+                  {"io_queue_recursive", nullptr},
+                  {"io_service_time_recursive", nullptr},
+                  {"io_wait_time_recursive", nullptr},
+                  {"io_merged_recursive", nullptr},
+                  {"io_time_recursive", nullptr},
+                  {"sectors_recursive", nullptr}}},
+                {"num_procs", 0},
+                {"storage_stats", json::object()},
+                {"cpu_stats", stats_cpu_json(now)},
+                {"precpu_stats", stats_cpu_json(pre)},
+                {"memory_stats", mem},
+                {"name", "/" + s.name},
+                {"id", s.id}};
+    if (now.valid)
+        if (auto networks = stats_networks(s)) out["networks"] = std::move(*networks);
+    return out;
 }
 
 namespace {
@@ -379,7 +421,7 @@ json stats_row(const json& j, const std::string& container, bool no_trunc, bool 
             if (op == "read") read += v;
             if (op == "write") written += v;
         }
-    double rx = 0, tx = 0; // gantry's containers have no network of their own to count
+    double rx = 0, tx = 0; // a container on the host's network has none of its own to count
     if (j.contains("networks") && j["networks"].is_object())
         for (const auto& [_, n] : j["networks"].items()) {
             rx += n.value("rx_bytes", 0.0);

@@ -150,6 +150,8 @@ class Record {
         cs_.pid_start = records::process_start_time(pid);
         cs_.monitor = ::getpid();
         cs_.status = "running";
+        // docker's StartedAt: each start's own, with nanoseconds as docker's
+        cs_.started_at = container_log::log_time(records::realtime_nanos());
         states_->save_current(cs_);
         if (!cs_.healthcheck.is_null()) { // docker's: "starting" from the start on
             try {
@@ -264,6 +266,7 @@ struct Launcher {
     pid_t copier = -1;                     // -d: the output copier (container_log/output.hpp)
     std::unique_ptr<network::Pasta> pasta; // --network bridge: its user-mode stack
     std::unique_ptr<network::Attachment> attachment; // --network NAME: its place on it
+    bool freezer_only = false; // -d without limits: its cgroup is for pause alone (for_freezer)
 
     explicit Launcher(Prepared& prepared) : p(prepared), record(prepared) {
         if (p.resources.any()) {
@@ -272,6 +275,7 @@ struct Launcher {
             // one of its own for docker's pause, where the host gives one (else pause is refused)
             try {
                 cgroup = runtime::own(runtime::ContainerCgroup::for_freezer("gantry-" + p.id));
+                freezer_only = true;
             } catch (const Error& e) {
                 log::debug("the container has no cgroup of its own (pause is refused): " +
                            e.message());
@@ -289,7 +293,18 @@ struct Launcher {
         if (cgroup || p.network.mode == network::Mode::bridge ||
             p.network.mode == network::Mode::user)
             l.on_created = [this](pid_t pid) {
-                if (cgroup) cgroup->add(pid);
+                if (cgroup && freezer_only) { // asked for by no flag: never a reason to fail
+                    try {
+                        cgroup->add(pid);
+                    } catch (const Error& e) { // a cgroup v2 host's parent it may not write
+                        log::debug("the container has no cgroup of its own (pause is refused): " +
+                                   e.message());
+                        cgroup.reset();
+                        record.cgrouped(nullptr);
+                    }
+                } else if (cgroup) {
+                    cgroup->add(pid);
+                }
                 if (p.network.mode == network::Mode::bridge) connect(pid);
                 if (p.network.mode == network::Mode::user) {
                     auto macs = attachment->connect(pid);

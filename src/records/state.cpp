@@ -196,6 +196,7 @@ json to_json(const ContainerState& s) {
             {"exit_code", s.exit_code},
             {"created", s.created},
             {"finished", s.finished},
+            {"started_at", s.started_at},
             {"labels", s.labels},
             {"user_mounts", s.user_mounts},
             {"anonymous_volumes", s.anonymous_volumes},
@@ -235,6 +236,7 @@ ContainerState from_json(const json& j) {
     s.exit_code = j.value("exit_code", 0);
     s.created = j.value("created", "");
     s.finished = j.value("finished", "");
+    s.started_at = j.value("started_at", "");
     s.stop_signal = j.value("stop_signal", SIGTERM);
     s.stop_timeout = j.value("stop_timeout", -1);
     s.startable = j.value("startable", false);
@@ -546,7 +548,8 @@ std::string status_text(const ContainerState& s, bool up) {
     std::string status = s.status;
     if (up) {
         status = "Up";
-        if (auto t = units::seconds_since(s.created)) status += " " + units::human_duration(*t);
+        if (auto t = units::seconds_since(s.started_at.empty() ? s.created : s.started_at))
+            status += " " + units::human_duration(*t);
         if (s.paused()) status += " (Paused)";
     } else if (s.status == "exited" || s.status == "restarting") {
         status = std::string(s.status == "exited" ? "Exited" : "Restarting") + " (" +

@@ -49,8 +49,9 @@ struct ContainerState {
     std::string log_driver;
     std::string status = "created"; // created, running, exited
     int exit_code = 0;
-    std::string created, finished;             // RFC 3339 UTC
-    oci::RuntimeSpec spec;                     // the process settings exec starts from
+    std::string created, finished; // RFC 3339 UTC
+    std::string started_at; // its last start, RFC 3339 UTC ("" in records made before: created)
+    oci::RuntimeSpec spec;  // the process settings exec starts from
     std::map<std::string, std::string> labels; // the image's and run -l's (engine/labels.hpp)
     std::vector<std::string> user_mounts;      // the destinations of -v, --mount, --tmpfs
     // the anonymous volumes made for it (-v DST, the image's VOLUME: engine/volumes.hpp), which

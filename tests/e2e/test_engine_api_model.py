@@ -217,6 +217,13 @@ def test_pause_unpause_freeze_the_container_through_docker_docker_py_and_gantry(
     assert "already paused" in r.err, r
     client.unpause(name)
     assert advances(pid)
+    # stats: the interfaces of its own network namespace (docker's default bridge), as its
+    # /proc/PID/net/dev has them
+    dev = open(f"/proc/{pid}/net/dev").read().splitlines()[2:]
+    ifaces = {line.split(":")[0].strip() for line in dev} - {"lo"}
+    networks = client.stats(name, stream=False)["networks"]
+    assert ifaces and set(networks) == ifaces, (networks, dev)
+    assert all(n["rx_bytes"] >= 0 and n["tx_packets"] >= 0 for n in networks.values())
     r = g.fail("unpause", name, code=5)
     assert "is not paused" in r.err, r
     # docker's stop of a paused container: the signal, then thawed to take it
@@ -228,7 +235,13 @@ def test_pause_unpause_freeze_the_container_through_docker_docker_py_and_gantry(
     assert ev.count("pause") == 3 and ev.count("unpause") == 3, ev
     r = docker(svc, "pause", name, check=False)
     assert r.returncode == 1 and "is not running" in r.stderr, r
-    docker(svc, "rm", name)
+    # each start has its own StartedAt (docker's); Created stays
+    before = client.inspect_container(name)
+    docker(svc, "start", name)
+    after = client.inspect_container(name)
+    assert after["Created"] == before["Created"]
+    assert after["State"]["StartedAt"] > before["State"]["StartedAt"], (before, after)
+    docker(svc, "rm", "-f", name)
 
 
 def rootfs_tar(path):
