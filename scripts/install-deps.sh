@@ -61,6 +61,9 @@ PACKAGES=(
   # its daemon is never started), docker-py (tests/e2e/test_engine_api.py) and docker-compose
   # 1.29 (tests/e2e/test_engine_api_compose.py)
   libmicrohttpd-dev docker.io python3-docker docker-compose
+  # docker-py's own integration suite (make docker-py-suite, tests/dockerpy/run.py): what its
+  # tests import (paramiko) and a per-test bound (pytest-timeout)
+  python3-paramiko python3-pytest-timeout
   # foreign platforms (issue 80): qemu-user-static's emulators and their binfmt_misc lines, which
   # tests/e2e/test_foreign_platform.py registers to run an arm64 image as docker and podman do
   qemu-user-static
