@@ -12,6 +12,7 @@
 #include "util/units.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <unistd.h>
 
@@ -133,6 +134,17 @@ void add_options(const RunRequest& r, runspec::RunOptions& o) {
     o.env_files = r.env_files;
     o.workdir = r.workdir;
     o.user = r.user;
+    for (const auto& g : r.group_add) {
+        std::uint32_t gid = 0;
+        auto [end, ec] = std::from_chars(g.data(), g.data() + g.size(), gid);
+        if (g.empty() || ec != std::errc{} || end != g.data() + g.size() || gid == 4294967295u)
+            throw Error(Errc::usage,
+                        "--group-add " + g +
+                            ": gantry takes a numeric group ID (a name is not looked up in the "
+                            "image's /etc/group)",
+                        "give the group's number, e.g. --group-add 1000");
+        o.group_add.push_back(gid);
+    }
     // keep-id: the caller's own ids inside (mapped to themselves), so the process runs as them
     if (r.userns == "keep-id" && o.user.empty())
         o.user = std::to_string(::geteuid()) + ":" + std::to_string(::getegid());

@@ -76,6 +76,13 @@ void map_ids(Prepared& p) {
                     "install the uidmap package");
     // the store's image files owned by subordinate ids (store/owned_tree.hpp) must be the ids
     // these maps give; with the caller's id alone they show as nobody, as podman's do
+    if (!p.request.group_add.empty() && userns::is_single_id(o.gid_maps))
+        throw Error(Errc::run_failed,
+                    "--group-add needs subordinate group ids: in a user namespace that maps the "
+                    "caller's own id alone, setgroups(2) is denied, so no supplementary group "
+                    "can be set",
+                    "add a range to /etc/subgid (usermod --add-subgids) and install the uidmap "
+                    "package, or run as root");
     if (!userns::is_single_id(o.uid_maps) && p.store)
         store::check_store_maps(p.store->root(), store::SubIdMaps{o.uid_maps, o.gid_maps});
 }

@@ -32,6 +32,7 @@ void request_fields(RunRequest& r, Visit&& v) {
     v("apptainer_env", r.apptainer_env);
     v("workdir", r.workdir);
     v("user", r.user);
+    v("group_add", r.group_add);
     v("hostname", r.hostname);
     v("tty", r.tty);
     v("interactive", r.interactive);

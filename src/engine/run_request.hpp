@@ -59,9 +59,11 @@ struct RunRequest {
     // image sets (its Env and environment scripts), as Apptainer's SetContainerEnv orders them
     std::vector<std::string> apptainer_host_env;
     std::string workdir, user, hostname; // -w, -u UID[:GID] or NAME, --hostname
-    bool tty = false;                    // -t
-    bool interactive = false;            // -i (stdin is always passed)
-    bool init = false;                   // --init: a tiny PID 1 that reaps and forwards
+    // --group-add GID: supplementary groups of the process, numeric (a name is refused)
+    std::vector<std::string> group_add;
+    bool tty = false;         // -t
+    bool interactive = false; // -i (stdin is always passed)
+    bool init = false;        // --init: a tiny PID 1 that reaps and forwards
 
     // The filesystem
     std::vector<std::string> volumes;      // -v SRC:DST[:ro|rw], or -v DST (an anonymous volume)

@@ -475,6 +475,17 @@ void api_cb_host(const json& hc, engine::RunRequest& r, ConsoleSize* console) {
             } catch (const Error& e) {
                 throw ApiError(400, e.message());
             }
+        } else if (key == "GroupAdd") {
+            if (v.is_null()) continue;
+            if (!v.is_array()) api_cb_type(f, "a list of group IDs");
+            for (const auto& g : v) {
+                if (g.is_number_unsigned())
+                    r.group_add.push_back(std::to_string(g.get<std::uint64_t>()));
+                else if (g.is_string())
+                    r.group_add.push_back(g.get<std::string>());
+                else
+                    api_cb_type(f, "a list of group IDs");
+            }
         } else if (key == "LogConfig") {
             api_cb_object(v, f);
             auto t = v.is_null() ? "" : api_cb_string(v.value("Type", json()), f + ".Type");

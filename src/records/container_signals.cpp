@@ -121,6 +121,9 @@ void remove_container(StateDir& states, const ContainerState& s) {
         states.save(marked);
     }
     stop(s, 0); // kills it, and lets its monitor finish
+    // its own cgroup, which its monitor removes at its end: left behind by a monitor that was
+    // killed (SIGKILL) or crashed
+    if (auto cg = own_cgroup(s)) cg->destroy();
     if (states.remove(s.name)) EventJournal(states.dir()).append(container_event(s, "destroy"));
 }
 

@@ -351,6 +351,10 @@ oci::RuntimeSpec build(const json& image_config, const RunOptions& opt, const st
         for (auto& p : users)
             if (p.uid == 0) home = p.home;
     }
+    for (auto g : opt.group_add) // docker's --group-add: beside the user's own
+        if (std::find(s.additional_gids.begin(), s.additional_gids.end(), g) ==
+            s.additional_gids.end())
+            s.additional_gids.push_back(g);
     if (!has_env(s.env, "HOME"))
         set_env(s.env, "HOME=" + (home.empty() ? (s.uid == 0 ? "/root" : "/") : home));
     s.hostname = opt.hostname;

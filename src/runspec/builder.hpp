@@ -31,13 +31,14 @@ struct RunOptions {
     // environment(): computed once by a caller that reads it before the spec is built (the
     // GPU request), then used by build as it is (nullopt: build computes it).
     std::optional<std::vector<std::string>> environment;
-    std::string workdir;            // -w
-    std::string user;               // -u UID[:GID]
-    std::string hostname;           // --hostname
-    std::vector<BindMount> binds;   // -v / --mount type=bind
-    std::vector<std::string> tmpfs; // --tmpfs DST[:opts]
-    bool read_only = false;         // --read-only
-    bool ipc_host = false;          // --ipc host: the host's IPC namespace and /dev/shm
+    std::string workdir;                  // -w
+    std::string user;                     // -u UID[:GID]
+    std::vector<std::uint32_t> group_add; // --group-add: supplementary gids
+    std::string hostname;                 // --hostname
+    std::vector<BindMount> binds;         // -v / --mount type=bind
+    std::vector<std::string> tmpfs;       // --tmpfs DST[:opts]
+    bool read_only = false;               // --read-only
+    bool ipc_host = false;                // --ipc host: the host's IPC namespace and /dev/shm
     bool uts_host = false; // --uts host: the host's UTS namespace (its hostname, not settable)
     bool pid_host = false; // --pid host: the host's PID namespace and /proc
     std::optional<std::uint64_t> shm_size;      // --shm-size in bytes (default 64 MiB, as docker)

@@ -371,3 +371,20 @@ def test_diff_of_a_container_on_disk(runner):
         assert "in memory" in r.err and "--writable-layer disk" in r.err, r
     finally:
         runner.run("rm", "-f", name, check=False)
+
+
+def test_group_add_gives_supplementary_groups_or_is_refused_naming_why(runner):
+    """--group-add GID (docker's): the process's supplementary groups, beside its own; rootless
+    with the caller's id alone (no subordinate group ids) setgroups(2) is denied, so it is
+    refused naming that; a name (not looked up in the image's /etc/group) is refused."""
+    r = runner.run("run", "--rm", "--group-add", "1234", "--group-add", "4321", runner.image,
+                   "id", "-G", check=False)
+    granted = r.code == 0
+    if granted:
+        assert {"1234", "4321"} <= set(r.out.split()), r
+    else:
+        assert runner.user is not None, r  # root always can
+        assert r.code == 125 and "needs subordinate group ids" in r.err, r
+    r = runner.fail("run", "--rm", "--group-add", "wheel", runner.image, "true")
+    if granted:  # else the ids' refusal above may come first
+        assert r.code == 2 and "--group-add wheel" in r.err and "numeric" in r.err, r

@@ -294,3 +294,13 @@ def test_import_from_the_body_and_a_url_through_docker_and_docker_py(svc, client
     assert r.returncode == 1 and "RUN" in r.stderr, r
     for tag in ("1", "2", "3"):
         g.run("rmi", f"{TOKEN}/imp:{tag}")
+
+
+def test_group_add_through_docker_py(svc, client):
+    name = f"{TOKEN}-groups"
+    c = client.create_container("sample:latest", "id -G", name=name,
+                                host_config=client.create_host_config(group_add=[1000, "1001"]))
+    client.start(c)
+    assert client.wait(c)["StatusCode"] == 0
+    assert {"1000", "1001"} <= set(client.logs(c).decode().split())
+    client.remove_container(c)

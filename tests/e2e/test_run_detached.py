@@ -204,6 +204,12 @@ def test_a_container_whose_monitor_died_is_exited_255(runner):
     try:
         [c] = [c for c in runner.run("ps", "--json").json() if c["name"] == name]
         monitor = c["pid"]
+        own_cgroups = [Path("/sys/fs/cgroup", hierarchy, path.lstrip("/"))
+                       for _, hierarchy, path in (line.split(":", 2) for line in
+                                                  Path(f"/proc/{c['pid']}/cgroup").read_text()
+                                                  .splitlines())
+                       if "/gantry-" in path]
+        assert own_cgroups or runner.user is not None  # root: one for pause, at least
         while True:  # up from the workload to the monitor: gantry, leading its own session
             monitor = proc_stat(monitor)[2]
             comm, _, _, session = proc_stat(monitor)
@@ -218,6 +224,9 @@ def test_a_container_whose_monitor_died_is_exited_255(runner):
             time.sleep(0.02)
         assert (c["status"], c["exit_code"]) == ("exited", 255), c
         runner.run("rm", name)
+        # the cgroup of its own its monitor would have removed (as root here: for pause) goes
+        # with it
+        assert not [d for d in own_cgroups if d.exists()], own_cgroups
         runner.run("run", "-d", "--name", name, runner.image, "true")
     finally:
         runner.run("rm", "-f", name, check=False)
