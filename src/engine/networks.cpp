@@ -187,6 +187,9 @@ void write_network_files(Prepared& p) {
             throw Error(Errc::not_found, "network " + n.user_network + " not found",
                         "create it (gantry network create " + n.user_network +
                             "), or see gantry network ls");
+        // the backend, before anything starts: Error(unsupported) naming the package
+        (void)network::netavark_program();
+        (void)network::aardvark_program();
         if (n.user->internal && !n.ports.empty())
             throw Error(Errc::usage,
                         "-p/-P: the network " + n.user->name +

@@ -207,9 +207,11 @@ Attachment::Attachment(const fsys::path& dir, const std::string& id, const std::
                        const std::vector<oci::IdMapping>& uids,
                        const std::vector<oci::IdMapping>& gids)
     : dir_(dir), id_(id), endpoints_(std::move(endpoints)), networks_(std::move(networks)) {
+    fs::make_dirs(dir_, 0700);
+    FileLock lock(dir_ / "lock", FileLock::Mode::exclusive);
+    // made under the lock: a holder that ends removes them under it
     fs::make_dirs(dir_ / "attachments", 0700);
     fs::make_dirs(dir_ / "netavark", 0700);
-    FileLock lock(dir_ / "lock", FileLock::Mode::exclusive);
     Fd dirfd(::open((dir_ / "attachments").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!dirfd) throw_errno("cannot open " + (dir_ / "attachments").string());
     const std::string um = ::geteuid() == 0 ? "" : maps_text(uids),
@@ -361,6 +363,10 @@ namespace {
             }
             if (!any) {
                 ::unlinkat(lockdir.get(), "holder", 0);
+                // nothing of it left but the lock (which a start may be waiting on)
+                std::error_code ec;
+                std::filesystem::remove_all(dir / "netavark", ec);
+                std::filesystem::remove(dir / "attachments", ec);
                 ::_exit(0); // the PID namespace's end: aardvark-dns with it; pasta with the outer
             }
         }

@@ -12,7 +12,8 @@
 // `attachments/ID.lock` (flock'ed by the container's supervisor while it runs), `netavark/`
 // (aardvark-dns' files). The holder watches attachments/ (inotify): a lock released without its
 // attachment removed (a supervisor killed) has its netavark teardown run by the holder; when
-// none is left the holder removes `holder` and ends, and with it (the init of a PID namespace)
+// none is left the holder removes `holder`, attachments/ and netavark/ and ends, and with it
+// (the init of a PID namespace)
 // pasta and aardvark-dns. A gantry killed mid-setup leaves an attachment whose lock is free,
 // which the holder (or the next start) cleans.
 #pragma once
