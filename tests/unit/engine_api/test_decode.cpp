@@ -115,12 +115,13 @@ TEST(EngineApiDecode, ReadsTheBuildQuery) {
     EXPECT_FALSE(b.quiet);
     EXPECT_EQ(build_query({}).dockerfile, "Dockerfile");
     EXPECT_EQ(build_query({{"platform", "linux/arm64"}}).platform, "linux/arm64"); // --platform
+    // rm=0 (docker-py's default): no intermediate containers to keep, so it is accepted
+    EXPECT_EQ(build_query({{"rm", "0"}}).dockerfile, "Dockerfile");
     // what gantry does not honour, with a value other than docker's default: a 400 naming it
     for (auto [k, v] :
          std::vector<std::pair<std::string, std::string>>{{"shmsize", "1024"},
                                                           {"memory", "1000000"},
                                                           {"squash", "1"},
-                                                          {"rm", "0"},
                                                           {"networkmode", "none"},
                                                           {"version", "2"},
                                                           {"extrahosts", "a:1.2.3.4"},
