@@ -52,7 +52,6 @@ std::function<std::string(int)> fuse_options_for(const oci::RuntimeSpec& spec) {
     return [owner, group](int fd) { return fuse::Server::mount_options(fd, owner, group); };
 }
 
-
 // One container's launch: the runtime's Launch, filled from the prepared container.
 struct Launcher {
     Prepared& p;

@@ -20,10 +20,10 @@ std::string read(const std::string& file);
 yaml::Node parse(const std::string& text, const std::string& file, const std::string& example);
 
 // The top-level keys gantry reads; what each means belongs to its module: image_stores (sqsh/
-// shared), kernel_cache, kernel_cache_max_size and kernel_cache_registry (engine/kernel_caches), licence_check
-// (analyze/licence_check), network (engine/networks: gantry run's default network), pull_policy
-// (engine/pull_policy), registry_transfer (registry/transfer_bounds), store (store/layer_tar:
-// keep_compressed).
+// shared), kernel_cache, kernel_cache_max_size and kernel_cache_registry (engine/kernel_caches),
+// licence_check (analyze/licence_check), network (engine/networks: gantry run's default network),
+// pull_policy (engine/pull_policy), registry_transfer (registry/transfer_bounds), store
+// (store/layer_tar: keep_compressed).
 extern const char* const kKeys[9];
 
 // DOC, the config file FILE's parsed text: Error(invalid) naming the line of a key gantry does not
