@@ -272,6 +272,9 @@ bool fetch_kernel_cache_artifact(const kernel_cache::KeyFacts& facts, const std:
         } catch (const Error& e) {
             log::warn("kernel cache " + key + ": the artifact " + digest.str() + " in " + where +
                       " is not used: " + e.message());
+        } catch (const std::exception& e) { // a filesystem error while it was unpacked
+            log::warn("kernel cache " + key + ": the artifact " + digest.str() + " in " + where +
+                      " is not used: " + e.what());
         }
     }
     return false;
