@@ -91,6 +91,15 @@ void stopped_volumes(const records::ContainerState& s, const std::string& target
         std::string path = "/proc/self/fd/" + std::to_string(at.get());
         if (::mount(m->source.c_str(), path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
             throw_errno("cannot mount " + m->source + " at " + m->destination + " for the copy");
+        // a read-only bind stays read-only for the copy: cp into it fails as it would inside
+        // the running container, and never writes the host's directory
+        bool ro = false;
+        for (const auto& o : m->options) ro = ro || o == "ro";
+        if (!ro) continue;
+        Fd mounted = volume_target(root.get(), m->destination); // the new mount's root now
+        std::string top = "/proc/self/fd/" + std::to_string(mounted.get());
+        if (::mount(nullptr, top.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0)
+            throw_errno("cannot make " + m->destination + " read-only for the copy");
     }
 }
 

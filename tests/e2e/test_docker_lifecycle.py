@@ -52,8 +52,10 @@ def test_create_then_start_attached_and_again_on_the_same_layer(runner):
     t = time.time()
     script = ("cat /kept /copied /vol1/in-volume 2>/dev/null; rm -f /copied /vol1/in-volume; "
               "echo run >> /kept; echo out; echo err >&2; exit 3")
-    r = runner.run("create", "--name", name, "-e", "X=1", "-v", "/vol1", runner.image, "sh",
-                   "-c", script)
+    rodir = runner.where / "rodir"
+    rodir.mkdir()
+    r = runner.run("create", "--name", name, "-e", "X=1", "-v", "/vol1", "-v",
+                   f"{rodir}:/ro:ro", runner.image, "sh", "-c", script)
     cid = r.out.strip()
     assert len(cid) == 12 and int(cid, 16) >= 0, r
     assert entry(runner, name)["status"] == "created"
@@ -64,6 +66,9 @@ def test_create_then_start_attached_and_again_on_the_same_layer(runner):
     runner.run("cp", src, f"{name}:/")
     # ... and into its anonymous volume: the volume, mounted where the run mounts it (docker's)
     runner.run("cp", src, f"{name}:/vol1/in-volume")
+    # ... but never into a read-only bind: the host's directory stays as it was
+    runner.fail("cp", src, f"{name}:/ro/x")
+    assert list(rodir.iterdir()) == []
     # nothing ran: start -a runs it in the foreground, its exit status gantry's
     r = runner.run("start", "-a", name, check=False)
     assert r.code == 3 and r.out == "copied\ncopied\nout\n" and r.err.endswith("err\n"), r
