@@ -346,8 +346,13 @@ def pod_pid_view(node, handler):
     pod = run_pod(node, f"pid-{handler}", handler, pid="POD")
     try:
         cid = start_sleeper(node, pod, "joiner", pid="POD")
-        code, out, err = exec_sync(node, cid, "sh", "-c", "for p in /proc/1 /proc/[0-9]*; do "
-                                   "tr '\\0' ' ' <$p/cmdline 2>/dev/null; echo; done")
+        # the container's sh forks its `sleep inf` after it starts: the exec waits (up to 10 s)
+        # for that child to exist before it lists, else the list races the fork
+        code, out, err = exec_sync(node, cid, "sh", "-c", "list() { for p in $*; do tr '\\0' ' ' "
+                                   "<$p/cmdline 2>/dev/null; echo; done; }; i=0; "
+                                   "until list /proc/[0-9]* | grep -qx 'sleep inf ' || "
+                                   "[ $i -ge 100 ]; do i=$((i+1)); sleep 0.1; done; "
+                                   "list /proc/1 /proc/[0-9]*")
         assert code == 0, err
         node.cri.StopContainer({"container_id": cid, "timeout": 20})
         st = node.cri.ContainerStatus({"container_id": cid}).status
